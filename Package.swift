@@ -1,0 +1,122 @@
+// swift-tools-version: 6.0
+// RecPool: a ZeroMQ worker pool that serves and trains cold-start recommendation models.
+import PackageDescription
+
+let package = Package(
+    name: "RecPool",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "recpool-broker", targets: ["BrokerCommand"]),
+        .executable(name: "recpool-worker", targets: ["WorkerCommand"]),
+        .executable(name: "recpool", targets: ["RecPoolCommand"]),
+        .library(name: "Shared", targets: ["Shared"]),
+        .library(name: "RecModel", targets: ["RecModel"]),
+        .library(name: "RecData", targets: ["RecData"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // MARK: C modules (module maps only)
+        .systemLibrary(
+            name: "CZMQ",
+            path: "Sources/CZMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // MARK: Libraries
+        /// Numerics and models: Matrix, Dense, MLP, DQN, Adam, checkpoints, ONNX. No ZeroMQ.
+        .target(
+            name: "RecModel",
+            dependencies: [
+                "CBLAS",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Model"
+        ),
+        /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation.
+        .target(
+            name: "RecData",
+            dependencies: ["RecModel"],
+            path: "Sources/Data"
+        ),
+        /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.
+        .target(
+            name: "Shared",
+            dependencies: [
+                "CZMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        /// The broker: a pure routing core and the reactor that runs it on real sockets.
+        .target(
+            name: "Broker",
+            dependencies: [
+                "Shared",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// The worker: model replicas, micro-batched scoring and the broker session.
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Shared", "RecModel", "RecData",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: Executables (thin: flags and wiring)
+        .executableTarget(
+            name: "BrokerCommand",
+            dependencies: [
+                "Broker", "Shared",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "WorkerCommand",
+            dependencies: [
+                "Worker", "Shared", "RecModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "RecPoolCommand",
+            dependencies: [
+                "Shared", "RecModel", "RecData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Sources/recpool"
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "ModelTests", dependencies: ["RecModel"]),
+        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
+        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+    ]
+)

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `recpool` command line: a client of a running pool, and local tools that need no pool.
+///
+/// Each subcommand lives in its own file under `Commands/`.
+@main
+struct RecPool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recpool",
+        abstract: "Serve, train and load-test cold-start recommendation models on a ZeroMQ worker pool.",
+        subcommands: [
+            // Pool commands (foundation).
+            // Model commands.
+            // Data commands.
+        ]
+    )
+}

@@ -124,11 +124,12 @@ enum LibZMQ {
 
     /// Receives one whole multipart message through `zmq_msg_t`, so frames of any size arrive intact.
     /// Returns `nil` when nothing is waiting and `dontWait` is set.
-    static func receiveMessage(_ socket: UnsafeMutableRawPointer, dontWait: Bool, wantUserId: Bool)
+    static func receiveMessage(_ socket: UnsafeMutableRawPointer, dontWait: Bool, wantMetadata: Bool)
         throws(ZMQError) -> ZMQMessage?
     {
         var frames: [[UInt8]] = []
         var userId: String?
+        var peerAddress: String?
         var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
         while true {
             var message = zmq_msg_t()
@@ -148,14 +149,15 @@ enum LibZMQ {
                 let data = zmq_msg_data(&message)!
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             }
-            if wantUserId && frames.count == 1, let text = zmq_msg_gets(&message, "User-Id") {
-                userId = String(cString: text)
+            if wantMetadata && frames.count == 1 {
+                if let text = zmq_msg_gets(&message, "User-Id") { userId = String(cString: text) }
+                if let text = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: text) }
             }
             if zmq_msg_more(&message) == 0 { break }
             // The rest of a multipart message is already here; never block waiting for it.
             flags = 0
         }
-        return ZMQMessage(frames: frames, userId: userId)
+        return ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress)
     }
 
     // MARK: Polling

@@ -68,9 +68,9 @@ public final class ZMQSocket {
     /// Receives one whole multipart message.
     /// - Parameters:
     ///   - dontWait: return `nil` at once when nothing is waiting.
-    ///   - wantUserId: read the ZAP `User-Id` metadata of the message.
+    ///   - wantMetadata: read the `User-Id` and `Peer-Address` metadata of the message.
     /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
-    public func receive(dontWait: Bool = false, wantUserId: Bool = false) throws(ZMQError) -> ZMQMessage? {
-        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantUserId: wantUserId)
+    public func receive(dontWait: Bool = false, wantMetadata: Bool = false) throws(ZMQError) -> ZMQMessage? {
+        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantMetadata: wantMetadata)
     }
 }

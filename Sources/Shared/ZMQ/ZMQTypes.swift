@@ -46,10 +46,13 @@ public struct ZMQMessage: Sendable {
     public var frames: [[UInt8]]
     /// The ZAP `User-Id` of the authenticated peer (`zmq_msg_gets(msg, "User-Id")`), when asked for.
     public var userId: String?
+    /// The remote IP address of the connection (`zmq_msg_gets(msg, "Peer-Address")`), when asked for.
+    public var peerAddress: String?
 
     /// Creates a message from frames.
-    public init(frames: [[UInt8]], userId: String? = nil) {
+    public init(frames: [[UInt8]], userId: String? = nil, peerAddress: String? = nil) {
         self.frames = frames
         self.userId = userId
+        self.peerAddress = peerAddress
     }
 }

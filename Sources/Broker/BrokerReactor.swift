@@ -2,13 +2,9 @@ import Logging
 import Shared
 import Synchronization
 
-/// The endpoints a broker actually bound (wildcard ports resolved).
-public struct BrokerEndpoints: Sendable, Hashable, Codable {
-    /// Where clients connect.
-    public var frontend: String
-    /// Where workers connect.
-    public var backend: String
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The imperative shell around ``BrokerCore``: one dedicated thread owns both ROUTER sockets,
 /// polls them with a timeout equal to the next timer, feeds every message to the core and performs
@@ -22,6 +18,8 @@ public final class BrokerReactor: Sendable {
         public var backend: String
         /// The core's configuration.
         public var configuration: BrokerConfiguration
+        /// Stop when the parent process exits (used by `recpool local`).
+        public var exitWithParent = false
 
         /// Creates settings.
         public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
@@ -106,6 +104,7 @@ public final class BrokerReactor: Sendable {
         actions.reserveCapacity(64)
         var nextTickAt: UInt64 = 0
         let batch = 512
+        let parent = getppid()
         while !stopRequested.withLock({ $0 }) {
             try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
             if poller.isReadable(2) { wakeup.drain() }
@@ -131,6 +130,10 @@ public final class BrokerReactor: Sendable {
             now = Self.now()
             if now.monotonicMicros >= nextTickAt {
                 nextTickAt = now.monotonicMicros + 50_000
+                if settings.exitWithParent && getppid() != parent {
+                    logger.warning("parent process gone; stopping")
+                    break
+                }
                 core.handle(.tick, now: now, into: &actions)
                 perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
             }

@@ -31,6 +31,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "How long a request waits for a worker when none offers its service, in ms.")
     var noWorkerTimeoutMs: UInt64 = 1000
 
+    @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
+    var exitWithParent = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -51,7 +54,8 @@ struct BrokerCommand: AsyncParsableCommand {
         configuration.queueCapacity = queueCapacity
         configuration.maxAttempts = maxAttempts
         configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
-        let settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
+        var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
+        settings.exitWithParent = exitWithParent
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):

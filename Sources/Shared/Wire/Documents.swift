@@ -119,3 +119,18 @@ public enum CancelPayload {
         return reader.read()
     }
 }
+
+/// The endpoints a broker actually bound (wildcard ports resolved). `recpool-broker` prints this as
+/// one JSON line on stdout once it listens, so parent processes and tests can find it.
+public struct BrokerEndpoints: Sendable, Hashable, Codable {
+    /// Where clients connect.
+    public var frontend: String
+    /// Where workers connect.
+    public var backend: String
+
+    /// Creates endpoints.
+    public init(frontend: String, backend: String) {
+        self.frontend = frontend
+        self.backend = backend
+    }
+}

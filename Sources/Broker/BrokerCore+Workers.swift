@@ -22,6 +22,7 @@ extension BrokerCore {
         guard workers[identity] != nil else {
             // Unknown (or forgotten, after a broker restart): tell it to register again.
             counters.add("unknown_worker_messages")
+            if header.isReply && header.command.isWorkerService { counters.add("dropped_late_replies") }
             actions.append(
                 .sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
             return

@@ -39,7 +39,7 @@ struct TensorTests {
         #expect(throws: WireError.nonFiniteValue(row: 1, column: 1)) { try Tensor(decoding: frame) }
         let inf = Tensor(rows: 1, cols: 2, values: [.infinity, 0]).encoded()
         #expect(throws: WireError.nonFiniteValue(row: 0, column: 0)) { try Tensor(decoding: inf) }
-        #expect(try Tensor(decoding: inf, requireFinite: false).rows == 1)
+        #expect((try? Tensor(decoding: inf, requireFinite: false))?.rows == 1)
     }
 
     @Test("ragged rows are refused when building a tensor")

@@ -60,7 +60,7 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unexpectedCommand(let what): "unexpected command: \(what)"
         case .tensorTooShort(let bytes): "tensor frame of \(bytes) bytes is shorter than its 8-byte shape"
         case .tensorSizeMismatch(let rows, let cols, let bytes):
-            "tensor of \(rows)×\(cols) needs \(8 + rows * cols * 4) bytes, frame has \(bytes)"
+            "tensor of \(rows)×\(cols) needs 8 + 4 × \(rows) × \(cols) bytes, frame has \(bytes)"
         case .emptyTensor(let rows, let cols): "tensor of \(rows)×\(cols) is empty"
         case .tooManyRows(let rows, let limit): "\(rows) rows exceed the limit of \(limit)"
         case .tooManyColumns(let cols, let limit): "\(cols) columns exceed the limit of \(limit)"

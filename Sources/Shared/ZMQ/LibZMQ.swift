@@ -149,7 +149,8 @@ enum LibZMQ {
                 let data = zmq_msg_data(&message)!
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             }
-            if wantMetadata && frames.count == 1 {
+            // A ROUTER's identity frame carries no metadata; the peer's own frames do.
+            if wantMetadata && userId == nil && peerAddress == nil {
                 if let text = zmq_msg_gets(&message, "User-Id") { userId = String(cString: text) }
                 if let text = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: text) }
             }

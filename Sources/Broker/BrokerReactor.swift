@@ -153,8 +153,8 @@ public final class BrokerReactor: Sendable {
             switch action {
             case .sendToClient(let identity, let frames):
                 do {
-                    if try !frontend.send([identity] + frames, dontWait: true) {
-                        core.counters.add("replies_dropped_hwm")
+                    if try !frontend.send(to: identity, frames, dontWait: true) {
+                        core.counters.add(.repliesDroppedHighWaterMark)
                         logger.warning("client send queue full; reply dropped")
                     }
                 } catch {
@@ -162,7 +162,7 @@ public final class BrokerReactor: Sendable {
                 }
             case .sendToWorker(let identity, let frames):
                 do {
-                    if try !backend.send([identity] + frames, dontWait: true) {
+                    if try !backend.send(to: identity, frames, dontWait: true) {
                         core.handle(.workerUnreachable(identity: identity), now: now, into: &actions)
                     }
                 } catch {

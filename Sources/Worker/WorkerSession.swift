@@ -193,8 +193,9 @@ public final class WorkerSession: Sendable {
             try? socket.send(hello(replica.withLock { $0 }).frames())
             return .handled
         case .score where !header.isReply:
-            let rows = message.payload.first.map { $0.count >= 4 ? Int($0[0]) | Int($0[1]) << 8 | Int($0[2]) << 16 | Int($0[3]) << 24 : 1 } ?? 1
-            return .request((message, max(1, rows)))
+            // Count rows for the batch bound; invalid frames are answered in the batch itself.
+            let rows = message.payload.first.flatMap { try? Tensor.validate($0, requireFinite: false).rows } ?? 1
+            return .request((message, rows))
         default:
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(

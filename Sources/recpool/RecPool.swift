@@ -11,6 +11,10 @@ struct RecPool: AsyncParsableCommand {
         subcommands: [
             // Pool commands (foundation).
             // Model commands.
+            FitCommand.self,
+            PredictCommand.self,
+            ExportCommand.self,
+            BenchModelCommand.self,
             // Data commands.
         ]
     )

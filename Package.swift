@@ -114,7 +114,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "ModelTests", dependencies: ["RecModel"]),
+        .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared"]),

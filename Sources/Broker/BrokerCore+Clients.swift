@@ -74,16 +74,21 @@ extension BrokerCore {
             answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
             return
         }
-        let request = PendingRequest(client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
+        let request = PendingRequest(
+            client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
         counters.request(header.command)
         guard locations[request.key] == nil else {
             counters.add(.duplicateRequestIds)
-            reply(to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding", into: &actions)
+            reply(
+                to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding",
+                into: &actions)
             return
         }
         if request.isExpired(at: now) {
             counters.add(.droppedExpired)
-            reply(to: request, status: .expired, message: "the deadline passed before the broker received the request", into: &actions)
+            reply(
+                to: request, status: .expired, message: "the deadline passed before the broker received the request",
+                into: &actions)
             return
         }
         var queue = queues[header.command] ?? Deque()

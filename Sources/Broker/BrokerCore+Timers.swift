@@ -27,7 +27,9 @@ extension BrokerCore {
                 if request.isExpired(at: now) {
                     locations[request.key] = nil
                     counters.add(.droppedExpired)
-                    reply(to: request, status: .expired, message: "the deadline passed while the request was queued", into: &actions)
+                    reply(
+                        to: request, status: .expired, message: "the deadline passed while the request was queued",
+                        into: &actions)
                 } else if now.monotonicMicros >= request.acceptedAt + noWorkerMicros,
                     !workers.values.contains(where: { $0.serves(request.header) })
                 {
@@ -37,11 +39,14 @@ extension BrokerCore {
                         counters.add(.droppedNoVersion)
                         reply(
                             to: request, status: .conflict,
-                            message: "no live worker serves model version \(request.header.modelVersion) for \(service.name)",
+                            message:
+                                "no live worker serves model version \(request.header.modelVersion) for \(service.name)",
                             into: &actions)
                     } else {
                         counters.add(.droppedNoWorker)
-                        reply(to: request, status: .noWorker, message: "no live worker offers \(service.name)", into: &actions)
+                        reply(
+                            to: request, status: .noWorker, message: "no live worker offers \(service.name)",
+                            into: &actions)
                     }
                 } else {
                     kept.append(request)
@@ -59,7 +64,9 @@ extension BrokerCore {
             inflight[dispatchId]?.clientAnswered = true
             locations[entry.request.key] = nil
             counters.add(.droppedExpiredInflight)
-            reply(to: entry.request, status: .expired, message: "the worker did not answer before the deadline", into: &actions)
+            reply(
+                to: entry.request, status: .expired, message: "the worker did not answer before the deadline",
+                into: &actions)
         }
     }
 }

@@ -116,7 +116,8 @@ extension BrokerCore {
                 counters.add(.droppedWorkerLost)
                 reply(
                     to: request, status: .workerLost,
-                    message: "worker \(worker.hello.workerId) died holding the request after \(request.attempts) attempt(s)",
+                    message:
+                        "worker \(worker.hello.workerId) died holding the request after \(request.attempts) attempt(s)",
                     into: &actions)
                 continue
             }
@@ -142,7 +143,9 @@ extension BrokerCore {
                 queue.remove(at: index)
                 locations[request.key] = nil
                 counters.add(.droppedExpired)
-                reply(to: request, status: .expired, message: "the deadline passed while the request was queued", into: &actions)
+                reply(
+                    to: request, status: .expired, message: "the deadline passed while the request was queued",
+                    into: &actions)
                 continue
             }
             guard let worker = leastLoadedWorker(for: request.header) else {

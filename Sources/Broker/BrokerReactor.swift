@@ -3,7 +3,7 @@ import Shared
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The imperative shell around ``BrokerCore``: one dedicated thread owns both ROUTER sockets,
@@ -115,7 +115,8 @@ public final class BrokerReactor: Sendable {
                 guard message.frames.count >= 2 else { continue }
                 let identity = message.frames[0]
                 core.handle(
-                    .worker(identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
+                    .worker(
+                        identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
                     now: now, into: &actions)
                 perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
             }
@@ -123,7 +124,8 @@ public final class BrokerReactor: Sendable {
                 guard let message = try frontend.receive(dontWait: true, wantMetadata: false) else { break }
                 guard message.frames.count >= 2 else { continue }
                 core.handle(
-                    .client(identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
+                    .client(
+                        identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
                     now: now, into: &actions)
                 perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
             }

@@ -173,7 +173,8 @@ struct CheckpointServingTests {
         let data = directory.appendingPathComponent("train.csv")
         try csv.write(to: data, atomically: true, encoding: .utf8)
         let model = directory.appendingPathComponent("model.ckpt")
-        let fit = try runTool("recpool", ["fit", "--dataset", data.path, "--out", model.path, "--epochs", "2", "--version", "7"])
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", data.path, "--out", model.path, "--epochs", "2", "--version", "7"])
         #expect(fit.code == 0, "\(fit.stderr)")
         let rows = directory.appendingPathComponent("rows.csv")
         try "0.1,0.2,0.3\n0.9,0.8,0.7\n".write(to: rows, atomically: true, encoding: .utf8)

@@ -23,7 +23,9 @@ public struct Tensor: Sendable, Hashable {
         var flat: [Float] = []
         flat.reserveCapacity(rows.count * width)
         for row in rows {
-            guard row.count == width else { throw .tensorSizeMismatch(rows: rows.count, cols: width, bytes: row.count * 4) }
+            guard row.count == width else {
+                throw .tensorSizeMismatch(rows: rows.count, cols: width, bytes: row.count * 4)
+            }
             flat.append(contentsOf: row)
         }
         self.init(rows: rows.count, cols: width, values: flat)
@@ -37,11 +39,11 @@ public struct Tensor: Sendable, Hashable {
             raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
             values.withUnsafeBytes { source in
                 #if _endian(little)
-                UnsafeMutableRawBufferPointer(rebasing: raw[8...]).copyMemory(from: source)
+                    UnsafeMutableRawBufferPointer(rebasing: raw[8...]).copyMemory(from: source)
                 #else
-                for (i, v) in values.enumerated() {
-                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
-                }
+                    for (i, v) in values.enumerated() {
+                        raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
+                    }
                 #endif
             }
         }
@@ -90,7 +92,10 @@ public struct Tensor: Sendable, Hashable {
     ///   - maxCols: the most columns allowed.
     ///   - requireFinite: reject NaN and infinity, naming the first bad cell.
     /// - Throws: ``WireError`` naming the problem.
-    public init(decoding frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max), requireFinite: Bool = true)
+    public init(
+        decoding frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max),
+        requireFinite: Bool = true
+    )
         throws(WireError)
     {
         let (rows, cols) = try Self.shape(of: frame, maxRows: maxRows, maxCols: maxCols)
@@ -102,7 +107,7 @@ public struct Tensor: Sendable, Hashable {
             }
         }
         #if !_endian(little)
-        for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
+            for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
         #endif
         if requireFinite {
             for (index, value) in values.enumerated() where !value.isFinite {

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: C modules (module maps only)
@@ -51,6 +52,16 @@ let package = Package(
             name: "RecData",
             dependencies: ["RecModel"],
             path: "Sources/Data"
+        ),
+        /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
+        /// content-addressed blob files (datasets, checkpoints).
+        .target(
+            name: "RecStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Store"
         ),
         /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.
         .target(
@@ -118,6 +129,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared"]),
+        .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ]
 )

@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
-                "Shared",
+                "Shared", "RecStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,6 +87,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "Shared", "RecModel", "RecData",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -128,7 +129,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared", "RecStore"]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ]

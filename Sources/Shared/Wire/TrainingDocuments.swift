@@ -129,14 +129,23 @@ public struct RoundReport: Codable, Sendable, Equatable {
     public var metrics: [String: Double]?
     /// The epoch reached.
     public var epoch: Int
+    /// The local step reached.
+    public var step: Int
+    /// The local steps this replica's shard needs for the whole job (epochs × steps per epoch).
+    public var totalSteps: Int
+    /// SHA-256 identifying the training data the replica resolved.
+    public var datasetSHA: String
     /// Why the round failed on this replica (then no state frame follows).
     public var error: String?
 
     /// Creates a report.
     public init(
         job: String, round: Int, shard: Int, samples: Int, loss: Double, receivedStateSHA: String,
-        metrics: [String: Double]?, epoch: Int, error: String?
+        metrics: [String: Double]?, epoch: Int, step: Int, totalSteps: Int, datasetSHA: String, error: String?
     ) {
+        self.datasetSHA = datasetSHA
+        self.step = step
+        self.totalSteps = totalSteps
         self.job = job
         self.round = round
         self.shard = shard

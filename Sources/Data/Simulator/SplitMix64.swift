@@ -24,7 +24,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * uniform() }
 
     /// A uniform integer in `0..<n` (Lemire's multiply-shift; bias below 2^-32 for the sizes used here).
-    public mutating func index(_ n: Int) -> Int { Int((next() >> 32) &* UInt64(n) >> 32) }
+    public mutating func index(_ n: Int) -> Int { Int(((next() >> 32) &* UInt64(n)) >> 32) }
 
     /// A standard normal draw (Box–Muller).
     public mutating func normal() -> Double {

@@ -23,7 +23,7 @@ struct OBDLoaderTests {
 
     @Test("each OBD file reproduces obp's rows, clicks, context width and items", .enabled(if: Paths.hasOBD, Paths.obdMissing), arguments: expected)
     func figures(_ e: Expected) throws {
-        let data = try OBDLoader.load(OBDSource(e.source)!, obdDirectory: Paths.obd)
+        let data = try OBDCache.load(e.source)
         #expect(data.rows == 10_000)
         #expect(data.clicks == e.clicks)
         #expect(data.context.columns == e.contextWidth)
@@ -40,7 +40,7 @@ struct OBDLoaderTests {
     @Test("random-policy propensities are 1/80, 1/34 and 1/46", .enabled(if: Paths.hasOBD, Paths.obdMissing))
     func randomPscores() throws {
         for (campaign, n) in [("all", 80.0), ("men", 34.0), ("women", 46.0)] {
-            let data = try OBDLoader.load(OBDSource("random/\(campaign)")!, obdDirectory: Paths.obd)
+            let data = try OBDCache.load("random/\(campaign)")
             #expect(data.pscore.allSatisfy { abs($0 - 1 / n) < 1e-12 })
         }
     }

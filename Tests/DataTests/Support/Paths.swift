@@ -30,3 +30,23 @@ enum Paths {
 }
 
 import Testing
+
+@testable import RecData
+
+/// Each OBD file loaded at most once per test process (parsing is slow in debug builds).
+enum OBDCache {
+    private static let loaded: [String: Result<BanditDataset, DataError>] = {
+        guard Paths.hasOBD else { return [:] }
+        var out: [String: Result<BanditDataset, DataError>] = [:]
+        for source in OBDSource.all {
+            out[source.description] = Result { () throws(DataError) in try OBDLoader.load(source, obdDirectory: Paths.obd) }
+        }
+        return out
+    }()
+
+    /// The dataset for `random/all` style names.
+    static func load(_ source: String) throws -> BanditDataset {
+        guard let result = loaded[source] else { throw DataError.fileNotFound(path: Paths.obd + "/" + source) }
+        return try result.get()
+    }
+}

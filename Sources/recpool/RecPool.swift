@@ -10,6 +10,7 @@ struct RecPool: AsyncParsableCommand {
         abstract: "Serve, train and load-test cold-start recommendation models on a ZeroMQ worker pool.",
         subcommands: [
             // Pool commands (foundation).
+            LocalCommand.self, ScoreCommand.self, StatusCommand.self,
             // Model commands.
             // Data commands.
         ]

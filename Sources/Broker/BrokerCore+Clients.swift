@@ -1,0 +1,143 @@
+import DequeModule
+import Shared
+
+extension BrokerCore {
+    mutating func handleClient(
+        identity: [UInt8], frames: [[UInt8]], userId: String?, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        counters.add("client_messages")
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
+        } catch {
+            rejectMalformed(identity: identity, frames: frames, error: error, into: &actions)
+            return
+        }
+        let header = message.header
+        guard !header.isReply else {
+            answer(identity, header, .badRequest, "clients may not send replies (\(header.command.name))", &actions)
+            return
+        }
+        switch header.command {
+        case .score, .recommend, .feedback:
+            accept(identity: identity, message: message, now: now, into: &actions)
+        case .status:
+            let document = statusDocument(now: now)
+            var reply = header.reply()
+            reply.command = .status
+            counters.add("replies_ok")
+            actions.append(
+                .sendToClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(document)]))
+        case .cancel:
+            cancel(identity: identity, message: message, now: now, into: &actions)
+        case .control:
+            answer(identity, header, .badRequest, "CONTROL documents are not supported by this broker yet", &actions)
+        case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound:
+            answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
+        }
+    }
+
+    private mutating func rejectMalformed(
+        identity: [UInt8], frames: [[UInt8]], error: WireError, into actions: inout [BrokerAction]
+    ) {
+        counters.add("malformed_client_messages")
+        let first = frames.first ?? []
+        let requestId = Header.salvageRequestId(first) ?? 0
+        var command = Command.control
+        if first.count > 4, let known = Command(rawValue: first[4] & ~Header.replyBit) { command = known }
+        let request = Header(command: command, requestId: requestId)
+        answer(identity, request, error.status, error.description, &actions)
+    }
+
+    private mutating func answer(
+        _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, _ actions: inout [BrokerAction]
+    ) {
+        let pending = PendingRequest(client: identity, header: request, payload: [], acceptedAt: 0)
+        reply(to: pending, status: status, message: text, into: &actions)
+    }
+
+    private mutating func accept(
+        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let header = message.header
+        if header.command == .score {
+            do {
+                let frame = try message.frame(0)
+                _ = try Tensor(
+                    decoding: frame, maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
+            } catch {
+                counters.add("invalid_requests")
+                answer(identity, header, error.status, error.description, &actions)
+                return
+            }
+        } else if message.payload.isEmpty {
+            answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
+            return
+        }
+        let request = PendingRequest(client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
+        counters.add("requests_\(header.command.name.lowercased())")
+        guard locations[request.key] == nil else {
+            counters.add("duplicate_request_ids")
+            reply(to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding", into: &actions)
+            return
+        }
+        if request.isExpired(at: now) {
+            counters.add("dropped_expired")
+            reply(to: request, status: .expired, message: "the deadline passed before the broker received the request", into: &actions)
+            return
+        }
+        var queue = queues[header.command] ?? Deque()
+        guard queue.count < configuration.queueCapacity else {
+            counters.add("dropped_busy")
+            reply(
+                to: request, status: .busy,
+                message: "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
+                retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
+            return
+        }
+        queue.append(request)
+        queues[header.command] = queue
+        locations[request.key] = .queued
+        pump(header.command, now: now, into: &actions)
+    }
+
+    private mutating func cancel(
+        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let header = message.header
+        let target: UInt64
+        do {
+            target = try CancelPayload.decode(try message.frame(0))
+        } catch {
+            answer(identity, header, error.status, error.description, &actions)
+            return
+        }
+        let key = ClientRequestKey(client: identity, requestId: target)
+        switch locations[key] {
+        case nil:
+            answer(identity, header, .notFound, "no outstanding request with id \(target)", &actions)
+            return
+        case .queued:
+            for (service, var queue) in queues {
+                if let index = queue.firstIndex(where: { $0.key == key }) {
+                    let request = queue.remove(at: index)
+                    queues[service] = queue
+                    reply(to: request, status: .cancelled, message: "cancelled by the client", into: &actions)
+                    break
+                }
+            }
+        case .inflight(let dispatchId):
+            if var entry = inflight[dispatchId] {
+                entry.clientAnswered = true
+                inflight[dispatchId] = entry
+                reply(to: entry.request, status: .cancelled, message: "cancelled by the client", into: &actions)
+            }
+        }
+        locations[key] = nil
+        counters.add("cancelled")
+        var ok = header.reply()
+        ok.command = .cancel
+        counters.add("replies_ok")
+        actions.append(.sendToClient(identity: identity, frames: [ok.encoded()]))
+    }
+}

@@ -1,0 +1,26 @@
+import Shared
+
+extension BrokerCore {
+    /// The STATUS document: live workers, queues and counters.
+    public func statusDocument(now: BrokerInstant) -> StatusDocument {
+        let workerEntries = workers.values.map { worker in
+            StatusDocument.Worker(
+                id: worker.hello.workerId, address: worker.address, slots: worker.slots,
+                inflight: worker.inflight.count, modelVersion: worker.modelVersion,
+                inputWidth: worker.hello.inputWidth,
+                heartbeatAgeMs: (now.monotonicMicros &- worker.lastSeen) / 1000,
+                services: worker.services.map(\.name).sorted(), completed: worker.completed,
+                errors: worker.errors, pid: worker.hello.pid)
+        }.sorted { $0.id < $1.id }
+        let services: [Command] = [.score, .recommend, .feedback]
+        let queueEntries = services.map { service in
+            StatusDocument.Queue(
+                service: service.name, depth: queues[service]?.count ?? 0, capacity: configuration.queueCapacity)
+        }
+        return StatusDocument(
+            protocolVersion: Int(Header.currentVersion),
+            uptimeMs: (now.monotonicMicros &- startedAt) / 1000,
+            workers: workerEntries, queues: queueEntries, inflight: inflight.count,
+            counters: counters.values)
+    }
+}

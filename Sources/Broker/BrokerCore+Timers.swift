@@ -1,0 +1,66 @@
+import DequeModule
+import Shared
+
+extension BrokerCore {
+    /// Heartbeats, worker liveness, deadlines of queued and dispatched requests, NO_WORKER timeouts.
+    mutating func tick(now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let interval = configuration.heartbeatIntervalMs * 1000
+        if now.monotonicMicros >= lastHeartbeatAt + interval {
+            lastHeartbeatAt = now.monotonicMicros
+            let beat = Header(command: .heartbeat).encoded()
+            for identity in workers.keys { actions.append(.sendToWorker(identity: identity, frames: [beat])) }
+        }
+        let expiry = configuration.workerExpiryMicros
+        let dead = workers.values.filter { now.monotonicMicros > $0.lastSeen + expiry }.map(\.identity)
+        for identity in dead {
+            counters.add("workers_expired")
+            removeWorker(identity, reason: "silent", now: now, into: &actions)
+        }
+        expireQueued(now: now, into: &actions)
+        expireInflight(now: now, into: &actions)
+    }
+
+    private mutating func expireQueued(now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let noWorkerMicros = configuration.noWorkerTimeoutMs * 1000
+        for (service, queue) in queues where !queue.isEmpty {
+            var kept = Deque<PendingRequest>()
+            for request in queue {
+                if request.isExpired(at: now) {
+                    locations[request.key] = nil
+                    counters.add("dropped_expired")
+                    reply(to: request, status: .expired, message: "the deadline passed while the request was queued", into: &actions)
+                } else if now.monotonicMicros >= request.acceptedAt + noWorkerMicros,
+                    !workers.values.contains(where: { $0.serves(request.header) })
+                {
+                    locations[request.key] = nil
+                    let offered = workers.values.contains { $0.services.contains(service) }
+                    if offered {
+                        counters.add("dropped_no_version")
+                        reply(
+                            to: request, status: .conflict,
+                            message: "no live worker serves model version \(request.header.modelVersion) for \(service.name)",
+                            into: &actions)
+                    } else {
+                        counters.add("dropped_no_worker")
+                        reply(to: request, status: .noWorker, message: "no live worker offers \(service.name)", into: &actions)
+                    }
+                } else {
+                    kept.append(request)
+                }
+            }
+            queues[service] = kept
+        }
+    }
+
+    private mutating func expireInflight(now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let grace = configuration.inflightGraceMs
+        for (dispatchId, entry) in inflight where !entry.clientAnswered {
+            let deadline = entry.request.header.deadlineMs
+            guard deadline != 0, now.epochMillis >= deadline + grace else { continue }
+            inflight[dispatchId]?.clientAnswered = true
+            locations[entry.request.key] = nil
+            counters.add("dropped_expired_inflight")
+            reply(to: entry.request, status: .expired, message: "the worker did not answer before the deadline", into: &actions)
+        }
+    }
+}

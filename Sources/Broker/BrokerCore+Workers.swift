@@ -1,0 +1,197 @@
+import DequeModule
+import Shared
+
+extension BrokerCore {
+    mutating func handleWorker(
+        identity: [UInt8], frames: [[UInt8]], peerAddress: String?, now: BrokerInstant,
+        into actions: inout [BrokerAction]
+    ) {
+        counters.add("worker_messages")
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
+        } catch {
+            counters.add("malformed_worker_messages")
+            return
+        }
+        let header = message.header
+        if header.command == .ready && !header.isReply {
+            register(identity: identity, message: message, peerAddress: peerAddress, now: now, into: &actions)
+            return
+        }
+        guard workers[identity] != nil else {
+            // Unknown (or forgotten, after a broker restart): tell it to register again.
+            counters.add("unknown_worker_messages")
+            if header.isReply && header.command.isWorkerService { counters.add("dropped_late_replies") }
+            actions.append(
+                .sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            return
+        }
+        workers[identity]?.lastSeen = now.monotonicMicros
+        switch (header.command, header.isReply) {
+        case (.heartbeat, false):
+            workers[identity]?.modelVersion = header.modelVersion
+            if let frame = message.payload.first, let load = try? WorkerLoad(decoding: frame) {
+                workers[identity]?.slots = Int(load.slots)
+            }
+            if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
+        case (.disconnect, false):
+            removeWorker(identity, reason: "disconnected", now: now, into: &actions)
+        case (let command, true) where command.isWorkerService:
+            complete(identity: identity, message: message, now: now, into: &actions)
+        default:
+            counters.add("unexpected_worker_commands")
+        }
+    }
+
+    private mutating func register(
+        identity: [UInt8], message: WireMessage, peerAddress: String?, now: BrokerInstant,
+        into actions: inout [BrokerAction]
+    ) {
+        let hello: WorkerHello
+        do {
+            hello = try WireJSON.decode(WorkerHello.self, from: try message.frame(0))
+        } catch {
+            counters.add("malformed_worker_messages")
+            actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            return
+        }
+        if workers[identity] != nil {
+            // A READY from a registered worker means it restarted its session: what it held is lost.
+            removeWorker(identity, reason: "re-registered", now: now, into: &actions)
+        }
+        let services = Set(hello.services.compactMap { name in Command.allCases.first { $0.name == name } })
+        workers[identity] = WorkerRecord(
+            identity: identity, hello: hello, address: peerAddress ?? hello.host,
+            services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
+            modelVersion: hello.modelVersion, lastSeen: now.monotonicMicros)
+        counters.add("workers_registered")
+        actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded()]))
+        for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
+    }
+
+    private mutating func complete(
+        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let dispatchId = message.header.requestId
+        guard let entry = inflight[dispatchId], entry.worker == identity else {
+            counters.add("dropped_late_replies")
+            return
+        }
+        inflight[dispatchId] = nil
+        workers[identity]?.inflight.remove(dispatchId)
+        workers[identity]?.completed += 1
+        if message.header.status != .ok { workers[identity]?.errors += 1 }
+        if entry.clientAnswered {
+            counters.add("dropped_late_replies")
+        } else {
+            locations[entry.request.key] = nil
+            var header = message.header
+            header.requestId = entry.request.header.requestId
+            header.attempt = entry.request.attempts
+            let queued = entry.dispatchedAt &- entry.request.acceptedAt
+            header.brokerQueueMicros = UInt32(clamping: queued)
+            counters.add("replies_\(header.status.name.lowercased())")
+            actions.append(
+                .sendToClient(identity: entry.request.client, frames: [header.encoded()] + message.payload))
+        }
+        pump(message.header.command, now: now, into: &actions)
+    }
+
+    /// Forgets a worker and re-dispatches what it held, at most `maxAttempts` dispatches a request.
+    mutating func removeWorker(
+        _ identity: [UInt8], reason: String, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        guard let worker = workers.removeValue(forKey: identity) else { return }
+        counters.add("workers_removed_\(reason.replacingOccurrences(of: "-", with: "_"))")
+        var touched = Set<Command>()
+        // Re-queue in dispatch order, at the front, so re-dispatched work keeps its place.
+        let held = worker.inflight.compactMap { id in inflight.removeValue(forKey: id).map { (id, $0) } }
+            .sorted { $0.0 > $1.0 }
+        for (_, entry) in held {
+            if entry.clientAnswered { continue }
+            var request = entry.request
+            if request.attempts >= configuration.maxAttempts {
+                locations[request.key] = nil
+                counters.add("dropped_worker_lost")
+                reply(
+                    to: request, status: .workerLost,
+                    message: "worker \(worker.hello.workerId) died holding the request after \(request.attempts) attempt(s)",
+                    into: &actions)
+                continue
+            }
+            counters.add("redispatched")
+            request.acceptedAt = min(request.acceptedAt, now.monotonicMicros)
+            queues[request.service, default: Deque()].prepend(request)
+            locations[request.key] = .queued
+            touched.insert(request.service)
+        }
+        for service in touched { pump(service, now: now, into: &actions) }
+    }
+
+    // MARK: Dispatch
+
+    /// Sends queued requests of `service` to workers with free credit, least-loaded first.
+    mutating func pump(_ service: Command, now: BrokerInstant, into actions: inout [BrokerAction]) {
+        guard var queue = queues[service], !queue.isEmpty else { return }
+        var index = queue.startIndex
+        var skipped = 0
+        while index < queue.endIndex && skipped < 64 {
+            let request = queue[index]
+            if request.isExpired(at: now) {
+                queue.remove(at: index)
+                locations[request.key] = nil
+                counters.add("dropped_expired")
+                reply(to: request, status: .expired, message: "the deadline passed while the request was queued", into: &actions)
+                continue
+            }
+            guard let worker = leastLoadedWorker(for: request.header) else {
+                if !hasFreeSlot(for: service) { break }
+                index += 1
+                skipped += 1
+                continue
+            }
+            queue.remove(at: index)
+            dispatch(request, to: worker, now: now, into: &actions)
+        }
+        queues[service] = queue
+    }
+
+    mutating func pumpAll(now: BrokerInstant, into actions: inout [BrokerAction], hint: Command) {
+        for service in Array(queues.keys) { pump(service, now: now, into: &actions) }
+    }
+
+    private func hasFreeSlot(for service: Command) -> Bool {
+        workers.values.contains { $0.services.contains(service) && $0.freeSlots > 0 }
+    }
+
+    private func leastLoadedWorker(for request: Header) -> [UInt8]? {
+        var best: [UInt8]?
+        var bestLoad = Double.infinity
+        for worker in workers.values where worker.freeSlots > 0 && worker.serves(request) {
+            let load = Double(worker.inflight.count) / Double(worker.slots)
+            if load < bestLoad {
+                bestLoad = load
+                best = worker.identity
+            }
+        }
+        return best
+    }
+
+    private mutating func dispatch(
+        _ request: PendingRequest, to worker: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        var request = request
+        request.attempts += 1
+        let dispatchId = nextDispatchId
+        nextDispatchId += 1
+        var header = request.header
+        header.requestId = dispatchId
+        header.attempt = request.attempts
+        inflight[dispatchId] = InflightEntry(request: request, worker: worker, dispatchedAt: now.monotonicMicros)
+        workers[worker]?.inflight.insert(dispatchId)
+        locations[request.key] = .inflight(dispatchId: dispatchId)
+        counters.add("dispatched")
+        actions.append(.sendToWorker(identity: worker, frames: [header.encoded()] + request.payload))
+    }
+}

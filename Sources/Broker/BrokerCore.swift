@@ -1,0 +1,81 @@
+import DequeModule
+import Shared
+
+/// The broker's whole routing logic as a value with no I/O: events in, actions out.
+///
+/// The reactor (``BrokerReactor``) decodes nothing and decides nothing: it feeds each message and
+/// each timer tick to ``handle(_:now:into:)`` and performs the actions it gets back. Every promise
+/// the broker makes — one reply per request, re-dispatch at most `maxAttempts − 1` times, EXPIRED
+/// before dispatch, BUSY when a queue is full, NO_WORKER within a bounded time — is therefore
+/// testable without sockets and with an injected clock, like grpc-swift-2's state machines.
+public struct BrokerCore: Sendable {
+    /// The configuration in force.
+    public let configuration: BrokerConfiguration
+    /// Counters by name.
+    public internal(set) var counters = BrokerCounters()
+
+    let startedAt: UInt64
+    var workers: [[UInt8]: WorkerRecord] = [:]
+    var queues: [Command: Deque<PendingRequest>] = [:]
+    var inflight: [UInt64: InflightEntry] = [:]
+    var locations: [ClientRequestKey: RequestLocation] = [:]
+    var nextDispatchId: UInt64 = 1
+    var lastHeartbeatAt: UInt64 = 0
+
+    /// Creates a core that starts at `now`.
+    public init(configuration: BrokerConfiguration = BrokerConfiguration(), now: BrokerInstant) {
+        self.configuration = configuration
+        startedAt = now.monotonicMicros
+        lastHeartbeatAt = now.monotonicMicros
+    }
+
+    /// Handles one event and appends the resulting actions to `actions`, in the order to perform them.
+    public mutating func handle(_ event: BrokerEvent, now: BrokerInstant, into actions: inout [BrokerAction]) {
+        switch event {
+        case .client(let identity, let frames, let userId):
+            handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
+        case .worker(let identity, let frames, let peerAddress):
+            handleWorker(identity: identity, frames: frames, peerAddress: peerAddress, now: now, into: &actions)
+        case .tick:
+            tick(now: now, into: &actions)
+        case .workerUnreachable(let identity):
+            counters.add("workers_unreachable")
+            removeWorker(identity, reason: "unreachable", now: now, into: &actions)
+        case .clientUnreachable:
+            counters.add("replies_undeliverable")
+        }
+    }
+
+    /// The convenience form of ``handle(_:now:into:)`` for tests.
+    public mutating func handle(_ event: BrokerEvent, now: BrokerInstant) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        handle(event, now: now, into: &actions)
+        return actions
+    }
+
+    /// How long the reactor may sleep before the next timer is due, in ms.
+    public func nextTimerDelayMs(now: BrokerInstant) -> Int {
+        let dueAt = lastHeartbeatAt + configuration.heartbeatIntervalMs * 1000
+        let untilHeartbeat = dueAt > now.monotonicMicros ? (dueAt - now.monotonicMicros) / 1000 : 0
+        // Deadlines and NO_WORKER timeouts are checked at least every 100 ms.
+        return Int(min(untilHeartbeat, 100))
+    }
+
+    /// Requests queued or in flight.
+    public var outstandingRequests: Int { locations.count }
+
+    /// Live workers.
+    public var liveWorkerCount: Int { workers.count }
+
+    // MARK: Replies
+
+    mutating func reply(
+        to request: PendingRequest, status: Status, message: String, retryAfterMs: UInt32 = 0,
+        into actions: inout [BrokerAction]
+    ) {
+        let reply = WireMessage.errorReply(
+            to: request.header, status: status, message: message, retryAfterMs: retryAfterMs)
+        counters.add("replies_\(status.name.lowercased())")
+        actions.append(.sendToClient(identity: request.client, frames: reply.frames()))
+    }
+}

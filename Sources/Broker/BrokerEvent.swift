@@ -1,0 +1,38 @@
+import Shared
+
+/// A moment as the broker core sees it: a monotonic clock for timers and the wall clock for
+/// deadlines, which clients express in ms since the Unix epoch.
+public struct BrokerInstant: Sendable, Hashable {
+    /// Monotonic time in µs.
+    public var monotonicMicros: UInt64
+    /// Wall-clock time in ms since the Unix epoch.
+    public var epochMillis: UInt64
+
+    /// Creates an instant.
+    public init(monotonicMicros: UInt64, epochMillis: UInt64) {
+        self.monotonicMicros = monotonicMicros
+        self.epochMillis = epochMillis
+    }
+}
+
+/// Something that happened to the broker: the input of ``BrokerCore/handle(_:now:into:)``.
+public enum BrokerEvent: Sendable {
+    /// A message from a client on the frontend, after its routing identity.
+    case client(identity: [UInt8], frames: [[UInt8]], userId: String?)
+    /// A message from a worker on the backend, after its routing identity.
+    case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?)
+    /// Time passed: heartbeats, liveness and deadlines are checked.
+    case tick
+    /// A message to this worker could not be routed (`EHOSTUNREACH`): it is gone.
+    case workerUnreachable(identity: [UInt8])
+    /// A reply to this client could not be routed: it disconnected.
+    case clientUnreachable(identity: [UInt8])
+}
+
+/// Something the reactor must do: the output of ``BrokerCore/handle(_:now:into:)``.
+public enum BrokerAction: Sendable, Equatable {
+    /// Send frames to a client on the frontend.
+    case sendToClient(identity: [UInt8], frames: [[UInt8]])
+    /// Send frames to a worker on the backend.
+    case sendToWorker(identity: [UInt8], frames: [[UInt8]])
+}

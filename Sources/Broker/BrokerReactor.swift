@@ -1,0 +1,175 @@
+import Logging
+import Shared
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The imperative shell around ``BrokerCore``: one dedicated thread owns both ROUTER sockets,
+/// polls them with a timeout equal to the next timer, feeds every message to the core and performs
+/// the actions it returns. All routing state lives on that thread, so the hot path takes no locks.
+public final class BrokerReactor: Sendable {
+    /// Endpoints to bind and tunables.
+    public struct Settings: Sendable {
+        /// The client-facing ROUTER endpoint.
+        public var frontend: String
+        /// The worker-facing ROUTER endpoint.
+        public var backend: String
+        /// The core's configuration.
+        public var configuration: BrokerConfiguration
+        /// Stop when the parent process exits (used by `recpool local`).
+        public var exitWithParent = false
+
+        /// Creates settings.
+        public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
+            self.frontend = frontend
+            self.backend = backend
+            self.configuration = configuration
+        }
+    }
+
+    private let settings: Settings
+    private let context = ZMQContext()
+    private let wakeup = WakeupSignal()
+    private let stopRequested = Mutex(false)
+    private let logger: Logger
+
+    /// Creates a reactor; nothing is bound until ``run(onBound:)``.
+    public init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Asks the running reactor to stop. Safe from any thread.
+    public func stop() {
+        stopRequested.withLock { $0 = true }
+        wakeup.signal()
+    }
+
+    /// Binds, then runs the loop on the calling thread until ``stop()``. Call it on a dedicated thread.
+    /// - Parameter onBound: called once, on this thread, with the bound endpoints or the bind error.
+    public func run(onBound: (Result<BrokerEndpoints, BrokerError>) -> Void) -> Result<Void, BrokerError> {
+        let frontend: ZMQSocket
+        let backend: ZMQSocket
+        let endpoints: BrokerEndpoints
+        do {
+            (frontend, backend, endpoints) = try bindSockets()
+        } catch {
+            onBound(.failure(error))
+            return .failure(error)
+        }
+        onBound(.success(endpoints))
+        defer {
+            frontend.close()
+            backend.close()
+        }
+        do {
+            try loop(frontend: frontend, backend: backend)
+            return .success(())
+        } catch {
+            logger.error("broker loop failed", metadata: ["error": "\(error)"])
+            return .failure(.socketFailed(error))
+        }
+    }
+
+    private func bindSockets() throws(BrokerError) -> (ZMQSocket, ZMQSocket, BrokerEndpoints) {
+        func open(_ endpoint: String) throws(BrokerError) -> (ZMQSocket, String) {
+            do {
+                let socket = try ZMQSocket(context, type: .router)
+                try socket.set(.maxMessageSize(Int64(settings.configuration.limits.maxMessageBytes)))
+                try socket.set(.sendHighWaterMark(100_000))
+                try socket.set(.receiveHighWaterMark(100_000))
+                try socket.bind(endpoint)
+                return (socket, try socket.lastEndpoint())
+            } catch {
+                throw .bindFailed(endpoint: endpoint, error)
+            }
+        }
+        let (frontend, frontendEndpoint) = try open(settings.frontend)
+        let (backend, backendEndpoint) = try open(settings.backend)
+        return (frontend, backend, BrokerEndpoints(frontend: frontendEndpoint, backend: backendEndpoint))
+    }
+
+    private static func now() -> BrokerInstant {
+        BrokerInstant(monotonicMicros: Clocks.monotonicMicros(), epochMillis: Clocks.epochMillis())
+    }
+
+    private func loop(frontend: ZMQSocket, backend: ZMQSocket) throws(ZMQError) {
+        var core = BrokerCore(configuration: settings.configuration, now: Self.now())
+        var poller = ZMQPoller([
+            PollItem(socket: frontend), PollItem(socket: backend), PollItem(fileDescriptor: wakeup.fileDescriptor),
+        ])
+        var actions: [BrokerAction] = []
+        actions.reserveCapacity(64)
+        var nextTickAt: UInt64 = 0
+        let batch = 512
+        let parent = getppid()
+        while !stopRequested.withLock({ $0 }) {
+            try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
+            if poller.isReadable(2) { wakeup.drain() }
+            var now = Self.now()
+            // Workers first: their replies free credit for the clients' requests.
+            for _ in 0..<batch {
+                guard let message = try backend.receive(dontWait: true, wantMetadata: true) else { break }
+                guard message.frames.count >= 2 else { continue }
+                let identity = message.frames[0]
+                core.handle(
+                    .worker(identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
+                    now: now, into: &actions)
+                perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
+            }
+            for _ in 0..<batch {
+                guard let message = try frontend.receive(dontWait: true, wantMetadata: false) else { break }
+                guard message.frames.count >= 2 else { continue }
+                core.handle(
+                    .client(identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
+                    now: now, into: &actions)
+                perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
+            }
+            now = Self.now()
+            if now.monotonicMicros >= nextTickAt {
+                nextTickAt = now.monotonicMicros + 50_000
+                if settings.exitWithParent && getppid() != parent {
+                    logger.warning("parent process gone; stopping")
+                    break
+                }
+                core.handle(.tick, now: now, into: &actions)
+                perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
+            }
+        }
+        logger.info("broker stopping", metadata: ["outstanding": "\(core.outstandingRequests)"])
+    }
+
+    private func perform(
+        _ actions: inout [BrokerAction], frontend: ZMQSocket, backend: ZMQSocket, core: inout BrokerCore,
+        now: BrokerInstant
+    ) {
+        var index = 0
+        // Performing an action can produce more (an unreachable worker re-dispatches its requests).
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .sendToClient(let identity, let frames):
+                do {
+                    if try !frontend.send([identity] + frames, dontWait: true) {
+                        core.counters.add("replies_dropped_hwm")
+                        logger.warning("client send queue full; reply dropped")
+                    }
+                } catch {
+                    core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)
+                }
+            case .sendToWorker(let identity, let frames):
+                do {
+                    if try !backend.send([identity] + frames, dontWait: true) {
+                        core.handle(.workerUnreachable(identity: identity), now: now, into: &actions)
+                    }
+                } catch {
+                    core.handle(.workerUnreachable(identity: identity), now: now, into: &actions)
+                }
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,35 @@
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// The broker as a swift-service-lifecycle `Service`: it runs the reactor on a dedicated thread and
+/// stops it on graceful shutdown (SIGTERM or SIGINT through the `ServiceGroup`).
+public struct BrokerService: Service {
+    private let reactor: BrokerReactor
+    private let onBound: @Sendable (Result<BrokerEndpoints, BrokerError>) -> Void
+
+    /// Creates the service.
+    /// - Parameter onBound: called once with the bound endpoints, or with the bind error.
+    public init(
+        settings: BrokerReactor.Settings, logger: Logger,
+        onBound: @escaping @Sendable (Result<BrokerEndpoints, BrokerError>) -> Void
+    ) {
+        reactor = BrokerReactor(settings: settings, logger: logger)
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let reactor = self.reactor
+        let onBound = self.onBound
+        let result = await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await DedicatedThread.run(name: "broker-reactor") { reactor.run(onBound: onBound) }
+            } onGracefulShutdown: {
+                reactor.stop()
+            }
+        } onCancel: {
+            reactor.stop()
+        }
+        try result.get()
+    }
+}

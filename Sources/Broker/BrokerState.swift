@@ -1,0 +1,68 @@
+import Shared
+
+/// A request the broker has accepted and not yet answered.
+struct PendingRequest: Sendable {
+    /// The client's routing identity.
+    var client: [UInt8]
+    /// The client's header, with the client's request id.
+    var header: Header
+    /// The payload frames, forwarded unchanged.
+    var payload: [[UInt8]]
+    /// When the broker accepted it (monotonic µs).
+    var acceptedAt: UInt64
+    /// How many times it has been dispatched.
+    var attempts: UInt16 = 0
+
+    var service: Command { header.command }
+    var key: ClientRequestKey { ClientRequestKey(client: client, requestId: header.requestId) }
+
+    func isExpired(at now: BrokerInstant) -> Bool {
+        header.deadlineMs != 0 && now.epochMillis >= header.deadlineMs
+    }
+}
+
+/// A client's request, named as the client names it.
+struct ClientRequestKey: Hashable, Sendable {
+    var client: [UInt8]
+    var requestId: UInt64
+}
+
+/// A request sent to a worker and not yet answered by it.
+struct InflightEntry: Sendable {
+    var request: PendingRequest
+    var worker: [UInt8]
+    var dispatchedAt: UInt64
+    /// The client already has its one reply (the request was cancelled or expired while the worker
+    /// held it). The entry stays until the worker answers, so the worker's credit stays true, and
+    /// the worker's reply is then dropped and counted.
+    var clientAnswered = false
+}
+
+/// One registered worker, as the broker knows it.
+struct WorkerRecord: Sendable {
+    var identity: [UInt8]
+    var hello: WorkerHello
+    var address: String
+    var services: Set<Command>
+    var slots: Int
+    var modelVersion: UInt64
+    var lastSeen: UInt64
+    var inflight: Set<UInt64> = []
+    var completed: UInt64 = 0
+    var errors: UInt64 = 0
+
+    var freeSlots: Int { max(0, slots - inflight.count) }
+
+    func serves(_ request: Header) -> Bool {
+        guard services.contains(request.command) else { return false }
+        let wanted = request.modelVersion
+        if wanted == 0 { return true }
+        return request.flags.contains(.exactVersion) ? modelVersion == wanted : modelVersion >= wanted
+    }
+}
+
+/// Where a client's request is now.
+enum RequestLocation: Sendable, Hashable {
+    case queued
+    case inflight(dispatchId: UInt64)
+}

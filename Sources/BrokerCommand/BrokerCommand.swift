@@ -1,0 +1,81 @@
+import ArgumentParser
+import Broker
+import Foundation
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// `recpool-broker`: binds the client and worker faces and routes requests between them.
+@main
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recpool-broker",
+        abstract: "Route scoring requests from clients to RecPool workers over ZeroMQ.",
+        discussion: "Prints one JSON line with the bound endpoints on stdout once listening; logs go to stderr.")
+
+    @Option(help: "Client-facing ROUTER endpoint.")
+    var frontend = "tcp://*:5555"
+
+    @Option(help: "Worker-facing ROUTER endpoint.")
+    var backend = "tcp://*:5556"
+
+    @Option(help: "Heartbeat interval in ms; a worker silent for 3 intervals is dead.")
+    var heartbeatMs: UInt64 = 1000
+
+    @Option(help: "Requests that may wait per service before BUSY.")
+    var queueCapacity = 4096
+
+    @Option(help: "Dispatch attempts per request (2 = re-dispatch once if a worker dies).")
+    var maxAttempts: UInt16 = 2
+
+    @Option(help: "How long a request waits for a worker when none offers its service, in ms.")
+    var noWorkerTimeoutMs: UInt64 = 1000
+
+    @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
+    var exitWithParent = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format: text or json.")
+    var logFormat: LogFormat = .text
+
+    func validate() throws {
+        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap(level: logLevel, format: logFormat)
+        let logger = Logger(label: "recpool.broker")
+        var configuration = BrokerConfiguration()
+        configuration.heartbeatIntervalMs = heartbeatMs
+        configuration.queueCapacity = queueCapacity
+        configuration.maxAttempts = maxAttempts
+        configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
+        var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
+        settings.exitWithParent = exitWithParent
+        let service = BrokerService(settings: settings, logger: logger) { result in
+            switch result {
+            case .success(let endpoints):
+                logger.info("listening", metadata: ["frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)"])
+                CommandOutput.printLine(WireJSON.encode(endpoints))
+            case .failure(let error):
+                logger.critical("\(error)")
+            }
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw ExitCode(2)
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}

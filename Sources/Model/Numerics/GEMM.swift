@@ -1,0 +1,68 @@
+import CBLAS
+
+// The only file in RecModel that talks to OpenBLAS. Every matrix product goes through here.
+
+/// Whether a GEMM operand is used as stored or transposed.
+public enum Transpose: Sendable {
+    /// Use the operand as stored.
+    case none
+    /// Use the operand's transpose.
+    case transposed
+
+    fileprivate var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+}
+
+/// General matrix multiply through OpenBLAS `cblas_sgemm`:
+/// `C ← α·op(A)·op(B) + β·C`, all row-major.
+///
+/// `c` must already have the shape of `op(A)·op(B)`; with `beta == 0` its contents are ignored.
+/// Shapes are checked with preconditions.
+/// - Parameters:
+///   - a: Left operand.
+///   - transA: Whether to use `aᵀ`.
+///   - b: Right operand.
+///   - transB: Whether to use `bᵀ`.
+///   - c: Output (and accumulator when `beta != 0`).
+///   - alpha: Scale of the product.
+///   - beta: Scale of the existing `c`.
+public func gemm(
+    _ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: Transpose = .none,
+    into c: inout Matrix, alpha: Float = 1, beta: Float = 0
+) {
+    let m = transA == .none ? a.rows : a.cols
+    let k = transA == .none ? a.cols : a.rows
+    let kb = transB == .none ? b.rows : b.cols
+    let n = transB == .none ? b.cols : b.rows
+    precondition(k == kb, "gemm: inner dimensions differ (\(m)×\(k) · \(kb)×\(n))")
+    precondition(c.rows == m && c.cols == n, "gemm: output is \(c.rows)×\(c.cols), product is \(m)×\(n)")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 {
+            c.values.withUnsafeMutableBufferPointer { buf in for i in buf.indices { buf[i] = 0 } }
+        } else {
+            c.values.withUnsafeMutableBufferPointer { buf in for i in buf.indices { buf[i] *= beta } }
+        }
+        return
+    }
+    a.values.withUnsafeBufferPointer { pa in
+        b.values.withUnsafeBufferPointer { pb in
+            c.values.withUnsafeMutableBufferPointer { pc in
+                cblas_sgemm(
+                    CblasRowMajor, transA.cblas, transB.cblas,
+                    blasint(m), blasint(n), blasint(k),
+                    alpha, pa.baseAddress, blasint(max(a.cols, 1)),
+                    pb.baseAddress, blasint(max(b.cols, 1)),
+                    beta, pc.baseAddress, blasint(max(n, 1)))
+            }
+        }
+    }
+}
+
+/// Returns `op(A)·op(B)` as a new matrix (see ``gemm(_:_:transA:transB:into:alpha:beta:)``).
+public func matmul(_ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: Transpose = .none) -> Matrix {
+    let m = transA == .none ? a.rows : a.cols
+    let n = transB == .none ? b.cols : b.rows
+    var c = Matrix(zeros: m, cols: n)
+    gemm(a, b, transA: transA, transB: transB, into: &c)
+    return c
+}

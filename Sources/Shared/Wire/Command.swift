@@ -1,0 +1,59 @@
+/// The command byte of a RecPool message (byte 4 of the header). A reply sets the high bit
+/// (``Header/replyBit``) on the command it answers. docs/PROTOCOL.md lists each command's frames.
+public enum Command: UInt8, Sendable, Hashable, CaseIterable {
+    // Client to broker; the broker forwards the scoring ones to a worker unchanged but for the id.
+    /// Score feature rows with the MLP: one tensor frame in, one probability per row out.
+    case score = 0x01
+    /// Rank items for a user from raw context (a JSON document).
+    case recommend = 0x02
+    /// Report a user's reaction to a recommendation.
+    case feedback = 0x03
+    /// Ask the broker for its status document (JSON).
+    case status = 0x04
+    /// Cancel a queued request: the payload is the target request id (u64).
+    case cancel = 0x05
+    /// A control document (JSON): training jobs, models, promotion. Used by later protocol features.
+    case control = 0x06
+
+    // Worker to broker.
+    /// A worker registers: a JSON document with its capabilities.
+    case ready = 0x20
+    /// Liveness and credit: sent both ways every heartbeat interval.
+    case heartbeat = 0x21
+    /// A peer leaves (worker to broker) or is told to leave (broker to worker).
+    case disconnect = 0x22
+    /// A worker's result for a training round.
+    case roundResult = 0x23
+
+    // Broker to worker.
+    /// New model weights for a scoring replica.
+    case weights = 0x30
+    /// Work for one round of a training job.
+    case trainRound = 0x31
+
+    /// Whether the broker forwards this command to a worker for an answer.
+    public var isWorkerService: Bool {
+        switch self {
+        case .score, .recommend, .feedback: true
+        default: false
+        }
+    }
+
+    /// The name used in docs, logs and metrics, such as `SCORE`.
+    public var name: String {
+        switch self {
+        case .score: "SCORE"
+        case .recommend: "RECOMMEND"
+        case .feedback: "FEEDBACK"
+        case .status: "STATUS"
+        case .cancel: "CANCEL"
+        case .control: "CONTROL"
+        case .ready: "READY"
+        case .heartbeat: "HEARTBEAT"
+        case .disconnect: "DISCONNECT"
+        case .roundResult: "ROUND_RESULT"
+        case .weights: "WEIGHTS"
+        case .trainRound: "TRAIN_ROUND"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+/// JSON payloads for rare, document-shaped messages. Keys are snake_case and stable: they are part
+/// of the protocol (docs/PROTOCOL.md) and of the `--json` output of the command line.
+public enum WireJSON {
+    /// Encodes a document to a frame.
+    public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding these plain value types cannot fail.
+        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+    }
+
+    /// Decodes a document from a frame.
+    /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason.
+    public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(type, from: Data(frame))
+        } catch let error as DecodingError {
+            throw .badDocument(describe(error))
+        } catch {
+            throw .badDocument("\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.stringValue }.joined(separator: ".")
+            return keys.isEmpty ? context.debugDescription : "\(keys): \(context.debugDescription)"
+        }
+        switch error {
+        case .dataCorrupted(let c): return path(c)
+        case .keyNotFound(let key, let c): return "missing key \(key.stringValue) at \(path(c))"
+        case .typeMismatch(_, let c): return "wrong type at \(path(c))"
+        case .valueNotFound(_, let c): return "missing value at \(path(c))"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+/// A worker's READY document: who it is and what it can do.
+public struct WorkerHello: Codable, Sendable, Hashable {
+    /// A display name for the worker, such as `host-1234`.
+    public var workerId: String
+    /// The commands it serves, by name (`SCORE`, `RECOMMEND`, …).
+    public var services: [String]
+    /// How many requests it accepts at once (its credit).
+    public var slots: Int
+    /// The number of features its model expects per row.
+    public var inputWidth: Int
+    /// The model version it serves.
+    public var modelVersion: UInt64
+    /// Its host name.
+    public var host: String
+    /// Its process id.
+    public var pid: Int32
+
+    /// Creates a hello document.
+    public init(
+        workerId: String, services: [String], slots: Int, inputWidth: Int, modelVersion: UInt64, host: String,
+        pid: Int32
+    ) {
+        self.workerId = workerId
+        self.services = services
+        self.slots = slots
+        self.inputWidth = inputWidth
+        self.modelVersion = modelVersion
+        self.host = host
+        self.pid = pid
+    }
+}
+
+/// The worker's HEARTBEAT payload: 8 bytes, `[slots u32 LE][queued u32 LE]`.
+public struct WorkerLoad: Sendable, Hashable {
+    /// The worker's current credit.
+    public var slots: UInt32
+    /// Requests waiting inside the worker.
+    public var queued: UInt32
+
+    /// Creates a load report.
+    public init(slots: UInt32, queued: UInt32) {
+        self.slots = slots
+        self.queued = queued
+    }
+
+    /// Encodes the 8-byte frame.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 8)
+        writer.append(slots)
+        writer.append(queued)
+        return writer.bytes
+    }
+
+    /// Decodes the 8-byte frame.
+    public init(decoding frame: [UInt8]) throws(WireError) {
+        guard frame.count == 8 else { throw .badPayloadLength(expected: 8, got: frame.count) }
+        var reader = ByteReader(frame)
+        slots = reader.read()
+        queued = reader.read()
+    }
+}
+
+/// Encodes and decodes the CANCEL payload: the id of the request to cancel, as u64 LE.
+public enum CancelPayload {
+    /// Encodes the target id.
+    public static func encode(_ target: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 8)
+        writer.append(target)
+        return writer.bytes
+    }
+
+    /// Decodes the target id.
+    public static func decode(_ frame: [UInt8]) throws(WireError) -> UInt64 {
+        guard frame.count == 8 else { throw .badPayloadLength(expected: 8, got: frame.count) }
+        var reader = ByteReader(frame)
+        return reader.read()
+    }
+}
+
+/// The endpoints a broker actually bound (wildcard ports resolved). `recpool-broker` prints this as
+/// one JSON line on stdout once it listens, so parent processes and tests can find it.
+public struct BrokerEndpoints: Sendable, Hashable, Codable {
+    /// Where clients connect.
+    public var frontend: String
+    /// Where workers connect.
+    public var backend: String
+
+    /// Creates endpoints.
+    public init(frontend: String, backend: String) {
+        self.frontend = frontend
+        self.backend = backend
+    }
+}

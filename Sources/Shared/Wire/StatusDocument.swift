@@ -1,0 +1,89 @@
+/// The broker's answer to STATUS, and the JSON printed by `recpool status --json`.
+public struct StatusDocument: Codable, Sendable, Hashable {
+    /// One live worker.
+    public struct Worker: Codable, Sendable, Hashable {
+        /// The worker's display id.
+        public var id: String
+        /// Where it connects from (`Peer-Address`), or its host name.
+        public var address: String
+        /// Its credit.
+        public var slots: Int
+        /// Requests dispatched to it and not yet answered.
+        public var inflight: Int
+        /// The model version it serves.
+        public var modelVersion: UInt64
+        /// Features per row its model expects.
+        public var inputWidth: Int
+        /// Milliseconds since the broker last heard from it.
+        public var heartbeatAgeMs: UInt64
+        /// The services it offers.
+        public var services: [String]
+        /// Replies it has returned.
+        public var completed: UInt64
+        /// Error replies among them.
+        public var errors: UInt64
+        /// Its process id.
+        public var pid: Int32
+
+        /// Creates a worker entry.
+        public init(
+            id: String, address: String, slots: Int, inflight: Int, modelVersion: UInt64, inputWidth: Int,
+            heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32
+        ) {
+            self.id = id
+            self.address = address
+            self.slots = slots
+            self.inflight = inflight
+            self.modelVersion = modelVersion
+            self.inputWidth = inputWidth
+            self.heartbeatAgeMs = heartbeatAgeMs
+            self.services = services
+            self.completed = completed
+            self.errors = errors
+            self.pid = pid
+        }
+    }
+
+    /// One service's queue.
+    public struct Queue: Codable, Sendable, Hashable {
+        /// The service name, such as `SCORE`.
+        public var service: String
+        /// Requests waiting for a worker.
+        public var depth: Int
+        /// The queue's bound.
+        public var capacity: Int
+
+        /// Creates a queue entry.
+        public init(service: String, depth: Int, capacity: Int) {
+            self.service = service
+            self.depth = depth
+            self.capacity = capacity
+        }
+    }
+
+    /// The protocol version the broker speaks.
+    public var protocolVersion: Int
+    /// Milliseconds since the broker started.
+    public var uptimeMs: UInt64
+    /// Live workers.
+    public var workers: [Worker]
+    /// Queues by service.
+    public var queues: [Queue]
+    /// Requests in flight to workers.
+    public var inflight: Int
+    /// Counters by name: requests, replies by status, drops by reason, re-dispatches.
+    public var counters: [String: UInt64]
+
+    /// Creates a status document.
+    public init(
+        protocolVersion: Int, uptimeMs: UInt64, workers: [Worker], queues: [Queue], inflight: Int,
+        counters: [String: UInt64]
+    ) {
+        self.protocolVersion = protocolVersion
+        self.uptimeMs = uptimeMs
+        self.workers = workers
+        self.queues = queues
+        self.inflight = inflight
+        self.counters = counters
+    }
+}

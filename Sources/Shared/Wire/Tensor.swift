@@ -1,0 +1,89 @@
+/// A row-major float32 matrix as it travels in a frame: `[rows u32 LE][cols u32 LE][rows×cols f32 LE]`.
+public struct Tensor: Sendable, Hashable {
+    /// Number of rows (requests carry one feature row per row).
+    public let rows: Int
+    /// Number of columns.
+    public let cols: Int
+    /// The values, row-major.
+    public var values: [Float]
+
+    /// Creates a tensor; `values.count` must be `rows * cols`.
+    public init(rows: Int, cols: Int, values: [Float]) {
+        precondition(values.count == rows * cols, "Tensor of \(rows)×\(cols) needs \(rows * cols) values")
+        self.rows = rows
+        self.cols = cols
+        self.values = values
+    }
+
+    /// Creates a tensor from rows of equal width.
+    /// - Throws: ``WireError/emptyTensor(rows:cols:)`` or a size mismatch when rows are ragged.
+    public init(rows: [[Float]]) throws(WireError) {
+        let width = rows.first?.count ?? 0
+        guard !rows.isEmpty, width > 0 else { throw .emptyTensor(rows: rows.count, cols: width) }
+        var flat: [Float] = []
+        flat.reserveCapacity(rows.count * width)
+        for row in rows {
+            guard row.count == width else { throw .tensorSizeMismatch(rows: rows.count, cols: width, bytes: row.count * 4) }
+            flat.append(contentsOf: row)
+        }
+        self.init(rows: rows.count, cols: width, values: flat)
+    }
+
+    /// Encodes the tensor frame.
+    public func encoded() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 8 + values.count * 4)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
+            values.withUnsafeBytes { source in
+                #if _endian(little)
+                UnsafeMutableRawBufferPointer(rebasing: raw[8...]).copyMemory(from: source)
+                #else
+                for (i, v) in values.enumerated() {
+                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
+                }
+                #endif
+            }
+        }
+        return bytes
+    }
+
+    /// Decodes and validates a tensor frame.
+    /// - Parameters:
+    ///   - maxRows: the most rows allowed.
+    ///   - maxCols: the most columns allowed.
+    ///   - requireFinite: reject NaN and infinity, naming the first bad cell.
+    /// - Throws: ``WireError`` naming the problem.
+    public init(decoding frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max), requireFinite: Bool = true)
+        throws(WireError)
+    {
+        guard frame.count >= 8 else { throw .tensorTooShort(bytes: frame.count) }
+        var reader = ByteReader(frame)
+        let rows = Int(reader.read(UInt32.self))
+        let cols = Int(reader.read(UInt32.self))
+        guard rows > 0, cols > 0 else { throw .emptyTensor(rows: rows, cols: cols) }
+        guard rows <= maxRows else { throw .tooManyRows(rows: rows, limit: maxRows) }
+        guard cols <= maxCols else { throw .tooManyColumns(cols: cols, limit: maxCols) }
+        let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard !overflow, frame.count == 8 + count * 4 else {
+            throw .tensorSizeMismatch(rows: rows, cols: cols, bytes: frame.count)
+        }
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBytes { target in
+            frame.withUnsafeBytes { source in
+                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[8...]))
+            }
+        }
+        #if !_endian(little)
+        for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
+        #endif
+        if requireFinite {
+            for (index, value) in values.enumerated() where !value.isFinite {
+                throw .nonFiniteValue(row: index / cols, column: index % cols)
+            }
+        }
+        self.rows = rows
+        self.cols = cols
+        self.values = values
+    }
+}

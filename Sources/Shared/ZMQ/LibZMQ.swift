@@ -1,0 +1,228 @@
+import CZMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The only code in RecPool that calls libzmq.
+///
+/// Each C function is wrapped once, in the manner of swift-system's syscall adapters: the wrapper
+/// reads `zmq_errno()` right after the call, retries `EINTR`, turns `EAGAIN` into a value and throws
+/// a typed ``ZMQError`` for everything else.
+enum LibZMQ {
+    static let etermCode: Int32 = ETERM
+    static let enocompatprotoCode: Int32 = ENOCOMPATPROTO
+
+    static func describe(_ code: Int32) -> String {
+        guard let text = zmq_strerror(code) else { return "unknown error" }
+        return String(cString: text)
+    }
+
+    static func version() -> (major: Int32, minor: Int32, patch: Int32) {
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        zmq_version(&major, &minor, &patch)
+        return (major, minor, patch)
+    }
+
+    static func has(_ capability: String) -> Bool { zmq_has(capability) == 1 }
+
+    private static func fail(_ operation: String) -> ZMQError {
+        ZMQError(code: zmq_errno(), operation: operation)
+    }
+
+    // MARK: Context
+
+    static func newContext() -> UnsafeMutableRawPointer {
+        guard let context = zmq_ctx_new() else {
+            preconditionFailure("zmq_ctx_new failed: \(describe(zmq_errno()))")
+        }
+        return context
+    }
+
+    static func shutdownContext(_ context: UnsafeMutableRawPointer) {
+        _ = zmq_ctx_shutdown(context)
+    }
+
+    static func terminateContext(_ context: UnsafeMutableRawPointer) {
+        while zmq_ctx_term(context) != 0 && zmq_errno() == EINTR {}
+    }
+
+    // MARK: Socket lifecycle
+
+    static func socket(_ context: UnsafeMutableRawPointer, _ type: ZMQSocketType) throws(ZMQError)
+        -> UnsafeMutableRawPointer
+    {
+        let raw: Int32
+        switch type {
+        case .router: raw = ZMQ_ROUTER
+        case .dealer: raw = ZMQ_DEALER
+        case .pair: raw = ZMQ_PAIR
+        }
+        guard let socket = zmq_socket(context, raw) else { throw fail("zmq_socket") }
+        return socket
+    }
+
+    static func close(_ socket: UnsafeMutableRawPointer) {
+        _ = zmq_close(socket)
+    }
+
+    static func bind(_ socket: UnsafeMutableRawPointer, _ endpoint: String) throws(ZMQError) {
+        if zmq_bind(socket, endpoint) != 0 { throw fail("zmq_bind(\(endpoint))") }
+    }
+
+    static func connect(_ socket: UnsafeMutableRawPointer, _ endpoint: String) throws(ZMQError) {
+        if zmq_connect(socket, endpoint) != 0 { throw fail("zmq_connect(\(endpoint))") }
+    }
+
+    static func lastEndpoint(_ socket: UnsafeMutableRawPointer) throws(ZMQError) -> String {
+        var buffer = [CChar](repeating: 0, count: 512)
+        var size = buffer.count
+        if zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size) != 0 { throw fail("zmq_getsockopt(LAST_ENDPOINT)") }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: Options
+
+    static func setOption(_ socket: UnsafeMutableRawPointer, _ option: SocketOption) throws(ZMQError) {
+        let status: Int32
+        switch option {
+        case .bytes(let name, let bytes):
+            status = bytes.withUnsafeBytes { zmq_setsockopt(socket, name.raw, $0.baseAddress, $0.count) }
+        case .int(let name, var value):
+            status = zmq_setsockopt(socket, name.raw, &value, MemoryLayout<Int32>.size)
+        case .int64(let name, var value):
+            status = zmq_setsockopt(socket, name.raw, &value, MemoryLayout<Int64>.size)
+        }
+        if status != 0 { throw fail("zmq_setsockopt(\(option.name))") }
+    }
+
+    static func getIntOption(_ socket: UnsafeMutableRawPointer, _ name: SocketOption.Name) throws(ZMQError) -> Int32 {
+        var value: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        if zmq_getsockopt(socket, name.raw, &value, &size) != 0 { throw fail("zmq_getsockopt(\(name))") }
+        return value
+    }
+
+    // MARK: Messages
+
+    /// Sends one frame. Returns `false` when the call would block (`EAGAIN` with `ZMQ_DONTWAIT`).
+    static func sendFrame(_ socket: UnsafeMutableRawPointer, _ frame: [UInt8], more: Bool, dontWait: Bool)
+        throws(ZMQError) -> Bool
+    {
+        var flags: Int32 = 0
+        if more { flags |= ZMQ_SNDMORE }
+        if dontWait { flags |= ZMQ_DONTWAIT }
+        while true {
+            let sent = frame.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
+            if sent >= 0 { return true }
+            let code = zmq_errno()
+            if code == EINTR { continue }
+            if code == EAGAIN { return false }
+            throw ZMQError(code: code, operation: "zmq_send")
+        }
+    }
+
+    /// Receives one whole multipart message through `zmq_msg_t`, so frames of any size arrive intact.
+    /// Returns `nil` when nothing is waiting and `dontWait` is set.
+    static func receiveMessage(_ socket: UnsafeMutableRawPointer, dontWait: Bool, wantMetadata: Bool)
+        throws(ZMQError) -> ZMQMessage?
+    {
+        var frames: [[UInt8]] = []
+        var userId: String?
+        var peerAddress: String?
+        var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
+        while true {
+            var message = zmq_msg_t()
+            zmq_msg_init(&message)
+            defer { zmq_msg_close(&message) }
+            let received = zmq_msg_recv(&message, socket, flags)
+            if received < 0 {
+                let code = zmq_errno()
+                if code == EINTR { continue }
+                if code == EAGAIN && frames.isEmpty { return nil }
+                throw ZMQError(code: code, operation: "zmq_msg_recv")
+            }
+            let size = zmq_msg_size(&message)
+            if size == 0 {
+                frames.append([])
+            } else {
+                let data = zmq_msg_data(&message)!
+                frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+            }
+            if wantMetadata && frames.count == 1 {
+                if let text = zmq_msg_gets(&message, "User-Id") { userId = String(cString: text) }
+                if let text = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: text) }
+            }
+            if zmq_msg_more(&message) == 0 { break }
+            // The rest of a multipart message is already here; never block waiting for it.
+            flags = 0
+        }
+        return ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress)
+    }
+
+    // MARK: Polling
+
+    static func poll(_ items: inout [PollItem], timeoutMilliseconds: Int) throws(ZMQError) -> Int {
+        var raw = items.map { item -> zmq_pollitem_t in
+            zmq_pollitem_t(socket: item.socket, fd: item.fd, events: item.events.rawValue, revents: 0)
+        }
+        while true {
+            let ready = raw.withUnsafeMutableBufferPointer {
+                zmq_poll($0.baseAddress, Int32($0.count), timeoutMilliseconds)
+            }
+            if ready < 0 {
+                let code = zmq_errno()
+                if code == EINTR { continue }
+                throw ZMQError(code: code, operation: "zmq_poll")
+            }
+            for index in items.indices { items[index].returned = ZMQPollEvents(rawValue: raw[index].revents) }
+            return Int(ready)
+        }
+    }
+
+    // MARK: CURVE
+
+    static func curveKeyPair() throws(ZMQError) -> CurveKeyPair {
+        var publicKey = [CChar](repeating: 0, count: 41)
+        var secretKey = [CChar](repeating: 0, count: 41)
+        if zmq_curve_keypair(&publicKey, &secretKey) != 0 { throw fail("zmq_curve_keypair") }
+        func text(_ chars: [CChar]) -> String {
+            String(decoding: chars.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return CurveKeyPair(publicKey: text(publicKey), secretKey: text(secretKey))
+    }
+
+    static func curvePublicKey(fromSecret secret: String) throws(ZMQError) -> String {
+        var publicKey = [CChar](repeating: 0, count: 41)
+        if zmq_curve_public(&publicKey, secret) != 0 { throw fail("zmq_curve_public") }
+        return String(decoding: publicKey.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension SocketOption.Name {
+    var raw: Int32 {
+        switch self {
+        case .linger: ZMQ_LINGER
+        case .routerMandatory: ZMQ_ROUTER_MANDATORY
+        case .routingId: ZMQ_ROUTING_ID
+        case .sendHighWaterMark: ZMQ_SNDHWM
+        case .receiveHighWaterMark: ZMQ_RCVHWM
+        case .maxMessageSize: ZMQ_MAXMSGSIZE
+        case .reconnectInterval: ZMQ_RECONNECT_IVL
+        case .reconnectIntervalMax: ZMQ_RECONNECT_IVL_MAX
+        case .immediate: ZMQ_IMMEDIATE
+        case .curveServer: ZMQ_CURVE_SERVER
+        case .curvePublicKey: ZMQ_CURVE_PUBLICKEY
+        case .curveSecretKey: ZMQ_CURVE_SECRETKEY
+        case .curveServerKey: ZMQ_CURVE_SERVERKEY
+        case .zapDomain: ZMQ_ZAP_DOMAIN
+        case .mechanism: ZMQ_MECHANISM
+        case .handshakeInterval: ZMQ_HANDSHAKE_IVL
+        }
+    }
+}
+
+extension PollItem {
+    /// `ZMQ_CURVE` as `ZMQ_MECHANISM` reports it.
+    static let curveMechanism: Int32 = ZMQ_CURVE
+}

@@ -1,0 +1,76 @@
+/// An owned ZeroMQ socket. Use it from the one thread that created it; it is deliberately not
+/// `Sendable`.
+///
+/// Every socket starts with `ZMQ_LINGER` 0, so closing never hangs on unsent messages, and every
+/// ROUTER starts with `ZMQ_ROUTER_MANDATORY` 1, so a message that cannot be routed is an error the
+/// caller handles and counts instead of a silent drop.
+public final class ZMQSocket {
+    let handle: UnsafeMutableRawPointer
+    /// The socket's type.
+    public let type: ZMQSocketType
+    private var closed = false
+
+    /// Opens a socket of `type` in `context`.
+    /// - Throws: ``ZMQError`` when libzmq refuses (for instance after the context was shut down).
+    public init(_ context: ZMQContext, type: ZMQSocketType) throws(ZMQError) {
+        handle = try LibZMQ.socket(context.handle, type)
+        self.type = type
+        do {
+            try LibZMQ.setOption(handle, .linger(milliseconds: 0))
+            if type == .router { try LibZMQ.setOption(handle, .routerMandatory(true)) }
+        } catch {
+            LibZMQ.close(handle)
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the socket. Later calls do nothing.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        LibZMQ.close(handle)
+    }
+
+    /// Sets an option.
+    public func set(_ option: SocketOption) throws(ZMQError) { try LibZMQ.setOption(handle, option) }
+
+    /// Binds to an endpoint such as `tcp://127.0.0.1:5555`, or `tcp://127.0.0.1:*` for a free port.
+    public func bind(_ endpoint: String) throws(ZMQError) { try LibZMQ.bind(handle, endpoint) }
+
+    /// Connects to an endpoint. libzmq connects in the background and reconnects by itself.
+    public func connect(_ endpoint: String) throws(ZMQError) { try LibZMQ.connect(handle, endpoint) }
+
+    /// The endpoint last bound, with a wildcard port resolved (`ZMQ_LAST_ENDPOINT`).
+    public func lastEndpoint() throws(ZMQError) -> String { try LibZMQ.lastEndpoint(handle) }
+
+    /// The security mechanism in use: `true` when it is CURVE (`ZMQ_MECHANISM`).
+    public func usesCurve() throws(ZMQError) -> Bool {
+        try LibZMQ.getIntOption(handle, .mechanism) == PollItem.curveMechanism
+    }
+
+    /// Sends a multipart message.
+    /// - Returns: `false` if `dontWait` was set and the message could not be queued (`EAGAIN`).
+    /// - Throws: ``ZMQError``; on a ROUTER, `isHostUnreachable` when the first frame names no peer.
+    @discardableResult
+    public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        precondition(!frames.isEmpty, "a ZeroMQ message has at least one frame")
+        let last = frames.count - 1
+        for (index, frame) in frames.enumerated() {
+            // Once the first frame is accepted, libzmq accepts the rest of the message atomically.
+            let sent = try LibZMQ.sendFrame(handle, frame, more: index < last, dontWait: dontWait && index == 0)
+            if !sent { return false }
+        }
+        return true
+    }
+
+    /// Receives one whole multipart message.
+    /// - Parameters:
+    ///   - dontWait: return `nil` at once when nothing is waiting.
+    ///   - wantMetadata: read the `User-Id` and `Peer-Address` metadata of the message.
+    /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
+    public func receive(dontWait: Bool = false, wantMetadata: Bool = false) throws(ZMQError) -> ZMQMessage? {
+        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantMetadata: wantMetadata)
+    }
+}

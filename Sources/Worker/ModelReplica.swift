@@ -1,0 +1,51 @@
+import RecModel
+
+/// The model a worker serves, with the version that names it. A value: swapping replicas between
+/// batches is an assignment, so a batch is always scored entirely by one version.
+public struct ModelReplica: Sendable {
+    /// The model version in every reply this replica produces.
+    public var version: UInt64
+    /// The MLP interest model.
+    public var mlp: MLP
+
+    /// Creates a replica.
+    public init(version: UInt64, mlp: MLP) {
+        self.version = version
+        self.mlp = mlp
+    }
+
+    /// The features per row the model expects.
+    public var inputWidth: Int { mlp.inputWidth }
+
+    /// A seeded random initialisation of the default architecture (d → d → 64 → 1), version 0.
+    public static func seeded(inputWidth: Int, seed: UInt64) -> ModelReplica {
+        ModelReplica(version: 0, mlp: MLP(inputWidth: inputWidth, seed: seed))
+    }
+
+    /// Loads a checkpoint file written by `recpool fit`.
+    /// - Throws: the checkpoint's typed error, naming what is wrong with the file.
+    public static func load(checkpointPath path: String) throws -> ModelReplica {
+        // Checkpoint loading arrives with the model layer's checkpoint format (issue 3).
+        throw ReplicaError.checkpointsUnavailable(path: path)
+    }
+
+    /// Scores `rows` rows of `inputWidth` features, row-major; one probability per row.
+    public func score(_ values: [Float], rows: Int) -> [Float] {
+        mlp.predict(Matrix(rows: rows, cols: inputWidth, values: values))
+    }
+}
+
+/// Why a replica could not be built.
+public enum ReplicaError: Error, Sendable, CustomStringConvertible {
+    /// The checkpoint holds another kind of model.
+    case notAnMLP(path: String)
+    /// This build cannot read checkpoints yet.
+    case checkpointsUnavailable(path: String)
+
+    public var description: String {
+        switch self {
+        case .notAnMLP(let path): "\(path) does not hold an MLP checkpoint"
+        case .checkpointsUnavailable(let path): "cannot load \(path): this build has no checkpoint reader yet"
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Shared
+
+/// A request received by the worker, with when it arrived.
+struct ReceivedRequest: Sendable {
+    var message: WireMessage
+    var receivedAtMicros: UInt64
+}
+
+/// Micro-batching: validates each queued SCORE request, scores all valid rows with one forward
+/// pass, and builds one reply per request. Pure apart from reading the clock for timings.
+enum ScoringBatch {
+    /// Answers `requests` with `replica`. Every request gets exactly one reply, in order.
+    static func answer(
+        _ requests: [ReceivedRequest], replica: ModelReplica, limits: WireLimits, nowEpochMillis: UInt64
+    ) -> [WireMessage] {
+        var replies = [WireMessage?](repeating: nil, count: requests.count)
+        var accepted: [(index: Int, rows: Int)] = []
+        var values: [Float] = []
+        for (index, request) in requests.enumerated() {
+            let header = request.message.header
+            if header.deadlineMs != 0 && nowEpochMillis >= header.deadlineMs {
+                replies[index] = .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
+                continue
+            }
+            if let problem = versionProblem(header, replica: replica) {
+                replies[index] = .errorReply(to: header, status: .conflict, message: problem)
+                continue
+            }
+            do {
+                let tensor = try Tensor(
+                    decoding: try request.message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+                guard tensor.cols == replica.inputWidth else {
+                    replies[index] = .errorReply(
+                        to: header, status: .badRequest,
+                        message: "rows have \(tensor.cols) features; model version \(replica.version) expects \(replica.inputWidth)")
+                    continue
+                }
+                accepted.append((index, tensor.rows))
+                values.append(contentsOf: tensor.values)
+            } catch {
+                replies[index] = .errorReply(to: header, status: error.status, message: error.description)
+            }
+        }
+        if !accepted.isEmpty {
+            let totalRows = accepted.reduce(0) { $0 + $1.rows }
+            let start = Clocks.monotonicMicros()
+            let scores = replica.score(values, rows: totalRows)
+            let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
+            var offset = 0
+            for (index, rows) in accepted {
+                let request = requests[index]
+                var header = request.message.header.reply(status: .ok, modelVersion: replica.version)
+                header.attempt = request.message.header.attempt
+                header.workerQueueMicros = UInt32(clamping: start &- request.receivedAtMicros)
+                header.computeMicros = compute
+                let slice = Array(scores[offset..<(offset + rows)])
+                offset += rows
+                replies[index] = WireMessage(header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
+            }
+        }
+        return replies.map { reply in
+            var reply = reply!
+            if reply.header.modelVersion == 0 { reply.header.modelVersion = replica.version }
+            return reply
+        }
+    }
+
+    /// Why `replica` may not answer a request pinned to a version, or `nil` when it may.
+    static func versionProblem(_ header: Header, replica: ModelReplica) -> String? {
+        let wanted = header.modelVersion
+        guard wanted != 0 else { return nil }
+        if header.flags.contains(.exactVersion) {
+            return replica.version == wanted ? nil : "request pins model version \(wanted); this worker serves \(replica.version)"
+        }
+        return replica.version >= wanted ? nil : "request needs model version ≥ \(wanted); this worker serves \(replica.version)"
+    }
+}

@@ -1,0 +1,33 @@
+import Shared
+
+/// A worker's tunables.
+public struct WorkerConfiguration: Sendable {
+    /// The broker's backend endpoint, such as `tcp://127.0.0.1:5556`.
+    public var broker: String
+    /// The worker's display id (defaults to `host-pid`).
+    public var workerId: String
+    /// Requests the worker accepts at once: its credit with the broker.
+    public var slots: Int = 64
+    /// Heartbeat interval, ms; the broker is presumed gone after `liveness` silent intervals.
+    public var heartbeatIntervalMs: UInt64 = 1000
+    /// Silent intervals before the worker reconnects.
+    public var liveness: UInt64 = 3
+    /// First reconnect delay, ms; it doubles up to ``reconnectMaxMs``.
+    public var reconnectInitialMs: UInt64 = 250
+    /// Longest reconnect delay, ms.
+    public var reconnectMaxMs: UInt64 = 4000
+    /// The most rows scored in one micro-batch.
+    public var batchMaxRows: Int = 512
+    /// How long to wait for more requests to fill a micro-batch, µs (0: batch what is already queued).
+    public var batchWaitMicros: UInt64 = 0
+    /// Exit when the parent process goes away (used by `recpool local`).
+    public var exitWithParent = false
+    /// Limits on inbound messages.
+    public var limits: WireLimits = .standard
+
+    /// Creates a configuration for a broker endpoint.
+    public init(broker: String, workerId: String) {
+        self.broker = broker
+        self.workerId = workerId
+    }
+}

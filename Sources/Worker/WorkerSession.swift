@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import Shared
+import Synchronization
+
+/// The worker's reactor: one dedicated thread owns the DEALER socket to the broker. It registers,
+/// heartbeats, reconnects with backoff when the broker goes silent, and answers requests in
+/// micro-batches. Scoring runs inline on this thread — a forward pass of the served MLP takes
+/// microseconds — so a batch is never split across model versions.
+public final class WorkerSession: Sendable {
+    private let configuration: WorkerConfiguration
+    private let replica: Mutex<ModelReplica>
+    private let stopRequested = Mutex(false)
+    private let wakeup = WakeupSignal()
+    private let context = ZMQContext()
+    private let logger: Logger
+
+    /// Creates a session that serves `replica`.
+    public init(configuration: WorkerConfiguration, replica: ModelReplica, logger: Logger) {
+        self.configuration = configuration
+        self.replica = Mutex(replica)
+        self.logger = logger
+    }
+
+    /// Asks the session to leave the broker and stop. Safe from any thread.
+    public func stop() {
+        stopRequested.withLock { $0 = true }
+        wakeup.signal()
+    }
+
+    /// Replaces the served model; the next batch uses it. Safe from any thread.
+    public func swap(to newReplica: ModelReplica) {
+        replica.withLock { $0 = newReplica }
+    }
+
+    private var shouldStop: Bool { stopRequested.withLock { $0 } }
+
+    /// Runs until ``stop()`` (or, with `exitWithParent`, until the parent dies). Call on a dedicated thread.
+    public func run() -> Result<Void, ZMQError> {
+        var backoffMs = configuration.reconnectInitialMs
+        let parent = getppid()
+        while !shouldStop {
+            let outcome: SessionOutcome
+            do {
+                outcome = try connectAndServe(parent: parent)
+            } catch {
+                if error.isTerminated { return .success(()) }
+                logger.error("worker socket failed", metadata: ["error": "\(error)"])
+                return .failure(error)
+            }
+            switch outcome {
+            case .stopped:
+                return .success(())
+            case .brokerSilent(let wasRegistered):
+                if wasRegistered { backoffMs = configuration.reconnectInitialMs }
+                logger.warning("broker silent; reconnecting", metadata: ["backoff_ms": "\(backoffMs)"])
+                if waitInterruptibly(milliseconds: backoffMs) { return .success(()) }
+                backoffMs = min(backoffMs * 2, configuration.reconnectMaxMs)
+            }
+        }
+        return .success(())
+    }
+
+    private enum SessionOutcome {
+        case stopped
+        case brokerSilent(wasRegistered: Bool)
+    }
+
+    /// Sleeps up to `milliseconds`, returning `true` early if asked to stop.
+    private func waitInterruptibly(milliseconds: UInt64) -> Bool {
+        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        _ = try? poller.poll(timeoutMilliseconds: Int(milliseconds))
+        wakeup.drain()
+        return shouldStop
+    }
+
+    private func hello(_ replica: ModelReplica) -> WireMessage {
+        let hello = WorkerHello(
+            workerId: configuration.workerId, services: [Command.score.name], slots: configuration.slots,
+            inputWidth: replica.inputWidth, modelVersion: replica.version,
+            host: ProcessInfo.processInfo.hostName, pid: getpid())
+        return WireMessage(header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
+    }
+
+    private func connectAndServe(parent: pid_t) throws(ZMQError) -> SessionOutcome {
+        let socket = try ZMQSocket(context, type: .dealer)
+        defer { socket.close() }
+        try socket.set(.sendHighWaterMark(100_000))
+        try socket.set(.receiveHighWaterMark(100_000))
+        try socket.set(.maxMessageSize(Int64(configuration.limits.maxMessageBytes)))
+        try socket.connect(configuration.broker)
+        try socket.send(hello(replica.withLock { $0 }).frames())
+        logger.info("registering", metadata: ["broker": "\(configuration.broker)", "id": "\(configuration.workerId)"])
+
+        let interval = configuration.heartbeatIntervalMs * 1000
+        var lastHeard = Clocks.monotonicMicros()
+        var lastBeat = lastHeard
+        var registered = false
+        var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        var pending: [ReceivedRequest] = []
+        var pendingRows = 0
+
+        while true {
+            if shouldStop {
+                try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
+                logger.info("left the broker")
+                return .stopped
+            }
+            let now = Clocks.monotonicMicros()
+            let untilBeat = lastBeat + interval > now ? (lastBeat + interval - now) / 1000 : 0
+            try poller.poll(timeoutMilliseconds: Int(untilBeat))
+            if poller.isReadable(1) { wakeup.drain() }
+
+            // Drain what is queued, then optionally wait a little to fill the batch.
+            var batchDeadline: UInt64? = nil
+            while true {
+                while pendingRows < configuration.batchMaxRows, let message = try socket.receive(dontWait: true) {
+                    lastHeard = Clocks.monotonicMicros()
+                    switch handleControl(message.frames, socket: socket, registered: &registered) {
+                    case .request(let request):
+                        pendingRows += request.rows
+                        pending.append(ReceivedRequest(message: request.message, receivedAtMicros: lastHeard))
+                    case .handled:
+                        break
+                    }
+                }
+                guard configuration.batchWaitMicros > 0, !pending.isEmpty, pendingRows < configuration.batchMaxRows else {
+                    break
+                }
+                let deadline = batchDeadline ?? (Clocks.monotonicMicros() + configuration.batchWaitMicros)
+                batchDeadline = deadline
+                let now = Clocks.monotonicMicros()
+                guard now < deadline else { break }
+                try poller.poll(timeoutMilliseconds: Int(max(1, (deadline - now) / 1000)))
+            }
+            if !pending.isEmpty {
+                let current = replica.withLock { $0 }
+                let replies = ScoringBatch.answer(
+                    pending, replica: current, limits: configuration.limits, nowEpochMillis: Clocks.epochMillis())
+                for reply in replies { try socket.send(reply.frames()) }
+                pending.removeAll(keepingCapacity: true)
+                pendingRows = 0
+            }
+
+            let after = Clocks.monotonicMicros()
+            if after >= lastBeat + interval {
+                lastBeat = after
+                let current = replica.withLock { $0 }
+                let load = WorkerLoad(slots: UInt32(configuration.slots), queued: 0)
+                try socket.send(
+                    WireMessage(header: Header(command: .heartbeat, modelVersion: current.version), payload: [load.encoded()]).frames(),
+                    dontWait: true)
+                if configuration.exitWithParent && getppid() != parent {
+                    logger.warning("parent process gone; stopping")
+                    stop()
+                }
+            }
+            if after > lastHeard + interval * configuration.liveness {
+                return .brokerSilent(wasRegistered: registered)
+            }
+        }
+    }
+
+    private enum Inbound {
+        case request((message: WireMessage, rows: Int))
+        case handled
+    }
+
+    /// Handles broker control messages; returns scoring requests for the batch.
+    private func handleControl(_ frames: [[UInt8]], socket: ZMQSocket, registered: inout Bool) -> Inbound {
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
+        } catch {
+            logger.warning("malformed message from broker", metadata: ["error": "\(error)"])
+            if let id = frames.first.flatMap(Header.salvageRequestId), frames.count > 0, frames[0].count > 4,
+                let command = Command(rawValue: frames[0][4] & ~Header.replyBit), command.isWorkerService
+            {
+                let reply = WireMessage.errorReply(to: Header(command: command, requestId: id), status: error.status, message: error.description)
+                try? socket.send(reply.frames())
+            }
+            return .handled
+        }
+        let header = message.header
+        switch header.command {
+        case .heartbeat:
+            registered = true
+            return .handled
+        case .disconnect:
+            // The broker does not know us (it restarted, or declared us dead): register again.
+            logger.info("broker asked us to register again")
+            registered = false
+            try? socket.send(hello(replica.withLock { $0 }).frames())
+            return .handled
+        case .score where !header.isReply:
+            let rows = message.payload.first.map { $0.count >= 4 ? Int($0[0]) | Int($0[1]) << 8 | Int($0[2]) << 16 | Int($0[3]) << 24 : 1 } ?? 1
+            return .request((message, max(1, rows)))
+        default:
+            if header.command.isWorkerService && !header.isReply {
+                let reply = WireMessage.errorReply(
+                    to: header, status: .badRequest, message: "this worker does not serve \(header.command.name)")
+                try? socket.send(reply.frames())
+            } else {
+                logger.debug("ignored message", metadata: ["command": "\(header.command.name)"])
+            }
+            return .handled
+        }
+    }
+}

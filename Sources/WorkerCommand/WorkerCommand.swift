@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import Shared
+import Worker
+
+/// `recpool-worker`: holds a model replica and answers the broker's scoring requests.
+@main
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recpool-worker",
+        abstract: "Serve a RecPool model replica to a broker over ZeroMQ.")
+
+    @Option(help: "The broker's worker-facing endpoint.")
+    var broker = "tcp://127.0.0.1:5556"
+
+    @Option(help: "Display id (default: HOST-PID).")
+    var id: String?
+
+    @Option(help: "A checkpoint written by `recpool fit`; without it, a seeded random MLP (version 0).")
+    var model: String?
+
+    @Option(help: "Input width of the seeded random MLP when no --model is given.")
+    var inputWidth = 106
+
+    @Option(help: "Seed of the random MLP when no --model is given.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Requests accepted at once (credit with the broker).")
+    var slots = 64
+
+    @Option(help: "Heartbeat interval in ms (must match the broker's).")
+    var heartbeatMs: UInt64 = 1000
+
+    @Option(help: "Most rows scored in one micro-batch.")
+    var batchMaxRows = 512
+
+    @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued).")
+    var batchWaitUs: UInt64 = 0
+
+    @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
+    var exitWithParent = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format: text or json.")
+    var logFormat: LogFormat = .text
+
+    func validate() throws {
+        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap(level: logLevel, format: logFormat)
+        let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let logger = Logger(label: "recpool.worker")
+        let replica: ModelReplica
+        if let model {
+            do {
+                replica = try ModelReplica.load(checkpointPath: model)
+            } catch {
+                CommandOutput.printError("recpool-worker: cannot load model: \(error)")
+                throw ExitCode(2)
+            }
+        } else {
+            replica = ModelReplica.seeded(inputWidth: inputWidth, seed: seed)
+        }
+        logger.info(
+            "serving", metadata: ["model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)"])
+        var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
+        configuration.slots = slots
+        configuration.heartbeatIntervalMs = heartbeatMs
+        configuration.batchMaxRows = batchMaxRows
+        configuration.batchWaitMicros = batchWaitUs
+        configuration.exitWithParent = exitWithParent
+        let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw ExitCode(2)
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// `recpool local`: a broker and N workers on loopback in one command.
+struct LocalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "local",
+        abstract: "Start a broker and N workers on loopback; Ctrl-C or SIGTERM stops them all.")
+
+    @Option(help: "How many workers to start.")
+    var workers = 2
+
+    @Option(help: "Client-facing endpoint.")
+    var frontend = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Worker-facing endpoint.")
+    var backend = "tcp://127.0.0.1:5556"
+
+    @Option(help: "Checkpoint for every worker to serve (default: a seeded random MLP).")
+    var model: String?
+
+    @Option(help: "Input width of the seeded random MLP when no --model is given.")
+    var inputWidth = 106
+
+    @Option(help: "Log level of the broker and workers.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap(level: .info)
+        let logger = Logger(label: "recpool.local")
+        var workerArguments = ["--input-width", "\(inputWidth)"]
+        if let model { workerArguments = ["--model", model] }
+        let settings = LocalCluster.Settings(
+            frontend: frontend, backend: backend, workers: workers, workerArguments: workerArguments,
+            brokerArguments: [], logLevel: logLevel)
+        let cluster = LocalCluster(settings: settings, logger: logger) { endpoints, pids in
+            CommandOutput.printLine("frontend \(endpoints.frontend)")
+            CommandOutput.printLine("backend  \(endpoints.backend)")
+            CommandOutput.printLine("pids     \(pids.map(String.init).joined(separator: " "))")
+            CommandOutput.printLine("ready: try `recpool status --broker \(endpoints.frontend)`; Ctrl-C stops the cluster")
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: cluster, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let failure as CommandFailure {
+            CommandOutput.printError("recpool: \(failure.description)")
+            throw ExitCode(failure.exitCode)
+        }
+    }
+}

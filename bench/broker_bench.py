@@ -1,0 +1,136 @@
+"""Broker overhead, measured side by side: RecPool's broker against a minimal libzmq forwarder.
+
+Both paths are driven by the same C load generator (bench/reference/zmqbench.c) with two
+workers each: echo workers behind the reference forwarder, recpool-worker processes behind
+recpool-broker. Each configuration runs REPEATS times, interleaved, and the medians are reported.
+
+Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--json OUT]
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, **kw):
+        p = subprocess.Popen(args, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+        for p in self.procs:
+            p.wait()
+
+
+def client(zmqbench, endpoint, mode, concurrency, requests, width):
+    out = subprocess.run([zmqbench, "client", endpoint, mode, str(concurrency), str(requests), str(width)],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr or out.stdout)
+    return json.loads(out.stdout)
+
+
+def measure(zmqbench, endpoint, mode, width, latency_n, throughput_n):
+    client(zmqbench, endpoint, mode, 4, 2000, width)  # warm-up
+    c1 = client(zmqbench, endpoint, mode, 1, latency_n, width)
+    c16 = client(zmqbench, endpoint, mode, 16, throughput_n, width)
+    return {"p50_us": c1["p50_us"], "p99_us": c1["p99_us"], "rps_c1": c1["rps"], "rps_c16": c16["rps"]}
+
+
+def reference_run(zmqbench, args):
+    front, back = free_port(), free_port()
+    cluster = Cluster()
+    try:
+        cluster.start([zmqbench, "forwarder", f"tcp://127.0.0.1:{front}", f"tcp://127.0.0.1:{back}"])
+        time.sleep(0.2)
+        for _ in range(2):
+            cluster.start([zmqbench, "echo", f"tcp://127.0.0.1:{back}"])
+        time.sleep(0.3)
+        return measure(zmqbench, f"tcp://127.0.0.1:{front}", "raw", 0, args.latency_requests, args.throughput_requests)
+    finally:
+        cluster.stop()
+
+
+def recpool_run(bin_dir, zmqbench, width, args):
+    cluster = Cluster()
+    try:
+        broker = cluster.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
+                                "--backend", "tcp://127.0.0.1:*", "--log-level", "error"],
+                               stdout=subprocess.PIPE, text=True)
+        endpoints = json.loads(broker.stdout.readline())
+        for i in range(2):
+            cluster.start([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"],
+                           "--id", f"bench-{i}", "--input-width", str(width), "--log-level", "error"])
+        time.sleep(0.5)
+        return measure(zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests, args.throughput_requests)
+    finally:
+        cluster.stop()
+
+
+def median(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("zmqbench")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--latency-requests", type=int, default=5000)
+    parser.add_argument("--throughput-requests", type=int, default=100000)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    runs = {"reference": [], "recpool_w8": [], "recpool_w106": []}
+    for rep in range(args.repeats):
+        runs["reference"].append(reference_run(args.zmqbench, args))
+        runs["recpool_w8"].append(recpool_run(args.bin_dir, args.zmqbench, 8, args))
+        runs["recpool_w106"].append(recpool_run(args.bin_dir, args.zmqbench, 106, args))
+        print(f"repeat {rep + 1}/{args.repeats}: " + json.dumps({k: v[-1] for k, v in runs.items()}), file=sys.stderr)
+
+    ref = {k: median(runs["reference"], k) for k in ("p50_us", "p99_us", "rps_c1", "rps_c16")}
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+          f"medians of {args.repeats} interleaved runs; 2 workers on each path.\n")
+    print("| path | p50 at c=1 (µs) | p99 at c=1 (µs) | req/s at c=16 | p50 ratio (vs ref) | throughput ratio (vs ref) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| reference ROUTER–ROUTER forwarder + echo workers (64-byte frames) | {ref['p50_us']:.0f} | "
+          f"{ref['p99_us']:.0f} | {ref['rps_c16']:.0f} | 1.00 | 1.00 |")
+    summary = {"reference": ref}
+    for key, label in (("recpool_w8", "RecPool broker + workers, SCORE 1 row × 8 features"),
+                       ("recpool_w106", "RecPool broker + workers, SCORE 1 row × 106 features")):
+        m = {k: median(runs[key], k) for k in ("p50_us", "p99_us", "rps_c1", "rps_c16")}
+        summary[key] = m
+        print(f"| {label} | {m['p50_us']:.0f} | {m['p99_us']:.0f} | {m['rps_c16']:.0f} | "
+              f"{m['p50_us'] / ref['p50_us']:.2f} | {m['rps_c16'] / ref['rps_c16']:.2f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"runs": runs, "medians": summary}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ struct RecPool: AsyncParsableCommand {
             LocalCommand.self, ScoreCommand.self, StatusCommand.self,
             // Model commands.
             // Data commands.
+            DataCommand.self,
         ]
     )
 }

@@ -13,7 +13,7 @@ extension EvaluationReport {
             <style>
             body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
             table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-            th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+            th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; white-space: nowrap; }
             th:first-child, td:first-child { text-align: left; }
             thead th { background: #f0f0f0; }
             .plots { display: flex; flex-wrap: wrap; gap: 2em; }
@@ -58,7 +58,7 @@ extension EvaluationReport {
             page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(f(s.behaviourValue, 5))</td><td>\(f(s.effectiveSampleSize, 1))</td>"
             for estimator in OffPolicyEstimator.allCases {
                 if let figures = s.figures(estimator) {
-                    page += "<td>\(f(figures.value, 5)) [\(f(figures.interval?.lower, 5)), \(f(figures.interval?.upper, 5))]</td>"
+                    page += "<td>\(f(figures.value, 5))<br><small>[\(f(figures.interval?.lower, 5)), \(f(figures.interval?.upper, 5))]</small></td>"
                 } else {
                     page += "<td>—</td>"
                 }
@@ -76,10 +76,13 @@ extension EvaluationReport {
                 label: s.segment.rawValue, color: colors[s.segment]!,
                 points: s.calibration.bins.map { ($0.meanPredicted, $0.observedRate) }, markers: true)
         }
-        calibrationSeries.append(SVGPlot.Series(label: "perfect", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
+        // Zoom to the populated range: click probabilities are often a few percent.
+        let largest = segments.flatMap { $0.calibration.bins.flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
+        let range = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].first { $0 >= largest * 1.05 } ?? 1
+        calibrationSeries.append(SVGPlot.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))
         page += "\n" + SVGPlot.chart(
             title: "Calibration (reliability)", xLabel: "mean predicted click probability", yLabel: "observed click rate",
-            series: calibrationSeries)
+            series: calibrationSeries, range: range)
         page += "\n</div>\n"
         if !notes.isEmpty {
             page += "<h2>Notes</h2><ul>\n" + notes.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"

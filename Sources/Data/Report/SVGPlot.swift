@@ -11,29 +11,30 @@ enum SVGPlot {
         var markers = false
     }
 
-    static func chart(title: String, xLabel: String, yLabel: String, series: [Series], size: Int = 320) -> String {
+    /// Draws the series on [0, range]² (points are in data units).
+    static func chart(title: String, xLabel: String, yLabel: String, series: [Series], range: Double = 1, size: Int = 320) -> String {
         let pad = 44.0
         let side = Double(size) - 2 * pad + 20
-        func x(_ v: Double) -> String { format(pad + v * side) }
-        func y(_ v: Double) -> String { format(pad - 20 + (1 - v) * side) }
+        func x(_ v: Double) -> String { format(pad + v / range * side) }
+        func y(_ v: Double) -> String { format(pad - 20 + (1 - v / range) * side) }
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(size + 120)" height="\(size + 20)" role="img" aria-label="\(escape(title))">
-            <text x="\(x(0.5))" y="16" text-anchor="middle" font-size="14" font-weight="bold">\(escape(title))</text>
-            <rect x="\(x(0))" y="\(y(1))" width="\(format(side))" height="\(format(side))" fill="#fafafa" stroke="#999"/>
+            <text x="\(x(range / 2))" y="16" text-anchor="middle" font-size="14" font-weight="bold">\(escape(title))</text>
+            <rect x="\(x(0))" y="\(y(range))" width="\(format(side))" height="\(format(side))" fill="#fafafa" stroke="#999"/>
 
             """
-        for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
+        for tick in stride(from: 0.0, through: range * 1.0001, by: range / 4) {
             svg += """
-                <line x1="\(x(tick))" y1="\(y(0))" x2="\(x(tick))" y2="\(y(1))" stroke="#e3e3e3"/>
-                <line x1="\(x(0))" y1="\(y(tick))" x2="\(x(1))" y2="\(y(tick))" stroke="#e3e3e3"/>
+                <line x1="\(x(tick))" y1="\(y(0))" x2="\(x(tick))" y2="\(y(range))" stroke="#e3e3e3"/>
+                <line x1="\(x(0))" y1="\(y(tick))" x2="\(x(range))" y2="\(y(tick))" stroke="#e3e3e3"/>
                 <text x="\(x(tick))" y="\(format(pad - 20 + side + 14))" text-anchor="middle" font-size="10">\(format(tick))</text>
                 <text x="\(format(pad - 6))" y="\(y(tick))" text-anchor="end" dominant-baseline="middle" font-size="10">\(format(tick))</text>
 
                 """
         }
         svg += """
-            <text x="\(x(0.5))" y="\(format(pad - 20 + side + 30))" text-anchor="middle" font-size="12">\(escape(xLabel))</text>
-            <text x="12" y="\(y(0.5))" text-anchor="middle" font-size="12" transform="rotate(-90 12 \(y(0.5)))">\(escape(yLabel))</text>
+            <text x="\(x(range / 2))" y="\(format(pad - 20 + side + 30))" text-anchor="middle" font-size="12">\(escape(xLabel))</text>
+            <text x="12" y="\(y(range / 2))" text-anchor="middle" font-size="12" transform="rotate(-90 12 \(y(range / 2)))">\(escape(yLabel))</text>
 
             """
         for (index, s) in series.enumerated() where !s.points.isEmpty {

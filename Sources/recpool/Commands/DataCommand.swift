@@ -7,7 +7,7 @@ import Shared
 struct DataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Describe datasets and run off-policy evaluation on them.",
-        subcommands: [DataDescribeCommand.self, DataOPECommand.self])
+        subcommands: [DataDescribeCommand.self, DataOPECommand.self, DataFeaturesCommand.self])
 }
 
 /// Flags shared by the data commands.

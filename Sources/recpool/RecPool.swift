@@ -17,6 +17,7 @@ struct RecPool: AsyncParsableCommand {
             ExportCommand.self,
             BenchModelCommand.self,
             // Data commands.
+            DataCommand.self,
         ]
     )
 }

@@ -1,0 +1,102 @@
+/// Logged bandit feedback in the Open Bandit Dataset's shape, from OBD files or from the simulator,
+/// so that the same training and evaluation code runs on both.
+///
+/// Row `i` says: a user with context `userFeatures[i]` and history `affinity[i]` was shown item `action[i]`
+/// at slot `position[i]` (0-based) by a logging policy that chose it with probability `pscore[i]`,
+/// and clicked (`reward[i] == 1`) or not.
+public struct BanditDataset: Sendable {
+    /// A label such as `obd:random/all`.
+    public var name: String
+    /// Number of items (actions); items are `0..<nActions`.
+    public var nActions: Int
+    /// Number of slots (positions), `0..<nPositions`.
+    public var nPositions: Int
+    /// Shown item per row.
+    public var action: [Int]
+    /// Slot per row, 0-based (obp: dense rank − 1 of the logged position).
+    public var position: [Int]
+    /// Click (1) or not (0) per row.
+    public var reward: [Double]
+    /// Logging policy's probability of the shown item per row.
+    public var pscore: [Double]
+    /// Raw categorical user features per row.
+    public var userFeatures: CategoricalColumns
+    /// obp's context: one-hot user features with each column's first (sorted) category dropped.
+    public var context: FeatureMatrix
+    /// obp's action context, one row per item: label-encoded item categories, then continuous item features.
+    public var actionContext: FeatureMatrix
+    /// User-item affinity per row (past clicks per item); an empty row is a cold-start user.
+    public var affinity: SparseRows
+    /// Ground-truth click probabilities, for simulator data only.
+    public var oracle: ClickOracle?
+
+    /// Creates a dataset; all per-row arrays must have the same length.
+    public init(
+        name: String, nActions: Int, nPositions: Int, action: [Int], position: [Int], reward: [Double],
+        pscore: [Double], userFeatures: CategoricalColumns, context: FeatureMatrix, actionContext: FeatureMatrix,
+        affinity: SparseRows, oracle: ClickOracle? = nil
+    ) {
+        let n = action.count
+        precondition(
+            position.count == n && reward.count == n && pscore.count == n && userFeatures.rows == n
+                && context.rows == n && affinity.rows == n && actionContext.rows == nActions,
+            "BanditDataset: per-row arrays disagree in length")
+        self.name = name
+        self.nActions = nActions
+        self.nPositions = nPositions
+        self.action = action
+        self.position = position
+        self.reward = reward
+        self.pscore = pscore
+        self.userFeatures = userFeatures
+        self.context = context
+        self.actionContext = actionContext
+        self.affinity = affinity
+        self.oracle = oracle
+    }
+
+    /// Number of rows (impressions).
+    public var rows: Int { action.count }
+    /// Number of clicks.
+    public var clicks: Int { reward.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+    /// Whether row `i` comes from a cold-start user (all-zero affinity vector).
+    public func isCold(_ row: Int) -> Bool { affinity.isEmpty(row) }
+    /// Indices of the rows in a segment.
+    public func rows(in segment: Segment) -> [Int] {
+        switch segment {
+        case .all: return Array(0..<rows)
+        case .coldStart: return (0..<rows).filter { isCold($0) }
+        case .warm: return (0..<rows).filter { !isCold($0) }
+        }
+    }
+
+    /// The rows at `indices`, in that order.
+    public func subset(_ indices: [Int], name: String? = nil) -> BanditDataset {
+        BanditDataset(
+            name: name ?? self.name, nActions: nActions, nPositions: nPositions,
+            action: indices.map { action[$0] }, position: indices.map { position[$0] },
+            reward: indices.map { reward[$0] }, pscore: indices.map { pscore[$0] },
+            userFeatures: userFeatures.gather(indices), context: context.gather(indices),
+            actionContext: actionContext, affinity: affinity.gather(indices),
+            oracle: oracle.map { $0.gather(indices) })
+    }
+
+    /// obp's time-series split: the first `Int32(rows * (1 - testSize))` rows train, the rest test.
+    public func split(testSize: Double = 0.3) -> (train: BanditDataset, test: BanditDataset) {
+        let nTrain = Int(Int32(Double(rows) * (1.0 - testSize)))
+        return (
+            subset(Array(0..<nTrain), name: name + "[train]"),
+            subset(Array(nTrain..<rows), name: name + "[test]")
+        )
+    }
+}
+
+/// A slice of users that every report shows separately.
+public enum Segment: String, Sendable, Codable, CaseIterable {
+    /// Every row.
+    case all
+    /// Users with no history (all-zero affinity vector): about 95% of OBD impressions.
+    case coldStart = "cold_start"
+    /// Users with some history.
+    case warm
+}

@@ -1,0 +1,65 @@
+/// A dataset's headline figures, as `recpool data describe --json` prints them.
+public struct DatasetDescription: Sendable, Codable, Equatable {
+    /// Dataset label.
+    public var name: String
+    /// Rows (impressions).
+    public var rows: Int
+    /// Clicks.
+    public var clicks: Int
+    /// Items (actions).
+    public var items: Int
+    /// Positions (slots).
+    public var positions: Int
+    /// Width of obp's context (one-hot user features, first category dropped).
+    public var contextWidth: Int
+    /// Width of obp's action context.
+    public var actionContextWidth: Int
+    /// Width of the `basic` FeatureSpec fitted on the training split.
+    public var basicFeatureWidth: Int
+    /// Width of the `extended` FeatureSpec fitted on the training split (the MLP's input).
+    public var extendedFeatureWidth: Int
+    /// Rows of cold-start users (all-zero affinity).
+    public var coldStartRows: Int
+    /// Rows of users with history.
+    public var warmRows: Int
+    /// Click-through rate overall, of cold-start users and of warm users.
+    public var ctr: Double
+    /// Click-through rate of cold-start users.
+    public var coldStartCTR: Double
+    /// Click-through rate of warm users.
+    public var warmCTR: Double
+    /// Smallest and largest propensity.
+    public var pscoreMin: Double
+    /// Largest propensity.
+    public var pscoreMax: Double
+    /// Rows in obp's 70/30 time split.
+    public var trainRows: Int
+    /// Rows in the test split.
+    public var testRows: Int
+
+    /// Describes a dataset.
+    public init(_ data: BanditDataset) {
+        name = data.name
+        rows = data.rows
+        clicks = data.clicks
+        items = data.nActions
+        positions = data.nPositions
+        contextWidth = data.context.columns
+        actionContextWidth = data.actionContext.columns
+        let (train, test) = data.split()
+        trainRows = train.rows
+        testRows = test.rows
+        basicFeatureWidth = (try? FeatureSpec.fit(on: train, featureSet: .basic).width) ?? 0
+        extendedFeatureWidth = (try? FeatureSpec.fit(on: train, featureSet: .extended).width) ?? 0
+        let cold = data.rows(in: .coldStart)
+        let warm = data.rows(in: .warm)
+        coldStartRows = cold.count
+        warmRows = warm.count
+        func rate(_ rows: [Int]) -> Double { rows.isEmpty ? 0 : rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count) }
+        ctr = rate(Array(0..<data.rows))
+        coldStartCTR = rate(cold)
+        warmCTR = rate(warm)
+        pscoreMin = data.pscore.min() ?? 0
+        pscoreMax = data.pscore.max() ?? 0
+    }
+}

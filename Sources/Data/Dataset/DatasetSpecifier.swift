@@ -1,0 +1,82 @@
+import Foundation
+
+/// Where a dataset comes from, parsed from a command-line string:
+/// - `obd:random/all` (any of `{random,bts}/{all,men,women}`), read from an `obd` data directory;
+/// - `synthetic:users=100000,seed=7` with optional `items=`, `rows=` (default: as many as users), `topics=`,
+///   `warm=` (fraction with history) and `policy=uniform` or `policy=egreedy:0.1`;
+/// - a path to an OBD-format CSV, with `item_context.csv` beside it.
+public enum DatasetSpecifier: Sendable, Equatable {
+    /// A file of the OBD sample.
+    case obd(OBDSource)
+    /// Simulated logs.
+    case synthetic(SimulatorConfig, rows: Int, policy: LoggingPolicy)
+    /// An OBD-format CSV file.
+    case csv(path: String)
+
+    /// Parses a specifier.
+    /// - Throws: `DataError.invalidSpecification`.
+    public init(parsing text: String) throws(DataError) {
+        if text.hasPrefix("obd:") {
+            guard let source = OBDSource(String(text.dropFirst(4))) else {
+                throw .invalidSpecification("'\(text)': expected obd:{random,bts}/{all,men,women}")
+            }
+            self = .obd(source)
+        } else if text.hasPrefix("synthetic:") || text == "synthetic" {
+            var config = SimulatorConfig()
+            var rows: Int?
+            var policy = LoggingPolicy.uniform
+            for pair in text.dropFirst("synthetic:".count).split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw .invalidSpecification("'\(pair)': expected key=value") }
+                let (key, value) = (parts[0], parts[1])
+                func integer() throws(DataError) -> Int {
+                    guard let v = Int(value.replacingOccurrences(of: "_", with: "")), v > 0 else {
+                        throw .invalidSpecification("\(key)=\(value): expected a positive integer")
+                    }
+                    return v
+                }
+                switch key {
+                case "users": config.users = try integer()
+                case "items": config.items = try integer()
+                case "rows": rows = try integer()
+                case "topics": config.topics = try integer()
+                case "seed": config.seed = UInt64(try integer())
+                case "warm":
+                    guard let v = Double(value), v >= 0, v <= 1 else { throw .invalidSpecification("warm=\(value): expected 0...1") }
+                    config.warmFraction = v
+                case "policy":
+                    if value == "uniform" {
+                        policy = .uniform
+                    } else if value.hasPrefix("egreedy:"), let e = Double(value.dropFirst(8)), e > 0, e <= 1 {
+                        policy = .epsilonGreedy(epsilon: e)
+                    } else {
+                        throw .invalidSpecification("policy=\(value): expected uniform or egreedy:EPSILON")
+                    }
+                default:
+                    throw .invalidSpecification("unknown key '\(key)' (users, items, rows, topics, seed, warm, policy)")
+                }
+            }
+            guard config.items > 1 else { throw .invalidSpecification("items must be at least 2") }
+            self = .synthetic(config, rows: rows ?? config.users, policy: policy)
+        } else if text.hasSuffix(".csv") {
+            self = .csv(path: text)
+        } else {
+            throw .invalidSpecification("'\(text)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,... or a .csv path")
+        }
+    }
+
+    /// Loads or generates the dataset.
+    /// - Parameter obdDirectory: the `data/obd` directory for `obd:` specifiers.
+    /// - Throws: `DataError`.
+    public func load(obdDirectory: String) throws(DataError) -> BanditDataset {
+        switch self {
+        case .obd(let source):
+            return try OBDLoader.load(source, obdDirectory: obdDirectory)
+        case .synthetic(let config, let rows, let policy):
+            return SimulatorWorld(config: config).loggedData(rows: rows, policy: policy, seed: config.seed &+ 1)
+        case .csv(let path):
+            let items = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
+            return try OBDLoader.load(dataFile: path, itemContextFile: items, name: path)
+        }
+    }
+}

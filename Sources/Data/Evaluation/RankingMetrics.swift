@@ -1,0 +1,34 @@
+import Foundation
+
+/// Top-K ranking quality with one relevant item per query (a logged click):
+/// `HitRate@K = mean[rank < K]` and `NDCG@K = mean[rank < K] / log2(rank + 2)` (Järvelin & Kekäläinen, 2002;
+/// the ideal DCG is 1). The rank of the relevant item counts items scored strictly higher, plus tied items with a
+/// lower index (a stable descending sort).
+public struct RankingMetrics: Sendable, Codable, Equatable {
+    /// The cutoff K.
+    public var k: Int
+    /// Number of queries.
+    public var queries: Int
+    /// Hit rate at K.
+    public var hitRate: Double
+    /// Normalised discounted cumulative gain at K.
+    public var ndcg: Double
+
+    /// Computes the metrics from 0-based ranks of the relevant item.
+    public init(ranks: [Int], k: Int) {
+        self.k = k
+        queries = ranks.count
+        let hits = ranks.filter { $0 < k }
+        hitRate = ranks.isEmpty ? 0 : Double(hits.count) / Double(ranks.count)
+        ndcg = ranks.isEmpty ? 0 : hits.reduce(0.0) { $0 + 1 / log2(Double($1) + 2) } / Double(ranks.count)
+    }
+
+    /// The 0-based rank of `relevant` among `scores` (stable descending order).
+    public static func rank(of relevant: Int, scores: some RandomAccessCollection<Double>) -> Int {
+        let base = scores.startIndex
+        let target = scores[scores.index(base, offsetBy: relevant)]
+        var rank = 0
+        for (i, s) in scores.enumerated() where s > target || (s == target && i < relevant) { rank += 1 }
+        return rank
+    }
+}

@@ -1,0 +1,57 @@
+/// Fitting a spec on training data.
+extension FeatureSpec {
+    /// Fits vocabularies, scalings, popularity and column order on `train` only (pass the training split).
+    /// - Throws: `FeatureSpecError.emptyTrainingData`.
+    public static func fit(
+        on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
+        popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal
+    ) throws(FeatureSpecError) -> FeatureSpec {
+        guard train.rows > 0 else { throw .emptyTrainingData }
+        let users = train.userFeatures
+        let nUserFeatures = users.names.count
+        let vocabularies: [[String]] = users.names.indices.map { column in
+            let seen = Set((0..<users.rows).map { users.codes[$0 * nUserFeatures + column] })
+            return users.categories[column].enumerated().filter { seen.contains(Int32($0.offset)) }.map(\.element)
+        }
+        let ctx = train.actionContext
+        let categoryColumns = Array(0..<(ctx.columns - 1))
+        let itemCodes = (0..<train.nActions).map { item in categoryColumns.map { Int(ctx[item, $0]) } }
+        let cardinalities = categoryColumns.map { c in (itemCodes.map { $0[c] }.max() ?? 0) + 1 }
+        let continuous = (0..<train.nActions).map { Double(ctx[$0, ctx.columns - 1]) }
+        var shows = [Double](repeating: 0, count: train.nActions)
+        var clicks = [Double](repeating: 0, count: train.nActions)
+        for row in 0..<train.rows {
+            shows[train.action[row]] += 1
+            clicks[train.action[row]] += train.reward[row]
+        }
+        let ctr = clicks.reduce(0, +) / Double(train.rows)
+        var spec = FeatureSpec(
+            featureSet: featureSet, userFeatureNames: users.names, userVocabularies: vocabularies,
+            itemCount: train.nActions, positionCount: train.nPositions, itemCategoryCodes: itemCodes,
+            itemCategoryCardinalities: cardinalities, itemContinuous: continuous,
+            itemContinuousScaling: ZScore(fitting: train.action.map { continuous[$0] }),
+            affinityScaling: ZScore(fitting: (0..<train.rows).map { Double(train.affinity.value($0, train.action[$0])) }),
+            engagedSeconds: engagedSeconds,
+            popularity: (0..<train.nActions).map { (clicks[$0] + popularitySmoothing * ctr) / (shows[$0] + popularitySmoothing) },
+            popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [])
+        spec.columns = spec.columnNames()
+        return spec
+    }
+
+    func columnNames() -> [String] {
+        var names: [String] = []
+        for (feature, vocabulary) in zip(userFeatureNames, userVocabularies) {
+            names += vocabulary.map { "\(feature)=\($0)" } + ["\(feature)=<unknown>"]
+        }
+        for (c, cardinality) in itemCategoryCardinalities.enumerated() {
+            names += (0..<cardinality).map { "item_category_\(c)=\($0)" }
+        }
+        names.append("item_continuous")
+        if featureSet == .extended {
+            names += (0..<itemCount).map { "item=\($0)" }
+            names += (0..<positionCount).map { "position=\($0)" }
+            names += ["shown_item_affinity", "has_history"]
+        }
+        return names
+    }
+}

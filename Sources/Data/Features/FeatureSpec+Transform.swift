@@ -1,0 +1,117 @@
+/// One raw example as both training and serving see it.
+public struct RawExample: Sendable, Equatable {
+    /// User features by name; missing or unseen values fall into the unknown bucket.
+    public var userFeatures: [String: String]
+    /// The item shown (or to score).
+    public var item: Int
+    /// The slot, 0-based.
+    public var position: Int
+    /// Past engagements per item (OBD's user-item affinity); empty for a cold-start user.
+    public var affinity: [Int: Double]
+
+    /// Creates an example.
+    public init(userFeatures: [String: String], item: Int, position: Int, affinity: [Int: Double]) {
+        self.userFeatures = userFeatures
+        self.item = item
+        self.position = position
+        self.affinity = affinity
+    }
+}
+
+/// Applying a spec. The same code runs for training rows and for serving requests.
+extension FeatureSpec {
+    /// Column offset of each user feature's first category.
+    var userOffsets: [Int] {
+        var offsets: [Int] = []
+        var offset = 0
+        for vocabulary in userVocabularies {
+            offsets.append(offset)
+            offset += vocabulary.count + 1
+        }
+        return offsets
+    }
+
+    /// Per user feature, the active column index (known category or unknown bucket).
+    public func userColumns(_ features: [String: String]) -> [Int] {
+        zip(userOffsets, zip(userFeatureNames, userVocabularies)).map { offset, entry in
+            let (name, vocabulary) = entry
+            if let value = features[name], let index = Self.index(of: value, in: vocabulary) { return offset + index }
+            return offset + vocabulary.count
+        }
+    }
+
+    /// Whether any user feature value is known to the spec.
+    public func knowsAnyFeature(_ features: [String: String]) -> Bool {
+        zip(userFeatureNames, userVocabularies).contains { name, vocabulary in
+            features[name].map { Self.index(of: $0, in: vocabulary) != nil } ?? false
+        }
+    }
+
+    static func index(of value: String, in sorted: [String]) -> Int? {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if CategoricalColumns.precedes(sorted[mid], value) { low = mid + 1 } else { high = mid }
+        }
+        return low < sorted.count && sorted[low] == value ? low : nil
+    }
+
+    /// Appends one example's `width` values to `out`.
+    public func append(_ example: RawExample, to out: inout [Float]) {
+        append(userColumns: userColumns(example.userFeatures), item: example.item, position: example.position,
+               affinity: example.affinity, to: &out)
+    }
+
+    func append(userColumns: [Int], item: Int, position: Int, affinity: [Int: Double], to out: inout [Float]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: width))
+        for column in userColumns { out[start + column] = 1 }
+        var offset = userVocabularies.reduce(0) { $0 + $1.count + 1 }
+        for (c, cardinality) in itemCategoryCardinalities.enumerated() {
+            let code = itemCategoryCodes[item][c]
+            if code >= 0 && code < cardinality { out[start + offset + code] = 1 }
+            offset += cardinality
+        }
+        out[start + offset] = itemContinuousScaling.apply(itemContinuous[item])
+        offset += 1
+        guard featureSet == .extended else { return }
+        out[start + offset + item] = 1
+        offset += itemCount
+        out[start + offset + min(max(position, 0), positionCount - 1)] = 1
+        offset += positionCount
+        out[start + offset] = affinityScaling.apply(affinity[item] ?? 0)
+        out[start + offset + 1] = affinity.values.contains { $0 > 0 } ? 1 : 0
+    }
+
+    /// The feature matrix of logged rows (each row's shown item and slot), e.g. to train a click model.
+    public func matrix(_ data: BanditDataset) -> FeatureMatrix {
+        var values: [Float] = []
+        values.reserveCapacity(data.rows * width)
+        let names = data.userFeatures.names
+        for row in 0..<data.rows {
+            var features: [String: String] = [:]
+            for (c, name) in names.enumerated() { features[name] = data.userFeatures.value(row, c) }
+            let affinity = Dictionary(uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
+            append(userColumns: userColumns(features), item: data.action[row], position: data.position[row],
+                   affinity: affinity, to: &values)
+        }
+        return FeatureMatrix(rows: data.rows, columnNames: columns, values: values)
+    }
+
+    /// Rows for scoring `items` for one user at one slot (serving, ranking metrics).
+    public func candidateRows(userFeatures: [String: String], affinity: [Int: Double], items: [Int], position: Int) -> [Float] {
+        let active = userColumns(userFeatures)
+        var values: [Float] = []
+        values.reserveCapacity(items.count * width)
+        for item in items { append(userColumns: active, item: item, position: position, affinity: affinity, to: &values) }
+        return values
+    }
+
+    /// The affinity vector of a new user's events: each view of at least `engagedSeconds` counts one engagement.
+    public func affinity(from events: [ViewEvent]) -> [Int: Double] {
+        var out: [Int: Double] = [:]
+        for event in events where event.seconds >= engagedSeconds { out[event.item, default: 0] += 1 }
+        return out
+    }
+}

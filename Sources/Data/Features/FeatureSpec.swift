@@ -1,0 +1,119 @@
+import Foundation
+
+/// Everything that turns raw user context and an item into model input, fitted once on the training split and
+/// shipped with the model, so that training and serving cannot disagree (no train/serve skew).
+///
+/// It holds the vocabularies of the categorical user features (each with an extra "unknown" bucket for values
+/// never seen in training, or missing), the item table, z-score statistics, the column order, the dwell time that
+/// makes a view count as an engagement, and a popularity prior for users the model knows nothing about.
+/// It is `Codable` and travels as opaque JSON bytes (`encoded()` / `decode(_:)`) in the model checkpoint's
+/// `featureSpec` blob.
+///
+/// Columns (see `columns`):
+/// - `basic`: for each user feature, one-hot over its training categories plus `unknown`; for each item category
+///   column, one-hot over its codes; the item's continuous feature, z-scored.
+/// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, the user's affinity for the shown item
+///   (z-scored), and a has-any-history flag.
+public struct FeatureSpec: Codable, Sendable, Equatable {
+    /// Which columns to produce.
+    public enum FeatureSet: String, Codable, Sendable, CaseIterable {
+        /// User one-hot with unknown buckets, item category one-hot, item continuous feature.
+        case basic
+        /// `basic` plus item one-hot, position one-hot, shown-item affinity and a has-history flag.
+        case extended
+    }
+
+    /// When `Recommender` answers from the popularity prior instead of the model.
+    public enum ColdStartRule: String, Codable, Sendable {
+        /// Only when the user has no engaged event and no known user-feature value: the model has no signal.
+        case popularityWhenNoSignal = "popularity_when_no_signal"
+        /// Whenever the user has no engaged event, whatever their features.
+        case popularityWhenNoHistory = "popularity_when_no_history"
+    }
+
+    /// `(x − mean) / std`, with `std` 1 when the training spread is zero.
+    public struct ZScore: Codable, Sendable, Equatable {
+        /// Training mean.
+        public var mean: Double
+        /// Training standard deviation (population), or 1 when it was zero.
+        public var std: Double
+
+        /// Fits mean and standard deviation.
+        public init(fitting values: [Double]) {
+            let n = Double(max(values.count, 1))
+            let m = values.reduce(0, +) / n
+            let variance = values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / n
+            mean = m
+            std = variance > 1e-24 ? variance.squareRoot() : 1
+        }
+
+        /// Applies the transform.
+        public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
+    }
+
+    /// Format version of the JSON.
+    public var version: Int = 1
+    /// Which columns to produce.
+    public var featureSet: FeatureSet
+    /// User feature names, in column order.
+    public var userFeatureNames: [String]
+    /// For each user feature, the categories seen in training, sorted; the unknown bucket follows them.
+    public var userVocabularies: [[String]]
+    /// Number of items; items are `0..<itemCount`.
+    public var itemCount: Int
+    /// Number of positions.
+    public var positionCount: Int
+    /// Per item, its label code in each item category column.
+    public var itemCategoryCodes: [[Int]]
+    /// Number of codes in each item category column.
+    public var itemCategoryCardinalities: [Int]
+    /// Per item, its continuous feature (raw).
+    public var itemContinuous: [Double]
+    /// z-score of the continuous item feature over training impressions.
+    public var itemContinuousScaling: ZScore
+    /// z-score of the shown item's affinity over training impressions (extended only).
+    public var affinityScaling: ZScore
+    /// A view at least this long counts as one engagement (one past click) in the affinity vector.
+    public var engagedSeconds: Double
+    /// Per item, the smoothed training click rate `(clicks + m·ctr) / (shows + m)`.
+    public var popularity: [Double]
+    /// Smoothing weight `m` of the popularity prior.
+    public var popularitySmoothing: Double
+    /// When to answer from the popularity prior.
+    public var coldStartRule: ColdStartRule
+    /// Column names, in order; `width == columns.count`.
+    public var columns: [String]
+
+    /// Number of model inputs.
+    public var width: Int { columns.count }
+
+    /// The JSON bytes stored in a checkpoint (keys sorted, so equal specs give equal bytes).
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try! encoder.encode(self))
+    }
+
+    /// Decodes a spec from checkpoint bytes.
+    /// - Throws: `FeatureSpecError.malformed` when the bytes are not a spec of a supported version.
+    public static func decode(_ bytes: [UInt8]) throws(FeatureSpecError) -> FeatureSpec {
+        let spec: FeatureSpec
+        do {
+            spec = try JSONDecoder().decode(FeatureSpec.self, from: Data(bytes))
+        } catch {
+            throw .malformed("\(error)")
+        }
+        guard spec.version == 1 else { throw .unsupportedVersion(spec.version) }
+        return spec
+    }
+}
+
+/// Why a feature spec could not be fitted or read.
+public enum FeatureSpecError: Error, Sendable, Equatable {
+    /// The bytes are not a valid spec.
+    case malformed(String)
+    /// The spec was written by a newer format.
+    case unsupportedVersion(Int)
+    /// The training data has no rows.
+    case emptyTrainingData
+}

@@ -1,0 +1,53 @@
+/// A two-sided confidence interval.
+public struct ConfidenceInterval: Sendable, Codable, Equatable {
+    /// Lower bound.
+    public var lower: Double
+    /// Upper bound.
+    public var upper: Double
+    /// Coverage level, such as 0.95.
+    public var level: Double
+
+    /// Whether `value` lies within the bounds.
+    public func contains(_ value: Double) -> Bool { lower <= value && value <= upper }
+}
+
+/// Nonparametric bootstrap (Efron, 1979) percentile intervals for off-policy estimates: rows are resampled with
+/// replacement `resamples` times and the estimator recomputed on each resample (SNIPW as a ratio on each).
+public enum Bootstrap {
+    /// Percentile interval for every available estimator, from the same resamples. Deterministic given `seed`.
+    public static func intervals(
+        _ terms: OPETerms, estimators: [OffPolicyEstimator] = OffPolicyEstimator.allCases, level: Double = 0.95,
+        resamples: Int = 1_000, seed: UInt64 = 12_345
+    ) -> [OffPolicyEstimator: ConfidenceInterval] {
+        let n = terms.rows
+        let usable = estimators.filter { terms.hasRewardModel || !$0.needsRewardModel }
+        guard n > 0, !usable.isEmpty else { return [:] }
+        var rng = SplitMix64(seed: seed)
+        var draws: [OffPolicyEstimator: [Double]] = [:]
+        var counts = [Double](repeating: 0, count: n)
+        for _ in 0..<resamples {
+            for i in 0..<n { counts[i] = 0 }
+            for _ in 0..<n { counts[rng.index(n)] += 1 }
+            var s = OPETerms.Sums()
+            for i in 0..<n where counts[i] > 0 { terms.accumulate(&s, i, counts[i]) }
+            for e in usable { draws[e, default: []].append(OPETerms.value(e, s)) }
+        }
+        let alpha = 1 - level
+        return draws.mapValues {
+            let sorted = $0.sorted()
+            return ConfidenceInterval(
+                lower: percentile(sorted: sorted, 100 * alpha / 2), upper: percentile(sorted: sorted, 100 * (1 - alpha / 2)),
+                level: level)
+        }
+    }
+
+    /// numpy's default (linear) percentile of already sorted values, `q` in [0, 100].
+    public static func percentile(sorted: [Double], _ q: Double) -> Double {
+        precondition(!sorted.isEmpty, "percentile of nothing")
+        let position = q / 100 * Double(sorted.count - 1)
+        let low = Int(position.rounded(.down))
+        let high = min(low + 1, sorted.count - 1)
+        let fraction = position - Double(low)
+        return sorted[low] + (sorted[high] - sorted[low]) * fraction
+    }
+}

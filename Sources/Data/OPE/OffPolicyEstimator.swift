@@ -1,0 +1,117 @@
+/// An off-policy estimator of a policy's value `V(π) = E[Σ_a π(a|x) r(x, a)]` from logs of a behaviour policy b.
+///
+/// With importance weight `w_i = π(a_i | x_i) / b(a_i | x_i)` and reward model `q̂(x, a)`:
+/// - DM (direct method): `1/n Σ_i Σ_a π(a|x_i) q̂(x_i, a)`;
+/// - IPW (Horvitz–Thompson, 1952; Precup et al., 2000): `1/n Σ_i w_i r_i`;
+/// - SNIPW (self-normalised, Swaminathan & Joachims, 2015): `Σ_i w_i r_i / Σ_i w_i`;
+/// - DR (doubly robust, Dudík, Langford & Li, 2011): `1/n Σ_i [Σ_a π(a|x_i) q̂(x_i, a) + w_i (r_i − q̂(x_i, a_i))]`.
+public enum OffPolicyEstimator: String, Sendable, Codable, CaseIterable {
+    /// Direct method.
+    case dm
+    /// Inverse propensity weighting.
+    case ipw
+    /// Self-normalised inverse propensity weighting.
+    case snipw
+    /// Doubly robust.
+    case dr
+
+    /// Upper-case label for reports.
+    public var label: String { rawValue.uppercased() }
+
+    /// Whether the estimator needs a reward model.
+    public var needsRewardModel: Bool { self == .dm || self == .dr }
+}
+
+/// Per-row quantities every estimator is a function of, so that estimates and bootstrap resamples are cheap.
+public struct OPETerms: Sendable, Equatable {
+    /// Logged reward `r_i`.
+    public var reward: [Double]
+    /// Importance weight `w_i = π(a_i|x_i) / pscore_i`.
+    public var weight: [Double]
+    /// `Σ_a π(a|x_i) q̂(x_i, a)`; zero without a reward model.
+    public var modelValue: [Double]
+    /// `q̂(x_i, a_i)`; zero without a reward model.
+    public var modelReward: [Double]
+    /// Whether `modelValue` and `modelReward` come from a reward model.
+    public var hasRewardModel: Bool
+
+    /// Computes the terms.
+    /// - Parameters:
+    ///   - estimatedRewards: `q̂(x_i, a, position_i)`, `rows × nActions` row-major, or nil (DM and DR then unavailable).
+    public init(reward: [Double], action: [Int], pscore: [Double], policy: ActionDistribution, estimatedRewards: [Double]?) {
+        let n = reward.count
+        precondition(action.count == n && pscore.count == n && policy.rows == n, "OPETerms: lengths disagree")
+        self.reward = reward
+        weight = (0..<n).map { policy[$0, action[$0]] / pscore[$0] }
+        if let q = estimatedRewards {
+            let k = policy.nActions
+            precondition(q.count == n * k, "OPETerms: estimated rewards must be rows × nActions")
+            modelValue = (0..<n).map { i in (0..<k).reduce(0.0) { $0 + policy[i, $1] * q[i * k + $1] } }
+            modelReward = (0..<n).map { q[$0 * k + action[$0]] }
+            hasRewardModel = true
+        } else {
+            modelValue = [Double](repeating: 0, count: n)
+            modelReward = [Double](repeating: 0, count: n)
+            hasRewardModel = false
+        }
+    }
+
+    init(reward: [Double], weight: [Double], modelValue: [Double], modelReward: [Double], hasRewardModel: Bool) {
+        self.reward = reward
+        self.weight = weight
+        self.modelValue = modelValue
+        self.modelReward = modelReward
+        self.hasRewardModel = hasRewardModel
+    }
+
+    /// Number of rows.
+    public var rows: Int { reward.count }
+
+    /// The rows at `indices`.
+    public func gather(_ indices: [Int]) -> OPETerms {
+        OPETerms(
+            reward: indices.map { reward[$0] }, weight: indices.map { weight[$0] },
+            modelValue: indices.map { modelValue[$0] }, modelReward: indices.map { modelReward[$0] },
+            hasRewardModel: hasRewardModel)
+    }
+
+    /// Sums from which every estimator follows; `count(i)` says how often row `i` is drawn (1 for the plain estimate).
+    struct Sums {
+        var n = 0.0, w = 0.0, wr = 0.0, dm = 0.0, dr = 0.0
+    }
+
+    func sums() -> Sums {
+        var s = Sums()
+        for i in 0..<rows { accumulate(&s, i, 1) }
+        return s
+    }
+
+    @inline(__always) func accumulate(_ s: inout Sums, _ i: Int, _ times: Double) {
+        s.n += times
+        s.w += times * weight[i]
+        s.wr += times * weight[i] * reward[i]
+        s.dm += times * modelValue[i]
+        s.dr += times * (modelValue[i] + weight[i] * (reward[i] - modelReward[i]))
+    }
+
+    static func value(_ estimator: OffPolicyEstimator, _ s: Sums) -> Double {
+        switch estimator {
+        case .dm: return s.dm / s.n
+        case .ipw: return s.wr / s.n
+        case .snipw: return s.w > 0 ? s.wr / s.w : 0
+        case .dr: return s.dr / s.n
+        }
+    }
+
+    /// The point estimate of an estimator (nil for DM and DR without a reward model, or with no rows).
+    public func estimate(_ estimator: OffPolicyEstimator) -> Double? {
+        guard rows > 0, hasRewardModel || !estimator.needsRewardModel else { return nil }
+        return Self.value(estimator, sums())
+    }
+
+    /// Kish's effective sample size of the importance weights, `(Σ w)² / Σ w²`.
+    public var effectiveSampleSize: Double {
+        let (s, s2) = weight.reduce((0.0, 0.0)) { ($0.0 + $1, $0.1 + $1 * $1) }
+        return s2 > 0 ? s * s / s2 : 0
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// A self-contained HTML page: tables per segment, a ROC curve and a calibration plot as inline SVG.
+extension EvaluationReport {
+    /// The page, with no external resources.
+    public func html() -> String {
+        let e = SVGPlot.escape
+        let colors: [Segment: String] = [.all: "#1f77b4", .coldStart: "#ff7f0e", .warm: "#2ca02c"]
+        func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "—" }
+        var page = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>RecPool evaluation: \(e(model)) on \(e(dataset))</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+            table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+            th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; white-space: nowrap; }
+            th:first-child, td:first-child { text-align: left; }
+            thead th { background: #f0f0f0; }
+            .plots { display: flex; flex-wrap: wrap; gap: 2em; }
+            .note { color: #8a5a00; }
+            </style></head><body>
+            <h1>Evaluation of \(e(model))</h1>
+            <p>Dataset <b>\(e(dataset))</b>: \(rows) rows, feature width \(featureWidth).
+            Cold start = users whose affinity vector is all zero.</p>
+            <h2>Click prediction</h2>
+            <table><thead><tr><th>segment</th><th>rows</th><th>clicks</th><th>accuracy</th><th>precision</th><th>recall</th>
+            <th>F1</th><th>ROC AUC</th><th>log-loss</th><th>ECE</th></tr></thead><tbody>
+
+            """
+        for s in segments {
+            let c = s.classification
+            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(s.clicks)</td><td>\(f(c.accuracy))</td>"
+            page += "<td>\(f(c.precision))</td><td>\(f(c.recall))</td><td>\(f(c.f1))</td><td>\(f(c.rocAUC))</td>"
+            page += "<td>\(f(c.logLoss))</td><td>\(f(s.calibration.ece))</td></tr>\n"
+        }
+        page += "</tbody></table>\n<h2>Ranking of the clicked item</h2>\n<table><thead><tr><th>segment</th><th>clicks</th>"
+        let cutoffs = segments.first?.ranking.map(\.k) ?? []
+        for k in cutoffs { page += "<th>HitRate@\(k)</th><th>NDCG@\(k)</th>" }
+        page += "</tr></thead><tbody>\n"
+        for s in segments {
+            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.clicks)</td>"
+            for r in s.ranking { page += "<td>\(f(r.hitRate))</td><td>\(f(r.ndcg))</td>" }
+            page += "</tr>\n"
+        }
+        page += "</tbody></table>\n"
+        if segments.contains(where: { $0.oracleGreedyValue != nil }) {
+            page += "<h2>Ground truth (simulator)</h2><table><thead><tr><th>segment</th><th>logged policy</th><th>model greedy</th></tr></thead><tbody>\n"
+            for s in segments {
+                page += "<tr><td>\(s.segment.rawValue)</td><td>\(f(s.oracleLoggedValue, 5))</td><td>\(f(s.oracleGreedyValue, 5))</td></tr>\n"
+            }
+            page += "</tbody></table>\n"
+        }
+        page += "<h2>Off-policy value of \(e(offPolicy.policy))</h2>\n"
+        page += "<table><thead><tr><th>segment</th><th>rows</th><th>logged CTR</th><th>ESS</th>"
+        for estimator in OffPolicyEstimator.allCases { page += "<th>\(estimator.label) [95% CI]</th>" }
+        page += "</tr></thead><tbody>\n"
+        for s in offPolicy.segments {
+            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(f(s.behaviourValue, 5))</td><td>\(f(s.effectiveSampleSize, 1))</td>"
+            for estimator in OffPolicyEstimator.allCases {
+                if let figures = s.figures(estimator) {
+                    page += "<td>\(f(figures.value, 5))<br><small>[\(f(figures.interval?.lower, 5)), \(f(figures.interval?.upper, 5))]</small></td>"
+                } else {
+                    page += "<td>—</td>"
+                }
+            }
+            page += "</tr>\n"
+        }
+        page += "</tbody></table>\n<div class=\"plots\">\n"
+        var rocSeries = segments.map {
+            SVGPlot.Series(label: $0.segment.rawValue, color: colors[$0.segment]!, points: $0.roc.map { ($0[0], $0[1]) })
+        }
+        rocSeries.append(SVGPlot.Series(label: "chance", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
+        page += SVGPlot.chart(title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries)
+        var calibrationSeries = segments.map { s in
+            SVGPlot.Series(
+                label: s.segment.rawValue, color: colors[s.segment]!,
+                points: s.calibration.bins.map { ($0.meanPredicted, $0.observedRate) }, markers: true)
+        }
+        // Zoom to the populated range: click probabilities are often a few percent.
+        let largest = segments.flatMap { $0.calibration.bins.flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
+        let range = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].first { $0 >= largest * 1.05 } ?? 1
+        calibrationSeries.append(SVGPlot.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))
+        page += "\n" + SVGPlot.chart(
+            title: "Calibration (reliability)", xLabel: "mean predicted click probability", yLabel: "observed click rate",
+            series: calibrationSeries, range: range)
+        page += "\n</div>\n"
+        if !notes.isEmpty {
+            page += "<h2>Notes</h2><ul>\n" + notes.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+        }
+        return page + "</body></html>\n"
+    }
+}

@@ -1,0 +1,114 @@
+/// A recommendation request with raw user context. JSON keys: `user_features`, `events`, `candidates`, `top`.
+///
+/// `events` and `candidates` may be omitted (no events; every item is a candidate); `top` defaults to 10.
+public struct RecommendQuery: Codable, Sendable, Equatable {
+    /// Raw user features by name, e.g. `user_feature_0 → "81ce1…"`.
+    public var userFeatures: [String: String]
+    /// What the (possibly brand-new) user has viewed so far.
+    public var events: [ViewEvent]
+    /// Items to rank; nil ranks every item.
+    public var candidates: [Int]?
+    /// How many items to return (at least 1).
+    public var top: Int
+
+    enum CodingKeys: String, CodingKey {
+        case userFeatures = "user_features", events, candidates, top
+    }
+
+    /// Creates a query.
+    public init(userFeatures: [String: String] = [:], events: [ViewEvent] = [], candidates: [Int]? = nil, top: Int = 10) {
+        self.userFeatures = userFeatures
+        self.events = events
+        self.candidates = candidates
+        self.top = top
+    }
+
+    /// Decodes with defaults for omitted `user_features`, `events` and `top`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        userFeatures = try c.decodeIfPresent([String: String].self, forKey: .userFeatures) ?? [:]
+        events = try c.decodeIfPresent([ViewEvent].self, forKey: .events) ?? []
+        candidates = try c.decodeIfPresent([Int].self, forKey: .candidates)
+        top = try c.decodeIfPresent(Int.self, forKey: .top) ?? 10
+    }
+}
+
+/// One view by the user: an item and how long they looked at it. JSON keys: `item`, `seconds`.
+public struct ViewEvent: Codable, Sendable, Equatable {
+    /// The item viewed.
+    public var item: Int
+    /// Dwell time in seconds.
+    public var seconds: Double
+
+    /// Creates an event.
+    public init(item: Int, seconds: Double) {
+        self.item = item
+        self.seconds = seconds
+    }
+}
+
+/// An item and its score. JSON keys: `item`, `score`.
+public struct ScoredItem: Codable, Sendable, Equatable {
+    /// The item.
+    public var item: Int
+    /// The model's click probability, or the popularity prior for the fallback.
+    public var score: Double
+
+    /// Creates a scored item.
+    public init(item: Int, score: Double) {
+        self.item = item
+        self.score = score
+    }
+}
+
+/// Where a ranking came from. JSON: `"model"` or `"cold_start_fallback"`.
+public enum RecommendationSource: String, Codable, Sendable {
+    /// The model scored the candidates.
+    case model
+    /// The popularity prior recorded in the feature spec ranked them.
+    case coldStartFallback = "cold_start_fallback"
+}
+
+/// A ranked answer. JSON keys: `items`, `source`.
+public struct Recommendation: Codable, Sendable, Equatable {
+    /// Best first, at most `top`.
+    public var items: [ScoredItem]
+    /// Model or cold-start fallback.
+    public var source: RecommendationSource
+
+    /// Creates a recommendation.
+    public init(items: [ScoredItem], source: RecommendationSource) {
+        self.items = items
+        self.source = source
+    }
+}
+
+/// Why a query was refused.
+public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `top` is below 1.
+    case invalidTop(Int)
+    /// An event or candidate names an item the model does not know.
+    case unknownItem(Int)
+    /// An event has a negative or non-finite dwell time.
+    case invalidSeconds(item: Int, seconds: Double)
+    /// The candidate list is empty.
+    case noCandidates
+    /// The candidate list repeats an item.
+    case duplicateCandidate(Int)
+    /// A user feature name the spec does not know (a typo would otherwise silently fall into the unknown bucket).
+    case unknownUserFeature(String)
+    /// The scorer returned the wrong number of scores.
+    case scorerFailed(expected: Int, got: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidTop(let top): return "top must be at least 1, got \(top)"
+        case .unknownItem(let item): return "unknown item \(item)"
+        case .invalidSeconds(let item, let seconds): return "event for item \(item) has invalid seconds \(seconds)"
+        case .noCandidates: return "the candidate list is empty"
+        case .duplicateCandidate(let item): return "candidate \(item) appears more than once"
+        case .unknownUserFeature(let name): return "unknown user feature '\(name)'"
+        case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
+        }
+    }
+}

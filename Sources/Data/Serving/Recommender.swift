@@ -1,0 +1,74 @@
+/// Ranks items for raw user context with a model and the feature spec it was trained with.
+///
+/// Every candidate is scored at slot 0 (the top slot). The answer comes from the **model** unless the model has no
+/// signal about the user: with the default rule (`popularityWhenNoSignal`) that is a user with no engaged event
+/// (no view of at least `engagedSeconds`) and no user-feature value seen in training; such a user is ranked by the
+/// popularity prior recorded in the spec at fit time and the reply says `cold_start_fallback`. A user with no
+/// events but known features is scored by the model, which was trained on mostly cold-start impressions. Scores
+/// that are not finite also fall back. Ties are broken by popularity, then by item id.
+public struct Recommender: Sendable {
+    /// The spec applied to every query.
+    public let spec: FeatureSpec
+    private let scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float]
+
+    /// Creates a recommender.
+    /// - Parameters:
+    ///   - spec: the spec stored with the model.
+    ///   - scorer: scores `rows.count / width` rows of `width` features (the worker passes its MLP's predict).
+    public init(spec: FeatureSpec, scorer: @escaping @Sendable (_ rows: [Float], _ width: Int) -> [Float]) {
+        self.spec = spec
+        self.scorer = scorer
+    }
+
+    /// Ranks the candidates (all items when none are given) and returns the best `top`.
+    /// - Throws: `RecommendError` for invalid input or a scorer that returns the wrong number of scores.
+    public func recommend(_ query: RecommendQuery) throws(RecommendError) -> Recommendation {
+        guard query.top >= 1 else { throw .invalidTop(query.top) }
+        for name in query.userFeatures.keys.sorted() where !spec.userFeatureNames.contains(name) {
+            throw .unknownUserFeature(name)
+        }
+        for event in query.events {
+            guard event.item >= 0 && event.item < spec.itemCount else { throw .unknownItem(event.item) }
+            guard event.seconds.isFinite && event.seconds >= 0 else {
+                throw .invalidSeconds(item: event.item, seconds: event.seconds)
+            }
+        }
+        let candidates = query.candidates ?? Array(0..<spec.itemCount)
+        guard !candidates.isEmpty else { throw .noCandidates }
+        var seen = Set<Int>()
+        for item in candidates {
+            guard item >= 0 && item < spec.itemCount else { throw .unknownItem(item) }
+            guard seen.insert(item).inserted else { throw .duplicateCandidate(item) }
+        }
+        let affinity = spec.affinity(from: query.events)
+        let noHistory = affinity.isEmpty
+        let useFallback: Bool
+        switch spec.coldStartRule {
+        case .popularityWhenNoSignal: useFallback = noHistory && !spec.knowsAnyFeature(query.userFeatures)
+        case .popularityWhenNoHistory: useFallback = noHistory
+        }
+        var scores: [Double]
+        var source = RecommendationSource.model
+        if useFallback {
+            scores = candidates.map { spec.popularity[$0] }
+            source = .coldStartFallback
+        } else {
+            let rows = spec.candidateRows(
+                userFeatures: query.userFeatures, affinity: affinity, items: candidates, position: 0)
+            let raw = scorer(rows, spec.width)
+            guard raw.count == candidates.count else { throw .scorerFailed(expected: candidates.count, got: raw.count) }
+            scores = raw.map(Double.init)
+            if !scores.allSatisfy(\.isFinite) {
+                scores = candidates.map { spec.popularity[$0] }
+                source = .coldStartFallback
+            }
+        }
+        let order = candidates.indices.sorted { a, b in
+            if scores[a] != scores[b] { return scores[a] > scores[b] }
+            let (pa, pb) = (spec.popularity[candidates[a]], spec.popularity[candidates[b]])
+            return pa != pb ? pa > pb : candidates[a] < candidates[b]
+        }
+        return Recommendation(
+            items: order.prefix(query.top).map { ScoredItem(item: candidates[$0], score: scores[$0]) }, source: source)
+    }
+}

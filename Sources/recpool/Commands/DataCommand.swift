@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import RecData
+import Shared
+
+/// `recpool data`: local tools for the datasets (no pool needed).
+struct DataCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Describe datasets and run off-policy evaluation on them.",
+        subcommands: [DataDescribeCommand.self, DataOPECommand.self, DataFeaturesCommand.self])
+}
+
+/// Flags shared by the data commands.
+struct DatasetOptions: ParsableArguments {
+    @Argument(help: "obd:POLICY/CAMPAIGN (e.g. obd:random/all), synthetic:users=N,seed=S[,items=,rows=,policy=] or a .csv path.")
+    var dataset: String
+
+    @Option(name: .customLong("data-dir"), help: "Directory holding obd/ (default: data/ in the current directory or a parent).")
+    var dataDirectory: String?
+
+    /// The `obd` directory: `--data-dir` (or its `obd/` child), else the nearest `data/obd` above the current directory.
+    func obdDirectory() -> String {
+        let fm = FileManager.default
+        if let dir = dataDirectory {
+            return fm.fileExists(atPath: dir + "/obd") ? dir + "/obd" : dir
+        }
+        var url = URL(fileURLWithPath: fm.currentDirectoryPath)
+        while url.path != "/" {
+            if fm.fileExists(atPath: url.appendingPathComponent("data/obd").path) {
+                return url.appendingPathComponent("data/obd").path
+            }
+            url.deleteLastPathComponent()
+        }
+        return "data/obd"
+    }
+
+    /// Loads the dataset, printing a `DataError` and exiting 2 on failure.
+    func load() throws -> BanditDataset {
+        do {
+            return try DatasetSpecifier(parsing: dataset).load(obdDirectory: obdDirectory())
+        } catch {
+            var message = "recpool: \(error.description)"
+            if case .fileNotFound = error, dataset.hasPrefix("obd:") { message += " (run scripts/fetch-obd, or pass --data-dir)" }
+            CommandOutput.printError(message)
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import RecData
+import Shared
+
+/// `recpool data describe DATASET [--json]`: rows, clicks, items, positions, feature widths and segments.
+struct DataDescribeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "describe", abstract: "Print a dataset's rows, clicks, items, positions and feature widths.")
+
+    @OptionGroup var options: DatasetOptions
+
+    @Flag(help: "Print one JSON object (keys rows, clicks, items, positions, context_width, ...).")
+    var json = false
+
+    func run() async throws {
+        let started = Date()
+        let data = try options.load()
+        let loadSeconds = Date().timeIntervalSince(started)
+        let d = DatasetDescription(data)
+        if json {
+            CommandOutput.printLine(JSONOutput.encode(d))
+            return
+        }
+        let pct = { (v: Double) in String(format: "%.3f%%", 100 * v) }
+        CommandOutput.printLine(
+            """
+            \(d.name)
+              rows            \(d.rows) (train \(d.trainRows) / test \(d.testRows), loaded in \(String(format: "%.2f", loadSeconds)) s)
+              clicks          \(d.clicks) (CTR \(pct(d.ctr)))
+              items           \(d.items)
+              positions       \(d.positions)
+              context width   \(d.contextWidth) (obp one-hot, first category dropped); action context \(d.actionContextWidth)
+              feature widths  basic \(d.basicFeatureWidth), extended \(d.extendedFeatureWidth)
+              cold start      \(d.coldStartRows) rows (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(pct(d.coldStartCTR))
+              warm            \(d.warmRows) rows, CTR \(pct(d.warmCTR))
+              pscore          \(d.pscoreMin) … \(d.pscoreMax)
+            """)
+    }
+}

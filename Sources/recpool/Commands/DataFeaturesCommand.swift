@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import RecData
+import Shared
+
+/// `recpool data features DATASET --out train.csv --spec-out spec.json`: fits a FeatureSpec on the training split
+/// and writes a numeric CSV (features + `label`) that `recpool fit` trains on, so that the checkpoint carries the
+/// exact spec serving will apply.
+struct DataFeaturesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "features",
+        abstract: "Fit a FeatureSpec on the training split and write model-ready features with a label column.",
+        discussion: """
+            Typical use: recpool data features obd:random/all --out train.csv --spec-out spec.json; \
+            recpool fit --dataset train.csv --feature-spec spec.json --out model.ckpt.
+            """)
+
+    @OptionGroup var options: DatasetOptions
+
+    @Option(help: "Which rows to write: train (first 70% by time), test or all.")
+    var split: String = "train"
+
+    @Option(name: .customLong("feature-set"), help: "basic or extended (the MLP's input).")
+    var featureSet: String = "extended"
+
+    @Option(help: "Apply this existing spec (JSON) instead of fitting one.")
+    var spec: String?
+
+    @Option(name: .customLong("spec-out"), help: "Write the fitted spec (JSON) here.")
+    var specOut: String?
+
+    @Option(help: "Where to write the CSV.")
+    var out: String
+
+    func run() async throws {
+        let data = try options.load()
+        let (train, test) = data.split()
+        let rows: BanditDataset
+        switch split {
+        case "train": rows = train
+        case "test": rows = test
+        case "all": rows = data
+        default:
+            CommandOutput.printError("recpool: --split must be train, test or all")
+            throw ExitCode(2)
+        }
+        let fitted: FeatureSpec
+        do {
+            if let path = spec {
+                fitted = try FeatureSpec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            } else {
+                guard let set = FeatureSpec.FeatureSet(rawValue: featureSet) else {
+                    CommandOutput.printError("recpool: --feature-set must be basic or extended")
+                    throw ExitCode(2)
+                }
+                fitted = try FeatureSpec.fit(on: train, featureSet: set)
+            }
+            if let path = specOut { try Data(fitted.encoded()).write(to: URL(fileURLWithPath: path)) }
+            let matrix = fitted.matrix(rows)
+            var text = fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"
+            text.reserveCapacity(matrix.rows * (matrix.columns * 3 + 4))
+            for row in 0..<matrix.rows {
+                for value in matrix.row(row) { text += value == 0 ? "0," : "\(value)," }
+                text += rows.reward[row] > 0 ? "1\n" : "0\n"
+            }
+            try text.write(toFile: out, atomically: true, encoding: .utf8)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            CommandOutput.printError("recpool: \(error)")
+            throw ExitCode(1)
+        }
+        CommandOutput.printLine("wrote \(out): \(rows.rows) rows × \(fitted.width) features + label (\(split) split of \(data.name))")
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+@testable import RecData
+
+@Suite("Malformed CSV input")
+struct MalformedCSVTests {
+    /// Writes a copy of the fixture with one line replaced (or removed) and returns the data-file path.
+    static func corruptedFixture(line: Int, replacement: (String) -> String?) throws -> (data: String, items: String) {
+        let source = Paths.fixtures + "/obd/random/men"
+        let dir = Paths.temporaryDirectory()
+        var lines = try String(contentsOfFile: source + "/men.csv", encoding: .utf8).components(separatedBy: "\n")
+        if let new = replacement(lines[line - 1]) { lines[line - 1] = new } else { lines.remove(at: line - 1) }
+        try lines.joined(separator: "\n").write(toFile: dir + "/men.csv", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: source + "/item_context.csv", toPath: dir + "/item_context.csv")
+        return (dir + "/men.csv", dir + "/item_context.csv")
+    }
+
+    static func load(_ files: (data: String, items: String)) throws(DataError) -> BanditDataset {
+        try OBDLoader.load(dataFile: files.data, itemContextFile: files.items, name: "bad")
+    }
+
+    @Test("a missing file is reported by path")
+    func missingFile() {
+        #expect(throws: DataError.fileNotFound(path: "/nonexistent/men.csv")) {
+            try OBDLoader.load(dataFile: "/nonexistent/men.csv", itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "x")
+        }
+    }
+
+    @Test("a missing column is reported by name")
+    func missingColumn() throws {
+        let files = try Self.corruptedFixture(line: 1) { $0.replacingOccurrences(of: ",click,", with: ",clicked,") }
+        #expect(throws: DataError.missingColumn(path: files.data, column: "click")) { try Self.load(files) }
+    }
+
+    @Test("a non-numeric field is reported with file, line and column")
+    func nonNumeric() throws {
+        let files = try Self.corruptedFixture(line: 5) { line in
+            var fields = line.components(separatedBy: ",")
+            fields[5] = "abc"
+            return fields.joined(separator: ",")
+        }
+        let error = #expect(throws: DataError.self) { try Self.load(files) }
+        #expect(error == .notANumber(path: files.data, line: 5, column: "propensity_score", columnNumber: 6, value: "abc"))
+        #expect(error?.description.contains("men.csv:5: column 6 'propensity_score'") == true)
+    }
+
+    @Test("a ragged row is reported with its line and field counts")
+    func ragged() throws {
+        let files = try Self.corruptedFixture(line: 10) { $0 + ",extra" }
+        #expect(throws: DataError.raggedRow(path: files.data, line: 10, expected: 44, found: 45)) { try Self.load(files) }
+    }
+
+    @Test("a click that is not 0 or 1 is an invalid value")
+    func badClick() throws {
+        let files = try Self.corruptedFixture(line: 3) { line in
+            var fields = line.components(separatedBy: ",")
+            fields[4] = "2"
+            return fields.joined(separator: ",")
+        }
+        let error = #expect(throws: DataError.self) { try Self.load(files) }
+        guard case .invalidValue(_, 3, "click", 5, "2", _)? = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test("an empty file is rejected")
+    func empty() throws {
+        let dir = Paths.temporaryDirectory()
+        try "".write(toFile: dir + "/e.csv", atomically: true, encoding: .utf8)
+        #expect(throws: DataError.emptyFile(path: dir + "/e.csv")) { try CSVTable.read(path: dir + "/e.csv") }
+    }
+
+    @Test("quoted fields and CRLF line endings parse")
+    func quoting() throws {
+        let table = try CSVTable.parse(Array("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\r\n".utf8), path: "q.csv")
+        #expect(table.rows == [["x,1", "say \"hi\""]])
+        #expect(table.lines == [2])
+    }
+}

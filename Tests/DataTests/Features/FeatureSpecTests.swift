@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+@testable import RecData
+
+@Suite("FeatureSpec: one spec for training and serving")
+struct FeatureSpecTests {
+    static let data = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+    static let split = data.split()
+
+    @Test("fits on the training split only and round-trips through JSON bytes", arguments: FeatureSpec.FeatureSet.allCases)
+    func roundTrip(_ set: FeatureSpec.FeatureSet) throws {
+        let spec = try FeatureSpec.fit(on: Self.split.train, featureSet: set)
+        let bytes = spec.encoded()
+        let decoded = try FeatureSpec.decode(bytes)
+        #expect(decoded == spec)
+        #expect(decoded.encoded() == bytes)
+        #expect(spec.width == spec.columns.count)
+        let trainCategories = Set((0..<Self.split.train.rows).map { Self.split.train.userFeatures.value($0, 2) })
+        #expect(Set(spec.userVocabularies[2]) == trainCategories)
+        let m = spec.matrix(Self.split.test)
+        #expect(m.rows == Self.split.test.rows && m.columns == spec.width)
+        #expect(m.values.allSatisfy { $0.isFinite })
+        if set == .extended {
+            #expect(spec.width == spec.userVocabularies.reduce(0) { $0 + $1.count + 1 } + spec.itemCategoryCardinalities.reduce(0, +) + 1 + 34 + 3 + 2)
+        }
+    }
+
+    @Test("garbage bytes are a typed error")
+    func malformed() {
+        #expect(throws: FeatureSpecError.self) { try FeatureSpec.decode(Array("{\"nope\":1}".utf8)) }
+    }
+
+    @Test("a logged row and the same context at serving produce identical features")
+    func noSkew() throws {
+        let spec = try FeatureSpec.fit(on: Self.split.train)
+        let test = Self.split.test
+        let matrix = spec.matrix(test)
+        for row in test.rows(in: .warm).prefix(5) + test.rows(in: .coldStart).prefix(5) {
+            let affinity = Dictionary(uniqueKeysWithValues: test.affinity.entries(row).map { ($0.column, Double($0.value)) })
+            let served = spec.candidateRows(
+                userFeatures: test.userFeatures.dictionary(row), affinity: affinity, items: [test.action[row]],
+                position: test.position[row])
+            #expect(Array(matrix.row(row)) == served)
+        }
+    }
+
+    @Test("an unseen or missing category maps to the unknown bucket and still scores")
+    func unknownBucket() throws {
+        let spec = try FeatureSpec.fit(on: Self.split.train)
+        var features = Self.split.train.userFeatures.dictionary(0)
+        features["user_feature_1"] = "never-seen-in-training"
+        features["user_feature_3"] = nil
+        let row = spec.candidateRows(userFeatures: features, affinity: [:], items: [0], position: 0)
+        let unknown1 = spec.columns.firstIndex(of: "user_feature_1=<unknown>")!
+        let unknown3 = spec.columns.firstIndex(of: "user_feature_3=<unknown>")!
+        #expect(row[unknown1] == 1 && row[unknown3] == 1)
+        let known0 = spec.columns.firstIndex(of: "user_feature_0=\(features["user_feature_0"]!)")!
+        #expect(row[known0] == 1)
+        #expect(row.filter { $0 == 1 }.count >= 4)
+    }
+
+    @Test("a view counts as an engagement only from engagedSeconds on")
+    func engagement() throws {
+        let spec = try FeatureSpec.fit(on: Self.split.train, engagedSeconds: 10)
+        let affinity = spec.affinity(from: [.init(item: 1, seconds: 30), .init(item: 1, seconds: 12), .init(item: 2, seconds: 3)])
+        #expect(affinity == [1: 2])
+    }
+}

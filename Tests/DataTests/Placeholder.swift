@@ -1,1 +1,0 @@
-// Placeholder so the test target compiles until its first real test lands; delete it then.

@@ -22,6 +22,13 @@ public struct ModelReplica: Sendable {
         ModelReplica(version: 0, mlp: MLP(inputWidth: inputWidth, seed: seed))
     }
 
+    /// Builds a replica from a decoded checkpoint, under the registry's version.
+    /// - Throws: ``ReplicaError/notAnMLP(path:)`` for a checkpoint of another kind.
+    public init(checkpoint: Checkpoint, version: UInt64) throws(ReplicaError) {
+        guard case .mlp(let mlp) = checkpoint.model else { throw .notAnMLP(path: "WEIGHTS v\(version)") }
+        self.init(version: version, mlp: mlp)
+    }
+
     /// Loads a checkpoint file written by `recpool fit`.
     /// - Throws: the checkpoint's typed error, naming what is wrong with the file.
     public static func load(checkpointPath path: String) throws -> ModelReplica {

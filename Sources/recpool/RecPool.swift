@@ -11,6 +11,8 @@ struct RecPool: AsyncParsableCommand {
         subcommands: [
             // Pool commands (foundation).
             LocalCommand.self, ScoreCommand.self, StatusCommand.self,
+            TrainCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self,
+            ModelsCommand.self, PromoteCommand.self, RollbackCommand.self, ImportCommand.self,
             // Model commands.
             FitCommand.self,
             PredictCommand.self,

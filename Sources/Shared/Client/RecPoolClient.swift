@@ -180,3 +180,24 @@ public final class RecPoolClient: Sendable {
         }
     }
 }
+
+extension RecPoolClient {
+    /// Sends a CONTROL request and decodes its JSON reply.
+    /// - Parameters:
+    ///   - request: the operation and its arguments.
+    ///   - bytes: an extra frame (an upload chunk's bytes).
+    /// - Throws: ``ClientError``; a broker refusal is ``ClientError/server(status:message:retryAfterMs:)``.
+    public func control<T: Decodable>(
+        _ request: ControlRequest, bytes: [UInt8]? = nil, as type: T.Type, timeoutMs: UInt64? = nil
+    ) async throws(ClientError) -> T {
+        var payload = [WireJSON.encode(request)]
+        if let bytes { payload.append(bytes) }
+        let reply = try await call(WireMessage(header: Header(command: .control), payload: payload), timeoutMs: timeoutMs)
+        guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
+        do {
+            return try WireJSON.decode(type, from: frame)
+        } catch {
+            throw .protocolViolation(error)
+        }
+    }
+}

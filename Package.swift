@@ -132,6 +132,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared", "RecStore"]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ]
 )

@@ -176,7 +176,13 @@ extension BrokerCore {
     private func leastLoadedWorker(for request: Header) -> [UInt8]? {
         var best: [UInt8]?
         var bestLoad = Double.infinity
+        // During a rollout, once any replica serves the new version, unpinned requests go only to
+        // such replicas, so a client never sees the version go back.
+        let rolledOut = rollout.map { rollout in
+            request.modelVersion == 0 && workers.values.contains { $0.modelVersion == rollout.version && $0.serves(request) }
+        } ?? false
         for worker in workers.values where worker.freeSlots > 0 && worker.serves(request) {
+            if rolledOut && worker.modelVersion != rollout?.version { continue }
             let load = Double(worker.inflight.count) / Double(worker.slots)
             if load < bestLoad {
                 bestLoad = load

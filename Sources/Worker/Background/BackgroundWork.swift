@@ -74,19 +74,23 @@ final class BackgroundWork: Sendable {
         }
     }
 
+    /// Verifies a WEIGHTS message and builds the replica it carries.
+    /// - Throws: ``WeightsError`` for a checksum mismatch or a checkpoint that does not decode.
+    static func replica(from notice: WeightsNotice, bytes: [UInt8]) throws(WeightsError) -> ModelReplica {
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        guard digest == notice.sha256 else { throw .checksumMismatch(expected: notice.sha256, got: digest) }
+        do {
+            return try ModelReplica(checkpoint: try Checkpoint(decoding: bytes), version: notice.version)
+        } catch {
+            throw .unusable("\(error)")
+        }
+    }
+
     private func perform(_ task: Task) -> Outcome? {
         switch task {
         case .weights(let notice, let bytes):
-            let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-            guard digest == notice.sha256 else {
-                logger.error(
-                    "rejected WEIGHTS: checksum mismatch",
-                    metadata: ["model_version": "\(notice.version)", "expected": "\(notice.sha256)", "got": "\(digest)"])
-                return nil
-            }
             do {
-                let checkpoint = try Checkpoint(decoding: bytes)
-                let replica = try ModelReplica(checkpoint: checkpoint, version: notice.version)
+                let replica = try Self.replica(from: notice, bytes: bytes)
                 logger.info("loaded new model version", metadata: ["model_version": "\(notice.version)"])
                 return .swap(replica)
             } catch {
@@ -100,6 +104,21 @@ final class BackgroundWork: Sendable {
             var frames = [header.encoded(), WireJSON.encode(report)]
             if report.error == nil { frames.append(body) }
             return .send(frames)
+        }
+    }
+}
+
+/// Why a WEIGHTS message was rejected; the worker keeps serving its current version.
+enum WeightsError: Error, Equatable, CustomStringConvertible {
+    /// The bytes do not hash to the announced SHA-256.
+    case checksumMismatch(expected: String, got: String)
+    /// The checkpoint does not decode, or holds no MLP.
+    case unusable(String)
+
+    var description: String {
+        switch self {
+        case .checksumMismatch(let expected, let got): "checksum mismatch: announced \(expected), got \(got)"
+        case .unusable(let why): "unusable checkpoint: \(why)"
         }
     }
 }

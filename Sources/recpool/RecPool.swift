@@ -12,7 +12,7 @@ struct RecPool: AsyncParsableCommand {
             // Pool commands (foundation).
             LocalCommand.self, ScoreCommand.self, StatusCommand.self,
             TrainCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self,
-            ModelsCommand.self, PromoteCommand.self, RollbackCommand.self, ImportCommand.self,
+            ModelsCommand.self, PromoteCommand.self, RollbackCommand.self, ImportCommand.self, PullCommand.self,
             // Model commands.
             FitCommand.self,
             PredictCommand.self,

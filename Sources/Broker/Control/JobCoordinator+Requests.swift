@@ -68,6 +68,15 @@ extension JobCoordinator {
                     job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
                 logger.info("model imported", metadata: ["model_version": "\(version)"])
                 answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
+            case "fetch":
+                guard let version = request.version, let model = try store.model(version) else {
+                    answer(identity, header, .notFound, text: "no model version \(request.version.map(String.init) ?? "(missing `version`)")")
+                    return
+                }
+                let bytes = try store.blobs.get(model.checkpointSHA)
+                var reply = header.reply(status: .ok, modelVersion: version)
+                reply.command = .control
+                emit(.toClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(view(model)), bytes]))
             case "rollback":
                 let version = try store.rollback()
                 publishRollout(version)

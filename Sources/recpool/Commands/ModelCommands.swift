@@ -100,3 +100,29 @@ struct ImportCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `recpool pull VERSION --out FILE`: downloads a registered version's checkpoint.
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Download a registered model version's checkpoint file.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Argument(help: "The model version.")
+    var version: UInt64
+
+    @Option(help: "Where to write the checkpoint.")
+    var out: String
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (_, bytes) = try await client.fetchModel(version: version)
+            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
+                throw CommandFailure("cannot write \(out)", exitCode: 2)
+            }
+            CommandOutput.printLine("wrote version \(version) to \(out) (\(bytes.count) bytes)")
+        }
+    }
+}

@@ -82,7 +82,7 @@ public final class WorkerSession: Sendable {
 
     private func hello(_ replica: ModelReplica) -> WireMessage {
         let hello = WorkerHello(
-            workerId: configuration.workerId, services: RoundTrainer.canTrain ? [Command.score.name, Command.trainRound.name] : [Command.score.name],
+            workerId: configuration.workerId, services: [Command.score.name, Command.recommend.name] + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
             slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
             host: ProcessInfo.processInfo.hostName, pid: getpid())
@@ -243,6 +243,10 @@ public final class WorkerSession: Sendable {
             }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
             background.submit(.round(assignment: assignment, state: message.payload[1], dataset: dataset))
+            return .handled
+        case .recommend where !header.isReply:
+            let reply = RecommendHandler.answer(message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
+            try? socket.send(reply.frames())
             return .handled
         case .score where !header.isReply:
             // Count rows for the batch bound; invalid frames are answered in the batch itself.

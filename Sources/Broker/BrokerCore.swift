@@ -21,6 +21,8 @@ public struct BrokerCore: Sendable {
     var locations: [ClientRequestKey: RequestLocation] = [:]
     var nextDispatchId: UInt64 = 1
     var lastHeartbeatAt: UInt64 = 0
+    /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
+    public internal(set) var replyLatencies: [UInt64] = []
     /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it.
     var rollout: (version: UInt64, frames: [[UInt8]])?
 
@@ -64,6 +66,21 @@ public struct BrokerCore: Sendable {
         // Deadlines and NO_WORKER timeouts are checked at least every 100 ms.
         return Int(min(untilHeartbeat, 100))
     }
+
+    /// Takes the recorded dispatch-to-reply times.
+    public mutating func takeReplyLatencies() -> [UInt64] {
+        defer { replyLatencies.removeAll(keepingCapacity: true) }
+        return replyLatencies
+    }
+
+    /// Requests waiting per service.
+    public var queueDepths: [Command: Int] { queues.mapValues(\.count) }
+
+    /// Requests dispatched and not yet answered by a worker.
+    public var inflightCount: Int { inflight.count }
+
+    /// Each live worker's display id and served version.
+    public var workerVersions: [(id: String, version: UInt64)] { workers.values.map { ($0.hello.workerId, $0.modelVersion) } }
 
     /// Requests queued or in flight.
     public var outstandingRequests: Int { locations.count }

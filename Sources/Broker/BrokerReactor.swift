@@ -121,6 +121,7 @@ public final class BrokerReactor: Sendable {
         let batch = 512
         let parent = getppid()
         var trainingWorkers: [TrainingWorker] = []
+        var metrics = BrokerMetrics()
         let shell = Shell(frontend: frontend, backend: backend, control: control, logger: logger)
         while !stopRequested.withLock({ $0 }) {
             try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
@@ -165,6 +166,7 @@ public final class BrokerReactor: Sendable {
                 }
                 core.handle(.tick, now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)
+                metrics.update(from: &core)
                 let live = core.trainingWorkers
                 if let control, live != trainingWorkers {
                     trainingWorkers = live

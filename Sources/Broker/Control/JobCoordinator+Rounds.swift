@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import RecStore
 import Shared
 
@@ -122,6 +123,7 @@ extension JobCoordinator {
             job.attempts = 0
             job.phase = .waiting
             jobs[id] = job
+            Counter(label: "recpool_broker_training_rounds_total").increment()
             logger.info(
                 "round complete",
                 metadata: ["job": "\(id)", "round": "\(round)", "loss": "\(loss)", "replicas": "\(ordered.count)"])

@@ -1,0 +1,65 @@
+import Metrics
+import Shared
+
+/// The broker's Prometheus metrics, fed by the reactor from ``BrokerCore``'s counters once a tick.
+///
+/// The core stays pure: it only counts. The reactor turns counter deltas into swift-metrics
+/// counters and snapshots into gauges; names follow Prometheus conventions and are documented in
+/// docs/OPERATIONS.md.
+struct BrokerMetrics {
+    private var last: [String: UInt64] = [:]
+    private var counters: [String: Counter] = [:]
+    private var workerGauges: [String: Gauge] = [:]
+    private let latency = Metrics.Timer(label: "recpool_broker_reply_latency_seconds")
+    private let inflight = Gauge(label: "recpool_broker_inflight_requests")
+    private let liveWorkers = Gauge(label: "recpool_broker_live_workers")
+    private let queueDepth: [Command: Gauge] = Dictionary(
+        uniqueKeysWithValues: [Command.score, .recommend, .feedback].map {
+            ($0, Gauge(label: "recpool_broker_queue_depth", dimensions: [("service", $0.name.lowercased())]))
+        })
+
+    /// Publishes what changed since the last call.
+    mutating func update(from core: inout BrokerCore) {
+        for micros in core.takeReplyLatencies() { latency.recordMicroseconds(Int64(micros)) }
+        for (name, value) in core.counters.values {
+            let delta = value &- (last[name] ?? 0)
+            guard delta > 0 else { continue }
+            last[name] = value
+            counter(for: name).increment(by: Int64(delta))
+        }
+        inflight.record(core.inflightCount)
+        liveWorkers.record(core.liveWorkerCount)
+        let depths = core.queueDepths
+        for (service, gauge) in queueDepth { gauge.record(depths[service] ?? 0) }
+        var seen = Set<String>()
+        for (id, version) in core.workerVersions {
+            seen.insert(id)
+            if workerGauges[id] == nil {
+                workerGauges[id] = Gauge(label: "recpool_broker_worker_model_version", dimensions: [("worker", id)])
+            }
+            workerGauges[id]?.record(Int64(bitPattern: version))
+        }
+        for (id, gauge) in workerGauges where !seen.contains(id) {
+            gauge.record(-1)  // gone: -1 until it comes back
+        }
+    }
+
+    /// Maps a core counter name to its Prometheus counter (with labels).
+    private mutating func counter(for name: String) -> Counter {
+        if let existing = counters[name] { return existing }
+        let made: Counter
+        if name.hasPrefix("requests_") {
+            made = Counter(label: "recpool_broker_requests_total", dimensions: [("service", String(name.dropFirst(9)))])
+        } else if name.hasPrefix("replies_"), name != "replies_undeliverable", name != "replies_dropped_hwm" {
+            made = Counter(label: "recpool_broker_replies_total", dimensions: [("status", String(name.dropFirst(8)))])
+        } else if name.hasPrefix("dropped_") {
+            made = Counter(label: "recpool_broker_drops_total", dimensions: [("reason", String(name.dropFirst(8)))])
+        } else if name == "redispatched" {
+            made = Counter(label: "recpool_broker_redispatches_total")
+        } else {
+            made = Counter(label: "recpool_broker_\(name)_total")
+        }
+        counters[name] = made
+        return made
+    }
+}

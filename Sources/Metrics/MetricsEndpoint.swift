@@ -1,0 +1,71 @@
+import FlyingFox
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// Serves the process's metrics in the Prometheus text format at `GET /metrics`.
+///
+/// ``bootstrap()`` installs swift-prometheus as the swift-metrics backend, so every `Counter`,
+/// `Gauge`, `Recorder` and `Timer` the broker or worker creates lands in one registry; this service
+/// exposes it over HTTP (FlyingFox) until graceful shutdown.
+public struct MetricsEndpoint: Service {
+    /// Why the endpoint could not start.
+    public enum EndpointError: Error, CustomStringConvertible {
+        /// The `--metrics` value is not `IPV4:PORT`.
+        case badAddress(String)
+
+        public var description: String {
+            switch self {
+            case .badAddress(let text): "--metrics takes IPV4:PORT, such as 127.0.0.1:9100; got \(text)"
+            }
+        }
+    }
+
+    private let registry: PrometheusCollectorRegistry
+    private let host: String
+    private let port: UInt16
+    private let logger: Logger
+
+    /// Installs the Prometheus backend for swift-metrics. Call once per process, before creating metrics.
+    public static func bootstrap() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
+
+    /// Creates the endpoint for `address` (`IPV4:PORT`).
+    /// - Throws: ``EndpointError/badAddress(_:)`` when the address does not parse.
+    public init(address: String, registry: PrometheusCollectorRegistry, logger: Logger) throws {
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let port = UInt16(parts[1]), !parts[0].isEmpty else { throw EndpointError.badAddress(address) }
+        host = String(parts[0])
+        self.port = port
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let server = HTTPServer(address: try .inet(ip4: host, port: port))
+        let registry = self.registry
+        await server.appendRoute("GET /metrics") { _ in
+            var headers = HTTPHeaders()
+            headers[HTTPHeader("Content-Type")] = "text/plain; version=0.0.4; charset=utf-8"
+            return HTTPResponse(statusCode: .ok, headers: headers, body: Data(registry.emitToBuffer()))
+        }
+        logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(port)"])
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            Task { await server.stop(timeout: 1) }
+        }
+    }
+}

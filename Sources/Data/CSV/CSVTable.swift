@@ -103,12 +103,13 @@ public struct CSVTable: Sendable {
     }
 
     /// A field parsed as a `Double`.
-    /// - Throws: `DataError.notANumber` naming file, line and column.
+    /// - Throws: `DataError.notANumber` naming file, line and column, or `.invalidValue` for NaN and infinities.
     public func double(row: Int, column: Int) throws(DataError) -> Double {
         let text = rows[row][column]
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
+        guard let value = Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces)) else {
             throw .notANumber(path: path, line: lines[row], column: header[column], columnNumber: column + 1, value: text)
         }
+        guard value.isFinite else { throw invalid(row: row, column: column, reason: "is not finite") }
         return value
     }
 

@@ -70,6 +70,21 @@ struct SimulatorTests {
         #expect(clicks == 0 || steps > 30)
     }
 
+    @Test("a click moves the user's interests towards the clicked item")
+    func drift() throws {
+        var env = SimulatorEnvironment(world: Self.smallWorld(), seed: 5)
+        env.reset()
+        let item = 4
+        let before = try env.choiceProbabilities([item])[0]
+        var clicked = false
+        for _ in 0..<30 where !clicked {
+            clicked = try env.step([item]).clicked == item
+        }
+        try #require(clicked)
+        let after = try env.choiceProbabilities([item])[0]
+        #expect(after > before, "P(click) \(before) -> \(after)")
+    }
+
     @Test("IPW and DR intervals cover the true value of a known policy in at least 90 of 100 seeded trials")
     func coverage() {
         let world = Self.smallWorld()

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: C modules (module maps only)
@@ -52,6 +53,16 @@ let package = Package(
             dependencies: ["RecModel"],
             path: "Sources/Data"
         ),
+        /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
+        /// content-addressed blob files (datasets, checkpoints).
+        .target(
+            name: "RecStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Store"
+        ),
         /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.
         .target(
             name: "Shared",
@@ -65,7 +76,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
-                "Shared",
+                "Shared", "RecStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,6 +87,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "Shared", "RecModel", "RecData",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,10 +126,11 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "ModelTests", dependencies: ["RecModel"]),
+        .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared", "RecStore"]),
+        .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ]
 )

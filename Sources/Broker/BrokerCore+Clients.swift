@@ -5,7 +5,7 @@ extension BrokerCore {
     mutating func handleClient(
         identity: [UInt8], frames: [[UInt8]], userId: String?, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
-        counters.add("client_messages")
+        counters.add(.clientMessages)
         let message: WireMessage
         do {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
@@ -25,7 +25,7 @@ extension BrokerCore {
             let document = statusDocument(now: now)
             var reply = header.reply()
             reply.command = .status
-            counters.add("replies_ok")
+            counters.reply(.ok)
             actions.append(
                 .sendToClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(document)]))
         case .cancel:
@@ -40,7 +40,7 @@ extension BrokerCore {
     private mutating func rejectMalformed(
         identity: [UInt8], frames: [[UInt8]], error: WireError, into actions: inout [BrokerAction]
     ) {
-        counters.add("malformed_client_messages")
+        counters.add(.malformedClientMessages)
         let first = frames.first ?? []
         let requestId = Header.salvageRequestId(first) ?? 0
         var command = Command.control
@@ -63,10 +63,10 @@ extension BrokerCore {
         if header.command == .score {
             do {
                 let frame = try message.frame(0)
-                _ = try Tensor(
-                    decoding: frame, maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
+                _ = try Tensor.validate(
+                    frame, maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
             } catch {
-                counters.add("invalid_requests")
+                counters.add(.invalidRequests)
                 answer(identity, header, error.status, error.description, &actions)
                 return
             }
@@ -74,21 +74,26 @@ extension BrokerCore {
             answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
             return
         }
-        let request = PendingRequest(client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
-        counters.add("requests_\(header.command.name.lowercased())")
+        let request = PendingRequest(
+            client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
+        counters.request(header.command)
         guard locations[request.key] == nil else {
-            counters.add("duplicate_request_ids")
-            reply(to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding", into: &actions)
+            counters.add(.duplicateRequestIds)
+            reply(
+                to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding",
+                into: &actions)
             return
         }
         if request.isExpired(at: now) {
-            counters.add("dropped_expired")
-            reply(to: request, status: .expired, message: "the deadline passed before the broker received the request", into: &actions)
+            counters.add(.droppedExpired)
+            reply(
+                to: request, status: .expired, message: "the deadline passed before the broker received the request",
+                into: &actions)
             return
         }
         var queue = queues[header.command] ?? Deque()
         guard queue.count < configuration.queueCapacity else {
-            counters.add("dropped_busy")
+            counters.add(.droppedBusy)
             reply(
                 to: request, status: .busy,
                 message: "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
@@ -134,10 +139,10 @@ extension BrokerCore {
             }
         }
         locations[key] = nil
-        counters.add("cancelled")
+        counters.add(.cancelled)
         var ok = header.reply()
         ok.command = .cancel
-        counters.add("replies_ok")
+        counters.reply(.ok)
         actions.append(.sendToClient(identity: identity, frames: [ok.encoded()]))
     }
 }

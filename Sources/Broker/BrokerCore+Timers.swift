@@ -13,8 +13,7 @@ extension BrokerCore {
         let expiry = configuration.workerExpiryMicros
         let dead = workers.values.filter { now.monotonicMicros > $0.lastSeen + expiry }.map(\.identity)
         for identity in dead {
-            counters.add("workers_expired")
-            removeWorker(identity, reason: "silent", now: now, into: &actions)
+            removeWorker(identity, reason: .workersExpired, now: now, into: &actions)
         }
         expireQueued(now: now, into: &actions)
         expireInflight(now: now, into: &actions)
@@ -27,22 +26,27 @@ extension BrokerCore {
             for request in queue {
                 if request.isExpired(at: now) {
                     locations[request.key] = nil
-                    counters.add("dropped_expired")
-                    reply(to: request, status: .expired, message: "the deadline passed while the request was queued", into: &actions)
+                    counters.add(.droppedExpired)
+                    reply(
+                        to: request, status: .expired, message: "the deadline passed while the request was queued",
+                        into: &actions)
                 } else if now.monotonicMicros >= request.acceptedAt + noWorkerMicros,
                     !workers.values.contains(where: { $0.serves(request.header) })
                 {
                     locations[request.key] = nil
                     let offered = workers.values.contains { $0.services.contains(service) }
                     if offered {
-                        counters.add("dropped_no_version")
+                        counters.add(.droppedNoVersion)
                         reply(
                             to: request, status: .conflict,
-                            message: "no live worker serves model version \(request.header.modelVersion) for \(service.name)",
+                            message:
+                                "no live worker serves model version \(request.header.modelVersion) for \(service.name)",
                             into: &actions)
                     } else {
-                        counters.add("dropped_no_worker")
-                        reply(to: request, status: .noWorker, message: "no live worker offers \(service.name)", into: &actions)
+                        counters.add(.droppedNoWorker)
+                        reply(
+                            to: request, status: .noWorker, message: "no live worker offers \(service.name)",
+                            into: &actions)
                     }
                 } else {
                     kept.append(request)
@@ -59,8 +63,10 @@ extension BrokerCore {
             guard deadline != 0, now.epochMillis >= deadline + grace else { continue }
             inflight[dispatchId]?.clientAnswered = true
             locations[entry.request.key] = nil
-            counters.add("dropped_expired_inflight")
-            reply(to: entry.request, status: .expired, message: "the worker did not answer before the deadline", into: &actions)
+            counters.add(.droppedExpiredInflight)
+            reply(
+                to: entry.request, status: .expired, message: "the worker did not answer before the deadline",
+                into: &actions)
         }
     }
 }

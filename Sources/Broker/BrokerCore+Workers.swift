@@ -6,12 +6,12 @@ extension BrokerCore {
         identity: [UInt8], frames: [[UInt8]], peerAddress: String?, now: BrokerInstant,
         into actions: inout [BrokerAction]
     ) {
-        counters.add("worker_messages")
+        counters.add(.workerMessages)
         let message: WireMessage
         do {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
         } catch {
-            counters.add("malformed_worker_messages")
+            counters.add(.malformedWorkerMessages)
             return
         }
         let header = message.header
@@ -21,8 +21,8 @@ extension BrokerCore {
         }
         guard workers[identity] != nil else {
             // Unknown (or forgotten, after a broker restart): tell it to register again.
-            counters.add("unknown_worker_messages")
-            if header.isReply && header.command.isWorkerService { counters.add("dropped_late_replies") }
+            counters.add(.unknownWorkerMessages)
+            if header.isReply && header.command.isWorkerService { counters.add(.droppedLateReplies) }
             actions.append(
                 .sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
             return
@@ -36,11 +36,11 @@ extension BrokerCore {
             }
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
-            removeWorker(identity, reason: "disconnected", now: now, into: &actions)
+            removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
         case (let command, true) where command.isWorkerService:
             complete(identity: identity, message: message, now: now, into: &actions)
         default:
-            counters.add("unexpected_worker_commands")
+            counters.add(.unexpectedWorkerCommands)
         }
     }
 
@@ -52,20 +52,20 @@ extension BrokerCore {
         do {
             hello = try WireJSON.decode(WorkerHello.self, from: try message.frame(0))
         } catch {
-            counters.add("malformed_worker_messages")
+            counters.add(.malformedWorkerMessages)
             actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
             return
         }
         if workers[identity] != nil {
             // A READY from a registered worker means it restarted its session: what it held is lost.
-            removeWorker(identity, reason: "re-registered", now: now, into: &actions)
+            removeWorker(identity, reason: .workersReregistered, now: now, into: &actions)
         }
         let services = Set(hello.services.compactMap { name in Command.allCases.first { $0.name == name } })
         workers[identity] = WorkerRecord(
             identity: identity, hello: hello, address: peerAddress ?? hello.host,
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
             modelVersion: hello.modelVersion, lastSeen: now.monotonicMicros)
-        counters.add("workers_registered")
+        counters.add(.workersRegistered)
         actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded()]))
         for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
     }
@@ -75,7 +75,7 @@ extension BrokerCore {
     ) {
         let dispatchId = message.header.requestId
         guard let entry = inflight[dispatchId], entry.worker == identity else {
-            counters.add("dropped_late_replies")
+            counters.add(.droppedLateReplies)
             return
         }
         inflight[dispatchId] = nil
@@ -83,7 +83,7 @@ extension BrokerCore {
         workers[identity]?.completed += 1
         if message.header.status != .ok { workers[identity]?.errors += 1 }
         if entry.clientAnswered {
-            counters.add("dropped_late_replies")
+            counters.add(.droppedLateReplies)
         } else {
             locations[entry.request.key] = nil
             var header = message.header
@@ -91,7 +91,7 @@ extension BrokerCore {
             header.attempt = entry.request.attempts
             let queued = entry.dispatchedAt &- entry.request.acceptedAt
             header.brokerQueueMicros = UInt32(clamping: queued)
-            counters.add("replies_\(header.status.name.lowercased())")
+            counters.reply(header.status)
             actions.append(
                 .sendToClient(identity: entry.request.client, frames: [header.encoded()] + message.payload))
         }
@@ -100,10 +100,10 @@ extension BrokerCore {
 
     /// Forgets a worker and re-dispatches what it held, at most `maxAttempts` dispatches a request.
     mutating func removeWorker(
-        _ identity: [UInt8], reason: String, now: BrokerInstant, into actions: inout [BrokerAction]
+        _ identity: [UInt8], reason: BrokerCounter, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
         guard let worker = workers.removeValue(forKey: identity) else { return }
-        counters.add("workers_removed_\(reason.replacingOccurrences(of: "-", with: "_"))")
+        counters.add(reason)
         var touched = Set<Command>()
         // Re-queue in dispatch order, at the front, so re-dispatched work keeps its place.
         let held = worker.inflight.compactMap { id in inflight.removeValue(forKey: id).map { (id, $0) } }
@@ -113,14 +113,15 @@ extension BrokerCore {
             var request = entry.request
             if request.attempts >= configuration.maxAttempts {
                 locations[request.key] = nil
-                counters.add("dropped_worker_lost")
+                counters.add(.droppedWorkerLost)
                 reply(
                     to: request, status: .workerLost,
-                    message: "worker \(worker.hello.workerId) died holding the request after \(request.attempts) attempt(s)",
+                    message:
+                        "worker \(worker.hello.workerId) died holding the request after \(request.attempts) attempt(s)",
                     into: &actions)
                 continue
             }
-            counters.add("redispatched")
+            counters.add(.redispatched)
             request.acceptedAt = min(request.acceptedAt, now.monotonicMicros)
             queues[request.service, default: Deque()].prepend(request)
             locations[request.key] = .queued
@@ -141,8 +142,10 @@ extension BrokerCore {
             if request.isExpired(at: now) {
                 queue.remove(at: index)
                 locations[request.key] = nil
-                counters.add("dropped_expired")
-                reply(to: request, status: .expired, message: "the deadline passed while the request was queued", into: &actions)
+                counters.add(.droppedExpired)
+                reply(
+                    to: request, status: .expired, message: "the deadline passed while the request was queued",
+                    into: &actions)
                 continue
             }
             guard let worker = leastLoadedWorker(for: request.header) else {
@@ -191,7 +194,7 @@ extension BrokerCore {
         inflight[dispatchId] = InflightEntry(request: request, worker: worker, dispatchedAt: now.monotonicMicros)
         workers[worker]?.inflight.insert(dispatchId)
         locations[request.key] = .inflight(dispatchId: dispatchId)
-        counters.add("dispatched")
+        counters.add(.dispatched)
         actions.append(.sendToWorker(identity: worker, frames: [header.encoded()] + request.payload))
     }
 }

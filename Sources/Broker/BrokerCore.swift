@@ -39,10 +39,9 @@ public struct BrokerCore: Sendable {
         case .tick:
             tick(now: now, into: &actions)
         case .workerUnreachable(let identity):
-            counters.add("workers_unreachable")
-            removeWorker(identity, reason: "unreachable", now: now, into: &actions)
+            removeWorker(identity, reason: .workersUnreachable, now: now, into: &actions)
         case .clientUnreachable:
-            counters.add("replies_undeliverable")
+            counters.add(.repliesUndeliverable)
         }
     }
 
@@ -75,7 +74,7 @@ public struct BrokerCore: Sendable {
     ) {
         let reply = WireMessage.errorReply(
             to: request.header, status: status, message: message, retryAfterMs: retryAfterMs)
-        counters.add("replies_\(status.name.lowercased())")
+        counters.reply(status)
         actions.append(.sendToClient(identity: request.client, frames: reply.frames()))
     }
 }

@@ -1,17 +1,102 @@
-/// Named monotonically increasing counters: requests, replies by status, drops by reason.
+import Shared
+
+/// A named broker counter. The raw value is the name in the STATUS document and, later, in metrics.
+public enum BrokerCounter: String, CaseIterable, Sendable {
+    /// Messages received from clients.
+    case clientMessages = "client_messages"
+    /// Messages received from workers.
+    case workerMessages = "worker_messages"
+    /// Client messages that did not decode.
+    case malformedClientMessages = "malformed_client_messages"
+    /// Worker messages that did not decode.
+    case malformedWorkerMessages = "malformed_worker_messages"
+    /// Requests whose payload failed validation.
+    case invalidRequests = "invalid_requests"
+    /// Requests refused because the same id was outstanding.
+    case duplicateRequestIds = "duplicate_request_ids"
+    /// Requests sent to a worker (re-dispatches included).
+    case dispatched
+    /// Requests re-queued because their worker died.
+    case redispatched
+    /// Requests cancelled by their client.
+    case cancelled
+    /// Requests answered EXPIRED before or while queued.
+    case droppedExpired = "dropped_expired"
+    /// Dispatched requests answered EXPIRED by the broker because the worker was too late.
+    case droppedExpiredInflight = "dropped_expired_inflight"
+    /// Requests answered BUSY because their queue was full.
+    case droppedBusy = "dropped_busy"
+    /// Requests answered NO_WORKER.
+    case droppedNoWorker = "dropped_no_worker"
+    /// Requests answered CONFLICT because no worker serves the version they need.
+    case droppedNoVersion = "dropped_no_version"
+    /// Requests answered WORKER_LOST after their attempts were spent.
+    case droppedWorkerLost = "dropped_worker_lost"
+    /// Worker replies dropped because the client already had its answer or the worker was presumed dead.
+    case droppedLateReplies = "dropped_late_replies"
+    /// Replies that could not be routed to their client (it disconnected).
+    case repliesUndeliverable = "replies_undeliverable"
+    /// Replies dropped because the client's send queue was full.
+    case repliesDroppedHighWaterMark = "replies_dropped_hwm"
+    /// Workers that registered.
+    case workersRegistered = "workers_registered"
+    /// Workers declared dead after missing heartbeats.
+    case workersExpired = "workers_expired"
+    /// Workers that could not be routed to.
+    case workersUnreachable = "workers_unreachable"
+    /// Workers that said DISCONNECT.
+    case workersDisconnected = "workers_disconnected"
+    /// Workers that sent READY again while registered.
+    case workersReregistered = "workers_reregistered"
+    /// Messages from workers the broker does not know.
+    case unknownWorkerMessages = "unknown_worker_messages"
+    /// Worker commands that make no sense from a worker.
+    case unexpectedWorkerCommands = "unexpected_worker_commands"
+}
+
+/// The broker's counters: fixed slots, so counting on the hot path is an array increment.
 /// They appear in the STATUS document and, later, as Prometheus metrics.
 public struct BrokerCounters: Sendable, Hashable {
-    /// The values by name.
-    public private(set) var values: [String: UInt64] = [:]
+    private var slots = [UInt64](repeating: 0, count: BrokerCounter.allCases.count)
+    private var replies = [UInt64](repeating: 0, count: Status.allCases.count)
+    private var requests = [UInt64](repeating: 0, count: 256)
+    private static let index: [BrokerCounter: Int] = Dictionary(
+        uniqueKeysWithValues: BrokerCounter.allCases.enumerated().map { ($1, $0) })
 
-    /// Creates empty counters.
+    /// Creates zeroed counters.
     public init() {}
 
-    /// Adds `amount` to the counter `name`.
-    public mutating func add(_ name: String, _ amount: UInt64 = 1) {
-        values[name, default: 0] &+= amount
+    /// Adds `amount` to `counter`.
+    public mutating func add(_ counter: BrokerCounter, _ amount: UInt64 = 1) {
+        slots[Self.index[counter]!] &+= amount
     }
 
-    /// The counter's value (0 when never touched).
-    public subscript(name: String) -> UInt64 { values[name] ?? 0 }
+    /// Counts a reply sent to a client, by status.
+    public mutating func reply(_ status: Status) {
+        replies[Int(status.rawValue)] &+= 1
+    }
+
+    /// Counts an accepted request, by command.
+    public mutating func request(_ command: Command) {
+        requests[Int(command.rawValue)] &+= 1
+    }
+
+    /// A counter's value.
+    public subscript(counter: BrokerCounter) -> UInt64 { slots[Self.index[counter]!] }
+
+    /// Replies sent with `status`.
+    public func replies(_ status: Status) -> UInt64 { replies[Int(status.rawValue)] }
+
+    /// Every non-zero counter by name: `replies_<status>` and `requests_<command>` included.
+    public var values: [String: UInt64] {
+        var result: [String: UInt64] = [:]
+        for counter in BrokerCounter.allCases where self[counter] > 0 { result[counter.rawValue] = self[counter] }
+        for status in Status.allCases where replies(status) > 0 {
+            result["replies_\(status.name.lowercased())"] = replies(status)
+        }
+        for command in Command.allCases where requests[Int(command.rawValue)] > 0 {
+            result["requests_\(command.name.lowercased())"] = requests[Int(command.rawValue)]
+        }
+        return result
+    }
 }

@@ -3,7 +3,7 @@ import Shared
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The imperative shell around ``BrokerCore``: one dedicated thread owns both ROUTER sockets,
@@ -115,7 +115,8 @@ public final class BrokerReactor: Sendable {
                 guard message.frames.count >= 2 else { continue }
                 let identity = message.frames[0]
                 core.handle(
-                    .worker(identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
+                    .worker(
+                        identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
                     now: now, into: &actions)
                 perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
             }
@@ -123,7 +124,8 @@ public final class BrokerReactor: Sendable {
                 guard let message = try frontend.receive(dontWait: true, wantMetadata: false) else { break }
                 guard message.frames.count >= 2 else { continue }
                 core.handle(
-                    .client(identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
+                    .client(
+                        identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
                     now: now, into: &actions)
                 perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
             }
@@ -153,8 +155,8 @@ public final class BrokerReactor: Sendable {
             switch action {
             case .sendToClient(let identity, let frames):
                 do {
-                    if try !frontend.send([identity] + frames, dontWait: true) {
-                        core.counters.add("replies_dropped_hwm")
+                    if try !frontend.send(to: identity, frames, dontWait: true) {
+                        core.counters.add(.repliesDroppedHighWaterMark)
                         logger.warning("client send queue full; reply dropped")
                     }
                 } catch {
@@ -162,7 +164,7 @@ public final class BrokerReactor: Sendable {
                 }
             case .sendToWorker(let identity, let frames):
                 do {
-                    if try !backend.send([identity] + frames, dontWait: true) {
+                    if try !backend.send(to: identity, frames, dontWait: true) {
                         core.handle(.workerUnreachable(identity: identity), now: now, into: &actions)
                     }
                 } catch {

@@ -59,7 +59,8 @@ struct BrokerCommand: AsyncParsableCommand {
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):
-                logger.info("listening", metadata: ["frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)"])
+                logger.info(
+                    "listening", metadata: ["frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)"])
                 CommandOutput.printLine(WireJSON.encode(endpoints))
             case .failure(let error):
                 logger.critical("\(error)")

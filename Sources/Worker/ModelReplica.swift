@@ -25,8 +25,11 @@ public struct ModelReplica: Sendable {
     /// Loads a checkpoint file written by `recpool fit`.
     /// - Throws: the checkpoint's typed error, naming what is wrong with the file.
     public static func load(checkpointPath path: String) throws -> ModelReplica {
-        // Checkpoint loading arrives with the model layer's checkpoint format (issue 3).
-        throw ReplicaError.checkpointsUnavailable(path: path)
+        let checkpoint = try Checkpoint.read(fromFile: path)
+        guard case .mlp(let mlp) = checkpoint.model else {
+            throw ReplicaError.notAnMLP(path: path)
+        }
+        return ModelReplica(version: checkpoint.version, mlp: mlp)
     }
 
     /// Scores `rows` rows of `inputWidth` features, row-major; one probability per row.
@@ -39,13 +42,10 @@ public struct ModelReplica: Sendable {
 public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     /// The checkpoint holds another kind of model.
     case notAnMLP(path: String)
-    /// This build cannot read checkpoints yet.
-    case checkpointsUnavailable(path: String)
 
     public var description: String {
         switch self {
         case .notAnMLP(let path): "\(path) does not hold an MLP checkpoint"
-        case .checkpointsUnavailable(let path): "cannot load \(path): this build has no checkpoint reader yet"
         }
     }
 }

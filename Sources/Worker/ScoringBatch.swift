@@ -19,7 +19,8 @@ enum ScoringBatch {
         for (index, request) in requests.enumerated() {
             let header = request.message.header
             if header.deadlineMs != 0 && nowEpochMillis >= header.deadlineMs {
-                replies[index] = .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
+                replies[index] = .errorReply(
+                    to: header, status: .expired, message: "the deadline passed before compute")
                 continue
             }
             if let problem = versionProblem(header, replica: replica) {
@@ -32,7 +33,9 @@ enum ScoringBatch {
                 guard tensor.cols == replica.inputWidth else {
                     replies[index] = .errorReply(
                         to: header, status: .badRequest,
-                        message: "rows have \(tensor.cols) features; model version \(replica.version) expects \(replica.inputWidth)")
+                        message:
+                            "rows have \(tensor.cols) features; model version \(replica.version) expects \(replica.inputWidth)"
+                    )
                     continue
                 }
                 accepted.append((index, tensor.rows))
@@ -55,7 +58,8 @@ enum ScoringBatch {
                 header.computeMicros = compute
                 let slice = Array(scores[offset..<(offset + rows)])
                 offset += rows
-                replies[index] = WireMessage(header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
+                replies[index] = WireMessage(
+                    header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
             }
         }
         return replies.map { reply in
@@ -70,8 +74,10 @@ enum ScoringBatch {
         let wanted = header.modelVersion
         guard wanted != 0 else { return nil }
         if header.flags.contains(.exactVersion) {
-            return replica.version == wanted ? nil : "request pins model version \(wanted); this worker serves \(replica.version)"
+            return replica.version == wanted
+                ? nil : "request pins model version \(wanted); this worker serves \(replica.version)"
         }
-        return replica.version >= wanted ? nil : "request needs model version ≥ \(wanted); this worker serves \(replica.version)"
+        return replica.version >= wanted
+            ? nil : "request needs model version ≥ \(wanted); this worker serves \(replica.version)"
     }
 }

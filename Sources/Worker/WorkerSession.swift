@@ -79,7 +79,8 @@ public final class WorkerSession: Sendable {
             workerId: configuration.workerId, services: [Command.score.name], slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
             host: ProcessInfo.processInfo.hostName, pid: getpid())
-        return WireMessage(header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
+        return WireMessage(
+            header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
     }
 
     private func connectAndServe(parent: pid_t) throws(ZMQError) -> SessionOutcome {
@@ -124,7 +125,8 @@ public final class WorkerSession: Sendable {
                         break
                     }
                 }
-                guard configuration.batchWaitMicros > 0, !pending.isEmpty, pendingRows < configuration.batchMaxRows else {
+                guard configuration.batchWaitMicros > 0, !pending.isEmpty, pendingRows < configuration.batchMaxRows
+                else {
                     break
                 }
                 let deadline = batchDeadline ?? (Clocks.monotonicMicros() + configuration.batchWaitMicros)
@@ -148,7 +150,9 @@ public final class WorkerSession: Sendable {
                 let current = replica.withLock { $0 }
                 let load = WorkerLoad(slots: UInt32(configuration.slots), queued: 0)
                 try socket.send(
-                    WireMessage(header: Header(command: .heartbeat, modelVersion: current.version), payload: [load.encoded()]).frames(),
+                    WireMessage(
+                        header: Header(command: .heartbeat, modelVersion: current.version), payload: [load.encoded()]
+                    ).frames(),
                     dontWait: true)
                 if configuration.exitWithParent && getppid() != parent {
                     logger.warning("parent process gone; stopping")
@@ -176,7 +180,8 @@ public final class WorkerSession: Sendable {
             if let id = frames.first.flatMap(Header.salvageRequestId), frames.count > 0, frames[0].count > 4,
                 let command = Command(rawValue: frames[0][4] & ~Header.replyBit), command.isWorkerService
             {
-                let reply = WireMessage.errorReply(to: Header(command: command, requestId: id), status: error.status, message: error.description)
+                let reply = WireMessage.errorReply(
+                    to: Header(command: command, requestId: id), status: error.status, message: error.description)
                 try? socket.send(reply.frames())
             }
             return .handled
@@ -193,8 +198,9 @@ public final class WorkerSession: Sendable {
             try? socket.send(hello(replica.withLock { $0 }).frames())
             return .handled
         case .score where !header.isReply:
-            let rows = message.payload.first.map { $0.count >= 4 ? Int($0[0]) | Int($0[1]) << 8 | Int($0[2]) << 16 | Int($0[3]) << 24 : 1 } ?? 1
-            return .request((message, max(1, rows)))
+            // Count rows for the batch bound; invalid frames are answered in the batch itself.
+            let rows = message.payload.first.flatMap { try? Tensor.validate($0, requireFinite: false).rows } ?? 1
+            return .request((message, rows))
         default:
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(

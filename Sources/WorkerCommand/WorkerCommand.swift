@@ -71,7 +71,10 @@ struct WorkerCommand: AsyncParsableCommand {
             replica = ModelReplica.seeded(inputWidth: inputWidth, seed: seed)
         }
         logger.info(
-            "serving", metadata: ["model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)"])
+            "serving",
+            metadata: [
+                "model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)",
+            ])
         var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
         configuration.slots = slots
         configuration.heartbeatIntervalMs = heartbeatMs
@@ -81,7 +84,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [
+                    .init(
+                        service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

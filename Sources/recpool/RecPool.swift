@@ -12,6 +12,10 @@ struct RecPool: AsyncParsableCommand {
             // Pool commands (foundation).
             LocalCommand.self, ScoreCommand.self, StatusCommand.self,
             // Model commands.
+            FitCommand.self,
+            PredictCommand.self,
+            ExportCommand.self,
+            BenchModelCommand.self,
             // Data commands.
             DataCommand.self,
         ]

@@ -82,7 +82,7 @@ struct BrokerRoutingTests {
         let busy = h.replies(to: client, id: 4)
         #expect(busy.map(\.header.status) == [.busy])
         #expect(busy[0].header.retryAfterMs > 0)
-        #expect(h.core.counters["dropped_busy"] == 1)
+        #expect(h.core.counters[.droppedBusy] == 1)
     }
 
     @Test("a duplicate outstanding request id is refused, not double-served")
@@ -132,12 +132,12 @@ struct BrokerFaultTests {
         #expect(h.core.liveWorkerCount == 1)
         let second = try #require(h.dispatches.last)
         #expect(second.identity == workerB && second.message.header.attempt == 2)
-        #expect(h.core.counters["redispatched"] == 1)
+        #expect(h.core.counters[.redispatched] == 1)
         // The dead worker's late reply is dropped; the live one's is delivered; one reply in all.
         h.answer(first)
         h.answer(second)
         #expect(h.replies(to: client, id: 1).map(\.header.status) == [.ok])
-        #expect(h.core.counters["dropped_late_replies"] == 1)
+        #expect(h.core.counters[.droppedLateReplies] == 1)
     }
 
     @Test("a request whose attempts are spent gets WORKER_LOST, exactly once")
@@ -184,7 +184,7 @@ struct BrokerFaultTests {
         #expect(h.replies(to: client, id: 0).map(\.header.status) == [.badRequest])
         h.feed(.client(identity: client, frames: [Header(command: .ready, requestId: 7).encoded()], userId: nil))
         #expect(h.replies(to: client, id: 7).map(\.header.status) == [.badRequest])
-        #expect(h.core.counters["malformed_client_messages"] == 2)
+        #expect(h.core.counters[.malformedClientMessages] == 2)
     }
 
     @Test("cancelling a queued request answers it CANCELLED and acknowledges the CANCEL")

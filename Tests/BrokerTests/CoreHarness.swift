@@ -36,10 +36,16 @@ struct CoreHarness {
         let hello = WorkerHello(
             workerId: "w\(id[0])", services: ["SCORE"], slots: slots, inputWidth: 2, modelVersion: version, host: "h",
             pid: 1)
-        feed(.worker(identity: id, frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(), peerAddress: "127.0.0.1"))
+        feed(
+            .worker(
+                identity: id,
+                frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: "127.0.0.1"))
     }
 
-    mutating func score(from client: [UInt8], id: UInt64, deadlineMs: UInt64 = 0, version: UInt64 = 0, exact: Bool = false) {
+    mutating func score(
+        from client: [UInt8], id: UInt64, deadlineMs: UInt64 = 0, version: UInt64 = 0, exact: Bool = false
+    ) {
         var header = Header(command: .score, requestId: id, deadlineMs: deadlineMs, modelVersion: version)
         if exact { header.flags.insert(.exactVersion) }
         let message = WireMessage(header: header, payload: [Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()])

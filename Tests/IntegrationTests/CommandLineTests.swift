@@ -22,16 +22,19 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(at: csv) }
         let score = try runTool("recpool", ["score", "--broker", broker, "--input", csv.path, "--json"])
         #expect(score.code == 0, "\(score.stderr)")
-        let scoreObject = try #require(try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
+        let scoreObject = try #require(
+            try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
         #expect(scoreObject["model_version"] as? Int == 0)
         #expect((scoreObject["scores"] as? [Double])?.count == 2)
 
-        let json = try runTool("recpool", ["score", "--broker", broker, "--input", "-", "--json"], stdin: "[[0.5, 0.5, 0.5]]")
+        let json = try runTool(
+            "recpool", ["score", "--broker", broker, "--input", "-", "--json"], stdin: "[[0.5, 0.5, 0.5]]")
         #expect(json.code == 0, "\(json.stderr)")
 
         let status = try runTool("recpool", ["status", "--broker", broker, "--json"])
         #expect(status.code == 0, "\(status.stderr)")
-        let statusObject = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let statusObject = try #require(
+            try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let workers = try #require(statusObject["workers"] as? [[String: Any]])
         #expect(workers.count == 2)
         for key in ["id", "address", "slots", "inflight", "model_version", "input_width", "heartbeat_age_ms"] {
@@ -61,7 +64,10 @@ struct CommandLineTests {
     func local() async throws {
         let process = Process()
         process.executableURL = ProcessCluster.executable("recpool")
-        process.arguments = ["local", "--workers", "2", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--log-level", "warning"]
+        process.arguments = [
+            "local", "--workers", "2", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+            "--log-level", "warning",
+        ]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -73,8 +79,11 @@ struct CommandLineTests {
             text += String(decoding: chunk, as: UTF8.self)
         }
         let lines = text.split(separator: "\n")
-        let frontend = try #require(lines.first { $0.hasPrefix("frontend ") }).split(separator: " ").last.map(String.init)
-        let pids = try #require(lines.first { $0.hasPrefix("pids") }).split(separator: " ").dropFirst().compactMap { Int32($0) }
+        let frontend = try #require(lines.first { $0.hasPrefix("frontend ") }).split(separator: " ").last.map(
+            String.init)
+        let pids = try #require(lines.first { $0.hasPrefix("pids") }).split(separator: " ").dropFirst().compactMap {
+            Int32($0)
+        }
         #expect(pids.count == 3)
         var options = RecPoolClient.Options()
         options.timeoutMs = 2000

@@ -17,13 +17,16 @@ final class ProcessCluster: @unchecked Sendable {
     static func executable(_ name: String) -> URL { binaries.appendingPathComponent(name) }
 
     /// Starts a broker on `tcp://127.0.0.1:*` (or the given endpoints) and waits for its ready line.
-    func startBroker(frontend: String = "tcp://127.0.0.1:*", backend: String = "tcp://127.0.0.1:*", extra: [String] = [])
+    func startBroker(
+        frontend: String = "tcp://127.0.0.1:*", backend: String = "tcp://127.0.0.1:*", extra: [String] = []
+    )
         throws
     {
         brokerArguments = extra
         let process = Process()
         process.executableURL = Self.executable("recpool-broker")
-        process.arguments = ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"] + extra
+        process.arguments =
+            ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"] + extra
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -49,7 +52,8 @@ final class ProcessCluster: @unchecked Sendable {
     func startWorker(_ name: String, extra: [String] = []) throws {
         let process = Process()
         process.executableURL = Self.executable("recpool-worker")
-        process.arguments = ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"] + extra
+        process.arguments =
+            ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"] + extra
         try process.run()
         lock.withLock { processes[name] = process }
     }
@@ -102,7 +106,9 @@ enum ClusterError: Error {
 }
 
 /// Runs a command-line program to completion and returns its exit code and output.
-func runTool(_ name: String, _ arguments: [String], stdin: String? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
+func runTool(_ name: String, _ arguments: [String], stdin: String? = nil) throws -> (
+    code: Int32, stdout: String, stderr: String
+) {
     let process = Process()
     process.executableURL = ProcessCluster.executable(name)
     process.arguments = arguments

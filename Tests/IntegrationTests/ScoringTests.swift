@@ -156,3 +156,53 @@ func serverError<T>(_ body: () async throws -> T) async -> (status: Status, mess
     guard case .server(let status, let message, _)? = await clientError(body) else { return nil }
     return (status, message)
 }
+
+/// A worker serving a checkpoint written by `recpool fit`.
+@Suite("Serving a trained checkpoint", .serialized)
+struct CheckpointServingTests {
+    @Test("a worker started with --model serves that checkpoint's version and scores like recpool predict")
+    func servesCheckpoint() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ckpt-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var csv = "a,b,c,label\n"
+        for i in 0..<200 {
+            let a = Float(i % 10) / 10, b = Float((i * 7) % 13) / 13, c = Float((i * 3) % 5) / 5
+            csv += "\(a),\(b),\(c),\(a + b > 1 ? 1 : 0)\n"
+        }
+        let data = directory.appendingPathComponent("train.csv")
+        try csv.write(to: data, atomically: true, encoding: .utf8)
+        let model = directory.appendingPathComponent("model.ckpt")
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", data.path, "--out", model.path, "--epochs", "2", "--version", "7"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let rows = directory.appendingPathComponent("rows.csv")
+        try "0.1,0.2,0.3\n0.9,0.8,0.7\n".write(to: rows, atomically: true, encoding: .utf8)
+        let predict = try runTool("recpool", ["predict", "--model", model.path, "--input", rows.path, "--json"])
+        #expect(predict.code == 0, "\(predict.stderr)")
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(predict.stdout.utf8)) as? [String: Any])
+
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1", extra: ["--model", model.path])
+        let client = try await cluster.client()
+        defer { client.close() }
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        #expect(status.workers[0].modelVersion == 7 && status.workers[0].inputWidth == 3)
+        let scores = try await client.score(rows: [[0.1, 0.2, 0.3], [0.9, 0.8, 0.7]])
+        #expect(scores.modelVersion == 7)
+        let want = try #require(expected["scores"] as? [Double])
+        #expect(zip(scores.values, want).allSatisfy { abs(Double($0) - $1) < 1e-6 })
+    }
+
+    @Test("a worker refuses a corrupt checkpoint with a clear error instead of serving")
+    func corruptCheckpoint() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).ckpt")
+        try Data("RECPOOLM garbage".utf8).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let result = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", path.path])
+        #expect(result.code != 0)
+        #expect(result.stderr.contains("cannot load model"))
+    }
+}

@@ -47,3 +47,16 @@ struct TensorTests {
         #expect(throws: WireError.self) { try Tensor(rows: [[1, 2], [3]]) }
     }
 }
+
+@Suite("Tensor validation without copying")
+struct TensorValidationTests {
+    @Test("validate agrees with decoding on good and bad frames")
+    func agrees() throws {
+        let good = Tensor(rows: 3, cols: 2, values: [1, 2, 3, 4, 5, 6]).encoded()
+        #expect(try Tensor.validate(good) == (3, 2))
+        let nan = Tensor(rows: 2, cols: 2, values: [0, 1, 2, .nan]).encoded()
+        #expect(throws: WireError.nonFiniteValue(row: 1, column: 1)) { try Tensor.validate(nan) }
+        #expect(throws: WireError.tooManyRows(rows: 3, limit: 2)) { try Tensor.validate(good, maxRows: 2) }
+        #expect(throws: WireError.tensorTooShort(bytes: 2)) { try Tensor.validate([0, 1]) }
+    }
+}

@@ -61,7 +61,8 @@ struct WireMessageTests {
 
     @Test("JSON documents use snake_case keys and report what is wrong")
     func documents() throws {
-        let hello = WorkerHello(workerId: "w", services: ["SCORE"], slots: 4, inputWidth: 106, modelVersion: 3, host: "h", pid: 1)
+        let hello = WorkerHello(
+            workerId: "w", services: ["SCORE"], slots: 4, inputWidth: 106, modelVersion: 3, host: "h", pid: 1)
         let frame = WireJSON.encode(hello)
         #expect(String(decoding: frame, as: UTF8.self).contains("\"input_width\":106"))
         #expect(try WireJSON.decode(WorkerHello.self, from: frame) == hello)

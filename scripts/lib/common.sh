@@ -7,7 +7,7 @@ export RECPOOL_ROOT
 # System packages the build needs (Debian names).
 recpool_system_packages() {
     local missing=()
-    for pkg in libzmq3-dev libopenblas-dev pkg-config python3-venv; do
+    for pkg in libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config python3-venv; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -66,3 +66,8 @@ public func matmul(_ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: 
     gemm(a, b, transA: transA, transB: transB, into: &c)
     return c
 }
+
+/// Sets how many threads OpenBLAS may use (benchmarks pin it to 1).
+public func setBLASThreadCount(_ n: Int) {
+    openblas_set_num_threads(Int32(n))
+}

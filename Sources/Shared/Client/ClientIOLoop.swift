@@ -83,7 +83,9 @@ enum ClientIOLoop {
         do {
             message = try WireMessage(decoding: frames, limits: WireLimits(maxFrames: 64, maxMessageBytes: 1 << 30))
         } catch {
-            if let id = frames.first.flatMap(Header.salvageRequestId), let waiter = state.state.withLock({ $0.take(id) }) {
+            if let id = frames.first.flatMap(Header.salvageRequestId),
+                let waiter = state.state.withLock({ $0.take(id) })
+            {
                 waiter.continuation.resume(returning: .failure(.protocolViolation(error)))
             }
             return

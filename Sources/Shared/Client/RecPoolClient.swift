@@ -140,7 +140,8 @@ public final class RecPoolClient: Sendable {
         guard tensor.rows == rows.rows else {
             throw .protocolViolation(.tensorSizeMismatch(rows: tensor.rows, cols: tensor.cols, bytes: frame.count))
         }
-        return Scores(modelVersion: reply.header.modelVersion, values: tensor.values, timings: ReplyTimings(reply.header))
+        return Scores(
+            modelVersion: reply.header.modelVersion, values: tensor.values, timings: ReplyTimings(reply.header))
     }
 
     /// Scores rows given as arrays.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads the two clocks RecPool uses: monotonic time for timers and intervals, and wall-clock time

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A self-pipe that lets any thread wake a reactor thread blocked in `zmq_poll`.

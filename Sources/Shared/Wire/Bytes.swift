@@ -31,7 +31,8 @@ struct ByteReader {
         var value: T = 0
         withUnsafeMutableBytes(of: &value) { target in
             bytes.withUnsafeBytes { source in
-                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[offset..<(offset + MemoryLayout<T>.size)]))
+                target.copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: source[offset..<(offset + MemoryLayout<T>.size)]))
             }
         }
         offset += MemoryLayout<T>.size

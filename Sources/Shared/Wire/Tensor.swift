@@ -23,7 +23,9 @@ public struct Tensor: Sendable, Hashable {
         var flat: [Float] = []
         flat.reserveCapacity(rows.count * width)
         for row in rows {
-            guard row.count == width else { throw .tensorSizeMismatch(rows: rows.count, cols: width, bytes: row.count * 4) }
+            guard row.count == width else {
+                throw .tensorSizeMismatch(rows: rows.count, cols: width, bytes: row.count * 4)
+            }
             flat.append(contentsOf: row)
         }
         self.init(rows: rows.count, cols: width, values: flat)
@@ -37,26 +39,39 @@ public struct Tensor: Sendable, Hashable {
             raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
             values.withUnsafeBytes { source in
                 #if _endian(little)
-                UnsafeMutableRawBufferPointer(rebasing: raw[8...]).copyMemory(from: source)
+                    UnsafeMutableRawBufferPointer(rebasing: raw[8...]).copyMemory(from: source)
                 #else
-                for (i, v) in values.enumerated() {
-                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
-                }
+                    for (i, v) in values.enumerated() {
+                        raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
+                    }
                 #endif
             }
         }
         return bytes
     }
 
-    /// Decodes and validates a tensor frame.
-    /// - Parameters:
-    ///   - maxRows: the most rows allowed.
-    ///   - maxCols: the most columns allowed.
-    ///   - requireFinite: reject NaN and infinity, naming the first bad cell.
-    /// - Throws: ``WireError`` naming the problem.
-    public init(decoding frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max), requireFinite: Bool = true)
-        throws(WireError)
-    {
+    /// Validates a tensor frame without copying its values: the shape, the length and, optionally,
+    /// that every value is finite. The broker uses this on its hot path.
+    /// - Returns: the frame's rows and columns.
+    /// - Throws: ``WireError`` naming the problem, exactly as ``init(decoding:maxRows:maxCols:requireFinite:)`` would.
+    public static func validate(
+        _ frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max), requireFinite: Bool = true
+    ) throws(WireError) -> (rows: Int, cols: Int) {
+        let (rows, cols) = try shape(of: frame, maxRows: maxRows, maxCols: maxCols)
+        if requireFinite {
+            let bad: Int? = frame.withUnsafeBytes { raw in
+                for index in 0..<(rows * cols) {
+                    let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
+                    if bits & 0x7F80_0000 == 0x7F80_0000 { return index }
+                }
+                return nil
+            }
+            if let bad { throw .nonFiniteValue(row: bad / cols, column: bad % cols) }
+        }
+        return (rows, cols)
+    }
+
+    private static func shape(of frame: [UInt8], maxRows: Int, maxCols: Int) throws(WireError) -> (Int, Int) {
         guard frame.count >= 8 else { throw .tensorTooShort(bytes: frame.count) }
         var reader = ByteReader(frame)
         let rows = Int(reader.read(UInt32.self))
@@ -68,6 +83,23 @@ public struct Tensor: Sendable, Hashable {
         guard !overflow, frame.count == 8 + count * 4 else {
             throw .tensorSizeMismatch(rows: rows, cols: cols, bytes: frame.count)
         }
+        return (rows, cols)
+    }
+
+    /// Decodes and validates a tensor frame.
+    /// - Parameters:
+    ///   - maxRows: the most rows allowed.
+    ///   - maxCols: the most columns allowed.
+    ///   - requireFinite: reject NaN and infinity, naming the first bad cell.
+    /// - Throws: ``WireError`` naming the problem.
+    public init(
+        decoding frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max),
+        requireFinite: Bool = true
+    )
+        throws(WireError)
+    {
+        let (rows, cols) = try Self.shape(of: frame, maxRows: maxRows, maxCols: maxCols)
+        let count = rows * cols
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { target in
             frame.withUnsafeBytes { source in
@@ -75,7 +107,7 @@ public struct Tensor: Sendable, Hashable {
             }
         }
         #if !_endian(little)
-        for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
+            for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
         #endif
         if requireFinite {
             for (index, value) in values.enumerated() where !value.isFinite {

@@ -45,10 +45,14 @@ public struct WireMessage: Sendable, Hashable {
     public init<C: Collection>(decoding frames: C, limits: WireLimits = .standard) throws(WireError)
     where C.Element == [UInt8] {
         guard let first = frames.first else { throw .missingFrames(expected: 1, got: 0) }
-        guard frames.count <= limits.maxFrames else { throw .tooManyFrames(count: frames.count, limit: limits.maxFrames) }
+        guard frames.count <= limits.maxFrames else {
+            throw .tooManyFrames(count: frames.count, limit: limits.maxFrames)
+        }
         var total = 0
         for frame in frames { total += frame.count }
-        guard total <= limits.maxMessageBytes else { throw .messageTooLarge(bytes: total, limit: limits.maxMessageBytes) }
+        guard total <= limits.maxMessageBytes else {
+            throw .messageTooLarge(bytes: total, limit: limits.maxMessageBytes)
+        }
         header = try Header(decoding: first)
         payload = Array(frames.dropFirst())
     }

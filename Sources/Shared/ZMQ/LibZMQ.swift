@@ -1,7 +1,7 @@
 import CZMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The only code in RecPool that calls libzmq.
@@ -77,7 +77,9 @@ enum LibZMQ {
     static func lastEndpoint(_ socket: UnsafeMutableRawPointer) throws(ZMQError) -> String {
         var buffer = [CChar](repeating: 0, count: 512)
         var size = buffer.count
-        if zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size) != 0 { throw fail("zmq_getsockopt(LAST_ENDPOINT)") }
+        if zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size) != 0 {
+            throw fail("zmq_getsockopt(LAST_ENDPOINT)")
+        }
         return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -149,7 +151,8 @@ enum LibZMQ {
                 let data = zmq_msg_data(&message)!
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             }
-            if wantMetadata && frames.count == 1 {
+            // A ROUTER's identity frame carries no metadata; the peer's own frames do.
+            if wantMetadata && userId == nil && peerAddress == nil {
                 if let text = zmq_msg_gets(&message, "User-Id") { userId = String(cString: text) }
                 if let text = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: text) }
             }

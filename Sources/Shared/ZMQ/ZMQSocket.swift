@@ -65,6 +65,19 @@ public final class ZMQSocket {
         return true
     }
 
+    /// Sends a routing identity frame followed by `frames`, as one message, without building a
+    /// new array (the ROUTER hot path).
+    /// - Returns: `false` if `dontWait` was set and the message could not be queued.
+    @discardableResult
+    public func send(to identity: [UInt8], _ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        guard try LibZMQ.sendFrame(handle, identity, more: !frames.isEmpty, dontWait: dontWait) else { return false }
+        let last = frames.count - 1
+        for (index, frame) in frames.enumerated() {
+            _ = try LibZMQ.sendFrame(handle, frame, more: index < last, dontWait: false)
+        }
+        return true
+    }
+
     /// Receives one whole multipart message.
     /// - Parameters:
     ///   - dontWait: return `nil` at once when nothing is waiting.

@@ -37,10 +37,11 @@ final class LocalCluster: Service, @unchecked Sendable {
         let directory = Self.binaryDirectory
         let broker = Process()
         broker.executableURL = directory.appendingPathComponent("recpool-broker")
-        broker.arguments = [
-            "--frontend", settings.frontend, "--backend", settings.backend, "--exit-with-parent",
-            "--log-level", settings.logLevel,
-        ] + settings.brokerArguments
+        broker.arguments =
+            [
+                "--frontend", settings.frontend, "--backend", settings.backend, "--exit-with-parent",
+                "--log-level", settings.logLevel,
+            ] + settings.brokerArguments
         let output = Pipe()
         broker.standardOutput = output
         try broker.run()
@@ -63,9 +64,11 @@ final class LocalCluster: Service, @unchecked Sendable {
         for index in 0..<settings.workers {
             let worker = Process()
             worker.executableURL = directory.appendingPathComponent("recpool-worker")
-            worker.arguments = [
-                "--broker", backend, "--id", "worker-\(index + 1)", "--exit-with-parent", "--log-level", settings.logLevel,
-            ] + settings.workerArguments
+            worker.arguments =
+                [
+                    "--broker", backend, "--id", "worker-\(index + 1)", "--exit-with-parent", "--log-level",
+                    settings.logLevel,
+                ] + settings.workerArguments
             try worker.run()
             processes.append(worker)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// Why an input file of feature rows could not be read. Each case names the file and the place.
 enum RowsFileError: Error, CustomStringConvertible {
@@ -8,6 +9,7 @@ enum RowsFileError: Error, CustomStringConvertible {
     case nonFinite(path: String, line: Int, column: Int)
     case ragged(path: String, line: Int, expected: Int, got: Int)
     case badJSON(path: String, reason: String)
+    case csv(CSVError)
 
     var description: String {
         switch self {
@@ -19,17 +21,20 @@ enum RowsFileError: Error, CustomStringConvertible {
         case .ragged(let path, let line, let expected, let got):
             "\(path):\(line): row has \(got) values, expected \(expected) like the first row"
         case .badJSON(let path, let reason): "\(path): not a JSON array of rows: \(reason)"
+        case .csv(let error): error.description
         }
     }
 }
 
-/// Reads feature rows from CSV (an optional header line, then numbers) or JSON (an array of arrays,
+/// Reads feature rows from CSV (``NumericCSV``: an optional header line, then numbers) or JSON (an array of arrays,
 /// or an object with a `rows` array). A header column named `label` is dropped. `-` is stdin.
 enum RowsFile {
     static func read(_ path: String) throws(RowsFileError) -> [[Float]] {
         let data: Data
         do {
-            data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+            data =
+                path == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
@@ -70,31 +75,15 @@ enum RowsFile {
     }
 
     private static func csv(_ text: String, path: String) throws(RowsFileError) -> [[Float]] {
-        var rows: [[Float]] = []
-        var dropColumn: Int?
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty { continue }
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }
-            if rows.isEmpty && dropColumn == nil && index == 0 && cells.contains(where: { Float($0) == nil }) {
-                dropColumn = cells.firstIndex(of: "label") ?? -1
-                continue
-            }
-            var row: [Float] = []
-            for (c, cell) in cells.enumerated() where c != dropColumn {
-                guard let value = Float(cell) else {
-                    throw .notANumber(path: path, line: index + 1, column: c + 1, text: cell)
-                }
-                guard value.isFinite else { throw .nonFinite(path: path, line: index + 1, column: c + 1) }
-                row.append(value)
-            }
-            if let first = rows.first, first.count != row.count {
-                throw .ragged(path: path, line: index + 1, expected: first.count, got: row.count)
-            }
-            rows.append(row)
+        let table: NumericCSV
+        do {
+            table = try NumericCSV.parse(text, path: path)
+        } catch {
+            throw .csv(error)
         }
-        return rows
+        let label = table.header?.firstIndex(of: "label")
+        return (0..<table.table.rows).map { r in
+            (0..<table.table.cols).filter { $0 != label }.map { table.table[r, $0] }
+        }
     }
 }

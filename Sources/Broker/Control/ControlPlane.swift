@@ -1,0 +1,84 @@
+import DequeModule
+import Logging
+import RecStore
+import Shared
+import Synchronization
+
+/// The broker's control plane: one dedicated thread that owns the durable store and the training
+/// jobs, so that disk writes never stall the reactor's scoring traffic.
+///
+/// The reactor forwards CONTROL requests, ROUND_RESULT messages and snapshots of the live workers
+/// through ``submit(_:)``; the control plane answers through ``drainOutputs()``, waking the
+/// reactor with the signal it was given. Everything a client is told has been accepted is
+/// committed to the store before the reply is queued.
+public final class ControlPlane: Sendable {
+    private let inbox = Mutex(Deque<ControlInput>())
+    private let outbox = ControlOutbox()
+    private let wakeup = WakeupSignal()
+    private let reactorWakeup: WakeupSignal
+    private let stopRequested = Mutex(false)
+    private let store: RecStore
+    private let logger: Logger
+
+    /// Creates a control plane over `store` that wakes the reactor through `reactorWakeup`.
+    public init(store: RecStore, reactorWakeup: WakeupSignal, logger: Logger) {
+        self.store = store
+        self.reactorWakeup = reactorWakeup
+        self.logger = logger
+    }
+
+    /// Hands an input to the control thread. Safe from any thread.
+    public func submit(_ input: ControlInput) {
+        inbox.withLock { $0.append(input) }
+        wakeup.signal()
+    }
+
+    /// Takes what the control thread wants sent. Called by the reactor.
+    public func drainOutputs() -> [ControlOutput] {
+        outbox.queue.withLock { queue in
+            defer { queue.removeAll() }
+            return Array(queue)
+        }
+    }
+
+    /// Stops the control thread.
+    public func stop() {
+        stopRequested.withLock { $0 = true }
+        wakeup.signal()
+    }
+
+    /// Runs the control loop on the calling thread until ``stop()``.
+    public func run() {
+        let coordinator = JobCoordinator(store: store, logger: logger) { [outbox, reactorWakeup] output in
+            outbox.queue.withLock { $0.append(output) }
+            reactorWakeup.signal()
+        }
+        coordinator.start(nowMs: Clocks.epochMillis())
+        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        while !stopRequested.withLock({ $0 }) {
+            _ = try? poller.poll(timeoutMilliseconds: 100)
+            wakeup.drain()
+            let inputs = inbox.withLock { queue in
+                defer { queue.removeAll() }
+                return Array(queue)
+            }
+            let now = Clocks.epochMillis()
+            for input in inputs {
+                switch input {
+                case .client(let identity, let message, let userId):
+                    coordinator.handleClient(identity: identity, message: message, userId: userId, nowMs: now)
+                case .worker(let identity, let message):
+                    coordinator.handleWorker(identity: identity, message: message, nowMs: now)
+                case .workers(let workers):
+                    coordinator.updateWorkers(workers, nowMs: now)
+                }
+            }
+            coordinator.tick(nowMs: Clocks.epochMillis())
+        }
+    }
+}
+
+/// The control plane's outputs waiting for the reactor.
+final class ControlOutbox: Sendable {
+    let queue = Mutex(Deque<ControlOutput>())
+}

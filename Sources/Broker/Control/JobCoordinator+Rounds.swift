@@ -1,0 +1,188 @@
+import Foundation
+import RecStore
+import Shared
+
+extension JobCoordinator {
+    /// Sends round `record.round + 1` to the live workers, one shard each (round-robin).
+    func startRound(_ id: String, nowMs: UInt64) {
+        guard var job = jobs[id], !workers.isEmpty else { return }
+        if let total = job.totalSteps, job.record.round * job.spec.syncEvery >= total {
+            finalize(id, nowMs: nowMs)
+            return
+        }
+        let round = job.record.round + 1
+        var pending: [Int: [UInt8]] = [:]
+        for shard in 0..<job.spec.workers {
+            guard let worker = pickWorker(for: shard) else { return }
+            pending[shard] = worker
+        }
+        if job.record.state == .queued {
+            job.record.state = .running
+            try? store.updateJob(job.record)
+        }
+        job.phase = .training(round: round, startedMs: nowMs, pending: pending, results: [:])
+        jobs[id] = job
+        for (shard, worker) in pending.sorted(by: { $0.key < $1.key }) {
+            send(job: job, round: round, shard: shard, to: worker, finalize: false)
+        }
+    }
+
+    /// Sends one shard's TRAIN_ROUND (or the finalize request) to `worker`.
+    func send(job: RunningJob, round: Int, shard: Int, to worker: [UInt8], finalize: Bool) {
+        let H = job.spec.syncEvery
+        var frames: [[UInt8]] = []
+        let uploaded = job.spec.dataset.hasPrefix("sha256:") ? String(job.spec.dataset.dropFirst(7)) : nil
+        var dataset: [UInt8]? = nil
+        if let uploaded, !(datasetHolders[uploaded]?.contains(worker) ?? false) {
+            dataset = try? store.blobs.get(uploaded)
+        }
+        let assignment = RoundAssignment(
+            job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
+            fromStep: job.record.round * H, steps: finalize ? 0 : H, spec: job.spec, stateSHA: job.stateSHA,
+            evaluate: shard == 0 || finalize, finalize: finalize, datasetIncluded: dataset != nil)
+        frames.append(Header(command: .trainRound, requestId: UInt64(round)).encoded())
+        frames.append(WireJSON.encode(assignment))
+        frames.append(job.state)
+        if let dataset { frames.append(dataset) }
+        emit(.toWorker(identity: worker, frames: frames))
+    }
+
+    /// Handles a worker's ROUND_RESULT.
+    func handleWorker(identity: [UInt8], message: WireMessage, nowMs: UInt64) {
+        guard message.header.command == .roundResult, let first = message.payload.first,
+            let report = try? WireJSON.decode(RoundReport.self, from: first), var job = jobs[report.job]
+        else { return }
+        let body = message.payload.count > 1 ? message.payload[1] : []
+        if let uploaded = job.spec.dataset.hasPrefix("sha256:") ? String(job.spec.dataset.dropFirst(7)) : nil,
+            report.error == nil
+        {
+            datasetHolders[uploaded, default: []].insert(identity)
+        }
+        switch job.phase {
+        case .finalizing(let worker, _) where worker == identity && report.round == job.record.round + 1:
+            if let error = report.error {
+                fail(report.job, "worker could not finalize: \(error)")
+                return
+            }
+            register(report.job, report: report, checkpoint: body, nowMs: nowMs)
+        case .training(let round, let started, var pending, var results)
+        where round == report.round && pending[report.shard] == identity:
+            if let error = report.error {
+                fail(report.job, "round \(round), shard \(report.shard): \(error)")
+                return
+            }
+            guard report.receivedStateSHA == job.stateSHA || (job.stateSHA.isEmpty && round == 1) else {
+                inconsistentReplicas += 1
+                logger.error(
+                    "replica started from a different state; result rejected",
+                    metadata: ["job": "\(report.job)", "shard": "\(report.shard)"])
+                return
+            }
+            pending[report.shard] = nil
+            results[report.shard] = Result(report: report, pack: body)
+            job.totalSteps = max(job.totalSteps ?? 0, report.totalSteps)
+            job.datasetSHA = report.datasetSHA
+            job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
+            jobs[report.job] = job
+            if pending.isEmpty { closeRound(report.job, nowMs: nowMs) }
+        default:
+            logger.debug("late or unexpected round result dropped", metadata: ["job": "\(report.job)", "round": "\(report.round)"])
+        }
+    }
+
+    /// Averages the results that arrived, stores the round, and starts the next one.
+    func closeRound(_ id: String, nowMs: UInt64) {
+        guard var job = jobs[id], case .training(let round, let started, _, let results) = job.phase else { return }
+        let ordered = results.sorted { $0.key < $1.key }.map(\.value)
+        do {
+            let packs = try ordered.map { result throws(WireError) in
+                (pack: try ParameterPack(decoding: result.pack), weight: Double(result.report.samples))
+            }
+            let averaged = try ParameterPack.weightedMean(packs)
+            let bytes = averaged.encoded()
+            let sha = try store.blobs.put(bytes)
+            let samples = ordered.reduce(0) { $0 + $1.report.samples }
+            let loss = samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
+            let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
+            let H = job.spec.syncEvery
+            job.record.round = round
+            job.record.step = min(round * H, job.totalSteps ?? round * H)
+            job.record.epoch = ordered.map(\.report.epoch).max() ?? job.record.epoch
+            job.record.loss = loss
+            if let metrics { job.record.metrics = String(decoding: WireJSON.encode(metrics), as: UTF8.self) }
+            job.record.stateSHA = sha
+            if let total = job.totalSteps { job.record.totalRounds = (total + H - 1) / H }
+            let record = RoundRecord(
+                jobId: id, round: round, loss: loss, samples: samples, replicas: ordered.count,
+                metrics: metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }, stateSHA: sha,
+                seconds: Double(nowMs &- started) / 1000)
+            try store.completeRound(record, job: job.record)
+            job.state = bytes
+            job.stateSHA = sha
+            job.attempts = 0
+            job.phase = .waiting
+            jobs[id] = job
+            logger.info(
+                "round complete",
+                metadata: ["job": "\(id)", "round": "\(round)", "loss": "\(loss)", "replicas": "\(ordered.count)"])
+            startRound(id, nowMs: nowMs)
+        } catch {
+            fail(id, "round \(round) could not be averaged: \(error)")
+        }
+    }
+
+    /// Asks one worker for a checkpoint of the final state and its validation metrics.
+    func finalize(_ id: String, nowMs: UInt64) {
+        guard var job = jobs[id], let worker = pickWorker(for: 0) else { return }
+        job.phase = .finalizing(worker: worker, sentMs: nowMs)
+        jobs[id] = job
+        send(job: job, round: job.record.round + 1, shard: 0, to: worker, finalize: true)
+    }
+
+    /// Registers the final checkpoint as a model version, completes the job, and promotes if asked.
+    func register(_ id: String, report: RoundReport, checkpoint: [UInt8], nowMs: UInt64) {
+        guard var job = jobs[id] else { return }
+        do {
+            let sha = try store.blobs.put(checkpoint)
+            let metrics = String(decoding: WireJSON.encode(report.metrics ?? [:]), as: UTF8.self)
+            let version = try store.registerModel(
+                job: id, datasetSHA: report.datasetSHA, hyperparameters: job.record.spec, metrics: metrics,
+                checkpointSHA: sha)
+            job.record.state = .completed
+            job.record.modelVersion = version
+            job.record.metrics = metrics
+            try store.updateJob(job.record)
+            jobs[id] = nil
+            logger.info("job complete", metadata: ["job": "\(id)", "model_version": "\(version)"])
+            if job.spec.promote {
+                try store.promote(version)
+                publishRollout(version)
+            }
+        } catch {
+            fail(id, "could not register the model: \(error)")
+        }
+    }
+
+    /// Marks a job failed, durably.
+    func fail(_ id: String, _ why: String) {
+        guard var job = jobs[id] else { return }
+        logger.error("job failed", metadata: ["job": "\(id)", "error": "\(why)"])
+        job.record.state = .failed
+        job.record.error = why
+        try? store.updateJob(job.record)
+        jobs[id] = nil
+    }
+
+    /// Tells the reactor to roll `version` out to every scoring replica.
+    func publishRollout(_ version: UInt64) {
+        guard let model = try? store.model(version), let bytes = try? store.blobs.get(model.checkpointSHA) else {
+            logger.error("cannot roll out a version whose checkpoint is missing", metadata: ["model_version": "\(version)"])
+            return
+        }
+        let frames = [
+            Header(command: .weights, modelVersion: version).encoded(),
+            WireJSON.encode(WeightsNotice(version: version, sha256: model.checkpointSHA)), bytes,
+        ]
+        emit(.rollout(version: version, frames: frames))
+    }
+}

@@ -1,0 +1,82 @@
+/// Trains an ``MLP`` one step at a time, holding the model and the optimiser state as values.
+///
+/// The training-job code can drive ``step(_:)`` directly, and average ``model`` and ``state``
+/// (through ``MLP/flatParameters`` and ``OptimizerState/flatMoments``) across replicas.
+public struct MLPTrainer: Sendable, Equatable {
+    /// The model being trained.
+    public var model: MLP
+    /// The optimiser and its hyper-parameters.
+    public var optimizer: Optimizer
+    /// The optimiser's moments and step count.
+    public var state: OptimizerState
+    /// The loss.
+    public var loss: Loss
+
+    /// Creates a trainer with a fresh optimiser state.
+    public init(model: MLP, optimizer: Optimizer = .adam(AdamConfig()), loss: Loss = .binaryCrossEntropy) {
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = loss
+        self.state = optimizer.makeState(parameterCount: model.parameterCount)
+    }
+
+    /// One optimiser step on one batch: forward, backward, update.
+    /// - Returns: The batch's mean loss before the update.
+    @discardableResult
+    public mutating func step(_ batch: LabeledData) -> Float {
+        let (value, gradient) = model.valueAndGradient(input: batch.inputs, targets: batch.targets, loss: loss)
+        optimizer.update(&model, gradient: gradient, state: &state)
+        return value
+    }
+
+    /// The mean loss of the current model on `data`, without updating.
+    public func evaluateLoss(_ data: LabeledData) -> Float {
+        if data.count == 0 { return 0 }
+        let z = model.logits(data.inputs)
+        return loss.valueAndLogitGradient(logits: z.values, targets: data.targets, outputActivation: model.outputActivation).value
+    }
+
+    /// Trains for `config.epochs` epochs of seeded shuffled mini-batches, validating on a
+    /// held-out fraction after each epoch and optionally stopping early.
+    ///
+    /// Deterministic: the same model, data and config give the same weights bit for bit.
+    /// - Returns: Per-epoch losses.
+    @discardableResult
+    public mutating func fit(_ data: LabeledData, config: TrainingConfig) -> TrainingHistory {
+        var rng = Xoshiro256(seed: config.seed)
+        let (train, validation) = data.split(validationFraction: config.validationFraction, rng: &rng)
+        var history = TrainingHistory(epochs: [], stoppedEarly: false)
+        var best: (loss: Float, model: MLP, state: OptimizerState)? = nil
+        var sinceBest = 0
+        for epoch in 0..<config.epochs {
+            let order = rng.permutation(train.count)
+            var total: Double = 0
+            var start = 0
+            while start < train.count {
+                let end = min(start + config.batchSize, train.count)
+                let batch = train.subset(order[start..<end])
+                total += Double(step(batch)) * Double(end - start)
+                start = end
+            }
+            let validationLoss = validation.count > 0 ? evaluateLoss(validation) : nil
+            history.epochs.append(
+                EpochRecord(
+                    epoch: epoch, trainLoss: train.count > 0 ? Float(total / Double(train.count)) : 0,
+                    validationLoss: validationLoss))
+            guard let patience = config.earlyStoppingPatience, let vl = validationLoss else { continue }
+            if best == nil || vl < best!.loss {
+                best = (vl, model, state)
+                sinceBest = 0
+            } else {
+                sinceBest += 1
+                if sinceBest >= patience {
+                    model = best!.model
+                    state = best!.state
+                    history.stoppedEarly = true
+                    break
+                }
+            }
+        }
+        return history
+    }
+}

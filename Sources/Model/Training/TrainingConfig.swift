@@ -1,0 +1,53 @@
+/// How ``MLPTrainer/fit(_:config:)`` trains: the interest model's defaults are Keras-like
+/// (10 epochs, batch 32, 20% validation, Adam at 0.001, binary cross-entropy).
+public struct TrainingConfig: Sendable, Equatable, Codable {
+    /// Passes over the training rows.
+    public var epochs: Int
+    /// Rows per step; the last batch of an epoch may be smaller.
+    public var batchSize: Int
+    /// Fraction of rows held out for validation, in `[0, 1)`.
+    public var validationFraction: Double
+    /// Seed for the validation split and the per-epoch shuffles.
+    public var seed: UInt64
+    /// Stop after this many epochs without a lower validation loss, restoring the best weights;
+    /// `nil` never stops early.
+    public var earlyStoppingPatience: Int?
+    /// The loss to minimise.
+    public var loss: Loss
+    /// The optimiser.
+    public var optimizer: Optimizer
+
+    /// Creates a configuration.
+    public init(
+        epochs: Int = 10, batchSize: Int = 32, validationFraction: Double = 0.2, seed: UInt64 = 0,
+        earlyStoppingPatience: Int? = nil, loss: Loss = .binaryCrossEntropy,
+        optimizer: Optimizer = .adam(AdamConfig(learningRate: 0.001))
+    ) {
+        precondition(epochs >= 0 && batchSize > 0, "TrainingConfig: epochs ≥ 0 and batch size > 0")
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.validationFraction = validationFraction
+        self.seed = seed
+        self.earlyStoppingPatience = earlyStoppingPatience
+        self.loss = loss
+        self.optimizer = optimizer
+    }
+}
+
+/// What happened in one epoch.
+public struct EpochRecord: Sendable, Equatable, Codable {
+    /// Zero-based epoch number.
+    public var epoch: Int
+    /// Mean training loss over the epoch's rows.
+    public var trainLoss: Float
+    /// Loss on the validation rows after the epoch; `nil` without validation rows.
+    public var validationLoss: Float?
+}
+
+/// The record of a ``MLPTrainer/fit(_:config:)`` run.
+public struct TrainingHistory: Sendable, Equatable, Codable {
+    /// One record per epoch run.
+    public var epochs: [EpochRecord]
+    /// Whether early stopping ended the run (and the best weights were restored).
+    public var stoppedEarly: Bool
+}

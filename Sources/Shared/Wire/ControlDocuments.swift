@@ -1,0 +1,174 @@
+/// A `CONTROL` request (JSON frame 1). `op` selects the operation; the other keys are its arguments.
+///
+/// | op | arguments | reply |
+/// |---|---|---|
+/// | `train` | `train` | ``JobView`` of the new, durable job |
+/// | `upload` | `upload`, bytes in frame 2 | `{"complete": bool}` |
+/// | `jobs` | — | `{"jobs": [JobView]}` |
+/// | `job` | `job` | ``JobView`` with its rounds |
+/// | `cancel_job` | `job` | ``JobView`` |
+/// | `models` | — | `{"models": [ModelView]}` |
+/// | `promote` | `version` | ``ModelView`` |
+/// | `rollback` | — | ``ModelView`` of the version now promoted |
+public struct ControlRequest: Codable, Sendable, Equatable {
+    /// The operation.
+    public var op: String
+    /// A job id (`job`, `cancel_job`).
+    public var job: String?
+    /// A model version (`promote`).
+    public var version: UInt64?
+    /// A job to start (`train`).
+    public var train: TrainJobSpec?
+    /// An upload chunk's description (`upload`).
+    public var upload: UploadChunk?
+
+    /// Creates a request.
+    public init(op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil) {
+        self.op = op
+        self.job = job
+        self.version = version
+        self.train = train
+        self.upload = upload
+    }
+}
+
+/// One chunk of a dataset upload; the chunk's bytes travel in frame 2.
+public struct UploadChunk: Codable, Sendable, Equatable {
+    /// SHA-256 of the whole content.
+    public var sha256: String
+    /// A display name (the client's file name).
+    public var name: String
+    /// Size of the whole content.
+    public var totalBytes: Int
+    /// Where this chunk starts.
+    public var offset: Int
+    /// SHA-256 of this chunk.
+    public var chunkSha256: String
+
+    /// Creates a chunk description.
+    public init(sha256: String, name: String, totalBytes: Int, offset: Int, chunkSha256: String) {
+        self.sha256 = sha256
+        self.name = name
+        self.totalBytes = totalBytes
+        self.offset = offset
+        self.chunkSha256 = chunkSha256
+    }
+}
+
+/// A training job as clients see it (`recpool job ID --json`).
+public struct JobView: Codable, Sendable, Equatable {
+    /// One completed round.
+    public struct Round: Codable, Sendable, Equatable {
+        /// The round, from 1.
+        public var round: Int
+        /// Mean training loss.
+        public var loss: Double
+        /// Samples seen over all replicas.
+        public var samples: Int
+        /// Replicas averaged.
+        public var replicas: Int
+        /// Validation metrics of the state the round started from, when evaluated.
+        public var metrics: [String: Double]?
+        /// Wall-clock seconds.
+        public var seconds: Double
+
+        /// Creates a round view.
+        public init(round: Int, loss: Double, samples: Int, replicas: Int, metrics: [String: Double]?, seconds: Double) {
+            self.round = round
+            self.loss = loss
+            self.samples = samples
+            self.replicas = replicas
+            self.metrics = metrics
+            self.seconds = seconds
+        }
+    }
+
+    /// The job id.
+    public var job: String
+    /// queued, running, completed, failed or cancelled.
+    public var state: String
+    /// `mlp` or `dqn`.
+    public var model: String
+    /// Rounds completed.
+    public var round: Int
+    /// Rounds planned.
+    public var totalRounds: Int
+    /// Epoch reached.
+    public var epoch: Int
+    /// Local steps per replica completed.
+    public var step: Int
+    /// Last round's training loss.
+    public var loss: Double?
+    /// Latest validation metrics.
+    public var metrics: [String: Double]
+    /// The registered version, once completed.
+    public var modelVersion: UInt64?
+    /// Why it failed.
+    public var error: String?
+    /// Seconds since the epoch when created.
+    public var createdAt: Double
+    /// Seconds since the epoch when last changed.
+    public var updatedAt: Double
+    /// The job's specification.
+    public var spec: TrainJobSpec?
+    /// Completed rounds (only for `job`).
+    public var rounds: [Round]?
+
+    /// Creates a job view.
+    public init(
+        job: String, state: String, model: String, round: Int, totalRounds: Int, epoch: Int, step: Int, loss: Double?,
+        metrics: [String: Double], modelVersion: UInt64?, error: String?, createdAt: Double, updatedAt: Double,
+        spec: TrainJobSpec?, rounds: [Round]?
+    ) {
+        self.job = job
+        self.state = state
+        self.model = model
+        self.round = round
+        self.totalRounds = totalRounds
+        self.epoch = epoch
+        self.step = step
+        self.loss = loss
+        self.metrics = metrics
+        self.modelVersion = modelVersion
+        self.error = error
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.spec = spec
+        self.rounds = rounds
+    }
+}
+
+/// A registered model version as clients see it (`recpool models --json`).
+public struct ModelView: Codable, Sendable, Equatable {
+    /// The version.
+    public var version: UInt64
+    /// The job that trained it.
+    public var job: String
+    /// Whether scoring uses it now.
+    public var promoted: Bool
+    /// Validation metrics, with cold-start and warm segments where the data has them.
+    public var metrics: [String: Double]
+    /// SHA-256 of its training dataset.
+    public var datasetSha256: String
+    /// Its hyperparameters.
+    public var hyperparameters: TrainJobSpec?
+    /// SHA-256 of its checkpoint.
+    public var checkpointSha256: String
+    /// Seconds since the epoch when registered.
+    public var createdAt: Double
+
+    /// Creates a model view.
+    public init(
+        version: UInt64, job: String, promoted: Bool, metrics: [String: Double], datasetSha256: String,
+        hyperparameters: TrainJobSpec?, checkpointSha256: String, createdAt: Double
+    ) {
+        self.version = version
+        self.job = job
+        self.promoted = promoted
+        self.metrics = metrics
+        self.datasetSha256 = datasetSha256
+        self.hyperparameters = hyperparameters
+        self.checkpointSha256 = checkpointSha256
+        self.createdAt = createdAt
+    }
+}

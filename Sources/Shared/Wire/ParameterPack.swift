@@ -1,0 +1,110 @@
+/// Named float32 vectors and a step counter: how training state (weights, optimiser moments)
+/// travels between workers and the broker, which averages packs without knowing the model.
+///
+/// ```
+/// [magic "RPK1"][step u64][count u32]
+///   count × ([name length u16][name UTF-8][length u64][length × f32 LE])
+/// ```
+public struct ParameterPack: Sendable, Equatable {
+    /// One named vector.
+    public struct Vector: Sendable, Equatable {
+        /// Its name, such as `weights` or `adam.m`.
+        public var name: String
+        /// Its values.
+        public var values: [Float]
+
+        /// Creates a vector.
+        public init(name: String, values: [Float]) {
+            self.name = name
+            self.values = values
+        }
+    }
+
+    /// The magic that starts every pack.
+    public static let magic: [UInt8] = Array("RPK1".utf8)
+
+    /// The optimiser step the state has reached.
+    public var step: UInt64
+    /// The vectors, in a fixed order.
+    public var vectors: [Vector]
+
+    /// Creates a pack.
+    public init(step: UInt64, vectors: [Vector]) {
+        self.step = step
+        self.vectors = vectors
+    }
+
+    /// The vector named `name`, if present.
+    public subscript(name: String) -> [Float]? { vectors.first { $0.name == name }?.values }
+
+    /// Encodes the pack.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + vectors.reduce(0) { $0 + 12 + $1.name.utf8.count + 4 * $1.values.count })
+        writer.append(Self.magic)
+        writer.append(step)
+        writer.append(UInt32(vectors.count))
+        for vector in vectors {
+            let name = Array(vector.name.utf8)
+            writer.append(UInt16(name.count))
+            writer.append(name)
+            writer.append(UInt64(vector.values.count))
+            vector.values.withUnsafeBytes { writer.bytes.append(contentsOf: $0) }
+        }
+        return writer.bytes
+    }
+
+    /// Decodes a pack.
+    /// - Throws: ``WireError/badDocument(_:)`` naming what is wrong.
+    public init(decoding bytes: [UInt8]) throws(WireError) {
+        guard bytes.count >= 16, Array(bytes[0..<4]) == Self.magic else { throw .badDocument("not a parameter pack") }
+        var reader = ByteReader(bytes, offset: 4)
+        step = reader.read()
+        let count = Int(reader.read(UInt32.self))
+        var vectors: [Vector] = []
+        for index in 0..<count {
+            guard reader.remaining >= 2 else { throw .badDocument("parameter pack truncated at vector \(index)") }
+            let nameLength = Int(reader.read(UInt16.self))
+            guard reader.remaining >= nameLength + 8 else { throw .badDocument("parameter pack truncated at vector \(index)") }
+            let name = String(decoding: bytes[reader.offset..<(reader.offset + nameLength)], as: UTF8.self)
+            reader.offset += nameLength
+            let length = reader.read(UInt64.self)
+            guard length <= UInt64(reader.remaining / 4) else { throw .badDocument("vector \(name) is truncated") }
+            let n = Int(length)
+            var values = [Float](repeating: 0, count: n)
+            values.withUnsafeMutableBytes { target in
+                bytes.withUnsafeBytes { source in
+                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[reader.offset..<(reader.offset + 4 * n)]))
+                }
+            }
+            reader.offset += 4 * n
+            vectors.append(Vector(name: name, values: values))
+        }
+        guard reader.remaining == 0 else { throw .badDocument("\(reader.remaining) bytes after the last vector") }
+        self.vectors = vectors
+    }
+
+    /// The sample-weighted mean of packs with the same layout (FedAvg / local SGD averaging).
+    ///
+    /// Accumulates in Double, so averaging a single pack returns it bit for bit. The step is the
+    /// largest among the packs.
+    /// - Throws: ``WireError/badDocument(_:)`` when the packs' layouts differ or no weight is positive.
+    public static func weightedMean(_ packs: [(pack: ParameterPack, weight: Double)]) throws(WireError) -> ParameterPack {
+        guard let first = packs.first else { throw .badDocument("nothing to average") }
+        let total = packs.reduce(0) { $0 + $1.weight }
+        guard total > 0 else { throw .badDocument("the replicas reported no samples") }
+        if packs.count == 1 { return first.pack }
+        var vectors: [Vector] = []
+        for (index, vector) in first.pack.vectors.enumerated() {
+            var sums = [Double](repeating: 0, count: vector.values.count)
+            for (pack, weight) in packs {
+                guard index < pack.vectors.count, pack.vectors[index].name == vector.name,
+                    pack.vectors[index].values.count == vector.values.count
+                else { throw .badDocument("replicas disagree on the layout of \(vector.name)") }
+                let values = pack.vectors[index].values
+                for i in sums.indices { sums[i] += Double(values[i]) * weight }
+            }
+            vectors.append(Vector(name: vector.name, values: sums.map { Float($0 / total) }))
+        }
+        return ParameterPack(step: packs.map(\.pack.step).max() ?? 0, vectors: vectors)
+    }
+}

@@ -1,0 +1,175 @@
+/// A training job as submitted (`CONTROL` op `train`), and as stored with the job.
+public struct TrainJobSpec: Codable, Sendable, Equatable {
+    /// `mlp` or `dqn`.
+    public var model: String
+    /// A built-in dataset name (`obd:random/all`, `synthetic:users=…`) or `sha256:<hex>` of an upload.
+    public var dataset: String
+    /// Passes over each replica's shard.
+    public var epochs: Int
+    /// Rows per local step.
+    public var batch: Int
+    /// Adam learning rate.
+    public var lr: Double
+    /// Hidden layer widths; `nil` for the default `[d_in, 64]`.
+    public var hidden: [Int]?
+    /// How many replicas train.
+    public var workers: Int
+    /// Local steps between averaging rounds (H).
+    public var syncEvery: Int
+    /// The seed of initialisation, split and shuffling.
+    public var seed: UInt64
+    /// Fraction of rows held out for validation.
+    public var validation: Double
+    /// Serve the result once done.
+    public var promote: Bool
+    /// A round closes after this long with the results that arrived, ms.
+    public var roundTimeoutMs: UInt64
+
+    /// Creates a spec with the documented defaults.
+    public init(
+        model: String = "mlp", dataset: String, epochs: Int = 10, batch: Int = 32, lr: Double = 0.001,
+        hidden: [Int]? = nil, workers: Int = 1, syncEvery: Int = 50, seed: UInt64 = 0, validation: Double = 0.2,
+        promote: Bool = false, roundTimeoutMs: UInt64 = 30_000
+    ) {
+        self.model = model
+        self.dataset = dataset
+        self.epochs = epochs
+        self.batch = batch
+        self.lr = lr
+        self.hidden = hidden
+        self.workers = workers
+        self.syncEvery = syncEvery
+        self.seed = seed
+        self.validation = validation
+        self.promote = promote
+        self.roundTimeoutMs = roundTimeoutMs
+    }
+
+    /// Why the spec is invalid, or `nil`.
+    public var problem: String? {
+        if model != "mlp" && model != "dqn" { return "model must be mlp or dqn, not \(model)" }
+        if dataset.isEmpty { return "dataset is empty" }
+        if !(1...10_000).contains(epochs) { return "epochs must be 1…10000" }
+        if !(1...65_536).contains(batch) { return "batch must be 1…65536" }
+        if !(lr > 0 && lr < 10) { return "lr must be in (0, 10)" }
+        if let hidden, hidden.isEmpty || hidden.contains(where: { !(1...65_536).contains($0) }) {
+            return "hidden sizes must be 1…65536"
+        }
+        if !(1...256).contains(workers) { return "workers must be 1…256" }
+        if !(1...1_000_000).contains(syncEvery) { return "sync_every must be 1…1000000" }
+        if !(validation >= 0 && validation < 1) { return "validation must be in [0, 1)" }
+        if roundTimeoutMs < 100 { return "round_timeout_ms must be at least 100" }
+        return nil
+    }
+}
+
+/// What the broker asks of one replica for one round (`TRAIN_ROUND`, JSON frame 1).
+///
+/// Frames: `[header][assignment JSON][state pack, empty for round 1][dataset bytes, if included]`.
+public struct RoundAssignment: Codable, Sendable, Equatable {
+    /// The job.
+    public var job: String
+    /// The round, from 1.
+    public var round: Int
+    /// This replica's shard, from 0.
+    public var shard: Int
+    /// How many shards (replicas).
+    public var shards: Int
+    /// The local step this round starts at.
+    public var fromStep: Int
+    /// Local steps to run (0: evaluate only).
+    public var steps: Int
+    /// The job's specification.
+    public var spec: TrainJobSpec
+    /// SHA-256 of the state pack in frame 2 (empty for round 1: initialise from the seed).
+    public var stateSHA: String
+    /// Evaluate the received state on the validation split and report the metrics.
+    public var evaluate: Bool
+    /// Return a model checkpoint of the received state instead of training (the last round).
+    public var finalize: Bool
+    /// Whether frame 3 carries the dataset bytes.
+    public var datasetIncluded: Bool
+
+    /// Creates an assignment.
+    public init(
+        job: String, round: Int, shard: Int, shards: Int, fromStep: Int, steps: Int, spec: TrainJobSpec,
+        stateSHA: String, evaluate: Bool, finalize: Bool, datasetIncluded: Bool
+    ) {
+        self.job = job
+        self.round = round
+        self.shard = shard
+        self.shards = shards
+        self.fromStep = fromStep
+        self.steps = steps
+        self.spec = spec
+        self.stateSHA = stateSHA
+        self.evaluate = evaluate
+        self.finalize = finalize
+        self.datasetIncluded = datasetIncluded
+    }
+}
+
+/// A replica's answer for one round (`ROUND_RESULT`, JSON frame 1).
+///
+/// Frames: `[header][report JSON][state pack, or checkpoint bytes when finalizing]`.
+public struct RoundReport: Codable, Sendable, Equatable {
+    /// The job.
+    public var job: String
+    /// The round.
+    public var round: Int
+    /// The shard trained.
+    public var shard: Int
+    /// Rows processed in the round.
+    public var samples: Int
+    /// Mean training loss over those rows.
+    public var loss: Double
+    /// SHA-256 of the state the replica received and started from (replica consistency check).
+    public var receivedStateSHA: String
+    /// Validation metrics of the received state, when asked to evaluate.
+    public var metrics: [String: Double]?
+    /// The epoch reached.
+    public var epoch: Int
+    /// The local step reached.
+    public var step: Int
+    /// The local steps this replica's shard needs for the whole job (epochs × steps per epoch).
+    public var totalSteps: Int
+    /// SHA-256 identifying the training data the replica resolved.
+    public var datasetSHA: String
+    /// Why the round failed on this replica (then no state frame follows).
+    public var error: String?
+
+    /// Creates a report.
+    public init(
+        job: String, round: Int, shard: Int, samples: Int, loss: Double, receivedStateSHA: String,
+        metrics: [String: Double]?, epoch: Int, step: Int, totalSteps: Int, datasetSHA: String, error: String?
+    ) {
+        self.datasetSHA = datasetSHA
+        self.step = step
+        self.totalSteps = totalSteps
+        self.job = job
+        self.round = round
+        self.shard = shard
+        self.samples = samples
+        self.loss = loss
+        self.receivedStateSHA = receivedStateSHA
+        self.metrics = metrics
+        self.epoch = epoch
+        self.error = error
+    }
+}
+
+/// The JSON frame of a `WEIGHTS` message: which version follows and its checksum.
+///
+/// Frames: `[header (model_version = version)][notice JSON][checkpoint bytes]`.
+public struct WeightsNotice: Codable, Sendable, Equatable {
+    /// The model version.
+    public var version: UInt64
+    /// SHA-256 of the checkpoint bytes in frame 2; the worker verifies it before use.
+    public var sha256: String
+
+    /// Creates a notice.
+    public init(version: UInt64, sha256: String) {
+        self.version = version
+        self.sha256 = sha256
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+
+/// RecPool's durable state in `--state-dir`: an SQLite database (through GRDB) for jobs, rounds,
+/// datasets, model versions and promotions, and a ``BlobStore`` for the bytes (datasets,
+/// checkpoints, round states) named by SHA-256.
+///
+/// Every write is a committed transaction before it returns, so the broker can acknowledge what
+/// it has stored. Methods are synchronous: call them from the broker's control thread, never from
+/// the reactor or the cooperative pool.
+public final class RecStore: Sendable {
+    /// The state directory.
+    public let directory: String
+    /// Content-addressed files.
+    public let blobs: BlobStore
+    let database: DatabaseQueue
+
+    /// Opens (creating if needed) the store in `directory`.
+    /// - Throws: ``StoreError`` when the folder or database cannot be used.
+    public init(directory: String) throws(StoreError) {
+        self.directory = directory
+        blobs = try BlobStore(directory: "\(directory)/blobs")
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(5)
+            database = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE jobs (
+                        id TEXT PRIMARY KEY, model TEXT NOT NULL, state TEXT NOT NULL, spec TEXT NOT NULL,
+                        round INTEGER NOT NULL, total_rounds INTEGER NOT NULL, step INTEGER NOT NULL,
+                        epoch INTEGER NOT NULL, loss REAL, metrics TEXT, model_version INTEGER, error TEXT,
+                        state_sha TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+                    CREATE TABLE rounds (
+                        job_id TEXT NOT NULL REFERENCES jobs(id), round INTEGER NOT NULL, loss REAL NOT NULL,
+                        samples INTEGER NOT NULL, replicas INTEGER NOT NULL, metrics TEXT, state_sha TEXT NOT NULL,
+                        seconds REAL NOT NULL, PRIMARY KEY (job_id, round));
+                    CREATE TABLE datasets (
+                        sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, bytes INTEGER NOT NULL, created_at REAL NOT NULL);
+                    CREATE TABLE models (
+                        version INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, dataset_sha TEXT NOT NULL,
+                        hyperparameters TEXT NOT NULL, metrics TEXT NOT NULL, checkpoint_sha TEXT NOT NULL,
+                        created_at REAL NOT NULL);
+                    CREATE TABLE promotions (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, version INTEGER NOT NULL REFERENCES models(version),
+                        at REAL NOT NULL);
+                    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    """)
+        }
+        return migrator
+    }
+
+    /// Runs a write transaction, mapping GRDB's errors to ``StoreError``.
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try database.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    /// Runs a read, mapping GRDB's errors to ``StoreError``.
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try database.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    /// Increments and returns a named durable counter (job ids).
+    public func nextSequence(_ name: String) throws(StoreError) -> Int {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                arguments: [name])
+            return try Int.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name]) ?? 1
+        }
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import RecModel
+
+/// `recpool bench-model`: times the interest model's forward pass and training step.
+struct BenchModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-model",
+        abstract: "Time MLP inference (batch 1, 32, 256, 4096) and one training step at batch 32.",
+        discussion: "Pins OpenBLAS to one thread. Build with -c release; scripts/bench-model compares with numpy and onnxruntime.")
+
+    @Option(help: "Input width.") var dIn: Int = 106
+    @Option(help: "Timed repeats per case (the median is reported).") var repeats: Int = 7
+    @Option(help: "Seconds per repeat, roughly.") var seconds: Double = 0.2
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        setBLASThreadCount(1)
+        let results = ModelBenchmark(inputWidth: dIn, repeats: repeats, targetSeconds: seconds).run()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else {
+            print("| operation | batch | median µs |")
+            print("|---|---|---|")
+            for r in results { print("| \(r.operation) | \(r.batch) | \(String(format: "%.2f", r.medianMicroseconds)) |") }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import RecModel
+
+/// `recpool fit`: trains the interest model on a CSV file and writes a checkpoint.
+struct FitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit",
+        abstract: "Train a model on a dataset and write a checkpoint.",
+        discussion: """
+            DATASET is a CSV file of numeric feature columns plus a `label` column (0 or 1) with a \
+            header row. The same seed gives the same weights bit for bit.
+            """)
+
+    @Option(help: "Model kind; only `mlp` for now.") var model: String = "mlp"
+    @Option(help: "Training data: a CSV file with a `label` column.") var dataset: String
+    @Option(help: "Where to write the checkpoint.") var out: String
+    @Option(help: "Seed for initialisation, the validation split and shuffling.") var seed: UInt64 = 0
+    @Option(help: "Passes over the training rows.") var epochs: Int = 10
+    @Option(help: "Rows per training step.") var batch: Int = 32
+    @Option(help: "Adam learning rate.") var lr: Float = 0.001
+    @Option(help: "Hidden layer widths, comma-separated (default: d_in,64).") var hidden: String?
+    @Option(help: "Fraction of rows held out for validation.") var validation: Double = 0.2
+    @Option(help: "Stop after this many epochs without validation improvement.") var patience: Int?
+    @Option(help: "Model version recorded in the checkpoint.") var version: UInt64 = 1
+    @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
+
+    func validate() throws {
+        guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
+        guard epochs >= 0, batch > 0, lr > 0, lr.isFinite else { throw ValidationError("epochs ≥ 0, batch > 0 and lr > 0 are required") }
+        guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }
+    }
+
+    func run() throws {
+        do {
+            let data = try NumericCSV.read(path: dataset, headerRequired: true).labeledData()
+            let hiddenSizes = try hidden.map(parseWidths)
+            let spec = try featureSpec.map { path throws(CheckpointError) in try readFeatureSpec(path) } ?? []
+            var trainer = MLPTrainer(
+                model: MLP(inputWidth: data.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
+                optimizer: .adam(AdamConfig(learningRate: lr)))
+            let config = TrainingConfig(
+                epochs: epochs, batchSize: batch, validationFraction: validation, seed: seed,
+                earlyStoppingPatience: patience)
+            let history = trainer.fit(data, config: config)
+            for e in history.epochs {
+                let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
+                printError("epoch \(e.epoch + 1): loss \(e.trainLoss)\(v)")
+            }
+            var splitRNG = Xoshiro256(seed: seed)
+            let (_, held) = data.split(validationFraction: validation, rng: &splitRNG)
+            if held.count > 0 {
+                let m = ClassificationMetrics(probabilities: trainer.model.predict(held.inputs), labels: held.targets)
+                printError("validation: accuracy \(m.accuracy) auc \(m.auc) log_loss \(m.logLoss) f1 \(m.f1)")
+            }
+            let checkpoint = Checkpoint(
+                version: version, model: .mlp(trainer.model), featureSpec: spec,
+                metadata: [
+                    "trainer": "recpool fit", "dataset": dataset, "seed": "\(seed)", "epochs": "\(history.epochs.count)",
+                    "batch": "\(batch)", "learning_rate": "\(lr)", "rows": "\(data.count)",
+                ])
+            try checkpoint.write(toFile: out)
+            print("wrote \(out): \(trainer.model.parameterCount) parameters, version \(version)")
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    func parseWidths(_ s: String) throws(ValidationError) -> [Int] {
+        let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--hidden must be positive integers separated by commas, got \"\(s)\"")
+        }
+        return parts.map { $0! }
+    }
+
+    func readFeatureSpec(_ path: String) throws(CheckpointError) -> [UInt8] {
+        try Checkpoint.readRawFile(path)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}

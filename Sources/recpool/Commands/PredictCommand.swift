@@ -1,0 +1,35 @@
+import ArgumentParser
+import RecModel
+
+/// `recpool predict`: scores CSV rows with a checkpoint, locally.
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Score rows with a model checkpoint.",
+        discussion: """
+            ROWS is a CSV file of numeric feature columns (a header row is optional; a `label` \
+            column is ignored). Prints one score per line, or with --json \
+            {"model_version": N, "scores": [...]}.
+            """)
+
+    @Option(help: "The checkpoint to load.") var model: String
+    @Option(help: "CSV rows to score.") var input: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        do {
+            let checkpoint = try Checkpoint.read(fromFile: model)
+            let network = checkpoint.model.network
+            let rows = try NumericCSV.read(path: input).features(width: network.inputWidth)
+            let scores = network.predict(rows)
+            if json {
+                let list = scores.map { "\($0)" }.joined(separator: ", ")
+                print("{\"model_version\": \(checkpoint.version), \"scores\": [\(list)]}")
+            } else {
+                for s in scores { print(s) }
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+@testable import RecModel
+
+@Suite("Checkpoints")
+struct CheckpointTests {
+    static let mlp = Checkpoint(
+        version: 7, model: .mlp(MLP(inputWidth: 6, hiddenSizes: [5, 3], seed: 1)),
+        featureSpec: Array(#"{"columns":["a","b"]}"#.utf8), metadata: ["trained_by": "test", "epochs": "10", "ü": "✓"])
+    static let dqn = Checkpoint(
+        version: 2,
+        model: .dqn(DQNModel(network: QNetwork(stateWidth: 4, form: .itemInput(itemWidth: 3), hiddenSizes: [8], seed: 2), gamma: 0.9)))
+    static let dqnActions = Checkpoint(
+        model: .dqn(DQNModel(network: QNetwork(stateWidth: 4, form: .actionOutputs(actionCount: 5), hiddenSizes: [8], seed: 3), gamma: 0)))
+
+    @Test("encode then decode is bit-exact", arguments: [mlp, dqn, dqnActions])
+    func roundTrip(checkpoint: Checkpoint) throws {
+        let bytes = checkpoint.encoded()
+        let decoded = try Checkpoint(decoding: bytes)
+        #expect(decoded == checkpoint)
+        #expect(decoded.model.network.flatParameters.map(\.bitPattern) == checkpoint.model.network.flatParameters.map(\.bitPattern))
+        #expect(decoded.encoded() == bytes)
+    }
+
+    @Test("unusual float bit patterns survive (negative zero, subnormals, NaN payloads)")
+    func exoticFloats() throws {
+        var m = MLP(inputWidth: 2, hiddenSizes: [2], seed: 1)
+        var flat = m.flatParameters
+        flat[0] = -0.0
+        flat[1] = .leastNonzeroMagnitude
+        flat[2] = Float(bitPattern: 0x7FC0_1234)
+        m.flatParameters = flat
+        let decoded = try Checkpoint(decoding: Checkpoint(model: .mlp(m)).encoded())
+        #expect(decoded.model.network.flatParameters.map(\.bitPattern) == flat.map(\.bitPattern))
+    }
+
+    @Test("writing to a file and reading it back gives the same checkpoint and leaves no temp file")
+    func fileRoundTrip() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("model.rpm").path
+        try Self.mlp.write(toFile: path)
+        try Self.dqn.write(toFile: path)  // overwrite through rename
+        #expect(try Checkpoint.read(fromFile: path) == Self.dqn)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["model.rpm"])
+    }
+
+    @Test("a missing file is an I/O error naming the path and ENOENT")
+    func missingFile() {
+        #expect(throws: CheckpointError.io(path: "/nonexistent/x.rpm", operation: "open", errno: ENOENT)) {
+            try Checkpoint.read(fromFile: "/nonexistent/x.rpm")
+        }
+    }
+
+    @Test("every truncation is a typed error, never a crash or a partial model")
+    func everyTruncation() {
+        let bytes = Self.mlp.encoded()
+        for n in 0..<bytes.count {
+            do {
+                _ = try Checkpoint(decoding: Array(bytes[0..<n]))
+                Issue.record("a \(n)-byte prefix decoded")
+            } catch {
+                if n >= 8 { #expect(error == .truncated(expected: bytes.count, actual: n) || n < 20) }
+            }
+        }
+    }
+
+    @Test("flipping any single bit is detected")
+    func everyBitFlip() {
+        let bytes = Self.dqn.encoded()
+        for i in bytes.indices {
+            var corrupt = bytes
+            corrupt[i] ^= 1 << UInt8(i % 8)
+            #expect(throws: CheckpointError.self, "bit flip at byte \(i)") { try Checkpoint(decoding: corrupt) }
+        }
+        var body = bytes
+        body[40] ^= 0xFF
+        #expect(throws: CheckpointError.checksumMismatch) { try Checkpoint(decoding: body) }
+    }
+
+    @Test("wrong magic, a future version and trailing bytes are named")
+    func headerProblems() {
+        var bytes = Self.mlp.encoded()
+        var wrongMagic = bytes
+        wrongMagic[0] = UInt8(ascii: "X")
+        #expect(throws: CheckpointError.badMagic) { try Checkpoint(decoding: wrongMagic) }
+        var future = bytes
+        future[8] = 2
+        #expect(throws: CheckpointError.unsupportedVersion(found: 2, supported: 1)) { try Checkpoint(decoding: future) }
+        bytes.append(0)
+        #expect(throws: CheckpointError.trailingBytes(count: 1)) { try Checkpoint(decoding: bytes) }
+    }
+
+    @Test("a body that is well checksummed but inconsistent is rejected with the field named")
+    func inconsistentBody() {
+        // Re-checksum a body whose activation code is invalid.
+        var w = ByteWriter()
+        w.u64(1); w.u8(1); w.u32(2); w.u32(1); w.u32(1); w.u8(9)
+        w.u64(0); w.u32(0); w.u64(3); w.f32s([1, 2, 3])
+        let bytes = Self.frame(w.bytes)
+        #expect(throws: CheckpointError.invalidField(field: "layer 0 activation", value: "9")) { try Checkpoint(decoding: bytes) }
+        var w2 = ByteWriter()
+        w2.u64(1); w2.u8(1); w2.u32(2); w2.u32(1); w2.u32(1); w2.u8(2)
+        w2.u64(0); w2.u32(0); w2.u64(4); w2.f32s([1, 2, 3, 4])
+        #expect(throws: CheckpointError.weightCountMismatch(expected: 3, found: 4)) { try Checkpoint(decoding: Self.frame(w2.bytes)) }
+    }
+
+    @Test("errors describe themselves in words")
+    func descriptions() {
+        #expect(CheckpointError.checksumMismatch.description.contains("corrupted"))
+        #expect(CheckpointError.io(path: "/p", operation: "open", errno: ENOENT).description.contains("No such file"))
+    }
+
+    static func frame(_ body: [UInt8]) -> [UInt8] { Checkpoint.frame(body: body) }
+}

@@ -1,0 +1,51 @@
+import Testing
+
+@testable import RecModel
+
+@Suite("Numeric CSV input")
+struct NumericCSVTests {
+    @Test("a header with a label column gives features and targets")
+    func labeled() throws {
+        let csv = try NumericCSV.parse("a, label ,b\n1,0,2\n\n3,1,4\r\n", path: "t.csv", headerRequired: true)
+        let data = try csv.labeledData()
+        #expect(data.inputs == Matrix(rowArrays: [[1, 2], [3, 4]]))
+        #expect(data.targets == [0, 1])
+        #expect(csv.lines == [2, 4])
+    }
+
+    @Test("a headerless file is all data, and a label column is dropped for scoring")
+    func headerless() throws {
+        #expect(try NumericCSV.parse("1,2\n3,4\n", path: "r.csv").features(width: 2) == Matrix(rowArrays: [[1, 2], [3, 4]]))
+        #expect(try NumericCSV.parse("x,label\n1,0\n", path: "r.csv").features(width: 1) == Matrix(rowArrays: [[1]]))
+    }
+
+    @Test(
+        "bad input is a typed error naming file, line and column",
+        arguments: [
+            ("1,2\n3\n", CSVError.raggedRow(path: "f.csv", line: 2, expected: 2, found: 1)),
+            ("1,2\n3,abc\n", .nonNumeric(path: "f.csv", line: 2, column: 2, text: "abc")),
+            ("a,b\n1,2\nNaN,2\n", .notFinite(path: "f.csv", line: 3, column: 1, text: "NaN")),
+            ("1,inf\n", .notFinite(path: "f.csv", line: 1, column: 2, text: "inf")),
+            ("a,b\n", .empty(path: "f.csv")),
+        ])
+    func badInput(text: String, error: CSVError) {
+        #expect(throws: error) { try NumericCSV.parse(text, path: "f.csv") }
+    }
+
+    @Test("a wrong width, a missing label column and a label outside [0, 1] are named")
+    func semanticErrors() throws {
+        let csv = try NumericCSV.parse("a,b\n1,2\n", path: "f.csv")
+        #expect(throws: CSVError.wrongWidth(path: "f.csv", expected: 3, found: 2)) { try csv.features(width: 3) }
+        #expect(throws: CSVError.missingColumn(path: "f.csv", name: "label")) { try csv.labeledData() }
+        let bad = try NumericCSV.parse("a,label\n1,2\n", path: "f.csv")
+        #expect(throws: CSVError.invalidLabel(path: "f.csv", line: 2, column: 2, value: 2)) { try bad.labeledData() }
+        #expect(CSVError.nonNumeric(path: "f.csv", line: 3, column: 2, text: "x").description == "f.csv:3:2: not a number: \"x\"")
+    }
+
+    @Test("a missing file is an unreadable error with errno")
+    func missing() {
+        #expect(throws: CSVError.unreadable(path: "/no/such.csv", operation: "open", errno: 2)) {
+            try NumericCSV.read(path: "/no/such.csv")
+        }
+    }
+}

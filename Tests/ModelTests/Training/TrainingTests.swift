@@ -1,0 +1,84 @@
+import Testing
+
+@testable import RecModel
+
+@Suite("Training the interest model")
+struct TrainingTests {
+    /// Label 1 exactly when x₀ + x₁ − x₂ > 0: a problem whose answer is known.
+    static func synthetic(rows: Int, width: Int, seed: UInt64) -> LabeledData {
+        var rng = Xoshiro256(seed: seed)
+        var x = [Float](), y = [Float]()
+        for _ in 0..<rows {
+            let row = (0..<width).map { _ in rng.nextFloat(in: -1, 1) }
+            x += row
+            y.append(row[0] + row[1] - row[2] > 0 ? 1 : 0)
+        }
+        return LabeledData(inputs: Matrix(rows: rows, cols: width, values: x), targets: y)
+    }
+
+    @Test("the MLP learns a linearly separable rule to high accuracy and AUC")
+    func learns() {
+        let train = Self.synthetic(rows: 2000, width: 8, seed: 1)
+        let test = Self.synthetic(rows: 1000, width: 8, seed: 2)
+        var trainer = MLPTrainer(model: MLP(inputWidth: 8, hiddenSizes: [16, 8], seed: 4))
+        let before = ClassificationMetrics(probabilities: trainer.model.predict(test.inputs), labels: test.targets)
+        let history = trainer.fit(train, config: TrainingConfig(epochs: 20, seed: 1))
+        let after = ClassificationMetrics(probabilities: trainer.model.predict(test.inputs), labels: test.targets)
+        #expect(history.epochs.count == 20)
+        #expect(history.epochs.last!.trainLoss < history.epochs.first!.trainLoss)
+        #expect(after.accuracy > 0.95)
+        #expect(after.auc > 0.99)
+        #expect(after.logLoss < before.logLoss / 3)
+    }
+
+    @Test("the same seed trains to the same weights bit for bit")
+    func deterministic() {
+        let data = Self.synthetic(rows: 300, width: 5, seed: 3)
+        var a = MLPTrainer(model: MLP(inputWidth: 5, seed: 8))
+        var b = MLPTrainer(model: MLP(inputWidth: 5, seed: 8))
+        a.fit(data, config: TrainingConfig(epochs: 3, seed: 2))
+        b.fit(data, config: TrainingConfig(epochs: 3, seed: 2))
+        #expect(a == b)
+        var c = MLPTrainer(model: MLP(inputWidth: 5, seed: 8))
+        c.fit(data, config: TrainingConfig(epochs: 3, seed: 3))
+        #expect(a.model != c.model)
+    }
+
+    @Test("early stopping ends the run and restores the best validation weights")
+    func earlyStopping() {
+        // Random labels: validation loss stops improving quickly.
+        var rng = Xoshiro256(seed: 6)
+        let x = Matrix(rows: 200, cols: 20, values: (0..<4000).map { _ in rng.nextFloat(in: -1, 1) })
+        let data = LabeledData(inputs: x, targets: (0..<200).map { _ in Float(rng.nextInt(below: 2)) })
+        var trainer = MLPTrainer(model: MLP(inputWidth: 20, hiddenSizes: [64, 64], seed: 1), optimizer: .adam(AdamConfig(learningRate: 0.01)))
+        let h = trainer.fit(data, config: TrainingConfig(epochs: 200, seed: 1, earlyStoppingPatience: 3))
+        #expect(h.stoppedEarly)
+        #expect(h.epochs.count < 200)
+        let bestLoss = h.epochs.compactMap(\.validationLoss).min()!
+        var splitRNG = Xoshiro256(seed: 1)  // fit's split draws first from the config seed
+        let (_, v) = data.split(validationFraction: 0.2, rng: &splitRNG)
+        #expect(abs(trainer.evaluateLoss(v) - bestLoss) < 1e-6)
+    }
+
+    @Test("SGD without momentum moves each weight by exactly −lr·gradient")
+    func sgdStep() {
+        let model = MLP(inputWidth: 3, hiddenSizes: [2], seed: 1)
+        let batch = LabeledData(inputs: Matrix(rowArrays: [[1, 2, 3], [-1, 0, 1]]), targets: [1, 0])
+        let (_, g) = model.valueAndGradient(input: batch.inputs, targets: batch.targets, loss: .binaryCrossEntropy)
+        var trainer = MLPTrainer(model: model, optimizer: .sgd(SGDConfig(learningRate: 0.5)))
+        trainer.step(batch)
+        let want = zip(model.flatParameters, g.flat).map { $0 - 0.5 * $1 }
+        #expect(trainer.model.flatParameters == want)
+    }
+
+    @Test("flat parameter and moment views round-trip")
+    func flatViews() {
+        var trainer = MLPTrainer(model: MLP(inputWidth: 4, seed: 2))
+        trainer.step(LabeledData(inputs: Matrix(rowArrays: [[1, 0, 0, 1]]), targets: [1]))
+        var copy = trainer
+        copy.model.flatParameters = trainer.model.flatParameters
+        copy.state.flatMoments = trainer.state.flatMoments
+        #expect(copy == trainer)
+        #expect(trainer.state.flatMoments.count == 2 * trainer.model.parameterCount)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+@testable import RecStore
+
+@Suite("Durable store")
+struct RecStoreTests {
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recstore-\(UUID().uuidString)").path
+        return path
+    }
+
+    @Test("jobs, rounds and models survive reopening the store")
+    func survivesReopen() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let store = try RecStore(directory: directory)
+            var job = JobRecord(id: "job-1", model: "mlp", spec: "{}", totalRounds: 3, createdAt: 1)
+            try store.insertJob(job)
+            job.state = .running
+            job.round = 1
+            let state = try store.blobs.put([1, 2, 3])
+            job.stateSHA = state
+            try store.completeRound(
+                RoundRecord(jobId: "job-1", round: 1, loss: 0.5, samples: 64, replicas: 2, metrics: nil, stateSHA: state, seconds: 0.1),
+                job: job)
+            let checkpoint = try store.blobs.put([9, 9])
+            let version = try store.registerModel(
+                job: "job-1", datasetSHA: "d", hyperparameters: "{}", metrics: "{}", checkpointSHA: checkpoint)
+            #expect(version == 1)
+            try store.promote(version)
+        }
+        let reopened = try RecStore(directory: directory)
+        let job = try #require(try reopened.job("job-1"))
+        #expect(job.state == .running && job.round == 1)
+        #expect(try reopened.rounds(of: "job-1").map(\.loss) == [0.5])
+        #expect(try reopened.blobs.get(try #require(job.stateSHA)) == [1, 2, 3])
+        #expect(try reopened.promotedVersion() == 1)
+        #expect(try reopened.models().map(\.promoted) == [true])
+    }
+
+    @Test("promote and rollback move between versions; rollback with no history is an error")
+    func promotion() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try RecStore(directory: directory)
+        #expect(throws: StoreError.nothingToRollBack) { try store.rollback() }
+        let blob = try store.blobs.put([1])
+        let v1 = try store.registerModel(job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: blob)
+        let v2 = try store.registerModel(job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: blob)
+        #expect(throws: StoreError.unknownModel(9)) { try store.promote(9) }
+        try store.promote(v1)
+        try store.promote(v2)
+        #expect(try store.rollback() == v1)
+        #expect(try store.promotedVersion() == v1)
+    }
+
+    @Test("a corrupted blob is detected by its checksum")
+    func corruptBlob() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try RecStore(directory: directory)
+        let sha = try store.blobs.put([1, 2, 3, 4])
+        try Data([1, 2, 3, 5]).write(to: URL(fileURLWithPath: store.blobs.path(sha)))
+        #expect(throws: StoreError.corruptBlob(sha)) { try store.blobs.get(sha) }
+    }
+
+    @Test("uploads arrive in checksummed chunks, tolerate retries and verify the whole")
+    func upload() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try RecStore(directory: directory)
+        let content = [UInt8]((0..<1000).map { UInt8($0 % 251) })
+        let sha = BlobStore.digest(content)
+        let first = Array(content[0..<600]), second = Array(content[600...])
+        #expect(try !store.appendUpload(sha256: sha, name: "d.csv", totalBytes: 1000, offset: 0, chunk: first, chunkSHA256: BlobStore.digest(first)))
+        #expect(try !store.appendUpload(sha256: sha, name: "d.csv", totalBytes: 1000, offset: 0, chunk: first, chunkSHA256: BlobStore.digest(first)))
+        #expect(throws: StoreError.self) {
+            try store.appendUpload(sha256: sha, name: "d.csv", totalBytes: 1000, offset: 600, chunk: second, chunkSHA256: BlobStore.digest(first))
+        }
+        #expect(try store.appendUpload(sha256: sha, name: "d.csv", totalBytes: 1000, offset: 600, chunk: second, chunkSHA256: BlobStore.digest(second)))
+        #expect(try store.blobs.get(sha) == content)
+        let wrong = BlobStore.digest([0])
+        #expect(throws: StoreError.self) {
+            try store.appendUpload(sha256: wrong, name: "x", totalBytes: 3, offset: 0, chunk: [1, 2, 3], chunkSHA256: BlobStore.digest([1, 2, 3]))
+        }
+    }
+}

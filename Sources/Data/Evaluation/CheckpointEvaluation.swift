@@ -14,6 +14,7 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The spec was fitted on a catalogue of a different size from the dataset's.
     case itemCountMismatch(spec: Int, data: Int)
 
+    /// A one-line message for people.
     public var description: String {
         switch self {
         case .unreadable(let reason): return "cannot read checkpoint: \(reason)"
@@ -21,7 +22,8 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
             return "the checkpoint has no feature spec (train with `recpool data features … --spec-out spec.json` "
                 + "then `recpool fit --feature-spec spec.json`)"
         case .invalidFeatureSpec(let error): return "invalid feature spec in checkpoint: \(error)"
-        case .widthMismatch(let spec, let model): return "feature spec width \(spec) differs from the model's input width \(model)"
+        case .widthMismatch(let spec, let model):
+            return "feature spec width \(spec) differs from the model's input width \(model)"
         case .itemCountMismatch(let spec, let data): return "the spec knows \(spec) items but the dataset has \(data)"
         }
     }
@@ -39,7 +41,9 @@ public enum CheckpointEvaluation {
 
     /// Reads a checkpoint and its feature spec and checks that they fit together.
     /// - Throws: `CheckpointEvaluationError`.
-    public static func load(_ path: String) throws(CheckpointEvaluationError) -> (checkpoint: Checkpoint, spec: FeatureSpec) {
+    public static func load(_ path: String) throws(CheckpointEvaluationError) -> (
+        checkpoint: Checkpoint, spec: FeatureSpec
+    ) {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint.read(fromFile: path)
@@ -64,7 +68,9 @@ public enum CheckpointEvaluation {
         checkpointPath: String, data: BanditDataset, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
-        guard spec.itemCount == data.nActions else { throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions) }
+        guard spec.itemCount == data.nActions else {
+            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
+        }
         let name = "\(checkpointPath) (version \(checkpoint.version))"
         return ModelEvaluation.evaluate(
             data: data, spec: spec, modelName: name, scorer: scorer(checkpoint.model.network), resamples: resamples)

@@ -40,8 +40,12 @@ struct SimulatorTests {
         // Warm users click more, as on OBD.
         let warm = data.rows(in: .warm)
         let coldRows = data.rows(in: .coldStart)
-        let warmTruth = warm.reduce(0.0) { $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1]) }
-        let coldTruth = coldRows.reduce(0.0) { $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1]) }
+        let warmTruth = warm.reduce(0.0) {
+            $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1])
+        }
+        let coldTruth = coldRows.reduce(0.0) {
+            $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1])
+        }
         #expect(warmTruth / Double(warm.count) > 1.5 * coldTruth / Double(coldRows.count))
     }
 

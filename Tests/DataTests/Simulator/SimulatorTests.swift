@@ -123,4 +123,21 @@ struct SimulatorTests {
         #expect(drCovered >= 90, "DR covered \(drCovered)/100 (true value \(truth))")
         print("coverage: IPW \(ipwCovered)/100, DR \(drCovered)/100, true value \(truth)")
     }
+
+    @Test("an agent can featurise environment observations with a spec fitted on the same world's logs")
+    func agentFeatures() throws {
+        let world = Self.smallWorld()
+        let spec = try FeatureSpec.fit(on: world.loggedData(rows: 5_000, policy: .uniform, seed: 9).split().train)
+        var env = SimulatorEnvironment(world: world, seed: 21)
+        var observation = env.reset()
+        for _ in 0..<10 {
+            let rows = spec.candidateRows(
+                userFeatures: observation.userFeatures, affinity: observation.affinity, items: Array(0..<10), position: 0)
+            #expect(rows.count == 10 * spec.width)
+            // The simulator's feature values are the ones the spec learned: no unknown bucket is set.
+            let unknown = spec.columns.indices.filter { spec.columns[$0].hasSuffix("=<unknown>") }
+            #expect(unknown.allSatisfy { rows[$0] == 0 })
+            observation = try env.step([0, 1, 2]).observation
+        }
+    }
 }

@@ -121,6 +121,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/recpool"
         ),
@@ -131,6 +132,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared", "RecStore"]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ]
 )

@@ -31,7 +31,7 @@ extension BrokerCore {
         case .cancel:
             cancel(identity: identity, message: message, now: now, into: &actions)
         case .control:
-            answer(identity, header, .badRequest, "CONTROL documents are not supported by this broker yet", &actions)
+            actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound:
             answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
         }

@@ -31,12 +31,15 @@ extension BrokerCore {
         switch (header.command, header.isReply) {
         case (.heartbeat, false):
             workers[identity]?.modelVersion = header.modelVersion
+            sendWeightsIfStale(identity, now: now, into: &actions, force: false)
             if let frame = message.payload.first, let load = try? WorkerLoad(decoding: frame) {
                 workers[identity]?.slots = Int(load.slots)
             }
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
             removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
+        case (.roundResult, false):
+            actions.append(.toControl(.worker(identity: identity, message: message)))
         case (let command, true) where command.isWorkerService:
             complete(identity: identity, message: message, now: now, into: &actions)
         default:
@@ -64,9 +67,11 @@ extension BrokerCore {
         workers[identity] = WorkerRecord(
             identity: identity, hello: hello, address: peerAddress ?? hello.host,
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
-            modelVersion: hello.modelVersion, lastSeen: now.monotonicMicros)
+            modelVersion: hello.modelVersion, lastSeen: now.monotonicMicros,
+            trains: hello.services.contains(Command.trainRound.name))
         counters.add(.workersRegistered)
         actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded()]))
+        sendWeightsIfStale(identity, now: now, into: &actions, force: true)
         for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
     }
 
@@ -171,7 +176,13 @@ extension BrokerCore {
     private func leastLoadedWorker(for request: Header) -> [UInt8]? {
         var best: [UInt8]?
         var bestLoad = Double.infinity
+        // During a rollout, once any replica serves the new version, unpinned requests go only to
+        // such replicas, so a client never sees the version go back.
+        let rolledOut = rollout.map { rollout in
+            request.modelVersion == 0 && workers.values.contains { $0.modelVersion == rollout.version && $0.serves(request) }
+        } ?? false
         for worker in workers.values where worker.freeSlots > 0 && worker.serves(request) {
+            if rolledOut && worker.modelVersion != rollout?.version { continue }
             let load = Double(worker.inflight.count) / Double(worker.slots)
             if load < bestLoad {
                 bestLoad = load

@@ -21,6 +21,8 @@ public struct BrokerCore: Sendable {
     var locations: [ClientRequestKey: RequestLocation] = [:]
     var nextDispatchId: UInt64 = 1
     var lastHeartbeatAt: UInt64 = 0
+    /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it.
+    var rollout: (version: UInt64, frames: [[UInt8]])?
 
     /// Creates a core that starts at `now`.
     public init(configuration: BrokerConfiguration = BrokerConfiguration(), now: BrokerInstant) {
@@ -42,6 +44,9 @@ public struct BrokerCore: Sendable {
             removeWorker(identity, reason: .workersUnreachable, now: now, into: &actions)
         case .clientUnreachable:
             counters.add(.repliesUndeliverable)
+        case .rollout(let version, let frames):
+            rollout = (version, frames)
+            for identity in workers.keys { sendWeightsIfStale(identity, now: now, into: &actions, force: true) }
         }
     }
 

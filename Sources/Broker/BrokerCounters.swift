@@ -50,6 +50,8 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case workersReregistered = "workers_reregistered"
     /// Messages from workers the broker does not know.
     case unknownWorkerMessages = "unknown_worker_messages"
+    /// WEIGHTS messages sent to stale replicas.
+    case weightsSent = "weights_sent"
     /// Worker commands that make no sense from a worker.
     case unexpectedWorkerCommands = "unexpected_worker_commands"
 }

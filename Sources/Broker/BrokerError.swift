@@ -1,3 +1,4 @@
+import RecStore
 import Shared
 
 /// Why the broker could not start or had to stop.
@@ -6,11 +7,14 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
     case bindFailed(endpoint: String, ZMQError)
     /// A ZeroMQ call failed unexpectedly while running.
     case socketFailed(ZMQError)
+    /// The durable store could not be opened.
+    case store(StoreError)
 
     public var description: String {
         switch self {
         case .bindFailed(let endpoint, let error): "cannot bind \(endpoint): \(error.message)"
         case .socketFailed(let error): "socket failure: \(error)"
+        case .store(let error): "cannot open the state directory: \(error)"
         }
     }
 }

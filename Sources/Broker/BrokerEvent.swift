@@ -27,12 +27,16 @@ public enum BrokerEvent: Sendable {
     case workerUnreachable(identity: [UInt8])
     /// A reply to this client could not be routed: it disconnected.
     case clientUnreachable(identity: [UInt8])
+    /// The control plane promoted a version: roll it out with these WEIGHTS frames.
+    case rollout(version: UInt64, frames: [[UInt8]])
 }
 
 /// Something the reactor must do: the output of ``BrokerCore/handle(_:now:into:)``.
-public enum BrokerAction: Sendable, Equatable {
+public enum BrokerAction: Sendable {
     /// Send frames to a client on the frontend.
     case sendToClient(identity: [UInt8], frames: [[UInt8]])
     /// Send frames to a worker on the backend.
     case sendToWorker(identity: [UInt8], frames: [[UInt8]])
+    /// Hand a message to the control plane (CONTROL requests, ROUND_RESULT).
+    case toControl(ControlInput)
 }

@@ -1,4 +1,5 @@
 import Logging
+import RecStore
 import Shared
 import Synchronization
 
@@ -20,6 +21,8 @@ public final class BrokerReactor: Sendable {
         public var configuration: BrokerConfiguration
         /// Stop when the parent process exits (used by `recpool local`).
         public var exitWithParent = false
+        /// Where durable state lives (jobs, models, datasets). Without it, CONTROL requests are refused.
+        public var stateDirectory: String?
 
         /// Creates settings.
         public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
@@ -50,6 +53,18 @@ public final class BrokerReactor: Sendable {
     /// Binds, then runs the loop on the calling thread until ``stop()``. Call it on a dedicated thread.
     /// - Parameter onBound: called once, on this thread, with the bound endpoints or the bind error.
     public func run(onBound: (Result<BrokerEndpoints, BrokerError>) -> Void) -> Result<Void, BrokerError> {
+        var control: ControlPlane? = nil
+        if let directory = settings.stateDirectory {
+            do {
+                let store = try RecStore(directory: directory)
+                control = ControlPlane(store: store, reactorWakeup: wakeup, logger: logger)
+            } catch {
+                onBound(.failure(.store(error)))
+                return .failure(.store(error))
+            }
+        }
+        if let control { DedicatedThread.start(name: "broker-control") { control.run() } }
+        defer { control?.stop() }
         let frontend: ZMQSocket
         let backend: ZMQSocket
         let endpoints: BrokerEndpoints
@@ -65,7 +80,7 @@ public final class BrokerReactor: Sendable {
             backend.close()
         }
         do {
-            try loop(frontend: frontend, backend: backend)
+            try loop(frontend: frontend, backend: backend, control: control)
             return .success(())
         } catch {
             logger.error("broker loop failed", metadata: ["error": "\(error)"])
@@ -95,7 +110,7 @@ public final class BrokerReactor: Sendable {
         BrokerInstant(monotonicMicros: Clocks.monotonicMicros(), epochMillis: Clocks.epochMillis())
     }
 
-    private func loop(frontend: ZMQSocket, backend: ZMQSocket) throws(ZMQError) {
+    private func loop(frontend: ZMQSocket, backend: ZMQSocket, control: ControlPlane?) throws(ZMQError) {
         var core = BrokerCore(configuration: settings.configuration, now: Self.now())
         var poller = ZMQPoller([
             PollItem(socket: frontend), PollItem(socket: backend), PollItem(fileDescriptor: wakeup.fileDescriptor),
@@ -105,10 +120,22 @@ public final class BrokerReactor: Sendable {
         var nextTickAt: UInt64 = 0
         let batch = 512
         let parent = getppid()
+        var trainingWorkers: [TrainingWorker] = []
+        let shell = Shell(frontend: frontend, backend: backend, control: control, logger: logger)
         while !stopRequested.withLock({ $0 }) {
             try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
             if poller.isReadable(2) { wakeup.drain() }
             var now = Self.now()
+            if let control {
+                for output in control.drainOutputs() {
+                    switch output {
+                    case .toClient(let identity, let frames): actions.append(.sendToClient(identity: identity, frames: frames))
+                    case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
+                    case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
+                    }
+                }
+                shell.perform(&actions, core: &core, now: now)
+            }
             // Workers first: their replies free credit for the clients' requests.
             for _ in 0..<batch {
                 guard let message = try backend.receive(dontWait: true, wantMetadata: true) else { break }
@@ -118,7 +145,7 @@ public final class BrokerReactor: Sendable {
                     .worker(
                         identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
                     now: now, into: &actions)
-                perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
+                shell.perform(&actions, core: &core, now: now)
             }
             for _ in 0..<batch {
                 guard let message = try frontend.receive(dontWait: true, wantMetadata: false) else { break }
@@ -127,7 +154,7 @@ public final class BrokerReactor: Sendable {
                     .client(
                         identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
                     now: now, into: &actions)
-                perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
+                shell.perform(&actions, core: &core, now: now)
             }
             now = Self.now()
             if now.monotonicMicros >= nextTickAt {
@@ -137,16 +164,27 @@ public final class BrokerReactor: Sendable {
                     break
                 }
                 core.handle(.tick, now: now, into: &actions)
-                perform(&actions, frontend: frontend, backend: backend, core: &core, now: now)
+                shell.perform(&actions, core: &core, now: now)
+                let live = core.trainingWorkers
+                if let control, live != trainingWorkers {
+                    trainingWorkers = live
+                    control.submit(.workers(live))
+                }
             }
         }
         logger.info("broker stopping", metadata: ["outstanding": "\(core.outstandingRequests)"])
     }
 
-    private func perform(
-        _ actions: inout [BrokerAction], frontend: ZMQSocket, backend: ZMQSocket, core: inout BrokerCore,
-        now: BrokerInstant
-    ) {
+}
+
+/// Performs the core's actions on the reactor's sockets.
+private struct Shell {
+    let frontend: ZMQSocket
+    let backend: ZMQSocket
+    let control: ControlPlane?
+    let logger: Logger
+
+    func perform(_ actions: inout [BrokerAction], core: inout BrokerCore, now: BrokerInstant) {
         var index = 0
         // Performing an action can produce more (an unreachable worker re-dispatches its requests).
         while index < actions.count {
@@ -169,6 +207,15 @@ public final class BrokerReactor: Sendable {
                     }
                 } catch {
                     core.handle(.workerUnreachable(identity: identity), now: now, into: &actions)
+                }
+            case .toControl(let input):
+                if let control {
+                    control.submit(input)
+                } else if case .client(let identity, let message, _) = input {
+                    let reply = WireMessage.errorReply(
+                        to: message.header, status: .badRequest,
+                        message: "this broker keeps no durable state; start it with --state-dir to train and manage models")
+                    actions.append(.sendToClient(identity: identity, frames: reply.frames()))
                 }
             }
         }

@@ -50,6 +50,10 @@ struct WorkerRecord: Sendable {
     var inflight: Set<UInt64> = []
     var completed: UInt64 = 0
     var errors: UInt64 = 0
+    /// Whether it runs training rounds.
+    var trains = false
+    /// When WEIGHTS were last sent to it (monotonic µs), to pace re-sends.
+    var weightsSentAt: UInt64 = 0
 
     var freeSlots: Int { max(0, slots - inflight.count) }
 

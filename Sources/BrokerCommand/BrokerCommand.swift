@@ -31,6 +31,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "How long a request waits for a worker when none offers its service, in ms.")
     var noWorkerTimeoutMs: UInt64 = 1000
 
+    @Option(help: "Directory for durable state: jobs, datasets, model versions (needed to train and promote).")
+    var stateDir: String?
+
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     var exitWithParent = false
 
@@ -56,6 +59,7 @@ struct BrokerCommand: AsyncParsableCommand {
         configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
         var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
         settings.exitWithParent = exitWithParent
+        settings.stateDirectory = stateDir
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):

@@ -14,17 +14,23 @@ public final class WorkerSession: Sendable {
     private let wakeup = WakeupSignal()
     private let context = ZMQContext()
     private let logger: Logger
+    private let background: BackgroundWork
 
     /// Creates a session that serves `replica`.
     public init(configuration: WorkerConfiguration, replica: ModelReplica, logger: Logger) {
         self.configuration = configuration
         self.replica = Mutex(replica)
         self.logger = logger
+        background = BackgroundWork(sessionWakeup: wakeup, logger: logger)
     }
+
+    /// The version this worker serves now.
+    public var servedVersion: UInt64 { replica.withLock { $0.version } }
 
     /// Asks the session to leave the broker and stop. Safe from any thread.
     public func stop() {
         stopRequested.withLock { $0 = true }
+        background.stop()
         wakeup.signal()
     }
 
@@ -76,7 +82,8 @@ public final class WorkerSession: Sendable {
 
     private func hello(_ replica: ModelReplica) -> WireMessage {
         let hello = WorkerHello(
-            workerId: configuration.workerId, services: [Command.score.name], slots: configuration.slots,
+            workerId: configuration.workerId, services: [Command.score.name, Command.recommend.name] + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
+            slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
             host: ProcessInfo.processInfo.hostName, pid: getpid())
         return WireMessage(
@@ -110,7 +117,10 @@ public final class WorkerSession: Sendable {
             let now = Clocks.monotonicMicros()
             let untilBeat = lastBeat + interval > now ? (lastBeat + interval - now) / 1000 : 0
             try poller.poll(timeoutMilliseconds: Int(untilBeat))
-            if poller.isReadable(1) { wakeup.drain() }
+            if poller.isReadable(1) {
+                wakeup.drain()
+                if try applyBackgroundOutcomes(socket: socket) { lastBeat = 0 }  // report a new version at once
+            }
 
             // Drain what is queued, then optionally wait a little to fill the batch.
             var batchDeadline: UInt64? = nil
@@ -165,6 +175,22 @@ public final class WorkerSession: Sendable {
         }
     }
 
+    /// Applies finished background work between batches: swaps replicas, sends round results.
+    /// - Returns: whether the served version changed.
+    private func applyBackgroundOutcomes(socket: ZMQSocket) throws(ZMQError) -> Bool {
+        var swapped = false
+        for outcome in background.drain() {
+            switch outcome {
+            case .swap(let newReplica):
+                replica.withLock { $0 = newReplica }
+                swapped = true
+            case .send(let frames):
+                try socket.send(frames)
+            }
+        }
+        return swapped
+    }
+
     private enum Inbound {
         case request((message: WireMessage, rows: Int))
         case handled
@@ -196,6 +222,31 @@ public final class WorkerSession: Sendable {
             logger.info("broker asked us to register again")
             registered = false
             try? socket.send(hello(replica.withLock { $0 }).frames())
+            return .handled
+        case .weights where !header.isReply:
+            guard message.payload.count >= 2,
+                let notice = try? WireJSON.decode(WeightsNotice.self, from: message.payload[0])
+            else {
+                logger.error("malformed WEIGHTS message ignored")
+                return .handled
+            }
+            if notice.version != replica.withLock({ $0.version }) {
+                background.submit(.weights(notice: notice, bytes: message.payload[1]))
+            }
+            return .handled
+        case .trainRound where !header.isReply:
+            guard message.payload.count >= 2,
+                let assignment = try? WireJSON.decode(RoundAssignment.self, from: message.payload[0])
+            else {
+                logger.error("malformed TRAIN_ROUND message ignored")
+                return .handled
+            }
+            let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
+            background.submit(.round(assignment: assignment, state: message.payload[1], dataset: dataset))
+            return .handled
+        case .recommend where !header.isReply:
+            let reply = RecommendHandler.answer(message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
+            try? socket.send(reply.frames())
             return .handled
         case .score where !header.isReply:
             // Count rows for the batch bound; invalid frames are answered in the batch itself.

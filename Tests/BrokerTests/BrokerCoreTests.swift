@@ -214,3 +214,28 @@ struct BrokerFaultTests {
         #expect(worker.heartbeatAgeMs == 250 && worker.address == "127.0.0.1")
     }
 }
+
+@Suite("Broker core: rollout")
+struct BrokerRolloutTests {
+    let client: [UInt8] = [0xC1]
+    let workerA: [UInt8] = [0xA]
+    let workerB: [UInt8] = [0xB]
+
+    @Test("a promoted version is sent to stale replicas, and once one serves it, requests go only there")
+    func rollout() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, version: 1)
+        h.registerWorker(workerB, version: 1)
+        let weights = [Header(command: .weights, modelVersion: 2).encoded(), WireJSON.encode(WeightsNotice(version: 2, sha256: "x")), [1]]
+        h.feed(.rollout(version: 2, frames: weights))
+        #expect(h.sentToWorkers.filter { $0.message.header.command == .weights }.count == 2)
+        // A swaps and says so in its heartbeat; B has not yet.
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, modelVersion: 2).encoded()], peerAddress: nil))
+        for id in 1...4 { h.score(from: client, id: UInt64(id)) }
+        #expect(h.dispatches.allSatisfy { $0.identity == workerA })
+        // A stale replica is reminded on a later heartbeat, paced.
+        h.advance(ms: 2500)
+        h.feed(.worker(identity: workerB, frames: [Header(command: .heartbeat, modelVersion: 1).encoded()], peerAddress: nil))
+        #expect(h.sentToWorkers.filter { $0.identity == workerB && $0.message.header.command == .weights }.count == 2)
+    }
+}

@@ -8,6 +8,7 @@ struct CoreHarness {
     var now: BrokerInstant
     var sentToClients: [(identity: [UInt8], message: WireMessage)] = []
     var sentToWorkers: [(identity: [UInt8], message: WireMessage)] = []
+    var toControl: [ControlInput] = []
 
     init(configure: (inout BrokerConfiguration) -> Void = { _ in }) {
         var configuration = BrokerConfiguration()
@@ -28,6 +29,8 @@ struct CoreHarness {
                 sentToClients.append((identity, try! WireMessage(decoding: frames)))
             case .sendToWorker(let identity, let frames):
                 sentToWorkers.append((identity, try! WireMessage(decoding: frames)))
+            case .toControl(let input):
+                toControl.append(input)
             }
         }
     }

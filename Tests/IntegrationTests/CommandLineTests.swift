@@ -101,3 +101,47 @@ struct CommandLineTests {
         }
     }
 }
+
+/// RECOMMEND through the pool, from raw context, with a model trained on simulator features.
+@Suite("Recommend end to end", .serialized)
+struct RecommendTests {
+    @Test("recommend ranks items from raw context, falls back for a user with no signal, and names bad items")
+    func recommend() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-rec-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let csv = directory.appendingPathComponent("syn.csv").path
+        let spec = directory.appendingPathComponent("syn.json").path
+        let model = directory.appendingPathComponent("syn.ckpt").path
+        let features = try runTool("recpool", ["data", "features", "synthetic:users=500,seed=3", "--out", csv, "--spec-out", spec])
+        #expect(features.code == 0, "\(features.stderr)")
+        let fit = try runTool("recpool", ["fit", "--dataset", csv, "--feature-spec", spec, "--out", model, "--epochs", "1", "--version", "4"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1", extra: ["--model", model])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let broker = cluster.endpoints.frontend
+
+        let warm = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:30,2:10", "--top", "5", "--json"])
+        #expect(warm.code == 0, "\(warm.stderr)")
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(warm.stdout.utf8)) as? [String: Any])
+        let items = try #require(answer["items"] as? [[String: Any]])
+        #expect(items.count == 5 && answer["model_version"] as? Int == 4 && answer["source"] as? String == "model")
+        let scores = items.compactMap { $0["score"] as? Double }
+        #expect(scores == scores.sorted(by: >))
+
+        let cold = try runTool("recpool", ["recommend", "--broker", broker, "--top", "3", "--json"])
+        #expect(cold.code == 0, "\(cold.stderr)")
+        #expect(cold.stdout.contains("\"source\":\"cold_start_fallback\"") && cold.stdout.contains("\"items\""))
+
+        let bad = try runTool("recpool", ["recommend", "--broker", broker, "--events", "9999:3"])
+        #expect(bad.code != 0 && bad.stderr.contains("unknown item 9999"))
+        let malformed = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:-4"])
+        #expect(malformed.code != 0 && malformed.stderr.contains("ITEM:SECONDS"))
+    }
+}

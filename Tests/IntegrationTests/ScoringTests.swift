@@ -206,3 +206,64 @@ struct CheckpointServingTests {
         #expect(result.stderr.contains("cannot load model"))
     }
 }
+
+/// Promotion while clients score: no request fails and no client sees the version go back.
+@Suite("Rollout under load", .serialized)
+struct RolloutTests {
+    @Test("promoting a new version under continuous scoring fails no request and never goes back")
+    func rolloutUnderLoad() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-rollout-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var csv = "a,b,c,label\n"
+        for i in 0..<120 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(Float(i % 3) / 3),\(i % 2)\n" }
+        let data = directory.appendingPathComponent("train.csv")
+        try csv.write(to: data, atomically: true, encoding: .utf8)
+        for (name, seed) in [("m1", "1"), ("m2", "2")] {
+            let fit = try runTool("recpool", ["fit", "--dataset", data.path, "--out", directory.appendingPathComponent("\(name).ckpt").path, "--epochs", "1", "--seed", seed])
+            #expect(fit.code == 0, "\(fit.stderr)")
+        }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
+        try cluster.startWorker("w1", extra: ["--input-width", "3"])
+        try cluster.startWorker("w2", extra: ["--input-width", "3"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+        let broker = cluster.endpoints.frontend
+        let first = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m1.ckpt").path, "--promote"])
+        #expect(first.code == 0, "\(first.stderr)")
+        _ = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 1 } && $0.workers.count == 2 }
+
+        let load = Task {
+            try await withThrowingTaskGroup(of: [UInt64].self) { group in
+                for lane in 0..<4 {
+                    group.addTask {
+                        var versions: [UInt64] = []
+                        for i in 0..<400 {
+                            let scores = try await client.score(rows: [[Float(lane) / 4, Float(i % 10) / 10, 0.5]])
+                            versions.append(scores.modelVersion)
+                            if versions.count > 50 && versions.suffix(50).allSatisfy({ $0 == 2 }) { break }
+                        }
+                        return versions
+                    }
+                }
+                var lanes: [[UInt64]] = []
+                for try await lane in group { lanes.append(lane) }
+                return lanes
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let second = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m2.ckpt").path, "--promote"])
+        #expect(second.code == 0, "\(second.stderr)")
+        let lanes = try await load.value  // any failed request throws here
+        for versions in lanes {
+            #expect(zip(versions, versions.dropFirst()).allSatisfy { $0 <= $1 }, "a lane saw the version go back")
+            #expect(Set(versions).isSubset(of: [1, 2]))
+        }
+        #expect(lanes.contains { $0.contains(1) } && lanes.allSatisfy { $0.last == 2 })
+        let status = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 2 } }
+        #expect(status.workers.count == 2)
+    }
+}

@@ -58,6 +58,25 @@ extension JobCoordinator {
                 try store.promote(version)
                 publishRollout(version)
                 answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
+            case "import":
+                guard message.payload.count >= 2, message.payload[1].starts(with: Array("RECPOOLM".utf8)) else {
+                    answer(identity, header, .badRequest, text: "import needs a RecPool checkpoint (from recpool fit) in frame 2")
+                    return
+                }
+                let sha = try store.blobs.put(message.payload[1])
+                let version = try store.registerModel(
+                    job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
+                logger.info("model imported", metadata: ["model_version": "\(version)"])
+                answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
+            case "fetch":
+                guard let version = request.version, let model = try store.model(version) else {
+                    answer(identity, header, .notFound, text: "no model version \(request.version.map(String.init) ?? "(missing `version`)")")
+                    return
+                }
+                let bytes = try store.blobs.get(model.checkpointSHA)
+                var reply = header.reply(status: .ok, modelVersion: version)
+                reply.command = .control
+                emit(.toClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(view(model)), bytes]))
             case "rollback":
                 let version = try store.rollback()
                 publishRollout(version)

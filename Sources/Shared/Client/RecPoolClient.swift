@@ -180,3 +180,39 @@ public final class RecPoolClient: Sendable {
         }
     }
 }
+
+extension RecPoolClient {
+    /// Sends a CONTROL request and decodes its JSON reply.
+    /// - Parameters:
+    ///   - request: the operation and its arguments.
+    ///   - bytes: an extra frame (an upload chunk's bytes).
+    /// - Throws: ``ClientError``; a broker refusal is ``ClientError/server(status:message:retryAfterMs:)``.
+    public func control<T: Decodable>(
+        _ request: ControlRequest, bytes: [UInt8]? = nil, as type: T.Type, timeoutMs: UInt64? = nil
+    ) async throws(ClientError) -> T {
+        var payload = [WireJSON.encode(request)]
+        if let bytes { payload.append(bytes) }
+        let reply = try await call(WireMessage(header: Header(command: .control), payload: payload), timeoutMs: timeoutMs)
+        guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
+        do {
+            return try WireJSON.decode(type, from: frame)
+        } catch {
+            throw .protocolViolation(error)
+        }
+    }
+}
+
+extension RecPoolClient {
+    /// Downloads a registered model version's checkpoint.
+    /// - Returns: the version's description and the checkpoint bytes.
+    public func fetchModel(version: UInt64, timeoutMs: UInt64? = nil) async throws(ClientError) -> (ModelView, [UInt8]) {
+        let request = WireMessage(header: Header(command: .control), payload: [WireJSON.encode(ControlRequest(op: "fetch", version: version))])
+        let reply = try await call(request, timeoutMs: timeoutMs)
+        guard reply.payload.count >= 2 else { throw .protocolViolation(.missingFrames(expected: 3, got: reply.payload.count + 1)) }
+        do {
+            return (try WireJSON.decode(ModelView.self, from: reply.payload[0]), reply.payload[1])
+        } catch {
+            throw .protocolViolation(error)
+        }
+    }
+}

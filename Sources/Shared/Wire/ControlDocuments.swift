@@ -9,6 +9,8 @@
 /// | `cancel_job` | `job` | ``JobView`` |
 /// | `models` | — | `{"models": [ModelView]}` |
 /// | `promote` | `version` | ``ModelView`` |
+/// | `import` | checkpoint bytes in frame 2 | ``ModelView`` of the new version |
+/// | `fetch` | `version` | ``ModelView``, then the checkpoint bytes in frame 2 |
 /// | `rollback` | — | ``ModelView`` of the version now promoted |
 public struct ControlRequest: Codable, Sendable, Equatable {
     /// The operation.

@@ -24,6 +24,9 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Input width of the seeded random MLP when no --model is given.")
     var inputWidth = 106
 
+    @Option(help: "The broker's state directory (jobs, datasets, model versions).")
+    var stateDir = "state"
+
     @Option(help: "Log level of the broker and workers.")
     var logLevel = "info"
 
@@ -38,7 +41,7 @@ struct LocalCommand: AsyncParsableCommand {
         if let model { workerArguments = ["--model", model] }
         let settings = LocalCluster.Settings(
             frontend: frontend, backend: backend, workers: workers, workerArguments: workerArguments,
-            brokerArguments: [], logLevel: logLevel)
+            brokerArguments: ["--state-dir", stateDir], logLevel: logLevel)
         let cluster = LocalCluster(settings: settings, logger: logger) { endpoints, pids in
             CommandOutput.printLine("frontend \(endpoints.frontend)")
             CommandOutput.printLine("backend  \(endpoints.backend)")

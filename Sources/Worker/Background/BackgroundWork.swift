@@ -1,0 +1,124 @@
+import Crypto
+import DequeModule
+import Foundation
+import Logging
+import RecModel
+import Shared
+import Synchronization
+
+/// Work the worker does off its I/O thread: training rounds and building new replicas from WEIGHTS.
+///
+/// One dedicated compute thread takes tasks in order; finished work comes back as ``Outcome``s that
+/// the session thread applies between batches (swap a replica, send a ROUND_RESULT). Scoring never
+/// waits for a training step.
+final class BackgroundWork: Sendable {
+    enum Task: Sendable {
+        case weights(notice: WeightsNotice, bytes: [UInt8])
+        case round(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?)
+    }
+
+    enum Outcome: Sendable {
+        case swap(ModelReplica)
+        case send([[UInt8]])
+    }
+
+    private let inbox = Mutex(Deque<Task>())
+    private let outbox = Mutex(Deque<Outcome>())
+    private let wakeup = WakeupSignal()
+    private let sessionWakeup: WakeupSignal
+    private let stopRequested = Mutex(false)
+    private let logger: Logger
+    private let trainer: RoundTrainer
+
+    init(sessionWakeup: WakeupSignal, logger: Logger) {
+        self.sessionWakeup = sessionWakeup
+        self.logger = logger
+        trainer = RoundTrainer()
+        DedicatedThread.start(name: "worker-compute") { [self] in self.loop() }
+    }
+
+    /// Queues a task. Called by the session thread.
+    func submit(_ task: Task) {
+        inbox.withLock { $0.append(task) }
+        wakeup.signal()
+    }
+
+    /// Takes finished work. Called by the session thread.
+    func drain() -> [Outcome] {
+        outbox.withLock { queue in
+            defer { queue.removeAll() }
+            return Array(queue)
+        }
+    }
+
+    /// Stops the compute thread after its current task.
+    func stop() {
+        stopRequested.withLock { $0 = true }
+        wakeup.signal()
+    }
+
+    /// Whether a training round is queued or running.
+    var isTraining: Bool { inbox.withLock { !$0.isEmpty } }
+
+    private func loop() {
+        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        while !stopRequested.withLock({ $0 }) {
+            _ = try? poller.poll(timeoutMilliseconds: 500)
+            wakeup.drain()
+            while let task = inbox.withLock({ $0.popFirst() }) {
+                if let outcome = perform(task) {
+                    outbox.withLock { $0.append(outcome) }
+                    sessionWakeup.signal()
+                }
+            }
+        }
+    }
+
+    /// Verifies a WEIGHTS message and builds the replica it carries.
+    /// - Throws: ``WeightsError`` for a checksum mismatch or a checkpoint that does not decode.
+    static func replica(from notice: WeightsNotice, bytes: [UInt8]) throws(WeightsError) -> ModelReplica {
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        guard digest == notice.sha256 else { throw .checksumMismatch(expected: notice.sha256, got: digest) }
+        do {
+            return try ModelReplica(checkpoint: try Checkpoint(decoding: bytes), version: notice.version)
+        } catch {
+            throw .unusable("\(error)")
+        }
+    }
+
+    private func perform(_ task: Task) -> Outcome? {
+        switch task {
+        case .weights(let notice, let bytes):
+            do {
+                let replica = try Self.replica(from: notice, bytes: bytes)
+                logger.info("loaded new model version", metadata: ["model_version": "\(notice.version)"])
+                return .swap(replica)
+            } catch {
+                logger.error("rejected WEIGHTS", metadata: ["model_version": "\(notice.version)", "error": "\(error)"])
+                return nil
+            }
+        case .round(let assignment, let state, let dataset):
+            let (report, body) = trainer.run(assignment: assignment, state: state, dataset: dataset)
+            var header = Header(command: .roundResult, requestId: UInt64(assignment.round))
+            header.status = report.error == nil ? .ok : .badRequest
+            var frames = [header.encoded(), WireJSON.encode(report)]
+            if report.error == nil { frames.append(body) }
+            return .send(frames)
+        }
+    }
+}
+
+/// Why a WEIGHTS message was rejected; the worker keeps serving its current version.
+enum WeightsError: Error, Equatable, CustomStringConvertible {
+    /// The bytes do not hash to the announced SHA-256.
+    case checksumMismatch(expected: String, got: String)
+    /// The checkpoint does not decode, or holds no MLP.
+    case unusable(String)
+
+    var description: String {
+        switch self {
+        case .checksumMismatch(let expected, let got): "checksum mismatch: announced \(expected), got \(got)"
+        case .unusable(let why): "unusable checkpoint: \(why)"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import RecData
+import Shared
+
+/// Answers RECOMMEND: raw user context in (JSON ``RecommendQuery``), a ranked list of items out.
+enum RecommendHandler {
+    /// The reply document: the recommender's answer plus the version that produced it.
+    struct Reply: Codable {
+        var items: [ScoredItem]
+        var source: RecommendationSource
+        var modelVersion: UInt64
+    }
+
+    /// Answers one RECOMMEND request with `replica`; every outcome is one reply.
+    static func answer(_ message: WireMessage, replica: ModelReplica, nowEpochMillis: UInt64) -> WireMessage {
+        let header = message.header
+        if header.deadlineMs != 0 && nowEpochMillis >= header.deadlineMs {
+            return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
+        }
+        if let problem = ScoringBatch.versionProblem(header, replica: replica) {
+            return .errorReply(to: header, status: .conflict, message: problem)
+        }
+        guard let recommender = replica.recommender else {
+            return .errorReply(
+                to: header, status: .badRequest,
+                message: "model version \(replica.version) has no feature specification, so it cannot rank items from raw context; train it on obd: or synthetic: data")
+        }
+        let query: RecommendQuery
+        do {
+            query = try WireJSON.decode(RecommendQuery.self, from: try message.frame(0))
+        } catch {
+            return .errorReply(to: header, status: .badRequest, message: error.description)
+        }
+        let start = Clocks.monotonicMicros()
+        do {
+            let recommendation = try recommender.recommend(query)
+            var reply = header.reply(status: .ok, modelVersion: replica.version)
+            reply.attempt = header.attempt
+            reply.computeMicros = UInt32(clamping: Clocks.monotonicMicros() - start)
+            let document = Reply(items: recommendation.items, source: recommendation.source, modelVersion: replica.version)
+            return WireMessage(header: reply, payload: [WireJSON.encode(document)])
+        } catch {
+            return .errorReply(to: header, status: .badRequest, message: error.description)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `recpool jobs`: lists training jobs.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List training jobs.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Flag(help: "Machine output: {\"jobs\": [...]}.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let list = try await client.control(ControlRequest(op: "jobs"), as: JobListView.self)
+            if json {
+                CommandOutput.printLine(JSONOutput.encode(list))
+                return
+            }
+            CommandOutput.printLine("JOB        STATE      MODEL ROUND     LOSS      VERSION")
+            for job in list.jobs {
+                let loss = job.loss.map { String(format: "%.4f", $0) } ?? "-"
+                CommandOutput.printLine(
+                    [job.job.padded(10), job.state.padded(10), job.model.padded(5), "\(job.round)/\(job.totalRounds)".padded(9),
+                     loss.padded(9), job.modelVersion.map(String.init) ?? "-"].joined(separator: " "))
+            }
+        }
+    }
+}
+
+/// `recpool job ID`: one job's state and progress.
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show a training job; --follow streams progress.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Argument(help: "The job id, such as job-1.")
+    var id: String
+
+    @Flag(help: "Stream progress until the job ends.")
+    var follow = false
+
+    @Flag(help: "Machine output: JSON (with --follow, one object per update; the last is final).")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            if follow {
+                try await JobFollower.follow(id, client: client, json: json)
+                return
+            }
+            let job = try await client.control(ControlRequest(op: "job", job: id), as: JobView.self)
+            if json {
+                CommandOutput.printLine(JSONOutput.encode(job))
+            } else {
+                CommandOutput.printLine(JobFollower.describe(job))
+                for round in job.rounds ?? [] {
+                    let metrics = round.metrics.map { m in m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ") } ?? ""
+                    CommandOutput.printLine(
+                        "  round \(round.round): loss \(String(format: "%.4f", round.loss)), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
+                }
+            }
+        }
+    }
+}
+
+/// `recpool cancel ID`: stops a training job.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a training job.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let job = try await client.control(ControlRequest(op: "cancel_job", job: id), as: JobView.self)
+            CommandOutput.printLine("\(job.job) \(job.state)")
+        }
+    }
+}
+
+/// Polls a job and renders its progress: a bar with ETA for people, JSON lines for machines.
+enum JobFollower {
+    static func follow(_ id: String, client: RecPoolClient, json: Bool) async throws {
+        var last: JobView? = nil
+        let started = Date()
+        let terminal = isatty(1) != 0
+        while true {
+            let job = try await client.control(ControlRequest(op: "job", job: id), as: JobView.self)
+            let final = ["completed", "failed", "cancelled"].contains(job.state)
+            if json {
+                if job != last || final { CommandOutput.printLine(JSONOutput.encode(Summary(job))) }
+            } else {
+                let line = progressLine(job, elapsed: Date().timeIntervalSince(started))
+                if terminal {
+                    FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line).utf8))
+                    if final { CommandOutput.printLine("") }
+                } else if job.round != last?.round || final {
+                    CommandOutput.printLine(line)
+                }
+            }
+            last = job
+            if final {
+                if !json { CommandOutput.printLine(describe(job)) }
+                if job.state != "completed" { throw CommandFailure("job \(id) \(job.state)\(job.error.map { ": \($0)" } ?? "")", exitCode: 4) }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+    }
+
+    static func progressLine(_ job: JobView, elapsed: Double) -> String {
+        let total = max(job.totalRounds, job.round)
+        let fraction = total > 0 ? Double(job.round) / Double(total) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let eta = fraction > 0 && fraction < 1 ? String(format: "ETA %.0fs", elapsed * (1 - fraction) / fraction) : ""
+        let loss = job.loss.map { String(format: "loss %.4f", $0) } ?? ""
+        return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)"
+    }
+
+    static func describe(_ job: JobView) -> String {
+        var parts = ["\(job.job): \(job.state)", "round \(job.round)/\(job.totalRounds)", "epoch \(job.epoch)", "step \(job.step)"]
+        if let loss = job.loss { parts.append(String(format: "loss %.4f", loss)) }
+        if let version = job.modelVersion { parts.append("model version \(version)") }
+        if !job.metrics.isEmpty {
+            parts.append(job.metrics.keys.sorted().map { "\($0) \(String(format: "%.4f", job.metrics[$0]!))" }.joined(separator: ", "))
+        }
+        if let error = job.error { parts.append("error: \(error)") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The `--follow --json` line: at least job, state, model_version and metrics.
+    struct Summary: Codable {
+        var job: String
+        var state: String
+        var modelVersion: UInt64?
+        var metrics: [String: Double]
+        var round: Int
+        var totalRounds: Int
+        var loss: Double?
+        var error: String?
+
+        init(_ view: JobView) {
+            job = view.job
+            state = view.state
+            modelVersion = view.modelVersion
+            metrics = view.metrics
+            round = view.round
+            totalRounds = view.totalRounds
+            loss = view.loss
+            error = view.error
+        }
+    }
+}
+
+/// The reply to `jobs`, as the command line decodes it.
+struct JobListView: Codable {
+    var jobs: [JobView]
+}
+
+extension String {
+    func padded(_ width: Int) -> String { padding(toLength: max(width, count), withPad: " ", startingAt: 0) }
+}

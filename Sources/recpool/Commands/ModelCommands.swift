@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `recpool models`: the registered model versions.
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "models", abstract: "List registered model versions.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Flag(help: "Machine output: {\"models\": [...]}.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let list = try await client.control(ControlRequest(op: "models"), as: ModelListView.self)
+            if json {
+                CommandOutput.printLine(JSONOutput.encode(list))
+                return
+            }
+            CommandOutput.printLine("VERSION  JOB        PROMOTED  METRICS")
+            for model in list.models {
+                let metrics = model.metrics.keys.sorted().prefix(4).map { "\($0)=\(String(format: "%.4f", model.metrics[$0]!))" }
+                CommandOutput.printLine(
+                    "\(String(model.version).padded(8)) \(model.job.padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(metrics.joined(separator: " "))")
+            }
+        }
+    }
+}
+
+/// `recpool promote VERSION`: sets the version scoring uses; every replica loads it.
+struct PromoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "promote", abstract: "Serve a model version on every replica.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Argument(help: "The model version.")
+    var version: UInt64
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let model = try await client.control(ControlRequest(op: "promote", version: version), as: ModelView.self)
+            CommandOutput.printLine("promoted version \(model.version)")
+        }
+    }
+}
+
+/// `recpool rollback`: goes back to the previously promoted version.
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Serve the previously promoted version again.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let model = try await client.control(ControlRequest(op: "rollback"), as: ModelView.self)
+            CommandOutput.printLine("rolled back to version \(model.version)")
+        }
+    }
+}
+
+/// The reply to `models`, as the command line decodes it.
+struct ModelListView: Codable {
+    var models: [ModelView]
+}
+
+/// `recpool import`: registers a checkpoint written by `recpool fit` as a new model version.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Register a checkpoint from `recpool fit` as a new model version.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Option(help: "The checkpoint file.")
+    var model: String
+
+    @Flag(help: "Serve it on every replica at once.")
+    var promote = false
+
+    func run() async throws {
+        try await reportingFailures {
+            guard let data = FileManager.default.contents(atPath: model) else {
+                throw CommandFailure("cannot read \(model)", exitCode: 2)
+            }
+            let client = try await connection.connect()
+            defer { client.close() }
+            let registered = try await client.control(ControlRequest(op: "import"), bytes: [UInt8](data), as: ModelView.self)
+            if promote {
+                _ = try await client.control(ControlRequest(op: "promote", version: registered.version), as: ModelView.self)
+                CommandOutput.printLine("imported and promoted version \(registered.version)")
+            } else {
+                CommandOutput.printLine("imported version \(registered.version)")
+            }
+        }
+    }
+}
+
+/// `recpool pull VERSION --out FILE`: downloads a registered version's checkpoint.
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Download a registered model version's checkpoint file.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Argument(help: "The model version.")
+    var version: UInt64
+
+    @Option(help: "Where to write the checkpoint.")
+    var out: String
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (_, bytes) = try await client.fetchModel(version: version)
+            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
+                throw CommandFailure("cannot write \(out)", exitCode: 2)
+            }
+            CommandOutput.printLine("wrote version \(version) to \(out) (\(bytes.count) bytes)")
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import RecData
+import Shared
+
+/// `recpool recommend`: ranks items for a (new) user from raw context.
+struct RecommendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recommend",
+        abstract: "Rank items for a user from raw context: user features and the few items viewed so far.",
+        discussion: "A user with no events still gets a ranked list; `source` says whether it came from the model or the cold-start fallback.")
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Option(help: "User features as NAME=VALUE pairs, comma-separated (e.g. user_feature_0=81ce…).")
+    var userFeatures: String = ""
+
+    @Option(help: "Items the user viewed, as ITEM:SECONDS pairs, comma-separated (e.g. 1:30,2:10).")
+    var events: String = ""
+
+    @Option(help: "Only rank these item ids, comma-separated (default: every item).")
+    var candidates: String?
+
+    @Option(help: "How many items to return.")
+    var top = 10
+
+    @Flag(help: "Print one JSON object: {\"items\": [{\"item\", \"score\"}], \"model_version\", \"source\"}.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let query = try parseQuery()
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (document, version) = try await client.recommend(document: WireJSON.encode(query))
+            guard let answer = try? WireJSON.decode(RecommendAnswer.self, from: document) else {
+                throw CommandFailure("the worker's answer did not decode", exitCode: 3)
+            }
+            if json {
+                CommandOutput.printLine(JSONOutput.encode(answer))
+                return
+            }
+            CommandOutput.printLine("model version \(version), source \(answer.source)")
+            for (rank, item) in answer.items.enumerated() {
+                CommandOutput.printLine(String(format: "%2d. item %d  %.4f", rank + 1, item.item, item.score))
+            }
+        }
+    }
+
+    private func parseQuery() throws -> RecommendQuery {
+        guard top >= 1 else { throw CommandFailure("--top must be at least 1", exitCode: 2) }
+        var features: [String: String] = [:]
+        for pair in userFeatures.split(separator: ",") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw CommandFailure("--user-features: \"\(pair)\" is not NAME=VALUE", exitCode: 2)
+            }
+            features[parts[0]] = parts[1]
+        }
+        var viewed: [ViewEvent] = []
+        for pair in events.split(separator: ",") where !pair.isEmpty {
+            let parts = pair.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let item = Int(parts[0]), let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0 else {
+                throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with a non-negative number of seconds", exitCode: 2)
+            }
+            viewed.append(ViewEvent(item: item, seconds: seconds))
+        }
+        var list: [Int]? = nil
+        if let candidates {
+            list = try candidates.split(separator: ",").map { text in
+                guard let item = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw CommandFailure("--candidates: \"\(text)\" is not an item id", exitCode: 2)
+                }
+                return item
+            }
+        }
+        return RecommendQuery(userFeatures: features, events: viewed, candidates: list, top: top)
+    }
+}
+
+/// The worker's RECOMMEND answer as the command line prints it.
+struct RecommendAnswer: Codable {
+    var items: [ScoredItem]
+    var source: String
+    var modelVersion: UInt64
+}

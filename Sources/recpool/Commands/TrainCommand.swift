@@ -1,0 +1,119 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import Shared
+
+/// `recpool train`: submits a data-parallel training job to the pool.
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Submit a training job: N workers train on shards and average every H local steps.",
+        discussion: """
+            DATASET is a built-in name (obd:random/all, synthetic:users=100000,seed=7, …) or a local CSV file \
+            with a `label` column, which is uploaded to the broker in checksummed chunks first.
+            """)
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Option(help: "mlp or dqn.")
+    var model = "mlp"
+
+    @Option(help: "A built-in dataset name or a local CSV file.")
+    var dataset: String
+
+    @Option(help: "Passes over each replica's shard.")
+    var epochs = 10
+
+    @Option(help: "Rows per local step.")
+    var batch = 32
+
+    @Option(help: "Adam learning rate.")
+    var lr = 0.001
+
+    @Option(help: "Hidden layer widths, comma-separated (default: d_in,64).")
+    var hidden: String?
+
+    @Option(help: "How many workers train.")
+    var workers = 1
+
+    @Option(help: "Local steps between averaging rounds (H).")
+    var syncEvery = 50
+
+    @Option(help: "Seed for initialisation, split and shuffling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Fraction of rows held out for validation.")
+    var validation = 0.2
+
+    @Option(help: "A round closes after this many ms with the replicas that answered.")
+    var roundTimeoutMs: UInt64 = 30_000
+
+    @Flag(help: "Serve the resulting model once the job completes.")
+    var promote = false
+
+    @Flag(help: "Follow the job's progress until it ends.")
+    var follow = false
+
+    @Flag(help: "Machine output: JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            var hiddenSizes: [Int]? = nil
+            if let hidden {
+                let parts = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                    throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: 2)
+                }
+                hiddenSizes = parts.compactMap { $0 }
+            }
+            let client = try await connection.connect()
+            defer { client.close() }
+            var name = dataset
+            if FileManager.default.fileExists(atPath: dataset) {
+                name = "sha256:" + (try await DatasetUpload.upload(path: dataset, client: client))
+            }
+            let spec = TrainJobSpec(
+                model: model, dataset: name, epochs: epochs, batch: batch, lr: lr, hidden: hiddenSizes, workers: workers,
+                syncEvery: syncEvery, seed: seed, validation: validation, promote: promote, roundTimeoutMs: roundTimeoutMs)
+            if let problem = spec.problem { throw CommandFailure(problem, exitCode: 2) }
+            let job = try await client.control(ControlRequest(op: "train", train: spec), as: JobView.self)
+            if follow {
+                try await JobFollower.follow(job.job, client: client, json: json)
+            } else if json {
+                CommandOutput.printLine(JSONOutput.encode(job))
+            } else {
+                CommandOutput.printLine(job.job)
+            }
+        }
+    }
+}
+
+/// Uploads a local file to the broker in checksummed 1 MiB chunks.
+enum DatasetUpload {
+    static func upload(path: String, client: RecPoolClient) async throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandFailure("cannot read \(path)", exitCode: 2)
+        }
+        let bytes = [UInt8](data)
+        let sha = hex(SHA256.hash(data: bytes))
+        let chunkSize = 1 << 20
+        var offset = 0
+        repeat {
+            let chunk = Array(bytes[offset..<min(offset + chunkSize, bytes.count)])
+            let request = ControlRequest(
+                op: "upload",
+                upload: UploadChunk(
+                    sha256: sha, name: (path as NSString).lastPathComponent, totalBytes: bytes.count, offset: offset,
+                    chunkSha256: hex(SHA256.hash(data: chunk))))
+            let answer = try await client.control(request, bytes: chunk, as: [String: Bool].self)
+            offset += chunk.count
+            if answer["complete"] == true { break }
+        } while offset < bytes.count
+        return sha
+    }
+
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -132,7 +132,8 @@ struct SimulatorTests {
         var observation = env.reset()
         for _ in 0..<10 {
             let rows = spec.candidateRows(
-                userFeatures: observation.userFeatures, affinity: observation.affinity, items: Array(0..<10), position: 0)
+                userFeatures: observation.userFeatures, affinity: observation.affinity, items: Array(0..<10),
+                position: 0)
             #expect(rows.count == 10 * spec.width)
             // The simulator's feature values are the ones the spec learned: no unknown bucket is set.
             let unknown = spec.columns.indices.filter { spec.columns[$0].hasSuffix("=<unknown>") }

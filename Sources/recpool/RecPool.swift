@@ -19,7 +19,7 @@ struct RecPool: AsyncParsableCommand {
             ExportCommand.self,
             BenchModelCommand.self,
             // Data commands.
-            DataCommand.self,
+            DataCommand.self, EvalCommand.self,
         ]
     )
 }

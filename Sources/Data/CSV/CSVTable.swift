@@ -92,7 +92,8 @@ public struct CSVTable: Sendable {
         for (row, fieldsInRow) in records.enumerated().dropFirst() where fieldsInRow.count != header.count {
             throw .raggedRow(path: path, line: lineNumbers[row], expected: header.count, found: fieldsInRow.count)
         }
-        return CSVTable(path: path, header: header, rows: Array(records.dropFirst()), lines: Array(lineNumbers.dropFirst()))
+        return CSVTable(
+            path: path, header: header, rows: Array(records.dropFirst()), lines: Array(lineNumbers.dropFirst()))
     }
 
     /// The index of a column by exact header name.
@@ -103,12 +104,14 @@ public struct CSVTable: Sendable {
     }
 
     /// A field parsed as a `Double`.
-    /// - Throws: `DataError.notANumber` naming file, line and column.
+    /// - Throws: `DataError.notANumber` naming file, line and column, or `.invalidValue` for NaN and infinities.
     public func double(row: Int, column: Int) throws(DataError) -> Double {
         let text = rows[row][column]
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
-            throw .notANumber(path: path, line: lines[row], column: header[column], columnNumber: column + 1, value: text)
+        guard let value = Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces)) else {
+            throw .notANumber(
+                path: path, line: lines[row], column: header[column], columnNumber: column + 1, value: text)
         }
+        guard value.isFinite else { throw invalid(row: row, column: column, reason: "is not finite") }
         return value
     }
 

@@ -55,7 +55,9 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         let warm = data.rows(in: .warm)
         coldStartRows = cold.count
         warmRows = warm.count
-        func rate(_ rows: [Int]) -> Double { rows.isEmpty ? 0 : rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count) }
+        func rate(_ rows: [Int]) -> Double {
+            rows.isEmpty ? 0 : rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count)
+        }
         ctr = rate(Array(0..<data.rows))
         coldStartCTR = rate(cold)
         warmCTR = rate(warm)

@@ -42,7 +42,9 @@ public enum DatasetSpecifier: Sendable, Equatable {
                 case "topics": config.topics = try integer()
                 case "seed": config.seed = UInt64(try integer())
                 case "warm":
-                    guard let v = Double(value), v >= 0, v <= 1 else { throw .invalidSpecification("warm=\(value): expected 0...1") }
+                    guard let v = Double(value), v >= 0, v <= 1 else {
+                        throw .invalidSpecification("warm=\(value): expected 0...1")
+                    }
                     config.warmFraction = v
                 case "policy":
                     if value == "uniform" {
@@ -61,7 +63,8 @@ public enum DatasetSpecifier: Sendable, Equatable {
         } else if text.hasSuffix(".csv") {
             self = .csv(path: text)
         } else {
-            throw .invalidSpecification("'\(text)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,... or a .csv path")
+            throw .invalidSpecification(
+                "'\(text)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,... or a .csv path")
         }
     }
 
@@ -75,7 +78,9 @@ public enum DatasetSpecifier: Sendable, Equatable {
         case .synthetic(let config, let rows, let policy):
             return SimulatorWorld(config: config).loggedData(rows: rows, policy: policy, seed: config.seed &+ 1)
         case .csv(let path):
-            let items = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
+            let items = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(
+                "item_context.csv"
+            ).path
             return try OBDLoader.load(dataFile: path, itemContextFile: items, name: path)
         }
     }

@@ -11,7 +11,9 @@ public struct FeatureMatrix: Sendable, Equatable {
 
     /// Creates a matrix; `values.count` must equal `rows * columnNames.count`.
     public init(rows: Int, columnNames: [String], values: [Float]) {
-        precondition(values.count == rows * columnNames.count, "FeatureMatrix: \(values.count) values for \(rows)x\(columnNames.count)")
+        precondition(
+            values.count == rows * columnNames.count,
+            "FeatureMatrix: \(values.count) values for \(rows)x\(columnNames.count)")
         self.rows = rows
         self.columns = columnNames.count
         self.values = values

@@ -23,6 +23,7 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The dataset is internally inconsistent (for example, no rows).
     case inconsistent(String)
 
+    /// A one-line message for people.
     public var description: String {
         switch self {
         case .fileNotFound(let path):

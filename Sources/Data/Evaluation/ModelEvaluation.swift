@@ -62,7 +62,8 @@ public enum ModelEvaluation {
             var rows: [Float] = []
             rows.reserveCapacity((end - start) * k * spec.width)
             for row in start..<end {
-                let affinity = Dictionary(uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
+                let affinity = Dictionary(
+                    uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
                 rows += spec.candidateRows(
                     userFeatures: data.userFeatures.dictionary(row), affinity: affinity, items: items,
                     position: data.position[row])
@@ -75,7 +76,8 @@ public enum ModelEvaluation {
         let logged = (0..<data.rows).map { all[$0 * k + data.action[$0]] }
         let policy = ActionDistribution.greedy(scores: all, nActions: k)
         let offPolicy = OffPolicyEvaluation.evaluate(
-            policy: policy, policyName: "greedy(\(modelName))", on: data, rewardModel: rewardModel, resamples: resamples)
+            policy: policy, policyName: "greedy(\(modelName))", on: data, rewardModel: rewardModel, resamples: resamples
+        )
         var notes = offPolicy.notes
         var segments: [SegmentEvaluation] = []
         for segment in Segment.allCases {
@@ -93,13 +95,15 @@ public enum ModelEvaluation {
             var greedyValue: Double?
             var loggedValue: Double?
             if let oracle = data.oracle {
-                greedyValue = rows.reduce(0.0) { sum, row in
-                    let best = (0..<k).first { policy[row, $0] == 1 } ?? 0
-                    return sum + oracle.probability(row: row, item: best, position: data.position[row])
-                } / Double(rows.count)
-                loggedValue = rows.reduce(0.0) {
-                    $0 + oracle.probability(row: $1, item: data.action[$1], position: data.position[$1])
-                } / Double(rows.count)
+                greedyValue =
+                    rows.reduce(0.0) { sum, row in
+                        let best = (0..<k).first { policy[row, $0] == 1 } ?? 0
+                        return sum + oracle.probability(row: row, item: best, position: data.position[row])
+                    } / Double(rows.count)
+                loggedValue =
+                    rows.reduce(0.0) {
+                        $0 + oracle.probability(row: $1, item: data.action[$1], position: data.position[$1])
+                    } / Double(rows.count)
             }
             segments.append(
                 SegmentEvaluation(

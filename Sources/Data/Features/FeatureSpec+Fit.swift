@@ -30,9 +30,12 @@ extension FeatureSpec {
             itemCount: train.nActions, positionCount: train.nPositions, itemCategoryCodes: itemCodes,
             itemCategoryCardinalities: cardinalities, itemContinuous: continuous,
             itemContinuousScaling: ZScore(fitting: train.action.map { continuous[$0] }),
-            affinityScaling: ZScore(fitting: (0..<train.rows).map { Double(train.affinity.value($0, train.action[$0])) }),
+            affinityScaling: ZScore(
+                fitting: (0..<train.rows).map { Double(train.affinity.value($0, train.action[$0])) }),
             engagedSeconds: engagedSeconds,
-            popularity: (0..<train.nActions).map { (clicks[$0] + popularitySmoothing * ctr) / (shows[$0] + popularitySmoothing) },
+            popularity: (0..<train.nActions).map {
+                (clicks[$0] + popularitySmoothing * ctr) / (shows[$0] + popularitySmoothing)
+            },
             popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [])
         spec.columns = spec.columnNames()
         return spec

@@ -59,8 +59,9 @@ extension FeatureSpec {
 
     /// Appends one example's `width` values to `out`.
     public func append(_ example: RawExample, to out: inout [Float]) {
-        append(userColumns: userColumns(example.userFeatures), item: example.item, position: example.position,
-               affinity: example.affinity, to: &out)
+        append(
+            userColumns: userColumns(example.userFeatures), item: example.item, position: example.position,
+            affinity: example.affinity, to: &out)
     }
 
     func append(userColumns: [Int], item: Int, position: Int, affinity: [Int: Double], to out: inout [Float]) {
@@ -92,19 +93,25 @@ extension FeatureSpec {
         for row in 0..<data.rows {
             var features: [String: String] = [:]
             for (c, name) in names.enumerated() { features[name] = data.userFeatures.value(row, c) }
-            let affinity = Dictionary(uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
-            append(userColumns: userColumns(features), item: data.action[row], position: data.position[row],
-                   affinity: affinity, to: &values)
+            let affinity = Dictionary(
+                uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
+            append(
+                userColumns: userColumns(features), item: data.action[row], position: data.position[row],
+                affinity: affinity, to: &values)
         }
         return FeatureMatrix(rows: data.rows, columnNames: columns, values: values)
     }
 
     /// Rows for scoring `items` for one user at one slot (serving, ranking metrics).
-    public func candidateRows(userFeatures: [String: String], affinity: [Int: Double], items: [Int], position: Int) -> [Float] {
+    public func candidateRows(userFeatures: [String: String], affinity: [Int: Double], items: [Int], position: Int)
+        -> [Float]
+    {
         let active = userColumns(userFeatures)
         var values: [Float] = []
         values.reserveCapacity(items.count * width)
-        for item in items { append(userColumns: active, item: item, position: position, affinity: affinity, to: &values) }
+        for item in items {
+            append(userColumns: active, item: item, position: position, affinity: affinity, to: &values)
+        }
         return values
     }
 

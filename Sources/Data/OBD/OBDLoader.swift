@@ -19,7 +19,8 @@ public enum OBDLoader {
 
     /// Loads a logged-data CSV and its item-context CSV.
     /// - Throws: `DataError`.
-    public static func load(dataFile: String, itemContextFile: String, name: String) throws(DataError) -> BanditDataset {
+    public static func load(dataFile: String, itemContextFile: String, name: String) throws(DataError) -> BanditDataset
+    {
         let items = try CSVTable.read(path: itemContextFile)
         let actionContext = try parseItemContext(items)
         let nActions = actionContext.rows
@@ -39,13 +40,15 @@ public enum OBDLoader {
         for row in table.rows.indices {
             let id = try table.integer(row: row, column: idColumn)
             guard id >= 0 && id < table.rows.count, order[id] == nil else {
-                throw table.invalid(row: row, column: idColumn, reason: "is not a unique item id in 0..<\(table.rows.count)")
+                throw table.invalid(
+                    row: row, column: idColumn, reason: "is not a unique item id in 0..<\(table.rows.count)")
             }
             order[id] = row
         }
         let rowOfItem = order.map { $0! }
         let codes = CategoricalColumns(
-            names: categorical.map { table.header[$0] }, rows: rowOfItem.map { r in categorical.map { table.rows[r][$0] } })
+            names: categorical.map { table.header[$0] },
+            rows: rowOfItem.map { r in categorical.map { table.rows[r][$0] } })
         var values: [Float] = []
         for item in rowOfItem.indices {
             for column in categorical.indices { values.append(Float(codes.codes[item * categorical.count + column])) }
@@ -83,7 +86,9 @@ public enum OBDLoader {
                 throw table.invalid(row: row, column: itemColumn, reason: "is not an item id in 0..<\(nActions)")
             }
             let click = try table.integer(row: row, column: clickColumn)
-            guard click == 0 || click == 1 else { throw table.invalid(row: row, column: clickColumn, reason: "is not 0 or 1") }
+            guard click == 0 || click == 1 else {
+                throw table.invalid(row: row, column: clickColumn, reason: "is not 0 or 1")
+            }
             let propensity = try table.double(row: row, column: pscoreColumn)
             guard propensity > 0 && propensity <= 1 else {
                 throw table.invalid(row: row, column: pscoreColumn, reason: "is not a probability in (0, 1]")

@@ -22,7 +22,8 @@ public struct ActionDistribution: Sendable, Equatable {
 
     /// The uniform policy, 1/nActions everywhere.
     public static func uniform(rows: Int, nActions: Int) -> ActionDistribution {
-        ActionDistribution(nActions: nActions, probabilities: [Double](repeating: 1 / Double(nActions), count: rows * nActions))
+        ActionDistribution(
+            nActions: nActions, probabilities: [Double](repeating: 1 / Double(nActions), count: rows * nActions))
     }
 
     /// The deterministic policy that picks the highest score of each row (`scores` is `rows × nActions`);
@@ -41,7 +42,8 @@ public struct ActionDistribution: Sendable, Equatable {
     public static func epsilonGreedy(scores: [Double], nActions: Int, epsilon: Double) -> ActionDistribution {
         let greedy = greedy(scores: scores, nActions: nActions)
         return ActionDistribution(
-            nActions: nActions, probabilities: greedy.probabilities.map { (1 - epsilon) * $0 + epsilon / Double(nActions) })
+            nActions: nActions,
+            probabilities: greedy.probabilities.map { (1 - epsilon) * $0 + epsilon / Double(nActions) })
     }
 
     /// The rows at `indices`.

@@ -36,7 +36,8 @@ public enum Bootstrap {
         return draws.mapValues {
             let sorted = $0.sorted()
             return ConfidenceInterval(
-                lower: percentile(sorted: sorted, 100 * alpha / 2), upper: percentile(sorted: sorted, 100 * (1 - alpha / 2)),
+                lower: percentile(sorted: sorted, 100 * alpha / 2),
+                upper: percentile(sorted: sorted, 100 * (1 - alpha / 2)),
                 level: level)
         }
     }

@@ -38,7 +38,9 @@ public struct OPETerms: Sendable, Equatable {
     /// Computes the terms.
     /// - Parameters:
     ///   - estimatedRewards: `q̂(x_i, a, position_i)`, `rows × nActions` row-major, or nil (DM and DR then unavailable).
-    public init(reward: [Double], action: [Int], pscore: [Double], policy: ActionDistribution, estimatedRewards: [Double]?) {
+    public init(
+        reward: [Double], action: [Int], pscore: [Double], policy: ActionDistribution, estimatedRewards: [Double]?
+    ) {
         let n = reward.count
         precondition(action.count == n && pscore.count == n && policy.rows == n, "OPETerms: lengths disagree")
         self.reward = reward

@@ -22,7 +22,9 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     public var estimates: [EstimateFigures]
 
     /// The figures of one estimator.
-    public func figures(_ estimator: OffPolicyEstimator) -> EstimateFigures? { estimates.first { $0.estimator == estimator } }
+    public func figures(_ estimator: OffPolicyEstimator) -> EstimateFigures? {
+        estimates.first { $0.estimator == estimator }
+    }
 }
 
 /// Off-policy evaluation of a policy on logged data, split into all rows, cold-start users and warm users.
@@ -63,7 +65,8 @@ public enum OffPolicyEvaluation {
                 notes.append("segment \(segment.rawValue) has no rows")
                 continue
             }
-            let intervals = resamples > 0 ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
+            let intervals =
+                resamples > 0 ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
             let estimates = OffPolicyEstimator.allCases.compactMap { e in
                 part.estimate(e).map { EstimateFigures(estimator: e, value: $0, interval: intervals[e]) }
             }

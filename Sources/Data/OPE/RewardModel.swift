@@ -63,7 +63,9 @@ public enum RewardModel {
                     let model = LogisticModel.fit(features, rows: train, data: data, iterations: iterations, l2: l2)
                     for i in test {
                         let base = model.sharedLogit(features, row: i)
-                        for a in 0..<k { q[i * k + a] = model.probability(features, row: i, action: a, sharedLogit: base) }
+                        for a in 0..<k {
+                            q[i * k + a] = model.probability(features, row: i, action: a, sharedLogit: base)
+                        }
                     }
                 }
             }

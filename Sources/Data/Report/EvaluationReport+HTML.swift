@@ -33,7 +33,8 @@ extension EvaluationReport {
             page += "<td>\(f(c.precision))</td><td>\(f(c.recall))</td><td>\(f(c.f1))</td><td>\(f(c.rocAUC))</td>"
             page += "<td>\(f(c.logLoss))</td><td>\(f(s.calibration.ece))</td></tr>\n"
         }
-        page += "</tbody></table>\n<h2>Ranking of the clicked item</h2>\n<table><thead><tr><th>segment</th><th>clicks</th>"
+        page +=
+            "</tbody></table>\n<h2>Ranking of the clicked item</h2>\n<table><thead><tr><th>segment</th><th>clicks</th>"
         let cutoffs = segments.first?.ranking.map(\.k) ?? []
         for k in cutoffs { page += "<th>HitRate@\(k)</th><th>NDCG@\(k)</th>" }
         page += "</tr></thead><tbody>\n"
@@ -44,9 +45,11 @@ extension EvaluationReport {
         }
         page += "</tbody></table>\n"
         if segments.contains(where: { $0.oracleGreedyValue != nil }) {
-            page += "<h2>Ground truth (simulator)</h2><table><thead><tr><th>segment</th><th>logged policy</th><th>model greedy</th></tr></thead><tbody>\n"
+            page +=
+                "<h2>Ground truth (simulator)</h2><table><thead><tr><th>segment</th><th>logged policy</th><th>model greedy</th></tr></thead><tbody>\n"
             for s in segments {
-                page += "<tr><td>\(s.segment.rawValue)</td><td>\(f(s.oracleLoggedValue, 5))</td><td>\(f(s.oracleGreedyValue, 5))</td></tr>\n"
+                page +=
+                    "<tr><td>\(s.segment.rawValue)</td><td>\(f(s.oracleLoggedValue, 5))</td><td>\(f(s.oracleGreedyValue, 5))</td></tr>\n"
             }
             page += "</tbody></table>\n"
         }
@@ -55,10 +58,12 @@ extension EvaluationReport {
         for estimator in OffPolicyEstimator.allCases { page += "<th>\(estimator.label) [95% CI]</th>" }
         page += "</tr></thead><tbody>\n"
         for s in offPolicy.segments {
-            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(f(s.behaviourValue, 5))</td><td>\(f(s.effectiveSampleSize, 1))</td>"
+            page +=
+                "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(f(s.behaviourValue, 5))</td><td>\(f(s.effectiveSampleSize, 1))</td>"
             for estimator in OffPolicyEstimator.allCases {
                 if let figures = s.figures(estimator) {
-                    page += "<td>\(f(figures.value, 5))<br><small>[\(f(figures.interval?.lower, 5)), \(f(figures.interval?.upper, 5))]</small></td>"
+                    page +=
+                        "<td>\(f(figures.value, 5))<br><small>[\(f(figures.interval?.lower, 5)), \(f(figures.interval?.upper, 5))]</small></td>"
                 } else {
                     page += "<td>—</td>"
                 }
@@ -67,25 +72,34 @@ extension EvaluationReport {
         }
         page += "</tbody></table>\n<div class=\"plots\">\n"
         var rocSeries = segments.map {
-            SVGPlot.Series(label: $0.segment.rawValue, color: colors[$0.segment]!, points: $0.roc.map { ($0[0], $0[1]) })
+            SVGPlot.Series(
+                label: $0.segment.rawValue, color: colors[$0.segment]!, points: $0.roc.map { ($0[0], $0[1]) })
         }
         rocSeries.append(SVGPlot.Series(label: "chance", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
-        page += SVGPlot.chart(title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries)
+        page += SVGPlot.chart(
+            title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries)
         var calibrationSeries = segments.map { s in
             SVGPlot.Series(
                 label: s.segment.rawValue, color: colors[s.segment]!,
                 points: s.calibration.bins.map { ($0.meanPredicted, $0.observedRate) }, markers: true)
         }
         // Zoom to the populated range: click probabilities are often a few percent.
-        let largest = segments.flatMap { $0.calibration.bins.flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
+        let largest =
+            segments.flatMap { $0.calibration.bins.flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
         let range = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].first { $0 >= largest * 1.05 } ?? 1
-        calibrationSeries.append(SVGPlot.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))
-        page += "\n" + SVGPlot.chart(
-            title: "Calibration (reliability)", xLabel: "mean predicted click probability", yLabel: "observed click rate",
-            series: calibrationSeries, range: range)
+        calibrationSeries.append(
+            SVGPlot.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))
+        page +=
+            "\n"
+            + SVGPlot.chart(
+                title: "Calibration (reliability)", xLabel: "mean predicted click probability",
+                yLabel: "observed click rate",
+                series: calibrationSeries, range: range)
         page += "\n</div>\n"
         if !notes.isEmpty {
-            page += "<h2>Notes</h2><ul>\n" + notes.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+            page +=
+                "<h2>Notes</h2><ul>\n" + notes.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n")
+                + "\n</ul>\n"
         }
         return page + "</body></html>\n"
     }

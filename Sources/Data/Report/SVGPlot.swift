@@ -12,7 +12,9 @@ enum SVGPlot {
     }
 
     /// Draws the series on [0, range]² (points are in data units).
-    static func chart(title: String, xLabel: String, yLabel: String, series: [Series], range: Double = 1, size: Int = 320) -> String {
+    static func chart(
+        title: String, xLabel: String, yLabel: String, series: [Series], range: Double = 1, size: Int = 320
+    ) -> String {
         let pad = 44.0
         let side = Double(size) - 2 * pad + 20
         func x(_ v: Double) -> String { format(pad + v / range * side) }
@@ -39,13 +41,16 @@ enum SVGPlot {
             """
         for (index, s) in series.enumerated() where !s.points.isEmpty {
             let path = s.points.map { "\(x($0.0)),\(y($0.1))" }.joined(separator: " ")
-            svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5,4\"" : "") points=\"\(path)\"/>\n"
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5,4\"" : "") points=\"\(path)\"/>\n"
             if s.markers {
                 for p in s.points { svg += "<circle cx=\"\(x(p.0))\" cy=\"\(y(p.1))\" r=\"3\" fill=\"\(s.color)\"/>\n" }
             }
             let ly = 40 + 18 * index
-            svg += "<line x1=\"\(format(pad + side + 8))\" y1=\"\(ly)\" x2=\"\(format(pad + side + 24))\" y2=\"\(ly)\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5,4\"" : "")/>"
-            svg += "<text x=\"\(format(pad + side + 28))\" y=\"\(ly)\" dominant-baseline=\"middle\" font-size=\"11\">\(escape(s.label))</text>\n"
+            svg +=
+                "<line x1=\"\(format(pad + side + 8))\" y1=\"\(ly)\" x2=\"\(format(pad + side + 24))\" y2=\"\(ly)\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5,4\"" : "")/>"
+            svg +=
+                "<text x=\"\(format(pad + side + 28))\" y=\"\(ly)\" dominant-baseline=\"middle\" font-size=\"11\">\(escape(s.label))</text>\n"
         }
         return svg + "</svg>"
     }

@@ -16,7 +16,8 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
     }
 
     /// Creates a query.
-    public init(userFeatures: [String: String] = [:], events: [ViewEvent] = [], candidates: [Int]? = nil, top: Int = 10) {
+    public init(userFeatures: [String: String] = [:], events: [ViewEvent] = [], candidates: [Int]? = nil, top: Int = 10)
+    {
         self.userFeatures = userFeatures
         self.events = events
         self.candidates = candidates
@@ -100,6 +101,7 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The scorer returned the wrong number of scores.
     case scorerFailed(expected: Int, got: Int)
 
+    /// A one-line message for people.
     public var description: String {
         switch self {
         case .invalidTop(let top): return "top must be at least 1, got \(top)"

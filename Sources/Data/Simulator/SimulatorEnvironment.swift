@@ -6,6 +6,10 @@ public struct SimulatorObservation: Sendable, Equatable {
     public var clicks: [Int: Int]
     /// Budget left in the session.
     public var remainingBudget: Double
+
+    /// The clicks as an affinity vector, ready for `FeatureSpec.candidateRows(userFeatures:affinity:items:position:)`
+    /// with a spec fitted on the same world's logged data.
+    public var affinity: [Int: Double] { clicks.mapValues(Double.init) }
 }
 
 /// The outcome of one step.

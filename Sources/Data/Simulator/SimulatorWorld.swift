@@ -48,14 +48,18 @@ public struct SimulatorWorld: Sendable {
         for _ in 0..<config.users {
             let u = (0..<d).map { _ in rng.uniform(-1, 1) }
             interests.append(contentsOf: u)
-            codes.append(contentsOf: Self.observe(u, projections: projections, cardinalities: config.userFeatureCardinalities, noise: config.featureNoise, rng: &rng))
+            codes.append(
+                contentsOf: Self.observe(
+                    u, projections: projections, cardinalities: config.userFeatureCardinalities,
+                    noise: config.featureNoise, rng: &rng))
             warm.append(rng.uniform() < config.warmFraction)
         }
         self.interests = interests
         self.featureCodes = codes
         self.warm = warm
         var history = SparseRows()
-        var table = [[Int]](repeating: [Int](repeating: 0, count: config.positions), count: config.userFeatureCardinalities.first ?? 1)
+        var table = [[Int]](
+            repeating: [Int](repeating: 0, count: config.positions), count: config.userFeatureCardinalities.first ?? 1)
         self.history = history
         self.greedyItem = table
         for user in 0..<config.users {

@@ -12,10 +12,15 @@ struct DataCommand: AsyncParsableCommand {
 
 /// Flags shared by the data commands.
 struct DatasetOptions: ParsableArguments {
-    @Argument(help: "obd:POLICY/CAMPAIGN (e.g. obd:random/all), synthetic:users=N,seed=S[,items=,rows=,policy=] or a .csv path.")
+    @Argument(
+        help:
+            "obd:POLICY/CAMPAIGN (e.g. obd:random/all), synthetic:users=N,seed=S[,items=,rows=,policy=] or a .csv path."
+    )
     var dataset: String
 
-    @Option(name: .customLong("data-dir"), help: "Directory holding obd/ (default: data/ in the current directory or a parent).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Directory holding obd/ (default: data/ in the current directory or a parent).")
     var dataDirectory: String?
 
     /// The `obd` directory: `--data-dir` (or its `obd/` child), else the nearest `data/obd` above the current directory.
@@ -40,7 +45,9 @@ struct DatasetOptions: ParsableArguments {
             return try DatasetSpecifier(parsing: dataset).load(obdDirectory: obdDirectory())
         } catch {
             var message = "recpool: \(error.description)"
-            if case .fileNotFound = error, dataset.hasPrefix("obd:") { message += " (run scripts/fetch-obd, or pass --data-dir)" }
+            if case .fileNotFound = error, dataset.hasPrefix("obd:") {
+                message += " (run scripts/fetch-obd, or pass --data-dir)"
+            }
             CommandOutput.printError(message)
             throw ExitCode(2)
         }

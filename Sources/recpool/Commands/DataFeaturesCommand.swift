@@ -57,7 +57,8 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             }
             if let path = specOut { try Data(fitted.encoded()).write(to: URL(fileURLWithPath: path)) }
             let matrix = fitted.matrix(rows)
-            var text = fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"
+            var text =
+                fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"
             text.reserveCapacity(matrix.rows * (matrix.columns * 3 + 4))
             for row in 0..<matrix.rows {
                 for value in matrix.row(row) { text += value == 0 ? "0," : "\(value)," }
@@ -70,6 +71,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             CommandOutput.printError("recpool: \(error)")
             throw ExitCode(1)
         }
-        CommandOutput.printLine("wrote \(out): \(rows.rows) rows × \(fitted.width) features + label (\(split) split of \(data.name))")
+        CommandOutput.printLine(
+            "wrote \(out): \(rows.rows) rows × \(fitted.width) features + label (\(split) split of \(data.name))")
     }
 }

@@ -45,10 +45,13 @@ struct DataOPECommand: AsyncParsableCommand {
         CommandOutput.printLine("\(report.dataset): value of policy '\(report.policy)'")
         for s in report.segments {
             CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) rows \(s.rows)  logged CTR \(String(format: "%.5f", s.behaviourValue))  ESS \(String(format: "%.1f", s.effectiveSampleSize))")
+                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) rows \(s.rows)  logged CTR \(String(format: "%.5f", s.behaviourValue))  ESS \(String(format: "%.1f", s.effectiveSampleSize))"
+            )
             for e in s.estimates {
                 let ci = e.interval.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) } ?? ""
-                CommandOutput.printLine("    \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.5f", e.value))\(ci)")
+                CommandOutput.printLine(
+                    "    \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.5f", e.value))\(ci)"
+                )
             }
         }
         for note in report.notes { CommandOutput.printLine("  note: \(note)") }

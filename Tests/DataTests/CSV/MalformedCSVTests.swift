@@ -23,7 +23,9 @@ struct MalformedCSVTests {
     @Test("a missing file is reported by path")
     func missingFile() {
         #expect(throws: DataError.fileNotFound(path: "/nonexistent/men.csv")) {
-            try OBDLoader.load(dataFile: "/nonexistent/men.csv", itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "x")
+            try OBDLoader.load(
+                dataFile: "/nonexistent/men.csv", itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv",
+                name: "x")
         }
     }
 
@@ -41,14 +43,17 @@ struct MalformedCSVTests {
             return fields.joined(separator: ",")
         }
         let error = #expect(throws: DataError.self) { try Self.load(files) }
-        #expect(error == .notANumber(path: files.data, line: 5, column: "propensity_score", columnNumber: 6, value: "abc"))
+        #expect(
+            error == .notANumber(path: files.data, line: 5, column: "propensity_score", columnNumber: 6, value: "abc"))
         #expect(error?.description.contains("men.csv:5: column 6 'propensity_score'") == true)
     }
 
     @Test("a ragged row is reported with its line and field counts")
     func ragged() throws {
         let files = try Self.corruptedFixture(line: 10) { $0 + ",extra" }
-        #expect(throws: DataError.raggedRow(path: files.data, line: 10, expected: 44, found: 45)) { try Self.load(files) }
+        #expect(throws: DataError.raggedRow(path: files.data, line: 10, expected: 44, found: 45)) {
+            try Self.load(files)
+        }
     }
 
     @Test("a click that is not 0 or 1 is an invalid value")

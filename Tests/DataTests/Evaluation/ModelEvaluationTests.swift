@@ -20,7 +20,8 @@ struct ModelEvaluationTests {
         let features = spec.matrix(train)
         let scorer = LogisticScorer(rows: features.values, width: spec.width, labels: train.reward)
         return ModelEvaluation.evaluate(
-            data: test, spec: spec, modelName: "logistic", scorer: scorer.score, rewardModel: .itemMean(), resamples: 200)
+            data: test, spec: spec, modelName: "logistic", scorer: scorer.score, rewardModel: .itemMean(),
+            resamples: 200)
     }()
 
     @Test("every figure is split into all, cold-start and warm segments")

@@ -8,7 +8,9 @@ struct FeatureSpecTests {
     static let data = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
     static let split = data.split()
 
-    @Test("fits on the training split only and round-trips through JSON bytes", arguments: FeatureSpec.FeatureSet.allCases)
+    @Test(
+        "fits on the training split only and round-trips through JSON bytes", arguments: FeatureSpec.FeatureSet.allCases
+    )
     func roundTrip(_ set: FeatureSpec.FeatureSet) throws {
         let spec = try FeatureSpec.fit(on: Self.split.train, featureSet: set)
         let bytes = spec.encoded()
@@ -22,7 +24,9 @@ struct FeatureSpecTests {
         #expect(m.rows == Self.split.test.rows && m.columns == spec.width)
         #expect(m.values.allSatisfy { $0.isFinite })
         if set == .extended {
-            #expect(spec.width == spec.userVocabularies.reduce(0) { $0 + $1.count + 1 } + spec.itemCategoryCardinalities.reduce(0, +) + 1 + 34 + 3 + 2)
+            #expect(
+                spec.width == spec.userVocabularies.reduce(0) { $0 + $1.count + 1 }
+                    + spec.itemCategoryCardinalities.reduce(0, +) + 1 + 34 + 3 + 2)
         }
     }
 
@@ -37,7 +41,8 @@ struct FeatureSpecTests {
         let test = Self.split.test
         let matrix = spec.matrix(test)
         for row in test.rows(in: .warm).prefix(5) + test.rows(in: .coldStart).prefix(5) {
-            let affinity = Dictionary(uniqueKeysWithValues: test.affinity.entries(row).map { ($0.column, Double($0.value)) })
+            let affinity = Dictionary(
+                uniqueKeysWithValues: test.affinity.entries(row).map { ($0.column, Double($0.value)) })
             let served = spec.candidateRows(
                 userFeatures: test.userFeatures.dictionary(row), affinity: affinity, items: [test.action[row]],
                 position: test.position[row])
@@ -63,7 +68,9 @@ struct FeatureSpecTests {
     @Test("a view counts as an engagement only from engagedSeconds on")
     func engagement() throws {
         let spec = try FeatureSpec.fit(on: Self.split.train, engagedSeconds: 10)
-        let affinity = spec.affinity(from: [.init(item: 1, seconds: 30), .init(item: 1, seconds: 12), .init(item: 2, seconds: 3)])
+        let affinity = spec.affinity(from: [
+            .init(item: 1, seconds: 30), .init(item: 1, seconds: 12), .init(item: 2, seconds: 3),
+        ])
         #expect(affinity == [1: 2])
     }
 }

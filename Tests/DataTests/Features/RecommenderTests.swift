@@ -42,17 +42,23 @@ struct RecommenderTests {
     @Test("a user with no events and no known features gets the popularity prior, marked as the fallback")
     func fallback() throws {
         let reply = try Self.recommender().recommend(
-            RecommendQuery(userFeatures: ["user_feature_0": "brand-new"], events: [ViewEvent(item: 3, seconds: 2)], top: 34))
+            RecommendQuery(
+                userFeatures: ["user_feature_0": "brand-new"], events: [ViewEvent(item: 3, seconds: 2)], top: 34))
         #expect(reply.source == .coldStartFallback)
         #expect(reply.items.count == 34)
-        let expected = (0..<34).sorted { Self.spec.popularity[$0] != Self.spec.popularity[$1] ? Self.spec.popularity[$0] > Self.spec.popularity[$1] : $0 < $1 }
+        let expected = (0..<34).sorted {
+            Self.spec.popularity[$0] != Self.spec.popularity[$1]
+                ? Self.spec.popularity[$0] > Self.spec.popularity[$1] : $0 < $1
+        }
         #expect(reply.items.map(\.item) == expected)
     }
 
     @Test("a candidate list restricts and top caps the answer")
     func candidates() throws {
         let reply = try Self.recommender().recommend(
-            RecommendQuery(userFeatures: Self.knownFeatures, events: [ViewEvent(item: 9, seconds: 60)], candidates: [4, 9, 2], top: 10))
+            RecommendQuery(
+                userFeatures: Self.knownFeatures, events: [ViewEvent(item: 9, seconds: 60)], candidates: [4, 9, 2],
+                top: 10))
         #expect(reply.items.map(\.item) == [9, 2, 4])
     }
 
@@ -60,7 +66,9 @@ struct RecommenderTests {
     func errors() {
         let r = Self.recommender()
         #expect(throws: RecommendError.invalidTop(0)) { try r.recommend(RecommendQuery(top: 0)) }
-        #expect(throws: RecommendError.unknownItem(99)) { try r.recommend(RecommendQuery(events: [ViewEvent(item: 99, seconds: 5)])) }
+        #expect(throws: RecommendError.unknownItem(99)) {
+            try r.recommend(RecommendQuery(events: [ViewEvent(item: 99, seconds: 5)]))
+        }
         #expect(throws: RecommendError.unknownItem(-1)) { try r.recommend(RecommendQuery(candidates: [1, -1])) }
         #expect(throws: RecommendError.invalidSeconds(item: 1, seconds: -3)) {
             try r.recommend(RecommendQuery(events: [ViewEvent(item: 1, seconds: -3)]))
@@ -78,9 +86,14 @@ struct RecommenderTests {
 
     @Test("queries and replies use the wire's JSON keys")
     func json() throws {
-        let text = #"{"user_features":{"user_feature_0":"x"},"events":[{"item":1,"seconds":30}],"candidates":[1,2],"top":2}"#
+        let text =
+            #"{"user_features":{"user_feature_0":"x"},"events":[{"item":1,"seconds":30}],"candidates":[1,2],"top":2}"#
         let query = try JSONDecoder().decode(RecommendQuery.self, from: Data(text.utf8))
-        #expect(query == RecommendQuery(userFeatures: ["user_feature_0": "x"], events: [ViewEvent(item: 1, seconds: 30)], candidates: [1, 2], top: 2))
+        #expect(
+            query
+                == RecommendQuery(
+                    userFeatures: ["user_feature_0": "x"], events: [ViewEvent(item: 1, seconds: 30)],
+                    candidates: [1, 2], top: 2))
         let minimal = try JSONDecoder().decode(RecommendQuery.self, from: Data("{}".utf8))
         #expect(minimal == RecommendQuery())
         let reply = Recommendation(items: [ScoredItem(item: 3, score: 0.25)], source: .coldStartFallback)

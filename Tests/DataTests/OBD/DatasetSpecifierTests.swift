@@ -4,19 +4,30 @@ import Testing
 
 @Suite("Dataset specifiers and descriptions")
 struct DatasetSpecifierTests {
-    @Test("specifiers parse", arguments: ["obd:random/all", "obd:bts/women", "synthetic:users=100000,seed=7", "synthetic:users=10,items=5,rows=20,policy=egreedy:0.1,warm=0.2", "x/y.csv"])
+    @Test(
+        "specifiers parse",
+        arguments: [
+            "obd:random/all", "obd:bts/women", "synthetic:users=100000,seed=7",
+            "synthetic:users=10,items=5,rows=20,policy=egreedy:0.1,warm=0.2", "x/y.csv",
+        ])
     func parses(_ text: String) throws {
         _ = try DatasetSpecifier(parsing: text)
     }
 
-    @Test("bad specifiers are typed errors", arguments: ["obd:random", "obd:greedy/all", "synthetic:users=0", "synthetic:color=red", "synthetic:policy=best", "whatever"])
+    @Test(
+        "bad specifiers are typed errors",
+        arguments: [
+            "obd:random", "obd:greedy/all", "synthetic:users=0", "synthetic:color=red", "synthetic:policy=best",
+            "whatever",
+        ])
     func rejects(_ text: String) {
         #expect(throws: DataError.self) { try DatasetSpecifier(parsing: text) }
     }
 
     @Test("a synthetic specifier generates the requested logs")
     func synthetic() throws {
-        let data = try DatasetSpecifier(parsing: "synthetic:users=500,items=8,rows=3000,seed=3").load(obdDirectory: "/nonexistent")
+        let data = try DatasetSpecifier(parsing: "synthetic:users=500,items=8,rows=3000,seed=3").load(
+            obdDirectory: "/nonexistent")
         let d = DatasetDescription(data)
         #expect(d.rows == 3_000 && d.items == 8 && d.positions == 3 && d.contextWidth == 20)
         #expect(d.trainRows == 2_100 && d.coldStartRows + d.warmRows == 3_000)

@@ -21,7 +21,9 @@ struct OBDLoaderTests {
         .init(source: "bts/women", clicks: 46, contextWidth: 19, items: 46),
     ]
 
-    @Test("each OBD file reproduces obp's rows, clicks, context width and items", .enabled(if: Paths.hasOBD, Paths.obdMissing), arguments: expected)
+    @Test(
+        "each OBD file reproduces obp's rows, clicks, context width and items",
+        .enabled(if: Paths.hasOBD, Paths.obdMissing), arguments: expected)
     func figures(_ e: Expected) throws {
         let data = try OBDCache.load(e.source)
         #expect(data.rows == 10_000)
@@ -62,7 +64,8 @@ struct OBDLoaderTests {
             #expect(ones + firsts == 4)
         }
         // Action context: label codes of item_feature_1..3 then item_feature_0 of item 0.
-        #expect(data.actionContext.columnNames == ["item_feature_1", "item_feature_2", "item_feature_3", "item_feature_0"])
+        #expect(
+            data.actionContext.columnNames == ["item_feature_1", "item_feature_2", "item_feature_3", "item_feature_0"])
         // Label codes computed independently with Python's sorted(set(...)).
         #expect(Array(data.actionContext.row(0)) == [5, 11, 3, Float(-0.6771831139635117)])
         #expect(Array(data.actionContext.row(1)) == [1, 11, 3, Float(-0.7202996418188664)])

@@ -13,10 +13,13 @@ struct OBDOffPolicyTests {
         let terms = OPETerms(
             reward: data.reward, action: data.action, pscore: data.pscore,
             policy: .uniform(rows: data.rows, nActions: data.nActions), estimatedRewards: nil)
-        #expect(abs(terms.effectiveSampleSize - expected) <= max(1, 0.01 * expected), "ESS \(terms.effectiveSampleSize)")
+        #expect(
+            abs(terms.effectiveSampleSize - expected) <= max(1, 0.01 * expected), "ESS \(terms.effectiveSampleSize)")
     }
 
-    @Test("a full report on bts/men splits cold and warm and notes reward-model fallbacks", .enabled(if: Paths.hasOBD, Paths.obdMissing))
+    @Test(
+        "a full report on bts/men splits cold and warm and notes reward-model fallbacks",
+        .enabled(if: Paths.hasOBD, Paths.obdMissing))
     func report() throws {
         let data = try OBDCache.load("bts/men")
         let report = OffPolicyEvaluation.evaluate(

@@ -48,7 +48,8 @@ struct ReferenceTests {
         let c = Reference.shared.ope[index]
         let terms = OPETerms(
             reward: c.reward, action: c.action, pscore: c.pscore,
-            policy: ActionDistribution(nActions: c.n_actions, probabilities: c.policy), estimatedRewards: c.estimated_rewards)
+            policy: ActionDistribution(nActions: c.n_actions, probabilities: c.policy),
+            estimatedRewards: c.estimated_rewards)
         for e in OffPolicyEstimator.allCases {
             let value = try! #require(terms.estimate(e))
             #expect(abs(value - c.expected[e.rawValue]!) < 1e-9, "\(e)")

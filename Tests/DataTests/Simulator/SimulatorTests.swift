@@ -40,8 +40,12 @@ struct SimulatorTests {
         // Warm users click more, as on OBD.
         let warm = data.rows(in: .warm)
         let coldRows = data.rows(in: .coldStart)
-        let warmTruth = warm.reduce(0.0) { $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1]) }
-        let coldTruth = coldRows.reduce(0.0) { $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1]) }
+        let warmTruth = warm.reduce(0.0) {
+            $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1])
+        }
+        let coldTruth = coldRows.reduce(0.0) {
+            $0 + data.oracle!.probability(row: $1, item: data.action[$1], position: data.position[$1])
+        }
         #expect(warmTruth / Double(warm.count) > 1.5 * coldTruth / Double(coldRows.count))
     }
 
@@ -68,6 +72,21 @@ struct SimulatorTests {
         #expect(steps >= 30 && steps <= 60)
         #expect(throws: SimulatorError.noActiveSession) { try env.step([0]) }
         #expect(clicks == 0 || steps > 30)
+    }
+
+    @Test("a click moves the user's interests towards the clicked item")
+    func drift() throws {
+        var env = SimulatorEnvironment(world: Self.smallWorld(), seed: 5)
+        env.reset()
+        let item = 4
+        let before = try env.choiceProbabilities([item])[0]
+        var clicked = false
+        for _ in 0..<30 where !clicked {
+            clicked = try env.step([item]).clicked == item
+        }
+        try #require(clicked)
+        let after = try env.choiceProbabilities([item])[0]
+        #expect(after > before, "P(click) \(before) -> \(after)")
     }
 
     @Test("IPW and DR intervals cover the true value of a known policy in at least 90 of 100 seeded trials")
@@ -103,5 +122,23 @@ struct SimulatorTests {
         #expect(ipwCovered >= 90, "IPW covered \(ipwCovered)/100 (true value \(truth))")
         #expect(drCovered >= 90, "DR covered \(drCovered)/100 (true value \(truth))")
         print("coverage: IPW \(ipwCovered)/100, DR \(drCovered)/100, true value \(truth)")
+    }
+
+    @Test("an agent can featurise environment observations with a spec fitted on the same world's logs")
+    func agentFeatures() throws {
+        let world = Self.smallWorld()
+        let spec = try FeatureSpec.fit(on: world.loggedData(rows: 5_000, policy: .uniform, seed: 9).split().train)
+        var env = SimulatorEnvironment(world: world, seed: 21)
+        var observation = env.reset()
+        for _ in 0..<10 {
+            let rows = spec.candidateRows(
+                userFeatures: observation.userFeatures, affinity: observation.affinity, items: Array(0..<10),
+                position: 0)
+            #expect(rows.count == 10 * spec.width)
+            // The simulator's feature values are the ones the spec learned: no unknown bucket is set.
+            let unknown = spec.columns.indices.filter { spec.columns[$0].hasSuffix("=<unknown>") }
+            #expect(unknown.allSatisfy { rows[$0] == 0 })
+            observation = try env.step([0, 1, 2]).observation
+        }
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+import Testing
+
+@testable import RecData
 
 /// Paths the tests need, found from this file's location rather than the working directory.
 enum Paths {
@@ -29,17 +32,15 @@ enum Paths {
     }
 }
 
-import Testing
-
-@testable import RecData
-
 /// Each OBD file loaded at most once per test process (parsing is slow in debug builds).
 enum OBDCache {
     private static let loaded: [String: Result<BanditDataset, DataError>] = {
         guard Paths.hasOBD else { return [:] }
         var out: [String: Result<BanditDataset, DataError>] = [:]
         for source in OBDSource.all {
-            out[source.description] = Result { () throws(DataError) in try OBDLoader.load(source, obdDirectory: Paths.obd) }
+            out[source.description] = Result { () throws(DataError) in
+                try OBDLoader.load(source, obdDirectory: Paths.obd)
+            }
         }
         return out
     }()

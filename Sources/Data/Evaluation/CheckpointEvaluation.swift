@@ -1,0 +1,78 @@
+import RecModel
+
+/// Why a checkpoint could not be evaluated.
+public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible {
+    /// The checkpoint file could not be read.
+    case unreadable(String)
+    /// The checkpoint carries no feature spec (train with `recpool data features … --spec-out` and
+    /// `recpool fit --feature-spec`).
+    case missingFeatureSpec
+    /// The feature spec blob is not a valid spec.
+    case invalidFeatureSpec(FeatureSpecError)
+    /// The spec's width differs from the model's input width.
+    case widthMismatch(spec: Int, model: Int)
+    /// The spec was fitted on a catalogue of a different size from the dataset's.
+    case itemCountMismatch(spec: Int, data: Int)
+
+    /// A one-line message for people.
+    public var description: String {
+        switch self {
+        case .unreadable(let reason): return "cannot read checkpoint: \(reason)"
+        case .missingFeatureSpec:
+            return "the checkpoint has no feature spec (train with `recpool data features … --spec-out spec.json` "
+                + "then `recpool fit --feature-spec spec.json`)"
+        case .invalidFeatureSpec(let error): return "invalid feature spec in checkpoint: \(error)"
+        case .widthMismatch(let spec, let model):
+            return "feature spec width \(spec) differs from the model's input width \(model)"
+        case .itemCountMismatch(let spec, let data): return "the spec knows \(spec) items but the dataset has \(data)"
+        }
+    }
+}
+
+/// Glue between the model layer's checkpoints and `ModelEvaluation` / `Recommender`.
+public enum CheckpointEvaluation {
+    /// A scorer that runs an MLP's forward pass on row-major features.
+    public static func scorer(_ network: MLP) -> @Sendable (_ rows: [Float], _ width: Int) -> [Float] {
+        { rows, width in
+            guard !rows.isEmpty else { return [] }
+            return network.predict(Matrix(rows: rows.count / width, cols: width, values: rows))
+        }
+    }
+
+    /// Reads a checkpoint and its feature spec and checks that they fit together.
+    /// - Throws: `CheckpointEvaluationError`.
+    public static func load(_ path: String) throws(CheckpointEvaluationError) -> (
+        checkpoint: Checkpoint, spec: FeatureSpec
+    ) {
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint.read(fromFile: path)
+        } catch {
+            throw .unreadable("\(error)")
+        }
+        guard !checkpoint.featureSpec.isEmpty else { throw .missingFeatureSpec }
+        let spec: FeatureSpec
+        do {
+            spec = try FeatureSpec.decode(checkpoint.featureSpec)
+        } catch {
+            throw .invalidFeatureSpec(error)
+        }
+        let width = checkpoint.model.network.inputWidth
+        guard spec.width == width else { throw .widthMismatch(spec: spec.width, model: width) }
+        return (checkpoint, spec)
+    }
+
+    /// Evaluates a checkpoint's model on logged data (normally the test split).
+    /// - Throws: `CheckpointEvaluationError`.
+    public static func evaluate(
+        checkpointPath: String, data: BanditDataset, resamples: Int = 500
+    ) throws(CheckpointEvaluationError) -> EvaluationReport {
+        let (checkpoint, spec) = try load(checkpointPath)
+        guard spec.itemCount == data.nActions else {
+            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
+        }
+        let name = "\(checkpointPath) (version \(checkpoint.version))"
+        return ModelEvaluation.evaluate(
+            data: data, spec: spec, modelName: name, scorer: scorer(checkpoint.model.network), resamples: resamples)
+    }
+}

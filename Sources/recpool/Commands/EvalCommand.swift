@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import RecData
+import Shared
+
+/// `recpool eval --model FILE --dataset obd:random/all [--json] [--report FILE.html]`.
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract:
+            "Evaluate a checkpoint on logged data: classification, calibration, ranking and off-policy value, split cold/warm.",
+        discussion:
+            "The checkpoint must carry the FeatureSpec it was trained with (recpool data features --spec-out, then recpool fit --feature-spec)."
+    )
+
+    @Option(help: "The checkpoint file.")
+    var model: String
+
+    @Option(help: "obd:POLICY/CAMPAIGN, synthetic:... or a .csv path.")
+    var dataset: String
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Directory holding obd/ (default: data/ in the current directory or a parent).")
+    var dataDirectory: String?
+
+    @Option(help: "Rows to evaluate: test (last 30% by time), train or all.")
+    var split: String = "test"
+
+    @Option(help: "Bootstrap resamples for the off-policy intervals.")
+    var resamples: Int = 500
+
+    @Flag(help: "Print the report as one JSON object.")
+    var json = false
+
+    @Option(help: "Also write a self-contained HTML report here.")
+    var report: String?
+
+    func run() async throws {
+        var options = try DatasetOptions.parse([dataset])
+        options.dataDirectory = dataDirectory
+        let data = try options.load()
+        let (train, test) = data.split()
+        let rows: BanditDataset
+        switch split {
+        case "test": rows = test
+        case "train": rows = train
+        case "all": rows = data
+        default:
+            CommandOutput.printError("recpool: --split must be test, train or all")
+            throw ExitCode(2)
+        }
+        let result: EvaluationReport
+        do {
+            result = try CheckpointEvaluation.evaluate(checkpointPath: model, data: rows, resamples: resamples)
+        } catch {
+            CommandOutput.printError("recpool: \(error.description)")
+            throw ExitCode(1)
+        }
+        if let path = report {
+            do {
+                try result.html().write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                CommandOutput.printError("recpool: cannot write \(path): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        if json {
+            CommandOutput.printLine(JSONOutput.encode(result))
+            return
+        }
+        let f = { (v: Double?) in v.map { String(format: "%.4f", $0) } ?? "—" }
+        CommandOutput.printLine(
+            "\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)")
+        CommandOutput.printLine("  segment      rows  clicks  AUC     log-loss  ECE     HR@5    NDCG@5")
+        for s in result.segments {
+            let r5 = s.ranking.first { $0.k == 5 }
+            CommandOutput.printLine(
+                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%5d", s.rows))  \(String(format: "%6d", s.clicks))  \(f(s.classification.rocAUC))  \(f(s.classification.logLoss))    \(f(s.calibration.ece))  \(f(r5?.hitRate))  \(f(r5?.ndcg))"
+            )
+        }
+        CommandOutput.printLine("  off-policy value of \(result.offPolicy.policy):")
+        for s in result.offPolicy.segments {
+            let parts = s.estimates.map { "\($0.estimator.label) \(String(format: "%.5f", $0.value))" }.joined(
+                separator: "  ")
+            CommandOutput.printLine(
+                "    \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) ESS \(String(format: "%.1f", s.effectiveSampleSize))  \(parts)"
+            )
+        }
+        for note in result.notes { CommandOutput.printLine("  note: \(note)") }
+        if let path = report { CommandOutput.printLine("wrote \(path)") }
+    }
+}

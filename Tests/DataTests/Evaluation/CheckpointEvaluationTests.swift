@@ -1,0 +1,50 @@
+import Foundation
+import RecModel
+import Testing
+
+@testable import RecData
+
+@Suite("Evaluating a model checkpoint with its FeatureSpec")
+struct CheckpointEvaluationTests {
+    static let data = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+
+    static func write(_ checkpoint: Checkpoint) throws -> String {
+        let path = Paths.temporaryDirectory() + "/model.ckpt"
+        try checkpoint.write(toFile: path)
+        return path
+    }
+
+    @Test("a checkpoint carrying its spec evaluates and serves with the same features")
+    func roundTrip() throws {
+        let (train, test) = Self.data.split()
+        let spec = try FeatureSpec.fit(on: train)
+        let mlp = MLP(inputWidth: spec.width, hiddenSizes: [16], seed: 3)
+        let path = try Self.write(Checkpoint(model: .mlp(mlp), featureSpec: spec.encoded()))
+        let report = try CheckpointEvaluation.evaluate(checkpointPath: path, data: test, resamples: 50)
+        #expect(report.rows == test.rows && report.featureWidth == spec.width)
+        #expect(report.segments.first?.classification.count == test.rows)
+        let (checkpoint, loaded) = try CheckpointEvaluation.load(path)
+        #expect(loaded == spec)
+        let recommender = Recommender(spec: loaded, scorer: CheckpointEvaluation.scorer(checkpoint.model.network))
+        let reply = try recommender.recommend(RecommendQuery(events: [ViewEvent(item: 1, seconds: 30)], top: 3))
+        #expect(reply.source == .model && reply.items.count == 3)
+        #expect(reply.items.allSatisfy { $0.score > 0 && $0.score < 1 })
+    }
+
+    @Test("a checkpoint without a spec, or with a spec of another width, is refused")
+    func refusals() throws {
+        let spec = try FeatureSpec.fit(on: Self.data.split().train)
+        let bare = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: spec.width, seed: 1))))
+        #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.load(bare) }
+        let narrow = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: 5, seed: 1)), featureSpec: spec.encoded()))
+        do {
+            _ = try CheckpointEvaluation.load(narrow)
+            Issue.record("expected a width mismatch")
+        } catch {
+            guard case .widthMismatch(spec.width, 5) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Broker
 import Foundation
 import Logging
+import RecMetrics
 import ServiceLifecycle
 import Shared
 
@@ -37,6 +38,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     var exitWithParent = false
 
+    @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (off unless given).")
+    var metrics: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -51,6 +55,16 @@ struct BrokerCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel, format: logFormat)
+        var metricsService: MetricsEndpoint? = nil
+        if let metrics {
+            do {
+                metricsService = try MetricsEndpoint(
+                    address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
+            } catch {
+                CommandOutput.printError("\(Self.configuration.commandName ?? "recpool"): \(error)")
+                throw ExitCode(2)
+            }
+        }
         let logger = Logger(label: "recpool.broker")
         var configuration = BrokerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
@@ -72,7 +86,8 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)]
+                    + (metricsService.map { [.init(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -15,13 +15,15 @@ public final class WorkerSession: Sendable {
     private let context = ZMQContext()
     private let logger: Logger
     private let background: BackgroundWork
+    private let metrics = WorkerMetrics()
 
     /// Creates a session that serves `replica`.
     public init(configuration: WorkerConfiguration, replica: ModelReplica, logger: Logger) {
         self.configuration = configuration
         self.replica = Mutex(replica)
         self.logger = logger
-        background = BackgroundWork(sessionWakeup: wakeup, logger: logger)
+        background = BackgroundWork(sessionWakeup: wakeup, logger: logger, metrics: metrics)
+        metrics.modelVersion.record(Int64(bitPattern: replica.version))
     }
 
     /// The version this worker serves now.
@@ -149,7 +151,16 @@ public final class WorkerSession: Sendable {
                 let current = replica.withLock { $0 }
                 let replies = ScoringBatch.answer(
                     pending, replica: current, limits: configuration.limits, nowEpochMillis: Clocks.epochMillis())
-                for reply in replies { try socket.send(reply.frames()) }
+                metrics.batches.increment()
+                metrics.rows.increment(by: Int64(pendingRows))
+                metrics.batchRows.record(pendingRows)
+                if let compute = replies.first(where: { $0.header.status == .ok })?.header.computeMicros {
+                    metrics.compute.recordMicroseconds(Int64(compute))
+                }
+                for reply in replies {
+                    if reply.header.status != .ok { metrics.errors.increment() }
+                    try socket.send(reply.frames())
+                }
                 pending.removeAll(keepingCapacity: true)
                 pendingRows = 0
             }
@@ -181,8 +192,10 @@ public final class WorkerSession: Sendable {
         var swapped = false
         for outcome in background.drain() {
             switch outcome {
-            case .swap(let newReplica):
+            case .swap(let newReplica, let receivedAt):
                 replica.withLock { $0 = newReplica }
+                metrics.modelVersion.record(Int64(bitPattern: newReplica.version))
+                metrics.weightSync.recordMicroseconds(Int64(Clocks.monotonicMicros() &- receivedAt))
                 swapped = true
             case .send(let frames):
                 try socket.send(frames)
@@ -231,7 +244,7 @@ public final class WorkerSession: Sendable {
                 return .handled
             }
             if notice.version != replica.withLock({ $0.version }) {
-                background.submit(.weights(notice: notice, bytes: message.payload[1]))
+                background.submit(.weights(notice: notice, bytes: message.payload[1], receivedAt: Clocks.monotonicMicros()))
             }
             return .handled
         case .trainRound where !header.isReply:

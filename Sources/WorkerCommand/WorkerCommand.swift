@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RecMetrics
 import ServiceLifecycle
 import Shared
 import Worker
@@ -42,6 +43,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     var exitWithParent = false
 
+    @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (off unless given).")
+    var metrics: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -57,6 +61,16 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel, format: logFormat)
+        var metricsService: MetricsEndpoint? = nil
+        if let metrics {
+            do {
+                metricsService = try MetricsEndpoint(
+                    address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
+            } catch {
+                CommandOutput.printError("\(Self.configuration.commandName ?? "recpool"): \(error)")
+                throw ExitCode(2)
+            }
+        }
         let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let logger = Logger(label: "recpool.worker")
         let replica: ModelReplica
@@ -82,13 +96,12 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.batchWaitMicros = batchWaitUs
         configuration.exitWithParent = exitWithParent
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        if let metricsService { services.append(.init(service: metricsService)) }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(
-                        service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

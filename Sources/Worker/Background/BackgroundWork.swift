@@ -13,12 +13,12 @@ import Synchronization
 /// waits for a training step.
 final class BackgroundWork: Sendable {
     enum Task: Sendable {
-        case weights(notice: WeightsNotice, bytes: [UInt8])
+        case weights(notice: WeightsNotice, bytes: [UInt8], receivedAt: UInt64)
         case round(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?)
     }
 
     enum Outcome: Sendable {
-        case swap(ModelReplica)
+        case swap(ModelReplica, receivedAt: UInt64)
         case send([[UInt8]])
     }
 
@@ -29,10 +29,12 @@ final class BackgroundWork: Sendable {
     private let stopRequested = Mutex(false)
     private let logger: Logger
     private let trainer: RoundTrainer
+    private let metrics: WorkerMetrics
 
-    init(sessionWakeup: WakeupSignal, logger: Logger) {
+    init(sessionWakeup: WakeupSignal, logger: Logger, metrics: WorkerMetrics) {
         self.sessionWakeup = sessionWakeup
         self.logger = logger
+        self.metrics = metrics
         trainer = RoundTrainer()
         DedicatedThread.start(name: "worker-compute") { [self] in self.loop() }
     }
@@ -88,17 +90,19 @@ final class BackgroundWork: Sendable {
 
     private func perform(_ task: Task) -> Outcome? {
         switch task {
-        case .weights(let notice, let bytes):
+        case .weights(let notice, let bytes, let receivedAt):
             do {
                 let replica = try Self.replica(from: notice, bytes: bytes)
                 logger.info("loaded new model version", metadata: ["model_version": "\(notice.version)"])
-                return .swap(replica)
+                return .swap(replica, receivedAt: receivedAt)
             } catch {
                 logger.error("rejected WEIGHTS", metadata: ["model_version": "\(notice.version)", "error": "\(error)"])
                 return nil
             }
         case .round(let assignment, let state, let dataset):
             let (report, body) = trainer.run(assignment: assignment, state: state, dataset: dataset)
+            metrics.trainingRounds.increment()
+            if report.error == nil { metrics.trainingSteps.increment(by: Int64(max(0, report.step - assignment.fromStep))) }
             var header = Header(command: .roundResult, requestId: UInt64(assignment.round))
             header.status = report.error == nil ? .ok : .badRequest
             var frames = [header.encoded(), WireJSON.encode(report)]

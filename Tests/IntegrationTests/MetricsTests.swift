@@ -1,0 +1,82 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Shared
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Scrapes the real `/metrics` endpoints of a running broker and worker and parses the exposition.
+@Suite("Prometheus metrics", .serialized)
+struct MetricsTests {
+    /// A TCP port the OS says is free now.
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// Parses Prometheus text exposition into `series → value`, checking every line's shape.
+    static func parse(_ text: String) throws -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") || line.hasPrefix("# HELP ") { continue }
+            guard let space = line.lastIndex(of: " ") else { throw ParseError(line: String(line)) }
+            let series = String(line[..<space])
+            guard let value = Double(line[line.index(after: space)...]) else { throw ParseError(line: String(line)) }
+            let name = series.prefix { $0 != "{" }
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }) else { throw ParseError(line: String(line)) }
+            samples[series] = value
+        }
+        return samples
+    }
+
+    struct ParseError: Error { var line: String }
+
+    static func scrape(_ port: UInt16) async throws -> [String: Double] {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        return try parse(String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("the broker and the worker expose request, queue, worker and compute metrics that parse")
+    func scrape() async throws {
+        let brokerPort = Self.freePort(), workerPort = Self.freePort()
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--metrics", "127.0.0.1:\(brokerPort)"])
+        try cluster.startWorker("w1", extra: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        for _ in 0..<5 { _ = try await client.score(rows: [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]]) }
+        _ = try? await client.score(rows: [[1, 2]])  // a BAD_REQUEST
+        try await Task.sleep(for: .milliseconds(200))  // one reactor tick publishes the counters
+
+        let broker = try await Self.scrape(brokerPort)
+        #expect(broker["recpool_broker_requests_total{service=\"score\"}"] == 6)
+        #expect((broker["recpool_broker_replies_total{status=\"ok\"}"] ?? 0) >= 5)  // STATUS replies count too
+        #expect(broker["recpool_broker_replies_total{status=\"bad_request\"}"] == 1)
+        #expect(broker["recpool_broker_live_workers"] == 1)
+        #expect(broker["recpool_broker_queue_depth{service=\"score\"}"] == 0)
+        #expect(broker["recpool_broker_reply_latency_seconds_count"] == 6)
+        #expect(broker["recpool_broker_worker_model_version{worker=\"w1\"}"] == 0)
+
+        let worker = try await Self.scrape(workerPort)
+        #expect(worker["recpool_worker_rows_total"] == 11)
+        #expect((worker["recpool_worker_batches_total"] ?? 0) >= 1)
+        #expect(worker["recpool_worker_error_replies_total"] == 1)
+        #expect(worker["recpool_worker_compute_seconds_count"] != nil)
+        #expect(worker["recpool_worker_model_version"] == 0)
+    }
+}

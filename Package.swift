@@ -132,5 +132,6 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Shared", "RecStore"]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
     ]
 )

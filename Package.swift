@@ -151,5 +151,6 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
     ]
 )

@@ -1,0 +1,140 @@
+import RecModel
+import Shared
+
+/// Runs one `TRAIN_ROUND` on a worker: resolves the data, restores the received state, evaluates
+/// it when asked, then either runs H local steps and returns the new pack, or (finalizing) returns
+/// a model checkpoint of the received state.
+///
+/// Never throws and never traps on bad input: every failure becomes `RoundReport.error` with an
+/// empty body. CPU-bound; call it on a compute thread, never on the cooperative pool.
+public enum RoundExecutor {
+    /// The largest model a worker agrees to train, in parameters.
+    public static let maximumParameters = 50_000_000
+
+    /// Runs one round.
+    /// - Parameters:
+    ///   - assignment: The round's assignment.
+    ///   - state: The state pack bytes (empty for round 1: initialise from the seed).
+    ///   - dataset: The uploaded dataset bytes, when the assignment includes them.
+    ///   - cache: The worker's dataset cache.
+    /// - Returns: The report, and the new state pack (or the checkpoint when finalizing; empty on error).
+    public static func run(
+        assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, cache: TrainingCache
+    ) -> (report: RoundReport, body: [UInt8]) {
+        var report = RoundReport(
+            job: assignment.job, round: assignment.round, shard: assignment.shard, samples: 0, loss: 0,
+            receivedStateSHA: sha256Hex(state), metrics: nil, epoch: 0, step: assignment.fromStep, totalSteps: 0,
+            datasetSHA: "", error: nil)
+        do throws(TrainingError) {
+            let body = try execute(assignment, state: state, dataset: dataset, cache: cache, report: &report)
+            return (report, body)
+        } catch {
+            report.error = error.description
+            return (report, [])
+        }
+    }
+
+    static func execute(
+        _ a: RoundAssignment, state bytes: [UInt8], dataset: [UInt8]?, cache: TrainingCache,
+        report: inout RoundReport
+    ) throws(TrainingError) -> [UInt8] {
+        let spec = a.spec
+        if let problem = spec.problem { throw .invalidAssignment(problem) }
+        guard spec.model == "mlp" else { throw .unsupportedModel("\(spec.model) training is not implemented on this worker") }
+        guard a.shards >= 1, (0..<a.shards).contains(a.shard) else {
+            throw .invalidAssignment("shard \(a.shard) of \(a.shards)")
+        }
+        guard a.fromStep >= 0, a.steps >= 0 else { throw .invalidAssignment("fromStep and steps must be ≥ 0") }
+
+        let data = try resolve(a, bytes: dataset, cache: cache)
+        report.datasetSHA = data.sha256
+        let width = data.inputWidth
+        guard let count = TrainingState.parameterCount(inputWidth: width, hiddenSizes: spec.hidden),
+            count <= maximumParameters
+        else {
+            throw .invalidAssignment("the model for width \(width) is larger than \(maximumParameters) parameters")
+        }
+
+        let received: TrainingState
+        if bytes.isEmpty {
+            received = .initial(inputWidth: width, hiddenSizes: spec.hidden, seed: spec.seed)
+        } else {
+            let pack: ParameterPack
+            do throws(WireError) {
+                pack = try ParameterPack(decoding: bytes)
+            } catch {
+                throw .badState("\(error)")
+            }
+            received = try TrainingState(pack: pack, inputWidth: width, hiddenSizes: spec.hidden)
+        }
+
+        let rows = LocalSGD.shardRows(trainCount: data.split.train.count, shard: a.shard, shards: a.shards).count
+        let perEpoch = LocalSGD.stepsPerEpoch(rows: rows, batch: spec.batch)
+        report.totalSteps = perEpoch * spec.epochs
+        report.step = min(a.fromStep, report.totalSteps)
+        report.epoch = perEpoch > 0 ? report.step / perEpoch : 0
+        if a.evaluate || a.finalize {
+            report.metrics = ValidationMetrics.compute(model: received.model, split: data.split)
+        }
+
+        if a.finalize {
+            let checkpoint = Checkpoint(
+                version: 0, model: .mlp(received.model), featureSpec: data.featureSpec,
+                metadata: [
+                    "job": a.job, "trainer": "recpool train (local SGD)", "dataset": spec.dataset,
+                    "dataset_sha256": data.sha256, "seed": "\(spec.seed)", "epochs": "\(spec.epochs)",
+                    "batch": "\(spec.batch)", "learning_rate": "\(spec.lr)", "workers": "\(a.shards)",
+                    "sync_every": "\(spec.syncEvery)", "adam_step": "\(received.optimizer.step)",
+                ])
+            return checkpoint.encoded()
+        }
+
+        let outcome = LocalSGD.run(
+            state: received, split: data.split, seed: spec.seed, shard: a.shard, shards: a.shards,
+            epochs: spec.epochs, batch: spec.batch, learningRate: Float(spec.lr), fromStep: a.fromStep, steps: a.steps)
+        report.samples = outcome.samples
+        report.loss = outcome.loss.isFinite ? outcome.loss : .greatestFiniteMagnitude
+        report.step = outcome.step
+        report.epoch = perEpoch > 0 ? outcome.step / perEpoch : 0
+        return outcome.state.pack.encoded()
+    }
+
+    /// Finds the round's data: the included upload (parsed and cached by SHA-256), a cached upload
+    /// named `sha256:<hex>`, or a built-in; resolved per (dataset, seed, validation) and cached.
+    static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, cache: TrainingCache) throws(TrainingError) -> ResolvedDataset {
+        let spec = a.spec
+        let key = TrainingCache.Key(dataset: spec.dataset, seed: spec.seed, validation: spec.validation)
+        let named = spec.dataset.hasPrefix("sha256:") ? String(spec.dataset.dropFirst(7)).lowercased() : nil
+        if a.datasetIncluded {
+            guard let bytes, !bytes.isEmpty else { throw .badDataset("the assignment includes a dataset but the frame is empty") }
+            let sha = sha256Hex(bytes)
+            if let named, named != sha {
+                throw .badDataset("the uploaded bytes hash to \(sha), the job names \(spec.dataset)")
+            }
+            if let hit = cache.resolved(key), hit.sha256 == sha { return hit }
+            let data: LabeledData
+            if let cached = cache.upload(sha256: sha) {
+                data = cached
+            } else {
+                data = try ResolvedDataset.labeledData(csv: bytes, name: spec.dataset)
+            }
+            cache.storeUpload(data, sha256: sha)
+            let resolved = ResolvedDataset.upload(data, sha256: sha, seed: spec.seed, validationFraction: spec.validation)
+            cache.storeResolved(resolved, for: key)
+            return resolved
+        }
+        if let hit = cache.resolved(key) { return hit }
+        if let named {
+            guard let data = cache.upload(sha256: named) else {
+                throw .unknownDataset("\(spec.dataset) is not cached on this worker; the broker must include its bytes")
+            }
+            let resolved = ResolvedDataset.upload(data, sha256: named, seed: spec.seed, validationFraction: spec.validation)
+            cache.storeResolved(resolved, for: key)
+            return resolved
+        }
+        let resolved = try ResolvedDataset.builtIn(
+            spec.dataset, seed: spec.seed, validationFraction: spec.validation, obdDirectory: cache.obdDirectory)
+        cache.storeResolved(resolved, for: key)
+        return resolved
+    }
+}

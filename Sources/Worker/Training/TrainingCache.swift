@@ -1,0 +1,83 @@
+import Foundation
+import RecModel
+import Synchronization
+
+/// What a worker remembers between rounds: uploaded datasets by SHA-256 (so the broker sends the
+/// bytes once) and resolved datasets per (dataset, seed, validation fraction), so a round does not
+/// re-parse, re-split or re-fit features. Bounded: the oldest entries are dropped first.
+///
+/// Thread-safe: the state sits behind a `Mutex`; resolving runs outside it, so two threads may
+/// resolve the same dataset once each, harmlessly (resolution is deterministic).
+public final class TrainingCache: Sendable {
+    /// A resolved dataset's key.
+    public struct Key: Hashable, Sendable {
+        /// The dataset name (`sha256:<hex>` for uploads).
+        public var dataset: String
+        /// The job's seed.
+        public var seed: UInt64
+        /// The held-out fraction.
+        public var validation: Double
+
+        /// Creates a key.
+        public init(dataset: String, seed: UInt64, validation: Double) {
+            self.dataset = dataset
+            self.seed = seed
+            self.validation = validation
+        }
+    }
+
+    struct State {
+        var uploads: [(sha256: String, data: LabeledData)] = []
+        var resolved: [(key: Key, dataset: ResolvedDataset)] = []
+    }
+
+    /// The `obd` directory built-in `obd:` datasets are read from.
+    public let obdDirectory: String
+    /// Entries kept of each kind.
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    /// Creates an empty cache.
+    /// - Parameters:
+    ///   - obdDirectory: The `obd` directory; `nil` uses ``defaultOBDDirectory()``.
+    ///   - capacity: Uploads and resolved datasets kept, each.
+    public init(obdDirectory: String? = nil, capacity: Int = 4) {
+        self.obdDirectory = obdDirectory ?? Self.defaultOBDDirectory()
+        self.capacity = max(1, capacity)
+    }
+
+    /// `$RECPOOL_DATA_DIR/obd` (or `$RECPOOL_DATA_DIR` itself when it has no `obd` child), else `data/obd`.
+    public static func defaultOBDDirectory() -> String {
+        guard let dir = ProcessInfo.processInfo.environment["RECPOOL_DATA_DIR"], !dir.isEmpty else { return "data/obd" }
+        let child = URL(fileURLWithPath: dir).appendingPathComponent("obd").path
+        return FileManager.default.fileExists(atPath: child) ? child : dir
+    }
+
+    /// The parsed upload with this SHA-256, if cached.
+    public func upload(sha256: String) -> LabeledData? {
+        state.withLock { s in s.uploads.first { $0.sha256 == sha256 }?.data }
+    }
+
+    /// Remembers a parsed upload.
+    public func storeUpload(_ data: LabeledData, sha256: String) {
+        state.withLock { s in
+            s.uploads.removeAll { $0.sha256 == sha256 }
+            s.uploads.append((sha256, data))
+            if s.uploads.count > capacity { s.uploads.removeFirst(s.uploads.count - capacity) }
+        }
+    }
+
+    /// The resolved dataset for `key`, if cached.
+    public func resolved(_ key: Key) -> ResolvedDataset? {
+        state.withLock { s in s.resolved.first { $0.key == key }?.dataset }
+    }
+
+    /// Remembers a resolved dataset.
+    public func storeResolved(_ dataset: ResolvedDataset, for key: Key) {
+        state.withLock { s in
+            s.resolved.removeAll { $0.key == key }
+            s.resolved.append((key, dataset))
+            if s.resolved.count > capacity { s.resolved.removeFirst(s.resolved.count - capacity) }
+        }
+    }
+}

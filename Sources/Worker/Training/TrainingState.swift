@@ -1,0 +1,86 @@
+import RecModel
+import Shared
+
+/// Everything a replica needs to continue training bit-exactly: the MLP and Adam's moments and
+/// step count. It travels between rounds as a ``Shared/ParameterPack`` with three vectors,
+/// ``paramsName``, ``firstMomentName`` and ``secondMomentName`` (each in ``MLP/flatParameters``
+/// order), and Adam's `t` in ``Shared/ParameterPack/step``. The layer sizes are not sent: they
+/// follow from the job's `hidden` and the dataset's width.
+public struct TrainingState: Sendable, Equatable {
+    /// The pack vector holding ``MLP/flatParameters``.
+    public static let paramsName = "params"
+    /// The pack vector holding Adam's first moment `m`.
+    public static let firstMomentName = "adam.m"
+    /// The pack vector holding Adam's second moment `v`.
+    public static let secondMomentName = "adam.v"
+
+    /// The model.
+    public var model: MLP
+    /// Adam's moments and step count.
+    public var optimizer: OptimizerState
+
+    /// Creates a state.
+    public init(model: MLP, optimizer: OptimizerState) {
+        self.model = model
+        self.optimizer = optimizer
+    }
+
+    /// The state round 1 starts from: exactly what `recpool fit --seed` creates, that is
+    /// `MLP(inputWidth:hiddenSizes:seed:)` and a fresh Adam state.
+    public static func initial(inputWidth: Int, hiddenSizes: [Int]?, seed: UInt64) -> TrainingState {
+        let model = MLP(inputWidth: inputWidth, hiddenSizes: hiddenSizes, seed: seed)
+        return TrainingState(
+            model: model, optimizer: Optimizer.adam(AdamConfig()).makeState(parameterCount: model.parameterCount))
+    }
+
+    /// The state as a pack.
+    public var pack: ParameterPack {
+        ParameterPack(
+            step: UInt64(optimizer.step),
+            vectors: [
+                .init(name: Self.paramsName, values: model.flatParameters),
+                .init(name: Self.firstMomentName, values: optimizer.firstMoment),
+                .init(name: Self.secondMomentName, values: optimizer.secondMoment),
+            ])
+    }
+
+    /// Restores a state from a pack into a model of the given architecture.
+    /// - Parameters:
+    ///   - pack: The received pack.
+    ///   - inputWidth: The dataset's feature width.
+    ///   - hiddenSizes: The job's hidden widths (`nil`: the default).
+    /// - Throws: ``TrainingError/badState(_:)`` when a vector is missing or has the wrong length.
+    public init(pack: ParameterPack, inputWidth: Int, hiddenSizes: [Int]?) throws(TrainingError) {
+        var model = MLP(inputWidth: inputWidth, hiddenSizes: hiddenSizes, seed: 0)
+        let n = model.parameterCount
+        func vector(_ name: String) throws(TrainingError) -> [Float] {
+            guard let values = pack[name] else { throw .badState("the pack has no vector \"\(name)\"") }
+            guard values.count == n else {
+                throw .badState(
+                    "vector \"\(name)\" has \(values.count) values, the model for width \(inputWidth) "
+                        + "and hidden \(hiddenSizes.map { "\($0)" } ?? "default") has \(n) parameters")
+            }
+            return values
+        }
+        model.flatParameters = try vector(Self.paramsName)
+        let m = try vector(Self.firstMomentName)
+        let v = try vector(Self.secondMomentName)
+        guard pack.step <= UInt64(Int.max) else { throw .badState("step \(pack.step) is out of range") }
+        self.init(model: model, optimizer: OptimizerState(step: Int(pack.step), firstMoment: m, secondMoment: v))
+    }
+
+    /// The number of parameters of the model `[inputWidth] + hidden + [1]`, or `nil` on overflow.
+    /// Lets the executor refuse an absurd architecture before allocating it.
+    public static func parameterCount(inputWidth: Int, hiddenSizes: [Int]?) -> Int? {
+        let widths = [inputWidth] + (hiddenSizes ?? [inputWidth, 64]) + [1]
+        var total = 0
+        for i in 0..<(widths.count - 1) {
+            let (w, o1) = widths[i].multipliedReportingOverflow(by: widths[i + 1])
+            let (layer, o2) = w.addingReportingOverflow(widths[i + 1])
+            let (sum, o3) = total.addingReportingOverflow(layer)
+            if o1 || o2 || o3 { return nil }
+            total = sum
+        }
+        return total
+    }
+}

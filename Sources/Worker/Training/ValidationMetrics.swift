@@ -1,0 +1,33 @@
+import RecModel
+
+/// Validation metrics of a model, as a `RoundReport.metrics` dictionary.
+public enum ValidationMetrics {
+    /// `val_loss` (the trainer's binary cross-entropy), `auc`, `accuracy`, `log_loss` and `val_rows`
+    /// on the validation split; with cold flags, the same suffixed `_cold` and `_warm` per segment.
+    /// Non-finite values are left out (JSON cannot carry them); an empty split gives only `val_rows`.
+    public static func compute(model: MLP, split: TrainingSplit) -> [String: Double] {
+        let validation = split.validation
+        var out: [String: Double] = ["val_rows": Double(validation.count)]
+        guard validation.count > 0 else { return out }
+        let trainer = MLPTrainer(model: model)
+        let probabilities = model.predict(validation.inputs)
+        out["val_loss"] = Double(trainer.evaluateLoss(validation))
+        add(probabilities, validation.targets, suffix: "", to: &out)
+        if let cold = split.validationCold, cold.count == validation.count {
+            for (suffix, wanted) in [("_cold", true), ("_warm", false)] {
+                let rows = cold.indices.filter { cold[$0] == wanted }
+                out["val_rows" + suffix] = Double(rows.count)
+                guard !rows.isEmpty else { continue }
+                add(rows.map { probabilities[$0] }, rows.map { validation.targets[$0] }, suffix: suffix, to: &out)
+            }
+        }
+        return out.filter { $0.value.isFinite }
+    }
+
+    private static func add(_ p: [Float], _ y: [Float], suffix: String, to out: inout [String: Double]) {
+        let m = RecModel.ClassificationMetrics(probabilities: p, labels: y)
+        out["auc" + suffix] = m.auc
+        out["accuracy" + suffix] = m.accuracy
+        out["log_loss" + suffix] = m.logLoss
+    }
+}

@@ -1,0 +1,123 @@
+import RecData
+import RecModel
+import Shared
+import Testing
+import Worker
+
+@Suite("Round executor")
+struct RoundExecutorTests {
+    static let spec = TrainingFixtures.spec()
+
+    /// One malformed round and the words its error must contain.
+    struct BadInput: Sendable, CustomTestStringConvertible {
+        var label: String
+        var spec: TrainJobSpec
+        var state: [UInt8] = []
+        var included = true
+        var message: String
+        var testDescription: String { label }
+    }
+
+    static let badInputs: [BadInput] = [
+        BadInput(label: "unknown dataset", spec: TrainingFixtures.spec(dataset: "nope"), included: false, message: "unknown dataset"),
+        BadInput(
+            label: "upload not cached", spec: TrainingFixtures.spec(dataset: "sha256:" + String(repeating: "0", count: 64)),
+            included: false, message: "not cached"),
+        BadInput(label: "bad pack", spec: spec, state: [1, 2, 3], message: "bad state"),
+        BadInput(label: "empty pack", spec: spec, state: Array("RPK1".utf8) + [UInt8](repeating: 0, count: 12), message: "bad state"),
+        BadInput(label: "bytes that do not match the name", spec: TrainingFixtures.spec(dataset: "sha256:abc"), message: "hash to"),
+        BadInput(label: "a path", spec: TrainingFixtures.spec(dataset: "/etc/passwd.csv"), included: false, message: "upload the CSV"),
+        BadInput(label: "an absurd model", spec: TrainingFixtures.spec(hidden: [65_536, 65_536]), message: "larger than"),
+        BadInput(label: "an unsupported model", spec: { var s = spec; s.model = "sgd"; return s }(), message: "model must be"),
+        BadInput(label: "an invalid spec", spec: TrainingFixtures.spec(epochs: 0), message: "epochs"),
+    ]
+
+    @Test("Bad input becomes report.error with no body, never a crash", arguments: badInputs)
+    func badInput(_ input: BadInput) {
+        let a = TrainingFixtures.assignment(input.spec, steps: 5, state: input.state, included: input.included)
+        let result = RoundExecutor.run(
+            assignment: a, state: input.state, dataset: input.included ? TrainingFixtures.bytes : nil, cache: TrainingCache())
+        #expect(result.body.isEmpty)
+        #expect(result.report.error?.contains(input.message) == true, "\(result.report.error ?? "no error")")
+    }
+
+    @Test("A shard outside 0..<shards is refused")
+    func badShard() {
+        let a = TrainingFixtures.assignment(Self.spec, shard: 2, shards: 2, steps: 1)
+        let result = RoundExecutor.run(assignment: a, state: [], dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        #expect(result.body.isEmpty)
+        #expect(result.report.error?.contains("shard 2 of 2") == true)
+    }
+
+    @Test("A pack for another architecture is refused, naming the vector and the sizes")
+    func wrongWidths() throws {
+        let other = TrainingFixtures.spec(hidden: [3])
+        let first = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(other, steps: 1), state: [], dataset: TrainingFixtures.bytes,
+            cache: TrainingCache())
+        let a = TrainingFixtures.assignment(Self.spec, steps: 1, state: first.body)
+        let result = RoundExecutor.run(assignment: a, state: first.body, dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        #expect(result.body.isEmpty)
+        #expect(result.report.error?.contains("\"params\"") == true, "\(result.report.error ?? "")")
+    }
+
+    @Test("Malformed CSV uploads are refused with the parser's message")
+    func malformedCSV() {
+        let bytes = Array("a,b\n1,2\n".utf8)
+        let spec = TrainingFixtures.spec(dataset: "sha256:" + sha256Hex(bytes))
+        let result = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1), state: [], dataset: bytes, cache: TrainingCache())
+        #expect(result.body.isEmpty)
+        #expect(result.report.error?.contains("label") == true, "\(result.report.error ?? "")")
+    }
+
+    @Test("An upload sent once is found by its SHA-256 in later rounds; the report names it")
+    func uploadCache() {
+        let cache = TrainingCache()
+        let first = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(Self.spec, steps: 2), state: [], dataset: TrainingFixtures.bytes,
+            cache: cache)
+        let second = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(Self.spec, round: 2, fromStep: 2, steps: 2, state: first.body, included: false),
+            state: first.body, dataset: nil, cache: cache)
+        #expect(second.report.error == nil)
+        #expect(second.report.datasetSHA == sha256Hex(TrainingFixtures.bytes))
+        #expect(!second.body.isEmpty)
+    }
+
+    @Test("Steps past the end are clamped; a round at the end trains nothing and returns the state")
+    func clamped() throws {
+        let cache = TrainingCache()
+        let spec = TrainingFixtures.spec(epochs: 1)
+        let all = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1000), state: [], dataset: TrainingFixtures.bytes, cache: cache)
+        #expect(all.report.step == 11 && all.report.totalSteps == 11 && all.report.epoch == 1)
+        #expect(all.report.samples == 163)
+        let after = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, fromStep: 11, steps: 5, state: all.body),
+            state: all.body, dataset: TrainingFixtures.bytes, cache: cache)
+        #expect(after.report.samples == 0)
+        #expect(after.body == all.body)
+    }
+
+    @Test("A built-in synthetic dataset trains, reports cold and warm metrics and embeds its FeatureSpec")
+    func builtInSynthetic() throws {
+        let spec = TrainingFixtures.spec(dataset: "synthetic:users=400,items=6,seed=3,warm=0.3", epochs: 1, batch: 32, hidden: [8])
+        let cache = TrainingCache()
+        let first = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 4, evaluate: true, included: false),
+            state: [], dataset: nil, cache: cache)
+        #expect(first.report.error == nil, "\(first.report.error ?? "")")
+        #expect(first.report.datasetSHA == sha256Hex(Array(spec.dataset.utf8)))
+        let metrics = try #require(first.report.metrics)
+        for key in ["val_loss", "auc", "accuracy", "log_loss", "auc_cold", "auc_warm"] {
+            #expect(metrics[key] != nil, "missing \(key) in \(metrics.keys.sorted())")
+        }
+        let final = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, round: 2, fromStep: 4, steps: 0, state: first.body, finalize: true, included: false),
+            state: first.body, dataset: nil, cache: cache)
+        let checkpoint = try Checkpoint(decoding: final.body)
+        let featureSpec = try FeatureSpec.decode(checkpoint.featureSpec)
+        #expect(featureSpec.width == checkpoint.model.network.inputWidth)
+    }
+}

@@ -151,6 +151,5 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
     ]
 )

@@ -69,3 +69,36 @@ struct WireMessageTests {
         #expect(throws: WireError.self) { try WireJSON.decode(WorkerHello.self, from: Array("{\"slots\":1}".utf8)) }
     }
 }
+
+@Suite("Training documents")
+struct TrainingDocumentTests {
+    @Test("assignments and reports round-trip through the snake_case JSON codec")
+    func roundTrip() throws {
+        let spec = TrainJobSpec(dataset: "sha256:ab", workers: 2, syncEvery: 5)
+        let assignment = RoundAssignment(
+            job: "job-1", round: 2, shard: 1, shards: 2, fromStep: 5, steps: 5, spec: spec, stateSHA: "cafe",
+            evaluate: true, finalize: false, datasetIncluded: true)
+        let frame = WireJSON.encode(assignment)
+        #expect(String(decoding: frame, as: UTF8.self).contains("\"state_sha\":\"cafe\""))
+        #expect(try WireJSON.decode(RoundAssignment.self, from: frame) == assignment)
+        let report = RoundReport(
+            job: "job-1", round: 2, shard: 1, samples: 64, loss: 0.5, receivedStateSHA: "cafe", metrics: ["auc": 0.7],
+            epoch: 1, step: 10, totalSteps: 30, datasetSHA: "ab", error: nil)
+        #expect(try WireJSON.decode(RoundReport.self, from: WireJSON.encode(report)) == report)
+        let request = ControlRequest(op: "train", train: spec)
+        #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
+    }
+
+    @Test("a single pack averages to itself bit for bit; two average by samples")
+    func averaging() throws {
+        let a = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1, 0.1, -2])])
+        let b = ParameterPack(step: 3, vectors: [.init(name: "params", values: [3, 0.3, 2])])
+        #expect(try ParameterPack.weightedMean([(a, 7)]) == a)
+        let mean = try ParameterPack.weightedMean([(a, 1), (b, 3)])
+        #expect(mean["params"] == [2.5, 0.25, 1])
+        #expect(try ParameterPack(decoding: mean.encoded()) == mean)
+        let other = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1])])
+        #expect(throws: WireError.self) { try ParameterPack.weightedMean([(a, 1), (other, 1)]) }
+        #expect(throws: WireError.self) { try ParameterPack(decoding: Array(mean.encoded().dropLast())) }
+    }
+}

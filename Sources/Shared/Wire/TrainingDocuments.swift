@@ -90,6 +90,12 @@ public struct RoundAssignment: Codable, Sendable, Equatable {
     /// Whether frame 3 carries the dataset bytes.
     public var datasetIncluded: Bool
 
+    enum CodingKeys: String, CodingKey {
+        case job, round, shard, shards, fromStep, steps, spec, evaluate, finalize, datasetIncluded
+        // Spelled so that the snake_case strategies round-trip the acronym: state_sha.
+        case stateSHA = "stateSha"
+    }
+
     /// Creates an assignment.
     public init(
         job: String, round: Int, shard: Int, shards: Int, fromStep: Int, steps: Int, spec: TrainJobSpec,
@@ -137,6 +143,13 @@ public struct RoundReport: Codable, Sendable, Equatable {
     public var datasetSHA: String
     /// Why the round failed on this replica (then no state frame follows).
     public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case job, round, shard, samples, loss, metrics, epoch, step, totalSteps, error
+        // Spelled so that the snake_case strategies round-trip the acronyms.
+        case receivedStateSHA = "receivedStateSha"
+        case datasetSHA = "datasetSha"
+    }
 
     /// Creates a report.
     public init(

@@ -40,11 +40,15 @@ public enum RoundExecutor {
     ) throws(TrainingError) -> [UInt8] {
         let spec = a.spec
         if let problem = spec.problem { throw .invalidAssignment(problem) }
-        guard spec.model == "mlp" else { throw .unsupportedModel("\(spec.model) training is not implemented on this worker") }
         guard a.shards >= 1, (0..<a.shards).contains(a.shard) else {
             throw .invalidAssignment("shard \(a.shard) of \(a.shards)")
         }
         guard a.fromStep >= 0, a.steps >= 0 else { throw .invalidAssignment("fromStep and steps must be ≥ 0") }
+        switch spec.model {
+        case "mlp": break
+        case "dqn": return try executeDQN(a, state: bytes, cache: cache, report: &report)
+        default: throw .unsupportedModel("\(spec.model) training is not implemented on this worker")
+        }
 
         let data = try resolve(a, bytes: dataset, cache: cache)
         report.datasetSHA = data.sha256

@@ -61,7 +61,7 @@ struct LocalSGDEquivalenceTests {
         }
         #expect(results.allSatisfy { $0.report.error == nil })
         #expect(results[0].body != results[1].body)  // different rows, different packs
-        #expect(results.map(\.report.samples) == [7 * 16, 7 * 16])
+        #expect(results.map(\.report.samples) == [82 + 16, 81 + 16])  // a whole epoch (6 steps), then one batch
         #expect(results.map(\.report.totalSteps) == [3 * 6, 3 * 6])  // 82 and 81 rows
         let average = try TrainingFixtures.average(results)
         #expect(try TrainingFixtures.average(results) == average)  // any broker replica computes the same mean

@@ -153,7 +153,8 @@ extension RoundExecutor {
         report.step = min(a.fromStep, report.totalSteps)
         report.epoch = report.step / rows
 
-        let template = QNetwork(stateWidth: width, form: .actionOutputs(actionCount: config.items), hiddenSizes: hidden, seed: spec.seed)
+        let template = QNetwork(
+            stateWidth: width, form: .actionOutputs(actionCount: config.items), hiddenSizes: hidden, seed: spec.seed)
         let received: TrainingState
         if bytes.isEmpty {
             received = TrainingState(
@@ -179,14 +180,17 @@ extension RoundExecutor {
             return Checkpoint(
                 version: 0, model: .dqn(DQNModel(network: network, gamma: DQNReplica.gamma)),
                 metadata: [
-                    "job": a.job, "trainer": "recpool train (local DQN)", "dataset": spec.dataset, "seed": "\(spec.seed)",
-                    "workers": "\(a.shards)", "sync_every": "\(spec.syncEvery)", "state": "one-hot user features ‖ clicks ‖ budget",
+                    "job": a.job, "trainer": "recpool train (local DQN)", "dataset": spec.dataset,
+                    "seed": "\(spec.seed)",
+                    "workers": "\(a.shards)", "sync_every": "\(spec.syncEvery)",
+                    "state": "one-hot user features ‖ clicks ‖ budget",
                 ]
             ).encoded()
         }
         // Reuse the cached replica when it is where this round starts; otherwise (first round, or a
         // shard reassigned from a dead worker) start a fresh one: its replay buffer starts empty.
-        var replica = cache.replica(key).flatMap { $0.step == a.fromStep ? $0 : nil }
+        var replica =
+            cache.replica(key).flatMap { $0.step == a.fromStep ? $0 : nil }
             ?? DQNReplica.make(
                 world: world, hidden: hidden, batch: spec.batch, learningRate: Float(spec.lr),
                 totalSteps: report.totalSteps, seed: spec.seed, shard: a.shard)
@@ -201,6 +205,7 @@ extension RoundExecutor {
         report.loss = loss
         report.step = replica.step
         report.epoch = replica.step / rows
-        return TrainingState(model: replica.agent.online.network, optimizer: replica.agent.optimizerState).pack.encoded()
+        return TrainingState(model: replica.agent.online.network, optimizer: replica.agent.optimizerState).pack
+            .encoded()
     }
 }

@@ -29,14 +29,18 @@ public struct ResolvedDataset: Sendable {
     /// Parses an uploaded CSV (header, numeric features and a `label` column), as `recpool fit` reads one.
     /// - Throws: ``TrainingError/badDataset(_:)`` naming the problem.
     public static func labeledData(csv bytes: [UInt8], name: String) throws(TrainingError) -> LabeledData {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .badDataset("\(name) is not UTF-8 text") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .badDataset("\(name) is not UTF-8 text")
+        }
         let data: LabeledData
         do throws(CSVError) {
             data = try NumericCSV.parse(text, path: name, headerRequired: true).labeledData()
         } catch {
             throw .badDataset(error.description)
         }
-        guard data.count > 0, data.inputs.cols > 0 else { throw .badDataset("\(name) has no rows or no feature columns") }
+        guard data.count > 0, data.inputs.cols > 0 else {
+            throw .badDataset("\(name) has no rows or no feature columns")
+        }
         return data
     }
 

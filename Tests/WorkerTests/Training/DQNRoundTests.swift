@@ -10,7 +10,8 @@ struct DQNRoundTests {
         workers: 2, syncEvery: 20, seed: 9, validation: 0)
 
     func round(
-        _ r: Int, shard: Int, from: Int, state: [UInt8], cache: TrainingCache, evaluate: Bool = false, finalize: Bool = false
+        _ r: Int, shard: Int, from: Int, state: [UInt8], cache: TrainingCache, evaluate: Bool = false,
+        finalize: Bool = false
     ) -> (report: RoundReport, body: [UInt8]) {
         let a = TrainingFixtures.assignment(
             Self.spec, round: r, shard: shard, shards: 2, fromStep: from, steps: finalize ? 0 : 20, state: state,
@@ -40,7 +41,8 @@ struct DQNRoundTests {
         #expect(second.map(\.report.step) == [40, 40])
         #expect(second.allSatisfy { $0.report.loss > 0 })  // the replay buffers filled: gradient steps ran
 
-        let final = round(3, shard: 0, from: 40, state: try TrainingFixtures.average(second), cache: workers[0], finalize: true)
+        let final = round(
+            3, shard: 0, from: 40, state: try TrainingFixtures.average(second), cache: workers[0], finalize: true)
         let checkpoint = try Checkpoint(decoding: final.body)
         guard case .dqn(let model) = checkpoint.model else {
             Issue.record("not a DQN checkpoint")

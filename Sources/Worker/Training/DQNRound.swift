@@ -149,6 +149,10 @@ extension RoundExecutor {
             let count = TrainingState.parameterCount(inputWidth: width, hiddenSizes: hidden, outputWidth: config.items),
             count <= maximumParameters, config.users <= 1_000_000, config.items <= 100_000
         else { throw .invalidAssignment("the simulator or the Q-network is too large for a worker") }
+        guard rows <= ResolvedDataset.maximumSyntheticRows else {
+            throw .invalidAssignment(
+                "rows=\(rows) exceeds \(ResolvedDataset.maximumSyntheticRows) environment steps per epoch")
+        }
         report.totalSteps = rows * spec.epochs
         report.step = min(a.fromStep, report.totalSteps)
         report.epoch = report.step / rows
@@ -198,7 +202,7 @@ extension RoundExecutor {
         replica.agent.online = network
         replica.agent.target = network
         replica.agent.optimizerState = received.optimizer
-        let end = min(a.fromStep + a.steps, report.totalSteps)
+        let end = a.steps >= report.totalSteps - report.step ? report.totalSteps : a.fromStep + a.steps
         let (samples, loss) = try replica.run(steps: max(0, end - a.fromStep))
         cache.storeReplica(replica, for: key)
         report.samples = samples

@@ -44,6 +44,10 @@ struct RoundExecutorTests {
             spec: {
                 var s = spec; s.model = "sgd"; return s
             }(), message: "model must be"),
+        BadInput(
+            label: "a synthetic dataset too large to simulate",
+            spec: TrainingFixtures.spec(dataset: "synthetic:users=100,rows=1000000000"), included: false,
+            message: "larger than"),
         BadInput(label: "an invalid spec", spec: TrainingFixtures.spec(epochs: 0), message: "epochs"),
     ]
 
@@ -118,6 +122,10 @@ struct RoundExecutorTests {
             state: all.body, dataset: TrainingFixtures.bytes, cache: cache)
         #expect(after.report.samples == 0)
         #expect(after.body == all.body)
+        let huge = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, fromStep: 3, steps: .max), state: [],
+            dataset: TrainingFixtures.bytes, cache: cache)
+        #expect(huge.report.error == nil && huge.report.step == 11 && huge.report.samples == 163 - 3 * 16)
     }
 
     @Test("A built-in synthetic dataset trains, reports cold and warm metrics and embeds its FeatureSpec")

@@ -86,7 +86,7 @@ public enum LocalSGD {
         let rows = shardRows(trainCount: split.train.count, shard: shard, shards: shards)
         let perEpoch = stepsPerEpoch(rows: rows.count, batch: batch)
         let total = perEpoch * epochs
-        let end = min(fromStep + steps, total)
+        let end = steps >= total - min(fromStep, total) ? total : fromStep + steps  // no overflow on huge inputs
         var trainer = MLPTrainer(model: state.model, optimizer: .adam(AdamConfig(learningRate: learningRate)))
         trainer.state = state.optimizer
         guard fromStep < end else {

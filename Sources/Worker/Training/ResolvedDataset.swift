@@ -15,6 +15,9 @@ public struct ResolvedDataset: Sendable {
     /// The FeatureSpec JSON fitted on the training split (empty for uploads, which carry features).
     public var featureSpec: [UInt8]
 
+    /// The most rows or users a `synthetic:` dataset may ask a worker to simulate.
+    public static let maximumSyntheticRows = 2_000_000
+
     /// Features per row.
     public var inputWidth: Int { split.train.count > 0 ? split.train.inputs.cols : split.validation.inputs.cols }
 
@@ -29,14 +32,18 @@ public struct ResolvedDataset: Sendable {
     /// Parses an uploaded CSV (header, numeric features and a `label` column), as `recpool fit` reads one.
     /// - Throws: ``TrainingError/badDataset(_:)`` naming the problem.
     public static func labeledData(csv bytes: [UInt8], name: String) throws(TrainingError) -> LabeledData {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .badDataset("\(name) is not UTF-8 text") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .badDataset("\(name) is not UTF-8 text")
+        }
         let data: LabeledData
         do throws(CSVError) {
             data = try NumericCSV.parse(text, path: name, headerRequired: true).labeledData()
         } catch {
             throw .badDataset(error.description)
         }
-        guard data.count > 0, data.inputs.cols > 0 else { throw .badDataset("\(name) has no rows or no feature columns") }
+        guard data.count > 0, data.inputs.cols > 0 else {
+            throw .badDataset("\(name) has no rows or no feature columns")
+        }
         return data
     }
 
@@ -68,6 +75,12 @@ public struct ResolvedDataset: Sendable {
             throw .unknownDataset(
                 "'\(name)': expected sha256:<hex> of an uploaded CSV, obd:{random,bts}/{all,men,women} "
                     + "or synthetic:KEY=VALUE,… (\(error.description))")
+        }
+        if case .synthetic(let config, let rows, _) = specifier,
+            rows > maximumSyntheticRows || config.users > maximumSyntheticRows || config.items > 100_000
+        {
+            throw .badDataset(
+                "'\(name)' is larger than a worker simulates (at most \(maximumSyntheticRows) rows and users)")
         }
         if case .csv = specifier {
             throw .unknownDataset("'\(name)': a worker does not read files by path; upload the CSV instead")

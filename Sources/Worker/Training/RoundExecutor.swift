@@ -40,11 +40,15 @@ public enum RoundExecutor {
     ) throws(TrainingError) -> [UInt8] {
         let spec = a.spec
         if let problem = spec.problem { throw .invalidAssignment(problem) }
-        guard spec.model == "mlp" else { throw .unsupportedModel("\(spec.model) training is not implemented on this worker") }
         guard a.shards >= 1, (0..<a.shards).contains(a.shard) else {
             throw .invalidAssignment("shard \(a.shard) of \(a.shards)")
         }
         guard a.fromStep >= 0, a.steps >= 0 else { throw .invalidAssignment("fromStep and steps must be ≥ 0") }
+        switch spec.model {
+        case "mlp": break
+        case "dqn": return try executeDQN(a, state: bytes, cache: cache, report: &report)
+        default: throw .unsupportedModel("\(spec.model) training is not implemented on this worker")
+        }
 
         let data = try resolve(a, bytes: dataset, cache: cache)
         report.datasetSHA = data.sha256
@@ -101,12 +105,16 @@ public enum RoundExecutor {
 
     /// Finds the round's data: the included upload (parsed and cached by SHA-256), a cached upload
     /// named `sha256:<hex>`, or a built-in; resolved per (dataset, seed, validation) and cached.
-    static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, cache: TrainingCache) throws(TrainingError) -> ResolvedDataset {
+    static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, cache: TrainingCache) throws(TrainingError)
+        -> ResolvedDataset
+    {
         let spec = a.spec
         let key = TrainingCache.Key(dataset: spec.dataset, seed: spec.seed, validation: spec.validation)
         let named = spec.dataset.hasPrefix("sha256:") ? String(spec.dataset.dropFirst(7)).lowercased() : nil
         if a.datasetIncluded {
-            guard let bytes, !bytes.isEmpty else { throw .badDataset("the assignment includes a dataset but the frame is empty") }
+            guard let bytes, !bytes.isEmpty else {
+                throw .badDataset("the assignment includes a dataset but the frame is empty")
+            }
             let sha = sha256Hex(bytes)
             if let named, named != sha {
                 throw .badDataset("the uploaded bytes hash to \(sha), the job names \(spec.dataset)")
@@ -119,7 +127,8 @@ public enum RoundExecutor {
                 data = try ResolvedDataset.labeledData(csv: bytes, name: spec.dataset)
             }
             cache.storeUpload(data, sha256: sha)
-            let resolved = ResolvedDataset.upload(data, sha256: sha, seed: spec.seed, validationFraction: spec.validation)
+            let resolved = ResolvedDataset.upload(
+                data, sha256: sha, seed: spec.seed, validationFraction: spec.validation)
             cache.storeResolved(resolved, for: key)
             return resolved
         }
@@ -128,7 +137,8 @@ public enum RoundExecutor {
             guard let data = cache.upload(sha256: named) else {
                 throw .unknownDataset("\(spec.dataset) is not cached on this worker; the broker must include its bytes")
             }
-            let resolved = ResolvedDataset.upload(data, sha256: named, seed: spec.seed, validationFraction: spec.validation)
+            let resolved = ResolvedDataset.upload(
+                data, sha256: named, seed: spec.seed, validationFraction: spec.validation)
             cache.storeResolved(resolved, for: key)
             return resolved
         }

@@ -3,8 +3,8 @@ import RecModel
 import Synchronization
 
 /// What a worker remembers between rounds: uploaded datasets by SHA-256 (so the broker sends the
-/// bytes once) and resolved datasets per (dataset, seed, validation fraction), so a round does not
-/// re-parse, re-split or re-fit features. Bounded: the oldest entries are dropped first.
+/// bytes once), resolved datasets per (dataset, seed, validation fraction), so a round does not
+/// re-parse, re-split or re-fit features, and DQN replicas (agent, replay buffer, environment) per (job, shard). Bounded: the oldest entries are dropped first.
 ///
 /// Thread-safe: the state sits behind a `Mutex`; resolving runs outside it, so two threads may
 /// resolve the same dataset once each, harmlessly (resolution is deterministic).
@@ -26,9 +26,24 @@ public final class TrainingCache: Sendable {
         }
     }
 
+    /// A DQN replica's key.
+    public struct ReplicaKey: Hashable, Sendable {
+        /// The job.
+        public var job: String
+        /// The shard.
+        public var shard: Int
+
+        /// Creates a key.
+        public init(job: String, shard: Int) {
+            self.job = job
+            self.shard = shard
+        }
+    }
+
     struct State {
         var uploads: [(sha256: String, data: LabeledData)] = []
         var resolved: [(key: Key, dataset: ResolvedDataset)] = []
+        var replicas: [(key: ReplicaKey, replica: DQNReplica)] = []
     }
 
     /// The `obd` directory built-in `obd:` datasets are read from.
@@ -79,5 +94,24 @@ public final class TrainingCache: Sendable {
             s.resolved.append((key, dataset))
             if s.resolved.count > capacity { s.resolved.removeFirst(s.resolved.count - capacity) }
         }
+    }
+
+    /// The DQN replica of (job, shard), if cached.
+    public func replica(_ key: ReplicaKey) -> DQNReplica? {
+        state.withLock { s in s.replicas.first { $0.key == key }?.replica }
+    }
+
+    /// Remembers a DQN replica after its round.
+    public func storeReplica(_ replica: DQNReplica, for key: ReplicaKey) {
+        state.withLock { s in
+            s.replicas.removeAll { $0.key == key }
+            s.replicas.append((key, replica))
+            if s.replicas.count > 4 * capacity { s.replicas.removeFirst(s.replicas.count - 4 * capacity) }
+        }
+    }
+
+    /// Forgets a DQN replica (its job is finished).
+    public func removeReplica(_ key: ReplicaKey) {
+        state.withLock { s in s.replicas.removeAll { $0.key == key } }
     }
 }

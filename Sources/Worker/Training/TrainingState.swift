@@ -44,21 +44,28 @@ public struct TrainingState: Sendable, Equatable {
             ])
     }
 
-    /// Restores a state from a pack into a model of the given architecture.
+    /// Restores a state from a pack into an interest model of the given architecture.
     /// - Parameters:
     ///   - pack: The received pack.
     ///   - inputWidth: The dataset's feature width.
     ///   - hiddenSizes: The job's hidden widths (`nil`: the default).
     /// - Throws: ``TrainingError/badState(_:)`` when a vector is missing or has the wrong length.
     public init(pack: ParameterPack, inputWidth: Int, hiddenSizes: [Int]?) throws(TrainingError) {
-        var model = MLP(inputWidth: inputWidth, hiddenSizes: hiddenSizes, seed: 0)
+        try self.init(pack: pack, template: MLP(inputWidth: inputWidth, hiddenSizes: hiddenSizes, seed: 0))
+    }
+
+    /// Restores a state from a pack into a copy of `template` (only its architecture is used).
+    /// - Throws: ``TrainingError/badState(_:)`` when a vector is missing or has the wrong length.
+    public init(pack: ParameterPack, template: MLP) throws(TrainingError) {
+        var model = template
         let n = model.parameterCount
         func vector(_ name: String) throws(TrainingError) -> [Float] {
             guard let values = pack[name] else { throw .badState("the pack has no vector \"\(name)\"") }
             guard values.count == n else {
                 throw .badState(
-                    "vector \"\(name)\" has \(values.count) values, the model for width \(inputWidth) "
-                        + "and hidden \(hiddenSizes.map { "\($0)" } ?? "default") has \(n) parameters")
+                    "vector \"\(name)\" has \(values.count) values, the model (widths \(template.inputWidth) → "
+                        + "\(template.hiddenSizes.map { "\($0)" }.joined(separator: " → ")) → \(template.outputWidth)) "
+                        + "has \(n) parameters")
             }
             return values
         }
@@ -69,10 +76,10 @@ public struct TrainingState: Sendable, Equatable {
         self.init(model: model, optimizer: OptimizerState(step: Int(pack.step), firstMoment: m, secondMoment: v))
     }
 
-    /// The number of parameters of the model `[inputWidth] + hidden + [1]`, or `nil` on overflow.
+    /// The number of parameters of the model `[inputWidth] + hidden + [outputWidth]`, or `nil` on overflow.
     /// Lets the executor refuse an absurd architecture before allocating it.
-    public static func parameterCount(inputWidth: Int, hiddenSizes: [Int]?) -> Int? {
-        let widths = [inputWidth] + (hiddenSizes ?? [inputWidth, 64]) + [1]
+    public static func parameterCount(inputWidth: Int, hiddenSizes: [Int]?, outputWidth: Int = 1) -> Int? {
+        let widths = [inputWidth] + (hiddenSizes ?? [inputWidth, 64]) + [outputWidth]
         var total = 0
         for i in 0..<(widths.count - 1) {
             let (w, o1) = widths[i].multipliedReportingOverflow(by: widths[i + 1])

@@ -18,10 +18,12 @@ struct LocalSGDEquivalenceTests {
         var total = -1
         while total < 0 || step < total {
             let a = TrainingFixtures.assignment(
-                spec, round: round, fromStep: step, steps: h, state: state, included: round == 1)
-            let result = RoundExecutor.run(assignment: a, state: state, dataset: round == 1 ? TrainingFixtures.bytes : nil, cache: cache)
+                spec, round: round, fromStep: step, steps: h, state: state, evaluate: true, included: round == 1)
+            let result = RoundExecutor.run(
+                assignment: a, state: state, dataset: round == 1 ? TrainingFixtures.bytes : nil, cache: cache)
             #expect(result.report.error == nil)
             #expect(result.report.receivedStateSHA == sha256Hex(state))
+            #expect(result.report.metrics?["val_loss"] != nil)  // evaluating must not disturb training
             state = try TrainingFixtures.average([result])
             total = result.report.totalSteps
             samples += result.report.samples
@@ -39,7 +41,8 @@ struct LocalSGDEquivalenceTests {
         #expect(samples == 3 * 163)
 
         let final = RoundExecutor.run(
-            assignment: TrainingFixtures.assignment(spec, round: round, fromStep: step, steps: 0, state: state, finalize: true, included: false),
+            assignment: TrainingFixtures.assignment(
+                spec, round: round, fromStep: step, steps: 0, state: state, finalize: true, included: false),
             state: state, dataset: nil, cache: cache)
         #expect(final.report.error == nil)
         let checkpoint = try Checkpoint(decoding: final.body)
@@ -61,7 +64,7 @@ struct LocalSGDEquivalenceTests {
         }
         #expect(results.allSatisfy { $0.report.error == nil })
         #expect(results[0].body != results[1].body)  // different rows, different packs
-        #expect(results.map(\.report.samples) == [7 * 16, 7 * 16])
+        #expect(results.map(\.report.samples) == [82 + 16, 81 + 16])  // a whole epoch (6 steps), then one batch
         #expect(results.map(\.report.totalSteps) == [3 * 6, 3 * 6])  // 82 and 81 rows
         let average = try TrainingFixtures.average(results)
         #expect(try TrainingFixtures.average(results) == average)  // any broker replica computes the same mean
@@ -78,7 +81,8 @@ struct LocalSGDEquivalenceTests {
         #expect(pack.step == 7)
     }
 
-    @Test("A shard's round is a pure function: fresh or warm caches, any process, the same bytes", arguments: [0, 1, 2])
+    @Test(
+        "A shard's round is a pure function: fresh or warm caches, any process, the same bytes", arguments: [0, 1, 2])
     func roundIsPure(shard: Int) throws {
         let spec = TrainingFixtures.spec(workers: 3)
         let warm = TrainingCache()
@@ -99,7 +103,8 @@ struct LocalSGDEquivalenceTests {
         let cache = TrainingCache()
         func round(from: Int, steps: Int, state: [UInt8]) -> (report: RoundReport, body: [UInt8]) {
             RoundExecutor.run(
-                assignment: TrainingFixtures.assignment(spec, shard: shard, shards: shards, fromStep: from, steps: steps, state: state),
+                assignment: TrainingFixtures.assignment(
+                    spec, shard: shard, shards: shards, fromStep: from, steps: steps, state: state),
                 state: state, dataset: TrainingFixtures.bytes, cache: cache)
         }
         let straight = round(from: 0, steps: 30, state: [])
@@ -114,8 +119,10 @@ struct LocalSGDEquivalenceTests {
     /// The validation rows `fit` holds out.
     func splitValidation(_ spec: TrainJobSpec) -> LabeledData {
         TrainingSplit(
-            data: try! NumericCSV.parse(String(decoding: TrainingFixtures.bytes, as: UTF8.self), path: "x", headerRequired: true)
-                .labeledData(),
+            data: try! NumericCSV.parse(
+                String(decoding: TrainingFixtures.bytes, as: UTF8.self), path: "x", headerRequired: true
+            )
+            .labeledData(),
             validationFraction: spec.validation, seed: spec.seed
         ).validation
     }

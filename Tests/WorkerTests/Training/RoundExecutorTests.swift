@@ -1,3 +1,4 @@
+import Foundation
 import RecData
 import RecModel
 import Shared
@@ -19,16 +20,34 @@ struct RoundExecutorTests {
     }
 
     static let badInputs: [BadInput] = [
-        BadInput(label: "unknown dataset", spec: TrainingFixtures.spec(dataset: "nope"), included: false, message: "unknown dataset"),
         BadInput(
-            label: "upload not cached", spec: TrainingFixtures.spec(dataset: "sha256:" + String(repeating: "0", count: 64)),
+            label: "unknown dataset", spec: TrainingFixtures.spec(dataset: "nope"), included: false,
+            message: "unknown dataset"),
+        BadInput(
+            label: "upload not cached",
+            spec: TrainingFixtures.spec(dataset: "sha256:" + String(repeating: "0", count: 64)),
             included: false, message: "not cached"),
         BadInput(label: "bad pack", spec: spec, state: [1, 2, 3], message: "bad state"),
-        BadInput(label: "empty pack", spec: spec, state: Array("RPK1".utf8) + [UInt8](repeating: 0, count: 12), message: "bad state"),
-        BadInput(label: "bytes that do not match the name", spec: TrainingFixtures.spec(dataset: "sha256:abc"), message: "hash to"),
-        BadInput(label: "a path", spec: TrainingFixtures.spec(dataset: "/etc/passwd.csv"), included: false, message: "upload the CSV"),
-        BadInput(label: "an absurd model", spec: TrainingFixtures.spec(hidden: [65_536, 65_536]), message: "larger than"),
-        BadInput(label: "an unsupported model", spec: { var s = spec; s.model = "sgd"; return s }(), message: "model must be"),
+        BadInput(
+            label: "empty pack", spec: spec, state: Array("RPK1".utf8) + [UInt8](repeating: 0, count: 12),
+            message: "bad state"),
+        BadInput(
+            label: "bytes that do not match the name", spec: TrainingFixtures.spec(dataset: "sha256:abc"),
+            message: "hash to"),
+        BadInput(
+            label: "a path", spec: TrainingFixtures.spec(dataset: "/etc/passwd.csv"), included: false,
+            message: "upload the CSV"),
+        BadInput(
+            label: "an absurd model", spec: TrainingFixtures.spec(hidden: [65_536, 65_536]), message: "larger than"),
+        BadInput(
+            label: "an unsupported model",
+            spec: {
+                var s = spec; s.model = "sgd"; return s
+            }(), message: "model must be"),
+        BadInput(
+            label: "a synthetic dataset too large to simulate",
+            spec: TrainingFixtures.spec(dataset: "synthetic:users=100,rows=1000000000"), included: false,
+            message: "larger than"),
         BadInput(label: "an invalid spec", spec: TrainingFixtures.spec(epochs: 0), message: "epochs"),
     ]
 
@@ -36,7 +55,8 @@ struct RoundExecutorTests {
     func badInput(_ input: BadInput) {
         let a = TrainingFixtures.assignment(input.spec, steps: 5, state: input.state, included: input.included)
         let result = RoundExecutor.run(
-            assignment: a, state: input.state, dataset: input.included ? TrainingFixtures.bytes : nil, cache: TrainingCache())
+            assignment: a, state: input.state, dataset: input.included ? TrainingFixtures.bytes : nil,
+            cache: TrainingCache())
         #expect(result.body.isEmpty)
         #expect(result.report.error?.contains(input.message) == true, "\(result.report.error ?? "no error")")
     }
@@ -44,7 +64,8 @@ struct RoundExecutorTests {
     @Test("A shard outside 0..<shards is refused")
     func badShard() {
         let a = TrainingFixtures.assignment(Self.spec, shard: 2, shards: 2, steps: 1)
-        let result = RoundExecutor.run(assignment: a, state: [], dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        let result = RoundExecutor.run(
+            assignment: a, state: [], dataset: TrainingFixtures.bytes, cache: TrainingCache())
         #expect(result.body.isEmpty)
         #expect(result.report.error?.contains("shard 2 of 2") == true)
     }
@@ -56,7 +77,8 @@ struct RoundExecutorTests {
             assignment: TrainingFixtures.assignment(other, steps: 1), state: [], dataset: TrainingFixtures.bytes,
             cache: TrainingCache())
         let a = TrainingFixtures.assignment(Self.spec, steps: 1, state: first.body)
-        let result = RoundExecutor.run(assignment: a, state: first.body, dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        let result = RoundExecutor.run(
+            assignment: a, state: first.body, dataset: TrainingFixtures.bytes, cache: TrainingCache())
         #expect(result.body.isEmpty)
         #expect(result.report.error?.contains("\"params\"") == true, "\(result.report.error ?? "")")
     }
@@ -78,7 +100,8 @@ struct RoundExecutorTests {
             assignment: TrainingFixtures.assignment(Self.spec, steps: 2), state: [], dataset: TrainingFixtures.bytes,
             cache: cache)
         let second = RoundExecutor.run(
-            assignment: TrainingFixtures.assignment(Self.spec, round: 2, fromStep: 2, steps: 2, state: first.body, included: false),
+            assignment: TrainingFixtures.assignment(
+                Self.spec, round: 2, fromStep: 2, steps: 2, state: first.body, included: false),
             state: first.body, dataset: nil, cache: cache)
         #expect(second.report.error == nil)
         #expect(second.report.datasetSHA == sha256Hex(TrainingFixtures.bytes))
@@ -90,7 +113,8 @@ struct RoundExecutorTests {
         let cache = TrainingCache()
         let spec = TrainingFixtures.spec(epochs: 1)
         let all = RoundExecutor.run(
-            assignment: TrainingFixtures.assignment(spec, steps: 1000), state: [], dataset: TrainingFixtures.bytes, cache: cache)
+            assignment: TrainingFixtures.assignment(spec, steps: 1000), state: [], dataset: TrainingFixtures.bytes,
+            cache: cache)
         #expect(all.report.step == 11 && all.report.totalSteps == 11 && all.report.epoch == 1)
         #expect(all.report.samples == 163)
         let after = RoundExecutor.run(
@@ -98,11 +122,16 @@ struct RoundExecutorTests {
             state: all.body, dataset: TrainingFixtures.bytes, cache: cache)
         #expect(after.report.samples == 0)
         #expect(after.body == all.body)
+        let huge = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, fromStep: 3, steps: .max), state: [],
+            dataset: TrainingFixtures.bytes, cache: cache)
+        #expect(huge.report.error == nil && huge.report.step == 11 && huge.report.samples == 163 - 3 * 16)
     }
 
     @Test("A built-in synthetic dataset trains, reports cold and warm metrics and embeds its FeatureSpec")
     func builtInSynthetic() throws {
-        let spec = TrainingFixtures.spec(dataset: "synthetic:users=400,items=6,seed=3,warm=0.3", epochs: 1, batch: 32, hidden: [8])
+        let spec = TrainingFixtures.spec(
+            dataset: "synthetic:users=400,items=6,seed=3,warm=0.3", epochs: 1, batch: 32, hidden: [8])
         let cache = TrainingCache()
         let first = RoundExecutor.run(
             assignment: TrainingFixtures.assignment(spec, steps: 4, evaluate: true, included: false),
@@ -114,10 +143,31 @@ struct RoundExecutorTests {
             #expect(metrics[key] != nil, "missing \(key) in \(metrics.keys.sorted())")
         }
         let final = RoundExecutor.run(
-            assignment: TrainingFixtures.assignment(spec, round: 2, fromStep: 4, steps: 0, state: first.body, finalize: true, included: false),
+            assignment: TrainingFixtures.assignment(
+                spec, round: 2, fromStep: 4, steps: 0, state: first.body, finalize: true, included: false),
             state: first.body, dataset: nil, cache: cache)
         let checkpoint = try Checkpoint(decoding: final.body)
         let featureSpec = try FeatureSpec.decode(checkpoint.featureSpec)
         #expect(featureSpec.width == checkpoint.model.network.inputWidth)
+    }
+
+    @Test("The OBD sample (committed fixture) resolves to click labels and a FeatureSpec fitted on the training rows")
+    func builtInOBD() throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { root.deleteLastPathComponent() }
+        let cache = TrainingCache(obdDirectory: root.path + "/Tests/DataTests/Fixtures/obd")
+        let spec = TrainingFixtures.spec(dataset: "obd:random/men", epochs: 1, batch: 64, hidden: [8])
+        let result = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 3, evaluate: true, included: false),
+            state: [], dataset: nil, cache: cache)
+        #expect(result.report.error == nil, "\(result.report.error ?? "")")
+        #expect(result.report.samples == 3 * 64)
+        let metrics = try #require(result.report.metrics)
+        #expect(metrics["val_rows"] == 80)  // 400 rows, 20% held out
+        #expect(metrics["auc"] != nil && metrics["val_loss"] != nil)
+        let resolved = try #require(
+            cache.resolved(.init(dataset: spec.dataset, seed: spec.seed, validation: spec.validation)))
+        let featureSpec = try FeatureSpec.decode(resolved.featureSpec)
+        #expect(featureSpec.width == resolved.inputWidth)
     }
 }

@@ -89,7 +89,7 @@ def main():
 
         pool = Pool(args.bin_dir, 2)
         try:
-X
+            pool.train(data, epochs=1, workers=2, sync_every=50)  # both workers parse and cache the dataset first
             jobs = {}
             for workers in (1, 2):
                 jobs[workers] = pool.train(data, epochs=args.epochs, workers=workers, sync_every=50)

@@ -24,6 +24,14 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
     public var promote: Bool
     /// A round closes after this long with the results that arrived, ms.
     public var roundTimeoutMs: UInt64
+    /// DQN only: the discount γ (default 0.9; 0 makes it a contextual bandit).
+    public var gamma: Double?
+    /// DQN only: the final exploration rate ε (default 0.05; ε starts at 1).
+    public var epsilonEnd: Double?
+    /// DQN only: environment steps over which ε decays linearly (default: half of each replica's steps).
+    public var epsilonDecaySteps: Int?
+    /// DQN only: each replica's replay buffer capacity (default 10,000).
+    public var replayCapacity: Int?
 
     /// Creates a spec with the documented defaults.
     public init(
@@ -59,6 +67,13 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if !(1...1_000_000).contains(syncEvery) { return "sync_every must be 1…1000000" }
         if !(validation >= 0 && validation < 1) { return "validation must be in [0, 1)" }
         if roundTimeoutMs < 100 { return "round_timeout_ms must be at least 100" }
+        if let gamma, !(gamma >= 0 && gamma < 1) { return "gamma must be in [0, 1)" }
+        if let epsilonEnd, !(epsilonEnd >= 0 && epsilonEnd <= 1) { return "epsilon_end must be in [0, 1]" }
+        if let epsilonDecaySteps, epsilonDecaySteps < 1 { return "epsilon_decay_steps must be at least 1" }
+        if let replayCapacity, !(1...10_000_000).contains(replayCapacity) { return "replay_capacity must be 1…10000000" }
+        if model == "mlp" && (gamma != nil || epsilonEnd != nil || epsilonDecaySteps != nil || replayCapacity != nil) {
+            return "gamma, epsilon and replay settings apply to dqn jobs only"
+        }
         return nil
     }
 }

@@ -56,11 +56,14 @@ public struct DQNReplica: Sendable {
     /// A fresh replica for shard `shard`: the exploration and replay-sampling stream and the
     /// environment are seeded from (seed, shard); the network is overwritten from the round's state.
     public static func make(
-        world: SimulatorWorld, hidden: [Int], batch: Int, learningRate: Float, totalSteps: Int, seed: UInt64, shard: Int
+        world: SimulatorWorld, hidden: [Int], batch: Int, learningRate: Float, totalSteps: Int, seed: UInt64, shard: Int,
+        spec: TrainJobSpec? = nil
     ) -> DQNReplica {
         let config = DQNConfig(
-            replayCapacity: 10_000, batchSize: batch, targetUpdate: .hard(every: Int.max),
-            epsilon: EpsilonSchedule(start: 1, end: 0.05, decaySteps: max(1, totalSteps / 2)), gamma: gamma,
+            replayCapacity: spec?.replayCapacity ?? 10_000, batchSize: batch, targetUpdate: .hard(every: Int.max),
+            epsilon: EpsilonSchedule(
+                start: 1, end: Float(spec?.epsilonEnd ?? 0.05), decaySteps: spec?.epsilonDecaySteps ?? max(1, totalSteps / 2)),
+            gamma: Float(spec?.gamma ?? Double(gamma)),
             learningRate: learningRate, hiddenSizes: hidden, learningStarts: batch,
             seed: LocalSGD.shardSeed(seed, shard))
         let agent = DQNAgent(
@@ -182,7 +185,7 @@ extension RoundExecutor {
         if a.finalize {
             cache.removeReplica(key)
             return Checkpoint(
-                version: 0, model: .dqn(DQNModel(network: network, gamma: DQNReplica.gamma)),
+                version: 0, model: .dqn(DQNModel(network: network, gamma: Float(spec.gamma ?? Double(DQNReplica.gamma)))),
                 metadata: [
                     "job": a.job, "trainer": "recpool train (local DQN)", "dataset": spec.dataset,
                     "seed": "\(spec.seed)",
@@ -197,7 +200,7 @@ extension RoundExecutor {
             cache.replica(key).flatMap { $0.step == a.fromStep ? $0 : nil }
             ?? DQNReplica.make(
                 world: world, hidden: hidden, batch: spec.batch, learningRate: Float(spec.lr),
-                totalSteps: report.totalSteps, seed: spec.seed, shard: a.shard)
+                totalSteps: report.totalSteps, seed: spec.seed, shard: a.shard, spec: spec)
         replica.step = a.fromStep
         replica.agent.online = network
         replica.agent.target = network

@@ -48,6 +48,18 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "A round closes after this many ms with the replicas that answered.")
     var roundTimeoutMs: UInt64 = 30_000
 
+    @Option(help: "DQN: discount γ in [0, 1) (default 0.9; 0 = contextual bandit).")
+    var gamma: Double?
+
+    @Option(help: "DQN: final exploration rate ε (ε decays linearly from 1; default 0.05).")
+    var epsilonEnd: Double?
+
+    @Option(help: "DQN: environment steps over which ε decays (default: half of each replica's steps).")
+    var epsilonDecaySteps: Int?
+
+    @Option(help: "DQN: replay buffer capacity per replica (default 10000).")
+    var replayCapacity: Int?
+
     @Flag(help: "Serve the resulting model once the job completes.")
     var promote = false
 
@@ -70,12 +82,19 @@ struct TrainCommand: AsyncParsableCommand {
             let client = try await connection.connect()
             defer { client.close() }
             var name = dataset
+            if model == "dqn" && !dataset.hasPrefix("synthetic:") {
+                throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: 2)
+            }
             if FileManager.default.fileExists(atPath: dataset) {
                 name = "sha256:" + (try await DatasetUpload.upload(path: dataset, client: client))
             }
-            let spec = TrainJobSpec(
+            var spec = TrainJobSpec(
                 model: model, dataset: name, epochs: epochs, batch: batch, lr: lr, hidden: hiddenSizes, workers: workers,
                 syncEvery: syncEvery, seed: seed, validation: validation, promote: promote, roundTimeoutMs: roundTimeoutMs)
+            spec.gamma = gamma
+            spec.epsilonEnd = epsilonEnd
+            spec.epsilonDecaySteps = epsilonDecaySteps
+            spec.replayCapacity = replayCapacity
             if let problem = spec.problem { throw CommandFailure(problem, exitCode: 2) }
             let job = try await client.control(ControlRequest(op: "train", train: spec), as: JobView.self)
             if follow {

@@ -89,7 +89,7 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Polls the broker's status until `condition` holds or `timeoutMs` passes.
     func waitForStatus(
-        _ client: RecPoolClient, timeoutMs: UInt64 = 10_000, _ condition: (StatusDocument) -> Bool
+        _ client: RecPoolClient, timeoutMs: UInt64 = 30_000, _ condition: (StatusDocument) -> Bool
     ) async throws -> StatusDocument {
         let start = Clocks.monotonicMicros()
         while true {

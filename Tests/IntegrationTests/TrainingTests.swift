@@ -179,6 +179,61 @@ struct TrainingTests {
     }
 }
 
+/// Cancelling jobs and late-joining replicas.
+@Suite("Jobs and replicas over time", .serialized)
+struct JobLifecycleTests {
+    @Test("recpool cancel stops a running job cleanly, and it registers no model")
+    func cancel() async throws {
+        let directory = try TrainingTests.makeDirectory("cancel")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
+        try cluster.startWorker("w1")
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let spec = TrainJobSpec(dataset: "synthetic:users=2000,seed=1", epochs: 200, workers: 1, syncEvery: 1)
+        let id = try await TrainingTests.submit(client, spec)
+        _ = try await TrainingTests.waitForJob(client, id) { $0.round >= 2 }
+        let cancel = try runTool("recpool", ["cancel", "--broker", cluster.endpoints.frontend, id])
+        #expect(cancel.code == 0 && cancel.stdout.contains("cancelled"), "\(cancel.stderr)")
+        let stopped = try await TrainingTests.job(client, id)
+        try await Task.sleep(for: .milliseconds(500))
+        let later = try await TrainingTests.job(client, id)
+        #expect(later.state == "cancelled" && later.round == stopped.round, "no round completes after the cancel")
+        let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self)
+        #expect(models.models.isEmpty)
+        let unknown = try runTool("recpool", ["cancel", "--broker", cluster.endpoints.frontend, "job-999"])
+        #expect(unknown.code != 0 && unknown.stderr.contains("NOT_FOUND"))
+    }
+
+    @Test("a worker that joins after a promotion is brought to the promoted version")
+    func lateJoiner() async throws {
+        let directory = try TrainingTests.makeDirectory("late")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("train.csv")
+        try TrainingTests.writeCSV(data, rows: 100)
+        let model = directory.appendingPathComponent("m.ckpt").path
+        #expect(try runTool("recpool", ["fit", "--dataset", data.path, "--out", model, "--epochs", "1"]).code == 0)
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
+        try cluster.startWorker("w1", extra: ["--input-width", "3"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let imported = try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", model, "--promote"])
+        #expect(imported.code == 0, "\(imported.stderr)")
+        _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 1 }
+        try cluster.startWorker("w2", extra: ["--input-width", "3"])
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 2 && $0.workers.allSatisfy { $0.modelVersion == 1 } }
+        #expect(status.workers.map(\.id).sorted() == ["w1", "w2"])
+        let pinned = try await client.score(rows: [[0.1, 0.2, 0.3]], version: .exactly(1))
+        #expect(pinned.modelVersion == 1)
+    }
+}
+
 struct ModelListReply: Codable {
     var models: [ModelView]
 }

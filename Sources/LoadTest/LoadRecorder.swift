@@ -21,6 +21,22 @@ public struct WindowStats: Sendable, Hashable {
     public var meanMicros: Double
     /// p99 latency in this window, µs.
     public var p99Micros: UInt64
+
+    /// Creates window figures.
+    public init(
+        elapsedMicros: UInt64, lengthMicros: UInt64, sent: Int, completed: Int, errors: Int, windowCompleted: Int,
+        throughput: Double, meanMicros: Double, p99Micros: UInt64
+    ) {
+        self.elapsedMicros = elapsedMicros
+        self.lengthMicros = lengthMicros
+        self.sent = sent
+        self.completed = completed
+        self.errors = errors
+        self.windowCompleted = windowCompleted
+        self.throughput = throughput
+        self.meanMicros = meanMicros
+        self.p99Micros = p99Micros
+    }
 }
 
 /// Records every request of a run: sent, answered, failed, or still outstanding.

@@ -66,6 +66,14 @@ public struct SweepLevel: Sendable, Hashable, Codable {
     /// Windows the level took.
     public var windows: Int
 
+    /// Creates a level's record.
+    public init(summary: LoadSummary, stable: Bool, stableThroughputRps: Double, windows: Int) {
+        self.summary = summary
+        self.stable = stable
+        self.stableThroughputRps = stableThroughputRps
+        self.windows = windows
+    }
+
     enum CodingKeys: String, CodingKey {
         case summary, stable, stableThroughputRps = "stable_throughput_rps", windows
     }

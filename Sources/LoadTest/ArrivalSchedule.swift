@@ -42,4 +42,3 @@ public struct ArrivalSchedule: Sendable {
         return z ^ (z >> 31)
     }
 }
-

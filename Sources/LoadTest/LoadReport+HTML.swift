@@ -36,7 +36,9 @@ public struct LoadReport: Sendable {
                 series: [
                     .init(label: "p50", color: "#1f77b4", points: p50, markers: true),
                     .init(label: "p99", color: "#d62728", points: p99, markers: true),
-                    .init(label: "p99 objective", color: "#777", points: [(0, objective), (xMax, objective)], dashed: true),
+                    .init(
+                        label: "p99 objective", color: "#777", points: [(0, objective), (xMax, objective)], dashed: true
+                    ),
                 ]
             ).svg()
             body += table(levels.map(\.summary), stable: levels.map(\.stable))
@@ -77,11 +79,14 @@ public struct LoadReport: Sendable {
     private func table(_ rows: [LoadSummary], stable: [Bool]?) -> String {
         var html = "<table><tr><th>offered</th><th>batch</th><th>sent</th><th>ok</th><th>errors</th><th>lost</th>"
         html += "<th>req/s</th><th>rows/s</th><th>goodput/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th>"
-        html += "<th>p99.9 ms</th><th>max ms</th><th>client↔broker</th><th>broker q</th><th>worker q</th><th>compute</th>"
+        html +=
+            "<th>p99.9 ms</th><th>max ms</th><th>client↔broker</th><th>broker q</th><th>worker q</th><th>compute</th>"
         if stable != nil { html += "<th>stable</th>" }
         html += "</tr>\n"
         for (i, r) in rows.enumerated() {
-            let errs = r.errors.isEmpty ? "0" : r.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let errs =
+                r.errors.isEmpty
+                ? "0" : r.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             let cells = [
                 esc(r.label), "\(r.batch)", "\(r.sent)", "\(r.completed)", esc(errs), "\(r.lost)",
                 f(r.throughputRps, 1), f(r.rowsPerS, 0), f(r.goodputRps, 1), f(r.p50Ms, 3), f(r.p90Ms, 3),
@@ -148,19 +153,27 @@ struct SVGChart {
             top + (1 - (min(v, yRange.upperBound) - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound)) * h
         }
         func n(_ v: Double) -> String { String(format: "%.1f", v) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\">\n"
-        s += "<text x=\"\(n(left + w / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
-        s += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"#fafafa\" stroke=\"#999\"/>\n"
+        var s =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\">\n"
+        s +=
+            "<text x=\"\(n(left + w / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
+        s +=
+            "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"#fafafa\" stroke=\"#999\"/>\n"
         for (v, label) in xTicks {
             s += "<line x1=\"\(n(x(v)))\" y1=\"\(n(top))\" x2=\"\(n(x(v)))\" y2=\"\(n(top + h))\" stroke=\"#e3e3e3\"/>"
-            s += "<text x=\"\(n(x(v)))\" y=\"\(n(top + h + 14))\" text-anchor=\"middle\" font-size=\"10\">\(esc(label))</text>\n"
+            s +=
+                "<text x=\"\(n(x(v)))\" y=\"\(n(top + h + 14))\" text-anchor=\"middle\" font-size=\"10\">\(esc(label))</text>\n"
         }
         for (v, label) in yTicks {
-            s += "<line x1=\"\(n(left))\" y1=\"\(n(y(v)))\" x2=\"\(n(left + w))\" y2=\"\(n(y(v)))\" stroke=\"#e3e3e3\"/>"
-            s += "<text x=\"\(n(left - 6))\" y=\"\(n(y(v) + 3))\" text-anchor=\"end\" font-size=\"10\">\(esc(label))</text>\n"
+            s +=
+                "<line x1=\"\(n(left))\" y1=\"\(n(y(v)))\" x2=\"\(n(left + w))\" y2=\"\(n(y(v)))\" stroke=\"#e3e3e3\"/>"
+            s +=
+                "<text x=\"\(n(left - 6))\" y=\"\(n(y(v) + 3))\" text-anchor=\"end\" font-size=\"10\">\(esc(label))</text>\n"
         }
-        s += "<text x=\"\(n(left + w / 2))\" y=\"\(n(height - 10))\" text-anchor=\"middle\" font-size=\"12\">\(esc(xLabel))</text>\n"
-        s += "<text x=\"14\" y=\"\(n(top + h / 2))\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 \(n(top + h / 2)))\">\(esc(yLabel))</text>\n"
+        s +=
+            "<text x=\"\(n(left + w / 2))\" y=\"\(n(height - 10))\" text-anchor=\"middle\" font-size=\"12\">\(esc(xLabel))</text>\n"
+        s +=
+            "<text x=\"14\" y=\"\(n(top + h / 2))\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 \(n(top + h / 2)))\">\(esc(yLabel))</text>\n"
         for (i, line) in series.enumerated() where !line.points.isEmpty {
             let path = line.points.map { "\(n(x($0.0))),\(n(y($0.1)))" }.joined(separator: " ")
             let dash = line.dashed ? " stroke-dasharray=\"6 4\"" : ""
@@ -172,7 +185,8 @@ struct SVGChart {
                 s += "\n"
             }
             let ly = top + 14 + Double(i) * 18
-            s += "<line x1=\"\(n(left + w + 12))\" y1=\"\(n(ly))\" x2=\"\(n(left + w + 32))\" y2=\"\(n(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>"
+            s +=
+                "<line x1=\"\(n(left + w + 12))\" y1=\"\(n(ly))\" x2=\"\(n(left + w + 32))\" y2=\"\(n(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>"
             s += "<text x=\"\(n(left + w + 36))\" y=\"\(n(ly + 4))\" font-size=\"11\">\(esc(line.label))</text>\n"
         }
         return s + "</svg>\n"

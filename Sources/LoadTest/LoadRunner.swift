@@ -29,7 +29,8 @@ public enum LoadRunner {
         let end = start + plan.durationMicros
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await tick(recorder: recorder, control: control, end: end, windowMicros: windowMicros, onWindow: onWindow)
+                await tick(
+                    recorder: recorder, control: control, end: end, windowMicros: windowMicros, onWindow: onWindow)
             }
             switch plan.mode {
             case .open(let rate, let poisson):
@@ -74,7 +75,8 @@ public enum LoadRunner {
             group.cancelAll()
         }
         return recorder.summary(
-            label: label ?? plan.mode.label, level: plan.mode.level, batch: plan.batch, sendEndMicros: control.stoppedAt)
+            label: label ?? plan.mode.label, level: plan.mode.level, batch: plan.batch, sendEndMicros: control.stoppedAt
+        )
     }
 
     private static func tick(

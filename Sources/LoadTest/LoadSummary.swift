@@ -54,12 +54,17 @@ public struct LoadSummary: Sendable, Hashable, Codable {
     public var goodputRps: Double
     /// The latency objective, ms.
     public var objectiveMs: Double
-    /// Latency percentiles of `OK` replies, ms, from intended send time.
+    /// Median latency of `OK` replies, ms, from intended send time (as every latency here).
     public var p50Ms: Double
+    /// 90th percentile latency, ms.
     public var p90Ms: Double
+    /// 99th percentile latency, ms.
     public var p99Ms: Double
+    /// 99.9th percentile latency, ms.
     public var p999Ms: Double
+    /// Largest latency, ms.
     public var maxMs: Double
+    /// Mean latency, ms.
     public var meanMs: Double
     /// Where the time went.
     public var breakdown: Breakdown
@@ -114,7 +119,8 @@ extension LoadSummary {
             durationS, throughputRps, rowsPerS, goodputRps, p50Ms, p90Ms, p99Ms, p999Ms, maxMs,
             breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs,
         ].map { String(format: "%.4f", $0) }
-        return ([label, String(format: "%g", level), "\(batch)", numbers[0], "\(sent)", "\(completed)", "\(lost)", errs]
+        return
+            ([label, String(format: "%g", level), "\(batch)", numbers[0], "\(sent)", "\(completed)", "\(lost)", errs]
             + numbers.dropFirst()).joined(separator: ",")
     }
 
@@ -130,12 +136,14 @@ extension LoadSummary {
                 format: "  latency    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (from intended send time)",
                 p50Ms, p90Ms, p99Ms, p999Ms, maxMs),
             String(
-                format: "  time went  client<->broker %.3f, broker queue %.3f, worker queue %.3f, compute %.3f ms (means)",
+                format:
+                    "  time went  client<->broker %.3f, broker queue %.3f, worker queue %.3f, compute %.3f ms (means)",
                 breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs),
         ]
         if !errors.isEmpty {
             lines.append(
-                "  errors     " + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                "  errors     "
+                    + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }

@@ -23,7 +23,8 @@ public struct RecPoolTarget: LoadTarget {
     ///   - payloads: encoded tensors (SCORE) or JSON documents (RECOMMEND); at least one.
     ///   - rowsPerRequest: rows per request, for rows/s.
     ///   - timeoutMs: each request's timeout.
-    public init(clients: [RecPoolClient], command: Command, payloads: [[UInt8]], rowsPerRequest: Int, timeoutMs: UInt64) {
+    public init(clients: [RecPoolClient], command: Command, payloads: [[UInt8]], rowsPerRequest: Int, timeoutMs: UInt64)
+    {
         precondition(!payloads.isEmpty && !clients.isEmpty, "a target needs a client and a payload")
         self.clients = clients
         self.command = command

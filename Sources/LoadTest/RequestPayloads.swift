@@ -36,8 +36,11 @@ public enum RequestPayloads {
         guard let data, data.rows > 0 else { return [WireJSON.encode(RecommendQuery(top: top))] }
         return (0..<count).map { i in
             let row = (i * 7919) % data.rows
-            let events = (0..<(i % 3)).map { k in ViewEvent(item: data.action[(row + k) % data.rows], seconds: 5 + Double(k) * 10) }
-            return WireJSON.encode(RecommendQuery(userFeatures: data.userFeatures.dictionary(row), events: events, top: top))
+            let events = (0..<(i % 3)).map { k in
+                ViewEvent(item: data.action[(row + k) % data.rows], seconds: 5 + Double(k) * 10)
+            }
+            return WireJSON.encode(
+                RecommendQuery(userFeatures: data.userFeatures.dictionary(row), events: events, top: top))
         }
     }
 

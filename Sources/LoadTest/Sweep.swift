@@ -20,7 +20,9 @@ public struct SweepPlan: Sendable, Hashable {
     public var maxWindows: Int
 
     /// Creates a sweep plan.
-    public init(start: LoadMode, factor: Double = 2, maxLevels: Int = 10, windowMicros: UInt64 = 1_000_000, maxWindows: Int = 10) {
+    public init(
+        start: LoadMode, factor: Double = 2, maxLevels: Int = 10, windowMicros: UInt64 = 1_000_000, maxWindows: Int = 10
+    ) {
         precondition(factor > 1, "the sweep factor must exceed 1")
         self.start = start
         self.factor = factor
@@ -117,10 +119,13 @@ public enum SweepRunner {
     }
 }
 
-
 /// The windows of one level, appended from the runner's ticker.
 final class WindowLog: Sendable {
     private let windows = Mutex<[WindowStats]>([])
-    func append(_ w: WindowStats) -> [WindowStats] { windows.withLock { $0.append(w); return $0 } }
+    func append(_ w: WindowStats) -> [WindowStats] {
+        windows.withLock {
+            $0.append(w); return $0
+        }
+    }
     var all: [WindowStats] { windows.withLock { $0 } }
 }

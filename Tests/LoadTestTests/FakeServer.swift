@@ -53,7 +53,8 @@ final class FakeServer: Sendable {
                 else { continue }
                 if tensor.values[0] == silentMarker { continue }
                 if tensor.values[0] == busyMarker {
-                    var reply = WireMessage.errorReply(to: header, status: .busy, message: "queue full", retryAfterMs: 5)
+                    var reply = WireMessage.errorReply(
+                        to: header, status: .busy, message: "queue full", retryAfterMs: 5)
                     reply.header.brokerQueueMicros = 0
                     _ = try? socket.send(to: frames[0], reply.frames())
                     continue
@@ -63,7 +64,11 @@ final class FakeServer: Sendable {
                 h.workerQueueMicros = timings.worker
                 h.computeMicros = timings.compute
                 let scores = Tensor(rows: tensor.rows, cols: 1, values: [Float](repeating: 0.5, count: tensor.rows))
-                pending.append((Clocks.monotonicMicros() + delayMicros, WireMessage(header: h, payload: [scores.encoded()]).frames().with(identity: frames[0])))
+                pending.append(
+                    (
+                        Clocks.monotonicMicros() + delayMicros,
+                        WireMessage(header: h, payload: [scores.encoded()]).frames().with(identity: frames[0])
+                    ))
             }
             let t = Clocks.monotonicMicros()
             pending.removeAll { item in

@@ -59,7 +59,8 @@ struct FakeServerTests {
         let client = try await RecPoolClient(endpoint: server.endpoint)
         defer { client.close() }
         let ok = [Tensor(rows: 1, cols: 3, values: [1, 2, 3]).encoded()]
-        let target = RecPoolTarget(clients: [client], command: .score, payloads: ok, rowsPerRequest: 1, timeoutMs: 30_000)
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: ok, rowsPerRequest: 1, timeoutMs: 30_000)
         let plan = LoadPlan(mode: .closed(concurrency: 4), durationMicros: 600_000, drainMicros: 2_000_000, batch: 1)
         let s = await LoadRunner.run(target: target, plan: plan)
 
@@ -78,7 +79,8 @@ struct FakeServerTests {
         let client = try await RecPoolClient(endpoint: server.endpoint)
         defer { client.close() }
         let silent = [Tensor(rows: 1, cols: 3, values: [FakeServer.silentMarker, 0, 0]).encoded()]
-        let target = RecPoolTarget(clients: [client], command: .score, payloads: silent, rowsPerRequest: 1, timeoutMs: 50)
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: silent, rowsPerRequest: 1, timeoutMs: 50)
         let plan = LoadPlan(mode: .open(rate: 20, poisson: false), durationMicros: 200_000, drainMicros: 3_000_000)
         let s = await LoadRunner.run(target: target, plan: plan)
 

@@ -57,10 +57,15 @@ struct LoadArithmeticTests {
         let r = LoadRecorder(startMicros: 0, objectiveMicros: 1_000)
         let s = r.summary(label: "x", level: 1, batch: 1, sendEndMicros: 1_000_000)
         let object = try JSONSerialization.jsonObject(with: Data(s.json().utf8)) as? [String: Any]
-        for key in ["sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms"] {
+        for key in [
+            "sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms", "p999_ms",
+            "max_ms",
+        ] {
             #expect(object?[key] != nil, "missing \(key)")
         }
-        #expect(LoadSummary.csvHeader.split(separator: ",").count == s.csvRow.split(separator: ",", omittingEmptySubsequences: false).count)
+        #expect(
+            LoadSummary.csvHeader.split(separator: ",").count
+                == s.csvRow.split(separator: ",", omittingEmptySubsequences: false).count)
     }
 
     static func window(_ throughput: Double, _ mean: Double) -> WindowStats {
@@ -73,12 +78,18 @@ struct LoadArithmeticTests {
     func stability() {
         let plan = SweepPlan(start: .closed(concurrency: 1))
         #expect(!plan.isStable([Self.window(100, 10), Self.window(100, 10)]))
-        #expect(plan.isStable([Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)]))
+        #expect(
+            plan.isStable([Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)]))
         #expect(!plan.isStable([Self.window(100, 10), Self.window(125, 10), Self.window(100, 10)]))
         #expect(!plan.isStable([Self.window(100, 10), Self.window(100, 13), Self.window(100, 10)]))
     }
 
-    @Test("sweep levels grow by the factor", arguments: [(LoadMode.closed(concurrency: 1), [1.0, 2, 4, 8]), (.open(rate: 100, poisson: false), [100, 150, 225, 337.5])])
+    @Test(
+        "sweep levels grow by the factor",
+        arguments: [
+            (LoadMode.closed(concurrency: 1), [1.0, 2, 4, 8]),
+            (.open(rate: 100, poisson: false), [100, 150, 225, 337.5]),
+        ])
     func levels(start: LoadMode, expected: [Double]) {
         let plan = SweepPlan(start: start, factor: start.level == 1 ? 2 : 1.5)
         #expect((0..<4).map { plan.mode(level: $0).level } == expected)
@@ -89,7 +100,10 @@ struct LoadArithmeticTests {
         let r = LoadRecorder(startMicros: 0, objectiveMicros: 10_000)
         for i in 0..<50 {
             r.sent(i)
-            r.finished(i, intendedMicros: 0, at: UInt64(i + 1) * 100, outcome: .ok(rows: 1, timings: ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)))
+            r.finished(
+                i, intendedMicros: 0, at: UInt64(i + 1) * 100,
+                outcome: .ok(
+                    rows: 1, timings: ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)))
         }
         let s = r.summary(label: "concurrency 1", level: 1, batch: 1, sendEndMicros: 1_000_000)
         let level = SweepLevel(summary: s, stable: true, stableThroughputRps: 50, windows: 3)

@@ -89,7 +89,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard batch >= 1, width >= 1, connections >= 1 else {
             throw ValidationError("--batch, --width and --connections must be at least 1")
         }
-        for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)] {
+        for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
+        {
             guard LoadTestCommand.micros(text) != nil else { throw ValidationError("\(name): cannot read \"\(text)\"") }
         }
     }
@@ -116,10 +117,14 @@ struct LoadTestCommand: AsyncParsableCommand {
                     maxWindows: maxWindows)
                 let levels = await SweepRunner.run(
                     target: target, sweep: sweepPlan, base: plan,
-                    onWindow: { index, stats in progress.show(stats, prefix: "level \(index + 1) \(sweepPlan.mode(level: index).label)") },
+                    onWindow: { index, stats in
+                        progress.show(stats, prefix: "level \(index + 1) \(sweepPlan.mode(level: index).label)")
+                    },
                     onLevel: { level in
                         progress.finish()
-                        if !json && !csv { CommandOutput.printLine(level.summary.text + (level.stable ? "" : "\n  (not stable)")) }
+                        if !json && !csv {
+                            CommandOutput.printLine(level.summary.text + (level.stable ? "" : "\n  (not stable)"))
+                        }
                     })
                 try emit(levels.map(\.summary), levels: levels, command: commandLine)
             } else {

@@ -66,8 +66,8 @@ public struct LoadReport: Sendable {
         return """
             <!doctype html>
             <html><head><meta charset="utf-8"><title>\(esc(title))</title>
-            <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
-            table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+            <style>body{font-family:sans-serif;max-width:1300px;margin:2em auto;color:#222}
+            table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
             th{background:#f3f3f3}code{background:#f6f6f6;padding:2px 4px}</style></head>
             <body>
             \(body)

@@ -40,6 +40,8 @@ class Cluster:
 
 def start_recpool(bin_dir, workers, width):
     c = Cluster()
+    # Same BLAS setting as the peer: one thread per worker (OpenBLAS reads this when it loads).
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     broker = c.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
                       "--backend", "tcp://127.0.0.1:*", "--log-level", "error",
                       "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}"],
@@ -48,7 +50,7 @@ def start_recpool(bin_dir, workers, width):
     backend = endpoints["backend"].replace("0.0.0.0", "127.0.0.1")
     for i in range(workers):
         c.start([os.path.join(bin_dir, "recpool-worker"), "--broker", backend, "--id", f"bench-{i}",
-                 "--input-width", str(width), "--log-level", "error"])
+                 "--input-width", str(width), "--log-level", "error"], env=env)
     return c, endpoints["frontend"].replace("0.0.0.0", "127.0.0.1")
 
 

@@ -175,7 +175,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard let data else { return (.score, RequestPayloads.randomScore(batch: batch, width: width), batch) }
         do {
             let (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch)
-            if featureWidth != width && !quiet {
+            if featureWidth != width {
                 CommandOutput.printError(
                     "note: dataset rows have \(featureWidth) features; the pool must serve a model of that width")
             }

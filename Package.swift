@@ -111,6 +111,17 @@ let package = Package(
             ]
         ),
 
+        /// Load testing: arrival schedules, the open/closed-loop runner, the HdrHistogram recorder,
+        /// perf_analyzer-style sweeps, summaries (text, JSON, CSV) and the HTML report.
+        .target(
+            name: "RecLoad",
+            dependencies: [
+                "Shared", "RecData",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Sources/LoadTest"
+        ),
+
         // MARK: Executables (thin: flags and wiring)
         .executableTarget(
             name: "BrokerCommand",
@@ -133,10 +144,9 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData",
+                "Shared", "RecModel", "RecData", "RecLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -151,5 +161,6 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),
     ]
 )

@@ -20,6 +20,8 @@ struct RecPool: AsyncParsableCommand {
             BenchModelCommand.self,
             // Data commands.
             DataCommand.self, EvalCommand.self,
+            // Load testing.
+            LoadTestCommand.self,
         ]
     )
 }

@@ -1,0 +1,116 @@
+import Shared
+import Synchronization
+
+/// Runs one load test against a ``LoadTarget`` and records every request.
+///
+/// Sending stops when the plan's duration is over or the window handler says so. The runner then
+/// waits up to the plan's drain time for outstanding replies; whatever is still outstanding is
+/// counted as lost, and its task is cancelled.
+public enum LoadRunner {
+    /// Called at the end of every window (about once a second) with its figures. Return `false` to
+    /// stop sending (a sweep does so once a level is stable).
+    public typealias WindowHandler = @Sendable (WindowStats) -> Bool
+
+    /// Runs `plan` against `target`.
+    /// - Parameters:
+    ///   - target: where requests go.
+    ///   - plan: the load's shape.
+    ///   - label: names the run in its summary.
+    ///   - windowMicros: the length of a progress (and stability) window.
+    ///   - onWindow: sees every window; `false` stops sending.
+    /// - Returns: the run's summary.
+    public static func run(
+        target: some LoadTarget, plan: LoadPlan, label: String? = nil, windowMicros: UInt64 = 1_000_000,
+        onWindow: @escaping WindowHandler = { _ in true }
+    ) async -> LoadSummary {
+        let start = Clocks.monotonicMicros()
+        let recorder = LoadRecorder(startMicros: start, objectiveMicros: plan.objectiveMicros)
+        let control = RunControl()
+        let end = start + plan.durationMicros
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await tick(
+                    recorder: recorder, control: control, end: end, windowMicros: windowMicros, onWindow: onWindow)
+            }
+            switch plan.mode {
+            case .open(let rate, let poisson):
+                var schedule = ArrivalSchedule(rate: rate, poisson: poisson, seed: plan.seed)
+                var index = 0
+                while !control.stopped {
+                    let intended = start + schedule.nextOffsetMicros()
+                    if intended >= end { break }
+                    let now = Clocks.monotonicMicros()
+                    if intended > now + 200 {
+                        try? await Task.sleep(for: .microseconds(intended - now))
+                        if control.stopped { break }
+                    }
+                    guard recorder.sent(index) else { break }
+                    let i = index
+                    group.addTask {
+                        let outcome = await target.send(index: i)
+                        recorder.finished(i, intendedMicros: intended, at: Clocks.monotonicMicros(), outcome: outcome)
+                    }
+                    index += 1
+                }
+                control.stop(at: Clocks.monotonicMicros())
+            case .closed(let concurrency):
+                for _ in 0..<concurrency {
+                    group.addTask {
+                        while !control.stopped {
+                            let i = control.nextIndex()
+                            let sentAt = Clocks.monotonicMicros()
+                            guard recorder.sent(i) else { break }
+                            let outcome = await target.send(index: i)
+                            recorder.finished(i, intendedMicros: sentAt, at: Clocks.monotonicMicros(), outcome: outcome)
+                        }
+                    }
+                }
+                while !control.stopped { try? await Task.sleep(for: .milliseconds(5)) }
+            }
+            let drainEnd = control.stoppedAt + plan.drainMicros
+            while recorder.outstandingCount > 0, Clocks.monotonicMicros() < drainEnd {
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            recorder.close(at: Clocks.monotonicMicros())
+            group.cancelAll()
+        }
+        return recorder.summary(
+            label: label ?? plan.mode.label, level: plan.mode.level, batch: plan.batch, sendEndMicros: control.stoppedAt
+        )
+    }
+
+    private static func tick(
+        recorder: LoadRecorder, control: RunControl, end: UInt64, windowMicros: UInt64, onWindow: WindowHandler
+    ) async {
+        while !control.stopped {
+            let now = Clocks.monotonicMicros()
+            let wait = min(windowMicros, end > now ? end - now : 0)
+            if wait > 0 {
+                do { try await Task.sleep(for: .microseconds(wait)) } catch { return }
+            }
+            let at = Clocks.monotonicMicros()
+            let stats = recorder.closeWindow(at: at)
+            let goOn = onWindow(stats)
+            if !goOn || at >= end { control.stop(at: at) }
+        }
+    }
+}
+
+/// The stop flag and request counter a run's tasks share.
+final class RunControl: Sendable {
+    private let flag = Atomic<Bool>(false)
+    private let stopMicros = Atomic<UInt64>(0)
+    private let counter = Atomic<Int>(0)
+
+    var stopped: Bool { flag.load(ordering: .acquiring) }
+    /// When sending stopped (monotonic µs), or 0.
+    var stoppedAt: UInt64 { stopMicros.load(ordering: .acquiring) }
+
+    func stop(at micros: UInt64) {
+        if stopMicros.compareExchange(expected: 0, desired: micros, ordering: .acquiringAndReleasing).exchanged {
+            flag.store(true, ordering: .releasing)
+        }
+    }
+
+    func nextIndex() -> Int { counter.wrappingAdd(1, ordering: .relaxed).oldValue }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Histogram
+
+/// The figures of one run (or one sweep level). Its JSON keys are snake_case: `sent`, `completed`,
+/// `lost`, `errors`, `throughput_rps`, `rows_per_s`, `goodput_rps`, `p50_ms`, `p90_ms`, `p99_ms`,
+/// `p999_ms`, `max_ms`, and the `breakdown` of where the time went.
+public struct LoadSummary: Sendable, Hashable, Codable {
+    /// Mean time per `OK` request, split by where it went (from reply timing fields).
+    public struct Breakdown: Sendable, Hashable, Codable {
+        /// Total minus the rest: client ↔ broker ↔ worker transport and the client's own overhead.
+        public var clientBrokerMs: Double
+        /// Waiting in the broker before dispatch.
+        public var brokerQueueMs: Double
+        /// Waiting in the worker before compute.
+        public var workerQueueMs: Double
+        /// Compute of the batch that held the request.
+        public var computeMs: Double
+
+        enum CodingKeys: String, CodingKey {
+            case clientBrokerMs = "client_broker_ms", brokerQueueMs = "broker_queue_ms"
+            case workerQueueMs = "worker_queue_ms", computeMs = "compute_ms"
+        }
+    }
+
+    /// One point of the latency distribution: the latency at or under which `percentile` % fall.
+    public struct Point: Sendable, Hashable, Codable {
+        /// Percentile, 0–100.
+        public var percentile: Double
+        /// Latency, ms.
+        public var ms: Double
+    }
+
+    /// What was offered, such as `concurrency 8`.
+    public var label: String
+    /// The offered level: requests/s (open loop) or concurrency (closed loop).
+    public var level: Double
+    /// Rows per request.
+    public var batch: Int
+    /// The measured interval, s.
+    public var durationS: Double
+    /// Requests sent.
+    public var sent: Int
+    /// `OK` replies.
+    public var completed: Int
+    /// Requests with no reply when the run ended.
+    public var lost: Int
+    /// Failed requests by type: reply status names (`BUSY`, `EXPIRED`, …) and client failures (`TIMEOUT`).
+    public var errors: [String: Int]
+    /// `OK` replies per second.
+    public var throughputRps: Double
+    /// Rows scored per second.
+    public var rowsPerS: Double
+    /// `OK` replies within the objective per second.
+    public var goodputRps: Double
+    /// The latency objective, ms.
+    public var objectiveMs: Double
+    /// Median latency of `OK` replies, ms, from intended send time (as every latency here).
+    public var p50Ms: Double
+    /// 90th percentile latency, ms.
+    public var p90Ms: Double
+    /// 99th percentile latency, ms.
+    public var p99Ms: Double
+    /// 99.9th percentile latency, ms.
+    public var p999Ms: Double
+    /// Largest latency, ms.
+    public var maxMs: Double
+    /// Mean latency, ms.
+    public var meanMs: Double
+    /// Where the time went.
+    public var breakdown: Breakdown
+    /// The latency distribution, for plotting.
+    public var distribution: [Point]
+
+    enum CodingKeys: String, CodingKey {
+        case label, level, batch, durationS = "duration_s", sent, completed, lost, errors
+        case throughputRps = "throughput_rps", rowsPerS = "rows_per_s", goodputRps = "goodput_rps"
+        case objectiveMs = "objective_ms", p50Ms = "p50_ms", p90Ms = "p90_ms", p99Ms = "p99_ms"
+        case p999Ms = "p999_ms", maxMs = "max_ms", meanMs = "mean_ms", breakdown, distribution
+    }
+
+    /// Total failed requests.
+    public var errorCount: Int { errors.values.reduce(0, +) }
+
+    /// Every request is accounted for: sent = completed + errors + lost.
+    public var isConsistent: Bool { sent == completed + errorCount + lost }
+
+    /// Samples a histogram's percentile curve (in ms) for plotting.
+    static func distribution(of h: Histogram<UInt64>) -> [Point] {
+        guard h.totalCount > 0 else { return [] }
+        var points: [Point] = []
+        for v in h.percentiles(ticksPerHalfDistance: 4) {
+            points.append(Point(percentile: min(v.percentileLevelIteratedTo, 100), ms: Double(v.value) / 1000))
+            if v.percentileLevelIteratedTo >= 99.9999 { break }
+        }
+        return points
+    }
+}
+
+extension LoadSummary {
+    /// The summary as one line of JSON, without the distribution.
+    public func json(includeDistribution: Bool = false) -> String {
+        var copy = self
+        if !includeDistribution { copy.distribution = [] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(copy)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The CSV header matching ``csvRow``.
+    public static let csvHeader =
+        "label,level,batch,duration_s,sent,completed,lost,errors,throughput_rps,rows_per_s,goodput_rps,"
+        + "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,client_broker_ms,broker_queue_ms,worker_queue_ms,compute_ms"
+
+    /// One CSV row; errors are `NAME:COUNT` pairs joined by `;`.
+    public var csvRow: String {
+        let errs = errors.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
+        let numbers = [
+            durationS, throughputRps, rowsPerS, goodputRps, p50Ms, p90Ms, p99Ms, p999Ms, maxMs,
+            breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs,
+        ].map { String(format: "%.4f", $0) }
+        return
+            ([label, String(format: "%g", level), "\(batch)", numbers[0], "\(sent)", "\(completed)", "\(lost)", errs]
+            + numbers.dropFirst()).joined(separator: ",")
+    }
+
+    /// A human-readable summary.
+    public var text: String {
+        var lines = [
+            "\(label), batch \(batch), \(String(format: "%.2f", durationS)) s",
+            "  requests   sent \(sent), completed \(completed), errors \(errorCount), lost (no reply at the end) \(lost)",
+            String(
+                format: "  throughput %.1f req/s, %.0f rows/s; goodput %.1f req/s within %.1f ms", throughputRps,
+                rowsPerS, goodputRps, objectiveMs),
+            String(
+                format: "  latency    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (from intended send time)",
+                p50Ms, p90Ms, p99Ms, p999Ms, maxMs),
+            String(
+                format:
+                    "  time went  client<->broker %.3f, broker queue %.3f, worker queue %.3f, compute %.3f ms (means)",
+                breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs),
+        ]
+        if !errors.isEmpty {
+            lines.append(
+                "  errors     "
+                    + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,218 @@
+import ArgumentParser
+import Foundation
+import RecData
+import RecLoad
+import Shared
+
+/// `recpool loadtest`: drives a pool with an open or closed loop, or sweeps levels like perf_analyzer.
+struct LoadTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
+        abstract: "Load-test a pool: open loop (--rate), closed loop (--concurrency) or a --sweep of either.",
+        discussion: """
+            Latency counts from each request's intended send time, so an overloaded pool cannot hide its \
+            queueing (no coordinated omission). Requests still unanswered when the run ends are reported as lost.
+            """)
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Option(help: "Open loop: requests per second (the first level with --sweep).")
+    var rate: Double?
+
+    @Flag(help: "Open loop: Poisson arrivals instead of constant spacing.")
+    var poisson = false
+
+    @Option(help: "Closed loop: requests in flight (the first level with --sweep). Default 1 when no --rate.")
+    var concurrency: Int?
+
+    @Flag(help: "Raise the rate or concurrency level by level until p99 passes --slo-p99.")
+    var sweep = false
+
+    @Option(help: "Sweep: each level is the previous times this factor.")
+    var sweepFactor: Double = 2
+
+    @Option(help: "Sweep: at most this many levels.")
+    var maxLevels = 10
+
+    @Option(help: "Sweep: window length (a level is stable when 3 windows agree within 10%).")
+    var window = "1s"
+
+    @Option(help: "Sweep: give up on stability after this many windows.")
+    var maxWindows = 10
+
+    @Option(help: "How long to send (e.g. 10s, 500ms).")
+    var duration = "10s"
+
+    @Option(help: "How long to wait for outstanding replies after sending stops before counting them lost.")
+    var drain = "2s"
+
+    @Option(help: "Latency objective on p99 (goodput counts replies within it; a sweep stops past it).")
+    var sloP99 = "10ms"
+
+    @Option(help: "Rows per SCORE request.")
+    var batch = 1
+
+    @Option(help: "Features per random row (the served model's input width).")
+    var width = 106
+
+    @Option(help: "Draw rows from a dataset: obd:random/all, synthetic:users=N,… or a .csv (default: random rows).")
+    var dataset: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory holding obd/.")
+    var dataDirectory: String?
+
+    @Flag(help: "Send RECOMMEND documents instead of SCORE tensors.")
+    var recommend = false
+
+    @Option(help: "Client sockets (one I/O thread each) to spread requests over.")
+    var connections = 1
+
+    @Option(help: "Seed of the Poisson schedule.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print one JSON object (a sweep prints {\"levels\": [...]}).")
+    var json = false
+
+    @Flag(help: "Print CSV: a header and one row per run or level.")
+    var csv = false
+
+    @Option(help: "Write a self-contained HTML report (latency curve and distribution as inline SVG).")
+    var report: String?
+
+    @Flag(help: "No progress line on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if rate != nil && concurrency != nil { throw ValidationError("give --rate or --concurrency, not both") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        guard batch >= 1, width >= 1, connections >= 1 else {
+            throw ValidationError("--batch, --width and --connections must be at least 1")
+        }
+        for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
+        {
+            guard LoadTestCommand.micros(text) != nil else { throw ValidationError("\(name): cannot read \"\(text)\"") }
+        }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let (command, payloads, rows) = try buildPayloads()
+            var clients: [RecPoolClient] = []
+            for _ in 0..<connections { clients.append(try await connection.connect()) }
+            defer { clients.forEach { $0.close() } }
+            let target = RecPoolTarget(
+                clients: clients, command: command, payloads: payloads, rowsPerRequest: rows,
+                timeoutMs: connection.timeoutMs)
+            let mode: LoadMode =
+                if let rate { .open(rate: rate, poisson: poisson) } else { .closed(concurrency: concurrency ?? 1) }
+            let plan = LoadPlan(
+                mode: mode, durationMicros: Self.micros(duration)!, drainMicros: Self.micros(drain)!,
+                objectiveMicros: Self.micros(sloP99)!, batch: rows, seed: seed)
+            let progress = ProgressLine(enabled: !quiet)
+            let commandLine = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            if sweep {
+                let sweepPlan = SweepPlan(
+                    start: mode, factor: sweepFactor, maxLevels: maxLevels, windowMicros: Self.micros(window)!,
+                    maxWindows: maxWindows)
+                let levels = await SweepRunner.run(
+                    target: target, sweep: sweepPlan, base: plan,
+                    onWindow: { index, stats in
+                        progress.show(stats, prefix: "level \(index + 1) \(sweepPlan.mode(level: index).label)")
+                    },
+                    onLevel: { level in
+                        progress.finish()
+                        if !json && !csv {
+                            CommandOutput.printLine(level.summary.text + (level.stable ? "" : "\n  (not stable)"))
+                        }
+                    })
+                try emit(levels.map(\.summary), levels: levels, command: commandLine)
+            } else {
+                let summary = await LoadRunner.run(target: target, plan: plan) { stats in
+                    progress.show(stats, prefix: mode.label)
+                    return true
+                }
+                progress.finish()
+                if !json && !csv { CommandOutput.printLine(summary.text) }
+                try emit([summary], levels: [], command: commandLine)
+            }
+        }
+    }
+
+    private func emit(_ runs: [LoadSummary], levels: [SweepLevel], command: String) throws {
+        if json {
+            if levels.isEmpty {
+                CommandOutput.printLine(runs[0].json())
+            } else {
+                let body = levels.map { l in
+                    "{\"stable\":\(l.stable),\"stable_throughput_rps\":\(l.stableThroughputRps),\"windows\":\(l.windows),\"summary\":\(l.summary.json())}"
+                }
+                CommandOutput.printLine("{\"levels\":[\(body.joined(separator: ","))]}")
+            }
+        }
+        if csv {
+            CommandOutput.printLine(LoadSummary.csvHeader)
+            for run in runs { CommandOutput.printLine(run.csvRow) }
+        }
+        if let path = report {
+            let page = LoadReport(title: "RecPool load test", command: command, levels: levels, runs: runs).html()
+            do {
+                try page.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw CommandFailure("cannot write \(path): \(error)")
+            }
+        }
+    }
+
+    private func buildPayloads() throws -> (Command, [[UInt8]], Int) {
+        var data: BanditDataset?
+        if let dataset {
+            var options = try DatasetOptions.parse([dataset])
+            options.dataDirectory = dataDirectory
+            data = try options.load()
+        }
+        if recommend { return (.recommend, RequestPayloads.recommend(data), 1) }
+        guard let data else { return (.score, RequestPayloads.randomScore(batch: batch, width: width), batch) }
+        do {
+            let (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch)
+            if featureWidth != width {
+                CommandOutput.printError(
+                    "note: dataset rows have \(featureWidth) features; the pool must serve a model of that width")
+            }
+            return (.score, payloads, batch)
+        } catch {
+            throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: 2)
+        }
+    }
+
+    /// Reads `10s`, `250ms`, `500us`, `2m` or a bare number of seconds as µs.
+    static func micros(_ text: String) -> UInt64? {
+        let units: [(String, Double)] = [("us", 1), ("µs", 1), ("ms", 1e3), ("s", 1e6), ("m", 60e6)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let v = Double(text.dropLast(suffix.count)), v >= 0 else { return nil }
+            return UInt64(v * scale)
+        }
+        guard let v = Double(text), v >= 0 else { return nil }
+        return UInt64(v * 1e6)
+    }
+}
+
+/// The live progress line on stderr: redrawn in place on a terminal, one line per window otherwise.
+struct ProgressLine: Sendable {
+    let enabled: Bool
+    private let tty = isatty(2) != 0
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ s: WindowStats, prefix: String) {
+        guard enabled else { return }
+        let line = String(
+            format: "%@  %6.1fs  sent %d  completed %d  errors %d  %.0f req/s  p99 %.3f ms", prefix,
+            Double(s.elapsedMicros) / 1e6, s.sent, s.completed, s.errors, s.throughput, Double(s.p99Micros) / 1000)
+        FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8))
+    }
+
+    func finish() {
+        if enabled && tty { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,91 @@
+import RecLoad
+import Shared
+import Testing
+
+/// The load tester's arithmetic, checked against a fake server with a known 20 ms delay.
+/// Assertions are about behaviour and counts; the only timing bounds are ones the delay forces
+/// (nothing can answer sooner than 20 ms) and generous ceilings a busy machine cannot break.
+@Suite("Load tester against a fake server", .serialized)
+struct FakeServerTests {
+    static let delayMs: UInt64 = 20
+
+    /// Ten payloads used in turn: index % 10 == 0 is never answered, 1 and 2 get BUSY, the rest OK.
+    static func payloads() -> [[UInt8]] {
+        (0..<10).map { i in
+            let first: Float = i == 0 ? FakeServer.silentMarker : (i <= 2 ? FakeServer.busyMarker : Float(i))
+            return Tensor(rows: 2, cols: 3, values: [first, 0, 0, 0, 0, 0]).encoded()
+        }
+    }
+
+    @Test("an open loop counts OK, BUSY and unanswered requests exactly, and p50 sits at the delay")
+    func openLoopCounts() async throws {
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: Self.payloads(), rowsPerRequest: 2, timeoutMs: 30_000)
+        // 200 requests/s for 1 s, constant spacing: exactly 200 requests (offsets 0, 5, …, 995 ms).
+        let plan = LoadPlan(
+            mode: .open(rate: 200, poisson: false), durationMicros: 1_000_000, drainMicros: 500_000,
+            objectiveMicros: 10_000_000, batch: 2)
+        let s = await LoadRunner.run(target: target, plan: plan)
+
+        #expect(s.sent == 200)
+        #expect(s.completed == 140)
+        #expect(s.errors == ["BUSY": 40])
+        #expect(s.lost == 20)
+        #expect(s.isConsistent)
+        // Nothing is answered sooner than the injected delay; the ceiling is 10× and then some.
+        #expect(s.p50Ms >= Double(Self.delayMs) * 0.99)
+        #expect(s.p50Ms < 250)
+        #expect(s.p50Ms <= s.p90Ms && s.p90Ms <= s.p99Ms && s.p99Ms <= s.p999Ms && s.p999Ms <= s.maxMs)
+        // Arithmetic of the rates.
+        #expect(abs(s.throughputRps * s.durationS - 140) < 1e-6)
+        #expect(abs(s.rowsPerS - 2 * s.throughputRps) < 1e-6)
+        #expect(abs(s.goodputRps - s.throughputRps) < 1e-6)  // objective 10 s: every OK reply is good
+        // The breakdown reproduces the injected timing fields exactly, and the rest is transport.
+        #expect(abs(s.breakdown.brokerQueueMs - 1) < 1e-9)
+        #expect(abs(s.breakdown.workerQueueMs - 2) < 1e-9)
+        #expect(abs(s.breakdown.computeMs - 3) < 1e-9)
+        #expect(abs(s.breakdown.clientBrokerMs - (s.meanMs - 6)) < 0.01)
+        #expect(s.breakdown.clientBrokerMs >= Double(Self.delayMs) - 6 - 0.1)
+    }
+
+    @Test("a closed loop keeps every request accounted for and cannot beat concurrency ÷ delay")
+    func closedLoopBound() async throws {
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let ok = [Tensor(rows: 1, cols: 3, values: [1, 2, 3]).encoded()]
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: ok, rowsPerRequest: 1, timeoutMs: 30_000)
+        let plan = LoadPlan(mode: .closed(concurrency: 4), durationMicros: 600_000, drainMicros: 2_000_000, batch: 1)
+        let s = await LoadRunner.run(target: target, plan: plan)
+
+        #expect(s.sent > 0)
+        #expect(s.sent == s.completed)
+        #expect(s.lost == 0 && s.errors.isEmpty)
+        #expect(s.p50Ms >= Double(Self.delayMs) * 0.99)
+        // 4 loops of ≥ 20 ms each: at most 4 / 0.02 = 200 req/s, whatever the machine.
+        #expect(s.throughputRps <= 4 / (Double(Self.delayMs) / 1000) * 1.01)
+    }
+
+    @Test("a request never answered within its timeout is a TIMEOUT error, not lost")
+    func timeoutsAreErrors() async throws {
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let silent = [Tensor(rows: 1, cols: 3, values: [FakeServer.silentMarker, 0, 0]).encoded()]
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: silent, rowsPerRequest: 1, timeoutMs: 50)
+        let plan = LoadPlan(mode: .open(rate: 20, poisson: false), durationMicros: 200_000, drainMicros: 3_000_000)
+        let s = await LoadRunner.run(target: target, plan: plan)
+
+        #expect(s.sent == 4)
+        #expect(s.errors == ["TIMEOUT": 4])
+        #expect(s.lost == 0 && s.completed == 0)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import RecLoad
+import Testing
+
+@Suite("Schedules, recorder, sweep and report")
+struct LoadArithmeticTests {
+    @Test("a constant schedule spaces requests exactly 1 / rate apart")
+    func constantSchedule() {
+        var s = ArrivalSchedule(rate: 4000, poisson: false)
+        let offsets = (0..<5).map { _ in s.nextOffsetMicros() }
+        #expect(offsets == [0, 250, 500, 750, 1000])
+    }
+
+    @Test("Poisson gaps average 1 / rate, and a seed repeats the schedule")
+    func poissonSchedule() {
+        var a = ArrivalSchedule(rate: 1000, poisson: true, seed: 42)
+        var b = ArrivalSchedule(rate: 1000, poisson: true, seed: 42)
+        var last: UInt64 = 0
+        for _ in 0..<20_000 {
+            last = a.nextOffsetMicros()
+            #expect(b.nextOffsetMicros() == last)
+        }
+        // 20,000 gaps of mean 1 ms: the sum is 20 s ± a few standard deviations (0.14 s each).
+        #expect(abs(Double(last) / 1e6 - 20) < 0.8)
+    }
+
+    @Test("the recorder's percentiles, goodput and breakdown follow from known latencies")
+    func recorderArithmetic() {
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 5_000)
+        let t = ServerTimings(brokerQueueMicros: 100, workerQueueMicros: 200, computeMicros: 300)
+        for i in 0..<100 {
+            r.sent(i)
+            // Latencies 1, 2, …, 100 ms.
+            r.finished(i, intendedMicros: 1_000, at: 1_000 + UInt64(i + 1) * 1_000, outcome: .ok(rows: 4, timings: t))
+        }
+        r.sent(100)
+        r.finished(100, intendedMicros: 0, at: 10, outcome: .failed("EXPIRED"))
+        r.sent(101)
+        r.close(at: 2_000_000)
+        r.finished(101, intendedMicros: 0, at: 2_000_001, outcome: .ok(rows: 4, timings: t))  // too late: lost
+        let s = r.summary(label: "x", level: 1, batch: 4, sendEndMicros: 1_000_000)
+        #expect(s.sent == 102 && s.completed == 100 && s.errors == ["EXPIRED": 1] && s.lost == 1)
+        #expect(s.isConsistent)
+        #expect(abs(s.p50Ms - 50) < 0.1)
+        #expect(abs(s.p99Ms - 99) < 0.1)
+        #expect(abs(s.maxMs - 100) < 0.1)
+        // Measured over max(send end 1 s, last reply 101 ms) = 1 s.
+        #expect(abs(s.throughputRps - 100) < 1e-9)
+        #expect(abs(s.rowsPerS - 400) < 1e-9)
+        #expect(abs(s.goodputRps - 5) < 1e-9)  // 1…5 ms are within 5 ms
+        #expect(abs(s.breakdown.computeMs - 0.3) < 1e-9)
+        #expect(abs(s.breakdown.clientBrokerMs - (50.5 - 0.6)) < 1e-9)
+    }
+
+    @Test("the JSON summary carries the documented keys")
+    func jsonKeys() throws {
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 1_000)
+        let s = r.summary(label: "x", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        let object = try JSONSerialization.jsonObject(with: Data(s.json().utf8)) as? [String: Any]
+        for key in [
+            "sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms", "p999_ms",
+            "max_ms",
+        ] {
+            #expect(object?[key] != nil, "missing \(key)")
+        }
+        #expect(
+            LoadSummary.csvHeader.split(separator: ",").count
+                == s.csvRow.split(separator: ",", omittingEmptySubsequences: false).count)
+    }
+
+    static func window(_ throughput: Double, _ mean: Double) -> WindowStats {
+        WindowStats(
+            elapsedMicros: 0, lengthMicros: 1_000_000, sent: 0, completed: 0, errors: 0, windowCompleted: 0,
+            throughput: throughput, meanMicros: mean, p99Micros: 0)
+    }
+
+    @Test("a level is stable only when the last 3 windows agree within 10%")
+    func stability() {
+        let plan = SweepPlan(start: .closed(concurrency: 1))
+        #expect(!plan.isStable([Self.window(100, 10), Self.window(100, 10)]))
+        #expect(
+            plan.isStable([Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)]))
+        #expect(!plan.isStable([Self.window(100, 10), Self.window(125, 10), Self.window(100, 10)]))
+        #expect(!plan.isStable([Self.window(100, 10), Self.window(100, 13), Self.window(100, 10)]))
+    }
+
+    @Test(
+        "sweep levels grow by the factor",
+        arguments: [
+            (LoadMode.closed(concurrency: 1), [1.0, 2, 4, 8]),
+            (.open(rate: 100, poisson: false), [100, 150, 225, 337.5]),
+        ])
+    func levels(start: LoadMode, expected: [Double]) {
+        let plan = SweepPlan(start: start, factor: start.level == 1 ? 2 : 1.5)
+        #expect((0..<4).map { plan.mode(level: $0).level } == expected)
+    }
+
+    @Test("the HTML report is self-contained and draws both charts as inline SVG")
+    func report() {
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 10_000)
+        for i in 0..<50 {
+            r.sent(i)
+            r.finished(
+                i, intendedMicros: 0, at: UInt64(i + 1) * 100,
+                outcome: .ok(
+                    rows: 1, timings: ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)))
+        }
+        let s = r.summary(label: "concurrency 1", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        let level = SweepLevel(summary: s, stable: true, stableThroughputRps: 50, windows: 3)
+        let html = LoadReport(title: "t <x>", command: "recpool loadtest", levels: [level, level], runs: [s]).html()
+        #expect(html.components(separatedBy: "<svg").count - 1 == 2)
+        #expect(!html.contains("<script") && !html.contains("http://") || html.contains("http://www.w3.org/2000/svg"))
+        #expect(html.contains("t &lt;x&gt;"))
+        #expect(!s.distribution.isEmpty)
+    }
+}

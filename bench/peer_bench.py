@@ -1,0 +1,190 @@
+"""RecPool against a Majordomo-style peer pool, and RecPool's scale-out and broker capacity.
+
+One load generator drives everything: `recpool loadtest` (closed loop, --json). The peer
+(bench/peers/mdp_pool.py) speaks the SCORE subset of the RecPool protocol, so the same client,
+batch sizes, concurrency and worker count are used on both sides, interleaved repeat by repeat.
+Medians of the repeats are reported, with the spread (min–max) as the noise.
+
+Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|all] [--repeats 3] [--duration 4s]
+                     [--concurrency 16] [--batches 1 32 256] [--json OUT]
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Cluster:
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, **kw):
+        p = subprocess.Popen(args, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+        for p in self.procs:
+            p.wait()
+
+
+def start_recpool(bin_dir, workers, width):
+    c = Cluster()
+    # Same BLAS setting as the peer: one thread per worker (OpenBLAS reads this when it loads).
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    broker = c.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
+                      "--backend", "tcp://127.0.0.1:*", "--log-level", "error",
+                      "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}"],
+                     stdout=subprocess.PIPE, text=True)
+    endpoints = json.loads(broker.stdout.readline())
+    backend = endpoints["backend"].replace("0.0.0.0", "127.0.0.1")
+    for i in range(workers):
+        c.start([os.path.join(bin_dir, "recpool-worker"), "--broker", backend, "--id", f"bench-{i}",
+                 "--input-width", str(width), "--log-level", "error"], env=env)
+    return c, endpoints["frontend"].replace("0.0.0.0", "127.0.0.1")
+
+
+def start_peer(python, workers, width):
+    c = Cluster()
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    pool = os.path.join(HERE, "peers", "mdp_pool.py")
+    broker = c.start([python, pool, "broker", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"],
+                     stdout=subprocess.PIPE, text=True, env=env)
+    frontend = broker.stdout.readline().split()[1]
+    backend = broker.stdout.readline().split()[1]
+    for _ in range(workers):
+        c.start([python, pool, "worker", backend, "--width", str(width)], env=env)
+    return c, frontend
+
+
+def loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections=1):
+    args = [os.path.join(bin_dir, "recpool"), "loadtest", "--broker", frontend, "--concurrency", str(concurrency),
+            "--batch", str(batch), "--width", str(width), "--duration", duration, "--json", "--quiet",
+            "--connections", str(connections), "--timeout-ms", "5000"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr or out.stdout)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration, connections=1):
+    cluster, frontend = (start_recpool(bin_dir, workers, width) if kind == "recpool"
+                         else start_peer(python, workers, width))
+    try:
+        time.sleep(1.0 if kind == "peer" else 0.6)  # workers register (numpy import takes a moment)
+        loadtest(bin_dir, frontend, batch, width, concurrency, "1s", connections)  # warm-up
+        r = loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections)
+        keep = ("sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms",
+                "p999_ms", "max_ms", "breakdown")
+        return {k: r[k] for k in keep}
+    finally:
+        cluster.stop()
+
+
+def med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def spread(runs, key):
+    values = [r[key] for r in runs]
+    return f"{min(values):,.0f}–{max(values):,.0f}" if values[0] > 50 else f"{min(values):.2f}–{max(values):.2f}"
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def peer_section(args, results):
+    runs = {}
+    for rep in range(args.repeats):
+        for batch in args.batches:
+            for kind in ("recpool", "peer"):
+                r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
+                runs.setdefault(f"{kind}/{batch}", []).append(r)
+                print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s "
+                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']}",
+                      file=sys.stderr)
+    print(f"\n### RecPool against the peer pool (2 workers each, concurrency {args.concurrency}, "
+          f"closed loop, {args.duration} per run, medians of {args.repeats}; range in brackets)\n")
+    print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for batch in args.batches:
+        rp, pe = runs[f"recpool/{batch}"], runs[f"peer/{batch}"]
+        for name, r in (("RecPool", rp), ("peer (pyzmq + numpy)", pe)):
+            ratio = med(rp, "throughput_rps") / med(pe, "throughput_rps")
+            p99r = med(pe, "p99_ms") / med(rp, "p99_ms")
+            print(f"| {batch} | {name} | {med(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
+                  f"{med(r, 'rows_per_s'):,.0f} | {med(r, 'p50_ms'):.3f} | {med(r, 'p99_ms'):.3f} "
+                  f"[{spread(r, 'p99_ms')}] | {ratio if name == 'RecPool' else 1:.2f}× | "
+                  f"{p99r if name == 'RecPool' else 1:.2f} |")
+    results["peer"] = runs
+
+
+def scale_section(args, results):
+    runs = {}
+    for rep in range(args.repeats):
+        for workers in (1, 2, 4):
+            for batch in (1, 256):
+                r = measure("recpool", args.bin_dir, args.python, workers, batch, 106, args.concurrency, args.duration)
+                runs.setdefault(f"w{workers}/b{batch}", []).append(r)
+                print(f"repeat {rep + 1} workers {workers} batch {batch}: {r['throughput_rps']:.0f} req/s",
+                      file=sys.stderr)
+        # Broker capacity: the cheapest possible work (width 1, batch 1), 4 workers, many in flight.
+        r = measure("recpool", args.bin_dir, args.python, 4, 1, 1, 64, args.duration, connections=2)
+        runs.setdefault("capacity", []).append(r)
+        print(f"repeat {rep + 1} broker capacity: {r['throughput_rps']:.0f} req/s", file=sys.stderr)
+    print(f"\n### Scale-out (RecPool, concurrency {args.concurrency}, medians of {args.repeats})\n")
+    print("| workers | batch 1 req/s | batch 1 p99 ms | batch 256 rows/s | batch 256 p99 ms |")
+    print("|---|---|---|---|---|")
+    for w in (1, 2, 4):
+        a, b = runs[f"w{w}/b1"], runs[f"w{w}/b256"]
+        print(f"| {w} | {med(a, 'throughput_rps'):,.0f} [{spread(a, 'throughput_rps')}] | {med(a, 'p99_ms'):.3f} | "
+              f"{med(b, 'rows_per_s'):,.0f} [{spread(b, 'rows_per_s')}] | {med(b, 'p99_ms'):.3f} |")
+    c = runs["capacity"]
+    print(f"\nBroker capacity (4 workers, width 1, batch 1, concurrency 64 over 2 client sockets): "
+          f"{med(c, 'throughput_rps'):,.0f} dispatches/s [{spread(c, 'throughput_rps')}], "
+          f"p50 {med(c, 'p50_ms'):.3f} ms, p99 {med(c, 'p99_ms'):.3f} ms; mean time in broker queue "
+          f"{statistics.median(r['breakdown']['broker_queue_ms'] for r in c):.3f} ms.")
+    results["scale"] = runs
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("python")
+    parser.add_argument("--section", default="all", choices=["peer", "scale", "all"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--duration", default="4s")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    print(f"Machine: {machine()}; load generator: recpool loadtest (closed loop).")
+    results = {"machine": machine(), "args": vars(args)}
+    if args.section in ("peer", "all"):
+        peer_section(args, results)
+    if args.section in ("scale", "all"):
+        scale_section(args, results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

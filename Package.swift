@@ -85,6 +85,7 @@ let package = Package(
                 "CZMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
         /// The broker: a pure routing core and the reactor that runs it on real sockets.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RecMetrics
+import RecModel
 import ServiceLifecycle
 import Shared
 import Worker
@@ -40,6 +41,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued).")
     var batchWaitUs: UInt64 = 0
 
+    @Option(help: "OpenBLAS threads for this worker (default 1: parallelism comes from workers, not BLAS threads).")
+    var blasThreads = 1
+
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     var exitWithParent = false
 
@@ -57,6 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
+        guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256") }
     }
 
     func run() async throws {
@@ -71,6 +76,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        BLASThreads.set(blasThreads)
         let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let logger = Logger(label: "recpool.worker")
         let replica: ModelReplica

@@ -71,3 +71,15 @@ public func matmul(_ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: 
 public func setBLASThreadCount(_ n: Int) {
     openblas_set_num_threads(Int32(n))
 }
+
+/// OpenBLAS's own thread pool.
+///
+/// RecPool gets its parallelism from processes and threads, one GEMM chain each, so workers run
+/// OpenBLAS single-threaded: several multi-threaded BLAS pools on a few cores only fight.
+public enum BLASThreads {
+    /// Sets how many threads OpenBLAS may use (`openblas_set_num_threads`).
+    public static func set(_ count: Int) {
+        precondition(count >= 1, "OpenBLAS needs at least one thread, got \(count)")
+        openblas_set_num_threads(Int32(count))
+    }
+}

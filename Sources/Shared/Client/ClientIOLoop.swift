@@ -1,4 +1,5 @@
 import DequeModule
+import HeapModule
 import Synchronization
 
 /// The state the async API and the client's I/O thread share, behind one lock.
@@ -9,8 +10,16 @@ struct ClientState {
         var timeoutMs: UInt64
     }
 
+    /// When a waiter gives up, ordered by time; entries for waiters already answered are skipped.
+    struct Expiry: Comparable {
+        var atMicros: UInt64
+        var id: UInt64
+        static func < (a: Expiry, b: Expiry) -> Bool { (a.atMicros, a.id) < (b.atMicros, b.id) }
+    }
+
     var outgoing: Deque<[[UInt8]]> = []
     var waiters: [UInt64: Waiter] = [:]
+    var expiries = Heap<Expiry>()
     var closed = false
     var nextRequestId: UInt64 = 1
 
@@ -49,7 +58,11 @@ enum ClientIOLoop {
         var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
         var batch: [[[UInt8]]] = []
         while true {
-            let (closed, timeout) = state.state.withLock { s in (s.closed, s.waiters.isEmpty ? 1000 : 5) }
+            let (closed, timeout) = state.state.withLock { s -> (Bool, Int) in
+                guard let next = s.expiries.min else { return (s.closed, 1000) }
+                let now = Clocks.monotonicMicros()
+                return (s.closed, next.atMicros > now ? Int(min(1000, (next.atMicros - now) / 1000 + 1)) : 0)
+            }
             if closed { break }
             do {
                 try poller.poll(timeoutMilliseconds: timeout)
@@ -96,11 +109,18 @@ enum ClientIOLoop {
         waiter.continuation.resume(returning: .success(message))
     }
 
+    /// Fails the callers whose time is up: a heap pop per expiry, not a scan of every waiter.
     private static func expire(state: ClientShared) {
         let now = Clocks.monotonicMicros()
         let expired: [(UInt64, ClientState.Waiter)] = state.state.withLock { s in
-            let ids = s.waiters.filter { $0.value.giveUpAtMicros <= now }.map(\.key)
-            return ids.compactMap { id in s.take(id).map { (id, $0) } }
+            var due: [(UInt64, ClientState.Waiter)] = []
+            while let next = s.expiries.min, next.atMicros <= now {
+                s.expiries.removeMin()
+                if let waiter = s.waiters[next.id], waiter.giveUpAtMicros == next.atMicros, let taken = s.take(next.id) {
+                    due.append((next.id, taken))
+                }
+            }
+            return due
         }
         for (id, waiter) in expired {
             waiter.continuation.resume(returning: .failure(.timedOut(requestId: id, afterMs: waiter.timeoutMs)))

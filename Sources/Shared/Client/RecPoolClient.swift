@@ -83,6 +83,7 @@ public final class RecPoolClient: Sendable {
                     guard !s.closed else { return false }
                     s.waiters[id] = ClientState.Waiter(
                         continuation: continuation, giveUpAtMicros: giveUpAt, timeoutMs: timeout)
+                    s.expiries.insert(ClientState.Expiry(atMicros: giveUpAt, id: id))
                     s.outgoing.append(frames)
                     return true
                 }

@@ -40,6 +40,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued).")
     var batchWaitUs: UInt64 = 0
 
+    @Option(help: "The broker's CURVE public key (a .pub file); with --curve-key, talk CurveZMQ.")
+    var curveServerKey: String?
+
+    @Option(help: "This worker's CURVE key pair (a .key file from `recpool keygen`).")
+    var curveKey: String?
+
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     var exitWithParent = false
 
@@ -57,6 +63,9 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
+        guard (curveServerKey == nil) == (curveKey == nil) else {
+            throw ValidationError("--curve-server-key and --curve-key go together")
+        }
     }
 
     func run() async throws {
@@ -95,6 +104,14 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.batchMaxRows = batchMaxRows
         configuration.batchWaitMicros = batchWaitUs
         configuration.exitWithParent = exitWithParent
+        if let curveServerKey, let curveKey {
+            do {
+                configuration.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
+            } catch {
+                CommandOutput.printError("recpool-worker: \(error)")
+                throw ExitCode(2)
+            }
+        }
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)

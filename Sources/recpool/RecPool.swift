@@ -20,6 +20,8 @@ struct RecPool: AsyncParsableCommand {
             BenchModelCommand.self,
             // Data commands.
             DataCommand.self, EvalCommand.self,
+            // Security.
+            KeygenCommand.self, DrainCommand.self,
         ]
     )
 }

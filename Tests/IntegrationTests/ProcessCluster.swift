@@ -59,10 +59,27 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// Sends `signal` to a process and waits for it to exit.
-    func kill(_ name: String, signal: Int32 = SIGTERM) {
-        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+    /// - Returns: its exit status (or the signal that ended it), `nil` if no such process.
+    @discardableResult
+    func kill(_ name: String, signal: Int32 = SIGTERM) -> Int32? {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return nil }
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Waits until a started process exits on its own (or `timeoutMs` passes, then kills it).
+    /// - Returns: its exit status, or `nil` if it had to be killed.
+    func waitForExit(_ name: String, timeoutMs: UInt64) -> Int32? {
+        guard let process = lock.withLock({ processes[name] }) else { return nil }
+        let start = Clocks.monotonicMicros()
+        while process.isRunning && Clocks.monotonicMicros() - start < timeoutMs * 1000 { usleep(20_000) }
+        if process.isRunning {
+            kill(name, signal: SIGKILL)
+            return nil
+        }
+        lock.withLock { _ = processes.removeValue(forKey: name) }
+        return process.terminationStatus
     }
 
     /// The pid of a started process.

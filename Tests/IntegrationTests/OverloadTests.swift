@@ -1,0 +1,106 @@
+import Foundation
+import Shared
+import Synchronization
+import Testing
+
+/// Overload: offer three times the measured capacity and check that the pool sheds the excess with
+/// BUSY at once instead of queueing it into timeouts.
+///
+/// Settings, and why: the broker's SCORE queue holds 256 requests and the worker takes 64 at a
+/// time, so at most 320 requests wait. At any capacity above a few hundred requests a second that
+/// is well under a second of work, far inside the 5 s timeout, so nothing accepted can expire;
+/// yet it is deep enough that the worker never starves between batches, so goodput stays at
+/// capacity. Everything beyond it is refused with BUSY on arrival, which costs the broker one
+/// small reply and keeps its memory bounded by the queue, not by the offered load.
+@Suite("Overload", .serialized)
+struct OverloadTests {
+    static let rows = 32
+
+    static func request() -> WireMessage {
+        let values = (0..<(rows * 106)).map { Float($0 % 13) / 13 }
+        return WireMessage(
+            header: Header(command: .score), payload: [Tensor(rows: rows, cols: 106, values: values).encoded()])
+    }
+
+    /// Closed loop: `lanes` callers back to back for `seconds`; returns completed requests a second.
+    static func closedLoopRate(_ client: RecPoolClient, lanes: Int, seconds: Double) async -> Double {
+        let message = request()
+        let start = Clocks.monotonicMicros()
+        let end = start + UInt64(seconds * 1_000_000)
+        let done = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<lanes {
+                group.addTask {
+                    var ok = 0
+                    while Clocks.monotonicMicros() < end {
+                        if let reply = try? await client.roundTrip(message), reply.header.status == .ok { ok += 1 }
+                    }
+                    return ok
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        return Double(done) / (Double(Clocks.monotonicMicros() - start) / 1_000_000)
+    }
+
+    @Test("at three times capacity, goodput stays at least 90% of capacity and every excess request gets BUSY")
+    func threeTimesCapacity() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--queue-capacity", "256"])
+        try cluster.startWorker("w1", extra: ["--slots", "64"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let pid = try #require(cluster.pid("broker"))
+
+        _ = await Self.closedLoopRate(client, lanes: 64, seconds: 0.5)  // warm-up
+        let capacity = await Self.closedLoopRate(client, lanes: 64, seconds: 2)
+        #expect(capacity > 0)
+        let warm = try #require(residentBytes(pid: pid))
+
+        // Open loop: arrivals on a fixed schedule, whatever the replies do.
+        let offered = capacity * 3
+        let seconds = 3.0
+        let message = Self.request()
+        let tally = OutcomeTally()
+        let start = Clocks.monotonicMicros()
+        await withTaskGroup(of: Void.self) { group in
+            var issued = 0
+            while true {
+                let elapsed = Double(Clocks.monotonicMicros() - start) / 1_000_000
+                if elapsed >= seconds { break }
+                let due = Int(elapsed * offered)
+                while issued < due {
+                    issued += 1
+                    group.addTask {
+                        do {
+                            let reply = try await client.roundTrip(message)
+                            tally.statuses.withLock { $0[reply.header.status, default: 0] += 1 }
+                        } catch {
+                            tally.failures.withLock { $0[(error as? ClientError)?.statusName ?? "\(error)", default: 0] += 1 }
+                        }
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        let elapsed = Double(Clocks.monotonicMicros() - start) / 1_000_000
+        let counts = tally.statuses.withLock { $0 }
+        let failures = tally.failures.withLock { $0 }
+        let ok = counts[.ok, default: 0]
+        let goodput = Double(ok) / elapsed
+        let after = try #require(residentBytes(pid: pid))
+
+        #expect(failures.isEmpty, "timeouts or client errors: \(failures)")
+        #expect(Set(counts.keys).isSubset(of: [.ok, .busy]), "\(counts)")
+        #expect(counts[.busy, default: 0] > 0, "the excess was not refused")
+        #expect(goodput >= 0.9 * capacity, "goodput \(goodput)/s against capacity \(capacity)/s; \(counts)")
+        #expect(after - warm < 50 * 1024 * 1024, "broker RSS grew from \(warm) to \(after) bytes")
+    }
+}
+
+/// Replies by status and client-side failures by name, shared by many request tasks.
+final class OutcomeTally: Sendable {
+    let statuses = Mutex([Status: Int]())
+    let failures = Mutex([String: Int]())
+}

@@ -121,7 +121,7 @@ public final class WorkerSession: Sendable {
                 if registered && drainStartedAt == nil {
                     drainStartedAt = now
                     logger.info("draining")
-                    try? socket.send(
+                    _ = try? socket.send(
                         WireMessage(
                             header: Header(command: .heartbeat, flags: .drain),
                             payload: [WorkerLoad(slots: 0, queued: 0).encoded()]
@@ -129,7 +129,7 @@ public final class WorkerSession: Sendable {
                 }
                 let bound = interval * configuration.liveness
                 if !registered || drainAcknowledged || now > (drainStartedAt ?? now) + bound {
-                    try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
+                    _ = try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
                     logger.info("left the broker", metadata: ["drained": "\(drainAcknowledged)"])
                     return .stopped
                 }

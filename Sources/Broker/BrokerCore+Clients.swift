@@ -83,16 +83,26 @@ extension BrokerCore {
     }
 
     private mutating func answer(
-        _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, _ actions: inout [BrokerAction]
+        _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, retryAfterMs: UInt32 = 0,
+        _ actions: inout [BrokerAction]
     ) {
         let pending = PendingRequest(client: identity, header: request, payload: [], acceptedAt: 0)
-        reply(to: pending, status: status, message: text, into: &actions)
+        reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
     }
 
     private mutating func accept(
         identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
         let header = message.header
+        // Shed first: under overload a full queue answers BUSY before the broker spends time
+        // checking every value of a request it would refuse anyway.
+        if (queues[header.command]?.count ?? 0) >= configuration.queueCapacity {
+            counters.add(.droppedBusy)
+            answer(
+                identity, header, .busy, "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
+                retryAfterMs: configuration.busyRetryAfterMs, &actions)
+            return
+        }
         if header.command == .score {
             do {
                 let frame = try message.frame(0)

@@ -18,6 +18,9 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var inflightGraceMs: UInt64 = 1000
     /// The retry-after hint on BUSY replies, in ms.
     public var busyRetryAfterMs: UInt32 = 50
+    /// Enforce per-message roles from the authenticated ZAP `User-Id` (on when CURVE keys are
+    /// configured): see ``AccessPolicy``.
+    public var enforceRoles = false
     /// Limits on every inbound message.
     public var limits: WireLimits = .standard
 

@@ -18,8 +18,21 @@ extension BrokerCore {
             answer(identity, header, .badRequest, "clients may not send replies (\(header.command.name))", &actions)
             return
         }
+        if configuration.enforceRoles, let refusal = authorize(message, userId: userId) {
+            counters.add(.unauthorizedRequests)
+            answer(identity, header, .unauthorized, refusal, &actions)
+            return
+        }
         switch header.command {
         case .score, .recommend, .feedback:
+            if isShuttingDown {
+                counters.add(.refusedShuttingDown)
+                let request = PendingRequest(client: identity, header: header, payload: [], acceptedAt: 0)
+                reply(
+                    to: request, status: .busy, message: "the broker is shutting down; retry against its successor",
+                    retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
+                return
+            }
             accept(identity: identity, message: message, now: now, into: &actions)
         case .status:
             let document = statusDocument(now: now)
@@ -31,10 +44,30 @@ extension BrokerCore {
         case .cancel:
             cancel(identity: identity, message: message, now: now, into: &actions)
         case .control:
+            if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
+                request.op == "drain"
+            {
+                drainRequest(identity: identity, header: header, worker: request.worker, into: &actions)
+                return
+            }
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound:
             answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
         }
+    }
+
+    /// Why the authenticated role may not send `message`, or `nil` when it may.
+    private func authorize(_ message: WireMessage, userId: String?) -> String? {
+        let role = userId.flatMap(PeerRole.init(rawValue:))
+        let name = role?.rawValue ?? "an unauthenticated peer"
+        let command = message.header.command
+        guard AccessPolicy.allows(role, command: command) else { return "\(name) may not send \(command.name)" }
+        guard command == .control else { return nil }
+        // A CONTROL frame that does not decode is left to the control plane, which answers BAD_REQUEST,
+        // but only for roles that may use CONTROL at all.
+        guard let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame)
+        else { return nil }
+        return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
     }
 
     private mutating func rejectMalformed(
@@ -50,16 +83,26 @@ extension BrokerCore {
     }
 
     private mutating func answer(
-        _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, _ actions: inout [BrokerAction]
+        _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, retryAfterMs: UInt32 = 0,
+        _ actions: inout [BrokerAction]
     ) {
         let pending = PendingRequest(client: identity, header: request, payload: [], acceptedAt: 0)
-        reply(to: pending, status: status, message: text, into: &actions)
+        reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
     }
 
     private mutating func accept(
         identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
         let header = message.header
+        // Shed first: under overload a full queue answers BUSY before the broker spends time
+        // checking every value of a request it would refuse anyway.
+        if (queues[header.command]?.count ?? 0) >= configuration.queueCapacity {
+            counters.add(.droppedBusy)
+            answer(
+                identity, header, .busy, "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
+                retryAfterMs: configuration.busyRetryAfterMs, &actions)
+            return
+        }
         if header.command == .score {
             do {
                 let frame = try message.frame(0)

@@ -29,6 +29,8 @@ extension BrokerCore {
         }
         workers[identity]?.lastSeen = now.monotonicMicros
         switch (header.command, header.isReply) {
+        case (.heartbeat, false) where header.flags.contains(.drain):
+            drain(identity, into: &actions)
         case (.heartbeat, false):
             workers[identity]?.modelVersion = header.modelVersion
             sendWeightsIfStale(identity, now: now, into: &actions, force: false)
@@ -45,6 +47,15 @@ extension BrokerCore {
         default:
             counters.add(.unexpectedWorkerCommands)
         }
+    }
+
+    /// Marks a worker draining and tells it nothing more will come (a HEARTBEAT with the DRAIN flag).
+    /// It keeps its in-flight requests; its DISCONNECT, once it has answered them, removes it.
+    mutating func drain(_ identity: [UInt8], into actions: inout [BrokerAction]) {
+        guard let worker = workers[identity] else { return }
+        if !worker.draining { counters.add(.workersDraining) }
+        workers[identity]?.draining = true
+        actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat, flags: .drain).encoded()]))
     }
 
     private mutating func register(

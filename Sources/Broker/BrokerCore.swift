@@ -25,6 +25,8 @@ public struct BrokerCore: Sendable {
     public internal(set) var replyLatencies: [UInt64] = []
     /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it.
     var rollout: (version: UInt64, frames: [[UInt8]])?
+    /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
+    public internal(set) var isShuttingDown = false
 
     /// Creates a core that starts at `now`.
     public init(configuration: BrokerConfiguration = BrokerConfiguration(), now: BrokerInstant) {
@@ -38,7 +40,12 @@ public struct BrokerCore: Sendable {
         switch event {
         case .client(let identity, let frames, let userId):
             handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
-        case .worker(let identity, let frames, let peerAddress):
+        case .worker(let identity, let frames, let peerAddress, let userId):
+            if configuration.enforceRoles && userId != PeerRole.worker.rawValue {
+                // ZAP admits only worker keys on the backend; this is defence in depth.
+                counters.add(.unauthorizedWorkerMessages)
+                return
+            }
             handleWorker(identity: identity, frames: frames, peerAddress: peerAddress, now: now, into: &actions)
         case .tick:
             tick(now: now, into: &actions)

@@ -54,6 +54,16 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case weightsSent = "weights_sent"
     /// Worker commands that make no sense from a worker.
     case unexpectedWorkerCommands = "unexpected_worker_commands"
+    /// Client requests refused because the peer's authenticated role may not send them.
+    case unauthorizedRequests = "unauthorized_requests"
+    /// Backend messages dropped because the peer is not authenticated as a worker.
+    case unauthorizedWorkerMessages = "unauthorized_worker_messages"
+    /// Workers that started draining (on SIGTERM or `recpool drain`).
+    case workersDraining = "workers_draining"
+    /// Client requests refused because the broker is shutting down.
+    case refusedShuttingDown = "refused_shutting_down"
+    /// Requests still outstanding when the broker's shutdown bound ran out.
+    case abandonedAtShutdown = "abandoned_at_shutdown"
 }
 
 /// The broker's counters: fixed slots, so counting on the hot path is an array increment.

@@ -20,7 +20,7 @@ public enum BrokerEvent: Sendable {
     /// A message from a client on the frontend, after its routing identity.
     case client(identity: [UInt8], frames: [[UInt8]], userId: String?)
     /// A message from a worker on the backend, after its routing identity.
-    case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?)
+    case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?, userId: String? = nil)
     /// Time passed: heartbeats, liveness and deadlines are checked.
     case tick
     /// A message to this worker could not be routed (`EHOSTUNREACH`): it is gone.

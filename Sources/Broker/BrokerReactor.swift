@@ -23,6 +23,12 @@ public final class BrokerReactor: Sendable {
         public var exitWithParent = false
         /// Where durable state lives (jobs, models, datasets). Without it, CONTROL requests are refused.
         public var stateDirectory: String?
+        /// CurveZMQ keys and allow-lists. With them both sockets are CURVE servers behind a ZAP
+        /// handler and roles are enforced per message; without them traffic is plaintext.
+        public var security: BrokerSecurity?
+        /// On ``BrokerReactor/stop()``, how long to keep serving what is already queued or in
+        /// flight (new requests get BUSY) before answering the rest BUSY and exiting, in ms.
+        public var drainTimeoutMs: UInt64 = 5000
 
         /// Creates settings.
         public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
@@ -44,7 +50,8 @@ public final class BrokerReactor: Sendable {
         self.logger = logger
     }
 
-    /// Asks the running reactor to stop. Safe from any thread.
+    /// Asks the running reactor to stop gracefully: new requests are refused with BUSY, what is held
+    /// is answered within ``Settings/drainTimeoutMs``, then the loop ends. Safe from any thread.
     public func stop() {
         stopRequested.withLock { $0 = true }
         wakeup.signal()
@@ -65,6 +72,19 @@ public final class BrokerReactor: Sendable {
         }
         if let control { DedicatedThread.start(name: "broker-control") { control.run() } }
         defer { control?.stop() }
+        var zap: ZAPHandler? = nil
+        if let security = settings.security {
+            // The handler must listen before the CURVE sockets bind, or early handshakes go unchecked.
+            let handler = ZAPHandler(context: context, security: security, logger: logger)
+            do {
+                try handler.start()
+            } catch {
+                onBound(.failure(error))
+                return .failure(error)
+            }
+            zap = handler
+        }
+        defer { zap?.stop() }
         let frontend: ZMQSocket
         let backend: ZMQSocket
         let endpoints: BrokerEndpoints
@@ -89,20 +109,27 @@ public final class BrokerReactor: Sendable {
     }
 
     private func bindSockets() throws(BrokerError) -> (ZMQSocket, ZMQSocket, BrokerEndpoints) {
-        func open(_ endpoint: String) throws(BrokerError) -> (ZMQSocket, String) {
+        func open(_ endpoint: String, domain: String) throws(BrokerError) -> (ZMQSocket, String) {
             do {
                 let socket = try ZMQSocket(context, type: .router)
                 try socket.set(.maxMessageSize(Int64(settings.configuration.limits.maxMessageBytes)))
                 try socket.set(.sendHighWaterMark(100_000))
                 try socket.set(.receiveHighWaterMark(100_000))
+                if let security = settings.security {
+                    try socket.set(.curveServer(true))
+                    try socket.set(.curveSecretKey(security.keyPair.secretKey))
+                    try socket.set(.curvePublicKey(security.keyPair.publicKey))
+                    try socket.set(.zapDomain(domain))
+                    try socket.set(.handshakeInterval(milliseconds: 5000))
+                }
                 try socket.bind(endpoint)
                 return (socket, try socket.lastEndpoint())
             } catch {
                 throw .bindFailed(endpoint: endpoint, error)
             }
         }
-        let (frontend, frontendEndpoint) = try open(settings.frontend)
-        let (backend, backendEndpoint) = try open(settings.backend)
+        let (frontend, frontendEndpoint) = try open(settings.frontend, domain: BrokerSecurity.frontendDomain)
+        let (backend, backendEndpoint) = try open(settings.backend, domain: BrokerSecurity.backendDomain)
         return (frontend, backend, BrokerEndpoints(frontend: frontendEndpoint, backend: backendEndpoint))
     }
 
@@ -122,8 +149,23 @@ public final class BrokerReactor: Sendable {
         let parent = getppid()
         var trainingWorkers: [TrainingWorker] = []
         var metrics = BrokerMetrics()
+        let secure = settings.security != nil
         let shell = Shell(frontend: frontend, backend: backend, control: control, logger: logger)
-        while !stopRequested.withLock({ $0 }) {
+        var shutdownDeadline: UInt64? = nil
+        while true {
+            if stopRequested.withLock({ $0 }) {
+                let now = Self.now()
+                if shutdownDeadline == nil {
+                    shutdownDeadline = now.monotonicMicros + settings.drainTimeoutMs * 1000
+                    core.beginShutdown()
+                    logger.info("draining before shutdown", metadata: ["outstanding": "\(core.outstandingRequests)"])
+                }
+                if core.outstandingRequests == 0 || now.monotonicMicros >= shutdownDeadline! {
+                    core.abandonOutstanding(into: &actions)
+                    shell.perform(&actions, core: &core, now: now)
+                    break
+                }
+            }
             try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
             if poller.isReadable(2) { wakeup.drain() }
             var now = Self.now()
@@ -144,12 +186,13 @@ public final class BrokerReactor: Sendable {
                 let identity = message.frames[0]
                 core.handle(
                     .worker(
-                        identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress),
+                        identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress,
+                        userId: message.userId),
                     now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)
             }
             for _ in 0..<batch {
-                guard let message = try frontend.receive(dontWait: true, wantMetadata: false) else { break }
+                guard let message = try frontend.receive(dontWait: true, wantMetadata: secure) else { break }
                 guard message.frames.count >= 2 else { continue }
                 core.handle(
                     .client(

@@ -55,7 +55,10 @@ struct WorkerRecord: Sendable {
     /// When WEIGHTS were last sent to it (monotonic µs), to pace re-sends.
     var weightsSentAt: UInt64 = 0
 
-    var freeSlots: Int { max(0, slots - inflight.count) }
+    /// It is draining: it gets no new requests and leaves once it has answered what it holds.
+    var draining = false
+
+    var freeSlots: Int { draining ? 0 : max(0, slots - inflight.count) }
 
     func serves(_ request: Header) -> Bool {
         guard services.contains(request.command) else { return false }

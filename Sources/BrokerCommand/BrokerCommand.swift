@@ -14,11 +14,26 @@ struct BrokerCommand: AsyncParsableCommand {
         abstract: "Route scoring requests from clients to RecPool workers over ZeroMQ.",
         discussion: "Prints one JSON line with the bound endpoints on stdout once listening; logs go to stderr.")
 
-    @Option(help: "Client-facing ROUTER endpoint.")
-    var frontend = "tcp://*:5555"
+    @Option(help: "Client-facing ROUTER endpoint (a non-loopback address needs CURVE keys or --insecure).")
+    var frontend = "tcp://127.0.0.1:5555"
 
-    @Option(help: "Worker-facing ROUTER endpoint.")
-    var backend = "tcp://*:5556"
+    @Option(help: "Worker-facing ROUTER endpoint (a non-loopback address needs CURVE keys or --insecure).")
+    var backend = "tcp://127.0.0.1:5556"
+
+    @Option(help: "The broker's CURVE key pair (from `recpool keygen`); enables CurveZMQ and ZAP on both sockets.")
+    var curveKey: String?
+
+    @Option(help: "Public keys (one per line, or a .pub file) allowed on the frontend as clients.")
+    var allowClients: String?
+
+    @Option(help: "Public keys allowed on the frontend as trainers (clients that may also train and promote).")
+    var allowTrainers: String?
+
+    @Option(help: "Public keys allowed on the backend as workers.")
+    var allowWorkers: String?
+
+    @Flag(help: "Allow plaintext, unauthenticated traffic on non-loopback endpoints (not recommended).")
+    var insecure = false
 
     @Option(help: "Heartbeat interval in ms; a worker silent for 3 intervals is dead.")
     var heartbeatMs: UInt64 = 1000
@@ -51,6 +66,29 @@ struct BrokerCommand: AsyncParsableCommand {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        if curveKey == nil && (allowClients != nil || allowTrainers != nil || allowWorkers != nil) {
+            throw ValidationError("--allow-clients, --allow-trainers and --allow-workers need --curve-key")
+        }
+        if curveKey == nil && !insecure {
+            for endpoint in [frontend, backend] where !EndpointScope.isLoopback(endpoint) {
+                throw ValidationError(
+                    "\(endpoint) is not a loopback endpoint: configure CURVE keys (--curve-key and --allow-…), "
+                        + "or pass --insecure to serve plaintext to the network")
+            }
+        }
+    }
+
+    /// Reads the key pair and allow-lists, or `nil` when CURVE is not configured.
+    private func loadSecurity() throws(CurveKeyError) -> BrokerSecurity? {
+        guard let curveKey else { return nil }
+        let pair = try CurveKeyFile.readKeyPair(path: curveKey)
+        func keys(_ path: String?) throws(CurveKeyError) -> Set<String> {
+            guard let path else { return [] }
+            return Set(try CurveKeyFile.readPublicKeys(path: path))
+        }
+        return BrokerSecurity(
+            keyPair: pair, clients: try keys(allowClients), trainers: try keys(allowTrainers),
+            workers: try keys(allowWorkers))
     }
 
     func run() async throws {
@@ -66,14 +104,23 @@ struct BrokerCommand: AsyncParsableCommand {
             }
         }
         let logger = Logger(label: "recpool.broker")
+        let security: BrokerSecurity?
+        do {
+            security = try loadSecurity()
+        } catch {
+            CommandOutput.printError("recpool-broker: \(error)")
+            throw ExitCode(2)
+        }
         var configuration = BrokerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.queueCapacity = queueCapacity
         configuration.maxAttempts = maxAttempts
         configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
+        configuration.enforceRoles = security != nil
         var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
         settings.exitWithParent = exitWithParent
         settings.stateDirectory = stateDir
+        settings.security = security
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):

@@ -22,6 +22,8 @@ public struct WorkerConfiguration: Sendable {
     public var batchWaitMicros: UInt64 = 0
     /// Exit when the parent process goes away (used by `recpool local`).
     public var exitWithParent = false
+    /// Extra socket options for the DEALER, such as CURVE client keys.
+    public var socketOptions: [SocketOption] = []
     /// Limits on inbound messages.
     public var limits: WireLimits = .standard
 

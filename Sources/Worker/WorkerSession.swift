@@ -98,6 +98,7 @@ public final class WorkerSession: Sendable {
         try socket.set(.sendHighWaterMark(100_000))
         try socket.set(.receiveHighWaterMark(100_000))
         try socket.set(.maxMessageSize(Int64(configuration.limits.maxMessageBytes)))
+        for option in configuration.socketOptions { try socket.set(option) }
         try socket.connect(configuration.broker)
         try socket.send(hello(replica.withLock { $0 }).frames())
         logger.info("registering", metadata: ["broker": "\(configuration.broker)", "id": "\(configuration.workerId)"])
@@ -109,12 +110,29 @@ public final class WorkerSession: Sendable {
         var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
         var pending: [ReceivedRequest] = []
         var pendingRows = 0
+        var drainStartedAt: UInt64? = nil
+        var drainAcknowledged = false
 
         while true {
             if shouldStop {
-                try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
-                logger.info("left the broker")
-                return .stopped
+                // Graceful drain: tell the broker to send nothing more, answer everything it sent
+                // before its acknowledgement (a connection delivers in order), then deregister.
+                let now = Clocks.monotonicMicros()
+                if registered && drainStartedAt == nil {
+                    drainStartedAt = now
+                    logger.info("draining")
+                    _ = try? socket.send(
+                        WireMessage(
+                            header: Header(command: .heartbeat, flags: .drain),
+                            payload: [WorkerLoad(slots: 0, queued: 0).encoded()]
+                        ).frames(), dontWait: true)
+                }
+                let bound = interval * configuration.liveness
+                if !registered || drainAcknowledged || now > (drainStartedAt ?? now) + bound {
+                    _ = try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
+                    logger.info("left the broker", metadata: ["drained": "\(drainAcknowledged)"])
+                    return .stopped
+                }
             }
             let now = Clocks.monotonicMicros()
             let untilBeat = lastBeat + interval > now ? (lastBeat + interval - now) / 1000 : 0
@@ -129,7 +147,9 @@ public final class WorkerSession: Sendable {
             while true {
                 while pendingRows < configuration.batchMaxRows, let message = try socket.receive(dontWait: true) {
                     lastHeard = Clocks.monotonicMicros()
-                    switch handleControl(message.frames, socket: socket, registered: &registered) {
+                    switch handleControl(
+                        message.frames, socket: socket, registered: &registered, drained: &drainAcknowledged)
+                    {
                     case .request(let request):
                         pendingRows += request.rows
                         pending.append(ReceivedRequest(message: request.message, receivedAtMicros: lastHeard))
@@ -210,7 +230,9 @@ public final class WorkerSession: Sendable {
     }
 
     /// Handles broker control messages; returns scoring requests for the batch.
-    private func handleControl(_ frames: [[UInt8]], socket: ZMQSocket, registered: inout Bool) -> Inbound {
+    private func handleControl(
+        _ frames: [[UInt8]], socket: ZMQSocket, registered: inout Bool, drained: inout Bool
+    ) -> Inbound {
         let message: WireMessage
         do {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
@@ -229,6 +251,13 @@ public final class WorkerSession: Sendable {
         switch header.command {
         case .heartbeat:
             registered = true
+            if header.flags.contains(.drain) {
+                // The broker will send nothing more: either it answers our drain, or it orders one
+                // (`recpool drain`). Everything it sent before this is already read.
+                drained = true
+                if !shouldStop { logger.info("the broker asked us to drain") }
+                stop()
+            }
             return .handled
         case .disconnect:
             // The broker does not know us (it restarted, or declared us dead): register again.

@@ -43,6 +43,11 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "OpenBLAS threads for this worker (default 1: parallelism comes from workers, not BLAS threads).")
     var blasThreads = 1
+    @Option(help: "The broker's CURVE public key (a .pub file); with --curve-key, talk CurveZMQ.")
+    var curveServerKey: String?
+
+    @Option(help: "This worker's CURVE key pair (a .key file from `recpool keygen`).")
+    var curveKey: String?
 
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     var exitWithParent = false
@@ -62,6 +67,9 @@ struct WorkerCommand: AsyncParsableCommand {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
         guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256") }
+        guard (curveServerKey == nil) == (curveKey == nil) else {
+            throw ValidationError("--curve-server-key and --curve-key go together")
+        }
     }
 
     func run() async throws {
@@ -101,6 +109,14 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.batchMaxRows = batchMaxRows
         configuration.batchWaitMicros = batchWaitUs
         configuration.exitWithParent = exitWithParent
+        if let curveServerKey, let curveKey {
+            do {
+                configuration.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
+            } catch {
+                CommandOutput.printError("recpool-worker: \(error)")
+                throw ExitCode(2)
+            }
+        }
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)

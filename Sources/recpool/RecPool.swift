@@ -22,6 +22,8 @@ struct RecPool: AsyncParsableCommand {
             DataCommand.self, EvalCommand.self,
             // Load testing.
             LoadTestCommand.self,
+            // Security.
+            KeygenCommand.self, DrainCommand.self,
         ]
     )
 }

@@ -10,6 +10,8 @@ final class ProcessCluster: @unchecked Sendable {
     private var processes: [String: Process] = [:]
     private(set) var endpoints = BrokerEndpoints(frontend: "", backend: "")
     private var brokerArguments: [String] = []
+    /// Network namespace per process name (`ip netns exec NS …`), for multi-host tests.
+    var namespaces: [String: String] = [:]
 
     /// The folder of the built executables: the same one as the test binary.
     static let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -24,9 +26,10 @@ final class ProcessCluster: @unchecked Sendable {
     {
         brokerArguments = extra
         let process = Process()
-        process.executableURL = Self.executable("recpool-broker")
-        process.arguments =
-            ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"] + extra
+        Self.configure(
+            process, "recpool-broker",
+            ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"] + extra,
+            namespace: namespaces["broker"])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -51,18 +54,47 @@ final class ProcessCluster: @unchecked Sendable {
     /// Starts a worker named `name`.
     func startWorker(_ name: String, extra: [String] = []) throws {
         let process = Process()
-        process.executableURL = Self.executable("recpool-worker")
-        process.arguments =
-            ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"] + extra
+        Self.configure(
+            process, "recpool-worker",
+            ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"] + extra,
+            namespace: namespaces[name])
         try process.run()
         lock.withLock { processes[name] = process }
     }
 
+    /// Runs `tool` directly, or through `ip netns exec` (which execs it, so it stays our child).
+    private static func configure(_ process: Process, _ tool: String, _ arguments: [String], namespace: String?) {
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, executable(tool).path] + arguments
+        } else {
+            process.executableURL = executable(tool)
+            process.arguments = arguments
+        }
+    }
+
     /// Sends `signal` to a process and waits for it to exit.
-    func kill(_ name: String, signal: Int32 = SIGTERM) {
-        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+    /// - Returns: its exit status (or the signal that ended it), `nil` if no such process.
+    @discardableResult
+    func kill(_ name: String, signal: Int32 = SIGTERM) -> Int32? {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return nil }
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Waits until a started process exits on its own (or `timeoutMs` passes, then kills it).
+    /// - Returns: its exit status, or `nil` if it had to be killed.
+    func waitForExit(_ name: String, timeoutMs: UInt64) -> Int32? {
+        guard let process = lock.withLock({ processes[name] }) else { return nil }
+        let start = Clocks.monotonicMicros()
+        while process.isRunning && Clocks.monotonicMicros() - start < timeoutMs * 1000 { usleep(20_000) }
+        if process.isRunning {
+            kill(name, signal: SIGKILL)
+            return nil
+        }
+        lock.withLock { _ = processes.removeValue(forKey: name) }
+        return process.terminationStatus
     }
 
     /// The pid of a started process.

@@ -74,9 +74,23 @@ enum ClientIOLoop {
             state.state.withLock { s in
                 while let frames = s.outgoing.popFirst() { batch.append(frames) }
             }
-            for frames in batch {
-                // A full send queue blocks this thread only, never the callers.
-                _ = try? socket.send(frames)
+            // Never block: with no usable connection (the broker is down, or refused our CURVE
+            // handshake) a DEALER has nowhere to queue, and a blocking send would stop this thread
+            // from timing out its callers. What cannot be sent now is retried on the next turn,
+            // unless nobody waits for it any more.
+            for (index, frames) in batch.enumerated() {
+                if (try? socket.send(frames, dontWait: true)) != true {
+                    let unsent = batch[index...]
+                    state.state.withLock { s in
+                        for frames in unsent.reversed() {
+                            guard let id = frames.first.flatMap(Header.salvageRequestId), s.waiters[id] != nil else {
+                                continue
+                            }
+                            s.outgoing.prepend(frames)
+                        }
+                    }
+                    break
+                }
             }
             while let message = try? socket.receive(dontWait: true) {
                 deliver(message.frames, state: state)

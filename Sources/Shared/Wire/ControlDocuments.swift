@@ -12,6 +12,7 @@
 /// | `import` | checkpoint bytes in frame 2 | ``ModelView`` of the new version |
 /// | `fetch` | `version` | ``ModelView``, then the checkpoint bytes in frame 2 |
 /// | `rollback` | — | ``ModelView`` of the version now promoted |
+/// | `drain` | `worker` | ``DrainReply``: the worker finishes what it holds and leaves |
 public struct ControlRequest: Codable, Sendable, Equatable {
     /// The operation.
     public var op: String
@@ -23,10 +24,13 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var train: TrainJobSpec?
     /// An upload chunk's description (`upload`).
     public var upload: UploadChunk?
+    /// A worker's display id (`drain`).
+    public var worker: String?
 
     /// Creates a request.
-    public init(op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil) {
+    public init(op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil, worker: String? = nil) {
         self.op = op
+        self.worker = worker
         self.job = job
         self.version = version
         self.train = train
@@ -172,5 +176,19 @@ public struct ModelView: Codable, Sendable, Equatable {
         self.hyperparameters = hyperparameters
         self.checkpointSha256 = checkpointSha256
         self.createdAt = createdAt
+    }
+}
+
+/// The reply to CONTROL `drain`.
+public struct DrainReply: Codable, Sendable, Equatable {
+    /// The worker's display id.
+    public var worker: String
+    /// How many requests it held when it was told to drain.
+    public var inflight: Int
+
+    /// Creates a reply.
+    public init(worker: String, inflight: Int) {
+        self.worker = worker
+        self.inflight = inflight
     }
 }

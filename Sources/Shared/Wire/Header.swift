@@ -34,6 +34,11 @@ public struct Header: Sendable, Hashable {
         public init(rawValue: UInt16) { self.rawValue = rawValue }
         /// `model_version` must match exactly; without it a non-zero version is a minimum.
         public static let exactVersion = Flags(rawValue: 1 << 0)
+        /// On `HEARTBEAT`, worker to broker: "I am draining; dispatch nothing more to me". Broker to
+        /// worker: "nothing more will be dispatched to you" (the answer to a draining worker, or an
+        /// order to drain from `recpool drain`). Since a connection delivers in order, a worker that
+        /// has read it holds every request it will ever get.
+        public static let drain = Flags(rawValue: 1 << 1)
     }
 
     /// The command.

@@ -195,6 +195,15 @@ enum LibZMQ {
         return CurveKeyPair(publicKey: text(publicKey), secretKey: text(secretKey))
     }
 
+    /// Z85-encodes `bytes` (`zmq_z85_encode`); `nil` unless the length is a multiple of 4.
+    static func z85Encode(_ bytes: [UInt8]) -> String? {
+        guard !bytes.isEmpty, bytes.count % 4 == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: bytes.count * 5 / 4 + 1)
+        let ok = bytes.withUnsafeBufferPointer { zmq_z85_encode(&text, $0.baseAddress, $0.count) }
+        guard ok != nil else { return nil }
+        return String(decoding: text.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func curvePublicKey(fromSecret secret: String) throws(ZMQError) -> String {
         var publicKey = [CChar](repeating: 0, count: 41)
         if zmq_curve_public(&publicKey, secret) != 0 { throw fail("zmq_curve_public") }

@@ -39,4 +39,8 @@ public final class ZMQContext: @unchecked Sendable {
     public static func curvePublicKey(fromSecret secret: String) throws(ZMQError) -> String {
         try LibZMQ.curvePublicKey(fromSecret: secret)
     }
+
+    /// Z85-encodes binary key material (`zmq_z85_encode`), as a ZAP handler needs for the 32-byte
+    /// CURVE public key it is given. Returns `nil` unless the length is a non-zero multiple of 4.
+    public static func z85Encode(_ bytes: [UInt8]) -> String? { LibZMQ.z85Encode(bytes) }
 }

@@ -41,7 +41,8 @@ struct LocalCommand: AsyncParsableCommand {
         if let model { workerArguments = ["--model", model] }
         let settings = LocalCluster.Settings(
             frontend: frontend, backend: backend, workers: workers, workerArguments: workerArguments,
-            brokerArguments: ["--state-dir", stateDir], logLevel: logLevel)
+            // `recpool local` is a development cluster: it may run without keys on any endpoint.
+            brokerArguments: ["--state-dir", stateDir, "--insecure"], logLevel: logLevel)
         let cluster = LocalCluster(settings: settings, logger: logger) { endpoints, pids in
             CommandOutput.printLine("frontend \(endpoints.frontend)")
             CommandOutput.printLine("backend  \(endpoints.backend)")

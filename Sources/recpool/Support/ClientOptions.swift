@@ -9,10 +9,29 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "How long to wait for the broker, in ms (sent as the request deadline).")
     var timeoutMs: UInt64 = 5000
 
+    @Option(help: "The broker's CURVE public key (a .pub file); with --curve-key, talk CurveZMQ.")
+    var curveServerKey: String?
+
+    @Option(help: "Your CURVE key pair (a .key file from `recpool keygen`).")
+    var curveKey: String?
+
+    func validate() throws {
+        guard (curveServerKey == nil) == (curveKey == nil) else {
+            throw ValidationError("--curve-server-key and --curve-key go together")
+        }
+    }
+
     /// Connects a client, turning a bad endpoint into a clear error and exit code.
     func connect() async throws -> RecPoolClient {
         var options = RecPoolClient.Options()
         options.timeoutMs = timeoutMs
+        if let curveServerKey, let curveKey {
+            do {
+                options.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
+            } catch {
+                throw CommandFailure(error.description, exitCode: 2)
+            }
+        }
         do {
             return try await RecPoolClient(endpoint: broker, options: options)
         } catch {

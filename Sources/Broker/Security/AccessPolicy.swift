@@ -1,0 +1,40 @@
+import Shared
+
+/// The role an authenticated peer holds: the ZAP `User-Id` the broker's ZAP handler assigns from
+/// the allow-list its CURVE public key is on.
+public enum PeerRole: String, Sendable, Hashable, CaseIterable {
+    /// May score, recommend, send feedback, read status, cancel, and read the control plane.
+    case client
+    /// Everything a client may do, plus training and model management.
+    case trainer
+    /// May register on the backend and serve requests; never admitted on the frontend.
+    case worker
+}
+
+/// Which role may send what. Pure, so the rules are tested without sockets.
+public enum AccessPolicy {
+    /// CONTROL operations that only read.
+    public static let readOnlyControlOps: Set<String> = ["jobs", "job", "models", "fetch"]
+    /// CONTROL operations that change jobs or models: trainers only.
+    public static let trainerControlOps: Set<String> = [
+        "train", "upload", "cancel_job", "promote", "rollback", "import", "drain",
+    ]
+
+    /// Whether `role` may send `command` on the frontend. CONTROL also needs ``allowsControl(_:op:)``.
+    public static func allows(_ role: PeerRole?, command: Command) -> Bool {
+        guard let role, role == .client || role == .trainer else { return false }
+        switch command {
+        case .score, .recommend, .feedback, .status, .cancel, .control: return true
+        default: return false
+        }
+    }
+
+    /// Whether `role` may run CONTROL operation `op`.
+    public static func allowsControl(_ role: PeerRole?, op: String) -> Bool {
+        switch role {
+        case .client: readOnlyControlOps.contains(op)
+        case .trainer: readOnlyControlOps.contains(op) || trainerControlOps.contains(op)
+        case .worker, nil: false
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+
+/// Why a CURVE key file could not be used.
+public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The file could not be read or written.
+    case io(path: String, reason: String)
+    /// A line is not a 40-character Z85 key.
+    case badKey(path: String, line: Int)
+    /// A key-pair file lacks its public or secret key.
+    case missing(path: String, what: String)
+    /// The public key in a key-pair file does not belong to its secret key.
+    case mismatch(path: String)
+    /// An allow-list file holds no key.
+    case empty(path: String)
+    /// libzmq refused to generate or derive a key (no CURVE support).
+    case curveUnavailable(ZMQError)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let reason): "\(path): \(reason)"
+        case .badKey(let path, let line): "\(path):\(line): not a 40-character Z85 CURVE key"
+        case .missing(let path, let what): "\(path): no \(what) (expected a line `\(what) = <40 Z85 characters>`)"
+        case .mismatch(let path): "\(path): the public key does not match the secret key"
+        case .empty(let path): "\(path): no public keys found"
+        case .curveUnavailable(let error): "CURVE is unavailable: \(error)"
+        }
+    }
+}
+
+/// CurveZMQ key files as `recpool keygen` writes them.
+///
+/// - `NAME.key` (mode 0600) holds the pair: `public-key = Z85` and `secret-key = Z85` lines.
+/// - `NAME.pub` holds the public key alone, on one line.
+/// - An allow-list file holds public keys one per line (bare, or as `public-key = Z85`); blank
+///   lines and `#` comments are skipped, so `cat *.pub > clients.allow` makes one.
+public enum CurveKeyFile {
+    /// The Z85 alphabet (ZeroMQ RFC 32).
+    static let z85Alphabet = Set(
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
+
+    /// Whether `text` is a 40-character Z85 key.
+    public static func isKey(_ text: String) -> Bool {
+        text.utf8.count == 40 && text.utf8.allSatisfy { z85Alphabet.contains($0) }
+    }
+
+    /// Generates a key pair and writes `NAME.key` (0600) and `NAME.pub` into `directory`.
+    /// - Returns: the paths written.
+    /// - Throws: ``CurveKeyError``.
+    public static func generate(directory: String, name: String) throws(CurveKeyError) -> (key: String, pub: String) {
+        let pair: CurveKeyPair
+        do {
+            pair = try ZMQContext.generateCurveKeyPair()
+        } catch {
+            throw .curveUnavailable(error)
+        }
+        let keyPath = (directory as NSString).appendingPathComponent("\(name).key")
+        let pubPath = (directory as NSString).appendingPathComponent("\(name).pub")
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .io(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+        }
+        let keyText = """
+            # RecPool CURVE key pair "\(name)". Keep this file secret.
+            public-key = \(pair.publicKey)
+            secret-key = \(pair.secretKey)
+
+            """
+        // Create the secret file with 0600 from the start, so it is never readable by others.
+        guard manager.createFile(atPath: keyPath, contents: Data(keyText.utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw .io(path: keyPath, reason: "cannot write the key file")
+        }
+        do {
+            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
+            try Data("\(pair.publicKey)\n".utf8).write(to: URL(fileURLWithPath: pubPath))
+        } catch {
+            throw .io(path: pubPath, reason: error.localizedDescription)
+        }
+        return (keyPath, pubPath)
+    }
+
+    /// Reads a key pair from a `NAME.key` file and checks that its halves belong together.
+    /// - Throws: ``CurveKeyError``.
+    public static func readKeyPair(path: String) throws(CurveKeyError) -> CurveKeyPair {
+        let lines = try read(path)
+        var publicKey: String?
+        var secretKey: String?
+        for (number, line) in lines {
+            guard case let (name, value)? = assignment(line) else { continue }
+            guard isKey(value) else { throw .badKey(path: path, line: number) }
+            if name == "public-key" { publicKey = value }
+            if name == "secret-key" { secretKey = value }
+        }
+        guard let secretKey else { throw .missing(path: path, what: "secret-key") }
+        let derived: String
+        do {
+            derived = try ZMQContext.curvePublicKey(fromSecret: secretKey)
+        } catch {
+            throw .curveUnavailable(error)
+        }
+        if let publicKey, publicKey != derived { throw .mismatch(path: path) }
+        return CurveKeyPair(publicKey: derived, secretKey: secretKey)
+    }
+
+    /// Reads one public key: a `.pub` file, or the public half of a `.key` file.
+    /// - Throws: ``CurveKeyError``.
+    public static func readPublicKey(path: String) throws(CurveKeyError) -> String {
+        let keys = try readPublicKeys(path: path)
+        return keys[0]
+    }
+
+    /// Reads an allow-list: public keys one per line (or `.pub` files concatenated).
+    /// - Returns: the keys in file order; never empty.
+    /// - Throws: ``CurveKeyError``, naming the first line that is not a key.
+    public static func readPublicKeys(path: String) throws(CurveKeyError) -> [String] {
+        var keys: [String] = []
+        for (number, line) in try read(path) {
+            if case let (name, value)? = assignment(line) {
+                guard name == "public-key" else { continue }  // never treat a secret as a public key
+                guard isKey(value) else { throw .badKey(path: path, line: number) }
+                keys.append(value)
+            } else {
+                guard isKey(line) else { throw .badKey(path: path, line: number) }
+                keys.append(line)
+            }
+        }
+        guard !keys.isEmpty else { throw .empty(path: path) }
+        return keys
+    }
+
+    /// The socket options that make a DEALER a CURVE client of a server whose public key is in
+    /// `serverKeyPath`, authenticating with the pair in `keyPath`.
+    /// - Throws: ``CurveKeyError``.
+    public static func clientOptions(serverKeyPath: String, keyPath: String) throws(CurveKeyError) -> [SocketOption] {
+        let server = try readPublicKey(path: serverKeyPath)
+        let pair = try readKeyPair(path: keyPath)
+        return [.curveServerKey(server), .curvePublicKey(pair.publicKey), .curveSecretKey(pair.secretKey)]
+    }
+
+    /// Non-blank, non-comment lines with their 1-based numbers, trimmed.
+    private static func read(_ path: String) throws(CurveKeyError) -> [(Int, String)] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .io(path: path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        var result: [(Int, String)] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            result.append((index + 1, line))
+        }
+        return result
+    }
+
+    /// Splits `name = value`.
+    private static func assignment(_ line: String) -> (String, String)? {
+        guard let equals = line.firstIndex(of: "="), line.hasPrefix("public-key") || line.hasPrefix("secret-key")
+        else { return nil }
+        let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+        let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+        return (name, value)
+    }
+}
+
+/// Whether endpoints stay on this host.
+public enum EndpointScope {
+    /// `true` for `ipc://`, `inproc://` and `tcp://` on 127.x, `localhost` or `[::1]`; `false` for
+    /// wildcards (`*`, `0.0.0.0`) and every other address.
+    public static func isLoopback(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = String(endpoint.dropFirst("tcp://".count))
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.index(after: host.startIndex)..<close])
+            return host == "::1"
+        }
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+}

@@ -1,0 +1,55 @@
+import Shared
+import Testing
+
+@testable import Broker
+
+@Suite("Broker core: draining and shutdown")
+struct DrainCoreTests {
+    let client: [UInt8] = [0xC1]
+    let workerA: [UInt8] = [0xA]
+    let workerB: [UInt8] = [0xB]
+
+    @Test("a DRAIN heartbeat is acknowledged, the worker keeps what it holds, and gets nothing new")
+    func drainingWorker() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4)
+        h.score(from: client, id: 1)
+        let held = try #require(h.dispatches.first)
+        h.sentToWorkers.removeAll()
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        let ack = try #require(h.sentToWorkers.last)
+        #expect(ack.message.header.command == .heartbeat && ack.message.header.flags.contains(.drain))
+        h.score(from: client, id: 2)
+        #expect(h.dispatches.isEmpty)
+        h.registerWorker(workerB, slots: 4)
+        #expect(h.dispatches.map(\.identity) == [workerB])
+        h.answer(held)
+        #expect(h.replies(to: client, id: 1).first?.header.status == .ok)
+        h.feed(.worker(identity: workerA, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        #expect(h.core.counters[.redispatched] == 0)
+        #expect(h.core.counters[.workersDraining] == 1)
+    }
+
+    @Test("shutting down refuses new work with BUSY and answers what is left when abandoned")
+    func shutdown() {
+        var h = CoreHarness()
+        h.score(from: client, id: 1)  // queued: no worker yet
+        h.core.beginShutdown()
+        h.score(from: client, id: 2)
+        #expect(h.replies(to: client, id: 2).first?.header.status == .busy)
+        var actions: [BrokerAction] = []
+        h.core.abandonOutstanding(into: &actions)
+        #expect(actions.count == 1)
+        #expect(h.core.outstandingRequests == 0)
+    }
+
+    @Test("a full queue answers BUSY before the rows are checked")
+    func shedsBeforeValidation() {
+        var h = CoreHarness { $0.queueCapacity = 1 }
+        h.score(from: client, id: 1)
+        let bad = WireMessage(
+            header: Header(command: .score, requestId: 2), payload: [Tensor(rows: 1, cols: 2, values: [1, .nan]).encoded()])
+        h.feed(.client(identity: client, frames: bad.frames(), userId: nil))
+        #expect(h.replies(to: client, id: 2).first?.header.status == .busy)
+    }
+}

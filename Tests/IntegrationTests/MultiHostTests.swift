@@ -1,0 +1,101 @@
+import Foundation
+import Shared
+import Testing
+
+/// Three network namespaces (broker, w1, w2) on one bridge with private 10.213.x addresses; the
+/// test process reaches the broker through the bridge's own address. Everything is created with
+/// names unique to this process and deleted in ``remove()``.
+struct NamespaceNetwork {
+    let suffix = String(getpid() % 100_000)
+    var bridge: String { "rpbr\(suffix)" }
+    func namespace(_ name: String) -> String { "rp-\(name)-\(suffix)" }
+    func hostVeth(_ name: String) -> String { "rp\(name)\(suffix)" }
+    static let members = [("broker", 1), ("w1", 2), ("w2", 3)]
+
+    @discardableResult
+    static func ip(_ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Whether this process may create namespaces (root, and `ip netns add` permitted).
+    static var permitted: Bool {
+        let probe = "rp-probe-\(getpid())"
+        guard ip(["netns", "add", probe]) == 0 else { return false }
+        ip(["netns", "del", probe])
+        return true
+    }
+
+    func create() throws {
+        func run(_ arguments: [String]) throws {
+            guard Self.ip(arguments) == 0 else { throw NetworkError.command(arguments.joined(separator: " ")) }
+        }
+        try run(["link", "add", bridge, "type", "bridge"])
+        try run(["addr", "add", "10.213.0.254/24", "dev", bridge])
+        try run(["link", "set", bridge, "up"])
+        for (name, host) in Self.members {
+            let ns = namespace(name)
+            try run(["netns", "add", ns])
+            try run(["link", "add", hostVeth(name), "type", "veth", "peer", "name", "eth0", "netns", ns])
+            try run(["link", "set", hostVeth(name), "master", bridge, "up"])
+            try run(["-n", ns, "addr", "add", "10.213.0.\(host)/24", "dev", "eth0"])
+            try run(["-n", ns, "link", "set", "eth0", "up"])
+            try run(["-n", ns, "link", "set", "lo", "up"])
+        }
+    }
+
+    /// Cuts or restores a member's link (its bridge-side veth).
+    func setLink(_ name: String, up: Bool) { Self.ip(["link", "set", hostVeth(name), up ? "up" : "down"]) }
+
+    func remove() {
+        for (name, _) in Self.members { Self.ip(["netns", "del", namespace(name)]) }
+        for (name, _) in Self.members { Self.ip(["link", "del", hostVeth(name)]) }
+        Self.ip(["link", "del", bridge])
+    }
+
+    enum NetworkError: Error { case command(String) }
+}
+
+@Suite("Multi-host over network namespaces", .serialized)
+struct MultiHostTests {
+    @Test(
+        "cutting a worker's link under load: its requests complete on the other worker, and it rejoins once restored",
+        .enabled(if: NamespaceNetwork.permitted, "needs root and `ip netns add`"))
+    func cutAndRestoreLink() async throws {
+        let network = NamespaceNetwork()
+        defer { network.remove() }
+        try network.create()
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        cluster.namespaces = [
+            "broker": network.namespace("broker"), "w1": network.namespace("w1"), "w2": network.namespace("w2"),
+        ]
+        // Private addresses inside our own namespaces: plaintext is allowed explicitly.
+        try cluster.startBroker(frontend: "tcp://10.213.0.1:*", backend: "tcp://10.213.0.1:*", extra: ["--insecure"])
+        try cluster.startWorker("w1")
+        try cluster.startWorker("w2")
+        let client = try await cluster.client(timeoutMs: 10_000)
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client, timeoutMs: 10_000) { $0.workers.count == 2 }
+
+        let load = SteadyLoad(client: client, lanes: 8, timeoutMs: 10_000)
+        try await load.waitForCompleted(300)
+        network.setLink("w1", up: false)
+        // Within the liveness window (3 heartbeats) w1 is declared dead and what it held is re-dispatched.
+        _ = try await cluster.waitForStatus(client, timeoutMs: 8000) { $0.workers.map(\.id) == ["w2"] }
+        let during = load.completed
+        try await load.waitForCompleted(during + 300)
+        network.setLink("w1", up: true)
+        let status = try await cluster.waitForStatus(client, timeoutMs: 15_000) { $0.workers.count == 2 }
+        #expect(Set(status.workers.map(\.id)) == ["w1", "w2"])
+        let outcomes = await load.stop()
+        #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
+        #expect((status.counters["redispatched"] ?? 0) + (status.counters["workers_expired"] ?? 0) > 0)
+    }
+}

@@ -78,6 +78,15 @@ let package = Package(
             ],
             path: "Sources/Metrics"
         ),
+        /// The flags every long-running process shares: logging, metrics, parent supervision.
+        .target(
+            name: "DaemonOptions",
+            dependencies: [
+                "Shared", "RecMetrics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.
         .target(
             name: "Shared",
@@ -127,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "Shared", "RecMetrics",
+                "Broker", "Shared", "RecMetrics", "DaemonOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -136,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "WorkerCommand",
             dependencies: [
-                "Worker", "Shared", "RecModel", "RecMetrics",
+                "Worker", "Shared", "RecModel", "RecMetrics", "DaemonOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DaemonOptions
 import Broker
 import Foundation
 import Logging
@@ -50,17 +51,7 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Directory for durable state: jobs, datasets, model versions (needed to train and promote).")
     var stateDir: String?
 
-    @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
-    var exitWithParent = false
-
-    @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (off unless given).")
-    var metrics: String?
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    @Option(help: "Log format: text or json.")
-    var logFormat: LogFormat = .text
+    @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
@@ -92,17 +83,7 @@ struct BrokerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LogSetup.bootstrap(level: logLevel, format: logFormat)
-        var metricsService: MetricsEndpoint? = nil
-        if let metrics {
-            do {
-                metricsService = try MetricsEndpoint(
-                    address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
-            } catch {
-                CommandOutput.printError("\(Self.configuration.commandName ?? "recpool"): \(error)")
-                throw ExitCode(2)
-            }
-        }
+        let metricsService = try daemon.start(commandName: "recpool-broker")
         let logger = Logger(label: "recpool.broker")
         let security: BrokerSecurity?
         do {
@@ -118,7 +99,7 @@ struct BrokerCommand: AsyncParsableCommand {
         configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
         configuration.enforceRoles = security != nil
         var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
-        settings.exitWithParent = exitWithParent
+        settings.exitWithParent = daemon.exitWithParent
         settings.stateDirectory = stateDir
         settings.security = security
         let service = BrokerService(settings: settings, logger: logger) { result in
@@ -144,5 +125,3 @@ struct BrokerCommand: AsyncParsableCommand {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension LogFormat: ExpressibleByArgument {}

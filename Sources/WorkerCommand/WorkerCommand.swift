@@ -1,4 +1,5 @@
 import ArgumentParser
+import DaemonOptions
 import Foundation
 import Logging
 import RecMetrics
@@ -49,17 +50,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "This worker's CURVE key pair (a .key file from `recpool keygen`).")
     var curveKey: String?
 
-    @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
-    var exitWithParent = false
-
-    @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (off unless given).")
-    var metrics: String?
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    @Option(help: "Log format: text or json.")
-    var logFormat: LogFormat = .text
+    @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
@@ -73,17 +64,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LogSetup.bootstrap(level: logLevel, format: logFormat)
-        var metricsService: MetricsEndpoint? = nil
-        if let metrics {
-            do {
-                metricsService = try MetricsEndpoint(
-                    address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
-            } catch {
-                CommandOutput.printError("\(Self.configuration.commandName ?? "recpool"): \(error)")
-                throw ExitCode(2)
-            }
-        }
+        let metricsService = try daemon.start(commandName: "recpool-worker")
         BLASThreads.set(blasThreads)
         let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let logger = Logger(label: "recpool.worker")
@@ -108,7 +89,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.batchMaxRows = batchMaxRows
         configuration.batchWaitMicros = batchWaitUs
-        configuration.exitWithParent = exitWithParent
+        configuration.exitWithParent = daemon.exitWithParent
         if let curveServerKey, let curveKey {
             do {
                 configuration.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
@@ -132,5 +113,3 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension LogFormat: ExpressibleByArgument {}

@@ -9,7 +9,8 @@ extension BrokerCore {
                 inflight: worker.inflight.count, modelVersion: worker.modelVersion,
                 inputWidth: worker.hello.inputWidth,
                 heartbeatAgeMs: (now.monotonicMicros &- worker.lastSeen) / 1000,
-                services: worker.services.map(\.name).sorted(), completed: worker.completed,
+                services: worker.services.map(\.name).sorted() + (worker.trains ? [Command.trainRound.name] : []),
+                completed: worker.completed,
                 errors: worker.errors, pid: worker.hello.pid)
         }.sorted { $0.id < $1.id }
         let services: [Command] = [.score, .recommend, .feedback]

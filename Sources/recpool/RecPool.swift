@@ -10,7 +10,7 @@ struct RecPool: AsyncParsableCommand {
         abstract: "Serve, train and load-test cold-start recommendation models on a ZeroMQ worker pool.",
         subcommands: [
             // Pool commands (foundation).
-            LocalCommand.self, ScoreCommand.self, RecommendCommand.self, StatusCommand.self,
+            LocalCommand.self, ScoreCommand.self, RecommendCommand.self, StatusCommand.self, HealthCommand.self,
             TrainCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self,
             ModelsCommand.self, PromoteCommand.self, RollbackCommand.self, ImportCommand.self, PullCommand.self,
             // Model commands.

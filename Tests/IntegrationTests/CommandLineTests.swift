@@ -145,3 +145,48 @@ struct RecommendTests {
         #expect(malformed.code != 0 && malformed.stderr.contains("ITEM:SECONDS"))
     }
 }
+
+/// Probes and the live status view.
+@Suite("Health and status watch", .serialized)
+struct HealthTests {
+    @Test("recpool health exits 0 with a live worker, 1 without one, and non-zero when the broker is unreachable")
+    func health() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        let broker = cluster.endpoints.frontend
+        let empty = try runTool("recpool", ["health", "--broker", broker])
+        #expect(empty.code == 1 && empty.stderr.contains("no live worker"))
+        try cluster.startWorker("w1")
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
+        #expect(try runTool("recpool", ["health", "--broker", broker, "--service", "TRAIN_ROUND"]).code == 0)
+        #expect(try runTool("recpool", ["health", "--broker", broker, "--service", "NOPE"]).code != 0)
+        cluster.kill("broker", signal: SIGKILL)
+        let gone = try runTool("recpool", ["health", "--broker", broker, "--timeout-ms", "300"])
+        #expect(gone.code != 0 && gone.code != 1)
+    }
+
+    @Test("recpool status --watch --json prints a document a second and exits 0 on SIGINT")
+    func watch() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1")
+        let process = Process()
+        process.executableURL = ProcessCluster.executable("recpool")
+        process.arguments = ["status", "--broker", cluster.endpoints.frontend, "--watch", "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        try await Task.sleep(for: .milliseconds(2500))
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count >= 2)
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+    }
+}

@@ -12,10 +12,17 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Print the status document as one JSON object.")
     var json = false
 
+    @Flag(help: "Refresh every second in the terminal (with --json: one object per second); Ctrl-C exits.")
+    var watch = false
+
     func run() async throws {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
+            if watch {
+                try await StatusWatch.run(client: client, json: json)
+                return
+            }
             let status = try await client.status()
             if json {
                 CommandOutput.printLine(JSONOutput.encode(status))

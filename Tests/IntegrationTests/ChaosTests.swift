@@ -55,12 +55,8 @@ struct ChaosTests {
     func killWorkerExactlyOnce() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1")
-        try cluster.startWorker("w2")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1", "w2"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
         let dealer = CountingDealer()
         let endpoint = cluster.endpoints.frontend
         let run = Task { await DedicatedThread.run(name: "chaos-dealer") { Result { try dealer.run(endpoint: endpoint, window: 64, settleMs: 15_000) } } }

@@ -9,12 +9,8 @@ struct CommandLineTests {
     func jsonOutput() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1", extra: ["--input-width", "3"])
-        try cluster.startWorker("w2", extra: ["--input-width", "3"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1", "w2"], workerArguments: ["--input-width", "3"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
 
         let broker = cluster.endpoints.frontend
         let csv = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(getpid()).csv")
@@ -120,11 +116,8 @@ struct RecommendTests {
 
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1", extra: ["--model", model])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--model", model])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let broker = cluster.endpoints.frontend
 
         let warm = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:30,2:10", "--top", "5", "--json"])

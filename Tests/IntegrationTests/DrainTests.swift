@@ -63,12 +63,8 @@ struct DrainTests {
     func workerSigterm() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1")
-        try cluster.startWorker("w2")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1", "w2"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
         let load = SteadyLoad(client: client, lanes: 8)
         try await load.waitForCompleted(400)
         let exit = cluster.kill("w1", signal: SIGTERM)
@@ -89,12 +85,8 @@ struct DrainTests {
     func remoteDrain() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1")
-        try cluster.startWorker("w2")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1", "w2"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
         let load = SteadyLoad(client: client, lanes: 4)
         try await load.waitForCompleted(200)
         let drained = try runTool("recpool", ["drain", "w1", "--broker", cluster.endpoints.frontend])
@@ -114,11 +106,8 @@ struct DrainTests {
     func brokerSigterm() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         // Replies come back while the broker drains; once it is gone, requests fail with a typed
         // timeout. Nothing waits past its timeout.
         let load = SteadyLoad(client: client, lanes: 8, timeoutMs: 1500)

@@ -131,11 +131,8 @@ struct FuzzTests {
     func fuzzBothFaces() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let pid = try #require(cluster.pid("broker"))
         let load = SteadyLoad(client: client, lanes: 2)
 

@@ -54,11 +54,8 @@ struct MetricsTests {
         let brokerPort = Self.freePort(), workerPort = Self.freePort()
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--metrics", "127.0.0.1:\(brokerPort)"])
-        try cluster.startWorker("w1", extra: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--metrics", "127.0.0.1:\(brokerPort)"], workers: ["w1"], workerArguments: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         for _ in 0..<5 { _ = try await client.score(rows: [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]]) }
         _ = try? await client.score(rows: [[1, 2]])  // a BAD_REQUEST
         try await Task.sleep(for: .milliseconds(200))  // one reactor tick publishes the counters

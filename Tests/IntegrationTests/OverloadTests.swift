@@ -50,11 +50,8 @@ struct OverloadTests {
     func threeTimesCapacity() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--queue-capacity", "64"])
-        try cluster.startWorker("w1", extra: ["--slots", "16"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--queue-capacity", "64"], workers: ["w1"], workerArguments: ["--slots", "16"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let pid = try #require(cluster.pid("broker"))
 
         _ = await Self.closedLoopRate(client, lanes: 64, seconds: 0.5)  // warm-up

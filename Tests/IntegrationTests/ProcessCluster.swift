@@ -112,6 +112,18 @@ final class ProcessCluster: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// Starts a broker and the named workers, connects a client and waits until every worker has
+    /// registered. The caller closes the client and stops the cluster.
+    func startPool(brokerArguments: [String] = [], workers: [String], workerArguments: [String] = []) async throws
+        -> RecPoolClient
+    {
+        try startBroker(extra: brokerArguments)
+        for name in workers { try startWorker(name, extra: workerArguments) }
+        let connected = try await self.client()
+        _ = try await waitForStatus(connected) { $0.workers.count == workers.count }
+        return connected
+    }
+
     /// Connects a client to the frontend.
     func client(timeoutMs: UInt64 = 5000) async throws -> RecPoolClient {
         var options = RecPoolClient.Options()

@@ -15,11 +15,8 @@ struct PythonClientTests {
     func pythonClient() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1", extra: ["--input-width", "5"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--input-width", "5"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(Self.python))

@@ -36,11 +36,8 @@ struct ScoringTests {
     func badRows() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker()
-        try cluster.startWorker("w1")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(workers: ["w1"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let wide = await serverError { try await client.score(rows: [[1, 2, 3]]) }
         #expect(wide?.status == .badRequest)
         #expect(wide?.message.contains("106") == true)
@@ -225,12 +222,8 @@ struct RolloutTests {
         }
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
-        try cluster.startWorker("w1", extra: ["--input-width", "3"])
-        try cluster.startWorker("w2", extra: ["--input-width", "3"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1", "w2"], workerArguments: ["--input-width", "3"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
         let broker = cluster.endpoints.frontend
         let first = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m1.ckpt").path, "--promote"])
         #expect(first.code == 0, "\(first.stderr)")

@@ -58,11 +58,8 @@ struct TrainingTests {
 
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
-        try cluster.startWorker("w1", extra: ["--input-width", "3"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1"], workerArguments: ["--input-width", "3"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let train = try runTool(
             "recpool",
             ["train", "--broker", cluster.endpoints.frontend, "--dataset", data.path, "--epochs", "3", "--seed", "11",
@@ -98,12 +95,8 @@ struct TrainingTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
-        try cluster.startWorker("w1")
-        try cluster.startWorker("w2")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1", "w2"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
         var losses: [Int: Double] = [:]
         for workers in [1, 2] {
             let spec = TrainJobSpec(dataset: "synthetic:users=3000,seed=5", epochs: 5, batch: 32, workers: workers, syncEvery: 10, seed: 3)
@@ -188,11 +181,8 @@ struct JobLifecycleTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
-        try cluster.startWorker("w1")
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let spec = TrainJobSpec(dataset: "synthetic:users=2000,seed=1", epochs: 200, workers: 1, syncEvery: 1)
         let id = try await TrainingTests.submit(client, spec)
         _ = try await TrainingTests.waitForJob(client, id) { $0.round >= 2 }
@@ -218,11 +208,8 @@ struct JobLifecycleTests {
         #expect(try runTool("recpool", ["fit", "--dataset", data.path, "--out", model, "--epochs", "1"]).code == 0)
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--state-dir", directory.appendingPathComponent("state").path])
-        try cluster.startWorker("w1", extra: ["--input-width", "3"])
-        let client = try await cluster.client()
+        let client = try await cluster.startPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1"], workerArguments: ["--input-width", "3"])
         defer { client.close() }
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         let imported = try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", model, "--promote"])
         #expect(imported.code == 0, "\(imported.stderr)")
         _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 1 }

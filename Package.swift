@@ -59,6 +59,14 @@ let package = Package(
         /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
         /// content-addressed blob files (datasets, checkpoints).
         .target(
+            name: "RecPolicy",
+            dependencies: [
+                "RecModel", "RecData", "Shared",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Policy"
+        ),
+        .target(
             name: "RecStore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -101,7 +109,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
-                "Shared", "RecStore",
+                "Shared", "RecStore", "RecPolicy", "RecData",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -112,7 +120,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Shared", "RecModel", "RecData",
+                "Shared", "RecModel", "RecData", "RecPolicy",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecLoad",
+                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,8 +179,9 @@ let package = Package(
             name: "BrokerTests",
             dependencies: ["Broker", "Shared", "RecStore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+        .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "Shared"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData", "RecPolicy"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "RecData", "RecPolicy"]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),
     ]
 )

@@ -24,7 +24,7 @@ extension BrokerCore {
             return
         }
         switch header.command {
-        case .score, .recommend, .feedback:
+        case .score, .recommend:
             if isShuttingDown {
                 counters.add(.refusedShuttingDown)
                 let request = PendingRequest(client: identity, header: header, payload: [], acceptedAt: 0)
@@ -43,6 +43,9 @@ extension BrokerCore {
                 .sendToClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(document)]))
         case .cancel:
             cancel(identity: identity, message: message, now: now, into: &actions)
+        case .feedback:
+            // Feedback is made durable by the control plane before it is acknowledged.
+            actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .control:
             if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
                 request.op == "drain"
@@ -51,7 +54,8 @@ extension BrokerCore {
                 return
             }
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
-        case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound:
+        case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound, .policyState, .learn, .policy,
+            .policyPull:
             answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
         }
     }

@@ -6,7 +6,8 @@ public enum Command: UInt8, Sendable, Hashable, CaseIterable {
     case score = 0x01
     /// Rank items for a user from raw context (a JSON document).
     case recommend = 0x02
-    /// Report a user's reaction to a recommendation.
+    /// Report a user's reaction to one item of a recommendation (JSON ``FeedbackRequest``). Answered by the
+    /// broker's control plane once the event is durable; workers learn from it afterwards.
     case feedback = 0x03
     /// Ask the broker for its status document (JSON).
     case status = 0x04
@@ -24,17 +25,26 @@ public enum Command: UInt8, Sendable, Hashable, CaseIterable {
     case disconnect = 0x22
     /// A worker's result for a training round.
     case roundResult = 0x23
+    /// A worker's online policy: its state for a sync (answering ``policyPull``), or the version and
+    /// weight hash it now serves (after ``policy``). JSON ``PolicyStateReport``, then the pack for a sync.
+    case policyState = 0x24
 
     // Broker to worker.
     /// New model weights for a scoring replica.
     case weights = 0x30
     /// Work for one round of a training job.
     case trainRound = 0x31
+    /// Feedback events for a replica's online learner (JSON ``LearnBatch``).
+    case learn = 0x32
+    /// Install an online policy version: JSON ``PolicyInstall``, then its ``ParameterPack``.
+    case policy = 0x33
+    /// Ask a replica for its online policy's state, for a periodic sync (answered by ``policyState``).
+    case policyPull = 0x34
 
     /// Whether the broker forwards this command to a worker for an answer.
     public var isWorkerService: Bool {
         switch self {
-        case .score, .recommend, .feedback: true
+        case .score, .recommend: true
         default: false
         }
     }
@@ -54,6 +64,10 @@ public enum Command: UInt8, Sendable, Hashable, CaseIterable {
         case .roundResult: "ROUND_RESULT"
         case .weights: "WEIGHTS"
         case .trainRound: "TRAIN_ROUND"
+        case .policyState: "POLICY_STATE"
+        case .learn: "LEARN"
+        case .policy: "POLICY"
+        case .policyPull: "POLICY_PULL"
         }
     }
 }

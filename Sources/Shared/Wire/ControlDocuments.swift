@@ -13,6 +13,11 @@
 /// | `fetch` | `version` | ``ModelView``, then the checkpoint bytes in frame 2 |
 /// | `rollback` | — | ``ModelView`` of the version now promoted |
 /// | `drain` | `worker` | ``DrainReply``: the worker finishes what it holds and leaves |
+/// | `online` | — | ``OnlineView`` |
+/// | `online_freeze`, `online_unfreeze` | — | ``OnlineView`` |
+/// | `online_sync` | `corrupt` (`"noise"`, only with `--allow-fault-injection`) | ``OnlineView`` after the sync |
+/// | `online_policy` | — | ``PolicyInstall``, then the weights' ``ParameterPack`` in frame 2 |
+/// | `impressions` | `after`, `limit` | ``ImpressionPage`` |
 public struct ControlRequest: Codable, Sendable, Equatable {
     /// The operation.
     public var op: String
@@ -26,10 +31,22 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var upload: UploadChunk?
     /// A worker's display id (`drain`).
     public var worker: String?
+    /// Fault injection for `online_sync`: `"noise"` replaces the averaged candidate with noise.
+    public var corrupt: String?
+    /// Paging for `impressions`: return rows after this sequence number.
+    public var after: Int64?
+    /// Paging for `impressions`: at most this many rows.
+    public var limit: Int?
 
     /// Creates a request.
-    public init(op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil, worker: String? = nil) {
+    public init(
+        op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil,
+        worker: String? = nil, corrupt: String? = nil, after: Int64? = nil, limit: Int? = nil
+    ) {
         self.op = op
+        self.corrupt = corrupt
+        self.after = after
+        self.limit = limit
         self.worker = worker
         self.job = job
         self.version = version

@@ -73,12 +73,15 @@ public struct StatusDocument: Codable, Sendable, Hashable {
     public var inflight: Int
     /// Counters by name: requests, replies by status, drops by reason, re-dispatches.
     public var counters: [String: UInt64]
+    /// Online learning, when the broker runs it.
+    public var online: OnlineView?
 
     /// Creates a status document.
     public init(
         protocolVersion: Int, uptimeMs: UInt64, workers: [Worker], queues: [Queue], inflight: Int,
-        counters: [String: UInt64]
+        counters: [String: UInt64], online: OnlineView? = nil
     ) {
+        self.online = online
         self.protocolVersion = protocolVersion
         self.uptimeMs = uptimeMs
         self.workers = workers

@@ -1,0 +1,147 @@
+/// The outcome of the off-policy guard for one candidate version. JSON keys: `accepted`, `reason`,
+/// `estimator`, `candidate_value`, `current_value`, `margin`, `rows`, `at_ms`.
+public struct GuardDecision: Codable, Sendable, Hashable {
+    /// Whether the candidate became the served version.
+    public var accepted: Bool
+    /// Why, in one line.
+    public var reason: String
+    /// The estimator used (`snipw`).
+    public var estimator: String
+    /// The candidate's estimated value (expected clicks per shown item) on recent logged impressions.
+    public var candidateValue: Double?
+    /// The current version's estimate on the same rows.
+    public var currentValue: Double?
+    /// The margin the candidate may fall below the current version by.
+    public var margin: Double
+    /// Logged rows (shown items with feedback) the estimates used.
+    public var rows: Int
+    /// When the decision was taken, ms since the Unix epoch.
+    public var atMs: UInt64
+
+    /// Creates a decision.
+    public init(
+        accepted: Bool, reason: String, estimator: String = "snipw", candidateValue: Double?, currentValue: Double?,
+        margin: Double, rows: Int, atMs: UInt64
+    ) {
+        self.accepted = accepted
+        self.reason = reason
+        self.estimator = estimator
+        self.candidateValue = candidateValue
+        self.currentValue = currentValue
+        self.margin = margin
+        self.rows = rows
+        self.atMs = atMs
+    }
+}
+
+/// What one replica reported it serves. JSON keys: `worker`, `version`, `weights_sha256`.
+public struct ReplicaPolicyView: Codable, Sendable, Hashable {
+    /// The worker's display id.
+    public var worker: String
+    /// The policy version it serves.
+    public var version: UInt64
+    /// SHA-256 of its served weights' ``ParameterPack``.
+    public var weightsSha256: String
+
+    /// Creates a view.
+    public init(worker: String, version: UInt64, weightsSha256: String) {
+        self.worker = worker
+        self.version = version
+        self.weightsSha256 = weightsSha256
+    }
+}
+
+/// Online learning as the broker sees it (`recpool online status`, and `online` in the status document).
+/// JSON keys: `enabled`, `frozen`, `version`, `weights_sha256`, `syncs`, `rejected`, `last_sync_ms`,
+/// `sync_interval_ms`, `sync_events`, `impressions`, `feedback`, `duplicates`, `pending_events`,
+/// `last_decision`, `replicas`.
+public struct OnlineView: Codable, Sendable, Hashable {
+    /// Whether the broker runs online learning.
+    public var enabled: Bool
+    /// Whether learning is paused (serving continues with the current version).
+    public var frozen: Bool
+    /// The version every replica should serve.
+    public var version: UInt64
+    /// SHA-256 of that version's weights.
+    public var weightsSha256: String
+    /// Accepted syncs since the broker started.
+    public var syncs: Int
+    /// Candidates the guard rejected since the broker started.
+    public var rejected: Int
+    /// When the last sync finished, ms since the Unix epoch (0 for never).
+    public var lastSyncMs: UInt64
+    /// A sync starts at most this long after the previous one, ms.
+    public var syncIntervalMs: UInt64
+    /// ... or once this many feedback events have reached the learners.
+    public var syncEvents: Int
+    /// Impressions in the log.
+    public var impressions: Int
+    /// Feedback events accepted (durable).
+    public var feedback: Int
+    /// Duplicate feedback events ignored.
+    public var duplicates: Int
+    /// Events delivered to learners since the last sync.
+    public var pendingEvents: Int
+    /// The guard's most recent decision.
+    public var lastDecision: GuardDecision?
+    /// What each replica reported it serves.
+    public var replicas: [ReplicaPolicyView]
+
+    /// Creates a view.
+    public init(
+        enabled: Bool, frozen: Bool, version: UInt64, weightsSha256: String, syncs: Int, rejected: Int,
+        lastSyncMs: UInt64, syncIntervalMs: UInt64, syncEvents: Int, impressions: Int, feedback: Int, duplicates: Int,
+        pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView]
+    ) {
+        self.enabled = enabled
+        self.frozen = frozen
+        self.version = version
+        self.weightsSha256 = weightsSha256
+        self.syncs = syncs
+        self.rejected = rejected
+        self.lastSyncMs = lastSyncMs
+        self.syncIntervalMs = syncIntervalMs
+        self.syncEvents = syncEvents
+        self.impressions = impressions
+        self.feedback = feedback
+        self.duplicates = duplicates
+        self.pendingEvents = pendingEvents
+        self.lastDecision = lastDecision
+        self.replicas = replicas
+    }
+}
+
+/// One logged impression with the feedback it received (`impressions` CONTROL op). JSON keys: `seq`,
+/// `record`, `clicks` (item → 0 or 1, for the items that got feedback).
+public struct LoggedImpression: Codable, Sendable, Equatable {
+    /// Position in the log (increasing).
+    public var seq: Int64
+    /// The impression.
+    public var record: ImpressionRecord
+    /// Feedback received, by item.
+    public var clicks: [String: Int]
+
+    /// Creates a row.
+    public init(seq: Int64, record: ImpressionRecord, clicks: [String: Int]) {
+        self.seq = seq
+        self.record = record
+        self.clicks = clicks
+    }
+}
+
+/// A page of the impression log. JSON keys: `impressions`, `next_after` (null at the end), `spec`.
+public struct ImpressionPage: Codable, Sendable, Equatable {
+    /// Rows, oldest first.
+    public var impressions: [LoggedImpression]
+    /// Pass as `after` for the next page; nil when this was the last.
+    public var nextAfter: Int64?
+    /// The serving policy's spec (the catalogue, for the item-context file of an export).
+    public var spec: OnlinePolicySpec?
+
+    /// Creates a page.
+    public init(impressions: [LoggedImpression], nextAfter: Int64?, spec: OnlinePolicySpec?) {
+        self.impressions = impressions
+        self.nextAfter = nextAfter
+        self.spec = spec
+    }
+}

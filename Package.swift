@@ -144,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "Shared", "RecMetrics", "DaemonOptions",
+                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -22,6 +22,6 @@ extension BrokerCore {
             protocolVersion: Int(Header.currentVersion),
             uptimeMs: (now.monotonicMicros &- startedAt) / 1000,
             workers: workerEntries, queues: queueEntries, inflight: inflight.count,
-            counters: counters.values)
+            counters: counters.values, online: onlineView)
     }
 }

@@ -40,7 +40,7 @@ extension BrokerCore {
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
             removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
-        case (.roundResult, false):
+        case (.roundResult, false), (.policyState, false):
             actions.append(.toControl(.worker(identity: identity, message: message)))
         case (let command, true) where command.isWorkerService:
             complete(identity: identity, message: message, now: now, into: &actions)
@@ -79,7 +79,7 @@ extension BrokerCore {
             identity: identity, hello: hello, address: peerAddress ?? hello.host,
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
             modelVersion: hello.modelVersion, lastSeen: now.monotonicMicros,
-            trains: hello.services.contains(Command.trainRound.name))
+            trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
         counters.add(.workersRegistered)
         actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded()]))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
@@ -109,8 +109,14 @@ extension BrokerCore {
             let queued = entry.dispatchedAt &- entry.request.acceptedAt
             header.brokerQueueMicros = UInt32(clamping: queued)
             counters.reply(header.status)
-            actions.append(
-                .sendToClient(identity: entry.request.client, frames: [header.encoded()] + message.payload))
+            var payload = message.payload
+            if header.command == .recommend && payload.count >= 2 {
+                // A policy reply's third frame is the impression record: it goes to the log, not the client.
+                let record = payload.removeLast()
+                let worker = workers[identity]?.hello.workerId ?? ""
+                actions.append(.toControl(.impression(worker: worker, record: record)))
+            }
+            actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
         }
         pump(message.header.command, now: now, into: &actions)
     }

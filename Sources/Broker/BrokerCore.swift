@@ -25,6 +25,8 @@ public struct BrokerCore: Sendable {
     public internal(set) var replyLatencies: [UInt64] = []
     /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it.
     var rollout: (version: UInt64, frames: [[UInt8]])?
+    /// The control plane's latest view of online learning, for the status document.
+    public var onlineView: OnlineView?
     /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
     public internal(set) var isShuttingDown = false
 

@@ -29,6 +29,8 @@ public final class BrokerReactor: Sendable {
         /// On ``BrokerReactor/stop()``, how long to keep serving what is already queued or in
         /// flight (new requests get BUSY) before answering the rest BUSY and exiting, in ms.
         public var drainTimeoutMs: UInt64 = 5000
+        /// Online learning settings; nil runs none (FEEDBACK is refused). Needs ``stateDirectory``.
+        public var online: OnlineSettings?
 
         /// Creates settings.
         public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
@@ -64,7 +66,7 @@ public final class BrokerReactor: Sendable {
         if let directory = settings.stateDirectory {
             do {
                 let store = try RecStore(directory: directory)
-                control = ControlPlane(store: store, reactorWakeup: wakeup, logger: logger)
+                control = ControlPlane(store: store, reactorWakeup: wakeup, logger: logger, online: settings.online)
             } catch {
                 onBound(.failure(.store(error)))
                 return .failure(.store(error))
@@ -175,6 +177,7 @@ public final class BrokerReactor: Sendable {
                     case .toClient(let identity, let frames): actions.append(.sendToClient(identity: identity, frames: frames))
                     case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
                     case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
+                    case .online(let view): core.onlineView = view
                     }
                 }
                 shell.perform(&actions, core: &core, now: now)

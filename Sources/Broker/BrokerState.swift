@@ -52,6 +52,8 @@ struct WorkerRecord: Sendable {
     var errors: UInt64 = 0
     /// Whether it runs training rounds.
     var trains = false
+    /// Whether it serves and learns the online policy (POLICY in its READY services).
+    var online = false
     /// When WEIGHTS were last sent to it (monotonic µs), to pace re-sends.
     var weightsSentAt: UInt64 = 0
 

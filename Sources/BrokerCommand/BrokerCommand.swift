@@ -51,12 +51,15 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Directory for durable state: jobs, datasets, model versions (needed to train and promote).")
     var stateDir: String?
 
+    @OptionGroup(title: "Online learning") var online: OnlineOptions
+
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
         if curveKey == nil && (allowClients != nil || allowTrainers != nil || allowWorkers != nil) {
             throw ValidationError("--allow-clients, --allow-trainers and --allow-workers need --curve-key")
         }
@@ -102,6 +105,7 @@ struct BrokerCommand: AsyncParsableCommand {
         settings.exitWithParent = daemon.exitWithParent
         settings.stateDirectory = stateDir
         settings.security = security
+        settings.online = try online.settings()
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):

@@ -58,6 +58,21 @@ public final class RecStore: Sendable {
                     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                     """)
         }
+        migrator.registerMigration("v2-online") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE impressions (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,
+                        worker TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL);
+                    CREATE TABLE feedback (
+                        impression_id TEXT NOT NULL, item INTEGER NOT NULL, click INTEGER NOT NULL, dwell REAL,
+                        created_ms INTEGER NOT NULL, PRIMARY KEY (impression_id, item));
+                    CREATE TABLE policy_versions (
+                        version INTEGER PRIMARY KEY, weights_sha TEXT NOT NULL, spec TEXT NOT NULL,
+                        decision TEXT, created_ms INTEGER NOT NULL);
+                    CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+        }
         return migrator
     }
 

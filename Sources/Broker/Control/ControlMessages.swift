@@ -6,8 +6,10 @@ public enum ControlInput: Sendable {
     case client(identity: [UInt8], message: WireMessage, userId: String?)
     /// A training message from a worker (ROUND_RESULT).
     case worker(identity: [UInt8], message: WireMessage)
-    /// The live workers that can train, as the core knows them now.
+    /// The live workers that can train or learn online, as the core knows them now.
     case workers([TrainingWorker])
+    /// An impression record a worker attached to a RECOMMEND reply (JSON ``ImpressionRecord``).
+    case impression(worker: String, record: [UInt8])
 }
 
 /// A live worker as the control plane sees it.
@@ -16,6 +18,18 @@ public struct TrainingWorker: Sendable, Hashable {
     public var identity: [UInt8]
     /// Its display id.
     public var id: String
+    /// Whether it runs training rounds.
+    public var trains: Bool
+    /// Whether it serves and learns the online policy.
+    public var online: Bool
+
+    /// Creates a view of a worker.
+    public init(identity: [UInt8], id: String, trains: Bool = true, online: Bool = false) {
+        self.identity = identity
+        self.id = id
+        self.trains = trains
+        self.online = online
+    }
 }
 
 /// What the control plane hands back to the reactor.
@@ -26,4 +40,6 @@ public enum ControlOutput: Sendable {
     case toWorker(identity: [UInt8], frames: [[UInt8]])
     /// Roll this version out to every scoring replica: the complete WEIGHTS message frames.
     case rollout(version: UInt64, frames: [[UInt8]])
+    /// The online learner's state changed: shown in the status document.
+    case online(OnlineView)
 }

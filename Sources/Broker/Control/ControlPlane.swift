@@ -19,10 +19,13 @@ public final class ControlPlane: Sendable {
     private let stopRequested = Mutex(false)
     private let store: RecStore
     private let logger: Logger
+    private let online: OnlineSettings?
 
-    /// Creates a control plane over `store` that wakes the reactor through `reactorWakeup`.
-    public init(store: RecStore, reactorWakeup: WakeupSignal, logger: Logger) {
+    /// Creates a control plane over `store` that wakes the reactor through `reactorWakeup`; with `online`
+    /// settings it also runs online learning.
+    public init(store: RecStore, reactorWakeup: WakeupSignal, logger: Logger, online: OnlineSettings? = nil) {
         self.store = store
+        self.online = online
         self.reactorWakeup = reactorWakeup
         self.logger = logger
     }
@@ -49,11 +52,23 @@ public final class ControlPlane: Sendable {
 
     /// Runs the control loop on the calling thread until ``stop()``.
     public func run() {
-        let coordinator = JobCoordinator(store: store, logger: logger) { [outbox, reactorWakeup] output in
+        let emit: (ControlOutput) -> Void = { [outbox, reactorWakeup] output in
             outbox.queue.withLock { $0.append(output) }
             reactorWakeup.signal()
         }
+        let coordinator = JobCoordinator(store: store, logger: logger, emit: emit)
         coordinator.start(nowMs: Clocks.epochMillis())
+        var learner: OnlineCoordinator? = nil
+        if let online {
+            do {
+                let made = try OnlineCoordinator(settings: online, store: store, logger: logger, emit: emit)
+                try made.start(nowMs: Clocks.epochMillis())
+                learner = made
+            } catch {
+                logger.error("online learning could not start; FEEDBACK will be refused", metadata: ["error": "\(error)"])
+            }
+        }
+        let router = ControlRouter(jobs: coordinator, online: learner)
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)
@@ -63,17 +78,8 @@ public final class ControlPlane: Sendable {
                 return Array(queue)
             }
             let now = Clocks.epochMillis()
-            for input in inputs {
-                switch input {
-                case .client(let identity, let message, let userId):
-                    coordinator.handleClient(identity: identity, message: message, userId: userId, nowMs: now)
-                case .worker(let identity, let message):
-                    coordinator.handleWorker(identity: identity, message: message, nowMs: now)
-                case .workers(let workers):
-                    coordinator.updateWorkers(workers, nowMs: now)
-                }
-            }
-            coordinator.tick(nowMs: Clocks.epochMillis())
+            for input in inputs { router.route(input, nowMs: now) }
+            router.tick(nowMs: Clocks.epochMillis())
         }
     }
 }

@@ -71,7 +71,7 @@ final class JobCoordinator {
     /// The live workers changed: reassign shards held by the departed, start waiting jobs.
     func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) {
         let previous = Set(workers.map(\.identity))
-        workers = live.sorted { $0.id < $1.id }
+        workers = live.filter(\.trains).sorted { $0.id < $1.id }
         let current = Set(workers.map(\.identity))
         guard previous != current else { return }
         for (id, holders) in datasetHolders { datasetHolders[id] = holders.intersection(current) }

@@ -14,10 +14,13 @@ public enum PeerRole: String, Sendable, Hashable, CaseIterable {
 /// Which role may send what. Pure, so the rules are tested without sockets.
 public enum AccessPolicy {
     /// CONTROL operations that only read.
-    public static let readOnlyControlOps: Set<String> = ["jobs", "job", "models", "fetch"]
+    public static let readOnlyControlOps: Set<String> = [
+        "jobs", "job", "models", "fetch", "online", "online_policy", "impressions",
+    ]
     /// CONTROL operations that change jobs or models: trainers only.
     public static let trainerControlOps: Set<String> = [
-        "train", "upload", "cancel_job", "promote", "rollback", "import", "drain",
+        "train", "upload", "cancel_job", "promote", "rollback", "import", "drain", "online_freeze", "online_unfreeze",
+        "online_sync",
     ]
 
     /// Whether `role` may send `command` on the frontend. CONTROL also needs ``allowsControl(_:op:)``.

@@ -1,0 +1,51 @@
+import Shared
+
+/// Sends each control-plane input to the coordinator that owns it: FEEDBACK, impressions, POLICY_STATE and
+/// the online CONTROL operations to ``OnlineCoordinator``; training and the registry to ``JobCoordinator``.
+struct ControlRouter {
+    let jobs: JobCoordinator
+    let online: OnlineCoordinator?
+
+    func route(_ input: ControlInput, nowMs: UInt64) {
+        switch input {
+        case .client(let identity, let message, let userId):
+            let header = message.header
+            if header.command == .feedback {
+                guard let online else { return refuse(identity, header) }
+                online.handleFeedback(identity: identity, message: message, nowMs: nowMs)
+                return
+            }
+            if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
+                OnlineCoordinator.operations.contains(request.op)
+            {
+                guard let online else { return refuse(identity, header) }
+                online.handleControl(identity: identity, header: header, request: request, nowMs: nowMs)
+                return
+            }
+            jobs.handleClient(identity: identity, message: message, userId: userId, nowMs: nowMs)
+        case .worker(let identity, let message):
+            if message.header.command == .policyState {
+                online?.handleWorker(identity: identity, message: message, nowMs: nowMs)
+            } else {
+                jobs.handleWorker(identity: identity, message: message, nowMs: nowMs)
+            }
+        case .workers(let live):
+            jobs.updateWorkers(live, nowMs: nowMs)
+            online?.updateWorkers(live, nowMs: nowMs)
+        case .impression(let worker, let record):
+            online?.handleImpression(worker: worker, record: record)
+        }
+    }
+
+    func tick(nowMs: UInt64) {
+        jobs.tick(nowMs: nowMs)
+        online?.tick(nowMs: nowMs)
+    }
+
+    private func refuse(_ identity: [UInt8], _ header: Header) {
+        let reply = WireMessage.errorReply(
+            to: header, status: .badRequest,
+            message: "this broker does not run online learning; start it with --online and --state-dir")
+        jobs.emit(.toClient(identity: identity, frames: reply.frames()))
+    }
+}

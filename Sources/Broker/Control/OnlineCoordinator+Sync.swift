@@ -1,0 +1,117 @@
+import Foundation
+import RecPolicy
+import RecStore
+import Shared
+
+extension OnlineCoordinator {
+    /// Asks every replica for its learnt weights.
+    func startSync(corrupt: Bool, requester: (identity: [UInt8], header: Header)?, nowMs: UInt64) {
+        flushLearn()
+        let id = nextSyncId
+        nextSyncId += 1
+        sync = Sync(
+            id: id, startedMs: nowMs, pending: Set(workers.map(\.identity)), corrupt: corrupt, requester: requester)
+        for worker in workers {
+            emit(.toWorker(identity: worker.identity, frames: [Header(command: .policyPull, requestId: id).encoded()]))
+        }
+        logger.debug("online sync started", metadata: ["sync": "\(id)", "replicas": "\(workers.count)"])
+        if workers.isEmpty { closeSync(nowMs: nowMs) }
+    }
+
+    /// Handles POLICY_STATE from a replica.
+    func handleWorker(identity: [UInt8], message: WireMessage, nowMs: UInt64) {
+        guard let report = try? WireJSON.decode(PolicyStateReport.self, from: try message.frame(0)) else {
+            logger.warning("a replica sent a POLICY_STATE that does not decode")
+            return
+        }
+        let name = workers.first { $0.identity == identity }?.id ?? "?"
+        switch report.kind {
+        case .installed:
+            replicas[identity] = ReplicaPolicyView(worker: name, version: report.version, weightsSha256: report.weightsSha256)
+            viewDirty = true
+        case .sync:
+            guard var running = sync, running.id == report.sync, running.pending.contains(identity) else { return }
+            running.pending.remove(identity)
+            if message.payload.count >= 2, let pack = try? ParameterPack(decoding: message.payload[1]) {
+                running.results[identity] = (report, pack)
+            } else {
+                logger.warning("a replica's sync state has no readable pack", metadata: ["worker": "\(name)"])
+            }
+            sync = running
+            if running.pending.isEmpty { closeSync(nowMs: nowMs) }
+        }
+    }
+
+    /// Averages what came back, asks the guard, and tells every replica which version to serve.
+    func closeSync(nowMs: UInt64) {
+        guard let running = sync else { return }
+        let contributions = running.results.values.filter { $0.report.version == version && $0.report.events > 0 }
+        let events = contributions.reduce(0) { $0 + $1.report.events }
+        var decision: GuardDecision? = nil
+        if running.corrupt || !contributions.isEmpty {
+            do {
+                let candidate: OnlinePolicy
+                if running.corrupt {
+                    let noise = PolicyWeights.noise(like: policy.network, seed: running.id &* 0x9E37_79B9)
+                    candidate = try policy.with(parameters: noise["q"] ?? [])
+                } else {
+                    let averaged = try ParameterPack.weightedMean(
+                        contributions.map { ($0.pack, Double($0.report.events)) })
+                    candidate = try policy.with(
+                        parameters: PolicyWeights.parameters(averaged, expected: policy.network.network.parameterCount))
+                }
+                let verdict = PolicyGuard.decide(
+                    candidate: candidate, current: policy, on: try guardEvidence(), margin: settings.guardMargin,
+                    minimumRows: settings.guardMinimumRows, nowMs: nowMs)
+                decision = verdict
+                if verdict.accepted {
+                    try serve(candidate, as: version + 1, decision: verdict, nowMs: nowMs)
+                    syncs += 1
+                    logger.info(
+                        "online sync accepted",
+                        metadata: [
+                            "version": "\(version)", "replicas": "\(contributions.count)", "events": "\(events)",
+                            "guard": "\(verdict.reason)",
+                        ])
+                } else {
+                    rejected += 1
+                    logger.warning(
+                        "online sync rejected by the guard; replicas keep serving the current version",
+                        metadata: ["version": "\(version)", "guard": "\(verdict.reason)"])
+                }
+            } catch {
+                rejected += 1
+                decision = GuardDecision(
+                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
+                    candidateValue: nil, currentValue: nil, margin: settings.guardMargin, rows: 0, atMs: nowMs)
+                logger.error("online sync failed", metadata: ["error": "\(error)"])
+            }
+            lastDecision = decision
+        }
+        sync = nil
+        unsynced.removeAll()
+        eventsSinceSync = 0
+        lastSyncMs = nowMs
+        viewDirty = true
+        for worker in workers { install(on: worker.identity) }
+        flushLearn()
+        if let requester = running.requester {
+            var ok = requester.header.reply(status: .ok, modelVersion: version)
+            ok.command = .control
+            emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(view)]))
+        }
+    }
+
+    /// The newest logged impressions with feedback, as the guard reads them.
+    func guardEvidence() throws -> [GuardImpression] {
+        flushImpressions()
+        return try store.recentImpressionsWithFeedback(limit: settings.guardImpressions).compactMap { row in
+            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)) else {
+                return nil
+            }
+            return GuardImpression(
+                userFeatures: record.userFeatures, slate: record.slate, propensities: record.propensities,
+                clicks: row.clicks)
+        }
+    }
+}

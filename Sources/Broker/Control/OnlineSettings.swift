@@ -1,0 +1,46 @@
+import RecData
+import Shared
+
+/// How the broker runs online learning (`recpool-broker --online …`).
+public struct OnlineSettings: Sendable {
+    /// A sync starts at most this long after the previous one (T), ms.
+    public var syncIntervalMs: UInt64 = 10_000
+    /// … or as soon as this many feedback events have reached the learners (M).
+    public var syncEvents = 500
+    /// The guard rejects a candidate whose SNIPW estimate is below the current version's by more than this.
+    public var guardMargin = 0.01
+    /// With fewer logged rows than this the guard accepts without comparing.
+    public var guardMinimumRows = 200
+    /// Impressions with feedback the guard reads (the newest).
+    public var guardImpressions = 3_000
+    /// Impressions the log keeps; older ones (and their feedback) are evicted.
+    public var impressionLogSize = 200_000
+    /// Feedback for an impression older than this is refused as EXPIRED, ms.
+    public var feedbackWindowMs: UInt64 = 3_600_000
+    /// How long a sync waits for the replicas' states, ms.
+    public var syncTimeoutMs: UInt64 = 5_000
+    /// Whether `online_sync` may replace the candidate with noise (for testing the guard).
+    public var allowFaultInjection = false
+    /// The simulator world whose items form the catalogue.
+    public var world = SimulatorConfig()
+    /// Exploration of the served policy.
+    public var exploration = ExplorationSpec()
+    /// Learning on the replicas.
+    public var learning = OnlineLearningSpec()
+    /// Hidden layer widths of the Q-network.
+    public var hiddenSizes = [64]
+    /// Seed of the initial weights.
+    public var seed: UInt64 = 1
+
+    /// Creates the default settings.
+    public init() {}
+
+    /// Why these settings cannot be used, or `nil`.
+    public var problem: String? {
+        if syncIntervalMs == 0 { return "online sync interval must be above 0 ms" }
+        if syncEvents < 1 { return "online sync events must be at least 1" }
+        if !(guardMargin.isFinite && guardMargin >= 0) { return "online guard margin must be ≥ 0" }
+        if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
+        return exploration.problem ?? learning.problem
+    }
+}

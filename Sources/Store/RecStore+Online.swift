@@ -1,0 +1,170 @@
+import GRDB
+
+/// One row of the impression log.
+public struct ImpressionRow: Sendable, Equatable {
+    /// Position in the log (increasing).
+    public var seq: Int64
+    /// The impression id.
+    public var id: String
+    /// When it was served, ms since the Unix epoch.
+    public var createdMs: UInt64
+    /// The display id of the worker that served it.
+    public var worker: String
+    /// The policy version that chose it.
+    public var version: UInt64
+    /// The impression record as the worker sent it (JSON).
+    public var record: String
+    /// Feedback received so far, item → click.
+    public var clicks: [Int: Int]
+}
+
+/// A stored online policy version.
+public struct PolicyVersionRow: Sendable, Equatable {
+    /// The version.
+    public var version: UInt64
+    /// SHA-256 of its weights pack, a key of ``RecStore/blobs``.
+    public var weightsSHA: String
+    /// Its spec (JSON).
+    public var spec: String
+    /// The guard's decision that admitted it (JSON), if any.
+    public var decision: String?
+
+    /// Creates a row.
+    public init(version: UInt64, weightsSHA: String, spec: String, decision: String?) {
+        self.version = version
+        self.weightsSHA = weightsSHA
+        self.spec = spec
+        self.decision = decision
+    }
+}
+
+extension RecStore {
+    /// Appends impressions in one transaction, then trims the log to its newest `keep` rows (with their
+    /// feedback). Re-sent ids are ignored.
+    public func appendImpressions(
+        _ rows: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)], keep: Int
+    ) throws(StoreError) {
+        guard !rows.isEmpty else { return }
+        try write { db in
+            for row in rows {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO impressions (id, created_ms, worker, version, record)
+                        VALUES (?, ?, ?, ?, ?)
+                        """,
+                    arguments: [row.id, Int64(row.createdMs), row.worker, Int64(row.version), row.record])
+            }
+            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
+            let cutoff = newest - Int64(keep)
+            if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
+                try db.execute(
+                    sql: "DELETE FROM feedback WHERE impression_id IN (SELECT id FROM impressions WHERE seq <= ?)",
+                    arguments: [cutoff])
+                try db.execute(sql: "DELETE FROM impressions WHERE seq <= ?", arguments: [cutoff])
+            }
+        }
+    }
+
+    /// One impression with its feedback, or `nil` when it is not (or no longer) in the log.
+    public func impression(_ id: String) throws(StoreError) -> ImpressionRow? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM impressions WHERE id = ?", arguments: [id])
+            else { return nil }
+            return try Self.impression(row, db)
+        }
+    }
+
+    /// Records feedback unless the (impression, item) pair already has some.
+    /// - Returns: `false` for a duplicate (nothing changed).
+    public func recordFeedback(impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64)
+        throws(StoreError) -> Bool
+    {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                arguments: [impressionId, item, click, dwell, Int64(createdMs)])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Up to `limit` impressions after `after`, oldest first.
+    public func impressions(after: Int64, limit: Int) throws(StoreError) -> [ImpressionRow] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM impressions WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [after, limit]
+            ).map { try Self.impression($0, db) }
+        }
+    }
+
+    /// The newest `limit` impressions that received feedback, oldest first (the guard's evidence).
+    public func recentImpressionsWithFeedback(limit: Int) throws(StoreError) -> [ImpressionRow] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM impressions WHERE id IN (SELECT DISTINCT impression_id FROM feedback)
+                    ORDER BY seq DESC LIMIT ?
+                    """, arguments: [limit]
+            ).reversed().map { try Self.impression($0, db) }
+        }
+    }
+
+    /// Impressions in the log and feedback events stored.
+    public func onlineCounts() throws(StoreError) -> (impressions: Int, feedback: Int) {
+        try read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM impressions") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM feedback") ?? 0
+            )
+        }
+    }
+
+    /// Stores a policy version; its weights must already be in ``blobs``.
+    public func savePolicyVersion(_ row: PolicyVersionRow, createdMs: UInt64) throws(StoreError) {
+        guard blobs.contains(row.weightsSHA) else { throw .missingBlob(row.weightsSHA) }
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO policy_versions (version, weights_sha, spec, decision, created_ms) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Int64(row.version), row.weightsSHA, row.spec, row.decision, Int64(createdMs)])
+        }
+    }
+
+    /// The newest policy version, if any.
+    public func latestPolicyVersion() throws(StoreError) -> PolicyVersionRow? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1").map {
+                PolicyVersionRow(
+                    version: UInt64(clamping: $0["version"] as Int64), weightsSHA: $0["weights_sha"], spec: $0["spec"],
+                    decision: $0["decision"])
+            }
+        }
+    }
+
+    /// A named durable setting.
+    public func setting(_ name: String) throws(StoreError) -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE name = ?", arguments: [name]) }
+    }
+
+    /// Sets a named durable setting.
+    public func setSetting(_ name: String, _ value: String) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO settings(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                arguments: [name, value])
+        }
+    }
+
+    private static func impression(_ row: Row, _ db: Database) throws -> ImpressionRow {
+        let id: String = row["id"]
+        var clicks: [Int: Int] = [:]
+        for f in try Row.fetchAll(db, sql: "SELECT item, click FROM feedback WHERE impression_id = ?", arguments: [id]) {
+            clicks[f["item"]] = f["click"]
+        }
+        return ImpressionRow(
+            seq: row["seq"], id: id, createdMs: UInt64(clamping: row["created_ms"] as Int64), worker: row["worker"],
+            version: UInt64(clamping: row["version"] as Int64), record: row["record"], clicks: clicks)
+    }
+}

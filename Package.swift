@@ -177,7 +177,9 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(
             name: "BrokerTests",
-            dependencies: ["Broker", "Shared", "RecStore", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Broker", "Shared", "RecStore", "RecPolicy", "RecData", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "Shared"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData", "RecPolicy"]),

@@ -1,0 +1,165 @@
+import Foundation
+import Logging
+import RecPolicy
+import RecStore
+import Shared
+import Testing
+
+@testable import Broker
+
+/// Drives an ``OnlineCoordinator`` over a real store in a temporary folder, capturing what it emits.
+final class OnlineHarness {
+    let directory: String
+    var outputs: [ControlOutput] = []
+    var coordinator: OnlineCoordinator!
+    let workerA = TrainingWorker(identity: [1], id: "w-a", trains: false, online: true)
+    let workerB = TrainingWorker(identity: [2], id: "w-b", trains: false, online: true)
+
+    init(settings: OnlineSettings = OnlineSettings()) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
+        try open(settings: settings)
+    }
+
+    func open(settings: OnlineSettings) throws {
+        let store = try RecStore(directory: directory)
+        coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) {
+            [unowned self] in self.outputs.append($0)
+        }
+        try coordinator.start(nowMs: 1_000)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Takes the outputs emitted so far.
+    func take() -> [ControlOutput] {
+        defer { outputs.removeAll() }
+        return outputs
+    }
+
+    /// Frames sent to clients, decoded.
+    func clientReplies() -> [WireMessage] {
+        take().compactMap {
+            if case .toClient(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+
+    /// Logs an impression as a worker would.
+    func serve(_ id: String, slate: [Int] = [3, 7, 9], createdMs: UInt64 = 1_000, worker: String = "w-a") {
+        let record = ImpressionRecord(
+            impressionId: id, createdMs: createdMs, version: coordinator.version,
+            userFeatures: ["user_feature_0": "u0_01"], slate: slate, propensities: [0.5, 0.25, 0.1],
+            scores: [0.1, 0.05, 0.01])
+        coordinator.handleImpression(worker: worker, record: WireJSON.encode(record))
+    }
+
+    /// Sends FEEDBACK and returns the reply.
+    func feedback(_ id: String, item: Int, click: Int = 1, nowMs: UInt64 = 2_000) -> WireMessage? {
+        let request = WireMessage(
+            header: Header(command: .feedback, requestId: 42),
+            payload: [WireJSON.encode(FeedbackRequest(impressionId: id, item: item, click: click))])
+        coordinator.handleFeedback(identity: [9], message: request, nowMs: nowMs)
+        return clientReplies().last
+    }
+}
+
+@Suite("Online learning in the broker's control plane")
+struct OnlineCoordinatorTests {
+    @Test("feedback: unknown impressions are NOT_FOUND, shown items OK once, duplicates ignored, others refused")
+    func feedbackRules() throws {
+        let h = try OnlineHarness()
+        #expect(h.feedback("nope", item: 3)?.header.status == .notFound)
+        h.serve("imp-1")
+        let first = try #require(h.feedback("imp-1", item: 7))
+        #expect(first.header.status == .ok)
+        #expect(try WireJSON.decode(FeedbackReply.self, from: first.frame(0)).duplicate == false)
+        let again = try #require(h.feedback("imp-1", item: 7, click: 0))
+        #expect(again.header.status == .ok)
+        #expect(try WireJSON.decode(FeedbackReply.self, from: again.frame(0)).duplicate == true)
+        #expect(h.feedback("imp-1", item: 8)?.header.status == .badRequest)
+        #expect(h.feedback("imp-1", item: 3, click: 2)?.header.status == .badRequest)
+        let late = h.feedback("imp-1", item: 3, nowMs: 1_000 + OnlineSettings().feedbackWindowMs + 1)
+        #expect(late?.header.status == .expired)
+        #expect(h.coordinator.view.feedback == 1)
+        #expect(h.coordinator.view.duplicates == 1)
+    }
+
+    @Test("acknowledged feedback is in the store before the OK, and survives a restart")
+    func feedbackIsDurable() throws {
+        let h = try OnlineHarness()
+        h.serve("imp-2")
+        #expect(h.feedback("imp-2", item: 9, click: 0)?.header.status == .ok)
+        let reopened = try RecStore(directory: h.directory)
+        #expect(try reopened.impression("imp-2")?.clicks == [9: 0])
+        try h.open(settings: OnlineSettings())
+        #expect(h.coordinator.view.feedback == 1)
+        #expect(h.coordinator.version == 1)
+    }
+
+    @Test("a sync pulls every replica, averages by events, serves version + 1 to all, and reports it")
+    func syncAveragesAndInstalls() throws {
+        var settings = OnlineSettings()
+        settings.syncEvents = 2
+        let h = try OnlineHarness(settings: settings)
+        h.coordinator.updateWorkers([h.workerA, h.workerB], nowMs: 1_000)
+        let installs = h.take().filter { if case .toWorker(_, let f) = $0 { return f.count == 3 } else { return false } }
+        #expect(installs.count == 2)
+        h.serve("imp-3", worker: "w-a")
+        h.serve("imp-4", worker: "w-b")
+        _ = h.feedback("imp-3", item: 3)
+        _ = h.feedback("imp-4", item: 7, click: 0)
+        h.coordinator.tick(nowMs: 2_000)
+        var pulls: [[UInt8]: UInt64] = [:]
+        var learns = 0
+        for output in h.take() {
+            guard case .toWorker(let identity, let frames) = output, let m = try? WireMessage(decoding: frames) else {
+                continue
+            }
+            if m.header.command == .policyPull { pulls[identity] = m.header.requestId }
+            if m.header.command == .learn { learns += try WireJSON.decode(LearnBatch.self, from: m.frame(0)).events.count }
+        }
+        #expect(learns == 2)
+        #expect(pulls.count == 2)
+        // Both replicas answer with different weights; the average weighted 3:1 is served as version 2.
+        let base = h.coordinator.policy.network.network.flatParameters
+        for (identity, events, shift) in [(h.workerA.identity, 3, Float(0.4)), (h.workerB.identity, 1, Float(-0.4))] {
+            let pack = ParameterPack(step: 0, vectors: [.init(name: "q", values: base.map { $0 + shift })])
+            let report = PolicyStateReport(
+                kind: .sync, sync: pulls[identity]!, version: 1, events: events, updates: 1, weightsSha256: "")
+            let message = WireMessage(
+                header: Header(command: .policyState, requestId: pulls[identity]!),
+                payload: [WireJSON.encode(report), pack.encoded()])
+            h.coordinator.handleWorker(identity: identity, message: message, nowMs: 2_100)
+        }
+        #expect(h.coordinator.version == 2)
+        let served = h.coordinator.policy.network.network.flatParameters
+        for (s, b) in zip(served, base) { #expect(abs(s - (b + 0.2)) < 1e-5) }
+        var versions: Set<UInt64> = []
+        for output in h.take() {
+            if case .toWorker(_, let frames) = output, let m = try? WireMessage(decoding: frames), m.header.command == .policy {
+                versions.insert(try WireJSON.decode(PolicyInstall.self, from: m.frame(0)).version)
+            }
+        }
+        #expect(versions == [2])
+        #expect(h.coordinator.view.syncs == 1)
+        #expect(h.coordinator.view.lastDecision?.accepted == true)
+    }
+
+    @Test("fault injection is refused unless the broker allows it; a frozen pool does not sync")
+    func controlRules() throws {
+        let h = try OnlineHarness()
+        h.coordinator.handleControl(
+            identity: [9], header: Header(command: .control, requestId: 1),
+            request: ControlRequest(op: "online_sync", corrupt: "noise"), nowMs: 2_000)
+        #expect(h.clientReplies().last?.header.status == .badRequest)
+        h.coordinator.handleControl(
+            identity: [9], header: Header(command: .control, requestId: 2), request: ControlRequest(op: "online_freeze"),
+            nowMs: 2_000)
+        let frozen = try #require(h.clientReplies().last)
+        #expect(try WireJSON.decode(OnlineView.self, from: frozen.frame(0)).frozen)
+        h.coordinator.handleControl(
+            identity: [9], header: Header(command: .control, requestId: 3), request: ControlRequest(op: "online_sync"),
+            nowMs: 2_000)
+        #expect(h.clientReplies().last?.header.status == .conflict)
+    }
+}

@@ -13,7 +13,7 @@ extension BrokerCore {
                 completed: worker.completed,
                 errors: worker.errors, pid: worker.hello.pid)
         }.sorted { $0.id < $1.id }
-        let services: [Command] = [.score, .recommend, .feedback]
+        let services: [Command] = [.score, .recommend]
         let queueEntries = services.map { service in
             StatusDocument.Queue(
                 service: service.name, depth: queues[service]?.count ?? 0, capacity: configuration.queueCapacity)

@@ -13,8 +13,14 @@ struct BrokerMetrics {
     private let latency = Metrics.Timer(label: "recpool_broker_reply_latency_seconds")
     private let inflight = Gauge(label: "recpool_broker_inflight_requests")
     private let liveWorkers = Gauge(label: "recpool_broker_live_workers")
+    private let onlineVersion = Gauge(label: "recpool_broker_online_policy_version")
+    private let onlineFeedback = Gauge(label: "recpool_broker_online_feedback_events")
+    private let onlineImpressions = Gauge(label: "recpool_broker_online_impressions_logged")
+    private let onlineSyncs = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "accepted")])
+    private let onlineRejected = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "rejected")])
+    private let onlineFrozen = Gauge(label: "recpool_broker_online_frozen")
     private let queueDepth: [Command: Gauge] = Dictionary(
-        uniqueKeysWithValues: [Command.score, .recommend, .feedback].map {
+        uniqueKeysWithValues: [Command.score, .recommend].map {
             ($0, Gauge(label: "recpool_broker_queue_depth", dimensions: [("service", $0.name.lowercased())]))
         })
 
@@ -26,6 +32,14 @@ struct BrokerMetrics {
             guard delta > 0 else { continue }
             last[name] = value
             counter(for: name).increment(by: Int64(delta))
+        }
+        if let online = core.onlineView {
+            onlineVersion.record(Int64(bitPattern: online.version))
+            onlineFeedback.record(online.feedback)
+            onlineImpressions.record(online.impressions)
+            onlineSyncs.record(online.syncs)
+            onlineRejected.record(online.rejected)
+            onlineFrozen.record(online.frozen ? 1 : 0)
         }
         inflight.record(core.inflightCount)
         liveWorkers.record(core.liveWorkerCount)

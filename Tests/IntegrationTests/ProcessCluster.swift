@@ -12,6 +12,8 @@ final class ProcessCluster: @unchecked Sendable {
     private var brokerArguments: [String] = []
     /// Network namespace per process name (`ip netns exec NS …`), for multi-host tests.
     var namespaces: [String: String] = [:]
+    /// When set, the broker's log (stderr) is appended to this file.
+    var brokerLog: URL?
 
     /// The folder of the built executables: the same one as the test binary.
     static let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -32,6 +34,12 @@ final class ProcessCluster: @unchecked Sendable {
             namespace: namespaces["broker"])
         let pipe = Pipe()
         process.standardOutput = pipe
+        if let brokerLog {
+            FileManager.default.createFile(atPath: brokerLog.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: brokerLog)
+            handle.seekToEndOfFile()
+            process.standardError = handle
+        }
         try process.run()
         lock.withLock { processes["broker"] = process }
         var buffer = Data()

@@ -98,6 +98,7 @@ struct OnlineLearningState: Sendable {
     }
 
     /// Learns from feedback events, or counts and drops them when no policy is installed or learning is frozen.
+    /// Every `update_every` learnt events the learner takes `steps_per_update` gradient steps.
     mutating func learn(_ events: [LearnEvent]) -> LearnOutcome {
         guard learningEnabled, learner != nil else {
             droppedEvents += events.count
@@ -108,7 +109,15 @@ struct OnlineLearningState: Sendable {
         let events0 = learner?.eventsSinceInstall ?? 0
         let updates0 = learner?.updatesSinceInstall ?? 0
         let rejected0 = learner?.rejectedEvents ?? 0
-        _ = learner?.learn(events)
+        // Feed the learner up to each update boundary, so a batch of LEARN events updates every
+        // `update_every` events rather than once per batch.
+        let every = learner?.current.spec.learning.updateEvery ?? 1
+        var rest = events[...]
+        while !rest.isEmpty {
+            let room = max(1, every - (learner?.eventsSinceUpdate ?? 0))
+            _ = learner?.learn(Array(rest.prefix(room)))
+            rest = rest.dropFirst(room)
+        }
         let outcome = LearnOutcome(
             learnt: (learner?.eventsSinceInstall ?? 0) - events0, dropped: (learner?.rejectedEvents ?? 0) - rejected0,
             steps: (learner?.updatesSinceInstall ?? 0) - updates0)

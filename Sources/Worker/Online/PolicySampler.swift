@@ -38,7 +38,10 @@ struct PolicySampler: Sendable {
 
     /// Creates a worker's sampler: the stream is seeded from its id, process id and the time, so that
     /// replicas (and restarts of one replica) explore independently.
-    init(workerId: String, pid: Int32 = getpid(), nowNanos: UInt64 = Clocks.epochMillis() &* 1_000_000 ^ Clocks.monotonicNanos()) {
+    init(
+        workerId: String, pid: Int32 = getpid(),
+        nowNanos: UInt64 = Clocks.epochMillis() &* 1_000_000 ^ Clocks.monotonicNanos()
+    ) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the id
         for byte in workerId.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3

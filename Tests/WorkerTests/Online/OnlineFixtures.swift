@@ -26,7 +26,8 @@ func policyPayload(
 func onlineUser(_ n: Int, spec: OnlinePolicySpec) -> [String: String] {
     var features: [String: String] = [:]
     for (feature, cardinality) in spec.userFeatureCardinalities.enumerated() {
-        features["user_feature_\(feature)"] = SimulatorWorld.categoryName(feature: feature, code: (n + feature) % cardinality)
+        features["user_feature_\(feature)"] = SimulatorWorld.categoryName(
+            feature: feature, code: (n + feature) % cardinality)
     }
     return features
 }

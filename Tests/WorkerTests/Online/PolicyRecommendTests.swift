@@ -12,7 +12,9 @@ struct PolicyRecommendTests {
         ServedPolicy(policy: try OnlinePolicy.initial(spec: onlineSpec()), version: version, learningEnabled: true)
     }
 
-    static func request(_ query: RecommendQuery, header: Header = Header(command: .recommend, requestId: 12)) -> WireMessage {
+    static func request(_ query: RecommendQuery, header: Header = Header(command: .recommend, requestId: 12))
+        -> WireMessage
+    {
         WireMessage(header: header, payload: [WireJSON.encode(query)])
     }
 
@@ -123,7 +125,8 @@ struct PolicyRecommendTests {
         #expect(late.header.status == .expired)
         let pinned = PolicyRecommendHandler.answer(
             Self.request(
-                RecommendQuery(), header: Header(command: .recommend, flags: .exactVersion, requestId: 2, modelVersion: 3)),
+                RecommendQuery(),
+                header: Header(command: .recommend, flags: .exactVersion, requestId: 2, modelVersion: 3)),
             served: served, sampler: &sampler, nowEpochMillis: 1)
         #expect(pinned.header.status == .conflict)
         let minimum = PolicyRecommendHandler.answer(

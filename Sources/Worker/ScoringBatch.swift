@@ -71,13 +71,16 @@ enum ScoringBatch {
 
     /// Why `replica` may not answer a request pinned to a version, or `nil` when it may.
     static func versionProblem(_ header: Header, replica: ModelReplica) -> String? {
+        versionProblem(header, served: replica.version)
+    }
+
+    /// Why the `served` version may not answer a request pinned to a version, or `nil` when it may.
+    static func versionProblem(_ header: Header, served: UInt64) -> String? {
         let wanted = header.modelVersion
         guard wanted != 0 else { return nil }
         if header.flags.contains(.exactVersion) {
-            return replica.version == wanted
-                ? nil : "request pins model version \(wanted); this worker serves \(replica.version)"
+            return served == wanted ? nil : "request pins model version \(wanted); this worker serves \(served)"
         }
-        return replica.version >= wanted
-            ? nil : "request needs model version ≥ \(wanted); this worker serves \(replica.version)"
+        return served >= wanted ? nil : "request needs model version ≥ \(wanted); this worker serves \(served)"
     }
 }

@@ -12,4 +12,11 @@ struct WorkerMetrics: Sendable {
     let trainingRounds = Counter(label: "recpool_worker_training_rounds_total")
     let weightSync = Metrics.Timer(label: "recpool_worker_weight_sync_seconds")
     let modelVersion = Gauge(label: "recpool_worker_model_version")
+    // Online learning (issue #9).
+    let onlineEvents = Counter(label: "recpool_worker_online_events_total")
+    let onlineEventsDropped = Counter(label: "recpool_worker_online_events_dropped_total")
+    let onlineUpdates = Counter(label: "recpool_worker_online_updates_total")
+    let onlineUpdate = Metrics.Timer(label: "recpool_worker_online_update_seconds")
+    let policyVersion = Gauge(label: "recpool_worker_policy_version")
+    let policyRecommendations = Counter(label: "recpool_worker_policy_recommendations_total")
 }

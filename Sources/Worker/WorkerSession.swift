@@ -15,6 +15,8 @@ public final class WorkerSession: Sendable {
     private let context = ZMQContext()
     private let logger: Logger
     private let background: BackgroundWork
+    private let online: OnlineLearning
+    private let sampler: Mutex<PolicySampler>
     private let metrics = WorkerMetrics()
 
     /// Creates a session that serves `replica`.
@@ -23,6 +25,9 @@ public final class WorkerSession: Sendable {
         self.replica = Mutex(replica)
         self.logger = logger
         background = BackgroundWork(sessionWakeup: wakeup, logger: logger, metrics: metrics)
+        var sampler = PolicySampler(workerId: configuration.workerId)
+        online = OnlineLearning(sessionWakeup: wakeup, seed: sampler.rng.next(), logger: logger, metrics: metrics)
+        self.sampler = Mutex(sampler)
         metrics.modelVersion.record(Int64(bitPattern: replica.version))
     }
 
@@ -33,6 +38,7 @@ public final class WorkerSession: Sendable {
     public func stop() {
         stopRequested.withLock { $0 = true }
         background.stop()
+        online.stop()
         wakeup.signal()
     }
 
@@ -84,7 +90,9 @@ public final class WorkerSession: Sendable {
 
     private func hello(_ replica: ModelReplica) -> WireMessage {
         let hello = WorkerHello(
-            workerId: configuration.workerId, services: [Command.score.name, Command.recommend.name] + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
+            workerId: configuration.workerId,
+            services: [Command.score.name, Command.recommend.name, Command.policy.name]
+                + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
             slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
             host: ProcessInfo.processInfo.hostName, pid: getpid())
@@ -206,7 +214,8 @@ public final class WorkerSession: Sendable {
         }
     }
 
-    /// Applies finished background work between batches: swaps replicas, sends round results.
+    /// Applies finished background work between batches: swaps replicas, sends round results and
+    /// POLICY_STATE reports.
     /// - Returns: whether the served version changed.
     private func applyBackgroundOutcomes(socket: ZMQSocket) throws(ZMQError) -> Bool {
         var swapped = false
@@ -220,6 +229,9 @@ public final class WorkerSession: Sendable {
             case .send(let frames):
                 try socket.send(frames)
             }
+        }
+        for frames in online.drain() {
+            try socket.send(frames)
         }
         return swapped
     }
@@ -286,8 +298,31 @@ public final class WorkerSession: Sendable {
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
             background.submit(.round(assignment: assignment, state: message.payload[1], dataset: dataset))
             return .handled
+        case .policy where !header.isReply:
+            online.submit(.install(message.payload))
+            return .handled
+        case .learn where !header.isReply:
+            guard let batch = message.payload.first else {
+                logger.error("malformed LEARN message ignored")
+                return .handled
+            }
+            online.submit(.learn(batch))
+            return .handled
+        case .policyPull where !header.isReply:
+            online.submit(.pull(sync: header.requestId))
+            return .handled
         case .recommend where !header.isReply:
-            let reply = RecommendHandler.answer(message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
+            let reply: WireMessage
+            if let served = online.snapshot.current {
+                reply = sampler.withLock { sampler in
+                    PolicyRecommendHandler.answer(
+                        message, served: served, sampler: &sampler, nowEpochMillis: Clocks.epochMillis())
+                }
+                metrics.policyRecommendations.increment()
+            } else {
+                reply = RecommendHandler.answer(
+                    message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
+            }
             try? socket.send(reply.frames())
             return .handled
         case .score where !header.isReply:

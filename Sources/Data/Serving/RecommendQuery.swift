@@ -24,10 +24,20 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
         self.top = top
     }
 
+    /// `user_features` as a key-converting decoder names it.
+    private enum ConvertedKeys: String, CodingKey {
+        case userFeatures
+    }
+
     /// Decodes with defaults for omitted `user_features`, `events` and `top`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        userFeatures = try c.decodeIfPresent([String: String].self, forKey: .userFeatures) ?? [:]
+        // A decoder that converts keys from snake_case (WireJSON) presents `user_features` as `userFeatures`,
+        // which the explicit key above never matches: read it under that name too, or the context is lost.
+        let converted = try decoder.container(keyedBy: ConvertedKeys.self)
+        userFeatures =
+            try c.decodeIfPresent([String: String].self, forKey: .userFeatures)
+            ?? converted.decodeIfPresent([String: String].self, forKey: .userFeatures) ?? [:]
         events = try c.decodeIfPresent([ViewEvent].self, forKey: .events) ?? []
         candidates = try c.decodeIfPresent([Int].self, forKey: .candidates)
         top = try c.decodeIfPresent(Int.self, forKey: .top) ?? 10

@@ -1,0 +1,134 @@
+import DequeModule
+import Logging
+import RecPolicy
+import Shared
+import Synchronization
+
+/// The worker's online learning thread: installs POLICY versions, learns from LEARN batches and answers
+/// POLICY_PULL, off the session thread that scores batches.
+///
+/// Tasks are taken in arrival order, so a LEARN sent after a POLICY learns on the new version. After an
+/// install or an update the thread publishes a new ``ServedPolicy`` into ``snapshot``; the session reads
+/// it for RECOMMEND and never waits for a gradient step. POLICY_STATE frames go back through ``drain()``,
+/// because only the session thread may use the socket.
+final class OnlineLearning: Sendable {
+    /// Work for the thread.
+    enum Task: Sendable {
+        /// A POLICY message's payload.
+        case install([[UInt8]])
+        /// A LEARN message's JSON ``LearnBatch``.
+        case learn([UInt8])
+        /// A POLICY_PULL for a sync id.
+        case pull(sync: UInt64)
+    }
+
+    /// The policy the session serves.
+    let snapshot = PolicySnapshot()
+    private let state: Mutex<OnlineLearningState>
+    private let inbox = Mutex(Deque<Task>())
+    private let outbox = Mutex(Deque<[[UInt8]]>())
+    private let wakeup = WakeupSignal()
+    private let sessionWakeup: WakeupSignal
+    private let stopRequested = Mutex(false)
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+
+    /// Creates the learner; with `startThread` false nothing runs until ``perform(_:)`` is called (tests).
+    init(sessionWakeup: WakeupSignal, seed: UInt64, logger: Logger, metrics: WorkerMetrics, startThread: Bool = true) {
+        self.sessionWakeup = sessionWakeup
+        self.logger = logger
+        self.metrics = metrics
+        state = Mutex(OnlineLearningState(seed: seed))
+        if startThread {
+            DedicatedThread.start(name: "worker-online") { [self] in self.loop() }
+        }
+    }
+
+    /// Queues a task. Called by the session thread.
+    func submit(_ task: Task) {
+        inbox.withLock { $0.append(task) }
+        wakeup.signal()
+    }
+
+    /// Takes the POLICY_STATE messages to send. Called by the session thread.
+    func drain() -> [[[UInt8]]] {
+        outbox.withLock { queue in
+            defer { queue.removeAll() }
+            return Array(queue)
+        }
+    }
+
+    /// Stops the thread after its current task.
+    func stop() {
+        stopRequested.withLock { $0 = true }
+        wakeup.signal()
+    }
+
+    /// Events counted and dropped since the worker started (frozen, no policy, or rejected contexts).
+    var droppedEvents: Int { state.withLock { $0.droppedEvents } }
+
+    private func loop() {
+        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        while !stopRequested.withLock({ $0 }) {
+            _ = try? poller.poll(timeoutMilliseconds: 500)
+            wakeup.drain()
+            while let task = inbox.withLock({ $0.popFirst() }) {
+                if let frames = perform(task) {
+                    outbox.withLock { $0.append(frames) }
+                    sessionWakeup.signal()
+                }
+            }
+        }
+    }
+
+    /// Runs one task on the calling thread; returns the frames of a message for the broker, if any.
+    func perform(_ task: Task) -> [[UInt8]]? {
+        switch task {
+        case .install(let payload):
+            do {
+                let (install, pack) = try OnlineLearningState.decode(payload)
+                let (served, report) = try state.withLock { state throws(PolicyInstallError) in
+                    try state.install(install, pack: pack)
+                }
+                snapshot.publish(served)
+                metrics.policyVersion.record(Int64(bitPattern: served.version))
+                logger.info(
+                    "installed online policy",
+                    metadata: [
+                        "policy_version": "\(served.version)", "learning": "\(served.learningEnabled)",
+                        "sha256": "\(report.weightsSha256)",
+                    ])
+                return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
+            } catch {
+                logger.error("rejected POLICY; keeping the current policy", metadata: ["error": "\(error)"])
+                return nil
+            }
+        case .learn(let json):
+            let batch: LearnBatch
+            do {
+                batch = try WireJSON.decode(LearnBatch.self, from: json)
+            } catch {
+                logger.error("malformed LEARN ignored", metadata: ["error": "\(error)"])
+                return nil
+            }
+            let start = Clocks.monotonicNanos()
+            let (outcome, served) = state.withLock { state in
+                let outcome = state.learn(batch.events)
+                return (outcome, outcome.updated ? state.served : nil)
+            }
+            if let served {
+                snapshot.publish(served)
+                metrics.onlineUpdate.recordNanoseconds(Int64(Clocks.monotonicNanos() - start))
+            }
+            if outcome.learnt > 0 { metrics.onlineEvents.increment(by: Int64(outcome.learnt)) }
+            if outcome.dropped > 0 { metrics.onlineEventsDropped.increment(by: Int64(outcome.dropped)) }
+            if outcome.steps > 0 { metrics.onlineUpdates.increment(by: Int64(outcome.steps)) }
+            return nil
+        case .pull(let sync):
+            let (report, pack) = state.withLock { $0.syncReport(sync: sync) }
+            var header = Header(command: .policyState, requestId: sync)
+            if report.version == 0 { header.status = .notFound }
+            return [header.encoded(), WireJSON.encode(report), pack.encoded()]
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import RecPolicy
+import Shared
+
+/// Why a POLICY message was rejected; the worker keeps serving (and learning) its current policy.
+enum PolicyInstallError: Error, Equatable, CustomStringConvertible {
+    /// The frames do not decode: a missing frame, bad JSON or a bad pack.
+    case malformed(String)
+    /// The spec or the weights cannot make a policy.
+    case unusable(PolicyError)
+
+    var description: String {
+        switch self {
+        case .malformed(let why): "malformed POLICY: \(why)"
+        case .unusable(let error): "unusable POLICY: \(error)"
+        }
+    }
+}
+
+/// What one LEARN batch did.
+struct LearnOutcome: Sendable, Equatable {
+    /// Events that went into the learner's replay data.
+    var learnt = 0
+    /// Events counted and dropped: no policy installed, learning frozen, or a context the spec rejects.
+    var dropped = 0
+    /// Gradient steps taken.
+    var steps = 0
+    /// Whether an update ran, so a new snapshot should be served.
+    var updated: Bool { steps > 0 }
+}
+
+/// The online learning thread's state: the learner (RecPolicy's ``OnlineLearner``) of the installed policy.
+///
+/// A value with three transitions, one per broker message: ``install(_:pack:)`` (POLICY), ``learn(_:)`` (LEARN)
+/// and ``syncReport(sync:)`` (POLICY_PULL). The thread that owns it publishes ``served`` after a change.
+struct OnlineLearningState: Sendable {
+    /// The learner of the installed policy, `nil` before the first POLICY.
+    private(set) var learner: OnlineLearner?
+    /// Whether the installed version may learn.
+    private(set) var learningEnabled = false
+    /// Events counted and dropped since the worker started.
+    private(set) var droppedEvents = 0
+    private let seed: UInt64
+
+    /// Creates an empty state; `seed` drives the learner's replay sampling.
+    init(seed: UInt64) {
+        self.seed = seed
+    }
+
+    /// The snapshot to serve, `nil` before the first POLICY.
+    var served: ServedPolicy? {
+        learner.map { ServedPolicy(policy: $0.current, version: $0.baseVersion, learningEnabled: learningEnabled) }
+    }
+
+    /// Decodes a POLICY message's payload: JSON ``PolicyInstall``, then the ``ParameterPack`` bytes.
+    /// - Throws: ``PolicyInstallError/malformed(_:)`` naming the problem.
+    static func decode(_ payload: [[UInt8]]) throws(PolicyInstallError) -> (PolicyInstall, ParameterPack) {
+        guard payload.count >= 2 else {
+            throw .malformed("expected a PolicyInstall and a ParameterPack, got \(payload.count) frames")
+        }
+        let install: PolicyInstall
+        let pack: ParameterPack
+        do {
+            install = try WireJSON.decode(PolicyInstall.self, from: payload[0])
+            pack = try ParameterPack(decoding: payload[1])
+        } catch {
+            throw .malformed(error.description)
+        }
+        guard install.version >= 1 else { throw .malformed("policy versions start at 1, got 0") }
+        return (install, pack)
+    }
+
+    /// Installs a version: the learner takes its weights (keeping its replay data and optimiser state when the
+    /// spec is unchanged) and its counters restart. On error nothing changes.
+    /// - Returns: the snapshot to serve and the POLICY_STATE `installed` report.
+    /// - Throws: ``PolicyInstallError/unusable(_:)`` when the spec or weights do not make a policy.
+    mutating func install(_ install: PolicyInstall, pack: ParameterPack) throws(PolicyInstallError)
+        -> (ServedPolicy, PolicyStateReport)
+    {
+        let policy: OnlinePolicy
+        do {
+            let initial = try OnlinePolicy.initial(spec: install.spec)
+            let expected = initial.network.network.parameterCount
+            policy = try initial.with(parameters: try PolicyWeights.parameters(pack, expected: expected))
+        } catch {
+            throw .unusable(error)
+        }
+        // Mutated in place (optional chaining), so the replay ring is not copied.
+        if learner?.current.spec == install.spec {
+            learner?.install(policy, version: install.version)
+        } else {
+            learner = OnlineLearner(policy: policy, version: install.version, seed: seed)
+        }
+        learningEnabled = install.learningEnabled
+        let report = PolicyStateReport(
+            kind: .installed, sync: 0, version: install.version, events: 0, updates: 0,
+            weightsSha256: PolicyWeights.sha256(policy.network))
+        return (ServedPolicy(policy: policy, version: install.version, learningEnabled: learningEnabled), report)
+    }
+
+    /// Learns from feedback events, or counts and drops them when no policy is installed or learning is frozen.
+    /// Every `update_every` learnt events the learner takes `steps_per_update` gradient steps.
+    mutating func learn(_ events: [LearnEvent]) -> LearnOutcome {
+        guard learningEnabled, learner != nil else {
+            droppedEvents += events.count
+            return LearnOutcome(dropped: events.count)
+        }
+        // Read counters only, and mutate through optional chaining: holding a copy of the learner across
+        // `learn` would copy its replay ring.
+        let events0 = learner?.eventsSinceInstall ?? 0
+        let updates0 = learner?.updatesSinceInstall ?? 0
+        let rejected0 = learner?.rejectedEvents ?? 0
+        // Feed the learner up to each update boundary, so a batch of LEARN events updates every
+        // `update_every` events rather than once per batch.
+        let every = learner?.current.spec.learning.updateEvery ?? 1
+        var rest = events[...]
+        while !rest.isEmpty {
+            let room = max(1, every - (learner?.eventsSinceUpdate ?? 0))
+            _ = learner?.learn(Array(rest.prefix(room)))
+            rest = rest.dropFirst(room)
+        }
+        let outcome = LearnOutcome(
+            learnt: (learner?.eventsSinceInstall ?? 0) - events0, dropped: (learner?.rejectedEvents ?? 0) - rejected0,
+            steps: (learner?.updatesSinceInstall ?? 0) - updates0)
+        droppedEvents += outcome.dropped
+        return outcome
+    }
+
+    /// The answer to POLICY_PULL `sync`: the report and the pack of the learner's current weights. Before the
+    /// first POLICY the report has version 0 and no events (so the broker skips it) and the pack is empty.
+    func syncReport(sync: UInt64) -> (report: PolicyStateReport, pack: ParameterPack) {
+        guard let learner else {
+            return (
+                PolicyStateReport(kind: .sync, sync: sync, version: 0, events: 0, updates: 0, weightsSha256: ""),
+                ParameterPack(step: 0, vectors: [])
+            )
+        }
+        let network = learner.current.network
+        let report = PolicyStateReport(
+            kind: .sync, sync: sync, version: learner.baseVersion, events: learner.eventsSinceInstall,
+            updates: learner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(network))
+        return (report, PolicyWeights.pack(network))
+    }
+}

@@ -1,0 +1,57 @@
+import Logging
+import RecData
+import RecModel
+import RecPolicy
+import Shared
+
+@testable import Worker
+
+/// The default simulator world's catalogue, learning every `updateEvery` events with small batches.
+func onlineSpec(updateEvery: Int = 4, stepsPerUpdate: Int = 2) -> OnlinePolicySpec {
+    SimulatorCatalog.spec(
+        world: SimulatorWorld(config: SimulatorConfig()),
+        learning: OnlineLearningSpec(updateEvery: updateEvery, batchSize: 8, stepsPerUpdate: stepsPerUpdate))
+}
+
+/// The payload of a POLICY message for `spec` at `version` with the untrained weights (or `pack`).
+func policyPayload(
+    spec: OnlinePolicySpec, version: UInt64, learningEnabled: Bool = true, pack: ParameterPack? = nil
+) throws -> [[UInt8]] {
+    let weights = try pack ?? PolicyWeights.pack(OnlinePolicy.initial(spec: spec).network)
+    let install = PolicyInstall(version: version, spec: spec, learningEnabled: learningEnabled)
+    return [WireJSON.encode(install), weights.encoded()]
+}
+
+/// A user of the catalogue: one category per feature.
+func onlineUser(_ n: Int, spec: OnlinePolicySpec) -> [String: String] {
+    var features: [String: String] = [:]
+    for (feature, cardinality) in spec.userFeatureCardinalities.enumerated() {
+        features["user_feature_\(feature)"] = SimulatorWorld.categoryName(
+            feature: feature, code: (n + feature) % cardinality)
+    }
+    return features
+}
+
+/// `count` feedback events on varied users and items, every third a click.
+func learnEvents(_ count: Int, spec: OnlinePolicySpec, version: UInt64 = 1) -> [LearnEvent] {
+    (0..<count).map { n in
+        LearnEvent(
+            impressionId: "test-\(n / 3)", userFeatures: onlineUser(n, spec: spec), item: n % spec.itemCount,
+            reward: n % 3 == 0 ? 1 : 0, propensity: 0.5, version: version)
+    }
+}
+
+/// An online learner that runs only when a test calls `perform`.
+func manualOnlineLearning() -> OnlineLearning {
+    OnlineLearning(
+        sessionWakeup: WakeupSignal(), seed: 11, logger: Logger(label: "test"), metrics: WorkerMetrics(),
+        startThread: false)
+}
+
+/// The decoded header and documents of a POLICY_STATE message.
+func decodePolicyState(_ frames: [[UInt8]]) throws -> (Header, PolicyStateReport, ParameterPack?) {
+    let header = try Header(decoding: frames[0])
+    let report = try WireJSON.decode(PolicyStateReport.self, from: frames[1])
+    let pack = frames.count > 2 ? try ParameterPack(decoding: frames[2]) : nil
+    return (header, report, pack)
+}

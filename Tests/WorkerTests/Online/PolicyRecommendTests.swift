@@ -1,0 +1,137 @@
+import RecData
+import RecModel
+import RecPolicy
+import Shared
+import Testing
+
+@testable import Worker
+
+@Suite("RECOMMEND with an online policy")
+struct PolicyRecommendTests {
+    static func served(version: UInt64 = 4) throws -> ServedPolicy {
+        ServedPolicy(policy: try OnlinePolicy.initial(spec: onlineSpec()), version: version, learningEnabled: true)
+    }
+
+    static func request(_ query: RecommendQuery, header: Header = Header(command: .recommend, requestId: 12))
+        -> WireMessage
+    {
+        WireMessage(header: header, payload: [WireJSON.encode(query)])
+    }
+
+    static func request(json: String) -> WireMessage {
+        WireMessage(header: Header(command: .recommend, requestId: 12), payload: [Array(json.utf8)])
+    }
+
+    @Test("the reply is a slate with propensities in (0, 1] and an impression record that matches it")
+    func replyAndRecordAgree() throws {
+        let served = try Self.served()
+        var sampler = PolicySampler(seed: 1, prefix: 0xABC)
+        let user = onlineUser(2, spec: served.policy.spec)
+        let reply = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(userFeatures: user, top: 5)), served: served, sampler: &sampler,
+            nowEpochMillis: 1_000)
+
+        #expect(reply.header.isReply && reply.header.status == .ok && reply.header.requestId == 12)
+        #expect(reply.header.modelVersion == 4)
+        #expect(reply.payload.count == 2)
+        let recommendation = try WireJSON.decode(PolicyRecommendation.self, from: reply.payload[0])
+        let record = try WireJSON.decode(ImpressionRecord.self, from: reply.payload[1])
+        #expect(recommendation.items.count == 5 && recommendation.source == "policy")
+        #expect(recommendation.items.map(\.position) == Array(0..<5))
+        #expect(recommendation.items.allSatisfy { $0.propensity > 0 && $0.propensity <= 1 })
+        #expect(recommendation.modelVersion == 4 && recommendation.exploration == served.policy.spec.exploration)
+        #expect(record.problem == nil)
+        #expect(record.impressionId == recommendation.impressionId)
+        #expect(record.impressionId.hasPrefix("0000000000000abc-"))
+        #expect(record.version == 4 && record.createdMs == 1_000 && record.userFeatures == user)
+        #expect(record.slate == recommendation.items.map(\.item))
+        #expect(record.propensities == recommendation.items.map(\.propensity))
+        #expect(record.scores == recommendation.items.map(\.score))
+    }
+
+    @Test("an omitted top gives the spec's slate size, and candidates bound the slate")
+    func topAndCandidates() throws {
+        let served = try Self.served()
+        var sampler = PolicySampler(seed: 2, prefix: 1)
+        let user = onlineUser(0, spec: served.policy.spec)
+        let userJSON = user.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ")
+        let omitted = PolicyRecommendHandler.answer(
+            Self.request(json: "{\"user_features\": {\(userJSON)}}"), served: served, sampler: &sampler,
+            nowEpochMillis: 1)
+        let slate = try WireJSON.decode(PolicyRecommendation.self, from: omitted.payload[0]).items
+        #expect(slate.count == served.policy.spec.slateSize)
+
+        let candidates = [3, 7, 11, 19]
+        let bounded = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(userFeatures: user, candidates: candidates, top: 10)), served: served,
+            sampler: &sampler, nowEpochMillis: 1)
+        let items = try WireJSON.decode(PolicyRecommendation.self, from: bounded.payload[0]).items.map(\.item)
+        #expect(Set(items) == Set(candidates))
+    }
+
+    @Test("impression ids differ between requests and between workers")
+    func impressionIdsAreUnique() throws {
+        let served = try Self.served()
+        var first = PolicySampler(seed: 3, prefix: 1)
+        var second = PolicySampler(seed: 3, prefix: 2)
+        var ids = Set<String>()
+        for _ in 0..<20 {
+            for n in 0..<2 {
+                let reply =
+                    n == 0
+                    ? PolicyRecommendHandler.answer(
+                        Self.request(RecommendQuery(top: 2)), served: served, sampler: &first, nowEpochMillis: 1)
+                    : PolicyRecommendHandler.answer(
+                        Self.request(RecommendQuery(top: 2)), served: served, sampler: &second, nowEpochMillis: 1)
+                ids.insert(try WireJSON.decode(PolicyRecommendation.self, from: reply.payload[0]).impressionId)
+            }
+        }
+        #expect(ids.count == 40)
+        #expect(ImpressionIds(prefix: 0xFFFF_FFFF_FFFF_FFFF).prefix != ImpressionIds().prefix)
+    }
+
+    @Test("a bad context, an unknown candidate or top 0 is a BAD_REQUEST naming the problem")
+    func badRequests() throws {
+        let served = try Self.served()
+        var sampler = PolicySampler(seed: 4, prefix: 1)
+        let cases: [(RecommendQuery, String)] = [
+            (RecommendQuery(userFeatures: ["colour": "red"]), PolicyError.unknownUserFeature("colour").description),
+            (RecommendQuery(candidates: [999]), PolicyError.unknownItem(999).description),
+            (RecommendQuery(top: 0), PolicyError.invalidTop(0).description),
+        ]
+        for (query, message) in cases {
+            let reply = PolicyRecommendHandler.answer(
+                Self.request(query), served: served, sampler: &sampler, nowEpochMillis: 1)
+            #expect(reply.header.status == .badRequest)
+            #expect(reply.payload.first.map { String(decoding: $0, as: UTF8.self) }?.contains(message) == true)
+        }
+        // The raw JSON a client sends: `user_features` must reach the policy, not be dropped.
+        let raw = PolicyRecommendHandler.answer(
+            Self.request(json: "{\"user_features\": {\"colour\": \"red\"}}"), served: served, sampler: &sampler,
+            nowEpochMillis: 1)
+        #expect(raw.header.status == .badRequest)
+        let garbage = PolicyRecommendHandler.answer(
+            Self.request(json: "not json"), served: served, sampler: &sampler, nowEpochMillis: 1)
+        #expect(garbage.header.status == .badRequest)
+    }
+
+    @Test("a passed deadline is EXPIRED and a pinned other version is CONFLICT, as for the MLP path")
+    func deadlineAndVersion() throws {
+        let served = try Self.served(version: 4)
+        var sampler = PolicySampler(seed: 5, prefix: 1)
+        let late = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(), header: Header(command: .recommend, requestId: 1, deadlineMs: 50)),
+            served: served, sampler: &sampler, nowEpochMillis: 60)
+        #expect(late.header.status == .expired)
+        let pinned = PolicyRecommendHandler.answer(
+            Self.request(
+                RecommendQuery(),
+                header: Header(command: .recommend, flags: .exactVersion, requestId: 2, modelVersion: 3)),
+            served: served, sampler: &sampler, nowEpochMillis: 1)
+        #expect(pinned.header.status == .conflict)
+        let minimum = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(), header: Header(command: .recommend, requestId: 3, modelVersion: 3)),
+            served: served, sampler: &sampler, nowEpochMillis: 1)
+        #expect(minimum.header.status == .ok)
+    }
+}

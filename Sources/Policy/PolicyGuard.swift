@@ -25,10 +25,16 @@ public struct GuardImpression: Sendable, Equatable {
 ///
 /// Each shown item with feedback is one row; its weight is `π(a_p | s, a_<p) / π₀(a_p | s, a_<p)`, the
 /// evaluated policy's probability of placing that item in that slot given the items logged above it over
-/// the logged one. SNIPW = Σ w·r / Σ w (Swaminathan & Joachims 2015).
+/// the logged one, clipped at ``weightClip``. SNIPW = Σ w·r / Σ w (Swaminathan & Joachims 2015).
 public enum PolicyGuard {
+    /// Importance weights are clipped here: a few rows the logging policy explored with a tiny propensity
+    /// would otherwise dominate both estimates (clipping trades a little bias for much less variance).
+    public static let weightClip = 10.0
+
     /// The SNIPW value of `policy` on `impressions`, and the rows used. `nil` value when no row has weight.
-    public static func snipw(_ policy: OnlinePolicy, on impressions: [GuardImpression]) -> (value: Double?, rows: Int) {
+    public static func snipw(_ policy: OnlinePolicy, on impressions: [GuardImpression], clip: Double = weightClip)
+        -> (value: Double?, rows: Int)
+    {
         var numerator = 0.0
         var denominator = 0.0
         var rows = 0
@@ -37,7 +43,7 @@ public enum PolicyGuard {
             else { continue }
             for (slot, item) in impression.slate.enumerated() {
                 guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
-                let w = p[slot] / impression.propensities[slot]
+                let w = min(p[slot] / impression.propensities[slot], clip)
                 numerator += w * Double(click)
                 denominator += w
                 rows += 1

@@ -44,8 +44,41 @@ extension RecStore {
     public func appendImpressions(
         _ rows: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)], keep: Int
     ) throws(StoreError) {
-        guard !rows.isEmpty else { return }
-        try write { db in
+        _ = try commitOnline(impressions: rows, keep: keep, feedback: [])
+    }
+
+    /// One feedback event to record.
+    public struct FeedbackEvent: Sendable, Equatable {
+        /// The impression.
+        public var impressionId: String
+        /// The item.
+        public var item: Int
+        /// 0 or 1.
+        public var click: Int
+        /// Dwell seconds, if reported.
+        public var dwell: Double?
+        /// When it arrived, ms since the Unix epoch.
+        public var createdMs: UInt64
+
+        /// Creates an event.
+        public init(impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64) {
+            self.impressionId = impressionId
+            self.item = item
+            self.click = click
+            self.dwell = dwell
+            self.createdMs = createdMs
+        }
+    }
+
+    /// Appends impressions (trimming the log to `keep`) and records feedback, all in one transaction (a group
+    /// commit: one fsync for everything that arrived together).
+    /// - Returns: for each feedback event, whether it was new (`false` for a duplicate, which changes nothing).
+    public func commitOnline(
+        impressions rows: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)], keep: Int,
+        feedback: [FeedbackEvent]
+    ) throws(StoreError) -> [Bool] {
+        guard !rows.isEmpty || !feedback.isEmpty else { return [] }
+        return try write { db in
             for row in rows {
                 try db.execute(
                     sql: """
@@ -61,6 +94,15 @@ extension RecStore {
                     sql: "DELETE FROM feedback WHERE impression_id IN (SELECT id FROM impressions WHERE seq <= ?)",
                     arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM impressions WHERE seq <= ?", arguments: [cutoff])
+            }
+            return try feedback.map { event in
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms)
+                        VALUES (?, ?, ?, ?, ?)
+                        """,
+                    arguments: [event.impressionId, event.item, event.click, event.dwell, Int64(event.createdMs)])
+                return db.changesCount > 0
             }
         }
     }

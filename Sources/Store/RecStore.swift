@@ -23,6 +23,9 @@ public final class RecStore: Sendable {
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
+            // Write-ahead logging: a commit is one fsync of the log (synchronous stays FULL, so a
+            // committed transaction survives power loss), and reads never wait for writes.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
             database = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
             try Self.migrator.migrate(database)
         } catch let error as StoreError {

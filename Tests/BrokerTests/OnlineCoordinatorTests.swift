@@ -59,6 +59,7 @@ final class OnlineHarness {
             header: Header(command: .feedback, requestId: 42),
             payload: [WireJSON.encode(FeedbackRequest(impressionId: id, item: item, click: click))])
         coordinator.handleFeedback(identity: [9], message: request, nowMs: nowMs)
+        coordinator.flushPending()
         return clientReplies().last
     }
 }
@@ -82,6 +83,23 @@ struct OnlineCoordinatorTests {
         #expect(late?.header.status == .expired)
         #expect(h.coordinator.view.feedback == 1)
         #expect(h.coordinator.view.duplicates == 1)
+    }
+
+    @Test("feedback is answered only after its group commit, and duplicates within one batch are caught")
+    func groupCommit() throws {
+        let h = try OnlineHarness()
+        h.serve("imp-g")
+        for click in [1, 0] {
+            let request = WireMessage(
+                header: Header(command: .feedback, requestId: 50),
+                payload: [WireJSON.encode(FeedbackRequest(impressionId: "imp-g", item: 3, click: click))])
+            h.coordinator.handleFeedback(identity: [9], message: request, nowMs: 2_000)
+        }
+        #expect(h.clientReplies().isEmpty)
+        h.coordinator.flushPending()
+        let replies = try h.clientReplies().map { try WireJSON.decode(FeedbackReply.self, from: $0.frame(0)).duplicate }
+        #expect(replies == [false, true])
+        #expect(try RecStore(directory: h.directory).impression("imp-g")?.clicks == [3: 1])
     }
 
     @Test("acknowledged feedback is in the store before the OK, and survives a restart")

@@ -107,8 +107,11 @@ struct OnlinePoolTests {
         var driver = OnlineDriver(client: client, seed: 5)
         var version = first.version
         for _ in 0..<3 {
+            let t0 = Clocks.monotonicMicros()
             try await driver.users(150)
+            let t1 = Clocks.monotonicMicros()
             let view = try await Self.waitForOnline(client) { $0.version > version && Self.converged($0, replicas: 2) }
+            print("TIMING users \((t1 - t0) / 1000) ms, wait \((Clocks.monotonicMicros() - t1) / 1000) ms, view \(view.version) syncs \(view.syncs) rejected \(view.rejected) \(view.lastDecision?.reason ?? "")")
             #expect(view.lastDecision?.accepted == true)
             version = view.version
         }

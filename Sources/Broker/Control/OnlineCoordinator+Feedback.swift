@@ -19,21 +19,55 @@ extension OnlineCoordinator {
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
     }
 
-    /// Commits queued impressions (before any feedback is looked up, and on every tick).
-    func flushImpressions() {
-        guard !pendingImpressions.isEmpty else { return }
-        let batch = pendingImpressions
+    /// Commits queued impressions and feedback in one transaction (a group commit), then answers the
+    /// feedback and hands new events to the learners. Runs at the end of every control-loop batch.
+    func flushPending() {
+        guard !pendingImpressions.isEmpty || !pendingFeedback.isEmpty else { return }
+        let impressions = pendingImpressions
+        let feedback = pendingFeedback
         pendingImpressions.removeAll(keepingCapacity: true)
+        pendingFeedback.removeAll(keepingCapacity: true)
+        let inserted: [Bool]
         do {
-            try store.appendImpressions(batch, keep: settings.impressionLogSize)
-            impressionCount = min(impressionCount + batch.count, settings.impressionLogSize)
-            viewDirty = true
+            inserted = try store.commitOnline(
+                impressions: impressions, keep: settings.impressionLogSize,
+                feedback: feedback.map {
+                    RecStore.FeedbackEvent(
+                        impressionId: $0.request.impressionId, item: $0.request.item, click: $0.request.click,
+                        dwell: $0.request.dwellSeconds, createdMs: $0.receivedMs)
+                })
         } catch {
-            logger.error("cannot store impressions", metadata: ["error": "\(error)", "count": "\(batch.count)"])
+            logger.error(
+                "cannot store impressions and feedback",
+                metadata: ["error": "\(error)", "impressions": "\(impressions.count)", "feedback": "\(feedback.count)"])
+            for pending in feedback {
+                reply(pending.identity, pending.header, .internal, text: "feedback not stored: \(error)")
+            }
+            return
+        }
+        impressionCount = min(impressionCount + impressions.count, settings.impressionLogSize)
+        viewDirty = true
+        for (pending, new) in zip(feedback, inserted) {
+            let request = pending.request
+            let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: !new)
+            var ok = pending.header.reply(status: .ok, modelVersion: pending.record.version)
+            ok.command = .feedback
+            emit(.toClient(identity: pending.identity, frames: [ok.encoded(), WireJSON.encode(answer)]))
+            guard new else {
+                duplicates += 1
+                continue
+            }
+            feedbackCount += 1
+            let event = LearnEvent(
+                impressionId: request.impressionId, userFeatures: pending.record.userFeatures, item: request.item,
+                reward: Double(request.click), propensity: pending.record.propensities[pending.slot],
+                version: pending.record.version)
+            if !frozen { deliver(event, preferring: pending.worker) }
         }
     }
 
-    /// Answers FEEDBACK: validated, deduplicated and committed before the OK; then delivered to a learner.
+    /// Validates FEEDBACK against the impression log and queues it for the next group commit; the OK is
+    /// sent only once the event is committed.
     func handleFeedback(identity: [UInt8], message: WireMessage, nowMs: UInt64) {
         let header = message.header
         let request: FeedbackRequest
@@ -47,50 +81,49 @@ extension OnlineCoordinator {
             reply(identity, header, .badRequest, text: "FEEDBACK: \(problem)")
             return
         }
-        flushImpressions()
+        let found: (record: ImpressionRecord, createdMs: UInt64, worker: String)?
         do {
-            guard let row = try store.impression(request.impressionId),
-                let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
-            else {
-                reply(
-                    identity, header, .notFound,
-                    text: "unknown impression \(request.impressionId): never served, or evicted from the log")
-                return
-            }
-            if nowMs > row.createdMs + settings.feedbackWindowMs {
-                reply(
-                    identity, header, .expired,
-                    text: "impression \(request.impressionId) expired: feedback is accepted for \(settings.feedbackWindowMs / 1000) s after it is served")
-                return
-            }
-            guard let slot = record.slate.firstIndex(of: request.item) else {
-                reply(
-                    identity, header, .badRequest,
-                    text: "item \(request.item) was not shown in impression \(request.impressionId) (slate \(record.slate))")
-                return
-            }
-            let inserted = try store.recordFeedback(
-                impressionId: request.impressionId, item: request.item, click: request.click,
-                dwell: request.dwellSeconds, createdMs: nowMs)
-            let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: !inserted)
-            var ok = header.reply(status: .ok, modelVersion: record.version)
-            ok.command = .feedback
-            emit(.toClient(identity: identity, frames: [ok.encoded(), WireJSON.encode(answer)]))
-            viewDirty = true
-            guard inserted else {
-                duplicates += 1
-                return
-            }
-            feedbackCount += 1
-            let event = LearnEvent(
-                impressionId: request.impressionId, userFeatures: record.userFeatures, item: request.item,
-                reward: Double(request.click), propensity: record.propensities[slot], version: record.version)
-            if !frozen { deliver(event, preferring: row.worker) }
+            found = try lookUp(request.impressionId)
         } catch {
-            logger.error(
-                "cannot store feedback", metadata: ["impression_id": "\(request.impressionId)", "error": "\(error)"])
-            reply(identity, header, .internal, text: "feedback not stored: \(error)")
+            logger.error("cannot read the impression log", metadata: ["impression_id": "\(request.impressionId)", "error": "\(error)"])
+            reply(identity, header, .internal, text: "the impression log cannot be read: \(error)")
+            return
         }
+        guard let (record, createdMs, worker) = found else {
+            reply(
+                identity, header, .notFound,
+                text: "unknown impression \(request.impressionId): never served, or evicted from the log")
+            return
+        }
+        if nowMs > createdMs + settings.feedbackWindowMs {
+            reply(
+                identity, header, .expired,
+                text: "impression \(request.impressionId) expired: feedback is accepted for \(settings.feedbackWindowMs / 1000) s after it is served")
+            return
+        }
+        guard let slot = record.slate.firstIndex(of: request.item) else {
+            reply(
+                identity, header, .badRequest,
+                text: "item \(request.item) was not shown in impression \(request.impressionId) (slate \(record.slate))")
+            return
+        }
+        pendingFeedback.append(
+            PendingFeedback(
+                identity: identity, header: header, request: request, record: record, worker: worker, slot: slot,
+                receivedMs: nowMs))
+    }
+
+    /// An impression from the queue of uncommitted ones, or from the store.
+    private func lookUp(_ id: String) throws -> (record: ImpressionRecord, createdMs: UInt64, worker: String)? {
+        if let queued = pendingImpressions.last(where: { $0.id == id }),
+            let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(queued.record.utf8))
+        {
+            return (record, queued.createdMs, queued.worker)
+        }
+        guard let row = try store.impression(id),
+            let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
+        else { return nil }
+        return (record, row.createdMs, row.worker)
     }
 
     /// Queues an event for the replica that served it (or the next live one); held while a sync is out.

@@ -52,7 +52,7 @@ extension OnlineCoordinator {
                 ok.command = .control
                 emit(.toClient(identity: identity, frames: [ok.encoded(), WireJSON.encode(document), pack]))
             case "impressions":
-                flushImpressions()
+                flushPending()
                 let limit = request.limit ?? 1000
                 guard (1...10_000).contains(limit) else {
                     reply(identity, header, .badRequest, text: "limit must be in 1...10000, got \(limit)")

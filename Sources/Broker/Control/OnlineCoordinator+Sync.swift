@@ -104,7 +104,7 @@ extension OnlineCoordinator {
 
     /// The newest logged impressions with feedback, as the guard reads them.
     func guardEvidence() throws -> [GuardImpression] {
-        flushImpressions()
+        flushPending()
         return try store.recentImpressionsWithFeedback(limit: settings.guardImpressions).compactMap { row in
             guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)) else {
                 return nil

@@ -24,6 +24,17 @@ final class OnlineCoordinator {
         var requester: (identity: [UInt8], header: Header)?
     }
 
+    /// Validated feedback waiting for the next group commit.
+    struct PendingFeedback {
+        var identity: [UInt8]
+        var header: Header
+        var request: FeedbackRequest
+        var record: ImpressionRecord
+        var worker: String
+        var slot: Int
+        var receivedMs: UInt64
+    }
+
     let settings: OnlineSettings
     let store: RecStore
     let logger: Logger
@@ -38,6 +49,7 @@ final class OnlineCoordinator {
     var workers: [TrainingWorker] = []
     var replicas: [[UInt8]: ReplicaPolicyView] = [:]
     var pendingImpressions: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)] = []
+    var pendingFeedback: [PendingFeedback] = []
     var outgoing: [[UInt8]: [LearnEvent]] = [:]
     var held: [LearnEvent] = []
     var unsynced: [[UInt8]: [LearnEvent]] = [:]
@@ -148,7 +160,7 @@ final class OnlineCoordinator {
 
     /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.
     func tick(nowMs: UInt64) {
-        flushImpressions()
+        flushPending()
         if let running = sync, nowMs >= running.startedMs + settings.syncTimeoutMs {
             logger.warning(
                 "online sync timed out; averaging the replicas that answered",

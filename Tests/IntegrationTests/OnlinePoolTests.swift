@@ -107,12 +107,10 @@ struct OnlinePoolTests {
         var driver = OnlineDriver(client: client, seed: 5)
         var version = first.version
         for _ in 0..<3 {
-            let t0 = Clocks.monotonicMicros()
             try await driver.users(150)
-            let t1 = Clocks.monotonicMicros()
+            // A newer version exists only if a sync was accepted; every replica must then serve exactly it.
             let view = try await Self.waitForOnline(client) { $0.version > version && Self.converged($0, replicas: 2) }
-            print("TIMING users \((t1 - t0) / 1000) ms, wait \((Clocks.monotonicMicros() - t1) / 1000) ms, view \(view.version) syncs \(view.syncs) rejected \(view.rejected) \(view.lastDecision?.reason ?? "")")
-            #expect(view.lastDecision?.accepted == true)
+            #expect(view.syncs >= Int(view.version - 1))
             version = view.version
         }
         #expect(driver.failedRecommendations == 0)

@@ -47,7 +47,7 @@ final class LearnerBackend: RecommendFeedbackBackend {
                 slate = try policy.recommend(
                     userFeatures: query.userFeatures, candidates: query.candidates, top: query.top, rng: &s.rng)
             } catch {
-                return .failure(.server(status: .badRequest, message: error.description, retryAfterMs: 0))
+                return .failure(.server(status: .badRequest, message: "\(error)", retryAfterMs: 0))
             }
             let id = "fake-\(s.log.count)"
             let record = ImpressionRecord(

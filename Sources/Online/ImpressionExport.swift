@@ -119,12 +119,14 @@ public enum ImpressionExport {
                 }
                 let click = logged.clicks[String(item)]
                 if let click, click != 0 && click != 1 {
-                    throw .malformedImpression(id: record.impressionId, reason: "click \(click) for item \(item) is not 0 or 1")
+                    throw .malformedImpression(
+                        id: record.impressionId, reason: "click \(click) for item \(item) is not 0 or 1")
                 }
                 if click != nil { feedbackRows += 1 }
                 clicks += click ?? 0
                 lines.append(
-                    "\(rows),\(timestamp),\(item),\(slot + 1),\(click ?? 0),\(record.propensities[slot]),\(features),\(affinity)")
+                    "\(rows),\(timestamp),\(item),\(slot + 1),\(click ?? 0),\(record.propensities[slot]),\(features),\(affinity)"
+                )
                 rows += 1
             }
         }

@@ -34,7 +34,8 @@ extension SimulationReport {
         }
         table += "</table>\n"
         let errorText =
-            errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            errors.isEmpty
+            ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let summary = """
             <p>\(users) simulated new users (seed \(seed), concurrency \(concurrency)), \(served) served in \
             \(elapsedMs) ms; policy versions \(firstVersion)…\(lastVersion).</p>

@@ -101,8 +101,11 @@ public struct SimulationReport: Codable, Sendable, Equatable {
             "baselines on the same users: random \(f(randomCtr)), fixed v\(fixedVersion) \(f(fixedCtr)), "
                 + "oracle \(f(oracleCtr))",
             "feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)), errors \(errorCount)"
-                + (errors.isEmpty ? "" : " (" + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                    .joined(separator: ", ") + ")"),
+                + (errors.isEmpty
+                    ? ""
+                    : " ("
+                        + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                        .joined(separator: ", ") + ")"),
             "window  users   pool    random  fixed   oracle  version",
         ]
         for w in windows {

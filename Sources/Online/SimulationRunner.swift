@@ -59,7 +59,8 @@ public enum SimulationRunner {
         let config = world.config
         guard spec.userFeatureCardinalities == config.userFeatureCardinalities else {
             throw .catalogueMismatch(
-                "user feature cardinalities \(spec.userFeatureCardinalities), the world has \(config.userFeatureCardinalities)")
+                "user feature cardinalities \(spec.userFeatureCardinalities), the world has \(config.userFeatureCardinalities)"
+            )
         }
         guard spec.itemCount == config.items else {
             throw .catalogueMismatch("\(spec.itemCount) items, the world has \(config.items)")

@@ -45,18 +45,25 @@ struct OnlineLearningTests {
         #expect(slate.items.map(\.position) == [0, 1, 2])
 
         for (index, item) in slate.items.enumerated() {
-            let reply = try await client.feedback(impressionId: slate.impressionId, item: item.item, click: index == 0 ? 1 : 0)
+            let reply = try await client.feedback(
+                impressionId: slate.impressionId, item: item.item, click: index == 0 ? 1 : 0)
             #expect(reply.item == item.item && !reply.duplicate)
         }
         let again = try await client.feedback(impressionId: slate.impressionId, item: slate.items[0].item, click: 1)
         #expect(again.duplicate)
 
-        let unknown = await clientError { try await client.feedback(impressionId: "no-such-impression", item: 1, click: 0) }
+        let unknown = await clientError {
+            try await client.feedback(impressionId: "no-such-impression", item: 1, click: 0)
+        }
         #expect(unknown?.statusName == "NOT_FOUND")
         let outside = (0..<40).first { item in !slate.items.contains { $0.item == item } }!
-        let notShown = await clientError { try await client.feedback(impressionId: slate.impressionId, item: outside, click: 1) }
+        let notShown = await clientError {
+            try await client.feedback(impressionId: slate.impressionId, item: outside, click: 1)
+        }
         #expect(notShown?.statusName == "BAD_REQUEST")
-        let malformed = await clientError { try await client.feedback(impressionId: slate.impressionId, item: 1, click: 2) }
+        let malformed = await clientError {
+            try await client.feedback(impressionId: slate.impressionId, item: 1, click: 2)
+        }
         #expect(malformed == .invalidRequest("click must be 0 or 1, got 2"))
 
         let view = try await client.online()
@@ -66,7 +73,10 @@ struct OnlineLearningTests {
         let page = try await client.impressions(after: nil, limit: 10)
         let logged = try #require(page.impressions.first { $0.record.impressionId == slate.impressionId })
         #expect(logged.record.slate == slate.items.map(\.item))
-        #expect(logged.clicks == Dictionary(uniqueKeysWithValues: slate.items.enumerated().map { (String($1.item), $0 == 0 ? 1 : 0) }))
+        #expect(
+            logged.clicks
+                == Dictionary(uniqueKeysWithValues: slate.items.enumerated().map { (String($1.item), $0 == 0 ? 1 : 0) })
+        )
     }
 
     @Test("the command line: recommend, feedback and online --json print the documented keys; freeze toggles")
@@ -80,12 +90,17 @@ struct OnlineLearningTests {
         let broker = cluster.endpoints.frontend
 
         let recommend = try runTool(
-            "recpool", ["recommend", "--broker", broker, "--user-features", "user_feature_1=u1_02", "--top", "3", "--json"])
+            "recpool",
+            ["recommend", "--broker", broker, "--user-features", "user_feature_1=u1_02", "--top", "3", "--json"])
         #expect(recommend.code == 0, "\(recommend.stderr)")
         let reply = try #require(try JSONSerialization.jsonObject(with: Data(recommend.stdout.utf8)) as? [String: Any])
-        for key in ["impression_id", "items", "model_version", "source", "exploration"] { #expect(reply[key] != nil, "\(key)") }
+        for key in ["impression_id", "items", "model_version", "source", "exploration"] {
+            #expect(reply[key] != nil, "\(key)")
+        }
         let items = try #require(reply["items"] as? [[String: Any]])
-        for key in ["item", "position", "score", "propensity"] { #expect(items.allSatisfy { $0[key] != nil }, "\(key)") }
+        for key in ["item", "position", "score", "propensity"] {
+            #expect(items.allSatisfy { $0[key] != nil }, "\(key)")
+        }
         let impression = try #require(reply["impression_id"] as? String)
         let item = try #require(items.first?["item"] as? Int)
 
@@ -93,11 +108,15 @@ struct OnlineLearningTests {
         #expect(text.code == 0 && text.stdout.contains("impression ") && text.stdout.contains("propensity"))
 
         let feedback = try runTool(
-            "recpool", ["feedback", "--broker", broker, "--impression", impression, "--item", "\(item)", "--click", "1",
-                        "--dwell", "12.5", "--json"])
+            "recpool",
+            [
+                "feedback", "--broker", broker, "--impression", impression, "--item", "\(item)", "--click", "1",
+                "--dwell", "12.5", "--json",
+            ])
         #expect(feedback.code == 0, "\(feedback.stderr)")
         #expect(feedback.stdout.contains("\"duplicate\":false"))
-        let missing = try runTool("recpool", ["feedback", "--broker", broker, "--impression", "nope", "--item", "1", "--click", "0"])
+        let missing = try runTool(
+            "recpool", ["feedback", "--broker", broker, "--impression", "nope", "--item", "1", "--click", "0"])
         #expect(missing.code == 3 && missing.stderr.contains("NOT_FOUND"))
 
         let status = try runTool("recpool", ["online", "status", "--broker", broker, "--json"])
@@ -129,8 +148,11 @@ struct OnlineLearningTests {
         let report = state.appendingPathComponent("sim.html").path
 
         let run = try runTool(
-            "recpool", ["simulate", "--broker", broker, "--users", "4000", "--seed", "1", "--concurrency", "4", "--json",
-                        "--report", report, "--quiet", "--timeout-ms", "20000"])
+            "recpool",
+            [
+                "simulate", "--broker", broker, "--users", "4000", "--seed", "1", "--concurrency", "4", "--json",
+                "--report", report, "--quiet", "--timeout-ms", "20000",
+            ])
         #expect(run.code == 0, "\(run.stderr)")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let served = try #require(result["served"] as? Int)

@@ -94,7 +94,8 @@ import Testing
     @Test func feedbackMissingForAnItemExportsAsNoClick() throws {
         let (_, spec) = (0, SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig())))
         let record = ImpressionRecord(
-            impressionId: "a-1", createdMs: 1_764_390_000_123, version: 3, userFeatures: ["user_feature_1": "u1, \"x\""],
+            impressionId: "a-1", createdMs: 1_764_390_000_123, version: 3,
+            userFeatures: ["user_feature_1": "u1, \"x\""],
             slate: [5, 9], propensities: [0.9, 0.5], scores: [0.1, 0.2])
         let (text, summary) = try ImpressionExport.dataCSV(
             [LoggedImpression(seq: 1, record: record, clicks: ["9": 1])], spec: spec)
@@ -113,7 +114,8 @@ import Testing
             impressionId: "b-2", createdMs: 0, version: 1, userFeatures: [:], slate: [99], propensities: [1],
             scores: [0])
         #expect(
-            throws: ImpressionExport.ExportError.malformedImpression(id: "b-2", reason: "item 99 is not in the catalogue")
+            throws: ImpressionExport.ExportError.malformedImpression(
+                id: "b-2", reason: "item 99 is not in the catalogue")
         ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: outside, clicks: [:])], spec: spec) }
         let stranger = ImpressionRecord(
             impressionId: "c-3", createdMs: 0, version: 1, userFeatures: ["colour": "red"], slate: [1],

@@ -47,7 +47,8 @@ import Testing
     @Test func failedFeedbackIsCountedByStatus() async throws {
         let backend = try LearnerBackend()
         backend.failFeedback(with: .server(status: .expired, message: "too old", retryAfterMs: 0))
-        let report = try await SimulationRunner.run(backend: backend, plan: SimulationPlan(users: 50, seed: 1, windows: 5))
+        let report = try await SimulationRunner.run(
+            backend: backend, plan: SimulationPlan(users: 50, seed: 1, windows: 5))
         #expect(report.feedbackSent == 0)
         #expect(report.errors == ["EXPIRED": 150])
         #expect(report.served == 50)
@@ -72,7 +73,8 @@ import Testing
     }
 
     @Test(arguments: [
-        (SimulationPlan(users: 0, seed: 1), "users"), (SimulationPlan(users: 10, seed: 1, concurrency: 0), "concurrency"),
+        (SimulationPlan(users: 0, seed: 1), "users"),
+        (SimulationPlan(users: 10, seed: 1, concurrency: 0), "concurrency"),
         (SimulationPlan(users: 10, seed: 1, windows: 11), "windows"),
     ])
     func badPlansAreTypedErrorsNamingTheField(plan: SimulationPlan, field: String) async throws {
@@ -89,7 +91,8 @@ import Testing
             backend: try LearnerBackend(), plan: SimulationPlan(users: 200, seed: 2, concurrency: 4, windows: 4))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         for key in [
-            "users", "seed", "concurrency", "served", "clicks", "ctr", "ctr_first_fifth", "ctr_last_fifth", "random_ctr",
+            "users", "seed", "concurrency", "served", "clicks", "ctr", "ctr_first_fifth", "ctr_last_fifth",
+            "random_ctr",
             "fixed_ctr", "oracle_ctr", "fixed_version", "first_version", "last_version", "feedback_sent",
             "feedback_duplicates", "errors", "elapsed_ms", "windows",
         ] {

@@ -80,7 +80,8 @@ extension RecPoolClient {
     /// - Parameter corrupt: fault injection (`"noise"`), honoured only by a broker run with
     ///   `--allow-fault-injection`.
     public func onlineSync(corrupt: String? = nil, timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        try await control(ControlRequest(op: "online_sync", corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
+        try await control(
+            ControlRequest(op: "online_sync", corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
     /// The policy version the pool serves now, with its weights (CONTROL `online_policy`).
@@ -110,7 +111,8 @@ extension RecPoolClient {
     {
         if let limit, limit < 1 { throw .invalidRequest("limit must be at least 1, got \(limit)") }
         return try await control(
-            ControlRequest(op: "impressions", after: after, limit: limit), as: ImpressionPage.self, timeoutMs: timeoutMs)
+            ControlRequest(op: "impressions", after: after, limit: limit), as: ImpressionPage.self, timeoutMs: timeoutMs
+        )
     }
 
     private static func decodeFirst<T: Decodable>(_ type: T.Type, _ reply: WireMessage) throws(ClientError) -> T {

@@ -44,7 +44,8 @@ struct FeedbackCommand: AsyncParsableCommand {
             if json {
                 CommandOutput.printLine(JSONOutput.encode(reply))
             } else if reply.duplicate {
-                CommandOutput.printLine("item \(reply.item) of \(reply.impressionId): already recorded (duplicate ignored)")
+                CommandOutput.printLine(
+                    "item \(reply.item) of \(reply.impressionId): already recorded (duplicate ignored)")
             } else {
                 CommandOutput.printLine("item \(reply.item) of \(reply.impressionId): click \(click) recorded")
             }

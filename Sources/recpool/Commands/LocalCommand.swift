@@ -54,7 +54,8 @@ struct LocalCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         if !online && !onlineArguments.isEmpty {
-            throw ValidationError("--online-sync-*, --online-guard-margin, --exploration, --epsilon and --temperature need --online")
+            throw ValidationError(
+                "--online-sync-*, --online-guard-margin, --exploration, --epsilon and --temperature need --online")
         }
         if let exploration, ExplorationSpec.Kind(rawValue: exploration) == nil {
             throw ValidationError("--exploration must be epsilon_greedy or softmax, got \(exploration)")

@@ -7,7 +7,9 @@ struct OnlineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "online",
         abstract: "Inspect and steer online learning: status, freeze, unfreeze, sync.",
-        subcommands: [OnlineStatusCommand.self, OnlineFreezeCommand.self, OnlineUnfreezeCommand.self, OnlineSyncCommand.self],
+        subcommands: [
+            OnlineStatusCommand.self, OnlineFreezeCommand.self, OnlineUnfreezeCommand.self, OnlineSyncCommand.self,
+        ],
         defaultSubcommand: OnlineStatusCommand.self)
 }
 
@@ -30,12 +32,15 @@ struct OnlineOutputOptions: ParsableArguments {
 /// `recpool online status`.
 struct OnlineStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show the served policy version, syncs, the guard's last decision and replicas.")
+        commandName: "status",
+        abstract: "Show the served policy version, syncs, the guard's last decision and replicas.")
 
     @OptionGroup var options: OnlineOutputOptions
 
     func run() async throws {
-        try await reportingFailures { try await options.show { client throws(ClientError) in try await client.online() } }
+        try await reportingFailures {
+            try await options.show { client throws(ClientError) in try await client.online() }
+        }
     }
 }
 
@@ -74,9 +79,10 @@ struct OnlineSyncCommand: AsyncParsableCommand {
 
     @OptionGroup var options: OnlineOutputOptions
 
-    @Option(help: ArgumentHelp(
-        "Fault injection: `noise` replaces the averaged candidate (only with recpool-broker --allow-fault-injection).",
-        visibility: .hidden))
+    @Option(
+        help: ArgumentHelp(
+            "Fault injection: `noise` replaces the averaged candidate (only with recpool-broker --allow-fault-injection).",
+            visibility: .hidden))
     var corrupt: String?
 
     func validate() throws {
@@ -108,7 +114,9 @@ enum OnlineViewText {
         } else {
             lines.append("REPLICA               VERSION  WEIGHTS")
             for replica in view.replicas.sorted(by: { $0.worker < $1.worker }) {
-                let state = replica.version == view.version && replica.weightsSha256 == view.weightsSha256 ? "in sync" : "behind"
+                let state =
+                    replica.version == view.version && replica.weightsSha256 == view.weightsSha256
+                    ? "in sync" : "behind"
                 lines.append(
                     replica.worker.padding(toLength: max(22, replica.worker.count + 1), withPad: " ", startingAt: 0)
                         + "\(replica.version)".padding(toLength: 9, withPad: " ", startingAt: 0)

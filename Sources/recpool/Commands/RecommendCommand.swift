@@ -28,10 +28,11 @@ struct RecommendCommand: AsyncParsableCommand {
     @Option(help: "How many items to return.")
     var top = 10
 
-    @Flag(help: """
-        Print one JSON object: {"items": [{"item", "score"}], "model_version", "source"}; a policy reply adds \
-        "impression_id", "exploration" and per item "position" and "propensity".
-        """)
+    @Flag(
+        help: """
+            Print one JSON object: {"items": [{"item", "score"}], "model_version", "source"}; a policy reply adds \
+            "impression_id", "exploration" and per item "position" and "propensity".
+            """)
     var json = false
 
     /// A policy reply as text: the impression id, the version, and the slate with propensities.
@@ -41,10 +42,15 @@ struct RecommendCommand: AsyncParsableCommand {
             case .epsilonGreedy: "epsilon_greedy ε=\(reply.exploration.epsilon)"
             case .softmax: "softmax T=\(reply.exploration.temperature)"
             }
-        var lines = ["impression \(reply.impressionId)", "policy version \(reply.modelVersion), source policy, exploration \(rule)"]
+        var lines = [
+            "impression \(reply.impressionId)",
+            "policy version \(reply.modelVersion), source policy, exploration \(rule)",
+        ]
         for item in reply.items {
             lines.append(
-                String(format: "%2d. item %d  score %.4f  propensity %.4f", item.position + 1, item.item, item.score, item.propensity))
+                String(
+                    format: "%2d. item %d  score %.4f  propensity %.4f", item.position + 1, item.item, item.score,
+                    item.propensity))
         }
         return lines.joined(separator: "\n")
     }

@@ -107,6 +107,20 @@ import Testing
         #expect(summary.rows == 2 && summary.feedbackRows == 1 && summary.clicks == 1)
     }
 
+    @Test func itemFeaturesBecomeOneHotLabelsBinaryColumnsAndOrderPreservingRanks() {
+        let spec = OnlinePolicySpec(
+            userFeatureCardinalities: [2],
+            itemFeatures: [[1, 0, 0, 0.5, 1, -0.2], [0, 1, 0, 0.1, 0, 0.3], [0, 0, 1, 0.9, 1, 0]])
+        let lines = ImpressionExport.itemContextCSV(spec: spec).split(separator: "\n").map(String.init)
+        #expect(
+            lines == [
+                ",item_id,item_feature_0,item_feature_1,item_feature_2,item_feature_3",
+                "0,0,0.5,v0,1,r0:-0.200000",
+                "1,1,0.1,v1,0,r2:+0.300000",
+                "2,2,0.9,v2,1,r1:+0.000000",
+            ])
+    }
+
     @Test func badLogsAreTypedErrorsNamingTheImpression() throws {
         let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
         #expect(throws: ImpressionExport.ExportError.emptyLog) { try ImpressionExport.dataCSV([], spec: spec) }

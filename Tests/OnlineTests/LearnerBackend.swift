@@ -40,7 +40,20 @@ final class LearnerBackend: RecommendFeedbackBackend {
     var impressions: [LoggedImpression] { state.withLock { $0.log } }
 
     func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
-        let result = state.withLock { s -> Result<PolicyRecommendation, ClientError> in
+        try handleRecommend(query).get()
+    }
+
+    func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply {
+        try handleFeedback(request).get()
+    }
+
+    func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack) {
+        (PolicyInstall(version: 1, spec: spec, learningEnabled: true), PolicyWeights.pack(initial.network))
+    }
+
+    /// RECOMMEND, synchronously (the fake broker's thread calls it).
+    func handleRecommend(_ query: RecommendQuery) -> Result<PolicyRecommendation, ClientError> {
+        state.withLock { s -> Result<PolicyRecommendation, ClientError> in
             let policy = s.learner.current
             let slate: [SlateItem]
             do {
@@ -59,11 +72,11 @@ final class LearnerBackend: RecommendFeedbackBackend {
             return .success(
                 PolicyRecommendation(impressionId: id, items: slate, modelVersion: 1, exploration: spec.exploration))
         }
-        return try result.get()
     }
 
-    func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply {
-        let result = state.withLock { s -> Result<FeedbackReply, ClientError> in
+    /// FEEDBACK, synchronously.
+    func handleFeedback(_ request: FeedbackRequest) -> Result<FeedbackReply, ClientError> {
+        state.withLock { s -> Result<FeedbackReply, ClientError> in
             if let error = s.failFeedback { return .failure(error) }
             guard let row = s.index[request.impressionId] else {
                 return .failure(.server(status: .notFound, message: "unknown impression", retryAfterMs: 0))
@@ -86,10 +99,5 @@ final class LearnerBackend: RecommendFeedbackBackend {
             }
             return .success(FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: false))
         }
-        return try result.get()
-    }
-
-    func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack) {
-        (PolicyInstall(version: 1, spec: spec, learningEnabled: true), PolicyWeights.pack(initial.network))
     }
 }

@@ -115,6 +115,27 @@ extension RecPoolClient {
         )
     }
 
+    /// The whole impression log, paged oldest first, and the serving policy's spec (the catalogue).
+    /// - Parameter pageSize: impressions per CONTROL request.
+    /// - Throws: ``ClientError``; ``ClientError/protocolViolation(_:)`` when the pages do not advance.
+    public func allImpressions(pageSize: Int = 1000, timeoutMs: UInt64? = nil) async throws(ClientError)
+        -> (impressions: [LoggedImpression], spec: OnlinePolicySpec?)
+    {
+        var rows: [LoggedImpression] = []
+        var spec: OnlinePolicySpec?
+        var after: Int64?
+        repeat {
+            let page = try await impressions(after: after, limit: pageSize, timeoutMs: timeoutMs)
+            rows += page.impressions
+            spec = spec ?? page.spec
+            if let next = page.nextAfter, let previous = after, next <= previous {
+                throw .protocolViolation(.badDocument("impression pages do not advance: next_after \(next) after \(previous)"))
+            }
+            after = page.nextAfter
+        } while after != nil
+        return (rows, spec)
+    }
+
     private static func decodeFirst<T: Decodable>(_ type: T.Type, _ reply: WireMessage) throws(ClientError) -> T {
         guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
         do {

@@ -39,19 +39,7 @@ struct LogsExportCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            var rows: [LoggedImpression] = []
-            var spec: OnlinePolicySpec?
-            var after: Int64?
-            repeat {
-                let page = try await client.impressions(after: after, limit: pageSize)
-                rows += page.impressions
-                spec = spec ?? page.spec
-                // A page that does not advance would loop forever; stop and say so.
-                if let next = page.nextAfter, let previous = after, next <= previous {
-                    throw CommandFailure("the broker's impression pages do not advance (next_after \(next))")
-                }
-                after = page.nextAfter
-            } while after != nil
+            let (rows, spec) = try await client.allImpressions(pageSize: pageSize)
             guard let spec else {
                 throw CommandFailure("the broker sent no policy spec: is it running with --online?")
             }

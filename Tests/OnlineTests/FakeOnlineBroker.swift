@@ -96,7 +96,8 @@ final class FakeOnlineBroker: Sendable {
                 return .errorReply(to: header, status: .badRequest, message: "unknown op \(request.op)")
             }
         default:
-            return .errorReply(to: header, status: .badRequest, message: "\(header.command.name) is not a client command")
+            return .errorReply(
+                to: header, status: .badRequest, message: "\(header.command.name) is not a client command")
         }
     }
 }

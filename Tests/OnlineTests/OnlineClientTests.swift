@@ -30,10 +30,12 @@ import Testing
         defer { broker.shutdown() }
         let client = try await RecPoolClient(endpoint: broker.endpoint)
         defer { client.close() }
-        let slate = try await client.recommendPolicy(query: RecommendQuery(userFeatures: ["user_feature_0": "u0_01"], top: 3))
+        let slate = try await client.recommendPolicy(
+            query: RecommendQuery(userFeatures: ["user_feature_0": "u0_01"], top: 3))
         #expect(slate.items.count == 3 && slate.modelVersion == 1)
 
-        let first = try await client.feedback(impressionId: slate.impressionId, item: slate.items[0].item, click: 1, dwellSeconds: 4)
+        let first = try await client.feedback(
+            impressionId: slate.impressionId, item: slate.items[0].item, click: 1, dwellSeconds: 4)
         #expect(!first.duplicate)
         let again = try await client.feedback(impressionId: slate.impressionId, item: slate.items[0].item, click: 1)
         #expect(again.duplicate)
@@ -41,7 +43,9 @@ import Testing
             try await client.feedback(impressionId: "nope", item: 1, click: 0)
         }
         let outside = (0..<40).first { item in !slate.items.contains { $0.item == item } }!
-        await #expect(throws: ClientError.server(status: .badRequest, message: "item not in the slate", retryAfterMs: 0)) {
+        await #expect(
+            throws: ClientError.server(status: .badRequest, message: "item not in the slate", retryAfterMs: 0)
+        ) {
             try await client.feedback(impressionId: slate.impressionId, item: outside, click: 0)
         }
         await #expect(throws: ClientError.invalidRequest("click must be 0 or 1, got 3")) {

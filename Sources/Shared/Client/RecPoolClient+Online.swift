@@ -129,7 +129,8 @@ extension RecPoolClient {
             rows += page.impressions
             spec = spec ?? page.spec
             if let next = page.nextAfter, let previous = after, next <= previous {
-                throw .protocolViolation(.badDocument("impression pages do not advance: next_after \(next) after \(previous)"))
+                throw .protocolViolation(
+                    .badDocument("impression pages do not advance: next_after \(next) after \(previous)"))
             }
             after = page.nextAfter
         } while after != nil

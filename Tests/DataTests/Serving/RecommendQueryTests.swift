@@ -21,7 +21,9 @@ import Testing
         encoder.outputFormatting = [.sortedKeys]
         let query = RecommendQuery(userFeatures: ["user_feature_2": "u2_05"], top: 3)
         let data = try encoder.encode(query)
-        #expect(String(decoding: data, as: UTF8.self) == #"{"events":[],"top":3,"user_features":{"user_feature_2":"u2_05"}}"#)
+        #expect(
+            String(decoding: data, as: UTF8.self)
+                == #"{"events":[],"top":3,"user_features":{"user_feature_2":"u2_05"}}"#)
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         #expect(try decoder.decode(RecommendQuery.self, from: data) == query)

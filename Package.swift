@@ -140,6 +140,15 @@ let package = Package(
             path: "Sources/LoadTest"
         ),
 
+        /// The client side of online learning: the simulation loop that drives a pool with simulated users
+        /// (behind a recommend-and-feedback protocol, so it runs in-process in tests), its report, and the
+        /// impression log's export in the Open Bandit Dataset's shape.
+        .target(
+            name: "RecOnline",
+            dependencies: ["Shared", "RecData", "RecModel", "RecPolicy", "RecLoad"],
+            path: "Sources/Online"
+        ),
+
         // MARK: Executables (thin: flags and wiring)
         .executableTarget(
             name: "BrokerCommand",
@@ -162,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy",
+                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy", "RecOnline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -185,5 +194,6 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData", "RecPolicy"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "RecData", "RecPolicy"]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),
+        .testTarget(name: "OnlineTests", dependencies: ["RecOnline", "RecPolicy", "RecData", "RecModel", "Shared"]),
     ]
 )

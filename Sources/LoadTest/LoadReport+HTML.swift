@@ -111,7 +111,7 @@ public struct LoadReport: Sendable {
 }
 
 /// Rounds up to 1, 2 or 5 times a power of ten.
-func niceCeiling(_ v: Double) -> Double {
+public func niceCeiling(_ v: Double) -> Double {
     guard v > 0 else { return 1 }
     let p = pow(10, floor(log10(v)))
     for m in [1.0, 2, 2.5, 5, 10] where m * p >= v { return m * p }
@@ -123,14 +123,24 @@ func esc(_ s: String) -> String {
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
 }
 
-/// A minimal inline-SVG line chart with linear axes.
-struct SVGChart {
-    struct Series {
+/// A minimal inline-SVG line chart with linear axes (shared by the load-test and simulation reports).
+public struct SVGChart {
+    /// One line of the chart.
+    public struct Series {
         var label: String
         var color: String
         var points: [(Double, Double)]
         var dashed = false
         var markers = false
+
+        /// Creates a line: points in data units, a CSS colour and a legend label.
+        public init(label: String, color: String, points: [(Double, Double)], dashed: Bool = false, markers: Bool = false) {
+            self.label = label
+            self.color = color
+            self.points = points
+            self.dashed = dashed
+            self.markers = markers
+        }
     }
 
     var title: String
@@ -144,7 +154,26 @@ struct SVGChart {
     var width = 640.0
     var height = 380.0
 
-    func svg() -> String {
+    /// Creates a chart; ticks are (value, label) pairs in data units.
+    public init(
+        title: String, xLabel: String, yLabel: String, xTicks: [(Double, String)], yTicks: [(Double, String)],
+        xRange: ClosedRange<Double>, yRange: ClosedRange<Double>, series: [Series], width: Double = 640,
+        height: Double = 380
+    ) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.xTicks = xTicks
+        self.yTicks = yTicks
+        self.xRange = xRange
+        self.yRange = yRange
+        self.series = series
+        self.width = width
+        self.height = height
+    }
+
+    /// The `<svg>` element.
+    public func svg() -> String {
         let (left, right, top, bottom) = (64.0, 150.0, 30.0, 48.0)
         let w = width - left - right
         let h = height - top - bottom

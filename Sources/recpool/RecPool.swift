@@ -22,6 +22,8 @@ struct RecPool: AsyncParsableCommand {
             DataCommand.self, EvalCommand.self,
             // Load testing.
             LoadTestCommand.self,
+            // Online learning.
+            FeedbackCommand.self, OnlineCommand.self, LogsCommand.self, SimulateCommand.self,
             // Security.
             KeygenCommand.self, DrainCommand.self,
         ]

@@ -13,6 +13,9 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case userFeatures = "user_features", events, candidates, top
+        /// What a decoder with `.convertFromSnakeCase` (the wire's `WireJSON`) turns `user_features` into:
+        /// without it that decoder finds no `user_features` and every user looks context-free.
+        case userFeaturesFromSnakeCase = "userFeatures"
     }
 
     /// Creates a query.
@@ -24,20 +27,21 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
         self.top = top
     }
 
-    /// `user_features` as a key-converting decoder names it.
-    private enum ConvertedKeys: String, CodingKey {
-        case userFeatures
+    /// Encodes `user_features`, `events`, `candidates` (when given) and `top`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(userFeatures, forKey: .userFeatures)
+        try c.encode(events, forKey: .events)
+        try c.encodeIfPresent(candidates, forKey: .candidates)
+        try c.encode(top, forKey: .top)
     }
 
     /// Decodes with defaults for omitted `user_features`, `events` and `top`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        // A decoder that converts keys from snake_case (WireJSON) presents `user_features` as `userFeatures`,
-        // which the explicit key above never matches: read it under that name too, or the context is lost.
-        let converted = try decoder.container(keyedBy: ConvertedKeys.self)
         userFeatures =
             try c.decodeIfPresent([String: String].self, forKey: .userFeatures)
-            ?? converted.decodeIfPresent([String: String].self, forKey: .userFeatures) ?? [:]
+            ?? c.decodeIfPresent([String: String].self, forKey: .userFeaturesFromSnakeCase) ?? [:]
         events = try c.decodeIfPresent([ViewEvent].self, forKey: .events) ?? []
         candidates = try c.decodeIfPresent([Int].self, forKey: .candidates)
         top = try c.decodeIfPresent(Int.self, forKey: .top) ?? 10

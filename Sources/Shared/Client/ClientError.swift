@@ -14,6 +14,9 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
     case protocolViolation(WireError)
     /// The request was refused before sending, such as an empty or ragged batch.
     case invalidRequest(String)
+    /// RECOMMEND was answered by another recommender than the online policy (`source` names it, such as
+    /// `model` or `fallback`): the pool serves no online policy.
+    case notAPolicyReply(source: String)
 
     public var description: String {
         switch self {
@@ -25,6 +28,8 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badEndpoint(let endpoint, let error): "cannot connect to \(endpoint): \(error.message)"
         case .protocolViolation(let error): "protocol violation in reply: \(error)"
         case .invalidRequest(let why): "invalid request: \(why)"
+        case .notAPolicyReply(let source):
+            "the pool answered RECOMMEND from '\(source)', not an online policy (is the broker started with --online?)"
         }
     }
 
@@ -38,6 +43,7 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badEndpoint: "BAD_ENDPOINT"
         case .protocolViolation: "PROTOCOL"
         case .invalidRequest: "INVALID_REQUEST"
+        case .notAPolicyReply: "NOT_A_POLICY_REPLY"
         }
     }
 }

@@ -8,7 +8,11 @@ struct RecommendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recommend",
         abstract: "Rank items for a user from raw context: user features and the few items viewed so far.",
-        discussion: "A user with no events still gets a ranked list; `source` says whether it came from the model or the cold-start fallback.")
+        discussion: """
+            A user with no events still gets a ranked list; `source` says whether it came from the model, the \
+            cold-start fallback or an online policy. A policy reply (a broker run with --online) also carries the \
+            impression id to give `recpool feedback` on, each item's propensity and the policy version.
+            """)
 
     @OptionGroup var connection: BrokerOptions
 
@@ -24,8 +28,32 @@ struct RecommendCommand: AsyncParsableCommand {
     @Option(help: "How many items to return.")
     var top = 10
 
-    @Flag(help: "Print one JSON object: {\"items\": [{\"item\", \"score\"}], \"model_version\", \"source\"}.")
+    @Flag(
+        help: """
+            Print one JSON object: {"items": [{"item", "score"}], "model_version", "source"}; a policy reply adds \
+            "impression_id", "exploration" and per item "position" and "propensity".
+            """)
     var json = false
+
+    /// A policy reply as text: the impression id, the version, and the slate with propensities.
+    static func render(_ reply: PolicyRecommendation) -> String {
+        let rule =
+            switch reply.exploration.kind {
+            case .epsilonGreedy: "epsilon_greedy ε=\(reply.exploration.epsilon)"
+            case .softmax: "softmax T=\(reply.exploration.temperature)"
+            }
+        var lines = [
+            "impression \(reply.impressionId)",
+            "policy version \(reply.modelVersion), source policy, exploration \(rule)",
+        ]
+        for item in reply.items {
+            lines.append(
+                String(
+                    format: "%2d. item %d  score %.4f  propensity %.4f", item.position + 1, item.item, item.score,
+                    item.propensity))
+        }
+        return lines.joined(separator: "\n")
+    }
 
     func run() async throws {
         try await reportingFailures {
@@ -33,6 +61,10 @@ struct RecommendCommand: AsyncParsableCommand {
             let client = try await connection.connect()
             defer { client.close() }
             let (document, version) = try await client.recommend(document: WireJSON.encode(query))
+            if let policy = try RecPoolClient.policyRecommendation(from: document) {
+                CommandOutput.printLine(json ? JSONOutput.encode(policy) : Self.render(policy))
+                return
+            }
             guard let answer = try? WireJSON.decode(RecommendAnswer.self, from: document) else {
                 throw CommandFailure("the worker's answer did not decode", exitCode: 3)
             }

@@ -38,6 +38,11 @@ enum StatusTable {
     static func render(_ status: StatusDocument) -> String {
         var lines: [String] = []
         lines.append("broker up \(status.uptimeMs / 1000) s, protocol v\(status.protocolVersion), \(status.workers.count) live worker(s), \(status.inflight) in flight")
+        if let online = status.online, online.enabled {
+            lines.append(
+                "online learning \(online.frozen ? "frozen" : "on"): policy version \(online.version), \(online.syncs) syncs "
+                    + "(\(online.rejected) rejected), \(online.feedback) feedback events; see `recpool online status`")
+        }
         lines.append("")
         lines.append(row(["WORKER", "ADDRESS", "SLOTS", "INFLIGHT", "VERSION", "WIDTH", "DONE", "ERRORS", "HEARTBEAT"]))
         for w in status.workers {

@@ -1,0 +1,73 @@
+import Foundation
+import RecLoad
+
+extension SimulationReport {
+    /// A self-contained HTML page: the CTR-over-time chart (inline SVG, no scripts, no fetches) with the three
+    /// baselines, the totals, and the windows as a table.
+    /// - Parameter command: what was run, shown under the title.
+    public func html(title: String = "RecPool online learning simulation", command: String) -> String {
+        let yMax = niceCeiling(
+            max(windows.map { max($0.ctr, $0.randomCtr, $0.fixedCtr, $0.oracleCtr) }.max() ?? 0.1, 0.01) * 1.1)
+        let xMax = Double(max(users, 1))
+        func points(_ value: (SimulationWindow) -> Double) -> [(Double, Double)] {
+            windows.map { (Double($0.users), value($0)) }
+        }
+        let chart = SVGChart(
+            title: "clicks per user over time (windows of users)", xLabel: "users simulated",
+            yLabel: "click-through rate", xTicks: ticks(xMax, digits: 0), yTicks: ticks(yMax, digits: 3),
+            xRange: 0...xMax, yRange: 0...yMax,
+            series: [
+                .init(label: "pool (learning)", color: "#1f77b4", points: points(\.ctr), markers: true),
+                .init(label: "fixed v\(fixedVersion)", color: "#ff7f0e", points: points(\.fixedCtr)),
+                .init(label: "random", color: "#7f7f7f", points: points(\.randomCtr), dashed: true),
+                .init(label: "oracle", color: "#2ca02c", points: points(\.oracleCtr), dashed: true),
+            ]
+        ).svg()
+        func f(_ v: Double) -> String { String(format: "%.4f", v) }
+        var table = "<table><tr><th>users</th><th>served</th><th>pool</th><th>random</th><th>fixed</th>"
+        table += "<th>oracle</th><th>version</th></tr>\n"
+        for w in windows {
+            let cells = [
+                "\(w.users)", "\(w.served)", f(w.ctr), f(w.randomCtr), f(w.fixedCtr), f(w.oracleCtr), "\(w.version)",
+            ]
+            table += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+        }
+        table += "</table>\n"
+        let errorText =
+            errors.isEmpty
+            ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let summary = """
+            <p>\(users) simulated new users (seed \(seed), concurrency \(concurrency)), \(served) served in \
+            \(elapsedMs) ms; policy versions \(firstVersion)…\(lastVersion).</p>
+            <p>Pool CTR \(f(ctr)): first fifth \(f(ctrFirstFifth)), last fifth \(f(ctrLastFifth)). On the same users: \
+            random \(f(randomCtr)), fixed v\(fixedVersion) \(f(fixedCtr)), oracle \(f(oracleCtr)).</p>
+            <p>Feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)); errors: \(escape(errorText)).</p>
+
+            """
+        return """
+            <!doctype html>
+            <html><head><meta charset="utf-8"><title>\(escape(title))</title>
+            <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
+            table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+            th{background:#f3f3f3}code{background:#f6f6f6;padding:2px 4px}</style></head>
+            <body>
+            <h1>\(escape(title))</h1>
+            <p><code>\(escape(command))</code></p>
+            \(summary)\(chart)<h2>Windows</h2>
+            \(table)</body></html>
+
+            """
+    }
+
+    private func ticks(_ high: Double, digits: Int) -> [(Double, String)] {
+        (0...4).map { i in
+            let v = high * Double(i) / 4
+            return (v, String(format: "%.\(digits)f", v))
+        }
+    }
+
+    private func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

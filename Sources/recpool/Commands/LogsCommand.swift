@@ -1,0 +1,61 @@
+import ArgumentParser
+import RecOnline
+import Shared
+
+/// `recpool logs export`: the impression log as an Open Bandit Dataset-shaped CSV.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Work with the broker's impression log.", subcommands: [LogsExportCommand.self])
+}
+
+/// `recpool logs export --out FILE.csv`.
+struct LogsExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export the impression log with its feedback as OBD-shaped CSV, plus item_context.csv next to it.",
+        discussion: """
+            One row per shown item (click = the feedback received, 0 if none; propensity_score = the logged \
+            probability of that item in that slot). The files load with `recpool data` tools and \
+            OBDLoader.load(dataFile:itemContextFile:name:); docs/ONLINE.md describes the columns.
+            """)
+
+    @OptionGroup var connection: BrokerOptions
+
+    @Option(help: "The data file to write (item_context.csv is written in the same directory).")
+    var out: String
+
+    @Option(help: "Impressions per CONTROL request.")
+    var pageSize = 1000
+
+    @Flag(help: "Print one JSON object: {data_file, item_context_file, impressions, rows, feedback_rows, clicks}.")
+    var json = false
+
+    func validate() throws {
+        guard pageSize >= 1 else { throw ValidationError("--page-size must be at least 1, got \(pageSize)") }
+        guard !out.isEmpty else { throw ValidationError("--out must name a file") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (rows, spec) = try await client.allImpressions(pageSize: pageSize)
+            guard let spec else {
+                throw CommandFailure("the broker sent no policy spec: is it running with --online?")
+            }
+            let summary: ImpressionExport.Summary
+            do throws(ImpressionExport.ExportError) {
+                summary = try ImpressionExport.write(rows, spec: spec, dataFile: out)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            if json {
+                CommandOutput.printLine(JSONOutput.encode(summary))
+            } else {
+                CommandOutput.printLine(
+                    "wrote \(summary.rows) rows (\(summary.impressions) impressions, \(summary.feedbackRows) with "
+                        + "feedback, \(summary.clicks) clicks) to \(summary.dataFile) and \(summary.itemContextFile)")
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `recpool online status|freeze|unfreeze|sync`: the broker's online learning.
+struct OnlineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "online",
+        abstract: "Inspect and steer online learning: status, freeze, unfreeze, sync.",
+        subcommands: [
+            OnlineStatusCommand.self, OnlineFreezeCommand.self, OnlineUnfreezeCommand.self, OnlineSyncCommand.self,
+        ],
+        defaultSubcommand: OnlineStatusCommand.self)
+}
+
+/// Options of every `recpool online` subcommand.
+struct OnlineOutputOptions: ParsableArguments {
+    @OptionGroup var connection: BrokerOptions
+
+    @Flag(help: "Print the online view as one JSON object (keys as in docs/ONLINE.md).")
+    var json = false
+
+    /// Connects, runs one CONTROL call and prints the view it returns.
+    func show(_ call: (RecPoolClient) async throws(ClientError) -> OnlineView) async throws {
+        let client = try await connection.connect()
+        defer { client.close() }
+        let view = try await call(client)
+        CommandOutput.printLine(json ? JSONOutput.encode(view) : OnlineViewText.render(view))
+    }
+}
+
+/// `recpool online status`.
+struct OnlineStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the served policy version, syncs, the guard's last decision and replicas.")
+
+    @OptionGroup var options: OnlineOutputOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            try await options.show { client throws(ClientError) in try await client.online() }
+        }
+    }
+}
+
+/// `recpool online freeze`.
+struct OnlineFreezeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "freeze", abstract: "Pause learning; replicas keep serving the current version.")
+
+    @OptionGroup var options: OnlineOutputOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            try await options.show { client throws(ClientError) in try await client.onlineFreeze() }
+        }
+    }
+}
+
+/// `recpool online unfreeze`.
+struct OnlineUnfreezeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unfreeze", abstract: "Resume learning.")
+
+    @OptionGroup var options: OnlineOutputOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            try await options.show { client throws(ClientError) in try await client.onlineUnfreeze() }
+        }
+    }
+}
+
+/// `recpool online sync`.
+struct OnlineSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Sync now: average the replicas' learning, run the guard, and serve the result if it passes.")
+
+    @OptionGroup var options: OnlineOutputOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "Fault injection: `noise` replaces the averaged candidate (only with recpool-broker --allow-fault-injection).",
+            visibility: .hidden))
+    var corrupt: String?
+
+    func validate() throws {
+        if let corrupt, corrupt != "noise" { throw ValidationError("--corrupt: only `noise` is known, got \(corrupt)") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            try await options.show { client throws(ClientError) in try await client.onlineSync(corrupt: corrupt) }
+        }
+    }
+}
+
+/// Renders an ``OnlineView`` as text.
+enum OnlineViewText {
+    static func render(_ view: OnlineView, nowMs: UInt64 = Clocks.epochMillis()) -> String {
+        guard view.enabled else { return "online learning is not enabled (start recpool-broker with --online)" }
+        let hash = String(view.weightsSha256.prefix(12))
+        let lastSync =
+            view.lastSyncMs == 0 ? "never" : String(format: "%.1f s ago", Double(nowMs &- view.lastSyncMs) / 1000)
+        var lines = [
+            "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "learning"), version \(view.version), weights \(hash)…",
+            "syncs \(view.syncs) accepted, \(view.rejected) rejected; last sync \(lastSync); next after \(view.syncIntervalMs) ms or \(view.syncEvents) events (\(view.pendingEvents) pending)",
+            "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates))",
+        ]
+        if let decision = view.lastDecision { lines.append("last guard decision: \(decision.reason)") }
+        if view.replicas.isEmpty {
+            lines.append("no replica serves the policy yet")
+        } else {
+            lines.append("REPLICA               VERSION  WEIGHTS")
+            for replica in view.replicas.sorted(by: { $0.worker < $1.worker }) {
+                let state =
+                    replica.version == view.version && replica.weightsSha256 == view.weightsSha256
+                    ? "in sync" : "behind"
+                lines.append(
+                    replica.worker.padding(toLength: max(22, replica.worker.count + 1), withPad: " ", startingAt: 0)
+                        + "\(replica.version)".padding(toLength: 9, withPad: " ", startingAt: 0)
+                        + "\(replica.weightsSha256.prefix(12))…  \(state)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: C modules (module maps only)
@@ -78,11 +79,21 @@ let package = Package(
             ],
             path: "Sources/Metrics"
         ),
-        /// The flags every long-running process shares: logging, metrics, parent supervision.
+        /// Options from the command line, `RECPOOL_*` environment variables and a TOML file, with
+        /// the set of keys read from each command's ArgumentParser definition.
+        .target(
+            name: "RecConfig",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "Sources/Config"
+        ),
+        /// The flags every long-running process shares: logging, metrics, parent supervision, configuration.
         .target(
             name: "DaemonOptions",
             dependencies: [
-                "Shared", "RecMetrics",
+                "Shared", "RecMetrics", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -136,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "Shared", "RecMetrics", "DaemonOptions",
+                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "WorkerCommand",
             dependencies: [
-                "Worker", "Shared", "RecModel", "RecMetrics", "DaemonOptions",
+                "Worker", "Shared", "RecModel", "RecMetrics", "DaemonOptions", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecLoad",
+                "Shared", "RecModel", "RecData", "RecLoad", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,6 +182,9 @@ let package = Package(
             name: "BrokerTests",
             dependencies: ["Broker", "Shared", "RecStore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
+        .testTarget(
+            name: "ConfigTests",
+            dependencies: ["RecConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),

@@ -3,6 +3,7 @@ import DaemonOptions
 import Broker
 import Foundation
 import Logging
+import RecConfig
 import RecMetrics
 import ServiceLifecycle
 import Shared
@@ -13,7 +14,14 @@ struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recpool-broker",
         abstract: "Route scoring requests from clients to RecPool workers over ZeroMQ.",
-        discussion: "Prints one JSON line with the bound endpoints on stdout once listening; logs go to stderr.")
+        discussion: """
+            Prints one JSON line with the bound endpoints on stdout once listening; logs go to stderr.
+            Every option can also be set as RECPOOL_<OPTION> in the environment or under [broker] in \
+            the --config file (precedence: command line, environment, file, default).
+            """)
+
+    /// Reads the environment and the configuration file before ArgumentParser parses.
+    static func main() async { await runConfigured(table: "broker") }
 
     @Option(help: "Client-facing ROUTER endpoint (a non-loopback address needs CURVE keys or --insecure).")
     var frontend = "tcp://127.0.0.1:5555"
@@ -90,7 +98,7 @@ struct BrokerCommand: AsyncParsableCommand {
             security = try loadSecurity()
         } catch {
             CommandOutput.printError("recpool-broker: \(error)")
-            throw ExitCode(2)
+            throw DaemonExit.noInput
         }
         var configuration = BrokerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
@@ -119,8 +127,15 @@ struct BrokerCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let error as BrokerError {
+            switch error {
+            case .bindFailed: throw DaemonExit.unavailable
+            case .store: throw DaemonExit.cannotCreate
+            case .socketFailed: throw DaemonExit.software
+            }
         } catch {
-            throw ExitCode(2)
+            logger.critical("stopped", metadata: ["error": "\(error)"])
+            throw DaemonExit.code(for: error)
         }
     }
 }

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Logging
+import RecConfig
 import RecMetrics
 import Shared
 
 /// The flags every long-running RecPool process shares (`recpool-broker`, `recpool-worker`):
-/// logging, metrics and supervision by a parent process.
+/// logging, metrics, supervision by a parent process, and the configuration file.
 public struct DaemonOptions: ParsableArguments {
+    @OptionGroup public var configuration: ConfigOptions
+
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     public var exitWithParent = false
 
@@ -23,7 +26,7 @@ public struct DaemonOptions: ParsableArguments {
 
     /// Bootstraps logging and, with `--metrics`, the Prometheus backend; call first thing in `run()`.
     /// - Returns: the metrics endpoint service to run, if asked for.
-    /// - Throws: `ExitCode(2)` after printing why, when `--metrics` does not parse.
+    /// - Throws: ``DaemonExit/usage`` after printing why, when `--metrics` does not parse.
     public func start(commandName: String) throws -> MetricsEndpoint? {
         LogSetup.bootstrap(level: logLevel, format: logFormat)
         guard let metrics else { return nil }
@@ -32,8 +35,30 @@ public struct DaemonOptions: ParsableArguments {
                 address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
         } catch {
             CommandOutput.printError("\(commandName): \(error)")
-            throw ExitCode(2)
+            throw DaemonExit.usage
         }
+    }
+}
+
+/// The exit codes of `recpool-broker` and `recpool-worker` (sysexits.h values; docs/OPERATIONS.md).
+public enum DaemonExit {
+    /// 0: a clean shutdown (SIGTERM or SIGINT drained, or the worker was drained with `recpool drain`).
+    public static let clean = ExitCode.success
+    /// 64 (`EX_USAGE`): a bad flag, configuration key or value; restarting will not help.
+    public static let usage = ExitCode.validationFailure
+    /// 66 (`EX_NOINPUT`): a file the configuration names (CURVE key, allow-list, model) cannot be read.
+    public static let noInput = ExitCode(66)
+    /// 69 (`EX_UNAVAILABLE`): an endpoint (frontend, backend, metrics) cannot be bound.
+    public static let unavailable = ExitCode(69)
+    /// 70 (`EX_SOFTWARE`): a failure while running (a socket error).
+    public static let software = ExitCode(70)
+    /// 73 (`EX_CANTCREAT`): the broker's state directory cannot be opened or created.
+    public static let cannotCreate = ExitCode(73)
+
+    /// The exit code for an error that ended the service group.
+    public static func code(for error: any Error) -> ExitCode {
+        if let error = error as? MetricsEndpoint.EndpointError, case .serveFailed = error { return unavailable }
+        return software
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import DaemonOptions
 import Foundation
 import Logging
+import RecConfig
 import RecMetrics
 import RecModel
 import ServiceLifecycle
@@ -13,7 +14,14 @@ import Worker
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recpool-worker",
-        abstract: "Serve a RecPool model replica to a broker over ZeroMQ.")
+        abstract: "Serve a RecPool model replica to a broker over ZeroMQ.",
+        discussion: """
+            Every option can also be set as RECPOOL_<OPTION> in the environment or under [worker] in \
+            the --config file (precedence: command line, environment, file, default).
+            """)
+
+    /// Reads the environment and the configuration file before ArgumentParser parses.
+    static func main() async { await runConfigured(table: "worker") }
 
     @Option(help: "The broker's worker-facing endpoint.")
     var broker = "tcp://127.0.0.1:5556"
@@ -74,7 +82,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 replica = try ModelReplica.load(checkpointPath: model)
             } catch {
                 CommandOutput.printError("recpool-worker: cannot load model: \(error)")
-                throw ExitCode(2)
+                throw DaemonExit.noInput
             }
         } else {
             replica = ModelReplica.seeded(inputWidth: inputWidth, seed: seed)
@@ -95,7 +103,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 configuration.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
             } catch {
                 CommandOutput.printError("recpool-worker: \(error)")
-                throw ExitCode(2)
+                throw DaemonExit.noInput
             }
         }
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
@@ -108,7 +116,8 @@ struct WorkerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            throw ExitCode(2)
+            logger.critical("stopped", metadata: ["error": "\(error)"])
+            throw DaemonExit.code(for: error)
         }
     }
 }

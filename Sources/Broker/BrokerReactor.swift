@@ -240,7 +240,10 @@ private struct Shell {
                 do {
                     if try !frontend.send(to: identity, frames, dontWait: true) {
                         core.counters.add(.repliesDroppedHighWaterMark)
-                        logger.warning("client send queue full; reply dropped")
+                        let requestId = frames.lazy.compactMap { try? Header(decoding: $0) }.first?.requestId
+                        logger.warning(
+                            "client send queue full; reply dropped",
+                            metadata: ["request_id": "\(requestId.map { String($0) } ?? "?")"])
                     }
                 } catch {
                     core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)

@@ -57,7 +57,7 @@ public struct MetricsEndpoint: Service {
     }
 
     public func run() async throws {
-        let server = HTTPServer(address: try .inet(ip4: host, port: port))
+        let server = HTTPServer(address: try .inet(ip4: host, port: port), logger: FlyingFoxLogBridge(logger: logger))
         let registry = self.registry
         await server.appendRoute("GET /metrics") { _ in
             var headers = HTTPHeaders()
@@ -70,6 +70,8 @@ public struct MetricsEndpoint: Service {
             do {
                 try await server.run()
             } catch {
+                // Stopping the server on graceful shutdown ends `run()` with an error: that is a clean stop.
+                if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
                 throw EndpointError.serveFailed(address: address, reason: "\(error)")
             }
         } onGracefulShutdown: {

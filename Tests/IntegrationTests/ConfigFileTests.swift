@@ -108,4 +108,19 @@ struct ConfigFileTests {
             "recpool-broker", ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*"])
         #expect(taken.code == 69, "\(taken.stderr)")
     }
+
+    @Test("the example configuration files in deploy/ name only known keys with valid values")
+    func deployExamples() throws {
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy")
+        for (tool, file, arguments) in [
+            ("recpool-broker", "broker.toml", []), ("recpool-worker", "worker.toml", []),
+            ("recpool", "client.toml", ["status"]),
+        ] {
+            let path = deploy.appendingPathComponent(file).path
+            let shown = try runTool(tool, arguments + ["--config", path, "--print-config"])
+            #expect(shown.code == 0, "\(file): \(shown.stderr)")
+            #expect(shown.stdout.contains("# \(path) ["), "\(file): \(shown.stdout)")
+        }
+    }
 }

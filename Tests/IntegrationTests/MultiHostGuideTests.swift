@@ -114,7 +114,8 @@ struct MultiHostGuideTests {
         let operatorClient = try await RecPoolClient(endpoint: cluster.endpoints.frontend, options: operatorOptions)
         defer { operatorClient.close() }
         _ = try await cluster.waitForStatus(operatorClient, timeoutMs: 15_000) { $0.workers.count == 2 }
-        try Self.recpool(["health", "--config", ops])
+        let health = try runTool("recpool", ["health"], environment: ["RECPOOL_CONFIG": ops])
+        #expect(health.code == 0, "\(health.stderr)")
 
         // Step 5: the first model version, rolled out to every worker.
         let data = directory.appendingPathComponent("train.csv")
@@ -175,8 +176,8 @@ struct MultiHostGuideTests {
         #expect((workerMetrics["recpool_worker_rows_total"] ?? 0) > 0)
 
         // Step 9: status with hosts, and health, from the operator's machine.
-        let status = try Self.recpool(["status", "--config", ops])
-        #expect(status.contains("HOST") && status.contains("worker-c") && status.contains("worker-d"))
+        let status = try runTool("recpool", ["status"], environment: ["RECPOOL_CONFIG": ops])
+        #expect(status.stdout.contains("HOST") && status.stdout.contains("worker-c") && status.stdout.contains("worker-d"))
         try Self.recpool(["health", "--config", ops])
         #expect(cluster.kill("worker-c", signal: SIGTERM) == 0)
         #expect(cluster.kill("worker-d", signal: SIGTERM) == 0)

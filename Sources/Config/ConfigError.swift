@@ -11,6 +11,7 @@ public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A value of the wrong shape for its key (a table, an array for a single option, a non-boolean flag).
     case invalidValue(key: String, value: String, source: ConfigSource, expected: String)
 
+    /// The message printed before the program exits.
     public var description: String {
         switch self {
         case .unreadableFile(let path, let reason):

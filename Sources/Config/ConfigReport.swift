@@ -17,7 +17,8 @@ public enum ConfigReport {
             } else {
                 rendered = literal(value.values[value.values.count - 1])
             }
-            lines.append("\(value.key) = \(rendered)".padding(toLength: 48, withPad: " ", startingAt: 0) + " # \(value.source)")
+            lines.append(
+                "\(value.key) = \(rendered)".padding(toLength: 48, withPad: " ", startingAt: 0) + " # \(value.source)")
         }
         return lines.joined(separator: "\n")
     }

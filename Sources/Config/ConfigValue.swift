@@ -41,6 +41,7 @@ public enum ConfigSource: Sendable, Hashable, CustomStringConvertible {
         return false
     }
 
+    /// How `--print-config` names the source.
     public var description: String {
         switch self {
         case .commandLine: "command line"

@@ -7,17 +7,22 @@ import Shared
 /// The flags every long-running RecPool process shares (`recpool-broker`, `recpool-worker`):
 /// logging, metrics, supervision by a parent process, and the configuration file.
 public struct DaemonOptions: ParsableArguments {
+    /// `--config` and `--print-config` (the values themselves are read by `runConfigured`).
     @OptionGroup public var configuration: ConfigOptions
 
+    /// Exit when the parent process exits.
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     public var exitWithParent = false
 
+    /// The metrics endpoint address, `IPV4:PORT`.
     @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (off unless given).")
     public var metrics: String?
 
+    /// The lowest level logged.
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     public var logLevel: Logger.Level = .info
 
+    /// Text or JSON lines.
     @Option(help: "Log format: text or json.")
     public var logFormat: LogFormat = .text
 

@@ -96,7 +96,9 @@ struct ConfigResolverTests {
 
     @Test("an unknown key in the program's table is an error naming the key and the file")
     func unknownKey() throws {
-        #expect(throws: ConfigError.unknownKey(key: "batch-max-row", source: .file(path: "recpool.toml", table: "worker"))) {
+        #expect(
+            throws: ConfigError.unknownKey(key: "batch-max-row", source: .file(path: "recpool.toml", table: "worker"))
+        ) {
             try resolve([], file: "[worker]\nbatch-max-row = 3\n")
         }
         // Another program's table is not this program's business.
@@ -130,8 +132,10 @@ struct ConfigResolverTests {
 
     @Test("invalid values name the key and where they came from")
     func invalidValues() throws {
-        #expect(throws: ConfigError.invalidValue(
-            key: "insecure", value: "yes", source: .file(path: "recpool.toml", table: "worker"), expected: "true or false")
+        #expect(
+            throws: ConfigError.invalidValue(
+                key: "insecure", value: "yes", source: .file(path: "recpool.toml", table: "worker"),
+                expected: "true or false")
         ) { try resolve([], file: "[worker]\ninsecure = \"yes\"\n") }
         #expect(throws: ConfigError.self) { try resolve([], file: "[worker]\nfrontend = [\"a\", \"b\"]\n") }
         // A value of the right shape but the wrong type fails in ArgumentParser; the note names its source.
@@ -147,7 +151,9 @@ struct ConfigResolverTests {
 
     @Test("the configuration path comes from --config, else RECPOOL_CONFIG")
     func configPath() {
-        #expect(ConfigResolver.configPath(arguments: ["--config", "a.toml"], environment: ["RECPOOL_CONFIG": "b"]) == "a.toml")
+        #expect(
+            ConfigResolver.configPath(arguments: ["--config", "a.toml"], environment: ["RECPOOL_CONFIG": "b"])
+                == "a.toml")
         #expect(ConfigResolver.configPath(arguments: ["--config=c.toml"], environment: [:]) == "c.toml")
         #expect(ConfigResolver.configPath(arguments: [], environment: ["RECPOOL_CONFIG": "b.toml"]) == "b.toml")
         #expect(ConfigResolver.configPath(arguments: [], environment: [:]) == nil)
@@ -165,7 +171,8 @@ struct ConfigResolverTests {
         #expect(resolution.arguments == ["score", "--broker", "tcp://a:1", "--timeout-ms", "7"])
         let typo = try ConfigFile.parse("[client]\nbrokr = \"tcp://a:1\"\n", path: "c.toml")
         #expect(throws: ConfigError.self) {
-            try ConfigResolver.resolve(catalog: catalog, table: "client", arguments: arguments, environment: [:], file: typo)
+            try ConfigResolver.resolve(
+                catalog: catalog, table: "client", arguments: arguments, environment: [:], file: typo)
         }
     }
 

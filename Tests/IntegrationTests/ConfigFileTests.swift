@@ -36,7 +36,9 @@ struct ConfigFileTests {
         // on the command line (a worker whose heartbeat differs from the broker's would be dropped).
         try cluster.startWorker(
             "worker", arguments: ["--exit-with-parent", "--heartbeat-ms", "1000"],
-            environment: ["RECPOOL_CONFIG": config, "RECPOOL_BROKER": cluster.endpoints.backend, "RECPOOL_ID": "from-env"])
+            environment: [
+                "RECPOOL_CONFIG": config, "RECPOOL_BROKER": cluster.endpoints.backend, "RECPOOL_ID": "from-env",
+            ])
         let client = try await cluster.client()
         defer { client.close() }
         let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
@@ -73,7 +75,8 @@ struct ConfigFileTests {
         let lines = shown.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "[broker]")
         #expect(lines.contains { $0.hasPrefix("queue-capacity = 9") && $0.hasSuffix("# \(config) [broker]") })
-        #expect(lines.contains { $0.hasPrefix("heartbeat-ms = 250") && $0.hasSuffix("# environment RECPOOL_HEARTBEAT_MS") })
+        #expect(
+            lines.contains { $0.hasPrefix("heartbeat-ms = 250") && $0.hasSuffix("# environment RECPOOL_HEARTBEAT_MS") })
         #expect(lines.contains { $0.hasPrefix("max-attempts = 3") && $0.hasSuffix("# command line") })
         #expect(lines.contains { $0.hasPrefix("backend = \"tcp://127.0.0.1:5556\"") && $0.hasSuffix("# default") })
     }

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Shared
 import Synchronization
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The multi-host guide in docs/OPERATIONS.md, followed step by step with one network namespace per
 /// host: A runs the broker, B and C the first workers, D the worker added under load; the test
@@ -60,7 +61,9 @@ struct MultiHostGuideTests {
         for name in ["broker", "worker-b", "worker-c", "worker-d", "app", "ops"] {
             try Self.recpool(["keygen", "--out", keys, "--name", name])
         }
-        func publicKey(_ name: String) throws -> String { try String(contentsOfFile: "\(keys)/\(name).pub", encoding: .utf8) }
+        func publicKey(_ name: String) throws -> String {
+            try String(contentsOfFile: "\(keys)/\(name).pub", encoding: .utf8)
+        }
         try (["worker-b", "worker-c", "worker-d"].map(publicKey).joined()).write(
             toFile: "\(keys)/workers.allow", atomically: true, encoding: .utf8)
         try publicKey("app").write(toFile: "\(keys)/clients.allow", atomically: true, encoding: .utf8)
@@ -69,17 +72,17 @@ struct MultiHostGuideTests {
         // Step 2: the broker on host A, from its configuration file.
         let brokerConfig = directory.appendingPathComponent("broker.toml").path
         try """
-            [broker]
-            frontend = "tcp://\(brokerAddress):5555"
-            backend = "tcp://\(brokerAddress):5556"
-            curve-key = "\(keys)/broker.key"
-            allow-clients = "\(keys)/clients.allow"
-            allow-trainers = "\(keys)/trainers.allow"
-            allow-workers = "\(keys)/workers.allow"
-            state-dir = "\(directory.path)/state"
-            metrics = "\(brokerAddress):9100"
-            log-format = "json"
-            """.write(toFile: brokerConfig, atomically: true, encoding: .utf8)
+        [broker]
+        frontend = "tcp://\(brokerAddress):5555"
+        backend = "tcp://\(brokerAddress):5556"
+        curve-key = "\(keys)/broker.key"
+        allow-clients = "\(keys)/clients.allow"
+        allow-trainers = "\(keys)/trainers.allow"
+        allow-workers = "\(keys)/workers.allow"
+        state-dir = "\(directory.path)/state"
+        metrics = "\(brokerAddress):9100"
+        log-format = "json"
+        """.write(toFile: brokerConfig, atomically: true, encoding: .utf8)
         let cluster = ProcessCluster()
         defer { cluster.stop() }
         cluster.namespaces = [
@@ -94,7 +97,8 @@ struct MultiHostGuideTests {
             let path = directory.appendingPathComponent("\(name).toml").path
             try Self.workerConfig(name, address: network.address(host), keys: keys, broker: brokerAddress)
                 .write(toFile: path, atomically: true, encoding: .utf8)
-            try cluster.startWorker(name, arguments: ["--config", path, "--exit-with-parent", "--log-level", "warning"])
+            try cluster.startWorker(
+                name, arguments: ["--config", path, "--exit-with-parent", "--log-level", "warning"])
         }
         try startWorker("worker-b", host: "b")
         try startWorker("worker-c", host: "c")
@@ -102,12 +106,12 @@ struct MultiHostGuideTests {
         // Step 4: the operator's client configuration, and the health probe.
         let ops = directory.appendingPathComponent("ops.toml").path
         try """
-            [client]
-            broker = "tcp://\(brokerAddress):5555"
-            curve-server-key = "\(keys)/broker.pub"
-            curve-key = "\(keys)/ops.key"
-            timeout-ms = 5000
-            """.write(toFile: ops, atomically: true, encoding: .utf8)
+        [client]
+        broker = "tcp://\(brokerAddress):5555"
+        curve-server-key = "\(keys)/broker.pub"
+        curve-key = "\(keys)/ops.key"
+        timeout-ms = 5000
+        """.write(toFile: ops, atomically: true, encoding: .utf8)
         var operatorOptions = RecPoolClient.Options()
         operatorOptions.socketOptions = try CurveKeyFile.clientOptions(
             serverKeyPath: "\(keys)/broker.pub", keyPath: "\(keys)/ops.key")
@@ -121,10 +125,14 @@ struct MultiHostGuideTests {
         let data = directory.appendingPathComponent("train.csv")
         try TrainingTests.writeCSV(data, rows: 120)
         for (name, seed) in [("m1", "1"), ("m2", "2")] {
-            try Self.recpool(["fit", "--dataset", data.path, "--out", "\(directory.path)/\(name).ckpt", "--epochs", "1", "--seed", seed])
+            try Self.recpool([
+                "fit", "--dataset", data.path, "--out", "\(directory.path)/\(name).ckpt", "--epochs", "1", "--seed",
+                seed,
+            ])
         }
-        #expect(try Self.recpool(["import", "--config", ops, "--model", "\(directory.path)/m1.ckpt", "--promote"])
-            .contains("imported and promoted version 1"))
+        #expect(
+            try Self.recpool(["import", "--config", ops, "--model", "\(directory.path)/m1.ckpt", "--promote"])
+                .contains("imported and promoted version 1"))
         _ = try await cluster.waitForStatus(operatorClient, timeoutMs: 15_000) {
             $0.workers.count == 2 && $0.workers.allSatisfy { $0.modelVersion == 1 }
         }
@@ -149,8 +157,9 @@ struct MultiHostGuideTests {
         try await load.waitForCompleted(load.completed + 200)
 
         // Step 7: a new version: import, promote, and roll back.
-        #expect(try Self.recpool(["import", "--config", ops, "--model", "\(directory.path)/m2.ckpt"])
-            .contains("imported version 2"))
+        #expect(
+            try Self.recpool(["import", "--config", ops, "--model", "\(directory.path)/m2.ckpt"])
+                .contains("imported version 2"))
         try Self.recpool(["promote", "2", "--config", ops])
         _ = try await cluster.waitForStatus(operatorClient, timeoutMs: 15_000) {
             $0.workers.count == 2 && $0.workers.allSatisfy { $0.modelVersion == 2 }
@@ -177,7 +186,8 @@ struct MultiHostGuideTests {
 
         // Step 9: status with hosts, and health, from the operator's machine.
         let status = try runTool("recpool", ["status"], environment: ["RECPOOL_CONFIG": ops])
-        #expect(status.stdout.contains("HOST") && status.stdout.contains("worker-c") && status.stdout.contains("worker-d"))
+        #expect(
+            status.stdout.contains("HOST") && status.stdout.contains("worker-c") && status.stdout.contains("worker-d"))
         try Self.recpool(["health", "--config", ops])
         #expect(cluster.kill("worker-c", signal: SIGTERM) == 0)
         #expect(cluster.kill("worker-d", signal: SIGTERM) == 0)

@@ -38,7 +38,9 @@ enum StatusTable {
     /// The tables; with `rates` (from `--watch`), the worker table shows requests/s per worker.
     static func render(_ status: StatusDocument, rates: [String: Double]? = nil) -> String {
         var lines: [String] = []
-        lines.append("broker up \(status.uptimeMs / 1000) s, protocol v\(status.protocolVersion), \(status.workers.count) live worker(s), \(status.inflight) in flight")
+        lines.append(
+            "broker up \(status.uptimeMs / 1000) s, protocol v\(status.protocolVersion), \(status.workers.count) live worker(s), \(status.inflight) in flight"
+        )
         lines.append("")
         var workerRows: [[String]]
         if let rates {
@@ -50,7 +52,9 @@ enum StatusTable {
                 ])
             }
         } else {
-            workerRows = [["WORKER", "HOST", "ADDRESS", "SLOTS", "INFLIGHT", "VERSION", "WIDTH", "DONE", "ERRORS", "HEARTBEAT"]]
+            workerRows = [
+                ["WORKER", "HOST", "ADDRESS", "SLOTS", "INFLIGHT", "VERSION", "WIDTH", "DONE", "ERRORS", "HEARTBEAT"]
+            ]
             for w in status.workers {
                 workerRows.append([
                     w.id, w.host.isEmpty ? "-" : w.host, w.address, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)",
@@ -60,11 +64,15 @@ enum StatusTable {
         }
         lines += aligned(workerRows)
         lines.append("")
-        lines += aligned([["QUEUE", "DEPTH", "CAPACITY"]] + status.queues.map { [$0.service, "\($0.depth)", "\($0.capacity)"] })
-        let interesting = status.counters.filter { $0.key.hasPrefix("dropped") || $0.key.hasPrefix("replies") || $0.key == "redispatched" }
+        lines += aligned(
+            [["QUEUE", "DEPTH", "CAPACITY"]] + status.queues.map { [$0.service, "\($0.depth)", "\($0.capacity)"] })
+        let interesting = status.counters.filter {
+            $0.key.hasPrefix("dropped") || $0.key.hasPrefix("replies") || $0.key == "redispatched"
+        }
         if !interesting.isEmpty {
             lines.append("")
-            lines += aligned([["COUNTER", "VALUE"]] + interesting.sorted(by: { $0.key < $1.key }).map { [$0.key, "\($0.value)"] })
+            lines += aligned(
+                [["COUNTER", "VALUE"]] + interesting.sorted(by: { $0.key < $1.key }).map { [$0.key, "\($0.value)"] })
         }
         return lines.joined(separator: "\n")
     }

@@ -62,6 +62,8 @@ struct BrokerCommand: AsyncParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
+        try EndpointSyntax.validate(frontend, flag: "--frontend")
+        try EndpointSyntax.validate(backend, flag: "--backend")
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }

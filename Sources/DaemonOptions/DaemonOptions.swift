@@ -45,6 +45,26 @@ public struct DaemonOptions: ParsableArguments {
     }
 }
 
+/// Checks the shape of ZeroMQ endpoints given as flags, so a typo is a usage error (exit 64)
+/// rather than a failure to bind or connect.
+public enum EndpointSyntax {
+    /// The transports RecPool's ROUTER and DEALER sockets can use.
+    public static let transports: Set<String> = ["tcp", "ipc", "inproc", "ws", "wss", "vmci"]
+
+    /// - Throws: `ValidationError` naming the flag when `endpoint` is not `TRANSPORT://ADDRESS`
+    ///   with a known transport, or a `tcp://` endpoint lacks `:PORT`.
+    public static func validate(_ endpoint: String, flag: String) throws {
+        guard let range = endpoint.range(of: "://"), transports.contains(String(endpoint[..<range.lowerBound])),
+            !endpoint[range.upperBound...].isEmpty
+        else {
+            throw ValidationError("\(flag) \(endpoint): expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+        }
+        if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
+            throw ValidationError("\(flag) \(endpoint): a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)")
+        }
+    }
+}
+
 /// The exit codes of `recpool-broker` and `recpool-worker` (sysexits.h values; docs/OPERATIONS.md).
 public enum DaemonExit {
     /// 0: a clean shutdown (SIGTERM or SIGINT drained, or the worker was drained with `recpool drain`).

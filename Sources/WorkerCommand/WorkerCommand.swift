@@ -61,6 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
+        try EndpointSyntax.validate(broker, flag: "--broker")
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }

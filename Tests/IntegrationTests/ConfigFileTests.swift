@@ -94,6 +94,10 @@ struct ConfigFileTests {
         #expect(invalid.code == 64)
         #expect(invalid.stderr.contains("--slots") && invalid.stderr.contains("RECPOOL_SLOTS"), "\(invalid.stderr)")
 
+        let endpoint = try runTool("recpool-worker", [], environment: ["RECPOOL_BROKER": "tcp//10.0.0.1:5556"])
+        #expect(endpoint.code == 64)
+        #expect(endpoint.stderr.contains("RECPOOL_BROKER"), "\(endpoint.stderr)")
+
         let notTOML = try Self.write("[broker]\nfrontend = \n", "bad.toml", in: directory)
         let syntax = try runTool("recpool-broker", ["--config", notTOML])
         #expect(syntax.code == 64)

@@ -1,5 +1,7 @@
 /// Why a configuration could not be used. Every case names the key and where it came from.
 public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// ArgumentParser's description of a command could not be read (a programming error).
+    case introspection(String)
     /// The configuration file could not be read.
     case unreadableFile(path: String, reason: String)
     /// The configuration file is not valid TOML.
@@ -14,6 +16,8 @@ public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The message printed before the program exits.
     public var description: String {
         switch self {
+        case .introspection(let reason):
+            reason
         case .unreadableFile(let path, let reason):
             "cannot read the configuration file \(path): \(reason)"
         case .syntax(let path, let line, let column, let reason):

@@ -16,9 +16,10 @@ extension AsyncParsableCommand {
         table: String, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async {
-        let catalog = OptionCatalog(command: self, arguments: arguments)
+        let catalog: OptionCatalog
         let resolution: ConfigResolution
         do throws(ConfigError) {
+            catalog = try OptionCatalog(command: self, arguments: arguments)
             var file: ConfigFile?
             if let path = ConfigResolver.configPath(arguments: arguments, environment: environment) {
                 file = try ConfigFile.read(path: path)

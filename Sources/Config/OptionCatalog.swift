@@ -41,9 +41,16 @@ public struct OptionCatalog: Sendable, Hashable {
     }
 
     /// The catalog of `command`, descending into the subcommand that `arguments` name.
-    public init(command: any ParsableCommand.Type, arguments: [String]) {
-        let info = (try? JSONDecoder().decode(DumpedTool.self, from: Data(command._dumpHelp().utf8)))?.command
-        var current = info
+    /// - Throws: ``ConfigError/introspection(_:)`` if ArgumentParser's description of the command
+    ///   cannot be read (a change in its format), so that configuration never fails silently.
+    public init(command: any ParsableCommand.Type, arguments: [String]) throws(ConfigError) {
+        let info: DumpedCommand
+        do {
+            info = try JSONDecoder().decode(DumpedTool.self, from: Data(command._dumpHelp().utf8)).command
+        } catch {
+            throw .introspection("cannot read the options of \(command): \(error)")
+        }
+        var current: DumpedCommand? = info
         var path: [String] = []
         for argument in arguments {
             guard let child = current?.subcommands?.first(where: { $0.commandName == argument }) else { break }

@@ -31,15 +31,15 @@ private func resolve(
 ) throws -> ConfigResolution {
     let parsed = try file.map { try ConfigFile.parse($0, path: "recpool.toml") }
     return try ConfigResolver.resolve(
-        catalog: OptionCatalog(command: SampleDaemon.self, arguments: arguments), table: table,
+        catalog: try OptionCatalog(command: SampleDaemon.self, arguments: arguments), table: table,
         arguments: arguments, environment: environment, file: parsed)
 }
 
 @Suite("Configuration from the command line, the environment and a TOML file")
 struct ConfigResolverTests {
     @Test("the known keys are read from the command's own definition, without the reserved ones")
-    func catalogFromDefinition() {
-        let catalog = OptionCatalog(command: SampleDaemon.self, arguments: [])
+    func catalogFromDefinition() throws {
+        let catalog = try OptionCatalog(command: SampleDaemon.self, arguments: [])
         #expect(Set(catalog.entries.keys) == ["frontend", "batch-max-rows", "heartbeat-ms", "insecure", "allow"])
         #expect(catalog.entries["insecure"]?.isFlag == true)
         #expect(catalog.entries["allow"]?.isRepeating == true)
@@ -162,7 +162,7 @@ struct ConfigResolverTests {
     @Test("a subcommand reads its own keys; a shared [client] table may hold its siblings' keys")
     func subcommands() throws {
         let arguments = ["score", "--timeout-ms", "7"]
-        let catalog = OptionCatalog(command: SampleClient.self, arguments: arguments)
+        let catalog = try OptionCatalog(command: SampleClient.self, arguments: arguments)
         #expect(catalog.subcommandPath == ["score"])
         #expect(Set(catalog.entries.keys) == ["broker", "timeout-ms"])
         let file = try ConfigFile.parse("[client]\nbroker = \"tcp://a:1\"\nout = \"keys\"\n", path: "c.toml")
@@ -180,7 +180,7 @@ struct ConfigResolverTests {
     func report() throws {
         let resolution = try resolve(["--insecure"], environment: ["RECPOOL_HEARTBEAT_MS": "200"])
         let text = ConfigReport.render(
-            resolution, table: "worker", catalog: OptionCatalog(command: SampleDaemon.self, arguments: []))
+            resolution, table: "worker", catalog: try OptionCatalog(command: SampleDaemon.self, arguments: []))
         #expect(text.hasPrefix("[worker]"))
         #expect(text.contains("heartbeat-ms = 200"))
         #expect(text.contains("# environment RECPOOL_HEARTBEAT_MS"))

@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: C modules (module maps only)
@@ -81,16 +82,27 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Metrics"
         ),
-        /// The flags every long-running process shares: logging, metrics, parent supervision.
+        /// Options from the command line, `RECPOOL_*` environment variables and a TOML file, with
+        /// the set of keys read from each command's ArgumentParser definition.
+        .target(
+            name: "RecConfig",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "Sources/Config"
+        ),
+        /// The flags every long-running process shares: logging, metrics, parent supervision, configuration.
         .target(
             name: "DaemonOptions",
             dependencies: [
-                "Shared", "RecMetrics",
+                "Shared", "RecMetrics", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -153,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecData",
+                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecData", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -162,7 +174,7 @@ let package = Package(
         .executableTarget(
             name: "WorkerCommand",
             dependencies: [
-                "Worker", "Shared", "RecModel", "RecMetrics", "DaemonOptions",
+                "Worker", "Shared", "RecModel", "RecMetrics", "DaemonOptions", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy", "RecOnline",
+                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy", "RecOnline", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -191,6 +203,9 @@ let package = Package(
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "Shared"]),
+        .testTarget(
+            name: "ConfigTests",
+            dependencies: ["RecConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData", "RecPolicy"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "RecData", "RecPolicy"]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),

@@ -11,7 +11,7 @@ extension BrokerCore {
                 heartbeatAgeMs: (now.monotonicMicros &- worker.lastSeen) / 1000,
                 services: worker.services.map(\.name).sorted() + (worker.trains ? [Command.trainRound.name] : []),
                 completed: worker.completed,
-                errors: worker.errors, pid: worker.hello.pid)
+                errors: worker.errors, pid: worker.hello.pid, host: worker.hello.host)
         }.sorted { $0.id < $1.id }
         let services: [Command] = [.score, .recommend]
         let queueEntries = services.map { service in

@@ -232,6 +232,20 @@ private struct Shell {
     let control: ControlPlane?
     let logger: Logger
 
+    /// At `debug`, one line per error reply the broker sends a client (BUSY, EXPIRED, NO_WORKER,
+    /// WORKER_LOST, …), with its request id. Costs nothing at `info` and above.
+    private func logErrorReply(_ frames: [[UInt8]]) {
+        guard let header = frames.lazy.compactMap({ try? Header(decoding: $0) }).first,
+            header.isReply, header.status != .ok
+        else { return }
+        logger.debug(
+            "request answered with an error",
+            metadata: [
+                "request_id": "\(header.requestId)", "status": "\(header.status)",
+                "command": "\(header.command.name)", "attempt": "\(header.attempt)",
+            ])
+    }
+
     func perform(_ actions: inout [BrokerAction], core: inout BrokerCore, now: BrokerInstant) {
         var index = 0
         // Performing an action can produce more (an unreachable worker re-dispatches its requests).
@@ -240,10 +254,14 @@ private struct Shell {
             index += 1
             switch action {
             case .sendToClient(let identity, let frames):
+                if logger.logLevel <= .debug { logErrorReply(frames) }
                 do {
                     if try !frontend.send(to: identity, frames, dontWait: true) {
                         core.counters.add(.repliesDroppedHighWaterMark)
-                        logger.warning("client send queue full; reply dropped")
+                        let requestId = frames.lazy.compactMap { try? Header(decoding: $0) }.first?.requestId
+                        logger.warning(
+                            "client send queue full; reply dropped",
+                            metadata: ["request_id": "\(requestId.map { String($0) } ?? "?")"])
                     }
                 } catch {
                     core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)

@@ -3,6 +3,7 @@ import DaemonOptions
 import Broker
 import Foundation
 import Logging
+import RecConfig
 import RecMetrics
 import ServiceLifecycle
 import Shared
@@ -13,7 +14,14 @@ struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recpool-broker",
         abstract: "Route scoring requests from clients to RecPool workers over ZeroMQ.",
-        discussion: "Prints one JSON line with the bound endpoints on stdout once listening; logs go to stderr.")
+        discussion: """
+            Prints one JSON line with the bound endpoints on stdout once listening; logs go to stderr.
+            Every option can also be set as RECPOOL_<OPTION> in the environment or under [broker] in \
+            the --config file (precedence: command line, environment, file, default).
+            """)
+
+    /// Reads the environment and the configuration file before ArgumentParser parses.
+    static func main() async { await runConfigured(table: "broker") }
 
     @Option(help: "Client-facing ROUTER endpoint (a non-loopback address needs CURVE keys or --insecure).")
     var frontend = "tcp://127.0.0.1:5555"
@@ -56,6 +64,8 @@ struct BrokerCommand: AsyncParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
+        try EndpointSyntax.validate(frontend, flag: "--frontend")
+        try EndpointSyntax.validate(backend, flag: "--backend")
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
@@ -93,7 +103,7 @@ struct BrokerCommand: AsyncParsableCommand {
             security = try loadSecurity()
         } catch {
             CommandOutput.printError("recpool-broker: \(error)")
-            throw ExitCode(2)
+            throw DaemonExit.noInput
         }
         var configuration = BrokerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
@@ -123,8 +133,15 @@ struct BrokerCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let error as BrokerError {
+            switch error {
+            case .bindFailed: throw DaemonExit.unavailable
+            case .store: throw DaemonExit.cannotCreate
+            case .socketFailed: throw DaemonExit.software
+            }
         } catch {
-            throw ExitCode(2)
+            logger.critical("stopped", metadata: ["error": "\(error)"])
+            throw DaemonExit.code(for: error)
         }
     }
 }

@@ -1,20 +1,28 @@
 import ArgumentParser
 import Logging
+import RecConfig
 import RecMetrics
 import Shared
 
 /// The flags every long-running RecPool process shares (`recpool-broker`, `recpool-worker`):
-/// logging, metrics and supervision by a parent process.
+/// logging, metrics, supervision by a parent process, and the configuration file.
 public struct DaemonOptions: ParsableArguments {
+    /// `--config` and `--print-config` (the values themselves are read by `runConfigured`).
+    @OptionGroup public var configuration: ConfigOptions
+
+    /// Exit when the parent process exits.
     @Flag(help: "Exit when the parent process exits (used by `recpool local`).")
     public var exitWithParent = false
 
+    /// The metrics endpoint address, `IPV4:PORT`.
     @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (off unless given).")
     public var metrics: String?
 
+    /// The lowest level logged.
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     public var logLevel: Logger.Level = .info
 
+    /// Text or JSON lines.
     @Option(help: "Log format: text or json.")
     public var logFormat: LogFormat = .text
 
@@ -23,7 +31,7 @@ public struct DaemonOptions: ParsableArguments {
 
     /// Bootstraps logging and, with `--metrics`, the Prometheus backend; call first thing in `run()`.
     /// - Returns: the metrics endpoint service to run, if asked for.
-    /// - Throws: `ExitCode(2)` after printing why, when `--metrics` does not parse.
+    /// - Throws: ``DaemonExit/usage`` after printing why, when `--metrics` does not parse.
     public func start(commandName: String) throws -> MetricsEndpoint? {
         LogSetup.bootstrap(level: logLevel, format: logFormat)
         guard let metrics else { return nil }
@@ -32,8 +40,50 @@ public struct DaemonOptions: ParsableArguments {
                 address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
         } catch {
             CommandOutput.printError("\(commandName): \(error)")
-            throw ExitCode(2)
+            throw DaemonExit.usage
         }
+    }
+}
+
+/// Checks the shape of ZeroMQ endpoints given as flags, so a typo is a usage error (exit 64)
+/// rather than a failure to bind or connect.
+public enum EndpointSyntax {
+    /// The transports RecPool's ROUTER and DEALER sockets can use.
+    public static let transports: Set<String> = ["tcp", "ipc", "inproc", "ws", "wss", "vmci"]
+
+    /// - Throws: `ValidationError` naming the flag when `endpoint` is not `TRANSPORT://ADDRESS`
+    ///   with a known transport, or a `tcp://` endpoint lacks `:PORT`.
+    public static func validate(_ endpoint: String, flag: String) throws {
+        guard let range = endpoint.range(of: "://"), transports.contains(String(endpoint[..<range.lowerBound])),
+            !endpoint[range.upperBound...].isEmpty
+        else {
+            throw ValidationError("\(flag) \(endpoint): expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+        }
+        if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
+            throw ValidationError("\(flag) \(endpoint): a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)")
+        }
+    }
+}
+
+/// The exit codes of `recpool-broker` and `recpool-worker` (sysexits.h values; docs/OPERATIONS.md).
+public enum DaemonExit {
+    /// 0: a clean shutdown (SIGTERM or SIGINT drained, or the worker was drained with `recpool drain`).
+    public static let clean = ExitCode.success
+    /// 64 (`EX_USAGE`): a bad flag, configuration key or value; restarting will not help.
+    public static let usage = ExitCode.validationFailure
+    /// 66 (`EX_NOINPUT`): a file the configuration names (CURVE key, allow-list, model) cannot be read.
+    public static let noInput = ExitCode(66)
+    /// 69 (`EX_UNAVAILABLE`): an endpoint (frontend, backend, metrics) cannot be bound.
+    public static let unavailable = ExitCode(69)
+    /// 70 (`EX_SOFTWARE`): a failure while running (a socket error).
+    public static let software = ExitCode(70)
+    /// 73 (`EX_CANTCREAT`): the broker's state directory cannot be opened or created.
+    public static let cannotCreate = ExitCode(73)
+
+    /// The exit code for an error that ended the service group.
+    public static func code(for error: any Error) -> ExitCode {
+        if let error = error as? MetricsEndpoint.EndpointError, case .serveFailed = error { return unavailable }
+        return software
     }
 }
 

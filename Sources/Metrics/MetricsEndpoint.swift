@@ -15,10 +15,13 @@ public struct MetricsEndpoint: Service {
     public enum EndpointError: Error, CustomStringConvertible {
         /// The `--metrics` value is not `IPV4:PORT`.
         case badAddress(String)
+        /// The HTTP server could not bind its address, or failed while serving.
+        case serveFailed(address: String, reason: String)
 
         public var description: String {
             switch self {
             case .badAddress(let text): "--metrics takes IPV4:PORT, such as 127.0.0.1:9100; got \(text)"
+            case .serveFailed(let address, let reason): "metrics endpoint \(address): \(reason)"
             }
         }
     }
@@ -54,7 +57,7 @@ public struct MetricsEndpoint: Service {
     }
 
     public func run() async throws {
-        let server = HTTPServer(address: try .inet(ip4: host, port: port))
+        let server = HTTPServer(address: try .inet(ip4: host, port: port), logger: FlyingFoxLogBridge(logger: logger))
         let registry = self.registry
         await server.appendRoute("GET /metrics") { _ in
             var headers = HTTPHeaders()
@@ -62,8 +65,15 @@ public struct MetricsEndpoint: Service {
             return HTTPResponse(statusCode: .ok, headers: headers, body: Data(registry.emitToBuffer()))
         }
         logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(port)"])
+        let address = "\(host):\(port)"
         try await withGracefulShutdownHandler {
-            try await server.run()
+            do {
+                try await server.run()
+            } catch {
+                // Stopping the server on graceful shutdown ends `run()` with an error: that is a clean stop.
+                if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
+                throw EndpointError.serveFailed(address: address, reason: "\(error)")
+            }
         } onGracefulShutdown: {
             Task { await server.stop(timeout: 1) }
         }

@@ -186,7 +186,15 @@ public final class WorkerSession: Sendable {
                     metrics.compute.recordMicroseconds(Int64(compute))
                 }
                 for reply in replies {
-                    if reply.header.status != .ok { metrics.errors.increment() }
+                    if reply.header.status != .ok {
+                        metrics.errors.increment()
+                        logger.debug(
+                            "request answered with an error",
+                            metadata: [
+                                "request_id": "\(reply.header.requestId)", "status": "\(reply.header.status)",
+                                "error": "\(reply.errorText ?? "")",
+                            ])
+                    }
                     try socket.send(reply.frames())
                 }
                 pending.removeAll(keepingCapacity: true)
@@ -323,6 +331,11 @@ public final class WorkerSession: Sendable {
                 reply = RecommendHandler.answer(
                     message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
             }
+            if reply.header.status != .ok {
+                logger.debug(
+                    "request answered with an error",
+                    metadata: ["request_id": "\(header.requestId)", "status": "\(reply.header.status)"])
+            }
             try? socket.send(reply.frames())
             return .handled
         case .score where !header.isReply:
@@ -333,6 +346,9 @@ public final class WorkerSession: Sendable {
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(
                     to: header, status: .badRequest, message: "this worker does not serve \(header.command.name)")
+                logger.debug(
+                    "request for a service this worker does not offer",
+                    metadata: ["request_id": "\(header.requestId)", "command": "\(header.command.name)"])
                 try? socket.send(reply.frames())
             } else {
                 logger.debug("ignored message", metadata: ["command": "\(header.command.name)"])

@@ -2,6 +2,7 @@ import ArgumentParser
 import DaemonOptions
 import Foundation
 import Logging
+import RecConfig
 import RecMetrics
 import RecModel
 import ServiceLifecycle
@@ -13,7 +14,14 @@ import Worker
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recpool-worker",
-        abstract: "Serve a RecPool model replica to a broker over ZeroMQ.")
+        abstract: "Serve a RecPool model replica to a broker over ZeroMQ.",
+        discussion: """
+            Every option can also be set as RECPOOL_<OPTION> in the environment or under [worker] in \
+            the --config file (precedence: command line, environment, file, default).
+            """)
+
+    /// Reads the environment and the configuration file before ArgumentParser parses.
+    static func main() async { await runConfigured(table: "worker") }
 
     @Option(help: "The broker's worker-facing endpoint.")
     var broker = "tcp://127.0.0.1:5556"
@@ -53,6 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
+        try EndpointSyntax.validate(broker, flag: "--broker")
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
@@ -74,7 +83,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 replica = try ModelReplica.load(checkpointPath: model)
             } catch {
                 CommandOutput.printError("recpool-worker: cannot load model: \(error)")
-                throw ExitCode(2)
+                throw DaemonExit.noInput
             }
         } else {
             replica = ModelReplica.seeded(inputWidth: inputWidth, seed: seed)
@@ -95,7 +104,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 configuration.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
             } catch {
                 CommandOutput.printError("recpool-worker: \(error)")
-                throw ExitCode(2)
+                throw DaemonExit.noInput
             }
         }
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
@@ -108,7 +117,8 @@ struct WorkerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            throw ExitCode(2)
+            logger.critical("stopped", metadata: ["error": "\(error)"])
+            throw DaemonExit.code(for: error)
         }
     }
 }

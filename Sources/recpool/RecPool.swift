@@ -1,10 +1,14 @@
 import ArgumentParser
+import RecConfig
 
 /// The `recpool` command line: a client of a running pool, and local tools that need no pool.
 ///
 /// Each subcommand lives in its own file under `Commands/`.
 @main
 struct RecPool: AsyncParsableCommand {
+    /// Reads `RECPOOL_*` variables and the [client] table of the configuration file before parsing.
+    static func main() async { await runConfigured(table: "client") }
+
     static let configuration = CommandConfiguration(
         commandName: "recpool",
         abstract: "Serve, train and load-test cold-start recommendation models on a ZeroMQ worker pool.",

@@ -13,7 +13,7 @@ final class SteadyLoad: Sendable {
     private let state = State()
     private let task: Task<Void, Never>
 
-    init(client: RecPoolClient, lanes: Int, timeoutMs: UInt64 = 5000) {
+    init(client: RecPoolClient, lanes: Int, timeoutMs: UInt64 = 5000, width: Int = 106) {
         let state = self.state
         task = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -22,7 +22,7 @@ final class SteadyLoad: Sendable {
                         var i = 0
                         while !state.stopFlag.withLock({ $0 }) {
                             i += 1
-                            let row = (0..<106).map { Float(($0 * 7 + lane * 31 + i) % 11) / 11 }
+                            let row = (0..<width).map { Float(($0 * 7 + lane * 31 + i) % 11) / 11 }
                             let name: String
                             do {
                                 _ = try await client.score(rows: [row], timeoutMs: timeoutMs)

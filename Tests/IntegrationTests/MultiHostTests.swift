@@ -7,10 +7,19 @@ import Testing
 /// names unique to this process and deleted in ``remove()``.
 struct NamespaceNetwork {
     let suffix = String(getpid() % 100_000)
-    var bridge: String { "rpbr\(suffix)" }
+    /// The first three octets of the /24 the bridge and members share.
+    var subnet = "10.213.0"
+    /// Member names and their last address octet.
+    var members = [("broker", 1), ("w1", 2), ("w2", 3)]
+    /// A short tag that keeps interface names of two networks in one process apart.
+    var tag = ""
+    var bridge: String { "rpbr\(tag)\(suffix)" }
     func namespace(_ name: String) -> String { "rp-\(name)-\(suffix)" }
-    func hostVeth(_ name: String) -> String { "rp\(name)\(suffix)" }
-    static let members = [("broker", 1), ("w1", 2), ("w2", 3)]
+    func hostVeth(_ name: String) -> String { "rp\(tag)\(name)\(suffix)" }
+    /// A member's address.
+    func address(_ name: String) -> String {
+        "\(subnet).\(members.first { $0.0 == name }?.1 ?? 0)"
+    }
 
     @discardableResult
     static func ip(_ arguments: [String]) -> Int32 {
@@ -37,14 +46,14 @@ struct NamespaceNetwork {
             guard Self.ip(arguments) == 0 else { throw NetworkError.command(arguments.joined(separator: " ")) }
         }
         try run(["link", "add", bridge, "type", "bridge"])
-        try run(["addr", "add", "10.213.0.254/24", "dev", bridge])
+        try run(["addr", "add", "\(subnet).254/24", "dev", bridge])
         try run(["link", "set", bridge, "up"])
-        for (name, host) in Self.members {
+        for (name, host) in members {
             let ns = namespace(name)
             try run(["netns", "add", ns])
             try run(["link", "add", hostVeth(name), "type", "veth", "peer", "name", "eth0", "netns", ns])
             try run(["link", "set", hostVeth(name), "master", bridge, "up"])
-            try run(["-n", ns, "addr", "add", "10.213.0.\(host)/24", "dev", "eth0"])
+            try run(["-n", ns, "addr", "add", "\(subnet).\(host)/24", "dev", "eth0"])
             try run(["-n", ns, "link", "set", "eth0", "up"])
             try run(["-n", ns, "link", "set", "lo", "up"])
         }
@@ -54,8 +63,8 @@ struct NamespaceNetwork {
     func setLink(_ name: String, up: Bool) { Self.ip(["link", "set", hostVeth(name), up ? "up" : "down"]) }
 
     func remove() {
-        for (name, _) in Self.members { Self.ip(["netns", "del", namespace(name)]) }
-        for (name, _) in Self.members { Self.ip(["link", "del", hostVeth(name)]) }
+        for (name, _) in members { Self.ip(["netns", "del", namespace(name)]) }
+        for (name, _) in members { Self.ip(["link", "del", hostVeth(name)]) }
         Self.ip(["link", "del", bridge])
     }
 

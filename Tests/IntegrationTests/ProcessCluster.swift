@@ -27,11 +27,19 @@ final class ProcessCluster: @unchecked Sendable {
         throws
     {
         brokerArguments = extra
+        try startBroker(
+            arguments: ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"]
+                + extra)
+    }
+
+    /// Starts a broker with exactly `arguments` (and `environment` added to ours) and waits for its
+    /// ready line.
+    func startBroker(arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
-        Self.configure(
-            process, "recpool-broker",
-            ["--frontend", frontend, "--backend", backend, "--exit-with-parent", "--log-level", "warning"] + extra,
-            namespace: namespaces["broker"])
+        Self.configure(process, "recpool-broker", arguments, namespace: namespaces["broker"])
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         if let brokerLog {
@@ -61,11 +69,19 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Starts a worker named `name`.
     func startWorker(_ name: String, extra: [String] = []) throws {
+        try startWorker(
+            name,
+            arguments: ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"]
+                + extra)
+    }
+
+    /// Starts a worker process named `name` with exactly `arguments` (and `environment` added to ours).
+    func startWorker(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
-        Self.configure(
-            process, "recpool-worker",
-            ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"] + extra,
-            namespace: namespaces[name])
+        Self.configure(process, "recpool-worker", arguments, namespace: namespaces[name])
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         try process.run()
         lock.withLock { processes[name] = process }
     }
@@ -158,12 +174,15 @@ enum ClusterError: Error {
 }
 
 /// Runs a command-line program to completion and returns its exit code and output.
-func runTool(_ name: String, _ arguments: [String], stdin: String? = nil) throws -> (
+func runTool(_ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (
     code: Int32, stdout: String, stderr: String
 ) {
     let process = Process()
     process.executableURL = ProcessCluster.executable(name)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

@@ -234,7 +234,8 @@ struct RolloutTests {
                 for lane in 0..<4 {
                     group.addTask {
                         var versions: [UInt64] = []
-                        for i in 0..<400 {
+                        // Bounded, but far past any promotion delay: a lane stops once it has seen 50 replies from v2.
+                        for i in 0..<20_000 {
                             let scores = try await client.score(rows: [[Float(lane) / 4, Float(i % 10) / 10, 0.5]])
                             versions.append(scores.modelVersion)
                             if versions.count > 50 && versions.suffix(50).allSatisfy({ $0 == 2 }) { break }

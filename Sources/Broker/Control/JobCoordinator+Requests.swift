@@ -44,7 +44,7 @@ extension JobCoordinator {
                     record.state = .cancelled
                     try store.updateJob(record)
                     jobs[id] = nil
-                    logger.info("job cancelled", metadata: ["job": "\(id)"])
+                    logger.info("job cancelled", metadata: ["job_id": "\(id)"])
                 }
                 answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
             case "models":
@@ -116,7 +116,7 @@ extension JobCoordinator {
         let record = JobRecord(id: id, model: spec.model, spec: specText, totalRounds: 0, createdAt: Double(nowMs) / 1000)
         try store.insertJob(record)  // durable before the client hears "accepted"
         jobs[id] = RunningJob(record: record, spec: spec, state: [], stateSHA: "")
-        logger.info("job accepted", metadata: ["job": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
+        logger.info("job accepted", metadata: ["job_id": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
         answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
         tick(nowMs: nowMs)
     }

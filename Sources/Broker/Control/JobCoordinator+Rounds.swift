@@ -76,7 +76,7 @@ extension JobCoordinator {
                 inconsistentReplicas += 1
                 logger.error(
                     "replica started from a different state; result rejected",
-                    metadata: ["job": "\(report.job)", "shard": "\(report.shard)"])
+                    metadata: ["job_id": "\(report.job)", "shard": "\(report.shard)"])
                 return
             }
             pending[report.shard] = nil
@@ -87,7 +87,7 @@ extension JobCoordinator {
             jobs[report.job] = job
             if pending.isEmpty { closeRound(report.job, nowMs: nowMs) }
         default:
-            logger.debug("late or unexpected round result dropped", metadata: ["job": "\(report.job)", "round": "\(report.round)"])
+            logger.debug("late or unexpected round result dropped", metadata: ["job_id": "\(report.job)", "round": "\(report.round)"])
         }
     }
 
@@ -126,7 +126,7 @@ extension JobCoordinator {
             Counter(label: "recpool_broker_training_rounds_total").increment()
             logger.info(
                 "round complete",
-                metadata: ["job": "\(id)", "round": "\(round)", "loss": "\(loss)", "replicas": "\(ordered.count)"])
+                metadata: ["job_id": "\(id)", "round": "\(round)", "loss": "\(loss)", "replicas": "\(ordered.count)"])
             startRound(id, nowMs: nowMs)
         } catch {
             fail(id, "round \(round) could not be averaged: \(error)")
@@ -155,7 +155,7 @@ extension JobCoordinator {
             job.record.metrics = metrics
             try store.updateJob(job.record)
             jobs[id] = nil
-            logger.info("job complete", metadata: ["job": "\(id)", "model_version": "\(version)"])
+            logger.info("job complete", metadata: ["job_id": "\(id)", "model_version": "\(version)"])
             if job.spec.promote {
                 try store.promote(version)
                 publishRollout(version)
@@ -168,7 +168,7 @@ extension JobCoordinator {
     /// Marks a job failed, durably.
     func fail(_ id: String, _ why: String) {
         guard var job = jobs[id] else { return }
-        logger.error("job failed", metadata: ["job": "\(id)", "error": "\(why)"])
+        logger.error("job failed", metadata: ["job_id": "\(id)", "error": "\(why)"])
         job.record.state = .failed
         job.record.error = why
         try? store.updateJob(job.record)

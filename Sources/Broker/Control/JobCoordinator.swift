@@ -60,7 +60,7 @@ final class JobCoordinator {
                 guard let spec = try? WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8)) else { continue }
                 let state = try record.stateSHA.map { try store.blobs.get($0) } ?? []
                 jobs[record.id] = RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
-                logger.info("resuming job", metadata: ["job": "\(record.id)", "round": "\(record.round)"])
+                logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
             }
             if let version = try store.promotedVersion() { publishRollout(version) }
         } catch {
@@ -81,7 +81,7 @@ final class JobCoordinator {
             case .training(let round, let started, var pending, let results):
                 for (shard, worker) in pending where !current.contains(worker) {
                     guard let replacement = pickWorker(for: shard) else { continue }
-                    logger.warning("reassigning shard of a departed worker", metadata: ["job": "\(id)", "shard": "\(shard)"])
+                    logger.warning("reassigning shard of a departed worker", metadata: ["job_id": "\(id)", "shard": "\(shard)"])
                     pending[shard] = replacement
                     send(job: job, round: round, shard: shard, to: replacement, finalize: false)
                 }
@@ -110,7 +110,7 @@ final class JobCoordinator {
                 } else {
                     logger.warning(
                         "round timed out; averaging the replicas that answered",
-                        metadata: ["job": "\(id)", "round": "\(round)", "answered": "\(results.count)"])
+                        metadata: ["job_id": "\(id)", "round": "\(round)", "answered": "\(results.count)"])
                     closeRound(id, nowMs: nowMs)
                 }
             case .finalizing(_, let sent):
@@ -127,7 +127,7 @@ final class JobCoordinator {
         if job.attempts > 3 {
             fail(id, "no replica answered round \(round) after \(job.attempts) attempts")
         } else {
-            logger.warning("no replica answered; retrying the round", metadata: ["job": "\(id)", "round": "\(round)"])
+            logger.warning("no replica answered; retrying the round", metadata: ["job_id": "\(id)", "round": "\(round)"])
             startRound(id, nowMs: nowMs)
         }
     }

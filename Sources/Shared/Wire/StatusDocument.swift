@@ -6,6 +6,8 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         public var id: String
         /// Where it connects from (`Peer-Address`), or its host name.
         public var address: String
+        /// The host name the worker reported in its READY document.
+        public var host: String
         /// Its credit.
         public var slots: Int
         /// Requests dispatched to it and not yet answered.
@@ -28,10 +30,12 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         /// Creates a worker entry.
         public init(
             id: String, address: String, slots: Int, inflight: Int, modelVersion: UInt64, inputWidth: Int,
-            heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32
+            heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32,
+            host: String = ""
         ) {
             self.id = id
             self.address = address
+            self.host = host
             self.slots = slots
             self.inflight = inflight
             self.modelVersion = modelVersion

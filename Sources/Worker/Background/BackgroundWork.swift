@@ -102,6 +102,14 @@ final class BackgroundWork: Sendable {
         case .round(let assignment, let state, let dataset):
             let (report, body) = trainer.run(assignment: assignment, state: state, dataset: dataset)
             metrics.trainingRounds.increment()
+            if let error = report.error {
+                logger.error(
+                    "training round failed",
+                    metadata: ["job_id": "\(report.job)", "round": "\(assignment.round)", "error": "\(error)"])
+            } else {
+                logger.debug(
+                    "training round done", metadata: ["job_id": "\(report.job)", "round": "\(assignment.round)"])
+            }
             if report.error == nil { metrics.trainingSteps.increment(by: Int64(max(0, report.step - assignment.fromStep))) }
             var header = Header(command: .roundResult, requestId: UInt64(assignment.round))
             header.status = report.error == nil ? .ok : .badRequest

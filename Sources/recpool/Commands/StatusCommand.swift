@@ -35,38 +35,61 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// Renders a status document as text tables.
 enum StatusTable {
-    static func render(_ status: StatusDocument) -> String {
+    /// The tables; with `rates` (from `--watch`), the worker table shows requests/s per worker.
+    static func render(_ status: StatusDocument, rates: [String: Double]? = nil) -> String {
         var lines: [String] = []
-        lines.append("broker up \(status.uptimeMs / 1000) s, protocol v\(status.protocolVersion), \(status.workers.count) live worker(s), \(status.inflight) in flight")
+        lines.append(
+            "broker up \(status.uptimeMs / 1000) s, protocol v\(status.protocolVersion), \(status.workers.count) live worker(s), \(status.inflight) in flight"
+        )
         if let online = status.online, online.enabled {
             lines.append(
                 "online learning \(online.frozen ? "frozen" : "on"): policy version \(online.version), \(online.syncs) syncs "
                     + "(\(online.rejected) rejected), \(online.feedback) feedback events; see `recpool online status`")
         }
         lines.append("")
-        lines.append(row(["WORKER", "ADDRESS", "SLOTS", "INFLIGHT", "VERSION", "WIDTH", "DONE", "ERRORS", "HEARTBEAT"]))
-        for w in status.workers {
-            lines.append(row([
-                w.id, w.address, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)", "\(w.inputWidth)", "\(w.completed)",
-                "\(w.errors)", "\(w.heartbeatAgeMs) ms",
-            ]))
+        var workerRows: [[String]]
+        if let rates {
+            workerRows = [["WORKER", "HOST", "SLOTS", "INFLIGHT", "VERSION", "REQ/S", "ERRORS", "HEARTBEAT"]]
+            for w in status.workers {
+                workerRows.append([
+                    w.id, w.host.isEmpty ? "-" : w.host, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)",
+                    String(format: "%.0f", rates[w.id] ?? 0), "\(w.errors)", "\(w.heartbeatAgeMs) ms",
+                ])
+            }
+        } else {
+            workerRows = [
+                ["WORKER", "HOST", "ADDRESS", "SLOTS", "INFLIGHT", "VERSION", "WIDTH", "DONE", "ERRORS", "HEARTBEAT"]
+            ]
+            for w in status.workers {
+                workerRows.append([
+                    w.id, w.host.isEmpty ? "-" : w.host, w.address, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)",
+                    "\(w.inputWidth)", "\(w.completed)", "\(w.errors)", "\(w.heartbeatAgeMs) ms",
+                ])
+            }
         }
+        lines += aligned(workerRows)
         lines.append("")
-        lines.append(row(["QUEUE", "DEPTH", "CAPACITY"]))
-        for q in status.queues { lines.append(row([q.service, "\(q.depth)", "\(q.capacity)"])) }
-        let interesting = status.counters.filter { $0.key.hasPrefix("dropped") || $0.key.hasPrefix("replies") || $0.key == "redispatched" }
+        lines += aligned(
+            [["QUEUE", "DEPTH", "CAPACITY"]] + status.queues.map { [$0.service, "\($0.depth)", "\($0.capacity)"] })
+        let interesting = status.counters.filter {
+            $0.key.hasPrefix("dropped") || $0.key.hasPrefix("replies") || $0.key == "redispatched"
+        }
         if !interesting.isEmpty {
             lines.append("")
-            lines.append(row(["COUNTER", "VALUE"]))
-            for (key, value) in interesting.sorted(by: { $0.key < $1.key }) { lines.append(row([key, "\(value)"])) }
+            lines += aligned(
+                [["COUNTER", "VALUE"]] + interesting.sorted(by: { $0.key < $1.key }).map { [$0.key, "\($0.value)"] })
         }
         return lines.joined(separator: "\n")
     }
 
-    private static func row(_ cells: [String]) -> String {
-        let widths = [22, 18, 6, 9, 8, 6, 9, 7, 10]
-        return cells.enumerated().map { index, cell in
-            index < widths.count ? cell.padding(toLength: max(widths[index], cell.count + 1), withPad: " ", startingAt: 0) : cell
-        }.joined().trimmingCharacters(in: .whitespaces)
+    /// Rows padded into columns as wide as their widest cell, two spaces apart.
+    static func aligned(_ rows: [[String]]) -> [String] {
+        let columns = rows.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { cells in
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
+            }.joined()
+        }
     }
 }

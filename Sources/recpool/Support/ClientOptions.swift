@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecConfig
 import Shared
 
 /// Options every pool command shares: where the broker is, and how long to wait.
@@ -14,6 +15,8 @@ struct BrokerOptions: ParsableArguments {
 
     @Option(help: "Your CURVE key pair (a .key file from `recpool keygen`).")
     var curveKey: String?
+
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         guard (curveServerKey == nil) == (curveKey == nil) else {

@@ -28,11 +28,7 @@ enum StatusWatch {
                 CommandOutput.printLine(JSONOutput.encode(status))
             } else {
                 let jobs = try? await client.control(ControlRequest(op: "jobs"), as: JobListView.self, timeoutMs: 1000)
-                var screen = "\u{1B}[H\u{1B}[2J" + StatusTable.render(status) + "\n\n"
-                screen += "WORKER                 REQ/S\n"
-                for worker in status.workers {
-                    screen += worker.id.padded(22) + " " + String(format: "%.0f", rates[worker.id] ?? 0) + "\n"
-                }
+                var screen = "\u{1B}[H\u{1B}[2J" + StatusTable.render(status, rates: rates) + "\n"
                 if let jobs, !jobs.jobs.isEmpty {
                     screen += "\nJOB        STATE      ROUND     LOSS\n"
                     for job in jobs.jobs.suffix(8) {

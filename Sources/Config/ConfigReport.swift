@@ -1,0 +1,39 @@
+/// Renders an effective configuration as TOML, each value commented with its source, so the
+/// output of `--print-config` can be saved as a configuration file.
+public enum ConfigReport {
+    /// The report for `table`.
+    public static func render(_ resolution: ConfigResolution, table: String, catalog: OptionCatalog) -> String {
+        var lines = ["[\(table)]"]
+        for value in resolution.values {
+            let isFlag = catalog.entries[value.key]?.isFlag ?? false
+            let rendered: String
+            if isFlag {
+                rendered = value.values.last ?? "false"
+            } else if value.values.isEmpty {
+                lines.append("# \(value.key) is not set")
+                continue
+            } else if catalog.entries[value.key]?.isRepeating == true {
+                rendered = "[" + value.values.map(literal).joined(separator: ", ") + "]"
+            } else {
+                rendered = literal(value.values[value.values.count - 1])
+            }
+            lines.append(
+                "\(value.key) = \(rendered)".padding(toLength: 48, withPad: " ", startingAt: 0) + " # \(value.source)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A TOML literal: integers and booleans bare, everything else a quoted string.
+    static func literal(_ text: String) -> String {
+        if Int(text) != nil || text == "true" || text == "false" { return text }
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            default: escaped.append(character)
+            }
+        }
+        return "\"\(escaped)\""
+    }
+}

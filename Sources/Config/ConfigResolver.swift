@@ -1,0 +1,197 @@
+/// Merges the command line, the environment and a configuration file into the arguments a command
+/// parses, with precedence command line, then environment, then file, then the built-in default.
+///
+/// The mapping is one rule for every option: the flag `--batch-max-rows` is the environment
+/// variable `RECPOOL_BATCH_MAX_ROWS` and the file key `batch-max-rows` in the program's table.
+/// Values from the environment and the file are turned into `--key value` arguments placed before
+/// the user's own, so ArgumentParser parses and validates every value the same way, whatever its source.
+public enum ConfigResolver {
+    /// The environment variable prefix.
+    public static let environmentPrefix = "RECPOOL_"
+    /// The variable that names a configuration file when `--config` is not given.
+    public static let configVariable = "RECPOOL_CONFIG"
+
+    /// The environment variable for a key: `batch-max-rows` → `RECPOOL_BATCH_MAX_ROWS`.
+    public static func environmentVariable(for key: String) -> String {
+        environmentPrefix + key.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// The configuration file path: `--config PATH` (or `--config=PATH`), else `RECPOOL_CONFIG`.
+    public static func configPath(arguments: [String], environment: [String: String]) -> String? {
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--" { break }
+            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
+        }
+        if let path = environment[configVariable], !path.isEmpty { return path }
+        return nil
+    }
+
+    /// Resolves the arguments to parse.
+    /// - Parameters:
+    ///   - catalog: the command's options (``OptionCatalog``).
+    ///   - table: the program's table in the file (`broker`, `worker`, `client`).
+    ///   - arguments: the command line, without the program name.
+    ///   - environment: the process environment.
+    ///   - file: the configuration file, if any.
+    /// - Returns: the merged arguments and each key's effective value and source.
+    /// - Throws: ``ConfigError`` for a key the program's table holds that no option has, or a value
+    ///   of the wrong shape (a flag that is not a boolean, several values for a single option).
+    public static func resolve(
+        catalog: OptionCatalog, table: String, arguments: [String], environment: [String: String],
+        file: ConfigFile?
+    ) throws(ConfigError) -> ConfigResolution {
+        let typed = commandLineValues(arguments.dropFirst(catalog.subcommandPath.count), catalog: catalog)
+        let fileValues = file?.tables[table] ?? [:]
+        if let file {
+            for key in fileValues.keys.sorted() where catalog.entries[key] == nil {
+                // A shared [client] table may hold keys of sibling subcommands; anything else is a mistake.
+                if catalog.allKeys.contains(key) && !catalog.subcommandPath.isEmpty { continue }
+                throw .unknownKey(key: key, source: .file(path: file.path, table: table))
+            }
+        }
+        var injected: [String] = []
+        var values: [ConfigResolution.Value] = []
+        for entry in catalog.entries.values.sorted(by: { $0.key < $1.key }) {
+            if let typedValues = typed[entry.key] {
+                values.append(.init(key: entry.key, values: typedValues, source: .commandLine))
+                continue
+            }
+            let variable = environmentVariable(for: entry.key)
+            if let text = environment[variable] {
+                let source = ConfigSource.environment(variable: variable)
+                let items = entry.isRepeating ? text.split(separator: ",").map(String.init) : [text]
+                injected += try injectedArguments(for: entry, items.map(ConfigValue.string), source: source)
+                values.append(.init(key: entry.key, values: items, source: source))
+            } else if let value = fileValues[entry.key], let file {
+                let source = ConfigSource.file(path: file.path, table: table)
+                let items: [ConfigValue]
+                if case .list(let list) = value {
+                    guard entry.isRepeating else {
+                        throw .invalidValue(
+                            key: entry.key, value: "an array", source: source, expected: "a single value")
+                    }
+                    items = list
+                } else {
+                    items = [value]
+                }
+                injected += try injectedArguments(for: entry, items, source: source)
+                values.append(.init(key: entry.key, values: items.compactMap(\.argumentText), source: source))
+            } else {
+                values.append(.init(key: entry.key, values: entry.defaultValue.map { [$0] } ?? [], source: .builtIn))
+            }
+        }
+        let prefix = Array(arguments.prefix(catalog.subcommandPath.count))
+        let rest = Array(arguments.dropFirst(catalog.subcommandPath.count))
+        return ConfigResolution(arguments: prefix + injected + rest, values: values)
+    }
+
+    /// The `--key value` arguments for one key's values.
+    private static func injectedArguments(
+        for entry: OptionCatalog.Entry, _ items: [ConfigValue], source: ConfigSource
+    ) throws(ConfigError) -> [String] {
+        if entry.isFlag {
+            guard items.count == 1, let on = boolean(items[0], wordsAllowed: source.isEnvironment) else {
+                throw .invalidValue(
+                    key: entry.key, value: items.map { $0.argumentText ?? "?" }.joined(separator: ","),
+                    source: source, expected: "true or false")
+            }
+            if on { return ["--\(entry.key)"] }
+            return entry.negation.map { ["--\($0)"] } ?? []
+        }
+        var result: [String] = []
+        for item in items {
+            guard let text = item.argumentText else {
+                throw .invalidValue(key: entry.key, value: "a nested array", source: source, expected: "a scalar")
+            }
+            result += ["--\(entry.key)", text]
+        }
+        return result
+    }
+
+    /// A boolean from a TOML boolean or the words an environment variable may hold.
+    private static func boolean(_ value: ConfigValue, wordsAllowed: Bool) -> Bool? {
+        switch value {
+        case .boolean(let flag): return flag
+        case .string(let text) where wordsAllowed:
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off", "": return false
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    /// The keys typed on the command line, with the values typed after them.
+    static func commandLineValues(_ arguments: ArraySlice<String>, catalog: OptionCatalog) -> [String: [String]] {
+        var byShort: [Character: OptionCatalog.Entry] = [:]
+        var byLong: [String: OptionCatalog.Entry] = [:]
+        for entry in catalog.entries.values {
+            byLong[entry.key] = entry
+            if let negation = entry.negation { byLong[negation] = entry }
+            for short in entry.shortNames { byShort[short] = entry }
+        }
+        var found: [String: [String]] = [:]
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--" { break }
+            if argument.hasPrefix("--") {
+                let body = argument.dropFirst(2)
+                let name = String(body.prefix { $0 != "=" })
+                guard let entry = byLong[name] else { continue }
+                if entry.isFlag {
+                    found[entry.key, default: []].append(name == entry.key ? "true" : "false")
+                } else if let equals = body.firstIndex(of: "=") {
+                    found[entry.key, default: []].append(String(body[body.index(after: equals)...]))
+                } else if index < arguments.endIndex {
+                    found[entry.key, default: []].append(arguments[index])
+                    index += 1
+                }
+            } else if argument.hasPrefix("-"), argument.count > 1, Double(argument) == nil {
+                for letter in argument.dropFirst() {
+                    guard let entry = byShort[letter] else { continue }
+                    if entry.isFlag {
+                        found[entry.key, default: []].append("true")
+                    } else if index < arguments.endIndex {
+                        found[entry.key, default: []].append(arguments[index])
+                        index += 1
+                    }
+                }
+            }
+        }
+        return found
+    }
+}
+
+/// What ``ConfigResolver`` produced: the arguments to parse and where each value came from.
+public struct ConfigResolution: Sendable, Hashable {
+    /// One key's effective value.
+    public struct Value: Sendable, Hashable {
+        /// The key (the long flag name).
+        public var key: String
+        /// Its values as arguments (empty when unset; several for a repeated option).
+        public var values: [String]
+        /// Where they came from.
+        public var source: ConfigSource
+    }
+
+    /// The arguments for ArgumentParser, without the program name.
+    public var arguments: [String]
+    /// Every key of the command, sorted by key.
+    public var values: [Value]
+
+    /// Explains which keys an ArgumentParser error message concerns when they did not come from the
+    /// command line, such as `--slots came from environment RECPOOL_SLOTS`.
+    public func note(forMessage message: String) -> String? {
+        let notes = values.filter { value in
+            switch value.source {
+            case .commandLine, .builtIn: false
+            default: message.contains("--\(value.key)")
+            }
+        }.map { "--\($0.key) came from \($0.source)" }
+        return notes.isEmpty ? nil : notes.joined(separator: "; ")
+    }
+}

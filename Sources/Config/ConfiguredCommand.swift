@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+
+/// The entry point of a command whose options may also come from the environment and a
+/// configuration file: `static func main() async { await runConfigured(table: "worker") }`.
+extension AsyncParsableCommand {
+    /// Resolves the configuration, parses, and runs the command (or prints the configuration).
+    ///
+    /// Exits 64 (`EX_USAGE`) for a configuration or usage error, after naming the key and, for a
+    /// value that did not come from the command line, where it came from.
+    /// - Parameters:
+    ///   - table: the program's table in the configuration file.
+    ///   - arguments: the command line without the program name (default: the process's).
+    ///   - environment: the environment (default: the process's).
+    public static func runConfigured(
+        table: String, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async {
+        let catalog: OptionCatalog
+        let resolution: ConfigResolution
+        do throws(ConfigError) {
+            catalog = try OptionCatalog(command: self, arguments: arguments)
+            var file: ConfigFile?
+            if let path = ConfigResolver.configPath(arguments: arguments, environment: environment) {
+                file = try ConfigFile.read(path: path)
+            }
+            resolution = try ConfigResolver.resolve(
+                catalog: catalog, table: table, arguments: arguments, environment: environment, file: file)
+        } catch {
+            FileHandle.standardError.write(Data("\(configuration.commandName ?? "recpool"): \(error)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        do {
+            var command = try parseAsRoot(resolution.arguments)
+            if resolution.arguments.prefix(while: { $0 != "--" }).contains("--print-config") {
+                let report = ConfigReport.render(resolution, table: table, catalog: catalog)
+                FileHandle.standardOutput.write(Data((report + "\n").utf8))
+                return
+            }
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success, let note = resolution.note(forMessage: message(for: error)) else {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\nnote: \(note)\n").utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+}

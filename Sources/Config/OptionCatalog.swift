@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+
+/// The flags a command accepts, read from ArgumentParser's own description of the command
+/// (`_dumpHelp()`, the JSON behind `--experimental-dump-help`). Nothing is listed by hand, so an
+/// option added to a command later is configurable from the file and the environment at once.
+public struct OptionCatalog: Sendable, Hashable {
+    /// One named option or flag.
+    public struct Entry: Sendable, Hashable {
+        /// The long name without dashes, which is also the file key: `batch-max-rows`.
+        public var key: String
+        /// Whether it takes no value (`@Flag`).
+        public var isFlag: Bool
+        /// Whether it may be given more than once.
+        public var isRepeating: Bool
+        /// Its default as ArgumentParser prints it, if any.
+        public var defaultValue: String?
+        /// Its single-letter names, such as `h`.
+        public var shortNames: [Character]
+        /// The long name that turns a flag off, for `@Flag(inversion:)` flags (`no-color`).
+        public var negation: String? = nil
+    }
+
+    /// Options by key, for the command (or subcommand) the arguments select.
+    public var entries: [String: Entry]
+    /// The subcommand path the arguments selected (empty for a command without subcommands).
+    public var subcommandPath: [String]
+    /// Every key of every subcommand, so that a shared table can hold keys of sibling subcommands.
+    public var allKeys: Set<String>
+
+    /// Keys that steer parsing or this mechanism itself, and are never taken from a file or the environment.
+    public static let reserved: Set<String> = [
+        "help", "version", "config", "print-config", "experimental-dump-help", "generate-completion-script",
+    ]
+
+    /// Creates a catalog from explicit entries (for tests).
+    public init(entries: [Entry], subcommandPath: [String] = [], allKeys: Set<String>? = nil) {
+        self.entries = Dictionary(entries.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        self.subcommandPath = subcommandPath
+        self.allKeys = allKeys ?? Set(self.entries.keys)
+    }
+
+    /// The catalog of `command`, descending into the subcommand that `arguments` name.
+    /// - Throws: ``ConfigError/introspection(_:)`` if ArgumentParser's description of the command
+    ///   cannot be read (a change in its format), so that configuration never fails silently.
+    public init(command: any ParsableCommand.Type, arguments: [String]) throws(ConfigError) {
+        let info: DumpedCommand
+        do {
+            info = try JSONDecoder().decode(DumpedTool.self, from: Data(command._dumpHelp().utf8)).command
+        } catch {
+            throw .introspection("cannot read the options of \(command): \(error)")
+        }
+        var current: DumpedCommand? = info
+        var path: [String] = []
+        for argument in arguments {
+            guard let child = current?.subcommands?.first(where: { $0.commandName == argument }) else { break }
+            path.append(argument)
+            current = child
+        }
+        var all = Set<String>()
+        func collect(_ node: DumpedCommand?) {
+            guard let node else { return }
+            for argument in node.arguments ?? [] { if let key = argument.key { all.insert(key) } }
+            for child in node.subcommands ?? [] { collect(child) }
+        }
+        collect(info)
+        let entries = (current?.arguments ?? []).compactMap { argument -> Entry? in
+            guard let key = argument.key, argument.kind != "positional" else { return nil }
+            return Entry(
+                key: key, isFlag: argument.kind == "flag", isRepeating: argument.isRepeating ?? false,
+                defaultValue: argument.defaultValue,
+                shortNames: (argument.names ?? []).filter { $0.kind == "short" }.compactMap(\.name.first),
+                negation: (argument.names ?? []).filter { $0.kind == "long" }.dropFirst().first?.name)
+        }
+        self.init(entries: entries, subcommandPath: path, allKeys: all.subtracting(Self.reserved))
+        self.entries = self.entries.filter { !Self.reserved.contains($0.key) }
+    }
+}
+
+/// The part of ArgumentParser's tool-info JSON (serialization version 0) that the catalog reads.
+private struct DumpedTool: Decodable {
+    var command: DumpedCommand
+}
+
+private struct DumpedCommand: Decodable {
+    var commandName: String
+    var subcommands: [DumpedCommand]?
+    var arguments: [DumpedArgument]?
+}
+
+private struct DumpedArgument: Decodable {
+    struct Name: Decodable {
+        var kind: String
+        var name: String
+    }
+
+    var kind: String
+    var names: [Name]?
+    var isRepeating: Bool?
+    var defaultValue: String?
+
+    var key: String? { names?.first(where: { $0.kind == "long" })?.name }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import RecConfig
+import Testing
+
+/// A command shaped like the daemons: options, a flag, a repeated option and the config options.
+private struct SampleDaemon: ParsableCommand {
+    @Option var frontend = "tcp://127.0.0.1:5555"
+    @Option var batchMaxRows = 512
+    @Option var heartbeatMs: UInt64 = 1000
+    @Flag var insecure = false
+    @Option var allow: [String] = []
+    @OptionGroup var configuration: ConfigOptions
+}
+
+/// A command with subcommands, like `recpool`.
+private struct SampleClient: ParsableCommand {
+    static let configuration = CommandConfiguration(subcommands: [Score.self, Keygen.self])
+
+    struct Score: ParsableCommand {
+        @Option var broker = "tcp://127.0.0.1:5555"
+        @Option var timeoutMs = 5000
+    }
+
+    struct Keygen: ParsableCommand {
+        @Option var out = "."
+    }
+}
+
+private func resolve(
+    _ arguments: [String], environment: [String: String] = [:], file: String? = nil, table: String = "worker"
+) throws -> ConfigResolution {
+    let parsed = try file.map { try ConfigFile.parse($0, path: "recpool.toml") }
+    return try ConfigResolver.resolve(
+        catalog: try OptionCatalog(command: SampleDaemon.self, arguments: arguments), table: table,
+        arguments: arguments, environment: environment, file: parsed)
+}
+
+@Suite("Configuration from the command line, the environment and a TOML file")
+struct ConfigResolverTests {
+    @Test("the known keys are read from the command's own definition, without the reserved ones")
+    func catalogFromDefinition() throws {
+        let catalog = try OptionCatalog(command: SampleDaemon.self, arguments: [])
+        #expect(Set(catalog.entries.keys) == ["frontend", "batch-max-rows", "heartbeat-ms", "insecure", "allow"])
+        #expect(catalog.entries["insecure"]?.isFlag == true)
+        #expect(catalog.entries["allow"]?.isRepeating == true)
+        #expect(catalog.entries["batch-max-rows"]?.defaultValue == "512")
+    }
+
+    @Test("a flag maps to RECPOOL_ and its name in capitals with underscores")
+    func environmentMapping() {
+        #expect(ConfigResolver.environmentVariable(for: "batch-max-rows") == "RECPOOL_BATCH_MAX_ROWS")
+        #expect(ConfigResolver.environmentVariable(for: "frontend") == "RECPOOL_FRONTEND")
+    }
+
+    @Test("the command line wins over the environment, which wins over the file, which wins over the default")
+    func precedence() throws {
+        let file = """
+            [worker]
+            frontend = "tcp://file:1"
+            batch-max-rows = 128
+            heartbeat-ms = 250
+            """
+        let resolution = try resolve(
+            ["--frontend", "tcp://flag:1"],
+            environment: ["RECPOOL_FRONTEND": "tcp://env:1", "RECPOOL_BATCH_MAX_ROWS": "64"], file: file)
+        let command = try SampleDaemon.parse(resolution.arguments)
+        #expect(command.frontend == "tcp://flag:1")
+        #expect(command.batchMaxRows == 64)
+        #expect(command.heartbeatMs == 250)
+        #expect(command.insecure == false)
+        let sources = Dictionary(uniqueKeysWithValues: resolution.values.map { ($0.key, $0.source) })
+        #expect(sources["frontend"] == .commandLine)
+        #expect(sources["batch-max-rows"] == .environment(variable: "RECPOOL_BATCH_MAX_ROWS"))
+        #expect(sources["heartbeat-ms"] == .file(path: "recpool.toml", table: "worker"))
+        #expect(sources["insecure"] == .builtIn)
+    }
+
+    @Test("flags take booleans from the file and true/false words from the environment")
+    func flags() throws {
+        let fromFile = try resolve([], file: "[worker]\ninsecure = true\n")
+        #expect(try SampleDaemon.parse(fromFile.arguments).insecure)
+        let fromEnvironment = try resolve([], environment: ["RECPOOL_INSECURE": "yes"])
+        #expect(try SampleDaemon.parse(fromEnvironment.arguments).insecure)
+        let off = try resolve([], environment: ["RECPOOL_INSECURE": "0"], file: "[worker]\ninsecure = true\n")
+        #expect(try SampleDaemon.parse(off.arguments).insecure == false)
+        #expect(throws: ConfigError.self) { try resolve([], environment: ["RECPOOL_INSECURE": "maybe"]) }
+    }
+
+    @Test("repeated options take a TOML array or a comma-separated variable")
+    func repeated() throws {
+        let fromFile = try resolve([], file: "[worker]\nallow = [\"a.pub\", \"b.pub\"]\n")
+        #expect(try SampleDaemon.parse(fromFile.arguments).allow == ["a.pub", "b.pub"])
+        let fromEnvironment = try resolve([], environment: ["RECPOOL_ALLOW": "c.pub,d.pub"])
+        #expect(try SampleDaemon.parse(fromEnvironment.arguments).allow == ["c.pub", "d.pub"])
+    }
+
+    @Test("an unknown key in the program's table is an error naming the key and the file")
+    func unknownKey() throws {
+        #expect(
+            throws: ConfigError.unknownKey(key: "batch-max-row", source: .file(path: "recpool.toml", table: "worker"))
+        ) {
+            try resolve([], file: "[worker]\nbatch-max-row = 3\n")
+        }
+        // Another program's table is not this program's business.
+        _ = try resolve([], file: "[broker]\nqueue-capacity = 3\n")
+    }
+
+    @Test("keys outside a program table and unknown tables are errors")
+    func misplacedKey() {
+        #expect(throws: ConfigError.misplacedKey(key: "frontend", path: "recpool.toml")) {
+            try ConfigFile.parse("frontend = \"x\"\n", path: "recpool.toml")
+        }
+        #expect(throws: ConfigError.misplacedKey(key: "brokr", path: "recpool.toml")) {
+            try ConfigFile.parse("[brokr]\nfrontend = \"x\"\n", path: "recpool.toml")
+        }
+    }
+
+    @Test("a file that is not TOML is an error with its line")
+    func syntaxError() {
+        do {
+            _ = try ConfigFile.parse("[worker]\nslots = = 3\n", path: "recpool.toml")
+            Issue.record("parsed")
+        } catch {
+            guard case .syntax(let path, let line, _, _) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(path == "recpool.toml")
+            #expect(line == 2)
+        }
+    }
+
+    @Test("invalid values name the key and where they came from")
+    func invalidValues() throws {
+        #expect(
+            throws: ConfigError.invalidValue(
+                key: "insecure", value: "yes", source: .file(path: "recpool.toml", table: "worker"),
+                expected: "true or false")
+        ) { try resolve([], file: "[worker]\ninsecure = \"yes\"\n") }
+        #expect(throws: ConfigError.self) { try resolve([], file: "[worker]\nfrontend = [\"a\", \"b\"]\n") }
+        // A value of the right shape but the wrong type fails in ArgumentParser; the note names its source.
+        let resolution = try resolve([], environment: ["RECPOOL_BATCH_MAX_ROWS": "many"])
+        do {
+            _ = try SampleDaemon.parse(resolution.arguments)
+            Issue.record("parsed")
+        } catch {
+            let note = resolution.note(forMessage: SampleDaemon.message(for: error))
+            #expect(note == "--batch-max-rows came from environment RECPOOL_BATCH_MAX_ROWS")
+        }
+    }
+
+    @Test("the configuration path comes from --config, else RECPOOL_CONFIG")
+    func configPath() {
+        #expect(
+            ConfigResolver.configPath(arguments: ["--config", "a.toml"], environment: ["RECPOOL_CONFIG": "b"])
+                == "a.toml")
+        #expect(ConfigResolver.configPath(arguments: ["--config=c.toml"], environment: [:]) == "c.toml")
+        #expect(ConfigResolver.configPath(arguments: [], environment: ["RECPOOL_CONFIG": "b.toml"]) == "b.toml")
+        #expect(ConfigResolver.configPath(arguments: [], environment: [:]) == nil)
+    }
+
+    @Test("a subcommand reads its own keys; a shared [client] table may hold its siblings' keys")
+    func subcommands() throws {
+        let arguments = ["score", "--timeout-ms", "7"]
+        let catalog = try OptionCatalog(command: SampleClient.self, arguments: arguments)
+        #expect(catalog.subcommandPath == ["score"])
+        #expect(Set(catalog.entries.keys) == ["broker", "timeout-ms"])
+        let file = try ConfigFile.parse("[client]\nbroker = \"tcp://a:1\"\nout = \"keys\"\n", path: "c.toml")
+        let resolution = try ConfigResolver.resolve(
+            catalog: catalog, table: "client", arguments: arguments, environment: [:], file: file)
+        #expect(resolution.arguments == ["score", "--broker", "tcp://a:1", "--timeout-ms", "7"])
+        let typo = try ConfigFile.parse("[client]\nbrokr = \"tcp://a:1\"\n", path: "c.toml")
+        #expect(throws: ConfigError.self) {
+            try ConfigResolver.resolve(
+                catalog: catalog, table: "client", arguments: arguments, environment: [:], file: typo)
+        }
+    }
+
+    @Test("the report is TOML with each value's source")
+    func report() throws {
+        let resolution = try resolve(["--insecure"], environment: ["RECPOOL_HEARTBEAT_MS": "200"])
+        let text = ConfigReport.render(
+            resolution, table: "worker", catalog: try OptionCatalog(command: SampleDaemon.self, arguments: []))
+        #expect(text.hasPrefix("[worker]"))
+        #expect(text.contains("heartbeat-ms = 200"))
+        #expect(text.contains("# environment RECPOOL_HEARTBEAT_MS"))
+        #expect(text.contains("insecure = true"))
+        #expect(text.contains("frontend = \"tcp://127.0.0.1:5555\""))
+        #expect(text.contains("# allow is not set") || text.contains("allow = []"))
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Shared
+import Testing
+
+/// `--config`, `RECPOOL_*` variables and the exit codes, on real processes.
+@Suite("Configuration files, environment and exit codes", .serialized)
+struct ConfigFileTests {
+    static func write(_ text: String, _ name: String, in directory: URL) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    @Test("a broker and a worker start from one recpool.toml; the environment overrides it and the command line both")
+    func startFromFile() async throws {
+        let directory = try TrainingTests.makeDirectory("config")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try Self.write(
+            """
+            [broker]
+            frontend = "tcp://127.0.0.1:*"
+            backend = "tcp://127.0.0.1:*"
+            queue-capacity = 77
+            log-level = "warning"
+
+            [worker]
+            id = "from-file"
+            slots = 3
+            heartbeat-ms = 5000
+            log-level = "warning"
+            """, "recpool.toml", in: directory)
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(arguments: ["--config", config, "--exit-with-parent"])
+        // The worker finds the broker through the environment, and the file's heartbeat is overridden
+        // on the command line (a worker whose heartbeat differs from the broker's would be dropped).
+        try cluster.startWorker(
+            "worker", arguments: ["--exit-with-parent", "--heartbeat-ms", "1000"],
+            environment: [
+                "RECPOOL_CONFIG": config, "RECPOOL_BROKER": cluster.endpoints.backend, "RECPOOL_ID": "from-env",
+            ])
+        let client = try await cluster.client()
+        defer { client.close() }
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        #expect(status.workers[0].id == "from-env")
+        #expect(status.workers[0].slots == 3)
+        #expect(status.workers[0].host == ProcessInfo.processInfo.hostName)
+        #expect(status.queues.allSatisfy { $0.capacity == 77 })
+        let scores = try await client.score(rows: [(0..<106).map { Float($0 % 5) / 5 }])
+        #expect(scores.values.count == 1)
+
+        // The client's [client] table.
+        let clientConfig = try Self.write(
+            "[client]\nbroker = \"\(cluster.endpoints.frontend)\"\ntimeout-ms = 3000\n", "client.toml", in: directory)
+        let shown = try runTool("recpool", ["status", "--config", clientConfig, "--json"])
+        #expect(shown.code == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("\"from-env\""))
+        #expect(shown.stdout.contains("\"host\""))
+        let health = try runTool("recpool", ["health"], environment: ["RECPOOL_CONFIG": clientConfig])
+        #expect(health.code == 0, "\(health.stderr)")
+
+        #expect(cluster.kill("worker", signal: SIGTERM) == 0)
+        #expect(cluster.kill("broker", signal: SIGTERM) == 0)
+    }
+
+    @Test("--print-config shows each value with its source")
+    func printConfig() throws {
+        let directory = try TrainingTests.makeDirectory("config-print")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try Self.write("[broker]\nqueue-capacity = 9\n", "recpool.toml", in: directory)
+        let shown = try runTool(
+            "recpool-broker", ["--config", config, "--print-config", "--max-attempts", "3"],
+            environment: ["RECPOOL_HEARTBEAT_MS": "250"])
+        #expect(shown.code == 0, "\(shown.stderr)")
+        let lines = shown.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "[broker]")
+        #expect(lines.contains { $0.hasPrefix("queue-capacity = 9") && $0.hasSuffix("# \(config) [broker]") })
+        #expect(
+            lines.contains { $0.hasPrefix("heartbeat-ms = 250") && $0.hasSuffix("# environment RECPOOL_HEARTBEAT_MS") })
+        #expect(lines.contains { $0.hasPrefix("max-attempts = 3") && $0.hasSuffix("# command line") })
+        #expect(lines.contains { $0.hasPrefix("backend = \"tcp://127.0.0.1:5556\"") && $0.hasSuffix("# default") })
+    }
+
+    @Test("an unknown key or an invalid value exits 64 and names the key and where it came from")
+    func configurationErrors() throws {
+        let directory = try TrainingTests.makeDirectory("config-errors")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let typo = try Self.write("[worker]\nbatch-max-row = 3\n", "typo.toml", in: directory)
+        let unknown = try runTool("recpool-worker", ["--config", typo])
+        #expect(unknown.code == 64)
+        #expect(unknown.stderr.contains("batch-max-row") && unknown.stderr.contains(typo), "\(unknown.stderr)")
+
+        let invalid = try runTool("recpool-worker", [], environment: ["RECPOOL_SLOTS": "many"])
+        #expect(invalid.code == 64)
+        #expect(invalid.stderr.contains("--slots") && invalid.stderr.contains("RECPOOL_SLOTS"), "\(invalid.stderr)")
+
+        let endpoint = try runTool("recpool-worker", [], environment: ["RECPOOL_BROKER": "tcp//10.0.0.1:5556"])
+        #expect(endpoint.code == 64)
+        #expect(endpoint.stderr.contains("RECPOOL_BROKER"), "\(endpoint.stderr)")
+
+        let notTOML = try Self.write("[broker]\nfrontend = \n", "bad.toml", in: directory)
+        let syntax = try runTool("recpool-broker", ["--config", notTOML])
+        #expect(syntax.code == 64)
+        #expect(syntax.stderr.contains("bad.toml:2"), "\(syntax.stderr)")
+    }
+
+    @Test("exit codes: 66 for an unreadable key file, 69 for an endpoint already bound")
+    func exitCodes() async throws {
+        let missing = try runTool("recpool-broker", ["--curve-key", "/nonexistent/broker.key"])
+        #expect(missing.code == 66, "\(missing.stderr)")
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        let taken = try runTool(
+            "recpool-broker", ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*"])
+        #expect(taken.code == 69, "\(taken.stderr)")
+    }
+
+    @Test("the example configuration files in deploy/ name only known keys with valid values")
+    func deployExamples() throws {
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy")
+        for (tool, file, arguments) in [
+            ("recpool-broker", "broker.toml", []), ("recpool-worker", "worker.toml", []),
+            ("recpool", "client.toml", ["status"]),
+        ] {
+            let path = deploy.appendingPathComponent(file).path
+            let shown = try runTool(tool, arguments + ["--config", path, "--print-config"])
+            #expect(shown.code == 0, "\(file): \(shown.stderr)")
+            #expect(shown.stdout.contains("# \(path) ["), "\(file): \(shown.stdout)")
+        }
+    }
+}

@@ -30,6 +30,8 @@ struct RecPool: AsyncParsableCommand {
             FeedbackCommand.self, OnlineCommand.self, LogsCommand.self, SimulateCommand.self,
             // Security.
             KeygenCommand.self, DrainCommand.self,
+            // Operations.
+            ConfigCommand.self,
         ]
     )
 }

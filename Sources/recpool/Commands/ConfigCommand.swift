@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+/// `recpool config --print`: the effective configuration of a RecPool program (flags, `RECPOOL_*`
+/// environment, configuration file, defaults), with the source of every value.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Show the effective configuration of recpool-broker, recpool-worker or a recpool command.",
+        discussion: """
+            Runs the chosen program with --print-config, so the answer is exactly what that program would use: \
+            flag, then RECPOOL_* environment, then the configuration file ([broker], [worker] or [client] table), \
+            then the default. Arguments after `--` are passed on as flags.
+            """)
+
+    @Flag(help: "Print the effective configuration (the only action).")
+    var print = false
+
+    @Option(help: "Which program: broker, worker, or a recpool subcommand such as status or simulate.")
+    var of = "broker"
+
+    @Option(help: "A TOML configuration file (default: $RECPOOL_CONFIG).")
+    var config: String?
+
+    @Argument(parsing: .postTerminator, help: "Flags for the program, after `--`.")
+    var flags: [String] = []
+
+    func validate() throws {
+        guard print else { throw ValidationError("nothing to do: pass --print") }
+        guard !of.isEmpty, !of.hasPrefix("-") else { throw ValidationError("--of needs a program name") }
+    }
+
+    func run() throws {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        let process = Process()
+        var arguments = [String]()
+        switch of {
+        case "broker": process.executableURL = directory.appendingPathComponent("recpool-broker")
+        case "worker": process.executableURL = directory.appendingPathComponent("recpool-worker")
+        default:
+            process.executableURL = directory.appendingPathComponent("recpool")
+            arguments.append(of)
+        }
+        if let config { arguments += ["--config", config] }
+        process.arguments = arguments + flags + ["--print-config"]
+        try process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
+    }
+}

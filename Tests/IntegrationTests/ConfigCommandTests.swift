@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// `recpool config --print`: the effective configuration of each program, with sources.
+@Suite("recpool config --print")
+struct ConfigCommandTests {
+    @Test("shows flag, environment, file and default values with their sources; needs --print")
+    func printsEffectiveConfiguration() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-config-\(getpid()).toml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "[broker]\nheartbeat-ms = 500\nqueue-capacity = 7\n".write(to: file, atomically: true, encoding: .utf8)
+        setenv("RECPOOL_QUEUE_CAPACITY", "99", 1)
+        defer { unsetenv("RECPOOL_QUEUE_CAPACITY") }
+        let run = try runTool(
+            "recpool", ["config", "--print", "--of", "broker", "--config", file.path, "--", "--max-attempts", "3"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        func line(_ key: String) -> String? { lines.first { $0.hasPrefix("\(key) =") } }
+        #expect(line("heartbeat-ms")?.contains("500") == true && line("heartbeat-ms")?.contains(file.path) == true)
+        #expect(line("queue-capacity")?.contains("99") == true && line("queue-capacity")?.contains("environment") == true)
+        #expect(line("max-attempts")?.contains("command line") == true)
+        #expect(line("no-worker-timeout-ms")?.contains("default") == true)
+        let nothing = try runTool("recpool", ["config"])
+        #expect(nothing.code == 64)
+        let unknown = try runTool("recpool", ["config", "--print", "--of", "worker", "--", "--no-such-flag", "1"])
+        #expect(unknown.code == 64)
+    }
+}

@@ -112,11 +112,24 @@ public struct OnlinePolicy: Sendable {
         return slate
     }
 
+    /// Q-values of every catalogue item for each of many states, in one forward pass.
+    public func qValues(states: [[Float]]) -> [[Double]] {
+        guard !states.isEmpty else { return [] }
+        let m = network.qValues(
+            states: Matrix(rows: states.count, cols: spec.stateWidth, values: states.flatMap { $0 }), items: items)
+        return (0..<states.count).map { i in m.values[(i * m.cols)..<((i + 1) * m.cols)].map(Double.init) }
+    }
+
     /// The probability that this policy builds `slate` slot by slot: for each slot, the probability of its
     /// item given the items above it, with every catalogue item a candidate.
     /// - Throws: ``PolicyError`` for bad features or items.
     public func slotProbabilities(userFeatures: [String: String], slate: [Int]) throws(PolicyError) -> [Double] {
-        let q = qValues(state: try state(userFeatures))
+        try slotProbabilities(q: qValues(state: try state(userFeatures)), slate: slate)
+    }
+
+    /// ``slotProbabilities(userFeatures:slate:)`` from the user's Q-values over the catalogue.
+    /// - Throws: ``PolicyError/unknownItem(_:)`` for an item outside the catalogue or repeated.
+    public func slotProbabilities(q: [Double], slate: [Int]) throws(PolicyError) -> [Double] {
         var remaining = Array(0..<spec.itemCount)
         var out: [Double] = []
         for item in slate {

@@ -38,15 +38,29 @@ public enum PolicyGuard {
         var numerator = 0.0
         var denominator = 0.0
         var rows = 0
-        for impression in impressions {
-            guard let p = try? policy.slotProbabilities(userFeatures: impression.userFeatures, slate: impression.slate)
-            else { continue }
-            for (slot, item) in impression.slate.enumerated() {
-                guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
-                let w = min(p[slot] / impression.propensities[slot], clip)
-                numerator += w * Double(click)
-                denominator += w
-                rows += 1
+        // Q-values for many users at once: one forward pass per chunk instead of one per impression.
+        let chunk = 256
+        var start = 0
+        while start < impressions.count {
+            let part = impressions[start..<min(start + chunk, impressions.count)]
+            start += chunk
+            var states: [[Float]] = []
+            var kept: [GuardImpression] = []
+            for impression in part {
+                guard let state = try? policy.state(impression.userFeatures) else { continue }
+                states.append(state)
+                kept.append(impression)
+            }
+            let q = policy.qValues(states: states)
+            for (impression, values) in zip(kept, q) {
+                guard let p = try? policy.slotProbabilities(q: values, slate: impression.slate) else { continue }
+                for (slot, item) in impression.slate.enumerated() {
+                    guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
+                    let w = min(p[slot] / impression.propensities[slot], clip)
+                    numerator += w * Double(click)
+                    denominator += w
+                    rows += 1
+                }
             }
         }
         return (denominator > 0 ? numerator / denominator : nil, rows)

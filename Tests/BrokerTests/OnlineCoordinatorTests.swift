@@ -26,6 +26,13 @@ final class OnlineHarness {
             [unowned self] in self.outputs.append($0)
         }
         try coordinator.start(nowMs: 1_000)
+        // The guard's thread, inline: the verdict comes back at once.
+        coordinator.judge = { [unowned self] c in
+            let decision = PolicyGuard.decide(
+                candidate: c.candidate, current: c.current, on: c.evidence, margin: c.margin,
+                minimumRows: c.minimumRows, nowMs: c.nowMs)
+            self.coordinator.handleVerdict(sync: c.sync, decision: decision, nowMs: c.nowMs)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

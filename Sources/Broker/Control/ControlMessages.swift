@@ -10,6 +10,8 @@ public enum ControlInput: Sendable {
     case workers([TrainingWorker])
     /// An impression record a worker attached to a RECOMMEND reply (JSON ``ImpressionRecord``).
     case impression(worker: String, record: [UInt8])
+    /// The guard's verdict on a sync's candidate (from the guard's thread).
+    case guardVerdict(sync: UInt64, decision: GuardDecision)
 }
 
 /// A live worker as the control plane sees it.

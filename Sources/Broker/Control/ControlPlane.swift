@@ -59,15 +59,20 @@ public final class ControlPlane: Sendable {
         let coordinator = JobCoordinator(store: store, logger: logger, emit: emit)
         coordinator.start(nowMs: Clocks.epochMillis())
         var learner: OnlineCoordinator? = nil
+        var judgeThread: GuardJudge? = nil
         if let online {
             do {
                 let made = try OnlineCoordinator(settings: online, store: store, logger: logger, emit: emit)
+                let judge = GuardJudge { [self] sync, decision in self.submit(.guardVerdict(sync: sync, decision: decision)) }
+                judgeThread = judge
+                made.judge = { judge.judge($0) }
                 try made.start(nowMs: Clocks.epochMillis())
                 learner = made
             } catch {
                 logger.error("online learning could not start; FEEDBACK will be refused", metadata: ["error": "\(error)"])
             }
         }
+        defer { judgeThread?.stop() }
         let router = ControlRouter(jobs: coordinator, online: learner)
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {

@@ -34,6 +34,8 @@ struct ControlRouter {
             online?.updateWorkers(live, nowMs: nowMs)
         case .impression(let worker, let record):
             online?.handleImpression(worker: worker, record: record)
+        case .guardVerdict(let sync, let decision):
+            online?.handleVerdict(sync: sync, decision: decision, nowMs: nowMs)
         }
     }
 

@@ -30,7 +30,9 @@ extension OnlineCoordinator {
             replicas[identity] = ReplicaPolicyView(worker: name, version: report.version, weightsSha256: report.weightsSha256)
             viewDirty = true
         case .sync:
-            guard var running = sync, running.id == report.sync, running.pending.contains(identity) else { return }
+            guard var running = sync, running.id == report.sync, running.candidate == nil,
+                running.pending.contains(identity)
+            else { return }
             running.pending.remove(identity)
             if message.payload.count >= 2, let pack = try? ParameterPack(decoding: message.payload[1]) {
                 running.results[identity] = (report, pack)
@@ -42,52 +44,74 @@ extension OnlineCoordinator {
         }
     }
 
-    /// Averages what came back, asks the guard, and tells every replica which version to serve.
+    /// Averages what came back and hands the candidate to the guard (on its own thread); with nothing to
+    /// judge, the sync ends at once.
     func closeSync(nowMs: UInt64) {
-        guard let running = sync else { return }
+        guard var running = sync, running.candidate == nil else { return }
         let contributions = running.results.values.filter { $0.report.version == version && $0.report.events > 0 }
-        let events = contributions.reduce(0) { $0 + $1.report.events }
-        var decision: GuardDecision? = nil
-        if running.corrupt || !contributions.isEmpty {
+        guard running.corrupt || !contributions.isEmpty else {
+            finishSync(nil, nowMs: nowMs)
+            return
+        }
+        do {
+            let candidate: OnlinePolicy
+            if running.corrupt {
+                let noise = PolicyWeights.noise(like: policy.network, seed: running.id &* 0x9E37_79B9)
+                candidate = try policy.with(parameters: noise["q"] ?? [])
+            } else {
+                let averaged = try ParameterPack.weightedMean(contributions.map { ($0.pack, Double($0.report.events)) })
+                candidate = try policy.with(
+                    parameters: PolicyWeights.parameters(averaged, expected: policy.network.network.parameterCount))
+            }
+            running.candidate = candidate
+            running.contributors = contributions.count
+            running.events = contributions.reduce(0) { $0 + $1.report.events }
+            sync = running
+            judge(
+                GuardJudge.Case(
+                    sync: running.id, candidate: candidate, current: policy, evidence: try guardEvidence(),
+                    margin: settings.guardMargin, minimumRows: settings.guardMinimumRows, nowMs: nowMs))
+        } catch {
+            rejected += 1
+            logger.error("online sync failed", metadata: ["error": "\(error)"])
+            finishSync(
+                GuardDecision(
+                    accepted: false, reason: "rejected: the candidate could not be built: \(error)", candidateValue: nil,
+                    currentValue: nil, margin: settings.guardMargin, rows: 0, atMs: nowMs),
+                nowMs: nowMs)
+        }
+    }
+
+    /// The guard's verdict on the running sync's candidate.
+    func handleVerdict(sync id: UInt64, decision: GuardDecision, nowMs: UInt64) {
+        guard let running = sync, running.id == id, let candidate = running.candidate else { return }
+        if decision.accepted {
             do {
-                let candidate: OnlinePolicy
-                if running.corrupt {
-                    let noise = PolicyWeights.noise(like: policy.network, seed: running.id &* 0x9E37_79B9)
-                    candidate = try policy.with(parameters: noise["q"] ?? [])
-                } else {
-                    let averaged = try ParameterPack.weightedMean(
-                        contributions.map { ($0.pack, Double($0.report.events)) })
-                    candidate = try policy.with(
-                        parameters: PolicyWeights.parameters(averaged, expected: policy.network.network.parameterCount))
-                }
-                let verdict = PolicyGuard.decide(
-                    candidate: candidate, current: policy, on: try guardEvidence(), margin: settings.guardMargin,
-                    minimumRows: settings.guardMinimumRows, nowMs: nowMs)
-                decision = verdict
-                if verdict.accepted {
-                    try serve(candidate, as: version + 1, decision: verdict, nowMs: nowMs)
-                    syncs += 1
-                    logger.info(
-                        "online sync accepted",
-                        metadata: [
-                            "version": "\(version)", "replicas": "\(contributions.count)", "events": "\(events)",
-                            "guard": "\(verdict.reason)",
-                        ])
-                } else {
-                    rejected += 1
-                    logger.warning(
-                        "online sync rejected by the guard; replicas keep serving the current version",
-                        metadata: ["version": "\(version)", "guard": "\(verdict.reason)"])
-                }
+                try serve(candidate, as: version + 1, decision: decision, nowMs: nowMs)
+                syncs += 1
+                logger.info(
+                    "online sync accepted",
+                    metadata: [
+                        "version": "\(version)", "replicas": "\(running.contributors)", "events": "\(running.events)",
+                        "guard": "\(decision.reason)",
+                    ])
             } catch {
                 rejected += 1
-                decision = GuardDecision(
-                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
-                    candidateValue: nil, currentValue: nil, margin: settings.guardMargin, rows: 0, atMs: nowMs)
-                logger.error("online sync failed", metadata: ["error": "\(error)"])
+                logger.error("cannot store the accepted online version", metadata: ["error": "\(error)"])
             }
-            lastDecision = decision
+        } else {
+            rejected += 1
+            logger.warning(
+                "online sync rejected by the guard; replicas keep serving the current version",
+                metadata: ["version": "\(version)", "guard": "\(decision.reason)"])
         }
+        finishSync(decision, nowMs: nowMs)
+    }
+
+    /// Ends the running sync: every replica is told which version to serve, held events follow.
+    func finishSync(_ decision: GuardDecision?, nowMs: UInt64) {
+        guard let running = sync else { return }
+        if let decision { lastDecision = decision }
         sync = nil
         unsynced.removeAll()
         eventsSinceSync = 0

@@ -22,6 +22,11 @@ final class OnlineCoordinator {
         var results: [[UInt8]: (report: PolicyStateReport, pack: ParameterPack)] = [:]
         var corrupt: Bool
         var requester: (identity: [UInt8], header: Header)?
+        /// The averaged (or injected) candidate, once the guard has it.
+        var candidate: OnlinePolicy?
+        /// Replicas and events that went into the candidate.
+        var contributors = 0
+        var events = 0
     }
 
     /// Validated feedback waiting for the next group commit.
@@ -39,6 +44,8 @@ final class OnlineCoordinator {
     let store: RecStore
     let logger: Logger
     let emit: (ControlOutput) -> Void
+    /// Hands a candidate to the guard's thread; the verdict comes back through ``handleVerdict(sync:decision:nowMs:)``.
+    var judge: (GuardJudge.Case) -> Void = { _ in }
 
     var spec: OnlinePolicySpec
     var version: UInt64 = 0
@@ -146,7 +153,7 @@ final class OnlineCoordinator {
             }
             viewDirty = true
         }
-        if let running = sync, running.pending.isEmpty { closeSync(nowMs: nowMs) }
+        if let running = sync, running.pending.isEmpty, running.candidate == nil { closeSync(nowMs: nowMs) }
     }
 
     /// Sends the served version to one replica.
@@ -161,7 +168,7 @@ final class OnlineCoordinator {
     /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.
     func tick(nowMs: UInt64) {
         flushPending()
-        if let running = sync, nowMs >= running.startedMs + settings.syncTimeoutMs {
+        if let running = sync, running.candidate == nil, nowMs >= running.startedMs + settings.syncTimeoutMs {
             logger.warning(
                 "online sync timed out; averaging the replicas that answered",
                 metadata: ["sync": "\(running.id)", "answered": "\(running.results.count)"])

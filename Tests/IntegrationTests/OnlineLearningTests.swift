@@ -150,7 +150,7 @@ struct OnlineLearningTests {
         let run = try runTool(
             "recpool",
             [
-                "simulate", "--broker", broker, "--users", "4000", "--seed", "1", "--concurrency", "4", "--json",
+                "simulate", "--broker", broker, "--users", "5000", "--seed", "21", "--concurrency", "2", "--json",
                 "--report", report, "--quiet", "--timeout-ms", "20000",
             ])
         #expect(run.code == 0, "\(run.stderr)")
@@ -159,11 +159,14 @@ struct OnlineLearningTests {
         let first = try #require(result["ctr_first_fifth"] as? Double)
         let last = try #require(result["ctr_last_fifth"] as? Double)
         let random = try #require(result["random_ctr"] as? Double)
-        #expect(served == 4000)
+        #expect(served == 5000)
         #expect((result["errors"] as? [String: Int])?.isEmpty == true, "\(result["errors"] ?? "")")
-        #expect(result["feedback_sent"] as? Int == 3 * 4000)
-        #expect(last > random + 0.03, "last fifth \(last), random \(random)")
-        #expect(last > first, "first fifth \(first), last fifth \(last)")
+        #expect(result["feedback_sent"] as? Int == 3 * 5000)
+        // Seed 21 on this world: random ≈ 0.07, an untrained policy ≈ 0.07–0.10 early on, and a learning pool
+        // reaches ≈ 0.16 by the last fifth; each fifth's CTR has a standard error near 0.009, so these margins
+        // sit several standard errors inside the measured gaps.
+        #expect(last > random + 0.04, "last fifth \(last), random \(random)")
+        #expect(last > first + 0.03, "first fifth \(first), last fifth \(last)")
         #expect((result["last_version"] as? Int ?? 0) > 1, "no sync was accepted")
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<svg"))
@@ -176,7 +179,7 @@ struct OnlineLearningTests {
             dataFile: out.path,
             itemContextFile: out.deletingLastPathComponent().appendingPathComponent("item_context.csv").path,
             name: "export")
-        #expect(data.rows == 3 * 4000)
+        #expect(data.rows == 3 * 5000)
         #expect(data.nActions == 40 && data.nPositions == 3)
         #expect(data.pscore.allSatisfy { $0 > 0 && $0 <= 1 })
     }

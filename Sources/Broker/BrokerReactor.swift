@@ -1,7 +1,6 @@
 import Logging
 import RecStore
 import Shared
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -41,7 +40,7 @@ public final class BrokerReactor: Sendable {
     private let settings: Settings
     private let context = ZMQContext()
     private let wakeup = WakeupSignal()
-    private let stopRequested = Mutex(false)
+    private let stopRequested = LockedBox(false)
     private let logger: Logger
 
     /// Creates a reactor; nothing is bound until ``run(onBound:)``.

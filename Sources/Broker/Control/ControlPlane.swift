@@ -2,7 +2,6 @@ import DequeModule
 import Logging
 import RecStore
 import Shared
-import Synchronization
 
 /// The broker's control plane: one dedicated thread that owns the durable store and the training
 /// jobs, so that disk writes never stall the reactor's scoring traffic.
@@ -12,11 +11,11 @@ import Synchronization
 /// reactor with the signal it was given. Everything a client is told has been accepted is
 /// committed to the store before the reply is queued.
 public final class ControlPlane: Sendable {
-    private let inbox = Mutex(Deque<ControlInput>())
+    private let inbox = LockedBox(Deque<ControlInput>())
     private let outbox = ControlOutbox()
     private let wakeup = WakeupSignal()
     private let reactorWakeup: WakeupSignal
-    private let stopRequested = Mutex(false)
+    private let stopRequested = LockedBox(false)
     private let store: RecStore
     private let logger: Logger
 
@@ -80,5 +79,5 @@ public final class ControlPlane: Sendable {
 
 /// The control plane's outputs waiting for the reactor.
 final class ControlOutbox: Sendable {
-    let queue = Mutex(Deque<ControlOutput>())
+    let queue = LockedBox(Deque<ControlOutput>())
 }

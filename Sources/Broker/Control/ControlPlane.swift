@@ -35,6 +35,9 @@ public final class ControlPlane: Sendable {
     /// Takes what the control thread wants sent. Called by the reactor.
     public func drainOutputs() -> [ControlOutput] {
         outbox.queue.withLock { queue in
+            // Nothing to take is the common case (every wake-up asks); `[]` also keeps TSan quiet
+            // about the stdlib writing a zero count into the shared empty-array storage.
+            guard !queue.isEmpty else { return [] }
             defer { queue.removeAll() }
             return Array(queue)
         }
@@ -58,6 +61,9 @@ public final class ControlPlane: Sendable {
             _ = try? poller.poll(timeoutMilliseconds: 100)
             wakeup.drain()
             let inputs = inbox.withLock { queue in
+                // Nothing to take is the common case (every wake-up asks); `[]` also keeps TSan quiet
+                // about the stdlib writing a zero count into the shared empty-array storage.
+                guard !queue.isEmpty else { return [] }
                 defer { queue.removeAll() }
                 return Array(queue)
             }

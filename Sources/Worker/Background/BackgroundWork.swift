@@ -47,6 +47,9 @@ final class BackgroundWork: Sendable {
     /// Takes finished work. Called by the session thread.
     func drain() -> [Outcome] {
         outbox.withLock { queue in
+            // Nothing to take is the common case (every wake-up asks); `[]` also keeps TSan quiet
+            // about the stdlib writing a zero count into the shared empty-array storage.
+            guard !queue.isEmpty else { return [] }
             defer { queue.removeAll() }
             return Array(queue)
         }

@@ -26,11 +26,7 @@ extension BrokerCore {
         switch header.command {
         case .score, .recommend, .feedback:
             if isShuttingDown {
-                counters.add(.refusedShuttingDown)
-                let request = PendingRequest(client: identity, header: header, payload: [], acceptedAt: 0)
-                reply(
-                    to: request, status: .busy, message: "the broker is shutting down; retry against its successor",
-                    retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
+                shed(identity: identity, header: header, into: &actions)
                 return
             }
             accept(identity: identity, message: message, now: now, into: &actions)
@@ -70,6 +66,47 @@ extension BrokerCore {
         return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
     }
 
+    /// The header of a client request that is refused BUSY on arrival whatever its payload holds
+    /// (a SCORE, RECOMMEND or FEEDBACK while the broker shuts down or while its queue is full), or
+    /// `nil` when the request must be read in full.
+    ///
+    /// The reactor asks this with the header frame alone, before it copies the rest of the message
+    /// out of libzmq: under overload most requests are refused, and refusing one then costs a
+    /// header decode and a small reply instead of a copy of its rows. A peer whose role may not
+    /// send the command is not shed: it gets UNAUTHORIZED on the full path.
+    public func requestToShed(headerFrame: [UInt8], userId: String?) -> Header? {
+        guard let header = try? Header(decoding: headerFrame), !header.isReply else { return nil }
+        switch header.command {
+        case .score, .recommend, .feedback: break
+        default: return nil
+        }
+        if configuration.enforceRoles
+            && !AccessPolicy.allows(userId.flatMap(PeerRole.init(rawValue:)), command: header.command)
+        {
+            return nil
+        }
+        return isShuttingDown || queueIsFull(header.command) ? header : nil
+    }
+
+    /// Whether `service`'s queue holds as many requests as it may.
+    func queueIsFull(_ service: Command) -> Bool {
+        (queues[service]?.count ?? 0) >= configuration.queueCapacity
+    }
+
+    /// Refuses a request on arrival with BUSY and a retry-after hint: the broker is shutting down,
+    /// or the request's queue is full.
+    mutating func shed(identity: [UInt8], header: Header, into actions: inout [BrokerAction]) {
+        let text: String
+        if isShuttingDown {
+            counters.add(.refusedShuttingDown)
+            text = "the broker is shutting down; retry against its successor"
+        } else {
+            counters.add(.droppedBusy)
+            text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
+        }
+        answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
+    }
+
     private mutating func rejectMalformed(
         identity: [UInt8], frames: [[UInt8]], error: WireError, into actions: inout [BrokerAction]
     ) {
@@ -96,11 +133,8 @@ extension BrokerCore {
         let header = message.header
         // Shed first: under overload a full queue answers BUSY before the broker spends time
         // checking every value of a request it would refuse anyway.
-        if (queues[header.command]?.count ?? 0) >= configuration.queueCapacity {
-            counters.add(.droppedBusy)
-            answer(
-                identity, header, .busy, "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
-                retryAfterMs: configuration.busyRetryAfterMs, &actions)
+        if queueIsFull(header.command) {
+            shed(identity: identity, header: header, into: &actions)
             return
         }
         if header.command == .score {
@@ -134,17 +168,8 @@ extension BrokerCore {
                 into: &actions)
             return
         }
-        var queue = queues[header.command] ?? Deque()
-        guard queue.count < configuration.queueCapacity else {
-            counters.add(.droppedBusy)
-            reply(
-                to: request, status: .busy,
-                message: "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
-                retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
-            return
-        }
-        queue.append(request)
-        queues[header.command] = queue
+        // Appended in place: copying the queue out and back would copy every waiting request.
+        queues[header.command, default: Deque()].append(request)
         locations[request.key] = .queued
         pump(header.command, now: now, into: &actions)
     }

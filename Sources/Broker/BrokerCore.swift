@@ -40,6 +40,9 @@ public struct BrokerCore: Sendable {
         switch event {
         case .client(let identity, let frames, let userId):
             handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
+        case .clientShed(let identity, let header):
+            counters.add(.clientMessages)
+            shed(identity: identity, header: header, into: &actions)
         case .worker(let identity, let frames, let peerAddress, let userId):
             if configuration.enforceRoles && userId != PeerRole.worker.rawValue {
                 // ZAP admits only worker keys on the backend; this is defence in depth.

@@ -85,6 +85,46 @@ struct BrokerRoutingTests {
         #expect(h.core.counters[.droppedBusy] == 1)
     }
 
+    @Test("the header alone tells the reactor to shed, and shedding answers exactly as reading the whole request would")
+    func shedOnHeader() {
+        var h = CoreHarness { $0.queueCapacity = 2 }
+        h.registerWorker(workerA, slots: 1)
+        let header = { (id: UInt64) in Header(command: .score, requestId: id).encoded() }
+        for id in 1...3 {
+            #expect(h.core.requestToShed(headerFrame: header(UInt64(id)), userId: nil) == nil, "room for \(id)")
+            h.score(from: client, id: UInt64(id))
+        }
+        // One dispatched, two queued: the next SCORE is shed; STATUS, replies and garbage are not.
+        let shed = h.core.requestToShed(headerFrame: header(4), userId: nil)
+        #expect(shed?.requestId == 4)
+        #expect(h.core.requestToShed(headerFrame: Header(command: .status, requestId: 5).encoded(), userId: nil) == nil)
+        #expect(h.core.requestToShed(headerFrame: Header(command: .score, requestId: 6).reply().encoded(), userId: nil) == nil)
+        #expect(h.core.requestToShed(headerFrame: [1, 2, 3], userId: nil) == nil)
+
+        h.feed(.clientShed(identity: client, header: shed!))
+        h.score(from: client, id: 7)  // the same state, through the full path
+        let early = h.replies(to: client, id: 4)
+        let full = h.replies(to: client, id: 7)
+        #expect(early.map(\.header.status) == [.busy] && full.map(\.header.status) == [.busy])
+        #expect(early[0].header.retryAfterMs == full[0].header.retryAfterMs && early[0].errorText == full[0].errorText)
+        #expect(h.core.counters[.droppedBusy] == 2)
+        #expect(h.core.outstandingRequests == 3)
+    }
+
+    @Test("with roles enforced, a peer that may not score is not shed but refused as unauthorized")
+    func shedRespectsRoles() {
+        var h = CoreHarness {
+            $0.queueCapacity = 0
+            $0.enforceRoles = true
+        }
+        let header = Header(command: .score, requestId: 1).encoded()
+        #expect(h.core.requestToShed(headerFrame: header, userId: "client")?.requestId == 1)
+        #expect(h.core.requestToShed(headerFrame: header, userId: "worker") == nil)
+        #expect(h.core.requestToShed(headerFrame: header, userId: nil) == nil)
+        h.feed(.client(identity: client, frames: [header, Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()], userId: "worker"))
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.unauthorized])
+    }
+
     @Test("a duplicate outstanding request id is refused, not double-served")
     func duplicate() {
         var h = CoreHarness()

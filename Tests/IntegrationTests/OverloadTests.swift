@@ -23,6 +23,8 @@ struct OverloadTests {
     /// Rows a request: enough that scoring, not messaging, is what a served request costs, so
     /// refusing the excess (one small BUSY reply, sent before the broker reads the rows) is cheap.
     static let rows = 256
+    /// Overload windows, each between two capacity windows.
+    static let pairs = 4
 
     static func request() -> WireMessage {
         let values = (0..<(rows * 106)).map { Float($0 % 13) / 13 }
@@ -72,7 +74,8 @@ struct OverloadTests {
         let run = RunFlags()
         return await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await withTaskGroup(of: Void.self) { requests in
+                // Discarding: a finished request leaves nothing behind for the generator to reap.
+                await withDiscardingTaskGroup { requests in
                     let start = Clocks.monotonicMicros()
                     var issued = 0
                     while !run.stop.load(ordering: .relaxed) {
@@ -133,7 +136,7 @@ struct OverloadTests {
         let tally = OutcomeTally()
         var capacities = [await Self.closedLoop(client, lanes: 64, warmUp: 0.3, seconds: 1.5, pids: pids)]
         var overloads: [Window] = []
-        for _ in 0..<3 {
+        for _ in 0..<Self.pairs {
             let offered = 3 * capacities.last!.okPerSecond
             overloads.append(
                 await Self.openLoop(client, rate: offered, warmUp: 0.5, seconds: 1.5, pids: pids, tally: tally))
@@ -144,23 +147,32 @@ struct OverloadTests {
         let failures = tally.failures.withLock { $0 }
         func describe(_ w: Window) -> String {
             String(
-                format: "%.1f/s (cpu broker %.2f worker %.2f client %.2f)", w.okPerSecond, w.cpu.broker, w.cpu.worker,
-                w.cpu.client)
+                format: "%.1f/s (CPU cores: broker %.2f, worker %.2f, client %.2f)", w.okPerSecond, w.cpu.broker,
+                w.cpu.worker, w.cpu.client)
         }
+        // Each overload window against the mean of the capacity windows on either side of it.
         var ratios: [Double] = []
         for (index, overload) in overloads.enumerated() {
             let capacity = (capacities[index].okPerSecond + capacities[index + 1].okPerSecond) / 2
             ratios.append(overload.okPerSecond / capacity)
             print("overload: capacity \(describe(capacities[index])); at 3×: goodput \(describe(overload))")
         }
-        print("overload: capacity \(describe(capacities.last!)); ratios \(ratios); \(counts)")
+        print("overload: capacity \(describe(capacities.last!))")
+        print("overload: goodput/capacity per pair \(ratios.map { String(format: "%.2f", $0) }); \(counts)")
 
         #expect(failures.isEmpty, "timeouts or client errors: \(failures)")
         #expect(Set(counts.keys).isSubset(of: [.ok, .busy]), "\(counts)")
         #expect(counts[.busy, default: 0] > 0, "the excess was not refused")
-        let strict = ProcessInfo.processInfo.environment["RECPOOL_STRICT_OVERLOAD"] == "1"
-        if strict {
-            #expect(ratios.max()! >= 0.9, "goodput against capacity, per window pair: \(ratios)")
+        #expect(overloads.allSatisfy { $0.okPerSecond > 0 }, "an overload window served nothing")
+        // Neighbours' builds move single windows by ±50% on the shared 2-core machine (see
+        // docs/BENCHMARKS.md), in both directions. CI therefore asks that at least one pair of
+        // the run meets the goal: a pool that sheds expensively, or lets admitted work expire,
+        // misses it in every pair. `scripts/chaos` (RECPOOL_STRICT_OVERLOAD=1, for a quiet machine)
+        // asks it of the lower-median pair.
+        let sorted = ratios.sorted()
+        #expect(sorted.last! >= 0.9, "goodput below 90% of capacity in every window pair: \(ratios)")
+        if ProcessInfo.processInfo.environment["RECPOOL_STRICT_OVERLOAD"] == "1" {
+            #expect(sorted[(sorted.count - 1) / 2] >= 0.9, "lower-median goodput/capacity below 90%: \(ratios)")
         }
         #expect(after - warm < 50 * 1024 * 1024, "broker RSS grew from \(warm) to \(after) bytes")
     }

@@ -60,7 +60,7 @@ public final class ControlPlane: Sendable {
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)
             wakeup.drain()
-            let inputs = inbox.withLock { queue in
+            let inputs = inbox.withLock { queue -> [ControlInput] in
                 // Nothing to take is the common case (every wake-up asks); `[]` also keeps TSan quiet
                 // about the stdlib writing a zero count into the shared empty-array storage.
                 guard !queue.isEmpty else { return [] }

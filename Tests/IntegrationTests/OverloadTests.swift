@@ -166,8 +166,9 @@ struct OverloadTests {
         #expect(overloads.allSatisfy { $0.okPerSecond > 0 }, "an overload window served nothing")
         // Neighbours' builds move single windows by ±50% on the shared 2-core machine (see
         // docs/BENCHMARKS.md), in both directions. CI therefore asks that at least one pair of
-        // the run meets the goal: a pool that sheds expensively, or lets admitted work expire,
-        // misses it in every pair. `scripts/chaos` (RECPOOL_STRICT_OVERLOAD=1, for a quiet machine)
+        // the run meets the goal. A collapse (admitted work expiring in the queue, refusals costing
+        // as much as service) misses it in every pair; a few percent under 90% cannot be told
+        // from noise here. `scripts/chaos` (RECPOOL_STRICT_OVERLOAD=1, for a quiet machine)
         // asks it of the lower-median pair.
         let sorted = ratios.sorted()
         #expect(sorted.last! >= 0.9, "goodput below 90% of capacity in every window pair: \(ratios)")

@@ -98,7 +98,8 @@ struct BrokerRoutingTests {
         let shed = h.core.requestToShed(headerFrame: header(4), userId: nil)
         #expect(shed?.requestId == 4)
         #expect(h.core.requestToShed(headerFrame: Header(command: .status, requestId: 5).encoded(), userId: nil) == nil)
-        #expect(h.core.requestToShed(headerFrame: Header(command: .score, requestId: 6).reply().encoded(), userId: nil) == nil)
+        let reply = Header(command: .score, requestId: 6).reply().encoded()
+        #expect(h.core.requestToShed(headerFrame: reply, userId: nil) == nil)
         #expect(h.core.requestToShed(headerFrame: [1, 2, 3], userId: nil) == nil)
 
         h.feed(.clientShed(identity: client, header: shed!))
@@ -121,7 +122,8 @@ struct BrokerRoutingTests {
         #expect(h.core.requestToShed(headerFrame: header, userId: "client")?.requestId == 1)
         #expect(h.core.requestToShed(headerFrame: header, userId: "worker") == nil)
         #expect(h.core.requestToShed(headerFrame: header, userId: nil) == nil)
-        h.feed(.client(identity: client, frames: [header, Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()], userId: "worker"))
+        let rows = Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()
+        h.feed(.client(identity: client, frames: [header, rows], userId: "worker"))
         #expect(h.replies(to: client, id: 1).map(\.header.status) == [.unauthorized])
     }
 

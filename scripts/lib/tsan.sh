@@ -13,7 +13,7 @@ RECPOOL_TSAN_UNIT='SharedTests|BrokerTests|WeightsTests|FakeServerTests'
 # Integration suites: scoring, rollout, chaos, drain, CURVE/ZAP, fuzzing, metrics, training and
 # jobs. Not OverloadTests (a throughput ratio, meaningless under TSan's 5-15x slowdown) nor the
 # command-line and multi-host suites (no concurrency of their own beyond what these cover).
-RECPOOL_TSAN_INTEGRATION='ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|SecurityTests|FuzzTests|MetricsTests|TrainingTests|JobLifecycleTests'
+RECPOOL_TSAN_INTEGRATION='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|SecurityTests|FuzzTests|MetricsTests|TrainingTests|JobLifecycleTests)'
 
 recpool_tsan_stage() {
     local started=$SECONDS

@@ -97,6 +97,7 @@ extension BrokerCore {
         inflight[dispatchId] = nil
         workers[identity]?.inflight.remove(dispatchId)
         if replyLatencies.count < 100_000 { replyLatencies.append(now.monotonicMicros &- entry.dispatchedAt) }
+        latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
         workers[identity]?.completed += 1
         if message.header.status != .ok { workers[identity]?.errors += 1 }
         if entry.clientAnswered {

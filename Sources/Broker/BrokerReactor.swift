@@ -195,7 +195,7 @@ public final class BrokerReactor: Sendable {
                 // (a full queue, a shutdown) is answered BUSY without copying its payload.
                 var shed: Header? = nil
                 let received = try frontend.receive(dontWait: true, wantMetadata: secure, peekFrames: 2) { leading in
-                    shed = core.requestToShed(headerFrame: leading.frames[1], userId: leading.userId)
+                    shed = core.requestToShed(headerFrame: leading.frames[1], userId: leading.userId, now: now)
                     return shed == nil
                 }
                 guard let message = received else { break }

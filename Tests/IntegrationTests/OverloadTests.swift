@@ -122,7 +122,9 @@ struct OverloadTests {
         return Window(okPerSecond: Double(endCount - startCount) / elapsed, cpu: (used[0], used[1], used[2]))
     }
 
-    @Test("at three times capacity, goodput stays at least 90% of capacity and every excess request gets BUSY")
+    @Test(
+        "at three times capacity every excess request gets BUSY, broker memory stays bounded, and goodput reaches 90% of capacity in a window pair"
+    )
     func threeTimesCapacity() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }

@@ -26,11 +26,7 @@ extension BrokerCore {
         switch header.command {
         case .score, .recommend:
             if isShuttingDown {
-                counters.add(.refusedShuttingDown)
-                let request = PendingRequest(client: identity, header: header, payload: [], acceptedAt: 0)
-                reply(
-                    to: request, status: .busy, message: "the broker is shutting down; retry against its successor",
-                    retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
+                shed(identity: identity, header: header, now: now, into: &actions)
                 return
             }
             accept(identity: identity, message: message, now: now, into: &actions)
@@ -74,6 +70,75 @@ extension BrokerCore {
         return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
     }
 
+    /// The header of a client request that is refused BUSY on arrival whatever its payload holds
+    /// (a SCORE, RECOMMEND or FEEDBACK while the broker shuts down, while its queue is full, or when
+    /// its deadline falls before the queue ahead of it would drain), or `nil` when the request must
+    /// be read in full.
+    ///
+    /// The reactor asks this with the header frame alone, before it copies the rest of the message
+    /// out of libzmq: under overload most requests are refused, and refusing one then costs a
+    /// header decode and a small reply instead of a copy of its rows. A peer whose role may not
+    /// send the command is not shed: it gets UNAUTHORIZED on the full path.
+    public func requestToShed(headerFrame: [UInt8], userId: String?, now: BrokerInstant) -> Header? {
+        guard let header = try? Header(decoding: headerFrame), !header.isReply else { return nil }
+        switch header.command {
+        case .score, .recommend, .feedback: break
+        default: return nil
+        }
+        if configuration.enforceRoles
+            && !AccessPolicy.allows(userId.flatMap(PeerRole.init(rawValue:)), command: header.command)
+        {
+            return nil
+        }
+        let refused = isShuttingDown || queueIsFull(header.command) || queueOutlastsDeadline(header, now: now)
+        return refused ? header : nil
+    }
+
+    /// Whether `service`'s queue holds as many requests as it may.
+    func queueIsFull(_ service: Command) -> Bool {
+        (queues[service]?.count ?? 0) >= configuration.queueCapacity
+    }
+
+    /// How long the requests already waiting for `service` will take to leave the queue, in ms:
+    /// the live workers' slots for the service over its mean dispatch-to-reply time give the rate
+    /// (``ServiceLatency``). `nil` before the service's first reply or with no live slot.
+    func expectedQueueWaitMs(_ service: Command) -> Double? {
+        guard let latency = latencies[service]?.meanMicros, latency > 0 else { return nil }
+        var slots = 0
+        for worker in workers.values where worker.services.contains(service) && !worker.draining {
+            slots += worker.slots
+        }
+        guard slots > 0 else { return nil }
+        let perSecond = Double(slots) / (latency / 1_000_000)
+        return Double(queues[service]?.count ?? 0) / perSecond * 1000
+    }
+
+    /// Whether a request would still be waiting in the queue when its deadline passes: admitting it
+    /// would only turn BUSY now into EXPIRED later, after it had held a place in the queue. This
+    /// is what keeps a queue sized too large for its workers from filling with work that expires.
+    func queueOutlastsDeadline(_ header: Header, now: BrokerInstant) -> Bool {
+        guard header.deadlineMs != 0, let waitMs = expectedQueueWaitMs(header.command) else { return false }
+        return Double(now.epochMillis) + waitMs >= Double(header.deadlineMs)
+    }
+
+    /// Refuses a request on arrival with BUSY and a retry-after hint: the broker is shutting down,
+    /// the request's queue is full, or the queue would outlast the request's deadline.
+    mutating func shed(identity: [UInt8], header: Header, now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let text: String
+        if isShuttingDown {
+            counters.add(.refusedShuttingDown)
+            text = "the broker is shutting down; retry against its successor"
+        } else if queueIsFull(header.command) {
+            counters.add(.droppedBusy)
+            text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
+        } else {
+            counters.add(.droppedBusy)
+            let waitMs = Int(expectedQueueWaitMs(header.command) ?? 0)
+            text = "the \(header.command.name) queue ahead would take about \(waitMs) ms, past the request's deadline"
+        }
+        answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
+    }
+
     private mutating func rejectMalformed(
         identity: [UInt8], frames: [[UInt8]], error: WireError, into actions: inout [BrokerAction]
     ) {
@@ -100,11 +165,8 @@ extension BrokerCore {
         let header = message.header
         // Shed first: under overload a full queue answers BUSY before the broker spends time
         // checking every value of a request it would refuse anyway.
-        if (queues[header.command]?.count ?? 0) >= configuration.queueCapacity {
-            counters.add(.droppedBusy)
-            answer(
-                identity, header, .busy, "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
-                retryAfterMs: configuration.busyRetryAfterMs, &actions)
+        if queueIsFull(header.command) || queueOutlastsDeadline(header, now: now) {
+            shed(identity: identity, header: header, now: now, into: &actions)
             return
         }
         if header.command == .score {
@@ -138,17 +200,8 @@ extension BrokerCore {
                 into: &actions)
             return
         }
-        var queue = queues[header.command] ?? Deque()
-        guard queue.count < configuration.queueCapacity else {
-            counters.add(.droppedBusy)
-            reply(
-                to: request, status: .busy,
-                message: "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)",
-                retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
-            return
-        }
-        queue.append(request)
-        queues[header.command] = queue
+        // Appended in place: copying the queue out and back would copy every waiting request.
+        queues[header.command, default: Deque()].append(request)
         locations[request.key] = .queued
         pump(header.command, now: now, into: &actions)
     }

@@ -97,6 +97,7 @@ extension BrokerCore {
         inflight[dispatchId] = nil
         workers[identity]?.inflight.remove(dispatchId)
         if replyLatencies.count < 100_000 { replyLatencies.append(now.monotonicMicros &- entry.dispatchedAt) }
+        latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
         workers[identity]?.completed += 1
         if message.header.status != .ok { workers[identity]?.errors += 1 }
         if entry.clientAnswered {
@@ -157,7 +158,11 @@ extension BrokerCore {
 
     /// Sends queued requests of `service` to workers with free credit, least-loaded first.
     mutating func pump(_ service: Command, now: BrokerInstant, into actions: inout [BrokerAction]) {
-        guard var queue = queues[service], !queue.isEmpty else { return }
+        // Taken out of the dictionary while it changes, so that removing from it does not copy it
+        // (and every request in it) on each call.
+        guard var queue = queues.removeValue(forKey: service) else { return }
+        defer { queues[service] = queue }
+        guard !queue.isEmpty else { return }
         var index = queue.startIndex
         var skipped = 0
         while index < queue.endIndex && skipped < 64 {
@@ -180,7 +185,6 @@ extension BrokerCore {
             queue.remove(at: index)
             dispatch(request, to: worker, now: now, into: &actions)
         }
-        queues[service] = queue
     }
 
     mutating func pumpAll(now: BrokerInstant, into actions: inout [BrokerAction], hint: Command) {

@@ -19,6 +19,8 @@ public struct BrokerCore: Sendable {
     var queues: [Command: Deque<PendingRequest>] = [:]
     var inflight: [UInt64: InflightEntry] = [:]
     var locations: [ClientRequestKey: RequestLocation] = [:]
+    /// Each service's dispatch-to-reply time, for admission by deadline.
+    var latencies: [Command: ServiceLatency] = [:]
     var nextDispatchId: UInt64 = 1
     var lastHeartbeatAt: UInt64 = 0
     /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
@@ -42,6 +44,9 @@ public struct BrokerCore: Sendable {
         switch event {
         case .client(let identity, let frames, let userId):
             handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
+        case .clientShed(let identity, let header):
+            counters.add(.clientMessages)
+            shed(identity: identity, header: header, now: now, into: &actions)
         case .worker(let identity, let frames, let peerAddress, let userId):
             if configuration.enforceRoles && userId != PeerRole.worker.rawValue {
                 // ZAP admits only worker keys on the backend; this is defence in depth.

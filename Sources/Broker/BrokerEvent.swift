@@ -19,6 +19,9 @@ public struct BrokerInstant: Sendable, Hashable {
 public enum BrokerEvent: Sendable {
     /// A message from a client on the frontend, after its routing identity.
     case client(identity: [UInt8], frames: [[UInt8]], userId: String?)
+    /// A client request the reactor did not read past its header, because
+    /// ``BrokerCore/requestToShed(headerFrame:userId:)`` said it is refused BUSY whatever it carries.
+    case clientShed(identity: [UInt8], header: Header)
     /// A message from a worker on the backend, after its routing identity.
     case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?, userId: String? = nil)
     /// Time passed: heartbeats, liveness and deadlines are checked.

@@ -1,7 +1,6 @@
 import Logging
 import RecStore
 import Shared
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -43,7 +42,7 @@ public final class BrokerReactor: Sendable {
     private let settings: Settings
     private let context = ZMQContext()
     private let wakeup = WakeupSignal()
-    private let stopRequested = Mutex(false)
+    private let stopRequested = LockedBox(false)
     private let logger: Logger
 
     /// Creates a reactor; nothing is bound until ``run(onBound:)``.
@@ -195,12 +194,24 @@ public final class BrokerReactor: Sendable {
                 shell.perform(&actions, core: &core, now: now)
             }
             for _ in 0..<batch {
-                guard let message = try frontend.receive(dontWait: true, wantMetadata: secure) else { break }
+                // Read the identity and the header first: a request the core will refuse on arrival
+                // (a full queue, a shutdown) is answered BUSY without copying its payload.
+                var shed: Header? = nil
+                let received = try frontend.receive(dontWait: true, wantMetadata: secure, peekFrames: 2) { leading in
+                    shed = core.requestToShed(headerFrame: leading.frames[1], userId: leading.userId, now: now)
+                    return shed == nil
+                }
+                guard let message = received else { break }
                 guard message.frames.count >= 2 else { continue }
-                core.handle(
-                    .client(
-                        identity: message.frames[0], frames: Array(message.frames.dropFirst()), userId: message.userId),
-                    now: now, into: &actions)
+                if let shed {
+                    core.handle(.clientShed(identity: message.frames[0], header: shed), now: now, into: &actions)
+                } else {
+                    core.handle(
+                        .client(
+                            identity: message.frames[0], frames: Array(message.frames.dropFirst()),
+                            userId: message.userId),
+                        now: now, into: &actions)
+                }
                 shell.perform(&actions, core: &core, now: now)
             }
             now = Self.now()

@@ -21,6 +21,21 @@ struct PendingRequest: Sendable {
     }
 }
 
+/// A service's dispatch-to-reply time: an exponentially weighted mean, weight 1/8 on each reply.
+///
+/// With every slot busy, Little's law makes the pool drain `slots / latency` requests a second. When
+/// slots are idle the latency is shorter than that, so the estimate runs high and admission by
+/// deadline errs towards admitting.
+struct ServiceLatency: Sendable {
+    /// The mean, in µs; 0 before the first reply.
+    var meanMicros: Double = 0
+
+    mutating func record(_ micros: UInt64) {
+        let sample = Double(max(micros, 1))
+        meanMicros = meanMicros == 0 ? sample : meanMicros + (sample - meanMicros) / 8
+    }
+}
+
 /// A client's request, named as the client names it.
 struct ClientRequestKey: Hashable, Sendable {
     var client: [UInt8]

@@ -1,5 +1,5 @@
 import Histogram
-import Synchronization
+import Shared
 
 /// Counts for one progress window: what completed in it and how fast.
 public struct WindowStats: Sendable, Hashable {
@@ -64,7 +64,7 @@ public final class LoadRecorder: Sendable {
         var sumCompute: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedBox(State())
     /// The run's start on the monotonic clock, µs.
     public let startMicros: UInt64
     /// Replies at or under this latency count towards goodput, µs.

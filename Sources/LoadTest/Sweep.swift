@@ -1,4 +1,4 @@
-import Synchronization
+import Shared
 
 /// A perf_analyzer-style sweep: raise the rate or concurrency level by level, hold each level
 /// until 3 consecutive windows agree within 10% (throughput and mean latency, each within ±10% of
@@ -121,7 +121,7 @@ public enum SweepRunner {
 
 /// The windows of one level, appended from the runner's ticker.
 final class WindowLog: Sendable {
-    private let windows = Mutex<[WindowStats]>([])
+    private let windows = LockedBox<[WindowStats]>([])
     func append(_ w: WindowStats) -> [WindowStats] {
         windows.withLock {
             $0.append(w); return $0

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Shared
-import Synchronization
 
 /// The worker's reactor: one dedicated thread owns the DEALER socket to the broker. It registers,
 /// heartbeats, reconnects with backoff when the broker goes silent, and answers requests in
@@ -9,8 +8,8 @@ import Synchronization
 /// microseconds — so a batch is never split across model versions.
 public final class WorkerSession: Sendable {
     private let configuration: WorkerConfiguration
-    private let replica: Mutex<ModelReplica>
-    private let stopRequested = Mutex(false)
+    private let replica: LockedBox<ModelReplica>
+    private let stopRequested = LockedBox(false)
     private let wakeup = WakeupSignal()
     private let context = ZMQContext()
     private let logger: Logger
@@ -22,7 +21,7 @@ public final class WorkerSession: Sendable {
     /// Creates a session that serves `replica`.
     public init(configuration: WorkerConfiguration, replica: ModelReplica, logger: Logger) {
         self.configuration = configuration
-        self.replica = Mutex(replica)
+        self.replica = LockedBox(replica)
         self.logger = logger
         background = BackgroundWork(sessionWakeup: wakeup, logger: logger, metrics: metrics)
         var sampler = PolicySampler(workerId: configuration.workerId)

@@ -85,6 +85,73 @@ struct BrokerRoutingTests {
         #expect(h.core.counters[.droppedBusy] == 1)
     }
 
+    @Test("the header alone tells the reactor to shed, and shedding answers exactly as reading the whole request would")
+    func shedOnHeader() {
+        var h = CoreHarness { $0.queueCapacity = 2 }
+        h.registerWorker(workerA, slots: 1)
+        let header = { (id: UInt64) in Header(command: .score, requestId: id).encoded() }
+        for id in 1...3 {
+            #expect(h.core.requestToShed(headerFrame: header(UInt64(id)), userId: nil, now: h.now) == nil, "room for \(id)")
+            h.score(from: client, id: UInt64(id))
+        }
+        // One dispatched, two queued: the next SCORE is shed; STATUS, replies and garbage are not.
+        let shed = h.core.requestToShed(headerFrame: header(4), userId: nil, now: h.now)
+        #expect(shed?.requestId == 4)
+        #expect(h.core.requestToShed(headerFrame: Header(command: .status, requestId: 5).encoded(), userId: nil, now: h.now) == nil)
+        let reply = Header(command: .score, requestId: 6).reply().encoded()
+        #expect(h.core.requestToShed(headerFrame: reply, userId: nil, now: h.now) == nil)
+        #expect(h.core.requestToShed(headerFrame: [1, 2, 3], userId: nil, now: h.now) == nil)
+
+        h.feed(.clientShed(identity: client, header: shed!))
+        h.score(from: client, id: 7)  // the same state, through the full path
+        let early = h.replies(to: client, id: 4)
+        let full = h.replies(to: client, id: 7)
+        #expect(early.map(\.header.status) == [.busy] && full.map(\.header.status) == [.busy])
+        #expect(early[0].header.retryAfterMs == full[0].header.retryAfterMs && early[0].errorText == full[0].errorText)
+        #expect(h.core.counters[.droppedBusy] == 2)
+        #expect(h.core.outstandingRequests == 3)
+    }
+
+    @Test("a request whose deadline falls before the queue ahead would drain gets BUSY now, not EXPIRED later")
+    func admissionByDeadline() {
+        var h = CoreHarness()  // the default queue of 4,096: far more than one slot drains in time
+        h.registerWorker(workerA, slots: 1)
+        // Until a reply gives the rate, nothing is refused for its deadline.
+        h.score(from: client, id: 1, deadlineMs: h.now.epochMillis + 10)
+        h.score(from: client, id: 2, deadlineMs: h.now.epochMillis + 10_000)
+        #expect(h.sentToClients.isEmpty)
+        h.advance(ms: 100)
+        h.answer(h.dispatches[0])  // 100 ms a request, one slot: 10 requests a second
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.ok])
+        for id in 3...5 { h.score(from: client, id: UInt64(id), deadlineMs: h.now.epochMillis + 10_000) }
+        // Request 2 is in flight and 3 requests wait: about 300 ms ahead of the next one.
+        let late = Header(command: .score, requestId: 6, deadlineMs: h.now.epochMillis + 200)
+        #expect(h.core.requestToShed(headerFrame: late.encoded(), userId: nil, now: h.now)?.requestId == 6)
+        h.score(from: client, id: 6, deadlineMs: h.now.epochMillis + 200)
+        h.score(from: client, id: 7, deadlineMs: h.now.epochMillis + 1000)
+        h.score(from: client, id: 8)  // no deadline: never refused for one
+        let refused = h.replies(to: client, id: 6)
+        #expect(refused.map(\.header.status) == [.busy])
+        #expect(refused.first?.errorText?.contains("past the request's deadline") == true)
+        #expect(h.replies(to: client, id: 7).isEmpty && h.replies(to: client, id: 8).isEmpty)
+        #expect(h.core.queueDepths[.score] == 5)
+    }
+
+    @Test("with roles enforced, a peer that may not score is not shed but refused as unauthorized")
+    func shedRespectsRoles() {
+        var h = CoreHarness {
+            $0.queueCapacity = 0
+            $0.enforceRoles = true
+        }
+        let header = Header(command: .score, requestId: 1).encoded()
+        #expect(h.core.requestToShed(headerFrame: header, userId: "client", now: h.now)?.requestId == 1)
+        #expect(h.core.requestToShed(headerFrame: header, userId: "worker", now: h.now) == nil)
+        #expect(h.core.requestToShed(headerFrame: header, userId: nil, now: h.now) == nil)
+        let rows = Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()
+        h.feed(.client(identity: client, frames: [header, rows], userId: "worker"))
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.unauthorized])
+    }
+
     @Test("a duplicate outstanding request id is refused, not double-served")
     func duplicate() {
         var h = CoreHarness()

@@ -1,15 +1,14 @@
 import Foundation
 import Shared
-import Synchronization
 import Testing
 
 /// Drives SCORE requests with unique ids through one raw DEALER and counts replies per id, so a
 /// lost or duplicated reply cannot hide behind a client library.
 final class CountingDealer: Sendable {
-    private let stopFlag = Mutex(false)
+    private let stopFlag = LockedBox(false)
     /// Replies per request id, and the status of each reply.
-    let replies = Mutex([UInt64: [Status]]())
-    let sent = Mutex(0)
+    let replies = LockedBox([UInt64: [Status]]())
+    let sent = LockedBox(0)
 
     /// Runs until ``stop()``, keeping at most `window` requests unanswered, then waits up to
     /// `settleMs` for the stragglers. Call on a dedicated thread.

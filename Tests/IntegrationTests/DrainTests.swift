@@ -1,14 +1,13 @@
 import Foundation
 import Shared
-import Synchronization
 import Testing
 
 /// Closed-loop load on a client: `lanes` tasks score one row at a time until stopped, and every
 /// outcome is tallied by status name (`OK`, `BUSY`, `TIMEOUT`, …).
 final class SteadyLoad: Sendable {
     private final class State: Sendable {
-        let stopFlag = Mutex(false)
-        let outcomes = Mutex([String: Int]())
+        let stopFlag = LockedBox(false)
+        let outcomes = LockedBox([String: Int]())
     }
     private let state = State()
     private let task: Task<Void, Never>

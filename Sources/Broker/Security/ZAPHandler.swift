@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Shared
-import Synchronization
 
 /// A ZeroMQ Authentication Protocol handler (ZeroMQ RFC 27) for the broker's CURVE sockets.
 ///
@@ -16,12 +15,12 @@ final class ZAPHandler: Sendable {
     private let context: ZMQContext
     private let security: BrokerSecurity
     private let logger: Logger
-    private let stopRequested = Mutex(false)
+    private let stopRequested = LockedBox(false)
     private let wakeup = WakeupSignal()
     private let finished = DispatchSemaphore(value: 0)
-    private let bindError = Mutex<ZMQError?>(nil)
+    private let bindError = LockedBox<ZMQError?>(nil)
     /// Handshakes answered 200 and 400, for logs and tests.
-    let counts = Mutex((accepted: 0, refused: 0))
+    let counts = LockedBox((accepted: 0, refused: 0))
 
     init(context: ZMQContext, security: BrokerSecurity, logger: Logger) {
         self.context = context

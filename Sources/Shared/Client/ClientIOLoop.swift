@@ -1,6 +1,5 @@
 import DequeModule
 import HeapModule
-import Synchronization
 
 /// The state the async API and the client's I/O thread share, behind one lock.
 struct ClientState {
@@ -29,7 +28,7 @@ struct ClientState {
 
 /// The lock-protected state and the wake-up signal, shared by the async API and the I/O thread.
 final class ClientShared: Sendable {
-    let state = Mutex(ClientState())
+    let state = LockedBox(ClientState())
     let wakeup = WakeupSignal()
 }
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// An async client of a RecPool broker.
 ///

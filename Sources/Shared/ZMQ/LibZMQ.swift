@@ -125,14 +125,19 @@ enum LibZMQ {
     }
 
     /// Receives one whole multipart message through `zmq_msg_t`, so frames of any size arrive intact.
-    /// Returns `nil` when nothing is waiting and `dontWait` is set.
-    static func receiveMessage(_ socket: UnsafeMutableRawPointer, dontWait: Bool, wantMetadata: Bool)
-        throws(ZMQError) -> ZMQMessage?
-    {
+    /// Returns `nil` when nothing is waiting and `dontWait` is set. When more frames follow the first
+    /// `peekFrames` (at least 1) and `keepRest` returns `false` for those, the rest are received and closed
+    /// without being copied.
+    static func receiveMessage(
+        _ socket: UnsafeMutableRawPointer, dontWait: Bool, wantMetadata: Bool, peekFrames: Int,
+        keepRest: (ZMQMessage) -> Bool
+    ) throws(ZMQError) -> ZMQMessage? {
         var frames: [[UInt8]] = []
         var userId: String?
         var peerAddress: String?
         var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
+        var copying = true
+        var discarded = 0
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -145,7 +150,9 @@ enum LibZMQ {
                 throw ZMQError(code: code, operation: "zmq_msg_recv")
             }
             let size = zmq_msg_size(&message)
-            if size == 0 {
+            if !copying {
+                discarded += 1
+            } else if size == 0 {
                 frames.append([])
             } else {
                 let data = zmq_msg_data(&message)!
@@ -157,10 +164,13 @@ enum LibZMQ {
                 if let text = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: text) }
             }
             if zmq_msg_more(&message) == 0 { break }
+            if copying && frames.count == peekFrames {
+                copying = keepRest(ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress))
+            }
             // The rest of a multipart message is already here; never block waiting for it.
             flags = 0
         }
-        return ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress)
+        return ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress, discardedFrames: discarded)
     }
 
     // MARK: Polling

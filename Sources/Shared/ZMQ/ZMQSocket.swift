@@ -84,6 +84,21 @@ public final class ZMQSocket {
     ///   - wantMetadata: read the `User-Id` and `Peer-Address` metadata of the message.
     /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
     public func receive(dontWait: Bool = false, wantMetadata: Bool = false) throws(ZMQError) -> ZMQMessage? {
-        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantMetadata: wantMetadata)
+        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: 0) { _ in true }
+    }
+
+    /// Receives one whole multipart message, but copies out the frames after the first
+    /// `peekFrames` only if `keepRest` wants them. Otherwise they are received and released inside
+    /// libzmq, uncopied, and counted in ``ZMQMessage/discardedFrames``: a broker refusing a request
+    /// needs its header, not its 100 KB of rows.
+    /// - Parameters:
+    ///   - peekFrames: how many leading frames `keepRest` sees (with the message's metadata).
+    ///   - keepRest: called once, only when more frames follow the first `peekFrames`.
+    /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
+    public func receive(
+        dontWait: Bool = false, wantMetadata: Bool = false, peekFrames: Int, keepRest: (ZMQMessage) -> Bool
+    ) throws(ZMQError) -> ZMQMessage? {
+        try LibZMQ.receiveMessage(
+            handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: peekFrames, keepRest: keepRest)
     }
 }

@@ -48,11 +48,16 @@ public struct ZMQMessage: Sendable {
     public var userId: String?
     /// The remote IP address of the connection (`zmq_msg_gets(msg, "Peer-Address")`), when asked for.
     public var peerAddress: String?
+    /// Frames received after ``frames`` and dropped without being copied, because the receiver
+    /// decided from the leading frames that it would not read them (see
+    /// ``ZMQSocket/receive(dontWait:wantMetadata:peekFrames:keepRest:)``).
+    public var discardedFrames: Int
 
     /// Creates a message from frames.
-    public init(frames: [[UInt8]], userId: String? = nil, peerAddress: String? = nil) {
+    public init(frames: [[UInt8]], userId: String? = nil, peerAddress: String? = nil, discardedFrames: Int = 0) {
         self.frames = frames
         self.userId = userId
         self.peerAddress = peerAddress
+        self.discardedFrames = discardedFrames
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
 import RecModel
-import Synchronization
+import Shared
 
 /// What a worker remembers between rounds: uploaded datasets by SHA-256 (so the broker sends the
 /// bytes once), resolved datasets per (dataset, seed, validation fraction), so a round does not
 /// re-parse, re-split or re-fit features, and DQN replicas (agent, replay buffer, environment) per (job, shard). Bounded: the oldest entries are dropped first.
 ///
-/// Thread-safe: the state sits behind a `Mutex`; resolving runs outside it, so two threads may
+/// Thread-safe: the state sits behind a `LockedBox`; resolving runs outside it, so two threads may
 /// resolve the same dataset once each, harmlessly (resolution is deterministic).
 public final class TrainingCache: Sendable {
     /// A resolved dataset's key.
@@ -50,7 +50,7 @@ public final class TrainingCache: Sendable {
     public let obdDirectory: String
     /// Entries kept of each kind.
     public let capacity: Int
-    private let state = Mutex(State())
+    private let state = LockedBox(State())
 
     /// Creates an empty cache.
     /// - Parameters:

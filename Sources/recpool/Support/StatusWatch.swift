@@ -1,6 +1,5 @@
 import Foundation
 import Shared
-import Synchronization
 
 /// `recpool status --watch`: redraws the status every second, with per-worker requests/s computed
 /// from the change in each worker's completed count, and the jobs when the broker keeps state.
@@ -47,7 +46,7 @@ enum StatusWatch {
 
 /// A flag set from a signal handler and read by the watch loop.
 final class StopFlag: Sendable {
-    private let value = Mutex(false)
+    private let value = LockedBox(false)
 
     func set() { value.withLock { $0 = true } }
 

@@ -15,7 +15,7 @@ public final class WorkerSession: Sendable {
     private let logger: Logger
     private let background: BackgroundWork
     private let online: OnlineLearning
-    private let sampler: Mutex<PolicySampler>
+    private let sampler: LockedBox<PolicySampler>
     private let metrics = WorkerMetrics()
 
     /// Creates a session that serves `replica`.
@@ -26,7 +26,7 @@ public final class WorkerSession: Sendable {
         background = BackgroundWork(sessionWakeup: wakeup, logger: logger, metrics: metrics)
         var sampler = PolicySampler(workerId: configuration.workerId)
         online = OnlineLearning(sessionWakeup: wakeup, seed: sampler.rng.next(), logger: logger, metrics: metrics)
-        self.sampler = Mutex(sampler)
+        self.sampler = LockedBox(sampler)
         metrics.modelVersion.record(Int64(bitPattern: replica.version))
     }
 

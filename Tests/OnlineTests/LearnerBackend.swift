@@ -3,7 +3,6 @@ import RecModel
 import RecOnline
 import RecPolicy
 import Shared
-import Synchronization
 
 /// An in-process stand-in for a pool with online learning: one ``OnlineLearner`` serves and learns, an
 /// impression log answers FEEDBACK the way the broker does (NOT_FOUND, BAD_REQUEST, duplicates), no sockets.
@@ -19,7 +18,7 @@ final class LearnerBackend: RecommendFeedbackBackend {
 
     let spec: OnlinePolicySpec
     let initial: OnlinePolicy
-    private let state: Mutex<State>
+    private let state: LockedBox<State>
 
     /// A backend serving the catalogue of `world`; `learning` false keeps the initial policy (frozen).
     init(world: SimulatorWorld = SimulatorWorld(config: SimulatorConfig()), learning: Bool = true, seed: UInt64 = 3)
@@ -27,7 +26,7 @@ final class LearnerBackend: RecommendFeedbackBackend {
     {
         spec = SimulatorCatalog.spec(world: world)
         initial = try OnlinePolicy.initial(spec: spec)
-        state = Mutex(
+        state = LockedBox(
             State(
                 learner: OnlineLearner(policy: initial, version: 1, seed: seed), rng: Xoshiro256(seed: seed ^ 0x77),
                 learning: learning))

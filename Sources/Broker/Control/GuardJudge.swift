@@ -1,7 +1,6 @@
 import DequeModule
 import RecPolicy
 import Shared
-import Synchronization
 
 /// Runs the off-policy guard on its own thread, so evaluating a candidate on thousands of logged
 /// impressions never delays the control plane's feedback acknowledgements. Verdicts come back
@@ -18,9 +17,9 @@ final class GuardJudge: Sendable {
         var nowMs: UInt64
     }
 
-    private let inbox = Mutex(Deque<Case>())
+    private let inbox = LockedBox(Deque<Case>())
     private let wakeup = WakeupSignal()
-    private let stopRequested = Mutex(false)
+    private let stopRequested = LockedBox(false)
     private let deliver: @Sendable (_ sync: UInt64, _ decision: GuardDecision) -> Void
 
     /// Starts the thread; verdicts go to `deliver`.

@@ -2,7 +2,6 @@ import DequeModule
 import Logging
 import RecPolicy
 import Shared
-import Synchronization
 
 /// The worker's online learning thread: installs POLICY versions, learns from LEARN batches and answers
 /// POLICY_PULL, off the session thread that scores batches.
@@ -24,12 +23,12 @@ final class OnlineLearning: Sendable {
 
     /// The policy the session serves.
     let snapshot = PolicySnapshot()
-    private let state: Mutex<OnlineLearningState>
-    private let inbox = Mutex(Deque<Task>())
-    private let outbox = Mutex(Deque<[[UInt8]]>())
+    private let state: LockedBox<OnlineLearningState>
+    private let inbox = LockedBox(Deque<Task>())
+    private let outbox = LockedBox(Deque<[[UInt8]]>())
     private let wakeup = WakeupSignal()
     private let sessionWakeup: WakeupSignal
-    private let stopRequested = Mutex(false)
+    private let stopRequested = LockedBox(false)
     private let logger: Logger
     private let metrics: WorkerMetrics
 
@@ -38,7 +37,7 @@ final class OnlineLearning: Sendable {
         self.sessionWakeup = sessionWakeup
         self.logger = logger
         self.metrics = metrics
-        state = Mutex(OnlineLearningState(seed: seed))
+        state = LockedBox(OnlineLearningState(seed: seed))
         if startThread {
             DedicatedThread.start(name: "worker-online") { [self] in self.loop() }
         }

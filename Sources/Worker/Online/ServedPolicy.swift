@@ -1,5 +1,5 @@
 import RecPolicy
-import Synchronization
+import Shared
 
 /// The online policy a worker serves: an immutable snapshot of the learner's weights under the version
 /// the broker installed. Learning produces a new snapshot; a RECOMMEND reads one and never waits for a step.
@@ -15,7 +15,7 @@ struct ServedPolicy: Sendable {
 /// Where the serving side finds the current ``ServedPolicy``: a value swapped under a lock. The online
 /// learning thread publishes, the session thread reads; neither holds the lock for longer than a copy.
 final class PolicySnapshot: Sendable {
-    private let slot = Mutex<ServedPolicy?>(nil)
+    private let slot = LockedBox<ServedPolicy?>(nil)
 
     /// Creates an empty slot: no policy installed.
     init() {}

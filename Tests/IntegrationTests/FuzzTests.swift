@@ -165,7 +165,12 @@ struct FuzzTests {
         let outcomes = await load.stop()
         #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
         #expect(outcomes["OK", default: 0] > 0)
-        #expect(after - warm < 30 * 1024 * 1024, "RSS grew from \(warm) to \(after) bytes")
+        // Under ThreadSanitizer (scripts/lib/tsan.sh sets TSAN_OPTIONS) the instrumented broker's RSS
+        // includes the sanitizer's shadow memory and history, which grow with the memory touched; the
+        // memory bound is checked by the plain run.
+        if ProcessInfo.processInfo.environment["TSAN_OPTIONS"] == nil {
+            #expect(after - warm < 30 * 1024 * 1024, "RSS grew from \(warm) to \(after) bytes")
+        }
         #expect(status.counters["malformed_client_messages", default: 0] > 1000)
         #expect(status.counters["malformed_worker_messages", default: 0] > 1000)
     }

@@ -30,8 +30,30 @@ import time
 import zmq
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port):
+    """Sums of the worker's online-learning series: events learnt, updates, seconds spent updating."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {"events": 0.0, "updates": 0.0, "update_seconds": 0.0}
+    for line in text.splitlines():
+        if line.startswith("recpool_worker_online_events_total "):
+            out["events"] = float(line.split()[-1])
+        elif line.startswith("recpool_worker_online_updates_total "):
+            out["updates"] = float(line.split()[-1])
+        elif line.startswith("recpool_worker_online_update_seconds_sum"):
+            out["update_seconds"] = float(line.split()[-1])
+    return out
+
+
 class Pool:
-    def __init__(self, bin_dir, workers, extra=()):
+    def __init__(self, bin_dir, workers, extra=(), metrics=False):
         self.bin_dir = bin_dir
         self.directory = tempfile.mkdtemp(prefix="recpool-online-bench-")
         self.procs = []
@@ -42,10 +64,16 @@ class Pool:
         self.procs.append(broker)
         endpoints = json.loads(broker.stdout.readline())
         self.frontend = endpoints["frontend"]
+        self.metrics_ports = []
         for i in range(workers):
+            flags = []
+            if metrics:
+                port = free_port()
+                self.metrics_ports.append(port)
+                flags = ["--metrics", f"127.0.0.1:{port}"]
             self.procs.append(subprocess.Popen(
                 [os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"], "--id", f"w{i}",
-                 "--log-level", "error"]))
+                 "--log-level", "error", *flags]))
         self.workers = workers
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
@@ -100,21 +128,31 @@ class Pool:
 
 def feedback_throughput(bin_dir, repeats):
     print("### Feedback throughput (simulate, concurrency 16, 3,000 users = 9,000 feedback events a run)\n")
-    print("| workers | feedback events/s (median) | per worker | users/s | runs |")
-    print("|---|---|---|---|---|")
+    print("Acknowledged: FEEDBACK events the broker committed and answered per second of the run. Learnt: "
+          "events each worker's learner took in, and the time its updates took (from its Prometheus "
+          "metrics); capacity = events learnt ÷ update seconds, what one worker's learning thread could absorb "
+          "if it did nothing else.\n")
+    print("| workers | acknowledged events/s (median) | learnt events/s per worker | learning thread busy | "
+          "learning capacity per worker, events/s | runs |")
+    print("|---|---|---|---|---|---|")
     for workers in (1, 2):
-        rates, users = [], []
+        rates, learnt, busy, capacity = [], [], [], []
         for rep in range(repeats):
-            pool = Pool(bin_dir, workers)
+            pool = Pool(bin_dir, workers, metrics=True)
             try:
                 result = pool.simulate(3000, 16, seed=rep + 1)
+                time.sleep(0.3)
+                scraped = [scrape(port) for port in pool.metrics_ports]
             finally:
                 pool.stop()
             seconds = result["elapsed_ms"] / 1000
             rates.append(result["feedback_sent"] / seconds)
-            users.append(result["served"] / seconds)
-        rate = statistics.median(rates)
-        print(f"| {workers} | {rate:.0f} | {rate / workers:.0f} | {statistics.median(users):.0f} | {len(rates)} |")
+            per_worker = [m["events"] / seconds for m in scraped]
+            learnt.append(statistics.mean(per_worker))
+            busy.append(statistics.mean(m["update_seconds"] / seconds for m in scraped))
+            capacity.append(statistics.mean(m["events"] / m["update_seconds"] for m in scraped if m["update_seconds"] > 0))
+        print(f"| {workers} | {statistics.median(rates):.0f} | {statistics.median(learnt):.0f} | "
+              f"{100 * statistics.median(busy):.1f}% | {statistics.median(capacity):.0f} | {len(rates)} |")
         sys.stdout.flush()
     print()
 

@@ -170,6 +170,30 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.view.lastDecision?.accepted == true)
     }
 
+    @Test("a sync starts after M events or once T has passed since the last one (or the start), not before")
+    func syncSchedule() throws {
+        var settings = OnlineSettings()
+        settings.syncEvents = 100
+        settings.syncIntervalMs = 1_000
+        let h = try OnlineHarness(settings: settings)
+        h.coordinator.updateWorkers([h.workerA], nowMs: 1_000)
+        _ = h.take()
+        h.serve("imp-t", worker: "w-a")
+        _ = h.feedback("imp-t", item: 3, nowMs: 1_500)
+        func pulls() -> Int {
+            h.take().filter {
+                if case .toWorker(_, let frames) = $0, let m = try? WireMessage(decoding: frames) {
+                    return m.header.command == .policyPull
+                }
+                return false
+            }.count
+        }
+        h.coordinator.tick(nowMs: 1_900)
+        #expect(pulls() == 0)
+        h.coordinator.tick(nowMs: 2_001)
+        #expect(pulls() == 1)
+    }
+
     @Test("fault injection is refused unless the broker allows it; a frozen pool does not sync")
     func controlRules() throws {
         let h = try OnlineHarness()

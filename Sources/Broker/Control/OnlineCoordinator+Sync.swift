@@ -116,6 +116,7 @@ extension OnlineCoordinator {
         unsynced.removeAll()
         eventsSinceSync = 0
         lastSyncMs = nowMs
+        intervalStartMs = nowMs
         viewDirty = true
         for worker in workers { install(on: worker.identity) }
         flushLearn()

@@ -62,6 +62,8 @@ final class OnlineCoordinator {
     var unsynced: [[UInt8]: [LearnEvent]] = [:]
     var eventsSinceSync = 0
     var lastSyncMs: UInt64 = 0
+    /// When the current sync interval began: the last sync, or the coordinator's start.
+    var intervalStartMs: UInt64 = 0
     var syncs = 0
     var rejected = 0
     var impressionCount = 0
@@ -88,6 +90,7 @@ final class OnlineCoordinator {
 
     /// Resumes the newest stored version (or stores version 1, the untrained policy) and the frozen flag.
     func start(nowMs: UInt64) throws {
+        intervalStartMs = nowMs
         frozen = try store.setting("online.frozen") == "true"
         (impressionCount, feedbackCount) = try store.onlineCounts()
         if let row = try store.latestPolicyVersion() {
@@ -175,7 +178,7 @@ final class OnlineCoordinator {
             closeSync(nowMs: nowMs)
         }
         if sync == nil, !frozen, !workers.isEmpty, eventsSinceSync > 0,
-            eventsSinceSync >= settings.syncEvents || nowMs >= lastSyncMs + settings.syncIntervalMs
+            eventsSinceSync >= settings.syncEvents || nowMs >= intervalStartMs + settings.syncIntervalMs
         {
             startSync(corrupt: false, requester: nil, nowMs: nowMs)
         }

@@ -174,7 +174,10 @@ struct OnlinePoolTests {
         _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 2) }
         var driver = OnlineDriver(client: client, seed: 9)
         try await driver.users(1500)
-        let learnt = try await Self.waitForOnline(client) { $0.syncs >= 2 && Self.converged($0, replicas: 2) }
+        _ = try await Self.waitForOnline(client) { $0.syncs >= 2 }
+        // Freeze, so no periodic sync races the injected one, and let a sync in flight finish.
+        _ = try await client.control(ControlRequest(op: "online_freeze"), as: OnlineView.self)
+        let learnt = try await Self.waitForOnline(client) { !$0.syncing && Self.converged($0, replicas: 2) }
         let view = try await client.control(
             ControlRequest(op: "online_sync", corrupt: "noise"), as: OnlineView.self, timeoutMs: 15_000)
         #expect(view.version == learnt.version)

@@ -11,6 +11,7 @@ extension OnlineCoordinator {
         nextSyncId += 1
         sync = Sync(
             id: id, startedMs: nowMs, pending: Set(workers.map(\.identity)), corrupt: corrupt, requester: requester)
+        viewDirty = true
         for worker in workers {
             emit(.toWorker(identity: worker.identity, frames: [Header(command: .policyPull, requestId: id).encoded()]))
         }

@@ -196,6 +196,6 @@ final class OnlineCoordinator {
             rejected: rejected, lastSyncMs: lastSyncMs, syncIntervalMs: settings.syncIntervalMs,
             syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
             duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
-            replicas: replicas.values.sorted { $0.worker < $1.worker })
+            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: sync != nil)
     }
 }

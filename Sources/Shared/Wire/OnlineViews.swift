@@ -53,7 +53,7 @@ public struct ReplicaPolicyView: Codable, Sendable, Hashable {
 
 /// Online learning as the broker sees it (`recpool online status`, and `online` in the status document).
 /// JSON keys: `enabled`, `frozen`, `version`, `weights_sha256`, `syncs`, `rejected`, `last_sync_ms`,
-/// `sync_interval_ms`, `sync_events`, `impressions`, `feedback`, `duplicates`, `pending_events`,
+/// `sync_interval_ms`, `sync_events`, `impressions`, `feedback`, `duplicates`, `pending_events`, `syncing`,
 /// `last_decision`, `replicas`.
 public struct OnlineView: Codable, Sendable, Hashable {
     /// Whether the broker runs online learning.
@@ -82,6 +82,8 @@ public struct OnlineView: Codable, Sendable, Hashable {
     public var duplicates: Int
     /// Events delivered to learners since the last sync.
     public var pendingEvents: Int
+    /// Whether a sync is in progress (replicas pulled, or the guard judging).
+    public var syncing: Bool
     /// The guard's most recent decision.
     public var lastDecision: GuardDecision?
     /// What each replica reported it serves.
@@ -91,8 +93,9 @@ public struct OnlineView: Codable, Sendable, Hashable {
     public init(
         enabled: Bool, frozen: Bool, version: UInt64, weightsSha256: String, syncs: Int, rejected: Int,
         lastSyncMs: UInt64, syncIntervalMs: UInt64, syncEvents: Int, impressions: Int, feedback: Int, duplicates: Int,
-        pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView]
+        pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView], syncing: Bool = false
     ) {
+        self.syncing = syncing
         self.enabled = enabled
         self.frozen = frozen
         self.version = version

@@ -1,4 +1,3 @@
-import DequeModule
 import RecPolicy
 import Shared
 
@@ -17,40 +16,22 @@ final class GuardJudge: Sendable {
         var nowMs: UInt64
     }
 
-    private let inbox = LockedBox(Deque<Case>())
-    private let wakeup = WakeupSignal()
-    private let stopRequested = LockedBox(false)
-    private let deliver: @Sendable (_ sync: UInt64, _ decision: GuardDecision) -> Void
+    private let mailbox = MailboxThread<Case, Never>(name: "broker-guard", ownerWakeup: nil)
 
     /// Starts the thread; verdicts go to `deliver`.
     init(deliver: @escaping @Sendable (_ sync: UInt64, _ decision: GuardDecision) -> Void) {
-        self.deliver = deliver
-        DedicatedThread.start(name: "broker-guard") { [self] in self.loop() }
+        mailbox.start { c in
+            let decision = PolicyGuard.decide(
+                candidate: c.candidate, current: c.current, on: c.evidence, margin: c.margin,
+                minimumRows: c.minimumRows, nowMs: c.nowMs)
+            deliver(c.sync, decision)
+            return nil
+        }
     }
 
     /// Queues a case.
-    func judge(_ c: Case) {
-        inbox.withLock { $0.append(c) }
-        wakeup.signal()
-    }
+    func judge(_ c: Case) { mailbox.post(c) }
 
     /// Stops the thread after the case it is judging.
-    func stop() {
-        stopRequested.withLock { $0 = true }
-        wakeup.signal()
-    }
-
-    private func loop() {
-        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
-        while !stopRequested.withLock({ $0 }) {
-            _ = try? poller.poll(timeoutMilliseconds: 500)
-            wakeup.drain()
-            while let c = inbox.withLock({ $0.popFirst() }) {
-                let decision = PolicyGuard.decide(
-                    candidate: c.candidate, current: c.current, on: c.evidence, margin: c.margin,
-                    minimumRows: c.minimumRows, nowMs: c.nowMs)
-                deliver(c.sync, decision)
-            }
-        }
-    }
+    func stop() { mailbox.stop() }
 }

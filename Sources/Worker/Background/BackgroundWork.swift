@@ -1,5 +1,4 @@
 import Crypto
-import DequeModule
 import Foundation
 import Logging
 import RecModel
@@ -21,65 +20,31 @@ final class BackgroundWork: Sendable {
         case send([[UInt8]])
     }
 
-    private let inbox = LockedBox(Deque<Task>())
-    private let outbox = LockedBox(Deque<Outcome>())
-    private let wakeup = WakeupSignal()
-    private let sessionWakeup: WakeupSignal
-    private let stopRequested = LockedBox(false)
+    private let mailbox: MailboxThread<Task, Outcome>
     private let logger: Logger
     private let trainer: RoundTrainer
     private let metrics: WorkerMetrics
 
     init(sessionWakeup: WakeupSignal, logger: Logger, metrics: WorkerMetrics) {
-        self.sessionWakeup = sessionWakeup
         self.logger = logger
         self.metrics = metrics
         trainer = RoundTrainer()
-        DedicatedThread.start(name: "worker-compute") { [self] in self.loop() }
+        mailbox = MailboxThread(name: "worker-compute", ownerWakeup: sessionWakeup)
+        mailbox.start { [self] task in self.perform(task) }
     }
 
     /// Queues a task. Called by the session thread.
-    func submit(_ task: Task) {
-        inbox.withLock { $0.append(task) }
-        wakeup.signal()
-    }
+    func submit(_ task: Task) { mailbox.post(task) }
 
     /// Takes finished work. Called by the session thread.
-    func drain() -> [Outcome] {
-        outbox.withLock { queue in
-            // Nothing to take is the common case (every wake-up asks); `[]` also keeps TSan quiet
-            // about the stdlib writing a zero count into the shared empty-array storage.
-            guard !queue.isEmpty else { return [] }
-            defer { queue.removeAll() }
-            return Array(queue)
-        }
-    }
+    func drain() -> [Outcome] { mailbox.drain() }
 
     /// Stops the compute thread after its current task.
-    func stop() {
-        stopRequested.withLock { $0 = true }
-        wakeup.signal()
-    }
+    func stop() { mailbox.stop() }
 
     /// Whether a training round is queued or running.
-    var isTraining: Bool { inbox.withLock { !$0.isEmpty } }
+    var isTraining: Bool { mailbox.hasPendingTasks }
 
-    private func loop() {
-        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
-        while !stopRequested.withLock({ $0 }) {
-            _ = try? poller.poll(timeoutMilliseconds: 500)
-            wakeup.drain()
-            while let task = inbox.withLock({ $0.popFirst() }) {
-                if let outcome = perform(task) {
-                    outbox.withLock { $0.append(outcome) }
-                    sessionWakeup.signal()
-                }
-            }
-        }
-    }
-
-    /// Verifies a WEIGHTS message and builds the replica it carries.
-    /// - Throws: ``WeightsError`` for a checksum mismatch or a checkpoint that does not decode.
     static func replica(from notice: WeightsNotice, bytes: [UInt8]) throws(WeightsError) -> ModelReplica {
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         guard digest == notice.sha256 else { throw .checksumMismatch(expected: notice.sha256, got: digest) }

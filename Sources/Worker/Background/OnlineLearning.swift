@@ -1,4 +1,3 @@
-import DequeModule
 import Logging
 import RecPolicy
 import Shared
@@ -24,61 +23,30 @@ final class OnlineLearning: Sendable {
     /// The policy the session serves.
     let snapshot = PolicySnapshot()
     private let state: LockedBox<OnlineLearningState>
-    private let inbox = LockedBox(Deque<Task>())
-    private let outbox = LockedBox(Deque<[[UInt8]]>())
-    private let wakeup = WakeupSignal()
-    private let sessionWakeup: WakeupSignal
-    private let stopRequested = LockedBox(false)
+    private let mailbox: MailboxThread<Task, [[UInt8]]>
     private let logger: Logger
     private let metrics: WorkerMetrics
 
     /// Creates the learner; with `startThread` false nothing runs until ``perform(_:)`` is called (tests).
     init(sessionWakeup: WakeupSignal, seed: UInt64, logger: Logger, metrics: WorkerMetrics, startThread: Bool = true) {
-        self.sessionWakeup = sessionWakeup
         self.logger = logger
         self.metrics = metrics
         state = LockedBox(OnlineLearningState(seed: seed))
-        if startThread {
-            DedicatedThread.start(name: "worker-online") { [self] in self.loop() }
-        }
+        mailbox = MailboxThread(name: "worker-online", ownerWakeup: sessionWakeup)
+        if startThread { mailbox.start { [self] task in self.perform(task) } }
     }
 
     /// Queues a task. Called by the session thread.
-    func submit(_ task: Task) {
-        inbox.withLock { $0.append(task) }
-        wakeup.signal()
-    }
+    func submit(_ task: Task) { mailbox.post(task) }
 
     /// Takes the POLICY_STATE messages to send. Called by the session thread.
-    func drain() -> [[[UInt8]]] {
-        outbox.withLock { queue in
-            defer { queue.removeAll() }
-            return Array(queue)
-        }
-    }
+    func drain() -> [[[UInt8]]] { mailbox.drain() }
 
     /// Stops the thread after its current task.
-    func stop() {
-        stopRequested.withLock { $0 = true }
-        wakeup.signal()
-    }
+    func stop() { mailbox.stop() }
 
     /// Events counted and dropped since the worker started (frozen, no policy, or rejected contexts).
     var droppedEvents: Int { state.withLock { $0.droppedEvents } }
-
-    private func loop() {
-        var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
-        while !stopRequested.withLock({ $0 }) {
-            _ = try? poller.poll(timeoutMilliseconds: 500)
-            wakeup.drain()
-            while let task = inbox.withLock({ $0.popFirst() }) {
-                if let frames = perform(task) {
-                    outbox.withLock { $0.append(frames) }
-                    sessionWakeup.signal()
-                }
-            }
-        }
-    }
 
     /// Runs one task on the calling thread; returns the frames of a message for the broker, if any.
     func perform(_ task: Task) -> [[UInt8]]? {

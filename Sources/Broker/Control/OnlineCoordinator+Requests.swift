@@ -22,7 +22,7 @@ extension OnlineCoordinator {
                     logger.info(freeze ? "online learning frozen" : "online learning unfrozen")
                     if freeze { held.removeAll() }
                     for worker in workers { install(on: worker.identity) }
-                    viewDirty = true
+                    publishView()
                 }
                 answer(identity, header, WireJSON.encode(view))
             case "online_sync":

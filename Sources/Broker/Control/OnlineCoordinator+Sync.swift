@@ -121,6 +121,7 @@ extension OnlineCoordinator {
         viewDirty = true
         for worker in workers { install(on: worker.identity) }
         flushLearn()
+        publishView()
         if let requester = running.requester {
             var ok = requester.header.reply(status: .ok, modelVersion: version)
             ok.command = .control

@@ -183,10 +183,14 @@ final class OnlineCoordinator {
             startSync(corrupt: false, requester: nil, nowMs: nowMs)
         }
         flushLearn()
-        if viewDirty {
-            viewDirty = false
-            emit(.online(view))
-        }
+        if viewDirty { publishView() }
+    }
+
+    /// Sends the current view to the reactor's status document now. Called before a reply that
+    /// reports a change, so a STATUS sent after that reply already shows it.
+    func publishView() {
+        viewDirty = false
+        emit(.online(view))
     }
 
     /// What `recpool online status` and the status document show.

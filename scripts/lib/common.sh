@@ -32,6 +32,10 @@ recpool_python_env() {
         "$venv/bin/pip" install -q --disable-pip-version-check -r "$RECPOOL_ROOT/scripts/requirements.txt"
         echo "$want" > "$stamp"
     fi
+    # The Python client (clients/python), editable so that its tests run the checked-out code.
+    if ! "$venv/bin/python" -c "import recpool, sys; sys.exit(0 if recpool.__file__.startswith('$RECPOOL_ROOT/clients/python/') else 1)" 2>/dev/null; then
+        "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$RECPOOL_ROOT/clients/python"
+    fi
     export RECPOOL_PYTHON="$venv/bin/python"
 }
 

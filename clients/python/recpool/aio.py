@@ -1,0 +1,226 @@
+"""The asyncio client: the same calls as :class:`~recpool.Client`, awaitable, safe to share between tasks
+of one event loop. One reader task routes replies to the waiting calls by request id."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import AsyncIterator, Dict, List, Optional
+
+import zmq
+import zmq.asyncio
+
+from . import operations as ops
+from .client import _Base
+from .errors import JobFailed, RecPoolError, Timeout
+from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
+from .wire import Command, Header, Status, cancel_payload
+
+
+class AsyncClient(_Base):
+    """An asyncio RecPool client; takes the same options as :class:`~recpool.Client`.
+
+    Use ``async with AsyncClient(endpoint) as client:`` or call :meth:`close`.
+    """
+
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
+        super().__init__(endpoint, **options)
+        self._context = zmq.asyncio.Context.instance()
+        self._socket = self._context.socket(zmq.DEALER)
+        try:
+            self._configure(self._socket)
+        except Exception:
+            self._socket.close(0)
+            raise
+        self._waiters: Dict[int, asyncio.Future] = {}
+        self._reader: Optional[asyncio.Task] = None
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stops the reader and closes the socket; calls still waiting raise ``Cancelled``-like errors."""
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._reader = None
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(RecPoolError("the client was closed"))
+        self._waiters.clear()
+        self._socket.close(0)
+
+    # ------------------------------------------------------------ the engine
+
+    async def _read_loop(self) -> None:
+        while True:
+            frames = await self._socket.recv_multipart(copy=False)
+            try:
+                header, payload = self._read(frames)
+            except RecPoolError:
+                continue  # a malformed message cannot be matched to a call
+            future = self._waiters.pop(header.request_id, None)
+            if future is not None and not future.done():
+                future.set_result((header, payload))
+
+    async def _send(self, frames: list) -> None:
+        await self._socket.send_multipart(frames, copy=False)
+
+    async def _run_one(self, call: ops.Call):
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+        deadline_ms = self._deadline_ms(call)
+        tries = 0
+        while True:
+            request_id = next(self._ids)
+            future = asyncio.get_running_loop().create_future()
+            self._waiters[request_id] = future
+            give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
+            try:
+                await self._send(self._frames(call, request_id, deadline_ms))
+                header, payload = await asyncio.wait_for(future, max(0.0, give_up_in))
+            except asyncio.TimeoutError:
+                self._waiters.pop(request_id, None)
+                await self._send([Header(int(Command.CANCEL), next(self._ids)).encode(), cancel_payload(request_id)])
+                raise Timeout(f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
+                              f"from {self.endpoint}") from None
+            except asyncio.CancelledError:
+                if self._waiters.pop(request_id, None) is not None:
+                    await self._send([Header(int(Command.CANCEL), next(self._ids)).encode(),
+                                      cancel_payload(request_id)])
+                raise
+            if header.status == Status.OK:
+                return call.parse(ops.Reply(header, payload))
+            wait = max(header.retry_after_ms / 1000, 0.005)
+            if (header.status == Status.BUSY and call.retry_busy and tries < self.busy_retries
+                    and time.time() + wait < deadline_ms / 1000):
+                tries += 1
+                await asyncio.sleep(wait)
+                continue
+            raise self._error(header, payload)
+
+    async def _run(self, calls) -> list:
+        tasks = [asyncio.ensure_future(self._run_one(call)) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _drive(self, plan):
+        if isinstance(plan, ops.Call):
+            return await self._run_one(plan)
+        try:
+            calls = next(plan)
+            while True:
+                calls = plan.send(await self._run(calls))
+        except StopIteration as stop:
+            return stop.value
+
+    # ------------------------------------------------------------ the calls (see Client for each)
+
+    async def score(self, rows, *, min_version=None, exact_version=None, timeout=None, deadline=None) -> Scores:
+        """See :meth:`recpool.Client.score`."""
+        return await self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version,
+                                           timeout=timeout, deadline=deadline, max_rows=self.max_rows))
+
+    async def recommend(self, user_features=None, events=(), top=10, candidates=None, *, min_version=None,
+                        exact_version=None, timeout=None, deadline=None) -> Slate:
+        """See :meth:`recpool.Client.recommend`."""
+        return await self._drive(ops.recommend(user_features, events, top, candidates, min_version=min_version,
+                                               exact_version=exact_version, timeout=timeout, deadline=deadline))
+
+    async def feedback(self, impression_id, item, click, dwell=None, *, timeout=None) -> FeedbackAck:
+        """See :meth:`recpool.Client.feedback`."""
+        return await self._drive(ops.feedback(impression_id, item, click, dwell, timeout=timeout))
+
+    async def status(self, *, timeout=None) -> dict:
+        """See :meth:`recpool.Client.status`."""
+        return await self._drive(ops.status(timeout=timeout))
+
+    async def health(self, service="SCORE", *, timeout=None) -> Health:
+        """See :meth:`recpool.Client.health`."""
+        return await self._drive(ops.health(service, timeout=timeout))
+
+    async def control(self, op, arguments=None, data=None, *, timeout=None):
+        """See :meth:`recpool.Client.control`."""
+        return await self._drive(ops.control(op, arguments, data, timeout=timeout))
+
+    async def models(self, *, timeout=None) -> List[dict]:
+        """See :meth:`recpool.Client.models`."""
+        return await self._drive(ops.control("models", timeout=timeout, key="models"))
+
+    async def promote(self, version, *, timeout=None) -> dict:
+        """See :meth:`recpool.Client.promote`."""
+        return await self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout))
+
+    async def rollback(self, *, timeout=None) -> dict:
+        """See :meth:`recpool.Client.rollback`."""
+        return await self._drive(ops.control("rollback", timeout=timeout))
+
+    async def upload(self, path, *, timeout=None) -> str:
+        """See :meth:`recpool.Client.upload`."""
+        return await self._drive(ops.upload_path(path, timeout=timeout))
+
+    async def upload_bytes(self, data, name, *, timeout=None) -> str:
+        """See :meth:`recpool.Client.upload_bytes`."""
+        return await self._drive(ops.upload_bytes(data, name, timeout=timeout))
+
+    async def train(self, dataset, schema=None, *, timeout=None, **options) -> "AsyncJob":
+        """See :meth:`recpool.Client.train`; ``async for job in (await client.train(...)).follow()``."""
+        return AsyncJob(self, await self._drive(ops.train(dataset, schema, timeout=timeout, **options)))
+
+    async def jobs(self, *, timeout=None) -> List[dict]:
+        """See :meth:`recpool.Client.jobs`."""
+        return await self._drive(ops.control("jobs", timeout=timeout, key="jobs"))
+
+    async def job(self, job_id, *, timeout=None) -> dict:
+        """See :meth:`recpool.Client.job`."""
+        return await self._drive(ops.control("job", {"job": job_id}, timeout=timeout))
+
+    async def cancel_job(self, job_id, *, timeout=None) -> dict:
+        """See :meth:`recpool.Client.cancel_job`."""
+        return await self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout))
+
+    async def online(self, *, timeout=None) -> dict:
+        """See :meth:`recpool.Client.online`."""
+        return await self._drive(ops.control("online", timeout=timeout))
+
+    async def impressions(self, after=0, page_size=1000, *, timeout=None):
+        """See :meth:`recpool.Client.impressions`."""
+        return await self._drive(ops.impression_log(after, page_size, timeout=timeout))
+
+
+class AsyncJob:
+    """A submitted training job for :class:`AsyncClient`; ``document`` is its last known state."""
+
+    def __init__(self, client: AsyncClient, document: dict):
+        self.client = client
+        self.document = document
+
+    @property
+    def id(self) -> str:
+        """The job id."""
+        return self.document["job"]
+
+    async def follow(self, interval: float = 0.3, raise_on_failure: bool = True) -> AsyncIterator[dict]:
+        """Yields the job each time its progress changes, until it ends; see :meth:`recpool.Job.follow`."""
+        last = None
+        while True:
+            self.document = document = await self.client.job(self.id)
+            view = {k: v for k, v in document.items() if k != "updated_at"}
+            if view != last:
+                yield document
+                last = view
+            if document.get("state") in TERMINAL_JOB_STATES:
+                if raise_on_failure and document["state"] != "completed":
+                    raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
+                return
+            await asyncio.sleep(interval)

@@ -1,0 +1,362 @@
+"""The synchronous client: one DEALER socket, many requests in flight, replies matched by id."""
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from typing import Iterator, List, Optional, Sequence
+
+import zmq
+
+from . import operations as ops
+from .errors import Cancelled, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
+from .keys import apply_curve
+from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
+from .wire import Command, Header, MalformedReply, Status, cancel_payload, decode_header
+
+#: Frames at least this long are handed to libzmq without a copy.
+_ZERO_COPY_BYTES = 64 * 1024
+
+
+class _Base:
+    """Settings and request framing shared by :class:`Client` and :class:`~recpool.AsyncClient`."""
+
+    def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 0.25, busy_retries: int = 3,
+                 server_key=None, client_key=None, max_rows: int = ops.DEFAULT_MAX_ROWS):
+        if timeout <= 0:
+            raise InvalidRequest(f"timeout must be positive seconds, got {timeout}")
+        self.endpoint = endpoint
+        self.timeout = float(timeout)
+        self.grace = float(grace)
+        self.busy_retries = int(busy_retries)
+        self.max_rows = int(max_rows)
+        self._curve = (server_key, client_key)
+        self._ids = itertools.count(1)
+
+    def _configure(self, socket) -> None:
+        socket.setsockopt(zmq.LINGER, 0)
+        apply_curve(socket, *self._curve)
+        socket.connect(self.endpoint)
+
+    def _deadline_ms(self, call: ops.Call) -> int:
+        if call.deadline is not None:
+            return max(1, int(call.deadline * 1000))
+        timeout = call.timeout if call.timeout is not None else self.timeout
+        return int(time.time() * 1000 + timeout * 1000)
+
+    def _frames(self, call: ops.Call, request_id: int, deadline_ms: int) -> list:
+        header = Header(int(call.command), request_id, call.flags, deadline_ms, call.model_version).encode()
+        return [header, *call.payload]
+
+    @staticmethod
+    def _give_up_at(deadline_ms: int, grace: float) -> float:
+        """The monotonic time to stop waiting: the deadline plus grace, so the broker's EXPIRED normally
+        arrives first (it answers 1 s after the deadline at the latest for dispatched work)."""
+        return time.monotonic() + max(0.0, deadline_ms / 1000 - time.time()) + grace
+
+    @staticmethod
+    def _read(frames) -> tuple:
+        """``(header, payload)`` of a received message, or raises ProtocolViolation."""
+        if not frames:
+            raise ProtocolViolation("an empty message")
+        try:
+            header = decode_header(frames[0].bytes if hasattr(frames[0], "bytes") else frames[0])
+        except MalformedReply as error:
+            raise ProtocolViolation(str(error)) from None
+        payload = [f.buffer if hasattr(f, "buffer") else f for f in frames[1:]]
+        return header, payload
+
+    @staticmethod
+    def _error(header: Header, payload) -> RecPoolError:
+        message = bytes(payload[0]).decode("utf-8", "replace") if payload else ""
+        if not message:
+            message = "(the reply carried no message)"
+        return error_for(header, message)
+
+
+class Client(_Base):
+    """A blocking RecPool client (protocol v1, docs/PROTOCOL.md). Not thread-safe: use one per thread,
+    or :class:`~recpool.AsyncClient`.
+
+    Args:
+        endpoint: the broker's frontend, such as ``tcp://127.0.0.1:5555``.
+        timeout: default seconds per call; sent to the broker as each request's deadline.
+        grace: extra seconds to wait past a deadline for the broker's own EXPIRED before raising
+            :class:`~recpool.Timeout` (and sending CANCEL).
+        busy_retries: how many times a call refused BUSY is resent (after the broker's
+            ``retry_after_ms``, within the deadline), for the calls where the protocol makes that safe.
+        server_key, client_key: CURVE: the broker's public key (``.pub`` file or Z85) and this peer's
+            ``.key`` file, as ``recpool keygen`` writes them.
+        max_rows: rows per SCORE request (the broker's limit); bigger batches go as several requests.
+    """
+
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
+        super().__init__(endpoint, **options)
+        self._context = zmq.Context.instance()
+        self._socket = self._context.socket(zmq.DEALER)
+        try:
+            self._configure(self._socket)
+        except Exception:
+            self._socket.close(0)
+            raise
+
+    def close(self) -> None:
+        """Closes the socket; requests still outstanding are abandoned."""
+        self._socket.close(0)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ the engine
+
+    def _send(self, frames: list) -> None:
+        last = len(frames) - 1
+        for index, frame in enumerate(frames):
+            self._socket.send(frame, zmq.SNDMORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
+
+    def _cancel(self, request_id: int) -> None:
+        header = Header(int(Command.CANCEL), next(self._ids)).encode()
+        self._send([header, cancel_payload(request_id)])
+
+    def _run(self, calls: Sequence[ops.Call], window: Optional[int] = None) -> list:
+        """Sends the calls (at most ``window`` outstanding), waits for every reply and returns the parsed
+        results in order. The first failure cancels what is still outstanding and is raised."""
+        results: list = [None] * len(calls)
+        pending = {}  # request id -> [index, deadline_ms, give_up_at, tries]
+        retry_heap: list = []  # (monotonic time, index, deadline_ms, tries)
+        queue = iter(range(len(calls)))
+        limit = window or len(calls)
+        remaining = len(calls)
+
+        def dispatch(index, deadline_ms, tries):
+            request_id = next(self._ids)
+            self._send(self._frames(calls[index], request_id, deadline_ms))
+            pending[request_id] = [index, deadline_ms, self._give_up_at(deadline_ms, self.grace), tries]
+
+        def fail(error):
+            for request_id in list(pending):
+                self._cancel(request_id)
+            pending.clear()
+            raise error
+
+        for index in itertools.islice(queue, limit):
+            dispatch(index, self._deadline_ms(calls[index]), 0)
+        while remaining:
+            now = time.monotonic()
+            while retry_heap and retry_heap[0][0] <= now:
+                _, index, deadline_ms, tries = heapq.heappop(retry_heap)
+                dispatch(index, deadline_ms, tries)
+            wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]], default=now)
+            if not pending:
+                time.sleep(max(0.0, wake - now))
+            elif self._socket.poll(max(0, int((wake - now) * 1000) + 1), zmq.POLLIN):
+                while True:
+                    try:
+                        frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    header, payload = self._read(frames)
+                    entry = pending.pop(header.request_id, None)
+                    if entry is None:
+                        continue  # a CANCEL's reply, or a late reply to a request given up on
+                    index, deadline_ms, _, tries = entry
+                    if header.status == Status.OK:
+                        try:
+                            results[index] = calls[index].parse(ops.Reply(header, payload))
+                        except RecPoolError as error:
+                            fail(error)
+                        remaining -= 1
+                        for following in itertools.islice(queue, 1):
+                            dispatch(following, self._deadline_ms(calls[following]), 0)
+                        continue
+                    error = self._error(header, payload)
+                    retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
+                    if (header.status == Status.BUSY and calls[index].retry_busy and tries < self.busy_retries
+                            and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
+                        heapq.heappush(retry_heap, (retry_at, index, deadline_ms, tries + 1))
+                        continue
+                    fail(error)
+            now = time.monotonic()
+            for request_id, (index, deadline_ms, give_up_at, _) in list(pending.items()):
+                if give_up_at <= now:
+                    fail(Timeout(f"no reply to {calls[index].command.name} within its deadline "
+                                 f"(+{self.grace:.2f} s grace) from {self.endpoint}"))
+        return results
+
+    def _drive(self, plan):
+        """Runs a Call, or a generator of lists of calls (operations.py), to its result."""
+        if isinstance(plan, ops.Call):
+            return self._run([plan])[0]
+        try:
+            calls = next(plan)
+            while True:
+                calls = plan.send(self._run(calls))
+        except StopIteration as stop:
+            return stop.value
+
+    # ------------------------------------------------------------ serving
+
+    def score(self, rows, *, min_version: Optional[int] = None, exact_version: Optional[int] = None,
+              timeout: Optional[float] = None, deadline: Optional[float] = None) -> Scores:
+        """Click probabilities for ``rows`` (``rows × features``, float32 preferred: other dtypes are
+        converted in one numpy copy).
+
+        More rows than one request may hold (``max_rows``) go as several requests at once; all of the
+        call's rows are scored by one model version, ``Scores.model_version``.
+
+        Args:
+            min_version: serve with this version or newer. exact_version: exactly this version.
+            timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
+        Raises:
+            InvalidRequest (before sending), BadRequest (e.g. wrong width, naming both), TooLarge, Busy
+            (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned version),
+            WorkerLost, Timeout.
+        """
+        return self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version, timeout=timeout,
+                                     deadline=deadline, max_rows=self.max_rows))
+
+    def score_many(self, batches, *, window: int = 16, **pins) -> List[Scores]:
+        """Scores several independent batches with up to ``window`` requests in flight (pipelined on one
+        socket); each batch must fit in one request (``max_rows``). Returns one Scores per batch."""
+        calls = []
+        for batch in batches:
+            array = ops.as_rows(batch)
+            if array.shape[0] > self.max_rows:
+                raise InvalidRequest(f"score_many batches hold at most {self.max_rows} rows, got {array.shape[0]}")
+            calls.append(ops._score_call(array, ops.version_pin(pins.get("min_version"), pins.get("exact_version")),
+                                         pins.get("timeout"), pins.get("deadline")))
+        return [Scores(values, header.model_version) for values, header in self._run(calls, window=window)]
+
+    def recommend(self, user_features: Optional[dict] = None, events=(), top: int = 10, candidates=None, *,
+                  min_version: Optional[int] = None, exact_version: Optional[int] = None,
+                  timeout: Optional[float] = None, deadline: Optional[float] = None) -> Slate:
+        """A slate for a user: ``user_features`` raw (name → value), ``events`` as ``(item, dwell_seconds)``
+        pairs, ``top`` items, optionally only among ``candidates``. See :class:`~recpool.Slate`."""
+        return self._drive(ops.recommend(user_features, events, top, candidates, min_version=min_version,
+                                         exact_version=exact_version, timeout=timeout, deadline=deadline))
+
+    def feedback(self, impression_id: str, item: int, click, dwell: Optional[float] = None, *,
+                 timeout: Optional[float] = None) -> FeedbackAck:
+        """Reports a shown item: ``click`` 1 or 0, ``dwell`` seconds. Returns once the broker committed it.
+
+        Raises:
+            NotFound (unknown or evicted impression), Expired (past the feedback window), BadRequest (item
+            not in the slate, malformed event).
+        """
+        return self._drive(ops.feedback(impression_id, item, click, dwell, timeout=timeout))
+
+    # ------------------------------------------------------------ the pool
+
+    def status(self, *, timeout: Optional[float] = None) -> dict:
+        """The broker's status document (PROTOCOL.md, "JSON documents")."""
+        return self._drive(ops.status(timeout=timeout))
+
+    def health(self, service: str = "SCORE", *, timeout: Optional[float] = None) -> Health:
+        """Whether a live worker offers ``service`` (SCORE, RECOMMEND, TRAIN_ROUND, ...); truthy when so."""
+        return self._drive(ops.health(service, timeout=timeout))
+
+    def control(self, op: str, arguments: Optional[dict] = None, data: Optional[bytes] = None, *,
+                timeout: Optional[float] = None):
+        """Any CONTROL operation: ``{"op": op, **arguments}``, returns the reply's JSON."""
+        return self._drive(ops.control(op, arguments, data, timeout=timeout))
+
+    def models(self, *, timeout: Optional[float] = None) -> List[dict]:
+        """The registered model versions."""
+        return self._drive(ops.control("models", timeout=timeout, key="models"))
+
+    def promote(self, version: int, *, timeout: Optional[float] = None) -> dict:
+        """Serves ``version`` from now on; returns the model. Trainer role."""
+        return self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout))
+
+    def rollback(self, *, timeout: Optional[float] = None) -> dict:
+        """Goes back to the previously promoted version; returns the model now promoted. Trainer role."""
+        return self._drive(ops.control("rollback", timeout=timeout))
+
+    def fetch(self, version: int, *, timeout: Optional[float] = None):
+        """A registered version's model document and checkpoint bytes."""
+        return self._drive(ops.control("fetch", {"version": int(version)}, timeout=timeout, raw=True))
+
+    def upload(self, path, *, timeout: Optional[float] = None) -> str:
+        """Uploads a local file (a CSV with a ``label`` column) in checksummed chunks; returns the dataset
+        name ``sha256:<hex>`` for :meth:`train`. Trainer role."""
+        return self._drive(ops.upload_path(path, timeout=timeout))
+
+    def upload_bytes(self, data: bytes, name: str, *, timeout: Optional[float] = None) -> str:
+        """Like :meth:`upload`, for content in memory."""
+        return self._drive(ops.upload_bytes(data, name, timeout=timeout))
+
+    def train(self, dataset, schema=None, *, timeout: Optional[float] = None, **options) -> "Job":
+        """Submits a training job. ``dataset`` is a dataset name (``sha256:…``, ``obd:random/all``,
+        ``synthetic:…``) or a local CSV file, which is uploaded first. ``options``: ``model``, ``epochs``,
+        ``batch``, ``lr``, ``hidden``, ``workers``, ``sync_every``, ``seed``, ``validation``, ``promote``,
+        ``round_timeout_ms`` (PROTOCOL.md, "CONTROL requests"). Returns a :class:`Job`; ``job.follow()``
+        yields its progress."""
+        return Job(self, self._drive(ops.train(dataset, schema, timeout=timeout, **options)))
+
+    def jobs(self, *, timeout: Optional[float] = None) -> List[dict]:
+        """Every training job."""
+        return self._drive(ops.control("jobs", timeout=timeout, key="jobs"))
+
+    def job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
+        """One job with its rounds."""
+        return self._drive(ops.control("job", {"job": job_id}, timeout=timeout))
+
+    def cancel_job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
+        """Cancels a job; returns it. Trainer role."""
+        return self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout))
+
+    def online(self, *, timeout: Optional[float] = None) -> dict:
+        """The online-learning view (PROTOCOL.md, "Online learning")."""
+        return self._drive(ops.control("online", timeout=timeout))
+
+    def impressions(self, after: int = 0, page_size: int = 1000, *, timeout: Optional[float] = None):
+        """Every logged impression after sequence ``after`` with the feedback it got, oldest first, and the
+        served policy's spec: ``(rows, spec)``. :func:`recpool.frames.impressions_frame` makes it a DataFrame."""
+        return self._drive(ops.impression_log(after, page_size, timeout=timeout))
+
+
+class Job:
+    """A submitted training job: ``document`` is its last known state (PROTOCOL.md, "A job is ...")."""
+
+    def __init__(self, client: Client, document: dict):
+        self.client = client
+        self.document = document
+
+    @property
+    def id(self) -> str:
+        """The job id, such as ``job-1``."""
+        return self.document["job"]
+
+    def refresh(self) -> dict:
+        """Reads the job's current state."""
+        self.document = self.client.job(self.id)
+        return self.document
+
+    def follow(self, interval: float = 0.3, raise_on_failure: bool = True) -> Iterator[dict]:
+        """Yields the job each time its progress changes, until it ends (the last one yielded is final).
+
+        Raises:
+            JobFailed: the job ended ``failed`` or ``cancelled`` (unless ``raise_on_failure`` is false).
+        """
+        last = None
+        while True:
+            document = self.refresh()
+            view = {k: v for k, v in document.items() if k != "updated_at"}
+            if view != last:
+                yield document
+                last = view
+            if document.get("state") in TERMINAL_JOB_STATES:
+                if raise_on_failure and document["state"] != "completed":
+                    raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
+                return
+            time.sleep(interval)
+
+    def wait(self, interval: float = 0.3) -> dict:
+        """Follows the job to its end and returns the final state."""
+        final = self.document
+        for final in self.follow(interval):
+            pass
+        return final

@@ -1,0 +1,161 @@
+"""pandas helpers: RecPool's impression log as Open Bandit Dataset rows and obp's ``bandit_feedback``,
+and the other way, logged impressions as a training upload. Needs pandas (``pip install recpool[pandas]``).
+
+The DataFrame layout is the one ``recpool logs export`` writes (docs/ONLINE.md): one row per shown item
+with obp's columns ``timestamp``, ``item_id``, ``position`` (from 1), ``click``, ``propensity_score``,
+``user_feature_*``, ``user-item_affinity_*``, plus ``impression_id`` and ``policy_version``.
+"""
+from __future__ import annotations
+
+import io
+from typing import Optional, Sequence
+
+import numpy as np
+
+#: The Open Bandit Dataset columns, in order, before the user features.
+OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("recpool.frames needs pandas: pip install 'recpool[pandas]'") from None
+    return pandas
+
+
+def _catalogue_size(spec: Optional[dict]) -> Optional[int]:
+    items = (spec or {}).get("item_features")
+    return len(items) if isinstance(items, list) else None
+
+
+def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
+    """The impression log as a DataFrame in the OBD layout (one row per shown item, slot order).
+
+    Args:
+        source: a :class:`~recpool.Client` (the log is paged with CONTROL ``impressions``), or the
+            ``(rows, spec)`` pair ``Client.impressions()`` returns.
+    """
+    pd = _pandas()
+    rows, spec = source.impressions(after, page_size) if hasattr(source, "impressions") else source
+    feature_names = set()
+    for row in rows:
+        feature_names.update((row["record"].get("user_features") or {}).keys())
+    cardinalities = (spec or {}).get("user_feature_cardinalities")
+    if isinstance(cardinalities, list):
+        feature_names.update(f"user_feature_{j}" for j in range(len(cardinalities)))
+    features = sorted(feature_names, key=lambda name: (len(name), name))
+    n_items = _catalogue_size(spec)
+    records = []
+    for row in rows:
+        record = row["record"]
+        clicks = row.get("clicks") or {}
+        stamp = pd.Timestamp(int(record["created_ms"]), unit="ms", tz="UTC")
+        context = record.get("user_features") or {}
+        for slot, (item, propensity) in enumerate(zip(record["slate"], record["propensities"])):
+            entry = {"timestamp": stamp, "item_id": int(item), "position": slot + 1,
+                     "click": int(clicks.get(str(item), 0)), "propensity_score": float(propensity)}
+            for name in features:
+                entry[name] = context.get(name, "")
+            entry["impression_id"] = record["impression_id"]
+            entry["policy_version"] = int(record["version"])
+            records.append(entry)
+    columns = list(OBD_COLUMNS) + features
+    frame = pd.DataFrame.from_records(records, columns=columns + ["impression_id", "policy_version"])
+    if n_items:
+        affinity = pd.DataFrame(np.zeros((len(frame), n_items)), columns=[f"user-item_affinity_{k}" for k in range(n_items)])
+        frame = pd.concat([frame.iloc[:, :len(columns)], affinity, frame[["impression_id", "policy_version"]]], axis=1)
+    return frame
+
+
+def read_export(path):
+    """Reads ``impressions.csv`` from ``recpool logs export`` (or an OBD file) into the same layout."""
+    pd = _pandas()
+    frame = pd.read_csv(path, index_col=0)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    for name in [c for c in frame.columns if str(c).startswith("user_feature_")]:
+        frame[name] = frame[name].fillna("").astype(str)
+    return frame
+
+
+def _user_features(frame) -> list:
+    return [c for c in frame.columns if str(c).startswith("user_feature_")]
+
+
+def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None) -> dict:
+    """obp's ``bandit_feedback`` dictionary from an OBD-layout DataFrame, so that obp's estimators
+    (``OffPolicyEvaluation(bandit_feedback=…)``) run on RecPool's logs.
+
+    Keys: ``n_rounds``, ``n_actions``, ``action``, ``position`` (from 0, as obp counts), ``reward`` (the
+    click), ``pscore`` (the logged propensity), ``context`` (one-hot user features, then the
+    ``user-item_affinity_*`` columns, as obp's OpenBanditDataset builds it), ``action_context`` (the item
+    context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given)
+    and ``timestamp``.
+    """
+    pd = _pandas()
+    if len(frame) == 0:
+        raise ValueError("the frame holds no impressions")
+    action = frame["item_id"].to_numpy(dtype=int)
+    n_actions = int(n_actions if n_actions is not None else action.max() + 1)
+    if action.max() >= n_actions:
+        raise ValueError(f"item {action.max()} is outside n_actions = {n_actions}")
+    pscore = frame["propensity_score"].to_numpy(dtype=float)
+    if not ((pscore > 0) & (pscore <= 1)).all():
+        raise ValueError("a propensity_score is outside (0, 1]")
+    users = pd.get_dummies(frame[_user_features(frame)].astype(str), dtype=float)
+    affinity = frame[[c for c in frame.columns if str(c).startswith("user-item_affinity_")]].astype(float)
+    context = pd.concat([users, affinity], axis=1).to_numpy(dtype=float)
+    if item_context is None:
+        action_context = np.eye(n_actions)
+    else:
+        items = item_context.sort_values("item_id")
+        rest = [c for c in items.columns if c not in ("item_id", "item_feature_0")]
+        parts = [items[["item_feature_0"]].astype(float)] if "item_feature_0" in items else []
+        parts.append(pd.get_dummies(items[rest].astype(str), dtype=float))
+        action_context = pd.concat(parts, axis=1).to_numpy(dtype=float)
+    return {
+        "n_rounds": len(frame), "n_actions": n_actions, "action": action,
+        "position": frame["position"].to_numpy(dtype=int) - 1,
+        "reward": frame["click"].to_numpy(dtype=int), "pscore": pscore, "context": context,
+        "action_context": action_context, "timestamp": frame["timestamp"].to_numpy(),
+    }
+
+
+def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = None,
+                   features: Optional[Sequence[str]] = None):
+    """Logged impressions as a numeric training table: one-hot user features, one-hot item, the position,
+    and ``label`` (the click), the CSV shape a ``train`` job reads (a header, numeric features, ``label``).
+
+    ``features`` fixes the user-feature dummy columns (``name=value``), so that later tables line up.
+    """
+    pd = _pandas()
+    users = pd.get_dummies(frame[_user_features(frame)].astype(str), prefix_sep="=", dtype=float)
+    if features is not None:
+        users = users.reindex(columns=list(features), fill_value=0.0)
+    n_actions = int(n_actions if n_actions is not None else frame["item_id"].max() + 1)
+    items = np.zeros((len(frame), n_actions))
+    items[np.arange(len(frame)), frame["item_id"].to_numpy(dtype=int)] = 1.0
+    table = pd.concat([users.reset_index(drop=True),
+                       pd.DataFrame(items, columns=[f"item={k}" for k in range(n_actions)]),
+                       pd.DataFrame({"position": frame["position"].to_numpy(dtype=float),
+                                     "label": frame[label].to_numpy(dtype=float)})], axis=1)
+    return table
+
+
+def upload_frame(client, frame, *, name: str = "frame.csv", label: str = "label") -> str:
+    """Uploads a numeric DataFrame (with a ``label`` column) as a training CSV; returns ``sha256:<hex>``.
+
+    Logged impressions go through :func:`training_frame` first. With an
+    :class:`~recpool.AsyncClient`, await the result.
+    """
+    if label not in frame.columns:
+        raise ValueError(f"the frame has no {label!r} column")
+    values = frame.drop(columns=[label]).to_numpy(dtype=float)
+    if not np.isfinite(values).all() or not np.isfinite(frame[label].to_numpy(dtype=float)).all():
+        raise ValueError("the frame holds NaN or infinity")
+    buffer = io.StringIO()
+    table = frame.drop(columns=[label]).copy()
+    table.columns = [f"f{j}" for j in range(table.shape[1])]
+    table["label"] = frame[label].to_numpy(dtype=float)
+    table.to_csv(buffer, index=False)
+    return client.upload_bytes(buffer.getvalue().encode(), name)

@@ -1,0 +1,93 @@
+"""CURVE key files as ``recpool keygen`` writes them (docs/SECURITY.md).
+
+``NAME.key`` holds ``public-key = Z85`` and ``secret-key = Z85`` lines (``#`` comments allowed);
+``NAME.pub`` holds the public key alone. Z85 keys are 40 characters.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict
+
+import zmq
+
+from .errors import InvalidRequest
+
+_Z85 = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _is_key(text: str) -> bool:
+    return len(text) == 40 and set(text) <= _Z85
+
+
+def _assignments(path) -> Dict[str, str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as error:
+        raise InvalidRequest(f"cannot read key file {path}: {error.strerror}") from None
+    found: Dict[str, str] = {}
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if equals and name in ("public-key", "secret-key"):
+            if not _is_key(value):
+                raise InvalidRequest(f"{path}, line {number}: {name} is not a 40-character Z85 key")
+            found.setdefault(name, value)
+        elif _is_key(line):
+            found.setdefault("public-key", line)
+        else:
+            raise InvalidRequest(f"{path}, line {number}: not a key")
+    return found
+
+
+def read_public_key(source) -> bytes:
+    """A public key from a ``.pub`` file, the public half of a ``.key`` file, or a Z85 string itself."""
+    if isinstance(source, (bytes, str)) and not os.path.exists(os.fsdecode(source)) and _is_key(os.fsdecode(source)):
+        return os.fsencode(source)
+    keys = _assignments(source)
+    if "public-key" not in keys:
+        raise InvalidRequest(f"{source} holds no public key")
+    return keys["public-key"].encode()
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A CURVE key pair in Z85."""
+
+    public: bytes
+    secret: bytes
+
+
+def read_key_pair(path) -> KeyPair:
+    """The pair in a ``NAME.key`` file; the public half is derived from the secret and checked.
+
+    Raises:
+        InvalidRequest: unreadable file, no secret key, or halves that do not belong together.
+    """
+    keys = _assignments(path)
+    if "secret-key" not in keys:
+        raise InvalidRequest(f"{path} holds no secret-key (is it a .pub file?)")
+    secret = keys["secret-key"].encode()
+    public = zmq.curve_public(secret)
+    if "public-key" in keys and keys["public-key"].encode() != public:
+        raise InvalidRequest(f"{path}: the public key does not belong to the secret key")
+    return KeyPair(public, secret)
+
+
+def apply_curve(socket, server_key, client_key) -> None:
+    """Makes ``socket`` a CURVE client of the broker whose public key is ``server_key``, with the
+    pair in ``client_key`` (both as ``recpool keygen`` writes them). Both or neither must be given."""
+    if (server_key is None) != (client_key is None):
+        raise InvalidRequest("CURVE needs both server_key (the broker's .pub) and client_key (this peer's .key)")
+    if server_key is None:
+        return
+    if not zmq.has("curve"):
+        raise InvalidRequest("this libzmq was built without CURVE")
+    pair = read_key_pair(client_key)
+    socket.curve_serverkey = read_public_key(server_key)
+    socket.curve_publickey = pair.public
+    socket.curve_secretkey = pair.secret

@@ -1,0 +1,86 @@
+"""The small value types the client returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where a reply's time went, from its header, in µs (``compute_us`` is the whole micro-batch's)."""
+
+    broker_queue_us: int = 0
+    worker_queue_us: int = 0
+    compute_us: int = 0
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Click probabilities for the rows of one ``score`` call, in row order.
+
+    ``np.asarray(scores)`` gives ``probabilities``. All rows were scored by one model version,
+    ``model_version`` (0: a model the registry does not hold; see ``status()``).
+    """
+
+    probabilities: np.ndarray
+    model_version: int
+    requests: int = 1
+    timings: Timings = field(default_factory=Timings)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.probabilities if dtype is None else self.probabilities.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.probabilities)
+
+    def __getitem__(self, index):
+        return self.probabilities[index]
+
+
+@dataclass(frozen=True)
+class Slate:
+    """A RECOMMEND answer, top slot first.
+
+    For an online policy (``source == "policy"``) ``impression_id`` names the impression for
+    :meth:`feedback` and ``propensities[k]`` is the probability of ``items[k]`` in slot ``k`` given
+    the items above it. An MLP ranking (``source`` ``model`` or a fallback) has no impression id and
+    no propensities (``None``).
+    """
+
+    items: List[int]
+    scores: List[float]
+    propensities: Optional[List[float]]
+    impression_id: Optional[str]
+    model_version: int
+    source: str
+    exploration: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class FeedbackAck:
+    """The broker committed the event; ``duplicate`` is true when the (impression, item) pair already
+    had feedback and this event was ignored."""
+
+    impression_id: str
+    item: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``health()`` found: ``healthy`` when at least one live worker offers ``service``."""
+
+    healthy: bool
+    service: str
+    live_workers: int
+    workers: int
+    protocol_version: int
+
+    def __bool__(self) -> bool:
+        return self.healthy
+
+
+#: Job states after which a job never changes again.
+TERMINAL_JOB_STATES = frozenset({"completed", "failed", "cancelled"})

@@ -1,0 +1,155 @@
+"""The bytes of RecPool protocol v1 (docs/PROTOCOL.md): the 56-byte header, commands, statuses,
+tensor frames. No sockets here, so everything in this module is testable on bytes.
+"""
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Protocol version this client speaks (header byte 3).
+PROTOCOL_VERSION = 1
+#: ASCII ``RPL``, header bytes 0-2.
+MAGIC = b"RPL"
+#: Bit 7 of the command byte marks a reply.
+REPLY_BIT = 0x80
+#: Header flag bit 0: ``model_version`` is an exact pin.
+FLAG_EXACT_VERSION = 0x0001
+
+# magic(3) version(1) command(1) reserved(1) flags(2) request_id(8) deadline_ms(8)
+# model_version(8) status(2) attempt(2) broker_queue_us(4) worker_queue_us(4) compute_us(4)
+# retry_after_ms(4) reserved(4), all little-endian.
+_HEADER = struct.Struct("<3sBBBHQQQHHIIIII")
+#: Length of frame 0.
+HEADER_BYTES = _HEADER.size
+assert HEADER_BYTES == 56
+
+_TENSOR_SHAPE = struct.Struct("<II")
+#: The little-endian float32 every tensor frame holds.
+FLOAT32_LE = np.dtype("<f4")
+
+
+class Command(enum.IntEnum):
+    """Client-side command codes (PROTOCOL.md, "Commands"); worker commands are not sent here."""
+
+    SCORE = 0x01
+    RECOMMEND = 0x02
+    FEEDBACK = 0x03
+    STATUS = 0x04
+    CANCEL = 0x05
+    CONTROL = 0x06
+
+
+class Status(enum.IntEnum):
+    """Reply status codes (PROTOCOL.md, "Status codes")."""
+
+    OK = 0
+    BAD_REQUEST = 1
+    TOO_LARGE = 2
+    BUSY = 3
+    EXPIRED = 4
+    CANCELLED = 5
+    NO_WORKER = 6
+    UNAUTHORIZED = 7
+    INTERNAL = 8
+    UNSUPPORTED_VERSION = 9
+    NOT_FOUND = 10
+    CONFLICT = 11
+    WORKER_LOST = 12
+
+
+@dataclass(frozen=True)
+class Header:
+    """A decoded frame 0. Times are as on the wire: ms since the Unix epoch, µs of waiting."""
+
+    command: int
+    request_id: int
+    flags: int = 0
+    deadline_ms: int = 0
+    model_version: int = 0
+    status: int = 0
+    attempt: int = 0
+    broker_queue_us: int = 0
+    worker_queue_us: int = 0
+    compute_us: int = 0
+    retry_after_ms: int = 0
+
+    def encode(self) -> bytes:
+        """The 56 bytes of this header, reserved fields zero."""
+        return _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, self.command, 0, self.flags, self.request_id, self.deadline_ms,
+            self.model_version, self.status, self.attempt, self.broker_queue_us, self.worker_queue_us,
+            self.compute_us, self.retry_after_ms, 0)
+
+    @property
+    def is_reply(self) -> bool:
+        """Whether bit 7 of the command is set."""
+        return bool(self.command & REPLY_BIT)
+
+
+class MalformedReply(ValueError):
+    """A frame that does not follow PROTOCOL.md; the message names what is wrong."""
+
+
+def decode_header(frame) -> Header:
+    """Decodes frame 0.
+
+    Raises:
+        MalformedReply: wrong length, magic or version. Reserved fields that are not zero and unknown
+            statuses are reported too, since a peer speaking v1 never sends them.
+    """
+    data = bytes(frame)
+    if len(data) != HEADER_BYTES:
+        raise MalformedReply(f"header has {len(data)} bytes, expected {HEADER_BYTES}")
+    (magic, version, command, reserved, flags, request_id, deadline_ms, model_version, status,
+     attempt, broker_us, worker_us, compute_us, retry_ms, reserved2) = _HEADER.unpack(data)
+    if magic != MAGIC:
+        raise MalformedReply(f"header magic is {magic!r}, expected {MAGIC!r}")
+    if version != PROTOCOL_VERSION:
+        raise MalformedReply(f"header protocol version is {version}, expected {PROTOCOL_VERSION}")
+    if reserved != 0 or reserved2 != 0:
+        raise MalformedReply("a reserved header field is not zero")
+    if status not in Status._value2member_map_:
+        raise MalformedReply(f"unknown status {status}")
+    return Header(command, request_id, flags, deadline_ms, model_version, status, attempt, broker_us,
+                  worker_us, compute_us, retry_ms)
+
+
+def tensor_frame(rows: np.ndarray) -> bytearray:
+    """Encodes a 2-D array as a tensor frame ``[rows u32][cols u32][float32 LE, row-major]``.
+
+    The frame is allocated once and the values are written into it by one numpy copy (which also
+    converts dtype and byte order when needed): no Python loop touches the elements.
+    """
+    n, cols = rows.shape
+    frame = bytearray(_TENSOR_SHAPE.size + n * cols * 4)
+    _TENSOR_SHAPE.pack_into(frame, 0, n, cols)
+    body = np.frombuffer(frame, dtype=FLOAT32_LE, offset=_TENSOR_SHAPE.size).reshape(n, cols)
+    np.copyto(body, rows, casting="same_kind")
+    return frame
+
+
+def decode_tensor(frame) -> np.ndarray:
+    """Decodes a tensor frame to a ``rows × cols`` float32 array (a fresh, writable copy).
+
+    Raises:
+        MalformedReply: the length is not ``8 + rows × cols × 4`` or a dimension is 0.
+    """
+    buffer = memoryview(frame)
+    if len(buffer) < _TENSOR_SHAPE.size:
+        raise MalformedReply(f"tensor frame has {len(buffer)} bytes, less than its 8-byte shape")
+    n, cols = _TENSOR_SHAPE.unpack_from(buffer, 0)
+    if n < 1 or cols < 1:
+        raise MalformedReply(f"tensor shape {n} × {cols} has a zero dimension")
+    if len(buffer) != _TENSOR_SHAPE.size + n * cols * 4:
+        raise MalformedReply(f"tensor frame of {n} × {cols} has {len(buffer)} bytes, "
+                             f"expected {_TENSOR_SHAPE.size + n * cols * 4}")
+    values = np.frombuffer(buffer, dtype=FLOAT32_LE, offset=_TENSOR_SHAPE.size).reshape(n, cols)
+    return values.astype(np.float32, copy=True)
+
+
+def cancel_payload(request_id: int) -> bytes:
+    """The CANCEL payload: the id of the request to cancel, u64 LE."""
+    return struct.pack("<Q", request_id)

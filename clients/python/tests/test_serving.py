@@ -1,0 +1,152 @@
+"""SCORE, RECOMMEND, FEEDBACK, STATUS against the session pool (recpool local --online)."""
+import asyncio
+import json
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+import recpool
+from pools import binary
+
+WIDTH = 106
+
+
+def test_health_and_status_describe_the_live_pool(client):
+    health = client.health()
+    assert health and health.live_workers == 2 and health.protocol_version == recpool.PROTOCOL_VERSION
+    assert not client.health("NO_SUCH_SERVICE")
+    status = client.status()
+    assert status["protocol_version"] == 1
+    assert {w["input_width"] for w in status["workers"]} == {WIDTH}
+
+
+def test_a_10000_row_batch_scores_in_one_call_with_the_numbers_recpool_score_prints(client, pool, tmp_path):
+    rows = np.random.default_rng(7).random((10_000, WIDTH), dtype=np.float32)
+    scores = client.score(rows)
+    assert scores.probabilities.shape == (10_000,) and scores.probabilities.dtype == np.float32
+    assert scores.requests == 2  # over the 8,192-row limit: two requests, one version
+    assert ((scores.probabilities > 0) & (scores.probabilities < 1)).all()
+    expected = []
+    for part in (rows[:5000], rows[5000:]):  # recpool score sends one request, so at most 8,192 rows
+        path = tmp_path / "rows.csv"
+        np.savetxt(path, part, delimiter=",", fmt="%.9g")
+        pin = ["--model-version", str(scores.model_version), "--exact"] if scores.model_version else []
+        out = subprocess.run([binary("recpool"), "score", "--broker", pool.frontend, "--input", str(path), "--json",
+                              *pin], check=True, capture_output=True, text=True).stdout
+        document = json.loads(out)
+        assert document["model_version"] == scores.model_version
+        expected.extend(document["scores"])
+    # Same model, same rows; batch shapes differ (8,192 + 1,808 rows against 2 × 5,000), which may move the
+    # last bit of a float32 (see test_score_many...), never more.
+    np.testing.assert_allclose(scores.probabilities, np.array(expected, dtype=np.float32), rtol=4e-7, atol=0)
+
+
+def test_score_accepts_any_real_dtype_and_a_single_row(client):
+    rows = np.random.default_rng(1).random((3, WIDTH))
+    as64 = client.score(rows)
+    as32 = client.score(rows.astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(as64), np.asarray(as32))
+    assert len(client.score(rows[0])) == 1
+
+
+def test_score_many_pipelines_batches_on_one_socket(client):
+    rows = np.random.default_rng(2).random((64, WIDTH), dtype=np.float32)
+    batches = [rows[i:i + 8] for i in range(0, 64, 8)]
+    results = client.score_many(batches, window=4)
+    joined = np.concatenate([np.asarray(r) for r in results])
+    # The worker scores a micro-batch with one GEMM, whose blocking depends on the batch's rows: the same
+    # row may differ in the last bit between batch shapes, never more.
+    np.testing.assert_allclose(joined, np.asarray(client.score(rows)), rtol=4e-7, atol=0)
+
+
+def test_a_wrong_width_is_a_bad_request_naming_both_widths(client):
+    with pytest.raises(recpool.BadRequest, match=f"expects {WIDTH}") as caught:
+        client.score(np.ones((2, WIDTH + 1), dtype=np.float32))
+    assert caught.value.header.attempt >= 1  # a worker's reply echoes the dispatch attempt
+
+
+def test_more_rows_than_the_limit_in_one_request_is_too_large(pool):
+    with recpool.Client(pool.frontend, max_rows=20_000) as c:
+        with pytest.raises(recpool.TooLarge, match="8192"):
+            c.score(np.zeros((8193, WIDTH), dtype=np.float32))
+
+
+def test_more_columns_than_the_limit_is_too_large(client):
+    with pytest.raises(recpool.TooLarge, match="4096"):
+        client.score(np.zeros((1, 4097), dtype=np.float32))
+
+
+def test_an_exact_pin_no_worker_serves_is_a_conflict(client):
+    with pytest.raises(recpool.Conflict, match="version 999"):
+        client.score(np.zeros((1, WIDTH), dtype=np.float32), exact_version=999)
+
+
+def test_a_minimum_version_that_is_served_scores(client):
+    served = client.score(np.zeros((1, WIDTH), dtype=np.float32)).model_version
+    assert client.score(np.zeros((1, WIDTH), dtype=np.float32), min_version=served).model_version >= served
+
+
+def test_a_deadline_already_past_is_refused_without_scoring(client):
+    # Decision 1 (HELPERS.md): EXPIRED, always. Brokers before it answered BUSY; both are typed refusals.
+    with pytest.raises((recpool.Expired, recpool.Busy)):
+        client.score(np.zeros((1, WIDTH), dtype=np.float32), deadline=time.time() - 5)
+
+
+def test_recommend_returns_a_policy_slate_and_feedback_is_acknowledged_once(client):
+    slate = client.recommend({"user_feature_0": "u0_01", "user_feature_2": "u2_05"}, events=[(3, 12.5)], top=3)
+    assert slate.source == "policy" and len(slate.items) == 3 == len(set(slate.items))
+    assert len(slate.scores) == 3 and all(0 < p <= 1 for p in slate.propensities)
+    assert slate.impression_id and slate.model_version >= 1
+    first = client.feedback(slate.impression_id, slate.items[0], 1, dwell=4.0)
+    assert first == recpool.FeedbackAck(slate.impression_id, slate.items[0], False)
+    assert client.feedback(slate.impression_id, slate.items[0], 1).duplicate
+    assert not client.feedback(slate.impression_id, slate.items[1], 0).duplicate
+
+
+def test_feedback_for_an_unknown_impression_is_not_found(client):
+    with pytest.raises(recpool.NotFound, match="unknown impression"):
+        client.feedback("no-such-impression", 1, 1)
+
+
+def test_feedback_for_an_item_not_in_the_slate_is_a_bad_request_naming_it(client):
+    slate = client.recommend(top=2)
+    stranger = next(i for i in range(1000) if i not in slate.items)
+    with pytest.raises(recpool.BadRequest, match=f"item {stranger}"):
+        client.feedback(slate.impression_id, stranger, 1)
+
+
+def test_an_unknown_user_feature_is_a_bad_request_naming_it(client):
+    with pytest.raises(recpool.BadRequest, match="no_such_feature"):
+        client.recommend({"no_such_feature": "x"})
+
+
+def test_the_async_client_scores_recommends_and_gives_feedback_concurrently(pool):
+    async def main():
+        async with recpool.AsyncClient(pool.frontend) as c:
+            rows = np.random.default_rng(3).random((10, WIDTH), dtype=np.float32)
+            parts = await asyncio.gather(*(c.score(rows[i:i + 1]) for i in range(10)))
+            whole = await c.score(rows)
+            slate = await c.recommend({"user_feature_1": "u1_02"}, top=2)
+            ack = await c.feedback(slate.impression_id, slate.items[1], 0)
+            health = await c.health()
+            with pytest.raises(recpool.BadRequest):
+                await c.score(np.ones((1, 3), dtype=np.float32))
+            return parts, whole, ack, health
+
+    parts, whole, ack, health = asyncio.run(main())
+    np.testing.assert_allclose(np.concatenate([np.asarray(p) for p in parts]), np.asarray(whole), rtol=4e-7, atol=0)
+    assert not ack.duplicate and health.live_workers == 2
+
+
+def test_cancelling_an_async_call_sends_cancel_and_frees_the_client(pool):
+    async def main():
+        async with recpool.AsyncClient(pool.frontend) as c:
+            task = asyncio.ensure_future(c.score(np.zeros((1, WIDTH), dtype=np.float32)))
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return len(await c.score(np.zeros((2, WIDTH), dtype=np.float32)))
+
+    assert asyncio.run(main()) == 2

@@ -1,0 +1,121 @@
+"""CONTROL: upload, train and follow, jobs, models, promote, rollback, fetch, on a pool of its own."""
+import numpy as np
+import pytest
+
+import recpool
+from pools import LocalPool, wait_for
+
+WIDTH = 8
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory):
+    local = LocalPool(tmp_path_factory.mktemp("train-state"), "--input-width", str(WIDTH), workers=2)
+    with recpool.Client(local.frontend, timeout=10) as c:
+        yield c
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    x = rng.random((600, WIDTH))
+    label = (x[:, 0] + x[:, 1] > 1.0).astype(int)
+    path = tmp_path_factory.mktemp("data") / "train.csv"
+    header = ",".join([f"x{j}" for j in range(WIDTH)] + ["label"])
+    np.savetxt(path, np.column_stack([x, label]), delimiter=",", header=header, comments="", fmt="%.6f")
+    return path
+
+
+def test_upload_returns_the_sha256_dataset_name_and_is_idempotent(trainer, csv_path):
+    import hashlib
+
+    name = trainer.upload(csv_path)
+    assert name == "sha256:" + hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    assert trainer.upload(csv_path) == name
+
+
+def test_an_upload_in_many_chunks_arrives_whole(trainer, csv_path):
+    from recpool import operations as ops
+
+    data = csv_path.read_bytes()
+    name = trainer._drive(ops.upload_bytes(data, "chunked.csv", chunk_bytes=4096))
+    assert name == trainer.upload(csv_path)
+
+
+def test_train_on_a_csv_follows_the_job_to_a_registered_promoted_model(trainer, csv_path):
+    job = trainer.train(csv_path, epochs=2, batch=32, workers=2, sync_every=10, seed=3, promote=True)
+    assert job.document["state"] in ("queued", "running") and job.id.startswith("job-")
+    progress = list(job.follow(interval=0.1))
+    assert progress[-1]["state"] == "completed" and progress[-1]["model_version"] >= 1
+    rounds = [p["round"] for p in progress]
+    assert rounds == sorted(rounds) and rounds[-1] == progress[-1]["total_rounds"]
+    version = progress[-1]["model_version"]
+    assert any(j["job"] == job.id for j in trainer.jobs())
+    assert trainer.job(job.id)["rounds"]
+    model = next(m for m in trainer.models() if m["version"] == version)
+    assert model["promoted"] and model["job"] == job.id
+    served = wait_for(lambda: trainer.score(np.zeros((1, WIDTH), np.float32), min_version=version),
+                      what="the trained version to serve")
+    assert served.model_version == version
+    document, checkpoint = trainer.fetch(version)
+    assert document["version"] == version and checkpoint
+
+
+def test_promote_and_rollback_move_the_served_version(trainer, csv_path):
+    first = trainer.train(csv_path, epochs=1, seed=4, promote=True).wait(interval=0.1)["model_version"]
+    second = trainer.train(csv_path, epochs=1, seed=5).wait(interval=0.1)["model_version"]
+    assert second > first
+    assert trainer.promote(second)["version"] == second
+    assert wait_for(lambda: trainer.score(np.zeros((1, WIDTH), np.float32), min_version=second)).model_version == second
+    assert trainer.rollback()["version"] == first
+    assert trainer.score(np.zeros((1, WIDTH), np.float32), exact_version=first).model_version == first
+
+
+def test_a_job_on_a_dataset_never_uploaded_is_not_found(trainer):
+    with pytest.raises(recpool.NotFound, match="0" * 64):
+        trainer.train("sha256:" + "0" * 64, epochs=1)
+
+
+def test_a_job_whose_dataset_cannot_be_read_fails_and_follow_raises_job_failed(trainer, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text("x0,label\nnot-a-number,1\n")
+    job = trainer.train(broken, epochs=1)
+    with pytest.raises(recpool.JobFailed) as caught:
+        for _ in job.follow(interval=0.1):
+            pass
+    assert caught.value.job["state"] == "failed" and caught.value.job["error"]
+
+
+def test_unknown_jobs_and_versions_are_not_found(trainer):
+    with pytest.raises(recpool.NotFound, match="job-999"):
+        trainer.job("job-999")
+    with pytest.raises(recpool.NotFound, match="999"):
+        trainer.promote(999)
+
+
+def test_an_invalid_job_spec_is_a_bad_request_naming_the_field(trainer):
+    with pytest.raises(recpool.BadRequest, match="epochs"):
+        trainer.train("obd:random/all", epochs=0)
+
+
+def test_a_declared_schema_is_sent_in_the_train_request():
+    from recpool import operations as ops
+
+    spec = ops.train_spec("sha256:ab", schema={"features": [{"name": "x0", "type": "float"}]})
+    assert spec["schema"] == {"features": [{"name": "x0", "type": "float"}]}
+    assert "schema" not in ops.train_spec("sha256:ab") and ops.train_spec("sha256:ab")["hidden"] is None
+
+
+def test_the_async_client_trains_and_follows(trainer, csv_path):
+    import asyncio
+
+    async def main():
+        async with recpool.AsyncClient(trainer.endpoint, timeout=10) as c:
+            name = await c.upload(csv_path)
+            job = await c.train(name, epochs=1, seed=6)
+            states = [j["state"] async for j in job.follow(interval=0.1)]
+            return states, await c.jobs(), await c.models()
+
+    states, jobs, models = asyncio.run(main())
+    assert states[-1] == "completed" and jobs and models

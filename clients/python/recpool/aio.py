@@ -68,8 +68,16 @@ class AsyncClient(_Base):
             if future is not None and not future.done():
                 future.set_result((header, payload))
 
-    async def _send(self, frames: list) -> None:
-        await self._socket.send_multipart(frames, copy=False)
+    async def _send(self, frames: list, within: Optional[float] = None) -> None:
+        """Sends a message, waiting at most ``within`` seconds for the socket to take it (a DEALER
+        waits while it has no connection); raises asyncio.TimeoutError past that."""
+        await asyncio.wait_for(self._socket.send_multipart(frames, copy=False), within)
+
+    async def _cancel(self, request_id: int) -> None:
+        try:
+            await self._send([Header(int(Command.CANCEL), next(self._ids)).encode(), cancel_payload(request_id)], 0.1)
+        except (asyncio.TimeoutError, zmq.ZMQError):
+            pass  # best effort: the broker drops the request at its deadline anyway
 
     async def _run_one(self, call: ops.Call):
         if self._reader is None or self._reader.done():
@@ -82,17 +90,17 @@ class AsyncClient(_Base):
             self._waiters[request_id] = future
             give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
             try:
-                await self._send(self._frames(call, request_id, deadline_ms))
-                header, payload = await asyncio.wait_for(future, max(0.0, give_up_in))
+                await self._send(self._frames(call, request_id, deadline_ms), max(0.0, give_up_in))
+                header, payload = await asyncio.wait_for(
+                    future, max(0.0, self._give_up_at(deadline_ms, self.grace) - time.monotonic()))
             except asyncio.TimeoutError:
                 self._waiters.pop(request_id, None)
-                await self._send([Header(int(Command.CANCEL), next(self._ids)).encode(), cancel_payload(request_id)])
+                await self._cancel(request_id)
                 raise Timeout(f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
                               f"from {self.endpoint}") from None
             except asyncio.CancelledError:
                 if self._waiters.pop(request_id, None) is not None:
-                    await self._send([Header(int(Command.CANCEL), next(self._ids)).encode(),
-                                      cancel_payload(request_id)])
+                    await self._cancel(request_id)
                 raise
             if header.status == Status.OK:
                 return call.parse(ops.Reply(header, payload))

@@ -112,12 +112,22 @@ class Client(_Base):
 
     # ------------------------------------------------------------ the engine
 
-    def _send(self, frames: list) -> None:
+    def _send(self, frames: list, give_up_at: Optional[float] = None) -> bool:
+        """Sends a message without ever blocking past ``give_up_at`` (a DEALER blocks while it has no
+        connection, e.g. while a CURVE handshake is refused). Returns False if it could not be sent by
+        then; with no ``give_up_at`` it only tries once."""
+        while not self._socket.poll(0, zmq.POLLOUT):
+            now = time.monotonic()
+            if give_up_at is None or now >= give_up_at:
+                return False
+            self._socket.poll(max(1, int((give_up_at - now) * 1000)), zmq.POLLOUT)
         last = len(frames) - 1
         for index, frame in enumerate(frames):
             self._socket.send(frame, zmq.SNDMORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
+        return True
 
     def _cancel(self, request_id: int) -> None:
+        """Sends CANCEL for a request given up on, if the socket can take it now (best effort)."""
         header = Header(int(Command.CANCEL), next(self._ids)).encode()
         self._send([header, cancel_payload(request_id)])
 
@@ -133,8 +143,11 @@ class Client(_Base):
 
         def dispatch(index, deadline_ms, tries):
             request_id = next(self._ids)
-            self._send(self._frames(calls[index], request_id, deadline_ms))
-            pending[request_id] = [index, deadline_ms, self._give_up_at(deadline_ms, self.grace), tries]
+            give_up_at = self._give_up_at(deadline_ms, self.grace)
+            if not self._send(self._frames(calls[index], request_id, deadline_ms), give_up_at):
+                fail(Timeout(f"could not send {calls[index].command.name} to {self.endpoint} within its deadline "
+                             "(no connection; with CURVE, a key the broker does not admit never connects)"))
+            pending[request_id] = [index, deadline_ms, give_up_at, tries]
 
         def fail(error):
             for request_id in list(pending):

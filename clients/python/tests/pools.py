@@ -47,6 +47,16 @@ def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, what: str
     raise AssertionError(f"timed out waiting for {what} (last error: {last})")
 
 
+def wait_for_policy(client, workers: int) -> None:
+    """Waits until ``workers`` replicas serve the online policy's current version (before that a worker
+    answers RECOMMEND with its MLP)."""
+    def installed():
+        view = client.online()
+        serving = [r for r in view.get("replicas") or [] if r.get("version") == view.get("version")]
+        return len(serving) >= workers
+    wait_for(installed, what="the online policy on every replica")
+
+
 class Processes:
     """Processes started for one pool; ``stop()`` ends them all."""
 
@@ -91,11 +101,10 @@ class LocalPool(Processes):
         if self.frontend is None:
             self.stop()
             raise RuntimeError("recpool local did not start")
-        self.wait_for_workers(workers)
-
-    def wait_for_workers(self, count: int, service: str = "SCORE") -> None:
         with recpool.Client(self.frontend, timeout=2) as client:
-            wait_for(lambda: client.health(service).live_workers >= count, what=f"{count} live {service} workers")
+            wait_for(lambda: client.health().live_workers >= workers, what=f"{workers} live workers")
+            if "--online" in extra:
+                wait_for_policy(client, workers)
 
 
 class DirectPool(Processes):
@@ -119,3 +128,5 @@ class DirectPool(Processes):
         if workers:
             with recpool.Client(self.frontend, timeout=2, **(client_options or {})) as client:
                 wait_for(lambda: client.health().live_workers >= workers, what=f"{workers} live workers")
+                if "--online" in broker_args:
+                    wait_for_policy(client, workers)

@@ -1,0 +1,103 @@
+"""CURVE: keys from `recpool keygen`, roles, and an unknown key; plus EXPIRED feedback, on a secured
+online pool with a one-second feedback window."""
+import subprocess
+
+import numpy as np
+import pytest
+
+import recpool
+from pools import DirectPool, binary, wait_for
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("keys")
+    for name in ("broker", "worker", "alice", "ci", "mallory"):
+        subprocess.run([binary("recpool"), "keygen", "--out", str(directory), "--name", name], check=True,
+                       capture_output=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def secure(keys, tmp_path_factory):
+    pool = DirectPool(
+        ["--curve-key", str(keys / "broker.key"), "--allow-clients", str(keys / "alice.pub"),
+         "--allow-trainers", str(keys / "ci.pub"), "--allow-workers", str(keys / "worker.pub"),
+         "--online", "--state-dir", str(tmp_path_factory.mktemp("secure-state")), "--feedback-window-s", "1"],
+        ["--curve-server-key", str(keys / "broker.pub"), "--curve-key", str(keys / "worker.key")],
+        workers=1, client_options={"server_key": keys / "broker.pub", "client_key": keys / "ci.key"})
+    yield pool
+    pool.stop()
+
+
+def test_a_client_key_scores_recommends_and_gives_feedback(secure, keys):
+    with recpool.Client(secure.frontend, server_key=keys / "broker.pub", client_key=keys / "alice.key") as c:
+        assert c.health().live_workers == 1
+        assert len(c.score(np.zeros((3, 106), np.float32))) == 3
+        slate = c.recommend(top=2)
+        assert not c.feedback(slate.impression_id, slate.items[0], 1).duplicate
+
+
+def test_a_client_key_may_not_promote_and_gets_unauthorized_naming_the_role(secure, keys):
+    with recpool.Client(secure.frontend, server_key=keys / "broker.pub", client_key=keys / "alice.key") as c:
+        with pytest.raises(recpool.Unauthorized, match="client"):
+            c.promote(1)
+        assert c.models() == []  # reading the registry is allowed
+
+
+def test_a_trainer_key_may_use_the_control_plane(secure, keys):
+    with recpool.Client(secure.frontend, server_key=keys / "broker.pub", client_key=keys / "ci.key") as c:
+        with pytest.raises(recpool.NotFound):
+            c.promote(1)  # admitted; there is simply no version 1
+        assert c.jobs() == []
+
+
+def test_a_key_that_is_not_allow_listed_gets_no_reply_at_all(secure, keys):
+    with recpool.Client(secure.frontend, server_key=keys / "broker.pub", client_key=keys / "mallory.key",
+                        timeout=0.5, grace=0.1) as c:
+        with pytest.raises(recpool.Timeout):
+            c.status()
+
+
+def test_a_public_key_given_as_z85_text_works_like_the_file(secure, keys):
+    z85 = (keys / "broker.pub").read_text().strip()
+    with recpool.Client(secure.frontend, server_key=z85, client_key=keys / "alice.key") as c:
+        assert c.status()["protocol_version"] == 1
+
+
+def test_bad_key_arguments_are_refused_before_connecting(keys):
+    with pytest.raises(recpool.InvalidRequest, match="both"):
+        recpool.Client("tcp://127.0.0.1:1", server_key=keys / "broker.pub")
+    with pytest.raises(recpool.InvalidRequest, match="secret-key"):
+        recpool.Client("tcp://127.0.0.1:1", server_key=keys / "broker.pub", client_key=keys / "alice.pub")
+
+
+def test_feedback_after_the_window_is_expired(secure, keys):
+    with recpool.Client(secure.frontend, server_key=keys / "broker.pub", client_key=keys / "alice.key") as c:
+        slate = c.recommend(top=2)
+
+        def refused():
+            try:
+                c.feedback(slate.impression_id, slate.items[1], 0)
+            except recpool.Expired as error:
+                return error
+            return None
+
+        error = wait_for(refused, timeout=10, interval=0.2, what="the feedback window to close")
+        assert slate.impression_id in error.message or "window" in error.message
+
+
+def test_the_async_client_speaks_curve_and_times_out_for_an_unknown_key(secure, keys):
+    import asyncio
+
+    async def main():
+        async with recpool.AsyncClient(secure.frontend, server_key=keys / "broker.pub",
+                                       client_key=keys / "ci.key") as c:
+            admitted = await c.health()
+        async with recpool.AsyncClient(secure.frontend, server_key=keys / "broker.pub",
+                                       client_key=keys / "mallory.key", timeout=0.5, grace=0.1) as c:
+            with pytest.raises(recpool.Timeout):
+                await c.status()
+        return admitted
+
+    assert asyncio.run(main()).live_workers == 1

@@ -71,10 +71,11 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
 def read_export(path):
     """Reads ``impressions.csv`` from ``recpool logs export`` (or an OBD file) into the same layout."""
     pd = _pandas()
-    frame = pd.read_csv(path, index_col=0)
+    header = pd.read_csv(path, nrows=0).columns
+    # Raw user features stay text, and an empty one stays "" (not NaN), as in the live frame.
+    text = {name: str for name in header if str(name).startswith("user_feature_")}
+    frame = pd.read_csv(path, index_col=0, dtype=text, keep_default_na=False)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    for name in [c for c in frame.columns if str(c).startswith("user_feature_")]:
-        frame[name] = frame[name].fillna("").astype(str)
     return frame
 
 

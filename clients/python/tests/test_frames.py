@@ -1,0 +1,92 @@
+"""The impression log as pandas/obp data, and a DataFrame of logged impressions as an upload."""
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import recpool
+from recpool import frames
+from pools import binary
+
+
+@pytest.fixture(scope="module")
+def logged(pool):
+    """Ten slates of three with feedback on every shown item (item in the top slot clicked)."""
+    with recpool.Client(pool.frontend) as c:
+        shown = []
+        for user in range(10):
+            slate = c.recommend({"user_feature_0": f"u0_{user % 3:02d}", "user_feature_1": "u1_01"}, top=3)
+            for position, item in enumerate(slate.items):
+                c.feedback(slate.impression_id, item, int(position == 0))
+            shown.append(slate)
+        return shown
+
+
+def test_the_live_log_becomes_an_obd_frame_with_one_row_per_shown_item(client, logged):
+    frame = frames.impressions_frame(client)
+    mine = frame[frame["impression_id"].isin({s.impression_id for s in logged})]
+    assert len(mine) == 30
+    assert list(frame.columns[:5]) == ["timestamp", "item_id", "position", "click", "propensity_score"]
+    assert {"user_feature_0", "user_feature_3", "user-item_affinity_0", "user-item_affinity_39"} <= set(frame.columns)
+    for slate in logged:
+        rows = mine[mine["impression_id"] == slate.impression_id]
+        assert rows["item_id"].tolist() == slate.items and rows["position"].tolist() == [1, 2, 3]
+        assert rows["click"].tolist() == [1, 0, 0]
+        np.testing.assert_allclose(rows["propensity_score"], slate.propensities)
+        assert (rows["policy_version"] == slate.model_version).all()
+
+
+def test_the_frame_matches_what_recpool_logs_export_writes(client, pool, logged, tmp_path):
+    out = tmp_path / "impressions.csv"  # `recpool logs export` does not create a missing directory
+    run = subprocess.run([binary("recpool"), "logs", "export", "--broker", pool.frontend, "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    exported = frames.read_export(out)
+    live = frames.impressions_frame(client)
+    columns = ["item_id", "position", "click", "user_feature_0", "user_feature_1"]
+    pd.testing.assert_frame_equal(exported[columns].reset_index(drop=True), live[columns], check_dtype=False)
+    np.testing.assert_allclose(exported["propensity_score"], live["propensity_score"], rtol=1e-9)
+    assert (exported["timestamp"].dt.floor("ms") == live["timestamp"]).all()
+
+
+def test_bandit_feedback_has_obp_keys_and_shapes(client, logged):
+    frame = frames.impressions_frame(client)
+    feedback = frames.bandit_feedback(frame, n_actions=40)
+    n = len(frame)
+    assert feedback["n_rounds"] == n and feedback["n_actions"] == 40
+    assert feedback["action"].shape == feedback["reward"].shape == feedback["pscore"].shape == (n,)
+    assert set(np.unique(feedback["position"])) <= {0, 1, 2}
+    assert feedback["context"].shape[0] == n and feedback["action_context"].shape == (40, 40)
+    # IPW of the logging policy on its own log: weights π/π0 are 1, so the estimate is the mean reward.
+    action_dist = np.zeros((n, 40, 3))
+    action_dist[np.arange(n), feedback["action"], feedback["position"]] = feedback["pscore"]
+    chosen = action_dist[np.arange(n), feedback["action"], feedback["position"]]
+    ipw = np.mean(feedback["reward"] * chosen / feedback["pscore"])
+    assert ipw == pytest.approx(feedback["reward"].mean())
+
+
+def test_bandit_feedback_refuses_an_empty_frame_or_a_bad_propensity(client, logged):
+    frame = frames.impressions_frame(client)
+    with pytest.raises(ValueError, match="no impressions"):
+        frames.bandit_feedback(frame.iloc[:0])
+    broken = frame.copy()
+    broken.loc[broken.index[0], "propensity_score"] = 0.0
+    with pytest.raises(ValueError, match="propensity"):
+        frames.bandit_feedback(broken)
+
+
+def test_logged_impressions_become_an_upload_a_job_trains_on(client, logged):
+    table = frames.training_frame(frames.impressions_frame(client), n_actions=40)
+    assert table["label"].isin([0.0, 1.0]).all() and table.shape[1] > 41
+    name = frames.upload_frame(client, table, name="impressions.csv")
+    assert name.startswith("sha256:")
+    final = client.train(name, epochs=1, batch=8, seed=1).wait(interval=0.1)
+    assert final["state"] == "completed" and final["model_version"] >= 1
+
+
+def test_upload_frame_refuses_a_frame_without_label_or_with_nan(client):
+    with pytest.raises(ValueError, match="label"):
+        frames.upload_frame(client, pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(ValueError, match="NaN"):
+        frames.upload_frame(client, pd.DataFrame({"x": [np.nan], "label": [1.0]}))

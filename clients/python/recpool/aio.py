@@ -163,15 +163,15 @@ class AsyncClient(_Base):
 
     async def models(self, *, timeout=None) -> List[dict]:
         """See :meth:`recpool.Client.models`."""
-        return await self._drive(ops.control("models", timeout=timeout, key="models"))
+        return await self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
 
     async def promote(self, version, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.promote`."""
-        return await self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout))
+        return await self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout, keys=ops.MODEL_KEYS))
 
     async def rollback(self, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.rollback`."""
-        return await self._drive(ops.control("rollback", timeout=timeout))
+        return await self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
 
     async def upload(self, path, *, timeout=None) -> str:
         """See :meth:`recpool.Client.upload`."""
@@ -187,15 +187,15 @@ class AsyncClient(_Base):
 
     async def jobs(self, *, timeout=None) -> List[dict]:
         """See :meth:`recpool.Client.jobs`."""
-        return await self._drive(ops.control("jobs", timeout=timeout, key="jobs"))
+        return await self._drive(ops.control("jobs", timeout=timeout, key="jobs", keys=ops.JOB_KEYS))
 
     async def job(self, job_id, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.job`."""
-        return await self._drive(ops.control("job", {"job": job_id}, timeout=timeout))
+        return await self._drive(ops.control("job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
 
     async def cancel_job(self, job_id, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.cancel_job`."""
-        return await self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout))
+        return await self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
 
     async def online(self, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.online`."""

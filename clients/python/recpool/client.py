@@ -278,15 +278,15 @@ class Client(_Base):
 
     def models(self, *, timeout: Optional[float] = None) -> List[dict]:
         """The registered model versions."""
-        return self._drive(ops.control("models", timeout=timeout, key="models"))
+        return self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
 
     def promote(self, version: int, *, timeout: Optional[float] = None) -> dict:
         """Serves ``version`` from now on; returns the model. Trainer role."""
-        return self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout))
+        return self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout, keys=ops.MODEL_KEYS))
 
     def rollback(self, *, timeout: Optional[float] = None) -> dict:
         """Goes back to the previously promoted version; returns the model now promoted. Trainer role."""
-        return self._drive(ops.control("rollback", timeout=timeout))
+        return self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
 
     def fetch(self, version: int, *, timeout: Optional[float] = None):
         """A registered version's model document and checkpoint bytes."""
@@ -311,15 +311,15 @@ class Client(_Base):
 
     def jobs(self, *, timeout: Optional[float] = None) -> List[dict]:
         """Every training job."""
-        return self._drive(ops.control("jobs", timeout=timeout, key="jobs"))
+        return self._drive(ops.control("jobs", timeout=timeout, key="jobs", keys=ops.JOB_KEYS))
 
     def job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
         """One job with its rounds."""
-        return self._drive(ops.control("job", {"job": job_id}, timeout=timeout))
+        return self._drive(ops.control("job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
 
     def cancel_job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
         """Cancels a job; returns it. Trainer role."""
-        return self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout))
+        return self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
 
     def online(self, *, timeout: Optional[float] = None) -> dict:
         """The online-learning view (PROTOCOL.md, "Online learning")."""

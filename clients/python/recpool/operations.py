@@ -250,8 +250,25 @@ def health(service: str = "SCORE", *, timeout=None):
     return Health(bool(live), service, len(live), len(workers), int(document.get("protocol_version") or 0))
 
 
+#: The keys of a job document (PROTOCOL.md, "CONTROL requests").
+JOB_KEYS = ("job", "state", "model", "round", "total_rounds", "epoch", "step", "loss", "metrics", "model_version",
+            "error", "created_at", "updated_at", "spec", "rounds")
+#: The keys of a model document.
+MODEL_KEYS = ("version", "job", "promoted", "metrics", "dataset_sha256", "hyperparameters", "checkpoint_sha256",
+              "created_at")
+
+
+def with_keys(document, keys: Sequence[str]):
+    """The document with every key the spec lists, ``None`` where the peer sent none (the spec says such keys
+    are present as ``null``; older brokers leave them out)."""
+    if isinstance(document, dict):
+        for name in keys:
+            document.setdefault(name, None)
+    return document
+
+
 def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = None, *, timeout=None,
-            key: Optional[str] = None, raw: bool = False) -> Call:
+            key: Optional[str] = None, raw: bool = False, keys: Optional[Sequence[str]] = None) -> Call:
     """A CONTROL call ``{"op": op, **arguments}`` with optional bytes in frame 2.
 
     The result is the reply's JSON (``key`` picks one of its fields), or with ``raw`` the pair
@@ -269,6 +286,11 @@ def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = N
             if not isinstance(answer, dict) or key not in answer:
                 raise ProtocolViolation(f"the CONTROL {op} reply has no {key!r}", reply.header)
             answer = answer[key]
+        if keys is not None:
+            if isinstance(answer, list):
+                answer = [with_keys(item, keys) for item in answer]
+            else:
+                answer = with_keys(answer, keys)
         if raw:
             return answer, (bytes(reply.frames[1]) if len(reply.frames) > 1 else None)
         return answer
@@ -336,7 +358,7 @@ def train(dataset, schema=None, *, timeout=None, **options):
     if isinstance(name, str) and os.path.isfile(name):
         name = yield from upload_path(name, timeout=timeout)
     spec = train_spec(name, schema, **options)
-    (job,) = yield [control("train", {"train": spec}, timeout=timeout)]
+    (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]
     return job
 
 

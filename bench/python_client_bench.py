@@ -1,0 +1,193 @@
+"""The Python client (clients/python) against `recpool loadtest` on the same pool, side by side.
+
+One pool (recpool-broker + 2 recpool-worker, input width 106) serves both load generators, interleaved
+run by run: `recpool loadtest` (Swift, closed loop, CONCURRENCY in flight, one socket) and this process
+driving `recpool.Client.score_many` (one Python process, one socket, the same number in flight) or
+`recpool.AsyncClient` (asyncio, the same). Reported: requests/s at batch 1 and rows/s at batch 256,
+medians of the repeats with their range, and Python ÷ Swift.
+
+Usage: python_client_bench.py BIN_DIR [--repeats 3] [--duration 4s] [--concurrency 16] [--json OUT]
+"""
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import recpool
+
+WIDTH = 106
+
+
+def seconds(text: str) -> float:
+    return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s"))
+
+
+class Pool:
+    """A broker and two workers on OS-picked loopback ports; stopped (SIGTERM, then SIGKILL) at the end."""
+
+    def __init__(self, bin_dir: str, workers: int = 2):
+        self.children = []
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        broker = self._start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
+                              "--backend", "tcp://127.0.0.1:*", "--log-level", "error", "--exit-with-parent"],
+                             stdout=subprocess.PIPE, text=True)
+        endpoints = json.loads(broker.stdout.readline())
+        self.frontend = endpoints["frontend"]
+        for index in range(workers):
+            self._start([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"], "--id",
+                         f"bench-{index}", "--input-width", str(WIDTH), "--log-level", "error", "--exit-with-parent"],
+                        env=env)
+        with recpool.Client(self.frontend) as client:
+            end = time.monotonic() + 30
+            while client.health().live_workers < workers:
+                if time.monotonic() > end:
+                    raise RuntimeError("the workers did not register")
+                time.sleep(0.05)
+
+    def _start(self, args, **options):
+        child = subprocess.Popen(args, **options)
+        self.children.append(child)
+        return child
+
+    def stop(self):
+        for child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def swift_loadtest(bin_dir, frontend, batch, concurrency, duration):
+    args = [os.path.join(bin_dir, "recpool"), "loadtest", "--broker", frontend, "--concurrency", str(concurrency),
+            "--batch", str(batch), "--width", str(WIDTH), "--duration", duration, "--json", "--quiet",
+            "--timeout-ms", "5000"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr or out.stdout)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"rps": r["throughput_rps"], "rows_per_s": r["rows_per_s"], "errors": sum(r["errors"].values()) + r["lost"]}
+
+
+def batches(batch: int):
+    rng = np.random.default_rng(batch)
+    return [rng.random((batch, WIDTH), dtype=np.float32) for _ in range(64)]
+
+
+def python_sync(frontend, batch, concurrency, duration):
+    """Closed loop through Client.score_many: `concurrency` requests in flight on one socket, refilled as
+    replies arrive, in rounds of many requests (the short drain at the end of each round is counted)."""
+    pool = batches(batch)
+    per_round = max(concurrency * 8, 2048 // batch)
+    done = 0
+    with recpool.Client(frontend) as client:
+        start = time.perf_counter()
+        end = start + seconds(duration)
+        while time.perf_counter() < end:
+            work = [pool[(done + i) % len(pool)] for i in range(per_round)]
+            client.score_many(work, window=concurrency)
+            done += per_round
+        elapsed = time.perf_counter() - start
+    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": 0}
+
+
+def python_async(frontend, batch, concurrency, duration):
+    """Closed loop through AsyncClient.score: `concurrency` tasks, each awaiting one request at a time."""
+    pool = batches(batch)
+
+    async def main():
+        done = 0
+        async with recpool.AsyncClient(frontend) as client:
+            start = time.perf_counter()
+            end = start + seconds(duration)
+
+            async def lane(offset):
+                nonlocal done
+                k = offset
+                while time.perf_counter() < end:
+                    await client.score(pool[k % len(pool)])
+                    done += 1
+                    k += concurrency
+
+            await asyncio.gather(*(lane(i) for i in range(concurrency)))
+            return done, time.perf_counter() - start
+
+    done, elapsed = asyncio.run(main())
+    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": 0}
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--duration", default="4s")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    runners = {"swift": lambda f, b: swift_loadtest(args.bin_dir, f, b, args.concurrency, args.duration),
+               "python": lambda f, b: python_sync(f, b, args.concurrency, args.duration),
+               "python-async": lambda f, b: python_async(f, b, args.concurrency, args.duration)}
+    runs = {}
+    pool = Pool(args.bin_dir)
+    try:
+        for batch in (1, 256):  # warm-up: replicas, allocator, sockets
+            swift_loadtest(args.bin_dir, pool.frontend, batch, args.concurrency, "1s")
+            python_sync(pool.frontend, batch, args.concurrency, "1s")
+        for repeat in range(args.repeats):
+            for batch in (1, 256):
+                for kind, run in runners.items():
+                    r = run(pool.frontend, batch)
+                    runs.setdefault(f"{kind}/{batch}", []).append(r)
+                    print(f"repeat {repeat + 1} batch {batch} {kind}: {r['rps']:,.0f} req/s, "
+                          f"{r['rows_per_s']:,.0f} rows/s, errors {r['errors']}", file=sys.stderr)
+    finally:
+        pool.stop()
+
+    def med(key, kind, batch):
+        return statistics.median(r[key] for r in runs[f"{kind}/{batch}"])
+
+    def rng(key, kind, batch):
+        values = [r[key] for r in runs[f"{kind}/{batch}"]]
+        return f"{min(values):,.0f}–{max(values):,.0f}"
+
+    print(f"Machine: {machine()}.")
+    print(f"\n### The Python client against recpool loadtest (same pool: broker + 2 workers, width 106; "
+          f"{args.concurrency} requests in flight on one socket; {args.duration} per run, medians of "
+          f"{args.repeats}, range in brackets)\n")
+    print("| batch | measure | recpool loadtest (Swift) | Python `Client.score_many` | ratio | "
+          "Python `AsyncClient` | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for batch, key, label in ((1, "rps", "requests/s"), (256, "rows_per_s", "rows/s")):
+        swift = med(key, "swift", batch)
+        sync, aio = med(key, "python", batch), med(key, "python-async", batch)
+        print(f"| {batch} | {label} | {swift:,.0f} [{rng(key, 'swift', batch)}] | {sync:,.0f} "
+              f"[{rng(key, 'python', batch)}] | {sync / swift:.2f}× | {aio:,.0f} [{rng(key, 'python-async', batch)}] "
+              f"| {aio / swift:.2f}× |")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"machine": machine(), "args": vars(args), "runs": runs}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -86,18 +86,20 @@ def batches(batch: int):
 
 
 def python_sync(frontend, batch, concurrency, duration):
-    """Closed loop through Client.score_many: `concurrency` requests in flight on one socket, refilled as
-    replies arrive, in rounds of many requests (the short drain at the end of each round is counted)."""
+    """Closed loop through Client.score_many: `concurrency` requests in flight on one socket, the next
+    batch sent as each reply arrives, until `duration` has passed."""
     pool = batches(batch)
-    per_round = max(concurrency * 8, 2048 // batch)
-    done = 0
     with recpool.Client(frontend) as client:
         start = time.perf_counter()
         end = start + seconds(duration)
-        while time.perf_counter() < end:
-            work = [pool[(done + i) % len(pool)] for i in range(per_round)]
-            client.score_many(work, window=concurrency)
-            done += per_round
+
+        def until_time():
+            k = 0
+            while time.perf_counter() < end:
+                yield pool[k % len(pool)]
+                k += 1
+
+        done = len(client.score_many(until_time(), window=concurrency))
         elapsed = time.perf_counter() - start
     return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": 0}
 

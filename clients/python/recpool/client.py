@@ -4,14 +4,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence
 
 import zmq
 
 from . import operations as ops
 from .errors import Cancelled, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
 from .keys import apply_curve
-from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
+from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate, Timings
 from .wire import Command, Header, MalformedReply, Status, cancel_payload, decode_header
 
 #: Frames at least this long are handed to libzmq without a copy.
@@ -131,23 +131,16 @@ class Client(_Base):
         header = Header(int(Command.CANCEL), next(self._ids)).encode()
         self._send([header, cancel_payload(request_id)])
 
-    def _run(self, calls: Sequence[ops.Call], window: Optional[int] = None) -> list:
-        """Sends the calls (at most ``window`` outstanding), waits for every reply and returns the parsed
-        results in order. The first failure cancels what is still outstanding and is raised."""
-        results: list = [None] * len(calls)
+    def _run(self, calls: Iterable[ops.Call], window: Optional[int] = None) -> list:
+        """Sends the calls, at most ``window`` outstanding (all at once without one), waits for every reply
+        and returns the parsed results in order. ``calls`` may be any iterable, even a lazy one: the next
+        call is taken when a reply frees a place. The first failure cancels what is still outstanding and
+        is raised."""
+        source = iter(calls)
+        taken: List[ops.Call] = []
+        results: dict = {}
         pending = {}  # request id -> [index, deadline_ms, give_up_at, tries]
         retry_heap: list = []  # (monotonic time, index, deadline_ms, tries)
-        queue = iter(range(len(calls)))
-        limit = window or len(calls)
-        remaining = len(calls)
-
-        def dispatch(index, deadline_ms, tries):
-            request_id = next(self._ids)
-            give_up_at = self._give_up_at(deadline_ms, self.grace)
-            if not self._send(self._frames(calls[index], request_id, deadline_ms), give_up_at):
-                fail(Timeout(f"could not send {calls[index].command.name} to {self.endpoint} within its deadline "
-                             "(no connection; with CURVE, a key the broker does not admit never connects)"))
-            pending[request_id] = [index, deadline_ms, give_up_at, tries]
 
         def fail(error):
             for request_id in list(pending):
@@ -155,9 +148,25 @@ class Client(_Base):
             pending.clear()
             raise error
 
-        for index in itertools.islice(queue, limit):
-            dispatch(index, self._deadline_ms(calls[index]), 0)
-        while remaining:
+        def dispatch(index, deadline_ms, tries):
+            request_id = next(self._ids)
+            give_up_at = self._give_up_at(deadline_ms, self.grace)
+            if not self._send(self._frames(taken[index], request_id, deadline_ms), give_up_at):
+                fail(Timeout(f"could not send {taken[index].command.name} to {self.endpoint} within its deadline "
+                             "(no connection; with CURVE, a key the broker does not admit never connects)"))
+            pending[request_id] = [index, deadline_ms, give_up_at, tries]
+
+        def take_next() -> bool:
+            call = next(source, None)
+            if call is None:
+                return False
+            taken.append(call)
+            dispatch(len(taken) - 1, self._deadline_ms(call), 0)
+            return True
+
+        while (window is None or len(pending) < window) and take_next():
+            pass
+        while pending or retry_heap:
             now = time.monotonic()
             while retry_heap and retry_heap[0][0] <= now:
                 _, index, deadline_ms, tries = heapq.heappop(retry_heap)
@@ -178,16 +187,15 @@ class Client(_Base):
                     index, deadline_ms, _, tries = entry
                     if header.status == Status.OK:
                         try:
-                            results[index] = calls[index].parse(ops.Reply(header, payload))
+                            results[index] = taken[index].parse(ops.Reply(header, payload))
                         except RecPoolError as error:
                             fail(error)
-                        remaining -= 1
-                        for following in itertools.islice(queue, 1):
-                            dispatch(following, self._deadline_ms(calls[following]), 0)
+                        if window is not None:
+                            take_next()
                         continue
                     error = self._error(header, payload)
                     retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
-                    if (header.status == Status.BUSY and calls[index].retry_busy and tries < self.busy_retries
+                    if (header.status == Status.BUSY and taken[index].retry_busy and tries < self.busy_retries
                             and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
                         heapq.heappush(retry_heap, (retry_at, index, deadline_ms, tries + 1))
                         continue
@@ -195,9 +203,9 @@ class Client(_Base):
             now = time.monotonic()
             for request_id, (index, deadline_ms, give_up_at, _) in list(pending.items()):
                 if give_up_at <= now:
-                    fail(Timeout(f"no reply to {calls[index].command.name} within its deadline "
+                    fail(Timeout(f"no reply to {taken[index].command.name} within its deadline "
                                  f"(+{self.grace:.2f} s grace) from {self.endpoint}"))
-        return results
+        return [results[index] for index in range(len(taken))]
 
     def _drive(self, plan):
         """Runs a Call, or a generator of lists of calls (operations.py), to its result."""
@@ -231,17 +239,28 @@ class Client(_Base):
         return self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version, timeout=timeout,
                                      deadline=deadline, max_rows=self.max_rows))
 
-    def score_many(self, batches, *, window: int = 16, **pins) -> List[Scores]:
-        """Scores several independent batches with up to ``window`` requests in flight (pipelined on one
-        socket); each batch must fit in one request (``max_rows``). Returns one Scores per batch."""
-        calls = []
-        for batch in batches:
-            array = ops.as_rows(batch)
-            if array.shape[0] > self.max_rows:
-                raise InvalidRequest(f"score_many batches hold at most {self.max_rows} rows, got {array.shape[0]}")
-            calls.append(ops._score_call(array, ops.version_pin(pins.get("min_version"), pins.get("exact_version")),
-                                         pins.get("timeout"), pins.get("deadline")))
-        return [Scores(values, header.model_version) for values, header in self._run(calls, window=window)]
+    def score_many(self, batches: Iterable, *, window: int = 16, min_version: Optional[int] = None,
+                   exact_version: Optional[int] = None, timeout: Optional[float] = None,
+                   deadline: Optional[float] = None) -> List[Scores]:
+        """Scores independent batches with up to ``window`` requests in flight, pipelined on one socket:
+        a closed loop that sends the next batch as soon as a reply frees a place. ``batches`` may be any
+        iterable, also a lazy generator; each batch must fit in one request (``max_rows``). Returns one
+        :class:`~recpool.Scores` per batch, in order (each names the version that scored it).
+
+        Raises: as :meth:`score`; the first failure cancels the requests still outstanding.
+        """
+        pin = ops.version_pin(min_version, exact_version)
+
+        def calls():
+            for batch in batches:
+                array = ops.as_rows(batch)
+                if array.shape[0] > self.max_rows:
+                    raise InvalidRequest(f"score_many batches hold at most {self.max_rows} rows, got {array.shape[0]}")
+                yield ops.score_call(array, pin, timeout, deadline)
+
+        return [Scores(values, header.model_version, 1, Timings(header.broker_queue_us, header.worker_queue_us,
+                                                                 header.compute_us))
+                for values, header in self._run(calls(), window=max(1, int(window)))]
 
     def recommend(self, user_features: Optional[dict] = None, events=(), top: int = 10, candidates=None, *,
                   min_version: Optional[int] = None, exact_version: Optional[int] = None,

@@ -121,7 +121,8 @@ def as_rows(rows) -> np.ndarray:
     return array
 
 
-def _score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Call:
+def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Call:
+    """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags)."""
     expected = chunk.shape[0]
 
     def parse(reply: Reply):
@@ -147,12 +148,12 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     array = as_rows(rows)
     pin = version_pin(min_version, exact_version)
     chunks = [array[i:i + max_rows] for i in range(0, array.shape[0], max_rows)]
-    results = yield [_score_call(c, pin, timeout, deadline) for c in chunks]
+    results = yield [score_call(c, pin, timeout, deadline) for c in chunks]
     versions = [header.model_version for _, header in results]
     if len(set(versions)) > 1:
         newest = max(versions)
         redo = [i for i, v in enumerate(versions) if v != newest]
-        again = yield [_score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline) for i in redo]
+        again = yield [score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline) for i in redo]
         for i, result in zip(redo, again):
             results[i] = result
     headers = [header for _, header in results]

@@ -150,3 +150,13 @@ def test_cancelling_an_async_call_sends_cancel_and_frees_the_client(pool):
             return len(await c.score(np.zeros((2, WIDTH), dtype=np.float32)))
 
     assert asyncio.run(main()) == 2
+
+
+def test_score_many_takes_a_lazy_generator_and_the_first_failure_is_raised(client):
+    rows = np.random.default_rng(4).random((64, WIDTH), dtype=np.float32)
+    results = client.score_many((rows[i:i + 4] for i in range(0, 64, 4)), window=3)
+    assert [len(r) for r in results] == [4] * 16
+    bad = [rows[:2], np.ones((2, WIDTH + 2), np.float32), rows[2:4]]
+    with pytest.raises(recpool.BadRequest, match=f"expects {WIDTH}"):
+        client.score_many(bad, window=2)
+    assert len(client.score(rows[:1])) == 1  # the socket is still usable after the cancelled rest

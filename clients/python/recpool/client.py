@@ -16,6 +16,8 @@ from .wire import Command, Header, MalformedReply, Status, cancel_payload, decod
 
 #: Frames at least this long are handed to libzmq without a copy.
 _ZERO_COPY_BYTES = 64 * 1024
+# Plain ints: combining pyzmq's enum flags costs an enum construction per send.
+_MORE, _NOBLOCK, _EVENTS, _POLLIN = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
 
 
 class _Base:
@@ -99,6 +101,8 @@ class Client(_Base):
         except Exception:
             self._socket.close(0)
             raise
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
 
     def close(self) -> None:
         """Closes the socket; requests still outstanding are abandoned."""
@@ -115,15 +119,22 @@ class Client(_Base):
     def _send(self, frames: list, give_up_at: Optional[float] = None) -> bool:
         """Sends a message without ever blocking past ``give_up_at`` (a DEALER blocks while it has no
         connection, e.g. while a CURVE handshake is refused). Returns False if it could not be sent by
-        then; with no ``give_up_at`` it only tries once."""
-        while not self._socket.poll(0, zmq.POLLOUT):
-            now = time.monotonic()
-            if give_up_at is None or now >= give_up_at:
-                return False
-            self._socket.poll(max(1, int((give_up_at - now) * 1000)), zmq.POLLOUT)
+        then; with no ``give_up_at`` it only tries once. Once libzmq takes the first frame of a message
+        it takes the rest, so only the first is sent without blocking."""
         last = len(frames) - 1
-        for index, frame in enumerate(frames):
-            self._socket.send(frame, zmq.SNDMORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
+        while True:
+            try:
+                self._socket.send(frames[0], (_MORE if last else 0) | _NOBLOCK,
+                                  copy=len(frames[0]) < _ZERO_COPY_BYTES)
+                break
+            except zmq.Again:
+                now = time.monotonic()
+                if give_up_at is None or now >= give_up_at:
+                    return False
+                self._socket.poll(max(1, int((give_up_at - now) * 1000)), zmq.POLLOUT)
+        for index in range(1, last + 1):
+            frame = frames[index]
+            self._socket.send(frame, _MORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
         return True
 
     def _cancel(self, request_id: int) -> None:
@@ -174,10 +185,11 @@ class Client(_Base):
             wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]], default=now)
             if not pending:
                 time.sleep(max(0.0, wake - now))
-            elif self._socket.poll(max(0, int((wake - now) * 1000) + 1), zmq.POLLIN):
+            elif self._socket.getsockopt(_EVENTS) & _POLLIN or self._poller.poll(
+                    max(0, int((wake - now) * 1000) + 1)):
                 while True:
                     try:
-                        frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                        frames = self._socket.recv_multipart(_NOBLOCK, copy=False)
                     except zmq.Again:
                         break
                     header, payload = self._read(frames)

@@ -244,11 +244,20 @@ def status(*, timeout=None) -> Call:
 
 
 def health(service: str = "SCORE", *, timeout=None):
-    """Generator of ``health``: STATUS, then whether a live worker offers ``service``."""
+    """Generator of ``health``: STATUS, then whether a live worker offers ``service``.
+
+    FEEDBACK is answered by the broker's control plane, not by a worker: it is healthy when the broker
+    serves an online policy (``online.enabled`` in the status) and a live worker offers RECOMMEND, which
+    makes the impressions feedback refers to.
+    """
     (document,) = yield [status(timeout=timeout)]
     workers = document.get("workers") or []
-    live = [w for w in workers if service in (w.get("services") or [])]
-    return Health(bool(live), service, len(live), len(workers), int(document.get("protocol_version") or 0))
+    wanted = "RECOMMEND" if service == "FEEDBACK" else service
+    live = [w for w in workers if wanted in (w.get("services") or [])]
+    healthy = bool(live)
+    if service == "FEEDBACK":
+        healthy = healthy and bool((document.get("online") or {}).get("enabled"))
+    return Health(healthy, service, len(live), len(workers), int(document.get("protocol_version") or 0))
 
 
 #: The keys of a job document (PROTOCOL.md, "CONTROL requests").

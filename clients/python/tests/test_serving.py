@@ -17,6 +17,7 @@ def test_health_and_status_describe_the_live_pool(client):
     health = client.health()
     assert health and health.live_workers == 2 and health.protocol_version == recpool.PROTOCOL_VERSION
     assert not client.health("NO_SUCH_SERVICE")
+    assert client.health("RECOMMEND") and client.health("FEEDBACK")  # the pool serves an online policy
     status = client.status()
     assert status["protocol_version"] == 1
     assert {w["input_width"] for w in status["workers"]} == {WIDTH}

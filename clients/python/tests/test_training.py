@@ -87,6 +87,10 @@ def test_a_job_whose_dataset_cannot_be_read_fails_and_follow_raises_job_failed(t
     assert caught.value.job["state"] == "failed" and caught.value.job["error"]
 
 
+def test_feedback_is_unhealthy_without_an_online_policy(trainer):
+    assert trainer.health("SCORE") and not trainer.health("FEEDBACK")
+
+
 def test_unknown_jobs_and_versions_are_not_found(trainer):
     with pytest.raises(recpool.NotFound, match="job-999"):
         trainer.job("job-999")

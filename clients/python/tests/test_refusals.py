@@ -109,3 +109,14 @@ def test_an_undefined_flag_bit_is_refused_as_a_bad_request(bare):
             assert "flag" in error.message
         else:
             pytest.skip("this broker predates decision 5 and ignores undefined flag bits")
+
+
+def test_a_broker_that_is_not_there_is_a_timeout_not_a_hang():
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with recpool.Client(f"tcp://127.0.0.1:{port}", timeout=0.3, grace=0.1) as c:
+        with pytest.raises(recpool.Timeout, match="STATUS"):
+            c.status()

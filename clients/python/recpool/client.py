@@ -334,7 +334,8 @@ class Client(_Base):
 
     def train(self, dataset, schema=None, *, timeout: Optional[float] = None, **options) -> "Job":
         """Submits a training job. ``dataset`` is a dataset name (``sha256:…``, ``obd:random/all``,
-        ``synthetic:…``) or a local CSV file, which is uploaded first. ``options``: ``model``, ``epochs``,
+        ``synthetic:…``), a local CSV file or a numeric pandas DataFrame with a ``label`` column, either
+        of which is uploaded first. ``options``: ``model``, ``epochs``,
         ``batch``, ``lr``, ``hidden``, ``workers``, ``sync_every``, ``seed``, ``validation``, ``promote``,
         ``round_timeout_ms`` (PROTOCOL.md, "CONTROL requests"). Returns a :class:`Job`; ``job.follow()``
         yields its progress."""

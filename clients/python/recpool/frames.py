@@ -34,7 +34,8 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
 
     Args:
         source: a :class:`~recpool.Client` (the log is paged with CONTROL ``impressions``), or the
-            ``(rows, spec)`` pair ``Client.impressions()`` returns.
+            ``(rows, spec)`` pair ``Client.impressions()`` returns (with an AsyncClient, pass
+            ``await aclient.impressions()``).
     """
     pd = _pandas()
     rows, spec = source.impressions(after, page_size) if hasattr(source, "impressions") else source
@@ -143,20 +144,34 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     return table
 
 
-def upload_frame(client, frame, *, name: str = "frame.csv", label: str = "label") -> str:
-    """Uploads a numeric DataFrame (with a ``label`` column) as a training CSV; returns ``sha256:<hex>``.
+def csv_bytes(frame, *, label: str = "label") -> bytes:
+    """A numeric DataFrame with a ``label`` column as the CSV a ``train`` job reads: a header of plain
+    feature names (``f0``, ``f1``, …), the features, then ``label``.
 
-    Logged impressions go through :func:`training_frame` first. With an
-    :class:`~recpool.AsyncClient`, await the result.
+    Raises:
+        ValueError: no ``label`` column, or a value that is NaN, infinite or not numeric.
     """
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
-    values = frame.drop(columns=[label]).to_numpy(dtype=float)
-    if not np.isfinite(values).all() or not np.isfinite(frame[label].to_numpy(dtype=float)).all():
+    try:
+        values = frame.drop(columns=[label]).to_numpy(dtype=float)
+        labels = frame[label].to_numpy(dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the frame holds a value that is not a number: {error}") from None
+    if not np.isfinite(values).all() or not np.isfinite(labels).all():
         raise ValueError("the frame holds NaN or infinity")
+    pd = _pandas()
+    table = pd.DataFrame(values, columns=[f"f{j}" for j in range(values.shape[1])])
+    table["label"] = labels
     buffer = io.StringIO()
-    table = frame.drop(columns=[label]).copy()
-    table.columns = [f"f{j}" for j in range(table.shape[1])]
-    table["label"] = frame[label].to_numpy(dtype=float)
     table.to_csv(buffer, index=False)
-    return client.upload_bytes(buffer.getvalue().encode(), name)
+    return buffer.getvalue().encode()
+
+
+def upload_frame(client, frame, *, name: str = "frame.csv", label: str = "label") -> str:
+    """Uploads a numeric DataFrame (with a ``label`` column) as a training CSV; returns ``sha256:<hex>``.
+
+    Logged impressions go through :func:`training_frame` first. ``client.train(frame)`` does the same.
+    With an :class:`~recpool.AsyncClient`, await the result.
+    """
+    return client.upload_bytes(csv_bytes(frame, label=label), name)

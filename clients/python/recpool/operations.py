@@ -362,10 +362,19 @@ def upload_path(path, *, timeout=None):
 
 
 def train(dataset, schema=None, *, timeout=None, **options):
-    """Generator of ``train``: uploads ``dataset`` first when it is a local file, then submits the job
-    and returns the job document (stored durably before the reply)."""
+    """Generator of ``train``: uploads ``dataset`` first when it is a local file or a pandas DataFrame
+    (numeric, with a ``label`` column), then submits the job and returns the job document (stored
+    durably before the reply)."""
     name = os.fspath(dataset) if isinstance(dataset, os.PathLike) else dataset
-    if isinstance(name, str) and os.path.isfile(name):
+    if hasattr(dataset, "columns") and hasattr(dataset, "to_numpy"):  # a pandas DataFrame with a label column
+        from .frames import csv_bytes
+
+        try:
+            data = csv_bytes(dataset)
+        except ValueError as error:
+            raise InvalidRequest(str(error)) from None
+        name = yield from upload_bytes(data, "dataframe.csv", timeout=timeout)
+    elif isinstance(name, str) and os.path.isfile(name):
         name = yield from upload_path(name, timeout=timeout)
     spec = train_spec(name, schema, **options)
     (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]

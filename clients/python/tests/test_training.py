@@ -123,3 +123,15 @@ def test_the_async_client_trains_and_follows(trainer, csv_path):
 
     states, jobs, models = asyncio.run(main())
     assert states[-1] == "completed" and jobs and models
+
+
+def test_train_takes_a_dataframe_with_a_label_column(trainer):
+    import pandas as pd
+
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame(rng.random((200, WIDTH)), columns=[f"x{j}" for j in range(WIDTH)])
+    frame["label"] = (frame["x0"] > 0.5).astype(int)
+    final = trainer.train(frame, epochs=1, seed=8).wait(interval=0.1)
+    assert final["state"] == "completed" and final["spec"]["dataset"].startswith("sha256:")
+    with pytest.raises(recpool.InvalidRequest, match="label"):
+        trainer.train(frame.drop(columns=["label"]))

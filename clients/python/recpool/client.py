@@ -4,12 +4,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional
 
 import zmq
 
 from . import operations as ops
-from .errors import Cancelled, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
+from .errors import InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate, Timings
 from .wire import Command, Header, MalformedReply, Status, cancel_payload, decode_header
@@ -52,8 +52,10 @@ class _Base:
 
     @staticmethod
     def _give_up_at(deadline_ms: int, grace: float) -> float:
-        """The monotonic time to stop waiting: the deadline plus grace, so the broker's EXPIRED normally
-        arrives first (it answers 1 s after the deadline at the latest for dispatched work)."""
+        """The monotonic time to stop waiting: the deadline plus ``grace``. A queued request's EXPIRED
+        comes from the broker at the deadline, so within the grace; a request a worker sits on is
+        answered EXPIRED by the broker only 1 s after its deadline, and the client raises Timeout
+        (and sends CANCEL) before that."""
         return time.monotonic() + max(0.0, deadline_ms / 1000 - time.time()) + grace
 
     @staticmethod

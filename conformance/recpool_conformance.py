@@ -920,6 +920,263 @@ def _(s):
     w.leave()
 
 
+@check("status.worker_model_sha256", "Status document (worker model_sha256); Model versions")
+def _(s):
+    s.real_worker()
+    for worker in s.status()["workers"]:
+        expect("model_sha256" in worker, "worker %s lacks model_sha256 (a listed key is always present)"
+               % worker.get("id"))
+        sha = worker["model_sha256"]
+        expect(sha is None or (isinstance(sha, str) and len(sha) == 64), "model_sha256 %r" % sha)
+
+
+@check("status.versions_are_registered", "Model versions (a version on the wire is the registry's or 0)")
+def _(s):
+    c = s.client()
+    h, payload = c.control({"op": "models"})
+    skip_without_state(h, payload)
+    expect(h.status == OK, "models: %r" % h)
+    registered = {m["version"] for m in json.loads(payload[0])["models"]}
+    for worker in s.status()["workers"]:
+        if worker["host"] == "conformance":
+            continue
+        expect(worker["model_version"] == 0 or worker["model_version"] in registered,
+               "worker %s reports version %d, which the registry does not hold" % (worker["id"],
+                                                                                   worker["model_version"]))
+
+
+@check("worker.registration_answer", "Worker hello (READY): the broker's answer names the registered id")
+def _(s):
+    w = FakeWorker(s, "fake-reg", FAKE_VERSION + 8)
+    w.send([header(READY, model_version=w.version), json.dumps(w.hello()).encode()])
+    _, payload = w.expect_command(HEARTBEAT)
+    expect(len(payload) == 1, "the HEARTBEAT answering READY carries the registration JSON")
+    registration = json.loads(payload[0])
+    expect(registration == {"worker_id": w.worker_id, "requested_id": None}, "registration %r" % registration)
+    w.leave()
+
+
+@check("worker.ids_stay_unique", "Worker hello (READY): worker ids are unique among live workers")
+def _(s):
+    a = FakeWorker(s, "fake-same", FAKE_VERSION + 9)
+    a.register()
+    b = FakeWorker(s, "fake-same", FAKE_VERSION + 9)
+    hello = dict(b.hello(), pid=os.getpid() + 1)
+    b.send([header(READY, model_version=b.version), json.dumps(hello).encode()])
+    _, payload = b.expect_command(HEARTBEAT)
+    expect(len(payload) == 1, "the HEARTBEAT answering READY carries the registration JSON")
+    registration = json.loads(payload[0])
+    expect(registration["requested_id"] == a.worker_id and registration["worker_id"] != a.worker_id,
+           "a second live worker with the same id is registered under another: %r" % registration)
+    ids = [x["id"] for x in s.status()["workers"]]
+    expect(len(ids) == len(set(ids)), "status lists each id once: %r" % ids)
+    a.leave()
+    b.leave()
+
+
+@check("worker.score_routed_by_width", "Tensor frame (a SCORE goes only to a worker of its width)")
+def _(s):
+    real = s.real_worker()
+    width = real["input_width"] + 4
+    w = FakeWorker(s, "fake-width", 0, width=width)
+    w.register()
+    c = s.client()
+    # While the fake holds the first request, the real worker is the less loaded one: only routing
+    # by width sends it the second.
+    sent = []
+    for i in range(2):
+        Client.next_id += 1
+        sent.append(Client.next_id)
+        c.send([header(SCORE, request_id=Client.next_id), tensor([[0.5] * width])])
+    held = [w.expect_command(SCORE)[0] for _ in sent]
+    for h in held:
+        w.answer(h, [tensor([[0.125]])])
+    for request_id in sent:
+        r, payload = c.reply_to(request_id)
+        expect(r.status == OK and read_tensor(payload[0])[2] == [0.125], "answered by the fake: %r" % r)
+    w.leave()
+
+
+# --- The real worker as a broker sees it (the suite plays the broker) -----------------------------
+
+class FakeBroker:
+    """A ROUTER the suite binds and a real worker connects to (started with --worker-command).
+
+    It answers READY with HEARTBEAT and heartbeats the worker every second while it waits, as the
+    broker does (section Liveness), so the worker stays registered for the whole run."""
+
+    def __init__(self, args):
+        import shlex
+        import subprocess
+        self.context = zmq.Context.instance()
+        self.socket = self.context.socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.bind("tcp://127.0.0.1:*")
+        self.endpoint = self.socket.getsockopt(zmq.LAST_ENDPOINT).decode()
+        command = shlex.split(args.worker_command.replace("{endpoint}", self.endpoint))
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.identity = None
+        self.last_beat = 0.0
+        self.ready_header, self.ready_document = None, None
+        self.heartbeats = []
+        frames = self.next(lambda h: h.command == READY, timeout_ms=20_000)
+        if frames is None:
+            raise Skip("the worker started with --worker-command sent no READY within 20 s")
+
+    def send(self, frames):
+        self.socket.send_multipart([self.identity] + [bytes(f) for f in frames])
+
+    def next(self, wanted, timeout_ms=RECV_MS):
+        """The next worker message whose header satisfies `wanted`, as frames; None on timeout.
+        READY registers the worker; HEARTBEATs are kept in `heartbeats`."""
+        deadline = time.time() + timeout_ms / 1000
+        while True:
+            if self.identity is not None and time.time() - self.last_beat >= 1.0:
+                self.send([header(HEARTBEAT)])
+                self.last_beat = time.time()
+            left = min(int((deadline - time.time()) * 1000), 250)
+            if left <= 0:
+                return None
+            if self.socket.poll(left) == 0:
+                continue
+            identity, *frames = self.socket.recv_multipart()
+            h = Header(frames[0])
+            if h.command == READY:
+                self.identity = identity
+                self.ready_header, self.ready_document = h, frames[1:]
+                self.send([header(HEARTBEAT)])
+                self.last_beat = time.time()
+            elif h.command == HEARTBEAT:
+                self.heartbeats.append(frames)
+            if wanted(h):
+                return frames
+
+    def request(self, command, payload, request_id, **fields):
+        """Sends one request to the worker; returns (header, payload) of its reply."""
+        self.send([header(command, request_id=request_id, **fields)] + list(payload))
+        frames = self.next(lambda h: h.is_reply and h.request_id == request_id)
+        if frames is None:
+            raise Failure("the worker did not answer request %d" % request_id)
+        return Header(frames[0]), frames[1:]
+
+    def close(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except Exception:
+            self.process.kill()
+            self.process.wait()
+        self.socket.close(0)
+
+
+DIRECT = {}
+
+
+def direct(s):
+    """The shared fake broker with the real worker connected, or Skip without --worker-command."""
+    if not s.args.worker_command:
+        raise Skip("needs --worker-command to start a worker against the suite's own ROUTER")
+    if "broker" not in DIRECT:
+        DIRECT["broker"] = None
+        DIRECT["broker"] = FakeBroker(s.args)
+    if DIRECT["broker"] is None:
+        raise Skip("the worker did not start")
+    return DIRECT["broker"]
+
+
+HELLO_KEYS = {"worker_id": str, "services": list, "slots": int, "input_width": int, "model_version": int,
+              "host": str, "pid": int}
+
+
+@check("direct.ready_document", "Worker hello (READY): required keys and types")
+def _(s):
+    b = direct(s)
+    expect(len(b.ready_document) >= 1, "READY has a JSON frame")
+    hello = json.loads(b.ready_document[0])
+    expect_keys(hello, HELLO_KEYS, "hello")
+    expect(hello["model_version"] == b.ready_header.model_version, "the header names the served version")
+    expect("SCORE" in hello["services"], "the worker offers SCORE")
+
+
+@check("direct.model_sha256_in_ready", "Worker hello (READY): model_sha256; Model versions")
+def _(s):
+    b = direct(s)
+    hello = json.loads(b.ready_document[0])
+    expect("model_sha256" in hello, "READY lists model_sha256 (a listed key is always present)")
+    expect(hello["model_sha256"] is None or len(hello["model_sha256"]) == 64, "a hex SHA-256 or null")
+
+
+@check("direct.heartbeat_payload", "The worker's HEARTBEAT payload")
+def _(s):
+    b = direct(s)
+    frames = b.next(lambda h: h.command == HEARTBEAT, timeout_ms=3500)
+    expect(frames is not None, "the worker heartbeats every second")
+    expect(len(frames) == 2 and len(frames[1]) in (8, 12), "payload [slots u32][queued u32]: %r" % frames[1:])
+    slots, _queued = struct.unpack_from("<II", frames[1])
+    hello = json.loads(b.ready_document[0])
+    expect(slots == hello["slots"], "an idle worker's slots is its total credit (%d vs READY %d)"
+           % (slots, hello["slots"]))
+
+
+def direct_width(b):
+    return json.loads(b.ready_document[0])["input_width"]
+
+
+@check("direct.score_echoes_id_and_attempt", "Frame 0 (attempt echoed); Commands (SCORE)")
+def _(s):
+    b = direct(s)
+    width = direct_width(b)
+    h, payload = b.request(SCORE, [tensor([[0.5] * width, [0.25] * width])], 901, attempt=3)
+    expect(h.status == OK and h.command == SCORE and h.is_reply, repr(h))
+    expect(h.attempt == 3, "the reply echoes attempt 3: %r" % h)
+    rows, cols, values = read_tensor(payload[0])
+    expect((rows, cols) == (2, 1) and all(0 <= v <= 1 for v in values), "reply tensor %dx%d" % (rows, cols))
+
+
+@check("direct.error_echoes_attempt", "Frame 0 (every worker reply echoes attempt); Tensor frame")
+def _(s):
+    b = direct(s)
+    width = direct_width(b)
+    h, payload = b.request(SCORE, [tensor([[0.5] * (width + 2)])], 902, attempt=2)
+    expect_error(h, payload, BAD_REQUEST, [str(width), str(width + 2)])
+    expect(h.attempt == 2, "the error reply echoes attempt 2: %r" % h)
+
+
+@check("direct.expired_echoes_attempt", "Deadlines and cancellation (the worker checks the deadline)")
+def _(s):
+    b = direct(s)
+    width = direct_width(b)
+    h, payload = b.request(SCORE, [tensor([[0.5] * width])], 903, attempt=2, deadline_ms=1)
+    expect_error(h, payload, EXPIRED)
+    expect(h.attempt == 2, "the EXPIRED reply echoes attempt 2: %r" % h)
+
+
+@check("direct.version_pin_conflict", "Status codes (CONFLICT from a worker)")
+def _(s):
+    b = direct(s)
+    width = direct_width(b)
+    served = b.ready_header.model_version
+    h, payload = b.request(SCORE, [tensor([[0.5] * width])], 904, attempt=1, flags=EXACT_VERSION,
+                           model_version=served + 12345)
+    expect_error(h, payload, CONFLICT, ["version"])
+
+
+@check("direct.nan_rejected", "Tensor frame (NaN and infinity are rejected)")
+def _(s):
+    b = direct(s)
+    width = direct_width(b)
+    h, payload = b.request(SCORE, [tensor([[float("nan")] * width])], 905, attempt=1)
+    expect_error(h, payload, BAD_REQUEST)
+
+
+@check("direct.disconnect_reregisters", "Liveness (after DISCONNECT the worker sends READY again)")
+def _(s):
+    b = direct(s)
+    b.send([header(DISCONNECT)])
+    frames = b.next(lambda h: h.command == READY, timeout_ms=RECV_MS)
+    expect(frames is not None, "the worker sent READY again")
+
+
 # --- Runner ---------------------------------------------------------------------------------------
 
 def main():
@@ -931,6 +1188,9 @@ def main():
     parser.add_argument("--client-secret-key")
     parser.add_argument("--worker-public-key")
     parser.add_argument("--worker-secret-key")
+    parser.add_argument("--worker-command",
+                        help="start a worker against the suite's own ROUTER for the direct.* checks; {endpoint} "
+                             "is replaced by the endpoint, e.g. 'recpool-worker --broker {endpoint}'")
     parser.add_argument("--only", action="append", default=[], help="run only checks starting with this")
     parser.add_argument("--pending", help="a file of check names expected to fail for now (one a line, # comments)")
     parser.add_argument("--json", help="write a JSON report here")
@@ -977,6 +1237,8 @@ def main():
         print("%-15s %-42s [%s] %s" % (outcome.upper(), name, section, detail.splitlines()[0] if detail else ""),
               flush=True)
 
+    if DIRECT.get("broker") is not None:
+        DIRECT["broker"].close()
     failed = [r for r in results if r["outcome"] == "fail"]
     counts = {}
     for r in results:

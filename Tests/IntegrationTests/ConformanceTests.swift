@@ -4,7 +4,7 @@ import Testing
 
 /// The protocol conformance suite (conformance/recpool_conformance.py, written from docs/PROTOCOL.md
 /// alone, with pyzmq) against a live broker and worker: the broker as a client and as a fake worker
-/// sees it, and the real worker through the broker.
+/// sees it, the real worker through the broker, and a second real worker with the suite as its broker.
 ///
 /// Checks listed in conformance/pending.txt wait for behaviour changes not merged yet: the suite
 /// reports them without failing. `RECPOOL_CONFORMANCE_STRICT=1` ignores that list.
@@ -38,6 +38,10 @@ struct ConformanceTests {
         var arguments = [
             Self.suite, "--frontend", cluster.endpoints.frontend, "--backend", cluster.endpoints.backend,
             "--json", report.path,
+            // The direct.* checks: the suite plays the broker to a second real worker it starts.
+            "--worker-command",
+            "\(ProcessCluster.executable("recpool-worker").path) --broker {endpoint} --id direct-1 --input-width 4 "
+                + "--exit-with-parent --log-level warning",
         ]
         if ProcessInfo.processInfo.environment["RECPOOL_CONFORMANCE_STRICT"] != "1" {
             arguments += ["--pending", Self.pending]

@@ -920,14 +920,21 @@ def _(s):
     w.leave()
 
 
-@check("status.worker_model_sha256", "Status document (worker model_sha256); Model versions")
+@check("status.model_identity_keys", "Status document (promoted_version; worker model_source, model_sha256, "
+                                    "waiting_for_version); Model versions")
 def _(s):
     s.real_worker()
-    for worker in s.status()["workers"]:
-        expect("model_sha256" in worker, "worker %s lacks model_sha256 (a listed key is always present)"
-               % worker.get("id"))
+    status = s.status()
+    expect("promoted_version" in status, "status lacks promoted_version (a listed key is always present)")
+    expect(status["promoted_version"] is None or isinstance(status["promoted_version"], int), "promoted_version")
+    for worker in status["workers"]:
+        expect_keys(worker, {"model_source": str, "model_sha256": (str, type(None)),
+                             "waiting_for_version": (int, type(None))}, "workers[%s]" % worker.get("id"))
+        expect(worker["model_source"] in ("registry", "file", "seeded"), "model_source %r" % worker["model_source"])
         sha = worker["model_sha256"]
-        expect(sha is None or (isinstance(sha, str) and len(sha) == 64), "model_sha256 %r" % sha)
+        expect(sha is None or len(sha) == 64, "model_sha256 %r" % sha)
+        if worker["model_version"] == 0 and worker["host"] != "conformance":
+            expect(worker["model_source"] != "registry", "version 0 is not a registered version")
 
 
 @check("status.versions_are_registered", "Model versions (a version on the wire is the registry's or 0)")

@@ -895,6 +895,33 @@ def _(s):
     w.leave()
 
 
+@check("worker.broker_replies_count_attempts", "Frame 0 (attempt in the broker's own replies)")
+def _(s):
+    version = FAKE_VERSION + 10
+    w = FakeWorker(s, "fake-attempts", version)
+    w.register()
+    c, request_id, _ = pinned_score(s, version)
+    w.expect_command(SCORE)
+    Client.next_id += 1
+    c.send([header(CANCEL, request_id=Client.next_id), struct.pack("<Q", request_id)])
+    r, payload = c.reply_to(request_id)
+    expect_error(r, payload, CANCELLED)
+    expect(r.attempt == 1, "CANCELLED after one dispatch carries attempt 1: %r" % r)
+    c, request_id, _ = pinned_score(s, version)
+    w.expect_command(SCORE)
+    b = FakeWorker(s, "fake-attempts-b", version)
+    b.register()
+    w.leave()
+    b.expect_command(SCORE)
+    b.leave()
+    r, payload = c.reply_to(request_id)
+    expect_error(r, payload, WORKER_LOST)
+    expect(r.attempt == 2, "WORKER_LOST after two dispatches carries attempt 2: %r" % r)
+    width = s.real_worker()["input_width"]
+    h, payload = s.client().request(SCORE, [tensor([[0.5] * width])], deadline_ms=1)
+    expect(h.attempt == 0, "a reply to a request never dispatched carries attempt 0: %r" % h)
+
+
 @check("worker.drain_acknowledged", "Draining (HEARTBEAT with DRAIN is answered with DRAIN)")
 def _(s):
     w = FakeWorker(s, "fake-drain", FAKE_VERSION + 6)

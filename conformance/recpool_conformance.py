@@ -390,11 +390,28 @@ def _(s):
     expect_error(h, payload, BAD_REQUEST)
 
 
-@check("commands.worker_command_from_client", "Commands (sent by)")
+@check("commands.worker_command_from_client", "Commands (sent by); Security (roles)")
 def _(s):
     c = s.client()
     h, payload = c.request(READY, [b"{}"])
-    expect_error(h, payload, BAD_REQUEST)
+    # With CURVE roles in force the role check comes first: a client role may not send READY.
+    expect_error(h, payload, UNAUTHORIZED if s.client_keys else BAD_REQUEST)
+
+
+@check("security.client_role_limits", "Security (a client-role key may read but not train)")
+def _(s):
+    if not s.args.restricted_client_public_key:
+        raise Skip("needs --restricted-client-public-key/--restricted-client-secret-key (a client-role key)")
+    c = Client(s, s.args.frontend, (s.args.curve_server_key, s.args.restricted_client_public_key,
+                                     s.args.restricted_client_secret_key))
+    h, payload = c.request(STATUS)
+    expect(h.status == OK, "a client may send STATUS: %r" % h)
+    h, payload = c.control({"op": "models"})
+    expect(h.status == OK, "a client may run CONTROL models: %r %r" % (h, payload[:1]))
+    spec = {"model": "mlp", "dataset": "synthetic:users=10", "epochs": 1, "batch": 8, "lr": 0.01, "workers": 1,
+            "sync_every": 10, "seed": 1, "validation": 0.2, "promote": False, "round_timeout_ms": 1000}
+    h, payload = c.control({"op": "train", "train": spec})
+    expect_error(h, payload, UNAUTHORIZED, ["train"])
 
 
 # --- STATUS and JSON documents --------------------------------------------------------------------
@@ -1222,6 +1239,8 @@ def main():
     parser.add_argument("--client-secret-key")
     parser.add_argument("--worker-public-key")
     parser.add_argument("--worker-secret-key")
+    parser.add_argument("--restricted-client-public-key", help="a key admitted in the client role (Z85)")
+    parser.add_argument("--restricted-client-secret-key")
     parser.add_argument("--worker-command",
                         help="start a worker against the suite's own ROUTER for the direct.* checks; {endpoint} "
                              "is replaced by the endpoint, e.g. 'recpool-worker --broker {endpoint}'")

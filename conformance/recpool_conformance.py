@@ -1048,6 +1048,72 @@ def _(s):
     w.leave()
 
 
+# --- Weight rollout (optional: --checkpoint FILE; runs last, as it promotes a version) ------------
+
+MODEL_KEYS = {"version": int, "job": str, "promoted": bool, "metrics": dict, "dataset_sha256": str,
+              "hyperparameters": (dict, type(None)), "checkpoint_sha256": str, "created_at": (int, float)}
+
+
+def imported_version(s, c):
+    """Imports --checkpoint and returns its model view, or Skip."""
+    if not s.args.checkpoint:
+        raise Skip("needs --checkpoint FILE (a checkpoint the broker can import)")
+    with open(s.args.checkpoint, "rb") as f:
+        content = f.read()
+    h, payload = c.control({"op": "import"}, [content])
+    skip_without_state(h, payload)
+    expect(h.status == OK, "import: %r %r" % (h, payload[:1]))
+    model = json.loads(payload[0])
+    expect_keys(model, MODEL_KEYS, "model")
+    expect(model["checkpoint_sha256"] == hashlib.sha256(content).hexdigest(), "checkpoint_sha256 is the file's")
+    return model, content
+
+
+@check("rollout.import_is_idempotent", "CONTROL requests (import: a known checkpoint is its existing version)")
+def _(s):
+    c = s.client()
+    first, _ = imported_version(s, c)
+    second, _ = imported_version(s, c)
+    expect(first["version"] == second["version"], "importing the same checkpoint twice gave versions %d and %d"
+           % (first["version"], second["version"]))
+
+
+@check("rollout.weights_sent_on_promotion", "Weight rollout; Commands (WEIGHTS); Model versions")
+def _(s):
+    c = s.client()
+    model, content = imported_version(s, c)
+    version = model["version"]
+    w = FakeWorker(s, "fake-rollout", 0, width=3)
+    w.register()
+    h, payload = c.control({"op": "promote", "version": version})
+    expect(h.status == OK, "promote: %r %r" % (h, payload[:1]))
+    promoted = json.loads(payload[0])
+    expect_keys(promoted, MODEL_KEYS, "model")
+    expect(promoted["promoted"] is True and promoted["version"] == version, "promote answers the model")
+    h, frames = w.expect_command(WEIGHTS, timeout_ms=RECV_MS)
+    expect(not h.is_reply and h.model_version == version, "WEIGHTS names the version in its header: %r" % h)
+    expect(len(frames) == 2, "WEIGHTS has a JSON frame and the checkpoint")
+    notice = json.loads(frames[0])
+    expect_keys(notice, {"version": int, "sha256": str}, "WEIGHTS notice")
+    expect(notice["version"] == version and notice["sha256"] == hashlib.sha256(frames[1]).hexdigest(),
+           "the notice names the version and the checkpoint's SHA-256: %r" % notice)
+    expect(frames[1] == content, "the checkpoint bytes are the imported ones")
+    w.version = version
+    w.heartbeat()
+    deadline = time.time() + 20
+    while True:
+        workers = s.status()["workers"]
+        mine = [x for x in workers if x["id"] == w.worker_id]
+        real = [x for x in workers if x["host"] != "conformance"]
+        if mine and mine[0]["model_version"] == version and real and all(
+                x["model_version"] == version for x in real):
+            break
+        expect(time.time() < deadline, "every worker serves version %d within 20 s: %r" % (version, workers))
+        w.heartbeat()
+        time.sleep(0.2)
+    w.leave()
+
+
 # --- The real worker as a broker sees it (the suite plays the broker) -----------------------------
 
 class FakeBroker:
@@ -1244,6 +1310,8 @@ def main():
     parser.add_argument("--worker-command",
                         help="start a worker against the suite's own ROUTER for the direct.* checks; {endpoint} "
                              "is replaced by the endpoint, e.g. 'recpool-worker --broker {endpoint}'")
+    parser.add_argument("--checkpoint", help="a checkpoint file the broker can import, for the rollout.* checks "
+                                             "(they promote it, so they run after the others)")
     parser.add_argument("--only", action="append", default=[], help="run only checks starting with this")
     parser.add_argument("--pending", help="a file of check names expected to fail for now (one a line, # comments)")
     parser.add_argument("--json", help="write a JSON report here")

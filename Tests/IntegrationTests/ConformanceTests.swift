@@ -30,8 +30,11 @@ struct ConformanceTests {
 
     /// Runs the suite against `cluster` with `arguments` added, and reads its JSON report.
     static func runSuite(_ cluster: ProcessCluster, _ arguments: [String], report: URL) throws -> Run {
-        var all = [suite, "--frontend", cluster.endpoints.frontend, "--backend", cluster.endpoints.backend,
-                   "--json", report.path] + arguments
+        var all =
+            [
+                suite, "--frontend", cluster.endpoints.frontend, "--backend", cluster.endpoints.backend,
+                "--json", report.path,
+            ] + arguments
         if ProcessInfo.processInfo.environment["RECPOOL_CONFORMANCE_STRICT"] != "1" {
             all += ["--pending", pending]
         }

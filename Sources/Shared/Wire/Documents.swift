@@ -3,13 +3,14 @@ import Foundation
 /// JSON payloads for rare, document-shaped messages. Keys are snake_case and stable: they are part
 /// of the protocol (docs/PROTOCOL.md) and of the `--json` output of the command line.
 public enum WireJSON {
-    /// Encodes a document to a frame.
+    /// Encodes a document to a frame. Every key the document lists is present: an optional with no
+    /// value is written as `null` (``NullEncoding``), as docs/PROTOCOL.md promises.
     public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
         // Encoding these plain value types cannot fail.
-        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+        return Array((try? NullEncoding.encode(value, with: encoder)) ?? Data("{}".utf8))
     }
 
     /// Decodes a document from a frame.

@@ -218,8 +218,10 @@ struct DocumentationTests {
             mkdir -p "$HOME" \(work.path)/run && cd \(work.path)/run
             run() {
                 echo "=== $1"
+                started=$SECONDS
                 timeout -k 5 \(Self.blockSeconds) bash -euo pipefail "\(work.path)/blocks/$2.sh" < /dev/null
                 code=$?
+                echo "::took $1 $((SECONDS - started)) s"
                 if [ "$code" -ne "$3" ]; then echo "::failed $1: exit $code, expected $3"; exit 1; fi
             }
 
@@ -249,6 +251,8 @@ struct DocumentationTests {
         process.waitUntilExit()
         try output.close()
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        // One line per block with its time, so slow examples are easy to spot in the test log.
+        print(text.split(separator: "\n").filter { $0.hasPrefix("::took ") }.joined(separator: "\n"))
         #expect(
             process.terminationStatus == 0 && text.contains("::all blocks passed"),
             "\(document): exit \(process.terminationStatus)\n\(text.suffix(6000))")

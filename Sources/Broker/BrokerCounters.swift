@@ -67,6 +67,8 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     /// Incoming connections whose `accept(2)` failed (often `EMFILE`: the open-file limit), on either
     /// socket; libzmq retries a waiting connection, so one client may count more than once.
     case acceptFailures = "accept_failures"
+    /// CURVE handshakes the ZAP handler refused (a key on no allow-list of that socket, or no CURVE).
+    case refusedHandshakes = "refused_handshakes"
 }
 
 /// The broker's counters: fixed slots, so counting on the hot path is an array increment.

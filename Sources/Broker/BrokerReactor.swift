@@ -243,6 +243,9 @@ public final class BrokerReactor: Sendable {
                 }
                 let acceptFailures = monitor.takeAcceptFailures()
                 if acceptFailures > 0 { core.counters.add(.acceptFailures, acceptFailures) }
+                if let refused = zapHandler.withLock({ $0 })?.takeRefused(), refused > 0 {
+                    core.counters.add(.refusedHandshakes, refused)
+                }
                 core.handle(.tick, now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)
                 metrics.update(from: &core)

@@ -143,7 +143,9 @@ struct OperationsSecurityTests {
         }
         let admitted = try await cluster.client(socketOptions: try keys.options(as: "stranger"))
         defer { admitted.close() }
-        _ = try await admitted.status()
+        // The refused handshakes are counted in STATUS.
+        let counted = try await cluster.waitForStatus(admitted) { ($0.counters["refused_handshakes"] ?? 0) > 0 }
+        #expect((counted.counters["refused_handshakes"] ?? 0) > 0)
         // The session opened before the reload stays (ZAP runs once per connection).
         _ = try await connected.status()
 

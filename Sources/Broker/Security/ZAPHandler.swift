@@ -24,6 +24,8 @@ final class ZAPHandler: Sendable {
     private let bindError = LockedBox<ZMQError?>(nil)
     /// Handshakes answered 200 and 400, for logs and tests.
     let counts = LockedBox((accepted: 0, refused: 0))
+    /// Refused handshakes not yet taken by ``takeRefused()``.
+    private let refusedSinceTaken = LockedBox<UInt64>(0)
 
     init(context: ZMQContext, security: BrokerSecurity, logger: Logger) {
         self.context = context
@@ -127,7 +129,18 @@ final class ZAPHandler: Sendable {
         return reply("200", "OK", userId: role.rawValue)
     }
 
-    private func refused() { counts.withLock { $0.refused += 1 } }
+    private func refused() {
+        counts.withLock { $0.refused += 1 }
+        refusedSinceTaken.withLock { $0 += 1 }
+    }
+
+    /// Handshakes refused since the last call (added to STATUS `refused_handshakes`).
+    func takeRefused() -> UInt64 {
+        refusedSinceTaken.withLock { count in
+            defer { count = 0 }
+            return count
+        }
+    }
 }
 
 /// A public key the ZAP handler admitted, and on which socket.

@@ -180,11 +180,19 @@ struct DocumentationTests {
 
     @Test("every flag a documented recpool command uses exists (run blocks and skipped ones alike)", arguments: documents)
     func flagsExist(document: String) throws {
+        var helps: [[String]: String] = [:]
         for block in try Self.blocks(document) {
             for invocation in block.invocations {
                 // `--help` after the subcommand words prints that subcommand's options.
-                let help = try runTool(invocation.program, invocation.words + ["--help"])
-                let text = help.stdout + help.stderr
+                let key = [invocation.program] + invocation.words
+                let text: String
+                if let cached = helps[key] {
+                    text = cached
+                } else {
+                    let help = try runTool(invocation.program, invocation.words + ["--help"])
+                    text = help.stdout + help.stderr
+                    helps[key] = text
+                }
                 for flag in invocation.flags where flag != "--help" {
                     #expect(
                         text.contains(flag + " ") || text.contains(flag + "\n") || text.contains(flag + ","),

@@ -133,7 +133,8 @@ struct DocumentationTests {
 
     /// README.md and every docs/*.md.
     static let documents: [String] = {
-        let docs = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)) ?? []
+        let folder = root.appendingPathComponent("docs").path
+        let docs = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return ["README.md"] + docs.filter { $0.hasSuffix(".md") }.sorted().map { "docs/\($0)" }
     }()
 
@@ -174,11 +175,14 @@ struct DocumentationTests {
         #expect(first[0].words == ["status"] && first[0].flags == ["--broker"])
         #expect(first[1].flags == ["--frontend", "--curve-key"])
         #expect(blocks[1].invocations.first?.words == ["online", "status"])
-        #expect(throws: DocumentationError.self) { try ShellBlock.extract(from: "```sh {skip:}\nx\n```", document: "t") }
-        #expect(throws: DocumentationError.self) { try ShellBlock.extract(from: "```sh {later: 1}\nx\n```", document: "t") }
+        for bad in ["```sh {skip:}\nx\n```", "```sh {later: 1}\nx\n```", "```sh {exit: x}\nx\n```"] {
+            #expect(throws: DocumentationError.self) { try ShellBlock.extract(from: bad, document: "t") }
+        }
     }
 
-    @Test("every flag a documented recpool command uses exists (run blocks and skipped ones alike)", arguments: documents)
+    @Test(
+        "every flag a documented recpool command uses exists (run blocks and skipped ones alike)",
+        arguments: documents)
     func flagsExist(document: String) throws {
         var helps: [[String]: String] = [:]
         for block in try Self.blocks(document) {

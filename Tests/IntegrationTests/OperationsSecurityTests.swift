@@ -87,8 +87,10 @@ struct OperationsSecurityTests {
         #expect(worker.stderr.contains("too open"), "\(worker.stderr)")
         let cli = try runTool(
             "recpool",
-            ["status", "--broker", "tcp://127.0.0.1:9", "--curve-server-key", keys.path("broker.pub"),
-             "--curve-key", keys.path("client.key")])
+            [
+                "status", "--broker", "tcp://127.0.0.1:9", "--curve-server-key", keys.path("broker.pub"),
+                "--curve-key", keys.path("client.key"),
+            ])
         #expect(cli.code != 0)
         #expect(cli.stderr.contains("too open"), "\(cli.stderr)")
 
@@ -102,8 +104,10 @@ struct OperationsSecurityTests {
         _ = try await cluster.waitForStatus(trainer) { $0.workers.count == 1 }
         let status = try runTool(
             "recpool",
-            ["status", "--broker", cluster.endpoints.frontend, "--curve-server-key", keys.path("broker.pub"),
-             "--curve-key", keys.path("client.key"), "--allow-open-key-file"])
+            [
+                "status", "--broker", cluster.endpoints.frontend, "--curve-server-key", keys.path("broker.pub"),
+                "--curve-key", keys.path("client.key"), "--allow-open-key-file",
+            ])
         #expect(status.code == 0, "\(status.stderr)")
     }
 
@@ -131,7 +135,8 @@ struct OperationsSecurityTests {
         let line = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first {
             $0.contains("allow-lists reloaded")
         }
-        #expect(line?.contains("clients=1") == true && line?.contains("revoked_still_connected=1") == true, "\(line ?? "")")
+        #expect(
+            line?.contains("clients=1") == true && line?.contains("revoked_still_connected=1") == true, "\(line ?? "")")
         #expect(Self.isRunning(brokerPid))
 
         let revoked = try await cluster.client(socketOptions: try keys.options(as: "client"), timeoutMs: 800)

@@ -39,7 +39,8 @@ final class ProcessCluster: @unchecked Sendable {
     /// ready line.
     func startBroker(arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
-        Self.configure(process, "recpool-broker", arguments, namespace: namespaces["broker"], launcher: launchers["broker"])
+        Self.configure(
+            process, "recpool-broker", arguments, namespace: namespaces["broker"], launcher: launchers["broker"])
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }

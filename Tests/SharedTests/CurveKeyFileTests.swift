@@ -55,7 +55,8 @@ struct CurveKeyFileTests {
         "a secret key file its group or others may access is refused unless allowed, like ssh",
         arguments: [0o600, 0o400, 0o640, 0o644, 0o666, 0o604, 0o620])
     func openPermissions(mode: Int) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-perm-\(getpid())-\(mode)").path
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("recpool-perm-\(getpid())-\(mode)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let paths = try CurveKeyFile.generate(directory: directory, name: "k")
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: paths.key)
@@ -76,7 +77,8 @@ struct CurveKeyFileTests {
             ("tcp://localhost:5555", "tcp://127.0.0.1:5555", false), ("tcp://localhost:*", "tcp://127.0.0.1:*", false),
             ("tcp://[::1]:5555", "tcp://[::1]:5555", true), ("tcp://[::]:*", "tcp://[::]:*", true),
             ("tcp://127.0.0.1:1", "tcp://127.0.0.1:1", false), ("tcp://*:1", "tcp://*:1", false),
-            ("ipc:///tmp/localhost:1", "ipc:///tmp/localhost:1", false), ("tcp://broker.lan:1", "tcp://broker.lan:1", false),
+            ("ipc:///tmp/localhost:1", "ipc:///tmp/localhost:1", false),
+            ("tcp://broker.lan:1", "tcp://broker.lan:1", false),
         ] as [(String, String, Bool)])
     func endpoints(given: String, resolved: String, ipv6: Bool) {
         let endpoint = ZMQEndpoint(given)

@@ -4,7 +4,9 @@
 
 /// Socket events a monitor reports. Each constant names the `ZMQ_EVENT_*` macro it stands for.
 public struct ZMQMonitorEvents: OptionSet, Sendable, Hashable {
+    /// The `ZMQ_EVENT_*` bit mask.
     public let rawValue: Int32
+    /// Creates a set from a `ZMQ_EVENT_*` bit mask.
     public init(rawValue: Int32) { self.rawValue = rawValue }
     /// `ZMQ_EVENT_ACCEPTED`: a connection was accepted on a bound endpoint (value: its fd).
     public static let accepted = ZMQMonitorEvents(rawValue: 0x0020)

@@ -274,4 +274,17 @@ struct OperationsSecurityTests {
         let text = try String(contentsOf: log, encoding: .utf8)
         #expect(text.contains("Too many open files"), "\(text.suffix(2000))")
     }
+
+    @Test("a worker whose key the broker refuses (not allow-listed, or revoked) logs why instead of waiting in silence")
+    func refusedWorkerSaysWhy() async throws {
+        let keys = try SecuredKeys()
+        defer { keys.remove() }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: keys.brokerArguments)
+        let log = keys.directory.appendingPathComponent("intruder.log")
+        cluster.workerLogs["intruder"] = log
+        try cluster.startWorker("intruder", extra: keys.workerArguments(as: "client") + ["--heartbeat-ms", "200"])
+        #expect(Self.waitForLog(log, "the broker refused this worker's key"))
+    }
 }

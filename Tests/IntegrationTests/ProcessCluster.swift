@@ -14,6 +14,8 @@ final class ProcessCluster: @unchecked Sendable {
     var namespaces: [String: String] = [:]
     /// When set, the broker's log (stderr) is appended to this file.
     var brokerLog: URL?
+    /// Per worker name, a file that receives the worker's log (stderr).
+    var workerLogs: [String: URL] = [:]
     /// A command that execs the process, per process name, such as
     /// `["/usr/bin/prlimit", "--nofile=64:64", "--"]` (it must exec, so the pid stays the program's).
     var launchers: [String: [String]] = [:]
@@ -85,6 +87,10 @@ final class ProcessCluster: @unchecked Sendable {
         Self.configure(process, "recpool-worker", arguments, namespace: namespaces[name], launcher: launchers[name])
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let log = workerLogs[name] {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
         }
         try process.run()
         lock.withLock { processes[name] = process }

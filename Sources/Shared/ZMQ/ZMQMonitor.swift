@@ -16,8 +16,16 @@ public struct ZMQMonitorEvents: OptionSet, Sendable, Hashable {
     public static let disconnected = ZMQMonitorEvents(rawValue: 0x0200)
     /// `ZMQ_EVENT_MONITOR_STOPPED`: the monitor ended (the socket closed).
     public static let monitorStopped = ZMQMonitorEvents(rawValue: 0x0400)
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`: a security handshake failed for an unspecified reason.
+    public static let handshakeFailedNoDetail = ZMQMonitorEvents(rawValue: 0x0800)
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`: the peer broke the ZMTP or mechanism protocol.
+    public static let handshakeFailedProtocol = ZMQMonitorEvents(rawValue: 0x2000)
     /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`: the ZAP handler refused the peer (value: the ZAP status).
     public static let handshakeFailedAuth = ZMQMonitorEvents(rawValue: 0x4000)
+    /// Every handshake failure.
+    public static let handshakeFailed: ZMQMonitorEvents = [
+        .handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth,
+    ]
 }
 
 /// One event read from a monitor's PAIR socket: libzmq sends a 6-byte frame (a 16-bit event
@@ -44,4 +52,31 @@ public struct ZMQMonitorEvent: Sendable, Hashable {
 
     /// For ``ZMQMonitorEvents/acceptFailed``: the system's description of the errno in ``value``.
     public var errnoDescription: String { String(cString: strerror(Int32(bitPattern: value))) }
+}
+
+/// Watches one socket's security handshakes, for a peer that should say why it hears nothing:
+/// a worker or client whose CURVE key the broker refused otherwise just waits in silence.
+///
+/// Not `Sendable`: create, poll and close it on the thread that owns the watched socket.
+public final class HandshakeWatch {
+    private let monitor: ZMQSocket
+
+    /// Starts watching `socket` (before it connects) through a PAIR on the `inproc://` name `endpoint`.
+    /// - Throws: ``ZMQError`` when libzmq cannot start the monitor.
+    public init(_ socket: ZMQSocket, context: ZMQContext, endpoint: String) throws(ZMQError) {
+        try socket.monitor(endpoint, events: .handshakeFailed)
+        monitor = try ZMQSocket(context, type: .pair)
+        try monitor.connect(endpoint)
+    }
+
+    deinit { monitor.close() }
+
+    /// The handshake failures reported since the last call, oldest first; never blocks.
+    public func failures() -> [ZMQMonitorEvent] {
+        var events: [ZMQMonitorEvent] = []
+        while let message = try? monitor.receive(dontWait: true) {
+            if let event = ZMQMonitorEvent(frames: message.frames) { events.append(event) }
+        }
+        return events
+    }
 }

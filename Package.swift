@@ -105,6 +105,8 @@ let package = Package(
                 "Shared", "RecMetrics", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.

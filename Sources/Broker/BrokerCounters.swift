@@ -64,6 +64,11 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case refusedShuttingDown = "refused_shutting_down"
     /// Requests still outstanding when the broker's shutdown bound ran out.
     case abandonedAtShutdown = "abandoned_at_shutdown"
+    /// Incoming connections whose `accept(2)` failed (often `EMFILE`: the open-file limit), on either
+    /// socket; libzmq retries a waiting connection, so one client may count more than once.
+    case acceptFailures = "accept_failures"
+    /// CURVE handshakes the ZAP handler refused (a key on no allow-list of that socket, or no CURVE).
+    case refusedHandshakes = "refused_handshakes"
 }
 
 /// The broker's counters: fixed slots, so counting on the hot path is an array increment.

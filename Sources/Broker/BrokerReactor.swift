@@ -44,11 +44,24 @@ public final class BrokerReactor: Sendable {
     private let wakeup = WakeupSignal()
     private let stopRequested = LockedBox(false)
     private let logger: Logger
+    /// The running ZAP handler, so the allow-lists can be replaced while the broker runs.
+    private let zapHandler = LockedBox<ZAPHandler?>(nil)
+    private let monitor: ConnectionMonitor
 
     /// Creates a reactor; nothing is bound until ``run(onBound:)``.
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
+        monitor = ConnectionMonitor(context: context, logger: logger)
+    }
+
+    /// Replaces the allow-lists of a running CURVE broker (on SIGHUP). Handshakes from now on are
+    /// judged by the new lists; peers already connected keep their sessions (ZAP runs once per
+    /// connection) until they disconnect.
+    /// - Returns: how many distinct peers admitted earlier the new lists no longer allow, or `nil`
+    ///   when the broker runs without CURVE (or has not started).
+    public func replaceAllowLists(_ lists: AllowLists) -> Int? {
+        zapHandler.withLock { $0 }?.replaceAllowLists(lists)
     }
 
     /// Asks the running reactor to stop gracefully: new requests are refused with BUSY, what is held
@@ -84,8 +97,12 @@ public final class BrokerReactor: Sendable {
                 return .failure(error)
             }
             zap = handler
+            zapHandler.withLock { $0 = handler }
         }
-        defer { zap?.stop() }
+        defer {
+            zapHandler.withLock { $0 = nil }
+            zap?.stop()
+        }
         let frontend: ZMQSocket
         let backend: ZMQSocket
         let endpoints: BrokerEndpoints
@@ -95,10 +112,12 @@ public final class BrokerReactor: Sendable {
             onBound(.failure(error))
             return .failure(error)
         }
+        monitor.start()
         onBound(.success(endpoints))
         defer {
             frontend.close()
             backend.close()
+            monitor.stop()
         }
         do {
             try loop(frontend: frontend, backend: backend, control: control)
@@ -123,6 +142,7 @@ public final class BrokerReactor: Sendable {
                     try socket.set(.zapDomain(domain))
                     try socket.set(.handshakeInterval(milliseconds: 5000))
                 }
+                try monitor.attach(socket, name: domain == BrokerSecurity.frontendDomain ? "frontend" : "backend")
                 try socket.bind(endpoint)
                 return (socket, try socket.lastEndpoint())
             } catch {
@@ -220,6 +240,11 @@ public final class BrokerReactor: Sendable {
                 if settings.exitWithParent && getppid() != parent {
                     logger.warning("parent process gone; stopping")
                     break
+                }
+                let acceptFailures = monitor.takeAcceptFailures()
+                if acceptFailures > 0 { core.counters.add(.acceptFailures, acceptFailures) }
+                if let refused = zapHandler.withLock({ $0 })?.takeRefused(), refused > 0 {
+                    core.counters.add(.refusedHandshakes, refused)
                 }
                 core.handle(.tick, now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)

@@ -18,6 +18,10 @@ public struct BrokerService: Service {
         self.onBound = onBound
     }
 
+    /// Replaces the allow-lists of the running broker; see ``BrokerReactor/replaceAllowLists(_:)``.
+    /// - Returns: how many admitted peers the new lists no longer allow, or `nil` without CURVE.
+    public func replaceAllowLists(_ lists: AllowLists) -> Int? { reactor.replaceAllowLists(lists) }
+
     public func run() async throws {
         let reactor = self.reactor
         let onBound = self.onBound

@@ -44,6 +44,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Flag(help: "Allow plaintext, unauthenticated traffic on non-loopback endpoints (not recommended).")
     var insecure = false
 
+    @Flag(help: "Use a --curve-key file that its group or others may access (refused otherwise, as ssh does).")
+    var allowOpenKeyFile = false
+
     @Option(help: "Heartbeat interval in ms; a worker silent for 3 intervals is dead.")
     var heartbeatMs: UInt64 = 1000
 
@@ -82,17 +85,27 @@ struct BrokerCommand: AsyncParsableCommand {
         }
     }
 
-    /// Reads the key pair and allow-lists, or `nil` when CURVE is not configured.
-    private func loadSecurity() throws(CurveKeyError) -> BrokerSecurity? {
+    /// The allow-list files, read at start and on SIGHUP.
+    private var allowListFiles: AllowListFiles {
+        AllowListFiles(clients: allowClients, trainers: allowTrainers, workers: allowWorkers)
+    }
+
+    /// Reads the key pair and allow-lists, or `nil` when CURVE is not configured. An empty list is
+    /// valid (no one of that role) and logged; a missing file is an error.
+    private func loadSecurity(_ logger: Logger) throws(CurveKeyError) -> BrokerSecurity? {
         guard let curveKey else { return nil }
-        let pair = try CurveKeyFile.readKeyPair(path: curveKey)
-        func keys(_ path: String?) throws(CurveKeyError) -> Set<String> {
-            guard let path else { return [] }
-            return Set(try CurveKeyFile.readPublicKeys(path: path))
+        let pair = try CurveKeyFile.readKeyPair(path: curveKey, allowOpenPermissions: allowOpenKeyFile)
+        if allowOpenKeyFile, let mode = CurveKeyFile.openPermissions(curveKey) {
+            logger.warning(
+                "using a secret key file its group or others may access (--allow-open-key-file)",
+                metadata: ["path": "\(curveKey)", "mode": "\(String(mode, radix: 8))"])
         }
-        return BrokerSecurity(
-            keyPair: pair, clients: try keys(allowClients), trainers: try keys(allowTrainers),
-            workers: try keys(allowWorkers))
+        let lists = try allowListFiles.load()
+        for (role, keys) in [("clients", lists.clients), ("trainers", lists.trainers), ("workers", lists.workers)]
+        where keys.isEmpty {
+            logger.notice("no \(role) allowed: the allow-list is empty or not given", metadata: ["role": "\(role)"])
+        }
+        return BrokerSecurity(keyPair: pair, lists: lists)
     }
 
     func run() async throws {
@@ -100,7 +113,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let logger = Logger(label: "recpool.broker")
         let security: BrokerSecurity?
         do {
-            security = try loadSecurity()
+            security = try loadSecurity(logger)
         } catch {
             CommandOutput.printError("recpool-broker: \(error)")
             throw DaemonExit.noInput
@@ -126,10 +139,14 @@ struct BrokerCommand: AsyncParsableCommand {
                 logger.critical("\(error)")
             }
         }
+        // SIGHUP re-reads the allow-lists (without CURVE it is logged and ignored); trapped from here on.
+        let files = allowListFiles
+        let hangup = await HangupService.trap { service.reloadAllowLists(from: files, logger: logger) }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)]
-                    + (metricsService.map { [.init(service: $0)] } ?? []),
+                    + (metricsService.map { [.init(service: $0)] } ?? [])
+                    + [.init(service: hangup, successTerminationBehavior: .ignore)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -29,11 +29,13 @@ public struct DaemonOptions: ParsableArguments {
     /// Creates the defaults.
     public init() {}
 
-    /// Bootstraps logging and, with `--metrics`, the Prometheus backend; call first thing in `run()`.
+    /// Bootstraps logging, raises the open-file limit (``FileDescriptorLimit``) and, with `--metrics`,
+    /// the Prometheus backend; call first thing in `run()`.
     /// - Returns: the metrics endpoint service to run, if asked for.
     /// - Throws: ``DaemonExit/usage`` after printing why, when `--metrics` does not parse.
     public func start(commandName: String) throws -> MetricsEndpoint? {
         LogSetup.bootstrap(level: logLevel, format: logFormat)
+        FileDescriptorLimit.raiseAndLog(Logger(label: commandName))
         guard let metrics else { return nil }
         do {
             return try MetricsEndpoint(
@@ -71,7 +73,9 @@ public enum DaemonExit {
     public static let clean = ExitCode.success
     /// 64 (`EX_USAGE`): a bad flag, configuration key or value; restarting will not help.
     public static let usage = ExitCode.validationFailure
-    /// 66 (`EX_NOINPUT`): a file the configuration names (CURVE key, allow-list, model) cannot be read.
+    /// 66 (`EX_NOINPUT`): a file the configuration names (CURVE key, allow-list, model) cannot be read,
+    /// or a secret key file is open to group or others (without `--allow-open-key-file`). An empty
+    /// allow-list is not an error.
     public static let noInput = ExitCode(66)
     /// 69 (`EX_UNAVAILABLE`): an endpoint (frontend, backend, metrics) cannot be bound.
     public static let unavailable = ExitCode(69)

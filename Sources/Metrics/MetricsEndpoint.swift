@@ -45,19 +45,32 @@ public struct MetricsEndpoint: Service {
         return registry
     }
 
-    /// Creates the endpoint for `address` (`IPV4:PORT`).
+    /// Creates the endpoint for `address`: `IPV4:PORT`, `localhost:PORT` (127.0.0.1, as for the
+    /// ZeroMQ endpoints) or `[IPV6]:PORT` such as `[::1]:9100`.
     /// - Throws: ``EndpointError/badAddress(_:)`` when the address does not parse.
     public init(address: String, registry: PrometheusCollectorRegistry, logger: Logger) throws {
-        let parts = address.split(separator: ":")
-        guard parts.count == 2, let port = UInt16(parts[1]), !parts[0].isEmpty else { throw EndpointError.badAddress(address) }
-        host = String(parts[0])
+        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...])
+        else { throw EndpointError.badAddress(address) }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") {
+            throw EndpointError.badAddress(address)  // an IPv6 address needs brackets: [::1]:9100
+        }
+        if host.lowercased() == "localhost" { host = "127.0.0.1" }
+        guard !host.isEmpty else { throw EndpointError.badAddress(address) }
+        self.host = host
         self.port = port
         self.registry = registry
         self.logger = logger
     }
 
     public func run() async throws {
-        let server = HTTPServer(address: try .inet(ip4: host, port: port), logger: FlyingFoxLogBridge(logger: logger))
+        let bridge = FlyingFoxLogBridge(logger: logger)
+        let server =
+            host.contains(":")
+            ? HTTPServer(address: try .inet6(ip6: host, port: port), logger: bridge)
+            : HTTPServer(address: try .inet(ip4: host, port: port), logger: bridge)
         let registry = self.registry
         await server.appendRoute("GET /metrics") { _ in
             var headers = HTTPHeaders()

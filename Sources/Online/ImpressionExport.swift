@@ -72,13 +72,20 @@ public enum ImpressionExport {
         URL(fileURLWithPath: dataFile).deletingLastPathComponent().appendingPathComponent(itemContextFileName).path
     }
 
-    /// Writes the data file and the item-context file next to it.
+    /// Writes the data file and the item-context file next to it, creating their directory if needed.
     /// - Throws: ``ExportError``.
     public static func write(_ impressions: [LoggedImpression], spec: OnlinePolicySpec, dataFile: String)
         throws(ExportError) -> Summary
     {
         let (data, summary) = try dataCSV(impressions, spec: spec)
         let itemFile = itemContextPath(nextTo: dataFile)
+        // `--out export/impressions.csv` creates `export/`, as the docs show.
+        let directory = URL(fileURLWithPath: dataFile).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotWrite(path: directory, reason: error.localizedDescription)
+        }
         for (path, text) in [(dataFile, data), (itemFile, itemContextCSV(spec: spec))] {
             do {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -106,6 +106,9 @@ public final class WorkerSession: Sendable {
         try socket.set(.receiveHighWaterMark(100_000))
         try socket.set(.maxMessageSize(Int64(configuration.limits.maxMessageBytes)))
         for option in configuration.socketOptions { try socket.set(option) }
+        // A refused CURVE handshake leaves a worker in silence: say why when the broker seems silent.
+        let handshakes = try HandshakeWatch(
+            socket, context: context, endpoint: "inproc://worker-handshakes-\(Self.nextWatch())")
         try socket.connect(configuration.broker)
         try socket.send(hello(replica.withLock { $0 }).frames())
         logger.info("registering", metadata: ["broker": "\(configuration.broker)", "id": "\(configuration.workerId)"])
@@ -216,9 +219,26 @@ public final class WorkerSession: Sendable {
                 }
             }
             if after > lastHeard + interval * configuration.liveness {
+                logHandshakeFailures(handshakes)
                 return .brokerSilent(wasRegistered: registered)
             }
         }
+    }
+
+    private static let watches = LockedBox(0)
+    /// A fresh number for a monitor's `inproc://` name (one per connection attempt).
+    private static func nextWatch() -> Int { watches.withLock { $0 += 1; return $0 } }
+
+    /// Logs, at `error`, handshakes the broker refused since the last connection attempt: with CURVE,
+    /// this worker's key is not on the broker's workers allow-list (or was revoked), or
+    /// `--curve-server-key` is not the broker's key.
+    private func logHandshakeFailures(_ watch: HandshakeWatch) {
+        let failures = watch.failures()
+        guard let last = failures.last else { return }
+        let kind = last.event == .handshakeFailedAuth ? "the broker refused this worker's key" : "handshake failed"
+        logger.error(
+            "cannot register: \(kind) (is its public key on the broker's workers allow-list, and is --curve-server-key the broker's?)",
+            metadata: ["broker": "\(configuration.broker)", "failures": "\(failures.count)", "status": "\(last.value)"])
     }
 
     /// Applies finished background work between batches: swaps replicas, sends round results and

@@ -58,6 +58,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "This worker's CURVE key pair (a .key file from `recpool keygen`).")
     var curveKey: String?
 
+    @Flag(help: "Use a --curve-key file that its group or others may access (refused otherwise, as ssh does).")
+    var allowOpenKeyFile = false
+
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
@@ -101,7 +104,13 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.exitWithParent = daemon.exitWithParent
         if let curveServerKey, let curveKey {
             do {
-                configuration.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
+                configuration.socketOptions = try CurveKeyFile.clientOptions(
+                    serverKeyPath: curveServerKey, keyPath: curveKey, allowOpenPermissions: allowOpenKeyFile)
+                if allowOpenKeyFile, let mode = CurveKeyFile.openPermissions(curveKey) {
+                    logger.warning(
+                        "using a secret key file its group or others may access (--allow-open-key-file)",
+                        metadata: ["path": "\(curveKey)", "mode": "\(String(mode, radix: 8))"])
+                }
             } catch {
                 CommandOutput.printError("recpool-worker: \(error)")
                 throw DaemonExit.noInput
@@ -112,6 +121,11 @@ struct WorkerCommand: AsyncParsableCommand {
             .init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)
         ]
         if let metricsService { services.append(.init(service: metricsService)) }
+        // A worker has nothing to reload: SIGHUP is logged and ignored rather than ending the process.
+        let hangup = await HangupService.trap {
+            logger.notice("SIGHUP ignored: a worker has nothing to reload (restart it to change its flags)")
+        }
+        services.append(.init(service: hangup, successTerminationBehavior: .ignore))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

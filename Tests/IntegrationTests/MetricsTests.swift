@@ -76,4 +76,65 @@ struct MetricsTests {
         #expect(worker["recpool_worker_compute_seconds_count"] != nil)
         #expect(worker["recpool_worker_model_version"] == 0)
     }
+
+    @Test("--metrics takes localhost:PORT and [::1]:PORT, like the ZeroMQ endpoints")
+    func loopbackNames() async throws {
+        let port = Self.freePort()
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--metrics", "localhost:\(port)"])
+        let text = try await Self.scrapeText("http://127.0.0.1:\(port)/metrics")
+        #expect(text.contains("recpool_broker"))
+        let ipv6Port = Self.freePort()
+        try cluster.startWorker("w1", extra: ["--metrics", "[::1]:\(ipv6Port)"])
+        // URLSession on Linux does not take [::1] URLs, so this one is a plain HTTP/1.0 GET over a socket.
+        var ipv6Text = ""
+        let start = Clocks.monotonicMicros()
+        while !ipv6Text.contains("recpool_worker") && Clocks.monotonicMicros() - start < 15_000_000 {
+            ipv6Text = Self.getOverIPv6Loopback(port: ipv6Port, path: "/metrics")
+            if !ipv6Text.contains("recpool_worker") { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ipv6Text.hasPrefix("HTTP/1.") && ipv6Text.contains("recpool_worker"))
+    }
+
+    /// Scrapes `url` until it answers (the endpoint starts with the process), for up to 15 s.
+    static func scrapeText(_ url: String) async throws -> String {
+        let start = Clocks.monotonicMicros()
+        while true {
+            if let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!),
+                (response as? HTTPURLResponse)?.statusCode == 200
+            {
+                return String(decoding: data, as: UTF8.self)
+            }
+            if Clocks.monotonicMicros() - start > 15_000_000 { throw ClusterError.conditionNotMet }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The whole response to `GET path` from `[::1]:port`, or "" when nothing answers.
+    static func getOverIPv6Loopback(port: UInt16, path: String) -> String {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = port.bigEndian
+        address.sin6_addr = in6addr_loopback
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
+        }
+        guard connected == 0 else { return "" }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: [::1]\r\n\r\n".utf8)
+        guard send(fd, request, request.count, 0) == request.count else { return "" }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
 }

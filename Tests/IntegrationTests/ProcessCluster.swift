@@ -14,6 +14,11 @@ final class ProcessCluster: @unchecked Sendable {
     var namespaces: [String: String] = [:]
     /// When set, the broker's log (stderr) is appended to this file.
     var brokerLog: URL?
+    /// Per worker name, a file that receives the worker's log (stderr).
+    var workerLogs: [String: URL] = [:]
+    /// A command that execs the process, per process name, such as
+    /// `["/usr/bin/prlimit", "--nofile=64:64", "--"]` (it must exec, so the pid stays the program's).
+    var launchers: [String: [String]] = [:]
 
     /// The folder of the built executables: the same one as the test binary.
     static let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -36,7 +41,8 @@ final class ProcessCluster: @unchecked Sendable {
     /// ready line.
     func startBroker(arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
-        Self.configure(process, "recpool-broker", arguments, namespace: namespaces["broker"])
+        Self.configure(
+            process, "recpool-broker", arguments, namespace: namespaces["broker"], launcher: launchers["broker"])
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
@@ -78,17 +84,27 @@ final class ProcessCluster: @unchecked Sendable {
     /// Starts a worker process named `name` with exactly `arguments` (and `environment` added to ours).
     func startWorker(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
-        Self.configure(process, "recpool-worker", arguments, namespace: namespaces[name])
+        Self.configure(process, "recpool-worker", arguments, namespace: namespaces[name], launcher: launchers[name])
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let log = workerLogs[name] {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
         }
         try process.run()
         lock.withLock { processes[name] = process }
     }
 
-    /// Runs `tool` directly, or through `ip netns exec` (which execs it, so it stays our child).
-    private static func configure(_ process: Process, _ tool: String, _ arguments: [String], namespace: String?) {
-        if let namespace {
+    /// Runs `tool` directly, through `ip netns exec` or through a launcher (each execs it, so it
+    /// stays our child).
+    private static func configure(
+        _ process: Process, _ tool: String, _ arguments: [String], namespace: String?, launcher: [String]? = nil
+    ) {
+        if let launcher, let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [executable(tool).path] + arguments
+        } else if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, executable(tool).path] + arguments
         } else {

@@ -7,7 +7,8 @@ export RECPOOL_ROOT
 # System packages the build needs (Debian names).
 recpool_system_packages() {
     local missing=()
-    for pkg in libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config python3-venv; do
+    # jq and iproute2: the documentation test runs the docs' examples (jq) in network namespaces (ip).
+    for pkg in libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config python3-venv jq iproute2; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -13,7 +13,10 @@ final class ZAPHandler: Sendable {
     static let endpoint = "inproc://zeromq.zap.01"
 
     private let context: ZMQContext
-    private let security: BrokerSecurity
+    private let security: LockedBox<BrokerSecurity>
+    /// The (domain, key) pairs admitted so far, to say on a reload how many admitted peers a new
+    /// list no longer allows (they keep the sessions they have: ZAP runs once per handshake).
+    private let admitted = LockedBox<Set<AdmittedPeer>>([])
     private let logger: Logger
     private let stopRequested = LockedBox(false)
     private let wakeup = WakeupSignal()
@@ -21,11 +24,27 @@ final class ZAPHandler: Sendable {
     private let bindError = LockedBox<ZMQError?>(nil)
     /// Handshakes answered 200 and 400, for logs and tests.
     let counts = LockedBox((accepted: 0, refused: 0))
+    /// Refused handshakes not yet taken by ``takeRefused()``.
+    private let refusedSinceTaken = LockedBox<UInt64>(0)
 
     init(context: ZMQContext, security: BrokerSecurity, logger: Logger) {
         self.context = context
-        self.security = security
+        self.security = LockedBox(security)
         self.logger = logger
+    }
+
+    /// Replaces the allow-lists (the key pair stays); later handshakes are judged by the new lists.
+    /// - Returns: how many distinct peers admitted earlier the new lists no longer allow.
+    func replaceAllowLists(_ lists: AllowLists) -> Int {
+        let current = security.withLock { security -> BrokerSecurity in
+            security.clients = lists.clients
+            security.trainers = lists.trainers
+            security.workers = lists.workers
+            return security
+        }
+        return admitted.withLock { peers in
+            peers.filter { current.role(domain: $0.domain, publicKey: $0.key) == nil }.count
+        }
     }
 
     /// Starts the handler thread and returns once its socket is bound, so no CURVE handshake can
@@ -98,7 +117,7 @@ final class ZAPHandler: Sendable {
             refused()
             return reply("400", "CURVE required")
         }
-        guard let role = security.role(domain: domain, publicKey: key) else {
+        guard let role = security.withLock({ $0.role(domain: domain, publicKey: key) }) else {
             refused()
             logger.notice(
                 "refused a peer", metadata: ["domain": "\(domain)", "key": "\(key)",
@@ -106,8 +125,26 @@ final class ZAPHandler: Sendable {
             return reply("400", "key not allowed")
         }
         counts.withLock { $0.accepted += 1 }
+        admitted.withLock { _ = $0.insert(AdmittedPeer(domain: domain, key: key)) }
         return reply("200", "OK", userId: role.rawValue)
     }
 
-    private func refused() { counts.withLock { $0.refused += 1 } }
+    private func refused() {
+        counts.withLock { $0.refused += 1 }
+        refusedSinceTaken.withLock { $0 += 1 }
+    }
+
+    /// Handshakes refused since the last call (added to STATUS `refused_handshakes`).
+    func takeRefused() -> UInt64 {
+        refusedSinceTaken.withLock { count in
+            defer { count = 0 }
+            return count
+        }
+    }
+}
+
+/// A public key the ZAP handler admitted, and on which socket.
+private struct AdmittedPeer: Hashable, Sendable {
+    let domain: String
+    let key: String
 }

@@ -10,8 +10,10 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     case missing(path: String, what: String)
     /// The public key in a key-pair file does not belong to its secret key.
     case mismatch(path: String)
-    /// An allow-list file holds no key.
+    /// A public-key file (`.pub`) holds no key. (An allow-list may be empty: it then admits no one.)
     case empty(path: String)
+    /// A secret key file may be read or written by its group or others (its mode, such as 0o644).
+    case tooOpen(path: String, mode: UInt32)
     /// libzmq refused to generate or derive a key (no CURVE support).
     case curveUnavailable(ZMQError)
 
@@ -22,6 +24,9 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missing(let path, let what): "\(path): no \(what) (expected a line `\(what) = <40 Z85 characters>`)"
         case .mismatch(let path): "\(path): the public key does not match the secret key"
         case .empty(let path): "\(path): no public keys found"
+        case .tooOpen(let path, let mode):
+            "\(path): permissions \(String(format: "%04o", mode)) are too open: a secret key file must not be "
+                + "accessible by group or others (chmod 600 \(path)), or pass --allow-open-key-file"
         case .curveUnavailable(let error): "CURVE is unavailable: \(error)"
         }
     }
@@ -82,8 +87,14 @@ public enum CurveKeyFile {
     }
 
     /// Reads a key pair from a `NAME.key` file and checks that its halves belong together.
-    /// - Throws: ``CurveKeyError``.
-    public static func readKeyPair(path: String) throws(CurveKeyError) -> CurveKeyPair {
+    ///
+    /// Like ssh with a private key, it refuses a file that its group or others may read or write
+    /// (any of the mode bits 0o077), unless `allowOpenPermissions` (`--allow-open-key-file`).
+    /// - Throws: ``CurveKeyError``; ``CurveKeyError/tooOpen(path:mode:)`` for such a file.
+    public static func readKeyPair(path: String, allowOpenPermissions: Bool = false) throws(CurveKeyError)
+        -> CurveKeyPair
+    {
+        if !allowOpenPermissions, let mode = openPermissions(path) { throw .tooOpen(path: path, mode: mode) }
         let lines = try read(path)
         var publicKey: String?
         var secretKey: String?
@@ -107,14 +118,24 @@ public enum CurveKeyFile {
     /// Reads one public key: a `.pub` file, or the public half of a `.key` file.
     /// - Throws: ``CurveKeyError``.
     public static func readPublicKey(path: String) throws(CurveKeyError) -> String {
-        let keys = try readPublicKeys(path: path)
-        return keys[0]
+        guard let key = try readAllowList(path: path).first else { throw .empty(path: path) }
+        return key
+    }
+
+    /// The permission bits of a file when its group or others may access it (mode & 0o077 ≠ 0),
+    /// else `nil` (also when it cannot be inspected: reading it then reports the problem).
+    public static func openPermissions(_ path: String) -> UInt32? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let mode = UInt32(info.st_mode) & 0o7777
+        return mode & 0o077 != 0 ? mode : nil
     }
 
     /// Reads an allow-list: public keys one per line (or `.pub` files concatenated).
-    /// - Returns: the keys in file order; never empty.
-    /// - Throws: ``CurveKeyError``, naming the first line that is not a key.
-    public static func readPublicKeys(path: String) throws(CurveKeyError) -> [String] {
+    /// - Returns: the keys in file order; empty when the file holds only blank lines and comments
+    ///   (an empty allow-list admits no one of its role).
+    /// - Throws: ``CurveKeyError``, naming the first line that is not a key, or an unreadable file.
+    public static func readAllowList(path: String) throws(CurveKeyError) -> [String] {
         var keys: [String] = []
         for (number, line) in try read(path) {
             if case let (name, value)? = assignment(line) {
@@ -126,16 +147,18 @@ public enum CurveKeyFile {
                 keys.append(line)
             }
         }
-        guard !keys.isEmpty else { throw .empty(path: path) }
         return keys
     }
 
     /// The socket options that make a DEALER a CURVE client of a server whose public key is in
     /// `serverKeyPath`, authenticating with the pair in `keyPath`.
     /// - Throws: ``CurveKeyError``.
-    public static func clientOptions(serverKeyPath: String, keyPath: String) throws(CurveKeyError) -> [SocketOption] {
+    /// - Parameter allowOpenPermissions: accept a key file its group or others may access.
+    public static func clientOptions(serverKeyPath: String, keyPath: String, allowOpenPermissions: Bool = false)
+        throws(CurveKeyError) -> [SocketOption]
+    {
         let server = try readPublicKey(path: serverKeyPath)
-        let pair = try readKeyPair(path: keyPath)
+        let pair = try readKeyPair(path: keyPath, allowOpenPermissions: allowOpenPermissions)
         return [.curveServerKey(server), .curvePublicKey(pair.publicKey), .curveSecretKey(pair.secretKey)]
     }
 

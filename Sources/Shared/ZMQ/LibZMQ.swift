@@ -83,6 +83,12 @@ enum LibZMQ {
         return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Starts publishing `events` (a `ZMQ_EVENT_*` mask) of `socket` on a PAIR socket bound at the
+    /// `inproc://` endpoint `monitorEndpoint` (`zmq_socket_monitor`).
+    static func monitor(_ socket: UnsafeMutableRawPointer, _ monitorEndpoint: String, events: Int32) throws(ZMQError) {
+        if zmq_socket_monitor(socket, monitorEndpoint, events) != 0 { throw fail("zmq_socket_monitor") }
+    }
+
     // MARK: Options
 
     static func setOption(_ socket: UnsafeMutableRawPointer, _ option: SocketOption) throws(ZMQError) {
@@ -240,6 +246,7 @@ extension SocketOption.Name {
         case .zapDomain: ZMQ_ZAP_DOMAIN
         case .mechanism: ZMQ_MECHANISM
         case .handshakeInterval: ZMQ_HANDSHAKE_IVL
+        case .ipv6: ZMQ_IPV6
         }
     }
 }

@@ -34,6 +34,8 @@ public enum SocketOption: Sendable, Hashable {
         case mechanism
         /// `ZMQ_HANDSHAKE_IVL` (ms): how long a security handshake may take.
         case handshakeInterval
+        /// `ZMQ_IPV6`: let a `tcp://` socket bind or connect to IPv6 addresses (off in libzmq by default).
+        case ipv6
     }
 
     /// A 32-bit integer option.
@@ -84,6 +86,8 @@ public enum SocketOption: Sendable, Hashable {
     public static func curveServerKey(_ z85: String) -> SocketOption { .bytes(.curveServerKey, Array(z85.utf8)) }
     /// `ZMQ_ZAP_DOMAIN`.
     public static func zapDomain(_ domain: String) -> SocketOption { .bytes(.zapDomain, Array(domain.utf8)) }
+    /// `ZMQ_IPV6`.
+    public static func ipv6(_ on: Bool) -> SocketOption { .int(.ipv6, on ? 1 : 0) }
     /// `ZMQ_HANDSHAKE_IVL`.
     public static func handshakeInterval(milliseconds: Int32) -> SocketOption {
         .int(.handshakeInterval, milliseconds)

@@ -37,10 +37,33 @@ public final class ZMQSocket {
     public func set(_ option: SocketOption) throws(ZMQError) { try LibZMQ.setOption(handle, option) }
 
     /// Binds to an endpoint such as `tcp://127.0.0.1:5555`, or `tcp://127.0.0.1:*` for a free port.
-    public func bind(_ endpoint: String) throws(ZMQError) { try LibZMQ.bind(handle, endpoint) }
+    /// `tcp://localhost:P` binds 127.0.0.1 and an IPv6 literal (`tcp://[::1]:P`) turns `ZMQ_IPV6` on
+    /// first (see ``ZMQEndpoint``); libzmq alone would fail both.
+    public func bind(_ endpoint: String) throws(ZMQError) {
+        let resolved = try prepare(endpoint)
+        try LibZMQ.bind(handle, resolved)
+    }
 
     /// Connects to an endpoint. libzmq connects in the background and reconnects by itself.
-    public func connect(_ endpoint: String) throws(ZMQError) { try LibZMQ.connect(handle, endpoint) }
+    /// `localhost` and IPv6 literals are handled as in ``bind(_:)``.
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        let resolved = try prepare(endpoint)
+        try LibZMQ.connect(handle, resolved)
+    }
+
+    /// The endpoint libzmq should see, after turning `ZMQ_IPV6` on when it names an IPv6 address.
+    private func prepare(_ endpoint: String) throws(ZMQError) -> String {
+        let resolved = ZMQEndpoint(endpoint)
+        if resolved.needsIPv6 { try set(.ipv6(true)) }
+        return resolved.endpoint
+    }
+
+    /// Publishes this socket's `events` on a PAIR socket bound at `monitorEndpoint` (an `inproc://`
+    /// name); connect a ``ZMQSocketType/pair`` to it and decode each message with
+    /// ``ZMQMonitorEvent/init(frames:)`` (`zmq_socket_monitor`).
+    public func monitor(_ monitorEndpoint: String, events: ZMQMonitorEvents) throws(ZMQError) {
+        try LibZMQ.monitor(handle, monitorEndpoint, events: events.rawValue)
+    }
 
     /// The endpoint last bound, with a wildcard port resolved (`ZMQ_LAST_ENDPOINT`).
     public func lastEndpoint() throws(ZMQError) -> String { try LibZMQ.lastEndpoint(handle) }

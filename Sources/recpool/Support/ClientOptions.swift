@@ -16,6 +16,9 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "Your CURVE key pair (a .key file from `recpool keygen`).")
     var curveKey: String?
 
+    @Flag(help: "Use a --curve-key file that its group or others may access (refused otherwise, as ssh does).")
+    var allowOpenKeyFile = false
+
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
@@ -30,7 +33,8 @@ struct BrokerOptions: ParsableArguments {
         options.timeoutMs = timeoutMs
         if let curveServerKey, let curveKey {
             do {
-                options.socketOptions = try CurveKeyFile.clientOptions(serverKeyPath: curveServerKey, keyPath: curveKey)
+                options.socketOptions = try CurveKeyFile.clientOptions(
+                    serverKeyPath: curveServerKey, keyPath: curveKey, allowOpenPermissions: allowOpenKeyFile)
             } catch {
                 throw CommandFailure(error.description, exitCode: 2)
             }

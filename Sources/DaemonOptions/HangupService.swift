@@ -1,0 +1,28 @@
+import ServiceLifecycle
+import UnixSignals
+
+/// Traps SIGHUP for the life of a daemon and calls a handler on each one, instead of letting the
+/// default action end the process (exit 129, no drain, no log line). The broker reloads its
+/// allow-lists; the worker logs that it has nothing to reload.
+///
+/// Create it before the service group runs (``trap(onHangup:)``), so the signal is caught from then
+/// on; it ends on graceful shutdown.
+public struct HangupService: Service {
+    private let signals: UnixSignalsSequence
+    private let onHangup: @Sendable () -> Void
+
+    private init(signals: UnixSignalsSequence, onHangup: @escaping @Sendable () -> Void) {
+        self.signals = signals
+        self.onHangup = onHangup
+    }
+
+    /// Starts trapping SIGHUP now; `onHangup` runs once per signal while the service runs.
+    public static func trap(onHangup: @escaping @Sendable () -> Void) async -> HangupService {
+        HangupService(signals: await UnixSignalsSequence(trapping: .sighup), onHangup: onHangup)
+    }
+
+    /// Calls the handler for each SIGHUP until graceful shutdown.
+    public func run() async throws {
+        for await _ in signals.cancelOnGracefulShutdown() { onHangup() }
+    }
+}

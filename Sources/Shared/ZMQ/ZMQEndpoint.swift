@@ -1,0 +1,43 @@
+/// A `tcp://` endpoint as RecPool hands it to libzmq.
+///
+/// libzmq binds only IP addresses, interface names and `*` (it does no DNS lookup for a bind), so
+/// `tcp://localhost:P` fails with `ENODEV` ("No such device"); and it refuses IPv6 addresses unless
+/// the socket's `ZMQ_IPV6` option is on, so `tcp://[::1]:P` fails too. This value maps `localhost`
+/// to `127.0.0.1` for binds and connects alike (so both ends agree whatever `/etc/hosts` says), and
+/// says when a bracketed IPv6 literal (`tcp://[::1]:P`, `tcp://[::]:P`) needs `ZMQ_IPV6`. Other
+/// endpoints pass through unchanged; a host name in a connect is resolved by libzmq to IPv4.
+public struct ZMQEndpoint: Sendable, Hashable {
+    /// The endpoint to pass to `zmq_bind` or `zmq_connect`.
+    public let endpoint: String
+    /// Whether the socket needs `ZMQ_IPV6` on for it.
+    public let needsIPv6: Bool
+
+    /// Resolves `endpoint` as described on the type.
+    public init(_ endpoint: String) {
+        let prefix = "tcp://"
+        guard endpoint.hasPrefix(prefix) else {
+            self.endpoint = endpoint
+            needsIPv6 = false
+            return
+        }
+        let rest = endpoint.dropFirst(prefix.count)
+        // `tcp://source;destination` (a connect from a chosen local address) is passed through,
+        // but either side may be IPv6.
+        if rest.contains(";") {
+            self.endpoint = endpoint
+            needsIPv6 = rest.contains("[")
+            return
+        }
+        if rest.hasPrefix("[") {
+            self.endpoint = endpoint
+            needsIPv6 = true
+            return
+        }
+        if rest.lowercased().hasPrefix("localhost:") {
+            self.endpoint = prefix + "127.0.0.1" + rest.dropFirst("localhost".count)
+        } else {
+            self.endpoint = endpoint
+        }
+        needsIPv6 = false
+    }
+}

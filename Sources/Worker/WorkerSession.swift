@@ -176,11 +176,15 @@ public final class WorkerSession: Sendable {
             }
             if !pending.isEmpty {
                 let current = replica.withLock { $0 }
-                let replies = ScoringBatch.answer(
+                let outcome = ScoringBatch.answer(
                     pending, replica: current, limits: configuration.limits, nowEpochMillis: Clocks.epochMillis())
-                metrics.batches.increment()
-                metrics.rows.increment(by: Int64(pendingRows))
-                metrics.batchRows.record(pendingRows)
+                let replies = outcome.replies
+                // Rows scored are rows computed: an invalid or expired request's rows are not.
+                if outcome.rowsScored > 0 {
+                    metrics.batches.increment()
+                    metrics.rows.increment(by: Int64(outcome.rowsScored))
+                    metrics.batchRows.record(outcome.rowsScored)
+                }
                 if let compute = replies.first(where: { $0.header.status == .ok })?.header.computeMicros {
                     metrics.compute.recordMicroseconds(Int64(compute))
                 }
@@ -260,8 +264,11 @@ public final class WorkerSession: Sendable {
             if let id = frames.first.flatMap(Header.salvageRequestId), frames.count > 0, frames[0].count > 4,
                 let command = Command(rawValue: frames[0][4] & ~Header.replyBit), command.isWorkerService
             {
+                // Even a request whose header does not decode gets its attempt echoed, when it has one.
+                let attempt = Header.salvageAttempt(frames[0]) ?? 0
                 let reply = WireMessage.errorReply(
-                    to: Header(command: command, requestId: id), status: error.status, message: error.description)
+                    to: Header(command: command, requestId: id, attempt: attempt), status: error.status,
+                    message: error.description)
                 try? socket.send(reply.frames())
             }
             return .handled
@@ -325,12 +332,14 @@ public final class WorkerSession: Sendable {
                     PolicyRecommendHandler.answer(
                         message, served: served, sampler: &sampler, nowEpochMillis: Clocks.epochMillis())
                 }
-                metrics.policyRecommendations.increment()
+                // A slate served, not a request answered: error replies are not recommendations.
+                if reply.header.status == .ok { metrics.policyRecommendations.increment() }
             } else {
                 reply = RecommendHandler.answer(
                     message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
             }
             if reply.header.status != .ok {
+                metrics.errors.increment()
                 logger.debug(
                     "request answered with an error",
                     metadata: ["request_id": "\(header.requestId)", "status": "\(reply.header.status)"])
@@ -345,6 +354,7 @@ public final class WorkerSession: Sendable {
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(
                     to: header, status: .badRequest, message: "this worker does not serve \(header.command.name)")
+                metrics.errors.increment()
                 logger.debug(
                     "request for a service this worker does not offer",
                     metadata: ["request_id": "\(header.requestId)", "command": "\(header.command.name)"])

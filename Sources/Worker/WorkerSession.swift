@@ -68,7 +68,7 @@ public final class WorkerSession: Sendable {
                 if wasRegistered { backoffMs = configuration.reconnectInitialMs }
                 logger.warning("broker silent; reconnecting", metadata: ["backoff_ms": "\(backoffMs)"])
                 if waitInterruptibly(milliseconds: backoffMs) { return .success(()) }
-                backoffMs = min(backoffMs * 2, configuration.reconnectMaxMs)
+                backoffMs = min(backoffMs.multipliedSaturating(by: 2), configuration.reconnectMaxMs)
             }
         }
         return .success(())
@@ -82,7 +82,7 @@ public final class WorkerSession: Sendable {
     /// Sleeps up to `milliseconds`, returning `true` early if asked to stop.
     private func waitInterruptibly(milliseconds: UInt64) -> Bool {
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
-        _ = try? poller.poll(timeoutMilliseconds: Int(milliseconds))
+        _ = try? poller.poll(timeoutMilliseconds: Int(clamping: milliseconds))
         wakeup.drain()
         return shouldStop
     }
@@ -110,7 +110,9 @@ public final class WorkerSession: Sendable {
         try socket.send(hello(replica.withLock { $0 }).frames())
         logger.info("registering", metadata: ["broker": "\(configuration.broker)", "id": "\(configuration.workerId)"])
 
-        let interval = configuration.heartbeatIntervalMs * 1000
+        // Flags are numbers from a command line or a file: no sum or product of them may trap.
+        let interval = configuration.heartbeatIntervalMs.multipliedSaturating(by: 1000)
+        let silence = interval.multipliedSaturating(by: configuration.liveness)
         var lastHeard = Clocks.monotonicMicros()
         var lastBeat = lastHeard
         var registered = false
@@ -134,16 +136,16 @@ public final class WorkerSession: Sendable {
                             payload: [WorkerLoad(slots: 0, queued: 0).encoded()]
                         ).frames(), dontWait: true)
                 }
-                let bound = interval * configuration.liveness
-                if !registered || drainAcknowledged || now > (drainStartedAt ?? now) + bound {
+                if !registered || drainAcknowledged || now > (drainStartedAt ?? now).addingSaturating(silence) {
                     _ = try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
                     logger.info("left the broker", metadata: ["drained": "\(drainAcknowledged)"])
                     return .stopped
                 }
             }
             let now = Clocks.monotonicMicros()
-            let untilBeat = lastBeat + interval > now ? (lastBeat + interval - now) / 1000 : 0
-            try poller.poll(timeoutMilliseconds: Int(untilBeat))
+            let beatDue = lastBeat.addingSaturating(interval)
+            let untilBeat = beatDue > now ? (beatDue - now) / 1000 : 0
+            try poller.poll(timeoutMilliseconds: Int(clamping: untilBeat))
             if poller.isReadable(1) {
                 wakeup.drain()
                 if try applyBackgroundOutcomes(socket: socket) { lastBeat = 0 }  // report a new version at once
@@ -168,11 +170,11 @@ public final class WorkerSession: Sendable {
                 else {
                     break
                 }
-                let deadline = batchDeadline ?? (Clocks.monotonicMicros() + configuration.batchWaitMicros)
+                let deadline = batchDeadline ?? Clocks.monotonicMicros().addingSaturating(configuration.batchWaitMicros)
                 batchDeadline = deadline
                 let now = Clocks.monotonicMicros()
                 guard now < deadline else { break }
-                try poller.poll(timeoutMilliseconds: Int(max(1, (deadline - now) / 1000)))
+                try poller.poll(timeoutMilliseconds: Int(clamping: max(1, (deadline - now) / 1000)))
             }
             if !pending.isEmpty {
                 let current = replica.withLock { $0 }
@@ -205,7 +207,7 @@ public final class WorkerSession: Sendable {
             }
 
             let after = Clocks.monotonicMicros()
-            if after >= lastBeat + interval {
+            if after >= lastBeat.addingSaturating(interval) {
                 lastBeat = after
                 let current = replica.withLock { $0 }
                 let load = WorkerLoad(slots: UInt32(configuration.slots), queued: 0)
@@ -219,7 +221,7 @@ public final class WorkerSession: Sendable {
                     stop()
                 }
             }
-            if after > lastHeard + interval * configuration.liveness {
+            if after > lastHeard.addingSaturating(silence) {
                 return .brokerSilent(wasRegistered: registered)
             }
         }

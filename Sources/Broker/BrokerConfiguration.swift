@@ -36,9 +36,10 @@ public struct BrokerConfiguration: Sendable, Hashable {
     /// (`replies_dropped_hwm`).
     public var clientReplyBytes: Int = 32 << 20
     /// The most messages libzmq reads ahead from one client connection before it stops reading it
-    /// (the frontend's receive high-water mark): at most this many times
-    /// ``WireLimits/maxMessageBytes`` per connection wait in libzmq for the reactor.
-    public var clientReceiveHighWaterMark: Int32 = 64
+    /// (the frontend's receive high-water mark; TCP then pushes back on the client): at most this
+    /// many times ``WireLimits/maxMessageBytes`` (256 MiB with the defaults) per connection wait
+    /// in libzmq for the reactor, which reads them without copying what it refuses.
+    public var clientReceiveHighWaterMark: Int32 = 16
     /// The frame size above which libzmq drops the connection (`ZMQ_MAXMSGSIZE`): a hard backstop
     /// far above ``WireLimits/maxMessageBytes``, which is enforced per message with a TOO_LARGE reply.
     public var hardFrameLimitBytes: Int = 64 << 20

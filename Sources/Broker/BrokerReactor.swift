@@ -228,6 +228,8 @@ public final class BrokerReactor: Sendable {
                 guard let message = received else { break }
                 guard message.frames.count >= 2 else { continue }
                 let messageBytes = message.byteCount - message.frames[0].count
+                // Refused or not, libzmq allocated the whole message: it counts towards a burst.
+                memory.received(message.byteCount)
                 if tooLarge {
                     core.handle(
                         .clientTooLarge(
@@ -241,7 +243,6 @@ public final class BrokerReactor: Sendable {
                             payloadBytes: messageBytes - message.frames[1].count),
                         now: now, into: &actions)
                 } else {
-                    memory.received(message.byteCount)
                     core.handle(
                         .client(
                             identity: message.frames[0], frames: Array(message.frames.dropFirst()),
@@ -277,23 +278,33 @@ public final class BrokerReactor: Sendable {
 /// Gives memory back to the system after a burst: glibc keeps freed blocks in its arenas, so a
 /// flood of large requests would otherwise leave the broker's resident set at its peak.
 private struct MemoryReturn {
-    /// Bytes copied out of libzmq since memory was last returned.
-    private var receivedSinceTrim = 0
+    /// Bytes received from libzmq since the last burst was noticed.
+    private var receivedSinceBurst = 0
     private var lastTrimAt: UInt64 = 0
-    /// A burst: this many bytes copied, or held at once, since the last return.
+    /// Returns still owed to the last burst: one as soon as the broker holds little again, and
+    /// one more a second later, for what libzmq and the queues freed after the first.
+    private var trimsOwed = 0
+    /// A burst: this many bytes received, or held at once.
     private static let burstBytes = 64 << 20
 
-    mutating func received(_ bytes: Int) { receivedSinceTrim = receivedSinceTrim.addingSaturating(bytes) }
+    mutating func received(_ bytes: Int) {
+        receivedSinceBurst = receivedSinceBurst.addingSaturating(bytes)
+    }
 
     /// Once the broker holds little again after a burst, returns free memory (`malloc_trim(0)`),
     /// at most once a second.
     mutating func returnAfterBurst(core: inout BrokerCore, nowMicros: UInt64) {
-        guard receivedSinceTrim >= Self.burstBytes || core.peakHeldBytes >= Self.burstBytes else { return }
-        guard core.heldBytes < Self.burstBytes / 8, nowMicros >= lastTrimAt.addingSaturating(1_000_000) else { return }
+        if receivedSinceBurst >= Self.burstBytes || core.peakHeldBytes >= Self.burstBytes {
+            trimsOwed = 2
+            receivedSinceBurst = 0
+            core.resetPeakHeldBytes()
+        }
+        guard trimsOwed > 0, core.heldBytes < Self.burstBytes / 8,
+            nowMicros >= lastTrimAt.addingSaturating(1_000_000)
+        else { return }
         FreeMemory.returnToSystem()
         lastTrimAt = nowMicros
-        receivedSinceTrim = 0
-        core.resetPeakHeldBytes()
+        trimsOwed -= 1
     }
 }
 

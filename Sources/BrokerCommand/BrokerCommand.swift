@@ -68,7 +68,7 @@ struct BrokerCommand: AsyncParsableCommand {
     var clientReplyBytes = 32 << 20
 
     @Option(help: "Messages libzmq reads ahead per client connection (the frontend's receive high-water mark).")
-    var clientReceiveHwm: Int32 = 64
+    var clientReceiveHwm: Int32 = 16
 
     @Option(
         help: "Frames larger than this make libzmq drop the connection (ZMQ_MAXMSGSIZE): a backstop; messages over the 16 MiB limit below it are answered TOO_LARGE."

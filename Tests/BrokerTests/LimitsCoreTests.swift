@@ -53,6 +53,22 @@ struct LimitsCoreTests {
         #expect(h.core.outstandingRequests == 1)
     }
 
+    @Test("workers announcing Int.max slots and UInt32.max in heartbeats are summed without trapping")
+    func slotExtremes() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: .max)
+        h.registerWorker([0xB], slots: .max)
+        h.score(from: client, id: 1)
+        h.advance(ms: 5)
+        h.answer(try #require(h.dispatches.first))  // the latency is known: admission sums the slots
+        h.score(from: client, id: 2, deadlineMs: h.now.epochMillis + 1000)
+        #expect(h.dispatches.count == 2)
+        let load = WorkerLoad(slots: .max, queued: .max)
+        h.feed(.worker(identity: workerA, frames: WireMessage(header: Header(command: .heartbeat), payload: [load.encoded()]).frames(), peerAddress: nil))
+        h.score(from: client, id: 3, deadlineMs: h.now.epochMillis + 1000)
+        #expect(h.dispatches.count == 3)
+    }
+
     @Test("an expired request is EXPIRED on a warm broker too: after a SCORE completed, with a full queue, and while shedding on the header")
     func expiredNeverBusy() throws {
         var h = CoreHarness { $0.queueCapacity = 1 }

@@ -19,14 +19,14 @@ extension BrokerCore {
             return
         }
         counters.request(header.command)
-        if let problem = header.requestProblem {
-            counters.add(.invalidRequests)
-            answer(identity, header, problem.status, problem.description, &actions)
-            return
-        }
         if configuration.enforceRoles, let refusal = authorize(message, userId: userId) {
             counters.add(.unauthorizedRequests)
             answer(identity, header, .unauthorized, refusal, &actions)
+            return
+        }
+        if let problem = header.requestProblem {
+            counters.add(.invalidRequests)
+            answer(identity, header, problem.status, problem.description, &actions)
             return
         }
         switch header.command {

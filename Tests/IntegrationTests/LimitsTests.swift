@@ -146,6 +146,76 @@ struct LimitsTests {
         #expect(scores.values.count == 1)
     }
 
+    @Test("a worker announcing extreme slots and versions and replying with extreme header fields: every request gets exactly one reply, the broker stays up")
+    func workerFaceExtremes() async throws {
+        let seed: UInt64 = 0x1414_0002
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--input-width", "2"])
+        defer { client.close() }
+        let broker = try #require(cluster.pid("broker"))
+        let (frontend, backend) = (cluster.endpoints.frontend, cluster.endpoints.backend)
+        let count = 400
+        let result = await DedicatedThread.run(name: "fake-worker") { () -> (RawPeer?, Int) in
+            guard let peer = try? RawPeer(endpoint: frontend), let context = Optional(ZMQContext()),
+                let worker = try? ZMQSocket(context, type: .dealer), (try? worker.connect(backend)) != nil
+            else { return (nil, 0) }
+            defer { worker.close() }
+            var random = FuzzRandom(state: seed)
+            let extremes: [UInt64] = [0, 1, .max, .max - 1, UInt64(Int64.max) + 1]
+            let hello = WorkerHello(
+                workerId: "fake", services: ["SCORE"], slots: .max, inputWidth: 2, modelVersion: .max, host: "h",
+                pid: .max)
+            _ = try? worker.send(WireMessage(header: Header(command: .ready, modelVersion: .max), payload: [WireJSON.encode(hello)]).frames())
+            var answered = 0
+            var lastBeat: UInt64 = 0
+            var sent = 0
+            let start = Clocks.monotonicMicros()
+            while Clocks.monotonicMicros() - start < 60_000_000 {
+                if sent < count {
+                    let header = Header(command: .score, requestId: UInt64(sent + 1), deadlineMs: Clocks.epochMillis() + 20_000)
+                    _ = try? peer.socket.send([header.encoded(), LimitsTests.tensor(rows: 1, cols: 2)])
+                    sent += 1
+                }
+                if Clocks.monotonicMicros() - lastBeat > 200_000 {
+                    lastBeat = Clocks.monotonicMicros()
+                    let beat = Header(command: .heartbeat, modelVersion: extremes[random.below(extremes.count)])
+                    _ = try? worker.send(WireMessage(header: beat, payload: [WorkerLoad(slots: .max, queued: .max).encoded()]).frames())
+                }
+                while let message = try? worker.receive(dontWait: true) {
+                    guard let request = try? WireMessage(decoding: message.frames), request.header.command == .score,
+                        !request.header.isReply
+                    else { continue }
+                    let status = [Status.ok, .ok, .badRequest, .expired, .internal][random.below(5)]
+                    var reply = request.header.reply(status: status, modelVersion: extremes[random.below(extremes.count)])
+                    reply.attempt = UInt16.max
+                    reply.workerQueueMicros = .max
+                    reply.computeMicros = .max
+                    reply.brokerQueueMicros = .max
+                    reply.retryAfterMs = .max
+                    let payload = status == .ok ? Tensor(rows: 1, cols: 1, values: [0.5]).encoded() : Array("fake".utf8)
+                    _ = try? worker.send([reply.encoded(), payload])
+                    answered += 1
+                }
+                peer.drain()
+                if sent == count && (1...count).allSatisfy({ peer.replies[UInt64($0)] != nil }) { break }
+                usleep(1000)
+            }
+            _ = try? worker.send([Header(command: .disconnect).encoded()])
+            return (peer, answered)
+        }
+        let peer = try #require(result.0)
+        #expect(result.1 > 0, "the fake worker got no request")
+        for id in 1...count {
+            let replies = peer.replies[UInt64(id)] ?? []
+            #expect(replies.count == 1, "request \(id): \(replies.map(\.header.status))")
+            #expect(replies.first.map { $0.header.isReply && ($0.header.status == .ok || $0.errorText != nil) } == true)
+        }
+        #expect(isAlive(broker))
+        let status = try await client.status()
+        #expect(status.workers.contains { $0.id == "w1" })
+    }
+
     @Test("one frame over 16 MiB gets TOO_LARGE naming the limit; the connection stays and the reply it was waiting for arrives")
     func oversizedFrame() async throws {
         let cluster = ProcessCluster()

@@ -18,28 +18,35 @@ extension BrokerCore {
             answer(identity, header, .badRequest, "clients may not send replies (\(header.command.name))", &actions)
             return
         }
+        counters.request(header.command)
         if configuration.enforceRoles, let refusal = authorize(message, userId: userId) {
             counters.add(.unauthorizedRequests)
             answer(identity, header, .unauthorized, refusal, &actions)
             return
         }
+        if let problem = header.requestProblem {
+            counters.add(.invalidRequests)
+            answer(identity, header, problem.status, problem.description, &actions)
+            return
+        }
         switch header.command {
         case .score, .recommend:
-            if isShuttingDown {
-                shed(identity: identity, header: header, now: now, into: &actions)
-                return
-            }
             accept(identity: identity, message: message, now: now, into: &actions)
         case .status:
             let document = statusDocument(now: now)
             var reply = header.reply()
             reply.command = .status
-            counters.reply(.ok)
             actions.append(
                 .sendToClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(document)]))
         case .cancel:
             cancel(identity: identity, message: message, now: now, into: &actions)
         case .feedback:
+            if let refusal = arrivalRefusal(header, client: identity, payloadBytes: 0, now: now),
+                refusal == .expired || refusal == .shuttingDown
+            {
+                shed(identity: identity, header: header, now: now, into: &actions)
+                return
+            }
             // Feedback is made durable by the control plane before it is acknowledged.
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .control:
@@ -70,17 +77,24 @@ extension BrokerCore {
         return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
     }
 
-    /// The header of a client request that is refused BUSY on arrival whatever its payload holds
-    /// (a SCORE, RECOMMEND or FEEDBACK while the broker shuts down, while its queue is full, or when
-    /// its deadline falls before the queue ahead of it would drain), or `nil` when the request must
-    /// be read in full.
+    /// The header of a client request that is refused on arrival whatever its payload holds (a
+    /// SCORE, RECOMMEND or FEEDBACK whose deadline has passed, or one refused BUSY: while the broker
+    /// shuts down, while its queue or a byte limit is full, or when its deadline falls before the
+    /// queue ahead of it would drain), or `nil` when the request must be read in full.
     ///
     /// The reactor asks this with the header frame alone, before it copies the rest of the message
     /// out of libzmq: under overload most requests are refused, and refusing one then costs a
     /// header decode and a small reply instead of a copy of its rows. A peer whose role may not
-    /// send the command is not shed: it gets UNAUTHORIZED on the full path.
-    public func requestToShed(headerFrame: [UInt8], userId: String?, now: BrokerInstant) -> Header? {
-        guard let header = try? Header(decoding: headerFrame), !header.isReply else { return nil }
+    /// send the command is not shed: it gets UNAUTHORIZED on the full path; nor is a header with
+    /// an undefined flag, a status or an exact pin without a version: it gets BAD_REQUEST.
+    /// - Parameters:
+    ///   - identity: the client's routing identity, for its byte limit.
+    ///   - payloadBytes: the bytes of the frames after the header.
+    public func requestToShed(
+        headerFrame: [UInt8], identity: [UInt8] = [], payloadBytes: Int = 0, userId: String?, now: BrokerInstant
+    ) -> Header? {
+        guard let header = try? Header(decoding: headerFrame), !header.isReply, header.requestProblem == nil
+        else { return nil }
         switch header.command {
         case .score, .recommend, .feedback: break
         default: return nil
@@ -90,8 +104,42 @@ extension BrokerCore {
         {
             return nil
         }
-        let refused = isShuttingDown || queueIsFull(header.command) || queueOutlastsDeadline(header, now: now)
+        let refused = arrivalRefusal(header, client: identity, payloadBytes: payloadBytes, now: now) != nil
         return refused ? header : nil
+    }
+
+    /// Why a request is refused on arrival, whatever its payload holds.
+    enum ArrivalRefusal {
+        /// Its deadline has passed: EXPIRED, always (never BUSY, which would invite a retry that
+        /// cannot succeed).
+        case expired
+        /// The broker is shutting down: BUSY.
+        case shuttingDown
+        /// The client's held bytes would pass ``BrokerConfiguration/clientBytesLimit``: BUSY.
+        case clientBytes
+        /// The service's held bytes would pass ``BrokerConfiguration/serviceBytesLimit``: BUSY.
+        case serviceBytes
+        /// The service's queue is full: BUSY.
+        case queueFull
+        /// The queue ahead would outlast the request's deadline: BUSY.
+        case queueOutlastsDeadline
+    }
+
+    /// Why `header` (from `client`, with `payloadBytes` after it) is refused on arrival, or `nil`
+    /// when it is not. FEEDBACK goes to the control plane, so only its deadline and a shutdown apply.
+    func arrivalRefusal(_ header: Header, client: [UInt8], payloadBytes: Int, now: BrokerInstant) -> ArrivalRefusal? {
+        if header.isExpired(atEpochMillis: now.epochMillis) { return .expired }
+        if isShuttingDown { return .shuttingDown }
+        guard header.command != .feedback else { return nil }
+        if (clientBytes[client] ?? 0).addingSaturating(payloadBytes) > configuration.clientBytesLimit {
+            return .clientBytes
+        }
+        if (serviceBytes[header.command] ?? 0).addingSaturating(payloadBytes) > configuration.serviceBytesLimit {
+            return .serviceBytes
+        }
+        if queueIsFull(header.command) { return .queueFull }
+        if queueOutlastsDeadline(header, now: now) { return .queueOutlastsDeadline }
+        return nil
     }
 
     /// Whether `service`'s queue holds as many requests as it may.
@@ -105,8 +153,9 @@ extension BrokerCore {
     func expectedQueueWaitMs(_ service: Command) -> Double? {
         guard let latency = latencies[service]?.meanMicros, latency > 0 else { return nil }
         var slots = 0
+        // Slots come from the workers' READY and HEARTBEAT: summed without trapping.
         for worker in workers.values where worker.services.contains(service) && !worker.draining {
-            slots += worker.slots
+            slots = slots.addingSaturating(worker.slots)
         }
         guard slots > 0 else { return nil }
         let perSecond = Double(slots) / (latency / 1_000_000)
@@ -121,22 +170,62 @@ extension BrokerCore {
         return Double(now.epochMillis) + waitMs >= Double(header.deadlineMs)
     }
 
-    /// Refuses a request on arrival with BUSY and a retry-after hint: the broker is shutting down,
-    /// the request's queue is full, or the queue would outlast the request's deadline.
-    mutating func shed(identity: [UInt8], header: Header, now: BrokerInstant, into actions: inout [BrokerAction]) {
+    /// Refuses a request on arrival: EXPIRED when its deadline has passed; otherwise BUSY with a
+    /// retry-after hint (the broker is shutting down, a byte limit or the request's queue is full,
+    /// or the queue would outlast the request's deadline).
+    mutating func shed(
+        identity: [UInt8], header: Header, payloadBytes: Int = 0, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
         let text: String
-        if isShuttingDown {
+        switch arrivalRefusal(header, client: identity, payloadBytes: payloadBytes, now: now) {
+        case .expired:
+            counters.add(.droppedExpired)
+            answer(identity, header, .expired, "the deadline passed before the broker received the request", &actions)
+            return
+        case .shuttingDown:
             counters.add(.refusedShuttingDown)
             text = "the broker is shutting down; retry against its successor"
-        } else if queueIsFull(header.command) {
+        case .clientBytes:
+            counters.add(.droppedBusyBytes)
+            text = "this client's requests already hold \(clientBytes[identity] ?? 0) bytes in the broker; "
+                + "\(payloadBytes) more would pass the limit of \(configuration.clientBytesLimit) (--client-bytes)"
+        case .serviceBytes:
+            counters.add(.droppedBusyBytes)
+            text = "the \(header.command.name) requests held already take \(serviceBytes[header.command] ?? 0) bytes; "
+                + "\(payloadBytes) more would pass the limit of \(configuration.serviceBytesLimit) (--queue-bytes)"
+        case .queueFull:
             counters.add(.droppedBusy)
             text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
-        } else {
+        case .queueOutlastsDeadline, nil:
             counters.add(.droppedBusy)
-            let waitMs = Int(expectedQueueWaitMs(header.command) ?? 0)
+            let waitMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
             text = "the \(header.command.name) queue ahead would take about \(waitMs) ms, past the request's deadline"
         }
         answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
+    }
+
+    /// Answers a message over the frame or byte limit TOO_LARGE, naming the limit. Only its first
+    /// frame was read; the request id is salvaged from it when the header does not decode.
+    mutating func refuseTooLarge(
+        identity: [UInt8], headerFrame: [UInt8], messageBytes: Int, frameCount: Int, into actions: inout [BrokerAction]
+    ) {
+        counters.add(.droppedTooLarge)
+        let limits = configuration.limits
+        let error: WireError =
+            frameCount > limits.maxFrames
+            ? .tooManyFrames(count: frameCount, limit: limits.maxFrames)
+            : .messageTooLarge(bytes: messageBytes, limit: limits.maxMessageBytes)
+        var request: Header
+        if let header = try? Header(decoding: headerFrame) {
+            counters.request(header.command)
+            request = header
+        } else {
+            request = Header(command: .control, requestId: Header.salvageRequestId(headerFrame) ?? 0)
+            if headerFrame.count > 4, let known = Command(rawValue: headerFrame[4] & ~Header.replyBit) {
+                request.command = known
+            }
+        }
+        answer(identity, request, .tooLarge, error.description, &actions)
     }
 
     private mutating func rejectMalformed(
@@ -163,10 +252,12 @@ extension BrokerCore {
         identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
         let header = message.header
-        // Shed first: under overload a full queue answers BUSY before the broker spends time
-        // checking every value of a request it would refuse anyway.
-        if queueIsFull(header.command) || queueOutlastsDeadline(header, now: now) {
-            shed(identity: identity, header: header, now: now, into: &actions)
+        let bytes = message.payload.reduce(0) { $0.addingSaturating($1.count) }
+        // Refuse first: an expired request is EXPIRED whatever else is wrong with it, and under
+        // overload a full queue answers BUSY before the broker spends time checking every value of
+        // a request it would refuse anyway.
+        if arrivalRefusal(header, client: identity, payloadBytes: bytes, now: now) != nil {
+            shed(identity: identity, header: header, payloadBytes: bytes, now: now, into: &actions)
             return
         }
         if header.command == .score {
@@ -180,12 +271,13 @@ extension BrokerCore {
                 return
             }
         } else if message.payload.isEmpty {
+            counters.add(.invalidRequests)
             answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
             return
         }
-        let request = PendingRequest(
+        var request = PendingRequest(
             client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
-        counters.request(header.command)
+        request.bytes = bytes
         guard locations[request.key] == nil else {
             counters.add(.duplicateRequestIds)
             reply(
@@ -193,16 +285,10 @@ extension BrokerCore {
                 into: &actions)
             return
         }
-        if request.isExpired(at: now) {
-            counters.add(.droppedExpired)
-            reply(
-                to: request, status: .expired, message: "the deadline passed before the broker received the request",
-                into: &actions)
-            return
-        }
         // Appended in place: copying the queue out and back would copy every waiting request.
         queues[header.command, default: Deque()].append(request)
         locations[request.key] = .queued
+        hold(request)
         pump(header.command, now: now, into: &actions)
     }
 
@@ -227,6 +313,7 @@ extension BrokerCore {
                 if let index = queue.firstIndex(where: { $0.key == key }) {
                     let request = queue.remove(at: index)
                     queues[service] = queue
+                    release(request)
                     reply(to: request, status: .cancelled, message: "cancelled by the client", into: &actions)
                     break
                 }
@@ -242,7 +329,6 @@ extension BrokerCore {
         counters.add(.cancelled)
         var ok = header.reply()
         ok.command = .cancel
-        counters.reply(.ok)
         actions.append(.sendToClient(identity: identity, frames: [ok.encoded()]))
     }
 }

@@ -16,6 +16,7 @@ extension BrokerCore {
         let text = "the broker shut down before the request was answered; retry against its successor"
         for (service, queue) in queues {
             for request in queue {
+                release(request)
                 counters.add(.abandonedAtShutdown)
                 reply(to: request, status: .busy, message: text, retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
             }
@@ -44,7 +45,6 @@ extension BrokerCore {
         drain(worker.identity, into: &actions)
         var ok = header.reply()
         ok.command = .control
-        counters.reply(.ok)
         let document = DrainReply(worker: id, inflight: worker.inflight.count)
         actions.append(.sendToClient(identity: identity, frames: [ok.encoded(), WireJSON.encode(document)]))
     }

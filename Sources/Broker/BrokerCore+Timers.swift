@@ -4,14 +4,14 @@ import Shared
 extension BrokerCore {
     /// Heartbeats, worker liveness, deadlines of queued and dispatched requests, NO_WORKER timeouts.
     mutating func tick(now: BrokerInstant, into actions: inout [BrokerAction]) {
-        let interval = configuration.heartbeatIntervalMs * 1000
-        if now.monotonicMicros >= lastHeartbeatAt + interval {
+        let interval = configuration.heartbeatIntervalMicros
+        if now.monotonicMicros >= lastHeartbeatAt.addingSaturating(interval) {
             lastHeartbeatAt = now.monotonicMicros
             let beat = Header(command: .heartbeat).encoded()
             for identity in workers.keys { actions.append(.sendToWorker(identity: identity, frames: [beat])) }
         }
         let expiry = configuration.workerExpiryMicros
-        let dead = workers.values.filter { now.monotonicMicros > $0.lastSeen + expiry }.map(\.identity)
+        let dead = workers.values.filter { now.monotonicMicros > $0.lastSeen.addingSaturating(expiry) }.map(\.identity)
         for identity in dead {
             removeWorker(identity, reason: .workersExpired, now: now, into: &actions)
         }
@@ -20,19 +20,21 @@ extension BrokerCore {
     }
 
     private mutating func expireQueued(now: BrokerInstant, into actions: inout [BrokerAction]) {
-        let noWorkerMicros = configuration.noWorkerTimeoutMs * 1000
+        let noWorkerMicros = configuration.noWorkerTimeoutMs.multipliedSaturating(by: 1000)
         for (service, queue) in queues where !queue.isEmpty {
             var kept = Deque<PendingRequest>()
             for request in queue {
                 if request.isExpired(at: now) {
+                    release(request)
                     locations[request.key] = nil
                     counters.add(.droppedExpired)
                     reply(
                         to: request, status: .expired, message: "the deadline passed while the request was queued",
                         into: &actions)
-                } else if now.monotonicMicros >= request.acceptedAt + noWorkerMicros,
+                } else if now.monotonicMicros >= request.acceptedAt.addingSaturating(noWorkerMicros),
                     !workers.values.contains(where: { $0.serves(request.header) })
                 {
+                    release(request)
                     locations[request.key] = nil
                     let offered = workers.values.contains { $0.services.contains(service) }
                     if offered {
@@ -60,7 +62,8 @@ extension BrokerCore {
         let grace = configuration.inflightGraceMs
         for (dispatchId, entry) in inflight where !entry.clientAnswered {
             let deadline = entry.request.header.deadlineMs
-            guard deadline != 0, now.epochMillis >= deadline + grace else { continue }
+            // The deadline is the client's number: near 2⁶⁴ − 1, adding the grace must not trap.
+            guard deadline != 0, now.epochMillis >= deadline.addingSaturating(grace) else { continue }
             inflight[dispatchId]?.clientAnswered = true
             locations[entry.request.key] = nil
             counters.add(.droppedExpiredInflight)

@@ -35,7 +35,7 @@ extension BrokerCore {
             workers[identity]?.modelVersion = header.modelVersion
             sendWeightsIfStale(identity, now: now, into: &actions, force: false)
             if let frame = message.payload.first, let load = try? WorkerLoad(decoding: frame) {
-                workers[identity]?.slots = Int(load.slots)
+                workers[identity]?.slots = Int(load.slots)  // a UInt32: always fits
             }
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
@@ -95,6 +95,7 @@ extension BrokerCore {
             return
         }
         inflight[dispatchId] = nil
+        release(entry.request)
         workers[identity]?.inflight.remove(dispatchId)
         if replyLatencies.count < 100_000 { replyLatencies.append(now.monotonicMicros &- entry.dispatchedAt) }
         latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
@@ -109,7 +110,6 @@ extension BrokerCore {
             header.attempt = entry.request.attempts
             let queued = entry.dispatchedAt &- entry.request.acceptedAt
             header.brokerQueueMicros = UInt32(clamping: queued)
-            counters.reply(header.status)
             var payload = message.payload
             if header.command == .recommend && payload.count >= 2 {
                 // A policy reply's third frame is the impression record: it goes to the log, not the client.
@@ -133,9 +133,13 @@ extension BrokerCore {
         let held = worker.inflight.compactMap { id in inflight.removeValue(forKey: id).map { (id, $0) } }
             .sorted { $0.0 > $1.0 }
         for (_, entry) in held {
-            if entry.clientAnswered { continue }
+            if entry.clientAnswered {
+                release(entry.request)
+                continue
+            }
             var request = entry.request
             if request.attempts >= configuration.maxAttempts {
+                release(request)
                 locations[request.key] = nil
                 counters.add(.droppedWorkerLost)
                 reply(
@@ -169,6 +173,7 @@ extension BrokerCore {
             let request = queue[index]
             if request.isExpired(at: now) {
                 queue.remove(at: index)
+                release(request)
                 locations[request.key] = nil
                 counters.add(.droppedExpired)
                 reply(
@@ -218,9 +223,9 @@ extension BrokerCore {
         _ request: PendingRequest, to worker: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
         var request = request
-        request.attempts += 1
+        request.attempts = request.attempts.addingSaturating(1)
         let dispatchId = nextDispatchId
-        nextDispatchId += 1
+        nextDispatchId &+= 1
         var header = request.header
         header.requestId = dispatchId
         header.attempt = request.attempts

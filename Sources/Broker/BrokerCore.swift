@@ -31,6 +31,14 @@ public struct BrokerCore: Sendable {
     public var onlineView: OnlineView?
     /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
     public internal(set) var isShuttingDown = false
+    /// Payload bytes held per service for requests queued or in flight (``BrokerConfiguration/serviceBytesLimit``).
+    var serviceBytes: [Command: Int] = [:]
+    /// Payload bytes held per client for requests queued or in flight (``BrokerConfiguration/clientBytesLimit``).
+    var clientBytes: [[UInt8]: Int] = [:]
+    /// Payload bytes held for all requests queued or in flight.
+    public internal(set) var heldBytes = 0
+    /// The most ``heldBytes`` reached since the reactor last called ``resetPeakHeldBytes()``.
+    public internal(set) var peakHeldBytes = 0
 
     /// Creates a core that starts at `now`.
     public init(configuration: BrokerConfiguration = BrokerConfiguration(), now: BrokerInstant) {
@@ -44,9 +52,15 @@ public struct BrokerCore: Sendable {
         switch event {
         case .client(let identity, let frames, let userId):
             handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
-        case .clientShed(let identity, let header):
+        case .clientShed(let identity, let header, let payloadBytes):
             counters.add(.clientMessages)
-            shed(identity: identity, header: header, now: now, into: &actions)
+            counters.request(header.command)
+            shed(identity: identity, header: header, payloadBytes: payloadBytes, now: now, into: &actions)
+        case .clientTooLarge(let identity, let headerFrame, let messageBytes, let frameCount):
+            counters.add(.clientMessages)
+            refuseTooLarge(
+                identity: identity, headerFrame: headerFrame, messageBytes: messageBytes, frameCount: frameCount,
+                into: &actions)
         case .worker(let identity, let frames, let peerAddress, let userId):
             if configuration.enforceRoles && userId != PeerRole.worker.rawValue {
                 // ZAP admits only worker keys on the backend; this is defence in depth.
@@ -75,7 +89,7 @@ public struct BrokerCore: Sendable {
 
     /// How long the reactor may sleep before the next timer is due, in ms.
     public func nextTimerDelayMs(now: BrokerInstant) -> Int {
-        let dueAt = lastHeartbeatAt + configuration.heartbeatIntervalMs * 1000
+        let dueAt = lastHeartbeatAt.addingSaturating(configuration.heartbeatIntervalMicros)
         let untilHeartbeat = dueAt > now.monotonicMicros ? (dueAt - now.monotonicMicros) / 1000 : 0
         // Deadlines and NO_WORKER timeouts are checked at least every 100 ms.
         return Int(min(untilHeartbeat, 100))
@@ -102,15 +116,38 @@ public struct BrokerCore: Sendable {
     /// Live workers.
     public var liveWorkerCount: Int { workers.count }
 
+    /// Forgets the peak of ``heldBytes`` (the reactor does once it has returned memory after a burst).
+    public mutating func resetPeakHeldBytes() { peakHeldBytes = heldBytes }
+
+    // MARK: Held bytes
+
+    /// Counts a request's payload as held (it was queued).
+    mutating func hold(_ request: PendingRequest) {
+        serviceBytes[request.service, default: 0] += request.bytes
+        clientBytes[request.client, default: 0] += request.bytes
+        heldBytes += request.bytes
+        peakHeldBytes = max(peakHeldBytes, heldBytes)
+    }
+
+    /// Stops counting a request's payload: the broker no longer keeps the request.
+    mutating func release(_ request: PendingRequest) {
+        serviceBytes[request.service, default: 0] -= request.bytes
+        if serviceBytes[request.service] == 0 { serviceBytes[request.service] = nil }
+        let left = (clientBytes[request.client] ?? 0) - request.bytes
+        clientBytes[request.client] = left > 0 ? left : nil
+        heldBytes -= request.bytes
+    }
+
     // MARK: Replies
 
     mutating func reply(
         to request: PendingRequest, status: Status, message: String, retryAfterMs: UInt32 = 0,
         into actions: inout [BrokerAction]
     ) {
-        let reply = WireMessage.errorReply(
-            to: request.header, status: status, message: message, retryAfterMs: retryAfterMs)
-        counters.reply(status)
+        var header = request.header
+        // The attempt is the broker's count of dispatches, whatever the client's header held.
+        header.attempt = request.attempts
+        let reply = WireMessage.errorReply(to: header, status: status, message: message, retryAfterMs: retryAfterMs)
         actions.append(.sendToClient(identity: request.client, frames: reply.frames()))
     }
 }

@@ -10,7 +10,8 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case malformedClientMessages = "malformed_client_messages"
     /// Worker messages that did not decode.
     case malformedWorkerMessages = "malformed_worker_messages"
-    /// Requests whose payload failed validation.
+    /// Requests answered BAD_REQUEST by the broker: a header field a request may not set, or a
+    /// payload that failed validation.
     case invalidRequests = "invalid_requests"
     /// Requests refused because the same id was outstanding.
     case duplicateRequestIds = "duplicate_request_ids"
@@ -24,8 +25,14 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case droppedExpired = "dropped_expired"
     /// Dispatched requests answered EXPIRED by the broker because the worker was too late.
     case droppedExpiredInflight = "dropped_expired_inflight"
-    /// Requests answered BUSY because their queue was full.
+    /// Requests answered BUSY on arrival because their queue was full or the queue ahead would
+    /// outlast their deadline.
     case droppedBusy = "dropped_busy"
+    /// Requests answered BUSY on arrival because their payload would pass a byte limit (the
+    /// client's or the service's held bytes).
+    case droppedBusyBytes = "dropped_busy_bytes"
+    /// Messages answered TOO_LARGE on arrival: more frames or bytes than the limits allow.
+    case droppedTooLarge = "dropped_too_large"
     /// Requests answered NO_WORKER.
     case droppedNoWorker = "dropped_no_worker"
     /// Requests answered CONFLICT because no worker serves the version they need.
@@ -34,9 +41,9 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case droppedWorkerLost = "dropped_worker_lost"
     /// Worker replies dropped because the client already had its answer or the worker was presumed dead.
     case droppedLateReplies = "dropped_late_replies"
-    /// Replies that could not be routed to their client (it disconnected).
+    /// Replies that could not be routed to their client (it disconnected). Not in `replies_<status>`.
     case repliesUndeliverable = "replies_undeliverable"
-    /// Replies dropped because the client's send queue was full.
+    /// Replies dropped because the client's send queue was full. Not in `replies_<status>`.
     case repliesDroppedHighWaterMark = "replies_dropped_hwm"
     /// Workers that registered.
     case workersRegistered = "workers_registered"
@@ -88,12 +95,15 @@ public struct BrokerCounters: Sendable, Hashable {
         slots[Self.index[counter]!] &+= amount
     }
 
-    /// Counts a reply sent to a client, by status.
+    /// Counts a reply handed to libzmq for a client, by status. The reactor calls it only once the
+    /// send succeeded: a reply dropped at the high-water mark or for a gone client is counted in
+    /// `replies_dropped_hwm` or `replies_undeliverable` instead.
     public mutating func reply(_ status: Status) {
         replies[Int(status.rawValue)] &+= 1
     }
 
-    /// Counts an accepted request, by command.
+    /// Counts a request received from a client, by command, whatever its outcome (a request whose
+    /// header does not decode is counted in `malformed_client_messages` only).
     public mutating func request(_ command: Command) {
         requests[Int(command.rawValue)] &+= 1
     }
@@ -104,7 +114,8 @@ public struct BrokerCounters: Sendable, Hashable {
     /// Replies sent with `status`.
     public func replies(_ status: Status) -> UInt64 { replies[Int(status.rawValue)] }
 
-    /// Every non-zero counter by name: `replies_<status>` and `requests_<command>` included.
+    /// Every non-zero counter by name: `replies_<status>` (replies delivered to libzmq) and
+    /// `requests_<command>` (requests received) included.
     public var values: [String: UInt64] {
         var result: [String: UInt64] = [:]
         for counter in BrokerCounter.allCases where self[counter] > 0 { result[counter.rawValue] = self[counter] }

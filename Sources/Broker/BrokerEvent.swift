@@ -20,8 +20,14 @@ public enum BrokerEvent: Sendable {
     /// A message from a client on the frontend, after its routing identity.
     case client(identity: [UInt8], frames: [[UInt8]], userId: String?)
     /// A client request the reactor did not read past its header, because
-    /// ``BrokerCore/requestToShed(headerFrame:userId:)`` said it is refused BUSY whatever it carries.
-    case clientShed(identity: [UInt8], header: Header)
+    /// ``BrokerCore/requestToShed(headerFrame:identity:payloadBytes:userId:now:)`` said it is refused
+    /// on arrival (EXPIRED or BUSY) whatever it carries; `payloadBytes` is the size of the frames
+    /// after the header.
+    case clientShed(identity: [UInt8], header: Header, payloadBytes: Int = 0)
+    /// A client message over ``WireLimits/maxFrames`` or ``WireLimits/maxMessageBytes``, not read past
+    /// its first frame: it is answered TOO_LARGE. `messageBytes` and `frameCount` count every frame
+    /// after the routing identity, the header frame included.
+    case clientTooLarge(identity: [UInt8], headerFrame: [UInt8], messageBytes: Int, frameCount: Int)
     /// A message from a worker on the backend, after its routing identity.
     case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?, userId: String? = nil)
     /// Time passed: heartbeats, liveness and deadlines are checked.

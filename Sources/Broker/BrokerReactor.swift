@@ -129,12 +129,21 @@ public final class BrokerReactor: Sendable {
     }
 
     private func bindSockets() throws(BrokerError) -> (ZMQSocket, ZMQSocket, BrokerEndpoints) {
-        func open(_ endpoint: String, domain: String) throws(BrokerError) -> (ZMQSocket, String) {
+        let configuration = settings.configuration
+        func open(_ endpoint: String, domain: String, clientFacing: Bool) throws(BrokerError) -> (ZMQSocket, String) {
             do {
                 let socket = try ZMQSocket(context, type: .router)
-                try socket.set(.maxMessageSize(Int64(settings.configuration.limits.maxMessageBytes)))
-                try socket.set(.sendHighWaterMark(100_000))
-                try socket.set(.receiveHighWaterMark(100_000))
+                // The message limit is enforced by the reactor, which answers TOO_LARGE; libzmq's
+                // own limit, which drops the connection without a word, is only a far backstop.
+                try socket.set(.maxMessageSize(Int64(clamping: configuration.hardFrameLimitBytes)))
+                if clientFacing {
+                    // libzmq counts messages, not bytes: these bound what it buffers per client.
+                    try socket.set(.sendHighWaterMark(configuration.clientSendHighWaterMark))
+                    try socket.set(.receiveHighWaterMark(configuration.clientReceiveHighWaterMark))
+                } else {
+                    try socket.set(.sendHighWaterMark(100_000))
+                    try socket.set(.receiveHighWaterMark(100_000))
+                }
                 if let security = settings.security {
                     try socket.set(.curveServer(true))
                     try socket.set(.curveSecretKey(security.keyPair.secretKey))
@@ -149,8 +158,10 @@ public final class BrokerReactor: Sendable {
                 throw .bindFailed(endpoint: endpoint, error)
             }
         }
-        let (frontend, frontendEndpoint) = try open(settings.frontend, domain: BrokerSecurity.frontendDomain)
-        let (backend, backendEndpoint) = try open(settings.backend, domain: BrokerSecurity.backendDomain)
+        let (frontend, frontendEndpoint) = try open(
+            settings.frontend, domain: BrokerSecurity.frontendDomain, clientFacing: true)
+        let (backend, backendEndpoint) = try open(
+            settings.backend, domain: BrokerSecurity.backendDomain, clientFacing: false)
         return (frontend, backend, BrokerEndpoints(frontend: frontendEndpoint, backend: backendEndpoint))
     }
 
@@ -172,12 +183,15 @@ public final class BrokerReactor: Sendable {
         var metrics = BrokerMetrics()
         let secure = settings.security != nil
         let shell = Shell(frontend: frontend, backend: backend, control: control, logger: logger)
+        let limits = settings.configuration.limits
+        var memory = MemoryReturn()
         var shutdownDeadline: UInt64? = nil
         while true {
             if stopRequested.withLock({ $0 }) {
                 let now = Self.now()
                 if shutdownDeadline == nil {
-                    shutdownDeadline = now.monotonicMicros + settings.drainTimeoutMs * 1000
+                    shutdownDeadline = now.monotonicMicros.addingSaturating(
+                        settings.drainTimeoutMs.multipliedSaturating(by: 1000))
                     core.beginShutdown()
                     logger.info("draining before shutdown", metadata: ["outstanding": "\(core.outstandingRequests)"])
                 }
@@ -204,6 +218,7 @@ public final class BrokerReactor: Sendable {
             // Workers first: their replies free credit for the clients' requests.
             for _ in 0..<batch {
                 guard let message = try backend.receive(dontWait: true, wantMetadata: true) else { break }
+                memory.received(message.byteCount)
                 guard message.frames.count >= 2 else { continue }
                 let identity = message.frames[0]
                 core.handle(
@@ -214,17 +229,39 @@ public final class BrokerReactor: Sendable {
                 shell.perform(&actions, core: &core, now: now)
             }
             for _ in 0..<batch {
-                // Read the identity and the header first: a request the core will refuse on arrival
-                // (a full queue, a shutdown) is answered BUSY without copying its payload.
+                // Read the identity and the header first: a message over the limits, or a request the
+                // core will refuse on arrival (an expired one, a full queue, a shutdown), is answered
+                // without copying its payload.
                 var shed: Header? = nil
+                var tooLarge = false
                 let received = try frontend.receive(dontWait: true, wantMetadata: secure, peekFrames: 2) { leading in
-                    shed = core.requestToShed(headerFrame: leading.frames[1], userId: leading.userId, now: now)
+                    let messageBytes = leading.byteCount - leading.frames[0].count
+                    if leading.frameCount - 1 > limits.maxFrames || messageBytes > limits.maxMessageBytes {
+                        tooLarge = true
+                        return false
+                    }
+                    shed = core.requestToShed(
+                        headerFrame: leading.frames[1], identity: leading.frames[0],
+                        payloadBytes: messageBytes - leading.frames[1].count, userId: leading.userId, now: now)
                     return shed == nil
                 }
                 guard let message = received else { break }
                 guard message.frames.count >= 2 else { continue }
-                if let shed {
-                    core.handle(.clientShed(identity: message.frames[0], header: shed), now: now, into: &actions)
+                let messageBytes = message.byteCount - message.frames[0].count
+                // Refused or not, libzmq allocated the whole message: it counts towards a burst.
+                memory.received(message.byteCount)
+                if tooLarge {
+                    core.handle(
+                        .clientTooLarge(
+                            identity: message.frames[0], headerFrame: message.frames[1], messageBytes: messageBytes,
+                            frameCount: message.frameCount - 1),
+                        now: now, into: &actions)
+                } else if let shed {
+                    core.handle(
+                        .clientShed(
+                            identity: message.frames[0], header: shed,
+                            payloadBytes: messageBytes - message.frames[1].count),
+                        now: now, into: &actions)
                 } else {
                     core.handle(
                         .client(
@@ -236,7 +273,7 @@ public final class BrokerReactor: Sendable {
             }
             now = Self.now()
             if now.monotonicMicros >= nextTickAt {
-                nextTickAt = now.monotonicMicros + 50_000
+                nextTickAt = now.monotonicMicros.addingSaturating(50_000)
                 if settings.exitWithParent && getppid() != parent {
                     logger.warning("parent process gone; stopping")
                     break
@@ -248,6 +285,8 @@ public final class BrokerReactor: Sendable {
                 }
                 core.handle(.tick, now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)
+                shell.flushWarnings(now: now)
+                memory.returnAfterBurst(core: &core, nowMicros: now.monotonicMicros)
                 metrics.update(from: &core)
                 let live = core.trainingWorkers
                 if let control, live != trainingWorkers {
@@ -261,12 +300,58 @@ public final class BrokerReactor: Sendable {
 
 }
 
+/// Gives memory back to the system after a burst: glibc keeps freed blocks in its arenas, so a
+/// flood of large requests would otherwise leave the broker's resident set at its peak.
+private struct MemoryReturn {
+    /// Bytes received from libzmq since the last burst was noticed.
+    private var receivedSinceBurst = 0
+    private var lastTrimAt: UInt64 = 0
+    /// Returns still owed to the last burst: one as soon as the broker holds little again, and
+    /// one more a second later, for what libzmq and the queues freed after the first.
+    private var trimsOwed = 0
+    /// A burst: this many bytes received, or held at once.
+    private static let burstBytes = 64 << 20
+
+    mutating func received(_ bytes: Int) {
+        receivedSinceBurst = receivedSinceBurst.addingSaturating(bytes)
+    }
+
+    /// Once the broker holds little again after a burst, returns free memory (`malloc_trim(0)`),
+    /// at most once a second.
+    mutating func returnAfterBurst(core: inout BrokerCore, nowMicros: UInt64) {
+        if receivedSinceBurst >= Self.burstBytes || core.peakHeldBytes >= Self.burstBytes {
+            trimsOwed = 2
+            receivedSinceBurst = 0
+            core.resetPeakHeldBytes()
+        }
+        guard trimsOwed > 0, core.heldBytes < Self.burstBytes / 8,
+            nowMicros >= lastTrimAt.addingSaturating(1_000_000)
+        else { return }
+        FreeMemory.returnToSystem()
+        lastTrimAt = nowMicros
+        trimsOwed -= 1
+    }
+}
+
 /// Performs the core's actions on the reactor's sockets.
 private struct Shell {
     let frontend: ZMQSocket
     let backend: ZMQSocket
     let control: ControlPlane?
     let logger: Logger
+    /// One line at once, then a summary per interval, however many replies a slow client loses.
+    let droppedReplies = RepeatedWarning("client send queue full; reply dropped")
+
+    /// Logs the summaries of repeated warnings whose interval has ended.
+    func flushWarnings(now: BrokerInstant) {
+        droppedReplies.flush(nowMicros: now.monotonicMicros, logger: logger)
+    }
+
+    /// The status of a reply's header frame, or `nil` if the first frame is not a reply header.
+    private static func replyStatus(_ frames: [[UInt8]]) -> Status? {
+        guard let first = frames.first, let header = try? Header(decoding: first), header.isReply else { return nil }
+        return header.status
+    }
 
     /// At `debug`, one line per error reply the broker sends a client (BUSY, EXPIRED, NO_WORKER,
     /// WORKER_LOST, …), with its request id. Costs nothing at `info` and above.
@@ -292,12 +377,18 @@ private struct Shell {
             case .sendToClient(let identity, let frames):
                 if logger.logLevel <= .debug { logErrorReply(frames) }
                 do {
-                    if try !frontend.send(to: identity, frames, dontWait: true) {
+                    if try frontend.send(to: identity, frames, dontWait: true) {
+                        // Counted once delivered to libzmq: a dropped reply is not a reply sent.
+                        if let status = Self.replyStatus(frames) { core.counters.reply(status) }
+                    } else {
                         core.counters.add(.repliesDroppedHighWaterMark)
-                        let requestId = frames.lazy.compactMap { try? Header(decoding: $0) }.first?.requestId
-                        logger.warning(
-                            "client send queue full; reply dropped",
-                            metadata: ["request_id": "\(requestId.map { String($0) } ?? "?")"])
+                        let requestId = frames.first.flatMap { try? Header(decoding: $0) }?.requestId
+                        droppedReplies.record(
+                            nowMicros: now.monotonicMicros,
+                            metadata: [
+                                "request_id": "\(requestId.map { String($0) } ?? "?")",
+                                "dropped_total": "\(core.counters[.repliesDroppedHighWaterMark])",
+                            ], logger: logger)
                     }
                 } catch {
                     core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)

@@ -12,12 +12,14 @@ struct PendingRequest: Sendable {
     var acceptedAt: UInt64
     /// How many times it has been dispatched.
     var attempts: UInt16 = 0
+    /// The bytes of its payload frames, as the byte limits count them.
+    var bytes: Int = 0
 
     var service: Command { header.command }
     var key: ClientRequestKey { ClientRequestKey(client: client, requestId: header.requestId) }
 
     func isExpired(at now: BrokerInstant) -> Bool {
-        header.deadlineMs != 0 && now.epochMillis >= header.deadlineMs
+        header.isExpired(atEpochMillis: now.epochMillis)
     }
 }
 
@@ -31,6 +33,7 @@ struct ServiceLatency: Sendable {
     var meanMicros: Double = 0
 
     mutating func record(_ micros: UInt64) {
+        // A dispatch-to-reply time is at most the monotonic clock's span; Double holds any UInt64.
         let sample = Double(max(micros, 1))
         meanMicros = meanMicros == 0 ? sample : meanMicros + (sample - meanMicros) / 8
     }

@@ -59,6 +59,25 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "How long a request waits for a worker when none offers its service, in ms.")
     var noWorkerTimeoutMs: UInt64 = 1000
 
+    @Option(help: "Payload bytes the broker may hold per service for queued and in-flight requests; beyond, BUSY.")
+    var queueBytes = 256 << 20
+
+    @Option(help: "Payload bytes the broker may hold for one client's queued and in-flight requests; beyond, BUSY.")
+    var clientBytes = 64 << 20
+
+    @Option(
+        help: "Reply bytes buffered for a client that does not read them (sets the frontend's send high-water mark); beyond, replies are dropped and counted."
+    )
+    var clientReplyBytes = 32 << 20
+
+    @Option(help: "Messages libzmq reads ahead per client connection (the frontend's receive high-water mark).")
+    var clientReceiveHwm: Int32 = 16
+
+    @Option(
+        help: "Frames larger than this make libzmq drop the connection (ZMQ_MAXMSGSIZE): a backstop; messages over the 16 MiB limit below it are answered TOO_LARGE."
+    )
+    var hardFrameLimitBytes = 64 << 20
+
     @Option(help: "Directory for durable state: jobs, datasets, model versions (needed to train and promote).")
     var stateDir: String?
 
@@ -70,6 +89,22 @@ struct BrokerCommand: AsyncParsableCommand {
         try EndpointSyntax.validate(frontend, flag: "--frontend")
         try EndpointSyntax.validate(backend, flag: "--backend")
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard heartbeatMs <= 3_600_000 else { throw ValidationError("--heartbeat-ms must be at most 3600000 (an hour)") }
+        guard noWorkerTimeoutMs <= 86_400_000 else {
+            throw ValidationError("--no-worker-timeout-ms must be at most 86400000 (a day)")
+        }
+        let messageLimit = WireLimits.standard.maxMessageBytes
+        guard queueBytes >= messageLimit else {
+            throw ValidationError("--queue-bytes must be at least \(messageLimit) (one largest request)")
+        }
+        guard clientBytes >= messageLimit else {
+            throw ValidationError("--client-bytes must be at least \(messageLimit) (one largest request)")
+        }
+        guard clientReplyBytes >= 1 << 20 else { throw ValidationError("--client-reply-bytes must be at least 1048576") }
+        guard clientReceiveHwm >= 1 else { throw ValidationError("--client-receive-hwm must be at least 1") }
+        guard hardFrameLimitBytes > messageLimit else {
+            throw ValidationError("--hard-frame-limit-bytes must be more than the message limit of \(messageLimit)")
+        }
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
@@ -123,6 +158,11 @@ struct BrokerCommand: AsyncParsableCommand {
         configuration.queueCapacity = queueCapacity
         configuration.maxAttempts = maxAttempts
         configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
+        configuration.serviceBytesLimit = queueBytes
+        configuration.clientBytesLimit = clientBytes
+        configuration.clientReplyBytes = clientReplyBytes
+        configuration.clientReceiveHighWaterMark = clientReceiveHwm
+        configuration.hardFrameLimitBytes = hardFrameLimitBytes
         configuration.enforceRoles = security != nil
         var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)
         settings.exitWithParent = daemon.exitWithParent

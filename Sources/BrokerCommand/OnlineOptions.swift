@@ -62,7 +62,7 @@ struct OnlineOptions: ParsableArguments {
         s.guardMargin = onlineGuardMargin
         s.guardMinimumRows = onlineGuardMinRows
         s.impressionLogSize = impressionLogSize
-        s.feedbackWindowMs = feedbackWindowS * 1000
+        s.feedbackWindowMs = feedbackWindowS.multipliedSaturating(by: 1000)
         guard let kind = ExplorationSpec.Kind(rawValue: exploration) else {
             throw ValidationError("--exploration must be epsilon_greedy or softmax, got '\(exploration)'")
         }

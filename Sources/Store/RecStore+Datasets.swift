@@ -27,7 +27,8 @@ extension RecStore {
             return true
         }
         guard BlobStore.digest(chunk) == chunkSHA256 else { throw .badUpload("chunk at offset \(offset) fails its checksum") }
-        guard totalBytes >= 0, offset >= 0, offset + chunk.count <= totalBytes else {
+        // Compared without a sum: `offset` is the client's number, and `offset + count` could overflow.
+        guard totalBytes >= 0, offset >= 0, offset <= totalBytes - chunk.count else {
             throw .badUpload("chunk at offset \(offset) of \(chunk.count) bytes overruns \(totalBytes) bytes")
         }
         let partPath = blobs.path(sha256) + ".part"

@@ -30,7 +30,7 @@ extension RecStore {
     public func model(_ version: UInt64) throws(StoreError) -> ModelRecord? {
         try read { db in
             let promoted = try Self.promoted(db)
-            return try Row.fetchOne(db, sql: "SELECT * FROM models WHERE version = ?", arguments: [Int64(version)])
+            return try Row.fetchOne(db, sql: "SELECT * FROM models WHERE version = ?", arguments: [Int64(clamping: version)])
                 .map { Self.model($0, promoted) }
         }
     }
@@ -43,10 +43,10 @@ extension RecStore {
     /// Makes `version` the one scoring uses.
     public func promote(_ version: UInt64) throws(StoreError) {
         try write { db in
-            guard try Int.fetchOne(db, sql: "SELECT 1 FROM models WHERE version = ?", arguments: [Int64(version)]) != nil
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM models WHERE version = ?", arguments: [Int64(clamping: version)]) != nil
             else { throw StoreError.unknownModel(version) }
             try db.execute(
-                sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [Int64(version), Self.now()])
+                sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [Int64(clamping: version), Self.now()])
         }
     }
 

@@ -85,7 +85,9 @@ extension RecStore {
                         INSERT OR IGNORE INTO impressions (id, created_ms, worker, version, record)
                         VALUES (?, ?, ?, ?, ?)
                         """,
-                    arguments: [row.id, Int64(row.createdMs), row.worker, Int64(row.version), row.record])
+                    arguments: [
+                        row.id, Int64(clamping: row.createdMs), row.worker, Int64(clamping: row.version), row.record,
+                    ])
             }
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
             let cutoff = newest - Int64(keep)
@@ -101,7 +103,7 @@ extension RecStore {
                         INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms)
                         VALUES (?, ?, ?, ?, ?)
                         """,
-                    arguments: [event.impressionId, event.item, event.click, event.dwell, Int64(event.createdMs)])
+                    arguments: [event.impressionId, event.item, event.click, event.dwell, Int64(clamping: event.createdMs)])
                 return db.changesCount > 0
             }
         }
@@ -127,7 +129,7 @@ extension RecStore {
                     INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms)
                     VALUES (?, ?, ?, ?, ?)
                     """,
-                arguments: [impressionId, item, click, dwell, Int64(createdMs)])
+                arguments: [impressionId, item, click, dwell, Int64(clamping: createdMs)])
             return db.changesCount > 0
         }
     }
@@ -170,7 +172,7 @@ extension RecStore {
         try write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO policy_versions (version, weights_sha, spec, decision, created_ms) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Int64(row.version), row.weightsSHA, row.spec, row.decision, Int64(createdMs)])
+                arguments: [Int64(clamping: row.version), row.weightsSHA, row.spec, row.decision, Int64(clamping: createdMs)])
         }
     }
 

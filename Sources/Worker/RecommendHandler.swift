@@ -13,7 +13,10 @@ enum RecommendHandler {
     /// Answers one RECOMMEND request with `replica`; every outcome is one reply.
     static func answer(_ message: WireMessage, replica: ModelReplica, nowEpochMillis: UInt64) -> WireMessage {
         let header = message.header
-        if header.deadlineMs != 0 && nowEpochMillis >= header.deadlineMs {
+        if let problem = header.requestProblem {
+            return .errorReply(to: header, status: problem.status, message: problem.description)
+        }
+        if header.isExpired(atEpochMillis: nowEpochMillis) {
             return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
         }
         if let problem = ScoringBatch.versionProblem(header, replica: replica) {

@@ -9,16 +9,26 @@ struct ReceivedRequest: Sendable {
 /// Micro-batching: validates each queued SCORE request, scores all valid rows with one forward
 /// pass, and builds one reply per request. Pure apart from reading the clock for timings.
 enum ScoringBatch {
+    /// The replies to a batch, and how many rows one forward pass scored (0 when no request was valid).
+    struct Outcome {
+        var replies: [WireMessage]
+        var rowsScored: Int
+    }
+
     /// Answers `requests` with `replica`. Every request gets exactly one reply, in order.
     static func answer(
         _ requests: [ReceivedRequest], replica: ModelReplica, limits: WireLimits, nowEpochMillis: UInt64
-    ) -> [WireMessage] {
+    ) -> Outcome {
         var replies = [WireMessage?](repeating: nil, count: requests.count)
         var accepted: [(index: Int, rows: Int)] = []
         var values: [Float] = []
         for (index, request) in requests.enumerated() {
             let header = request.message.header
-            if header.deadlineMs != 0 && nowEpochMillis >= header.deadlineMs {
+            if let problem = header.requestProblem {
+                replies[index] = .errorReply(to: header, status: problem.status, message: problem.description)
+                continue
+            }
+            if header.isExpired(atEpochMillis: nowEpochMillis) {
                 replies[index] = .errorReply(
                     to: header, status: .expired, message: "the deadline passed before compute")
                 continue
@@ -44,8 +54,9 @@ enum ScoringBatch {
                 replies[index] = .errorReply(to: header, status: error.status, message: error.description)
             }
         }
+        var totalRows = 0
         if !accepted.isEmpty {
-            let totalRows = accepted.reduce(0) { $0 + $1.rows }
+            totalRows = accepted.reduce(0) { $0 + $1.rows }
             let start = Clocks.monotonicMicros()
             let scores = replica.score(values, rows: totalRows)
             let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
@@ -62,11 +73,12 @@ enum ScoringBatch {
                     header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
             }
         }
-        return replies.map { reply in
+        let answered = replies.map { reply in
             var reply = reply!
             if reply.header.modelVersion == 0 { reply.header.modelVersion = replica.version }
             return reply
         }
+        return Outcome(replies: answered, rowsScored: totalRows)
     }
 
     /// Why `replica` may not answer a request pinned to a version, or `nil` when it may.

@@ -68,7 +68,7 @@ public final class WorkerSession: Sendable {
                 if wasRegistered { backoffMs = configuration.reconnectInitialMs }
                 logger.warning("broker silent; reconnecting", metadata: ["backoff_ms": "\(backoffMs)"])
                 if waitInterruptibly(milliseconds: backoffMs) { return .success(()) }
-                backoffMs = min(backoffMs * 2, configuration.reconnectMaxMs)
+                backoffMs = min(backoffMs.multipliedSaturating(by: 2), configuration.reconnectMaxMs)
             }
         }
         return .success(())
@@ -82,7 +82,7 @@ public final class WorkerSession: Sendable {
     /// Sleeps up to `milliseconds`, returning `true` early if asked to stop.
     private func waitInterruptibly(milliseconds: UInt64) -> Bool {
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
-        _ = try? poller.poll(timeoutMilliseconds: Int(milliseconds))
+        _ = try? poller.poll(timeoutMilliseconds: Int(clamping: milliseconds))
         wakeup.drain()
         return shouldStop
     }
@@ -113,7 +113,9 @@ public final class WorkerSession: Sendable {
         try socket.send(hello(replica.withLock { $0 }).frames())
         logger.info("registering", metadata: ["broker": "\(configuration.broker)", "id": "\(configuration.workerId)"])
 
-        let interval = configuration.heartbeatIntervalMs * 1000
+        // Flags are numbers from a command line or a file: no sum or product of them may trap.
+        let interval = configuration.heartbeatIntervalMs.multipliedSaturating(by: 1000)
+        let silence = interval.multipliedSaturating(by: configuration.liveness)
         var lastHeard = Clocks.monotonicMicros()
         var lastBeat = lastHeard
         var registered = false
@@ -137,16 +139,16 @@ public final class WorkerSession: Sendable {
                             payload: [WorkerLoad(slots: 0, queued: 0).encoded()]
                         ).frames(), dontWait: true)
                 }
-                let bound = interval * configuration.liveness
-                if !registered || drainAcknowledged || now > (drainStartedAt ?? now) + bound {
+                if !registered || drainAcknowledged || now > (drainStartedAt ?? now).addingSaturating(silence) {
                     _ = try? socket.send([Header(command: .disconnect).encoded()], dontWait: true)
                     logger.info("left the broker", metadata: ["drained": "\(drainAcknowledged)"])
                     return .stopped
                 }
             }
             let now = Clocks.monotonicMicros()
-            let untilBeat = lastBeat + interval > now ? (lastBeat + interval - now) / 1000 : 0
-            try poller.poll(timeoutMilliseconds: Int(untilBeat))
+            let beatDue = lastBeat.addingSaturating(interval)
+            let untilBeat = beatDue > now ? (beatDue - now) / 1000 : 0
+            try poller.poll(timeoutMilliseconds: Int(clamping: untilBeat))
             if poller.isReadable(1) {
                 wakeup.drain()
                 if try applyBackgroundOutcomes(socket: socket) { lastBeat = 0 }  // report a new version at once
@@ -171,19 +173,23 @@ public final class WorkerSession: Sendable {
                 else {
                     break
                 }
-                let deadline = batchDeadline ?? (Clocks.monotonicMicros() + configuration.batchWaitMicros)
+                let deadline = batchDeadline ?? Clocks.monotonicMicros().addingSaturating(configuration.batchWaitMicros)
                 batchDeadline = deadline
                 let now = Clocks.monotonicMicros()
                 guard now < deadline else { break }
-                try poller.poll(timeoutMilliseconds: Int(max(1, (deadline - now) / 1000)))
+                try poller.poll(timeoutMilliseconds: Int(clamping: max(1, (deadline - now) / 1000)))
             }
             if !pending.isEmpty {
                 let current = replica.withLock { $0 }
-                let replies = ScoringBatch.answer(
+                let outcome = ScoringBatch.answer(
                     pending, replica: current, limits: configuration.limits, nowEpochMillis: Clocks.epochMillis())
-                metrics.batches.increment()
-                metrics.rows.increment(by: Int64(pendingRows))
-                metrics.batchRows.record(pendingRows)
+                let replies = outcome.replies
+                // Rows scored are rows computed: an invalid or expired request's rows are not.
+                if outcome.rowsScored > 0 {
+                    metrics.batches.increment()
+                    metrics.rows.increment(by: Int64(outcome.rowsScored))
+                    metrics.batchRows.record(outcome.rowsScored)
+                }
                 if let compute = replies.first(where: { $0.header.status == .ok })?.header.computeMicros {
                     metrics.compute.recordMicroseconds(Int64(compute))
                 }
@@ -204,7 +210,7 @@ public final class WorkerSession: Sendable {
             }
 
             let after = Clocks.monotonicMicros()
-            if after >= lastBeat + interval {
+            if after >= lastBeat.addingSaturating(interval) {
                 lastBeat = after
                 let current = replica.withLock { $0 }
                 let load = WorkerLoad(slots: UInt32(configuration.slots), queued: 0)
@@ -218,7 +224,7 @@ public final class WorkerSession: Sendable {
                     stop()
                 }
             }
-            if after > lastHeard + interval * configuration.liveness {
+            if after > lastHeard.addingSaturating(silence) {
                 logHandshakeFailures(handshakes)
                 return .brokerSilent(wasRegistered: registered)
             }
@@ -280,8 +286,11 @@ public final class WorkerSession: Sendable {
             if let id = frames.first.flatMap(Header.salvageRequestId), frames.count > 0, frames[0].count > 4,
                 let command = Command(rawValue: frames[0][4] & ~Header.replyBit), command.isWorkerService
             {
+                // Even a request whose header does not decode gets its attempt echoed, when it has one.
+                let attempt = Header.salvageAttempt(frames[0]) ?? 0
                 let reply = WireMessage.errorReply(
-                    to: Header(command: command, requestId: id), status: error.status, message: error.description)
+                    to: Header(command: command, requestId: id, attempt: attempt), status: error.status,
+                    message: error.description)
                 try? socket.send(reply.frames())
             }
             return .handled
@@ -345,12 +354,14 @@ public final class WorkerSession: Sendable {
                     PolicyRecommendHandler.answer(
                         message, served: served, sampler: &sampler, nowEpochMillis: Clocks.epochMillis())
                 }
-                metrics.policyRecommendations.increment()
+                // A slate served, not a request answered: error replies are not recommendations.
+                if reply.header.status == .ok { metrics.policyRecommendations.increment() }
             } else {
                 reply = RecommendHandler.answer(
                     message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
             }
             if reply.header.status != .ok {
+                metrics.errors.increment()
                 logger.debug(
                     "request answered with an error",
                     metadata: ["request_id": "\(header.requestId)", "status": "\(reply.header.status)"])
@@ -365,6 +376,7 @@ public final class WorkerSession: Sendable {
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(
                     to: header, status: .badRequest, message: "this worker does not serve \(header.command.name)")
+                metrics.errors.increment()
                 logger.debug(
                     "request for a service this worker does not offer",
                     metadata: ["request_id": "\(header.requestId)", "command": "\(header.command.name)"])

@@ -70,7 +70,8 @@ struct MetricsTests {
         #expect(broker["recpool_broker_worker_model_version{worker=\"w1\"}"] == 0)
 
         let worker = try await Self.scrape(workerPort)
-        #expect(worker["recpool_worker_rows_total"] == 11)
+        // Rows scored are rows computed: the BAD_REQUEST's row was received, never scored.
+        #expect(worker["recpool_worker_rows_total"] == 10)
         #expect((worker["recpool_worker_batches_total"] ?? 0) >= 1)
         #expect(worker["recpool_worker_error_replies_total"] == 1)
         #expect(worker["recpool_worker_compute_seconds_count"] != nil)

@@ -102,7 +102,7 @@ extension JobCoordinator {
             let averaged = try ParameterPack.weightedMean(packs)
             let bytes = averaged.encoded()
             let sha = try store.blobs.put(bytes)
-            let samples = ordered.reduce(0) { $0 + $1.report.samples }
+            let samples = ordered.reduce(0) { $0.addingSaturating(max(0, $1.report.samples)) }  // workers' numbers
             let loss = samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
             let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
             let H = job.spec.syncEvery
@@ -112,7 +112,7 @@ extension JobCoordinator {
             job.record.loss = loss
             if let metrics { job.record.metrics = String(decoding: WireJSON.encode(metrics), as: UTF8.self) }
             job.record.stateSHA = sha
-            if let total = job.totalSteps { job.record.totalRounds = (total + H - 1) / H }
+            if let total = job.totalSteps { job.record.totalRounds = total.addingSaturating(H - 1) / H }
             let record = RoundRecord(
                 jobId: id, round: round, loss: loss, samples: samples, replicas: ordered.count,
                 metrics: metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }, stateSHA: sha,

@@ -104,7 +104,7 @@ final class JobCoordinator {
             case .waiting:
                 if !workers.isEmpty { startRound(id, nowMs: nowMs) }
             case .training(let round, let started, _, let results):
-                guard nowMs >= started + job.spec.roundTimeoutMs else { continue }
+                guard nowMs >= started.addingSaturating(job.spec.roundTimeoutMs) else { continue }
                 if results.isEmpty {
                     retryRound(id, round: round, nowMs: nowMs)
                 } else {
@@ -114,7 +114,7 @@ final class JobCoordinator {
                     closeRound(id, nowMs: nowMs)
                 }
             case .finalizing(_, let sent):
-                if nowMs >= sent + job.spec.roundTimeoutMs { retryRound(id, round: job.record.round + 1, nowMs: nowMs) }
+                if nowMs >= sent.addingSaturating(job.spec.roundTimeoutMs) { retryRound(id, round: job.record.round + 1, nowMs: nowMs) }
             }
         }
     }

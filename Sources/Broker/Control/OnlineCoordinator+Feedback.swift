@@ -95,7 +95,7 @@ extension OnlineCoordinator {
                 text: "unknown impression \(request.impressionId): never served, or evicted from the log")
             return
         }
-        if nowMs > createdMs + settings.feedbackWindowMs {
+        if nowMs > createdMs.addingSaturating(settings.feedbackWindowMs) {
             reply(
                 identity, header, .expired,
                 text: "impression \(request.impressionId) expired: feedback is accepted for \(settings.feedbackWindowMs / 1000) s after it is served")

@@ -88,7 +88,7 @@ extension OnlineCoordinator {
         guard let running = sync, running.id == id, let candidate = running.candidate else { return }
         if decision.accepted {
             do {
-                try serve(candidate, as: version + 1, decision: decision, nowMs: nowMs)
+                try serve(candidate, as: try Self.successor(of: version), decision: decision, nowMs: nowMs)
                 syncs += 1
                 logger.info(
                     "online sync accepted",

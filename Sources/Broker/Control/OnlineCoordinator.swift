@@ -111,11 +111,18 @@ final class OnlineCoordinator {
                 metadata: ["stored_version": "\(row.version)"])
             version = row.version
         }
-        try serve(policy, as: version + 1, decision: nil, nowMs: nowMs)
+        try serve(policy, as: try Self.successor(of: version), decision: nil, nowMs: nowMs)
         logger.info("online policy created", metadata: ["version": "\(version)", "frozen": "\(frozen)"])
     }
 
     /// Makes `candidate` the served version `newVersion`, durably.
+    /// The version after `version`, read from the store: a stored 2⁶⁴ − 1 has none, and is an
+    /// error rather than a trap.
+    static func successor(of version: UInt64) throws(PolicyVersionExhausted) -> UInt64 {
+        guard version < .max else { throw PolicyVersionExhausted(version: version) }
+        return version + 1
+    }
+
     func serve(_ candidate: OnlinePolicy, as newVersion: UInt64, decision: GuardDecision?, nowMs: UInt64) throws {
         let bytes = PolicyWeights.pack(candidate.network).encoded()
         let sha = try store.blobs.put(bytes)
@@ -171,14 +178,14 @@ final class OnlineCoordinator {
     /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.
     func tick(nowMs: UInt64) {
         flushPending()
-        if let running = sync, running.candidate == nil, nowMs >= running.startedMs + settings.syncTimeoutMs {
+        if let running = sync, running.candidate == nil, nowMs >= running.startedMs.addingSaturating(settings.syncTimeoutMs) {
             logger.warning(
                 "online sync timed out; averaging the replicas that answered",
                 metadata: ["sync": "\(running.id)", "answered": "\(running.results.count)"])
             closeSync(nowMs: nowMs)
         }
         if sync == nil, !frozen, !workers.isEmpty, eventsSinceSync > 0,
-            eventsSinceSync >= settings.syncEvents || nowMs >= intervalStartMs + settings.syncIntervalMs
+            eventsSinceSync >= settings.syncEvents || nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs)
         {
             startSync(corrupt: false, requester: nil, nowMs: nowMs)
         }
@@ -202,4 +209,11 @@ final class OnlineCoordinator {
             duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
             replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: sync != nil)
     }
+}
+
+/// The stored online policy version is the largest there is, so no next version can be numbered.
+struct PolicyVersionExhausted: Error, CustomStringConvertible {
+    /// The stored version.
+    var version: UInt64
+    var description: String { "online policy version \(version) has no successor" }
 }

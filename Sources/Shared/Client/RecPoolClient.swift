@@ -70,10 +70,11 @@ public final class RecPoolClient: Sendable {
         var request = request
         let timeout = timeoutMs ?? options.timeoutMs
         if request.header.requestId == 0 { request.header.requestId = nextRequestId() }
-        if request.header.deadlineMs == 0 { request.header.deadlineMs = Clocks.epochMillis() + timeout }
+        if request.header.deadlineMs == 0 { request.header.deadlineMs = Clocks.epochMillis().addingSaturating(timeout) }
         let id = request.header.requestId
         let frames = request.frames()
-        let giveUpAt = Clocks.monotonicMicros() + (timeout + options.localGraceMs) * 1000
+        let giveUpAt = Clocks.monotonicMicros().addingSaturating(
+            timeout.addingSaturating(options.localGraceMs).multipliedSaturating(by: 1000))
         let shared = self.shared
         let wakeup = shared.wakeup
         let result: Result<WireMessage, ClientError> = await withTaskCancellationHandler {

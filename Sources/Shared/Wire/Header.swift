@@ -86,9 +86,33 @@ public struct Header: Sendable, Hashable {
         self.retryAfterMs = retryAfterMs
     }
 
-    /// The header of the reply to this request, carrying its id.
+    /// The header of the reply to this request, carrying its id and echoing its `attempt`, so that
+    /// every reply, error replies included, names the dispatch it answers.
     public func reply(status: Status = .ok, modelVersion: UInt64 = 0) -> Header {
-        Header(command: command, isReply: true, requestId: requestId, modelVersion: modelVersion, status: status)
+        Header(
+            command: command, isReply: true, requestId: requestId, modelVersion: modelVersion, status: status,
+            attempt: attempt)
+    }
+
+    /// Whether a request with this deadline has expired at `epochMillis` (a deadline of 0 never does).
+    public func isExpired(atEpochMillis epochMillis: UInt64) -> Bool {
+        deadlineMs != 0 && epochMillis >= deadlineMs
+    }
+
+    /// The flags a request of `command` may carry: DRAIN on HEARTBEAT, EXACT_VERSION on anything else.
+    public static func definedRequestFlags(for command: Command) -> Flags {
+        command == .heartbeat ? .drain : .exactVersion
+    }
+
+    /// Why this header may not start a request, or `nil` when it may: an undefined flag bit, a
+    /// non-zero status, or an exact version pin without a version (docs/PROTOCOL.md, "Header").
+    /// The reserved fields are checked by ``init(decoding:)`` already.
+    public var requestProblem: WireError? {
+        let undefined = flags.rawValue & ~Header.definedRequestFlags(for: command).rawValue
+        if undefined != 0 { return .undefinedFlags(bits: undefined, command: command.name) }
+        if status != .ok { return .statusInRequest(status.rawValue) }
+        if flags.contains(.exactVersion) && modelVersion == 0 { return .exactPinWithoutVersion }
+        return nil
     }
 
     /// Encodes the header frame.
@@ -141,6 +165,14 @@ public struct Header: Sendable, Hashable {
         retryAfterMs = reader.read()
         let tail: UInt32 = reader.read()
         guard tail == 0 else { throw .reservedNotZero(offset: 52) }
+    }
+
+    /// Reads the attempt of a frame whose header is otherwise invalid, so that an error reply can
+    /// still echo it. Returns `nil` when the frame is too short or lacks the magic.
+    public static func salvageAttempt(_ frame: [UInt8]) -> UInt16? {
+        guard frame.count >= 36, Array(frame[0..<3]) == magic else { return nil }
+        var reader = ByteReader(frame, offset: 34)
+        return reader.read(UInt16.self)
     }
 
     /// Reads the request id of a frame whose header is otherwise invalid, so that an error reply can

@@ -18,6 +18,12 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownStatus(UInt16)
     /// A reserved byte is not zero.
     case reservedNotZero(offset: Int)
+    /// A request sets flag bits its command does not define.
+    case undefinedFlags(bits: UInt16, command: String)
+    /// A request carries a status (only replies may).
+    case statusInRequest(UInt16)
+    /// A request pins `EXACT_VERSION` with `model_version` 0.
+    case exactPinWithoutVersion
     /// A command arrived from a peer that may not send it (such as a reply from a client).
     case unexpectedCommand(String)
     /// A tensor frame is shorter than its 8-byte shape prefix.
@@ -56,7 +62,11 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badHeaderLength(let n): "the header frame has \(n) bytes, expected \(Header.size)"
         case .unknownCommand(let c): "unknown command byte 0x\(String(c, radix: 16))"
         case .unknownStatus(let s): "unknown status \(s)"
-        case .reservedNotZero(let offset): "reserved header byte at offset \(offset) is not zero"
+        case .reservedNotZero(let offset): "reserved header field at offset \(offset) is not zero"
+        case .undefinedFlags(let bits, let command):
+            "flags: bits 0x\(String(bits, radix: 16)) are not defined for \(command) requests"
+        case .statusInRequest(let status): "status: a request must carry status 0, not \(status)"
+        case .exactPinWithoutVersion: "model_version: an exact pin needs a version (EXACT_VERSION with model_version 0)"
         case .unexpectedCommand(let what): "unexpected command: \(what)"
         case .tensorTooShort(let bytes): "tensor frame of \(bytes) bytes is shorter than its 8-byte shape"
         case .tensorSizeMismatch(let rows, let cols, let bytes):

@@ -130,53 +130,83 @@ enum LibZMQ {
         }
     }
 
+    /// The most frames of one message kept for the decision; frames beyond are counted and
+    /// released at once (no RecPool message has more than a handful).
+    static let maxHeldFrames = 16
+
     /// Receives one whole multipart message through `zmq_msg_t`, so frames of any size arrive intact.
-    /// Returns `nil` when nothing is waiting and `dontWait` is set. When more frames follow the first
-    /// `peekFrames` (at least 1) and `keepRest` returns `false` for those, the rest are received and closed
-    /// without being copied.
+    /// Returns `nil` when nothing is waiting and `dontWait` is set.
+    ///
+    /// A multipart message is delivered atomically, so every frame is received first, uncopied;
+    /// then `keepRest` sees the first `peekFrames` frames (at least 1) together with the whole
+    /// message's ``ZMQMessage/byteCount`` and ``ZMQMessage/frameCount``. When more frames follow
+    /// the peeked ones and it returns `false`, they are closed without being copied: refusing a
+    /// request, or one too large, costs no copy of its payload.
     static func receiveMessage(
         _ socket: UnsafeMutableRawPointer, dontWait: Bool, wantMetadata: Bool, peekFrames: Int,
         keepRest: (ZMQMessage) -> Bool
     ) throws(ZMQError) -> ZMQMessage? {
-        var frames: [[UInt8]] = []
+        let held = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: maxHeldFrames)
+        var heldCount = 0
+        defer {
+            for index in 0..<heldCount { zmq_msg_close(held + index) }
+            held.deallocate()
+        }
         var userId: String?
         var peerAddress: String?
         var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
-        var copying = true
-        var discarded = 0
+        var frameCount = 0
+        var byteCount = 0
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
-            defer { zmq_msg_close(&message) }
             let received = zmq_msg_recv(&message, socket, flags)
             if received < 0 {
                 let code = zmq_errno()
+                zmq_msg_close(&message)
                 if code == EINTR { continue }
-                if code == EAGAIN && frames.isEmpty { return nil }
+                if code == EAGAIN && frameCount == 0 { return nil }
                 throw ZMQError(code: code, operation: "zmq_msg_recv")
             }
-            let size = zmq_msg_size(&message)
-            if !copying {
-                discarded += 1
-            } else if size == 0 {
-                frames.append([])
-            } else {
-                let data = zmq_msg_data(&message)!
-                frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
-            }
+            frameCount += 1
+            byteCount = byteCount.addingSaturating(zmq_msg_size(&message))
             // A ROUTER's identity frame carries no metadata; the peer's own frames do.
             if wantMetadata && userId == nil && peerAddress == nil {
                 if let text = zmq_msg_gets(&message, "User-Id") { userId = String(cString: text) }
                 if let text = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: text) }
             }
-            if zmq_msg_more(&message) == 0 { break }
-            if copying && frames.count == peekFrames {
-                copying = keepRest(ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress))
+            let more = zmq_msg_more(&message) != 0
+            if heldCount < maxHeldFrames {
+                // Moved bitwise into place: the `zmq_msg_t` is only ever used from its new address.
+                (held + heldCount).initialize(to: message)
+                heldCount += 1
+            } else {
+                zmq_msg_close(&message)
             }
+            if !more { break }
             // The rest of a multipart message is already here; never block waiting for it.
             flags = 0
         }
-        return ZMQMessage(frames: frames, userId: userId, peerAddress: peerAddress, discardedFrames: discarded)
+        func copy(_ index: Int) -> [UInt8] {
+            let size = zmq_msg_size(held + index)
+            guard size > 0, let data = zmq_msg_data(held + index) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: data, count: size))
+        }
+        let peek = max(1, peekFrames)
+        var frames = (0..<min(peek, heldCount)).map(copy)
+        var keep = true
+        if frameCount > peek {
+            keep = keepRest(
+                ZMQMessage(
+                    frames: frames, userId: userId, peerAddress: peerAddress, byteCount: byteCount,
+                    frameCount: frameCount))
+        }
+        if keep {
+            frames += (frames.count..<heldCount).map(copy)
+        }
+        return ZMQMessage(
+            frames: frames, userId: userId, peerAddress: peerAddress, discardedFrames: frameCount - frames.count,
+            byteCount: byteCount, frameCount: frameCount)
     }
 
     // MARK: Polling

@@ -115,7 +115,9 @@ public final class ZMQSocket {
     /// libzmq, uncopied, and counted in ``ZMQMessage/discardedFrames``: a broker refusing a request
     /// needs its header, not its 100 KB of rows.
     /// - Parameters:
-    ///   - peekFrames: how many leading frames `keepRest` sees (with the message's metadata).
+    ///   - peekFrames: how many leading frames `keepRest` sees (with the message's metadata and its
+    ///     whole ``ZMQMessage/byteCount`` and ``ZMQMessage/frameCount``, so a message over a size
+    ///     limit can be refused before it is copied).
     ///   - keepRest: called once, only when more frames follow the first `peekFrames`.
     /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
     public func receive(

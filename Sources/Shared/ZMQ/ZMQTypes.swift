@@ -52,12 +52,22 @@ public struct ZMQMessage: Sendable {
     /// decided from the leading frames that it would not read them (see
     /// ``ZMQSocket/receive(dontWait:wantMetadata:peekFrames:keepRest:)``).
     public var discardedFrames: Int
+    /// The bytes of every frame of the message as it arrived, kept or not (a ROUTER's identity
+    /// frame included).
+    public var byteCount: Int
+    /// The frames of the message as it arrived, kept or not (a ROUTER's identity frame included).
+    public var frameCount: Int
 
-    /// Creates a message from frames.
-    public init(frames: [[UInt8]], userId: String? = nil, peerAddress: String? = nil, discardedFrames: Int = 0) {
+    /// Creates a message from frames; `byteCount` and `frameCount` default to those of `frames`.
+    public init(
+        frames: [[UInt8]], userId: String? = nil, peerAddress: String? = nil, discardedFrames: Int = 0,
+        byteCount: Int? = nil, frameCount: Int? = nil
+    ) {
         self.frames = frames
         self.userId = userId
         self.peerAddress = peerAddress
         self.discardedFrames = discardedFrames
+        self.byteCount = byteCount ?? frames.reduce(0) { $0 + $1.count }
+        self.frameCount = frameCount ?? frames.count + discardedFrames
     }
 }

@@ -21,7 +21,10 @@ enum PolicyRecommendHandler {
         _ message: WireMessage, served: ServedPolicy, sampler: inout PolicySampler, nowEpochMillis: UInt64
     ) -> WireMessage {
         let header = message.header
-        if header.deadlineMs != 0 && nowEpochMillis >= header.deadlineMs {
+        if let problem = header.requestProblem {
+            return .errorReply(to: header, status: problem.status, message: problem.description)
+        }
+        if header.isExpired(atEpochMillis: nowEpochMillis) {
             return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
         }
         if let problem = ScoringBatch.versionProblem(header, served: served.version) {

@@ -156,7 +156,7 @@ extension RoundExecutor {
             throw .invalidAssignment(
                 "rows=\(rows) exceeds \(ResolvedDataset.maximumSyntheticRows) environment steps per epoch")
         }
-        report.totalSteps = rows * spec.epochs
+        report.totalSteps = rows.multipliedSaturating(by: spec.epochs)  // the assignment's numbers
         report.step = min(a.fromStep, report.totalSteps)
         report.epoch = report.step / rows
 

@@ -85,7 +85,7 @@ public enum LocalSGD {
         precondition(batch > 0 && fromStep >= 0 && steps >= 0, "LocalSGD: batch > 0, fromStep ≥ 0, steps ≥ 0")
         let rows = shardRows(trainCount: split.train.count, shard: shard, shards: shards)
         let perEpoch = stepsPerEpoch(rows: rows.count, batch: batch)
-        let total = perEpoch * epochs
+        let total = perEpoch.multipliedSaturating(by: epochs)
         let end = steps >= total - min(fromStep, total) ? total : fromStep + steps  // no overflow on huge inputs
         var trainer = MLPTrainer(model: state.model, optimizer: .adam(AdamConfig(learningRate: learningRate)))
         trainer.state = state.optimizer

@@ -74,7 +74,7 @@ public enum RoundExecutor {
 
         let rows = LocalSGD.shardRows(trainCount: data.split.train.count, shard: a.shard, shards: a.shards).count
         let perEpoch = LocalSGD.stepsPerEpoch(rows: rows, batch: spec.batch)
-        report.totalSteps = perEpoch * spec.epochs
+        report.totalSteps = perEpoch.multipliedSaturating(by: spec.epochs)  // the assignment's numbers
         report.step = min(a.fromStep, report.totalSteps)
         report.epoch = perEpoch > 0 ? report.step / perEpoch : 0
         if a.evaluate || a.finalize {

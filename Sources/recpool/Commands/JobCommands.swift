@@ -120,7 +120,8 @@ enum JobFollower {
 
     static func progressLine(_ job: JobView, elapsed: Double) -> String {
         let total = max(job.totalRounds, job.round)
-        let fraction = total > 0 ? Double(job.round) / Double(total) : 0
+        // The broker's numbers: a negative round must not make a negative bar (which would trap).
+        let fraction = total > 0 ? min(1, max(0, Double(job.round) / Double(total))) : 0
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)

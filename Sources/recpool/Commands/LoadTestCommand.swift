@@ -190,10 +190,10 @@ struct LoadTestCommand: AsyncParsableCommand {
         let units: [(String, Double)] = [("us", 1), ("µs", 1), ("ms", 1e3), ("s", 1e6), ("m", 60e6)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let v = Double(text.dropLast(suffix.count)), v >= 0 else { return nil }
-            return UInt64(v * scale)
+            return UInt64(exactly: (v * scale).rounded(.down))  // nil, not a trap, for inf or > 2⁶⁴ − 1
         }
         guard let v = Double(text), v >= 0 else { return nil }
-        return UInt64(v * 1e6)
+        return UInt64(exactly: (v * 1e6).rounded(.down))
     }
 }
 

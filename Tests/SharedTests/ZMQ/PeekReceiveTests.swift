@@ -44,3 +44,34 @@ struct PeekReceiveTests {
         #expect(try router.receive(dontWait: true) == nil)
     }
 }
+
+/// The whole message's size, known before any of its payload is copied.
+@Suite("Receiving: message size before the copy")
+struct ReceiveSizeTests {
+    @Test("the peek sees the byte and frame count of the whole message, and a refused message is not copied")
+    func sizeOnPeek() throws {
+        let context = ZMQContext()
+        let router = try ZMQSocket(context, type: .router)
+        defer { router.close() }
+        let dealer = try ZMQSocket(context, type: .dealer)
+        defer { dealer.close() }
+        try router.bind("inproc://receive-size")
+        try dealer.connect("inproc://receive-size")
+        let big = [UInt8](repeating: 7, count: 1 << 20)
+        try dealer.send([[1], big, big, [2, 2]])
+        var seen: (bytes: Int, frames: Int)?
+        let message = try #require(
+            try router.receive(peekFrames: 2) { leading in
+                seen = (leading.byteCount - leading.frames[0].count, leading.frameCount - 1)
+                return false
+            })
+        #expect(seen?.bytes == 1 + 2 * (1 << 20) + 2)
+        #expect(seen?.frames == 4)
+        #expect(message.frames.count == 2 && message.discardedFrames == 3)
+        #expect(message.frameCount == 5)
+        // Twenty frames: more than are held for the decision; all are counted, none kept past the peek.
+        try dealer.send([[UInt8]](repeating: [9], count: 20))
+        let many = try #require(try router.receive(peekFrames: 2) { _ in false })
+        #expect(many.frameCount == 21 && many.byteCount - many.frames[0].count == 20)
+    }
+}

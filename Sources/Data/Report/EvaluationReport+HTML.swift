@@ -6,7 +6,9 @@ extension EvaluationReport {
     public func html() -> String {
         let e = SVGPlot.escape
         let colors: [Segment: String] = [.all: "#1f77b4", .coldStart: "#ff7f0e", .warm: "#2ca02c"]
-        func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "—" }
+        func f(_ v: Double?, _ digits: Int = 4) -> String {
+            v.flatMap { $0.isFinite ? String(format: "%.\(digits)f", $0) : nil } ?? "undefined"
+        }
         var page = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>RecPool evaluation: \(e(model)) on \(e(dataset))</title>

@@ -19,7 +19,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
         let loadSeconds = Date().timeIntervalSince(started)
         let d = DatasetDescription(data)
         if json {
-            CommandOutput.printLine(JSONOutput.encode(d))
+            CommandOutput.printLine(try JSONOutput.encode(d))
             return
         }
         let pct = { (v: Double) in String(format: "%.3f%%", 100 * v) }

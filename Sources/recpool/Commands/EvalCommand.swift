@@ -48,25 +48,25 @@ struct EvalCommand: AsyncParsableCommand {
         case "all": rows = data
         default:
             CommandOutput.printError("recpool: --split must be test, train or all")
-            throw ExitCode(2)
+            throw ExitStatus.badInput.exitCode
         }
         let result: EvaluationReport
         do {
             result = try CheckpointEvaluation.evaluate(checkpointPath: model, data: rows, resamples: resamples)
         } catch {
             CommandOutput.printError("recpool: \(error.description)")
-            throw ExitCode(1)
+            throw ExitStatus.failed.exitCode
         }
         if let path = report {
             do {
                 try result.html().write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
                 CommandOutput.printError("recpool: cannot write \(path): \(error)")
-                throw ExitCode(1)
+                throw ExitStatus.failed.exitCode
             }
         }
         if json {
-            CommandOutput.printLine(JSONOutput.encode(result))
+            CommandOutput.printLine(try JSONOutput.encode(result))
             return
         }
         let f = { (v: Double?) in v.map { String(format: "%.4f", $0) } ?? "—" }
@@ -81,10 +81,10 @@ struct EvalCommand: AsyncParsableCommand {
         }
         CommandOutput.printLine("  off-policy value of \(result.offPolicy.policy):")
         for s in result.offPolicy.segments {
-            let parts = s.estimates.map { "\($0.estimator.label) \(String(format: "%.5f", $0.value))" }.joined(
+            let parts = s.estimates.map { "\($0.estimator.label) \(figureText($0.value, "%.5f", undefined: $0.undefined))" }.joined(
                 separator: "  ")
             CommandOutput.printLine(
-                "    \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) ESS \(String(format: "%.1f", s.effectiveSampleSize))  \(parts)"
+                "    \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))  \(parts)"
             )
         }
         for note in result.notes { CommandOutput.printLine("  note: \(note)") }

@@ -42,7 +42,7 @@ struct FeedbackCommand: AsyncParsableCommand {
             let reply = try await client.feedback(
                 impressionId: impressionId, item: item, click: click, dwellSeconds: dwell)
             if json {
-                CommandOutput.printLine(JSONOutput.encode(reply))
+                CommandOutput.printLine(try JSONOutput.encode(reply))
             } else if reply.duplicate {
                 CommandOutput.printLine(
                     "item \(reply.item) of \(reply.impressionId): already recorded (duplicate ignored)")

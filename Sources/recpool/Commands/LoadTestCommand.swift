@@ -181,7 +181,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             }
             return (.score, payloads, batch)
         } catch {
-            throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: 2)
+            throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: .badInput)
         }
     }
 

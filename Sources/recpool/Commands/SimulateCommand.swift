@@ -58,7 +58,13 @@ struct SimulateCommand: AsyncParsableCommand {
                 ) { progress in line.show(progress) }
             } catch {
                 line.finish()
-                throw CommandFailure(error.description, exitCode: 3)
+                let status: ExitStatus =
+                    switch error {
+                    case .policyUnavailable(let client): ExitStatus.of(client)
+                    case .invalidPlan: .badInput
+                    case .catalogueMismatch, .invalidPolicy: .failed
+                    }
+                throw CommandFailure(error.description, exitCode: status)
             }
             line.finish()
             CommandOutput.printLine(json ? result.json() : result.text)
@@ -70,7 +76,9 @@ struct SimulateCommand: AsyncParsableCommand {
                     throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
                 }
             }
-            if result.served == 0 { throw CommandFailure("no simulated user was served (see errors)", exitCode: 3) }
+            if result.served == 0 {
+                throw CommandFailure("no simulated user was served (see errors)", exitCode: .errorsDominate)
+            }
         }
     }
 }

@@ -25,7 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             let status = try await client.status()
             if json {
-                CommandOutput.printLine(JSONOutput.encode(status))
+                CommandOutput.printLine(try JSONOutput.encode(status))
             } else {
                 CommandOutput.printLine(StatusTable.render(status))
             }

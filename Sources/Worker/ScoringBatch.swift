@@ -60,9 +60,12 @@ enum ScoringBatch {
                 offset += rows
                 if let row = slice.firstIndex(where: { !$0.isFinite }) {
                     // A finite row can still overflow inside the network (3e38 at width 4): no NaN leaves the worker.
-                    replies[index] = .errorReply(
+                    var reply = WireMessage.errorReply(
                         to: request.message.header, status: .badRequest,
                         message: Self.nonFiniteMessage(row: row, score: slice[row], version: replica.version))
+                    reply.header.attempt = request.message.header.attempt
+                    reply.header.computeMicros = compute
+                    replies[index] = reply
                     continue
                 }
                 replies[index] = WireMessage(
@@ -78,7 +81,7 @@ enum ScoringBatch {
 
     /// The `BAD_REQUEST` message for a row (0-based, as in the tensor) whose score is not finite.
     static func nonFiniteMessage(row: Int, score: Float, version: UInt64) -> String {
-        "row \(row): model version \(version) computes a score of \(score) (the values overflow inside the model); "
+        "row \(row) (0-based): model version \(version) computes a score of \(score) (the values overflow inside the model); "
             + "no row of this request was scored"
     }
 

@@ -116,7 +116,7 @@ struct NonFiniteResult: Error, CustomStringConvertible {
     /// Throws when any of `values` is not finite, naming the first such row (1-based) as `row N: NAME`.
     static func check(_ values: [Float], name: String) throws(NonFiniteResult) {
         if let i = values.firstIndex(where: { !$0.isFinite }) {
-            throw NonFiniteResult(what: "row \(i + 1): \(name)", value: Double(values[i]))
+            throw NonFiniteResult(what: "row \(i + 1) (1-based): \(name)", value: Double(values[i]))
         }
     }
 }

@@ -88,4 +88,14 @@ struct MalformedCSVTests {
         #expect(table.rows == [["x,1", "say \"hi\""]])
         #expect(table.lines == [2])
     }
+
+    @Test("a byte-order mark before the header leaves the first column's name intact, and every row is read")
+    func byteOrderMark() throws {
+        let files = try Self.corruptedFixture(line: 1) { "\u{FEFF}" + $0 }
+        let plain = try Self.load((Paths.fixtures + "/obd/random/men/men.csv", files.items))
+        let marked = try Self.load(files)
+        #expect(marked.rows == plain.rows && marked.rows == 400)
+        #expect(marked.pscore == plain.pscore)
+        #expect(try CSVTable.read(path: files.data).header.prefix(2) == ["", "timestamp"])
+    }
 }

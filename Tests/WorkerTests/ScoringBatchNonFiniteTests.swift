@@ -27,7 +27,7 @@ struct ScoringBatchNonFiniteTests {
         #expect(replies[0].header.status == .badRequest)
         #expect(replies[0].header.requestId == 1 && replies[0].header.attempt == 2)
         let message = String(decoding: try replies[0].frame(0), as: UTF8.self)
-        #expect(message.hasPrefix("row 1: "), "\(message)")
+        #expect(message.hasPrefix("row 1 (0-based): "), "\(message)")
         #expect(message.contains("not") || message.contains("overflow"))
         #expect(replies[1].header.status == .ok)
         let scores = try Tensor(decoding: try replies[1].frame(0), maxRows: 10, maxCols: 10)

@@ -61,8 +61,8 @@ struct SimulateCommand: AsyncParsableCommand {
                 let status: ExitStatus =
                     switch error {
                     case .policyUnavailable(let client): ExitStatus.of(client)
-                    case .invalidPlan: .badInput
-                    case .catalogueMismatch, .invalidPolicy: .failed
+                    case .invalidPlan, .catalogueMismatch: .badInput
+                    case .invalidPolicy: .failed
                     }
                 throw CommandFailure(error.description, exitCode: status)
             }

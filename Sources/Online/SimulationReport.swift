@@ -84,11 +84,11 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var errorCount: Int { errors.values.reduce(0, +) }
 
     /// The report as one line of JSON with sorted keys.
-    public func json() -> String {
+    /// - Throws: the encoder's `EncodingError` if a figure is not finite, so a caller fails instead of printing `{}`.
+    public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(self) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     /// A few lines for people.

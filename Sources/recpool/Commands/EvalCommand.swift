@@ -54,15 +54,14 @@ struct EvalCommand: AsyncParsableCommand {
         do {
             result = try CheckpointEvaluation.evaluate(checkpointPath: model, data: rows, resamples: resamples)
         } catch {
-            CommandOutput.printError("recpool: \(error.description)")
-            throw ExitStatus.failed.exitCode
+            if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
+            throw CommandFailure(error.description, exitCode: .badInput)
         }
         if let path = report {
             do {
                 try result.html().write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                CommandOutput.printError("recpool: cannot write \(path): \(error)")
-                throw ExitStatus.failed.exitCode
+                throw CommandFailure("cannot write \(path): \(error)", exitCode: .badInput)
             }
         }
         if json {

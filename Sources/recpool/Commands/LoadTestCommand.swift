@@ -156,10 +156,10 @@ struct LoadTestCommand: AsyncParsableCommand {
     private func emit(_ runs: [LoadSummary], levels: [SweepLevel], command: String) throws {
         if json {
             if levels.isEmpty {
-                CommandOutput.printLine(runs[0].json())
+                CommandOutput.printLine(try runs[0].json())
             } else {
-                let body = levels.map { l in
-                    "{\"stable\":\(l.stable),\"stable_throughput_rps\":\(l.stableThroughputRps),\"windows\":\(l.windows),\"summary\":\(l.summary.json())}"
+                let body = try levels.map { l in
+                    "{\"stable\":\(l.stable),\"stable_throughput_rps\":\(l.stableThroughputRps),\"windows\":\(l.windows),\"summary\":\(try l.summary.json())}"
                 }
                 CommandOutput.printLine("{\"levels\":[\(body.joined(separator: ","))]}")
             }

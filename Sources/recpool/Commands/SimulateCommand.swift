@@ -67,7 +67,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw CommandFailure(error.description, exitCode: status)
             }
             line.finish()
-            CommandOutput.printLine(json ? result.json() : result.text)
+            CommandOutput.printLine(json ? try result.json() : result.text)
             if let path = report {
                 let command = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
                 do {

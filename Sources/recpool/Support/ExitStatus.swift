@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RecData
 import RecModel
 import Shared
@@ -65,7 +66,7 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case let failure as CommandFailure: return failure.exitStatus
         case let error as ClientError: return of(error)
         case is CSVError, is DataError, is CheckpointError: return .badInput
-        case is NonFiniteResult: return .notFinite
+        case is NonFiniteResult, is EncodingError: return .notFinite
         default: return .failed
         }
     }
@@ -91,7 +92,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     static func report(_ error: any Error) -> any Error {
         switch error {
         case is ExitCode, is ValidationError, is CleanExit: return error
-        case is CommandFailure, is ClientError, is CSVError, is DataError, is CheckpointError, is NonFiniteResult:
+        case is CommandFailure, is ClientError, is CSVError, is DataError, is CheckpointError, is NonFiniteResult,
+            is EncodingError:
             CommandOutput.printError("recpool: \(error)")
             return of(error).exitCode
         default:

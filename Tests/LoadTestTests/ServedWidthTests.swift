@@ -1,3 +1,4 @@
+import Foundation
 @testable import RecLoad
 import Shared
 import Testing
@@ -63,5 +64,23 @@ struct ServedWidthTests {
         let half = Self.summary(sent: 10, completed: 5, errors: ["EXPIRED": 5], lost: 0)
         #expect(!half.errorsDominate(threshold: 0.5))
         #expect(Self.summary(sent: 0, completed: 0, errors: [:], lost: 0).errorsDominate(threshold: 0.5))
+    }
+
+    @Test("with no OK reply the latencies are undefined: null in JSON, empty in CSV, 'undefined' in text, never 0 ms")
+    func undefinedLatencies() throws {
+        let allBad = Self.summary(sent: 10, completed: 0, errors: ["BAD_REQUEST": 10], lost: 0)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(allBad.json().utf8)) as? [String: Any])
+        for key in ["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms", "breakdown"] {
+            #expect(object.keys.contains(key), "missing \(key)")
+            #expect(object[key] is NSNull, "\(key) is \(String(describing: object[key]))")
+        }
+        #expect(allBad.text.contains("latency    undefined (no OK reply)"))
+        #expect(!allBad.text.contains("p50 0.000"))
+        #expect(allBad.csvRow.hasSuffix(",,,,,,,,,"))
+        let fine = Self.summary(sent: 1, completed: 1, errors: [:], lost: 0)
+        let fineObject = try #require(
+            try JSONSerialization.jsonObject(with: Data(fine.json().utf8)) as? [String: Any])
+        #expect(fineObject["p50_ms"] as? Double == 0)
     }
 }

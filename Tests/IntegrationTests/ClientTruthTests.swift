@@ -48,8 +48,10 @@ struct ClientTruthTests {
         // loadtest builds random rows for the served width (4, from STATUS) without being told.
         let load = try runTool(
             "recpool",
-            ["loadtest", "--broker", broker, "--concurrency", "1", "--duration", "300ms", "--drain", "1s", "--json",
-             "--quiet"])
+            [
+                "loadtest", "--broker", broker, "--concurrency", "1", "--duration", "300ms", "--drain", "1s", "--json",
+                "--quiet",
+            ])
         #expect(load.code == 0, "\(load.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
         #expect((summary["completed"] as? Int ?? 0) > 0)
@@ -58,16 +60,20 @@ struct ClientTruthTests {
         // A dataset whose rows do not fit the served model is refused before anything is sent.
         let wrong = try runTool(
             "recpool",
-            ["loadtest", "--broker", broker, "--dataset", "synthetic:users=20,seed=1", "--duration", "300ms",
-             "--quiet"])
+            [
+                "loadtest", "--broker", broker, "--dataset", "synthetic:users=20,seed=1", "--duration", "300ms",
+                "--quiet",
+            ])
         #expect(wrong.code == 2, "\(wrong.code) \(wrong.stderr)")
         #expect(wrong.stderr.contains("the pool serves width 4") && wrong.stdout.isEmpty)
 
         // Every RECOMMEND fails (this model has no feature specification): errors dominate, exit 5.
         let failing = try runTool(
             "recpool",
-            ["loadtest", "--broker", broker, "--recommend", "--concurrency", "1", "--duration", "300ms", "--drain",
-             "1s", "--quiet"])
+            [
+                "loadtest", "--broker", broker, "--recommend", "--concurrency", "1", "--duration", "300ms", "--drain",
+                "1s", "--quiet",
+            ])
         #expect(failing.code == 5, "\(failing.code) \(failing.stderr)")
         #expect(failing.stderr.contains("errors dominate the run"))
         #expect(failing.stdout.contains("errors"))
@@ -83,16 +89,20 @@ struct ClientTruthTests {
         try train.write(to: dir.appendingPathComponent("train.csv"), atomically: true, encoding: .utf8)
         let fit = try runTool(
             "recpool",
-            ["fit", "--dataset", dir.appendingPathComponent("train.csv").path, "--out",
-             dir.appendingPathComponent("m.ckpt").path, "--epochs", "1"])
+            [
+                "fit", "--dataset", dir.appendingPathComponent("train.csv").path, "--out",
+                dir.appendingPathComponent("m.ckpt").path, "--epochs", "1",
+            ])
         #expect(fit.code == 0, "\(fit.stderr)")
         try "0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".write(
             to: dir.appendingPathComponent("big.csv"), atomically: true, encoding: .utf8)
         for json in [true, false] {
             let predict = try runTool(
                 "recpool",
-                ["predict", "--model", dir.appendingPathComponent("m.ckpt").path, "--input",
-                 dir.appendingPathComponent("big.csv").path] + (json ? ["--json"] : []))
+                [
+                    "predict", "--model", dir.appendingPathComponent("m.ckpt").path, "--input",
+                    dir.appendingPathComponent("big.csv").path,
+                ] + (json ? ["--json"] : []))
             #expect(predict.code == 6, "\(predict.code) \(predict.stderr)")
             #expect(predict.stdout.isEmpty, "printed \(predict.stdout)")
             #expect(predict.stderr.contains("row 2 (1-based): score is not a finite number"))

@@ -1,7 +1,8 @@
 import Foundation
-@testable import RecLoad
 import Shared
 import Testing
+
+@testable import RecLoad
 
 @Suite("Rows for the served width, and runs that errors dominate")
 struct ServedWidthTests {

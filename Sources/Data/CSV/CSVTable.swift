@@ -42,7 +42,8 @@ public struct CSVTable: Sendable {
             throw .raggedRow(path: file.path, line: file.lines[row], expected: header.count, found: fields.count)
         }
         return CSVTable(
-            path: file.path, header: header, rows: Array(file.records.dropFirst()), lines: Array(file.lines.dropFirst()))
+            path: file.path, header: header, rows: Array(file.records.dropFirst()), lines: Array(file.lines.dropFirst())
+        )
     }
 
     /// The index of a column by exact header name.

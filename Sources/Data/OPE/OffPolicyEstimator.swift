@@ -123,7 +123,9 @@ public struct OPETerms: Sendable, Equatable {
         guard rows > 0 else { return "no rows" }
         guard hasRewardModel || !estimator.needsRewardModel else { return "needs a reward model" }
         let s = sums()
-        if estimator == .snipw && !(s.w > 0) { return "the policy gives every logged action zero weight (sum of weights is 0)" }
+        if estimator == .snipw && !(s.w > 0) {
+            return "the policy gives every logged action zero weight (sum of weights is 0)"
+        }
         return Self.value(estimator, s) == nil ? "not finite (the importance weights overflow)" : nil
     }
 

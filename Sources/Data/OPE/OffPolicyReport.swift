@@ -11,7 +11,8 @@ public struct EstimateFigures: Sendable, Codable, Equatable {
     public var interval: ConfidenceInterval?
 
     /// Creates the figures.
-    public init(estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?) {
+    public init(estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?)
+    {
         self.estimator = estimator
         self.value = value
         self.undefined = undefined

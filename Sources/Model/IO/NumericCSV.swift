@@ -21,7 +21,8 @@ public struct NumericCSV: Sendable, Equatable {
 
     /// Parses CSV text; `path` only names the source in errors.
     /// - Throws: a ``CSVError`` naming file, line and column.
-    public static func parse(_ text: String, path: String, headerRequired: Bool = false) throws(CSVError) -> NumericCSV {
+    public static func parse(_ text: String, path: String, headerRequired: Bool = false) throws(CSVError) -> NumericCSV
+    {
         try interpret(CSVFile.parse(text, path: path), headerRequired: headerRequired)
     }
 
@@ -64,7 +65,8 @@ public struct NumericCSV: Sendable, Equatable {
             lines.append(lineNumber)
         }
         guard !lines.isEmpty, let w = width else { throw .empty(path: path) }
-        return NumericCSV(path: path, header: header, table: Matrix(rows: lines.count, cols: w, values: values), lines: lines)
+        return NumericCSV(
+            path: path, header: header, table: Matrix(rows: lines.count, cols: w, values: values), lines: lines)
     }
 
     private static func looksNonFinite(_ s: String) -> Bool {
@@ -84,7 +86,9 @@ public struct NumericCSV: Sendable, Equatable {
         for r in 0..<table.rows {
             for c in features { x.append(table[r, c]) }
             let label = table[r, li]
-            guard label >= 0 && label <= 1 else { throw .invalidLabel(path: path, line: lines[r], column: li + 1, value: label) }
+            guard label >= 0 && label <= 1 else {
+                throw .invalidLabel(path: path, line: lines[r], column: li + 1, value: label)
+            }
             y.append(label)
         }
         return LabeledData(inputs: Matrix(rows: table.rows, cols: features.count, values: x), targets: y)
@@ -96,9 +100,11 @@ public struct NumericCSV: Sendable, Equatable {
     public func features(width: Int, ignoring labelColumn: String = "label") throws(CSVError) -> Matrix {
         var m = table
         if let header, let li = header.firstIndex(of: labelColumn) {
-            m = Matrix(rows: table.rows, cols: table.cols - 1, values: (0..<table.rows).flatMap { r in
-                (0..<table.cols).filter { $0 != li }.map { table[r, $0] }
-            })
+            m = Matrix(
+                rows: table.rows, cols: table.cols - 1,
+                values: (0..<table.rows).flatMap { r in
+                    (0..<table.cols).filter { $0 != li }.map { table[r, $0] }
+                })
         }
         guard m.cols == width else { throw .wrongWidth(path: path, expected: width, found: m.cols) }
         return m

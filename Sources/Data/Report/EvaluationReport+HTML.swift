@@ -42,7 +42,9 @@ extension EvaluationReport {
         page += "</tr></thead><tbody>\n"
         for s in segments {
             page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.clicks)</td>"
-            for r in s.ranking { page += "<td>\(f(r.hitRate))</td><td>\(f(r.ndcg))</td>" }
+            for r in s.ranking {
+                page += "<td>\(f(r.isDefined ? r.hitRate : nil))</td><td>\(f(r.isDefined ? r.ndcg : nil))</td>"
+            }
             page += "</tr>\n"
         }
         page += "</tbody></table>\n"

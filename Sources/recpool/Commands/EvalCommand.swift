@@ -68,14 +68,14 @@ struct EvalCommand: AsyncParsableCommand {
             CommandOutput.printLine(try JSONOutput.encode(result))
             return
         }
-        let f = { (v: Double?) in v.map { String(format: "%.4f", $0) } ?? "—" }
+        let f = { (v: Double?) in figureText(v, "%.4f") }
         CommandOutput.printLine(
             "\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)")
         CommandOutput.printLine("  segment      rows  clicks  AUC     log-loss  ECE     HR@5    NDCG@5")
         for s in result.segments {
             let r5 = s.ranking.first { $0.k == 5 }
             CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%5d", s.rows))  \(String(format: "%6d", s.clicks))  \(f(s.classification.rocAUC))  \(f(s.classification.logLoss))    \(f(s.calibration.ece))  \(f(r5?.hitRate))  \(f(r5?.ndcg))"
+                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%5d", s.rows))  \(String(format: "%6d", s.clicks))  \(f(s.classification.rocAUC))  \(f(s.classification.logLoss))    \(f(s.calibration.ece))  \(f(r5.flatMap { $0.isDefined ? $0.hitRate : nil }))  \(f(r5.flatMap { $0.isDefined ? $0.ndcg : nil }))"
             )
         }
         CommandOutput.printLine("  off-policy value of \(result.offPolicy.policy):")

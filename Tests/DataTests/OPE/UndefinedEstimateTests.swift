@@ -75,4 +75,15 @@ struct UndefinedEstimateTests {
         #expect(json.contains(#"{"estimator":"ipw","interval":null,"undefined":"no rows","value":null}"#))
         #expect(!json.lowercased().contains("nan"))
     }
+
+    @Test("HitRate and NDCG with no click among the rows are null in JSON, not 0")
+    func rankingWithoutQueries() throws {
+        let none = RankingMetrics(ranks: [], k: 5)
+        #expect(!none.isDefined)
+        let json = String(decoding: try JSONEncoder().encode(none), as: UTF8.self)
+        #expect(json.contains(#""hitRate":null"#) && json.contains(#""ndcg":null"#), "\(json)")
+        let some = RankingMetrics(ranks: [0, 9], k: 5)
+        #expect(some.isDefined && some.hitRate == 0.5)
+        #expect(try JSONDecoder().decode(RankingMetrics.self, from: try JSONEncoder().encode(some)) == some)
+    }
 }

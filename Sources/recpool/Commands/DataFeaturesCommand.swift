@@ -68,8 +68,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            CommandOutput.printError("recpool: \(error)")
-            throw ExitStatus.failed.exitCode
+            throw ExitStatus.report(error)
         }
         CommandOutput.printLine(
             "wrote \(out): \(rows.rows) rows × \(fitted.width) features + label (\(split) split of \(data.name))")

@@ -65,9 +65,12 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         switch error {
         case let failure as CommandFailure: return failure.exitStatus
         case let error as ClientError: return of(error)
-        case is CSVError, is DataError, is CheckpointError: return .badInput
+        case is CSVError, is DataError, is CheckpointError, is FeatureSpecError: return .badInput
         case is NonFiniteResult, is EncodingError: return .notFinite
-        default: return .failed
+        default:
+            // Foundation's file errors (reading a spec, writing a report) are file errors like any other.
+            let domain = (error as NSError).domain
+            return domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain ? .badInput : .failed
         }
     }
 
@@ -92,15 +95,21 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     static func report(_ error: any Error) -> any Error {
         switch error {
         case is ExitCode, is ValidationError, is CleanExit: return error
-        case is CommandFailure, is ClientError, is CSVError, is DataError, is CheckpointError, is NonFiniteResult,
+        case is CommandFailure, is ClientError, is CSVError, is DataError, is CheckpointError, is FeatureSpecError,
+            is NonFiniteResult,
             is EncodingError:
             CommandOutput.printError("recpool: \(error)")
             return of(error).exitCode
         default:
             // Parse errors of ArgumentParser are not public types; let it print them with its usage text.
             if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { return error }
-            CommandOutput.printError("recpool: \(error)")
-            return ExitStatus.failed.exitCode
+            let ns = error as NSError
+            if ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String {
+                CommandOutput.printError("recpool: \(path): \(ns.localizedDescription)")
+            } else {
+                CommandOutput.printError("recpool: \(error)")
+            }
+            return of(error).exitCode
         }
     }
 }

@@ -75,7 +75,7 @@ struct ClientTruthTests {
                 "1s", "--quiet",
             ])
         #expect(failing.code == 5, "\(failing.code) \(failing.stderr)")
-        #expect(failing.stderr.contains("errors dominate the run"))
+        #expect(failing.stderr.contains("errors dominate the run") && failing.stderr.contains("(100.0% > 50.0%)"))
         #expect(failing.stdout.contains("errors"))
     }
 

@@ -182,11 +182,10 @@ struct LoadTestCommand: AsyncParsableCommand {
     private func checkErrors(_ run: LoadSummary) throws {
         guard run.errorsDominate(threshold: maxErrorFraction) else { return }
         let errors = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let share = String(format: "%.1f%% > %.1f%%", 100 * run.failureFraction, 100 * maxErrorFraction)
         throw CommandFailure(
-            String(
-                format: "errors dominate the run: %d of %d requests failed or got no reply (%.1f%% > %.1f%%)%@",
-                run.errorCount + run.lost, run.sent, 100 * run.failureFraction, 100 * maxErrorFraction,
-                errors.isEmpty ? "" : ": " + errors),
+            "errors dominate the run: \(run.errorCount + run.lost) of \(run.sent) requests failed or got no reply "
+                + "(\(share))\(errors.isEmpty ? "" : ": " + errors)",
             exitCode: .errorsDominate)
     }
 

@@ -6,6 +6,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(path: String, operation: String, errno: Int32)
     /// The bytes on `line` are not UTF-8.
     case notUTF8(path: String, line: Int)
+    /// The file's double quotes do not pair up: a quoted field opened at or after `line` is never closed (it would
+    /// swallow the rest of the file).
+    case unbalancedQuote(path: String, line: Int)
     /// The file has no data rows (or, where one is required, no header).
     case empty(path: String)
     /// A row has a different number of fields from the header or first row.
@@ -37,6 +40,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .unreadable(let p, let op, let e): "\(p): cannot read (\(op)): \(errnoDescription(e))"
         case .notUTF8(let p, let l): "\(p):\(l): not UTF-8 text"
+        case .unbalancedQuote(let p, let l): "\(p):\(l): a quoted field is never closed (unbalanced \")"
         case .empty(let p): "\(p): no data rows"
         case .raggedRow(let p, let l, let e, let f): "\(p):\(l): row has \(f) fields, expected \(e)"
         case .nonNumeric(let p, let l, let c, let t): "\(p):\(l):\(c): not a number: \"\(t)\""

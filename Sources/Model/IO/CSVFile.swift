@@ -8,6 +8,7 @@ internal import CSV
 /// - drops a UTF-8 byte-order mark at the start of the file (spreadsheet exports write one);
 /// - refuses bytes that are not UTF-8, naming the line;
 /// - skips blank lines (empty, or only spaces and tabs), which still count for line numbers;
+/// - refuses double quotes that do not pair up (an unclosed quoted field would swallow the rest of the file);
 /// - remembers the 1-based line each record starts on, so every later error can name file, line and column.
 ///
 /// Interpreting the fields is left to ``NumericCSV`` (feature rows) and `RecData`'s `CSVTable` (named columns).
@@ -45,11 +46,13 @@ public struct CSVFile: Sendable, Equatable {
             }
             throw .notUTF8(path: path, line: line)
         }
-        return parse(text, path: path)
+        return try parse(text, path: path)
     }
 
     /// Parses CSV text (a leading byte-order mark is dropped); `path` only names the source in errors.
-    public static func parse(_ text: String, path: String) -> CSVFile {
+    /// - Throws: ``CSVError/unbalancedQuote(path:line:)`` when the double quotes do not pair up (RFC 4180 quotes
+    ///   always come in pairs), since the open field would swallow every later row.
+    public static func parse(_ text: String, path: String) throws(CSVError) -> CSVFile {
         let body = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         var records: [[String]] = []
         var lines: [Int] = []
@@ -64,6 +67,9 @@ public struct CSVFile: Sendable, Equatable {
             if record.count == 1 && record[0].utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             records.append(record)
             lines.append(start)
+        }
+        if body.utf8.count(where: { $0 == 0x22 }) % 2 != 0 {
+            throw .unbalancedQuote(path: path, line: lines.last ?? 1)
         }
         return CSVFile(path: path, records: records, lines: lines)
     }

@@ -26,7 +26,7 @@ struct CSVFileTests {
         #expect(csv.header == ["a", "b, the second", "label"])
         #expect(csv.table == Matrix(rowArrays: [[1.5, 2, 1], [3, 4, 0]]))
         #expect(csv.lines == [3, 5])
-        let file = CSVFile.parse("x,y\n\"two\nlines\",1\nz,2\n", path: "q.csv")
+        let file = try CSVFile.parse("x,y\n\"two\nlines\",1\nz,2\n", path: "q.csv")
         #expect(file.records == [["x", "y"], ["two\nlines", "1"], ["z", "2"]])
         #expect(file.lines == [1, 2, 4])
     }
@@ -49,5 +49,12 @@ struct CSVFileTests {
         let error = #expect(throws: CSVError.self) { try CSVFile.read(path: "/no/such/file.csv") }
         #expect(error?.isFileNotFound == true)
         #expect(error?.description.contains("/no/such/file.csv: cannot read") == true)
+    }
+
+    @Test("an unclosed quoted field is an error, never a silent swallow of the rows after it")
+    func unbalancedQuote() {
+        #expect(throws: CSVError.unbalancedQuote(path: "u.csv", line: 2)) {
+            try CSVFile.parse("1,2\n3,\"4\n5,6\n7,8\n", path: "u.csv")
+        }
     }
 }

@@ -86,4 +86,17 @@ struct UndefinedEstimateTests {
         #expect(some.isDefined && some.hitRate == 0.5)
         #expect(try JSONDecoder().decode(RankingMetrics.self, from: try JSONEncoder().encode(some)) == some)
     }
+
+    @Test("data describe: the CTR of a segment with no rows is null, not 0")
+    func describeEmptySegment() throws {
+        let data = try OBDLoader.load(
+            dataFile: Paths.fixtures + "/obd/random/men/men.csv",
+            itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "men")
+        let cold = DatasetDescription(data.subset(data.rows(in: .coldStart), name: "cold only"))
+        #expect(cold.warmRows == 0 && cold.warmCTR == nil && cold.coldStartCTR != nil)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = String(decoding: try encoder.encode(cold), as: UTF8.self)
+        #expect(json.contains(#""warm_ctr":null"#), "\(json)")
+    }
 }

@@ -129,7 +129,7 @@ struct ClientTruthTests {
         }
     }
 
-    @Test("exit statuses: unreachable 3, bad file 2, usage 64")
+    @Test("exit statuses: unreachable 3, bad file 2, usage and malformed values 64")
     func exitStatuses() throws {
         let unreachable = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "300"])
         #expect(unreachable.code == 3, "\(unreachable.stderr)")
@@ -137,5 +137,11 @@ struct ClientTruthTests {
         #expect(missing.code == 2 && missing.stderr.contains("cannot read"))
         let usage = try runTool("recpool", ["score"])
         #expect(usage.code == 64, "\(usage.code) \(usage.stderr)")
+        let endpoint = try runTool("recpool", ["status", "--broker", "nonsense"])
+        #expect(endpoint.code == 64 && endpoint.stderr.contains("nonsense"), "\(endpoint.code) \(endpoint.stderr)")
+        let specification = try runTool("recpool", ["data", "describe", "nonsense:x"])
+        #expect(specification.code == 64, "\(specification.code) \(specification.stderr)")
+        let unreadable = try runTool("recpool", ["data", "describe", "/nonexistent/log.csv"])
+        #expect(unreadable.code == 2 && unreadable.stderr.contains("/nonexistent/"), "\(unreadable.stderr)")
     }
 }

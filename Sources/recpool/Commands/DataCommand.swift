@@ -39,7 +39,8 @@ struct DatasetOptions: ParsableArguments {
         return "data/obd"
     }
 
-    /// Loads the dataset, printing a `DataError` and exiting ``ExitStatus/badInput`` on failure.
+    /// Loads the dataset, printing a `DataError` and exiting ``ExitStatus/badInput`` on failure (``ExitStatus/usage``
+    /// for a specification that does not parse).
     func load() throws -> BanditDataset {
         do {
             return try DatasetSpecifier(parsing: dataset).load(obdDirectory: obdDirectory())
@@ -49,6 +50,7 @@ struct DatasetOptions: ParsableArguments {
                 message += " (run scripts/fetch-obd, or pass --data-dir)"
             }
             CommandOutput.printError(message)
+            if case .invalidSpecification = error { throw ExitStatus.usage.exitCode }
             throw ExitStatus.badInput.exitCode
         }
     }

@@ -42,7 +42,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         case "all": rows = data
         default:
             CommandOutput.printError("recpool: --split must be train, test or all")
-            throw ExitStatus.badInput.exitCode
+            throw ExitStatus.usage.exitCode
         }
         let fitted: FeatureSpec
         do {
@@ -51,7 +51,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             } else {
                 guard let set = FeatureSpec.FeatureSet(rawValue: featureSet) else {
                     CommandOutput.printError("recpool: --feature-set must be basic or extended")
-                    throw ExitStatus.badInput.exitCode
+                    throw ExitStatus.usage.exitCode
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
             }

@@ -38,7 +38,7 @@ struct DataOPECommand: AsyncParsableCommand {
             distribution = .greedy(scores: scores, nActions: data.nActions)
         default:
             CommandOutput.printError("recpool: unknown policy '\(policy)' (uniform, popular)")
-            throw ExitStatus.badInput.exitCode
+            throw ExitStatus.usage.exitCode
         }
         let report = OffPolicyEvaluation.evaluate(
             policy: distribution, policyName: policy, on: data, resamples: resamples)

@@ -48,7 +48,7 @@ struct EvalCommand: AsyncParsableCommand {
         case "all": rows = data
         default:
             CommandOutput.printError("recpool: --split must be test, train or all")
-            throw ExitStatus.badInput.exitCode
+            throw ExitStatus.usage.exitCode
         }
         let result: EvaluationReport
         do {

@@ -75,7 +75,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let hidden {
                 let parts = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                    throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: .badInput)
+                    throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: .usage)
                 }
                 hiddenSizes = parts.compactMap { $0 }
             }
@@ -83,7 +83,7 @@ struct TrainCommand: AsyncParsableCommand {
             defer { client.close() }
             var name = dataset
             if model == "dqn" && !dataset.hasPrefix("synthetic:") {
-                throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: .badInput)
+                throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: .usage)
             }
             if FileManager.default.fileExists(atPath: dataset) {
                 name = "sha256:" + (try await DatasetUpload.upload(path: dataset, client: client))
@@ -95,7 +95,7 @@ struct TrainCommand: AsyncParsableCommand {
             spec.epsilonEnd = epsilonEnd
             spec.epsilonDecaySteps = epsilonDecaySteps
             spec.replayCapacity = replayCapacity
-            if let problem = spec.problem { throw CommandFailure(problem, exitCode: .badInput) }
+            if let problem = spec.problem { throw CommandFailure(problem, exitCode: .usage) }
             let job = try await client.control(ControlRequest(op: "train", train: spec), as: JobView.self)
             if follow {
                 try await JobFollower.follow(job.job, client: client, json: json)

@@ -14,8 +14,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     case success = 0
     /// The command's own check failed (`health`: no live worker offers the service), or a failure no other code names.
     case failed = 1
-    /// Bad input: a file that cannot be read or parsed (the message names file, line and column), a malformed
-    /// argument value, rows that do not fit the served model.
+    /// Bad input: a file that cannot be read, parsed or written (the message names file, line and column), data that
+    /// does not fit the pool (rows of another width, another catalogue).
     case badInput = 2
     /// The broker did not answer in time (the request's deadline passed on the client), or the client was closed.
     case unreachable = 3
@@ -51,8 +51,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     case conflict = 21
     /// `WORKER_LOST`.
     case workerLost = 22
-    /// Usage or configuration error: unknown flag or key, invalid value (ArgumentParser's and the configuration
-    /// loader's `EX_USAGE`).
+    /// Usage or configuration error: unknown flag or key, a missing or invalid value (a malformed endpoint, dataset
+    /// specification or number), as ArgumentParser's and the configuration loader's `EX_USAGE`.
     case usage = 64
 
     /// The status a reply with an error `status` exits with: `10 + status`.
@@ -80,7 +80,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .timedOut, .closed: .unreachable
         case .server(let status, _, _): of(status)
         case .cancelled: .cancelled
-        case .badEndpoint, .invalidRequest: .badInput
+        case .badEndpoint: .usage
+        case .invalidRequest: .badInput
         case .protocolViolation: .protocolViolation
         case .notAPolicyReply: .failed
         @unknown default: .failed

@@ -12,9 +12,12 @@ extension AsyncParsableCommand {
     ///   - table: the program's table in the configuration file.
     ///   - arguments: the command line without the program name (default: the process's).
     ///   - environment: the environment (default: the process's).
+    ///   - translateError: maps an error the command's `run` threw before ArgumentParser reports it (the `recpool`
+    ///     client maps every error to its exit status here); the default passes errors through.
     public static func runConfigured(
         table: String, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        translateError: (any Error) -> any Error = { $0 }
     ) async {
         let catalog: OptionCatalog
         let resolution: ConfigResolution
@@ -43,6 +46,7 @@ extension AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            let error = translateError(error)
             let code = exitCode(for: error)
             guard code != .success, let note = resolution.note(forMessage: message(for: error)) else {
                 exit(withError: error)

@@ -78,6 +78,36 @@ public struct LoadSummary: Sendable, Hashable, Codable {
         case p999Ms = "p999_ms", maxMs = "max_ms", meanMs = "mean_ms", breakdown, distribution
     }
 
+    /// Whether the latency figures and the breakdown are defined: they are means and percentiles over `OK` replies,
+    /// so with none they are undefined. They are then `null` in JSON, empty in CSV and `undefined` in text (the
+    /// stored values are 0), never a misleading 0 ms.
+    public var hasLatencies: Bool { completed > 0 }
+
+    /// Encodes every key; with no `OK` reply the latency keys and the breakdown are `null`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(label, forKey: .label)
+        try c.encode(level, forKey: .level)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(durationS, forKey: .durationS)
+        try c.encode(sent, forKey: .sent)
+        try c.encode(completed, forKey: .completed)
+        try c.encode(lost, forKey: .lost)
+        try c.encode(errors, forKey: .errors)
+        try c.encode(throughputRps, forKey: .throughputRps)
+        try c.encode(rowsPerS, forKey: .rowsPerS)
+        try c.encode(goodputRps, forKey: .goodputRps)
+        try c.encode(objectiveMs, forKey: .objectiveMs)
+        let defined = hasLatencies
+        for (key, value) in [(CodingKeys.p50Ms, p50Ms), (.p90Ms, p90Ms), (.p99Ms, p99Ms), (.p999Ms, p999Ms),
+            (.maxMs, maxMs), (.meanMs, meanMs)]
+        {
+            try c.encode(defined ? value : nil, forKey: key)
+        }
+        try c.encode(defined ? breakdown : nil, forKey: .breakdown)
+        try c.encode(distribution, forKey: .distribution)
+    }
+
     /// Total failed requests.
     public var errorCount: Int { errors.values.reduce(0, +) }
 
@@ -98,13 +128,14 @@ public struct LoadSummary: Sendable, Hashable, Codable {
 
 extension LoadSummary {
     /// The summary as one line of JSON, without the distribution.
-    public func json(includeDistribution: Bool = false) -> String {
+    /// - Throws: the encoder's `EncodingError` if a figure is not finite (they are by construction: durations are at
+    ///   least 1 µs), so a caller fails instead of printing `{}`.
+    public func json(includeDistribution: Bool = false) throws -> String {
         var copy = self
         if !includeDistribution { copy.distribution = [] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(copy)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: try encoder.encode(copy), as: UTF8.self)
     }
 
     /// The CSV header matching ``csvRow``.
@@ -112,13 +143,14 @@ extension LoadSummary {
         "label,level,batch,duration_s,sent,completed,lost,errors,throughput_rps,rows_per_s,goodput_rps,"
         + "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,client_broker_ms,broker_queue_ms,worker_queue_ms,compute_ms"
 
-    /// One CSV row; errors are `NAME:COUNT` pairs joined by `;`.
+    /// One CSV row; errors are `NAME:COUNT` pairs joined by `;`; undefined latencies (no `OK` reply) are empty cells.
     public var csvRow: String {
         let errs = errors.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
-        let numbers = [
-            durationS, throughputRps, rowsPerS, goodputRps, p50Ms, p90Ms, p99Ms, p999Ms, maxMs,
-            breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs,
-        ].map { String(format: "%.4f", $0) }
+        let latencies = [
+            p50Ms, p90Ms, p99Ms, p999Ms, maxMs, breakdown.clientBrokerMs, breakdown.brokerQueueMs,
+            breakdown.workerQueueMs, breakdown.computeMs,
+        ].map { hasLatencies ? String(format: "%.4f", $0) : "" }
+        let numbers = [durationS, throughputRps, rowsPerS, goodputRps].map { String(format: "%.4f", $0) } + latencies
         return
             ([label, String(format: "%g", level), "\(batch)", numbers[0], "\(sent)", "\(completed)", "\(lost)", errs]
             + numbers.dropFirst()).joined(separator: ",")
@@ -132,14 +164,21 @@ extension LoadSummary {
             String(
                 format: "  throughput %.1f req/s, %.0f rows/s; goodput %.1f req/s within %.1f ms", throughputRps,
                 rowsPerS, goodputRps, objectiveMs),
-            String(
-                format: "  latency    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (from intended send time)",
-                p50Ms, p90Ms, p99Ms, p999Ms, maxMs),
-            String(
-                format:
-                    "  time went  client<->broker %.3f, broker queue %.3f, worker queue %.3f, compute %.3f ms (means)",
-                breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs),
         ]
+        if hasLatencies {
+            lines.append(
+                String(
+                    format:
+                        "  latency    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (from intended send time)",
+                    p50Ms, p90Ms, p99Ms, p999Ms, maxMs))
+            lines.append(
+                String(
+                    format:
+                        "  time went  client<->broker %.3f, broker queue %.3f, worker queue %.3f, compute %.3f ms (means)",
+                    breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs))
+        } else {
+            lines.append("  latency    undefined (no OK reply)")
+        }
         if !errors.isEmpty {
             lines.append(
                 "  errors     "

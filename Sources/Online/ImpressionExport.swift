@@ -1,4 +1,5 @@
 import Foundation
+import RecData
 import Shared
 
 /// Writes the broker's impression log in the Open Bandit Dataset's shape, so that
@@ -115,6 +116,13 @@ public enum ImpressionExport {
         for logged in impressions {
             let record = logged.record
             if let problem = record.problem { throw .malformedImpression(id: record.impressionId, reason: problem) }
+            // A propensity the off-policy loader would refuse (its importance weight overflows) stops the export
+            // here, naming the impression, rather than producing a log `recpool data ope` cannot read.
+            if let tiny = record.propensities.first(where: { $0 < BanditDataset.minimumPropensity }) {
+                throw .malformedImpression(
+                    id: record.impressionId,
+                    reason: "propensity \(tiny) is below the smallest usable propensity \(BanditDataset.minimumPropensity)")
+            }
             if let unknown = record.userFeatures.keys.sorted().first(where: { !featureNames.contains($0) }) {
                 throw .malformedImpression(id: record.impressionId, reason: "unknown user feature '\(unknown)'")
             }

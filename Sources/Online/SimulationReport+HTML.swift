@@ -12,12 +12,14 @@ extension SimulationReport {
         func points(_ value: (SimulationWindow) -> Double) -> [(Double, Double)] {
             windows.map { (Double($0.users), value($0)) }
         }
+        // The pool's curve skips windows where no user was served (its CTR is undefined there).
+        let poolPoints = windows.filter { $0.served > 0 }.map { (Double($0.users), $0.ctr) }
         let chart = SVGChart(
             title: "clicks per user over time (windows of users)", xLabel: "users simulated",
             yLabel: "click-through rate", xTicks: ticks(xMax, digits: 0), yTicks: ticks(yMax, digits: 3),
             xRange: 0...xMax, yRange: 0...yMax,
             series: [
-                .init(label: "pool (learning)", color: "#1f77b4", points: points(\.ctr), markers: true),
+                .init(label: "pool (learning)", color: "#1f77b4", points: poolPoints, markers: true),
                 .init(label: "fixed v\(fixedVersion)", color: "#ff7f0e", points: points(\.fixedCtr)),
                 .init(label: "random", color: "#7f7f7f", points: points(\.randomCtr), dashed: true),
                 .init(label: "oracle", color: "#2ca02c", points: points(\.oracleCtr), dashed: true),
@@ -28,7 +30,8 @@ extension SimulationReport {
         table += "<th>oracle</th><th>version</th></tr>\n"
         for w in windows {
             let cells = [
-                "\(w.users)", "\(w.served)", f(w.ctr), f(w.randomCtr), f(w.fixedCtr), f(w.oracleCtr), "\(w.version)",
+                "\(w.users)", "\(w.served)", w.served > 0 ? f(w.ctr) : "undefined", f(w.randomCtr), f(w.fixedCtr),
+                f(w.oracleCtr), "\(w.version)",
             ]
             table += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
         }

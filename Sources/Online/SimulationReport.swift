@@ -7,7 +7,8 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
     public var users: Int
     /// Users of this window that got a slate from the pool.
     public var served: Int
-    /// The pool's clicks per served user in this window.
+    /// The pool's clicks per served user in this window (0 with none served, where it is undefined: JSON then
+    /// holds `null` and text `undefined`).
     public var ctr: Double
     /// The uniform random policy's clicks per user on the same users.
     public var randomCtr: Double
@@ -21,6 +22,43 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case users, served, ctr, version
         case randomCtr = "random_ctr", fixedCtr = "fixed_ctr", oracleCtr = "oracle_ctr"
+    }
+
+    /// Creates a window.
+    public init(
+        users: Int, served: Int, ctr: Double, randomCtr: Double, fixedCtr: Double, oracleCtr: Double, version: UInt64
+    ) {
+        self.users = users
+        self.served = served
+        self.ctr = ctr
+        self.randomCtr = randomCtr
+        self.fixedCtr = fixedCtr
+        self.oracleCtr = oracleCtr
+        self.version = version
+    }
+
+    /// Encodes every key; `ctr` is `null` when no user of the window was served.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(users, forKey: .users)
+        try c.encode(served, forKey: .served)
+        try c.encode(served > 0 ? ctr : nil, forKey: .ctr)
+        try c.encode(randomCtr, forKey: .randomCtr)
+        try c.encode(fixedCtr, forKey: .fixedCtr)
+        try c.encode(oracleCtr, forKey: .oracleCtr)
+        try c.encode(version, forKey: .version)
+    }
+
+    /// Decodes what ``encode(to:)`` writes (a `null` ctr reads back as 0 with none served).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        users = try c.decode(Int.self, forKey: .users)
+        served = try c.decode(Int.self, forKey: .served)
+        ctr = try c.decodeIfPresent(Double.self, forKey: .ctr) ?? 0
+        randomCtr = try c.decode(Double.self, forKey: .randomCtr)
+        fixedCtr = try c.decode(Double.self, forKey: .fixedCtr)
+        oracleCtr = try c.decode(Double.self, forKey: .oracleCtr)
+        version = try c.decode(UInt64.self, forKey: .version)
     }
 }
 
@@ -84,11 +122,11 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var errorCount: Int { errors.values.reduce(0, +) }
 
     /// The report as one line of JSON with sorted keys.
-    public func json() -> String {
+    /// - Throws: the encoder's `EncodingError` if a figure is not finite, so a caller fails instead of printing `{}`.
+    public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(self) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     /// A few lines for people.
@@ -109,10 +147,10 @@ public struct SimulationReport: Codable, Sendable, Equatable {
             "window  users   pool    random  fixed   oracle  version",
         ]
         for w in windows {
+            let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : "undefined (none served)"
             lines.append(
-                String(
-                    format: "%6d  %6d  %.4f  %.4f  %.4f  %.4f  %llu", lines.count - 4, w.users, w.ctr, w.randomCtr,
-                    w.fixedCtr, w.oracleCtr, w.version))
+                String(format: "%6d  %6d  ", lines.count - 4, w.users) + pool
+                    + String(format: "  %.4f  %.4f  %.4f  %llu", w.randomCtr, w.fixedCtr, w.oracleCtr, w.version))
         }
         return lines.joined(separator: "\n")
     }

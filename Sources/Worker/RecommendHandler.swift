@@ -36,6 +36,13 @@ enum RecommendHandler {
         let start = Clocks.monotonicMicros()
         do {
             let recommendation = try recommender.recommend(query)
+            // The recommender falls back to popularity when the model's scores are not finite; this check keeps a
+            // NaN out of the JSON (which would not encode) whatever the recommender does.
+            if let bad = recommendation.items.first(where: { !$0.score.isFinite }) {
+                return .errorReply(
+                    to: header, status: .internal,
+                    message: "item \(bad.item): model version \(replica.version) computes a score of \(bad.score)")
+            }
             var reply = header.reply(status: .ok, modelVersion: replica.version)
             reply.attempt = header.attempt
             reply.computeMicros = UInt32(clamping: Clocks.monotonicMicros() - start)

@@ -69,6 +69,16 @@ enum ScoringBatch {
                 header.computeMicros = compute
                 let slice = Array(scores[offset..<(offset + rows)])
                 offset += rows
+                if let row = slice.firstIndex(where: { !$0.isFinite }) {
+                    // A finite row can still overflow inside the network (3e38 at width 4): no NaN leaves the worker.
+                    var reply = WireMessage.errorReply(
+                        to: request.message.header, status: .badRequest,
+                        message: Self.nonFiniteMessage(row: row, score: slice[row], version: replica.version))
+                    reply.header.attempt = request.message.header.attempt
+                    reply.header.computeMicros = compute
+                    replies[index] = reply
+                    continue
+                }
                 replies[index] = WireMessage(
                     header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
             }
@@ -79,6 +89,12 @@ enum ScoringBatch {
             return reply
         }
         return Outcome(replies: answered, rowsScored: totalRows)
+    }
+
+    /// The `BAD_REQUEST` message for a row (0-based, as in the tensor) whose score is not finite.
+    static func nonFiniteMessage(row: Int, score: Float, version: UInt64) -> String {
+        "row \(row) (0-based): model version \(version) computes a score of \(score) (the values overflow inside the model); "
+            + "no row of this request was scored"
     }
 
     /// Why `replica` may not answer a request pinned to a version, or `nil` when it may.

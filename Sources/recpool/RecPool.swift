@@ -6,8 +6,9 @@ import RecConfig
 /// Each subcommand lives in its own file under `Commands/`.
 @main
 struct RecPool: AsyncParsableCommand {
-    /// Reads `RECPOOL_*` variables and the [client] table of the configuration file before parsing.
-    static func main() async { await runConfigured(table: "client") }
+    /// Reads `RECPOOL_*` variables and the [client] table of the configuration file before parsing; every error a
+    /// subcommand throws leaves through ``ExitStatus/report(_:)``, the one table of exit statuses.
+    static func main() async { await runConfigured(table: "client", translateError: ExitStatus.report) }
 
     static let configuration = CommandConfiguration(
         commandName: "recpool",

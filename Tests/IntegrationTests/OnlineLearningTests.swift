@@ -117,7 +117,7 @@ struct OnlineLearningTests {
         #expect(feedback.stdout.contains("\"duplicate\":false"))
         let missing = try runTool(
             "recpool", ["feedback", "--broker", broker, "--impression", "nope", "--item", "1", "--click", "0"])
-        #expect(missing.code == 3 && missing.stderr.contains("NOT_FOUND"))
+        #expect(missing.code == 20 && missing.stderr.contains("NOT_FOUND"))
 
         let status = try runTool("recpool", ["online", "status", "--broker", broker, "--json"])
         #expect(status.code == 0, "\(status.stderr)")

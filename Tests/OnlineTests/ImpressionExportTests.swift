@@ -138,4 +138,15 @@ import Testing
             throws: ImpressionExport.ExportError.malformedImpression(id: "c-3", reason: "unknown user feature 'colour'")
         ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: stranger, clicks: [:])], spec: spec) }
     }
+
+    @Test func aPropensityTooSmallForOffPolicyEvaluationStopsTheExport() throws {
+        let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        let tiny = ImpressionRecord(
+            impressionId: "t-1", createdMs: 0, version: 1, userFeatures: [:], slate: [1, 2], propensities: [0.5, 1e-160],
+            scores: [0, 0])
+        #expect(
+            throws: ImpressionExport.ExportError.malformedImpression(
+                id: "t-1", reason: "propensity 1e-160 is below the smallest usable propensity 1e-100")
+        ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: tiny, clicks: [:])], spec: spec) }
+    }
 }

@@ -17,8 +17,16 @@ public struct BanditDataset: Sendable {
     public var position: [Int]
     /// Click (1) or not (0) per row.
     public var reward: [Double]
-    /// Logging policy's probability of the shown item per row.
+    /// Logging policy's probability of the shown item per row, in [``minimumPropensity``, 1].
     public var pscore: [Double]
+
+    /// The smallest propensity a loader accepts, `1e-100`.
+    ///
+    /// An importance weight `w = π(a|x) / pscore` is then at most `1e100`, so for any log of fewer than `1e100` rows
+    /// the sums the estimators and the effective sample size need (`Σw`, `Σw²`, `(Σw)²`) stay finite. A log with a
+    /// smaller propensity is refused where it is read, naming the row, instead of printing an infinite or NaN
+    /// estimate later.
+    public static let minimumPropensity = 1e-100
     /// Raw categorical user features per row.
     public var userFeatures: CategoricalColumns
     /// obp's context: one-hot user features with each column's first (sorted) category dropped.

@@ -24,10 +24,10 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var warmRows: Int
     /// Click-through rate overall, of cold-start users and of warm users.
     public var ctr: Double
-    /// Click-through rate of cold-start users.
-    public var coldStartCTR: Double
-    /// Click-through rate of warm users.
-    public var warmCTR: Double
+    /// Click-through rate of cold-start users; nil (JSON `null`) when there are none.
+    public var coldStartCTR: Double?
+    /// Click-through rate of warm users; nil (JSON `null`) when there are none.
+    public var warmCTR: Double?
     /// Smallest and largest propensity.
     public var pscoreMin: Double
     /// Largest propensity.
@@ -55,13 +55,42 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         let warm = data.rows(in: .warm)
         coldStartRows = cold.count
         warmRows = warm.count
-        func rate(_ rows: [Int]) -> Double {
-            rows.isEmpty ? 0 : rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count)
+        func rate(_ rows: [Int]) -> Double? {
+            rows.isEmpty ? nil : rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count)
         }
-        ctr = rate(Array(0..<data.rows))
+        ctr = rate(Array(0..<data.rows)) ?? 0  // a loaded dataset has rows
         coldStartCTR = rate(cold)
         warmCTR = rate(warm)
         pscoreMin = data.pscore.min() ?? 0
         pscoreMax = data.pscore.max() ?? 0
+    }
+
+    /// Encodes every key; a segment CTR with no rows in the segment is `null`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(clicks, forKey: .clicks)
+        try c.encode(items, forKey: .items)
+        try c.encode(positions, forKey: .positions)
+        try c.encode(contextWidth, forKey: .contextWidth)
+        try c.encode(actionContextWidth, forKey: .actionContextWidth)
+        try c.encode(basicFeatureWidth, forKey: .basicFeatureWidth)
+        try c.encode(extendedFeatureWidth, forKey: .extendedFeatureWidth)
+        try c.encode(coldStartRows, forKey: .coldStartRows)
+        try c.encode(warmRows, forKey: .warmRows)
+        try c.encode(ctr, forKey: .ctr)
+        try c.encode(coldStartCTR, forKey: .coldStartCTR)
+        try c.encode(warmCTR, forKey: .warmCTR)
+        try c.encode(pscoreMin, forKey: .pscoreMin)
+        try c.encode(pscoreMax, forKey: .pscoreMax)
+        try c.encode(trainRows, forKey: .trainRows)
+        try c.encode(testRows, forKey: .testRows)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, rows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
+        case extendedFeatureWidth, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR, pscoreMin, pscoreMax
+        case trainRows, testRows
     }
 }

@@ -13,6 +13,8 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     case widthMismatch(spec: Int, model: Int)
     /// The spec was fitted on a catalogue of a different size from the dataset's.
     case itemCountMismatch(spec: Int, data: Int)
+    /// The model's score of an item at a row (both 0-based) is NaN or infinite: no metric would be defined.
+    case nonFiniteScore(row: Int, item: Int, score: Float)
 
     /// A one-line message for people.
     public var description: String {
@@ -25,6 +27,8 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         case .widthMismatch(let spec, let model):
             return "feature spec width \(spec) differs from the model's input width \(model)"
         case .itemCountMismatch(let spec, let data): return "the spec knows \(spec) items but the dataset has \(data)"
+        case .nonFiniteScore(let row, let item, let score):
+            return "row \(row) (0-based), item \(item): the model's score is \(score), not a finite number"
         }
     }
 }
@@ -63,7 +67,8 @@ public enum CheckpointEvaluation {
     }
 
     /// Evaluates a checkpoint's model on logged data (normally the test split).
-    /// - Throws: `CheckpointEvaluationError`.
+    /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the first row and item whose score is not
+    ///   finite (no report with NaN metrics is returned).
     public static func evaluate(
         checkpointPath: String, data: BanditDataset, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
@@ -72,7 +77,23 @@ public enum CheckpointEvaluation {
             throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
         }
         let name = "\(checkpointPath) (version \(checkpoint.version))"
-        return ModelEvaluation.evaluate(
-            data: data, spec: spec, modelName: name, scorer: scorer(checkpoint.model.network), resamples: resamples)
+        let score = scorer(checkpoint.model.network)
+        var scored = 0
+        var firstBad: (index: Int, score: Float)?
+        let report = ModelEvaluation.evaluate(
+            data: data, spec: spec, modelName: name,
+            scorer: { rows, width in
+                let scores = score(rows, width)
+                if firstBad == nil, let i = scores.firstIndex(where: { !$0.isFinite }) {
+                    firstBad = (scored + i, scores[i])
+                }
+                scored += scores.count
+                return scores
+            }, resamples: resamples)
+        if let firstBad {
+            throw .nonFiniteScore(
+                row: firstBad.index / data.nActions, item: firstBad.index % data.nActions, score: firstBad.score)
+        }
+        return report
     }
 }

@@ -9,10 +9,34 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
     public var k: Int
     /// Number of queries.
     public var queries: Int
-    /// Hit rate at K.
+    /// Hit rate at K (0 with no queries, where it is undefined: see ``isDefined``).
     public var hitRate: Double
-    /// Normalised discounted cumulative gain at K.
+    /// Normalised discounted cumulative gain at K (0 with no queries, where it is undefined).
     public var ndcg: Double
+
+    /// Whether the metrics are defined: with no query (no click in the rows) both are 0/0. JSON then holds `null`
+    /// for both, and text says `undefined`.
+    public var isDefined: Bool { queries > 0 }
+
+    private enum CodingKeys: String, CodingKey { case k, queries, hitRate, ndcg }
+
+    /// Encodes every key; `hitRate` and `ndcg` are `null` when undefined.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(k, forKey: .k)
+        try c.encode(queries, forKey: .queries)
+        try c.encode(isDefined ? hitRate : nil, forKey: .hitRate)
+        try c.encode(isDefined ? ndcg : nil, forKey: .ndcg)
+    }
+
+    /// Decodes what ``encode(to:)`` writes (a `null` figure reads back as 0 with no queries).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        k = try c.decode(Int.self, forKey: .k)
+        queries = try c.decode(Int.self, forKey: .queries)
+        hitRate = try c.decodeIfPresent(Double.self, forKey: .hitRate) ?? 0
+        ndcg = try c.decodeIfPresent(Double.self, forKey: .ndcg) ?? 0
+    }
 
     /// Computes the metrics from 0-based ranks of the relevant item.
     public init(ranks: [Int], k: Int) {

@@ -66,7 +66,7 @@ public enum OBDLoader {
         let clickColumn = try table.column("click")
         let pscoreColumn = try table.column("propensity_score")
         let userColumns = table.header.indices.filter { table.header[$0].contains("user_feature") }
-        guard !userColumns.isEmpty else { throw .missingColumn(path: table.path, column: "user_feature_0") }
+        guard !userColumns.isEmpty else { throw .file(.missingColumn(path: table.path, name: "user_feature_0")) }
         var affinityColumns: [Int] = []
         for item in 0..<nActions { affinityColumns.append(try table.column("user-item_affinity_\(item)")) }
         guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no rows") }
@@ -92,6 +92,13 @@ public enum OBDLoader {
             let propensity = try table.double(row: row, column: pscoreColumn)
             guard propensity > 0 && propensity <= 1 else {
                 throw table.invalid(row: row, column: pscoreColumn, reason: "is not a probability in (0, 1]")
+            }
+            guard propensity >= BanditDataset.minimumPropensity else {
+                throw table.invalid(
+                    row: row, column: pscoreColumn,
+                    reason:
+                        "is below the smallest usable propensity \(BanditDataset.minimumPropensity) (its importance weight would overflow)"
+                )
             }
             action.append(item)
             rawPosition.append(try table.integer(row: row, column: positionColumn))

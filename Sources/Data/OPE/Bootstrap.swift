@@ -15,6 +15,7 @@ public struct ConfidenceInterval: Sendable, Codable, Equatable {
 /// replacement `resamples` times and the estimator recomputed on each resample (SNIPW as a ratio on each).
 public enum Bootstrap {
     /// Percentile interval for every available estimator, from the same resamples. Deterministic given `seed`.
+    /// An estimator undefined on every resample has no interval.
     public static func intervals(
         _ terms: OPETerms, estimators: [OffPolicyEstimator] = OffPolicyEstimator.allCases, level: Double = 0.95,
         resamples: Int = 1_000, seed: UInt64 = 12_345
@@ -30,10 +31,13 @@ public enum Bootstrap {
             for _ in 0..<n { counts[rng.index(n)] += 1 }
             var s = OPETerms.Sums()
             for i in 0..<n where counts[i] > 0 { terms.accumulate(&s, i, counts[i]) }
-            for e in usable { draws[e, default: []].append(OPETerms.value(e, s)) }
+            for e in usable {
+                // A resample where the estimator is undefined (SNIPW with no weight) adds no draw.
+                if let value = OPETerms.value(e, s) { draws[e, default: []].append(value) }
+            }
         }
         let alpha = 1 - level
-        return draws.mapValues {
+        return draws.filter { !$0.value.isEmpty }.mapValues {
             let sorted = $0.sorted()
             return ConfidenceInterval(
                 lower: percentile(sorted: sorted, 100 * alpha / 2),

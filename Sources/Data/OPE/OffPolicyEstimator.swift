@@ -96,24 +96,53 @@ public struct OPETerms: Sendable, Equatable {
         s.dr += times * (modelValue[i] + weight[i] * (reward[i] - modelReward[i]))
     }
 
-    static func value(_ estimator: OffPolicyEstimator, _ s: Sums) -> Double {
+    /// The estimator's value from the sums, or nil when it is undefined (no rows, or SNIPW with `Σw = 0`) or not
+    /// finite.
+    static func value(_ estimator: OffPolicyEstimator, _ s: Sums) -> Double? {
+        guard s.n > 0 else { return nil }
+        let v: Double
         switch estimator {
-        case .dm: return s.dm / s.n
-        case .ipw: return s.wr / s.n
-        case .snipw: return s.w > 0 ? s.wr / s.w : 0
-        case .dr: return s.dr / s.n
+        case .dm: v = s.dm / s.n
+        case .ipw: v = s.wr / s.n
+        case .snipw:
+            guard s.w > 0 else { return nil }
+            v = s.wr / s.w
+        case .dr: v = s.dr / s.n
         }
+        return v.isFinite ? v : nil
     }
 
-    /// The point estimate of an estimator (nil for DM and DR without a reward model, or with no rows).
+    /// The point estimate of an estimator, or nil when it is undefined (``undefinedReason(_:)`` says why).
     public func estimate(_ estimator: OffPolicyEstimator) -> Double? {
         guard rows > 0, hasRewardModel || !estimator.needsRewardModel else { return nil }
         return Self.value(estimator, sums())
     }
 
-    /// Kish's effective sample size of the importance weights, `(Σ w)² / Σ w²`.
-    public var effectiveSampleSize: Double {
+    /// Why ``estimate(_:)`` is undefined, or nil when it is defined.
+    public func undefinedReason(_ estimator: OffPolicyEstimator) -> String? {
+        guard rows > 0 else { return "no rows" }
+        guard hasRewardModel || !estimator.needsRewardModel else { return "needs a reward model" }
+        let s = sums()
+        if estimator == .snipw && !(s.w > 0) {
+            return "the policy gives every logged action zero weight (sum of weights is 0)"
+        }
+        return Self.value(estimator, s) == nil ? "not finite (the importance weights overflow)" : nil
+    }
+
+    /// Kish's effective sample size of the importance weights, `(Σ w)² / Σ w²`; nil when it is undefined (no rows, or
+    /// every weight is 0, so 0/0) or not finite.
+    public var effectiveSampleSize: Double? {
         let (s, s2) = weight.reduce((0.0, 0.0)) { ($0.0 + $1, $0.1 + $1 * $1) }
-        return s2 > 0 ? s * s / s2 : 0
+        guard s2 > 0 else { return nil }
+        let ess = s * s / s2
+        return ess.isFinite ? ess : nil
+    }
+
+    /// Why ``effectiveSampleSize`` is undefined, or nil when it is defined.
+    public var effectiveSampleSizeUndefinedReason: String? {
+        guard effectiveSampleSize == nil else { return nil }
+        if rows == 0 { return "no rows" }
+        return weight.allSatisfy({ $0 == 0 })
+            ? "every importance weight is 0 (0/0)" : "not finite (the importance weights overflow)"
     }
 }

@@ -1,11 +1,34 @@
-/// One estimator's figures.
+/// One estimator's figures. Every key is always encoded; an undefined estimate has `value` null and `undefined` naming
+/// the reason (text output prints `undefined (REASON)`), never 0 or NaN.
 public struct EstimateFigures: Sendable, Codable, Equatable {
     /// The estimator.
     public var estimator: OffPolicyEstimator
-    /// Point estimate.
-    public var value: Double
+    /// Point estimate, or nil when it is undefined.
+    public var value: Double?
+    /// Why the estimate is undefined (no rows, no reward model, no weight, overflow); nil when it is defined.
+    public var undefined: String?
     /// Bootstrap percentile interval.
     public var interval: ConfidenceInterval?
+
+    /// Creates the figures.
+    public init(estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?)
+    {
+        self.estimator = estimator
+        self.value = value
+        self.undefined = undefined
+        self.interval = interval
+    }
+
+    private enum CodingKeys: String, CodingKey { case estimator, value, undefined, interval }
+
+    /// Encodes every key, writing `null` for a missing value.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(estimator, forKey: .estimator)
+        try c.encode(value, forKey: .value)
+        try c.encode(undefined, forKey: .undefined)
+        try c.encode(interval, forKey: .interval)
+    }
 }
 
 /// Off-policy estimates of one policy on one segment of the logs.
@@ -14,12 +37,42 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     public var segment: Segment
     /// Rows in the segment.
     public var rows: Int
-    /// Mean logged reward (the behaviour policy's on-policy value on these rows).
-    public var behaviourValue: Double
-    /// Kish effective sample size `(Σw)²/Σw²` of the importance weights.
-    public var effectiveSampleSize: Double
-    /// DM, IPW, SNIPW and DR (DM and DR only with a reward model).
+    /// Mean logged reward (the behaviour policy's on-policy value on these rows), or nil for a segment with no rows.
+    public var behaviourValue: Double?
+    /// Kish effective sample size `(Σw)²/Σw²` of the importance weights, or nil when undefined.
+    public var effectiveSampleSize: Double?
+    /// Why ``effectiveSampleSize`` is undefined; nil when it is defined.
+    public var effectiveSampleSizeUndefined: String?
+    /// DM, IPW, SNIPW and DR, always all four (an undefined one says why).
     public var estimates: [EstimateFigures]
+
+    /// Creates the figures of a segment.
+    public init(
+        segment: Segment, rows: Int, behaviourValue: Double?, effectiveSampleSize: Double?,
+        effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
+    ) {
+        self.segment = segment
+        self.rows = rows
+        self.behaviourValue = behaviourValue
+        self.effectiveSampleSize = effectiveSampleSize
+        self.effectiveSampleSizeUndefined = effectiveSampleSizeUndefined
+        self.estimates = estimates
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case segment, rows, behaviourValue, effectiveSampleSize, effectiveSampleSizeUndefined, estimates
+    }
+
+    /// Encodes every key, writing `null` for a missing value.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(segment, forKey: .segment)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(behaviourValue, forKey: .behaviourValue)
+        try c.encode(effectiveSampleSize, forKey: .effectiveSampleSize)
+        try c.encode(effectiveSampleSizeUndefined, forKey: .effectiveSampleSizeUndefined)
+        try c.encode(estimates, forKey: .estimates)
+    }
 
     /// The figures of one estimator.
     public func figures(_ estimator: OffPolicyEstimator) -> EstimateFigures? {
@@ -33,7 +86,7 @@ public struct OffPolicyReport: Sendable, Codable, Equatable {
     public var dataset: String
     /// Policy label.
     public var policy: String
-    /// Figures per segment, in the order all, cold start, warm.
+    /// Figures per segment, always all three, in the order all, cold start, warm (an empty one has undefined figures).
     public var segments: [SegmentEstimates]
     /// Reward-model fallbacks and other caveats.
     public var notes: [String]
@@ -61,20 +114,22 @@ public enum OffPolicyEvaluation {
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
             let part = terms.gather(rows)
-            guard !rows.isEmpty else {
-                notes.append("segment \(segment.rawValue) has no rows")
-                continue
-            }
+            if rows.isEmpty { notes.append("segment \(segment.rawValue) has no rows: its estimates are undefined") }
             let intervals =
-                resamples > 0 ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
-            let estimates = OffPolicyEstimator.allCases.compactMap { e in
-                part.estimate(e).map { EstimateFigures(estimator: e, value: $0, interval: intervals[e]) }
+                resamples > 0 && !rows.isEmpty
+                ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
+            let estimates = OffPolicyEstimator.allCases.map { e in
+                let value = part.estimate(e)
+                return EstimateFigures(
+                    estimator: e, value: value, undefined: value == nil ? part.undefinedReason(e) : nil,
+                    interval: value == nil ? nil : intervals[e])
             }
             segments.append(
                 SegmentEstimates(
                     segment: segment, rows: rows.count,
-                    behaviourValue: part.reward.reduce(0, +) / Double(rows.count),
-                    effectiveSampleSize: part.effectiveSampleSize, estimates: estimates))
+                    behaviourValue: rows.isEmpty ? nil : part.reward.reduce(0, +) / Double(rows.count),
+                    effectiveSampleSize: part.effectiveSampleSize,
+                    effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates))
         }
         return OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes)
     }

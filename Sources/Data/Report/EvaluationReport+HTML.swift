@@ -6,7 +6,9 @@ extension EvaluationReport {
     public func html() -> String {
         let e = SVGPlot.escape
         let colors: [Segment: String] = [.all: "#1f77b4", .coldStart: "#ff7f0e", .warm: "#2ca02c"]
-        func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "—" }
+        func f(_ v: Double?, _ digits: Int = 4) -> String {
+            v.flatMap { $0.isFinite ? String(format: "%.\(digits)f", $0) : nil } ?? "undefined"
+        }
         var page = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>RecPool evaluation: \(e(model)) on \(e(dataset))</title>
@@ -40,7 +42,9 @@ extension EvaluationReport {
         page += "</tr></thead><tbody>\n"
         for s in segments {
             page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.clicks)</td>"
-            for r in s.ranking { page += "<td>\(f(r.hitRate))</td><td>\(f(r.ndcg))</td>" }
+            for r in s.ranking {
+                page += "<td>\(f(r.isDefined ? r.hitRate : nil))</td><td>\(f(r.isDefined ? r.ndcg : nil))</td>"
+            }
             page += "</tr>\n"
         }
         page += "</tbody></table>\n"

@@ -14,6 +14,12 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Seconds per repeat, roughly.") var seconds: Double = 0.2
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        guard dIn >= 1, repeats >= 1, seconds > 0, seconds.isFinite else {
+            throw ValidationError("--d-in and --repeats must be at least 1, --seconds a positive number")
+        }
+    }
+
     func run() throws {
         setBLASThreadCount(1)
         let results = ModelBenchmark(inputWidth: dIn, repeats: repeats, targetSeconds: seconds).run()

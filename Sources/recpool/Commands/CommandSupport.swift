@@ -1,11 +1,10 @@
 import ArgumentParser
 import Foundation
 
-/// Prints `recpool: error: …` to standard error and returns exit status 1: how every model
-/// command reports bad input, so no typed error turns into a crash or a usage dump.
-func fail(_ error: any Error) -> ExitCode {
-    printError("recpool: error: \(error)")
-    return ExitCode.failure
+/// Prints `recpool: …` to standard error and returns the error to throw, with the exit status of the one table
+/// (``ExitStatus``): how every model command reports bad input, so no typed error turns into a crash or a usage dump.
+func fail(_ error: any Error) -> any Error {
+    ExitStatus.report(error)
 }
 
 /// Writes a line to standard error.

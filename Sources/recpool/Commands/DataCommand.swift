@@ -39,17 +39,19 @@ struct DatasetOptions: ParsableArguments {
         return "data/obd"
     }
 
-    /// Loads the dataset, printing a `DataError` and exiting 2 on failure.
+    /// Loads the dataset, printing a `DataError` and exiting ``ExitStatus/badInput`` on failure (``ExitStatus/usage``
+    /// for a specification that does not parse).
     func load() throws -> BanditDataset {
         do {
             return try DatasetSpecifier(parsing: dataset).load(obdDirectory: obdDirectory())
         } catch {
             var message = "recpool: \(error.description)"
-            if case .fileNotFound = error, dataset.hasPrefix("obd:") {
+            if case .file(let file) = error, file.isFileNotFound, dataset.hasPrefix("obd:") {
                 message += " (run scripts/fetch-obd, or pass --data-dir)"
             }
             CommandOutput.printError(message)
-            throw ExitCode(2)
+            if case .invalidSpecification = error { throw ExitStatus.usage.exitCode }
+            throw ExitStatus.badInput.exitCode
         }
     }
 }

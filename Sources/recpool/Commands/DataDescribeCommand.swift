@@ -19,10 +19,11 @@ struct DataDescribeCommand: AsyncParsableCommand {
         let loadSeconds = Date().timeIntervalSince(started)
         let d = DatasetDescription(data)
         if json {
-            CommandOutput.printLine(JSONOutput.encode(d))
+            CommandOutput.printLine(try JSONOutput.encode(d))
             return
         }
         let pct = { (v: Double) in String(format: "%.3f%%", 100 * v) }
+        let segmentCTR = { (v: Double?) in v.map(pct) ?? "undefined (no rows)" }
         CommandOutput.printLine(
             """
             \(d.name)
@@ -32,8 +33,8 @@ struct DataDescribeCommand: AsyncParsableCommand {
               positions       \(d.positions)
               context width   \(d.contextWidth) (obp one-hot, first category dropped); action context \(d.actionContextWidth)
               feature widths  basic \(d.basicFeatureWidth), extended \(d.extendedFeatureWidth)
-              cold start      \(d.coldStartRows) rows (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(pct(d.coldStartCTR))
-              warm            \(d.warmRows) rows, CTR \(pct(d.warmCTR))
+              cold start      \(d.coldStartRows) rows (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(segmentCTR(d.coldStartCTR))
+              warm            \(d.warmRows) rows, CTR \(segmentCTR(d.warmCTR))
               pscore          \(d.pscoreMin) … \(d.pscoreMax)
             """)
     }

@@ -42,7 +42,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         case "all": rows = data
         default:
             CommandOutput.printError("recpool: --split must be train, test or all")
-            throw ExitCode(2)
+            throw ExitStatus.usage.exitCode
         }
         let fitted: FeatureSpec
         do {
@@ -51,7 +51,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             } else {
                 guard let set = FeatureSpec.FeatureSet(rawValue: featureSet) else {
                     CommandOutput.printError("recpool: --feature-set must be basic or extended")
-                    throw ExitCode(2)
+                    throw ExitStatus.usage.exitCode
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
             }
@@ -68,8 +68,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            CommandOutput.printError("recpool: \(error)")
-            throw ExitCode(1)
+            throw ExitStatus.report(error)
         }
         CommandOutput.printLine(
             "wrote \(out): \(rows.rows) rows × \(fitted.width) features + label (\(split) split of \(data.name))")

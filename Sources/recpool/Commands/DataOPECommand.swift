@@ -21,6 +21,10 @@ struct DataOPECommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        try await reportingFailures { try await body() }
+    }
+
+    private func body() async throws {
         let data = try options.load()
         let distribution: ActionDistribution
         switch policy {
@@ -34,23 +38,23 @@ struct DataOPECommand: AsyncParsableCommand {
             distribution = .greedy(scores: scores, nActions: data.nActions)
         default:
             CommandOutput.printError("recpool: unknown policy '\(policy)' (uniform, popular)")
-            throw ExitCode(2)
+            throw ExitStatus.usage.exitCode
         }
         let report = OffPolicyEvaluation.evaluate(
             policy: distribution, policyName: policy, on: data, resamples: resamples)
         if json {
-            CommandOutput.printLine(JSONOutput.encode(report))
+            CommandOutput.printLine(try JSONOutput.encode(report))
             return
         }
         CommandOutput.printLine("\(report.dataset): value of policy '\(report.policy)'")
         for s in report.segments {
             CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) rows \(s.rows)  logged CTR \(String(format: "%.5f", s.behaviourValue))  ESS \(String(format: "%.1f", s.effectiveSampleSize))"
+                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) rows \(s.rows)  logged CTR \(figureText(s.behaviourValue, "%.5f", undefined: "no rows"))  ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))"
             )
             for e in s.estimates {
                 let ci = e.interval.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) } ?? ""
                 CommandOutput.printLine(
-                    "    \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.5f", e.value))\(ci)"
+                    "    \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(figureText(e.value, "%.5f", undefined: e.undefined))\(ci)"
                 )
             }
         }

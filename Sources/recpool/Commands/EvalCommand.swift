@@ -48,43 +48,42 @@ struct EvalCommand: AsyncParsableCommand {
         case "all": rows = data
         default:
             CommandOutput.printError("recpool: --split must be test, train or all")
-            throw ExitCode(2)
+            throw ExitStatus.usage.exitCode
         }
         let result: EvaluationReport
         do {
             result = try CheckpointEvaluation.evaluate(checkpointPath: model, data: rows, resamples: resamples)
         } catch {
-            CommandOutput.printError("recpool: \(error.description)")
-            throw ExitCode(1)
+            if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
+            throw CommandFailure(error.description, exitCode: .badInput)
         }
         if let path = report {
             do {
                 try result.html().write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                CommandOutput.printError("recpool: cannot write \(path): \(error)")
-                throw ExitCode(1)
+                throw CommandFailure("cannot write \(path): \(error)", exitCode: .badInput)
             }
         }
         if json {
-            CommandOutput.printLine(JSONOutput.encode(result))
+            CommandOutput.printLine(try JSONOutput.encode(result))
             return
         }
-        let f = { (v: Double?) in v.map { String(format: "%.4f", $0) } ?? "—" }
+        let f = { (v: Double?) in figureText(v, "%.4f") }
         CommandOutput.printLine(
             "\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)")
         CommandOutput.printLine("  segment      rows  clicks  AUC     log-loss  ECE     HR@5    NDCG@5")
         for s in result.segments {
             let r5 = s.ranking.first { $0.k == 5 }
             CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%5d", s.rows))  \(String(format: "%6d", s.clicks))  \(f(s.classification.rocAUC))  \(f(s.classification.logLoss))    \(f(s.calibration.ece))  \(f(r5?.hitRate))  \(f(r5?.ndcg))"
+                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%5d", s.rows))  \(String(format: "%6d", s.clicks))  \(f(s.classification.rocAUC))  \(f(s.classification.logLoss))    \(f(s.calibration.ece))  \(f(r5.flatMap { $0.isDefined ? $0.hitRate : nil }))  \(f(r5.flatMap { $0.isDefined ? $0.ndcg : nil }))"
             )
         }
         CommandOutput.printLine("  off-policy value of \(result.offPolicy.policy):")
         for s in result.offPolicy.segments {
-            let parts = s.estimates.map { "\($0.estimator.label) \(String(format: "%.5f", $0.value))" }.joined(
+            let parts = s.estimates.map { "\($0.estimator.label) \(figureText($0.value, "%.5f", undefined: $0.undefined))" }.joined(
                 separator: "  ")
             CommandOutput.printLine(
-                "    \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) ESS \(String(format: "%.1f", s.effectiveSampleSize))  \(parts)"
+                "    \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))  \(parts)"
             )
         }
         for note in result.notes { CommandOutput.printLine("  note: \(note)") }

@@ -8,8 +8,8 @@ struct FeedbackCommand: AsyncParsableCommand {
         abstract: "Report a click (1) or a view without a click (0) on one item of a policy recommendation.",
         discussion: """
             Report every shown item of a slate: --click 1 for the clicked one, --click 0 for the others. The broker \
-            answers once the event is durable. An unknown impression exits 3 with NOT_FOUND, one older than the \
-            feedback window with EXPIRED, an item outside the slate with BAD_REQUEST; a repeated event is \
+            answers once the event is durable. An unknown impression exits 20 (NOT_FOUND), one older than the \
+            feedback window 14 (EXPIRED), an item outside the slate 11 (BAD_REQUEST); a repeated event is \
             acknowledged as a duplicate and ignored.
             """)
 
@@ -42,7 +42,7 @@ struct FeedbackCommand: AsyncParsableCommand {
             let reply = try await client.feedback(
                 impressionId: impressionId, item: item, click: click, dwellSeconds: dwell)
             if json {
-                CommandOutput.printLine(JSONOutput.encode(reply))
+                CommandOutput.printLine(try JSONOutput.encode(reply))
             } else if reply.duplicate {
                 CommandOutput.printLine(
                     "item \(reply.item) of \(reply.impressionId): already recorded (duplicate ignored)")

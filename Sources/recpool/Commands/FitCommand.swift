@@ -45,12 +45,20 @@ struct FitCommand: ParsableCommand {
             for e in history.epochs {
                 let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
                 printError("epoch \(e.epoch + 1): loss \(e.trainLoss)\(v)")
+                // A diverged run never becomes a checkpoint full of NaN weights.
+                for (name, loss) in [("training loss", Double(e.trainLoss)), ("validation loss", e.validationLoss.map(Double.init))]
+                where loss.map({ !$0.isFinite }) ?? false {
+                    throw NonFiniteResult(what: "epoch \(e.epoch + 1): \(name)", value: loss!)
+                }
             }
             var splitRNG = Xoshiro256(seed: seed)
             let (_, held) = data.split(validationFraction: validation, rng: &splitRNG)
             if held.count > 0 {
                 let m = ClassificationMetrics(probabilities: trainer.model.predict(held.inputs), labels: held.targets)
-                printError("validation: accuracy \(m.accuracy) auc \(m.auc) log_loss \(m.logLoss) f1 \(m.f1)")
+                // AUC is undefined with one class among the held-out labels (the metric then reports 0.5).
+                let oneClass = Set(held.targets.map { $0 > 0.5 }).count < 2
+                let auc = oneClass ? "undefined (one class in the validation rows)" : "\(m.auc)"
+                printError("validation: accuracy \(m.accuracy) auc \(auc) log_loss \(m.logLoss) f1 \(m.f1)")
             }
             let checkpoint = Checkpoint(
                 version: version, model: .mlp(trainer.model), featureSpec: spec,

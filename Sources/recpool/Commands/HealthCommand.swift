@@ -26,7 +26,7 @@ struct HealthCommand: AsyncParsableCommand {
             let status = try await client.status()
             let live = status.workers.filter { $0.services.contains(service) }
             guard !live.isEmpty else {
-                throw CommandFailure("unhealthy: no live worker offers \(service) (\(status.workers.count) live worker(s))", exitCode: 1)
+                throw CommandFailure("unhealthy: no live worker offers \(service) (\(status.workers.count) live worker(s))")
             }
             CommandOutput.printLine("healthy: \(live.count) live worker(s) offer \(service)")
         }

@@ -17,7 +17,7 @@ struct JobsCommand: AsyncParsableCommand {
             defer { client.close() }
             let list = try await client.control(ControlRequest(op: "jobs"), as: JobListView.self)
             if json {
-                CommandOutput.printLine(JSONOutput.encode(list))
+                CommandOutput.printLine(try JSONOutput.encode(list))
                 return
             }
             CommandOutput.printLine("JOB        STATE      MODEL ROUND     LOSS      VERSION")
@@ -56,7 +56,7 @@ struct JobCommand: AsyncParsableCommand {
             }
             let job = try await client.control(ControlRequest(op: "job", job: id), as: JobView.self)
             if json {
-                CommandOutput.printLine(JSONOutput.encode(job))
+                CommandOutput.printLine(try JSONOutput.encode(job))
             } else {
                 CommandOutput.printLine(JobFollower.describe(job))
                 for round in job.rounds ?? [] {
@@ -98,7 +98,7 @@ enum JobFollower {
             let job = try await client.control(ControlRequest(op: "job", job: id), as: JobView.self)
             let final = ["completed", "failed", "cancelled"].contains(job.state)
             if json {
-                if job != last || final { CommandOutput.printLine(JSONOutput.encode(Summary(job))) }
+                if job != last || final { CommandOutput.printLine(try JSONOutput.encode(Summary(job))) }
             } else {
                 let line = progressLine(job, elapsed: Date().timeIntervalSince(started))
                 if terminal {
@@ -111,7 +111,7 @@ enum JobFollower {
             last = job
             if final {
                 if !json { CommandOutput.printLine(describe(job)) }
-                if job.state != "completed" { throw CommandFailure("job \(id) \(job.state)\(job.error.map { ": \($0)" } ?? "")", exitCode: 4) }
+                if job.state != "completed" { throw CommandFailure("job \(id) \(job.state)\(job.error.map { ": \($0)" } ?? "")", exitCode: .jobFailed) }
                 return
             }
             try await Task.sleep(for: .milliseconds(300))

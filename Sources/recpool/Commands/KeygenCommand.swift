@@ -26,7 +26,7 @@ struct KeygenCommand: AsyncParsableCommand {
             CommandOutput.printLine(paths.pub)
         } catch {
             CommandOutput.printError("recpool: \(error)")
-            throw ExitCode(2)
+            throw ExitStatus.badInput.exitCode
         }
     }
 }

@@ -12,6 +12,11 @@ struct LoadTestCommand: AsyncParsableCommand {
         discussion: """
             Latency counts from each request's intended send time, so an overloaded pool cannot hide its \
             queueing (no coordinated omission). Requests still unanswered when the run ends are reported as lost.
+
+            SCORE rows are built for the served model's input width, read from STATUS; rows of any other \
+            width (--width, or a --dataset's features) are refused before anything is sent (exit 2). \
+            The run exits 5 when errors dominate it: nothing completed, or more than --max-error-fraction \
+            (default 0.5) of the sent requests failed or were lost (in a sweep, judged on the first level).
             """)
 
     @OptionGroup var connection: BrokerOptions
@@ -52,8 +57,11 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Rows per SCORE request.")
     var batch = 1
 
-    @Option(help: "Features per random row (the served model's input width).")
-    var width = 106
+    @Option(help: "Features per random row (default: the served model's input width, from STATUS).")
+    var width: Int?
+
+    @Option(help: "Exit 5 when more than this fraction of sent requests fail or are lost (0 to 1).")
+    var maxErrorFraction = 0.5
 
     @Option(help: "Draw rows from a dataset: obd:random/all, synthetic:users=N,… or a .csv (default: random rows).")
     var dataset: String?
@@ -86,7 +94,10 @@ struct LoadTestCommand: AsyncParsableCommand {
         if rate != nil && concurrency != nil { throw ValidationError("give --rate or --concurrency, not both") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
-        guard batch >= 1, width >= 1, connections >= 1 else {
+        guard maxErrorFraction >= 0 && maxErrorFraction <= 1 else {
+            throw ValidationError("--max-error-fraction must be in [0, 1]")
+        }
+        guard batch >= 1, (width ?? 1) >= 1, connections >= 1 else {
             throw ValidationError("--batch, --width and --connections must be at least 1")
         }
         for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
@@ -97,10 +108,11 @@ struct LoadTestCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (command, payloads, rows) = try buildPayloads()
             var clients: [RecPoolClient] = []
             for _ in 0..<connections { clients.append(try await connection.connect()) }
             defer { clients.forEach { $0.close() } }
+            let served = recommend ? [] : ServedWidth.widths(in: try await clients[0].status())
+            let (command, payloads, rows) = try buildPayloads(served: served)
             let target = RecPoolTarget(
                 clients: clients, command: command, payloads: payloads, rowsPerRequest: rows,
                 timeoutMs: connection.timeoutMs)
@@ -127,6 +139,7 @@ struct LoadTestCommand: AsyncParsableCommand {
                         }
                     })
                 try emit(levels.map(\.summary), levels: levels, command: commandLine)
+                if let first = levels.first?.summary { try checkErrors(first) }
             } else {
                 let summary = await LoadRunner.run(target: target, plan: plan) { stats in
                     progress.show(stats, prefix: mode.label)
@@ -135,6 +148,7 @@ struct LoadTestCommand: AsyncParsableCommand {
                 progress.finish()
                 if !json && !csv { CommandOutput.printLine(summary.text) }
                 try emit([summary], levels: [], command: commandLine)
+                try checkErrors(summary)
             }
         }
     }
@@ -142,10 +156,10 @@ struct LoadTestCommand: AsyncParsableCommand {
     private func emit(_ runs: [LoadSummary], levels: [SweepLevel], command: String) throws {
         if json {
             if levels.isEmpty {
-                CommandOutput.printLine(runs[0].json())
+                CommandOutput.printLine(try runs[0].json())
             } else {
-                let body = levels.map { l in
-                    "{\"stable\":\(l.stable),\"stable_throughput_rps\":\(l.stableThroughputRps),\"windows\":\(l.windows),\"summary\":\(l.summary.json())}"
+                let body = try levels.map { l in
+                    "{\"stable\":\(l.stable),\"stable_throughput_rps\":\(l.stableThroughputRps),\"windows\":\(l.windows),\"summary\":\(try l.summary.json())}"
                 }
                 CommandOutput.printLine("{\"levels\":[\(body.joined(separator: ","))]}")
             }
@@ -164,7 +178,18 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
     }
 
-    private func buildPayloads() throws -> (Command, [[UInt8]], Int) {
+    /// Fails with ``ExitStatus/errorsDominate`` when errors dominate `run` (after its figures were printed).
+    private func checkErrors(_ run: LoadSummary) throws {
+        guard run.errorsDominate(threshold: maxErrorFraction) else { return }
+        let errors = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let share = String(format: "%.1f%% > %.1f%%", 100 * run.failureFraction, 100 * maxErrorFraction)
+        throw CommandFailure(
+            "errors dominate the run: \(run.errorCount + run.lost) of \(run.sent) requests failed or got no reply "
+                + "(\(share))\(errors.isEmpty ? "" : ": " + errors)",
+            exitCode: .errorsDominate)
+    }
+
+    private func buildPayloads(served: [Int]) throws -> (Command, [[UInt8]], Int) {
         var data: BanditDataset?
         if let dataset {
             var options = try DatasetOptions.parse([dataset])
@@ -172,16 +197,26 @@ struct LoadTestCommand: AsyncParsableCommand {
             data = try options.load()
         }
         if recommend { return (.recommend, RequestPayloads.recommend(data), 1) }
-        guard let data else { return (.score, RequestPayloads.randomScore(batch: batch, width: width), batch) }
+        guard let data else {
+            let rowWidth = try resolveWidth(served: served, dataset: nil)
+            return (.score, RequestPayloads.randomScore(batch: batch, width: rowWidth), batch)
+        }
+        let payloads: [[UInt8]]
+        let featureWidth: Int
         do {
-            let (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch)
-            if featureWidth != width {
-                CommandOutput.printError(
-                    "note: dataset rows have \(featureWidth) features; the pool must serve a model of that width")
-            }
-            return (.score, payloads, batch)
+            (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch)
         } catch {
-            throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: 2)
+            throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: .badInput)
+        }
+        _ = try resolveWidth(served: served, dataset: (dataset ?? data.name, featureWidth))
+        return (.score, payloads, batch)
+    }
+
+    private func resolveWidth(served: [Int], dataset: (name: String, width: Int)?) throws -> Int {
+        do {
+            return try ServedWidth.resolve(served: served, requested: width, dataset: dataset)
+        } catch {
+            throw CommandFailure("\(error)", exitCode: error == .noScoringWorker ? .noWorker : .badInput)
         }
     }
 

@@ -98,7 +98,7 @@ struct LocalCommand: AsyncParsableCommand {
             try await group.run()
         } catch let failure as CommandFailure {
             CommandOutput.printError("recpool: \(failure.description)")
-            throw ExitCode(failure.exitCode)
+            throw failure.exitStatus.exitCode
         }
     }
 }

@@ -50,7 +50,7 @@ struct LogsExportCommand: AsyncParsableCommand {
                 throw CommandFailure(error.description)
             }
             if json {
-                CommandOutput.printLine(JSONOutput.encode(summary))
+                CommandOutput.printLine(try JSONOutput.encode(summary))
             } else {
                 CommandOutput.printLine(
                     "wrote \(summary.rows) rows (\(summary.impressions) impressions, \(summary.feedbackRows) with "

@@ -17,7 +17,7 @@ struct ModelsCommand: AsyncParsableCommand {
             defer { client.close() }
             let list = try await client.control(ControlRequest(op: "models"), as: ModelListView.self)
             if json {
-                CommandOutput.printLine(JSONOutput.encode(list))
+                CommandOutput.printLine(try JSONOutput.encode(list))
                 return
             }
             CommandOutput.printLine("VERSION  JOB        PROMOTED  METRICS")
@@ -86,7 +86,7 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             guard let data = FileManager.default.contents(atPath: model) else {
-                throw CommandFailure("cannot read \(model)", exitCode: 2)
+                throw CommandFailure("cannot read \(model)", exitCode: .badInput)
             }
             let client = try await connection.connect()
             defer { client.close() }
@@ -120,7 +120,7 @@ struct PullCommand: AsyncParsableCommand {
             defer { client.close() }
             let (_, bytes) = try await client.fetchModel(version: version)
             guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw CommandFailure("cannot write \(out)", exitCode: 2)
+                throw CommandFailure("cannot write \(out)", exitCode: .badInput)
             }
             CommandOutput.printLine("wrote version \(version) to \(out) (\(bytes.count) bytes)")
         }

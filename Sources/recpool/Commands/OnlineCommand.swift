@@ -25,7 +25,7 @@ struct OnlineOutputOptions: ParsableArguments {
         let client = try await connection.connect()
         defer { client.close() }
         let view = try await call(client)
-        CommandOutput.printLine(json ? JSONOutput.encode(view) : OnlineViewText.render(view))
+        CommandOutput.printLine(json ? try JSONOutput.encode(view) : OnlineViewText.render(view))
     }
 }
 

@@ -9,7 +9,8 @@ struct PredictCommand: ParsableCommand {
         discussion: """
             ROWS is a CSV file of numeric feature columns (a header row is optional; a `label` \
             column is ignored). Prints one score per line, or with --json \
-            {"model_version": N, "scores": [...]}.
+            {"model_version": N, "scores": [...]}. A row whose score is not finite (its values overflow \
+            inside the model) is an error naming the row (exit 6); nothing is printed then.
             """)
 
     @Option(help: "The checkpoint to load.") var model: String
@@ -22,9 +23,9 @@ struct PredictCommand: ParsableCommand {
             let network = checkpoint.model.network
             let rows = try NumericCSV.read(path: input).features(width: network.inputWidth)
             let scores = network.predict(rows)
+            try ScoreOutput.check(scores, rows: rows.rows, source: input)
             if json {
-                let list = scores.map { "\($0)" }.joined(separator: ", ")
-                print("{\"model_version\": \(checkpoint.version), \"scores\": [\(list)]}")
+                print(try JSONOutput.encode(ScoreOutput(modelVersion: checkpoint.version, scores: scores)))
             } else {
                 for s in scores { print(s) }
             }

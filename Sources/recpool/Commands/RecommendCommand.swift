@@ -62,14 +62,14 @@ struct RecommendCommand: AsyncParsableCommand {
             defer { client.close() }
             let (document, version) = try await client.recommend(document: WireJSON.encode(query))
             if let policy = try RecPoolClient.policyRecommendation(from: document) {
-                CommandOutput.printLine(json ? JSONOutput.encode(policy) : Self.render(policy))
+                CommandOutput.printLine(json ? try JSONOutput.encode(policy) : Self.render(policy))
                 return
             }
             guard let answer = try? WireJSON.decode(RecommendAnswer.self, from: document) else {
-                throw CommandFailure("the worker's answer did not decode", exitCode: 3)
+                throw CommandFailure("the worker's answer did not decode", exitCode: .protocolViolation)
             }
             if json {
-                CommandOutput.printLine(JSONOutput.encode(answer))
+                CommandOutput.printLine(try JSONOutput.encode(answer))
                 return
             }
             CommandOutput.printLine("model version \(version), source \(answer.source)")
@@ -80,12 +80,12 @@ struct RecommendCommand: AsyncParsableCommand {
     }
 
     private func parseQuery() throws -> RecommendQuery {
-        guard top >= 1 else { throw CommandFailure("--top must be at least 1", exitCode: 2) }
+        guard top >= 1 else { throw CommandFailure("--top must be at least 1", exitCode: .usage) }
         var features: [String: String] = [:]
         for pair in userFeatures.split(separator: ",") where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw CommandFailure("--user-features: \"\(pair)\" is not NAME=VALUE", exitCode: 2)
+                throw CommandFailure("--user-features: \"\(pair)\" is not NAME=VALUE", exitCode: .usage)
             }
             features[parts[0]] = parts[1]
         }
@@ -93,7 +93,7 @@ struct RecommendCommand: AsyncParsableCommand {
         for pair in events.split(separator: ",") where !pair.isEmpty {
             let parts = pair.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, let item = Int(parts[0]), let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0 else {
-                throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with a non-negative number of seconds", exitCode: 2)
+                throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with a non-negative number of seconds", exitCode: .usage)
             }
             viewed.append(ViewEvent(item: item, seconds: seconds))
         }
@@ -101,7 +101,7 @@ struct RecommendCommand: AsyncParsableCommand {
         if let candidates {
             list = try candidates.split(separator: ",").map { text in
                 guard let item = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw CommandFailure("--candidates: \"\(text)\" is not an item id", exitCode: 2)
+                    throw CommandFailure("--candidates: \"\(text)\" is not an item id", exitCode: .usage)
                 }
                 return item
             }

@@ -23,19 +23,16 @@ struct ScoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let rows: [[Float]]
-            do {
-                rows = try RowsFile.read(input)
-            } catch {
-                throw CommandFailure("\(error)", exitCode: 2)
-            }
+            let rows = try RowsFile.read(input)
             let client = try await connection.connect()
             defer { client.close() }
             var requirement = VersionRequirement.any
             if let modelVersion { requirement = exact ? .exactly(modelVersion) : .atLeast(modelVersion) }
             let scores = try await client.score(rows: rows, version: requirement)
+            try ScoreOutput.check(scores.values, rows: rows.count, source: input)
             if json {
-                CommandOutput.printLine(JSONOutput.encode(ScoreOutput(modelVersion: scores.modelVersion, scores: scores.values)))
+                CommandOutput.printLine(
+                    try JSONOutput.encode(ScoreOutput(modelVersion: scores.modelVersion, scores: scores.values)))
             } else {
                 CommandOutput.printLine("model version \(scores.modelVersion)")
                 for value in scores.values { CommandOutput.printLine(String(format: "%.6f", value)) }
@@ -48,4 +45,15 @@ struct ScoreCommand: AsyncParsableCommand {
 struct ScoreOutput: Codable {
     var modelVersion: UInt64
     var scores: [Float]
+
+    /// Checks scores before anything is printed: one per row read (never a silently dropped row) and every one
+    /// finite (the row is named otherwise).
+    /// - Throws: ``CommandFailure`` (``ExitStatus/failed``) for a count mismatch, ``NonFiniteResult`` for NaN or
+    ///   infinity.
+    static func check(_ scores: [Float], rows: Int, source: String) throws {
+        guard scores.count == rows else {
+            throw CommandFailure("\(source): read \(rows) rows but got \(scores.count) scores; nothing printed")
+        }
+        try NonFiniteResult.check(scores, name: "score")
+    }
 }

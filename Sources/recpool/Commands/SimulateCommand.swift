@@ -58,10 +58,16 @@ struct SimulateCommand: AsyncParsableCommand {
                 ) { progress in line.show(progress) }
             } catch {
                 line.finish()
-                throw CommandFailure(error.description, exitCode: 3)
+                let status: ExitStatus =
+                    switch error {
+                    case .policyUnavailable(let client): ExitStatus.of(client)
+                    case .invalidPlan, .catalogueMismatch: .badInput
+                    case .invalidPolicy: .failed
+                    }
+                throw CommandFailure(error.description, exitCode: status)
             }
             line.finish()
-            CommandOutput.printLine(json ? result.json() : result.text)
+            CommandOutput.printLine(json ? try result.json() : result.text)
             if let path = report {
                 let command = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
                 do {
@@ -70,7 +76,9 @@ struct SimulateCommand: AsyncParsableCommand {
                     throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
                 }
             }
-            if result.served == 0 { throw CommandFailure("no simulated user was served (see errors)", exitCode: 3) }
+            if result.served == 0 {
+                throw CommandFailure("no simulated user was served (see errors)", exitCode: .errorsDominate)
+            }
         }
     }
 }

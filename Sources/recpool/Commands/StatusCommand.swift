@@ -25,7 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             let status = try await client.status()
             if json {
-                CommandOutput.printLine(JSONOutput.encode(status))
+                CommandOutput.printLine(try JSONOutput.encode(status))
             } else {
                 CommandOutput.printLine(StatusTable.render(status))
             }
@@ -53,7 +53,7 @@ enum StatusTable {
             for w in status.workers {
                 workerRows.append([
                     w.id, w.host.isEmpty ? "-" : w.host, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)",
-                    String(format: "%.0f", rates[w.id] ?? 0), "\(w.errors)", "\(w.heartbeatAgeMs) ms",
+                    rates[w.id].map { String(format: "%.0f", $0) } ?? "-", "\(w.errors)", "\(w.heartbeatAgeMs) ms",
                 ])
             }
         } else {

@@ -75,7 +75,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let hidden {
                 let parts = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                    throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: 2)
+                    throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: .usage)
                 }
                 hiddenSizes = parts.compactMap { $0 }
             }
@@ -83,7 +83,7 @@ struct TrainCommand: AsyncParsableCommand {
             defer { client.close() }
             var name = dataset
             if model == "dqn" && !dataset.hasPrefix("synthetic:") {
-                throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: 2)
+                throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: .usage)
             }
             if FileManager.default.fileExists(atPath: dataset) {
                 name = "sha256:" + (try await DatasetUpload.upload(path: dataset, client: client))
@@ -95,12 +95,12 @@ struct TrainCommand: AsyncParsableCommand {
             spec.epsilonEnd = epsilonEnd
             spec.epsilonDecaySteps = epsilonDecaySteps
             spec.replayCapacity = replayCapacity
-            if let problem = spec.problem { throw CommandFailure(problem, exitCode: 2) }
+            if let problem = spec.problem { throw CommandFailure(problem, exitCode: .usage) }
             let job = try await client.control(ControlRequest(op: "train", train: spec), as: JobView.self)
             if follow {
                 try await JobFollower.follow(job.job, client: client, json: json)
             } else if json {
-                CommandOutput.printLine(JSONOutput.encode(job))
+                CommandOutput.printLine(try JSONOutput.encode(job))
             } else {
                 CommandOutput.printLine(job.job)
             }
@@ -112,7 +112,7 @@ struct TrainCommand: AsyncParsableCommand {
 enum DatasetUpload {
     static func upload(path: String, client: RecPoolClient) async throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("cannot read \(path)", exitCode: 2)
+            throw CommandFailure("cannot read \(path)", exitCode: .badInput)
         }
         let bytes = [UInt8](data)
         let sha = hex(SHA256.hash(data: bytes))

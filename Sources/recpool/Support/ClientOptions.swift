@@ -36,39 +36,13 @@ struct BrokerOptions: ParsableArguments {
                 options.socketOptions = try CurveKeyFile.clientOptions(
                     serverKeyPath: curveServerKey, keyPath: curveKey, allowOpenPermissions: allowOpenKeyFile)
             } catch {
-                throw CommandFailure(error.description, exitCode: 2)
+                throw CommandFailure(error.description, exitCode: .badInput)
             }
         }
         do {
             return try await RecPoolClient(endpoint: broker, options: options)
         } catch {
-            throw CommandFailure(error.description)
-        }
-    }
-}
-
-/// A failure to report on stderr with a non-zero exit code.
-struct CommandFailure: Error, CustomStringConvertible {
-    var description: String
-    var exitCode: Int32 = 1
-
-    init(_ description: String, exitCode: Int32 = 1) {
-        self.description = description
-        self.exitCode = exitCode
-    }
-}
-
-extension AsyncParsableCommand {
-    /// Runs `body`, printing a ``CommandFailure`` or client error on stderr with a non-zero exit code.
-    func reportingFailures(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let failure as CommandFailure {
-            CommandOutput.printError("recpool: \(failure.description)")
-            throw ExitCode(failure.exitCode)
-        } catch let error as ClientError {
-            CommandOutput.printError("recpool: \(error.description)")
-            throw ExitCode(3)
+            throw CommandFailure(error.description, exitCode: ExitStatus.of(error))
         }
     }
 }

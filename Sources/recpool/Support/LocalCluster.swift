@@ -58,7 +58,7 @@ final class LocalCluster: Service, @unchecked Sendable {
             return String(decoding: buffer.prefix { $0 != 0x0A }, as: UTF8.self)
         }
         guard let line, let endpoints = try? WireJSON.decode(BrokerEndpoints.self, from: Array(line.utf8)) else {
-            throw CommandFailure("the broker did not start (see its log above)", exitCode: 2)
+            throw CommandFailure("the broker did not start (see its log above)", exitCode: .failed)
         }
         let backend = endpoints.backend.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
         for index in 0..<settings.workers {

@@ -24,7 +24,7 @@ enum StatusWatch {
                 previous[worker.id] = (worker.completed, now)
             }
             if json {
-                CommandOutput.printLine(JSONOutput.encode(status))
+                CommandOutput.printLine(try JSONOutput.encode(status))
             } else {
                 let jobs = try? await client.control(ControlRequest(op: "jobs"), as: JobListView.self, timeoutMs: 1000)
                 var screen = "\u{1B}[H\u{1B}[2J" + StatusTable.render(status, rates: rates) + "\n"

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 import Testing
 
 @testable import RecData
@@ -22,7 +23,7 @@ struct MalformedCSVTests {
 
     @Test("a missing file is reported by path")
     func missingFile() {
-        #expect(throws: DataError.fileNotFound(path: "/nonexistent/men.csv")) {
+        #expect(throws: DataError.file(.unreadable(path: "/nonexistent/men.csv", operation: "open", errno: ENOENT))) {
             try OBDLoader.load(
                 dataFile: "/nonexistent/men.csv", itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv",
                 name: "x")
@@ -32,7 +33,7 @@ struct MalformedCSVTests {
     @Test("a missing column is reported by name")
     func missingColumn() throws {
         let files = try Self.corruptedFixture(line: 1) { $0.replacingOccurrences(of: ",click,", with: ",clicked,") }
-        #expect(throws: DataError.missingColumn(path: files.data, column: "click")) { try Self.load(files) }
+        #expect(throws: DataError.file(.missingColumn(path: files.data, name: "click"))) { try Self.load(files) }
     }
 
     @Test("a non-numeric field is reported with file, line and column")
@@ -44,14 +45,18 @@ struct MalformedCSVTests {
         }
         let error = #expect(throws: DataError.self) { try Self.load(files) }
         #expect(
-            error == .notANumber(path: files.data, line: 5, column: "propensity_score", columnNumber: 6, value: "abc"))
+            error
+                == .file(
+                    .invalidValue(
+                        path: files.data, line: 5, column: 6, name: "propensity_score", text: "abc",
+                        reason: "is not a number")))
         #expect(error?.description.contains("men.csv:5: column 6 'propensity_score'") == true)
     }
 
     @Test("a ragged row is reported with its line and field counts")
     func ragged() throws {
         let files = try Self.corruptedFixture(line: 10) { $0 + ",extra" }
-        #expect(throws: DataError.raggedRow(path: files.data, line: 10, expected: 44, found: 45)) {
+        #expect(throws: DataError.file(.raggedRow(path: files.data, line: 10, expected: 44, found: 45))) {
             try Self.load(files)
         }
     }
@@ -64,7 +69,7 @@ struct MalformedCSVTests {
             return fields.joined(separator: ",")
         }
         let error = #expect(throws: DataError.self) { try Self.load(files) }
-        guard case .invalidValue(_, 3, "click", 5, "2", _)? = error else {
+        guard case .file(.invalidValue(_, 3, 5, "click", "2", _))? = error else {
             Issue.record("unexpected \(String(describing: error))")
             return
         }
@@ -74,7 +79,7 @@ struct MalformedCSVTests {
     func empty() throws {
         let dir = Paths.temporaryDirectory()
         try "".write(toFile: dir + "/e.csv", atomically: true, encoding: .utf8)
-        #expect(throws: DataError.emptyFile(path: dir + "/e.csv")) { try CSVTable.read(path: dir + "/e.csv") }
+        #expect(throws: DataError.file(.empty(path: dir + "/e.csv"))) { try CSVTable.read(path: dir + "/e.csv") }
     }
 
     @Test("quoted fields and CRLF line endings parse")
@@ -82,5 +87,15 @@ struct MalformedCSVTests {
         let table = try CSVTable.parse(Array("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\r\n".utf8), path: "q.csv")
         #expect(table.rows == [["x,1", "say \"hi\""]])
         #expect(table.lines == [2])
+    }
+
+    @Test("a byte-order mark before the header leaves the first column's name intact, and every row is read")
+    func byteOrderMark() throws {
+        let files = try Self.corruptedFixture(line: 1) { "\u{FEFF}" + $0 }
+        let plain = try Self.load((Paths.fixtures + "/obd/random/men/men.csv", files.items))
+        let marked = try Self.load(files)
+        #expect(marked.rows == plain.rows && marked.rows == 400)
+        #expect(marked.pscore == plain.pscore)
+        #expect(try CSVTable.read(path: files.data).header.prefix(2) == ["", "timestamp"])
     }
 }

@@ -13,8 +13,8 @@ struct OBDOffPolicyTests {
         let terms = OPETerms(
             reward: data.reward, action: data.action, pscore: data.pscore,
             policy: .uniform(rows: data.rows, nActions: data.nActions), estimatedRewards: nil)
-        #expect(
-            abs(terms.effectiveSampleSize - expected) <= max(1, 0.01 * expected), "ESS \(terms.effectiveSampleSize)")
+        let ess = try #require(terms.effectiveSampleSize)
+        #expect(abs(ess - expected) <= max(1, 0.01 * expected), "ESS \(ess)")
     }
 
     @Test(
@@ -31,8 +31,9 @@ struct OBDOffPolicyTests {
         #expect(report.segment(.coldStart)!.rows + report.segment(.warm)!.rows == 10_000)
         for e in OffPolicyEstimator.allCases {
             let f = try #require(all.figures(e))
-            #expect(f.value > 0 && f.value < 0.05)
-            #expect(f.interval!.lower <= f.value && f.value <= f.interval!.upper)
+            let value = try #require(f.value)
+            #expect(value > 0 && value < 0.05)
+            #expect(f.interval!.lower <= value && value <= f.interval!.upper)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 import Testing
 
 @testable import RecData
@@ -47,7 +48,7 @@ enum OBDCache {
 
     /// The dataset for `random/all` style names.
     static func load(_ source: String) throws -> BanditDataset {
-        guard let result = loaded[source] else { throw DataError.fileNotFound(path: Paths.obd + "/" + source) }
+        guard let result = loaded[source] else { throw DataError.file(.unreadable(path: Paths.obd + "/" + source, operation: "open", errno: 2)) }
         return try result.get()
     }
 }

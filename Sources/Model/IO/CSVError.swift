@@ -1,0 +1,55 @@
+/// Why a CSV (or JSON rows) input file could not be used: the one error type of every file of rows RecPool reads.
+///
+/// Each case names the file and, where there is one, the 1-based line and column.
+public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file could not be opened or read (a missing file is `open` with `ENOENT`).
+    case unreadable(path: String, operation: String, errno: Int32)
+    /// The bytes on `line` are not UTF-8.
+    case notUTF8(path: String, line: Int)
+    /// The file's double quotes do not pair up: a quoted field opened at or after `line` is never closed (it would
+    /// swallow the rest of the file).
+    case unbalancedQuote(path: String, line: Int)
+    /// The file has no data rows (or, where one is required, no header).
+    case empty(path: String)
+    /// A row has a different number of fields from the header or first row.
+    case raggedRow(path: String, line: Int, expected: Int, found: Int)
+    /// A field is not a number.
+    case nonNumeric(path: String, line: Int, column: Int, text: String)
+    /// A field is NaN or infinite.
+    case notFinite(path: String, line: Int, column: Int, text: String)
+    /// A named column's field is not a number, or is outside what the format allows (a click that is not 0 or 1, a
+    /// propensity that is not in (0, 1]); `reason` completes "'TEXT' …".
+    case invalidValue(path: String, line: Int, column: Int, name: String, text: String, reason: String)
+    /// A required column is absent from the header.
+    case missingColumn(path: String, name: String)
+    /// The rows have `found` feature columns where `expected` are needed.
+    case wrongWidth(path: String, expected: Int, found: Int)
+    /// A label is outside `[0, 1]`.
+    case invalidLabel(path: String, line: Int, column: Int, value: Float)
+    /// A JSON rows file is not an array of arrays of numbers.
+    case badJSON(path: String, reason: String)
+
+    /// Whether the file does not exist.
+    public var isFileNotFound: Bool {
+        if case .unreadable(_, "open", 2) = self { return true }
+        return false
+    }
+
+    /// A one-line explanation naming file, line and column.
+    public var description: String {
+        switch self {
+        case .unreadable(let p, let op, let e): "\(p): cannot read (\(op)): \(errnoDescription(e))"
+        case .notUTF8(let p, let l): "\(p):\(l): not UTF-8 text"
+        case .unbalancedQuote(let p, let l): "\(p):\(l): a quoted field is never closed (unbalanced \")"
+        case .empty(let p): "\(p): no data rows"
+        case .raggedRow(let p, let l, let e, let f): "\(p):\(l): row has \(f) fields, expected \(e)"
+        case .nonNumeric(let p, let l, let c, let t): "\(p):\(l):\(c): not a number: \"\(t)\""
+        case .notFinite(let p, let l, let c, let t): "\(p):\(l):\(c): not a finite number: \"\(t)\""
+        case .invalidValue(let p, let l, let c, let n, let t, let r): "\(p):\(l): column \(c) '\(n)': '\(t)' \(r)"
+        case .missingColumn(let p, let n): "\(p): no \"\(n)\" column in the header"
+        case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"
+        case .invalidLabel(let p, let l, let c, let v): "\(p):\(l):\(c): label \(v) is not in [0, 1]"
+        case .badJSON(let p, let r): "\(p): not a JSON array of rows: \(r)"
+        }
+    }
+}

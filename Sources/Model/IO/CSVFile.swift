@@ -1,0 +1,93 @@
+internal import CSV
+
+/// The one CSV reader of RecPool: a file's records as strings, each with the line it starts on.
+///
+/// Parsing is RFC 4180 as implemented by yaslab/CSV.swift: fields separated by commas, optionally wrapped in double
+/// quotes (`""` for a quote inside, and a quoted field may hold commas and line breaks); records end with `\n`,
+/// `\r\n` or `\r`. On top of that this type:
+/// - drops a UTF-8 byte-order mark at the start of the file (spreadsheet exports write one);
+/// - refuses bytes that are not UTF-8, naming the line;
+/// - skips blank lines (empty, or only spaces and tabs), which still count for line numbers;
+/// - refuses double quotes that do not pair up (an unclosed quoted field would swallow the rest of the file);
+/// - remembers the 1-based line each record starts on, so every later error can name file, line and column.
+///
+/// Interpreting the fields is left to ``NumericCSV`` (feature rows) and `RecData`'s `CSVTable` (named columns).
+public struct CSVFile: Sendable, Equatable {
+    /// The path the records were read from, as given (only used to name the file in errors).
+    public var path: String
+    /// The non-blank records in file order; the header, if the file has one, is `records[0]`.
+    public var records: [[String]]
+    /// The 1-based line on which each record starts.
+    public var lines: [Int]
+
+    /// Reads and parses a file.
+    /// - Throws: ``CSVError/unreadable(path:operation:errno:)`` (a missing file is `open` with `ENOENT`), or
+    ///   ``CSVError/notUTF8(path:line:)``.
+    public static func read(path: String) throws(CSVError) -> CSVFile {
+        switch readWholeFile(path) {
+        case .success(let bytes): return try parse(bytes, path: path)
+        case .failure(let f): throw .unreadable(path: path, operation: f.operation, errno: f.errno)
+        }
+    }
+
+    /// Parses CSV bytes; `path` only names the source in errors.
+    /// - Throws: ``CSVError/notUTF8(path:line:)``.
+    public static func parse(_ bytes: [UInt8], path: String) throws(CSVError) -> CSVFile {
+        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes[3...] : bytes[...]
+        guard let text = String(validating: body, as: UTF8.self) else {
+            let valid = body.prefix { $0 < 0x80 }  // a cheap lower bound; find the exact line below
+            var line = 1 + valid.count(where: { $0 == 0x0A })
+            var index = body.startIndex + valid.count
+            while index < body.endIndex {
+                let end = body[index...].firstIndex(of: 0x0A) ?? body.endIndex
+                if String(validating: body[index..<end], as: UTF8.self) == nil { break }
+                line += 1
+                index = end == body.endIndex ? end : end + 1
+            }
+            throw .notUTF8(path: path, line: line)
+        }
+        return try parse(text, path: path)
+    }
+
+    /// Parses CSV text (a leading byte-order mark is dropped); `path` only names the source in errors.
+    /// - Throws: ``CSVError/unbalancedQuote(path:line:)`` when the double quotes do not pair up (RFC 4180 quotes
+    ///   always come in pairs), since the open field would swallow every later row.
+    public static func parse(_ text: String, path: String) throws(CSVError) -> CSVFile {
+        let body = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
+        var records: [[String]] = []
+        var lines: [Int] = []
+        var line = 1
+        // `CSVReader(string:)` only throws when told to read a header row, which it is not.
+        guard let reader = try? CSVReader(string: body, hasHeaderRow: false, trimFields: false) else {
+            return CSVFile(path: path, records: [], lines: [])
+        }
+        while let record = reader.next() {
+            let start = line
+            line += 1 + record.reduce(0) { $0 + lineBreaks(in: $1) }
+            if record.count == 1 && record[0].utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            records.append(record)
+            lines.append(start)
+        }
+        if body.utf8.count(where: { $0 == 0x22 }) % 2 != 0 {
+            throw .unbalancedQuote(path: path, line: lines.last ?? 1)
+        }
+        return CSVFile(path: path, records: records, lines: lines)
+    }
+
+    /// Line breaks inside a (quoted) field, counting `\r\n` once.
+    private static func lineBreaks(in field: String) -> Int {
+        guard field.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return 0 }
+        return field.reduce(0) { $0 + ($1.isNewline ? 1 : 0) }
+    }
+}
+
+extension CSVFile {
+    /// The bytes of a file, for a caller that looks at them before parsing (JSON or CSV).
+    /// - Throws: ``CSVError/unreadable(path:operation:errno:)``.
+    public static func readBytes(path: String) throws(CSVError) -> [UInt8] {
+        switch readWholeFile(path) {
+        case .success(let bytes): return bytes
+        case .failure(let f): throw .unreadable(path: path, operation: f.operation, errno: f.errno)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import RecModel
+import Testing
+
+@testable import RecData
+
+@Suite("Undefined and degenerate off-policy estimates")
+struct UndefinedEstimateTests {
+    @Test(
+        "a propensity so small that its weight overflows is refused where the log is read, naming line and column",
+        arguments: ["1e-160", "1e-320"])
+    func tinyPropensity(_ propensity: String) throws {
+        let files = try MalformedCSVTests.corruptedFixture(line: 4) { line in
+            var fields = line.components(separatedBy: ",")
+            fields[5] = propensity
+            return fields.joined(separator: ",")
+        }
+        let error = #expect(throws: DataError.self) { try MalformedCSVTests.load(files) }
+        guard case .file(.invalidValue(files.data, 4, 6, "propensity_score", propensity, let reason))? = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("smallest usable propensity"))
+        // The smallest accepted propensity keeps every sum the estimators need finite.
+        let w = 1 / BanditDataset.minimumPropensity
+        #expect((w * w * 1e6).isFinite && (w * 1e6 * w * 1e6).isFinite)
+    }
+
+    @Test("SNIPW and the effective sample size with every weight 0 are undefined with a reason, never 0 or NaN")
+    func zeroWeights() {
+        // The policy always picks action 1; every logged action is 0, so every weight is 0.
+        let policy = ActionDistribution(nActions: 2, probabilities: [0, 1, 0, 1, 0, 1])
+        let terms = OPETerms(
+            reward: [1, 0, 1], action: [0, 0, 0], pscore: [0.5, 0.5, 0.5], policy: policy, estimatedRewards: nil)
+        #expect(terms.estimate(.ipw) == 0)
+        #expect(terms.estimate(.snipw) == nil)
+        #expect(terms.undefinedReason(.snipw)?.contains("zero weight") == true)
+        #expect(terms.effectiveSampleSize == nil)
+        #expect(terms.effectiveSampleSizeUndefinedReason == "every importance weight is 0 (0/0)")
+        #expect(terms.estimate(.dm) == nil && terms.undefinedReason(.dm) == "needs a reward model")
+    }
+
+    @Test("weights that overflow give an undefined estimate, not infinity")
+    func overflow() {
+        let policy = ActionDistribution(nActions: 1, probabilities: [1, 1])
+        let terms = OPETerms(
+            reward: [1, 1], action: [0, 0], pscore: [1e-320, 1e-320], policy: policy, estimatedRewards: nil)
+        #expect(terms.estimate(.ipw) == nil)
+        #expect(terms.undefinedReason(.ipw)?.contains("not finite") == true)
+        #expect(terms.effectiveSampleSize == nil)
+    }
+
+    @Test("a segment with no rows is reported with undefined figures, and JSON holds null with the reason")
+    func emptySegment() throws {
+        let data = try OBDLoader.load(
+            dataFile: Paths.fixtures + "/obd/random/men/men.csv",
+            itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "men")
+        let cold = data.subset(data.rows(in: .coldStart), name: "cold only")
+        let report = OffPolicyEvaluation.evaluate(
+            policy: .uniform(rows: cold.rows, nActions: cold.nActions), policyName: "uniform", on: cold,
+            rewardModel: nil, resamples: 20)
+        let warm = try #require(report.segment(.warm))
+        #expect(warm.rows == 0)
+        #expect(warm.behaviourValue == nil && warm.effectiveSampleSize == nil)
+        #expect(warm.effectiveSampleSizeUndefined == "no rows")
+        #expect(warm.estimates.map(\.estimator) == OffPolicyEstimator.allCases)
+        #expect(warm.estimates.allSatisfy { $0.value == nil && $0.undefined == "no rows" && $0.interval == nil })
+        #expect(report.notes.contains { $0.contains("warm has no rows") })
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(warm), as: UTF8.self)
+        #expect(json.contains(#""behaviourValue":null"#))
+        #expect(json.contains(#""effectiveSampleSize":null"#))
+        #expect(json.contains(#"{"estimator":"ipw","interval":null,"undefined":"no rows","value":null}"#))
+        #expect(!json.lowercased().contains("nan"))
+    }
+
+    @Test("HitRate and NDCG with no click among the rows are null in JSON, not 0")
+    func rankingWithoutQueries() throws {
+        let none = RankingMetrics(ranks: [], k: 5)
+        #expect(!none.isDefined)
+        let json = String(decoding: try JSONEncoder().encode(none), as: UTF8.self)
+        #expect(json.contains(#""hitRate":null"#) && json.contains(#""ndcg":null"#), "\(json)")
+        let some = RankingMetrics(ranks: [0, 9], k: 5)
+        #expect(some.isDefined && some.hitRate == 0.5)
+        #expect(try JSONDecoder().decode(RankingMetrics.self, from: try JSONEncoder().encode(some)) == some)
+    }
+
+    @Test("data describe: the CTR of a segment with no rows is null, not 0")
+    func describeEmptySegment() throws {
+        let data = try OBDLoader.load(
+            dataFile: Paths.fixtures + "/obd/random/men/men.csv",
+            itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "men")
+        let cold = DatasetDescription(data.subset(data.rows(in: .coldStart), name: "cold only"))
+        #expect(cold.warmRows == 0 && cold.warmCTR == nil && cold.coldStartCTR != nil)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = String(decoding: try encoder.encode(cold), as: UTF8.self)
+        #expect(json.contains(#""warm_ctr":null"#), "\(json)")
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Shared
+import Testing
+
+/// `recpool` tells the truth: every row read is scored or the command fails, no output holds NaN or `{}`, and each
+/// outcome has its own exit status (docs/OPERATIONS.md, "Exit codes").
+@Suite("Client truth: rows, numbers and exit statuses", .serialized)
+struct ClientTruthTests {
+    /// The repository, found from this file's location.
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static func file(_ name: String, _ bytes: [UInt8]) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("truth-\(getpid())-\(name)")
+        try Data(bytes).write(to: url)
+        return url
+    }
+
+    @Test("against a seeded width-4 pool: BOM rows all scored, an overflowing row and a wrong width are BAD_REQUEST")
+    func pool() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--input-width", "4"])
+        defer { client.close() }
+        let broker = cluster.endpoints.frontend
+
+        let bom = try Self.file(
+            "bom.csv", [0xEF, 0xBB, 0xBF] + Array("0.1,0.2,0.3,0.4\n0.9,0.1,0.2,0.3\n0.5,0.5,0.5,0.5\n".utf8))
+        defer { try? FileManager.default.removeItem(at: bom) }
+        let scored = try runTool("recpool", ["score", "--broker", broker, "--input", bom.path, "--json"])
+        #expect(scored.code == 0, "\(scored.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])
+        #expect((object["scores"] as? [Double])?.count == 3)
+
+        let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8))
+        defer { try? FileManager.default.removeItem(at: big) }
+        for json in [true, false] {
+            let overflow = try runTool(
+                "recpool", ["score", "--broker", broker, "--input", big.path] + (json ? ["--json"] : []))
+            #expect(overflow.code == 11, "\(overflow.stderr)")
+            #expect(overflow.stdout.isEmpty, "printed \(overflow.stdout)")
+            #expect(overflow.stderr.contains("BAD_REQUEST") && overflow.stderr.contains("row 1 (0-based)"))
+        }
+
+        let narrow = try runTool("recpool", ["score", "--broker", broker, "--input", "-"], stdin: "1,2,3\n")
+        #expect(narrow.code == 11 && narrow.stderr.contains("BAD_REQUEST"), "\(narrow.code) \(narrow.stderr)")
+
+        // loadtest builds random rows for the served width (4, from STATUS) without being told.
+        let load = try runTool(
+            "recpool",
+            [
+                "loadtest", "--broker", broker, "--concurrency", "1", "--duration", "300ms", "--drain", "1s", "--json",
+                "--quiet",
+            ])
+        #expect(load.code == 0, "\(load.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
+        #expect((summary["completed"] as? Int ?? 0) > 0)
+        #expect((summary["errors"] as? [String: Int])?.isEmpty == true)
+
+        // A dataset whose rows do not fit the served model is refused before anything is sent.
+        let wrong = try runTool(
+            "recpool",
+            [
+                "loadtest", "--broker", broker, "--dataset", "synthetic:users=20,seed=1", "--duration", "300ms",
+                "--quiet",
+            ])
+        #expect(wrong.code == 2, "\(wrong.code) \(wrong.stderr)")
+        #expect(wrong.stderr.contains("the pool serves width 4") && wrong.stdout.isEmpty)
+
+        // Every RECOMMEND fails (this model has no feature specification): errors dominate, exit 5.
+        let failing = try runTool(
+            "recpool",
+            [
+                "loadtest", "--broker", broker, "--recommend", "--concurrency", "1", "--duration", "300ms", "--drain",
+                "1s", "--quiet",
+            ])
+        #expect(failing.code == 5, "\(failing.code) \(failing.stderr)")
+        #expect(failing.stderr.contains("errors dominate the run") && failing.stderr.contains("(100.0% > 50.0%)"))
+        #expect(failing.stdout.contains("errors"))
+    }
+
+    @Test("local commands: overflow in predict exits 6 with no output, a tiny propensity exits 2 naming the line")
+    func local() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("truth-\(getpid())-local")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var train = "a,b,c,d,label\n"
+        for i in 0..<40 { train += "\(Double(i % 7) / 7),\(Double(i % 3) / 3),0.5,0.25,\(i % 2)\n" }
+        try train.write(to: dir.appendingPathComponent("train.csv"), atomically: true, encoding: .utf8)
+        let fit = try runTool(
+            "recpool",
+            [
+                "fit", "--dataset", dir.appendingPathComponent("train.csv").path, "--out",
+                dir.appendingPathComponent("m.ckpt").path, "--epochs", "1",
+            ])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        try "0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".write(
+            to: dir.appendingPathComponent("big.csv"), atomically: true, encoding: .utf8)
+        for json in [true, false] {
+            let predict = try runTool(
+                "recpool",
+                [
+                    "predict", "--model", dir.appendingPathComponent("m.ckpt").path, "--input",
+                    dir.appendingPathComponent("big.csv").path,
+                ] + (json ? ["--json"] : []))
+            #expect(predict.code == 6, "\(predict.code) \(predict.stderr)")
+            #expect(predict.stdout.isEmpty, "printed \(predict.stdout)")
+            #expect(predict.stderr.contains("row 2 (1-based): score is not a finite number"))
+        }
+
+        // A propensity of 1e-160 in a log: refused where it is read, never ESS -nan or DR -inf.
+        let fixture = Self.repositoryRoot + "/Tests/DataTests/Fixtures/obd/random/men"
+        var lines = try String(contentsOfFile: fixture + "/men.csv", encoding: .utf8).components(separatedBy: "\n")
+        var fields = lines[3].components(separatedBy: ",")
+        fields[5] = "1e-160"
+        lines[3] = fields.joined(separator: ",")
+        try lines.joined(separator: "\n").write(
+            to: dir.appendingPathComponent("log.csv"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: fixture + "/item_context.csv", toPath: dir.appendingPathComponent("item_context.csv").path)
+        for json in [true, false] {
+            let ope = try runTool(
+                "recpool",
+                ["data", "ope", dir.appendingPathComponent("log.csv").path, "--resamples", "10"]
+                    + (json ? ["--json"] : []))
+            #expect(ope.code == 2, "\(ope.code) \(ope.stderr)")
+            #expect(ope.stdout.isEmpty)
+            #expect(ope.stderr.contains("log.csv:4: column 6 'propensity_score': '1e-160'"), "\(ope.stderr)")
+        }
+    }
+
+    @Test("exit statuses: unreachable 3, bad file 2, usage and malformed values 64")
+    func exitStatuses() throws {
+        let unreachable = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "300"])
+        #expect(unreachable.code == 3, "\(unreachable.stderr)")
+        let missing = try runTool("recpool", ["score", "--input", "/nonexistent/rows.csv"])
+        #expect(missing.code == 2 && missing.stderr.contains("cannot read"))
+        let usage = try runTool("recpool", ["score"])
+        #expect(usage.code == 64, "\(usage.code) \(usage.stderr)")
+        let endpoint = try runTool("recpool", ["status", "--broker", "nonsense"])
+        #expect(endpoint.code == 64 && endpoint.stderr.contains("nonsense"), "\(endpoint.code) \(endpoint.stderr)")
+        let specification = try runTool("recpool", ["data", "describe", "nonsense:x"])
+        #expect(specification.code == 64, "\(specification.code) \(specification.stderr)")
+        let unreadable = try runTool("recpool", ["data", "describe", "/nonexistent/log.csv"])
+        #expect(unreadable.code == 2 && unreadable.stderr.contains("/nonexistent/"), "\(unreadable.stderr)")
+    }
+}

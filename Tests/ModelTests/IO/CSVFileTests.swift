@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+@testable import RecModel
+
+@Suite("The one CSV reader")
+struct CSVFileTests {
+    @Test("a UTF-8 byte-order mark before headerless rows keeps every row")
+    func byteOrderMark() throws {
+        let bytes = Array("\u{FEFF}0.1,0.2,0.3,0.4\n0.9,0.1,0.2,0.3\n0.5,0.5,0.5,0.5\n".utf8)
+        #expect(bytes.prefix(3) == [0xEF, 0xBB, 0xBF])
+        let csv = try NumericCSV.parse(bytes, path: "bom.csv")
+        #expect(csv.header == nil)
+        #expect(csv.table.rows == 3)
+        #expect(csv.table == Matrix(rowArrays: [[0.1, 0.2, 0.3, 0.4], [0.9, 0.1, 0.2, 0.3], [0.5, 0.5, 0.5, 0.5]]))
+        #expect(csv.lines == [1, 2, 3])
+        // The same through the text entry point and with a header.
+        #expect(try NumericCSV.parse("\u{FEFF}0.1,0.2\n", path: "t.csv").table.rows == 1)
+        #expect(try NumericCSV.parse(Array("\u{FEFF}a,b\n1,2\n".utf8), path: "h.csv").header == ["a", "b"])
+    }
+
+    @Test("CRLF, quoted fields, quoted numbers and blank lines parse, and lines are counted across them")
+    func realFiles() throws {
+        let text = "a,\"b, the second\",label\r\n\r\n\"1.5\", 2 ,\"1\"\r\n   \r\n3,\"4\",0\r\n"
+        let csv = try NumericCSV.parse(text, path: "r.csv", headerRequired: true)
+        #expect(csv.header == ["a", "b, the second", "label"])
+        #expect(csv.table == Matrix(rowArrays: [[1.5, 2, 1], [3, 4, 0]]))
+        #expect(csv.lines == [3, 5])
+        let file = try CSVFile.parse("x,y\n\"two\nlines\",1\nz,2\n", path: "q.csv")
+        #expect(file.records == [["x", "y"], ["two\nlines", "1"], ["z", "2"]])
+        #expect(file.lines == [1, 2, 4])
+    }
+
+    @Test("a first row with one bad field is an error on line 1, never a silently dropped header")
+    func noSilentHeader() {
+        #expect(throws: CSVError.nonNumeric(path: "f.csv", line: 1, column: 2, text: "x")) {
+            try NumericCSV.parse("0.1,x,0.3\n0.4,0.5,0.6\n", path: "f.csv")
+        }
+    }
+
+    @Test("bytes that are not UTF-8 are refused naming the line")
+    func notUTF8() {
+        let bytes = Array("1,2\n3,4\n".utf8) + [0xFF, 0x2C, 0x35, 0x0A]
+        #expect(throws: CSVError.notUTF8(path: "b.csv", line: 3)) { try CSVFile.parse(bytes, path: "b.csv") }
+    }
+
+    @Test("a missing file is unreadable and says so")
+    func missingFile() {
+        let error = #expect(throws: CSVError.self) { try CSVFile.read(path: "/no/such/file.csv") }
+        #expect(error?.isFileNotFound == true)
+        #expect(error?.description.contains("/no/such/file.csv: cannot read") == true)
+    }
+
+    @Test("an unclosed quoted field is an error, never a silent swallow of the rows after it")
+    func unbalancedQuote() {
+        #expect(throws: CSVError.unbalancedQuote(path: "u.csv", line: 2)) {
+            try CSVFile.parse("1,2\n3,\"4\n5,6\n7,8\n", path: "u.csv")
+        }
+    }
+}

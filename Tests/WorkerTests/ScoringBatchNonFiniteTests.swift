@@ -1,0 +1,36 @@
+import RecModel
+import Shared
+import Testing
+
+@testable import Worker
+
+@Suite("No NaN leaves the worker")
+struct ScoringBatchNonFiniteTests {
+    static func request(_ id: UInt64, _ rows: [[Float]], attempt: UInt16 = 0) -> ReceivedRequest {
+        let tensor = Tensor(rows: rows.count, cols: rows[0].count, values: rows.flatMap { $0 })
+        return ReceivedRequest(
+            message: WireMessage(
+                header: Header(command: .score, requestId: id, attempt: attempt), payload: [tensor.encoded()]),
+            receivedAtMicros: 0)
+    }
+
+    @Test("a finite row that overflows inside the MLP is BAD_REQUEST naming the row; other requests are scored")
+    func overflowingRow() throws {
+        let replica = ModelReplica.seeded(inputWidth: 4, seed: 42)
+        #expect(replica.score([3e38, 3e38, 0, 0], rows: 1).allSatisfy { !$0.isFinite })
+        let replies = ScoringBatch.answer(
+            [
+                Self.request(1, [[0.1, 0.2, 0.3, 0.4], [3e38, 3e38, 0, 0]], attempt: 2),
+                Self.request(2, [[0.9, 0.1, 0.2, 0.3]]),
+            ], replica: replica, limits: .standard, nowEpochMillis: 0)
+        #expect(replies.count == 2)
+        #expect(replies[0].header.status == .badRequest)
+        #expect(replies[0].header.requestId == 1 && replies[0].header.attempt == 2)
+        let message = String(decoding: try replies[0].frame(0), as: UTF8.self)
+        #expect(message.hasPrefix("row 1 (0-based): "), "\(message)")
+        #expect(message.contains("not") || message.contains("overflow"))
+        #expect(replies[1].header.status == .ok)
+        let scores = try Tensor(decoding: try replies[1].frame(0), maxRows: 10, maxCols: 10)
+        #expect(scores.values.count == 1 && scores.values.allSatisfy(\.isFinite))
+    }
+}

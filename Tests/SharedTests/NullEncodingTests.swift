@@ -86,3 +86,44 @@ struct NullEncodingTests {
         #expect(String(decoding: top, as: UTF8.self) == #"{"complete":true}"#)
     }
 }
+
+/// Wire documents never hold NaN or an infinity, and never collapse to `{}` (issue 13, "Numbers").
+@Suite struct NonFiniteWireNumbersTests {
+    struct Metrics: Codable, Equatable {
+        var loss: Double?
+        var values: [Double?]
+        var named: [String: Double?]
+    }
+
+    struct Report: Encodable {
+        var loss: Double
+        var auc: Float
+        var values: [Double]
+        var named: [String: Double]
+        var nested: [String: [Double]]
+    }
+
+    @Test func nonFiniteNumbersAreNullOnTheWire() throws {
+        let frame = WireJSON.encode(
+            Report(
+                loss: .nan, auc: .infinity, values: [1, -.infinity], named: ["a": .nan, "b": 2],
+                nested: ["x": [1]]))
+        let text = String(decoding: frame, as: UTF8.self)
+        #expect(text == #"{"auc":null,"loss":null,"named":{"a":null,"b":2},"nested":{"x":[1]},"values":[1,null]}"#)
+    }
+
+    @Test func aReceiverThatNeedsTheNumberGetsATypedError() {
+        struct Needs: Decodable { var loss: Double }
+        let frame = WireJSON.encode(Report(loss: .nan, auc: 1, values: [], named: [:], nested: [:]))
+        #expect(throws: WireError.self) { try WireJSON.decode(Needs.self, from: frame) }
+    }
+
+    @Test func aBareNonFiniteNumberIsNull() {
+        #expect(String(decoding: WireJSON.encode(Double.nan), as: UTF8.self) == "null")
+    }
+
+    @Test func theCommandLinePolicyStillRefusesThem() {
+        let encoder = JSONEncoder()
+        #expect(throws: EncodingError.self) { try NullEncoding.encode(Report(loss: .nan, auc: 1, values: [], named: [:], nested: [:]), with: encoder) }
+    }
+}

@@ -18,11 +18,13 @@ struct ScoringBatchNonFiniteTests {
     func overflowingRow() throws {
         let replica = ModelReplica.seeded(inputWidth: 4, seed: 42)
         #expect(replica.score([3e38, 3e38, 0, 0], rows: 1).allSatisfy { !$0.isFinite })
-        let replies = ScoringBatch.answer(
+        let outcome = ScoringBatch.answer(
             [
                 Self.request(1, [[0.1, 0.2, 0.3, 0.4], [3e38, 3e38, 0, 0]], attempt: 2),
                 Self.request(2, [[0.9, 0.1, 0.2, 0.3]]),
             ], replica: replica, limits: .standard, nowEpochMillis: 0)
+        let replies = outcome.replies
+        #expect(outcome.rowsScored == 3)  // rows computed in the forward pass
         #expect(replies.count == 2)
         #expect(replies[0].header.status == .badRequest)
         #expect(replies[0].header.requestId == 1 && replies[0].header.attempt == 2)

@@ -4,13 +4,21 @@ import Foundation
 /// of the protocol (docs/PROTOCOL.md) and of the `--json` output of the command line.
 public enum WireJSON {
     /// Encodes a document to a frame. Every key the document lists is present: an optional with no
-    /// value is written as `null` (``NullEncoding``), as docs/PROTOCOL.md promises.
+    /// value is written as `null` (``NullEncoding``), and so is a number that is NaN or infinite (JSON
+    /// has neither), as docs/PROTOCOL.md promises; a receiver that needs the number gets a typed decode
+    /// error naming the key, never a silently empty document.
     public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        // Encoding these plain value types cannot fail.
-        return Array((try? NullEncoding.encode(value, with: encoder)) ?? Data("{}".utf8))
+        do {
+            return Array(try NullEncoding.encode(value, with: encoder, nonFinite: .null))
+        } catch {
+            // With non-finite numbers written as null, JSONEncoder has nothing left to refuse in these
+            // plain value types; should it ever, the frame says so instead of being `{}`.
+            let explained = try? JSONEncoder().encode(["encoding_error": "\(error)"])
+            return Array(explained ?? Data(#"{"encoding_error":"unencodable document"}"#.utf8))
+        }
     }
 
     /// Decodes a document from a frame.

@@ -25,8 +25,11 @@ public struct BrokerCore: Sendable {
     var lastHeartbeatAt: UInt64 = 0
     /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
     public internal(set) var replyLatencies: [UInt64] = []
-    /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it.
+    /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it
+    /// (empty when its checkpoint cannot be read: workers then wait, and none is sent).
     var rollout: (version: UInt64, frames: [[UInt8]])?
+    /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
+    var rolledOutSHA: [UInt64: String] = [:]
     /// The control plane's latest view of online learning, for the status document.
     public var onlineView: OnlineView?
     /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
@@ -62,6 +65,9 @@ public struct BrokerCore: Sendable {
             counters.add(.repliesUndeliverable)
         case .rollout(let version, let frames):
             rollout = (version, frames)
+            if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {
+                rolledOutSHA[version] = notice.sha256
+            }
             for identity in workers.keys { sendWeightsIfStale(identity, now: now, into: &actions, force: true) }
         }
     }

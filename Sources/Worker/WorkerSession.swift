@@ -94,7 +94,7 @@ public final class WorkerSession: Sendable {
                 + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
             slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
-            host: ProcessInfo.processInfo.hostName, pid: getpid())
+            host: ProcessInfo.processInfo.hostName, pid: getpid(), modelSha256: replica.checkpointSHA256)
         return WireMessage(
             header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
     }
@@ -204,7 +204,8 @@ public final class WorkerSession: Sendable {
             if after >= lastBeat + interval {
                 lastBeat = after
                 let current = replica.withLock { $0 }
-                let load = WorkerLoad(slots: UInt32(configuration.slots), queued: 0)
+                let load = WorkerLoad(
+                    slots: UInt32(configuration.slots), queued: 0, inputWidth: UInt32(clamping: current.inputWidth))
                 try socket.send(
                     WireMessage(
                         header: Header(command: .heartbeat, modelVersion: current.version), payload: [load.encoded()]
@@ -269,6 +270,14 @@ public final class WorkerSession: Sendable {
         let header = message.header
         switch header.command {
         case .heartbeat:
+            if !registered, let frame = message.payload.first,
+                let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame),
+                let requested = registration.requestedId
+            {
+                logger.warning(
+                    "another live worker has this id; the broker registered this one under another",
+                    metadata: ["id": "\(requested)", "registered_as": "\(registration.workerId)"])
+            }
             registered = true
             if header.flags.contains(.drain) {
                 // The broker will send nothing more: either it answers our drain, or it orders one

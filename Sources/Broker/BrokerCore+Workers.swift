@@ -139,6 +139,17 @@ extension BrokerCore {
                 // A policy reply's third frame is the impression record: it goes to the log, not the client.
                 let record = payload.removeLast()
                 let worker = workers[identity]?.hello.workerId ?? ""
+                if onlineView != nil {
+                    // The control plane logs impressions: the slate goes out only once its impression is
+                    // stored (or is replaced by an error saying it was not), so feedback on it is never refused.
+                    actions.append(
+                        .toControl(
+                            .heldImpression(
+                                worker: worker, record: record, client: entry.request.client,
+                                frames: [header.encoded()] + payload)))
+                    pump(message.header.command, now: now, into: &actions)
+                    return
+                }
                 actions.append(.toControl(.impression(worker: worker, record: record)))
             }
             actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))

@@ -126,3 +126,40 @@ struct IdentityCoreTests {
         #expect(worker.modelVersion == 3 && worker.modelSource == "registry" && worker.modelSha256 == "def")
     }
 }
+
+@Suite("Broker core: a slate is acknowledged only once its impression is stored")
+struct HeldSlateTests {
+    @Test("with online learning running, a policy RECOMMEND reply goes to the control plane with its impression, not to the client")
+    func slateIsHeld() throws {
+        var h = CoreHarness()
+        h.core.onlineView = OnlineView(
+            enabled: true, frozen: false, version: 1, weightsSha256: "", syncs: 0, rejected: 0, lastSyncMs: 0,
+            syncIntervalMs: 1000, syncEvents: 100, impressions: 0, feedback: 0, duplicates: 0, pendingEvents: 0,
+            lastDecision: nil, replicas: [])
+        let hello = WorkerHello(
+            workerId: "w7", services: ["RECOMMEND", "POLICY"], slots: 2, inputWidth: 2, modelVersion: 1, host: "h", pid: 1)
+        h.feed(
+            .worker(
+                identity: [7], frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: nil))
+        let query = WireMessage(header: Header(command: .recommend, requestId: 5), payload: [Array("{}".utf8)])
+        h.feed(.client(identity: [1], frames: query.frames(), userId: nil))
+        let dispatched = try #require(h.sentToWorkers.last { $0.message.header.command == .recommend })
+        let record = Array("{\"impression_id\":\"x\"}".utf8)
+        let reply = WireMessage(
+            header: dispatched.message.header.reply(status: .ok, modelVersion: 3),
+            payload: [Array("{\"items\":[]}".utf8), record])
+        h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
+        #expect(h.replies(to: [1], id: 5).isEmpty)
+        let held = h.toControl.compactMap { input -> (String, [UInt8], [UInt8], [[UInt8]])? in
+            if case .heldImpression(let worker, let bytes, let client, let frames) = input { return (worker, bytes, client, frames) }
+            return nil
+        }
+        #expect(held.count == 1)
+        let (worker, bytes, client, frames) = try #require(held.first)
+        #expect(worker == "w7" && bytes == record && client == [1])
+        let message = try WireMessage(decoding: frames)
+        #expect(message.header.requestId == 5 && message.payload.count == 1)
+        #expect(h.core.inflightCount == 0 && h.core.outstandingRequests == 0)
+    }
+}

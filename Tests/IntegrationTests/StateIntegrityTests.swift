@@ -253,4 +253,49 @@ struct StateIntegrityTests {
         #expect(accepted.code == 0, "\(accepted.stderr)")
         #expect(accepted.stdout.contains("job-1"), "\(accepted.stdout)")
     }
+
+    @Test("with the state directory full, every slate acknowledged OK takes feedback once space is back; the rest say they were not logged")
+    func fullDiskImpressions() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-fullonline-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        guard mount("tmpfs", state, "tmpfs", 0, "size=16m") == 0 else {
+            Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { umount2(state, Int32(MNT_DETACH)) }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let client = try await cluster.startPool(
+            brokerArguments: ["--state-dir", state, "--online", "--online-sync-interval-ms", "600000"], workers: ["a"])
+        defer { client.close() }
+        _ = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
+        let driver = OnlineDriver(client: client, seed: 3)
+        // Fill the disk.
+        var info = statvfs()
+        #expect(statvfs(state, &info) == 0)
+        let free = Int(info.f_bavail) * Int(info.f_frsize)
+        try Data(count: free).write(to: URL(fileURLWithPath: "\(state)/filler"))
+        var served: [PolicyRecommendation] = []
+        var refusals: [String] = []
+        for i in 0..<300 {
+            do {
+                served.append(try await driver.recommend(["user_feature_0": "u0_0\(i % 10)"]))
+            } catch {
+                refusals.append("\(error)")
+            }
+        }
+        #expect(!refusals.isEmpty, "the full disk was never hit: nothing was tested")
+        #expect(refusals.allSatisfy { $0.contains("not logged") && $0.contains("feedback") }, "\(refusals.prefix(2))")
+        try FileManager.default.removeItem(atPath: "\(state)/filler")
+        var notFound = 0
+        for slate in served {
+            do {
+                _ = try await driver.feedback(slate.impressionId, item: slate.items[0].item, click: 1)
+            } catch {
+                notFound += 1
+            }
+        }
+        #expect(notFound == 0, "\(notFound) of \(served.count) acknowledged slates lost their impression")
+    }
 }

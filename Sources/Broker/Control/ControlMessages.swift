@@ -10,6 +10,10 @@ public enum ControlInput: Sendable {
     case workers([TrainingWorker])
     /// An impression record a worker attached to a RECOMMEND reply (JSON ``ImpressionRecord``).
     case impression(worker: String, record: [UInt8])
+    /// An impression record with the RECOMMEND reply it came with, held until the record is stored:
+    /// the control plane sends `frames` to `client` after the commit, or an error reply saying the
+    /// impression was not stored (so feedback on the slate could not be taken).
+    case heldImpression(worker: String, record: [UInt8], client: [UInt8], frames: [[UInt8]])
     /// The guard's verdict on a sync's candidate (from the guard's thread).
     case guardVerdict(sync: UInt64, decision: GuardDecision)
 }

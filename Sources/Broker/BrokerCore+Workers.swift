@@ -103,7 +103,8 @@ extension BrokerCore {
             trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
         counters.add(.workersRegistered)
         let registration = WorkerRegistration(
-            workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId)
+            workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId,
+            waitingForVersion: hello.modelVersion == 0 ? rollout?.version : nil)
         actions.append(
             .sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)

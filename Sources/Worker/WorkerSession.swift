@@ -271,12 +271,18 @@ public final class WorkerSession: Sendable {
         switch header.command {
         case .heartbeat:
             if !registered, let frame = message.payload.first,
-                let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame),
-                let requested = registration.requestedId
+                let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame)
             {
-                logger.warning(
-                    "another live worker has this id; the broker registered this one under another",
-                    metadata: ["id": "\(requested)", "registered_as": "\(registration.workerId)"])
+                if let requested = registration.requestedId {
+                    logger.warning(
+                        "another live worker has this id; the broker registered this one under another",
+                        metadata: ["id": "\(requested)", "registered_as": "\(registration.workerId)"])
+                }
+                if let promoted = registration.waitingForVersion {
+                    logger.warning(
+                        "this worker serves no registered model while one is promoted: it takes no work until WEIGHTS bring it",
+                        metadata: ["model_version": "\(promoted)"])
+                }
             }
             registered = true
             if header.flags.contains(.drain) {

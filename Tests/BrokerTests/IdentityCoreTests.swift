@@ -102,6 +102,11 @@ struct IdentityCoreTests {
         #expect(status.promotedVersion == 1)
         #expect(status.workers.first?.waitingForVersion == 1)
         #expect(status.workers.first?.modelSource == "seeded")
+        // A seeded worker registering now is told at once.
+        Self.register(&h, wide, id: "late", width: 2, version: 0)
+        let ack = try #require(h.sentToWorkers.last { $0.identity == wide && $0.message.header.command == .heartbeat })
+        let registration = try WireJSON.decode(WorkerRegistration.self, from: try #require(ack.message.payload.first))
+        #expect(registration.waitingForVersion == 1)
         h.advance(ms: 600)
         h.feed(.tick)
         let reply = try #require(h.replies(to: client, id: 1).first)

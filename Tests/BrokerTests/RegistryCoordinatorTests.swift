@@ -145,4 +145,15 @@ struct RegistryCoordinatorTests {
         #expect(reply.header.status == .conflict)
         #expect(reply.errorText?.contains("corrupt") == true)
     }
+
+    @Test("a training job on an uploaded dataset whose blob is corrupt is refused CONFLICT, and nothing is queued")
+    func corruptDataset() throws {
+        let h = try RegistryHarness()
+        let sha = try h.store.blobs.put(Array("a,label\n1,0\n".utf8))
+        try h.corrupt(sha)
+        let reply = try h.control(ControlRequest(op: "train", train: TrainJobSpec(dataset: "sha256:\(sha)")))
+        #expect(reply.header.status == .conflict)
+        #expect(reply.errorText?.contains("corrupt") == true)
+        #expect(try h.store.jobs().isEmpty)
+    }
 }

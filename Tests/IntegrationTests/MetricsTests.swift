@@ -57,7 +57,8 @@ struct MetricsTests {
         let client = try await cluster.startPool(brokerArguments: ["--metrics", "127.0.0.1:\(brokerPort)"], workers: ["w1"], workerArguments: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"])
         defer { client.close() }
         for _ in 0..<5 { _ = try await client.score(rows: [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]]) }
-        _ = try? await client.score(rows: [[1, 2]])  // a BAD_REQUEST
+        // A BAD_REQUEST from the worker: a non-finite value (rows of the wrong width never reach a worker now).
+        _ = try? await client.score(rows: [[1, .nan, 1, 1]])
         try await Task.sleep(for: .milliseconds(200))  // one reactor tick publishes the counters
 
         let broker = try await Self.scrape(brokerPort)

@@ -124,6 +124,7 @@ extension JobCoordinator {
                 answer(identity, header, .notFound, text: "no uploaded dataset \(sha)")
                 return
             }
+            try store.blobs.verify(sha)  // a corrupt copy is quarantined and refused: upload the file again
         }
         let id = "job-\(try store.nextSequence("job"))"
         let specText = String(decoding: WireJSON.encode(spec), as: UTF8.self)

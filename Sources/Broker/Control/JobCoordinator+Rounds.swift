@@ -35,7 +35,12 @@ extension JobCoordinator {
         let uploaded = job.spec.dataset.hasPrefix("sha256:") ? String(job.spec.dataset.dropFirst(7)) : nil
         var dataset: [UInt8]? = nil
         if let uploaded, !(datasetHolders[uploaded]?.contains(worker) ?? false) {
-            dataset = try? store.blobs.get(uploaded)
+            do {
+                dataset = try store.blobs.get(uploaded)
+            } catch {
+                fail(job.record.id, "the uploaded dataset cannot be read: \(error)")
+                return
+            }
         }
         let assignment = RoundAssignment(
             job: job.record.id, round: round, shard: shard, shards: job.spec.workers,

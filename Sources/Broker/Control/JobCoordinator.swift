@@ -115,7 +115,7 @@ final class JobCoordinator {
             default:
                 break
             }
-            jobs[id] = job
+            if jobs[id] != nil { jobs[id] = job }  // `send` fails the job when its dataset is unreadable
         }
         tick(nowMs: nowMs)
     }

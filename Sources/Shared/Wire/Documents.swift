@@ -126,11 +126,23 @@ public struct WorkerRegistration: Codable, Sendable, Hashable {
     public var workerId: String
     /// The id the worker asked for, when the broker had to change it; otherwise `nil`.
     public var requestedId: String?
+    /// The promoted version the worker must load before it gets work, when it serves no registered
+    /// model (version 0) while one is promoted; otherwise `nil`.
+    public var waitingForVersion: UInt64?
 
     /// Creates a registration answer.
-    public init(workerId: String, requestedId: String?) {
+    public init(workerId: String, requestedId: String?, waitingForVersion: UInt64? = nil) {
         self.workerId = workerId
         self.requestedId = requestedId
+        self.waitingForVersion = waitingForVersion
+    }
+
+    /// Encodes every key, `null` included.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(workerId, forKey: .workerId)
+        try container.encode(requestedId, forKey: .requestedId)
+        try container.encode(waitingForVersion, forKey: .waitingForVersion)
     }
 }
 

@@ -59,6 +59,26 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             self.errors = errors
             self.pid = pid
         }
+
+        /// Encodes every key, `null` included (decision 4: a listed key is always present).
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(address, forKey: .address)
+            try container.encode(host, forKey: .host)
+            try container.encode(slots, forKey: .slots)
+            try container.encode(inflight, forKey: .inflight)
+            try container.encode(modelVersion, forKey: .modelVersion)
+            try container.encode(inputWidth, forKey: .inputWidth)
+            try container.encode(heartbeatAgeMs, forKey: .heartbeatAgeMs)
+            try container.encode(services, forKey: .services)
+            try container.encode(completed, forKey: .completed)
+            try container.encode(errors, forKey: .errors)
+            try container.encode(pid, forKey: .pid)
+            try container.encode(modelSource, forKey: .modelSource)
+            try container.encode(modelSha256, forKey: .modelSha256)
+            try container.encode(waitingForVersion, forKey: .waitingForVersion)
+        }
     }
 
     /// One service's queue.
@@ -109,5 +129,18 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         self.queues = queues
         self.inflight = inflight
         self.counters = counters
+    }
+
+    /// Encodes the document; `promoted_version` is always present (`null` when none is promoted).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(protocolVersion, forKey: .protocolVersion)
+        try container.encode(uptimeMs, forKey: .uptimeMs)
+        try container.encode(workers, forKey: .workers)
+        try container.encode(queues, forKey: .queues)
+        try container.encode(inflight, forKey: .inflight)
+        try container.encode(counters, forKey: .counters)
+        try container.encodeIfPresent(online, forKey: .online)
+        try container.encode(promotedVersion, forKey: .promotedVersion)
     }
 }

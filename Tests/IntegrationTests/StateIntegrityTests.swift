@@ -207,9 +207,10 @@ struct StateIntegrityTests {
         let database = "\(f.state)/recpool.sqlite"
         try? FileManager.default.removeItem(atPath: database + "-wal")
         try? FileManager.default.removeItem(atPath: database + "-shm")
+        // Six bytes of page 1's b-tree header (just after the 100-byte file header), which holds the schema.
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: database)))
-        #expect(bytes.count >= 4 * 4096)
-        for i in 0..<6 { bytes[2 * 4096 + i] ^= 0xA5 }
+        #expect(bytes.count >= 4096)
+        for i in 100..<106 { bytes[i] ^= 0xA5 }
         try Data(bytes).write(to: URL(fileURLWithPath: database))
         let started = try runTool(
             "recpool-broker",

@@ -55,7 +55,7 @@ struct StateIntegrityTests {
     static let rows: [[Float]] = [[0.1, 0.2, 0.3], [0.9, 0.8, 0.7]]
 
     /// Scores `rows` and returns the error's description, or `nil` when the request was answered.
-    static func scoreFailure(_ client: RecPoolClient) async -> String? {
+    static func scoreFailure(_ client: RecPoolClient, rows: [[Float]] = rows) async -> String? {
         do {
             _ = try await client.score(rows: rows)
             return nil
@@ -298,5 +298,36 @@ struct StateIntegrityTests {
             }
         }
         #expect(notFound == 0, "\(notFound) of \(served.count) acknowledged slates lost their impression")
+    }
+
+    @Test("a fleet of two widths answers every request; status shows the width served now, after a promotion of another width")
+    func widths() async throws {
+        let f = try Fixture()
+        var wide = "a,b,c,d,label\n"
+        for i in 0..<120 { wide += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(Float(i % 3) / 3),\(Float(i % 5) / 5),\(i % 2)\n" }
+        try wide.write(to: f.path("wide.csv"), atomically: true, encoding: .utf8)
+        let fit = try runTool("recpool", ["fit", "--dataset", f.path("wide.csv").path, "--out", f.path("wide.ckpt").path, "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", f.state])
+        try cluster.startWorker("narrow", extra: ["--model", f.path("m1.ckpt").path])
+        try cluster.startWorker("wide", extra: ["--model", f.path("wide.ckpt").path])
+        let client = try await cluster.client()
+        defer { client.close() }
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+        #expect(Set(status.workers.map(\.inputWidth)) == [3, 4])
+        for i in 0..<20 {
+            let narrow = try await client.score(rows: [[Float(i) / 20, 0.5, 0.5]])
+            let wide = try await client.score(rows: [[Float(i) / 20, 0.5, 0.5, 0.5]])
+            #expect(narrow.values.count == 1 && wide.values.count == 1)
+        }
+        // Promote a 3-wide model: the 4-wide worker loads it, and status shows width 3 for both.
+        let imported = try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", f.path("m2.ckpt").path, "--promote"])
+        #expect(imported.code == 0, "\(imported.stderr)")
+        let after = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 1 } }
+        #expect(after.workers.map(\.inputWidth) == [3, 3])
+        let refused = await Self.scoreFailure(client, rows: [[0.5, 0.5, 0.5, 0.5]])
+        #expect(refused?.contains("rows have 4 features") == true, "\(refused ?? "answered")")
     }
 }

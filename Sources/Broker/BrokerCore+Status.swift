@@ -12,8 +12,10 @@ extension BrokerCore {
                 services: worker.services.map(\.name).sorted() + (worker.trains ? [Command.trainRound.name] : []),
                 completed: worker.completed,
                 errors: worker.errors, pid: worker.hello.pid, host: worker.hello.host,
-                modelSource: worker.modelSource, modelSha256: worker.modelSHA256,
-                waitingForVersion: rollout != nil && worker.modelVersion == 0 ? rollout?.version : nil)
+                modelSource: holdsClaimedVersion(worker) ? worker.modelSource : "unverified",
+                modelSha256: worker.modelSHA256,
+                waitingForVersion: rollout != nil && (worker.modelVersion == 0 || !holdsClaimedVersion(worker))
+                    ? rollout?.version : nil)
         }.sorted { $0.id < $1.id }
         let services: [Command] = [.score, .recommend]
         let queueEntries = services.map { service in

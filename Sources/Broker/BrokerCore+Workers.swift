@@ -32,16 +32,18 @@ extension BrokerCore {
         case (.heartbeat, false) where header.flags.contains(.drain):
             drain(identity, into: &actions)
         case (.heartbeat, false):
+            let load = message.payload.first.flatMap { try? WorkerLoad(decoding: $0) }
             if workers[identity]?.modelVersion != header.modelVersion {
-                // It swapped models: the only way is WEIGHTS, so the registry knows the new one's hash.
+                // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's.
                 workers[identity]?.modelSHA256 = header.modelVersion == 0 ? nil : rolledOutSHA[header.modelVersion]
             }
             workers[identity]?.modelVersion = header.modelVersion
-            sendWeightsIfStale(identity, now: now, into: &actions, force: false)
-            if let frame = message.payload.first, let load = try? WorkerLoad(decoding: frame) {
+            if let load {
                 workers[identity]?.slots = Int(load.slots)
                 if let width = load.inputWidth { workers[identity]?.inputWidth = Int(width) }
+                if let sha = load.modelSHA256Hex { workers[identity]?.modelSHA256 = sha }
             }
+            sendWeightsIfStale(identity, now: now, into: &actions, force: false)
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
             removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
@@ -98,13 +100,14 @@ extension BrokerCore {
             identity: identity, hello: hello, address: peerAddress ?? hello.host,
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
             modelVersion: hello.modelVersion, inputWidth: hello.inputWidth,
-            modelSHA256: hello.modelVersion == 0 ? hello.modelSha256 : (rolledOutSHA[hello.modelVersion] ?? hello.modelSha256),
+            modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
             lastSeen: now.monotonicMicros,
             trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
         counters.add(.workersRegistered)
+        let waits = hello.modelVersion == 0 || workers[identity].map { !holdsClaimedVersion($0) } ?? false
         let registration = WorkerRegistration(
             workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId,
-            waitingForVersion: hello.modelVersion == 0 ? rollout?.version : nil)
+            waitingForVersion: waits ? rollout?.version : nil)
         actions.append(
             .sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
@@ -243,10 +246,20 @@ extension BrokerCore {
     /// one is promoted (a worker on the seeded or an unregistered file model takes no work then,
     /// until WEIGHTS bring it the promoted version).
     func isEligible(_ worker: WorkerRecord, for request: PendingRequest) -> Bool {
-        guard worker.serves(request.header) else { return false }
+        guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
         return true
+    }
+
+    /// Whether the version a worker claims is the registry's: its checkpoint hash is the one the
+    /// registry holds under that number. A worker that claims a number with other weights (from
+    /// another state directory, say) takes no work until WEIGHTS replace them. Always true for
+    /// version 0 and for a broker without a registry.
+    func holdsClaimedVersion(_ worker: WorkerRecord) -> Bool {
+        guard worker.modelVersion != 0, let registeredModels else { return true }
+        guard let registered = registeredModels[worker.modelVersion] else { return false }
+        return worker.modelSHA256 == registered
     }
 
     /// For a SCORE request whose rows no live worker's model takes (workers offer the service, none

@@ -30,6 +30,9 @@ public struct BrokerCore: Sendable {
     var rollout: (version: UInt64, frames: [[UInt8]])?
     /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
     var rolledOutSHA: [UInt64: String] = [:]
+    /// Every registered version's checkpoint SHA-256, from the control plane; `nil` without a
+    /// `--state-dir` (then versions are not checked).
+    public var registeredModels: [UInt64: String]?
     /// The control plane's latest view of online learning, for the status document.
     public var onlineView: OnlineView?
     /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.

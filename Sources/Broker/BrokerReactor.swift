@@ -177,6 +177,7 @@ public final class BrokerReactor: Sendable {
                     case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
                     case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
+                    case .registry(let models): core.registeredModels = models
                     }
                 }
                 shell.perform(&actions, core: &core, now: now)

@@ -73,7 +73,8 @@ struct WorkerRecord: Sendable {
     var inputWidth: Int
     /// The SHA-256 of the checkpoint it serves, when known; `nil` for the seeded model.
     var modelSHA256: String?
-    /// Where its model comes from, for the status document: `registry`, `file` or `seeded`.
+    /// Where its model comes from, for the status document: `registry`, `file` or `seeded`
+    /// (``BrokerCore`` says `unverified` for a claimed version whose hash the registry does not hold).
     var modelSource: String {
         modelVersion != 0 ? "registry" : (modelSHA256 == nil ? "seeded" : "file")
     }

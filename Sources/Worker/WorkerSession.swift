@@ -87,6 +87,20 @@ public final class WorkerSession: Sendable {
         return shouldStop
     }
 
+    /// The 32 raw bytes of a hex SHA-256, or `nil` when `hex` is not 64 hex digits.
+    static func rawDigest(_ hex: String) -> [UInt8]? {
+        guard hex.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+
     private func hello(_ replica: ModelReplica) -> WireMessage {
         let hello = WorkerHello(
             workerId: configuration.workerId,
@@ -205,7 +219,8 @@ public final class WorkerSession: Sendable {
                 lastBeat = after
                 let current = replica.withLock { $0 }
                 let load = WorkerLoad(
-                    slots: UInt32(configuration.slots), queued: 0, inputWidth: UInt32(clamping: current.inputWidth))
+                    slots: UInt32(configuration.slots), queued: 0, inputWidth: UInt32(clamping: current.inputWidth),
+                    modelSHA256: current.checkpointSHA256.flatMap(Self.rawDigest))
                 try socket.send(
                     WireMessage(
                         header: Header(command: .heartbeat, modelVersion: current.version), payload: [load.encoded()]
@@ -306,7 +321,9 @@ public final class WorkerSession: Sendable {
                 logger.error("malformed WEIGHTS message ignored")
                 return .handled
             }
-            if notice.version != replica.withLock({ $0.version }) {
+            // A new number, or other weights under the same number (a claim the registry did not confirm).
+            let served = replica.withLock { ($0.version, $0.checkpointSHA256) }
+            if notice.version != served.0 || notice.sha256 != served.1 {
                 background.submit(.weights(notice: notice, bytes: message.payload[1], receivedAt: Clocks.monotonicMicros()))
             }
             return .handled

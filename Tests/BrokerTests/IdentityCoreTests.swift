@@ -168,3 +168,37 @@ struct HeldSlateTests {
         #expect(h.core.inflightCount == 0 && h.core.outstandingRequests == 0)
     }
 }
+
+@Suite("Broker core: claimed versions are checked against the registry")
+struct ClaimedVersionTests {
+    @Test("a worker claiming version 1 with other weights than the registry's v1 takes no work and is sent the promoted weights")
+    func mismatchedClaim() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.core.registeredModels = [1: "registry-v1"]
+        let weights = [
+            Header(command: .weights, modelVersion: 1).encoded(),
+            WireJSON.encode(WeightsNotice(version: 1, sha256: "registry-v1")), [1],
+        ]
+        h.feed(.rollout(version: 1, frames: weights))
+        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "other-v1")
+        IdentityCoreTests.register(&h, [0xB], id: "good", width: 2, version: 1, sha: "registry-v1")
+        #expect(h.sentToWorkers.filter { $0.message.header.command == .weights }.map(\.identity) == [[0xA]])
+        for id in 1...4 { IdentityCoreTests.score(&h, from: [0xC1], id: UInt64(id), cols: 2) }
+        #expect(!h.dispatches.isEmpty && h.dispatches.allSatisfy { $0.identity == [0xB] })
+        let status = h.core.statusDocument(now: h.now)
+        let stale = try #require(status.workers.first { $0.id == "stale" })
+        #expect(stale.modelSource == "unverified" && stale.waitingForVersion == 1)
+        // A heartbeat that still reports the other weights leaves it unverified…
+        let other = [UInt8](repeating: 0x11, count: 32)
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
+        h.core.registeredModels = [1: hex([UInt8](repeating: 0x22, count: 32))]
+        let stillOther = WorkerLoad(slots: 4, queued: 0, inputWidth: 2, modelSHA256: other)
+        h.feed(.worker(identity: [0xA], frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), stillOther.encoded()], peerAddress: nil))
+        #expect(h.core.statusDocument(now: h.now).workers.first { $0.id == "stale" }?.modelSource == "unverified")
+        // …and once it reports the registry's hash (after WEIGHTS), it is verified.
+        let swapped = WorkerLoad(slots: 4, queued: 0, inputWidth: 2, modelSHA256: [UInt8](repeating: 0x22, count: 32))
+        h.feed(.worker(identity: [0xA], frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), swapped.encoded()], peerAddress: nil))
+        let verified = try #require(h.core.statusDocument(now: h.now).workers.first { $0.id == "stale" })
+        #expect(verified.modelSource == "registry" && verified.waitingForVersion == nil)
+    }
+}

@@ -40,5 +40,12 @@ struct ModelIdentityTests {
         #expect(try WorkerLoad(decoding: load.encoded()) == load)
         #expect(try WorkerLoad(decoding: WorkerLoad(slots: 8, queued: 1).encoded()).inputWidth == nil)
         #expect(throws: WireError.self) { try WorkerLoad(decoding: [1, 2, 3]) }
+        let sha = [UInt8](0..<32)
+        let full = WorkerLoad(slots: 8, queued: 1, inputWidth: 154, modelSHA256: sha)
+        #expect(full.encoded().count == 44)
+        #expect(try WorkerLoad(decoding: full.encoded()).modelSHA256 == sha)
+        #expect(try WorkerLoad(decoding: full.encoded()).modelSHA256Hex == sha.map { String(format: "%02x", $0) }.joined())
+        #expect(WorkerSession.rawDigest(String(repeating: "ab", count: 32)) == [UInt8](repeating: 0xAB, count: 32))
+        #expect(WorkerSession.rawDigest("xyz") == nil)
     }
 }

@@ -48,4 +48,7 @@ public enum ControlOutput: Sendable {
     case rollout(version: UInt64, frames: [[UInt8]])
     /// The online learner's state changed: shown in the status document.
     case online(OnlineView)
+    /// Every registered model version and its checkpoint's SHA-256: a worker that claims a version
+    /// is checked against it (sent at start and after each registration).
+    case registry([UInt64: String])
 }

@@ -78,6 +78,7 @@ extension JobCoordinator {
                     version = try store.registerModel(
                         job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
                     logger.info("model imported", metadata: ["model_version": "\(version)"])
+                    publishRegistry()
                 }
                 answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
             case "fetch":

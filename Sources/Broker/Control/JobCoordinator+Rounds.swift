@@ -155,6 +155,7 @@ extension JobCoordinator {
             let version = try store.registerModel(
                 job: id, datasetSHA: report.datasetSHA, hyperparameters: job.record.spec, metrics: metrics,
                 checkpointSHA: sha)
+            publishRegistry()
             job.record.state = .completed
             job.record.modelVersion = version
             job.record.metrics = metrics
@@ -202,6 +203,12 @@ extension JobCoordinator {
             WireJSON.encode(WeightsNotice(version: model.version, sha256: model.checkpointSHA)), bytes,
         ]
         emit(.rollout(version: model.version, frames: frames))
+    }
+
+    /// Tells the reactor every registered version's checkpoint hash, so workers' claims are checked.
+    func publishRegistry() {
+        guard let models = try? store.models() else { return }
+        emit(.registry(Dictionary(models.map { ($0.version, $0.checkpointSHA) }, uniquingKeysWith: { a, _ in a })))
     }
 
     /// Tells the reactor that `version` is promoted although its checkpoint cannot be read: no

@@ -73,6 +73,7 @@ final class JobCoordinator {
                 jobs[record.id] = RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
                 logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
             }
+            publishRegistry()
             if let version = try store.promotedVersion() {
                 do {
                     let (model, bytes) = try verifiedCheckpoint(version)

@@ -78,9 +78,10 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     }
 }
 
-/// The worker's HEARTBEAT payload: `[slots u32 LE][queued u32 LE]`, optionally followed by
-/// `[input_width u32 LE]`, the features per row of the model it serves now (12 bytes). An 8-byte
-/// frame leaves the width the broker knows unchanged.
+/// The worker's HEARTBEAT payload: `[slots u32 LE][queued u32 LE]` (8 bytes), optionally followed by
+/// `[input_width u32 LE]`, the features per row of the model it serves now (12 bytes), and then by
+/// the 32 raw bytes of that model's checkpoint SHA-256 (44 bytes). A shorter frame leaves what the
+/// broker knows of the served model unchanged.
 public struct WorkerLoad: Sendable, Hashable {
     /// The worker's current credit.
     public var slots: UInt32
@@ -88,34 +89,44 @@ public struct WorkerLoad: Sendable, Hashable {
     public var queued: UInt32
     /// Features per row of the model served now, when reported.
     public var inputWidth: UInt32?
+    /// The raw 32-byte SHA-256 of the served checkpoint, when reported (needs ``inputWidth``).
+    public var modelSHA256: [UInt8]?
 
     /// Creates a load report.
-    public init(slots: UInt32, queued: UInt32, inputWidth: UInt32? = nil) {
+    public init(slots: UInt32, queued: UInt32, inputWidth: UInt32? = nil, modelSHA256: [UInt8]? = nil) {
         self.slots = slots
         self.queued = queued
         self.inputWidth = inputWidth
+        self.modelSHA256 = inputWidth == nil || modelSHA256?.count != 32 ? nil : modelSHA256
     }
 
-    /// Encodes the 8-byte frame, or the 12-byte one with a width.
+    /// Encodes the 8-, 12- or 44-byte frame.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 12)
+        var writer = ByteWriter(capacity: 44)
         writer.append(slots)
         writer.append(queued)
-        if let inputWidth { writer.append(inputWidth) }
+        if let inputWidth {
+            writer.append(inputWidth)
+            if let modelSHA256 { writer.append(modelSHA256) }
+        }
         return writer.bytes
     }
 
-    /// Decodes an 8- or 12-byte frame.
+    /// Decodes an 8-, 12- or 44-byte frame.
     /// - Throws: ``WireError/badPayloadLength(expected:got:)`` for any other length.
     public init(decoding frame: [UInt8]) throws(WireError) {
-        guard frame.count == 8 || frame.count == 12 else {
-            throw .badPayloadLength(expected: frame.count < 8 ? 8 : 12, got: frame.count)
+        guard frame.count == 8 || frame.count == 12 || frame.count == 44 else {
+            throw .badPayloadLength(expected: frame.count < 8 ? 8 : (frame.count < 12 ? 12 : 44), got: frame.count)
         }
         var reader = ByteReader(frame)
         slots = reader.read()
         queued = reader.read()
-        inputWidth = frame.count == 12 ? reader.read() as UInt32 : nil
+        inputWidth = frame.count >= 12 ? reader.read() as UInt32 : nil
+        modelSHA256 = frame.count == 44 ? Array(frame[12..<44]) : nil
     }
+
+    /// ``modelSHA256`` as 64 lowercase hex digits.
+    public var modelSHA256Hex: String? { modelSHA256.map { $0.map { String(format: "%02x", $0) }.joined() } }
 }
 
 /// The broker's answer to a READY (a HEARTBEAT's optional payload frame, JSON): the id under which

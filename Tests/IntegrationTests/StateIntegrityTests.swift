@@ -330,4 +330,40 @@ struct StateIntegrityTests {
         let refused = await Self.scoreFailure(client, rows: [[0.5, 0.5, 0.5, 0.5]])
         #expect(refused?.contains("rows have 4 features") == true, "\(refused ?? "answered")")
     }
+
+    @Test("a worker holding v1 of another registry is not served as this registry's v1: it is sent this v1 and then answers with it")
+    func versionFromAnotherRegistry() async throws {
+        let f = try Fixture()
+        let other = f.path("other").path
+        // State directory `other`: version 1 is m2.
+        do {
+            let cluster = ProcessCluster()
+            defer { cluster.stop() }
+            try cluster.startBroker(extra: ["--state-dir", other])
+            let imported = try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", f.path("m2.ckpt").path, "--promote"])
+            #expect(imported.code == 0, "\(imported.stderr)")
+        }
+        // State directory `state`: version 1 is m1, and the worker loads it.
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", f.state])
+        try cluster.startWorker("w", extra: ["--input-width", "3"])
+        var client = try await cluster.client()
+        #expect(try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", f.path("m1.ckpt").path, "--promote"]).code == 0)
+        let m1 = try f.sha("m1.ckpt")
+        _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelSha256 == m1 }
+        client.close()
+        // The broker comes back on the same endpoints with the other state directory.
+        let endpoints = cluster.endpoints
+        cluster.kill("broker", signal: SIGKILL)
+        try cluster.startBroker(frontend: endpoints.frontend, backend: endpoints.backend, extra: ["--state-dir", other])
+        client = try await cluster.client()
+        defer { client.close() }
+        let m2 = try f.sha("m2.ckpt")
+        let status = try await cluster.waitForStatus(client) { $0.workers.first?.modelSha256 == m2 }
+        #expect(status.workers[0].modelVersion == 1 && status.workers[0].modelSource == "registry")
+        let pinned = try await client.score(rows: Self.rows, version: .exactly(1))
+        let expected = try f.predicted("m2.ckpt")
+        #expect(pinned.modelVersion == 1 && Self.close(pinned.values, expected), "v1 was answered by another registry's v1")
+    }
 }

@@ -144,6 +144,7 @@ extension BrokerCore {
                 let record = payload.removeLast()
                 let worker = workers[identity]?.hello.workerId ?? ""
                 if onlineView != nil {
+                    heldReplies += 1
                     // The control plane logs impressions: the slate goes out only once its impression is
                     // stored (or is replaced by an error saying it was not), so feedback on it is never refused.
                     actions.append(

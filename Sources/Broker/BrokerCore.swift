@@ -30,6 +30,8 @@ public struct BrokerCore: Sendable {
     var rollout: (version: UInt64, frames: [[UInt8]])?
     /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
     var rolledOutSHA: [UInt64: String] = [:]
+    /// RECOMMEND answers handed to the control plane with their impression and not yet sent.
+    var heldReplies = 0
     /// Every registered version's checkpoint SHA-256, from the control plane; `nil` without a
     /// `--state-dir` (then versions are not checked).
     public var registeredModels: [UInt64: String]?
@@ -105,8 +107,11 @@ public struct BrokerCore: Sendable {
     /// Each live worker's display id and served version.
     public var workerVersions: [(id: String, version: UInt64)] { workers.values.map { ($0.hello.workerId, $0.modelVersion) } }
 
-    /// Requests queued or in flight.
-    public var outstandingRequests: Int { locations.count }
+    /// Requests queued or in flight, and answers held in the control plane until their impression is stored.
+    public var outstandingRequests: Int { locations.count + heldReplies }
+
+    /// The control plane sent a held answer (``ControlOutput/heldReply(identity:frames:)``).
+    public mutating func releaseHeldReply() { heldReplies = max(0, heldReplies - 1) }
 
     /// Live workers.
     public var liveWorkerCount: Int { workers.count }

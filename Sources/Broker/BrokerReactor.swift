@@ -178,6 +178,9 @@ public final class BrokerReactor: Sendable {
                     case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
                     case .registry(let models): core.registeredModels = models
+                    case .heldReply(let identity, let frames):
+                        core.releaseHeldReply()
+                        actions.append(.sendToClient(identity: identity, frames: frames))
                     }
                 }
                 shell.perform(&actions, core: &core, now: now)

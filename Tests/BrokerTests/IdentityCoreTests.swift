@@ -165,7 +165,10 @@ struct HeldSlateTests {
         #expect(worker == "w7" && bytes == record && client == [1])
         let message = try WireMessage(decoding: frames)
         #expect(message.header.requestId == 5 && message.payload.count == 1)
-        #expect(h.core.inflightCount == 0 && h.core.outstandingRequests == 0)
+        // Answered by the worker, but outstanding until the control plane sends it (a shutdown drain waits).
+        #expect(h.core.inflightCount == 0 && h.core.outstandingRequests == 1)
+        h.core.releaseHeldReply()
+        #expect(h.core.outstandingRequests == 0)
     }
 }
 

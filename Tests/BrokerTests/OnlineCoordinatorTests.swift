@@ -215,6 +215,14 @@ struct OnlineCoordinatorTests {
 
 @Suite("Online coordinator: held slates")
 struct HeldSlateCoordinatorTests {
+    /// The held answers the coordinator released to clients, decoded.
+    static func released(_ h: OnlineHarness) -> [WireMessage] {
+        h.take().compactMap {
+            if case .heldReply(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+
     @Test("a held slate goes to its client only after the group commit that stores its impression")
     func releasedAfterCommit() throws {
         let h = try OnlineHarness()
@@ -226,9 +234,9 @@ struct HeldSlateCoordinatorTests {
         let slate = WireMessage(
             header: Header(command: .recommend, isReply: true, requestId: 41), payload: [Array("{\"items\":[]}".utf8)])
         h.coordinator.handleImpression(worker: "w-a", record: WireJSON.encode(record), reply: ([9], slate.frames()))
-        #expect(h.clientReplies().isEmpty)
+        #expect(Self.released(h).isEmpty)
         h.coordinator.flushPending()
-        let sent = h.clientReplies()
+        let sent = Self.released(h)
         #expect(sent.map(\.header.requestId) == [41] && sent.first?.header.status == .ok)
         #expect(try h.coordinator.store.impressions(after: 0, limit: 10).map(\.id).contains("held-1"))
     }
@@ -240,7 +248,7 @@ struct HeldSlateCoordinatorTests {
         let slate = WireMessage(
             header: Header(command: .recommend, isReply: true, requestId: 42), payload: [Array("{\"items\":[]}".utf8)])
         h.coordinator.handleImpression(worker: "w-a", record: Array("not json".utf8), reply: ([9], slate.frames()))
-        let sent = h.clientReplies()
+        let sent = Self.released(h)
         #expect(sent.map(\.header.requestId) == [42])
         #expect(sent.first?.header.status == .internal)
         #expect(sent.first?.errorText?.contains("feedback on it could not be taken") == true)

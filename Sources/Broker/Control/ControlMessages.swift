@@ -42,6 +42,9 @@ public struct TrainingWorker: Sendable, Hashable {
 public enum ControlOutput: Sendable {
     /// Send frames to a client.
     case toClient(identity: [UInt8], frames: [[UInt8]])
+    /// Send a held RECOMMEND answer to a client (its slate once the impression is stored, or the error
+    /// that replaces it): the core counts it as answered, so a shutdown drain waits for it.
+    case heldReply(identity: [UInt8], frames: [[UInt8]])
     /// Send frames to a worker.
     case toWorker(identity: [UInt8], frames: [[UInt8]])
     /// Roll this version out to every scoring replica: the complete WEIGHTS message frames.

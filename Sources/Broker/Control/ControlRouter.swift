@@ -38,7 +38,7 @@ struct ControlRouter {
             if let online {
                 online.handleImpression(worker: worker, record: record, reply: (client, frames))
             } else {
-                jobs.emit(.toClient(identity: client, frames: frames))
+                jobs.emit(.heldReply(identity: client, frames: frames))
             }
         case .guardVerdict(let sync, let decision):
             online?.handleVerdict(sync: sync, decision: decision, nowMs: nowMs)

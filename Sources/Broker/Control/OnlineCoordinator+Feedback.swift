@@ -28,7 +28,10 @@ extension OnlineCoordinator {
     /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
     /// feedback on the slate could not be taken.
     func refuseSlate(_ held: (client: [UInt8], frames: [[UInt8]]), because why: String) {
-        guard let first = held.frames.first, let header = try? Header(decoding: first) else { return }
+        guard let first = held.frames.first, let header = try? Header(decoding: first) else {
+            emit(.heldReply(identity: held.client, frames: held.frames))  // never: the core built these frames
+            return
+        }
         var request = header
         request.isReply = false
         var refusal = WireMessage.errorReply(
@@ -36,7 +39,7 @@ extension OnlineCoordinator {
             message: "\(why); the slate was not logged, so feedback on it could not be taken: nothing was served")
         refusal.header.attempt = header.attempt
         refusal.header.brokerQueueMicros = header.brokerQueueMicros
-        emit(.toClient(identity: held.client, frames: refusal.frames()))
+        emit(.heldReply(identity: held.client, frames: refusal.frames()))
     }
 
     /// Commits queued impressions and feedback in one transaction (a group commit), then answers the
@@ -69,7 +72,7 @@ extension OnlineCoordinator {
             return
         }
         // Every held slate's impression is committed: the slates may go out.
-        for slate in slates { emit(.toClient(identity: slate.client, frames: slate.frames)) }
+        for slate in slates { emit(.heldReply(identity: slate.client, frames: slate.frames)) }
         impressionCount = min(impressionCount + impressions.count, settings.impressionLogSize)
         viewDirty = true
         for (pending, new) in zip(feedback, inserted) {

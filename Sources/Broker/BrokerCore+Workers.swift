@@ -108,8 +108,8 @@ extension BrokerCore {
         let registration = WorkerRegistration(
             workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId,
             waitingForVersion: waits ? rollout?.version : nil)
-        actions.append(
-            .sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]))
+        let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
+        actions.append(.sendToWorker(identity: identity, frames: answer))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
         for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
     }

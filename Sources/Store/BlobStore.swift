@@ -115,7 +115,8 @@ public struct BlobStore: Sendable {
         let temporary = "\(path).tmp-\(getpid())"
         do {
             let fd = try FileDescriptor.open(
-                FilePath(temporary), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                FilePath(temporary), .writeOnly, options: [.create, .truncate],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
             try fd.closeAfter {
                 _ = try fd.writeAll(bytes)
                 guard fsync(fd.rawValue) == 0 else { throw Errno(rawValue: errno) }

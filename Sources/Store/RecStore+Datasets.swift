@@ -60,8 +60,8 @@ extension RecStore {
                 try? FileManager.default.removeItem(atPath: partPath)
                 throw .noSpace(
                     path: partPath,
-                    reason: "the upload needs \(totalBytes - offset) more bytes (+\(Self.uploadHeadroomBytes) headroom); "
-                        + "\(available + (have - offset)) are free; the upload was discarded")
+                    reason: "the upload needs \(totalBytes - offset) more bytes (+\(Self.uploadHeadroomBytes) "
+                        + "headroom); \(available + (have - offset)) are free; the upload was discarded")
             }
             try Self.write(chunk, at: offset, to: partPath)
         }
@@ -120,7 +120,9 @@ extension RecStore {
         guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly) else { return nil }
         defer { try? fd.close() }
         var buffer = [UInt8](repeating: 0, count: count)
-        let read = try? buffer.withUnsafeMutableBytes { raw in try fd.read(fromAbsoluteOffset: Int64(offset), into: raw) }
+        let read = try? buffer.withUnsafeMutableBytes { raw in
+            try fd.read(fromAbsoluteOffset: Int64(offset), into: raw)
+        }
         return read == count ? buffer : nil
     }
 }

@@ -40,9 +40,8 @@ extension RecStore {
     public func model(checkpointSHA: String) throws(StoreError) -> ModelRecord? {
         try read { db in
             let promoted = try Self.promoted(db)
-            return try Row.fetchOne(
-                db, sql: "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1", arguments: [checkpointSHA]
-            ).map { Self.model($0, promoted) }
+            let sql = "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1"
+            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { Self.model($0, promoted) }
         }
     }
 

@@ -295,7 +295,10 @@ public final class WorkerSession: Sendable {
                 }
                 if let promoted = registration.waitingForVersion {
                     logger.warning(
-                        "this worker serves no registered model while one is promoted: it takes no work until WEIGHTS bring it",
+                        """
+                        this worker serves no registered model while one is promoted: \
+                        it takes no work until WEIGHTS bring it
+                        """,
                         metadata: ["model_version": "\(promoted)"])
                 }
             }

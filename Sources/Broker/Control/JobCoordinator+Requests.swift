@@ -102,7 +102,8 @@ extension JobCoordinator {
         } catch let error as StoreError {
             switch error {
             case .unknownJob, .unknownModel, .missingBlob: answer(identity, header, .notFound, text: error.description)
-            case .nothingToRollBack, .badUpload, .corruptBlob: answer(identity, header, .conflict, text: error.description)
+            case .nothingToRollBack, .badUpload, .corruptBlob:
+                answer(identity, header, .conflict, text: error.description)
             default: answer(identity, header, .internal, text: error.description)
             }
         } catch {

@@ -7,7 +7,9 @@ extension BrokerCore {
     /// promotion, joined later, or lost the message — is noticed within a heartbeat and sent the
     /// weights again, paced to once per two heartbeat intervals. There is no separate push path.
     mutating func sendWeightsIfStale(_ identity: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction], force: Bool) {
-        guard let rollout, let worker = workers[identity], worker.modelVersion != rollout.version else { return }
+        guard let rollout, !rollout.frames.isEmpty, let worker = workers[identity],
+            worker.modelVersion != rollout.version || !holdsClaimedVersion(worker)
+        else { return }
         let pace = configuration.heartbeatIntervalMs * 2000
         guard force || now.monotonicMicros >= worker.weightsSentAt + pace else { return }
         workers[identity]?.weightsSentAt = now.monotonicMicros

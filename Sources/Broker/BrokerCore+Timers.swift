@@ -32,18 +32,14 @@ extension BrokerCore {
                         to: request, status: .expired, message: "the deadline passed while the request was queued",
                         into: &actions)
                 } else if now.monotonicMicros >= request.acceptedAt.addingSaturating(noWorkerMicros),
-                    !workers.values.contains(where: { $0.serves(request.header) })
+                    let reason = ineligibilityReason(for: request)
                 {
                     release(request)
                     locations[request.key] = nil
                     let offered = workers.values.contains { $0.services.contains(service) }
                     if offered {
                         counters.add(.droppedNoVersion)
-                        reply(
-                            to: request, status: .conflict,
-                            message:
-                                "no live worker serves model version \(request.header.modelVersion) for \(service.name)",
-                            into: &actions)
+                        reply(to: request, status: .conflict, message: reason, into: &actions)
                     } else {
                         counters.add(.droppedNoWorker)
                         reply(

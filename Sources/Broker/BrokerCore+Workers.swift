@@ -32,11 +32,18 @@ extension BrokerCore {
         case (.heartbeat, false) where header.flags.contains(.drain):
             drain(identity, into: &actions)
         case (.heartbeat, false):
-            workers[identity]?.modelVersion = header.modelVersion
-            sendWeightsIfStale(identity, now: now, into: &actions, force: false)
-            if let frame = message.payload.first, let load = try? WorkerLoad(decoding: frame) {
-                workers[identity]?.slots = Int(load.slots)  // a UInt32: always fits
+            let load = message.payload.first.flatMap { try? WorkerLoad(decoding: $0) }
+            if workers[identity]?.modelVersion != header.modelVersion {
+                // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's.
+                workers[identity]?.modelSHA256 = header.modelVersion == 0 ? nil : rolledOutSHA[header.modelVersion]
             }
+            workers[identity]?.modelVersion = header.modelVersion
+            if let load {
+                workers[identity]?.slots = Int(load.slots)
+                if let width = load.inputWidth { workers[identity]?.inputWidth = Int(width) }
+                if let sha = load.modelSHA256Hex { workers[identity]?.modelSHA256 = sha }
+            }
+            sendWeightsIfStale(identity, now: now, into: &actions, force: false)
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
             removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
@@ -62,7 +69,7 @@ extension BrokerCore {
         identity: [UInt8], message: WireMessage, peerAddress: String?, now: BrokerInstant,
         into actions: inout [BrokerAction]
     ) {
-        let hello: WorkerHello
+        var hello: WorkerHello
         do {
             hello = try WireJSON.decode(WorkerHello.self, from: try message.frame(0))
         } catch {
@@ -74,14 +81,35 @@ extension BrokerCore {
             // A READY from a registered worker means it restarted its session: what it held is lost.
             removeWorker(identity, reason: .workersReregistered, now: now, into: &actions)
         }
+        let requestedId = hello.workerId
+        if let other = workers.values.first(where: { $0.hello.workerId == requestedId }) {
+            if other.hello.pid == hello.pid && other.hello.host == hello.host {
+                // The same process on a new connection (it reconnected before its old one expired).
+                removeWorker(other.identity, reason: .workersReregistered, now: now, into: &actions)
+            } else {
+                // Another live process has this id: ids stay unique, so this one gets `id#n`.
+                let taken = Set(workers.values.map(\.hello.workerId))
+                var n = 2
+                while taken.contains("\(requestedId)#\(n)") { n += 1 }
+                hello.workerId = "\(requestedId)#\(n)"
+                counters.add(.workersRenamed)
+            }
+        }
         let services = Set(hello.services.compactMap { name in Command.allCases.first { $0.name == name } })
         workers[identity] = WorkerRecord(
             identity: identity, hello: hello, address: peerAddress ?? hello.host,
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
-            modelVersion: hello.modelVersion, lastSeen: now.monotonicMicros,
+            modelVersion: hello.modelVersion, inputWidth: hello.inputWidth,
+            modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
+            lastSeen: now.monotonicMicros,
             trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
         counters.add(.workersRegistered)
-        actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat).encoded()]))
+        let waits = hello.modelVersion == 0 || workers[identity].map { !holdsClaimedVersion($0) } ?? false
+        let registration = WorkerRegistration(
+            workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId,
+            waitingForVersion: waits ? rollout?.version : nil)
+        let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
+        actions.append(.sendToWorker(identity: identity, frames: answer))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
         for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
     }
@@ -115,6 +143,18 @@ extension BrokerCore {
                 // A policy reply's third frame is the impression record: it goes to the log, not the client.
                 let record = payload.removeLast()
                 let worker = workers[identity]?.hello.workerId ?? ""
+                if onlineView != nil {
+                    heldReplies += 1
+                    // The control plane logs impressions: the slate goes out only once its impression is
+                    // stored (or is replaced by an error saying it was not), so feedback on it is never refused.
+                    actions.append(
+                        .toControl(
+                            .heldImpression(
+                                worker: worker, record: record, client: entry.request.client,
+                                frames: [header.encoded()] + payload)))
+                    pump(message.header.command, now: now, into: &actions)
+                    return
+                }
                 actions.append(.toControl(.impression(worker: worker, record: record)))
             }
             actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
@@ -181,7 +221,14 @@ extension BrokerCore {
                     into: &actions)
                 continue
             }
-            guard let worker = leastLoadedWorker(for: request.header) else {
+            guard let worker = leastLoadedWorker(for: request) else {
+                if let problem = widthProblem(request) {
+                    // No live worker's model takes rows this wide: say so now rather than at the timeout.
+                    queue.remove(at: index)
+                    locations[request.key] = nil
+                    reply(to: request, status: .badRequest, message: problem, into: &actions)
+                    continue
+                }
                 if !hasFreeSlot(for: service) { break }
                 index += 1
                 skipped += 1
@@ -200,15 +247,68 @@ extension BrokerCore {
         workers.values.contains { $0.services.contains(service) && $0.freeSlots > 0 }
     }
 
-    private func leastLoadedWorker(for request: Header) -> [UInt8]? {
+    /// Whether `worker` may take `request`: it offers the service and meets the version pin, its
+    /// model takes rows of the request's width (SCORE), and it serves a registered model whenever
+    /// one is promoted (a worker on the seeded or an unregistered file model takes no work then,
+    /// until WEIGHTS bring it the promoted version).
+    func isEligible(_ worker: WorkerRecord, for request: PendingRequest) -> Bool {
+        guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
+        if let columns = request.columns, columns != worker.inputWidth { return false }
+        if rollout != nil && worker.modelVersion == 0 { return false }
+        return true
+    }
+
+    /// Whether the version a worker claims is the registry's: its checkpoint hash is the one the
+    /// registry holds under that number. A worker that claims a number with other weights (from
+    /// another state directory, say) takes no work until WEIGHTS replace them. Always true for
+    /// version 0 and for a broker without a registry.
+    func holdsClaimedVersion(_ worker: WorkerRecord) -> Bool {
+        guard worker.modelVersion != 0, let registeredModels else { return true }
+        guard let registered = registeredModels[worker.modelVersion] else { return false }
+        return worker.modelSHA256 == registered
+    }
+
+    /// For a SCORE request whose rows no live worker's model takes (workers offer the service, none
+    /// has the request's width), the BAD_REQUEST message; otherwise `nil`.
+    func widthProblem(_ request: PendingRequest) -> String? {
+        guard let columns = request.columns else { return nil }
+        let offering = workers.values.filter { $0.services.contains(request.service) }
+        guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
+        let served = Dictionary(offering.map { ($0.inputWidth, $0.modelVersion) }, uniquingKeysWith: max)
+        let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }
+        return "rows have \(columns) features; no live worker takes them (\(expected.joined(separator: "; ")))"
+    }
+
+    /// Why no live worker may take `request` (the NO_WORKER or CONFLICT reply's message), or `nil`
+    /// when one may.
+    func ineligibilityReason(for request: PendingRequest) -> String? {
+        let service = request.service
+        let offering = workers.values.filter { $0.services.contains(service) }
+        guard !offering.contains(where: { isEligible($0, for: request) }) else { return nil }
+        if offering.isEmpty { return "no live worker offers \(service.name)" }
+        let versioned = offering.filter { $0.serves(request.header) }
+        if versioned.isEmpty {
+            return "no live worker serves model version \(request.header.modelVersion) for \(service.name)"
+        }
+        if let columns = request.columns, !versioned.contains(where: { $0.inputWidth == columns }) {
+            let widths = Set(versioned.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
+            return "no live worker serves rows of \(columns) features (served widths: \(widths))"
+        }
+        let promoted = rollout.map { String($0.version) } ?? "?"
+        return "no live worker has the promoted model version \(promoted) yet "
+            + "(workers on the seeded or an unregistered model take no work while a version is promoted)"
+    }
+
+    private func leastLoadedWorker(for request: PendingRequest) -> [UInt8]? {
         var best: [UInt8]?
         var bestLoad = Double.infinity
         // During a rollout, once any replica serves the new version, unpinned requests go only to
         // such replicas, so a client never sees the version go back.
         let rolledOut = rollout.map { rollout in
-            request.modelVersion == 0 && workers.values.contains { $0.modelVersion == rollout.version && $0.serves(request) }
+            request.header.modelVersion == 0
+                && workers.values.contains { $0.modelVersion == rollout.version && isEligible($0, for: request) }
         } ?? false
-        for worker in workers.values where worker.freeSlots > 0 && worker.serves(request) {
+        for worker in workers.values where worker.freeSlots > 0 && isEligible(worker, for: request) {
             if rolledOut && worker.modelVersion != rollout?.version { continue }
             let load = Double(worker.inflight.count) / Double(worker.slots)
             if load < bestLoad {

@@ -25,8 +25,16 @@ public struct BrokerCore: Sendable {
     var lastHeartbeatAt: UInt64 = 0
     /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
     public internal(set) var replyLatencies: [UInt64] = []
-    /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it.
+    /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it
+    /// (empty when its checkpoint cannot be read: workers then wait, and none is sent).
     var rollout: (version: UInt64, frames: [[UInt8]])?
+    /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
+    var rolledOutSHA: [UInt64: String] = [:]
+    /// RECOMMEND answers handed to the control plane with their impression and not yet sent.
+    var heldReplies = 0
+    /// Every registered version's checkpoint SHA-256, from the control plane; `nil` without a
+    /// `--state-dir` (then versions are not checked).
+    public var registeredModels: [UInt64: String]?
     /// The control plane's latest view of online learning, for the status document.
     public var onlineView: OnlineView?
     /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
@@ -76,6 +84,9 @@ public struct BrokerCore: Sendable {
             counters.add(.repliesUndeliverable)
         case .rollout(let version, let frames):
             rollout = (version, frames)
+            if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {
+                rolledOutSHA[version] = notice.sha256
+            }
             for identity in workers.keys { sendWeightsIfStale(identity, now: now, into: &actions, force: true) }
         }
     }
@@ -110,8 +121,11 @@ public struct BrokerCore: Sendable {
     /// Each live worker's display id and served version.
     public var workerVersions: [(id: String, version: UInt64)] { workers.values.map { ($0.hello.workerId, $0.modelVersion) } }
 
-    /// Requests queued or in flight.
-    public var outstandingRequests: Int { locations.count }
+    /// Requests queued or in flight, and answers held in the control plane until their impression is stored.
+    public var outstandingRequests: Int { locations.count + heldReplies }
+
+    /// The control plane sent a held answer (``ControlOutput/heldReply(identity:frames:)``).
+    public mutating func releaseHeldReply() { heldReplies = max(0, heldReplies - 1) }
 
     /// Live workers.
     public var liveWorkerCount: Int { workers.count }

@@ -55,6 +55,8 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case workersDisconnected = "workers_disconnected"
     /// Workers that sent READY again while registered.
     case workersReregistered = "workers_reregistered"
+    /// Workers registered under another id (`id#n`) because a live worker already had theirs.
+    case workersRenamed = "workers_renamed"
     /// Messages from workers the broker does not know.
     case unknownWorkerMessages = "unknown_worker_messages"
     /// WEIGHTS messages sent to stale replicas.

@@ -10,11 +10,27 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
     /// The durable store could not be opened.
     case store(StoreError)
 
+    /// Whether the state directory failed its integrity check (exit 65 rather than 73).
+    public var isDamagedState: Bool {
+        if case .store(.corruptDatabase) = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .bindFailed(let endpoint, let error): "cannot bind \(endpoint): \(error.message)"
         case .socketFailed(let error): "socket failure: \(error)"
-        case .store(let error): "cannot open the state directory: \(error)"
+        case .store(let error):
+            switch error {
+            case .corruptDatabase:
+                "refusing to serve from a damaged state directory: \(error). Stop here and restore "
+                    + "recpool.sqlite from a backup, or salvage it with sqlite3's .recover into a new file "
+                    + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
+            case .noSpace:
+                "cannot open the state directory: \(error). Free space on its file system and start again"
+            default:
+                "cannot open the state directory: \(error)"
+            }
         }
     }
 }

@@ -211,6 +211,10 @@ public final class BrokerReactor: Sendable {
                     case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
                     case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
+                    case .registry(let models): core.registeredModels = models
+                    case .heldReply(let identity, let frames):
+                        core.releaseHeldReply()
+                        actions.append(.sendToClient(identity: identity, frames: frames))
                     }
                 }
                 shell.perform(&actions, core: &core, now: now)

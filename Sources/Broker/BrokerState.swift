@@ -18,6 +18,14 @@ struct PendingRequest: Sendable {
     var service: Command { header.command }
     var key: ClientRequestKey { ClientRequestKey(client: client, requestId: header.requestId) }
 
+    /// For SCORE, the features per row: the tensor frame's `cols` (bytes 4–7, u32 LE), read without
+    /// copying the rows. `nil` for other services or a frame too short to say (the worker answers
+    /// BAD_REQUEST for it).
+    var columns: Int? {
+        guard header.command == .score, let frame = payload.first, frame.count >= 8 else { return nil }
+        return Int(frame[4]) | Int(frame[5]) << 8 | Int(frame[6]) << 16 | Int(frame[7]) << 24
+    }
+
     func isExpired(at now: BrokerInstant) -> Bool {
         header.isExpired(atEpochMillis: now.epochMillis)
     }
@@ -64,6 +72,15 @@ struct WorkerRecord: Sendable {
     var services: Set<Command>
     var slots: Int
     var modelVersion: UInt64
+    /// Features per row of the model it serves now (READY, then every 12-byte heartbeat).
+    var inputWidth: Int
+    /// The SHA-256 of the checkpoint it serves, when known; `nil` for the seeded model.
+    var modelSHA256: String?
+    /// Where its model comes from, for the status document: `registry`, `file` or `seeded`
+    /// (``BrokerCore`` says `unverified` for a claimed version whose hash the registry does not hold).
+    var modelSource: String {
+        modelVersion != 0 ? "registry" : (modelSHA256 == nil ? "seeded" : "file")
+    }
     var lastSeen: UInt64
     var inflight: Set<UInt64> = []
     var completed: UInt64 = 0

@@ -193,7 +193,9 @@ struct BrokerCommand: AsyncParsableCommand {
         } catch let error as BrokerError {
             switch error {
             case .bindFailed: throw DaemonExit.unavailable
-            case .store: throw DaemonExit.cannotCreate
+            case .store:
+                CommandOutput.printError("recpool-broker: \(error)")
+                throw error.isDamagedState ? DaemonExit.dataError : DaemonExit.cannotCreate
             case .socketFailed: throw DaemonExit.software
             }
         } catch {

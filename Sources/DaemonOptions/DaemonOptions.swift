@@ -73,6 +73,9 @@ public enum DaemonExit {
     public static let clean = ExitCode.success
     /// 64 (`EX_USAGE`): a bad flag, configuration key or value; restarting will not help.
     public static let usage = ExitCode.validationFailure
+    /// 65 (`EX_DATAERR`): the broker's state directory fails its check at start (the SQLite database
+    /// fails `PRAGMA quick_check`, or is not a database); restore or salvage it (docs/OPERATIONS.md).
+    public static let dataError = ExitCode(65)
     /// 66 (`EX_NOINPUT`): a file the configuration names (CURVE key, allow-list, model) cannot be read,
     /// or a secret key file is open to group or others (without `--allow-open-key-file`). An empty
     /// allow-list is not an error.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -7,9 +8,17 @@ import Glibc
 
 /// Content-addressed files: each blob is stored under the hex SHA-256 of its bytes, written to a
 /// temporary name, fsynced and renamed, so a reader never sees half a file.
+///
+/// Every read verifies the bytes against the name. A blob that fails is moved to `quarantine/`
+/// (kept for inspection, never served) and reported as ``StoreError/corruptBlob(_:)``; storing the
+/// same content again (re-importing a checkpoint, re-uploading a dataset) writes a good copy, which
+/// repairs it.
 public struct BlobStore: Sendable {
     /// The folder holding the blobs.
     public let directory: String
+
+    /// The folder that corrupt blobs are moved to (`<directory>/quarantine`).
+    public var quarantineDirectory: String { "\(directory)/quarantine" }
 
     /// Opens (and creates) the folder.
     public init(directory: String) throws(StoreError) {
@@ -29,55 +38,120 @@ public struct BlobStore: Sendable {
     /// The path of the blob named `sha256`.
     public func path(_ sha256: String) -> String { "\(directory)/\(sha256)" }
 
-    /// Whether the blob exists.
+    /// Whether a file for the blob exists (its content is not checked; ``get(_:)`` checks it).
     public func contains(_ sha256: String) -> Bool { FileManager.default.fileExists(atPath: path(sha256)) }
 
-    /// Stores `bytes` durably and returns their SHA-256. Storing the same bytes twice is a no-op.
+    /// Stores `bytes` durably and returns their SHA-256. Storing bytes that are already stored and
+    /// verify is a no-op; a stored copy that fails its checksum is quarantined and replaced.
+    /// - Throws: ``StoreError/noSpace(path:reason:)`` when the disk is full (nothing is left behind),
+    ///   ``StoreError/io(path:reason:)`` for other failures.
     @discardableResult
     public func put(_ bytes: [UInt8]) throws(StoreError) -> String {
         let sha = Self.digest(bytes)
-        if contains(sha) { return sha }
+        if contains(sha) {
+            do {
+                _ = try get(sha)
+                return sha
+            } catch .corruptBlob {
+                // Quarantined by `get`: write a good copy below.
+            } catch .missingBlob {
+                // Removed meanwhile: write it below.
+            }
+        }
         try Self.writeDurably(bytes, to: path(sha))
         return sha
     }
 
-    /// Reads a blob and verifies its checksum.
+    /// Reads a blob and verifies its checksum. A blob whose bytes do not hash to its name is moved
+    /// to ``quarantineDirectory`` before the error is thrown, so it is never read again.
     /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)``.
     public func get(_ sha256: String) throws(StoreError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path(sha256)) else { throw .missingBlob(sha256) }
         let bytes = [UInt8](data)
-        guard Self.digest(bytes) == sha256 else { throw .corruptBlob(sha256) }
+        guard Self.digest(bytes) == sha256 else {
+            quarantine(sha256)
+            throw .corruptBlob(sha256)
+        }
         return bytes
     }
 
-    /// Writes `bytes` to `path` through a temporary file, fsync and rename.
+    /// Checks that a blob exists and verifies, without keeping its bytes.
+    /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)`` (quarantined).
+    public func verify(_ sha256: String) throws(StoreError) {
+        _ = try get(sha256)
+    }
+
+    /// Moves the blob named `sha256` to ``quarantineDirectory`` (as `<sha256>.<epoch seconds>`).
+    /// - Returns: where it went, or `nil` when there was nothing to move or the move failed.
+    @discardableResult
+    public func quarantine(_ sha256: String) -> String? {
+        try? FileManager.default.createDirectory(atPath: quarantineDirectory, withIntermediateDirectories: true)
+        let target = "\(quarantineDirectory)/\(sha256).\(Int(Date().timeIntervalSince1970))"
+        return rename(path(sha256), target) == 0 ? target : nil
+    }
+
+    /// Bytes free for an unprivileged writer on the file system holding the blobs, or `nil` when unknown.
+    public func availableBytes() -> Int? {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return nil }
+        return Int(clamping: UInt64(info.f_bavail) &* UInt64(info.f_frsize))
+    }
+
+    /// Deletes the temporary files (`*.tmp-<pid>`) that a writer killed between write and rename
+    /// left behind. Call once at start-up, before anything writes.
+    /// - Returns: the names removed.
+    @discardableResult
+    public func removeTemporaryFiles() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let leftovers = names.filter { $0.contains(".tmp-") }
+        for name in leftovers { unlink("\(directory)/\(name)") }
+        return leftovers
+    }
+
+    /// Writes `bytes` to `path` through a temporary file, fsync and rename. On failure the
+    /// temporary file is removed, so a full disk leaves nothing behind.
+    /// - Throws: ``StoreError/noSpace(path:reason:)`` (ENOSPC, EDQUOT) or ``StoreError/io(path:reason:)``.
     public static func writeDurably(_ bytes: [UInt8], to path: String) throws(StoreError) {
         let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw .io(path: temporary, reason: String(cString: strerror(errno))) }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                written += n
+        do {
+            let fd = try FileDescriptor.open(
+                FilePath(temporary), .writeOnly, options: [.create, .truncate],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            try fd.closeAfter {
+                _ = try fd.writeAll(bytes)
+                guard fsync(fd.rawValue) == 0 else { throw Errno(rawValue: errno) }
             }
-            return fsync(fd) == 0
-        }
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            guard rename(temporary, path) == 0 else { throw Errno(rawValue: errno) }
+        } catch {
             unlink(temporary)
-            throw .io(path: path, reason: reason)
+            throw StoreError(error, path: path)
         }
+        syncDirectory(of: path)
+    }
+
+    /// Fsyncs the folder holding `path`, so a rename into it survives a crash.
+    static func syncDirectory(of path: String) {
         let folder = (path as NSString).deletingLastPathComponent
-        let dirFd = open(folder, O_RDONLY)
-        if dirFd >= 0 {
-            fsync(dirFd)
-            close(dirFd)
+        if let fd = try? FileDescriptor.open(FilePath(folder), .readOnly) {
+            fsync(fd.rawValue)
+            try? fd.close()
+        }
+    }
+}
+
+extension StoreError {
+    /// Maps a file-system error to ``noSpace(path:reason:)`` (ENOSPC, EDQUOT) or ``io(path:reason:)``.
+    init(_ error: any Error, path: String) {
+        if let errno = error as? Errno {
+            if errno == .noSpace || errno == .diskQuotaExceeded {
+                self = .noSpace(path: path, reason: "\(errno)")
+            } else {
+                self = .io(path: path, reason: "\(errno)")
+            }
+        } else if let error = error as? StoreError {
+            self = error
+        } else {
+            self = .io(path: path, reason: "\(error)")
         }
     }
 }

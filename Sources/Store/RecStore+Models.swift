@@ -35,6 +35,30 @@ extension RecStore {
         }
     }
 
+    /// The oldest version whose checkpoint is the blob `checkpointSHA`, or `nil`: a checkpoint's
+    /// content hash names at most one version, so importing it again finds this one.
+    public func model(checkpointSHA: String) throws(StoreError) -> ModelRecord? {
+        try read { db in
+            let promoted = try Self.promoted(db)
+            let sql = "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1"
+            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { Self.model($0, promoted) }
+        }
+    }
+
+    /// The version ``rollback()`` would promote: the newest earlier promotion of another version.
+    /// - Throws: ``StoreError/nothingToRollBack`` when there is none.
+    public func rollbackTarget() throws(StoreError) -> UInt64 {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC")
+            guard let current = rows.first else { throw StoreError.nothingToRollBack }
+            let currentVersion: Int64 = current["version"]
+            guard let previous = rows.dropFirst().first(where: { ($0["version"] as Int64) != currentVersion }) else {
+                throw StoreError.nothingToRollBack
+            }
+            return UInt64(previous["version"] as Int64)
+        }
+    }
+
     /// The version scoring uses now, if any was promoted.
     public func promotedVersion() throws(StoreError) -> UInt64? {
         try read { db in try Self.promoted(db) }

@@ -27,12 +27,41 @@ public final class RecStore: Sendable {
             // committed transaction survives power loss), and reads never wait for writes.
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
             database = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
+            try Self.check(database, path: "\(directory)/recpool.sqlite")
             try Self.migrator.migrate(database)
         } catch let error as StoreError {
             throw error
+        } catch let error as DatabaseError where Self.isCorruption(error) {
+            throw .corruptDatabase(path: "\(directory)/recpool.sqlite", problems: ["\(error)"])
         } catch {
             throw .database("\(error)")
         }
+        blobs.removeTemporaryFiles()
+    }
+
+    /// Runs `PRAGMA quick_check` (every page and index entry is well formed; O(N), no cross-index
+    /// checks) and throws when it finds anything.
+    /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming the first problems found.
+    static func check(_ database: DatabaseQueue, path: String) throws {
+        let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        guard problems == ["ok"] else { throw StoreError.corruptDatabase(path: path, problems: problems) }
+    }
+
+    /// Whether SQLite's error says the file is damaged or not a database.
+    static func isCorruption(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+    }
+
+    /// Maps a GRDB error to ``StoreError``: a full disk to ``StoreError/noSpace(path:reason:)``, a
+    /// damaged file to ``StoreError/corruptDatabase(path:problems:)``, anything else to ``StoreError/database(_:)``.
+    func storeError(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        let path = "\(directory)/recpool.sqlite"
+        if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_FULL { return .noSpace(path: path, reason: "\(error)") }
+            if Self.isCorruption(error) { return .corruptDatabase(path: path, problems: ["\(error)"]) }
+        }
+        return .database("\(error)")
     }
 
     static var migrator: DatabaseMigrator {
@@ -83,10 +112,8 @@ public final class RecStore: Sendable {
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try database.write(body)
-        } catch let error as StoreError {
-            throw error
         } catch {
-            throw .database("\(error)")
+            throw storeError(error)
         }
     }
 
@@ -94,10 +121,8 @@ public final class RecStore: Sendable {
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try database.read(body)
-        } catch let error as StoreError {
-            throw error
         } catch {
-            throw .database("\(error)")
+            throw storeError(error)
         }
     }
 

@@ -16,17 +16,27 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case nothingToRollBack
     /// An upload chunk does not fit the upload.
     case badUpload(String)
+    /// The disk holding the state directory is full (ENOSPC, EDQUOT) or lacks room for what was
+    /// asked; nothing was stored.
+    case noSpace(path: String, reason: String)
+    /// The SQLite database fails its integrity check (`PRAGMA quick_check`): the problems it found.
+    case corruptDatabase(path: String, problems: [String])
 
     public var description: String {
         switch self {
         case .io(let path, let reason): "\(path): \(reason)"
         case .database(let why): "database: \(why)"
         case .missingBlob(let sha): "no stored blob \(sha)"
-        case .corruptBlob(let sha): "stored blob \(sha) is corrupt (checksum mismatch)"
+        case .corruptBlob(let sha):
+            "stored blob \(sha) is corrupt (checksum mismatch); it was moved to blobs/quarantine. "
+                + "Store the same content again (recpool import, or upload the dataset again) to repair it"
         case .unknownJob(let id): "no job \(id)"
         case .unknownModel(let version): "no model version \(version)"
         case .nothingToRollBack: "there is no earlier promoted version to roll back to"
         case .badUpload(let why): "upload rejected: \(why)"
+        case .noSpace(let path, let reason): "no space left for \(path) (\(reason)); nothing was stored"
+        case .corruptDatabase(let path, let problems):
+            "the database \(path) is corrupt (PRAGMA quick_check: \(problems.prefix(3).joined(separator: "; ")))"
         }
     }
 }

@@ -1,11 +1,18 @@
+import Crypto
 import RecData
 import RecModel
 
 /// The model a worker serves, with the version that names it. A value: swapping replicas between
 /// batches is an assignment, so a batch is always scored entirely by one version.
+///
+/// Version numbers are the registry's only (docs/PROTOCOL.md): a replica built from WEIGHTS carries
+/// the registered version; one loaded from a file or seeded carries version 0, and a file's model
+/// is known by its checkpoint's SHA-256, never by the number stored inside the file.
 public struct ModelReplica: Sendable {
-    /// The model version in every reply this replica produces.
+    /// The model version in every reply this replica produces (0: no registered version).
     public var version: UInt64
+    /// The hex SHA-256 of the checkpoint bytes it was built from, or `nil` for the seeded model.
+    public var checkpointSHA256: String?
     /// The MLP interest model.
     public var mlp: MLP
     /// Ranks items from raw user context, when the model was trained with a feature specification.
@@ -31,20 +38,31 @@ public struct ModelReplica: Sendable {
     }
 
     /// Builds a replica from a decoded checkpoint, under the registry's version.
+    /// - Parameter sha256: the hex SHA-256 of the checkpoint's bytes, as the registry names them.
     /// - Throws: ``ReplicaError/notAnMLP(path:)`` for a checkpoint of another kind.
-    public init(checkpoint: Checkpoint, version: UInt64) throws(ReplicaError) {
+    public init(checkpoint: Checkpoint, version: UInt64, sha256: String? = nil) throws(ReplicaError) {
         guard case .mlp(let mlp) = checkpoint.model else { throw .notAnMLP(path: "WEIGHTS v\(version)") }
         self.init(version: version, mlp: mlp, featureSpec: checkpoint.featureSpec)
+        checkpointSHA256 = sha256
     }
 
-    /// Loads a checkpoint file written by `recpool fit`.
+    /// Loads a checkpoint file written by `recpool fit`, as an unregistered model: version 0 and
+    /// the SHA-256 of the file's bytes (the version number stored in the file is not used).
     /// - Throws: the checkpoint's typed error, naming what is wrong with the file.
     public static func load(checkpointPath path: String) throws -> ModelReplica {
-        let checkpoint = try Checkpoint.read(fromFile: path)
+        let bytes = try Checkpoint.readRawFile(path)
+        let checkpoint = try Checkpoint(decoding: bytes)
         guard case .mlp(let mlp) = checkpoint.model else {
             throw ReplicaError.notAnMLP(path: path)
         }
-        return ModelReplica(version: checkpoint.version, mlp: mlp, featureSpec: checkpoint.featureSpec)
+        var replica = ModelReplica(version: 0, mlp: mlp, featureSpec: checkpoint.featureSpec)
+        replica.checkpointSHA256 = Self.digest(bytes)
+        return replica
+    }
+
+    /// The hex SHA-256 of `bytes`.
+    public static func digest(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Scores `rows` rows of `inputWidth` features, row-major; one probability per row.

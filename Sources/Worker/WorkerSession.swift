@@ -87,6 +87,20 @@ public final class WorkerSession: Sendable {
         return shouldStop
     }
 
+    /// The 32 raw bytes of a hex SHA-256, or `nil` when `hex` is not 64 hex digits.
+    static func rawDigest(_ hex: String) -> [UInt8]? {
+        guard hex.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+
     private func hello(_ replica: ModelReplica) -> WireMessage {
         let hello = WorkerHello(
             workerId: configuration.workerId,
@@ -94,7 +108,7 @@ public final class WorkerSession: Sendable {
                 + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
             slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
-            host: ProcessInfo.processInfo.hostName, pid: getpid())
+            host: ProcessInfo.processInfo.hostName, pid: getpid(), modelSha256: replica.checkpointSHA256)
         return WireMessage(
             header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
     }
@@ -213,7 +227,9 @@ public final class WorkerSession: Sendable {
             if after >= lastBeat.addingSaturating(interval) {
                 lastBeat = after
                 let current = replica.withLock { $0 }
-                let load = WorkerLoad(slots: UInt32(configuration.slots), queued: 0)
+                let load = WorkerLoad(
+                    slots: UInt32(configuration.slots), queued: 0, inputWidth: UInt32(clamping: current.inputWidth),
+                    modelSHA256: current.checkpointSHA256.flatMap(Self.rawDigest))
                 try socket.send(
                     WireMessage(
                         header: Header(command: .heartbeat, modelVersion: current.version), payload: [load.encoded()]
@@ -298,6 +314,23 @@ public final class WorkerSession: Sendable {
         let header = message.header
         switch header.command {
         case .heartbeat:
+            if !registered, let frame = message.payload.first,
+                let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame)
+            {
+                if let requested = registration.requestedId {
+                    logger.warning(
+                        "another live worker has this id; the broker registered this one under another",
+                        metadata: ["id": "\(requested)", "registered_as": "\(registration.workerId)"])
+                }
+                if let promoted = registration.waitingForVersion {
+                    logger.warning(
+                        """
+                        this worker serves no registered model while one is promoted: \
+                        it takes no work until WEIGHTS bring it
+                        """,
+                        metadata: ["model_version": "\(promoted)"])
+                }
+            }
             registered = true
             if header.flags.contains(.drain) {
                 // The broker will send nothing more: either it answers our drain, or it orders one
@@ -320,7 +353,9 @@ public final class WorkerSession: Sendable {
                 logger.error("malformed WEIGHTS message ignored")
                 return .handled
             }
-            if notice.version != replica.withLock({ $0.version }) {
+            // A new number, or other weights under the same number (a claim the registry did not confirm).
+            let served = replica.withLock { ($0.version, $0.checkpointSHA256) }
+            if notice.version != served.0 || notice.sha256 != served.1 {
                 background.submit(.weights(notice: notice, bytes: message.payload[1], receivedAt: Clocks.monotonicMicros()))
             }
             return .handled

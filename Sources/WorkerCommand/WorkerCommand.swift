@@ -29,7 +29,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Display id (default: HOST-PID).")
     var id: String?
 
-    @Option(help: "A checkpoint written by `recpool fit`; without it, a seeded random MLP (version 0).")
+    @Option(
+        help: """
+            A checkpoint written by `recpool fit`, served as unregistered version 0 (known by its SHA-256) \
+            until the broker rolls out a registered one; without it, a seeded random MLP (version 0).
+            """)
     var model: String?
 
     @Option(help: "Input width of the seeded random MLP when no --model is given.")
@@ -95,6 +99,8 @@ struct WorkerCommand: AsyncParsableCommand {
             "serving",
             metadata: [
                 "model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)",
+                // A file's model is unregistered (version 0) and known by its hash until WEIGHTS replace it.
+                "model_sha256": "\(replica.checkpointSHA256 ?? "seeded")",
             ])
         var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
         configuration.slots = slots

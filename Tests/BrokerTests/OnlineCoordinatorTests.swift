@@ -212,3 +212,45 @@ struct OnlineCoordinatorTests {
         #expect(h.clientReplies().last?.header.status == .conflict)
     }
 }
+
+@Suite("Online coordinator: held slates")
+struct HeldSlateCoordinatorTests {
+    /// The held answers the coordinator released to clients, decoded.
+    static func released(_ h: OnlineHarness) -> [WireMessage] {
+        h.take().compactMap {
+            if case .heldReply(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+
+    @Test("a held slate goes to its client only after the group commit that stores its impression")
+    func releasedAfterCommit() throws {
+        let h = try OnlineHarness()
+        _ = h.take()
+        let record = ImpressionRecord(
+            impressionId: "held-1", createdMs: 1_000, version: h.coordinator.version,
+            userFeatures: ["user_feature_0": "u0_01"], slate: [3, 7, 9], propensities: [0.5, 0.25, 0.1],
+            scores: [0.1, 0.05, 0.01])
+        let slate = WireMessage(
+            header: Header(command: .recommend, isReply: true, requestId: 41), payload: [Array("{\"items\":[]}".utf8)])
+        h.coordinator.handleImpression(worker: "w-a", record: WireJSON.encode(record), reply: ([9], slate.frames()))
+        #expect(Self.released(h).isEmpty)
+        h.coordinator.flushPending()
+        let sent = Self.released(h)
+        #expect(sent.map(\.header.requestId) == [41] && sent.first?.header.status == .ok)
+        #expect(try h.coordinator.store.impressions(after: 0, limit: 10).map(\.id).contains("held-1"))
+    }
+
+    @Test("a held slate whose impression record is malformed is answered INTERNAL saying feedback cannot be taken")
+    func refusedWhenUnusable() throws {
+        let h = try OnlineHarness()
+        _ = h.take()
+        let slate = WireMessage(
+            header: Header(command: .recommend, isReply: true, requestId: 42), payload: [Array("{\"items\":[]}".utf8)])
+        h.coordinator.handleImpression(worker: "w-a", record: Array("not json".utf8), reply: ([9], slate.frames()))
+        let sent = Self.released(h)
+        #expect(sent.map(\.header.requestId) == [42])
+        #expect(sent.first?.header.status == .internal)
+        #expect(sent.first?.errorText?.contains("feedback on it could not be taken") == true)
+    }
+}

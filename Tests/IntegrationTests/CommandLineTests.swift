@@ -124,7 +124,7 @@ struct RecommendTests {
         #expect(warm.code == 0, "\(warm.stderr)")
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(warm.stdout.utf8)) as? [String: Any])
         let items = try #require(answer["items"] as? [[String: Any]])
-        #expect(items.count == 5 && answer["model_version"] as? Int == 4 && answer["source"] as? String == "model")
+        #expect(items.count == 5 && answer["model_version"] as? Int == 0 && answer["source"] as? String == "model")
         let scores = items.compactMap { $0["score"] as? Double }
         #expect(scores == scores.sorted(by: >))
 

@@ -57,7 +57,8 @@ struct MetricsTests {
         let client = try await cluster.startPool(brokerArguments: ["--metrics", "127.0.0.1:\(brokerPort)"], workers: ["w1"], workerArguments: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"])
         defer { client.close() }
         for _ in 0..<5 { _ = try await client.score(rows: [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]]) }
-        _ = try? await client.score(rows: [[1, 2]])  // a BAD_REQUEST
+        // A BAD_REQUEST from the broker: rows of a width no live model takes never reach a worker (issue 13).
+        _ = try? await client.score(rows: [[1, 2]])
         try await Task.sleep(for: .milliseconds(200))  // one reactor tick publishes the counters
 
         let broker = try await Self.scrape(brokerPort)
@@ -66,14 +67,13 @@ struct MetricsTests {
         #expect(broker["recpool_broker_replies_total{status=\"bad_request\"}"] == 1)
         #expect(broker["recpool_broker_live_workers"] == 1)
         #expect(broker["recpool_broker_queue_depth{service=\"score\"}"] == 0)
-        #expect(broker["recpool_broker_reply_latency_seconds_count"] == 6)
+        #expect(broker["recpool_broker_reply_latency_seconds_count"] == 5)  // dispatched requests only
         #expect(broker["recpool_broker_worker_model_version{worker=\"w1\"}"] == 0)
 
         let worker = try await Self.scrape(workerPort)
-        // Rows scored are rows computed: the BAD_REQUEST's row was received, never scored.
         #expect(worker["recpool_worker_rows_total"] == 10)
         #expect((worker["recpool_worker_batches_total"] ?? 0) >= 1)
-        #expect(worker["recpool_worker_error_replies_total"] == 1)
+        #expect(worker["recpool_worker_error_replies_total"] == nil || worker["recpool_worker_error_replies_total"] == 0)
         #expect(worker["recpool_worker_compute_seconds_count"] != nil)
         #expect(worker["recpool_worker_model_version"] == 0)
     }

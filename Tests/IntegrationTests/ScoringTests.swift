@@ -186,9 +186,11 @@ struct CheckpointServingTests {
         let client = try await cluster.client()
         defer { client.close() }
         let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
-        #expect(status.workers[0].modelVersion == 7 && status.workers[0].inputWidth == 3)
+        // Decision 6: a file's model is unregistered (version 0, known by its hash), whatever number the file holds.
+        #expect(status.workers[0].modelVersion == 0 && status.workers[0].inputWidth == 3)
+        #expect(status.workers[0].modelSource == "file" && status.workers[0].modelSha256?.count == 64)
         let scores = try await client.score(rows: [[0.1, 0.2, 0.3], [0.9, 0.8, 0.7]])
-        #expect(scores.modelVersion == 7)
+        #expect(scores.modelVersion == 0)
         let want = try #require(expected["scores"] as? [Double])
         #expect(zip(scores.values, want).allSatisfy { abs(Double($0) - $1) < 1e-6 })
     }

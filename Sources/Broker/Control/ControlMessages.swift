@@ -10,6 +10,10 @@ public enum ControlInput: Sendable {
     case workers([TrainingWorker])
     /// An impression record a worker attached to a RECOMMEND reply (JSON ``ImpressionRecord``).
     case impression(worker: String, record: [UInt8])
+    /// An impression record with the RECOMMEND reply it came with, held until the record is stored:
+    /// the control plane sends `frames` to `client` after the commit, or an error reply saying the
+    /// impression was not stored (so feedback on the slate could not be taken).
+    case heldImpression(worker: String, record: [UInt8], client: [UInt8], frames: [[UInt8]])
     /// The guard's verdict on a sync's candidate (from the guard's thread).
     case guardVerdict(sync: UInt64, decision: GuardDecision)
 }
@@ -38,10 +42,16 @@ public struct TrainingWorker: Sendable, Hashable {
 public enum ControlOutput: Sendable {
     /// Send frames to a client.
     case toClient(identity: [UInt8], frames: [[UInt8]])
+    /// Send a held RECOMMEND answer to a client (its slate once the impression is stored, or the error
+    /// that replaces it): the core counts it as answered, so a shutdown drain waits for it.
+    case heldReply(identity: [UInt8], frames: [[UInt8]])
     /// Send frames to a worker.
     case toWorker(identity: [UInt8], frames: [[UInt8]])
     /// Roll this version out to every scoring replica: the complete WEIGHTS message frames.
     case rollout(version: UInt64, frames: [[UInt8]])
     /// The online learner's state changed: shown in the status document.
     case online(OnlineView)
+    /// Every registered model version and its checkpoint's SHA-256: a worker that claims a version
+    /// is checked against it (sent at start and after each registration).
+    case registry([UInt64: String])
 }

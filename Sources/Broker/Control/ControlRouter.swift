@@ -34,6 +34,12 @@ struct ControlRouter {
             online?.updateWorkers(live, nowMs: nowMs)
         case .impression(let worker, let record):
             online?.handleImpression(worker: worker, record: record)
+        case .heldImpression(let worker, let record, let client, let frames):
+            if let online {
+                online.handleImpression(worker: worker, record: record, reply: (client, frames))
+            } else {
+                jobs.emit(.heldReply(identity: client, frames: frames))
+            }
         case .guardVerdict(let sync, let decision):
             online?.handleVerdict(sync: sync, decision: decision, nowMs: nowMs)
         }

@@ -55,18 +55,31 @@ extension JobCoordinator {
                     answer(identity, header, .badRequest, text: "promote needs `version`")
                     return
                 }
+                // The checkpoint is read and verified before the promotion is stored: a corrupt blob
+                // is quarantined and the promotion refused, so "promoted" means "can be served".
+                let (model, bytes) = try verifiedCheckpoint(version)
                 try store.promote(version)
-                publishRollout(version)
+                publishRollout(model, bytes: bytes)
                 answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
             case "import":
                 guard message.payload.count >= 2, message.payload[1].starts(with: Array("RECPOOLM".utf8)) else {
                     answer(identity, header, .badRequest, text: "import needs a RecPool checkpoint (from recpool fit) in frame 2")
                     return
                 }
+                // Writes the blob, or repairs a quarantined copy of the same content.
                 let sha = try store.blobs.put(message.payload[1])
-                let version = try store.registerModel(
-                    job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
-                logger.info("model imported", metadata: ["model_version": "\(version)"])
+                let version: UInt64
+                if let existing = try store.model(checkpointSHA: sha) {
+                    // One content hash, one version: the same checkpoint imported again is that version.
+                    version = existing.version
+                    logger.info("model imported again; its blob is verified", metadata: ["model_version": "\(version)"])
+                    if try store.promotedVersion() == version { publishRollout(existing, bytes: message.payload[1]) }
+                } else {
+                    version = try store.registerModel(
+                        job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
+                    logger.info("model imported", metadata: ["model_version": "\(version)"])
+                    publishRegistry()
+                }
                 answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
             case "fetch":
                 guard let version = request.version, let model = try store.model(version) else {
@@ -78,8 +91,10 @@ extension JobCoordinator {
                 reply.command = .control
                 emit(.toClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(view(model)), bytes]))
             case "rollback":
-                let version = try store.rollback()
-                publishRollout(version)
+                let version = try store.rollbackTarget()
+                let (model, bytes) = try verifiedCheckpoint(version)
+                try store.promote(version)
+                publishRollout(model, bytes: bytes)
                 answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
             default:
                 answer(identity, header, .badRequest, text: "unknown CONTROL op \"\(request.op)\"")
@@ -87,7 +102,8 @@ extension JobCoordinator {
         } catch let error as StoreError {
             switch error {
             case .unknownJob, .unknownModel, .missingBlob: answer(identity, header, .notFound, text: error.description)
-            case .nothingToRollBack, .badUpload: answer(identity, header, .conflict, text: error.description)
+            case .nothingToRollBack, .badUpload, .corruptBlob:
+                answer(identity, header, .conflict, text: error.description)
             default: answer(identity, header, .internal, text: error.description)
             }
         } catch {
@@ -110,6 +126,7 @@ extension JobCoordinator {
                 answer(identity, header, .notFound, text: "no uploaded dataset \(sha)")
                 return
             }
+            try store.blobs.verify(sha)  // a corrupt copy is quarantined and refused: upload the file again
         }
         let id = "job-\(try store.nextSequence("job"))"
         let specText = String(decoding: WireJSON.encode(spec), as: UTF8.self)

@@ -35,7 +35,12 @@ extension JobCoordinator {
         let uploaded = job.spec.dataset.hasPrefix("sha256:") ? String(job.spec.dataset.dropFirst(7)) : nil
         var dataset: [UInt8]? = nil
         if let uploaded, !(datasetHolders[uploaded]?.contains(worker) ?? false) {
-            dataset = try? store.blobs.get(uploaded)
+            do {
+                dataset = try store.blobs.get(uploaded)
+            } catch {
+                fail(job.record.id, "the uploaded dataset cannot be read: \(error)")
+                return
+            }
         }
         let assignment = RoundAssignment(
             job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
@@ -150,15 +155,16 @@ extension JobCoordinator {
             let version = try store.registerModel(
                 job: id, datasetSHA: report.datasetSHA, hyperparameters: job.record.spec, metrics: metrics,
                 checkpointSHA: sha)
+            publishRegistry()
             job.record.state = .completed
             job.record.modelVersion = version
             job.record.metrics = metrics
             try store.updateJob(job.record)
             jobs[id] = nil
             logger.info("job complete", metadata: ["job_id": "\(id)", "model_version": "\(version)"])
-            if job.spec.promote {
+            if job.spec.promote, let model = try store.model(version) {
                 try store.promote(version)
-                publishRollout(version)
+                publishRollout(model, bytes: checkpoint)
             }
         } catch {
             fail(id, "could not register the model: \(error)")
@@ -175,16 +181,39 @@ extension JobCoordinator {
         jobs[id] = nil
     }
 
-    /// Tells the reactor to roll `version` out to every scoring replica.
-    func publishRollout(_ version: UInt64) {
-        guard let model = try? store.model(version), let bytes = try? store.blobs.get(model.checkpointSHA) else {
-            logger.error("cannot roll out a version whose checkpoint is missing", metadata: ["model_version": "\(version)"])
-            return
+    /// A version's record and its checkpoint bytes, read and verified against the checkpoint's hash.
+    /// - Throws: ``StoreError/unknownModel(_:)``, ``StoreError/missingBlob(_:)``, or
+    ///   ``StoreError/corruptBlob(_:)`` (the blob was quarantined; importing the same file repairs it).
+    func verifiedCheckpoint(_ version: UInt64) throws(StoreError) -> (ModelRecord, [UInt8]) {
+        guard let model = try store.model(version) else { throw .unknownModel(version) }
+        do {
+            return (model, try store.blobs.get(model.checkpointSHA))
+        } catch {
+            logger.error(
+                "the checkpoint of a model version cannot be served",
+                metadata: ["model_version": "\(version)", "error": "\(error)"])
+            throw error
         }
+    }
+
+    /// Tells the reactor to roll `model` (whose verified checkpoint is `bytes`) out to every scoring replica.
+    func publishRollout(_ model: ModelRecord, bytes: [UInt8]) {
         let frames = [
-            Header(command: .weights, modelVersion: version).encoded(),
-            WireJSON.encode(WeightsNotice(version: version, sha256: model.checkpointSHA)), bytes,
+            Header(command: .weights, modelVersion: model.version).encoded(),
+            WireJSON.encode(WeightsNotice(version: model.version, sha256: model.checkpointSHA)), bytes,
         ]
-        emit(.rollout(version: version, frames: frames))
+        emit(.rollout(version: model.version, frames: frames))
+    }
+
+    /// Tells the reactor every registered version's checkpoint hash, so workers' claims are checked.
+    func publishRegistry() {
+        guard let models = try? store.models() else { return }
+        emit(.registry(Dictionary(models.map { ($0.version, $0.checkpointSHA) }, uniquingKeysWith: { a, _ in a })))
+    }
+
+    /// Tells the reactor that `version` is promoted although its checkpoint cannot be read: no
+    /// WEIGHTS go out, and workers without a registered model take no work until it is repaired.
+    func publishUnavailableRollout(_ version: UInt64) {
+        emit(.rollout(version: version, frames: []))
     }
 }

@@ -58,11 +58,36 @@ final class JobCoordinator {
         do {
             for record in try store.jobs() where !record.state.isFinal {
                 guard let spec = try? WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8)) else { continue }
-                let state = try record.stateSHA.map { try store.blobs.get($0) } ?? []
+                let state: [UInt8]
+                do {
+                    state = try record.stateSHA.map { sha throws(StoreError) in try store.blobs.get(sha) } ?? []
+                } catch {
+                    // Its last round's state is unreadable: the job cannot resume where it was.
+                    var failed = record
+                    failed.state = .failed
+                    failed.error = "cannot resume after a restart: \(error)"
+                    try? store.updateJob(failed)
+                    logger.error("job cannot resume", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
+                    continue
+                }
                 jobs[record.id] = RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
                 logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
             }
-            if let version = try store.promotedVersion() { publishRollout(version) }
+            publishRegistry()
+            if let version = try store.promotedVersion() {
+                do {
+                    let (model, bytes) = try verifiedCheckpoint(version)
+                    publishRollout(model, bytes: bytes)
+                } catch {
+                    logger.critical(
+                        """
+                        the promoted model version cannot be served; workers without it take no work until \
+                        its checkpoint is imported again (recpool import) or another version is promoted
+                        """,
+                        metadata: ["model_version": "\(version)", "error": "\(error)"])
+                    publishUnavailableRollout(version)
+                }
+            }
         } catch {
             logger.error("cannot load durable state", metadata: ["error": "\(error)"])
         }
@@ -91,7 +116,7 @@ final class JobCoordinator {
             default:
                 break
             }
-            jobs[id] = job
+            if jobs[id] != nil { jobs[id] = job }  // `send` fails the job when its dataset is unreadable
         }
         tick(nowMs: nowMs)
     }

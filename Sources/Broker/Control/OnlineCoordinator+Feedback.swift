@@ -4,19 +4,42 @@ import Shared
 
 extension OnlineCoordinator {
     /// Queues an impression record a worker attached to its RECOMMEND reply.
-    func handleImpression(worker: String, record bytes: [UInt8]) {
+    /// Queues an impression record for the next group commit. With `reply` (the RECOMMEND reply it
+    /// came with), the reply is sent only once the record is committed, or replaced by an error that
+    /// says it was not stored.
+    func handleImpression(worker: String, record bytes: [UInt8], reply: (client: [UInt8], frames: [[UInt8]])? = nil) {
         guard let record = try? WireJSON.decode(ImpressionRecord.self, from: bytes) else {
             logger.warning("a worker sent an impression record that does not decode", metadata: ["worker": "\(worker)"])
+            if let reply { refuseSlate(reply, because: "the worker's impression record does not decode") }
             return
         }
         if let problem = record.problem {
             logger.warning(
                 "a worker sent a malformed impression record",
                 metadata: ["worker": "\(worker)", "impression_id": "\(record.impressionId)", "problem": "\(problem)"])
+            if let reply { refuseSlate(reply, because: "the worker's impression record is malformed: \(problem)") }
             return
         }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
+        if let reply { pendingSlates.append(reply) }
+    }
+
+    /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
+    /// feedback on the slate could not be taken.
+    func refuseSlate(_ held: (client: [UInt8], frames: [[UInt8]]), because why: String) {
+        guard let first = held.frames.first, let header = try? Header(decoding: first) else {
+            emit(.heldReply(identity: held.client, frames: held.frames))  // never: the core built these frames
+            return
+        }
+        var request = header
+        request.isReply = false
+        var refusal = WireMessage.errorReply(
+            to: request, status: .internal,
+            message: "\(why); the slate was not logged, so feedback on it could not be taken: nothing was served")
+        refusal.header.attempt = header.attempt
+        refusal.header.brokerQueueMicros = header.brokerQueueMicros
+        emit(.heldReply(identity: held.client, frames: refusal.frames()))
     }
 
     /// Commits queued impressions and feedback in one transaction (a group commit), then answers the
@@ -25,8 +48,10 @@ extension OnlineCoordinator {
         guard !pendingImpressions.isEmpty || !pendingFeedback.isEmpty else { return }
         let impressions = pendingImpressions
         let feedback = pendingFeedback
+        let slates = pendingSlates
         pendingImpressions.removeAll(keepingCapacity: true)
         pendingFeedback.removeAll(keepingCapacity: true)
+        pendingSlates.removeAll(keepingCapacity: true)
         let inserted: [Bool]
         do {
             inserted = try store.commitOnline(
@@ -43,8 +68,11 @@ extension OnlineCoordinator {
             for pending in feedback {
                 reply(pending.identity, pending.header, .internal, text: "feedback not stored: \(error)")
             }
+            for slate in slates { refuseSlate(slate, because: "the impression could not be stored (\(error))") }
             return
         }
+        // Every held slate's impression is committed: the slates may go out.
+        for slate in slates { emit(.heldReply(identity: slate.client, frames: slate.frames)) }
         impressionCount = min(impressionCount + impressions.count, settings.impressionLogSize)
         viewDirty = true
         for (pending, new) in zip(feedback, inserted) {

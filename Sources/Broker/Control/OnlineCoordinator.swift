@@ -57,6 +57,8 @@ final class OnlineCoordinator {
     var replicas: [[UInt8]: ReplicaPolicyView] = [:]
     var pendingImpressions: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)] = []
     var pendingFeedback: [PendingFeedback] = []
+    /// RECOMMEND replies waiting for their impression's commit: (client, reply frames).
+    var pendingSlates: [(client: [UInt8], frames: [[UInt8]])] = []
     var outgoing: [[UInt8]: [LearnEvent]] = [:]
     var held: [LearnEvent] = []
     var unsynced: [[UInt8]: [LearnEvent]] = [:]

@@ -66,12 +66,17 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public var host: String
     /// Its process id.
     public var pid: Int32
+    /// The hex SHA-256 of the checkpoint it serves (a file's bytes or the registry's blob), or `nil`
+    /// for the seeded random model. A model loaded from a file has `model_version` 0 (unregistered)
+    /// and is known by this hash only.
+    public var modelSha256: String?
 
     /// Creates a hello document.
     public init(
         workerId: String, services: [String], slots: Int, inputWidth: Int, modelVersion: UInt64, host: String,
-        pid: Int32
+        pid: Int32, modelSha256: String? = nil
     ) {
+        self.modelSha256 = modelSha256
         self.workerId = workerId
         self.services = services
         self.slots = slots
@@ -82,33 +87,82 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     }
 }
 
-/// The worker's HEARTBEAT payload: 8 bytes, `[slots u32 LE][queued u32 LE]`.
+/// The worker's HEARTBEAT payload: `[slots u32 LE][queued u32 LE]` (8 bytes), optionally followed by
+/// `[input_width u32 LE]`, the features per row of the model it serves now (12 bytes), and then by
+/// the 32 raw bytes of that model's checkpoint SHA-256 (44 bytes). A shorter frame leaves what the
+/// broker knows of the served model unchanged.
 public struct WorkerLoad: Sendable, Hashable {
     /// The worker's current credit.
     public var slots: UInt32
     /// Requests waiting inside the worker.
     public var queued: UInt32
+    /// Features per row of the model served now, when reported.
+    public var inputWidth: UInt32?
+    /// The raw 32-byte SHA-256 of the served checkpoint, when reported (needs ``inputWidth``).
+    public var modelSHA256: [UInt8]?
 
     /// Creates a load report.
-    public init(slots: UInt32, queued: UInt32) {
+    public init(slots: UInt32, queued: UInt32, inputWidth: UInt32? = nil, modelSHA256: [UInt8]? = nil) {
         self.slots = slots
         self.queued = queued
+        self.inputWidth = inputWidth
+        self.modelSHA256 = inputWidth == nil || modelSHA256?.count != 32 ? nil : modelSHA256
     }
 
-    /// Encodes the 8-byte frame.
+    /// Encodes the 8-, 12- or 44-byte frame.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 8)
+        var writer = ByteWriter(capacity: 44)
         writer.append(slots)
         writer.append(queued)
+        if let inputWidth {
+            writer.append(inputWidth)
+            if let modelSHA256 { writer.append(modelSHA256) }
+        }
         return writer.bytes
     }
 
-    /// Decodes the 8-byte frame.
+    /// Decodes an 8-, 12- or 44-byte frame.
+    /// - Throws: ``WireError/badPayloadLength(expected:got:)`` for any other length.
     public init(decoding frame: [UInt8]) throws(WireError) {
-        guard frame.count == 8 else { throw .badPayloadLength(expected: 8, got: frame.count) }
+        guard frame.count == 8 || frame.count == 12 || frame.count == 44 else {
+            throw .badPayloadLength(expected: frame.count < 8 ? 8 : (frame.count < 12 ? 12 : 44), got: frame.count)
+        }
         var reader = ByteReader(frame)
         slots = reader.read()
         queued = reader.read()
+        inputWidth = frame.count >= 12 ? reader.read() as UInt32 : nil
+        modelSHA256 = frame.count == 44 ? Array(frame[12..<44]) : nil
+    }
+
+    /// ``modelSHA256`` as 64 lowercase hex digits.
+    public var modelSHA256Hex: String? { modelSHA256.map { $0.map { String(format: "%02x", $0) }.joined() } }
+}
+
+/// The broker's answer to a READY (a HEARTBEAT's optional payload frame, JSON): the id under which
+/// the worker is registered. It differs from the worker's own when another live worker already
+/// has that id (the broker appends `#2`, `#3`, …), so ids stay unique among live workers.
+public struct WorkerRegistration: Codable, Sendable, Hashable {
+    /// The id the broker registered the worker under (in `status`, metrics and `recpool drain`).
+    public var workerId: String
+    /// The id the worker asked for, when the broker had to change it; otherwise `nil`.
+    public var requestedId: String?
+    /// The promoted version the worker must load before it gets work, when it serves no registered
+    /// model (version 0) while one is promoted; otherwise `nil`.
+    public var waitingForVersion: UInt64?
+
+    /// Creates a registration answer.
+    public init(workerId: String, requestedId: String?, waitingForVersion: UInt64? = nil) {
+        self.workerId = workerId
+        self.requestedId = requestedId
+        self.waitingForVersion = waitingForVersion
+    }
+
+    /// Encodes every key, `null` included.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(workerId, forKey: .workerId)
+        try container.encode(requestedId, forKey: .requestedId)
+        try container.encode(waitingForVersion, forKey: .waitingForVersion)
     }
 }
 

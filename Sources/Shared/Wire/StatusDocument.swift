@@ -26,13 +26,26 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         public var errors: UInt64
         /// Its process id.
         public var pid: Int32
+        /// Where its model comes from: `registry` (a registered version, from WEIGHTS), `file` (an
+        /// unregistered checkpoint given with `--model`; version 0) or `seeded` (the seeded random
+        /// model; version 0).
+        public var modelSource: String
+        /// The SHA-256 of the checkpoint it serves, when known (`null` for the seeded model).
+        public var modelSha256: String?
+        /// The promoted version it must load before it takes work (it serves no registered model
+        /// while one is promoted), or `null` when it takes work.
+        public var waitingForVersion: UInt64?
 
         /// Creates a worker entry.
         public init(
             id: String, address: String, slots: Int, inflight: Int, modelVersion: UInt64, inputWidth: Int,
             heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32,
-            host: String = ""
+            host: String = "", modelSource: String = "registry", modelSha256: String? = nil,
+            waitingForVersion: UInt64? = nil
         ) {
+            self.modelSource = modelSource
+            self.modelSha256 = modelSha256
+            self.waitingForVersion = waitingForVersion
             self.id = id
             self.address = address
             self.host = host
@@ -45,6 +58,26 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             self.completed = completed
             self.errors = errors
             self.pid = pid
+        }
+
+        /// Encodes every key, `null` included (decision 4: a listed key is always present).
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(address, forKey: .address)
+            try container.encode(host, forKey: .host)
+            try container.encode(slots, forKey: .slots)
+            try container.encode(inflight, forKey: .inflight)
+            try container.encode(modelVersion, forKey: .modelVersion)
+            try container.encode(inputWidth, forKey: .inputWidth)
+            try container.encode(heartbeatAgeMs, forKey: .heartbeatAgeMs)
+            try container.encode(services, forKey: .services)
+            try container.encode(completed, forKey: .completed)
+            try container.encode(errors, forKey: .errors)
+            try container.encode(pid, forKey: .pid)
+            try container.encode(modelSource, forKey: .modelSource)
+            try container.encode(modelSha256, forKey: .modelSha256)
+            try container.encode(waitingForVersion, forKey: .waitingForVersion)
         }
     }
 
@@ -79,12 +112,16 @@ public struct StatusDocument: Codable, Sendable, Hashable {
     public var counters: [String: UInt64]
     /// Online learning, when the broker runs it.
     public var online: OnlineView?
+    /// The model version promoted in the registry, which every scoring worker is brought to, or
+    /// `null` when none is (or the broker has no `--state-dir`).
+    public var promotedVersion: UInt64?
 
     /// Creates a status document.
     public init(
         protocolVersion: Int, uptimeMs: UInt64, workers: [Worker], queues: [Queue], inflight: Int,
-        counters: [String: UInt64], online: OnlineView? = nil
+        counters: [String: UInt64], online: OnlineView? = nil, promotedVersion: UInt64? = nil
     ) {
+        self.promotedVersion = promotedVersion
         self.online = online
         self.protocolVersion = protocolVersion
         self.uptimeMs = uptimeMs
@@ -92,5 +129,18 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         self.queues = queues
         self.inflight = inflight
         self.counters = counters
+    }
+
+    /// Encodes the document; `promoted_version` is always present (`null` when none is promoted).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(protocolVersion, forKey: .protocolVersion)
+        try container.encode(uptimeMs, forKey: .uptimeMs)
+        try container.encode(workers, forKey: .workers)
+        try container.encode(queues, forKey: .queues)
+        try container.encode(inflight, forKey: .inflight)
+        try container.encode(counters, forKey: .counters)
+        try container.encodeIfPresent(online, forKey: .online)
+        try container.encode(promotedVersion, forKey: .promotedVersion)
     }
 }

@@ -49,7 +49,8 @@ final class BackgroundWork: Sendable {
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         guard digest == notice.sha256 else { throw .checksumMismatch(expected: notice.sha256, got: digest) }
         do {
-            return try ModelReplica(checkpoint: try Checkpoint(decoding: bytes), version: notice.version)
+            let checkpoint = try Checkpoint(decoding: bytes)
+            return try ModelReplica(checkpoint: checkpoint, version: notice.version, sha256: digest)
         } catch {
             throw .unusable("\(error)")
         }

@@ -35,6 +35,19 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// Renders a status document as text tables.
 enum StatusTable {
+    /// A worker's model as the VERSION column shows it: the registry's number, or `0 (file SHA…)` /
+    /// `0 (seeded)` for an unregistered model, with `, waiting for vN` while it takes no work.
+    static func version(_ w: StatusDocument.Worker) -> String {
+        var text = "\(w.modelVersion)"
+        switch w.modelSource {
+        case "file": text += " (file \(w.modelSha256.map { String($0.prefix(12)) } ?? "?"))"
+        case "seeded": text += " (seeded)"
+        default: break
+        }
+        if let waiting = w.waitingForVersion { text += ", waiting for v\(waiting)" }
+        return text
+    }
+
     /// The tables; with `rates` (from `--watch`), the worker table shows requests/s per worker.
     static func render(_ status: StatusDocument, rates: [String: Double]? = nil) -> String {
         var lines: [String] = []
@@ -46,13 +59,14 @@ enum StatusTable {
                 "online learning \(online.frozen ? "frozen" : "on"): policy version \(online.version), \(online.syncs) syncs "
                     + "(\(online.rejected) rejected), \(online.feedback) feedback events; see `recpool online status`")
         }
+        if let promoted = status.promotedVersion { lines.append("promoted model version \(promoted)") }
         lines.append("")
         var workerRows: [[String]]
         if let rates {
             workerRows = [["WORKER", "HOST", "SLOTS", "INFLIGHT", "VERSION", "REQ/S", "ERRORS", "HEARTBEAT"]]
             for w in status.workers {
                 workerRows.append([
-                    w.id, w.host.isEmpty ? "-" : w.host, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)",
+                    w.id, w.host.isEmpty ? "-" : w.host, "\(w.slots)", "\(w.inflight)", version(w),
                     rates[w.id].map { String(format: "%.0f", $0) } ?? "-", "\(w.errors)", "\(w.heartbeatAgeMs) ms",
                 ])
             }
@@ -62,7 +76,7 @@ enum StatusTable {
             ]
             for w in status.workers {
                 workerRows.append([
-                    w.id, w.host.isEmpty ? "-" : w.host, w.address, "\(w.slots)", "\(w.inflight)", "\(w.modelVersion)",
+                    w.id, w.host.isEmpty ? "-" : w.host, w.address, "\(w.slots)", "\(w.inflight)", version(w),
                     "\(w.inputWidth)", "\(w.completed)", "\(w.errors)", "\(w.heartbeatAgeMs) ms",
                 ])
             }

@@ -1,0 +1,207 @@
+import Shared
+import Testing
+
+@testable import Broker
+
+/// Issue 13 §1 ("one name, one thing") on the core: widths, worker ids, and workers that serve no
+/// registered model while one is promoted.
+@Suite("Broker core: model identity")
+struct IdentityCoreTests {
+    let client: [UInt8] = [0xC1]
+    let narrow: [UInt8] = [0xA]
+    let wide: [UInt8] = [0xB]
+
+    static func register(
+        _ h: inout CoreHarness, _ identity: [UInt8], id: String, width: Int = 2, version: UInt64 = 1, pid: Int32 = 1,
+        sha: String? = nil
+    ) {
+        let hello = WorkerHello(
+            workerId: id, services: ["SCORE"], slots: 4, inputWidth: width, modelVersion: version, host: "h", pid: pid,
+            modelSha256: sha)
+        h.feed(
+            .worker(
+                identity: identity,
+                frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: "127.0.0.1"))
+    }
+
+    static func score(_ h: inout CoreHarness, from client: [UInt8], id: UInt64, cols: Int) {
+        let message = WireMessage(
+            header: Header(command: .score, requestId: id),
+            payload: [Tensor(rows: 1, cols: cols, values: [Float](repeating: 0.5, count: cols)).encoded()])
+        h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+    }
+
+    @Test("rows go only to a worker whose model has their width (153 and 154 wide 'v1' fleets)")
+    func routesByWidth() {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "n", width: 153)
+        Self.register(&h, wide, id: "w", width: 154)
+        for id in 1...6 { Self.score(&h, from: client, id: UInt64(id), cols: 154) }
+        for id in 7...12 { Self.score(&h, from: client, id: UInt64(id), cols: 153) }
+        let dispatched = h.dispatches
+        #expect(dispatched.count == 8)  // 4 slots each
+        for sent in dispatched {
+            let cols = try? Tensor(decoding: sent.message.payload[0], maxRows: 10, maxCols: 1000).cols
+            #expect(sent.identity == (cols == 154 ? wide : narrow))
+        }
+    }
+
+    @Test("rows no live model takes are refused BAD_REQUEST at once, naming the widths served")
+    func refusesUnservedWidth() throws {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "n", width: 153)
+        Self.score(&h, from: client, id: 1, cols: 7)
+        let reply = try #require(h.replies(to: client, id: 1).first)
+        #expect(reply.header.status == .badRequest)
+        #expect(reply.errorText?.contains("rows have 7 features") == true)
+        #expect(reply.errorText?.contains("expects 153") == true)
+        #expect(h.dispatches.isEmpty)
+    }
+
+    @Test("a 12-byte heartbeat updates the width the broker routes by and the status shows")
+    func heartbeatWidth() {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "n", width: 153)
+        let load = WorkerLoad(slots: 4, queued: 0, inputWidth: 154)
+        h.feed(
+            .worker(
+                identity: narrow,
+                frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), load.encoded()], peerAddress: nil))
+        #expect(h.core.statusDocument(now: h.now).workers.map(\.inputWidth) == [154])
+        Self.score(&h, from: client, id: 1, cols: 154)
+        #expect(h.dispatches.count == 1)
+    }
+
+    @Test("a second live worker with the same id is registered as id#2 and told so; one process reconnecting is not")
+    func uniqueIds() throws {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "dup", pid: 10)
+        Self.register(&h, wide, id: "dup", pid: 11)
+        #expect(h.core.statusDocument(now: h.now).workers.map(\.id) == ["dup", "dup#2"])
+        let ack = try #require(h.sentToWorkers.last { $0.identity == wide && $0.message.header.command == .heartbeat })
+        let registration = try WireJSON.decode(WorkerRegistration.self, from: try #require(ack.message.payload.first))
+        #expect(registration == WorkerRegistration(workerId: "dup#2", requestedId: "dup"))
+        #expect(h.core.counters[.workersRenamed] == 1)
+        // The same process (pid 10) on a new connection replaces its old registration.
+        Self.register(&h, [0xC], id: "dup", pid: 10)
+        #expect(h.core.statusDocument(now: h.now).workers.map(\.id).sorted() == ["dup", "dup#2"])
+        #expect(h.core.liveWorkerCount == 2)
+    }
+
+    @Test("while a version is promoted, a worker on the seeded or a file model takes no work, and status says so")
+    func unregisteredWorkersWait() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        Self.register(&h, narrow, id: "seeded", width: 2, version: 0)
+        // Version 1 is promoted but its checkpoint is unreadable: no WEIGHTS can go out.
+        h.feed(.rollout(version: 1, frames: []))
+        #expect(!h.sentToWorkers.contains { $0.message.header.command == .weights })
+        Self.score(&h, from: client, id: 1, cols: 2)
+        #expect(h.dispatches.isEmpty)
+        let status = h.core.statusDocument(now: h.now)
+        #expect(status.promotedVersion == 1)
+        #expect(status.workers.first?.waitingForVersion == 1)
+        #expect(status.workers.first?.modelSource == "seeded")
+        // A seeded worker registering now is told at once.
+        Self.register(&h, wide, id: "late", width: 2, version: 0)
+        let ack = try #require(h.sentToWorkers.last { $0.identity == wide && $0.message.header.command == .heartbeat })
+        let registration = try WireJSON.decode(WorkerRegistration.self, from: try #require(ack.message.payload.first))
+        #expect(registration.waitingForVersion == 1)
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: client, id: 1).first)
+        #expect(reply.header.status == .conflict)
+        #expect(reply.errorText?.contains("promoted model version 1") == true)
+    }
+
+    @Test("a file model is shown unregistered with its hash; after WEIGHTS it is the registry's version")
+    func fileModelStatus() {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "f", width: 2, version: 0, sha: "abc")
+        var worker = h.core.statusDocument(now: h.now).workers[0]
+        #expect(worker.modelVersion == 0 && worker.modelSource == "file" && worker.modelSha256 == "abc")
+        #expect(worker.waitingForVersion == nil)
+        let weights = [
+            Header(command: .weights, modelVersion: 3).encoded(), WireJSON.encode(WeightsNotice(version: 3, sha256: "def")),
+            [1],
+        ]
+        h.feed(.rollout(version: 3, frames: weights))
+        h.feed(.worker(identity: narrow, frames: [Header(command: .heartbeat, modelVersion: 3).encoded()], peerAddress: nil))
+        worker = h.core.statusDocument(now: h.now).workers[0]
+        #expect(worker.modelVersion == 3 && worker.modelSource == "registry" && worker.modelSha256 == "def")
+    }
+}
+
+@Suite("Broker core: a slate is acknowledged only once its impression is stored")
+struct HeldSlateTests {
+    @Test("with online learning running, a policy RECOMMEND reply goes to the control plane with its impression, not to the client")
+    func slateIsHeld() throws {
+        var h = CoreHarness()
+        h.core.onlineView = OnlineView(
+            enabled: true, frozen: false, version: 1, weightsSha256: "", syncs: 0, rejected: 0, lastSyncMs: 0,
+            syncIntervalMs: 1000, syncEvents: 100, impressions: 0, feedback: 0, duplicates: 0, pendingEvents: 0,
+            lastDecision: nil, replicas: [])
+        let hello = WorkerHello(
+            workerId: "w7", services: ["RECOMMEND", "POLICY"], slots: 2, inputWidth: 2, modelVersion: 1, host: "h", pid: 1)
+        h.feed(
+            .worker(
+                identity: [7], frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: nil))
+        let query = WireMessage(header: Header(command: .recommend, requestId: 5), payload: [Array("{}".utf8)])
+        h.feed(.client(identity: [1], frames: query.frames(), userId: nil))
+        let dispatched = try #require(h.sentToWorkers.last { $0.message.header.command == .recommend })
+        let record = Array("{\"impression_id\":\"x\"}".utf8)
+        let reply = WireMessage(
+            header: dispatched.message.header.reply(status: .ok, modelVersion: 3),
+            payload: [Array("{\"items\":[]}".utf8), record])
+        h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
+        #expect(h.replies(to: [1], id: 5).isEmpty)
+        let held = h.toControl.compactMap { input -> (String, [UInt8], [UInt8], [[UInt8]])? in
+            if case .heldImpression(let worker, let bytes, let client, let frames) = input { return (worker, bytes, client, frames) }
+            return nil
+        }
+        #expect(held.count == 1)
+        let (worker, bytes, client, frames) = try #require(held.first)
+        #expect(worker == "w7" && bytes == record && client == [1])
+        let message = try WireMessage(decoding: frames)
+        #expect(message.header.requestId == 5 && message.payload.count == 1)
+        // Answered by the worker, but outstanding until the control plane sends it (a shutdown drain waits).
+        #expect(h.core.inflightCount == 0 && h.core.outstandingRequests == 1)
+        h.core.releaseHeldReply()
+        #expect(h.core.outstandingRequests == 0)
+    }
+}
+
+@Suite("Broker core: claimed versions are checked against the registry")
+struct ClaimedVersionTests {
+    @Test("a worker claiming version 1 with other weights than the registry's v1 takes no work and is sent the promoted weights")
+    func mismatchedClaim() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.core.registeredModels = [1: "registry-v1"]
+        let weights = [
+            Header(command: .weights, modelVersion: 1).encoded(),
+            WireJSON.encode(WeightsNotice(version: 1, sha256: "registry-v1")), [1],
+        ]
+        h.feed(.rollout(version: 1, frames: weights))
+        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "other-v1")
+        IdentityCoreTests.register(&h, [0xB], id: "good", width: 2, version: 1, sha: "registry-v1")
+        #expect(h.sentToWorkers.filter { $0.message.header.command == .weights }.map(\.identity) == [[0xA]])
+        for id in 1...4 { IdentityCoreTests.score(&h, from: [0xC1], id: UInt64(id), cols: 2) }
+        #expect(!h.dispatches.isEmpty && h.dispatches.allSatisfy { $0.identity == [0xB] })
+        let status = h.core.statusDocument(now: h.now)
+        let stale = try #require(status.workers.first { $0.id == "stale" })
+        #expect(stale.modelSource == "unverified" && stale.waitingForVersion == 1)
+        // A heartbeat that still reports the other weights leaves it unverified…
+        let other = [UInt8](repeating: 0x11, count: 32)
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
+        h.core.registeredModels = [1: hex([UInt8](repeating: 0x22, count: 32))]
+        let stillOther = WorkerLoad(slots: 4, queued: 0, inputWidth: 2, modelSHA256: other)
+        h.feed(.worker(identity: [0xA], frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), stillOther.encoded()], peerAddress: nil))
+        #expect(h.core.statusDocument(now: h.now).workers.first { $0.id == "stale" }?.modelSource == "unverified")
+        // …and once it reports the registry's hash (after WEIGHTS), it is verified.
+        let swapped = WorkerLoad(slots: 4, queued: 0, inputWidth: 2, modelSHA256: [UInt8](repeating: 0x22, count: 32))
+        h.feed(.worker(identity: [0xA], frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), swapped.encoded()], peerAddress: nil))
+        let verified = try #require(h.core.statusDocument(now: h.now).workers.first { $0.id == "stale" })
+        #expect(verified.modelSource == "registry" && verified.waitingForVersion == nil)
+    }
+}

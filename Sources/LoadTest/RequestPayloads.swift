@@ -15,8 +15,12 @@ public enum RequestPayloads {
 
     /// Tensors of `batch` rows each, drawn in order from a dataset and built by a ``FeatureSpec``
     /// fitted on it (so rows look like what the served model sees). Returns the payloads and the width.
-    public static func datasetScore(_ data: BanditDataset, batch: Int, count: Int = 16) throws -> ([[UInt8]], Int) {
-        let spec = try FeatureSpec.fit(on: data)
+    /// - Parameter servedSpec: the served model's own feature specification (from its checkpoint); rows are
+    ///   then built exactly as that model expects them. Without one, a specification is fitted on `data`.
+    public static func datasetScore(
+        _ data: BanditDataset, batch: Int, count: Int = 16, servedSpec: FeatureSpec? = nil
+    ) throws -> ([[UInt8]], Int) {
+        let spec = try servedSpec ?? FeatureSpec.fit(on: data)
         var row = 0
         let payloads = (0..<count).map { _ in
             var values: [Float] = []

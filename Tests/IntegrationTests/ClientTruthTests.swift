@@ -79,6 +79,33 @@ struct ClientTruthTests {
         #expect(failing.stdout.contains("errors"))
     }
 
+    @Test("loadtest --dataset builds rows with the promoted model's own feature specification (issue 13, 'client tools')")
+    func loadtestUsesTheServedSpecification() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("truth-state-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: state) }
+        // The seeded workers serve width 106; the promoted model is trained on other users than the load test reads.
+        let client = try await cluster.startPool(
+            brokerArguments: ["--state-dir", state.path], workers: ["w1"], workerArguments: ["--input-width", "106"])
+        defer { client.close() }
+        let broker = cluster.endpoints.frontend
+        let trained = try runTool(
+            "recpool",
+            ["train", "--broker", broker, "--dataset", "synthetic:users=2000,seed=3", "--epochs", "1", "--promote", "--follow"])
+        #expect(trained.code == 0, "\(trained.stderr)")
+        let load = try runTool(
+            "recpool",
+            [
+                "loadtest", "--broker", broker, "--dataset", "synthetic:users=1000,seed=9", "--concurrency", "2",
+                "--duration", "500ms", "--drain", "2s", "--json", "--quiet",
+            ])
+        #expect(load.code == 0, "\(load.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
+        #expect((summary["completed"] as? Int ?? 0) > 0)
+        #expect((summary["errors"] as? [String: Int])?.isEmpty == true, "\(summary)")
+    }
+
     @Test("local commands: overflow in predict exits 6 with no output, a tiny propensity exits 2 naming the line")
     func local() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("truth-\(getpid())-local")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecData
 import RecLoad
+import RecModel
 import Shared
 
 /// `recpool loadtest`: drives a pool with an open or closed loop, or sweeps levels like perf_analyzer.
@@ -111,8 +112,10 @@ struct LoadTestCommand: AsyncParsableCommand {
             var clients: [RecPoolClient] = []
             for _ in 0..<connections { clients.append(try await connection.connect()) }
             defer { clients.forEach { $0.close() } }
-            let served = recommend ? [] : ServedWidth.widths(in: try await clients[0].status())
-            let (command, payloads, rows) = try buildPayloads(served: served)
+            let status = recommend ? nil : try await clients[0].status()
+            let served = status.map(ServedWidth.widths(in:)) ?? []
+            let servedSpec = try await servedFeatureSpec(status, client: clients[0])
+            let (command, payloads, rows) = try buildPayloads(served: served, servedSpec: servedSpec)
             let target = RecPoolTarget(
                 clients: clients, command: command, payloads: payloads, rowsPerRequest: rows,
                 timeoutMs: connection.timeoutMs)
@@ -189,7 +192,30 @@ struct LoadTestCommand: AsyncParsableCommand {
             exitCode: .errorsDominate)
     }
 
-    private func buildPayloads(served: [Int]) throws -> (Command, [[UInt8]], Int) {
+    /// The feature specification of the registered model the SCORE workers serve, read from its checkpoint, so
+    /// that `--dataset` rows are built the way that model expects them (its width, its categories); `nil`
+    /// without a dataset, when the workers serve no single registered version, or when its checkpoint carries
+    /// no specification (rows are then built from a specification fitted on the dataset, and checked for width).
+    private func servedFeatureSpec(_ status: StatusDocument?, client: RecPoolClient) async throws -> FeatureSpec? {
+        guard dataset != nil, let status else { return nil }
+        // The promoted version is what every SCORE request is served by (the broker holds rows back from a
+        // replica still on another version); without one, the single registered version the workers serve.
+        let versions = Set(status.workers.filter { $0.services.contains("SCORE") }.map(\.modelVersion))
+        let single = versions.count == 1 ? versions.first : nil
+        guard let version = status.promotedVersion ?? single, version > 0 else { return nil }
+        let (_, bytes) = try await client.fetchModel(version: version)
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint(decoding: bytes) } catch {
+            throw CommandFailure("model version \(version) from the broker is unreadable: \(error)", exitCode: .protocolViolation)
+        }
+        guard !checkpoint.featureSpec.isEmpty else { return nil }
+        do { return try FeatureSpec.decode(checkpoint.featureSpec) } catch {
+            throw CommandFailure(
+                "model version \(version) carries an unreadable feature specification: \(error)", exitCode: .badInput)
+        }
+    }
+
+    private func buildPayloads(served: [Int], servedSpec: FeatureSpec?) throws -> (Command, [[UInt8]], Int) {
         var data: BanditDataset?
         if let dataset {
             var options = try DatasetOptions.parse([dataset])
@@ -204,11 +230,13 @@ struct LoadTestCommand: AsyncParsableCommand {
         let payloads: [[UInt8]]
         let featureWidth: Int
         do {
-            (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch)
+            (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch, servedSpec: servedSpec)
         } catch {
             throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: .badInput)
         }
-        _ = try resolveWidth(served: served, dataset: (dataset ?? data.name, featureWidth))
+        // Rows built with the served model's own specification fit it by construction (a replica still on an
+        // older version is not sent them); rows from a specification fitted here are checked against STATUS.
+        if servedSpec == nil { _ = try resolveWidth(served: served, dataset: (dataset ?? data.name, featureWidth)) }
         return (.score, payloads, batch)
     }
 

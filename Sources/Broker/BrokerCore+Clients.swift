@@ -65,8 +65,9 @@ extension BrokerCore {
 
     /// Why the authenticated role may not send `message`, or `nil` when it may.
     private func authorize(_ message: WireMessage, userId: String?) -> String? {
-        let role = userId.flatMap(PeerRole.init(rawValue:))
-        let name = role?.rawValue ?? "an unauthenticated peer"
+        let role = PeerRole(userId: userId)
+        let revoked = userId?.hasPrefix("revoked:") == true
+        let name = role?.rawValue ?? (revoked ? "a key the allow-lists no longer admit" : "an unauthenticated peer")
         let command = message.header.command
         guard AccessPolicy.allows(role, command: command) else { return "\(name) may not send \(command.name)" }
         guard command == .control else { return nil }
@@ -100,7 +101,7 @@ extension BrokerCore {
         default: return nil
         }
         if configuration.enforceRoles
-            && !AccessPolicy.allows(userId.flatMap(PeerRole.init(rawValue:)), command: header.command)
+            && !AccessPolicy.allows(PeerRole(userId: userId), command: header.command)
         {
             return nil
         }

@@ -225,7 +225,9 @@ extension BrokerCore {
                 if let problem = widthProblem(request) {
                     // No live worker's model takes rows this wide: say so now rather than at the timeout.
                     queue.remove(at: index)
+                    release(request)
                     locations[request.key] = nil
+                    counters.add(.invalidRequests)
                     reply(to: request, status: .badRequest, message: problem, into: &actions)
                     continue
                 }

@@ -70,8 +70,9 @@ public struct BrokerCore: Sendable {
                 identity: identity, headerFrame: headerFrame, messageBytes: messageBytes, frameCount: frameCount,
                 into: &actions)
         case .worker(let identity, let frames, let peerAddress, let userId):
-            if configuration.enforceRoles && userId != PeerRole.worker.rawValue {
-                // ZAP admits only worker keys on the backend; this is defence in depth.
+            if configuration.enforceRoles && PeerRole(userId: userId) != .worker {
+                // ZAP admits only worker keys on the backend (defence in depth), and a worker whose key was
+                // revoked by a reload is ignored: it expires within the liveness window and its work is re-dispatched.
                 counters.add(.unauthorizedWorkerMessages)
                 return
             }

@@ -46,6 +46,9 @@ public final class BrokerReactor: Sendable {
     private let logger: Logger
     /// The running ZAP handler, so the allow-lists can be replaced while the broker runs.
     private let zapHandler = LockedBox<ZAPHandler?>(nil)
+    /// The allow-lists in force and a generation that a reload bumps; the reactor re-reads them only when the
+    /// generation changed, so checking each message's key costs a set lookup.
+    private let allowLists = LockedBox<(generation: Int, security: BrokerSecurity?)>((0, nil))
     private let monitor: ConnectionMonitor
 
     /// Creates a reactor; nothing is bound until ``run(onBound:)``.
@@ -56,12 +59,21 @@ public final class BrokerReactor: Sendable {
     }
 
     /// Replaces the allow-lists of a running CURVE broker (on SIGHUP). Handshakes from now on are
-    /// judged by the new lists; peers already connected keep their sessions (ZAP runs once per
-    /// connection) until they disconnect.
+    /// judged by the new lists, and so is every message from then on: a connected peer whose key the
+    /// new lists no longer admit is refused per message (UNAUTHORIZED to a client, ignored from a
+    /// worker, which then expires), and one moved to another role has that role at once.
     /// - Returns: how many distinct peers admitted earlier the new lists no longer allow, or `nil`
     ///   when the broker runs without CURVE (or has not started).
     public func replaceAllowLists(_ lists: AllowLists) -> Int? {
-        zapHandler.withLock { $0 }?.replaceAllowLists(lists)
+        guard let handler = zapHandler.withLock({ $0 }) else { return nil }
+        let stillConnected = handler.replaceAllowLists(lists)
+        allowLists.withLock { state in
+            state.security?.clients = lists.clients
+            state.security?.trainers = lists.trainers
+            state.security?.workers = lists.workers
+            state.generation += 1
+        }
+        return stillConnected
     }
 
     /// Asks the running reactor to stop gracefully: new requests are refused with BUSY, what is held
@@ -186,7 +198,19 @@ public final class BrokerReactor: Sendable {
         let limits = settings.configuration.limits
         var memory = MemoryReturn()
         var shutdownDeadline: UInt64? = nil
+        allowLists.withLock { $0.security = settings.security }
+        var admission = (generation: 0, security: settings.security)
+        /// The `User-Id` a message is handled under: its key's role under the allow-lists in force now (a reload
+        /// moves a connected peer to its new role at once), or `revoked:KEY` when they no longer admit it.
+        func admitted(_ userId: String?, domain: String) -> String? {
+            guard let security = admission.security, let key = PeerRole.key(inUserId: userId) else { return userId }
+            guard let role = security.role(domain: domain, publicKey: key) else { return PeerRole.revokedUserId(key: key) }
+            return role.userId(key: key)
+        }
         while true {
+            if secure, allowLists.withLock({ $0.generation }) != admission.generation {
+                admission = allowLists.withLock { $0 }
+            }
             if stopRequested.withLock({ $0 }) {
                 let now = Self.now()
                 if shutdownDeadline == nil {
@@ -228,7 +252,7 @@ public final class BrokerReactor: Sendable {
                 core.handle(
                     .worker(
                         identity: identity, frames: Array(message.frames.dropFirst()), peerAddress: message.peerAddress,
-                        userId: message.userId),
+                        userId: admitted(message.userId, domain: BrokerSecurity.backendDomain)),
                     now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)
             }
@@ -246,7 +270,8 @@ public final class BrokerReactor: Sendable {
                     }
                     shed = core.requestToShed(
                         headerFrame: leading.frames[1], identity: leading.frames[0],
-                        payloadBytes: messageBytes - leading.frames[1].count, userId: leading.userId, now: now)
+                        payloadBytes: messageBytes - leading.frames[1].count,
+                        userId: admitted(leading.userId, domain: BrokerSecurity.frontendDomain), now: now)
                     return shed == nil
                 }
                 guard let message = received else { break }
@@ -270,7 +295,7 @@ public final class BrokerReactor: Sendable {
                     core.handle(
                         .client(
                             identity: message.frames[0], frames: Array(message.frames.dropFirst()),
-                            userId: message.userId),
+                            userId: admitted(message.userId, domain: BrokerSecurity.frontendDomain)),
                         now: now, into: &actions)
                 }
                 shell.perform(&actions, core: &core, now: now)

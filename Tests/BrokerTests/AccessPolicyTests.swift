@@ -46,6 +46,26 @@ struct AccessPolicyTests {
         #expect(h.core.counters[.unauthorizedRequests] == 2)
     }
 
+    @Test("a User-Id names its role and key (a Z85 key may hold ':'); a revoked key has no role and is refused per message")
+    func revokedKeys() {
+        #expect(PeerRole(userId: "client:ab:c") == .client && PeerRole.key(inUserId: "client:ab:c") == "ab:c")
+        #expect(PeerRole(userId: "trainer") == .trainer && PeerRole.key(inUserId: "trainer") == nil)
+        #expect(PeerRole(userId: PeerRole.revokedUserId(key: "k")) == nil && PeerRole(userId: nil) == nil)
+        var h = CoreHarness { $0.enforceRoles = true }
+        let status = WireMessage(header: Header(command: .status, requestId: 9))
+        h.feed(.client(identity: client, frames: status.frames(), userId: PeerRole.revokedUserId(key: "k")))
+        let reply = h.replies(to: client, id: 9).first
+        #expect(reply?.header.status == .unauthorized)
+        #expect(reply.flatMap { String(decoding: (try? $0.frame(0)) ?? [], as: UTF8.self) }?.contains("no longer admit") == true)
+        let hello = WorkerHello(
+            workerId: "x", services: ["SCORE"], slots: 1, inputWidth: 2, modelVersion: 0, host: "h", pid: 1)
+        let ready = WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames()
+        h.feed(.worker(identity: [1], frames: ready, peerAddress: nil, userId: PeerRole.revokedUserId(key: "w")))
+        #expect(h.core.liveWorkerCount == 0)
+        h.feed(.worker(identity: [1], frames: ready, peerAddress: nil, userId: PeerRole.worker.userId(key: "w")))
+        #expect(h.core.liveWorkerCount == 1)
+    }
+
     @Test("with roles enforced, backend messages from a non-worker are dropped")
     func coreDropsNonWorkers() {
         var h = CoreHarness { $0.enforceRoles = true }
@@ -58,7 +78,7 @@ struct AccessPolicyTests {
         #expect(h.core.liveWorkerCount == 1)
     }
 
-    @Test("the ZAP handler admits allow-listed keys per domain with the role as User-Id, and refuses the rest")
+    @Test("the ZAP handler admits allow-listed keys per domain with ROLE:KEY as User-Id, and refuses the rest")
     func zapAnswers() throws {
         let worker = try ZMQContext.generateCurveKeyPair()
         let client = try ZMQContext.generateCurveKeyPair()
@@ -74,8 +94,8 @@ struct AccessPolicyTests {
             guard let reply, reply.count == 8 else { return ("none", "") }
             return (String(decoding: reply[4], as: UTF8.self), String(decoding: reply[6], as: UTF8.self))
         }
-        #expect(status(handler.answer(request(BrokerSecurity.backendDomain, worker.publicKey))) == ("200", "worker"))
-        #expect(status(handler.answer(request(BrokerSecurity.frontendDomain, client.publicKey))) == ("200", "client"))
+        #expect(status(handler.answer(request(BrokerSecurity.backendDomain, worker.publicKey))) == ("200", "worker:\(worker.publicKey)"))
+        #expect(status(handler.answer(request(BrokerSecurity.frontendDomain, client.publicKey))) == ("200", "client:\(client.publicKey)"))
         #expect(status(handler.answer(request(BrokerSecurity.backendDomain, client.publicKey))).0 == "400")
         #expect(status(handler.answer(request(BrokerSecurity.frontendDomain, worker.publicKey))).0 == "400")
         #expect(status(handler.answer(request(BrokerSecurity.backendDomain, worker.publicKey, mechanism: "NULL"))).0 == "400")

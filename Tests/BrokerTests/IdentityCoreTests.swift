@@ -57,6 +57,10 @@ struct IdentityCoreTests {
         #expect(reply.errorText?.contains("rows have 7 features") == true)
         #expect(reply.errorText?.contains("expects 153") == true)
         #expect(h.dispatches.isEmpty)
+        // The refused request's bytes are no longer held against its client or the service (found when the
+        // byte limits and width routing met: every later request of that client was BUSY).
+        #expect(h.core.heldBytes == 0)
+        #expect(h.core.counters[.invalidRequests] == 1)
     }
 
     @Test("a 12-byte heartbeat updates the width the broker routes by and the status shows")

@@ -9,6 +9,27 @@ public enum PeerRole: String, Sendable, Hashable, CaseIterable {
     case trainer
     /// May register on the backend and serve requests; never admitted on the frontend.
     case worker
+
+    /// The ZAP `User-Id` the broker's ZAP handler gives a peer: `ROLE:KEY`, the role and the peer's CURVE public
+    /// key in Z85, so that every message names the key it came from and a revoked key is refused per message.
+    public func userId(key: String) -> String { "\(rawValue):\(key)" }
+
+    /// The role a ZAP `User-Id` names (`ROLE:KEY`, or a bare `ROLE`); `nil` for none, a revoked key (`revoked:KEY`)
+    /// or anything else.
+    public init?(userId: String?) {
+        guard let userId else { return nil }
+        let role = userId.split(separator: ":", maxSplits: 1).first.map(String.init) ?? userId
+        self.init(rawValue: role)
+    }
+
+    /// The CURVE public key (Z85) a ZAP `User-Id` of the form `ROLE:KEY` names.
+    public static func key(inUserId userId: String?) -> String? {
+        guard let userId, let colon = userId.firstIndex(of: ":") else { return nil }
+        return String(userId[userId.index(after: colon)...])
+    }
+
+    /// The `User-Id` the reactor hands on for a message whose key the allow-lists no longer admit.
+    public static func revokedUserId(key: String) -> String { "revoked:\(key)" }
 }
 
 /// Which role may send what. Pure, so the rules are tested without sockets.

@@ -126,7 +126,7 @@ final class ZAPHandler: Sendable {
         }
         counts.withLock { $0.accepted += 1 }
         admitted.withLock { _ = $0.insert(AdmittedPeer(domain: domain, key: key)) }
-        return reply("200", "OK", userId: role.rawValue)
+        return reply("200", "OK", userId: role.userId(key: key))
     }
 
     private func refused() {

@@ -630,6 +630,13 @@ def _(s):
     expect_error(h, payload, BAD_REQUEST)
 
 
+@check("control.unknown_key", "CONTROL requests (a key the request does not take is BAD_REQUEST naming it)")
+def _(s):
+    c = s.client()
+    h, payload = c.control({"op": "jobs", "schema": 1})
+    expect_error(h, payload, BAD_REQUEST, ["schema"])
+
+
 @check("control.models_and_jobs", "CONTROL requests (models, jobs)")
 def _(s):
     c = s.client()

@@ -89,6 +89,20 @@ struct TrainingDocumentTests {
         #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
     }
 
+    @Test("a CONTROL request with a key it does not take is refused, naming the key as the client wrote it")
+    func controlRequestUnknownKey() throws {
+        let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
+        #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
+        for (document, key) in [(#"{"op": "jobs", "schema": 1}"#, "`schema`"), (#"{"op": "models", "min_version": 2}"#, "`min_version`")] {
+            #expect {
+                try WireJSON.decode(ControlRequest.self, from: Array(document.utf8))
+            } throws: { error in
+                guard case WireError.badDocument(let why) = error else { return false }
+                return why.contains("unknown key \(key)") && why.contains("op, job, version")
+            }
+        }
+    }
+
     @Test("a single pack averages to itself bit for bit; two average by samples")
     func averaging() throws {
         let a = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1, 0.1, -2])])

@@ -53,6 +53,42 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.train = train
         self.upload = upload
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case op, job, version, train, upload, worker, corrupt, after, limit
+    }
+
+    /// A key of any name, to see every key a request holds.
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes a request, refusing a key that is not one of the arguments above: a misspelt or
+    /// unsupported argument is an error naming it, never silently ignored.
+    /// - Throws: `DecodingError.dataCorrupted` naming the unknown key (the broker answers BAD_REQUEST).
+    public init(from decoder: any Decoder) throws {
+        let known = Set(CodingKeys.allCases.map(\.stringValue))
+        for key in try decoder.container(keyedBy: AnyKey.self).allKeys where !known.contains(key.stringValue) {
+            // The decoder turned snake_case into camelCase: name the key as the client wrote it.
+            let name = key.stringValue.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+            let allowed = CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: "unknown key `\(name)` (a CONTROL request takes \(allowed))"))
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        op = try container.decode(String.self, forKey: .op)
+        job = try container.decodeIfPresent(String.self, forKey: .job)
+        version = try container.decodeIfPresent(UInt64.self, forKey: .version)
+        train = try container.decodeIfPresent(TrainJobSpec.self, forKey: .train)
+        upload = try container.decodeIfPresent(UploadChunk.self, forKey: .upload)
+        worker = try container.decodeIfPresent(String.self, forKey: .worker)
+        corrupt = try container.decodeIfPresent(String.self, forKey: .corrupt)
+        after = try container.decodeIfPresent(Int64.self, forKey: .after)
+        limit = try container.decodeIfPresent(Int.self, forKey: .limit)
+    }
 }
 
 /// One chunk of a dataset upload; the chunk's bytes travel in frame 2.

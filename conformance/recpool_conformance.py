@@ -1277,11 +1277,17 @@ def _(s):
     b = direct(s)
     frames = b.next(lambda h: h.command == HEARTBEAT, timeout_ms=3500)
     expect(frames is not None, "the worker heartbeats every second")
-    expect(len(frames) == 2 and len(frames[1]) in (8, 12), "payload [slots u32][queued u32]: %r" % frames[1:])
+    expect(len(frames) == 2 and len(frames[1]) in (8, 12, 44),
+           "payload [slots u32][queued u32], then [input_width u32], then 32 bytes of SHA-256: %r" % frames[1:])
     slots, _queued = struct.unpack_from("<II", frames[1])
     hello = json.loads(b.ready_document[0])
     expect(slots == hello["slots"], "an idle worker's slots is its total credit (%d vs READY %d)"
            % (slots, hello["slots"]))
+    if len(frames[1]) >= 12:
+        width = struct.unpack_from("<I", frames[1], 8)[0]
+        expect(width == hello["input_width"], "the heartbeat's width %d is READY's %d" % (width, hello["input_width"]))
+    if len(frames[1]) == 44:
+        expect(frames[1][12:].hex() == hello["model_sha256"], "the heartbeat's SHA-256 is READY's model_sha256")
 
 
 def direct_width(b):

@@ -361,14 +361,14 @@ def _(s):
 def _(s):
     c = s.client()
     h, payload = c.request(STATUS, reserved=1)
-    expect_error(h, payload, BAD_REQUEST, ["reserved"])
+    expect_error(h, payload, BAD_REQUEST, ["reserved header field at offset 5"])
 
 
 @check("header.reserved_tail", "Frame 0: the header (offset 52)")
 def _(s):
     c = s.client()
     h, payload = c.request(STATUS, tail=7)
-    expect_error(h, payload, BAD_REQUEST, ["reserved"])
+    expect_error(h, payload, BAD_REQUEST, ["reserved header field at offset 52"])
 
 
 @check("header.unknown_command", "Frame 0: the header; Status codes")
@@ -479,7 +479,8 @@ def _(s):
     for queue in status["queues"]:
         expect_keys(queue, QUEUE_KEYS, "queues[]")
     for name, value in status["counters"].items():
-        expect(isinstance(value, int) and value >= 0, "counter %s is %r" % (name, value))
+        expect(isinstance(value, int) and value > 0, "counter %s is %r (a zero counter is left out)" % (name, value))
+    expect(status["counters"].get("requests_status", 0) >= 1, "requests_status counts this client's STATUS requests")
 
 
 # --- SCORE through the real worker ----------------------------------------------------------------
@@ -503,7 +504,8 @@ def _(s):
     width = s.real_worker()["input_width"]
     c = s.client()
     h, payload = c.request(SCORE, [tensor([[1.0] * (width + 1)])])
-    expect_error(h, payload, BAD_REQUEST, [str(width), str(width + 1)])
+    expect_error(h, payload, BAD_REQUEST, ["rows have %d features; no live worker takes them" % (width + 1),
+                                           "expects %d" % width])
 
 
 @check("score.length_mismatch", "Tensor frame (length is exactly 8 + rows × cols × 4)")
@@ -589,6 +591,18 @@ def _(s):
     for deadline in (1, now_ms() - 1000):
         h, payload = c.request(SCORE, [tensor([[0.5] * width])], deadline_ms=deadline)
         expect_error(h, payload, EXPIRED)
+
+
+@check("deadline.refusal_order", "Frame 0: the header (the order of refusals)")
+def _(s):
+    c = s.client()
+    # A header problem comes before the deadline; the deadline before the payload.
+    h, payload = c.request(SCORE, [tensor([[0.5]])], flags=0x4, deadline_ms=1)
+    expect_error(h, payload, BAD_REQUEST, ["flags"])
+    h, payload = c.request(SCORE, [b"not a tensor"], deadline_ms=1)
+    expect_error(h, payload, EXPIRED)
+    h, payload = c.request(RECOMMEND, [b"{not json"], deadline_ms=1)
+    expect_error(h, payload, EXPIRED)
 
 
 @check("cancel.unknown_request", "Deadlines and cancellation (CANCEL)")

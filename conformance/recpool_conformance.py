@@ -644,10 +644,13 @@ def _(s):
     expect_error(h, payload, BAD_REQUEST)
 
 
-@check("control.unknown_key", "CONTROL requests (a key the request does not take is BAD_REQUEST naming it)")
+@check("control.unknown_key", "JSON documents; CONTROL requests (a key the request or its train spec does not take "
+                              "is BAD_REQUEST naming it)")
 def _(s):
     c = s.client()
     h, payload = c.control({"op": "jobs", "schema": 1})
+    expect_error(h, payload, BAD_REQUEST, ["schema"])
+    h, payload = c.control({"op": "train", "train": {"model": "mlp", "dataset": "obd:random/all", "schema": {}}})
     expect_error(h, payload, BAD_REQUEST, ["schema"])
 
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Shared
@@ -89,18 +90,37 @@ struct TrainingDocumentTests {
         #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
     }
 
-    @Test("a CONTROL request with a key it does not take is refused, naming the key as the client wrote it")
+    @Test("a CONTROL request with a key it does not take, at the top or in `train` or `upload`, is refused naming it")
     func controlRequestUnknownKey() throws {
         let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
         #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
-        for (document, key) in [(#"{"op": "jobs", "schema": 1}"#, "`schema`"), (#"{"op": "models", "min_version": 2}"#, "`min_version`")] {
+        let cases = [
+            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, corrupt, job"),
+            (#"{"op": "models", "min_version": 2}"#, "unknown key `min_version`"),
+            (#"{"op": "train", "train": {"model": "dqn", "gama": 0.5}}"#, "unknown key `gama` (`train` takes batch"),
+            (#"{"op": "upload", "upload": {"sha256": "ab", "chunk": 1}}"#, "unknown key `chunk` (`upload` takes"),
+        ]
+        for (document, message) in cases {
             #expect {
                 try WireJSON.decode(ControlRequest.self, from: Array(document.utf8))
             } throws: { error in
                 guard case WireError.badDocument(let why) = error else { return false }
-                return why.contains("unknown key \(key)") && why.contains("op, job, version")
+                return why.contains(message)
             }
         }
+    }
+
+    @Test("the keys a CONTROL request accepts in `train` and `upload` are exactly the ones their encoders write")
+    func controlRequestKnownKeys() throws {
+        func keys(_ frame: [UInt8]) throws -> Set<String> {
+            Set((try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any] ?? [:]).keys)
+        }
+        let spec = TrainJobSpec(dataset: "sha256:ab", workers: 2, syncEvery: 5)
+        #expect(try keys(WireJSON.encode(spec)) == ControlRequest.trainKeys)
+        let chunk = UploadChunk(sha256: "ab", name: "a.csv", totalBytes: 3, offset: 0, chunkSha256: "cd")
+        #expect(try keys(WireJSON.encode(chunk)) == ControlRequest.uploadKeys)
+        let request = ControlRequest(op: "upload", upload: chunk)
+        #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
     }
 
     @Test("a single pack averages to itself bit for bit; two average by samples")

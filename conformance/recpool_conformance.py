@@ -12,8 +12,11 @@ worker through the broker. Each check names the PROTOCOL.md section it tests. It
 check and, with --json FILE, a JSON report. Exit status: 0 when every check passed (or is listed in
 --pending and failed), 1 otherwise.
 
-The fake workers claim model versions no real deployment uses (7,000,001 and up) and receive only
-requests pinned with EXACT_VERSION to those versions, so they never take the real worker's traffic.
+Model version numbers are the registry's (PROTOCOL.md, Model versions): a worker claiming a number
+the registry does not hold takes no work. So the fake workers claim what a real one may: version 0
+(or, when a version is promoted, that version and its checkpoint's SHA-256), and each serves a
+width of its own (1,009 and up, never a real worker's): the broker routes a SCORE only to a worker
+of its width, so the fake workers receive only the suite's requests and never the real worker's.
 """
 import argparse
 import hashlib
@@ -50,7 +53,7 @@ MAX_MESSAGE_BYTES = 16 << 20
 MAX_ROWS = 8192
 MAX_COLUMNS = 4096
 
-FAKE_VERSION = 7_000_001
+FAKE_WIDTH = 1009
 RECV_MS = 5000
 
 
@@ -184,15 +187,22 @@ class Client(Peer):
 class FakeWorker(Peer):
     """A worker the suite plays itself, to see what the broker sends workers."""
 
-    def __init__(self, suite, name, version, slots=4, width=3, services=("SCORE",)):
+    def __init__(self, suite, name, version=None, slots=4, width=None, services=("SCORE",)):
+        """`version` None claims what the broker lets a worker serve (Suite.fake_model); `width`
+        None takes a width of its own (Suite.fake_width)."""
         super().__init__(suite, suite.args.backend, suite.worker_keys)
-        self.worker_id = "%s-%d-%d" % (name, os.getpid(), version)
+        self.sha256 = None
+        if version is None:
+            version, self.sha256 = suite.fake_model()
+        if width is None:
+            width = suite.fake_width()
+        self.worker_id = "%s-%d-%d" % (name, os.getpid(), width)
         self.version, self.slots, self.width, self.services = version, slots, width, list(services)
 
     def hello(self):
         return {"worker_id": self.worker_id, "services": self.services, "slots": self.slots,
-                "input_width": self.width, "model_version": self.version, "host": "conformance",
-                "pid": os.getpid()}
+                "input_width": self.width, "model_version": self.version, "model_sha256": self.sha256,
+                "host": "conformance", "pid": os.getpid()}
 
     def register(self):
         """Sends READY and waits for the broker's HEARTBEAT (section Commands, READY)."""
@@ -249,6 +259,31 @@ class Suite:
             self.client_keys = (args.curve_server_key, args.client_public_key, args.client_secret_key)
             self.worker_keys = (args.curve_server_key, args.worker_public_key, args.worker_secret_key)
         self._status = None
+        self._fake_model = None
+        self._next_width = FAKE_WIDTH
+
+    def fake_model(self):
+        """(version, sha256) a fake worker claims: 0 and None, or the promoted version and its
+        checkpoint's SHA-256 (a worker on version 0 takes no work while a version is promoted)."""
+        if self._fake_model is None:
+            promoted = self.status().get("promoted_version")
+            self._fake_model = (0, None)
+            if promoted:
+                h, payload = self.client().control({"op": "models"})
+                expect(h.status == OK, "models: %r %r" % (h, payload[:1]))
+                models = json.loads(payload[0])["models"]
+                sha = [m["checkpoint_sha256"] for m in models if m["version"] == promoted]
+                expect(sha, "the promoted version %d is not among the models" % promoted)
+                self._fake_model = (promoted, sha[0])
+        return self._fake_model
+
+    def fake_width(self):
+        """A width no live worker serves, for one fake worker (or a group sharing it)."""
+        widths = {w["input_width"] for w in self.status()["workers"]}
+        while self._next_width in widths:
+            self._next_width += 1
+        self._next_width += 1
+        return self._next_width - 1
 
     def client(self):
         return Client(self, self.args.frontend, self.client_keys)
@@ -326,14 +361,14 @@ def _(s):
 def _(s):
     c = s.client()
     h, payload = c.request(STATUS, reserved=1)
-    expect_error(h, payload, BAD_REQUEST, ["reserved"])
+    expect_error(h, payload, BAD_REQUEST, ["reserved header field at offset 5"])
 
 
 @check("header.reserved_tail", "Frame 0: the header (offset 52)")
 def _(s):
     c = s.client()
     h, payload = c.request(STATUS, tail=7)
-    expect_error(h, payload, BAD_REQUEST, ["reserved"])
+    expect_error(h, payload, BAD_REQUEST, ["reserved header field at offset 52"])
 
 
 @check("header.unknown_command", "Frame 0: the header; Status codes")
@@ -444,7 +479,8 @@ def _(s):
     for queue in status["queues"]:
         expect_keys(queue, QUEUE_KEYS, "queues[]")
     for name, value in status["counters"].items():
-        expect(isinstance(value, int) and value >= 0, "counter %s is %r" % (name, value))
+        expect(isinstance(value, int) and value > 0, "counter %s is %r (a zero counter is left out)" % (name, value))
+    expect(status["counters"].get("requests_status", 0) >= 1, "requests_status counts this client's STATUS requests")
 
 
 # --- SCORE through the real worker ----------------------------------------------------------------
@@ -468,7 +504,8 @@ def _(s):
     width = s.real_worker()["input_width"]
     c = s.client()
     h, payload = c.request(SCORE, [tensor([[1.0] * (width + 1)])])
-    expect_error(h, payload, BAD_REQUEST, [str(width), str(width + 1)])
+    expect_error(h, payload, BAD_REQUEST, ["rows have %d features; no live worker takes them" % (width + 1),
+                                           "expects %d" % width])
 
 
 @check("score.length_mismatch", "Tensor frame (length is exactly 8 + rows × cols × 4)")
@@ -556,6 +593,18 @@ def _(s):
         expect_error(h, payload, EXPIRED)
 
 
+@check("deadline.refusal_order", "Frame 0: the header (the order of refusals)")
+def _(s):
+    c = s.client()
+    # A header problem comes before the deadline; the deadline before the payload.
+    h, payload = c.request(SCORE, [tensor([[0.5]])], flags=0x4, deadline_ms=1)
+    expect_error(h, payload, BAD_REQUEST, ["flags"])
+    h, payload = c.request(SCORE, [b"not a tensor"], deadline_ms=1)
+    expect_error(h, payload, EXPIRED)
+    h, payload = c.request(RECOMMEND, [b"{not json"], deadline_ms=1)
+    expect_error(h, payload, EXPIRED)
+
+
 @check("cancel.unknown_request", "Deadlines and cancellation (CANCEL)")
 def _(s):
     c = s.client()
@@ -593,6 +642,16 @@ def _(s):
     c = s.client()
     h, payload = c.request(CONTROL, [b"{not json"])
     expect_error(h, payload, BAD_REQUEST)
+
+
+@check("control.unknown_key", "JSON documents; CONTROL requests (a key the request or its train spec does not take "
+                              "is BAD_REQUEST naming it)")
+def _(s):
+    c = s.client()
+    h, payload = c.control({"op": "jobs", "schema": 1})
+    expect_error(h, payload, BAD_REQUEST, ["schema"])
+    h, payload = c.control({"op": "train", "train": {"model": "mlp", "dataset": "obd:random/all", "schema": {}}})
+    expect_error(h, payload, BAD_REQUEST, ["schema"])
 
 
 @check("control.models_and_jobs", "CONTROL requests (models, jobs)")
@@ -778,7 +837,7 @@ def _(s):
 
 @check("worker.ready_answered_with_heartbeat", "Commands (READY); Liveness")
 def _(s):
-    w = FakeWorker(s, "fake-ready", FAKE_VERSION)
+    w = FakeWorker(s, "fake-ready")
     h = w.register()
     expect(not h.is_reply, "the broker's HEARTBEAT is not a reply")
     status = s.status()
@@ -791,7 +850,7 @@ def _(s):
 
 @check("worker.broker_heartbeats", "Liveness (the broker heartbeats every second)")
 def _(s):
-    w = FakeWorker(s, "fake-beat", FAKE_VERSION)
+    w = FakeWorker(s, "fake-beat")
     w.register()
     w.heartbeat()
     w.expect_command(HEARTBEAT, timeout_ms=3500)
@@ -800,37 +859,44 @@ def _(s):
 
 @check("worker.unknown_worker_disconnected", "Liveness (an unknown worker is answered DISCONNECT)")
 def _(s):
-    w = FakeWorker(s, "fake-unknown", FAKE_VERSION)
+    w = FakeWorker(s, "fake-unknown", version=0, width=3)
     w.heartbeat()
     w.expect_command(DISCONNECT)
 
 
 @check("worker.malformed_ready_disconnected", "Commands (READY needs a worker hello)")
 def _(s):
-    w = FakeWorker(s, "fake-badready", FAKE_VERSION)
+    w = FakeWorker(s, "fake-badready", version=0, width=3)
     w.send([header(READY), b"{\"slots\": \"many\"}"])
     w.expect_command(DISCONNECT)
 
 
-def pinned_score(s, version, width=3, **fields):
+def pin(worker):
+    """Header fields that pin a request to `worker`'s version: EXACT_VERSION, unless it is 0."""
+    return {"flags": EXACT_VERSION, "model_version": worker.version} if worker.version else {}
+
+
+def fake_score(s, worker, **fields):
+    """Sends a SCORE only `worker` takes (rows of its width, pinned to its version); returns
+    (client, request id, tensor)."""
     c = s.client()
     Client.next_id += 1
     request_id = Client.next_id
-    body = tensor([[0.25] * width])
-    c.send([header(SCORE, request_id=request_id, flags=EXACT_VERSION, model_version=version, **fields), body])
+    body = tensor([[0.25] * worker.width])
+    c.send([header(SCORE, request_id=request_id, **dict(pin(worker), **fields)), body])
     return c, request_id, body
 
 
 @check("worker.dispatch_fields", "Commands (SCORE, broker → worker); Frame 0 (attempt from 1)")
 def _(s):
-    w = FakeWorker(s, "fake-dispatch", FAKE_VERSION + 1)
+    w = FakeWorker(s, "fake-dispatch")
     w.register()
     deadline = now_ms() + 30_000
-    c, request_id, body = pinned_score(s, w.version, deadline_ms=deadline)
+    c, request_id, body = fake_score(s, w, deadline_ms=deadline)
     h, payload = w.expect_command(SCORE)
     expect(not h.is_reply and h.attempt == 1, "first dispatch: %r" % h)
     expect(h.deadline_ms == deadline and h.model_version == w.version, "deadline and version forwarded: %r" % h)
-    expect(h.flags & EXACT_VERSION, "the pin is forwarded")
+    expect(bool(h.flags & EXACT_VERSION) == bool(w.version), "the pin is forwarded: %r" % h)
     expect(payload == [body], "the payload is forwarded unchanged")
     w.answer(h, [tensor([[0.75]])])
     r, out = c.reply_to(request_id)
@@ -843,13 +909,12 @@ def _(s):
 
 @check("worker.redispatch_then_worker_lost", "Liveness (max-attempts 2, then WORKER_LOST)")
 def _(s):
-    version = FAKE_VERSION + 2
-    a = FakeWorker(s, "fake-a", version)
+    a = FakeWorker(s, "fake-a")
     a.register()
-    c, request_id, _ = pinned_score(s, version)
+    c, request_id, _ = fake_score(s, a)
     h1, _ = a.expect_command(SCORE)
     expect(h1.attempt == 1, "first dispatch %r" % h1)
-    b = FakeWorker(s, "fake-b", version)
+    b = FakeWorker(s, "fake-b", width=a.width)
     b.register()
     a.leave()
     h2, _ = b.expect_command(SCORE)
@@ -861,9 +926,9 @@ def _(s):
 
 @check("worker.cancel_inflight", "Deadlines and cancellation (CANCEL of a dispatched request)")
 def _(s):
-    w = FakeWorker(s, "fake-cancel", FAKE_VERSION + 3)
+    w = FakeWorker(s, "fake-cancel")
     w.register()
-    c, request_id, _ = pinned_score(s, w.version)
+    c, request_id, _ = fake_score(s, w)
     h, _ = w.expect_command(SCORE)
     Client.next_id += 1
     cancel_id = Client.next_id
@@ -880,11 +945,11 @@ def _(s):
 
 @check("worker.duplicate_request_id", "Status codes (CONFLICT: duplicate outstanding request id)")
 def _(s):
-    w = FakeWorker(s, "fake-dup", FAKE_VERSION + 4)
+    w = FakeWorker(s, "fake-dup")
     w.register()
-    c, request_id, body = pinned_score(s, w.version)
+    c, request_id, body = fake_score(s, w)
     h, _ = w.expect_command(SCORE)
-    c.send([header(SCORE, request_id=request_id, flags=EXACT_VERSION, model_version=w.version), body])
+    c.send([header(SCORE, request_id=request_id, **pin(w)), body])
     r, payload = c.reply_to(request_id)
     expect_error(r, payload, CONFLICT, [str(request_id)])
     w.answer(h, [tensor([[0.5]])])
@@ -895,11 +960,11 @@ def _(s):
 
 @check("worker.heartbeat_slots_are_total_credit", "Liveness; Commands (HEARTBEAT slots is total credit)")
 def _(s):
-    w = FakeWorker(s, "fake-credit", FAKE_VERSION + 5, slots=1)
+    w = FakeWorker(s, "fake-credit", slots=1)
     w.register()
-    c1, id1, _ = pinned_score(s, w.version)
+    c1, id1, _ = fake_score(s, w)
     h1, _ = w.expect_command(SCORE)
-    c2, id2, _ = pinned_score(s, w.version)
+    c2, id2, _ = fake_score(s, w)
     w.expect_no(SCORE, 500)
     # With slots 1 and one request held, nothing more comes; a heartbeat raising slots to 2 (more
     # than READY said) lets the second through.
@@ -914,19 +979,18 @@ def _(s):
 
 @check("worker.broker_replies_count_attempts", "Frame 0 (attempt in the broker's own replies)")
 def _(s):
-    version = FAKE_VERSION + 10
-    w = FakeWorker(s, "fake-attempts", version)
+    w = FakeWorker(s, "fake-attempts")
     w.register()
-    c, request_id, _ = pinned_score(s, version)
+    c, request_id, _ = fake_score(s, w)
     w.expect_command(SCORE)
     Client.next_id += 1
     c.send([header(CANCEL, request_id=Client.next_id), struct.pack("<Q", request_id)])
     r, payload = c.reply_to(request_id)
     expect_error(r, payload, CANCELLED)
     expect(r.attempt == 1, "CANCELLED after one dispatch carries attempt 1: %r" % r)
-    c, request_id, _ = pinned_score(s, version)
+    c, request_id, _ = fake_score(s, w)
     w.expect_command(SCORE)
-    b = FakeWorker(s, "fake-attempts-b", version)
+    b = FakeWorker(s, "fake-attempts-b", width=w.width)
     b.register()
     w.leave()
     b.expect_command(SCORE)
@@ -941,7 +1005,7 @@ def _(s):
 
 @check("worker.drain_acknowledged", "Draining (HEARTBEAT with DRAIN is answered with DRAIN)")
 def _(s):
-    w = FakeWorker(s, "fake-drain", FAKE_VERSION + 6)
+    w = FakeWorker(s, "fake-drain")
     w.register()
     w.heartbeat(slots=0, flags=DRAIN)
     deadline = time.time() + 5
@@ -954,9 +1018,9 @@ def _(s):
 
 @check("worker.error_reply_forwarded", "Status codes (a worker's error reply reaches the client)")
 def _(s):
-    w = FakeWorker(s, "fake-error", FAKE_VERSION + 7)
+    w = FakeWorker(s, "fake-error")
     w.register()
-    c, request_id, _ = pinned_score(s, w.version)
+    c, request_id, _ = fake_score(s, w)
     h, _ = w.expect_command(SCORE)
     w.answer(h, [b"rows have 3 features; this fake expects 4"], status=BAD_REQUEST)
     r, payload = c.reply_to(request_id)
@@ -974,7 +1038,8 @@ def _(s):
     for worker in status["workers"]:
         expect_keys(worker, {"model_source": str, "model_sha256": (str, type(None)),
                              "waiting_for_version": (int, type(None))}, "workers[%s]" % worker.get("id"))
-        expect(worker["model_source"] in ("registry", "file", "seeded"), "model_source %r" % worker["model_source"])
+        expect(worker["model_source"] in ("registry", "file", "seeded", "unverified"),
+               "model_source %r" % worker["model_source"])
         sha = worker["model_sha256"]
         expect(sha is None or len(sha) == 64, "model_sha256 %r" % sha)
         if worker["model_version"] == 0 and worker["host"] != "conformance":
@@ -998,20 +1063,21 @@ def _(s):
 
 @check("worker.registration_answer", "Worker hello (READY): the broker's answer names the registered id")
 def _(s):
-    w = FakeWorker(s, "fake-reg", FAKE_VERSION + 8)
+    w = FakeWorker(s, "fake-reg")
     w.send([header(READY, model_version=w.version), json.dumps(w.hello()).encode()])
     _, payload = w.expect_command(HEARTBEAT)
     expect(len(payload) == 1, "the HEARTBEAT answering READY carries the registration JSON")
     registration = json.loads(payload[0])
-    expect(registration == {"worker_id": w.worker_id, "requested_id": None}, "registration %r" % registration)
+    expect(registration == {"worker_id": w.worker_id, "requested_id": None, "waiting_for_version": None},
+           "registration %r" % registration)
     w.leave()
 
 
 @check("worker.ids_stay_unique", "Worker hello (READY): worker ids are unique among live workers")
 def _(s):
-    a = FakeWorker(s, "fake-same", FAKE_VERSION + 9)
+    a = FakeWorker(s, "fake-same")
     a.register()
-    b = FakeWorker(s, "fake-same", FAKE_VERSION + 9)
+    b = FakeWorker(s, "fake-same", width=a.width)
     hello = dict(b.hello(), pid=os.getpid() + 1)
     b.send([header(READY, model_version=b.version), json.dumps(hello).encode()])
     _, payload = b.expect_command(HEARTBEAT)
@@ -1029,7 +1095,7 @@ def _(s):
 def _(s):
     real = s.real_worker()
     width = real["input_width"] + 4
-    w = FakeWorker(s, "fake-width", 0, width=width)
+    w = FakeWorker(s, "fake-width", width=width)
     w.register()
     c = s.client()
     # While the fake holds the first request, the real worker is the less loaded one: only routing
@@ -1228,11 +1294,17 @@ def _(s):
     b = direct(s)
     frames = b.next(lambda h: h.command == HEARTBEAT, timeout_ms=3500)
     expect(frames is not None, "the worker heartbeats every second")
-    expect(len(frames) == 2 and len(frames[1]) in (8, 12), "payload [slots u32][queued u32]: %r" % frames[1:])
+    expect(len(frames) == 2 and len(frames[1]) in (8, 12, 44),
+           "payload [slots u32][queued u32], then [input_width u32], then 32 bytes of SHA-256: %r" % frames[1:])
     slots, _queued = struct.unpack_from("<II", frames[1])
     hello = json.loads(b.ready_document[0])
     expect(slots == hello["slots"], "an idle worker's slots is its total credit (%d vs READY %d)"
            % (slots, hello["slots"]))
+    if len(frames[1]) >= 12:
+        width = struct.unpack_from("<I", frames[1], 8)[0]
+        expect(width == hello["input_width"], "the heartbeat's width %d is READY's %d" % (width, hello["input_width"]))
+    if len(frames[1]) == 44:
+        expect(frames[1][12:].hex() == hello["model_sha256"], "the heartbeat's SHA-256 is READY's model_sha256")
 
 
 def direct_width(b):

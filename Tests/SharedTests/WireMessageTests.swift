@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Shared
@@ -86,6 +87,39 @@ struct TrainingDocumentTests {
             epoch: 1, step: 10, totalSteps: 30, datasetSHA: "ab", error: nil)
         #expect(try WireJSON.decode(RoundReport.self, from: WireJSON.encode(report)) == report)
         let request = ControlRequest(op: "train", train: spec)
+        #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
+    }
+
+    @Test("a CONTROL request with a key it does not take, at the top or in `train` or `upload`, is refused naming it")
+    func controlRequestUnknownKey() throws {
+        let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
+        #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
+        let cases = [
+            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, corrupt, job"),
+            (#"{"op": "models", "min_version": 2}"#, "unknown key `min_version`"),
+            (#"{"op": "train", "train": {"model": "dqn", "gama": 0.5}}"#, "unknown key `gama` (`train` takes batch"),
+            (#"{"op": "upload", "upload": {"sha256": "ab", "chunk": 1}}"#, "unknown key `chunk` (`upload` takes"),
+        ]
+        for (document, message) in cases {
+            #expect {
+                try WireJSON.decode(ControlRequest.self, from: Array(document.utf8))
+            } throws: { error in
+                guard case WireError.badDocument(let why) = error else { return false }
+                return why.contains(message)
+            }
+        }
+    }
+
+    @Test("the keys a CONTROL request accepts in `train` and `upload` are exactly the ones their encoders write")
+    func controlRequestKnownKeys() throws {
+        func keys(_ frame: [UInt8]) throws -> Set<String> {
+            Set((try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any] ?? [:]).keys)
+        }
+        let spec = TrainJobSpec(dataset: "sha256:ab", workers: 2, syncEvery: 5)
+        #expect(try keys(WireJSON.encode(spec)) == ControlRequest.trainKeys)
+        let chunk = UploadChunk(sha256: "ab", name: "a.csv", totalBytes: 3, offset: 0, chunkSha256: "cd")
+        #expect(try keys(WireJSON.encode(chunk)) == ControlRequest.uploadKeys)
+        let request = ControlRequest(op: "upload", upload: chunk)
         #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
     }
 

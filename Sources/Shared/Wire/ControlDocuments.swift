@@ -53,6 +53,66 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.train = train
         self.upload = upload
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case op, job, version, train, upload, worker, corrupt, after, limit
+    }
+
+    /// A key of any name, to see every key a request holds.
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// The keys of a `train` object (``TrainJobSpec``) and of an `upload` object (``UploadChunk``),
+    /// snake_case as on the wire. A test checks them against what the encoders write.
+    public static let trainKeys: Set<String> = [
+        "model", "dataset", "epochs", "batch", "lr", "hidden", "workers", "sync_every", "seed", "validation", "promote",
+        "round_timeout_ms", "gamma", "epsilon_end", "epsilon_decay_steps", "replay_capacity",
+    ]
+    /// See ``trainKeys``.
+    public static let uploadKeys: Set<String> = ["sha256", "name", "total_bytes", "offset", "chunk_sha256"]
+
+    /// Decodes a request, refusing a key that is not one of the arguments above, or not one of
+    /// the keys of its `train` or `upload` object: a misspelt or unsupported argument is an error
+    /// naming it, never silently ignored.
+    /// - Throws: `DecodingError.dataCorrupted` naming the unknown key (the broker answers BAD_REQUEST).
+    public init(from decoder: any Decoder) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        try Self.refuseUnknown(all.allKeys, known: Set(CodingKeys.allCases.map(\.rawValue)), in: "a CONTROL request")
+        for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys)] {
+            let key = AnyKey(stringValue: name)
+            // A missing, null or non-object value is left to the typed decode below.
+            guard all.contains(key), (try? all.decodeNil(forKey: key)) == false,
+                let nested = try? all.nestedContainer(keyedBy: AnyKey.self, forKey: key)
+            else { continue }
+            try Self.refuseUnknown(nested.allKeys, known: known, in: "`\(name)`")
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        op = try container.decode(String.self, forKey: .op)
+        job = try container.decodeIfPresent(String.self, forKey: .job)
+        version = try container.decodeIfPresent(UInt64.self, forKey: .version)
+        train = try container.decodeIfPresent(TrainJobSpec.self, forKey: .train)
+        upload = try container.decodeIfPresent(UploadChunk.self, forKey: .upload)
+        worker = try container.decodeIfPresent(String.self, forKey: .worker)
+        corrupt = try container.decodeIfPresent(String.self, forKey: .corrupt)
+        after = try container.decodeIfPresent(Int64.self, forKey: .after)
+        limit = try container.decodeIfPresent(Int.self, forKey: .limit)
+    }
+
+    /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case
+    /// name is not in `known`.
+    private static func refuseUnknown(_ keys: [AnyKey], known: Set<String>, in what: String) throws {
+        for key in keys {
+            // The decoder turned snake_case into camelCase: name the key as the client wrote it.
+            let name = key.stringValue.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+            guard !known.contains(name) else { continue }
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: "unknown key `\(name)` (\(what) takes \(known.sorted().joined(separator: ", ")))"))
+        }
+    }
 }
 
 /// One chunk of a dataset upload; the chunk's bytes travel in frame 2.

@@ -32,6 +32,18 @@ struct ClientTruthTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])
         #expect((object["scores"] as? [Double])?.count == 3)
 
+        // JSON rows of 0s and 1s (one-hot features) are numbers, not booleans; `true` is refused naming its place.
+        let oneHot = try Self.file("one-hot.json", Array("[[0,1,0,1],[1,0,1,0.5]]".utf8))
+        defer { try? FileManager.default.removeItem(at: oneHot) }
+        let hot = try runTool("recpool", ["score", "--broker", broker, "--input", oneHot.path, "--json"])
+        #expect(hot.code == 0, "\(hot.stderr)")
+        let hotScores = try JSONSerialization.jsonObject(with: Data(hot.stdout.utf8)) as? [String: Any]
+        #expect((hotScores?["scores"] as? [Double])?.count == 2)
+        let boolean = try Self.file("bool.json", Array("[[0,true,0,1]]".utf8))
+        defer { try? FileManager.default.removeItem(at: boolean) }
+        let refused = try runTool("recpool", ["score", "--broker", broker, "--input", boolean.path])
+        #expect(refused.code == 2 && refused.stderr.contains("bool.json:1:2"), "\(refused.code) \(refused.stderr)")
+
         let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8))
         defer { try? FileManager.default.removeItem(at: big) }
         for json in [true, false] {

@@ -22,28 +22,54 @@ enum RowsFile {
         return rows
     }
 
-    private static func json(_ data: Data, path: String) throws(CSVError) -> [[Float]] {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw .badJSON(path: path, reason: "\(error.localizedDescription)")
+    /// The two JSON shapes rows may come in.
+    private enum JSONRows: Decodable {
+        case rows([[Double]])
+
+        private struct Wrapped: Decodable { var rows: [[Double]] }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            // An object is read as {"rows": …}; anything else as the rows themselves. Either way a value that is
+            // not a number fails with a coding path that names its row and column.
+            if (try? container.decode([String: JSONValue].self)) != nil {
+                self = .rows(try container.decode(Wrapped.self).rows)
+            } else {
+                self = .rows(try container.decode([[Double]].self))
+            }
         }
-        let list = (object as? [Any]) ?? ((object as? [String: Any])?["rows"] as? [Any])
-        guard let list else { throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}") }
+    }
+
+    /// Any JSON value, to tell an array of rows from an object when reporting an error.
+    private struct JSONValue: Decodable {
+        init(from decoder: any Decoder) throws {}
+    }
+
+    /// Rows from JSON, decoded with `JSONDecoder` (numbers only: `true`, `"1"` or `null` is an error naming its row
+    /// and column, and so is a number too large for a float).
+    private static func json(_ data: Data, path: String) throws(CSVError) -> [[Float]] {
+        let decoded: [[Double]]
+        do {
+            guard case .rows(let rows) = try JSONDecoder().decode(JSONRows.self, from: data) else { return [] }
+            decoded = rows
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let indices = context.codingPath.compactMap(\.intValue)
+            guard indices.count >= 2 else {
+                throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}")
+            }
+            throw .nonNumeric(path: path, line: indices[0] + 1, column: indices[1] + 1, text: context.debugDescription)
+        } catch {
+            throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: \(error)")
+        }
         var rows: [[Float]] = []
-        for (r, item) in list.enumerated() {
-            guard let cells = item as? [Any] else { throw .badJSON(path: path, reason: "row \(r + 1) is not an array") }
+        for (r, values) in decoded.enumerated() {
             var row: [Float] = []
-            for (c, cell) in cells.enumerated() {
-                guard let number = cell as? NSNumber, !(cell is Bool) else {
-                    throw .nonNumeric(path: path, line: r + 1, column: c + 1, text: "\(cell)")
+            for (c, value) in values.enumerated() {
+                let single = Float(value)
+                guard single.isFinite else {
+                    throw .notFinite(path: path, line: r + 1, column: c + 1, text: "\(value)")
                 }
-                let value = number.floatValue
-                guard value.isFinite else {
-                    throw .notFinite(path: path, line: r + 1, column: c + 1, text: "\(number)")
-                }
-                row.append(value)
+                row.append(single)
             }
             if let first = rows.first, first.count != row.count {
                 throw .raggedRow(path: path, line: r + 1, expected: first.count, found: row.count)

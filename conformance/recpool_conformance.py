@@ -663,7 +663,8 @@ def _(s):
     models = json.loads(payload[0])
     expect(isinstance(models.get("models"), list), "models reply %r" % models)
     for model in models["models"]:
-        expect_keys(model, {"version": int, "job": str, "promoted": bool, "metrics": dict, "dataset_sha256": str,
+        expect_keys(model, {"version": int, "job": (str, type(None)), "promoted": bool,
+                            "metrics": (dict, type(None)), "dataset_sha256": (str, type(None)),
                             "hyperparameters": (dict, type(None)), "checkpoint_sha256": str,
                             "created_at": (int, float)}, "model")
     h, payload = c.control({"op": "jobs"})
@@ -1116,7 +1117,8 @@ def _(s):
 
 # --- Weight rollout (optional: --checkpoint FILE; runs last, as it promotes a version) ------------
 
-MODEL_KEYS = {"version": int, "job": str, "promoted": bool, "metrics": dict, "dataset_sha256": str,
+MODEL_KEYS = {"version": int, "job": (str, type(None)), "promoted": bool, "metrics": (dict, type(None)),
+              "dataset_sha256": (str, type(None)),
               "hyperparameters": (dict, type(None)), "checkpoint_sha256": str, "created_at": (int, float)}
 
 

@@ -132,6 +132,10 @@ struct RegistryCoordinatorTests {
         #expect(try WireJSON.decode(ModelView.self, from: first.payload[0]).version == 1)
         #expect(try WireJSON.decode(ModelView.self, from: second.payload[0]).version == 1)
         #expect(try h.store.models().count == 1)
+        // Nothing trained it here and nothing was measured: null, never "" or {} (issue 13, "never `{}`").
+        let text = String(decoding: second.payload[0], as: UTF8.self)
+        #expect(text.contains(#""job":null"#) && text.contains(#""metrics":null"#), "\(text)")
+        #expect(text.contains(#""dataset_sha256":null"#) && !text.contains("{}") && !text.contains(#""""#), "\(text)")
     }
 
     @Test("fetching a corrupt version is refused CONFLICT naming the corruption, never sent")

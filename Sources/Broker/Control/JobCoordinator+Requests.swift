@@ -165,8 +165,9 @@ extension JobCoordinator {
 
     func view(_ model: ModelRecord) -> ModelView {
         ModelView(
-            version: model.version, job: model.job, promoted: model.promoted, metrics: Self.metrics(model.metrics),
-            datasetSha256: model.datasetSHA,
+            version: model.version, job: model.job.isEmpty ? nil : model.job, promoted: model.promoted,
+            metrics: Self.metrics(model.metrics).nilIfEmpty,
+            datasetSha256: model.datasetSHA.isEmpty ? nil : model.datasetSHA,
             hyperparameters: try? WireJSON.decode(TrainJobSpec.self, from: Array(model.hyperparameters.utf8)),
             checkpointSha256: model.checkpointSHA, createdAt: model.createdAt)
     }
@@ -187,4 +188,9 @@ public struct JobList: Codable, Sendable {
 public struct ModelList: Codable, Sendable {
     /// Every version, oldest first.
     public var models: [ModelView]
+}
+
+extension Dictionary {
+    /// `nil` for an empty dictionary: a document says `null` rather than `{}` where nothing was measured.
+    fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

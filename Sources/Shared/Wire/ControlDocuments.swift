@@ -225,14 +225,15 @@ public struct JobView: Codable, Sendable, Equatable {
 public struct ModelView: Codable, Sendable, Equatable {
     /// The version.
     public var version: UInt64
-    /// The job that trained it.
-    public var job: String
+    /// The job that trained it; `null` for a checkpoint imported from a file (no job trained it here).
+    public var job: String?
     /// Whether scoring uses it now.
     public var promoted: Bool
-    /// Validation metrics, with cold-start and warm segments where the data has them.
-    public var metrics: [String: Double]
-    /// SHA-256 of its training dataset.
-    public var datasetSha256: String
+    /// Validation metrics, with cold-start and warm segments where the data has them; `null` when none were
+    /// measured (an imported checkpoint), never an empty object.
+    public var metrics: [String: Double]?
+    /// SHA-256 of its training dataset; `null` for an imported checkpoint.
+    public var datasetSha256: String?
     /// Its hyperparameters.
     public var hyperparameters: TrainJobSpec?
     /// SHA-256 of its checkpoint.
@@ -242,7 +243,7 @@ public struct ModelView: Codable, Sendable, Equatable {
 
     /// Creates a model view.
     public init(
-        version: UInt64, job: String, promoted: Bool, metrics: [String: Double], datasetSha256: String,
+        version: UInt64, job: String?, promoted: Bool, metrics: [String: Double]?, datasetSha256: String?,
         hyperparameters: TrainJobSpec?, checkpointSha256: String, createdAt: Double
     ) {
         self.version = version

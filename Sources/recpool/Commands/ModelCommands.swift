@@ -22,9 +22,10 @@ struct ModelsCommand: AsyncParsableCommand {
             }
             CommandOutput.printLine("VERSION  JOB        PROMOTED  METRICS")
             for model in list.models {
-                let metrics = model.metrics.keys.sorted().prefix(4).map { "\($0)=\(String(format: "%.4f", model.metrics[$0]!))" }
+                let measured = model.metrics ?? [:]
+                let metrics = measured.keys.sorted().prefix(4).map { "\($0)=\(String(format: "%.4f", measured[$0]!))" }
                 CommandOutput.printLine(
-                    "\(String(model.version).padded(8)) \(model.job.padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(metrics.joined(separator: " "))")
+                    "\(String(model.version).padded(8)) \((model.job ?? "imported").padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(metrics.joined(separator: " "))")
             }
         }
     }

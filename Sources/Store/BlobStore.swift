@@ -66,7 +66,11 @@ public struct BlobStore: Sendable {
     /// to ``quarantineDirectory`` before the error is thrown, so it is never read again.
     /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)``.
     public func get(_ sha256: String) throws(StoreError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path(sha256)) else { throw .missingBlob(sha256) }
+        guard let data = FileManager.default.contents(atPath: path(sha256)) else {
+            // Quarantined earlier: still corrupt (and repaired by storing the same content again), not merely missing.
+            if isQuarantined(sha256) { throw .corruptBlob(sha256) }
+            throw .missingBlob(sha256)
+        }
         let bytes = [UInt8](data)
         guard Self.digest(bytes) == sha256 else {
             quarantine(sha256)
@@ -79,6 +83,12 @@ public struct BlobStore: Sendable {
     /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)`` (quarantined).
     public func verify(_ sha256: String) throws(StoreError) {
         _ = try get(sha256)
+    }
+
+    /// Whether a corrupt copy of the blob named `sha256` sits in ``quarantineDirectory``.
+    public func isQuarantined(_ sha256: String) -> Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: quarantineDirectory)) ?? []
+        return names.contains { $0.hasPrefix(sha256 + ".") }
     }
 
     /// Moves the blob named `sha256` to ``quarantineDirectory`` (as `<sha256>.<epoch seconds>`).

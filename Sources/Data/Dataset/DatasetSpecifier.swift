@@ -81,6 +81,15 @@ public enum DatasetSpecifier: Sendable, Equatable {
             let items = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(
                 "item_context.csv"
             ).path
+            // A CSV dataset is a log of impressions in the Open Bandit Dataset's layout, with its catalogue beside it:
+            // say so, rather than only that a file the user never named is missing.
+            guard FileManager.default.fileExists(atPath: items) else {
+                throw .invalidSpecification(
+                    "\(path) is read as logged impressions in the Open Bandit Dataset's layout (timestamp, item_id, "
+                        + "position, click, propensity_score, user_feature_*), which needs the item catalogue "
+                        + "item_context.csv beside it, and there is none at \(items); a plain numeric CSV with a label "
+                        + "column is for `recpool fit` and `recpool train` (docs/DATA.md)")
+            }
             return try OBDLoader.load(dataFile: path, itemContextFile: items, name: path)
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RecData
@@ -22,6 +23,21 @@ struct DatasetSpecifierTests {
         ])
     func rejects(_ text: String) {
         #expect(throws: DataError.self) { try DatasetSpecifier(parsing: text) }
+    }
+
+    @Test("a CSV dataset without item_context.csv beside it says what kind of file it expects")
+    func csvNeedsItsCatalogue() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spec-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("plain.csv")
+        try Data("a,b,label\n1,2,0\n".utf8).write(to: file)
+        do {
+            _ = try DatasetSpecifier(parsing: file.path).load(obdDirectory: "/nonexistent")
+            Issue.record("a CSV without its catalogue loaded")
+        } catch {
+            #expect("\(error)".contains("Open Bandit Dataset's layout") && "\(error)".contains("item_context.csv"))
+        }
     }
 
     @Test("a synthetic specifier generates the requested logs")

@@ -176,6 +176,8 @@ struct ClientTruthTests {
         #expect(missing.code == 2 && missing.stderr.contains("cannot read"))
         let usage = try runTool("recpool", ["score"])
         #expect(usage.code == 64, "\(usage.code) \(usage.stderr)")
+        let zero = try runTool("recpool", ["status", "--timeout-ms", "0"])
+        #expect(zero.code == 64 && zero.stderr.contains("--timeout-ms"), "\(zero.code) \(zero.stderr)")
         let endpoint = try runTool("recpool", ["status", "--broker", "nonsense"])
         #expect(endpoint.code == 64 && endpoint.stderr.contains("nonsense"), "\(endpoint.code) \(endpoint.stderr)")
         let specification = try runTool("recpool", ["data", "describe", "nonsense:x"])

@@ -83,7 +83,7 @@ public enum DatasetSpecifier: Sendable, Equatable {
             ).path
             // A CSV dataset is a log of impressions in the Open Bandit Dataset's layout, with its catalogue beside it:
             // say so, rather than only that a file the user never named is missing.
-            guard FileManager.default.fileExists(atPath: items) else {
+            guard FileManager.default.fileExists(atPath: items) || !FileManager.default.fileExists(atPath: path) else {
                 throw .invalidSpecification(
                     "\(path) is read as logged impressions in the Open Bandit Dataset's layout (timestamp, item_id, "
                         + "position, click, propensity_score, user_feature_*), which needs the item catalogue "

@@ -22,6 +22,10 @@ struct BrokerOptions: ParsableArguments {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        // 0 would be a deadline already passed (every request EXPIRED); beyond a day it is surely a mistake.
+        guard timeoutMs >= 1 && timeoutMs <= 86_400_000 else {
+            throw ValidationError("--timeout-ms must be from 1 to 86400000 (a day), got \(timeoutMs)")
+        }
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }

@@ -156,6 +156,9 @@ struct HealthTests {
         _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
         #expect(try runTool("recpool", ["health", "--broker", broker, "--service", "TRAIN_ROUND"]).code == 0)
+        // FEEDBACK is answered by the broker: without online learning no replica serves a policy to be about.
+        let feedback = try runTool("recpool", ["health", "--broker", broker, "--service", "FEEDBACK"])
+        #expect(feedback.code == 1 && feedback.stderr.contains("online policy"), "\(feedback.stderr)")
         #expect(try runTool("recpool", ["health", "--broker", broker, "--service", "NOPE"]).code != 0)
         cluster.kill("broker", signal: SIGKILL)
         let gone = try runTool("recpool", ["health", "--broker", broker, "--timeout-ms", "300"])

@@ -185,6 +185,9 @@ struct StateIntegrityTests {
         let refused = await Self.scoreFailure(client)
         #expect(refused?.contains("promoted model version 1") == true, "\(refused ?? "answered while version 1 is promoted")")
         #expect(try Self.promoted(broker) == [1])
+        // A supervisor's probe says so too: the live worker takes no work until it has version 1.
+        let probe = try runTool("recpool", ["health", "--broker", broker])
+        #expect(probe.code == 1 && probe.stderr.contains("promoted model version 1"), "\(probe.code) \(probe.stderr)")
 
         let repaired = try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m1.ckpt").path])
         #expect(repaired.code == 0 && repaired.stdout.contains("version 1"), "\(repaired.stdout) \(repaired.stderr)")
@@ -192,6 +195,7 @@ struct StateIntegrityTests {
         let scores = try await client.score(rows: Self.rows)
         let expected1 = try f.predicted("m1.ckpt")
         #expect(scores.modelVersion == 1 && Self.close(scores.values, expected1))
+        #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
     }
 
     @Test("a broker whose database has a damaged page refuses to start: exit 65 and how to recover")

@@ -194,7 +194,8 @@ def main():
               f"[{rng(key, 'python-async', batch)}] | {paired(key, 'python-async', batch):.2f}× |")
     print("\nRatios are Python ÷ Swift per repeat (adjacent runs), median over the repeats.")
     if args.json:
-        with open(args.json, "w") as handle:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as handle:
             json.dump({"machine": machine(), "args": vars(args), "runs": runs}, handle, indent=1)
 
 

@@ -71,7 +71,13 @@ final class JobCoordinator {
     func start(nowMs: UInt64) {
         do {
             for record in try store.jobs() where !record.state.isFinal {
-                guard let spec = try? WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8)) else { continue }
+                let spec: TrainJobSpec
+                do {
+                    spec = try WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8))
+                } catch {
+                    logger.error("job cannot resume: its stored spec does not decode", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
+                    continue
+                }
                 let state: [UInt8]
                 do {
                     state = try record.stateSHA.map { sha throws(StoreError) in try store.blobs.get(sha) } ?? []

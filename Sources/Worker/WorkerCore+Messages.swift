@@ -55,7 +55,8 @@ extension WorkerCore {
         case .recommend where !header.isReply:
             actions.append(.recommend(message))
         case .score where !header.isReply:
-            enqueue(ReceivedRequest(message: message, receivedAtMicros: now.monotonicMicros, limits: configuration.limits))
+            enqueue(
+                ReceivedRequest(message: message, receivedAtMicros: now.monotonicMicros, limits: configuration.limits))
         default:
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(

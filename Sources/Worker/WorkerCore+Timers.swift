@@ -75,7 +75,8 @@ extension WorkerCore {
             drainStartedAt = clock
             actions.append(.log(.info, "draining", [:]))
             let notice = WireMessage(
-                header: Header(command: .heartbeat, flags: .drain), payload: [WorkerLoad(slots: 0, queued: 0).encoded()])
+                header: Header(command: .heartbeat, flags: .drain), payload: [WorkerLoad(slots: 0, queued: 0).encoded()]
+            )
             actions.append(.send(notice.frames(), .ifRoomBestEffort))
         }
         if !registered || drainAcknowledged || clock > (drainStartedAt ?? clock).addingSaturating(silenceMicros) {

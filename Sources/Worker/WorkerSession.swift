@@ -199,7 +199,11 @@ public final class WorkerSession: Sendable {
 
     private static let watches = LockedBox(0)
     /// A fresh number for a monitor's `inproc://` name (one per connection attempt).
-    private static func nextWatch() -> Int { watches.withLock { $0 += 1; return $0 } }
+    private static func nextWatch() -> Int {
+        watches.withLock {
+            $0 += 1; return $0
+        }
+    }
 
     /// Logs, at `error`, handshakes the broker refused since the last connection attempt: with CURVE,
     /// this worker's key is not on the broker's workers allow-list (or was revoked), or
@@ -216,7 +220,9 @@ public final class WorkerSession: Sendable {
     /// Applies finished background work between batches: swaps replicas, sends round results and
     /// POLICY_STATE reports.
     private func applyBackgroundOutcomes(_ core: inout WorkerCore, socket: ZMQSocket) throws(ZMQError) {
-        if let swapped = incomingReplica.withLock({ box in defer { box = nil }; return box }) {
+        if let swapped = incomingReplica.withLock({ box in
+            defer { box = nil }; return box
+        }) {
             _ = core.handle(.replicaSwapped(swapped), now: .now)
         }
         for outcome in background.drain() {

@@ -10,7 +10,8 @@ import Testing
 /// the wire names spelled in one place.
 @Suite("CONTROL operations")
 struct ControlOperationTests {
-    @Test("every operation encodes under its wire name and decodes back to itself", arguments: ControlOperation.allCases)
+    @Test(
+        "every operation encodes under its wire name and decodes back to itself", arguments: ControlOperation.allCases)
     func roundTrip(operation: ControlOperation) throws {
         let frame = WireJSON.encode(ControlRequest(operation))
         let text = String(decoding: frame, as: UTF8.self)
@@ -24,7 +25,8 @@ struct ControlOperationTests {
         #expect(Set(names).count == names.count)
         #expect(
             Set(names) == [
-                "train", "upload", "jobs", "job", "cancel_job", "models", "promote", "import", "fetch", "rollback", "drain",
+                "train", "upload", "jobs", "job", "cancel_job", "models", "promote", "import", "fetch", "rollback",
+                "drain",
                 "online", "online_freeze", "online_unfreeze", "online_sync", "online_policy", "impressions",
             ])
         #expect(ControlRequest(op: "bogus").operation == nil)
@@ -70,7 +72,8 @@ struct ControlOperationTests {
         let unknown = try send(WireJSON.encode(ControlRequest(op: "bogus")), id: 1)
         #expect(unknown.header.status == .badRequest && unknown.errorText == #"unknown CONTROL op "bogus""#)
         let online = try send(WireJSON.encode(ControlRequest(.online)), id: 2)
-        #expect(online.header.status == .badRequest && online.errorText?.contains("does not run online learning") == true)
+        #expect(
+            online.header.status == .badRequest && online.errorText?.contains("does not run online learning") == true)
         let garbage = try send(Array("{".utf8), id: 3)
         #expect(garbage.header.status == .badRequest)
         let models = try send(WireJSON.encode(ControlRequest(.models)), id: 4)

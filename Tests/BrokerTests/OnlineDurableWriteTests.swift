@@ -34,7 +34,8 @@ struct OnlineDurableWriteTests {
         h.coordinator.handleWorker(
             identity: h.workerA.identity,
             message: WireMessage(
-                header: Header(command: .policyState, requestId: pull), payload: [WireJSON.encode(report), pack.encoded()]),
+                header: Header(command: .policyState, requestId: pull),
+                payload: [WireJSON.encode(report), pack.encoded()]),
             nowMs: 2_100)
         #expect(h.coordinator.version == 1)
         #expect(h.coordinator.durableWriteFailures == 1)

@@ -41,7 +41,8 @@ struct ScoringBatchTests {
     func batchedEqualsAlone() throws {
         let a = Tensor(rows: 2, cols: 3, values: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
         let b = Tensor(rows: 1, cols: 3, values: [0.7, 0.8, 0.9])
-        let outcome = ScoringBatch.answer([Self.request(1, a), Self.request(2, b)], replica: Self.replica, nowEpochMillis: 0)
+        let outcome = ScoringBatch.answer(
+            [Self.request(1, a), Self.request(2, b)], replica: Self.replica, nowEpochMillis: 0)
         #expect(outcome.rowsScored == 3)
         #expect(outcome.replies.map(\.header.requestId) == [1, 2])
         for (reply, tensor) in zip(outcome.replies, [a, b]) {
@@ -60,7 +61,8 @@ struct ScoringBatchTests {
         let outcome = ScoringBatch.answer(
             [Self.request(1, tensor, receivedAt: 5), Self.request(2, tensor, receivedAt: 6)], replica: replica,
             nowEpochMillis: 0)
-        #expect(outcome.replies.allSatisfy { $0.header.status == .ok && $0.header.modelVersion == 12 && $0.header.isReply })
+        #expect(
+            outcome.replies.allSatisfy { $0.header.status == .ok && $0.header.modelVersion == 12 && $0.header.isReply })
         #expect(outcome.replies[0].header.computeMicros == outcome.replies[1].header.computeMicros)
     }
 

@@ -17,7 +17,7 @@ extension JobCoordinator {
     func handle(_ call: ControlCall, nowMs: UInt64) {
         do {
             switch call.operation {
-            case .train: try submit(call, nowMs: nowMs)
+            case .train: try submit(call.identity, call.header, call.request.train, nowMs: nowMs)
             case .upload: try upload(call)
             case .jobs: try listJobs(call)
             case .job: try showJob(call)
@@ -44,19 +44,19 @@ extension JobCoordinator {
 
     /// `train`: validates the spec, stores the job and answers its view; the job is durable before
     /// the client hears "accepted".
-    private func submit(_ call: ControlCall, nowMs: UInt64) throws {
-        guard let spec = call.request.train else {
-            answer(call, .badRequest, text: "train needs a `train` object")
+    private func submit(_ identity: [UInt8], _ header: Header, _ spec: TrainJobSpec?, nowMs: UInt64) throws {
+        guard let spec else {
+            answer(identity, header, .badRequest, text: "train needs a `train` object")
             return
         }
         if let problem = spec.problem {
-            answer(call, .badRequest, text: problem)
+            answer(identity, header, .badRequest, text: problem)
             return
         }
         if spec.dataset.hasPrefix("sha256:") {
             let sha = String(spec.dataset.dropFirst(7))
             guard store.blobs.contains(sha) else {
-                answer(call, .notFound, text: "no uploaded dataset \(sha)")
+                answer(identity, header, .notFound, text: "no uploaded dataset \(sha)")
                 return
             }
             try store.blobs.verify(sha)  // a corrupt copy is quarantined and refused: upload the file again
@@ -67,7 +67,7 @@ extension JobCoordinator {
         try store.insertJob(record)  // durable before the client hears "accepted"
         jobs[id] = RunningJob(record: record, spec: spec, state: [], stateSHA: "")
         logger.info("job accepted", metadata: ["job_id": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
-        answer(call, .ok, document: WireJSON.encode(view(record, rounds: nil)))
+        answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
         tick(nowMs: nowMs)
     }
 
@@ -165,7 +165,9 @@ extension JobCoordinator {
     }
 
     static func metrics(_ text: String?) -> [String: Double] {
-        guard let text, let values = try? WireJSON.decode([String: Double].self, from: Array(text.utf8)) else { return [:] }
+        guard let text, let values = try? WireJSON.decode([String: Double].self, from: Array(text.utf8)) else {
+            return [:]
+        }
         return values
     }
 }

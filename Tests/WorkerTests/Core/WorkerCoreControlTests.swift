@@ -62,7 +62,11 @@ struct WorkerCoreControlTests {
         harness.receive(Header(command: .policyPull, requestId: 11))
         harness.receive(Header(command: .recommend, requestId: 12), [Array("{}".utf8)])
         #expect(harness.online.count == 3)
-        if case .install(let payload) = harness.online[0] { #expect(payload == [[1], [2]]) } else { Issue.record("install") }
+        if case .install(let payload) = harness.online[0] {
+            #expect(payload == [[1], [2]])
+        } else {
+            Issue.record("install")
+        }
         if case .learn(let batch) = harness.online[1] { #expect(batch == [3]) } else { Issue.record("learn") }
         if case .pull(let sync) = harness.online[2] { #expect(sync == 11) } else { Issue.record("pull") }
         #expect(harness.logs.contains { $0.message == "malformed LEARN message ignored" })

@@ -80,7 +80,8 @@ struct WorkerCoreTests {
         harness.feed(.tick)
         let beats = harness.takeSent()
         #expect(beats.count == 1 && beats[0].message.header.modelVersion == 4)
-        #expect(try WorkerLoad(decoding: beats[0].message.payload[0]).modelSHA256 == [UInt8](repeating: 0x0F, count: 32))
+        #expect(
+            try WorkerLoad(decoding: beats[0].message.payload[0]).modelSHA256 == [UInt8](repeating: 0x0F, count: 32))
     }
 
     @Test("with --exit-with-parent each heartbeat asks the shell to check the parent")

@@ -8,8 +8,7 @@ import Testing
 struct WorkerCoreControlTests {
     @Test("WEIGHTS for another version or hash go to the compute thread; the served ones and malformed ones do not")
     func weights() {
-        var harness = WorkerHarness()
-        harness.register()
+        var harness = WorkerHarness.registered()
         let served = WeightsNotice(version: 0, sha256: "")
         harness.core.replica.checkpointSHA256 = ""
         harness.receive(Header(command: .weights), [WireJSON.encode(served), [1]])
@@ -28,8 +27,7 @@ struct WorkerCoreControlTests {
 
     @Test("TRAIN_ROUND goes to the compute thread with its state and, when included, its dataset")
     func trainRound() throws {
-        var harness = WorkerHarness()
-        harness.register()
+        var harness = WorkerHarness.registered()
         var assignment = RoundAssignment(
             job: "j1", round: 2, shard: 0, shards: 1, fromStep: 0, steps: 5, spec: TrainJobSpec(dataset: "synthetic:"),
             stateSHA: "", evaluate: false, finalize: false, datasetIncluded: true)
@@ -54,8 +52,7 @@ struct WorkerCoreControlTests {
 
     @Test("POLICY, LEARN and POLICY_PULL go to the online thread in arrival order; RECOMMEND to the shell")
     func online() {
-        var harness = WorkerHarness()
-        harness.register()
+        var harness = WorkerHarness.registered()
         harness.receive(Header(command: .policy), [[1], [2]])
         harness.receive(Header(command: .learn), [[3]])
         harness.receive(Header(command: .learn))
@@ -75,9 +72,7 @@ struct WorkerCoreControlTests {
 
     @Test("a request whose header does not decode is refused naming the problem and echoing its attempt")
     func malformedRequest() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         var frame = Header(command: .score, requestId: 77, attempt: 3).encoded()
         frame[3] = 99  // an unsupported protocol version
         harness.feed(.message([frame]))
@@ -93,9 +88,7 @@ struct WorkerCoreControlTests {
 
     @Test("replies and messages the worker does not handle are ignored")
     func ignored() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         harness.receive(Header(command: .score, isReply: true, requestId: 1))
         harness.feed(.tick)
         #expect(harness.sent.isEmpty && harness.core.pending.isEmpty)

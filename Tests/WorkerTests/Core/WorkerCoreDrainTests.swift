@@ -8,9 +8,7 @@ import Testing
 struct WorkerCoreDrainTests {
     @Test("stopping while registered sends a DRAIN heartbeat, answers what arrives before the ack, then DISCONNECTs")
     func drain() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         harness.feed(.stopRequested)
         var sent = harness.takeSent()
         #expect(sent.count == 1 && sent[0].message.header.command == .heartbeat)
@@ -39,11 +37,10 @@ struct WorkerCoreDrainTests {
 
     @Test("a drain the broker never acknowledges ends after the liveness window")
     func drainTimeout() {
-        var harness = WorkerHarness {
+        var harness = WorkerHarness.registered {
             $0.heartbeatIntervalMs = 100
             $0.liveness = 3
         }
-        harness.register()
         harness.feed(.stopRequested)
         harness.advance(ms: 200)
         harness.receive(Header(command: .heartbeat))
@@ -58,9 +55,7 @@ struct WorkerCoreDrainTests {
 
     @Test("a drain ordered by the broker stops the worker, announces the drain and leaves")
     func orderedDrain() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         harness.receive(Header(command: .heartbeat, flags: .drain))
         #expect(harness.stopWorker == 1 && harness.core.isStopping)
         #expect(harness.logs.contains { $0.message == "the broker asked us to drain" })
@@ -73,9 +68,7 @@ struct WorkerCoreDrainTests {
 
     @Test("without a batch wait, every request read before the tick is scored in one forward pass")
     func batchWithoutWait() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         for id in 1...3 {
             let (header, payload) = WorkerHarness.score(id: UInt64(id), rows: id)
             harness.receive(header, payload)
@@ -91,12 +84,10 @@ struct WorkerCoreDrainTests {
 
     @Test("with a batch wait, requests wait until the wait ends or the batch is full")
     func batchWait() {
-        var harness = WorkerHarness {
+        var harness = WorkerHarness.registered {
             $0.batchWaitMicros = 5000
             $0.batchMaxRows = 4
         }
-        harness.register()
-        _ = harness.takeSent()
         var (header, payload) = WorkerHarness.score(id: 1)
         harness.receive(header, payload)
         harness.feed(.tick)
@@ -122,9 +113,7 @@ struct WorkerCoreDrainTests {
 
     @Test("a request that does not decode counts one row, is answered BAD_REQUEST and is not scored")
     func badRequestInBatch() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         harness.receive(Header(command: .score, requestId: 9, attempt: 2), [[1, 2, 3]])
         #expect(harness.core.pendingRows == 1)
         harness.feed(.tick)

@@ -38,9 +38,7 @@ struct WorkerCoreTests {
 
     @Test("DISCONNECT from the broker unregisters and sends READY again, best-effort")
     func reRegister() {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         harness.receive(Header(command: .disconnect))
         let sent = harness.takeSent()
         #expect(!harness.core.registered)
@@ -49,9 +47,7 @@ struct WorkerCoreTests {
 
     @Test("a heartbeat goes out once per interval with the served version, width and hash, never blocking")
     func heartbeats() throws {
-        var harness = WorkerHarness { $0.heartbeatIntervalMs = 1000 }
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered { $0.heartbeatIntervalMs = 1000 }
         harness.advance(ms: 999)
         harness.feed(.tick)
         #expect(harness.sent.isEmpty)
@@ -69,9 +65,7 @@ struct WorkerCoreTests {
 
     @Test("a swapped replica is reported by the next tick's heartbeat, with its raw SHA-256")
     func swapReportsAtOnce() throws {
-        var harness = WorkerHarness()
-        harness.register()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered()
         var replica = ModelReplica.seeded(inputWidth: 2, seed: 9)
         replica.version = 4
         replica.checkpointSHA256 = String(repeating: "0f", count: 32)
@@ -95,11 +89,10 @@ struct WorkerCoreTests {
 
     @Test("a broker silent for liveness intervals ends the connection; any message keeps it alive")
     func liveness() {
-        var harness = WorkerHarness {
+        var harness = WorkerHarness.registered {
             $0.heartbeatIntervalMs = 100
             $0.liveness = 3
         }
-        harness.register()
         harness.advance(ms: 250)
         harness.receive(Header(command: .heartbeat))
         harness.advance(ms: 300)

@@ -55,6 +55,14 @@ struct WorkerHarness {
         feed(.message(WireMessage(header: header, payload: payload).frames()))
     }
 
+    /// A harness whose core is connected and registered, with nothing recorded as sent yet.
+    static func registered(configure: (inout WorkerConfiguration) -> Void = { _ in }) -> WorkerHarness {
+        var harness = WorkerHarness(configure: configure)
+        harness.register()
+        harness.sent.removeAll()
+        return harness
+    }
+
     /// Connects and lets the broker acknowledge the READY.
     mutating func register() {
         feed(.connected)

@@ -51,7 +51,7 @@ extension BrokerCore {
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .control:
             if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
-                request.op == "drain"
+                request.operation == .drain
             {
                 drainRequest(identity: identity, header: header, worker: request.worker, into: &actions)
                 return

@@ -1,9 +1,26 @@
 import Shared
 
-/// A request received by the worker, with when it arrived.
+/// A SCORE request received by the worker, with when it arrived and its tensor decoded once.
 struct ReceivedRequest: Sendable {
+    /// The request as it arrived.
     var message: WireMessage
+    /// When it arrived, monotonic µs.
     var receivedAtMicros: UInt64
+    /// The request's rows, or why its first frame is not a tensor within the limits (a missing
+    /// frame, a bad shape, a non-finite value). Decoded on arrival and scored from this value.
+    var tensor: Result<Tensor, WireError>
+
+    /// Receives `message`, decoding its tensor within `limits`.
+    init(message: WireMessage, receivedAtMicros: UInt64, limits: WireLimits = .standard) {
+        self.message = message
+        self.receivedAtMicros = receivedAtMicros
+        tensor = Result { () throws(WireError) -> Tensor in
+            try Tensor(decoding: try message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+        }
+    }
+
+    /// The rows this request adds to a micro-batch (1 when its tensor does not decode: it is not scored).
+    var rows: Int { (try? tensor.get().rows) ?? 1 }
 }
 
 /// Micro-batching: validates each queued SCORE request, scores all valid rows with one forward
@@ -16,9 +33,7 @@ enum ScoringBatch {
     }
 
     /// Answers `requests` with `replica`. Every request gets exactly one reply, in order.
-    static func answer(
-        _ requests: [ReceivedRequest], replica: ModelReplica, limits: WireLimits, nowEpochMillis: UInt64
-    ) -> Outcome {
+    static func answer(_ requests: [ReceivedRequest], replica: ModelReplica, nowEpochMillis: UInt64) -> Outcome {
         var replies = [WireMessage?](repeating: nil, count: requests.count)
         var accepted: [(index: Int, rows: Int)] = []
         var values: [Float] = []
@@ -37,9 +52,8 @@ enum ScoringBatch {
                 replies[index] = .errorReply(to: header, status: .conflict, message: problem)
                 continue
             }
-            do {
-                let tensor = try Tensor(
-                    decoding: try request.message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+            switch request.tensor {
+            case .success(let tensor):
                 guard tensor.cols == replica.inputWidth else {
                     replies[index] = .errorReply(
                         to: header, status: .badRequest,
@@ -50,7 +64,7 @@ enum ScoringBatch {
                 }
                 accepted.append((index, tensor.rows))
                 values.append(contentsOf: tensor.values)
-            } catch {
+            case .failure(let error):
                 replies[index] = .errorReply(to: header, status: error.status, message: error.description)
             }
         }

@@ -81,11 +81,11 @@ final class FakeOnlineBroker: Sendable {
             guard let request = try? WireJSON.decode(ControlRequest.self, from: document) else {
                 return .errorReply(to: header, status: .badRequest, message: "bad control request")
             }
-            switch request.op {
-            case "online_policy":
+            switch request.operation {
+            case .onlinePolicy?:
                 let install = PolicyInstall(version: 1, spec: backend.spec, learningEnabled: true)
                 return ok([WireJSON.encode(install), PolicyWeights.pack(backend.initial.network).encoded()])
-            case "impressions":
+            case .impressions?:
                 let after = request.after ?? 0
                 let limit = min(request.limit ?? pageLimit, pageLimit)
                 let rest = backend.impressions.filter { $0.seq > after }

@@ -31,7 +31,7 @@ struct ReplyPathTests {
             Self.request(ok, rows: 3), Self.request(expired, rows: 5), Self.request(width, rows: 7, cols: 3),
             Self.request(pinned, rows: 11), Self.request(flags, rows: 13), Self.request(pinZero, rows: 17),
         ]
-        let outcome = ScoringBatch.answer(requests, replica: Self.replica, limits: .standard, nowEpochMillis: now)
+        let outcome = ScoringBatch.answer(requests, replica: Self.replica, nowEpochMillis: now)
         #expect(outcome.replies.map(\.header.status) == [.ok, .expired, .badRequest, .conflict, .badRequest, .badRequest])
         #expect(outcome.replies.map(\.header.attempt) == [3, 4, 5, 6, 7, 8])
         #expect(outcome.replies.map(\.header.requestId) == [1, 2, 3, 4, 5, 6])
@@ -60,7 +60,7 @@ struct ReplyPathTests {
         let requests = [UInt64.max, .max - 1, 1, 0].enumerated().map { index, deadline in
             Self.request(Header(command: .score, requestId: UInt64(index), deadlineMs: deadline, attempt: .max))
         }
-        let outcome = ScoringBatch.answer(requests, replica: Self.replica, limits: .standard, nowEpochMillis: now)
+        let outcome = ScoringBatch.answer(requests, replica: Self.replica, nowEpochMillis: now)
         #expect(outcome.replies.map(\.header.status) == [.ok, .ok, .expired, .ok])
         #expect(outcome.replies.allSatisfy { $0.header.attempt == .max })
     }

@@ -22,7 +22,7 @@ struct ScoringBatchNonFiniteTests {
             [
                 Self.request(1, [[0.1, 0.2, 0.3, 0.4], [3e38, 3e38, 0, 0]], attempt: 2),
                 Self.request(2, [[0.9, 0.1, 0.2, 0.3]]),
-            ], replica: replica, limits: .standard, nowEpochMillis: 0)
+            ], replica: replica, nowEpochMillis: 0)
         let replies = outcome.replies
         #expect(outcome.rowsScored == 3)  // rows computed in the forward pass
         #expect(replies.count == 2)

@@ -8,21 +8,27 @@ struct ControlRouter {
 
     func route(_ input: ControlInput, nowMs: UInt64) {
         switch input {
-        case .client(let identity, let message, let userId):
+        case .client(let identity, let message, _):
             let header = message.header
             if header.command == .feedback {
                 guard let online else { return refuse(identity, header) }
                 online.handleFeedback(identity: identity, message: message, nowMs: nowMs)
                 return
             }
-            if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
-                OnlineCoordinator.operations.contains(request.op)
-            {
-                guard let online else { return refuse(identity, header) }
-                online.handleControl(identity: identity, header: header, request: request, nowMs: nowMs)
-                return
+            let call: ControlCall
+            do {
+                call = try ControlCall(identity: identity, message: message)
+            } catch {
+                return jobs.answer(identity, header, error.status, text: error.text)
             }
-            jobs.handleClient(identity: identity, message: message, userId: userId, nowMs: nowMs)
+            switch call.operation.owner {
+            case .online:
+                guard let online else { return refuse(identity, header) }
+                online.handleControl(identity: identity, header: header, request: call.request, nowMs: nowMs)
+            case .jobs, .reactor:
+                // `drain` is answered by the reactor and never reaches the control plane.
+                jobs.handle(call, nowMs: nowMs)
+            }
         case .worker(let identity, let message):
             if message.header.command == .policyState {
                 online?.handleWorker(identity: identity, message: message, nowMs: nowMs)

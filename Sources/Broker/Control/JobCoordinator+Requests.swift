@@ -3,114 +3,47 @@ import RecStore
 import Shared
 
 extension JobCoordinator {
-    /// Handles a client's CONTROL request and answers it.
+    /// Handles a client's CONTROL request and answers it (the router's path, for tests that hand in a message).
     func handleClient(identity: [UInt8], message: WireMessage, userId: String?, nowMs: UInt64) {
-        let header = message.header
-        let request: ControlRequest
         do {
-            request = try WireJSON.decode(ControlRequest.self, from: try message.frame(0))
+            handle(try ControlCall(identity: identity, message: message), nowMs: nowMs)
         } catch {
-            answer(identity, header, .badRequest, text: error.description)
-            return
-        }
-        do {
-            switch request.op {
-            case "train":
-                try submit(identity, header, request.train, nowMs: nowMs)
-            case "upload":
-                guard let chunk = request.upload, message.payload.count >= 2 else {
-                    answer(identity, header, .badRequest, text: "upload needs an `upload` object and a bytes frame")
-                    return
-                }
-                let complete = try store.appendUpload(
-                    sha256: chunk.sha256, name: chunk.name, totalBytes: chunk.totalBytes, offset: chunk.offset,
-                    chunk: message.payload[1], chunkSHA256: chunk.chunkSha256)
-                answer(identity, header, .ok, document: WireJSON.encode(["complete": complete]))
-            case "jobs":
-                let views = try store.jobs().map { view($0, rounds: nil) }
-                answer(identity, header, .ok, document: WireJSON.encode(JobList(jobs: views)))
-            case "job":
-                guard let id = request.job, let record = try store.job(id) else {
-                    answer(identity, header, .notFound, text: "no job \(request.job ?? "(missing `job`)")")
-                    return
-                }
-                answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: try store.rounds(of: id))))
-            case "cancel_job":
-                guard let id = request.job, var record = try store.job(id) else {
-                    answer(identity, header, .notFound, text: "no job \(request.job ?? "(missing `job`)")")
-                    return
-                }
-                if !record.state.isFinal {
-                    record.state = .cancelled
-                    try store.updateJob(record)
-                    jobs[id] = nil
-                    logger.info("job cancelled", metadata: ["job_id": "\(id)"])
-                }
-                answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
-            case "models":
-                let views = try store.models().map(view)
-                answer(identity, header, .ok, document: WireJSON.encode(ModelList(models: views)))
-            case "promote":
-                guard let version = request.version else {
-                    answer(identity, header, .badRequest, text: "promote needs `version`")
-                    return
-                }
-                // The checkpoint is read and verified before the promotion is stored: a corrupt blob
-                // is quarantined and the promotion refused, so "promoted" means "can be served".
-                let (model, bytes) = try verifiedCheckpoint(version)
-                try store.promote(version)
-                publishRollout(model, bytes: bytes)
-                answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
-            case "import":
-                guard message.payload.count >= 2, message.payload[1].starts(with: Array("RECPOOLM".utf8)) else {
-                    answer(identity, header, .badRequest, text: "import needs a RecPool checkpoint (from recpool fit) in frame 2")
-                    return
-                }
-                // Writes the blob, or repairs a quarantined copy of the same content.
-                let sha = try store.blobs.put(message.payload[1])
-                let version: UInt64
-                if let existing = try store.model(checkpointSHA: sha) {
-                    // One content hash, one version: the same checkpoint imported again is that version.
-                    version = existing.version
-                    logger.info("model imported again; its blob is verified", metadata: ["model_version": "\(version)"])
-                    if try store.promotedVersion() == version { publishRollout(existing, bytes: message.payload[1]) }
-                } else {
-                    version = try store.registerModel(
-                        job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
-                    logger.info("model imported", metadata: ["model_version": "\(version)"])
-                    publishRegistry()
-                }
-                answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
-            case "fetch":
-                guard let version = request.version, let model = try store.model(version) else {
-                    answer(identity, header, .notFound, text: "no model version \(request.version.map(String.init) ?? "(missing `version`)")")
-                    return
-                }
-                let bytes = try store.blobs.get(model.checkpointSHA)
-                var reply = header.reply(status: .ok, modelVersion: version)
-                reply.command = .control
-                emit(.toClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(view(model)), bytes]))
-            case "rollback":
-                let version = try store.rollbackTarget()
-                let (model, bytes) = try verifiedCheckpoint(version)
-                try store.promote(version)
-                publishRollout(model, bytes: bytes)
-                answer(identity, header, .ok, document: WireJSON.encode(try store.model(version).map(view)))
-            default:
-                answer(identity, header, .badRequest, text: "unknown CONTROL op \"\(request.op)\"")
-            }
-        } catch let error as StoreError {
-            switch error {
-            case .unknownJob, .unknownModel, .missingBlob: answer(identity, header, .notFound, text: error.description)
-            case .nothingToRollBack, .badUpload, .corruptBlob:
-                answer(identity, header, .conflict, text: error.description)
-            default: answer(identity, header, .internal, text: error.description)
-            }
-        } catch {
-            answer(identity, header, .internal, text: "\(error)")
+            answer(identity, message.header, error.status, text: error.text)
         }
     }
 
+    /// Answers a decoded CONTROL request, one function per operation. A store error becomes the
+    /// status that names it (NOT_FOUND, CONFLICT, INTERNAL).
+    func handle(_ call: ControlCall, nowMs: UInt64) {
+        do {
+            switch call.operation {
+            case .train: try submit(call.identity, call.header, call.request.train, nowMs: nowMs)
+            case .upload: try upload(call)
+            case .jobs: try listJobs(call)
+            case .job: try showJob(call)
+            case .cancelJob: try cancelJob(call)
+            case .models: try listModels(call)
+            case .promote: try promote(call)
+            case .importModel: try importModel(call)
+            case .fetch: try fetch(call)
+            case .rollback: try rollback(call)
+            case .drain, .online, .onlineFreeze, .onlineUnfreeze, .onlineSync, .onlinePolicy, .impressions:
+                // Another part of the broker answers these; the router never sends them here.
+                answer(call, .badRequest, text: "unknown CONTROL op \"\(call.request.op)\"")
+            }
+        } catch let error as StoreError {
+            switch error {
+            case .unknownJob, .unknownModel, .missingBlob: answer(call, .notFound, text: error.description)
+            case .nothingToRollBack, .badUpload, .corruptBlob: answer(call, .conflict, text: error.description)
+            default: answer(call, .internal, text: error.description)
+            }
+        } catch {
+            answer(call, .internal, text: "\(error)")
+        }
+    }
+
+    /// `train`: validates the spec, stores the job and answers its view; the job is durable before
+    /// the client hears "accepted".
     private func submit(_ identity: [UInt8], _ header: Header, _ spec: TrainJobSpec?, nowMs: UInt64) throws {
         guard let spec else {
             answer(identity, header, .badRequest, text: "train needs a `train` object")
@@ -138,6 +71,57 @@ extension JobCoordinator {
         tick(nowMs: nowMs)
     }
 
+    /// `upload`: stores one checksummed chunk; answers whether the upload is complete.
+    private func upload(_ call: ControlCall) throws {
+        guard let chunk = call.request.upload, let bytes = call.extraFrames.first else {
+            answer(call, .badRequest, text: "upload needs an `upload` object and a bytes frame")
+            return
+        }
+        let complete = try store.appendUpload(
+            sha256: chunk.sha256, name: chunk.name, totalBytes: chunk.totalBytes, offset: chunk.offset,
+            chunk: bytes, chunkSHA256: chunk.chunkSha256)
+        answer(call, .ok, document: WireJSON.encode(["complete": complete]))
+    }
+
+    /// `jobs`: every job, oldest first.
+    private func listJobs(_ call: ControlCall) throws {
+        let views = try store.jobs().map { view($0, rounds: nil) }
+        answer(call, .ok, document: WireJSON.encode(JobList(jobs: views)))
+    }
+
+    /// `job`: one job with its rounds.
+    private func showJob(_ call: ControlCall) throws {
+        guard let id = call.request.job, let record = try store.job(id) else {
+            answer(call, .notFound, text: "no job \(call.request.job ?? "(missing `job`)")")
+            return
+        }
+        answer(call, .ok, document: WireJSON.encode(view(record, rounds: try store.rounds(of: id))))
+    }
+
+    /// `cancel_job`: a job not yet final is cancelled, durably; answers its view either way.
+    private func cancelJob(_ call: ControlCall) throws {
+        guard let id = call.request.job, var record = try store.job(id) else {
+            answer(call, .notFound, text: "no job \(call.request.job ?? "(missing `job`)")")
+            return
+        }
+        if !record.state.isFinal {
+            record.state = .cancelled
+            try store.updateJob(record)
+            jobs[id] = nil
+            unsavedJobs[id] = nil
+            logger.info("job cancelled", metadata: ["job_id": "\(id)"])
+        }
+        answer(call, .ok, document: WireJSON.encode(view(record, rounds: nil)))
+    }
+
+    func answer(_ call: ControlCall, _ status: Status, document: [UInt8]) {
+        answer(call.identity, call.header, status, document: document)
+    }
+
+    func answer(_ call: ControlCall, _ status: Status, text: String) {
+        answer(call.identity, call.header, status, text: text)
+    }
+
     func answer(_ identity: [UInt8], _ request: Header, _ status: Status, document: [UInt8]) {
         var reply = request.reply(status: status)
         reply.command = .control
@@ -149,8 +133,16 @@ extension JobCoordinator {
         emit(.toClient(identity: identity, frames: reply.frames()))
     }
 
-    func view(_ record: JobRecord, rounds: [RoundRecord]?) -> JobView {
-        JobView(
+    /// The view of a job. A record whose last change the store could not write is shown as the
+    /// coordinator holds it, its `error` saying that it is not stored durably.
+    func view(_ stored: JobRecord, rounds: [RoundRecord]?) -> JobView {
+        var record = stored
+        if let unsaved = unsavedJobs[stored.id] {
+            record = unsaved.record
+            let note = "not stored durably: \(unsaved.error)"
+            record.error = record.error.map { "\($0); \(note)" } ?? note
+        }
+        return JobView(
             job: record.id, state: record.state.rawValue, model: record.model, round: record.round,
             totalRounds: record.totalRounds, epoch: record.epoch, step: record.step, loss: record.loss,
             metrics: Self.metrics(record.metrics), modelVersion: record.modelVersion, error: record.error,
@@ -173,7 +165,9 @@ extension JobCoordinator {
     }
 
     static func metrics(_ text: String?) -> [String: Double] {
-        guard let text, let values = try? WireJSON.decode([String: Double].self, from: Array(text.utf8)) else { return [:] }
+        guard let text, let values = try? WireJSON.decode([String: Double].self, from: Array(text.utf8)) else {
+            return [:]
+        }
         return values
     }
 }

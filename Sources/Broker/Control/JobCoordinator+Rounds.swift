@@ -19,7 +19,7 @@ extension JobCoordinator {
         }
         if job.record.state == .queued {
             job.record.state = .running
-            try? store.updateJob(job.record)
+            persist(job.record, what: "the job's start")
         }
         job.phase = .training(round: round, startedMs: nowMs, pending: pending, results: [:])
         jobs[id] = job
@@ -123,6 +123,7 @@ extension JobCoordinator {
                 metrics: metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }, stateSHA: sha,
                 seconds: Double(nowMs &- started) / 1000)
             try store.completeRound(record, job: job.record)
+            unsavedJobs[id] = nil
             job.state = bytes
             job.stateSHA = sha
             job.attempts = 0
@@ -160,6 +161,7 @@ extension JobCoordinator {
             job.record.modelVersion = version
             job.record.metrics = metrics
             try store.updateJob(job.record)
+            unsavedJobs[id] = nil
             jobs[id] = nil
             logger.info("job complete", metadata: ["job_id": "\(id)", "model_version": "\(version)"])
             if job.spec.promote, let model = try store.model(version) {
@@ -171,14 +173,35 @@ extension JobCoordinator {
         }
     }
 
-    /// Marks a job failed, durably.
+    /// Marks a job failed, durably (a failed write is surfaced by ``persist(_:what:)``).
     func fail(_ id: String, _ why: String) {
         guard var job = jobs[id] else { return }
         logger.error("job failed", metadata: ["job_id": "\(id)", "error": "\(why)"])
         job.record.state = .failed
         job.record.error = why
-        try? store.updateJob(job.record)
+        persist(job.record, what: "the job's failure")
         jobs[id] = nil
+    }
+
+    /// Writes a job's record durably. A failure is not swallowed: it is logged, counted
+    /// (``durableWriteFailures`` and `recpool_broker_durable_write_failures_total`) and remembered, so
+    /// the job's views (`job`, `jobs`) show the record as it is and say that it is not stored.
+    func persist(_ record: JobRecord, what: String) {
+        do {
+            try writeJob(record)
+            unsavedJobs[record.id] = nil
+        } catch {
+            noteDurableWriteFailure(job: record.id, what: what, error: error)
+            unsavedJobs[record.id] = UnsavedJob(record: record, error: "\(error)")
+        }
+    }
+
+    /// Logs and counts a durable write that failed.
+    func noteDurableWriteFailure(job: String, what: String, error: any Error) {
+        durableWriteFailures += 1
+        Counter(label: "recpool_broker_durable_write_failures_total").increment()
+        logger.error(
+            "durable write failed", metadata: ["job_id": "\(job)", "what": "\(what)", "error": "\(error)"])
     }
 
     /// A version's record and its checkpoint bytes, read and verified against the checkpoint's hash.
@@ -207,7 +230,15 @@ extension JobCoordinator {
 
     /// Tells the reactor every registered version's checkpoint hash, so workers' claims are checked.
     func publishRegistry() {
-        guard let models = try? store.models() else { return }
+        let models: [ModelRecord]
+        do {
+            models = try store.models()
+        } catch {
+            // A read, not a write: the reactor keeps the registry it has, and workers' claims are
+            // checked against it until the next registration publishes again.
+            logger.error("cannot read the model registry to publish it", metadata: ["error": "\(error)"])
+            return
+        }
         emit(.registry(Dictionary(models.map { ($0.version, $0.checkpointSHA) }, uniquingKeysWith: { a, _ in a })))
     }
 

@@ -46,18 +46,38 @@ final class JobCoordinator {
     var datasetHolders: [String: Set<[UInt8]>] = [:]
     /// Replica results rejected because the state they started from was not the one sent.
     var inconsistentReplicas = 0
+    /// Job records whose last change could not be written, with the store's error: the job's views
+    /// show the record as the coordinator holds it and say that it is not durable.
+    var unsavedJobs: [String: UnsavedJob] = [:]
+    /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
+    var durableWriteFailures = 0
+    /// Writes a job's record to the store (a seam: tests make it fail).
+    var writeJob: (JobRecord) throws -> Void
+
+    /// A job record the store does not hold as the coordinator does.
+    struct UnsavedJob {
+        var record: JobRecord
+        var error: String
+    }
 
     init(store: RecStore, logger: Logger, emit: @escaping (ControlOutput) -> Void) {
         self.store = store
         self.logger = logger
         self.emit = emit
+        writeJob = { record in try store.updateJob(record) }
     }
 
     /// Resumes unfinished jobs from their last stored round and publishes the promoted model.
     func start(nowMs: UInt64) {
         do {
             for record in try store.jobs() where !record.state.isFinal {
-                guard let spec = try? WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8)) else { continue }
+                let spec: TrainJobSpec
+                do {
+                    spec = try WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8))
+                } catch {
+                    logger.error("job cannot resume: its stored spec does not decode", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
+                    continue
+                }
                 let state: [UInt8]
                 do {
                     state = try record.stateSHA.map { sha throws(StoreError) in try store.blobs.get(sha) } ?? []
@@ -66,7 +86,7 @@ final class JobCoordinator {
                     var failed = record
                     failed.state = .failed
                     failed.error = "cannot resume after a restart: \(error)"
-                    try? store.updateJob(failed)
+                    persist(failed, what: "the job's failure")
                     logger.error("job cannot resume", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
                     continue
                 }

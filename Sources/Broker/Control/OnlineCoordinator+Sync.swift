@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import RecPolicy
 import RecStore
 import Shared
@@ -86,6 +87,7 @@ extension OnlineCoordinator {
     /// The guard's verdict on the running sync's candidate.
     func handleVerdict(sync id: UInt64, decision: GuardDecision, nowMs: UInt64) {
         guard let running = sync, running.id == id, let candidate = running.candidate else { return }
+        var decision = decision
         if decision.accepted {
             do {
                 try serve(candidate, as: try Self.successor(of: version), decision: decision, nowMs: nowMs)
@@ -97,8 +99,16 @@ extension OnlineCoordinator {
                         "guard": "\(decision.reason)",
                     ])
             } catch {
+                // The version is not durable, so it is not served: the decision the requester and the
+                // status see says why, and the failed write is counted.
                 rejected += 1
+                durableWriteFailures += 1
+                Counter(label: "recpool_broker_durable_write_failures_total").increment()
                 logger.error("cannot store the accepted online version", metadata: ["error": "\(error)"])
+                decision.accepted = false
+                decision.reason =
+                    "rejected: the guard accepted the candidate but it could not be stored durably (\(error)); "
+                    + "replicas keep serving version \(version)"
             }
         } else {
             rejected += 1

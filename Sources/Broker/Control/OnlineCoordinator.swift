@@ -71,6 +71,8 @@ final class OnlineCoordinator {
     var impressionCount = 0
     var feedbackCount = 0
     var duplicates = 0
+    /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
+    var durableWriteFailures = 0
     var lastDecision: GuardDecision?
     var sync: Sync?
     var nextSyncId: UInt64 = 1

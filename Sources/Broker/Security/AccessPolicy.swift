@@ -34,15 +34,14 @@ public enum PeerRole: String, Sendable, Hashable, CaseIterable {
 
 /// Which role may send what. Pure, so the rules are tested without sockets.
 public enum AccessPolicy {
-    /// CONTROL operations that only read.
-    public static let readOnlyControlOps: Set<String> = [
-        "jobs", "job", "models", "fetch", "online", "online_policy", "impressions",
-    ]
-    /// CONTROL operations that change jobs or models: trainers only.
-    public static let trainerControlOps: Set<String> = [
-        "train", "upload", "cancel_job", "promote", "rollback", "import", "drain", "online_freeze", "online_unfreeze",
-        "online_sync",
-    ]
+    /// CONTROL operations that only read (``ControlOperation/Access/readOnly``).
+    public static let readOnlyControlOps: Set<String> = names(.readOnly)
+    /// CONTROL operations that change jobs or models: trainers only (``ControlOperation/Access/trainer``).
+    public static let trainerControlOps: Set<String> = names(.trainer)
+
+    private static func names(_ access: ControlOperation.Access) -> Set<String> {
+        Set(ControlOperation.allCases.filter { $0.access == access }.map(\.name))
+    }
 
     /// Whether `role` may send `command` on the frontend. CONTROL also needs ``allowsControl(_:op:)``.
     public static func allows(_ role: PeerRole?, command: Command) -> Bool {
@@ -53,11 +52,17 @@ public enum AccessPolicy {
         }
     }
 
-    /// Whether `role` may run CONTROL operation `op`.
+    /// Whether `role` may run CONTROL operation `op` (a wire name; one this build does not know is refused).
     public static func allowsControl(_ role: PeerRole?, op: String) -> Bool {
+        guard let operation = ControlOperation(rawValue: op) else { return false }
+        return allowsControl(role, operation)
+    }
+
+    /// Whether `role` may run `operation`.
+    public static func allowsControl(_ role: PeerRole?, _ operation: ControlOperation) -> Bool {
         switch role {
-        case .client: readOnlyControlOps.contains(op)
-        case .trainer: readOnlyControlOps.contains(op) || trainerControlOps.contains(op)
+        case .client: operation.access == .readOnly
+        case .trainer: true
         case .worker, nil: false
         }
     }

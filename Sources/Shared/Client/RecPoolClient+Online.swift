@@ -63,17 +63,17 @@ extension RecPoolClient {
 
     /// The broker's view of online learning (CONTROL `online`).
     public func online(timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        try await control(ControlRequest(op: "online"), as: OnlineView.self, timeoutMs: timeoutMs)
+        try await control(ControlRequest(.online), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
     /// Pauses learning; replicas keep serving the current version (CONTROL `online_freeze`).
     public func onlineFreeze(timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        try await control(ControlRequest(op: "online_freeze"), as: OnlineView.self, timeoutMs: timeoutMs)
+        try await control(ControlRequest(.onlineFreeze), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
     /// Resumes learning (CONTROL `online_unfreeze`).
     public func onlineUnfreeze(timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        try await control(ControlRequest(op: "online_unfreeze"), as: OnlineView.self, timeoutMs: timeoutMs)
+        try await control(ControlRequest(.onlineUnfreeze), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
     /// Forces a sync now (CONTROL `online_sync`) and returns the view after it.
@@ -81,14 +81,14 @@ extension RecPoolClient {
     ///   `--allow-fault-injection`.
     public func onlineSync(corrupt: String? = nil, timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
         try await control(
-            ControlRequest(op: "online_sync", corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
+            ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
     /// The policy version the pool serves now, with its weights (CONTROL `online_policy`).
     /// - Returns: the install order (version, spec, whether learning is on) and the Q-network's parameters.
     public func onlinePolicy(timeoutMs: UInt64? = nil) async throws(ClientError) -> (PolicyInstall, ParameterPack) {
         let message = WireMessage(
-            header: Header(command: .control), payload: [WireJSON.encode(ControlRequest(op: "online_policy"))])
+            header: Header(command: .control), payload: [WireJSON.encode(ControlRequest(.onlinePolicy))])
         let reply = try await call(message, timeoutMs: timeoutMs)
         guard reply.payload.count >= 2 else {
             throw .protocolViolation(.missingFrames(expected: 3, got: reply.payload.count + 1))
@@ -111,7 +111,7 @@ extension RecPoolClient {
     {
         if let limit, limit < 1 { throw .invalidRequest("limit must be at least 1, got \(limit)") }
         return try await control(
-            ControlRequest(op: "impressions", after: after, limit: limit), as: ImpressionPage.self, timeoutMs: timeoutMs
+            ControlRequest(.impressions, after: after, limit: limit), as: ImpressionPage.self, timeoutMs: timeoutMs
         )
     }
 

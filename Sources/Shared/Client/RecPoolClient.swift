@@ -207,7 +207,7 @@ extension RecPoolClient {
     /// Downloads a registered model version's checkpoint.
     /// - Returns: the version's description and the checkpoint bytes.
     public func fetchModel(version: UInt64, timeoutMs: UInt64? = nil) async throws(ClientError) -> (ModelView, [UInt8]) {
-        let request = WireMessage(header: Header(command: .control), payload: [WireJSON.encode(ControlRequest(op: "fetch", version: version))])
+        let request = WireMessage(header: Header(command: .control), payload: [WireJSON.encode(ControlRequest(.fetch, version: version))])
         let reply = try await call(request, timeoutMs: timeoutMs)
         guard reply.payload.count >= 2 else { throw .protocolViolation(.missingFrames(expected: 3, got: reply.payload.count + 1)) }
         do {

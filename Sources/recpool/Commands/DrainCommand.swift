@@ -16,7 +16,7 @@ struct DrainCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let reply = try await client.control(ControlRequest(op: "drain", worker: worker), as: DrainReply.self)
+            let reply = try await client.control(ControlRequest(.drain, worker: worker), as: DrainReply.self)
             CommandOutput.printLine("draining \(reply.worker) (\(reply.inflight) in flight)")
         }
     }

@@ -15,7 +15,7 @@ struct JobsCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let list = try await client.control(ControlRequest(op: "jobs"), as: JobListView.self)
+            let list = try await client.control(ControlRequest(.jobs), as: JobListView.self)
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(list))
                 return
@@ -54,7 +54,7 @@ struct JobCommand: AsyncParsableCommand {
                 try await JobFollower.follow(id, client: client, json: json)
                 return
             }
-            let job = try await client.control(ControlRequest(op: "job", job: id), as: JobView.self)
+            let job = try await client.control(ControlRequest(.job, job: id), as: JobView.self)
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(job))
             } else {
@@ -82,7 +82,7 @@ struct CancelCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let job = try await client.control(ControlRequest(op: "cancel_job", job: id), as: JobView.self)
+            let job = try await client.control(ControlRequest(.cancelJob, job: id), as: JobView.self)
             CommandOutput.printLine("\(job.job) \(job.state)")
         }
     }
@@ -95,7 +95,7 @@ enum JobFollower {
         let started = Date()
         let terminal = isatty(1) != 0
         while true {
-            let job = try await client.control(ControlRequest(op: "job", job: id), as: JobView.self)
+            let job = try await client.control(ControlRequest(.job, job: id), as: JobView.self)
             let final = ["completed", "failed", "cancelled"].contains(job.state)
             if json {
                 if job != last || final { CommandOutput.printLine(try JSONOutput.encode(Summary(job))) }

@@ -15,7 +15,7 @@ struct ModelsCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let list = try await client.control(ControlRequest(op: "models"), as: ModelListView.self)
+            let list = try await client.control(ControlRequest(.models), as: ModelListView.self)
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(list))
                 return
@@ -44,7 +44,7 @@ struct PromoteCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let model = try await client.control(ControlRequest(op: "promote", version: version), as: ModelView.self)
+            let model = try await client.control(ControlRequest(.promote, version: version), as: ModelView.self)
             CommandOutput.printLine("promoted version \(model.version)")
         }
     }
@@ -60,7 +60,7 @@ struct RollbackCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let model = try await client.control(ControlRequest(op: "rollback"), as: ModelView.self)
+            let model = try await client.control(ControlRequest(.rollback), as: ModelView.self)
             CommandOutput.printLine("rolled back to version \(model.version)")
         }
     }
@@ -91,9 +91,9 @@ struct ImportCommand: AsyncParsableCommand {
             }
             let client = try await connection.connect()
             defer { client.close() }
-            let registered = try await client.control(ControlRequest(op: "import"), bytes: [UInt8](data), as: ModelView.self)
+            let registered = try await client.control(ControlRequest(.importModel), bytes: [UInt8](data), as: ModelView.self)
             if promote {
-                _ = try await client.control(ControlRequest(op: "promote", version: registered.version), as: ModelView.self)
+                _ = try await client.control(ControlRequest(.promote, version: registered.version), as: ModelView.self)
                 CommandOutput.printLine("imported and promoted version \(registered.version)")
             } else {
                 CommandOutput.printLine("imported version \(registered.version)")

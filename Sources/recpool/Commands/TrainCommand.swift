@@ -96,7 +96,7 @@ struct TrainCommand: AsyncParsableCommand {
             spec.epsilonDecaySteps = epsilonDecaySteps
             spec.replayCapacity = replayCapacity
             if let problem = spec.problem { throw CommandFailure(problem, exitCode: .usage) }
-            let job = try await client.control(ControlRequest(op: "train", train: spec), as: JobView.self)
+            let job = try await client.control(ControlRequest(.train, train: spec), as: JobView.self)
             if follow {
                 try await JobFollower.follow(job.job, client: client, json: json)
             } else if json {
@@ -121,7 +121,7 @@ enum DatasetUpload {
         repeat {
             let chunk = Array(bytes[offset..<min(offset + chunkSize, bytes.count)])
             let request = ControlRequest(
-                op: "upload",
+                .upload,
                 upload: UploadChunk(
                     sha256: sha, name: (path as NSString).lastPathComponent, totalBytes: bytes.count, offset: offset,
                     chunkSha256: hex(SHA256.hash(data: chunk))))

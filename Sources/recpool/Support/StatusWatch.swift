@@ -26,7 +26,7 @@ enum StatusWatch {
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(status))
             } else {
-                let jobs = try? await client.control(ControlRequest(op: "jobs"), as: JobListView.self, timeoutMs: 1000)
+                let jobs = try? await client.control(ControlRequest(.jobs), as: JobListView.self, timeoutMs: 1000)
                 var screen = "\u{1B}[H\u{1B}[2J" + StatusTable.render(status, rates: rates) + "\n"
                 if let jobs, !jobs.jobs.isEmpty {
                     screen += "\nJOB        STATE      ROUND     LOSS\n"

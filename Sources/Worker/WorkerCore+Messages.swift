@@ -1,0 +1,130 @@
+import Logging
+import Shared
+
+extension WorkerCore {
+    /// Handles one message from the broker: control messages change the core's state or become work
+    /// for another thread, SCORE requests join the micro-batch, other requests are answered at once.
+    mutating func receive(_ frames: [[UInt8]], now: WorkerInstant, into actions: inout [WorkerAction]) {
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
+        } catch {
+            refuseMalformed(frames, error: error, into: &actions)
+            return
+        }
+        let header = message.header
+        switch header.command {
+        case .heartbeat:
+            acknowledge(message, into: &actions)
+        case .disconnect:
+            // The broker does not know us (it restarted, or declared us dead): register again.
+            actions.append(.log(.info, "broker asked us to register again", [:]))
+            registered = false
+            actions.append(.send(hello().frames(), .bestEffort))
+        case .weights where !header.isReply:
+            guard message.payload.count >= 2,
+                let notice = try? WireJSON.decode(WeightsNotice.self, from: message.payload[0])
+            else {
+                actions.append(.log(.error, "malformed WEIGHTS message ignored", [:]))
+                return
+            }
+            // A new number, or other weights under the same number (a claim the registry did not confirm).
+            if notice.version != replica.version || notice.sha256 != replica.checkpointSHA256 {
+                actions.append(
+                    .background(.weights(notice: notice, bytes: message.payload[1], receivedAt: now.monotonicMicros)))
+            }
+        case .trainRound where !header.isReply:
+            guard message.payload.count >= 2,
+                let assignment = try? WireJSON.decode(RoundAssignment.self, from: message.payload[0])
+            else {
+                actions.append(.log(.error, "malformed TRAIN_ROUND message ignored", [:]))
+                return
+            }
+            let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
+            actions.append(.background(.round(assignment: assignment, state: message.payload[1], dataset: dataset)))
+        case .policy where !header.isReply:
+            actions.append(.online(.install(message.payload)))
+        case .learn where !header.isReply:
+            guard let batch = message.payload.first else {
+                actions.append(.log(.error, "malformed LEARN message ignored", [:]))
+                return
+            }
+            actions.append(.online(.learn(batch)))
+        case .policyPull where !header.isReply:
+            actions.append(.online(.pull(sync: header.requestId)))
+        case .recommend where !header.isReply:
+            actions.append(.recommend(message))
+        case .score where !header.isReply:
+            enqueue(
+                ReceivedRequest(message: message, receivedAtMicros: now.monotonicMicros, limits: configuration.limits))
+        default:
+            if header.command.isWorkerService && !header.isReply {
+                let reply = WireMessage.errorReply(
+                    to: header, status: .badRequest, message: "this worker does not serve \(header.command.name)")
+                actions.append(.countErrorReply)
+                actions.append(
+                    .log(
+                        .debug, "request for a service this worker does not offer",
+                        ["request_id": "\(header.requestId)", "command": "\(header.command.name)"]))
+                actions.append(.send(reply.frames(), .bestEffort))
+            } else {
+                actions.append(.log(.debug, "ignored message", ["command": "\(header.command.name)"]))
+            }
+        }
+    }
+
+    /// A heartbeat from the broker: the first one after READY acknowledges the registration (and may
+    /// carry news about it); one with the drain flag says the broker will send nothing more.
+    private mutating func acknowledge(_ message: WireMessage, into actions: inout [WorkerAction]) {
+        if !registered, let frame = message.payload.first,
+            let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame)
+        {
+            if let requested = registration.requestedId {
+                actions.append(
+                    .log(
+                        .warning, "another live worker has this id; the broker registered this one under another",
+                        ["id": "\(requested)", "registered_as": "\(registration.workerId)"]))
+            }
+            if let promoted = registration.waitingForVersion {
+                actions.append(
+                    .log(
+                        .warning,
+                        """
+                        this worker serves no registered model while one is promoted: \
+                        it takes no work until WEIGHTS bring it
+                        """,
+                        ["model_version": "\(promoted)"]))
+            }
+        }
+        registered = true
+        if message.header.flags.contains(.drain) {
+            // The broker will send nothing more: either it answers our drain, or it orders one
+            // (`recpool drain`). Everything it sent before this is already read.
+            drainAcknowledged = true
+            if !isStopping { actions.append(.log(.info, "the broker asked us to drain", [:])) }
+            isStopping = true
+            actions.append(.stopWorker)
+        }
+    }
+
+    /// A message that does not decode: logged, and a request among them is refused, echoing its attempt.
+    private func refuseMalformed(_ frames: [[UInt8]], error: WireError, into actions: inout [WorkerAction]) {
+        actions.append(.log(.warning, "malformed message from broker", ["error": "\(error)"]))
+        guard let first = frames.first, let id = Header.salvageRequestId(first), first.count > 4,
+            let command = Command(rawValue: first[4] & ~Header.replyBit), command.isWorkerService
+        else { return }
+        // Even a request whose header does not decode gets its attempt echoed, when it has one.
+        let attempt = Header.salvageAttempt(first) ?? 0
+        let reply = WireMessage.errorReply(
+            to: Header(command: command, requestId: id, attempt: attempt), status: error.status,
+            message: error.description)
+        actions.append(.send(reply.frames(), .bestEffort))
+    }
+
+    /// Adds a SCORE request to the micro-batch; the first one starts the batch's wait.
+    private mutating func enqueue(_ request: ReceivedRequest) {
+        if pending.isEmpty { batchDeadline = request.receivedAtMicros.addingSaturating(configuration.batchWaitMicros) }
+        pending.append(request)
+        pendingRows += request.rows
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import Shared
+
+/// The worker's whole session logic as a value with no I/O: events in, actions out.
+///
+/// ``WorkerSession`` owns the DEALER and the threads; it feeds each broker message, each timer tick
+/// and each swapped replica to ``handle(_:now:)`` and performs the actions it gets back. Registration,
+/// the READY answer, heartbeats, liveness and reconnect backoff, the graceful drain, micro-batch
+/// decisions and scoring are therefore testable without sockets and with an injected clock, like
+/// ``BrokerCore`` on the broker's side.
+struct WorkerCore: Sendable {
+    /// The configuration in force.
+    let configuration: WorkerConfiguration
+    /// The host name and process id the READY message reports.
+    let host: String
+    let pid: Int32
+    /// The served replica: every batch is scored by exactly this value.
+    var replica: ModelReplica
+
+    /// Whether the broker acknowledged this connection (a heartbeat arrived since READY).
+    var registered = false
+    /// Whether the worker was asked to stop.
+    var isStopping = false
+    /// When the drain notice went out on this connection, µs.
+    var drainStartedAt: UInt64?
+    /// Whether the broker acknowledged the drain (it will send nothing more).
+    var drainAcknowledged = false
+    /// When the broker was last heard from, µs.
+    var lastHeard: UInt64 = 0
+    /// When the last heartbeat went out, µs (0: one is due at once).
+    var lastBeat: UInt64 = 0
+    /// Requests waiting for the next micro-batch, in arrival order.
+    var pending: [ReceivedRequest] = []
+    /// The rows ``pending`` holds (a request whose tensor does not decode counts as one row).
+    var pendingRows = 0
+    /// When the micro-batch being filled must be scored, µs (`nil`: no request waits).
+    var batchDeadline: UInt64?
+    /// The next reconnect delay, ms: it doubles after each silent connection, up to `reconnectMaxMs`.
+    var backoffMs: UInt64
+    /// Set once the connection ended; later events do nothing until ``WorkerEvent/connected``.
+    var exited = false
+
+    /// Creates the core for a worker serving `replica`.
+    init(configuration: WorkerConfiguration, replica: ModelReplica, host: String, pid: Int32) {
+        self.configuration = configuration
+        self.replica = replica
+        self.host = host
+        self.pid = pid
+        backoffMs = configuration.reconnectInitialMs
+    }
+
+    /// The heartbeat interval, µs. Flags are numbers from a command line or a file: no sum or
+    /// product of them may trap.
+    var intervalMicros: UInt64 { configuration.heartbeatIntervalMs.multipliedSaturating(by: 1000) }
+
+    /// How long the broker may stay silent before the worker reconnects (and how long a drain may
+    /// wait for its acknowledgement), µs.
+    var silenceMicros: UInt64 { intervalMicros.multipliedSaturating(by: configuration.liveness) }
+
+    /// Whether the shell should read more messages now: not while the micro-batch is full.
+    var acceptsMessages: Bool { pendingRows < configuration.batchMaxRows }
+
+    /// Handles one event.
+    /// - Returns: the actions to perform, in order.
+    mutating func handle(_ event: WorkerEvent, now: WorkerInstant) -> [WorkerAction] {
+        var actions: [WorkerAction] = []
+        switch event {
+        case .connected:
+            connect(now: now, into: &actions)
+        case .message(let frames):
+            guard !exited else { break }
+            lastHeard = now.monotonicMicros
+            receive(frames, now: now, into: &actions)
+        case .tick:
+            guard !exited else { break }
+            tick(now: now, into: &actions)
+        case .stopRequested:
+            isStopping = true
+            guard !exited else { break }
+            stepDrain(now: now, into: &actions)
+        case .replicaSwapped(let newReplica):
+            replica = newReplica
+            lastBeat = 0  // report the new version at once
+        }
+        return actions
+    }
+
+    /// How long the shell may wait for a message before the next timer is due, ms: a heartbeat, the
+    /// end of a micro-batch wait, or the end of a drain.
+    func nextWakeDelayMs(now: WorkerInstant) -> Int {
+        let clock = now.monotonicMicros
+        func until(_ due: UInt64) -> UInt64 { due > clock ? (due - clock) / 1000 : 0 }
+        var delay = until(lastBeat.addingSaturating(intervalMicros))
+        if let batchDeadline, !pending.isEmpty {
+            // Never spin on a wait shorter than a millisecond.
+            delay = min(delay, batchDeadline > clock ? max(1, until(batchDeadline)) : 0)
+        }
+        if let drainStartedAt {
+            delay = min(delay, until(drainStartedAt.addingSaturating(silenceMicros)) + 1)
+        }
+        return Int(clamping: delay)
+    }
+
+    // MARK: Registration
+
+    /// The READY message: the services, slots, served width and version this worker offers.
+    func hello() -> WireMessage {
+        let hello = WorkerHello(
+            workerId: configuration.workerId,
+            services: [Command.score.name, Command.recommend.name, Command.policy.name]
+                + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
+            slots: configuration.slots,
+            inputWidth: replica.inputWidth, modelVersion: replica.version,
+            host: host, pid: pid, modelSha256: replica.checkpointSHA256)
+        return WireMessage(
+            header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
+    }
+
+    /// A new connection: per-connection state starts afresh and READY goes out.
+    private mutating func connect(now: WorkerInstant, into actions: inout [WorkerAction]) {
+        registered = false
+        drainStartedAt = nil
+        drainAcknowledged = false
+        lastHeard = now.monotonicMicros
+        lastBeat = now.monotonicMicros
+        pending.removeAll()
+        pendingRows = 0
+        batchDeadline = nil
+        exited = false
+        actions.append(.send(hello().frames(), .required))
+        actions.append(
+            .log(.info, "registering", ["broker": "\(configuration.broker)", "id": "\(configuration.workerId)"]))
+    }
+
+    /// The 32 raw bytes of a hex SHA-256, or `nil` when `hex` is not 64 hex digits.
+    static func rawDigest(_ hex: String) -> [UInt8]? {
+        guard hex.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+
+    /// Marks the connection over with `exit`.
+    mutating func finish(_ exit: WorkerExit, into actions: inout [WorkerAction]) {
+        exited = true
+        actions.append(.exit(exit))
+    }
+}

@@ -1,0 +1,97 @@
+import Shared
+import Testing
+
+@testable import Worker
+
+/// How the worker core routes the broker's control messages, without sockets.
+@Suite("Worker core: control messages")
+struct WorkerCoreControlTests {
+    @Test("WEIGHTS for another version or hash go to the compute thread; the served ones and malformed ones do not")
+    func weights() {
+        var harness = WorkerHarness.registered()
+        let served = WeightsNotice(version: 0, sha256: "")
+        harness.core.replica.checkpointSHA256 = ""
+        harness.receive(Header(command: .weights), [WireJSON.encode(served), [1]])
+        #expect(harness.background.isEmpty)
+        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 3, sha256: "ab")), [1, 2]])
+        #expect(harness.background.count == 1)
+        if case .weights(let notice, let bytes, let receivedAt) = harness.background.first {
+            #expect(notice.version == 3 && bytes == [1, 2] && receivedAt == harness.now.monotonicMicros)
+        } else {
+            Issue.record("expected a WEIGHTS task")
+        }
+        harness.receive(Header(command: .weights), [Array("{".utf8)])
+        #expect(harness.background.count == 1)
+        #expect(harness.logs.contains { $0.level == .error && $0.message == "malformed WEIGHTS message ignored" })
+    }
+
+    @Test("TRAIN_ROUND goes to the compute thread with its state and, when included, its dataset")
+    func trainRound() throws {
+        var harness = WorkerHarness.registered()
+        var assignment = RoundAssignment(
+            job: "j1", round: 2, shard: 0, shards: 1, fromStep: 0, steps: 5, spec: TrainJobSpec(dataset: "synthetic:"),
+            stateSHA: "", evaluate: false, finalize: false, datasetIncluded: true)
+        harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [4], [5]])
+        assignment.datasetIncluded = false
+        harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [6], [7]])
+        #expect(harness.background.count == 2)
+        if case .round(let first, let state, let dataset) = harness.background[0] {
+            #expect(first.round == 2 && state == [4] && dataset == [5])
+        } else {
+            Issue.record("expected a round")
+        }
+        if case .round(_, let state, let dataset) = harness.background[1] {
+            #expect(state == [6] && dataset == nil)
+        } else {
+            Issue.record("expected a round")
+        }
+        harness.receive(Header(command: .trainRound), [Array("{}".utf8)])
+        #expect(harness.background.count == 2)
+        #expect(harness.logs.contains { $0.message == "malformed TRAIN_ROUND message ignored" })
+    }
+
+    @Test("POLICY, LEARN and POLICY_PULL go to the online thread in arrival order; RECOMMEND to the shell")
+    func online() {
+        var harness = WorkerHarness.registered()
+        harness.receive(Header(command: .policy), [[1], [2]])
+        harness.receive(Header(command: .learn), [[3]])
+        harness.receive(Header(command: .learn))
+        harness.receive(Header(command: .policyPull, requestId: 11))
+        harness.receive(Header(command: .recommend, requestId: 12), [Array("{}".utf8)])
+        #expect(harness.online.count == 3)
+        if case .install(let payload) = harness.online[0] {
+            #expect(payload == [[1], [2]])
+        } else {
+            Issue.record("install")
+        }
+        if case .learn(let batch) = harness.online[1] { #expect(batch == [3]) } else { Issue.record("learn") }
+        if case .pull(let sync) = harness.online[2] { #expect(sync == 11) } else { Issue.record("pull") }
+        #expect(harness.logs.contains { $0.message == "malformed LEARN message ignored" })
+        #expect(harness.recommends.map(\.header.requestId) == [12])
+    }
+
+    @Test("a request whose header does not decode is refused naming the problem and echoing its attempt")
+    func malformedRequest() {
+        var harness = WorkerHarness.registered()
+        var frame = Header(command: .score, requestId: 77, attempt: 3).encoded()
+        frame[3] = 99  // an unsupported protocol version
+        harness.feed(.message([frame]))
+        let sent = harness.takeSent()
+        #expect(sent.count == 1 && sent[0].mode == .bestEffort)
+        #expect(sent[0].message.header.requestId == 77 && sent[0].message.header.attempt == 3)
+        #expect(sent[0].message.header.status != .ok)
+        // Garbage that names no request is only logged.
+        harness.feed(.message([[1, 2]]))
+        #expect(harness.sent.isEmpty)
+        #expect(harness.logs.filter { $0.message == "malformed message from broker" }.count == 2)
+    }
+
+    @Test("replies and messages the worker does not handle are ignored")
+    func ignored() {
+        var harness = WorkerHarness.registered()
+        harness.receive(Header(command: .score, isReply: true, requestId: 1))
+        harness.feed(.tick)
+        #expect(harness.sent.isEmpty && harness.core.pending.isEmpty)
+        #expect(harness.logs.contains { $0.message == "ignored message" })
+    }
+}

@@ -1,0 +1,91 @@
+import Shared
+import Testing
+
+@testable import Worker
+
+/// ``ScoringBatch`` on its own: one forward pass for every valid row, one reply per request, each
+/// tensor decoded once on arrival (issue #15).
+@Suite("Scoring batch")
+struct ScoringBatchTests {
+    static let replica = ModelReplica.seeded(inputWidth: 3, seed: 5)
+
+    static func request(_ id: UInt64, _ tensor: Tensor, receivedAt: UInt64 = 0) -> ReceivedRequest {
+        ReceivedRequest(
+            message: WireMessage(header: Header(command: .score, requestId: id), payload: [tensor.encoded()]),
+            receivedAtMicros: receivedAt)
+    }
+
+    @Test("a request's tensor is decoded on arrival: rows, or the typed error that names the problem")
+    func decodedOnArrival() {
+        let tensor = Tensor(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6])
+        let good = Self.request(1, tensor)
+        #expect((try? good.tensor.get()) == tensor && good.rows == 2)
+        var nan = tensor.encoded()
+        nan.replaceSubrange(12..<16, with: Float.nan.bitPattern.littleEndianBytes)
+        let bad = ReceivedRequest(
+            message: WireMessage(header: Header(command: .score, requestId: 2), payload: [nan]), receivedAtMicros: 0)
+        #expect(bad.rows == 1)
+        #expect(throws: WireError.nonFiniteValue(row: 0, column: 1)) { try bad.tensor.get() }
+        let missing = ReceivedRequest(
+            message: WireMessage(header: Header(command: .score, requestId: 3), payload: []), receivedAtMicros: 0)
+        #expect(throws: WireError.missingFrames(expected: 2, got: 1)) { try missing.tensor.get() }
+        var limits = WireLimits.standard
+        limits.maxRows = 1
+        let tooMany = ReceivedRequest(
+            message: WireMessage(header: Header(command: .score, requestId: 4), payload: [tensor.encoded()]),
+            receivedAtMicros: 0, limits: limits)
+        #expect(throws: WireError.tooManyRows(rows: 2, limit: 1)) { try tooMany.tensor.get() }
+    }
+
+    @Test("scores from one batched pass equal each request scored alone, in request order")
+    func batchedEqualsAlone() throws {
+        let a = Tensor(rows: 2, cols: 3, values: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+        let b = Tensor(rows: 1, cols: 3, values: [0.7, 0.8, 0.9])
+        let outcome = ScoringBatch.answer(
+            [Self.request(1, a), Self.request(2, b)], replica: Self.replica, nowEpochMillis: 0)
+        #expect(outcome.rowsScored == 3)
+        #expect(outcome.replies.map(\.header.requestId) == [1, 2])
+        for (reply, tensor) in zip(outcome.replies, [a, b]) {
+            let scores = try Tensor(decoding: reply.payload[0])
+            #expect(scores.rows == tensor.rows && scores.cols == 1)
+            let alone = Self.replica.score(tensor.values, rows: tensor.rows)
+            for (x, y) in zip(scores.values, alone) { #expect(abs(x - y) <= 1e-6) }
+        }
+    }
+
+    @Test("every OK reply names the replica's version and shares the batch's compute time")
+    func replyFields() {
+        var replica = Self.replica
+        replica.version = 12
+        let tensor = Tensor(rows: 1, cols: 3, values: [1, 1, 1])
+        let outcome = ScoringBatch.answer(
+            [Self.request(1, tensor, receivedAt: 5), Self.request(2, tensor, receivedAt: 6)], replica: replica,
+            nowEpochMillis: 0)
+        #expect(
+            outcome.replies.allSatisfy { $0.header.status == .ok && $0.header.modelVersion == 12 && $0.header.isReply })
+        #expect(outcome.replies[0].header.computeMicros == outcome.replies[1].header.computeMicros)
+    }
+
+    @Test("a width the model does not take is BAD_REQUEST naming both widths; the other requests are scored")
+    func widthMismatch() {
+        let outcome = ScoringBatch.answer(
+            [
+                Self.request(1, Tensor(rows: 1, cols: 2, values: [1, 2])),
+                Self.request(2, Tensor(rows: 4, cols: 3, values: [Float](repeating: 0, count: 12))),
+            ], replica: Self.replica, nowEpochMillis: 0)
+        #expect(outcome.replies.map(\.header.status) == [.badRequest, .ok])
+        #expect(outcome.replies[0].errorText == "rows have 2 features; model version 0 expects 3")
+        #expect(outcome.rowsScored == 4)
+    }
+
+    @Test("a batch with no valid request scores nothing")
+    func nothingValid() {
+        let outcome = ScoringBatch.answer(
+            [Self.request(1, Tensor(rows: 1, cols: 2, values: [1, 2]))], replica: Self.replica, nowEpochMillis: 0)
+        #expect(outcome.rowsScored == 0 && outcome.replies.count == 1)
+    }
+}
+
+extension UInt32 {
+    fileprivate var littleEndianBytes: [UInt8] { withUnsafeBytes(of: littleEndian) { Array($0) } }
+}

@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// The broker's tunables. Defaults follow the Paranoid Pirate pattern (1 s heartbeat, 3 missed
 /// beats and a worker is dead) and are documented in docs/PROTOCOL.md.

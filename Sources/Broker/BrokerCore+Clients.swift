@@ -1,5 +1,5 @@
 import DequeModule
-import Shared
+import RecWire
 
 extension BrokerCore {
     mutating func handleClient(

@@ -1,4 +1,3 @@
-import Shared
 
 extension BrokerCore {
     /// Sends the promoted version's WEIGHTS to a worker that serves another version.

@@ -1,5 +1,5 @@
 import DequeModule
-import Shared
+import RecWire
 
 extension BrokerCore {
     /// Starts a graceful shutdown: from now on SCORE, RECOMMEND and FEEDBACK are answered BUSY

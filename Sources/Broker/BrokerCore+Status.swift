@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 extension BrokerCore {
     /// The STATUS document: live workers, queues and counters.

@@ -1,5 +1,5 @@
 import DequeModule
-import Shared
+import RecWire
 
 extension BrokerCore {
     /// Heartbeats, worker liveness, deadlines of queued and dispatched requests, NO_WORKER timeouts.

@@ -1,5 +1,5 @@
 import DequeModule
-import Shared
+import RecWire
 
 /// The broker's whole routing logic as a value with no I/O: events in, actions out.
 ///

@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// A named broker counter. The raw value is the name in the STATUS document and, later, in metrics.
 public enum BrokerCounter: String, CaseIterable, Sendable {

@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// A moment as the broker core sees it: a monotonic clock for timers and the wall clock for
 /// deadlines, which clients express in ms since the Unix epoch.

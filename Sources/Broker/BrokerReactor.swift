@@ -1,6 +1,7 @@
 import Logging
 import RecStore
-import Shared
+import RecTransport
+import RecWire
 
 #if canImport(Glibc)
     import Glibc

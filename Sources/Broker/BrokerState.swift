@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// A request the broker has accepted and not yet answered.
 struct PendingRequest: Sendable {

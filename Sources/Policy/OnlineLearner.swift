@@ -1,5 +1,5 @@
 import RecModel
-import Shared
+import RecWire
 
 /// A serving replica's learner: feedback events become terminal transitions `(s, a, r)` in a replay ring,
 /// and every `update_every` events it takes `steps_per_update` Double-DQN gradient steps on mini-batches

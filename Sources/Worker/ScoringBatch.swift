@@ -1,4 +1,5 @@
-import Shared
+import RecTransport
+import RecWire
 
 /// A request received by the worker, with when it arrived.
 struct ReceivedRequest: Sendable {

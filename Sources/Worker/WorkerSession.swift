@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import Shared
+import RecTransport
+import RecWire
 
 /// The worker's reactor: one dedicated thread owns the DEALER socket to the broker. It registers,
 /// heartbeats, reconnects with backoff when the broker goes silent, and answers requests in

@@ -1,5 +1,6 @@
 import Logging
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 @testable import Broker

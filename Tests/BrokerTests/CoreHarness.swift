@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 @testable import Broker
 

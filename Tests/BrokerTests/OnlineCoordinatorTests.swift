@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import RecPolicy
 import RecStore
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import RecStore
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker

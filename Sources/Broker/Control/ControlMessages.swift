@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// What the reactor hands the control plane.
 public enum ControlInput: Sendable {

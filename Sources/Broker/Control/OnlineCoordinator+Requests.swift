@@ -1,6 +1,6 @@
 import Foundation
 import RecStore
-import Shared
+import RecWire
 
 extension OnlineCoordinator {
     /// The CONTROL operations this coordinator answers.

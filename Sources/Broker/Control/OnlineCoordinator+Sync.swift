@@ -1,7 +1,7 @@
 import Foundation
 import RecPolicy
 import RecStore
-import Shared
+import RecWire
 
 extension OnlineCoordinator {
     /// Asks every replica for its learnt weights.

@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// The role an authenticated peer holds: the ZAP `User-Id` the broker's ZAP handler assigns from
 /// the allow-list its CURVE public key is on.

@@ -1,4 +1,4 @@
-import Shared
+import RecTransport
 
 /// The broker's CurveZMQ configuration: its own key pair and who may connect as what.
 public struct BrokerSecurity: Sendable {

@@ -1,6 +1,7 @@
 import RecData
 import RecPolicy
-import Shared
+import RecTransport
+import RecWire
 
 /// Answers RECOMMEND when the worker serves an online policy: the unchanged ``RecommendQuery`` in, frames
 /// `[reply header (model version = policy version), JSON PolicyRecommendation, JSON ImpressionRecord]` out.

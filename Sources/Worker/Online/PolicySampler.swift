@@ -1,6 +1,6 @@
 import Foundation
 import RecModel
-import Shared
+import RecTransport
 
 /// Names impressions: 16 hex digits of a random 64-bit prefix drawn once per process, `-`, and a counter.
 /// The prefix makes ids unique across workers and restarts; the counter, within one process.

@@ -1,5 +1,5 @@
 import RecPolicy
-import Shared
+import RecTransport
 
 /// The online policy a worker serves: an immutable snapshot of the learner's weights under the version
 /// the broker installed. Learning produces a new snapshot; a RECOMMEND reads one and never waits for a step.

@@ -144,11 +144,21 @@ let package = Package(
             ],
             path: "Sources/Client"
         ),
-        /// The broker: a pure routing core and the reactor that runs it on real sockets.
+        /// The broker's routing core: a value with no I/O and an injected clock (events in, actions out), its
+        /// state, counters and configuration, the messages it exchanges with the control plane, and the
+        /// per-message access policy. The codec only: no ZeroMQ, no store, no threads.
+        .target(
+            name: "BrokerCore",
+            dependencies: [
+                "RecWire",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        /// The broker: the reactor that runs the core on real sockets, the control plane and security.
         .target(
             name: "Broker",
             dependencies: [
-                "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData",
+                "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -191,7 +201,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "RecWire", "RecTransport", "RecMetrics", "DaemonOptions", "RecConfig",
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecMetrics", "DaemonOptions", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -227,7 +237,8 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "RecWire", "RecTransport", "RecStore", "RecPolicy", .product(name: "Logging", package: "swift-log"),
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "RecWire"]),

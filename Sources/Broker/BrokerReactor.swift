@@ -1,3 +1,4 @@
+import BrokerCore
 import Logging
 import RecStore
 import RecTransport

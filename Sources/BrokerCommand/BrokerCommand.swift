@@ -1,5 +1,6 @@
 import ArgumentParser
 import Broker
+import BrokerCore
 import DaemonOptions
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+@testable import BrokerCore
 import Logging
 import RecTransport
 import RecWire

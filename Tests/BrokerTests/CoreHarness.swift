@@ -1,3 +1,4 @@
+@testable import BrokerCore
 import RecWire
 
 @testable import Broker

@@ -1,3 +1,4 @@
+@testable import BrokerCore
 import RecWire
 import Testing
 

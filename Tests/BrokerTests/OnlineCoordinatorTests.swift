@@ -1,3 +1,4 @@
+@testable import BrokerCore
 import Foundation
 import Logging
 import RecPolicy

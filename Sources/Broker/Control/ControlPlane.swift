@@ -1,3 +1,4 @@
+import BrokerCore
 import DequeModule
 import Logging
 import RecStore

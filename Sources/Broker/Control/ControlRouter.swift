@@ -1,3 +1,4 @@
+import BrokerCore
 import RecWire
 
 /// Sends each control-plane input to the coordinator that owns it: FEEDBACK, impressions, POLICY_STATE and

@@ -1,3 +1,4 @@
+import BrokerCore
 import RecTransport
 
 /// The broker's CurveZMQ configuration: its own key pair and who may connect as what.

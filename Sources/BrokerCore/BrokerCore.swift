@@ -12,7 +12,7 @@ public struct BrokerCore: Sendable {
     /// The configuration in force.
     public let configuration: BrokerConfiguration
     /// Counters by name.
-    public internal(set) var counters = BrokerCounters()
+    public var counters = BrokerCounters()
 
     let startedAt: UInt64
     var workers: [[UInt8]: WorkerRecord] = [:]

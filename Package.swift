@@ -193,7 +193,7 @@ let package = Package(
         /// log's export in the Open Bandit Dataset's shape.
         .target(
             name: "RecSimulation",
-            dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy", "RecLoad"],
+            dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy"],
             path: "Sources/Simulation"
         ),
 

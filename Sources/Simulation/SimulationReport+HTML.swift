@@ -1,12 +1,13 @@
 import Foundation
-import RecLoad
+import RecData
 
 extension SimulationReport {
     /// A self-contained HTML page: the CTR-over-time chart (inline SVG, no scripts, no fetches) with the three
     /// baselines, the totals, and the windows as a table.
     /// - Parameter command: what was run, shown under the title.
     public func html(title: String = "RecPool online learning simulation", command: String) -> String {
-        let yMax = niceCeiling(
+        let escape = HTML.escape
+        let yMax = SVGChart.niceCeiling(
             max(windows.map { max($0.ctr, $0.randomCtr, $0.fixedCtr, $0.oracleCtr) }.max() ?? 0.1, 0.01) * 1.1)
         let xMax = Double(max(users, 1))
         func points(_ value: (SimulationWindow) -> Double) -> [(Double, Double)] {
@@ -63,14 +64,6 @@ extension SimulationReport {
     }
 
     private func ticks(_ high: Double, digits: Int) -> [(Double, String)] {
-        (0...4).map { i in
-            let v = high * Double(i) / 4
-            return (v, String(format: "%.\(digits)f", v))
-        }
-    }
-
-    private func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        SVGChart.quarterTicks(high) { String(format: "%.\(digits)f", $0) }
     }
 }

@@ -246,9 +246,17 @@ let package = Package(
             name: "ConfigTests",
             dependencies: ["RecConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
-            name: "WorkerTests", dependencies: ["Worker", "RecWire", "RecTransport", "RecModel", "RecData", "RecPolicy"]),
+            name: "WorkerTests",
+            dependencies: [
+                "Worker", "RecWire", "RecTransport", "RecModel", "RecData", "RecPolicy",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecPolicy"]),
+            name: "IntegrationTests",
+            dependencies: [
+                "RecWire", "RecTransport", "RecClient", "RecData", "RecPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient"]),
         .testTarget(
             name: "SimulationTests",

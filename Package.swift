@@ -260,6 +260,8 @@ let package = Package(
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient"]),
         .testTarget(
             name: "SimulationTests",
-            dependencies: ["RecSimulation", "RecPolicy", "RecData", "RecModel", "RecWire", "RecTransport", "RecClient"]),
+            dependencies: [
+                "RecSimulation", "RecPolicy", "RecData", "RecModel", "RecWire", "RecTransport", "RecClient",
+            ]),
     ]
 )

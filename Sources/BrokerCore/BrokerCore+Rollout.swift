@@ -1,4 +1,3 @@
-
 extension BrokerCore {
     /// Sends the promoted version's WEIGHTS to a worker that serves another version.
     ///

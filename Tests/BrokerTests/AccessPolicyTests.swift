@@ -1,10 +1,10 @@
-@testable import BrokerCore
 import Logging
 import RecTransport
 import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 @Suite("Broker security: roles and ZAP answers")
 struct AccessPolicyTests {

@@ -1,8 +1,8 @@
-@testable import BrokerCore
 import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 @Suite("Broker core: draining and shutdown")
 struct DrainCoreTests {

@@ -1,4 +1,3 @@
-@testable import BrokerCore
 import Foundation
 import Logging
 import RecPolicy
@@ -7,6 +6,7 @@ import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// Drives an ``OnlineCoordinator`` over a real store in a temporary folder, capturing what it emits.
 final class OnlineHarness {

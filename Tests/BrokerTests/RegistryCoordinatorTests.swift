@@ -1,4 +1,3 @@
-@testable import BrokerCore
 import Foundation
 import Logging
 import RecStore
@@ -6,6 +5,7 @@ import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// Drives a ``JobCoordinator`` (the registry's CONTROL operations) over a real store in a temporary
 /// folder, capturing what it emits.

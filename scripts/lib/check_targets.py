@@ -10,6 +10,8 @@ Three promises, each a failure of its own:
 2. Every module a target's Swift files import that this package or its dependencies provide is declared
    in Package.swift (a transitive dependency is not enough).
 3. Every declared dependency is imported by at least one of the target's files.
+4. Every repository path README.md and docs/*.md cite (`Sources/…`, `Tests/…`, `scripts/…`, `conformance/…`,
+   `clients/…`, `docs/…`, `deploy/…`, `bench/…`; not globs, not the generated `bench/out/`) exists.
 
 Package.swift is read through `swift package dump-package` (its JSON), never by pattern.
 
@@ -34,6 +36,8 @@ IMPORT = re.compile(
     re.MULTILINE,
 )
 NONE_MARKS = {"", "—", "-", "none", "nothing"}
+CITED_PATH = re.compile(r"(?<![\w/.-])((?:Sources|Tests|scripts|conformance|clients|docs|deploy|bench)/[\w./+*-]*)")
+GENERATED = ("bench/out/",)
 
 
 @dataclass
@@ -131,18 +135,20 @@ def problems(targets: dict[str, Target], rows: list[Row], imports: dict[str, set
     for row in rows:
         target = targets.get(row.name)
         if row.name in seen:
-            found.append(f"ARCHITECTURE.md:{row.line}: {row.name} has a second row (first at line {seen[row.name].line})")
+            first = seen[row.name].line
+            found.append(f"ARCHITECTURE.md:{row.line}: {row.name} has a second row (first at line {first})")
             continue
         seen[row.name] = row
+        where = f"ARCHITECTURE.md:{row.line}"
         if target is None:
-            found.append(f"ARCHITECTURE.md:{row.line}: {row.name} is not a target in Package.swift")
+            found.append(f"{where}: {row.name} is not a target in Package.swift")
             continue
         if row.folder != target.path:
-            found.append(f"ARCHITECTURE.md:{row.line}: {row.name} lives in {target.path}, not {row.folder}")
+            found.append(f"{where}: {row.name} lives in {target.path}, not {row.folder}")
         for name in sorted(target.dependencies - row.imports):
-            found.append(f"ARCHITECTURE.md:{row.line}: {row.name} may import {name} (Package.swift) but its row omits it")
+            found.append(f"{where}: {row.name} may import {name} (Package.swift) but its row omits it")
         for name in sorted(row.imports - target.dependencies):
-            found.append(f"ARCHITECTURE.md:{row.line}: {row.name}'s row lists {name}, which Package.swift does not declare")
+            found.append(f"{where}: {row.name}'s row lists {name}, which Package.swift does not declare")
     for name in sorted(set(targets) - set(seen)):
         found.append(f"ARCHITECTURE.md: no row for target {name} ({targets[name].path})")
     # Modules the package can provide: its targets and every product some target depends on.
@@ -155,6 +161,22 @@ def problems(targets: dict[str, Target], rows: list[Row], imports: dict[str, set
             found.append(f"Package.swift: {name} imports {module} but does not declare it")
         for module in sorted(target.dependencies - imported):
             found.append(f"Package.swift: {name} declares {module} but none of its files imports it")
+    return found
+
+
+def missing_paths(root: str, documents: list[str]) -> list[str]:
+    """Every repository path cited in `documents` (paths relative to `root`) that does not exist."""
+    found = []
+    for document in documents:
+        with open(os.path.join(root, document), encoding="utf-8") as handle:
+            text = handle.read()
+        for number, line in enumerate(text.splitlines(), start=1):
+            for cited in CITED_PATH.findall(line):
+                path = cited.rstrip(".,;:")
+                if "*" in path or path.startswith(GENERATED):
+                    continue
+                if not os.path.exists(os.path.join(root, path)):
+                    found.append(f"{document}:{number}: cites {path}, which does not exist")
     return found
 
 
@@ -177,11 +199,14 @@ def main(argv: list[str]) -> int:
         rows, found = table_rows(handle.read())
     imports = {name: swift_imports(root, target.path) for name, target in targets.items()}
     found += problems(targets, rows, imports)
+    documents = ["README.md"] + sorted(
+        os.path.join("docs", name) for name in os.listdir(os.path.join(root, "docs")) if name.endswith(".md"))
+    found += missing_paths(root, [document for document in documents if os.path.exists(os.path.join(root, document))])
     for problem in found:
         print(problem, file=sys.stderr)
     if found:
         return 1
-    print(f"targets: {len(targets)} targets agree with docs/ARCHITECTURE.md and their imports")
+    print(f"targets: {len(targets)} targets agree with docs/ARCHITECTURE.md and their imports; cited paths exist")
     return 0
 
 

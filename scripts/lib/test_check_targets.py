@@ -87,7 +87,8 @@ class CheckTargetsTests(unittest.TestCase):
 
     def test_an_import_the_package_does_not_declare_fails(self):
         imports = dict(IMPORTS, WireTests={"RecWire", "RecTransport", "Testing"})
-        self.assertEqual(check(imports=imports), ["Package.swift: WireTests imports RecTransport but does not declare it"])
+        self.assertEqual(
+            check(imports=imports), ["Package.swift: WireTests imports RecTransport but does not declare it"])
 
     def test_a_declared_dependency_nothing_imports_fails(self):
         imports = dict(IMPORTS, RecTransport={"CZMQ", "RecWire"})
@@ -107,12 +108,26 @@ class CheckTargetsTests(unittest.TestCase):
                              "    import Glibc\n#endif\n// import NotThis\nlet importer = 1\n")
             self.assertEqual(check_targets.swift_imports(root, "Sources/A"), {"B", "C", "D", "Glibc"})
 
+    def test_a_cited_path_that_does_not_exist_fails(self):
+        with tempfile.TemporaryDirectory() as root:
+            os.makedirs(os.path.join(root, "Sources", "Wire"))
+            with open(os.path.join(root, "doc.md"), "w") as handle:
+                handle.write("See Sources/Wire/, `Sources/Shared/Wire/Header.swift`.\nGlobs (docs/*.md) and "
+                             "bench/out/peer.md are not checked; nor is a/Sources/x.\n")
+            self.assertEqual(
+                check_targets.missing_paths(root, ["doc.md"]),
+                ["doc.md:1: cites Sources/Shared/Wire/Header.swift, which does not exist"])
+
     def test_the_command_exits_1_naming_the_problem_and_0_when_fixed(self):
         with tempfile.TemporaryDirectory() as root:
             os.makedirs(os.path.join(root, "docs"))
-            for name, folder, text in [("RecWire", "Sources/Wire", "import Foundation\n"),
-                                       ("RecTransport", "Sources/Transport", "import CZMQ\nimport RecWire\nimport Logging\n"),
-                                       ("WireTests", "Tests/WireTests", "import RecWire\n")]:
+            os.makedirs(os.path.join(root, "Sources", "CZMQ"))
+            sources = [
+                ("Sources/Wire", "import Foundation\n"),
+                ("Sources/Transport", "import CZMQ\nimport RecWire\nimport Logging\n"),
+                ("Tests/WireTests", "import RecWire\n"),
+            ]
+            for folder, text in sources:
                 os.makedirs(os.path.join(root, folder))
                 with open(os.path.join(root, folder, "File.swift"), "w") as source:
                     source.write(text)

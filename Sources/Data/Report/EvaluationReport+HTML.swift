@@ -81,7 +81,8 @@ extension EvaluationReport {
         }
         rocSeries.append(SVGChart.Series(label: "chance", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
         page += Self.unitChart(
-            title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries, range: 1)
+            title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries,
+            range: 1)
         var calibrationSeries = segments.map { s in
             SVGChart.Series(
                 label: s.segment.rawValue, color: colors[s.segment]!,

@@ -12,7 +12,9 @@ public struct SVGChart {
         var markers = false
 
         /// Creates a line: points in data units, a CSS colour and a legend label.
-        public init(label: String, color: String, points: [(Double, Double)], dashed: Bool = false, markers: Bool = false) {
+        public init(
+            label: String, color: String, points: [(Double, Double)], dashed: Bool = false, markers: Bool = false
+        ) {
             self.label = label
             self.color = color
             self.points = points
@@ -110,7 +112,8 @@ public struct SVGChart {
             let ly = top + 14 + Double(i) * 18
             s +=
                 "<line x1=\"\(n(left + w + 12))\" y1=\"\(n(ly))\" x2=\"\(n(left + w + 32))\" y2=\"\(n(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>"
-            s += "<text x=\"\(n(left + w + 36))\" y=\"\(n(ly + 4))\" font-size=\"11\">\(HTML.escape(line.label))</text>\n"
+            s +=
+                "<text x=\"\(n(left + w + 36))\" y=\"\(n(ly + 4))\" font-size=\"11\">\(HTML.escape(line.label))</text>\n"
         }
         return s + "</svg>\n"
     }

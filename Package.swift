@@ -56,7 +56,8 @@ let package = Package(
             ],
             path: "Sources/Model"
         ),
-        /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation.
+        /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation, and the
+        /// report code every HTML page uses (one SVG chart, one HTML escape).
         .target(
             name: "RecData",
             dependencies: ["RecModel"],

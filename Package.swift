@@ -9,7 +9,9 @@ let package = Package(
         .executable(name: "recpool-broker", targets: ["BrokerCommand"]),
         .executable(name: "recpool-worker", targets: ["WorkerCommand"]),
         .executable(name: "recpool", targets: ["RecPoolCommand"]),
-        .library(name: "Shared", targets: ["Shared"]),
+        .library(name: "RecWire", targets: ["RecWire"]),
+        .library(name: "RecTransport", targets: ["RecTransport"]),
+        .library(name: "RecClient", targets: ["RecClient"]),
         .library(name: "RecModel", targets: ["RecModel"]),
         .library(name: "RecData", targets: ["RecData"]),
     ],
@@ -54,22 +56,25 @@ let package = Package(
             ],
             path: "Sources/Model"
         ),
-        /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation.
+        /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation, and the
+        /// report code every HTML page uses (one SVG chart, one HTML escape).
         .target(
             name: "RecData",
             dependencies: ["RecModel"],
             path: "Sources/Data"
         ),
-        /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
-        /// content-addressed blob files (datasets, checkpoints).
+        /// The online policy: Q-network slates with exploration and propensities, the replica's contextual-bandit
+        /// learner, the SNIPW guard and weights as parameter packs. Wire documents only: no ZeroMQ.
         .target(
             name: "RecPolicy",
             dependencies: [
-                "RecModel", "RecData", "Shared",
+                "RecModel", "RecData", "RecWire",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Policy"
         ),
+        /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
+        /// content-addressed blob files (datasets, checkpoints).
         .target(
             name: "RecStore",
             dependencies: [
@@ -106,28 +111,55 @@ let package = Package(
         .target(
             name: "DaemonOptions",
             dependencies: [
-                "Shared", "RecMetrics", "RecConfig",
+                "RecTransport", "RecMetrics", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.
+        /// The wire protocol on bytes: header, status, tensors, JSON documents, message limits, and the
+        /// saturating arithmetic both ends use. Foundation only: no ZeroMQ, no threads.
         .target(
-            name: "Shared",
+            name: "RecWire",
+            path: "Sources/Wire"
+        ),
+        /// The only libzmq user: sockets, poller, monitor and errors (`ZMQ/`), CURVE key files (`Security/`),
+        /// and the threads that own sockets with their locks, clocks and logging (`Runtime/`).
+        .target(
+            name: "RecTransport",
             dependencies: [
-                "CZMQ",
+                "CZMQ", "RecWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Sources/Transport"
+        ),
+        /// The async client of a pool (`RecPoolClient`): one I/O thread owns the DEALER.
+        .target(
+            name: "RecClient",
+            dependencies: [
+                "RecWire", "RecTransport",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            path: "Sources/Client"
+        ),
+        /// The broker's routing core: a value with no I/O and an injected clock (events in, actions out), its
+        /// state, counters and configuration, the messages it exchanges with the control plane, and the
+        /// per-message access policy. The codec only: no ZeroMQ, no store, no threads.
+        .target(
+            name: "BrokerCore",
+            dependencies: [
+                "RecWire",
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
-        /// The broker: a pure routing core and the reactor that runs it on real sockets.
+        /// The broker: the reactor that runs the core on real sockets, the control plane and security.
         .target(
             name: "Broker",
             dependencies: [
-                "Shared", "RecStore", "RecPolicy", "RecData",
+                "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -138,11 +170,10 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecPolicy",
+                "RecWire", "RecTransport", "RecModel", "RecData", "RecPolicy",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -152,26 +183,26 @@ let package = Package(
         .target(
             name: "RecLoad",
             dependencies: [
-                "Shared", "RecData",
+                "RecWire", "RecTransport", "RecClient", "RecData",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/LoadTest"
         ),
 
-        /// The client side of online learning: the simulation loop that drives a pool with simulated users
-        /// (behind a recommend-and-feedback protocol, so it runs in-process in tests), its report, and the
-        /// impression log's export in the Open Bandit Dataset's shape.
+        /// The simulation client of online learning: the loop that drives a pool with simulated users (behind a
+        /// recommend-and-feedback protocol, so it runs in-process in tests), its report, and the impression
+        /// log's export in the Open Bandit Dataset's shape.
         .target(
-            name: "RecOnline",
-            dependencies: ["Shared", "RecData", "RecModel", "RecPolicy", "RecLoad"],
-            path: "Sources/Online"
+            name: "RecSimulation",
+            dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy"],
+            path: "Sources/Simulation"
         ),
 
         // MARK: Executables (thin: flags and wiring)
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecData", "RecConfig",
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecMetrics", "DaemonOptions", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -180,7 +211,7 @@ let package = Package(
         .executableTarget(
             name: "WorkerCommand",
             dependencies: [
-                "Worker", "Shared", "RecModel", "RecMetrics", "DaemonOptions", "RecConfig",
+                "Worker", "RecWire", "RecTransport", "RecModel", "RecMetrics", "DaemonOptions", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -189,7 +220,7 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy", "RecOnline", "RecConfig",
+                "RecWire", "RecTransport", "RecClient", "RecModel", "RecData", "RecLoad", "RecSimulation", "RecConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -201,20 +232,37 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
-        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
+        .testTarget(name: "WireTests", dependencies: ["RecWire"]),
+        .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
+        .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire"]),
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "Shared", "RecStore", "RecPolicy", "RecData", .product(name: "Logging", package: "swift-log"),
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
-        .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "Shared"]),
+        .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "RecWire"]),
         .testTarget(
             name: "ConfigTests",
             dependencies: ["RecConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData", "RecPolicy"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "RecData", "RecPolicy"]),
-        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),
-        .testTarget(name: "OnlineTests", dependencies: ["RecOnline", "RecPolicy", "RecData", "RecModel", "Shared"]),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: [
+                "Worker", "RecWire", "RecTransport", "RecModel", "RecData", "RecPolicy",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "RecWire", "RecTransport", "RecClient", "RecData", "RecPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient"]),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: [
+                "RecSimulation", "RecPolicy", "RecData", "RecModel", "RecWire", "RecTransport", "RecClient",
+            ]),
     ]
 )

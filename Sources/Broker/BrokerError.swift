@@ -1,5 +1,5 @@
 import RecStore
-import Shared
+import RecTransport
 
 /// Why the broker could not start or had to stop.
 public enum BrokerError: Error, Sendable, CustomStringConvertible {

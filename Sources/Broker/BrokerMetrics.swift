@@ -1,5 +1,6 @@
+import BrokerCore
 import Metrics
-import Shared
+import RecWire
 
 /// The broker's Prometheus metrics, fed by the reactor from ``BrokerCore``'s counters once a tick.
 ///

@@ -1,6 +1,8 @@
+import BrokerCore
 import Logging
 import RecStore
-import Shared
+import RecTransport
+import RecWire
 
 #if canImport(Glibc)
     import Glibc

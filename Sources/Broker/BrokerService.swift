@@ -1,6 +1,7 @@
 import Logging
+import RecTransport
+import RecWire
 import ServiceLifecycle
-import Shared
 
 /// The broker as a swift-service-lifecycle `Service`: it runs the reactor on a dedicated thread and
 /// stops it on graceful shutdown (SIGTERM or SIGINT through the `ServiceGroup`).

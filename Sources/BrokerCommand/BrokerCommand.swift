@@ -1,12 +1,14 @@
 import ArgumentParser
-import DaemonOptions
 import Broker
+import BrokerCore
+import DaemonOptions
 import Foundation
 import Logging
 import RecConfig
 import RecMetrics
+import RecTransport
+import RecWire
 import ServiceLifecycle
-import Shared
 
 /// `recpool-broker`: binds the client and worker faces and routes requests between them.
 @main

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Broker
-import Shared
+import RecWire
 
 /// The broker's online-learning flags (`--online` and its tunables).
 struct OnlineOptions: ParsableArguments {

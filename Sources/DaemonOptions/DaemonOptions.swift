@@ -2,7 +2,7 @@ import ArgumentParser
 import Logging
 import RecConfig
 import RecMetrics
-import Shared
+import RecTransport
 
 /// The flags every long-running RecPool process shares (`recpool-broker`, `recpool-worker`):
 /// logging, metrics, supervision by a parent process, and the configuration file.

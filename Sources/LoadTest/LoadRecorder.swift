@@ -1,5 +1,5 @@
 import Histogram
-import Shared
+import RecTransport
 
 /// Counts for one progress window: what completed in it and how fast.
 public struct WindowStats: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Shared
+import RecTransport
 import Synchronization
 
 /// Runs one load test against a ``LoadTarget`` and records every request.

@@ -1,4 +1,5 @@
-import Shared
+import RecClient
+import RecWire
 
 /// Sends SCORE or RECOMMEND requests to a RecPool broker through ``RecPoolClient``.
 ///

@@ -1,6 +1,6 @@
 import Foundation
 import RecData
-import Shared
+import RecWire
 
 /// Builds the request payloads a load test sends.
 public enum RequestPayloads {

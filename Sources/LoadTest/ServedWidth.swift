@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// Why a load test cannot build SCORE rows that the pool will accept. Each case says what to change.
 public enum LoadSetupError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import Shared
+import RecTransport
 
 /// A perf_analyzer-style sweep: raise the rate or concurrency level by level, hold each level
 /// until 3 consecutive windows agree within 10% (throughput and mean latency, each within ±10% of

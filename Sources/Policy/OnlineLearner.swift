@@ -1,10 +1,11 @@
 import RecModel
-import Shared
+import RecWire
 
-/// A serving replica's learner: feedback events become terminal transitions `(s, a, r)` in a replay ring,
-/// and every `update_every` events it takes `steps_per_update` Double-DQN gradient steps on mini-batches
-/// from the ring. Since a recommendation is one step of a cold-start session, the target of every
-/// transition is its reward (`done`), so `Q(s, a)` learns the click probability of item `a` for state `s`.
+/// A serving replica's learner, a contextual bandit: feedback events become terminal transitions `(s, a, r)`
+/// in a replay ring, and every `update_every` events it takes `steps_per_update` gradient steps on
+/// mini-batches from the ring. Since a recommendation is one step of a cold-start session, it runs the DQN
+/// machinery with γ = 0, so the target of every transition is its reward and `Q(s, a)` regresses the click
+/// probability of item `a` for context `s` (Huber loss); no Bellman bootstrap is involved.
 ///
 /// A value owned by one thread (the worker's background thread); the serving side reads only the
 /// ``OnlinePolicy`` snapshots it publishes.

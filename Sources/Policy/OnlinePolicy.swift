@@ -1,6 +1,6 @@
 import RecData
 import RecModel
-import Shared
+import RecWire
 
 /// An online recommendation policy: an item-as-input Q-network over a catalogue, with exploration.
 ///

@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// One logged impression with its feedback, as the guard reads it.
 public struct GuardImpression: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import Crypto
 import RecModel
-import Shared
+import RecWire
 
 /// Moves a policy's weights in and out of a ``ParameterPack`` (one vector, `q`), the form the broker averages
 /// and ships, and names them by SHA-256.

@@ -1,5 +1,5 @@
 import RecData
-import Shared
+import RecWire
 
 /// Builds an ``OnlinePolicySpec`` whose catalogue is a simulator world's items, so a live pool can serve the
 /// simulated users of `recpool simulate`.

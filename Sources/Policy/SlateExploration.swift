@@ -1,5 +1,5 @@
 import RecModel
-import Shared
+import RecWire
 
 /// The slot-by-slot slate rule of an ``ExplorationSpec``: which item goes in the next slot, and with what
 /// probability, given the Q-values of the items still available.

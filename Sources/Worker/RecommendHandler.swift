@@ -1,5 +1,6 @@
 import RecData
-import Shared
+import RecTransport
+import RecWire
 
 /// Answers RECOMMEND: raw user context in (JSON ``RecommendQuery``), a ranked list of items out.
 enum RecommendHandler {

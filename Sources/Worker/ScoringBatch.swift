@@ -1,4 +1,5 @@
-import Shared
+import RecTransport
+import RecWire
 
 /// A SCORE request received by the worker, with when it arrived and its tensor decoded once.
 struct ReceivedRequest: Sendable {

@@ -1,4 +1,5 @@
-import Shared
+import RecTransport
+import RecWire
 
 /// A worker's tunables.
 public struct WorkerConfiguration: Sendable {

@@ -1,5 +1,5 @@
 import Logging
-import Shared
+import RecWire
 
 extension WorkerCore {
     /// Handles one message from the broker: control messages change the core's state or become work

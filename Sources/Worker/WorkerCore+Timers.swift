@@ -1,5 +1,5 @@
 import Logging
-import Shared
+import RecWire
 
 extension WorkerCore {
     /// Time passed: scores the micro-batch when it is due, advances a drain, heartbeats and checks

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Shared
+import RecWire
 
 /// The worker's whole session logic as a value with no I/O: events in, actions out.
 ///

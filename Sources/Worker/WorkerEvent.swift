@@ -1,5 +1,6 @@
 import Logging
-import Shared
+import RecTransport
+import RecWire
 
 /// A moment as the worker core sees it: a monotonic clock for heartbeats, liveness and micro-batch
 /// waits, and the wall clock for request deadlines, which clients express in ms since the Unix epoch.

@@ -1,6 +1,6 @@
 import Logging
+import RecTransport
 import ServiceLifecycle
-import Shared
 
 /// The worker as a swift-service-lifecycle `Service`: runs the session on a dedicated thread and,
 /// on graceful shutdown, leaves the broker (DISCONNECT) after answering what it holds.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import Shared
+import RecTransport
+import RecWire
 
 /// The worker's socket shell: one dedicated thread owns the DEALER socket to the broker, feeds what
 /// it reads and the passing time to a ``WorkerCore`` and performs the actions it returns. The core

@@ -5,8 +5,9 @@ import Logging
 import RecConfig
 import RecMetrics
 import RecModel
+import RecTransport
+import RecWire
 import ServiceLifecycle
-import Shared
 import Worker
 
 /// `recpool-worker`: holds a model replica and answers the broker's scoring requests.

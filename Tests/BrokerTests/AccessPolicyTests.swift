@@ -1,8 +1,10 @@
 import Logging
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 @Suite("Broker security: roles and ZAP answers")
 struct AccessPolicyTests {

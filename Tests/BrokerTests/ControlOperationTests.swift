@@ -1,10 +1,11 @@
 import Foundation
 import Logging
 import RecStore
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// CONTROL operations as one typed enum (issue #15): decoded once at the edge, routed by case, and
 /// the wire names spelled in one place.

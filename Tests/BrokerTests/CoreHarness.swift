@@ -1,6 +1,7 @@
-import Shared
+import RecWire
 
 @testable import Broker
+@testable import BrokerCore
 
 /// Drives a ``BrokerCore`` with a hand-moved clock and records what it sends.
 struct CoreHarness {

@@ -1,7 +1,8 @@
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 @Suite("Broker core: draining and shutdown")
 struct DrainCoreTests {

@@ -1,7 +1,8 @@
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// The broker core at the edges of its inputs (issues #13 and #14): integers at their extremes,
 /// expired requests on a warm broker, header fields a request may not set, byte limits, messages

@@ -2,10 +2,11 @@ import Foundation
 import Logging
 import RecPolicy
 import RecStore
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// Drives an ``OnlineCoordinator`` over a real store in a temporary folder, capturing what it emits.
 final class OnlineHarness {

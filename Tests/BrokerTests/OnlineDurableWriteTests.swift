@@ -1,9 +1,10 @@
 import Foundation
 import RecPolicy
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// An accepted online version that cannot be stored is never reported as accepted (issue #15).
 @Suite("Online coordinator: durable writes")

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
 import RecStore
-import Shared
+import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// Drives a ``JobCoordinator`` (the registry's CONTROL operations) over a real store in a temporary
 /// folder, capturing what it emits.

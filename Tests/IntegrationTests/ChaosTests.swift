@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 /// Drives SCORE requests with unique ids through one raw DEALER and counts replies per id, so a

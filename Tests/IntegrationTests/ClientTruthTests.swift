@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 import Testing
 
 /// `recpool` tells the truth: every row read is scored or the command fails, no output holds NaN or `{}`, and each

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecClient
+import RecWire
 import Testing
 
 /// The `recpool` command line against a live cluster, checking the stable JSON keys.

@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 import Testing
 
 /// `--config`, `RECPOOL_*` variables and the exit codes, on real processes.

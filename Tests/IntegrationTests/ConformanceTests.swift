@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import RecTransport
 import Testing
 
 /// The protocol conformance suite (conformance/recpool_conformance.py, written from docs/PROTOCOL.md

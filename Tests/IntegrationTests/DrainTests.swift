@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
 import Testing
 
 /// Closed-loop load on a client: `lanes` tasks score one row at a time until stopped, and every

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 /// A small deterministic generator (SplitMix64), so a failing fuzz run can be replayed.

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 /// A raw DEALER on its own thread: sends whole messages and collects every reply, by request id.

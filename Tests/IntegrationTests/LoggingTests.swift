@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecClient
+import RecWire
 import Testing
 
 /// What the daemons write to stderr: JSON lines whose request-level lines carry the request id.

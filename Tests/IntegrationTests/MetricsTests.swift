@@ -2,7 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Shared
+import RecTransport
 import Testing
 
 #if canImport(Glibc)

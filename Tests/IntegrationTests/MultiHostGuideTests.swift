@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
 import Synchronization
 import Testing
 

@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 import Testing
 
 /// Three network namespaces (broker, w1, w2) on one bridge with private 10.213.x addresses; the

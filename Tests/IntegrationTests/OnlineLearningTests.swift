@@ -1,6 +1,7 @@
 import Foundation
+import RecClient
 import RecData
-import Shared
+import RecTransport
 import Testing
 
 /// Online learning end to end: a broker with `--online`, workers serving the policy, clients giving feedback.

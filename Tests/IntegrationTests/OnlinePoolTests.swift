@@ -1,7 +1,9 @@
 import Foundation
+import RecClient
 import RecData
 import RecPolicy
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 /// Drives simulated cold-start users against a live pool with raw RECOMMEND and FEEDBACK messages.

@@ -1,5 +1,7 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 import Testing
 
 /// docs/SECURITY.md's operational promises, each on real broker and worker processes: loopback

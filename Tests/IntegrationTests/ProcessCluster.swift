@@ -1,5 +1,7 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 
 /// Real `recpool-broker` and `recpool-worker` processes on loopback ports the OS picks, for
 /// integration tests. ``stop()`` kills everything it started; tests call it in a `defer`, and each

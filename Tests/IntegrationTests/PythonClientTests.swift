@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 import Testing
 
 /// A client written in Python from docs/PROTOCOL.md alone talks to a live broker.

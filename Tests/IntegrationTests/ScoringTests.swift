@@ -1,5 +1,7 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 import Testing
 
 /// A broker and real workers, as separate processes on loopback.

@@ -1,5 +1,7 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 import Testing
 
 /// CURVE key material for one secured cluster, written by `recpool keygen` into a temporary folder.

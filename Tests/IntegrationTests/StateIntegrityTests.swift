@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
-import Shared
+import RecClient
+import RecWire
 import Testing
 
 #if canImport(Glibc)

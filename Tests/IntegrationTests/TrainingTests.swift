@@ -1,5 +1,7 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 import Testing
 
 /// Training jobs over real broker and worker processes.

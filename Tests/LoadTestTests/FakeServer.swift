@@ -1,4 +1,5 @@
-import Shared
+import RecTransport
+import RecWire
 import Synchronization
 
 /// A ROUTER speaking the RecPool protocol that answers SCORE after a fixed delay with known timing

@@ -1,5 +1,6 @@
+import RecClient
 import RecLoad
-import Shared
+import RecWire
 import Testing
 
 /// The load tester's arithmetic, checked against a fake server with a known 20 ms delay.

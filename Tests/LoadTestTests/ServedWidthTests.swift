@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import RecWire
 import Testing
 
 @testable import RecLoad

@@ -1,6 +1,6 @@
 import Foundation
 import RecModel
-import Shared
+import RecWire
 import Testing
 
 @testable import Worker

@@ -1,5 +1,5 @@
 import RecModel
-import Shared
+import RecWire
 import Testing
 
 @testable import Worker

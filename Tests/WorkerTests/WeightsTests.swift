@@ -1,6 +1,6 @@
 import Crypto
 import RecModel
-import Shared
+import RecWire
 import Testing
 
 @testable import Worker

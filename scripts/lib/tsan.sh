@@ -9,7 +9,7 @@
 # process, lands in a log file, and any log file fails the stage.
 
 # Unit suites that start threads or sockets (the rest is single-threaded numerics, slow under TSan).
-RECPOOL_TSAN_UNIT='SharedTests|BrokerTests|WeightsTests|FakeServerTests|WorkerTests\.Online'
+RECPOOL_TSAN_UNIT='WireTests\.|TransportTests\.|ClientTests\.|BrokerTests|WeightsTests|FakeServerTests|WorkerTests\.Online'
 # Integration suites: scoring, rollout, chaos, drain, CURVE/ZAP, fuzzing, metrics, training and
 # jobs. Not OverloadTests (a throughput ratio, meaningless under TSan's 5-15x slowdown) nor the
 # command-line and multi-host suites (no concurrency of their own beyond what these cover).

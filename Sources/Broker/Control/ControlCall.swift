@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// A client's CONTROL request as the control plane routes it: decoded once, at the edge, into its
 /// typed ``ControlOperation``, with the frames after the JSON (upload bytes, a checkpoint).

@@ -1,7 +1,8 @@
+import BrokerCore
 import DequeModule
 import Logging
 import RecStore
-import Shared
+import RecTransport
 
 /// The broker's control plane: one dedicated thread that owns the durable store and the training
 /// jobs, so that disk writes never stall the reactor's scoring traffic.

@@ -1,4 +1,5 @@
-import Shared
+import BrokerCore
+import RecWire
 
 /// Sends each control-plane input to the coordinator that owns it: FEEDBACK, impressions, POLICY_STATE and
 /// the online CONTROL operations to ``OnlineCoordinator``; training and the registry to ``JobCoordinator``.

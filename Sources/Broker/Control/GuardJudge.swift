@@ -1,5 +1,6 @@
 import RecPolicy
-import Shared
+import RecTransport
+import RecWire
 
 /// Runs the off-policy guard on its own thread, so evaluating a candidate on thousands of logged
 /// impressions never delays the control plane's feedback acknowledgements. Verdicts come back

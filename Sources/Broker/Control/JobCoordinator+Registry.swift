@@ -1,6 +1,6 @@
 import Foundation
 import RecStore
-import Shared
+import RecWire
 
 extension JobCoordinator {
     /// `models`: every version, oldest first.

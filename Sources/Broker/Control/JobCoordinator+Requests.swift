@@ -1,6 +1,6 @@
 import Foundation
 import RecStore
-import Shared
+import RecWire
 
 extension JobCoordinator {
     /// Handles a client's CONTROL request and answers it (the router's path, for tests that hand in a message).

@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
 import RecStore
-import Shared
+import RecWire
 
 extension JobCoordinator {
     /// Sends round `record.round + 1` to the live workers, one shard each (round-robin).

@@ -1,7 +1,8 @@
+import BrokerCore
 import Foundation
 import Logging
 import RecStore
-import Shared
+import RecWire
 
 /// Runs training jobs as rounds of local SGD over the live workers, and keeps the model registry.
 ///

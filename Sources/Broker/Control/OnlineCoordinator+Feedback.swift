@@ -1,6 +1,6 @@
 import Foundation
 import RecStore
-import Shared
+import RecWire
 
 extension OnlineCoordinator {
     /// Queues an impression record a worker attached to its RECOMMEND reply.

@@ -1,6 +1,6 @@
 import Foundation
 import RecStore
-import Shared
+import RecWire
 
 extension OnlineCoordinator {
     /// Answers an online CONTROL request, one function per operation.

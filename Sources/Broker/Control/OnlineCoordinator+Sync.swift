@@ -2,7 +2,7 @@ import Foundation
 import Metrics
 import RecPolicy
 import RecStore
-import Shared
+import RecWire
 
 extension OnlineCoordinator {
     /// Asks every replica for its learnt weights.

@@ -1,9 +1,10 @@
+import BrokerCore
 import Foundation
 import Logging
 import RecData
 import RecPolicy
 import RecStore
-import Shared
+import RecWire
 
 /// Runs online learning: the impression log, feedback, periodic weight syncs through the guard, and the
 /// policy version every replica serves. Owned by the control thread, like ``JobCoordinator``.

@@ -1,5 +1,5 @@
 import RecData
-import Shared
+import RecWire
 
 /// How the broker runs online learning (`recpool-broker --online …`).
 public struct OnlineSettings: Sendable {

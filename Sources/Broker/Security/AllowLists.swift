@@ -1,4 +1,4 @@
-import Shared
+import RecTransport
 
 /// The three allow-lists of a CURVE broker: the public keys (Z85) admitted in each role. An empty
 /// list admits no one of that role; it is not an error.

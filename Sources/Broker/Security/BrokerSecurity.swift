@@ -1,4 +1,5 @@
-import Shared
+import BrokerCore
+import RecTransport
 
 /// The broker's CurveZMQ configuration: its own key pair and who may connect as what.
 public struct BrokerSecurity: Sendable {

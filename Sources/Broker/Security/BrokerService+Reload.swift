@@ -1,5 +1,4 @@
 import Logging
-import Shared
 
 extension BrokerService {
     /// Re-reads the allow-lists from `files` and puts them in force (the broker's answer to SIGHUP).

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Shared
+import RecTransport
 
 /// Watches the broker's ROUTER sockets through libzmq's socket monitor (`zmq_socket_monitor`) and
 /// counts and logs connections the broker failed to accept (`ZMQ_EVENT_ACCEPT_FAILED`, typically

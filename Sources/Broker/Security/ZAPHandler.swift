@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Shared
+import RecTransport
 
 /// A ZeroMQ Authentication Protocol handler (ZeroMQ RFC 27) for the broker's CURVE sockets.
 ///

@@ -4,7 +4,7 @@ import Foundation
 extension EvaluationReport {
     /// The page, with no external resources.
     public func html() -> String {
-        let e = SVGPlot.escape
+        let e = HTML.escape
         let colors: [Segment: String] = [.all: "#1f77b4", .coldStart: "#ff7f0e", .warm: "#2ca02c"]
         func f(_ v: Double?, _ digits: Int = 4) -> String {
             v.flatMap { $0.isFinite ? String(format: "%.\(digits)f", $0) : nil } ?? "undefined"
@@ -76,14 +76,15 @@ extension EvaluationReport {
         }
         page += "</tbody></table>\n<div class=\"plots\">\n"
         var rocSeries = segments.map {
-            SVGPlot.Series(
+            SVGChart.Series(
                 label: $0.segment.rawValue, color: colors[$0.segment]!, points: $0.roc.map { ($0[0], $0[1]) })
         }
-        rocSeries.append(SVGPlot.Series(label: "chance", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
-        page += SVGPlot.chart(
-            title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries)
+        rocSeries.append(SVGChart.Series(label: "chance", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
+        page += Self.unitChart(
+            title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries,
+            range: 1)
         var calibrationSeries = segments.map { s in
-            SVGPlot.Series(
+            SVGChart.Series(
                 label: s.segment.rawValue, color: colors[s.segment]!,
                 points: s.calibration.bins.map { ($0.meanPredicted, $0.observedRate) }, markers: true)
         }
@@ -92,10 +93,10 @@ extension EvaluationReport {
             segments.flatMap { $0.calibration.bins.flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
         let range = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].first { $0 >= largest * 1.05 } ?? 1
         calibrationSeries.append(
-            SVGPlot.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))
+            SVGChart.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))
         page +=
             "\n"
-            + SVGPlot.chart(
+            + Self.unitChart(
                 title: "Calibration (reliability)", xLabel: "mean predicted click probability",
                 yLabel: "observed click rate",
                 series: calibrationSeries, range: range)
@@ -106,5 +107,16 @@ extension EvaluationReport {
                 + "\n</ul>\n"
         }
         return page + "</body></html>\n"
+    }
+
+    /// A square chart of [0, range]² with ticks at the quarters.
+    private static func unitChart(
+        title: String, xLabel: String, yLabel: String, series: [SVGChart.Series], range: Double
+    ) -> String {
+        let ticks = SVGChart.quarterTicks(range) { String(format: "%.4g", $0) }
+        return SVGChart(
+            title: title, xLabel: xLabel, yLabel: yLabel, xTicks: ticks, yTicks: ticks, xRange: 0...range,
+            yRange: 0...range, series: series, width: 520, height: 384
+        ).svg()
     }
 }

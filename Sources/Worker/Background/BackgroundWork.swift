@@ -2,7 +2,8 @@ import Crypto
 import Foundation
 import Logging
 import RecModel
-import Shared
+import RecTransport
+import RecWire
 
 /// Work the worker does off its I/O thread: training rounds and building new replicas from WEIGHTS.
 ///

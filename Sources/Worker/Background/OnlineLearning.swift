@@ -1,6 +1,7 @@
 import Logging
 import RecPolicy
-import Shared
+import RecTransport
+import RecWire
 
 /// The worker's online learning thread: installs POLICY versions, learns from LEARN batches and answers
 /// POLICY_PULL, off the session thread that scores batches.

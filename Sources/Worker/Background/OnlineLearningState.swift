@@ -1,5 +1,5 @@
 import RecPolicy
-import Shared
+import RecWire
 
 /// Why a POLICY message was rejected; the worker keeps serving (and learning) its current policy.
 enum PolicyInstallError: Error, Equatable, CustomStringConvertible {

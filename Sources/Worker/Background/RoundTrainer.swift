@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 
 /// Runs one replica's share of a training round on the compute thread, through ``RoundExecutor``,
 /// with the worker's dataset cache.

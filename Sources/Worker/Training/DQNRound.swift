@@ -1,6 +1,6 @@
 import RecData
 import RecModel
-import Shared
+import RecWire
 
 /// One DQN replica of a data-parallel job: an agent acting in its own seeded simulator
 /// environment, with its own replay buffer. The replica lives in the worker's ``TrainingCache``

@@ -1,5 +1,5 @@
 import RecModel
-import Shared
+import RecWire
 
 /// Runs one `TRAIN_ROUND` on a worker: resolves the data, restores the received state, evaluates
 /// it when asked, then either runs H local steps and returns the new pack, or (finalizing) returns

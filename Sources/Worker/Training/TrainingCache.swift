@@ -1,6 +1,6 @@
 import Foundation
 import RecModel
-import Shared
+import RecTransport
 
 /// What a worker remembers between rounds: uploaded datasets by SHA-256 (so the broker sends the
 /// bytes once), resolved datasets per (dataset, seed, validation fraction), so a round does not

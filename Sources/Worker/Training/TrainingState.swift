@@ -1,10 +1,10 @@
 import RecModel
-import Shared
+import RecWire
 
 /// Everything a replica needs to continue training bit-exactly: the MLP and Adam's moments and
-/// step count. It travels between rounds as a ``Shared/ParameterPack`` with three vectors,
+/// step count. It travels between rounds as a ``RecWire/ParameterPack`` with three vectors,
 /// ``paramsName``, ``firstMomentName`` and ``secondMomentName`` (each in ``MLP/flatParameters``
-/// order), and Adam's `t` in ``Shared/ParameterPack/step``. The layer sizes are not sent: they
+/// order), and Adam's `t` in ``RecWire/ParameterPack/step``. The layer sizes are not sent: they
 /// follow from the job's `hidden` and the dataset's width.
 public struct TrainingState: Sendable, Equatable {
     /// The pack vector holding ``MLP/flatParameters``.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecData
-import Shared
+import RecTransport
 
 /// `recpool data`: local tools for the datasets (no pool needed).
 struct DataCommand: AsyncParsableCommand {

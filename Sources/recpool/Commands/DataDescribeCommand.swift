@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecData
-import Shared
+import RecTransport
 
 /// `recpool data describe DATASET [--json]`: rows, clicks, items, positions, feature widths and segments.
 struct DataDescribeCommand: AsyncParsableCommand {

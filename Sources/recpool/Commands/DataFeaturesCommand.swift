@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecData
-import Shared
+import RecTransport
 
 /// `recpool data features DATASET --out train.csv --spec-out spec.json`: fits a FeatureSpec on the training split
 /// and writes a numeric CSV (features + `label`) that `recpool fit` trains on, so that the checkpoint carries the

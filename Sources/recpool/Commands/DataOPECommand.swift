@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecData
-import Shared
+import RecTransport
 
 /// `recpool data ope DATASET --policy uniform`: off-policy value of a simple policy on logged data.
 struct DataOPECommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Shared
+import RecTransport
+import RecWire
 
 /// `recpool drain WORKER_ID`: asks a worker, through the broker, to finish what it holds and leave.
 struct DrainCommand: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecData
-import Shared
+import RecTransport
 
 /// `recpool eval --model FILE --dataset obd:random/all [--json] [--report FILE.html]`.
 struct EvalCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Shared
+import RecTransport
+import RecWire
 
 /// `recpool feedback`: reports a user's reaction to one item of a policy recommendation.
 struct FeedbackCommand: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Shared
+import RecTransport
 
 /// `recpool health`: a probe for supervisors. Exit 0 when the broker answers and at least one live
 /// worker serves the service (offers it and is not waiting for the promoted model version; for FEEDBACK,

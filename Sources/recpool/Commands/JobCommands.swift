@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 
 /// `recpool jobs`: lists training jobs.
 struct JobsCommand: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Shared
+import RecTransport
 
 /// `recpool keygen`: writes a CurveZMQ key pair for a broker, worker, client or trainer.
 struct KeygenCommand: AsyncParsableCommand {

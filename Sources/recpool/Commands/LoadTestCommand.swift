@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import RecClient
 import RecData
 import RecLoad
 import RecModel
-import Shared
+import RecTransport
+import RecWire
 
 /// `recpool loadtest`: drives a pool with an open or closed loop, or sweeps levels like perf_analyzer.
 struct LoadTestCommand: AsyncParsableCommand {

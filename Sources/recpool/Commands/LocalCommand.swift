@@ -1,7 +1,8 @@
 import ArgumentParser
 import Logging
+import RecTransport
+import RecWire
 import ServiceLifecycle
-import Shared
 
 /// `recpool local`: a broker and N workers on loopback in one command.
 struct LocalCommand: AsyncParsableCommand {

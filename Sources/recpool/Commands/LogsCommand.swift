@@ -1,6 +1,6 @@
 import ArgumentParser
-import RecOnline
-import Shared
+import RecSimulation
+import RecTransport
 
 /// `recpool logs export`: the impression log as an Open Bandit Dataset-shaped CSV.
 struct LogsCommand: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import RecTransport
+import RecWire
 
 /// `recpool models`: the registered model versions.
 struct ModelsCommand: AsyncParsableCommand {

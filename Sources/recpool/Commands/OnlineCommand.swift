@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 
 /// `recpool online status|freeze|unfreeze|sync`: the broker's online learning.
 struct OnlineCommand: AsyncParsableCommand {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import RecClient
 import RecData
-import Shared
+import RecTransport
+import RecWire
 
 /// `recpool recommend`: ranks items for a (new) user from raw context.
 struct RecommendCommand: AsyncParsableCommand {

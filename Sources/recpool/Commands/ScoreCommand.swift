@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import RecClient
+import RecTransport
 
 /// `recpool score`: scores feature rows from a file through the pool.
 struct ScoreCommand: AsyncParsableCommand {

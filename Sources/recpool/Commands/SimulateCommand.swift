@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import RecOnline
-import Shared
+import RecSimulation
+import RecTransport
 
 /// `recpool simulate`: simulated new users drive a live pool with online learning.
 struct SimulateCommand: AsyncParsableCommand {

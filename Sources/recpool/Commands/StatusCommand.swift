@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import RecTransport
+import RecWire
 
 /// `recpool status`: the broker's live workers, queues and counters.
 struct StatusCommand: AsyncParsableCommand {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Crypto
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 
 /// `recpool train`: submits a data-parallel training job to the pool.
 struct TrainCommand: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
+import RecClient
 import RecConfig
-import Shared
+import RecTransport
 
 /// Options every pool command shares: where the broker is, and how long to wait.
 struct BrokerOptions: ParsableArguments {

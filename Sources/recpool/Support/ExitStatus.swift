@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
+import RecClient
 import RecData
 import RecModel
-import Shared
+import RecTransport
+import RecWire
 
 /// The exit statuses of `recpool`, one per outcome. This is the one table: every subcommand's errors are mapped here
 /// (``ExitStatus/of(_:)``), and docs/OPERATIONS.md, "Exit codes", lists exactly these values.

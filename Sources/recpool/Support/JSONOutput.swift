@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import RecWire
 
 /// Encodes `--json` output with snake_case keys, sorted, one line; a key with no value is `null`.
 enum JSONOutput {

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
+import RecTransport
+import RecWire
 import ServiceLifecycle
-import Shared
 
 /// A broker and N workers started as child processes on loopback, from the executables that sit
 /// beside `recpool`. Children are started with `--exit-with-parent`, so none outlives this process

@@ -1,5 +1,7 @@
 import Foundation
-import Shared
+import RecClient
+import RecTransport
+import RecWire
 
 /// `recpool status --watch`: redraws the status every second, with per-worker requests/s computed
 /// from the change in each worker's completed count, and the jobs when the broker keeps state.

@@ -1,4 +1,4 @@
-import Shared
+import RecWire
 import Testing
 
 @testable import Worker

@@ -1,5 +1,5 @@
 import Logging
-import Shared
+import RecWire
 
 @testable import Worker
 

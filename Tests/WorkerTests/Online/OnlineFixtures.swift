@@ -2,7 +2,8 @@ import Logging
 import RecData
 import RecModel
 import RecPolicy
-import Shared
+import RecTransport
+import RecWire
 
 @testable import Worker
 

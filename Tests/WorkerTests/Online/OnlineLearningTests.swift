@@ -1,6 +1,6 @@
 import RecModel
 import RecPolicy
-import Shared
+import RecWire
 import Testing
 
 @testable import Worker

@@ -1,7 +1,8 @@
 import Logging
 import RecData
 import RecPolicy
-import Shared
+import RecTransport
+import RecWire
 import Testing
 
 @testable import Worker

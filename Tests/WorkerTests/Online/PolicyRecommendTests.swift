@@ -1,7 +1,7 @@
 import RecData
 import RecModel
 import RecPolicy
-import Shared
+import RecWire
 import Testing
 
 @testable import Worker

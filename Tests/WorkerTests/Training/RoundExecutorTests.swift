@@ -1,7 +1,7 @@
 import Foundation
 import RecData
 import RecModel
-import Shared
+import RecWire
 import Testing
 import Worker
 

@@ -1,5 +1,5 @@
 import RecModel
-import Shared
+import RecWire
 import Worker
 
 /// Small deterministic jobs for the training tests.

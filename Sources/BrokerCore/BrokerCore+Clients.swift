@@ -1,0 +1,335 @@
+import DequeModule
+import RecWire
+
+extension BrokerCore {
+    mutating func handleClient(
+        identity: [UInt8], frames: [[UInt8]], userId: String?, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        counters.add(.clientMessages)
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
+        } catch {
+            rejectMalformed(identity: identity, frames: frames, error: error, into: &actions)
+            return
+        }
+        let header = message.header
+        guard !header.isReply else {
+            answer(identity, header, .badRequest, "clients may not send replies (\(header.command.name))", &actions)
+            return
+        }
+        counters.request(header.command)
+        if configuration.enforceRoles, let refusal = authorize(message, userId: userId) {
+            counters.add(.unauthorizedRequests)
+            answer(identity, header, .unauthorized, refusal, &actions)
+            return
+        }
+        if let problem = header.requestProblem {
+            counters.add(.invalidRequests)
+            answer(identity, header, problem.status, problem.description, &actions)
+            return
+        }
+        switch header.command {
+        case .score, .recommend:
+            accept(identity: identity, message: message, now: now, into: &actions)
+        case .status:
+            let document = statusDocument(now: now)
+            var reply = header.reply()
+            reply.command = .status
+            actions.append(
+                .sendToClient(identity: identity, frames: [reply.encoded(), WireJSON.encode(document)]))
+        case .cancel:
+            cancel(identity: identity, message: message, now: now, into: &actions)
+        case .feedback:
+            if let refusal = arrivalRefusal(header, client: identity, payloadBytes: 0, now: now),
+                refusal == .expired || refusal == .shuttingDown
+            {
+                shed(identity: identity, header: header, now: now, into: &actions)
+                return
+            }
+            // Feedback is made durable by the control plane before it is acknowledged.
+            actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
+        case .control:
+            if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
+                request.operation == .drain
+            {
+                drainRequest(identity: identity, header: header, worker: request.worker, into: &actions)
+                return
+            }
+            actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
+        case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound, .policyState, .learn, .policy,
+            .policyPull:
+            answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
+        }
+    }
+
+    /// Why the authenticated role may not send `message`, or `nil` when it may.
+    private func authorize(_ message: WireMessage, userId: String?) -> String? {
+        let role = PeerRole(userId: userId)
+        let revoked = userId?.hasPrefix("revoked:") == true
+        let name = role?.rawValue ?? (revoked ? "a key the allow-lists no longer admit" : "an unauthenticated peer")
+        let command = message.header.command
+        guard AccessPolicy.allows(role, command: command) else { return "\(name) may not send \(command.name)" }
+        guard command == .control else { return nil }
+        // A CONTROL frame that does not decode is left to the control plane, which answers BAD_REQUEST,
+        // but only for roles that may use CONTROL at all.
+        guard let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame)
+        else { return nil }
+        return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
+    }
+
+    /// The header of a client request that is refused on arrival whatever its payload holds (a
+    /// SCORE, RECOMMEND or FEEDBACK whose deadline has passed, or one refused BUSY: while the broker
+    /// shuts down, while its queue or a byte limit is full, or when its deadline falls before the
+    /// queue ahead of it would drain), or `nil` when the request must be read in full.
+    ///
+    /// The reactor asks this with the header frame alone, before it copies the rest of the message
+    /// out of libzmq: under overload most requests are refused, and refusing one then costs a
+    /// header decode and a small reply instead of a copy of its rows. A peer whose role may not
+    /// send the command is not shed: it gets UNAUTHORIZED on the full path; nor is a header with
+    /// an undefined flag, a status or an exact pin without a version: it gets BAD_REQUEST.
+    /// - Parameters:
+    ///   - identity: the client's routing identity, for its byte limit.
+    ///   - payloadBytes: the bytes of the frames after the header.
+    public func requestToShed(
+        headerFrame: [UInt8], identity: [UInt8] = [], payloadBytes: Int = 0, userId: String?, now: BrokerInstant
+    ) -> Header? {
+        guard let header = try? Header(decoding: headerFrame), !header.isReply, header.requestProblem == nil
+        else { return nil }
+        switch header.command {
+        case .score, .recommend, .feedback: break
+        default: return nil
+        }
+        if configuration.enforceRoles
+            && !AccessPolicy.allows(PeerRole(userId: userId), command: header.command)
+        {
+            return nil
+        }
+        let refused = arrivalRefusal(header, client: identity, payloadBytes: payloadBytes, now: now) != nil
+        return refused ? header : nil
+    }
+
+    /// Why a request is refused on arrival, whatever its payload holds.
+    enum ArrivalRefusal {
+        /// Its deadline has passed: EXPIRED, always (never BUSY, which would invite a retry that
+        /// cannot succeed).
+        case expired
+        /// The broker is shutting down: BUSY.
+        case shuttingDown
+        /// The client's held bytes would pass ``BrokerConfiguration/clientBytesLimit``: BUSY.
+        case clientBytes
+        /// The service's held bytes would pass ``BrokerConfiguration/serviceBytesLimit``: BUSY.
+        case serviceBytes
+        /// The service's queue is full: BUSY.
+        case queueFull
+        /// The queue ahead would outlast the request's deadline: BUSY.
+        case queueOutlastsDeadline
+    }
+
+    /// Why `header` (from `client`, with `payloadBytes` after it) is refused on arrival, or `nil`
+    /// when it is not. FEEDBACK goes to the control plane, so only its deadline and a shutdown apply.
+    func arrivalRefusal(_ header: Header, client: [UInt8], payloadBytes: Int, now: BrokerInstant) -> ArrivalRefusal? {
+        if header.isExpired(atEpochMillis: now.epochMillis) { return .expired }
+        if isShuttingDown { return .shuttingDown }
+        guard header.command != .feedback else { return nil }
+        if (clientBytes[client] ?? 0).addingSaturating(payloadBytes) > configuration.clientBytesLimit {
+            return .clientBytes
+        }
+        if (serviceBytes[header.command] ?? 0).addingSaturating(payloadBytes) > configuration.serviceBytesLimit {
+            return .serviceBytes
+        }
+        if queueIsFull(header.command) { return .queueFull }
+        if queueOutlastsDeadline(header, now: now) { return .queueOutlastsDeadline }
+        return nil
+    }
+
+    /// Whether `service`'s queue holds as many requests as it may.
+    func queueIsFull(_ service: Command) -> Bool {
+        (queues[service]?.count ?? 0) >= configuration.queueCapacity
+    }
+
+    /// How long the requests already waiting for `service` will take to leave the queue, in ms:
+    /// the live workers' slots for the service over its mean dispatch-to-reply time give the rate
+    /// (``ServiceLatency``). `nil` before the service's first reply or with no live slot.
+    func expectedQueueWaitMs(_ service: Command) -> Double? {
+        guard let latency = latencies[service]?.meanMicros, latency > 0 else { return nil }
+        var slots = 0
+        // Slots come from the workers' READY and HEARTBEAT: summed without trapping.
+        for worker in workers.values where worker.services.contains(service) && !worker.draining {
+            slots = slots.addingSaturating(worker.slots)
+        }
+        guard slots > 0 else { return nil }
+        let perSecond = Double(slots) / (latency / 1_000_000)
+        return Double(queues[service]?.count ?? 0) / perSecond * 1000
+    }
+
+    /// Whether a request would still be waiting in the queue when its deadline passes: admitting it
+    /// would only turn BUSY now into EXPIRED later, after it had held a place in the queue. This
+    /// is what keeps a queue sized too large for its workers from filling with work that expires.
+    func queueOutlastsDeadline(_ header: Header, now: BrokerInstant) -> Bool {
+        guard header.deadlineMs != 0, let waitMs = expectedQueueWaitMs(header.command) else { return false }
+        return Double(now.epochMillis) + waitMs >= Double(header.deadlineMs)
+    }
+
+    /// Refuses a request on arrival: EXPIRED when its deadline has passed; otherwise BUSY with a
+    /// retry-after hint (the broker is shutting down, a byte limit or the request's queue is full,
+    /// or the queue would outlast the request's deadline).
+    mutating func shed(
+        identity: [UInt8], header: Header, payloadBytes: Int = 0, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let text: String
+        switch arrivalRefusal(header, client: identity, payloadBytes: payloadBytes, now: now) {
+        case .expired:
+            counters.add(.droppedExpired)
+            answer(identity, header, .expired, "the deadline passed before the broker received the request", &actions)
+            return
+        case .shuttingDown:
+            counters.add(.refusedShuttingDown)
+            text = "the broker is shutting down; retry against its successor"
+        case .clientBytes:
+            counters.add(.droppedBusyBytes)
+            text = "this client's requests already hold \(clientBytes[identity] ?? 0) bytes in the broker; "
+                + "\(payloadBytes) more would pass the limit of \(configuration.clientBytesLimit) (--client-bytes)"
+        case .serviceBytes:
+            counters.add(.droppedBusyBytes)
+            text = "the \(header.command.name) requests held already take \(serviceBytes[header.command] ?? 0) bytes; "
+                + "\(payloadBytes) more would pass the limit of \(configuration.serviceBytesLimit) (--queue-bytes)"
+        case .queueFull:
+            counters.add(.droppedBusy)
+            text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
+        case .queueOutlastsDeadline, nil:
+            counters.add(.droppedBusy)
+            let waitMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
+            text = "the \(header.command.name) queue ahead would take about \(waitMs) ms, past the request's deadline"
+        }
+        answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
+    }
+
+    /// Answers a message over the frame or byte limit TOO_LARGE, naming the limit. Only its first
+    /// frame was read; the request id is salvaged from it when the header does not decode.
+    mutating func refuseTooLarge(
+        identity: [UInt8], headerFrame: [UInt8], messageBytes: Int, frameCount: Int, into actions: inout [BrokerAction]
+    ) {
+        counters.add(.droppedTooLarge)
+        let limits = configuration.limits
+        let error: WireError =
+            frameCount > limits.maxFrames
+            ? .tooManyFrames(count: frameCount, limit: limits.maxFrames)
+            : .messageTooLarge(bytes: messageBytes, limit: limits.maxMessageBytes)
+        var request: Header
+        if let header = try? Header(decoding: headerFrame) {
+            counters.request(header.command)
+            request = header
+        } else {
+            request = Header(command: .control, requestId: Header.salvageRequestId(headerFrame) ?? 0)
+            if headerFrame.count > 4, let known = Command(rawValue: headerFrame[4] & ~Header.replyBit) {
+                request.command = known
+            }
+        }
+        answer(identity, request, .tooLarge, error.description, &actions)
+    }
+
+    private mutating func rejectMalformed(
+        identity: [UInt8], frames: [[UInt8]], error: WireError, into actions: inout [BrokerAction]
+    ) {
+        counters.add(.malformedClientMessages)
+        let first = frames.first ?? []
+        let requestId = Header.salvageRequestId(first) ?? 0
+        var command = Command.control
+        if first.count > 4, let known = Command(rawValue: first[4] & ~Header.replyBit) { command = known }
+        let request = Header(command: command, requestId: requestId)
+        answer(identity, request, error.status, error.description, &actions)
+    }
+
+    private mutating func answer(
+        _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, retryAfterMs: UInt32 = 0,
+        _ actions: inout [BrokerAction]
+    ) {
+        let pending = PendingRequest(client: identity, header: request, payload: [], acceptedAt: 0)
+        reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
+    }
+
+    private mutating func accept(
+        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let header = message.header
+        let bytes = message.payload.reduce(0) { $0.addingSaturating($1.count) }
+        // Refuse first: an expired request is EXPIRED whatever else is wrong with it, and under
+        // overload a full queue answers BUSY before the broker spends time checking every value of
+        // a request it would refuse anyway.
+        if arrivalRefusal(header, client: identity, payloadBytes: bytes, now: now) != nil {
+            shed(identity: identity, header: header, payloadBytes: bytes, now: now, into: &actions)
+            return
+        }
+        if header.command == .score {
+            do {
+                let frame = try message.frame(0)
+                _ = try Tensor.validate(
+                    frame, maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
+            } catch {
+                counters.add(.invalidRequests)
+                answer(identity, header, error.status, error.description, &actions)
+                return
+            }
+        } else if message.payload.isEmpty {
+            counters.add(.invalidRequests)
+            answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
+            return
+        }
+        var request = PendingRequest(
+            client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
+        request.bytes = bytes
+        guard locations[request.key] == nil else {
+            counters.add(.duplicateRequestIds)
+            reply(
+                to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding",
+                into: &actions)
+            return
+        }
+        // Appended in place: copying the queue out and back would copy every waiting request.
+        queues[header.command, default: Deque()].append(request)
+        locations[request.key] = .queued
+        hold(request)
+        pump(header.command, now: now, into: &actions)
+    }
+
+    private mutating func cancel(
+        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let header = message.header
+        let target: UInt64
+        do {
+            target = try CancelPayload.decode(try message.frame(0))
+        } catch {
+            answer(identity, header, error.status, error.description, &actions)
+            return
+        }
+        let key = ClientRequestKey(client: identity, requestId: target)
+        switch locations[key] {
+        case nil:
+            answer(identity, header, .notFound, "no outstanding request with id \(target)", &actions)
+            return
+        case .queued:
+            for (service, var queue) in queues {
+                if let index = queue.firstIndex(where: { $0.key == key }) {
+                    let request = queue.remove(at: index)
+                    queues[service] = queue
+                    release(request)
+                    reply(to: request, status: .cancelled, message: "cancelled by the client", into: &actions)
+                    break
+                }
+            }
+        case .inflight(let dispatchId):
+            if var entry = inflight[dispatchId] {
+                entry.clientAnswered = true
+                inflight[dispatchId] = entry
+                reply(to: entry.request, status: .cancelled, message: "cancelled by the client", into: &actions)
+            }
+        }
+        locations[key] = nil
+        counters.add(.cancelled)
+        var ok = header.reply()
+        ok.command = .cancel
+        actions.append(.sendToClient(identity: identity, frames: [ok.encoded()]))
+    }
+}

@@ -1,0 +1,31 @@
+import RecWire
+
+extension BrokerCore {
+    /// The STATUS document: live workers, queues and counters.
+    public func statusDocument(now: BrokerInstant) -> StatusDocument {
+        let workerEntries = workers.values.map { worker in
+            StatusDocument.Worker(
+                id: worker.hello.workerId, address: worker.address, slots: worker.slots,
+                inflight: worker.inflight.count, modelVersion: worker.modelVersion,
+                inputWidth: worker.inputWidth,
+                heartbeatAgeMs: (now.monotonicMicros &- worker.lastSeen) / 1000,
+                services: worker.services.map(\.name).sorted() + (worker.trains ? [Command.trainRound.name] : []),
+                completed: worker.completed,
+                errors: worker.errors, pid: worker.hello.pid, host: worker.hello.host,
+                modelSource: holdsClaimedVersion(worker) ? worker.modelSource : "unverified",
+                modelSha256: worker.modelSHA256,
+                waitingForVersion: rollout != nil && (worker.modelVersion == 0 || !holdsClaimedVersion(worker))
+                    ? rollout?.version : nil)
+        }.sorted { $0.id < $1.id }
+        let services: [Command] = [.score, .recommend]
+        let queueEntries = services.map { service in
+            StatusDocument.Queue(
+                service: service.name, depth: queues[service]?.count ?? 0, capacity: configuration.queueCapacity)
+        }
+        return StatusDocument(
+            protocolVersion: Int(Header.currentVersion),
+            uptimeMs: (now.monotonicMicros &- startedAt) / 1000,
+            workers: workerEntries, queues: queueEntries, inflight: inflight.count,
+            counters: counters.values, online: onlineView, promotedVersion: rollout?.version)
+    }
+}

@@ -1,0 +1,71 @@
+import DequeModule
+import RecWire
+
+extension BrokerCore {
+    /// Heartbeats, worker liveness, deadlines of queued and dispatched requests, NO_WORKER timeouts.
+    mutating func tick(now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let interval = configuration.heartbeatIntervalMicros
+        if now.monotonicMicros >= lastHeartbeatAt.addingSaturating(interval) {
+            lastHeartbeatAt = now.monotonicMicros
+            let beat = Header(command: .heartbeat).encoded()
+            for identity in workers.keys { actions.append(.sendToWorker(identity: identity, frames: [beat])) }
+        }
+        let expiry = configuration.workerExpiryMicros
+        let dead = workers.values.filter { now.monotonicMicros > $0.lastSeen.addingSaturating(expiry) }.map(\.identity)
+        for identity in dead {
+            removeWorker(identity, reason: .workersExpired, now: now, into: &actions)
+        }
+        expireQueued(now: now, into: &actions)
+        expireInflight(now: now, into: &actions)
+    }
+
+    private mutating func expireQueued(now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let noWorkerMicros = configuration.noWorkerTimeoutMs.multipliedSaturating(by: 1000)
+        for (service, queue) in queues where !queue.isEmpty {
+            var kept = Deque<PendingRequest>()
+            for request in queue {
+                if request.isExpired(at: now) {
+                    release(request)
+                    locations[request.key] = nil
+                    counters.add(.droppedExpired)
+                    reply(
+                        to: request, status: .expired, message: "the deadline passed while the request was queued",
+                        into: &actions)
+                } else if now.monotonicMicros >= request.acceptedAt.addingSaturating(noWorkerMicros),
+                    let reason = ineligibilityReason(for: request)
+                {
+                    release(request)
+                    locations[request.key] = nil
+                    let offered = workers.values.contains { $0.services.contains(service) }
+                    if offered {
+                        counters.add(.droppedNoVersion)
+                        reply(to: request, status: .conflict, message: reason, into: &actions)
+                    } else {
+                        counters.add(.droppedNoWorker)
+                        reply(
+                            to: request, status: .noWorker, message: "no live worker offers \(service.name)",
+                            into: &actions)
+                    }
+                } else {
+                    kept.append(request)
+                }
+            }
+            queues[service] = kept
+        }
+    }
+
+    private mutating func expireInflight(now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let grace = configuration.inflightGraceMs
+        for (dispatchId, entry) in inflight where !entry.clientAnswered {
+            let deadline = entry.request.header.deadlineMs
+            // The deadline is the client's number: near 2⁶⁴ − 1, adding the grace must not trap.
+            guard deadline != 0, now.epochMillis >= deadline.addingSaturating(grace) else { continue }
+            inflight[dispatchId]?.clientAnswered = true
+            locations[entry.request.key] = nil
+            counters.add(.droppedExpiredInflight)
+            reply(
+                to: entry.request, status: .expired, message: "the worker did not answer before the deadline",
+                into: &actions)
+        }
+    }
+}

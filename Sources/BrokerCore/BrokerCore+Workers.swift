@@ -1,0 +1,340 @@
+import DequeModule
+import RecWire
+
+extension BrokerCore {
+    mutating func handleWorker(
+        identity: [UInt8], frames: [[UInt8]], peerAddress: String?, now: BrokerInstant,
+        into actions: inout [BrokerAction]
+    ) {
+        counters.add(.workerMessages)
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
+        } catch {
+            counters.add(.malformedWorkerMessages)
+            return
+        }
+        let header = message.header
+        if header.command == .ready && !header.isReply {
+            register(identity: identity, message: message, peerAddress: peerAddress, now: now, into: &actions)
+            return
+        }
+        guard workers[identity] != nil else {
+            // Unknown (or forgotten, after a broker restart): tell it to register again.
+            counters.add(.unknownWorkerMessages)
+            if header.isReply && header.command.isWorkerService { counters.add(.droppedLateReplies) }
+            actions.append(
+                .sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            return
+        }
+        workers[identity]?.lastSeen = now.monotonicMicros
+        switch (header.command, header.isReply) {
+        case (.heartbeat, false) where header.flags.contains(.drain):
+            drain(identity, into: &actions)
+        case (.heartbeat, false):
+            let load = message.payload.first.flatMap { try? WorkerLoad(decoding: $0) }
+            if workers[identity]?.modelVersion != header.modelVersion {
+                // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's.
+                workers[identity]?.modelSHA256 = header.modelVersion == 0 ? nil : rolledOutSHA[header.modelVersion]
+            }
+            workers[identity]?.modelVersion = header.modelVersion
+            if let load {
+                workers[identity]?.slots = Int(load.slots)
+                if let width = load.inputWidth { workers[identity]?.inputWidth = Int(width) }
+                if let sha = load.modelSHA256Hex { workers[identity]?.modelSHA256 = sha }
+            }
+            sendWeightsIfStale(identity, now: now, into: &actions, force: false)
+            if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
+        case (.disconnect, false):
+            removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
+        case (.roundResult, false), (.policyState, false):
+            actions.append(.toControl(.worker(identity: identity, message: message)))
+        case (let command, true) where command.isWorkerService:
+            complete(identity: identity, message: message, now: now, into: &actions)
+        default:
+            counters.add(.unexpectedWorkerCommands)
+        }
+    }
+
+    /// Marks a worker draining and tells it nothing more will come (a HEARTBEAT with the DRAIN flag).
+    /// It keeps its in-flight requests; its DISCONNECT, once it has answered them, removes it.
+    mutating func drain(_ identity: [UInt8], into actions: inout [BrokerAction]) {
+        guard let worker = workers[identity] else { return }
+        if !worker.draining { counters.add(.workersDraining) }
+        workers[identity]?.draining = true
+        actions.append(.sendToWorker(identity: identity, frames: [Header(command: .heartbeat, flags: .drain).encoded()]))
+    }
+
+    private mutating func register(
+        identity: [UInt8], message: WireMessage, peerAddress: String?, now: BrokerInstant,
+        into actions: inout [BrokerAction]
+    ) {
+        var hello: WorkerHello
+        do {
+            hello = try WireJSON.decode(WorkerHello.self, from: try message.frame(0))
+        } catch {
+            counters.add(.malformedWorkerMessages)
+            actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            return
+        }
+        if workers[identity] != nil {
+            // A READY from a registered worker means it restarted its session: what it held is lost.
+            removeWorker(identity, reason: .workersReregistered, now: now, into: &actions)
+        }
+        let requestedId = hello.workerId
+        if let other = workers.values.first(where: { $0.hello.workerId == requestedId }) {
+            if other.hello.pid == hello.pid && other.hello.host == hello.host {
+                // The same process on a new connection (it reconnected before its old one expired).
+                removeWorker(other.identity, reason: .workersReregistered, now: now, into: &actions)
+            } else {
+                // Another live process has this id: ids stay unique, so this one gets `id#n`.
+                let taken = Set(workers.values.map(\.hello.workerId))
+                var n = 2
+                while taken.contains("\(requestedId)#\(n)") { n += 1 }
+                hello.workerId = "\(requestedId)#\(n)"
+                counters.add(.workersRenamed)
+            }
+        }
+        let services = Set(hello.services.compactMap { name in Command.allCases.first { $0.name == name } })
+        workers[identity] = WorkerRecord(
+            identity: identity, hello: hello, address: peerAddress ?? hello.host,
+            services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
+            modelVersion: hello.modelVersion, inputWidth: hello.inputWidth,
+            modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
+            lastSeen: now.monotonicMicros,
+            trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
+        counters.add(.workersRegistered)
+        let waits = hello.modelVersion == 0 || workers[identity].map { !holdsClaimedVersion($0) } ?? false
+        let registration = WorkerRegistration(
+            workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId,
+            waitingForVersion: waits ? rollout?.version : nil)
+        let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
+        actions.append(.sendToWorker(identity: identity, frames: answer))
+        sendWeightsIfStale(identity, now: now, into: &actions, force: true)
+        for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
+    }
+
+    private mutating func complete(
+        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        let dispatchId = message.header.requestId
+        guard let entry = inflight[dispatchId], entry.worker == identity else {
+            counters.add(.droppedLateReplies)
+            return
+        }
+        inflight[dispatchId] = nil
+        release(entry.request)
+        workers[identity]?.inflight.remove(dispatchId)
+        if replyLatencies.count < 100_000 { replyLatencies.append(now.monotonicMicros &- entry.dispatchedAt) }
+        latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
+        workers[identity]?.completed += 1
+        if message.header.status != .ok { workers[identity]?.errors += 1 }
+        if entry.clientAnswered {
+            counters.add(.droppedLateReplies)
+        } else {
+            locations[entry.request.key] = nil
+            var header = message.header
+            header.requestId = entry.request.header.requestId
+            header.attempt = entry.request.attempts
+            let queued = entry.dispatchedAt &- entry.request.acceptedAt
+            header.brokerQueueMicros = UInt32(clamping: queued)
+            var payload = message.payload
+            if header.command == .recommend && payload.count >= 2 {
+                // A policy reply's third frame is the impression record: it goes to the log, not the client.
+                let record = payload.removeLast()
+                let worker = workers[identity]?.hello.workerId ?? ""
+                if onlineView != nil {
+                    heldReplies += 1
+                    // The control plane logs impressions: the slate goes out only once its impression is
+                    // stored (or is replaced by an error saying it was not), so feedback on it is never refused.
+                    actions.append(
+                        .toControl(
+                            .heldImpression(
+                                worker: worker, record: record, client: entry.request.client,
+                                frames: [header.encoded()] + payload)))
+                    pump(message.header.command, now: now, into: &actions)
+                    return
+                }
+                actions.append(.toControl(.impression(worker: worker, record: record)))
+            }
+            actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
+        }
+        pump(message.header.command, now: now, into: &actions)
+    }
+
+    /// Forgets a worker and re-dispatches what it held, at most `maxAttempts` dispatches a request.
+    mutating func removeWorker(
+        _ identity: [UInt8], reason: BrokerCounter, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        guard let worker = workers.removeValue(forKey: identity) else { return }
+        counters.add(reason)
+        var touched = Set<Command>()
+        // Re-queue in dispatch order, at the front, so re-dispatched work keeps its place.
+        let held = worker.inflight.compactMap { id in inflight.removeValue(forKey: id).map { (id, $0) } }
+            .sorted { $0.0 > $1.0 }
+        for (_, entry) in held {
+            if entry.clientAnswered {
+                release(entry.request)
+                continue
+            }
+            var request = entry.request
+            if request.attempts >= configuration.maxAttempts {
+                release(request)
+                locations[request.key] = nil
+                counters.add(.droppedWorkerLost)
+                reply(
+                    to: request, status: .workerLost,
+                    message:
+                        "worker \(worker.hello.workerId) died holding the request after \(request.attempts) attempt(s)",
+                    into: &actions)
+                continue
+            }
+            counters.add(.redispatched)
+            request.acceptedAt = min(request.acceptedAt, now.monotonicMicros)
+            queues[request.service, default: Deque()].prepend(request)
+            locations[request.key] = .queued
+            touched.insert(request.service)
+        }
+        for service in touched { pump(service, now: now, into: &actions) }
+    }
+
+    // MARK: Dispatch
+
+    /// Sends queued requests of `service` to workers with free credit, least-loaded first.
+    mutating func pump(_ service: Command, now: BrokerInstant, into actions: inout [BrokerAction]) {
+        // Taken out of the dictionary while it changes, so that removing from it does not copy it
+        // (and every request in it) on each call.
+        guard var queue = queues.removeValue(forKey: service) else { return }
+        defer { queues[service] = queue }
+        guard !queue.isEmpty else { return }
+        var index = queue.startIndex
+        var skipped = 0
+        while index < queue.endIndex && skipped < 64 {
+            let request = queue[index]
+            if request.isExpired(at: now) {
+                queue.remove(at: index)
+                release(request)
+                locations[request.key] = nil
+                counters.add(.droppedExpired)
+                reply(
+                    to: request, status: .expired, message: "the deadline passed while the request was queued",
+                    into: &actions)
+                continue
+            }
+            guard let worker = leastLoadedWorker(for: request) else {
+                if let problem = widthProblem(request) {
+                    // No live worker's model takes rows this wide: say so now rather than at the timeout.
+                    queue.remove(at: index)
+                    release(request)
+                    locations[request.key] = nil
+                    counters.add(.invalidRequests)
+                    reply(to: request, status: .badRequest, message: problem, into: &actions)
+                    continue
+                }
+                if !hasFreeSlot(for: service) { break }
+                index += 1
+                skipped += 1
+                continue
+            }
+            queue.remove(at: index)
+            dispatch(request, to: worker, now: now, into: &actions)
+        }
+    }
+
+    mutating func pumpAll(now: BrokerInstant, into actions: inout [BrokerAction], hint: Command) {
+        for service in Array(queues.keys) { pump(service, now: now, into: &actions) }
+    }
+
+    private func hasFreeSlot(for service: Command) -> Bool {
+        workers.values.contains { $0.services.contains(service) && $0.freeSlots > 0 }
+    }
+
+    /// Whether `worker` may take `request`: it offers the service and meets the version pin, its
+    /// model takes rows of the request's width (SCORE), and it serves a registered model whenever
+    /// one is promoted (a worker on the seeded or an unregistered file model takes no work then,
+    /// until WEIGHTS bring it the promoted version).
+    func isEligible(_ worker: WorkerRecord, for request: PendingRequest) -> Bool {
+        guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
+        if let columns = request.columns, columns != worker.inputWidth { return false }
+        if rollout != nil && worker.modelVersion == 0 { return false }
+        return true
+    }
+
+    /// Whether the version a worker claims is the registry's: its checkpoint hash is the one the
+    /// registry holds under that number. A worker that claims a number with other weights (from
+    /// another state directory, say) takes no work until WEIGHTS replace them. Always true for
+    /// version 0 and for a broker without a registry.
+    func holdsClaimedVersion(_ worker: WorkerRecord) -> Bool {
+        guard worker.modelVersion != 0, let registeredModels else { return true }
+        guard let registered = registeredModels[worker.modelVersion] else { return false }
+        return worker.modelSHA256 == registered
+    }
+
+    /// For a SCORE request whose rows no live worker's model takes (workers offer the service, none
+    /// has the request's width), the BAD_REQUEST message; otherwise `nil`.
+    func widthProblem(_ request: PendingRequest) -> String? {
+        guard let columns = request.columns else { return nil }
+        let offering = workers.values.filter { $0.services.contains(request.service) }
+        guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
+        let served = Dictionary(offering.map { ($0.inputWidth, $0.modelVersion) }, uniquingKeysWith: max)
+        let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }
+        return "rows have \(columns) features; no live worker takes them (\(expected.joined(separator: "; ")))"
+    }
+
+    /// Why no live worker may take `request` (the NO_WORKER or CONFLICT reply's message), or `nil`
+    /// when one may.
+    func ineligibilityReason(for request: PendingRequest) -> String? {
+        let service = request.service
+        let offering = workers.values.filter { $0.services.contains(service) }
+        guard !offering.contains(where: { isEligible($0, for: request) }) else { return nil }
+        if offering.isEmpty { return "no live worker offers \(service.name)" }
+        let versioned = offering.filter { $0.serves(request.header) }
+        if versioned.isEmpty {
+            return "no live worker serves model version \(request.header.modelVersion) for \(service.name)"
+        }
+        if let columns = request.columns, !versioned.contains(where: { $0.inputWidth == columns }) {
+            let widths = Set(versioned.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
+            return "no live worker serves rows of \(columns) features (served widths: \(widths))"
+        }
+        let promoted = rollout.map { String($0.version) } ?? "?"
+        return "no live worker has the promoted model version \(promoted) yet "
+            + "(workers on the seeded or an unregistered model take no work while a version is promoted)"
+    }
+
+    private func leastLoadedWorker(for request: PendingRequest) -> [UInt8]? {
+        var best: [UInt8]?
+        var bestLoad = Double.infinity
+        // During a rollout, once any replica serves the new version, unpinned requests go only to
+        // such replicas, so a client never sees the version go back.
+        let rolledOut = rollout.map { rollout in
+            request.header.modelVersion == 0
+                && workers.values.contains { $0.modelVersion == rollout.version && isEligible($0, for: request) }
+        } ?? false
+        for worker in workers.values where worker.freeSlots > 0 && isEligible(worker, for: request) {
+            if rolledOut && worker.modelVersion != rollout?.version { continue }
+            let load = Double(worker.inflight.count) / Double(worker.slots)
+            if load < bestLoad {
+                bestLoad = load
+                best = worker.identity
+            }
+        }
+        return best
+    }
+
+    private mutating func dispatch(
+        _ request: PendingRequest, to worker: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        var request = request
+        request.attempts = request.attempts.addingSaturating(1)
+        let dispatchId = nextDispatchId
+        nextDispatchId &+= 1
+        var header = request.header
+        header.requestId = dispatchId
+        header.attempt = request.attempts
+        inflight[dispatchId] = InflightEntry(request: request, worker: worker, dispatchedAt: now.monotonicMicros)
+        workers[worker]?.inflight.insert(dispatchId)
+        locations[request.key] = .inflight(dispatchId: dispatchId)
+        counters.add(.dispatched)
+        actions.append(.sendToWorker(identity: worker, frames: [header.encoded()] + request.payload))
+    }
+}

@@ -1,0 +1,168 @@
+import DequeModule
+import RecWire
+
+/// The broker's whole routing logic as a value with no I/O: events in, actions out.
+///
+/// The reactor (``BrokerReactor``) decodes nothing and decides nothing: it feeds each message and
+/// each timer tick to ``handle(_:now:into:)`` and performs the actions it gets back. Every promise
+/// the broker makes — one reply per request, re-dispatch at most `maxAttempts − 1` times, EXPIRED
+/// before dispatch, BUSY when a queue is full, NO_WORKER within a bounded time — is therefore
+/// testable without sockets and with an injected clock, like grpc-swift-2's state machines.
+public struct BrokerCore: Sendable {
+    /// The configuration in force.
+    public let configuration: BrokerConfiguration
+    /// Counters by name.
+    public var counters = BrokerCounters()
+
+    let startedAt: UInt64
+    var workers: [[UInt8]: WorkerRecord] = [:]
+    var queues: [Command: Deque<PendingRequest>] = [:]
+    var inflight: [UInt64: InflightEntry] = [:]
+    var locations: [ClientRequestKey: RequestLocation] = [:]
+    /// Each service's dispatch-to-reply time, for admission by deadline.
+    var latencies: [Command: ServiceLatency] = [:]
+    var nextDispatchId: UInt64 = 1
+    var lastHeartbeatAt: UInt64 = 0
+    /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
+    public internal(set) var replyLatencies: [UInt64] = []
+    /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it
+    /// (empty when its checkpoint cannot be read: workers then wait, and none is sent).
+    var rollout: (version: UInt64, frames: [[UInt8]])?
+    /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
+    var rolledOutSHA: [UInt64: String] = [:]
+    /// RECOMMEND answers handed to the control plane with their impression and not yet sent.
+    var heldReplies = 0
+    /// Every registered version's checkpoint SHA-256, from the control plane; `nil` without a
+    /// `--state-dir` (then versions are not checked).
+    public var registeredModels: [UInt64: String]?
+    /// The control plane's latest view of online learning, for the status document.
+    public var onlineView: OnlineView?
+    /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
+    public internal(set) var isShuttingDown = false
+    /// Payload bytes held per service for requests queued or in flight (``BrokerConfiguration/serviceBytesLimit``).
+    var serviceBytes: [Command: Int] = [:]
+    /// Payload bytes held per client for requests queued or in flight (``BrokerConfiguration/clientBytesLimit``).
+    var clientBytes: [[UInt8]: Int] = [:]
+    /// Payload bytes held for all requests queued or in flight.
+    public internal(set) var heldBytes = 0
+    /// The most ``heldBytes`` reached since the reactor last called ``resetPeakHeldBytes()``.
+    public internal(set) var peakHeldBytes = 0
+
+    /// Creates a core that starts at `now`.
+    public init(configuration: BrokerConfiguration = BrokerConfiguration(), now: BrokerInstant) {
+        self.configuration = configuration
+        startedAt = now.monotonicMicros
+        lastHeartbeatAt = now.monotonicMicros
+    }
+
+    /// Handles one event and appends the resulting actions to `actions`, in the order to perform them.
+    public mutating func handle(_ event: BrokerEvent, now: BrokerInstant, into actions: inout [BrokerAction]) {
+        switch event {
+        case .client(let identity, let frames, let userId):
+            handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
+        case .clientShed(let identity, let header, let payloadBytes):
+            counters.add(.clientMessages)
+            counters.request(header.command)
+            shed(identity: identity, header: header, payloadBytes: payloadBytes, now: now, into: &actions)
+        case .clientTooLarge(let identity, let headerFrame, let messageBytes, let frameCount):
+            counters.add(.clientMessages)
+            refuseTooLarge(
+                identity: identity, headerFrame: headerFrame, messageBytes: messageBytes, frameCount: frameCount,
+                into: &actions)
+        case .worker(let identity, let frames, let peerAddress, let userId):
+            if configuration.enforceRoles && PeerRole(userId: userId) != .worker {
+                // ZAP admits only worker keys on the backend (defence in depth), and a worker whose key was
+                // revoked by a reload is ignored: it expires within the liveness window and its work is re-dispatched.
+                counters.add(.unauthorizedWorkerMessages)
+                return
+            }
+            handleWorker(identity: identity, frames: frames, peerAddress: peerAddress, now: now, into: &actions)
+        case .tick:
+            tick(now: now, into: &actions)
+        case .workerUnreachable(let identity):
+            removeWorker(identity, reason: .workersUnreachable, now: now, into: &actions)
+        case .clientUnreachable:
+            counters.add(.repliesUndeliverable)
+        case .rollout(let version, let frames):
+            rollout = (version, frames)
+            if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {
+                rolledOutSHA[version] = notice.sha256
+            }
+            for identity in workers.keys { sendWeightsIfStale(identity, now: now, into: &actions, force: true) }
+        }
+    }
+
+    /// The convenience form of ``handle(_:now:into:)`` for tests.
+    public mutating func handle(_ event: BrokerEvent, now: BrokerInstant) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        handle(event, now: now, into: &actions)
+        return actions
+    }
+
+    /// How long the reactor may sleep before the next timer is due, in ms.
+    public func nextTimerDelayMs(now: BrokerInstant) -> Int {
+        let dueAt = lastHeartbeatAt.addingSaturating(configuration.heartbeatIntervalMicros)
+        let untilHeartbeat = dueAt > now.monotonicMicros ? (dueAt - now.monotonicMicros) / 1000 : 0
+        // Deadlines and NO_WORKER timeouts are checked at least every 100 ms.
+        return Int(min(untilHeartbeat, 100))
+    }
+
+    /// Takes the recorded dispatch-to-reply times.
+    public mutating func takeReplyLatencies() -> [UInt64] {
+        defer { replyLatencies.removeAll(keepingCapacity: true) }
+        return replyLatencies
+    }
+
+    /// Requests waiting per service.
+    public var queueDepths: [Command: Int] { queues.mapValues(\.count) }
+
+    /// Requests dispatched and not yet answered by a worker.
+    public var inflightCount: Int { inflight.count }
+
+    /// Each live worker's display id and served version.
+    public var workerVersions: [(id: String, version: UInt64)] { workers.values.map { ($0.hello.workerId, $0.modelVersion) } }
+
+    /// Requests queued or in flight, and answers held in the control plane until their impression is stored.
+    public var outstandingRequests: Int { locations.count + heldReplies }
+
+    /// The control plane sent a held answer (``ControlOutput/heldReply(identity:frames:)``).
+    public mutating func releaseHeldReply() { heldReplies = max(0, heldReplies - 1) }
+
+    /// Live workers.
+    public var liveWorkerCount: Int { workers.count }
+
+    /// Forgets the peak of ``heldBytes`` (the reactor does once it has returned memory after a burst).
+    public mutating func resetPeakHeldBytes() { peakHeldBytes = heldBytes }
+
+    // MARK: Held bytes
+
+    /// Counts a request's payload as held (it was queued).
+    mutating func hold(_ request: PendingRequest) {
+        serviceBytes[request.service, default: 0] += request.bytes
+        clientBytes[request.client, default: 0] += request.bytes
+        heldBytes += request.bytes
+        peakHeldBytes = max(peakHeldBytes, heldBytes)
+    }
+
+    /// Stops counting a request's payload: the broker no longer keeps the request.
+    mutating func release(_ request: PendingRequest) {
+        serviceBytes[request.service, default: 0] -= request.bytes
+        if serviceBytes[request.service] == 0 { serviceBytes[request.service] = nil }
+        let left = (clientBytes[request.client] ?? 0) - request.bytes
+        clientBytes[request.client] = left > 0 ? left : nil
+        heldBytes -= request.bytes
+    }
+
+    // MARK: Replies
+
+    mutating func reply(
+        to request: PendingRequest, status: Status, message: String, retryAfterMs: UInt32 = 0,
+        into actions: inout [BrokerAction]
+    ) {
+        var header = request.header
+        // The attempt is the broker's count of dispatches, whatever the client's header held.
+        header.attempt = request.attempts
+        let reply = WireMessage.errorReply(to: header, status: status, message: message, retryAfterMs: retryAfterMs)
+        actions.append(.sendToClient(identity: request.client, frames: reply.frames()))
+    }
+}

@@ -1,0 +1,51 @@
+import RecWire
+
+/// A moment as the broker core sees it: a monotonic clock for timers and the wall clock for
+/// deadlines, which clients express in ms since the Unix epoch.
+public struct BrokerInstant: Sendable, Hashable {
+    /// Monotonic time in µs.
+    public var monotonicMicros: UInt64
+    /// Wall-clock time in ms since the Unix epoch.
+    public var epochMillis: UInt64
+
+    /// Creates an instant.
+    public init(monotonicMicros: UInt64, epochMillis: UInt64) {
+        self.monotonicMicros = monotonicMicros
+        self.epochMillis = epochMillis
+    }
+}
+
+/// Something that happened to the broker: the input of ``BrokerCore/handle(_:now:into:)``.
+public enum BrokerEvent: Sendable {
+    /// A message from a client on the frontend, after its routing identity.
+    case client(identity: [UInt8], frames: [[UInt8]], userId: String?)
+    /// A client request the reactor did not read past its header, because
+    /// ``BrokerCore/requestToShed(headerFrame:identity:payloadBytes:userId:now:)`` said it is refused
+    /// on arrival (EXPIRED or BUSY) whatever it carries; `payloadBytes` is the size of the frames
+    /// after the header.
+    case clientShed(identity: [UInt8], header: Header, payloadBytes: Int = 0)
+    /// A client message over ``WireLimits/maxFrames`` or ``WireLimits/maxMessageBytes``, not read past
+    /// its first frame: it is answered TOO_LARGE. `messageBytes` and `frameCount` count every frame
+    /// after the routing identity, the header frame included.
+    case clientTooLarge(identity: [UInt8], headerFrame: [UInt8], messageBytes: Int, frameCount: Int)
+    /// A message from a worker on the backend, after its routing identity.
+    case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?, userId: String? = nil)
+    /// Time passed: heartbeats, liveness and deadlines are checked.
+    case tick
+    /// A message to this worker could not be routed (`EHOSTUNREACH`): it is gone.
+    case workerUnreachable(identity: [UInt8])
+    /// A reply to this client could not be routed: it disconnected.
+    case clientUnreachable(identity: [UInt8])
+    /// The control plane promoted a version: roll it out with these WEIGHTS frames.
+    case rollout(version: UInt64, frames: [[UInt8]])
+}
+
+/// Something the reactor must do: the output of ``BrokerCore/handle(_:now:into:)``.
+public enum BrokerAction: Sendable {
+    /// Send frames to a client on the frontend.
+    case sendToClient(identity: [UInt8], frames: [[UInt8]])
+    /// Send frames to a worker on the backend.
+    case sendToWorker(identity: [UInt8], frames: [[UInt8]])
+    /// Hand a message to the control plane (CONTROL requests, ROUND_RESULT).
+    case toControl(ControlInput)
+}

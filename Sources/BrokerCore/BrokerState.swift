@@ -1,0 +1,112 @@
+import RecWire
+
+/// A request the broker has accepted and not yet answered.
+struct PendingRequest: Sendable {
+    /// The client's routing identity.
+    var client: [UInt8]
+    /// The client's header, with the client's request id.
+    var header: Header
+    /// The payload frames, forwarded unchanged.
+    var payload: [[UInt8]]
+    /// When the broker accepted it (monotonic µs).
+    var acceptedAt: UInt64
+    /// How many times it has been dispatched.
+    var attempts: UInt16 = 0
+    /// The bytes of its payload frames, as the byte limits count them.
+    var bytes: Int = 0
+
+    var service: Command { header.command }
+    var key: ClientRequestKey { ClientRequestKey(client: client, requestId: header.requestId) }
+
+    /// For SCORE, the features per row: the tensor frame's `cols` (bytes 4–7, u32 LE), read without
+    /// copying the rows. `nil` for other services or a frame too short to say (the worker answers
+    /// BAD_REQUEST for it).
+    var columns: Int? {
+        guard header.command == .score, let frame = payload.first, frame.count >= 8 else { return nil }
+        return Int(frame[4]) | Int(frame[5]) << 8 | Int(frame[6]) << 16 | Int(frame[7]) << 24
+    }
+
+    func isExpired(at now: BrokerInstant) -> Bool {
+        header.isExpired(atEpochMillis: now.epochMillis)
+    }
+}
+
+/// A service's dispatch-to-reply time: an exponentially weighted mean, weight 1/8 on each reply.
+///
+/// With every slot busy, Little's law makes the pool drain `slots / latency` requests a second. When
+/// slots are idle the latency is shorter than that, so the estimate runs high and admission by
+/// deadline errs towards admitting.
+struct ServiceLatency: Sendable {
+    /// The mean, in µs; 0 before the first reply.
+    var meanMicros: Double = 0
+
+    mutating func record(_ micros: UInt64) {
+        // A dispatch-to-reply time is at most the monotonic clock's span; Double holds any UInt64.
+        let sample = Double(max(micros, 1))
+        meanMicros = meanMicros == 0 ? sample : meanMicros + (sample - meanMicros) / 8
+    }
+}
+
+/// A client's request, named as the client names it.
+struct ClientRequestKey: Hashable, Sendable {
+    var client: [UInt8]
+    var requestId: UInt64
+}
+
+/// A request sent to a worker and not yet answered by it.
+struct InflightEntry: Sendable {
+    var request: PendingRequest
+    var worker: [UInt8]
+    var dispatchedAt: UInt64
+    /// The client already has its one reply (the request was cancelled or expired while the worker
+    /// held it). The entry stays until the worker answers, so the worker's credit stays true, and
+    /// the worker's reply is then dropped and counted.
+    var clientAnswered = false
+}
+
+/// One registered worker, as the broker knows it.
+struct WorkerRecord: Sendable {
+    var identity: [UInt8]
+    var hello: WorkerHello
+    var address: String
+    var services: Set<Command>
+    var slots: Int
+    var modelVersion: UInt64
+    /// Features per row of the model it serves now (READY, then every 12-byte heartbeat).
+    var inputWidth: Int
+    /// The SHA-256 of the checkpoint it serves, when known; `nil` for the seeded model.
+    var modelSHA256: String?
+    /// Where its model comes from, for the status document: `registry`, `file` or `seeded`
+    /// (``BrokerCore`` says `unverified` for a claimed version whose hash the registry does not hold).
+    var modelSource: String {
+        modelVersion != 0 ? "registry" : (modelSHA256 == nil ? "seeded" : "file")
+    }
+    var lastSeen: UInt64
+    var inflight: Set<UInt64> = []
+    var completed: UInt64 = 0
+    var errors: UInt64 = 0
+    /// Whether it runs training rounds.
+    var trains = false
+    /// Whether it serves and learns the online policy (POLICY in its READY services).
+    var online = false
+    /// When WEIGHTS were last sent to it (monotonic µs), to pace re-sends.
+    var weightsSentAt: UInt64 = 0
+
+    /// It is draining: it gets no new requests and leaves once it has answered what it holds.
+    var draining = false
+
+    var freeSlots: Int { draining ? 0 : max(0, slots - inflight.count) }
+
+    func serves(_ request: Header) -> Bool {
+        guard services.contains(request.command) else { return false }
+        let wanted = request.modelVersion
+        if wanted == 0 { return true }
+        return request.flags.contains(.exactVersion) ? modelVersion == wanted : modelVersion >= wanted
+    }
+}
+
+/// Where a client's request is now.
+enum RequestLocation: Sendable, Hashable {
+    case queued
+    case inflight(dispatchId: UInt64)
+}

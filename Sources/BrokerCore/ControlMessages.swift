@@ -1,0 +1,57 @@
+import RecWire
+
+/// What the reactor hands the control plane.
+public enum ControlInput: Sendable {
+    /// A CONTROL request from a client.
+    case client(identity: [UInt8], message: WireMessage, userId: String?)
+    /// A training message from a worker (ROUND_RESULT).
+    case worker(identity: [UInt8], message: WireMessage)
+    /// The live workers that can train or learn online, as the core knows them now.
+    case workers([TrainingWorker])
+    /// An impression record a worker attached to a RECOMMEND reply (JSON ``ImpressionRecord``).
+    case impression(worker: String, record: [UInt8])
+    /// An impression record with the RECOMMEND reply it came with, held until the record is stored:
+    /// the control plane sends `frames` to `client` after the commit, or an error reply saying the
+    /// impression was not stored (so feedback on the slate could not be taken).
+    case heldImpression(worker: String, record: [UInt8], client: [UInt8], frames: [[UInt8]])
+    /// The guard's verdict on a sync's candidate (from the guard's thread).
+    case guardVerdict(sync: UInt64, decision: GuardDecision)
+}
+
+/// A live worker as the control plane sees it.
+public struct TrainingWorker: Sendable, Hashable {
+    /// Its routing identity.
+    public var identity: [UInt8]
+    /// Its display id.
+    public var id: String
+    /// Whether it runs training rounds.
+    public var trains: Bool
+    /// Whether it serves and learns the online policy.
+    public var online: Bool
+
+    /// Creates a view of a worker.
+    public init(identity: [UInt8], id: String, trains: Bool = true, online: Bool = false) {
+        self.identity = identity
+        self.id = id
+        self.trains = trains
+        self.online = online
+    }
+}
+
+/// What the control plane hands back to the reactor.
+public enum ControlOutput: Sendable {
+    /// Send frames to a client.
+    case toClient(identity: [UInt8], frames: [[UInt8]])
+    /// Send a held RECOMMEND answer to a client (its slate once the impression is stored, or the error
+    /// that replaces it): the core counts it as answered, so a shutdown drain waits for it.
+    case heldReply(identity: [UInt8], frames: [[UInt8]])
+    /// Send frames to a worker.
+    case toWorker(identity: [UInt8], frames: [[UInt8]])
+    /// Roll this version out to every scoring replica: the complete WEIGHTS message frames.
+    case rollout(version: UInt64, frames: [[UInt8]])
+    /// The online learner's state changed: shown in the status document.
+    case online(OnlineView)
+    /// Every registered model version and its checkpoint's SHA-256: a worker that claims a version
+    /// is checked against it (sent at start and after each registration).
+    case registry([UInt64: String])
+}

@@ -1,0 +1,144 @@
+import DequeModule
+import HeapModule
+import RecTransport
+import RecWire
+
+/// The state the async API and the client's I/O thread share, behind one lock.
+struct ClientState {
+    struct Waiter {
+        var continuation: CheckedContinuation<Result<WireMessage, ClientError>, Never>
+        var giveUpAtMicros: UInt64
+        var timeoutMs: UInt64
+    }
+
+    /// When a waiter gives up, ordered by time; entries for waiters already answered are skipped.
+    struct Expiry: Comparable {
+        var atMicros: UInt64
+        var id: UInt64
+        static func < (a: Expiry, b: Expiry) -> Bool { (a.atMicros, a.id) < (b.atMicros, b.id) }
+    }
+
+    var outgoing: Deque<[[UInt8]]> = []
+    var waiters: [UInt64: Waiter] = [:]
+    var expiries = Heap<Expiry>()
+    var closed = false
+    var nextRequestId: UInt64 = 1
+
+    /// Removes and returns the waiter for `id`, if it is still waiting.
+    mutating func take(_ id: UInt64) -> Waiter? { waiters.removeValue(forKey: id) }
+}
+
+/// The lock-protected state and the wake-up signal, shared by the async API and the I/O thread.
+final class ClientShared: Sendable {
+    let state = LockedBox(ClientState())
+    let wakeup = WakeupSignal()
+}
+
+/// The client's I/O thread: it alone owns the DEALER socket. It sends what async callers queued,
+/// routes each reply to the caller waiting on its request id, and fails callers whose time is up.
+enum ClientIOLoop {
+    static func run(
+        context: ZMQContext, endpoint: String, socketOptions: [SocketOption], shared: ClientShared,
+        connected: (Result<Void, ClientError>) -> Void
+    ) {
+        let state = shared
+        let wakeup = shared.wakeup
+        let socket: ZMQSocket
+        do {
+            socket = try ZMQSocket(context, type: .dealer)
+            try socket.set(.sendHighWaterMark(100_000))
+            try socket.set(.receiveHighWaterMark(100_000))
+            for option in socketOptions { try socket.set(option) }
+            try socket.connect(endpoint)
+        } catch {
+            connected(.failure(.badEndpoint(endpoint, error)))
+            return
+        }
+        connected(.success(()))
+        defer { socket.close() }
+        var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        var batch: [[[UInt8]]] = []
+        while true {
+            let (closed, timeout) = state.state.withLock { s -> (Bool, Int) in
+                guard let next = s.expiries.min else { return (s.closed, 1000) }
+                let now = Clocks.monotonicMicros()
+                return (s.closed, next.atMicros > now ? Int(min(1000, (next.atMicros - now) / 1000 + 1)) : 0)
+            }
+            if closed { break }
+            do {
+                try poller.poll(timeoutMilliseconds: timeout)
+            } catch {
+                break
+            }
+            if poller.isReadable(1) { wakeup.drain() }
+            batch.removeAll(keepingCapacity: true)
+            state.state.withLock { s in
+                while let frames = s.outgoing.popFirst() { batch.append(frames) }
+            }
+            // Never block: with no usable connection (the broker is down, or refused our CURVE
+            // handshake) a DEALER has nowhere to queue, and a blocking send would stop this thread
+            // from timing out its callers. What cannot be sent now is retried on the next turn,
+            // unless nobody waits for it any more.
+            for (index, frames) in batch.enumerated() {
+                if (try? socket.send(frames, dontWait: true)) != true {
+                    let unsent = batch[index...]
+                    state.state.withLock { s in
+                        for frames in unsent.reversed() {
+                            guard let id = frames.first.flatMap(Header.salvageRequestId), s.waiters[id] != nil else {
+                                continue
+                            }
+                            s.outgoing.prepend(frames)
+                        }
+                    }
+                    break
+                }
+            }
+            while let message = try? socket.receive(dontWait: true) {
+                deliver(message.frames, state: state)
+            }
+            expire(state: state)
+        }
+        let waiters = state.state.withLock { s in
+            s.closed = true
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for waiter in waiters { waiter.continuation.resume(returning: .failure(.closed)) }
+    }
+
+    private static func deliver(_ frames: [[UInt8]], state: ClientShared) {
+        let message: WireMessage
+        do {
+            message = try WireMessage(decoding: frames, limits: WireLimits(maxFrames: 64, maxMessageBytes: 1 << 30))
+        } catch {
+            if let id = frames.first.flatMap(Header.salvageRequestId),
+                let waiter = state.state.withLock({ $0.take(id) })
+            {
+                waiter.continuation.resume(returning: .failure(.protocolViolation(error)))
+            }
+            return
+        }
+        guard message.header.isReply, let waiter = state.state.withLock({ $0.take(message.header.requestId) }) else {
+            return  // a reply nobody waits for any more (timed out or cancelled)
+        }
+        waiter.continuation.resume(returning: .success(message))
+    }
+
+    /// Fails the callers whose time is up: a heap pop per expiry, not a scan of every waiter.
+    private static func expire(state: ClientShared) {
+        let now = Clocks.monotonicMicros()
+        let expired: [(UInt64, ClientState.Waiter)] = state.state.withLock { s in
+            var due: [(UInt64, ClientState.Waiter)] = []
+            while let next = s.expiries.min, next.atMicros <= now {
+                s.expiries.removeMin()
+                if let waiter = s.waiters[next.id], waiter.giveUpAtMicros == next.atMicros, let taken = s.take(next.id) {
+                    due.append((next.id, taken))
+                }
+            }
+            return due
+        }
+        for (id, waiter) in expired {
+            waiter.continuation.resume(returning: .failure(.timedOut(requestId: id, afterMs: waiter.timeoutMs)))
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import RecClient
+import RecData
+import RecWire
+
+/// What the simulation needs of a pool serving an online policy: a slate for a user, somewhere to send
+/// feedback, and the policy served now. ``PoolBackend`` is a live pool; tests use an in-process learner.
+///
+/// Failures are ``ClientError``s, as a live pool reports them, so the simulation counts them by status name.
+public protocol RecommendFeedbackBackend: Sendable {
+    /// RECOMMEND: a slate for the user, with propensities and an impression id.
+    func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation
+    /// FEEDBACK: the user's reaction to one shown item.
+    func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply
+    /// The policy version served now, with its weights (CONTROL `online_policy`).
+    func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack)
+}
+
+/// A live pool behind a ``RecPoolClient``.
+public struct PoolBackend: RecommendFeedbackBackend {
+    /// The connected client.
+    public let client: RecPoolClient
+    /// The timeout of each call, ms (nil for the client's default).
+    public let timeoutMs: UInt64?
+
+    /// Wraps a connected client.
+    public init(client: RecPoolClient, timeoutMs: UInt64? = nil) {
+        self.client = client
+        self.timeoutMs = timeoutMs
+    }
+
+    /// Sends RECOMMEND and decodes the policy's reply.
+    public func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
+        try await client.recommendPolicy(query: query, timeoutMs: timeoutMs)
+    }
+
+    /// Sends FEEDBACK.
+    public func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply {
+        try await client.feedback(
+            impressionId: request.impressionId, item: request.item, click: request.click,
+            dwellSeconds: request.dwellSeconds, timeoutMs: timeoutMs)
+    }
+
+    /// Asks for the served policy.
+    public func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack) {
+        try await client.onlinePolicy(timeoutMs: timeoutMs)
+    }
+}
+
+extension RecPoolClient {
+    /// Sends a RECOMMEND query and decodes the online policy's reply.
+    /// - Throws: ``ClientError/notAPolicyReply(source:)`` when a worker without an online policy answered;
+    ///   ``ClientError/server(status:message:retryAfterMs:)`` (`BAD_REQUEST` names a bad context).
+    public func recommendPolicy(query: RecommendQuery, timeoutMs: UInt64? = nil) async throws(ClientError)
+        -> PolicyRecommendation
+    {
+        try await recommendPolicy(document: WireJSON.encode(query), timeoutMs: timeoutMs)
+    }
+}

@@ -1,0 +1,64 @@
+import RecData
+import RecPolicy
+import RecTransport
+import RecWire
+
+/// Answers RECOMMEND when the worker serves an online policy: the unchanged ``RecommendQuery`` in, frames
+/// `[reply header (model version = policy version), JSON PolicyRecommendation, JSON ImpressionRecord]` out.
+/// The broker keeps the third frame for its impression log and forwards the first two to the client.
+enum PolicyRecommendHandler {
+    /// Whether the request named `top`; an omitted `top` means the policy's slate size.
+    private struct TopProbe: Decodable {
+        var top: Int?
+    }
+
+    /// Answers one RECOMMEND request with `served`; every outcome is one reply.
+    /// - Parameters:
+    ///   - message: the request.
+    ///   - served: the policy snapshot to answer with.
+    ///   - sampler: the session's exploration stream and impression ids.
+    ///   - nowEpochMillis: the time, for the deadline and the impression record.
+    static func answer(
+        _ message: WireMessage, served: ServedPolicy, sampler: inout PolicySampler, nowEpochMillis: UInt64
+    ) -> WireMessage {
+        let header = message.header
+        if let problem = header.requestProblem {
+            return .errorReply(to: header, status: problem.status, message: problem.description)
+        }
+        if header.isExpired(atEpochMillis: nowEpochMillis) {
+            return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
+        }
+        if let problem = ScoringBatch.versionProblem(header, served: served.version) {
+            return .errorReply(to: header, status: .conflict, message: problem)
+        }
+        let query: RecommendQuery
+        let top: Int?
+        do {
+            let frame = try message.frame(0)
+            query = try WireJSON.decode(RecommendQuery.self, from: frame)
+            top = try WireJSON.decode(TopProbe.self, from: frame).top
+        } catch {
+            return .errorReply(to: header, status: .badRequest, message: error.description)
+        }
+        let start = Clocks.monotonicMicros()
+        let slate: [SlateItem]
+        do {
+            slate = try served.policy.recommend(
+                userFeatures: query.userFeatures, candidates: query.candidates, top: top, rng: &sampler.rng)
+        } catch {
+            return .errorReply(to: header, status: .badRequest, message: error.description)
+        }
+        let impressionId = sampler.ids.next()
+        let recommendation = PolicyRecommendation(
+            impressionId: impressionId, items: slate, modelVersion: served.version,
+            exploration: served.policy.spec.exploration)
+        let record = ImpressionRecord(
+            impressionId: impressionId, createdMs: nowEpochMillis, version: served.version,
+            userFeatures: query.userFeatures, slate: slate.map(\.item), propensities: slate.map(\.propensity),
+            scores: slate.map(\.score))
+        var reply = header.reply(status: .ok, modelVersion: served.version)
+        reply.attempt = header.attempt
+        reply.computeMicros = UInt32(clamping: Clocks.monotonicMicros() - start)
+        return WireMessage(header: reply, payload: [WireJSON.encode(recommendation), WireJSON.encode(record)])
+    }
+}

@@ -1,0 +1,38 @@
+import RecData
+import Testing
+
+/// The one chart and the one HTML escape every report uses.
+@Suite struct SVGChartTests {
+    @Test func theEscapeReplacesTheFourSpecialCharactersOnce() {
+        #expect(HTML.escape(#"a<b>&"c""#) == "a&lt;b&gt;&amp;&quot;c&quot;")
+        #expect(HTML.escape("&amp;") == "&amp;amp;")
+        #expect(HTML.escape("plain text") == "plain text")
+    }
+
+    @Test(arguments: [(0.0, 1.0), (-3, 1), (.nan, 1), (0.13, 0.2), (2.1, 2.5), (7, 10), (1000, 1000), (0.0042, 0.005)])
+    func anAxisMaximumRoundsUpToANiceValue(value: Double, expected: Double) {
+        #expect(abs(SVGChart.niceCeiling(value) - expected) < 1e-12)
+    }
+
+    @Test func quarterTicksRunFromZeroToTheMaximum() {
+        let ticks = SVGChart.quarterTicks(8) { "\(Int($0))" }
+        #expect(ticks.map(\.0) == [0, 2, 4, 6, 8])
+        #expect(ticks.map(\.1) == ["0", "2", "4", "6", "8"])
+    }
+
+    @Test func aChartEscapesItsTextAndDrawsOneLinePerNonEmptySeries() {
+        let svg = SVGChart(
+            title: "p99 <ms>", xLabel: "x & y", yLabel: "\"y\"", xTicks: [(0, "0"), (1, "1")], yTicks: [(0, "0")],
+            xRange: 0...1, yRange: 0...1,
+            series: [
+                .init(label: "a<b", color: "#000", points: [(0, 0), (1, 1)], markers: true),
+                .init(label: "empty", color: "#111", points: []),
+            ]
+        ).svg()
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        #expect(svg.contains("p99 &lt;ms&gt;") && svg.contains("x &amp; y") && svg.contains("&quot;y&quot;"))
+        #expect(svg.contains("a&lt;b") && !svg.contains("a<b"))
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 1)
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
+    }
+}

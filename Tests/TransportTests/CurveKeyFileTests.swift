@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+@testable import RecTransport
+
+@Suite("CURVE key files and endpoint scope")
+struct CurveKeyFileTests {
+    @Test(
+        "loopback endpoints are recognised and wildcards are not",
+        arguments: [
+            ("tcp://127.0.0.1:5555", true), ("tcp://127.4.5.6:*", true), ("tcp://localhost:1", true),
+            ("tcp://[::1]:5555", true), ("ipc:///tmp/x", true), ("inproc://a", true), ("tcp://*:5555", false),
+            ("tcp://0.0.0.0:5555", false), ("tcp://10.0.0.1:5555", false), ("tcp://[::]:1", false),
+            ("tcp://127.0.0.1.evil.com:1", false), ("udp://127.0.0.1:1", false),
+        ] as [(String, Bool)])
+    func loopback(endpoint: String, expected: Bool) {
+        #expect(EndpointScope.isLoopback(endpoint) == expected)
+    }
+
+    @Test("keygen writes a 0600 key pair and a .pub that read back and belong together")
+    func roundTrip() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-keytest-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "alice")
+        let mode = try FileManager.default.attributesOfItem(atPath: paths.key)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let pair = try CurveKeyFile.readKeyPair(path: paths.key)
+        #expect(try CurveKeyFile.readPublicKey(path: paths.pub) == pair.publicKey)
+        #expect(try CurveKeyFile.readPublicKey(path: paths.key) == pair.publicKey)
+        #expect(CurveKeyFile.isKey(pair.secretKey))
+    }
+
+    @Test("a bad allow-list line is named, and secrets are never read as public keys")
+    func badLines() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-allow-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("# comment\n\nnot-a-key\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: CurveKeyError.badKey(path: path, line: 3)) { try CurveKeyFile.readAllowList(path: path) }
+        try Data("secret-key = \(String(repeating: "a", count: 40))\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try CurveKeyFile.readAllowList(path: path).isEmpty)
+        #expect(throws: CurveKeyError.empty(path: path)) { try CurveKeyFile.readPublicKey(path: path) }
+        #expect(throws: CurveKeyError.self) { try CurveKeyFile.readKeyPair(path: path + ".missing") }
+    }
+
+    @Test("an allow-list of comments only is empty (no one of that role); a missing one is an error")
+    func emptyAllowList() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-empty-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("# alice revoked\n\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try CurveKeyFile.readAllowList(path: path) == [])
+        #expect(throws: CurveKeyError.self) { try CurveKeyFile.readAllowList(path: path + ".missing") }
+    }
+
+    @Test(
+        "a secret key file its group or others may access is refused unless allowed, like ssh",
+        arguments: [0o600, 0o400, 0o640, 0o644, 0o666, 0o604, 0o620])
+    func openPermissions(mode: Int) throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("recpool-perm-\(getpid())-\(mode)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "k")
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: paths.key)
+        if mode & 0o077 == 0 {
+            _ = try CurveKeyFile.readKeyPair(path: paths.key)
+        } else {
+            #expect(throws: CurveKeyError.tooOpen(path: paths.key, mode: UInt32(mode))) {
+                try CurveKeyFile.readKeyPair(path: paths.key)
+            }
+            #expect(String(describing: CurveKeyError.tooOpen(path: paths.key, mode: UInt32(mode))).contains("too open"))
+            _ = try CurveKeyFile.readKeyPair(path: paths.key, allowOpenPermissions: true)
+        }
+    }
+
+    @Test(
+        "localhost resolves to 127.0.0.1 and IPv6 literals turn ZMQ_IPV6 on",
+        arguments: [
+            ("tcp://localhost:5555", "tcp://127.0.0.1:5555", false), ("tcp://localhost:*", "tcp://127.0.0.1:*", false),
+            ("tcp://[::1]:5555", "tcp://[::1]:5555", true), ("tcp://[::]:*", "tcp://[::]:*", true),
+            ("tcp://127.0.0.1:1", "tcp://127.0.0.1:1", false), ("tcp://*:1", "tcp://*:1", false),
+            ("ipc:///tmp/localhost:1", "ipc:///tmp/localhost:1", false),
+            ("tcp://broker.lan:1", "tcp://broker.lan:1", false),
+        ] as [(String, String, Bool)])
+    func endpoints(given: String, resolved: String, ipv6: Bool) {
+        let endpoint = ZMQEndpoint(given)
+        #expect(endpoint.endpoint == resolved)
+        #expect(endpoint.needsIPv6 == ipv6)
+    }
+}

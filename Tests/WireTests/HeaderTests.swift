@@ -1,0 +1,66 @@
+import Testing
+
+@testable import RecWire
+
+@Suite("Wire header")
+struct HeaderTests {
+    @Test("every command round-trips, as request and as reply", arguments: Command.allCases, [false, true])
+    func roundTrip(command: Command, isReply: Bool) throws {
+        let header = Header(
+            command: command, isReply: isReply, flags: .exactVersion, requestId: 0x0102_0304_0506_0708,
+            deadlineMs: 1_800_000_000_123, modelVersion: 42, status: .busy, attempt: 2, brokerQueueMicros: 11,
+            workerQueueMicros: 22, computeMicros: 33, retryAfterMs: 44)
+        let bytes = header.encoded()
+        #expect(bytes.count == Header.size)
+        #expect(try Header(decoding: bytes) == header)
+    }
+
+    @Test("integers are little-endian at their documented offsets")
+    func layout() {
+        let bytes = Header(command: .score, requestId: 1, deadlineMs: 2, modelVersion: 3).encoded()
+        #expect(Array(bytes[0..<4]) == [0x52, 0x50, 0x4C, 0x01])
+        #expect(bytes[4] == 0x01)
+        #expect(bytes[8] == 1 && bytes[16] == 2 && bytes[24] == 3)
+        #expect(Header(command: .score, isReply: true).encoded()[4] == 0x81)
+    }
+
+    @Test("a truncated header is rejected with its length")
+    func truncated() {
+        let bytes = Array(Header(command: .score).encoded().prefix(20))
+        #expect(throws: WireError.badHeaderLength(20)) { try Header(decoding: bytes) }
+    }
+
+    @Test("an oversized header is rejected")
+    func oversized() {
+        let bytes = Header(command: .score).encoded() + [0]
+        #expect(throws: WireError.badHeaderLength(Header.size + 1)) { try Header(decoding: bytes) }
+    }
+
+    @Test("wrong magic, wrong version, unknown command and unknown status are named")
+    func badFields() {
+        var bytes = Header(command: .score).encoded()
+        bytes[0] = 0x58
+        #expect(throws: WireError.badMagic) { try Header(decoding: bytes) }
+        bytes = Header(command: .score).encoded()
+        bytes[3] = 2
+        #expect(throws: WireError.unsupportedVersion(2)) { try Header(decoding: bytes) }
+        #expect(WireError.unsupportedVersion(2).status == .unsupportedVersion)
+        bytes = Header(command: .score).encoded()
+        bytes[4] = 0x7F
+        #expect(throws: WireError.unknownCommand(0x7F)) { try Header(decoding: bytes) }
+        bytes = Header(command: .score).encoded()
+        bytes[32] = 0xFF
+        #expect(throws: WireError.unknownStatus(0xFF)) { try Header(decoding: bytes) }
+        bytes = Header(command: .score).encoded()
+        bytes[5] = 1
+        #expect(throws: WireError.reservedNotZero(offset: 5)) { try Header(decoding: bytes) }
+    }
+
+    @Test("the request id survives in a header that is otherwise broken")
+    func salvage() {
+        var bytes = Header(command: .score, requestId: 77).encoded()
+        bytes[4] = 0x7F
+        #expect(Header.salvageRequestId(bytes) == 77)
+        #expect(Header.salvageRequestId([1, 2, 3]) == nil)
+    }
+}

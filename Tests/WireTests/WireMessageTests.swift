@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import RecWire
+
+@Suite("Whole messages")
+struct WireMessageTests {
+    @Test("frame count and total size are limited for the whole message")
+    func limits() {
+        let header = Header(command: .score).encoded()
+        let limits = WireLimits(maxFrames: 3, maxMessageBytes: 100)
+        #expect(throws: WireError.tooManyFrames(count: 4, limit: 3)) {
+            try WireMessage(decoding: [header, [], [], []], limits: limits)
+        }
+        #expect(throws: WireError.messageTooLarge(bytes: 56 + 60, limit: 100)) {
+            try WireMessage(decoding: [header, [UInt8](repeating: 0, count: 60)], limits: limits)
+        }
+        #expect(WireError.tooManyFrames(count: 4, limit: 3).status == .tooLarge)
+        #expect(throws: WireError.missingFrames(expected: 1, got: 0)) { try WireMessage(decoding: [[UInt8]]()) }
+    }
+
+    @Test("an error reply carries the request id, the status, a retry hint and a message")
+    func errorReply() throws {
+        let request = Header(command: .score, requestId: 9)
+        let reply = WireMessage.errorReply(to: request, status: .busy, message: "queue full", retryAfterMs: 50)
+        let decoded = try WireMessage(decoding: reply.frames())
+        #expect(decoded.header.isReply && decoded.header.requestId == 9 && decoded.header.status == .busy)
+        #expect(decoded.header.retryAfterMs == 50)
+        #expect(decoded.errorText == "queue full")
+    }
+
+    @Test("random and mutated bytes never crash the decoder")
+    func garbage() {
+        var generator = SystemRandomNumberGenerator()
+        let valid = WireMessage(
+            header: Header(command: .score, requestId: 5),
+            payload: [Tensor(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6]).encoded()]
+        ).frames()
+        var rejected = 0
+        for round in 0..<20_000 {
+            var frames = valid
+            if round % 2 == 0 {
+                let count = Int.random(in: 0...80, using: &generator)
+                frames = [(0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }]
+            } else {
+                let which = Int.random(in: 0..<frames.count, using: &generator)
+                if !frames[which].isEmpty {
+                    let at = Int.random(in: 0..<frames[which].count, using: &generator)
+                    frames[which][at] = UInt8.random(in: 0...255, using: &generator)
+                    if round % 3 == 0 { frames[which] = Array(frames[which].prefix(at)) }
+                }
+            }
+            do {
+                let message = try WireMessage(decoding: frames)
+                if let first = message.payload.first { _ = try Tensor(decoding: first) }
+            } catch {
+                rejected += 1
+            }
+        }
+        #expect(rejected > 10_000)
+    }
+
+    @Test("JSON documents use snake_case keys and report what is wrong")
+    func documents() throws {
+        let hello = WorkerHello(
+            workerId: "w", services: ["SCORE"], slots: 4, inputWidth: 106, modelVersion: 3, host: "h", pid: 1)
+        let frame = WireJSON.encode(hello)
+        #expect(String(decoding: frame, as: UTF8.self).contains("\"input_width\":106"))
+        #expect(try WireJSON.decode(WorkerHello.self, from: frame) == hello)
+        #expect(throws: WireError.self) { try WireJSON.decode(WorkerHello.self, from: Array("{\"slots\":1}".utf8)) }
+    }
+}
+
+@Suite("Training documents")
+struct TrainingDocumentTests {
+    @Test("assignments and reports round-trip through the snake_case JSON codec")
+    func roundTrip() throws {
+        let spec = TrainJobSpec(dataset: "sha256:ab", workers: 2, syncEvery: 5)
+        let assignment = RoundAssignment(
+            job: "job-1", round: 2, shard: 1, shards: 2, fromStep: 5, steps: 5, spec: spec, stateSHA: "cafe",
+            evaluate: true, finalize: false, datasetIncluded: true)
+        let frame = WireJSON.encode(assignment)
+        #expect(String(decoding: frame, as: UTF8.self).contains("\"state_sha\":\"cafe\""))
+        #expect(try WireJSON.decode(RoundAssignment.self, from: frame) == assignment)
+        let report = RoundReport(
+            job: "job-1", round: 2, shard: 1, samples: 64, loss: 0.5, receivedStateSHA: "cafe", metrics: ["auc": 0.7],
+            epoch: 1, step: 10, totalSteps: 30, datasetSHA: "ab", error: nil)
+        #expect(try WireJSON.decode(RoundReport.self, from: WireJSON.encode(report)) == report)
+        let request = ControlRequest(op: "train", train: spec)
+        #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
+    }
+
+    @Test("a CONTROL request with a key it does not take, at the top or in `train` or `upload`, is refused naming it")
+    func controlRequestUnknownKey() throws {
+        let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
+        #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
+        let cases = [
+            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, corrupt, job"),
+            (#"{"op": "models", "min_version": 2}"#, "unknown key `min_version`"),
+            (#"{"op": "train", "train": {"model": "dqn", "gama": 0.5}}"#, "unknown key `gama` (`train` takes batch"),
+            (#"{"op": "upload", "upload": {"sha256": "ab", "chunk": 1}}"#, "unknown key `chunk` (`upload` takes"),
+        ]
+        for (document, message) in cases {
+            #expect {
+                try WireJSON.decode(ControlRequest.self, from: Array(document.utf8))
+            } throws: { error in
+                guard case WireError.badDocument(let why) = error else { return false }
+                return why.contains(message)
+            }
+        }
+    }
+
+    @Test("the keys a CONTROL request accepts in `train` and `upload` are exactly the ones their encoders write")
+    func controlRequestKnownKeys() throws {
+        func keys(_ frame: [UInt8]) throws -> Set<String> {
+            Set((try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any] ?? [:]).keys)
+        }
+        let spec = TrainJobSpec(dataset: "sha256:ab", workers: 2, syncEvery: 5)
+        #expect(try keys(WireJSON.encode(spec)) == ControlRequest.trainKeys)
+        let chunk = UploadChunk(sha256: "ab", name: "a.csv", totalBytes: 3, offset: 0, chunkSha256: "cd")
+        #expect(try keys(WireJSON.encode(chunk)) == ControlRequest.uploadKeys)
+        let request = ControlRequest(op: "upload", upload: chunk)
+        #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
+    }
+
+    @Test("a single pack averages to itself bit for bit; two average by samples")
+    func averaging() throws {
+        let a = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1, 0.1, -2])])
+        let b = ParameterPack(step: 3, vectors: [.init(name: "params", values: [3, 0.3, 2])])
+        #expect(try ParameterPack.weightedMean([(a, 7)]) == a)
+        let mean = try ParameterPack.weightedMean([(a, 1), (b, 3)])
+        #expect(mean["params"] == [2.5, 0.25, 1])
+        #expect(try ParameterPack(decoding: mean.encoded()) == mean)
+        let other = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1])])
+        #expect(throws: WireError.self) { try ParameterPack.weightedMean([(a, 1), (other, 1)]) }
+        #expect(throws: WireError.self) { try ParameterPack(decoding: Array(mean.encoded().dropLast())) }
+    }
+}

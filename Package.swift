@@ -57,7 +57,7 @@ let package = Package(
         /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation.
         .target(
             name: "RecData",
-            dependencies: ["RecModel"],
+            dependencies: ["RecModel", .product(name: "TOMLKit", package: "TOMLKit")],
             path: "Sources/Data"
         ),
         /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and

@@ -24,7 +24,7 @@ public struct Recommender: Sendable {
     /// - Throws: `RecommendError` for invalid input or a scorer that returns the wrong number of scores.
     public func recommend(_ query: RecommendQuery) throws(RecommendError) -> Recommendation {
         guard query.top >= 1 else { throw .invalidTop(query.top) }
-        for name in query.userFeatures.keys.sorted() where !spec.userFeatureNames.contains(name) {
+        for name in query.userFeatures.keys.sorted() where !spec.allUserFeatureNames.contains(name) {
             throw .unknownUserFeature(name)
         }
         for event in query.events {

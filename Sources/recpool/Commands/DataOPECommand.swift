@@ -25,13 +25,14 @@ struct DataOPECommand: AsyncParsableCommand {
     }
 
     private func body() async throws {
-        let data = try options.load()
+        let parts = try options.logs()
+        let data = parts.all
         let distribution: ActionDistribution
         switch policy {
         case "uniform":
             distribution = .uniform(rows: data.rows, nActions: data.nActions)
         case "popular":
-            let spec = try FeatureSpec.fit(on: data.split().train)
+            let spec = try FeatureSpec.fit(on: parts.train)
             let best = spec.popularity.indices.max { spec.popularity[$0] < spec.popularity[$1] } ?? 0
             var scores = [Double](repeating: 0, count: data.rows * data.nActions)
             for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }

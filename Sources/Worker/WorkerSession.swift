@@ -367,7 +367,10 @@ public final class WorkerSession: Sendable {
                 return .handled
             }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
-            background.submit(.round(assignment: assignment, state: message.payload[1], dataset: dataset))
+            // A shop's log (the spec has a catalogue) brings its catalogue in frame 4.
+            let catalogue = dataset != nil && message.payload.count >= 4 ? message.payload[3] : nil
+            background.submit(
+                .round(assignment: assignment, state: message.payload[1], dataset: dataset, catalogue: catalogue))
             return .handled
         case .policy where !header.isReply:
             online.submit(.install(message.payload))

@@ -34,9 +34,14 @@ extension JobCoordinator {
         var frames: [[UInt8]] = []
         let uploaded = job.spec.dataset.hasPrefix("sha256:") ? String(job.spec.dataset.dropFirst(7)) : nil
         var dataset: [UInt8]? = nil
+        var catalogueBytes: [UInt8]? = nil
         if let uploaded, !(datasetHolders[uploaded]?.contains(worker) ?? false) {
             do {
                 dataset = try store.blobs.get(uploaded)
+                // A shop's log travels with its catalogue (frame 4), so the worker can resolve the schema.
+                if let catalogue = job.spec.catalogue, catalogue.hasPrefix("sha256:") {
+                    catalogueBytes = try store.blobs.get(String(catalogue.dropFirst(7)))
+                }
             } catch {
                 fail(job.record.id, "the uploaded dataset cannot be read: \(error)")
                 return
@@ -50,6 +55,7 @@ extension JobCoordinator {
         frames.append(WireJSON.encode(assignment))
         frames.append(job.state)
         if let dataset { frames.append(dataset) }
+        if dataset != nil, let catalogueBytes { frames.append(catalogueBytes) }
         emit(.toWorker(identity: worker, frames: frames))
     }
 

@@ -29,6 +29,13 @@ public struct DatasetSplit: Sendable, Equatable, Codable {
         /// Rows that test (the newest).
         public var test: Int
 
+        /// Creates sizes.
+        public init(train: Int, validation: Int, test: Int) {
+            self.train = train
+            self.validation = validation
+            self.test = test
+        }
+
         /// `split by time: train 6000 / validation 1000 / test 3000`, the line every command prints.
         public var description: String { "split by time: train \(train) / validation \(validation) / test \(test)" }
     }

@@ -22,13 +22,10 @@ extension DataSchema {
                 ignore: (catalogueHeader ?? [""]).contains("") ? [""] : []))
     }
 
-    /// Whether a log header has the Open Bandit Dataset's columns: its roles, `user_feature_*` columns, and no
-    /// column outside that layout.
+    /// Whether a log header has the Open Bandit Dataset's columns: its roles and `user_feature_*` columns. (A column
+    /// outside that layout is then an error of the loader that names it.)
     public static func looksLikeOpenBanditDataset(_ header: [String]) -> Bool {
-        let roles = Set(openBanditDataset().logs.roles.map(\.column))
-        return roles.isSubset(of: Set(header)) && header.contains { $0.hasPrefix("user_feature_") }
-            && header.allSatisfy {
-                roles.contains($0) || $0.isEmpty || $0.hasPrefix("user_feature_") || $0.hasPrefix("user-item_affinity_")
-            }
+        Set(openBanditDataset().logs.roles.map(\.column)).isSubset(of: Set(header))
+            && header.contains { $0.hasPrefix("user_feature_") }
     }
 }

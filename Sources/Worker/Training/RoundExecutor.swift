@@ -106,16 +106,21 @@ public enum RoundExecutor {
         return outcome.state.pack.encoded()
     }
 
+    /// The cache key of a job's resolved data: a shop's log is known by its bytes, its catalogue's and its
+    /// schema's, all three.
+    static func cacheKey(_ spec: TrainJobSpec) -> TrainingCache.Key {
+        let identity =
+            spec.schema.map { "\(spec.dataset)+\(spec.catalogue ?? "")+\(sha256Hex(Array($0.utf8)))" } ?? spec.dataset
+        return TrainingCache.Key(dataset: identity, seed: spec.seed, validation: spec.validation)
+    }
+
     /// Finds the round's data: the included upload (parsed and cached by SHA-256), a cached upload
     /// named `sha256:<hex>`, or a built-in; resolved per (dataset, seed, validation) and cached.
     static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, catalogue: [UInt8]?, cache: TrainingCache)
         throws(TrainingError) -> ResolvedDataset
     {
         let spec = a.spec
-        // A shop's log is known by its bytes, its catalogue's and its schema's, all three.
-        let identity =
-            spec.schema.map { "\(spec.dataset)+\(spec.catalogue ?? "")+\(sha256Hex(Array($0.utf8)))" } ?? spec.dataset
-        let key = TrainingCache.Key(dataset: identity, seed: spec.seed, validation: spec.validation)
+        let key = cacheKey(spec)
         let named = spec.dataset.hasPrefix("sha256:") ? String(spec.dataset.dropFirst(7)).lowercased() : nil
         if a.datasetIncluded {
             guard let bytes, !bytes.isEmpty else {

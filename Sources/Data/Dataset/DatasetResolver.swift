@@ -102,7 +102,7 @@ public struct DatasetResolver: Sendable {
                     "\(name) is read as logged impressions in the Open Bandit Dataset's layout (timestamp, item_id, "
                         + "position, click, propensity_score, user_feature_*), which needs the item catalogue "
                         + "item_context.csv beside it, and there is none at \(catalogue); pass --schema for another "
-                        + "layout (docs/YOUR-DATA.md)")
+                        + "layout (`recpool data schema --infer \(name) --catalogue FILE` drafts one; docs/YOUR-DATA.md)")
             }
             let items = try CSVTable.read(path: catalogue)
             let schema = DataSchema.openBanditDataset(logHeader: table.header, catalogueHeader: items.header)
@@ -141,14 +141,15 @@ public struct DatasetResolver: Sendable {
     public static func detect(header: [String], path: String) throws(DataError) -> Kind {
         let obd = DataSchema.looksLikeOpenBanditDataset(header)
         let matrix = header.contains("label")
-        switch (obd, matrix) {
-        case (true, false): return .openBanditLayout
-        case (false, true): return .featureMatrix
-        default:
-            throw .invalidSpecification(
-                "cannot tell what \(path) holds (\(obd ? "both OBD's layout and a label column" : "neither OBD's layout nor a label column")): "
-                    + "pass --schema FILE for an impression log (`recpool data schema --infer \(path)` drafts one)")
-        }
+        if obd && !matrix && DataSchema.looksLikeOpenBanditDataset(header, exactly: true) { return .openBanditLayout }
+        if matrix && !obd { return .featureMatrix }
+        let why =
+            obd && matrix
+            ? "both OBD's layout and a label column"
+            : obd ? "OBD's roles, but columns outside its layout" : "neither OBD's layout nor a label column"
+        throw .invalidSpecification(
+            "cannot tell what \(path) holds (\(why)): pass --schema FILE for an impression log "
+                + "(`recpool data schema --infer \(path)` drafts one)")
     }
 
     /// The catalogue file a schema names, relative to the schema file's folder unless absolute.

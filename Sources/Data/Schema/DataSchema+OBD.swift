@@ -22,10 +22,16 @@ extension DataSchema {
                 ignore: (catalogueHeader ?? [""]).contains("") ? [""] : []))
     }
 
-    /// Whether a log header has the Open Bandit Dataset's columns: its roles and `user_feature_*` columns. (A column
-    /// outside that layout is then an error of the loader that names it.)
-    public static func looksLikeOpenBanditDataset(_ header: [String]) -> Bool {
-        Set(openBanditDataset().logs.roles.map(\.column)).isSubset(of: Set(header))
-            && header.contains { $0.hasPrefix("user_feature_") }
+    /// Whether a log header has the Open Bandit Dataset's columns: its roles and `user_feature_*` columns; with
+    /// `exactly`, also no column outside that layout.
+    public static func looksLikeOpenBanditDataset(_ header: [String], exactly: Bool = false) -> Bool {
+        let roles = Set(openBanditDataset().logs.roles.map(\.column))
+        guard roles.isSubset(of: Set(header)) && header.contains(where: { $0.hasPrefix("user_feature_") }) else {
+            return false
+        }
+        return !exactly
+            || header.allSatisfy {
+                roles.contains($0) || $0.isEmpty || $0.hasPrefix("user_feature_") || $0.hasPrefix("user-item_affinity_")
+            }
     }
 }

@@ -89,15 +89,16 @@ struct TrainCommand: AsyncParsableCommand {
                 }
                 hiddenSizes = parts.compactMap { $0 }
             }
-            let client = try await connection.connect()
-            defer { client.close() }
-            var name = dataset
             if model == "dqn" && !dataset.hasPrefix("synthetic:") {
                 throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: .usage)
             }
+            let local = try resolveLocally()  // before connecting: a bad dataset is reported at once
+            let client = try await connection.connect()
+            defer { client.close() }
+            var name = dataset
             var logSchema: String? = nil
             var catalogue: String? = nil
-            if let files = try resolveLocally() {
+            if let files = local {
                 name = "sha256:" + (try await DatasetUpload.upload(path: files.log, client: client))
                 catalogue = "sha256:" + (try await DatasetUpload.upload(path: files.catalogue, client: client))
                 logSchema = files.schemaText

@@ -117,7 +117,8 @@ struct SchemaTests {
                 header: ["", "timestamp", "item_id", "position", "click", "propensity_score", "user_feature_0"],
                 path: "a.csv") == .openBanditLayout)
         #expect(try DatasetResolver.detect(header: ["x", "y", "label"], path: "m.csv") == .featureMatrix)
-        for header in [["ts", "sku", "device"], ["timestamp", "item_id", "position", "click", "propensity_score", "user_feature_0", "label"]] {
+        let renamed = ["", "timestamp", "item_id", "position", "click", "propensity_score", "device", "user_feature_1"]
+        for header in [["ts", "sku", "device"], renamed, ["timestamp", "item_id", "position", "click", "propensity_score", "user_feature_0", "label"]] {
             #expect {
                 try DatasetResolver.detect(header: header, path: "shop.csv")
             } throws: { "\($0)".contains("--schema") && "\($0)".contains("data schema --infer shop.csv") }

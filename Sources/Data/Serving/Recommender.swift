@@ -27,6 +27,11 @@ public struct Recommender: Sendable {
         for name in query.userFeatures.keys.sorted() where !spec.allUserFeatureNames.contains(name) {
             throw .unknownUserFeature(name)
         }
+        for name in spec.userNumericNames ?? [] {
+            if let value = query.userFeatures[name], !(Double(value)?.isFinite ?? false) {
+                throw .notNumeric(feature: name, value: value)
+            }
+        }
         for event in query.events {
             guard event.item >= 0 && event.item < spec.itemCount else { throw .unknownItem(event.item) }
             guard event.seconds.isFinite && event.seconds >= 0 else {

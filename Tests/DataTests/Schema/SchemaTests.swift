@@ -92,6 +92,12 @@ struct SchemaTests {
             affinity: Dictionary(uniqueKeysWithValues: split.train.affinity.entries(5).map { ($0.column, Double($0.value)) }),
             items: [split.train.action[5]], position: split.train.position[5])
         #expect(Array(matrix.row(5)) == served)
+        // A numeric feature that is not a number is refused by name, never read as the mean.
+        let recommender = Recommender(spec: spec) { rows, width in [Float](repeating: 0.5, count: rows.count / width) }
+        #expect(throws: RecommendError.notNumeric(feature: "age", value: "old")) {
+            try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "old"]))
+        }
+        #expect(try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "31"])).items.count == 5)
     }
 
     @Test("no test row reaches training: the spec and the training rows come from the oldest 60% only")

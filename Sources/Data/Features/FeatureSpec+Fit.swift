@@ -54,6 +54,7 @@ extension FeatureSpec {
                 ZScore(fitting: train.action.map { extra[$0][c] })
             }
         }
+        if spec.userNumericNames != nil || spec.itemNumericExtra != nil { spec.version = 2 }
         spec.columns = spec.columnNames()
         return spec
     }

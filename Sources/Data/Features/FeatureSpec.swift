@@ -56,7 +56,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
     }
 
-    /// Format version of the JSON.
+    /// Format version of the JSON: 1, or 2 when the spec has numeric user features or more than one numeric item
+    /// feature (so a build that predates them refuses the spec instead of producing rows of the wrong width).
     public var version: Int = 1
     /// Which columns to produce.
     public var featureSet: FeatureSet
@@ -118,7 +119,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         } catch {
             throw .malformed("\(error)")
         }
-        guard spec.version == 1 else { throw .unsupportedVersion(spec.version) }
+        guard spec.version == 1 || spec.version == 2 else { throw .unsupportedVersion(spec.version) }
         return spec
     }
 }

@@ -81,6 +81,9 @@ struct SchemaTests {
         #expect(data.isCold(0) && data.affinity.value(10, 0) == 1)
         let spec = try FeatureSpec.fit(on: split.train)
         #expect(spec.userNumericNames == ["age"] && spec.itemNumericExtraNames == ["price_band"])
+        #expect(spec.version == 2)
+        #expect(try FeatureSpec.decode(spec.encoded()) == spec)
+        #expect(try FeatureSpec.fit(on: SplitDataset(ShopFixture.obdLike()).train).version == 1)
         #expect(spec.columns.contains("age") && spec.columns.contains("price_band"))
         let matrix = spec.matrix(split.train)
         let age = spec.columns.firstIndex(of: "age")!

@@ -1,4 +1,5 @@
 import Foundation
+import RecData
 
 /// A small shop written by the tests: 100 impressions over 5 items, a user id, a dwell time, a categorical
 /// `device` and a numeric `age`; the catalogue has a categorical `brand` and a numeric `price`. Rows are written
@@ -26,6 +27,11 @@ enum ShopFixture {
         price = "numeric"
         price_band = "numeric"
         """
+
+    /// The committed OBD fixture (`random/men`): specs fitted on it keep format version 1.
+    static func obdLike() throws -> BanditDataset {
+        try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+    }
 
     /// Writes `logs.csv`, `items.csv` and `shop.toml` into a fresh folder and returns its path.
     static func write(in folder: String, extraLogColumn: Bool = false) throws -> String {

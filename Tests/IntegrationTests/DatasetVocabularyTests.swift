@@ -1,4 +1,6 @@
 import Foundation
+import RecData
+import RecModel
 import Testing
 
 /// `--dataset` means one thing in every command: `fit`, `train`, `eval` and `data describe|features|ope` accept the
@@ -60,6 +62,11 @@ struct DatasetVocabularyTests {
                 #expect(run.code == 0, "\(label) \(name): exit \(run.code)\n\(run.stderr)")
                 #expect(run.stderr.contains(Self.splitLine), "\(label) \(name) printed:\n\(run.stderr)")
             }
+            // fit trained on the training part only and embedded the specification fitted on it.
+            let checkpoint = try Checkpoint(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: model))))
+            #expect(checkpoint.metadata["rows"] == "240", "\(checkpoint.metadata)")
+            let spec = try FeatureSpec.decode(checkpoint.featureSpec)
+            #expect(spec.width == checkpoint.model.network.inputWidth)
             // train resolves the same way before it talks to a broker (none listens here: it then fails).
             let train = try runTool(
                 "recpool",

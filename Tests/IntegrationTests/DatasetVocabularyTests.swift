@@ -19,7 +19,8 @@ struct DatasetVocabularyTests {
     /// The fixture's `random/men` with `user_feature_0/1` renamed `device` and `region`, its catalogue, and the
     /// schema `recpool data schema --infer` drafts for them.
     static func shop() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-vocabulary-\(getpid())").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-vocabulary-\(getpid())")
+            .path
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let text = try String(contentsOfFile: fixtures + "/obd/random/men/men.csv", encoding: .utf8)
@@ -32,8 +33,10 @@ struct DatasetVocabularyTests {
             atPath: fixtures + "/obd/random/men/item_context.csv", toPath: folder + "/catalogue.csv")
         let drafted = try runTool(
             "recpool",
-            ["data", "schema", "--infer", folder + "/logs.csv", "--catalogue", folder + "/catalogue.csv", "--out",
-             folder + "/shop.toml"])
+            [
+                "data", "schema", "--infer", folder + "/logs.csv", "--catalogue", folder + "/catalogue.csv", "--out",
+                folder + "/shop.toml",
+            ])
         #expect(drafted.code == 0, "\(drafted.stderr)")
         return folder
     }
@@ -75,12 +78,15 @@ struct DatasetVocabularyTests {
         }
     }
 
-    @Test("a CSV that is neither OBD's layout nor a feature matrix is refused by every command, which says to pass --schema")
+    @Test(
+        "a CSV that is neither OBD's layout nor a feature matrix is refused by every command, which says to pass --schema"
+    )
     func ambiguousFileNeedsSchema() throws {
         let folder = try Self.shop()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for arguments in [
-            ["data", "describe", folder + "/logs.csv"], ["fit", "--dataset", folder + "/logs.csv", "--out", folder + "/x"],
+            ["data", "describe", folder + "/logs.csv"],
+            ["fit", "--dataset", folder + "/logs.csv", "--out", folder + "/x"],
             ["train", "--dataset", folder + "/logs.csv", "--broker", "tcp://127.0.0.1:9", "--timeout-ms", "300"],
         ] {
             let run = try runTool("recpool", arguments)

@@ -74,11 +74,13 @@ public struct DatasetResolver: Sendable {
             }
             let specifier = try DatasetSpecifier(parsing: name)
             let kind: Kind = name.hasPrefix("obd:") ? .openBanditDataset : .synthetic
-            return .logs(SplitDataset(try specifier.load(obdDirectory: obdDirectory), split: split), kind: kind, files: nil)
+            return .logs(
+                SplitDataset(try specifier.load(obdDirectory: obdDirectory), split: split), kind: kind, files: nil)
         }
         // A missing file is the reader's own error (it names the path); a bare word is a misspelt name.
         if !FileManager.default.fileExists(atPath: name) && !name.contains("/") && !name.contains(".") {
-            throw .invalidSpecification("'\(name)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,… or a CSV file")
+            throw .invalidSpecification(
+                "'\(name)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,… or a CSV file")
         }
         if let schemaPath {
             let text = try Self.readText(schemaPath)
@@ -102,7 +104,9 @@ public struct DatasetResolver: Sendable {
                     "\(name) is read as logged impressions in the Open Bandit Dataset's layout (timestamp, item_id, "
                         + "position, click, propensity_score, user_feature_*), which needs the item catalogue "
                         + "item_context.csv beside it, and there is none at \(catalogue); pass --schema for another "
-                        + "layout (`recpool data schema --infer \(name) --catalogue FILE` drafts one; docs/YOUR-DATA.md)")
+                        + "layout (`recpool data schema --infer \(name) --catalogue FILE` drafts one; "
+                        + "docs/YOUR-DATA.md)"
+                )
             }
             let items = try CSVTable.read(path: catalogue)
             let schema = DataSchema.openBanditDataset(logHeader: table.header, catalogueHeader: items.header)
@@ -133,7 +137,8 @@ public struct DatasetResolver: Sendable {
         let schema = try DataSchema.parse(schemaText, path: "the job's schema")
         let log = try CSVTable.parse(logBytes, path: name)
         let catalogue = try CSVTable.parse(catalogueBytes, path: schema.catalogue.file)
-        return SplitDataset(try LogLoader.build(log: log, catalogue: catalogue, schema: schema, name: name), split: split)
+        return SplitDataset(
+            try LogLoader.build(log: log, catalogue: catalogue, schema: schema, name: name), split: split)
     }
 
     /// The one detection of a schema-less CSV's kind from its header.

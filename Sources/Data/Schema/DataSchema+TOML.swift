@@ -107,7 +107,9 @@ private struct Reader {
             if required { throw .schema("\(path): [\(name)] has no '\(key)'") }
             return nil
         }
-        guard let text = value.string else { throw .schema("\(path): [\(name)] \(key) must be a column name (a string)") }
+        guard let text = value.string else {
+            throw .schema("\(path): [\(name)] \(key) must be a column name (a string)")
+        }
         return text
     }
 
@@ -117,10 +119,14 @@ private struct Reader {
 
     func strings(_ table: TOMLTable, _ key: String, table name: String) throws(DataError) -> [String] {
         guard let value = table[key] else { return [] }
-        guard let array = value.array else { throw .schema("\(path): [\(name)] \(key) must be an array of column names") }
+        guard let array = value.array else {
+            throw .schema("\(path): [\(name)] \(key) must be an array of column names")
+        }
         var out: [String] = []
         for item in array {
-            guard let text = item.string else { throw .schema("\(path): [\(name)] \(key) holds a value that is not a string") }
+            guard let text = item.string else {
+                throw .schema("\(path): [\(name)] \(key) holds a value that is not a string")
+            }
             out.append(text)
         }
         return out

@@ -14,8 +14,8 @@ import Foundation
 ///   item (a positive outcome, or a dwell of at least `engagedSeconds`).
 ///
 /// Every column must have a role or be ignored: a column of neither kind throws `DataError.schema` naming it, and a
-/// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the file, line and column. Nothing
-/// partial is returned.
+/// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the
+/// file, line and column. Nothing partial is returned.
 public enum LogLoader {
     /// Reads the two files and builds the dataset.
     /// - Parameters:
@@ -74,7 +74,9 @@ struct ItemTable {
     var numericColumns: Int
 
     init(_ table: CSVTable, schema: DataSchema.Catalogue) throws(DataError) {
-        let features = schema.itemFeatures.sorted { (table.header.firstIndex(of: $0.name) ?? 0) < (table.header.firstIndex(of: $1.name) ?? 0) }
+        let features = schema.itemFeatures.sorted {
+            (table.header.firstIndex(of: $0.name) ?? 0) < (table.header.firstIndex(of: $1.name) ?? 0)
+        }
         try LogLoader.checkColumns(
             table, named: [schema.item] + features.map(\.name), prefix: nil, ignore: schema.ignore,
             section: "catalogue")
@@ -174,7 +176,8 @@ struct LogTable {
         for row in order {
             let item = try table.integer(row: row, column: itemColumn)
             guard item >= 0 && item < nActions else {
-                throw table.invalid(row: row, column: itemColumn, reason: "is not an item id of the catalogue (0..<\(nActions))")
+                throw table.invalid(
+                    row: row, column: itemColumn, reason: "is not an item id of the catalogue (0..<\(nActions))")
             }
             let outcome = try table.double(row: row, column: outcomeColumn)
             if schema.isReward {

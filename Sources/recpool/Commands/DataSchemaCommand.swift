@@ -37,13 +37,15 @@ struct DataSchemaCommand: AsyncParsableCommand {
             let relative = full.hasPrefix(base + "/") ? String(full.dropFirst(base.count + 1)) : full
             return try SchemaInference.infer(log: log, catalogue: items, catalogueFile: relative)
         }
-        let text = "# Drafted by recpool data schema --infer \(infer); review the roles and feature kinds.\n" + schema.toml()
+        let text =
+            "# Drafted by recpool data schema --infer \(infer); review the roles and feature kinds.\n" + schema.toml()
         if let out {
             do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
                 throw CommandFailure("cannot write \(out): \(error)", exitCode: .badInput)
             }
             CommandOutput.printLine(
-                "wrote \(out): \(schema.logs.userFeatures.count) user features, \(schema.catalogue.itemFeatures.count) item features")
+                "wrote \(out): \(schema.logs.userFeatures.count) user features, \(schema.catalogue.itemFeatures.count) item features"
+            )
         } else {
             CommandOutput.printLine(String(text.dropLast()))
         }

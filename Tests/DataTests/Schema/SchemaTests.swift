@@ -18,8 +18,14 @@ struct SchemaTests {
         "a malformed schema is an error naming the problem",
         arguments: [
             ("[logs]\nitem = \"a\"", "no [catalogue]"),
-            (ShopFixture.schema.replacingOccurrences(of: "clicked\"", with: "clicked\"\nreward = \"r\""), "exactly one of"),
-            (ShopFixture.schema.replacingOccurrences(of: "\"numeric\"\n[catalogue]", with: "\"number\"\n[catalogue]"), "age must be"),
+            (
+                ShopFixture.schema.replacingOccurrences(of: "clicked\"", with: "clicked\"\nreward = \"r\""),
+                "exactly one of"
+            ),
+            (
+                ShopFixture.schema.replacingOccurrences(
+                    of: "\"numeric\"\n[catalogue]", with: "\"number\"\n[catalogue]"), "age must be"
+            ),
             (ShopFixture.schema.replacingOccurrences(of: "user = ", with: "users = "), "unknown key 'users'"),
             (ShopFixture.schema + "\n[extra]\na = 1", "unknown table or key 'extra'"),
             (ShopFixture.schema.replacingOccurrences(of: "timestamp = \"ts\"\n", with: ""), "no 'timestamp'"),
@@ -36,7 +42,9 @@ struct SchemaTests {
     func everyColumnIsUsedOrIgnored() throws {
         let folder = try ShopFixture.write(in: Paths.temporaryDirectory(), extraLogColumn: true)
         let resolver = DatasetResolver(obdDirectory: "")
-        #expect(throws: DataError.self) { try resolver.resolve(folder + "/logs.csv", schemaPath: folder + "/shop.toml") }
+        #expect(throws: DataError.self) {
+            try resolver.resolve(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        }
         do {
             _ = try resolver.resolve(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
         } catch {
@@ -67,8 +75,9 @@ struct SchemaTests {
     @Test("a shop's log is sorted by time, numeric features are z-scored, history comes from the user's clicks")
     func shopLog() throws {
         let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
-        guard case .logs(let split, let kind, let files) = try DatasetResolver(obdDirectory: "").resolve(
-            folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        guard
+            case .logs(let split, let kind, let files) = try DatasetResolver(obdDirectory: "").resolve(
+                folder + "/logs.csv", schemaPath: folder + "/shop.toml")
         else { Issue.record("not read as logs"); return }
         #expect(kind == .shopLogs && files?.catalogue == folder + "/items.csv")
         let data = split.all
@@ -91,8 +100,11 @@ struct SchemaTests {
         #expect(abs(mean) < 1e-5)
         // Serving reads the numeric feature from the query's strings, as training did.
         let served = spec.candidateRows(
-            userFeatures: split.train.userFeatures.dictionary(5).merging(["age": "\(split.train.userNumeric[5, 0])"]) { a, _ in a },
-            affinity: Dictionary(uniqueKeysWithValues: split.train.affinity.entries(5).map { ($0.column, Double($0.value)) }),
+            userFeatures: split.train.userFeatures.dictionary(5).merging(["age": "\(split.train.userNumeric[5, 0])"]) {
+                a, _ in a
+            },
+            affinity: Dictionary(
+                uniqueKeysWithValues: split.train.affinity.entries(5).map { ($0.column, Double($0.value)) }),
             items: [split.train.action[5]], position: split.train.position[5])
         #expect(Array(matrix.row(5)) == served)
         // A numeric feature that is not a number is refused by name, never read as the mean.
@@ -100,7 +112,8 @@ struct SchemaTests {
         #expect(throws: RecommendError.notNumeric(feature: "age", value: "old")) {
             try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "old"]))
         }
-        #expect(try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "31"])).items.count == 5)
+        #expect(
+            try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "31"])).items.count == 5)
     }
 
     @Test("no test row reaches training: the spec and the training rows come from the oldest 60% only")
@@ -127,7 +140,10 @@ struct SchemaTests {
                 path: "a.csv") == .openBanditLayout)
         #expect(try DatasetResolver.detect(header: ["x", "y", "label"], path: "m.csv") == .featureMatrix)
         let renamed = ["", "timestamp", "item_id", "position", "click", "propensity_score", "device", "user_feature_1"]
-        for header in [["ts", "sku", "device"], renamed, ["timestamp", "item_id", "position", "click", "propensity_score", "user_feature_0", "label"]] {
+        for header in [
+            ["ts", "sku", "device"], renamed,
+            ["timestamp", "item_id", "position", "click", "propensity_score", "user_feature_0", "label"],
+        ] {
             #expect {
                 try DatasetResolver.detect(header: header, path: "shop.csv")
             } throws: { "\($0)".contains("--schema") && "\($0)".contains("data schema --infer shop.csv") }

@@ -14,7 +14,10 @@ struct DataOPECommand: AsyncParsableCommand {
     @Option(help: "uniform, or popular (always the training split's most clicked item).")
     var policy: String = "uniform"
 
-    @Option(help: "Bootstrap resamples for the confidence intervals.")
+    @Option(help: "Rows to estimate on: all (default), train, validation or test (the split by time).")
+    var split: String = "all"
+
+        @Option(help: "Bootstrap resamples for the confidence intervals.")
     var resamples: Int = 1_000
 
     @Flag(help: "Print one JSON object.")
@@ -26,7 +29,10 @@ struct DataOPECommand: AsyncParsableCommand {
 
     private func body() async throws {
         let parts = try options.logs()
-        let data = parts.all
+        guard let data = parts.part(split) else {
+            CommandOutput.printError("recpool: --split must be all, train, validation or test")
+            throw ExitStatus.usage.exitCode
+        }
         let distribution: ActionDistribution
         switch policy {
         case "uniform":

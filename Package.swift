@@ -60,7 +60,7 @@ let package = Package(
         /// report code every HTML page uses (one SVG chart, one HTML escape).
         .target(
             name: "RecData",
-            dependencies: ["RecModel"],
+            dependencies: ["RecModel", .product(name: "TOMLKit", package: "TOMLKit")],
             path: "Sources/Data"
         ),
         /// The online policy: Q-network slates with exploration and propensities, the replica's contextual-bandit
@@ -255,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RecWire", "RecTransport", "RecClient", "RecData", "RecPolicy",
+                "RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient"]),

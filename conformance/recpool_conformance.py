@@ -650,8 +650,9 @@ def _(s):
     c = s.client()
     h, payload = c.control({"op": "jobs", "schema": 1})
     expect_error(h, payload, BAD_REQUEST, ["schema"])
-    h, payload = c.control({"op": "train", "train": {"model": "mlp", "dataset": "obd:random/all", "schema": {}}})
-    expect_error(h, payload, BAD_REQUEST, ["schema"])
+    h, payload = c.control({"op": "train", "train": {"model": "mlp", "dataset": "obd:random/all",
+                                                     "feature_schema": {}}})
+    expect_error(h, payload, BAD_REQUEST, ["feature_schema"])
 
 
 @check("control.models_and_jobs", "CONTROL requests (models, jobs)")
@@ -680,7 +681,8 @@ SPEC_KEYS = {"model": str, "dataset": str, "epochs": int, "batch": int, "lr": (i
              "hidden": (list, type(None)), "workers": int, "sync_every": int, "seed": int,
              "validation": (int, float), "promote": bool, "round_timeout_ms": int,
              "gamma": (int, float, type(None)), "epsilon_end": (int, float, type(None)),
-             "epsilon_decay_steps": (int, type(None)), "replay_capacity": (int, type(None))}
+             "epsilon_decay_steps": (int, type(None)), "replay_capacity": (int, type(None)),
+             "schema": (str, type(None)), "catalogue": (str, type(None))}
 
 
 @check("control.upload_and_job_document", "CONTROL requests (upload: dataset named sha256:<hex>; train; job)")
@@ -710,6 +712,26 @@ def _(s):
     h, payload = c.control({"op": "cancel_job", "job": job["job"]})
     expect(h.status == OK, "cancel_job: %r" % h)
     expect_keys(json.loads(payload[0]), JOB_KEYS, "job")
+
+
+@check("control.train_schema", "CONTROL requests (train: `schema` goes with `catalogue`, an upload; a catalogue "
+                               "not uploaded is NOT_FOUND)")
+def _(s):
+    c = s.client()
+    content = b"ts,item,position,click,p\n%d,0,1,0,0.5\n" % time.time_ns()
+    digest = hashlib.sha256(content).hexdigest()
+    chunk = {"sha256": digest, "name": "log.csv", "total_bytes": len(content), "offset": 0, "chunk_sha256": digest}
+    h, payload = c.control({"op": "upload", "upload": chunk}, [content])
+    skip_without_state(h, payload)
+    expect(h.status == OK, "upload: %r %r" % (h, payload[:1]))
+    spec = {"model": "mlp", "dataset": "sha256:" + digest, "epochs": 1, "batch": 8, "lr": 0.01, "workers": 1,
+            "sync_every": 10, "seed": 1, "validation": 0.2, "promote": False, "round_timeout_ms": 1000,
+            "schema": "[logs]\n"}
+    h, payload = c.control({"op": "train", "train": spec})
+    expect_error(h, payload, BAD_REQUEST, ["catalogue"])
+    spec["catalogue"] = "sha256:" + "0" * 64
+    h, payload = c.control({"op": "train", "train": spec})
+    expect_error(h, payload, NOT_FOUND, ["catalogue"])
 
 
 @check("control.unknown_job", "CONTROL requests (job: NOT_FOUND)")

@@ -57,6 +57,15 @@ extension RecStore {
         }
     }
 
+    /// Sets the validation metrics of a stored round: those of the averaged state after it, which the next round
+    /// (or the finalize step) measures. A round that is not stored is left alone.
+    public func setRoundMetrics(jobId: String, round: Int, metrics: String) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE rounds SET metrics = ? WHERE job_id = ? AND round = ?", arguments: [metrics, jobId, round])
+        }
+    }
+
     /// One job, or `nil`.
     public func job(_ id: String) throws(StoreError) -> JobRecord? {
         try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }

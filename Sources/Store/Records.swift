@@ -75,7 +75,8 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var samples: Int
     /// Replicas whose results were averaged.
     public var replicas: Int
-    /// Validation metrics of the state the round started from (JSON object), when evaluated.
+    /// Validation metrics of the averaged state after this round (JSON object): measured by the next round's first
+    /// replica or by the finalize step, so `nil` until then.
     public var metrics: String?
     /// The averaged state's blob.
     public var stateSHA: String

@@ -32,6 +32,10 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
     public var epsilonDecaySteps: Int?
     /// DQN only: each replica's replay buffer capacity (default 10,000).
     public var replayCapacity: Int?
+    /// A shop's logs: the schema's TOML text naming the roles of the uploaded log's columns (docs/YOUR-DATA.md).
+    public var schema: String?
+    /// With `schema`: `sha256:<hex>` of the uploaded catalogue CSV the schema's `[catalogue]` describes.
+    public var catalogue: String?
 
     /// Creates a spec with the documented defaults.
     public init(
@@ -71,6 +75,10 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if let epsilonEnd, !(epsilonEnd >= 0 && epsilonEnd <= 1) { return "epsilon_end must be in [0, 1]" }
         if let epsilonDecaySteps, epsilonDecaySteps < 1 { return "epsilon_decay_steps must be at least 1" }
         if let replayCapacity, !(1...10_000_000).contains(replayCapacity) { return "replay_capacity must be 1…10000000" }
+        if (schema == nil) != (catalogue == nil) { return "schema and catalogue go together (a shop's logs need both)" }
+        if schema != nil && !dataset.hasPrefix("sha256:") { return "schema applies to an uploaded log (sha256:<hex>)" }
+        if let catalogue, !catalogue.hasPrefix("sha256:") { return "catalogue must be sha256:<hex> of an upload" }
+        if schema != nil && model != "mlp" { return "schema applies to mlp jobs" }
         if model == "mlp" && (gamma != nil || epsilonEnd != nil || epsilonDecaySteps != nil || replayCapacity != nil) {
             return "gamma, epsilon and replay settings apply to dqn jobs only"
         }

@@ -41,7 +41,11 @@ extension WorkerCore {
                 return
             }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
-            actions.append(.background(.round(assignment: assignment, state: message.payload[1], dataset: dataset)))
+            // A shop's log (the spec has a catalogue) brings its catalogue in frame 4.
+            let catalogue = dataset != nil && message.payload.count >= 4 ? message.payload[3] : nil
+            actions.append(
+                .background(
+                    .round(assignment: assignment, state: message.payload[1], dataset: dataset, catalogue: catalogue)))
         case .policy where !header.isReply:
             actions.append(.online(.install(message.payload)))
         case .learn where !header.isReply:

@@ -53,10 +53,10 @@ extension JobCoordinator {
             answer(identity, header, .badRequest, text: problem)
             return
         }
-        if spec.dataset.hasPrefix("sha256:") {
-            let sha = String(spec.dataset.dropFirst(7))
+        for (what, name) in [("dataset", spec.dataset), ("catalogue", spec.catalogue ?? "")] where name.hasPrefix("sha256:") {
+            let sha = String(name.dropFirst(7))
             guard store.blobs.contains(sha) else {
-                answer(identity, header, .notFound, text: "no uploaded dataset \(sha)")
+                answer(identity, header, .notFound, text: "no uploaded \(what) \(sha)")
                 return
             }
             try store.blobs.verify(sha)  // a corrupt copy is quarantined and refused: upload the file again

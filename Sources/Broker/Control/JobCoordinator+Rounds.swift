@@ -34,9 +34,14 @@ extension JobCoordinator {
         var frames: [[UInt8]] = []
         let uploaded = job.spec.dataset.hasPrefix("sha256:") ? String(job.spec.dataset.dropFirst(7)) : nil
         var dataset: [UInt8]? = nil
+        var catalogueBytes: [UInt8]? = nil
         if let uploaded, !(datasetHolders[uploaded]?.contains(worker) ?? false) {
             do {
                 dataset = try store.blobs.get(uploaded)
+                // A shop's log travels with its catalogue (frame 4), so the worker can resolve the schema.
+                if let catalogue = job.spec.catalogue, catalogue.hasPrefix("sha256:") {
+                    catalogueBytes = try store.blobs.get(String(catalogue.dropFirst(7)))
+                }
             } catch {
                 fail(job.record.id, "the uploaded dataset cannot be read: \(error)")
                 return
@@ -45,11 +50,13 @@ extension JobCoordinator {
         let assignment = RoundAssignment(
             job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
             fromStep: job.record.round * H, steps: finalize ? 0 : H, spec: job.spec, stateSHA: job.stateSHA,
-            evaluate: shard == 0 || finalize, finalize: finalize, datasetIncluded: dataset != nil)
+            // Shard 0 measures the state it receives, the average after the previous round (none before round 2).
+            evaluate: (shard == 0 && round > 1) || finalize, finalize: finalize, datasetIncluded: dataset != nil)
         frames.append(Header(command: .trainRound, requestId: UInt64(round)).encoded())
         frames.append(WireJSON.encode(assignment))
         frames.append(job.state)
         if let dataset { frames.append(dataset) }
+        if dataset != nil, let catalogueBytes { frames.append(catalogueBytes) }
         emit(.toWorker(identity: worker, frames: frames))
     }
 
@@ -109,7 +116,12 @@ extension JobCoordinator {
             let sha = try store.blobs.put(bytes)
             let samples = ordered.reduce(0) { $0.addingSaturating(max(0, $1.report.samples)) }  // workers' numbers
             let loss = samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
+            // The metrics a replica reports describe the state it received: the average after the previous round.
             let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
+            if let metrics, round > 1 {
+                try store.setRoundMetrics(
+                    jobId: id, round: round - 1, metrics: String(decoding: WireJSON.encode(metrics), as: UTF8.self))
+            }
             let H = job.spec.syncEvery
             job.record.round = round
             job.record.step = min(round * H, job.totalSteps ?? round * H)
@@ -120,7 +132,7 @@ extension JobCoordinator {
             if let total = job.totalSteps { job.record.totalRounds = total.addingSaturating(H - 1) / H }
             let record = RoundRecord(
                 jobId: id, round: round, loss: loss, samples: samples, replicas: ordered.count,
-                metrics: metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }, stateSHA: sha,
+                metrics: nil, stateSHA: sha,
                 seconds: Double(nowMs &- started) / 1000)
             try store.completeRound(record, job: job.record)
             unsavedJobs[id] = nil
@@ -153,6 +165,8 @@ extension JobCoordinator {
         do {
             let sha = try store.blobs.put(checkpoint)
             let metrics = String(decoding: WireJSON.encode(report.metrics ?? [:]), as: UTF8.self)
+            // The final state is the average after the last round: its metrics are that round's.
+            if job.record.round > 0 { try store.setRoundMetrics(jobId: id, round: job.record.round, metrics: metrics) }
             let version = try store.registerModel(
                 job: id, datasetSHA: report.datasetSHA, hyperparameters: job.record.spec, metrics: metrics,
                 checkpointSHA: sha)

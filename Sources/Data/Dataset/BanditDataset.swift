@@ -29,6 +29,10 @@ public struct BanditDataset: Sendable {
     public static let minimumPropensity = 1e-100
     /// Raw categorical user features per row.
     public var userFeatures: CategoricalColumns
+    /// Raw numeric user features per row (a shop's schema may declare them; none for OBD and the simulator).
+    public var userNumeric: FeatureMatrix
+    /// How many of `actionContext`'s last columns are numeric item features (the others are label codes).
+    public var itemNumericColumns: Int
     /// obp's context: one-hot user features with each column's first (sorted) category dropped.
     public var context: FeatureMatrix
     /// obp's action context, one row per item: label-encoded item categories, then continuous item features.
@@ -42,13 +46,18 @@ public struct BanditDataset: Sendable {
     public init(
         name: String, nActions: Int, nPositions: Int, action: [Int], position: [Int], reward: [Double],
         pscore: [Double], userFeatures: CategoricalColumns, context: FeatureMatrix, actionContext: FeatureMatrix,
-        affinity: SparseRows, oracle: ClickOracle? = nil
+        affinity: SparseRows, oracle: ClickOracle? = nil, userNumeric: FeatureMatrix? = nil, itemNumericColumns: Int = 1
     ) {
         let n = action.count
+        let numeric = userNumeric ?? FeatureMatrix(rows: n, columnNames: [], values: [])
         precondition(
-            position.count == n && reward.count == n && pscore.count == n && userFeatures.rows == n
-                && context.rows == n && affinity.rows == n && actionContext.rows == nActions,
+            position.count == n && reward.count == n && pscore.count == n
+                && (userFeatures.names.isEmpty || userFeatures.rows == n) && numeric.rows == n
+                && context.rows == n && affinity.rows == n && actionContext.rows == nActions
+                && (0...actionContext.columns).contains(itemNumericColumns),
             "BanditDataset: per-row arrays disagree in length")
+        self.userNumeric = numeric
+        self.itemNumericColumns = itemNumericColumns
         self.name = name
         self.nActions = nActions
         self.nPositions = nPositions
@@ -86,8 +95,12 @@ public struct BanditDataset: Sendable {
             reward: indices.map { reward[$0] }, pscore: indices.map { pscore[$0] },
             userFeatures: userFeatures.gather(indices), context: context.gather(indices),
             actionContext: actionContext, affinity: affinity.gather(indices),
-            oracle: oracle.map { $0.gather(indices) })
+            oracle: oracle.map { $0.gather(indices) }, userNumeric: userNumeric.gather(indices),
+            itemNumericColumns: itemNumericColumns)
     }
+
+    /// The rows of `range`, in order (a time split's part).
+    public func subset(_ range: Range<Int>, name: String) -> BanditDataset { subset(Array(range), name: name) }
 
     /// obp's time-series split: the first `Int32(rows * (1 - testSize))` rows train, the rest test.
     public func split(testSize: Double = 0.3) -> (train: BanditDataset, test: BanditDataset) {

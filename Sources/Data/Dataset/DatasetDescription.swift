@@ -32,13 +32,19 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var pscoreMin: Double
     /// Largest propensity.
     public var pscoreMax: Double
-    /// Rows in obp's 70/30 time split.
+    /// Rows in the training part of the split by time (``DatasetSplit/standard``: the oldest 60%).
     public var trainRows: Int
+    /// Rows in the validation part (the next 10%).
+    public var validationRows: Int
     /// Rows in the test split.
     public var testRows: Int
 
-    /// Describes a dataset.
-    public init(_ data: BanditDataset) {
+    /// Describes a dataset, split by time with the standard split.
+    public init(_ data: BanditDataset) { self.init(SplitDataset(data)) }
+
+    /// Describes a dataset split by time; the feature widths are those of specs fitted on its training part.
+    public init(_ split: SplitDataset) {
+        let data = split.all
         name = data.name
         rows = data.rows
         clicks = data.clicks
@@ -46,9 +52,10 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         positions = data.nPositions
         contextWidth = data.context.columns
         actionContextWidth = data.actionContext.columns
-        let (train, test) = data.split()
+        let train = split.train
         trainRows = train.rows
-        testRows = test.rows
+        validationRows = split.validation.rows
+        testRows = split.test.rows
         basicFeatureWidth = (try? FeatureSpec.fit(on: train, featureSet: .basic).width) ?? 0
         extendedFeatureWidth = (try? FeatureSpec.fit(on: train, featureSet: .extended).width) ?? 0
         let cold = data.rows(in: .coldStart)
@@ -85,12 +92,13 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(pscoreMin, forKey: .pscoreMin)
         try c.encode(pscoreMax, forKey: .pscoreMax)
         try c.encode(trainRows, forKey: .trainRows)
+        try c.encode(validationRows, forKey: .validationRows)
         try c.encode(testRows, forKey: .testRows)
     }
 
     private enum CodingKeys: String, CodingKey {
         case name, rows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
         case extendedFeatureWidth, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR, pscoreMin, pscoreMax
-        case trainRows, testRows
+        case trainRows, validationRows, testRows
     }
 }

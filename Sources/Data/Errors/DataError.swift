@@ -12,6 +12,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidSpecification(String)
     /// The dataset is internally inconsistent (for example, no rows).
     case inconsistent(String)
+    /// A schema file is unreadable or malformed, or does not match the columns of the file it describes.
+    case schema(String)
 
     /// A one-line message for people.
     public var description: String {
@@ -22,6 +24,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "invalid dataset specification: \(message)"
         case .inconsistent(let message):
             return "inconsistent dataset: \(message)"
+        case .schema(let message):
+            return "schema: \(message)"
         }
     }
 }

@@ -14,10 +14,13 @@ extension FeatureSpec {
             return users.categories[column].enumerated().filter { seen.contains(Int32($0.offset)) }.map(\.element)
         }
         let ctx = train.actionContext
-        let categoryColumns = Array(0..<(ctx.columns - 1))
+        let firstNumeric = ctx.columns - train.itemNumericColumns
+        let categoryColumns = Array(0..<firstNumeric)
         let itemCodes = (0..<train.nActions).map { item in categoryColumns.map { Int(ctx[item, $0]) } }
         let cardinalities = categoryColumns.map { c in (itemCodes.map { $0[c] }.max() ?? 0) + 1 }
-        let continuous = (0..<train.nActions).map { Double(ctx[$0, ctx.columns - 1]) }
+        let continuous = (0..<train.nActions).map { firstNumeric < ctx.columns ? Double(ctx[$0, firstNumeric]) : 0 }
+        let extraColumns = Array((firstNumeric + 1)..<max(ctx.columns, firstNumeric + 1))
+        let extra = (0..<train.nActions).map { item in extraColumns.map { Double(ctx[item, $0]) } }
         var shows = [Double](repeating: 0, count: train.nActions)
         var clicks = [Double](repeating: 0, count: train.nActions)
         for row in 0..<train.rows {
@@ -37,6 +40,21 @@ extension FeatureSpec {
                 (clicks[$0] + popularitySmoothing * ctr) / (shows[$0] + popularitySmoothing)
             },
             popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [])
+        if train.userNumeric.columns > 0 {
+            let numeric = train.userNumeric
+            spec.userNumericNames = numeric.columnNames
+            spec.userNumericScalings = (0..<numeric.columns).map { c in
+                ZScore(fitting: (0..<numeric.rows).map { Double(numeric[$0, c]) })
+            }
+        }
+        if !extraColumns.isEmpty {
+            spec.itemNumericExtra = extra
+            spec.itemNumericExtraNames = extraColumns.map { ctx.columnNames[$0] }
+            spec.itemNumericExtraScalings = extraColumns.indices.map { c in
+                ZScore(fitting: train.action.map { extra[$0][c] })
+            }
+        }
+        if spec.userNumericNames != nil || spec.itemNumericExtra != nil { spec.version = 2 }
         spec.columns = spec.columnNames()
         return spec
     }
@@ -46,10 +64,12 @@ extension FeatureSpec {
         for (feature, vocabulary) in zip(userFeatureNames, userVocabularies) {
             names += vocabulary.map { "\(feature)=\($0)" } + ["\(feature)=<unknown>"]
         }
+        names += userNumericNames ?? []
         for (c, cardinality) in itemCategoryCardinalities.enumerated() {
             names += (0..<cardinality).map { "item_category_\(c)=\($0)" }
         }
         names.append("item_continuous")
+        names += itemNumericExtraNames ?? []
         if featureSet == .extended {
             names += (0..<itemCount).map { "item=\($0)" }
             names += (0..<positionCount).map { "position=\($0)" }

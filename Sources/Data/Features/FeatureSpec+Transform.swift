@@ -40,10 +40,22 @@ extension FeatureSpec {
         }
     }
 
-    /// Whether any user feature value is known to the spec.
+    /// Whether any user feature value is known to the spec: a category seen in training, or a numeric value.
     public func knowsAnyFeature(_ features: [String: String]) -> Bool {
         zip(userFeatureNames, userVocabularies).contains { name, vocabulary in
             features[name].map { Self.index(of: $0, in: vocabulary) != nil } ?? false
+        } || (userNumericNames ?? []).contains { features[$0].flatMap(Double.init)?.isFinite ?? false }
+    }
+
+    /// Every user feature name the spec reads: the categorical ones, then the numeric ones.
+    public var allUserFeatureNames: [String] { userFeatureNames + (userNumericNames ?? []) }
+
+    /// The z-scored numeric user features of one user, in `userNumericNames` order; a missing value, or one that is
+    /// not a finite number, is the training mean (0).
+    public func userNumericValues(_ features: [String: String]) -> [Float] {
+        zip(userNumericNames ?? [], userNumericScalings ?? []).map { name, scaling in
+            guard let value = features[name].flatMap(Double.init), value.isFinite else { return 0 }
+            return scaling.apply(value)
         }
     }
 
@@ -60,15 +72,20 @@ extension FeatureSpec {
     /// Appends one example's `width` values to `out`.
     public func append(_ example: RawExample, to out: inout [Float]) {
         append(
-            userColumns: userColumns(example.userFeatures), item: example.item, position: example.position,
-            affinity: example.affinity, to: &out)
+            userColumns: userColumns(example.userFeatures), userNumeric: userNumericValues(example.userFeatures),
+            item: example.item, position: example.position, affinity: example.affinity, to: &out)
     }
 
-    func append(userColumns: [Int], item: Int, position: Int, affinity: [Int: Double], to out: inout [Float]) {
+    func append(
+        userColumns: [Int], userNumeric: [Float], item: Int, position: Int, affinity: [Int: Double],
+        to out: inout [Float]
+    ) {
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: width))
         for column in userColumns { out[start + column] = 1 }
         var offset = userVocabularies.reduce(0) { $0 + $1.count + 1 }
+        for (k, value) in userNumeric.enumerated() { out[start + offset + k] = value }
+        offset += userNumeric.count
         for (c, cardinality) in itemCategoryCardinalities.enumerated() {
             let code = itemCategoryCodes[item][c]
             if code >= 0 && code < cardinality { out[start + offset + code] = 1 }
@@ -76,6 +93,10 @@ extension FeatureSpec {
         }
         out[start + offset] = itemContinuousScaling.apply(itemContinuous[item])
         offset += 1
+        if let extra = itemNumericExtra, let scalings = itemNumericExtraScalings {
+            for (c, scaling) in scalings.enumerated() { out[start + offset + c] = scaling.apply(extra[item][c]) }
+            offset += scalings.count
+        }
         guard featureSet == .extended else { return }
         out[start + offset + item] = 1
         offset += itemCount
@@ -93,11 +114,12 @@ extension FeatureSpec {
         for row in 0..<data.rows {
             var features: [String: String] = [:]
             for (c, name) in names.enumerated() { features[name] = data.userFeatures.value(row, c) }
+            for (c, name) in data.userNumeric.columnNames.enumerated() { features[name] = "\(data.userNumeric[row, c])" }
             let affinity = Dictionary(
                 uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
             append(
-                userColumns: userColumns(features), item: data.action[row], position: data.position[row],
-                affinity: affinity, to: &values)
+                userColumns: userColumns(features), userNumeric: userNumericValues(features), item: data.action[row],
+                position: data.position[row], affinity: affinity, to: &values)
         }
         return FeatureMatrix(rows: data.rows, columnNames: columns, values: values)
     }
@@ -107,10 +129,13 @@ extension FeatureSpec {
         -> [Float]
     {
         let active = userColumns(userFeatures)
+        let numeric = userNumericValues(userFeatures)
         var values: [Float] = []
         values.reserveCapacity(items.count * width)
         for item in items {
-            append(userColumns: active, item: item, position: position, affinity: affinity, to: &values)
+            append(
+                userColumns: active, userNumeric: numeric, item: item, position: position, affinity: affinity,
+                to: &values)
         }
         return values
     }

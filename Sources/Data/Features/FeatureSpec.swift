@@ -10,8 +10,13 @@ import Foundation
 /// `featureSpec` blob.
 ///
 /// Columns (see `columns`):
-/// - `basic`: for each user feature, one-hot over its training categories plus `unknown`; for each item category
-///   column, one-hot over its codes; the item's continuous feature, z-scored.
+/// - `basic`: for each categorical user feature, one-hot over its training categories plus `unknown`; each numeric
+///   user feature z-scored (0 when missing); for each item category
+///   column, one-hot over its codes; the item's numeric features, z-scored.
+///
+/// The numeric user features and the item's numeric features after the first are optional fields, absent from the
+/// JSON of specs fitted on OBD or the simulator, so a spec written before they existed decodes unchanged and a spec
+/// fitted on OBD encodes to the same bytes as before.
 /// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, the user's affinity for the shown item
 ///   (z-scored), and a has-any-history flag.
 public struct FeatureSpec: Codable, Sendable, Equatable {
@@ -51,7 +56,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
     }
 
-    /// Format version of the JSON.
+    /// Format version of the JSON: 1, or 2 when the spec has numeric user features or more than one numeric item
+    /// feature (so a build that predates them refuses the spec instead of producing rows of the wrong width).
     public var version: Int = 1
     /// Which columns to produce.
     public var featureSet: FeatureSet
@@ -67,7 +73,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var itemCategoryCodes: [[Int]]
     /// Number of codes in each item category column.
     public var itemCategoryCardinalities: [Int]
-    /// Per item, its continuous feature (raw).
+    /// Per item, its first numeric feature (raw; all 0 when the catalogue has no numeric feature).
     public var itemContinuous: [Double]
     /// z-score of the continuous item feature over training impressions.
     public var itemContinuousScaling: ZScore
@@ -83,6 +89,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var coldStartRule: ColdStartRule
     /// Column names, in order; `width == columns.count`.
     public var columns: [String]
+    /// Numeric user features by name, z-scored after the categorical user columns (`nil`: none, as for OBD).
+    public var userNumericNames: [String]?
+    /// The training z-score of each numeric user feature, in `userNumericNames` order.
+    public var userNumericScalings: [ZScore]?
+    /// Numeric item features after the first (`itemContinuous`), per item, raw (`nil`: none, as for OBD).
+    public var itemNumericExtra: [[Double]]?
+    /// The training z-score of each column of `itemNumericExtra`, over training impressions.
+    public var itemNumericExtraScalings: [ZScore]?
+    /// The names of `itemNumericExtra`'s columns, for `columns`.
+    public var itemNumericExtraNames: [String]?
 
     /// Number of model inputs.
     public var width: Int { columns.count }
@@ -103,7 +119,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         } catch {
             throw .malformed("\(error)")
         }
-        guard spec.version == 1 else { throw .unsupportedVersion(spec.version) }
+        guard spec.version == 1 || spec.version == 2 else { throw .unsupportedVersion(spec.version) }
         return spec
     }
 }

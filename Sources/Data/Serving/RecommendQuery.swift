@@ -112,6 +112,8 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
     case duplicateCandidate(Int)
     /// A user feature name the spec does not know (a typo would otherwise silently fall into the unknown bucket).
     case unknownUserFeature(String)
+    /// A numeric user feature whose value is not a finite number.
+    case notNumeric(feature: String, value: String)
     /// The scorer returned the wrong number of scores.
     case scorerFailed(expected: Int, got: Int)
 
@@ -124,6 +126,7 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
         case .noCandidates: return "the candidate list is empty"
         case .duplicateCandidate(let item): return "candidate \(item) appears more than once"
         case .unknownUserFeature(let name): return "unknown user feature '\(name)'"
+        case .notNumeric(let feature, let value): return "user feature '\(feature)' is numeric, got '\(value)'"
         case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
         }
     }

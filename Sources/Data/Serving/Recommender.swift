@@ -24,8 +24,13 @@ public struct Recommender: Sendable {
     /// - Throws: `RecommendError` for invalid input or a scorer that returns the wrong number of scores.
     public func recommend(_ query: RecommendQuery) throws(RecommendError) -> Recommendation {
         guard query.top >= 1 else { throw .invalidTop(query.top) }
-        for name in query.userFeatures.keys.sorted() where !spec.userFeatureNames.contains(name) {
+        for name in query.userFeatures.keys.sorted() where !spec.allUserFeatureNames.contains(name) {
             throw .unknownUserFeature(name)
+        }
+        for name in spec.userNumericNames ?? [] {
+            if let value = query.userFeatures[name], !(Double(value)?.isFinite ?? false) {
+                throw .notNumeric(feature: name, value: value)
+            }
         }
         for event in query.events {
             guard event.item >= 0 && event.item < spec.itemCount else { throw .unknownItem(event.item) }

@@ -45,6 +45,17 @@ public struct MLPTrainer: Sendable, Equatable {
     public mutating func fit(_ data: LabeledData, config: TrainingConfig) -> TrainingHistory {
         var rng = Xoshiro256(seed: config.seed)
         let (train, validation) = data.split(validationFraction: config.validationFraction, rng: &rng)
+        return fit(train: train, validation: validation, config: config, rng: &rng)
+    }
+
+    /// Trains on `train` and measures `validation` after each epoch, as `fit(_:config:)` does after its random split:
+    /// for data split by time, whose validation rows are given (``RecData``'s `DatasetSplit`).
+    /// `config.validationFraction` is not used; `rng` shuffles each epoch (`Xoshiro256(seed: config.seed)` by default).
+    /// - Returns: Per-epoch losses.
+    @discardableResult
+    public mutating func fit(
+        train: LabeledData, validation: LabeledData, config: TrainingConfig, rng: inout Xoshiro256
+    ) -> TrainingHistory {
         var history = TrainingHistory(epochs: [], stoppedEarly: false)
         var best: (loss: Float, model: MLP, state: OptimizerState)? = nil
         var sinceBest = 0

@@ -13,7 +13,7 @@ import RecWire
 final class BackgroundWork: Sendable {
     enum Task: Sendable {
         case weights(notice: WeightsNotice, bytes: [UInt8], receivedAt: UInt64)
-        case round(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?)
+        case round(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, catalogue: [UInt8]? = nil)
     }
 
     enum Outcome: Sendable {
@@ -68,8 +68,9 @@ final class BackgroundWork: Sendable {
                 logger.error("rejected WEIGHTS", metadata: ["model_version": "\(notice.version)", "error": "\(error)"])
                 return nil
             }
-        case .round(let assignment, let state, let dataset):
-            let (report, body) = trainer.run(assignment: assignment, state: state, dataset: dataset)
+        case .round(let assignment, let state, let dataset, let catalogue):
+            let (report, body) = trainer.run(
+                assignment: assignment, state: state, dataset: dataset, catalogue: catalogue)
             metrics.trainingRounds.increment()
             if let error = report.error {
                 logger.error(

@@ -8,8 +8,9 @@ struct RoundTrainer: Sendable {
 
     private let cache = TrainingCache()
 
-    func run(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?) -> (RoundReport, [UInt8]) {
-        let (report, body) = RoundExecutor.run(assignment: assignment, state: state, dataset: dataset, cache: cache)
+    func run(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, catalogue: [UInt8]?) -> (RoundReport, [UInt8]) {
+        let (report, body) = RoundExecutor.run(
+            assignment: assignment, state: state, dataset: dataset, catalogue: catalogue, cache: cache)
         return (report, body)
     }
 }

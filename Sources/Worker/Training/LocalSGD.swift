@@ -19,6 +19,15 @@ public struct TrainingSplit: Sendable {
         shuffleRNG = rng
         self.validationCold = validationCold
     }
+
+    /// A split made elsewhere (logs split by time, ``RecData/DatasetSplit``): shard 0 shuffles with
+    /// `Xoshiro256(seed)`.
+    public init(train: LabeledData, validation: LabeledData, seed: UInt64, validationCold: [Bool]? = nil) {
+        self.train = train
+        self.validation = validation
+        shuffleRNG = Xoshiro256(seed: seed)
+        self.validationCold = validationCold
+    }
 }
 
 /// Local SGD (Stich, "Local SGD converges fast and communicates little", 2019): each replica

@@ -56,9 +56,10 @@ public struct ResolvedDataset: Sendable {
             split: TrainingSplit(data: data, validationFraction: validationFraction, seed: seed), featureSpec: [])
     }
 
-    /// Resolves a built-in dataset (`obd:…` or `synthetic:…`): loads the logged impressions, fits
-    /// the extended ``RecData/FeatureSpec`` on the training rows of the seeded split only, and
-    /// labels each impression with its click.
+    /// Resolves a built-in dataset (`obd:…` or `synthetic:…`) through RecData's ``RecData/DatasetResolver``:
+    /// the logged impressions split by time (train 60% / validation 10%; the test 30% is left out), the extended
+    /// ``RecData/FeatureSpec`` fitted on the training part only, each impression labelled with its click.
+    /// `validationFraction` is not used: logs are split by time, the same split as every command.
     /// - Parameters:
     ///   - name: The specifier.
     ///   - seed: The job's seed (the split).
@@ -85,33 +86,58 @@ public struct ResolvedDataset: Sendable {
         if case .csv = specifier {
             throw .unknownDataset("'\(name)': a worker does not read files by path; upload the CSV instead")
         }
-        let logged: BanditDataset
+        let logged: SplitDataset
         do throws(DataError) {
-            logged = try specifier.load(obdDirectory: obdDirectory)
+            guard case .logs(let split, _, _) = try DatasetResolver(obdDirectory: obdDirectory).resolve(name) else {
+                throw .invalidSpecification("'\(name)' is not a log")
+            }
+            logged = split
         } catch {
             throw .badDataset("'\(name)': \(error.description)")
         }
-        guard logged.rows > 1 else { throw .badDataset("'\(name)' has fewer than two rows") }
-        // The same permutation `LabeledData.split` draws below: fit the spec on its training rows.
-        var rng = Xoshiro256(seed: seed)
-        let order = rng.permutation(logged.rows)
-        let held = Int((validationFraction * Double(logged.rows)).rounded(.down))
-        let trainRows = Array(order[0..<(logged.rows - held)])
-        let spec: FeatureSpec
+        return try fromLogs(logged, name: name, sha256: sha256Hex(Array(name.utf8)), seed: seed)
+    }
+
+    /// Resolves a shop's uploaded log with its catalogue and schema through RecData's ``RecData/DatasetResolver``,
+    /// split by time like every command.
+    /// - Throws: ``TrainingError/badDataset(_:)`` naming the problem (a missing catalogue frame, a column the
+    ///   schema does not name, a bad field).
+    public static func shopLogs(
+        logs: [UInt8], sha256: String, catalogue: [UInt8]?, catalogueName: String, schema: String, seed: UInt64
+    ) throws(TrainingError) -> ResolvedDataset {
+        guard let catalogue, !catalogue.isEmpty else {
+            throw .badDataset("the job has a schema but the assignment carries no catalogue \(catalogueName)")
+        }
+        if catalogueName.hasPrefix("sha256:"), sha256Hex(catalogue) != catalogueName.dropFirst(7).lowercased() {
+            throw .badDataset("the catalogue bytes hash to \(sha256Hex(catalogue)), the job names \(catalogueName)")
+        }
+        let logged: SplitDataset
+        do throws(DataError) {
+            logged = try DatasetResolver(obdDirectory: "").logs(
+                logBytes: logs, catalogueBytes: catalogue, schemaText: schema, name: "sha256:\(sha256)")
+        } catch {
+            throw .badDataset(error.description)
+        }
+        return try fromLogs(logged, name: "sha256:\(sha256)", sha256: sha256, seed: seed)
+    }
+
+    /// Training and validation rows of a log split by time, with the extended ``RecData/FeatureSpec`` fitted on the
+    /// training part only; the test part never reaches a worker's training.
+    static func fromLogs(_ logged: SplitDataset, name: String, sha256: String, seed: UInt64) throws(TrainingError)
+        -> ResolvedDataset
+    {
+        guard logged.all.rows > 1 else { throw .badDataset("'\(name)' has fewer than two rows") }
+        let rows: TrainingRows
         do throws(FeatureSpecError) {
-            spec = try FeatureSpec.fit(on: logged.subset(trainRows))
+            rows = try logged.trainingRows()
         } catch {
             throw .badDataset("'\(name)': cannot fit the feature specification: \(error)")
         }
-        let features = spec.matrix(logged)
-        let data = LabeledData(
-            inputs: Matrix(rows: features.rows, cols: features.columns, values: features.values),
-            targets: logged.reward.map { $0 > 0 ? 1 : 0 })
-        let cold = order[(logged.rows - held)...].map { logged.isCold($0) }
         return ResolvedDataset(
-            name: name, sha256: sha256Hex(Array(name.utf8)),
-            split: TrainingSplit(data: data, validationFraction: validationFraction, seed: seed, validationCold: cold),
-            featureSpec: spec.encoded())
+            name: name, sha256: sha256,
+            split: TrainingSplit(
+                train: rows.train, validation: rows.validation, seed: seed, validationCold: rows.validationCold),
+            featureSpec: rows.spec.encoded())
     }
 }
 

@@ -16,17 +16,20 @@ public enum RoundExecutor {
     ///   - assignment: The round's assignment.
     ///   - state: The state pack bytes (empty for round 1: initialise from the seed).
     ///   - dataset: The uploaded dataset bytes, when the assignment includes them.
+    ///   - catalogue: The uploaded catalogue bytes, with the dataset of a job that has a schema.
     ///   - cache: The worker's dataset cache.
     /// - Returns: The report, and the new state pack (or the checkpoint when finalizing; empty on error).
     public static func run(
-        assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, cache: TrainingCache
+        assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, catalogue: [UInt8]? = nil,
+        cache: TrainingCache
     ) -> (report: RoundReport, body: [UInt8]) {
         var report = RoundReport(
             job: assignment.job, round: assignment.round, shard: assignment.shard, samples: 0, loss: 0,
             receivedStateSHA: sha256Hex(state), metrics: nil, epoch: 0, step: assignment.fromStep, totalSteps: 0,
             datasetSHA: "", error: nil)
         do throws(TrainingError) {
-            let body = try execute(assignment, state: state, dataset: dataset, cache: cache, report: &report)
+            let body = try execute(
+                assignment, state: state, dataset: dataset, catalogue: catalogue, cache: cache, report: &report)
             return (report, body)
         } catch {
             report.error = error.description
@@ -35,7 +38,7 @@ public enum RoundExecutor {
     }
 
     static func execute(
-        _ a: RoundAssignment, state bytes: [UInt8], dataset: [UInt8]?, cache: TrainingCache,
+        _ a: RoundAssignment, state bytes: [UInt8], dataset: [UInt8]?, catalogue: [UInt8]?, cache: TrainingCache,
         report: inout RoundReport
     ) throws(TrainingError) -> [UInt8] {
         let spec = a.spec
@@ -50,7 +53,7 @@ public enum RoundExecutor {
         default: throw .unsupportedModel("\(spec.model) training is not implemented on this worker")
         }
 
-        let data = try resolve(a, bytes: dataset, cache: cache)
+        let data = try resolve(a, bytes: dataset, catalogue: catalogue, cache: cache)
         report.datasetSHA = data.sha256
         let width = data.inputWidth
         guard let count = TrainingState.parameterCount(inputWidth: width, hiddenSizes: spec.hidden),
@@ -103,13 +106,21 @@ public enum RoundExecutor {
         return outcome.state.pack.encoded()
     }
 
+    /// The cache key of a job's resolved data: a shop's log is known by its bytes, its catalogue's and its
+    /// schema's, all three.
+    static func cacheKey(_ spec: TrainJobSpec) -> TrainingCache.Key {
+        let identity =
+            spec.schema.map { "\(spec.dataset)+\(spec.catalogue ?? "")+\(sha256Hex(Array($0.utf8)))" } ?? spec.dataset
+        return TrainingCache.Key(dataset: identity, seed: spec.seed, validation: spec.validation)
+    }
+
     /// Finds the round's data: the included upload (parsed and cached by SHA-256), a cached upload
     /// named `sha256:<hex>`, or a built-in; resolved per (dataset, seed, validation) and cached.
-    static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, cache: TrainingCache) throws(TrainingError)
-        -> ResolvedDataset
+    static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, catalogue: [UInt8]?, cache: TrainingCache)
+        throws(TrainingError) -> ResolvedDataset
     {
         let spec = a.spec
-        let key = TrainingCache.Key(dataset: spec.dataset, seed: spec.seed, validation: spec.validation)
+        let key = cacheKey(spec)
         let named = spec.dataset.hasPrefix("sha256:") ? String(spec.dataset.dropFirst(7)).lowercased() : nil
         if a.datasetIncluded {
             guard let bytes, !bytes.isEmpty else {
@@ -120,6 +131,13 @@ public enum RoundExecutor {
                 throw .badDataset("the uploaded bytes hash to \(sha), the job names \(spec.dataset)")
             }
             if let hit = cache.resolved(key), hit.sha256 == sha { return hit }
+            if let schema = spec.schema {
+                let resolved = try ResolvedDataset.shopLogs(
+                    logs: bytes, sha256: sha, catalogue: catalogue, catalogueName: spec.catalogue ?? "",
+                    schema: schema, seed: spec.seed)
+                cache.storeResolved(resolved, for: key)
+                return resolved
+            }
             let data: LabeledData
             if let cached = cache.upload(sha256: sha) {
                 data = cached
@@ -133,6 +151,9 @@ public enum RoundExecutor {
             return resolved
         }
         if let hit = cache.resolved(key) { return hit }
+        if spec.schema != nil {
+            throw .unknownDataset("\(spec.dataset) with its schema is not cached on this worker; the broker must include its bytes")
+        }
         if let named {
             guard let data = cache.upload(sha256: named) else {
                 throw .unknownDataset("\(spec.dataset) is not cached on this worker; the broker must include its bytes")

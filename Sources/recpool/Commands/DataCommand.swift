@@ -7,14 +7,14 @@ import RecTransport
 struct DataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Describe datasets and run off-policy evaluation on them.",
-        subcommands: [DataDescribeCommand.self, DataOPECommand.self, DataFeaturesCommand.self])
+        subcommands: [DataDescribeCommand.self, DataOPECommand.self, DataFeaturesCommand.self, DataSchemaCommand.self])
 }
 
 /// Flags shared by the data commands.
 struct DatasetOptions: ParsableArguments {
     @Argument(
         help:
-            "obd:POLICY/CAMPAIGN (e.g. obd:random/all), synthetic:users=N,seed=S[,items=,rows=,policy=] or a .csv path."
+            "obd:POLICY/CAMPAIGN (e.g. obd:random/all), synthetic:users=N,seed=S[,items=,rows=,policy=], or a CSV log (with --schema, or in OBD's layout)."
     )
     var dataset: String
 
@@ -39,11 +39,45 @@ struct DatasetOptions: ParsableArguments {
         return "data/obd"
     }
 
-    /// Loads the dataset, printing a `DataError` and exiting ``ExitStatus/badInput`` on failure (``ExitStatus/usage``
-    /// for a specification that does not parse).
-    func load() throws -> BanditDataset {
+    @Option(help: "A schema (TOML) naming the roles of a shop's log columns and its catalogue (docs/YOUR-DATA.md).")
+    var schema: String?
+
+    /// The resolver every command uses.
+    func resolver() -> DatasetResolver { DatasetResolver(obdDirectory: obdDirectory()) }
+
+    /// Resolves the dataset to logged impressions split by time, printing its kind and split sizes on stderr.
+    /// A `DataError` is printed and exits ``ExitStatus/badInput`` (``ExitStatus/usage`` for a specification that
+    /// does not parse).
+    func logs() throws -> SplitDataset {
+        let (data, kind) = try Self.reporting(dataset) { () throws(DataError) in
+            try resolver().logs(dataset, schemaPath: schema)
+        }
+        Self.announce(dataset, kind: kind, sizes: data.sizes)
+        return data
+    }
+
+    /// Resolves the dataset to any kind (logs or a feature matrix), printing its kind (and split) on stderr.
+    func resolve() throws -> DatasetResolver.Resolved {
+        let resolved = try Self.reporting(dataset) { () throws(DataError) in
+            try resolver().resolve(dataset, schemaPath: schema)
+        }
+        if case .logs(let data, let kind, _) = resolved { Self.announce(dataset, kind: kind, sizes: data.sizes) }
+        if case .matrix = resolved { CommandOutput.printError("dataset \(dataset): \(resolved.kind.rawValue)") }
+        return resolved
+    }
+
+    /// All rows of the logged dataset (`loadtest` draws from every row).
+    func load() throws -> BanditDataset { try logs().all }
+
+    /// The line every command prints for a logged dataset: its kind and the split by time.
+    static func announce(_ name: String, kind: DatasetResolver.Kind, sizes: DatasetSplit.Sizes) {
+        CommandOutput.printError("dataset \(name): \(kind.rawValue); \(sizes)")
+    }
+
+    /// Runs `body`, turning a `DataError` into a message and an exit status.
+    static func reporting<T>(_ dataset: String, _ body: () throws(DataError) -> T) throws -> T {
         do {
-            return try DatasetSpecifier(parsing: dataset).load(obdDirectory: obdDirectory())
+            return try body()
         } catch {
             var message = "recpool: \(error.description)"
             if case .file(let file) = error, file.isFileNotFound, dataset.hasPrefix("obd:") {

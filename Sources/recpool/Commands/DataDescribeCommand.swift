@@ -15,7 +15,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let started = Date()
-        let data = try options.load()
+        let data = try options.logs()
         let loadSeconds = Date().timeIntervalSince(started)
         let d = DatasetDescription(data)
         if json {
@@ -27,7 +27,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
         CommandOutput.printLine(
             """
             \(d.name)
-              rows            \(d.rows) (train \(d.trainRows) / test \(d.testRows), loaded in \(String(format: "%.2f", loadSeconds)) s)
+              rows            \(d.rows) (train \(d.trainRows) / validation \(d.validationRows) / test \(d.testRows) by time, loaded in \(String(format: "%.2f", loadSeconds)) s)
               clicks          \(d.clicks) (CTR \(pct(d.ctr)))
               items           \(d.items)
               positions       \(d.positions)

@@ -17,7 +17,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DatasetOptions
 
-    @Option(help: "Which rows to write: train (first 70% by time), test or all.")
+    @Option(help: "Which rows to write: train (the oldest 60%), validation (the next 10%), test (the newest 30%) or all.")
     var split: String = "train"
 
     @Option(name: .customLong("feature-set"), help: "basic or extended (the MLP's input).")
@@ -33,15 +33,11 @@ struct DataFeaturesCommand: AsyncParsableCommand {
     var out: String
 
     func run() async throws {
-        let data = try options.load()
-        let (train, test) = data.split()
-        let rows: BanditDataset
-        switch split {
-        case "train": rows = train
-        case "test": rows = test
-        case "all": rows = data
-        default:
-            CommandOutput.printError("recpool: --split must be train, test or all")
+        let parts = try options.logs()
+        let data = parts.all
+        let train = parts.train
+        guard let rows = parts.part(split) else {
+            CommandOutput.printError("recpool: --split must be train, validation, test or all")
             throw ExitStatus.usage.exitCode
         }
         let fitted: FeatureSpec

@@ -14,7 +14,10 @@ struct DataOPECommand: AsyncParsableCommand {
     @Option(help: "uniform, or popular (always the training split's most clicked item).")
     var policy: String = "uniform"
 
-    @Option(help: "Bootstrap resamples for the confidence intervals.")
+    @Option(help: "Rows to estimate on: all (default), train, validation or test (the split by time).")
+    var split: String = "all"
+
+        @Option(help: "Bootstrap resamples for the confidence intervals.")
     var resamples: Int = 1_000
 
     @Flag(help: "Print one JSON object.")
@@ -25,13 +28,17 @@ struct DataOPECommand: AsyncParsableCommand {
     }
 
     private func body() async throws {
-        let data = try options.load()
+        let parts = try options.logs()
+        guard let data = parts.part(split) else {
+            CommandOutput.printError("recpool: --split must be all, train, validation or test")
+            throw ExitStatus.usage.exitCode
+        }
         let distribution: ActionDistribution
         switch policy {
         case "uniform":
             distribution = .uniform(rows: data.rows, nActions: data.nActions)
         case "popular":
-            let spec = try FeatureSpec.fit(on: data.split().train)
+            let spec = try FeatureSpec.fit(on: parts.train)
             let best = spec.popularity.indices.max { spec.popularity[$0] < spec.popularity[$1] } ?? 0
             var scores = [Double](repeating: 0, count: data.rows * data.nActions)
             for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }

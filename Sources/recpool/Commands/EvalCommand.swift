@@ -16,15 +16,18 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "The checkpoint file.")
     var model: String
 
-    @Option(help: "obd:POLICY/CAMPAIGN, synthetic:... or a .csv path.")
+    @Option(help: "obd:POLICY/CAMPAIGN, synthetic:..., or a CSV log (with --schema, or in OBD's layout).")
     var dataset: String
+
+    @Option(help: "A schema (TOML) for a shop's CSV log (docs/YOUR-DATA.md).")
+    var schema: String?
 
     @Option(
         name: .customLong("data-dir"),
         help: "Directory holding obd/ (default: data/ in the current directory or a parent).")
     var dataDirectory: String?
 
-    @Option(help: "Rows to evaluate: test (last 30% by time), train or all.")
+    @Option(help: "Rows to evaluate: test (the newest 30% by time), validation, train or all.")
     var split: String = "test"
 
     @Option(help: "Bootstrap resamples for the off-policy intervals.")
@@ -39,15 +42,10 @@ struct EvalCommand: AsyncParsableCommand {
     func run() async throws {
         var options = try DatasetOptions.parse([dataset])
         options.dataDirectory = dataDirectory
-        let data = try options.load()
-        let (train, test) = data.split()
-        let rows: BanditDataset
-        switch split {
-        case "test": rows = test
-        case "train": rows = train
-        case "all": rows = data
-        default:
-            CommandOutput.printError("recpool: --split must be test, train or all")
+        options.schema = schema
+        let parts = try options.logs()
+        guard let rows = parts.part(split) else {
+            CommandOutput.printError("recpool: --split must be test, validation, train or all")
             throw ExitStatus.usage.exitCode
         }
         let result: EvaluationReport

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import RecData
 import RecModel
 
 /// `recpool fit`: trains the interest model on a CSV file and writes a checkpoint.
@@ -7,19 +9,26 @@ struct FitCommand: ParsableCommand {
         commandName: "fit",
         abstract: "Train a model on a dataset and write a checkpoint.",
         discussion: """
-            DATASET is a CSV file of numeric feature columns plus a `label` column (0 or 1) with a \
-            header row. The same seed gives the same weights bit for bit.
+            DATASET is what every command's --dataset is: obd:POLICY/CAMPAIGN, synthetic:…, a shop's CSV log with \
+            --schema (or in OBD's layout), or a CSV of numeric feature columns plus a `label` column. Logs are split \
+            by time (train 60% / validation 10% / test 30%); the feature specification is fitted on the training \
+            part and embedded in the checkpoint, and the test part is never read. A feature matrix is split at \
+            random (--validation). The same seed gives the same weights bit for bit.
             """)
 
     @Option(help: "Model kind; only `mlp` for now.") var model: String = "mlp"
-    @Option(help: "Training data: a CSV file with a `label` column.") var dataset: String
+    @Option(help: "obd:…, synthetic:…, a CSV log (with --schema), or a numeric CSV with a `label` column.")
+    var dataset: String
+    @Option(help: "A schema (TOML) for a shop's CSV log (docs/YOUR-DATA.md).") var schema: String?
+    @Option(name: .customLong("data-dir"), help: "Directory holding obd/.") var dataDirectory: String?
     @Option(help: "Where to write the checkpoint.") var out: String
     @Option(help: "Seed for initialisation, the validation split and shuffling.") var seed: UInt64 = 0
     @Option(help: "Passes over the training rows.") var epochs: Int = 10
     @Option(help: "Rows per training step.") var batch: Int = 32
     @Option(help: "Adam learning rate.") var lr: Float = 0.001
     @Option(help: "Hidden layer widths, comma-separated (default: d_in,64).") var hidden: String?
-    @Option(help: "Fraction of rows held out for validation.") var validation: Double = 0.2
+    @Option(help: "Fraction of a feature matrix's rows held out at random for validation (logs: by time).")
+    var validation: Double = 0.2
     @Option(help: "Stop after this many epochs without validation improvement.") var patience: Int?
     @Option(help: "Model version recorded in the checkpoint.") var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
@@ -32,16 +41,26 @@ struct FitCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let data = try NumericCSV.read(path: dataset, headerRequired: true).labeledData()
+            var options = try DatasetOptions.parse([dataset])
+            options.dataDirectory = dataDirectory
+            options.schema = schema
+            let (train, held, logSpec) = try rows(options.resolve())
             let hiddenSizes = try hidden.map(parseWidths)
-            let spec = try featureSpec.map { path throws(CheckpointError) in try readFeatureSpec(path) } ?? []
+            if logSpec != nil && featureSpec != nil {
+                throw CommandFailure(
+                    "--feature-spec is for a feature matrix; a log's specification is fitted on its training part",
+                    exitCode: .usage)
+            }
+            let spec = try logSpec ?? featureSpec.map { path throws(CheckpointError) in try readFeatureSpec(path) } ?? []
             var trainer = MLPTrainer(
-                model: MLP(inputWidth: data.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
+                model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
                 optimizer: .adam(AdamConfig(learningRate: lr)))
             let config = TrainingConfig(
                 epochs: epochs, batchSize: batch, validationFraction: validation, seed: seed,
                 earlyStoppingPatience: patience)
-            let history = trainer.fit(data, config: config)
+            var rng = Xoshiro256(seed: seed)
+            if logSpec == nil { _ = rng.permutation(train.count + held.count) }  // as fit(_:config:) draws its split
+            let history = trainer.fit(train: train, validation: held, config: config, rng: &rng)
             for e in history.epochs {
                 let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
                 printError("epoch \(e.epoch + 1): loss \(e.trainLoss)\(v)")
@@ -51,8 +70,6 @@ struct FitCommand: ParsableCommand {
                     throw NonFiniteResult(what: "epoch \(e.epoch + 1): \(name)", value: loss!)
                 }
             }
-            var splitRNG = Xoshiro256(seed: seed)
-            let (_, held) = data.split(validationFraction: validation, rng: &splitRNG)
             if held.count > 0 {
                 let m = ClassificationMetrics(probabilities: trainer.model.predict(held.inputs), labels: held.targets)
                 // AUC is undefined with one class among the held-out labels (the metric then reports 0.5).
@@ -64,12 +81,26 @@ struct FitCommand: ParsableCommand {
                 version: version, model: .mlp(trainer.model), featureSpec: spec,
                 metadata: [
                     "trainer": "recpool fit", "dataset": dataset, "seed": "\(seed)", "epochs": "\(history.epochs.count)",
-                    "batch": "\(batch)", "learning_rate": "\(lr)", "rows": "\(data.count)",
+                    "batch": "\(batch)", "learning_rate": "\(lr)", "rows": "\(train.count)",
                 ])
             try checkpoint.write(toFile: out)
             print("wrote \(out): \(trainer.model.parameterCount) parameters, version \(version)")
         } catch {
             throw fail(error)
+        }
+    }
+
+    /// The training and validation rows, and for logs the specification fitted on the training part.
+    func rows(_ resolved: DatasetResolver.Resolved) throws -> (LabeledData, LabeledData, [UInt8]?) {
+        switch resolved {
+        case .matrix(let path):
+            let data = try NumericCSV.read(path: path, headerRequired: true).labeledData()
+            var rng = Xoshiro256(seed: seed)
+            let (train, held) = data.split(validationFraction: validation, rng: &rng)
+            return (train, held, nil)
+        case .logs(let split, _, _):
+            let rows = try split.trainingRows()
+            return (rows.train, rows.validation, rows.spec.encoded())
         }
     }
 

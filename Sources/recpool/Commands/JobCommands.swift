@@ -62,7 +62,11 @@ struct JobCommand: AsyncParsableCommand {
             } else {
                 CommandOutput.printLine(JobFollower.describe(job))
                 for round in job.rounds ?? [] {
-                    let metrics = round.metrics.map { m in m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ") } ?? ""
+                    // A round's metrics are those of the averaged model after it, measured when the next round starts.
+                    let metrics = round.metrics.map { m in
+                        "validation after round \(round.round): "
+                            + m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ")
+                    } ?? ""
                     CommandOutput.printLine(
                         "  round \(round.round): loss \(String(format: "%.4f", round.loss)), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
                 }
@@ -137,7 +141,9 @@ enum JobFollower {
         if let loss = job.loss { parts.append(String(format: "loss %.4f", loss)) }
         if let version = job.modelVersion { parts.append("model version \(version)") }
         if !job.metrics.isEmpty {
-            parts.append(job.metrics.keys.sorted().map { "\($0) \(String(format: "%.4f", job.metrics[$0]!))" }.joined(separator: ", "))
+            // Which model the figures describe: the registered one once completed, else the newest average measured.
+            let label = job.modelVersion != nil ? "validation of the final model (= last round's):" : "validation:"
+            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(String(format: "%.4f", job.metrics[$0]!))" }.joined(separator: ", "))
         }
         if let error = job.error { parts.append("error: \(error)") }
         return parts.joined(separator: ", ")

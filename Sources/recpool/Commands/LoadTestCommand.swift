@@ -69,6 +69,9 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Draw rows from a dataset: obd:random/all, synthetic:users=N,… or a .csv (default: random rows).")
     var dataset: String?
 
+    @Option(help: "A schema (TOML) for a shop's CSV log given as --dataset (docs/YOUR-DATA.md).")
+    var schema: String?
+
     @Option(name: .customLong("data-dir"), help: "Directory holding obd/.")
     var dataDirectory: String?
 
@@ -222,6 +225,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         if let dataset {
             var options = try DatasetOptions.parse([dataset])
             options.dataDirectory = dataDirectory
+            options.schema = schema
             data = try options.load()
         }
         if recommend { return (.recommend, RequestPayloads.recommend(data), 1) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import RecClient
+import RecData
 import RecTransport
 import RecWire
 
@@ -11,8 +12,11 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Submit a training job: N workers train on shards and average every H local steps.",
         discussion: """
-            DATASET is a built-in name (obd:random/all, synthetic:users=100000,seed=7, …) or a local CSV file \
-            with a `label` column, which is uploaded to the broker in checksummed chunks first.
+            DATASET is what every command's --dataset is: a built-in name (obd:random/all, \
+            synthetic:users=100000,seed=7, …), a shop's CSV log with --schema (or in OBD's layout, detected), or a \
+            CSV of numeric features with a `label` column. Local files are uploaded to the broker in checksummed \
+            chunks first; a log goes with its catalogue and schema, and the workers split it by time, fit the \
+            feature specification on its training part and put it in the model, so promote then recommend work.
             """)
 
     @OptionGroup var connection: BrokerOptions
@@ -20,8 +24,14 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "mlp or dqn.")
     var model = "mlp"
 
-    @Option(help: "A built-in dataset name or a local CSV file.")
+    @Option(help: "A built-in dataset name, a shop's CSV log (with --schema) or a numeric CSV with a label column.")
     var dataset: String
+
+    @Option(help: "A schema (TOML) for a shop's CSV log; its catalogue file is uploaded too (docs/YOUR-DATA.md).")
+    var schema: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory holding obd/, to print a built-in dataset's split.")
+    var dataDirectory: String?
 
     @Option(help: "Passes over each replica's shard.")
     var epochs = 10
@@ -44,7 +54,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Seed for initialisation, split and shuffling.")
     var seed: UInt64 = 0
 
-    @Option(help: "Fraction of rows held out for validation.")
+    @Option(help: "Fraction of a feature matrix's rows held out at random (logs are split by time).")
     var validation = 0.2
 
     @Option(help: "A round closes after this many ms with the replicas that answered.")
@@ -81,13 +91,20 @@ struct TrainCommand: AsyncParsableCommand {
                 }
                 hiddenSizes = parts.compactMap { $0 }
             }
-            let client = try await connection.connect()
-            defer { client.close() }
-            var name = dataset
             if model == "dqn" && !dataset.hasPrefix("synthetic:") {
                 throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: .usage)
             }
-            if FileManager.default.fileExists(atPath: dataset) {
+            let local = try resolveLocally()  // before connecting: a bad dataset is reported at once
+            let client = try await connection.connect()
+            defer { client.close() }
+            var name = dataset
+            var logSchema: String? = nil
+            var catalogue: String? = nil
+            if let files = local {
+                name = "sha256:" + (try await DatasetUpload.upload(path: files.log, client: client))
+                catalogue = "sha256:" + (try await DatasetUpload.upload(path: files.catalogue, client: client))
+                logSchema = files.schemaText
+            } else if FileManager.default.fileExists(atPath: dataset) {
                 name = "sha256:" + (try await DatasetUpload.upload(path: dataset, client: client))
             }
             var spec = TrainJobSpec(
@@ -97,6 +114,8 @@ struct TrainCommand: AsyncParsableCommand {
             spec.epsilonEnd = epsilonEnd
             spec.epsilonDecaySteps = epsilonDecaySteps
             spec.replayCapacity = replayCapacity
+            spec.schema = logSchema
+            spec.catalogue = catalogue
             if let problem = spec.problem { throw CommandFailure(problem, exitCode: .usage) }
             let job = try await client.control(ControlRequest(.train, train: spec), as: JobView.self)
             if follow {
@@ -107,6 +126,32 @@ struct TrainCommand: AsyncParsableCommand {
                 CommandOutput.printLine(job.job)
             }
         }
+    }
+}
+
+extension TrainCommand {
+    /// Resolves the dataset as every command does and prints its kind and split; returns the files to upload for a
+    /// log read from disk (`nil` for a built-in name or a feature matrix). A built-in name the client cannot read
+    /// (the workers hold the data) is passed on without a split line.
+    func resolveLocally() throws -> DatasetResolver.LogFiles? {
+        if model == "dqn" { return nil }
+        var options = try DatasetOptions.parse([dataset])
+        options.dataDirectory = dataDirectory
+        options.schema = schema
+        let isFile = !(dataset.hasPrefix("obd:") || dataset.hasPrefix("synthetic"))
+        if !isFile && schema == nil {
+            // A simulated log's split follows from its row count; there is no need to simulate it here.
+            if case .synthetic(_, let rows, _)? = try? DatasetSpecifier(parsing: dataset) {
+                DatasetOptions.announce(dataset, kind: .synthetic, sizes: DatasetSplit.standard.sizes(rows: rows))
+                return nil
+            }
+            guard let resolved = try? options.resolver().resolve(dataset), case .logs(let data, let kind, _) = resolved
+            else { return nil }
+            DatasetOptions.announce(dataset, kind: kind, sizes: data.sizes)
+            return nil
+        }
+        if case .logs(_, _, let files) = try options.resolve() { return files }
+        return nil
     }
 }
 

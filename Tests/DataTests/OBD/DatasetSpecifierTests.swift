@@ -46,7 +46,7 @@ struct DatasetSpecifierTests {
             obdDirectory: "/nonexistent")
         let d = DatasetDescription(data)
         #expect(d.rows == 3_000 && d.items == 8 && d.positions == 3 && d.contextWidth == 20)
-        #expect(d.trainRows == 2_100 && d.coldStartRows + d.warmRows == 3_000)
+        #expect(d.trainRows == 1_800 && d.validationRows == 300 && d.testRows == 900 && d.coldStartRows + d.warmRows == 3_000)
     }
 
     @Test("the fixture CSV describes as OBD does")

@@ -35,18 +35,26 @@ struct WorkerCoreControlTests {
         assignment.datasetIncluded = false
         harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [6], [7]])
         #expect(harness.background.count == 2)
-        if case .round(let first, let state, let dataset) = harness.background[0] {
-            #expect(first.round == 2 && state == [4] && dataset == [5])
+        if case .round(let first, let state, let dataset, let catalogue) = harness.background[0] {
+            #expect(first.round == 2 && state == [4] && dataset == [5] && catalogue == nil)
         } else {
             Issue.record("expected a round")
         }
-        if case .round(_, let state, let dataset) = harness.background[1] {
-            #expect(state == [6] && dataset == nil)
+        if case .round(_, let state, let dataset, let catalogue) = harness.background[1] {
+            #expect(state == [6] && dataset == nil && catalogue == nil)
+        } else {
+            Issue.record("expected a round")
+        }
+        // A shop's log brings its catalogue as frame 4, only with the dataset.
+        assignment.datasetIncluded = true
+        harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [4], [5], [8]])
+        if case .round(_, _, let dataset, let catalogue) = harness.background[2] {
+            #expect(dataset == [5] && catalogue == [8])
         } else {
             Issue.record("expected a round")
         }
         harness.receive(Header(command: .trainRound), [Array("{}".utf8)])
-        #expect(harness.background.count == 2)
+        #expect(harness.background.count == 3)
         #expect(harness.logs.contains { $0.message == "malformed TRAIN_ROUND message ignored" })
     }
 

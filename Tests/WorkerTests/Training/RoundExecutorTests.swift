@@ -163,11 +163,12 @@ struct RoundExecutorTests {
         #expect(result.report.error == nil, "\(result.report.error ?? "")")
         #expect(result.report.samples == 3 * 64)
         let metrics = try #require(result.report.metrics)
-        #expect(metrics["val_rows"] == 80)  // 400 rows, 20% held out
+        #expect(metrics["val_rows"] == 40)  // 400 rows split by time: 240 train, 40 validation, 120 test left out
         #expect(metrics["auc"] != nil && metrics["val_loss"] != nil)
         let resolved = try #require(
             cache.resolved(.init(dataset: spec.dataset, seed: spec.seed, validation: spec.validation)))
         let featureSpec = try FeatureSpec.decode(resolved.featureSpec)
         #expect(featureSpec.width == resolved.inputWidth)
+        #expect(resolved.split.train.count == 240 && resolved.split.validation.count == 40)
     }
 }

@@ -337,7 +337,10 @@ class Client(_Base):
     def train(self, dataset, schema=None, *, timeout: Optional[float] = None, **options) -> "Job":
         """Submits a training job. ``dataset`` is a dataset name (``sha256:…``, ``obd:random/all``,
         ``synthetic:…``), a local CSV file or a numeric pandas DataFrame with a ``label`` column, either
-        of which is uploaded first. ``options``: ``model``, ``epochs``,
+        of which is uploaded first. With ``schema`` (a TOML file's path or TOML text, docs/YOUR-DATA.md),
+        ``dataset`` is a shop's impression log, uploaded with the catalogue the schema names; the model
+        then carries its feature specification, so ``recommend`` works once it is promoted.
+        ``options``: ``model``, ``epochs``,
         ``batch``, ``lr``, ``hidden``, ``workers``, ``sync_every``, ``seed``, ``validation``, ``promote``,
         ``round_timeout_ms`` (PROTOCOL.md, "CONTROL requests"). Returns a :class:`Job`; ``job.follow()``
         yields its progress."""

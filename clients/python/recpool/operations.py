@@ -313,9 +313,9 @@ def train_spec(dataset: str, schema=None, *, model="mlp", epochs=10, batch=32, l
     """The ``train`` argument of CONTROL ``train`` (PROTOCOL.md, "CONTROL requests").
 
     Every key the spec lists is sent; ``hidden`` is ``null`` for the server's default. ``schema`` (a
-    declared feature schema) is sent only when given: servers that do not know it refuse the job
-    with ``BAD_REQUEST``. ``extra`` holds model-specific keys (for ``dqn``: ``gamma``, ``epsilon_end``,
-    ``epsilon_decay_steps``, ``replay_capacity``).
+    shop's schema as TOML text) is sent only when given, with ``catalogue`` (``sha256:<hex>`` of the
+    uploaded catalogue) in ``extra``. ``extra`` also holds model-specific keys (for ``dqn``: ``gamma``,
+    ``epsilon_end``, ``epsilon_decay_steps``, ``replay_capacity``).
     """
     if not isinstance(dataset, str) or not dataset:
         raise InvalidRequest("dataset must be a dataset name such as sha256:<hex> or obd:random/all")
@@ -361,10 +361,52 @@ def upload_path(path, *, timeout=None):
     return (yield from upload_bytes(data, os.path.basename(str(path)), timeout=timeout))
 
 
+def read_schema(schema):
+    """A shop's schema (docs/YOUR-DATA.md) as ``(toml_text, catalogue_path)``: ``schema`` is a path to the
+    TOML file, or the TOML text itself. The catalogue is the ``[catalogue] file``, relative to the schema
+    file's folder (to the current directory for text). Raises ``InvalidRequest`` naming the problem."""
+    import tomllib
+
+    if isinstance(schema, os.PathLike) or (isinstance(schema, str) and "\n" not in schema
+                                           and os.path.isfile(schema)):
+        path = os.fspath(schema)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise InvalidRequest(f"cannot read the schema {path}: {error.strerror}") from None
+        base = os.path.dirname(os.path.abspath(path))
+    elif isinstance(schema, str):
+        text, base = schema, os.getcwd()
+    else:
+        raise InvalidRequest("schema must be the path of a TOML file or TOML text")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidRequest(f"the schema is not valid TOML: {error}") from None
+    catalogue = document.get("catalogue")
+    file = catalogue.get("file") if isinstance(catalogue, dict) else None
+    if not isinstance(file, str) or not file:
+        raise InvalidRequest("the schema's [catalogue] names no file")
+    return text, os.path.join(base, file)
+
+
 def train(dataset, schema=None, *, timeout=None, **options):
     """Generator of ``train``: uploads ``dataset`` first when it is a local file or a pandas DataFrame
     (numeric, with a ``label`` column), then submits the job and returns the job document (stored
-    durably before the reply)."""
+    durably before the reply). With ``schema`` (a TOML file's path or TOML text), ``dataset`` is a
+    shop's impression log: the log and the catalogue the schema names are uploaded, and the job gets
+    the schema's text and ``catalogue`` (``sha256:<hex>``)."""
+    if schema is not None:
+        text, catalogue_path = read_schema(schema)
+        path = os.fspath(dataset) if isinstance(dataset, (str, os.PathLike)) else None
+        if path is None or not os.path.isfile(path):
+            raise InvalidRequest("with a schema, dataset must be the path of the impression log CSV")
+        name = yield from upload_path(path, timeout=timeout)
+        catalogue = yield from upload_path(catalogue_path, timeout=timeout)
+        spec = train_spec(name, text, catalogue=catalogue, **options)
+        (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]
+        return job
     name = os.fspath(dataset) if isinstance(dataset, os.PathLike) else dataset
     if hasattr(dataset, "columns") and hasattr(dataset, "to_numpy"):  # a pandas DataFrame with a label column
         from .frames import csv_bytes

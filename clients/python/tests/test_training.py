@@ -135,3 +135,65 @@ def test_train_takes_a_dataframe_with_a_label_column(trainer):
     assert final["state"] == "completed" and final["spec"]["dataset"].startswith("sha256:")
     with pytest.raises(recpool.InvalidRequest, match="label"):
         trainer.train(frame.drop(columns=["label"]))
+
+
+SHOP_SCHEMA = """
+[logs]
+timestamp = "ts"
+item = "sku"
+position = "slot"
+click = "clicked"
+propensity = "p"
+user = "visitor"
+[logs.user_features]
+device = "categorical"
+age = "numeric"
+[catalogue]
+file = "items.csv"
+item = "sku"
+[catalogue.item_features]
+price = "numeric"
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """A shop's impression log (400 rows over 6 items, newest first), its catalogue and its schema."""
+    folder = tmp_path_factory.mktemp("shop")
+    rng = np.random.default_rng(5)
+    lines = ["ts,sku,slot,clicked,p,visitor,device,age"]
+    for t in reversed(range(400)):
+        device = ["ios", "android", "web"][t % 3]
+        sku = int(rng.integers(6))
+        clicked = int(rng.random() < (0.3 if (device == "ios" and sku < 2) else 0.05))
+        lines.append(f"{10_000 + t},{sku},{t % 2},{clicked},{1 / 6:.6f},u{t % 25},{device},{18 + t % 50}")
+    (folder / "logs.csv").write_text("\n".join(lines) + "\n")
+    (folder / "items.csv").write_text("sku,price\n" + "".join(f"{i},{5 + 2 * i}\n" for i in range(6)))
+    (folder / "shop.toml").write_text(SHOP_SCHEMA)
+    return folder
+
+
+def test_train_with_a_schema_uploads_log_and_catalogue_and_the_promoted_model_recommends(trainer, shop):
+    import hashlib
+
+    job = trainer.train(shop / "logs.csv", shop / "shop.toml", epochs=2, batch=16, workers=2, sync_every=10,
+                        seed=4, promote=True)
+    spec = job.document["spec"]
+    assert spec["schema"] == SHOP_SCHEMA
+    assert spec["catalogue"] == "sha256:" + hashlib.sha256((shop / "items.csv").read_bytes()).hexdigest()
+    assert spec["dataset"] == "sha256:" + hashlib.sha256((shop / "logs.csv").read_bytes()).hexdigest()
+    final = list(job.follow(interval=0.1))[-1]
+    assert final["state"] == "completed", final
+    version = final["model_version"]
+    assert final["metrics"]["val_rows"] == 40  # 400 rows split by time: 240 train, 40 validation, 120 test
+    rounds = trainer.job(job.id)["rounds"]
+    assert rounds[-1]["metrics"] == final["metrics"]  # the job's final metrics are its last round's
+    slate = wait_for(lambda: trainer.recommend({"device": "ios", "age": "30"}, events=[(1, 30.0)], top=3,
+                                               min_version=version),
+                     what="the trained version to recommend")
+    assert slate.model_version == version and len(slate.items) == 3
+
+
+def test_a_schema_text_without_a_catalogue_file_is_refused_before_anything_is_sent(trainer, shop):
+    with pytest.raises(recpool.InvalidRequest, match="catalogue"):
+        trainer.train(shop / "logs.csv", "[logs]\ntimestamp = 'ts'\n")

@@ -1,0 +1,147 @@
+import Foundation
+import TOMLKit
+
+extension DataSchema {
+    /// The keys `[logs]` takes (besides the `user_features` table).
+    static let logKeys: Set<String> = [
+        "timestamp", "item", "position", "click", "reward", "propensity", "dwell", "session", "user",
+        "affinity_prefix", "ignore", "user_features",
+    ]
+    /// The keys `[catalogue]` takes.
+    static let catalogueKeys: Set<String> = ["file", "item", "ignore", "item_features"]
+
+    /// Reads a schema file.
+    /// - Throws: `DataError.schema` naming the file and the problem (unreadable, TOML syntax, a missing role, an
+    ///   unknown key or feature kind).
+    public static func read(path: String) throws(DataError) -> DataSchema {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else { throw .schema("\(path): cannot read the schema file") }
+        return try parse(text, path: path)
+    }
+
+    /// Parses schema TOML; `path` only labels errors.
+    /// - Throws: `DataError.schema`.
+    public static func parse(_ text: String, path: String) throws(DataError) -> DataSchema {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw .schema("\(path):\(error.source.begin.line): \(error.description)")
+        } catch {
+            throw .schema("\(path): \(error)")
+        }
+        for key in root.keys where key != "logs" && key != "catalogue" {
+            throw .schema("\(path): unknown table or key '\(key)' (a schema has [logs] and [catalogue])")
+        }
+        guard let logs = root["logs"]?.table else { throw .schema("\(path): no [logs] table") }
+        guard let catalogue = root["catalogue"]?.table else { throw .schema("\(path): no [catalogue] table") }
+        let reader = Reader(path: path)
+        try reader.onlyKeys(logs, Self.logKeys, table: "logs")
+        try reader.onlyKeys(catalogue, Self.catalogueKeys, table: "catalogue")
+        let click = try reader.string(logs, "click", table: "logs", required: false)
+        let reward = try reader.string(logs, "reward", table: "logs", required: false)
+        guard (click == nil) != (reward == nil) else {
+            throw .schema("\(path): [logs] needs exactly one of 'click' (0/1) or 'reward' (a number ≥ 0)")
+        }
+        return DataSchema(
+            logs: Logs(
+                timestamp: try reader.required(logs, "timestamp", table: "logs"),
+                item: try reader.required(logs, "item", table: "logs"),
+                position: try reader.required(logs, "position", table: "logs"),
+                outcome: click ?? reward!, isReward: reward != nil,
+                propensity: try reader.required(logs, "propensity", table: "logs"),
+                dwell: try reader.string(logs, "dwell", table: "logs", required: false),
+                session: try reader.string(logs, "session", table: "logs", required: false),
+                user: try reader.string(logs, "user", table: "logs", required: false),
+                affinityPrefix: try reader.string(logs, "affinity_prefix", table: "logs", required: false),
+                userFeatures: try reader.features(logs, "user_features", table: "logs"),
+                ignore: try reader.strings(logs, "ignore", table: "logs")),
+            catalogue: Catalogue(
+                file: try reader.required(catalogue, "file", table: "catalogue"),
+                item: try reader.required(catalogue, "item", table: "catalogue"),
+                itemFeatures: try reader.features(catalogue, "item_features", table: "catalogue"),
+                ignore: try reader.strings(catalogue, "ignore", table: "catalogue")))
+    }
+
+    /// The schema as TOML text, in the layout `parse` reads (what `recpool data schema --infer` prints).
+    public func toml() -> String {
+        func quoted(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        func key(_ s: String) -> String {
+            s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" }
+                && !s.isEmpty ? s : quoted(s)
+        }
+        var lines = ["[logs]"]
+        for (role, column) in logs.roles { lines.append("\(role) = \(quoted(column))") }
+        if let prefix = logs.affinityPrefix { lines.append("affinity_prefix = \(quoted(prefix))") }
+        lines.append("ignore = [\(logs.ignore.map(quoted).joined(separator: ", "))]")
+        lines.append("")
+        lines.append("[logs.user_features]")
+        for f in logs.userFeatures { lines.append("\(key(f.name)) = \"\(f.kind.rawValue)\"") }
+        lines.append("")
+        lines.append("[catalogue]")
+        lines.append("file = \(quoted(catalogue.file))")
+        lines.append("item = \(quoted(catalogue.item))")
+        lines.append("ignore = [\(catalogue.ignore.map(quoted).joined(separator: ", "))]")
+        lines.append("")
+        lines.append("[catalogue.item_features]")
+        for f in catalogue.itemFeatures { lines.append("\(key(f.name)) = \"\(f.kind.rawValue)\"") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Typed access to a schema's TOML tables, naming the file and key in every error.
+private struct Reader {
+    var path: String
+
+    func onlyKeys(_ table: TOMLTable, _ known: Set<String>, table name: String) throws(DataError) {
+        for key in table.keys.sorted() where !known.contains(key) {
+            throw .schema(
+                "\(path): unknown key '\(key)' in [\(name)] (it takes \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func string(_ table: TOMLTable, _ key: String, table name: String, required: Bool) throws(DataError) -> String? {
+        guard let value = table[key] else {
+            if required { throw .schema("\(path): [\(name)] has no '\(key)'") }
+            return nil
+        }
+        guard let text = value.string else {
+            throw .schema("\(path): [\(name)] \(key) must be a column name (a string)")
+        }
+        return text
+    }
+
+    func required(_ table: TOMLTable, _ key: String, table name: String) throws(DataError) -> String {
+        try string(table, key, table: name, required: true)!
+    }
+
+    func strings(_ table: TOMLTable, _ key: String, table name: String) throws(DataError) -> [String] {
+        guard let value = table[key] else { return [] }
+        guard let array = value.array else {
+            throw .schema("\(path): [\(name)] \(key) must be an array of column names")
+        }
+        var out: [String] = []
+        for item in array {
+            guard let text = item.string else {
+                throw .schema("\(path): [\(name)] \(key) holds a value that is not a string")
+            }
+            out.append(text)
+        }
+        return out
+    }
+
+    func features(_ table: TOMLTable, _ key: String, table name: String) throws(DataError) -> [DataSchema.Feature] {
+        guard let value = table[key] else { return [] }
+        guard let features = value.table else { throw .schema("\(path): [\(name).\(key)] must be a table") }
+        var out: [DataSchema.Feature] = []
+        for column in features.keys.sorted() {
+            guard let text = features[column]?.string, let kind = DataSchema.FeatureKind(rawValue: text) else {
+                throw .schema("\(path): [\(name).\(key)] \(column) must be \"categorical\" or \"numeric\"")
+            }
+            out.append(DataSchema.Feature(column, kind))
+        }
+        return out
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import TOMLKit
+
+/// The roles of a shop's columns: which column of the impression log is the timestamp, the item, the slot, the
+/// click, the propensity and each user feature, and which column of the catalogue is the item id and each item
+/// feature. Read from a small TOML file (docs/YOUR-DATA.md):
+///
+/// ```toml
+/// [logs]
+/// timestamp = "timestamp"
+/// item = "item_id"
+/// position = "position"
+/// click = "click"                 # or reward = "revenue"
+/// propensity = "propensity_score"
+/// ignore = ["row"]
+/// [logs.user_features]
+/// device = "categorical"
+/// age = "numeric"
+/// [catalogue]
+/// file = "item_context.csv"       # relative to the schema file
+/// item = "item_id"
+/// [catalogue.item_features]
+/// price = "numeric"
+/// ```
+///
+/// Every column of each file must be named by a role or listed in `ignore`; `LogLoader` names any column that is
+/// neither, and any role whose column is missing.
+public struct DataSchema: Sendable, Equatable {
+    /// How a feature column is encoded.
+    public enum FeatureKind: String, Sendable, Equatable, CaseIterable {
+        /// One-hot over the training vocabulary, plus an unknown bucket.
+        case categorical
+        /// z-scored with the training mean and standard deviation.
+        case numeric
+    }
+
+    /// A feature column and its kind.
+    public struct Feature: Sendable, Equatable {
+        /// The column name.
+        public var name: String
+        /// How it is encoded.
+        public var kind: FeatureKind
+
+        /// Creates a feature.
+        public init(_ name: String, _ kind: FeatureKind) {
+            self.name = name
+            self.kind = kind
+        }
+    }
+
+    /// The impression log's columns.
+    public struct Logs: Sendable, Equatable {
+        /// When the impression happened: numbers, or text that sorts in time order (ISO 8601).
+        public var timestamp: String
+        /// The shown item's id (an integer id of the catalogue).
+        public var item: String
+        /// The slot it was shown in (any integers; their dense rank is the 0-based position).
+        public var position: String
+        /// The outcome column: a 0/1 click, or (with `isReward`) a non-negative reward, positive meaning engaged.
+        public var outcome: String
+        /// Whether `outcome` was given as `reward` rather than `click`.
+        public var isReward: Bool
+        /// The logging policy's probability of the shown item, in (0, 1].
+        public var propensity: String
+        /// Seconds the user spent on the item (optional).
+        public var dwell: String?
+        /// A session id (optional; recorded, not used by the model).
+        public var session: String?
+        /// A user id (optional): without `affinityPrefix`, a user's earlier clicks become their history.
+        public var user: String?
+        /// The prefix of per-item history columns `PREFIX0`, `PREFIX1`, … (OBD's `user-item_affinity_`), optional.
+        public var affinityPrefix: String?
+        /// User features, in the log's column order once a header is seen.
+        public var userFeatures: [Feature]
+        /// Columns deliberately not used.
+        public var ignore: [String]
+
+        /// Creates the log roles.
+        public init(
+            timestamp: String, item: String, position: String, outcome: String, isReward: Bool = false,
+            propensity: String, dwell: String? = nil, session: String? = nil, user: String? = nil,
+            affinityPrefix: String? = nil, userFeatures: [Feature], ignore: [String] = []
+        ) {
+            self.timestamp = timestamp
+            self.item = item
+            self.position = position
+            self.outcome = outcome
+            self.isReward = isReward
+            self.propensity = propensity
+            self.dwell = dwell
+            self.session = session
+            self.user = user
+            self.affinityPrefix = affinityPrefix
+            self.userFeatures = userFeatures
+            self.ignore = ignore
+        }
+
+        /// The single columns each role names, as (role, column) pairs.
+        public var roles: [(role: String, column: String)] {
+            var out = [
+                ("timestamp", timestamp), ("item", item), ("position", position),
+                (isReward ? "reward" : "click", outcome), ("propensity", propensity),
+            ]
+            for (role, column) in [("dwell", dwell), ("session", session), ("user", user)] {
+                if let column { out.append((role, column)) }
+            }
+            return out
+        }
+    }
+
+    /// The item catalogue's columns.
+    public struct Catalogue: Sendable, Equatable {
+        /// The catalogue CSV, relative to the schema file (or absolute).
+        public var file: String
+        /// The item id column: integers `0..<n`, each once.
+        public var item: String
+        /// Item features.
+        public var itemFeatures: [Feature]
+        /// Columns deliberately not used.
+        public var ignore: [String]
+
+        /// Creates the catalogue roles.
+        public init(file: String, item: String, itemFeatures: [Feature], ignore: [String] = []) {
+            self.file = file
+            self.item = item
+            self.itemFeatures = itemFeatures
+            self.ignore = ignore
+        }
+    }
+
+    /// The log's roles.
+    public var logs: Logs
+    /// The catalogue's roles.
+    public var catalogue: Catalogue
+
+    /// Creates a schema.
+    public init(logs: Logs, catalogue: Catalogue) {
+        self.logs = logs
+        self.catalogue = catalogue
+    }
+}

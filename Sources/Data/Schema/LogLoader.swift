@@ -1,0 +1,246 @@
+import Foundation
+
+/// Reads a shop's impression log and item catalogue as a ``BanditDataset``, the roles of their columns given by a
+/// ``DataSchema``. The Open Bandit Dataset is the case ``DataSchema/openBanditDataset``, and gives exactly obp
+/// 0.5.7's features:
+///
+/// - rows are sorted by timestamp (numerically when every timestamp is a number, else as text, which orders ISO 8601
+///   times), ties keeping their file order;
+/// - action = the item id; position = dense rank of the slot − 1; reward = the click (or reward); pscore = the
+///   propensity;
+/// - context = one-hot categorical user features with the first sorted category dropped, then the numeric ones;
+/// - action context = label-encoded categorical item features, then the numeric ones, each group in file order;
+/// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's earlier engagements per
+///   item (a positive outcome, or a dwell of at least `engagedSeconds`).
+///
+/// Every column must have a role or be ignored: a column of neither kind throws `DataError.schema` naming it, and a
+/// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the
+/// file, line and column. Nothing partial is returned.
+public enum LogLoader {
+    /// Reads the two files and builds the dataset.
+    /// - Parameters:
+    ///   - logFile: The impression log CSV.
+    ///   - catalogueFile: The catalogue CSV (the schema's `file`, already resolved against the schema's folder).
+    ///   - schema: The roles.
+    ///   - name: The dataset's label.
+    ///   - engagedSeconds: The dwell that makes an earlier view count as engagement (user-history affinity).
+    /// - Throws: `DataError`.
+    public static func load(
+        logFile: String, catalogueFile: String, schema: DataSchema, name: String, engagedSeconds: Double = 10
+    ) throws(DataError) -> BanditDataset {
+        let catalogue = try CSVTable.read(path: catalogueFile)
+        let log = try CSVTable.read(path: logFile)
+        return try build(log: log, catalogue: catalogue, schema: schema, name: name, engagedSeconds: engagedSeconds)
+    }
+
+    /// Builds the dataset from parsed tables.
+    /// - Throws: `DataError`.
+    public static func build(
+        log: CSVTable, catalogue: CSVTable, schema: DataSchema, name: String, engagedSeconds: Double = 10
+    ) throws(DataError) -> BanditDataset {
+        let items = try ItemTable(catalogue, schema: schema.catalogue)
+        return try LogTable(log, schema: schema.logs, nActions: items.count).dataset(
+            items: items, name: name, engagedSeconds: engagedSeconds)
+    }
+
+    /// Checks that every column of `table` has a role or is ignored, and every named column exists.
+    static func checkColumns(
+        _ table: CSVTable, named: [String], prefix: String?, ignore: [String], section: String
+    ) throws(DataError) {
+        let header = Set(table.header)
+        // A role's missing column is the CSV reader's own error, naming the file and the column.
+        for column in named + ignore where !header.contains(column) {
+            throw .file(.missingColumn(path: table.path, name: column))
+        }
+        var seen = Set<String>()
+        for column in named {
+            guard seen.insert(column).inserted else {
+                throw .schema("the schema's [\(section)] gives column '\(column)' two roles")
+            }
+        }
+        let known = Set(named + ignore)
+        for column in table.header where !known.contains(column) && !(prefix.map(column.hasPrefix) ?? false) {
+            throw .schema(
+                "\(table.path): column '\(column)' has no role in the schema's [\(section)]; name it as a feature or "
+                    + "add it to ignore")
+        }
+    }
+}
+
+/// The catalogue: items `0..<count` and their label-coded and numeric features.
+struct ItemTable {
+    var count: Int
+    var actionContext: FeatureMatrix
+    var numericColumns: Int
+
+    init(_ table: CSVTable, schema: DataSchema.Catalogue) throws(DataError) {
+        let features = schema.itemFeatures.sorted {
+            (table.header.firstIndex(of: $0.name) ?? 0) < (table.header.firstIndex(of: $1.name) ?? 0)
+        }
+        try LogLoader.checkColumns(
+            table, named: [schema.item] + features.map(\.name), prefix: nil, ignore: schema.ignore,
+            section: "catalogue")
+        guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
+        let idColumn = try table.column(schema.item)
+        var order = [Int?](repeating: nil, count: table.rows.count)
+        for row in table.rows.indices {
+            let id = try table.integer(row: row, column: idColumn)
+            guard id >= 0 && id < table.rows.count, order[id] == nil else {
+                throw table.invalid(
+                    row: row, column: idColumn, reason: "is not a unique item id in 0..<\(table.rows.count)")
+            }
+            order[id] = row
+        }
+        let rowOfItem = order.map { $0! }
+        var categorical: [Int] = []
+        var numeric: [Int] = []
+        for feature in features {
+            let column = try table.column(feature.name)
+            if feature.kind == .categorical { categorical.append(column) } else { numeric.append(column) }
+        }
+        let codes = CategoricalColumns(
+            names: categorical.map { table.header[$0] },
+            rows: rowOfItem.map { r in categorical.map { table.rows[r][$0] } })
+        var values: [Float] = []
+        for item in rowOfItem.indices {
+            for column in categorical.indices { values.append(Float(codes.codes[item * categorical.count + column])) }
+            for column in numeric { values.append(Float(try table.double(row: rowOfItem[item], column: column))) }
+        }
+        count = rowOfItem.count
+        numericColumns = numeric.count
+        actionContext = FeatureMatrix(
+            rows: count, columnNames: codes.names + numeric.map { table.header[$0] }, values: values)
+    }
+}
+
+/// The impression log's columns, resolved against its header.
+struct LogTable {
+    var table: CSVTable
+    var schema: DataSchema.Logs
+    var nActions: Int
+    var categorical: [Int]
+    var numeric: [Int]
+    var affinityColumns: [Int]
+
+    init(_ table: CSVTable, schema: DataSchema.Logs, nActions: Int) throws(DataError) {
+        let position = { (name: String) in table.header.firstIndex(of: name) ?? Int.max }
+        let features = schema.userFeatures.sorted { position($0.name) < position($1.name) }
+        guard !features.isEmpty else {
+            throw .schema("the schema's [logs.user_features] is empty: name at least one user feature")
+        }
+        try LogLoader.checkColumns(
+            table, named: schema.roles.map(\.column) + features.map(\.name), prefix: schema.affinityPrefix,
+            ignore: schema.ignore, section: "logs")
+        guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no rows") }
+        self.table = table
+        self.schema = schema
+        self.nActions = nActions
+        categorical = features.filter { $0.kind == .categorical }.map { position($0.name) }
+        numeric = features.filter { $0.kind == .numeric }.map { position($0.name) }
+        affinityColumns = []
+        if let prefix = schema.affinityPrefix {
+            for item in 0..<nActions { affinityColumns.append(try table.column("\(prefix)\(item)")) }
+        }
+    }
+
+    /// Row indices in time order: numeric timestamps numerically, else as text (Python's string order); ties keep
+    /// file order.
+    func timeOrder() throws(DataError) -> [Int] {
+        let column = try table.column(schema.timestamp)
+        let texts = table.rows.map { $0[column] }
+        let numbers = texts.map { Double($0) }
+        if numbers.allSatisfy({ $0?.isFinite ?? false }) {
+            let values = numbers.map { $0! }
+            return table.rows.indices.sorted { values[$0] == values[$1] ? $0 < $1 : values[$0] < values[$1] }
+        }
+        return table.rows.indices.sorted {
+            texts[$0] == texts[$1] ? $0 < $1 : CategoricalColumns.precedes(texts[$0], texts[$1])
+        }
+    }
+
+    func dataset(items: ItemTable, name: String, engagedSeconds: Double) throws(DataError) -> BanditDataset {
+        let itemColumn = try table.column(schema.item)
+        let positionColumn = try table.column(schema.position)
+        let outcomeColumn = try table.column(schema.outcome)
+        let pscoreColumn = try table.column(schema.propensity)
+        let dwellColumn = try schema.dwell.map { name throws(DataError) in try table.column(name) }
+        let userColumn = try schema.user.map { name throws(DataError) in try table.column(name) }
+        let order = try timeOrder()
+        var action: [Int] = []
+        var rawPosition: [Int] = []
+        var reward: [Double] = []
+        var pscore: [Double] = []
+        var affinity = SparseRows()
+        var numericValues: [Float] = []
+        var history: [String: [Int: Float]] = [:]
+        for row in order {
+            let item = try table.integer(row: row, column: itemColumn)
+            guard item >= 0 && item < nActions else {
+                throw table.invalid(
+                    row: row, column: itemColumn, reason: "is not an item id of the catalogue (0..<\(nActions))")
+            }
+            let outcome = try table.double(row: row, column: outcomeColumn)
+            if schema.isReward {
+                guard outcome >= 0 else { throw table.invalid(row: row, column: outcomeColumn, reason: "is negative") }
+            } else {
+                guard outcome == 0 || outcome == 1 else {
+                    throw table.invalid(row: row, column: outcomeColumn, reason: "is not 0 or 1")
+                }
+            }
+            let propensity = try table.double(row: row, column: pscoreColumn)
+            guard propensity > 0 && propensity <= 1 else {
+                throw table.invalid(row: row, column: pscoreColumn, reason: "is not a probability in (0, 1]")
+            }
+            guard propensity >= BanditDataset.minimumPropensity else {
+                throw table.invalid(
+                    row: row, column: pscoreColumn,
+                    reason:
+                        "is below the smallest usable propensity \(BanditDataset.minimumPropensity) (its importance weight would overflow)"
+                )
+            }
+            let dwell = try dwellColumn.map { column throws(DataError) in try table.double(row: row, column: column) }
+            if let dwell, let dwellColumn, dwell < 0 {
+                throw table.invalid(row: row, column: dwellColumn, reason: "is a negative dwell time")
+            }
+            action.append(item)
+            rawPosition.append(try table.integer(row: row, column: positionColumn))
+            reward.append(outcome)
+            pscore.append(propensity)
+            for column in numeric { numericValues.append(Float(try table.double(row: row, column: column))) }
+            if !affinityColumns.isEmpty {
+                var entries: [(Int, Float)] = []
+                for (item, column) in affinityColumns.enumerated() {
+                    let value = try table.double(row: row, column: column)
+                    if value != 0 { entries.append((item, Float(value))) }
+                }
+                affinity.append(entries)
+            } else if let userColumn {
+                let user = table.rows[row][userColumn]
+                let past = history[user] ?? [:]
+                affinity.append(past.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                if outcome > 0 || (dwell ?? 0) >= engagedSeconds { history[user, default: [:]][item, default: 0] += 1 }
+            } else {
+                affinity.append([])
+            }
+        }
+        let ranks = Dictionary(uniqueKeysWithValues: Set(rawPosition).sorted().enumerated().map { ($1, $0) })
+        let users = CategoricalColumns(
+            names: categorical.map { table.header[$0] }, rows: order.map { r in categorical.map { table.rows[r][$0] } })
+        let userNumeric = FeatureMatrix(
+            rows: order.count, columnNames: numeric.map { table.header[$0] }, values: numericValues)
+        var context = users.dummiesDroppingFirst()
+        if categorical.isEmpty {
+            context = userNumeric
+        } else if !numeric.isEmpty {
+            var values: [Float] = []
+            for row in 0..<order.count { values += context.row(row) + userNumeric.row(row) }
+            context = FeatureMatrix(
+                rows: order.count, columnNames: context.columnNames + userNumeric.columnNames, values: values)
+        }
+        return BanditDataset(
+            name: name, nActions: nActions, nPositions: ranks.count, action: action,
+            position: rawPosition.map { ranks[$0]! }, reward: reward, pscore: pscore, userFeatures: users,
+            context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
+            itemNumericColumns: items.numericColumns)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecModel
 import Shared
 
 /// Builds the request payloads a load test sends.

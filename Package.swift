@@ -199,13 +199,18 @@ let package = Package(
         ),
 
         // MARK: Tests
+        /// The test kit: the process-cluster fixture, a fake ROUTER peer, temporary folders,
+        /// `eventually { }` polling and seeded fuzzing. Test support only; no product ships it.
+        .target(name: "RecTestKit", dependencies: ["Shared", "RecModel"], path: "Tests/RecTestKit"),
+        .testTarget(name: "RecTestKitTests", dependencies: ["RecTestKit", "Shared"]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "Shared", "RecStore", "RecPolicy", "RecData", .product(name: "Logging", package: "swift-log"),
+                "Broker", "Shared", "RecStore", "RecPolicy", "RecData", "RecTestKit",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "Shared"]),
@@ -213,8 +218,8 @@ let package = Package(
             name: "ConfigTests",
             dependencies: ["RecConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "RecModel", "RecData", "RecPolicy"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "RecData", "RecPolicy"]),
-        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared"]),
-        .testTarget(name: "OnlineTests", dependencies: ["RecOnline", "RecPolicy", "RecData", "RecModel", "Shared"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "RecData", "RecPolicy", "RecTestKit"]),
+        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "Shared", "RecTestKit"]),
+        .testTarget(name: "OnlineTests", dependencies: ["RecOnline", "RecPolicy", "RecData", "RecModel", "Shared", "RecTestKit"]),
     ]
 )

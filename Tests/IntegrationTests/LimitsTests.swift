@@ -62,7 +62,7 @@ struct LimitsTests {
 
     @Test("seeded integer extremes in every header field: broker and worker stay up and every request gets exactly one well-formed reply")
     func integerExtremes() async throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["RECPOOL_FUZZ_SEED"] ?? "") ?? 0x1414_0001
+        let seed = FuzzSeed.seeds(count: 1, base: 0x1414_0001)[0]
         let cluster = ProcessCluster()
         defer { cluster.stop() }
         // The worker holds each batch up to 200 ms, so requests are in flight across the broker's
@@ -148,7 +148,7 @@ struct LimitsTests {
 
     @Test("a worker announcing extreme slots and versions and replying with extreme header fields: every request gets exactly one reply, the broker stays up")
     func workerFaceExtremes() async throws {
-        let seed: UInt64 = 0x1414_0002
+        let seed = FuzzSeed.seeds(count: 1, base: 0x1414_0002)[0]
         let cluster = ProcessCluster()
         defer { cluster.stop() }
         try cluster.startBroker()  // the fake worker is the only one, so it gets every request

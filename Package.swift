@@ -113,6 +113,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        /// The online-learning flags, declared once for `recpool-broker` and `recpool local`.
+        .target(
+            name: "OnlineFlags",
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/OnlineFlags"
+        ),
         /// What the executables share: the ZeroMQ layer, the wire protocol and the async client.
         .target(
             name: "Shared",
@@ -171,7 +177,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecData", "RecConfig",
+                "Broker", "Shared", "RecMetrics", "DaemonOptions", "RecData", "RecConfig", "OnlineFlags",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -189,7 +195,7 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy", "RecOnline", "RecConfig",
+                "Shared", "RecModel", "RecData", "RecLoad", "RecPolicy", "RecOnline", "RecConfig", "OnlineFlags",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,6 +209,7 @@ let package = Package(
         /// `eventually { }` polling and seeded fuzzing. Test support only; no product ships it.
         .target(name: "RecTestKit", dependencies: ["Shared", "RecModel"], path: "Tests/RecTestKit"),
         .testTarget(name: "RecTestKitTests", dependencies: ["RecTestKit", "Shared"]),
+        .testTarget(name: "OnlineFlagsTests", dependencies: ["OnlineFlags"]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),

@@ -1,8 +1,9 @@
 import ArgumentParser
-import DaemonOptions
 import Broker
+import DaemonOptions
 import Foundation
 import Logging
+import OnlineFlags
 import RecConfig
 import RecMetrics
 import ServiceLifecycle
@@ -108,6 +109,7 @@ struct BrokerCommand: AsyncParsableCommand {
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
+        _ = try online.settings()  // the online settings' own checks, named by flag
         if curveKey == nil && (allowClients != nil || allowTrainers != nil || allowWorkers != nil) {
             throw ValidationError("--allow-clients, --allow-trainers and --allow-workers need --curve-key")
         }

@@ -299,8 +299,8 @@ public final class WorkerSession: Sendable {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
         } catch {
             logger.warning("malformed message from broker", metadata: ["error": "\(error)"])
-            if let id = frames.first.flatMap(Header.salvageRequestId), frames.count > 0, frames[0].count > 4,
-                let command = Command(rawValue: frames[0][4] & ~Header.replyBit), command.isWorkerService
+            if let id = frames.first.flatMap(Header.salvageRequestId),
+                let command = frames.first.flatMap(Header.salvageCommand), command.isWorkerService
             {
                 // Even a request whose header does not decode gets its attempt echoed, when it has one.
                 let attempt = Header.salvageAttempt(frames[0]) ?? 0

@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "RecModel",
             dependencies: [
-                "CBLAS",
+                "CBLAS", "RecFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
@@ -59,6 +59,12 @@ let package = Package(
             name: "RecData",
             dependencies: ["RecModel"],
             path: "Sources/Data"
+        ),
+        /// Whole-file reads and atomic, durable writes over swift-system's `FileDescriptor`.
+        .target(
+            name: "RecFiles",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/Files"
         ),
         /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
         /// content-addressed blob files (datasets, checkpoints).
@@ -73,6 +79,7 @@ let package = Package(
         .target(
             name: "RecStore",
             dependencies: [
+                "RecFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -210,6 +217,9 @@ let package = Package(
         .target(name: "RecTestKit", dependencies: ["Shared", "RecModel"], path: "Tests/RecTestKit"),
         .testTarget(name: "RecTestKitTests", dependencies: ["RecTestKit", "Shared"]),
         .testTarget(name: "OnlineFlagsTests", dependencies: ["OnlineFlags"]),
+        .testTarget(
+            name: "RecFilesTests",
+            dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),

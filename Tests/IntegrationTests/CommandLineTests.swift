@@ -176,12 +176,20 @@ struct HealthTests {
         process.arguments = ["status", "--broker", cluster.endpoints.frontend, "--watch", "--json"]
         let out = Pipe()
         process.standardOutput = out
+        let printed = LockedBox(Data())
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            printed.withLock { $0.append(chunk) }
+        }
         try process.run()
-        try await Task.sleep(for: .milliseconds(2500))
+        // Interrupt once two snapshots are out.
+        try? await eventually(pollMs: 20, "two status lines") { printed.withLock { $0.count { $0 == 0x0A } } >= 2 }
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
         #expect(process.terminationStatus == 0)
-        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        let lines = String(decoding: printed.withLock { $0 } + rest, as: UTF8.self).split(separator: "\n")
         #expect(lines.count >= 2)
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
     }

@@ -45,7 +45,7 @@ final class SteadyLoad: Sendable {
 
     /// Waits until at least `count` requests have completed.
     func waitForCompleted(_ count: Int) async throws {
-        while completed < count { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually(timeoutMs: 120_000, pollMs: 10, "\(count) requests completed") { completed >= count }
     }
 
     /// Stops the lanes and returns the tally once every lane has finished its last request.

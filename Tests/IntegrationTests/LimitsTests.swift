@@ -328,10 +328,9 @@ struct LimitsTests {
         // Memory returns once the queue is empty (malloc_trim after the burst, within a second).
         _ = try await cluster.waitForStatus(client) { $0.queues.allSatisfy { $0.depth == 0 } }
         var after = Int.max
-        for _ in 0..<40 {
-            after = try #require(residentBytes(pid: broker))
-            if after - warm < 64 << 20 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try? await eventually(timeoutMs: 4000, pollMs: 100) {
+            after = residentBytes(pid: broker) ?? Int.max
+            return after - warm < 64 << 20
         }
         print("flood: \(count) × 16 MiB, \(statuses); broker RSS warm \(warm >> 20) MiB, peak \(peak >> 20) MiB, after \(after >> 20) MiB")
         #expect(after - warm < 64 << 20, "RSS after the flood \(after >> 20) MiB from \(warm >> 20) MiB")
@@ -356,10 +355,9 @@ struct LimitsTests {
         }
         #expect(steady.values.reduce(0, +) == 32, "\(steady)")
         var settled = Int.max
-        for _ in 0..<40 {
-            settled = try #require(residentBytes(pid: broker))
-            if settled - warm < 64 << 20 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try? await eventually(timeoutMs: 4000, pollMs: 100) {
+            settled = residentBytes(pid: broker) ?? Int.max
+            return settled - warm < 64 << 20
         }
         print("four at a time: 32 × 16 MiB, \(steady); broker RSS after \(settled >> 20) MiB")
         #expect(settled - warm < 64 << 20, "RSS after four at a time \(settled >> 20) MiB from \(warm >> 20) MiB")
@@ -408,12 +406,10 @@ struct LimitsTests {
             return (replies - statusReplies, counters["replies_dropped_hwm", default: 0] + counters["replies_undeliverable", default: 0])
         }
         var counters: [String: UInt64] = [:]
-        let start = Clocks.monotonicMicros()
-        while Clocks.monotonicMicros() - start < 240_000_000 {
+        try? await eventually(timeoutMs: 240_000, pollMs: 250) {
             counters = try await client.status(timeoutMs: 5000).counters
             let (delivered, dropped) = accounted(counters)
-            if delivered + dropped >= UInt64(count) { break }
-            try await Task.sleep(for: .milliseconds(250))
+            return delivered + dropped >= UInt64(count)
         }
         done.withLock { $0 = true }
         let peak = await sampled

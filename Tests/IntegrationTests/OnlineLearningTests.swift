@@ -13,10 +13,8 @@ struct OnlineLearningTests {
     static func onlinePool(_ cluster: ProcessCluster, state: URL, extra: [String] = []) async throws -> RecPoolClient {
         let client = try await cluster.startPool(
             brokerArguments: ["--online", "--state-dir", state.path] + extra, workers: ["w1", "w2"])
-        let start = Clocks.monotonicMicros()
-        while (try? await client.online(timeoutMs: 1000))?.replicas.count != 2 {
-            if Clocks.monotonicMicros() - start > 30_000_000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually(pollMs: 50, "two replicas serving the policy") {
+            (try? await client.online(timeoutMs: 1000))?.replicas.count == 2
         }
         return client
     }

@@ -71,11 +71,9 @@ struct OnlinePoolTests {
     static func waitForOnline(_ client: RecPoolClient, timeoutMs: UInt64 = 30_000, _ condition: (OnlineView) -> Bool)
         async throws -> OnlineView
     {
-        let start = Clocks.monotonicMicros()
-        while true {
-            if let view = try? await online(client), condition(view) { return view }
-            if Clocks.monotonicMicros() - start > timeoutMs * 1000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventuallyValue(timeoutMs: timeoutMs, pollMs: 50, "the online view's condition") {
+            guard let view = try? await online(client), condition(view) else { return nil }
+            return view
         }
     }
 

@@ -73,6 +73,7 @@ struct ScoringTests {
         _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
 
         // Steady load while one worker dies.
+        let progress = LockedBox(0)
         let load = Task {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for lane in 0..<4 {
@@ -81,6 +82,7 @@ struct ScoringTests {
                         for i in 0..<150 {
                             _ = try await client.score(rows: [Self.row(106, lane * 1000 + i)])
                             done += 1
+                            progress.withLock { $0 += 1 }
                         }
                         return done
                     }
@@ -88,7 +90,8 @@ struct ScoringTests {
                 return try await group.reduce(0, +)
             }
         }
-        try await Task.sleep(for: .milliseconds(150))
+        // Kill once the load is flowing (40 of its 600 requests answered).
+        try await eventually(pollMs: 5, "the load under way") { progress.withLock { $0 } >= 40 }
         cluster.kill("w1", signal: SIGKILL)
         let killedAt = Clocks.monotonicMicros()
         let status = try await cluster.waitForStatus(client, timeoutMs: 5000) { $0.workers.count == 1 }
@@ -231,6 +234,7 @@ struct RolloutTests {
         #expect(first.code == 0, "\(first.stderr)")
         _ = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 1 } && $0.workers.count == 2 }
 
+        let servedByFirst = LockedBox(0)
         let load = Task {
             try await withThrowingTaskGroup(of: [UInt64].self) { group in
                 for lane in 0..<4 {
@@ -240,6 +244,7 @@ struct RolloutTests {
                         for i in 0..<20_000 {
                             let scores = try await client.score(rows: [[Float(lane) / 4, Float(i % 10) / 10, 0.5]])
                             versions.append(scores.modelVersion)
+                            if scores.modelVersion == 1 { servedByFirst.withLock { $0 += 1 } }
                             if versions.count > 50 && versions.suffix(50).allSatisfy({ $0 == 2 }) { break }
                         }
                         return versions
@@ -250,7 +255,8 @@ struct RolloutTests {
                 return lanes
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Promote once the lanes are being served by version 1.
+        try await eventually(pollMs: 5, "replies from version 1") { servedByFirst.withLock { $0 } >= 20 }
         let second = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m2.ckpt").path, "--promote"])
         #expect(second.code == 0, "\(second.stderr)")
         let lanes = try await load.value  // any failed request throws here

@@ -128,12 +128,15 @@ struct SecurityTests {
         try socket.send(
             WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(), dontWait: true)
         #expect(try receive(socket, timeoutMs: 1500) == nil)
-        // And a real worker process started with a client key never shows up.
-        try cluster.startWorker("intruder2", extra: keys.workerArguments(as: "client"))
+        // And a real worker process started with a client key never shows up: once the broker has
+        // refused its handshake, it is still not among the workers.
         let trainer = try await cluster.client(socketOptions: try keys.options(as: "trainer"))
         defer { trainer.close() }
-        try await Task.sleep(for: .milliseconds(1500))
-        let status = try await trainer.status()
+        let refusedBefore = try await trainer.status().counters["refused_handshakes", default: 0]
+        try cluster.startWorker("intruder2", extra: keys.workerArguments(as: "client"))
+        let status = try await cluster.waitForStatus(trainer) {
+            $0.counters["refused_handshakes", default: 0] > refusedBefore
+        }
         #expect(status.workers.map(\.id) == ["w1"])
     }
 

@@ -34,11 +34,9 @@ struct TrainingTests {
     static func waitForJob(_ client: RecPoolClient, _ id: String, timeoutMs: UInt64 = 120_000, until: (JobView) -> Bool)
         async throws -> JobView
     {
-        let start = Clocks.monotonicMicros()
-        while true {
-            if let job = try? await job(client, id), until(job) { return job }
-            if Clocks.monotonicMicros() - start > timeoutMs * 1000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventuallyValue(timeoutMs: timeoutMs, pollMs: 50, "job \(id)'s condition") {
+            guard let job = try? await job(client, id), until(job) else { return nil }
+            return job
         }
     }
 

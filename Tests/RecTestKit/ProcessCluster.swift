@@ -132,9 +132,7 @@ public final class ProcessCluster: @unchecked Sendable {
     /// - Returns: its exit status, or `nil` if it had to be killed.
     public func waitForExit(_ name: String, timeoutMs: UInt64) -> Int32? {
         guard let process = lock.withLock({ processes[name] }) else { return nil }
-        let start = Clocks.monotonicMicros()
-        while process.isRunning && Clocks.monotonicMicros() - start < timeoutMs * 1000 { usleep(20_000) }
-        if process.isRunning {
+        if !eventuallyBlocking(timeoutMs: timeoutMs, { !process.isRunning }) {
             kill(name, signal: SIGKILL)
             return nil
         }

@@ -214,7 +214,15 @@ let package = Package(
         // MARK: Tests
         /// The test kit: the process-cluster fixture, a fake ROUTER peer, temporary folders,
         /// `eventually { }` polling and seeded fuzzing. Test support only; no product ships it.
-        .target(name: "RecTestKit", dependencies: ["Shared", "RecModel"], path: "Tests/RecTestKit"),
+        .target(
+            name: "RecTestKit",
+            dependencies: [
+                "Shared", "RecModel", "Broker", "Worker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/RecTestKit"
+        ),
         .testTarget(name: "RecTestKitTests", dependencies: ["RecTestKit", "Shared"]),
         .testTarget(name: "OnlineFlagsTests", dependencies: ["OnlineFlags"]),
         .testTarget(

@@ -52,28 +52,26 @@ final class CountingDealer: Sendable {
 struct ChaosTests {
     @Test("SIGKILL one of two workers under load: every request gets exactly one reply, all OK")
     func killWorkerExactlyOnce() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1", "w2"])
-        defer { client.close() }
-        let dealer = CountingDealer()
-        let endpoint = cluster.endpoints.frontend
-        let run = Task { await DedicatedThread.run(name: "chaos-dealer") { Result { try dealer.run(endpoint: endpoint, window: 64, settleMs: 15_000) } } }
-        try await eventually(timeoutMs: 120_000, pollMs: 5, "2,000 requests sent") { dealer.sent.withLock { $0 } >= 2000 }
-        cluster.kill("w1", signal: SIGKILL)
-        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
-        let sentAtKill = dealer.sent.withLock { $0 }
-        try await eventually(timeoutMs: 120_000, pollMs: 5, "2,000 more requests sent") {
-            dealer.sent.withLock { $0 } >= sentAtKill + 2000
-        }
-        dealer.stop()
-        try await run.value.get()
+        try await ProcessCluster.withPool(workers: ["w1", "w2"]) { cluster, client in
+            let dealer = CountingDealer()
+            let endpoint = cluster.endpoints.frontend
+            let run = Task { await DedicatedThread.run(name: "chaos-dealer") { Result { try dealer.run(endpoint: endpoint, window: 64, settleMs: 15_000) } } }
+            try await eventually(timeoutMs: 120_000, pollMs: 5, "2,000 requests sent") { dealer.sent.withLock { $0 } >= 2000 }
+            cluster.kill("w1", signal: SIGKILL)
+            _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+            let sentAtKill = dealer.sent.withLock { $0 }
+            try await eventually(timeoutMs: 120_000, pollMs: 5, "2,000 more requests sent") {
+                dealer.sent.withLock { $0 } >= sentAtKill + 2000
+            }
+            dealer.stop()
+            try await run.value.get()
 
-        let sent = dealer.sent.withLock { $0 }
-        let replies = dealer.replies.withLock { $0 }
-        #expect(replies.count == sent, "requests without a reply: \(sent - replies.count)")
-        #expect(replies.values.filter { $0.count > 1 }.isEmpty, "duplicate replies")
-        #expect(replies.values.allSatisfy { $0 == [.ok] }, "\(Set(replies.values.flatMap { $0 }))")
+            let sent = dealer.sent.withLock { $0 }
+            let replies = dealer.replies.withLock { $0 }
+            #expect(replies.count == sent, "requests without a reply: \(sent - replies.count)")
+            #expect(replies.values.filter { $0.count > 1 }.isEmpty, "duplicate replies")
+            #expect(replies.values.allSatisfy { $0 == [.ok] }, "\(Set(replies.values.flatMap { $0 }))")
+        }
     }
 
     @Test("restarting the broker under load: calls fail with typed errors, never hang; workers re-register within 3 s")

@@ -19,12 +19,7 @@ struct OnlineLearningTests {
         return client
     }
 
-    static func temporaryDirectory(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(name)-\(getpid())")
-        try? FileManager.default.removeItem(at: url)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static func temporaryDirectory(_ name: String) throws -> URL { try TemporaryDirectory(name).url }
 
     @Test("a policy recommendation takes feedback once per shown item; bad feedback is a typed refusal")
     func recommendAndFeedback() async throws {

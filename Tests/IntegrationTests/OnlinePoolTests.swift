@@ -83,12 +83,7 @@ struct OnlinePoolTests {
             && view.replicas.allSatisfy { $0.version == view.version && $0.weightsSha256 == view.weightsSha256 }
     }
 
-    static func stateDirectory(_ name: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(name)-\(getpid())")
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
+    static func stateDirectory(_ name: String) throws -> URL { try TemporaryDirectory(name).url }
 
     @Test("after every periodic sync, all replicas serve the same version with identical weights")
     func replicasConvergeAfterEachSync() async throws {

@@ -5,12 +5,7 @@ import Testing
 /// Training jobs over real broker and worker processes.
 @Suite("Training over the pool", .serialized)
 struct TrainingTests {
-    static func makeDirectory(_ name: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(name)-\(getpid())")
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
+    static func makeDirectory(_ name: String) throws -> URL { try TemporaryDirectory(name).url }
 
     /// A CSV with a `label` column and a learnable rule.
     static func writeCSV(_ url: URL, rows: Int = 300) throws {

@@ -8,7 +8,7 @@ struct TestKitTests {
     @Test("eventually returns as soon as the condition holds and throws a named timeout when it never does")
     func eventuallyPolls() async throws {
         let calls = LockedBox(0)
-        try await eventually(timeoutMs: 5_000, pollMs: 1) {
+        try await eventually(timeoutMs: 600_000, pollMs: 1) {
             calls.withLock { $0 += 1; return $0 == 3 }
         }
         #expect(calls.withLock { $0 } == 3)
@@ -25,7 +25,7 @@ struct TestKitTests {
     @Test("eventuallyValue returns the first value produced")
     func eventuallyValueReturns() async throws {
         var count = 0
-        let value = try await eventuallyValue(timeoutMs: 5_000, pollMs: 1) { () -> Int? in
+        let value = try await eventuallyValue(timeoutMs: 600_000, pollMs: 1) { () -> Int? in
             count += 1
             return count >= 2 ? count * 10 : nil
         }

@@ -23,7 +23,8 @@ public struct OnlineOptions: ParsableArguments {
     public var onlineSyncEvents = 500
 
     /// The SNIPW guard's margin.
-    @Option(help: "The guard rejects a candidate whose SNIPW estimate falls below the current version's by more than this.")
+    @Option(
+        help: "The guard rejects a candidate whose SNIPW estimate falls below the current version's by more than this.")
     public var onlineGuardMargin = 0.01
 
     /// Logged rows below which the guard accepts without comparing.
@@ -102,7 +103,8 @@ public struct OnlineOptions: ParsableArguments {
     /// The tunables whose value differs from the default, as `(flag, value)`.
     public var changedTunables: [(flag: String, value: String)] {
         let defaults = (try? Self.parse([]))?.tunables ?? []
-        return tunables.filter { tunable in !defaults.contains { $0.flag == tunable.flag && $0.value == tunable.value } }
+        return tunables.filter { tunable in !defaults.contains { $0.flag == tunable.flag && $0.value == tunable.value }
+        }
     }
 
     /// The flags to pass to `recpool-broker`: `--online` and every changed tunable, or nothing

@@ -31,7 +31,9 @@ struct TwinScoringTests {
         #expect(scores == reference)
     }
 
-    @Test("a row of the wrong width is a typed BAD_REQUEST naming the width, and the pool keeps serving", arguments: PoolMode.allCases)
+    @Test(
+        "a row of the wrong width is a typed BAD_REQUEST naming the width, and the pool keeps serving",
+        arguments: PoolMode.allCases)
     func wrongWidth(mode: PoolMode) async throws {
         try await mode.withPool(workers: ["w1"]) { client, _ in
             do {

@@ -9,7 +9,9 @@ struct TestKitTests {
     func eventuallyPolls() async throws {
         let calls = LockedBox(0)
         try await eventually(timeoutMs: 600_000, pollMs: 1) {
-            calls.withLock { $0 += 1; return $0 == 3 }
+            calls.withLock {
+                $0 += 1; return $0 == 3
+            }
         }
         #expect(calls.withLock { $0 } == 3)
 

@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "RecModel",
             dependencies: [
-                "CBLAS",
+                "CBLAS", "RecFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
@@ -62,6 +62,12 @@ let package = Package(
             name: "RecData",
             dependencies: ["RecModel", .product(name: "TOMLKit", package: "TOMLKit")],
             path: "Sources/Data"
+        ),
+        /// Whole-file reads and atomic, durable writes over swift-system's `FileDescriptor`.
+        .target(
+            name: "RecFiles",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/Files"
         ),
         /// The online policy: Q-network slates with exploration and propensities, the replica's contextual-bandit
         /// learner, the SNIPW guard and weights as parameter packs. Wire documents only: no ZeroMQ.
@@ -78,6 +84,7 @@ let package = Package(
         .target(
             name: "RecStore",
             dependencies: [
+                "RecFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -117,6 +124,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
+        ),
+        /// The online-learning flags, declared once for `recpool-broker` and `recpool local`.
+        .target(
+            name: "OnlineFlags",
+            dependencies: ["RecWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/OnlineFlags"
         ),
         /// The wire protocol on bytes: header, status, tensors, JSON documents, message limits, and the
         /// saturating arithmetic both ends use. Foundation only: no ZeroMQ, no threads.
@@ -183,7 +196,7 @@ let package = Package(
         .target(
             name: "RecLoad",
             dependencies: [
-                "RecWire", "RecTransport", "RecClient", "RecData",
+                "RecWire", "RecTransport", "RecClient", "RecData", "RecModel",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/LoadTest"
@@ -202,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerCommand",
             dependencies: [
-                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecMetrics", "DaemonOptions", "RecConfig",
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecMetrics", "DaemonOptions", "RecConfig", "OnlineFlags",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -221,6 +234,7 @@ let package = Package(
             name: "RecPoolCommand",
             dependencies: [
                 "RecWire", "RecTransport", "RecClient", "RecModel", "RecData", "RecLoad", "RecSimulation", "RecConfig",
+                "OnlineFlags",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -230,6 +244,22 @@ let package = Package(
         ),
 
         // MARK: Tests
+        /// The test kit: the process-cluster fixture, a fake ROUTER peer, temporary folders,
+        /// `eventually { }` polling and seeded fuzzing. Test support only; no product ships it.
+        .target(
+            name: "RecTestKit",
+            dependencies: [
+                "RecWire", "RecTransport", "RecClient", "RecModel", "Broker", "Worker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/RecTestKit"
+        ),
+        .testTarget(name: "RecTestKitTests", dependencies: ["RecTestKit", "RecWire", "RecTransport"]),
+        .testTarget(name: "OnlineFlagsTests", dependencies: ["OnlineFlags"]),
+        .testTarget(
+            name: "RecFilesTests",
+            dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire"]),
@@ -238,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy",
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
@@ -255,14 +285,14 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy",
+                "RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy", "RecTestKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient"]),
+        .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient", "RecTestKit"]),
         .testTarget(
             name: "SimulationTests",
             dependencies: [
-                "RecSimulation", "RecPolicy", "RecData", "RecModel", "RecWire", "RecTransport", "RecClient",
+                "RecSimulation", "RecPolicy", "RecData", "RecModel", "RecWire", "RecTransport", "RecClient", "RecTestKit",
             ]),
     ]
 )

@@ -8,37 +8,12 @@ Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--json OUT]
 """
 import argparse
 import json
-import os
-import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    def __init__(self):
-        self.procs = []
-
-    def start(self, args, **kw):
-        p = subprocess.Popen(args, **kw)
-        self.procs.append(p)
-        return p
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-        for p in self.procs:
-            p.wait()
+from benchlib import Cluster, free_port, machine, start_broker, start_workers
 
 
 def client(zmqbench, endpoint, mode, concurrency, requests, width):
@@ -73,13 +48,8 @@ def reference_run(zmqbench, args):
 def recpool_run(bin_dir, zmqbench, width, args):
     cluster = Cluster()
     try:
-        broker = cluster.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
-                                "--backend", "tcp://127.0.0.1:*", "--log-level", "error"],
-                               stdout=subprocess.PIPE, text=True)
-        endpoints = json.loads(broker.stdout.readline())
-        for i in range(2):
-            cluster.start([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"],
-                           "--id", f"bench-{i}", "--input-width", str(width), "--log-level", "error"])
+        endpoints = start_broker(cluster, bin_dir)
+        start_workers(cluster, bin_dir, endpoints["backend"], 2, "--input-width", str(width), prefix="bench-")
         time.sleep(0.5)
         return measure(zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests, args.throughput_requests)
     finally:
@@ -108,13 +78,7 @@ def main():
         print(f"repeat {rep + 1}/{args.repeats}: " + json.dumps({k: v[-1] for k, v in runs.items()}), file=sys.stderr)
 
     ref = {k: median(runs["reference"], k) for k in ("p50_us", "p99_us", "rps_c1", "rps_c16")}
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+    print(f"Machine: {machine()}; "
           f"medians of {args.repeats} interleaved runs; 2 workers on each path.\n")
     print("| path | p50 at c=1 (µs) | p99 at c=1 (µs) | req/s at c=16 | p50 ratio (vs ref) | throughput ratio (vs ref) |")
     print("|---|---|---|---|---|---|")

@@ -29,12 +29,7 @@ import time
 
 import zmq
 
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchlib import Cluster, free_port, start_broker
 
 
 def scrape(port):
@@ -56,13 +51,9 @@ class Pool:
     def __init__(self, bin_dir, workers, extra=(), metrics=False):
         self.bin_dir = bin_dir
         self.directory = tempfile.mkdtemp(prefix="recpool-online-bench-")
-        self.procs = []
-        broker = subprocess.Popen(
-            [os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*", "--backend",
-             "tcp://127.0.0.1:*", "--state-dir", os.path.join(self.directory, "state"), "--online",
-             "--log-level", "error", *extra], stdout=subprocess.PIPE, text=True)
-        self.procs.append(broker)
-        endpoints = json.loads(broker.stdout.readline())
+        self.cluster = Cluster()
+        endpoints = start_broker(self.cluster, bin_dir, "--state-dir", os.path.join(self.directory, "state"),
+                                 "--online", *extra)
         self.frontend = endpoints["frontend"]
         self.metrics_ports = []
         for i in range(workers):
@@ -71,9 +62,8 @@ class Pool:
                 port = free_port()
                 self.metrics_ports.append(port)
                 flags = ["--metrics", f"127.0.0.1:{port}"]
-            self.procs.append(subprocess.Popen(
-                [os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"], "--id", f"w{i}",
-                 "--log-level", "error", *flags]))
+            self.cluster.start([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"],
+                                "--id", f"w{i}", "--log-level", "error", *flags])
         self.workers = workers
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
@@ -120,10 +110,7 @@ class Pool:
     def stop(self):
         self.sock.close(0)
         self.ctx.term()
-        for p in self.procs:
-            p.kill()
-        for p in self.procs:
-            p.wait()
+        self.cluster.stop()
 
 
 def feedback_throughput(bin_dir, repeats):

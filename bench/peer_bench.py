@@ -11,52 +11,29 @@ Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|all] [--repeats 3] [--
 import argparse
 import json
 import os
-import platform
-import signal
 import statistics
 import subprocess
 import sys
 import time
 
+from benchlib import Cluster, machine, single_thread_blas_env, start_broker, start_workers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Cluster:
-    def __init__(self):
-        self.procs = []
-
-    def start(self, args, **kw):
-        p = subprocess.Popen(args, **kw)
-        self.procs.append(p)
-        return p
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-        for p in self.procs:
-            p.wait()
 
 
 def start_recpool(bin_dir, workers, width):
     c = Cluster()
     # Same BLAS setting as the peer: one thread per worker (OpenBLAS reads this when it loads).
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    broker = c.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
-                      "--backend", "tcp://127.0.0.1:*", "--log-level", "error",
-                      "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}"],
-                     stdout=subprocess.PIPE, text=True)
-    endpoints = json.loads(broker.stdout.readline())
+    endpoints = start_broker(c, bin_dir, "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}")
     backend = endpoints["backend"].replace("0.0.0.0", "127.0.0.1")
-    for i in range(workers):
-        c.start([os.path.join(bin_dir, "recpool-worker"), "--broker", backend, "--id", f"bench-{i}",
-                 "--input-width", str(width), "--log-level", "error"], env=env)
+    start_workers(c, bin_dir, backend, workers, "--input-width", str(width), prefix="bench-",
+                  env=single_thread_blas_env())
     return c, endpoints["frontend"].replace("0.0.0.0", "127.0.0.1")
 
 
 def start_peer(python, workers, width):
     c = Cluster()
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = single_thread_blas_env()
     pool = os.path.join(HERE, "peers", "mdp_pool.py")
     broker = c.start([python, pool, "broker", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"],
                      stdout=subprocess.PIPE, text=True, env=env)
@@ -98,16 +75,6 @@ def med(runs, key):
 def spread(runs, key):
     values = [r[key] for r in runs]
     return f"{min(values):,.0f}–{max(values):,.0f}" if values[0] > 50 else f"{min(values):.2f}–{max(values):.2f}"
-
-
-def machine():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def peer_section(args, results):

@@ -12,8 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -22,6 +20,7 @@ import time
 import numpy as np
 
 import recpool
+from benchlib import Cluster, machine, single_thread_blas_env, start_broker, start_workers, wait_until
 
 WIDTH = 106
 
@@ -34,39 +33,16 @@ class Pool:
     """A broker and two workers on OS-picked loopback ports; stopped (SIGTERM, then SIGKILL) at the end."""
 
     def __init__(self, bin_dir: str, workers: int = 2):
-        self.children = []
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        broker = self._start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
-                              "--backend", "tcp://127.0.0.1:*", "--log-level", "error", "--exit-with-parent"],
-                             stdout=subprocess.PIPE, text=True)
-        endpoints = json.loads(broker.stdout.readline())
+        self.cluster = Cluster()
+        endpoints = start_broker(self.cluster, bin_dir, "--exit-with-parent")
         self.frontend = endpoints["frontend"]
-        for index in range(workers):
-            self._start([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"], "--id",
-                         f"bench-{index}", "--input-width", str(WIDTH), "--log-level", "error", "--exit-with-parent"],
-                        env=env)
+        start_workers(self.cluster, bin_dir, endpoints["backend"], workers, "--input-width", str(WIDTH),
+                      "--exit-with-parent", prefix="bench-", env=single_thread_blas_env())
         with recpool.Client(self.frontend) as client:
-            end = time.monotonic() + 30
-            while client.health().live_workers < workers:
-                if time.monotonic() > end:
-                    raise RuntimeError("the workers did not register")
-                time.sleep(0.05)
-
-    def _start(self, args, **options):
-        child = subprocess.Popen(args, **options)
-        self.children.append(child)
-        return child
+            wait_until(lambda: client.health().live_workers >= workers, timeout=30, what="the workers registering")
 
     def stop(self):
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        self.cluster.stop(grace=10)
 
 
 def swift_loadtest(bin_dir, frontend, batch, concurrency, duration):
@@ -127,16 +103,6 @@ def python_async(frontend, batch, concurrency, duration):
 
     done, elapsed = asyncio.run(main())
     return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": 0}
-
-
-def machine():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def main():

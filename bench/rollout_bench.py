@@ -11,17 +11,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-
-def run(args, **kw):
-    out = subprocess.run(args, capture_output=True, text=True, **kw)
-    if out.returncode != 0:
-        raise RuntimeError(f"{args[0]} failed: {out.stderr}")
-    return out.stdout
+from benchlib import Cluster, run, start_broker, start_workers
 
 
 def make_checkpoints(bin_dir, directory, width=106):
@@ -47,16 +41,10 @@ def status(bin_dir, frontend):
 
 def measure(bin_dir, workers, checkpoints, repeats):
     directory = tempfile.mkdtemp(prefix="recpool-rollout-")
-    procs = []
+    cluster = Cluster()
     try:
-        broker = subprocess.Popen([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
-                                   "--backend", "tcp://127.0.0.1:*", "--state-dir", os.path.join(directory, "state"),
-                                   "--log-level", "error"], stdout=subprocess.PIPE, text=True)
-        procs.append(broker)
-        endpoints = json.loads(broker.stdout.readline())
-        for i in range(workers):
-            procs.append(subprocess.Popen([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"],
-                                           "--id", f"w{i}", "--log-level", "error"]))
+        endpoints = start_broker(cluster, bin_dir, "--state-dir", os.path.join(directory, "state"))
+        start_workers(cluster, bin_dir, endpoints["backend"], workers)
         frontend = endpoints["frontend"]
         while len(status(bin_dir, frontend)["workers"]) < workers:
             time.sleep(0.05)
@@ -77,10 +65,7 @@ def measure(bin_dir, workers, checkpoints, repeats):
             times.append((time.monotonic() - start) * 1000)
         return times
     finally:
-        for p in procs:
-            p.kill()
-        for p in procs:
-            p.wait()
+        cluster.stop()
 
 
 def main():

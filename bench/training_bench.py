@@ -11,16 +11,10 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import tempfile
 import time
 
-
-def run(args):
-    out = subprocess.run(args, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[:3])} failed: {out.stderr}")
-    return out.stdout
+from benchlib import Cluster, run, start_broker, start_workers
 
 
 def write_csv(path, rows, width=106, seed=5):
@@ -38,16 +32,10 @@ class Pool:
     def __init__(self, bin_dir, workers):
         self.bin_dir = bin_dir
         self.dir = tempfile.mkdtemp(prefix="recpool-train-bench-")
-        self.procs = []
-        broker = subprocess.Popen([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
-                                   "--backend", "tcp://127.0.0.1:*", "--state-dir", os.path.join(self.dir, "state"),
-                                   "--log-level", "error"], stdout=subprocess.PIPE, text=True)
-        self.procs.append(broker)
-        endpoints = json.loads(broker.stdout.readline())
+        self.cluster = Cluster()
+        endpoints = start_broker(self.cluster, bin_dir, "--state-dir", os.path.join(self.dir, "state"))
         self.frontend = endpoints["frontend"]
-        for i in range(workers):
-            self.procs.append(subprocess.Popen([os.path.join(bin_dir, "recpool-worker"), "--broker", endpoints["backend"],
-                                                "--id", f"w{i}", "--log-level", "error"]))
+        start_workers(self.cluster, bin_dir, endpoints["backend"], workers)
         while len(json.loads(run([self.cli, "status", "--broker", self.frontend, "--json"]))["workers"]) < workers:
             time.sleep(0.05)
 
@@ -65,10 +53,7 @@ class Pool:
         return json.loads(run([self.cli, "job", "--broker", self.frontend, last["job"], "--json"]))
 
     def stop(self):
-        for p in self.procs:
-            p.kill()
-        for p in self.procs:
-            p.wait()
+        self.cluster.stop()
 
 
 def main():

@@ -4,6 +4,7 @@ import BrokerCore
 import DaemonOptions
 import Foundation
 import Logging
+import OnlineFlags
 import RecConfig
 import RecMetrics
 import RecTransport
@@ -110,6 +111,7 @@ struct BrokerCommand: AsyncParsableCommand {
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
+        _ = try online.settings()  // the online settings' own checks, named by flag
         if curveKey == nil && (allowClients != nil || allowTrainers != nil || allowWorkers != nil) {
             throw ValidationError("--allow-clients, --allow-trainers and --allow-workers need --curve-key")
         }

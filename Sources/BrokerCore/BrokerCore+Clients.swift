@@ -222,9 +222,7 @@ extension BrokerCore {
             request = header
         } else {
             request = Header(command: .control, requestId: Header.salvageRequestId(headerFrame) ?? 0)
-            if headerFrame.count > 4, let known = Command(rawValue: headerFrame[4] & ~Header.replyBit) {
-                request.command = known
-            }
+            if let known = Header.salvageCommand(headerFrame) { request.command = known }
         }
         answer(identity, request, .tooLarge, error.description, &actions)
     }
@@ -235,9 +233,7 @@ extension BrokerCore {
         counters.add(.malformedClientMessages)
         let first = frames.first ?? []
         let requestId = Header.salvageRequestId(first) ?? 0
-        var command = Command.control
-        if first.count > 4, let known = Command(rawValue: first[4] & ~Header.replyBit) { command = known }
-        let request = Header(command: command, requestId: requestId)
+        let request = Header(command: Header.salvageCommand(first) ?? .control, requestId: requestId)
         answer(identity, request, error.status, error.description, &actions)
     }
 

@@ -22,8 +22,8 @@ struct PendingRequest: Sendable {
     /// copying the rows. `nil` for other services or a frame too short to say (the worker answers
     /// BAD_REQUEST for it).
     var columns: Int? {
-        guard header.command == .score, let frame = payload.first, frame.count >= 8 else { return nil }
-        return Int(frame[4]) | Int(frame[5]) << 8 | Int(frame[6]) << 16 | Int(frame[7]) << 24
+        guard header.command == .score, let frame = payload.first else { return nil }
+        return Tensor.columns(ofEncoded: frame)
     }
 
     func isExpired(at now: BrokerInstant) -> Bool {

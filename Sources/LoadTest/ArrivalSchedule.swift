@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// The intended send times of an open loop, as offsets from the start of the run.
 ///
@@ -8,7 +9,7 @@ import Foundation
 public struct ArrivalSchedule: Sendable {
     private let rate: Double
     private let poisson: Bool
-    private var state: UInt64
+    private var random: SplitMix64
     private var next: Double = 0
     private var index: UInt64 = 0
 
@@ -17,7 +18,7 @@ public struct ArrivalSchedule: Sendable {
         precondition(rate > 0, "the rate must be positive, got \(rate)")
         self.rate = rate
         self.poisson = poisson
-        self.state = seed
+        self.random = SplitMix64(seed: seed)
     }
 
     /// The offset in µs of the next request's intended send time.
@@ -25,20 +26,12 @@ public struct ArrivalSchedule: Sendable {
         let offset: Double
         if poisson {
             offset = next
-            let u = Double(splitMix() >> 11) * 0x1.0p-53  // [0, 1)
+            let u = random.uniform()  // [0, 1)
             next += -log(1 - u) / rate * 1e6
         } else {
             offset = Double(index) / rate * 1e6
         }
         index += 1
         return UInt64(offset.rounded())
-    }
-
-    private mutating func splitMix() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

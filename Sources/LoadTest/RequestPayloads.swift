@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecModel
 import RecWire
 
 /// Builds the request payloads a load test sends.

@@ -1,4 +1,5 @@
 import RecData
+import RecModel
 import RecWire
 
 /// Builds an ``OnlinePolicySpec`` whose catalogue is a simulator world's items, so a live pool can serve the

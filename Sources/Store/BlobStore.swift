@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RecFiles
 import SystemPackage
 
 #if canImport(Glibc)
@@ -113,38 +114,19 @@ public struct BlobStore: Sendable {
     @discardableResult
     public func removeTemporaryFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let leftovers = names.filter { $0.contains(".tmp-") }
+        let leftovers = names.filter { $0.contains(AtomicFile.temporarySuffix) }
         for name in leftovers { unlink("\(directory)/\(name)") }
         return leftovers
     }
 
-    /// Writes `bytes` to `path` through a temporary file, fsync and rename. On failure the
-    /// temporary file is removed, so a full disk leaves nothing behind.
+    /// Writes `bytes` to `path` atomically and durably (``AtomicFile/write(_:to:)``). On failure
+    /// the temporary file is removed, so a full disk leaves nothing behind.
     /// - Throws: ``StoreError/noSpace(path:reason:)`` (ENOSPC, EDQUOT) or ``StoreError/io(path:reason:)``.
     public static func writeDurably(_ bytes: [UInt8], to path: String) throws(StoreError) {
-        let temporary = "\(path).tmp-\(getpid())"
         do {
-            let fd = try FileDescriptor.open(
-                FilePath(temporary), .writeOnly, options: [.create, .truncate],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            try fd.closeAfter {
-                _ = try fd.writeAll(bytes)
-                guard fsync(fd.rawValue) == 0 else { throw Errno(rawValue: errno) }
-            }
-            guard rename(temporary, path) == 0 else { throw Errno(rawValue: errno) }
+            try AtomicFile.write(bytes, to: path)
         } catch {
-            unlink(temporary)
-            throw StoreError(error, path: path)
-        }
-        syncDirectory(of: path)
-    }
-
-    /// Fsyncs the folder holding `path`, so a rename into it survives a crash.
-    static func syncDirectory(of path: String) {
-        let folder = (path as NSString).deletingLastPathComponent
-        if let fd = try? FileDescriptor.open(FilePath(folder), .readOnly) {
-            fsync(fd.rawValue)
-            try? fd.close()
+            throw StoreError(error.errno, path: path)
         }
     }
 }

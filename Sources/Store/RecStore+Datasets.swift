@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RecFiles
 import SystemPackage
 
 #if canImport(Glibc)
@@ -83,7 +84,7 @@ extension RecStore {
         guard rename(partPath, blobs.path(sha256)) == 0 else {
             throw .io(path: partPath, reason: String(cString: strerror(errno)))
         }
-        BlobStore.syncDirectory(of: partPath)
+        AtomicFile.syncFolder(of: partPath)
     }
 
     /// Truncates `path` to `offset` and writes `chunk` there, fsynced. A failed write truncates the

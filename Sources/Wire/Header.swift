@@ -175,6 +175,15 @@ public struct Header: Sendable, Hashable {
         return reader.read(UInt16.self)
     }
 
+    /// Reads the command (byte 4, the reply bit ignored) of a frame whose header is otherwise
+    /// invalid, so that an error reply can still name the request's command. Returns `nil` when the
+    /// frame is too short or the byte names no command; the magic is not required, since a reply to
+    /// a client that sent a broken header is still better addressed to its command.
+    public static func salvageCommand(_ frame: [UInt8]) -> Command? {
+        guard frame.count > 4 else { return nil }
+        return Command(rawValue: frame[4] & ~replyBit)
+    }
+
     /// Reads the request id of a frame whose header is otherwise invalid, so that an error reply can
     /// still name the request. Returns `nil` when the frame is too short or lacks the magic.
     public static func salvageRequestId(_ frame: [UInt8]) -> UInt64? {

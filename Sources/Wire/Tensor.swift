@@ -31,6 +31,15 @@ public struct Tensor: Sendable, Hashable {
         self.init(rows: rows.count, cols: width, values: flat)
     }
 
+    /// The `cols` field (bytes 4–7, u32 LE) of an encoded tensor frame, read without decoding or
+    /// copying the values, e.g. for the broker to route a SCORE request by width.
+    /// - Returns: the column count, or `nil` when the frame is shorter than the 8-byte prefix.
+    public static func columns(ofEncoded frame: [UInt8]) -> Int? {
+        guard frame.count >= 8 else { return nil }
+        var reader = ByteReader(frame, offset: 4)
+        return Int(reader.read(UInt32.self))
+    }
+
     /// Encodes the tensor frame.
     public func encoded() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 8 + values.count * 4)

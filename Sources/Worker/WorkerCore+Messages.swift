@@ -114,8 +114,8 @@ extension WorkerCore {
     /// A message that does not decode: logged, and a request among them is refused, echoing its attempt.
     private func refuseMalformed(_ frames: [[UInt8]], error: WireError, into actions: inout [WorkerAction]) {
         actions.append(.log(.warning, "malformed message from broker", ["error": "\(error)"]))
-        guard let first = frames.first, let id = Header.salvageRequestId(first), first.count > 4,
-            let command = Command(rawValue: first[4] & ~Header.replyBit), command.isWorkerService
+        guard let first = frames.first, let id = Header.salvageRequestId(first),
+            let command = Header.salvageCommand(first), command.isWorkerService
         else { return }
         // Even a request whose header does not decode gets its attempt echoed, when it has one.
         let attempt = Header.salvageAttempt(first) ?? 0

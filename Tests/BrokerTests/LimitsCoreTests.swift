@@ -1,3 +1,4 @@
+import RecTestKit
 import RecWire
 import Testing
 
@@ -209,7 +210,7 @@ struct LimitsCoreTests {
 
     @Test("seeded extremes in every header field: exactly one well-formed reply per request, and the core never traps")
     func seededExtremes() throws {
-        var random = SplitMix(state: 0x5EED_0001)
+        var random = FuzzRandom(seed: FuzzSeed.seeds(count: 1, base: 0x5EED_0001)[0])
         var h = CoreHarness()
         h.registerWorker(workerA, slots: 4)
         let start = h.now.epochMillis
@@ -288,22 +289,9 @@ struct LimitsCoreTests {
     }
 }
 
-/// SplitMix64, so a failing seed replays.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-}
-
 extension Array {
     /// Up to `count` elements, picked with `random`.
-    func shuffledPrefix(_ count: Int, using random: inout SplitMix) -> [Element] {
+    func shuffledPrefix(_ count: Int, using random: inout FuzzRandom) -> [Element] {
         var copy = self
         var picked: [Element] = []
         while picked.count < count, !copy.isEmpty { picked.append(copy.remove(at: random.below(copy.count))) }

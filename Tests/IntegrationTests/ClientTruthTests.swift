@@ -17,77 +17,75 @@ struct ClientTruthTests {
 
     @Test("against a seeded width-4 pool: BOM rows all scored, an overflowing row and a wrong width are BAD_REQUEST")
     func pool() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--input-width", "4"])
-        defer { client.close() }
-        let broker = cluster.endpoints.frontend
+        try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--input-width", "4"]) { cluster, client in
+            let broker = cluster.endpoints.frontend
 
-        let bom = try Self.file(
-            "bom.csv", [0xEF, 0xBB, 0xBF] + Array("0.1,0.2,0.3,0.4\n0.9,0.1,0.2,0.3\n0.5,0.5,0.5,0.5\n".utf8))
-        defer { try? FileManager.default.removeItem(at: bom) }
-        let scored = try runTool("recpool", ["score", "--broker", broker, "--input", bom.path, "--json"])
-        #expect(scored.code == 0, "\(scored.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])
-        #expect((object["scores"] as? [Double])?.count == 3)
+            let bom = try Self.file(
+                "bom.csv", [0xEF, 0xBB, 0xBF] + Array("0.1,0.2,0.3,0.4\n0.9,0.1,0.2,0.3\n0.5,0.5,0.5,0.5\n".utf8))
+            defer { try? FileManager.default.removeItem(at: bom) }
+            let scored = try runTool("recpool", ["score", "--broker", broker, "--input", bom.path, "--json"])
+            #expect(scored.code == 0, "\(scored.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])
+            #expect((object["scores"] as? [Double])?.count == 3)
 
-        // JSON rows of 0s and 1s (one-hot features) are numbers, not booleans; `true` is refused naming its place.
-        let oneHot = try Self.file("one-hot.json", Array("[[0,1,0,1],[1,0,1,0.5]]".utf8))
-        defer { try? FileManager.default.removeItem(at: oneHot) }
-        let hot = try runTool("recpool", ["score", "--broker", broker, "--input", oneHot.path, "--json"])
-        #expect(hot.code == 0, "\(hot.stderr)")
-        let hotScores = try JSONSerialization.jsonObject(with: Data(hot.stdout.utf8)) as? [String: Any]
-        #expect((hotScores?["scores"] as? [Double])?.count == 2)
-        let boolean = try Self.file("bool.json", Array("[[0,true,0,1]]".utf8))
-        defer { try? FileManager.default.removeItem(at: boolean) }
-        let refused = try runTool("recpool", ["score", "--broker", broker, "--input", boolean.path])
-        #expect(refused.code == 2 && refused.stderr.contains("bool.json:1:2"), "\(refused.code) \(refused.stderr)")
+            // JSON rows of 0s and 1s (one-hot features) are numbers, not booleans; `true` is refused naming its place.
+            let oneHot = try Self.file("one-hot.json", Array("[[0,1,0,1],[1,0,1,0.5]]".utf8))
+            defer { try? FileManager.default.removeItem(at: oneHot) }
+            let hot = try runTool("recpool", ["score", "--broker", broker, "--input", oneHot.path, "--json"])
+            #expect(hot.code == 0, "\(hot.stderr)")
+            let hotScores = try JSONSerialization.jsonObject(with: Data(hot.stdout.utf8)) as? [String: Any]
+            #expect((hotScores?["scores"] as? [Double])?.count == 2)
+            let boolean = try Self.file("bool.json", Array("[[0,true,0,1]]".utf8))
+            defer { try? FileManager.default.removeItem(at: boolean) }
+            let refused = try runTool("recpool", ["score", "--broker", broker, "--input", boolean.path])
+            #expect(refused.code == 2 && refused.stderr.contains("bool.json:1:2"), "\(refused.code) \(refused.stderr)")
 
-        let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8))
-        defer { try? FileManager.default.removeItem(at: big) }
-        for json in [true, false] {
-            let overflow = try runTool(
-                "recpool", ["score", "--broker", broker, "--input", big.path] + (json ? ["--json"] : []))
-            #expect(overflow.code == 11, "\(overflow.stderr)")
-            #expect(overflow.stdout.isEmpty, "printed \(overflow.stdout)")
-            #expect(overflow.stderr.contains("BAD_REQUEST") && overflow.stderr.contains("row 1 (0-based)"))
+            let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8))
+            defer { try? FileManager.default.removeItem(at: big) }
+            for json in [true, false] {
+                let overflow = try runTool(
+                    "recpool", ["score", "--broker", broker, "--input", big.path] + (json ? ["--json"] : []))
+                #expect(overflow.code == 11, "\(overflow.stderr)")
+                #expect(overflow.stdout.isEmpty, "printed \(overflow.stdout)")
+                #expect(overflow.stderr.contains("BAD_REQUEST") && overflow.stderr.contains("row 1 (0-based)"))
+            }
+
+            let narrow = try runTool("recpool", ["score", "--broker", broker, "--input", "-"], stdin: "1,2,3\n")
+            #expect(narrow.code == 11 && narrow.stderr.contains("BAD_REQUEST"), "\(narrow.code) \(narrow.stderr)")
+
+            // loadtest builds random rows for the served width (4, from STATUS) without being told.
+            let load = try runTool(
+                "recpool",
+                [
+                    "loadtest", "--broker", broker, "--concurrency", "1", "--duration", "300ms", "--drain", "1s", "--json",
+                    "--quiet",
+                ])
+            #expect(load.code == 0, "\(load.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
+            #expect((summary["completed"] as? Int ?? 0) > 0)
+            #expect((summary["errors"] as? [String: Int])?.isEmpty == true)
+
+            // A dataset whose rows do not fit the served model is refused before anything is sent.
+            let wrong = try runTool(
+                "recpool",
+                [
+                    "loadtest", "--broker", broker, "--dataset", "synthetic:users=20,seed=1", "--duration", "300ms",
+                    "--quiet",
+                ])
+            #expect(wrong.code == 2, "\(wrong.code) \(wrong.stderr)")
+            #expect(wrong.stderr.contains("the pool serves width 4") && wrong.stdout.isEmpty)
+
+            // Every RECOMMEND fails (this model has no feature specification): errors dominate, exit 5.
+            let failing = try runTool(
+                "recpool",
+                [
+                    "loadtest", "--broker", broker, "--recommend", "--concurrency", "1", "--duration", "300ms", "--drain",
+                    "1s", "--quiet",
+                ])
+            #expect(failing.code == 5, "\(failing.code) \(failing.stderr)")
+            #expect(failing.stderr.contains("errors dominate the run") && failing.stderr.contains("(100.0% > 50.0%)"))
+            #expect(failing.stdout.contains("errors"))
         }
-
-        let narrow = try runTool("recpool", ["score", "--broker", broker, "--input", "-"], stdin: "1,2,3\n")
-        #expect(narrow.code == 11 && narrow.stderr.contains("BAD_REQUEST"), "\(narrow.code) \(narrow.stderr)")
-
-        // loadtest builds random rows for the served width (4, from STATUS) without being told.
-        let load = try runTool(
-            "recpool",
-            [
-                "loadtest", "--broker", broker, "--concurrency", "1", "--duration", "300ms", "--drain", "1s", "--json",
-                "--quiet",
-            ])
-        #expect(load.code == 0, "\(load.stderr)")
-        let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
-        #expect((summary["completed"] as? Int ?? 0) > 0)
-        #expect((summary["errors"] as? [String: Int])?.isEmpty == true)
-
-        // A dataset whose rows do not fit the served model is refused before anything is sent.
-        let wrong = try runTool(
-            "recpool",
-            [
-                "loadtest", "--broker", broker, "--dataset", "synthetic:users=20,seed=1", "--duration", "300ms",
-                "--quiet",
-            ])
-        #expect(wrong.code == 2, "\(wrong.code) \(wrong.stderr)")
-        #expect(wrong.stderr.contains("the pool serves width 4") && wrong.stdout.isEmpty)
-
-        // Every RECOMMEND fails (this model has no feature specification): errors dominate, exit 5.
-        let failing = try runTool(
-            "recpool",
-            [
-                "loadtest", "--broker", broker, "--recommend", "--concurrency", "1", "--duration", "300ms", "--drain",
-                "1s", "--quiet",
-            ])
-        #expect(failing.code == 5, "\(failing.code) \(failing.stderr)")
-        #expect(failing.stderr.contains("errors dominate the run") && failing.stderr.contains("(100.0% > 50.0%)"))
-        #expect(failing.stdout.contains("errors"))
     }
 
     @Test("loadtest --dataset builds rows with the promoted model's own feature specification (issue 13, 'client tools')")

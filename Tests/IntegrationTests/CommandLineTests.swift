@@ -1,5 +1,6 @@
 import Foundation
 import RecClient
+import RecTransport
 import RecWire
 import Testing
 
@@ -8,37 +9,35 @@ import Testing
 struct CommandLineTests {
     @Test("score --json and status --json print the documented keys")
     func jsonOutput() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1", "w2"], workerArguments: ["--input-width", "3"])
-        defer { client.close() }
+        try await ProcessCluster.withPool(workers: ["w1", "w2"], workerArguments: ["--input-width", "3"]) { cluster, client in
 
-        let broker = cluster.endpoints.frontend
-        let csv = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(getpid()).csv")
-        try "a,b,c,label\n0.1,0.2,0.3,1\n1,2,3,0\n".write(to: csv, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: csv) }
-        let score = try runTool("recpool", ["score", "--broker", broker, "--input", csv.path, "--json"])
-        #expect(score.code == 0, "\(score.stderr)")
-        let scoreObject = try #require(
-            try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
-        #expect(scoreObject["model_version"] as? Int == 0)
-        #expect((scoreObject["scores"] as? [Double])?.count == 2)
+            let broker = cluster.endpoints.frontend
+            let csv = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(getpid()).csv")
+            try "a,b,c,label\n0.1,0.2,0.3,1\n1,2,3,0\n".write(to: csv, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: csv) }
+            let score = try runTool("recpool", ["score", "--broker", broker, "--input", csv.path, "--json"])
+            #expect(score.code == 0, "\(score.stderr)")
+            let scoreObject = try #require(
+                try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
+            #expect(scoreObject["model_version"] as? Int == 0)
+            #expect((scoreObject["scores"] as? [Double])?.count == 2)
 
-        let json = try runTool(
-            "recpool", ["score", "--broker", broker, "--input", "-", "--json"], stdin: "[[0.5, 0.5, 0.5]]")
-        #expect(json.code == 0, "\(json.stderr)")
+            let json = try runTool(
+                "recpool", ["score", "--broker", broker, "--input", "-", "--json"], stdin: "[[0.5, 0.5, 0.5]]")
+            #expect(json.code == 0, "\(json.stderr)")
 
-        let status = try runTool("recpool", ["status", "--broker", broker, "--json"])
-        #expect(status.code == 0, "\(status.stderr)")
-        let statusObject = try #require(
-            try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
-        let workers = try #require(statusObject["workers"] as? [[String: Any]])
-        #expect(workers.count == 2)
-        for key in ["id", "address", "slots", "inflight", "model_version", "input_width", "heartbeat_age_ms"] {
-            #expect(workers.allSatisfy { $0[key] != nil }, "missing \(key)")
+            let status = try runTool("recpool", ["status", "--broker", broker, "--json"])
+            #expect(status.code == 0, "\(status.stderr)")
+            let statusObject = try #require(
+                try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            let workers = try #require(statusObject["workers"] as? [[String: Any]])
+            #expect(workers.count == 2)
+            for key in ["id", "address", "slots", "inflight", "model_version", "input_width", "heartbeat_age_ms"] {
+                #expect(workers.allSatisfy { $0[key] != nil }, "missing \(key)")
+            }
+            let text = try runTool("recpool", ["status", "--broker", broker])
+            #expect(text.code == 0 && text.stdout.contains("w1") && text.stdout.contains("w2"))
         }
-        let text = try runTool("recpool", ["status", "--broker", broker])
-        #expect(text.code == 0 && text.stdout.contains("w1") && text.stdout.contains("w2"))
     }
 
     @Test("bad input files fail with a message naming the line and column, and a non-zero exit")
@@ -115,28 +114,26 @@ struct RecommendTests {
         let fit = try runTool("recpool", ["fit", "--dataset", csv, "--feature-spec", spec, "--out", model, "--epochs", "1", "--version", "4"])
         #expect(fit.code == 0, "\(fit.stderr)")
 
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--model", model])
-        defer { client.close() }
-        let broker = cluster.endpoints.frontend
+        try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--model", model]) { cluster, client in
+            let broker = cluster.endpoints.frontend
 
-        let warm = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:30,2:10", "--top", "5", "--json"])
-        #expect(warm.code == 0, "\(warm.stderr)")
-        let answer = try #require(try JSONSerialization.jsonObject(with: Data(warm.stdout.utf8)) as? [String: Any])
-        let items = try #require(answer["items"] as? [[String: Any]])
-        #expect(items.count == 5 && answer["model_version"] as? Int == 0 && answer["source"] as? String == "model")
-        let scores = items.compactMap { $0["score"] as? Double }
-        #expect(scores == scores.sorted(by: >))
+            let warm = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:30,2:10", "--top", "5", "--json"])
+            #expect(warm.code == 0, "\(warm.stderr)")
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(warm.stdout.utf8)) as? [String: Any])
+            let items = try #require(answer["items"] as? [[String: Any]])
+            #expect(items.count == 5 && answer["model_version"] as? Int == 0 && answer["source"] as? String == "model")
+            let scores = items.compactMap { $0["score"] as? Double }
+            #expect(scores == scores.sorted(by: >))
 
-        let cold = try runTool("recpool", ["recommend", "--broker", broker, "--top", "3", "--json"])
-        #expect(cold.code == 0, "\(cold.stderr)")
-        #expect(cold.stdout.contains("\"source\":\"cold_start_fallback\"") && cold.stdout.contains("\"items\""))
+            let cold = try runTool("recpool", ["recommend", "--broker", broker, "--top", "3", "--json"])
+            #expect(cold.code == 0, "\(cold.stderr)")
+            #expect(cold.stdout.contains("\"source\":\"cold_start_fallback\"") && cold.stdout.contains("\"items\""))
 
-        let bad = try runTool("recpool", ["recommend", "--broker", broker, "--events", "9999:3"])
-        #expect(bad.code != 0 && bad.stderr.contains("unknown item 9999"))
-        let malformed = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:-4"])
-        #expect(malformed.code != 0 && malformed.stderr.contains("ITEM:SECONDS"))
+            let bad = try runTool("recpool", ["recommend", "--broker", broker, "--events", "9999:3"])
+            #expect(bad.code != 0 && bad.stderr.contains("unknown item 9999"))
+            let malformed = try runTool("recpool", ["recommend", "--broker", broker, "--events", "1:-4"])
+            #expect(malformed.code != 0 && malformed.stderr.contains("ITEM:SECONDS"))
+        }
     }
 }
 
@@ -177,12 +174,20 @@ struct HealthTests {
         process.arguments = ["status", "--broker", cluster.endpoints.frontend, "--watch", "--json"]
         let out = Pipe()
         process.standardOutput = out
+        let printed = LockedBox(Data())
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            printed.withLock { $0.append(chunk) }
+        }
         try process.run()
-        try await Task.sleep(for: .milliseconds(2500))
+        // Interrupt once two snapshots are out.
+        try? await eventually(pollMs: 20, "two status lines") { printed.withLock { $0.count { $0 == 0x0A } } >= 2 }
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
         #expect(process.terminationStatus == 0)
-        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        let lines = String(decoding: printed.withLock { $0 } + rest, as: UTF8.self).split(separator: "\n")
         #expect(lines.count >= 2)
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
     }

@@ -69,40 +69,38 @@ struct ConformanceTests {
     func conformance() async throws {
         let state = Self.stateDirectory()
         defer { try? FileManager.default.removeItem(at: state) }
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
+        try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state.path, "--online"], workers: ["real-1"],
-            workerArguments: ["--input-width", "5"])
-        defer { client.close() }
+            workerArguments: ["--input-width", "5"]) { cluster, client in
 
-        // The rollout.* checks import and promote a checkpoint: a small MLP over 3 features.
-        var csv = "a,b,c,label\n"
-        for i in 0..<120 {
-            let a = Float(i % 10) / 10, b = Float((i * 7) % 13) / 13, c = Float((i * 3) % 5) / 5
-            csv += "\(a),\(b),\(c),\(a + b > 1 ? 1 : 0)\n"
+            // The rollout.* checks import and promote a checkpoint: a small MLP over 3 features.
+            var csv = "a,b,c,label\n"
+            for i in 0..<120 {
+                let a = Float(i % 10) / 10, b = Float((i * 7) % 13) / 13, c = Float((i * 3) % 5) / 5
+                csv += "\(a),\(b),\(c),\(a + b > 1 ? 1 : 0)\n"
+            }
+            try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+            let data = state.appendingPathComponent("train.csv")
+            try csv.write(to: data, atomically: true, encoding: .utf8)
+            let checkpoint = state.appendingPathComponent("model.ckpt")
+            let fit = try runTool("recpool", ["fit", "--dataset", data.path, "--out", checkpoint.path, "--epochs", "1"])
+            #expect(fit.code == 0, "\(fit.stderr)")
+
+            let run = try Self.runSuite(
+                cluster,
+                [
+                    "--checkpoint", checkpoint.path,
+                    // The direct.* checks: the suite plays the broker to a second real worker it starts.
+                    "--worker-command",
+                    "\(ProcessCluster.executable("recpool-worker").path) --broker {endpoint} --id direct-1 "
+                        + "--input-width 4 --exit-with-parent --log-level warning",
+                ], report: state.appendingPathComponent("report.json"))
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.outcomes["fail"] == nil, "\(run.output)")
+            // With --state-dir, --online and --worker-command nothing is skipped but the CURVE-only check.
+            #expect(run.outcomes["skip"] == ["security.client_role_limits"], "\(run.output)")
+            #expect((run.outcomes["pass"]?.count ?? 0) >= 45, "\(run.output)")
         }
-        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-        let data = state.appendingPathComponent("train.csv")
-        try csv.write(to: data, atomically: true, encoding: .utf8)
-        let checkpoint = state.appendingPathComponent("model.ckpt")
-        let fit = try runTool("recpool", ["fit", "--dataset", data.path, "--out", checkpoint.path, "--epochs", "1"])
-        #expect(fit.code == 0, "\(fit.stderr)")
-
-        let run = try Self.runSuite(
-            cluster,
-            [
-                "--checkpoint", checkpoint.path,
-                // The direct.* checks: the suite plays the broker to a second real worker it starts.
-                "--worker-command",
-                "\(ProcessCluster.executable("recpool-worker").path) --broker {endpoint} --id direct-1 "
-                    + "--input-width 4 --exit-with-parent --log-level warning",
-            ], report: state.appendingPathComponent("report.json"))
-        #expect(run.status == 0, "\(run.output)")
-        #expect(run.outcomes["fail"] == nil, "\(run.output)")
-        // With --state-dir, --online and --worker-command nothing is skipped but the CURVE-only check.
-        #expect(run.outcomes["skip"] == ["security.client_role_limits"], "\(run.output)")
-        #expect((run.outcomes["pass"]?.count ?? 0) >= 45, "\(run.output)")
     }
 
     @Test(

@@ -46,7 +46,7 @@ final class SteadyLoad: Sendable {
 
     /// Waits until at least `count` requests have completed.
     func waitForCompleted(_ count: Int) async throws {
-        while completed < count { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually(timeoutMs: 120_000, pollMs: 10, "\(count) requests completed") { completed >= count }
     }
 
     /// Stops the lanes and returns the tally once every lane has finished its last request.
@@ -61,61 +61,55 @@ final class SteadyLoad: Sendable {
 struct DrainTests {
     @Test("SIGTERM on a worker under load: it drains and exits 0, with no request failed or re-dispatched")
     func workerSigterm() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1", "w2"])
-        defer { client.close() }
-        let load = SteadyLoad(client: client, lanes: 8)
-        try await load.waitForCompleted(400)
-        let exit = cluster.kill("w1", signal: SIGTERM)
-        let before = load.completed
-        try await load.waitForCompleted(before + 400)
-        let outcomes = await load.stop()
-        #expect(exit == 0)
-        #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
-        let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
-        #expect(status.workers.map(\.id) == ["w2"])
-        #expect(status.counters["workers_draining"] == 1)
-        #expect(status.counters["redispatched"] == nil)
-        #expect(status.counters["dropped_worker_lost"] == nil)
-        #expect(status.inflight == 0)
+        try await ProcessCluster.withPool(workers: ["w1", "w2"]) { cluster, client in
+            let load = SteadyLoad(client: client, lanes: 8)
+            try await load.waitForCompleted(400)
+            let exit = cluster.kill("w1", signal: SIGTERM)
+            let before = load.completed
+            try await load.waitForCompleted(before + 400)
+            let outcomes = await load.stop()
+            #expect(exit == 0)
+            #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
+            let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+            #expect(status.workers.map(\.id) == ["w2"])
+            #expect(status.counters["workers_draining"] == 1)
+            #expect(status.counters["redispatched"] == nil)
+            #expect(status.counters["dropped_worker_lost"] == nil)
+            #expect(status.inflight == 0)
+        }
     }
 
     @Test("`recpool drain WORKER_ID` drains that worker remotely; an unknown id is NOT_FOUND")
     func remoteDrain() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1", "w2"])
-        defer { client.close() }
-        let load = SteadyLoad(client: client, lanes: 4)
-        try await load.waitForCompleted(200)
-        let drained = try runTool("recpool", ["drain", "w1", "--broker", cluster.endpoints.frontend])
-        #expect(drained.code == 0, "\(drained.stderr)")
-        #expect(drained.stdout.contains("draining w1"))
-        #expect(cluster.waitForExit("w1", timeoutMs: 10_000) == 0)
-        let before = load.completed
-        try await load.waitForCompleted(before + 200)
-        let outcomes = await load.stop()
-        #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
-        let unknown = try runTool("recpool", ["drain", "nobody", "--broker", cluster.endpoints.frontend])
-        #expect(unknown.code != 0)
-        #expect(unknown.stderr.contains("NOT_FOUND") || unknown.stderr.contains("no live worker"))
+        try await ProcessCluster.withPool(workers: ["w1", "w2"]) { cluster, client in
+            let load = SteadyLoad(client: client, lanes: 4)
+            try await load.waitForCompleted(200)
+            let drained = try runTool("recpool", ["drain", "w1", "--broker", cluster.endpoints.frontend])
+            #expect(drained.code == 0, "\(drained.stderr)")
+            #expect(drained.stdout.contains("draining w1"))
+            #expect(cluster.waitForExit("w1", timeoutMs: 10_000) == 0)
+            let before = load.completed
+            try await load.waitForCompleted(before + 200)
+            let outcomes = await load.stop()
+            #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
+            let unknown = try runTool("recpool", ["drain", "nobody", "--broker", cluster.endpoints.frontend])
+            #expect(unknown.code != 0)
+            #expect(unknown.stderr.contains("NOT_FOUND") || unknown.stderr.contains("no live worker"))
+        }
     }
 
     @Test("SIGTERM on the broker under load: every request gets OK or BUSY, none hangs, and it exits 0")
     func brokerSigterm() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1"])
-        defer { client.close() }
-        // Replies come back while the broker drains; once it is gone, requests fail with a typed
-        // timeout. Nothing waits past its timeout.
-        let load = SteadyLoad(client: client, lanes: 8, timeoutMs: 1500)
-        try await load.waitForCompleted(300)
-        let exit = cluster.kill("broker", signal: SIGTERM)
-        let outcomes = await load.stop()
-        #expect(exit == 0)
-        #expect(Set(outcomes.keys).isSubset(of: ["OK", "BUSY", "TIMEOUT"]), "\(outcomes)")
-        #expect(outcomes["OK", default: 0] >= 300)
+        try await ProcessCluster.withPool(workers: ["w1"]) { cluster, client in
+            // Replies come back while the broker drains; once it is gone, requests fail with a typed
+            // timeout. Nothing waits past its timeout.
+            let load = SteadyLoad(client: client, lanes: 8, timeoutMs: 1500)
+            try await load.waitForCompleted(300)
+            let exit = cluster.kill("broker", signal: SIGTERM)
+            let outcomes = await load.stop()
+            #expect(exit == 0)
+            #expect(Set(outcomes.keys).isSubset(of: ["OK", "BUSY", "TIMEOUT"]), "\(outcomes)")
+            #expect(outcomes["OK", default: 0] >= 300)
+        }
     }
 }

@@ -3,21 +3,6 @@ import RecTransport
 import RecWire
 import Testing
 
-/// A small deterministic generator (SplitMix64), so a failing fuzz run can be replayed.
-struct FuzzRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in byte() } }
-}
-
 /// Builds random and mutated RecPool messages: valid seeds, then truncation, bit flips, wrong
 /// command bytes, extra or missing frames, and plain garbage.
 struct MessageFuzzer {
@@ -130,49 +115,48 @@ struct FuzzTests {
 
     @Test("100,000+ random and mutated messages on both faces: valid traffic still succeeds and RSS stays flat")
     func fuzzBothFaces() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1"])
-        defer { client.close() }
-        let pid = try #require(cluster.pid("broker"))
-        let load = SteadyLoad(client: client, lanes: 2)
+        try await ProcessCluster.withPool(workers: ["w1"]) { cluster, client in
+            let pid = try #require(cluster.pid("broker"))
+            let load = SteadyLoad(client: client, lanes: 2)
 
-        // Three rounds of 40,000 messages (20,000 a face, both faces at once). The first warms up
-        // allocator arenas, socket buffers and queues; after it, RSS must stay flat.
-        var samples: [Int] = []
-        var frontReplies = 0
-        for round in 0..<3 {
-            let seed = UInt64(round * 2 + 1)
-            async let front = Self.blast(
-                endpoint: cluster.endpoints.frontend, count: 20_000, seed: seed, forbidden: [], paced: true)
-            async let back = Self.blast(
-                endpoint: cluster.endpoints.backend, count: 20_000, seed: seed + 1, forbidden: [Command.ready.rawValue],
-                paced: false)
-            let (replies, _) = await (front, back)
-            frontReplies += replies
-            // Let queued fuzz requests finish (NO_WORKER for FEEDBACK comes after 1 s).
-            _ = try await cluster.waitForStatus(client) { $0.queues.allSatisfy { $0.depth == 0 } && $0.inflight == 0 }
-            try await Task.sleep(for: .milliseconds(1200))
-            samples.append(try #require(residentBytes(pid: pid)))
-        }
-        #expect(frontReplies > 50_000)
-        let warm = samples[0]
-        let after = samples[samples.count - 1]
-        print("broker RSS after each round: \(samples)")
+            // Three rounds of 40,000 messages (20,000 a face, both faces at once). The first warms up
+            // allocator arenas, socket buffers and queues; after it, RSS must stay flat.
+            var samples: [Int] = []
+            var frontReplies = 0
+            let base = FuzzSeed.seeds(count: 1, base: 1)[0]
+            for round in 0..<3 {
+                let seed = base &+ UInt64(round * 2)
+                async let front = Self.blast(
+                    endpoint: cluster.endpoints.frontend, count: 20_000, seed: seed, forbidden: [], paced: true)
+                async let back = Self.blast(
+                    endpoint: cluster.endpoints.backend, count: 20_000, seed: seed + 1, forbidden: [Command.ready.rawValue],
+                    paced: false)
+                let (replies, _) = await (front, back)
+                frontReplies += replies
+                // Let queued fuzz requests finish (NO_WORKER for FEEDBACK comes after 1 s).
+                _ = try await cluster.waitForStatus(client) { $0.queues.allSatisfy { $0.depth == 0 } && $0.inflight == 0 }
+                try await Task.sleep(for: .milliseconds(1200))
+                samples.append(try #require(residentBytes(pid: pid)))
+            }
+            #expect(frontReplies > 50_000)
+            let warm = samples[0]
+            let after = samples[samples.count - 1]
+            print("broker RSS after each round: \(samples)")
 
-        // The broker survived, still answers, and the well-behaved client never failed.
-        let status = try await client.status()
-        #expect(status.workers.map(\.id) == ["w1"])
-        let outcomes = await load.stop()
-        #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
-        #expect(outcomes["OK", default: 0] > 0)
-        // Under ThreadSanitizer (scripts/lib/tsan.sh sets TSAN_OPTIONS) the instrumented broker's RSS
-        // includes the sanitizer's shadow memory and history, which grow with the memory touched; the
-        // memory bound is checked by the plain run.
-        if ProcessInfo.processInfo.environment["TSAN_OPTIONS"] == nil {
-            #expect(after - warm < 30 * 1024 * 1024, "RSS grew from \(warm) to \(after) bytes")
+            // The broker survived, still answers, and the well-behaved client never failed.
+            let status = try await client.status()
+            #expect(status.workers.map(\.id) == ["w1"])
+            let outcomes = await load.stop()
+            #expect(outcomes.keys.sorted() == ["OK"], "\(outcomes)")
+            #expect(outcomes["OK", default: 0] > 0)
+            // Under ThreadSanitizer (scripts/lib/tsan.sh sets TSAN_OPTIONS) the instrumented broker's RSS
+            // includes the sanitizer's shadow memory and history, which grow with the memory touched; the
+            // memory bound is checked by the plain run.
+            if ProcessInfo.processInfo.environment["TSAN_OPTIONS"] == nil {
+                #expect(after - warm < 30 * 1024 * 1024, "RSS grew from \(warm) to \(after) bytes")
+            }
+            #expect(status.counters["malformed_client_messages", default: 0] > 1000)
+            #expect(status.counters["malformed_worker_messages", default: 0] > 1000)
         }
-        #expect(status.counters["malformed_client_messages", default: 0] > 1000)
-        #expect(status.counters["malformed_worker_messages", default: 0] > 1000)
     }
 }

@@ -63,7 +63,7 @@ struct LimitsTests {
 
     @Test("seeded integer extremes in every header field: broker and worker stay up and every request gets exactly one well-formed reply")
     func integerExtremes() async throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["RECPOOL_FUZZ_SEED"] ?? "") ?? 0x1414_0001
+        let seed = FuzzSeed.seeds(count: 1, base: 0x1414_0001)[0]
         let cluster = ProcessCluster()
         defer { cluster.stop() }
         // The worker holds each batch up to 200 ms, so requests are in flight across the broker's
@@ -149,7 +149,7 @@ struct LimitsTests {
 
     @Test("a worker announcing extreme slots and versions and replying with extreme header fields: every request gets exactly one reply, the broker stays up")
     func workerFaceExtremes() async throws {
-        let seed: UInt64 = 0x1414_0002
+        let seed = FuzzSeed.seeds(count: 1, base: 0x1414_0002)[0]
         let cluster = ProcessCluster()
         defer { cluster.stop() }
         try cluster.startBroker()  // the fake worker is the only one, so it gets every request
@@ -224,68 +224,64 @@ struct LimitsTests {
 
     @Test("one frame over 16 MiB gets TOO_LARGE naming the limit; the connection stays and the reply it was waiting for arrives")
     func oversizedFrame() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
-            workers: ["w1"], workerArguments: ["--input-width", "2", "--batch-wait-us", "300000"])
-        defer { client.close() }
-        let endpoint = cluster.endpoints.frontend
-        let peer = try await DedicatedThread.run(name: "oversize") { () -> RawPeer? in
-            guard let peer = try? RawPeer(endpoint: endpoint) else { return nil }
-            let limit = WireLimits.standard.maxMessageBytes
-            // 1: a request the worker holds for 300 ms; 2: one frame over the limit; 3: the same
-            // bytes in several frames; 4: nine frames; 5: a request after them all.
-            _ = try? peer.socket.send([Header(command: .score, requestId: 1).encoded(), LimitsTests.tensor(rows: 1, cols: 2)])
-            _ = try? peer.socket.send([Header(command: .score, requestId: 2).encoded(), [UInt8](repeating: 0, count: limit + 1)])
-            _ = try? peer.socket.send(
-                [Header(command: .score, requestId: 3).encoded()] + [[UInt8]](repeating: [UInt8](repeating: 0, count: limit / 4 + 1), count: 4))
-            _ = try? peer.socket.send([Header(command: .score, requestId: 4).encoded()] + [[UInt8]](repeating: [1], count: 8))
-            _ = try? peer.socket.send([Header(command: .score, requestId: 5).encoded(), LimitsTests.tensor(rows: 1, cols: 2)])
-            _ = peer.wait(timeoutMs: 30_000) { peer in (1...5).allSatisfy { peer.replies[$0] != nil } }
-            return peer
+        try await ProcessCluster.withPool(
+            workers: ["w1"], workerArguments: ["--input-width", "2", "--batch-wait-us", "300000"]) { cluster, client in
+            let endpoint = cluster.endpoints.frontend
+            let peer = try await DedicatedThread.run(name: "oversize") { () -> RawPeer? in
+                guard let peer = try? RawPeer(endpoint: endpoint) else { return nil }
+                let limit = WireLimits.standard.maxMessageBytes
+                // 1: a request the worker holds for 300 ms; 2: one frame over the limit; 3: the same
+                // bytes in several frames; 4: nine frames; 5: a request after them all.
+                _ = try? peer.socket.send([Header(command: .score, requestId: 1).encoded(), LimitsTests.tensor(rows: 1, cols: 2)])
+                _ = try? peer.socket.send([Header(command: .score, requestId: 2).encoded(), [UInt8](repeating: 0, count: limit + 1)])
+                _ = try? peer.socket.send(
+                    [Header(command: .score, requestId: 3).encoded()] + [[UInt8]](repeating: [UInt8](repeating: 0, count: limit / 4 + 1), count: 4))
+                _ = try? peer.socket.send([Header(command: .score, requestId: 4).encoded()] + [[UInt8]](repeating: [1], count: 8))
+                _ = try? peer.socket.send([Header(command: .score, requestId: 5).encoded(), LimitsTests.tensor(rows: 1, cols: 2)])
+                _ = peer.wait(timeoutMs: 30_000) { peer in (1...5).allSatisfy { peer.replies[$0] != nil } }
+                return peer
+            }
+            let raw = try #require(peer)
+            let status = { (id: UInt64) in raw.replies[id]?.map(\.header.status) ?? [] }
+            #expect(status(1) == [.ok])
+            #expect(status(2) == [.tooLarge])
+            #expect(status(3) == [.tooLarge])
+            #expect(status(4) == [.tooLarge])
+            #expect(status(5) == [.ok])
+            #expect(raw.replies[2]?.first?.errorText?.contains("\(WireLimits.standard.maxMessageBytes)") == true)
+            #expect(raw.replies[4]?.first?.errorText?.contains("limit of 8") == true)
+            let counters = try await client.status().counters
+            #expect(counters["replies_undeliverable", default: 0] == 0)
+            #expect(counters["dropped_too_large"] == 3)
         }
-        let raw = try #require(peer)
-        let status = { (id: UInt64) in raw.replies[id]?.map(\.header.status) ?? [] }
-        #expect(status(1) == [.ok])
-        #expect(status(2) == [.tooLarge])
-        #expect(status(3) == [.tooLarge])
-        #expect(status(4) == [.tooLarge])
-        #expect(status(5) == [.ok])
-        #expect(raw.replies[2]?.first?.errorText?.contains("\(WireLimits.standard.maxMessageBytes)") == true)
-        #expect(raw.replies[4]?.first?.errorText?.contains("limit of 8") == true)
-        let counters = try await client.status().counters
-        #expect(counters["replies_undeliverable", default: 0] == 0)
-        #expect(counters["dropped_too_large"] == 3)
     }
 
     @Test("a request whose deadline has passed is EXPIRED on a warm broker, never BUSY; header fields a request may not set are BAD_REQUEST")
     func expiredOnWarmBroker() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--input-width", "2"])
-        defer { client.close() }
-        for _ in 0..<3 { _ = try await client.score(rows: [[0.5, 0.5]]) }  // the broker now knows the service's latency
-        let rows = LimitsTests.tensor(rows: 1, cols: 2)
-        for deadline: UInt64 in [Clocks.epochMillis() - 1000, 1] {
-            let reply = try await client.roundTrip(
-                WireMessage(header: Header(command: .score, deadlineMs: deadline), payload: [rows]))
-            #expect(reply.header.status == .expired, "deadline \(deadline): \(reply.header.status)")
-            #expect(reply.header.retryAfterMs == 0)
+        try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--input-width", "2"]) { cluster, client in
+            for _ in 0..<3 { _ = try await client.score(rows: [[0.5, 0.5]]) }  // the broker now knows the service's latency
+            let rows = LimitsTests.tensor(rows: 1, cols: 2)
+            for deadline: UInt64 in [Clocks.epochMillis() - 1000, 1] {
+                let reply = try await client.roundTrip(
+                    WireMessage(header: Header(command: .score, deadlineMs: deadline), payload: [rows]))
+                #expect(reply.header.status == .expired, "deadline \(deadline): \(reply.header.status)")
+                #expect(reply.header.retryAfterMs == 0)
+            }
+            var flags = Header(command: .score)
+            flags.flags = Header.Flags(rawValue: 0x0004)
+            var status = Header(command: .score)
+            status.status = .ok
+            status.status = .notFound
+            var pin = Header(command: .score)
+            pin.flags = .exactVersion
+            for (header, field) in [(flags, "flags"), (status, "status"), (pin, "model_version")] {
+                let reply = try await client.roundTrip(WireMessage(header: header, payload: [rows]))
+                #expect(reply.header.status == .badRequest, "\(field)")
+                #expect(reply.errorText?.contains(field) == true, "\(reply.errorText ?? "")")
+            }
+            let counters = try await client.status().counters
+            #expect(counters["dropped_busy", default: 0] == 0)
         }
-        var flags = Header(command: .score)
-        flags.flags = Header.Flags(rawValue: 0x0004)
-        var status = Header(command: .score)
-        status.status = .ok
-        status.status = .notFound
-        var pin = Header(command: .score)
-        pin.flags = .exactVersion
-        for (header, field) in [(flags, "flags"), (status, "status"), (pin, "model_version")] {
-            let reply = try await client.roundTrip(WireMessage(header: header, payload: [rows]))
-            #expect(reply.header.status == .badRequest, "\(field)")
-            #expect(reply.errorText?.contains(field) == true, "\(reply.errorText ?? "")")
-        }
-        let counters = try await client.status().counters
-        #expect(counters["dropped_busy", default: 0] == 0)
     }
 
     @Test("a pipelined flood of 16 MiB requests: one reply each, broker RSS stays bounded and returns after the burst")
@@ -329,10 +325,9 @@ struct LimitsTests {
         // Memory returns once the queue is empty (malloc_trim after the burst, within a second).
         _ = try await cluster.waitForStatus(client) { $0.queues.allSatisfy { $0.depth == 0 } }
         var after = Int.max
-        for _ in 0..<40 {
-            after = try #require(residentBytes(pid: broker))
-            if after - warm < 64 << 20 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try? await eventually(timeoutMs: 4000, pollMs: 100) {
+            after = residentBytes(pid: broker) ?? Int.max
+            return after - warm < 64 << 20
         }
         print("flood: \(count) × 16 MiB, \(statuses); broker RSS warm \(warm >> 20) MiB, peak \(peak >> 20) MiB, after \(after >> 20) MiB")
         #expect(after - warm < 64 << 20, "RSS after the flood \(after >> 20) MiB from \(warm >> 20) MiB")
@@ -357,10 +352,9 @@ struct LimitsTests {
         }
         #expect(steady.values.reduce(0, +) == 32, "\(steady)")
         var settled = Int.max
-        for _ in 0..<40 {
-            settled = try #require(residentBytes(pid: broker))
-            if settled - warm < 64 << 20 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try? await eventually(timeoutMs: 4000, pollMs: 100) {
+            settled = residentBytes(pid: broker) ?? Int.max
+            return settled - warm < 64 << 20
         }
         print("four at a time: 32 × 16 MiB, \(steady); broker RSS after \(settled >> 20) MiB")
         #expect(settled - warm < 64 << 20, "RSS after four at a time \(settled >> 20) MiB from \(warm >> 20) MiB")
@@ -409,12 +403,10 @@ struct LimitsTests {
             return (replies - statusReplies, counters["replies_dropped_hwm", default: 0] + counters["replies_undeliverable", default: 0])
         }
         var counters: [String: UInt64] = [:]
-        let start = Clocks.monotonicMicros()
-        while Clocks.monotonicMicros() - start < 240_000_000 {
+        try? await eventually(timeoutMs: 240_000, pollMs: 250) {
             counters = try await client.status(timeoutMs: 5000).counters
             let (delivered, dropped) = accounted(counters)
-            if delivered + dropped >= UInt64(count) { break }
-            try await Task.sleep(for: .milliseconds(250))
+            return delivered + dropped >= UInt64(count)
         }
         done.withLock { $0 = true }
         let peak = await sampled

@@ -52,30 +52,31 @@ struct MetricsTests {
     @Test("the broker and the worker expose request, queue, worker and compute metrics that parse")
     func scrape() async throws {
         let brokerPort = Self.freePort(), workerPort = Self.freePort()
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(brokerArguments: ["--metrics", "127.0.0.1:\(brokerPort)"], workers: ["w1"], workerArguments: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"])
-        defer { client.close() }
-        for _ in 0..<5 { _ = try await client.score(rows: [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]]) }
-        // A BAD_REQUEST from the broker: rows of a width no live model takes never reach a worker (issue 13).
-        _ = try? await client.score(rows: [[1, 2]])
-        try await Task.sleep(for: .milliseconds(200))  // one reactor tick publishes the counters
+        try await ProcessCluster.withPool(brokerArguments: ["--metrics", "127.0.0.1:\(brokerPort)"], workers: ["w1"], workerArguments: ["--input-width", "4", "--metrics", "127.0.0.1:\(workerPort)"]) { cluster, client in
+            for _ in 0..<5 { _ = try await client.score(rows: [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]]) }
+            // A BAD_REQUEST from the broker: rows of a width no live model takes never reach a worker (issue 13).
+            _ = try? await client.score(rows: [[1, 2]])
+            // A reactor tick publishes the counters: wait until the six SCORE requests show.
+            try await eventually(pollMs: 50, "the broker's counters published") {
+                (try? await Self.scrape(brokerPort))?["recpool_broker_requests_total{service=\"score\"}"] ?? 0 >= 6
+            }
 
-        let broker = try await Self.scrape(brokerPort)
-        #expect(broker["recpool_broker_requests_total{service=\"score\"}"] == 6)
-        #expect((broker["recpool_broker_replies_total{status=\"ok\"}"] ?? 0) >= 5)  // STATUS replies count too
-        #expect(broker["recpool_broker_replies_total{status=\"bad_request\"}"] == 1)
-        #expect(broker["recpool_broker_live_workers"] == 1)
-        #expect(broker["recpool_broker_queue_depth{service=\"score\"}"] == 0)
-        #expect(broker["recpool_broker_reply_latency_seconds_count"] == 5)  // dispatched requests only
-        #expect(broker["recpool_broker_worker_model_version{worker=\"w1\"}"] == 0)
+            let broker = try await Self.scrape(brokerPort)
+            #expect(broker["recpool_broker_requests_total{service=\"score\"}"] == 6)
+            #expect((broker["recpool_broker_replies_total{status=\"ok\"}"] ?? 0) >= 5)  // STATUS replies count too
+            #expect(broker["recpool_broker_replies_total{status=\"bad_request\"}"] == 1)
+            #expect(broker["recpool_broker_live_workers"] == 1)
+            #expect(broker["recpool_broker_queue_depth{service=\"score\"}"] == 0)
+            #expect(broker["recpool_broker_reply_latency_seconds_count"] == 5)  // dispatched requests only
+            #expect(broker["recpool_broker_worker_model_version{worker=\"w1\"}"] == 0)
 
-        let worker = try await Self.scrape(workerPort)
-        #expect(worker["recpool_worker_rows_total"] == 10)
-        #expect((worker["recpool_worker_batches_total"] ?? 0) >= 1)
-        #expect(worker["recpool_worker_error_replies_total"] == nil || worker["recpool_worker_error_replies_total"] == 0)
-        #expect(worker["recpool_worker_compute_seconds_count"] != nil)
-        #expect(worker["recpool_worker_model_version"] == 0)
+            let worker = try await Self.scrape(workerPort)
+            #expect(worker["recpool_worker_rows_total"] == 10)
+            #expect((worker["recpool_worker_batches_total"] ?? 0) >= 1)
+            #expect(worker["recpool_worker_error_replies_total"] == nil || worker["recpool_worker_error_replies_total"] == 0)
+            #expect(worker["recpool_worker_compute_seconds_count"] != nil)
+            #expect(worker["recpool_worker_model_version"] == 0)
+        }
     }
 
     @Test("--metrics takes localhost:PORT and [::1]:PORT, like the ZeroMQ endpoints")
@@ -90,25 +91,20 @@ struct MetricsTests {
         try cluster.startWorker("w1", extra: ["--metrics", "[::1]:\(ipv6Port)"])
         // URLSession on Linux does not take [::1] URLs, so this one is a plain HTTP/1.0 GET over a socket.
         var ipv6Text = ""
-        let start = Clocks.monotonicMicros()
-        while !ipv6Text.contains("recpool_worker") && Clocks.monotonicMicros() - start < 15_000_000 {
+        try? await eventually(timeoutMs: 15_000, pollMs: 100) {
             ipv6Text = Self.getOverIPv6Loopback(port: ipv6Port, path: "/metrics")
-            if !ipv6Text.contains("recpool_worker") { try await Task.sleep(for: .milliseconds(100)) }
+            return ipv6Text.contains("recpool_worker")
         }
         #expect(ipv6Text.hasPrefix("HTTP/1.") && ipv6Text.contains("recpool_worker"))
     }
 
     /// Scrapes `url` until it answers (the endpoint starts with the process), for up to 15 s.
     static func scrapeText(_ url: String) async throws -> String {
-        let start = Clocks.monotonicMicros()
-        while true {
-            if let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!),
+        try await eventuallyValue(timeoutMs: 15_000, pollMs: 100, "\(url) answering") {
+            guard let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!),
                 (response as? HTTPURLResponse)?.statusCode == 200
-            {
-                return String(decoding: data, as: UTF8.self)
-            }
-            if Clocks.monotonicMicros() - start > 15_000_000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(100))
+            else { return nil }
+            return String(decoding: data, as: UTF8.self)
         }
     }
 

@@ -14,20 +14,13 @@ struct OnlineLearningTests {
     static func onlinePool(_ cluster: ProcessCluster, state: URL, extra: [String] = []) async throws -> RecPoolClient {
         let client = try await cluster.startPool(
             brokerArguments: ["--online", "--state-dir", state.path] + extra, workers: ["w1", "w2"])
-        let start = Clocks.monotonicMicros()
-        while (try? await client.online(timeoutMs: 1000))?.replicas.count != 2 {
-            if Clocks.monotonicMicros() - start > 30_000_000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually(pollMs: 50, "two replicas serving the policy") {
+            (try? await client.online(timeoutMs: 1000))?.replicas.count == 2
         }
         return client
     }
 
-    static func temporaryDirectory(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(name)-\(getpid())")
-        try? FileManager.default.removeItem(at: url)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static func temporaryDirectory(_ name: String) throws -> URL { try TemporaryDirectory(name).url }
 
     @Test("a policy recommendation takes feedback once per shown item; bad feedback is a typed refusal")
     func recommendAndFeedback() async throws {

@@ -73,11 +73,9 @@ struct OnlinePoolTests {
     static func waitForOnline(_ client: RecPoolClient, timeoutMs: UInt64 = 30_000, _ condition: (OnlineView) -> Bool)
         async throws -> OnlineView
     {
-        let start = Clocks.monotonicMicros()
-        while true {
-            if let view = try? await online(client), condition(view) { return view }
-            if Clocks.monotonicMicros() - start > timeoutMs * 1000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventuallyValue(timeoutMs: timeoutMs, pollMs: 50, "the online view's condition") {
+            guard let view = try? await online(client), condition(view) else { return nil }
+            return view
         }
     }
 
@@ -87,75 +85,66 @@ struct OnlinePoolTests {
             && view.replicas.allSatisfy { $0.version == view.version && $0.weightsSha256 == view.weightsSha256 }
     }
 
-    static func stateDirectory(_ name: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(name)-\(getpid())")
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
+    static func stateDirectory(_ name: String) throws -> URL { try TemporaryDirectory(name).url }
 
     @Test("after every periodic sync, all replicas serve the same version with identical weights")
     func replicasConvergeAfterEachSync() async throws {
         let state = try Self.stateDirectory("online-sync")
         defer { try? FileManager.default.removeItem(at: state) }
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
+        try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state.path, "--online", "--online-sync-interval-ms", "300"],
-            workers: ["a", "b"])
-        defer { client.close() }
-        let first = try await Self.waitForOnline(client) { Self.converged($0, replicas: 2) }
-        #expect(first.version == 1)
-        var driver = OnlineDriver(client: client, seed: 5)
-        var version = first.version
-        for _ in 0..<3 {
-            try await driver.users(150)
-            // A newer version exists only if a sync was accepted; every replica must then serve exactly it.
-            let view = try await Self.waitForOnline(client) { $0.version > version && Self.converged($0, replicas: 2) }
-            #expect(view.syncs >= Int(view.version - 1))
-            version = view.version
+            workers: ["a", "b"]) { cluster, client in
+            let first = try await Self.waitForOnline(client) { Self.converged($0, replicas: 2) }
+            #expect(first.version == 1)
+            var driver = OnlineDriver(client: client, seed: 5)
+            var version = first.version
+            for _ in 0..<3 {
+                try await driver.users(150)
+                // A newer version exists only if a sync was accepted; every replica must then serve exactly it.
+                let view = try await Self.waitForOnline(client) { $0.version > version && Self.converged($0, replicas: 2) }
+                #expect(view.syncs >= Int(view.version - 1))
+                version = view.version
+            }
+            #expect(driver.failedRecommendations == 0)
+            // Replies name the version that chose the slate.
+            let latest = try await driver.recommend(["user_feature_0": "u0_01"])
+            #expect(latest.modelVersion == version)
+            #expect(latest.items.allSatisfy { $0.propensity > 0 && $0.propensity <= 1 })
         }
-        #expect(driver.failedRecommendations == 0)
-        // Replies name the version that chose the slate.
-        let latest = try await driver.recommend(["user_feature_0": "u0_01"])
-        #expect(latest.modelVersion == version)
-        #expect(latest.items.allSatisfy { $0.propensity > 0 && $0.propensity <= 1 })
     }
 
     @Test("feedback is accepted once per impression and item; unknown impressions and unshown items are errors")
     func feedbackRules() async throws {
         let state = try Self.stateDirectory("online-feedback")
         defer { try? FileManager.default.removeItem(at: state) }
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(brokerArguments: ["--state-dir", state.path, "--online"], workers: ["a"])
-        defer { client.close() }
-        _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 1) }
-        let driver = OnlineDriver(client: client, seed: 1)
-        let slate = try await driver.recommend(["user_feature_1": "u1_02"])
-        let item = slate.items[0].item
-        #expect(try await driver.feedback(slate.impressionId, item: item, click: 1).duplicate == false)
-        #expect(try await driver.feedback(slate.impressionId, item: item, click: 1).duplicate == true)
-        #expect(try await driver.feedback(slate.impressionId, item: item, click: 0).duplicate == true)
-        await #expect(throws: ClientError.self) {
-            _ = try await driver.feedback("no-such-impression", item: item, click: 1)
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state.path, "--online"], workers: ["a"]) { cluster, client in
+            _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 1) }
+            let driver = OnlineDriver(client: client, seed: 1)
+            let slate = try await driver.recommend(["user_feature_1": "u1_02"])
+            let item = slate.items[0].item
+            #expect(try await driver.feedback(slate.impressionId, item: item, click: 1).duplicate == false)
+            #expect(try await driver.feedback(slate.impressionId, item: item, click: 1).duplicate == true)
+            #expect(try await driver.feedback(slate.impressionId, item: item, click: 0).duplicate == true)
+            await #expect(throws: ClientError.self) {
+                _ = try await driver.feedback("no-such-impression", item: item, click: 1)
+            }
+            do {
+                _ = try await driver.feedback("no-such-impression", item: item, click: 1)
+            } catch let ClientError.server(status, message, _) {
+                #expect(status == .notFound)
+                #expect(message.contains("unknown impression"))
+            }
+            let unshown = (0..<40).first { id in !slate.items.contains { $0.item == id } }!
+            do {
+                _ = try await driver.feedback(slate.impressionId, item: unshown, click: 1)
+                Issue.record("feedback for an unshown item was accepted")
+            } catch let ClientError.server(status, _, _) {
+                #expect(status == .badRequest)
+            }
+            let view = try await Self.online(client)
+            #expect(view.feedback == 1)
+            #expect(view.duplicates == 2)
         }
-        do {
-            _ = try await driver.feedback("no-such-impression", item: item, click: 1)
-        } catch let ClientError.server(status, message, _) {
-            #expect(status == .notFound)
-            #expect(message.contains("unknown impression"))
-        }
-        let unshown = (0..<40).first { id in !slate.items.contains { $0.item == id } }!
-        do {
-            _ = try await driver.feedback(slate.impressionId, item: unshown, click: 1)
-            Issue.record("feedback for an unshown item was accepted")
-        } catch let ClientError.server(status, _, _) {
-            #expect(status == .badRequest)
-        }
-        let view = try await Self.online(client)
-        #expect(view.feedback == 1)
-        #expect(view.duplicates == 2)
     }
 
     @Test("the guard keeps the current version when the candidate is noise, and says why")
@@ -225,27 +214,25 @@ struct OnlinePoolTests {
     func noAcknowledgedFeedbackIsLost() async throws {
         let state = try Self.stateDirectory("online-kill")
         defer { try? FileManager.default.removeItem(at: state) }
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
+        try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state.path, "--online", "--online-sync-interval-ms", "500"],
-            workers: ["a", "b"])
-        defer { client.close() }
-        _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 2) }
-        var driver = OnlineDriver(client: client, seed: 4)
-        try await driver.users(200)
-        _ = cluster.kill("b", signal: SIGKILL)
-        try await driver.users(200)
-        #expect(driver.acknowledged >= 1000)
-        let view = try await Self.online(client)
-        #expect(view.feedback == driver.acknowledged)
-        // The survivor keeps learning and serving.
-        _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 1) }
+            workers: ["a", "b"]) { cluster, client in
+            _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 2) }
+            var driver = OnlineDriver(client: client, seed: 4)
+            try await driver.users(200)
+            _ = cluster.kill("b", signal: SIGKILL)
+            try await driver.users(200)
+            #expect(driver.acknowledged >= 1000)
+            let view = try await Self.online(client)
+            #expect(view.feedback == driver.acknowledged)
+            // The survivor keeps learning and serving.
+            _ = try await Self.waitForOnline(client) { Self.converged($0, replicas: 1) }
 
-        try cluster.restartBroker()
-        let reconnected = try await cluster.client()
-        defer { reconnected.close() }
-        let after = try await Self.waitForOnline(reconnected) { _ in true }
-        #expect(after.feedback == driver.acknowledged)
+            try cluster.restartBroker()
+            let reconnected = try await cluster.client()
+            defer { reconnected.close() }
+            let after = try await Self.waitForOnline(reconnected) { _ in true }
+            #expect(after.feedback == driver.acknowledged)
+        }
     }
 }

@@ -12,12 +12,9 @@ struct OperationsSecurityTests {
 
     /// Polls `file` until it contains `text`, for up to `timeoutMs`.
     static func waitForLog(_ file: URL, _ text: String, timeoutMs: UInt64 = 15_000) -> Bool {
-        let start = Clocks.monotonicMicros()
-        while Clocks.monotonicMicros() - start < timeoutMs * 1000 {
-            if let log = try? String(contentsOf: file, encoding: .utf8), log.contains(text) { return true }
-            usleep(50_000)
+        eventuallyBlocking(timeoutMs: timeoutMs, pollMs: 50) {
+            (try? String(contentsOf: file, encoding: .utf8))?.contains(text) == true
         }
-        return false
     }
 
     /// Whether process `pid` still runs (and is not a zombie).

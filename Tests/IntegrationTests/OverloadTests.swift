@@ -128,71 +128,69 @@ struct OverloadTests {
         "at three times capacity every excess request gets BUSY, broker memory stays bounded, and goodput reaches 90% of capacity in a window pair"
     )
     func threeTimesCapacity() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
-            brokerArguments: ["--queue-capacity", "64"], workers: ["w1"], workerArguments: ["--slots", "16"])
-        defer { client.close() }
-        let broker = try #require(cluster.pid("broker"))
-        let worker = try #require(cluster.pid("w1"))
-        let pids = [broker, worker]
-        // The worker gets a core of its own and the broker and this load generator share the other,
-        // as if the worker ran on its own host: capacity is the worker's, and the 3× offered load
-        // cannot take CPU from it (on a shared 2-core box it otherwise did, and goodput measured the
-        // neighbours). Restored afterwards, since this process runs the other suites too.
-        let pinned = ProcessInfo.processInfo.activeProcessorCount >= 2
-        if pinned {
-            pinCPUs(pid: worker, cpus: "1")
-            pinCPUs(pid: broker, cpus: "0")
-            pinCPUs(pid: getpid(), cpus: "0")
-        }
-        defer { if pinned { pinCPUs(pid: getpid(), cpus: "0-\(ProcessInfo.processInfo.activeProcessorCount - 1)") } }
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--queue-capacity", "64"], workers: ["w1"], workerArguments: ["--slots", "16"]) { cluster, client in
+            let broker = try #require(cluster.pid("broker"))
+            let worker = try #require(cluster.pid("w1"))
+            let pids = [broker, worker]
+            // The worker gets a core of its own and the broker and this load generator share the other,
+            // as if the worker ran on its own host: capacity is the worker's, and the 3× offered load
+            // cannot take CPU from it (on a shared 2-core box it otherwise did, and goodput measured the
+            // neighbours). Restored afterwards, since this process runs the other suites too.
+            let pinned = ProcessInfo.processInfo.activeProcessorCount >= 2
+            if pinned {
+                pinCPUs(pid: worker, cpus: "1")
+                pinCPUs(pid: broker, cpus: "0")
+                pinCPUs(pid: getpid(), cpus: "0")
+            }
+            defer { if pinned { pinCPUs(pid: getpid(), cpus: "0-\(ProcessInfo.processInfo.activeProcessorCount - 1)") } }
 
-        _ = await Self.closedLoop(client, lanes: 64, warmUp: 0.5, seconds: 0.5, pids: pids)  // warm-up
-        let warm = try #require(residentBytes(pid: broker))
-        let tally = OutcomeTally()
-        var capacities = [await Self.closedLoop(client, lanes: 64, warmUp: 0.3, seconds: 1.5, pids: pids)]
-        var overloads: [Window] = []
-        for _ in 0..<Self.pairs {
-            let offered = 3 * capacities.last!.okPerSecond
-            overloads.append(
-                await Self.openLoop(client, rate: offered, warmUp: 0.5, seconds: 1.5, pids: pids, tally: tally))
-            capacities.append(await Self.closedLoop(client, lanes: 64, warmUp: 0.3, seconds: 1.5, pids: pids))
-        }
-        let after = try #require(residentBytes(pid: broker))
-        let counts = tally.statuses.withLock { $0 }
-        let failures = tally.failures.withLock { $0 }
-        func describe(_ w: Window) -> String {
-            String(
-                format: "%.1f/s (CPU cores: broker %.2f, worker %.2f, client %.2f)", w.okPerSecond, w.cpu.broker,
-                w.cpu.worker, w.cpu.client)
-        }
-        // Each overload window against the mean of the capacity windows on either side of it.
-        var ratios: [Double] = []
-        for (index, overload) in overloads.enumerated() {
-            let capacity = (capacities[index].okPerSecond + capacities[index + 1].okPerSecond) / 2
-            ratios.append(overload.okPerSecond / capacity)
-            print("overload: capacity \(describe(capacities[index])); at 3×: goodput \(describe(overload))")
-        }
-        print("overload: capacity \(describe(capacities.last!))")
-        print("overload: goodput/capacity per pair \(ratios.map { String(format: "%.2f", $0) }); \(counts)")
+            _ = await Self.closedLoop(client, lanes: 64, warmUp: 0.5, seconds: 0.5, pids: pids)  // warm-up
+            let warm = try #require(residentBytes(pid: broker))
+            let tally = OutcomeTally()
+            var capacities = [await Self.closedLoop(client, lanes: 64, warmUp: 0.3, seconds: 1.5, pids: pids)]
+            var overloads: [Window] = []
+            for _ in 0..<Self.pairs {
+                let offered = 3 * capacities.last!.okPerSecond
+                overloads.append(
+                    await Self.openLoop(client, rate: offered, warmUp: 0.5, seconds: 1.5, pids: pids, tally: tally))
+                capacities.append(await Self.closedLoop(client, lanes: 64, warmUp: 0.3, seconds: 1.5, pids: pids))
+            }
+            let after = try #require(residentBytes(pid: broker))
+            let counts = tally.statuses.withLock { $0 }
+            let failures = tally.failures.withLock { $0 }
+            func describe(_ w: Window) -> String {
+                String(
+                    format: "%.1f/s (CPU cores: broker %.2f, worker %.2f, client %.2f)", w.okPerSecond, w.cpu.broker,
+                    w.cpu.worker, w.cpu.client)
+            }
+            // Each overload window against the mean of the capacity windows on either side of it.
+            var ratios: [Double] = []
+            for (index, overload) in overloads.enumerated() {
+                let capacity = (capacities[index].okPerSecond + capacities[index + 1].okPerSecond) / 2
+                ratios.append(overload.okPerSecond / capacity)
+                print("overload: capacity \(describe(capacities[index])); at 3×: goodput \(describe(overload))")
+            }
+            print("overload: capacity \(describe(capacities.last!))")
+            print("overload: goodput/capacity per pair \(ratios.map { String(format: "%.2f", $0) }); \(counts)")
 
-        #expect(failures.isEmpty, "timeouts or client errors: \(failures)")
-        #expect(Set(counts.keys).isSubset(of: [.ok, .busy]), "\(counts)")
-        #expect(counts[.busy, default: 0] > 0, "the excess was not refused")
-        #expect(overloads.allSatisfy { $0.okPerSecond > 0 }, "an overload window served nothing")
-        // Neighbours' builds move single windows by ±50% on the shared 2-core machine (see
-        // docs/BENCHMARKS.md), in both directions. CI therefore asks that at least one pair of
-        // the run meets the goal. A collapse (admitted work expiring in the queue, refusals costing
-        // as much as service) misses it in every pair; a few percent under 90% cannot be told
-        // from noise here. `scripts/chaos` (RECPOOL_STRICT_OVERLOAD=1, for a quiet machine)
-        // asks it of the lower-median pair.
-        let sorted = ratios.sorted()
-        #expect(sorted.last! >= 0.9, "goodput below 90% of capacity in every window pair: \(ratios)")
-        if ProcessInfo.processInfo.environment["RECPOOL_STRICT_OVERLOAD"] == "1" {
-            #expect(sorted[(sorted.count - 1) / 2] >= 0.9, "lower-median goodput/capacity below 90%: \(ratios)")
+            #expect(failures.isEmpty, "timeouts or client errors: \(failures)")
+            #expect(Set(counts.keys).isSubset(of: [.ok, .busy]), "\(counts)")
+            #expect(counts[.busy, default: 0] > 0, "the excess was not refused")
+            #expect(overloads.allSatisfy { $0.okPerSecond > 0 }, "an overload window served nothing")
+            // Neighbours' builds move single windows by ±50% on the shared 2-core machine (see
+            // docs/BENCHMARKS.md), in both directions. CI therefore asks that at least one pair of
+            // the run meets the goal. A collapse (admitted work expiring in the queue, refusals costing
+            // as much as service) misses it in every pair; a few percent under 90% cannot be told
+            // from noise here. `scripts/chaos` (RECPOOL_STRICT_OVERLOAD=1, for a quiet machine)
+            // asks it of the lower-median pair.
+            let sorted = ratios.sorted()
+            #expect(sorted.last! >= 0.9, "goodput below 90% of capacity in every window pair: \(ratios)")
+            if ProcessInfo.processInfo.environment["RECPOOL_STRICT_OVERLOAD"] == "1" {
+                #expect(sorted[(sorted.count - 1) / 2] >= 0.9, "lower-median goodput/capacity below 90%: \(ratios)")
+            }
+            #expect(after - warm < 50 * 1024 * 1024, "broker RSS grew from \(warm) to \(after) bytes")
         }
-        #expect(after - warm < 50 * 1024 * 1024, "broker RSS grew from \(warm) to \(after) bytes")
     }
 }
 

@@ -36,20 +36,18 @@ struct ScoringTests {
 
     @Test("wrong widths and NaN get typed errors and the worker keeps serving")
     func badRows() async throws {
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(workers: ["w1"])
-        defer { client.close() }
-        let wide = await serverError { try await client.score(rows: [[1, 2, 3]]) }
-        #expect(wide?.status == .badRequest)
-        #expect(wide?.message.contains("106") == true)
-        var nan = Self.row(106, 1)
-        nan[3] = .nan
-        let notFinite = await serverError { try await client.score(rows: [nan]) }
-        #expect(notFinite?.status == .badRequest)
-        #expect(notFinite?.message.contains("column 3") == true)
-        let ok = try await client.score(rows: [Self.row(106, 2)])
-        #expect(ok.values.count == 1)
+        try await ProcessCluster.withPool(workers: ["w1"]) { cluster, client in
+            let wide = await serverError { try await client.score(rows: [[1, 2, 3]]) }
+            #expect(wide?.status == .badRequest)
+            #expect(wide?.message.contains("106") == true)
+            var nan = Self.row(106, 1)
+            nan[3] = .nan
+            let notFinite = await serverError { try await client.score(rows: [nan]) }
+            #expect(notFinite?.status == .badRequest)
+            #expect(notFinite?.message.contains("column 3") == true)
+            let ok = try await client.score(rows: [Self.row(106, 2)])
+            #expect(ok.values.count == 1)
+        }
     }
 
     @Test("with no worker a request gets NO_WORKER, not silence")
@@ -75,6 +73,7 @@ struct ScoringTests {
         _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
 
         // Steady load while one worker dies.
+        let progress = LockedBox(0)
         let load = Task {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for lane in 0..<4 {
@@ -83,6 +82,7 @@ struct ScoringTests {
                         for i in 0..<150 {
                             _ = try await client.score(rows: [Self.row(106, lane * 1000 + i)])
                             done += 1
+                            progress.withLock { $0 += 1 }
                         }
                         return done
                     }
@@ -90,7 +90,8 @@ struct ScoringTests {
                 return try await group.reduce(0, +)
             }
         }
-        try await Task.sleep(for: .milliseconds(150))
+        // Kill once the load is flowing (40 of its 600 requests answered).
+        try await eventually(pollMs: 5, "the load under way") { progress.withLock { $0 } >= 40 }
         cluster.kill("w1", signal: SIGKILL)
         let killedAt = Clocks.monotonicMicros()
         let status = try await cluster.waitForStatus(client, timeoutMs: 5000) { $0.workers.count == 1 }
@@ -224,44 +225,45 @@ struct RolloutTests {
             let fit = try runTool("recpool", ["fit", "--dataset", data.path, "--out", directory.appendingPathComponent("\(name).ckpt").path, "--epochs", "1", "--seed", seed])
             #expect(fit.code == 0, "\(fit.stderr)")
         }
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1", "w2"], workerArguments: ["--input-width", "3"])
-        defer { client.close() }
-        let broker = cluster.endpoints.frontend
-        let first = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m1.ckpt").path, "--promote"])
-        #expect(first.code == 0, "\(first.stderr)")
-        _ = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 1 } && $0.workers.count == 2 }
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1", "w2"], workerArguments: ["--input-width", "3"]) { cluster, client in
+            let broker = cluster.endpoints.frontend
+            let first = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m1.ckpt").path, "--promote"])
+            #expect(first.code == 0, "\(first.stderr)")
+            _ = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 1 } && $0.workers.count == 2 }
 
-        let load = Task {
-            try await withThrowingTaskGroup(of: [UInt64].self) { group in
-                for lane in 0..<4 {
-                    group.addTask {
-                        var versions: [UInt64] = []
-                        // Bounded, but far past any promotion delay: a lane stops once it has seen 50 replies from v2.
-                        for i in 0..<20_000 {
-                            let scores = try await client.score(rows: [[Float(lane) / 4, Float(i % 10) / 10, 0.5]])
-                            versions.append(scores.modelVersion)
-                            if versions.count > 50 && versions.suffix(50).allSatisfy({ $0 == 2 }) { break }
+            let servedByFirst = LockedBox(0)
+            let load = Task {
+                try await withThrowingTaskGroup(of: [UInt64].self) { group in
+                    for lane in 0..<4 {
+                        group.addTask {
+                            var versions: [UInt64] = []
+                            // Bounded, but far past any promotion delay: a lane stops once it has seen 50 replies from v2.
+                            for i in 0..<20_000 {
+                                let scores = try await client.score(rows: [[Float(lane) / 4, Float(i % 10) / 10, 0.5]])
+                                versions.append(scores.modelVersion)
+                                if scores.modelVersion == 1 { servedByFirst.withLock { $0 += 1 } }
+                                if versions.count > 50 && versions.suffix(50).allSatisfy({ $0 == 2 }) { break }
+                            }
+                            return versions
                         }
-                        return versions
                     }
+                    var lanes: [[UInt64]] = []
+                    for try await lane in group { lanes.append(lane) }
+                    return lanes
                 }
-                var lanes: [[UInt64]] = []
-                for try await lane in group { lanes.append(lane) }
-                return lanes
             }
+            // Promote once the lanes are being served by version 1.
+            try await eventually(pollMs: 5, "replies from version 1") { servedByFirst.withLock { $0 } >= 20 }
+            let second = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m2.ckpt").path, "--promote"])
+            #expect(second.code == 0, "\(second.stderr)")
+            let lanes = try await load.value  // any failed request throws here
+            for versions in lanes {
+                #expect(zip(versions, versions.dropFirst()).allSatisfy { $0 <= $1 }, "a lane saw the version go back")
+                #expect(Set(versions).isSubset(of: [1, 2]))
+            }
+            #expect(lanes.contains { $0.contains(1) } && lanes.allSatisfy { $0.last == 2 })
+            let status = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 2 } }
+            #expect(status.workers.count == 2)
         }
-        try await Task.sleep(for: .milliseconds(200))
-        let second = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m2.ckpt").path, "--promote"])
-        #expect(second.code == 0, "\(second.stderr)")
-        let lanes = try await load.value  // any failed request throws here
-        for versions in lanes {
-            #expect(zip(versions, versions.dropFirst()).allSatisfy { $0 <= $1 }, "a lane saw the version go back")
-            #expect(Set(versions).isSubset(of: [1, 2]))
-        }
-        #expect(lanes.contains { $0.contains(1) } && lanes.allSatisfy { $0.last == 2 })
-        let status = try await cluster.waitForStatus(client) { $0.workers.allSatisfy { $0.modelVersion == 2 } }
-        #expect(status.workers.count == 2)
     }
 }

@@ -65,27 +65,35 @@ struct SecurityTests {
         return cluster
     }
 
-    @Test("an allow-listed client scores, and its connection really uses CURVE")
-    func allowedClientScores() async throws {
+    /// Runs `body` against ``securedCluster(_:)`` with a client connected under the client role's key;
+    /// the client, the processes and the key files are cleaned up afterwards, even when `body` throws.
+    func withSecuredPool(_ body: (SecuredKeys, ProcessCluster, RecPoolClient) async throws -> Void) async throws {
         let keys = try SecuredKeys()
         defer { keys.remove() }
         let cluster = try await securedCluster(keys)
         defer { cluster.stop() }
         let client = try await cluster.client(socketOptions: try keys.options(as: "client"))
         defer { client.close() }
-        let scores = try await client.score(rows: [Self.row])
-        #expect(scores.values.count == 1)
+        try await body(keys, cluster, client)
+    }
 
-        // A raw DEALER with the same keys: after a reply, ZMQ_MECHANISM reports CURVE.
-        let context = ZMQContext()
-        let socket = try ZMQSocket(context, type: .dealer)
-        defer { socket.close() }
-        for option in try keys.options(as: "client") { try socket.set(option) }
-        try socket.connect(cluster.endpoints.frontend)
-        try socket.send(WireMessage(header: Header(command: .status, requestId: 9)).frames())
-        let reply = try #require(try receive(socket, timeoutMs: 5000))
-        #expect(try WireMessage(decoding: reply.frames).header.status == .ok)
-        #expect(try socket.usesCurve())
+    @Test("an allow-listed client scores, and its connection really uses CURVE")
+    func allowedClientScores() async throws {
+        try await withSecuredPool { keys, cluster, client in
+            let scores = try await client.score(rows: [Self.row])
+            #expect(scores.values.count == 1)
+
+            // A raw DEALER with the same keys: after a reply, ZMQ_MECHANISM reports CURVE.
+            let context = ZMQContext()
+            let socket = try ZMQSocket(context, type: .dealer)
+            defer { socket.close() }
+            for option in try keys.options(as: "client") { try socket.set(option) }
+            try socket.connect(cluster.endpoints.frontend)
+            try socket.send(WireMessage(header: Header(command: .status, requestId: 9)).frames())
+            let reply = try #require(try receive(socket, timeoutMs: 5000))
+            #expect(try WireMessage(decoding: reply.frames).header.status == .ok)
+            #expect(try socket.usesCurve())
+        }
     }
 
     @Test("a client with no key or a key not on the allow-list never gets an answer (typed timeout)")
@@ -130,39 +138,38 @@ struct SecurityTests {
         try socket.send(
             WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(), dontWait: true)
         #expect(try receive(socket, timeoutMs: 1500) == nil)
-        // And a real worker process started with a client key never shows up.
-        try cluster.startWorker("intruder2", extra: keys.workerArguments(as: "client"))
+        // And a real worker process started with a client key never shows up: once the broker has
+        // refused its handshake, it is still not among the workers.
         let trainer = try await cluster.client(socketOptions: try keys.options(as: "trainer"))
         defer { trainer.close() }
-        try await Task.sleep(for: .milliseconds(1500))
-        let status = try await trainer.status()
+        let refusedBefore = try await trainer.status().counters["refused_handshakes", default: 0]
+        try cluster.startWorker("intruder2", extra: keys.workerArguments(as: "client"))
+        let status = try await cluster.waitForStatus(trainer) {
+            $0.counters["refused_handshakes", default: 0] > refusedBefore
+        }
         #expect(status.workers.map(\.id) == ["w1"])
     }
 
     @Test("the client role gets UNAUTHORIZED for train and promote; the trainer role passes the check")
     func rolesAreEnforced() async throws {
-        let keys = try SecuredKeys()
-        defer { keys.remove() }
-        let cluster = try await securedCluster(keys)
-        defer { cluster.stop() }
-        let client = try await cluster.client(socketOptions: try keys.options(as: "client"))
-        defer { client.close() }
-        let trainer = try await cluster.client(socketOptions: try keys.options(as: "trainer"))
-        defer { trainer.close() }
+        try await withSecuredPool { keys, cluster, client in
+            let trainer = try await cluster.client(socketOptions: try keys.options(as: "trainer"))
+            defer { trainer.close() }
 
-        let promote = ControlRequest(op: "promote", version: 42)
-        let train = ControlRequest(op: "train")
-        for request in [promote, train, ControlRequest(op: "rollback"), ControlRequest(op: "import")] {
-            let refused = await serverError { try await client.control(request, as: ModelView.self) }
-            #expect(refused?.status == .unauthorized, "client \(request.op)")
+            let promote = ControlRequest(op: "promote", version: 42)
+            let train = ControlRequest(op: "train")
+            for request in [promote, train, ControlRequest(op: "rollback"), ControlRequest(op: "import")] {
+                let refused = await serverError { try await client.control(request, as: ModelView.self) }
+                #expect(refused?.status == .unauthorized, "client \(request.op)")
+            }
+            // Read-only control and scoring are fine for a client.
+            let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self)
+            #expect(models.models.isEmpty)
+            _ = try await client.score(rows: [Self.row])
+            // The trainer gets past the role check: version 42 does not exist.
+            let missing = await serverError { try await trainer.control(promote, as: ModelView.self) }
+            #expect(missing?.status == .notFound)
         }
-        // Read-only control and scoring are fine for a client.
-        let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self)
-        #expect(models.models.isEmpty)
-        _ = try await client.score(rows: [Self.row])
-        // The trainer gets past the role check: version 42 does not exist.
-        let missing = await serverError { try await trainer.control(promote, as: ModelView.self) }
-        #expect(missing?.status == .notFound)
     }
 
     @Test("a broker on a non-loopback endpoint without keys refuses to start unless --insecure")

@@ -138,32 +138,30 @@ struct StateIntegrityTests {
     @Test("promote of a corrupt version is refused and nothing changes; re-importing the file repairs it")
     func corruptPromotion() async throws {
         let f = try Fixture()
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
-            brokerArguments: ["--state-dir", f.state], workers: ["w1"], workerArguments: ["--input-width", "3"])
-        defer { client.close() }
-        let broker = cluster.endpoints.frontend
-        #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m1.ckpt").path, "--promote"]).code == 0)
-        #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m2.ckpt").path]).code == 0)
-        _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 1 }
-        try f.corruptBlob(try f.sha("m2.ckpt"))
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", f.state], workers: ["w1"], workerArguments: ["--input-width", "3"]) { cluster, client in
+            let broker = cluster.endpoints.frontend
+            #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m1.ckpt").path, "--promote"]).code == 0)
+            #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m2.ckpt").path]).code == 0)
+            _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 1 }
+            try f.corruptBlob(try f.sha("m2.ckpt"))
 
-        let refused = try runTool("recpool", ["promote", "--broker", broker, "2"])
-        #expect(refused.code != 0)
-        #expect(refused.stderr.contains("corrupt") && refused.stderr.contains("import"), "\(refused.stderr)")
-        #expect(!refused.stdout.contains("promoted version 2"))
-        #expect(try Self.promoted(broker) == [1])
-        let quarantine = try FileManager.default.contentsOfDirectory(atPath: "\(f.state)/blobs/quarantine")
-        #expect(quarantine.count == 1)
+            let refused = try runTool("recpool", ["promote", "--broker", broker, "2"])
+            #expect(refused.code != 0)
+            #expect(refused.stderr.contains("corrupt") && refused.stderr.contains("import"), "\(refused.stderr)")
+            #expect(!refused.stdout.contains("promoted version 2"))
+            #expect(try Self.promoted(broker) == [1])
+            let quarantine = try FileManager.default.contentsOfDirectory(atPath: "\(f.state)/blobs/quarantine")
+            #expect(quarantine.count == 1)
 
-        let repaired = try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m2.ckpt").path, "--promote"])
-        #expect(repaired.code == 0, "\(repaired.stderr)")
-        #expect(repaired.stdout.contains("version 2"))
-        _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 2 }
-        let scores = try await client.score(rows: Self.rows)
-        let expected2 = try f.predicted("m2.ckpt")
-        #expect(scores.modelVersion == 2 && Self.close(scores.values, expected2))
+            let repaired = try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m2.ckpt").path, "--promote"])
+            #expect(repaired.code == 0, "\(repaired.stderr)")
+            #expect(repaired.stdout.contains("version 2"))
+            _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 2 }
+            let scores = try await client.score(rows: Self.rows)
+            let expected2 = try f.predicted("m2.ckpt")
+            #expect(scores.modelVersion == 2 && Self.close(scores.values, expected2))
+        }
     }
 
     @Test("after a restart with the promoted blob corrupt, a seeded worker takes no work and says so until the file is imported again")
@@ -270,39 +268,37 @@ struct StateIntegrityTests {
             return
         }
         defer { umount2(state, Int32(MNT_DETACH)) }
-        let cluster = ProcessCluster()
-        defer { cluster.stop() }
-        let client = try await cluster.startPool(
-            brokerArguments: ["--state-dir", state, "--online", "--online-sync-interval-ms", "600000"], workers: ["a"])
-        defer { client.close() }
-        _ = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
-        let driver = OnlineDriver(client: client, seed: 3)
-        // Fill the disk.
-        var info = statvfs()
-        #expect(statvfs(state, &info) == 0)
-        let free = Int(info.f_bavail) * Int(info.f_frsize)
-        try Data(count: free).write(to: URL(fileURLWithPath: "\(state)/filler"))
-        var served: [PolicyRecommendation] = []
-        var refusals: [String] = []
-        for i in 0..<300 {
-            do {
-                served.append(try await driver.recommend(["user_feature_0": "u0_0\(i % 10)"]))
-            } catch {
-                refusals.append("\(error)")
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", state, "--online", "--online-sync-interval-ms", "600000"], workers: ["a"]) { cluster, client in
+            _ = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
+            let driver = OnlineDriver(client: client, seed: 3)
+            // Fill the disk.
+            var info = statvfs()
+            #expect(statvfs(state, &info) == 0)
+            let free = Int(info.f_bavail) * Int(info.f_frsize)
+            try Data(count: free).write(to: URL(fileURLWithPath: "\(state)/filler"))
+            var served: [PolicyRecommendation] = []
+            var refusals: [String] = []
+            for i in 0..<300 {
+                do {
+                    served.append(try await driver.recommend(["user_feature_0": "u0_0\(i % 10)"]))
+                } catch {
+                    refusals.append("\(error)")
+                }
             }
-        }
-        #expect(!refusals.isEmpty, "the full disk was never hit: nothing was tested")
-        #expect(refusals.allSatisfy { $0.contains("not logged") && $0.contains("feedback") }, "\(refusals.prefix(2))")
-        try FileManager.default.removeItem(atPath: "\(state)/filler")
-        var notFound = 0
-        for slate in served {
-            do {
-                _ = try await driver.feedback(slate.impressionId, item: slate.items[0].item, click: 1)
-            } catch {
-                notFound += 1
+            #expect(!refusals.isEmpty, "the full disk was never hit: nothing was tested")
+            #expect(refusals.allSatisfy { $0.contains("not logged") && $0.contains("feedback") }, "\(refusals.prefix(2))")
+            try FileManager.default.removeItem(atPath: "\(state)/filler")
+            var notFound = 0
+            for slate in served {
+                do {
+                    _ = try await driver.feedback(slate.impressionId, item: slate.items[0].item, click: 1)
+                } catch {
+                    notFound += 1
+                }
             }
+            #expect(notFound == 0, "\(notFound) of \(served.count) acknowledged slates lost their impression")
         }
-        #expect(notFound == 0, "\(notFound) of \(served.count) acknowledged slates lost their impression")
     }
 
     @Test("a fleet of two widths answers every request; status shows the width served now, after a promotion of another width")

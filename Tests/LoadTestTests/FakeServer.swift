@@ -1,3 +1,4 @@
+import RecTestKit
 import RecTransport
 import RecWire
 import Synchronization
@@ -10,39 +11,23 @@ final class FakeServer: Sendable {
     static let silentMarker: Float = -999
     static let timings = (broker: UInt32(1_000), worker: UInt32(2_000), compute: UInt32(3_000))
 
-    let endpoint: String
-    private let stopFlag = StopFlag()
+    /// The bound endpoint.
+    var endpoint: String { peer.endpoint }
+    private let peer: FakeRouterPeer
 
     /// Binds to a free loopback port and starts answering on a thread of its own.
     init(delayMs: UInt64) async throws {
-        let context = ZMQContext()
-        let stopFlag = self.stopFlag
-        let bound: Result<String, ZMQError> = await withCheckedContinuation { continuation in
-            DedicatedThread.start(name: "fake-server") {
-                let socket: ZMQSocket
-                do throws(ZMQError) {
-                    socket = try ZMQSocket(context, type: .router)
-                    try socket.set(.linger(milliseconds: 0))
-                    try socket.bind("tcp://127.0.0.1:*")
-                    continuation.resume(returning: .success(try socket.lastEndpoint()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                    return
-                }
-                FakeServer.serve(socket, delayMicros: delayMs * 1000, stop: stopFlag)
-                socket.close()
-                context.shutdown()
-            }
+        peer = try await FakeRouterPeer(name: "fake-server") { socket, stop in
+            FakeServer.serve(socket, delayMicros: delayMs * 1000, stop: stop)
         }
-        endpoint = try bound.get()
     }
 
-    func stop() { stopFlag.flag.store(true, ordering: .releasing) }
+    func stop() { peer.stop() }
 
-    private static func serve(_ socket: ZMQSocket, delayMicros: UInt64, stop: StopFlag) {
+    private static func serve(_ socket: ZMQSocket, delayMicros: UInt64, stop: FakeRouterPeer.StopFlag) {
         var poller = ZMQPoller([PollItem(socket: socket)])
         var pending: [(due: UInt64, frames: [[UInt8]])] = []
-        while !stop.flag.load(ordering: .acquiring) {
+        while !stop.isStopped {
             let now = Clocks.monotonicMicros()
             let nextDue = pending.map(\.due).min()
             let timeout = nextDue.map { $0 > now ? Int(($0 - now) / 1000) : 0 } ?? 10
@@ -83,9 +68,4 @@ final class FakeServer: Sendable {
 
 extension Array where Element == [UInt8] {
     fileprivate func with(identity: [UInt8]) -> [[UInt8]] { [identity] + self }
-}
-
-/// A stop flag the test and the server thread share.
-final class StopFlag: Sendable {
-    let flag = Atomic<Bool>(false)
 }

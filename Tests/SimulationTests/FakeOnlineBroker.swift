@@ -1,6 +1,7 @@
 import RecClient
 import RecData
 import RecPolicy
+import RecTestKit
 import RecTransport
 import RecWire
 import Synchronization
@@ -9,43 +10,19 @@ import Synchronization
 /// ``LearnerBackend``: RECOMMEND, FEEDBACK and the CONTROL operations `online_policy` and `impressions`.
 /// It checks the client's frames against the protocol, not the broker's internals.
 final class FakeOnlineBroker: Sendable {
-    let endpoint: String
-    private let stop = StopSignal()
+    /// The bound endpoint.
+    var endpoint: String { peer.endpoint }
+    private let peer: FakeRouterPeer
 
     /// Binds to a free loopback port and serves `backend` on a thread of its own.
     init(backend: LearnerBackend, pageLimit: Int = 64) async throws {
-        let context = ZMQContext()
-        let stop = self.stop
-        let bound: Result<String, ZMQError> = await withCheckedContinuation { continuation in
-            DedicatedThread.start(name: "fake-online-broker") {
-                let socket: ZMQSocket
-                do throws(ZMQError) {
-                    socket = try ZMQSocket(context, type: .router)
-                    try socket.set(.linger(milliseconds: 0))
-                    try socket.bind("tcp://127.0.0.1:*")
-                    continuation.resume(returning: .success(try socket.lastEndpoint()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                    return
-                }
-                var poller = ZMQPoller([PollItem(socket: socket)])
-                while !stop.flag.load(ordering: .acquiring) {
-                    _ = try? poller.poll(timeoutMilliseconds: 10)
-                    while let message = try? socket.receive(dontWait: true) {
-                        let frames = message.frames
-                        guard frames.count >= 2, let header = try? Header(decoding: frames[1]) else { continue }
-                        let reply = Self.answer(header, Array(frames.dropFirst(2)), backend, pageLimit)
-                        _ = try? socket.send(to: frames[0], reply.frames())
-                    }
-                }
-                socket.close()
-                context.shutdown()
-            }
+        peer = try await FakeRouterPeer(name: "fake-online-broker") { frames in
+            guard let headerFrame = frames.first, let header = try? Header(decoding: headerFrame) else { return nil }
+            return FakeOnlineBroker.answer(header, Array(frames.dropFirst()), backend, pageLimit).frames()
         }
-        endpoint = try bound.get()
     }
 
-    func shutdown() { stop.flag.store(true, ordering: .releasing) }
+    func shutdown() { peer.stop() }
 
     private static func answer(_ header: Header, _ payload: [[UInt8]], _ backend: LearnerBackend, _ pageLimit: Int)
         -> WireMessage
@@ -104,7 +81,3 @@ final class FakeOnlineBroker: Sendable {
     }
 }
 
-/// The stop flag the test and the fake's thread share.
-final class StopSignal: Sendable {
-    let flag = Atomic<Bool>(false)
-}

@@ -2,6 +2,7 @@ import Foundation
 import RecData
 import RecPolicy
 import RecSimulation
+import RecTestKit
 import RecWire
 import Testing
 
@@ -13,11 +14,7 @@ import Testing
         return (backend, backend.impressions)
     }
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-export-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    func temporaryDirectory() throws -> URL { try TemporaryDirectory("export").url }
 
     @Test func theExportLoadsWithOBDLoaderRowForShownItem() async throws {
         let (backend, log) = try await loggedRun(users: 400)

@@ -63,4 +63,15 @@ struct HeaderTests {
         #expect(Header.salvageRequestId(bytes) == 77)
         #expect(Header.salvageRequestId([1, 2, 3]) == nil)
     }
+
+    @Test("the command survives in a header that is otherwise broken, with the reply bit ignored")
+    func salvageCommand() {
+        var bytes = Header(command: .recommend, requestId: 5).encoded()
+        bytes[5] = 9  // reserved byte: the header no longer decodes
+        #expect(Header.salvageCommand(bytes) == .recommend)
+        #expect(Header.salvageCommand(Header(command: .score, isReply: true).encoded()) == .score)
+        bytes[4] = 0x7F
+        #expect(Header.salvageCommand(bytes) == nil)
+        #expect(Header.salvageCommand([0x52, 0x50, 0x4C, 1]) == nil)
+    }
 }

@@ -59,4 +59,12 @@ struct TensorValidationTests {
         #expect(throws: WireError.tooManyRows(rows: 3, limit: 2)) { try Tensor.validate(good, maxRows: 2) }
         #expect(throws: WireError.tensorTooShort(bytes: 2)) { try Tensor.validate([0, 1]) }
     }
+
+    @Test("columns are read from an encoded frame's bytes 4–7 without decoding it", arguments: [1, 3, 106, 70_000])
+    func columnsOfEncoded(cols: Int) {
+        let frame = Tensor(rows: 2, cols: cols, values: [Float](repeating: 1, count: 2 * cols)).encoded()
+        #expect(Tensor.columns(ofEncoded: frame) == cols)
+        #expect(Tensor.columns(ofEncoded: Array(frame.prefix(8))) == cols)
+        #expect(Tensor.columns(ofEncoded: Array(frame.prefix(7))) == nil)
+    }
 }

@@ -1,3 +1,5 @@
+import RecModel
+
 /// A two-sided confidence interval.
 public struct ConfidenceInterval: Sendable, Codable, Equatable {
     /// Lower bound.

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// How `q̂(x, a, position)` is estimated for DM and DR.
 public enum RewardModelKind: Sendable, Equatable {

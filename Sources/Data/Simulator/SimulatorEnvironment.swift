@@ -1,3 +1,5 @@
+import RecModel
+
 /// What the agent sees of the current user.
 public struct SimulatorObservation: Sendable, Equatable {
     /// Observable user features, `user_feature_j → u{j}_{kk}`.

@@ -1,3 +1,5 @@
+import RecModel
+
 /// Logged datasets in the Open Bandit Dataset's shape.
 extension SimulatorWorld {
     /// Generates `rows` logged impressions: a user drawn uniformly from the population, a slot drawn uniformly,

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// A seeded population of users and a catalogue of items, with the ground-truth choice model.
 ///

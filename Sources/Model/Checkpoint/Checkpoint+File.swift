@@ -1,21 +1,18 @@
+internal import RecFiles
+
 extension Checkpoint {
     /// Writes the checkpoint atomically: to a temporary file in the same directory, `fsync`,
     /// then `rename` over `path`, so a reader sees either the old file or the whole new one.
     /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
     public func write(toFile path: String) throws(CheckpointError) {
-        if let f = writeWholeFileAtomically(encoded(), to: path) {
-            throw .io(path: f.path, operation: f.operation, errno: f.errno)
-        }
+        try Self.writeRawFile(encoded(), to: path)
     }
 
     /// Reads and decodes a checkpoint file.
     /// - Throws: ``CheckpointError/io(path:operation:errno:)`` if the file cannot be read, or any
     ///   decoding error from ``init(decoding:)``.
     public static func read(fromFile path: String) throws(CheckpointError) -> Checkpoint {
-        switch readWholeFile(path) {
-        case .success(let bytes): return try Checkpoint(decoding: bytes)
-        case .failure(let f): throw .io(path: path, operation: f.operation, errno: f.errno)
-        }
+        try Checkpoint(decoding: readRawFile(path))
     }
 }
 
@@ -23,17 +20,28 @@ extension Checkpoint {
     /// Reads a file's raw bytes (for a feature specification to embed).
     /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
     public static func readRawFile(_ path: String) throws(CheckpointError) -> [UInt8] {
-        switch readWholeFile(path) {
-        case .success(let bytes): return bytes
-        case .failure(let f): throw .io(path: path, operation: f.operation, errno: f.errno)
+        do {
+            return try AtomicFile.read(path)
+        } catch {
+            throw CheckpointError(error)
         }
     }
 
-    /// Writes raw bytes atomically (temporary file, `fsync`, `rename`), e.g. an ONNX export.
+    /// Writes raw bytes atomically (temporary file, `fsync`, `rename`, as RecFiles' `AtomicFile`
+    /// does), e.g. an ONNX export.
     /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
     public static func writeRawFile(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
-        if let f = writeWholeFileAtomically(bytes, to: path) {
-            throw .io(path: f.path, operation: f.operation, errno: f.errno)
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw CheckpointError(error)
         }
+    }
+}
+
+extension CheckpointError {
+    /// The checkpoint form of a failed file operation.
+    init(_ failure: FileFailure) {
+        self = .io(path: failure.path, operation: failure.operation, errno: failure.errno.rawValue)
     }
 }

@@ -1,4 +1,5 @@
 internal import CSV
+internal import RecFiles
 
 /// The one CSV reader of RecPool: a file's records as strings, each with the line it starts on.
 ///
@@ -24,10 +25,7 @@ public struct CSVFile: Sendable, Equatable {
     /// - Throws: ``CSVError/unreadable(path:operation:errno:)`` (a missing file is `open` with `ENOENT`), or
     ///   ``CSVError/notUTF8(path:line:)``.
     public static func read(path: String) throws(CSVError) -> CSVFile {
-        switch readWholeFile(path) {
-        case .success(let bytes): return try parse(bytes, path: path)
-        case .failure(let f): throw .unreadable(path: path, operation: f.operation, errno: f.errno)
-        }
+        try parse(readBytes(path: path), path: path)
     }
 
     /// Parses CSV bytes; `path` only names the source in errors.
@@ -85,9 +83,10 @@ extension CSVFile {
     /// The bytes of a file, for a caller that looks at them before parsing (JSON or CSV).
     /// - Throws: ``CSVError/unreadable(path:operation:errno:)``.
     public static func readBytes(path: String) throws(CSVError) -> [UInt8] {
-        switch readWholeFile(path) {
-        case .success(let bytes): return bytes
-        case .failure(let f): throw .unreadable(path: path, operation: f.operation, errno: f.errno)
+        do {
+            return try AtomicFile.read(path)
+        } catch {
+            throw .unreadable(path: path, operation: error.operation, errno: error.errno.rawValue)
         }
     }
 }

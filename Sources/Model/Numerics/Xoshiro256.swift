@@ -1,23 +1,3 @@
-/// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", 2014).
-///
-/// Used only to expand a 64-bit seed into xoshiro256**'s 256-bit state, as its authors recommend.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
-    /// The generator's state; advances by the golden-ratio increment on every draw.
-    public var state: UInt64
-
-    /// Creates a generator from a seed.
-    public init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// xoshiro256** 1.0 (Blackman & Vigna, "Scrambled linear pseudorandom number generators", 2018),
 /// seeded through ``SplitMix64``.
 ///

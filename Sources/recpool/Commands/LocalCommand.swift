@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import OnlineFlags
 import RecTransport
 import RecWire
 import ServiceLifecycle
@@ -31,48 +32,15 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Log level of the broker and workers.")
     var logLevel = "info"
 
-    @Flag(help: "Serve and learn an online policy (the simulator catalogue) from feedback; state in --state-dir.")
-    var online = false
-
-    @Option(help: "With --online: sync the replicas at least this often, ms.")
-    var onlineSyncIntervalMs: UInt64?
-
-    @Option(help: "With --online: sync once this many feedback events reached the learners.")
-    var onlineSyncEvents: Int?
-
-    @Option(help: "With --online: how far (clicks per shown item) a candidate may fall below the served version.")
-    var onlineGuardMargin: Double?
-
-    @Option(help: "With --online: epsilon_greedy or softmax.")
-    var exploration: String?
-
-    @Option(help: "With --online: ε of epsilon_greedy.")
-    var epsilon: Double?
-
-    @Option(help: "With --online: the temperature of softmax.")
-    var temperature: Double?
+    @OptionGroup(title: "Online learning (forwarded to the broker)") var online: OnlineOptions
 
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
-        if !online && !onlineArguments.isEmpty {
+        let tunables = online.changedTunables
+        if !online.online && !tunables.isEmpty {
             throw ValidationError(
-                "--online-sync-*, --online-guard-margin, --exploration, --epsilon and --temperature need --online")
+                "\(tunables.map(\.flag).joined(separator: ", ")) \(tunables.count == 1 ? "needs" : "need") --online")
         }
-        if let exploration, ExplorationSpec.Kind(rawValue: exploration) == nil {
-            throw ValidationError("--exploration must be epsilon_greedy or softmax, got \(exploration)")
-        }
-    }
-
-    /// The online-learning flags to forward to `recpool-broker`.
-    var onlineArguments: [String] {
-        var out: [String] = []
-        if let onlineSyncIntervalMs { out += ["--online-sync-interval-ms", "\(onlineSyncIntervalMs)"] }
-        if let onlineSyncEvents { out += ["--online-sync-events", "\(onlineSyncEvents)"] }
-        if let onlineGuardMargin { out += ["--online-guard-margin", "\(onlineGuardMargin)"] }
-        if let exploration { out += ["--exploration", exploration] }
-        if let epsilon { out += ["--epsilon", "\(epsilon)"] }
-        if let temperature { out += ["--temperature", "\(temperature)"] }
-        return out
     }
 
     func run() async throws {
@@ -83,7 +51,7 @@ struct LocalCommand: AsyncParsableCommand {
         let settings = LocalCluster.Settings(
             frontend: frontend, backend: backend, workers: workers, workerArguments: workerArguments,
             // `recpool local` is a development cluster: it may run without keys on any endpoint.
-            brokerArguments: ["--state-dir", stateDir, "--insecure"] + (online ? ["--online"] + onlineArguments : []),
+            brokerArguments: ["--state-dir", stateDir, "--insecure"] + online.brokerArguments,
             logLevel: logLevel)
         let cluster = LocalCluster(settings: settings, logger: logger) { endpoints, pids in
             CommandOutput.printLine("frontend \(endpoints.frontend)")

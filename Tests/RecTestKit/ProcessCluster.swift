@@ -6,29 +6,34 @@ import RecWire
 /// Real `recpool-broker` and `recpool-worker` processes on loopback ports the OS picks, for
 /// integration tests. ``stop()`` kills everything it started; tests call it in a `defer`, and each
 /// child also runs with `--exit-with-parent`, so nothing outlives the test process.
-final class ProcessCluster: @unchecked Sendable {
+public final class ProcessCluster: @unchecked Sendable {
     // @unchecked: used from one test at a time; the lock guards the process list.
     private let lock = NSLock()
     private var processes: [String: Process] = [:]
-    private(set) var endpoints = BrokerEndpoints(frontend: "", backend: "")
+    /// The broker's bound endpoints, from its ready line.
+    public private(set) var endpoints = BrokerEndpoints(frontend: "", backend: "")
     private var brokerArguments: [String] = []
     /// Network namespace per process name (`ip netns exec NS …`), for multi-host tests.
-    var namespaces: [String: String] = [:]
+    public var namespaces: [String: String] = [:]
     /// When set, the broker's log (stderr) is appended to this file.
-    var brokerLog: URL?
+    public var brokerLog: URL?
     /// Per worker name, a file that receives the worker's log (stderr).
-    var workerLogs: [String: URL] = [:]
+    public var workerLogs: [String: URL] = [:]
     /// A command that execs the process, per process name, such as
     /// `["/usr/bin/prlimit", "--nofile=64:64", "--"]` (it must exec, so the pid stays the program's).
-    var launchers: [String: [String]] = [:]
+    public var launchers: [String: [String]] = [:]
 
     /// The folder of the built executables: the same one as the test binary.
-    static let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    public static let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
-    static func executable(_ name: String) -> URL { binaries.appendingPathComponent(name) }
+    /// The built executable called `name` (`recpool`, `recpool-broker`, `recpool-worker`).
+    public static func executable(_ name: String) -> URL { binaries.appendingPathComponent(name) }
+
+    /// Creates a cluster with nothing started.
+    public init() {}
 
     /// Starts a broker on `tcp://127.0.0.1:*` (or the given endpoints) and waits for its ready line.
-    func startBroker(
+    public func startBroker(
         frontend: String = "tcp://127.0.0.1:*", backend: String = "tcp://127.0.0.1:*", extra: [String] = []
     )
         throws
@@ -41,7 +46,7 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Starts a broker with exactly `arguments` (and `environment` added to ours) and waits for its
     /// ready line.
-    func startBroker(arguments: [String], environment: [String: String] = [:]) throws {
+    public func startBroker(arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
         Self.configure(
             process, "recpool-broker", arguments, namespace: namespaces["broker"], launcher: launchers["broker"])
@@ -69,14 +74,14 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// Restarts the broker on the same endpoints after killing it with SIGKILL.
-    func restartBroker() throws {
+    public func restartBroker() throws {
         kill("broker", signal: SIGKILL)
         let old = endpoints
         try startBroker(frontend: old.frontend, backend: old.backend, extra: brokerArguments)
     }
 
     /// Starts a worker named `name`.
-    func startWorker(_ name: String, extra: [String] = []) throws {
+    public func startWorker(_ name: String, extra: [String] = []) throws {
         try startWorker(
             name,
             arguments: ["--broker", endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "warning"]
@@ -84,7 +89,7 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// Starts a worker process named `name` with exactly `arguments` (and `environment` added to ours).
-    func startWorker(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
+    public func startWorker(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
         Self.configure(process, "recpool-worker", arguments, namespace: namespaces[name], launcher: launchers[name])
         if !environment.isEmpty {
@@ -118,7 +123,7 @@ final class ProcessCluster: @unchecked Sendable {
     /// Sends `signal` to a process and waits for it to exit.
     /// - Returns: its exit status (or the signal that ended it), `nil` if no such process.
     @discardableResult
-    func kill(_ name: String, signal: Int32 = SIGTERM) -> Int32? {
+    public func kill(_ name: String, signal: Int32 = SIGTERM) -> Int32? {
         guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return nil }
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
@@ -127,11 +132,9 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Waits until a started process exits on its own (or `timeoutMs` passes, then kills it).
     /// - Returns: its exit status, or `nil` if it had to be killed.
-    func waitForExit(_ name: String, timeoutMs: UInt64) -> Int32? {
+    public func waitForExit(_ name: String, timeoutMs: UInt64) -> Int32? {
         guard let process = lock.withLock({ processes[name] }) else { return nil }
-        let start = Clocks.monotonicMicros()
-        while process.isRunning && Clocks.monotonicMicros() - start < timeoutMs * 1000 { usleep(20_000) }
-        if process.isRunning {
+        if !eventuallyBlocking(timeoutMs: timeoutMs, { !process.isRunning }) {
             kill(name, signal: SIGKILL)
             return nil
         }
@@ -140,10 +143,10 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// The pid of a started process.
-    func pid(_ name: String) -> Int32? { lock.withLock { processes[name]?.processIdentifier } }
+    public func pid(_ name: String) -> Int32? { lock.withLock { processes[name]?.processIdentifier } }
 
     /// Kills everything still running.
-    func stop() {
+    public func stop() {
         let all = lock.withLock { () -> [Process] in
             defer { processes.removeAll() }
             return Array(processes.values)
@@ -156,7 +159,7 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Starts a broker and the named workers, connects a client and waits until every worker has
     /// registered. The caller closes the client and stops the cluster.
-    func startPool(brokerArguments: [String] = [], workers: [String], workerArguments: [String] = []) async throws
+    public func startPool(brokerArguments: [String] = [], workers: [String], workerArguments: [String] = []) async throws
         -> RecPoolClient
     {
         try startBroker(extra: brokerArguments)
@@ -167,32 +170,37 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// Connects a client to the frontend.
-    func client(timeoutMs: UInt64 = 5000) async throws -> RecPoolClient {
+    public func client(timeoutMs: UInt64 = 5000) async throws -> RecPoolClient {
         var options = RecPoolClient.Options()
         options.timeoutMs = timeoutMs
         return try await RecPoolClient(endpoint: endpoints.frontend, options: options)
     }
 
     /// Polls the broker's status until `condition` holds or `timeoutMs` passes.
-    func waitForStatus(
+    public func waitForStatus(
         _ client: RecPoolClient, timeoutMs: UInt64 = 30_000, _ condition: (StatusDocument) -> Bool
     ) async throws -> StatusDocument {
-        let start = Clocks.monotonicMicros()
-        while true {
-            if let status = try? await client.status(timeoutMs: 1000), condition(status) { return status }
-            if Clocks.monotonicMicros() - start > timeoutMs * 1000 { throw ClusterError.conditionNotMet }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            return try await eventuallyValue(timeoutMs: timeoutMs, pollMs: 50, "the broker's status condition") {
+                guard let status = try? await client.status(timeoutMs: 1000), condition(status) else { return nil }
+                return status
+            }
+        } catch is EventuallyTimeout {
+            throw ClusterError.conditionNotMet
         }
     }
 }
 
-enum ClusterError: Error {
+/// Why a cluster could not be brought to the state a test asked for.
+public enum ClusterError: Error {
+    /// The broker exited (or closed its stdout) before printing its ready line.
     case brokerDidNotStart
+    /// A polled condition did not hold before its deadline.
     case conditionNotMet
 }
 
 /// Runs a command-line program to completion and returns its exit code and output.
-func runTool(_ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (
+public func runTool(_ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (
     code: Int32, stdout: String, stderr: String
 ) {
     let process = Process()

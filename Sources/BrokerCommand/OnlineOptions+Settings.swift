@@ -1,0 +1,27 @@
+import ArgumentParser
+import Broker
+import OnlineFlags
+import RecWire
+
+extension OnlineOptions {
+    /// The broker's online settings, or `nil` without `--online`.
+    /// - Throws: `ValidationError` naming the flag or the problem.
+    func settings() throws -> OnlineSettings? {
+        guard online else { return nil }
+        var s = OnlineSettings()
+        s.syncIntervalMs = onlineSyncIntervalMs
+        s.syncEvents = onlineSyncEvents
+        s.guardMargin = onlineGuardMargin
+        s.guardMinimumRows = onlineGuardMinRows
+        s.impressionLogSize = impressionLogSize
+        s.feedbackWindowMs = feedbackWindowS.multipliedSaturating(by: 1000)
+        s.exploration = ExplorationSpec(kind: try explorationKind(), epsilon: epsilon, temperature: temperature)
+        s.learning = OnlineLearningSpec(
+            updateEvery: onlineUpdateEvery, batchSize: 64, stepsPerUpdate: onlineStepsPerUpdate,
+            learningRate: onlineLearningRate)
+        s.world.seed = onlineWorldSeed
+        s.allowFaultInjection = allowFaultInjection
+        if let problem = s.problem { throw ValidationError("online learning: \(problem)") }
+        return s
+    }
+}

@@ -1,0 +1,102 @@
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Whole-file reads and atomic, durable whole-file writes over swift-system's `FileDescriptor`.
+///
+/// RecPool's one place that writes a file atomically (checkpoints, ONNX exports, content-addressed
+/// blobs). A write goes to `<path>.tmp-<pid>` in the same folder, is fsynced, renamed over `path`
+/// (rename(2) is atomic within a file system), and the folder is fsynced so that the rename
+/// survives a crash: a reader sees the old file or the whole new one, never half of either.
+/// swift-system has no `fsync` or `rename`, so those two calls go to libc directly.
+public enum AtomicFile {
+    /// The suffix of a write's temporary file, before the writer's pid; a store may delete files
+    /// carrying it at start-up (a writer killed between write and rename leaves one behind).
+    public static let temporarySuffix = ".tmp-"
+
+    /// Reads a whole file.
+    /// - Returns: its bytes.
+    /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno.
+    public static func read(_ path: String) throws(FileFailure) -> [UInt8] {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, retryOnInterrupt: true)
+        } catch {
+            throw FileFailure(operation: "open", path: path, errno: Errno(error))
+        }
+        defer { try? fd.close() }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+            } catch {
+                throw FileFailure(operation: "read", path: path, errno: Errno(error))
+            }
+            if count == 0 { return out }
+            out.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of
+    /// the folder). On failure the temporary file is removed and `path` is untouched.
+    /// - Throws: ``FileFailure`` naming the failed step (`create`, `write`, `fsync`, `close`,
+    ///   `rename onto`) and its errno (`ENOSPC` and `EDQUOT` for a full disk).
+    public static func write(_ bytes: [UInt8], to path: String) throws(FileFailure) {
+        let temporary = "\(path)\(temporarySuffix)\(getpid())"
+        do throws(FileFailure) {
+            let fd: FileDescriptor
+            do {
+                fd = try FileDescriptor.open(
+                    FilePath(temporary), .writeOnly, options: [.create, .truncate],
+                    permissions: [.ownerReadWrite, .groupRead, .otherRead], retryOnInterrupt: true)
+            } catch {
+                throw FileFailure(operation: "create", path: temporary, errno: Errno(error))
+            }
+            var failure: FileFailure?
+            do {
+                _ = try fd.writeAll(bytes)
+            } catch {
+                failure = FileFailure(operation: "write", path: temporary, errno: Errno(error))
+            }
+            if failure == nil, fsync(fd.rawValue) != 0 {
+                failure = FileFailure(operation: "fsync", path: temporary, errno: Errno(rawValue: errno))
+            }
+            do {
+                try fd.close()
+            } catch {
+                failure = failure ?? FileFailure(operation: "close", path: temporary, errno: Errno(error))
+            }
+            if let failure { throw failure }
+            guard rename(temporary, path) == 0 else {
+                throw FileFailure(operation: "rename onto", path: path, errno: Errno(rawValue: errno))
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        syncFolder(of: path)
+    }
+
+    /// Fsyncs the folder holding `path`, so that a rename into it survives a crash. Best effort: a
+    /// folder that cannot be opened (no permission to read it) is skipped.
+    public static func syncFolder(of path: String) {
+        let folder = FilePath(path).removingLastComponent()
+        let target = folder.isEmpty ? FilePath(".") : folder
+        guard let fd = try? FileDescriptor.open(target, .readOnly) else { return }
+        fsync(fd.rawValue)
+        try? fd.close()
+    }
+}
+
+extension Errno {
+    /// The errno of an error swift-system threw (it throws only `Errno`); `EIO` for anything else.
+    fileprivate init(_ error: any Error) {
+        self = error as? Errno ?? .ioError
+    }
+}

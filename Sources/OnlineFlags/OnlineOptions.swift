@@ -1,0 +1,116 @@
+import ArgumentParser
+import RecWire
+
+/// The online-learning flags (`--online` and its tunables), declared once for `recpool-broker`,
+/// which reads them, and `recpool local`, which forwards them to the broker it starts.
+///
+/// The defaults here are the broker's. ``changedTunables`` and ``brokerArguments`` let a command
+/// forward only what its user set, so the broker's own defaults stay the single source.
+public struct OnlineOptions: ParsableArguments {
+    /// Creates the options (ArgumentParser fills them in when it parses).
+    public init() {}
+
+    /// Whether to serve the online policy and learn from feedback.
+    @Flag(help: "Serve the online policy and learn from FEEDBACK (needs --state-dir).")
+    public var online = false
+
+    /// T: the longest time between two syncs, ms.
+    @Option(help: "Sync the replicas' learnt weights at least this often, in ms (T).")
+    public var onlineSyncIntervalMs: UInt64 = 10_000
+
+    /// M: the feedback events that trigger a sync.
+    @Option(help: "… or as soon as this many feedback events have reached the learners (M).")
+    public var onlineSyncEvents = 500
+
+    /// The SNIPW guard's margin.
+    @Option(
+        help: "The guard rejects a candidate whose SNIPW estimate falls below the current version's by more than this.")
+    public var onlineGuardMargin = 0.01
+
+    /// Logged rows below which the guard accepts without comparing.
+    @Option(help: "With fewer logged rows than this, the guard accepts a candidate without comparing.")
+    public var onlineGuardMinRows = 200
+
+    /// Impressions the log keeps.
+    @Option(help: "Impressions the log keeps (older ones and their feedback are evicted).")
+    public var impressionLogSize = 200_000
+
+    /// How long after an impression its feedback is accepted, seconds.
+    @Option(help: "Feedback is accepted for this many seconds after an impression is served.")
+    public var feedbackWindowS: UInt64 = 3600
+
+    /// `epsilon_greedy` or `softmax`.
+    @Option(help: "Exploration: epsilon_greedy or softmax.")
+    public var exploration = "epsilon_greedy"
+
+    /// ε of ε-greedy exploration.
+    @Option(help: "ε for epsilon_greedy exploration, in [0, 1].")
+    public var epsilon = 0.1
+
+    /// The softmax temperature.
+    @Option(help: "Temperature for softmax exploration, above 0.")
+    public var temperature = 0.05
+
+    /// K: feedback events between two learning updates on a replica.
+    @Option(help: "Feedback events between two learning updates on a replica (K).")
+    public var onlineUpdateEvery = 16
+
+    /// Gradient steps per learning update.
+    @Option(help: "Gradient steps per learning update.")
+    public var onlineStepsPerUpdate = 4
+
+    /// Adam's learning rate for online learning.
+    @Option(help: "Adam learning rate of online learning.")
+    public var onlineLearningRate = 0.003
+
+    /// The seed of the simulator world whose items form the catalogue.
+    @Option(help: "Seed of the simulator world whose items form the catalogue.")
+    public var onlineWorldSeed: UInt64 = 7
+
+    /// Whether `recpool online sync --corrupt noise` may replace a candidate (guard testing).
+    @Flag(help: "Let `recpool online sync --corrupt noise` replace a candidate with noise (to test the guard).")
+    public var allowFaultInjection = false
+
+    /// The exploration kind named by `--exploration`.
+    /// - Throws: `ValidationError` naming the flag when it is neither `epsilon_greedy` nor `softmax`.
+    public func explorationKind() throws -> ExplorationSpec.Kind {
+        guard let kind = ExplorationSpec.Kind(rawValue: exploration) else {
+            throw ValidationError("--exploration must be epsilon_greedy or softmax, got '\(exploration)'")
+        }
+        return kind
+    }
+
+    /// Checks what can be checked without the broker: the exploration kind.
+    public func validate() throws {
+        _ = try explorationKind()
+    }
+
+    /// Every tunable as `(flag, value)`, in declaration order (`--online` itself excluded; a set
+    /// boolean flag has an empty value).
+    var tunables: [(flag: String, value: String)] {
+        var out: [(String, String)] = [
+            ("--online-sync-interval-ms", "\(onlineSyncIntervalMs)"), ("--online-sync-events", "\(onlineSyncEvents)"),
+            ("--online-guard-margin", "\(onlineGuardMargin)"), ("--online-guard-min-rows", "\(onlineGuardMinRows)"),
+            ("--impression-log-size", "\(impressionLogSize)"), ("--feedback-window-s", "\(feedbackWindowS)"),
+            ("--exploration", exploration), ("--epsilon", "\(epsilon)"), ("--temperature", "\(temperature)"),
+            ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-steps-per-update", "\(onlineStepsPerUpdate)"),
+            ("--online-learning-rate", "\(onlineLearningRate)"), ("--online-world-seed", "\(onlineWorldSeed)"),
+        ]
+        if allowFaultInjection { out.append(("--allow-fault-injection", "")) }
+        return out
+    }
+
+    /// The tunables whose value differs from the default, as `(flag, value)`.
+    public var changedTunables: [(flag: String, value: String)] {
+        let defaults = (try? Self.parse([]))?.tunables ?? []
+        return tunables.filter { tunable in !defaults.contains { $0.flag == tunable.flag && $0.value == tunable.value }
+        }
+    }
+
+    /// The flags to pass to `recpool-broker`: `--online` and every changed tunable, or nothing
+    /// without `--online`.
+    public var brokerArguments: [String] {
+        guard online else { return [] }
+        return ["--online"] + changedTunables.flatMap { $0.value.isEmpty ? [$0.flag] : [$0.flag, $0.value] }
+    }
+}

@@ -66,11 +66,12 @@ public enum CheckpointEvaluation {
         return (checkpoint, spec)
     }
 
-    /// Evaluates a checkpoint's model on logged data (normally the test split).
+    /// Evaluates a checkpoint's model on logged data (normally the test split), choosing the decision threshold on
+    /// `validation` (see `ModelEvaluation.evaluate`).
     /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the first row and item whose score is not
     ///   finite (no report with NaN metrics is returned).
     public static func evaluate(
-        checkpointPath: String, data: BanditDataset, resamples: Int = 500
+        checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
         guard spec.itemCount == data.nActions else {
@@ -89,7 +90,7 @@ public enum CheckpointEvaluation {
                 }
                 scored += scores.count
                 return scores
-            }, resamples: resamples)
+            }, validation: validation, resamples: resamples)
         if let firstBad {
             throw .nonFiniteScore(
                 row: firstBad.index / data.nActions, item: firstBad.index % data.nActions, score: firstBad.score)

@@ -1,3 +1,4 @@
+import RecData
 import RecModel
 
 /// Validation metrics of a model, as a `RoundReport.metrics` dictionary.
@@ -25,8 +26,9 @@ public enum ValidationMetrics {
     }
 
     private static func add(_ p: [Float], _ y: [Float], suffix: String, to out: inout [String: Double]) {
-        let m = RecModel.ClassificationMetrics(probabilities: p, labels: y)
-        out["auc" + suffix] = m.auc
+        let m = ClassificationMetrics(labels: y.map(Double.init), scores: p.map(Double.init))
+        // An AUC with one class is undefined and left out, like a non-finite value.
+        if let auc = m.rocAUC { out["auc" + suffix] = auc }
         out["accuracy" + suffix] = m.accuracy
         out["log_loss" + suffix] = m.logLoss
     }

@@ -47,17 +47,6 @@ struct DataOPECommand: AsyncParsableCommand {
             return
         }
         CommandOutput.printLine("\(report.dataset): value of policy '\(report.policy)'")
-        for s in report.segments {
-            CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) rows \(s.rows)  logged CTR \(figureText(s.behaviourValue, "%.5f", undefined: "no rows"))  ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))"
-            )
-            for e in s.estimates {
-                let ci = e.interval.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) } ?? ""
-                CommandOutput.printLine(
-                    "    \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(figureText(e.value, "%.5f", undefined: e.undefined))\(ci)"
-                )
-            }
-        }
-        for note in report.notes { CommandOutput.printLine("  note: \(note)") }
+        for line in OffPolicyText.lines(report) { CommandOutput.printLine(line) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecData
 import RecModel
 
 /// `recpool fit`: trains the interest model on a CSV file and writes a checkpoint.
@@ -54,10 +55,9 @@ struct FitCommand: ParsableCommand {
             var splitRNG = Xoshiro256(seed: seed)
             let (_, held) = data.split(validationFraction: validation, rng: &splitRNG)
             if held.count > 0 {
-                let m = ClassificationMetrics(probabilities: trainer.model.predict(held.inputs), labels: held.targets)
-                // AUC is undefined with one class among the held-out labels (the metric then reports 0.5).
-                let oneClass = Set(held.targets.map { $0 > 0.5 }).count < 2
-                let auc = oneClass ? "undefined (one class in the validation rows)" : "\(m.auc)"
+                let m = ClassificationMetrics(
+                    labels: held.targets.map(Double.init), scores: trainer.model.predict(held.inputs).map(Double.init))
+                let auc = m.rocAUC.map { "\($0)" } ?? "undefined (one class in the validation rows)"
                 printError("validation: accuracy \(m.accuracy) auc \(auc) log_loss \(m.logLoss) f1 \(m.f1)")
             }
             let checkpoint = Checkpoint(

@@ -106,27 +106,7 @@ public enum ModelEvaluation {
         resamples: Int = 500
     ) -> EvaluationReport {
         let k = data.nActions
-        // Scores of every item at each row's logged slot, in chunks to bound memory.
-        var all = [Double](repeating: 0, count: data.rows * k)
-        let chunk = max(1, 4_096 / k)
-        let items = Array(0..<k)
-        var start = 0
-        while start < data.rows {
-            let end = min(start + chunk, data.rows)
-            var rows: [Float] = []
-            rows.reserveCapacity((end - start) * k * spec.width)
-            for row in start..<end {
-                let affinity = Dictionary(
-                    uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
-                rows += spec.candidateRows(
-                    userFeatures: data.userFeatures.dictionary(row), affinity: affinity, items: items,
-                    position: data.position[row])
-            }
-            let scores = scorer(rows, spec.width)
-            precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
-            for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
-            start = end
-        }
+        let all = scoreEveryItem(data: data, spec: spec, scorer: scorer)
         let logged = (0..<data.rows).map { all[$0 * k + data.action[$0]] }
         let policy = ActionDistribution.greedy(scores: all, nActions: k)
         let offPolicy = OffPolicyEvaluation.evaluate(
@@ -185,6 +165,36 @@ public enum ModelEvaluation {
             dataset: data.name, model: modelName, rows: data.rows, featureWidth: spec.width, threshold: threshold,
             segments: segments,
             offPolicy: offPolicy, notes: notes)
+    }
+
+    /// The model's score of every item at each row's logged slot, `rows × nActions` row-major (scored in chunks of
+    /// about 4,096 candidate rows to bound memory). A candidate policy built from it (greedy, ε-greedy) can be
+    /// evaluated off-policy.
+    public static func scoreEveryItem(
+        data: BanditDataset, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float]
+    ) -> [Double] {
+        let k = data.nActions
+        var all = [Double](repeating: 0, count: data.rows * k)
+        let chunk = max(1, 4_096 / k)
+        let items = Array(0..<k)
+        var start = 0
+        while start < data.rows {
+            let end = min(start + chunk, data.rows)
+            var rows: [Float] = []
+            rows.reserveCapacity((end - start) * k * spec.width)
+            for row in start..<end {
+                let affinity = Dictionary(
+                    uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
+                rows += spec.candidateRows(
+                    userFeatures: data.userFeatures.dictionary(row), affinity: affinity, items: items,
+                    position: data.position[row])
+            }
+            let scores = scorer(rows, spec.width)
+            precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
+            for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
+            start = end
+        }
+        return all
     }
 
     /// Chooses the max-F1 threshold on the validation rows' logged items, or on `fallback` without validation rows.

@@ -123,6 +123,20 @@ public enum OffPolicyEvaluation {
         rewardModel: RewardModelKind? = .logistic(), folds: Int = 3, resamples: Int = 1_000, level: Double = 0.95,
         seed: UInt64 = 12_345
     ) -> OffPolicyReport {
+        evaluateWithRewards(
+            policy: policy, policyName: policyName, on: data, rewardModel: rewardModel, folds: folds,
+            resamples: resamples, level: level, seed: seed
+        ).report
+    }
+
+    /// ``evaluate(policy:policyName:on:rewardModel:folds:resamples:level:seed:)``, also returning the reward model's
+    /// `q̂(x_i, a, position_i)` (`rows × nActions` row-major, nil without a reward model), so that a reference
+    /// implementation can recompute DM and DR from the same `q̂`.
+    public static func evaluateWithRewards(
+        policy: ActionDistribution, policyName: String, on data: BanditDataset,
+        rewardModel: RewardModelKind? = .logistic(), folds: Int = 3, resamples: Int = 1_000, level: Double = 0.95,
+        seed: UInt64 = 12_345
+    ) -> (report: OffPolicyReport, estimatedRewards: [Double]?) {
         precondition(policy.rows == data.rows && policy.nActions == data.nActions, "policy shape must match the data")
         let fit = rewardModel.map { RewardModel.crossFitted(data, kind: $0, folds: folds, seed: seed) }
         let terms = OPETerms(
@@ -150,6 +164,9 @@ public enum OffPolicyEvaluation {
                     effectiveSampleSize: part.effectiveSampleSize,
                     effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates))
         }
-        return OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes)
+        return (
+            OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes),
+            fit?.estimatedRewards
+        )
     }
 }

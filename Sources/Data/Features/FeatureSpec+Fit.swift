@@ -4,7 +4,8 @@ extension FeatureSpec {
     /// - Throws: `FeatureSpecError.emptyTrainingData`.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
-        popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal
+        popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
+        eventEncoding: EventEncoding = .interest
     ) throws(FeatureSpecError) -> FeatureSpec {
         guard train.rows > 0 else { throw .emptyTrainingData }
         let users = train.userFeatures
@@ -36,7 +37,8 @@ extension FeatureSpec {
             popularity: (0..<train.nActions).map {
                 (clicks[$0] + popularitySmoothing * ctr) / (shows[$0] + popularitySmoothing)
             },
-            popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [])
+            popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [],
+            eventEncoding: eventEncoding == .affinityZScore ? nil : eventEncoding)
         spec.columns = spec.columnNames()
         return spec
     }
@@ -53,7 +55,10 @@ extension FeatureSpec {
         if featureSet == .extended {
             names += (0..<itemCount).map { "item=\($0)" }
             names += (0..<positionCount).map { "position=\($0)" }
-            names += ["shown_item_affinity", "has_history"]
+            switch events {
+            case .affinityZScore: names += ["shown_item_affinity", "has_history"]
+            case .interest: names += ["viewed_item", "interest_similarity", "has_history"]
+            }
         }
         return names
     }

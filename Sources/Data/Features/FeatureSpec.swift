@@ -12,8 +12,11 @@ import Foundation
 /// Columns (see `columns`):
 /// - `basic`: for each user feature, one-hot over its training categories plus `unknown`; for each item category
 ///   column, one-hot over its codes; the item's continuous feature, z-scored.
-/// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, the user's affinity for the shown item
-///   (z-scored), and a has-any-history flag.
+/// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, then the event columns of
+///   ``eventEncoding``: `interest` (specs fitted now) gives `viewed_item` (the user's engagements with this item,
+///   capped at ``maximumEngagements`` and divided by it, in [0, 1]), `interest_similarity` (how much of the user's
+///   dwell-weighted engagement went to items sharing this item's categories, in [0, 1]) and `has_history`; specs
+///   written before it (no `eventEncoding` key) keep `shown_item_affinity` (z-scored) and `has_history`.
 public struct FeatureSpec: Codable, Sendable, Equatable {
     /// Which columns to produce.
     public enum FeatureSet: String, Codable, Sendable, CaseIterable {
@@ -21,6 +24,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         case basic
         /// `basic` plus item one-hot, position one-hot, shown-item affinity and a has-history flag.
         case extended
+    }
+
+    /// How viewed items (serving) and past clicks (training, OBD's affinity) become model inputs.
+    public enum EventEncoding: String, Codable, Sendable {
+        /// The shown item's affinity z-scored over training impressions, and a has-history flag. Before `interest`;
+        /// a single view lands far outside the training range (on OBD, about 16 standard deviations), where the
+        /// network extrapolates arbitrarily: a viewed item could sink to the bottom of the ranking.
+        case affinityZScore = "affinity_zscore"
+        /// Bounded columns in [0, 1]: `viewed_item`, `interest_similarity` and `has_history` (see `FeatureSpec`).
+        case interest
     }
 
     /// When `Recommender` answers from the popularity prior instead of the model.
@@ -83,6 +96,15 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var coldStartRule: ColdStartRule
     /// Column names, in order; `width == columns.count`.
     public var columns: [String]
+    /// The event encoding; nil (a spec written before it existed) means `affinityZScore`.
+    public var eventEncoding: EventEncoding? = nil
+
+    /// The event encoding in force.
+    public var events: EventEncoding { eventEncoding ?? .affinityZScore }
+
+    /// Engagements with one item beyond this count no more (`viewed_item` is `min(e, 3) / 3`), and one view counts at
+    /// most this many engagements however long it lasted.
+    public static let maximumEngagements = 3.0
 
     /// Number of model inputs.
     public var width: Int { columns.count }

@@ -7,15 +7,10 @@ import Testing
 /// on the same rows to a relative 1e-9.
 @Suite("Off-policy evaluation of a candidate against a numpy reference", .serialized)
 struct OffPolicyCandidateTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = ConformanceTests.root
     static let csv = root.appendingPathComponent("data/obd/bts/all/all.csv").path
     static let reference = root.appendingPathComponent("scripts/reference/ope_obd_reference.py").path
-    static let python: String? = {
-        if let configured = ProcessInfo.processInfo.environment["RECPOOL_PYTHON"] { return configured }
-        let venv = root.appendingPathComponent(".venv/bin/python").path
-        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
-    }()
+    static let python = ConformanceTests.python
     static let ready = python != nil && FileManager.default.fileExists(atPath: csv)
 
     /// Runs the numpy reference with `arguments`.

@@ -10,18 +10,10 @@ extension ClassificationMetrics {
         precondition(labels.count == scores.count, "averagePrecision: labels and scores differ in length")
         let positives = Double(labels.filter { $0 > 0.5 }.count)
         guard positives > 0 else { return nil }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var tp = 0.0, seen = 0.0, previousRecall = 0.0, area = 0.0
-        var i = 0
-        while i < order.count {
-            let s = scores[order[i]]
-            while i < order.count && scores[order[i]] == s {
-                if labels[order[i]] > 0.5 { tp += 1 }
-                seen += 1
-                i += 1
-            }
-            let recall = tp / positives
-            area += (recall - previousRecall) * (tp / seen)
+        var previousRecall = 0.0, area = 0.0
+        for step in descendingSweep(labels: labels, scores: scores) {
+            let recall = step.truePositives / positives
+            area += (recall - previousRecall) * (step.truePositives / step.predicted)
             previousRecall = recall
         }
         return area
@@ -37,9 +29,23 @@ extension ClassificationMetrics {
         precondition(labels.count == scores.count, "bestF1Threshold: labels and scores differ in length")
         let positives = Double(labels.filter { $0 > 0.5 }.count)
         guard positives > 0 else { return nil }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var tp = 0.0, predicted = 0.0
         var best: (f1: Double, threshold: Double)?
+        for step in descendingSweep(labels: labels, scores: scores) {
+            // F1 = 2TP / (predicted positives + actual positives).
+            let f1 = 2 * step.truePositives / (step.predicted + positives)
+            if best == nil || f1 > best!.f1 { best = (f1, step.threshold) }
+        }
+        return best?.threshold
+    }
+
+    /// For each distinct score in descending order, the counts at threshold `score >= threshold`: true positives
+    /// and predicted positives.
+    static func descendingSweep(labels: [Double], scores: [Double]) -> [(
+        threshold: Double, truePositives: Double, predicted: Double
+    )] {
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var steps: [(Double, Double, Double)] = []
+        var tp = 0.0, predicted = 0.0
         var i = 0
         while i < order.count {
             let s = scores[order[i]]
@@ -48,11 +54,9 @@ extension ClassificationMetrics {
                 predicted += 1
                 i += 1
             }
-            // F1 = 2TP / (predicted positives + actual positives).
-            let f1 = 2 * tp / (predicted + positives)
-            if best == nil || f1 > best!.f1 { best = (f1, s) }
+            steps.append((s, tp, predicted))
         }
-        return best?.threshold
+        return steps
     }
 }
 

@@ -108,18 +108,9 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         let positives = labels.filter { $0 > 0.5 }.count
         let negatives = labels.count - positives
         guard positives > 0 && negatives > 0 else { return [] }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var points: [(Double, Double)] = [(0, 0)]
-        var tp = 0.0, fp = 0.0
-        var i = 0
-        while i < order.count {
-            let s = scores[order[i]]
-            while i < order.count && scores[order[i]] == s {
-                if labels[order[i]] > 0.5 { tp += 1 } else { fp += 1 }
-                i += 1
-            }
-            points.append((fp / Double(negatives), tp / Double(positives)))
+        let points = descendingSweep(labels: labels, scores: scores).map {
+            (($0.predicted - $0.truePositives) / Double(negatives), $0.truePositives / Double(positives))
         }
-        return points
+        return [(0, 0)] + points
     }
 }

@@ -58,7 +58,8 @@ struct FitCommand: ParsableCommand {
                 let m = ClassificationMetrics(
                     labels: held.targets.map(Double.init), scores: trainer.model.predict(held.inputs).map(Double.init))
                 let auc = m.rocAUC.map { "\($0)" } ?? "undefined (one class in the validation rows)"
-                printError("validation: accuracy \(m.accuracy) auc \(auc) log_loss \(m.logLoss) f1 \(m.f1)")
+                let prAUC = m.averagePrecision.map { "\($0)" } ?? "undefined (no click in the validation rows)"
+                printError("validation: accuracy \(m.accuracy) auc \(auc) pr_auc \(prAUC) log_loss \(m.logLoss) f1@0.5 \(m.f1)")
             }
             let checkpoint = Checkpoint(
                 version: version, model: .mlp(trainer.model), featureSpec: spec,

@@ -156,4 +156,33 @@ struct OffPolicyCandidateTests {
         #expect(figures(local).map { "\($0)" } == figures(registry).map { "\($0)" })
         #expect((registry["policy"] as? String)?.contains("registry version \(version)") == true)
     }
+
+    @Test("the online policy version a pool serves is a candidate: all four estimators, CIs and the ESS")
+    func onlinePolicyVersion() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", dir.appendingPathComponent("state").path, "--online"])
+        // The default online catalogue is the items of the simulator world with seed 7 (40 items).
+        let run = try runTool(
+            "recpool",
+            ["data", "ope", "synthetic:users=2000,rows=3000,seed=7", "--online", "--broker", cluster.endpoints.frontend,
+             "--resamples", "50", "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let json = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(json["policy"] as? String == "online policy version 1")
+        let all = try #require((json["segments"] as? [[String: Any]])?.first)
+        let ess = try #require(all["effective_sample_size"] as? Double)
+        #expect(ess > 0 && ess <= 3000)
+        let estimates = try #require(all["estimates"] as? [[String: Any]])
+        #expect(estimates.map { $0["estimator"] as? String } == ["dm", "ipw", "snipw", "dr"])
+        #expect(estimates.allSatisfy { $0["value"] is Double && $0["interval"] is [String: Any] })
+        // Logs whose catalogue is not the policy's are refused with a message that says so.
+        let other = try runTool(
+            "recpool",
+            ["data", "ope", "synthetic:users=500,items=12,rows=500,seed=7", "--online", "--broker",
+             cluster.endpoints.frontend, "--resamples", "0"])
+        #expect(other.code == 2 && other.stderr.contains("catalogue has 40 items, the logs 12"), "\(other.stderr)")
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecData
 import RecModel
+import RecPolicy
 import Shared
 
 /// `recpool data ope DATASET [--policy uniform|popular | --model F.ckpt | --version N | --action-dist F.npy]`:
@@ -13,7 +14,7 @@ struct DataOPECommand: AsyncParsableCommand {
         discussion: """
             The candidate is one of: --policy uniform|popular; --model (a checkpoint's greedy, or ε-greedy with \
             --epsilon, policy at each row's logged slot); --version (the same for a registered model version, \
-            fetched from the broker); --action-dist (a .npy float64 array of shape rows × items × positions, \
+            fetched from the broker); --online (the online policy version the broker serves); --action-dist (a .npy float64 array of shape rows × items × positions, \
             Open Bandit Pipeline's action_dist, for the rows of --split in time order). The logging policy's \
             propensities come from the logs. The effective sample size is always printed, with a warning below 100.
             """)
@@ -28,6 +29,13 @@ struct DataOPECommand: AsyncParsableCommand {
 
     @Option(help: "A registered model version: fetched from --broker, evaluated like --model.")
     var version: UInt64?
+
+    @Flag(
+        help: """
+            The online policy version the pool at --broker serves now: its first-slot exploration distribution at \
+            every logged slot (the logs' items must be its catalogue).
+            """)
+    var online = false
 
     @Option(
         name: .customLong("action-dist"),
@@ -59,9 +67,9 @@ struct DataOPECommand: AsyncParsableCommand {
     @OptionGroup var connection: BrokerOptions
 
     func validate() throws {
-        let given = [policy != nil, model != nil, version != nil, actionDist != nil].filter { $0 }.count
+        let given = [policy != nil, model != nil, version != nil, actionDist != nil, online].filter { $0 }.count
         guard given <= 1 else {
-            throw ValidationError("give one candidate: --policy, --model, --version or --action-dist")
+            throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
         }
         guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1]") }
         guard ["all", "train", "test"].contains(split) else { throw ValidationError("--split must be all, train or test") }
@@ -118,6 +126,17 @@ struct DataOPECommand: AsyncParsableCommand {
                 try CheckpointEvaluation.load(bytes: bytes)
             }
             return (try policy(checkpoint, spec, data), "\(greedyLabel) of registry version \(version)")
+        }
+        if online {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (install, pack) = try await client.onlinePolicy()
+            do {
+                let served = try OnlinePolicy.served(spec: install.spec, weights: pack)
+                return (try served.actionDistribution(on: data), "online policy version \(install.version)")
+            } catch {
+                throw CommandFailure("online policy version \(install.version): \(error)", exitCode: .badInput)
+            }
         }
         if let actionDist {
             do {

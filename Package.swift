@@ -233,8 +233,8 @@ let package = Package(
         .executableTarget(
             name: "RecPoolCommand",
             dependencies: [
-                "RecWire", "RecTransport", "RecClient", "RecModel", "RecData", "RecLoad", "RecSimulation", "RecConfig",
-                "OnlineFlags",
+                "RecWire", "RecTransport", "RecClient", "RecModel", "RecData", "RecPolicy", "RecLoad", "RecSimulation",
+                "RecConfig", "OnlineFlags",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -780,6 +780,22 @@ def _(s):
         expect_error(h, payload, BAD_REQUEST)
 
 
+@check("recommend.exclude_viewed", "JSON documents (RECOMMEND request and reply): exclude_viewed")
+def _(s):
+    worker = s.real_worker()
+    if "RECOMMEND" not in worker["services"]:
+        raise Skip("the real worker does not offer RECOMMEND")
+    c = s.client()
+    query = {"events": [{"item": 0, "seconds": 30}], "exclude_viewed": True, "top": 5}
+    h, payload = c.request(RECOMMEND, [json.dumps(query).encode()])
+    if h.status == OK:
+        reply = json.loads(payload[0])
+        if reply.get("source") in ("model", "cold_start_fallback"):
+            expect(all(i["item"] != 0 for i in reply["items"]), "a viewed item is left out: %r" % reply)
+    else:
+        expect_error(h, payload, BAD_REQUEST)
+
+
 @check("recommend.malformed_json", "Commands (RECOMMEND); Status codes")
 def _(s):
     worker = s.real_worker()

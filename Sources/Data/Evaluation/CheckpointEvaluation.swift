@@ -54,6 +54,26 @@ public enum CheckpointEvaluation {
         } catch {
             throw .unreadable("\(error)")
         }
+        return try withSpec(checkpoint)
+    }
+
+    /// Decodes checkpoint bytes (a registry version's blob) and checks its feature spec as ``load(_:)`` does.
+    /// - Throws: `CheckpointEvaluationError`.
+    public static func load(bytes: [UInt8]) throws(CheckpointEvaluationError) -> (
+        checkpoint: Checkpoint, spec: FeatureSpec
+    ) {
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(decoding: bytes)
+        } catch {
+            throw .unreadable("\(error)")
+        }
+        return try withSpec(checkpoint)
+    }
+
+    private static func withSpec(_ checkpoint: Checkpoint) throws(CheckpointEvaluationError) -> (
+        checkpoint: Checkpoint, spec: FeatureSpec
+    ) {
         guard !checkpoint.featureSpec.isEmpty else { throw .missingFeatureSpec }
         let spec: FeatureSpec
         do {
@@ -66,11 +86,29 @@ public enum CheckpointEvaluation {
         return (checkpoint, spec)
     }
 
-    /// Evaluates a checkpoint's model on logged data (normally the test split).
+    /// The candidate policy of a checkpoint on logged rows: ε-greedy around the item the model scores highest at
+    /// each row's logged slot (ε = 0 is greedy).
+    /// - Throws: `CheckpointEvaluationError` (`.itemCountMismatch`, `.nonFiniteScore`).
+    public static func policy(
+        checkpoint: Checkpoint, spec: FeatureSpec, data: BanditDataset, epsilon: Double = 0
+    ) throws(CheckpointEvaluationError) -> ActionDistribution {
+        guard spec.itemCount == data.nActions else {
+            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
+        }
+        let scores = ModelEvaluation.scoreEveryItem(
+            data: data, spec: spec, scorer: scorer(checkpoint.model.network))
+        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFiniteScore(row: bad / data.nActions, item: bad % data.nActions, score: Float(scores[bad]))
+        }
+        return .epsilonGreedy(scores: scores, nActions: data.nActions, epsilon: epsilon)
+    }
+
+    /// Evaluates a checkpoint's model on logged data (normally the test split), choosing the decision threshold on
+    /// `validation` (see `ModelEvaluation.evaluate`).
     /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the first row and item whose score is not
     ///   finite (no report with NaN metrics is returned).
     public static func evaluate(
-        checkpointPath: String, data: BanditDataset, resamples: Int = 500
+        checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
         guard spec.itemCount == data.nActions else {
@@ -89,7 +127,7 @@ public enum CheckpointEvaluation {
                 }
                 scored += scores.count
                 return scores
-            }, resamples: resamples)
+            }, validation: validation, resamples: resamples)
         if let firstBad {
             throw .nonFiniteScore(
                 row: firstBad.index / data.nActions, item: firstBad.index % data.nActions, score: firstBad.score)

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Click-prediction quality of scores in [0, 1] against 0/1 labels.
+/// Click-prediction quality of scores in [0, 1] against 0/1 labels. This is RecPool's one classification-metrics
+/// type (the model layer's training code and the worker's validation metrics use it too).
 ///
 /// Accuracy, precision, recall and F1 use `score >= threshold`; precision (recall) is 0 when nothing is predicted
 /// (nothing is) positive, as scikit-learn's `zero_division=0`. ROC AUC is the Mann–Whitney statistic with average
@@ -24,22 +25,20 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
     public var rocAUC: Double?
     /// Mean negative log-likelihood.
     public var logLoss: Double
+    /// Average precision (PR-AUC), or nil without positives; see ``averagePrecision(labels:scores:)``.
+    public var averagePrecision: Double?
 
     /// Computes the metrics.
     public init(labels: [Double], scores: [Double], threshold: Double = 0.5) {
         precondition(labels.count == scores.count, "ClassificationMetrics: labels and scores differ in length")
-        var tp = 0.0, fp = 0.0, fn = 0.0, tn = 0.0, loss = 0.0
+        var tp = 0.0, fp = 0.0, fn = 0.0, tn = 0.0
         for (y, s) in zip(labels, scores) {
-            let positive = y > 0.5
-            let predicted = s >= threshold
-            switch (predicted, positive) {
+            switch (s >= threshold, y > 0.5) {
             case (true, true): tp += 1
             case (true, false): fp += 1
             case (false, true): fn += 1
             case (false, false): tn += 1
             }
-            let p = min(max(s, 1e-15), 1 - 1e-15)
-            loss -= positive ? log(p) : log(1 - p)
         }
         count = labels.count
         positives = Int(tp + fn)
@@ -49,7 +48,38 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         recall = tp + fn > 0 ? tp / (tp + fn) : 0
         f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
         rocAUC = Self.rocAUC(labels: labels, scores: scores)
-        logLoss = count > 0 ? loss / Double(count) : 0
+        logLoss = Self.logLoss(labels: labels, scores: scores)
+        averagePrecision = Self.averagePrecision(labels: labels, scores: scores)
+    }
+
+    /// Mean binary cross-entropy with scores clipped to [1e-15, 1 − 1e-15] (scikit-learn's `log_loss`); 0 for no rows.
+    public static func logLoss(labels: [Double], scores: [Double]) -> Double {
+        guard !labels.isEmpty else { return 0 }
+        var loss = 0.0
+        for (y, s) in zip(labels, scores) {
+            let p = min(max(s, 1e-15), 1 - 1e-15)
+            loss -= y > 0.5 ? log(p) : log(1 - p)
+        }
+        return loss / Double(labels.count)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case count, positives, threshold, accuracy, precision, recall, f1, rocAUC, logLoss, averagePrecision
+    }
+
+    /// Encodes every key, writing `null` for an undefined AUC or average precision.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(count, forKey: .count)
+        try c.encode(positives, forKey: .positives)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(accuracy, forKey: .accuracy)
+        try c.encode(precision, forKey: .precision)
+        try c.encode(recall, forKey: .recall)
+        try c.encode(f1, forKey: .f1)
+        try c.encode(rocAUC, forKey: .rocAUC)
+        try c.encode(logLoss, forKey: .logLoss)
+        try c.encode(averagePrecision, forKey: .averagePrecision)
     }
 
     /// Mann–Whitney ROC AUC with average ranks for tied scores; nil when a class is absent.
@@ -78,18 +108,9 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         let positives = labels.filter { $0 > 0.5 }.count
         let negatives = labels.count - positives
         guard positives > 0 && negatives > 0 else { return [] }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var points: [(Double, Double)] = [(0, 0)]
-        var tp = 0.0, fp = 0.0
-        var i = 0
-        while i < order.count {
-            let s = scores[order[i]]
-            while i < order.count && scores[order[i]] == s {
-                if labels[order[i]] > 0.5 { tp += 1 } else { fp += 1 }
-                i += 1
-            }
-            points.append((fp / Double(negatives), tp / Double(positives)))
+        let points = descendingSweep(labels: labels, scores: scores).map {
+            (($0.predicted - $0.truePositives) / Double(negatives), $0.truePositives / Double(positives))
         }
-        return points
+        return [(0, 0)] + points
     }
 }

@@ -6,8 +6,15 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     public var rows: Int
     /// Clicks in the segment.
     public var clicks: Int
-    /// Click prediction on the logged (shown) items.
+    /// Click prediction on the logged (shown) items, with accuracy, precision, recall and F1 at 0.5.
     public var classification: ClassificationMetrics
+    /// The same at the threshold chosen on the validation rows (`EvaluationReport.threshold`), or nil when none
+    /// was chosen (no validation click).
+    public var atChosenThreshold: ClassificationMetrics?
+    /// Bootstrap intervals of AUC, PR-AUC and log-loss, or nil when the segment has too few clicks for one.
+    public var intervals: MetricIntervals?
+    /// Plain warnings, e.g. a segment with too few clicks for its figures to mean anything.
+    public var warnings: [String]
     /// Reliability bins and ECE.
     public var calibration: Calibration
     /// Rank of the clicked item among all items at the logged slot, at several cutoffs.
@@ -18,6 +25,28 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     public var oracleGreedyValue: Double?
     /// Ground-truth mean click probability of the logged choice (simulator data only).
     public var oracleLoggedValue: Double?
+
+    private enum CodingKeys: String, CodingKey {
+        case segment, rows, clicks, classification, atChosenThreshold, intervals, warnings, calibration, ranking, roc
+        case oracleGreedyValue, oracleLoggedValue
+    }
+
+    /// Encodes every key, writing `null` for a missing value.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(segment, forKey: .segment)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(clicks, forKey: .clicks)
+        try c.encode(classification, forKey: .classification)
+        try c.encode(atChosenThreshold, forKey: .atChosenThreshold)
+        try c.encode(intervals, forKey: .intervals)
+        try c.encode(warnings, forKey: .warnings)
+        try c.encode(calibration, forKey: .calibration)
+        try c.encode(ranking, forKey: .ranking)
+        try c.encode(roc, forKey: .roc)
+        try c.encode(oracleGreedyValue, forKey: .oracleGreedyValue)
+        try c.encode(oracleLoggedValue, forKey: .oracleLoggedValue)
+    }
 }
 
 /// Evaluation of a click model on logged data: classification, calibration, ranking and off-policy value of the
@@ -31,54 +60,62 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var rows: Int
     /// Feature width of the spec.
     public var featureWidth: Int
+    /// The decision threshold chosen on the validation rows (max F1), or nil when it could not be chosen.
+    public var threshold: ThresholdChoice?
     /// Per-segment figures, in the order all, cold start, warm (a segment with no rows is left out).
     public var segments: [SegmentEvaluation]
     /// Off-policy evaluation of the greedy policy "show the item the model scores highest at the logged slot".
     public var offPolicy: OffPolicyReport
     /// Caveats (reward-model fallbacks, empty segments, single-class segments).
     public var notes: [String]
+
+    private enum CodingKeys: String, CodingKey {
+        case dataset, model, rows, featureWidth, threshold, segments, offPolicy, notes
+    }
+
+    /// Encodes every key, writing `null` for a missing threshold.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(model, forKey: .model)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(featureWidth, forKey: .featureWidth)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(segments, forKey: .segments)
+        try c.encode(offPolicy, forKey: .offPolicy)
+        try c.encode(notes, forKey: .notes)
+    }
 }
 
 /// Runs a model over logged data.
 public enum ModelEvaluation {
+    /// A segment with fewer clicks than this gets a warning that its classification figures mean little.
+    public static let minimumClicks = 30
+
     /// Evaluates `scorer` (rows of `spec.width` features → click probabilities) on `data`, usually the test split.
     /// - Parameters:
+    ///   - validation: rows to choose the decision threshold on (max F1), normally the validation split just before
+    ///     `data`; nil chooses it on `data` itself and notes that the figures at it are optimistic.
     ///   - cutoffs: K for HitRate@K and NDCG@K.
     ///   - rewardModel: reward model for DM and DR of the greedy policy (nil skips them).
     ///   - resamples: bootstrap resamples for the off-policy intervals.
     public static func evaluate(
         data: BanditDataset, spec: FeatureSpec, modelName: String,
         scorer: (_ rows: [Float], _ width: Int) -> [Float],
-        cutoffs: [Int] = [1, 3, 5, 10], rewardModel: RewardModelKind? = .logistic(), resamples: Int = 500
+        validation: BanditDataset? = nil, cutoffs: [Int] = [1, 3, 5, 10], rewardModel: RewardModelKind? = .logistic(),
+        resamples: Int = 500
     ) -> EvaluationReport {
         let k = data.nActions
-        // Scores of every item at each row's logged slot, in chunks to bound memory.
-        var all = [Double](repeating: 0, count: data.rows * k)
-        let chunk = max(1, 4_096 / k)
-        let items = Array(0..<k)
-        var start = 0
-        while start < data.rows {
-            let end = min(start + chunk, data.rows)
-            var rows: [Float] = []
-            rows.reserveCapacity((end - start) * k * spec.width)
-            for row in start..<end {
-                let affinity = Dictionary(
-                    uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
-                rows += spec.candidateRows(
-                    userFeatures: data.userFeatures.dictionary(row), affinity: affinity, items: items,
-                    position: data.position[row])
-            }
-            let scores = scorer(rows, spec.width)
-            precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
-            for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
-            start = end
-        }
+        let all = scoreEveryItem(data: data, spec: spec, scorer: scorer)
         let logged = (0..<data.rows).map { all[$0 * k + data.action[$0]] }
         let policy = ActionDistribution.greedy(scores: all, nActions: k)
         let offPolicy = OffPolicyEvaluation.evaluate(
             policy: policy, policyName: "greedy(\(modelName))", on: data, rewardModel: rewardModel, resamples: resamples
         )
         var notes = offPolicy.notes
+        let threshold = chooseThreshold(
+            validation: validation, spec: spec, scorer: scorer,
+            fallback: (labels: data.reward, scores: logged), notes: &notes)
         var segments: [SegmentEvaluation] = []
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
@@ -88,6 +125,12 @@ public enum ModelEvaluation {
             let classification = ClassificationMetrics(labels: labels, scores: scores)
             if classification.rocAUC == nil {
                 notes.append("segment \(segment.rawValue): one class only, ROC AUC undefined")
+            }
+            var warnings: [String] = []
+            if classification.positives < minimumClicks {
+                warnings.append(
+                    "only \(classification.positives) clicks (fewer than \(minimumClicks)): AUC, PR-AUC, F1 and "
+                        + "calibration on this segment mean little")
             }
             let ranks = rows.filter { data.reward[$0] > 0 }.map {
                 RankingMetrics.rank(of: data.action[$0], scores: all[($0 * k)..<(($0 + 1) * k)])
@@ -108,13 +151,74 @@ public enum ModelEvaluation {
             segments.append(
                 SegmentEvaluation(
                     segment: segment, rows: rows.count, clicks: Int(labels.reduce(0, +)),
-                    classification: classification, calibration: Calibration(labels: labels, scores: scores),
+                    classification: classification,
+                    atChosenThreshold: threshold.map {
+                        ClassificationMetrics(labels: labels, scores: scores, threshold: $0.threshold)
+                    },
+                    intervals: MetricIntervals.bootstrap(labels: labels, scores: scores, resamples: min(resamples, 200)),
+                    warnings: warnings, calibration: Calibration(labels: labels, scores: scores),
                     ranking: cutoffs.map { RankingMetrics(ranks: ranks, k: $0) },
                     roc: ClassificationMetrics.rocCurve(labels: labels, scores: scores).map { [$0.fpr, $0.tpr] },
                     oracleGreedyValue: greedyValue, oracleLoggedValue: loggedValue))
         }
         return EvaluationReport(
-            dataset: data.name, model: modelName, rows: data.rows, featureWidth: spec.width, segments: segments,
+            dataset: data.name, model: modelName, rows: data.rows, featureWidth: spec.width, threshold: threshold,
+            segments: segments,
             offPolicy: offPolicy, notes: notes)
+    }
+
+    /// The model's score of every item at each row's logged slot, `rows × nActions` row-major (scored in chunks of
+    /// about 4,096 candidate rows to bound memory). A candidate policy built from it (greedy, ε-greedy) can be
+    /// evaluated off-policy.
+    public static func scoreEveryItem(
+        data: BanditDataset, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float]
+    ) -> [Double] {
+        let k = data.nActions
+        var all = [Double](repeating: 0, count: data.rows * k)
+        let chunk = max(1, 4_096 / k)
+        let items = Array(0..<k)
+        var start = 0
+        while start < data.rows {
+            let end = min(start + chunk, data.rows)
+            var rows: [Float] = []
+            rows.reserveCapacity((end - start) * k * spec.width)
+            for row in start..<end {
+                let affinity = Dictionary(
+                    uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
+                rows += spec.candidateRows(
+                    userFeatures: data.userFeatures.dictionary(row), affinity: affinity, items: items,
+                    position: data.position[row])
+            }
+            let scores = scorer(rows, spec.width)
+            precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
+            for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
+            start = end
+        }
+        return all
+    }
+
+    /// Chooses the max-F1 threshold on the validation rows' logged items, or on `fallback` without validation rows.
+    private static func chooseThreshold(
+        validation: BanditDataset?, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float],
+        fallback: (labels: [Double], scores: [Double]), notes: inout [String]
+    ) -> ThresholdChoice? {
+        let labels: [Double]
+        let scores: [Double]
+        let place: String
+        if let validation, validation.rows > 0 {
+            labels = validation.reward
+            scores = scorer(spec.matrix(validation).values, spec.width).map(Double.init)
+            place = "validation"
+        } else {
+            (labels, scores) = fallback
+            place = "evaluated rows"
+            notes.append("no validation rows: the threshold was chosen on the evaluated rows, so figures at it are optimistic")
+        }
+        let clicks = labels.filter { $0 > 0.5 }.count
+        guard let t = ClassificationMetrics.bestF1Threshold(labels: labels, scores: scores), t.isFinite else {
+            notes.append("no click among the \(place) rows: no threshold could be chosen")
+            return nil
+        }
+        return ThresholdChoice(threshold: t, chosenOn: place, criterion: "max F1", rows: labels.count, clicks: clicks)
     }
 }

@@ -4,7 +4,8 @@ extension FeatureSpec {
     /// - Throws: `FeatureSpecError.emptyTrainingData`.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
-        popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal
+        popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
+        eventEncoding: EventEncoding = .interest
     ) throws(FeatureSpecError) -> FeatureSpec {
         guard train.rows > 0 else { throw .emptyTrainingData }
         let users = train.userFeatures
@@ -39,7 +40,8 @@ extension FeatureSpec {
             popularity: (0..<train.nActions).map {
                 (clicks[$0] + popularitySmoothing * ctr) / (shows[$0] + popularitySmoothing)
             },
-            popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [])
+            popularitySmoothing: popularitySmoothing, coldStartRule: coldStartRule, columns: [],
+            eventEncoding: eventEncoding == .affinityZScore ? nil : eventEncoding)
         if train.userNumeric.columns > 0 {
             let numeric = train.userNumeric
             spec.userNumericNames = numeric.columnNames
@@ -54,7 +56,7 @@ extension FeatureSpec {
                 ZScore(fitting: train.action.map { extra[$0][c] })
             }
         }
-        if spec.userNumericNames != nil || spec.itemNumericExtra != nil { spec.version = 2 }
+        if spec.userNumericNames != nil || spec.itemNumericExtra != nil || spec.eventEncoding != nil { spec.version = 2 }
         spec.columns = spec.columnNames()
         return spec
     }
@@ -73,7 +75,10 @@ extension FeatureSpec {
         if featureSet == .extended {
             names += (0..<itemCount).map { "item=\($0)" }
             names += (0..<positionCount).map { "position=\($0)" }
-            names += ["shown_item_affinity", "has_history"]
+            switch events {
+            case .affinityZScore: names += ["shown_item_affinity", "has_history"]
+            case .interest: names += ["viewed_item", "interest_similarity", "has_history"]
+            }
         }
         return names
     }

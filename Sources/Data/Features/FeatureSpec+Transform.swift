@@ -102,8 +102,32 @@ extension FeatureSpec {
         offset += itemCount
         out[start + offset + min(max(position, 0), positionCount - 1)] = 1
         offset += positionCount
-        out[start + offset] = affinityScaling.apply(affinity[item] ?? 0)
-        out[start + offset + 1] = affinity.values.contains { $0 > 0 } ? 1 : 0
+        switch events {
+        case .affinityZScore:
+            out[start + offset] = affinityScaling.apply(affinity[item] ?? 0)
+            offset += 1
+        case .interest:
+            out[start + offset] = Float(min(affinity[item] ?? 0, Self.maximumEngagements) / Self.maximumEngagements)
+            out[start + offset + 1] = Float(interestSimilarity(item: item, affinity: affinity))
+            offset += 2
+        }
+        out[start + offset] = affinity.values.contains { $0 > 0 } ? 1 : 0
+    }
+
+    /// The share of the user's engagement that went to items like `item`: with `e_j` the engagements with item `j`
+    /// and `C` the item category columns, `(1/|C|) Σ_c Σ_j e_j [code_c(j) = code_c(item)] / Σ_j e_j`, in [0, 1];
+    /// 0 without engagement. The item itself counts (a viewed item is like itself in every column).
+    public func interestSimilarity(item: Int, affinity: [Int: Double]) -> Double {
+        let total = affinity.values.reduce(0) { $0 + max($1, 0) }
+        guard total > 0, !itemCategoryCardinalities.isEmpty else { return 0 }
+        var share = 0.0
+        for c in itemCategoryCardinalities.indices {
+            let code = itemCategoryCodes[item][c]
+            for (j, e) in affinity where e > 0 && j >= 0 && j < itemCount && itemCategoryCodes[j][c] == code {
+                share += e
+            }
+        }
+        return min(1, share / total / Double(itemCategoryCardinalities.count))
     }
 
     /// The feature matrix of logged rows (each row's shown item and slot), e.g. to train a click model.
@@ -140,10 +164,17 @@ extension FeatureSpec {
         return values
     }
 
-    /// The affinity vector of a new user's events: each view of at least `engagedSeconds` counts one engagement.
+    /// The affinity vector of a new user's events. A view shorter than `engagedSeconds` is a glance and counts
+    /// nothing. With the `interest` encoding a longer view counts `min(seconds / engagedSeconds, 3)` engagements
+    /// (weighted by dwell, so 30 s on an item says more than 10 s); with the old `affinityZScore` encoding it counts
+    /// one.
     public func affinity(from events: [ViewEvent]) -> [Int: Double] {
         var out: [Int: Double] = [:]
-        for event in events where event.seconds >= engagedSeconds { out[event.item, default: 0] += 1 }
+        for event in events where event.seconds >= engagedSeconds {
+            let weight =
+                self.events == .interest ? min(event.seconds / engagedSeconds, Self.maximumEngagements) : 1
+            out[event.item, default: 0] += weight
+        }
         return out
     }
 }

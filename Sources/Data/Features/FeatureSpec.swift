@@ -11,14 +11,16 @@ import Foundation
 ///
 /// Columns (see `columns`):
 /// - `basic`: for each categorical user feature, one-hot over its training categories plus `unknown`; each numeric
-///   user feature z-scored (0 when missing); for each item category
-///   column, one-hot over its codes; the item's numeric features, z-scored.
+///   user feature z-scored (0 when missing); for each item category column, one-hot over its codes; the item's
+///   numeric features, z-scored.
+/// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, then the event columns of
+///   ``eventEncoding``: `interest` (specs fitted now) gives `viewed_item` (the user's engagements with this item,
+///   capped at ``maximumEngagements`` and divided by it, in [0, 1]), `interest_similarity` (how much of the user's
+///   dwell-weighted engagement went to items sharing this item's categories, in [0, 1]) and `has_history`; specs
+///   written before it (no `eventEncoding` key) keep `shown_item_affinity` (z-scored) and `has_history`.
 ///
-/// The numeric user features and the item's numeric features after the first are optional fields, absent from the
-/// JSON of specs fitted on OBD or the simulator, so a spec written before they existed decodes unchanged and a spec
-/// fitted on OBD encodes to the same bytes as before.
-/// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, the user's affinity for the shown item
-///   (z-scored), and a has-any-history flag.
+/// The numeric user features, the item's numeric features after the first and the event encoding are optional
+/// fields, absent from the JSON of specs written before they existed, so such a spec decodes unchanged.
 public struct FeatureSpec: Codable, Sendable, Equatable {
     /// Which columns to produce.
     public enum FeatureSet: String, Codable, Sendable, CaseIterable {
@@ -26,6 +28,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         case basic
         /// `basic` plus item one-hot, position one-hot, shown-item affinity and a has-history flag.
         case extended
+    }
+
+    /// How viewed items (serving) and past clicks (training, OBD's affinity) become model inputs.
+    public enum EventEncoding: String, Codable, Sendable {
+        /// The shown item's affinity z-scored over training impressions, and a has-history flag. Before `interest`;
+        /// a single view lands far outside the training range (on OBD, about 16 standard deviations), where the
+        /// network extrapolates arbitrarily: a viewed item could sink to the bottom of the ranking.
+        case affinityZScore = "affinity_zscore"
+        /// Bounded columns in [0, 1]: `viewed_item`, `interest_similarity` and `has_history` (see `FeatureSpec`).
+        case interest
     }
 
     /// When `Recommender` answers from the popularity prior instead of the model.
@@ -56,8 +68,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
     }
 
-    /// Format version of the JSON: 1, or 2 when the spec has numeric user features or more than one numeric item
-    /// feature (so a build that predates them refuses the spec instead of producing rows of the wrong width).
+    /// Format version of the JSON: 1, or 2 when the spec has numeric user features, more than one numeric item
+    /// feature or an ``eventEncoding`` (so a build that predates them refuses the spec instead of producing rows of
+    /// the wrong width).
     public var version: Int = 1
     /// Which columns to produce.
     public var featureSet: FeatureSet
@@ -99,6 +112,15 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var itemNumericExtraScalings: [ZScore]?
     /// The names of `itemNumericExtra`'s columns, for `columns`.
     public var itemNumericExtraNames: [String]?
+    /// The event encoding; nil (a spec written before it existed) means `affinityZScore`.
+    public var eventEncoding: EventEncoding? = nil
+
+    /// The event encoding in force.
+    public var events: EventEncoding { eventEncoding ?? .affinityZScore }
+
+    /// Engagements with one item beyond this count no more (`viewed_item` is `min(e, 3) / 3`), and one view counts at
+    /// most this many engagements however long it lasted.
+    public static let maximumEngagements = 3.0
 
     /// Number of model inputs.
     public var width: Int { columns.count }

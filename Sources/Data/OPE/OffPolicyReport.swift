@@ -45,12 +45,26 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     public var effectiveSampleSizeUndefined: String?
     /// DM, IPW, SNIPW and DR, always all four (an undefined one says why).
     public var estimates: [EstimateFigures]
+    /// Plain warnings: an effective sample size below `OffPolicyEvaluation.minimumEffectiveSampleSize`, or undefined.
+    public var warnings: [String]
 
-    /// Creates the figures of a segment.
+    /// Creates the figures of a segment; the ESS warning is derived from `effectiveSampleSize`.
     public init(
         segment: Segment, rows: Int, behaviourValue: Double?, effectiveSampleSize: Double?,
         effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
     ) {
+        let floor = OffPolicyEvaluation.minimumEffectiveSampleSize
+        if let ess = effectiveSampleSize, ess < floor {
+            warnings = [
+                String(
+                    format: "effective sample size %.1f is below %.0f: IPW, SNIPW and DR rest on a handful of rows",
+                    ess, floor)
+            ]
+        } else if effectiveSampleSize == nil && rows > 0 {
+            warnings = ["effective sample size undefined: the importance-weighted estimates rest on no row"]
+        } else {
+            warnings = []
+        }
         self.segment = segment
         self.rows = rows
         self.behaviourValue = behaviourValue
@@ -60,7 +74,7 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case segment, rows, behaviourValue, effectiveSampleSize, effectiveSampleSizeUndefined, estimates
+        case segment, rows, behaviourValue, effectiveSampleSize, effectiveSampleSizeUndefined, estimates, warnings
     }
 
     /// Encodes every key, writing `null` for a missing value.
@@ -72,6 +86,7 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
         try c.encode(effectiveSampleSize, forKey: .effectiveSampleSize)
         try c.encode(effectiveSampleSizeUndefined, forKey: .effectiveSampleSizeUndefined)
         try c.encode(estimates, forKey: .estimates)
+        try c.encode(warnings, forKey: .warnings)
     }
 
     /// The figures of one estimator.
@@ -97,6 +112,10 @@ public struct OffPolicyReport: Sendable, Codable, Equatable {
 
 /// Runs off-policy evaluation end to end.
 public enum OffPolicyEvaluation {
+    /// Below this Kish effective sample size a segment's IPW, SNIPW and DR figures get a warning (100 rows: with
+    /// fewer, one or two heavy rows decide the estimate, as on OBD's bts/women where the ESS is 2).
+    public static let minimumEffectiveSampleSize = 100.0
+
     /// Estimates the value of `policy` (π at each row's logged position) on `data`, with a cross-fitted reward model
     /// for DM and DR (pass nil to skip them) and bootstrap intervals, for all rows and the cold and warm segments.
     public static func evaluate(
@@ -104,6 +123,20 @@ public enum OffPolicyEvaluation {
         rewardModel: RewardModelKind? = .logistic(), folds: Int = 3, resamples: Int = 1_000, level: Double = 0.95,
         seed: UInt64 = 12_345
     ) -> OffPolicyReport {
+        evaluateWithRewards(
+            policy: policy, policyName: policyName, on: data, rewardModel: rewardModel, folds: folds,
+            resamples: resamples, level: level, seed: seed
+        ).report
+    }
+
+    /// ``evaluate(policy:policyName:on:rewardModel:folds:resamples:level:seed:)``, also returning the reward model's
+    /// `q̂(x_i, a, position_i)` (`rows × nActions` row-major, nil without a reward model), so that a reference
+    /// implementation can recompute DM and DR from the same `q̂`.
+    public static func evaluateWithRewards(
+        policy: ActionDistribution, policyName: String, on data: BanditDataset,
+        rewardModel: RewardModelKind? = .logistic(), folds: Int = 3, resamples: Int = 1_000, level: Double = 0.95,
+        seed: UInt64 = 12_345
+    ) -> (report: OffPolicyReport, estimatedRewards: [Double]?) {
         precondition(policy.rows == data.rows && policy.nActions == data.nActions, "policy shape must match the data")
         let fit = rewardModel.map { RewardModel.crossFitted(data, kind: $0, folds: folds, seed: seed) }
         let terms = OPETerms(
@@ -131,6 +164,9 @@ public enum OffPolicyEvaluation {
                     effectiveSampleSize: part.effectiveSampleSize,
                     effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates))
         }
-        return OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes)
+        return (
+            OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes),
+            fit?.estimatedRewards
+        )
     }
 }

@@ -1,6 +1,8 @@
-/// A recommendation request with raw user context. JSON keys: `user_features`, `events`, `candidates`, `top`.
+/// A recommendation request with raw user context. JSON keys: `user_features`, `events`, `candidates`, `top`,
+/// `exclude_viewed`.
 ///
-/// `events` and `candidates` may be omitted (no events; every item is a candidate); `top` defaults to 10.
+/// `events` and `candidates` may be omitted (no events; every item is a candidate); `top` defaults to 10;
+/// `exclude_viewed` (default false) leaves every item the user viewed (any event, however short) out of the answer.
 public struct RecommendQuery: Codable, Sendable, Equatable {
     /// Raw user features by name, e.g. `user_feature_0 → "81ce1…"`.
     public var userFeatures: [String: String]
@@ -10,30 +12,40 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
     public var candidates: [Int]?
     /// How many items to return (at least 1).
     public var top: Int
+    /// Whether to leave the items in `events` out of the answer.
+    public var excludeViewed: Bool
 
     enum CodingKeys: String, CodingKey {
         case userFeatures = "user_features", events, candidates, top
         /// What a decoder with `.convertFromSnakeCase` (the wire's `WireJSON`) turns `user_features` into:
         /// without it that decoder finds no `user_features` and every user looks context-free.
         case userFeaturesFromSnakeCase = "userFeatures"
+        case excludeViewed = "exclude_viewed"
+        /// `exclude_viewed` as a `.convertFromSnakeCase` decoder sees it.
+        case excludeViewedFromSnakeCase = "excludeViewed"
     }
 
     /// Creates a query.
-    public init(userFeatures: [String: String] = [:], events: [ViewEvent] = [], candidates: [Int]? = nil, top: Int = 10)
-    {
+    public init(
+        userFeatures: [String: String] = [:], events: [ViewEvent] = [], candidates: [Int]? = nil, top: Int = 10,
+        excludeViewed: Bool = false
+    ) {
         self.userFeatures = userFeatures
         self.events = events
         self.candidates = candidates
         self.top = top
+        self.excludeViewed = excludeViewed
     }
 
-    /// Encodes `user_features`, `events`, `candidates` (when given) and `top`.
+    /// Encodes `user_features`, `events`, `candidates` (when given), `top` and `exclude_viewed` (only when true, so
+    /// a query without it is byte-identical to one from before the key existed).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(userFeatures, forKey: .userFeatures)
         try c.encode(events, forKey: .events)
         try c.encodeIfPresent(candidates, forKey: .candidates)
         try c.encode(top, forKey: .top)
+        if excludeViewed { try c.encode(true, forKey: .excludeViewed) }
     }
 
     /// Decodes with defaults for omitted `user_features`, `events` and `top`.
@@ -45,6 +57,9 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
         events = try c.decodeIfPresent([ViewEvent].self, forKey: .events) ?? []
         candidates = try c.decodeIfPresent([Int].self, forKey: .candidates)
         top = try c.decodeIfPresent(Int.self, forKey: .top) ?? 10
+        excludeViewed =
+            try c.decodeIfPresent(Bool.self, forKey: .excludeViewed)
+            ?? c.decodeIfPresent(Bool.self, forKey: .excludeViewedFromSnakeCase) ?? false
     }
 }
 
@@ -123,7 +138,7 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
         case .invalidTop(let top): return "top must be at least 1, got \(top)"
         case .unknownItem(let item): return "unknown item \(item)"
         case .invalidSeconds(let item, let seconds): return "event for item \(item) has invalid seconds \(seconds)"
-        case .noCandidates: return "the candidate list is empty"
+        case .noCandidates: return "no candidate to rank (the list is empty, or exclude_viewed left out every one)"
         case .duplicateCandidate(let item): return "candidate \(item) appears more than once"
         case .unknownUserFeature(let name): return "unknown user feature '\(name)'"
         case .notNumeric(let feature, let value): return "user feature '\(feature)' is numeric, got '\(value)'"

@@ -6,6 +6,16 @@
 /// popularity prior recorded in the spec at fit time and the reply says `cold_start_fallback`. A user with no
 /// events but known features is scored by the model, which was trained on mostly cold-start impressions. Scores
 /// that are not finite also fall back. Ties are broken by popularity, then by item id.
+///
+/// **Viewed items** (`events`) are read as interest: a view of at least `engagedSeconds` counts
+/// `min(seconds / engagedSeconds, 3)` engagements with its item, and the model sees, for each candidate, its own
+/// engagements (`viewed_item`, bounded in [0, 1]) and the share of the user's engagement that went to items with the
+/// same categories (`interest_similarity`, in [0, 1]); so what a view does to the ranking is what the training
+/// data says past engagement does to clicks, read through bounded features, never a value outside the range the
+/// model was trained on. A view is never evidence against its own item: with the `interest` encoding a viewed
+/// candidate's score is the larger of its score with and without the events (a model fitted on few warm clicks,
+/// as on OBD, can learn a negative weight for past engagement from noise). `excludeViewed` leaves viewed items out
+/// of the answer.
 public struct Recommender: Sendable {
     /// The spec applied to every query.
     public let spec: FeatureSpec
@@ -38,12 +48,17 @@ public struct Recommender: Sendable {
                 throw .invalidSeconds(item: event.item, seconds: event.seconds)
             }
         }
-        let candidates = query.candidates ?? Array(0..<spec.itemCount)
+        var candidates = query.candidates ?? Array(0..<spec.itemCount)
         guard !candidates.isEmpty else { throw .noCandidates }
         var seen = Set<Int>()
         for item in candidates {
             guard item >= 0 && item < spec.itemCount else { throw .unknownItem(item) }
             guard seen.insert(item).inserted else { throw .duplicateCandidate(item) }
+        }
+        if query.excludeViewed {
+            let viewed = Set(query.events.map(\.item))
+            candidates.removeAll { viewed.contains($0) }
+            guard !candidates.isEmpty else { throw .noCandidates }
         }
         let affinity = spec.affinity(from: query.events)
         let noHistory = affinity.isEmpty
@@ -63,6 +78,17 @@ public struct Recommender: Sendable {
             let raw = scorer(rows, spec.width)
             guard raw.count == candidates.count else { throw .scorerFailed(expected: candidates.count, got: raw.count) }
             scores = raw.map(Double.init)
+            let viewed = candidates.indices.filter { affinity[candidates[$0]] != nil }
+            if spec.events == .interest && !viewed.isEmpty {
+                let plain = scorer(
+                    spec.candidateRows(
+                        userFeatures: query.userFeatures, affinity: [:], items: viewed.map { candidates[$0] },
+                        position: 0), spec.width)
+                guard plain.count == viewed.count else {
+                    throw .scorerFailed(expected: viewed.count, got: plain.count)
+                }
+                for (k, index) in viewed.enumerated() { scores[index] = max(scores[index], Double(plain[k])) }
+            }
             if !scores.allSatisfy(\.isFinite) {
                 scores = candidates.map { spec.popularity[$0] }
                 source = .coldStartFallback

@@ -2,11 +2,15 @@
 public enum ONNXExportError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Only sigmoid and identity outputs over ReLU hidden layers map onto the exported graph.
     case unsupportedActivation(layer: Int, activation: Activation)
+    /// The feature transform writes `spec` columns but the network reads `model` inputs.
+    case widthMismatch(spec: Int, model: Int)
 
     /// A one-line explanation.
     public var description: String {
         switch self {
         case .unsupportedActivation(let l, let a): "cannot export layer \(l) with activation \(a.name) to ONNX"
+        case .widthMismatch(let spec, let model):
+            "the feature spec writes \(spec) columns but the network reads \(model) inputs"
         }
     }
 }
@@ -24,9 +28,7 @@ public enum ONNXExport {
     /// The serialised `ModelProto`.
     /// - Throws: ``ONNXExportError`` if a layer's activation has no ONNX node here.
     public static func encode(_ mlp: MLP, producer: String = "recpool") throws(ONNXExportError) -> [UInt8] {
-        for (i, l) in mlp.layers.enumerated() where i < mlp.layers.count - 1 && l.activation != .relu && l.activation != .identity {
-            throw .unsupportedActivation(layer: i, activation: l.activation)
-        }
+        try checkExportable(mlp)
         var model = ProtobufWriter()
         model.int(1, 8)  // ir_version
         model.string(2, producer)  // producer_name
@@ -39,7 +41,23 @@ public enum ONNXExport {
     }
 
     static func writeGraph(_ mlp: MLP, into g: inout ProtobufWriter) {
-        var current = "input"
+        writeLayers(mlp, input: "input", output: "output", into: &g)
+        g.string(2, "recpool_mlp")
+        g.message(11) { v in valueInfo(&v, name: "input", width: mlp.inputWidth) }
+        g.message(12) { v in valueInfo(&v, name: "output", width: mlp.outputWidth) }
+    }
+
+    /// The checks ``encode(_:producer:)`` makes before writing a graph.
+    /// - Throws: ``ONNXExportError``.
+    package static func checkExportable(_ mlp: MLP) throws(ONNXExportError) {
+        for (i, l) in mlp.layers.enumerated() where i < mlp.layers.count - 1 && l.activation != .relu && l.activation != .identity {
+            throw .unsupportedActivation(layer: i, activation: l.activation)
+        }
+    }
+
+    /// Writes the MLP's nodes and weight initializers into a graph, reading tensor `input` and writing `output`.
+    package static func writeLayers(_ mlp: MLP, input: String, output: String, into g: inout ProtobufWriter) {
+        var current = input
         for (i, layer) in mlp.layers.enumerated() {
             let w = "layer\(i).weight", b = "layer\(i).bias", z = "layer\(i).gemm"
             g.message(1) { node in
@@ -61,7 +79,7 @@ public enum ONNXExport {
             case .identity: nil
             }
             if let op {
-                let y = last ? "output" : "layer\(i).\(op.lowercased())"
+                let y = last ? output : "layer\(i).\(op.lowercased())"
                 g.message(1) { node in
                     node.string(1, current)
                     node.string(2, y)
@@ -72,22 +90,20 @@ public enum ONNXExport {
             } else if last {
                 g.message(1) { node in
                     node.string(1, current)
-                    node.string(2, "output")
+                    node.string(2, output)
                     node.string(3, "identity\(i)")
                     node.string(4, "Identity")
                 }
             }
         }
-        g.string(2, "recpool_mlp")
         for (i, layer) in mlp.layers.enumerated() {
             g.message(5) { t in tensor(&t, name: "layer\(i).weight", dims: [layer.outputWidth, layer.inputWidth], values: layer.weight.values) }
             g.message(5) { t in tensor(&t, name: "layer\(i).bias", dims: [layer.outputWidth], values: layer.bias) }
         }
-        g.message(11) { v in valueInfo(&v, name: "input", width: mlp.inputWidth) }
-        g.message(12) { v in valueInfo(&v, name: "output", width: mlp.outputWidth) }
     }
 
-    static func tensor(_ t: inout ProtobufWriter, name: String, dims: [Int], values: [Float]) {
+    /// A float32 initializer tensor.
+    package static func tensor(_ t: inout ProtobufWriter, name: String, dims: [Int], values: [Float]) {
         for d in dims { t.int(1, Int64(d)) }
         t.int(2, float)
         t.string(8, name)
@@ -97,7 +113,8 @@ public enum ONNXExport {
         t.bytes(9, raw)
     }
 
-    static func valueInfo(_ v: inout ProtobufWriter, name: String, width: Int) {
+    /// A graph input or output `[batch, width]` of float32.
+    package static func valueInfo(_ v: inout ProtobufWriter, name: String, width: Int) {
         v.string(1, name)
         v.message(2) { type in
             type.message(1) { tensorType in

@@ -1,8 +1,9 @@
+import RecData
 import RecModel
 
 /// Validation metrics of a model, as a `RoundReport.metrics` dictionary.
 public enum ValidationMetrics {
-    /// `val_loss` (the trainer's binary cross-entropy), `auc`, `accuracy`, `log_loss` and `val_rows`
+    /// `val_loss` (the trainer's binary cross-entropy), `auc`, `pr_auc`, `accuracy`, `log_loss` and `val_rows`
     /// on the validation split; with cold flags, the same suffixed `_cold` and `_warm` per segment.
     /// Non-finite values are left out (JSON cannot carry them); an empty split gives only `val_rows`.
     public static func compute(model: MLP, split: TrainingSplit) -> [String: Double] {
@@ -25,8 +26,11 @@ public enum ValidationMetrics {
     }
 
     private static func add(_ p: [Float], _ y: [Float], suffix: String, to out: inout [String: Double]) {
-        let m = RecModel.ClassificationMetrics(probabilities: p, labels: y)
-        out["auc" + suffix] = m.auc
+        let m = ClassificationMetrics(labels: y.map(Double.init), scores: p.map(Double.init))
+        // An AUC with one class is undefined and left out, like a non-finite value.
+        if let auc = m.rocAUC { out["auc" + suffix] = auc }
+        // At OBD's click rates accuracy at 0.5 is the share of non-clicks; PR-AUC says how well clicks rank.
+        if let ap = m.averagePrecision { out["pr_auc" + suffix] = ap }
         out["accuracy" + suffix] = m.accuracy
         out["log_loss" + suffix] = m.logLoss
     }

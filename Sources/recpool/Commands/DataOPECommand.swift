@@ -1,27 +1,83 @@
 import ArgumentParser
 import Foundation
+import RecClient
 import RecData
+import RecModel
+import RecPolicy
 import RecTransport
 
-/// `recpool data ope DATASET --policy uniform`: off-policy value of a simple policy on logged data.
+/// `recpool data ope DATASET [--policy uniform|popular | --model F.ckpt | --version N | --action-dist F.npy]`:
+/// off-policy value of a candidate policy on logged data.
 struct DataOPECommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ope",
-        abstract: "Estimate a simple policy's value on logged data with DM, IPW, SNIPW and DR, split cold/warm.")
+        abstract: "Estimate a candidate policy's value on logged data with DM, IPW, SNIPW and DR, split cold/warm.",
+        discussion: """
+            The candidate is one of: --policy uniform|popular; --model (a checkpoint's greedy, or ε-greedy with \
+            --epsilon, policy at each row's logged slot); --version (the same for a registered model version, \
+            fetched from the broker); --online (the online policy version the broker serves); --action-dist (a .npy float64 array of shape rows × items × positions, \
+            Open Bandit Pipeline's action_dist, for the rows of --split in time order). The logging policy's \
+            propensities come from the logs. The effective sample size is always printed, with a warning below 100.
+            """)
 
     @OptionGroup var options: DatasetOptions
 
-    @Option(help: "uniform, or popular (always the training split's most clicked item).")
-    var policy: String = "uniform"
+    @Option(help: "uniform, or popular (always the training split's most clicked item); the default candidate.")
+    var policy: String?
 
-    @Option(help: "Rows to estimate on: all (default), train, validation or test (the split by time).")
+    @Option(help: "A checkpoint with its feature spec: evaluate its greedy (or --epsilon) policy.")
+    var model: String?
+
+    @Option(help: "A registered model version: fetched from --broker, evaluated like --model.")
+    var version: UInt64?
+
+    @Flag(
+        help: """
+            The online policy version the pool at --broker serves now: its first-slot exploration distribution at \
+            every logged slot (the logs' items must be its catalogue).
+            """)
+    var online = false
+
+    @Option(
+        name: .customLong("action-dist"),
+        help: "A .npy float64 array (rows, items, positions): the candidate's probability of each item at each slot.")
+    var actionDist: String?
+
+    @Option(help: "With --model or --version: ε of an ε-greedy policy around the model's best item (0: greedy).")
+    var epsilon: Double = 0
+
+    @Option(help: "Rows to estimate on: all (default), train, validation or test (the split by time: 60/10/30%).")
     var split: String = "all"
 
-        @Option(help: "Bootstrap resamples for the confidence intervals.")
+    @Option(help: "Bootstrap resamples for the confidence intervals.")
     var resamples: Int = 1_000
+
+    @Option(
+        name: .customLong("rewards-out"),
+        help: "Also write the reward model's q̂ (rows × items, at each row's logged slot) as a .npy file.")
+    var rewardsOut: String?
+
+    @Option(
+        name: .customLong("policy-out"),
+        help: "Also write the candidate's probabilities at each row's logged slot (rows × items) as a .npy file.")
+    var policyOut: String?
 
     @Flag(help: "Print one JSON object.")
     var json = false
+
+    @OptionGroup var connection: BrokerOptions
+
+    func validate() throws {
+        let given = [policy != nil, model != nil, version != nil, actionDist != nil, online].filter { $0 }.count
+        guard given <= 1 else {
+            throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
+        }
+        guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1]") }
+        guard ["all", "train", "validation", "test"].contains(split) else {
+            throw ValidationError("--split must be all, train, validation or test")
+        }
+        guard resamples >= 0 else { throw ValidationError("--resamples must be 0 or more") }
+    }
 
     func run() async throws {
         try await reportingFailures { try await body() }
@@ -33,38 +89,96 @@ struct DataOPECommand: AsyncParsableCommand {
             CommandOutput.printError("recpool: --split must be all, train, validation or test")
             throw ExitStatus.usage.exitCode
         }
-        let distribution: ActionDistribution
-        switch policy {
-        case "uniform":
-            distribution = .uniform(rows: data.rows, nActions: data.nActions)
-        case "popular":
-            let spec = try FeatureSpec.fit(on: parts.train)
-            let best = spec.popularity.indices.max { spec.popularity[$0] < spec.popularity[$1] } ?? 0
-            var scores = [Double](repeating: 0, count: data.rows * data.nActions)
-            for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }
-            distribution = .greedy(scores: scores, nActions: data.nActions)
-        default:
-            CommandOutput.printError("recpool: unknown policy '\(policy)' (uniform, popular)")
-            throw ExitStatus.usage.exitCode
+        let (distribution, name) = try await candidate(data: data, train: parts.train)
+        let (report, rewards) = OffPolicyEvaluation.evaluateWithRewards(
+            policy: distribution, policyName: name, on: data, resamples: resamples)
+        for (path, values) in [(rewardsOut, rewards), (policyOut, distribution.probabilities)] {
+            guard let path, let values else { continue }
+            let bytes = NumpyArray(shape: [data.rows, data.nActions], values: values).encoded()
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw CommandFailure("cannot write \(path)", exitCode: .badInput)
+            }
         }
-        let report = OffPolicyEvaluation.evaluate(
-            policy: distribution, policyName: policy, on: data, resamples: resamples)
         if json {
             CommandOutput.printLine(try JSONOutput.encode(report))
             return
         }
         CommandOutput.printLine("\(report.dataset): value of policy '\(report.policy)'")
-        for s in report.segments {
-            CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) rows \(s.rows)  logged CTR \(figureText(s.behaviourValue, "%.5f", undefined: "no rows"))  ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))"
+        for line in OffPolicyText.lines(report) { CommandOutput.printLine(line) }
+    }
+
+    /// The candidate's action distribution on `data` and its label.
+    private func candidate(data: BanditDataset, train: BanditDataset) async throws -> (ActionDistribution, String) {
+        let greedyLabel = epsilon > 0 ? "epsilon-greedy(\(epsilon))" : "greedy"
+        if let model {
+            let (checkpoint, spec) = try evaluationStep { () throws(CheckpointEvaluationError) in
+                try CheckpointEvaluation.load(model)
+            }
+            return (
+                try policy(checkpoint, spec, data),
+                "\(greedyLabel) of \(model) (version \(checkpoint.version))"
             )
-            for e in s.estimates {
-                let ci = e.interval.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) } ?? ""
-                CommandOutput.printLine(
-                    "    \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(figureText(e.value, "%.5f", undefined: e.undefined))\(ci)"
-                )
+        }
+        if let version {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (_, bytes) = try await client.fetchModel(version: version)
+            let (checkpoint, spec) = try evaluationStep { () throws(CheckpointEvaluationError) in
+                try CheckpointEvaluation.load(bytes: bytes)
+            }
+            return (try policy(checkpoint, spec, data), "\(greedyLabel) of registry version \(version)")
+        }
+        if online {
+            let client = try await connection.connect()
+            defer { client.close() }
+            let (install, pack) = try await client.onlinePolicy()
+            do {
+                let served = try OnlinePolicy.served(spec: install.spec, weights: pack)
+                return (try served.actionDistribution(on: data), "online policy version \(install.version)")
+            } catch {
+                throw CommandFailure("online policy version \(install.version): \(error)", exitCode: .badInput)
             }
         }
-        for note in report.notes { CommandOutput.printLine("  note: \(note)") }
+        if let actionDist {
+            do {
+                let array = try NumpyArray.read(path: actionDist)
+                return (try ActionDistribution(actionDist: array, for: data), "action distribution \(actionDist)")
+            } catch let error as NumpyArrayError {
+                throw CommandFailure(error.description, exitCode: .badInput)
+            } catch let error as ActionDistributionError {
+                throw CommandFailure("\(actionDist): \(error.description)", exitCode: .badInput)
+            }
+        }
+        switch policy ?? "uniform" {
+        case "uniform":
+            return (.uniform(rows: data.rows, nActions: data.nActions), "uniform")
+        case "popular":
+            let spec = try FeatureSpec.fit(on: train)
+            let best = spec.popularity.indices.max { spec.popularity[$0] < spec.popularity[$1] } ?? 0
+            var scores = [Double](repeating: 0, count: data.rows * data.nActions)
+            for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }
+            return (.greedy(scores: scores, nActions: data.nActions), "popular")
+        case let other:
+            CommandOutput.printError("recpool: unknown policy '\(other)' (uniform, popular)")
+            throw ExitStatus.usage.exitCode
+        }
+    }
+
+    private func policy(_ checkpoint: Checkpoint, _ spec: FeatureSpec, _ data: BanditDataset) throws
+        -> ActionDistribution
+    {
+        try evaluationStep { () throws(CheckpointEvaluationError) in
+            try CheckpointEvaluation.policy(checkpoint: checkpoint, spec: spec, data: data, epsilon: epsilon)
+        }
+    }
+
+    /// Runs a checkpoint step, turning its typed error into the command's exit code.
+    private func evaluationStep<T>(_ step: () throws(CheckpointEvaluationError) -> T) throws -> T {
+        do {
+            return try step()
+        } catch {
+            if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
+            throw CommandFailure(error.description, exitCode: .badInput)
+        }
     }
 }

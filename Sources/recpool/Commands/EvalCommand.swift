@@ -50,7 +50,10 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let result: EvaluationReport
         do {
-            result = try CheckpointEvaluation.evaluate(checkpointPath: model, data: rows, resamples: resamples)
+            // On the test rows the decision threshold is chosen on the validation rows just before them.
+            result = try CheckpointEvaluation.evaluate(
+                checkpointPath: model, data: rows, validation: split == "test" ? parts.validation : nil,
+                resamples: resamples)
         } catch {
             if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
             throw CommandFailure(error.description, exitCode: .badInput)
@@ -66,25 +69,7 @@ struct EvalCommand: AsyncParsableCommand {
             CommandOutput.printLine(try JSONOutput.encode(result))
             return
         }
-        let f = { (v: Double?) in figureText(v, "%.4f") }
-        CommandOutput.printLine(
-            "\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)")
-        CommandOutput.printLine("  segment      rows  clicks  AUC     log-loss  ECE     HR@5    NDCG@5")
-        for s in result.segments {
-            let r5 = s.ranking.first { $0.k == 5 }
-            CommandOutput.printLine(
-                "  \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%5d", s.rows))  \(String(format: "%6d", s.clicks))  \(f(s.classification.rocAUC))  \(f(s.classification.logLoss))    \(f(s.calibration.ece))  \(f(r5.flatMap { $0.isDefined ? $0.hitRate : nil }))  \(f(r5.flatMap { $0.isDefined ? $0.ndcg : nil }))"
-            )
-        }
-        CommandOutput.printLine("  off-policy value of \(result.offPolicy.policy):")
-        for s in result.offPolicy.segments {
-            let parts = s.estimates.map { "\($0.estimator.label) \(figureText($0.value, "%.5f", undefined: $0.undefined))" }.joined(
-                separator: "  ")
-            CommandOutput.printLine(
-                "    \(s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))  \(parts)"
-            )
-        }
-        for note in result.notes { CommandOutput.printLine("  note: \(note)") }
+        for line in EvaluationText.lines(result) { CommandOutput.printLine(line) }
         if let path = report { CommandOutput.printLine("wrote \(path)") }
     }
 }

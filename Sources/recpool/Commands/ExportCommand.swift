@@ -1,15 +1,26 @@
 import ArgumentParser
+import RecData
 import RecModel
 
 /// `recpool export`: converts a checkpoint's network to another format.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export a model checkpoint (ONNX, IR 8, opset 13).")
+        abstract: "Export a model checkpoint (ONNX, IR 8, opset 13).",
+        discussion: """
+            By default the graph is the MLP alone (input: feature rows). With --raw-context it starts from raw \
+            context instead, with the checkpoint's feature transform inside: inputs user_features (strings), \
+            item, position, event_item and event_seconds; output score, as `recpool recommend` scores \
+            (docs/MODELS.md).
+            """)
 
     @Option(help: "The checkpoint to export.") var model: String
     @Option(help: "Output format; only `onnx`.") var format: String = "onnx"
     @Option(help: "Where to write the exported model.") var out: String
+    @Flag(
+        name: .customLong("raw-context"),
+        help: "Include the feature transform (one-hot, scaling, events): the model scores raw context.")
+    var rawContext = false
 
     func validate() throws {
         guard format == "onnx" else { throw ValidationError("unknown format \"\(format)\" (supported: onnx)") }
@@ -17,10 +28,20 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let checkpoint = try Checkpoint.read(fromFile: model)
-            let bytes = try ONNXExport.encode(checkpoint.model.network)
+            let bytes: [UInt8]
+            if rawContext {
+                let (checkpoint, spec): (Checkpoint, FeatureSpec)
+                do {
+                    (checkpoint, spec) = try CheckpointEvaluation.load(model)
+                } catch {
+                    throw CommandFailure(error.description, exitCode: .badInput)
+                }
+                bytes = try spec.onnxModel(network: checkpoint.model.network)
+            } else {
+                bytes = try ONNXExport.encode(try Checkpoint.read(fromFile: model).model.network)
+            }
             try Checkpoint.writeRawFile(bytes, to: out)
-            print("wrote \(out): \(bytes.count) bytes")
+            print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")")
         } catch {
             throw fail(error)
         }

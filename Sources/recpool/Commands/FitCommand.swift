@@ -71,11 +71,11 @@ struct FitCommand: ParsableCommand {
                 }
             }
             if held.count > 0 {
-                let m = ClassificationMetrics(probabilities: trainer.model.predict(held.inputs), labels: held.targets)
-                // AUC is undefined with one class among the held-out labels (the metric then reports 0.5).
-                let oneClass = Set(held.targets.map { $0 > 0.5 }).count < 2
-                let auc = oneClass ? "undefined (one class in the validation rows)" : "\(m.auc)"
-                printError("validation: accuracy \(m.accuracy) auc \(auc) log_loss \(m.logLoss) f1 \(m.f1)")
+                let m = ClassificationMetrics(
+                    labels: held.targets.map(Double.init), scores: trainer.model.predict(held.inputs).map(Double.init))
+                let auc = m.rocAUC.map { "\($0)" } ?? "undefined (one class in the validation rows)"
+                let prAUC = m.averagePrecision.map { "\($0)" } ?? "undefined (no click in the validation rows)"
+                printError("validation: accuracy \(m.accuracy) auc \(auc) pr_auc \(prAUC) log_loss \(m.logLoss) f1@0.5 \(m.f1)")
             }
             let checkpoint = Checkpoint(
                 version: version, model: .mlp(trainer.model), featureSpec: spec,

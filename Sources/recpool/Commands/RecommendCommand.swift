@@ -21,7 +21,9 @@ struct RecommendCommand: AsyncParsableCommand {
     @Option(help: "User features as NAME=VALUE pairs, comma-separated (e.g. user_feature_0=81ce…).")
     var userFeatures: String = ""
 
-    @Option(help: "Items the user viewed, as ITEM:SECONDS pairs, comma-separated (e.g. 1:30,2:10).")
+    @Option(
+        help:
+            "Items the user viewed, as ITEM:SECONDS pairs, comma-separated (e.g. 1:30,2:10); read as interest in those items and ones like them (docs/DATA.md).")
     var events: String = ""
 
     @Option(help: "Only rank these item ids, comma-separated (default: every item).")
@@ -29,6 +31,11 @@ struct RecommendCommand: AsyncParsableCommand {
 
     @Option(help: "How many items to return.")
     var top = 10
+
+    @Flag(
+        name: .customLong("exclude-viewed"),
+        help: "Leave the items in --events out of the answer (sends exclude_viewed: true).")
+    var excludeViewed = false
 
     @Flag(
         help: """
@@ -108,7 +115,8 @@ struct RecommendCommand: AsyncParsableCommand {
                 return item
             }
         }
-        return RecommendQuery(userFeatures: features, events: viewed, candidates: list, top: top)
+        return RecommendQuery(
+            userFeatures: features, events: viewed, candidates: list, top: top, excludeViewed: excludeViewed)
     }
 }
 

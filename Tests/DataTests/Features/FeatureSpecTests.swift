@@ -26,7 +26,7 @@ struct FeatureSpecTests {
         if set == .extended {
             #expect(
                 spec.width == spec.userVocabularies.reduce(0) { $0 + $1.count + 1 }
-                    + spec.itemCategoryCardinalities.reduce(0, +) + 1 + 34 + 3 + 2)
+                    + spec.itemCategoryCardinalities.reduce(0, +) + 1 + 34 + 3 + 3)
         }
     }
 
@@ -65,12 +65,17 @@ struct FeatureSpecTests {
         #expect(row.filter { $0 == 1 }.count >= 4)
     }
 
-    @Test("a view counts as an engagement only from engagedSeconds on")
+    @Test("a view counts from engagedSeconds on, weighted by dwell and capped at 3 (1 each in the old encoding)")
     func engagement() throws {
-        let spec = try FeatureSpec.fit(on: Self.split.train, engagedSeconds: 10)
-        let affinity = spec.affinity(from: [
+        let views: [ViewEvent] = [
             .init(item: 1, seconds: 30), .init(item: 1, seconds: 12), .init(item: 2, seconds: 3),
-        ])
-        #expect(affinity == [1: 2])
+            .init(item: 4, seconds: 600),
+        ]
+        let spec = try FeatureSpec.fit(on: Self.split.train, engagedSeconds: 10)
+        let affinity = spec.affinity(from: views)
+        #expect(Set(affinity.keys) == [1, 4])
+        #expect(abs(affinity[1]! - 4.2) < 1e-12 && affinity[4] == 3)
+        let old = try FeatureSpec.fit(on: Self.split.train, engagedSeconds: 10, eventEncoding: .affinityZScore)
+        #expect(old.affinity(from: views) == [1: 2, 4: 1])
     }
 }

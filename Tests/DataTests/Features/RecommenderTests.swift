@@ -10,7 +10,7 @@ struct RecommenderTests {
     /// A stand-in model: the shown item's affinity column, plus a small per-item preference for low ids.
     static func recommender() -> Recommender {
         let spec = Self.spec
-        let affinity = spec.columns.firstIndex(of: "shown_item_affinity")!
+        let affinity = spec.columns.firstIndex(of: "viewed_item")!
         let itemStart = spec.columns.firstIndex(of: "item=0")!
         return Recommender(spec: spec) { rows, width in
             stride(from: 0, to: rows.count, by: width).map { start in

@@ -92,7 +92,10 @@ struct SchemaTests {
         #expect(spec.userNumericNames == ["age"] && spec.itemNumericExtraNames == ["price_band"])
         #expect(spec.version == 2)
         #expect(try FeatureSpec.decode(spec.encoded()) == spec)
-        #expect(try FeatureSpec.fit(on: SplitDataset(ShopFixture.obdLike()).train).version == 1)
+        // Version 2 marks any field an older build would ignore: the interest event encoding (the default) too.
+        let obdLike = try SplitDataset(ShopFixture.obdLike()).train
+        #expect(try FeatureSpec.fit(on: obdLike).version == 2)
+        #expect(try FeatureSpec.fit(on: obdLike, eventEncoding: .affinityZScore).version == 1)
         #expect(spec.columns.contains("age") && spec.columns.contains("price_band"))
         let matrix = spec.matrix(split.train)
         let age = spec.columns.firstIndex(of: "age")!

@@ -16,19 +16,20 @@ struct TrainingTests {
         return LabeledData(inputs: Matrix(rows: rows, cols: width, values: x), targets: y)
     }
 
-    @Test("the MLP learns a linearly separable rule to high accuracy and AUC")
+    @Test("the MLP learns a linearly separable rule to high accuracy")
     func learns() {
         let train = Self.synthetic(rows: 2000, width: 8, seed: 1)
         let test = Self.synthetic(rows: 1000, width: 8, seed: 2)
         var trainer = MLPTrainer(model: MLP(inputWidth: 8, hiddenSizes: [16, 8], seed: 4))
-        let before = ClassificationMetrics(probabilities: trainer.model.predict(test.inputs), labels: test.targets)
+        let before = trainer.evaluateLoss(test)
         let history = trainer.fit(train, config: TrainingConfig(epochs: 20, seed: 1))
-        let after = ClassificationMetrics(probabilities: trainer.model.predict(test.inputs), labels: test.targets)
+        let after = trainer.evaluateLoss(test)
+        let predicted = trainer.model.predict(test.inputs)
+        let correct = zip(predicted, test.targets).filter { ($0 >= 0.5) == ($1 > 0.5) }.count
         #expect(history.epochs.count == 20)
         #expect(history.epochs.last!.trainLoss < history.epochs.first!.trainLoss)
-        #expect(after.accuracy > 0.95)
-        #expect(after.auc > 0.99)
-        #expect(after.logLoss < before.logLoss / 3)
+        #expect(Double(correct) / Double(test.count) > 0.95)
+        #expect(after < before / 3)
     }
 
     @Test("the same seed trains to the same weights bit for bit")

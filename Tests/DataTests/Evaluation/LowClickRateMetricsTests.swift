@@ -1,0 +1,104 @@
+import Foundation
+import RecModel
+import Testing
+
+@testable import RecData
+
+@Suite("Classification metrics at low click rates")
+struct LowClickRateMetricsTests {
+    @Test("counts at a threshold give the textbook accuracy, precision, recall and F1")
+    func confusion() {
+        // Predictions at 0.5: [1, 1, 0, 0, 1]; labels [1, 0, 1, 0, 1] → TP 2, FP 1, FN 1, TN 1.
+        let m = ClassificationMetrics(labels: [1, 0, 1, 0, 1], scores: [0.9, 0.6, 0.4, 0.1, 0.7])
+        #expect(m.accuracy == 0.6)
+        #expect(abs(m.precision - 2.0 / 3) < 1e-12 && abs(m.recall - 2.0 / 3) < 1e-12)
+        #expect(abs(m.f1 - 2.0 / 3) < 1e-12)
+        // Positives 0.9, 0.4, 0.7; negatives 0.6, 0.1: 5 of 6 pairs ordered.
+        #expect(abs(m.rocAUC! - 5.0 / 6) < 1e-12)
+    }
+
+    @Test("average precision is scikit-learn's Σ (R_n − R_{n−1}) P_n, and undefined without positives")
+    func averagePrecision() throws {
+        // Descending: 0.9 (+), 0.7 (+), 0.6 (−), 0.4 (+), 0.1 (−): P at each recall step 1, 1, 3/4.
+        let ap = try #require(
+            ClassificationMetrics.averagePrecision(labels: [1, 0, 1, 0, 1], scores: [0.9, 0.6, 0.4, 0.1, 0.7]))
+        #expect(abs(ap - (1.0 / 3 + 1.0 / 3 + 0.75 / 3)) < 1e-12)
+        #expect(ClassificationMetrics.averagePrecision(labels: [0, 0], scores: [0.1, 0.2]) == nil)
+        let data = try JSONSerialization.jsonObject(
+            with: JSONEncoder().encode(ClassificationMetrics(labels: [0, 0], scores: [0.1, 0.2]))) as? [String: Any]
+        #expect(data?["averagePrecision"] is NSNull && data?["rocAUC"] is NSNull)
+    }
+
+    @Test("at a 0.4% click rate F1 is 0 at 0.5 but not at the threshold chosen on other rows")
+    func chosenThreshold() throws {
+        // Validation and test rows: 1 click in 250, every score far below 0.5, clicks scored higher on the whole.
+        func rows(seed: UInt64) -> (labels: [Double], scores: [Double]) {
+            var rng = SplitMix64(seed: seed)
+            var labels: [Double] = [], scores: [Double] = []
+            for i in 0..<5_000 {
+                let click = i % 250 == 0
+                labels.append(click ? 1 : 0)
+                scores.append(click ? 0.02 + 0.01 * rng.uniform() : 0.025 * rng.uniform())
+            }
+            return (labels, scores)
+        }
+        let validation = rows(seed: 1), test = rows(seed: 2)
+        let threshold = try #require(
+            ClassificationMetrics.bestF1Threshold(labels: validation.labels, scores: validation.scores))
+        #expect(threshold > 0.015 && threshold < 0.5)
+        let atHalf = ClassificationMetrics(labels: test.labels, scores: test.scores)
+        let atChosen = ClassificationMetrics(labels: test.labels, scores: test.scores, threshold: threshold)
+        #expect(atHalf.f1 == 0 && atHalf.precision == 0 && atHalf.recall == 0)
+        #expect(atChosen.f1 > 0.2, "F1 \(atChosen.f1) at \(threshold)")
+        #expect(ClassificationMetrics.bestF1Threshold(labels: [0, 0], scores: [0.1, 0.2]) == nil)
+    }
+
+    @Test("a model evaluation reports the validation threshold, F1 above 0 at it, intervals and few-click warnings")
+    func evaluation() throws {
+        var config = SimulatorConfig()
+        config.users = 3_000
+        config.items = 10
+        config.noClickUtility = 6.5
+        config.warmFraction = 0.02
+        let world = SimulatorWorld(config: config)
+        let data = world.loggedData(rows: 40_000, policy: .uniform, seed: 9)
+        let ctr = Double(data.clicks) / Double(data.rows)
+        #expect(ctr < 0.02, "CTR \(ctr)")
+        let (train, test) = data.split()
+        let validation = train.subset(Array(24_000..<train.rows))
+        let spec = try FeatureSpec.fit(on: train.subset(Array(0..<24_000)))
+        let scorer = LogisticScorer(rows: spec.matrix(train).values, width: spec.width, labels: train.reward)
+        let report = ModelEvaluation.evaluate(
+            data: test, spec: spec, modelName: "logistic", scorer: scorer.score, validation: validation,
+            rewardModel: nil, resamples: 50)
+        let choice = try #require(report.threshold)
+        #expect(choice.chosenOn == "validation" && choice.rows == validation.rows && choice.criterion == "max F1")
+        let all = try #require(report.segments.first)
+        #expect(all.classification.f1 == 0, "F1 at 0.5 is \(all.classification.f1)")
+        let chosen = try #require(all.atChosenThreshold)
+        #expect(chosen.threshold == choice.threshold && chosen.f1 > 0)
+        #expect(all.classification.averagePrecision != nil)
+        let intervals = try #require(all.intervals)
+        let auc = try #require(all.classification.rocAUC)
+        let aucInterval = try #require(intervals.rocAUC)
+        #expect(aucInterval.lower <= auc && auc <= aucInterval.upper)
+        let warm = try #require(report.segments.first { $0.segment == .warm })
+        #expect(warm.clicks < ModelEvaluation.minimumClicks)
+        #expect(warm.warnings.contains { $0.contains("only \(warm.clicks) clicks") })
+        #expect(all.clicks < ModelEvaluation.minimumClicks || all.warnings.isEmpty)
+    }
+
+    @Test("ESS below the stated floor is flagged on every off-policy segment that has it")
+    func essWarning() {
+        let low = SegmentEstimates(
+            segment: .all, rows: 1_000, behaviourValue: 0.01, effectiveSampleSize: 2.1, estimates: [])
+        #expect(low.warnings.count == 1 && low.warnings[0].contains("2.1 is below 100"))
+        let fine = SegmentEstimates(
+            segment: .all, rows: 1_000, behaviourValue: 0.01, effectiveSampleSize: 340, estimates: [])
+        #expect(fine.warnings.isEmpty)
+        let none = SegmentEstimates(
+            segment: .all, rows: 10, behaviourValue: 0, effectiveSampleSize: nil,
+            effectiveSampleSizeUndefined: "every importance weight is 0 (0/0)", estimates: [])
+        #expect(none.warnings.count == 1)
+    }
+}

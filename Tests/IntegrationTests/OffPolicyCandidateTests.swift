@@ -1,0 +1,188 @@
+import Foundation
+import RecData
+import Testing
+
+/// `recpool data ope` on OBD's bts/all test rows for each kind of candidate (an action-distribution `.npy`, a
+/// checkpoint, a registry version), checked against the numpy reference `scripts/reference/ope_obd_reference.py`
+/// on the same rows to a relative 1e-9.
+@Suite("Off-policy evaluation of a candidate against a numpy reference", .serialized)
+struct OffPolicyCandidateTests {
+    static let root = ConformanceTests.root
+    static let csv = root.appendingPathComponent("data/obd/bts/all/all.csv").path
+    static let reference = root.appendingPathComponent("scripts/reference/ope_obd_reference.py").path
+    static let python = ConformanceTests.python
+    static let ready = python != nil && FileManager.default.fileExists(atPath: csv)
+
+    /// Runs the numpy reference with `arguments`.
+    static func reference(_ arguments: [String]) throws -> (code: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(python))
+        process.arguments = [reference] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    static func ope(_ extra: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+        try runTool(
+            "recpool",
+            ["data", "ope", "obd:bts/all", "--data-dir", root.appendingPathComponent("data").path, "--split", "test",
+             "--resamples", "100"] + extra)
+    }
+
+    /// `recpool data ope --json` plus the reference check of its figures.
+    static func checked(_ candidate: [String], in dir: URL, actionDist: String? = nil) throws -> [String: Any] {
+        let (report, q, pi) = (dir.appendingPathComponent("r.json"), dir.appendingPathComponent("q.npy"),
+            dir.appendingPathComponent("pi.npy"))
+        let run = try ope(candidate + ["--json", "--rewards-out", q.path, "--policy-out", pi.path])
+        #expect(run.code == 0, "\(run.stderr)")
+        try run.stdout.write(to: report, atomically: true, encoding: .utf8)
+        let check = try reference([
+            "check", "--csv", csv, "--split", "test", "--action-dist", actionDist ?? pi.path, "--rewards", q.path,
+            "--report", report.path, "--tolerance", "1e-9",
+        ])
+        #expect(check.code == 0, "\(check.output)")
+        #expect(check.output.contains("all figures agree"))
+        return try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    }
+
+    static func temporary() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ope-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test(
+        "an action-distribution .npy (rows × items × positions) gives DM, IPW, SNIPW, DR, CIs and ESS equal to numpy",
+        .enabled(if: ready, "needs data/obd (scripts/fetch-obd) and .venv with numpy"))
+    func actionDistribution() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("candidate.npy").path
+        let made = try Self.reference(["make-action-dist", "--csv", Self.csv, "--split", "test", "--out", file])
+        #expect(made.code == 0, "\(made.output)")
+        let json = try Self.checked(["--action-dist", file], in: dir, actionDist: file)
+        let segments = try #require(json["segments"] as? [[String: Any]])
+        #expect(segments.map { $0["segment"] as? String } == ["all", "cold_start", "warm"])
+        for segment in segments {
+            #expect(segment["effective_sample_size"] is Double)
+            #expect(segment["warnings"] is [String])
+            for estimate in try #require(segment["estimates"] as? [[String: Any]]) {
+                #expect(estimate["interval"] is [String: Any], "\(estimate)")
+            }
+        }
+        // The warm rows' ESS is about 9: below the stated floor of 100, so it carries a warning.
+        let warm = try #require(segments.last?["warnings"] as? [String])
+        #expect(warm.contains { $0.contains("below 100") })
+        let text = try Self.ope(["--action-dist", file])
+        #expect(text.code == 0)
+        #expect(text.stdout.contains("ESS ") && text.stdout.contains("warning: effective sample size"))
+        #expect(text.stdout.contains("IPW") && text.stdout.contains(" ["))
+    }
+
+    @Test(
+        "a candidate that never picks the logged item shows SNIPW and ESS as undefined, and a bad file is refused",
+        .enabled(if: ready, "needs data/obd (scripts/fetch-obd) and .venv with numpy"))
+    func undefinedAndBadFiles() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try OBDLoader.load(
+            OBDSource("bts/all")!, obdDirectory: Self.root.appendingPathComponent("data/obd").path
+        ).split().test
+        var values = [Double](repeating: 0, count: data.rows * data.nActions * data.nPositions)
+        for row in 0..<data.rows {
+            for slot in 0..<data.nPositions {
+                values[((row * data.nActions) + (data.action[row] + 1) % data.nActions) * data.nPositions + slot] = 1
+            }
+        }
+        let never = dir.appendingPathComponent("never.npy")
+        try Data(NumpyArray(shape: [data.rows, data.nActions, data.nPositions], values: values).encoded())
+            .write(to: never)
+        let json = try Self.checked(["--action-dist", never.path], in: dir, actionDist: never.path)
+        let all = try #require((json["segments"] as? [[String: Any]])?.first)
+        #expect(all["effective_sample_size"] is NSNull)
+        let snipw = try #require((all["estimates"] as? [[String: Any]])?.first { $0["estimator"] as? String == "snipw" })
+        #expect(snipw["value"] is NSNull && snipw["undefined"] is String)
+        let text = try Self.ope(["--action-dist", never.path])
+        #expect(text.stdout.contains("ESS undefined (every importance weight is 0 (0/0))"))
+        #expect(text.stdout.contains("SNIPW  undefined ("))
+
+        let wrong = dir.appendingPathComponent("wrong.npy")
+        try Data(NumpyArray(shape: [10, data.nActions, data.nPositions], values: Array(values.prefix(10 * 240)))
+            .encoded()).write(to: wrong)
+        let refused = try Self.ope(["--action-dist", wrong.path])
+        #expect(refused.code == 2 && refused.stderr.contains("expected (3000, 80, len_list)"), "\(refused.stderr)")
+        let garbage = dir.appendingPathComponent("garbage.npy")
+        try Data("not numpy".utf8).write(to: garbage)
+        let notNumpy = try Self.ope(["--action-dist", garbage.path])
+        #expect(notNumpy.code == 2 && notNumpy.stderr.contains("not a .npy file"), "\(notNumpy.stderr)")
+    }
+
+    @Test(
+        "a checkpoint and the same checkpoint as a registry version give the same figures, equal to numpy",
+        .enabled(if: ready, "needs data/obd (scripts/fetch-obd) and .venv with numpy"))
+    func checkpointAndRegistryVersion() async throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (features, spec, model) = (dir.appendingPathComponent("train.csv").path,
+            dir.appendingPathComponent("spec.json").path, dir.appendingPathComponent("m.ckpt").path)
+        let made = try runTool(
+            "recpool",
+            ["data", "features", "obd:bts/all", "--data-dir", Self.root.appendingPathComponent("data").path,
+             "--out", features, "--spec-out", spec, "--split", "train"])
+        #expect(made.code == 0, "\(made.stderr)")
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", features, "--feature-spec", spec, "--out", model, "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let local = try Self.checked(["--model", model], in: dir)
+
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", dir.appendingPathComponent("state").path])
+        let imported = try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", model])
+        #expect(imported.code == 0, "\(imported.stderr)")
+        let version = try #require(
+            imported.stdout.split(separator: " ").compactMap { UInt64($0.filter(\.isNumber)) }.first,
+            "\(imported.stdout)")
+        let registry = try Self.checked(
+            ["--version", "\(version)", "--broker", cluster.endpoints.frontend], in: dir)
+        let figures = { (json: [String: Any]) in
+            (json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } }
+        }
+        #expect(figures(local).map { "\($0)" } == figures(registry).map { "\($0)" })
+        #expect((registry["policy"] as? String)?.contains("registry version \(version)") == true)
+    }
+
+    @Test("the online policy version a pool serves is a candidate: all four estimators, CIs and the ESS")
+    func onlinePolicyVersion() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", dir.appendingPathComponent("state").path, "--online"])
+        // The default online catalogue is the items of the simulator world with seed 7 (40 items).
+        let run = try runTool(
+            "recpool",
+            ["data", "ope", "synthetic:users=2000,rows=3000,seed=7", "--online", "--broker", cluster.endpoints.frontend,
+             "--resamples", "50", "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let json = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(json["policy"] as? String == "online policy version 1")
+        let all = try #require((json["segments"] as? [[String: Any]])?.first)
+        let ess = try #require(all["effective_sample_size"] as? Double)
+        #expect(ess > 0 && ess <= 3000)
+        let estimates = try #require(all["estimates"] as? [[String: Any]])
+        #expect(estimates.map { $0["estimator"] as? String } == ["dm", "ipw", "snipw", "dr"])
+        #expect(estimates.allSatisfy { $0["value"] is Double && $0["interval"] is [String: Any] })
+        // Logs whose catalogue is not the policy's are refused with a message that says so.
+        let other = try runTool(
+            "recpool",
+            ["data", "ope", "synthetic:users=500,items=12,rows=500,seed=7", "--online", "--broker",
+             cluster.endpoints.frontend, "--resamples", "0"])
+        #expect(other.code == 2 && other.stderr.contains("catalogue has 40 items, the logs 12"), "\(other.stderr)")
+    }
+}

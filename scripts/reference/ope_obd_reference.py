@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""numpy reference for `recpool data ope` on Open Bandit Dataset rows.
+
+Two subcommands:
+
+  make-action-dist  writes a candidate policy as obp lays it out: a float64 ndarray of shape
+                    (n_rounds, n_actions, len_list), saved with numpy.save, for the rows of a split
+                    (seeded softmax of random logits, so every item has some probability).
+  check             reads the same OBD CSV, recomputes IPW, SNIPW, ESS (and DM and DR from the q-hat that
+                    `recpool data ope --rewards-out` wrote) for all, cold-start and warm rows, compares them
+                    with the JSON report of `recpool data ope --json`, prints a table and exits 1 on any
+                    disagreement beyond --tolerance (relative, default 1e-9).
+
+The rows are those RecData builds: sorted by timestamp with ties in file order, position = dense rank of
+`position` - 1, reward = click, pscore = propensity_score, a row is cold when every user-item affinity is 0,
+and the test split is the last 30% (first int(n * 0.7) rows are training, as obp).
+
+Formulas (obp 0.5.7, pi indexed by each row's logged position, w_i = pi(a_i|x_i) / pscore_i):
+  DM = mean_i sum_a pi(a|x_i) qhat(x_i, a);  IPW = mean_i w_i r_i;  SNIPW = sum_i w_i r_i / sum_i w_i;
+  DR = mean_i [sum_a pi(a|x_i) qhat(x_i, a) + w_i (r_i - qhat(x_i, a_i))];  ESS = (sum w)^2 / sum w^2.
+"""
+import argparse
+import csv
+import json
+import sys
+
+import numpy as np
+
+
+def load_rows(path, split):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [r for r in reader if r]
+    col = {name: i for i, name in enumerate(header)}
+    affinity = [i for name, i in col.items() if name.startswith("user-item_affinity_")]
+    rows = sorted(rows, key=lambda r: r[col["timestamp"]])  # stable: ties keep their file order
+    n = len(rows)
+    n_train = int(n * (1.0 - 0.3))
+    if split == "test":
+        rows = rows[n_train:]
+    elif split == "train":
+        rows = rows[:n_train]
+    levels = sorted({int(r[col["position"]]) for r in rows})
+    return {
+        "action": np.array([int(r[col["item_id"]]) for r in rows]),
+        "position": np.array([levels.index(int(r[col["position"]])) for r in rows]),
+        "reward": np.array([float(r[col["click"]]) for r in rows]),
+        "pscore": np.array([float(r[col["propensity_score"]]) for r in rows]),
+        "cold": np.array([all(float(r[i]) == 0 for i in affinity) for r in rows]),
+        "n_positions": len(levels),
+    }
+
+
+def make_action_dist(args):
+    data = load_rows(args.csv, args.split)
+    n = len(data["action"])
+    rng = np.random.default_rng(args.seed)
+    logits = args.temperature * rng.normal(size=(n, args.items, data["n_positions"]))
+    logits -= logits.max(axis=1, keepdims=True)
+    dist = np.exp(logits)
+    dist /= dist.sum(axis=1, keepdims=True)
+    np.save(args.out, dist.astype(np.float64))
+    print(f"wrote {args.out}: shape {dist.shape}")
+
+
+def estimates(reward, w, dm_i, qhat_logged):
+    n = len(reward)
+    out = {"ipw": None, "snipw": None, "dm": None, "dr": None, "ess": None}
+    if n == 0:
+        return out
+    out["ipw"] = float((w * reward).mean())
+    out["snipw"] = float((w * reward).sum() / w.sum()) if w.sum() > 0 else None
+    out["ess"] = float(w.sum() ** 2 / (w ** 2).sum()) if (w ** 2).sum() > 0 else None
+    if dm_i is not None:
+        out["dm"] = float(dm_i.mean())
+        out["dr"] = float((dm_i + w * (reward - qhat_logged)).mean())
+    return out
+
+
+def check(args):
+    data = load_rows(args.csv, args.split)
+    n = len(data["action"])
+    idx = np.arange(n)
+    pi = np.load(args.action_dist)
+    if pi.ndim == 3:
+        pi = pi[idx, :, data["position"]]  # obp: action_dist[i, :, position_i]
+    qhat = np.load(args.rewards) if args.rewards else None
+    report = json.load(open(args.report))
+    w = pi[idx, data["action"]] / data["pscore"]
+    segments = {"all": np.ones(n, bool), "cold_start": data["cold"], "warm": ~data["cold"]}
+    failures = 0
+    print(f"{'segment':<11} {'figure':<6} {'recpool':>14} {'numpy':>14}  rel. diff")
+    for seg in report["segments"]:
+        mask = segments[seg["segment"]]
+        dm_i = (pi[mask] * qhat[mask]).sum(axis=1) if qhat is not None else None
+        q_logged = qhat[idx[mask], data["action"][mask]] if qhat is not None else None
+        want = estimates(data["reward"][mask], w[mask], dm_i, q_logged)
+        got = {e["estimator"]: e["value"] for e in seg["estimates"]}
+        got["ess"] = seg["effective_sample_size"]
+        for key in ["dm", "ipw", "snipw", "dr", "ess"]:
+            a, b = got.get(key), want[key]
+            if a is None or b is None:
+                ok = a is None and b is None
+                diff = "undefined" if ok else "MISMATCH"
+            else:
+                rel = abs(a - b) / max(abs(b), 1e-300)
+                ok = rel <= args.tolerance or abs(a - b) <= 1e-15
+                diff = f"{rel:.1e}"
+            failures += 0 if ok else 1
+            fa = "undefined" if a is None else f"{a:.9f}"
+            fb = "undefined" if b is None else f"{b:.9f}"
+            print(f"{seg['segment']:<11} {key.upper():<6} {fa:>14} {fb:>14}  {diff}{'' if ok else '  <-- FAIL'}")
+    if failures:
+        print(f"{failures} figures disagree beyond {args.tolerance}", file=sys.stderr)
+        sys.exit(1)
+    print(f"all figures agree within a relative {args.tolerance}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("make-action-dist")
+    make.add_argument("--csv", required=True)
+    make.add_argument("--split", default="test", choices=["all", "train", "test"])
+    make.add_argument("--items", type=int, default=80)
+    make.add_argument("--seed", type=int, default=1)
+    make.add_argument("--temperature", type=float, default=1.0)
+    make.add_argument("--out", required=True)
+    chk = sub.add_parser("check")
+    chk.add_argument("--csv", required=True)
+    chk.add_argument("--split", default="test", choices=["all", "train", "test"])
+    chk.add_argument("--action-dist", required=True, help="(n, items, positions) or (n, items) at the logged slot")
+    chk.add_argument("--rewards", help="q-hat (n, items) from recpool data ope --rewards-out")
+    chk.add_argument("--report", required=True, help="recpool data ope --json output")
+    chk.add_argument("--tolerance", type=float, default=1e-9)
+    args = parser.parse_args()
+    make_action_dist(args) if args.command == "make-action-dist" else check(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,9 @@ struct OnlineMachine {
     let workerA = TrainingWorker(identity: [1], id: "w-a", trains: false, online: true)
     let workerB = TrainingWorker(identity: [2], id: "w-b", trains: false, online: true)
     static let diskFull = StoreError.noSpace(path: "state.sqlite", reason: "disk full")
+    /// The guard's verdict admitting a candidate.
+    static let admitted = GuardDecision(
+        accepted: true, reason: "accepted", candidateValue: nil, currentValue: nil, margin: 0.01, rows: 0, atMs: 12_000)
 
     init(settings: OnlineSettings = OnlineSettings()) throws {
         core = try OnlineCore(settings: settings, nowMs: 1_000)
@@ -72,6 +75,10 @@ extension [OnlineAction] {
             else { return nil }
             return (identity, m)
         }
+    }
+    /// The versions the POLICY messages install, in order.
+    var installedVersions: [UInt64] {
+        toWorkers(.policy).compactMap { try? WireJSON.decode(PolicyInstall.self, from: $0.message.frame(0)).version }
     }
     var commits: [OnlineCommit] { compactMap { if case .commit(let c) = $0 { return c } else { return nil } } }
     var judged: [GuardCandidate] { compactMap { if case .judge(let c) = $0 { return c } else { return nil } } }
@@ -197,8 +204,7 @@ struct OnlineMachineTests {
         let judged = try Self.syncToGuard(&m)
         let base = m.core.policy.network.network.flatParameters
         for (c, b) in zip(judged.candidate.network.network.flatParameters, base) { #expect(abs(c - (b + 0.2)) < 1e-5) }
-        let accepted = GuardDecision(
-            accepted: true, reason: "accepted", candidateValue: nil, currentValue: nil, margin: 0.01, rows: 0, atMs: 12_000)
+        let accepted = OnlineMachine.admitted
         let store = m.feed(.verdict(sync: judged.sync, decision: accepted)).versionsToStore
         #expect(store.map(\.version) == [2])
         guard case .storing = m.core.phase else {
@@ -211,8 +217,7 @@ struct OnlineMachineTests {
         #expect(!m.core.syncing)
         #expect(m.core.version == 2 && m.core.weightsSHA == "sha-2")
         #expect(m.core.view.syncs == 1 && m.core.view.lastDecision?.accepted == true)
-        let installed = try finished.toWorkers(.policy).map { try WireJSON.decode(PolicyInstall.self, from: $0.message.frame(0)).version }
-        #expect(installed == [2, 2])
+        #expect(finished.installedVersions == [2, 2])
     }
 
     @Test("a rejected candidate is not stored: every replica is told to keep version 1")
@@ -226,16 +231,14 @@ struct OnlineMachineTests {
         #expect(actions.versionsToStore.isEmpty)
         #expect(!m.core.syncing && m.core.version == 1)
         #expect(m.core.view.rejected == 1 && m.core.view.lastDecision?.accepted == false)
-        let installed = try actions.toWorkers(.policy).map { try WireJSON.decode(PolicyInstall.self, from: $0.message.frame(0)).version }
-        #expect(installed == [1, 1])
+        #expect(actions.installedVersions == [1, 1])
     }
 
     @Test("an admitted candidate whose write fails is not served, is counted, and the decision says why")
     func unstoredVersion() throws {
         var m = try OnlineMachine()
         let judged = try Self.syncToGuard(&m)
-        let accepted = GuardDecision(
-            accepted: true, reason: "accepted", candidateValue: nil, currentValue: nil, margin: 0.01, rows: 0, atMs: 12_000)
+        let accepted = OnlineMachine.admitted
         _ = m.feed(.verdict(sync: judged.sync, decision: accepted))
         _ = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)))
         #expect(!m.core.syncing && m.core.version == 1)

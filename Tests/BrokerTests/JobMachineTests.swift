@@ -32,13 +32,16 @@ struct JobMachine {
     }
 
     /// A worker's ROUND_RESULT for `job-1`.
-    static func result(round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil) -> WireMessage {
+    static func result(round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil)
+        -> WireMessage
+    {
         let report = RoundReport(
             job: "job-1", round: round, shard: shard, samples: 10, loss: 0.5, receivedStateSHA: stateSHA, metrics: nil,
             epoch: 1, step: round * 5, totalSteps: totalSteps, datasetSHA: "ab", error: error)
         let pack = ParameterPack(step: 0, vectors: [.init(name: "w", values: [Float(shard), 1])])
         return WireMessage(
-            header: Header(command: .roundResult, requestId: UInt64(round)), payload: [WireJSON.encode(report), pack.encoded()])
+            header: Header(command: .roundResult, requestId: UInt64(round)),
+            payload: [WireJSON.encode(report), pack.encoded()])
     }
 }
 
@@ -59,7 +62,8 @@ struct JobMachineTests {
         #expect(first.persisted.map(\.record.state) == [.running])
         #expect(first.shards.map(\.assignment.shard) == [0, 1] && first.shards.allSatisfy { $0.assignment.round == 1 })
         _ = m.feed(.persisted(first.persisted[0].record, what: "the job's start", .success(())))
-        #expect(m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: ""))).isEmpty)
+        #expect(
+            m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: ""))).isEmpty)
         let closed = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "")))
         let stored = try #require(closed.rounds.first)
         #expect(closed.shards.isEmpty)
@@ -113,11 +117,14 @@ struct JobMachineTests {
     func finalizeAndRegister() throws {
         var m = JobMachine()
         _ = m.startJob(promote: true)
-        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
-        _ = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
+        _ = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
+        _ = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
         let finalize = m.feed(.roundStored(job: "job-1", .success("sha-r1"))).shards
         #expect(finalize.count == 1 && finalize.first?.assignment.finalize == true && finalize.first?.worker == [1])
-        let register = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 2, shard: 0, stateSHA: "sha-r1")))
+        let register = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 2, shard: 0, stateSHA: "sha-r1")))
         guard case .register(let model)? = register.first else {
             Issue.record("expected a registration, got \(register)")
             return

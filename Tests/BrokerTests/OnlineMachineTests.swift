@@ -32,7 +32,8 @@ struct OnlineMachine {
     func record(_ id: String, slate: [Int] = [3, 7, 9], createdMs: UInt64 = 1_000) -> [UInt8] {
         WireJSON.encode(
             ImpressionRecord(
-                impressionId: id, createdMs: createdMs, version: core.version, userFeatures: ["user_feature_0": "u0_01"],
+                impressionId: id, createdMs: createdMs, version: core.version,
+                userFeatures: ["user_feature_0": "u0_01"],
                 slate: slate, propensities: [0.5, 0.25, 0.1], scores: [0.1, 0.05, 0.01]))
     }
 
@@ -125,7 +126,8 @@ struct OnlineMachineTests {
         #expect(m.core.view.feedback == 1)
         let learns = m.feed(.tick).toWorkers(.learn)
         #expect(learns.map(\.identity) == [m.workerB.identity])
-        #expect(try WireJSON.decode(LearnBatch.self, from: learns[0].message.frame(0)).events.map(\.propensity) == [0.25])
+        #expect(
+            try WireJSON.decode(LearnBatch.self, from: learns[0].message.frame(0)).events.map(\.propensity) == [0.25])
     }
 
     @Test("a failed commit answers its feedback INTERNAL 'not stored' and its held slates INTERNAL 'not logged'")
@@ -146,7 +148,9 @@ struct OnlineMachineTests {
         #expect(m.feed(.tick).toWorkers(.learn).isEmpty)
     }
 
-    @Test("feedback on an impression not queued is looked up in the log; NOT_FOUND, EXPIRED and a failed read are answered")
+    @Test(
+        "feedback on an impression not queued is looked up in the log; NOT_FOUND, EXPIRED and a failed read are answered"
+    )
     func lookUp() throws {
         var m = try OnlineMachine()
         let asked = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("old", item: 3)))
@@ -186,9 +190,11 @@ struct OnlineMachineTests {
         var judged: [GuardCandidate] = []
         for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.4)), (m.workerB.identity, 1, Float(-0.4))] {
             let pack = ParameterPack(step: 0, vectors: [.init(name: "q", values: base.map { $0 + shift })])
-            let report = PolicyStateReport(kind: .sync, sync: round.id, version: 1, events: events, updates: 1, weightsSha256: "")
+            let report = PolicyStateReport(
+                kind: .sync, sync: round.id, version: 1, events: events, updates: 1, weightsSha256: "")
             let message = WireMessage(
-                header: Header(command: .policyState, requestId: round.id), payload: [WireJSON.encode(report), pack.encoded()])
+                header: Header(command: .policyState, requestId: round.id),
+                payload: [WireJSON.encode(report), pack.encoded()])
             judged += m.feed(.policyState(identity: identity, message: message), nowMs: 12_000).judged
         }
         guard case .judging = m.core.phase else {
@@ -247,11 +253,13 @@ struct OnlineMachineTests {
         #expect(!decision.accepted && decision.reason.contains("could not be stored durably"))
     }
 
-    @Test("online_freeze takes effect only once the flag is stored; a failed write answers INTERNAL and changes nothing")
+    @Test(
+        "online_freeze takes effect only once the flag is stored; a failed write answers INTERNAL and changes nothing")
     func freezeIsDurable() throws {
         var m = try OnlineMachine()
         let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
-        let asked = m.feed(.control(identity: [9], header: requester.header, request: ControlRequest(op: "online_freeze")))
+        let asked = m.feed(
+            .control(identity: [9], header: requester.header, request: ControlRequest(op: "online_freeze")))
         guard case .storeFrozen(true, _)? = asked.first, asked.count == 1 else {
             Issue.record("expected one write of the flag, got \(asked)")
             return

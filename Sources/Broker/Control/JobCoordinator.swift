@@ -10,14 +10,14 @@ import RecWire
 /// the core its events, performs the actions it returns on the store and the reactor, and feeds each
 /// store result back in as an event. After a broker restart, unfinished jobs resume from their last
 /// stored round.
-final class JobCoordinator {
+final class JobCoordinator: ControlShell {
     let store: RecStore
     let logger: Logger
     let emit: (ControlOutput) -> Void
     /// Writes a job's record to the store (a seam: tests make it fail).
     var writeJob: (JobRecord) throws -> Void
     /// The state machine of the running jobs.
-    private(set) var core = JobCore()
+    var core = JobCore()
 
     init(store: RecStore, logger: Logger, emit: @escaping (ControlOutput) -> Void) {
         self.store = store
@@ -37,7 +37,9 @@ final class JobCoordinator {
                 do {
                     spec = try WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8))
                 } catch {
-                    logger.error("job cannot resume: its stored spec does not decode", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
+                    logger.error(
+                        "job cannot resume: its stored spec does not decode",
+                        metadata: ["job_id": "\(record.id)", "error": "\(error)"])
                     continue
                 }
                 let state: [UInt8]
@@ -53,7 +55,8 @@ final class JobCoordinator {
                     continue
                 }
                 run(
-                    .accepted(JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")),
+                    .accepted(
+                        JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")),
                     nowMs: nowMs)
                 logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
             }
@@ -89,21 +92,10 @@ final class JobCoordinator {
     }
 
     /// Marks a job failed, durably.
-    func fail(_ id: String, _ why: String) {
-        var actions: [JobAction] = []
-        core.fail(id, why, into: &actions)
-        for action in actions { perform(action, nowMs: 0) }
-    }
+    func fail(_ id: String, _ why: String) { run(.fail(job: id, reason: why), nowMs: 0) }
 
-    /// Feeds `event` to the core and performs what it returns, in order; a store result is fed back at
-    /// once, so its actions run before the rest.
-    func run(_ event: JobEvent, nowMs: UInt64) {
-        var actions: [JobAction] = []
-        core.handle(event, nowMs: nowMs, into: &actions)
-        for action in actions { perform(action, nowMs: nowMs) }
-    }
-
-    private func perform(_ action: JobAction, nowMs: UInt64) {
+    /// Performs one action of the core's; a store result is fed back at once.
+    func perform(_ action: JobAction, nowMs: UInt64) {
         switch action {
         case .log(let level, let message, let metadata):
             logger.log(level: level, "\(message)", metadata: metadata)

@@ -40,12 +40,16 @@ extension JobCore {
         let assignment = RoundAssignment(
             job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
             fromStep: job.record.round * job.spec.syncEvery, steps: finalize ? 0 : job.spec.syncEvery, spec: job.spec,
-            stateSHA: job.stateSHA, evaluate: shard == 0 || finalize, finalize: finalize, datasetIncluded: attach != nil)
-        actions.append(.sendShard(ShardToSend(worker: worker, assignment: assignment, state: job.state, dataset: attach)))
+            stateSHA: job.stateSHA, evaluate: shard == 0 || finalize, finalize: finalize, datasetIncluded: attach != nil
+        )
+        actions.append(
+            .sendShard(ShardToSend(worker: worker, assignment: assignment, state: job.state, dataset: attach)))
     }
 
     /// Handles a worker's ROUND_RESULT.
-    mutating func handleRoundResult(identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [JobAction]) {
+    mutating func handleRoundResult(
+        identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [JobAction]
+    ) {
         guard message.header.command == .roundResult, let first = message.payload.first,
             let report = try? WireJSON.decode(RoundReport.self, from: first), var job = jobs[report.job]
         else { return }
@@ -61,7 +65,8 @@ extension JobCore {
             job.phase = .registering
             jobs[report.job] = job
             actions.append(
-                .register(ModelToRegister(job: job.record, report: report, checkpoint: body, promote: job.spec.promote)))
+                .register(ModelToRegister(job: job.record, report: report, checkpoint: body, promote: job.spec.promote))
+            )
         case .training(let round, let started, var pending, var results)
         where round == report.round && pending[report.shard] == identity:
             if let error = report.error {
@@ -84,7 +89,9 @@ extension JobCore {
             if pending.isEmpty { closeRound(report.job, nowMs: nowMs, into: &actions) }
         default:
             actions.append(
-                .log(.debug, "late or unexpected round result dropped", ["job_id": "\(report.job)", "round": "\(report.round)"]))
+                .log(
+                    .debug, "late or unexpected round result dropped",
+                    ["job_id": "\(report.job)", "round": "\(report.round)"]))
         }
     }
 
@@ -102,7 +109,8 @@ extension JobCore {
             return fail(id, "round \(round) could not be averaged: \(error)", into: &actions)
         }
         let samples = ordered.reduce(0) { $0.addingSaturating(max(0, $1.report.samples)) }  // workers' numbers
-        let loss = samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
+        let loss =
+            samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
         let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
         let H = job.spec.syncEvery
         var record = job.record

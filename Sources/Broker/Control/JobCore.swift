@@ -11,7 +11,7 @@ import RecWire
 /// results that arrived; the shard of a dead worker goes to a live one. The last round asks one worker
 /// for a checkpoint of the final state and its validation metrics, which become a registered model
 /// version. ``JobCoordinator`` is the shell that performs the actions on the store and the reactor.
-struct JobCore {
+struct JobCore: ControlCore {
     /// One replica's answer to a round.
     struct ShardResult {
         var report: RoundReport
@@ -73,6 +73,7 @@ struct JobCore {
         case .cancelled(let id):
             jobs[id] = nil
             unsavedJobs[id] = nil
+        case .fail(let id, let reason): fail(id, reason, into: &actions)
         case .datasetUnreadable(let id, let error):
             fail(id, "the uploaded dataset cannot be read: \(error)", into: &actions)
         case .roundStored(let id, let result): roundStored(id, result: result, nowMs: nowMs, into: &actions)
@@ -83,7 +84,9 @@ struct JobCore {
             case .failure(let error):
                 durableWriteFailures += 1
                 actions.append(
-                    .log(.error, "durable write failed", ["job_id": "\(record.id)", "what": "\(what)", "error": "\(error)"]))
+                    .log(
+                        .error, "durable write failed",
+                        ["job_id": "\(record.id)", "what": "\(what)", "error": "\(error)"]))
                 unsavedJobs[record.id] = UnsavedJob(record: record, error: "\(error)")
             }
         }
@@ -103,7 +106,9 @@ struct JobCore {
                 for (shard, worker) in pending.sorted(by: { $0.key < $1.key }) where !current.contains(worker) {
                     guard let replacement = pickWorker(for: shard) else { continue }
                     actions.append(
-                        .log(.warning, "reassigning shard of a departed worker", ["job_id": "\(id)", "shard": "\(shard)"]))
+                        .log(
+                            .warning, "reassigning shard of a departed worker",
+                            ["job_id": "\(id)", "shard": "\(shard)"]))
                     pending[shard] = replacement
                     send(job: job, round: round, shard: shard, to: replacement, finalize: false, into: &actions)
                 }
@@ -154,7 +159,8 @@ struct JobCore {
         if job.attempts > 3 {
             fail(id, "no replica answered round \(round) after \(job.attempts) attempts", into: &actions)
         } else {
-            actions.append(.log(.warning, "no replica answered; retrying the round", ["job_id": "\(id)", "round": "\(round)"]))
+            actions.append(
+                .log(.warning, "no replica answered; retrying the round", ["job_id": "\(id)", "round": "\(round)"]))
             startRound(id, nowMs: nowMs, into: &actions)
         }
     }

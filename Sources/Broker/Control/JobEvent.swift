@@ -16,6 +16,8 @@ enum JobEvent {
     case accepted(JobCore.RunningJob)
     /// A job was cancelled, durably.
     case cancelled(String)
+    /// A job is to fail for `reason`, durably.
+    case fail(job: String, reason: String)
     /// The uploaded dataset a shard needs could not be read (``JobAction/sendShard(_:)``).
     case datasetUnreadable(job: String, error: StoreError)
     /// The result of ``JobAction/storeRound(_:)``: the averaged state's SHA-256, or why it was not stored.

@@ -10,7 +10,10 @@ extension OnlineCoordinator {
     /// An impression record a worker attached to its RECOMMEND reply; with `reply`, that reply is
     /// sent only once the record is committed, or replaced by an error that says it was not stored.
     func handleImpression(worker: String, record: [UInt8], reply: (client: [UInt8], frames: [[UInt8]])? = nil) {
-        run(.impression(worker: worker, record: record, reply: reply.map { HeldSlate(client: $0.client, frames: $0.frames) }), nowMs: 0)
+        run(
+            .impression(
+                worker: worker, record: record, reply: reply.map { HeldSlate(client: $0.client, frames: $0.frames) }),
+            nowMs: 0)
     }
 
     /// A client's FEEDBACK: acknowledged once committed (``flushPending()``).

@@ -9,14 +9,14 @@ import RecWire
 /// The shell around ``OnlineCore``: owned by the control thread, like ``JobCoordinator``, it feeds the
 /// core its events, performs the actions it returns on the store, the guard and the reactor, and feeds
 /// each store result back in as an event. It decides nothing itself.
-final class OnlineCoordinator {
+final class OnlineCoordinator: ControlShell {
     let store: RecStore
     let logger: Logger
     let emit: (ControlOutput) -> Void
     /// Hands a case to the guard's thread; the verdict comes back through ``handleVerdict(sync:decision:nowMs:)``.
     var judge: (GuardJudge.Case) -> Void = { _ in }
     /// The state machine.
-    private(set) var core: OnlineCore
+    var core: OnlineCore
 
     /// Creates a coordinator; ``start(nowMs:)`` loads or creates the served version.
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
@@ -62,15 +62,8 @@ final class OnlineCoordinator {
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
     }
 
-    /// Feeds `event` to the core and performs what it returns, in order; a store result is fed back at
-    /// once, so its actions run before the rest.
-    func run(_ event: OnlineEvent, nowMs: UInt64) {
-        var actions: [OnlineAction] = []
-        core.handle(event, nowMs: nowMs, into: &actions)
-        for action in actions { perform(action, nowMs: nowMs) }
-    }
-
-    private func perform(_ action: OnlineAction, nowMs: UInt64) {
+    /// Performs one action of the core's; a store result is fed back at once.
+    func perform(_ action: OnlineAction, nowMs: UInt64) {
         switch action {
         case .send(let output):
             emit(output)
@@ -82,7 +75,9 @@ final class OnlineCoordinator {
             }
             run(.committed(result), nowMs: nowMs)
         case .lookUp(let query):
-            run(.lookedUp(query, Result { () throws(StoreError) in try storedImpression(query.request.impressionId) }), nowMs: nowMs)
+            run(
+                .lookedUp(query, Result { () throws(StoreError) in try storedImpression(query.request.impressionId) }),
+                nowMs: nowMs)
         case .judge(let c):
             do {
                 judge(
@@ -92,7 +87,8 @@ final class OnlineCoordinator {
                         minimumRows: c.minimumRows, nowMs: nowMs))
             } catch {
                 let decision = GuardDecision(
-                    accepted: false, reason: "rejected: the candidate could not be built: \(error)", candidateValue: nil,
+                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
+                    candidateValue: nil,
                     currentValue: nil, margin: c.margin, rows: 0, atMs: nowMs)
                 run(.verdict(sync: c.sync, decision: decision), nowMs: nowMs)
             }
@@ -107,7 +103,9 @@ final class OnlineCoordinator {
             if case .failure = result { Counter(label: "recpool_broker_durable_write_failures_total").increment() }
             run(.versionStored(sync: v.sync, result), nowMs: nowMs)
         case .storeFrozen(let freeze, let requester):
-            let result = Result { () throws(StoreError) in try store.setSetting("online.frozen", freeze ? "true" : "false") }
+            let result = Result { () throws(StoreError) in
+                try store.setSetting("online.frozen", freeze ? "true" : "false")
+            }
             run(.frozenStored(freeze, requester: requester, result), nowMs: nowMs)
         case .answerImpressionPage(let requester, let after, let limit, let spec, let version):
             answerImpressionPage(requester, after: after, limit: limit, spec: spec, version: version)
@@ -135,13 +133,16 @@ final class OnlineCoordinator {
     }
 
     /// `impressions`: a page of the impression log after a sequence number.
-    private func answerImpressionPage(_ requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec, version: UInt64) {
+    private func answerImpressionPage(
+        _ requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec, version: UInt64
+    ) {
         let rows: [ImpressionRow]
         do {
             rows = try store.impressions(after: after, limit: limit)
         } catch {
             logger.error("online control failed", metadata: ["op": "impressions", "error": "\(error)"])
-            let refusal = WireMessage.errorReply(to: requester.header, status: .internal, message: "impressions failed: \(error)")
+            let refusal = WireMessage.errorReply(
+                to: requester.header, status: .internal, message: "impressions failed: \(error)")
             return emit(.toClient(identity: requester.identity, frames: refusal.frames()))
         }
         let page = ImpressionPage(

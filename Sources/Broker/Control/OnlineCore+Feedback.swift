@@ -6,10 +6,15 @@ extension OnlineCore {
     /// Queues an impression record for the next group commit. With `reply` (the RECOMMEND reply it
     /// came with), the reply is released only on the commit that stores the record, or replaced by an
     /// error that says it was not stored.
-    mutating func queueImpression(worker: String, record bytes: [UInt8], reply: HeldSlate?, into actions: inout [OnlineAction]) {
+    mutating func queueImpression(
+        worker: String, record bytes: [UInt8], reply: HeldSlate?, into actions: inout [OnlineAction]
+    ) {
         guard let record = try? WireJSON.decode(ImpressionRecord.self, from: bytes) else {
-            actions.append(.log(.warning, "a worker sent an impression record that does not decode", ["worker": "\(worker)"]))
-            if let reply { refuseSlate(reply, because: "the worker's impression record does not decode", into: &actions) }
+            actions.append(
+                .log(.warning, "a worker sent an impression record that does not decode", ["worker": "\(worker)"]))
+            if let reply {
+                refuseSlate(reply, because: "the worker's impression record does not decode", into: &actions)
+            }
             return
         }
         if let problem = record.problem {
@@ -31,7 +36,8 @@ extension OnlineCore {
     /// feedback on the slate could not be taken.
     func refuseSlate(_ held: HeldSlate, because why: String, into actions: inout [OnlineAction]) {
         guard let first = held.frames.first, let header = try? Header(decoding: first) else {
-            actions.append(.send(.heldReply(identity: held.client, frames: held.frames)))  // never: the core built these frames
+            // Never happens: the broker core built these frames.
+            actions.append(.send(.heldReply(identity: held.client, frames: held.frames)))
             return
         }
         var request = header
@@ -75,7 +81,8 @@ extension OnlineCore {
             actions.append(
                 .log(
                     .error, "cannot store impressions and feedback",
-                    ["error": "\(error)", "impressions": "\(batch.impressions)", "feedback": "\(batch.feedback.count)"]))
+                    ["error": "\(error)", "impressions": "\(batch.impressions)", "feedback": "\(batch.feedback.count)"])
+            )
             for pending in batch.feedback {
                 reply(pending.query.requester, .internal, text: "feedback not stored: \(error)", into: &actions)
             }
@@ -95,7 +102,9 @@ extension OnlineCore {
             var ok = pending.query.requester.header.reply(status: .ok, modelVersion: pending.record.version)
             ok.command = .feedback
             actions.append(
-                .send(.toClient(identity: pending.query.requester.identity, frames: [ok.encoded(), WireJSON.encode(answer)])))
+                .send(
+                    .toClient(
+                        identity: pending.query.requester.identity, frames: [ok.encoded(), WireJSON.encode(answer)])))
             guard new else {
                 duplicates += 1
                 continue
@@ -111,7 +120,9 @@ extension OnlineCore {
 
     /// Validates a FEEDBACK; its impression is taken from the uncommitted queue, or read from the log
     /// (``OnlineAction/lookUp(_:)``).
-    mutating func handleFeedback(identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [OnlineAction]) {
+    mutating func handleFeedback(
+        identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         let requester = Requester(identity: identity, header: message.header)
         let request: FeedbackRequest
         do {
@@ -148,14 +159,18 @@ extension OnlineCore {
         switch found {
         case .failure(let error):
             actions.append(
-                .log(.error, "cannot read the impression log", ["impression_id": "\(request.impressionId)", "error": "\(error)"]))
-            return reply(query.requester, .internal, text: "the impression log cannot be read: \(error)", into: &actions)
+                .log(
+                    .error, "cannot read the impression log",
+                    ["impression_id": "\(request.impressionId)", "error": "\(error)"]))
+            return reply(
+                query.requester, .internal, text: "the impression log cannot be read: \(error)", into: &actions)
         case .success(let value): row = value
         }
         guard let row else {
             return reply(
                 query.requester, .notFound,
-                text: "unknown impression \(request.impressionId): never served, or evicted from the log", into: &actions)
+                text: "unknown impression \(request.impressionId): never served, or evicted from the log",
+                into: &actions)
         }
         if query.receivedMs > row.createdMs.addingSaturating(settings.feedbackWindowMs) {
             return reply(
@@ -167,7 +182,8 @@ extension OnlineCore {
         guard let slot = row.record.slate.firstIndex(of: request.item) else {
             return reply(
                 query.requester, .badRequest,
-                text: "item \(request.item) was not shown in impression \(request.impressionId) (slate \(row.record.slate))",
+                text:
+                    "item \(request.item) was not shown in impression \(request.impressionId) (slate \(row.record.slate))",
                 into: &actions)
         }
         pendingFeedback.append(PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot))

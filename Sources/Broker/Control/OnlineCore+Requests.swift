@@ -3,7 +3,9 @@ import RecWire
 
 extension OnlineCore {
     /// Answers an online CONTROL request, one function per operation.
-    mutating func handleControl(_ requester: Requester, request: ControlRequest, nowMs: UInt64, into actions: inout [OnlineAction]) {
+    mutating func handleControl(
+        _ requester: Requester, request: ControlRequest, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         switch request.operation {
         case .online?:
             answer(requester, WireJSON.encode(view), into: &actions)
@@ -17,7 +19,8 @@ extension OnlineCore {
             let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
             var ok = requester.header.reply(status: .ok, modelVersion: version)
             ok.command = .control
-            actions.append(.send(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack])))
+            actions.append(
+                .send(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack])))
         case .impressions?:
             let limit = request.limit ?? 1000
             guard (1...10_000).contains(limit) else {
@@ -26,7 +29,8 @@ extension OnlineCore {
             // The page is read after what is queued is committed.
             flushPending(into: &actions)
             actions.append(
-                .answerImpressionPage(requester: requester, after: request.after ?? 0, limit: limit, spec: spec, version: version))
+                .answerImpressionPage(
+                    requester: requester, after: request.after ?? 0, limit: limit, spec: spec, version: version))
         case nil, .train?, .upload?, .jobs?, .job?, .cancelJob?, .models?, .promote?, .importModel?, .fetch?,
             .rollback?, .drain?:
             reply(requester, .badRequest, text: "unknown online operation \(request.op)", into: &actions)
@@ -61,7 +65,9 @@ extension OnlineCore {
     }
 
     /// `online_sync`: starts a sync now (with `corrupt: "noise"`, only under `--allow-fault-injection`).
-    private mutating func syncNow(_ requester: Requester, corruption: String?, nowMs: UInt64, into actions: inout [OnlineAction]) {
+    private mutating func syncNow(
+        _ requester: Requester, corruption: String?, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         let corrupt: Bool
         switch corruption {
         case nil: corrupt = false
@@ -71,7 +77,8 @@ extension OnlineCore {
                 requester, .badRequest, text: "fault injection is off; start the broker with --allow-fault-injection",
                 into: &actions)
         case let other?:
-            return reply(requester, .badRequest, text: "unknown corruption '\(other)'; the only one is 'noise'", into: &actions)
+            return reply(
+                requester, .badRequest, text: "unknown corruption '\(other)'; the only one is 'noise'", into: &actions)
         }
         guard !syncing else {
             return reply(requester, .conflict, text: "a sync is already in progress; retry shortly", into: &actions)

@@ -15,14 +15,18 @@ extension OnlineCore {
         viewDirty = true
         for worker in workers {
             actions.append(
-                .send(.toWorker(identity: worker.identity, frames: [Header(command: .policyPull, requestId: id).encoded()])))
+                .send(
+                    .toWorker(
+                        identity: worker.identity, frames: [Header(command: .policyPull, requestId: id).encoded()])))
         }
         actions.append(.log(.debug, "online sync started", ["sync": "\(id)", "replicas": "\(workers.count)"]))
         if workers.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
     }
 
     /// Handles POLICY_STATE from a replica.
-    mutating func handlePolicyState(identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [OnlineAction]) {
+    mutating func handlePolicyState(
+        identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         guard let report = try? WireJSON.decode(PolicyStateReport.self, from: try message.frame(0)) else {
             actions.append(.log(.warning, "a replica sent a POLICY_STATE that does not decode", [:]))
             return
@@ -30,7 +34,8 @@ extension OnlineCore {
         let name = workers.first { $0.identity == identity }?.id ?? "?"
         switch report.kind {
         case .installed:
-            replicas[identity] = ReplicaPolicyView(worker: name, version: report.version, weightsSha256: report.weightsSha256)
+            replicas[identity] = ReplicaPolicyView(
+                worker: name, version: report.version, weightsSha256: report.weightsSha256)
             viewDirty = true
         case .sync:
             guard case .pulling(let round, var pending, var results) = phase, round.id == report.sync,
@@ -71,7 +76,8 @@ extension OnlineCore {
             actions.append(.log(.error, "online sync failed", ["error": "\(error)"]))
             finishSync(
                 GuardDecision(
-                    accepted: false, reason: "rejected: the candidate could not be built: \(error)", candidateValue: nil,
+                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
+                    candidateValue: nil,
                     currentValue: nil, margin: settings.guardMargin, rows: 0, atMs: nowMs),
                 nowMs: nowMs, into: &actions)
             return
@@ -88,8 +94,12 @@ extension OnlineCore {
     }
 
     /// The guard's verdict on the judged candidate: an admitted one is stored before it is served (judging → storing).
-    mutating func handleVerdict(sync id: UInt64, decision: GuardDecision, nowMs: UInt64, into actions: inout [OnlineAction]) {
-        guard case .judging(let round, let candidate, let contributors, let events) = phase, round.id == id else { return }
+    mutating func handleVerdict(
+        sync id: UInt64, decision: GuardDecision, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        guard case .judging(let round, let candidate, let contributors, let events) = phase, round.id == id else {
+            return
+        }
         guard decision.accepted else {
             rejected += 1
             actions.append(
@@ -99,7 +109,8 @@ extension OnlineCore {
             return finishSync(decision, nowMs: nowMs, into: &actions)
         }
         guard version < .max else {
-            return versionNotStored(decision, because: "\(PolicyVersionExhausted(version: version))", nowMs: nowMs, into: &actions)
+            return versionNotStored(
+                decision, because: "\(PolicyVersionExhausted(version: version))", nowMs: nowMs, into: &actions)
         }
         phase = .storing(round, candidate: candidate, contributors: contributors, events: events, decision: decision)
         actions.append(

@@ -16,7 +16,7 @@ import RecWire
 /// served once ``OnlineEvent/versionStored(sync:_:)`` says it is durable. Either way
 /// every replica is then told which version to serve, so all serve identical weights after a sync.
 /// ``OnlineCoordinator`` is the shell that performs the actions on the store and the reactor.
-struct OnlineCore {
+struct OnlineCore: ControlCore {
     /// Where the current sync is.
     enum SyncPhase {
         /// No sync is out.
@@ -134,7 +134,8 @@ struct OnlineCore {
             handlePolicyState(identity: identity, message: message, nowMs: nowMs, into: &actions)
         case .control(let identity, let header, let request):
             handleControl(Requester(identity: identity, header: header), request: request, nowMs: nowMs, into: &actions)
-        case .verdict(let sync, let decision): handleVerdict(sync: sync, decision: decision, nowMs: nowMs, into: &actions)
+        case .verdict(let sync, let decision):
+            handleVerdict(sync: sync, decision: decision, nowMs: nowMs, into: &actions)
         case .committed(let result): committed(result, into: &actions)
         case .versionStored(let sync, let result):
             versionStored(sync: sync, result: result, nowMs: nowMs, into: &actions)
@@ -163,7 +164,9 @@ struct OnlineCore {
             let orphaned = unsynced.removeValue(forKey: gone) ?? []
             if !orphaned.isEmpty {
                 actions.append(
-                    .log(.warning, "a learner left; its unsynced feedback goes to another replica", ["events": "\(orphaned.count)"]))
+                    .log(
+                        .warning, "a learner left; its unsynced feedback goes to another replica",
+                        ["events": "\(orphaned.count)"]))
                 for event in orphaned { deliver(event, preferring: nil) }
             }
             viewDirty = true
@@ -178,7 +181,9 @@ struct OnlineCore {
             .send(
                 .toWorker(
                     identity: identity,
-                    frames: [Header(command: .policy, modelVersion: version).encoded(), WireJSON.encode(document), pack])))
+                    frames: [
+                        Header(command: .policy, modelVersion: version).encoded(), WireJSON.encode(document), pack,
+                    ])))
     }
 
     /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.

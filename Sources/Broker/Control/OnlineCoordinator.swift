@@ -86,10 +86,11 @@ final class OnlineCoordinator: ControlShell {
                         evidence: try guardEvidence(limit: c.impressions), margin: c.margin,
                         minimumRows: c.minimumRows, nowMs: nowMs))
             } catch {
+                // Without its evidence the candidate cannot be judged: the sync ends rejected, as before.
+                logger.error("online sync failed: the guard's evidence cannot be read", metadata: ["error": "\(error)"])
                 let decision = GuardDecision(
                     accepted: false, reason: "rejected: the candidate could not be built: \(error)",
-                    candidateValue: nil,
-                    currentValue: nil, margin: c.margin, rows: 0, atMs: nowMs)
+                    candidateValue: nil, currentValue: nil, margin: c.margin, rows: 0, atMs: nowMs)
                 run(.verdict(sync: c.sync, decision: decision), nowMs: nowMs)
             }
         case .storeVersion(let v):

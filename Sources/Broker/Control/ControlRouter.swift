@@ -2,7 +2,8 @@ import BrokerCore
 import RecWire
 
 /// Sends each control-plane input to the coordinator that owns it: FEEDBACK, impressions, POLICY_STATE and
-/// the online CONTROL operations to ``OnlineCoordinator``; training and the registry to ``JobCoordinator``.
+/// the online CONTROL operations to ``OnlineCoordinator`` (the shell of ``OnlineCore``); training and the
+/// registry to ``JobCoordinator``.
 struct ControlRouter {
     let jobs: JobCoordinator
     let online: OnlineCoordinator?

@@ -69,3 +69,49 @@ extension JobCoordinator {
         answer(call, .ok, document: WireJSON.encode(try store.model(version).map(view)))
     }
 }
+
+extension JobCoordinator {
+    /// A version's record and its checkpoint bytes, read and verified against the checkpoint's hash.
+    /// - Throws: ``StoreError/unknownModel(_:)``, ``StoreError/missingBlob(_:)``, or
+    ///   ``StoreError/corruptBlob(_:)`` (the blob was quarantined; importing the same file repairs it).
+    func verifiedCheckpoint(_ version: UInt64) throws(StoreError) -> (ModelRecord, [UInt8]) {
+        guard let model = try store.model(version) else { throw .unknownModel(version) }
+        do {
+            return (model, try store.blobs.get(model.checkpointSHA))
+        } catch {
+            logger.error(
+                "the checkpoint of a model version cannot be served",
+                metadata: ["model_version": "\(version)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Tells the reactor to roll `model` (whose verified checkpoint is `bytes`) out to every scoring replica.
+    func publishRollout(_ model: ModelRecord, bytes: [UInt8]) {
+        let frames = [
+            Header(command: .weights, modelVersion: model.version).encoded(),
+            WireJSON.encode(WeightsNotice(version: model.version, sha256: model.checkpointSHA)), bytes,
+        ]
+        emit(.rollout(version: model.version, frames: frames))
+    }
+
+    /// Tells the reactor every registered version's checkpoint hash, so workers' claims are checked.
+    func publishRegistry() {
+        let models: [ModelRecord]
+        do {
+            models = try store.models()
+        } catch {
+            // A read, not a write: the reactor keeps the registry it has, and workers' claims are
+            // checked against it until the next registration publishes again.
+            logger.error("cannot read the model registry to publish it", metadata: ["error": "\(error)"])
+            return
+        }
+        emit(.registry(Dictionary(models.map { ($0.version, $0.checkpointSHA) }, uniquingKeysWith: { a, _ in a })))
+    }
+
+    /// Tells the reactor that `version` is promoted although its checkpoint cannot be read: no
+    /// WEIGHTS go out, and workers without a registered model take no work until it is repaired.
+    func publishUnavailableRollout(_ version: UInt64) {
+        emit(.rollout(version: version, frames: []))
+    }
+}

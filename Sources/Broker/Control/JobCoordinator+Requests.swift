@@ -65,10 +65,9 @@ extension JobCoordinator {
         let specText = String(decoding: WireJSON.encode(spec), as: UTF8.self)
         let record = JobRecord(id: id, model: spec.model, spec: specText, totalRounds: 0, createdAt: Double(nowMs) / 1000)
         try store.insertJob(record)  // durable before the client hears "accepted"
-        jobs[id] = RunningJob(record: record, spec: spec, state: [], stateSHA: "")
         logger.info("job accepted", metadata: ["job_id": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
         answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
-        tick(nowMs: nowMs)
+        run(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")), nowMs: nowMs)
     }
 
     /// `upload`: stores one checksummed chunk; answers whether the upload is complete.
@@ -107,8 +106,7 @@ extension JobCoordinator {
         if !record.state.isFinal {
             record.state = .cancelled
             try store.updateJob(record)
-            jobs[id] = nil
-            unsavedJobs[id] = nil
+            run(.cancelled(id), nowMs: 0)
             logger.info("job cancelled", metadata: ["job_id": "\(id)"])
         }
         answer(call, .ok, document: WireJSON.encode(view(record, rounds: nil)))
@@ -137,7 +135,7 @@ extension JobCoordinator {
     /// coordinator holds it, its `error` saying that it is not stored durably.
     func view(_ stored: JobRecord, rounds: [RoundRecord]?) -> JobView {
         var record = stored
-        if let unsaved = unsavedJobs[stored.id] {
+        if let unsaved = core.unsavedJobs[stored.id] {
             record = unsaved.record
             let note = "not stored durably: \(unsaved.error)"
             record.error = record.error.map { "\($0); \(note)" } ?? note

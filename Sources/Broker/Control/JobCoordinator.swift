@@ -1,65 +1,23 @@
 import BrokerCore
 import Foundation
 import Logging
+import Metrics
 import RecStore
 import RecWire
 
-/// Runs training jobs as rounds of local SGD over the live workers, and keeps the model registry.
-///
-/// Owned by the control thread. Each round, every shard of the job's training data goes to a
-/// worker with the current averaged state; each replica runs `sync_every` local steps and returns
-/// its state; the coordinator averages the states weighted by samples, stores the round durably and
-/// starts the next. A round closes on its timeout with the results that arrived; the shard of a dead
-/// worker goes to a live one. After a broker restart, unfinished jobs resume from their last stored
-/// round. The last round asks one worker for a checkpoint of the final state and its validation
-/// metrics, which become a registered model version.
-final class JobCoordinator {
-    struct Result {
-        var report: RoundReport
-        var pack: [UInt8]
-    }
-
-    enum Phase {
-        /// Waiting for a live worker.
-        case waiting
-        /// A round is out: who holds which shard, and what came back.
-        case training(round: Int, startedMs: UInt64, pending: [Int: [UInt8]], results: [Int: Result])
-        /// The final state is out for a checkpoint.
-        case finalizing(worker: [UInt8], sentMs: UInt64)
-    }
-
-    struct RunningJob {
-        var record: JobRecord
-        var spec: TrainJobSpec
-        var state: [UInt8]
-        var stateSHA: String
-        var phase: Phase = .waiting
-        var attempts = 0
-        var totalSteps: Int?
-        var datasetSHA = ""
-    }
-
+/// The shell around ``JobCore``, and the model registry. Owned by the control thread: it answers the
+/// training and registry CONTROL operations (reads and writes of the store a client waits on), feeds
+/// the core its events, performs the actions it returns on the store and the reactor, and feeds each
+/// store result back in as an event. After a broker restart, unfinished jobs resume from their last
+/// stored round.
+final class JobCoordinator: ControlShell {
     let store: RecStore
     let logger: Logger
     let emit: (ControlOutput) -> Void
-    var workers: [TrainingWorker] = []
-    var jobs: [String: RunningJob] = [:]
-    var datasetHolders: [String: Set<[UInt8]>] = [:]
-    /// Replica results rejected because the state they started from was not the one sent.
-    var inconsistentReplicas = 0
-    /// Job records whose last change could not be written, with the store's error: the job's views
-    /// show the record as the coordinator holds it and say that it is not durable.
-    var unsavedJobs: [String: UnsavedJob] = [:]
-    /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
-    var durableWriteFailures = 0
     /// Writes a job's record to the store (a seam: tests make it fail).
     var writeJob: (JobRecord) throws -> Void
-
-    /// A job record the store does not hold as the coordinator does.
-    struct UnsavedJob {
-        var record: JobRecord
-        var error: String
-    }
+    /// The state machine of the running jobs.
+    var core = JobCore()
 
     init(store: RecStore, logger: Logger, emit: @escaping (ControlOutput) -> Void) {
         self.store = store
@@ -67,6 +25,9 @@ final class JobCoordinator {
         self.emit = emit
         writeJob = { record in try store.updateJob(record) }
     }
+
+    /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
+    var durableWriteFailures: Int { core.durableWriteFailures }
 
     /// Resumes unfinished jobs from their last stored round and publishes the promoted model.
     func start(nowMs: UInt64) {
@@ -76,7 +37,9 @@ final class JobCoordinator {
                 do {
                     spec = try WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8))
                 } catch {
-                    logger.error("job cannot resume: its stored spec does not decode", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
+                    logger.error(
+                        "job cannot resume: its stored spec does not decode",
+                        metadata: ["job_id": "\(record.id)", "error": "\(error)"])
                     continue
                 }
                 let state: [UInt8]
@@ -87,11 +50,14 @@ final class JobCoordinator {
                     var failed = record
                     failed.state = .failed
                     failed.error = "cannot resume after a restart: \(error)"
-                    persist(failed, what: "the job's failure")
+                    perform(.persist(failed, what: "the job's failure"), nowMs: nowMs)
                     logger.error("job cannot resume", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
                     continue
                 }
-                jobs[record.id] = RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
+                run(
+                    .accepted(
+                        JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")),
+                    nowMs: nowMs)
                 logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
             }
             publishRegistry()
@@ -115,71 +81,91 @@ final class JobCoordinator {
     }
 
     /// The live workers changed: reassign shards held by the departed, start waiting jobs.
-    func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) {
-        let previous = Set(workers.map(\.identity))
-        workers = live.filter(\.trains).sorted { $0.id < $1.id }
-        let current = Set(workers.map(\.identity))
-        guard previous != current else { return }
-        for (id, holders) in datasetHolders { datasetHolders[id] = holders.intersection(current) }
-        for id in Array(jobs.keys) {
-            guard var job = jobs[id] else { continue }
-            switch job.phase {
-            case .training(let round, let started, var pending, let results):
-                for (shard, worker) in pending where !current.contains(worker) {
-                    guard let replacement = pickWorker(for: shard) else { continue }
-                    logger.warning("reassigning shard of a departed worker", metadata: ["job_id": "\(id)", "shard": "\(shard)"])
-                    pending[shard] = replacement
-                    send(job: job, round: round, shard: shard, to: replacement, finalize: false)
-                }
-                job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
-            case .finalizing(let worker, _) where !current.contains(worker):
-                job.phase = .waiting
-            default:
-                break
-            }
-            if jobs[id] != nil { jobs[id] = job }  // `send` fails the job when its dataset is unreadable
-        }
-        tick(nowMs: nowMs)
-    }
+    func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) { run(.workers(live), nowMs: nowMs) }
 
     /// Starts rounds for waiting jobs and closes rounds whose time is up.
-    func tick(nowMs: UInt64) {
-        for id in Array(jobs.keys) {
-            guard let job = jobs[id] else { continue }
-            switch job.phase {
-            case .waiting:
-                if !workers.isEmpty { startRound(id, nowMs: nowMs) }
-            case .training(let round, let started, _, let results):
-                guard nowMs >= started.addingSaturating(job.spec.roundTimeoutMs) else { continue }
-                if results.isEmpty {
-                    retryRound(id, round: round, nowMs: nowMs)
-                } else {
-                    logger.warning(
-                        "round timed out; averaging the replicas that answered",
-                        metadata: ["job_id": "\(id)", "round": "\(round)", "answered": "\(results.count)"])
-                    closeRound(id, nowMs: nowMs)
+    func tick(nowMs: UInt64) { run(.tick, nowMs: nowMs) }
+
+    /// Handles a worker's ROUND_RESULT.
+    func handleWorker(identity: [UInt8], message: WireMessage, nowMs: UInt64) {
+        run(.roundResult(identity: identity, message: message), nowMs: nowMs)
+    }
+
+    /// Marks a job failed, durably.
+    func fail(_ id: String, _ why: String) { run(.fail(job: id, reason: why), nowMs: 0) }
+
+    /// Performs one action of the core's; a store result is fed back at once.
+    func perform(_ action: JobAction, nowMs: UInt64) {
+        switch action {
+        case .log(let level, let message, let metadata):
+            logger.log(level: level, "\(message)", metadata: metadata)
+        case .sendShard(let shard):
+            var frames = [
+                Header(command: .trainRound, requestId: UInt64(shard.assignment.round)).encoded(),
+                WireJSON.encode(shard.assignment), shard.state,
+            ]
+            if let sha = shard.dataset {
+                do {
+                    frames.append(try store.blobs.get(sha))
+                    if let catalogue = shard.catalogue { frames.append(try store.blobs.get(catalogue)) }
+                } catch {
+                    return run(.datasetUnreadable(job: shard.assignment.job, error: error), nowMs: nowMs)
                 }
-            case .finalizing(_, let sent):
-                if nowMs >= sent.addingSaturating(job.spec.roundTimeoutMs) { retryRound(id, round: job.record.round + 1, nowMs: nowMs) }
             }
+            emit(.toWorker(identity: shard.worker, frames: frames))
+        case .storeRound(let toStore):
+            let result = Result { () throws(StoreError) -> String in
+                let sha = try store.blobs.put(toStore.state)
+                var round = toStore.round
+                var job = toStore.job
+                round.stateSHA = sha
+                job.stateSHA = sha
+                try store.completeRound(round, job: job)
+                if let metrics = toStore.previousRoundMetrics {
+                    try store.setRoundMetrics(jobId: round.jobId, round: round.round - 1, metrics: metrics)
+                }
+                return sha
+            }
+            if case .success = result { Counter(label: "recpool_broker_training_rounds_total").increment() }
+            run(.roundStored(job: toStore.round.jobId, result), nowMs: nowMs)
+        case .register(let model):
+            run(.registered(job: model.job.id, Result { try register(model) }), nowMs: nowMs)
+        case .persist(let record, let what):
+            let result = Result { try writeJob(record) }
+            if case .failure = result { Counter(label: "recpool_broker_durable_write_failures_total").increment() }
+            run(.persisted(record, what: what, result), nowMs: nowMs)
         }
     }
 
-    private func retryRound(_ id: String, round: Int, nowMs: UInt64) {
-        guard var job = jobs[id] else { return }
-        job.attempts += 1
-        job.phase = .waiting
-        jobs[id] = job
-        if job.attempts > 3 {
-            fail(id, "no replica answered round \(round) after \(job.attempts) attempts")
-        } else {
-            logger.warning("no replica answered; retrying the round", metadata: ["job_id": "\(id)", "round": "\(round)"])
-            startRound(id, nowMs: nowMs)
+    /// Registers the final checkpoint as a model version, completes the job, and promotes if asked.
+    /// - Returns: the new version.
+    /// - Throws: the store's error when the checkpoint cannot be registered or the job completed.
+    private func register(_ model: ModelToRegister) throws -> UInt64 {
+        let sha = try store.blobs.put(model.checkpoint)
+        let metrics = String(decoding: WireJSON.encode(model.report.metrics ?? [:]), as: UTF8.self)
+        // The final state is the average after the last round: its metrics are that round's.
+        if model.job.round > 0 { try store.setRoundMetrics(jobId: model.job.id, round: model.job.round, metrics: metrics) }
+        let version = try store.registerModel(
+            job: model.job.id, datasetSHA: model.report.datasetSHA, hyperparameters: model.job.spec, metrics: metrics,
+            checkpointSHA: sha)
+        publishRegistry()
+        var record = model.job
+        record.state = .completed
+        record.modelVersion = version
+        record.metrics = metrics
+        try store.updateJob(record)
+        guard model.promote else { return version }
+        do {
+            if let registered = try store.model(version) {
+                try store.promote(version)
+                publishRollout(registered, bytes: model.checkpoint)
+            }
+        } catch {
+            // The job is complete and its version registered: only the promotion is missing.
+            logger.error(
+                "the completed job's model version could not be promoted; promote it with recpool promote",
+                metadata: ["job_id": "\(model.job.id)", "model_version": "\(version)", "error": "\(error)"])
         }
-    }
-
-    func pickWorker(for shard: Int) -> [UInt8]? {
-        guard !workers.isEmpty else { return nil }
-        return workers[shard % workers.count].identity
+        return version
     }
 }

@@ -1,224 +1,162 @@
 import BrokerCore
 import Foundation
 import Logging
-import RecData
+import Metrics
 import RecPolicy
 import RecStore
 import RecWire
 
-/// Runs online learning: the impression log, feedback, periodic weight syncs through the guard, and the
-/// policy version every replica serves. Owned by the control thread, like ``JobCoordinator``.
-///
-/// Feedback is committed to the store before it is acknowledged, then delivered as LEARN to the replica
-/// that served the impression (another one if it has gone). Every T ms or M delivered events the
-/// coordinator pulls each replica's learnt weights, averages them weighted by the events each learnt from,
-/// and serves the average as the next version if the off-policy guard admits it. Either way every replica
-/// is then told which version to serve, so all serve identical weights after a sync.
-final class OnlineCoordinator {
-    /// A sync in progress.
-    struct Sync {
-        var id: UInt64
-        var startedMs: UInt64
-        var pending: Set<[UInt8]>
-        var results: [[UInt8]: (report: PolicyStateReport, pack: ParameterPack)] = [:]
-        var corrupt: Bool
-        var requester: (identity: [UInt8], header: Header)?
-        /// The averaged (or injected) candidate, once the guard has it.
-        var candidate: OnlinePolicy?
-        /// Replicas and events that went into the candidate.
-        var contributors = 0
-        var events = 0
-    }
-
-    /// Validated feedback waiting for the next group commit.
-    struct PendingFeedback {
-        var identity: [UInt8]
-        var header: Header
-        var request: FeedbackRequest
-        var record: ImpressionRecord
-        var worker: String
-        var slot: Int
-        var receivedMs: UInt64
-    }
-
-    let settings: OnlineSettings
+/// The shell around ``OnlineCore``: owned by the control thread, like ``JobCoordinator``, it feeds the
+/// core its events, performs the actions it returns on the store, the guard and the reactor, and feeds
+/// each store result back in as an event. It decides nothing itself.
+final class OnlineCoordinator: ControlShell {
     let store: RecStore
     let logger: Logger
     let emit: (ControlOutput) -> Void
-    /// Hands a candidate to the guard's thread; the verdict comes back through ``handleVerdict(sync:decision:nowMs:)``.
+    /// Hands a case to the guard's thread; the verdict comes back through ``handleVerdict(sync:decision:nowMs:)``.
     var judge: (GuardJudge.Case) -> Void = { _ in }
-
-    var spec: OnlinePolicySpec
-    var version: UInt64 = 0
-    var policy: OnlinePolicy
-    var pack: [UInt8] = []
-    var weightsSHA = ""
-    var frozen = false
-    var workers: [TrainingWorker] = []
-    var replicas: [[UInt8]: ReplicaPolicyView] = [:]
-    var pendingImpressions: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)] = []
-    var pendingFeedback: [PendingFeedback] = []
-    /// RECOMMEND replies waiting for their impression's commit: (client, reply frames).
-    var pendingSlates: [(client: [UInt8], frames: [[UInt8]])] = []
-    var outgoing: [[UInt8]: [LearnEvent]] = [:]
-    var held: [LearnEvent] = []
-    var unsynced: [[UInt8]: [LearnEvent]] = [:]
-    var eventsSinceSync = 0
-    var lastSyncMs: UInt64 = 0
-    /// When the current sync interval began: the last sync, or the coordinator's start.
-    var intervalStartMs: UInt64 = 0
-    var syncs = 0
-    var rejected = 0
-    var impressionCount = 0
-    var feedbackCount = 0
-    var duplicates = 0
-    /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
-    var durableWriteFailures = 0
-    var lastDecision: GuardDecision?
-    var sync: Sync?
-    var nextSyncId: UInt64 = 1
-    var roundRobin = 0
-    var viewDirty = true
+    /// The state machine.
+    var core: OnlineCore
 
     /// Creates a coordinator; ``start(nowMs:)`` loads or creates the served version.
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
     init(settings: OnlineSettings, store: RecStore, logger: Logger, emit: @escaping (ControlOutput) -> Void) throws {
-        self.settings = settings
         self.store = store
         self.logger = logger
         self.emit = emit
-        spec = SimulatorCatalog.spec(
-            world: SimulatorWorld(config: settings.world), hiddenSizes: settings.hiddenSizes,
-            exploration: settings.exploration, learning: settings.learning, seed: settings.seed)
-        policy = try OnlinePolicy.initial(spec: spec)
+        core = try OnlineCore(settings: settings, nowMs: 0)
     }
 
-    /// Resumes the newest stored version (or stores version 1, the untrained policy) and the frozen flag.
+    /// Resumes the newest stored version (or stores the next version, the untrained policy) and the frozen flag.
+    /// - Throws: ``StoreError`` when the store cannot be read or the new version written;
+    ///   ``PolicyVersionExhausted`` when the stored version has no successor.
     func start(nowMs: UInt64) throws {
-        intervalStartMs = nowMs
-        frozen = try store.setting("online.frozen") == "true"
-        (impressionCount, feedbackCount) = try store.onlineCounts()
+        core.intervalStartMs = nowMs
+        core.frozen = try store.setting("online.frozen") == "true"
+        (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
+        var stored: UInt64 = 0
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
-            let stored = try ParameterPack(decoding: bytes)
-            if let resumed = try? policy.with(
-                parameters: PolicyWeights.parameters(stored, expected: policy.network.network.parameterCount))
+            let pack = try ParameterPack(decoding: bytes)
+            if let resumed = try? core.policy.with(
+                parameters: PolicyWeights.parameters(pack, expected: core.policy.network.network.parameterCount))
             {
-                policy = resumed
-                version = row.version
-                pack = bytes
-                weightsSHA = row.weightsSHA
-                logger.info("online policy resumed", metadata: ["version": "\(version)"])
+                core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
+                logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
                 return
             }
             logger.warning(
                 "stored online policy does not fit the configured catalogue; starting a new lineage",
                 metadata: ["stored_version": "\(row.version)"])
-            version = row.version
+            stored = row.version
         }
-        try serve(policy, as: try Self.successor(of: version), decision: nil, nowMs: nowMs)
-        logger.info("online policy created", metadata: ["version": "\(version)", "frozen": "\(frozen)"])
-    }
-
-    /// Makes `candidate` the served version `newVersion`, durably.
-    /// The version after `version`, read from the store: a stored 2⁶⁴ − 1 has none, and is an
-    /// error rather than a trap.
-    static func successor(of version: UInt64) throws(PolicyVersionExhausted) -> UInt64 {
-        guard version < .max else { throw PolicyVersionExhausted(version: version) }
-        return version + 1
-    }
-
-    func serve(_ candidate: OnlinePolicy, as newVersion: UInt64, decision: GuardDecision?, nowMs: UInt64) throws {
-        let bytes = PolicyWeights.pack(candidate.network).encoded()
+        guard stored < .max else { throw PolicyVersionExhausted(version: stored) }
+        let bytes = PolicyWeights.pack(core.policy.network).encoded()
         let sha = try store.blobs.put(bytes)
-        let decisionJSON = decision.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }
         try store.savePolicyVersion(
             PolicyVersionRow(
-                version: newVersion, weightsSHA: sha, spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
-                decision: decisionJSON),
+                version: stored + 1, weightsSHA: sha, spec: String(decoding: WireJSON.encode(core.spec), as: UTF8.self),
+                decision: nil),
             createdMs: nowMs)
-        policy = candidate
-        version = newVersion
-        pack = bytes
-        weightsSHA = sha
-        viewDirty = true
+        core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
+        logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
     }
 
-    /// The live workers changed: install the policy on newcomers, hand the departed's unsynced events on.
-    func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) {
-        let online = live.filter(\.online).sorted { $0.id < $1.id }
-        let before = Set(workers.map(\.identity))
-        let now = Set(online.map(\.identity))
-        workers = online
-        for worker in online where !before.contains(worker.identity) { install(on: worker.identity) }
-        for gone in before.subtracting(now) {
-            replicas[gone] = nil
-            outgoing[gone] = nil
-            if var running = sync {
-                running.pending.remove(gone)
-                running.results[gone] = nil
-                sync = running
+    /// Performs one action of the core's; a store result is fed back at once.
+    func perform(_ action: OnlineAction, nowMs: UInt64) {
+        switch action {
+        case .send(let output):
+            emit(output)
+        case .log(let level, let message, let metadata):
+            logger.log(level: level, "\(message)", metadata: metadata)
+        case .commit(let commit):
+            let result = Result { () throws(StoreError) in
+                try store.commitOnline(impressions: commit.impressions, keep: commit.keep, feedback: commit.feedback)
             }
-            let orphaned = unsynced.removeValue(forKey: gone) ?? []
-            if !orphaned.isEmpty {
-                logger.warning(
-                    "a learner left; its unsynced feedback goes to another replica",
-                    metadata: ["events": "\(orphaned.count)"])
-                for event in orphaned { deliver(event, preferring: nil) }
+            run(.committed(result), nowMs: nowMs)
+        case .lookUp(let query):
+            run(
+                .lookedUp(query, Result { () throws(StoreError) in try storedImpression(query.request.impressionId) }),
+                nowMs: nowMs)
+        case .judge(let c):
+            do {
+                judge(
+                    GuardJudge.Case(
+                        sync: c.sync, candidate: c.candidate, current: c.current,
+                        evidence: try guardEvidence(limit: c.impressions), margin: c.margin,
+                        minimumRows: c.minimumRows, nowMs: nowMs))
+            } catch {
+                // Without its evidence the candidate cannot be judged: the sync ends rejected, as before.
+                logger.error("online sync failed: the guard's evidence cannot be read", metadata: ["error": "\(error)"])
+                let decision = GuardDecision(
+                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
+                    candidateValue: nil, currentValue: nil, margin: c.margin, rows: 0, atMs: nowMs)
+                run(.verdict(sync: c.sync, decision: decision), nowMs: nowMs)
             }
-            viewDirty = true
+        case .storeVersion(let v):
+            let result = Result { () throws(StoreError) -> String in
+                let sha = try store.blobs.put(v.pack)
+                try store.savePolicyVersion(
+                    PolicyVersionRow(version: v.version, weightsSHA: sha, spec: v.spec, decision: v.decision),
+                    createdMs: nowMs)
+                return sha
+            }
+            if case .failure = result { Counter(label: "recpool_broker_durable_write_failures_total").increment() }
+            run(.versionStored(sync: v.sync, result), nowMs: nowMs)
+        case .storeFrozen(let freeze, let requester):
+            let result = Result { () throws(StoreError) in
+                try store.setSetting("online.frozen", freeze ? "true" : "false")
+            }
+            run(.frozenStored(freeze, requester: requester, result), nowMs: nowMs)
+        case .answerImpressionPage(let requester, let after, let limit, let spec, let version):
+            answerImpressionPage(requester, after: after, limit: limit, spec: spec, version: version)
         }
-        if let running = sync, running.pending.isEmpty, running.candidate == nil { closeSync(nowMs: nowMs) }
     }
 
-    /// Sends the served version to one replica.
-    func install(on identity: [UInt8]) {
-        let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
-        emit(
-            .toWorker(
-                identity: identity,
-                frames: [Header(command: .policy, modelVersion: version).encoded(), WireJSON.encode(document), pack]))
+    /// An impression from the log, or `nil` when it is not there (or its record does not decode).
+    private func storedImpression(_ id: String) throws(StoreError) -> LoggedImpressionRow? {
+        guard let row = try store.impression(id),
+            let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
+        else { return nil }
+        return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
     }
 
-    /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.
-    func tick(nowMs: UInt64) {
-        flushPending()
-        if let running = sync, running.candidate == nil, nowMs >= running.startedMs.addingSaturating(settings.syncTimeoutMs) {
-            logger.warning(
-                "online sync timed out; averaging the replicas that answered",
-                metadata: ["sync": "\(running.id)", "answered": "\(running.results.count)"])
-            closeSync(nowMs: nowMs)
+    /// The newest logged impressions with feedback, as the guard reads them.
+    private func guardEvidence(limit: Int) throws(StoreError) -> [GuardImpression] {
+        try store.recentImpressionsWithFeedback(limit: limit).compactMap { row in
+            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)) else {
+                return nil
+            }
+            return GuardImpression(
+                userFeatures: record.userFeatures, slate: record.slate, propensities: record.propensities,
+                clicks: row.clicks)
         }
-        if sync == nil, !frozen, !workers.isEmpty, eventsSinceSync > 0,
-            eventsSinceSync >= settings.syncEvents || nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs)
-        {
-            startSync(corrupt: false, requester: nil, nowMs: nowMs)
+    }
+
+    /// `impressions`: a page of the impression log after a sequence number.
+    private func answerImpressionPage(
+        _ requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec, version: UInt64
+    ) {
+        let rows: [ImpressionRow]
+        do {
+            rows = try store.impressions(after: after, limit: limit)
+        } catch {
+            logger.error("online control failed", metadata: ["op": "impressions", "error": "\(error)"])
+            let refusal = WireMessage.errorReply(
+                to: requester.header, status: .internal, message: "impressions failed: \(error)")
+            return emit(.toClient(identity: requester.identity, frames: refusal.frames()))
         }
-        flushLearn()
-        if viewDirty { publishView() }
+        let page = ImpressionPage(
+            impressions: rows.compactMap { row in
+                guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
+                else { return nil }
+                return LoggedImpression(
+                    seq: row.seq, record: record,
+                    clicks: Dictionary(uniqueKeysWithValues: row.clicks.map { ("\($0.key)", $0.value) }))
+            },
+            nextAfter: rows.count == limit ? rows.last?.seq : nil, spec: spec)
+        var ok = requester.header.reply(status: .ok, modelVersion: version)
+        ok.command = .control
+        emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(page)]))
     }
-
-    /// Sends the current view to the reactor's status document now. Called before a reply that
-    /// reports a change, so a STATUS sent after that reply already shows it.
-    func publishView() {
-        viewDirty = false
-        emit(.online(view))
-    }
-
-    /// What `recpool online status` and the status document show.
-    var view: OnlineView {
-        OnlineView(
-            enabled: true, frozen: frozen, version: version, weightsSha256: weightsSHA, syncs: syncs,
-            rejected: rejected, lastSyncMs: lastSyncMs, syncIntervalMs: settings.syncIntervalMs,
-            syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
-            duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
-            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: sync != nil)
-    }
-}
-
-/// The stored online policy version is the largest there is, so no next version can be numbered.
-struct PolicyVersionExhausted: Error, CustomStringConvertible {
-    /// The stored version.
-    var version: UInt64
-    var description: String { "online policy version \(version) has no successor" }
 }

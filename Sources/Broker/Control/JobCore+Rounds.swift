@@ -1,0 +1,191 @@
+import RecStore
+import RecWire
+
+extension JobCore {
+    /// Sends round `record.round + 1` to the live workers, one shard each (round-robin).
+    mutating func startRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
+        guard var job = jobs[id], !workers.isEmpty else { return }
+        if let total = job.totalSteps, job.record.round * job.spec.syncEvery >= total {
+            finalize(id, nowMs: nowMs, into: &actions)
+            return
+        }
+        let round = job.record.round + 1
+        var pending: [Int: [UInt8]] = [:]
+        for shard in 0..<job.spec.workers {
+            guard let worker = pickWorker(for: shard) else { return }
+            pending[shard] = worker
+        }
+        if job.record.state == .queued {
+            job.record.state = .running
+            actions.append(.persist(job.record, what: "the job's start"))
+        }
+        job.phase = .training(round: round, startedMs: nowMs, pending: pending, results: [:])
+        jobs[id] = job
+        for (shard, worker) in pending.sorted(by: { $0.key < $1.key }) {
+            send(job: job, round: round, shard: shard, to: worker, finalize: false, into: &actions)
+        }
+    }
+
+    /// The uploaded dataset's SHA-256, when the job trains on one.
+    static func uploadedDataset(_ spec: TrainJobSpec) -> String? {
+        spec.dataset.hasPrefix("sha256:") ? String(spec.dataset.dropFirst(7)) : nil
+    }
+
+    /// Asks for one shard's TRAIN_ROUND (or the finalize request) to go to `worker`.
+    func send(
+        job: RunningJob, round: Int, shard: Int, to worker: [UInt8], finalize: Bool, into actions: inout [JobAction]
+    ) {
+        let uploaded = Self.uploadedDataset(job.spec)
+        let attach = uploaded.flatMap { datasetHolders[$0]?.contains(worker) ?? false ? nil : $0 }
+        let assignment = RoundAssignment(
+            job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
+            fromStep: job.record.round * job.spec.syncEvery, steps: finalize ? 0 : job.spec.syncEvery, spec: job.spec,
+            // Shard 0 measures the state it receives, the average after the previous round (none before round 2).
+            stateSHA: job.stateSHA, evaluate: (shard == 0 && round > 1) || finalize, finalize: finalize,
+            datasetIncluded: attach != nil)
+        // A shop's log travels with its catalogue (frame 4), so the worker can resolve the schema.
+        let catalogue = attach == nil ? nil : job.spec.catalogue.flatMap { $0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : nil }
+        actions.append(
+            .sendShard(
+                ShardToSend(
+                    worker: worker, assignment: assignment, state: job.state, dataset: attach, catalogue: catalogue)))
+    }
+
+    /// Handles a worker's ROUND_RESULT.
+    mutating func handleRoundResult(
+        identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [JobAction]
+    ) {
+        guard message.header.command == .roundResult, let first = message.payload.first,
+            let report = try? WireJSON.decode(RoundReport.self, from: first), var job = jobs[report.job]
+        else { return }
+        let body = message.payload.count > 1 ? message.payload[1] : []
+        if let uploaded = Self.uploadedDataset(job.spec), report.error == nil {
+            datasetHolders[uploaded, default: []].insert(identity)
+        }
+        switch job.phase {
+        case .finalizing(let worker, _) where worker == identity && report.round == job.record.round + 1:
+            if let error = report.error {
+                return fail(report.job, "worker could not finalize: \(error)", into: &actions)
+            }
+            job.phase = .registering
+            jobs[report.job] = job
+            actions.append(
+                .register(ModelToRegister(job: job.record, report: report, checkpoint: body, promote: job.spec.promote))
+            )
+        case .training(let round, let started, var pending, var results)
+        where round == report.round && pending[report.shard] == identity:
+            if let error = report.error {
+                return fail(report.job, "round \(round), shard \(report.shard): \(error)", into: &actions)
+            }
+            guard report.receivedStateSHA == job.stateSHA || (job.stateSHA.isEmpty && round == 1) else {
+                inconsistentReplicas += 1
+                actions.append(
+                    .log(
+                        .error, "replica started from a different state; result rejected",
+                        ["job_id": "\(report.job)", "shard": "\(report.shard)"]))
+                return
+            }
+            pending[report.shard] = nil
+            results[report.shard] = ShardResult(report: report, pack: body)
+            job.totalSteps = max(job.totalSteps ?? 0, report.totalSteps)
+            job.datasetSHA = report.datasetSHA
+            job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
+            jobs[report.job] = job
+            if pending.isEmpty { closeRound(report.job, nowMs: nowMs, into: &actions) }
+        default:
+            actions.append(
+                .log(
+                    .debug, "late or unexpected round result dropped",
+                    ["job_id": "\(report.job)", "round": "\(report.round)"]))
+        }
+    }
+
+    /// Averages the results that arrived and asks for the round to be stored (training → storing).
+    mutating func closeRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
+        guard var job = jobs[id], case .training(let round, let started, _, let results) = job.phase else { return }
+        let ordered = results.sorted { $0.key < $1.key }.map(\.value)
+        let averaged: ParameterPack
+        do {
+            let packs = try ordered.map { result throws(WireError) in
+                (pack: try ParameterPack(decoding: result.pack), weight: Double(result.report.samples))
+            }
+            averaged = try ParameterPack.weightedMean(packs)
+        } catch {
+            return fail(id, "round \(round) could not be averaged: \(error)", into: &actions)
+        }
+        let samples = ordered.reduce(0) { $0.addingSaturating(max(0, $1.report.samples)) }  // workers' numbers
+        let loss =
+            samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
+        let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
+        let H = job.spec.syncEvery
+        var record = job.record
+        record.round = round
+        record.step = min(round * H, job.totalSteps ?? round * H)
+        record.epoch = ordered.map(\.report.epoch).max() ?? record.epoch
+        record.loss = loss
+        if let metrics { record.metrics = String(decoding: WireJSON.encode(metrics), as: UTF8.self) }
+        if let total = job.totalSteps { record.totalRounds = total.addingSaturating(H - 1) / H }
+        // The metrics a replica reports describe the state it received: the average after the previous round,
+        // so they are stored with that round, and this round's record gets its metrics from the next round.
+        let roundRecord = RoundRecord(
+            jobId: id, round: round, loss: loss, samples: samples, replicas: ordered.count, metrics: nil,
+            stateSHA: "", seconds: Double(nowMs &- started) / 1000)
+        let previousMetrics = round > 1 ? metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) } : nil
+        let toStore = RoundToStore(
+            state: averaged.encoded(), round: roundRecord, job: record, previousRoundMetrics: previousMetrics)
+        job.phase = .storing(toStore)
+        jobs[id] = job
+        actions.append(.storeRound(toStore))
+    }
+
+    /// The round's write: stored, the job takes the averaged state and starts the next round (storing →
+    /// training); not stored, it fails.
+    mutating func roundStored(
+        _ id: String, result: Result<String, StoreError>, nowMs: UInt64, into actions: inout [JobAction]
+    ) {
+        guard var job = jobs[id], case .storing(let stored) = job.phase else { return }
+        let sha: String
+        switch result {
+        case .failure(let error):
+            return fail(id, "round \(stored.round.round) could not be averaged: \(error)", into: &actions)
+        case .success(let value): sha = value
+        }
+        job.record = stored.job
+        job.record.stateSHA = sha
+        unsavedJobs[id] = nil
+        job.state = stored.state
+        job.stateSHA = sha
+        job.attempts = 0
+        job.phase = .waiting
+        jobs[id] = job
+        actions.append(
+            .log(
+                .info, "round complete",
+                [
+                    "job_id": "\(id)", "round": "\(stored.round.round)", "loss": "\(stored.round.loss)",
+                    "replicas": "\(stored.round.replicas)",
+                ]))
+        startRound(id, nowMs: nowMs, into: &actions)
+    }
+
+    /// Asks one worker for a checkpoint of the final state and its validation metrics.
+    mutating func finalize(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
+        guard var job = jobs[id], let worker = pickWorker(for: 0) else { return }
+        job.phase = .finalizing(worker: worker, sentMs: nowMs)
+        jobs[id] = job
+        send(job: job, round: job.record.round + 1, shard: 0, to: worker, finalize: true, into: &actions)
+    }
+
+    /// The registration's result: the job is complete, or it fails.
+    mutating func registered(_ id: String, result: Result<UInt64, any Error>, into actions: inout [JobAction]) {
+        guard let job = jobs[id], case .registering = job.phase else { return }
+        switch result {
+        case .success(let version):
+            unsavedJobs[id] = nil
+            jobs[id] = nil
+            actions.append(.log(.info, "job complete", ["job_id": "\(id)", "model_version": "\(version)"]))
+        case .failure(let error):
+            fail(id, "could not register the model: \(error)", into: &actions)
+        }
+    }
+}

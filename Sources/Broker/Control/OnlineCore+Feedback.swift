@@ -1,0 +1,226 @@
+import BrokerCore
+import RecStore
+import RecWire
+
+extension OnlineCore {
+    /// Queues an impression record for the next group commit. With `reply` (the RECOMMEND reply it
+    /// came with), the reply is released only on the commit that stores the record, or replaced by an
+    /// error that says it was not stored.
+    mutating func queueImpression(
+        worker: String, record bytes: [UInt8], reply: HeldSlate?, into actions: inout [OnlineAction]
+    ) {
+        guard let record = try? WireJSON.decode(ImpressionRecord.self, from: bytes) else {
+            actions.append(
+                .log(.warning, "a worker sent an impression record that does not decode", ["worker": "\(worker)"]))
+            if let reply {
+                refuseSlate(reply, because: "the worker's impression record does not decode", into: &actions)
+            }
+            return
+        }
+        if let problem = record.problem {
+            actions.append(
+                .log(
+                    .warning, "a worker sent a malformed impression record",
+                    ["worker": "\(worker)", "impression_id": "\(record.impressionId)", "problem": "\(problem)"]))
+            if let reply {
+                refuseSlate(reply, because: "the worker's impression record is malformed: \(problem)", into: &actions)
+            }
+            return
+        }
+        pendingImpressions.append(
+            (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
+        if let reply { pendingSlates.append(reply) }
+    }
+
+    /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
+    /// feedback on the slate could not be taken.
+    func refuseSlate(_ held: HeldSlate, because why: String, into actions: inout [OnlineAction]) {
+        guard let first = held.frames.first, let header = try? Header(decoding: first) else {
+            // Never happens: the broker core built these frames.
+            actions.append(.send(.heldReply(identity: held.client, frames: held.frames)))
+            return
+        }
+        var request = header
+        request.isReply = false
+        var refusal = WireMessage.errorReply(
+            to: request, status: .internal,
+            message: "\(why); the slate was not logged, so feedback on it could not be taken: nothing was served")
+        refusal.header.attempt = header.attempt
+        refusal.header.brokerQueueMicros = header.brokerQueueMicros
+        actions.append(.send(.heldReply(identity: held.client, frames: refusal.frames())))
+    }
+
+    /// Asks the shell to commit queued impressions and feedback in one transaction (a group commit);
+    /// ``committed(_:into:)`` answers them. Nothing while a commit is in flight: what is queued waits
+    /// for the next flush.
+    mutating func flushPending(into actions: inout [OnlineAction]) {
+        guard inFlight == nil, !pendingImpressions.isEmpty || !pendingFeedback.isEmpty else { return }
+        let commit = OnlineCommit(
+            impressions: pendingImpressions,
+            feedback: pendingFeedback.map {
+                RecStore.FeedbackEvent(
+                    impressionId: $0.query.request.impressionId, item: $0.query.request.item,
+                    click: $0.query.request.click, dwell: $0.query.request.dwellSeconds, createdMs: $0.query.receivedMs)
+            },
+            keep: settings.impressionLogSize)
+        inFlight = InFlight(feedback: pendingFeedback, slates: pendingSlates, impressions: pendingImpressions.count)
+        pendingImpressions.removeAll(keepingCapacity: true)
+        pendingFeedback.removeAll(keepingCapacity: true)
+        pendingSlates.removeAll(keepingCapacity: true)
+        actions.append(.commit(commit))
+    }
+
+    /// The group commit's result: on success the held slates go out, each feedback is acknowledged
+    /// (new or duplicate) and new events go to the learners; on failure each is answered INTERNAL.
+    mutating func committed(_ result: Result<[Bool], StoreError>, into actions: inout [OnlineAction]) {
+        guard let batch = inFlight else { return }
+        inFlight = nil
+        let inserted: [Bool]
+        switch result {
+        case .failure(let error):
+            actions.append(
+                .log(
+                    .error, "cannot store impressions and feedback",
+                    ["error": "\(error)", "impressions": "\(batch.impressions)", "feedback": "\(batch.feedback.count)"])
+            )
+            for pending in batch.feedback {
+                reply(pending.query.requester, .internal, text: "feedback not stored: \(error)", into: &actions)
+            }
+            for slate in batch.slates {
+                refuseSlate(slate, because: "the impression could not be stored (\(error))", into: &actions)
+            }
+            return
+        case .success(let new): inserted = new
+        }
+        // Every held slate's impression is committed: the slates may go out.
+        for slate in batch.slates { actions.append(.send(.heldReply(identity: slate.client, frames: slate.frames))) }
+        impressionCount = min(impressionCount + batch.impressions, settings.impressionLogSize)
+        viewDirty = true
+        for (pending, new) in zip(batch.feedback, inserted) {
+            let request = pending.query.request
+            let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: !new)
+            var ok = pending.query.requester.header.reply(status: .ok, modelVersion: pending.record.version)
+            ok.command = .feedback
+            actions.append(
+                .send(
+                    .toClient(
+                        identity: pending.query.requester.identity, frames: [ok.encoded(), WireJSON.encode(answer)])))
+            guard new else {
+                duplicates += 1
+                continue
+            }
+            feedbackCount += 1
+            let event = LearnEvent(
+                impressionId: request.impressionId, userFeatures: pending.record.userFeatures, item: request.item,
+                reward: Double(request.click), propensity: pending.record.propensities[pending.slot],
+                version: pending.record.version)
+            if !frozen { deliver(event, preferring: pending.worker) }
+        }
+    }
+
+    /// Validates a FEEDBACK; its impression is taken from the uncommitted queue, or read from the log
+    /// (``OnlineAction/lookUp(_:)``).
+    mutating func handleFeedback(
+        identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        let requester = Requester(identity: identity, header: message.header)
+        let request: FeedbackRequest
+        do {
+            request = try WireJSON.decode(FeedbackRequest.self, from: try message.frame(0))
+        } catch {
+            return reply(requester, .badRequest, text: "FEEDBACK: \(error.description)", into: &actions)
+        }
+        if let problem = request.problem {
+            return reply(requester, .badRequest, text: "FEEDBACK: \(problem)", into: &actions)
+        }
+        let query = FeedbackQuery(requester: requester, request: request, receivedMs: nowMs)
+        if let queued = queuedImpression(request.impressionId) {
+            queueFeedback(query, found: .success(queued), into: &actions)
+        } else {
+            actions.append(.lookUp(query))
+        }
+    }
+
+    /// An impression queued for the next group commit.
+    func queuedImpression(_ id: String) -> LoggedImpressionRow? {
+        guard let queued = pendingImpressions.last(where: { $0.id == id }),
+            let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(queued.record.utf8))
+        else { return nil }
+        return LoggedImpressionRow(record: record, createdMs: queued.createdMs, worker: queued.worker)
+    }
+
+    /// Checks a FEEDBACK against its impression and queues it for the next group commit; the OK is
+    /// sent only once the event is committed.
+    mutating func queueFeedback(
+        _ query: FeedbackQuery, found: Result<LoggedImpressionRow?, StoreError>, into actions: inout [OnlineAction]
+    ) {
+        let request = query.request
+        let row: LoggedImpressionRow?
+        switch found {
+        case .failure(let error):
+            actions.append(
+                .log(
+                    .error, "cannot read the impression log",
+                    ["impression_id": "\(request.impressionId)", "error": "\(error)"]))
+            return reply(
+                query.requester, .internal, text: "the impression log cannot be read: \(error)", into: &actions)
+        case .success(let value): row = value
+        }
+        guard let row else {
+            return reply(
+                query.requester, .notFound,
+                text: "unknown impression \(request.impressionId): never served, or evicted from the log",
+                into: &actions)
+        }
+        if query.receivedMs > row.createdMs.addingSaturating(settings.feedbackWindowMs) {
+            return reply(
+                query.requester, .expired,
+                text:
+                    "impression \(request.impressionId) expired: feedback is accepted for \(settings.feedbackWindowMs / 1000) s after it is served",
+                into: &actions)
+        }
+        guard let slot = row.record.slate.firstIndex(of: request.item) else {
+            return reply(
+                query.requester, .badRequest,
+                text:
+                    "item \(request.item) was not shown in impression \(request.impressionId) (slate \(row.record.slate))",
+                into: &actions)
+        }
+        pendingFeedback.append(PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot))
+    }
+
+    /// Queues an event for the replica that served it (or the next live one); held while a sync is out.
+    mutating func deliver(_ event: LearnEvent, preferring worker: String?) {
+        guard !syncing, !workers.isEmpty else {
+            held.append(event)
+            return
+        }
+        let target: [UInt8]
+        if let worker, let match = workers.first(where: { $0.id == worker }) {
+            target = match.identity
+        } else {
+            roundRobin = (roundRobin + 1) % workers.count
+            target = workers[roundRobin].identity
+        }
+        outgoing[target, default: []].append(event)
+        unsynced[target, default: []].append(event)
+        eventsSinceSync += 1
+    }
+
+    /// Sends the queued LEARN batches.
+    mutating func flushLearn(into actions: inout [OnlineAction]) {
+        if !syncing, !held.isEmpty, !workers.isEmpty {
+            let events = held
+            held.removeAll()
+            for event in events { deliver(event, preferring: nil) }
+        }
+        for (identity, events) in outgoing where !events.isEmpty {
+            actions.append(
+                .send(
+                    .toWorker(
+                        identity: identity,
+                        frames: [Header(command: .learn).encoded(), WireJSON.encode(LearnBatch(events: events))])))
+        }
+        outgoing.removeAll(keepingCapacity: true)
+    }
+}

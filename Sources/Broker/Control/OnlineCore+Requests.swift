@@ -1,0 +1,91 @@
+import RecStore
+import RecWire
+
+extension OnlineCore {
+    /// Answers an online CONTROL request, one function per operation.
+    mutating func handleControl(
+        _ requester: Requester, request: ControlRequest, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        switch request.operation {
+        case .online?:
+            answer(requester, WireJSON.encode(view), into: &actions)
+        case .onlineFreeze?:
+            setFrozen(true, requester: requester, into: &actions)
+        case .onlineUnfreeze?:
+            setFrozen(false, requester: requester, into: &actions)
+        case .onlineSync?:
+            syncNow(requester, corruption: request.corrupt, nowMs: nowMs, into: &actions)
+        case .onlinePolicy?:
+            let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
+            var ok = requester.header.reply(status: .ok, modelVersion: version)
+            ok.command = .control
+            actions.append(
+                .send(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack])))
+        case .impressions?:
+            let limit = request.limit ?? 1000
+            guard (1...10_000).contains(limit) else {
+                return reply(requester, .badRequest, text: "limit must be in 1...10000, got \(limit)", into: &actions)
+            }
+            // The page is read after what is queued is committed.
+            flushPending(into: &actions)
+            actions.append(
+                .answerImpressionPage(
+                    requester: requester, after: request.after ?? 0, limit: limit, spec: spec, version: version))
+        case nil, .train?, .upload?, .jobs?, .job?, .cancelJob?, .models?, .promote?, .importModel?, .fetch?,
+            .rollback?, .drain?:
+            reply(requester, .badRequest, text: "unknown online operation \(request.op)", into: &actions)
+        }
+    }
+
+    /// `online_freeze` / `online_unfreeze`: the flag is stored durably before it takes effect and
+    /// replicas are told (``frozenStored(_:requester:result:into:)``).
+    private mutating func setFrozen(_ freeze: Bool, requester: Requester, into actions: inout [OnlineAction]) {
+        guard freeze != frozen else { return answer(requester, WireJSON.encode(view), into: &actions) }
+        actions.append(.storeFrozen(freeze, requester: requester))
+    }
+
+    /// The frozen flag's write: stored, it takes effect and the replicas are told; not stored, nothing
+    /// changes and the requester is answered INTERNAL.
+    mutating func frozenStored(
+        _ freeze: Bool, requester: Requester, result: Result<Void, StoreError>, into actions: inout [OnlineAction]
+    ) {
+        let op = freeze ? "online_freeze" : "online_unfreeze"
+        if case .failure(let error) = result {
+            actions.append(.log(.error, "online control failed", ["op": "\(op)", "error": "\(error)"]))
+            return reply(requester, .internal, text: "\(op) failed: \(error)", into: &actions)
+        }
+        if freeze != frozen {
+            frozen = freeze
+            actions.append(.log(.info, freeze ? "online learning frozen" : "online learning unfrozen", [:]))
+            if freeze { held.removeAll() }
+            for worker in workers { install(on: worker.identity, into: &actions) }
+            publishView(into: &actions)
+        }
+        answer(requester, WireJSON.encode(view), into: &actions)
+    }
+
+    /// `online_sync`: starts a sync now (with `corrupt: "noise"`, only under `--allow-fault-injection`).
+    private mutating func syncNow(
+        _ requester: Requester, corruption: String?, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        let corrupt: Bool
+        switch corruption {
+        case nil: corrupt = false
+        case "noise"? where settings.allowFaultInjection: corrupt = true
+        case "noise"?:
+            return reply(
+                requester, .badRequest, text: "fault injection is off; start the broker with --allow-fault-injection",
+                into: &actions)
+        case let other?:
+            return reply(
+                requester, .badRequest, text: "unknown corruption '\(other)'; the only one is 'noise'", into: &actions)
+        }
+        guard !syncing else {
+            return reply(requester, .conflict, text: "a sync is already in progress; retry shortly", into: &actions)
+        }
+        if frozen && !corrupt {
+            return reply(requester, .conflict, text: "online learning is frozen; unfreeze it first", into: &actions)
+        }
+        startSync(corrupt: corrupt, requester: requester, nowMs: nowMs, into: &actions)
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import RecPolicy
+import RecStore
+import RecWire
+
+extension OnlineCore {
+    /// Asks every replica for its learnt weights: idle → pulling.
+    mutating func startSync(corrupt: Bool, requester: Requester?, nowMs: UInt64, into actions: inout [OnlineAction]) {
+        flushLearn(into: &actions)
+        let id = nextSyncId
+        nextSyncId += 1
+        phase = .pulling(
+            SyncRound(id: id, startedMs: nowMs, corrupt: corrupt, requester: requester),
+            pending: Set(workers.map(\.identity)), results: [:])
+        viewDirty = true
+        for worker in workers {
+            actions.append(
+                .send(
+                    .toWorker(
+                        identity: worker.identity, frames: [Header(command: .policyPull, requestId: id).encoded()])))
+        }
+        actions.append(.log(.debug, "online sync started", ["sync": "\(id)", "replicas": "\(workers.count)"]))
+        if workers.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
+    }
+
+    /// Handles POLICY_STATE from a replica.
+    mutating func handlePolicyState(
+        identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        guard let report = try? WireJSON.decode(PolicyStateReport.self, from: try message.frame(0)) else {
+            actions.append(.log(.warning, "a replica sent a POLICY_STATE that does not decode", [:]))
+            return
+        }
+        let name = workers.first { $0.identity == identity }?.id ?? "?"
+        switch report.kind {
+        case .installed:
+            replicas[identity] = ReplicaPolicyView(
+                worker: name, version: report.version, weightsSha256: report.weightsSha256)
+            viewDirty = true
+        case .sync:
+            guard case .pulling(let round, var pending, var results) = phase, round.id == report.sync,
+                pending.contains(identity)
+            else { return }
+            pending.remove(identity)
+            if message.payload.count >= 2, let pack = try? ParameterPack(decoding: message.payload[1]) {
+                results[identity] = SyncResult(report: report, pack: pack)
+            } else {
+                actions.append(.log(.warning, "a replica's sync state has no readable pack", ["worker": "\(name)"]))
+            }
+            phase = .pulling(round, pending: pending, results: results)
+            if pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
+        }
+    }
+
+    /// Averages what came back and hands the candidate to the guard (pulling → judging), after the
+    /// log is committed so the guard reads it; with nothing to judge, the sync ends at once.
+    mutating func closeSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
+        guard case .pulling(let round, _, let results) = phase else { return }
+        let contributions = results.values.filter { $0.report.version == version && $0.report.events > 0 }
+        guard round.corrupt || !contributions.isEmpty else {
+            finishSync(nil, nowMs: nowMs, into: &actions)
+            return
+        }
+        let candidate: OnlinePolicy
+        do {
+            if round.corrupt {
+                let noise = PolicyWeights.noise(like: policy.network, seed: round.id &* 0x9E37_79B9)
+                candidate = try policy.with(parameters: noise["q"] ?? [])
+            } else {
+                let averaged = try ParameterPack.weightedMean(contributions.map { ($0.pack, Double($0.report.events)) })
+                candidate = try policy.with(
+                    parameters: PolicyWeights.parameters(averaged, expected: policy.network.network.parameterCount))
+            }
+        } catch {
+            rejected += 1
+            actions.append(.log(.error, "online sync failed", ["error": "\(error)"]))
+            finishSync(
+                GuardDecision(
+                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
+                    candidateValue: nil,
+                    currentValue: nil, margin: settings.guardMargin, rows: 0, atMs: nowMs),
+                nowMs: nowMs, into: &actions)
+            return
+        }
+        phase = .judging(
+            round, candidate: candidate, contributors: contributions.count,
+            events: contributions.reduce(0) { $0 + $1.report.events })
+        flushPending(into: &actions)
+        actions.append(
+            .judge(
+                GuardCandidate(
+                    sync: round.id, candidate: candidate, current: policy, impressions: settings.guardImpressions,
+                    margin: settings.guardMargin, minimumRows: settings.guardMinimumRows)))
+    }
+
+    /// The guard's verdict on the judged candidate: an admitted one is stored before it is served (judging → storing).
+    mutating func handleVerdict(
+        sync id: UInt64, decision: GuardDecision, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        guard case .judging(let round, let candidate, let contributors, let events) = phase, round.id == id else {
+            return
+        }
+        guard decision.accepted else {
+            rejected += 1
+            actions.append(
+                .log(
+                    .warning, "online sync rejected by the guard; replicas keep serving the current version",
+                    ["version": "\(version)", "guard": "\(decision.reason)"]))
+            return finishSync(decision, nowMs: nowMs, into: &actions)
+        }
+        guard version < .max else {
+            return versionNotStored(
+                decision, because: "\(PolicyVersionExhausted(version: version))", nowMs: nowMs, into: &actions)
+        }
+        phase = .storing(round, candidate: candidate, contributors: contributors, events: events, decision: decision)
+        actions.append(
+            .storeVersion(
+                VersionToStore(
+                    sync: id, version: version + 1, pack: PolicyWeights.pack(candidate.network).encoded(),
+                    spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
+                    decision: String(decoding: WireJSON.encode(decision), as: UTF8.self))))
+    }
+
+    /// The admitted candidate's write: stored, it is served as the next version; not stored, it is not
+    /// served, and the decision the requester and the status see says why.
+    mutating func versionStored(
+        sync id: UInt64, result: Result<String, StoreError>, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        guard case .storing(let round, let candidate, let contributors, let events, let decision) = phase,
+            round.id == id
+        else { return }
+        switch result {
+        case .success(let sha):
+            adopt(candidate, version: version + 1, pack: PolicyWeights.pack(candidate.network).encoded(), sha: sha)
+            syncs += 1
+            actions.append(
+                .log(
+                    .info, "online sync accepted",
+                    [
+                        "version": "\(version)", "replicas": "\(contributors)", "events": "\(events)",
+                        "guard": "\(decision.reason)",
+                    ]))
+            finishSync(decision, nowMs: nowMs, into: &actions)
+        case .failure(let error):
+            durableWriteFailures += 1
+            versionNotStored(decision, because: "\(error)", nowMs: nowMs, into: &actions)
+        }
+    }
+
+    /// Ends a sync whose admitted candidate could not be stored: it counts as rejected.
+    private mutating func versionNotStored(
+        _ decision: GuardDecision, because error: String, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
+        rejected += 1
+        actions.append(.log(.error, "cannot store the accepted online version", ["error": "\(error)"]))
+        var decision = decision
+        decision.accepted = false
+        decision.reason =
+            "rejected: the guard accepted the candidate but it could not be stored durably (\(error)); "
+            + "replicas keep serving version \(version)"
+        finishSync(decision, nowMs: nowMs, into: &actions)
+    }
+
+    /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
+    mutating func finishSync(_ decision: GuardDecision?, nowMs: UInt64, into actions: inout [OnlineAction]) {
+        let requester: Requester?
+        switch phase {
+        case .idle: return
+        case .pulling(let round, _, _), .judging(let round, _, _, _), .storing(let round, _, _, _, _):
+            requester = round.requester
+        }
+        if let decision { lastDecision = decision }
+        phase = .idle
+        unsynced.removeAll()
+        eventsSinceSync = 0
+        lastSyncMs = nowMs
+        intervalStartMs = nowMs
+        viewDirty = true
+        for worker in workers { install(on: worker.identity, into: &actions) }
+        flushLearn(into: &actions)
+        publishView(into: &actions)
+        if let requester { answer(requester, WireJSON.encode(view), into: &actions) }
+    }
+}
+
+/// The stored online policy version is the largest there is, so no next version can be numbered.
+struct PolicyVersionExhausted: Error, CustomStringConvertible {
+    /// The stored version.
+    var version: UInt64
+    var description: String { "online policy version \(version) has no successor" }
+}

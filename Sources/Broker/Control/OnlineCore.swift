@@ -1,0 +1,242 @@
+import BrokerCore
+import Logging
+import RecData
+import RecPolicy
+import RecStore
+import RecWire
+
+/// Online learning's whole logic as a value with no I/O: events in, actions out, like ``BrokerCore``.
+///
+/// Feedback is acknowledged only on the ``OnlineEvent/committed(_:)`` event of the group commit that
+/// stored it, and a held RECOMMEND slate is released only then; a failed commit answers both with
+/// INTERNAL instead. Every T ms or M delivered events a sync pulls each replica's learnt weights
+/// (``SyncPhase/pulling(_:pending:results:)``), averages them weighted by the events each learnt from,
+/// and hands the candidate to the guard (``SyncPhase/judging(_:candidate:contributors:events:)``); an
+/// admitted candidate is stored (``SyncPhase/storing(_:candidate:contributors:events:decision:)``) and
+/// served once ``OnlineEvent/versionStored(sync:_:)`` says it is durable. Either way
+/// every replica is then told which version to serve, so all serve identical weights after a sync.
+/// ``OnlineCoordinator`` is the shell that performs the actions on the store and the reactor.
+struct OnlineCore: ControlCore {
+    /// Where the current sync is.
+    enum SyncPhase {
+        /// No sync is out.
+        case idle
+        /// The replicas were asked for their weights: who has not answered, and what came back.
+        case pulling(SyncRound, pending: Set<[UInt8]>, results: [[UInt8]: SyncResult])
+        /// The candidate is with the guard.
+        case judging(SyncRound, candidate: OnlinePolicy, contributors: Int, events: Int)
+        /// The guard admitted the candidate; its weights and version row are being stored.
+        case storing(SyncRound, candidate: OnlinePolicy, contributors: Int, events: Int, decision: GuardDecision)
+    }
+
+    /// What stays the same through one sync.
+    struct SyncRound {
+        var id: UInt64
+        var startedMs: UInt64
+        /// Whether the candidate is replaced by noise (fault injection).
+        var corrupt: Bool
+        /// The `online_sync` request to answer when the sync ends, if one started it.
+        var requester: Requester?
+    }
+
+    /// One replica's answer to a pull.
+    struct SyncResult {
+        var report: PolicyStateReport
+        var pack: ParameterPack
+    }
+
+    /// Validated feedback waiting for the next group commit.
+    struct PendingFeedback {
+        var query: FeedbackQuery
+        var record: ImpressionRecord
+        var worker: String
+        var slot: Int
+    }
+
+    /// What the commit in flight holds besides its rows: whom to answer once it is stored.
+    struct InFlight {
+        var feedback: [PendingFeedback]
+        var slates: [HeldSlate]
+        var impressions: Int
+    }
+
+    let settings: OnlineSettings
+    let spec: OnlinePolicySpec
+    var version: UInt64 = 0
+    var policy: OnlinePolicy
+    var pack: [UInt8] = []
+    var weightsSHA = ""
+    var frozen = false
+    var workers: [TrainingWorker] = []
+    var replicas: [[UInt8]: ReplicaPolicyView] = [:]
+    var pendingImpressions: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)] = []
+    var pendingFeedback: [PendingFeedback] = []
+    /// RECOMMEND replies waiting for their impression's commit.
+    var pendingSlates: [HeldSlate] = []
+    /// The group commit the shell is performing.
+    var inFlight: InFlight?
+    var outgoing: [[UInt8]: [LearnEvent]] = [:]
+    var held: [LearnEvent] = []
+    var unsynced: [[UInt8]: [LearnEvent]] = [:]
+    var eventsSinceSync = 0
+    var lastSyncMs: UInt64 = 0
+    /// When the current sync interval began: the last sync, or the coordinator's start.
+    var intervalStartMs: UInt64 = 0
+    var syncs = 0
+    var rejected = 0
+    var impressionCount = 0
+    var feedbackCount = 0
+    var duplicates = 0
+    /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
+    var durableWriteFailures = 0
+    var lastDecision: GuardDecision?
+    var phase = SyncPhase.idle
+    var nextSyncId: UInt64 = 1
+    var roundRobin = 0
+    var viewDirty = true
+
+    /// A core serving the untrained policy the settings describe (version 0 until the shell adopts one).
+    /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
+    init(settings: OnlineSettings, nowMs: UInt64) throws {
+        self.settings = settings
+        spec = SimulatorCatalog.spec(
+            world: SimulatorWorld(config: settings.world), hiddenSizes: settings.hiddenSizes,
+            exploration: settings.exploration, learning: settings.learning, seed: settings.seed)
+        policy = try OnlinePolicy.initial(spec: spec)
+        intervalStartMs = nowMs
+    }
+
+    /// Serves `candidate` as `newVersion`, whose weights `bytes` are stored under `sha`.
+    mutating func adopt(_ candidate: OnlinePolicy, version newVersion: UInt64, pack bytes: [UInt8], sha: String) {
+        policy = candidate
+        version = newVersion
+        pack = bytes
+        weightsSHA = sha
+        viewDirty = true
+    }
+
+    /// Whether a sync is out.
+    var syncing: Bool {
+        if case .idle = phase { return false }
+        return true
+    }
+
+    /// Handles one event and appends the resulting actions to `actions`, in the order to perform them.
+    mutating func handle(_ event: OnlineEvent, nowMs: UInt64, into actions: inout [OnlineAction]) {
+        switch event {
+        case .workers(let live): updateWorkers(live, nowMs: nowMs, into: &actions)
+        case .impression(let worker, let record, let reply):
+            queueImpression(worker: worker, record: record, reply: reply, into: &actions)
+        case .feedback(let identity, let message):
+            handleFeedback(identity: identity, message: message, nowMs: nowMs, into: &actions)
+        case .lookedUp(let query, let found): queueFeedback(query, found: found, into: &actions)
+        case .policyState(let identity, let message):
+            handlePolicyState(identity: identity, message: message, nowMs: nowMs, into: &actions)
+        case .control(let identity, let header, let request):
+            handleControl(Requester(identity: identity, header: header), request: request, nowMs: nowMs, into: &actions)
+        case .verdict(let sync, let decision):
+            handleVerdict(sync: sync, decision: decision, nowMs: nowMs, into: &actions)
+        case .committed(let result): committed(result, into: &actions)
+        case .versionStored(let sync, let result):
+            versionStored(sync: sync, result: result, nowMs: nowMs, into: &actions)
+        case .frozenStored(let freeze, let requester, let result):
+            frozenStored(freeze, requester: requester, result: result, into: &actions)
+        case .tick: tick(nowMs: nowMs, into: &actions)
+        case .flush: flushPending(into: &actions)
+        }
+    }
+
+    /// The live workers changed: install the policy on newcomers, hand the departed's unsynced events on.
+    mutating func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64, into actions: inout [OnlineAction]) {
+        let online = live.filter(\.online).sorted { $0.id < $1.id }
+        let before = Set(workers.map(\.identity))
+        let now = Set(online.map(\.identity))
+        workers = online
+        for worker in online where !before.contains(worker.identity) { install(on: worker.identity, into: &actions) }
+        for gone in before.subtracting(now) {
+            replicas[gone] = nil
+            outgoing[gone] = nil
+            if case .pulling(let round, var pending, var results) = phase {
+                pending.remove(gone)
+                results[gone] = nil
+                phase = .pulling(round, pending: pending, results: results)
+            }
+            let orphaned = unsynced.removeValue(forKey: gone) ?? []
+            if !orphaned.isEmpty {
+                actions.append(
+                    .log(
+                        .warning, "a learner left; its unsynced feedback goes to another replica",
+                        ["events": "\(orphaned.count)"]))
+                for event in orphaned { deliver(event, preferring: nil) }
+            }
+            viewDirty = true
+        }
+        if case .pulling(_, let pending, _) = phase, pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
+    }
+
+    /// Sends the served version to one replica.
+    func install(on identity: [UInt8], into actions: inout [OnlineAction]) {
+        let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
+        actions.append(
+            .send(
+                .toWorker(
+                    identity: identity,
+                    frames: [
+                        Header(command: .policy, modelVersion: version).encoded(), WireJSON.encode(document), pack,
+                    ])))
+    }
+
+    /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.
+    mutating func tick(nowMs: UInt64, into actions: inout [OnlineAction]) {
+        flushPending(into: &actions)
+        if case .pulling(let round, _, let results) = phase,
+            nowMs >= round.startedMs.addingSaturating(settings.syncTimeoutMs)
+        {
+            actions.append(
+                .log(
+                    .warning, "online sync timed out; averaging the replicas that answered",
+                    ["sync": "\(round.id)", "answered": "\(results.count)"]))
+            closeSync(nowMs: nowMs, into: &actions)
+        }
+        if !syncing, !frozen, !workers.isEmpty, eventsSinceSync > 0,
+            eventsSinceSync >= settings.syncEvents || nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs)
+        {
+            startSync(corrupt: false, requester: nil, nowMs: nowMs, into: &actions)
+        }
+        flushLearn(into: &actions)
+        if viewDirty { publishView(into: &actions) }
+    }
+
+    /// Sends the current view to the reactor's status document now. Called before a reply that
+    /// reports a change, so a STATUS sent after that reply already shows it.
+    mutating func publishView(into actions: inout [OnlineAction]) {
+        viewDirty = false
+        actions.append(.send(.online(view)))
+    }
+
+    /// What `recpool online status` and the status document show.
+    var view: OnlineView {
+        OnlineView(
+            enabled: true, frozen: frozen, version: version, weightsSha256: weightsSHA, syncs: syncs,
+            rejected: rejected, lastSyncMs: lastSyncMs, syncIntervalMs: settings.syncIntervalMs,
+            syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
+            duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
+            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing)
+    }
+
+    /// An error reply to a client.
+    func reply(_ to: Requester, _ status: Status, text: String, into actions: inout [OnlineAction]) {
+        actions.append(
+            .send(
+                .toClient(
+                    identity: to.identity,
+                    frames: WireMessage.errorReply(to: to.header, status: status, message: text).frames())))
+    }
+
+    /// An OK CONTROL reply to a client carrying `document`.
+    func answer(_ to: Requester, _ document: [UInt8], into actions: inout [OnlineAction]) {
+        var ok = to.header.reply(status: .ok, modelVersion: version)
+        ok.command = .control
+        actions.append(.send(.toClient(identity: to.identity, frames: [ok.encoded(), document])))
+    }
+}

@@ -1,0 +1,182 @@
+import RecStore
+import RecWire
+import Testing
+
+@testable import Broker
+@testable import BrokerCore
+
+/// Drives a ``JobCore`` on values: events in, actions out, no store, no sockets.
+struct JobMachine {
+    var core = JobCore()
+    let workers = [
+        TrainingWorker(identity: [1], id: "w-a", trains: true, online: false),
+        TrainingWorker(identity: [2], id: "w-b", trains: true, online: false),
+    ]
+    static let diskFull = StoreError.noSpace(path: "state.sqlite", reason: "disk full")
+
+    /// Feeds one event and returns the actions, logging left out.
+    mutating func feed(_ event: JobEvent, nowMs: UInt64 = 2_000) -> [JobAction] {
+        var actions: [JobAction] = []
+        core.handle(event, nowMs: nowMs, into: &actions)
+        return actions.filter { if case .log = $0 { return false } else { return true } }
+    }
+
+    /// Accepts `job-1` (two shards, `dataset`) on two live workers; returns the first round's actions.
+    mutating func startJob(dataset: String = "synthetic:", promote: Bool = false) -> [JobAction] {
+        _ = feed(.workers(workers))
+        let spec = TrainJobSpec(dataset: dataset, workers: 2, syncEvery: 5, promote: promote)
+        let record = JobRecord(
+            id: "job-1", model: "mlp", spec: String(decoding: WireJSON.encode(spec), as: UTF8.self), totalRounds: 0,
+            createdAt: 1)
+        return feed(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")))
+    }
+
+    /// A worker's ROUND_RESULT for `job-1`.
+    static func result(
+        round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil,
+        metrics: [String: Double]? = nil
+    ) -> WireMessage {
+        let report = RoundReport(
+            job: "job-1", round: round, shard: shard, samples: 10, loss: 0.5, receivedStateSHA: stateSHA, metrics: metrics,
+            epoch: 1, step: round * 5, totalSteps: totalSteps, datasetSHA: "ab", error: error)
+        let pack = ParameterPack(step: 0, vectors: [.init(name: "w", values: [Float(shard), 1])])
+        return WireMessage(
+            header: Header(command: .roundResult, requestId: UInt64(round)),
+            payload: [WireJSON.encode(report), pack.encoded()])
+    }
+}
+
+extension [JobAction] {
+    var shards: [ShardToSend] { compactMap { if case .sendShard(let s) = $0 { return s } else { return nil } } }
+    var rounds: [RoundToStore] { compactMap { if case .storeRound(let r) = $0 { return r } else { return nil } } }
+    var persisted: [(record: JobRecord, what: String)] {
+        compactMap { if case .persist(let r, let what) = $0 { return (r, what) } else { return nil } }
+    }
+}
+
+@Suite("Job core: events in, actions out")
+struct JobMachineTests {
+    @Test("a round is averaged and stored before the next starts, and the next starts from the stored state")
+    func roundStoredBeforeNext() throws {
+        var m = JobMachine()
+        let first = m.startJob()
+        #expect(first.persisted.map(\.record.state) == [.running])
+        #expect(first.shards.map(\.assignment.shard) == [0, 1] && first.shards.allSatisfy { $0.assignment.round == 1 })
+        _ = m.feed(.persisted(first.persisted[0].record, what: "the job's start", .success(())))
+        #expect(
+            m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: ""))).isEmpty)
+        let closed = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "")))
+        let stored = try #require(closed.rounds.first)
+        #expect(closed.shards.isEmpty)
+        #expect(stored.job.round == 1 && stored.round.replicas == 2 && stored.round.samples == 20)
+        let averaged = try ParameterPack(decoding: stored.state)
+        #expect(averaged.vectors.first?.values == [0.5, 1])
+        let next = m.feed(.roundStored(job: "job-1", .success("sha-r1")))
+        #expect(next.shards.map(\.assignment.round) == [2, 2])
+        #expect(next.shards.allSatisfy { $0.assignment.stateSHA == "sha-r1" && $0.state == stored.state })
+        #expect(m.core.jobs["job-1"]?.record.stateSHA == "sha-r1")
+    }
+
+    @Test("shard 0 evaluates from round 2 on, and what it measured is stored with the previous round")
+    func metricsDescribeTheStateAfterTheirRound() throws {
+        var m = JobMachine()
+        let first = m.startJob()
+        // Round 1 starts from the untrained model: nobody evaluates it.
+        #expect(first.shards.allSatisfy { !$0.assignment.evaluate })
+        _ = m.feed(.persisted(first.persisted[0].record, what: "the job's start", .success(())))
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        let closed = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "")))
+        let one = try #require(closed.rounds.first)
+        #expect(one.round.metrics == nil && one.previousRoundMetrics == nil)
+        let second = m.feed(.roundStored(job: "job-1", .success("sha-r1")))
+        #expect(second.shards.map(\.assignment.evaluate) == [true, false])
+        // Round 2's shard 0 measured the state it received (after round 1): those metrics belong to round 1.
+        _ = m.feed(
+            .roundResult(
+                identity: [1],
+                message: JobMachine.result(round: 2, shard: 0, stateSHA: "sha-r1", metrics: ["auc": 0.75])))
+        let closedTwo = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 2, shard: 1, stateSHA: "sha-r1")))
+        let two = try #require(closedTwo.rounds.first)
+        #expect(two.round.round == 2 && two.round.metrics == nil)
+        #expect(two.previousRoundMetrics.map { $0.contains("0.75") } == true)
+    }
+
+    @Test("a shop's log goes out with its catalogue, and only with the dataset")
+    func catalogueTravelsWithTheDataset() throws {
+        var m = JobMachine()
+        _ = m.feed(.workers(m.workers))
+        var spec = TrainJobSpec(dataset: "sha256:logs", workers: 2, syncEvery: 5)
+        spec.catalogue = "sha256:items"
+        let record = JobRecord(
+            id: "job-1", model: "mlp", spec: String(decoding: WireJSON.encode(spec), as: UTF8.self), totalRounds: 0,
+            createdAt: 1)
+        let first = m.feed(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")))
+        #expect(first.shards.allSatisfy { $0.dataset == "logs" && $0.catalogue == "items" })
+        _ = m.feed(.persisted(first.persisted[0].record, what: "the job's start", .success(())))
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        _ = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "")))
+        let next = m.feed(.roundStored(job: "job-1", .success("sha-r1")))
+        // Both workers hold the log now: neither the log nor its catalogue is sent again.
+        #expect(next.shards.count == 2 && next.shards.allSatisfy { $0.dataset == nil && $0.catalogue == nil })
+    }
+
+    @Test("a round that cannot be stored fails the job with a durable record that says why")
+    func roundNotStored() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        _ = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "")))
+        let failed = m.feed(.roundStored(job: "job-1", .failure(JobMachine.diskFull)))
+        let record = try #require(failed.persisted.first?.record)
+        #expect(record.state == .failed && record.round == 0)
+        #expect(record.error?.contains("round 1 could not be averaged") == true)
+        #expect(m.core.jobs["job-1"] == nil)
+    }
+
+    @Test("a job record that cannot be written is counted and shown as unsaved until a later write succeeds")
+    func persistFailureFedBack() throws {
+        var m = JobMachine()
+        let first = m.startJob()
+        let record = try #require(first.persisted.first?.record)
+        _ = m.feed(.persisted(record, what: "the job's start", .failure(JobMachine.diskFull)))
+        #expect(m.core.durableWriteFailures == 1)
+        #expect(m.core.unsavedJobs["job-1"]?.record.state == .running)
+        _ = m.feed(.persisted(record, what: "the job's start", .success(())))
+        #expect(m.core.unsavedJobs["job-1"] == nil && m.core.durableWriteFailures == 1)
+    }
+
+    @Test("an uploaded dataset goes with a shard until the worker holds it; an unreadable one fails the job")
+    func uploadedDataset() throws {
+        var m = JobMachine()
+        let first = m.startJob(dataset: "sha256:abc")
+        #expect(first.shards.map(\.dataset) == ["abc", "abc"])
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        #expect(m.core.datasetHolders["abc"] == [[1]])
+        let failed = m.feed(.datasetUnreadable(job: "job-1", error: .missingBlob("abc")))
+        #expect(failed.persisted.first?.record.error?.contains("the uploaded dataset cannot be read") == true)
+        #expect(m.core.jobs["job-1"] == nil)
+    }
+
+    @Test("the final round asks one worker for a checkpoint, and the job ends only when it is registered")
+    func finalizeAndRegister() throws {
+        var m = JobMachine()
+        _ = m.startJob(promote: true)
+        _ = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
+        _ = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
+        let finalize = m.feed(.roundStored(job: "job-1", .success("sha-r1"))).shards
+        #expect(finalize.count == 1 && finalize.first?.assignment.finalize == true && finalize.first?.worker == [1])
+        let register = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 2, shard: 0, stateSHA: "sha-r1")))
+        guard case .register(let model)? = register.first else {
+            Issue.record("expected a registration, got \(register)")
+            return
+        }
+        #expect(model.promote && model.job.round == 1)
+        #expect(m.core.jobs["job-1"] != nil)
+        #expect(m.feed(.registered(job: "job-1", .success(3))).isEmpty)
+        #expect(m.core.jobs["job-1"] == nil)
+    }
+}

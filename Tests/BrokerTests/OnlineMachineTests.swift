@@ -1,0 +1,274 @@
+import RecPolicy
+import RecStore
+import RecWire
+import Testing
+
+@testable import Broker
+@testable import BrokerCore
+
+/// Drives an ``OnlineCore`` on values: events in, actions out, no store, no sockets, no threads.
+struct OnlineMachine {
+    var core: OnlineCore
+    let workerA = TrainingWorker(identity: [1], id: "w-a", trains: false, online: true)
+    let workerB = TrainingWorker(identity: [2], id: "w-b", trains: false, online: true)
+    static let diskFull = StoreError.noSpace(path: "state.sqlite", reason: "disk full")
+    /// The guard's verdict admitting a candidate.
+    static let admitted = GuardDecision(
+        accepted: true, reason: "accepted", candidateValue: nil, currentValue: nil, margin: 0.01, rows: 0, atMs: 12_000)
+
+    init(settings: OnlineSettings = OnlineSettings()) throws {
+        core = try OnlineCore(settings: settings, nowMs: 1_000)
+        core.adopt(core.policy, version: 1, pack: PolicyWeights.pack(core.policy.network).encoded(), sha: "sha-1")
+    }
+
+    /// Feeds one event and returns the actions, logging left out.
+    mutating func feed(_ event: OnlineEvent, nowMs: UInt64 = 2_000) -> [OnlineAction] {
+        var actions: [OnlineAction] = []
+        core.handle(event, nowMs: nowMs, into: &actions)
+        return actions.filter { if case .log = $0 { return false } else { return true } }
+    }
+
+    /// An impression record's bytes as a worker sends them.
+    func record(_ id: String, slate: [Int] = [3, 7, 9], createdMs: UInt64 = 1_000) -> [UInt8] {
+        WireJSON.encode(
+            ImpressionRecord(
+                impressionId: id, createdMs: createdMs, version: core.version,
+                userFeatures: ["user_feature_0": "u0_01"],
+                slate: slate, propensities: [0.5, 0.25, 0.1], scores: [0.1, 0.05, 0.01]))
+    }
+
+    /// A FEEDBACK message.
+    static func feedback(_ id: String, item: Int, click: Int = 1) -> WireMessage {
+        WireMessage(
+            header: Header(command: .feedback, requestId: 42),
+            payload: [WireJSON.encode(FeedbackRequest(impressionId: id, item: item, click: click))])
+    }
+
+    /// A held RECOMMEND reply.
+    static func slate(_ requestId: UInt64) -> HeldSlate {
+        HeldSlate(
+            client: [9],
+            frames: WireMessage(
+                header: Header(command: .recommend, isReply: true, requestId: requestId),
+                payload: [Array("{\"items\":[]}".utf8)]
+            ).frames())
+    }
+}
+
+/// What a list of actions sends, decoded.
+extension [OnlineAction] {
+    var clientReplies: [WireMessage] {
+        compactMap {
+            if case .send(.toClient(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+    var heldReplies: [WireMessage] {
+        compactMap {
+            if case .send(.heldReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+    func toWorkers(_ command: Command) -> [(identity: [UInt8], message: WireMessage)] {
+        compactMap {
+            guard case .send(.toWorker(let identity, let frames)) = $0, let m = try? WireMessage(decoding: frames),
+                m.header.command == command
+            else { return nil }
+            return (identity, m)
+        }
+    }
+    /// The versions the POLICY messages install, in order.
+    var installedVersions: [UInt64] {
+        toWorkers(.policy).compactMap { try? WireJSON.decode(PolicyInstall.self, from: $0.message.frame(0)).version }
+    }
+    var commits: [OnlineCommit] { compactMap { if case .commit(let c) = $0 { return c } else { return nil } } }
+    var judged: [GuardCandidate] { compactMap { if case .judge(let c) = $0 { return c } else { return nil } } }
+    var versionsToStore: [VersionToStore] {
+        compactMap { if case .storeVersion(let v) = $0 { return v } else { return nil } }
+    }
+}
+
+@Suite("Online core: events in, actions out")
+struct OnlineMachineTests {
+    @Test("a held slate is released only on the committed event of the commit that stores its impression")
+    func heldSlateWaitsForCommit() throws {
+        var m = try OnlineMachine()
+        #expect(m.feed(.impression(worker: "w-a", record: m.record("held-1"), reply: OnlineMachine.slate(41))).isEmpty)
+        let flushed = m.feed(.flush)
+        #expect(flushed.heldReplies.isEmpty)
+        #expect(flushed.commits.map { $0.impressions.map(\.id) } == [["held-1"]])
+        // A slate that arrives while the commit is out waits for a commit of its own.
+        _ = m.feed(.impression(worker: "w-a", record: m.record("held-2"), reply: OnlineMachine.slate(42)))
+        #expect(m.feed(.flush).isEmpty)
+        let released = m.feed(.committed(.success([]))).heldReplies
+        #expect(released.map(\.header.requestId) == [41])
+        #expect(released.first?.header.status == .ok)
+        #expect(m.core.view.impressions == 1)
+        #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["held-2"]])
+        #expect(m.feed(.committed(.success([]))).heldReplies.map(\.header.requestId) == [42])
+    }
+
+    @Test("feedback is acknowledged only on its commit, then goes to the replica that served the impression")
+    func feedbackAcknowledgedAfterCommit() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(.impression(worker: "w-b", record: m.record("imp-1"), reply: nil))
+        #expect(m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-1", item: 7))).isEmpty)
+        let flushed = m.feed(.flush)
+        #expect(flushed.clientReplies.isEmpty)
+        let commit = try #require(flushed.commits.first)
+        #expect(commit.impressions.map(\.id) == ["imp-1"])
+        #expect(commit.feedback.map(\.item) == [7])
+        let done = m.feed(.committed(.success([true])))
+        let ok = try #require(done.clientReplies.first)
+        #expect(ok.header.status == .ok && ok.header.command == .feedback)
+        #expect(try WireJSON.decode(FeedbackReply.self, from: ok.frame(0)).duplicate == false)
+        #expect(m.core.view.feedback == 1)
+        let learns = m.feed(.tick).toWorkers(.learn)
+        #expect(learns.map(\.identity) == [m.workerB.identity])
+        #expect(
+            try WireJSON.decode(LearnBatch.self, from: learns[0].message.frame(0)).events.map(\.propensity) == [0.25])
+    }
+
+    @Test("a failed commit answers its feedback INTERNAL 'not stored' and its held slates INTERNAL 'not logged'")
+    func failedCommit() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-f"), reply: OnlineMachine.slate(43)))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-f", item: 3)))
+        _ = m.feed(.flush)
+        let failed = m.feed(.committed(.failure(OnlineMachine.diskFull)))
+        let feedback = try #require(failed.clientReplies.first)
+        #expect(feedback.header.status == .internal)
+        #expect(feedback.errorText?.contains("feedback not stored") == true)
+        let slate = try #require(failed.heldReplies.first)
+        #expect(slate.header.requestId == 43 && slate.header.status == .internal)
+        #expect(slate.errorText?.contains("the slate was not logged") == true)
+        #expect(m.core.view.feedback == 0 && m.core.view.impressions == 0)
+        #expect(m.feed(.tick).toWorkers(.learn).isEmpty)
+    }
+
+    @Test(
+        "feedback on an impression not queued is looked up in the log; NOT_FOUND, EXPIRED and a failed read are answered"
+    )
+    func lookUp() throws {
+        var m = try OnlineMachine()
+        let asked = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("old", item: 3)))
+        guard case .lookUp(let query)? = asked.first, asked.count == 1 else {
+            Issue.record("expected one look-up, got \(asked)")
+            return
+        }
+        #expect(query.request.impressionId == "old")
+        #expect(m.feed(.lookedUp(query, .success(nil))).clientReplies.first?.header.status == .notFound)
+        let unreadable = m.feed(.lookedUp(query, .failure(OnlineMachine.diskFull))).clientReplies.first
+        #expect(unreadable?.header.status == .internal)
+        let record = try WireJSON.decode(ImpressionRecord.self, from: m.record("old"))
+        var late = query
+        late.receivedMs = 1_000 + OnlineSettings().feedbackWindowMs + 1
+        let row = LoggedImpressionRow(record: record, createdMs: 1_000, worker: "w-a")
+        #expect(m.feed(.lookedUp(late, .success(row))).clientReplies.first?.header.status == .expired)
+        #expect(m.feed(.lookedUp(query, .success(row))).isEmpty)
+        #expect(m.feed(.flush).commits.map { $0.feedback.map(\.impressionId) } == [["old"]])
+    }
+
+    /// Runs a sync to the guard with two replicas that learnt from 3 and 1 events; returns the judged case.
+    static func syncToGuard(_ m: inout OnlineMachine) throws -> GuardCandidate {
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-s"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-s", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success([true])))
+        #expect(!m.core.syncing)
+        let pulls = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs).toWorkers(.policyPull)
+        #expect(Set(pulls.map(\.identity)) == [m.workerA.identity, m.workerB.identity])
+        guard case .pulling(let round, let pending, _) = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            throw CancellationError()
+        }
+        #expect(pending.count == 2)
+        let base = m.core.policy.network.network.flatParameters
+        var judged: [GuardCandidate] = []
+        for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.4)), (m.workerB.identity, 1, Float(-0.4))] {
+            let pack = ParameterPack(step: 0, vectors: [.init(name: "q", values: base.map { $0 + shift })])
+            let report = PolicyStateReport(
+                kind: .sync, sync: round.id, version: 1, events: events, updates: 1, weightsSha256: "")
+            let message = WireMessage(
+                header: Header(command: .policyState, requestId: round.id),
+                payload: [WireJSON.encode(report), pack.encoded()])
+            judged += m.feed(.policyState(identity: identity, message: message), nowMs: 12_000).judged
+        }
+        guard case .judging = m.core.phase else {
+            Issue.record("expected judging, got \(m.core.phase)")
+            throw CancellationError()
+        }
+        return try #require(judged.first)
+    }
+
+    @Test("a sync goes idle → pulling → judging → storing → idle, and serves version 2 only once it is stored")
+    func syncPhases() throws {
+        var m = try OnlineMachine()
+        let judged = try Self.syncToGuard(&m)
+        let base = m.core.policy.network.network.flatParameters
+        for (c, b) in zip(judged.candidate.network.network.flatParameters, base) { #expect(abs(c - (b + 0.2)) < 1e-5) }
+        let accepted = OnlineMachine.admitted
+        let store = m.feed(.verdict(sync: judged.sync, decision: accepted)).versionsToStore
+        #expect(store.map(\.version) == [2])
+        guard case .storing = m.core.phase else {
+            Issue.record("expected storing, got \(m.core.phase)")
+            return
+        }
+        #expect(m.core.version == 1)
+        #expect(m.core.view.lastDecision == nil)
+        let finished = m.feed(.versionStored(sync: judged.sync, .success("sha-2")))
+        #expect(!m.core.syncing)
+        #expect(m.core.version == 2 && m.core.weightsSHA == "sha-2")
+        #expect(m.core.view.syncs == 1 && m.core.view.lastDecision?.accepted == true)
+        #expect(finished.installedVersions == [2, 2])
+    }
+
+    @Test("a rejected candidate is not stored: every replica is told to keep version 1")
+    func rejectedCandidate() throws {
+        var m = try OnlineMachine()
+        let judged = try Self.syncToGuard(&m)
+        let rejected = GuardDecision(
+            accepted: false, reason: "rejected: worse", candidateValue: 0.1, currentValue: 0.2, margin: 0.01, rows: 300,
+            atMs: 12_000)
+        let actions = m.feed(.verdict(sync: judged.sync, decision: rejected))
+        #expect(actions.versionsToStore.isEmpty)
+        #expect(!m.core.syncing && m.core.version == 1)
+        #expect(m.core.view.rejected == 1 && m.core.view.lastDecision?.accepted == false)
+        #expect(actions.installedVersions == [1, 1])
+    }
+
+    @Test("an admitted candidate whose write fails is not served, is counted, and the decision says why")
+    func unstoredVersion() throws {
+        var m = try OnlineMachine()
+        let judged = try Self.syncToGuard(&m)
+        let accepted = OnlineMachine.admitted
+        _ = m.feed(.verdict(sync: judged.sync, decision: accepted))
+        _ = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)))
+        #expect(!m.core.syncing && m.core.version == 1)
+        #expect(m.core.durableWriteFailures == 1 && m.core.view.rejected == 1 && m.core.view.syncs == 0)
+        let decision = try #require(m.core.view.lastDecision)
+        #expect(!decision.accepted && decision.reason.contains("could not be stored durably"))
+    }
+
+    @Test(
+        "online_freeze takes effect only once the flag is stored; a failed write answers INTERNAL and changes nothing")
+    func freezeIsDurable() throws {
+        var m = try OnlineMachine()
+        let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
+        let asked = m.feed(
+            .control(identity: [9], header: requester.header, request: ControlRequest(op: "online_freeze")))
+        guard case .storeFrozen(true, _)? = asked.first, asked.count == 1 else {
+            Issue.record("expected one write of the flag, got \(asked)")
+            return
+        }
+        #expect(!m.core.frozen)
+        let failed = m.feed(.frozenStored(true, requester: requester, .failure(OnlineMachine.diskFull)))
+        #expect(failed.clientReplies.first?.header.status == .internal && !m.core.frozen)
+        let stored = m.feed(.frozenStored(true, requester: requester, .success(())))
+        #expect(m.core.frozen)
+        #expect(try WireJSON.decode(OnlineView.self, from: #require(stored.clientReplies.first).frame(0)).frozen)
+    }
+}

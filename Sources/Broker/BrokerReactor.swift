@@ -42,7 +42,7 @@ public final class BrokerReactor: Sendable {
     }
 
     private let settings: Settings
-    private let context = ZMQContext()
+    private let context: ZMQContext
     private let wakeup = WakeupSignal()
     private let stopRequested = LockedBox(false)
     private let logger: Logger
@@ -54,7 +54,10 @@ public final class BrokerReactor: Sendable {
     private let monitor: ConnectionMonitor
 
     /// Creates a reactor; nothing is bound until ``run(onBound:)``.
-    public init(settings: Settings, logger: Logger) {
+    /// - Parameter context: the ZeroMQ context its sockets live in: its own by default; a shared one lets
+    ///   `inproc://` endpoints reach workers and clients of the same process (the test kit's in-process pool).
+    public init(settings: Settings, logger: Logger, context: ZMQContext = ZMQContext()) {
+        self.context = context
         self.settings = settings
         self.logger = logger
         monitor = ConnectionMonitor(context: context, logger: logger)

@@ -10,12 +10,14 @@ public struct BrokerService: Service {
     private let onBound: @Sendable (Result<BrokerEndpoints, BrokerError>) -> Void
 
     /// Creates the service.
-    /// - Parameter onBound: called once with the bound endpoints, or with the bind error.
+    /// - Parameters:
+    ///   - context: the ZeroMQ context (see ``BrokerReactor/init(settings:logger:context:)``).
+    ///   - onBound: called once with the bound endpoints, or with the bind error.
     public init(
-        settings: BrokerReactor.Settings, logger: Logger,
+        settings: BrokerReactor.Settings, logger: Logger, context: ZMQContext = ZMQContext(),
         onBound: @escaping @Sendable (Result<BrokerEndpoints, BrokerError>) -> Void
     ) {
-        reactor = BrokerReactor(settings: settings, logger: logger)
+        reactor = BrokerReactor(settings: settings, logger: logger, context: context)
         self.onBound = onBound
     }
 

@@ -17,6 +17,9 @@ public final class RecPoolClient: Sendable {
         public var localGraceMs: UInt64 = 250
         /// Extra socket options, such as CURVE keys.
         public var socketOptions: [SocketOption] = []
+        /// The ZeroMQ context to use instead of the client's own: a broker's, to reach its `inproc://`
+        /// frontend from the same process.
+        public var context: ZMQContext? = nil
 
         /// Creates default options.
         public init() {}
@@ -25,7 +28,7 @@ public final class RecPoolClient: Sendable {
     /// The broker endpoint.
     public let endpoint: String
     private let options: Options
-    private let context = ZMQContext()
+    private let context: ZMQContext
     private let shared = ClientShared()
 
     /// Connects to a broker's frontend, such as `tcp://127.0.0.1:5555`.
@@ -33,6 +36,7 @@ public final class RecPoolClient: Sendable {
     public init(endpoint: String, options: Options = Options()) async throws(ClientError) {
         self.endpoint = endpoint
         self.options = options
+        self.context = options.context ?? ZMQContext()
         let context = self.context
         let shared = self.shared
         let socketOptions = options.socketOptions

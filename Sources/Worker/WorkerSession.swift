@@ -13,7 +13,7 @@ public final class WorkerSession: Sendable {
     private let replica: LockedBox<ModelReplica>
     private let stopRequested = LockedBox(false)
     private let wakeup = WakeupSignal()
-    private let context = ZMQContext()
+    private let context: ZMQContext
     private let logger: Logger
     private let background: BackgroundWork
     private let online: OnlineLearning
@@ -23,7 +23,12 @@ public final class WorkerSession: Sendable {
     private let incomingReplica = LockedBox<ModelReplica?>(nil)
 
     /// Creates a session that serves `replica`.
-    public init(configuration: WorkerConfiguration, replica: ModelReplica, logger: Logger) {
+    /// - Parameter context: the ZeroMQ context its DEALER lives in: its own by default; the broker's lets it
+    ///   connect to an `inproc://` backend in the same process (the test kit's in-process pool).
+    public init(
+        configuration: WorkerConfiguration, replica: ModelReplica, logger: Logger, context: ZMQContext = ZMQContext()
+    ) {
+        self.context = context
         self.configuration = configuration
         self.replica = LockedBox(replica)
         self.logger = logger

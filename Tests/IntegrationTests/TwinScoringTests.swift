@@ -12,7 +12,9 @@ struct TwinScoringTests {
 
     @Test("two workers with the same seeded model give the same scores for the same rows", arguments: PoolMode.allCases)
     func sameScoresFromEitherWorker(mode: PoolMode) async throws {
-        let scores = try await mode.withPool(workers: ["w1", "w2"]) { client, _ in
+        let scores = try await mode.withPool(workers: ["w1", "w2"]) { client, frontend in
+            // In process, broker, workers and client share one context and meet over inproc://.
+            #expect(frontend.hasPrefix(mode == .inProcess ? "inproc://" : "tcp://127.0.0.1:"), "\(frontend)")
             let rows = (0..<5).map { Self.row(106, $0) }
             let first = try await client.score(rows: rows)
             #expect(first.values.count == 5)

@@ -7,14 +7,15 @@ import RecClient
 import Worker
 
 /// Where a scenario's broker and workers run: in this process (``inProcess``: `BrokerService` and
-/// `WorkerService`s on dedicated threads, over `tcp://127.0.0.1:*`) or as real `recpool-broker` and
-/// `recpool-worker` processes (``processes``).
+/// `WorkerService`s on dedicated threads, sharing one ZeroMQ context, over `inproc://` endpoints) or as
+/// real `recpool-broker` and `recpool-worker` processes over `tcp://127.0.0.1:*` (``processes``).
 ///
 /// A scenario written against ``PoolMode/withPool(workers:inputWidth:_:)`` runs both ways, as
 /// Hummingbird's test client runs one test against `.router` and `.live`: the in-process run is
 /// quick to debug and sees the library code; the process run checks the executables' flags and wiring.
-/// (Broker and workers keep to `tcp://` because each owns its own ZeroMQ context, and `inproc://`
-/// only connects sockets of one context.)
+/// The in-process broker, workers and client share one context, because `inproc://` connects only the
+/// sockets of one context; the endpoint handed to the body is then an `inproc://` name, which a child
+/// process cannot reach.
 public enum PoolMode: String, Sendable, CaseIterable, CustomStringConvertible {
     /// `BrokerService` and `WorkerService`s in this process.
     case inProcess
@@ -54,9 +55,11 @@ public enum PoolMode: String, Sendable, CaseIterable, CustomStringConvertible {
         var logger = Logger(label: "recpool.test.in-process")
         logger.logLevel = .warning
         let bound = LockedBox<Result<BrokerEndpoints, BrokerError>?>(nil)
+        let context = ZMQContext()
+        let name = "recpool-test-\(UInt64.random(in: 0...UInt64.max))"
         let broker = BrokerService(
-            settings: BrokerReactor.Settings(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*"),
-            logger: logger
+            settings: BrokerReactor.Settings(frontend: "inproc://\(name)-frontend", backend: "inproc://\(name)-backend"),
+            logger: logger, context: context
         ) { result in bound.withLock { $0 = result } }
         let brokerTask = Task { try await broker.run() }
         defer { brokerTask.cancel() }
@@ -68,12 +71,13 @@ public enum PoolMode: String, Sendable, CaseIterable, CustomStringConvertible {
         for id in workers {
             let session = WorkerSession(
                 configuration: WorkerConfiguration(broker: endpoints.backend, workerId: id),
-                replica: ModelReplica.seeded(inputWidth: inputWidth, seed: 42), logger: logger)
+                replica: ModelReplica.seeded(inputWidth: inputWidth, seed: 42), logger: logger, context: context)
             let service = WorkerService(session: session)
             workerTasks.append(Task { try await service.run() })
         }
         var options = RecPoolClient.Options()
         options.timeoutMs = 5000
+        options.context = context
         let client = try await RecPoolClient(endpoint: endpoints.frontend, options: options)
         defer { client.close() }
         try await eventually("\(workers.count) in-process workers registered") {

@@ -39,7 +39,10 @@ struct RawContextExportTests {
         var cases: [String: [Any]] = [:]
         var expected: [Double] = []
         for user in users {
-            for views in [[ViewEvent(item: 0, seconds: 0), ViewEvent(item: 0, seconds: 0)], [ViewEvent(item: 3, seconds: 30), ViewEvent(item: 1, seconds: 15)]] {
+            for views in [
+                [ViewEvent(item: 0, seconds: 0), ViewEvent(item: 0, seconds: 0)],
+                [ViewEvent(item: 3, seconds: 30), ViewEvent(item: 1, seconds: 15)],
+            ] {
                 let reply = try recommender.recommend(
                     RecommendQuery(userFeatures: user, events: views, top: spec.itemCount))
                 // A user with no signal gets the popularity prior, a serving rule outside the model's graph.
@@ -47,7 +50,9 @@ struct RawContextExportTests {
                 for item in reply.items {
                     cases["user_features", default: []].append(spec.userFeatureNames.map { user[$0] ?? "" })
                     cases["user_numeric", default: []].append(
-                        (spec.userNumericNames ?? []).map { user[$0].flatMap(Double.init).map { $0 as Any } ?? NSNull() })
+                        (spec.userNumericNames ?? []).map {
+                            user[$0].flatMap(Double.init).map { $0 as Any } ?? NSNull()
+                        })
                     cases["item", default: []].append(item.item)
                     cases["position", default: []].append(0)
                     cases["event_item", default: []].append(views.map(\.item))
@@ -78,7 +83,8 @@ struct RawContextExportTests {
         #expect(names("recpool.user_numeric") == (spec.userNumericNames ?? []))
         #expect(metadata["recpool.feature_spec_version"] as? String == "\(spec.version)")
         #expect(metadata["recpool.width"] as? String == "\(spec.width)")
-        let inputs = (spec.userNumericNames == nil ? ["user_features"] : ["user_features", "user_numeric"])
+        let inputs =
+            (spec.userNumericNames == nil ? ["user_features"] : ["user_features", "user_numeric"])
             + ["item", "position", "event_item", "event_seconds"]
         #expect(metadata["recpool.inputs"] as? String == inputs.joined(separator: ","))
         #expect((metadata["recpool.missing"] as? String)?.contains("NaN") == true)
@@ -96,14 +102,18 @@ struct RawContextExportTests {
             try runTool("recpool", ["data", "features", dataset, "--out", path("t.csv"), "--spec-out", path("s.json")])
                 .code == 0)
         let fit = try runTool(
-            "recpool", ["fit", "--dataset", path("t.csv"), "--feature-spec", path("s.json"), "--out", path("m.ckpt"),
-                        "--epochs", "2"])
+            "recpool",
+            [
+                "fit", "--dataset", path("t.csv"), "--feature-spec", path("s.json"), "--out", path("m.ckpt"),
+                "--epochs", "2",
+            ])
         #expect(fit.code == 0, "\(fit.stderr)")
         let spec = try CheckpointEvaluation.load(path("m.ckpt")).1
         try Self.exportAndCompare(
             path("m.ckpt"), in: dir, users: [Dictionary(uniqueKeysWithValues: spec.userFeatureNames.map { ($0, "0") })])
         // A checkpoint without a feature spec cannot be exported from raw context: a typed refusal, exit 2.
-        let bare = try runTool("recpool", ["fit", "--dataset", path("t.csv"), "--out", path("bare.ckpt"), "--epochs", "1"])
+        let bare = try runTool(
+            "recpool", ["fit", "--dataset", path("t.csv"), "--out", path("bare.ckpt"), "--epochs", "1"])
         #expect(bare.code == 0)
         let refused = try runTool(
             "recpool", ["export", "--model", path("bare.ckpt"), "--raw-context", "--out", path("bare.onnx")])
@@ -123,7 +133,9 @@ struct RawContextExportTests {
                 "\(1_000 + t),\(t % 6),\(t % 3 + 1),\(t * 7 % 5 == 0 ? 1 : 0),0.2,\(["ios", "android", "web"][t % 3]),"
                     + "\(20 + (t * 37) % 200).5,\(t % 9)")
         }
-        let catalogue = ["sku,brand,price,weight,rating"] + (0..<6).map { "\($0),b\($0 % 2),\(10 + 3 * $0).5,\(0.5 + Double($0) * 0.25),\($0 * 3 % 5)" }
+        let catalogue =
+            ["sku,brand,price,weight,rating"]
+            + (0..<6).map { "\($0),b\($0 % 2),\(10 + 3 * $0).5,\(0.5 + Double($0) * 0.25),\($0 * 3 % 5)" }
         let schema = """
             [logs]
             timestamp = "ts"
@@ -148,11 +160,15 @@ struct RawContextExportTests {
         try catalogue.joined(separator: "\n").write(toFile: path("catalogue.csv"), atomically: true, encoding: .utf8)
         try schema.write(toFile: path("shop.toml"), atomically: true, encoding: .utf8)
         let fit = try runTool(
-            "recpool", ["fit", "--dataset", path("logs.csv"), "--schema", path("shop.toml"), "--out", path("m.ckpt"),
-                        "--epochs", "2"])
+            "recpool",
+            [
+                "fit", "--dataset", path("logs.csv"), "--schema", path("shop.toml"), "--out", path("m.ckpt"),
+                "--epochs", "2",
+            ])
         #expect(fit.code == 0, "\(fit.stderr)")
         let spec = try CheckpointEvaluation.load(path("m.ckpt")).1
-        #expect(spec.userNumericNames == ["basket_value", "visits"] && spec.itemNumericExtraNames == ["weight", "rating"])
+        #expect(
+            spec.userNumericNames == ["basket_value", "visits"] && spec.itemNumericExtraNames == ["weight", "rating"])
         try Self.exportAndCompare(
             path("m.ckpt"), in: dir,
             users: [

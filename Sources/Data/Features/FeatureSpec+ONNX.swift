@@ -84,8 +84,10 @@ extension FeatureSpec {
         if !userFeatureNames.isEmpty { inputs.append(("user_features", .string, [userFeatureNames.count])) }
         let numeric = userNumericNames?.count ?? 0
         if numeric > 0 { inputs.append(("user_numeric", .float, [numeric])) }
-        inputs += [("item", .int64, []), ("position", .int64, []), ("event_item", .int64, [nil]),
-                   ("event_seconds", .float, [nil])]
+        inputs += [
+            ("item", .int64, []), ("position", .int64, []), ("event_item", .int64, [nil]),
+            ("event_seconds", .float, [nil]),
+        ]
         return inputs
     }
 
@@ -136,20 +138,23 @@ extension FeatureSpec {
             if !ok { throw .inconsistentSpec(problem()) }
         }
         try require(itemCount > 0 && positionCount > 0, "the spec has \(itemCount) items and \(positionCount) slots")
-        try require(userVocabularies.count == userFeatureNames.count, "userVocabularies does not match userFeatureNames")
+        try require(
+            userVocabularies.count == userFeatureNames.count, "userVocabularies does not match userFeatureNames")
         try require(
             (userNumericScalings?.count ?? 0) == (userNumericNames?.count ?? 0),
             "userNumericScalings does not match userNumericNames")
         try require(
-            itemCategoryCodes.count == itemCount && itemCategoryCodes.allSatisfy {
-                $0.count == itemCategoryCardinalities.count
-            }, "itemCategoryCodes is not itemCount rows of itemCategoryCardinalities codes")
+            itemCategoryCodes.count == itemCount
+                && itemCategoryCodes.allSatisfy {
+                    $0.count == itemCategoryCardinalities.count
+                }, "itemCategoryCodes is not itemCount rows of itemCategoryCardinalities codes")
         try require(itemContinuous.count == itemCount, "itemContinuous does not have itemCount values")
         let extra = itemNumericExtraScalings?.count ?? 0
         try require(
             (itemNumericExtraNames?.count ?? 0) == extra
-                && (extra == 0 || (itemNumericExtra?.count == itemCount
-                    && itemNumericExtra?.allSatisfy { $0.count == extra } == true)),
+                && (extra == 0
+                    || (itemNumericExtra?.count == itemCount
+                        && itemNumericExtra?.allSatisfy { $0.count == extra } == true)),
             "itemNumericExtra, itemNumericExtraScalings and itemNumericExtraNames disagree")
     }
 
@@ -284,7 +289,9 @@ extension FeatureSpec {
         let nColumns = Float(itemCategoryCardinalities.count)
         for i in 0..<itemCount {
             for j in 0..<itemCount where nColumns > 0 {
-                let same = itemCategoryCardinalities.indices.filter { itemCategoryCodes[i][$0] == itemCategoryCodes[j][$0] }
+                let same = itemCategoryCardinalities.indices.filter {
+                    itemCategoryCodes[i][$0] == itemCategoryCodes[j][$0]
+                }
                 similarity[i * itemCount + j] = Float(same.count) / nColumns
             }
         }

@@ -3,11 +3,14 @@
 
 Usage: onnx_raw_context.py MODEL.onnx CASES.json
 
-CASES.json holds the model's inputs by name, one entry per candidate row:
+CASES.json holds the model's inputs by name, one entry per candidate row (the model's metadata_props
+recpool.inputs, recpool.user_features and recpool.user_numeric give the names and column orders):
   {"user_features": [["81ce...", "03a5...", ...], ...],   # raw values, in the spec's user-feature order
+   "user_numeric": [[168.88, null], ...],                   # numeric user features; null (NaN) when missing
    "item": [49, ...], "position": [0, ...],
    "event_item": [[49, 0], ...], "event_seconds": [[30.0, 0.0], ...]}   # pad with seconds 0
-Prints {"scores": [...]} (one float per row) on stdout.
+Prints {"scores": [...]} (one float per row) on stdout; a transform-only model (output `features`) prints
+{"features": [[...], ...]} instead.
 """
 import json
 import sys
@@ -21,10 +24,15 @@ def main():
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-    types = {"user_features": object, "item": np.int64, "position": np.int64, "event_item": np.int64,
+    types = {"user_features": object, "user_numeric": np.float32, "item": np.int64, "position": np.int64, "event_item": np.int64,
              "event_seconds": np.float32}
     names = {i.name for i in session.get_inputs()}
     feeds = {k: np.array(v, dtype=types[k]) for k, v in cases.items() if k in names}
+    outputs = [o.name for o in session.get_outputs()]
+    if outputs == ["features"]:
+        (features,) = session.run(["features"], feeds)
+        print(json.dumps({"features": [[float(x) for x in row] for row in features]}))
+        return
     (score,) = session.run(["score"], feeds)
     print(json.dumps({"scores": [float(s) for s in score.reshape(-1)]}))
 

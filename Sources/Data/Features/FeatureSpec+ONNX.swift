@@ -1,12 +1,15 @@
+import Foundation
 import RecModel
 
 /// An ONNX model that scores **raw context**: the spec's feature transform followed by the MLP, so that onnxruntime
 /// (or any ONNX runtime with the `ai.onnx.ml` domain) gives the same score as `Recommender`, with no re-implementation
 /// of the transform outside RecPool.
 ///
-/// Inputs (batch = candidate rows):
+/// Inputs (batch = candidate rows; an input is present only when the spec has such columns):
 /// - `user_features`: string `[batch, F]`, the raw values of `userFeatureNames` in that order; a value never seen in
 ///   training (or `""` for a missing one) falls into the unknown bucket (`LabelEncoder`, ai.onnx.ml);
+/// - `user_numeric`: float `[batch, K]`, the raw values of `userNumericNames` in that order, z-scored in the graph;
+///   NaN (missing) or ±infinity becomes 0 after scaling (the training mean), as `userNumericValues` does;
 /// - `item`: int64 `[batch]`, the candidate item id;
 /// - `position`: int64 `[batch]`, the slot (`Recommender` uses 0), clipped to the known slots;
 /// - `event_item`, `event_seconds`: int64 and float `[batch, V]`, the user's views (pad with seconds 0: a view shorter
@@ -14,39 +17,23 @@ import RecModel
 ///
 /// Output `score`, float `[batch, 1]`: the click probability, with `Recommender`'s rule that a view never lowers its
 /// own item's score (for the `interest` encoding, the larger of the scores with and without the events, computed by
-/// running the MLP on both halves of one batch). Opsets: ONNX 13 and ai.onnx.ml 2; IR version 8.
+/// running the MLP on both halves of one batch). Opsets: ONNX 13 and ai.onnx.ml 2; IR version 8. The model's
+/// `metadata_props` name the inputs, the user columns in order, the missing-value convention and the spec version
+/// (``onnxMetadata``).
 extension FeatureSpec {
     /// The serialised `ModelProto` of the transform and `network`.
-    /// - Throws: `ONNXExportError` when the network's activations have no ONNX node, or its input width is not
-    ///   the spec's.
+    /// - Throws: `ONNXExportError` when the network's activations have no ONNX node, its input width is not the
+    ///   spec's, a field of the spec disagrees with another, or the graph would not write every column of the spec.
     public func onnxModel(network: MLP, producer: String = "recpool") throws(ONNXExportError) -> [UInt8] {
         try ONNXExport.checkExportable(network)
         guard network.inputWidth == width else { throw .widthMismatch(spec: width, model: network.inputWidth) }
         var g = ONNXGraph()
-        if !userFeatureNames.isEmpty { g.input("user_features", .string, [userFeatureNames.count]) }
-        g.input("item", .int64, [])
-        g.input("position", .int64, [])
-        g.input("event_item", .int64, [nil])
-        g.input("event_seconds", .float, [nil])
-
-        var blocks = userBlocks(&g)
-        blocks.append(g.node("Gather", ["\(itemTable(&g))", "item"], [.int("axis", 0)]))
-        guard featureSet == .extended else {
-            g.mlp(network, input: g.node("Concat", blocks, [.int("axis", 1)]), output: "score")
-            return finish(&g, producer: producer)
+        let rows = try transformRows(&g)
+        guard let withoutEvents = rows.withoutEvents, let engagement = rows.engagement else {
+            g.mlp(network, input: rows.withEvents, output: "score")
+            return finish(&g, producer: producer, output: "score", width: 1)
         }
-        let last = g.constant("last_position", dims: [], ints: [Int64(positionCount - 1)])
-        let clipped = g.node("Clip", ["position", g.constant("zero", dims: [], ints: [0]), last])
-        blocks.append(g.node("Gather", [identity(&g, positionCount), clipped], [.int("axis", 0)]))
-        let engagement = engagementVector(&g)
-        let withEvents = g.node("Concat", blocks + [eventBlock(&g, engagement)], [.int("axis", 1)])
-        guard events == .interest else {
-            g.mlp(network, input: withEvents, output: "score")
-            return finish(&g, producer: producer)
-        }
-        let none = g.node("Mul", [engagement, g.constant("zero_f", dims: [], floats: [0])])
-        let withoutEvents = g.node("Concat", blocks + [eventBlock(&g, none)], [.int("axis", 1)])
-        let stacked = g.node("Concat", [withEvents, withoutEvents], [.int("axis", 0)])
+        let stacked = g.node("Concat", [rows.withEvents, withoutEvents], [.int("axis", 0)])
         let scores = g.name("scores")
         g.mlp(network, input: stacked, output: scores)
         let batch = g.node("Shape", ["item"])
@@ -56,12 +43,124 @@ extension FeatureSpec {
         let viewed = g.node(
             "Greater", [ownEngagement(&g, engagement), g.constant("zero_f", dims: [], floats: [0])])
         g.node("Where", [viewed, g.node("Max", [a, b]), a], output: "score")
-        return finish(&g, producer: producer)
+        return finish(&g, producer: producer, output: "score", width: 1)
     }
 
-    private func finish(_ g: inout ONNXGraph, producer: String) -> [UInt8] {
+    /// The transform alone: the same inputs, output `features` float `[batch, width]`, the rows `append` writes (with
+    /// the events). Tests compare it column by column with `candidateRows`.
+    /// - Throws: `ONNXExportError` as ``onnxModel(network:producer:)`` for the spec.
+    func onnxTransformModel() throws(ONNXExportError) -> [UInt8] {
+        var g = ONNXGraph()
+        let rows = try transformRows(&g)
+        g.node("Identity", [rows.withEvents], output: "features")
+        return finish(&g, producer: "recpool", output: "features", width: width)
+    }
+
+    /// The model's `metadata_props` (key → value): `recpool.inputs` (the graph's input names, comma-separated, in
+    /// order), `recpool.user_features` and `recpool.user_numeric` (JSON arrays of the feature names, the column order
+    /// of those inputs), `recpool.missing` (how to send a missing value), `recpool.feature_spec_version`,
+    /// `recpool.feature_set`, `recpool.event_encoding` and `recpool.width` (the MLP's input columns).
+    public var onnxMetadata: [(key: String, value: String)] {
+        let names = { (list: [String]) in String(decoding: try! JSONEncoder().encode(list), as: UTF8.self) }
+        return [
+            ("recpool.inputs", onnxInputs.map(\.name).joined(separator: ",")),
+            ("recpool.user_features", names(userFeatureNames)),
+            ("recpool.user_numeric", names(userNumericNames ?? [])),
+            (
+                "recpool.missing",
+                "user_features: \"\" or a value unseen in training -> the unknown bucket; user_numeric: NaN (or "
+                    + "+-inf) -> 0 after z-scoring (the training mean); event_item/event_seconds: pad with seconds 0"
+            ),
+            ("recpool.feature_spec_version", "\(version)"),
+            ("recpool.feature_set", featureSet.rawValue),
+            ("recpool.event_encoding", events.rawValue),
+            ("recpool.width", "\(width)"),
+        ]
+    }
+
+    /// The graph's inputs, in order: name, element type and the dimensions after `batch` (nil: symbolic).
+    var onnxInputs: [(name: String, type: ONNXGraph.ElementType, dims: [Int?])] {
+        var inputs: [(name: String, type: ONNXGraph.ElementType, dims: [Int?])] = []
+        if !userFeatureNames.isEmpty { inputs.append(("user_features", .string, [userFeatureNames.count])) }
+        let numeric = userNumericNames?.count ?? 0
+        if numeric > 0 { inputs.append(("user_numeric", .float, [numeric])) }
+        inputs += [
+            ("item", .int64, []), ("position", .int64, []), ("event_item", .int64, [nil]),
+            ("event_seconds", .float, [nil]),
+        ]
+        return inputs
+    }
+
+    /// The graph's feature rows: with the events (`[batch, width]`), and for the `interest` encoding the same rows
+    /// without them and the engagement vector. Every column of the spec is written in `columns` order; the widths
+    /// are counted as the blocks are added and must sum to `width`.
+    /// - Throws: `ONNXExportError.inconsistentSpec` or `.transformIncomplete`.
+    private func transformRows(_ g: inout ONNXGraph) throws(ONNXExportError)
+        -> (withEvents: String, withoutEvents: String?, engagement: String?)
+    {
+        try checkShapes()
+        for input in onnxInputs { g.input(input.name, input.type, input.dims) }
+        var blocks = userBlocks(&g)
+        var produced = userVocabularies.reduce(0) { $0 + $1.count + 1 }
+        if let numeric = userNumericBlock(&g) {
+            blocks.append(numeric.name)
+            produced += numeric.width
+        }
+        let table = itemTable(&g)
+        blocks.append(g.node("Gather", [table.name, "item"], [.int("axis", 0)]))
+        produced += table.width
+        guard featureSet == .extended else {
+            try checkProduced(produced)
+            return (g.node("Concat", blocks, [.int("axis", 1)]), nil, nil)
+        }
+        let last = g.constant("last_position", dims: [], ints: [Int64(positionCount - 1)])
+        let clipped = g.node("Clip", ["position", g.constant("zero", dims: [], ints: [0]), last])
+        blocks.append(g.node("Gather", [identity(&g, positionCount), clipped], [.int("axis", 0)]))
+        produced += positionCount + (events == .interest ? 3 : 2)
+        try checkProduced(produced)
+        let engagement = engagementVector(&g)
+        let withEvents = g.node("Concat", blocks + [eventBlock(&g, engagement)], [.int("axis", 1)])
+        guard events == .interest else { return (withEvents, nil, nil) }
+        let none = g.node("Mul", [engagement, g.constant("zero_f", dims: [], floats: [0])])
+        return (withEvents, g.node("Concat", blocks + [eventBlock(&g, none)], [.int("axis", 1)]), engagement)
+    }
+
+    /// Refuses a graph that would not write exactly the spec's columns (a field with no graph form).
+    private func checkProduced(_ produced: Int) throws(ONNXExportError) {
+        if produced == width && columnNames().count == width { return }
+        let column = columns.isEmpty ? "" : columns[min(produced, columns.count - 1)]
+        throw .transformIncomplete(column: column, graph: produced, spec: width)
+    }
+
+    /// Refuses a spec whose per-item and per-feature arrays disagree in length (the transform would index past them).
+    private func checkShapes() throws(ONNXExportError) {
+        func require(_ ok: Bool, _ problem: @autoclosure () -> String) throws(ONNXExportError) {
+            if !ok { throw .inconsistentSpec(problem()) }
+        }
+        try require(itemCount > 0 && positionCount > 0, "the spec has \(itemCount) items and \(positionCount) slots")
+        try require(
+            userVocabularies.count == userFeatureNames.count, "userVocabularies does not match userFeatureNames")
+        try require(
+            (userNumericScalings?.count ?? 0) == (userNumericNames?.count ?? 0),
+            "userNumericScalings does not match userNumericNames")
+        try require(
+            itemCategoryCodes.count == itemCount
+                && itemCategoryCodes.allSatisfy {
+                    $0.count == itemCategoryCardinalities.count
+                }, "itemCategoryCodes is not itemCount rows of itemCategoryCardinalities codes")
+        try require(itemContinuous.count == itemCount, "itemContinuous does not have itemCount values")
+        let extra = itemNumericExtraScalings?.count ?? 0
+        try require(
+            (itemNumericExtraNames?.count ?? 0) == extra
+                && (extra == 0
+                    || (itemNumericExtra?.count == itemCount
+                        && itemNumericExtra?.allSatisfy { $0.count == extra } == true)),
+            "itemNumericExtra, itemNumericExtraScalings and itemNumericExtraNames disagree")
+    }
+
+    private func finish(_ g: inout ONNXGraph, producer: String, output: String, width: Int) -> [UInt8] {
         g.named("recpool_raw_context")
-        g.output("score", width: 1)
+        g.output(output, width: width)
         var model = ProtobufWriter()
         model.int(1, 8)  // ir_version
         model.string(2, producer)
@@ -70,6 +169,12 @@ extension FeatureSpec {
             model.message(8) { opset in
                 opset.string(1, domain)
                 opset.int(2, version)
+            }
+        }
+        for (key, value) in onnxMetadata {
+            model.message(14) { entry in  // metadata_props: StringStringEntryProto key 1, value 2
+                entry.string(1, key)
+                entry.string(2, value)
             }
         }
         return model.bytes
@@ -91,9 +196,22 @@ extension FeatureSpec {
         }
     }
 
-    /// Per item, its encoded item columns (category one-hots, scaled continuous feature, and the item one-hot in
+    /// The z-scored numeric user features, `[batch, K]`: `(x − mean) / std` per column, 0 where `x` is NaN or
+    /// infinite (missing), as `userNumericValues`; nil when the spec has none.
+    private func userNumericBlock(_ g: inout ONNXGraph) -> (name: String, width: Int)? {
+        guard let scalings = userNumericScalings, !scalings.isEmpty else { return nil }
+        let k = scalings.count
+        let mean = g.constant("numeric_mean", dims: [k], floats: scalings.map { Float($0.mean) })
+        let std = g.constant("numeric_std", dims: [k], floats: scalings.map { Float($0.std) })
+        let z = g.node("Div", [g.node("Sub", ["user_numeric", mean]), std])
+        let missing = g.node("Or", [g.node("IsNaN", ["user_numeric"]), g.node("IsInf", ["user_numeric"])])
+        let zero = g.constant("zero_f", dims: [], floats: [0])
+        return (g.node("Where", [missing, zero, z]), k)
+    }
+
+    /// Per item, its encoded item columns (category one-hots, the scaled numeric features and the item one-hot in
     /// the extended set), `[itemCount, columns]`.
-    private func itemTable(_ g: inout ONNXGraph) -> String {
+    private func itemTable(_ g: inout ONNXGraph) -> (name: String, width: Int) {
         var table: [Float] = []
         var columns = 0
         for item in 0..<itemCount {
@@ -105,6 +223,9 @@ extension FeatureSpec {
                 row += block
             }
             row.append(itemContinuousScaling.apply(itemContinuous[item]))
+            for (c, scaling) in (itemNumericExtraScalings ?? []).enumerated() {
+                row.append(scaling.apply(itemNumericExtra![item][c]))
+            }
             if featureSet == .extended {
                 var oneHot = [Float](repeating: 0, count: itemCount)
                 oneHot[item] = 1
@@ -113,7 +234,7 @@ extension FeatureSpec {
             columns = row.count
             table += row
         }
-        return g.constant("item_table", dims: [itemCount, columns], floats: table)
+        return (g.constant("item_table", dims: [itemCount, columns], floats: table), columns)
     }
 
     private func identity(_ g: inout ONNXGraph, _ n: Int) -> String {
@@ -168,7 +289,9 @@ extension FeatureSpec {
         let nColumns = Float(itemCategoryCardinalities.count)
         for i in 0..<itemCount {
             for j in 0..<itemCount where nColumns > 0 {
-                let same = itemCategoryCardinalities.indices.filter { itemCategoryCodes[i][$0] == itemCategoryCodes[j][$0] }
+                let same = itemCategoryCardinalities.indices.filter {
+                    itemCategoryCodes[i][$0] == itemCategoryCodes[j][$0]
+                }
                 similarity[i * itemCount + j] = Float(same.count) / nColumns
             }
         }

@@ -4,6 +4,12 @@ public enum ONNXExportError: Error, Sendable, Equatable, CustomStringConvertible
     case unsupportedActivation(layer: Int, activation: Activation)
     /// The feature transform writes `spec` columns but the network reads `model` inputs.
     case widthMismatch(spec: Int, model: Int)
+    /// The raw-context graph would produce `graph` columns where the feature spec's transform writes `spec` (a field
+    /// of the spec has no ONNX form here; `column` is the spec's column at index `graph`, or its last one when the
+    /// graph writes more), so the export is refused rather than written broken.
+    case transformIncomplete(column: String, graph: Int, spec: Int)
+    /// A field of the feature spec disagrees with another (e.g. fewer scalings than names), named in the message.
+    case inconsistentSpec(String)
 
     /// A one-line explanation.
     public var description: String {
@@ -11,6 +17,10 @@ public enum ONNXExportError: Error, Sendable, Equatable, CustomStringConvertible
         case .unsupportedActivation(let l, let a): "cannot export layer \(l) with activation \(a.name) to ONNX"
         case .widthMismatch(let spec, let model):
             "the feature spec writes \(spec) columns but the network reads \(model) inputs"
+        case .transformIncomplete(let column, let graph, let spec):
+            "cannot export the feature transform to ONNX: column \"\(column)\" has no graph form (the graph would "
+                + "write \(graph) of the spec's \(spec) columns)"
+        case .inconsistentSpec(let problem): "cannot export the feature transform to ONNX: \(problem)"
         }
     }
 }

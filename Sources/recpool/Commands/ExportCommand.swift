@@ -10,8 +10,9 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             By default the graph is the MLP alone (input: feature rows). With --raw-context it starts from raw \
             context instead, with the checkpoint's feature transform inside: inputs user_features (strings), \
-            item, position, event_item and event_seconds; output score, as `recpool recommend` scores \
-            (docs/MODELS.md).
+            user_numeric (floats, NaN when missing), item, position, event_item and event_seconds; output score, as \
+            `recpool recommend` scores. The model's metadata names the inputs and the user columns in order \
+            (docs/MODELS.md). A spec with a column the graph cannot write is refused (exit 2), never exported broken.
             """)
 
     @Option(help: "The checkpoint to export.") var model: String
@@ -36,7 +37,11 @@ struct ExportCommand: ParsableCommand {
                 } catch {
                     throw CommandFailure(error.description, exitCode: .badInput)
                 }
-                bytes = try spec.onnxModel(network: checkpoint.model.network)
+                do {
+                    bytes = try spec.onnxModel(network: checkpoint.model.network)
+                } catch {
+                    throw CommandFailure("\(model): \(error.description)", exitCode: .badInput)
+                }
             } else {
                 bytes = try ONNXExport.encode(try Checkpoint.read(fromFile: model).model.network)
             }

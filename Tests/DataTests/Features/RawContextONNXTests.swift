@@ -17,6 +17,12 @@ struct RawContextONNXTests {
 
     /// Scores `cases` with the model in onnxruntime.
     static func onnxScores(model: [UInt8], cases: [String: Any]) throws -> [Double] {
+        try #require(runONNX(model: model, cases: cases)["scores"] as? [Double])
+    }
+
+    /// Runs `model` on `cases` in onnxruntime and returns the script's JSON (`scores`, or `features` for a
+    /// transform-only model).
+    static func runONNX(model: [UInt8], cases: [String: Any]) throws -> [String: Any] {
         let dir = Paths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(model).write(to: URL(fileURLWithPath: dir + "/m.onnx"))
@@ -34,8 +40,33 @@ struct RawContextONNXTests {
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(stderr)")
-        let json = try #require(JSONSerialization.jsonObject(with: stdout) as? [String: Any], "\(stderr)")
-        return try #require(json["scores"] as? [Double])
+        return try #require(JSONSerialization.jsonObject(with: stdout) as? [String: Any], "\(stderr)")
+    }
+
+    /// The inputs of one candidate row: the user's raw values in the metadata's column order (a missing numeric
+    /// value is sent as null, i.e. NaN), the item at slot 0 and the views padded to 4.
+    static func appendCase(
+        _ cases: inout [String: [Any]], spec: FeatureSpec, user: [String: String], item: Int, views: [ViewEvent]
+    ) {
+        let padded = views + Array(repeating: ViewEvent(item: 0, seconds: 0), count: 4 - views.count)
+        cases["user_features", default: []].append(spec.userFeatureNames.map { user[$0] ?? "" })
+        cases["user_numeric", default: []].append(
+            (spec.userNumericNames ?? []).map { user[$0].flatMap(Double.init).map { $0 as Any } ?? NSNull() })
+        cases["item", default: []].append(item)
+        cases["position", default: []].append(0)
+        cases["event_item", default: []].append(padded.map(\.item))
+        cases["event_seconds", default: []].append(padded.map(\.seconds))
+    }
+
+    /// View histories over a catalogue of `items`: none, one long view, and short, long and repeated views.
+    static func viewSets(items: Int) -> [[ViewEvent]] {
+        [
+            [], [ViewEvent(item: 1 % items, seconds: 30)],
+            [
+                ViewEvent(item: 2 % items, seconds: 12), ViewEvent(item: 5 % items, seconds: 600),
+                ViewEvent(item: 2 % items, seconds: 4),
+            ],
+        ]
     }
 
     /// Every item for a few users (known, unknown and missing feature values) with and without views, through the
@@ -43,29 +74,16 @@ struct RawContextONNXTests {
     static func compare(spec: FeatureSpec, network: MLP, users: [[String: String]]) throws {
         let model = try spec.onnxModel(network: network)
         let recommender = Recommender(spec: spec, scorer: CheckpointEvaluation.scorer(network))
-        let viewSets: [[ViewEvent]] = [
-            [], [ViewEvent(item: 1, seconds: 30)],
-            [ViewEvent(item: 2, seconds: 12), ViewEvent(item: 5, seconds: 600), ViewEvent(item: 2, seconds: 4)],
-        ]
         var cases: [String: [Any]] = [:]
         var expected: [Double] = []
         for user in users {
-            for views in viewSets {
+            for views in viewSets(items: spec.itemCount) {
                 let reply = try recommender.recommend(
                     RecommendQuery(userFeatures: user, events: views, top: spec.itemCount))
                 #expect(reply.source == .model)
                 let byItem = Dictionary(uniqueKeysWithValues: reply.items.map { ($0.item, $0.score) })
-                let padded = views + [ViewEvent(item: 0, seconds: 0)]  // padding: a zero-second view counts nothing
                 for item in 0..<spec.itemCount {
-                    cases["user_features", default: []].append(spec.userFeatureNames.map { user[$0] ?? "" })
-                    cases["item", default: []].append(item)
-                    cases["position", default: []].append(0)
-                    cases["event_item", default: []].append(
-                        (padded + Array(repeating: ViewEvent(item: 0, seconds: 0), count: 4 - padded.count))
-                            .map(\.item))
-                    cases["event_seconds", default: []].append(
-                        (padded + Array(repeating: ViewEvent(item: 0, seconds: 0), count: 4 - padded.count))
-                            .map(\.seconds))
+                    appendCase(&cases, spec: spec, user: user, item: item, views: views)
                     expected.append(byItem[item]!)
                 }
             }
@@ -105,6 +123,100 @@ struct RawContextONNXTests {
         try Self.compare(spec: basic, network: MLP(inputWidth: basic.width, hiddenSizes: [8], seed: 3), users: user)
         #expect(throws: ONNXExportError.widthMismatch(spec: basic.width, model: 7)) {
             try basic.onnxModel(network: MLP(inputWidth: 7, seed: 1))
+        }
+    }
+
+    /// A shop's spec (ShopFixture: categorical `device`, numeric `age`, item `brand`, numeric `price` and
+    /// `price_band`) with one more numeric user feature (`income`) and one more numeric item feature (`weight`), so
+    /// that there are several of each, fitted with `eventEncoding` and `featureSet`.
+    static func shopSpec(_ featureSet: FeatureSpec.FeatureSet, _ encoding: FeatureSpec.EventEncoding) throws
+        -> FeatureSpec
+    {
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        guard
+            case .logs(let split, _, _) = try DatasetResolver(obdDirectory: "").resolve(
+                folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        else { throw ONNXExportError.inconsistentSpec("the shop fixture did not read as logs") }
+        var spec = try FeatureSpec.fit(on: split.train, featureSet: featureSet, eventEncoding: encoding)
+        #expect(spec.userNumericNames == ["age"] && spec.itemNumericExtraNames == ["price_band"])
+        spec.userNumericNames! += ["income"]
+        spec.userNumericScalings! += [FeatureSpec.ZScore(fitting: [30_000, 50_000, 90_000])]
+        spec.itemNumericExtraNames! += ["weight"]
+        spec.itemNumericExtraScalings! += [FeatureSpec.ZScore(fitting: [0.5, 2, 4])]
+        for item in 0..<spec.itemCount { spec.itemNumericExtra![item] += [Double(item) * 0.75 + 0.25] }
+        spec.columns = spec.columnNames()
+        return spec
+    }
+
+    /// Users of the shop spec: known values; an unseen device and one missing numeric value (sent as NaN); all
+    /// numeric values missing; a missing device with numbers far outside the training range. (`Recommender` refuses
+    /// a numeric value that is not a number, so the graph never has to score one.)
+    static let shopUsers: [[String: String]] = [
+        ["device": "ios", "age": "31", "income": "52000"],
+        ["device": "tablet", "income": "41000.5"],
+        ["device": "web"],
+        ["age": "95", "income": "1e6"],
+    ]
+
+    @Test(
+        "numeric user features and several numeric item features: onnxruntime agrees with Recommender within 1e-5",
+        .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"),
+        arguments: [
+            (FeatureSpec.FeatureSet.extended, FeatureSpec.EventEncoding.interest), (.extended, .affinityZScore),
+            (.basic, .interest),
+        ])
+    func numericFeatures(_ featureSet: FeatureSpec.FeatureSet, _ encoding: FeatureSpec.EventEncoding) throws {
+        let spec = try Self.shopSpec(featureSet, encoding)
+        try Self.compare(
+            spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: Self.shopUsers)
+    }
+
+    @Test(
+        "the graph writes every column of the spec, value for value, as candidateRows does",
+        .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"),
+        arguments: [
+            (FeatureSpec.FeatureSet.extended, FeatureSpec.EventEncoding.interest), (.extended, .affinityZScore),
+            (.basic, .interest),
+        ])
+    func everyColumn(_ featureSet: FeatureSpec.FeatureSet, _ encoding: FeatureSpec.EventEncoding) throws {
+        let spec = try Self.shopSpec(featureSet, encoding)
+        var cases: [String: [Any]] = [:]
+        var expected: [[Float]] = []
+        for user in Self.shopUsers {
+            for views in Self.viewSets(items: spec.itemCount) {
+                let rows = spec.candidateRows(
+                    userFeatures: user, affinity: spec.affinity(from: views), items: Array(0..<spec.itemCount),
+                    position: 0)
+                for item in 0..<spec.itemCount {
+                    Self.appendCase(&cases, spec: spec, user: user, item: item, views: views)
+                    expected.append(Array(rows[(item * spec.width)..<((item + 1) * spec.width)]))
+                }
+            }
+        }
+        let json = try Self.runONNX(model: try spec.onnxTransformModel(), cases: cases)
+        let features = try #require(json["features"] as? [[Double]])
+        #expect(features.count == expected.count)
+        for (row, (graph, swift)) in zip(features, expected).enumerated() {
+            #expect(graph.count == spec.width && graph.count == spec.columnNames().count)
+            let worst = zip(graph, swift).map { abs($0 - Double($1)) }.enumerated().max { $0.element < $1.element }
+            #expect((worst?.element ?? 0) <= 1e-5, "row \(row): column \(spec.columns[worst?.offset ?? 0])")
+        }
+    }
+
+    @Test("a spec the graph cannot write completely is refused with an error naming the column, never exported")
+    func refusesIncompleteGraph() throws {
+        var future = try Self.shopSpec(.extended, .interest)
+        future.columns.append("a_future_field")
+        let network = MLP(inputWidth: future.width, hiddenSizes: [4], seed: 1)
+        #expect(
+            throws: ONNXExportError.transformIncomplete(
+                column: "a_future_field", graph: future.width - 1, spec: future.width)
+        ) { try future.onnxModel(network: network) }
+        var inconsistent = try Self.shopSpec(.extended, .interest)
+        inconsistent.userNumericScalings!.removeLast()
+        #expect(throws: ONNXExportError.inconsistentSpec("userNumericScalings does not match userNumericNames")) {
+            try inconsistent.onnxModel(network: MLP(inputWidth: inconsistent.width, hiddenSizes: [4], seed: 1))
         }
     }
 }

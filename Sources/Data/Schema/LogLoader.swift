@@ -11,7 +11,10 @@ import Foundation
 /// - context = one-hot categorical user features with the first sorted category dropped, then the numeric ones;
 /// - action context = label-encoded categorical item features, then the numeric ones, each group in file order;
 /// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's earlier engagements per
-///   item (a positive outcome, or a dwell of at least `engagedSeconds`).
+///   item (a positive outcome, or a dwell of at least `engagedSeconds`); a blank user id has no history;
+/// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
+///   unknown bucket;
+/// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind.
 ///
 /// Every column must have a role or be ignored: a column of neither kind throws `DataError.schema` naming it, and a
 /// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the
@@ -257,7 +260,8 @@ struct LogTable {
                     if value != 0 { entries.append((item, Float(value))) }
                 }
                 affinity.append(entries)
-            } else if let userColumn {
+            } else if let userColumn, !table.rows[row][userColumn].isEmpty {
+                // A blank user id is an anonymous visit: no history, and none recorded.
                 let user = table.rows[row][userColumn]
                 let past = history[user] ?? [:]
                 affinity.append(past.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })

@@ -105,6 +105,16 @@ struct SchemaBadInputTests {
         #expect(spec.userColumns(["device": ""]) == spec.userColumns(["device": "never-seen"]))
     }
 
+    @Test("a blank user id is an anonymous visit: no row gets the history of other blank rows")
+    func blankUser() throws {
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        try Self.editLines(folder + "/logs.csv") { lines in
+            for line in 2...lines.count { Self.setField(&lines, line: line, column: 6, to: "") }
+        }
+        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        #expect((0..<parts.all.rows).allSatisfy(parts.all.isCold))
+    }
+
     @Test("a checkpoint's spec meets data without its features: a typed error names the missing and extra ones")
     func specAgainstData() throws {
         let resolver = DatasetResolver(obdDirectory: "")

@@ -15,13 +15,13 @@ public enum SchemaInference {
     /// The column names recognised for each role (case-insensitive), in the order they are tried.
     public static let acceptedNames: [(role: String, names: [String])] = [
         ("timestamp", ["timestamp", "time", "date", "datetime", "ts"]),
-        ("item", ["item_id", "item", "itemid", "product_id"]),
+        ("item", ["item_id", "item", "itemid", "product_id", "sku", "product"]),
         ("position", ["position", "slot", "rank", "pos"]),
         ("click", ["click", "clicked", "clicks"]),
         ("reward", ["reward", "revenue"]),
-        ("propensity", ["propensity_score", "propensity", "pscore"]),
+        ("propensity", ["propensity_score", "propensity", "pscore", "probability", "action_prob"]),
         ("user", ["user_id", "user", "userid", "customer_id"]),
-        ("catalogue item", ["item_id", "item", "id"]),
+        ("catalogue item", ["item_id", "item", "id", "sku", "product_id"]),
     ]
 
     /// The names accepted for `role`.

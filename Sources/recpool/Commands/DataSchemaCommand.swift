@@ -56,7 +56,9 @@ struct DataSchemaCommand: AsyncParsableCommand {
                 + "so save it here or edit the path.\n"
         }
         for role in draft.unrecognised {
-            header += "# No column recognised as the \(role): replace its \"\(SchemaInference.placeholderPrefix)…\" value.\n"
+            header +=
+                "# No column recognised as the \(role): replace its \"\(SchemaInference.placeholderPrefix)…\" value "
+                + "with the column's name, and take that column out of the features.\n"
         }
         let text = header + schema.toml()
         for role in draft.unrecognised {

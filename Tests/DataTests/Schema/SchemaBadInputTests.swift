@@ -164,15 +164,14 @@ struct SchemaBadInputTests {
         #expect(draft.schema.logs.affinityPrefix == "past_clicks_")
         #expect(!draft.schema.logs.userFeatures.contains { $0.name.hasPrefix("past_clicks_") })
         #expect(draft.schema.logs.timestamp == "ts" && draft.schema.logs.outcome == "clicked")
-        #expect(draft.schema.logs.item == SchemaInference.placeholderPrefix + "the item column")
-        #expect(draft.unrecognised.count == 3)
-        #expect(draft.unrecognised[0].contains("item in") && draft.unrecognised[0].contains("item_id, item, itemid, product_id"))
-        #expect(draft.unrecognised[1].contains("propensity") && draft.unrecognised[1].contains("propensity_score"))
-        #expect(draft.unrecognised[2].contains("item id in") && draft.unrecognised[2].contains("items.csv"))
+        #expect(draft.schema.logs.item == "sku" && draft.schema.catalogue.item == "sku")
+        #expect(draft.schema.logs.propensity == SchemaInference.placeholderPrefix + "the propensity column")
+        #expect(draft.unrecognised.count == 1)
+        #expect(draft.unrecognised[0].contains("propensity in") && draft.unrecognised[0].contains("propensity_score, propensity, pscore"))
         #expect {
             _ = try DataSchema.parse(draft.schema.toml(), path: "draft.toml")
         } throws: { error in
-            "\(error)".contains("draft.toml: [logs] item = \"EDIT ME: the item column\" is the draft's placeholder")
+            "\(error)".contains("draft.toml: [logs] propensity = \"EDIT ME: the propensity column\" is the draft's placeholder")
         }
     }
 }

@@ -11,8 +11,11 @@ struct DataSchemaCommand: AsyncParsableCommand {
         commandName: "schema",
         abstract: "Draft a schema (TOML) for a shop's impression log and catalogue, or check one against the files.",
         discussion: """
-            --infer prints a draft: roles recognised by column name, every other column a user feature (numeric \
-            when it holds more than 10 distinct numbers, else categorical). Review it, then pass it as --schema to \
+            --infer prints a draft: roles recognised by column name, a numbered column family with one column per \
+            catalogue item as the history (affinity_prefix), every other column a user feature (numeric when it \
+            holds more than 10 distinct numbers, else categorical). A role with no recognised column is an \
+            "EDIT ME" placeholder that every command refuses until you name its column; standard error lists the \
+            names that are recognised. [catalogue] file is written relative to the schema file (--out's folder). Review it, then pass it as --schema to \
             fit, train, eval, loadtest and data describe|features|ope (docs/YOUR-DATA.md).
             """)
 

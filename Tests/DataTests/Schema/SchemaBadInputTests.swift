@@ -140,6 +140,7 @@ struct SchemaBadInputTests {
         let obdSpec = try FeatureSpec.fit(on: obd)
         var sameSize = shop.all
         sameSize.nActions = obd.nActions
+        #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.check(spec: obdSpec, data: sameSize) }
         do { try CheckpointEvaluation.check(spec: obdSpec, data: sameSize) } catch {
             #expect(error.description.contains("missing categorical user features user_feature_0"))
             #expect(error.description.contains("extra categorical user features device"))

@@ -13,8 +13,10 @@ extension FeatureSpec {
         let vocabularies: [[String]] = users.names.indices.map { column in
             let seen = Set((0..<users.rows).map { users.codes[$0 * nUserFeatures + column] })
             // A blank value is missing: it is not a category, and encodes to the unknown bucket.
-            return users.categories[column].enumerated().filter { seen.contains(Int32($0.offset)) && !$0.element.isEmpty }
-                .map(\.element)
+            return users.categories[column].enumerated().filter {
+                seen.contains(Int32($0.offset)) && !$0.element.isEmpty
+            }
+            .map(\.element)
         }
         let ctx = train.actionContext
         let firstNumeric = ctx.columns - train.itemNumericColumns

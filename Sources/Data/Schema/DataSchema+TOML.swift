@@ -61,7 +61,8 @@ extension DataSchema {
                 item: try reader.required(catalogue, "item", table: "catalogue"),
                 itemFeatures: try reader.features(catalogue, "item_features", table: "catalogue"),
                 ignore: try reader.strings(catalogue, "ignore", table: "catalogue")))
-        let roles = schema.logs.roles.map { ("logs", $0.role, $0.column) } + [("catalogue", "item", schema.catalogue.item)]
+        let roles =
+            schema.logs.roles.map { ("logs", $0.role, $0.column) } + [("catalogue", "item", schema.catalogue.item)]
         for (table, role, column) in roles where column.hasPrefix(SchemaInference.placeholderPrefix) {
             throw .schema(
                 "\(path): [\(table)] \(role) = \"\(column)\" is the draft's placeholder: replace it with the name of "

@@ -40,7 +40,8 @@ struct SchemaBadInputTests {
     @Test("a timestamp that is neither a number nor an ISO 8601 date-time is refused naming file:line and column")
     func badTimestamp() throws {
         let error = try #require(try loadError(log: { Self.setField(&$0, line: 5, column: 1, to: "yesterday") }))
-        #expect(error.contains("logs.csv:5") && error.contains("'ts'") && error.contains("'yesterday' is not a timestamp"))
+        #expect(
+            error.contains("logs.csv:5") && error.contains("'ts'") && error.contains("'yesterday' is not a timestamp"))
         let mixed = try #require(
             try loadError(log: { Self.setField(&$0, line: 7, column: 1, to: "2024-05-01T10:00:00Z") }))
         #expect(mixed.contains("logs.csv:7") && mixed.contains("is a date-time but line 2 has a number"))
@@ -70,9 +71,13 @@ struct SchemaBadInputTests {
     @Test("item ids: out of range, not an integer, repeated, each says the rule and the catalogue's size")
     func itemIDs() throws {
         let range = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "999") }))
-        #expect(range.contains("items.csv:3") && range.contains("'999' is out of range: item ids must be integers 0..4 (n = 5 catalogue rows"))
+        #expect(
+            range.contains("items.csv:3")
+                && range.contains("'999' is out of range: item ids must be integers 0..4 (n = 5 catalogue rows"))
         let text = try #require(try loadError(items: { Self.setField(&$0, line: 2, column: 0, to: "SKU-0000") }))
-        #expect(text.contains("'SKU-0000' is not an integer: item ids must be integers 0..4") && text.contains("docs/YOUR-DATA.md"))
+        #expect(
+            text.contains("'SKU-0000' is not an integer: item ids must be integers 0..4")
+                && text.contains("docs/YOUR-DATA.md"))
         let repeated = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "0") }))
         #expect(repeated.contains("'0' is item 0 again (first at line 2)"))
         let logged = try #require(try loadError(log: { Self.setField(&$0, line: 4, column: 2, to: "7") }))
@@ -81,8 +86,10 @@ struct SchemaBadInputTests {
 
     @Test("a catalogue with more items than the log's affinity columns says both counts")
     func affinityCount() throws {
-        let schema = ShopFixture.schema.replacingOccurrences(of: "user = \"visitor\"\n", with: "affinity_prefix = \"past_\"\n")
-            .replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"visitor\"]")
+        let schema = ShopFixture.schema.replacingOccurrences(
+            of: "user = \"visitor\"\n", with: "affinity_prefix = \"past_\"\n"
+        )
+        .replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"visitor\"]")
         let error = try #require(
             try loadError(
                 schema: schema,
@@ -98,7 +105,8 @@ struct SchemaBadInputTests {
         let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
         // Line 80 holds time 1,021: an old row, in the training split.
         try Self.editLines(folder + "/logs.csv") { Self.setField(&$0, line: 80, column: 8, to: "") }
-        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(
+            folder + "/logs.csv", schemaPath: folder + "/shop.toml")
         let spec = try FeatureSpec.fit(on: parts.train)
         let device = try #require(spec.userFeatureNames.firstIndex(of: "device"))
         #expect(spec.userVocabularies[device] == ["android", "ios", "web"])
@@ -111,7 +119,8 @@ struct SchemaBadInputTests {
         try Self.editLines(folder + "/logs.csv") { lines in
             for line in 2...lines.count { Self.setField(&lines, line: line, column: 6, to: "") }
         }
-        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(
+            folder + "/logs.csv", schemaPath: folder + "/shop.toml")
         #expect((0..<parts.all.rows).allSatisfy(parts.all.isCold))
     }
 
@@ -140,16 +149,22 @@ struct SchemaBadInputTests {
         let obdSpec = try FeatureSpec.fit(on: obd)
         var sameSize = shop.all
         sameSize.nActions = obd.nActions
-        #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.check(spec: obdSpec, data: sameSize) }
+        #expect(throws: CheckpointEvaluationError.self) {
+            try CheckpointEvaluation.check(spec: obdSpec, data: sameSize)
+        }
         do { try CheckpointEvaluation.check(spec: obdSpec, data: sameSize) } catch {
             #expect(error.description.contains("missing categorical user features user_feature_0"))
             #expect(error.description.contains("extra categorical user features device"))
             #expect(error.description.contains("extra numeric user features age"))
         }
-        #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.check(spec: obdSpec, data: shop.all) }
+        #expect(throws: CheckpointEvaluationError.self) {
+            try CheckpointEvaluation.check(spec: obdSpec, data: shop.all)
+        }
         var morePositions = shop.all
         morePositions.nPositions = spec.positionCount + 1
-        #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.check(spec: spec, data: morePositions) }
+        #expect(throws: CheckpointEvaluationError.self) {
+            try CheckpointEvaluation.check(spec: spec, data: morePositions)
+        }
     }
 
     @Test("a draft keeps unrecognised roles as placeholders the loader refuses by name, and finds a numbered history")
@@ -160,7 +175,8 @@ struct SchemaBadInputTests {
             for i in 1..<lines.count { lines[i] += ",0,1,0,2,0" }
         }
         let draft = SchemaInference.infer(
-            log: try CSVTable.read(path: folder + "/logs.csv"), catalogue: try CSVTable.read(path: folder + "/items.csv"),
+            log: try CSVTable.read(path: folder + "/logs.csv"),
+            catalogue: try CSVTable.read(path: folder + "/items.csv"),
             catalogueFile: "items.csv")
         #expect(draft.schema.logs.affinityPrefix == "past_clicks_")
         #expect(!draft.schema.logs.userFeatures.contains { $0.name.hasPrefix("past_clicks_") })
@@ -168,11 +184,14 @@ struct SchemaBadInputTests {
         #expect(draft.schema.logs.item == "sku" && draft.schema.catalogue.item == "sku")
         #expect(draft.schema.logs.propensity == SchemaInference.placeholderPrefix + "the propensity column")
         #expect(draft.unrecognised.count == 1)
-        #expect(draft.unrecognised[0].contains("propensity in") && draft.unrecognised[0].contains("propensity_score, propensity, pscore"))
+        #expect(
+            draft.unrecognised[0].contains("propensity in")
+                && draft.unrecognised[0].contains("propensity_score, propensity, pscore"))
         #expect {
             _ = try DataSchema.parse(draft.schema.toml(), path: "draft.toml")
         } throws: { error in
-            "\(error)".contains("draft.toml: [logs] propensity = \"EDIT ME: the propensity column\" is the draft's placeholder")
+            "\(error)".contains(
+                "draft.toml: [logs] propensity = \"EDIT ME: the propensity column\" is the draft's placeholder")
         }
     }
 }

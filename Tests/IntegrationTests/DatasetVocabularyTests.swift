@@ -18,8 +18,9 @@ struct DatasetVocabularyTests {
 
     /// The fixture's `random/men` with `user_feature_0/1` renamed `device` and `region`, its catalogue, and the
     /// schema `recpool data schema --infer` drafts for them.
-    static func shop() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-vocabulary-\(getpid())")
+    /// `tag` names the folder, so that suites running at once do not share it.
+    static func shop(_ tag: String = "vocabulary") throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(tag)-\(getpid())")
             .path
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -13,6 +13,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     case widthMismatch(spec: Int, model: Int)
     /// The spec was fitted on a catalogue of a different size from the dataset's.
     case itemCountMismatch(spec: Int, data: Int)
+    /// The dataset lacks features the spec was fitted on, has features it was not, or has more positions; the
+    /// problems are phrases such as `missing numeric user features basket_value`.
+    case datasetMismatch(dataset: String, expected: [String], problems: [String])
     /// The model's score of an item at a row (both 0-based) is NaN or infinite: no metric would be defined.
     case nonFiniteScore(row: Int, item: Int, score: Float)
 
@@ -27,6 +30,10 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         case .widthMismatch(let spec, let model):
             return "feature spec width \(spec) differs from the model's input width \(model)"
         case .itemCountMismatch(let spec, let data): return "the spec knows \(spec) items but the dataset has \(data)"
+        case .datasetMismatch(let dataset, let expected, let problems):
+            return "\(dataset) does not have the model's features: \(problems.joined(separator: "; ")) (the model "
+                + "was trained on user features \(expected.joined(separator: ", ")); read the data with the schema "
+                + "the model was trained with)"
         case .nonFiniteScore(let row, let item, let score):
             return "row \(row) (0-based), item \(item): the model's score is \(score), not a finite number"
         }
@@ -88,13 +95,11 @@ public enum CheckpointEvaluation {
 
     /// The candidate policy of a checkpoint on logged rows: ε-greedy around the item the model scores highest at
     /// each row's logged slot (ε = 0 is greedy).
-    /// - Throws: `CheckpointEvaluationError` (`.itemCountMismatch`, `.nonFiniteScore`).
+    /// - Throws: `CheckpointEvaluationError` (`.itemCountMismatch`, `.datasetMismatch`, `.nonFiniteScore`).
     public static func policy(
         checkpoint: Checkpoint, spec: FeatureSpec, data: BanditDataset, epsilon: Double = 0
     ) throws(CheckpointEvaluationError) -> ActionDistribution {
-        guard spec.itemCount == data.nActions else {
-            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
-        }
+        try check(spec: spec, data: data)
         let scores = ModelEvaluation.scoreEveryItem(
             data: data, spec: spec, scorer: scorer(checkpoint.model.network))
         if let bad = scores.firstIndex(where: { !$0.isFinite }) {
@@ -111,10 +116,9 @@ public enum CheckpointEvaluation {
         checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
-        guard spec.itemCount == data.nActions else {
-            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
-        }
-        let name = "\(checkpointPath) (version \(checkpoint.version))"
+        try check(spec: spec, data: data)
+        if let validation { try check(spec: spec, data: validation) }
+        let name = label(path: checkpointPath, checkpoint: checkpoint)
         let score = scorer(checkpoint.model.network)
         var scored = 0
         var firstBad: (index: Int, score: Float)?

@@ -12,7 +12,11 @@ extension FeatureSpec {
         let nUserFeatures = users.names.count
         let vocabularies: [[String]] = users.names.indices.map { column in
             let seen = Set((0..<users.rows).map { users.codes[$0 * nUserFeatures + column] })
-            return users.categories[column].enumerated().filter { seen.contains(Int32($0.offset)) }.map(\.element)
+            // A blank value is missing: it is not a category, and encodes to the unknown bucket.
+            return users.categories[column].enumerated().filter {
+                seen.contains(Int32($0.offset)) && !$0.element.isEmpty
+            }
+            .map(\.element)
         }
         let ctx = train.actionContext
         let firstNumeric = ctx.columns - train.itemNumericColumns

@@ -43,7 +43,7 @@ extension DataSchema {
         guard (click == nil) != (reward == nil) else {
             throw .schema("\(path): [logs] needs exactly one of 'click' (0/1) or 'reward' (a number ≥ 0)")
         }
-        return DataSchema(
+        let schema = DataSchema(
             logs: Logs(
                 timestamp: try reader.required(logs, "timestamp", table: "logs"),
                 item: try reader.required(logs, "item", table: "logs"),
@@ -61,6 +61,14 @@ extension DataSchema {
                 item: try reader.required(catalogue, "item", table: "catalogue"),
                 itemFeatures: try reader.features(catalogue, "item_features", table: "catalogue"),
                 ignore: try reader.strings(catalogue, "ignore", table: "catalogue")))
+        let roles =
+            schema.logs.roles.map { ("logs", $0.role, $0.column) } + [("catalogue", "item", schema.catalogue.item)]
+        for (table, role, column) in roles where column.hasPrefix(SchemaInference.placeholderPrefix) {
+            throw .schema(
+                "\(path): [\(table)] \(role) = \"\(column)\" is the draft's placeholder: replace it with the name of "
+                    + "the column that holds the \(role)")
+        }
+        return schema
     }
 
     /// The schema as TOML text, in the layout `parse` reads (what `recpool data schema --infer` prints).

@@ -11,7 +11,10 @@ import Foundation
 /// - context = one-hot categorical user features with the first sorted category dropped, then the numeric ones;
 /// - action context = label-encoded categorical item features, then the numeric ones, each group in file order;
 /// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's earlier engagements per
-///   item (a positive outcome, or a dwell of at least `engagedSeconds`).
+///   item (a positive outcome, or a dwell of at least `engagedSeconds`); a blank user id has no history;
+/// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
+///   unknown bucket;
+/// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind.
 ///
 /// Every column must have a role or be ignored: a column of neither kind throws `DataError.schema` naming it, and a
 /// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the
@@ -47,6 +50,14 @@ public enum LogLoader {
     static func checkColumns(
         _ table: CSVTable, named: [String], prefix: String?, ignore: [String], section: String
     ) throws(DataError) {
+        var columns: [String: Int] = [:]
+        for (index, column) in table.header.enumerated() {
+            if let first = columns.updateValue(index, forKey: column) {
+                throw .schema(
+                    "\(table.path): the header names column '\(column)' twice (columns \(first + 1) and \(index + 1)); "
+                        + "rename or remove one")
+            }
+        }
         let header = Set(table.header)
         // A role's missing column is the CSV reader's own error, naming the file and the column.
         for column in named + ignore where !header.contains(column) {
@@ -67,6 +78,23 @@ public enum LogLoader {
     }
 }
 
+extension LogLoader {
+    /// An item id field: an integer in `0..<count`.
+    /// - Throws: `DataError.file(.invalidValue)` saying that item ids are the integers 0…n−1 and which rule the
+    ///   field breaks.
+    static func itemID(_ table: CSVTable, row: Int, column: Int, count: Int) throws(DataError) -> Int {
+        let rule = "item ids must be integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
+        let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
+        guard let value = Double(text), value.isFinite, value.rounded() == value, abs(value) < 1e15 else {
+            throw table.invalid(row: row, column: column, reason: "is not an integer: \(rule)")
+        }
+        guard value >= 0 && Int(value) < count else {
+            throw table.invalid(row: row, column: column, reason: "is out of range: \(rule)")
+        }
+        return Int(value)
+    }
+}
+
 /// The catalogue: items `0..<count` and their label-coded and numeric features.
 struct ItemTable {
     var count: Int
@@ -84,10 +112,11 @@ struct ItemTable {
         let idColumn = try table.column(schema.item)
         var order = [Int?](repeating: nil, count: table.rows.count)
         for row in table.rows.indices {
-            let id = try table.integer(row: row, column: idColumn)
-            guard id >= 0 && id < table.rows.count, order[id] == nil else {
+            let id = try LogLoader.itemID(table, row: row, column: idColumn, count: table.rows.count)
+            if let first = order[id] {
                 throw table.invalid(
-                    row: row, column: idColumn, reason: "is not a unique item id in 0..<\(table.rows.count)")
+                    row: row, column: idColumn,
+                    reason: "is item \(id) again (first at line \(table.lines[first])): each item id appears once")
             }
             order[id] = row
         }
@@ -139,17 +168,38 @@ struct LogTable {
         numeric = features.filter { $0.kind == .numeric }.map { position($0.name) }
         affinityColumns = []
         if let prefix = schema.affinityPrefix {
+            let found = table.header.filter { $0.hasPrefix(prefix) }.count
+            guard found == nActions else {
+                throw .inconsistent(
+                    "the catalogue has \(nActions) items but \(table.path) has \(found) affinity columns "
+                        + "'\(prefix)K': it needs one per catalogue item")
+            }
             for item in 0..<nActions { affinityColumns.append(try table.column("\(prefix)\(item)")) }
         }
     }
 
-    /// Row indices in time order: numeric timestamps numerically, else as text (Python's string order); ties keep
-    /// file order.
+    /// Row indices in time order: numeric timestamps numerically, else ISO 8601 date-times as text (Python's
+    /// string order); ties keep file order.
+    /// - Throws: `DataError.file(.invalidValue)` naming the first timestamp that is neither a finite number nor an
+    ///   ISO 8601 date-time, or that is of the other kind than the first row's.
     func timeOrder() throws(DataError) -> [Int] {
         let column = try table.column(schema.timestamp)
         let texts = table.rows.map { $0[column] }
-        let numbers = texts.map { Double($0) }
-        if numbers.allSatisfy({ $0?.isFinite ?? false }) {
+        let numbers = texts.map { Double($0).flatMap { $0.isFinite ? $0 : nil } }
+        let numeric = numbers[0] != nil
+        for row in table.rows.indices {
+            let isNumber = numbers[row] != nil
+            if isNumber == numeric && (numeric || ISO8601Text.isDateTime(texts[row])) { continue }
+            let otherKind = isNumber || ISO8601Text.isDateTime(texts[row])
+            let kinds = numeric ? ("date-time", "number") : ("number", "date-time")
+            throw table.invalid(
+                row: row, column: column,
+                reason: otherKind
+                    ? "is a \(kinds.0) but line \(table.lines[0]) has a \(kinds.1): write every timestamp the same way"
+                    : "is not a timestamp: write a number (such as Unix seconds) or an ISO 8601 date-time "
+                        + "(2024-05-01T10:00:00Z)")
+        }
+        if numeric {
             let values = numbers.map { $0! }
             return table.rows.indices.sorted { values[$0] == values[$1] ? $0 < $1 : values[$0] < values[$1] }
         }
@@ -174,11 +224,7 @@ struct LogTable {
         var numericValues: [Float] = []
         var history: [String: [Int: Float]] = [:]
         for row in order {
-            let item = try table.integer(row: row, column: itemColumn)
-            guard item >= 0 && item < nActions else {
-                throw table.invalid(
-                    row: row, column: itemColumn, reason: "is not an item id of the catalogue (0..<\(nActions))")
-            }
+            let item = try LogLoader.itemID(table, row: row, column: itemColumn, count: nActions)
             let outcome = try table.double(row: row, column: outcomeColumn)
             if schema.isReward {
                 guard outcome >= 0 else { throw table.invalid(row: row, column: outcomeColumn, reason: "is negative") }
@@ -214,7 +260,8 @@ struct LogTable {
                     if value != 0 { entries.append((item, Float(value))) }
                 }
                 affinity.append(entries)
-            } else if let userColumn {
+            } else if let userColumn, !table.rows[row][userColumn].isEmpty {
+                // A blank user id is an anonymous visit: no history, and none recorded.
                 let user = table.rows[row][userColumn]
                 let past = history[user] ?? [:]
                 affinity.append(past.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })

@@ -3,21 +3,51 @@ import Foundation
 /// Drafts a ``DataSchema`` from a log's and a catalogue's columns, for a person to review
 /// (`recpool data schema --infer FILE`).
 ///
-/// Roles are recognised by name (`timestamp`/`time`/`date`, `item_id`/`item`, `position`/`slot`/`rank`,
-/// `click`/`clicked`, `reward`, `propensity_score`/`propensity`/`pscore`, `dwell*`, `session*`, `user_id`/`user`), an
-/// unnamed index column is ignored, OBD's `user-item_affinity_K` columns are the history, and every other column is a
-/// feature: numeric when every value is a number with more than 10 distinct values, else categorical.
+/// Roles are recognised by name (``acceptedNames``), an unnamed index column is ignored, a numbered column family
+/// `PREFIX0…PREFIX(n−1)` with one column per catalogue item (or of counts) is the per-item history
+/// (`affinity_prefix`), and every other column is a feature: numeric when every value is a number with more than 10
+/// distinct values, else categorical. A required role no column was recognised for is drafted as a placeholder
+/// (``placeholderPrefix``) that `DataSchema.parse` refuses, naming it, until a person writes the column's name.
 public enum SchemaInference {
+    /// The start of a placeholder column name in a draft: the role still needs its column.
+    public static let placeholderPrefix = "EDIT ME: "
+
+    /// The column names recognised for each role (case-insensitive), in the order they are tried.
+    public static let acceptedNames: [(role: String, names: [String])] = [
+        ("timestamp", ["timestamp", "time", "date", "datetime", "ts"]),
+        ("item", ["item_id", "item", "itemid", "product_id", "sku", "product"]),
+        ("position", ["position", "slot", "rank", "pos"]),
+        ("click", ["click", "clicked", "clicks"]),
+        ("reward", ["reward", "revenue"]),
+        ("propensity", ["propensity_score", "propensity", "pscore", "probability", "action_prob"]),
+        ("user", ["user_id", "user", "userid", "customer_id"]),
+        ("catalogue item", ["item_id", "item", "id", "sku", "product_id"]),
+    ]
+
+    /// The names accepted for `role`.
+    static func names(_ role: String) -> [String] { acceptedNames.first { $0.role == role }?.names ?? [] }
+
+    /// A draft and the roles it left as placeholders, each with the names that would have been recognised.
+    public struct Draft: Sendable {
+        /// The drafted schema (placeholders for `unrecognised`).
+        public var schema: DataSchema
+        /// Roles with no recognised column, such as `item (item_id, item, itemid, product_id)`.
+        public var unrecognised: [String]
+    }
+
     /// Drafts a schema.
     /// - Parameters:
     ///   - log: The impression log.
     ///   - catalogue: The catalogue.
-    ///   - catalogueFile: The catalogue's path as the schema should name it.
-    /// - Throws: `DataError.schema` naming each required role no column was recognised for.
-    public static func infer(log: CSVTable, catalogue: CSVTable, catalogueFile: String) throws(DataError)
-        -> DataSchema
-    {
+    ///   - catalogueFile: The catalogue's path as the schema should name it (relative to the schema file).
+    /// - Returns: The draft; a role no column was recognised for is a placeholder listed in `unrecognised`.
+    public static func infer(log: CSVTable, catalogue: CSVTable, catalogueFile: String) -> Draft {
         var rest = log.header
+        var unrecognised: [String] = []
+        func placeholder(_ role: String, _ names: [String], in file: String) -> String {
+            unrecognised.append("\(role) in \(file) (recognised names: \(names.joined(separator: ", ")))")
+            return "\(placeholderPrefix)the \(role) column"
+        }
         func take(_ candidates: [String]) -> String? {
             for candidate in candidates {
                 if let i = rest.firstIndex(where: { $0.lowercased() == candidate }) { return rest.remove(at: i) }
@@ -28,46 +58,71 @@ public enum SchemaInference {
             guard let i = rest.firstIndex(where: { $0.lowercased().hasPrefix(prefix) }) else { return nil }
             return rest.remove(at: i)
         }
-        let timestamp = take(["timestamp", "time", "date", "datetime", "ts"])
-        let item = take(["item_id", "item", "itemid", "product_id"])
-        let position = take(["position", "slot", "rank", "pos"])
-        let click = take(["click", "clicked", "clicks"])
-        let reward = click == nil ? take(["reward", "revenue"]) : nil
-        let propensity = take(["propensity_score", "propensity", "pscore"])
+        let timestamp = take(names("timestamp")) ?? placeholder("timestamp", names("timestamp"), in: log.path)
+        let item = take(names("item")) ?? placeholder("item", names("item"), in: log.path)
+        let position = take(names("position")) ?? placeholder("position", names("position"), in: log.path)
+        let click = take(names("click"))
+        let reward = click == nil ? take(names("reward")) : nil
+        let outcome =
+            click ?? reward ?? placeholder("click (or reward)", names("click") + names("reward"), in: log.path)
+        let propensity = take(names("propensity")) ?? placeholder("propensity", names("propensity"), in: log.path)
         let dwell = takePrefix("dwell")
         let session = takePrefix("session")
-        let user = take(["user_id", "user", "userid", "customer_id"])
-        var missing: [String] = []
-        for (role, column) in [
-            ("timestamp", timestamp), ("item", item), ("position", position), ("click or reward", click ?? reward),
-            ("propensity", propensity),
-        ] where column == nil { missing.append(role) }
-        guard missing.isEmpty else {
-            throw .schema(
-                "\(log.path): no column recognised as \(missing.joined(separator: ", ")); write the schema by hand "
-                    + "(docs/YOUR-DATA.md)")
-        }
-        let affinityPrefix = "user-item_affinity_"
-        let hasAffinity = rest.contains { $0.hasPrefix(affinityPrefix) }
-        rest.removeAll { $0.hasPrefix(affinityPrefix) }
+        let user = take(names("user"))
+        let affinityPrefix = affinityFamily(in: rest, of: log, itemCount: catalogue.rows.count)
+        if let affinityPrefix { rest.removeAll { isFamilyMember($0, prefix: affinityPrefix) } }
         let ignoredLog = rest.filter(isIndexColumn)
         rest.removeAll(where: isIndexColumn)
         var catalogueRest = catalogue.header
-        guard let idIndex = catalogueRest.firstIndex(where: { ["item_id", "item", "id"].contains($0.lowercased()) })
-        else { throw .schema("\(catalogue.path): no column recognised as the item id (item_id, item or id)") }
-        let catalogueItem = catalogueRest.remove(at: idIndex)
+        let catalogueItem: String
+        if let idIndex = catalogueRest.firstIndex(where: { names("catalogue item").contains($0.lowercased()) }) {
+            catalogueItem = catalogueRest.remove(at: idIndex)
+        } else {
+            catalogueItem = placeholder("item id", names("catalogue item"), in: catalogue.path)
+        }
         let ignoredCatalogue = catalogueRest.filter(isIndexColumn)
         catalogueRest.removeAll(where: isIndexColumn)
-        return DataSchema(
+        let schema = DataSchema(
             logs: .init(
-                timestamp: timestamp!, item: item!, position: position!, outcome: (click ?? reward)!,
-                isReward: click == nil, propensity: propensity!, dwell: dwell, session: session, user: user,
-                affinityPrefix: hasAffinity ? affinityPrefix : nil,
+                timestamp: timestamp, item: item, position: position, outcome: outcome,
+                isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, session: session,
+                user: user, affinityPrefix: affinityPrefix,
                 userFeatures: rest.map { DataSchema.Feature($0, kind(of: $0, in: log)) }, ignore: ignoredLog),
             catalogue: .init(
                 file: catalogueFile, item: catalogueItem,
                 itemFeatures: catalogueRest.map { DataSchema.Feature($0, kind(of: $0, in: catalogue)) },
                 ignore: ignoredCatalogue))
+        return Draft(schema: schema, unrecognised: unrecognised)
+    }
+
+    /// The prefix of a numbered column family `PREFIX0…PREFIX(k−1)` (k ≥ 2, every number present once) that is
+    /// per-item history: k equals the catalogue's item count, or k ≥ 5 and every value is a non-negative count.
+    static func affinityFamily(in columns: [String], of table: CSVTable, itemCount: Int) -> String? {
+        var families: [String: Set<Int>] = [:]
+        for column in columns {
+            let digits = column.reversed().prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, digits.count < column.count, let number = Int(String(digits.reversed())) else {
+                continue
+            }
+            families[String(column.dropLast(digits.count)), default: []].insert(number)
+        }
+        let candidates = families.filter { $0.value.count >= 2 && $0.value == Set(0..<$0.value.count) }
+        func isCounts(_ prefix: String) -> Bool {
+            columns.filter { isFamilyMember($0, prefix: prefix) }.allSatisfy { column in
+                guard let index = table.header.firstIndex(of: column) else { return false }
+                return table.rows.allSatisfy { row in
+                    Double(row[index]).map { $0 >= 0 && $0.rounded() == $0 } ?? false
+                }
+            }
+        }
+        return candidates.keys.sorted().first { candidates[$0]!.count == itemCount }
+            ?? candidates.keys.sorted().first { candidates[$0]!.count >= 5 && isCounts($0) }
+    }
+
+    /// Whether `column` is `prefix` followed by digits only.
+    static func isFamilyMember(_ column: String, prefix: String) -> Bool {
+        column.hasPrefix(prefix) && column.count > prefix.count
+            && column.dropFirst(prefix.count).allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     static func isIndexColumn(_ name: String) -> Bool { name.isEmpty || name.hasPrefix("Unnamed:") }

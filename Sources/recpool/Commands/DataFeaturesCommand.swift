@@ -44,6 +44,9 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         do {
             if let path = spec {
                 fitted = try FeatureSpec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+                do { try CheckpointEvaluation.check(spec: fitted, data: rows) } catch {
+                    throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)
+                }
             } else {
                 guard let set = FeatureSpec.FeatureSet(rawValue: featureSet) else {
                     CommandOutput.printError("recpool: --feature-set must be basic or extended")

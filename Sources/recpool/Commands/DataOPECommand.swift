@@ -116,7 +116,7 @@ struct DataOPECommand: AsyncParsableCommand {
             }
             return (
                 try policy(checkpoint, spec, data),
-                "\(greedyLabel) of \(model) (version \(checkpoint.version))"
+                "\(greedyLabel) of \(CheckpointEvaluation.label(path: model, checkpoint: checkpoint))"
             )
         }
         if let version {

@@ -11,8 +11,11 @@ struct DataSchemaCommand: AsyncParsableCommand {
         commandName: "schema",
         abstract: "Draft a schema (TOML) for a shop's impression log and catalogue, or check one against the files.",
         discussion: """
-            --infer prints a draft: roles recognised by column name, every other column a user feature (numeric \
-            when it holds more than 10 distinct numbers, else categorical). Review it, then pass it as --schema to \
+            --infer prints a draft: roles recognised by column name, a numbered column family with one column per \
+            catalogue item as the history (affinity_prefix), every other column a user feature (numeric when it \
+            holds more than 10 distinct numbers, else categorical). A role with no recognised column is an \
+            "EDIT ME" placeholder that every command refuses until you name its column; standard error lists the \
+            names that are recognised. [catalogue] file is written relative to the schema file (--out's folder). Review it, then pass it as --schema to \
             fit, train, eval, loadtest and data describe|features|ope (docs/YOUR-DATA.md).
             """)
 
@@ -25,21 +28,46 @@ struct DataSchemaCommand: AsyncParsableCommand {
     @Option(help: "Write the draft here instead of standard output.")
     var out: String?
 
+    /// `target`'s path relative to the folder `base` (with `..` steps), or its absolute path when they share no
+    /// folder but the root.
+    static func relativePath(of target: URL, from base: URL) -> String {
+        let to = target.pathComponents
+        let from = base.pathComponents
+        var common = 0
+        while common < min(to.count, from.count) && to[common] == from[common] { common += 1 }
+        guard common > 1 else { return target.path }
+        return (Array(repeating: "..", count: from.count - common) + to[common...]).joined(separator: "/")
+    }
+
     func run() async throws {
         let catalogueFile =
             catalogue
             ?? URL(fileURLWithPath: infer).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
-        let schema = try DatasetOptions.reporting(infer) { () throws(DataError) in
+        let draft = try DatasetOptions.reporting(infer) { () throws(DataError) in
             let log = try CSVTable.read(path: infer)
             let items = try CSVTable.read(path: catalogueFile)
-            // The schema names its catalogue relative to where the schema is written.
-            let base = URL(fileURLWithPath: out ?? "./schema.toml").deletingLastPathComponent().standardized.path
-            let full = URL(fileURLWithPath: catalogueFile).standardized.path
-            let relative = full.hasPrefix(base + "/") ? String(full.dropFirst(base.count + 1)) : full
-            return try SchemaInference.infer(log: log, catalogue: items, catalogueFile: relative)
+            // The loader reads the catalogue relative to the schema file: name it relative to where the draft goes.
+            let base = URL(fileURLWithPath: out ?? "schema.toml").deletingLastPathComponent().standardized
+            let relative = Self.relativePath(of: URL(fileURLWithPath: catalogueFile).standardized, from: base)
+            return SchemaInference.infer(log: log, catalogue: items, catalogueFile: relative)
         }
-        let text =
-            "# Drafted by recpool data schema --infer \(infer); review the roles and feature kinds.\n" + schema.toml()
+        let schema = draft.schema
+        var header = "# Drafted by recpool data schema --infer \(infer); review the roles and feature kinds.\n"
+        if out == nil {
+            header +=
+                "# [catalogue] file is relative to the schema file: this draft names it from the current directory, "
+                + "so save it here or edit the path.\n"
+        }
+        for role in draft.unrecognised {
+            header +=
+                "# No column recognised as the \(role): replace its \"\(SchemaInference.placeholderPrefix)…\" value "
+                + "with the column's name, and take that column out of the features.\n"
+        }
+        let text = header + schema.toml()
+        for role in draft.unrecognised {
+            CommandOutput.printError(
+                "recpool: no column recognised as the \(role); the draft holds a placeholder to edit")
+        }
         if let out {
             do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
                 throw CommandFailure("cannot write \(out): \(error)", exitCode: .badInput)

@@ -236,6 +236,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         let payloads: [[UInt8]]
         let featureWidth: Int
         do {
+            if let servedSpec { try CheckpointEvaluation.check(spec: servedSpec, data: data) }
             (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch, servedSpec: servedSpec)
         } catch {
             throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: .badInput)

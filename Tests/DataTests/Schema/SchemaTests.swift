@@ -169,7 +169,8 @@ struct SchemaTests {
         try FileManager.default.copyItem(atPath: source + "/item_context.csv", toPath: folder + "/catalogue.csv")
         let schema = try SchemaInference.infer(
             log: CSVTable.read(path: folder + "/logs.csv"), catalogue: CSVTable.read(path: folder + "/catalogue.csv"),
-            catalogueFile: "catalogue.csv")
+            catalogueFile: "catalogue.csv"
+        ).schema
         #expect(schema.logs.userFeatures.map(\.name) == ["device", "region", "user_feature_2", "user_feature_3"])
         #expect(schema.logs.userFeatures.allSatisfy { $0.kind == .categorical })
         #expect(schema.logs.affinityPrefix == "user-item_affinity_" && schema.logs.ignore == [""])

@@ -1,0 +1,197 @@
+import Foundation
+import RecData
+import Testing
+
+/// The shop fixture with its log or catalogue edited, and the error each edit must give.
+@Suite("A shop's bad data is refused by name, and a checkpoint's features are checked against the data")
+struct SchemaBadInputTests {
+    /// Writes the fixture, applies `edit` to the log's lines and `editItems` to the catalogue's, and returns the
+    /// loader's error text (or nil when it loads).
+    func loadError(
+        schema: String = ShopFixture.schema, log edit: (inout [String]) -> Void = { _ in },
+        items editItems: (inout [String]) -> Void = { _ in }
+    ) throws -> String? {
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        try Self.editLines(folder + "/logs.csv", edit)
+        try Self.editLines(folder + "/items.csv", editItems)
+        try schema.write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
+        do {
+            _ = try DatasetResolver(obdDirectory: "").logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    /// Rewrites a file's lines with `change`.
+    static func editLines(_ path: String, _ change: (inout [String]) -> Void) throws {
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        change(&lines)
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Replaces field `column` (0-based) of log line `line` (1-based, the header is line 1).
+    static func setField(_ lines: inout [String], line: Int, column: Int, to value: String) {
+        var fields = lines[line - 1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        fields[column] = value
+        lines[line - 1] = fields.joined(separator: ",")
+    }
+
+    @Test("a timestamp that is neither a number nor an ISO 8601 date-time is refused naming file:line and column")
+    func badTimestamp() throws {
+        let error = try #require(try loadError(log: { Self.setField(&$0, line: 5, column: 1, to: "yesterday") }))
+        #expect(
+            error.contains("logs.csv:5") && error.contains("'ts'") && error.contains("'yesterday' is not a timestamp"))
+        let mixed = try #require(
+            try loadError(log: { Self.setField(&$0, line: 7, column: 1, to: "2024-05-01T10:00:00Z") }))
+        #expect(mixed.contains("logs.csv:7") && mixed.contains("is a date-time but line 2 has a number"))
+    }
+
+    @Test(
+        "ISO 8601 date-times of the forms logs write are timestamps; malformed ones are not",
+        arguments: [
+            ("2019-11-24 00:00:14.386364+00:00", true), ("2024-05-01T10:00:00Z", true), ("2024-05-01", true),
+            ("2024-05-01T10:00", true), ("2024-05-01T10:00:00+0200", true), ("2024-13-01", false),
+            ("2024-05-01T25:00:00Z", false), ("yesterday", false), ("2024-05-01T10:00:00Zx", false), ("", false),
+        ])
+    func iso8601(_ text: String, _ accepted: Bool) {
+        #expect(ISO8601Text.isDateTime(text) == accepted)
+    }
+
+    @Test("a header that names a column twice is refused naming the column and both positions")
+    func duplicateHeader() throws {
+        let error = try #require(
+            try loadError(log: { lines in
+                lines[0] += ",device"
+                for i in 1..<lines.count { lines[i] += ",ios" }
+            }))
+        #expect(error.contains("'device' twice (columns 9 and 11)"))
+    }
+
+    @Test("item ids: out of range, not an integer, repeated, each says the rule and the catalogue's size")
+    func itemIDs() throws {
+        let range = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "999") }))
+        #expect(
+            range.contains("items.csv:3")
+                && range.contains("'999' is out of range: item ids must be integers 0..4 (n = 5 catalogue rows"))
+        let text = try #require(try loadError(items: { Self.setField(&$0, line: 2, column: 0, to: "SKU-0000") }))
+        #expect(
+            text.contains("'SKU-0000' is not an integer: item ids must be integers 0..4")
+                && text.contains("docs/YOUR-DATA.md"))
+        let repeated = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "0") }))
+        #expect(repeated.contains("'0' is item 0 again (first at line 2)"))
+        let logged = try #require(try loadError(log: { Self.setField(&$0, line: 4, column: 2, to: "7") }))
+        #expect(logged.contains("logs.csv:4") && logged.contains("'7' is out of range: item ids must be integers 0..4"))
+    }
+
+    @Test("a catalogue with more items than the log's affinity columns says both counts")
+    func affinityCount() throws {
+        let schema = ShopFixture.schema.replacingOccurrences(
+            of: "user = \"visitor\"\n", with: "affinity_prefix = \"past_\"\n"
+        )
+        .replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"visitor\"]")
+        let error = try #require(
+            try loadError(
+                schema: schema,
+                log: { lines in
+                    lines[0] += (0..<4).map { ",past_\($0)" }.joined()
+                    for i in 1..<lines.count { lines[i] += ",0,1,0,2" }
+                }))
+        #expect(error.contains("the catalogue has 5 items but") && error.contains("has 4 affinity columns 'past_K'"))
+    }
+
+    @Test("a blank categorical value is missing: it is no category, and encodes as an unseen value does")
+    func blankCategorical() throws {
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        // Line 80 holds time 1,021: an old row, in the training split.
+        try Self.editLines(folder + "/logs.csv") { Self.setField(&$0, line: 80, column: 8, to: "") }
+        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(
+            folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        let spec = try FeatureSpec.fit(on: parts.train)
+        let device = try #require(spec.userFeatureNames.firstIndex(of: "device"))
+        #expect(spec.userVocabularies[device] == ["android", "ios", "web"])
+        #expect(spec.userColumns(["device": ""]) == spec.userColumns(["device": "never-seen"]))
+    }
+
+    @Test("a blank user id is an anonymous visit: no row gets the history of other blank rows")
+    func blankUser() throws {
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        try Self.editLines(folder + "/logs.csv") { lines in
+            for line in 2...lines.count { Self.setField(&lines, line: line, column: 6, to: "") }
+        }
+        let (parts, _) = try DatasetResolver(obdDirectory: "").logs(
+            folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        #expect((0..<parts.all.rows).allSatisfy(parts.all.isCold))
+    }
+
+    @Test("a checkpoint's spec meets data without its features: a typed error names the missing and extra ones")
+    func specAgainstData() throws {
+        let resolver = DatasetResolver(obdDirectory: "")
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let (shop, _) = try resolver.logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        let spec = try FeatureSpec.fit(on: shop.train)
+        try CheckpointEvaluation.check(spec: spec, data: shop.test)
+        // The same log read without its numeric feature `age`.
+        try ShopFixture.schema.replacingOccurrences(of: "age = \"numeric\"\n", with: "")
+            .replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"age\"]")
+            .write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
+        let (noAge, _) = try resolver.logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.check(spec: spec, data: noAge.test) }
+        do { try CheckpointEvaluation.check(spec: spec, data: noAge.test) } catch {
+            guard case .datasetMismatch(_, let expected, let problems) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(problems == ["missing numeric user features age"] && expected == ["device", "age"])
+        }
+        // OBD's user features are not the shop's, and its catalogue is another size.
+        let obd = try ShopFixture.obdLike()
+        let obdSpec = try FeatureSpec.fit(on: obd)
+        var sameSize = shop.all
+        sameSize.nActions = obd.nActions
+        #expect(throws: CheckpointEvaluationError.self) {
+            try CheckpointEvaluation.check(spec: obdSpec, data: sameSize)
+        }
+        do { try CheckpointEvaluation.check(spec: obdSpec, data: sameSize) } catch {
+            #expect(error.description.contains("missing categorical user features user_feature_0"))
+            #expect(error.description.contains("extra categorical user features device"))
+            #expect(error.description.contains("extra numeric user features age"))
+        }
+        #expect(throws: CheckpointEvaluationError.self) {
+            try CheckpointEvaluation.check(spec: obdSpec, data: shop.all)
+        }
+        var morePositions = shop.all
+        morePositions.nPositions = spec.positionCount + 1
+        #expect(throws: CheckpointEvaluationError.self) {
+            try CheckpointEvaluation.check(spec: spec, data: morePositions)
+        }
+    }
+
+    @Test("a draft keeps unrecognised roles as placeholders the loader refuses by name, and finds a numbered history")
+    func draftWithPlaceholders() throws {
+        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        try Self.editLines(folder + "/logs.csv") { lines in
+            lines[0] += (0..<5).map { ",past_clicks_\($0)" }.joined()
+            for i in 1..<lines.count { lines[i] += ",0,1,0,2,0" }
+        }
+        let draft = SchemaInference.infer(
+            log: try CSVTable.read(path: folder + "/logs.csv"),
+            catalogue: try CSVTable.read(path: folder + "/items.csv"),
+            catalogueFile: "items.csv")
+        #expect(draft.schema.logs.affinityPrefix == "past_clicks_")
+        #expect(!draft.schema.logs.userFeatures.contains { $0.name.hasPrefix("past_clicks_") })
+        #expect(draft.schema.logs.timestamp == "ts" && draft.schema.logs.outcome == "clicked")
+        #expect(draft.schema.logs.item == "sku" && draft.schema.catalogue.item == "sku")
+        #expect(draft.schema.logs.propensity == SchemaInference.placeholderPrefix + "the propensity column")
+        #expect(draft.unrecognised.count == 1)
+        #expect(
+            draft.unrecognised[0].contains("propensity in")
+                && draft.unrecognised[0].contains("propensity_score, propensity, pscore"))
+        #expect {
+            _ = try DataSchema.parse(draft.schema.toml(), path: "draft.toml")
+        } throws: { error in
+            "\(error)".contains(
+                "draft.toml: [logs] propensity = \"EDIT ME: the propensity column\" is the draft's placeholder")
+        }
+    }
+}

@@ -67,7 +67,16 @@ extension JobCoordinator {
         try store.insertJob(record)  // durable before the client hears "accepted"
         logger.info("job accepted", metadata: ["job_id": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
         answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
-        run(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")), nowMs: nowMs)
+        var job = JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")
+        job.uploadNames = uploadNames(of: spec)
+        run(.accepted(job), nowMs: nowMs)
+    }
+
+    /// The names the job's uploaded files were uploaded under, by SHA-256 (a file with no recorded name is left out).
+    func uploadNames(of spec: TrainJobSpec) -> [String: String] {
+        var names: [String: String] = [:]
+        for file in JobCore.uploadedFiles(spec) { names[file] = (try? store.datasetName(sha256: file)) ?? nil }
+        return names
     }
 
     /// `upload`: stores one checksummed chunk; answers whether the upload is complete.

@@ -41,6 +41,8 @@ struct JobCore: ControlCore {
         var attempts = 0
         var totalSteps: Int?
         var datasetSHA = ""
+        /// The names the job's uploaded files were uploaded under, by SHA-256 (hex), for its errors.
+        var uploadNames: [String: String] = [:]
     }
 
     /// A job record the store does not hold as the core does.
@@ -51,6 +53,7 @@ struct JobCore: ControlCore {
 
     var workers: [TrainingWorker] = []
     var jobs: [String: RunningJob] = [:]
+    /// The workers believed to hold each uploaded file (log or catalogue), by the file's SHA-256 (hex).
     var datasetHolders: [String: Set<[UInt8]>] = [:]
     /// Replica results rejected because the state they started from was not the one sent.
     var inconsistentReplicas = 0

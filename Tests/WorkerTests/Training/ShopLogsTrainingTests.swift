@@ -99,7 +99,7 @@ struct ShopLogsTrainingTests {
             cache: cache)
         #expect(run.report.error == nil, "\(run.report.error ?? "")")
         let resolved = try #require(cache.resolved(RoundExecutor.cacheKey(second)))
-        #expect(try FeatureSpec.decode(resolved.featureSpec).userNumericNames == [])
+        #expect(try FeatureSpec.decode(resolved.featureSpec).userNumericNames ?? [] == [])
         #expect(resolved.split.train.count == 120)
     }
 

@@ -17,9 +17,9 @@ struct DatasetVocabularyTests {
     static let splitLine = "split by time: train 240 / validation 40 / test 120"
 
     /// The fixture's `random/men` with `user_feature_0/1` renamed `device` and `region`, its catalogue, and the
-    /// schema `recpool data schema --infer` drafts for them.
-    static func shop() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-vocabulary-\(getpid())")
+    /// schema `recpool data schema --infer` drafts for them, in a temporary folder named after `name`.
+    static func shop(_ name: String = "vocabulary") throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(name)-\(getpid())")
             .path
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// A shop's log trained over the pool under one schema and then another: workers keep the shipped bytes by their
+/// own SHA-256 and resolve each schema from them, so the second job needs no upload and no restart.
+@Suite("One log, two schemas, one pool", .serialized)
+struct ShopSchemaTrainingTests {
+    /// Runs `recpool train --follow --json` on the shop's log with `schema`; returns the summary line's object.
+    static func train(_ frontend: String, folder: String, schema: String) throws -> [String: Any] {
+        let run = try runTool(
+            "recpool",
+            [
+                "train", "--broker", frontend, "--dataset", folder + "/logs.csv", "--schema", schema, "--epochs", "1",
+                "--workers", "1", "--batch", "32", "--follow", "--json",
+            ])
+        #expect(run.code == 0, "\(run.stderr)")
+        let last = try #require(run.stdout.split(separator: "\n").last, "\(run.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+    }
+
+    @Test("the same log trains with a second schema right after the first, and both jobs complete")
+    func twoSchemasInARow() async throws {
+        let folder = try DatasetVocabularyTests.shop("two-schemas")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let drafted = try String(contentsOfFile: folder + "/shop.toml", encoding: .utf8)
+        // The second schema leaves `region` out: another resolved dataset over the same bytes.
+        var lines = drafted.replacingOccurrences(of: "region = \"categorical\"\n", with: "")
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let logsIgnore = try #require(lines.firstIndex { $0.hasPrefix("ignore = [") }, "\(drafted)")
+        let listed = lines[logsIgnore].dropFirst("ignore = [".count)
+        lines[logsIgnore] = "ignore = [\"region\"" + (listed.hasPrefix("]") ? "" : ", ") + listed
+        let second = lines.joined(separator: "\n")
+        #expect(second != drafted)
+        try second.write(toFile: folder + "/shop2.toml", atomically: true, encoding: .utf8)
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", folder + "/state"], workers: ["w1"]
+        ) { cluster, _ in
+            let first = try Self.train(cluster.endpoints.frontend, folder: folder, schema: folder + "/shop.toml")
+            #expect(first["state"] as? String == "completed", "\(first)")
+            let again = try Self.train(cluster.endpoints.frontend, folder: folder, schema: folder + "/shop2.toml")
+            #expect(again["state"] as? String == "completed", "\(again)")
+            #expect(again["model_version"] as? Int == (first["model_version"] as? Int).map { $0 + 1 })
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import RecWire
 import Testing
 
 /// A shop's log trained over the pool under one schema and then another: workers keep the shipped bytes by their
@@ -34,12 +35,22 @@ struct ShopSchemaTrainingTests {
         try second.write(toFile: folder + "/shop2.toml", atomically: true, encoding: .utf8)
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", folder + "/state"], workers: ["w1"]
-        ) { cluster, _ in
+        ) { cluster, client in
             let first = try Self.train(cluster.endpoints.frontend, folder: folder, schema: folder + "/shop.toml")
             #expect(first["state"] as? String == "completed", "\(first)")
-            let again = try Self.train(cluster.endpoints.frontend, folder: folder, schema: folder + "/shop2.toml")
-            #expect(again["state"] as? String == "completed", "\(again)")
-            #expect(again["model_version"] as? Int == (first["model_version"] as? Int).map { $0 + 1 })
+            // The second job follows in text: counts print as integers (40 validation rows of 400, split by time).
+            let again = try runTool(
+                "recpool",
+                [
+                    "train", "--broker", cluster.endpoints.frontend, "--dataset", folder + "/logs.csv", "--schema",
+                    folder + "/shop2.toml", "--epochs", "1", "--workers", "1", "--batch", "32", "--follow",
+                ])
+            #expect(again.code == 0, "\(again.stderr)")
+            #expect(again.stdout.contains(": completed") && again.stdout.contains("val_rows 40,"), "\(again.stdout)")
+            // Both registered; their hyperparameters record the time split's validation fraction, not 0.2.
+            let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self).models
+            #expect(models.count == 2)
+            #expect(models.allSatisfy { $0.hyperparameters?.validation == 0.1 }, "\(models)")
         }
     }
 }

@@ -99,7 +99,7 @@ struct FitCommand: ParsableCommand {
             let (train, held) = data.split(validationFraction: validation, rng: &rng)
             return (train, held, nil)
         case .logs(let split, _, _):
-            let rows = try split.trainingRows()
+            let rows = try split.trainingRows(name: dataset)
             return (rows.train, rows.validation, rows.spec.encoded())
         }
     }

@@ -148,10 +148,12 @@ extension TrainCommand {
             guard let resolved = try? options.resolver().resolve(dataset), case .logs(let data, let kind, _) = resolved
             else { return nil }
             DatasetOptions.announce(dataset, kind: kind, sizes: data.sizes)
+            try data.requireTrainingRows(name: dataset)
             return nil
         }
-        if case .logs(_, _, let files) = try options.resolve() { return files }
-        return nil
+        guard case .logs(let data, _, let files) = try options.resolve() else { return nil }
+        try data.requireTrainingRows(name: dataset)  // before the upload, naming the file
+        return files
     }
 }
 

@@ -53,4 +53,60 @@ struct ShopSchemaTrainingTests {
             #expect(models.allSatisfy { $0.hyperparameters?.validation == 0.1 }, "\(models)")
         }
     }
+
+    /// Rewrites the shop's `logs.csv` as `name` in the same folder, keeping the first `rows` data rows (all when nil)
+    /// and, with `clicks` false, setting every `click` to 0.
+    static func variant(_ folder: String, _ name: String, rows: Int? = nil, clicks: Bool = true) throws {
+        let lines = try String(contentsOfFile: folder + "/logs.csv", encoding: .utf8).split(separator: "\n")
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false)
+        let click = try #require(header.firstIndex(of: "click"))
+        var body = lines.dropFirst().prefix(rows ?? lines.count).map(String.init)
+        if !clicks {
+            body = body.map { line in
+                var fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                fields[click] = "0"
+                return fields.joined(separator: ",")
+            }
+        }
+        try ([String(lines[0])] + body).joined(separator: "\n").write(
+            toFile: folder + "/" + name, atomically: true, encoding: .utf8)
+    }
+
+    @Test("a one-row log is refused by fit and train with one error naming the file and the empty training part")
+    func oneRowLog() throws {
+        let folder = try DatasetVocabularyTests.shop("one-row")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.variant(folder, "one.csv", rows: 1)
+        let expected = "recpool: the training part of \(folder)/one.csv (first 60% by time) has 0 rows; at least 1 is needed"
+        let fit = try runTool(
+            "recpool",
+            ["fit", "--dataset", folder + "/one.csv", "--schema", folder + "/shop.toml", "--out", folder + "/m.ckpt"])
+        #expect(fit.code == 2 && fit.stderr.contains(expected), "\(fit.stderr)")
+        // train refuses before it talks to a broker (none listens here).
+        let train = try runTool(
+            "recpool",
+            [
+                "train", "--dataset", folder + "/one.csv", "--schema", folder + "/shop.toml", "--broker",
+                "tcp://127.0.0.1:9", "--timeout-ms", "300",
+            ])
+        #expect(train.code == 2 && train.stderr.contains(expected), "\(train.stderr)")
+    }
+
+    @Test("a log with no click in its training part trains with a warning that the model cannot learn")
+    func noClickWarning() throws {
+        let folder = try DatasetVocabularyTests.shop("no-click")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.variant(folder, "quiet.csv", clicks: false)
+        let fit = try runTool(
+            "recpool",
+            [
+                "fit", "--dataset", folder + "/quiet.csv", "--schema", folder + "/shop.toml", "--out", folder + "/m.ckpt",
+                "--epochs", "1",
+            ])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        #expect(
+            fit.stderr.contains(
+                "warning: the training part of \(folder)/quiet.csv (first 60% by time, 240 rows) has no click"),
+            "\(fit.stderr)")
+    }
 }

@@ -27,6 +27,14 @@ extension SplitDataset {
         }
     }
 
+    /// A warning when the training part has no positive outcome (no click, or no reward above 0): a model fitted
+    /// on it cannot learn which items are chosen. `nil` when it has one.
+    public func noPositiveWarning(name: String) -> String? {
+        guard train.rows > 0, !train.reward.contains(where: { $0 > 0 }) else { return nil }
+        return "warning: the training part of \(name) (first \(Int((split.train * 100).rounded()))% by time, "
+            + "\(train.rows) rows) has no click; the model cannot learn anything from it"
+    }
+
     /// Fits the specification on the training part and builds the training and validation rows.
     /// - Parameters:
     ///   - featureSet: The features to build.

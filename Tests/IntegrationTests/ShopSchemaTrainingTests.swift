@@ -90,6 +90,14 @@ struct ShopSchemaTrainingTests {
                 "tcp://127.0.0.1:9", "--timeout-ms", "300",
             ])
         #expect(train.code == 2 && train.stderr.contains(expected), "\(train.stderr)")
+        // data describe still describes it, and says the same.
+        let describe = try runTool(
+            "recpool", ["data", "describe", folder + "/one.csv", "--schema", folder + "/shop.toml"])
+        #expect(describe.code == 0, "\(describe.stderr)")
+        #expect(
+            describe.stdout.contains(
+                "note: the training part of \(folder)/one.csv (first 60% by time) has 0 rows; at least 1 is needed"),
+            "\(describe.stdout)")
     }
 
     @Test("a log with no click in its training part trains with a warning that the model cannot learn")

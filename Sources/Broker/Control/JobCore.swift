@@ -78,7 +78,10 @@ struct JobCore: ControlCore {
             unsavedJobs[id] = nil
         case .fail(let id, let reason): fail(id, reason, into: &actions)
         case .datasetUnreadable(let id, let error):
-            fail(id, "the uploaded dataset cannot be read: \(error)", into: &actions)
+            // Named as the operator uploaded them: `logs.csv (sha256:<hex>)`.
+            let names = (jobs[id]?.uploadNames ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) (sha256:\($0.key))" }
+            let named = names.isEmpty ? "" : " " + names.joined(separator: ", ")
+            fail(id, "the uploaded dataset\(named) cannot be read: \(error)", into: &actions)
         case .roundStored(let id, let result): roundStored(id, result: result, nowMs: nowMs, into: &actions)
         case .registered(let id, let result): registered(id, result: result, into: &actions)
         case .persisted(let record, let what, let result):

@@ -77,7 +77,8 @@ struct ShopSchemaTrainingTests {
         let folder = try DatasetVocabularyTests.shop("one-row")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Self.variant(folder, "one.csv", rows: 1)
-        let expected = "recpool: the training part of \(folder)/one.csv (first 60% by time) has 0 rows; at least 1 is needed"
+        let expected =
+            "recpool: the training part of \(folder)/one.csv (first 60% by time) has 0 rows; at least 1 is needed"
         let fit = try runTool(
             "recpool",
             ["fit", "--dataset", folder + "/one.csv", "--schema", folder + "/shop.toml", "--out", folder + "/m.ckpt"])
@@ -108,8 +109,8 @@ struct ShopSchemaTrainingTests {
         let fit = try runTool(
             "recpool",
             [
-                "fit", "--dataset", folder + "/quiet.csv", "--schema", folder + "/shop.toml", "--out", folder + "/m.ckpt",
-                "--epochs", "1",
+                "fit", "--dataset", folder + "/quiet.csv", "--schema", folder + "/shop.toml", "--out",
+                folder + "/m.ckpt", "--epochs", "1",
             ])
         #expect(fit.code == 0, "\(fit.stderr)")
         #expect(

@@ -79,7 +79,8 @@ struct JobCore: ControlCore {
         case .fail(let id, let reason): fail(id, reason, into: &actions)
         case .datasetUnreadable(let id, let error):
             // Named as the operator uploaded them: `logs.csv (sha256:<hex>)`.
-            let names = (jobs[id]?.uploadNames ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) (sha256:\($0.key))" }
+            let names = (jobs[id]?.uploadNames ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.value) (sha256:\($0.key))" }
             let named = names.isEmpty ? "" : " " + names.joined(separator: ", ")
             fail(id, "the uploaded dataset\(named) cannot be read: \(error)", into: &actions)
         case .roundStored(let id, let result): roundStored(id, result: result, nowMs: nowMs, into: &actions)

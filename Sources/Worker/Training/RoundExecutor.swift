@@ -147,7 +147,9 @@ public enum RoundExecutor {
         let resolved: ResolvedDataset
         if let schema = spec.schema {
             guard let logs = cache.blob(sha256: named) else { throw notCached(spec.dataset) }
-            let catalogueSHA = spec.catalogue.map { $0.hasPrefix("sha256:") ? String($0.dropFirst(7)).lowercased() : $0 }
+            let catalogueSHA = spec.catalogue.map {
+                $0.hasPrefix("sha256:") ? String($0.dropFirst(7)).lowercased() : $0
+            }
             let catalogueBytes = catalogueSHA.flatMap { cache.blob(sha256: $0) }
             if let name = spec.catalogue, catalogueBytes == nil, !a.datasetIncluded { throw notCached(name) }
             resolved = try ResolvedDataset.shopLogs(
@@ -171,6 +173,7 @@ public enum RoundExecutor {
 
     /// The error of a round naming bytes this worker does not hold.
     static func notCached(_ name: String) -> TrainingError {
-        .unknownDataset("\(name) is not cached on this worker (never sent, or dropped); the broker must include its bytes")
+        .unknownDataset(
+            "\(name) is not cached on this worker (never sent, or dropped); the broker must include its bytes")
     }
 }

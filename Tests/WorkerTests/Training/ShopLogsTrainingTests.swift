@@ -129,15 +129,16 @@ struct ShopLogsTrainingTests {
 
     @Test("a log whose training part is empty is one typed error naming the log and the time split")
     func emptyTrainingPart() {
-        let one = Array(String(decoding: Self.log, as: UTF8.self).split(separator: "\n").prefix(2).joined(separator: "\n").utf8)
+        let lines = String(decoding: Self.log, as: UTF8.self).split(separator: "\n")
+        let one = Array(lines.prefix(2).joined(separator: "\n").utf8)
         var spec = Self.spec()
         spec.dataset = "sha256:" + sha256Hex(one)
         let run = RoundExecutor.run(
             assignment: TrainingFixtures.assignment(spec, steps: 1), state: [], dataset: one, catalogue: Self.catalogue,
             cache: TrainingCache(obdDirectory: "/nonexistent"))
-        #expect(
-            run.report.error
-                == "bad dataset: the training part of \(spec.dataset) (first 60% by time) has 0 rows; at least 1 is needed")
+        let expected =
+            "bad dataset: the training part of \(spec.dataset) (first 60% by time) has 0 rows; at least 1 is needed"
+        #expect(run.report.error == expected)
         #expect(run.body.isEmpty)
     }
 }

@@ -23,6 +23,13 @@ extension RecStore {
         }
     }
 
+    /// The display name a dataset was first uploaded under (`logs.csv`), or nil when none is recorded.
+    public func datasetName(sha256: String) throws(StoreError) -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT name FROM datasets WHERE sha256 = ?", arguments: [sha256])
+        }
+    }
+
     /// Appends one chunk of an upload whose whole content hashes to `sha256`.
     ///
     /// The bytes received so far live in `blobs/<sha256>.part`. A chunk may start at any offset up to

@@ -121,6 +121,63 @@ struct JobMachineTests {
         #expect(next.shards.count == 2 && next.shards.allSatisfy { $0.dataset == nil && $0.catalogue == nil })
     }
 
+    /// Accepts `id` on a shop's log `logs` with catalogue `catalogue` and a schema.
+    static func shopJob(_ m: inout JobMachine, id: String, catalogue: String, schema: String) -> [JobAction] {
+        var spec = TrainJobSpec(dataset: "sha256:logs", workers: 2, syncEvery: 5)
+        spec.catalogue = "sha256:\(catalogue)"
+        spec.schema = schema
+        let record = JobRecord(
+            id: id, model: "mlp", spec: String(decoding: WireJSON.encode(spec), as: UTF8.self), totalRounds: 0,
+            createdAt: 1)
+        var job = JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")
+        job.uploadNames = ["logs": "shop.csv", catalogue: "items.csv"]
+        return m.feed(.accepted(job))
+    }
+
+    @Test("what a worker holds is known per uploaded file: a new schema sends nothing, a new catalogue sends both")
+    func holdersPerFile() {
+        var m = JobMachine()
+        _ = m.feed(.workers(m.workers))
+        let first = Self.shopJob(&m, id: "job-1", catalogue: "items", schema: "a")
+        #expect(first.shards.allSatisfy { $0.dataset == "logs" && $0.catalogue == "items" })
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        _ = m.feed(.roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "")))
+        #expect(m.core.datasetHolders["logs"] == [[1], [2]] && m.core.datasetHolders["items"] == [[1], [2]])
+        m.core.jobs["job-1"] = nil
+        // The same log under another schema: the workers resolve it from the bytes they keep.
+        let second = Self.shopJob(&m, id: "job-2", catalogue: "items", schema: "b")
+        #expect(second.shards.count == 2 && second.shards.allSatisfy { $0.dataset == nil && $0.catalogue == nil })
+        m.core.jobs["job-2"] = nil
+        // The same log with a catalogue the workers never saw: both go, as frames 3 and 4.
+        let third = Self.shopJob(&m, id: "job-3", catalogue: "items2", schema: "a")
+        #expect(third.shards.count == 2 && third.shards.allSatisfy { $0.dataset == "logs" && $0.catalogue == "items2" })
+    }
+
+    @Test("a worker that dropped the bytes gets the round again with them; a second failure names the file")
+    func droppedBytesResent() throws {
+        var m = JobMachine()
+        _ = m.feed(.workers(m.workers))
+        _ = Self.shopJob(&m, id: "job-1", catalogue: "items", schema: "a")
+        m.core.datasetHolders = ["logs": [[1], [2]], "items": [[1], [2]]]
+        m.core.jobs["job-1"] = nil
+        let second = Self.shopJob(&m, id: "job-1", catalogue: "items", schema: "b")
+        #expect(second.shards.allSatisfy { $0.dataset == nil })
+        let lost = "unknown dataset: sha256:logs is not cached on this worker (never sent, or dropped)"
+        let resent = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", error: lost)))
+        #expect(resent.shards.count == 1)
+        #expect(resent.shards.first?.worker == [1] && resent.shards.first?.dataset == "logs")
+        #expect(resent.shards.first?.catalogue == "items" && resent.persisted.isEmpty)
+        #expect(m.core.jobs["job-1"] != nil)
+        // Sent with the bytes and still failing: the job fails, and its error names the uploaded file.
+        let bad = "bad dataset: sha256:logs: no \"p\" column in the header"
+        let failed = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", error: bad)))
+        let record = try #require(failed.persisted.first?.record)
+        #expect(record.state == .failed)
+        #expect(record.error == "round 1, shard 0: bad dataset: sha256:logs (shop.csv): no \"p\" column in the header")
+    }
+
     @Test("a round that cannot be stored fails the job with a durable record that says why")
     func roundNotStored() throws {
         var m = JobMachine()

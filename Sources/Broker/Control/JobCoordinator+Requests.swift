@@ -1,4 +1,5 @@
 import Foundation
+import RecData
 import RecStore
 import RecWire
 
@@ -45,7 +46,7 @@ extension JobCoordinator {
     /// `train`: validates the spec, stores the job and answers its view; the job is durable before
     /// the client hears "accepted".
     private func submit(_ identity: [UInt8], _ header: Header, _ spec: TrainJobSpec?, nowMs: UInt64) throws {
-        guard let spec else {
+        guard var spec else {
             answer(identity, header, .badRequest, text: "train needs a `train` object")
             return
         }
@@ -61,13 +62,35 @@ extension JobCoordinator {
             }
             try store.blobs.verify(sha)  // a corrupt copy is quarantined and refused: upload the file again
         }
+        spec.validation = Self.heldOutFraction(spec)  // what the job's hyperparameters record
         let id = "job-\(try store.nextSequence("job"))"
         let specText = String(decoding: WireJSON.encode(spec), as: UTF8.self)
         let record = JobRecord(id: id, model: spec.model, spec: specText, totalRounds: 0, createdAt: Double(nowMs) / 1000)
         try store.insertJob(record)  // durable before the client hears "accepted"
         logger.info("job accepted", metadata: ["job_id": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
         answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
-        run(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")), nowMs: nowMs)
+        var job = JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")
+        job.uploadNames = uploadNames(of: spec)
+        run(.accepted(job), nowMs: nowMs)
+    }
+
+    /// The names the job's uploaded files were uploaded under, by SHA-256 (a file with no recorded name is left out).
+    func uploadNames(of spec: TrainJobSpec) -> [String: String] {
+        var names: [String: String] = [:]
+        for file in JobCore.uploadedFiles(spec) { names[file] = (try? store.datasetName(sha256: file)) ?? nil }
+        return names
+    }
+
+    /// The fraction of rows the job validates on: a log (a shop's log with a schema, `obd:`, or a `synthetic:`
+    /// log for an MLP) is split by time, ``RecData/DatasetSplit/standard`` (validation = 1 − train − test);
+    /// a feature matrix holds out the spec's `validation` at random.
+    static func heldOutFraction(_ spec: TrainJobSpec) -> Double {
+        let isLog =
+            spec.schema != nil || spec.dataset.hasPrefix("obd:")
+            || (spec.dataset.hasPrefix("synthetic:") && spec.model != "dqn")
+        guard isLog else { return spec.validation }
+        let split = DatasetSplit.standard
+        return ((1 - split.train - split.test) * 1_000_000).rounded() / 1_000_000
     }
 
     /// `upload`: stores one checksummed chunk; answers whether the upload is complete.

@@ -54,10 +54,9 @@ final class JobCoordinator: ControlShell {
                     logger.error("job cannot resume", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
                     continue
                 }
-                run(
-                    .accepted(
-                        JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")),
-                    nowMs: nowMs)
+                var job = JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
+                job.uploadNames = uploadNames(of: spec)
+                run(.accepted(job), nowMs: nowMs)
                 logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
             }
             publishRegistry()

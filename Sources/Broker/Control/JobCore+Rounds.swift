@@ -31,12 +31,35 @@ extension JobCore {
         spec.dataset.hasPrefix("sha256:") ? String(spec.dataset.dropFirst(7)) : nil
     }
 
+    /// The SHA-256 of every uploaded file a worker needs for the job: the log and, for a shop's log, its
+    /// catalogue. A worker keeps shipped bytes by their own SHA-256 and resolves any schema from them, so
+    /// what it holds is known per file, whatever the schema.
+    static func uploadedFiles(_ spec: TrainJobSpec) -> [String] {
+        guard let log = uploadedDataset(spec) else { return [] }
+        let catalogue = spec.catalogue.flatMap { $0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : nil }
+        return [log] + (catalogue.map { [$0] } ?? [])
+    }
+
+    /// Whether `worker` is believed to hold every uploaded file of the job (a job with none: true).
+    func holdsFiles(_ worker: [UInt8], of spec: TrainJobSpec) -> Bool {
+        Self.uploadedFiles(spec).allSatisfy { datasetHolders[$0]?.contains(worker) ?? false }
+    }
+
+    /// A round failed on a worker that was sent no bytes because the core believed it held them: it may have
+    /// dropped them from its bounded cache. Forgets the belief and reports whether the round should go
+    /// again with the bytes (a worker sent the bytes that still fails fails the job).
+    mutating func forgetDroppedFiles(_ worker: [UInt8], of spec: TrainJobSpec) -> Bool {
+        let files = Self.uploadedFiles(spec)
+        guard !files.isEmpty, holdsFiles(worker, of: spec) else { return false }
+        for file in files { datasetHolders[file]?.remove(worker) }
+        return true
+    }
+
     /// Asks for one shard's TRAIN_ROUND (or the finalize request) to go to `worker`.
     func send(
         job: RunningJob, round: Int, shard: Int, to worker: [UInt8], finalize: Bool, into actions: inout [JobAction]
     ) {
-        let uploaded = Self.uploadedDataset(job.spec)
-        let attach = uploaded.flatMap { datasetHolders[$0]?.contains(worker) ?? false ? nil : $0 }
+        let attach = holdsFiles(worker, of: job.spec) ? nil : Self.uploadedDataset(job.spec)
         let assignment = RoundAssignment(
             job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
             fromStep: job.record.round * job.spec.syncEvery, steps: finalize ? 0 : job.spec.syncEvery, spec: job.spec,
@@ -59,13 +82,16 @@ extension JobCore {
             let report = try? WireJSON.decode(RoundReport.self, from: first), var job = jobs[report.job]
         else { return }
         let body = message.payload.count > 1 ? message.payload[1] : []
-        if let uploaded = Self.uploadedDataset(job.spec), report.error == nil {
-            datasetHolders[uploaded, default: []].insert(identity)
+        if report.error == nil {
+            for file in Self.uploadedFiles(job.spec) { datasetHolders[file, default: []].insert(identity) }
         }
         switch job.phase {
         case .finalizing(let worker, _) where worker == identity && report.round == job.record.round + 1:
             if let error = report.error {
-                return fail(report.job, "worker could not finalize: \(error)", into: &actions)
+                if forgetDroppedFiles(identity, of: job.spec) {
+                    return resend(job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
+                }
+                return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
             }
             job.phase = .registering
             jobs[report.job] = job
@@ -75,7 +101,11 @@ extension JobCore {
         case .training(let round, let started, var pending, var results)
         where round == report.round && pending[report.shard] == identity:
             if let error = report.error {
-                return fail(report.job, "round \(round), shard \(report.shard): \(error)", into: &actions)
+                if forgetDroppedFiles(identity, of: job.spec) {
+                    return resend(job, round: round, shard: report.shard, to: identity, finalize: false, into: &actions)
+                }
+                return fail(
+                    report.job, "round \(round), shard \(report.shard): \(describe(error, of: job))", into: &actions)
             }
             guard report.receivedStateSHA == job.stateSHA || (job.stateSHA.isEmpty && round == 1) else {
                 inconsistentReplicas += 1
@@ -98,6 +128,27 @@ extension JobCore {
                     .debug, "late or unexpected round result dropped",
                     ["job_id": "\(report.job)", "round": "\(report.round)"]))
         }
+    }
+
+    /// Sends a shard again, with the uploaded bytes, to the worker that could not find them.
+    func resend(
+        _ job: RunningJob, round: Int, shard: Int, to worker: [UInt8], finalize: Bool, into actions: inout [JobAction]
+    ) {
+        actions.append(
+            .log(
+                .warning, "worker no longer holds the uploaded files; sending the round again with them",
+                ["job_id": "\(job.record.id)", "round": "\(round)", "shard": "\(shard)"]))
+        send(job: job, round: round, shard: shard, to: worker, finalize: finalize, into: &actions)
+    }
+
+    /// A worker's error with each uploaded file's `sha256:<hex>` followed by the name it was uploaded
+    /// under (`sha256:1aa3… (logs.csv)`), so the operator sees which file is meant.
+    func describe(_ error: String, of job: RunningJob) -> String {
+        var text = error
+        for (sha, name) in job.uploadNames.sorted(by: { $0.key < $1.key }) where !name.isEmpty {
+            text = text.replacing("sha256:\(sha)", with: "sha256:\(sha) (\(name))")
+        }
+        return text
     }
 
     /// Averages the results that arrived and asks for the round to be stored (training → storing).

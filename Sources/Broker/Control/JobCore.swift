@@ -41,6 +41,8 @@ struct JobCore: ControlCore {
         var attempts = 0
         var totalSteps: Int?
         var datasetSHA = ""
+        /// The names the job's uploaded files were uploaded under, by SHA-256 (hex), for its errors.
+        var uploadNames: [String: String] = [:]
     }
 
     /// A job record the store does not hold as the core does.
@@ -51,6 +53,7 @@ struct JobCore: ControlCore {
 
     var workers: [TrainingWorker] = []
     var jobs: [String: RunningJob] = [:]
+    /// The workers believed to hold each uploaded file (log or catalogue), by the file's SHA-256 (hex).
     var datasetHolders: [String: Set<[UInt8]>] = [:]
     /// Replica results rejected because the state they started from was not the one sent.
     var inconsistentReplicas = 0
@@ -75,7 +78,11 @@ struct JobCore: ControlCore {
             unsavedJobs[id] = nil
         case .fail(let id, let reason): fail(id, reason, into: &actions)
         case .datasetUnreadable(let id, let error):
-            fail(id, "the uploaded dataset cannot be read: \(error)", into: &actions)
+            // Named as the operator uploaded them: `logs.csv (sha256:<hex>)`.
+            let names = (jobs[id]?.uploadNames ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.value) (sha256:\($0.key))" }
+            let named = names.isEmpty ? "" : " " + names.joined(separator: ", ")
+            fail(id, "the uploaded dataset\(named) cannot be read: \(error)", into: &actions)
         case .roundStored(let id, let result): roundStored(id, result: result, nowMs: nowMs, into: &actions)
         case .registered(let id, let result): registered(id, result: result, into: &actions)
         case .persisted(let record, let what, let result):

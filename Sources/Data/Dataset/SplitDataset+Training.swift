@@ -15,9 +15,35 @@ public struct TrainingRows: Sendable {
 }
 
 extension SplitDataset {
+    /// The fewest training-part rows a model is fitted on.
+    public static let minimumTrainingRows = 1
+
+    /// Fails when the training part is too small to fit a model on, naming the log (`name`) and the split.
+    /// - Throws: ``FeatureSpecError/emptyTrainingPart(log:fraction:rows:needed:)``.
+    public func requireTrainingRows(name: String) throws(FeatureSpecError) {
+        guard train.rows >= Self.minimumTrainingRows else {
+            throw .emptyTrainingPart(
+                log: name, fraction: split.train, rows: train.rows, needed: Self.minimumTrainingRows)
+        }
+    }
+
+    /// A warning when the training part has no positive outcome (no click, or no reward above 0): a model fitted
+    /// on it cannot learn which items are chosen. `nil` when it has one.
+    public func noPositiveWarning(name: String) -> String? {
+        guard train.rows > 0, !train.reward.contains(where: { $0 > 0 }) else { return nil }
+        return "warning: the training part of \(name) (first \(Int((split.train * 100).rounded()))% by time, "
+            + "\(train.rows) rows) has no click; the model cannot learn anything from it"
+    }
+
     /// Fits the specification on the training part and builds the training and validation rows.
-    /// - Throws: `FeatureSpecError.emptyTrainingData` when the training part has no rows.
-    public func trainingRows(featureSet: FeatureSpec.FeatureSet = .extended) throws(FeatureSpecError) -> TrainingRows {
+    /// - Parameters:
+    ///   - featureSet: The features to build.
+    ///   - name: The log's name in errors (a path, `obd:…`, or `sha256:<hex>`).
+    /// - Throws: ``FeatureSpecError/emptyTrainingPart(log:fraction:rows:needed:)`` when the training part has no rows.
+    public func trainingRows(featureSet: FeatureSpec.FeatureSet = .extended, name: String = "the log")
+        throws(FeatureSpecError) -> TrainingRows
+    {
+        try requireTrainingRows(name: name)
         let spec = try FeatureSpec.fit(on: train, featureSet: featureSet)
         func rows(_ part: BanditDataset) -> LabeledData {
             let features = spec.matrix(part)

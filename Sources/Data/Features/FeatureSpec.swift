@@ -154,4 +154,21 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     case unsupportedVersion(Int)
     /// The training data has no rows.
     case emptyTrainingData
+    /// The training part of a log split by time (`log`, its first `fraction` of rows by time) has `rows`
+    /// rows, fewer than the `needed` a model is fitted on.
+    case emptyTrainingPart(log: String, fraction: Double, rows: Int, needed: Int)
+}
+
+extension FeatureSpecError: CustomStringConvertible {
+    /// A one-line explanation naming the problem.
+    public var description: String {
+        switch self {
+        case .malformed(let why): "malformed feature specification: \(why)"
+        case .unsupportedVersion(let version): "feature specification version \(version) is newer than this build reads"
+        case .emptyTrainingData: "the training data has no rows"
+        case .emptyTrainingPart(let log, let fraction, let rows, let needed):
+            "the training part of \(log) (first \(Int((fraction * 100).rounded()))% by time) has \(rows) row"
+                + (rows == 1 ? "" : "s") + "; at least \(needed) \(needed == 1 ? "is" : "are") needed"
+        }
+    }
 }

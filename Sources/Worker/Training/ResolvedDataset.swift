@@ -126,10 +126,11 @@ public struct ResolvedDataset: Sendable {
     static func fromLogs(_ logged: SplitDataset, name: String, sha256: String, seed: UInt64) throws(TrainingError)
         -> ResolvedDataset
     {
-        guard logged.all.rows > 1 else { throw .badDataset("'\(name)' has fewer than two rows") }
         let rows: TrainingRows
         do throws(FeatureSpecError) {
-            rows = try logged.trainingRows()
+            rows = try logged.trainingRows(name: name)
+        } catch let error where error.isEmptyTrainingPart {
+            throw .badDataset(error.description)
         } catch {
             throw .badDataset("'\(name)': cannot fit the feature specification: \(error)")
         }
@@ -151,4 +152,12 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
         out.append(digits[Int(byte & 0x0f)])
     }
     return String(decoding: out, as: UTF8.self)
+}
+
+extension FeatureSpecError {
+    /// Whether the error is a log's too-small training part (its text already names the log).
+    var isEmptyTrainingPart: Bool {
+        if case .emptyTrainingPart = self { return true }
+        return false
+    }
 }

@@ -114,8 +114,12 @@ public enum RoundExecutor {
         return TrainingCache.Key(dataset: identity, seed: spec.seed, validation: spec.validation)
     }
 
-    /// Finds the round's data: the included upload (parsed and cached by SHA-256), a cached upload
-    /// named `sha256:<hex>`, or a built-in; resolved per (dataset, seed, validation) and cached.
+    /// Finds the round's data. Shipped bytes (the log in frame 3, the catalogue in frame 4) are kept by their
+    /// own SHA-256; an upload is then resolved from the bytes, included or kept, so the same log trains
+    /// under any schema or catalogue; a built-in is resolved by name. Resolved data is cached per
+    /// ``cacheKey(_:)``.
+    /// - Throws: ``TrainingError/unknownDataset(_:)`` when the job names bytes this worker was not sent
+    ///   or has dropped (the broker then sends the round again with them), or a resolution error.
     static func resolve(_ a: RoundAssignment, bytes: [UInt8]?, catalogue: [UInt8]?, cache: TrainingCache)
         throws(TrainingError) -> ResolvedDataset
     {
@@ -130,42 +134,46 @@ public enum RoundExecutor {
             if let named, named != sha {
                 throw .badDataset("the uploaded bytes hash to \(sha), the job names \(spec.dataset)")
             }
-            if let hit = cache.resolved(key), hit.sha256 == sha { return hit }
-            if let schema = spec.schema {
-                let resolved = try ResolvedDataset.shopLogs(
-                    logs: bytes, sha256: sha, catalogue: catalogue, catalogueName: spec.catalogue ?? "",
-                    schema: schema, seed: spec.seed)
-                cache.storeResolved(resolved, for: key)
-                return resolved
+            cache.storeBlob(bytes)
+            if let catalogue, !catalogue.isEmpty { cache.storeBlob(catalogue) }
+        }
+        if let hit = cache.resolved(key), named == nil || hit.sha256 == named { return hit }
+        guard let named else {
+            let resolved = try ResolvedDataset.builtIn(
+                spec.dataset, seed: spec.seed, validationFraction: spec.validation, obdDirectory: cache.obdDirectory)
+            cache.storeResolved(resolved, for: key)
+            return resolved
+        }
+        let resolved: ResolvedDataset
+        if let schema = spec.schema {
+            guard let logs = cache.blob(sha256: named) else { throw notCached(spec.dataset) }
+            let catalogueSHA = spec.catalogue.map {
+                $0.hasPrefix("sha256:") ? String($0.dropFirst(7)).lowercased() : $0
             }
+            let catalogueBytes = catalogueSHA.flatMap { cache.blob(sha256: $0) }
+            if let name = spec.catalogue, catalogueBytes == nil, !a.datasetIncluded { throw notCached(name) }
+            resolved = try ResolvedDataset.shopLogs(
+                logs: logs, sha256: named, catalogue: catalogueBytes ?? catalogue,
+                catalogueName: spec.catalogue ?? "", schema: schema, seed: spec.seed)
+        } else {
             let data: LabeledData
-            if let cached = cache.upload(sha256: sha) {
-                data = cached
+            if let parsed = cache.upload(sha256: named) {
+                data = parsed
+            } else if let raw = cache.blob(sha256: named) {
+                data = try ResolvedDataset.labeledData(csv: raw, name: spec.dataset)
+                cache.storeUpload(data, sha256: named)
             } else {
-                data = try ResolvedDataset.labeledData(csv: bytes, name: spec.dataset)
+                throw notCached(spec.dataset)
             }
-            cache.storeUpload(data, sha256: sha)
-            let resolved = ResolvedDataset.upload(
-                data, sha256: sha, seed: spec.seed, validationFraction: spec.validation)
-            cache.storeResolved(resolved, for: key)
-            return resolved
+            resolved = ResolvedDataset.upload(data, sha256: named, seed: spec.seed, validationFraction: spec.validation)
         }
-        if let hit = cache.resolved(key) { return hit }
-        if spec.schema != nil {
-            throw .unknownDataset("\(spec.dataset) with its schema is not cached on this worker; the broker must include its bytes")
-        }
-        if let named {
-            guard let data = cache.upload(sha256: named) else {
-                throw .unknownDataset("\(spec.dataset) is not cached on this worker; the broker must include its bytes")
-            }
-            let resolved = ResolvedDataset.upload(
-                data, sha256: named, seed: spec.seed, validationFraction: spec.validation)
-            cache.storeResolved(resolved, for: key)
-            return resolved
-        }
-        let resolved = try ResolvedDataset.builtIn(
-            spec.dataset, seed: spec.seed, validationFraction: spec.validation, obdDirectory: cache.obdDirectory)
         cache.storeResolved(resolved, for: key)
         return resolved
+    }
+
+    /// The error of a round naming bytes this worker does not hold.
+    static func notCached(_ name: String) -> TrainingError {
+        .unknownDataset(
+            "\(name) is not cached on this worker (never sent, or dropped); the broker must include its bytes")
     }
 }

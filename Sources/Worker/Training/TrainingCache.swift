@@ -2,9 +2,13 @@ import Foundation
 import RecModel
 import RecTransport
 
-/// What a worker remembers between rounds: uploaded datasets by SHA-256 (so the broker sends the
-/// bytes once), resolved datasets per (dataset, seed, validation fraction), so a round does not
-/// re-parse, re-split or re-fit features, and DQN replicas (agent, replay buffer, environment) per (job, shard). Bounded: the oldest entries are dropped first.
+/// What a worker remembers between rounds: the raw bytes it was shipped (a log, a catalogue) by their own
+/// SHA-256, so the broker sends them once and a new schema or catalogue over the same log is resolved
+/// again from them; parsed uploads by SHA-256; resolved datasets per (log, catalogue, schema, seed,
+/// validation fraction), so a round does not re-parse, re-split or re-fit features; and DQN replicas
+/// (agent, replay buffer, environment) per (job, shard). Bounded: the oldest entries are dropped first.
+/// A round that needs bytes this worker dropped fails with ``TrainingError/unknownDataset(_:)``, and the
+/// broker sends the round again with the bytes attached.
 ///
 /// Thread-safe: the state sits behind a `LockedBox`; resolving runs outside it, so two threads may
 /// resolve the same dataset once each, harmlessly (resolution is deterministic).
@@ -41,6 +45,7 @@ public final class TrainingCache: Sendable {
     }
 
     struct State {
+        var blobs: [(sha256: String, bytes: [UInt8])] = []
         var uploads: [(sha256: String, data: LabeledData)] = []
         var resolved: [(key: Key, dataset: ResolvedDataset)] = []
         var replicas: [(key: ReplicaKey, replica: DQNReplica)] = []
@@ -66,6 +71,25 @@ public final class TrainingCache: Sendable {
         guard let dir = ProcessInfo.processInfo.environment["RECPOOL_DATA_DIR"], !dir.isEmpty else { return "data/obd" }
         let child = URL(fileURLWithPath: dir).appendingPathComponent("obd").path
         return FileManager.default.fileExists(atPath: child) ? child : dir
+    }
+
+    /// The raw shipped bytes (a log or a catalogue) whose SHA-256 is `sha256` (lower-case hex), if kept.
+    public func blob(sha256: String) -> [UInt8]? {
+        state.withLock { s in s.blobs.first { $0.sha256 == sha256 }?.bytes }
+    }
+
+    /// Keeps shipped bytes under their own SHA-256 (computed here); keeps `2 × capacity` blobs, a log and
+    /// its catalogue per upload.
+    /// - Returns: The bytes' lower-case hex SHA-256.
+    @discardableResult
+    public func storeBlob(_ bytes: [UInt8]) -> String {
+        let sha = sha256Hex(bytes)
+        state.withLock { s in
+            s.blobs.removeAll { $0.sha256 == sha }
+            s.blobs.append((sha, bytes))
+            if s.blobs.count > 2 * capacity { s.blobs.removeFirst(s.blobs.count - 2 * capacity) }
+        }
+        return sha
     }
 
     /// The parsed upload with this SHA-256, if cached.

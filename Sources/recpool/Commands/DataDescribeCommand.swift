@@ -37,5 +37,12 @@ struct DataDescribeCommand: AsyncParsableCommand {
               warm            \(d.warmRows) rows, CTR \(segmentCTR(d.warmCTR))
               pscore          \(d.pscoreMin) … \(d.pscoreMax)
             """)
+        // What fit and train would say about the training part, said here too.
+        do throws(FeatureSpecError) {
+            try data.requireTrainingRows(name: d.name)
+            if let warning = data.noPositiveWarning(name: d.name) { CommandOutput.printLine("  note: \(warning)") }
+        } catch {
+            CommandOutput.printLine("  note: \(error.description): fit and train refuse it")
+        }
     }
 }

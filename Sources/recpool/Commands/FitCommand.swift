@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecData
 import RecModel
+import RecTransport
 
 /// `recpool fit`: trains the interest model on a CSV file and writes a checkpoint.
 struct FitCommand: ParsableCommand {
@@ -99,7 +100,8 @@ struct FitCommand: ParsableCommand {
             let (train, held) = data.split(validationFraction: validation, rng: &rng)
             return (train, held, nil)
         case .logs(let split, _, _):
-            let rows = try split.trainingRows()
+            let rows = try split.trainingRows(name: dataset)
+            if let warning = split.noPositiveWarning(name: dataset) { CommandOutput.printError(warning) }
             return (rows.train, rows.validation, rows.spec.encoded())
         }
     }

@@ -65,7 +65,7 @@ struct JobCommand: AsyncParsableCommand {
                     // A round's metrics are those of the averaged model after it, measured when the next round starts.
                     let metrics = round.metrics.map { m in
                         "validation after round \(round.round): "
-                            + m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ")
+                            + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0]!))" }.joined(separator: " ")
                     } ?? ""
                     CommandOutput.printLine(
                         "  round \(round.round): loss \(String(format: "%.4f", round.loss)), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
@@ -136,6 +136,15 @@ enum JobFollower {
         return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)"
     }
 
+    /// One metric as text: a count (`val_rows`, `…_clicks`, `…_samples`) as an integer, any other figure with
+    /// four decimals.
+    static func metric(_ name: String, _ value: Double) -> String {
+        let isCount = ["rows", "clicks", "samples", "count"].contains { name.hasSuffix($0) }
+        if isCount, value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(format: "%.4f", value)
+    }
+
+    /// The one-line summary of a job: state, progress, loss, model version, validation metrics and error.
     static func describe(_ job: JobView) -> String {
         var parts = ["\(job.job): \(job.state)", "round \(job.round)/\(job.totalRounds)", "epoch \(job.epoch)", "step \(job.step)"]
         if let loss = job.loss { parts.append(String(format: "loss %.4f", loss)) }
@@ -143,7 +152,7 @@ enum JobFollower {
         if !job.metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.
             let label = job.modelVersion != nil ? "validation of the final model (= last round's):" : "validation:"
-            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(String(format: "%.4f", job.metrics[$0]!))" }.joined(separator: ", "))
+            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0]!))" }.joined(separator: ", "))
         }
         if let error = job.error { parts.append("error: \(error)") }
         return parts.joined(separator: ", ")

@@ -148,10 +148,19 @@ extension TrainCommand {
             guard let resolved = try? options.resolver().resolve(dataset), case .logs(let data, let kind, _) = resolved
             else { return nil }
             DatasetOptions.announce(dataset, kind: kind, sizes: data.sizes)
+            try Self.check(data, name: dataset)
             return nil
         }
-        if case .logs(_, _, let files) = try options.resolve() { return files }
-        return nil
+        guard case .logs(let data, _, let files) = try options.resolve() else { return nil }
+        try Self.check(data, name: dataset)  // before the upload, naming the file
+        return files
+    }
+
+    /// Refuses a log whose training part is empty and warns when it has no click, before anything is uploaded.
+    /// - Throws: ``RecData/FeatureSpecError/emptyTrainingPart(log:fraction:rows:needed:)``.
+    static func check(_ data: SplitDataset, name: String) throws(FeatureSpecError) {
+        try data.requireTrainingRows(name: name)
+        if let warning = data.noPositiveWarning(name: name) { CommandOutput.printError(warning) }
     }
 }
 

@@ -82,4 +82,63 @@ struct ShopLogsTrainingTests {
             catalogue: Array("sku,price\n0,1".utf8), cache: TrainingCache(obdDirectory: "/nonexistent"))
         #expect(wrong.report.error?.contains("hash") == true)
     }
+
+    @Test("the same log trains under a second schema from the bytes the worker kept, without being sent again")
+    func secondSchemaSameLog() throws {
+        let cache = TrainingCache(obdDirectory: "/nonexistent")
+        let first = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(Self.spec(), steps: 1), state: [], dataset: Self.log,
+            catalogue: Self.catalogue, cache: cache)
+        #expect(first.report.error == nil, "\(first.report.error ?? "")")
+        // The second job ignores `age`: another resolved dataset, the same shipped bytes.
+        var second = Self.spec()
+        second.schema = Self.schema.replacingOccurrences(of: "age = \"numeric\"", with: "")
+            .replacingOccurrences(of: "propensity = \"p\"", with: "propensity = \"p\"\nignore = [\"age\"]")
+        let run = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(second, steps: 1, included: false), state: [], dataset: nil,
+            cache: cache)
+        #expect(run.report.error == nil, "\(run.report.error ?? "")")
+        let resolved = try #require(cache.resolved(RoundExecutor.cacheKey(second)))
+        #expect(try FeatureSpec.decode(resolved.featureSpec).userNumericNames ?? [] == [])
+        #expect(resolved.split.train.count == 120)
+    }
+
+    @Test("a worker that dropped a log's bytes says so, and trains once they are sent again")
+    func droppedBytes() {
+        let cache = TrainingCache(obdDirectory: "/nonexistent", capacity: 1)
+        let spec = Self.spec()
+        // Nothing kept: the round names the log it lacks.
+        let missing = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1, included: false), state: [], dataset: nil,
+            cache: cache)
+        #expect(missing.report.error?.contains("\(spec.dataset) is not cached on this worker") == true)
+        // Kept, then pushed out by two other files: the same answer, never a crash.
+        cache.storeBlob(Self.log)
+        cache.storeBlob(Array("a\n1".utf8))
+        cache.storeBlob(Array("b\n2".utf8))
+        #expect(cache.blob(sha256: sha256Hex(Self.log)) == nil)
+        let dropped = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1, included: false), state: [], dataset: nil,
+            cache: cache)
+        #expect(dropped.report.error?.contains("is not cached on this worker") == true)
+        let resent = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1), state: [], dataset: Self.log,
+            catalogue: Self.catalogue, cache: cache)
+        #expect(resent.report.error == nil, "\(resent.report.error ?? "")")
+    }
+
+    @Test("a log whose training part is empty is one typed error naming the log and the time split")
+    func emptyTrainingPart() {
+        let lines = String(decoding: Self.log, as: UTF8.self).split(separator: "\n")
+        let one = Array(lines.prefix(2).joined(separator: "\n").utf8)
+        var spec = Self.spec()
+        spec.dataset = "sha256:" + sha256Hex(one)
+        let run = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1), state: [], dataset: one, catalogue: Self.catalogue,
+            cache: TrainingCache(obdDirectory: "/nonexistent"))
+        let expected =
+            "bad dataset: the training part of \(spec.dataset) (first 60% by time) has 0 rows; at least 1 is needed"
+        #expect(run.report.error == expected)
+        #expect(run.body.isEmpty)
+    }
 }

@@ -174,10 +174,19 @@ def _recommend_document(user_features, events, top, candidates) -> dict:
             item, seconds = event
         except (TypeError, ValueError):
             raise InvalidRequest(f"an event must be (item, dwell_seconds), got {event!r}") from None
-        seconds = float(seconds)
+        try:
+            item = int(item) if not isinstance(item, (float, bool)) or float(item).is_integer() else None
+        except (TypeError, ValueError):
+            item = None
+        if item is None:
+            raise InvalidRequest(f"event {event!r}: the item must be an integer item id, got {event[0]!r}")
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise InvalidRequest(f"event {event!r}: dwell_seconds must be a number, got {event[1]!r}") from None
         if not math.isfinite(seconds) or seconds < 0:
             raise InvalidRequest(f"event for item {item} has dwell {seconds}; it must be finite and ≥ 0")
-        viewed.append({"item": int(item), "seconds": seconds})
+        viewed.append({"item": item, "seconds": seconds})
     document = {"user_features": {str(k): str(v) for k, v in (user_features or {}).items()},
                 "events": viewed, "top": int(top)}
     if candidates is not None:
@@ -380,15 +389,69 @@ def read_schema(schema):
         text, base = schema, os.getcwd()
     else:
         raise InvalidRequest("schema must be the path of a TOML file or TOML text")
+    where = f"the schema {os.fspath(schema)}" if isinstance(schema, os.PathLike) or "\n" not in schema else "the schema"
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise InvalidRequest(f"the schema is not valid TOML: {error}") from None
+        raise InvalidRequest(f"{where} is not valid TOML: {error}") from None
     catalogue = document.get("catalogue")
     file = catalogue.get("file") if isinstance(catalogue, dict) else None
     if not isinstance(file, str) or not file:
-        raise InvalidRequest("the schema's [catalogue] names no file")
+        raise InvalidRequest(f"{where}: [catalogue] names no file")
     return text, os.path.join(base, file)
+
+
+# The [logs] keys whose values name one column of the log (docs/YOUR-DATA.md).
+_LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", "dwell", "session", "user")
+
+
+def _csv_header(path: str, what: str) -> List[str]:
+    """The column names on the first line of the CSV at ``path``; ``InvalidRequest`` naming the file otherwise."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+    except OSError as error:
+        raise InvalidRequest(f"cannot read the {what} {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InvalidRequest(f"the {what} {path} is not a UTF-8 CSV file: {error}") from None
+    if not header:
+        raise InvalidRequest(f"the {what} {path} is empty: it needs a header line")
+    return [name.strip() for name in header]
+
+
+def _named_columns(table: dict, roles: Sequence[str], features: str) -> List[Tuple[str, str]]:
+    """``(where in the schema, column)`` for each column a schema table names: its roles, ``ignore`` and features."""
+    named = [(f"{role} = \"{table[role]}\"", table[role]) for role in roles if isinstance(table.get(role), str)]
+    ignore = table.get("ignore")
+    named += [(f"ignore = [\"{column}\"]", column) for column in (ignore if isinstance(ignore, list) else [])
+              if isinstance(column, str)]
+    kinds = table.get(features)
+    named += [(f"{features}.{column}", column) for column in (kinds if isinstance(kinds, dict) else {})]
+    return named
+
+
+def check_schema_files(text: str, log_path: str, catalogue_path: str) -> None:
+    """Checks before anything is uploaded what a worker would refuse later: the catalogue file exists, and every
+    column the schema's ``[logs]`` and ``[catalogue]`` name is in the log's and the catalogue's header.
+    Raises ``InvalidRequest`` naming the file and the column."""
+    import tomllib
+
+    document = tomllib.loads(text)
+    if not os.path.isfile(catalogue_path):
+        raise InvalidRequest(f"the schema's [catalogue] file {catalogue_path} does not exist")
+    for section, path, what, roles, features in (
+            ("logs", log_path, "log", _LOG_ROLES, "user_features"),
+            ("catalogue", catalogue_path, "catalogue", ("item",), "item_features")):
+        table = document.get(section)
+        if not isinstance(table, dict):
+            raise InvalidRequest(f"the schema has no [{section}] table")
+        header = set(_csv_header(path, what))
+        for place, column in _named_columns(table, roles, features):
+            if column not in header:
+                raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
+                                     f"{path} (columns: {', '.join(sorted(header))})")
 
 
 def train(dataset, schema=None, *, timeout=None, **options):
@@ -402,6 +465,7 @@ def train(dataset, schema=None, *, timeout=None, **options):
         path = os.fspath(dataset) if isinstance(dataset, (str, os.PathLike)) else None
         if path is None or not os.path.isfile(path):
             raise InvalidRequest("with a schema, dataset must be the path of the impression log CSV")
+        check_schema_files(text, path, catalogue_path)  # before uploading, naming the file and the column
         name = yield from upload_path(path, timeout=timeout)
         catalogue = yield from upload_path(catalogue_path, timeout=timeout)
         spec = train_spec(name, text, catalogue=catalogue, **options)

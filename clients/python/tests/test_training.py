@@ -197,3 +197,19 @@ def test_train_with_a_schema_uploads_log_and_catalogue_and_the_promoted_model_re
 def test_a_schema_text_without_a_catalogue_file_is_refused_before_anything_is_sent(trainer, shop):
     with pytest.raises(recpool.InvalidRequest, match="catalogue"):
         trainer.train(shop / "logs.csv", "[logs]\ntimestamp = 'ts'\n")
+
+
+def test_a_worker_error_about_an_uploaded_log_names_the_uploaded_file(trainer, shop, tmp_path):
+    # Columns all present (the client's check passes); a propensity that is not a number only a worker finds.
+    lines = (shop / "logs.csv").read_text().splitlines()
+    fields = lines[5].split(",")
+    fields[4] = "often"
+    lines[5] = ",".join(fields)
+    (tmp_path / "odd-logs.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "items.csv").write_bytes((shop / "items.csv").read_bytes())
+    (tmp_path / "shop.toml").write_text(SHOP_SCHEMA)
+    job = trainer.train(tmp_path / "odd-logs.csv", tmp_path / "shop.toml", epochs=1, batch=16, workers=1)
+    sha = job.document["spec"]["dataset"]
+    with pytest.raises(recpool.JobFailed) as caught:
+        list(job.follow(interval=0.1))
+    assert f"{sha} (odd-logs.csv)" in str(caught.value), str(caught.value)

@@ -1,0 +1,77 @@
+"""What the client checks before uploading a shop's log with a schema, and the events it refuses, with no pool:
+the ``train`` and ``recommend`` generators raise before their first request."""
+
+import pytest
+
+import recpool
+from recpool import operations as ops
+
+SCHEMA = """
+[logs]
+timestamp = "ts"
+item = "sku"
+position = "slot"
+click = "clicked"
+propensity = "p"
+[logs.user_features]
+device = "categorical"
+[catalogue]
+file = "items.csv"
+item = "sku"
+[catalogue.item_features]
+price = "numeric"
+"""
+
+
+@pytest.fixture()
+def shop(tmp_path):
+    (tmp_path / "logs.csv").write_text("ts,sku,slot,clicked,p,device\n1,0,0,1,0.5,ios\n2,1,1,0,0.5,web\n")
+    (tmp_path / "items.csv").write_text("sku,price\n0,1.5\n1,2.5\n")
+    (tmp_path / "shop.toml").write_text(SCHEMA)
+    return tmp_path
+
+
+def first_request(generator):
+    """Runs a client generator up to its first request (what it would send)."""
+    return next(generator)
+
+
+def test_a_good_schema_goes_on_to_the_upload(shop):
+    requests = first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+    assert requests  # the log's first upload chunk: nothing was refused
+
+
+@pytest.mark.parametrize("edit, message", [
+    (('propensity = "p"', 'propensity = "prob"'),
+     'the schema\'s [logs] propensity = "prob": no "prob" column in the header of {logs}'),
+    (('device = "categorical"', 'devise = "categorical"'),
+     'the schema\'s [logs] user_features.devise: no "devise" column in the header of {logs}'),
+    (('price = "numeric"', 'cost = "numeric"'),
+     'the schema\'s [catalogue] item_features.cost: no "cost" column in the header of {items}'),
+    (('file = "items.csv"', 'file = "missing.csv"'),
+     "the schema's [catalogue] file {folder}/missing.csv does not exist"),
+])
+def test_a_schema_naming_a_column_or_file_that_is_not_there_is_refused_before_uploading(shop, edit, message):
+    (shop / "shop.toml").write_text(SCHEMA.replace(*edit))
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+    expected = message.format(logs=shop / "logs.csv", items=shop / "items.csv", folder=shop)
+    assert expected in str(caught.value), str(caught.value)
+
+
+def test_a_schema_that_is_not_toml_is_refused_naming_the_file(shop):
+    (shop / "shop.toml").write_text("[logs\n")
+    with pytest.raises(recpool.InvalidRequest, match=f"the schema {shop / 'shop.toml'} is not valid TOML"):
+        first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+
+
+@pytest.mark.parametrize("event, message", [
+    (("SKU-1", 30), "event ('SKU-1', 30): the item must be an integer item id, got 'SKU-1'"),
+    ((1.5, 30), "event (1.5, 30): the item must be an integer item id, got 1.5"),
+    ((1, "long"), "event (1, 'long'): dwell_seconds must be a number, got 'long'"),
+])
+def test_an_event_that_is_not_an_item_id_and_seconds_is_invalid_request_naming_it(event, message):
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        first_request(ops.recommend({}, events=[event]))
+    assert str(caught.value) == f"InvalidRequest: {message}"
+    assert ops._recommend_document({}, [(3, 2)], 5, None)["events"] == [{"item": 3, "seconds": 2.0}]

@@ -16,8 +16,8 @@ import numpy as np
 import onnxruntime as ort
 
 
-def main():
-    model, cases = sys.argv[1], json.load(open(sys.argv[2]))
+def score(model, cases):
+    """One float per candidate row of `cases` (the model's inputs by name, as above)."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
@@ -25,8 +25,13 @@ def main():
              "event_seconds": np.float32}
     names = {i.name for i in session.get_inputs()}
     feeds = {k: np.array(v, dtype=types[k]) for k, v in cases.items() if k in names}
-    (score,) = session.run(["score"], feeds)
-    print(json.dumps({"scores": [float(s) for s in score.reshape(-1)]}))
+    (scores,) = session.run(["score"], feeds)
+    return [float(s) for s in scores.reshape(-1)]
+
+
+def main():
+    model, cases = sys.argv[1], json.load(open(sys.argv[2]))
+    print(json.dumps({"scores": score(model, cases)}))
 
 
 if __name__ == "__main__":

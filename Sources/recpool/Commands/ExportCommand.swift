@@ -29,6 +29,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         do {
             let bytes: [UInt8]
+            var inputs = ""
             if rawContext {
                 let (checkpoint, spec): (Checkpoint, FeatureSpec)
                 do {
@@ -37,11 +38,13 @@ struct ExportCommand: ParsableCommand {
                     throw CommandFailure(error.description, exitCode: .badInput)
                 }
                 bytes = try spec.onnxModel(network: checkpoint.model.network)
+                inputs = "\ninputs: user_features [\(spec.userFeatureNames.joined(separator: ", "))] (strings, in this order), "
+                    + "item, position, event_item, event_seconds; output: score"
             } else {
                 bytes = try ONNXExport.encode(try Checkpoint.read(fromFile: model).model.network)
             }
             try Checkpoint.writeRawFile(bytes, to: out)
-            print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")")
+            print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")\(inputs)")
         } catch {
             throw fail(error)
         }

@@ -13,7 +13,8 @@ Two subcommands:
 
 The rows are those RecData builds: sorted by timestamp with ties in file order, position = dense rank of
 `position` - 1, reward = click, pscore = propensity_score, a row is cold when every user-item affinity is 0,
-and the test split is the last 30% (the rows after the first int(n * 0.7), as obp). Those are OBD's column
+and the split is recpool's by time: train = the first int(n * 0.6) rows, test = the rows after the first
+int(n * 0.7) (obp's last 30%), validation = those between. Those are OBD's column
 names; with --schema SHOP.toml both subcommands read the names of the schema's [logs] roles instead
 (timestamp, item, position, click or reward, propensity, affinity_prefix; timestamps are compared as text).
 
@@ -63,11 +64,10 @@ def load_rows(path, split, schema=None):
     affinity = [i for name, i in col.items() if name.startswith(roles["affinity_prefix"])]
     rows = sorted(rows, key=lambda r: r[col[roles["timestamp"]]])  # stable: ties keep their file order
     n = len(rows)
-    n_train = int(n * (1.0 - 0.3))
-    if split == "test":
-        rows = rows[n_train:]
-    elif split == "train":
-        rows = rows[:n_train]
+    before_test = int(n * (1.0 - 0.3))  # DatasetSplit.standard: 60% train, 10% validation, 30% test
+    n_train = min(int(n * 0.6), before_test)
+    rows = {"all": rows, "train": rows[:n_train], "validation": rows[n_train:before_test],
+            "test": rows[before_test:]}[split]
     position = [int(r[col[roles["position"]]]) for r in rows]
     levels = sorted(set(position))
     return {
@@ -151,7 +151,7 @@ def main():
     make = sub.add_parser("make-action-dist")
     make.add_argument("--csv", required=True)
     make.add_argument("--schema", help="a shop's schema (TOML): read its [logs] column names instead of OBD's")
-    make.add_argument("--split", default="test", choices=["all", "train", "test"])
+    make.add_argument("--split", default="test", choices=["all", "train", "validation", "test"])
     make.add_argument("--items", type=int, default=80)
     make.add_argument("--seed", type=int, default=1)
     make.add_argument("--temperature", type=float, default=1.0)
@@ -159,7 +159,7 @@ def main():
     chk = sub.add_parser("check")
     chk.add_argument("--csv", required=True)
     chk.add_argument("--schema", help="a shop's schema (TOML): read its [logs] column names instead of OBD's")
-    chk.add_argument("--split", default="test", choices=["all", "train", "test"])
+    chk.add_argument("--split", default="test", choices=["all", "train", "validation", "test"])
     chk.add_argument("--action-dist", required=True, help="(n, items, positions) or (n, items) at the logged slot")
     chk.add_argument("--rewards", help="q-hat (n, items) from recpool data ope --rewards-out")
     chk.add_argument("--report", required=True, help="recpool data ope --json output")

@@ -37,6 +37,15 @@ struct ExportCommand: ParsableCommand {
                 } catch {
                     throw CommandFailure(error.description, exitCode: .badInput)
                 }
+                // The graph has inputs for categorical user features only (FeatureSpec+ONNX.swift): a spec with
+                // numeric ones would give a graph narrower than the network, which fails only when it is run.
+                let numeric = (spec.userNumericNames ?? []) + (spec.itemNumericExtraNames ?? [])
+                guard numeric.isEmpty else {
+                    throw CommandFailure(
+                        "--raw-context cannot export numeric features yet (\(numeric.joined(separator: ", "))): "
+                            + "export without --raw-context and build the feature rows with `recpool data features`",
+                        exitCode: .badInput)
+                }
                 bytes = try spec.onnxModel(network: checkpoint.model.network)
                 inputs = "\ninputs: user_features [\(spec.userFeatureNames.joined(separator: ", "))] (strings, in this order), "
                     + "item, position, event_item, event_seconds; output: score"

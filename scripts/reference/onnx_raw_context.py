@@ -19,22 +19,36 @@ import numpy as np
 import onnxruntime as ort
 
 
-def main():
-    model, cases = sys.argv[1], json.load(open(sys.argv[2]))
+def run(model, cases):
+    """Runs the model on `cases` (its inputs by name, as above); returns (output name, values): "score" with
+    one float per candidate row, or "features" with one row of floats per candidate row."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-    types = {"user_features": object, "user_numeric": np.float32, "item": np.int64, "position": np.int64, "event_item": np.int64,
-             "event_seconds": np.float32}
+    types = {"user_features": object, "user_numeric": np.float32, "item": np.int64, "position": np.int64,
+             "event_item": np.int64, "event_seconds": np.float32}
     names = {i.name for i in session.get_inputs()}
     feeds = {k: np.array(v, dtype=types[k]) for k, v in cases.items() if k in names}
     outputs = [o.name for o in session.get_outputs()]
     if outputs == ["features"]:
         (features,) = session.run(["features"], feeds)
-        print(json.dumps({"features": [[float(x) for x in row] for row in features]}))
-        return
-    (score,) = session.run(["score"], feeds)
-    print(json.dumps({"scores": [float(s) for s in score.reshape(-1)]}))
+        return "features", [[float(x) for x in row] for row in features]
+    (scores,) = session.run(["score"], feeds)
+    return "score", [float(s) for s in scores.reshape(-1)]
+
+
+def score(model, cases):
+    """One float per candidate row of `cases` (the model's inputs by name, as above)."""
+    kind, values = run(model, cases)
+    if kind != "score":
+        raise SystemExit(f"{model} is a transform-only model: it outputs features, not a score")
+    return values
+
+
+def main():
+    model, cases = sys.argv[1], json.load(open(sys.argv[2]))
+    kind, values = run(model, cases)
+    print(json.dumps({"features": values} if kind == "features" else {"scores": values}))
 
 
 if __name__ == "__main__":

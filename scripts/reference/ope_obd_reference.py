@@ -13,7 +13,10 @@ Two subcommands:
 
 The rows are those RecData builds: sorted by timestamp with ties in file order, position = dense rank of
 `position` - 1, reward = click, pscore = propensity_score, a row is cold when every user-item affinity is 0,
-and the test split is the last 30% (first int(n * 0.7) rows are training, as obp).
+and the split is recpool's by time: train = the first int(n * 0.6) rows, test = the rows after the first
+int(n * 0.7) (obp's last 30%), validation = those between. Those are OBD's column
+names; with --schema SHOP.toml both subcommands read the names of the schema's [logs] roles instead
+(timestamp, item, position, click or reward, propensity, affinity_prefix; timestamps are compared as text).
 
 Formulas (obp 0.5.7, pi indexed by each row's logged position, w_i = pi(a_i|x_i) / pscore_i):
   DM = mean_i sum_a pi(a|x_i) qhat(x_i, a);  IPW = mean_i w_i r_i;  SNIPW = sum_i w_i r_i / sum_i w_i;
@@ -27,33 +30,58 @@ import sys
 import numpy as np
 
 
-def load_rows(path, split):
+OBD_COLUMNS = {"timestamp": "timestamp", "item": "item_id", "position": "position", "click": "click",
+               "propensity": "propensity_score", "affinity_prefix": "user-item_affinity_"}
+
+
+def columns(schema_path):
+    """The roles RecData reads, by column name: OBD's names, or those of a schema's [logs] table."""
+    if not schema_path:
+        return OBD_COLUMNS
+    import tomllib  # Python 3.11+
+    with open(schema_path, "rb") as f:
+        logs = tomllib.load(f).get("logs", {})
+    roles = {role: logs.get(role) for role in ["timestamp", "item", "position", "propensity", "affinity_prefix"]}
+    roles["click"] = logs.get("click") or logs.get("reward")
+    missing = [role for role in ["timestamp", "item", "position", "click", "propensity"] if not roles[role]]
+    if missing:
+        sys.exit(f"{schema_path}: [logs] names no {', '.join(missing)} (this check needs each of them)")
+    if not roles["affinity_prefix"]:
+        sys.exit(f"{schema_path}: [logs] has no affinity_prefix; this check reads cold/warm rows from those columns")
+    return roles
+
+
+def load_rows(path, split, schema=None):
+    roles = columns(schema)
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader)
         rows = [r for r in reader if r]
     col = {name: i for i, name in enumerate(header)}
-    affinity = [i for name, i in col.items() if name.startswith("user-item_affinity_")]
-    rows = sorted(rows, key=lambda r: r[col["timestamp"]])  # stable: ties keep their file order
+    for role, name in roles.items():
+        if role != "affinity_prefix" and name not in col:
+            sys.exit(f"{path}: no '{name}' column (the {role} role)")
+    affinity = [i for name, i in col.items() if name.startswith(roles["affinity_prefix"])]
+    rows = sorted(rows, key=lambda r: r[col[roles["timestamp"]]])  # stable: ties keep their file order
     n = len(rows)
-    n_train = int(n * (1.0 - 0.3))
-    if split == "test":
-        rows = rows[n_train:]
-    elif split == "train":
-        rows = rows[:n_train]
-    levels = sorted({int(r[col["position"]]) for r in rows})
+    before_test = int(n * (1.0 - 0.3))  # DatasetSplit.standard: 60% train, 10% validation, 30% test
+    n_train = min(int(n * 0.6), before_test)
+    rows = {"all": rows, "train": rows[:n_train], "validation": rows[n_train:before_test],
+            "test": rows[before_test:]}[split]
+    position = [int(r[col[roles["position"]]]) for r in rows]
+    levels = sorted(set(position))
     return {
-        "action": np.array([int(r[col["item_id"]]) for r in rows]),
-        "position": np.array([levels.index(int(r[col["position"]])) for r in rows]),
-        "reward": np.array([float(r[col["click"]]) for r in rows]),
-        "pscore": np.array([float(r[col["propensity_score"]]) for r in rows]),
+        "action": np.array([int(r[col[roles["item"]]]) for r in rows]),
+        "position": np.array([levels.index(p) for p in position]),
+        "reward": np.array([float(r[col[roles["click"]]]) for r in rows]),
+        "pscore": np.array([float(r[col[roles["propensity"]]]) for r in rows]),
         "cold": np.array([all(float(r[i]) == 0 for i in affinity) for r in rows]),
         "n_positions": len(levels),
     }
 
 
 def make_action_dist(args):
-    data = load_rows(args.csv, args.split)
+    data = load_rows(args.csv, args.split, args.schema)
     n = len(data["action"])
     rng = np.random.default_rng(args.seed)
     logits = args.temperature * rng.normal(size=(n, args.items, data["n_positions"]))
@@ -79,7 +107,7 @@ def estimates(reward, w, dm_i, qhat_logged):
 
 
 def check(args):
-    data = load_rows(args.csv, args.split)
+    data = load_rows(args.csv, args.split, args.schema)
     n = len(data["action"])
     idx = np.arange(n)
     pi = np.load(args.action_dist)
@@ -122,14 +150,16 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     make = sub.add_parser("make-action-dist")
     make.add_argument("--csv", required=True)
-    make.add_argument("--split", default="test", choices=["all", "train", "test"])
+    make.add_argument("--schema", help="a shop's schema (TOML): read its [logs] column names instead of OBD's")
+    make.add_argument("--split", default="test", choices=["all", "train", "validation", "test"])
     make.add_argument("--items", type=int, default=80)
     make.add_argument("--seed", type=int, default=1)
     make.add_argument("--temperature", type=float, default=1.0)
     make.add_argument("--out", required=True)
     chk = sub.add_parser("check")
     chk.add_argument("--csv", required=True)
-    chk.add_argument("--split", default="test", choices=["all", "train", "test"])
+    chk.add_argument("--schema", help="a shop's schema (TOML): read its [logs] column names instead of OBD's")
+    chk.add_argument("--split", default="test", choices=["all", "train", "validation", "test"])
     chk.add_argument("--action-dist", required=True, help="(n, items, positions) or (n, items) at the logged slot")
     chk.add_argument("--rewards", help="q-hat (n, items) from recpool data ope --rewards-out")
     chk.add_argument("--report", required=True, help="recpool data ope --json output")

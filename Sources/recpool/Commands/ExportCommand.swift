@@ -30,6 +30,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         do {
             let bytes: [UInt8]
+            var inputs = ""
             if rawContext {
                 let (checkpoint, spec): (Checkpoint, FeatureSpec)
                 do {
@@ -42,11 +43,23 @@ struct ExportCommand: ParsableCommand {
                 } catch {
                     throw CommandFailure("\(model): \(error.description)", exitCode: .badInput)
                 }
+                // The column order of each input (also in the model's metadata_props, docs/MODELS.md).
+                var described: [String] = []
+                if !spec.userFeatureNames.isEmpty {
+                    described.append(
+                        "user_features [\(spec.userFeatureNames.joined(separator: ", "))] (strings, in this order)")
+                }
+                if let numeric = spec.userNumericNames, !numeric.isEmpty {
+                    described.append(
+                        "user_numeric [\(numeric.joined(separator: ", "))] (floats, in this order; NaN when missing)")
+                }
+                described.append("item, position, event_item, event_seconds; output: score")
+                inputs = "\ninputs: " + described.joined(separator: ", ")
             } else {
                 bytes = try ONNXExport.encode(try Checkpoint.read(fromFile: model).model.network)
             }
             try Checkpoint.writeRawFile(bytes, to: out)
-            print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")")
+            print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")\(inputs)")
         } catch {
             throw fail(error)
         }

@@ -3,7 +3,7 @@ import RecData
 import Testing
 
 /// `recpool data ope` on OBD's bts/all test rows for each kind of candidate (an action-distribution `.npy`, a
-/// checkpoint, a registry version), checked against the numpy reference `scripts/reference/ope_obd_reference.py`
+/// checkpoint, a registry version, an online policy version served or named by number), checked against the numpy reference `scripts/reference/ope_obd_reference.py`
 /// on the same rows to a relative 1e-9.
 @Suite("Off-policy evaluation of a candidate against a numpy reference", .serialized)
 struct OffPolicyCandidateTests {
@@ -247,29 +247,41 @@ struct OffPolicyCandidateTests {
     }
 
     @Test(
-        "an online policy version, served or named by number, has figures equal to numpy's; an unknown version is refused",
+        "an online policy version, served or named by number after a second was accepted, has figures equal to numpy's; an unknown version is refused",
         .enabled(if: ready))
-    func onlinePolicyVersionByNumber() throws {
+    func onlinePolicyVersionByNumber() async throws {
         let dir = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: dir) }
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        try cluster.startBroker(extra: ["--state-dir", dir.appendingPathComponent("state").path, "--online"])
+        let client = try await OnlineLearningTests.onlinePool(
+            cluster, state: dir.appendingPathComponent("state"), extra: ["--online-update-every", "1"])
+        defer { client.close() }
         let (log, schema) = try Self.syntheticShopLog(in: dir)
-        let served = try Self.checkedOnline(["--online", "--broker", cluster.endpoints.frontend], log: log,
-            schema: schema, in: dir)
-        #expect(served["policy"] as? String == "online policy version 1")
-        let named = try Self.checkedOnline(["--online-version", "1", "--broker", cluster.endpoints.frontend], log: log,
-            schema: schema, in: dir)
+        let broker = ["--broker", cluster.endpoints.frontend]
+        let first = try Self.checkedOnline(["--online"] + broker, log: log, schema: schema, in: dir)
+        #expect(first["policy"] as? String == "online policy version 1")
+
+        // Feedback, then a sync the guard accepts (too few rows to judge): the pool serves version 2.
+        let query = Array(#"{"user_features":{"user_feature_0":"u0_01"},"top":3}"#.utf8)
+        for _ in 0..<5 {
+            let slate = try await client.recommendPolicy(document: query)
+            _ = try await client.feedback(impressionId: slate.impressionId, item: slate.items[0].item, click: 1)
+        }
+        let synced = try await client.onlineSync()
+        #expect(synced.version == 2, "\(synced)")
+        let served = try Self.checkedOnline(["--online"] + broker, log: log, schema: schema, in: dir)
+        #expect(served["policy"] as? String == "online policy version 2")
+        let named = try Self.checkedOnline(
+            ["--online", "--online-version", "1"] + broker, log: log, schema: schema, in: dir)
         #expect(named["policy"] as? String == "online policy version 1")
         let figures = { (json: [String: Any]) in
             (json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } }
         }
-        #expect(figures(served).map { "\($0)" } == figures(named).map { "\($0)" })
+        #expect(figures(first).map { "\($0)" } == figures(named).map { "\($0)" })
+
         let unknown = try runTool(
-            "recpool",
-            ["data", "ope", log, "--schema", schema, "--online", "--online-version", "99", "--broker",
-             cluster.endpoints.frontend, "--resamples", "0"])
+            "recpool", ["data", "ope", log, "--schema", schema, "--online-version", "99", "--resamples", "0"] + broker)
         #expect(unknown.code != 0 && unknown.stderr.contains("online policy version 99 not found"), "\(unknown.stderr)")
     }
 }

@@ -50,6 +50,11 @@ struct OffPolicyCandidateTests {
         return try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
     }
 
+    /// Every segment's estimator values of a `data ope --json` report, as text (to compare two reports).
+    static func figures(_ json: [String: Any]) -> String {
+        "\((json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } })"
+    }
+
     static func temporary() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ope-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -150,10 +155,7 @@ struct OffPolicyCandidateTests {
             "\(imported.stdout)")
         let registry = try Self.checked(
             ["--version", "\(version)", "--broker", cluster.endpoints.frontend], in: dir)
-        let figures = { (json: [String: Any]) in
-            (json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } }
-        }
-        #expect(figures(local).map { "\($0)" } == figures(registry).map { "\($0)" })
+        #expect(Self.figures(local) == Self.figures(registry))
         #expect((registry["policy"] as? String)?.contains("registry version \(version)") == true)
     }
 
@@ -275,10 +277,7 @@ struct OffPolicyCandidateTests {
         let named = try Self.checkedOnline(
             ["--online", "--online-version", "1"] + broker, log: log, schema: schema, in: dir)
         #expect(named["policy"] as? String == "online policy version 1")
-        let figures = { (json: [String: Any]) in
-            (json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } }
-        }
-        #expect(figures(first).map { "\($0)" } == figures(named).map { "\($0)" })
+        #expect(Self.figures(first) == Self.figures(named))
 
         let unknown = try runTool(
             "recpool", ["data", "ope", log, "--schema", schema, "--online-version", "99", "--resamples", "0"] + broker)

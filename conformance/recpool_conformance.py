@@ -761,6 +761,23 @@ def _(s):
     raise Failure("paging never reached next_after null")
 
 
+@check("control.online_policy_version", "CONTROL requests (online_policy: `version` names a stored version; "
+                                        "an unknown one is NOT_FOUND naming it)")
+def _(s):
+    c = s.client()
+    h, payload = c.control({"op": "online_policy"})
+    skip_without_state(h, payload)
+    expect(h.status == OK and len(payload) == 2, "online_policy: %r %r" % (h, payload[:1]))
+    served = json.loads(payload[0])
+    expect(h.model_version == served["version"], "the header's model_version is the policy's version")
+    h, payload = c.control({"op": "online_policy", "version": 1})
+    expect(h.status == OK and len(payload) == 2, "online_policy version 1: %r %r" % (h, payload[:1]))
+    expect(json.loads(payload[0])["version"] == 1 and h.model_version == 1, "version 1 answers version 1")
+    unknown = served["version"] + 1000
+    h, payload = c.control({"op": "online_policy", "version": unknown})
+    expect_error(h, payload, NOT_FOUND, ["online policy version %d" % unknown])
+
+
 # --- RECOMMEND through the real worker ------------------------------------------------------------
 
 @check("recommend.real_worker_answers", "Commands (RECOMMEND); JSON documents (RECOMMEND request and reply)")

@@ -85,11 +85,17 @@ extension RecPoolClient {
             ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
-    /// The policy version the pool serves now, with its weights (CONTROL `online_policy`).
-    /// - Returns: the install order (version, spec, whether learning is on) and the Q-network's parameters.
-    public func onlinePolicy(timeoutMs: UInt64? = nil) async throws(ClientError) -> (PolicyInstall, ParameterPack) {
+    /// A policy version of the pool's, with its weights (CONTROL `online_policy`).
+    /// - Parameter version: a version the pool accepted and stored; nil for the version it serves now. An unknown
+    ///   version is refused NOT_FOUND (``ClientError``).
+    /// - Returns: the install order (version, spec, whether learning is on: false for any but the served version)
+    ///   and the Q-network's parameters.
+    public func onlinePolicy(version: UInt64? = nil, timeoutMs: UInt64? = nil) async throws(ClientError)
+        -> (PolicyInstall, ParameterPack)
+    {
         let message = WireMessage(
-            header: Header(command: .control), payload: [WireJSON.encode(ControlRequest(.onlinePolicy))])
+            header: Header(command: .control),
+            payload: [WireJSON.encode(ControlRequest(.onlinePolicy, version: version))])
         let reply = try await call(message, timeoutMs: timeoutMs)
         guard reply.payload.count >= 2 else {
             throw .protocolViolation(.missingFrames(expected: 3, got: reply.payload.count + 1))

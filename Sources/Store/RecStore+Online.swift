@@ -179,12 +179,23 @@ extension RecStore {
     /// The newest policy version, if any.
     public func latestPolicyVersion() throws(StoreError) -> PolicyVersionRow? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1").map {
-                PolicyVersionRow(
-                    version: UInt64(clamping: $0["version"] as Int64), weightsSHA: $0["weights_sha"], spec: $0["spec"],
-                    decision: $0["decision"])
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1").map(Self.policyVersion)
         }
+    }
+
+    /// A stored policy version by number, or `nil` when the store has no such version.
+    public func policyVersion(_ version: UInt64) throws(StoreError) -> PolicyVersionRow? {
+        guard let number = Int64(exactly: version) else { return nil }
+        return try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions WHERE version = ?", arguments: [number])
+                .map(Self.policyVersion)
+        }
+    }
+
+    private static func policyVersion(_ row: Row) -> PolicyVersionRow {
+        PolicyVersionRow(
+            version: UInt64(clamping: row["version"] as Int64), weightsSHA: row["weights_sha"], spec: row["spec"],
+            decision: row["decision"])
     }
 
     /// A named durable setting.

@@ -3,7 +3,7 @@ import RecData
 import Testing
 
 /// `recpool data ope` on OBD's bts/all test rows for each kind of candidate (an action-distribution `.npy`, a
-/// checkpoint, a registry version), checked against the numpy reference `scripts/reference/ope_obd_reference.py`
+/// checkpoint, a registry version, an online policy version served or named by number), checked against the numpy reference `scripts/reference/ope_obd_reference.py`
 /// on the same rows to a relative 1e-9.
 @Suite("Off-policy evaluation of a candidate against a numpy reference", .serialized)
 struct OffPolicyCandidateTests {
@@ -48,6 +48,11 @@ struct OffPolicyCandidateTests {
         #expect(check.code == 0, "\(check.output)")
         #expect(check.output.contains("all figures agree"))
         return try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    }
+
+    /// Every segment's estimator values of a `data ope --json` report, as text (to compare two reports).
+    static func figures(_ json: [String: Any]) -> String {
+        "\((json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } })"
     }
 
     static func temporary() throws -> URL {
@@ -150,10 +155,7 @@ struct OffPolicyCandidateTests {
             "\(imported.stdout)")
         let registry = try Self.checked(
             ["--version", "\(version)", "--broker", cluster.endpoints.frontend], in: dir)
-        let figures = { (json: [String: Any]) in
-            (json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } }
-        }
-        #expect(figures(local).map { "\($0)" } == figures(registry).map { "\($0)" })
+        #expect(Self.figures(local) == Self.figures(registry))
         #expect((registry["policy"] as? String)?.contains("registry version \(version)") == true)
     }
 
@@ -184,5 +186,101 @@ struct OffPolicyCandidateTests {
             ["data", "ope", "synthetic:users=500,items=12,rows=500,seed=7", "--online", "--broker",
              cluster.endpoints.frontend, "--resamples", "0"])
         #expect(other.code == 2 && other.stderr.contains("catalogue has 40 items, the logs 12"), "\(other.stderr)")
+    }
+
+    /// The synthetic logs the online tests evaluate on (the simulator world with seed 7, whose 40 items are the
+    /// default online catalogue), written as a shop's CSV log with a schema so that the numpy reference reads the
+    /// same rows: a zero-padded numeric timestamp, the logged item, slot, click and propensity, each user feature, and
+    /// all-zero affinity columns, one per item (every row cold), for the reference's cold/warm split.
+    static func syntheticShopLog(in dir: URL) throws -> (log: String, schema: String) {
+        let data = try DatasetSpecifier(parsing: "synthetic:users=2000,rows=3000,seed=7").load(obdDirectory: "")
+        let features = data.userFeatures.names
+        let affinity = (0..<data.nActions).map { "affinity_\($0)" }
+        let zeros = [String](repeating: "0", count: data.nActions)
+        var lines = [(["ts", "item", "slot", "click", "p"] + affinity + features).joined(separator: ",")]
+        for row in 0..<data.rows {
+            let values = data.userFeatures.dictionary(row)
+            // Zero-padded, so that the reference's text order is the numeric order recpool sorts by.
+            let fixed = [String(format: "%06d", row), "\(data.action[row])", "\(data.position[row] + 1)", "\(Int(data.reward[row]))",
+                "\(data.pscore[row])"] + zeros
+            lines.append((fixed + features.map { values[$0] ?? "" }).joined(separator: ","))
+        }
+        let items = ["item"] + (0..<data.nActions).map { "\($0)" }
+        let schema = """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "slot"
+            click = "click"
+            propensity = "p"
+            affinity_prefix = "affinity_"
+            [logs.user_features]
+            \(features.map { "\"\($0)\" = \"categorical\"" }.joined(separator: "\n"))
+            [catalogue]
+            file = "items.csv"
+            item = "item"
+            """
+        let (log, toml) = (dir.appendingPathComponent("logs.csv").path, dir.appendingPathComponent("shop.toml").path)
+        try lines.joined(separator: "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        try items.joined(separator: "\n").write(
+            toFile: dir.appendingPathComponent("items.csv").path, atomically: true, encoding: .utf8)
+        try schema.write(toFile: toml, atomically: true, encoding: .utf8)
+        return (log, toml)
+    }
+
+    /// `recpool data ope LOG --schema SCHEMA --json` for an online candidate, checked by the numpy reference on the
+    /// same rows to a relative 1e-9.
+    static func checkedOnline(_ candidate: [String], log: String, schema: String, in dir: URL) throws -> [String: Any] {
+        let (report, q, pi) = (dir.appendingPathComponent("r.json"), dir.appendingPathComponent("q.npy"),
+            dir.appendingPathComponent("pi.npy"))
+        let run = try runTool(
+            "recpool",
+            ["data", "ope", log, "--schema", schema, "--resamples", "50", "--json", "--rewards-out", q.path,
+             "--policy-out", pi.path] + candidate)
+        #expect(run.code == 0, "\(run.stderr)")
+        try run.stdout.write(to: report, atomically: true, encoding: .utf8)
+        let check = try reference([
+            "check", "--csv", log, "--schema", schema, "--split", "all", "--action-dist", pi.path, "--rewards", q.path,
+            "--report", report.path, "--tolerance", "1e-9",
+        ])
+        #expect(check.code == 0, "\(check.output)")
+        #expect(check.output.contains("all figures agree"))
+        return try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    }
+
+    @Test(
+        "an online policy version, served or named by number after a second was accepted, has figures equal to numpy's; an unknown version is refused",
+        .enabled(if: ready))
+    func onlinePolicyVersionByNumber() async throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let client = try await OnlineLearningTests.onlinePool(
+            cluster, state: dir.appendingPathComponent("state"), extra: ["--online-update-every", "1"])
+        defer { client.close() }
+        let (log, schema) = try Self.syntheticShopLog(in: dir)
+        let broker = ["--broker", cluster.endpoints.frontend]
+        let first = try Self.checkedOnline(["--online"] + broker, log: log, schema: schema, in: dir)
+        #expect(first["policy"] as? String == "online policy version 1")
+
+        // Feedback, then a sync the guard accepts (too few rows to judge): the pool serves version 2.
+        let query = Array(#"{"user_features":{"user_feature_0":"u0_01"},"top":3}"#.utf8)
+        for _ in 0..<5 {
+            let slate = try await client.recommendPolicy(document: query)
+            _ = try await client.feedback(impressionId: slate.impressionId, item: slate.items[0].item, click: 1)
+        }
+        let synced = try await client.onlineSync()
+        #expect(synced.version == 2, "\(synced)")
+        let served = try Self.checkedOnline(["--online"] + broker, log: log, schema: schema, in: dir)
+        #expect(served["policy"] as? String == "online policy version 2")
+        let named = try Self.checkedOnline(
+            ["--online", "--online-version", "1"] + broker, log: log, schema: schema, in: dir)
+        #expect(named["policy"] as? String == "online policy version 1")
+        #expect(Self.figures(first) == Self.figures(named))
+
+        let unknown = try runTool(
+            "recpool", ["data", "ope", log, "--schema", schema, "--online-version", "99", "--resamples", "0"] + broker)
+        #expect(unknown.code != 0 && unknown.stderr.contains("online policy version 99 not found"), "\(unknown.stderr)")
     }
 }

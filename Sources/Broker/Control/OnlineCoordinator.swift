@@ -110,6 +110,8 @@ final class OnlineCoordinator: ControlShell {
             run(.frozenStored(freeze, requester: requester, result), nowMs: nowMs)
         case .answerImpressionPage(let requester, let after, let limit, let spec, let version):
             answerImpressionPage(requester, after: after, limit: limit, spec: spec, version: version)
+        case .answerPolicyVersion(let requester, let version):
+            answerPolicyVersion(requester, version: version)
         }
     }
 
@@ -131,6 +133,32 @@ final class OnlineCoordinator: ControlShell {
                 userFeatures: record.userFeatures, slate: record.slate, propensities: record.propensities,
                 clicks: row.clicks)
         }
+    }
+
+    /// `online_policy` with a `version` other than the served one: that stored version's install order (learning
+    /// off: it is not the version that learns) and weights; NOT_FOUND naming the version when it was never stored.
+    private func answerPolicyVersion(_ requester: Requester, version: UInt64) {
+        let refuse = { (status: Status, message: String) in
+            let refusal = WireMessage.errorReply(to: requester.header, status: status, message: message)
+            self.emit(.toClient(identity: requester.identity, frames: refusal.frames()))
+        }
+        let pack: [UInt8]
+        let spec: OnlinePolicySpec
+        do {
+            guard let row = try store.policyVersion(version) else {
+                return refuse(
+                    .notFound, "online policy version \(version) not found (the pool serves version \(core.version))")
+            }
+            pack = try store.blobs.get(row.weightsSHA)
+            spec = try WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
+        } catch {
+            logger.error("online control failed", metadata: ["op": "online_policy", "error": "\(error)"])
+            return refuse(.internal, "online_policy version \(version) cannot be read: \(error)")
+        }
+        var ok = requester.header.reply(status: .ok, modelVersion: version)
+        ok.command = .control
+        let document = PolicyInstall(version: version, spec: spec, learningEnabled: false)
+        emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack]))
     }
 
     /// `impressions`: a page of the impression log after a sequence number.

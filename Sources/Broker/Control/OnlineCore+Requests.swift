@@ -16,6 +16,9 @@ extension OnlineCore {
         case .onlineSync?:
             syncNow(requester, corruption: request.corrupt, nowMs: nowMs, into: &actions)
         case .onlinePolicy?:
+            if let wanted = request.version, wanted != version {
+                return actions.append(.answerPolicyVersion(requester: requester, version: wanted))
+            }
             let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
             var ok = requester.header.reply(status: .ok, modelVersion: version)
             ok.command = .control

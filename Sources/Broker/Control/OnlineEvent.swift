@@ -53,6 +53,9 @@ enum OnlineAction {
     case storeFrozen(Bool, requester: Requester)
     /// Read a page of the impression log and answer the requester with it.
     case answerImpressionPage(requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec, version: UInt64)
+    /// Read a stored policy version (CONTROL `online_policy` with a `version` other than the served one) and
+    /// answer the requester with its install order and weights, or NOT_FOUND.
+    case answerPolicyVersion(requester: Requester, version: UInt64)
     /// Log a line.
     case log(Logger.Level, String, Logger.Metadata)
 }

@@ -6,7 +6,8 @@ import RecModel
 import RecPolicy
 import RecTransport
 
-/// `recpool data ope DATASET [--policy uniform|popular | --model F.ckpt | --version N | --action-dist F.npy]`:
+/// `recpool data ope DATASET [--policy uniform|popular | --model F.ckpt | --version N | --online [--online-version N]
+/// | --action-dist F.npy]`:
 /// off-policy value of a candidate policy on logged data.
 struct DataOPECommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +16,8 @@ struct DataOPECommand: AsyncParsableCommand {
         discussion: """
             The candidate is one of: --policy uniform|popular; --model (a checkpoint's greedy, or ε-greedy with \
             --epsilon, policy at each row's logged slot); --version (the same for a registered model version, \
-            fetched from the broker); --online (the online policy version the broker serves); --action-dist (a .npy float64 array of shape rows × items × positions, \
+            fetched from the broker); --online (the online policy version the broker serves, or with --online-version N an earlier \
+            version it accepted); --action-dist (a .npy float64 array of shape rows × items × positions, \
             Open Bandit Pipeline's action_dist, for the rows of --split in time order). The logging policy's \
             propensities come from the logs. The effective sample size is always printed, with a warning below 100.
             """)
@@ -37,6 +39,17 @@ struct DataOPECommand: AsyncParsableCommand {
             every logged slot (the logs' items must be its catalogue).
             """)
     var online = false
+
+    @Option(
+        name: .customLong("online-version"),
+        help: """
+            With --online (implied): this online policy version, one the pool accepted and stored, instead of the \
+            one it serves now.
+            """)
+    var onlineVersion: UInt64?
+
+    /// Whether the candidate is an online policy version (`--online`, `--online-version` or both).
+    private var onlineCandidate: Bool { online || onlineVersion != nil }
 
     @Option(
         name: .customLong("action-dist"),
@@ -68,7 +81,7 @@ struct DataOPECommand: AsyncParsableCommand {
     @OptionGroup var connection: BrokerOptions
 
     func validate() throws {
-        let given = [policy != nil, model != nil, version != nil, actionDist != nil, online].filter { $0 }.count
+        let given = [policy != nil, model != nil, version != nil, actionDist != nil, onlineCandidate].filter { $0 }.count
         guard given <= 1 else {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
         }
@@ -128,10 +141,10 @@ struct DataOPECommand: AsyncParsableCommand {
             }
             return (try policy(checkpoint, spec, data), "\(greedyLabel) of registry version \(version)")
         }
-        if online {
+        if onlineCandidate {
             let client = try await connection.connect()
             defer { client.close() }
-            let (install, pack) = try await client.onlinePolicy()
+            let (install, pack) = try await client.onlinePolicy(version: onlineVersion)
             do {
                 let served = try OnlinePolicy.served(spec: install.spec, weights: pack)
                 return (try served.actionDistribution(on: data), "online policy version \(install.version)")

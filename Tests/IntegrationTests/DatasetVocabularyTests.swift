@@ -95,4 +95,28 @@ struct DatasetVocabularyTests {
             #expect(run.stderr.contains("--schema") && run.stderr.contains("data schema --infer"), "\(run.stderr)")
         }
     }
+
+    @Test("data describe|features|ope take --dataset NAME as well as NAME; both or neither is a usage error naming it")
+    func datasetFlag() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-datasetflag-\(getpid())")
+            .path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let rest = ["--data-dir", Self.fixtures]
+        for (label, extra) in [
+            ("describe", [String]()), ("features", ["--out", folder + "/f.csv"]), ("ope", ["--resamples", "20"]),
+        ] {
+            let flag = try runTool("recpool", ["data", label, "--dataset", "obd:random/men"] + extra + rest)
+            let positional = try runTool("recpool", ["data", label, "obd:random/men"] + extra + rest)
+            #expect(flag.code == 0 && flag.stderr.contains(Self.splitLine), "data \(label): \(flag.stderr)")
+            #expect(flag.stdout == positional.stdout, "data \(label) --dataset and positional differ")
+            let both = try runTool(
+                "recpool", ["data", label, "obd:random/men", "--dataset", "obd:random/all"] + extra + rest)
+            let neither = try runTool("recpool", ["data", label] + extra + rest)
+            for (name, run) in [("both", both), ("neither", neither)] {
+                #expect(run.code == 64, "data \(label) with \(name): exit \(run.code)")
+                #expect(run.stderr.contains("--dataset"), "data \(label) with \(name): \(run.stderr)")
+            }
+        }
+    }
 }

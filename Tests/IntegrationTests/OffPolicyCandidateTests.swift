@@ -95,9 +95,9 @@ struct OffPolicyCandidateTests {
     func undefinedAndBadFiles() throws {
         let dir = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let data = try OBDLoader.load(
-            OBDSource("bts/all")!, obdDirectory: Self.root.appendingPathComponent("data/obd").path
-        ).split().test
+        let data = try SplitDataset(
+            OBDLoader.load(OBDSource("bts/all")!, obdDirectory: Self.root.appendingPathComponent("data/obd").path)
+        ).test
         var values = [Double](repeating: 0, count: data.rows * data.nActions * data.nPositions)
         for row in 0..<data.rows {
             for slot in 0..<data.nPositions {

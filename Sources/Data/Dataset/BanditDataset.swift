@@ -101,15 +101,6 @@ public struct BanditDataset: Sendable {
 
     /// The rows of `range`, in order (a time split's part).
     public func subset(_ range: Range<Int>, name: String) -> BanditDataset { subset(Array(range), name: name) }
-
-    /// obp's time-series split: the first `Int32(rows * (1 - testSize))` rows train, the rest test.
-    public func split(testSize: Double = 0.3) -> (train: BanditDataset, test: BanditDataset) {
-        let nTrain = Int(Int32(Double(rows) * (1.0 - testSize)))
-        return (
-            subset(Array(0..<nTrain), name: name + "[train]"),
-            subset(Array(nTrain..<rows), name: name + "[test]")
-        )
-    }
 }
 
 /// A slice of users that every report shows separately.

@@ -92,6 +92,13 @@ public enum ModelEvaluation {
     /// A segment with fewer clicks than this gets a warning that its classification figures mean little.
     public static let minimumClicks = 30
 
+    /// The warning for rows holding fewer than ``minimumClicks`` clicks, or nil when they hold enough.
+    public static func fewClicksWarning(clicks: Int) -> String? {
+        guard clicks < minimumClicks else { return nil }
+        return "only \(clicks) clicks (fewer than \(minimumClicks)): AUC, PR-AUC, F1 and calibration on these rows "
+            + "mean little"
+    }
+
     /// Evaluates `scorer` (rows of `spec.width` features → click probabilities) on `data`, usually the test split.
     /// - Parameters:
     ///   - validation: rows to choose the decision threshold on (max F1), normally the validation split just before
@@ -126,12 +133,7 @@ public enum ModelEvaluation {
             if classification.rocAUC == nil {
                 notes.append("segment \(segment.rawValue): one class only, ROC AUC undefined")
             }
-            var warnings: [String] = []
-            if classification.positives < minimumClicks {
-                warnings.append(
-                    "only \(classification.positives) clicks (fewer than \(minimumClicks)): AUC, PR-AUC, F1 and "
-                        + "calibration on this segment mean little")
-            }
+            let warnings = fewClicksWarning(clicks: classification.positives).map { [$0] } ?? []
             let ranks = rows.filter { data.reward[$0] > 0 }.map {
                 RankingMetrics.rank(of: data.action[$0], scores: all[($0 * k)..<(($0 + 1) * k)])
             }

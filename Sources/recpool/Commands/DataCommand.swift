@@ -12,11 +12,32 @@ struct DataCommand: AsyncParsableCommand {
 
 /// Flags shared by the data commands.
 struct DatasetOptions: ParsableArguments {
-    @Argument(
+    @Argument(help: ArgumentHelp("The dataset, as --dataset gives it (give one of the two).", valueName: "dataset"))
+    var positionalDataset: String?
+
+    @Option(
+        name: .customLong("dataset"),
         help:
             "obd:POLICY/CAMPAIGN (e.g. obd:random/all), synthetic:users=N,seed=S[,items=,rows=,policy=], or a CSV log (with --schema, or in OBD's layout)."
     )
-    var dataset: String
+    var datasetOption: String?
+
+    /// The dataset: `--dataset NAME` or the positional `NAME` (``validate()`` ensures exactly one was given).
+    var dataset: String { datasetOption ?? positionalDataset ?? "" }
+
+    /// Requires the dataset exactly once: as `--dataset NAME` or as the first argument.
+    /// - Throws: `ValidationError` (exit 64) naming `--dataset` when it is missing or given twice.
+    func validate() throws {
+        switch (positionalDataset, datasetOption) {
+        case (nil, nil):
+            throw ValidationError("missing --dataset NAME (or the dataset as the first argument)")
+        case (let positional?, let option?):
+            throw ValidationError(
+                "the dataset is given twice (\"\(positional)\" and --dataset \"\(option)\"): give it once, with --dataset")
+        default:
+            return
+        }
+    }
 
     @Option(
         name: .customLong("data-dir"),

@@ -33,6 +33,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Stop after this many epochs without validation improvement.") var patience: Int?
     @Option(help: "Model version recorded in the checkpoint.") var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
+    @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
 
     func validate() throws {
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
@@ -71,13 +72,11 @@ struct FitCommand: ParsableCommand {
                     throw NonFiniteResult(what: "epoch \(e.epoch + 1): \(name)", value: loss!)
                 }
             }
-            if held.count > 0 {
-                let m = ClassificationMetrics(
+            let validationMetrics =
+                held.count > 0
+                ? ValidationMetrics(
                     labels: held.targets.map(Double.init), scores: trainer.model.predict(held.inputs).map(Double.init))
-                let auc = m.rocAUC.map { "\($0)" } ?? "undefined (one class in the validation rows)"
-                let prAUC = m.averagePrecision.map { "\($0)" } ?? "undefined (no click in the validation rows)"
-                printError("validation: accuracy \(m.accuracy) auc \(auc) pr_auc \(prAUC) log_loss \(m.logLoss) f1@0.5 \(m.f1)")
-            }
+                : nil
             let checkpoint = Checkpoint(
                 version: version, model: .mlp(trainer.model), featureSpec: spec,
                 metadata: [
@@ -85,6 +84,15 @@ struct FitCommand: ParsableCommand {
                     "batch": "\(batch)", "learning_rate": "\(lr)", "rows": "\(train.count)",
                 ])
             try checkpoint.write(toFile: out)
+            if json {
+                CommandOutput.printLine(
+                    try JSONOutput.encode(
+                        FitSummary(
+                            checkpoint: out, parameters: trainer.model.parameterCount, version: version,
+                            validation: validationMetrics)))
+                return
+            }
+            for line in validationMetrics.map(EvaluationText.lines) ?? [] { CommandOutput.printLine(line) }
             print("wrote \(out): \(trainer.model.parameterCount) parameters, version \(version)")
         } catch {
             throw fail(error)
@@ -116,6 +124,29 @@ struct FitCommand: ParsableCommand {
 
     func readFeatureSpec(_ path: String) throws(CheckpointError) -> [UInt8] {
         try Checkpoint.readRawFile(path)
+    }
+}
+
+/// `recpool fit --json`: the checkpoint written and the model's figures on its validation rows (null without any).
+struct FitSummary: Encodable {
+    /// Path of the checkpoint.
+    var checkpoint: String
+    /// Trainable parameters.
+    var parameters: Int
+    /// Model version recorded in the checkpoint.
+    var version: UInt64
+    /// Figures on the validation rows, as ``EvaluationText/lines(_:)-(ValidationMetrics)`` prints them.
+    var validation: ValidationMetrics?
+
+    private enum CodingKeys: String, CodingKey { case checkpoint, parameters, version, validation }
+
+    /// Encodes every key, writing `null` for missing validation figures.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(version, forKey: .version)
+        try c.encode(validation, forKey: .validation)
     }
 }
 

@@ -7,28 +7,14 @@ enum EvaluationText {
     /// The lines to print.
     static func lines(_ result: EvaluationReport) -> [String] {
         let f = { (v: Double?) in figureText(v, "%.4f") }
-        let ci = { (i: ConfidenceInterval?) in i.map { String(format: " [%.4f, %.4f]", $0.lower, $0.upper) } ?? "" }
         var out = ["\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)"]
-        if let t = result.threshold {
-            out.append(
-                String(
-                    format: "  threshold %.6g (%@ on %d %@ rows, %d clicks)", t.threshold, t.criterion, t.rows,
-                    t.chosenOn, t.clicks))
-        } else {
-            out.append("  threshold: undefined (no click to choose it on)")
-        }
+        out.append(thresholdLine(result.threshold))
         for s in result.segments {
             let c = s.classification
             out.append("  \(s.segment.rawValue): \(s.rows) rows, \(s.clicks) clicks")
-            out.append("    AUC      \(f(c.rocAUC))\(ci(s.intervals?.rocAUC))")
-            out.append("    PR-AUC   \(f(c.averagePrecision))\(ci(s.intervals?.averagePrecision))")
-            out.append("    log-loss \(f(c.logLoss))\(ci(s.intervals?.logLoss))   ECE \(f(s.calibration.ece))")
-            if s.intervals == nil { out.append("    (no intervals: too few clicks in this segment)") }
-            for m in [c] + (s.atChosenThreshold.map { [$0] } ?? []) {
-                out.append(
-                    String(format: "    at %-10.6g", m.threshold)
-                        + " accuracy \(f(m.accuracy))  precision \(f(m.precision))  recall \(f(m.recall))  F1 \(f(m.f1))")
-            }
+            out += metricLines(
+                c, intervals: s.intervals, ece: s.calibration.ece, atChosen: s.atChosenThreshold,
+                note: s.intervals == nil ? "(no intervals: too few clicks in this segment)" : nil)
             if let r5 = s.ranking.first(where: { $0.k == 5 }) {
                 out.append(
                     "    HR@5 \(f(r5.isDefined ? r5.hitRate : nil))  NDCG@5 \(f(r5.isDefined ? r5.ndcg : nil))")
@@ -39,6 +25,45 @@ enum EvaluationText {
         out += OffPolicyText.lines(result.offPolicy, indent: "    ")
         let offPolicyNotes = Set(result.offPolicy.notes)
         for note in result.notes where !offPolicyNotes.contains(note) { out.append("  note: \(note)") }
+        return out
+    }
+
+    /// The text form of `recpool fit`'s validation figures: the rows and clicks, the threshold, the metric lines
+    /// and the warnings.
+    static func lines(_ v: ValidationMetrics) -> [String] {
+        ["validation: \(v.rows) rows, \(v.clicks) clicks", thresholdLine(v.threshold)]
+            + metricLines(v.classification, intervals: nil, ece: v.calibration.ece, atChosen: v.atChosenThreshold)
+            + v.warnings.map { "    warning: \($0)" }
+    }
+
+    /// The threshold line of a choice, or the line saying none was chosen.
+    static func thresholdLine(_ t: ThresholdChoice?) -> String {
+        guard let t else { return "  threshold: undefined (no click to choose it on)" }
+        return String(
+            format: "  threshold %.6g (%@ on %d %@ rows, %d clicks)", t.threshold, t.criterion, t.rows, t.chosenOn,
+            t.clicks)
+    }
+
+    /// AUC, PR-AUC, log-loss (each with its interval when given) and ECE, then accuracy, precision, recall and F1 at
+    /// 0.5 and at the chosen threshold: the lines `eval` prints per segment and `fit` for its validation rows. `note`
+    /// (if any) goes after the threshold-free lines.
+    static func metricLines(
+        _ c: ClassificationMetrics, intervals: MetricIntervals?, ece: Double, atChosen: ClassificationMetrics?,
+        note: String? = nil
+    ) -> [String] {
+        let f = { (v: Double?) in figureText(v, "%.4f") }
+        let ci = { (i: ConfidenceInterval?) in i.map { String(format: " [%.4f, %.4f]", $0.lower, $0.upper) } ?? "" }
+        var out = [
+            "    AUC      \(f(c.rocAUC))\(ci(intervals?.rocAUC))",
+            "    PR-AUC   \(f(c.averagePrecision))\(ci(intervals?.averagePrecision))",
+            "    log-loss \(f(c.logLoss))\(ci(intervals?.logLoss))   ECE \(f(ece))",
+        ]
+        if let note { out.append("    " + note) }
+        for m in [c] + (atChosen.map { [$0] } ?? []) {
+            out.append(
+                String(format: "    at %-10.6g", m.threshold)
+                    + " accuracy \(f(m.accuracy))  precision \(f(m.precision))  recall \(f(m.recall))  F1 \(f(m.f1))")
+        }
         return out
     }
 }

@@ -16,7 +16,7 @@ struct CheckpointEvaluationTests {
 
     @Test("a checkpoint carrying its spec evaluates and serves with the same features")
     func roundTrip() throws {
-        let (train, test) = Self.data.split()
+        let parts = SplitDataset(Self.data), (train, test) = (parts.train, parts.test)
         let spec = try FeatureSpec.fit(on: train)
         let mlp = MLP(inputWidth: spec.width, hiddenSizes: [16], seed: 3)
         let path = try Self.write(Checkpoint(model: .mlp(mlp), featureSpec: spec.encoded()))
@@ -33,7 +33,7 @@ struct CheckpointEvaluationTests {
 
     @Test("a checkpoint without a spec, or with a spec of another width, is refused")
     func refusals() throws {
-        let spec = try FeatureSpec.fit(on: Self.data.split().train)
+        let spec = try FeatureSpec.fit(on: SplitDataset(Self.data).train)
         let bare = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: spec.width, seed: 1))))
         #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.load(bare) }
         let narrow = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: 5, seed: 1)), featureSpec: spec.encoded()))

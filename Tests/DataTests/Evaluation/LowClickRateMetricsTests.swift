@@ -64,9 +64,8 @@ struct LowClickRateMetricsTests {
         let data = world.loggedData(rows: 40_000, policy: .uniform, seed: 9)
         let ctr = Double(data.clicks) / Double(data.rows)
         #expect(ctr < 0.02, "CTR \(ctr)")
-        let (train, test) = data.split()
-        let validation = train.subset(Array(24_000..<train.rows))
-        let spec = try FeatureSpec.fit(on: train.subset(Array(0..<24_000)))
+        let parts = SplitDataset(data), (train, validation, test) = (parts.train, parts.validation, parts.test)
+        let spec = try FeatureSpec.fit(on: train)
         let scorer = LogisticScorer(rows: spec.matrix(train).values, width: spec.width, labels: train.reward)
         let report = ModelEvaluation.evaluate(
             data: test, spec: spec, modelName: "logistic", scorer: scorer.score, validation: validation,

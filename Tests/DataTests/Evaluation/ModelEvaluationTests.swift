@@ -15,7 +15,7 @@ struct ModelEvaluationTests {
 
     static let report: EvaluationReport = {
         let data = world.loggedData(rows: 12_000, policy: .uniform, seed: 5)
-        let (train, test) = data.split()
+        let parts = SplitDataset(data), (train, test) = (parts.train, parts.test)
         let spec = try! FeatureSpec.fit(on: train)
         let features = spec.matrix(train)
         let scorer = LogisticScorer(rows: features.values, width: spec.width, labels: train.reward)

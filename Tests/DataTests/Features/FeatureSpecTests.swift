@@ -6,7 +6,7 @@ import Testing
 @Suite("FeatureSpec: one spec for training and serving")
 struct FeatureSpecTests {
     static let data = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
-    static let split = data.split()
+    static let split = SplitDataset(data)
 
     @Test(
         "fits on the training split only and round-trips through JSON bytes", arguments: FeatureSpec.FeatureSet.allCases

@@ -100,7 +100,7 @@ struct RawContextONNXTests {
         "onnxruntime turns raw context into Recommender's score within 1e-5 (interest encoding)",
         .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"))
     func interest() throws {
-        let train = Self.fixture.split().train
+        let train = SplitDataset(Self.fixture).train
         let spec = try FeatureSpec.fit(on: train)
         let network = MLP(inputWidth: spec.width, hiddenSizes: [16, 8], seed: 9)
         let known = train.userFeatures.dictionary(3)
@@ -115,7 +115,7 @@ struct RawContextONNXTests {
         "an old spec (z-scored affinity) and the basic feature set export and agree too",
         .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"))
     func otherEncodings() throws {
-        let train = Self.fixture.split().train
+        let train = SplitDataset(Self.fixture).train
         let user = [train.userFeatures.dictionary(5)]
         let old = try FeatureSpec.fit(on: train, eventEncoding: .affinityZScore)
         try Self.compare(spec: old, network: MLP(inputWidth: old.width, hiddenSizes: [8], seed: 2), users: user)

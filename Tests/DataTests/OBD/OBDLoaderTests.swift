@@ -33,8 +33,8 @@ struct OBDLoaderTests {
         #expect(data.nPositions == 3)
         #expect(data.actionContext.columns == 4)
         #expect(Set(data.position) == [0, 1, 2])
-        let (train, test) = data.split()
-        #expect(train.rows == 7_000 && test.rows == 3_000)
+        let parts = SplitDataset(data), (train, test) = (parts.train, parts.test)
+        #expect(train.rows == 6_000 && parts.validation.rows == 1_000 && test.rows == 3_000)
         let cold = Double(data.rows(in: .coldStart).count) / Double(data.rows)
         #expect(cold > 0.94 && cold < 0.97)
     }

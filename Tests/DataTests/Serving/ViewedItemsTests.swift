@@ -21,7 +21,7 @@ struct ViewedItemsTests {
     }()
     static let data = world.loggedData(rows: 40_000, policy: .uniform, seed: 3)
     static let trained: (spec: FeatureSpec, recommender: Recommender) = {
-        let train = data.split().train
+        let train = SplitDataset(data).train
         let spec = try! FeatureSpec.fit(on: train)
         let features = spec.matrix(train)
         var trainer = MLPTrainer(model: MLP(inputWidth: spec.width, hiddenSizes: [16], seed: 5))
@@ -44,7 +44,7 @@ struct ViewedItemsTests {
     @Test("the event columns stay in [0, 1], while the old z-scored affinity put one view far outside training")
     func bounded() throws {
         let fixture = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
-        let train = fixture.split().train
+        let train = SplitDataset(fixture).train
         let spec = try FeatureSpec.fit(on: train)
         let event = ["viewed_item", "interest_similarity", "has_history"].map { spec.columns.firstIndex(of: $0)! }
         for item in 0..<spec.itemCount {
@@ -58,7 +58,7 @@ struct ViewedItemsTests {
             }
         }
         // The old encoding: one view of an item lands at the top of (or beyond) the range the model trained on.
-        let logs = Self.data.split().train
+        let logs = SplitDataset(Self.data).train
         let old = try FeatureSpec.fit(on: logs, eventEncoding: .affinityZScore)
         let column = old.columns.firstIndex(of: "shown_item_affinity")!
         let oneView = old.candidateRows(userFeatures: [:], affinity: [3: 1], items: [3], position: 0)[column]
@@ -69,7 +69,7 @@ struct ViewedItemsTests {
 
     @Test("a spec written before the interest encoding decodes, keeps its columns and writes the same bytes")
     func oldSpecs() throws {
-        let old = try FeatureSpec.fit(on: Self.data.split().train, eventEncoding: .affinityZScore)
+        let old = try FeatureSpec.fit(on: SplitDataset(Self.data).train, eventEncoding: .affinityZScore)
         let bytes = old.encoded()
         #expect(!String(decoding: bytes, as: UTF8.self).contains("eventEncoding"))
         let decoded = try FeatureSpec.decode(bytes)
@@ -132,7 +132,7 @@ struct ViewedItemsTests {
         .enabled(if: Paths.hasOBD, Paths.obdMissing))
     func obdViewedItems() throws {
         let data = try OBDLoader.load(OBDSource("random/all")!, obdDirectory: Paths.obd)
-        let train = data.split().train
+        let train = SplitDataset(data).train
         let spec = try FeatureSpec.fit(on: train)
         let features = spec.matrix(train)
         var trainer = MLPTrainer(model: MLP(inputWidth: spec.width, hiddenSizes: [32, 16], seed: 1))

@@ -127,7 +127,7 @@ struct SimulatorTests {
     @Test("an agent can featurise environment observations with a spec fitted on the same world's logs")
     func agentFeatures() throws {
         let world = Self.smallWorld()
-        let spec = try FeatureSpec.fit(on: world.loggedData(rows: 5_000, policy: .uniform, seed: 9).split().train)
+        let spec = try FeatureSpec.fit(on: SplitDataset(world.loggedData(rows: 5_000, policy: .uniform, seed: 9)).train)
         var env = SimulatorEnvironment(world: world, seed: 21)
         var observation = env.reset()
         for _ in 0..<10 {

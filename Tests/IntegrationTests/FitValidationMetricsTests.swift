@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// `recpool fit` on logs reports its validation rows the way `eval` reports a segment: AUC, PR-AUC, log-loss, ECE,
+/// precision, recall and F1 at 0.5 and at the max-F1 threshold chosen on those rows, and a warning when they hold
+/// too few clicks, in text and with the same figures in `--json`.
+@Suite("recpool fit's validation metrics", .serialized)
+struct FitValidationMetricsTests {
+    @Test("fit on OBD's fixture prints the validation metrics, the chosen threshold and a few-clicks warning")
+    func validationMetrics() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-fitmetrics-\(getpid())")
+            .path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let base = [
+            "fit", "--dataset", "obd:random/men", "--data-dir", DatasetVocabularyTests.fixtures, "--epochs", "1",
+            "--hidden", "4", "--out", folder + "/m.ckpt",
+        ]
+        let text = try runTool("recpool", base)
+        #expect(text.code == 0, "\(text.stderr)")
+        for line in [
+            "validation: 40 rows", "    AUC ", "    PR-AUC ", "    log-loss ", "   ECE ", "    at 0.5 ", "precision ",
+            "recall ", "F1 ", "  threshold ", "warning: only ", "wrote ",
+        ] {
+            #expect(text.stdout.contains(line), "missing \"\(line)\" in:\n\(text.stdout)")
+        }
+        #expect(!text.stdout.contains("f1@0.5"))
+
+        let json = try runTool("recpool", base + ["--json"])
+        #expect(json.code == 0, "\(json.stderr)")
+        let object = try #require(
+            JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+        #expect(Set(object.keys) == ["checkpoint", "parameters", "version", "validation"])
+        let validation = try #require(object["validation"] as? [String: Any])
+        #expect(
+            Set(validation.keys)
+                == ["rows", "clicks", "classification", "threshold", "at_chosen_threshold", "calibration", "warnings"])
+        #expect(validation["rows"] as? Int == 40)
+        let classification = try #require(validation["classification"] as? [String: Any])
+        for key in ["roc_auc", "average_precision", "log_loss", "precision", "recall", "f1", "threshold"] {
+            #expect(classification.keys.contains(key), "\(key) missing from \(classification.keys)")
+        }
+        #expect(classification["threshold"] as? Double == 0.5)
+        #expect((validation["calibration"] as? [String: Any])?["ece"] is Double)
+        let clicks = try #require(validation["clicks"] as? Int)
+        // A threshold (and the figures at it) exists exactly when the validation rows hold a click.
+        #expect((validation["threshold"] is NSNull) == (clicks == 0))
+        #expect((validation["at_chosen_threshold"] is NSNull) == (clicks == 0))
+        let warnings = try #require(validation["warnings"] as? [String])
+        #expect(warnings.count == 1 && warnings[0].contains("only \(clicks) clicks"), "\(warnings)")
+    }
+}

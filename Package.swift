@@ -262,7 +262,7 @@ let package = Package(
             dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
-        .testTarget(name: "WireTests", dependencies: ["RecWire"]),
+        .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
         .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
         .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire"]),
         .testTarget(

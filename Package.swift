@@ -261,8 +261,8 @@ let package = Package(
             name: "RecFilesTests",
             dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel"]),
-        .testTarget(name: "WireTests", dependencies: ["RecWire"]),
+        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecTestKit"]),
+        .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
         .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
         .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire"]),
         .testTarget(
@@ -271,7 +271,7 @@ let package = Package(
                 "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "StoreTests", dependencies: ["RecStore"]),
+        .testTarget(name: "StoreTests", dependencies: ["RecStore", "RecTestKit"]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "RecWire"]),
         .testTarget(
             name: "ConfigTests",

@@ -7,6 +7,7 @@ import os
 import platform
 import signal
 import socket
+import statistics
 import subprocess
 import time
 
@@ -32,6 +33,11 @@ def machine():
 def single_thread_blas_env():
     """The environment with OpenBLAS and OpenMP held to one thread (they read it when they load)."""
     return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
+def median(runs, key):
+    """The median of `key` over `runs` (a list of result dicts, one per repeat), in that key's unit."""
+    return statistics.median(r[key] for r in runs)
 
 
 def run(args, **kw):

@@ -8,12 +8,11 @@ Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--json OUT]
 """
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
 
-from benchlib import Cluster, free_port, machine, start_broker, start_workers
+from benchlib import Cluster, free_port, machine, median, start_broker, start_workers
 
 
 def client(zmqbench, endpoint, mode, concurrency, requests, width):
@@ -54,10 +53,6 @@ def recpool_run(bin_dir, zmqbench, width, args):
         return measure(zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests, args.throughput_requests)
     finally:
         cluster.stop()
-
-
-def median(runs, key):
-    return statistics.median(r[key] for r in runs)
 
 
 def main():

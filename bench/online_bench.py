@@ -29,7 +29,7 @@ import time
 
 import zmq
 
-from benchlib import Cluster, free_port, start_broker
+from benchlib import Cluster, free_port, median, start_broker
 
 
 def scrape(port):
@@ -179,9 +179,9 @@ def recommend_latency(bin_dir, repeats):
     print("|---|---|---|---|---|")
     for mode in ("on", "off"):
         runs = results[mode]
-        print(f"| {mode} | {statistics.median(r['p50_ms'] for r in runs):.3f} | "
-              f"{statistics.median(r['p99_ms'] for r in runs):.3f} | "
-              f"{statistics.median(r['throughput_rps'] for r in runs):.0f} | {len(runs)} |")
+        print(f"| {mode} | {median(runs, 'p50_ms'):.3f} | "
+              f"{median(runs, 'p99_ms'):.3f} | "
+              f"{median(runs, 'throughput_rps'):.0f} | {len(runs)} |")
     print(f"\n({syncs} syncs were accepted during the run.)\n")
 
 

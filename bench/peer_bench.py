@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import Cluster, machine, single_thread_blas_env, start_broker, start_workers
+from benchlib import Cluster, machine, median, single_thread_blas_env, start_broker, start_workers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -68,10 +68,6 @@ def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration,
         cluster.stop()
 
 
-def med(runs, key):
-    return statistics.median(r[key] for r in runs)
-
-
 def spread(runs, key):
     values = [r[key] for r in runs]
     return f"{min(values):,.0f}–{max(values):,.0f}" if values[0] > 50 else f"{min(values):.2f}–{max(values):.2f}"
@@ -94,10 +90,10 @@ def peer_section(args, results):
     for batch in args.batches:
         rp, pe = runs[f"recpool/{batch}"], runs[f"peer/{batch}"]
         for name, r in (("RecPool", rp), ("peer (pyzmq + numpy)", pe)):
-            ratio = med(rp, "throughput_rps") / med(pe, "throughput_rps")
-            p99r = med(pe, "p99_ms") / med(rp, "p99_ms")
-            print(f"| {batch} | {name} | {med(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
-                  f"{med(r, 'rows_per_s'):,.0f} | {med(r, 'p50_ms'):.3f} | {med(r, 'p99_ms'):.3f} "
+            ratio = median(rp, "throughput_rps") / median(pe, "throughput_rps")
+            p99r = median(pe, "p99_ms") / median(rp, "p99_ms")
+            print(f"| {batch} | {name} | {median(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
+                  f"{median(r, 'rows_per_s'):,.0f} | {median(r, 'p50_ms'):.3f} | {median(r, 'p99_ms'):.3f} "
                   f"[{spread(r, 'p99_ms')}] | {ratio if name == 'RecPool' else 1:.2f}× | "
                   f"{p99r if name == 'RecPool' else 1:.2f} |")
     results["peer"] = runs
@@ -121,12 +117,12 @@ def scale_section(args, results):
     print("|---|---|---|---|---|")
     for w in (1, 2, 4):
         a, b = runs[f"w{w}/b1"], runs[f"w{w}/b256"]
-        print(f"| {w} | {med(a, 'throughput_rps'):,.0f} [{spread(a, 'throughput_rps')}] | {med(a, 'p99_ms'):.3f} | "
-              f"{med(b, 'rows_per_s'):,.0f} [{spread(b, 'rows_per_s')}] | {med(b, 'p99_ms'):.3f} |")
+        print(f"| {w} | {median(a, 'throughput_rps'):,.0f} [{spread(a, 'throughput_rps')}] | {median(a, 'p99_ms'):.3f} | "
+              f"{median(b, 'rows_per_s'):,.0f} [{spread(b, 'rows_per_s')}] | {median(b, 'p99_ms'):.3f} |")
     c = runs["capacity"]
     print(f"\nBroker capacity (4 workers, width 1, batch 1, concurrency 64 over 2 client sockets): "
-          f"{med(c, 'throughput_rps'):,.0f} dispatches/s [{spread(c, 'throughput_rps')}], "
-          f"p50 {med(c, 'p50_ms'):.3f} ms, p99 {med(c, 'p99_ms'):.3f} ms; mean time in broker queue "
+          f"{median(c, 'throughput_rps'):,.0f} dispatches/s [{spread(c, 'throughput_rps')}], "
+          f"p50 {median(c, 'p50_ms'):.3f} ms, p99 {median(c, 'p99_ms'):.3f} ms; mean time in broker queue "
           f"{statistics.median(r['breakdown']['broker_queue_ms'] for r in c):.3f} ms.")
     results["scale"] = runs
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import recpool
-from benchlib import Cluster, machine, single_thread_blas_env, start_broker, start_workers, wait_until
+from benchlib import Cluster, machine, median, single_thread_blas_env, start_broker, start_workers, wait_until
 
 WIDTH = 106
 
@@ -133,7 +133,7 @@ def main():
         pool.stop()
 
     def med(key, kind, batch):
-        return statistics.median(r[key] for r in runs[f"{kind}/{batch}"])
+        return median(runs[f"{kind}/{batch}"], key)
 
     def rng(key, kind, batch):
         values = [r[key] for r in runs[f"{kind}/{batch}"]]

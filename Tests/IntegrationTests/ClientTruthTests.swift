@@ -1,4 +1,5 @@
 import Foundation
+import RecTestKit
 import Testing
 
 /// `recpool` tells the truth: every row read is scored or the command fails, no output holds NaN or `{}`, and each
@@ -9,39 +10,38 @@ struct ClientTruthTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    static func file(_ name: String, _ bytes: [UInt8]) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("truth-\(getpid())-\(name)")
+    /// Writes `bytes` to `name` in `folder` and returns the file's URL.
+    static func file(_ name: String, _ bytes: [UInt8], in folder: TemporaryDirectory) throws -> URL {
+        let url = folder.file(name)
         try Data(bytes).write(to: url)
         return url
     }
 
     @Test("against a seeded width-4 pool: BOM rows all scored, an overflowing row and a wrong width are BAD_REQUEST")
     func pool() async throws {
+        let temporary = try TemporaryDirectory("truth")
+        defer { temporary.remove() }
         try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--input-width", "4"]) { cluster, client in
             let broker = cluster.endpoints.frontend
 
             let bom = try Self.file(
-                "bom.csv", [0xEF, 0xBB, 0xBF] + Array("0.1,0.2,0.3,0.4\n0.9,0.1,0.2,0.3\n0.5,0.5,0.5,0.5\n".utf8))
-            defer { try? FileManager.default.removeItem(at: bom) }
+                "bom.csv", [0xEF, 0xBB, 0xBF] + Array("0.1,0.2,0.3,0.4\n0.9,0.1,0.2,0.3\n0.5,0.5,0.5,0.5\n".utf8), in: temporary)
             let scored = try runTool("recpool", ["score", "--broker", broker, "--input", bom.path, "--json"])
             #expect(scored.code == 0, "\(scored.stderr)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])
             #expect((object["scores"] as? [Double])?.count == 3)
 
             // JSON rows of 0s and 1s (one-hot features) are numbers, not booleans; `true` is refused naming its place.
-            let oneHot = try Self.file("one-hot.json", Array("[[0,1,0,1],[1,0,1,0.5]]".utf8))
-            defer { try? FileManager.default.removeItem(at: oneHot) }
+            let oneHot = try Self.file("one-hot.json", Array("[[0,1,0,1],[1,0,1,0.5]]".utf8), in: temporary)
             let hot = try runTool("recpool", ["score", "--broker", broker, "--input", oneHot.path, "--json"])
             #expect(hot.code == 0, "\(hot.stderr)")
             let hotScores = try JSONSerialization.jsonObject(with: Data(hot.stdout.utf8)) as? [String: Any]
             #expect((hotScores?["scores"] as? [Double])?.count == 2)
-            let boolean = try Self.file("bool.json", Array("[[0,true,0,1]]".utf8))
-            defer { try? FileManager.default.removeItem(at: boolean) }
+            let boolean = try Self.file("bool.json", Array("[[0,true,0,1]]".utf8), in: temporary)
             let refused = try runTool("recpool", ["score", "--broker", broker, "--input", boolean.path])
             #expect(refused.code == 2 && refused.stderr.contains("bool.json:1:2"), "\(refused.code) \(refused.stderr)")
 
-            let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8))
-            defer { try? FileManager.default.removeItem(at: big) }
+            let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8), in: temporary)
             for json in [true, false] {
                 let overflow = try runTool(
                     "recpool", ["score", "--broker", broker, "--input", big.path] + (json ? ["--json"] : []))
@@ -92,8 +92,8 @@ struct ClientTruthTests {
     func loadtestUsesTheServedSpecification() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("truth-state-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: state) }
+        let state = try TemporaryDirectory("truth-state")
+        defer { state.remove() }
         // The seeded workers serve width 106; the promoted model is trained on other users than the load test reads.
         let client = try await cluster.startPool(
             brokerArguments: ["--state-dir", state.path], workers: ["w1"], workerArguments: ["--input-width", "106"])
@@ -117,9 +117,9 @@ struct ClientTruthTests {
 
     @Test("local commands: overflow in predict exits 6 with no output, a tiny propensity exits 2 naming the line")
     func local() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("truth-\(getpid())-local")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let temporary = try TemporaryDirectory("truth-local")
+        defer { temporary.remove() }
+        let dir = temporary.url
         var train = "a,b,c,d,label\n"
         for i in 0..<40 { train += "\(Double(i % 7) / 7),\(Double(i % 3) / 3),0.5,0.25,\(i % 2)\n" }
         try train.write(to: dir.appendingPathComponent("train.csv"), atomically: true, encoding: .utf8)

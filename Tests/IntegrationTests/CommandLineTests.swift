@@ -2,6 +2,7 @@ import Foundation
 import RecClient
 import RecTransport
 import RecWire
+import RecTestKit
 import Testing
 
 /// The `recpool` command line against a live cluster, checking the stable JSON keys.
@@ -9,12 +10,13 @@ import Testing
 struct CommandLineTests {
     @Test("score --json and status --json print the documented keys")
     func jsonOutput() async throws {
+        let temporary = try TemporaryDirectory("rows")
+        defer { temporary.remove() }
         try await ProcessCluster.withPool(workers: ["w1", "w2"], workerArguments: ["--input-width", "3"]) { cluster, client in
 
             let broker = cluster.endpoints.frontend
-            let csv = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(getpid()).csv")
+            let csv = temporary.file("rows.csv")
             try "a,b,c,label\n0.1,0.2,0.3,1\n1,2,3,0\n".write(to: csv, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(at: csv) }
             let score = try runTool("recpool", ["score", "--broker", broker, "--input", csv.path, "--json"])
             #expect(score.code == 0, "\(score.stderr)")
             let scoreObject = try #require(
@@ -42,9 +44,10 @@ struct CommandLineTests {
 
     @Test("bad input files fail with a message naming the line and column, and a non-zero exit")
     func badInput() throws {
-        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).csv")
+        let temporary = try TemporaryDirectory("bad-csv")
+        defer { temporary.remove() }
+        let bad = temporary.file("bad.csv")
         try "1,2,3\n4,x,6\n".write(to: bad, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: bad) }
         let result = try runTool("recpool", ["score", "--broker", "tcp://127.0.0.1:1", "--input", bad.path])
         #expect(result.code != 0)
         #expect(result.stderr.contains(":2:2"))
@@ -103,9 +106,9 @@ struct CommandLineTests {
 struct RecommendTests {
     @Test("recommend ranks items from raw context, falls back for a user with no signal, and names bad items")
     func recommend() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-rec-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let temporary = try TemporaryDirectory("rec")
+        defer { temporary.remove() }
+        let directory = temporary.url
         let csv = directory.appendingPathComponent("syn.csv").path
         let spec = directory.appendingPathComponent("syn.json").path
         let model = directory.appendingPathComponent("syn.ckpt").path

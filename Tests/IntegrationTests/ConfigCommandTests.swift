@@ -1,4 +1,5 @@
 import Foundation
+import RecTestKit
 import Testing
 
 /// `recpool config --print`: the effective configuration of each program, with sources.
@@ -6,8 +7,9 @@ import Testing
 struct ConfigCommandTests {
     @Test("shows flag, environment, file and default values with their sources; needs --print")
     func printsEffectiveConfiguration() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-config-\(getpid()).toml")
-        defer { try? FileManager.default.removeItem(at: file) }
+        let temporary = try TemporaryDirectory("config")
+        defer { temporary.remove() }
+        let file = temporary.file("config.toml")
         try "[broker]\nheartbeat-ms = 500\nqueue-capacity = 7\n".write(to: file, atomically: true, encoding: .utf8)
         setenv("RECPOOL_QUEUE_CAPACITY", "99", 1)
         defer { unsetenv("RECPOOL_QUEUE_CAPACITY") }

@@ -1,5 +1,6 @@
 import Foundation
 import RecTransport
+import RecTestKit
 import Testing
 
 /// The protocol conformance suite (conformance/recpool_conformance.py, written from docs/PROTOCOL.md
@@ -59,15 +60,13 @@ struct ConformanceTests {
     }
 
     /// A fresh state directory for the broker (and the report), removed by the caller.
-    static func stateDirectory() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("conformance-\(UUID().uuidString)")
-    }
+    static func stateDirectory() throws -> URL { try TemporaryDirectory("conformance").url }
 
     @Test(
         "a live broker and worker pass every check of the conformance suite that is not pending",
         .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with pyzmq (scripts/requirements.txt)"))
     func conformance() async throws {
-        let state = Self.stateDirectory()
+        let state = try Self.stateDirectory()
         defer { try? FileManager.default.removeItem(at: state) }
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state.path, "--online"], workers: ["real-1"],

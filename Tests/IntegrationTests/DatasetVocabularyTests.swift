@@ -1,6 +1,7 @@
 import Foundation
 import RecData
 import RecModel
+import RecTestKit
 import Testing
 
 /// `--dataset` means one thing in every command: `fit`, `train`, `eval` and `data describe|features|ope` accept the
@@ -18,12 +19,9 @@ struct DatasetVocabularyTests {
 
     /// The fixture's `random/men` with `user_feature_0/1` renamed `device` and `region`, its catalogue, and the
     /// schema `recpool data schema --infer` drafts for them.
-    /// `tag` names the folder, so that suites running at once do not share it.
+    /// The folder is a fresh ``TemporaryDirectory`` labelled `tag`; the caller removes it.
     static func shop(_ tag: String = "vocabulary") throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-\(tag)-\(getpid())")
-            .path
-        try? FileManager.default.removeItem(atPath: folder)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryDirectory(tag).path
         let text = try String(contentsOfFile: fixtures + "/obd/random/men/men.csv", encoding: .utf8)
         let header = text.prefix { $0 != "\n" }
         let renamed = header.replacingOccurrences(of: "user_feature_0", with: "device")

@@ -1,6 +1,7 @@
 import Foundation
 import RecTransport
 import RecWire
+import RecTestKit
 import Testing
 
 /// A raw DEALER on its own thread: sends whole messages and collects every reply, by request id.
@@ -368,8 +369,9 @@ struct LimitsTests {
     func clientThatNeverReads() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-slow-client-\(getpid()).log")
-        defer { try? FileManager.default.removeItem(at: log) }
+        let temporary = try TemporaryDirectory("slow-client")
+        defer { temporary.remove() }
+        let log = temporary.file("slow-client.log")
         cluster.brokerLog = log
         let client = try await cluster.startPool(workers: ["w1"], workerArguments: ["--input-width", "1"])
         defer { client.close() }

@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecTestKit
 import Testing
 
 /// `recpool data ope` on OBD's bts/all test rows for each kind of candidate (an action-distribution `.npy`, a
@@ -55,11 +56,8 @@ struct OffPolicyCandidateTests {
         "\((json["segments"] as? [[String: Any]])?.map { ($0["estimates"] as? [[String: Any]])?.map { $0["value"] as? Double } })"
     }
 
-    static func temporary() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ope-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    /// A fresh ``TemporaryDirectory`` for one test; the caller removes it.
+    static func temporary() throws -> URL { try TemporaryDirectory("ope").url }
 
     @Test(
         "an action-distribution .npy (rows × items × positions) gives DM, IPW, SNIPW, DR, CIs and ESS equal to numpy",

@@ -2,6 +2,7 @@ import Foundation
 import RecClient
 import RecTransport
 import RecWire
+import RecTestKit
 import Testing
 
 /// docs/SECURITY.md's operational promises, each on real broker and worker processes: loopback
@@ -173,8 +174,9 @@ struct OperationsSecurityTests {
     func hangupIsHarmless() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-hup-\(getpid()).log")
-        defer { try? FileManager.default.removeItem(at: log) }
+        let temporary = try TemporaryDirectory("hup")
+        defer { temporary.remove() }
+        let log = temporary.file("hup.log")
         cluster.brokerLog = log
         let client = try await cluster.startPool(brokerArguments: ["--log-level", "notice"], workers: ["w1"])
         defer { client.close() }
@@ -256,8 +258,9 @@ struct OperationsSecurityTests {
     func refusedConnectionsAreCounted() async throws {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-nofile-\(getpid()).log")
-        defer { try? FileManager.default.removeItem(at: log) }
+        let temporary = try TemporaryDirectory("nofile")
+        defer { temporary.remove() }
+        let log = temporary.file("nofile.log")
         cluster.brokerLog = log
         cluster.launchers["broker"] = ["/usr/bin/prlimit", "--nofile=64:64", "--"]
         try cluster.startBroker()

@@ -2,6 +2,7 @@ import Foundation
 import RecClient
 import RecTransport
 import RecWire
+import RecTestKit
 import Testing
 
 /// A broker and real workers, as separate processes on loopback.
@@ -162,9 +163,9 @@ func serverError<T>(_ body: () async throws -> T) async -> (status: Status, mess
 struct CheckpointServingTests {
     @Test("a worker started with --model serves that checkpoint's version and scores like recpool predict")
     func servesCheckpoint() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ckpt-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let temporary = try TemporaryDirectory("ckpt")
+        defer { temporary.remove() }
+        let directory = temporary.url
         var csv = "a,b,c,label\n"
         for i in 0..<200 {
             let a = Float(i % 10) / 10, b = Float((i * 7) % 13) / 13, c = Float((i * 3) % 5) / 5
@@ -200,9 +201,10 @@ struct CheckpointServingTests {
 
     @Test("a worker refuses a corrupt checkpoint with a clear error instead of serving")
     func corruptCheckpoint() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).ckpt")
+        let temporary = try TemporaryDirectory("bad-ckpt")
+        defer { temporary.remove() }
+        let path = temporary.file("bad.ckpt")
         try Data("RECPOOLM garbage".utf8).write(to: path)
-        defer { try? FileManager.default.removeItem(at: path) }
         let result = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", path.path])
         #expect(result.code != 0)
         #expect(result.stderr.contains("cannot load model"))
@@ -214,9 +216,9 @@ struct CheckpointServingTests {
 struct RolloutTests {
     @Test("promoting a new version under continuous scoring fails no request and never goes back")
     func rolloutUnderLoad() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-rollout-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let temporary = try TemporaryDirectory("rollout")
+        defer { temporary.remove() }
+        let directory = temporary.url
         var csv = "a,b,c,label\n"
         for i in 0..<120 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(Float(i % 3) / 3),\(i % 2)\n" }
         let data = directory.appendingPathComponent("train.csv")

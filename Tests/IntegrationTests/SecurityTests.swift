@@ -2,6 +2,7 @@ import Foundation
 import RecClient
 import RecTransport
 import RecWire
+import RecTestKit
 import Testing
 
 /// CURVE key material for one secured cluster, written by `recpool keygen` into a temporary folder.
@@ -9,7 +10,7 @@ struct SecuredKeys {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-keys-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        directory = try TemporaryDirectory("keys").url
         for name in ["broker", "worker", "client", "trainer", "stranger"] {
             let result = try runTool("recpool", ["keygen", "--out", directory.path, "--name", name])
             guard result.code == 0 else { throw ClusterError.brokerDidNotStart }

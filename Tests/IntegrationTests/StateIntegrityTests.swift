@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import RecClient
 import RecWire
+import RecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -15,10 +16,10 @@ struct StateIntegrityTests {
     /// A folder with a 3-feature CSV and two fitted checkpoints, `m1.ckpt` and `m2.ckpt`, both with
     /// version 1 written inside (as every `recpool fit` output has).
     final class Fixture {
-        let directory: URL
+        let folder: TemporaryDirectory
+        var directory: URL { folder.url }
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-state-\(UUID())")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            folder = try TemporaryDirectory("state")
             var csv = "a,b,c,label\n"
             for i in 0..<120 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(Float(i % 3) / 3),\(i % 2)\n" }
             try csv.write(to: path("train.csv"), atomically: true, encoding: .utf8)
@@ -29,7 +30,7 @@ struct StateIntegrityTests {
                 guard fit.code == 0 else { throw FixtureError.fit(fit.stderr) }
             }
         }
-        deinit { try? FileManager.default.removeItem(at: directory) }
+        deinit { folder.remove() }
 
         func path(_ name: String) -> URL { directory.appendingPathComponent(name) }
         var state: String { path("state").path }
@@ -260,9 +261,9 @@ struct StateIntegrityTests {
 
     @Test("with the state directory full, every slate acknowledged OK takes feedback once space is back; the rest say they were not logged")
     func fullDiskImpressions() async throws {
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-fullonline-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: state) }
+        let temporary = try TemporaryDirectory("fullonline")
+        defer { temporary.remove() }
+        let state = temporary.path
         guard mount("tmpfs", state, "tmpfs", 0, "size=16m") == 0 else {
             Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
             return

@@ -2,18 +2,15 @@ import Foundation
 import Testing
 
 @testable import RecStore
+import RecTestKit
 
 @Suite("Durable store")
 struct RecStoreTests {
-    static func temporaryDirectory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recstore-\(UUID().uuidString)").path
-        return path
-    }
-
     @Test("jobs, rounds and models survive reopening the store")
     func survivesReopen() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         do {
             let store = try RecStore(directory: directory)
             var job = JobRecord(id: "job-1", model: "mlp", spec: "{}", totalRounds: 3, createdAt: 1)
@@ -42,8 +39,9 @@ struct RecStoreTests {
 
     @Test("promote and rollback move between versions; rollback with no history is an error")
     func promotion() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         #expect(throws: StoreError.nothingToRollBack) { try store.rollback() }
         let blob = try store.blobs.put([1])
@@ -58,8 +56,9 @@ struct RecStoreTests {
 
     @Test("a corrupted blob is detected by its checksum")
     func corruptBlob() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         let sha = try store.blobs.put([1, 2, 3, 4])
         try Data([1, 2, 3, 5]).write(to: URL(fileURLWithPath: store.blobs.path(sha)))
@@ -68,8 +67,9 @@ struct RecStoreTests {
 
     @Test("uploads arrive in checksummed chunks, tolerate retries and verify the whole")
     func upload() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         let content = [UInt8]((0..<1000).map { UInt8($0 % 251) })
         let sha = BlobStore.digest(content)

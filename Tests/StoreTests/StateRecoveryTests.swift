@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import RecStore
+import RecTestKit
 
 #if canImport(Glibc)
 import Glibc
@@ -11,10 +12,6 @@ import Glibc
 /// wedges an upload.
 @Suite("Durable store: verification and recovery")
 struct StateRecoveryTests {
-    static func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("recstore-\(UUID().uuidString)").path
-    }
-
     static func upload(
         _ store: RecStore, _ content: [UInt8], chunk size: Int, from start: Int = 0
     ) throws -> Bool {
@@ -33,8 +30,9 @@ struct StateRecoveryTests {
 
     @Test("a corrupt blob is quarantined when read, and storing the same bytes again repairs it")
     func quarantineAndRepair() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         let sha = try store.blobs.put([1, 2, 3, 4])
         try Data([1, 2, 3, 5]).write(to: URL(fileURLWithPath: store.blobs.path(sha)))
@@ -50,8 +48,9 @@ struct StateRecoveryTests {
 
     @Test("put over a corrupt copy that was never read replaces it")
     func putRepairsUnreadCorruption() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         let sha = try store.blobs.put([9, 9, 9])
         try Data([0]).write(to: URL(fileURLWithPath: store.blobs.path(sha)))
@@ -61,8 +60,9 @@ struct StateRecoveryTests {
 
     @Test("a database with a damaged page is refused at open with corruptDatabase, naming quick_check's finding")
     func damagedDatabase() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         do {
             let store = try RecStore(directory: directory)
             for i in 0..<200 {
@@ -85,8 +85,9 @@ struct StateRecoveryTests {
 
     @Test("an upload restarts cleanly from 0 after a torn chunk, and a retried chunk changes nothing")
     func restartAfterTornChunk() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         let content = [UInt8]((0..<10_000).map { UInt8($0 % 251) })
         let sha = BlobStore.digest(content)
@@ -99,8 +100,9 @@ struct StateRecoveryTests {
 
     @Test("a part left complete by a broker killed before storing the blob is finished by a retry of any chunk")
     func finishAfterKill() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         let store = try RecStore(directory: directory)
         let content = [UInt8]((0..<10_000).map { UInt8($0 % 13) })
         let sha = BlobStore.digest(content)
@@ -118,8 +120,9 @@ struct StateRecoveryTests {
 
     @Test("leftover temporary files are removed when the store opens")
     func temporaryFilesRemoved() throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         _ = try RecStore(directory: directory)
         let leftover = "\(directory)/blobs/abc.tmp-12345"
         try Data([1]).write(to: URL(fileURLWithPath: leftover))
@@ -129,9 +132,9 @@ struct StateRecoveryTests {
 
     @Test("on a full disk an upload is refused before writing, leaves no part, and succeeds once space is back")
     func fullDisk() throws {
-        let directory = Self.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         guard mount("tmpfs", directory, "tmpfs", 0, "size=4m") == 0 else {
             Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
             return
@@ -160,9 +163,9 @@ struct StateRecoveryTests {
 
     @Test("a blob write that runs out of space throws noSpace and leaves no temporary file")
     func blobWriteOnFullDisk() throws {
-        let directory = Self.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
         guard mount("tmpfs", directory, "tmpfs", 0, "size=1m") == 0 else {
             Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
             return

@@ -1,15 +1,19 @@
 import Foundation
 import RecModel
+import RecTestKit
 import Testing
 
 @testable import RecData
 
 @Suite("Malformed CSV input")
 struct MalformedCSVTests {
-    /// Writes a copy of the fixture with one line replaced (or removed) and returns the data-file path.
-    static func corruptedFixture(line: Int, replacement: (String) -> String?) throws -> (data: String, items: String) {
+    /// Writes a copy of the fixture with one line replaced (or removed) into `folder` and returns the
+    /// data-file and item-context paths.
+    static func corruptedFixture(
+        line: Int, in folder: TemporaryDirectory, replacement: (String) -> String?
+    ) throws -> (data: String, items: String) {
         let source = Paths.fixtures + "/obd/random/men"
-        let dir = Paths.temporaryDirectory()
+        let dir = folder.path
         var lines = try String(contentsOfFile: source + "/men.csv", encoding: .utf8).components(separatedBy: "\n")
         if let new = replacement(lines[line - 1]) { lines[line - 1] = new } else { lines.remove(at: line - 1) }
         try lines.joined(separator: "\n").write(toFile: dir + "/men.csv", atomically: true, encoding: .utf8)
@@ -32,13 +36,17 @@ struct MalformedCSVTests {
 
     @Test("a missing column is reported by name")
     func missingColumn() throws {
-        let files = try Self.corruptedFixture(line: 1) { $0.replacingOccurrences(of: ",click,", with: ",clicked,") }
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let files = try Self.corruptedFixture(line: 1, in: temporary) { $0.replacingOccurrences(of: ",click,", with: ",clicked,") }
         #expect(throws: DataError.file(.missingColumn(path: files.data, name: "click"))) { try Self.load(files) }
     }
 
     @Test("a non-numeric field is reported with file, line and column")
     func nonNumeric() throws {
-        let files = try Self.corruptedFixture(line: 5) { line in
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let files = try Self.corruptedFixture(line: 5, in: temporary) { line in
             var fields = line.components(separatedBy: ",")
             fields[5] = "abc"
             return fields.joined(separator: ",")
@@ -55,7 +63,9 @@ struct MalformedCSVTests {
 
     @Test("a ragged row is reported with its line and field counts")
     func ragged() throws {
-        let files = try Self.corruptedFixture(line: 10) { $0 + ",extra" }
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let files = try Self.corruptedFixture(line: 10, in: temporary) { $0 + ",extra" }
         #expect(throws: DataError.file(.raggedRow(path: files.data, line: 10, expected: 44, found: 45))) {
             try Self.load(files)
         }
@@ -63,7 +73,9 @@ struct MalformedCSVTests {
 
     @Test("a click that is not 0 or 1 is an invalid value")
     func badClick() throws {
-        let files = try Self.corruptedFixture(line: 3) { line in
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let files = try Self.corruptedFixture(line: 3, in: temporary) { line in
             var fields = line.components(separatedBy: ",")
             fields[4] = "2"
             return fields.joined(separator: ",")
@@ -77,7 +89,9 @@ struct MalformedCSVTests {
 
     @Test("an empty file is rejected")
     func empty() throws {
-        let dir = Paths.temporaryDirectory()
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let dir = temporary.path
         try "".write(toFile: dir + "/e.csv", atomically: true, encoding: .utf8)
         #expect(throws: DataError.file(.empty(path: dir + "/e.csv"))) { try CSVTable.read(path: dir + "/e.csv") }
     }
@@ -91,7 +105,9 @@ struct MalformedCSVTests {
 
     @Test("a byte-order mark before the header leaves the first column's name intact, and every row is read")
     func byteOrderMark() throws {
-        let files = try Self.corruptedFixture(line: 1) { "\u{FEFF}" + $0 }
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let files = try Self.corruptedFixture(line: 1, in: temporary) { "\u{FEFF}" + $0 }
         let plain = try Self.load((Paths.fixtures + "/obd/random/men/men.csv", files.items))
         let marked = try Self.load(files)
         #expect(marked.rows == plain.rows && marked.rows == 400)

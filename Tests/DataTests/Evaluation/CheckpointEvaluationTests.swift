@@ -1,5 +1,6 @@
 import Foundation
 import RecModel
+import RecTestKit
 import Testing
 
 @testable import RecData
@@ -8,8 +9,9 @@ import Testing
 struct CheckpointEvaluationTests {
     static let data = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
 
-    static func write(_ checkpoint: Checkpoint) throws -> String {
-        let path = Paths.temporaryDirectory() + "/model.ckpt"
+    /// Writes `checkpoint` to `<folder>/<name>` and returns that path.
+    static func write(_ checkpoint: Checkpoint, in folder: TemporaryDirectory, as name: String = "model.ckpt") throws -> String {
+        let path = folder.file(name).path
         try checkpoint.write(toFile: path)
         return path
     }
@@ -19,7 +21,9 @@ struct CheckpointEvaluationTests {
         let parts = SplitDataset(Self.data), (train, test) = (parts.train, parts.test)
         let spec = try FeatureSpec.fit(on: train)
         let mlp = MLP(inputWidth: spec.width, hiddenSizes: [16], seed: 3)
-        let path = try Self.write(Checkpoint(model: .mlp(mlp), featureSpec: spec.encoded()))
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let path = try Self.write(Checkpoint(model: .mlp(mlp), featureSpec: spec.encoded()), in: temporary)
         let report = try CheckpointEvaluation.evaluate(checkpointPath: path, data: test, resamples: 50)
         #expect(report.rows == test.rows && report.featureWidth == spec.width)
         #expect(report.segments.first?.classification.count == test.rows)
@@ -34,9 +38,12 @@ struct CheckpointEvaluationTests {
     @Test("a checkpoint without a spec, or with a spec of another width, is refused")
     func refusals() throws {
         let spec = try FeatureSpec.fit(on: SplitDataset(Self.data).train)
-        let bare = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: spec.width, seed: 1))))
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let bare = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: spec.width, seed: 1))), in: temporary, as: "bare.ckpt")
         #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.load(bare) }
-        let narrow = try Self.write(Checkpoint(model: .mlp(MLP(inputWidth: 5, seed: 1)), featureSpec: spec.encoded()))
+        let narrow = try Self.write(
+            Checkpoint(model: .mlp(MLP(inputWidth: 5, seed: 1)), featureSpec: spec.encoded()), in: temporary, as: "narrow.ckpt")
         do {
             _ = try CheckpointEvaluation.load(narrow)
             Issue.record("expected a width mismatch")

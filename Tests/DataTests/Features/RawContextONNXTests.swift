@@ -1,5 +1,6 @@
 import Foundation
 import RecModel
+import RecTestKit
 import Testing
 
 @testable import RecData
@@ -23,8 +24,9 @@ struct RawContextONNXTests {
     /// Runs `model` on `cases` in onnxruntime and returns the script's JSON (`scores`, or `features` for a
     /// transform-only model).
     static func runONNX(model: [UInt8], cases: [String: Any]) throws -> [String: Any] {
-        let dir = Paths.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let dir = temporary.path
         try Data(model).write(to: URL(fileURLWithPath: dir + "/m.onnx"))
         try JSONSerialization.data(withJSONObject: cases).write(to: URL(fileURLWithPath: dir + "/cases.json"))
         let process = Process()
@@ -132,8 +134,9 @@ struct RawContextONNXTests {
     static func shopSpec(_ featureSet: FeatureSpec.FeatureSet, _ encoding: FeatureSpec.EventEncoding) throws
         -> FeatureSpec
     {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         guard
             case .logs(let split, _, _) = try DatasetResolver(obdDirectory: "").resolve(
                 folder + "/logs.csv", schemaPath: folder + "/shop.toml")

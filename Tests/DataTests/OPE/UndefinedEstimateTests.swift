@@ -1,5 +1,6 @@
 import Foundation
 import RecModel
+import RecTestKit
 import Testing
 
 @testable import RecData
@@ -10,7 +11,9 @@ struct UndefinedEstimateTests {
         "a propensity so small that its weight overflows is refused where the log is read, naming line and column",
         arguments: ["1e-160", "1e-320"])
     func tinyPropensity(_ propensity: String) throws {
-        let files = try MalformedCSVTests.corruptedFixture(line: 4) { line in
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let files = try MalformedCSVTests.corruptedFixture(line: 4, in: temporary) { line in
             var fields = line.components(separatedBy: ",")
             fields[5] = propensity
             return fields.joined(separator: ",")

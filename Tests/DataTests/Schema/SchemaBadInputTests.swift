@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecTestKit
 import Testing
 
 /// The shop fixture with its log or catalogue edited, and the error each edit must give.
@@ -11,7 +12,9 @@ struct SchemaBadInputTests {
         schema: String = ShopFixture.schema, log edit: (inout [String]) -> Void = { _ in },
         items editItems: (inout [String]) -> Void = { _ in }
     ) throws -> String? {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         try Self.editLines(folder + "/logs.csv", edit)
         try Self.editLines(folder + "/items.csv", editItems)
         try schema.write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
@@ -102,7 +105,9 @@ struct SchemaBadInputTests {
 
     @Test("a blank categorical value is missing: it is no category, and encodes as an unseen value does")
     func blankCategorical() throws {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         // Line 80 holds time 1,021: an old row, in the training split.
         try Self.editLines(folder + "/logs.csv") { Self.setField(&$0, line: 80, column: 8, to: "") }
         let (parts, _) = try DatasetResolver(obdDirectory: "").logs(
@@ -115,7 +120,9 @@ struct SchemaBadInputTests {
 
     @Test("a blank user id is an anonymous visit: no row gets the history of other blank rows")
     func blankUser() throws {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         try Self.editLines(folder + "/logs.csv") { lines in
             for line in 2...lines.count { Self.setField(&lines, line: line, column: 6, to: "") }
         }
@@ -127,7 +134,9 @@ struct SchemaBadInputTests {
     @Test("a checkpoint's spec meets data without its features: a typed error names the missing and extra ones")
     func specAgainstData() throws {
         let resolver = DatasetResolver(obdDirectory: "")
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         let (shop, _) = try resolver.logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
         let spec = try FeatureSpec.fit(on: shop.train)
         try CheckpointEvaluation.check(spec: spec, data: shop.test)
@@ -169,7 +178,9 @@ struct SchemaBadInputTests {
 
     @Test("a draft keeps unrecognised roles as placeholders the loader refuses by name, and finds a numbered history")
     func draftWithPlaceholders() throws {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         try Self.editLines(folder + "/logs.csv") { lines in
             lines[0] += (0..<5).map { ",past_clicks_\($0)" }.joined()
             for i in 1..<lines.count { lines[i] += ",0,1,0,2,0" }

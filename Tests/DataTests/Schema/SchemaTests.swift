@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecTestKit
 import Testing
 
 @Suite("A shop's data: schema, resolver and the split by time")
@@ -40,7 +41,9 @@ struct SchemaTests {
 
     @Test("a column with no role, or a role's missing column, is an error that names it")
     func everyColumnIsUsedOrIgnored() throws {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory(), extraLogColumn: true)
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path, extraLogColumn: true)
         let resolver = DatasetResolver(obdDirectory: "")
         #expect(throws: DataError.self) {
             try resolver.resolve(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
@@ -50,7 +53,9 @@ struct SchemaTests {
         } catch {
             #expect(error.description.contains("'stray'") && error.description.contains("ignore"))
         }
-        let clean = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary2 = try TemporaryDirectory("data")
+        defer { temporary2.remove() }
+        let clean = try ShopFixture.write(in: temporary2.path)
         try ShopFixture.schema.replacingOccurrences(of: "device = ", with: "platform = ").write(
             toFile: clean + "/shop.toml", atomically: true, encoding: .utf8)
         #expect(throws: DataError.file(.missingColumn(path: clean + "/logs.csv", name: "platform"))) {
@@ -74,7 +79,9 @@ struct SchemaTests {
 
     @Test("a shop's log is sorted by time, numeric features are z-scored, history comes from the user's clicks")
     func shopLog() throws {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         guard
             case .logs(let split, let kind, let files) = try DatasetResolver(obdDirectory: "").resolve(
                 folder + "/logs.csv", schemaPath: folder + "/shop.toml")
@@ -121,7 +128,9 @@ struct SchemaTests {
 
     @Test("no test row reaches training: the spec and the training rows come from the oldest 60% only")
     func noLeakage() throws {
-        let folder = try ShopFixture.write(in: Paths.temporaryDirectory())
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
         let (split, _) = try DatasetResolver(obdDirectory: "").logs(
             folder + "/logs.csv", schemaPath: folder + "/shop.toml")
         #expect(split.sizes == .init(train: 60, validation: 10, test: 30))
@@ -158,7 +167,9 @@ struct SchemaTests {
 
     @Test("OBD's layout with renamed user features, read through an inferred schema, gives OBD's dataset")
     func renamedOBD() throws {
-        let folder = Paths.temporaryDirectory()
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = temporary.path
         let source = Paths.fixtures + "/obd/random/men"
         var text = try String(contentsOfFile: source + "/men.csv", encoding: .utf8)
         let header = text.prefix { $0 != "\n" }

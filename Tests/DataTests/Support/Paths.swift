@@ -24,13 +24,6 @@ enum Paths {
 
     /// Committed fixtures.
     static let fixtures = repoRoot + "/Tests/DataTests/Fixtures"
-
-    /// A fresh temporary directory.
-    static func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "recpool-data-tests-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
 }
 
 /// Each OBD file loaded at most once per test process (parsing is slow in debug builds).

@@ -258,6 +258,12 @@ let package = Package(
         .testTarget(name: "RecTestKitTests", dependencies: ["RecTestKit", "RecWire", "RecTransport"]),
         .testTarget(name: "OnlineFlagsTests", dependencies: ["OnlineFlags"]),
         .testTarget(
+            name: "MetricsTests",
+            dependencies: [
+                "RecMetrics", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
             name: "RecFilesTests",
             dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),

@@ -75,7 +75,15 @@ public struct MetricsEndpoint: Service {
         await server.appendRoute("GET /metrics") { _ in
             var headers = HTTPHeaders()
             headers[HTTPHeader("Content-Type")] = "text/plain; version=0.0.4; charset=utf-8"
-            return HTTPResponse(statusCode: .ok, headers: headers, body: Data(registry.emitToBuffer()))
+            let exposition = registry.emitToBuffer()
+            // The HTTP server can bind before the broker's reactor or the worker's session has created its
+            // metrics: an empty 200 would read as "this process has no metrics". Say "not yet" instead, so a
+            // scraper retries rather than records an empty target.
+            guard !exposition.isEmpty else {
+                return HTTPResponse(
+                    statusCode: .serviceUnavailable, headers: headers, body: Data("metrics not yet published\n".utf8))
+            }
+            return HTTPResponse(statusCode: .ok, headers: headers, body: Data(exposition))
         }
         logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(port)"])
         let address = "\(host):\(port)"

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import Prometheus
+import RecMetrics
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `GET /metrics` on a real socket: never an empty 200.
+@Suite("Metrics endpoint")
+struct MetricsEndpointTests {
+    /// A loopback port the kernel picked and released (the endpoint binds it next).
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// The status and body of `GET /metrics`, retried until the server answers (it binds as the task starts).
+    static func get(_ port: UInt16) async throws -> (Int, String) {
+        let url = URL(string: "http://127.0.0.1:\(port)/metrics")!
+        for _ in 0..<150 {
+            if let (data, response) = try? await URLSession.shared.data(from: url),
+                let http = response as? HTTPURLResponse
+            {
+                return (http.statusCode, String(decoding: data, as: UTF8.self))
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CancellationError()
+    }
+
+    @Test("before the process has created a metric the endpoint answers 503, not an empty 200; then the exposition")
+    func notYetPublished() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let port = Self.freePort()
+        let endpoint = try MetricsEndpoint(
+            address: "127.0.0.1:\(port)", registry: registry, logger: Logger(label: "test"))
+        let server = Task { try await endpoint.run() }
+        defer { server.cancel() }
+
+        let (before, body) = try await Self.get(port)
+        #expect(before == 503)
+        #expect(body.contains("not yet published"))
+
+        registry.makeGauge(name: "recpool_test_gauge").set(to: 3)
+        let (after, exposition) = try await Self.get(port)
+        #expect(after == 200)
+        #expect(exposition.contains("recpool_test_gauge 3"))
+    }
+
+    @Test("an address the endpoint cannot take is a typed error naming it", arguments: ["9100", "::1:9100", ":9100", "host:port"])
+    func badAddress(_ address: String) {
+        #expect(throws: MetricsEndpoint.EndpointError.self) {
+            _ = try MetricsEndpoint(address: address, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+/// A shop's item catalogue as serving sees it: items with external ids (SKUs), stable internal indices and one
+/// numeric feature row each, of a width that does not depend on the number of items.
+///
+/// Row `i` is the item whose id is `ids[i]`; its encoded features are `features[i * width ..< (i + 1) * width]`
+/// (``ItemEncoding/featureNames`` names the columns). Retiring an item keeps its row and clears `active[i]`, so
+/// internal indices never move while a policy, an index or a log refers to them; adding an item appends a row.
+///
+/// Categorical item features are one-hot over the vocabulary seen when the catalogue was first loaded (a value
+/// outside it leaves its block zero); numeric ones are copied as read. The catalogue is a value: the broker's
+/// registry (issue 17) versions it, workers receive it by version and SHA-256.
+public struct ItemCatalogue: Sendable, Equatable {
+    /// How raw item fields become a feature row.
+    public let encoding: ItemEncoding
+    /// External item id per row.
+    public private(set) var ids: [String]
+    /// Encoded features, `count × encoding.width`, row-major.
+    public private(set) var features: [Float]
+    /// Whether each row may be recommended (false once retired).
+    public private(set) var active: [Bool]
+    private var indexByID: [String: Int]
+
+    /// Items ever held, retired ones included.
+    public var count: Int { ids.count }
+    /// Items that may be recommended.
+    public var activeCount: Int { active.reduce(0) { $0 + ($1 ? 1 : 0) } }
+    /// Feature columns per item.
+    public var width: Int { encoding.width }
+    /// Rows of the items that may be recommended, ascending.
+    public var activeIndices: [Int] { active.indices.filter { active[$0] } }
+
+    /// Creates a catalogue from encoded rows.
+    /// - Throws: ``DataError/inconsistent(_:)`` when the ids are empty, blank or repeated, the features do not
+    ///   have `ids.count × encoding.width` finite values, or `active` has another length.
+    public init(encoding: ItemEncoding, ids: [String], features: [Float], active: [Bool]? = nil) throws(DataError) {
+        guard !ids.isEmpty else { throw .inconsistent("a catalogue needs at least one item") }
+        guard features.count == ids.count * encoding.width else {
+            throw .inconsistent(
+                "\(ids.count) items × \(encoding.width) features need \(ids.count * encoding.width) values, got \(features.count)")
+        }
+        if let bad = features.firstIndex(where: { !$0.isFinite }) {
+            throw .inconsistent("item \(ids[bad / max(encoding.width, 1)]) has a feature that is not finite")
+        }
+        var index: [String: Int] = [:]
+        for (row, id) in ids.enumerated() {
+            guard !id.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .inconsistent("item \(row) has an empty id")
+            }
+            guard index.updateValue(row, forKey: id) == nil else {
+                throw .inconsistent("item id \(id) appears twice: each id names one item")
+            }
+        }
+        let flags = active ?? [Bool](repeating: true, count: ids.count)
+        guard flags.count == ids.count else {
+            throw .inconsistent("\(ids.count) items but \(flags.count) active flags")
+        }
+        self.encoding = encoding
+        self.ids = ids
+        self.features = features
+        self.active = flags
+        indexByID = index
+    }
+
+    /// The row of an item id, retired or not.
+    public func index(of id: String) -> Int? { indexByID[id] }
+
+    /// The encoded features of row `index`.
+    public func row(_ index: Int) -> ArraySlice<Float> {
+        features[(index * width)..<((index + 1) * width)]
+    }
+
+    /// Adds an item from its raw fields (column name → text, as in the catalogue CSV).
+    /// - Returns: the new item's row.
+    /// - Throws: ``DataError/inconsistent(_:)`` when the id is empty or already held (retired ids are not reused),
+    ///   or ``DataError/schema(_:)`` when a numeric field is missing or not a finite number.
+    @discardableResult
+    public mutating func add(id: String, fields: [String: String]) throws(DataError) -> Int {
+        guard !id.trimmingCharacters(in: .whitespaces).isEmpty else { throw .inconsistent("an item needs an id") }
+        guard indexByID[id] == nil else {
+            throw .inconsistent("item id \(id) is already in the catalogue (retired ids are not reused)")
+        }
+        let row = try encoding.encode(fields, item: id)
+        indexByID[id] = ids.count
+        ids.append(id)
+        features.append(contentsOf: row)
+        active.append(true)
+        return ids.count - 1
+    }
+
+    /// Retires an item: its row stays, it is no longer recommended.
+    /// - Throws: ``DataError/inconsistent(_:)`` for an unknown or already retired id.
+    public mutating func retire(id: String) throws(DataError) {
+        guard let row = indexByID[id] else { throw .inconsistent("no item \(id) in the catalogue") }
+        guard active[row] else { throw .inconsistent("item \(id) is already retired") }
+        active[row] = false
+    }
+}
+
+/// How raw catalogue fields become an item's feature row: categorical features one-hot over their vocabulary,
+/// then numeric features as read.
+public struct ItemEncoding: Sendable, Equatable {
+    /// A categorical feature and its values, in one-hot order.
+    public struct Vocabulary: Sendable, Equatable {
+        /// The column name.
+        public var name: String
+        /// The values, sorted; a value outside them encodes as all zeros.
+        public var values: [String]
+
+        /// Creates a vocabulary.
+        public init(name: String, values: [String]) {
+            self.name = name
+            self.values = values
+        }
+    }
+
+    /// Categorical features, in column order.
+    public let categorical: [Vocabulary]
+    /// Numeric feature names, in column order.
+    public let numeric: [String]
+
+    /// Creates an encoding.
+    public init(categorical: [Vocabulary], numeric: [String]) {
+        self.categorical = categorical
+        self.numeric = numeric
+    }
+
+    /// Encoded columns: `name=value` for each categorical value, then the numeric names.
+    public var featureNames: [String] {
+        categorical.flatMap { v in v.values.map { "\(v.name)=\($0)" } } + numeric
+    }
+
+    /// Feature columns per item.
+    public var width: Int { categorical.reduce(0) { $0 + $1.values.count } + numeric.count }
+
+    /// The feature row of one item's raw fields.
+    /// - Throws: ``DataError/schema(_:)`` naming the item and field when a numeric field is missing or not a
+    ///   finite number. A missing categorical field encodes as all zeros.
+    public func encode(_ fields: [String: String], item: String) throws(DataError) -> [Float] {
+        var row: [Float] = []
+        row.reserveCapacity(width)
+        for vocabulary in categorical {
+            var block = [Float](repeating: 0, count: vocabulary.values.count)
+            if let value = fields[vocabulary.name], let slot = vocabulary.values.firstIndex(of: value) { block[slot] = 1 }
+            row.append(contentsOf: block)
+        }
+        for name in numeric {
+            guard let text = fields[name] else { throw .schema("item \(item): numeric feature \(name) is missing") }
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+                throw .schema("item \(item): numeric feature \(name) is '\(text)', not a finite number")
+            }
+            row.append(Float(value))
+        }
+        return row
+    }
+}
+
+extension ItemCatalogue {
+    /// Reads a catalogue CSV with the roles of a schema's `[catalogue]` section. Item ids are any non-empty text,
+    /// each once; categorical vocabularies are the sorted values found in the file.
+    /// - Parameter path: The CSV (already resolved against the schema's folder).
+    /// - Throws: ``DataError`` naming the file, line and column of the first bad field, a missing column, or a
+    ///   repeated id.
+    public static func load(path: String, schema: DataSchema.Catalogue) throws(DataError) -> ItemCatalogue {
+        try make(CSVTable.read(path: path), schema: schema)
+    }
+
+    /// ``load(path:schema:)`` on a table already read.
+    public static func make(_ table: CSVTable, schema: DataSchema.Catalogue) throws(DataError) -> ItemCatalogue {
+        try LogLoader.checkColumns(
+            table, named: [schema.item] + schema.itemFeatures.map(\.name), prefix: nil, ignore: schema.ignore,
+            section: "catalogue")
+        guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
+        let idColumn = try table.column(schema.item)
+        var vocabularies: [ItemEncoding.Vocabulary] = []
+        var numeric: [String] = []
+        for feature in schema.itemFeatures {
+            let column = try table.column(feature.name)
+            if feature.kind == .categorical {
+                vocabularies.append(.init(name: feature.name, values: Set(table.rows.map { $0[column] }).sorted()))
+            } else {
+                numeric.append(feature.name)
+            }
+        }
+        let encoding = ItemEncoding(categorical: vocabularies, numeric: numeric)
+        var ids: [String] = []
+        var values: [Float] = []
+        var seen: [String: Int] = [:]
+        for row in table.rows.indices {
+            let id = table.rows[row][idColumn].trimmingCharacters(in: .whitespaces)
+            guard !id.isEmpty else { throw table.invalid(row: row, column: idColumn, reason: "is an empty item id") }
+            if let first = seen.updateValue(row, forKey: id) {
+                throw table.invalid(
+                    row: row, column: idColumn,
+                    reason: "is item \(id) again (first at line \(table.lines[first])): each item id appears once")
+            }
+            var fields: [String: String] = [:]
+            for (column, name) in table.header.enumerated() { fields[name] = table.rows[row][column] }
+            do {
+                values.append(contentsOf: try encoding.encode(fields, item: id))
+            } catch {
+                let name = numeric.first { Double(fields[$0] ?? "")?.isFinite != true } ?? schema.item
+                throw table.invalid(row: row, column: (try? table.column(name)) ?? idColumn, reason: "is not a finite number")
+            }
+            ids.append(id)
+        }
+        return try ItemCatalogue(encoding: encoding, ids: ids, features: values)
+    }
+}

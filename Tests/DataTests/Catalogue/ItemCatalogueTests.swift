@@ -1,0 +1,59 @@
+import Foundation
+import RecData
+import RecTestKit
+import Testing
+
+/// ``ItemCatalogue``: SKU ids, the encoding of raw fields, stable rows across add and retire.
+@Suite("Item catalogue")
+struct ItemCatalogueTests {
+    static let schema = DataSchema.Catalogue(
+        file: "items.csv", item: "sku", itemFeatures: [.init("category", .categorical), .init("price", .numeric)])
+
+    static func write(_ text: String) throws -> (TemporaryDirectory, String) {
+        let folder = try TemporaryDirectory("catalogue")
+        let path = folder.file("items.csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (folder, path)
+    }
+
+    @Test("a CSV with SKU ids loads: one-hot categories in sorted order, then numeric features")
+    func load() throws {
+        let (folder, path) = try Self.write("sku,category,price\nA-1,shoes,3.5\nB-2,hats,1\nC-3,shoes,2\n")
+        defer { folder.remove() }
+        let catalogue = try ItemCatalogue.load(path: path, schema: Self.schema)
+        #expect(catalogue.ids == ["A-1", "B-2", "C-3"])
+        #expect(catalogue.encoding.featureNames == ["category=hats", "category=shoes", "price"])
+        #expect(Array(catalogue.row(0)) == [0, 1, 3.5])
+        #expect(Array(catalogue.row(1)) == [1, 0, 1])
+        #expect(catalogue.index(of: "C-3") == 2)
+        #expect(catalogue.activeIndices == [0, 1, 2])
+    }
+
+    @Test("add appends a row (an unseen category encodes as zeros); retire keeps the row and clears it")
+    func addAndRetire() throws {
+        let (folder, path) = try Self.write("sku,category,price\nA-1,shoes,3.5\nB-2,hats,1\n")
+        defer { folder.remove() }
+        var catalogue = try ItemCatalogue.load(path: path, schema: Self.schema)
+        let row = try catalogue.add(id: "N-9", fields: ["category": "socks", "price": "0.5"])
+        #expect(row == 2)
+        #expect(Array(catalogue.row(2)) == [0, 0, 0.5])
+        try catalogue.retire(id: "A-1")
+        #expect(catalogue.activeIndices == [1, 2])
+        #expect(catalogue.index(of: "A-1") == 0)
+        #expect(catalogue.activeCount == 2 && catalogue.count == 3)
+        #expect(throws: DataError.inconsistent("item A-1 is already retired")) { try catalogue.retire(id: "A-1") }
+        #expect(throws: DataError.self) { try catalogue.add(id: "A-1", fields: ["price": "1"]) }
+        #expect(throws: DataError.self) { try catalogue.add(id: "X", fields: ["price": "nan"]) }
+        #expect(throws: DataError.self) { try catalogue.retire(id: "nope") }
+    }
+
+    @Test("a repeated id, an empty id or a bad number is refused naming the line", arguments: [
+        "sku,category,price\nA,shoes,1\nA,hats,2\n", "sku,category,price\n,shoes,1\n", "sku,category,price\nA,shoes,x\n",
+        "sku,category\nA,shoes\n",
+    ])
+    func refused(_ text: String) throws {
+        let (folder, path) = try Self.write(text)
+        defer { folder.remove() }
+        #expect(throws: DataError.self) { try ItemCatalogue.load(path: path, schema: Self.schema) }
+    }
+}

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import Cluster, machine, median, single_thread_blas_env, start_broker, start_workers
+from benchlib import Cluster, CPUMeter, machine, median, single_thread_blas_env, start_broker, start_workers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -60,10 +60,13 @@ def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration,
     try:
         time.sleep(1.0 if kind == "peer" else 0.6)  # workers register (numpy import takes a moment)
         loadtest(bin_dir, frontend, batch, width, concurrency, "1s", connections)  # warm-up
+        # The cluster's first process is the broker, the others its workers.
+        meter = CPUMeter(cluster.procs[0], cluster.procs[1:])
         r = loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections)
+        cpu = meter.per_request(r["completed"])
         keep = ("sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms",
                 "p999_ms", "max_ms", "breakdown")
-        return {k: r[k] for k in keep}
+        return {**{k: r[k] for k in keep}, **cpu}
     finally:
         cluster.stop()
 
@@ -81,12 +84,14 @@ def peer_section(args, results):
                 r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
                 runs.setdefault(f"{kind}/{batch}", []).append(r)
                 print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s "
-                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']}",
+                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']} "
+                      f"CPU/req broker {r['broker_cpu_us']:.1f} µs workers {r['workers_cpu_us']:.1f} µs",
                       file=sys.stderr)
     print(f"\n### RecPool against the peer pool (2 workers each, concurrency {args.concurrency}, "
           f"closed loop, {args.duration} per run, medians of {args.repeats}; range in brackets)\n")
-    print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) "
+          "| broker CPU µs/req | workers CPU µs/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for batch in args.batches:
         rp, pe = runs[f"recpool/{batch}"], runs[f"peer/{batch}"]
         for name, r in (("RecPool", rp), ("peer (pyzmq + numpy)", pe)):
@@ -95,7 +100,8 @@ def peer_section(args, results):
             print(f"| {batch} | {name} | {median(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
                   f"{median(r, 'rows_per_s'):,.0f} | {median(r, 'p50_ms'):.3f} | {median(r, 'p99_ms'):.3f} "
                   f"[{spread(r, 'p99_ms')}] | {ratio if name == 'RecPool' else 1:.2f}× | "
-                  f"{p99r if name == 'RecPool' else 1:.2f} |")
+                  f"{p99r if name == 'RecPool' else 1:.2f} | {median(r, 'broker_cpu_us'):.1f} | "
+                  f"{median(r, 'workers_cpu_us'):.1f} |")
     results["peer"] = runs
 
 

@@ -1,27 +1,73 @@
+import RecModel
 import RecTransport
 import RecWire
 
-/// A SCORE request received by the worker, with when it arrived and its tensor decoded once.
+/// The shape of a SCORE request's tensor, validated on arrival.
+struct TensorShape: Sendable, Hashable {
+    /// Rows (one item each).
+    var rows: Int
+    /// Features per row.
+    var cols: Int
+}
+
+/// A SCORE request received by the worker, with when it arrived and its tensor validated once, in
+/// place: the values stay in the received frame and are read from there.
 struct ReceivedRequest: Sendable {
     /// The request as it arrived.
     var message: WireMessage
     /// When it arrived, monotonic µs.
     var receivedAtMicros: UInt64
-    /// The request's rows, or why its first frame is not a tensor within the limits (a missing
-    /// frame, a bad shape, a non-finite value). Decoded on arrival and scored from this value.
-    var tensor: Result<Tensor, WireError>
+    /// The request's tensor shape, or why its first frame is not a tensor within the limits (a
+    /// missing frame, a bad shape, a non-finite value). Checked on arrival without copying the values
+    /// (``Tensor/validate(_:maxRows:maxCols:requireFinite:)``).
+    var shape: Result<TensorShape, WireError>
 
-    /// Receives `message`, decoding its tensor within `limits`.
+    /// Receives `message`, validating its tensor within `limits`.
     init(message: WireMessage, receivedAtMicros: UInt64, limits: WireLimits = .standard) {
         self.message = message
         self.receivedAtMicros = receivedAtMicros
-        tensor = Result { () throws(WireError) -> Tensor in
-            try Tensor(decoding: try message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+        shape = Result { () throws(WireError) -> TensorShape in
+            let (rows, cols) = try Tensor.validate(
+                try message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+            return TensorShape(rows: rows, cols: cols)
         }
     }
 
-    /// The rows this request adds to a micro-batch (1 when its tensor does not decode: it is not scored).
-    var rows: Int { (try? tensor.get().rows) ?? 1 }
+    /// The rows this request adds to a micro-batch (1 when its tensor is invalid: it is not scored).
+    var rows: Int { (try? shape.get().rows) ?? 1 }
+
+    /// Calls `body` with the request's values, row-major, read in place from the tensor frame (the
+    /// little-endian float32 values after its 8-byte shape). Copies them only when the frame's bytes
+    /// are not aligned for `Float`, or on a big-endian machine.
+    /// - Precondition: the tensor is valid (``shape`` is a success).
+    func withValues<Result>(_ body: (UnsafeBufferPointer<Float>) -> Result) -> Result {
+        let frame = message.payload[0]
+        return frame.withUnsafeBytes { raw in
+            let values = UnsafeRawBufferPointer(rebasing: raw[8...])
+            #if _endian(little)
+                if Int(bitPattern: values.baseAddress) % MemoryLayout<Float>.alignment == 0 {
+                    return values.withMemoryRebound(to: Float.self, body)
+                }
+            #endif
+            let copied = (try? Tensor(decoding: frame, requireFinite: false).values) ?? []
+            return copied.withUnsafeBufferPointer(body)
+        }
+    }
+}
+
+/// What scoring reuses from one batch to the next: the forward pass's buffers and the buffer a
+/// micro-batch of several requests is assembled in. Owned by the worker's core, so a batch in
+/// steady state allocates only its replies.
+struct ScoringWorkspace: Sendable {
+    /// The forward pass's buffers.
+    var forward = ForwardWorkspace()
+    /// Rows of several requests, copied once each, back to back.
+    var assembly: [Float] = []
+
+    /// Makes room for `count` assembled values, reallocating only when it has to.
+    mutating func reserveAssembly(_ count: Int) {
+        if assembly.count < count { assembly = [Float](repeating: 0, count: count) }
+    }
 }
 
 /// Micro-batching: validates each queued SCORE request, scores all valid rows with one forward
@@ -35,9 +81,19 @@ enum ScoringBatch {
 
     /// Answers `requests` with `replica`. Every request gets exactly one reply, in order.
     static func answer(_ requests: [ReceivedRequest], replica: ModelReplica, nowEpochMillis: UInt64) -> Outcome {
+        var workspace = ScoringWorkspace()
+        return answer(requests, replica: replica, nowEpochMillis: nowEpochMillis, workspace: &workspace)
+    }
+
+    /// Answers `requests` with `replica`, reusing `workspace`'s buffers. Every request gets exactly
+    /// one reply, in order. A single valid request is scored from its frame in place; several are
+    /// assembled into one matrix (each row copied once) and scored with one forward pass.
+    static func answer(
+        _ requests: [ReceivedRequest], replica: ModelReplica, nowEpochMillis: UInt64,
+        workspace: inout ScoringWorkspace
+    ) -> Outcome {
         var replies = [WireMessage?](repeating: nil, count: requests.count)
         var accepted: [(index: Int, rows: Int)] = []
-        var values: [Float] = []
         for (index, request) in requests.enumerated() {
             let header = request.message.header
             if let problem = header.requestProblem {
@@ -53,7 +109,7 @@ enum ScoringBatch {
                 replies[index] = .errorReply(to: header, status: .conflict, message: problem)
                 continue
             }
-            switch request.tensor {
+            switch request.shape {
             case .success(let tensor):
                 guard tensor.cols == replica.inputWidth else {
                     replies[index] = .errorReply(
@@ -64,7 +120,6 @@ enum ScoringBatch {
                     continue
                 }
                 accepted.append((index, tensor.rows))
-                values.append(contentsOf: tensor.values)
             case .failure(let error):
                 replies[index] = .errorReply(to: header, status: error.status, message: error.description)
             }
@@ -73,29 +128,36 @@ enum ScoringBatch {
         if !accepted.isEmpty {
             totalRows = accepted.reduce(0) { $0 + $1.rows }
             let start = Clocks.monotonicMicros()
-            let scores = replica.score(values, rows: totalRows)
-            let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
-            var offset = 0
-            for (index, rows) in accepted {
-                let request = requests[index]
-                var header = request.message.header.reply(status: .ok, modelVersion: replica.version)
-                header.attempt = request.message.header.attempt
-                header.workerQueueMicros = UInt32(clamping: start &- request.receivedAtMicros)
-                header.computeMicros = compute
-                let slice = Array(scores[offset..<(offset + rows)])
-                offset += rows
-                if let row = slice.firstIndex(where: { !$0.isFinite }) {
-                    // A finite row can still overflow inside the network (3e38 at width 4): no NaN leaves the worker.
-                    var reply = WireMessage.errorReply(
-                        to: request.message.header, status: .badRequest,
-                        message: Self.nonFiniteMessage(row: row, score: slice[row], version: replica.version))
-                    reply.header.attempt = request.message.header.attempt
-                    reply.header.computeMicros = compute
-                    replies[index] = reply
-                    continue
+            let version = replica.version
+            let mlp = replica.mlp
+            if accepted.count == 1 {
+                // A request alone is scored from its frame, uncopied.
+                requests[accepted[0].index].withValues { values in
+                    mlp.forward(rows: totalRows, input: values, workspace: &workspace.forward) { scores in
+                        fill(&replies, accepted: accepted, requests: requests, scores: scores, start: start, version: version)
+                    }
                 }
-                replies[index] = WireMessage(
-                    header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
+            } else {
+                // Each row is copied once, into the reused assembly buffer.
+                let width = replica.inputWidth
+                workspace.reserveAssembly(totalRows * width)
+                workspace.assembly.withUnsafeMutableBufferPointer { target in
+                    var offset = 0
+                    for (index, rows) in accepted {
+                        requests[index].withValues { values in
+                            let count = rows * width
+                            UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + count)])
+                                .update(fromContentsOf: UnsafeBufferPointer(rebasing: values[0..<count]))
+                            offset += count
+                        }
+                    }
+                }
+                let assembled = workspace.assembly
+                assembled.withUnsafeBufferPointer { input in
+                    mlp.forward(rows: totalRows, input: input, workspace: &workspace.forward) { scores in
+                        fill(&replies, accepted: accepted, requests: requests, scores: scores, start: start, version: version)
+                    }
+                }
             }
         }
         let answered = replies.map { reply in
@@ -104,6 +166,60 @@ enum ScoringBatch {
             return reply
         }
         return Outcome(replies: answered, rowsScored: totalRows)
+    }
+
+    /// Answers each accepted request from its slice of `scores` (the batch's outputs, in the order
+    /// of `accepted`); the compute time is the forward pass's, from `start` to now.
+    private static func fill(
+        _ replies: inout [WireMessage?], accepted: [(index: Int, rows: Int)], requests: [ReceivedRequest],
+        scores: UnsafeBufferPointer<Float>, start: UInt64, version: UInt64
+    ) {
+        let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
+        var offset = 0
+        for (index, rows) in accepted {
+            replies[index] = reply(
+                to: requests[index], scores: UnsafeBufferPointer(rebasing: scores[offset..<(offset + rows)]),
+                startedAt: start, computeMicros: compute, version: version)
+            offset += rows
+        }
+    }
+
+    /// A `rows × cols` tensor frame (docs/PROTOCOL.md: u32 LE rows, u32 LE cols, float32 LE values)
+    /// written straight from `values`.
+    static func encodedTensor(rows: Int, cols: Int, values: UnsafeBufferPointer<Float>) -> [UInt8] {
+        precondition(values.count == rows * cols, "tensor: \(values.count) values for \(rows)×\(cols)")
+        return [UInt8](unsafeUninitializedCapacity: 8 + values.count * 4) { bytes, initialized in
+            let raw = UnsafeMutableRawBufferPointer(bytes)
+            raw.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
+            for (i, value) in values.enumerated() {
+                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
+            }
+            initialized = 8 + values.count * 4
+        }
+    }
+
+    /// The reply to one scored request: its scores as a `rows × 1` tensor, or BAD_REQUEST naming
+    /// the first row whose score is not finite (a finite row can still overflow inside the network,
+    /// 3e38 at width 4: no NaN leaves the worker).
+    private static func reply(
+        to request: ReceivedRequest, scores: UnsafeBufferPointer<Float>, startedAt start: UInt64,
+        computeMicros compute: UInt32, version: UInt64
+    ) -> WireMessage {
+        let requestHeader = request.message.header
+        if let row = scores.firstIndex(where: { !$0.isFinite }) {
+            var reply = WireMessage.errorReply(
+                to: requestHeader, status: .badRequest,
+                message: Self.nonFiniteMessage(row: row, score: scores[row], version: version))
+            reply.header.attempt = requestHeader.attempt
+            reply.header.computeMicros = compute
+            return reply
+        }
+        var header = requestHeader.reply(status: .ok, modelVersion: version)
+        header.attempt = requestHeader.attempt
+        header.workerQueueMicros = UInt32(clamping: start &- request.receivedAtMicros)
+        header.computeMicros = compute
+        return WireMessage(header: header, payload: [encodedTensor(rows: scores.count, cols: 1, values: scores)])
     }
 
     /// The `BAD_REQUEST` message for a row (0-based, as in the tensor) whose score is not finite.

@@ -59,8 +59,17 @@ extension WorkerCore {
         case .recommend where !header.isReply:
             actions.append(.recommend(message))
         case .score where !header.isReply:
-            enqueue(
-                ReceivedRequest(message: message, receivedAtMicros: now.monotonicMicros, limits: configuration.limits))
+            let request = ReceivedRequest(
+                message: message, receivedAtMicros: now.monotonicMicros, limits: configuration.limits)
+            if request.rows >= configuration.batchAloneRows {
+                // Already a full batch: merging it would only make it, or the requests beside it, wait
+                // (docs/BENCHMARKS.md, "Micro-batching"). What waits is answered first, in arrival order.
+                flush(now: now, into: &actions)
+                enqueue(request)
+                flush(now: now, into: &actions)
+            } else {
+                enqueue(request)
+            }
         default:
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(

@@ -15,26 +15,27 @@ struct ScoringBatchTests {
             receivedAtMicros: receivedAt)
     }
 
-    @Test("a request's tensor is decoded on arrival: rows, or the typed error that names the problem")
+    @Test("a request's tensor is validated on arrival, in place: its shape, or the typed error that names the problem")
     func decodedOnArrival() {
         let tensor = Tensor(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6])
         let good = Self.request(1, tensor)
-        #expect((try? good.tensor.get()) == tensor && good.rows == 2)
+        #expect((try? good.shape.get()) == TensorShape(rows: 2, cols: 3) && good.rows == 2)
+        #expect(good.withValues { Array($0) } == tensor.values)
         var nan = tensor.encoded()
         nan.replaceSubrange(12..<16, with: Float.nan.bitPattern.littleEndianBytes)
         let bad = ReceivedRequest(
             message: WireMessage(header: Header(command: .score, requestId: 2), payload: [nan]), receivedAtMicros: 0)
         #expect(bad.rows == 1)
-        #expect(throws: WireError.nonFiniteValue(row: 0, column: 1)) { try bad.tensor.get() }
+        #expect(throws: WireError.nonFiniteValue(row: 0, column: 1)) { try bad.shape.get() }
         let missing = ReceivedRequest(
             message: WireMessage(header: Header(command: .score, requestId: 3), payload: []), receivedAtMicros: 0)
-        #expect(throws: WireError.missingFrames(expected: 2, got: 1)) { try missing.tensor.get() }
+        #expect(throws: WireError.missingFrames(expected: 2, got: 1)) { try missing.shape.get() }
         var limits = WireLimits.standard
         limits.maxRows = 1
         let tooMany = ReceivedRequest(
             message: WireMessage(header: Header(command: .score, requestId: 4), payload: [tensor.encoded()]),
             receivedAtMicros: 0, limits: limits)
-        #expect(throws: WireError.tooManyRows(rows: 2, limit: 1)) { try tooMany.tensor.get() }
+        #expect(throws: WireError.tooManyRows(rows: 2, limit: 1)) { try tooMany.shape.get() }
     }
 
     @Test("scores from one batched pass equal each request scored alone, in request order")

@@ -54,6 +54,29 @@ struct ScoringBatchTests {
         }
     }
 
+    @Test("a reused scoring workspace gives byte-identical replies to a fresh one, and grows only for a larger batch")
+    func workspaceReuse() {
+        var rng = 0
+        func tensor(_ rows: Int) -> Tensor {
+            rng += 1
+            return Tensor(rows: rows, cols: 3, values: (0..<(rows * 3)).map { Float(($0 + rng) % 7) / 7 - 0.5 })
+        }
+        let batches: [[ReceivedRequest]] = [
+            [Self.request(1, tensor(40))],
+            [Self.request(2, tensor(1)), Self.request(3, tensor(5))],
+            [Self.request(4, tensor(40))],
+            [Self.request(5, tensor(2)), Self.request(6, tensor(3)), Self.request(7, tensor(4))],
+        ]
+        var workspace = ScoringWorkspace()
+        for batch in batches {
+            let reused = ScoringBatch.answer(batch, replica: Self.replica, nowEpochMillis: 0, workspace: &workspace)
+            let fresh = ScoringBatch.answer(batch, replica: Self.replica, nowEpochMillis: 0)
+            #expect(reused.replies.map(\.payload) == fresh.replies.map(\.payload))
+            #expect(reused.replies.allSatisfy { $0.header.status == .ok })
+        }
+        #expect(workspace.forward.allocations == 1 && workspace.forward.capacityRows == 40)
+    }
+
     @Test("every OK reply names the replica's version and shares the batch's compute time")
     func replyFields() {
         var replica = Self.replica

@@ -5,7 +5,7 @@ One load generator drives everything: `recpool loadtest` (closed loop, --json). 
 batch sizes, concurrency and worker count are used on both sides, interleaved repeat by repeat.
 Medians of the repeats are reported, with the spread (min–max) as the noise.
 
-Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|all] [--repeats 3] [--duration 4s]
+Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|transport|all] [--repeats 3] [--duration 4s]
                      [--concurrency 16] [--batches 1 32 256] [--json OUT]
 """
 import argparse
@@ -21,10 +21,18 @@ from benchlib import Cluster, CPUMeter, machine, median, single_thread_blas_env,
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start_recpool(bin_dir, workers, width):
+def start_recpool(bin_dir, workers, width, backend_transport="tcp"):
     c = Cluster()
     # Same BLAS setting as the peer: one thread per worker (OpenBLAS reads this when it loads).
-    endpoints = start_broker(c, bin_dir, "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}")
+    if backend_transport == "ipc":
+        state = f"/tmp/recpool-bench-state-{os.getpid()}"
+        os.makedirs(state, exist_ok=True)
+        broker = c.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
+                          "--backend", f"ipc://{state}/backend.sock", "--log-level", "error", "--state-dir", state],
+                         stdout=subprocess.PIPE, text=True)
+        endpoints = json.loads(broker.stdout.readline())
+    else:
+        endpoints = start_broker(c, bin_dir, "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}")
     backend = endpoints["backend"].replace("0.0.0.0", "127.0.0.1")
     start_workers(c, bin_dir, backend, workers, "--input-width", str(width), prefix="bench-",
                   env=single_thread_blas_env())
@@ -55,8 +63,10 @@ def loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections
 
 
 def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration, connections=1):
-    cluster, frontend = (start_recpool(bin_dir, workers, width) if kind == "recpool"
-                         else start_peer(python, workers, width))
+    if kind == "peer":
+        cluster, frontend = start_peer(python, workers, width)
+    else:
+        cluster, frontend = start_recpool(bin_dir, workers, width, "ipc" if kind == "recpool-ipc" else "tcp")
     try:
         time.sleep(1.0 if kind == "peer" else 0.6)  # workers register (numpy import takes a moment)
         loadtest(bin_dir, frontend, batch, width, concurrency, "1s", connections)  # warm-up
@@ -133,11 +143,34 @@ def scale_section(args, results):
     results["scale"] = runs
 
 
+def transport_section(args, results):
+    """Workers on the broker's host: backend over tcp:// loopback against ipc:// (a Unix socket)."""
+    runs = {}
+    for rep in range(args.repeats):
+        for batch in args.batches:
+            for kind in ("recpool", "recpool-ipc"):
+                r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
+                runs.setdefault(f"{kind}/{batch}", []).append(r)
+                print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s p99 {r['p99_ms']:.3f} "
+                      f"broker {r['broker_cpu_us']:.1f} µs workers {r['workers_cpu_us']:.1f} µs", file=sys.stderr)
+    print(f"\n### Backend transport for local workers (RecPool, 2 workers, concurrency {args.concurrency}, "
+          f"medians of {args.repeats})\n")
+    print("| batch | backend | req/s | p50 ms | p99 ms | broker CPU µs/req | workers CPU µs/req |")
+    print("|---|---|---|---|---|---|---|")
+    for batch in args.batches:
+        for kind, name in (("recpool", "tcp://127.0.0.1"), ("recpool-ipc", "ipc://")):
+            r = runs[f"{kind}/{batch}"]
+            print(f"| {batch} | {name} | {median(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
+                  f"{median(r, 'p50_ms'):.3f} | {median(r, 'p99_ms'):.3f} | {median(r, 'broker_cpu_us'):.1f} | "
+                  f"{median(r, 'workers_cpu_us'):.1f} |")
+    results["transport"] = runs
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bin_dir")
     parser.add_argument("python")
-    parser.add_argument("--section", default="all", choices=["peer", "scale", "all"])
+    parser.add_argument("--section", default="all", choices=["peer", "scale", "transport", "all"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", default="4s")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -150,6 +183,8 @@ def main():
         peer_section(args, results)
     if args.section in ("scale", "all"):
         scale_section(args, results)
+    if args.section in ("transport", "all"):
+        transport_section(args, results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

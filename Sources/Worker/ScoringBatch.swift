@@ -27,9 +27,36 @@ struct ReceivedRequest: Sendable {
         self.message = message
         self.receivedAtMicros = receivedAtMicros
         shape = Result { () throws(WireError) -> TensorShape in
+            let frame = try message.frame(0)
             let (rows, cols) = try Tensor.validate(
-                try message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+                frame, maxRows: limits.maxRows, maxCols: limits.maxColumns, requireFinite: false)
+            if let bad = Self.firstNonFinite(frame, count: rows * cols) {
+                throw .nonFiniteValue(row: bad / cols, column: bad % cols)
+            }
             return TensorShape(rows: rows, cols: cols)
+        }
+    }
+
+    /// The index of the first value of a tensor frame that is NaN or infinite (all exponent bits set),
+    /// or `nil`. Scans the bit patterns in blocks with no early exit inside a block, which the compiler
+    /// vectorizes, and looks for the index only in a block that has one.
+    static func firstNonFinite(_ frame: [UInt8], count: Int) -> Int? {
+        frame.withUnsafeBytes { raw -> Int? in
+            let exponent: UInt32 = 0x7F80_0000
+            func bits(_ index: Int) -> UInt32 {
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
+            }
+            var start = 0
+            while start < count {
+                let end = min(start + 256, count)
+                var any: UInt32 = 0
+                for index in start..<end { any |= (bits(index) & exponent) == exponent ? 1 : 0 }
+                if any != 0 {
+                    return (start..<end).first { bits($0) & exponent == exponent }
+                }
+                start = end
+            }
+            return nil
         }
     }
 

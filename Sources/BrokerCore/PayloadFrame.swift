@@ -31,20 +31,8 @@ extension PayloadFrame {
     /// - Throws: ``WireError`` naming the problem, as ``Tensor/validate(_:maxRows:maxCols:requireFinite:)``
     ///   would with `requireFinite: false`.
     public func tensorShape(maxRows: Int, maxCols: Int) throws(WireError) -> (rows: Int, cols: Int) {
-        let shape: (UInt32, UInt32)? = withBytes { raw in
-            guard raw.count >= 8 else { return nil }
-            return (raw.loadUnaligned(as: UInt32.self), raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        }
-        guard let shape else { throw .tensorTooShort(bytes: byteCount) }
-        let rows = Int(UInt32(littleEndian: shape.0))
-        let cols = Int(UInt32(littleEndian: shape.1))
-        guard rows > 0, cols > 0 else { throw .emptyTensor(rows: rows, cols: cols) }
-        guard rows <= maxRows else { throw .tooManyRows(rows: rows, limit: maxRows) }
-        guard cols <= maxCols else { throw .tooManyColumns(cols: cols, limit: maxCols) }
-        let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
-        guard !overflow, byteCount == 8 + count * 4 else {
-            throw .tensorSizeMismatch(rows: rows, cols: cols, bytes: byteCount)
-        }
-        return (rows, cols)
+        try withBytes { raw in
+            Result { () throws(WireError) in try Tensor.shape(ofEncoded: raw, maxRows: maxRows, maxCols: maxCols) }
+        }.get()
     }
 }

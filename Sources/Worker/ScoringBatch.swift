@@ -10,54 +10,77 @@ struct TensorShape: Sendable, Hashable {
     var cols: Int
 }
 
+/// A SCORE request's tensor frame as the worker holds it: inside libzmq as received (the session's
+/// path), or as bytes (tests, and a frame the socket copied).
+enum TensorFrame: Sendable {
+    /// Bytes in Swift memory.
+    case bytes([UInt8])
+    /// A frame kept inside libzmq, uncopied.
+    case held(ZMQFrame)
+
+    /// Calls `body` with the frame's bytes, in place.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch self {
+        case .bytes(let bytes): bytes.withUnsafeBytes(body)
+        case .held(let frame): frame.withUnsafeBytes(body)
+        }
+    }
+}
+
 /// A SCORE request received by the worker, with when it arrived and its tensor validated once, in
-/// place: the values stay in the received frame and are read from there.
+/// place: the values stay in the received frame (inside libzmq) and are read from there.
 struct ReceivedRequest: Sendable {
-    /// The request as it arrived.
+    /// The request as it arrived (its payload holds the tensor frame only when it came as bytes).
     var message: WireMessage
     /// When it arrived, monotonic µs.
     var receivedAtMicros: UInt64
-    /// The request's tensor shape, or why its first frame is not a tensor within the limits (a
-    /// missing frame, a bad shape, a non-finite value). Checked on arrival without copying the values
-    /// (``Tensor/validate(_:maxRows:maxCols:requireFinite:)``).
+    /// The tensor frame: the first held frame, else the first payload frame.
+    var frame: TensorFrame?
+    /// The request's tensor shape, or why its frame is not a tensor within the limits (a missing
+    /// frame, a bad shape, a non-finite value). Checked on arrival without copying the values.
     var shape: Result<TensorShape, WireError>
 
-    /// Receives `message`, validating its tensor within `limits`.
-    init(message: WireMessage, receivedAtMicros: UInt64, limits: WireLimits = .standard) {
+    /// Receives `message`, whose tensor is `held.first` when the session kept it inside libzmq and
+    /// otherwise its first payload frame, validating it within `limits`.
+    init(message: WireMessage, held: [ZMQFrame] = [], receivedAtMicros: UInt64, limits: WireLimits = .standard) {
         self.message = message
         self.receivedAtMicros = receivedAtMicros
+        let frame = held.first.map(TensorFrame.held) ?? message.payload.first.map(TensorFrame.bytes)
+        self.frame = frame
         shape = Result { () throws(WireError) -> TensorShape in
-            let frame = try message.frame(0)
-            let (rows, cols) = try Tensor.validate(
-                frame, maxRows: limits.maxRows, maxCols: limits.maxColumns, requireFinite: false)
-            if let bad = Self.firstNonFinite(frame, count: rows * cols) {
-                throw .nonFiniteValue(row: bad / cols, column: bad % cols)
-            }
-            return TensorShape(rows: rows, cols: cols)
+            guard let frame else { throw .missingFrames(expected: 2, got: 1 + message.payload.count) }
+            return try frame.withBytes { raw in Result { () throws(WireError) in try Self.validate(raw, limits) } }.get()
         }
+    }
+
+    /// The shape of an encoded tensor, after checking it and that every value is finite.
+    private static func validate(_ raw: UnsafeRawBufferPointer, _ limits: WireLimits) throws(WireError) -> TensorShape {
+        let (rows, cols) = try Tensor.shape(ofEncoded: raw, maxRows: limits.maxRows, maxCols: limits.maxColumns)
+        if let bad = firstNonFinite(raw, count: rows * cols) {
+            throw .nonFiniteValue(row: bad / cols, column: bad % cols)
+        }
+        return TensorShape(rows: rows, cols: cols)
     }
 
     /// The index of the first value of a tensor frame that is NaN or infinite (all exponent bits set),
     /// or `nil`. Scans the bit patterns in blocks with no early exit inside a block, which the compiler
     /// vectorizes, and looks for the index only in a block that has one.
-    static func firstNonFinite(_ frame: [UInt8], count: Int) -> Int? {
-        frame.withUnsafeBytes { raw -> Int? in
-            let exponent: UInt32 = 0x7F80_0000
-            func bits(_ index: Int) -> UInt32 {
-                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
-            }
-            var start = 0
-            while start < count {
-                let end = min(start + 256, count)
-                var any: UInt32 = 0
-                for index in start..<end { any |= (bits(index) & exponent) == exponent ? 1 : 0 }
-                if any != 0 {
-                    return (start..<end).first { bits($0) & exponent == exponent }
-                }
-                start = end
-            }
-            return nil
+    static func firstNonFinite(_ raw: UnsafeRawBufferPointer, count: Int) -> Int? {
+        let exponent: UInt32 = 0x7F80_0000
+        func bits(_ index: Int) -> UInt32 {
+            UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
         }
+        var start = 0
+        while start < count {
+            let end = min(start + 256, count)
+            var any: UInt32 = 0
+            for index in start..<end { any |= (bits(index) & exponent) == exponent ? 1 : 0 }
+            if any != 0 {
+                return (start..<end).first { bits($0) & exponent == exponent }
+            }
+            start = end
+        }
+        return nil
     }
 
     /// The rows this request adds to a micro-batch (1 when its tensor is invalid: it is not scored).
@@ -68,15 +91,15 @@ struct ReceivedRequest: Sendable {
     /// are not aligned for `Float`, or on a big-endian machine.
     /// - Precondition: the tensor is valid (``shape`` is a success).
     func withValues<Result>(_ body: (UnsafeBufferPointer<Float>) -> Result) -> Result {
-        let frame = message.payload[0]
-        return frame.withUnsafeBytes { raw in
+        guard let frame else { preconditionFailure("withValues on a request without a tensor frame") }
+        return frame.withBytes { raw in
             let values = UnsafeRawBufferPointer(rebasing: raw[8...])
             #if _endian(little)
                 if Int(bitPattern: values.baseAddress) % MemoryLayout<Float>.alignment == 0 {
                     return values.withMemoryRebound(to: Float.self, body)
                 }
             #endif
-            let copied = (try? Tensor(decoding: frame, requireFinite: false).values) ?? []
+            let copied = (try? Tensor(decoding: Array(raw), requireFinite: false).values) ?? []
             return copied.withUnsafeBufferPointer(body)
         }
     }

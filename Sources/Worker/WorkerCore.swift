@@ -70,10 +70,10 @@ struct WorkerCore: Sendable {
         switch event {
         case .connected:
             connect(now: now, into: &actions)
-        case .message(let frames):
+        case .message(let frames, let held):
             guard !exited else { break }
             lastHeard = now.monotonicMicros
-            receive(frames, now: now, into: &actions)
+            receive(frames, held: held, now: now, into: &actions)
         case .tick:
             guard !exited else { break }
             tick(now: now, into: &actions)

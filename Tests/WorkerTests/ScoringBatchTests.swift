@@ -1,3 +1,4 @@
+import RecTransport
 import RecWire
 import Testing
 
@@ -75,6 +76,35 @@ struct ScoringBatchTests {
             #expect(reused.replies.allSatisfy { $0.header.status == .ok })
         }
         #expect(workspace.forward.allocations == 1 && workspace.forward.capacityRows == 40)
+    }
+
+    @Test("a tensor held inside libzmq (the session's path) is validated and scored in place, like the same bytes")
+    func heldFrameScored() throws {
+        let context = ZMQContext()
+        let receiver = try ZMQSocket(context, type: .dealer)
+        defer { receiver.close() }
+        let sender = try ZMQSocket(context, type: .dealer)
+        defer { sender.close() }
+        try receiver.bind("inproc://held-tensor")
+        try sender.connect("inproc://held-tensor")
+        let good = Tensor(rows: 40, cols: 3, values: (0..<120).map { Float($0) / 100 })
+        var nan = Tensor(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6]).encoded()
+        nan.replaceSubrange(24..<28, with: Float.infinity.bitPattern.littleEndianBytes)
+        var requests: [ReceivedRequest] = []
+        for (id, frame) in [(UInt64(1), good.encoded()), (2, nan)] {
+            try sender.send([Header(command: .score, requestId: id).encoded(), frame])
+            let message = try #require(try receiver.receive(peekFrames: 1) { _ in .hold })
+            #expect(message.frames.count == 1 && message.held.count == 1)
+            requests.append(
+                ReceivedRequest(
+                    message: try WireMessage(decoding: message.frames), held: message.held, receivedAtMicros: 0))
+        }
+        #expect((try? requests[0].shape.get()) == TensorShape(rows: 40, cols: 3))
+        #expect(throws: WireError.nonFiniteValue(row: 1, column: 1)) { try requests[1].shape.get() }
+        let held = ScoringBatch.answer(requests, replica: Self.replica, nowEpochMillis: 0)
+        let bytes = ScoringBatch.answer([Self.request(1, good)], replica: Self.replica, nowEpochMillis: 0)
+        #expect(held.replies.map(\.header.status) == [.ok, .badRequest])
+        #expect(held.replies[0].payload == bytes.replies[0].payload)
     }
 
     @Test("every OK reply names the replica's version and shares the batch's compute time")

@@ -86,17 +86,24 @@ def spread(runs, key):
     return f"{min(values):,.0f}–{max(values):,.0f}" if values[0] > 50 else f"{min(values):.2f}–{max(values):.2f}"
 
 
-def peer_section(args, results):
+def interleaved(args, kinds):
+    """Runs every kind of pool at every batch size, repeat by repeat, with 2 workers each; returns
+    {"KIND/BATCH": [result per repeat]}."""
     runs = {}
     for rep in range(args.repeats):
         for batch in args.batches:
-            for kind in ("recpool", "peer"):
+            for kind in kinds:
                 r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
                 runs.setdefault(f"{kind}/{batch}", []).append(r)
                 print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s "
                       f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']} "
                       f"CPU/req broker {r['broker_cpu_us']:.1f} µs workers {r['workers_cpu_us']:.1f} µs",
                       file=sys.stderr)
+    return runs
+
+
+def peer_section(args, results):
+    runs = interleaved(args, ("recpool", "peer"))
     print(f"\n### RecPool against the peer pool (2 workers each, concurrency {args.concurrency}, "
           f"closed loop, {args.duration} per run, medians of {args.repeats}; range in brackets)\n")
     print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) "
@@ -145,14 +152,7 @@ def scale_section(args, results):
 
 def transport_section(args, results):
     """Workers on the broker's host: backend over tcp:// loopback against ipc:// (a Unix socket)."""
-    runs = {}
-    for rep in range(args.repeats):
-        for batch in args.batches:
-            for kind in ("recpool", "recpool-ipc"):
-                r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
-                runs.setdefault(f"{kind}/{batch}", []).append(r)
-                print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s p99 {r['p99_ms']:.3f} "
-                      f"broker {r['broker_cpu_us']:.1f} µs workers {r['workers_cpu_us']:.1f} µs", file=sys.stderr)
+    runs = interleaved(args, ("recpool", "recpool-ipc"))
     print(f"\n### Backend transport for local workers (RecPool, 2 workers, concurrency {args.concurrency}, "
           f"medians of {args.repeats})\n")
     print("| batch | backend | req/s | p50 ms | p99 ms | broker CPU µs/req | workers CPU µs/req |")

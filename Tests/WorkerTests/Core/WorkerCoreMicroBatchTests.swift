@@ -42,28 +42,18 @@ struct WorkerCoreMicroBatchTests {
         #expect(harness.batches == [6, 20])
     }
 
-    @Test("two large requests are two forward passes, never one merged batch")
-    func twoLarge() {
+    @Test(
+        "large requests are one forward pass each; requests under the threshold share one",
+        arguments: [(rows: 4, passes: [4, 4, 4]), (rows: 3, passes: [9])])
+    func mergedOnlyUnderThreshold(rows: Int, passes: [Int]) {
         var harness = WorkerHarness.registered { $0.batchAloneRows = 4 }
-        for id in 1...2 {
-            let (header, payload) = WorkerHarness.score(id: UInt64(id), rows: 4)
-            harness.receive(header, payload)
-        }
-        harness.feed(.tick)
-        #expect(harness.takeSent().map(\.message.header.requestId) == [1, 2])
-        #expect(harness.batches == [4, 4])
-    }
-
-    @Test("requests under the threshold still share one forward pass")
-    func smallMerged() {
-        var harness = WorkerHarness.registered { $0.batchAloneRows = 8 }
         for id in 1...3 {
-            let (header, payload) = WorkerHarness.score(id: UInt64(id), rows: 7)
+            let (header, payload) = WorkerHarness.score(id: UInt64(id), rows: rows)
             harness.receive(header, payload)
         }
         harness.feed(.tick)
         #expect(harness.takeSent().map(\.message.header.requestId) == [1, 2, 3])
-        #expect(harness.batches == [21])
+        #expect(harness.batches == passes)
     }
 
     @Test("a large request scored alone from its frame gets the scores of the allocating forward pass")

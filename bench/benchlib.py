@@ -48,6 +48,39 @@ def run(args, **kw):
     return out.stdout
 
 
+def cpu_seconds(pid):
+    """utime + stime of process `pid` so far, in seconds (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name (field 2) may hold spaces: split after its closing parenthesis.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CPUMeter:
+    """CPU time spent by a pool's broker and by its workers over a measured window.
+
+    On a shared machine CPU per request is far steadier than throughput, so the benches report it
+    next to throughput and latency: `start()` before the timed run, `per_request(n)` after it.
+    """
+
+    def __init__(self, broker, workers):
+        self.broker, self.workers = broker, list(workers)
+        self.start()
+
+    def _now(self):
+        return cpu_seconds(self.broker.pid), sum(cpu_seconds(w.pid) for w in self.workers)
+
+    def start(self):
+        self.begin = self._now()
+
+    def per_request(self, requests):
+        """{"broker_cpu_us": µs of broker CPU per request, "workers_cpu_us": µs of all workers' CPU per request}."""
+        end = self._now()
+        n = max(1, requests)
+        return {"broker_cpu_us": (end[0] - self.begin[0]) * 1e6 / n,
+                "workers_cpu_us": (end[1] - self.begin[1]) * 1e6 / n}
+
+
 def wait_until(condition, timeout=60, interval=0.05, what="the condition"):
     """Polls `condition()` until it is true; raises after `timeout` seconds."""
     end = time.monotonic() + timeout

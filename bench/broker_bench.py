@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import Cluster, free_port, machine, median, start_broker, start_workers
+from benchlib import Cluster, CPUMeter, free_port, machine, median, start_broker, start_workers
 
 
 def client(zmqbench, endpoint, mode, concurrency, requests, width):
@@ -23,11 +23,15 @@ def client(zmqbench, endpoint, mode, concurrency, requests, width):
     return json.loads(out.stdout)
 
 
-def measure(zmqbench, endpoint, mode, width, latency_n, throughput_n):
+def measure(cluster, zmqbench, endpoint, mode, width, latency_n, throughput_n):
+    """Latency at 1 in flight, throughput at 16, and CPU per request of the broker (the cluster's first
+    process) and of its workers (the others) over the throughput run, from /proc."""
     client(zmqbench, endpoint, mode, 4, 2000, width)  # warm-up
     c1 = client(zmqbench, endpoint, mode, 1, latency_n, width)
+    meter = CPUMeter(cluster.procs[0], cluster.procs[1:])
     c16 = client(zmqbench, endpoint, mode, 16, throughput_n, width)
-    return {"p50_us": c1["p50_us"], "p99_us": c1["p99_us"], "rps_c1": c1["rps"], "rps_c16": c16["rps"]}
+    cpu = meter.per_request(throughput_n)
+    return {"p50_us": c1["p50_us"], "p99_us": c1["p99_us"], "rps_c1": c1["rps"], "rps_c16": c16["rps"], **cpu}
 
 
 def reference_run(zmqbench, args):
@@ -39,7 +43,7 @@ def reference_run(zmqbench, args):
         for _ in range(2):
             cluster.start([zmqbench, "echo", f"tcp://127.0.0.1:{back}"])
         time.sleep(0.3)
-        return measure(zmqbench, f"tcp://127.0.0.1:{front}", "raw", 0, args.latency_requests, args.throughput_requests)
+        return measure(cluster, zmqbench, f"tcp://127.0.0.1:{front}", "raw", 0, args.latency_requests, args.throughput_requests)
     finally:
         cluster.stop()
 
@@ -50,7 +54,7 @@ def recpool_run(bin_dir, zmqbench, width, args):
         endpoints = start_broker(cluster, bin_dir)
         start_workers(cluster, bin_dir, endpoints["backend"], 2, "--input-width", str(width), prefix="bench-")
         time.sleep(0.5)
-        return measure(zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests, args.throughput_requests)
+        return measure(cluster, zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests, args.throughput_requests)
     finally:
         cluster.stop()
 
@@ -72,20 +76,24 @@ def main():
         runs["recpool_w106"].append(recpool_run(args.bin_dir, args.zmqbench, 106, args))
         print(f"repeat {rep + 1}/{args.repeats}: " + json.dumps({k: v[-1] for k, v in runs.items()}), file=sys.stderr)
 
-    ref = {k: median(runs["reference"], k) for k in ("p50_us", "p99_us", "rps_c1", "rps_c16")}
+    keys = ("p50_us", "p99_us", "rps_c1", "rps_c16", "broker_cpu_us", "workers_cpu_us")
+    ref = {k: median(runs["reference"], k) for k in keys}
     print(f"Machine: {machine()}; "
           f"medians of {args.repeats} interleaved runs; 2 workers on each path.\n")
-    print("| path | p50 at c=1 (µs) | p99 at c=1 (µs) | req/s at c=16 | p50 ratio (vs ref) | throughput ratio (vs ref) |")
-    print("|---|---|---|---|---|---|")
+    print("| path | p50 at c=1 (µs) | p99 at c=1 (µs) | req/s at c=16 | p50 ratio (vs ref) | throughput ratio (vs ref) "
+          "| broker CPU µs/req | workers CPU µs/req | broker CPU ratio (vs ref) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(f"| reference ROUTER–ROUTER forwarder + echo workers (64-byte frames) | {ref['p50_us']:.0f} | "
-          f"{ref['p99_us']:.0f} | {ref['rps_c16']:.0f} | 1.00 | 1.00 |")
+          f"{ref['p99_us']:.0f} | {ref['rps_c16']:.0f} | 1.00 | 1.00 | {ref['broker_cpu_us']:.1f} | "
+          f"{ref['workers_cpu_us']:.1f} | 1.00 |")
     summary = {"reference": ref}
     for key, label in (("recpool_w8", "RecPool broker + workers, SCORE 1 row × 8 features"),
                        ("recpool_w106", "RecPool broker + workers, SCORE 1 row × 106 features")):
-        m = {k: median(runs[key], k) for k in ("p50_us", "p99_us", "rps_c1", "rps_c16")}
+        m = {k: median(runs[key], k) for k in keys}
         summary[key] = m
         print(f"| {label} | {m['p50_us']:.0f} | {m['p99_us']:.0f} | {m['rps_c16']:.0f} | "
-              f"{m['p50_us'] / ref['p50_us']:.2f} | {m['rps_c16'] / ref['rps_c16']:.2f} |")
+              f"{m['p50_us'] / ref['p50_us']:.2f} | {m['rps_c16'] / ref['rps_c16']:.2f} | "
+              f"{m['broker_cpu_us']:.1f} | {m['workers_cpu_us']:.1f} | {m['broker_cpu_us'] / ref['broker_cpu_us']:.2f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"runs": runs, "medians": summary}, f, indent=1)

@@ -5,7 +5,7 @@ One load generator drives everything: `recpool loadtest` (closed loop, --json). 
 batch sizes, concurrency and worker count are used on both sides, interleaved repeat by repeat.
 Medians of the repeats are reported, with the spread (min–max) as the noise.
 
-Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|all] [--repeats 3] [--duration 4s]
+Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|transport|all] [--repeats 3] [--duration 4s]
                      [--concurrency 16] [--batches 1 32 256] [--json OUT]
 """
 import argparse
@@ -16,15 +16,23 @@ import subprocess
 import sys
 import time
 
-from benchlib import Cluster, machine, median, single_thread_blas_env, start_broker, start_workers
+from benchlib import Cluster, CPUMeter, machine, median, single_thread_blas_env, start_broker, start_workers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start_recpool(bin_dir, workers, width):
+def start_recpool(bin_dir, workers, width, backend_transport="tcp"):
     c = Cluster()
     # Same BLAS setting as the peer: one thread per worker (OpenBLAS reads this when it loads).
-    endpoints = start_broker(c, bin_dir, "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}")
+    if backend_transport == "ipc":
+        state = f"/tmp/recpool-bench-state-{os.getpid()}"
+        os.makedirs(state, exist_ok=True)
+        broker = c.start([os.path.join(bin_dir, "recpool-broker"), "--frontend", "tcp://127.0.0.1:*",
+                          "--backend", f"ipc://{state}/backend.sock", "--log-level", "error", "--state-dir", state],
+                         stdout=subprocess.PIPE, text=True)
+        endpoints = json.loads(broker.stdout.readline())
+    else:
+        endpoints = start_broker(c, bin_dir, "--state-dir", f"/tmp/recpool-bench-state-{os.getpid()}")
     backend = endpoints["backend"].replace("0.0.0.0", "127.0.0.1")
     start_workers(c, bin_dir, backend, workers, "--input-width", str(width), prefix="bench-",
                   env=single_thread_blas_env())
@@ -55,15 +63,20 @@ def loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections
 
 
 def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration, connections=1):
-    cluster, frontend = (start_recpool(bin_dir, workers, width) if kind == "recpool"
-                         else start_peer(python, workers, width))
+    if kind == "peer":
+        cluster, frontend = start_peer(python, workers, width)
+    else:
+        cluster, frontend = start_recpool(bin_dir, workers, width, "ipc" if kind == "recpool-ipc" else "tcp")
     try:
         time.sleep(1.0 if kind == "peer" else 0.6)  # workers register (numpy import takes a moment)
         loadtest(bin_dir, frontend, batch, width, concurrency, "1s", connections)  # warm-up
+        # The cluster's first process is the broker, the others its workers.
+        meter = CPUMeter(cluster.procs[0], cluster.procs[1:])
         r = loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections)
+        cpu = meter.per_request(r["completed"])
         keep = ("sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms",
                 "p999_ms", "max_ms", "breakdown")
-        return {k: r[k] for k in keep}
+        return {**{k: r[k] for k in keep}, **cpu}
     finally:
         cluster.stop()
 
@@ -73,20 +86,29 @@ def spread(runs, key):
     return f"{min(values):,.0f}–{max(values):,.0f}" if values[0] > 50 else f"{min(values):.2f}–{max(values):.2f}"
 
 
-def peer_section(args, results):
+def interleaved(args, kinds):
+    """Runs every kind of pool at every batch size, repeat by repeat, with 2 workers each; returns
+    {"KIND/BATCH": [result per repeat]}."""
     runs = {}
     for rep in range(args.repeats):
         for batch in args.batches:
-            for kind in ("recpool", "peer"):
+            for kind in kinds:
                 r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
                 runs.setdefault(f"{kind}/{batch}", []).append(r)
                 print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s "
-                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']}",
+                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']} "
+                      f"CPU/req broker {r['broker_cpu_us']:.1f} µs workers {r['workers_cpu_us']:.1f} µs",
                       file=sys.stderr)
+    return runs
+
+
+def peer_section(args, results):
+    runs = interleaved(args, ("recpool", "peer"))
     print(f"\n### RecPool against the peer pool (2 workers each, concurrency {args.concurrency}, "
           f"closed loop, {args.duration} per run, medians of {args.repeats}; range in brackets)\n")
-    print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) "
+          "| broker CPU µs/req | workers CPU µs/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for batch in args.batches:
         rp, pe = runs[f"recpool/{batch}"], runs[f"peer/{batch}"]
         for name, r in (("RecPool", rp), ("peer (pyzmq + numpy)", pe)):
@@ -95,7 +117,8 @@ def peer_section(args, results):
             print(f"| {batch} | {name} | {median(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
                   f"{median(r, 'rows_per_s'):,.0f} | {median(r, 'p50_ms'):.3f} | {median(r, 'p99_ms'):.3f} "
                   f"[{spread(r, 'p99_ms')}] | {ratio if name == 'RecPool' else 1:.2f}× | "
-                  f"{p99r if name == 'RecPool' else 1:.2f} |")
+                  f"{p99r if name == 'RecPool' else 1:.2f} | {median(r, 'broker_cpu_us'):.1f} | "
+                  f"{median(r, 'workers_cpu_us'):.1f} |")
     results["peer"] = runs
 
 
@@ -127,11 +150,27 @@ def scale_section(args, results):
     results["scale"] = runs
 
 
+def transport_section(args, results):
+    """Workers on the broker's host: backend over tcp:// loopback against ipc:// (a Unix socket)."""
+    runs = interleaved(args, ("recpool", "recpool-ipc"))
+    print(f"\n### Backend transport for local workers (RecPool, 2 workers, concurrency {args.concurrency}, "
+          f"medians of {args.repeats})\n")
+    print("| batch | backend | req/s | p50 ms | p99 ms | broker CPU µs/req | workers CPU µs/req |")
+    print("|---|---|---|---|---|---|---|")
+    for batch in args.batches:
+        for kind, name in (("recpool", "tcp://127.0.0.1"), ("recpool-ipc", "ipc://")):
+            r = runs[f"{kind}/{batch}"]
+            print(f"| {batch} | {name} | {median(r, 'throughput_rps'):,.0f} [{spread(r, 'throughput_rps')}] | "
+                  f"{median(r, 'p50_ms'):.3f} | {median(r, 'p99_ms'):.3f} | {median(r, 'broker_cpu_us'):.1f} | "
+                  f"{median(r, 'workers_cpu_us'):.1f} |")
+    results["transport"] = runs
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bin_dir")
     parser.add_argument("python")
-    parser.add_argument("--section", default="all", choices=["peer", "scale", "all"])
+    parser.add_argument("--section", default="all", choices=["peer", "scale", "transport", "all"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", default="4s")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -144,6 +183,8 @@ def main():
         peer_section(args, results)
     if args.section in ("scale", "all"):
         scale_section(args, results)
+    if args.section in ("transport", "all"):
+        transport_section(args, results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

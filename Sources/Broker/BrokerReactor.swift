@@ -267,17 +267,24 @@ public final class BrokerReactor: Sendable {
                 // without copying its payload.
                 var shed: Header? = nil
                 var tooLarge = false
-                let received = try frontend.receive(dontWait: true, wantMetadata: secure, peekFrames: 2) { leading in
+                let received = try frontend.receive(dontWait: true, wantMetadata: secure, peekFrames: 2) {
+                    leading -> ZMQRestFrames in
                     let messageBytes = leading.byteCount - leading.frames[0].count
                     if leading.frameCount - 1 > limits.maxFrames || messageBytes > limits.maxMessageBytes {
                         tooLarge = true
-                        return false
+                        return .discard
                     }
                     shed = core.requestToShed(
                         headerFrame: leading.frames[1], identity: leading.frames[0],
                         payloadBytes: messageBytes - leading.frames[1].count,
                         userId: admitted(leading.userId, domain: BrokerSecurity.frontendDomain), now: now)
-                    return shed == nil
+                    if shed != nil { return .discard }
+                    // A SCORE's or RECOMMEND's rows are forwarded as libzmq received them, never copied;
+                    // the core reads only the header and the tensor's shape.
+                    switch Header.salvageCommand(leading.frames[1]) {
+                    case .score, .recommend: return .hold
+                    default: return .copy
+                    }
                 }
                 guard let message = received else { break }
                 guard message.frames.count >= 2 else { continue }
@@ -300,7 +307,8 @@ public final class BrokerReactor: Sendable {
                     core.handle(
                         .client(
                             identity: message.frames[0], frames: Array(message.frames.dropFirst()),
-                            userId: admitted(message.userId, domain: BrokerSecurity.frontendDomain)),
+                            userId: admitted(message.userId, domain: BrokerSecurity.frontendDomain),
+                            held: message.held.map(HeldFrame.init)),
                         now: now, into: &actions)
                 }
                 shell.perform(&actions, core: &core, now: now)
@@ -401,6 +409,31 @@ private struct Shell {
             ])
     }
 
+    /// Sends `frames` and then `payload` to a worker as one message: held frames go uncopied
+    /// (``ZMQSocket/sendFrame(_:more:dontWait:)`` with a ``ZMQFrame``), byte frames as bytes.
+    /// - Returns: `false` when the worker's queue is full (`EAGAIN` on the identity frame).
+    private func send(to identity: [UInt8], _ frames: [[UInt8]], _ payload: [any PayloadFrame]) throws(ZMQError) -> Bool {
+        guard payload.contains(where: { $0 is HeldFrame }) else {
+            return try backend.send(to: identity, frames + payload.map { ($0 as? [UInt8]) ?? $0.bytes }, dontWait: true)
+        }
+        guard try backend.sendFrame(identity, more: true, dontWait: true) else { return false }
+        let last = frames.count + payload.count - 1
+        var index = 0
+        for frame in frames {
+            try backend.sendFrame(frame, more: index < last)
+            index += 1
+        }
+        for frame in payload {
+            if let held = frame as? HeldFrame {
+                try backend.sendFrame(held.frame, more: index < last)
+            } else {
+                try backend.sendFrame((frame as? [UInt8]) ?? frame.bytes, more: index < last)
+            }
+            index += 1
+        }
+        return true
+    }
+
     func perform(_ actions: inout [BrokerAction], core: inout BrokerCore, now: BrokerInstant) {
         var index = 0
         // Performing an action can produce more (an unreachable worker re-dispatches its requests).
@@ -427,9 +460,9 @@ private struct Shell {
                 } catch {
                     core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)
                 }
-            case .sendToWorker(let identity, let frames):
+            case .sendToWorker(let identity, let frames, let payload):
                 do {
-                    if try !backend.send(to: identity, frames, dontWait: true) {
+                    if try !send(to: identity, frames, payload) {
                         core.handle(.workerUnreachable(identity: identity), now: now, into: &actions)
                     }
                 } catch {
@@ -447,5 +480,18 @@ private struct Shell {
             }
         }
         actions.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A payload frame the reactor holds inside libzmq (``ZMQFrame``), as the core sees it: a size and
+/// bytes it may read in place. Dispatching it sends a reference to libzmq's buffer, not a copy.
+struct HeldFrame: PayloadFrame {
+    /// The received frame.
+    let frame: ZMQFrame
+
+    var byteCount: Int { frame.count }
+
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        frame.withUnsafeBytes(body)
     }
 }

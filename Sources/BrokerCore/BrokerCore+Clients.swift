@@ -3,7 +3,8 @@ import RecWire
 
 extension BrokerCore {
     mutating func handleClient(
-        identity: [UInt8], frames: [[UInt8]], userId: String?, now: BrokerInstant, into actions: inout [BrokerAction]
+        identity: [UInt8], frames: [[UInt8]], held: [any PayloadFrame] = [], userId: String?, now: BrokerInstant,
+        into actions: inout [BrokerAction]
     ) {
         counters.add(.clientMessages)
         let message: WireMessage
@@ -31,7 +32,7 @@ extension BrokerCore {
         }
         switch header.command {
         case .score, .recommend:
-            accept(identity: identity, message: message, now: now, into: &actions)
+            accept(identity: identity, message: message, held: held, now: now, into: &actions)
         case .status:
             let document = statusDocument(now: now)
             var reply = header.reply()
@@ -241,39 +242,45 @@ extension BrokerCore {
         _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, retryAfterMs: UInt32 = 0,
         _ actions: inout [BrokerAction]
     ) {
-        let pending = PendingRequest(client: identity, header: request, payload: [], acceptedAt: 0)
+        let pending = PendingRequest(client: identity, header: request, acceptedAt: 0)
         reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
     }
 
+    /// Accepts a SCORE or RECOMMEND: `held` are payload frames the reactor kept uncopied, after the
+    /// message's own payload. The broker reads only the header and, for SCORE, the tensor's shape
+    /// (in place): the rows are forwarded as they arrived.
     private mutating func accept(
-        identity: [UInt8], message: WireMessage, now: BrokerInstant, into actions: inout [BrokerAction]
+        identity: [UInt8], message: WireMessage, held: [any PayloadFrame], now: BrokerInstant,
+        into actions: inout [BrokerAction]
     ) {
         let header = message.header
-        let bytes = message.payload.reduce(0) { $0.addingSaturating($1.count) }
+        var payload: [any PayloadFrame] = []
+        payload.reserveCapacity(message.payload.count + held.count)
+        for frame in message.payload { payload.append(frame) }
+        payload.append(contentsOf: held)
+        let bytes = payload.reduce(0) { $0.addingSaturating($1.byteCount) }
         // Refuse first: an expired request is EXPIRED whatever else is wrong with it, and under
-        // overload a full queue answers BUSY before the broker spends time checking every value of
-        // a request it would refuse anyway.
+        // overload a full queue answers BUSY before the broker spends time checking a request it
+        // would refuse anyway.
         if arrivalRefusal(header, client: identity, payloadBytes: bytes, now: now) != nil {
             shed(identity: identity, header: header, payloadBytes: bytes, now: now, into: &actions)
             return
         }
         if header.command == .score {
-            do {
-                let frame = try message.frame(0)
-                _ = try Tensor.validate(
-                    frame, maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
+            do throws(WireError) {
+                guard let frame = payload.first else { throw .missingFrames(expected: 2, got: 1) }
+                _ = try frame.tensorShape(maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
             } catch {
                 counters.add(.invalidRequests)
                 answer(identity, header, error.status, error.description, &actions)
                 return
             }
-        } else if message.payload.isEmpty {
+        } else if payload.isEmpty {
             counters.add(.invalidRequests)
             answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
             return
         }
-        var request = PendingRequest(
-            client: identity, header: header, payload: message.payload, acceptedAt: now.monotonicMicros)
+        var request = PendingRequest(client: identity, header: header, payload: payload, acceptedAt: now.monotonicMicros)
         request.bytes = bytes
         guard locations[request.key] == nil else {
             counters.add(.duplicateRequestIds)

@@ -33,12 +33,12 @@ extension BrokerCore {
     /// CONTROL `drain`: tells the named worker to drain (finish what it holds, deregister, exit).
     mutating func drainRequest(identity: [UInt8], header: Header, worker id: String?, into actions: inout [BrokerAction]) {
         guard let id else {
-            let request = PendingRequest(client: identity, header: header, payload: [], acceptedAt: 0)
+            let request = PendingRequest(client: identity, header: header, acceptedAt: 0)
             reply(to: request, status: .badRequest, message: "drain needs a `worker` id", into: &actions)
             return
         }
         guard let worker = workers.values.first(where: { $0.hello.workerId == id }) else {
-            let request = PendingRequest(client: identity, header: header, payload: [], acceptedAt: 0)
+            let request = PendingRequest(client: identity, header: header, acceptedAt: 0)
             reply(to: request, status: .notFound, message: "no live worker with id \(id)", into: &actions)
             return
         }

@@ -335,6 +335,6 @@ extension BrokerCore {
         workers[worker]?.inflight.insert(dispatchId)
         locations[request.key] = .inflight(dispatchId: dispatchId)
         counters.add(.dispatched)
-        actions.append(.sendToWorker(identity: worker, frames: [header.encoded()] + request.payload))
+        actions.append(.sendToWorker(identity: worker, frames: [header.encoded()], payload: request.payload))
     }
 }

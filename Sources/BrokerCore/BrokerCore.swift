@@ -58,8 +58,8 @@ public struct BrokerCore: Sendable {
     /// Handles one event and appends the resulting actions to `actions`, in the order to perform them.
     public mutating func handle(_ event: BrokerEvent, now: BrokerInstant, into actions: inout [BrokerAction]) {
         switch event {
-        case .client(let identity, let frames, let userId):
-            handleClient(identity: identity, frames: frames, userId: userId, now: now, into: &actions)
+        case .client(let identity, let frames, let userId, let held):
+            handleClient(identity: identity, frames: frames, held: held, userId: userId, now: now, into: &actions)
         case .clientShed(let identity, let header, let payloadBytes):
             counters.add(.clientMessages)
             counters.request(header.command)

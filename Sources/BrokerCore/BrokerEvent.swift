@@ -17,8 +17,10 @@ public struct BrokerInstant: Sendable, Hashable {
 
 /// Something that happened to the broker: the input of ``BrokerCore/handle(_:now:into:)``.
 public enum BrokerEvent: Sendable {
-    /// A message from a client on the frontend, after its routing identity.
-    case client(identity: [UInt8], frames: [[UInt8]], userId: String?)
+    /// A message from a client on the frontend, after its routing identity: `frames` as bytes, then
+    /// `held`, payload frames the reactor kept inside libzmq uncopied (a SCORE's or RECOMMEND's rows),
+    /// which the core forwards as they are.
+    case client(identity: [UInt8], frames: [[UInt8]], userId: String?, held: [any PayloadFrame] = [])
     /// A client request the reactor did not read past its header, because
     /// ``BrokerCore/requestToShed(headerFrame:identity:payloadBytes:userId:now:)`` said it is refused
     /// on arrival (EXPIRED or BUSY) whatever it carries; `payloadBytes` is the size of the frames
@@ -44,8 +46,9 @@ public enum BrokerEvent: Sendable {
 public enum BrokerAction: Sendable {
     /// Send frames to a client on the frontend.
     case sendToClient(identity: [UInt8], frames: [[UInt8]])
-    /// Send frames to a worker on the backend.
-    case sendToWorker(identity: [UInt8], frames: [[UInt8]])
+    /// Send frames to a worker on the backend: `frames`, then the request's `payload` frames as held
+    /// (forwarded without a copy when the reactor received them uncopied).
+    case sendToWorker(identity: [UInt8], frames: [[UInt8]], payload: [any PayloadFrame] = [])
     /// Hand a message to the control plane (CONTROL requests, ROUND_RESULT).
     case toControl(ControlInput)
 }

@@ -6,8 +6,8 @@ struct PendingRequest: Sendable {
     var client: [UInt8]
     /// The client's header, with the client's request id.
     var header: Header
-    /// The payload frames, forwarded unchanged.
-    var payload: [[UInt8]]
+    /// The payload frames, forwarded unchanged (held uncopied when the reactor received them so).
+    var payload: [any PayloadFrame] = []
     /// When the broker accepted it (monotonic µs).
     var acceptedAt: UInt64
     /// How many times it has been dispatched.
@@ -23,7 +23,9 @@ struct PendingRequest: Sendable {
     /// BAD_REQUEST for it).
     var columns: Int? {
         guard header.command == .score, let frame = payload.first else { return nil }
-        return Tensor.columns(ofEncoded: frame)
+        return frame.withBytes { raw in
+            raw.count >= 8 ? Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))) : nil
+        }
     }
 
     func isExpired(at now: BrokerInstant) -> Bool {

@@ -81,10 +81,22 @@ public struct Tensor: Sendable, Hashable {
     }
 
     private static func shape(of frame: [UInt8], maxRows: Int, maxCols: Int) throws(WireError) -> (Int, Int) {
+        try frame.withUnsafeBytes { raw in
+            Result { () throws(WireError) in try shape(ofEncoded: raw, maxRows: maxRows, maxCols: maxCols) }
+        }.get()
+    }
+
+    /// Checks an encoded tensor frame's shape from its 8-byte prefix and its length, in place, without
+    /// reading the values (a receiver that forwards or reads the frame where it lies).
+    /// - Returns: the frame's rows and columns.
+    /// - Throws: ``WireError`` naming the problem, as ``validate(_:maxRows:maxCols:requireFinite:)``
+    ///   would with `requireFinite: false`.
+    public static func shape(ofEncoded frame: UnsafeRawBufferPointer, maxRows: Int, maxCols: Int) throws(WireError)
+        -> (rows: Int, cols: Int)
+    {
         guard frame.count >= 8 else { throw .tensorTooShort(bytes: frame.count) }
-        var reader = ByteReader(frame)
-        let rows = Int(reader.read(UInt32.self))
-        let cols = Int(reader.read(UInt32.self))
+        let rows = Int(UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self)))
+        let cols = Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard rows > 0, cols > 0 else { throw .emptyTensor(rows: rows, cols: cols) }
         guard rows <= maxRows else { throw .tooManyRows(rows: rows, limit: maxRows) }
         guard cols <= maxCols else { throw .tooManyColumns(cols: cols, limit: maxCols) }

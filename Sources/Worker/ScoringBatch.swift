@@ -1,27 +1,123 @@
+import RecModel
 import RecTransport
 import RecWire
 
-/// A SCORE request received by the worker, with when it arrived and its tensor decoded once.
+/// The shape of a SCORE request's tensor, validated on arrival.
+struct TensorShape: Sendable, Hashable {
+    /// Rows (one item each).
+    var rows: Int
+    /// Features per row.
+    var cols: Int
+}
+
+/// A SCORE request's tensor frame as the worker holds it: inside libzmq as received (the session's
+/// path), or as bytes (tests, and a frame the socket copied).
+enum TensorFrame: Sendable {
+    /// Bytes in Swift memory.
+    case bytes([UInt8])
+    /// A frame kept inside libzmq, uncopied.
+    case held(ZMQFrame)
+
+    /// Calls `body` with the frame's bytes, in place.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch self {
+        case .bytes(let bytes): bytes.withUnsafeBytes(body)
+        case .held(let frame): frame.withUnsafeBytes(body)
+        }
+    }
+}
+
+/// A SCORE request received by the worker, with when it arrived and its tensor validated once, in
+/// place: the values stay in the received frame (inside libzmq) and are read from there.
 struct ReceivedRequest: Sendable {
-    /// The request as it arrived.
+    /// The request as it arrived (its payload holds the tensor frame only when it came as bytes).
     var message: WireMessage
     /// When it arrived, monotonic µs.
     var receivedAtMicros: UInt64
-    /// The request's rows, or why its first frame is not a tensor within the limits (a missing
-    /// frame, a bad shape, a non-finite value). Decoded on arrival and scored from this value.
-    var tensor: Result<Tensor, WireError>
+    /// The tensor frame: the first held frame, else the first payload frame.
+    var frame: TensorFrame?
+    /// The request's tensor shape, or why its frame is not a tensor within the limits (a missing
+    /// frame, a bad shape, a non-finite value). Checked on arrival without copying the values.
+    var shape: Result<TensorShape, WireError>
 
-    /// Receives `message`, decoding its tensor within `limits`.
-    init(message: WireMessage, receivedAtMicros: UInt64, limits: WireLimits = .standard) {
+    /// Receives `message`, whose tensor is `held.first` when the session kept it inside libzmq and
+    /// otherwise its first payload frame, validating it within `limits`.
+    init(message: WireMessage, held: [ZMQFrame] = [], receivedAtMicros: UInt64, limits: WireLimits = .standard) {
         self.message = message
         self.receivedAtMicros = receivedAtMicros
-        tensor = Result { () throws(WireError) -> Tensor in
-            try Tensor(decoding: try message.frame(0), maxRows: limits.maxRows, maxCols: limits.maxColumns)
+        let frame = held.first.map(TensorFrame.held) ?? message.payload.first.map(TensorFrame.bytes)
+        self.frame = frame
+        shape = Result { () throws(WireError) -> TensorShape in
+            guard let frame else { throw .missingFrames(expected: 2, got: 1 + message.payload.count) }
+            return try frame.withBytes { raw in Result { () throws(WireError) in try Self.validate(raw, limits) } }.get()
         }
     }
 
-    /// The rows this request adds to a micro-batch (1 when its tensor does not decode: it is not scored).
-    var rows: Int { (try? tensor.get().rows) ?? 1 }
+    /// The shape of an encoded tensor, after checking it and that every value is finite.
+    private static func validate(_ raw: UnsafeRawBufferPointer, _ limits: WireLimits) throws(WireError) -> TensorShape {
+        let (rows, cols) = try Tensor.shape(ofEncoded: raw, maxRows: limits.maxRows, maxCols: limits.maxColumns)
+        if let bad = firstNonFinite(raw, count: rows * cols) {
+            throw .nonFiniteValue(row: bad / cols, column: bad % cols)
+        }
+        return TensorShape(rows: rows, cols: cols)
+    }
+
+    /// The index of the first value of a tensor frame that is NaN or infinite (all exponent bits set),
+    /// or `nil`. Scans the bit patterns in blocks with no early exit inside a block, which the compiler
+    /// vectorizes, and looks for the index only in a block that has one.
+    static func firstNonFinite(_ raw: UnsafeRawBufferPointer, count: Int) -> Int? {
+        let exponent: UInt32 = 0x7F80_0000
+        func bits(_ index: Int) -> UInt32 {
+            UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
+        }
+        var start = 0
+        while start < count {
+            let end = min(start + 256, count)
+            var any: UInt32 = 0
+            for index in start..<end { any |= (bits(index) & exponent) == exponent ? 1 : 0 }
+            if any != 0 {
+                return (start..<end).first { bits($0) & exponent == exponent }
+            }
+            start = end
+        }
+        return nil
+    }
+
+    /// The rows this request adds to a micro-batch (1 when its tensor is invalid: it is not scored).
+    var rows: Int { (try? shape.get().rows) ?? 1 }
+
+    /// Calls `body` with the request's values, row-major, read in place from the tensor frame (the
+    /// little-endian float32 values after its 8-byte shape). Copies them only when the frame's bytes
+    /// are not aligned for `Float`, or on a big-endian machine.
+    /// - Precondition: the tensor is valid (``shape`` is a success).
+    func withValues<Result>(_ body: (UnsafeBufferPointer<Float>) -> Result) -> Result {
+        guard let frame else { preconditionFailure("withValues on a request without a tensor frame") }
+        return frame.withBytes { raw in
+            let values = UnsafeRawBufferPointer(rebasing: raw[8...])
+            #if _endian(little)
+                if Int(bitPattern: values.baseAddress) % MemoryLayout<Float>.alignment == 0 {
+                    return values.withMemoryRebound(to: Float.self, body)
+                }
+            #endif
+            let copied = (try? Tensor(decoding: Array(raw), requireFinite: false).values) ?? []
+            return copied.withUnsafeBufferPointer(body)
+        }
+    }
+}
+
+/// What scoring reuses from one batch to the next: the forward pass's buffers and the buffer a
+/// micro-batch of several requests is assembled in. Owned by the worker's core, so a batch in
+/// steady state allocates only its replies.
+struct ScoringWorkspace: Sendable {
+    /// The forward pass's buffers.
+    var forward = ForwardWorkspace()
+    /// Rows of several requests, copied once each, back to back.
+    var assembly: [Float] = []
+
+    /// Makes room for `count` assembled values, reallocating only when it has to.
+    mutating func reserveAssembly(_ count: Int) {
+        if assembly.count < count { assembly = [Float](repeating: 0, count: count) }
+    }
 }
 
 /// Micro-batching: validates each queued SCORE request, scores all valid rows with one forward
@@ -35,9 +131,19 @@ enum ScoringBatch {
 
     /// Answers `requests` with `replica`. Every request gets exactly one reply, in order.
     static func answer(_ requests: [ReceivedRequest], replica: ModelReplica, nowEpochMillis: UInt64) -> Outcome {
+        var workspace = ScoringWorkspace()
+        return answer(requests, replica: replica, nowEpochMillis: nowEpochMillis, workspace: &workspace)
+    }
+
+    /// Answers `requests` with `replica`, reusing `workspace`'s buffers. Every request gets exactly
+    /// one reply, in order. A single valid request is scored from its frame in place; several are
+    /// assembled into one matrix (each row copied once) and scored with one forward pass.
+    static func answer(
+        _ requests: [ReceivedRequest], replica: ModelReplica, nowEpochMillis: UInt64,
+        workspace: inout ScoringWorkspace
+    ) -> Outcome {
         var replies = [WireMessage?](repeating: nil, count: requests.count)
         var accepted: [(index: Int, rows: Int)] = []
-        var values: [Float] = []
         for (index, request) in requests.enumerated() {
             let header = request.message.header
             if let problem = header.requestProblem {
@@ -53,7 +159,7 @@ enum ScoringBatch {
                 replies[index] = .errorReply(to: header, status: .conflict, message: problem)
                 continue
             }
-            switch request.tensor {
+            switch request.shape {
             case .success(let tensor):
                 guard tensor.cols == replica.inputWidth else {
                     replies[index] = .errorReply(
@@ -64,7 +170,6 @@ enum ScoringBatch {
                     continue
                 }
                 accepted.append((index, tensor.rows))
-                values.append(contentsOf: tensor.values)
             case .failure(let error):
                 replies[index] = .errorReply(to: header, status: error.status, message: error.description)
             }
@@ -73,29 +178,36 @@ enum ScoringBatch {
         if !accepted.isEmpty {
             totalRows = accepted.reduce(0) { $0 + $1.rows }
             let start = Clocks.monotonicMicros()
-            let scores = replica.score(values, rows: totalRows)
-            let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
-            var offset = 0
-            for (index, rows) in accepted {
-                let request = requests[index]
-                var header = request.message.header.reply(status: .ok, modelVersion: replica.version)
-                header.attempt = request.message.header.attempt
-                header.workerQueueMicros = UInt32(clamping: start &- request.receivedAtMicros)
-                header.computeMicros = compute
-                let slice = Array(scores[offset..<(offset + rows)])
-                offset += rows
-                if let row = slice.firstIndex(where: { !$0.isFinite }) {
-                    // A finite row can still overflow inside the network (3e38 at width 4): no NaN leaves the worker.
-                    var reply = WireMessage.errorReply(
-                        to: request.message.header, status: .badRequest,
-                        message: Self.nonFiniteMessage(row: row, score: slice[row], version: replica.version))
-                    reply.header.attempt = request.message.header.attempt
-                    reply.header.computeMicros = compute
-                    replies[index] = reply
-                    continue
+            let version = replica.version
+            let mlp = replica.mlp
+            if accepted.count == 1 {
+                // A request alone is scored from its frame, uncopied.
+                requests[accepted[0].index].withValues { values in
+                    mlp.forward(rows: totalRows, input: values, workspace: &workspace.forward) { scores in
+                        fill(&replies, accepted: accepted, requests: requests, scores: scores, start: start, version: version)
+                    }
                 }
-                replies[index] = WireMessage(
-                    header: header, payload: [Tensor(rows: rows, cols: 1, values: slice).encoded()])
+            } else {
+                // Each row is copied once, into the reused assembly buffer.
+                let width = replica.inputWidth
+                workspace.reserveAssembly(totalRows * width)
+                workspace.assembly.withUnsafeMutableBufferPointer { target in
+                    var offset = 0
+                    for (index, rows) in accepted {
+                        requests[index].withValues { values in
+                            let count = rows * width
+                            UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + count)])
+                                .update(fromContentsOf: UnsafeBufferPointer(rebasing: values[0..<count]))
+                            offset += count
+                        }
+                    }
+                }
+                let assembled = workspace.assembly
+                assembled.withUnsafeBufferPointer { input in
+                    mlp.forward(rows: totalRows, input: input, workspace: &workspace.forward) { scores in
+                        fill(&replies, accepted: accepted, requests: requests, scores: scores, start: start, version: version)
+                    }
+                }
             }
         }
         let answered = replies.map { reply in
@@ -104,6 +216,60 @@ enum ScoringBatch {
             return reply
         }
         return Outcome(replies: answered, rowsScored: totalRows)
+    }
+
+    /// Answers each accepted request from its slice of `scores` (the batch's outputs, in the order
+    /// of `accepted`); the compute time is the forward pass's, from `start` to now.
+    private static func fill(
+        _ replies: inout [WireMessage?], accepted: [(index: Int, rows: Int)], requests: [ReceivedRequest],
+        scores: UnsafeBufferPointer<Float>, start: UInt64, version: UInt64
+    ) {
+        let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
+        var offset = 0
+        for (index, rows) in accepted {
+            replies[index] = reply(
+                to: requests[index], scores: UnsafeBufferPointer(rebasing: scores[offset..<(offset + rows)]),
+                startedAt: start, computeMicros: compute, version: version)
+            offset += rows
+        }
+    }
+
+    /// A `rows × cols` tensor frame (docs/PROTOCOL.md: u32 LE rows, u32 LE cols, float32 LE values)
+    /// written straight from `values`.
+    static func encodedTensor(rows: Int, cols: Int, values: UnsafeBufferPointer<Float>) -> [UInt8] {
+        precondition(values.count == rows * cols, "tensor: \(values.count) values for \(rows)×\(cols)")
+        return [UInt8](unsafeUninitializedCapacity: 8 + values.count * 4) { bytes, initialized in
+            let raw = UnsafeMutableRawBufferPointer(bytes)
+            raw.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
+            for (i, value) in values.enumerated() {
+                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
+            }
+            initialized = 8 + values.count * 4
+        }
+    }
+
+    /// The reply to one scored request: its scores as a `rows × 1` tensor, or BAD_REQUEST naming
+    /// the first row whose score is not finite (a finite row can still overflow inside the network,
+    /// 3e38 at width 4: no NaN leaves the worker).
+    private static func reply(
+        to request: ReceivedRequest, scores: UnsafeBufferPointer<Float>, startedAt start: UInt64,
+        computeMicros compute: UInt32, version: UInt64
+    ) -> WireMessage {
+        let requestHeader = request.message.header
+        if let row = scores.firstIndex(where: { !$0.isFinite }) {
+            var reply = WireMessage.errorReply(
+                to: requestHeader, status: .badRequest,
+                message: Self.nonFiniteMessage(row: row, score: scores[row], version: version))
+            reply.header.attempt = requestHeader.attempt
+            reply.header.computeMicros = compute
+            return reply
+        }
+        var header = requestHeader.reply(status: .ok, modelVersion: version)
+        header.attempt = requestHeader.attempt
+        header.workerQueueMicros = UInt32(clamping: start &- request.receivedAtMicros)
+        header.computeMicros = compute
+        return WireMessage(header: header, payload: [encodedTensor(rows: scores.count, cols: 1, values: scores)])
     }
 
     /// The `BAD_REQUEST` message for a row (0-based, as in the tensor) whose score is not finite.

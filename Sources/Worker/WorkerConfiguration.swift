@@ -19,6 +19,10 @@ public struct WorkerConfiguration: Sendable {
     public var reconnectMaxMs: UInt64 = 4000
     /// The most rows scored in one micro-batch.
     public var batchMaxRows: Int = 512
+    /// A SCORE request of at least this many rows is scored on its own, on arrival, never merged
+    /// into a micro-batch: at this size the forward pass's cost per row no longer falls with the
+    /// batch, so merging would only add queueing (docs/BENCHMARKS.md, "Micro-batching").
+    public var batchAloneRows: Int = 128
     /// How long to wait for more requests to fill a micro-batch, µs (0: batch what is already queued).
     public var batchWaitMicros: UInt64 = 0
     /// Exit when the parent process goes away (used by `recpool local`).

@@ -1,10 +1,13 @@
 import Logging
+import RecTransport
 import RecWire
 
 extension WorkerCore {
     /// Handles one message from the broker: control messages change the core's state or become work
     /// for another thread, SCORE requests join the micro-batch, other requests are answered at once.
-    mutating func receive(_ frames: [[UInt8]], now: WorkerInstant, into actions: inout [WorkerAction]) {
+    mutating func receive(
+        _ frames: [[UInt8]], held: [ZMQFrame] = [], now: WorkerInstant, into actions: inout [WorkerAction]
+    ) {
         let message: WireMessage
         do {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
@@ -59,8 +62,17 @@ extension WorkerCore {
         case .recommend where !header.isReply:
             actions.append(.recommend(message))
         case .score where !header.isReply:
-            enqueue(
-                ReceivedRequest(message: message, receivedAtMicros: now.monotonicMicros, limits: configuration.limits))
+            let request = ReceivedRequest(
+                message: message, held: held, receivedAtMicros: now.monotonicMicros, limits: configuration.limits)
+            if request.rows >= configuration.batchAloneRows {
+                // Already a full batch: merging it would only make it, or the requests beside it, wait
+                // (docs/BENCHMARKS.md, "Micro-batching"). What waits is answered first, in arrival order.
+                flush(now: now, into: &actions)
+                enqueue(request)
+                flush(now: now, into: &actions)
+            } else {
+                enqueue(request)
+            }
         default:
             if header.command.isWorkerService && !header.isReply {
                 let reply = WireMessage.errorReply(

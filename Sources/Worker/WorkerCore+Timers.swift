@@ -42,7 +42,8 @@ extension WorkerCore {
     /// Scores the waiting requests in one forward pass and sends one reply per request.
     mutating func flush(now: WorkerInstant, into actions: inout [WorkerAction]) {
         guard !pending.isEmpty else { return }
-        let outcome = ScoringBatch.answer(pending, replica: replica, nowEpochMillis: now.epochMillis)
+        let outcome = ScoringBatch.answer(
+            pending, replica: replica, nowEpochMillis: now.epochMillis, workspace: &scoring)
         pending.removeAll(keepingCapacity: true)
         pendingRows = 0
         batchDeadline = nil

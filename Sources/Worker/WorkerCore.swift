@@ -36,6 +36,8 @@ struct WorkerCore: Sendable {
     var pendingRows = 0
     /// When the micro-batch being filled must be scored, µs (`nil`: no request waits).
     var batchDeadline: UInt64?
+    /// The buffers scoring reuses from batch to batch (sized once per batch shape).
+    var scoring = ScoringWorkspace()
     /// The next reconnect delay, ms: it doubles after each silent connection, up to `reconnectMaxMs`.
     var backoffMs: UInt64
     /// Set once the connection ended; later events do nothing until ``WorkerEvent/connected``.
@@ -68,10 +70,10 @@ struct WorkerCore: Sendable {
         switch event {
         case .connected:
             connect(now: now, into: &actions)
-        case .message(let frames):
+        case .message(let frames, let held):
             guard !exited else { break }
             lastHeard = now.monotonicMicros
-            receive(frames, now: now, into: &actions)
+            receive(frames, held: held, now: now, into: &actions)
         case .tick:
             guard !exited else { break }
             tick(now: now, into: &actions)

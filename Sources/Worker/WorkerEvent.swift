@@ -20,8 +20,9 @@ struct WorkerInstant: Sendable, Hashable {
 enum WorkerEvent: Sendable {
     /// The DEALER connected to the broker (a first connection or a reconnect): register.
     case connected
-    /// A message from the broker, as frames.
-    case message([[UInt8]])
+    /// A message from the broker: frames as bytes, then `held`, payload frames kept inside libzmq
+    /// uncopied (a SCORE's tensor, read in place).
+    case message([[UInt8]], held: [ZMQFrame] = [])
     /// Time passed: a due micro-batch is scored, heartbeats, the drain and liveness are checked.
     case tick
     /// The worker was asked to stop: drain, then leave the broker.

@@ -121,10 +121,20 @@ public final class WorkerSession: Sendable {
                 wakeup.drain()
                 try applyBackgroundOutcomes(&core, socket: socket)
             }
-            while core.acceptsMessages, let message = try socket.receive(dontWait: true) {
-                if let exit = try shell.perform(core.handle(.message(message.frames), now: .now)) { return exit }
+            while core.acceptsMessages, let message = try Self.receive(socket) {
+                if let exit = try shell.perform(core.handle(.message(message.frames, held: message.held), now: .now)) {
+                    return exit
+                }
             }
             if let exit = try shell.perform(core.handle(.tick, now: .now)) { return exit }
+        }
+    }
+
+    /// Receives one waiting message, or `nil`: a SCORE's tensor frame stays inside libzmq, uncopied
+    /// (``ZMQMessage/held``), and is read in place; every other message is copied out as bytes.
+    private static func receive(_ socket: ZMQSocket) throws(ZMQError) -> ZMQMessage? {
+        try socket.receive(dontWait: true, peekFrames: 1) { leading in
+            Header.salvageCommand(leading.frames[0]) == .score ? .hold : .copy
         }
     }
 

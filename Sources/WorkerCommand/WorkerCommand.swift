@@ -52,6 +52,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Most rows scored in one micro-batch.")
     var batchMaxRows = 512
 
+    @Option(help: "Score a request of at least this many rows alone, on arrival (never merged into a micro-batch).")
+    var batchAloneRows = 128
+
     @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued).")
     var batchWaitUs: UInt64 = 0
 
@@ -74,6 +77,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
+        guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1") }
         guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256") }
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
@@ -107,6 +111,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.slots = slots
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.batchMaxRows = batchMaxRows
+        configuration.batchAloneRows = batchAloneRows
         configuration.batchWaitMicros = batchWaitUs
         configuration.exitWithParent = daemon.exitWithParent
         if let curveServerKey, let curveKey {

@@ -242,11 +242,13 @@ struct BrokerFaultTests {
         broken[3] = 9
         h.feed(.client(identity: client, frames: [broken], userId: nil))
         #expect(h.replies(to: client, id: 5).map(\.header.status) == [.unsupportedVersion])
-        let nan = WireMessage(
+        // A tensor whose shape does not match its length (the broker checks the shape; the values are the worker's).
+        let short = WireMessage(
             header: Header(command: .score, requestId: 6),
-            payload: [Tensor(rows: 1, cols: 2, values: [.nan, 1]).encoded()])
-        h.feed(.client(identity: client, frames: nan.frames(), userId: nil))
+            payload: [Array(Tensor(rows: 1, cols: 2, values: [1, 1]).encoded().dropLast())])
+        h.feed(.client(identity: client, frames: short.frames(), userId: nil))
         #expect(h.replies(to: client, id: 6).map(\.header.status) == [.badRequest])
+        #expect(h.replies(to: client, id: 6).first?.errorText == WireError.tensorSizeMismatch(rows: 1, cols: 2, bytes: 15).description)
         h.feed(.client(identity: client, frames: [[1, 2, 3]], userId: nil))
         #expect(h.replies(to: client, id: 0).map(\.header.status) == [.badRequest])
         h.feed(.client(identity: client, frames: [Header(command: .ready, requestId: 7).encoded()], userId: nil))

@@ -28,8 +28,8 @@ struct CoreHarness {
             switch action {
             case .sendToClient(let identity, let frames):
                 sentToClients.append((identity, try! WireMessage(decoding: frames)))
-            case .sendToWorker(let identity, let frames):
-                sentToWorkers.append((identity, try! WireMessage(decoding: frames)))
+            case .sendToWorker(let identity, let frames, let payload):
+                sentToWorkers.append((identity, try! WireMessage(decoding: frames + payload.map(\.bytes))))
             case .toControl(let input):
                 toControl.append(input)
             }

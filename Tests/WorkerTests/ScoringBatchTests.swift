@@ -1,3 +1,4 @@
+import RecTransport
 import RecWire
 import Testing
 
@@ -15,26 +16,27 @@ struct ScoringBatchTests {
             receivedAtMicros: receivedAt)
     }
 
-    @Test("a request's tensor is decoded on arrival: rows, or the typed error that names the problem")
+    @Test("a request's tensor is validated on arrival, in place: its shape, or the typed error that names the problem")
     func decodedOnArrival() {
         let tensor = Tensor(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6])
         let good = Self.request(1, tensor)
-        #expect((try? good.tensor.get()) == tensor && good.rows == 2)
+        #expect((try? good.shape.get()) == TensorShape(rows: 2, cols: 3) && good.rows == 2)
+        #expect(good.withValues { Array($0) } == tensor.values)
         var nan = tensor.encoded()
         nan.replaceSubrange(12..<16, with: Float.nan.bitPattern.littleEndianBytes)
         let bad = ReceivedRequest(
             message: WireMessage(header: Header(command: .score, requestId: 2), payload: [nan]), receivedAtMicros: 0)
         #expect(bad.rows == 1)
-        #expect(throws: WireError.nonFiniteValue(row: 0, column: 1)) { try bad.tensor.get() }
+        #expect(throws: WireError.nonFiniteValue(row: 0, column: 1)) { try bad.shape.get() }
         let missing = ReceivedRequest(
             message: WireMessage(header: Header(command: .score, requestId: 3), payload: []), receivedAtMicros: 0)
-        #expect(throws: WireError.missingFrames(expected: 2, got: 1)) { try missing.tensor.get() }
+        #expect(throws: WireError.missingFrames(expected: 2, got: 1)) { try missing.shape.get() }
         var limits = WireLimits.standard
         limits.maxRows = 1
         let tooMany = ReceivedRequest(
             message: WireMessage(header: Header(command: .score, requestId: 4), payload: [tensor.encoded()]),
             receivedAtMicros: 0, limits: limits)
-        #expect(throws: WireError.tooManyRows(rows: 2, limit: 1)) { try tooMany.tensor.get() }
+        #expect(throws: WireError.tooManyRows(rows: 2, limit: 1)) { try tooMany.shape.get() }
     }
 
     @Test("scores from one batched pass equal each request scored alone, in request order")
@@ -51,6 +53,58 @@ struct ScoringBatchTests {
             let alone = Self.replica.score(tensor.values, rows: tensor.rows)
             for (x, y) in zip(scores.values, alone) { #expect(abs(x - y) <= 1e-6) }
         }
+    }
+
+    @Test("a reused scoring workspace gives byte-identical replies to a fresh one, and grows only for a larger batch")
+    func workspaceReuse() {
+        var rng = 0
+        func tensor(_ rows: Int) -> Tensor {
+            rng += 1
+            return Tensor(rows: rows, cols: 3, values: (0..<(rows * 3)).map { Float(($0 + rng) % 7) / 7 - 0.5 })
+        }
+        let batches: [[ReceivedRequest]] = [
+            [Self.request(1, tensor(40))],
+            [Self.request(2, tensor(1)), Self.request(3, tensor(5))],
+            [Self.request(4, tensor(40))],
+            [Self.request(5, tensor(2)), Self.request(6, tensor(3)), Self.request(7, tensor(4))],
+        ]
+        var workspace = ScoringWorkspace()
+        for batch in batches {
+            let reused = ScoringBatch.answer(batch, replica: Self.replica, nowEpochMillis: 0, workspace: &workspace)
+            let fresh = ScoringBatch.answer(batch, replica: Self.replica, nowEpochMillis: 0)
+            #expect(reused.replies.map(\.payload) == fresh.replies.map(\.payload))
+            #expect(reused.replies.allSatisfy { $0.header.status == .ok })
+        }
+        #expect(workspace.forward.allocations == 1 && workspace.forward.capacityRows == 40)
+    }
+
+    @Test("a tensor held inside libzmq (the session's path) is validated and scored in place, like the same bytes")
+    func heldFrameScored() throws {
+        let context = ZMQContext()
+        let receiver = try ZMQSocket(context, type: .dealer)
+        defer { receiver.close() }
+        let sender = try ZMQSocket(context, type: .dealer)
+        defer { sender.close() }
+        try receiver.bind("inproc://held-tensor")
+        try sender.connect("inproc://held-tensor")
+        let good = Tensor(rows: 40, cols: 3, values: (0..<120).map { Float($0) / 100 })
+        var nan = Tensor(rows: 2, cols: 3, values: [1, 2, 3, 4, 5, 6]).encoded()
+        nan.replaceSubrange(24..<28, with: Float.infinity.bitPattern.littleEndianBytes)
+        var requests: [ReceivedRequest] = []
+        for (id, frame) in [(UInt64(1), good.encoded()), (2, nan)] {
+            try sender.send([Header(command: .score, requestId: id).encoded(), frame])
+            let message = try #require(try receiver.receive(peekFrames: 1) { _ in .hold })
+            #expect(message.frames.count == 1 && message.held.count == 1)
+            requests.append(
+                ReceivedRequest(
+                    message: try WireMessage(decoding: message.frames), held: message.held, receivedAtMicros: 0))
+        }
+        #expect((try? requests[0].shape.get()) == TensorShape(rows: 40, cols: 3))
+        #expect(throws: WireError.nonFiniteValue(row: 1, column: 1)) { try requests[1].shape.get() }
+        let held = ScoringBatch.answer(requests, replica: Self.replica, nowEpochMillis: 0)
+        let bytes = ScoringBatch.answer([Self.request(1, good)], replica: Self.replica, nowEpochMillis: 0)
+        #expect(held.replies.map(\.header.status) == [.ok, .badRequest])
+        #expect(held.replies[0].payload == bytes.replies[0].payload)
     }
 
     @Test("every OK reply names the replica's version and shares the batch's compute time")

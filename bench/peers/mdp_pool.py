@@ -107,11 +107,14 @@ def worker(backend_endpoint, width, credit):
     model = MLP(width)
     sock.send_multipart([b"READY", struct.pack("<I", credit)])
     while True:
-        client, header, tensor = sock.recv_multipart()[:3]
+        # A request without a tensor (a load generator's STATUS probe) is answered BAD_REQUEST.
+        frames = sock.recv_multipart()
+        client, header = frames[0], frames[1]
+        tensor = frames[2] if len(frames) > 2 else b""
         started = time.perf_counter()
         (magic, version, command, _, flags, request_id, deadline, model_version, _, attempt,
          _, _, _, _, _) = HEADER.unpack(header)
-        rows, cols = struct.unpack_from("<II", tensor)
+        rows, cols = struct.unpack_from("<II", tensor) if len(tensor) >= 8 else (0, 0)
         status, payload = 0, b""
         if command != SCORE or cols != width or len(tensor) != 8 + rows * cols * 4:
             status, payload = BAD_REQUEST, f"expected SCORE with {width} columns".encode()

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One timed operation of ``ModelBenchmark``.
 public struct BenchmarkResult: Sendable, Equatable, Codable {
     /// What was timed, e.g. `forward` or `train_step`.
@@ -10,6 +14,41 @@ public struct BenchmarkResult: Sendable, Equatable, Codable {
     public var repeats: Int
     /// Calls per repeat.
     public var iterations: Int
+    /// Heap allocations per call in steady state (`malloc`, `calloc`, `realloc` and the aligned
+    /// variants, counted after warm-up), or `nil` when no allocation counter is loaded (see
+    /// ``AllocationCounter``). Encoded as `null` then, never omitted.
+    public var allocationsPerCall: Double?
+
+    private enum CodingKeys: String, CodingKey {
+        case operation, batch, medianMicroseconds, repeats, iterations, allocationsPerCall
+    }
+
+    /// Encodes every key, `allocationsPerCall` as `null` when it was not counted.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(operation, forKey: .operation)
+        try container.encode(batch, forKey: .batch)
+        try container.encode(medianMicroseconds, forKey: .medianMicroseconds)
+        try container.encode(repeats, forKey: .repeats)
+        try container.encode(iterations, forKey: .iterations)
+        try container.encode(allocationsPerCall, forKey: .allocationsPerCall)
+    }
+}
+
+/// Counts heap allocations through a counter preloaded into the process: `scripts/bench-model`
+/// builds `bench/reference/malloc_count.c` into a shared library and runs the benchmark with it in
+/// `LD_PRELOAD`; it wraps glibc's allocators and exports `recpool_malloc_count()`. Without it the
+/// counter is absent and nothing is counted (`dlsym` finds no symbol).
+public enum AllocationCounter {
+    private typealias CountFunction = @convention(c) () -> UInt64
+
+    private static let function: CountFunction? = {
+        guard let symbol = dlsym(nil, "recpool_malloc_count") else { return nil }
+        return unsafeBitCast(symbol, to: CountFunction.self)
+    }()
+
+    /// Allocations made by the process so far, or `nil` without the preloaded counter.
+    public static var count: UInt64? { function?() }
 }
 
 /// Times the interest model's hot paths: batch inference at several batch sizes and one
@@ -46,10 +85,16 @@ public struct ModelBenchmark: Sendable {
             Matrix(rows: n, cols: inputWidth, values: (0..<(n * inputWidth)).map { _ in rng.nextFloat(in: -1, 1) })
         }
         var results: [BenchmarkResult] = []
+        var workspace = ForwardWorkspace()
         for b in forwardBatches {
             let x = rows(b)
             var sink: Float = 0
-            results.append(time("forward", batch: b) { sink += model.predict(x)[0] })
+            x.values.withUnsafeBufferPointer { input in
+                results.append(
+                    time("forward", batch: b) {
+                        sink += model.forward(rows: b, input: input, workspace: &workspace) { $0[0] }
+                    })
+            }
             blackHole(sink)
         }
         let x = rows(trainBatch)
@@ -74,6 +119,14 @@ public struct ModelBenchmark: Sendable {
             iterations *= 4
         }
         var perCall: [Double] = []
+        perCall.reserveCapacity(repeats)
+        // Counted over one extra, untimed run of the calls, after the warm-up has sized every buffer.
+        var allocations: Double? = nil
+        if let before = AllocationCounter.count {
+            let n = max(1, min(iterations, 1000))
+            for _ in 0..<n { body() }
+            if let after = AllocationCounter.count { allocations = Double(after &- before) / Double(n) }
+        }
         for _ in 0..<repeats {
             let n = iterations
             let d = clock.measure { for _ in 0..<n { body() } }
@@ -82,7 +135,7 @@ public struct ModelBenchmark: Sendable {
         perCall.sort()
         return BenchmarkResult(
             operation: operation, batch: batch, medianMicroseconds: perCall[perCall.count / 2],
-            repeats: repeats, iterations: iterations)
+            repeats: repeats, iterations: iterations, allocationsPerCall: allocations)
     }
 
     func seconds(_ d: Duration) -> Double {

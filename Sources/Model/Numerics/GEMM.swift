@@ -58,6 +58,33 @@ public func gemm(
     }
 }
 
+/// The dense layer's affine product on raw row-major buffers, with no allocation:
+/// `Z ← X·Wᵀ`, `X` is `rows × inputs`, `W` is `outputs × inputs` (PyTorch's and ONNX `Gemm`'s
+/// `transB = 1` layout) and `Z` is `rows × outputs`.
+///
+/// The BLAS call is shaped for the batch: one row is a matrix–vector product `z = W·x`
+/// (`cblas_sgemv`), a single output unit is `z = X·w` (`cblas_sgemv`), and everything else is one
+/// `cblas_sgemm` (no transposed copy of `W`: BLAS packs it as it reads it). Matrix–vector shapes
+/// skip sgemm's packing of both operands, which is most of its cost at these sizes.
+/// - Precondition: every buffer holds at least the elements its shape names.
+public func denseProduct(
+    input x: UnsafePointer<Float>, rows: Int, inputs: Int, weight w: UnsafePointer<Float>, outputs: Int,
+    into z: UnsafeMutablePointer<Float>
+) {
+    precondition(rows >= 0 && inputs > 0 && outputs > 0, "denseProduct: shape \(rows)×\(inputs) → \(outputs)")
+    if rows == 0 { return }
+    if rows == 1 {
+        cblas_sgemv(
+            CblasRowMajor, CblasNoTrans, blasint(outputs), blasint(inputs), 1, w, blasint(inputs), x, 1, 0, z, 1)
+    } else if outputs == 1 {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(inputs), 1, x, blasint(inputs), w, 1, 0, z, 1)
+    } else {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), blasint(outputs), blasint(inputs),
+            1, x, blasint(inputs), w, blasint(inputs), 0, z, blasint(outputs))
+    }
+}
+
 /// Returns `op(A)·op(B)` as a new matrix (see ``gemm(_:_:transA:transB:into:alpha:beta:)``).
 public func matmul(_ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: Transpose = .none) -> Matrix {
     let m = transA == .none ? a.rows : a.cols

@@ -145,7 +145,7 @@ enum LibZMQ {
     /// request, or one too large, costs no copy of its payload.
     static func receiveMessage(
         _ socket: UnsafeMutableRawPointer, dontWait: Bool, wantMetadata: Bool, peekFrames: Int,
-        keepRest: (ZMQMessage) -> Bool
+        rest: (ZMQMessage) -> ZMQRestFrames
     ) throws(ZMQError) -> ZMQMessage? {
         let held = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: maxHeldFrames)
         var heldCount = 0
@@ -195,19 +195,77 @@ enum LibZMQ {
         }
         let peek = max(1, peekFrames)
         var frames = (0..<min(peek, heldCount)).map(copy)
-        var keep = true
+        var disposition = ZMQRestFrames.copy
         if frameCount > peek {
-            keep = keepRest(
+            disposition = rest(
                 ZMQMessage(
                     frames: frames, userId: userId, peerAddress: peerAddress, byteCount: byteCount,
                     frameCount: frameCount))
         }
-        if keep {
-            frames += (frames.count..<heldCount).map(copy)
+        var kept: [ZMQFrame] = []
+        switch disposition {
+        case .discard: break
+        case .copy: frames += (frames.count..<heldCount).map(copy)
+        case .hold:
+            kept.reserveCapacity(heldCount - frames.count)
+            for index in frames.count..<heldCount {
+                let owned = newMessage()
+                zmq_msg_move(owned.assumingMemoryBound(to: zmq_msg_t.self), held + index)
+                kept.append(ZMQFrame(taking: owned))
+            }
         }
         return ZMQMessage(
-            frames: frames, userId: userId, peerAddress: peerAddress, discardedFrames: frameCount - frames.count,
-            byteCount: byteCount, frameCount: frameCount)
+            frames: frames, held: kept, userId: userId, peerAddress: peerAddress,
+            discardedFrames: frameCount - frames.count - kept.count, byteCount: byteCount, frameCount: frameCount)
+    }
+
+    /// A fresh, empty `zmq_msg_t` on the heap, for a ``ZMQFrame`` to own.
+    static func newMessage() -> UnsafeMutableRawPointer {
+        let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+        zmq_msg_init(message)
+        return UnsafeMutableRawPointer(message)
+    }
+
+    /// Closes and frees a message from ``newMessage()``.
+    static func freeMessage(_ message: UnsafeMutableRawPointer) {
+        let typed = message.assumingMemoryBound(to: zmq_msg_t.self)
+        zmq_msg_close(typed)
+        typed.deallocate()
+    }
+
+    static func messageSize(_ message: UnsafeMutableRawPointer) -> Int {
+        zmq_msg_size(message.assumingMemoryBound(to: zmq_msg_t.self))
+    }
+
+    static func messageData(_ message: UnsafeMutableRawPointer) -> UnsafeRawPointer? {
+        zmq_msg_data(message.assumingMemoryBound(to: zmq_msg_t.self)).map { UnsafeRawPointer($0) }
+    }
+
+    /// Sends a held frame without copying its bytes: a `zmq_msg_copy` of it (a reference to the same
+    /// buffer) goes to `zmq_msg_send`, which takes that copy over. The frame stays valid and sendable.
+    /// Returns `false` when the call would block (`EAGAIN` with `ZMQ_DONTWAIT`).
+    static func sendHeld(_ socket: UnsafeMutableRawPointer, _ frame: ZMQFrame, more: Bool, dontWait: Bool)
+        throws(ZMQError) -> Bool
+    {
+        var flags: Int32 = 0
+        if more { flags |= ZMQ_SNDMORE }
+        if dontWait { flags |= ZMQ_DONTWAIT }
+        let source = frame.message.assumingMemoryBound(to: zmq_msg_t.self)
+        while true {
+            var outgoing = zmq_msg_t()
+            zmq_msg_init(&outgoing)
+            if zmq_msg_copy(&outgoing, source) != 0 {
+                let code = zmq_errno()
+                zmq_msg_close(&outgoing)
+                throw ZMQError(code: code, operation: "zmq_msg_copy")
+            }
+            if zmq_msg_send(&outgoing, socket, flags) >= 0 { return true }
+            let code = zmq_errno()
+            zmq_msg_close(&outgoing)
+            if code == EINTR { continue }
+            if code == EAGAIN { return false }
+            throw ZMQError(code: code, operation: "zmq_msg_send")
+        }
     }
 
     // MARK: Polling

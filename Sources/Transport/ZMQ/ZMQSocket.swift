@@ -107,7 +107,7 @@ public final class ZMQSocket {
     ///   - wantMetadata: read the `User-Id` and `Peer-Address` metadata of the message.
     /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
     public func receive(dontWait: Bool = false, wantMetadata: Bool = false) throws(ZMQError) -> ZMQMessage? {
-        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: 0) { _ in true }
+        try LibZMQ.receiveMessage(handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: 0) { _ in .copy }
     }
 
     /// Receives one whole multipart message, but copies out the frames after the first
@@ -124,6 +124,38 @@ public final class ZMQSocket {
         dontWait: Bool = false, wantMetadata: Bool = false, peekFrames: Int, keepRest: (ZMQMessage) -> Bool
     ) throws(ZMQError) -> ZMQMessage? {
         try LibZMQ.receiveMessage(
-            handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: peekFrames, keepRest: keepRest)
+            handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: peekFrames
+        ) { keepRest($0) ? .copy : .discard }
+    }
+
+    /// Receives one whole multipart message and lets `rest` decide, from the first `peekFrames` frames
+    /// (with the message's metadata, ``ZMQMessage/byteCount`` and ``ZMQMessage/frameCount``), what
+    /// becomes of the frames after them: discarded uncopied, copied into ``ZMQMessage/frames``, or
+    /// held inside libzmq as ``ZMQMessage/held`` to be forwarded with ``sendFrame(_:more:dontWait:)``,
+    /// never copied (the broker's path for a request's rows).
+    /// - Parameter rest: called once, only when more frames follow the first `peekFrames`.
+    /// - Returns: the message, or `nil` when `dontWait` is set and nothing was waiting.
+    public func receive(
+        dontWait: Bool = false, wantMetadata: Bool = false, peekFrames: Int, rest: (ZMQMessage) -> ZMQRestFrames
+    ) throws(ZMQError) -> ZMQMessage? {
+        try LibZMQ.receiveMessage(
+            handle, dontWait: dontWait, wantMetadata: wantMetadata, peekFrames: peekFrames, rest: rest)
+    }
+
+    /// Sends one frame of a multipart message (the parts of ``send(_:dontWait:)`` one at a time, for a
+    /// caller that mixes byte frames with held ones). Once a message's first frame is accepted,
+    /// libzmq accepts the rest atomically: pass `dontWait` for the first frame only.
+    /// - Returns: `false` if `dontWait` was set and the frame could not be queued (`EAGAIN`).
+    @discardableResult
+    public func sendFrame(_ frame: [UInt8], more: Bool, dontWait: Bool = false) throws(ZMQError) -> Bool {
+        try LibZMQ.sendFrame(handle, frame, more: more, dontWait: dontWait)
+    }
+
+    /// Sends a held frame (``ZMQMessage/held``) without copying its bytes: libzmq gets a reference to
+    /// the same buffer (`zmq_msg_copy`), and the frame can be sent again later.
+    /// - Returns: `false` if `dontWait` was set and the frame could not be queued (`EAGAIN`).
+    @discardableResult
+    public func sendFrame(_ frame: ZMQFrame, more: Bool, dontWait: Bool = false) throws(ZMQError) -> Bool {
+        try LibZMQ.sendHeld(handle, frame, more: more, dontWait: dontWait)
     }
 }

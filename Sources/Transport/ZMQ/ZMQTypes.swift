@@ -44,11 +44,14 @@ public struct CurveKeyPair: Sendable, Hashable {
 public struct ZMQMessage: Sendable {
     /// The frames in order. A ROUTER's first frame is the sender's routing identity.
     public var frames: [[UInt8]]
+    /// Frames after ``frames`` that the receiver asked to keep inside libzmq, uncopied
+    /// (``ZMQRestFrames/hold``), in order.
+    public var held: [ZMQFrame]
     /// The ZAP `User-Id` of the authenticated peer (`zmq_msg_gets(msg, "User-Id")`), when asked for.
     public var userId: String?
     /// The remote IP address of the connection (`zmq_msg_gets(msg, "Peer-Address")`), when asked for.
     public var peerAddress: String?
-    /// Frames received after ``frames`` and dropped without being copied, because the receiver
+    /// Frames received after ``frames`` (and ``held``) and dropped without being copied, because the receiver
     /// decided from the leading frames that it would not read them (see
     /// ``ZMQSocket/receive(dontWait:wantMetadata:peekFrames:keepRest:)``).
     public var discardedFrames: Int
@@ -60,14 +63,15 @@ public struct ZMQMessage: Sendable {
 
     /// Creates a message from frames; `byteCount` and `frameCount` default to those of `frames`.
     public init(
-        frames: [[UInt8]], userId: String? = nil, peerAddress: String? = nil, discardedFrames: Int = 0,
-        byteCount: Int? = nil, frameCount: Int? = nil
+        frames: [[UInt8]], held: [ZMQFrame] = [], userId: String? = nil, peerAddress: String? = nil,
+        discardedFrames: Int = 0, byteCount: Int? = nil, frameCount: Int? = nil
     ) {
         self.frames = frames
+        self.held = held
         self.userId = userId
         self.peerAddress = peerAddress
         self.discardedFrames = discardedFrames
-        self.byteCount = byteCount ?? frames.reduce(0) { $0 + $1.count }
-        self.frameCount = frameCount ?? frames.count + discardedFrames
+        self.byteCount = byteCount ?? (frames.reduce(0) { $0 + $1.count } + held.reduce(0) { $0 + $1.count })
+        self.frameCount = frameCount ?? frames.count + held.count + discardedFrames
     }
 }

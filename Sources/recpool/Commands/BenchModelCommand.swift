@@ -12,25 +12,37 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Input width.") var dIn: Int = 106
     @Option(help: "Timed repeats per case (the median is reported).") var repeats: Int = 7
     @Option(help: "Seconds per repeat, roughly.") var seconds: Double = 0.2
+    @Option(help: "Forward-pass batch sizes, comma-separated.") var batches = "1,32,256,4096"
     @Flag(help: "Print JSON.") var json = false
+
+    /// The parsed `--batches`.
+    var forwardBatches: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
         guard dIn >= 1, repeats >= 1, seconds > 0, seconds.isFinite else {
             throw ValidationError("--d-in and --repeats must be at least 1, --seconds a positive number")
         }
+        let parts = batches.split(separator: ",", omittingEmptySubsequences: false)
+        guard !parts.isEmpty, forwardBatches.count == parts.count, forwardBatches.allSatisfy({ (1...65_536).contains($0) })
+        else {
+            throw ValidationError("--batches must be comma-separated batch sizes in 1…65536, got \"\(batches)\"")
+        }
     }
 
     func run() throws {
         setBLASThreadCount(1)
-        let results = ModelBenchmark(inputWidth: dIn, repeats: repeats, targetSeconds: seconds).run()
+        let results = ModelBenchmark(inputWidth: dIn, forwardBatches: forwardBatches, repeats: repeats, targetSeconds: seconds).run()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
         } else {
-            print("| operation | batch | median µs |")
-            print("|---|---|---|")
-            for r in results { print("| \(r.operation) | \(r.batch) | \(String(format: "%.2f", r.medianMicroseconds)) |") }
+            print("| operation | batch | median µs | allocations per call |")
+            print("|---|---|---|---|")
+            for r in results {
+                let allocations = r.allocationsPerCall.map { String(format: "%g", $0) } ?? "not counted"
+                print("| \(r.operation) | \(r.batch) | \(String(format: "%.2f", r.medianMicroseconds)) | \(allocations) |")
+            }
         }
     }
 }

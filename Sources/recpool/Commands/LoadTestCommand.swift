@@ -117,7 +117,12 @@ struct LoadTestCommand: AsyncParsableCommand {
             var clients: [RecPoolClient] = []
             for _ in 0..<connections { clients.append(try await connection.connect()) }
             defer { clients.forEach { $0.close() } }
-            let status = recommend ? nil : try await clients[0].status()
+            // With --width and no --dataset, rows need no STATUS: a pool that does not answer it (a
+            // reference pool speaking only SCORE, as in bench/peers) is still loaded at that width.
+            let status: StatusDocument? =
+                if recommend { nil } else if width != nil && dataset == nil {
+                    try? await clients[0].status()
+                } else { try await clients[0].status() }
             let served = status.map(ServedWidth.widths(in:)) ?? []
             let servedSpec = try await servedFeatureSpec(status, client: clients[0])
             let (command, payloads, rows) = try buildPayloads(served: served, servedSpec: servedSpec)

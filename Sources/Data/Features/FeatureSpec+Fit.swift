@@ -4,7 +4,7 @@ extension FeatureSpec {
     ///
     /// The `extended` set is version 3 by default (`itemIdEncoding: .hashed`, with `itemHashBuckets` item-id buckets
     /// and `crossBuckets` user × item-id cross buckets, 0 for none); `itemIdEncoding: nil` fits the version-1/2
-    /// item one-hot, whose width grows with the number of items.
+    /// item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
     /// - Throws: `FeatureSpecError.emptyTrainingData`.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
@@ -66,7 +66,8 @@ extension FeatureSpec {
             }
         }
         if spec.userNumericNames != nil || spec.itemNumericExtra != nil || spec.eventEncoding != nil { spec.version = 2 }
-        if featureSet == .extended, let encoding = itemIdEncoding {
+        // The z-scored affinity is the version-1 event encoding: it keeps the version-1 item one-hot.
+        if featureSet == .extended, eventEncoding == .interest, let encoding = itemIdEncoding {
             spec.itemIdEncoding = encoding
             spec.itemHashBuckets = max(1, itemHashBuckets)
             spec.crossBuckets = max(0, crossBuckets)

@@ -236,4 +236,71 @@ struct JobMachineTests {
         #expect(m.feed(.registered(job: "job-1", .success(3))).isEmpty)
         #expect(m.core.jobs["job-1"] == nil)
     }
+
+    @Test("a job whose validation loss rises after round 2 is checkpointed from round 2's state, not the last")
+    func finalizeFromBestRound() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        // Three rounds of 5 steps; shard 0 measures the state it received: round r's result describes round r − 1.
+        let measured: [Int: Double] = [2: 0.30, 3: 0.20, 4: 0.25]  // rounds 1, 2, 3's averages
+        var sha = ""
+        for round in 1...3 {
+            let metrics = measured[round].map { ["val_loss": $0] }
+            _ = m.feed(
+                .roundResult(
+                    identity: [1],
+                    message: JobMachine.result(round: round, shard: 0, stateSHA: sha, totalSteps: 15, metrics: metrics)))
+            let closed = m.feed(
+                .roundResult(
+                    identity: [2], message: JobMachine.result(round: round, shard: 1, stateSHA: sha, totalSteps: 15)))
+            #expect(closed.rounds.count == 1)
+            sha = "sha-r\(round)"
+            let next = m.feed(.roundStored(job: "job-1", .success(sha)))
+            if round == 3 { #expect(next.shards.first?.assignment.finalize == true) }
+        }
+        let round2State = try #require(m.core.jobs["job-1"]?.best?.state)
+        // The finalize request measures the last state (round 3's average) worse than round 2's: ask again for round 2's.
+        let again = m.feed(
+            .roundResult(
+                identity: [1],
+                message: JobMachine.result(round: 4, shard: 0, stateSHA: "sha-r3", metrics: ["val_loss": 0.28])))
+        let resent = try #require(again.shards.first)
+        #expect(again.shards.count == 1 && resent.assignment.finalize)
+        #expect(resent.assignment.stateSHA == "sha-r2" && resent.state == round2State)
+        let register = m.feed(
+            .roundResult(
+                identity: [1],
+                message: JobMachine.result(round: 4, shard: 0, stateSHA: "sha-r2", metrics: ["val_loss": 0.20])))
+        guard case .register(let model)? = register.first else {
+            Issue.record("expected a registration, got \(register)")
+            return
+        }
+        #expect(model.report.metrics?["val_loss"] == 0.20)
+    }
+
+    @Test("a job whose last state is its best is checkpointed from it at once")
+    func finalizeFromLastWhenBest() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        var sha = ""
+        for round in 1...2 {
+            let metrics = round == 2 ? ["val_loss": 0.3] : nil
+            _ = m.feed(
+                .roundResult(
+                    identity: [1],
+                    message: JobMachine.result(round: round, shard: 0, stateSHA: sha, totalSteps: 10, metrics: metrics)))
+            _ = m.feed(
+                .roundResult(
+                    identity: [2], message: JobMachine.result(round: round, shard: 1, stateSHA: sha, totalSteps: 10)))
+            sha = "sha-r\(round)"
+            _ = m.feed(.roundStored(job: "job-1", .success(sha)))
+        }
+        let register = m.feed(
+            .roundResult(
+                identity: [1], message: JobMachine.result(round: 3, shard: 0, stateSHA: "sha-r2", metrics: ["val_loss": 0.2])))
+        guard case .register = register.first else {
+            Issue.record("expected a registration, got \(register)")
+            return
+        }
+    }
 }

@@ -20,7 +20,8 @@ struct FitValidationMetricsTests {
         #expect(text.code == 0, "\(text.stderr)")
         for line in [
             "validation: 40 rows", "    AUC ", "    PR-AUC ", "    log-loss ", "   ECE ", "    at 0.5 ", "precision ",
-            "recall ", "F1 ", "  threshold ", "warning: only ", "wrote ",
+            "recall ", "F1 ", "  threshold ", "warning: only ", "wrote ", "trained 1 epoch; best validation epoch 1",
+            "for the constant predictor (the training click rate ",
         ] {
             #expect(text.stdout.contains(line), "missing \"\(line)\" in:\n\(text.stdout)")
         }
@@ -30,7 +31,18 @@ struct FitValidationMetricsTests {
         #expect(json.code == 0, "\(json.stderr)")
         let object = try #require(
             JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
-        #expect(Set(object.keys) == ["checkpoint", "parameters", "version", "validation"])
+        #expect(
+            Set(object.keys) == ["checkpoint", "parameters", "version", "validation", "training", "constant_baseline"])
+        let training = try #require(object["training"] as? [String: Any])
+        #expect(Set(training.keys) == ["epochs_run", "best_epoch", "stopped_early", "restore_best"])
+        #expect(training["epochs_run"] as? Int == 1 && training["best_epoch"] as? Int == 1)
+        let constant = try #require(object["constant_baseline"] as? [String: Any])
+        #expect(Set(constant.keys) == ["click_rate", "log_loss", "model_log_loss", "beats_constant"])
+        let modelLoss = try #require(constant["model_log_loss"] as? Double)
+        let constantLoss = try #require(constant["log_loss"] as? Double)
+        #expect(constant["beats_constant"] as? Bool == (modelLoss < constantLoss))
+        // One flag in the text says which side of the constant the model is on, as the JSON does.
+        #expect(text.stdout.contains("warning: the model does not beat the constant predictor") == (modelLoss >= constantLoss))
         let validation = try #require(object["validation"] as? [String: Any])
         #expect(
             Set(validation.keys)

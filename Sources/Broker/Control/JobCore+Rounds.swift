@@ -93,6 +93,18 @@ extension JobCore {
                 }
                 return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
             }
+            if let best = job.best, let final = report.metrics?["val_loss"], final.isFinite, best.loss < final {
+                // The last average validates worse than an earlier one: checkpoint the best round's state instead.
+                actions.append(
+                    .log(
+                        .info, "final state validates worse than the best round; checkpointing the best",
+                        ["job_id": "\(report.job)", "best_val_loss": "\(best.loss)", "final_val_loss": "\(final)"]))
+                job.state = best.state
+                job.stateSHA = best.stateSHA
+                job.best = nil
+                jobs[report.job] = job
+                return send(job: job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
+            }
             job.phase = .registering
             jobs[report.job] = job
             actions.append(
@@ -168,6 +180,10 @@ extension JobCore {
         let loss =
             samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
         let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
+        // The metrics describe the state this round started from (`job.state`), the average of the round before.
+        if round > 1, let loss = metrics?["val_loss"], loss.isFinite, loss < job.best?.loss ?? .infinity {
+            job.best = (loss, job.state, job.stateSHA)
+        }
         let H = job.spec.syncEvery
         var record = job.record
         record.round = round

@@ -43,6 +43,10 @@ struct JobCore: ControlCore {
         var datasetSHA = ""
         /// The names the job's uploaded files were uploaded under, by SHA-256 (hex), for its errors.
         var uploadNames: [String: String] = [:]
+        /// The averaged state with the lowest validation loss measured so far (`val_loss`), with its SHA-256: the
+        /// final checkpoint is taken from it when the last state validates worse (the best round is kept, as
+        /// `recpool fit` keeps its best epoch). In memory only: after a broker restart the job keeps its last state.
+        var best: (loss: Double, state: [UInt8], stateSHA: String)?
     }
 
     /// A job record the store does not hold as the core does.

@@ -1,11 +1,16 @@
 /// Fitting a spec on training data.
 extension FeatureSpec {
     /// Fits vocabularies, scalings, popularity and column order on `train` only (pass the training split).
+    ///
+    /// The `extended` set is version 3 by default (`itemIdEncoding: .hashed`, with `itemHashBuckets` item-id buckets
+    /// and `crossBuckets` user × item-id cross buckets, 0 for none); `itemIdEncoding: nil` fits the version-1/2
+    /// item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
     /// - Throws: `FeatureSpecError.emptyTrainingData`.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
         popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
-        eventEncoding: EventEncoding = .interest
+        eventEncoding: EventEncoding = .interest, itemIdEncoding: ItemIdEncoding? = .hashed,
+        itemHashBuckets: Int = defaultItemHashBuckets, crossBuckets: Int = defaultCrossBuckets
     ) throws(FeatureSpecError) -> FeatureSpec {
         guard train.rows > 0 else { throw .emptyTrainingData }
         let users = train.userFeatures
@@ -61,6 +66,14 @@ extension FeatureSpec {
             }
         }
         if spec.userNumericNames != nil || spec.itemNumericExtra != nil || spec.eventEncoding != nil { spec.version = 2 }
+        // The z-scored affinity is the version-1 event encoding: it keeps the version-1 item one-hot.
+        if featureSet == .extended, eventEncoding == .interest, let encoding = itemIdEncoding {
+            spec.itemIdEncoding = encoding
+            spec.itemHashBuckets = max(1, itemHashBuckets)
+            spec.crossBuckets = max(0, crossBuckets)
+            spec.eventEncoding = .interest
+            spec.version = 3
+        }
         spec.columns = spec.columnNames()
         return spec
     }
@@ -76,7 +89,9 @@ extension FeatureSpec {
         }
         names.append("item_continuous")
         names += itemNumericExtraNames ?? []
-        if featureSet == .extended {
+        if isHashed {
+            names += hashedColumnNames()
+        } else if featureSet == .extended {
             names += (0..<itemCount).map { "item=\($0)" }
             names += (0..<positionCount).map { "position=\($0)" }
             switch events {

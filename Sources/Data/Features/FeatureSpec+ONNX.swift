@@ -100,7 +100,8 @@ extension FeatureSpec {
     {
         try checkShapes()
         for input in onnxInputs { g.input(input.name, input.type, input.dims) }
-        var blocks = userBlocks(&g)
+        let user = userBlocks(&g)
+        var blocks = user.map(\.oneHot)
         var produced = userVocabularies.reduce(0) { $0 + $1.count + 1 }
         if let numeric = userNumericBlock(&g) {
             blocks.append(numeric.name)
@@ -117,12 +118,20 @@ extension FeatureSpec {
         let clipped = g.node("Clip", ["position", g.constant("zero", dims: [], ints: [0]), last])
         blocks.append(g.node("Gather", [identity(&g, positionCount), clipped], [.int("axis", 0)]))
         produced += positionCount + (events == .interest ? 3 : 2)
+        if isHashed {
+            let crosses = crossBlocks(&g, userCodes: user.map(\.code))
+            blocks += crosses.names
+            produced += crosses.width + pooledWidth
+        }
         try checkProduced(produced)
         let engagement = engagementVector(&g)
-        let withEvents = g.node("Concat", blocks + [eventBlock(&g, engagement)], [.int("axis", 1)])
+        let eventBlocks = { (g: inout ONNXGraph, e: String) -> [String] in
+            [eventBlock(&g, e)] + (isHashed ? [pooledHistory(&g, e)] : [])
+        }
+        let withEvents = g.node("Concat", blocks + eventBlocks(&g, engagement), [.int("axis", 1)])
         guard events == .interest else { return (withEvents, nil, nil) }
         let none = g.node("Mul", [engagement, g.constant("zero_f", dims: [], floats: [0])])
-        return (withEvents, g.node("Concat", blocks + [eventBlock(&g, none)], [.int("axis", 1)]), engagement)
+        return (withEvents, g.node("Concat", blocks + eventBlocks(&g, none), [.int("axis", 1)]), engagement)
     }
 
     /// Refuses a graph that would not write exactly the spec's columns (a field with no graph form).
@@ -180,8 +189,9 @@ extension FeatureSpec {
         return model.bytes
     }
 
-    /// One-hot of each user feature with its unknown bucket: `LabelEncoder` then a row of an identity matrix.
-    private func userBlocks(_ g: inout ONNXGraph) -> [String] {
+    /// One-hot of each user feature with its unknown bucket: `LabelEncoder` then a row of an identity matrix; and the
+    /// code itself (int64 `[batch]`), for the crosses.
+    private func userBlocks(_ g: inout ONNXGraph) -> [(oneHot: String, code: String)] {
         userVocabularies.enumerated().map { f, vocabulary in
             let column = g.node(
                 "Gather", ["user_features", g.constant("feature", dims: [], ints: [Int64(f)])], [.int("axis", 1)])
@@ -192,7 +202,7 @@ extension FeatureSpec {
                     .strings("keys_strings", keys), .ints("values_int64s", keys.indices.map { Int64($0) }),
                     .int("default_int64", Int64(vocabulary.count)),
                 ])
-            return g.node("Gather", [identity(&g, vocabulary.count + 1), code], [.int("axis", 0)])
+            return (g.node("Gather", [identity(&g, vocabulary.count + 1), code], [.int("axis", 0)]), code)
         }
     }
 
@@ -209,8 +219,8 @@ extension FeatureSpec {
         return (g.node("Where", [missing, zero, z]), k)
     }
 
-    /// Per item, its encoded item columns (category one-hots, the scaled numeric features and the item one-hot in
-    /// the extended set), `[itemCount, columns]`.
+    /// Per item, its encoded item columns (category one-hots, the scaled numeric features, and in the extended set
+    /// the item one-hot or, version 3, the item-id hash one-hot), `[itemCount, columns]`.
     private func itemTable(_ g: inout ONNXGraph) -> (name: String, width: Int) {
         var table: [Float] = []
         var columns = 0
@@ -226,7 +236,11 @@ extension FeatureSpec {
             for (c, scaling) in (itemNumericExtraScalings ?? []).enumerated() {
                 row.append(scaling.apply(itemNumericExtra![item][c]))
             }
-            if featureSet == .extended {
+            if isHashed {
+                var oneHot = [Float](repeating: 0, count: itemHashBuckets ?? 0)
+                oneHot[itemHashBucket(item)] = 1
+                row += oneHot
+            } else if featureSet == .extended {
                 var oneHot = [Float](repeating: 0, count: itemCount)
                 oneHot[item] = 1
                 row += oneHot
@@ -237,7 +251,8 @@ extension FeatureSpec {
         return (g.constant("item_table", dims: [itemCount, columns], floats: table), columns)
     }
 
-    private func identity(_ g: inout ONNXGraph, _ n: Int) -> String {
+    /// The `n × n` identity, a row per one-hot code.
+    func identity(_ g: inout ONNXGraph, _ n: Int) -> String {
         var values = [Float](repeating: 0, count: n * n)
         for i in 0..<n { values[i * n + i] = 1 }
         return g.constant("eye\(n)", dims: [n, n], floats: values)

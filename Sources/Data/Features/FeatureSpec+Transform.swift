@@ -98,6 +98,11 @@ extension FeatureSpec {
             offset += scalings.count
         }
         guard featureSet == .extended else { return }
+        if isHashed {
+            return writeHashed(
+                userColumns: userColumns, item: item, position: position, affinity: affinity, into: &out,
+                at: start + offset)
+        }
         out[start + offset + item] = 1
         offset += itemCount
         out[start + offset + min(max(position, 0), positionCount - 1)] = 1

@@ -13,7 +13,11 @@ import Foundation
 /// - `basic`: for each categorical user feature, one-hot over its training categories plus `unknown`; each numeric
 ///   user feature z-scored (0 when missing); for each item category column, one-hot over its codes; the item's
 ///   numeric features, z-scored.
-/// - `extended` (for the MLP): `basic`, then item one-hot, position one-hot, then the event columns of
+/// - `extended` (for the MLP), version 3 (the default): `basic`, then a hashed item id, position, user × item
+///   crosses, the `interest` event columns and the pooled history (see `FeatureSpec+Hashed.swift`); no column is
+///   per item, so the width does not grow with the catalogue.
+/// - `extended`, versions 1 and 2 (checkpoints written before version 3, still read and scored unchanged): `basic`,
+///   then item one-hot, position one-hot, then the event columns of
 ///   ``eventEncoding``: `interest` (specs fitted now) gives `viewed_item` (the user's engagements with this item,
 ///   capped at ``maximumEngagements`` and divided by it, in [0, 1]), `interest_similarity` (how much of the user's
 ///   dwell-weighted engagement went to items sharing this item's categories, in [0, 1]) and `has_history`; specs
@@ -69,9 +73,13 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     }
 
     /// Format version of the JSON: 1, or 2 when the spec has numeric user features, more than one numeric item
-    /// feature or an ``eventEncoding`` (so a build that predates them refuses the spec instead of producing rows of
-    /// the wrong width).
+    /// feature or an ``eventEncoding``, or 3 with the hashed item encoding (``itemIdEncoding``), so a build that
+    /// predates them refuses the spec instead of producing rows of the wrong width. This build reads 1 to 3 and
+    /// scores a version 1 or 2 spec exactly as before.
     public var version: Int = 1
+
+    /// The newest format version this build reads.
+    public static let newestVersion = 3
     /// Which columns to produce.
     public var featureSet: FeatureSet
     /// User feature names, in column order.
@@ -114,6 +122,13 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var itemNumericExtraNames: [String]?
     /// The event encoding; nil (a spec written before it existed) means `affinityZScore`.
     public var eventEncoding: EventEncoding? = nil
+    /// How the `extended` set encodes the item id: nil (versions 1 and 2) is the item one-hot, whose width grows with
+    /// the catalogue; `hashed` (version 3) is ``FeatureSpec/ItemIdEncoding/hashed``.
+    public var itemIdEncoding: ItemIdEncoding? = nil
+    /// Item-id hash buckets (version 3).
+    public var itemHashBuckets: Int? = nil
+    /// User × item-id cross buckets (version 3; 0 leaves the crosses out).
+    public var crossBuckets: Int? = nil
 
     /// The event encoding in force.
     public var events: EventEncoding { eventEncoding ?? .affinityZScore }
@@ -141,7 +156,10 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         } catch {
             throw .malformed("\(error)")
         }
-        guard spec.version == 1 || spec.version == 2 else { throw .unsupportedVersion(spec.version) }
+        guard (1...newestVersion).contains(spec.version) else { throw .unsupportedVersion(spec.version) }
+        if spec.itemIdEncoding != nil && spec.version < 3 {
+            throw .malformed("a version \(spec.version) spec cannot use the hashed item encoding (version 3)")
+        }
         return spec
     }
 }
@@ -164,7 +182,8 @@ extension FeatureSpecError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .malformed(let why): "malformed feature specification: \(why)"
-        case .unsupportedVersion(let version): "feature specification version \(version) is newer than this build reads"
+        case .unsupportedVersion(let version):
+            "feature specification version \(version) is not one this build reads (1 to \(FeatureSpec.newestVersion))"
         case .emptyTrainingData: "the training data has no rows"
         case .emptyTrainingPart(let log, let fraction, let rows, let needed):
             "the training part of \(log) (first \(Int((fraction * 100).rounded()))% by time) has \(rows) row"

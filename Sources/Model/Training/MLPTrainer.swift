@@ -37,7 +37,7 @@ public struct MLPTrainer: Sendable, Equatable {
     }
 
     /// Trains for `config.epochs` epochs of seeded shuffled mini-batches, validating on a
-    /// held-out fraction after each epoch and optionally stopping early.
+    /// held-out fraction after each epoch, keeping the best validation epoch's weights (``TrainingConfig``).
     ///
     /// Deterministic: the same model, data and config give the same weights bit for bit.
     /// - Returns: Per-epoch losses.
@@ -51,13 +51,18 @@ public struct MLPTrainer: Sendable, Equatable {
     /// Trains on `train` and measures `validation` after each epoch, as `fit(_:config:)` does after its random split:
     /// for data split by time, whose validation rows are given (``RecData``'s `DatasetSplit`).
     /// `config.validationFraction` is not used; `rng` shuffles each epoch (`Xoshiro256(seed: config.seed)` by default).
-    /// - Returns: Per-epoch losses.
+    ///
+    /// Early stopping (Prechelt, "Early Stopping — But When?", 1998): with `config.earlyStoppingPatience` = p, the
+    /// run stops after p epochs in a row without a validation loss below the best so far; with
+    /// `config.restoreBestEpoch` the model and optimiser state end as they were after the best validation epoch,
+    /// whether the run stopped early or ran every epoch. Without validation rows neither applies.
+    /// - Returns: Per-epoch losses, the best epoch and whether its weights were restored.
     @discardableResult
     public mutating func fit(
         train: LabeledData, validation: LabeledData, config: TrainingConfig, rng: inout Xoshiro256
     ) -> TrainingHistory {
         var history = TrainingHistory(epochs: [], stoppedEarly: false)
-        var best: (loss: Float, model: MLP, state: OptimizerState)? = nil
+        var best: (epoch: Int, loss: Float, model: MLP, state: OptimizerState)? = nil
         var sinceBest = 0
         for epoch in 0..<config.epochs {
             let order = rng.permutation(train.count)
@@ -74,19 +79,24 @@ public struct MLPTrainer: Sendable, Equatable {
                 EpochRecord(
                     epoch: epoch, trainLoss: train.count > 0 ? Float(total / Double(train.count)) : 0,
                     validationLoss: validationLoss))
-            guard let patience = config.earlyStoppingPatience, let vl = validationLoss else { continue }
+            guard let vl = validationLoss, vl.isFinite else { continue }
             if best == nil || vl < best!.loss {
-                best = (vl, model, state)
+                // Copying the model and the state is a copy of their arrays only when this is a new best.
+                best = (epoch, vl, model, state)
                 sinceBest = 0
             } else {
                 sinceBest += 1
-                if sinceBest >= patience {
-                    model = best!.model
-                    state = best!.state
+                if let patience = config.earlyStoppingPatience, patience > 0, sinceBest >= patience {
                     history.stoppedEarly = true
                     break
                 }
             }
+        }
+        history.bestEpoch = best?.epoch
+        if config.restoreBestEpoch, let best, best.epoch != history.epochs.count - 1 {
+            model = best.model
+            state = best.state
+            history.restoredBest = true
         }
         return history
     }

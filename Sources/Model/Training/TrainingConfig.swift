@@ -1,5 +1,7 @@
 /// How ``MLPTrainer/fit(_:config:)`` trains: the interest model's defaults are Keras-like
-/// (10 epochs, batch 32, 20% validation, Adam at 0.001, binary cross-entropy).
+/// (10 epochs, batch 32, 20% validation, Adam at 0.001, binary cross-entropy), and the run keeps the weights of
+/// its best validation epoch (Keras's `EarlyStopping(restore_best_weights=True)`), so more epochs never end worse
+/// on validation than the best one seen.
 public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Passes over the training rows.
     public var epochs: Int
@@ -9,9 +11,11 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var validationFraction: Double
     /// Seed for the validation split and the per-epoch shuffles.
     public var seed: UInt64
-    /// Stop after this many epochs without a lower validation loss, restoring the best weights;
-    /// `nil` never stops early.
+    /// Stop after this many epochs in a row without a lower validation loss; `nil` (or 0) never stops early.
     public var earlyStoppingPatience: Int?
+    /// End with the model and optimiser state of the epoch with the lowest validation loss (default), rather than
+    /// the last epoch's. No effect without validation rows.
+    public var restoreBestEpoch: Bool = true
     /// The loss to minimise.
     public var loss: Loss
     /// The optimiser.
@@ -20,7 +24,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Creates a configuration.
     public init(
         epochs: Int = 10, batchSize: Int = 32, validationFraction: Double = 0.2, seed: UInt64 = 0,
-        earlyStoppingPatience: Int? = nil, loss: Loss = .binaryCrossEntropy,
+        earlyStoppingPatience: Int? = nil, restoreBestEpoch: Bool = true, loss: Loss = .binaryCrossEntropy,
         optimizer: Optimizer = .adam(AdamConfig(learningRate: 0.001))
     ) {
         precondition(epochs >= 0 && batchSize > 0, "TrainingConfig: epochs ≥ 0 and batch size > 0")
@@ -29,6 +33,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         self.validationFraction = validationFraction
         self.seed = seed
         self.earlyStoppingPatience = earlyStoppingPatience
+        self.restoreBestEpoch = restoreBestEpoch
         self.loss = loss
         self.optimizer = optimizer
     }
@@ -48,6 +53,18 @@ public struct EpochRecord: Sendable, Equatable, Codable {
 public struct TrainingHistory: Sendable, Equatable, Codable {
     /// One record per epoch run.
     public var epochs: [EpochRecord]
-    /// Whether early stopping ended the run (and the best weights were restored).
+    /// Whether early stopping ended the run before `epochs`.
     public var stoppedEarly: Bool
+    /// The zero-based epoch with the lowest validation loss; `nil` without validation rows.
+    public var bestEpoch: Int? = nil
+    /// Whether the model ended with `bestEpoch`'s weights instead of the last epoch's (false when they are the same).
+    public var restoredBest: Bool = false
+
+    /// Creates a record.
+    public init(epochs: [EpochRecord], stoppedEarly: Bool, bestEpoch: Int? = nil, restoredBest: Bool = false) {
+        self.epochs = epochs
+        self.stoppedEarly = stoppedEarly
+        self.bestEpoch = bestEpoch
+        self.restoredBest = restoredBest
+    }
 }

@@ -4,7 +4,8 @@ import RecModel
 /// Validation metrics of a model, as a `RoundReport.metrics` dictionary.
 public enum ValidationMetrics {
     /// `val_loss` (the trainer's binary cross-entropy), `auc`, `pr_auc`, `accuracy`, `log_loss` and `val_rows`
-    /// on the validation split; with cold flags, the same suffixed `_cold` and `_warm` per segment.
+    /// on the validation split, the constant predictor's figures (`train_click_rate`, `constant_log_loss`, and
+    /// `beats_constant`: 1 when `log_loss` is below `constant_log_loss`, else 0); with cold flags, the same suffixed `_cold` and `_warm` per segment.
     /// Non-finite values are left out (JSON cannot carry them); an empty split gives only `val_rows`.
     public static func compute(model: MLP, split: TrainingSplit) -> [String: Double] {
         let validation = split.validation
@@ -14,6 +15,13 @@ public enum ValidationMetrics {
         let probabilities = model.predict(validation.inputs)
         out["val_loss"] = Double(trainer.evaluateLoss(validation))
         add(probabilities, validation.targets, suffix: "", to: &out)
+        // The constant predictor (the training click rate) on the same rows: a model must beat its log-loss.
+        let constant = ConstantBaseline(
+            trainingLabels: split.train.targets.map(Double.init), labels: validation.targets.map(Double.init),
+            scores: probabilities.map(Double.init))
+        out["train_click_rate"] = constant.clickRate
+        out["constant_log_loss"] = constant.logLoss
+        out["beats_constant"] = constant.beatsConstant ? 1 : 0
         if let cold = split.validationCold, cold.count == validation.count {
             for (suffix, wanted) in [("_cold", true), ("_warm", false)] {
                 let rows = cold.indices.filter { cold[$0] == wanted }

@@ -30,7 +30,12 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Hidden layer widths, comma-separated (default: d_in,64).") var hidden: String?
     @Option(help: "Fraction of a feature matrix's rows held out at random for validation (logs: by time).")
     var validation: Double = 0.2
-    @Option(help: "Stop after this many epochs without validation improvement.") var patience: Int?
+    @Option(help: "Stop after this many epochs in a row without a lower validation loss (0: run every epoch).")
+    var patience: Int = 3
+    @Flag(
+        inversion: .prefixedNo,
+        help: "End with the weights of the epoch with the lowest validation loss (--no-restore-best: the last epoch's).")
+    var restoreBest = true
     @Option(help: "Model version recorded in the checkpoint.") var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
     @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
@@ -39,6 +44,7 @@ struct FitCommand: ParsableCommand {
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
         guard epochs >= 0, batch > 0, lr > 0, lr.isFinite else { throw ValidationError("epochs ≥ 0, batch > 0 and lr > 0 are required") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }
+        guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more") }
     }
 
     func run() throws {
@@ -59,7 +65,7 @@ struct FitCommand: ParsableCommand {
                 optimizer: .adam(AdamConfig(learningRate: lr)))
             let config = TrainingConfig(
                 epochs: epochs, batchSize: batch, validationFraction: validation, seed: seed,
-                earlyStoppingPatience: patience)
+                earlyStoppingPatience: patience, restoreBestEpoch: restoreBest)
             var rng = Xoshiro256(seed: seed)
             if logSpec == nil { _ = rng.permutation(train.count + held.count) }  // as fit(_:config:) draws its split
             let history = trainer.fit(train: train, validation: held, config: config, rng: &rng)
@@ -72,15 +78,19 @@ struct FitCommand: ParsableCommand {
                     throw NonFiniteResult(what: "epoch \(e.epoch + 1): \(name)", value: loss!)
                 }
             }
-            let validationMetrics =
+            let heldScores = held.count > 0 ? trainer.model.predict(held.inputs).map(Double.init) : []
+            let heldLabels = held.targets.map(Double.init)
+            let validationMetrics = held.count > 0 ? ValidationMetrics(labels: heldLabels, scores: heldScores) : nil
+            let baseline =
                 held.count > 0
-                ? ValidationMetrics(
-                    labels: held.targets.map(Double.init), scores: trainer.model.predict(held.inputs).map(Double.init))
-                : nil
+                ? ConstantBaseline(
+                    trainingLabels: train.targets.map(Double.init), labels: heldLabels, scores: heldScores) : nil
+            let run = FitRun(history: history, restoreBest: restoreBest)
             let checkpoint = Checkpoint(
                 version: version, model: .mlp(trainer.model), featureSpec: spec,
                 metadata: [
                     "trainer": "recpool fit", "dataset": dataset, "seed": "\(seed)", "epochs": "\(history.epochs.count)",
+                    "best_epoch": history.bestEpoch.map { "\($0 + 1)" } ?? "",
                     "batch": "\(batch)", "learning_rate": "\(lr)", "rows": "\(train.count)",
                 ])
             try checkpoint.write(toFile: out)
@@ -89,10 +99,12 @@ struct FitCommand: ParsableCommand {
                     try JSONOutput.encode(
                         FitSummary(
                             checkpoint: out, parameters: trainer.model.parameterCount, version: version,
-                            validation: validationMetrics)))
+                            validation: validationMetrics, training: run, constantBaseline: baseline)))
                 return
             }
             for line in validationMetrics.map(EvaluationText.lines) ?? [] { CommandOutput.printLine(line) }
+            CommandOutput.printLine(run.text)
+            if let baseline { CommandOutput.printLine(baseline.text) }
             print("wrote \(out): \(trainer.model.parameterCount) parameters, version \(version)")
         } catch {
             throw fail(error)
@@ -137,8 +149,14 @@ struct FitSummary: Encodable {
     var version: UInt64
     /// Figures on the validation rows, as ``EvaluationText/lines(_:)-(ValidationMetrics)`` prints them.
     var validation: ValidationMetrics?
+    /// The epochs run and the one whose weights the checkpoint holds.
+    var training: FitRun
+    /// The model against the constant predictor on the validation rows (null without any).
+    var constantBaseline: ConstantBaseline?
 
-    private enum CodingKeys: String, CodingKey { case checkpoint, parameters, version, validation }
+    private enum CodingKeys: String, CodingKey {
+        case checkpoint, parameters, version, validation, training, constantBaseline
+    }
 
     /// Encodes every key, writing `null` for missing validation figures.
     func encode(to encoder: any Encoder) throws {
@@ -147,6 +165,48 @@ struct FitSummary: Encodable {
         try c.encode(parameters, forKey: .parameters)
         try c.encode(version, forKey: .version)
         try c.encode(validation, forKey: .validation)
+        try c.encode(training, forKey: .training)
+        try c.encode(constantBaseline, forKey: .constantBaseline)
+    }
+}
+
+/// How a `recpool fit` run ended: the epochs run, the best validation epoch (1-based, null without validation rows)
+/// and whether the checkpoint holds its weights.
+struct FitRun: Encodable {
+    /// Epochs run (fewer than `--epochs` when early stopping ended the run).
+    var epochsRun: Int
+    /// The 1-based epoch with the lowest validation loss, or nil without validation rows.
+    var bestEpoch: Int?
+    /// Whether early stopping (`--patience`) ended the run.
+    var stoppedEarly: Bool
+    /// Whether the checkpoint holds the best epoch's weights (`--restore-best`, the default).
+    var restoreBest: Bool
+
+    /// Summarises a trainer's history.
+    init(history: TrainingHistory, restoreBest: Bool) {
+        epochsRun = history.epochs.count
+        bestEpoch = history.bestEpoch.map { $0 + 1 }
+        stoppedEarly = history.stoppedEarly
+        self.restoreBest = restoreBest
+    }
+
+    private enum CodingKeys: String, CodingKey { case epochsRun, bestEpoch, stoppedEarly, restoreBest }
+
+    /// Encodes every key, writing `null` for a missing best epoch.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epochsRun, forKey: .epochsRun)
+        try c.encode(bestEpoch, forKey: .bestEpoch)
+        try c.encode(stoppedEarly, forKey: .stoppedEarly)
+        try c.encode(restoreBest, forKey: .restoreBest)
+    }
+
+    /// One line for people.
+    var text: String {
+        let ran = "trained \(epochsRun) epoch\(epochsRun == 1 ? "" : "s")" + (stoppedEarly ? " (stopped early)" : "")
+        guard let bestEpoch else { return ran + "; no validation rows, the last epoch's weights are kept" }
+        return ran + "; best validation epoch \(bestEpoch); the checkpoint holds "
+            + (restoreBest || bestEpoch == epochsRun ? "epoch \(bestEpoch)'s" : "the last epoch's") + " weights"
     }
 }
 

@@ -154,6 +154,9 @@ enum JobFollower {
             let label = job.modelVersion != nil ? "validation of the final model (= last round's):" : "validation:"
             parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0]!))" }.joined(separator: ", "))
         }
+        if job.metrics["beats_constant"] == 0 {
+            parts.append("warning: the model does not beat the constant predictor (the training click rate) on validation log-loss")
+        }
         if let error = job.error { parts.append("error: \(error)") }
         return parts.joined(separator: ", ")
     }

@@ -24,9 +24,12 @@ struct FeatureSpecTests {
         #expect(m.rows == Self.split.test.rows && m.columns == spec.width)
         #expect(m.values.allSatisfy { $0.isFinite })
         if set == .extended {
+            let users = spec.userVocabularies.reduce(0) { $0 + $1.count + 1 }
+            let items = spec.itemCategoryCardinalities.reduce(0, +)
+            // Version 3: hashed item id, slots, crosses, events and pooled history; nothing per item.
             #expect(
-                spec.width == spec.userVocabularies.reduce(0) { $0 + $1.count + 1 }
-                    + spec.itemCategoryCardinalities.reduce(0, +) + 1 + 34 + 3 + 3)
+                spec.width == users + items + 1 + FeatureSpec.defaultItemHashBuckets + 3 + users * items
+                    + FeatureSpec.defaultCrossBuckets + 3 + items + 1)
         }
     }
 

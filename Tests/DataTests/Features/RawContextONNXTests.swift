@@ -114,13 +114,16 @@ struct RawContextONNXTests {
     }
 
     @Test(
-        "an old spec (z-scored affinity) and the basic feature set export and agree too",
+        "old specs (z-scored affinity; the version-2 item one-hot) and the basic feature set export and agree too",
         .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"))
     func otherEncodings() throws {
         let train = SplitDataset(Self.fixture).train
         let user = [train.userFeatures.dictionary(5)]
         let old = try FeatureSpec.fit(on: train, eventEncoding: .affinityZScore)
         try Self.compare(spec: old, network: MLP(inputWidth: old.width, hiddenSizes: [8], seed: 2), users: user)
+        let oneHot = try FeatureSpec.fit(on: train, itemIdEncoding: nil)  // version 2: item one-hot
+        #expect(oneHot.version == 2)
+        try Self.compare(spec: oneHot, network: MLP(inputWidth: oneHot.width, hiddenSizes: [8], seed: 4), users: user)
         let basic = try FeatureSpec.fit(on: train, featureSet: .basic)
         try Self.compare(spec: basic, network: MLP(inputWidth: basic.width, hiddenSizes: [8], seed: 3), users: user)
         #expect(throws: ONNXExportError.widthMismatch(spec: basic.width, model: 7)) {

@@ -5,7 +5,8 @@ import Testing
 
 @Suite("Recommender serving raw user context")
 struct RecommenderTests {
-    static let spec = try! FeatureSpec.fit(on: FeatureSpecTests.split.train)
+    /// The version-2 item one-hot, so the stand-in model can read the item off its row.
+    static let spec = try! FeatureSpec.fit(on: FeatureSpecTests.split.train, itemIdEncoding: nil)
 
     /// A stand-in model: the shown item's affinity column, plus a small per-item preference for low ids.
     static func recommender() -> Recommender {

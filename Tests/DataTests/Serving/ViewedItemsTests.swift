@@ -22,7 +22,9 @@ struct ViewedItemsTests {
     static let data = world.loggedData(rows: 40_000, policy: .uniform, seed: 3)
     static let trained: (spec: FeatureSpec, recommender: Recommender) = {
         let train = SplitDataset(data).train
-        let spec = try! FeatureSpec.fit(on: train)
+        // The version-2 item one-hot: this small model (hidden 16, 4 epochs) learns the view rule from it; with
+        // version 3's crosses and pooled history it raises similar items for fewer pairs (docs/BENCHMARKS.md, fit).
+        let spec = try! FeatureSpec.fit(on: train, itemIdEncoding: nil)
         let features = spec.matrix(train)
         var trainer = MLPTrainer(model: MLP(inputWidth: spec.width, hiddenSizes: [16], seed: 5))
         _ = trainer.fit(

@@ -83,3 +83,57 @@ struct TrainingTests {
         #expect(trainer.state.flatMoments.count == 2 * trainer.model.parameterCount)
     }
 }
+
+@Suite("Keeping the best validation epoch")
+struct BestEpochTests {
+    /// Random labels and a large step: the validation loss is lowest early and rises after it.
+    static func noisy() -> (LabeledData, LabeledData) {
+        var rng = Xoshiro256(seed: 11)
+        func part(_ rows: Int) -> LabeledData {
+            let x = Matrix(rows: rows, cols: 12, values: (0..<(rows * 12)).map { _ in rng.nextFloat(in: -1, 1) })
+            return LabeledData(inputs: x, targets: (0..<rows).map { _ in Float(rng.nextInt(below: 2)) })
+        }
+        return (part(160), part(80))
+    }
+
+    static func trainer() -> MLPTrainer {
+        MLPTrainer(
+            model: MLP(inputWidth: 12, hiddenSizes: [32, 16], seed: 3), optimizer: .adam(AdamConfig(learningRate: 0.02)))
+    }
+
+    @Test("a run whose validation loss rises after epoch 2 ends with epoch 2's weights, and stops after the patience")
+    func restoresBestEpoch() {
+        let (train, validation) = Self.noisy()
+        var rng = Xoshiro256(seed: 5)
+        var restored = Self.trainer()
+        let history = restored.fit(
+            train: train, validation: validation, config: TrainingConfig(epochs: 8, seed: 5, earlyStoppingPatience: 4),
+            rng: &rng)
+        let losses = history.epochs.compactMap(\.validationLoss)
+        #expect(history.bestEpoch == 1, "validation losses \(losses)")
+        #expect(losses[2...].allSatisfy { $0 > losses[1] }, "validation losses \(losses)")
+        #expect(history.stoppedEarly && history.epochs.count == 6 && history.restoredBest)
+        // The same run stopped by hand after epoch 2 holds exactly the weights the restored run ends with.
+        var rng2 = Xoshiro256(seed: 5)
+        var twoEpochs = Self.trainer()
+        twoEpochs.fit(
+            train: train, validation: validation, config: TrainingConfig(epochs: 2, seed: 5, restoreBestEpoch: false),
+            rng: &rng2)
+        #expect(restored.model == twoEpochs.model)
+        #expect(restored.state == twoEpochs.state)
+        #expect(restored.evaluateLoss(validation) == losses[1])
+    }
+
+    @Test("--no-restore-best keeps the last epoch, and patience 0 runs every epoch")
+    func keepsLastEpoch() {
+        let (train, validation) = Self.noisy()
+        var rng = Xoshiro256(seed: 5)
+        var last = Self.trainer()
+        let history = last.fit(
+            train: train, validation: validation,
+            config: TrainingConfig(epochs: 8, seed: 5, earlyStoppingPatience: 0, restoreBestEpoch: false), rng: &rng)
+        #expect(history.epochs.count == 8 && !history.stoppedEarly && !history.restoredBest)
+        #expect(history.bestEpoch == 1)
+        #expect(last.evaluateLoss(validation) == history.epochs[7].validationLoss)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// The constant predictor a click model must beat: every row scored with the training click rate. A model whose
+/// validation log-loss is not below this one's has learnt nothing the click rate does not already say.
+///
+/// Log-loss is scikit-learn's `log_loss` (``ClassificationMetrics/logLoss(labels:scores:)``), so the two figures are
+/// comparable with every other log-loss RecPool prints.
+public struct ConstantBaseline: Sendable, Codable, Equatable {
+    /// The training rows' click rate `Σ y / n` (the constant's score), in [0, 1].
+    public var clickRate: Double
+    /// The constant's log-loss on the validation rows.
+    public var logLoss: Double
+    /// The model's log-loss on the same rows.
+    public var modelLogLoss: Double
+    /// Whether the model's log-loss is strictly below the constant's.
+    public var beatsConstant: Bool
+
+    /// Scores the constant on `labels` and compares it with the model's `scores` on the same rows.
+    /// - Parameters:
+    ///   - trainingLabels: 0/1 labels of the training rows (the constant is their mean; 0 rows give 0).
+    ///   - labels: 0/1 labels of the validation rows.
+    ///   - scores: the model's click probability for each validation row.
+    public init(trainingLabels: [Double], labels: [Double], scores: [Double]) {
+        let rate = trainingLabels.isEmpty ? 0 : trainingLabels.reduce(0, +) / Double(trainingLabels.count)
+        clickRate = rate
+        logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: rate, count: labels.count))
+        modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
+        beatsConstant = modelLogLoss < logLoss
+    }
+
+    /// One line for people: both log-losses, and a warning when the model does not beat the constant.
+    public var text: String {
+        let figures =
+            "validation log-loss \(Self.format(modelLogLoss)) vs \(Self.format(logLoss)) for the constant predictor "
+            + "(the training click rate \(Self.format(clickRate)))"
+        return beatsConstant
+            ? "beats the constant predictor: \(figures)"
+            : "warning: the model does not beat the constant predictor: \(figures)"
+    }
+
+    static func format(_ x: Double) -> String {
+        x.isFinite ? String(format: "%.4f", x) : "n/a"
+    }
+}

@@ -1,0 +1,126 @@
+/// The catalogue-size-independent item encoding (spec version 3): an item is its catalogue features plus a hashed
+/// item id, a user's history is the dwell-weighted mean of the viewed items' catalogue features, and user × item
+/// interactions are explicit crosses. No column is per item, so `width` does not depend on `itemCount`.
+///
+/// Columns after `basic`'s, in order (``FeatureSpec/hashedColumnNames()``):
+/// - `item_hash=k`, `k < itemHashBuckets`: one-hot of the item id's bucket (the hashing trick, Weinberger et al.,
+///   "Feature Hashing for Large Scale Multitask Learning", 2009);
+/// - `position=p`: one-hot of the slot;
+/// - `user_feature×item_category_c=v|k`: for each categorical user feature and each item category column, one-hot
+///   over (user category or unknown) × item code, exact (no hashing: both sides are small vocabularies);
+/// - `user×item_hash=k`, `k < crossBuckets`: for each categorical user feature, its (feature, category, item id)
+///   triple hashed into one bucket, +1 per feature (two features may share a bucket, which then holds 2);
+/// - `viewed_item`, `interest_similarity`, `has_history`: as the `interest` event encoding;
+/// - `history_item_category_c=k` and `history_<numeric>`: the pooled history, `Σ_j e_j · x_j / Σ_j e_j` over the
+///   items `j` the user engaged with (`e_j` the dwell-weighted engagements of ``FeatureSpec/affinity(from:)``, `x_j`
+///   the item's category one-hots and z-scored numeric features); all 0 without history.
+extension FeatureSpec {
+    /// How an item's identity enters the `extended` rows.
+    public enum ItemIdEncoding: String, Codable, Sendable {
+        /// Hashed item id, crosses and pooled history (version 3): the width does not grow with the catalogue.
+        case hashed
+    }
+
+    /// Item-id hash buckets of a version-3 spec.
+    public static let defaultItemHashBuckets = 64
+    /// User × item-id cross buckets of a version-3 spec.
+    public static let defaultCrossBuckets = 256
+
+    /// Whether the spec uses the version-3 hashed encoding.
+    public var isHashed: Bool { featureSet == .extended && itemIdEncoding == .hashed }
+
+    /// A bucket in `0..<count` for a tuple of integers: each value is folded into a SplitMix64 state and mixed with
+    /// SplitMix64's finaliser (Steele, Lea and Flood, "Fast Splittable Pseudorandom Number Generators", 2014), so
+    /// the bucket depends on every value and is the same on every machine and build.
+    public static func bucket(_ values: [Int], count: Int) -> Int {
+        var z: UInt64 = 0x5245_4350_4F4F_4C33  // "RECPOOL3"
+        for value in values {
+            z = (z ^ UInt64(bitPattern: Int64(value))) &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+        }
+        return Int(z % UInt64(max(count, 1)))
+    }
+
+    /// The item-id bucket of `item`.
+    public func itemHashBucket(_ item: Int) -> Int { Self.bucket([0, item], count: itemHashBuckets ?? 1) }
+
+    /// The user × item-id cross bucket of user feature `feature` at category `code` (its unknown bucket included).
+    public func crossBucket(feature: Int, code: Int, item: Int) -> Int {
+        Self.bucket([1, feature, code, item], count: crossBuckets ?? 1)
+    }
+
+    /// The width of one item's pooled representation: its category one-hots and numeric features.
+    var pooledWidth: Int { itemCategoryCardinalities.reduce(0, +) + 1 + (itemNumericExtraScalings?.count ?? 0) }
+
+    /// One item's catalogue representation (`pooledWidth` values): category one-hots, then z-scored numeric features.
+    func itemRepresentation(_ item: Int) -> [Float] {
+        var row: [Float] = []
+        row.reserveCapacity(pooledWidth)
+        for (c, cardinality) in itemCategoryCardinalities.enumerated() {
+            let code = itemCategoryCodes[item][c]
+            for k in 0..<cardinality { row.append(k == code ? 1 : 0) }
+        }
+        row.append(itemContinuousScaling.apply(itemContinuous[item]))
+        for (c, scaling) in (itemNumericExtraScalings ?? []).enumerated() {
+            row.append(scaling.apply(itemNumericExtra![item][c]))
+        }
+        return row
+    }
+
+    /// The version-3 column names after `basic`'s.
+    func hashedColumnNames() -> [String] {
+        var names = (0..<(itemHashBuckets ?? 0)).map { "item_hash=\($0)" }
+        names += (0..<positionCount).map { "position=\($0)" }
+        for (feature, vocabulary) in zip(userFeatureNames, userVocabularies) {
+            for (c, cardinality) in itemCategoryCardinalities.enumerated() {
+                for value in vocabulary + ["<unknown>"] {
+                    names += (0..<cardinality).map { "\(feature)×item_category_\(c)=\(value)|\($0)" }
+                }
+            }
+        }
+        names += (0..<(crossBuckets ?? 0)).map { "user×item_hash=\($0)" }
+        names += ["viewed_item", "interest_similarity", "has_history"]
+        for (c, cardinality) in itemCategoryCardinalities.enumerated() {
+            names += (0..<cardinality).map { "history_item_category_\(c)=\($0)" }
+        }
+        names += ["history_item_continuous"] + (itemNumericExtraNames ?? []).map { "history_\($0)" }
+        return names
+    }
+
+    /// Writes the version-3 columns of one row at `out[offset...]` (already zeroed).
+    /// - Parameter userColumns: the active column of each user feature, as ``userColumns(_:)`` returns them.
+    func writeHashed(
+        userColumns: [Int], item: Int, position: Int, affinity: [Int: Double], into out: inout [Float], at offset: Int
+    ) {
+        var offset = offset
+        out[offset + itemHashBucket(item)] = 1
+        offset += itemHashBuckets ?? 0
+        out[offset + min(max(position, 0), positionCount - 1)] = 1
+        offset += positionCount
+        let codes = zip(userColumns, userOffsets).map { $0 - $1 }
+        for (f, vocabulary) in userVocabularies.enumerated() {
+            for (c, cardinality) in itemCategoryCardinalities.enumerated() {
+                let code = itemCategoryCodes[item][c]
+                if code >= 0 && code < cardinality { out[offset + codes[f] * cardinality + code] = 1 }
+                offset += (vocabulary.count + 1) * cardinality
+            }
+        }
+        if let buckets = crossBuckets, buckets > 0 {
+            for (f, code) in codes.enumerated() { out[offset + crossBucket(feature: f, code: code, item: item)] += 1 }
+            offset += buckets
+        }
+        out[offset] = Float(min(affinity[item] ?? 0, Self.maximumEngagements) / Self.maximumEngagements)
+        out[offset + 1] = Float(interestSimilarity(item: item, affinity: affinity))
+        out[offset + 2] = affinity.values.contains { $0 > 0 } ? 1 : 0
+        offset += 3
+        let total = affinity.values.reduce(0) { $0 + max($1, 0) }
+        guard total > 0 else { return }
+        // Sorted, so the sum's rounding is the same whatever the dictionary's order.
+        for (j, e) in affinity.sorted(by: { $0.key < $1.key }) where e > 0 && j >= 0 && j < itemCount {
+            let weight = Float(e / total)
+            for (k, x) in itemRepresentation(j).enumerated() { out[offset + k] += weight * x }
+        }
+    }
+}

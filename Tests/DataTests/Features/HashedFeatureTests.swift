@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+@testable import RecData
+
+/// Version 3 of the feature specification: hashed item id, user × item crosses and pooled history, so that the
+/// width does not depend on the number of items; versions 1 and 2 still read and score as before.
+@Suite("FeatureSpec version 3: features that do not grow with the catalogue")
+struct HashedFeatureTests {
+    static let fixture = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+    static let train = SplitDataset(fixture).train
+
+    static func synthetic(items: Int) throws -> FeatureSpec {
+        guard
+            case .logs(let split, _, _) = try DatasetResolver(obdDirectory: "").resolve(
+                "synthetic:users=200,items=\(items),rows=2000,seed=1")
+        else { throw FeatureSpecError.emptyTrainingData }
+        return try FeatureSpec.fit(on: split.train)
+    }
+
+    @Test("the extended width is the same at 40 and at 20,000 items")
+    func widthIndependentOfCatalogue() throws {
+        let small = try Self.synthetic(items: 40)
+        let large = try Self.synthetic(items: 20_000)
+        #expect(small.version == 3 && small.isHashed)
+        #expect(small.itemCount == 40 && large.itemCount == 20_000)
+        #expect(small.width == large.width)
+        #expect(small.columns == large.columns)
+        #expect(!large.columns.contains { $0.hasPrefix("item=") })
+    }
+
+    @Test("a row holds the item's hash bucket, one exact user × item-category cross per pair, one hashed cross per user feature")
+    func crosses() throws {
+        let spec = try FeatureSpec.fit(on: Self.train)
+        let user = Self.train.userFeatures.dictionary(0)
+        let item = 7
+        let row = spec.candidateRows(userFeatures: user, affinity: [:], items: [item], position: 1)
+        func value(_ name: String) -> Float { row[spec.columns.firstIndex(of: name)!] }
+        #expect(value("item_hash=\(spec.itemHashBucket(item))") == 1)
+        #expect(row.enumerated().filter { spec.columns[$0.offset].hasPrefix("item_hash=") }.map(\.element).reduce(0, +) == 1)
+        #expect(value("position=1") == 1)
+        for (f, name) in spec.userFeatureNames.enumerated() {
+            let category = user[name].flatMap { FeatureSpec.index(of: $0, in: spec.userVocabularies[f]) }
+                .map { spec.userVocabularies[f][$0] } ?? "<unknown>"
+            for c in spec.itemCategoryCardinalities.indices {
+                let prefix = "\(name)×item_category_\(c)="
+                #expect(value("\(prefix)\(category)|\(spec.itemCategoryCodes[item][c])") == 1)
+                let block = row.enumerated().filter { spec.columns[$0.offset].hasPrefix(prefix) }
+                #expect(block.map(\.element).reduce(0, +) == 1)
+            }
+        }
+        let hashed = row.enumerated().filter { spec.columns[$0.offset].hasPrefix("user×item_hash=") }
+        #expect(hashed.count == FeatureSpec.defaultCrossBuckets)
+        #expect(hashed.map(\.element).reduce(0, +) == Float(spec.userFeatureNames.count))
+        let codes = zip(spec.userColumns(user), spec.userOffsets).map { $0 - $1 }
+        for (f, code) in codes.enumerated() {
+            #expect(value("user×item_hash=\(spec.crossBucket(feature: f, code: code, item: item))") >= 1)
+        }
+        // The buckets are fixed numbers, the same on every machine.
+        #expect(FeatureSpec.bucket([0, 7], count: 64) == FeatureSpec.bucket([0, 7], count: 64))
+        #expect(Set((0..<80).map { FeatureSpec.bucket([0, $0], count: 64) }).count > 40)
+    }
+
+    @Test("the pooled history is the engagement-weighted mean of the viewed items' category one-hots and numbers")
+    func pooledHistory() throws {
+        let spec = try FeatureSpec.fit(on: Self.train)
+        let user = Self.train.userFeatures.dictionary(0)
+        let empty = spec.candidateRows(userFeatures: user, affinity: [:], items: [3], position: 0)
+        let history = spec.columns.indices.filter { spec.columns[$0].hasPrefix("history_") }
+        #expect(history.count == spec.itemCategoryCardinalities.reduce(0, +) + 1)
+        #expect(history.allSatisfy { empty[$0] == 0 })
+        let affinity: [Int: Double] = [2: 3, 5: 1]
+        let row = spec.candidateRows(userFeatures: user, affinity: affinity, items: [3], position: 0)
+        let r2 = spec.itemRepresentation(2)
+        let r5 = spec.itemRepresentation(5)
+        for (k, column) in history.enumerated() {
+            #expect(abs(row[column] - (0.75 * r2[k] + 0.25 * r5[k])) < 1e-6, "\(spec.columns[column])")
+        }
+        #expect(row[spec.columns.firstIndex(of: "has_history")!] == 1)
+    }
+
+    @Test("a version-2 spec (item one-hot) still decodes and scores unchanged; an unknown version is a typed error")
+    func oldVersions() throws {
+        let old = try FeatureSpec.fit(on: Self.train, itemIdEncoding: nil)
+        #expect(old.version == 2 && !old.isHashed && old.columns.contains("item=0"))
+        let decoded = try FeatureSpec.decode(old.encoded())
+        #expect(decoded == old && decoded.width == old.width)
+        let user = Self.train.userFeatures.dictionary(4)
+        let affinity: [Int: Double] = [1: 2]
+        #expect(
+            decoded.candidateRows(userFeatures: user, affinity: affinity, items: [0, 1, 2], position: 0)
+                == old.candidateRows(userFeatures: user, affinity: affinity, items: [0, 1, 2], position: 0))
+        var future = try FeatureSpec.fit(on: Self.train)
+        future.version = 4
+        #expect(throws: FeatureSpecError.unsupportedVersion(4)) { try FeatureSpec.decode(future.encoded()) }
+        #expect("\(FeatureSpecError.unsupportedVersion(4))".contains("version 4"))
+        var mislabelled = try FeatureSpec.fit(on: Self.train)
+        mislabelled.version = 2
+        #expect(throws: FeatureSpecError.self) { try FeatureSpec.decode(mislabelled.encoded()) }
+    }
+}

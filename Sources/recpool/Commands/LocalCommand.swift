@@ -17,8 +17,8 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Client-facing endpoint.")
     var frontend = "tcp://127.0.0.1:5555"
 
-    @Option(help: "Worker-facing endpoint.")
-    var backend = "tcp://127.0.0.1:5556"
+    @Option(help: "Worker-facing endpoint (default: a Unix socket in the state directory, ipc://STATE/workers.ipc).")
+    var backend: String?
 
     @Option(help: "Checkpoint for every worker to serve (default: a seeded random MLP).")
     var model: String?
@@ -43,13 +43,19 @@ struct LocalCommand: AsyncParsableCommand {
         }
     }
 
+    /// The workers of `recpool local` share the broker's host, where ipc:// costs less CPU per request
+    /// than tcp:// loopback at batch 32 and 256 and the same at batch 1 (docs/BENCHMARKS.md,
+    /// "Backend transport for local workers").
+    static func defaultBackend(stateDirectory: String) -> String { "ipc://\(stateDirectory)/workers.ipc" }
+
     func run() async throws {
         LogSetup.bootstrap(level: .info)
         let logger = Logger(label: "recpool.local")
         var workerArguments = ["--input-width", "\(inputWidth)"]
         if let model { workerArguments = ["--model", model] }
         let settings = LocalCluster.Settings(
-            frontend: frontend, backend: backend, workers: workers, workerArguments: workerArguments,
+            frontend: frontend, backend: backend ?? Self.defaultBackend(stateDirectory: stateDir), workers: workers,
+            workerArguments: workerArguments,
             // `recpool local` is a development cluster: it may run without keys on any endpoint.
             brokerArguments: ["--state-dir", stateDir, "--insecure"] + online.brokerArguments,
             logLevel: logLevel)

@@ -94,6 +94,23 @@ struct ForwardWorkspaceTests {
         for (a, b) in zip(first.prefix(32), expectedSmall) { #expect(abs(a - b) < 1e-6) }
     }
 
+    @Test("a batch run block by block equals the allocating path, and reuse allocates nothing more")
+    func blocked() {
+        let model = MLP(inputWidth: 20, hiddenSizes: [17, 9], seed: 6)
+        let rows = 2 * MLP.blockRows + 37
+        var rng = Xoshiro256(seed: 11)
+        let values = (0..<(rows * 20)).map { _ in rng.nextFloat(in: -1, 1) }
+        var workspace = ForwardWorkspace()
+        let got = Self.forward(model, values, rows: rows, &workspace)
+        let old = model.predict(Matrix(rows: rows, cols: 20, values: values))
+        #expect(got.count == rows)
+        for (a, b) in zip(got, old) { #expect(abs(a - b) < 1e-6) }
+        let allocations = workspace.allocations
+        #expect(workspace.capacityRows == MLP.blockRows)
+        #expect(Self.forward(model, values, rows: rows, &workspace) == got)
+        #expect(workspace.allocations == allocations)
+    }
+
     @Test("zero rows hand an empty output to the body")
     func empty() {
         let model = MLP(inputWidth: 3, seed: 1)

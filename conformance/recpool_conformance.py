@@ -682,7 +682,8 @@ SPEC_KEYS = {"model": str, "dataset": str, "epochs": int, "batch": int, "lr": (i
              "validation": (int, float), "promote": bool, "round_timeout_ms": int,
              "gamma": (int, float, type(None)), "epsilon_end": (int, float, type(None)),
              "epsilon_decay_steps": (int, type(None)), "replay_capacity": (int, type(None)),
-             "schema": (str, type(None)), "catalogue": (str, type(None))}
+             "schema": (str, type(None)), "catalogue": (str, type(None)),
+             "restore_best": (bool, type(None))}
 
 
 @check("control.upload_and_job_document", "CONTROL requests (upload: dataset named sha256:<hex>; train; job)")

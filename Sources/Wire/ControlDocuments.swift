@@ -71,6 +71,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public static let trainKeys: Set<String> = [
         "model", "dataset", "epochs", "batch", "lr", "hidden", "workers", "sync_every", "seed", "validation", "promote",
         "round_timeout_ms", "gamma", "epsilon_end", "epsilon_decay_steps", "replay_capacity", "schema", "catalogue",
+        "restore_best",
     ]
     /// See ``trainKeys``.
     public static let uploadKeys: Set<String> = ["sha256", "name", "total_bytes", "offset", "chunk_sha256"]

@@ -36,6 +36,9 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
     public var schema: String?
     /// With `schema`: `sha256:<hex>` of the uploaded catalogue CSV the schema's `[catalogue]` describes.
     public var catalogue: String?
+    /// `mlp`: whether the final checkpoint is taken from the averaged state with the lowest validation loss measured
+    /// (nil or true, the default) or from the last state (false).
+    public var restoreBest: Bool?
 
     /// Creates a spec with the documented defaults.
     public init(
@@ -79,6 +82,7 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if schema != nil && !dataset.hasPrefix("sha256:") { return "schema applies to an uploaded log (sha256:<hex>)" }
         if let catalogue, !catalogue.hasPrefix("sha256:") { return "catalogue must be sha256:<hex> of an upload" }
         if schema != nil && model != "mlp" { return "schema applies to mlp jobs" }
+        if restoreBest != nil && model != "mlp" { return "restore_best applies to mlp jobs" }
         if model == "mlp" && (gamma != nil || epsilonEnd != nil || epsilonDecaySteps != nil || replayCapacity != nil) {
             return "gamma, epsilon and replay settings apply to dqn jobs only"
         }

@@ -93,7 +93,9 @@ extension JobCore {
                 }
                 return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
             }
-            if let best = job.best, let final = report.metrics?["val_loss"], final.isFinite, best.loss < final {
+            if job.spec.restoreBest != false, let best = job.best, let final = report.metrics?["val_loss"],
+                final.isFinite, best.loss < final
+            {
                 // The last average validates worse than an earlier one: checkpoint the best round's state instead.
                 actions.append(
                     .log(

@@ -6,10 +6,10 @@
 /// - `item_hash=k`, `k < itemHashBuckets`: one-hot of the item id's bucket (the hashing trick, Weinberger et al.,
 ///   "Feature Hashing for Large Scale Multitask Learning", 2009);
 /// - `position=p`: one-hot of the slot;
-/// - `user_feature×item_category_c=v|k`: for each categorical user feature and each item category column, one-hot
-///   over (user category or unknown) × item code, exact (no hashing: both sides are small vocabularies);
-/// - `user×item_hash=k`, `k < crossBuckets`: for each categorical user feature, its (feature, category, item id)
-///   triple hashed into one bucket, +1 per feature (two features may share a bucket, which then holds 2);
+/// - `user×item_hash=k`, `k < crossBuckets`: the user × item crosses, hashed into one shared table: for each
+///   categorical user feature, its (feature, category, item id) triple, and for each item category column its
+///   (feature, category, column, item code) tuple, each hashed into a bucket that gets +1 (crosses that share a
+///   bucket add up). Exact one-hots of these pairs would grow with the vocabularies (1,400 columns on OBD);
 /// - `viewed_item`, `interest_similarity`, `has_history`: as the `interest` event encoding;
 /// - `history_item_category_c=k` and `history_<numeric>`: the pooled history, `Σ_j e_j · x_j / Σ_j e_j` over the
 ///   items `j` the user engaged with (`e_j` the dwell-weighted engagements of ``FeatureSpec/affinity(from:)``, `x_j`
@@ -23,8 +23,8 @@ extension FeatureSpec {
 
     /// Item-id hash buckets of a version-3 spec.
     public static let defaultItemHashBuckets = 64
-    /// User × item-id cross buckets of a version-3 spec.
-    public static let defaultCrossBuckets = 256
+    /// User × item cross buckets of a version-3 spec.
+    public static let defaultCrossBuckets = 512
 
     /// Whether the spec uses the version-3 hashed encoding.
     public var isHashed: Bool { featureSet == .extended && itemIdEncoding == .hashed }
@@ -51,6 +51,12 @@ extension FeatureSpec {
         Self.bucket([1, feature, code, item], count: crossBuckets ?? 1)
     }
 
+    /// The user × item-category cross bucket of user feature `feature` at `code` and item category column `column`
+    /// at `itemCode`.
+    public func crossBucket(feature: Int, code: Int, column: Int, itemCode: Int) -> Int {
+        Self.bucket([2, feature, code, column, itemCode], count: crossBuckets ?? 1)
+    }
+
     /// The width of one item's pooled representation: its category one-hots and numeric features.
     var pooledWidth: Int { itemCategoryCardinalities.reduce(0, +) + 1 + (itemNumericExtraScalings?.count ?? 0) }
 
@@ -73,13 +79,6 @@ extension FeatureSpec {
     func hashedColumnNames() -> [String] {
         var names = (0..<(itemHashBuckets ?? 0)).map { "item_hash=\($0)" }
         names += (0..<positionCount).map { "position=\($0)" }
-        for (feature, vocabulary) in zip(userFeatureNames, userVocabularies) {
-            for (c, cardinality) in itemCategoryCardinalities.enumerated() {
-                for value in vocabulary + ["<unknown>"] {
-                    names += (0..<cardinality).map { "\(feature)×item_category_\(c)=\(value)|\($0)" }
-                }
-            }
-        }
         names += (0..<(crossBuckets ?? 0)).map { "user×item_hash=\($0)" }
         names += ["viewed_item", "interest_similarity", "has_history"]
         for (c, cardinality) in itemCategoryCardinalities.enumerated() {
@@ -100,15 +99,14 @@ extension FeatureSpec {
         out[offset + min(max(position, 0), positionCount - 1)] = 1
         offset += positionCount
         let codes = zip(userColumns, userOffsets).map { $0 - $1 }
-        for (f, vocabulary) in userVocabularies.enumerated() {
-            for (c, cardinality) in itemCategoryCardinalities.enumerated() {
-                let code = itemCategoryCodes[item][c]
-                if code >= 0 && code < cardinality { out[offset + codes[f] * cardinality + code] = 1 }
-                offset += (vocabulary.count + 1) * cardinality
-            }
-        }
         if let buckets = crossBuckets, buckets > 0 {
-            for (f, code) in codes.enumerated() { out[offset + crossBucket(feature: f, code: code, item: item)] += 1 }
+            for (f, code) in codes.enumerated() {
+                out[offset + crossBucket(feature: f, code: code, item: item)] += 1
+                for c in itemCategoryCardinalities.indices {
+                    let bucket = crossBucket(feature: f, code: code, column: c, itemCode: itemCategoryCodes[item][c])
+                    out[offset + bucket] += 1
+                }
+            }
             offset += buckets
         }
         out[offset] = Float(min(affinity[item] ?? 0, Self.maximumEngagements) / Self.maximumEngagements)

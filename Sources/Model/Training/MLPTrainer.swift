@@ -55,14 +55,19 @@ public struct MLPTrainer: Sendable, Equatable {
     /// Early stopping (Prechelt, "Early Stopping — But When?", 1998): with `config.earlyStoppingPatience` = p, the
     /// run stops after p epochs in a row without a validation loss below the best so far; with
     /// `config.restoreBestEpoch` the model and optimiser state end as they were after the best validation epoch,
-    /// whether the run stopped early or ran every epoch. Without validation rows neither applies.
+    /// whether the run stopped early or ran every epoch; with `config.startingWeightsCandidate` the starting weights
+    /// are a candidate too (best epoch −1), so the run never ends validating worse than it began. Without validation rows neither applies.
     /// - Returns: Per-epoch losses, the best epoch and whether its weights were restored.
     @discardableResult
     public mutating func fit(
         train: LabeledData, validation: LabeledData, config: TrainingConfig, rng: inout Xoshiro256
     ) -> TrainingHistory {
         var history = TrainingHistory(epochs: [], stoppedEarly: false)
-        var best: (epoch: Int, loss: Float, model: MLP, state: OptimizerState)? = nil
+        // With `startingWeightsCandidate`, the starting weights are the first candidate (epoch −1): training never
+        // ends validating worse than where it began.
+        let start = validation.count > 0 && config.startingWeightsCandidate ? evaluateLoss(validation) : nil
+        var best: (epoch: Int, loss: Float, model: MLP, state: OptimizerState)? =
+            start.flatMap { $0.isFinite ? (-1, $0, model, state) : nil }
         var sinceBest = 0
         for epoch in 0..<config.epochs {
             let order = rng.permutation(train.count)

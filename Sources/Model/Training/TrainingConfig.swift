@@ -16,6 +16,9 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// End with the model and optimiser state of the epoch with the lowest validation loss (default), rather than
     /// the last epoch's. No effect without validation rows.
     public var restoreBestEpoch: Bool = true
+    /// Whether the starting weights compete with the epochs for the best validation loss (best epoch −1): with a start
+    /// at the constant predictor (``MLPTrainer/startFromConstant(clickRate:)``) the model never ends worse than it.
+    public var startingWeightsCandidate: Bool = false
     /// The loss to minimise.
     public var loss: Loss
     /// The optimiser.
@@ -24,7 +27,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Creates a configuration.
     public init(
         epochs: Int = 10, batchSize: Int = 32, validationFraction: Double = 0.2, seed: UInt64 = 0,
-        earlyStoppingPatience: Int? = nil, restoreBestEpoch: Bool = true, loss: Loss = .binaryCrossEntropy,
+        earlyStoppingPatience: Int? = nil, restoreBestEpoch: Bool = true, startingWeightsCandidate: Bool = false,
+        loss: Loss = .binaryCrossEntropy,
         optimizer: Optimizer = .adam(AdamConfig(learningRate: 0.001))
     ) {
         precondition(epochs >= 0 && batchSize > 0, "TrainingConfig: epochs ≥ 0 and batch size > 0")
@@ -34,6 +38,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         self.seed = seed
         self.earlyStoppingPatience = earlyStoppingPatience
         self.restoreBestEpoch = restoreBestEpoch
+        self.startingWeightsCandidate = startingWeightsCandidate
         self.loss = loss
         self.optimizer = optimizer
     }
@@ -55,7 +60,8 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
     public var epochs: [EpochRecord]
     /// Whether early stopping ended the run before `epochs`.
     public var stoppedEarly: Bool
-    /// The zero-based epoch with the lowest validation loss; `nil` without validation rows.
+    /// The zero-based epoch with the lowest validation loss, −1 when no epoch beat the starting weights; `nil`
+    /// without validation rows.
     public var bestEpoch: Int? = nil
     /// Whether the model ended with `bestEpoch`'s weights instead of the last epoch's (false when they are the same).
     public var restoredBest: Bool = false

@@ -63,9 +63,11 @@ struct FitCommand: ParsableCommand {
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
                 optimizer: .adam(AdamConfig(learningRate: lr)))
+            // A log's model starts at the constant predictor (the training click rate), the point it must beat.
+            if logSpec != nil { trainer.startFromConstant(clickRate: Double(train.targets.reduce(0, +)) / Double(max(train.count, 1))) }
             let config = TrainingConfig(
                 epochs: epochs, batchSize: batch, validationFraction: validation, seed: seed,
-                earlyStoppingPatience: patience, restoreBestEpoch: restoreBest)
+                earlyStoppingPatience: patience, restoreBestEpoch: restoreBest, startingWeightsCandidate: logSpec != nil)
             var rng = Xoshiro256(seed: seed)
             if logSpec == nil { _ = rng.permutation(train.count + held.count) }  // as fit(_:config:) draws its split
             let history = trainer.fit(train: train, validation: held, config: config, rng: &rng)
@@ -175,7 +177,8 @@ struct FitSummary: Encodable {
 struct FitRun: Encodable {
     /// Epochs run (fewer than `--epochs` when early stopping ended the run).
     var epochsRun: Int
-    /// The 1-based epoch with the lowest validation loss, or nil without validation rows.
+    /// The 1-based epoch with the lowest validation loss (0: the starting weights, which for a log score every row with
+    /// the training click rate), or nil without validation rows.
     var bestEpoch: Int?
     /// Whether early stopping (`--patience`) ended the run.
     var stoppedEarly: Bool
@@ -205,8 +208,9 @@ struct FitRun: Encodable {
     var text: String {
         let ran = "trained \(epochsRun) epoch\(epochsRun == 1 ? "" : "s")" + (stoppedEarly ? " (stopped early)" : "")
         guard let bestEpoch else { return ran + "; no validation rows, the last epoch's weights are kept" }
-        return ran + "; best validation epoch \(bestEpoch); the checkpoint holds "
-            + (restoreBest || bestEpoch == epochsRun ? "epoch \(bestEpoch)'s" : "the last epoch's") + " weights"
+        let kept = bestEpoch == 0 ? "the starting weights" : "epoch \(bestEpoch)'s weights"
+        return ran + "; best validation epoch \(bestEpoch == 0 ? "0 (no epoch beat the starting weights)" : "\(bestEpoch)")"
+            + "; the checkpoint holds " + (restoreBest || bestEpoch == epochsRun ? kept : "the last epoch's weights")
     }
 }
 

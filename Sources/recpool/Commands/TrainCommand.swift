@@ -74,6 +74,10 @@ struct TrainCommand: AsyncParsableCommand {
 
     @Flag(help: "Serve the resulting model once the job completes.")
     var promote = false
+    @Flag(
+        inversion: .prefixedNo,
+        help: "mlp: checkpoint the averaged state with the lowest validation loss (--no-restore-best: the last state).")
+    var restoreBest = true
 
     @Flag(help: "Follow the job's progress until it ends.")
     var follow = false
@@ -116,6 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
             spec.replayCapacity = replayCapacity
             spec.schema = logSchema
             spec.catalogue = catalogue
+            if !restoreBest { spec.restoreBest = false }
             if let problem = spec.problem { throw CommandFailure(problem, exitCode: .usage) }
             let job = try await client.control(ControlRequest(.train, train: spec), as: JobView.self)
             if follow {

@@ -28,8 +28,8 @@ struct FeatureSpecTests {
             let items = spec.itemCategoryCardinalities.reduce(0, +)
             // Version 3: hashed item id, slots, crosses, events and pooled history; nothing per item.
             #expect(
-                spec.width == users + items + 1 + FeatureSpec.defaultItemHashBuckets + 3 + users * items
-                    + FeatureSpec.defaultCrossBuckets + 3 + items + 1)
+                spec.width == users + items + 1 + FeatureSpec.defaultItemHashBuckets + 3 + FeatureSpec.defaultCrossBuckets
+                    + 3 + items + 1)
         }
     }
 

@@ -136,4 +136,27 @@ struct BestEpochTests {
         #expect(history.bestEpoch == 1)
         #expect(last.evaluateLoss(validation) == history.epochs[7].validationLoss)
     }
+
+    @Test("a model started at the constant predictor scores the click rate and never ends validating worse than it")
+    func neverWorseThanConstant() {
+        let (train, validation) = Self.noisy()
+        var trainer = Self.trainer()
+        let rate = Double(train.targets.reduce(0, +)) / Double(train.count)
+        let started = trainer.startFromConstant(clickRate: rate)
+        #expect(started)
+        let start = trainer.model.predict(validation.inputs)
+        #expect(start.allSatisfy { abs(Double($0) - rate) < 1e-6 })
+        var rng = Xoshiro256(seed: 5)
+        let history = trainer.fit(
+            train: train, validation: validation,
+            config: TrainingConfig(epochs: 6, seed: 5, earlyStoppingPatience: 3, startingWeightsCandidate: true),
+            rng: &rng)
+        // Whatever the epochs do, the run ends at the lowest of the constant's and the epochs' validation losses.
+        let constant = MLPTrainer(model: { var m = Self.trainer(); m.startFromConstant(clickRate: rate); return m.model }())
+            .evaluateLoss(validation)
+        let losses = history.epochs.compactMap(\.validationLoss)
+        let lowest = min(constant, losses.min()!)
+        #expect(trainer.evaluateLoss(validation) == lowest && lowest <= constant)
+        #expect(history.bestEpoch == (lowest == constant ? -1 : losses.firstIndex(of: lowest)))
+    }
 }

@@ -1,0 +1,24 @@
+import Foundation
+
+extension MLPTrainer {
+    /// Starts the output layer at the constant predictor: its weights 0 and its bias `log(p / (1 − p))`, so that the
+    /// model scores every row with the click rate `p` before the first step ("initialise the final layer's bias to
+    /// the base rate", Karpathy, "A Recipe for Training Neural Networks", 2019; with zero output weights the start is
+    /// exactly the constant). The hidden layers keep their initialisation; the first step moves the output weights
+    /// off 0, after which gradients reach every layer. With ``fit(train:validation:config:rng:)`` keeping the best
+    /// validation point, whose candidates include these starting weights, the trained model never validates worse
+    /// than the constant.
+    /// - Parameter clickRate: the training rows' positive rate, clamped to [1e-6, 1 − 1e-6].
+    /// - Returns: Whether the start was set (false when the output layer is not a single sigmoid unit).
+    @discardableResult
+    public mutating func startFromConstant(clickRate: Double) -> Bool {
+        guard var output = model.layers.last, output.activation == .sigmoid, output.outputWidth == 1 else {
+            return false
+        }
+        let p = min(max(clickRate, 1e-6), 1 - 1e-6)
+        output.weight.values = [Float](repeating: 0, count: output.weight.values.count)
+        output.bias = [Float(log(p / (1 - p)))]
+        model.layers[model.layers.count - 1] = output
+        return true
+    }
+}

@@ -66,7 +66,7 @@ public struct OnlineLearner: Sendable {
                 continue
             }
             statistics.add(
-                phi: policy.interactions(z: z, item: event.item), bucket: policy.bucket(of: event.item),
+                phi: policy.interactions(z: z, item: event.item, position: max(event.position, 0)), bucket: policy.bucket(of: event.item),
                 reward: event.reward)
             eventsSinceInstall += 1
             eventsSinceUpdate += 1

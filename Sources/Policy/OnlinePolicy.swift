@@ -138,10 +138,10 @@ public struct OnlinePolicy: Sendable {
         }
     }
 
-    /// `φ(z, item)`.
-    public func interactions(z: [Double], item: Int) -> [Double] {
+    /// `φ(z, item)` for the item shown at `position`.
+    public func interactions(z: [Double], item: Int, position: Int = 0) -> [Double] {
         let y = features.yWidth
-        return features.interactions(z: z, y: itemVectors[(item * y)..<((item + 1) * y)])
+        return features.interactions(z: z, y: itemVectors[(item * y)..<((item + 1) * y)], position: position)
     }
 
     /// The item-id bucket of a row.

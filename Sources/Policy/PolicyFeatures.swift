@@ -28,7 +28,9 @@ public enum PolicyHash {
 ///   (identity when the row is no wider, else a fixed Gaussian projection seeded by the spec's seed, scaled by
 ///   1/√width: Johnson–Lindenstrauss).
 /// - The interaction features are the outer product `φ(z, a) = z ⊗ y_a` (`Z·Y` columns), so the last layer learns
-///   user × item interactions; the item's id bucket adds its own learnt bias.
+///   user × item interactions; the item's id bucket adds its own learnt bias. ``positionColumns`` more columns
+///   one-hot the slot an item was shown in (slots 1…4, the top slot being the baseline), so position bias is
+///   learnt apart from the item's appeal; they are constant across items in a slot and so do not change a ranking.
 public struct PolicyFeatures: Sendable {
     /// Columns of the user features' encoding.
     public let userWidth: Int
@@ -38,8 +40,10 @@ public struct PolicyFeatures: Sendable {
     public var zWidth: Int { 1 + userWidth + itemDims }
     /// Width of `y`.
     public var yWidth: Int { 1 + itemDims }
-    /// Width of `φ`.
-    public var width: Int { zWidth * yWidth }
+    /// Width of `φ`: the interactions, then the position columns.
+    public var width: Int { zWidth * yWidth + Self.positionColumns }
+    /// Slots below the top one with a position-bias column (lower slots share the last).
+    public static let positionColumns = 4
     private let features: [UserFeatureSpec]
     private let offsets: [Int]
     private let codes: [[String: Int]]
@@ -75,7 +79,7 @@ public struct PolicyFeatures: Sendable {
         }
         guard width <= Self.maximumWidth else {
             throw .invalidSpec(
-                "the interaction features would have \((1 + userWidth + itemDims) * (1 + itemDims)) columns, more "
+                "the interaction features would have \(width) columns, more "
                     + "than \(Self.maximumWidth): use fewer user feature values or buckets, or a smaller item_dims")
         }
     }
@@ -140,13 +144,15 @@ public struct PolicyFeatures: Sendable {
         return z
     }
 
-    /// `φ(z, a) = z ⊗ y_a`, row-major (`φ[i·Y + j] = z[i]·y[j]`).
-    public func interactions(z: [Double], y: ArraySlice<Double>) -> [Double] {
+    /// `φ(z, a) = z ⊗ y_a`, row-major (`φ[i·Y + j] = z[i]·y[j]`), then the one-hot of `position` (from 0; the top
+    /// slot sets none).
+    public func interactions(z: [Double], y: ArraySlice<Double>, position: Int = 0) -> [Double] {
         var phi = [Double](repeating: 0, count: width)
         let yw = yWidth
         for i in 0..<zWidth where z[i] != 0 {
             for j in 0..<yw { phi[i * yw + j] = z[i] * y[y.startIndex + j] }
         }
+        if position > 0 { phi[zWidth * yw + min(position, Self.positionColumns) - 1] = 1 }
         return phi
     }
 }

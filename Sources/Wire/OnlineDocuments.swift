@@ -71,7 +71,7 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     /// Creates learning settings.
     public init(
         updateEvery: Int = 16, batchSize: Int = 64, stepsPerUpdate: Int = 4, learningRate: Double = 0.003,
-        replayCapacity: Int = 20_000, priorPrecision: Double = 1, noiseVariance: Double = 0.1,
+        replayCapacity: Int = 20_000, priorPrecision: Double = 10, noiseVariance: Double = 0.01,
         coldStartShows: Int = 30, coldStartShare: Double = 0.05
     ) {
         self.updateEvery = updateEvery
@@ -451,7 +451,7 @@ public struct ViewedItem: Codable, Sendable, Equatable {
 }
 
 /// One feedback event joined with its impression, as a learner needs it. JSON keys: `impression_id`,
-/// `user_features`, `viewed`, `item`, `reward`, `propensity`, `version`.
+/// `user_features`, `viewed`, `item`, `position`, `reward`, `propensity`, `version`.
 public struct LearnEvent: Codable, Sendable, Equatable {
     /// The impression.
     public var impressionId: String
@@ -461,6 +461,8 @@ public struct LearnEvent: Codable, Sendable, Equatable {
     public var viewed: [ViewedItem]
     /// The item shown.
     public var item: Int
+    /// Its slot in the slate, from 0 (the top): the learner separates position bias from the item's appeal.
+    public var position: Int
     /// The reward (the click).
     public var reward: Double
     /// The logged propensity of the item.
@@ -470,29 +472,31 @@ public struct LearnEvent: Codable, Sendable, Equatable {
 
     /// Creates an event.
     public init(
-        impressionId: String, userFeatures: [String: String], viewed: [ViewedItem] = [], item: Int, reward: Double,
-        propensity: Double, version: UInt64
+        impressionId: String, userFeatures: [String: String], viewed: [ViewedItem] = [], item: Int, position: Int = 0,
+        reward: Double, propensity: Double, version: UInt64
     ) {
         self.impressionId = impressionId
         self.userFeatures = userFeatures
         self.viewed = viewed
         self.item = item
+        self.position = position
         self.reward = reward
         self.propensity = propensity
         self.version = version
     }
 
     enum CodingKeys: String, CodingKey {
-        case impressionId, userFeatures, viewed, item, reward, propensity, version
+        case impressionId, userFeatures, viewed, item, position, reward, propensity, version
     }
 
-    /// Decodes; an event without `viewed` has none.
+    /// Decodes; an event without `viewed` has none, one without `position` was in the top slot.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         impressionId = try c.decode(String.self, forKey: .impressionId)
         userFeatures = try c.decode([String: String].self, forKey: .userFeatures)
         viewed = try c.decodeIfPresent([ViewedItem].self, forKey: .viewed) ?? []
         item = try c.decode(Int.self, forKey: .item)
+        position = try c.decodeIfPresent(Int.self, forKey: .position) ?? 0
         reward = try c.decode(Double.self, forKey: .reward)
         propensity = try c.decode(Double.self, forKey: .propensity)
         version = try c.decode(UInt64.self, forKey: .version)

@@ -29,7 +29,7 @@ struct CataloguePolicyTests {
         #expect(small.features.width == large.features.width)
         #expect(PolicyWeights.pack(small).vectors.map(\.values.count) == PolicyWeights.pack(large).vectors.map(\.values.count))
         // country: 2 known values + 8 hashed buckets; age: 1 column; z = 1 + 11 + 2 item dims; y = 1 + 2.
-        #expect(small.features.userWidth == 11 && small.features.width == 14 * 3)
+        #expect(small.features.userWidth == 11 && small.features.width == 14 * 3 + PolicyFeatures.positionColumns)
     }
 
     @Test("an unseen categorical value is hashed into a bucket, a numeric one is standardised, a bad number is refused")

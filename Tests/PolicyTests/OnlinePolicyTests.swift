@@ -26,7 +26,7 @@ func simulateLearning(users: Int, seed: UInt64, spec: OnlinePolicySpec, world: S
         if learn {
             let events = slate.map {
                 LearnEvent(
-                    impressionId: "i\(u)", userFeatures: observation.userFeatures, item: $0.item,
+                    impressionId: "i\(u)", userFeatures: observation.userFeatures, item: $0.item, position: $0.position,
                     reward: step.clicked == $0.item ? 1 : 0, propensity: $0.propensity, version: 1)
             }
             _ = learner.learn(events)

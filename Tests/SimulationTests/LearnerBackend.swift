@@ -93,7 +93,7 @@ final class LearnerBackend: RecommendFeedbackBackend {
             if s.learning {
                 _ = s.learner.learn([
                     LearnEvent(
-                        impressionId: request.impressionId, userFeatures: record.userFeatures, item: request.item,
+                        impressionId: request.impressionId, userFeatures: record.userFeatures, item: request.item, position: slot,
                         reward: Double(request.click), propensity: record.propensities[slot], version: 1)
                 ])
             }

@@ -1,14 +1,16 @@
 import RecModel
 import RecWire
 
-/// The contextual bandit's last layer: Bayesian linear regression of the reward on `φ(z, a)` plus a bias per item-id
-/// bucket, `r = θᵀφ + β_{b(a)} + ε`, `ε ~ N(0, σ²)`, with the Gaussian prior `θ, β ~ N(0, σ²/λ · I)`.
+/// The contextual bandit's last layer: a Gaussian posterior over the coefficients of `η = θᵀφ + β_{b(a)}` (`φ(z, a)`
+/// plus a bias per item-id bucket), prior `θ, β ~ N(0, λ⁻¹·I)`, held in natural parameters.
 ///
-/// It keeps the posterior's sufficient statistics, all sums over events: `A = Σ φφᵀ`, `g = Σ r·φ`, and per bucket
-/// `n_b` (events), `c_b = Σ φ` and `s_b = Σ r`. Sums make merging exact: replicas that started from the same
-/// statistics and learnt from disjoint events combine into `base + Σ (replica − base)`, which is what one learner
-/// seeing every event would hold (Bishop, *Pattern Recognition and Machine Learning*, §3.3; the bucket block
-/// is diagonal, so it is eliminated with a Schur complement).
+/// Each event adds a Gaussian factor with weight `w` and working response `y`: `A += w·φφᵀ`, `g += y·φ`, and for its
+/// bucket `n_b += w`, `c_b += w·φ`, `s_b += y`, `k_b += 1` (events). With `w = 1, y = r` this is Bayesian linear
+/// regression (Bishop, *PRML* §3.3); the learner uses the Laplace (IRLS) factor of a logistic likelihood at the
+/// current mean `η̂`, `p̂ = σ(η̂)`, `w = p̂(1 − p̂)`, `y = r − p̂ + w·η̂` (assumed-density filtering for Bayesian logistic
+/// regression; Chapelle & Li 2011). Factors multiply, so natural parameters are sums and merging is exact: replicas
+/// that started from the same statistics combine into `base + Σ (replica − base)`, the product of every factor.
+/// The bucket block is diagonal and is eliminated with a Schur complement.
 public struct BayesianLastLayer: Sendable, Equatable {
     /// Width of `φ`.
     public let width: Int
@@ -22,8 +24,10 @@ public struct BayesianLastLayer: Sendable, Equatable {
     public internal(set) var n: [Double]
     /// `Σ φ` per bucket, `buckets × width`, row-major.
     public internal(set) var c: [Double]
-    /// `Σ r` per bucket.
+    /// `Σ y` per bucket.
     public internal(set) var s: [Double]
+    /// Events per bucket (for the cold-start rule).
+    public internal(set) var k: [Double]
 
     /// An empty posterior (the prior).
     public init(width: Int, buckets: Int) {
@@ -34,24 +38,28 @@ public struct BayesianLastLayer: Sendable, Equatable {
         n = [Double](repeating: 0, count: buckets)
         c = [Double](repeating: 0, count: buckets * width)
         s = [Double](repeating: 0, count: buckets)
+        k = [Double](repeating: 0, count: buckets)
     }
 
-    /// Adds one event: features `phi` of an item in `bucket` that earned `reward`.
-    public mutating func add(phi: [Double], bucket: Int, reward: Double) {
+    /// Adds one event's factor: features `phi` of an item in `bucket`, weight `weight` and working response `response`
+    /// (`1` and the reward for linear regression).
+    public mutating func add(phi: [Double], bucket: Int, reward response: Double, weight: Double = 1) {
+        let reward = response
         let d = width
         let nonzero = phi.indices.filter { phi[$0] != 0 }
         a.withUnsafeMutableBufferPointer { a in
             for i in nonzero {
-                let pi = phi[i]
+                let pi = weight * phi[i]
                 let row = i * d
                 for j in nonzero { a[row + j] += pi * phi[j] }
             }
         }
         for i in nonzero { g[i] += reward * phi[i] }
-        n[bucket] += 1
+        n[bucket] += weight
         let row = bucket * d
-        for i in nonzero { c[row + i] += phi[i] }
+        for i in nonzero { c[row + i] += weight * phi[i] }
         s[bucket] += reward
+        k[bucket] += 1
     }
 
     /// Coefficients to score with: `θ` over `φ` and `β` per bucket.
@@ -62,14 +70,24 @@ public struct BayesianLastLayer: Sendable, Equatable {
         public var bias: [Double]
     }
 
-    /// The posterior mean (with `noise` nil) or a Thompson sample: `θ ~ N(θ̂, σ²·S⁻¹)` with the Schur complement
-    /// `S = λI + A − Σ_b c_b c_bᵀ/(λ + n_b)`, then `β_b | θ ~ N((s_b − c_bᵀθ)/(λ + n_b), σ²/(λ + n_b))` — an exact
-    /// draw from the joint posterior (Thompson 1933; Agrawal & Goyal 2013 for linear payoffs).
+    /// The posterior mean (with `noise` nil) or a Thompson sample: `θ ~ N(θ̂, v·S⁻¹)` with the Schur complement
+    /// `S = λI + A − Σ_b c_b c_bᵀ/(λ + n_b)`, then `β_b | θ ~ N((s_b − c_bᵀθ)/(λ + n_b), v/(λ + n_b))` — an exact
+    /// draw from the joint posterior with its covariance scaled by `v` (Thompson 1933; Agrawal & Goyal 2013).
     /// - Parameters:
     ///   - lambda: the prior precision λ.
-    ///   - noise: σ² and the stream to sample with; nil for the mean.
+    ///   - noise: the covariance scale `v` and the stream to sample with; nil for the mean.
     /// - Returns: nil when the system is not positive definite (non-finite statistics).
     public func coefficients(lambda: Double, noise: (variance: Double, rng: Xoshiro256)?) -> Coefficients? {
+        guard let solved = posterior(lambda: lambda, sample: noise) else { return nil }
+        return noise == nil ? solved.mean : solved.sample
+    }
+
+    /// The posterior mean and, with `sample`, a Thompson sample (see ``coefficients(lambda:noise:)``), from one
+    /// Cholesky factorisation.
+    /// - Returns: nil when the system is not positive definite (non-finite statistics).
+    public func posterior(lambda: Double, sample: (variance: Double, rng: Xoshiro256)?)
+        -> (mean: Coefficients, sample: Coefficients?)?
+    {
         let d = width
         var schur = a
         var rhs = g
@@ -88,15 +106,26 @@ public struct BayesianLastLayer: Sendable, Equatable {
             for i in nonzero { rhs[i] -= cb[i] * s[b] * scale }
         }
         guard let l = Self.cholesky(schur, d) else { return nil }
-        var theta = Self.solve(l, d, rhs)
+        let theta = Self.solve(l, d, rhs)
+        let mean = Coefficients(theta: theta, bias: biases(theta: theta, lambda: lambda, noise: nil))
+        guard mean.theta.allSatisfy(\.isFinite), mean.bias.allSatisfy(\.isFinite) else { return nil }
+        guard let sample else { return (mean, nil) }
+        guard sample.variance > 0 else { return (mean, mean) }
+        var rng = sample.rng
+        let sigma = sample.variance.squareRoot()
+        let z = (0..<d).map { _ in Double(rng.nextGaussian()) }
+        let v = Self.backSubstituteTransposed(l, d, z)
+        var drawn = theta
+        for i in 0..<d { drawn[i] += sigma * v[i] }
+        let draw = Coefficients(theta: drawn, bias: biases(theta: drawn, lambda: lambda, noise: (sigma, rng)))
+        guard draw.theta.allSatisfy(\.isFinite), draw.bias.allSatisfy(\.isFinite) else { return nil }
+        return (mean, draw)
+    }
+
+    /// `β_b | θ`: the conditional mean `(s_b − c_bᵀθ)/(λ + n_b)`, plus `σ·ξ/√(λ + n_b)` with `noise`.
+    private func biases(theta: [Double], lambda: Double, noise: (sigma: Double, rng: Xoshiro256)?) -> [Double] {
+        let d = width
         var rng = noise?.rng
-        let sigma = (noise?.variance ?? 0).squareRoot()
-        if noise != nil, sigma > 0, var stream = rng {
-            let z = (0..<d).map { _ in Double(stream.nextGaussian()) }
-            let v = Self.backSubstituteTransposed(l, d, z)
-            for i in 0..<d { theta[i] += sigma * v[i] }
-            rng = stream
-        }
         var bias = [Double](repeating: 0, count: buckets)
         for b in 0..<buckets {
             let precision = lambda + n[b]
@@ -106,14 +135,13 @@ public struct BayesianLastLayer: Sendable, Equatable {
                 for i in 0..<d where c[row + i] != 0 { mean -= c[row + i] * theta[i] }
             }
             mean /= precision
-            if noise != nil, sigma > 0, var stream = rng {
+            if let sigma = noise?.sigma, var stream = rng {
                 mean += sigma * Double(stream.nextGaussian()) / precision.squareRoot()
                 rng = stream
             }
             bias[b] = mean
         }
-        guard theta.allSatisfy(\.isFinite), bias.allSatisfy(\.isFinite) else { return nil }
-        return Coefficients(theta: theta, bias: bias)
+        return bias
     }
 
     /// The lower Cholesky factor `L` (`M = LLᵀ`) of a symmetric positive definite `d × d` matrix, or nil.

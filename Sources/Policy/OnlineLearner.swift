@@ -1,14 +1,16 @@
+import Foundation
 import RecModel
 import RecWire
 
 /// A serving replica's learner, a contextual bandit (γ = 0: each recommendation's reward is its own target, no
-/// Bellman bootstrap): every feedback event is added at once to the Bayesian last layer's sufficient statistics
-/// (``BayesianLastLayer``), and every `update_every` events the learner solves the posterior and draws a new
-/// Thompson sample, the policy it then serves (``current``).
+/// Bellman bootstrap) with Bayesian logistic regression as its last layer: every feedback event adds its Laplace
+/// factor at the current posterior mean (``BayesianLastLayer``: weight `p̂(1 − p̂)`, working response
+/// `r − p̂ + p̂(1 − p̂)·η̂`) to the natural parameters at once, and every `update_every` events the learner solves the
+/// posterior, moves its linearisation point to the new mean and draws a new Thompson sample (covariance scaled by
+/// `noise_variance`), the policy it then serves (``current``).
 ///
-/// Every event is used exactly once and completely (a closed-form posterior, no step size, no replay), which is
-/// why it learns as fast per event as LinUCB or logistic Thompson sampling while sharing what it learns across
-/// items through their features.
+/// Every event is used once and completely (a closed-form update, no step size, no replay), and what is learnt
+/// about a user × topic interaction is shared by every item with that topic.
 ///
 /// A value owned by one thread (the worker's background thread); the serving side reads only the
 /// ``OnlinePolicy`` snapshots it publishes.
@@ -24,6 +26,7 @@ public struct OnlineLearner: Sendable {
     /// Events that could not be used (an item or a context the spec rejects).
     public private(set) var rejectedEvents = 0
     private var statistics: BayesianLastLayer
+    private var mean: BayesianLastLayer.Coefficients
     private var policy: OnlinePolicy
     private var rng: Xoshiro256
 
@@ -31,6 +34,7 @@ public struct OnlineLearner: Sendable {
     public init(policy: OnlinePolicy, version: UInt64, seed: UInt64) {
         rng = Xoshiro256(seed: seed)
         statistics = policy.statistics
+        mean = policy.coefficients
         self.policy = policy
         baseVersion = version
         resample()
@@ -46,6 +50,7 @@ public struct OnlineLearner: Sendable {
     /// restart, and a new Thompson sample is served.
     public mutating func install(_ policy: OnlinePolicy, version: UInt64) {
         statistics = policy.statistics
+        mean = policy.coefficients
         self.policy = policy
         baseVersion = version
         eventsSinceInstall = 0
@@ -65,9 +70,13 @@ public struct OnlineLearner: Sendable {
                 rejectedEvents += 1
                 continue
             }
-            statistics.add(
-                phi: policy.interactions(z: z, item: event.item, position: max(event.position, 0)), bucket: policy.bucket(of: event.item),
-                reward: event.reward)
+            let phi = policy.interactions(z: z, item: event.item, position: max(event.position, 0))
+            let bucket = policy.bucket(of: event.item)
+            var eta = mean.bias[bucket]
+            for i in phi.indices where phi[i] != 0 { eta += mean.theta[i] * phi[i] }
+            let p = 1 / (1 + exp(-eta))
+            let weight = max(p * (1 - p), 1e-4)
+            statistics.add(phi: phi, bucket: bucket, reward: event.reward - p + weight * eta, weight: weight)
             eventsSinceInstall += 1
             eventsSinceUpdate += 1
         }
@@ -81,7 +90,13 @@ public struct OnlineLearner: Sendable {
     /// Serves a new Thompson sample of the statistics; on a failure (a posterior that cannot be solved) it keeps
     /// serving the last good policy.
     private mutating func resample() {
-        guard let next = try? policy.sampled(statistics: statistics, rng: &rng) else { return }
-        policy = next
+        let stream = Xoshiro256(seed: rng.next())
+        guard
+            let solved = statistics.posterior(
+                lambda: policy.spec.learning.priorPrecision, sample: (policy.spec.learning.noiseVariance, stream)),
+            let sample = solved.sample
+        else { return }
+        mean = solved.mean
+        policy = OnlinePolicy(policy, statistics: statistics, coefficients: sample)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import RecData
 import RecModel
 import RecWire
@@ -84,7 +85,7 @@ public struct OnlinePolicy: Sendable {
 
     /// Parameters a pack of this shape holds.
     static func parameterCount(width: Int, buckets: Int) -> Int {
-        width * width + width + buckets * (width + 2)
+        width * width + width + buckets * (width + 3)
     }
 
     /// The same spec with other statistics, scoring with their posterior mean.
@@ -119,7 +120,7 @@ public struct OnlinePolicy: Sendable {
     }
 
     /// Events learnt into the statistics of the item-id bucket of `item`.
-    public func shows(item: Int) -> Double { statistics.n[itemBuckets[item]] }
+    public func shows(item: Int) -> Double { statistics.k[itemBuckets[item]] }
 
     /// Whether `item` still gets the cold-start exploration (its bucket has fewer than `cold_start_shows` events).
     public func isNew(item: Int) -> Bool { shows(item: item) < Double(spec.learning.coldStartShows) }
@@ -147,7 +148,8 @@ public struct OnlinePolicy: Sendable {
     /// The item-id bucket of a row.
     public func bucket(of item: Int) -> Int { itemBuckets[item] }
 
-    /// Scores of `items` for a user vector: `θᵀφ(z, a) + β_{b(a)}`, computed as `(Θᵀz)·y_a + β` in `O(Z·Y + |items|·Y)`.
+    /// Scores of `items` for a user vector: the click probability `σ(η)` of the logit `η = θᵀφ(z, a) + β_{b(a)}` (top
+    /// slot), computed as `(Θᵀz)·y_a + β` in `O(Z·Y + |items|·Y)`.
     public func scores(z: [Double], items: [Int]) -> [Double] {
         let zw = features.zWidth
         let yw = features.yWidth
@@ -160,7 +162,7 @@ public struct OnlinePolicy: Sendable {
             var q = coefficients.bias[itemBuckets[item]]
             let base = item * yw
             for j in 0..<yw { q += v[j] * itemVectors[base + j] }
-            return q
+            return 1 / (1 + exp(-q))
         }
     }
 

@@ -3,7 +3,7 @@ import RecModel
 import RecWire
 
 /// Moves a policy's learnt statistics in and out of a ``ParameterPack``, the form the broker merges and ships, and
-/// names them by SHA-256. The pack holds the ``BayesianLastLayer``'s sums as vectors `a`, `g`, `n`, `c`, `s`.
+/// names them by SHA-256. The pack holds the ``BayesianLastLayer``'s sums as vectors `a`, `g`, `n`, `c`, `s`, `k`.
 public enum PolicyWeights {
     /// The pack of a policy's statistics.
     public static func pack(_ policy: OnlinePolicy, step: UInt64 = 0) -> ParameterPack {
@@ -17,7 +17,7 @@ public enum PolicyWeights {
             vectors: [
                 .init(name: "a", values: stats.a.map(Float.init)), .init(name: "g", values: stats.g.map(Float.init)),
                 .init(name: "n", values: stats.n.map(Float.init)), .init(name: "c", values: stats.c.map(Float.init)),
-                .init(name: "s", values: stats.s.map(Float.init)),
+                .init(name: "s", values: stats.s.map(Float.init)), .init(name: "k", values: stats.k.map(Float.init)),
             ])
     }
 
@@ -41,6 +41,7 @@ public enum PolicyWeights {
         stats.n = try read("n", template.n.count)
         stats.c = try read("c", template.c.count)
         stats.s = try read("s", template.s.count)
+        stats.k = try read("k", template.k.count)
         return stats
     }
 
@@ -78,8 +79,8 @@ public enum PolicyWeights {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// A pack of statistics shaped like `policy`'s that make it recommend badly: every item-id bucket seen
-    /// `1000` times with reward drawn around −`scale` (fault injection for the guard; the guard must refuse it).
+    /// A pack of statistics shaped like `policy`'s that make it recommend badly: every item-id bucket's bias pinned
+    /// to a random logit of spread `scale` as if by 1,000 events (fault injection for the guard; it must refuse it).
     public static func noise(like policy: OnlinePolicy, seed: UInt64, scale: Float = 1) -> ParameterPack {
         var rng = Xoshiro256(seed: seed)
         var stats = policy.statistics

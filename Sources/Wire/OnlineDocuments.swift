@@ -71,7 +71,7 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     /// Creates learning settings.
     public init(
         updateEvery: Int = 16, batchSize: Int = 64, stepsPerUpdate: Int = 4, learningRate: Double = 0.003,
-        replayCapacity: Int = 20_000, priorPrecision: Double = 10, noiseVariance: Double = 0.01,
+        replayCapacity: Int = 20_000, priorPrecision: Double = 3, noiseVariance: Double = 0.03,
         coldStartShows: Int = 30, coldStartShare: Double = 0.05
     ) {
         self.updateEvery = updateEvery

@@ -25,6 +25,8 @@ public struct OnlinePolicy: Sendable {
     let itemVectors: [Double]
     /// Each item's id bucket.
     let itemBuckets: [Int]
+    /// The rows that may be recommended, ascending (computed once, not per request).
+    public let activeRows: [Int]
 
     /// Creates a policy with learnt statistics, scoring with `coefficients` (nil: the posterior mean).
     /// - Throws: ``PolicyError`` when the spec is invalid, the statistics do not fit it or are not finite.
@@ -65,6 +67,7 @@ public struct OnlinePolicy: Sendable {
         }
         itemVectors = vectors
         itemBuckets = spec.itemIds.map { PolicyHash.bucket(itemId: $0, buckets: spec.idBuckets) }
+        activeRows = spec.itemActive.indices.filter { spec.itemActive[$0] }
     }
 
     /// This policy's spec and items with other statistics and coefficients (no re-encoding of the catalogue).
@@ -74,6 +77,7 @@ public struct OnlinePolicy: Sendable {
         features = other.features
         itemVectors = other.itemVectors
         itemBuckets = other.itemBuckets
+        activeRows = other.activeRows
         self.statistics = statistics
         self.coefficients = coefficients
     }
@@ -214,7 +218,7 @@ public struct OnlinePolicy: Sendable {
     public func slotProbabilities(
         userFeatures: [String: String], viewed: [ViewedItem] = [], slate: [Int]
     ) throws(PolicyError) -> [Double] {
-        let pool = catalogue.activeIndices
+        let pool = activeRows
         return try slotProbabilities(
             q: scores(z: try userVector(userFeatures, viewed: viewed), items: pool), pool: pool, slate: slate)
     }
@@ -235,9 +239,8 @@ public struct OnlinePolicy: Sendable {
 
     private func validated(_ candidates: [Int]?) throws(PolicyError) -> [Int] {
         guard let candidates else {
-            let active = catalogue.activeIndices
-            guard !active.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
-            return active
+            guard !activeRows.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
+            return activeRows
         }
         guard !candidates.isEmpty else { throw .invalidCandidates("the list is empty") }
         var seen = Set<Int>()

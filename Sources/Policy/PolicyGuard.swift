@@ -44,7 +44,7 @@ public enum PolicyGuard {
         var numerator = 0.0
         var denominator = 0.0
         var rows = 0
-        let pool = policy.catalogue.activeIndices
+        let pool = policy.activeRows
         for impression in impressions {
             guard let z = try? policy.userVector(impression.userFeatures, viewed: impression.viewed),
                 let p = try? policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)

@@ -45,7 +45,7 @@ public struct OnlineOptions: ParsableArguments {
 
     /// ε of ε-greedy exploration.
     @Option(help: "ε for epsilon_greedy exploration, in [0, 1].")
-    public var epsilon = 0.1
+    public var epsilon = 0.02
 
     /// The softmax temperature.
     @Option(help: "Temperature for softmax exploration, above 0.")

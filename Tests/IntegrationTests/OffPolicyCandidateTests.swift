@@ -255,7 +255,9 @@ struct OffPolicyCandidateTests {
         let cluster = ProcessCluster()
         defer { cluster.stop() }
         let client = try await OnlineLearningTests.onlinePool(
-            cluster, state: dir.appendingPathComponent("state"), extra: ["--online-update-every", "1"])
+            cluster, state: dir.appendingPathComponent("state"),
+            // No periodic sync: only the one the test asks for may make version 2, however slow the machine.
+            extra: ["--online-update-every", "1", "--online-sync-interval-ms", "600000"])
         defer { client.close() }
         let (log, schema) = try Self.syntheticShopLog(in: dir)
         let broker = ["--broker", cluster.endpoints.frontend]

@@ -22,7 +22,7 @@ struct OnlineOptionsTests {
         #expect(options.changedTunables.map(\.flag) == ["--exploration", "--temperature"])
         #expect(options.brokerArguments == [])
         // A value equal to the default is no change.
-        #expect(try OnlineOptions.parse(["--epsilon", "0.1"]).changedTunables.isEmpty)
+        #expect(try OnlineOptions.parse(["--epsilon", "0.02"]).changedTunables.isEmpty)
     }
 
     @Test("an unknown exploration kind is a validation error naming the flag")

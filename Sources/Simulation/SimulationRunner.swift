@@ -53,9 +53,15 @@ public enum SimulationRunner {
         let baselines = try Baselines.run(
             visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed)
 
+        var barrier: SyncBarrier?
+        if plan.deterministic {
+            let wait = try await backend.syncBarrier(spec: install.spec)
+            try await wait.settle()
+            barrier = wait
+        }
         let started = Clocks.monotonicMicros()
         let outcomes = await serveLive(
-            backend: backend, visitors: visitors, slateLength: slateLength, plan: plan, onProgress)
+            backend: backend, visitors: visitors, slateLength: slateLength, plan: plan, barrier: barrier, onProgress)
         let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
         return SimulationReport(
             plan: plan, world: name(of: world), outcomes: outcomes, baselines: baselines,
@@ -121,6 +127,7 @@ public enum SimulationRunner {
 
     private static func serveLive<Backend: RecommendFeedbackBackend>(
         backend: Backend, visitors draws: [SimulatedVisitor], slateLength: Int, plan: SimulationPlan,
+        barrier: SyncBarrier?,
         _ onProgress: @Sendable (SimulationProgress) -> Void
     ) async -> [LiveOutcome] {
         var outcomes = draws.indices.map { LiveOutcome(index: $0) }
@@ -150,6 +157,14 @@ public enum SimulationRunner {
                     progress.recentCtr = recent.mean
                 }
                 if progress.done % plan.progressEvery == 0 || progress.done == draws.count { onProgress(progress) }
+                if let barrier, outcome.feedbackSent > 0, progress.feedbackSent % barrier.everyEvents == 0 {
+                    do throws(SimulationError) {
+                        try await barrier.settle()
+                    } catch {
+                        outcomes[outcome.index].errors["SYNC_BARRIER", default: 0] += 1
+                        progress.errors += 1
+                    }
+                }
                 startNext()
             }
         }

@@ -61,8 +61,17 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Run the baselines alone, without a pool (no --broker needed).")
     var baselinesOnly = false
 
+    @Flag(
+        help: """
+            One user at a time, waiting for the pool to settle every M feedback events, so one seed gives one curve \
+            (the broker needs --online-sync-interval-ms 0 and --online-update-every equal to --online-sync-events; \
+            one worker with --exploration-seed).
+            """)
+    var deterministic = false
+
     func validate() throws {
-        let plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windows)
+        var plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windows)
+        plan.deterministic = deterministic
         if let problem = plan.problem { throw ValidationError(problem) }
         if worldSchema != nil && world == nil { throw ValidationError("--world-schema needs --world") }
         if !(clickScale.isFinite && clickScale > 0) {
@@ -99,9 +108,10 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let logged = try loadWorld()
-            let plan = SimulationPlan(
+            var plan = SimulationPlan(
                 users: users, seed: seed, concurrency: concurrency, windows: windows,
                 progressEvery: max(1, min(100, users / 50)))
+            plan.deterministic = deterministic
             let line = SimulationProgressLine(enabled: !quiet)
             let client = baselinesOnly ? nil : try await connection.connect()
             defer { client?.close() }
@@ -121,6 +131,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     case .policyUnavailable(let client): ExitStatus.of(client)
                     case .invalidPlan, .catalogueMismatch: .badInput
                     case .invalidPolicy: .failed
+                    case .notDeterministic: .badInput
                     }
                 throw CommandFailure(error.description, exitCode: status)
             }

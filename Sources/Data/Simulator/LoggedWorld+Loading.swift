@@ -2,7 +2,8 @@ import Foundation
 
 extension LoggedWorld {
     /// Loads a world from logs named as `--dataset` names them: `obd:POLICY/CAMPAIGN` (the click model fitted on
-    /// that file, the catalogue its `item_context.csv`, the logging policy OBD's `bts` file of the campaign), or a
+    /// that file, the catalogue its `item_context.csv`, the logging policy OBD's `bts` file of the campaign when it is
+    /// there), or a
     /// shop's log CSV with its schema (the catalogue the schema's, the logging policy the log itself).
     /// - Parameters:
     ///   - name: `obd:…` or a CSV path.
@@ -24,9 +25,10 @@ extension LoggedWorld {
             let catalogue = try ItemCatalogue.load(
                 path: itemsPath, schema: DataSchema.openBanditDataset(catalogueHeader: try CSVTable.read(path: itemsPath).header).catalogue)
             let bts = OBDSource(.bts, source.campaign)
-            let logging = try OBDLoader.load(bts, obdDirectory: obdDirectory)
+            let hasBTS = FileManager.default.fileExists(atPath: bts.dataFile(in: obdDirectory))
+            let logging = hasBTS ? ("obd:\(bts)", try OBDLoader.load(bts, obdDirectory: obdDirectory)) : nil
             return try LoggedWorld(
-                name: name, logs: logs, catalogue: catalogue, logging: ("obd:\(bts)", logging), clickScale: clickScale)
+                name: name, logs: logs, catalogue: catalogue, logging: logging, clickScale: clickScale)
         }
         guard !name.hasPrefix("synthetic") else {
             throw .invalidSpecification("'\(name)': the simulator world is the default; --world takes logs (obd:… or a CSV)")

@@ -27,6 +27,14 @@ public struct LaplaceLogistic: Sendable {
         precision = [[Double]](repeating: [Double](repeating: lambda, count: dimension), count: arms)
     }
 
+    /// Replaces one arm's posterior (a prior other than the default, in tests and warm starts).
+    /// - Precondition: both have the context's width, and every precision is above 0.
+    public mutating func setPrior(arm: Int, mean m: [Double], precision q: [Double]) {
+        precondition(m.count == mean[arm].count && q.count == m.count && q.allSatisfy { $0 > 0 }, "LaplaceLogistic: bad prior")
+        mean[arm] = m
+        precision[arm] = q
+    }
+
     /// The posterior mean's log-odds of every arm for a binary context.
     public func meanScores(context x: [Int]) -> [Double] {
         mean.map { m in x.reduce(0.0) { $0 + m[$1] } }

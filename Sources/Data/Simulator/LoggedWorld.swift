@@ -102,11 +102,11 @@ public struct LoggedWorld: VisitorWorld {
     /// Visitors with contexts drawn uniformly from the logged rows, attraction `s · e^{logit}`.
     public func visitors(count: Int, seed: UInt64) -> [SimulatedVisitor] {
         var rng = SplitMix64(seed: seed ^ 0x10_66ED_3017_D000)
-        var cache: [Int: [Double]] = [:]
+        var cache: [[Int]: [Double]] = [:]
         return (0..<count).map { _ in
             let row = rng.index(contexts.count)
             let context = contexts[row]
-            let key = context.categories.reduce(0) { $0 &* 1_000_003 &+ $1 }
+            let key = context.categories
             let attraction =
                 cache[key]
                 ?? (0..<itemCount).flatMap { item in

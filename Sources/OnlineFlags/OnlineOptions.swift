@@ -14,8 +14,8 @@ public struct OnlineOptions: ParsableArguments {
     @Flag(help: "Serve the online policy and learn from FEEDBACK (needs --state-dir).")
     public var online = false
 
-    /// T: the longest time between two syncs, ms.
-    @Option(help: "Sync the replicas' learnt weights at least this often, in ms (T).")
+    /// T: the longest time between two syncs, ms (0: never by time, only by event count).
+    @Option(help: "Sync the replicas' learnt weights at least this often, in ms (T; 0: only by event count).")
     public var onlineSyncIntervalMs: UInt64 = 10_000
 
     /// M: the feedback events that trigger a sync.

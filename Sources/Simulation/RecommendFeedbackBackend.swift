@@ -13,6 +13,16 @@ public protocol RecommendFeedbackBackend: Sendable {
     func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply
     /// The policy version served now, with its weights (CONTROL `online_policy`).
     func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack)
+    /// The barrier of a deterministic run (``SyncBarrier``), after checking the pool can run one.
+    /// - Throws: ``SimulationError/notDeterministic(_:)`` when it cannot.
+    func syncBarrier(spec: OnlinePolicySpec) async throws(SimulationError) -> SyncBarrier
+}
+
+extension RecommendFeedbackBackend {
+    /// A backend that has no barrier cannot run deterministically.
+    public func syncBarrier(spec: OnlinePolicySpec) async throws(SimulationError) -> SyncBarrier {
+        throw .notDeterministic("\(Self.self) has no sync barrier")
+    }
 }
 
 /// A live pool behind a ``RecPoolClient``.

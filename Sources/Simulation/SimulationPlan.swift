@@ -16,6 +16,8 @@ public struct SimulationPlan: Sendable, Equatable {
     public var world: SimulatorConfig
     /// Progress is reported after every this many finished users.
     public var progressEvery: Int
+    /// One user at a time, waiting at a ``SyncBarrier`` every M events, so one seed gives one curve.
+    public var deterministic = false
 
     /// Creates a plan over the default world (the one `recpool-broker --online` serves).
     public init(
@@ -36,6 +38,9 @@ public struct SimulationPlan: Sendable, Equatable {
         if concurrency < 1 { return "concurrency must be at least 1, got \(concurrency)" }
         if windows < 1 || windows > users { return "windows must be in 1...\(users) (the users), got \(windows)" }
         if progressEvery < 1 { return "progress_every must be at least 1, got \(progressEvery)" }
+        if deterministic && concurrency != 1 {
+            return "concurrency must be 1 in a deterministic run (one client lane), got \(concurrency)"
+        }
         return nil
     }
 }
@@ -50,6 +55,8 @@ public enum SimulationError: Error, Sendable, Equatable, CustomStringConvertible
     case catalogueMismatch(String)
     /// The served policy's weights do not fit its spec.
     case invalidPolicy(PolicyError)
+    /// A deterministic run is impossible on this pool (the text names the flag), or its barrier failed.
+    case notDeterministic(String)
 
     /// A one-line message for people.
     public var description: String {
@@ -58,6 +65,7 @@ public enum SimulationError: Error, Sendable, Equatable, CustomStringConvertible
         case .policyUnavailable(let error): "cannot fetch the served policy (online_policy): \(error)"
         case .catalogueMismatch(let why): "the pool's catalogue is not the simulated world's: \(why)"
         case .invalidPolicy(let error): "the served policy cannot be rebuilt: \(error)"
+        case .notDeterministic(let why): "cannot run deterministically: \(why)"
         }
     }
 }

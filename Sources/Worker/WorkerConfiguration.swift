@@ -27,6 +27,9 @@ public struct WorkerConfiguration: Sendable {
     public var batchWaitMicros: UInt64 = 0
     /// Exit when the parent process goes away (used by `recpool local`).
     public var exitWithParent = false
+    /// Seed of the online policy's exploration and replay sampling (nil: from the id, pid and time, so replicas
+    /// explore independently); a fixed seed makes `recpool simulate --deterministic` repeatable.
+    public var explorationSeed: UInt64?
     /// Extra socket options for the DEALER, such as CURVE client keys.
     public var socketOptions: [SocketOption] = []
     /// Limits on inbound messages.

@@ -33,7 +33,9 @@ public final class WorkerSession: Sendable {
         self.replica = LockedBox(replica)
         self.logger = logger
         background = BackgroundWork(sessionWakeup: wakeup, logger: logger, metrics: metrics)
-        var sampler = PolicySampler(workerId: configuration.workerId)
+        var sampler =
+            configuration.explorationSeed.map { PolicySampler(seed: $0, prefix: UInt64.random(in: .min ... .max)) }
+            ?? PolicySampler(workerId: configuration.workerId)
         online = OnlineLearning(sessionWakeup: wakeup, seed: sampler.rng.next(), logger: logger, metrics: metrics)
         self.sampler = LockedBox(sampler)
         metrics.modelVersion.record(Int64(bitPattern: replica.version))

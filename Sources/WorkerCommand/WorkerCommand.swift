@@ -58,6 +58,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued).")
     var batchWaitUs: UInt64 = 0
 
+    @Option(help: "Seed of the online policy's exploration (default: from the id, pid and time).")
+    var explorationSeed: UInt64?
+
     @Option(help: "OpenBLAS threads for this worker (default 1: parallelism comes from workers, not BLAS threads).")
     var blasThreads = 1
     @Option(help: "The broker's CURVE public key (a .pub file); with --curve-key, talk CurveZMQ.")
@@ -109,6 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
             ])
         var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
         configuration.slots = slots
+        configuration.explorationSeed = explorationSeed
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.batchMaxRows = batchMaxRows
         configuration.batchAloneRows = batchAloneRows

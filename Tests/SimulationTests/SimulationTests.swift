@@ -99,12 +99,14 @@ import Testing
         }
         let windows = try #require(object["windows"] as? [[String: Any]])
         #expect(windows.count == 4)
-        for key in ["users", "served", "ctr", "random_ctr", "fixed_ctr", "oracle_ctr", "version"] {
+        for key in ["users", "served", "ctr", "random_ctr", "fixed_ctr", "oracle_ctr", "version", "baselines"] {
             #expect(windows.allSatisfy { $0[key] != nil }, "missing windows.\(key)")
         }
         let html = report.html(command: "recpool simulate --users 200 <test>")
         #expect(html.contains("<svg") && html.contains("</svg>"))
-        #expect(html.components(separatedBy: "<polyline").count - 1 == 4)
+        // The pool and every baseline (random, fixed, three learners, feature-only, oracle) are lines.
+        #expect(report.baselines.count == 7)
+        #expect(html.components(separatedBy: "<polyline").count - 1 == 1 + report.baselines.count)
         #expect(html.contains("&lt;test&gt;"))
     }
 }

@@ -198,7 +198,8 @@ struct OnlineCore: ControlCore {
             closeSync(nowMs: nowMs, into: &actions)
         }
         if !syncing, !frozen, !workers.isEmpty, eventsSinceSync > 0,
-            eventsSinceSync >= settings.syncEvents || nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs)
+            eventsSinceSync >= settings.syncEvents
+                || (settings.syncIntervalMs > 0 && nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs))
         {
             startSync(corrupt: false, requester: nil, nowMs: nowMs, into: &actions)
         }

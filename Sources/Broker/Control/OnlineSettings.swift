@@ -3,7 +3,7 @@ import RecWire
 
 /// How the broker runs online learning (`recpool-broker --online …`).
 public struct OnlineSettings: Sendable {
-    /// A sync starts at most this long after the previous one (T), ms.
+    /// A sync starts at most this long after the previous one (T), ms; 0 syncs only by event count.
     public var syncIntervalMs: UInt64 = 10_000
     /// … or as soon as this many feedback events have reached the learners (M).
     public var syncEvents = 500
@@ -35,7 +35,6 @@ public struct OnlineSettings: Sendable {
 
     /// Why these settings cannot be used, or `nil`.
     public var problem: String? {
-        if syncIntervalMs == 0 { return "online sync interval must be above 0 ms" }
         if syncEvents < 1 { return "online sync events must be at least 1" }
         if !(guardMargin.isFinite && guardMargin >= 0) { return "online guard margin must be ≥ 0" }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }

@@ -1,0 +1,40 @@
+import Testing
+
+@testable import Broker
+
+/// `--online-sync-interval-ms 0`: syncs by event count only (what `recpool simulate --deterministic` needs).
+@Suite struct OnlineSyncTriggerTests {
+    /// One feedback event on item `item` of a fresh impression, committed.
+    static func event(_ m: inout OnlineMachine, _ id: String, item: Int = 3) {
+        _ = m.feed(.impression(worker: "w-a", record: m.record(id), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback(id, item: item)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success([true])))
+    }
+
+    @Test func anIntervalOfZeroNeverSyncsByTimeOnlyByEventCount() throws {
+        var settings = OnlineSettings()
+        settings.syncIntervalMs = 0
+        settings.syncEvents = 2
+        #expect(settings.problem == nil)
+        var m = try OnlineMachine(settings: settings)
+        _ = m.feed(.workers([m.workerA]))
+        Self.event(&m, "one")
+        // A day later, one event pending: no pull.
+        #expect(m.feed(.tick, nowMs: 86_400_000).toWorkers(.policyPull).isEmpty)
+        #expect(!m.core.syncing)
+        Self.event(&m, "two")
+        #expect(m.feed(.tick, nowMs: 86_400_001).toWorkers(.policyPull).map(\.identity) == [m.workerA.identity])
+    }
+
+    @Test func aNonZeroIntervalStillSyncsByTime() throws {
+        var settings = OnlineSettings()
+        settings.syncIntervalMs = 1_000
+        settings.syncEvents = 500
+        var m = try OnlineMachine(settings: settings)
+        _ = m.feed(.workers([m.workerA]))
+        Self.event(&m, "one")
+        #expect(m.feed(.tick, nowMs: 1_500).toWorkers(.policyPull).isEmpty)
+        #expect(m.feed(.tick, nowMs: 2_001).toWorkers(.policyPull).count == 1)
+    }
+}

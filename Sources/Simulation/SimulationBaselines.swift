@@ -2,85 +2,105 @@ import RecData
 import RecModel
 import RecPolicy
 
-/// Clicks per user of the three local baselines, on the same users and choice draws as the live pool.
-struct Baselines: Sendable {
-    /// The uniform random policy: `slateLength` distinct items drawn uniformly.
-    var random: [Int]
-    /// The policy served at the start, with its exploration, never updated.
-    var fixed: [Int]
-    /// Each user's top items by ground-truth single-item click probability, best in the top slot.
-    var oracle: [Int]
+/// One baseline's clicks per visitor, in visitor order.
+struct BaselineSeries: Sendable {
+    /// The JSON name (`random`, `fixed`, `logging`, `linucb`, `logistic_ts`, `egreedy_lr`, `feature_best`,
+    /// `oracle`).
+    var name: String
+    /// 1 when the visitor clicked the baseline's slate.
+    var clicks: [Int]
+}
 
-    static func run(draws: [SimulationRunner.UserDraw], fixed policy: OnlinePolicy, slateLength: Int, seed: UInt64)
-        throws(SimulationError) -> Baselines
-    {
-        let items = policy.spec.itemCount
+/// The baselines of a run, on the same visitors and choice draws as the live pool. The learners learn
+/// after every visitor from each shown item's click, in visitor order.
+struct Baselines: Sendable {
+    /// The baselines in report order.
+    var series: [BaselineSeries]
+
+    /// LinUCB's α (issue 18's best on the simulator).
+    static let linUCBAlpha = 0.03
+    /// ε of ε-greedy logistic regression.
+    static let greedyEpsilon = 0.02
+    /// The logistic regressions' prior: precision λ = 1 on every weight, mean log-odds −3 on the bias (a click on
+    /// about 5% of shown items; 0 would start every item at 50% and spend the first users unlearning it).
+    static let priorPrecision = 1.0, priorBias = -3.0
+    /// Thompson sampling's posterior scale α (Chapelle & Li found α < 1 better; 0.25 was best of 0.25, 0.5, 1
+    /// on seed 21, docs/BENCHMARKS.md).
+    static let thompsonScale = 0.25
+
+    /// One baseline's clicks, if it ran.
+    func clicks(_ name: String) -> [Int]? { series.first { $0.name == name }?.clicks }
+
+    static func run(
+        visitors: [SimulatedVisitor], world: any VisitorWorld, fixed policy: OnlinePolicy?, slateLength: Int,
+        seed: UInt64
+    ) throws(SimulationError) -> Baselines {
+        let items = world.itemCount
         var randomRng = Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0001)
         var fixedRng = Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0002)
-        var out = Baselines(random: [], fixed: [], oracle: [])
-        for draw in draws {
+        var random: [Int] = []
+        var fixed: [Int] = []
+        var oracle: [Int] = []
+        for visitor in visitors {
             var pool = Array(0..<items)
             var randomSlate: [Int] = []
             for _ in 0..<slateLength {
                 randomSlate.append(pool.remove(at: Int(randomRng.next() % UInt64(pool.count))))
             }
-            let fixedSlate: [Int]
-            do throws(PolicyError) {
-                fixedSlate = try policy.recommend(
-                    userFeatures: draw.observation.userFeatures, top: slateLength, rng: &fixedRng
-                ).map(\.item)
-            } catch {
-                throw .invalidPolicy(error)
+            random.append(clicked(visitor, randomSlate))
+            if let policy {
+                do throws(PolicyError) {
+                    let slate = try policy.recommend(
+                        userFeatures: visitor.userFeatures, top: slateLength, rng: &fixedRng
+                    ).map(\.item)
+                    fixed.append(clicked(visitor, slate))
+                } catch {
+                    throw .invalidPolicy(error)
+                }
             }
-            let single = (0..<items).map { item in (try? draw.environment.choiceProbabilities([item])[0]) ?? 0 }
-            let oracleSlate = Array((0..<items).sorted { single[$0] > single[$1] }.prefix(slateLength))
-            out.random.append(clicked(draw, randomSlate))
-            out.fixed.append(clicked(draw, fixedSlate))
-            out.oracle.append(clicked(draw, oracleSlate))
+            let oracleSlate = Array(
+                (0..<items).sorted { visitor.attraction(item: $0, slot: 0) > visitor.attraction(item: $1, slot: 0) }
+                    .prefix(slateLength))
+            oracle.append(clicked(visitor, oracleSlate))
         }
-        return out
+        var series = [BaselineSeries(name: "random", clicks: random)]
+        if policy != nil { series.append(BaselineSeries(name: "fixed", clicks: fixed)) }
+        if let logging = world.loggingSlates(for: visitors, slateLength: slateLength, seed: seed) {
+            series.append(BaselineSeries(name: "logging", clicks: zip(visitors, logging).map { clicked($0, $1) }))
+        }
+        let context = OneHotContext(vocabulary: world.userVocabulary)
+        let d = context.width
+        var linUCB = LinUCBSlates(bandit: LinUCB(arms: items, dimension: d, alpha: linUCBAlpha))
+        var thompson = ThompsonSlates(
+            model: LaplaceLogistic(arms: items, dimension: d, priorPrecision: priorPrecision, priorBias: priorBias), scale: thompsonScale,
+            rng: Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0003))
+        var greedy = EpsilonGreedySlates(
+            model: LaplaceLogistic(arms: items, dimension: d, priorPrecision: priorPrecision, priorBias: priorBias), epsilon: greedyEpsilon,
+            rng: Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0004))
+        series.append(BaselineSeries(name: "linucb", clicks: learn(&linUCB, visitors, context, slateLength)))
+        series.append(BaselineSeries(name: "logistic_ts", clicks: learn(&thompson, visitors, context, slateLength)))
+        series.append(BaselineSeries(name: "egreedy_lr", clicks: learn(&greedy, visitors, context, slateLength)))
+        let best = world.featureOnlySlates(for: visitors, slateLength: slateLength)
+        series.append(BaselineSeries(name: "feature_best", clicks: zip(visitors, best).map { clicked($0, $1) }))
+        series.append(BaselineSeries(name: "oracle", clicks: oracle))
+        return Baselines(series: series)
     }
 
-    private static func clicked(_ draw: SimulationRunner.UserDraw, _ slate: [Int]) -> Int {
-        // The slates are built from the checked catalogue, so the step cannot fail.
-        guard let step = try? draw.step(slate) else { return 0 }
-        return step.clicked == nil ? 0 : 1
+    /// Runs a learner over the visitors in order: a slate, the visitor's click, an update per shown item.
+    private static func learn<Learner: SlateLearner>(
+        _ learner: inout Learner, _ visitors: [SimulatedVisitor], _ encoder: OneHotContext, _ length: Int
+    ) -> [Int] {
+        visitors.map { visitor in
+            let x = encoder.encode(visitor.userFeatures)
+            let slate = learner.slate(context: x, length: length)
+            let item = try? visitor.clicked(slate)
+            for shown in slate { learner.learn(context: x, item: shown, click: shown == item ? 1 : 0) }
+            return item == nil ? 0 : 1
+        }
     }
-}
 
-extension SimulationReport {
-    /// Aggregates per-user outcomes into windows, fifths and totals.
-    init(
-        plan: SimulationPlan, outcomes: [SimulationRunner.LiveOutcome], baselines: Baselines, fixedVersion: UInt64,
-        elapsedMs: UInt64
-    ) {
-        let n = outcomes.count
-        func liveCtr(_ range: Range<Int>) -> Double {
-            let served = outcomes[range].filter(\.served)
-            return served.isEmpty ? 0 : Double(served.reduce(0) { $0 + $1.click }) / Double(served.count)
-        }
-        func mean(_ clicks: [Int], _ range: Range<Int>) -> Double {
-            range.isEmpty ? 0 : Double(clicks[range].reduce(0, +)) / Double(range.count)
-        }
-        let windows = (0..<plan.windows).map { w -> SimulationWindow in
-            let range = (w * n / plan.windows)..<((w + 1) * n / plan.windows)
-            return SimulationWindow(
-                users: range.upperBound, served: outcomes[range].filter(\.served).count, ctr: liveCtr(range),
-                randomCtr: mean(baselines.random, range), fixedCtr: mean(baselines.fixed, range),
-                oracleCtr: mean(baselines.oracle, range), version: outcomes[range].map(\.version).max() ?? 0)
-        }
-        let fifth = max(1, n / 5)
-        let served = outcomes.filter(\.served)
-        var errors: [String: Int] = [:]
-        for outcome in outcomes { errors.merge(outcome.errors, uniquingKeysWith: +) }
-        self.init(
-            users: n, seed: plan.seed, concurrency: plan.concurrency, served: served.count,
-            clicks: served.reduce(0) { $0 + $1.click }, ctr: liveCtr(0..<n), ctrFirstFifth: liveCtr(0..<fifth),
-            ctrLastFifth: liveCtr((n - fifth)..<n), randomCtr: mean(baselines.random, 0..<n),
-            fixedCtr: mean(baselines.fixed, 0..<n), oracleCtr: mean(baselines.oracle, 0..<n),
-            fixedVersion: fixedVersion, firstVersion: served.map(\.version).min() ?? 0,
-            lastVersion: served.map(\.version).max() ?? 0, feedbackSent: outcomes.reduce(0) { $0 + $1.feedbackSent },
-            feedbackDuplicates: outcomes.reduce(0) { $0 + $1.duplicates }, errors: errors, elapsedMs: elapsedMs,
-            windows: windows)
+    private static func clicked(_ visitor: SimulatedVisitor, _ slate: [Int]) -> Int {
+        // The slates are built from the world's items, so the choice cannot fail.
+        ((try? visitor.clicked(slate)) ?? nil) == nil ? 0 : 1
     }
 }

@@ -2,13 +2,13 @@ import Foundation
 import RecData
 
 extension SimulationReport {
-    /// A self-contained HTML page: the CTR-over-time chart (inline SVG, no scripts, no fetches) with the three
-    /// baselines, the totals, and the windows as a table.
+    /// A self-contained HTML page: the CTR-over-time chart (inline SVG, no scripts, no fetches) with every
+    /// baseline, the totals with each baseline's CTR and ÷ oracle, and the windows as a table.
     /// - Parameter command: what was run, shown under the title.
     public func html(title: String = "RecPool online learning simulation", command: String) -> String {
         let escape = HTML.escape
         let yMax = SVGChart.niceCeiling(
-            max(windows.map { max($0.ctr, $0.randomCtr, $0.fixedCtr, $0.oracleCtr) }.max() ?? 0.1, 0.01) * 1.1)
+            max(windows.map { max($0.ctr, $0.baselines.values.max() ?? 0, $0.oracleCtr) }.max() ?? 0.1, 0.01) * 1.1)
         let xMax = Double(max(users, 1))
         func points(_ value: (SimulationWindow) -> Double) -> [(Double, Double)] {
             windows.map { (Double($0.users), value($0)) }
@@ -19,33 +19,48 @@ extension SimulationReport {
             title: "clicks per user over time (windows of users)", xLabel: "users simulated",
             yLabel: "click-through rate", xTicks: ticks(xMax, digits: 0), yTicks: ticks(yMax, digits: 3),
             xRange: 0...xMax, yRange: 0...yMax,
-            series: [
-                .init(label: "pool (learning)", color: "#1f77b4", points: poolPoints, markers: true),
-                .init(label: "fixed v\(fixedVersion)", color: "#ff7f0e", points: points(\.fixedCtr)),
-                .init(label: "random", color: "#7f7f7f", points: points(\.randomCtr), dashed: true),
-                .init(label: "oracle", color: "#2ca02c", points: points(\.oracleCtr), dashed: true),
-            ]
+            series: [.init(label: "pool (learning)", color: "#1f77b4", points: poolPoints, markers: true)]
+                + baselines.enumerated().map { index, b in
+                    .init(
+                        label: b.name == "fixed" ? "fixed v\(fixedVersion)" : b.name,
+                        color: Self.palette[index % Self.palette.count],
+                        points: windows.map { (Double($0.users), $0.baselines[b.name] ?? 0) },
+                        dashed: ["random", "feature_best", "oracle"].contains(b.name))
+                }
         ).svg()
         func f(_ v: Double) -> String { String(format: "%.4f", v) }
-        var table = "<table><tr><th>users</th><th>served</th><th>pool</th><th>random</th><th>fixed</th>"
-        table += "<th>oracle</th><th>version</th></tr>\n"
+        let names = baselines.map(\.name)
+        var table = "<table><tr><th>users</th><th>served</th><th>pool</th>"
+        table += names.map { "<th>\(escape($0))</th>" }.joined() + "<th>version</th></tr>\n"
         for w in windows {
-            let cells = [
-                "\(w.users)", "\(w.served)", w.served > 0 ? f(w.ctr) : "undefined", f(w.randomCtr), f(w.fixedCtr),
-                f(w.oracleCtr), "\(w.version)",
-            ]
+            let cells =
+                ["\(w.users)", "\(w.served)", w.served > 0 ? f(w.ctr) : "undefined"]
+                + names.map { w.baselines[$0].map(f) ?? "" } + ["\(w.version)"]
             table += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
         }
         table += "</table>\n"
         let errorText =
             errors.isEmpty
             ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let share = { (v: Double) in oracleCtr > 0 ? String(format: "%.2f", v / oracleCtr) : "undefined" }
+        var totals = "<table><tr><th>policy</th><th>CTR</th><th>last fifth</th><th>÷ oracle</th></tr>\n"
+        if served > 0 {
+            totals += "<tr><td>pool (learning)</td><td>\(f(ctr))</td><td>\(f(ctrLastFifth))</td><td>\(share(ctr))</td></tr>\n"
+        }
+        for b in baselines {
+            totals += "<tr><td>\(escape(b.name))</td><td>\(f(b.ctr))</td><td>\(f(b.ctrLastFifth))</td>"
+            totals += "<td>\(b.ofOracle.map { String(format: "%.2f", $0) } ?? "undefined")</td></tr>\n"
+        }
+        totals += "</table>\n"
+        let poolText =
+            served > 0
+            ? "Pool CTR \(f(ctr)): first fifth \(f(ctrFirstFifth)), last fifth \(f(ctrLastFifth))."
+            : "No user was served by a pool (the baselines alone)."
         let summary = """
-            <p>\(users) simulated new users (seed \(seed), concurrency \(concurrency)), \(served) served in \
-            \(elapsedMs) ms; policy versions \(firstVersion)…\(lastVersion).</p>
-            <p>Pool CTR \(f(ctr)): first fifth \(f(ctrFirstFifth)), last fifth \(f(ctrLastFifth)). On the same users: \
-            random \(f(randomCtr)), fixed v\(fixedVersion) \(f(fixedCtr)), oracle \(f(oracleCtr)).</p>
-            <p>Feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)); errors: \(escape(errorText)).</p>
+            <p>\(users) simulated new users of the \(escape(world)) world (seed \(seed), concurrency \(concurrency)), \
+            \(served) served in \(elapsedMs) ms; policy versions \(firstVersion)…\(lastVersion).</p>
+            <p>\(poolText) On the same users:</p>
+            \(totals)<p>Feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)); errors: \(escape(errorText)).</p>
 
             """
         return """
@@ -62,6 +77,9 @@ extension SimulationReport {
 
             """
     }
+
+    /// Series colours, in baseline order.
+    static let palette = ["#ff7f0e", "#7f7f7f", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#2ca02c", "#d62728"]
 
     private func ticks(_ high: Double, digits: Int) -> [(Double, String)] {
         SVGChart.quarterTicks(high) { String(format: "%.\(digits)f", $0) }

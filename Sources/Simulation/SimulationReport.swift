@@ -1,7 +1,8 @@
 import Foundation
 
-/// The click-through rate of consecutive users of a simulation, for the live pool and the three baselines
-/// shown the same users. JSON keys: `users`, `served`, `ctr`, `random_ctr`, `fixed_ctr`, `oracle_ctr`, `version`.
+/// The click-through rate of consecutive users of a simulation, for the live pool and the baselines shown the
+/// same users. JSON keys: `users`, `served`, `ctr`, `random_ctr`, `fixed_ctr`, `oracle_ctr`, `version`, `baselines`
+/// (every baseline's CTR by name, ``SimulationReport/baselines``).
 public struct SimulationWindow: Codable, Sendable, Equatable {
     /// Users simulated by the end of this window (the x axis).
     public var users: Int
@@ -18,9 +19,12 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
     public var oracleCtr: Double
     /// The highest policy version that served a user of this window (0 if none was served).
     public var version: UInt64
+    /// Every baseline's clicks per user in this window, by name (`random`, `fixed`, `logging`, `linucb`,
+    /// `logistic_ts`, `egreedy_lr`, `feature_best`, `oracle`: those that ran).
+    public var baselines: [String: Double] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case users, served, ctr, version
+        case users, served, ctr, version, baselines
         case randomCtr = "random_ctr", fixedCtr = "fixed_ctr", oracleCtr = "oracle_ctr"
     }
 
@@ -44,9 +48,10 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
         try c.encode(served, forKey: .served)
         try c.encode(served > 0 ? ctr : nil, forKey: .ctr)
         try c.encode(randomCtr, forKey: .randomCtr)
-        try c.encode(fixedCtr, forKey: .fixedCtr)
+        try c.encode(baselines["fixed"] == nil && !baselines.isEmpty ? nil : fixedCtr, forKey: .fixedCtr)
         try c.encode(oracleCtr, forKey: .oracleCtr)
         try c.encode(version, forKey: .version)
+        try c.encode(baselines, forKey: .baselines)
     }
 
     /// Decodes what ``encode(to:)`` writes (a `null` ctr reads back as 0 with none served).
@@ -56,20 +61,59 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
         served = try c.decode(Int.self, forKey: .served)
         ctr = try c.decodeIfPresent(Double.self, forKey: .ctr) ?? 0
         randomCtr = try c.decode(Double.self, forKey: .randomCtr)
-        fixedCtr = try c.decode(Double.self, forKey: .fixedCtr)
+        fixedCtr = try c.decodeIfPresent(Double.self, forKey: .fixedCtr) ?? 0
         oracleCtr = try c.decode(Double.self, forKey: .oracleCtr)
         version = try c.decode(UInt64.self, forKey: .version)
+        baselines = try c.decodeIfPresent([String: Double].self, forKey: .baselines) ?? [:]
     }
 }
 
-/// The outcome of `recpool simulate`. JSON keys (stable): `users`, `seed`, `concurrency`, `served`, `clicks`,
-/// `ctr`, `ctr_first_fifth`, `ctr_last_fifth`, `random_ctr`, `fixed_ctr`, `oracle_ctr`, `fixed_version`,
+/// One baseline's totals. JSON keys: `name`, `ctr`, `ctr_last_fifth`, `of_oracle` (`ctr` ÷ the oracle's CTR; `null`
+/// when the oracle got no click).
+public struct BaselineSummary: Codable, Sendable, Equatable {
+    /// `random`, `fixed`, `logging`, `linucb`, `logistic_ts`, `egreedy_lr`, `feature_best` or `oracle`.
+    public var name: String
+    /// Clicks per user over the whole run.
+    public var ctr: Double
+    /// Clicks per user over the last fifth of the users.
+    public var ctrLastFifth: Double
+    /// `ctr` ÷ the oracle's `ctr`.
+    public var ofOracle: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case name, ctr
+        case ctrLastFifth = "ctr_last_fifth", ofOracle = "of_oracle"
+    }
+
+    /// Creates a summary.
+    public init(name: String, ctr: Double, ctrLastFifth: Double, ofOracle: Double?) {
+        self.name = name
+        self.ctr = ctr
+        self.ctrLastFifth = ctrLastFifth
+        self.ofOracle = ofOracle
+    }
+
+    /// Encodes every key, `of_oracle` as `null` when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(ctr, forKey: .ctr)
+        try c.encode(ctrLastFifth, forKey: .ctrLastFifth)
+        try c.encode(ofOracle, forKey: .ofOracle)
+    }
+}
+
+/// The outcome of `recpool simulate`. JSON keys (stable): `world`, `users`, `seed`, `concurrency`, `served`,
+/// `clicks`, `ctr`, `ctr_first_fifth`, `ctr_last_fifth`, `random_ctr`, `fixed_ctr`, `oracle_ctr`, `fixed_version`,
 /// `first_version`, `last_version`, `feedback_sent`, `feedback_duplicates`, `errors` (status name → count),
-/// `elapsed_ms`, `windows` (``SimulationWindow``).
+/// `elapsed_ms`, `baselines` (``BaselineSummary``), `windows` (``SimulationWindow``). The pool's CTRs are `null`
+/// when no user was served (a run of the baselines only), `fixed_ctr` when the fixed baseline did not run.
 ///
 /// A CTR is clicks per user: each simulated user is shown one slate and clicks at most one item. The pool's
 /// CTR counts served users only; a user whose RECOMMEND failed is counted under `errors`.
 public struct SimulationReport: Codable, Sendable, Equatable {
+    /// The world the users came from: `simulator` or the logs a ``LoggedWorld`` was built from.
+    public var world: String = "simulator"
     /// Users simulated.
     public var users: Int
     /// Seed of the user sequence.
@@ -107,11 +151,13 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var errors: [String: Int]
     /// Wall-clock duration of the live part, ms.
     public var elapsedMs: UInt64
+    /// Every baseline that ran, in report order (their CTR over time is in ``windows``).
+    public var baselines: [BaselineSummary] = []
     /// CTR over time.
     public var windows: [SimulationWindow]
 
     enum CodingKeys: String, CodingKey {
-        case users, seed, concurrency, served, clicks, ctr, errors, windows
+        case world, users, seed, concurrency, served, clicks, ctr, errors, windows, baselines
         case ctrFirstFifth = "ctr_first_fifth", ctrLastFifth = "ctr_last_fifth", randomCtr = "random_ctr"
         case fixedCtr = "fixed_ctr", oracleCtr = "oracle_ctr", fixedVersion = "fixed_version"
         case firstVersion = "first_version", lastVersion = "last_version", feedbackSent = "feedback_sent"
@@ -121,6 +167,9 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     /// Failed calls in all.
     public var errorCount: Int { errors.values.reduce(0, +) }
 
+    /// A baseline's summary by name.
+    public func baseline(_ name: String) -> BaselineSummary? { baselines.first { $0.name == name } }
+
     /// The report as one line of JSON with sorted keys.
     /// - Throws: the encoder's `EncodingError` if a figure is not finite, so a caller fails instead of printing `{}`.
     public func json() throws -> String {
@@ -129,29 +178,98 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// A few lines for people.
+    /// A few lines for people: the run, the pool, every baseline with its CTR and ÷ oracle, and the windows.
     public var text: String {
         func f(_ v: Double) -> String { String(format: "%.4f", v) }
-        var lines = [
-            "users \(users) (served \(served)), seed \(seed), concurrency \(concurrency), \(elapsedMs) ms",
-            "pool CTR \(f(ctr)): first fifth \(f(ctrFirstFifth)), last fifth \(f(ctrLastFifth)); "
-                + "policy versions \(firstVersion)…\(lastVersion)",
-            "baselines on the same users: random \(f(randomCtr)), fixed v\(fixedVersion) \(f(fixedCtr)), "
-                + "oracle \(f(oracleCtr))",
+        let oracle = oracleCtr
+        func share(_ v: Double) -> String { oracle > 0 ? String(format: "%.2f", v / oracle) : "undefined" }
+        var lines = ["world \(world), users \(users) (served \(served)), seed \(seed), concurrency \(concurrency), \(elapsedMs) ms"]
+        if served > 0 {
+            lines.append(
+                "pool CTR \(f(ctr)) (÷ oracle \(share(ctr))): first fifth \(f(ctrFirstFifth)), last fifth "
+                    + "\(f(ctrLastFifth)) (÷ oracle \(share(ctrLastFifth))); policy versions \(firstVersion)…\(lastVersion)")
+        } else {
+            lines.append("pool: no user served")
+        }
+        lines.append("baselines on the same users (CTR, last fifth, ÷ oracle):")
+        for b in baselines {
+            let label = b.name == "fixed" ? "fixed v\(fixedVersion)" : b.name
+            lines.append(
+                "  " + label.padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + "\(f(b.ctr))  \(f(b.ctrLastFifth))  \(b.ofOracle.map { String(format: "%.2f", $0) } ?? "undefined")")
+        }
+        lines.append(
             "feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)), errors \(errorCount)"
                 + (errors.isEmpty
                     ? ""
                     : " ("
                         + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                        .joined(separator: ", ") + ")"),
-            "window  users   pool    random  fixed   oracle  version",
-        ]
-        for w in windows {
-            let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : "undefined (none served)"
+                        .joined(separator: ", ") + ")"))
+        let names = baselines.map(\.name)
+        lines.append((["window", " users", "  pool  "] + names.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) } + ["version"]).joined(separator: "  "))
+        for (index, w) in windows.enumerated() {
+            let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : (served > 0 ? "undefined" : "   -  ")
+            let cells = names.map { (w.baselines[$0].map(f) ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0) }
             lines.append(
-                String(format: "%6d  %6d  ", lines.count - 4, w.users) + pool
-                    + String(format: "  %.4f  %.4f  %.4f  %llu", w.randomCtr, w.fixedCtr, w.oracleCtr, w.version))
+                ([String(format: "%6d", index + 1), String(format: "%6d", w.users), pool] + cells + ["\(w.version)"])
+                    .joined(separator: "  "))
         }
         return lines.joined(separator: "\n")
     }
+}
+
+extension SimulationReport {
+    /// Encodes every key; the pool's CTRs are `null` with none served, `fixed_ctr` without a fixed baseline.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let pool = served > 0
+        try c.encode(world, forKey: .world)
+        try c.encode(users, forKey: .users)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(concurrency, forKey: .concurrency)
+        try c.encode(served, forKey: .served)
+        try c.encode(clicks, forKey: .clicks)
+        try c.encode(pool ? ctr : nil, forKey: .ctr)
+        try c.encode(pool ? ctrFirstFifth : nil, forKey: .ctrFirstFifth)
+        try c.encode(pool ? ctrLastFifth : nil, forKey: .ctrLastFifth)
+        try c.encode(randomCtr, forKey: .randomCtr)
+        try c.encode(baseline("fixed") == nil && !baselines.isEmpty ? nil : fixedCtr, forKey: .fixedCtr)
+        try c.encode(oracleCtr, forKey: .oracleCtr)
+        try c.encode(fixedVersion, forKey: .fixedVersion)
+        try c.encode(firstVersion, forKey: .firstVersion)
+        try c.encode(lastVersion, forKey: .lastVersion)
+        try c.encode(feedbackSent, forKey: .feedbackSent)
+        try c.encode(feedbackDuplicates, forKey: .feedbackDuplicates)
+        try c.encode(errors, forKey: .errors)
+        try c.encode(elapsedMs, forKey: .elapsedMs)
+        try c.encode(baselines, forKey: .baselines)
+        try c.encode(windows, forKey: .windows)
+    }
+
+    /// Decodes what ``encode(to:)`` writes (`null` CTRs read back as 0).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        world = try c.decodeIfPresent(String.self, forKey: .world) ?? "simulator"
+        users = try c.decode(Int.self, forKey: .users)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        concurrency = try c.decode(Int.self, forKey: .concurrency)
+        served = try c.decode(Int.self, forKey: .served)
+        clicks = try c.decode(Int.self, forKey: .clicks)
+        ctr = try c.decodeIfPresent(Double.self, forKey: .ctr) ?? 0
+        ctrFirstFifth = try c.decodeIfPresent(Double.self, forKey: .ctrFirstFifth) ?? 0
+        ctrLastFifth = try c.decodeIfPresent(Double.self, forKey: .ctrLastFifth) ?? 0
+        randomCtr = try c.decode(Double.self, forKey: .randomCtr)
+        fixedCtr = try c.decodeIfPresent(Double.self, forKey: .fixedCtr) ?? 0
+        oracleCtr = try c.decode(Double.self, forKey: .oracleCtr)
+        fixedVersion = try c.decode(UInt64.self, forKey: .fixedVersion)
+        firstVersion = try c.decode(UInt64.self, forKey: .firstVersion)
+        lastVersion = try c.decode(UInt64.self, forKey: .lastVersion)
+        feedbackSent = try c.decode(Int.self, forKey: .feedbackSent)
+        feedbackDuplicates = try c.decode(Int.self, forKey: .feedbackDuplicates)
+        errors = try c.decode([String: Int].self, forKey: .errors)
+        elapsedMs = try c.decode(UInt64.self, forKey: .elapsedMs)
+        baselines = try c.decodeIfPresent([BaselineSummary].self, forKey: .baselines) ?? []
+        windows = try c.decode([SimulationWindow].self, forKey: .windows)
+    }
+
 }

@@ -7,28 +7,31 @@ import RecWire
 
 /// Drives a pool with simulated new users and measures what it learns.
 ///
-/// Each user is drawn from the world's prior by ``SimulatorEnvironment/reset()`` (so user `i` is the same for
-/// a given seed), gets one RECOMMEND with its user features, clicks at most one item by the simulator's
+/// Each user is a ``SimulatedVisitor`` of the world (``VisitorWorld/visitors(count:seed:)``, so user `i` is the
+/// same for a given seed), gets one RECOMMEND with its user features, clicks at most one item by the world's
 /// ground truth, and FEEDBACK is sent for every shown item (click 1 for the clicked one, 0 for the others).
-/// The same users are shown three local baselines: the uniform random policy, the policy the pool served at
-/// the start (same exploration, never updated) and the oracle (top items by ground-truth single-item click
-/// probability). A step consumes exactly one uniform from the environment, so the environment is copied just
-/// before each user's step: every policy meets the same user *and* the same choice draw, and live users can
-/// be served concurrently without changing the sequence.
+/// The same users are shown the local baselines: the uniform random policy, the policy the pool served at
+/// the start (same exploration, never updated), the world's logging policy if it has one, three textbook
+/// contextual bandits learning from their own slates (LinUCB, logistic Thompson sampling, ε-greedy logistic
+/// regression), the best policy on the observable features alone, and the oracle (top items by ground-truth
+/// single-item click probability). A visitor carries its one choice draw, so every policy meets the same user
+/// *and* the same choice draw, and live users can be served concurrently without changing the sequence.
 public enum SimulationRunner {
     /// Runs a simulation.
     /// - Parameters:
     ///   - backend: the pool (or an in-process stand-in).
     ///   - plan: users, seed, concurrency, windows and world.
+    ///   - world: where the users come from (nil: the simulator world of `plan.world`).
     ///   - onProgress: called after every `progressEvery` finished users, and at the end.
     /// - Returns: the report; failed calls are counted in it, not thrown.
     /// - Throws: ``SimulationError`` when the plan is invalid or the served policy cannot be fetched or does
     ///   not serve the simulated world's catalogue.
     public static func run<Backend: RecommendFeedbackBackend>(
-        backend: Backend, plan: SimulationPlan, onProgress: @Sendable (SimulationProgress) -> Void = { _ in }
+        backend: Backend, plan: SimulationPlan, world: (any VisitorWorld)? = nil,
+        onProgress: @Sendable (SimulationProgress) -> Void = { _ in }
     ) async throws(SimulationError) -> SimulationReport {
         if let problem = plan.problem { throw .invalidPlan(problem) }
-        let world = SimulatorWorld(config: plan.world)
+        let world = world ?? SimulatorWorld(config: plan.world)
         let install: PolicyInstall
         let pack: ParameterPack
         do throws(ClientError) {
@@ -46,60 +49,63 @@ public enum SimulationRunner {
             throw .invalidPolicy(error)
         }
         let slateLength = install.spec.slateSize
-        let draws = drawUsers(world: world, count: plan.users, seed: plan.seed)
-        let baselines = try Baselines.run(draws: draws, fixed: fixed, slateLength: slateLength, seed: plan.seed)
+        let visitors = world.visitors(count: plan.users, seed: plan.seed)
+        let baselines = try Baselines.run(
+            visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed)
 
         let started = Clocks.monotonicMicros()
-        let outcomes = await serveLive(backend: backend, draws: draws, slateLength: slateLength, plan: plan, onProgress)
+        let outcomes = await serveLive(
+            backend: backend, visitors: visitors, slateLength: slateLength, plan: plan, onProgress)
         let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
         return SimulationReport(
-            plan: plan, outcomes: outcomes, baselines: baselines, fixedVersion: install.version, elapsedMs: elapsedMs)
+            plan: plan, world: name(of: world), outcomes: outcomes, baselines: baselines,
+            fixedVersion: install.version, elapsedMs: elapsedMs)
     }
 
-    /// The served spec must be ``SimulatorCatalog``'s for the simulated world, else clicks mean nothing.
-    static func checkCatalogue(_ spec: OnlinePolicySpec, world: SimulatorWorld) throws(SimulationError) {
-        let config = world.config
-        guard spec.userFeatureCardinalities == config.userFeatureCardinalities else {
+    /// Runs the baselines alone, without a pool, on the users a pool would meet (`--baselines-only`): slates as
+    /// long as the world's slots, the pool's CTRs undefined, no fixed baseline.
+    /// - Throws: ``SimulationError/invalidPlan(_:)``.
+    public static func runBaselines(plan: SimulationPlan, world: (any VisitorWorld)? = nil) throws(SimulationError)
+        -> SimulationReport
+    {
+        if let problem = plan.problem { throw .invalidPlan(problem) }
+        let world = world ?? SimulatorWorld(config: plan.world)
+        let visitors = world.visitors(count: plan.users, seed: plan.seed)
+        let baselines = try Baselines.run(
+            visitors: visitors, world: world, fixed: nil, slateLength: world.slots, seed: plan.seed)
+        return SimulationReport(
+            plan: plan, world: name(of: world), outcomes: visitors.indices.map { LiveOutcome(index: $0) },
+            baselines: baselines, fixedVersion: 0, elapsedMs: 0)
+    }
+
+    static func name(of world: any VisitorWorld) -> String {
+        (world as? LoggedWorld)?.name ?? "simulator"
+    }
+
+    /// The served spec must be the simulated world's catalogue, else clicks mean nothing.
+    static func checkCatalogue(_ spec: OnlinePolicySpec, world: any VisitorWorld) throws(SimulationError) {
+        guard spec.slateSize <= world.slots else {
+            throw .catalogueMismatch("slate size \(spec.slateSize), the world shows at most \(world.slots) items")
+        }
+        guard spec.itemCount == world.itemCount else {
+            throw .catalogueMismatch("\(spec.itemCount) items, the world has \(world.itemCount)")
+        }
+        let cardinalities = world.userVocabulary.map(\.values.count)
+        guard spec.userFeatureCardinalities == cardinalities else {
             throw .catalogueMismatch(
-                "user feature cardinalities \(spec.userFeatureCardinalities), the world has \(config.userFeatureCardinalities)"
-            )
+                "user feature cardinalities \(spec.userFeatureCardinalities), the world has \(cardinalities)")
         }
-        guard spec.itemCount == config.items else {
-            throw .catalogueMismatch("\(spec.itemCount) items, the world has \(config.items)")
+        let expected: [[Float]]
+        if let simulator = world as? SimulatorWorld {
+            expected = SimulatorCatalog.spec(world: simulator).itemFeatures
+        } else if let logged = world as? LoggedWorld {
+            expected = (0..<logged.catalogue.count).map { Array(logged.catalogue.row($0)) }
+        } else {
+            return
         }
-        let expected = SimulatorCatalog.spec(world: world).itemFeatures
         if let item = spec.itemFeatures.indices.first(where: { spec.itemFeatures[$0] != expected[$0] }) {
             throw .catalogueMismatch("item \(item)'s features differ (a world with another seed or shape?)")
         }
-        guard spec.slateSize <= config.positions else {
-            throw .catalogueMismatch("slate size \(spec.slateSize), the world shows at most \(config.positions) items")
-        }
-    }
-
-    /// One simulated user: what the pool sees, and the environment positioned just before the user's step.
-    struct UserDraw: Sendable {
-        var observation: SimulatorObservation
-        var environment: SimulatorEnvironment
-
-        /// Shows `slate` to the user on a copy of the environment (the same choice draw every time).
-        func step(_ slate: [Int]) throws(SimulatorError) -> SimulatorStep {
-            var copy = environment
-            return try copy.step(slate)
-        }
-    }
-
-    /// The user sequence of a seed: reset, remember, then advance past the step's one uniform.
-    static func drawUsers(world: SimulatorWorld, count: Int, seed: UInt64) -> [UserDraw] {
-        var environment = SimulatorEnvironment(world: world, seed: seed)
-        var draws: [UserDraw] = []
-        draws.reserveCapacity(count)
-        for _ in 0..<count {
-            let observation = environment.reset()
-            draws.append(UserDraw(observation: observation, environment: environment))
-            // Any valid slate consumes the same single uniform; the outcome is discarded.
-            _ = try? environment.step([0])
-        }
-        return draws
     }
 
     /// What happened to one live user.
@@ -114,7 +120,7 @@ public enum SimulationRunner {
     }
 
     private static func serveLive<Backend: RecommendFeedbackBackend>(
-        backend: Backend, draws: [UserDraw], slateLength: Int, plan: SimulationPlan,
+        backend: Backend, visitors draws: [SimulatedVisitor], slateLength: Int, plan: SimulationPlan,
         _ onProgress: @Sendable (SimulationProgress) -> Void
     ) async -> [LiveOutcome] {
         var outcomes = draws.indices.map { LiveOutcome(index: $0) }
@@ -151,31 +157,31 @@ public enum SimulationRunner {
     }
 
     private static func serve<Backend: RecommendFeedbackBackend>(
-        _ index: Int, draw: UserDraw, slateLength: Int, backend: Backend
+        _ index: Int, draw: SimulatedVisitor, slateLength: Int, backend: Backend
     ) async -> LiveOutcome {
         var outcome = LiveOutcome(index: index)
         let recommendation: PolicyRecommendation
         do throws(ClientError) {
             recommendation = try await backend.recommend(
-                RecommendQuery(userFeatures: draw.observation.userFeatures, top: slateLength))
+                RecommendQuery(userFeatures: draw.userFeatures, top: slateLength))
         } catch {
             outcome.errors[error.statusName, default: 0] += 1
             return outcome
         }
-        let step: SimulatorStep
+        let clicked: Int?
         do throws(SimulatorError) {
-            step = try draw.step(recommendation.items.map(\.item))
+            clicked = try draw.clicked(recommendation.items.map(\.item))
         } catch {
             // A slate the simulated user cannot be shown (unknown or repeated items, too long).
             outcome.errors["BAD_SLATE", default: 0] += 1
             return outcome
         }
         outcome.served = true
-        outcome.click = step.clicked == nil ? 0 : 1
+        outcome.click = clicked == nil ? 0 : 1
         outcome.version = recommendation.modelVersion
         for shown in recommendation.items {
             let event = FeedbackRequest(
-                impressionId: recommendation.impressionId, item: shown.item, click: step.clicked == shown.item ? 1 : 0)
+                impressionId: recommendation.impressionId, item: shown.item, click: clicked == shown.item ? 1 : 0)
             do throws(ClientError) {
                 let reply = try await backend.feedback(event)
                 outcome.feedbackSent += 1

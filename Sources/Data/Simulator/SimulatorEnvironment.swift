@@ -1,3 +1,4 @@
+import Foundation
 import RecModel
 
 /// What the agent sees of the current user.
@@ -57,6 +58,24 @@ public struct SimulatorEnvironment: Sendable {
         let fresh = SimulatorObservation(userFeatures: features, clicks: [:], remainingBudget: config.sessionBudget)
         observation = fresh
         return fresh
+    }
+
+    /// The next user as a ``SimulatedVisitor``: ``reset()``, the attraction `b_k e^{s_i − c₀}` of every item in
+    /// every slot for that user, and the one uniform ``step(_:)`` would consume for the choice. A sequence of
+    /// visitors is therefore the sequence of users that alternating `reset()` and one `step` gives.
+    public mutating func nextVisitor() -> SimulatedVisitor {
+        let features = reset().userFeatures
+        let config = world.config
+        var attraction: [Double] = []
+        attraction.reserveCapacity(config.items * config.positions)
+        for item in 0..<config.items {
+            let s = world.utility(interest: interest[...], item: item, warm: false)
+            for slot in 0..<config.positions {
+                attraction.append(config.positionBias[slot] * exp(s - config.noClickUtility))
+            }
+        }
+        return SimulatedVisitor(
+            userFeatures: features, slots: config.positions, attraction: attraction, draw: rng.uniform())
     }
 
     /// Ground truth for the current user: choice probabilities of each slot of `slate`, then of no click.

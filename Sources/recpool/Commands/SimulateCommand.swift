@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecData
 import RecSimulation
 import RecTransport
 
@@ -9,10 +10,12 @@ struct SimulateCommand: AsyncParsableCommand {
         commandName: "simulate",
         abstract: "Drive a pool with simulated new users and report its click-through rate over time.",
         discussion: """
-            Users come from the default simulator world, whose catalogue `recpool-broker --online` serves. Each \
-            user gets one RECOMMEND, clicks at most one item by the simulator's ground truth, and FEEDBACK is \
-            sent for every shown item. The same users (same --seed) are shown three local baselines: the uniform \
-            random policy, the pool's policy at the start served without learning (fixed), and the oracle.
+            Users come from the default simulator world, whose catalogue `recpool-broker --online` serves, or \
+            with --world from a semi-synthetic world built from real logs (a click model fitted on them). Each \
+            user gets one RECOMMEND, clicks at most one item by the world's ground truth, and FEEDBACK is sent \
+            for every shown item. The same users (same --seed) are shown the local baselines: random, the pool's \
+            policy at the start served without learning (fixed), the world's logging policy, LinUCB, logistic \
+            Thompson sampling, ε-greedy logistic regression, the best feature-only policy and the oracle.
             """)
 
     @OptionGroup var connection: BrokerOptions
@@ -38,24 +41,79 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "No progress line on stderr.")
     var quiet = false
 
+    @Option(
+        help: ArgumentHelp(
+            "A world built from real logs: obd:POLICY/CAMPAIGN or a shop's log CSV (with --world-schema).",
+            valueName: "logs"))
+    var world: String?
+
+    @Option(help: "The schema (TOML) of the --world log and its catalogue.")
+    var worldSchema: String?
+
+    @Option(help: "Factor on every click's odds in a --world built from logs (real click rates are low).")
+    var clickScale = LoggedWorldDefaults.clickScale
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Directory holding obd/ for --world obd:… (default: data/ in the current directory or a parent).")
+    var dataDirectory: String?
+
+    @Flag(help: "Run the baselines alone, without a pool (no --broker needed).")
+    var baselinesOnly = false
+
     func validate() throws {
         let plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windows)
         if let problem = plan.problem { throw ValidationError(problem) }
+        if worldSchema != nil && world == nil { throw ValidationError("--world-schema needs --world") }
+        if !(clickScale.isFinite && clickScale > 0) {
+            throw ValidationError("--click-scale must be a finite number above 0, got \(clickScale)")
+        }
+    }
+
+    /// The world named by --world, loaded (nil: the simulator).
+    func loadWorld() throws -> LoggedWorld? {
+        guard let world else { return nil }
+        do throws(DataError) {
+            return try LoggedWorld.load(
+                name: world, schemaPath: worldSchema, obdDirectory: obdDirectory(), clickScale: clickScale)
+        } catch {
+            let status: ExitStatus = if case .invalidSpecification = error { .usage } else { .badInput }
+            throw CommandFailure("--world \(world): \(error)", exitCode: status)
+        }
+    }
+
+    /// The `obd` directory: --data-dir (or its `obd/` child), else the nearest `data/obd` above the current one.
+    func obdDirectory() -> String {
+        let fm = FileManager.default
+        if let dir = dataDirectory { return fm.fileExists(atPath: dir + "/obd") ? dir + "/obd" : dir }
+        var url = URL(fileURLWithPath: fm.currentDirectoryPath)
+        while url.path != "/" {
+            if fm.fileExists(atPath: url.appendingPathComponent("data/obd").path) {
+                return url.appendingPathComponent("data/obd").path
+            }
+            url.deleteLastPathComponent()
+        }
+        return "data/obd"
     }
 
     func run() async throws {
         try await reportingFailures {
-            let client = try await connection.connect()
-            defer { client.close() }
+            let logged = try loadWorld()
             let plan = SimulationPlan(
                 users: users, seed: seed, concurrency: concurrency, windows: windows,
                 progressEvery: max(1, min(100, users / 50)))
             let line = SimulationProgressLine(enabled: !quiet)
+            let client = baselinesOnly ? nil : try await connection.connect()
+            defer { client?.close() }
             let result: SimulationReport
             do throws(SimulationError) {
-                result = try await SimulationRunner.run(
-                    backend: PoolBackend(client: client, timeoutMs: connection.timeoutMs), plan: plan
-                ) { progress in line.show(progress) }
+                if let client {
+                    result = try await SimulationRunner.run(
+                        backend: PoolBackend(client: client, timeoutMs: connection.timeoutMs), plan: plan, world: logged
+                    ) { progress in line.show(progress) }
+                } else {
+                    result = try SimulationRunner.runBaselines(plan: plan, world: logged)
+                }
             } catch {
                 line.finish()
                 let status: ExitStatus =
@@ -76,7 +134,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
                 }
             }
-            if result.served == 0 {
+            if result.served == 0 && !baselinesOnly {
                 throw CommandFailure("no simulated user was served (see errors)", exitCode: .errorsDominate)
             }
         }

@@ -1,0 +1,49 @@
+import Foundation
+
+extension LoggedWorld {
+    /// Loads a world from logs named as `--dataset` names them: `obd:POLICY/CAMPAIGN` (the click model fitted on
+    /// that file, the catalogue its `item_context.csv`, the logging policy OBD's `bts` file of the campaign), or a
+    /// shop's log CSV with its schema (the catalogue the schema's, the logging policy the log itself).
+    /// - Parameters:
+    ///   - name: `obd:…` or a CSV path.
+    ///   - schemaPath: the schema for a shop's CSV (nil for OBD's layout).
+    ///   - obdDirectory: where `obd:` files live.
+    ///   - clickScale: the factor on every click's odds.
+    /// - Throws: ``DataError`` from the files, or for a name that is not logs (`synthetic:` has its own world).
+    public static func load(name: String, schemaPath: String?, obdDirectory: String, clickScale: Double)
+        throws(DataError) -> LoggedWorld
+    {
+        let resolver = DatasetResolver(obdDirectory: obdDirectory)
+        if name.hasPrefix("obd:") {
+            guard let source = OBDSource(String(name.dropFirst(4))) else {
+                throw .invalidSpecification("'\(name)': expected obd:{random,bts}/{all,men,women}")
+            }
+            let logs = try OBDLoader.load(source, obdDirectory: obdDirectory)
+            let itemsPath = URL(fileURLWithPath: source.dataFile(in: obdDirectory)).deletingLastPathComponent()
+                .appendingPathComponent("item_context.csv").path
+            let catalogue = try ItemCatalogue.load(
+                path: itemsPath, schema: DataSchema.openBanditDataset(catalogueHeader: try CSVTable.read(path: itemsPath).header).catalogue)
+            let bts = OBDSource(.bts, source.campaign)
+            let logging = try OBDLoader.load(bts, obdDirectory: obdDirectory)
+            return try LoggedWorld(
+                name: name, logs: logs, catalogue: catalogue, logging: ("obd:\(bts)", logging), clickScale: clickScale)
+        }
+        guard !name.hasPrefix("synthetic") else {
+            throw .invalidSpecification("'\(name)': the simulator world is the default; --world takes logs (obd:… or a CSV)")
+        }
+        guard case .logs(let split, _, let files?) = try resolver.resolve(name, schemaPath: schemaPath) else {
+            throw .invalidSpecification("\(name) is not logged impressions: a world needs a log and its catalogue")
+        }
+        let schema = try DataSchema.parse(files.schemaText, path: schemaPath ?? name)
+        let catalogue = try ItemCatalogue.load(path: files.catalogue, schema: schema.catalogue)
+        return try LoggedWorld(
+            name: name, logs: split.all, catalogue: catalogue, logging: (name, split.all), clickScale: clickScale)
+    }
+}
+
+/// Defaults of a ``LoggedWorld`` as `recpool simulate --world` builds one.
+public enum LoggedWorldDefaults {
+    /// The factor on every click's odds: OBD's 0.3–0.5% click rate per shown item becomes about 3–5%, so a
+    /// learner separates items within a few thousand visitors instead of a few hundred thousand.
+    public static let clickScale = 10.0
+}

@@ -13,9 +13,11 @@ struct InstalledCatalogue: Sendable, Equatable {
 }
 
 extension WorkerCore {
-    /// CATALOGUE: installs the version if frame 2 hashes to the notice's SHA-256 and decodes, and answers
-    /// CATALOGUE_STATE either way (installed, or why not), so the broker can acknowledge the change or resend it.
-    /// An older version than the installed one is confirmed without replacing it.
+    /// CATALOGUE: installs the version if frame 2 hashes to the notice's SHA-256 and decodes. A verified version
+    /// goes to the online-learning thread, which moves the served policy to it and answers CATALOGUE_STATE
+    /// (``OnlineLearning/installCatalogue(_:)``), so the broker's acknowledgement means the policy serves it; a
+    /// refused one is answered here (installed false, and why), so the broker sends it again. An older version
+    /// than the installed one is confirmed without replacing it.
     mutating func installCatalogue(_ message: WireMessage, into actions: inout [WorkerAction]) {
         guard message.payload.count >= 2, let notice = try? WireJSON.decode(CatalogueInstall.self, from: message.payload[0])
         else {
@@ -31,11 +33,11 @@ extension WorkerCore {
             state.installed = installed.version == notice.version ? installed.sha256 == computed : true
         } else {
             do {
-                catalogue = InstalledCatalogue(
+                let installed = InstalledCatalogue(
                     version: notice.version, sha256: computed, catalogue: try ItemCatalogue(canonical: bytes))
-                state.installed = true
-                actions.append(
-                    .log(.info, "catalogue installed", ["version": "\(notice.version)", "sha256": "\(computed.prefix(12))"]))
+                catalogue = installed
+                actions.append(.online(.catalogue(installed)))
+                return
             } catch {
                 state.error = error.description
             }

@@ -42,9 +42,7 @@ public enum SimulationRunner {
         try checkCatalogue(install.spec, world: world)
         let fixed: OnlinePolicy
         do throws(PolicyError) {
-            let initial = try OnlinePolicy.initial(spec: install.spec)
-            let expected = initial.network.network.parameterCount
-            fixed = try initial.with(parameters: try PolicyWeights.parameters(pack, expected: expected))
+            fixed = try OnlinePolicy.served(spec: install.spec, weights: pack)
         } catch {
             throw .invalidPolicy(error)
         }
@@ -90,10 +88,9 @@ public enum SimulationRunner {
         guard spec.itemCount == world.itemCount else {
             throw .catalogueMismatch("\(spec.itemCount) items, the world has \(world.itemCount)")
         }
-        let cardinalities = world.userVocabulary.map(\.values.count)
-        guard spec.userFeatureCardinalities == cardinalities else {
-            throw .catalogueMismatch(
-                "user feature cardinalities \(spec.userFeatureCardinalities), the world has \(cardinalities)")
+        let names = world.userVocabulary.map(\.name)
+        guard spec.userFeatures.map(\.name) == names else {
+            throw .catalogueMismatch("user features \(spec.userFeatures.map(\.name)), the world has \(names)")
         }
         let expected: [[Float]]
         if let simulator = world as? SimulatorWorld {

@@ -104,7 +104,9 @@ import Testing
         }
         let html = report.html(command: "recpool simulate --users 200 <test>")
         #expect(html.contains("<svg") && html.contains("</svg>"))
-        #expect(html.components(separatedBy: "<polyline").count - 1 == 4)
+        // The pool and every baseline (random, fixed, three learners, feature-only, oracle) are lines.
+        #expect(report.baselines.count == 7)
+        #expect(html.components(separatedBy: "<polyline").count - 1 == 1 + report.baselines.count)
         #expect(html.contains("&lt;test&gt;"))
     }
 }

@@ -21,6 +21,8 @@ final class CatalogueCoordinator {
     /// Whether the online policy's item rows are this registry's rows (so the retire filter applies).
     let servesRegistry: Bool
     private var rollout = CatalogueRollout()
+    /// Called with each newly stored version, before its workers are sent it (the online policy moves to it).
+    var onStored: (ItemCatalogue, UInt64) -> Void = { _, _ in }
     /// The newest version: its record, catalogue and canonical bytes.
     private(set) var latest: (record: CatalogueRecord, catalogue: ItemCatalogue, bytes: [UInt8])?
 
@@ -95,6 +97,27 @@ final class CatalogueCoordinator {
         var actions: [CatalogueRollout.Action] = []
         rollout.tick(nowMs: nowMs, into: &actions)
         perform(actions)
+    }
+
+    /// The catalogue `--online-catalogue` names (`latest` or a version number) and the user features of the schema
+    /// it was uploaded with.
+    /// - Throws: ``CatalogueRefusal`` naming the problem (no catalogue registered, an unknown version, a bad name).
+    func served(_ name: String) throws -> (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature]) {
+        let record: CatalogueRecord?
+        if name == "latest" {
+            record = latest?.record
+        } else if let version = UInt64(name) {
+            record = try store.catalogue(version)
+        } else {
+            throw CatalogueRefusal(.badRequest, "--online-catalogue must be a version number or latest, got \(name)")
+        }
+        guard let record else {
+            throw CatalogueRefusal(.notFound, "no catalogue version \(name) is registered; run `recpool catalogue upload`")
+        }
+        let catalogue = record.version == latest?.record.version
+            ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
+        let schema = try DataSchema.parse(record.schema, path: "catalogue version \(record.version)'s schema")
+        return (catalogue, schema.logs.userFeatures)
     }
 
     /// Why a slate may not be shown (it holds an item the newest catalogue version retired), or `nil`.
@@ -184,6 +207,7 @@ final class CatalogueCoordinator {
                 sourceSHA256: source, schema: schema, items: catalogue.count, active: catalogue.activeCount,
                 width: catalogue.width, createdMs: nowMs))
         latest = (record, catalogue, bytes)
+        onStored(catalogue, record.version)
         logger.info(
             "catalogue version stored",
             metadata: ["version": "\(record.version)", "change": "\(change.rawValue)", "item": "\(item ?? "")"])

@@ -119,7 +119,10 @@ struct CatalogueShowCommand: AsyncParsableCommand {
             let request = ControlRequest(.catalogue, version: version, after: after, limit: items)
             try await options.run(request, as: CatalogueShow.self) { show in
                 var lines = [CatalogueText.render(show.catalogue)]
-                if let names = show.catalogue.featureNames { lines.append("features: " + names.joined(separator: ", ")) }
+                if let names = show.catalogue.featureNames {
+                    let shown = names.prefix(8).joined(separator: ", ")
+                    lines.append("features (\(names.count)): " + shown + (names.count > 8 ? ", …" : ""))
+                }
                 for replica in show.catalogue.replicas ?? [] {
                     lines.append("worker \(replica.worker): version \(replica.version.map(String.init) ?? "none")")
                 }

@@ -815,6 +815,13 @@ def _(s):
     # A worker that trains or serves the policy gets catalogues; one that trains is not waited for.
     worker = FakeWorker(s, "catalogue", services=("SCORE", "TRAIN_ROUND"))
     worker.register()
+    try:
+        catalogue_install(c, worker)
+    finally:
+        worker.leave()
+
+
+def catalogue_install(c, worker):
     content = ("sku,price\nw%d,1\n" % time.time_ns()).encode()
     digest = upload_bytes(c, content, "items.csv")
     schema = ('[logs]\ntimestamp = "t"\nitem = "i"\nposition = "p"\nclick = "c"\npropensity = "q"\n'
@@ -822,7 +829,13 @@ def _(s):
     h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema}})
     expect(h.status == OK, "catalogue_upload: %r %r" % (h, payload[:1]))
     version = json.loads(payload[0])
-    _, frames = worker.expect_command(0x35)
+    # A worker that registers gets the newest version at once (perhaps an earlier check's): wait for this one.
+    deadline = time.time() + RECV_MS / 1000
+    while True:
+        _, frames = worker.expect_command(0x35)
+        if len(frames) >= 1 and json.loads(frames[0]).get("version") == version["version"]:
+            break
+        expect(time.time() < deadline, "no CATALOGUE for version %d" % version["version"])
     expect(len(frames) >= 2, "CATALOGUE has a JSON frame and the catalogue's bytes")
     notice = json.loads(frames[0])
     expect(notice == {"version": version["version"], "sha256": version["sha256"]}, "CATALOGUE notice: %r" % notice)
@@ -833,7 +846,6 @@ def _(s):
            "the canonical bytes are sorted-key JSON without whitespace")
     worker.send([header(0x25), json.dumps({"version": notice["version"], "sha256": notice["sha256"],
                                            "installed": True, "error": None}).encode()])
-    worker.leave()
 
 
 @check("control.unknown_job", "CONTROL requests (job: NOT_FOUND)")

@@ -21,6 +21,12 @@ extension OnlineOptions {
             learningRate: onlineLearningRate)
         s.world.seed = onlineWorldSeed
         s.allowFaultInjection = allowFaultInjection
+        if let onlineCatalogue {
+            guard onlineCatalogue == "latest" || UInt64(onlineCatalogue) != nil else {
+                throw ValidationError("--online-catalogue must be a version number or latest, got \(onlineCatalogue)")
+            }
+            s.catalogue = onlineCatalogue
+        }
         if let problem = s.problem { throw ValidationError("online learning: \(problem)") }
         return s
     }

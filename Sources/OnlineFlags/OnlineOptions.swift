@@ -67,6 +67,10 @@ public struct OnlineOptions: ParsableArguments {
     @Option(help: "Seed of the simulator world whose items form the catalogue.")
     public var onlineWorldSeed: UInt64 = 7
 
+    /// The registered catalogue the policy serves, `latest` or a version number (`recpool catalogue upload`).
+    @Option(help: "Serve the policy over a registered catalogue: a version number or latest (default: the simulator world's).")
+    public var onlineCatalogue: String?
+
     /// Whether `recpool online sync --corrupt noise` may replace a candidate (guard testing).
     @Flag(help: "Let `recpool online sync --corrupt noise` replace a candidate with noise (to test the guard).")
     public var allowFaultInjection = false
@@ -96,6 +100,7 @@ public struct OnlineOptions: ParsableArguments {
             ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-steps-per-update", "\(onlineStepsPerUpdate)"),
             ("--online-learning-rate", "\(onlineLearningRate)"), ("--online-world-seed", "\(onlineWorldSeed)"),
         ]
+        if let onlineCatalogue { out.append(("--online-catalogue", onlineCatalogue)) }
         if allowFaultInjection { out.append(("--allow-fault-injection", "")) }
         return out
     }

@@ -1,4 +1,5 @@
 import Foundation
+import RecData
 import RecModel
 import RecWire
 
@@ -45,6 +46,13 @@ public struct OnlineLearner: Sendable {
 
     /// The statistics learnt so far (what a sync pulls, ``PolicyWeights/pack(_:step:)``).
     public var learnt: BayesianLastLayer { statistics }
+
+    /// Moves to another version of the catalogue (items added or retired), keeping the statistics, the counters
+    /// and the served sample (``OnlinePolicy/with(catalogue:)``).
+    /// - Throws: ``PolicyError/catalogueMismatch(_:)`` when the catalogue is not a later version of the served one.
+    public mutating func setCatalogue(_ catalogue: ItemCatalogue) throws(PolicyError) {
+        policy = try policy.with(catalogue: catalogue)
+    }
 
     /// Takes a new version (a merged one from the broker): its statistics replace the learner's, the counters
     /// restart, and a new Thompson sample is served.

@@ -61,9 +61,27 @@ public final class ControlPlane: Sendable {
         }
         let coordinator = JobCoordinator(store: store, logger: logger, emit: emit)
         coordinator.start(nowMs: Clocks.epochMillis())
+        var catalogues: CatalogueCoordinator? = nil
+        do {
+            catalogues = try CatalogueCoordinator(
+                store: store, logger: logger, servesRegistry: online?.catalogue != nil, emit: emit)
+        } catch {
+            logger.error("the catalogue registry could not start; catalogue operations will fail", metadata: ["error": "\(error)"])
+        }
         var learner: OnlineCoordinator? = nil
         var judgeThread: GuardJudge? = nil
-        if let online {
+        var settings = online
+        if let name = settings?.catalogue {
+            do {
+                guard let catalogues else { throw CatalogueRefusal(.internal, "the catalogue registry did not start") }
+                settings?.served = try catalogues.served(name)
+            } catch {
+                logger.error(
+                    "--online-catalogue cannot be served; online learning is off",
+                    metadata: ["catalogue": "\(name)", "error": "\((error as? CatalogueRefusal)?.text ?? "\(error)")"])
+            }
+        }
+        if let online = settings, online.catalogue == nil || online.served != nil {
             do {
                 let made = try OnlineCoordinator(settings: online, store: store, logger: logger, emit: emit)
                 let judge = GuardJudge { [self] sync, decision in self.submit(.guardVerdict(sync: sync, decision: decision)) }
@@ -76,7 +94,8 @@ public final class ControlPlane: Sendable {
             }
         }
         defer { judgeThread?.stop() }
-        let router = ControlRouter(jobs: coordinator, online: learner)
+        if let learner { catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) } }
+        let router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)

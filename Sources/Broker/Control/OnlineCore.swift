@@ -61,7 +61,7 @@ struct OnlineCore: ControlCore {
     }
 
     let settings: OnlineSettings
-    let spec: OnlinePolicySpec
+    var spec: OnlinePolicySpec
     var version: UInt64 = 0
     var policy: OnlinePolicy
     var pack: [UInt8] = []
@@ -99,8 +99,15 @@ struct OnlineCore: ControlCore {
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
     init(settings: OnlineSettings, nowMs: UInt64) throws {
         self.settings = settings
-        spec = SimulatorCatalog.spec(
-            world: SimulatorWorld(config: settings.world), exploration: settings.exploration, learning: settings.learning, seed: settings.seed)
+        if let served = settings.served {
+            spec = OnlinePolicySpec.make(
+                catalogue: served.catalogue, userFeatures: served.userFeatures, exploration: settings.exploration,
+                learning: settings.learning, seed: settings.seed)
+        } else {
+            spec = SimulatorCatalog.spec(
+                world: SimulatorWorld(config: settings.world), exploration: settings.exploration,
+                learning: settings.learning, seed: settings.seed)
+        }
         policy = try OnlinePolicy.initial(spec: spec)
         intervalStartMs = nowMs
     }

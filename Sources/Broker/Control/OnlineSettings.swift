@@ -23,6 +23,12 @@ public struct OnlineSettings: Sendable {
     public var allowFaultInjection = false
     /// The simulator world whose items form the catalogue.
     public var world = SimulatorConfig()
+    /// The registered catalogue the policy serves (`--online-catalogue`: a version number or `latest`); `nil`
+    /// serves the simulator world's catalogue.
+    public var catalogue: String? = nil
+    /// The registry's catalogue the policy serves and the schema's user features, resolved from ``catalogue`` by
+    /// the control plane at start (`nil`: the simulator world's).
+    public var served: (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature])? = nil
     /// Exploration of the served policy.
     public var exploration = ExplorationSpec()
     /// Learning on the replicas.

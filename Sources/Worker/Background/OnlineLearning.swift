@@ -19,13 +19,15 @@ final class OnlineLearning: Sendable {
         case learn([UInt8])
         /// A POLICY_PULL for a sync id.
         case pull(sync: UInt64)
+        /// A verified catalogue version: the served policy moves to it (``installCatalogue(_:)``).
+        case catalogue(InstalledCatalogue)
     }
 
     /// The policy the session serves.
     let snapshot = PolicySnapshot()
-    private let state: LockedBox<OnlineLearningState>
+    let state: LockedBox<OnlineLearningState>
     private let mailbox: MailboxThread<Task, [[UInt8]]>
-    private let logger: Logger
+    let logger: Logger
     private let metrics: WorkerMetrics
 
     /// Creates the learner; with `startThread` false nothing runs until ``perform(_:)`` is called (tests).
@@ -92,6 +94,8 @@ final class OnlineLearning: Sendable {
             if outcome.dropped > 0 { metrics.onlineEventsDropped.increment(by: Int64(outcome.dropped)) }
             if outcome.steps > 0 { metrics.onlineUpdates.increment(by: Int64(outcome.steps)) }
             return nil
+        case .catalogue(let installed):
+            return installCatalogue(installed)
         case .pull(let sync):
             let (report, pack) = state.withLock { $0.syncReport(sync: sync) }
             var header = Header(command: .policyState, requestId: sync)

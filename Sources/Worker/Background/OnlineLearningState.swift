@@ -34,7 +34,7 @@ struct LearnOutcome: Sendable, Equatable {
 /// and ``syncReport(sync:)`` (POLICY_PULL). The thread that owns it publishes ``served`` after a change.
 struct OnlineLearningState: Sendable {
     /// The learner of the installed policy, `nil` before the first POLICY.
-    private(set) var learner: OnlineLearner?
+    var learner: OnlineLearner?
     /// Whether the installed version may learn.
     private(set) var learningEnabled = false
     /// Events counted and dropped since the worker started.

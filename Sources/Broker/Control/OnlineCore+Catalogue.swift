@@ -1,0 +1,29 @@
+import RecData
+import RecPolicy
+
+extension OnlineCore {
+    /// Moves the served policy to a new version of the registry's catalogue, keeping its weights: the spec's items
+    /// become the catalogue's rows (ids, features, active flags), so a POLICY sent from now on (a sync, a worker
+    /// that joins) carries them. Replicas move on their own when they install the CATALOGUE.
+    /// - Throws: ``PolicyError/catalogueMismatch(_:)`` when the catalogue is not a later version of the served one.
+    mutating func moveToCatalogue(_ catalogue: ItemCatalogue) throws(PolicyError) {
+        let moved = try policy.with(catalogue: catalogue)
+        spec = moved.spec
+        policy = moved
+        viewDirty = true
+    }
+}
+
+extension OnlineCoordinator {
+    /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
+    func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64) {
+        guard core.settings.served != nil else { return }
+        do {
+            try core.moveToCatalogue(catalogue)
+            logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
+        } catch {
+            logger.error(
+                "online policy cannot serve catalogue version", metadata: ["catalogue_version": "\(version)", "error": "\(error)"])
+        }
+    }
+}

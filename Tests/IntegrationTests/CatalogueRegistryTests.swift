@@ -1,0 +1,204 @@
+import Foundation
+import RecTestKit
+import RecWire
+import Testing
+
+/// The broker's catalogue registry on a real pool: `recpool catalogue` upload, add, retire, list and show over a
+/// broker with `--state-dir` and two online workers; every change is acknowledged once both replicas confirmed it,
+/// a late worker gets the newest version, and the versions survive a broker restart.
+@Suite("Catalogue registry", .serialized)
+struct CatalogueRegistryTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let itemContext = root.appendingPathComponent("data/obd/random/all/item_context.csv").path
+    static let ready = FileManager.default.fileExists(atPath: itemContext)
+
+    /// OBD's schema with the catalogue file named absolutely (the test's own folder holds only the schema).
+    static func schema(in folder: String) throws -> String {
+        let text = """
+            [logs]
+            timestamp = "timestamp"
+            item = "item_id"
+            position = "position"
+            click = "click"
+            propensity = "propensity_score"
+            affinity_prefix = "user-item_affinity_"
+            ignore = [""]
+
+            [logs.user_features]
+            user_feature_0 = "categorical"
+            user_feature_1 = "categorical"
+            user_feature_2 = "categorical"
+            user_feature_3 = "categorical"
+
+            [catalogue]
+            file = "\(itemContext)"
+            item = "item_id"
+            ignore = [""]
+
+            [catalogue.item_features]
+            item_feature_0 = "numeric"
+            item_feature_1 = "categorical"
+            item_feature_2 = "categorical"
+            item_feature_3 = "categorical"
+            """
+        let path = folder + "/obd.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs `recpool catalogue ARGS --json` and decodes its output as `T`.
+    static func catalogue<T: Decodable>(_ frontend: String, _ arguments: [String], as type: T.Type) throws -> T {
+        let run = try runTool("recpool", ["catalogue"] + arguments + ["--broker", frontend, "--json"])
+        #expect(run.code == 0, "\(arguments): \(run.stderr)")
+        return try WireJSON.decode(T.self, from: Array(run.stdout.utf8))
+    }
+
+    @Test(
+        "upload, add and retire are acknowledged once both replicas confirmed; errors are typed; versions persist",
+        .enabled(if: ready, "needs data/obd (scripts/fetch-obd)"))
+    func registry() async throws {
+        let folder = try TemporaryDirectory("catalogue-registry")
+        defer { folder.remove() }
+        let schema = try Self.schema(in: folder.path)
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", folder.path + "/state", "--online"], workers: ["w1", "w2"]
+        ) { cluster, _ in
+            let frontend = cluster.endpoints.frontend
+            let uploaded = try Self.catalogue(frontend, ["upload", "--schema", schema], as: CatalogueView.self)
+            #expect(uploaded.version == 1 && uploaded.parent == nil && uploaded.change == "upload")
+            #expect(uploaded.items == 80 && uploaded.active == 80 && uploaded.confirmed == true)
+            #expect(uploaded.replicas?.map(\.version) == [1, 1], "\(String(describing: uploaded.replicas))")
+            #expect(Set(uploaded.replicas?.compactMap(\.sha256) ?? []) == [uploaded.sha256])
+
+            let added = try Self.catalogue(
+                frontend,
+                ["add", "NEW-1", "--field", "item_feature_0=0.25", "--field", "item_feature_1=e9d15d70c2ca6f1b23fb0bce37c4a179"],
+                as: CatalogueView.self)
+            #expect(added.version == 2 && added.parent == 1 && added.item == "NEW-1" && added.items == 81)
+            #expect(added.confirmed == true)
+
+            let retired = try Self.catalogue(frontend, ["retire", "3"], as: CatalogueView.self)
+            #expect(retired.version == 3 && retired.parent == 2 && retired.change == "retire" && retired.active == 80)
+            #expect(retired.confirmed == true && retired.replicas?.map(\.version) == [3, 3])
+
+            // Typed refusals, with the exit codes of their statuses.
+            let again = try runTool("recpool", ["catalogue", "retire", "3", "--broker", frontend])
+            #expect(again.code == 11 && again.stderr.contains("already retired"), "\(again.stderr)")
+            let unknown = try runTool("recpool", ["catalogue", "retire", "nope", "--broker", frontend])
+            #expect(unknown.code == 20 && unknown.stderr.contains("nope"), "\(unknown.stderr)")
+            let missing = try runTool("recpool", ["catalogue", "add", "N2", "--field", "item_feature_1=x", "--broker", frontend])
+            #expect(missing.code == 11 && missing.stderr.contains("item_feature_0"), "\(missing.stderr)")
+            let usage = try runTool("recpool", ["catalogue", "add", "N3", "--field", "nofield", "--broker", frontend])
+            #expect(usage.code == 64, "\(usage.stderr)")
+
+            // A worker that joins later gets the newest version.
+            try cluster.startWorker("w3")
+            try await eventually(timeoutMs: 30_000, pollMs: 100, "w3 confirms version 3") {
+                let show = try Self.catalogue(frontend, ["show", "--items", "0"], as: CatalogueShow.self)
+                return show.catalogue.replicas?.first { $0.worker == "w3" }?.version == 3
+            }
+
+            // The registry survives a broker restart: every version, its parent chain and its rows.
+            try cluster.restartBroker()
+            let list = try await eventuallyValue(timeoutMs: 30_000, pollMs: 100, "the restarted broker answers") {
+                let run = try runTool("recpool", ["catalogue", "list", "--json", "--broker", frontend])
+                return run.code == 0 ? try WireJSON.decode(CatalogueList.self, from: Array(run.stdout.utf8)) : nil
+            }
+            #expect(list.catalogues.map(\.version) == [1, 2, 3])
+            #expect(list.catalogues.map(\.sha256) == [uploaded.sha256, added.sha256, retired.sha256])
+            let page = try Self.catalogue(frontend, ["show", "3", "--after", "2", "--items", "1"], as: CatalogueShow.self)
+            #expect(page.items == [CatalogueItem(row: 3, id: "3", active: false)])
+            let tail = try Self.catalogue(frontend, ["show", "--after", "79", "--items", "5"], as: CatalogueShow.self)
+            #expect(tail.items == [CatalogueItem(row: 80, id: "NEW-1", active: true)] && tail.nextAfter == nil)
+        }
+    }
+
+    /// The user features of the first `count` rows of OBD's random/all log (what a visitor of the shop sends).
+    static func visitors(_ count: Int) throws -> [[String: String]] {
+        let log = root.appendingPathComponent("data/obd/random/all/all.csv").path
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").prefix(count + 1)
+        let header = lines.first!.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let columns = (0..<4).compactMap { header.firstIndex(of: "user_feature_\($0)") }
+        return lines.dropFirst().map { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            return Dictionary(uniqueKeysWithValues: columns.map { (header[$0], fields[$0]) })
+        }
+    }
+
+    @Test(
+        "the policy serves the registered catalogue: an added item is shown, a retired one never after the acknowledgement",
+        .enabled(if: ready, "needs data/obd (scripts/fetch-obd)"))
+    func servesTheCatalogue() async throws {
+        let folder = try TemporaryDirectory("catalogue-serving")
+        defer { folder.remove() }
+        let schema = try Self.schema(in: folder.path)
+        let state = folder.path + "/state"
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1", "w2"]) { cluster, _ in
+            let frontend = cluster.endpoints.frontend
+            _ = try Self.catalogue(frontend, ["upload", "--schema", schema], as: CatalogueView.self)
+            // The broker serves the registered catalogue from its next start on.
+            _ = cluster.kill("broker", signal: SIGKILL)
+            try cluster.startBroker(
+                frontend: frontend, backend: cluster.endpoints.backend,
+                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest", "--online-sync-events", "50"])
+            let client = try await cluster.client(timeoutMs: 10_000)
+            defer { client.close() }
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "both replicas serve the policy") {
+                let view = try await client.online()
+                return view.replicas.count == 2 && view.replicas.allSatisfy { $0.version == view.version }
+            }
+            let visitors = try Self.visitors(300)
+            /// Serves `users`, sends feedback for every shown item (a click on the top one now and then), and
+            /// returns every slate (catalogue rows) with the errors met.
+            func serve(_ users: ArraySlice<[String: String]>, candidates: [Int]? = nil) async throws -> (
+                slates: [[Int]], errors: [String]
+            ) {
+                var slates: [[Int]] = []
+                var errors: [String] = []
+                for (n, user) in users.enumerated() {
+                    var document: [String: Any] = ["user_features": user, "top": 3]
+                    if let candidates { document["candidates"] = candidates }
+                    let query = try JSONSerialization.data(withJSONObject: document)
+                    do {
+                        let slate = try await client.recommendPolicy(document: Array(query))
+                        slates.append(slate.items.map(\.item))
+                        for item in slate.items {
+                            _ = try await client.feedback(
+                                impressionId: slate.impressionId, item: item.item,
+                                click: item.position == 0 && n % 7 == 0 ? 1 : 0, dwellSeconds: 2)
+                        }
+                    } catch {
+                        errors.append("\(error)")
+                    }
+                }
+                return (slates, errors)
+            }
+            let before = try await serve(visitors[0..<60])
+            #expect(before.errors.isEmpty, "\(before.errors)")
+            #expect(before.slates.allSatisfy { $0.count == 3 && $0.allSatisfy { (0..<80).contains($0) } })
+            // Retire the item shown most often so far, and add one.
+            let counts = Dictionary(before.slates.flatMap { $0 }.map { ($0, 1) }, uniquingKeysWith: +)
+            let popular = try #require(counts.max { $0.value < $1.value }?.key)
+            let retired = try Self.catalogue(frontend, ["retire", "\(popular)"], as: CatalogueView.self)
+            #expect(retired.confirmed == true && retired.active == 79)
+            let added = try Self.catalogue(
+                frontend,
+                ["add", "NEW-1", "--field", "item_feature_0=0.25", "--field", "item_feature_1=e9d15d70c2ca6f1b23fb0bce37c4a179"],
+                as: CatalogueView.self)
+            #expect(added.confirmed == true && added.items == 81)
+            let after = try await serve(visitors[60..<300])
+            #expect(after.errors.isEmpty, "\(after.errors)")
+            #expect(!after.slates.contains { $0.contains(popular) }, "retired row \(popular) was shown after the acknowledgement")
+            // The added item is scored at once: among three candidates it is shown; the retired one never is.
+            let others = [0, 1, 2, 4].filter { $0 != popular }.prefix(2)
+            let offered = try await serve(visitors[0..<5], candidates: [80] + others)
+            #expect(offered.errors.isEmpty, "\(offered.errors)")
+            #expect(offered.slates.count == 5 && offered.slates.allSatisfy { $0.contains(80) }, "\(offered.slates)")
+            let refused = try await serve(visitors[5..<10], candidates: [popular] + others)
+            #expect(!refused.slates.contains { $0.contains(popular) }, "\(refused.slates)")
+            let view = try await client.online()
+            #expect(view.feedback >= 900, "feedback stored: \(view.feedback)")
+        }
+    }
+}

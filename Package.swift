@@ -281,7 +281,7 @@ let package = Package(
             dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "IndexTests", dependencies: ["RecIndex"]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecTestKit"]),
+        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
         .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
         .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire"]),

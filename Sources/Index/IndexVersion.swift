@@ -36,7 +36,7 @@ public struct IndexParameters: Sendable, Equatable {
     /// Seed of the level generator, so a build is reproducible.
     public var seed: UInt64
 
-    /// Creates parameters; the defaults hold recall above 0.99 on the benchmark's 100,000-item catalogue.
+    /// Creates parameters (hnswlib's usual M and a moderate build beam).
     public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 300, seed: UInt64 = 1) {
         self.m = m
         self.efConstruction = efConstruction

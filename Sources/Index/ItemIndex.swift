@@ -75,6 +75,8 @@ public final class ItemIndex: @unchecked Sendable {
     public var version: IndexVersion { locked { $0.version } }
     /// Rows that a search can return.
     public var liveCount: Int { locked { $0.liveCount } }
+    /// Per row ever added (index = row): whether a search can return it. A copy, for following a catalogue.
+    public var liveFlags: [Bool] { locked { $0.live } }
     /// Whether `row` can be returned by a search.
     public func contains(row: Int) -> Bool { locked { row >= 0 && row < $0.live.count && $0.live[row] } }
     /// An estimate of the graph's memory in bytes (vectors, links, labels, locks), from hnswlib's layout.

@@ -52,6 +52,16 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-O2"])]
         ),
 
+        // MARK: Benchmarks
+        /// `scripts/bench catalogue`: recommend latency and recall from 100 to 1,000,000 items.
+        .executableTarget(
+            name: "CatalogueBench",
+            dependencies: [
+                "RecData", "RecModel", "RecIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/catalogue"
+        ),
+
         // MARK: Libraries
         /// Approximate maximum-inner-product search over item vectors (`ItemIndex`, HNSW through `CHNSW`).
         .target(

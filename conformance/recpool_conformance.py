@@ -734,6 +734,108 @@ def _(s):
     expect_error(h, payload, NOT_FOUND, ["catalogue"])
 
 
+CATALOGUE_KEYS = {"version": int, "parent": (int, type(None)), "change": str, "item": (str, type(None)),
+                  "sha256": str, "source_sha256": (str, type(None)), "items": int, "active": int, "width": int,
+                  "feature_names": (list, type(None)), "created_ms": int, "confirmed": (bool, type(None)),
+                  "replicas": (list, type(None))}
+
+
+def upload_bytes(c, content, name):
+    """Uploads `content` in one chunk (CONTROL `upload`) and returns its SHA-256."""
+    digest = hashlib.sha256(content).hexdigest()
+    chunk = {"sha256": digest, "name": name, "total_bytes": len(content), "offset": 0, "chunk_sha256": digest}
+    h, payload = c.control({"op": "upload", "upload": chunk}, [content])
+    skip_without_state(h, payload)
+    expect(h.status == OK, "upload: %r %r" % (h, payload[:1]))
+    return digest
+
+
+@check("control.catalogue_versions", "Catalogues; CONTROL requests (catalogue_upload, catalogues, catalogue, "
+                                     "catalogue_add, catalogue_retire and their errors)")
+def _(s):
+    c = s.client()
+    tag = "c%d" % time.time_ns()
+    content = ("sku,kind,price\n%s-a,x,1.5\n%s-b,y,2\n" % (tag, tag)).encode()
+    digest = upload_bytes(c, content, "items.csv")
+    schema = ('[logs]\ntimestamp = "t"\nitem = "i"\nposition = "p"\nclick = "c"\npropensity = "q"\n'
+              '[catalogue]\nfile = "items.csv"\nitem = "sku"\n[catalogue.item_features]\n'
+              'kind = "categorical"\nprice = "numeric"\n')
+    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema}})
+    expect(h.status == OK, "catalogue_upload: %r %r" % (h, payload[:1]))
+    first = json.loads(payload[0])
+    expect_keys(first, CATALOGUE_KEYS, "catalogue version")
+    expect(first["change"] == "upload" and first["items"] == 2 and first["active"] == 2 and first["width"] == 3,
+           "the upload's version: %r" % first)
+    expect(first["feature_names"] == ["kind=x", "kind=y", "price"], "feature_names: %r" % first["feature_names"])
+    h, payload = c.control({"op": "catalogue_add", "catalogue": {"item": tag + "-n", "fields": {"kind": "z", "price": "3"}}})
+    expect(h.status == OK, "catalogue_add: %r %r" % (h, payload[:1]))
+    added = json.loads(payload[0])
+    expect(added["parent"] == first["version"] and added["change"] == "add" and added["items"] == 3,
+           "the add's version: %r" % added)
+    h, payload = c.control({"op": "catalogue_retire", "catalogue": {"item": tag + "-a"}})
+    expect(h.status == OK, "catalogue_retire: %r %r" % (h, payload[:1]))
+    retired = json.loads(payload[0])
+    expect(retired["parent"] == added["version"] and retired["active"] == 2 and retired["item"] == tag + "-a",
+           "the retire's version: %r" % retired)
+    h, payload = c.control({"op": "catalogue", "version": retired["version"], "after": 0, "limit": 1})
+    expect(h.status == OK, "catalogue: %r %r" % (h, payload[:1]))
+    page = json.loads(payload[0])
+    expect_keys(page, {"catalogue": dict, "items": list, "next_after": (int, type(None))}, "catalogue page")
+    expect(page["items"] == [{"row": 1, "id": tag + "-b", "active": True}] and page["next_after"] == 1,
+           "the page after row 0: %r" % page)
+    h, payload = c.control({"op": "catalogue", "version": retired["version"], "limit": 10})
+    rows = json.loads(payload[0])["items"]
+    expect([r["active"] for r in rows] == [False, True, True], "rows are stable, the retired one inactive: %r" % rows)
+    h, payload = c.control({"op": "catalogues"})
+    expect(h.status == OK, "catalogues: %r" % h)
+    versions = json.loads(payload[0])["catalogues"]
+    expect([v["version"] for v in versions][-3:] == [first["version"], added["version"], retired["version"]],
+           "catalogues lists every version, oldest first")
+    for v in versions:
+        expect_keys(v, CATALOGUE_KEYS, "listed catalogue version")
+    h, payload = c.control({"op": "catalogue_retire", "catalogue": {"item": tag + "-a"}})
+    expect_error(h, payload, BAD_REQUEST, ["retired"])
+    h, payload = c.control({"op": "catalogue_retire", "catalogue": {"item": tag + "-nope"}})
+    expect_error(h, payload, NOT_FOUND, [tag + "-nope"])
+    h, payload = c.control({"op": "catalogue_add", "catalogue": {"item": tag + "-b", "fields": {"price": "1"}}})
+    expect_error(h, payload, BAD_REQUEST, [tag + "-b"])
+    h, payload = c.control({"op": "catalogue_add", "catalogue": {"item": tag + "-m", "fields": {"price": "NaN"}}})
+    expect_error(h, payload, BAD_REQUEST, ["price"])
+    h, payload = c.control({"op": "catalogue", "version": 10 ** 12})
+    expect_error(h, payload, NOT_FOUND, [str(10 ** 12)])
+    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + "0" * 64, "schema": schema}})
+    expect_error(h, payload, NOT_FOUND, ["0" * 64])
+    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"sha": "x"}})
+    expect_error(h, payload, BAD_REQUEST, ["sha"])
+
+
+@check("worker.catalogue_install", "Catalogues (a registered worker gets CATALOGUE; frame 2 hashes to its sha256)")
+def _(s):
+    c = s.client()
+    # A worker that trains or serves the policy gets catalogues; one that trains is not waited for.
+    worker = FakeWorker(s, "catalogue", services=("SCORE", "TRAIN_ROUND"))
+    worker.register()
+    content = ("sku,price\nw%d,1\n" % time.time_ns()).encode()
+    digest = upload_bytes(c, content, "items.csv")
+    schema = ('[logs]\ntimestamp = "t"\nitem = "i"\nposition = "p"\nclick = "c"\npropensity = "q"\n'
+              '[catalogue]\nfile = "items.csv"\nitem = "sku"\n[catalogue.item_features]\nprice = "numeric"\n')
+    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema}})
+    expect(h.status == OK, "catalogue_upload: %r %r" % (h, payload[:1]))
+    version = json.loads(payload[0])
+    _, frames = worker.expect_command(0x35)
+    expect(len(frames) >= 2, "CATALOGUE has a JSON frame and the catalogue's bytes")
+    notice = json.loads(frames[0])
+    expect(notice == {"version": version["version"], "sha256": version["sha256"]}, "CATALOGUE notice: %r" % notice)
+    expect(hashlib.sha256(frames[1]).hexdigest() == notice["sha256"], "frame 2 hashes to the notice's sha256")
+    document = json.loads(frames[1])
+    expect(document["format"] == "recpool-catalogue-1" and document["width"] == 1, "canonical document: %r" % document)
+    expect(frames[1] == json.dumps(document, sort_keys=True, separators=(",", ":")).encode(),
+           "the canonical bytes are sorted-key JSON without whitespace")
+    worker.send([header(0x25), json.dumps({"version": notice["version"], "sha256": notice["sha256"],
+                                           "installed": True, "error": None}).encode()])
+    worker.leave()
+
+
 @check("control.unknown_job", "CONTROL requests (job: NOT_FOUND)")
 def _(s):
     c = s.client()

@@ -47,7 +47,7 @@ extension BrokerCore {
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
             removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
-        case (.roundResult, false), (.policyState, false):
+        case (.roundResult, false), (.policyState, false), (.catalogueState, false):
             actions.append(.toControl(.worker(identity: identity, message: message)))
         case (let command, true) where command.isWorkerService:
             complete(identity: identity, message: message, now: now, into: &actions)

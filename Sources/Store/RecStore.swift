@@ -105,6 +105,16 @@ public final class RecStore: Sendable {
                     CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
                     """)
         }
+        migrator.registerMigration("v3-catalogues") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE catalogue_versions (
+                        version INTEGER PRIMARY KEY, parent INTEGER REFERENCES catalogue_versions(version),
+                        change TEXT NOT NULL, item TEXT, sha256 TEXT NOT NULL, source_sha256 TEXT,
+                        schema TEXT NOT NULL, items INTEGER NOT NULL, active INTEGER NOT NULL, width INTEGER NOT NULL,
+                        created_ms INTEGER NOT NULL);
+                    """)
+        }
         return migrator
     }
 

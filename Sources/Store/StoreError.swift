@@ -12,6 +12,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownJob(String)
     /// No such model version.
     case unknownModel(UInt64)
+    /// No such catalogue version.
+    case unknownCatalogue(UInt64)
+    /// A catalogue version's parent is not the newest version (another change was stored first).
+    case staleCatalogueParent(parent: UInt64, latest: UInt64)
     /// There is no earlier promotion to roll back to.
     case nothingToRollBack
     /// An upload chunk does not fit the upload.
@@ -32,6 +36,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "Store the same content again (recpool import, or upload the dataset again) to repair it"
         case .unknownJob(let id): "no job \(id)"
         case .unknownModel(let version): "no model version \(version)"
+        case .unknownCatalogue(let version): "no catalogue version \(version)"
+        case .staleCatalogueParent(let parent, let latest):
+            "catalogue version \(parent) is not the newest (\(latest) is); apply the change to the newest version"
         case .nothingToRollBack: "there is no earlier promoted version to roll back to"
         case .badUpload(let why): "upload rejected: \(why)"
         case .noSpace(let path, let reason): "no space left for \(path) (\(reason)); nothing was stored"

@@ -28,6 +28,8 @@ public enum Command: UInt8, Sendable, Hashable, CaseIterable {
     /// A worker's online policy: its state for a sync (answering ``policyPull``), or the version and
     /// weight hash it now serves (after ``policy``). JSON ``PolicyStateReport``, then the pack for a sync.
     case policyState = 0x24
+    /// A worker's answer to ``catalogue``: JSON ``CatalogueState`` (installed, or why not).
+    case catalogueState = 0x25
 
     // Broker to worker.
     /// New model weights for a scoring replica.
@@ -40,6 +42,9 @@ public enum Command: UInt8, Sendable, Hashable, CaseIterable {
     case policy = 0x33
     /// Ask a replica for its online policy's state, for a periodic sync (answered by ``policyState``).
     case policyPull = 0x34
+    /// Install a catalogue version: JSON ``CatalogueInstall``, then the catalogue's canonical bytes, which the
+    /// worker verifies against the notice's SHA-256 (answered by ``catalogueState``).
+    case catalogue = 0x35
 
     /// Whether the broker forwards this command to a worker for an answer.
     public var isWorkerService: Bool {
@@ -68,6 +73,8 @@ public enum Command: UInt8, Sendable, Hashable, CaseIterable {
         case .learn: "LEARN"
         case .policy: "POLICY"
         case .policyPull: "POLICY_PULL"
+        case .catalogueState: "CATALOGUE_STATE"
+        case .catalogue: "CATALOGUE"
         }
     }
 }

@@ -18,6 +18,11 @@
 /// | `online_sync` | `corrupt` (`"noise"`, only with `--allow-fault-injection`) | ``OnlineView`` after the sync |
 /// | `online_policy` | — | ``PolicyInstall``, then the weights' ``ParameterPack`` in frame 2 |
 /// | `impressions` | `after`, `limit` | ``ImpressionPage`` |
+/// | `catalogue_upload` | `catalogue` (`source_sha256`, `schema`) | ``CatalogueView`` of the new version |
+/// | `catalogues` | — | ``CatalogueList`` |
+/// | `catalogue` | `version` (absent: the newest), `after`, `limit` | ``CatalogueShow`` |
+/// | `catalogue_add` | `catalogue` (`item`, `fields`) | ``CatalogueView``, once every live worker installed it |
+/// | `catalogue_retire` | `catalogue` (`item`) | ``CatalogueView``, once every live worker installed it |
 public struct ControlRequest: Codable, Sendable, Equatable {
     /// The operation.
     public var op: String
@@ -37,13 +42,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var after: Int64?
     /// Paging for `impressions`: at most this many rows.
     public var limit: Int?
+    /// The catalogue operations' arguments.
+    public var catalogue: CatalogueArguments?
 
     /// Creates a request.
     public init(
         op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil,
-        worker: String? = nil, corrupt: String? = nil, after: Int64? = nil, limit: Int? = nil
+        worker: String? = nil, corrupt: String? = nil, after: Int64? = nil, limit: Int? = nil,
+        catalogue: CatalogueArguments? = nil
     ) {
         self.op = op
+        self.catalogue = catalogue
         self.corrupt = corrupt
         self.after = after
         self.limit = limit
@@ -55,7 +64,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case op, job, version, train, upload, worker, corrupt, after, limit
+        case op, job, version, train, upload, worker, corrupt, after, limit, catalogue
     }
 
     /// A key of any name, to see every key a request holds.
@@ -82,7 +91,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let all = try decoder.container(keyedBy: AnyKey.self)
         try Self.refuseUnknown(all.allKeys, known: Set(CodingKeys.allCases.map(\.rawValue)), in: "a CONTROL request")
-        for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys)] {
+        for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys), ("catalogue", CatalogueArguments.keys)] {
             let key = AnyKey(stringValue: name)
             // A missing, null or non-object value is left to the typed decode below.
             guard all.contains(key), (try? all.decodeNil(forKey: key)) == false,
@@ -100,6 +109,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         corrupt = try container.decodeIfPresent(String.self, forKey: .corrupt)
         after = try container.decodeIfPresent(Int64.self, forKey: .after)
         limit = try container.decodeIfPresent(Int.self, forKey: .limit)
+        catalogue = try container.decodeIfPresent(CatalogueArguments.self, forKey: .catalogue)
     }
 
     /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case

@@ -38,6 +38,17 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
     case onlinePolicy = "online_policy"
     /// A page of the impression log.
     case impressions
+    /// Register an uploaded catalogue CSV with its schema as a new catalogue version.
+    case catalogueUpload = "catalogue_upload"
+    /// List every catalogue version.
+    case catalogues
+    /// One catalogue version (the newest without `version`) and a page of its items.
+    case catalogue
+    /// Add an item to the newest catalogue version (a new version); acknowledged once every live worker has it.
+    case catalogueAdd = "catalogue_add"
+    /// Retire an item (a new version); acknowledged once every live worker has it, and from then on no slate
+    /// holds the item.
+    case catalogueRetire = "catalogue_retire"
 
     /// Which part of the broker answers an operation.
     public enum Owner: Sendable, Hashable {
@@ -47,6 +58,8 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
         case jobs
         /// Online learning (`OnlineCoordinator`).
         case online
+        /// The catalogue registry (`CatalogueCoordinator`).
+        case catalogues
     }
 
     /// Who may run an operation when the broker enforces roles (docs/SECURITY.md).
@@ -63,15 +76,16 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
         case .drain: .reactor
         case .train, .upload, .jobs, .job, .cancelJob, .models, .promote, .importModel, .fetch, .rollback: .jobs
         case .online, .onlineFreeze, .onlineUnfreeze, .onlineSync, .onlinePolicy, .impressions: .online
+        case .catalogueUpload, .catalogues, .catalogue, .catalogueAdd, .catalogueRetire: .catalogues
         }
     }
 
     /// Who may run this operation.
     public var access: Access {
         switch self {
-        case .jobs, .job, .models, .fetch, .online, .onlinePolicy, .impressions: .readOnly
+        case .jobs, .job, .models, .fetch, .online, .onlinePolicy, .impressions, .catalogues, .catalogue: .readOnly
         case .train, .upload, .cancelJob, .promote, .rollback, .importModel, .drain, .onlineFreeze, .onlineUnfreeze,
-            .onlineSync:
+            .onlineSync, .catalogueUpload, .catalogueAdd, .catalogueRetire:
             .trainer
         }
     }
@@ -89,10 +103,10 @@ extension ControlRequest {
     public init(
         _ operation: ControlOperation, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil,
         upload: UploadChunk? = nil, worker: String? = nil, corrupt: String? = nil, after: Int64? = nil,
-        limit: Int? = nil
+        limit: Int? = nil, catalogue: CatalogueArguments? = nil
     ) {
         self.init(
             op: operation.rawValue, job: job, version: version, train: train, upload: upload, worker: worker,
-            corrupt: corrupt, after: after, limit: limit)
+            corrupt: corrupt, after: after, limit: limit, catalogue: catalogue)
     }
 }

@@ -48,6 +48,8 @@ extension WorkerCore {
                     .round(assignment: assignment, state: message.payload[1], dataset: dataset, catalogue: catalogue)))
         case .policy where !header.isReply:
             actions.append(.online(.install(message.payload)))
+        case .catalogue where !header.isReply:
+            installCatalogue(message, into: &actions)
         case .learn where !header.isReply:
             guard let batch = message.payload.first else {
                 actions.append(.log(.error, "malformed LEARN message ignored", [:]))

@@ -24,7 +24,7 @@ struct RecPool: AsyncParsableCommand {
             ExportCommand.self,
             BenchModelCommand.self,
             // Data commands.
-            DataCommand.self, EvalCommand.self,
+            DataCommand.self, EvalCommand.self, CatalogueCommand.self,
             // Load testing.
             LoadTestCommand.self,
             // Online learning.

@@ -29,6 +29,7 @@ struct ControlOperationTests {
                 "train", "upload", "jobs", "job", "cancel_job", "models", "promote", "import", "fetch", "rollback",
                 "drain",
                 "online", "online_freeze", "online_unfreeze", "online_sync", "online_policy", "impressions",
+                "catalogue_upload", "catalogues", "catalogue", "catalogue_add", "catalogue_retire",
             ])
         #expect(ControlRequest(op: "bogus").operation == nil)
     }
@@ -60,7 +61,7 @@ struct ControlOperationTests {
     @Test("the router refuses unknown ops and online ops on a broker without online learning")
     func router() throws {
         let h = try RegistryHarness()
-        let router = ControlRouter(jobs: h.coordinator, online: nil)
+        let router = ControlRouter(jobs: h.coordinator, online: nil, catalogues: nil)
         func send(_ frame: [UInt8], id: UInt64) throws -> WireMessage {
             let message = WireMessage(header: Header(command: .control, requestId: id), payload: [frame])
             router.route(.client(identity: [1], message: message, userId: nil), nowMs: 2_000)

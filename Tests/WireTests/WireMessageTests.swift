@@ -92,12 +92,13 @@ struct TrainingDocumentTests {
         #expect(try WireJSON.decode(ControlRequest.self, from: WireJSON.encode(request)) == request)
     }
 
-    @Test("a CONTROL request with a key it does not take, at the top or in `train` or `upload`, is refused naming it")
+    @Test("a CONTROL request with a key it does not take, at the top or in `train`, `upload` or `catalogue`, is refused naming it")
     func controlRequestUnknownKey() throws {
         let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
         #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
         let cases = [
-            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, corrupt, job"),
+            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, catalogue, corrupt, job"),
+            (#"{"op": "catalogue_add", "catalogue": {"item": "a", "field": {}}}"#, "unknown key `field` (`catalogue` takes"),
             (#"{"op": "models", "min_version": 2}"#, "unknown key `min_version`"),
             (#"{"op": "train", "train": {"model": "dqn", "gama": 0.5}}"#, "unknown key `gama` (`train` takes batch"),
             (#"{"op": "upload", "upload": {"sha256": "ab", "chunk": 1}}"#, "unknown key `chunk` (`upload` takes"),

@@ -76,7 +76,14 @@ public final class ControlPlane: Sendable {
             }
         }
         defer { judgeThread?.stop() }
-        let router = ControlRouter(jobs: coordinator, online: learner)
+        var catalogues: CatalogueCoordinator? = nil
+        do {
+            catalogues = try CatalogueCoordinator(
+                store: store, logger: logger, servesRegistry: online?.catalogue != nil, emit: emit)
+        } catch {
+            logger.error("the catalogue registry could not start; catalogue operations will fail", metadata: ["error": "\(error)"])
+        }
+        let router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)

@@ -3,10 +3,11 @@ import RecWire
 
 /// Sends each control-plane input to the coordinator that owns it: FEEDBACK, impressions, POLICY_STATE and
 /// the online CONTROL operations to ``OnlineCoordinator`` (the shell of ``OnlineCore``); training and the
-/// registry to ``JobCoordinator``.
+/// registry to ``JobCoordinator``; catalogue operations and CATALOGUE_STATE to ``CatalogueCoordinator``.
 struct ControlRouter {
     let jobs: JobCoordinator
     let online: OnlineCoordinator?
+    let catalogues: CatalogueCoordinator?
 
     func route(_ input: ControlInput, nowMs: UInt64) {
         switch input {
@@ -27,12 +28,19 @@ struct ControlRouter {
             case .online:
                 guard let online else { return refuse(identity, header) }
                 online.handleControl(identity: identity, header: header, request: call.request, nowMs: nowMs)
+            case .catalogues:
+                guard let catalogues else {
+                    return jobs.answer(call, .internal, text: "the catalogue registry could not start; see the broker's log")
+                }
+                catalogues.handle(call, nowMs: nowMs)
             case .jobs, .reactor:
                 // `drain` is answered by the reactor and never reaches the control plane.
                 jobs.handle(call, nowMs: nowMs)
             }
         case .worker(let identity, let message):
-            if message.header.command == .policyState {
+            if message.header.command == .catalogueState {
+                catalogues?.handleWorker(identity: identity, message: message, nowMs: nowMs)
+            } else if message.header.command == .policyState {
                 online?.handleWorker(identity: identity, message: message, nowMs: nowMs)
             } else {
                 jobs.handleWorker(identity: identity, message: message, nowMs: nowMs)
@@ -40,10 +48,14 @@ struct ControlRouter {
         case .workers(let live):
             jobs.updateWorkers(live, nowMs: nowMs)
             online?.updateWorkers(live, nowMs: nowMs)
+            catalogues?.updateWorkers(live, nowMs: nowMs)
         case .impression(let worker, let record):
             online?.handleImpression(worker: worker, record: record)
         case .heldImpression(let worker, let record, let client, let frames):
-            if let online {
+            if let refusal = retiredItemRefusal(record: record, frames: frames) {
+                // A replica that has not installed the retire yet: the client never sees the item.
+                jobs.emit(.heldReply(identity: client, frames: refusal))
+            } else if let online {
                 online.handleImpression(worker: worker, record: record, reply: (client, frames))
             } else {
                 jobs.emit(.heldReply(identity: client, frames: frames))
@@ -56,6 +68,16 @@ struct ControlRouter {
     func tick(nowMs: UInt64) {
         jobs.tick(nowMs: nowMs)
         online?.tick(nowMs: nowMs)
+        catalogues?.tick(nowMs: nowMs)
+    }
+
+    /// The error reply (CONFLICT) that replaces a held slate holding an item the newest catalogue retired, or `nil`.
+    private func retiredItemRefusal(record: [UInt8], frames: [[UInt8]]) -> [[UInt8]]? {
+        guard let catalogues, let impression = try? WireJSON.decode(ImpressionRecord.self, from: record),
+            let reason = catalogues.refusal(forSlate: impression.slate), let first = frames.first,
+            let header = try? Header(decoding: first)
+        else { return nil }
+        return WireMessage.errorReply(to: header, status: .conflict, message: reason).frames()
     }
 
     private func refuse(_ identity: [UInt8], _ header: Header) {

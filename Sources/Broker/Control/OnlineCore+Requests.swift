@@ -35,7 +35,7 @@ extension OnlineCore {
                 .answerImpressionPage(
                     requester: requester, after: request.after ?? 0, limit: limit, spec: spec, version: version))
         case nil, .train?, .upload?, .jobs?, .job?, .cancelJob?, .models?, .promote?, .importModel?, .fetch?,
-            .rollback?, .drain?:
+            .rollback?, .drain?, .catalogueUpload?, .catalogues?, .catalogue?, .catalogueAdd?, .catalogueRetire?:
             reply(requester, .badRequest, text: "unknown online operation \(request.op)", into: &actions)
         }
     }

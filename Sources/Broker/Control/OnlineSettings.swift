@@ -23,6 +23,9 @@ public struct OnlineSettings: Sendable {
     public var allowFaultInjection = false
     /// The simulator world whose items form the catalogue.
     public var world = SimulatorConfig()
+    /// The registered catalogue the policy serves (`--online-catalogue`: a version number or `latest`); `nil`
+    /// serves the simulator world's catalogue.
+    public var catalogue: String? = nil
     /// Exploration of the served policy.
     public var exploration = ExplorationSpec()
     /// Learning on the replicas.

@@ -1,0 +1,264 @@
+import BrokerCore
+import Foundation
+import Logging
+import RecData
+import RecStore
+import RecWire
+
+/// The broker's catalogue registry: stores catalogue versions durably (a ``CatalogueRecord`` row and the
+/// catalogue's canonical bytes as a blob named by their SHA-256), ships each version to every live worker
+/// (CATALOGUE, verified by hash), and acknowledges `catalogue_add` and `catalogue_retire` once every live worker
+/// has confirmed the new version (``CatalogueRollout``).
+///
+/// When the online policy serves the registry's catalogue (`--online-catalogue`), ``refusal(forSlate:)`` names a
+/// retired item in a slate before it reaches a client: from the moment a retire is stored, a reply that still
+/// holds the item (from a replica that has not installed the version yet) is refused, so once a retire is
+/// acknowledged no client sees the item. Runs on the control plane's thread.
+final class CatalogueCoordinator {
+    let store: RecStore
+    let logger: Logger
+    let emit: (ControlOutput) -> Void
+    /// Whether the online policy's item rows are this registry's rows (so the retire filter applies).
+    let servesRegistry: Bool
+    private var rollout = CatalogueRollout()
+    /// The newest version: its record, catalogue and canonical bytes.
+    private(set) var latest: (record: CatalogueRecord, catalogue: ItemCatalogue, bytes: [UInt8])?
+
+    /// Creates the registry and loads the newest stored version.
+    /// - Throws: ``StoreError`` when the store cannot be read or the newest version's blob is missing or damaged.
+    init(
+        store: RecStore, logger: Logger, servesRegistry: Bool, confirmTimeoutMs: UInt64 = 10_000,
+        emit: @escaping (ControlOutput) -> Void
+    ) throws {
+        self.store = store
+        self.logger = logger
+        self.servesRegistry = servesRegistry
+        self.emit = emit
+        rollout.timeoutMs = confirmTimeoutMs
+        if let record = try store.catalogue(nil) {
+            let bytes = try store.blobs.get(record.sha256)
+            latest = (record, try ItemCatalogue(canonical: bytes), bytes)
+        }
+        rollout.start(latest: latest?.record.version)
+    }
+
+    /// Answers a catalogue CONTROL operation.
+    func handle(_ call: ControlCall, nowMs: UInt64) {
+        do {
+            switch call.operation {
+            case .catalogueUpload: try upload(call, nowMs: nowMs)
+            case .catalogueAdd, .catalogueRetire: try change(call, nowMs: nowMs)
+            case .catalogues:
+                let list = try store.catalogues().map { view($0, catalogue: nil) }
+                answer(call, document: WireJSON.encode(CatalogueList(catalogues: list)))
+            case .catalogue: try show(call)
+            default: refuse(call, .badRequest, "unknown catalogue operation \(call.request.op)")
+            }
+        } catch let error as CatalogueRefusal {
+            refuse(call, error.status, error.text)
+        } catch let error as StoreError {
+            switch error {
+            case .unknownCatalogue, .missingBlob: refuse(call, .notFound, error.description)
+            case .staleCatalogueParent, .corruptBlob: refuse(call, .conflict, error.description)
+            default: refuse(call, .internal, error.description)
+            }
+        } catch {
+            refuse(call, .internal, "\(error)")
+        }
+    }
+
+    /// A worker's CATALOGUE_STATE.
+    func handleWorker(identity: [UInt8], message: WireMessage, nowMs: UInt64) {
+        guard let frame = message.payload.first, let state = try? WireJSON.decode(CatalogueState.self, from: frame)
+        else {
+            return logger.warning("malformed CATALOGUE_STATE ignored")
+        }
+        if !state.installed {
+            logger.warning(
+                "a worker refused a catalogue version",
+                metadata: ["version": "\(state.version)", "error": "\(state.error ?? "")"])
+        }
+        var actions: [CatalogueRollout.Action] = []
+        rollout.state(state, from: identity, expectedSHA: sha(of: state.version), nowMs: nowMs, into: &actions)
+        perform(actions)
+    }
+
+    /// The live workers changed.
+    func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) {
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers(live, nowMs: nowMs, into: &actions)
+        perform(actions)
+    }
+
+    /// Acknowledges changes that waited too long.
+    func tick(nowMs: UInt64) {
+        var actions: [CatalogueRollout.Action] = []
+        rollout.tick(nowMs: nowMs, into: &actions)
+        perform(actions)
+    }
+
+    /// Why a slate may not be shown (it holds an item the newest catalogue version retired), or `nil`.
+    func refusal(forSlate slate: [Int]) -> String? {
+        guard servesRegistry, let latest else { return nil }
+        guard let row = slate.first(where: { $0 >= 0 && $0 < latest.catalogue.count && !latest.catalogue.active[$0] })
+        else { return nil }
+        return "the slate held item \(latest.catalogue.ids[row]), retired in catalogue version \(latest.record.version); retry"
+    }
+
+    // MARK: - Operations
+
+    private func upload(_ call: ControlCall, nowMs: UInt64) throws {
+        let arguments = call.request.catalogue
+        guard let source = arguments?.sourceSha256, let schemaText = arguments?.schema else {
+            throw CatalogueRefusal(.badRequest, "catalogue_upload needs catalogue.source_sha256 and catalogue.schema")
+        }
+        let sha = source.hasPrefix("sha256:") ? String(source.dropFirst(7)) : source
+        guard store.blobs.contains(sha) else {
+            throw CatalogueRefusal(.notFound, "no uploaded file sha256:\(sha); upload the catalogue CSV first")
+        }
+        let catalogue: ItemCatalogue
+        do {
+            let schema = try DataSchema.parse(schemaText, path: "schema")
+            catalogue = try ItemCatalogue.load(path: store.blobs.path(sha), schema: schema.catalogue)
+        } catch {
+            let text = error.description.replacingOccurrences(of: store.blobs.path(sha), with: "the catalogue file")
+            throw CatalogueRefusal(.badRequest, text)
+        }
+        try register(
+            catalogue, change: .upload, item: nil, source: sha, schema: schemaText, call: call, nowMs: nowMs)
+    }
+
+    private func change(_ call: ControlCall, nowMs: UInt64) throws {
+        guard let latest else {
+            throw CatalogueRefusal(.notFound, "no catalogue is registered; run `recpool catalogue upload` first")
+        }
+        guard let item = call.request.catalogue?.item, !item.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw CatalogueRefusal(.badRequest, "\(call.request.op) needs catalogue.item")
+        }
+        var catalogue = latest.catalogue
+        do {
+            if call.operation == .catalogueAdd {
+                try catalogue.add(id: item, fields: call.request.catalogue?.fields ?? [:])
+            } else {
+                try catalogue.retire(id: item)
+            }
+        } catch {
+            let status: Status = catalogue.index(of: item) == nil && call.operation == .catalogueRetire ? .notFound : .badRequest
+            throw CatalogueRefusal(status, Self.reason(error))
+        }
+        try register(
+            catalogue, change: call.operation == .catalogueAdd ? .add : .retire, item: item, source: nil,
+            schema: latest.record.schema, call: call, nowMs: nowMs)
+    }
+
+    private func show(_ call: ControlCall) throws {
+        guard let record = try store.catalogue(call.request.version) else {
+            if let version = call.request.version { throw StoreError.unknownCatalogue(version) }
+            throw CatalogueRefusal(.notFound, "no catalogue is registered; run `recpool catalogue upload` first")
+        }
+        let limit = call.request.limit ?? 100
+        guard (0...10_000).contains(limit) else {
+            throw CatalogueRefusal(.badRequest, "limit must be in 0...10000, got \(limit)")
+        }
+        let catalogue = record.version == latest?.record.version
+            ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
+        let start = Int(clamping: max((call.request.after ?? -1) + 1, 0))
+        let end = min(catalogue.count, start + limit)
+        let items = start < end
+            ? (start..<end).map { CatalogueItem(row: $0, id: catalogue.ids[$0], active: catalogue.active[$0]) } : []
+        let next: Int64? = end < catalogue.count && limit > 0 ? Int64(end - 1) : nil
+        answer(call, document: WireJSON.encode(CatalogueShow(catalogue: view(record, catalogue: catalogue), items: items, nextAfter: next)))
+    }
+
+    /// Stores `catalogue` as the newest version and sends it to every live worker; the requester is answered once
+    /// they confirmed it.
+    private func register(
+        _ catalogue: ItemCatalogue, change: CatalogueChange, item: String?, source: String?, schema: String,
+        call: ControlCall, nowMs: UInt64
+    ) throws {
+        let bytes = catalogue.canonicalBytes()
+        let sha = try store.blobs.put(bytes)
+        let record = try store.registerCatalogue(
+            CatalogueRecord(
+                version: 0, parent: latest?.record.version, change: change, item: item, sha256: sha,
+                sourceSHA256: source, schema: schema, items: catalogue.count, active: catalogue.activeCount,
+                width: catalogue.width, createdMs: nowMs))
+        latest = (record, catalogue, bytes)
+        logger.info(
+            "catalogue version stored",
+            metadata: ["version": "\(record.version)", "change": "\(change.rawValue)", "item": "\(item ?? "")"])
+        var actions: [CatalogueRollout.Action] = []
+        rollout.stored(record.version, requester: (call.identity, call.header), nowMs: nowMs, into: &actions)
+        perform(actions)
+    }
+
+    // MARK: - Helpers
+
+    /// A data error's reason without the "inconsistent dataset" prefix (a catalogue is not a dataset).
+    private static func reason(_ error: any Error) -> String {
+        if case .inconsistent(let text)? = error as? DataError { return text }
+        return "\(error)"
+    }
+
+    private func perform(_ actions: [CatalogueRollout.Action]) {
+        for action in actions {
+            switch action {
+            case .install(let worker, let version):
+                guard let latest, latest.record.version == version else { continue }
+                let notice = CatalogueInstall(version: version, sha256: latest.record.sha256)
+                emit(
+                    .toWorker(
+                        identity: worker,
+                        frames: [Header(command: .catalogue).encoded(), WireJSON.encode(notice), latest.bytes]))
+            case .acknowledge(let identity, let header, let version, let confirmed):
+                guard let record = try? store.catalogue(version) else { continue }
+                var document = view(record, catalogue: record.version == latest?.record.version ? latest?.catalogue : nil)
+                document.confirmed = confirmed
+                if !confirmed {
+                    logger.warning("catalogue version acknowledged before every worker confirmed it", metadata: ["version": "\(version)"])
+                }
+                answer(identity, header, document: WireJSON.encode(document))
+            }
+        }
+    }
+
+    private func sha(of version: UInt64) -> String? {
+        if let latest, latest.record.version == version { return latest.record.sha256 }
+        return (try? store.catalogue(version))?.sha256
+    }
+
+    /// The client's view of a record (with feature names and replicas when `catalogue` is given).
+    func view(_ record: CatalogueRecord, catalogue: ItemCatalogue?) -> CatalogueView {
+        let isLatest = record.version == latest?.record.version
+        let replicas = catalogue == nil ? nil : rollout.live.sorted { $0.value < $1.value }.map { identity, id in
+            CatalogueReplica(worker: id, version: rollout.confirmed[identity]?.version, sha256: rollout.confirmed[identity]?.sha256)
+        }
+        return CatalogueView(
+            version: record.version, parent: record.parent, change: record.change.rawValue, item: record.item,
+            sha256: record.sha256, sourceSha256: record.sourceSHA256, items: record.items, active: record.active,
+            width: record.width, featureNames: catalogue?.encoding.featureNames, createdMs: record.createdMs,
+            confirmed: isLatest ? rollout.allConfirmed(record.version) : nil, replicas: replicas)
+    }
+
+    private func answer(_ call: ControlCall, document: [UInt8]) { answer(call.identity, call.header, document: document) }
+
+    private func answer(_ identity: [UInt8], _ header: Header, document: [UInt8]) {
+        var reply = header.reply(status: .ok)
+        reply.command = .control
+        emit(.toClient(identity: identity, frames: [reply.encoded(), document]))
+    }
+
+    private func refuse(_ call: ControlCall, _ status: Status, _ text: String) {
+        emit(.toClient(identity: call.identity, frames: WireMessage.errorReply(to: call.header, status: status, message: text).frames()))
+    }
+}
+
+/// A catalogue request refused with a status and a reason.
+struct CatalogueRefusal: Error {
+    var status: Status
+    var text: String
+    init(_ status: Status, _ text: String) {
+        self.status = status
+        self.text = text
+    }
+}

@@ -1,0 +1,112 @@
+import BrokerCore
+import RecWire
+
+/// Which catalogue version each live worker has confirmed, and the catalogue changes waiting for those
+/// confirmations before they are acknowledged. A value with no I/O: ``CatalogueCoordinator`` feeds it events and
+/// sends what it returns, so "acknowledged only once every live worker has the version" is tested on values.
+///
+/// Every live worker gets every version; a change is acknowledged when every live policy-serving worker (one that
+/// serves the online policy) has confirmed that version or a newer one (a worker that leaves stops counting), or
+/// when `timeoutMs` has passed, in which case the acknowledgement says `confirmed: false`.
+struct CatalogueRollout {
+    /// A change stored and sent, waiting for confirmations.
+    struct Pending {
+        /// Who asked, and the reply header to echo.
+        var identity: [UInt8]
+        var header: Header
+        /// The stored version.
+        var version: UInt64
+        /// When it was stored, ms since the epoch.
+        var storedMs: UInt64
+    }
+
+    /// What the coordinator must do.
+    enum Action: Equatable {
+        /// Send the version to a worker.
+        case install(worker: [UInt8], version: UInt64)
+        /// Acknowledge a change: every worker confirmed it (`true`) or the wait timed out (`false`).
+        case acknowledge(identity: [UInt8], header: Header, version: UInt64, confirmed: Bool)
+    }
+
+    /// How long a change waits for confirmations, ms.
+    var timeoutMs: UInt64 = 10_000
+    /// The newest stored version, if any.
+    private(set) var latest: UInt64?
+    /// Live workers: identity → display id.
+    private(set) var live: [[UInt8]: String] = [:]
+    /// The live workers that serve the online policy: the ones an acknowledgement waits for.
+    private(set) var serving: Set<[UInt8]> = []
+    /// The version each worker confirmed (with the SHA-256 it computed).
+    private(set) var confirmed: [[UInt8]: (version: UInt64, sha256: String)] = [:]
+    private(set) var pending: [Pending] = []
+
+    /// Records the newest version at start (no acknowledgement waits for it).
+    mutating func start(latest: UInt64?) { self.latest = latest }
+
+    /// A version was stored: every live worker gets it, and `requester` (if any) waits for them.
+    mutating func stored(
+        _ version: UInt64, requester: (identity: [UInt8], header: Header)?, nowMs: UInt64, into actions: inout [Action]
+    ) {
+        latest = version
+        for worker in live.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            actions.append(.install(worker: worker, version: version))
+        }
+        if let requester {
+            pending.append(Pending(identity: requester.identity, header: requester.header, version: version, storedMs: nowMs))
+        }
+        settle(nowMs: nowMs, into: &actions)
+    }
+
+    /// The live workers changed: a new one gets the newest version, one that left no longer counts.
+    mutating func workers(_ workers: [TrainingWorker], nowMs: UInt64, into actions: inout [Action]) {
+        let now = Dictionary(workers.map { ($0.identity, $0.id) }, uniquingKeysWith: { first, _ in first })
+        for gone in live.keys where now[gone] == nil { confirmed[gone] = nil }
+        if let latest {
+            for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where live[worker] == nil {
+                actions.append(.install(worker: worker, version: latest))
+            }
+        }
+        live = now
+        serving = Set(workers.filter(\.online).map(\.identity))
+        settle(nowMs: nowMs, into: &actions)
+    }
+
+    /// A worker's CATALOGUE_STATE. An installed version at least as new as what it had counts; a refusal is
+    /// answered by sending the newest version again (the bytes may have been damaged on the way).
+    mutating func state(
+        _ state: CatalogueState, from worker: [UInt8], expectedSHA: String?, nowMs: UInt64,
+        into actions: inout [Action]
+    ) {
+        guard live[worker] != nil else { return }
+        if state.installed, state.sha256 == expectedSHA {
+            if (confirmed[worker]?.version ?? 0) <= state.version {
+                confirmed[worker] = (state.version, state.sha256)
+            }
+        } else if let latest, state.version == latest {
+            actions.append(.install(worker: worker, version: latest))
+        }
+        settle(nowMs: nowMs, into: &actions)
+    }
+
+    /// Time passes: changes waiting too long are acknowledged unconfirmed.
+    mutating func tick(nowMs: UInt64, into actions: inout [Action]) { settle(nowMs: nowMs, into: &actions) }
+
+    /// Whether every live policy-serving worker has confirmed `version` or a newer one.
+    func allConfirmed(_ version: UInt64) -> Bool {
+        serving.allSatisfy { (confirmed[$0]?.version ?? 0) >= version }
+    }
+
+    private mutating func settle(nowMs: UInt64, into actions: inout [Action]) {
+        var waiting: [Pending] = []
+        for change in pending {
+            let done = allConfirmed(change.version)
+            guard done || nowMs >= change.storedMs &+ timeoutMs else {
+                waiting.append(change)
+                continue
+            }
+            actions.append(
+                .acknowledge(identity: change.identity, header: change.header, version: change.version, confirmed: done))
+        }
+        pending = waiting
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+extension ItemCatalogue {
+    /// The canonical encoding's format name (the document's `format` key).
+    public static let canonicalFormat = "recpool-catalogue-1"
+
+    /// The catalogue's canonical bytes: one JSON object with sorted keys and no whitespace,
+    /// `{"active": [bool], "categorical": [{"name", "values"}], "features": [float], "format":
+    /// "recpool-catalogue-1", "ids": [string], "numeric": [string], "width": int}`.
+    ///
+    /// Equal catalogues give equal bytes, so the SHA-256 of these bytes names a catalogue version: the broker's
+    /// registry stores them as a blob under that hash and workers check it before installing (docs/PROTOCOL.md,
+    /// "Catalogues"). Features are written as the shortest decimal that reads back to the same `Float`.
+    public func canonicalBytes() -> [UInt8] {
+        let document = CanonicalDocument(
+            format: Self.canonicalFormat, width: width,
+            categorical: encoding.categorical.map { .init(name: $0.name, values: $0.values) },
+            numeric: encoding.numeric, ids: ids, active: active, features: features)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // The document holds only finite floats (the initializer refuses others), so encoding cannot fail.
+        return (try? [UInt8](encoder.encode(document))) ?? []
+    }
+
+    /// Reads canonical bytes back.
+    /// - Throws: ``DataError/inconsistent(_:)`` when the bytes are not a catalogue document of this format, or
+    ///   describe an inconsistent catalogue (repeated ids, a feature count that is not items × width).
+    public init(canonical bytes: [UInt8]) throws(DataError) {
+        let document: CanonicalDocument
+        do {
+            document = try JSONDecoder().decode(CanonicalDocument.self, from: Data(bytes))
+        } catch {
+            throw .inconsistent("not a catalogue document: \(error)")
+        }
+        guard document.format == Self.canonicalFormat else {
+            throw .inconsistent("catalogue format \(document.format), this build reads \(Self.canonicalFormat)")
+        }
+        let encoding = ItemEncoding(
+            categorical: document.categorical.map { .init(name: $0.name, values: $0.values) },
+            numeric: document.numeric)
+        guard encoding.width == document.width else {
+            throw .inconsistent("catalogue width \(document.width) but its features name \(encoding.width) columns")
+        }
+        try self.init(encoding: encoding, ids: document.ids, features: document.features, active: document.active)
+    }
+
+    /// The JSON shape of ``canonicalBytes()``.
+    private struct CanonicalDocument: Codable {
+        struct Vocabulary: Codable {
+            var name: String
+            var values: [String]
+        }
+        var format: String
+        var width: Int
+        var categorical: [Vocabulary]
+        var numeric: [String]
+        var ids: [String]
+        var active: [Bool]
+        var features: [Float]
+    }
+}

@@ -1,0 +1,49 @@
+import Crypto
+import RecData
+import RecWire
+
+/// A catalogue version a worker has installed (verified against the broker's SHA-256).
+struct InstalledCatalogue: Sendable, Equatable {
+    /// The registry's version.
+    var version: UInt64
+    /// SHA-256 of its canonical bytes.
+    var sha256: String
+    /// The catalogue.
+    var catalogue: ItemCatalogue
+}
+
+extension WorkerCore {
+    /// CATALOGUE: installs the version if frame 2 hashes to the notice's SHA-256 and decodes, and answers
+    /// CATALOGUE_STATE either way (installed, or why not), so the broker can acknowledge the change or resend it.
+    /// An older version than the installed one is confirmed without replacing it.
+    mutating func installCatalogue(_ message: WireMessage, into actions: inout [WorkerAction]) {
+        guard message.payload.count >= 2, let notice = try? WireJSON.decode(CatalogueInstall.self, from: message.payload[0])
+        else {
+            actions.append(.log(.error, "malformed CATALOGUE message ignored", [:]))
+            return
+        }
+        let bytes = message.payload[1]
+        let computed = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        var state = CatalogueState(version: notice.version, sha256: computed, installed: false, error: nil)
+        if computed != notice.sha256 {
+            state.error = "the catalogue's bytes hash to \(computed), not \(notice.sha256)"
+        } else if let installed = catalogue, installed.version >= notice.version {
+            state.installed = installed.version == notice.version ? installed.sha256 == computed : true
+        } else {
+            do {
+                catalogue = InstalledCatalogue(
+                    version: notice.version, sha256: computed, catalogue: try ItemCatalogue(canonical: bytes))
+                state.installed = true
+                actions.append(
+                    .log(.info, "catalogue installed", ["version": "\(notice.version)", "sha256": "\(computed.prefix(12))"]))
+            } catch {
+                state.error = error.description
+            }
+        }
+        if let error = state.error {
+            actions.append(.log(.warning, "catalogue refused", ["version": "\(notice.version)", "error": "\(error)"]))
+        }
+        let frames = [Header(command: .catalogueState).encoded(), WireJSON.encode(state)]
+        actions.append(.send(frames, .bestEffort))
+    }
+}

@@ -1,0 +1,223 @@
+import ArgumentParser
+import Foundation
+import RecClient
+import RecData
+import RecTransport
+import RecWire
+
+/// `recpool catalogue upload|list|show|add|retire`: the broker's catalogue registry (docs/ONLINE.md, "Your own
+/// catalogue").
+struct CatalogueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalogue",
+        abstract: "Register a shop's item catalogue with the broker, list and show its versions, add and retire items.",
+        subcommands: [
+            CatalogueUploadCommand.self, CatalogueListCommand.self, CatalogueShowCommand.self,
+            CatalogueAddCommand.self, CatalogueRetireCommand.self,
+        ])
+}
+
+/// Options of every `recpool catalogue` subcommand.
+struct CatalogueOutputOptions: ParsableArguments {
+    @OptionGroup var connection: BrokerOptions
+
+    @Flag(help: "Print the reply as one JSON object (every key present; docs/PROTOCOL.md, \"Catalogues\").")
+    var json = false
+
+    /// Connects, runs one CONTROL request and prints its reply.
+    func run<T: Codable>(
+        _ request: ControlRequest, bytes: [UInt8]? = nil, as type: T.Type, timeoutMs: UInt64? = nil,
+        render: (T) -> String
+    ) async throws {
+        let client = try await connection.connect()
+        defer { client.close() }
+        let reply = try await client.control(request, bytes: bytes, as: type, timeoutMs: timeoutMs)
+        CommandOutput.printLine(json ? try JSONOutput.encode(reply) : render(reply))
+    }
+
+    /// The wait for a change every worker must confirm: the broker waits up to 10 s for them.
+    var changeTimeoutMs: UInt64 { max(connection.timeoutMs, 15_000) }
+}
+
+/// `recpool catalogue upload items.csv --schema shop.toml`.
+struct CatalogueUploadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "Upload a catalogue CSV read with a schema's [catalogue] section as a new catalogue version.",
+        discussion: """
+            The file is checked here first (the same reader the broker uses), then uploaded in checksummed chunks; \
+            the broker stores the catalogue in its canonical encoding, named by SHA-256, and sends it to every worker.
+            """)
+
+    @Argument(help: "The catalogue CSV (default: the schema's [catalogue] file).")
+    var file: String?
+
+    @Option(help: "The shop's schema (TOML) whose [catalogue] section names the item column and features.")
+    var schema: String
+
+    @OptionGroup var options: CatalogueOutputOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            let parsed = try DataSchema.read(path: schema)
+            let text = try String(contentsOfFile: schema, encoding: .utf8)
+            let path = file ?? DatasetResolver.catalogueFile(parsed, schemaPath: schema)
+            let catalogue = try ItemCatalogue.load(path: path, schema: parsed.catalogue)  // refused here, naming the line
+            let client = try await options.connection.connect()
+            defer { client.close() }
+            let sha = try await DatasetUpload.upload(path: path, client: client)
+            let request = ControlRequest(
+                .catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: text))
+            let view = try await client.control(
+                request, as: CatalogueView.self, timeoutMs: options.changeTimeoutMs)
+            CommandOutput.printLine(
+                options.json ? try JSONOutput.encode(view)
+                    : CatalogueText.render(view) + " (\(catalogue.count) items read from \(path))")
+        }
+    }
+}
+
+/// `recpool catalogue list`.
+struct CatalogueListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List every catalogue version.")
+
+    @OptionGroup var options: CatalogueOutputOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            try await options.run(ControlRequest(.catalogues), as: CatalogueList.self) { list in
+                list.catalogues.isEmpty
+                    ? "no catalogue is registered" : list.catalogues.map(CatalogueText.render).joined(separator: "\n")
+            }
+        }
+    }
+}
+
+/// `recpool catalogue show [VERSION]`.
+struct CatalogueShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a catalogue version (the newest by default), its workers and items.")
+
+    @Argument(help: "The version (default: the newest).")
+    var version: UInt64?
+
+    @Option(help: "Items to list, from row --after + 1 (0: none).")
+    var items = 20
+
+    @Option(help: "List items after this row.")
+    var after: Int64 = -1
+
+    @OptionGroup var options: CatalogueOutputOptions
+
+    func validate() throws {
+        guard (0...10_000).contains(items) else { throw ValidationError("--items must be in 0...10000, got \(items)") }
+        guard after >= -1 else { throw ValidationError("--after must be -1 or a row, got \(after)") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let request = ControlRequest(.catalogue, version: version, after: after, limit: items)
+            try await options.run(request, as: CatalogueShow.self) { show in
+                var lines = [CatalogueText.render(show.catalogue)]
+                if let names = show.catalogue.featureNames { lines.append("features: " + names.joined(separator: ", ")) }
+                for replica in show.catalogue.replicas ?? [] {
+                    lines.append("worker \(replica.worker): version \(replica.version.map(String.init) ?? "none")")
+                }
+                for item in show.items {
+                    lines.append("  \(item.row)\t\(item.id)\(item.active ? "" : "\tretired")")
+                }
+                if let next = show.nextAfter { lines.append("more items: --after \(next)") }
+                return lines.joined(separator: "\n")
+            }
+        }
+    }
+}
+
+/// `recpool catalogue add ID --field name=value …` or `--row-file row.csv`.
+struct CatalogueAddCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add an item (a new catalogue version), acknowledged once every worker has installed it.",
+        discussion: """
+            Fields are raw values as in the catalogue CSV; a numeric feature must be given, a categorical value the \
+            catalogue has never seen encodes as zeros. With --row-file, the file's header names the fields and its \
+            one data row holds them (the id column, if present, must match ID).
+            """)
+
+    @Argument(help: "The new item's id (SKU); a retired id is not reused.")
+    var item: String
+
+    @Option(name: .customLong("field"), help: "A raw field, name=value (repeat).")
+    var fields: [String] = []
+
+    @Option(help: "A CSV with a header and one row holding the item's fields.")
+    var rowFile: String?
+
+    @OptionGroup var options: CatalogueOutputOptions
+
+    func validate() throws {
+        guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
+        guard !fields.isEmpty || rowFile != nil else { throw ValidationError("give the item's fields: --field or --row-file") }
+        guard fields.isEmpty || rowFile == nil else { throw ValidationError("--field and --row-file do not go together") }
+        for field in fields where !field.contains("=") || field.hasPrefix("=") {
+            throw ValidationError("--field must be name=value, got \(field)")
+        }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            var values: [String: String] = [:]
+            for field in fields {
+                let parts = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard values.updateValue(String(parts[1]), forKey: String(parts[0])) == nil else {
+                    throw CommandFailure("--field \(parts[0]) is given twice", exitCode: .usage)
+                }
+            }
+            if let rowFile {
+                let table = try CSVTable.read(path: rowFile)
+                guard table.rows.count == 1 else {
+                    throw CommandFailure("\(rowFile): needs exactly one data row, has \(table.rows.count)", exitCode: .badInput)
+                }
+                values = Dictionary(zip(table.header, table.rows[0]), uniquingKeysWith: { first, _ in first })
+            }
+            let request = ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: item, fields: values))
+            try await options.run(request, as: CatalogueView.self, timeoutMs: options.changeTimeoutMs, render: CatalogueText.render)
+        }
+    }
+}
+
+/// `recpool catalogue retire ID`.
+struct CatalogueRetireCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retire",
+        abstract: "Retire an item (a new catalogue version); once this returns, no slate holds it.")
+
+    @Argument(help: "The item's id (SKU).")
+    var item: String
+
+    @OptionGroup var options: CatalogueOutputOptions
+
+    func validate() throws {
+        guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let request = ControlRequest(.catalogueRetire, catalogue: CatalogueArguments(item: item))
+            try await options.run(request, as: CatalogueView.self, timeoutMs: options.changeTimeoutMs, render: CatalogueText.render)
+        }
+    }
+}
+
+/// The text form of a catalogue version.
+enum CatalogueText {
+    /// One line: version, change, sizes, hash and confirmation.
+    static func render(_ view: CatalogueView) -> String {
+        let change = view.item.map { "\(view.change) \($0)" } ?? view.change
+        let parent = view.parent.map { ", parent \($0)" } ?? ""
+        var line = "catalogue version \(view.version) (\(change)\(parent)): \(view.items) items, \(view.active) active, "
+            + "width \(view.width), sha256 \(view.sha256.prefix(16))"
+        if let confirmed = view.confirmed { line += confirmed ? ", confirmed by every worker" : ", not yet confirmed by every worker" }
+        return line
+    }
+}

@@ -1,0 +1,84 @@
+import BrokerCore
+import RecWire
+import Testing
+
+@testable import Broker
+
+/// ``CatalogueRollout``: a catalogue change is acknowledged only once every live policy-serving worker has it.
+@Suite("Catalogue rollout")
+struct CatalogueRolloutTests {
+    static let a = TrainingWorker(identity: [1], id: "a", online: true)
+    static let b = TrainingWorker(identity: [2], id: "b", online: true)
+    static let trainer = TrainingWorker(identity: [3], id: "t", online: false)
+    static let header = Header(command: .control, requestId: 9)
+
+    static func installed(_ version: UInt64) -> CatalogueState {
+        CatalogueState(version: version, sha256: "s\(version)", installed: true, error: nil)
+    }
+
+    static func acknowledgements(_ actions: [CatalogueRollout.Action]) -> [(UInt64, Bool)] {
+        actions.compactMap {
+            if case .acknowledge(_, _, let version, let confirmed) = $0 { return (version, confirmed) }
+            return nil
+        }
+    }
+
+    @Test("every live worker gets the version; the acknowledgement waits for each serving worker's confirmation")
+    func waitsForEveryReplica() {
+        var rollout = CatalogueRollout()
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([Self.a, Self.b, Self.trainer], nowMs: 0, into: &actions)
+        #expect(actions.isEmpty)
+        rollout.stored(1, requester: ([7], Self.header), nowMs: 0, into: &actions)
+        #expect(actions == [.install(worker: [1], version: 1), .install(worker: [2], version: 1), .install(worker: [3], version: 1)])
+        actions = []
+        rollout.state(Self.installed(1), from: [1], expectedSHA: "s1", nowMs: 1, into: &actions)
+        #expect(actions.isEmpty)
+        // A confirmation with another hash does not count; the version is sent again.
+        rollout.state(
+            CatalogueState(version: 1, sha256: "bad", installed: false, error: "hash"), from: [2], expectedSHA: "s1",
+            nowMs: 2, into: &actions)
+        #expect(actions == [.install(worker: [2], version: 1)])
+        actions = []
+        rollout.state(Self.installed(1), from: [2], expectedSHA: "s1", nowMs: 3, into: &actions)
+        #expect(actions == [.acknowledge(identity: [7], header: Self.header, version: 1, confirmed: true)])
+    }
+
+    @Test("a worker that leaves stops counting; a new worker gets the newest version at once")
+    func membership() {
+        var rollout = CatalogueRollout()
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([Self.a, Self.b], nowMs: 0, into: &actions)
+        rollout.stored(4, requester: ([7], Self.header), nowMs: 0, into: &actions)
+        actions = []
+        rollout.state(Self.installed(4), from: [1], expectedSHA: "s4", nowMs: 1, into: &actions)
+        rollout.workers([Self.a], nowMs: 2, into: &actions)
+        #expect(Self.acknowledgements(actions).map(\.0) == [4])
+        actions = []
+        rollout.workers([Self.a, Self.b], nowMs: 3, into: &actions)
+        #expect(actions == [.install(worker: [2], version: 4)])
+        #expect(!rollout.allConfirmed(4))
+    }
+
+    @Test("a change nobody confirms is acknowledged after the timeout, saying it is not confirmed")
+    func timeout() {
+        var rollout = CatalogueRollout()
+        rollout.timeoutMs = 100
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([Self.a], nowMs: 0, into: &actions)
+        rollout.stored(1, requester: ([7], Self.header), nowMs: 10, into: &actions)
+        rollout.tick(nowMs: 109, into: &actions)
+        #expect(Self.acknowledgements(actions).isEmpty)
+        rollout.tick(nowMs: 110, into: &actions)
+        #expect(Self.acknowledgements(actions).map(\.1) == [false])
+    }
+
+    @Test("with no serving worker the change is acknowledged at once")
+    func noWorkers() {
+        var rollout = CatalogueRollout()
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([Self.trainer], nowMs: 0, into: &actions)
+        rollout.stored(1, requester: ([7], Self.header), nowMs: 0, into: &actions)
+        #expect(Self.acknowledgements(actions).map(\.1) == [true])
+    }
+}

@@ -92,15 +92,19 @@ let package = Package(
             dependencies: [.product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/Files"
         ),
-        /// The online policy: Q-network slates with exploration and propensities, the replica's contextual-bandit
-        /// learner, the SNIPW guard and weights as parameter packs. Wire documents only: no ZeroMQ.
+        /// The online policy over a catalogue: a Bayesian contextual bandit with exploration and exact propensities,
+        /// the replica's learner, the SNIPW guard and statistics as parameter packs. Wire documents only: no ZeroMQ.
         .target(
             name: "RecPolicy",
             dependencies: [
                 "RecModel", "RecData", "RecWire",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Sources/Policy"
+            path: "Sources/Policy",
+            // The Bayesian layer's Cholesky and Schur kernels run on every replica's learning thread, also in the
+            // debug pools of tests, the demo and `recpool simulate`; unoptimised they are 20× slower and a sync
+            // times out waiting for a replica.
+            swiftSettings: [.unsafeFlags(["-O"])]
         ),
         /// Durable state: SQLite through GRDB (jobs, rounds, datasets, models, promotions) and
         /// content-addressed blob files (datasets, checkpoints).

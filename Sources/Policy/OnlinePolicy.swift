@@ -2,139 +2,229 @@ import RecData
 import RecModel
 import RecWire
 
-/// An online recommendation policy: an item-as-input Q-network over a catalogue, with exploration.
+/// An online recommendation policy over a catalogue: a contextual bandit whose last layer is Bayesian linear
+/// regression on user × item interaction features (``PolicyFeatures``, ``BayesianLastLayer``), with slot-by-slot
+/// exploration over its scores, so every shown item has an exact propensity.
 ///
-/// `Q(s, a) = f(s ‖ x_a)` where `s` is the one-hot encoding of the user's categorical features and `x_a` the
-/// item's features from the ``OnlinePolicySpec``. A slate is built slot by slot by ``SlateExploration``, so
-/// every shown item has a known propensity. The value is immutable; learning produces a new policy.
+/// The policy scores with ``coefficients``: the posterior mean (``initial(spec:)``, ``with(statistics:)``, what the
+/// broker's guard evaluates) or a Thompson sample (``sampled(rng:)``, what a learning replica serves until its next
+/// update). The value is immutable; learning produces a new policy.
 public struct OnlinePolicy: Sendable {
     /// The catalogue, encoding, exploration and learning settings.
     public let spec: OnlinePolicySpec
-    /// The Q-network.
-    public let network: QNetwork
-    /// The catalogue's item features, `items × itemWidth`.
-    public let items: Matrix
-    private let codes: [[String: Int]]
+    /// The catalogue the policy serves (the spec's items as a RecData catalogue).
+    public let catalogue: ItemCatalogue
+    /// The inputs' encoding.
+    public let features: PolicyFeatures
+    /// The learnt posterior.
+    public let statistics: BayesianLastLayer
+    /// What the policy scores with.
+    public let coefficients: BayesianLastLayer.Coefficients
+    /// Each item's `y = [1 ‖ x̃]`, `items × Y`, row-major.
+    let itemVectors: [Double]
+    /// Each item's id bucket.
+    let itemBuckets: [Int]
 
-    /// Creates a policy from a spec and a network of the spec's shape.
-    /// - Throws: ``PolicyError`` when the spec is invalid or the network does not fit it.
-    public init(spec: OnlinePolicySpec, network: QNetwork) throws(PolicyError) {
+    /// Creates a policy with learnt statistics, scoring with `coefficients` (nil: the posterior mean).
+    /// - Throws: ``PolicyError`` when the spec is invalid, the statistics do not fit it or are not finite.
+    public init(
+        spec: OnlinePolicySpec, statistics: BayesianLastLayer? = nil,
+        coefficients: BayesianLastLayer.Coefficients? = nil
+    ) throws(PolicyError) {
         if let problem = spec.problem { throw .invalidSpec(problem) }
-        let expected = Self.network(spec: spec).network.parameterCount
-        guard network.network.parameterCount == expected, network.stateWidth == spec.stateWidth,
-            network.form == .itemInput(itemWidth: spec.itemWidth)
-        else { throw .weightsMismatch(expected: expected, got: network.network.parameterCount) }
-        guard network.network.flatParameters.allSatisfy(\.isFinite) else { throw .nonFiniteWeights }
+        let features = try PolicyFeatures(spec: spec)
+        let stats = statistics ?? BayesianLastLayer(width: features.width, buckets: spec.idBuckets)
+        guard stats.width == features.width, stats.buckets == spec.idBuckets else {
+            throw .weightsMismatch(
+                expected: Self.parameterCount(width: features.width, buckets: spec.idBuckets),
+                got: Self.parameterCount(width: stats.width, buckets: stats.buckets))
+        }
+        let chosen: BayesianLastLayer.Coefficients
+        if let coefficients {
+            guard coefficients.theta.count == stats.width, coefficients.bias.count == stats.buckets else {
+                throw .weightsMismatch(expected: stats.width + stats.buckets, got: coefficients.theta.count + coefficients.bias.count)
+            }
+            chosen = coefficients
+        } else {
+            guard let mean = stats.coefficients(lambda: spec.learning.priorPrecision, noise: nil) else {
+                throw .nonFiniteWeights
+            }
+            chosen = mean
+        }
         self.spec = spec
-        self.network = network
-        items = Matrix(rows: spec.itemCount, cols: spec.itemWidth, values: spec.itemFeatures.flatMap { $0 })
-        codes = spec.userFeatureCardinalities.enumerated().map { feature, cardinality in
-            Dictionary(uniqueKeysWithValues: (0..<cardinality).map {
-                (SimulatorWorld.categoryName(feature: feature, code: $0), $0)
-            })
+        self.features = features
+        self.statistics = stats
+        self.coefficients = chosen
+        catalogue = try Self.catalogue(of: spec)
+        var vectors: [Double] = []
+        vectors.reserveCapacity(spec.itemCount * features.yWidth)
+        for row in spec.itemFeatures {
+            vectors.append(1)
+            vectors.append(contentsOf: features.reduce(row[...]))
         }
+        itemVectors = vectors
+        itemBuckets = spec.itemIds.map { PolicyHash.bucket(itemId: $0, buckets: spec.idBuckets) }
     }
 
-    /// The untrained policy of a spec: Glorot-initialised from `spec.seed`.
+    /// This policy's spec and items with other statistics and coefficients (no re-encoding of the catalogue).
+    init(_ other: OnlinePolicy, statistics: BayesianLastLayer, coefficients: BayesianLastLayer.Coefficients) {
+        spec = other.spec
+        catalogue = other.catalogue
+        features = other.features
+        itemVectors = other.itemVectors
+        itemBuckets = other.itemBuckets
+        self.statistics = statistics
+        self.coefficients = coefficients
+    }
+
+    /// The untrained policy of a spec: the prior's mean (every score 0).
     public static func initial(spec: OnlinePolicySpec) throws(PolicyError) -> OnlinePolicy {
-        if let problem = spec.problem { throw .invalidSpec(problem) }
-        return try OnlinePolicy(spec: spec, network: network(spec: spec))
+        try OnlinePolicy(spec: spec)
     }
 
-    /// A fresh network of the spec's shape.
-    static func network(spec: OnlinePolicySpec) -> QNetwork {
-        QNetwork(
-            stateWidth: spec.stateWidth, form: .itemInput(itemWidth: max(spec.itemWidth, 1)),
-            hiddenSizes: spec.hiddenSizes, seed: spec.seed)
+    /// Parameters a pack of this shape holds.
+    static func parameterCount(width: Int, buckets: Int) -> Int {
+        width * width + width + buckets * (width + 2)
     }
 
-    /// The same spec with other weights.
-    /// - Throws: ``PolicyError`` when the weights do not fit.
-    public func with(parameters: [Float]) throws(PolicyError) -> OnlinePolicy {
-        var net = network
-        guard parameters.count == net.network.parameterCount else {
-            throw .weightsMismatch(expected: net.network.parameterCount, got: parameters.count)
+    /// The same spec with other statistics, scoring with their posterior mean.
+    /// - Throws: ``PolicyError`` when they do not fit.
+    public func with(statistics: BayesianLastLayer) throws(PolicyError) -> OnlinePolicy {
+        guard statistics.width == self.statistics.width, statistics.buckets == self.statistics.buckets else {
+            throw .weightsMismatch(
+                expected: Self.parameterCount(width: self.statistics.width, buckets: self.statistics.buckets),
+                got: Self.parameterCount(width: statistics.width, buckets: statistics.buckets))
         }
-        net.network.flatParameters = parameters
-        return try OnlinePolicy(spec: spec, network: net)
-    }
-
-    /// The one-hot state of a user: feature `user_feature_j` with value `u{j}_{k}` sets slot `k` of block `j`.
-    /// Values outside the catalogue leave their block zero.
-    /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a feature name the spec does not have.
-    public func state(_ userFeatures: [String: String]) throws(PolicyError) -> [Float] {
-        var out = [Float](repeating: 0, count: spec.stateWidth)
-        var known = 0
-        var offset = 0
-        for (feature, cardinality) in spec.userFeatureCardinalities.enumerated() {
-            if let value = userFeatures["user_feature_\(feature)"] {
-                known += 1
-                if let code = codes[feature][value] { out[offset + code] = 1 }
-            }
-            offset += cardinality
+        guard let mean = statistics.coefficients(lambda: spec.learning.priorPrecision, noise: nil) else {
+            throw .nonFiniteWeights
         }
-        if known != userFeatures.count {
-            let names = Set(spec.userFeatureCardinalities.indices.map { "user_feature_\($0)" })
-            if let unknown = userFeatures.keys.sorted().first(where: { !names.contains($0) }) {
-                throw .unknownUserFeature(unknown)
-            }
+        return OnlinePolicy(self, statistics: statistics, coefficients: mean)
+    }
+
+    /// The same posterior scoring with a Thompson sample drawn from `rng`.
+    /// - Throws: ``PolicyError/nonFiniteWeights`` when the posterior cannot be sampled.
+    public func sampled(rng: inout Xoshiro256) throws(PolicyError) -> OnlinePolicy {
+        try sampled(statistics: statistics, rng: &rng)
+    }
+
+    /// A policy of this spec scoring with a Thompson sample of `statistics` drawn from `rng`.
+    /// - Throws: ``PolicyError/nonFiniteWeights`` when the posterior cannot be sampled.
+    public func sampled(statistics: BayesianLastLayer, rng: inout Xoshiro256) throws(PolicyError) -> OnlinePolicy {
+        let stream = Xoshiro256(seed: rng.next())
+        guard
+            let draw = statistics.coefficients(
+                lambda: spec.learning.priorPrecision, noise: (spec.learning.noiseVariance, stream))
+        else { throw .nonFiniteWeights }
+        return OnlinePolicy(self, statistics: statistics, coefficients: draw)
+    }
+
+    /// Events learnt into the statistics of the item-id bucket of `item`.
+    public func shows(item: Int) -> Double { statistics.n[itemBuckets[item]] }
+
+    /// Whether `item` still gets the cold-start exploration (its bucket has fewer than `cold_start_shows` events).
+    public func isNew(item: Int) -> Bool { shows(item: item) < Double(spec.learning.coldStartShows) }
+
+    /// The user vector `z` of a context.
+    /// - Throws: ``PolicyError`` for an unknown or malformed user feature, an unknown viewed item or a bad dwell.
+    public func userVector(_ userFeatures: [String: String], viewed: [ViewedItem] = []) throws(PolicyError) -> [Double] {
+        let encoded = try features.encode(userFeatures)
+        for view in viewed {
+            guard view.item >= 0 && view.item < spec.itemCount else { throw .unknownItem(view.item) }
+            guard view.seconds.isFinite && view.seconds >= 0 else { throw .invalidDwell(view.seconds) }
         }
-        return out
+        let y = features.yWidth
+        return features.userVector(encoded: encoded, viewed: viewed) { item in
+            Array(itemVectors[(item * y + 1)..<((item + 1) * y)])
+        }
     }
 
-    /// Q-values of every catalogue item for a state.
-    public func qValues(state: [Float]) -> [Double] {
-        network.qValues(states: Matrix(rows: 1, cols: state.count, values: state), items: items).values.map(Double.init)
+    /// `φ(z, item)` for the item shown at `position`.
+    public func interactions(z: [Double], item: Int, position: Int = 0) -> [Double] {
+        let y = features.yWidth
+        return features.interactions(z: z, y: itemVectors[(item * y)..<((item + 1) * y)], position: position)
     }
 
-    /// Builds a slate for a user with exploration.
+    /// The item-id bucket of a row.
+    public func bucket(of item: Int) -> Int { itemBuckets[item] }
+
+    /// Scores of `items` for a user vector: `θᵀφ(z, a) + β_{b(a)}`, computed as `(Θᵀz)·y_a + β` in `O(Z·Y + |items|·Y)`.
+    public func scores(z: [Double], items: [Int]) -> [Double] {
+        let zw = features.zWidth
+        let yw = features.yWidth
+        var v = [Double](repeating: 0, count: yw)
+        let theta = coefficients.theta
+        for i in 0..<zw where z[i] != 0 {
+            for j in 0..<yw { v[j] += z[i] * theta[i * yw + j] }
+        }
+        return items.map { item in
+            var q = coefficients.bias[itemBuckets[item]]
+            let base = item * yw
+            for j in 0..<yw { q += v[j] * itemVectors[base + j] }
+            return q
+        }
+    }
+
+    /// Scores of every catalogue row (retired ones included) for a context.
+    /// - Throws: ``PolicyError`` for a bad context.
+    public func qValues(userFeatures: [String: String], viewed: [ViewedItem] = []) throws(PolicyError) -> [Double] {
+        scores(z: try userVector(userFeatures, viewed: viewed), items: Array(0..<spec.itemCount))
+    }
+
+    /// Builds a slate with exploration.
     /// - Parameters:
     ///   - userFeatures: the raw context.
-    ///   - candidates: items allowed (nil for the whole catalogue).
+    ///   - viewed: what the user viewed so far, with dwell (RECOMMEND's `events`).
+    ///   - candidates: rows to choose from (retrieval's few hundred), nil for every active item. Retired rows are
+    ///     left out; the propensities are exact given the remaining candidates.
     ///   - top: slate length (nil for the spec's slate size); capped at the number of candidates.
     ///   - rng: the exploration stream.
     /// - Throws: ``PolicyError`` for bad features, candidates or `top`.
     public func recommend(
-        userFeatures: [String: String], candidates: [Int]? = nil, top: Int? = nil, rng: inout Xoshiro256
+        userFeatures: [String: String], viewed: [ViewedItem] = [], candidates: [Int]? = nil, top: Int? = nil,
+        rng: inout Xoshiro256
     ) throws(PolicyError) -> [SlateItem] {
         let pool = try validated(candidates)
         let length = top ?? spec.slateSize
         guard length >= 1 else { throw .invalidTop(length) }
-        let q = qValues(state: try state(userFeatures))
-        var remaining = pool
+        let q = scores(z: try userVector(userFeatures, viewed: viewed), items: pool)
+        var remaining = Array(pool.indices)
         var slate: [SlateItem] = []
         for position in 0..<min(length, pool.count) {
-            let p = SlateExploration.probabilities(remaining.map { q[$0] }, exploration: spec.exploration)
+            let p = probabilities(remaining.map { q[$0] }, items: remaining.map { pool[$0] })
             let pick = SlateExploration.draw(p, rng: &rng)
-            let item = remaining.remove(at: pick)
-            slate.append(SlateItem(item: item, position: position, score: q[item], propensity: max(p[pick], 1e-12)))
+            let index = remaining.remove(at: pick)
+            slate.append(
+                SlateItem(item: pool[index], position: position, score: q[index], propensity: max(p[pick], 1e-12)))
         }
         return slate
     }
 
-    /// Q-values of every catalogue item for each of many states, in one forward pass.
-    public func qValues(states: [[Float]]) -> [[Double]] {
-        guard !states.isEmpty else { return [] }
-        let m = network.qValues(
-            states: Matrix(rows: states.count, cols: spec.stateWidth, values: states.flatMap { $0 }), items: items)
-        return (0..<states.count).map { i in m.values[(i * m.cols)..<((i + 1) * m.cols)].map(Double.init) }
+    /// The next slot's distribution over `items` (with scores `q`): the exploration rule plus the cold-start share.
+    public func probabilities(_ q: [Double], items: [Int]) -> [Double] {
+        SlateExploration.probabilities(
+            q, exploration: spec.exploration, isNew: items.map(isNew(item:)),
+            coldStartShare: spec.learning.coldStartShare)
     }
 
-    /// The probability that this policy builds `slate` slot by slot: for each slot, the probability of its
-    /// item given the items above it, with every catalogue item a candidate.
+    /// The probability that this policy builds `slate` slot by slot from every active item: for each slot, the
+    /// probability of its item given the items above it.
     /// - Throws: ``PolicyError`` for bad features or items.
-    public func slotProbabilities(userFeatures: [String: String], slate: [Int]) throws(PolicyError) -> [Double] {
-        try slotProbabilities(q: qValues(state: try state(userFeatures)), slate: slate)
+    public func slotProbabilities(
+        userFeatures: [String: String], viewed: [ViewedItem] = [], slate: [Int]
+    ) throws(PolicyError) -> [Double] {
+        let pool = catalogue.activeIndices
+        return try slotProbabilities(
+            q: scores(z: try userVector(userFeatures, viewed: viewed), items: pool), pool: pool, slate: slate)
     }
 
-    /// ``slotProbabilities(userFeatures:slate:)`` from the user's Q-values over the catalogue.
-    /// - Throws: ``PolicyError/unknownItem(_:)`` for an item outside the catalogue or repeated.
-    public func slotProbabilities(q: [Double], slate: [Int]) throws(PolicyError) -> [Double] {
-        var remaining = Array(0..<spec.itemCount)
+    /// ``slotProbabilities(userFeatures:viewed:slate:)`` from the scores `q` of the items `pool`.
+    /// - Throws: ``PolicyError/unknownItem(_:)`` for an item outside `pool` or repeated.
+    public func slotProbabilities(q: [Double], pool: [Int], slate: [Int]) throws(PolicyError) -> [Double] {
+        var remaining = Array(pool.indices)
         var out: [Double] = []
         for item in slate {
-            guard let index = remaining.firstIndex(of: item) else { throw .unknownItem(item) }
-            let p = SlateExploration.probabilities(remaining.map { q[$0] }, exploration: spec.exploration)
+            guard let index = remaining.firstIndex(where: { pool[$0] == item }) else { throw .unknownItem(item) }
+            let p = probabilities(remaining.map { q[$0] }, items: remaining.map { pool[$0] })
             out.append(p[index])
             remaining.remove(at: index)
         }
@@ -142,13 +232,20 @@ public struct OnlinePolicy: Sendable {
     }
 
     private func validated(_ candidates: [Int]?) throws(PolicyError) -> [Int] {
-        guard let candidates else { return Array(0..<spec.itemCount) }
+        guard let candidates else {
+            let active = catalogue.activeIndices
+            guard !active.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
+            return active
+        }
         guard !candidates.isEmpty else { throw .invalidCandidates("the list is empty") }
         var seen = Set<Int>()
+        var out: [Int] = []
         for item in candidates {
             guard item >= 0 && item < spec.itemCount else { throw .unknownItem(item) }
             guard seen.insert(item).inserted else { throw .invalidCandidates("item \(item) appears twice") }
+            if spec.itemActive[item] { out.append(item) }
         }
-        return candidates
+        guard !out.isEmpty else { throw .invalidCandidates("every candidate is a retired item") }
+        return out
     }
 }

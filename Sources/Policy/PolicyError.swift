@@ -2,18 +2,24 @@
 public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The spec cannot be served; the text says which field is wrong.
     case invalidSpec(String)
-    /// The weights do not fit the spec's network.
+    /// The weights do not fit the spec's model.
     case weightsMismatch(expected: Int, got: Int)
-    /// The weights are not finite.
+    /// The weights are not finite (or the posterior cannot be solved).
     case nonFiniteWeights
     /// A user feature name the spec does not know.
     case unknownUserFeature(String)
-    /// A candidate or logged item outside the catalogue.
+    /// A numeric user feature whose value is not a finite number.
+    case invalidUserFeature(name: String, value: String)
+    /// A candidate, viewed or logged item outside the catalogue.
     case unknownItem(Int)
-    /// The candidate list is empty or repeats an item.
+    /// A viewed item's dwell time is negative or not finite.
+    case invalidDwell(Double)
+    /// The candidate list is empty, repeats an item, or holds only retired items.
     case invalidCandidates(String)
     /// `top` is below 1.
     case invalidTop(Int)
+    /// A new catalogue does not fit the policy (another feature width, or rows that moved).
+    case catalogueMismatch(String)
 
     /// A one-line message for people.
     public var description: String {
@@ -22,9 +28,12 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .weightsMismatch(let expected, let got): "the policy weights have \(got) parameters, the spec needs \(expected)"
         case .nonFiniteWeights: "the policy weights contain NaN or infinity"
         case .unknownUserFeature(let name): "unknown user feature '\(name)'"
+        case .invalidUserFeature(let name, let value): "user feature '\(name)' is numeric, got '\(value)'"
         case .unknownItem(let item): "unknown item \(item)"
+        case .invalidDwell(let seconds): "a viewed item's dwell time must be a finite number ≥ 0, got \(seconds)"
         case .invalidCandidates(let why): "invalid candidates: \(why)"
         case .invalidTop(let top): "top must be at least 1, got \(top)"
+        case .catalogueMismatch(let why): "the catalogue does not fit the policy: \(why)"
         }
     }
 }

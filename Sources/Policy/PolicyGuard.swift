@@ -4,6 +4,8 @@ import RecWire
 public struct GuardImpression: Sendable, Equatable {
     /// The raw context.
     public var userFeatures: [String: String]
+    /// The items the user had viewed, with dwell.
+    public var viewed: [ViewedItem]
     /// The items shown, top slot first.
     public var slate: [Int]
     /// The logging propensity of each slot.
@@ -12,8 +14,12 @@ public struct GuardImpression: Sendable, Equatable {
     public var clicks: [Int: Int]
 
     /// Creates a row.
-    public init(userFeatures: [String: String], slate: [Int], propensities: [Double], clicks: [Int: Int]) {
+    public init(
+        userFeatures: [String: String], viewed: [ViewedItem] = [], slate: [Int], propensities: [Double],
+        clicks: [Int: Int]
+    ) {
         self.userFeatures = userFeatures
+        self.viewed = viewed
         self.slate = slate
         self.propensities = propensities
         self.clicks = clicks
@@ -38,29 +44,17 @@ public enum PolicyGuard {
         var numerator = 0.0
         var denominator = 0.0
         var rows = 0
-        // Q-values for many users at once: one forward pass per chunk instead of one per impression.
-        let chunk = 256
-        var start = 0
-        while start < impressions.count {
-            let part = impressions[start..<min(start + chunk, impressions.count)]
-            start += chunk
-            var states: [[Float]] = []
-            var kept: [GuardImpression] = []
-            for impression in part {
-                guard let state = try? policy.state(impression.userFeatures) else { continue }
-                states.append(state)
-                kept.append(impression)
-            }
-            let q = policy.qValues(states: states)
-            for (impression, values) in zip(kept, q) {
-                guard let p = try? policy.slotProbabilities(q: values, slate: impression.slate) else { continue }
-                for (slot, item) in impression.slate.enumerated() {
-                    guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
-                    let w = min(p[slot] / impression.propensities[slot], clip)
-                    numerator += w * Double(click)
-                    denominator += w
-                    rows += 1
-                }
+        let pool = policy.catalogue.activeIndices
+        for impression in impressions {
+            guard let z = try? policy.userVector(impression.userFeatures, viewed: impression.viewed),
+                let p = try? policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)
+            else { continue }
+            for (slot, item) in impression.slate.enumerated() {
+                guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
+                let w = min(p[slot] / impression.propensities[slot], clip)
+                numerator += w * Double(click)
+                denominator += w
+                rows += 1
             }
         }
         return (denominator > 0 ? numerator / denominator : nil, rows)

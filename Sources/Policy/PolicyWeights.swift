@@ -2,24 +2,75 @@ import Crypto
 import RecModel
 import RecWire
 
-/// Moves a policy's weights in and out of a ``ParameterPack`` (one vector, `q`), the form the broker averages
-/// and ships, and names them by SHA-256.
+/// Moves a policy's learnt statistics in and out of a ``ParameterPack``, the form the broker merges and ships, and
+/// names them by SHA-256. The pack holds the ``BayesianLastLayer``'s sums as vectors `a`, `g`, `n`, `c`, `s`.
 public enum PolicyWeights {
-    /// The pack of a network's parameters.
-    public static func pack(_ network: QNetwork, step: UInt64 = 0) -> ParameterPack {
-        ParameterPack(step: step, vectors: [.init(name: "q", values: network.network.flatParameters)])
+    /// The pack of a policy's statistics.
+    public static func pack(_ policy: OnlinePolicy, step: UInt64 = 0) -> ParameterPack {
+        pack(policy.statistics, step: step)
     }
 
-    /// The parameters in a pack.
-    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when the pack has no `q` vector.
-    public static func parameters(_ pack: ParameterPack, expected: Int) throws(PolicyError) -> [Float] {
-        guard let q = pack["q"] else { throw .weightsMismatch(expected: expected, got: 0) }
-        return q
+    /// The pack of statistics.
+    public static func pack(_ stats: BayesianLastLayer, step: UInt64 = 0) -> ParameterPack {
+        ParameterPack(
+            step: step,
+            vectors: [
+                .init(name: "a", values: stats.a.map(Float.init)), .init(name: "g", values: stats.g.map(Float.init)),
+                .init(name: "n", values: stats.n.map(Float.init)), .init(name: "c", values: stats.c.map(Float.init)),
+                .init(name: "s", values: stats.s.map(Float.init)),
+            ])
     }
 
-    /// SHA-256 (hex) of a network's encoded pack: equal hashes mean bit-identical weights.
-    public static func sha256(_ network: QNetwork) -> String {
-        sha256(of: pack(network).encoded())
+    /// The statistics in a pack, shaped for `policy`'s spec.
+    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when a vector is missing or has another length,
+    ///   ``PolicyError/nonFiniteWeights`` when a value is not finite.
+    public static func statistics(_ pack: ParameterPack, like policy: OnlinePolicy) throws(PolicyError)
+        -> BayesianLastLayer
+    {
+        let template = policy.statistics
+        let expected = OnlinePolicy.parameterCount(width: template.width, buckets: template.buckets)
+        var stats = BayesianLastLayer(width: template.width, buckets: template.buckets)
+        let got = pack.vectors.reduce(0) { $0 + $1.values.count }
+        func read(_ name: String, _ count: Int) throws(PolicyError) -> [Double] {
+            guard let v = pack[name], v.count == count else { throw .weightsMismatch(expected: expected, got: got) }
+            guard v.allSatisfy(\.isFinite) else { throw .nonFiniteWeights }
+            return v.map(Double.init)
+        }
+        stats.a = try read("a", template.a.count)
+        stats.g = try read("g", template.g.count)
+        stats.n = try read("n", template.n.count)
+        stats.c = try read("c", template.c.count)
+        stats.s = try read("s", template.s.count)
+        return stats
+    }
+
+    /// The policy a pack describes: `policy`'s spec with the pack's statistics, scoring with their posterior mean.
+    /// - Throws: ``PolicyError`` when the pack does not fit.
+    public static func policy(_ pack: ParameterPack, like policy: OnlinePolicy) throws(PolicyError) -> OnlinePolicy {
+        try policy.with(statistics: statistics(pack, like: policy))
+    }
+
+    /// Merges replicas' learning exactly: every replica started from `base` and learnt from its own events, so the
+    /// merged sums are `base + Σ_r (replica_r − base)` — what one learner that saw every event would hold. (An
+    /// average of the replicas would divide each replica's learning by their number.)
+    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when the packs' vectors differ in shape.
+    public static func merge(base: ParameterPack, replicas: [ParameterPack]) throws(PolicyError) -> ParameterPack {
+        var vectors = base.vectors
+        for replica in replicas {
+            for (k, vector) in vectors.enumerated() {
+                guard let values = replica[vector.name], values.count == vector.values.count else {
+                    throw .weightsMismatch(expected: vector.values.count, got: replica[vector.name]?.count ?? 0)
+                }
+                let baseValues = base.vectors[k].values
+                for i in values.indices { vectors[k].values[i] += values[i] - baseValues[i] }
+            }
+        }
+        return ParameterPack(step: replicas.map(\.step).max() ?? base.step, vectors: vectors)
+    }
+
+    /// SHA-256 (hex) of a policy's encoded pack: equal hashes mean bit-identical statistics.
+    public static func sha256(_ policy: OnlinePolicy) -> String {
+        sha256(of: pack(policy).encoded())
     }
 
     /// SHA-256 (hex) of bytes.
@@ -27,11 +78,16 @@ public enum PolicyWeights {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// A pack of Gaussian noise shaped like `network` (fault injection for the guard).
-    public static func noise(like network: QNetwork, seed: UInt64, scale: Float = 1) -> ParameterPack {
+    /// A pack of statistics shaped like `policy`'s that make it recommend badly: every item-id bucket seen
+    /// `1000` times with reward drawn around −`scale` (fault injection for the guard; the guard must refuse it).
+    public static func noise(like policy: OnlinePolicy, seed: UInt64, scale: Float = 1) -> ParameterPack {
         var rng = Xoshiro256(seed: seed)
-        let values = network.network.flatParameters.map { _ in scale * rng.nextGaussian() }
-        return ParameterPack(step: 0, vectors: [.init(name: "q", values: values)])
+        var stats = policy.statistics
+        for b in 0..<stats.buckets {
+            stats.n[b] += 1_000
+            stats.s[b] += 1_000 * Double(scale * rng.nextGaussian())
+        }
+        return pack(stats)
     }
 }
 

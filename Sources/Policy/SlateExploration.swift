@@ -1,28 +1,42 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import RecModel
 import RecWire
 
 /// The slot-by-slot slate rule of an ``ExplorationSpec``: which item goes in the next slot, and with what
-/// probability, given the Q-values of the items still available.
+/// probability, given the scores of the items still available.
+///
+/// Cold start: while the remaining items include new ones (`isNew`, an item whose id bucket has fewer than
+/// `cold_start_shows` learnt events), a share κ (`cold_start_share`) of the slot is reserved for a uniformly drawn
+/// new item and the exploration rule gets the other 1 − κ:
+/// `p(a) = (1 − κ)·p_rule(a) + κ·[a new]/#new`. With no new item left, `p = p_rule`. Every probability is exact.
 public enum SlateExploration {
-    /// The probability of placing each remaining item in the next slot. `q` holds the Q-values of the
-    /// remaining items; the result sums to 1. ε-greedy's greedy item is the first with the highest value.
-    public static func probabilities(_ q: [Double], exploration: ExplorationSpec) -> [Double] {
+    /// The probability of placing each remaining item in the next slot. `q` holds the scores of the remaining
+    /// items; the result sums to 1. ε-greedy's greedy item is the first with the highest value.
+    public static func probabilities(
+        _ q: [Double], exploration: ExplorationSpec, isNew: [Bool] = [], coldStartShare: Double = 0
+    ) -> [Double] {
         let n = q.count
         guard n > 0 else { return [] }
+        var p: [Double]
         switch exploration.kind {
         case .epsilonGreedy:
             var best = 0
             for i in q.indices where q[i] > q[best] { best = i }
-            let floor = exploration.epsilon / Double(n)
-            var p = [Double](repeating: floor, count: n)
+            p = [Double](repeating: exploration.epsilon / Double(n), count: n)
             p[best] += 1 - exploration.epsilon
-            return p
         case .softmax:
             let top = q.max() ?? 0
             let w = q.map { exp(($0 - top) / exploration.temperature) }
             let total = w.reduce(0, +)
-            return w.map { $0 / total }
+            p = w.map { $0 / total }
         }
+        let fresh = isNew.count == n ? isNew.reduce(0) { $0 + ($1 ? 1 : 0) } : 0
+        guard fresh > 0, coldStartShare > 0 else { return p }
+        let share = coldStartShare / Double(fresh)
+        for i in 0..<n { p[i] = (1 - coldStartShare) * p[i] + (isNew[i] ? share : 0) }
+        return p
     }
 
     /// Draws an index from a distribution.
@@ -35,7 +49,3 @@ public enum SlateExploration {
         return p.count - 1
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif

@@ -105,7 +105,7 @@ public enum ImpressionExport {
         -> (text: String, summary: (rows: Int, feedbackRows: Int, clicks: Int))
     {
         guard !impressions.isEmpty else { throw .emptyLog }
-        let featureNames = spec.userFeatureCardinalities.indices.map { "user_feature_\($0)" }
+        let featureNames = spec.userFeatures.map(\.name)
         var header = ["", "timestamp", "item_id", "position", "click", "propensity_score"] + featureNames
         header += (0..<spec.itemCount).map { "user-item_affinity_\($0)" }
         let affinity = [String](repeating: "0.0", count: spec.itemCount).joined(separator: ",")

@@ -39,9 +39,7 @@ public enum SimulationRunner {
         try checkCatalogue(install.spec, world: world)
         let fixed: OnlinePolicy
         do throws(PolicyError) {
-            let initial = try OnlinePolicy.initial(spec: install.spec)
-            let expected = initial.network.network.parameterCount
-            fixed = try initial.with(parameters: try PolicyWeights.parameters(pack, expected: expected))
+            fixed = try OnlinePolicy.served(spec: install.spec, weights: pack)
         } catch {
             throw .invalidPolicy(error)
         }
@@ -59,16 +57,15 @@ public enum SimulationRunner {
     /// The served spec must be ``SimulatorCatalog``'s for the simulated world, else clicks mean nothing.
     static func checkCatalogue(_ spec: OnlinePolicySpec, world: SimulatorWorld) throws(SimulationError) {
         let config = world.config
-        guard spec.userFeatureCardinalities == config.userFeatureCardinalities else {
+        let expected = SimulatorCatalog.spec(world: world)
+        guard spec.userFeatures.map(\.name) == expected.userFeatures.map(\.name) else {
             throw .catalogueMismatch(
-                "user feature cardinalities \(spec.userFeatureCardinalities), the world has \(config.userFeatureCardinalities)"
-            )
+                "user features \(spec.userFeatures.map(\.name)), the world has \(expected.userFeatures.map(\.name))")
         }
         guard spec.itemCount == config.items else {
             throw .catalogueMismatch("\(spec.itemCount) items, the world has \(config.items)")
         }
-        let expected = SimulatorCatalog.spec(world: world).itemFeatures
-        if let item = spec.itemFeatures.indices.first(where: { spec.itemFeatures[$0] != expected[$0] }) {
+        if let item = spec.itemFeatures.indices.first(where: { spec.itemFeatures[$0] != expected.itemFeatures[$0] }) {
             throw .catalogueMismatch("item \(item)'s features differ (a world with another seed or shape?)")
         }
         guard spec.slateSize <= config.positions else {

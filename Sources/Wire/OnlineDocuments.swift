@@ -41,29 +41,68 @@ public struct ExplorationSpec: Codable, Sendable, Equatable {
 }
 
 /// How a serving replica learns from feedback. JSON keys: `update_every`, `batch_size`, `steps_per_update`,
-/// `learning_rate`, `replay_capacity`.
+/// `learning_rate`, `replay_capacity`, `prior_precision`, `noise_variance`, `cold_start_shows`, `cold_start_share`.
+///
+/// The contextual bandit's last layer is Bayesian linear regression (prior precision λ, noise variance σ²): a
+/// replica adds each event to the posterior's sufficient statistics at once and, every `update_every` events,
+/// solves for the posterior mean and draws a Thompson sample that it serves until the next update. `batch_size`,
+/// `steps_per_update`, `learning_rate` and `replay_capacity` belong to gradient learners (the session DQN) and are
+/// not used by the contextual bandit.
 public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     /// Feedback events between two learning updates (K).
     public var updateEvery: Int
-    /// Transitions per gradient step, sampled from the replay data.
+    /// Transitions per gradient step, sampled from the replay data (gradient learners only).
     public var batchSize: Int
-    /// Gradient steps per update.
+    /// Gradient steps per update (gradient learners only).
     public var stepsPerUpdate: Int
-    /// Adam's learning rate.
+    /// Adam's learning rate (gradient learners only).
     public var learningRate: Double
-    /// Transitions the replay data keeps.
+    /// Transitions the replay data keeps (gradient learners only).
     public var replayCapacity: Int
+    /// λ: the precision of the Gaussian prior on every coefficient of the Bayesian last layer.
+    public var priorPrecision: Double
+    /// σ²: the reward noise variance; Thompson samples are drawn from N(mean, σ² · precision⁻¹).
+    public var noiseVariance: Double
+    /// N: an item whose id bucket has fewer events than this is "new" and shares the cold-start exploration.
+    public var coldStartShows: Int
+    /// The share of every slot reserved for uniformly drawn new items while the candidates hold one.
+    public var coldStartShare: Double
 
     /// Creates learning settings.
     public init(
         updateEvery: Int = 16, batchSize: Int = 64, stepsPerUpdate: Int = 4, learningRate: Double = 0.003,
-        replayCapacity: Int = 20_000
+        replayCapacity: Int = 20_000, priorPrecision: Double = 10, noiseVariance: Double = 0.01,
+        coldStartShows: Int = 30, coldStartShare: Double = 0.05
     ) {
         self.updateEvery = updateEvery
         self.batchSize = batchSize
         self.stepsPerUpdate = stepsPerUpdate
         self.learningRate = learningRate
         self.replayCapacity = replayCapacity
+        self.priorPrecision = priorPrecision
+        self.noiseVariance = noiseVariance
+        self.coldStartShows = coldStartShows
+        self.coldStartShare = coldStartShare
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case updateEvery, batchSize, stepsPerUpdate, learningRate, replayCapacity, priorPrecision, noiseVariance
+        case coldStartShows, coldStartShare
+    }
+
+    /// Decodes, with the defaults for the Bayesian keys a document from before them lacks.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = OnlineLearningSpec()
+        updateEvery = try c.decodeIfPresent(Int.self, forKey: .updateEvery) ?? d.updateEvery
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        stepsPerUpdate = try c.decodeIfPresent(Int.self, forKey: .stepsPerUpdate) ?? d.stepsPerUpdate
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+        replayCapacity = try c.decodeIfPresent(Int.self, forKey: .replayCapacity) ?? d.replayCapacity
+        priorPrecision = try c.decodeIfPresent(Double.self, forKey: .priorPrecision) ?? d.priorPrecision
+        noiseVariance = try c.decodeIfPresent(Double.self, forKey: .noiseVariance) ?? d.noiseVariance
+        coldStartShows = try c.decodeIfPresent(Int.self, forKey: .coldStartShows) ?? d.coldStartShows
+        coldStartShare = try c.decodeIfPresent(Double.self, forKey: .coldStartShare) ?? d.coldStartShare
     }
 
     /// Why these values cannot be used, or `nil` when they can.
@@ -73,67 +112,147 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
         if stepsPerUpdate < 1 { return "steps_per_update must be at least 1, got \(stepsPerUpdate)" }
         if !(learningRate.isFinite && learningRate > 0) { return "learning_rate must be above 0, got \(learningRate)" }
         if replayCapacity < 1 { return "replay_capacity must be at least 1, got \(replayCapacity)" }
+        if !(priorPrecision.isFinite && priorPrecision > 0) {
+            return "prior_precision must be above 0, got \(priorPrecision)"
+        }
+        if !(noiseVariance.isFinite && noiseVariance >= 0) { return "noise_variance must be ≥ 0, got \(noiseVariance)" }
+        if coldStartShows < 0 { return "cold_start_shows must be ≥ 0, got \(coldStartShows)" }
+        if !(coldStartShare.isFinite && coldStartShare >= 0 && coldStartShare < 1) {
+            return "cold_start_share must be in [0, 1), got \(coldStartShare)"
+        }
         return nil
     }
 }
 
-/// Everything a replica needs to serve and learn an online policy except the weights: the catalogue,
-/// the state encoding, the network's shape, exploration and learning. JSON keys: `user_feature_cardinalities`,
-/// `item_features`, `hidden_sizes`, `slate_size`, `exploration`, `learning`, `seed`.
+/// One user feature as the policy encodes it. JSON keys: `name`, `kind` (`categorical` or `numeric`), `values`,
+/// `buckets`, `mean`, `scale`.
 ///
-/// The state of a user is the one-hot encoding of their categorical features: feature `j`
-/// (`user_feature_j`) takes values `u{j}_{k}` for `k` in `0..<user_feature_cardinalities[j]` (an unknown value
-/// leaves its block zero). The Q-network is item-as-input: `Q(s, a) = f(s ‖ item_features[a])`.
+/// A categorical feature takes `values.count + buckets` columns: a value in `values` sets its own column, any
+/// other value sets one of `buckets` columns chosen by hashing `name=value` (FNV-1a 64), so a value never seen
+/// still encodes. A numeric feature takes one column, `(x − mean) / scale`. The width never depends on the
+/// number of items.
+public struct UserFeatureSpec: Codable, Sendable, Equatable {
+    /// How the feature is encoded.
+    public enum Kind: String, Codable, Sendable {
+        /// Text values: known ones one-hot, the others hashed into buckets.
+        case categorical
+        /// A number, standardised.
+        case numeric
+    }
+
+    /// The feature's name in RECOMMEND's `user_features`.
+    public var name: String
+    /// How it is encoded.
+    public var kind: Kind
+    /// Categorical values with a column each (may be empty).
+    public var values: [String]
+    /// Hashed columns for categorical values outside `values`.
+    public var buckets: Int
+    /// Subtracted from a numeric value.
+    public var mean: Double
+    /// A numeric value is divided by this after subtracting `mean`.
+    public var scale: Double
+
+    /// Creates a feature.
+    public init(name: String, kind: Kind, values: [String] = [], buckets: Int = 8, mean: Double = 0, scale: Double = 1) {
+        self.name = name
+        self.kind = kind
+        self.values = values
+        self.buckets = buckets
+        self.mean = mean
+        self.scale = scale
+    }
+
+    /// Columns this feature takes.
+    public var width: Int { kind == .numeric ? 1 : values.count + buckets }
+
+    /// Why the feature cannot be encoded, or `nil`.
+    public var problem: String? {
+        if name.isEmpty { return "a user feature needs a name" }
+        switch kind {
+        case .categorical:
+            if buckets < 0 { return "user feature \(name): buckets must be ≥ 0" }
+            if width < 1 { return "user feature \(name) needs values or buckets" }
+            if Set(values).count != values.count { return "user feature \(name) repeats a value" }
+        case .numeric:
+            if !(mean.isFinite && scale.isFinite && scale > 0) {
+                return "user feature \(name): mean must be finite and scale above 0"
+            }
+        }
+        return nil
+    }
+}
+
+/// Everything a replica needs to serve and learn an online policy except the learnt statistics: the catalogue,
+/// the user-feature encoding, the model's sizes, exploration and learning. JSON keys: `user_features`, `item_ids`,
+/// `item_features`, `item_active`, `id_buckets`, `item_dims`, `slate_size`, `exploration`, `learning`, `seed`.
+///
+/// Items are the catalogue's rows: `item_ids[i]` (external id), `item_features[i]` (its encoded feature row; all
+/// rows have one width) and `item_active[i]` (false once retired: never recommended). Rows never move; an added
+/// item appends one. An item is represented by its feature row (reduced to at most `item_dims` columns by a fixed
+/// seeded projection) and a learnt coefficient of its id's hash bucket (`id_buckets` of them), so nothing in the
+/// model grows with the number of items.
 public struct OnlinePolicySpec: Codable, Sendable, Equatable {
-    /// Categories per user feature.
-    public var userFeatureCardinalities: [Int]
-    /// One feature row per catalogue item; all rows have the same width.
+    /// The user features the policy reads.
+    public var userFeatures: [UserFeatureSpec]
+    /// External item id per row.
+    public var itemIds: [String]
+    /// One encoded feature row per item; all rows have the same width.
     public var itemFeatures: [[Float]]
-    /// Hidden layer widths of the Q-network.
-    public var hiddenSizes: [Int]
+    /// Whether each row may be recommended.
+    public var itemActive: [Bool]
+    /// Hash buckets of item ids, each with a learnt bias.
+    public var idBuckets: Int
+    /// Item feature columns the model uses (a wider row is projected down).
+    public var itemDims: Int
     /// Items per slate unless a request asks for fewer.
     public var slateSize: Int
     /// Exploration.
     public var exploration: ExplorationSpec
     /// Online learning.
     public var learning: OnlineLearningSpec
-    /// Seed of the initial weights.
+    /// Seed of the item projection and of the first Thompson sample.
     public var seed: UInt64
 
-    /// Creates a spec.
+    /// Creates a spec; `itemIds` default to `"0"`, `"1"`, … and every item is active.
     public init(
-        userFeatureCardinalities: [Int], itemFeatures: [[Float]], hiddenSizes: [Int] = [64], slateSize: Int = 3,
-        exploration: ExplorationSpec = ExplorationSpec(), learning: OnlineLearningSpec = OnlineLearningSpec(),
-        seed: UInt64 = 1
+        userFeatures: [UserFeatureSpec], itemFeatures: [[Float]], itemIds: [String]? = nil, itemActive: [Bool]? = nil,
+        idBuckets: Int = 1024, itemDims: Int = 16, slateSize: Int = 3, exploration: ExplorationSpec = ExplorationSpec(),
+        learning: OnlineLearningSpec = OnlineLearningSpec(), seed: UInt64 = 1
     ) {
-        self.userFeatureCardinalities = userFeatureCardinalities
+        self.userFeatures = userFeatures
         self.itemFeatures = itemFeatures
-        self.hiddenSizes = hiddenSizes
+        self.itemIds = itemIds ?? itemFeatures.indices.map(String.init)
+        self.itemActive = itemActive ?? [Bool](repeating: true, count: itemFeatures.count)
+        self.idBuckets = idBuckets
+        self.itemDims = itemDims
         self.slateSize = slateSize
         self.exploration = exploration
         self.learning = learning
         self.seed = seed
     }
 
-    /// Width of the state vector.
-    public var stateWidth: Int { userFeatureCardinalities.reduce(0, +) }
     /// Width of an item's features.
     public var itemWidth: Int { itemFeatures.first?.count ?? 0 }
-    /// Items in the catalogue.
+    /// Items in the catalogue, retired ones included.
     public var itemCount: Int { itemFeatures.count }
+    /// Items that may be recommended.
+    public var activeCount: Int { itemActive.reduce(0) { $0 + ($1 ? 1 : 0) } }
 
     /// Why this spec cannot be served, or `nil` when it can.
     public var problem: String? {
-        if userFeatureCardinalities.isEmpty || userFeatureCardinalities.contains(where: { $0 < 1 }) {
-            return "user_feature_cardinalities must be non-empty and positive"
+        if let bad = userFeatures.lazy.compactMap(\.problem).first { return bad }
+        if Set(userFeatures.map(\.name)).count != userFeatures.count { return "a user feature name appears twice" }
+        if itemFeatures.isEmpty { return "the catalogue needs at least 1 item" }
+        if itemIds.count != itemFeatures.count || itemActive.count != itemFeatures.count {
+            return "item_ids, item_features and item_active differ in length"
         }
-        if itemFeatures.count < 2 { return "the catalogue needs at least 2 items" }
-        if itemWidth < 1 || itemFeatures.contains(where: { $0.count != itemWidth }) {
-            return "every item needs the same, non-zero number of features"
-        }
+        if Set(itemIds).count != itemIds.count { return "an item id appears twice" }
+        if itemFeatures.contains(where: { $0.count != itemWidth }) { return "every item needs the same number of features" }
         if itemFeatures.contains(where: { $0.contains { !$0.isFinite } }) { return "item features must be finite" }
-        if hiddenSizes.contains(where: { $0 < 1 }) { return "hidden sizes must be positive" }
-        if slateSize < 1 || slateSize > itemFeatures.count { return "slate_size must be in 1...\(itemFeatures.count)" }
+        if idBuckets < 1 { return "id_buckets must be at least 1" }
+        if itemDims < 0 { return "item_dims must be ≥ 0" }
+        if slateSize < 1 { return "slate_size must be at least 1" }
         return exploration.problem ?? learning.problem
     }
 }
@@ -202,7 +321,7 @@ public struct PolicyRecommendation: Codable, Sendable, Equatable {
 
 /// What the impression log keeps of one recommendation: the worker sends it to the broker as a third frame
 /// of its RECOMMEND reply, and the broker strips it before answering the client. JSON keys: `impression_id`,
-/// `created_ms`, `version`, `user_features`, `slate`, `propensities`, `scores`.
+/// `created_ms`, `version`, `user_features`, `viewed`, `slate`, `propensities`, `scores`.
 public struct ImpressionRecord: Codable, Sendable, Equatable {
     /// The impression's id.
     public var impressionId: String
@@ -212,6 +331,8 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
     public var version: UInt64
     /// The raw context: the user's features.
     public var userFeatures: [String: String]
+    /// The items the user had viewed, with dwell time (RECOMMEND's `events`); part of the policy's state.
+    public var viewed: [ViewedItem]
     /// The items shown, top slot first.
     public var slate: [Int]
     /// The propensity of each shown item.
@@ -221,16 +342,34 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
 
     /// Creates a record.
     public init(
-        impressionId: String, createdMs: UInt64, version: UInt64, userFeatures: [String: String], slate: [Int],
-        propensities: [Double], scores: [Double]
+        impressionId: String, createdMs: UInt64, version: UInt64, userFeatures: [String: String],
+        viewed: [ViewedItem] = [], slate: [Int], propensities: [Double], scores: [Double]
     ) {
         self.impressionId = impressionId
         self.createdMs = createdMs
         self.version = version
         self.userFeatures = userFeatures
+        self.viewed = viewed
         self.slate = slate
         self.propensities = propensities
         self.scores = scores
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case impressionId, createdMs, version, userFeatures, viewed, slate, propensities, scores
+    }
+
+    /// Decodes; a record logged before `viewed` existed has none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        impressionId = try c.decode(String.self, forKey: .impressionId)
+        createdMs = try c.decode(UInt64.self, forKey: .createdMs)
+        version = try c.decode(UInt64.self, forKey: .version)
+        userFeatures = try c.decode([String: String].self, forKey: .userFeatures)
+        viewed = try c.decodeIfPresent([ViewedItem].self, forKey: .viewed) ?? []
+        slate = try c.decode([Int].self, forKey: .slate)
+        propensities = try c.decode([Double].self, forKey: .propensities)
+        scores = try c.decode([Double].self, forKey: .scores)
     }
 
     /// Why the record is not well formed, or `nil`.
@@ -297,15 +436,33 @@ public struct FeedbackReply: Codable, Sendable, Equatable {
     }
 }
 
+/// An item a user viewed before a recommendation, and for how long. JSON keys: `item`, `seconds`.
+public struct ViewedItem: Codable, Sendable, Equatable {
+    /// The item's catalogue row.
+    public var item: Int
+    /// Dwell time in seconds (≥ 0).
+    public var seconds: Double
+
+    /// Creates a view.
+    public init(item: Int, seconds: Double) {
+        self.item = item
+        self.seconds = seconds
+    }
+}
+
 /// One feedback event joined with its impression, as a learner needs it. JSON keys: `impression_id`,
-/// `user_features`, `item`, `reward`, `propensity`, `version`.
+/// `user_features`, `viewed`, `item`, `position`, `reward`, `propensity`, `version`.
 public struct LearnEvent: Codable, Sendable, Equatable {
     /// The impression.
     public var impressionId: String
     /// The context from the impression log.
     public var userFeatures: [String: String]
+    /// The items viewed before the impression, from the impression log.
+    public var viewed: [ViewedItem]
     /// The item shown.
     public var item: Int
+    /// Its slot in the slate, from 0 (the top): the learner separates position bias from the item's appeal.
+    public var position: Int
     /// The reward (the click).
     public var reward: Double
     /// The logged propensity of the item.
@@ -315,15 +472,34 @@ public struct LearnEvent: Codable, Sendable, Equatable {
 
     /// Creates an event.
     public init(
-        impressionId: String, userFeatures: [String: String], item: Int, reward: Double, propensity: Double,
-        version: UInt64
+        impressionId: String, userFeatures: [String: String], viewed: [ViewedItem] = [], item: Int, position: Int = 0,
+        reward: Double, propensity: Double, version: UInt64
     ) {
         self.impressionId = impressionId
         self.userFeatures = userFeatures
+        self.viewed = viewed
         self.item = item
+        self.position = position
         self.reward = reward
         self.propensity = propensity
         self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case impressionId, userFeatures, viewed, item, position, reward, propensity, version
+    }
+
+    /// Decodes; an event without `viewed` has none, one without `position` was in the top slot.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        impressionId = try c.decode(String.self, forKey: .impressionId)
+        userFeatures = try c.decode([String: String].self, forKey: .userFeatures)
+        viewed = try c.decodeIfPresent([ViewedItem].self, forKey: .viewed) ?? []
+        item = try c.decode(Int.self, forKey: .item)
+        position = try c.decodeIfPresent(Int.self, forKey: .position) ?? 0
+        reward = try c.decode(Double.self, forKey: .reward)
+        propensity = try c.decode(Double.self, forKey: .propensity)
+        version = try c.decode(UInt64.self, forKey: .version)
     }
 }
 

@@ -146,10 +146,10 @@ struct OnlineCoordinatorTests {
         }
         #expect(learns == 2)
         #expect(pulls.count == 2)
-        // Both replicas answer with different weights; the average weighted 3:1 is served as version 2.
-        let base = h.coordinator.policy.network.network.flatParameters
-        for (identity, events, shift) in [(h.workerA.identity, 3, Float(0.4)), (h.workerB.identity, 1, Float(-0.4))] {
-            let pack = ParameterPack(step: 0, vectors: [.init(name: "q", values: base.map { $0 + shift })])
+        // Both replicas answer with their own learning; the exact merge (base + both deltas) is served as version 2.
+        let base = PolicyWeights.pack(h.coordinator.policy)
+        for (identity, events, shift) in [(h.workerA.identity, 3, Float(0.3)), (h.workerB.identity, 1, Float(0.1))] {
+            let pack = base.shifting("s", by: shift)
             let report = PolicyStateReport(
                 kind: .sync, sync: pulls[identity]!, version: 1, events: events, updates: 1, weightsSha256: "")
             let message = WireMessage(
@@ -158,8 +158,9 @@ struct OnlineCoordinatorTests {
             h.coordinator.handleWorker(identity: identity, message: message, nowMs: 2_100)
         }
         #expect(h.coordinator.version == 2)
-        let served = h.coordinator.policy.network.network.flatParameters
-        for (s, b) in zip(served, base) { #expect(abs(s - (b + 0.2)) < 1e-5) }
+        let served = PolicyWeights.pack(h.coordinator.policy)
+        for (s, b) in zip(served["s"] ?? [], base["s"] ?? []) { #expect(abs(s - (b + 0.4)) < 1e-5) }
+        #expect(served["a"] == base["a"] && served["c"] == base["c"])
         var versions: Set<UInt64> = []
         for output in h.take() {
             if case .toWorker(_, let frames) = output, let m = try? WireMessage(decoding: frames), m.header.command == .policy {

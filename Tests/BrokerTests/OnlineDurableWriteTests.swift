@@ -29,8 +29,7 @@ struct OnlineDurableWriteTests {
         let blobs = h.coordinator.store.blobs.directory
         try FileManager.default.moveItem(atPath: blobs, toPath: blobs + ".away")
         #expect(FileManager.default.createFile(atPath: blobs, contents: Data()))
-        let base = h.coordinator.policy.network.network.flatParameters
-        let pack = ParameterPack(step: 0, vectors: [.init(name: "q", values: base)])
+        let pack = PolicyWeights.pack(h.coordinator.policy)
         let report = PolicyStateReport(kind: .sync, sync: pull, version: 1, events: 1, updates: 1, weightsSha256: "")
         h.coordinator.handleWorker(
             identity: h.workerA.identity,

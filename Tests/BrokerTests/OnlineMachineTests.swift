@@ -18,7 +18,7 @@ struct OnlineMachine {
 
     init(settings: OnlineSettings = OnlineSettings()) throws {
         core = try OnlineCore(settings: settings, nowMs: 1_000)
-        core.adopt(core.policy, version: 1, pack: PolicyWeights.pack(core.policy.network).encoded(), sha: "sha-1")
+        core.adopt(core.policy, version: 1, pack: PolicyWeights.pack(core.policy).encoded(), sha: "sha-1")
     }
 
     /// Feeds one event and returns the actions, logging left out.
@@ -186,10 +186,10 @@ struct OnlineMachineTests {
             throw CancellationError()
         }
         #expect(pending.count == 2)
-        let base = m.core.policy.network.network.flatParameters
+        let base = PolicyWeights.pack(m.core.policy)
         var judged: [GuardCandidate] = []
-        for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.4)), (m.workerB.identity, 1, Float(-0.4))] {
-            let pack = ParameterPack(step: 0, vectors: [.init(name: "q", values: base.map { $0 + shift })])
+        for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.3)), (m.workerB.identity, 1, Float(0.1))] {
+            let pack = base.shifting("s", by: shift)
             let report = PolicyStateReport(
                 kind: .sync, sync: round.id, version: 1, events: events, updates: 1, weightsSha256: "")
             let message = WireMessage(
@@ -208,8 +208,9 @@ struct OnlineMachineTests {
     func syncPhases() throws {
         var m = try OnlineMachine()
         let judged = try Self.syncToGuard(&m)
-        let base = m.core.policy.network.network.flatParameters
-        for (c, b) in zip(judged.candidate.network.network.flatParameters, base) { #expect(abs(c - (b + 0.2)) < 1e-5) }
+        let base = PolicyWeights.pack(m.core.policy)
+        let candidate = PolicyWeights.pack(judged.candidate)
+        for (c, b) in zip(candidate["s"] ?? [], base["s"] ?? []) { #expect(abs(c - (b + 0.4)) < 1e-5) }
         let accepted = OnlineMachine.admitted
         let store = m.feed(.verdict(sync: judged.sync, decision: accepted)).versionsToStore
         #expect(store.map(\.version) == [2])

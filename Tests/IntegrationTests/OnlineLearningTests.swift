@@ -63,7 +63,7 @@ struct OnlineLearningTests {
         let view = try await client.online()
         #expect(view.enabled && view.impressions >= 1 && view.feedback == 3 && view.duplicates == 1)
         let (install, pack) = try await client.onlinePolicy()
-        #expect(install.version == view.version && install.spec.itemCount == 40 && pack["q"] != nil)
+        #expect(install.version == view.version && install.spec.itemCount == 40 && pack["a"] != nil)
         let page = try await client.impressions(after: nil, limit: 10)
         let logged = try #require(page.impressions.first { $0.record.impressionId == slate.impressionId })
         #expect(logged.record.slate == slate.items.map(\.item))

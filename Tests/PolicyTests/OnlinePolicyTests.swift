@@ -26,7 +26,7 @@ func simulateLearning(users: Int, seed: UInt64, spec: OnlinePolicySpec, world: S
         if learn {
             let events = slate.map {
                 LearnEvent(
-                    impressionId: "i\(u)", userFeatures: observation.userFeatures, item: $0.item,
+                    impressionId: "i\(u)", userFeatures: observation.userFeatures, item: $0.item, position: $0.position,
                     reward: step.clicked == $0.item ? 1 : 0, propensity: $0.propensity, version: 1)
             }
             _ = learner.learn(events)
@@ -41,8 +41,8 @@ func simulateLearning(users: Int, seed: UInt64, spec: OnlinePolicySpec, world: S
             let (_, spec) = smallSpec(exploration: exploration)
             let policy = try OnlinePolicy.initial(spec: spec)
             let features = ["user_feature_0": "u0_01", "user_feature_2": "u2_03"]
-            let q = policy.qValues(state: try policy.state(features))
-            let p = SlateExploration.probabilities(q, exploration: exploration)
+            let q = try policy.qValues(userFeatures: features)
+            let p = policy.probabilities(q, items: Array(0..<spec.itemCount))
             #expect(abs(p.reduce(0, +) - 1) < 1e-9)
             var rng = Xoshiro256(seed: 3)
             let slate = try policy.recommend(userFeatures: features, rng: &rng)
@@ -83,6 +83,12 @@ func simulateLearning(users: Int, seed: UInt64, spec: OnlinePolicySpec, world: S
             try policy.recommend(userFeatures: [:], candidates: [1, 999], rng: &rng)
         }
         #expect(throws: PolicyError.invalidTop(0)) { try policy.recommend(userFeatures: [:], top: 0, rng: &rng) }
+        #expect(throws: PolicyError.unknownItem(40)) {
+            try policy.recommend(userFeatures: [:], viewed: [ViewedItem(item: 40, seconds: 3)], rng: &rng)
+        }
+        #expect(throws: PolicyError.invalidDwell(-1)) {
+            try policy.recommend(userFeatures: [:], viewed: [ViewedItem(item: 4, seconds: -1)], rng: &rng)
+        }
         var broken = spec
         broken.slateSize = 0
         #expect(throws: PolicyError.self) { try OnlinePolicy.initial(spec: broken) }
@@ -120,9 +126,8 @@ func simulateLearning(users: Int, seed: UInt64, spec: OnlinePolicySpec, world: S
                     reward: clicks[$0.item] == 1 ? 1 : 0, propensity: $0.propensity, version: 1)
             })
         }
-        let current = learner.current
-        let noise = try current.with(
-            parameters: PolicyWeights.noise(like: current.network, seed: 77)["q"]!)
+        let current = try learner.current.with(statistics: learner.learnt)
+        let noise = try PolicyWeights.policy(PolicyWeights.noise(like: current, seed: 77), like: current)
         let recent = Array(logged.suffix(1500))
         let rejected = PolicyGuard.decide(
             candidate: noise, current: current, on: recent, margin: 0.01, minimumRows: 200, nowMs: 0)

@@ -63,7 +63,7 @@ final class FakeOnlineBroker: Sendable {
             switch request.operation {
             case .onlinePolicy?:
                 let install = PolicyInstall(version: 1, spec: backend.spec, learningEnabled: true)
-                return ok([WireJSON.encode(install), PolicyWeights.pack(backend.initial.network).encoded()])
+                return ok([WireJSON.encode(install), PolicyWeights.pack(backend.initial).encoded()])
             case .impressions?:
                 let after = request.after ?? 0
                 let limit = min(request.limit ?? pageLimit, pageLimit)

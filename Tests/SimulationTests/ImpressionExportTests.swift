@@ -38,18 +38,17 @@ import Testing
             #expect(data.reward[row] == Double(logged.clicks[String(item)]!))
         }
         #expect((0..<data.rows).allSatisfy { data.isCold($0) })
-        // The one-hot item-id block becomes one categorical column whose codes are the item ids, and the six
-        // noisy topic readings become item_feature_0 plus five order-preserving rank columns.
+        // The six noisy topic readings (the simulator catalogue has no item-id column) become item_feature_0 plus
+        // five order-preserving rank columns.
         #expect(data.actionContext.rows == backend.spec.itemCount)
-        #expect(data.actionContext.columnNames.count == 7)
-        #expect((0..<data.actionContext.rows).allSatisfy { Int(data.actionContext[$0, 0]) == $0 })
-        let topic0 = backend.spec.itemFeatures.map { Double($0[40]) }
+        #expect(data.actionContext.columnNames.count == 6)
+        let topic0 = backend.spec.itemFeatures.map { Double($0[0]) }
         for item in 0..<data.actionContext.rows {
-            #expect(abs(Double(data.actionContext[item, 6]) - topic0[item]) < 1e-5)
+            #expect(abs(Double(data.actionContext[item, 5]) - topic0[item]) < 1e-5)
         }
-        let topic1 = backend.spec.itemFeatures.map { $0[41] }
+        let topic1 = backend.spec.itemFeatures.map { $0[1] }
         for a in 0..<40 {
-            for b in 0..<40 where topic1[a] < topic1[b] { #expect(data.actionContext[a, 1] < data.actionContext[b, 1]) }
+            for b in 0..<40 where topic1[a] < topic1[b] { #expect(data.actionContext[a, 0] < data.actionContext[b, 0]) }
         }
     }
 
@@ -66,10 +65,10 @@ import Testing
         let n = policy.spec.itemCount
         var probabilities: [Double] = []
         for logged in log {
-            let q = policy.qValues(state: try policy.state(logged.record.userFeatures))
+            let q = try policy.qValues(userFeatures: logged.record.userFeatures)
             var remaining = Array(0..<n)
             for item in logged.record.slate {
-                let p = SlateExploration.probabilities(remaining.map { q[$0] }, exploration: policy.spec.exploration)
+                let p = policy.probabilities(remaining.map { q[$0] }, items: remaining)
                 var row = [Double](repeating: 0, count: n)
                 for (i, candidate) in remaining.enumerated() { row[candidate] = p[i] }
                 probabilities += row
@@ -106,7 +105,7 @@ import Testing
 
     @Test func itemFeaturesBecomeOneHotLabelsBinaryColumnsAndOrderPreservingRanks() {
         let spec = OnlinePolicySpec(
-            userFeatureCardinalities: [2],
+            userFeatures: [UserFeatureSpec(name: "user_feature_0", kind: .categorical, values: ["a", "b"])],
             itemFeatures: [[1, 0, 0, 0.5, 1, -0.2], [0, 1, 0, 0.1, 0, 0.3], [0, 0, 1, 0.9, 1, 0]])
         let lines = ImpressionExport.itemContextCSV(spec: spec).split(separator: "\n").map(String.init)
         #expect(

@@ -27,11 +27,10 @@ final class LearnerBackend: RecommendFeedbackBackend {
         throws
     {
         spec = SimulatorCatalog.spec(world: world)
-        initial = try OnlinePolicy.initial(spec: spec)
-        state = LockedBox(
-            State(
-                learner: OnlineLearner(policy: initial, version: 1, seed: seed), rng: Xoshiro256(seed: seed ^ 0x77),
-                learning: learning))
+        let learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: seed)
+        // What the learner serves first: a Thompson sample of the prior (the logging policy of a frozen backend).
+        initial = learner.current
+        state = LockedBox(State(learner: learner, rng: Xoshiro256(seed: seed ^ 0x77), learning: learning))
     }
 
     /// Makes every later FEEDBACK fail with `error`.
@@ -49,7 +48,7 @@ final class LearnerBackend: RecommendFeedbackBackend {
     }
 
     func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack) {
-        (PolicyInstall(version: 1, spec: spec, learningEnabled: true), PolicyWeights.pack(initial.network))
+        (PolicyInstall(version: 1, spec: spec, learningEnabled: true), PolicyWeights.pack(initial))
     }
 
     /// RECOMMEND, synchronously (the fake broker's thread calls it).
@@ -94,7 +93,7 @@ final class LearnerBackend: RecommendFeedbackBackend {
             if s.learning {
                 _ = s.learner.learn([
                     LearnEvent(
-                        impressionId: request.impressionId, userFeatures: record.userFeatures, item: request.item,
+                        impressionId: request.impressionId, userFeatures: record.userFeatures, item: request.item, position: slot,
                         reward: Double(request.click), propensity: record.propensities[slot], version: 1)
                 ])
             }

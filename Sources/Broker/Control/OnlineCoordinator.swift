@@ -38,9 +38,7 @@ final class OnlineCoordinator: ControlShell {
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
-            if let resumed = try? core.policy.with(
-                parameters: PolicyWeights.parameters(pack, expected: core.policy.network.network.parameterCount))
-            {
+            if let resumed = try? PolicyWeights.policy(pack, like: core.policy) {
                 core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
                 logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
                 return
@@ -51,7 +49,7 @@ final class OnlineCoordinator: ControlShell {
             stored = row.version
         }
         guard stored < .max else { throw PolicyVersionExhausted(version: stored) }
-        let bytes = PolicyWeights.pack(core.policy.network).encoded()
+        let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
             PolicyVersionRow(
@@ -130,7 +128,7 @@ final class OnlineCoordinator: ControlShell {
                 return nil
             }
             return GuardImpression(
-                userFeatures: record.userFeatures, slate: record.slate, propensities: record.propensities,
+                userFeatures: record.userFeatures, viewed: record.viewed, slate: record.slate, propensities: record.propensities,
                 clicks: row.clicks)
         }
     }

@@ -111,7 +111,8 @@ extension OnlineCore {
             }
             feedbackCount += 1
             let event = LearnEvent(
-                impressionId: request.impressionId, userFeatures: pending.record.userFeatures, item: request.item,
+                impressionId: request.impressionId, userFeatures: pending.record.userFeatures,
+                viewed: pending.record.viewed, item: request.item, position: pending.slot,
                 reward: Double(request.click), propensity: pending.record.propensities[pending.slot],
                 version: pending.record.version)
             if !frozen { deliver(event, preferring: pending.worker) }

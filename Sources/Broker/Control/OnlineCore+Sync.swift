@@ -64,12 +64,13 @@ extension OnlineCore {
         let candidate: OnlinePolicy
         do {
             if round.corrupt {
-                let noise = PolicyWeights.noise(like: policy.network, seed: round.id &* 0x9E37_79B9)
-                candidate = try policy.with(parameters: noise["q"] ?? [])
+                let noise = PolicyWeights.noise(like: policy, seed: round.id &* 0x9E37_79B9)
+                candidate = try PolicyWeights.policy(noise, like: policy)
             } else {
-                let averaged = try ParameterPack.weightedMean(contributions.map { ($0.pack, Double($0.report.events)) })
-                candidate = try policy.with(
-                    parameters: PolicyWeights.parameters(averaged, expected: policy.network.network.parameterCount))
+                // Every contribution started from the current version: the exact merge of their statistics is
+                // what one learner that saw all their events would hold (no dilution by the replica count).
+                let merged = try PolicyWeights.merge(base: PolicyWeights.pack(policy), replicas: contributions.map(\.pack))
+                candidate = try PolicyWeights.policy(merged, like: policy)
             }
         } catch {
             rejected += 1
@@ -116,7 +117,7 @@ extension OnlineCore {
         actions.append(
             .storeVersion(
                 VersionToStore(
-                    sync: id, version: version + 1, pack: PolicyWeights.pack(candidate.network).encoded(),
+                    sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
                     spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
                     decision: String(decoding: WireJSON.encode(decision), as: UTF8.self))))
     }
@@ -131,7 +132,7 @@ extension OnlineCore {
         else { return }
         switch result {
         case .success(let sha):
-            adopt(candidate, version: version + 1, pack: PolicyWeights.pack(candidate.network).encoded(), sha: sha)
+            adopt(candidate, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(), sha: sha)
             syncs += 1
             actions.append(
                 .log(

@@ -10,7 +10,7 @@ import RecWire
 /// Feedback is acknowledged only on the ``OnlineEvent/committed(_:)`` event of the group commit that
 /// stored it, and a held RECOMMEND slate is released only then; a failed commit answers both with
 /// INTERNAL instead. Every T ms or M delivered events a sync pulls each replica's learnt weights
-/// (``SyncPhase/pulling(_:pending:results:)``), averages them weighted by the events each learnt from,
+/// (``SyncPhase/pulling(_:pending:results:)``), merges their statistics exactly (``PolicyWeights/merge(base:replicas:)``),
 /// and hands the candidate to the guard (``SyncPhase/judging(_:candidate:contributors:events:)``); an
 /// admitted candidate is stored (``SyncPhase/storing(_:candidate:contributors:events:decision:)``) and
 /// served once ``OnlineEvent/versionStored(sync:_:)`` says it is durable. Either way
@@ -100,8 +100,7 @@ struct OnlineCore: ControlCore {
     init(settings: OnlineSettings, nowMs: UInt64) throws {
         self.settings = settings
         spec = SimulatorCatalog.spec(
-            world: SimulatorWorld(config: settings.world), hiddenSizes: settings.hiddenSizes,
-            exploration: settings.exploration, learning: settings.learning, seed: settings.seed)
+            world: SimulatorWorld(config: settings.world), exploration: settings.exploration, learning: settings.learning, seed: settings.seed)
         policy = try OnlinePolicy.initial(spec: spec)
         intervalStartMs = nowMs
     }
@@ -194,7 +193,7 @@ struct OnlineCore: ControlCore {
         {
             actions.append(
                 .log(
-                    .warning, "online sync timed out; averaging the replicas that answered",
+                    .warning, "online sync timed out; merging the replicas that answered",
                     ["sync": "\(round.id)", "answered": "\(results.count)"]))
             closeSync(nowMs: nowMs, into: &actions)
         }

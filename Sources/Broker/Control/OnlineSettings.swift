@@ -30,8 +30,6 @@ public struct OnlineSettings: Sendable {
     public var exploration = ExplorationSpec()
     /// Learning on the replicas.
     public var learning = OnlineLearningSpec()
-    /// Hidden layer widths of the Q-network.
-    public var hiddenSizes = [64]
     /// Seed of the initial weights.
     public var seed: UInt64 = 1
 

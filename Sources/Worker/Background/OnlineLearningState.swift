@@ -18,7 +18,7 @@ enum PolicyInstallError: Error, Equatable, CustomStringConvertible {
 
 /// What one LEARN batch did.
 struct LearnOutcome: Sendable, Equatable {
-    /// Events that went into the learner's replay data.
+    /// Events that went into the learner's statistics.
     var learnt = 0
     /// Events counted and dropped: no policy installed, learning frozen, or a context the spec rejects.
     var dropped = 0
@@ -41,7 +41,7 @@ struct OnlineLearningState: Sendable {
     private(set) var droppedEvents = 0
     private let seed: UInt64
 
-    /// Creates an empty state; `seed` drives the learner's replay sampling.
+    /// Creates an empty state; `seed` drives the learner's Thompson samples.
     init(seed: UInt64) {
         self.seed = seed
     }
@@ -69,8 +69,7 @@ struct OnlineLearningState: Sendable {
         return (install, pack)
     }
 
-    /// Installs a version: the learner takes its weights (keeping its replay data and optimiser state when the
-    /// spec is unchanged) and its counters restart. On error nothing changes.
+    /// Installs a version: the learner takes its statistics (the same learner when the spec is unchanged) and its counters restart. On error nothing changes.
     /// - Returns: the snapshot to serve and the POLICY_STATE `installed` report.
     /// - Throws: ``PolicyInstallError/unusable(_:)`` when the spec or weights do not make a policy.
     mutating func install(_ install: PolicyInstall, pack: ParameterPack) throws(PolicyInstallError)
@@ -78,13 +77,11 @@ struct OnlineLearningState: Sendable {
     {
         let policy: OnlinePolicy
         do {
-            let initial = try OnlinePolicy.initial(spec: install.spec)
-            let expected = initial.network.network.parameterCount
-            policy = try initial.with(parameters: try PolicyWeights.parameters(pack, expected: expected))
+            policy = try OnlinePolicy.served(spec: install.spec, weights: pack)
         } catch {
             throw .unusable(error)
         }
-        // Mutated in place (optional chaining), so the replay ring is not copied.
+        // Mutated in place (optional chaining), so the statistics are not copied.
         if learner?.current.spec == install.spec {
             learner?.install(policy, version: install.version)
         } else {
@@ -93,19 +90,20 @@ struct OnlineLearningState: Sendable {
         learningEnabled = install.learningEnabled
         let report = PolicyStateReport(
             kind: .installed, sync: 0, version: install.version, events: 0, updates: 0,
-            weightsSha256: PolicyWeights.sha256(policy.network))
-        return (ServedPolicy(policy: policy, version: install.version, learningEnabled: learningEnabled), report)
+            weightsSha256: PolicyWeights.sha256(policy))
+        let serving = learner?.current ?? policy
+        return (ServedPolicy(policy: serving, version: install.version, learningEnabled: learningEnabled), report)
     }
 
     /// Learns from feedback events, or counts and drops them when no policy is installed or learning is frozen.
-    /// Every `update_every` learnt events the learner takes `steps_per_update` gradient steps.
+    /// Every `update_every` learnt events the learner solves its posterior and serves a new Thompson sample.
     mutating func learn(_ events: [LearnEvent]) -> LearnOutcome {
         guard learningEnabled, learner != nil else {
             droppedEvents += events.count
             return LearnOutcome(dropped: events.count)
         }
         // Read counters only, and mutate through optional chaining: holding a copy of the learner across
-        // `learn` would copy its replay ring.
+        // `learn` would copy its statistics.
         let events0 = learner?.eventsSinceInstall ?? 0
         let updates0 = learner?.updatesSinceInstall ?? 0
         let rejected0 = learner?.rejectedEvents ?? 0
@@ -134,10 +132,10 @@ struct OnlineLearningState: Sendable {
                 ParameterPack(step: 0, vectors: [])
             )
         }
-        let network = learner.current.network
+        let pack = PolicyWeights.pack(learner.learnt)
         let report = PolicyStateReport(
             kind: .sync, sync: sync, version: learner.baseVersion, events: learner.eventsSinceInstall,
-            updates: learner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(network))
-        return (report, PolicyWeights.pack(network))
+            updates: learner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
+        return (report, pack)
     }
 }

@@ -3,7 +3,8 @@ import RecPolicy
 import RecTransport
 import RecWire
 
-/// Answers RECOMMEND when the worker serves an online policy: the unchanged ``RecommendQuery`` in, frames
+/// Answers RECOMMEND when the worker serves an online policy: the unchanged ``RecommendQuery`` in (its `events`, the
+/// items viewed with dwell, are part of the policy's state and are logged with the impression), frames
 /// `[reply header (model version = policy version), JSON PolicyRecommendation, JSON ImpressionRecord]` out.
 /// The broker keeps the third frame for its impression log and forwards the first two to the client.
 enum PolicyRecommendHandler {
@@ -41,10 +42,12 @@ enum PolicyRecommendHandler {
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }
         let start = Clocks.monotonicMicros()
+        let viewed = query.events.map { ViewedItem(item: $0.item, seconds: $0.seconds) }
         let slate: [SlateItem]
         do {
             slate = try served.policy.recommend(
-                userFeatures: query.userFeatures, candidates: query.candidates, top: top, rng: &sampler.rng)
+                userFeatures: query.userFeatures, viewed: viewed, candidates: query.candidates, top: top,
+                rng: &sampler.rng)
         } catch {
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }
@@ -54,7 +57,7 @@ enum PolicyRecommendHandler {
             exploration: served.policy.spec.exploration)
         let record = ImpressionRecord(
             impressionId: impressionId, createdMs: nowEpochMillis, version: served.version,
-            userFeatures: query.userFeatures, slate: slate.map(\.item), propensities: slate.map(\.propensity),
+            userFeatures: query.userFeatures, viewed: viewed, slate: slate.map(\.item), propensities: slate.map(\.propensity),
             scores: slate.map(\.score))
         var reply = header.reply(status: .ok, modelVersion: served.version)
         reply.attempt = header.attempt

@@ -7,18 +7,17 @@ import RecWire
 
 @testable import Worker
 
-/// The default simulator world's catalogue, learning every `updateEvery` events with small batches.
-func onlineSpec(updateEvery: Int = 4, stepsPerUpdate: Int = 2) -> OnlinePolicySpec {
+/// The default simulator world's catalogue, updating the posterior every `updateEvery` events.
+func onlineSpec(updateEvery: Int = 4) -> OnlinePolicySpec {
     SimulatorCatalog.spec(
-        world: SimulatorWorld(config: SimulatorConfig()),
-        learning: OnlineLearningSpec(updateEvery: updateEvery, batchSize: 8, stepsPerUpdate: stepsPerUpdate))
+        world: SimulatorWorld(config: SimulatorConfig()), learning: OnlineLearningSpec(updateEvery: updateEvery))
 }
 
 /// The payload of a POLICY message for `spec` at `version` with the untrained weights (or `pack`).
 func policyPayload(
     spec: OnlinePolicySpec, version: UInt64, learningEnabled: Bool = true, pack: ParameterPack? = nil
 ) throws -> [[UInt8]] {
-    let weights = try pack ?? PolicyWeights.pack(OnlinePolicy.initial(spec: spec).network)
+    let weights = try pack ?? PolicyWeights.pack(OnlinePolicy.initial(spec: spec))
     let install = PolicyInstall(version: version, spec: spec, learningEnabled: learningEnabled)
     return [WireJSON.encode(install), weights.encoded()]
 }
@@ -26,9 +25,8 @@ func policyPayload(
 /// A user of the catalogue: one category per feature.
 func onlineUser(_ n: Int, spec: OnlinePolicySpec) -> [String: String] {
     var features: [String: String] = [:]
-    for (feature, cardinality) in spec.userFeatureCardinalities.enumerated() {
-        features["user_feature_\(feature)"] = SimulatorWorld.categoryName(
-            feature: feature, code: (n + feature) % cardinality)
+    for feature in spec.userFeatures {
+        features[feature.name] = feature.values[n % feature.values.count]
     }
     return features
 }

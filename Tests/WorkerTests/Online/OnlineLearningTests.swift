@@ -7,7 +7,7 @@ import Testing
 
 @Suite("Online learning on the worker: POLICY, LEARN and POLICY_PULL")
 struct OnlineLearningTests {
-    @Test("POLICY installs the policy, serves it and reports the SHA-256 of the served network")
+    @Test("POLICY installs the policy, serves it and reports the SHA-256 of its statistics")
     func installReportsTheServedNetwork() throws {
         let spec = onlineSpec()
         let online = manualOnlineLearning()
@@ -17,45 +17,45 @@ struct OnlineLearningTests {
         #expect(header.command == .policyState && !header.isReply && header.requestId == 0)
         #expect(report.kind == .installed && report.sync == 0 && report.version == 1)
         #expect(report.events == 0 && report.updates == 0)
-        #expect(report.weightsSha256 == PolicyWeights.sha256(served.policy.network))
-        #expect(report.weightsSha256 == PolicyWeights.sha256(try OnlinePolicy.initial(spec: spec).network))
+        #expect(report.weightsSha256 == PolicyWeights.sha256(served.policy))
+        #expect(report.weightsSha256 == PolicyWeights.sha256(try OnlinePolicy.initial(spec: spec)))
         #expect(pack == nil)
         #expect(served.version == 1 && served.learningEnabled)
     }
 
-    @Test("after update_every events an update runs and the served snapshot changes")
+    @Test("after update_every events an update runs and the served snapshot holds the learnt statistics")
     func learningPublishesANewSnapshot() throws {
-        let spec = onlineSpec(updateEvery: 4, stepsPerUpdate: 2)
+        let spec = onlineSpec(updateEvery: 4)
         let online = manualOnlineLearning()
         _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
-        let installed = PolicyWeights.sha256(try #require(online.snapshot.current).policy.network)
+        let installed = PolicyWeights.sha256(try #require(online.snapshot.current).policy)
         let events = learnEvents(4, spec: spec)
 
         #expect(online.perform(.learn(WireJSON.encode(LearnBatch(events: Array(events[0..<3]))))) == nil)
-        #expect(PolicyWeights.sha256(try #require(online.snapshot.current).policy.network) == installed)
+        #expect(PolicyWeights.sha256(try #require(online.snapshot.current).policy) == installed)
 
         _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: [events[3]]))))
         let served = try #require(online.snapshot.current)
-        #expect(PolicyWeights.sha256(served.policy.network) != installed)
+        #expect(PolicyWeights.sha256(served.policy) != installed)
         #expect(served.version == 1)
 
         let (header, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 77))))
         #expect(header.command == .policyState && header.requestId == 77 && header.status == .ok)
         #expect(report.kind == .sync && report.sync == 77 && report.version == 1)
-        #expect(report.events == 4 && report.updates == 2)
-        #expect(report.weightsSha256 == PolicyWeights.sha256(served.policy.network))
-        #expect(pack == PolicyWeights.pack(served.policy.network))
+        #expect(report.events == 4 && report.updates == 1)
+        #expect(report.weightsSha256 == PolicyWeights.sha256(served.policy))
+        #expect(pack == PolicyWeights.pack(served.policy))
     }
 
     @Test("one LEARN batch of several update_every events runs one update per update_every events")
     func batchesUpdateEveryKEvents() throws {
-        let spec = onlineSpec(updateEvery: 4, stepsPerUpdate: 3)
+        let spec = onlineSpec(updateEvery: 4)
         var state = OnlineLearningState(seed: 2)
         _ = try state.install(
             PolicyInstall(version: 1, spec: spec, learningEnabled: true),
-            pack: PolicyWeights.pack(try OnlinePolicy.initial(spec: spec).network))
-        #expect(state.learn(learnEvents(10, spec: spec)) == LearnOutcome(learnt: 10, dropped: 0, steps: 6))
-        #expect(state.learn(learnEvents(2, spec: spec)) == LearnOutcome(learnt: 2, dropped: 0, steps: 3))
+            pack: PolicyWeights.pack(try OnlinePolicy.initial(spec: spec)))
+        #expect(state.learn(learnEvents(10, spec: spec)) == LearnOutcome(learnt: 10, dropped: 0, steps: 2))
+        #expect(state.learn(learnEvents(2, spec: spec)) == LearnOutcome(learnt: 2, dropped: 0, steps: 1))
         #expect(state.syncReport(sync: 1).report.events == 12)
     }
 
@@ -64,11 +64,11 @@ struct OnlineLearningTests {
         let spec = onlineSpec(updateEvery: 1)
         let online = manualOnlineLearning()
         _ = online.perform(.install(try policyPayload(spec: spec, version: 3, learningEnabled: false)))
-        let installed = PolicyWeights.sha256(try #require(online.snapshot.current).policy.network)
+        let installed = PolicyWeights.sha256(try #require(online.snapshot.current).policy)
 
         _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: learnEvents(10, spec: spec, version: 3)))))
         #expect(online.droppedEvents == 10)
-        #expect(PolicyWeights.sha256(try #require(online.snapshot.current).policy.network) == installed)
+        #expect(PolicyWeights.sha256(try #require(online.snapshot.current).policy) == installed)
         let (_, report, _) = try decodePolicyState(try #require(online.perform(.pull(sync: 1))))
         #expect(report.version == 3 && report.events == 0 && report.updates == 0)
     }
@@ -84,7 +84,7 @@ struct OnlineLearningTests {
 
         var bad = try policyPayload(spec: spec, version: 2)
         switch kind {
-        case "wrong size": bad[1] = ParameterPack(step: 0, vectors: [.init(name: "q", values: [1, 2, 3])]).encoded()
+        case "wrong size": bad[1] = ParameterPack(step: 0, vectors: [.init(name: "a", values: [1, 2, 3])]).encoded()
         case "no pack frame": bad.removeLast()
         case "bad json": bad[0] = Array("{\"version\": 2".utf8)
         case "version 0": bad = try policyPayload(spec: spec, version: 0)
@@ -96,16 +96,16 @@ struct OnlineLearningTests {
         #expect(online.perform(.install(bad)) == nil)
         let after = try #require(online.snapshot.current)
         #expect(after.version == 1)
-        #expect(PolicyWeights.sha256(after.policy.network) == PolicyWeights.sha256(before.policy.network))
+        #expect(PolicyWeights.sha256(after.policy) == PolicyWeights.sha256(before.policy))
     }
 
-    @Test("a new version replaces the learner's weights and restarts its counters")
+    @Test("a new version replaces the learner's statistics and restarts its counters")
     func reinstallRestartsCounters() throws {
         let spec = onlineSpec(updateEvery: 2)
         let online = manualOnlineLearning()
         _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
         _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: learnEvents(6, spec: spec)))))
-        let learnt = try #require(online.snapshot.current).policy.network
+        let learnt = try #require(online.snapshot.current).policy
 
         let averaged = PolicyWeights.pack(learnt)
         let frames = try #require(online.perform(.install(try policyPayload(spec: spec, version: 2, pack: averaged))))
@@ -136,7 +136,7 @@ struct OnlineLearningTests {
         var state = OnlineLearningState(seed: 1)
         _ = try state.install(
             PolicyInstall(version: 1, spec: spec, learningEnabled: true),
-            pack: PolicyWeights.pack(try OnlinePolicy.initial(spec: spec).network))
+            pack: PolicyWeights.pack(try OnlinePolicy.initial(spec: spec)))
         var events = learnEvents(3, spec: spec)
         events[1].userFeatures = ["no_such_feature": "x"]
         events[2].item = spec.itemCount

@@ -1,0 +1,158 @@
+import Foundation
+import RecModel
+import RecWire
+
+/// FNV-1a (64-bit) over UTF-8 bytes: the one hash the policy buckets user feature values and item ids with, so
+/// every process maps a value to the same bucket (Fowler, Noll and Vo).
+public enum PolicyHash {
+    /// The FNV-1a hash of `text`.
+    public static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash
+    }
+
+    /// The bucket of an item id among `buckets`.
+    public static func bucket(itemId: String, buckets: Int) -> Int {
+        Int(fnv1a(itemId) % UInt64(max(buckets, 1)))
+    }
+}
+
+/// How a user's context and an item become the bandit's inputs; every width is fixed by the spec, none by the
+/// number of items.
+///
+/// - The user vector is `z = [1 ‖ e(user features) ‖ h]`: `e` is each ``UserFeatureSpec``'s columns in order, and
+///   `h` the dwell-weighted mean of the reduced feature rows of the items viewed so far (zeros with no views; a
+///   plain mean when every dwell is 0).
+/// - An item's vector is `y_a = [1 ‖ x̃_a]`, `x̃_a` its catalogue row reduced to `P = min(width, item_dims)` columns
+///   (identity when the row is no wider, else a fixed Gaussian projection seeded by the spec's seed, scaled by
+///   1/√width: Johnson–Lindenstrauss).
+/// - The interaction features are the outer product `φ(z, a) = z ⊗ y_a` (`Z·Y` columns), so the last layer learns
+///   user × item interactions; the item's id bucket adds its own learnt bias. ``positionColumns`` more columns
+///   one-hot the slot an item was shown in (slots 1…4, the top slot being the baseline), so position bias is
+///   learnt apart from the item's appeal; they are constant across items in a slot and so do not change a ranking.
+public struct PolicyFeatures: Sendable {
+    /// Columns of the user features' encoding.
+    public let userWidth: Int
+    /// Reduced item columns (P).
+    public let itemDims: Int
+    /// Width of `z`.
+    public var zWidth: Int { 1 + userWidth + itemDims }
+    /// Width of `y`.
+    public var yWidth: Int { 1 + itemDims }
+    /// Width of `φ`: the interactions, then the position columns.
+    public var width: Int { zWidth * yWidth + Self.positionColumns }
+    /// Slots below the top one with a position-bias column (lower slots share the last).
+    public static let positionColumns = 4
+    private let features: [UserFeatureSpec]
+    private let offsets: [Int]
+    private let codes: [[String: Int]]
+    private let projection: [Float]?
+    private let rawWidth: Int
+
+    /// The largest `φ` the Bayesian layer solves (its precision matrix has `width²` entries).
+    public static let maximumWidth = 2_048
+
+    /// The encoding of a spec.
+    /// - Throws: ``PolicyError/invalidSpec(_:)`` when `φ` would be wider than ``maximumWidth``.
+    public init(spec: OnlinePolicySpec) throws(PolicyError) {
+        features = spec.userFeatures
+        var offset = 0
+        var offsets: [Int] = []
+        for feature in spec.userFeatures {
+            offsets.append(offset)
+            offset += feature.width
+        }
+        self.offsets = offsets
+        userWidth = offset
+        codes = spec.userFeatures.map { f in
+            Dictionary(uniqueKeysWithValues: f.values.enumerated().map { ($1, $0) })
+        }
+        rawWidth = spec.itemWidth
+        itemDims = min(spec.itemWidth, spec.itemDims)
+        if rawWidth > itemDims && itemDims > 0 {
+            var rng = SplitMix64(seed: spec.seed ^ 0x5052_4F4A_4543_54)
+            let scale = 1 / Double(rawWidth).squareRoot()
+            projection = (0..<(rawWidth * itemDims)).map { _ in Float(rng.normal() * scale) }
+        } else {
+            projection = nil
+        }
+        guard width <= Self.maximumWidth else {
+            throw .invalidSpec(
+                "the interaction features would have \(width) columns, more "
+                    + "than \(Self.maximumWidth): use fewer user feature values or buckets, or a smaller item_dims")
+        }
+    }
+
+    /// The user's encoded features `e` (without the leading 1 and the history).
+    /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
+    ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number.
+    public func encode(_ userFeatures: [String: String]) throws(PolicyError) -> [Double] {
+        var out = [Double](repeating: 0, count: userWidth)
+        var known = 0
+        for (index, feature) in features.enumerated() {
+            guard let value = userFeatures[feature.name] else { continue }
+            known += 1
+            switch feature.kind {
+            case .categorical:
+                if let code = codes[index][value] {
+                    out[offsets[index] + code] = 1
+                } else if feature.buckets > 0 {
+                    let slot = Int(PolicyHash.fnv1a("\(feature.name)=\(value)") % UInt64(feature.buckets))
+                    out[offsets[index] + feature.values.count + slot] = 1
+                }
+            case .numeric:
+                guard let x = Double(value.trimmingCharacters(in: .whitespaces)), x.isFinite else {
+                    throw .invalidUserFeature(name: feature.name, value: value)
+                }
+                out[offsets[index]] = (x - feature.mean) / feature.scale
+            }
+        }
+        if known != userFeatures.count {
+            let names = Set(features.map(\.name))
+            if let unknown = userFeatures.keys.sorted().first(where: { !names.contains($0) }) {
+                throw .unknownUserFeature(unknown)
+            }
+        }
+        return out
+    }
+
+    /// An item's reduced row `x̃` from its catalogue row.
+    public func reduce(_ row: ArraySlice<Float>) -> [Double] {
+        guard let projection else { return row.prefix(itemDims).map(Double.init) }
+        var out = [Double](repeating: 0, count: itemDims)
+        for (k, value) in row.enumerated() where value != 0 {
+            let base = k * itemDims
+            for j in 0..<itemDims { out[j] += Double(value) * Double(projection[base + j]) }
+        }
+        return out
+    }
+
+    /// The user vector `z` from the encoded features and the views (reduced rows looked up by `reduced`).
+    public func userVector(encoded: [Double], viewed: [ViewedItem], reduced: (Int) -> [Double]) -> [Double] {
+        var z = [Double](repeating: 0, count: zWidth)
+        z[0] = 1
+        for (i, v) in encoded.enumerated() { z[1 + i] = v }
+        guard !viewed.isEmpty, itemDims > 0 else { return z }
+        let total = viewed.reduce(0) { $0 + $1.seconds }
+        for view in viewed {
+            let weight = total > 0 ? view.seconds / total : 1 / Double(viewed.count)
+            guard weight > 0 else { continue }
+            let x = reduced(view.item)
+            for j in 0..<itemDims { z[1 + userWidth + j] += weight * x[j] }
+        }
+        return z
+    }
+
+    /// `φ(z, a) = z ⊗ y_a`, row-major (`φ[i·Y + j] = z[i]·y[j]`), then the one-hot of `position` (from 0; the top
+    /// slot sets none).
+    public func interactions(z: [Double], y: ArraySlice<Double>, position: Int = 0) -> [Double] {
+        var phi = [Double](repeating: 0, count: width)
+        let yw = yWidth
+        for i in 0..<zWidth where z[i] != 0 {
+            for j in 0..<yw { phi[i * yw + j] = z[i] * y[y.startIndex + j] }
+        }
+        if position > 0 { phi[zWidth * yw + min(position, Self.positionColumns) - 1] = 1 }
+        return phi
+    }
+}

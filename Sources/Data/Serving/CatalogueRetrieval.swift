@@ -51,6 +51,24 @@ public struct CatalogueRetrieval: Sendable {
         }
     }
 
+    /// The same index with another query model of the same dimension and popular rows of largest `priors`
+    /// (one per catalogue row; a ranker's own item-only term, such as a policy's bucket bias).
+    /// - Throws: ``RetrievalError/shape(_:)`` when the model's dimension differs from the index's or `priors` does
+    ///   not have one value per row.
+    public func with(model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue) throws(RetrievalError)
+        -> CatalogueRetrieval
+    {
+        guard next.dimension == index.dimension else {
+            throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
+        }
+        guard priors.count == catalogue.count else {
+            throw .shape("\(catalogue.count) rows need \(catalogue.count) priors, got \(priors.count)")
+        }
+        let active = catalogue.active
+        let popular = TopK.largest(priors.indices.filter { active[$0] }.map { ($0, priors[$0]) }, count: settings.popular * 4)
+        return CatalogueRetrieval(model: next, settings: settings, index: index, popularRows: popular.map(\.0))
+    }
+
     /// Brings the index up to `catalogue`: rows the index has never held and the catalogue holds active are added,
     /// rows the index holds and the catalogue has retired are removed, and the index records `version`.
     /// - Returns: how many rows were added and removed.

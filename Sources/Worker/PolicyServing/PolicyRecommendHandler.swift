@@ -45,11 +45,18 @@ enum PolicyRecommendHandler {
         let viewed = query.events.map { ViewedItem(item: $0.item, seconds: $0.seconds) }
         let slate: [SlateItem]
         do {
+            // A large catalogue: the slate is drawn from retrieval's candidates, a deterministic function of the
+            // context, the catalogue and the index version, so the propensities stay exact within them.
+            var candidates = query.candidates
+            if candidates == nil, let retrieval = served.retrieval?.retrieval {
+                let z = try served.policy.userVector(query.userFeatures, viewed: viewed)
+                candidates = try retrieval.candidates(state: z.map(Float.init), catalogue: served.policy.catalogue).rows
+            }
             slate = try served.policy.recommend(
-                userFeatures: query.userFeatures, viewed: viewed, candidates: query.candidates, top: top,
+                userFeatures: query.userFeatures, viewed: viewed, candidates: candidates, top: top,
                 rng: &sampler.rng)
         } catch {
-            return .errorReply(to: header, status: .badRequest, message: error.description)
+            return .errorReply(to: header, status: .badRequest, message: "\(error)")
         }
         let impressionId = sampler.ids.next()
         let recommendation = PolicyRecommendation(

@@ -54,6 +54,8 @@ struct PolicyRetrievalTests {
             served: served, sampler: &sampler, nowEpochMillis: 1)
         #expect(reply.header.status == .ok)
         let record = try WireJSON.decode(ImpressionRecord.self, from: reply.payload[1])
+        #expect(record.retrieval == retrieval.index.version.description)
+        #expect(String(decoding: reply.payload[1], as: UTF8.self).contains("\"retrieval\":\"e0.c3.g1\""))
         let z = try policy.userVector(user)
         let pool = try retrieval.candidates(state: z.map(Float.init), catalogue: policy.catalogue).rows
         #expect(record.slate.allSatisfy(pool.contains))

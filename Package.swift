@@ -45,7 +45,30 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        /// hnswlib (Debian's header-only `libhnswlib-dev`) behind a C interface: the only file that includes it.
+        .target(
+            name: "CHNSW",
+            path: "Sources/CHNSW",
+            cxxSettings: [.unsafeFlags(["-O2"])]
+        ),
+
+        // MARK: Benchmarks
+        /// `scripts/bench catalogue`: recommend latency and recall from 100 to 1,000,000 items.
+        .executableTarget(
+            name: "CatalogueBench",
+            dependencies: [
+                "RecData", "RecModel", "RecIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/catalogue"
+        ),
+
         // MARK: Libraries
+        /// Approximate maximum-inner-product search over item vectors (`ItemIndex`, HNSW through `CHNSW`).
+        .target(
+            name: "RecIndex",
+            dependencies: ["CHNSW"],
+            path: "Sources/Index"
+        ),
         /// Numerics and models: Matrix, Dense, MLP, DQN, Adam, checkpoints, ONNX. No ZeroMQ.
         .target(
             name: "RecModel",
@@ -60,7 +83,7 @@ let package = Package(
         /// report code every HTML page uses (one SVG chart, one HTML escape).
         .target(
             name: "RecData",
-            dependencies: ["RecModel", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["RecModel", "RecIndex", .product(name: "TOMLKit", package: "TOMLKit")],
             path: "Sources/Data"
         ),
         /// Whole-file reads and atomic, durable writes over swift-system's `FileDescriptor`.
@@ -270,8 +293,9 @@ let package = Package(
         .testTarget(
             name: "RecFilesTests",
             dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
+        .testTarget(name: "IndexTests", dependencies: ["RecIndex"]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecTestKit"]),
+        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
         .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
         .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire"]),
@@ -304,5 +328,6 @@ let package = Package(
             dependencies: [
                 "RecSimulation", "RecPolicy", "RecData", "RecModel", "RecWire", "RecTransport", "RecClient", "RecTestKit",
             ]),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -865,6 +865,10 @@ def _(s):
     expect(h.status == OK, "impressions: %r %r" % (h, payload[:1]))
     page = json.loads(payload[0])
     expect_keys(page, {"impressions": list, "next_after": (int, type(None)), "spec": (dict, type(None))}, "page")
+    for logged in page["impressions"]:
+        record = logged.get("record") or {}
+        expect("retrieval" in record and isinstance(record["retrieval"], (str, type(None))),
+               "an impression record has `retrieval`, a string or null: %r" % (record,))
     after = 0
     for _ in range(10_000):
         if page["next_after"] is None:

@@ -339,12 +339,19 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
     public var propensities: [Double]
     /// The Q-value of each shown item.
     public var scores: [Double]
+    /// The item index version (`e<embeddings>.c<catalogue>.g<generation>`) when the slate was drawn from
+    /// retrieval's candidates, nil when every active item was a candidate. The propensities are exact either way
+    /// (retrieval is a deterministic function of the context and this version; items outside the candidates had
+    /// probability 0), but another policy's probabilities of the slate cannot be recomputed without the same
+    /// candidates, so off-policy evaluation of a candidate policy uses only records where this is nil.
+    public var retrieval: String?
 
     /// Creates a record.
     public init(
         impressionId: String, createdMs: UInt64, version: UInt64, userFeatures: [String: String],
-        viewed: [ViewedItem] = [], slate: [Int], propensities: [Double], scores: [Double]
+        viewed: [ViewedItem] = [], slate: [Int], propensities: [Double], scores: [Double], retrieval: String? = nil
     ) {
+        self.retrieval = retrieval
         self.impressionId = impressionId
         self.createdMs = createdMs
         self.version = version
@@ -356,10 +363,24 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case impressionId, createdMs, version, userFeatures, viewed, slate, propensities, scores
+        case impressionId, createdMs, version, userFeatures, viewed, slate, propensities, scores, retrieval
     }
 
-    /// Decodes; a record logged before `viewed` existed has none.
+    /// Encodes every key, `retrieval` as null when the slate was drawn from every active item.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(impressionId, forKey: .impressionId)
+        try c.encode(createdMs, forKey: .createdMs)
+        try c.encode(version, forKey: .version)
+        try c.encode(userFeatures, forKey: .userFeatures)
+        try c.encode(viewed, forKey: .viewed)
+        try c.encode(slate, forKey: .slate)
+        try c.encode(propensities, forKey: .propensities)
+        try c.encode(scores, forKey: .scores)
+        try c.encode(retrieval, forKey: .retrieval)
+    }
+
+    /// Decodes; a record logged before `viewed` (or `retrieval`) existed has none.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         impressionId = try c.decode(String.self, forKey: .impressionId)
@@ -370,6 +391,7 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
         slate = try c.decode([Int].self, forKey: .slate)
         propensities = try c.decode([Double].self, forKey: .propensities)
         scores = try c.decode([Double].self, forKey: .scores)
+        retrieval = try c.decodeIfPresent(String.self, forKey: .retrieval)
     }
 
     /// Why the record is not well formed, or `nil`.

@@ -8,7 +8,8 @@ export RECPOOL_ROOT
 recpool_system_packages() {
     local missing=()
     # jq and iproute2: the documentation test runs the docs' examples (jq) in network namespaces (ip).
-    for pkg in libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config python3-venv jq iproute2; do
+    # libhnswlib-dev: the item index's HNSW graph (Sources/CHNSW, header-only C++).
+    for pkg in libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config python3-venv jq iproute2 libhnswlib-dev; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -121,10 +121,13 @@ final class OnlineCoordinator: ControlShell {
         return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
     }
 
-    /// The newest logged impressions with feedback, as the guard reads them.
+    /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
+    /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
     private func guardEvidence(limit: Int) throws(StoreError) -> [GuardImpression] {
         try store.recentImpressionsWithFeedback(limit: limit).compactMap { row in
-            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)) else {
+            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)),
+                record.retrieval == nil
+            else {
                 return nil
             }
             return GuardImpression(

@@ -60,7 +60,9 @@ final class OnlineLearning: Sendable {
                 let (served, report) = try state.withLock { state throws(PolicyInstallError) in
                     try state.install(install, pack: pack)
                 }
-                snapshot.publish(served)
+                if let failure = snapshot.publish(served) {
+                    logger.error("no retrieval for the installed policy; scoring every item", metadata: ["error": "\(failure)"])
+                }
                 metrics.policyVersion.record(Int64(bitPattern: served.version))
                 logger.info(
                     "installed online policy",
@@ -87,7 +89,9 @@ final class OnlineLearning: Sendable {
                 return (outcome, outcome.updated ? state.served : nil)
             }
             if let served {
-                snapshot.publish(served)
+                if let failure = snapshot.publish(served) {
+                    logger.error("no retrieval for the updated policy; scoring every item", metadata: ["error": "\(failure)"])
+                }
                 metrics.onlineUpdate.recordNanoseconds(Int64(Clocks.monotonicNanos() - start))
             }
             if outcome.learnt > 0 { metrics.onlineEvents.increment(by: Int64(outcome.learnt)) }

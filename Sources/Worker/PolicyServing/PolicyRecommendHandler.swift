@@ -44,12 +44,22 @@ enum PolicyRecommendHandler {
         let start = Clocks.monotonicMicros()
         let viewed = query.events.map { ViewedItem(item: $0.item, seconds: $0.seconds) }
         let slate: [SlateItem]
+        var indexVersion: String?
         do {
+            // A large catalogue: the slate is drawn from retrieval's candidates, a deterministic function of the
+            // context, the catalogue and the index version, so the propensities stay exact within them.
+            var candidates = query.candidates
+            if candidates == nil, let retrieval = served.retrieval?.retrieval {
+                let z = try served.policy.userVector(query.userFeatures, viewed: viewed)
+                let found = try retrieval.candidates(state: z.map(Float.init), catalogue: served.policy.catalogue)
+                candidates = found.rows
+                indexVersion = found.version?.description
+            }
             slate = try served.policy.recommend(
-                userFeatures: query.userFeatures, viewed: viewed, candidates: query.candidates, top: top,
+                userFeatures: query.userFeatures, viewed: viewed, candidates: candidates, top: top,
                 rng: &sampler.rng)
         } catch {
-            return .errorReply(to: header, status: .badRequest, message: error.description)
+            return .errorReply(to: header, status: .badRequest, message: "\(error)")
         }
         let impressionId = sampler.ids.next()
         let recommendation = PolicyRecommendation(
@@ -58,7 +68,7 @@ enum PolicyRecommendHandler {
         let record = ImpressionRecord(
             impressionId: impressionId, createdMs: nowEpochMillis, version: served.version,
             userFeatures: query.userFeatures, viewed: viewed, slate: slate.map(\.item), propensities: slate.map(\.propensity),
-            scores: slate.map(\.score))
+            scores: slate.map(\.score), retrieval: indexVersion)
         var reply = header.reply(status: .ok, modelVersion: served.version)
         reply.attempt = header.attempt
         reply.computeMicros = UInt32(clamping: Clocks.monotonicMicros() - start)

@@ -1,3 +1,4 @@
+import RecData
 import RecPolicy
 import RecTransport
 
@@ -10,6 +11,9 @@ struct ServedPolicy: Sendable {
     var version: UInt64
     /// Whether the replica learns from feedback (false while the pool is frozen).
     var learningEnabled: Bool
+    /// Retrieval before ranking, for a catalogue of at least `RetrievalSettings.exhaustiveBelow` rows (set by
+    /// ``PolicySnapshot/publish(_:)``); nil scores every active item.
+    var retrieval: PolicyRetrieval.Built? = nil
 }
 
 /// Where the serving side finds the current ``ServedPolicy``: a value swapped under a lock. The online
@@ -23,8 +27,22 @@ final class PolicySnapshot: Sendable {
     /// The snapshot to serve, or `nil` before the first POLICY.
     var current: ServedPolicy? { slot.withLock { $0 } }
 
-    /// Replaces the snapshot; the next RECOMMEND uses it.
-    func publish(_ served: ServedPolicy) {
-        slot.withLock { $0 = served }
+    /// Replaces the snapshot; the next RECOMMEND uses it. For a large catalogue the retrieval is brought up to the
+    /// policy first (on the publishing thread: the learning thread, never the session's), reusing the previous
+    /// snapshot's index; if that fails the snapshot is published without retrieval (exhaustive scoring) and the
+    /// error is returned for the caller to log.
+    @discardableResult
+    func publish(_ served: ServedPolicy) -> RetrievalError? {
+        var next = served
+        var failure: RetrievalError?
+        do {
+            next.retrieval = try PolicyRetrieval.make(
+                policy: served.policy, version: served.version, previous: current?.retrieval)
+        } catch {
+            failure = error
+            next.retrieval = nil
+        }
+        slot.withLock { $0 = next }
+        return failure
     }
 }

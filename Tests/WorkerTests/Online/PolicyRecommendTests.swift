@@ -47,6 +47,9 @@ struct PolicyRecommendTests {
         #expect(record.slate == recommendation.items.map(\.item))
         #expect(record.propensities == recommendation.items.map(\.propensity))
         #expect(record.scores == recommendation.items.map(\.score))
+        // Every active item was a candidate: the key is there, null.
+        #expect(record.retrieval == nil)
+        #expect(String(decoding: reply.payload[1], as: UTF8.self).contains("\"retrieval\":null"))
     }
 
     @Test("an omitted top gives the spec's slate size, and candidates bound the slate")

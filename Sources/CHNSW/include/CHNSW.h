@@ -1,0 +1,70 @@
+// C interface over hnswlib's HierarchicalNSW<float> with the inner-product space (Debian's libhnswlib-dev,
+// header-only C++). hnswlib_shim.cpp is the only file that includes hnswlib; Swift sees only this header.
+// Every function catches the C++ exceptions hnswlib throws and returns a status code instead.
+#ifndef RECPOOL_CHNSW_H
+#define RECPOOL_CHNSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// An inner-product HNSW graph over float vectors of one dimension; labels are item rows.
+typedef struct recpool_hnsw recpool_hnsw;
+
+/// What a call did.
+typedef enum {
+    /// Done.
+    RECPOOL_HNSW_OK = 0,
+    /// An allocation failed (std::bad_alloc, or hnswlib's "Not enough memory").
+    RECPOOL_HNSW_NO_MEMORY = 1,
+    /// The label is not in the graph (mark_deleted).
+    RECPOOL_HNSW_UNKNOWN_LABEL = 2,
+    /// The label is already marked deleted (mark_deleted).
+    RECPOOL_HNSW_ALREADY_DELETED = 3,
+    /// An argument is out of range (a zero dimension, a null pointer).
+    RECPOOL_HNSW_INVALID_ARGUMENT = 4,
+    /// Any other exception hnswlib threw.
+    RECPOOL_HNSW_FAILED = 5
+} recpool_hnsw_status;
+
+/// Creates an empty graph. `m` is hnswlib's M (links per node), `ef_construction` its build-time beam,
+/// `seed` the seed of its level generator; `capacity` grows on demand in recpool_hnsw_add.
+recpool_hnsw_status recpool_hnsw_create(
+    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, recpool_hnsw **out);
+
+/// Frees a graph (null is allowed).
+void recpool_hnsw_free(recpool_hnsw *index);
+
+/// Adds `vector` (dimension floats) under `label`; a label already present has its vector replaced and is
+/// undeleted. Doubles the capacity when the graph is full.
+recpool_hnsw_status recpool_hnsw_add(recpool_hnsw *index, const float *vector, uint64_t label);
+
+/// Marks `label` deleted: it stays in the graph for navigation and is never returned by a search.
+recpool_hnsw_status recpool_hnsw_mark_deleted(recpool_hnsw *index, uint64_t label);
+
+/// Sets the search beam (hnswlib's ef); a search uses max(ef, k).
+void recpool_hnsw_set_ef(recpool_hnsw *index, size_t ef);
+
+/// The `k` labels of largest inner product with `query`, best first, into `labels` and `scores` (each of
+/// room for k); `found` receives how many were written (fewer than k when the graph holds fewer live labels).
+recpool_hnsw_status recpool_hnsw_search(
+    const recpool_hnsw *index, const float *query, size_t k, uint64_t *labels, float *scores, size_t *found);
+
+/// Labels ever added (deleted ones included).
+size_t recpool_hnsw_count(const recpool_hnsw *index);
+
+/// Labels marked deleted.
+size_t recpool_hnsw_deleted_count(const recpool_hnsw *index);
+
+/// Bytes held by the graph's element storage (vectors, links and labels) and link lists: an estimate of its
+/// memory, for the benchmark.
+size_t recpool_hnsw_memory_bytes(const recpool_hnsw *index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,193 @@
+import RecIndex
+import RecModel
+
+/// Retrieval before ranking over an ``ItemCatalogue``: an ``ItemIndex`` of the catalogue's item embeddings under a
+/// ``BilinearRetrieval`` model, and the candidates for one user state (``candidates(state:catalogue:excluding:)``).
+///
+/// The index follows the catalogue (``follow(_:version:)``: appended rows are added, retired rows removed), and
+/// every candidate is checked against ``ItemCatalogue/active`` again, so a retired item is never a candidate
+/// once the catalogue that retires it is the one passed in. Retrieval is a deterministic function of the state,
+/// the catalogue and the index's ``IndexVersion``, so a slate's slot probabilities within the candidates are
+/// exact and every item outside them has probability 0: logging the version with the slate keeps the
+/// propensities exact. The value is Sendable; the index inside takes its own lock.
+public struct CatalogueRetrieval: Sendable {
+    /// The query and item embeddings.
+    public let model: BilinearRetrieval
+    /// Candidate counts and the exhaustive threshold.
+    public let settings: RetrievalSettings
+    /// The index of the catalogue's active items.
+    public let index: ItemIndex
+    /// Rows of largest item prior at build time, best first (`settings.popular × 4` of them, filtered when read).
+    public let popularRows: [Int]
+
+    /// Builds the index of a catalogue's active items.
+    /// - Parameters:
+    ///   - catalogue: the items; its feature width must be the model's `itemWidth`.
+    ///   - model: the embeddings.
+    ///   - embeddings: the version of the ranker `model` was distilled from.
+    ///   - catalogueVersion: the catalogue's version.
+    ///   - settings: candidate counts.
+    ///   - parameters: HNSW settings.
+    /// - Throws: ``RetrievalError/catalogue(_:)`` for a feature width that does not fit, ``RetrievalError/index(_:)``.
+    public static func build(
+        catalogue: ItemCatalogue, model: BilinearRetrieval, embeddings: UInt64, catalogueVersion: UInt64,
+        settings: RetrievalSettings = RetrievalSettings(), parameters: IndexParameters = IndexParameters()
+    ) throws(RetrievalError) -> CatalogueRetrieval {
+        guard catalogue.width == model.itemWidth else {
+            throw .catalogue("the catalogue has \(catalogue.width) item features, the retrieval model \(model.itemWidth)")
+        }
+        let rows = catalogue.activeIndices
+        do {
+            let index = try ItemIndex(
+                dimension: model.dimension, version: IndexVersion(embeddings: embeddings, catalogue: catalogueVersion),
+                parameters: parameters, capacity: max(catalogue.count, 1))
+            try index.add(rows: rows, vectors: model.embeddings(rows: rows, features: catalogue.features))
+            let keep = settings.popular * 4
+            let priors = rows.map { ($0, model.itemPrior(item: catalogue.row($0))) }
+            let popular = TopK.largest(priors, count: keep).map(\.0)
+            return CatalogueRetrieval(model: model, settings: settings, index: index, popularRows: popular)
+        } catch {
+            throw .index(error)
+        }
+    }
+
+    /// The same index with another query model of the same dimension and popular rows of largest `priors`
+    /// (one per catalogue row; a ranker's own item-only term, such as a policy's bucket bias).
+    /// - Throws: ``RetrievalError/shape(_:)`` when the model's dimension differs from the index's or `priors` does
+    ///   not have one value per row.
+    public func with(model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue) throws(RetrievalError)
+        -> CatalogueRetrieval
+    {
+        guard next.dimension == index.dimension else {
+            throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
+        }
+        guard priors.count == catalogue.count else {
+            throw .shape("\(catalogue.count) rows need \(catalogue.count) priors, got \(priors.count)")
+        }
+        let active = catalogue.active
+        let popular = TopK.largest(priors.indices.filter { active[$0] }.map { ($0, priors[$0]) }, count: settings.popular * 4)
+        return CatalogueRetrieval(model: next, settings: settings, index: index, popularRows: popular.map(\.0))
+    }
+
+    /// Brings the index up to `catalogue`: rows the index has never held and the catalogue holds active are added,
+    /// rows the index holds and the catalogue has retired are removed, and the index records `version`.
+    /// - Returns: how many rows were added and removed.
+    /// - Throws: ``RetrievalError/catalogue(_:)`` when the catalogue has another width, ``RetrievalError/index(_:)``.
+    @discardableResult
+    public func follow(_ catalogue: ItemCatalogue, version: UInt64) throws(RetrievalError) -> (added: Int, removed: Int) {
+        guard catalogue.width == model.itemWidth else {
+            throw .catalogue("the catalogue has \(catalogue.width) item features, the retrieval model \(model.itemWidth)")
+        }
+        let live = index.liveFlags
+        let active = catalogue.active
+        let added = (0..<active.count).filter { active[$0] && ($0 >= live.count || !live[$0]) }
+        let removed = (0..<min(live.count, active.count)).filter { live[$0] && !active[$0] }
+        do {
+            if !added.isEmpty { try index.add(rows: added, vectors: model.embeddings(rows: added, features: catalogue.features)) }
+            for row in removed { try index.remove(row: row) }
+        } catch {
+            throw .index(error)
+        }
+        index.follow(catalogue: version)
+        return (added.count, removed.count)
+    }
+
+    /// The candidates for one user: every active row for a catalogue below `settings.exhaustiveBelow` rows,
+    /// otherwise the index's nearest rows, the popular rows and the newest rows, each active and not excluded,
+    /// without repeats, in that order.
+    /// - Parameters:
+    ///   - state: the ranker's user state (`model.stateWidth` values).
+    ///   - catalogue: the catalogue in force (its `active` is the second guard against retired items).
+    ///   - excluding: rows to leave out (the user's viewed items when asked).
+    /// - Throws: ``RetrievalError`` for a state of another width or an index failure.
+    public func candidates(state: [Float], catalogue: ItemCatalogue, excluding: Set<Int> = [])
+        throws(RetrievalError) -> RetrievedCandidates
+    {
+        let active = catalogue.active
+        if catalogue.count < settings.exhaustiveBelow {
+            return RetrievedCandidates(
+                rows: active.indices.filter { active[$0] && !excluding.contains($0) }, version: nil)
+        }
+        let query = try model.query(state: state)
+        var seen = Set<Int>()
+        var rows: [Int] = []
+        func take(_ row: Int) -> Bool {
+            guard row < active.count, active[row], !excluding.contains(row), seen.insert(row).inserted else { return false }
+            rows.append(row)
+            return true
+        }
+        let found: IndexSearch
+        do {
+            found = try index.search(query, k: settings.nearest + min(excluding.count, settings.nearest))
+        } catch {
+            throw .index(error)
+        }
+        var taken = 0
+        for hit in found.hits where taken < settings.nearest {
+            if take(hit.row) { taken += 1 }
+        }
+        taken = 0
+        for row in popularRows where taken < settings.popular {
+            if take(row) { taken += 1 }
+        }
+        taken = 0
+        var row = active.count - 1
+        let oldest = max(0, active.count - 8 * settings.newest - excluding.count)
+        while row >= oldest && taken < settings.newest {
+            if take(row) { taken += 1 }
+            row -= 1
+        }
+        return RetrievedCandidates(rows: rows, version: found.version)
+    }
+}
+
+/// The candidates retrieval gave for one user and the index version they came from (nil when the catalogue was
+/// scored exhaustively).
+public struct RetrievedCandidates: Sendable, Equatable {
+    /// Catalogue rows.
+    public var rows: [Int]
+    /// The index version, or nil for exhaustive scoring.
+    public var version: IndexVersion?
+
+    /// Whether every active item was a candidate.
+    public var exhaustive: Bool { version == nil }
+
+    /// Creates candidates.
+    public init(rows: [Int], version: IndexVersion?) {
+        self.rows = rows
+        self.version = version
+    }
+}
+
+/// Partial selection of the largest values.
+enum TopK {
+    /// The `count` pairs of largest value, best first; ties by smaller key. O(n log count).
+    static func largest(_ pairs: [(Int, Float)], count: Int) -> [(Int, Float)] {
+        guard count > 0 else { return [] }
+        func better(_ a: (Int, Float), _ b: (Int, Float)) -> Bool { a.1 != b.1 ? a.1 > b.1 : a.0 < b.0 }
+        var kept: [(Int, Float)] = []
+        kept.reserveCapacity(count + 1)
+        for pair in pairs {
+            if kept.count == count, let last = kept.last, !better(pair, last) { continue }
+            let at = kept.firstIndex { better(pair, $0) } ?? kept.count
+            kept.insert(pair, at: at)
+            if kept.count > count { kept.removeLast() }
+        }
+        return kept
+    }
+}
+
+/// Ranking the candidates with an item-input Q-network: the second stage of retrieval-then-ranking, and, with every
+/// active row as a candidate, exhaustive scoring.
+public enum CandidateRanking {
+    /// `Q(s ‖ x_row)` for each row, in the rows' order.
+    public static func scores(ranker: QNetwork, state: [Float], catalogue: ItemCatalogue, rows: [Int]) -> [Float] {
+        ranker.qValues(states: Matrix(rows: 1, cols: state.count, values: state), items: catalogue.featureMatrix(rows: rows))
+            .values
+    }
+
+    /// The `k` rows of largest score, best first (ties by smaller row).
+    public static func top(_ k: Int, rows: [Int], scores: [Float]) -> [Int] {
+        TopK.largest(Array(zip(rows, scores)), count: k).map(\.0)
+    }
+}

@@ -1,0 +1,46 @@
+/// What built an ``ItemIndex``: the version of the embeddings its vectors came from, the catalogue version it was
+/// last brought up to, and how many adds and removes it has taken since it was built.
+///
+/// Retrieval is a deterministic function of the query and the index's contents, and the contents are a function of
+/// these three numbers, so a logged version names the candidate set a slate was drawn from.
+/// JSON keys: `embeddings`, `catalogue`, `generation`.
+public struct IndexVersion: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The version of the model the item and query embeddings come from (for a policy, its version).
+    public var embeddings: UInt64
+    /// The catalogue version the index follows.
+    public var catalogue: UInt64
+    /// Adds and removes since the index was built.
+    public var generation: UInt64
+
+    /// Creates a version.
+    public init(embeddings: UInt64, catalogue: UInt64, generation: UInt64 = 0) {
+        self.embeddings = embeddings
+        self.catalogue = catalogue
+        self.generation = generation
+    }
+
+    /// `e<embeddings>.c<catalogue>.g<generation>`, as logged.
+    public var description: String { "e\(embeddings).c\(catalogue).g\(generation)" }
+}
+
+/// HNSW settings (Malkov & Yashunin, 2018, "Efficient and robust approximate nearest neighbor search using
+/// Hierarchical Navigable Small World graphs"): `m` links per node, a build beam of `efConstruction`, a search
+/// beam of `efSearch` (a search of `k` uses `max(efSearch, k)`), and the seed of the level generator.
+public struct IndexParameters: Sendable, Equatable {
+    /// Links per node (hnswlib's M; layer 0 keeps 2M).
+    public var m: Int
+    /// Beam width while inserting.
+    public var efConstruction: Int
+    /// Beam width while searching.
+    public var efSearch: Int
+    /// Seed of the level generator, so a build is reproducible.
+    public var seed: UInt64
+
+    /// Creates parameters (hnswlib's usual M and a moderate build beam).
+    public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 300, seed: UInt64 = 1) {
+        self.m = m
+        self.efConstruction = efConstruction
+        self.efSearch = efSearch
+        self.seed = seed
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import RecData
+import RecIndex
+import RecModel
+import Testing
+
+@Suite struct CatalogueRetrievalTests {
+    /// A catalogue of `n` items with two numeric features, item `i` at (cos θ_i, sin θ_i)·(1 + i/n).
+    static func ring(_ n: Int) throws -> ItemCatalogue {
+        var features: [Float] = []
+        for i in 0..<n {
+            let theta = Double(i) * 2 * .pi / Double(n)
+            let r = 1 + Double(i) / Double(n)
+            features += [Float(r * cos(theta)), Float(r * sin(theta))]
+        }
+        return try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["x", "y"]), ids: (0..<n).map { "sku-\($0)" },
+            features: features)
+    }
+
+    /// W for a state of width 2 and items of width 2: q(s) = (s₀, s₁, 0), no item prior.
+    static let identity = try! BilinearRetrieval(stateWidth: 2, itemWidth: 2, weights: [1, 0, 0, 0, 1, 0, 0, 0, 0])
+
+    @Test func distillationRecoversAnExactlyBilinearRanker() throws {
+        let truth: [Float] = [0.5, -1, 0.2, 2, 0.3, -0.4, 0.1, 0.7, -0.2]  // 3 × 3
+        let states: [[Float]] = [[1, 0], [0, 1], [1, 1], [0.5, -0.5], [0, 0]]
+        let items = Matrix(rows: 4, cols: 2, values: [1, 0, 0, 1, 1, 1, -1, 2])
+        var scores: [Float] = []
+        for s in states {
+            for j in 0..<4 {
+                let x = [items.values[2 * j], items.values[2 * j + 1], 1]
+                let sh = s + [1]
+                var v: Float = 0
+                for p in 0..<3 { for k in 0..<3 { v += sh[p] * truth[p * 3 + k] * x[k] } }
+                scores.append(v)
+            }
+        }
+        let model = try BilinearRetrieval.distil(states: states, items: items, scores: scores, ridge: 1e-9)
+        for (a, b) in zip(model.weights, truth) { #expect(abs(a - b) < 1e-3) }
+    }
+
+    @Test func aSmallCatalogueIsScoredExhaustively() throws {
+        let catalogue = try Self.ring(100)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: Self.identity, embeddings: 1, catalogueVersion: 1)
+        let found = try retrieval.candidates(state: [1, 0], catalogue: catalogue, excluding: [3])
+        #expect(found.exhaustive)
+        #expect(found.rows == (0..<100).filter { $0 != 3 })
+    }
+
+    @Test func aLargeCatalogueGivesNearestThenPopularThenNewestCandidatesWithTheIndexVersion() throws {
+        let catalogue = try Self.ring(5_000)
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 20, popular: 5, newest: 5)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: Self.identity, embeddings: 4, catalogueVersion: 2, settings: settings)
+        let found = try retrieval.candidates(state: [1, 0], catalogue: catalogue)
+        #expect(found.version == IndexVersion(embeddings: 4, catalogue: 2, generation: 1))
+        #expect(found.rows.count == 30)
+        #expect(Set(found.rows).count == 30)
+        // The largest x is the item near θ = 0 with the largest radius: the last rows of the ring.
+        let exact = (0..<5_000).sorted { catalogue.row($0).first! > catalogue.row($1).first! }.prefix(20)
+        #expect(Set(found.rows.prefix(20)).intersection(exact).count >= 19)
+        // The newest segment: the highest rows not already taken, newest first.
+        let newest = Array(found.rows.suffix(5))
+        #expect(newest == newest.sorted(by: >))
+        #expect(newest.allSatisfy { $0 >= 4_970 })
+    }
+
+    @Test func aRetiredItemIsNeverACandidateEvenBeforeTheIndexFollows() throws {
+        var catalogue = try Self.ring(3_000)
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 10, popular: 3, newest: 3)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: Self.identity, embeddings: 1, catalogueVersion: 1, settings: settings)
+        let best = try retrieval.candidates(state: [1, 0], catalogue: catalogue).rows[0]
+        try catalogue.retire(id: "sku-\(best)")
+        // The index still holds it; the catalogue's active flag keeps it out.
+        #expect(retrieval.index.contains(row: best))
+        #expect(!(try retrieval.candidates(state: [1, 0], catalogue: catalogue).rows.contains(best)))
+        let change = try retrieval.follow(catalogue, version: 2)
+        #expect(change.added == 0 && change.removed == 1)
+        #expect(!retrieval.index.contains(row: best))
+        #expect(retrieval.index.version == IndexVersion(embeddings: 1, catalogue: 2, generation: 2))
+        #expect(!(try retrieval.index.search(try Self.identity.query(state: [1, 0]), k: 50).hits.contains { $0.row == best }))
+    }
+
+    @Test func anAddedItemIsIndexedAfterFollowingAndIsANewestCandidateAtOnce() throws {
+        var catalogue = try Self.ring(3_000)
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 10, popular: 3, newest: 3)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: Self.identity, embeddings: 1, catalogueVersion: 1, settings: settings)
+        let row = try catalogue.add(id: "sku-new", fields: ["x": "-0.5", "y": "0.1"])
+        // Not yet in the index, but the newest rows are candidates whatever their embedding.
+        #expect(try retrieval.candidates(state: [1, 0], catalogue: catalogue).rows.contains(row))
+        let change = try retrieval.follow(catalogue, version: 2)
+        #expect(change.added == 1 && change.removed == 0)
+        #expect(retrieval.index.contains(row: row))
+    }
+
+    @Test func aCatalogueOfAnotherWidthIsRefused() throws {
+        let catalogue = try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["x"]), ids: ["a"], features: [1])
+        #expect(throws: RetrievalError.self) {
+            try CatalogueRetrieval.build(catalogue: catalogue, model: Self.identity, embeddings: 1, catalogueVersion: 1)
+        }
+        #expect(throws: RetrievalError.self) { try Self.identity.query(state: [1, 2, 3]) }
+    }
+
+    @Test func retrievalThenRankingFindsTheExhaustiveTopTenOnALargeSimulatorCatalogue() throws {
+        var config = SimulatorConfig()
+        config.items = 20_000
+        config.users = 300
+        config.seed = 11
+        let world = SimulatorWorld(config: config)
+        let catalogue = RetrievalWorld.catalogue(world: world)
+        let ranker = RetrievalWorld.ranker(world: world, catalogue: catalogue, samples: 6_000, epochs: 2)
+        let states = (0..<200).map { RetrievalWorld.state(world: world, user: $0) }
+        let model = try BilinearRetrieval.distil(ranker: ranker, states: states, catalogue: catalogue, itemSample: 1_024)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: model, embeddings: 1, catalogueVersion: 1)
+        let all = catalogue.activeIndices
+        var kept = 0
+        let users = Array(200..<240)
+        for user in users {
+            let state = RetrievalWorld.state(world: world, user: user)
+            let exhaustive = CandidateRanking.top(
+                10, rows: all, scores: CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: all))
+            let found = try retrieval.candidates(state: state, catalogue: catalogue)
+            let ranked = CandidateRanking.top(
+                10, rows: found.rows,
+                scores: CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: found.rows))
+            kept += Set(exhaustive).intersection(ranked).count
+        }
+        let recall = Double(kept) / Double(users.count * 10)
+        #expect(recall >= 0.95, "recall \(recall)")
+    }
+}

@@ -49,7 +49,9 @@ struct FakeServerTests {
         #expect(abs(s.breakdown.brokerQueueMs - 1) < 1e-9)
         #expect(abs(s.breakdown.workerQueueMs - 2) < 1e-9)
         #expect(abs(s.breakdown.computeMs - 3) < 1e-9)
-        #expect(abs(s.breakdown.clientBrokerMs - (s.meanMs - 6)) < 0.01)
+        // `meanMs` is the HdrHistogram's mean (3 significant digits: within 0.1% of the exact mean), the breakdown
+        // uses exact sums, so they agree to the histogram's resolution, however slow a starved machine makes them.
+        #expect(abs(s.breakdown.clientBrokerMs - (s.meanMs - 6)) < max(0.01, s.meanMs * 1e-3))
         #expect(s.breakdown.clientBrokerMs >= Double(Self.delayMs) - 6 - 0.1)
     }
 

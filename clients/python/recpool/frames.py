@@ -42,6 +42,11 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
     feature_names = set()
     for row in rows:
         feature_names.update((row["record"].get("user_features") or {}).keys())
+    # The policy's spec names its user features (``user_features``: objects with ``name``); older pools sent
+    # ``user_feature_cardinalities`` for the simulator's ``user_feature_j`` columns.
+    declared = (spec or {}).get("user_features")
+    if isinstance(declared, list):
+        feature_names.update(f["name"] for f in declared if isinstance(f, dict) and isinstance(f.get("name"), str))
     cardinalities = (spec or {}).get("user_feature_cardinalities")
     if isinstance(cardinalities, list):
         feature_names.update(f"user_feature_{j}" for j in range(len(cardinalities)))

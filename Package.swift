@@ -287,7 +287,7 @@ let package = Package(
         .testTarget(
             name: "MetricsTests",
             dependencies: [
-                "RecMetrics", .product(name: "Prometheus", package: "swift-prometheus"),
+                "RecMetrics", "RecTestKit", .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import RecTestKit
 import RecTransport
 import Testing
 
@@ -12,19 +13,8 @@ import Glibc
 /// Scrapes the real `/metrics` endpoints of a running broker and worker and parses the exposition.
 @Suite("Prometheus metrics", .serialized)
 struct MetricsTests {
-    /// A TCP port the OS says is free now.
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return UInt16(bigEndian: address.sin_port)
-    }
+    /// A TCP port on 127.0.0.1 that is free now (RecTestKit).
+    static func freePort() -> UInt16 { freeLoopbackPort() }
 
     /// Parses Prometheus text exposition into `series → value`, checking every line's shape.
     static func parse(_ text: String) throws -> [String: Double] {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Prometheus
 import RecMetrics
+import RecTestKit
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -11,23 +12,8 @@ import Testing
 /// `GET /metrics` on a real socket: never an empty 200.
 @Suite("Metrics endpoint")
 struct MetricsEndpointTests {
-    /// A loopback port the kernel picked and released (the endpoint binds it next).
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return UInt16(bigEndian: address.sin_port)
-    }
+    /// A TCP port on 127.0.0.1 that is free now (RecTestKit).
+    static func freePort() -> UInt16 { freeLoopbackPort() }
 
     /// The status and body of `GET /metrics`, retried until the server answers (it binds as the task starts).
     static func get(_ port: UInt16) async throws -> (Int, String) {

@@ -2,7 +2,9 @@ import RecModel
 import RecWire
 
 /// The contextual bandit's last layer: a Gaussian posterior over the coefficients of `η = θᵀφ + β_{b(a)}` (`φ(z, a)`
-/// plus a bias per item-id bucket), prior `θ, β ~ N(0, λ⁻¹·I)`, held in natural parameters.
+/// plus a bias per item-id bucket), prior `θ, β ~ N(m₀, λ⁻¹·I)` with `m₀` zero except the intercept `θ₀` (the
+/// coefficient of `φ`'s constant column 0, whose prior mean is the prior log-odds of a click), held in natural
+/// parameters. The prior is not part of the statistics, so merging them stays exact.
 ///
 /// Each event adds a Gaussian factor with weight `w` and working response `y`: `A += w·φφᵀ`, `g += y·φ`, and for its
 /// bucket `n_b += w`, `c_b += w·φ`, `s_b += y`, `k_b += 1` (events). With `w = 1, y = r` this is Bayesian linear
@@ -77,21 +79,25 @@ public struct BayesianLastLayer: Sendable, Equatable {
     ///   - lambda: the prior precision λ.
     ///   - noise: the covariance scale `v` and the stream to sample with; nil for the mean.
     /// - Returns: nil when the system is not positive definite (non-finite statistics).
-    public func coefficients(lambda: Double, noise: (variance: Double, rng: Xoshiro256)?) -> Coefficients? {
-        guard let solved = posterior(lambda: lambda, sample: noise) else { return nil }
+    ///   - interceptMean: the prior mean of `θ₀` (log-odds).
+    public func coefficients(lambda: Double, interceptMean: Double = 0, noise: (variance: Double, rng: Xoshiro256)?)
+        -> Coefficients?
+    {
+        guard let solved = posterior(lambda: lambda, interceptMean: interceptMean, sample: noise) else { return nil }
         return noise == nil ? solved.mean : solved.sample
     }
 
     /// The posterior mean and, with `sample`, a Thompson sample (see ``coefficients(lambda:noise:)``), from one
-    /// Cholesky factorisation.
+    /// Cholesky factorisation. `interceptMean` is the prior mean of `θ₀` (its natural parameter `λ·m₀` joins `g₀`).
     /// - Returns: nil when the system is not positive definite (non-finite statistics).
-    public func posterior(lambda: Double, sample: (variance: Double, rng: Xoshiro256)?)
+    public func posterior(lambda: Double, interceptMean: Double = 0, sample: (variance: Double, rng: Xoshiro256)?)
         -> (mean: Coefficients, sample: Coefficients?)?
     {
         let d = width
         var schur = a
         var rhs = g
         for i in 0..<d { schur[i * d + i] += lambda }
+        if d > 0 { rhs[0] += lambda * interceptMean }
         for b in 0..<buckets where n[b] > 0 {
             let scale = 1 / (lambda + n[b])
             let row = b * d

@@ -13,6 +13,12 @@ import RecWire
 /// Every event is used once and completely (a closed-form update, no step size, no replay), and what is learnt
 /// about a user × topic interaction is shared by every item with that topic.
 ///
+/// Every Thompson sample is drawn from a stream keyed by the learner's seed, the installed version and the number of
+/// updates since that install (``sampleSeed(seed:version:update:)``), not from a running generator: the served
+/// policy is a function of the statistics and those three numbers, so installing the same version twice (a sync
+/// that brought nothing new, or the pool's own sync racing a requested one) serves the same sample, and a
+/// deterministic run does not depend on how many installs the pool's timing produced.
+///
 /// A value owned by one thread (the worker's background thread); the serving side reads only the
 /// ``OnlinePolicy`` snapshots it publishes.
 public struct OnlineLearner: Sendable {
@@ -29,11 +35,11 @@ public struct OnlineLearner: Sendable {
     private var statistics: BayesianLastLayer
     private var mean: BayesianLastLayer.Coefficients
     private var policy: OnlinePolicy
-    private var rng: Xoshiro256
+    private let seed: UInt64
 
     /// Creates a learner starting from `policy`'s statistics at `version`; it serves a Thompson sample at once.
     public init(policy: OnlinePolicy, version: UInt64, seed: UInt64) {
-        rng = Xoshiro256(seed: seed)
+        self.seed = seed
         statistics = policy.statistics
         mean = policy.coefficients
         self.policy = policy
@@ -95,13 +101,24 @@ public struct OnlineLearner: Sendable {
         return true
     }
 
+    /// The seed of the Thompson sample drawn at update `update` after installing `version`: SplitMix64's output
+    /// of the three mixed together (Steele, Lea & Flood 2014), so neighbouring updates get unrelated streams.
+    public static func sampleSeed(seed: UInt64, version: UInt64, update: Int) -> UInt64 {
+        var mix = SplitMix64(seed: seed ^ (version &* 0x9E37_79B9_7F4A_7C15))
+        var stream = SplitMix64(seed: mix.next() ^ UInt64(truncatingIfNeeded: update))
+        return stream.next()
+    }
+
     /// Serves a new Thompson sample of the statistics; on a failure (a posterior that cannot be solved) it keeps
     /// serving the last good policy.
     private mutating func resample() {
-        let stream = Xoshiro256(seed: rng.next())
+        let stream = Xoshiro256(
+            seed: Self.sampleSeed(seed: seed, version: baseVersion, update: updatesSinceInstall))
+        let learning = policy.spec.learning
         guard
             let solved = statistics.posterior(
-                lambda: policy.spec.learning.priorPrecision, sample: (policy.spec.learning.noiseVariance, stream)),
+                lambda: learning.priorPrecision, interceptMean: learning.priorLogOdds,
+                sample: (learning.noiseVariance, stream)),
             let sample = solved.sample
         else { return }
         mean = solved.mean

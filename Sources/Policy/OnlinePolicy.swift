@@ -49,7 +49,8 @@ public struct OnlinePolicy: Sendable {
             }
             chosen = coefficients
         } else {
-            guard let mean = stats.coefficients(lambda: spec.learning.priorPrecision, noise: nil) else {
+            guard let mean = stats.coefficients(
+                lambda: spec.learning.priorPrecision, interceptMean: spec.learning.priorLogOdds, noise: nil) else {
                 throw .nonFiniteWeights
             }
             chosen = mean
@@ -100,7 +101,8 @@ public struct OnlinePolicy: Sendable {
                 expected: Self.parameterCount(width: self.statistics.width, buckets: self.statistics.buckets),
                 got: Self.parameterCount(width: statistics.width, buckets: statistics.buckets))
         }
-        guard let mean = statistics.coefficients(lambda: spec.learning.priorPrecision, noise: nil) else {
+        guard let mean = statistics.coefficients(
+            lambda: spec.learning.priorPrecision, interceptMean: spec.learning.priorLogOdds, noise: nil) else {
             throw .nonFiniteWeights
         }
         return OnlinePolicy(self, statistics: statistics, coefficients: mean)
@@ -118,7 +120,8 @@ public struct OnlinePolicy: Sendable {
         let stream = Xoshiro256(seed: rng.next())
         guard
             let draw = statistics.coefficients(
-                lambda: spec.learning.priorPrecision, noise: (spec.learning.noiseVariance, stream))
+                lambda: spec.learning.priorPrecision, interceptMean: spec.learning.priorLogOdds,
+                noise: (spec.learning.noiseVariance, stream))
         else { throw .nonFiniteWeights }
         return OnlinePolicy(self, statistics: statistics, coefficients: draw)
     }

@@ -41,7 +41,8 @@ public struct ExplorationSpec: Codable, Sendable, Equatable {
 }
 
 /// How a serving replica learns from feedback. JSON keys: `update_every`, `batch_size`, `steps_per_update`,
-/// `learning_rate`, `replay_capacity`, `prior_precision`, `noise_variance`, `cold_start_shows`, `cold_start_share`.
+/// `learning_rate`, `replay_capacity`, `prior_precision`, `prior_log_odds`, `noise_variance`, `cold_start_shows`,
+/// `cold_start_share`.
 ///
 /// The contextual bandit's last layer is Bayesian linear regression (prior precision λ, noise variance σ²): a
 /// replica adds each event to the posterior's sufficient statistics at once and, every `update_every` events,
@@ -61,6 +62,9 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     public var replayCapacity: Int
     /// λ: the precision of the Gaussian prior on every coefficient of the Bayesian last layer.
     public var priorPrecision: Double
+    /// m₀: the prior mean of the last layer's intercept, the log-odds of a click before any feedback (the other
+    /// coefficients' prior mean is 0).
+    public var priorLogOdds: Double
     /// σ²: the reward noise variance; Thompson samples are drawn from N(mean, σ² · precision⁻¹).
     public var noiseVariance: Double
     /// N: an item whose id bucket has fewer events than this is "new" and shares the cold-start exploration.
@@ -72,8 +76,9 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     public init(
         updateEvery: Int = 16, batchSize: Int = 64, stepsPerUpdate: Int = 4, learningRate: Double = 0.003,
         replayCapacity: Int = 20_000, priorPrecision: Double = 3, noiseVariance: Double = 0.03,
-        coldStartShows: Int = 30, coldStartShare: Double = 0.05
+        coldStartShows: Int = 30, coldStartShare: Double = 0.05, priorLogOdds: Double = 0
     ) {
+        self.priorLogOdds = priorLogOdds
         self.updateEvery = updateEvery
         self.batchSize = batchSize
         self.stepsPerUpdate = stepsPerUpdate
@@ -87,7 +92,7 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case updateEvery, batchSize, stepsPerUpdate, learningRate, replayCapacity, priorPrecision, noiseVariance
-        case coldStartShows, coldStartShare
+        case coldStartShows, coldStartShare, priorLogOdds
     }
 
     /// Decodes, with the defaults for the Bayesian keys a document from before them lacks.
@@ -103,6 +108,7 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
         noiseVariance = try c.decodeIfPresent(Double.self, forKey: .noiseVariance) ?? d.noiseVariance
         coldStartShows = try c.decodeIfPresent(Int.self, forKey: .coldStartShows) ?? d.coldStartShows
         coldStartShare = try c.decodeIfPresent(Double.self, forKey: .coldStartShare) ?? d.coldStartShare
+        priorLogOdds = try c.decodeIfPresent(Double.self, forKey: .priorLogOdds) ?? d.priorLogOdds
     }
 
     /// Why these values cannot be used, or `nil` when they can.
@@ -115,6 +121,7 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
         if !(priorPrecision.isFinite && priorPrecision > 0) {
             return "prior_precision must be above 0, got \(priorPrecision)"
         }
+        if !priorLogOdds.isFinite { return "prior_log_odds must be a finite number, got \(priorLogOdds)" }
         if !(noiseVariance.isFinite && noiseVariance >= 0) { return "noise_variance must be ≥ 0, got \(noiseVariance)" }
         if coldStartShows < 0 { return "cold_start_shows must be ≥ 0, got \(coldStartShows)" }
         if !(coldStartShare.isFinite && coldStartShare >= 0 && coldStartShare < 1) {

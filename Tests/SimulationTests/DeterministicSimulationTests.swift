@@ -37,12 +37,7 @@ struct DeterministicSimulationTests {
         }
     }
 
-    @Test(
-        "two runs of one seed on fresh pools give the same curve, window by window",
-        .disabled(
-            """
-            not yet true with the Bayesian learner (issue 18 stays open): it adds each LEARN to its statistics at             once, so what a sync pulls depends on how many LEARN messages the learning thread had processed; the             fix is to pull the statistics as of the last update and re-add the pending delta at install
-            """))
+    @Test("two runs of one seed on fresh pools give the same curve, window by window")
     func sameSeedSameCurve() async throws {
         let a = try await Self.run(users: 150, seed: 3, syncEvents: 24)
         let b = try await Self.run(users: 150, seed: 3, syncEvents: 24)

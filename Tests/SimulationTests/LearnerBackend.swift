@@ -23,10 +23,12 @@ final class LearnerBackend: RecommendFeedbackBackend {
     private let state: LockedBox<State>
 
     /// A backend serving the catalogue of `world`; `learning` false keeps the initial policy (frozen).
-    init(world: SimulatorWorld = SimulatorWorld(config: SimulatorConfig()), learning: Bool = true, seed: UInt64 = 3)
-        throws
-    {
-        spec = SimulatorCatalog.spec(world: world)
+    init(
+        world: SimulatorWorld = SimulatorWorld(config: SimulatorConfig()), learning: Bool = true, seed: UInt64 = 3,
+        spec: OnlinePolicySpec? = nil
+    ) throws {
+        let spec = spec ?? SimulatorCatalog.spec(world: world)
+        self.spec = spec
         let learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: seed)
         // What the learner serves first: a Thompson sample of the prior (the logging policy of a frozen backend).
         initial = learner.current

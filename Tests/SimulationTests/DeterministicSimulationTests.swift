@@ -66,17 +66,18 @@ struct DeterministicSimulationTests {
     }
 
     /// The CI check of issue 18: on a short deterministic run the learning pool beats the random policy and the
-    /// policy it started from. Measured (docs/BENCHMARKS.md): 900 users, seed 1, M = K = 24, last fifth pool 0.1056,
-    /// random 0.0722, fixed 0.0611; whole run 0.1011, 0.0900, 0.0778. The margins below are the measured ones
-    /// less about a third, so a learner that stops learning fails (its CTR is then the fixed policy's).
+    /// policy it started from. Measured (docs/BENCHMARKS.md, 1 December 2026, Thompson samples keyed by version and
+    /// update): 900 users, seed 1, M = K = 24, last fifth pool 0.1111, random 0.0722, fixed 0.0667; whole run
+    /// 0.1189, 0.0900, 0.0767 (logistic Thompson sampling 0.1256 on the same users). The margins below are the
+    /// measured ones less about a third, so a learner that stops learning fails (its CTR is then the fixed policy's).
     @Test("on a short deterministic run the pool beats random and its starting policy")
     func poolBeatsRandomAndFixed() async throws {
         let report = try await Self.run(users: 900, seed: 1, syncEvents: 24)
         #expect(report.errors.isEmpty && report.served == 900)
         let random = try #require(report.baseline("random"))
         let fixed = try #require(report.baseline("fixed"))
-        #expect(report.ctrLastFifth >= random.ctrLastFifth + 0.02, "\(report.text)")
+        #expect(report.ctrLastFifth >= random.ctrLastFifth + 0.025, "\(report.text)")
         #expect(report.ctrLastFifth >= fixed.ctrLastFifth + 0.03, "\(report.text)")
-        #expect(report.ctr >= fixed.ctr + 0.015, "\(report.text)")
+        #expect(report.ctr >= fixed.ctr + 0.028, "\(report.text)")
     }
 }

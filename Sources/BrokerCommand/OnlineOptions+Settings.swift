@@ -18,7 +18,8 @@ extension OnlineOptions {
         s.exploration = ExplorationSpec(kind: try explorationKind(), epsilon: epsilon, temperature: temperature)
         s.learning = OnlineLearningSpec(
             updateEvery: onlineUpdateEvery, batchSize: 64, stepsPerUpdate: onlineStepsPerUpdate,
-            learningRate: onlineLearningRate)
+            learningRate: onlineLearningRate, learner: try learnerKind(), gamma: onlineGamma,
+            targetUpdateEvery: onlineTargetUpdateEvery)
         s.world.seed = onlineWorldSeed
         s.allowFaultInjection = allowFaultInjection
         if let onlineCatalogue {

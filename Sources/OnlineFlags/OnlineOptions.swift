@@ -63,6 +63,19 @@ public struct OnlineOptions: ParsableArguments {
     @Option(help: "Adam learning rate of online learning.")
     public var onlineLearningRate = 0.003
 
+    /// What the replicas learn: `contextual_bandit` (γ = 0) or `session_dqn`.
+    @Option(
+        help: "What the replicas learn: contextual_bandit (γ = 0, the default) or session_dqn (Double-DQN over the session).")
+    public var onlineLearner = OnlineLearnerKind.contextualBandit.rawValue
+
+    /// γ of the session DQN.
+    @Option(help: "γ, the discount of the session DQN's target r + γ·Q_target(s′, a*), in [0, 1).")
+    public var onlineGamma = 0.9
+
+    /// Updates between two target network copies (session DQN).
+    @Option(help: "Learning updates between two copies of the session DQN's online network into its target network.")
+    public var onlineTargetUpdateEvery = 8
+
     /// The seed of the simulator world whose items form the catalogue.
     @Option(help: "Seed of the simulator world whose items form the catalogue.")
     public var onlineWorldSeed: UInt64 = 7
@@ -84,9 +97,19 @@ public struct OnlineOptions: ParsableArguments {
         return kind
     }
 
-    /// Checks what can be checked without the broker: the exploration kind.
+    /// The learner named by `--online-learner`.
+    /// - Throws: `ValidationError` naming the flag when it is neither `contextual_bandit` nor `session_dqn`.
+    public func learnerKind() throws -> OnlineLearnerKind {
+        guard let kind = OnlineLearnerKind(rawValue: onlineLearner) else {
+            throw ValidationError("--online-learner must be contextual_bandit or session_dqn, got '\(onlineLearner)'")
+        }
+        return kind
+    }
+
+    /// Checks what can be checked without the broker: the exploration and learner kinds.
     public func validate() throws {
         _ = try explorationKind()
+        _ = try learnerKind()
     }
 
     /// Every tunable as `(flag, value)`, in declaration order (`--online` itself excluded; a set
@@ -98,7 +121,9 @@ public struct OnlineOptions: ParsableArguments {
             ("--impression-log-size", "\(impressionLogSize)"), ("--feedback-window-s", "\(feedbackWindowS)"),
             ("--exploration", exploration), ("--epsilon", "\(epsilon)"), ("--temperature", "\(temperature)"),
             ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-steps-per-update", "\(onlineStepsPerUpdate)"),
-            ("--online-learning-rate", "\(onlineLearningRate)"), ("--online-world-seed", "\(onlineWorldSeed)"),
+            ("--online-learning-rate", "\(onlineLearningRate)"), ("--online-learner", onlineLearner),
+            ("--online-gamma", "\(onlineGamma)"), ("--online-target-update-every", "\(onlineTargetUpdateEvery)"),
+            ("--online-world-seed", "\(onlineWorldSeed)"),
         ]
         if let onlineCatalogue { out.append(("--online-catalogue", onlineCatalogue)) }
         if allowFaultInjection { out.append(("--allow-fault-injection", "")) }

@@ -42,14 +42,25 @@ public struct ExplorationSpec: Codable, Sendable, Equatable {
 
 /// How a serving replica learns from feedback. JSON keys: `update_every`, `batch_size`, `steps_per_update`,
 /// `learning_rate`, `replay_capacity`, `prior_precision`, `prior_log_odds`, `noise_variance`, `cold_start_shows`,
-/// `cold_start_share`.
+/// `cold_start_share`, `learner`, `gamma`, `target_update_every`.
 ///
 /// The contextual bandit's last layer is Bayesian linear regression (prior precision λ, noise variance σ²): a
 /// replica adds each event to the posterior's sufficient statistics at once and, every `update_every` events,
 /// solves for the posterior mean and draws a Thompson sample that it serves until the next update. `batch_size`,
-/// `steps_per_update`, `learning_rate` and `replay_capacity` belong to gradient learners (the session DQN) and are
-/// not used by the contextual bandit.
+/// `steps_per_update`, `learning_rate` and `replay_capacity` belong to gradient learners and are used by neither
+/// online learner (both solve their last layer in closed form).
+///
+/// `learner` picks what a replica learns: the contextual bandit (γ = 0, each event's reward is its own target) or the
+/// session DQN (``OnlineLearnerKind/sessionDQN``: the same last layer fitted to Double-DQN targets
+/// `r + γ·Q_target(s′, argmax_a′ Q_online(s′, a′))` over the session state, with a target network copied every
+/// `target_update_every` updates).
 public struct OnlineLearningSpec: Codable, Sendable, Equatable {
+    /// What a replica learns (JSON `learner`: `contextual_bandit` or `session_dqn`).
+    public var learner: OnlineLearnerKind
+    /// γ: the discount of the session DQN's target (JSON `gamma`, in [0, 1); unused by the contextual bandit).
+    public var gamma: Double
+    /// Updates between two copies of the online network into the target network (session DQN only).
+    public var targetUpdateEvery: Int
     /// Feedback events between two learning updates (K).
     public var updateEvery: Int
     /// Transitions per gradient step, sampled from the replay data (gradient learners only).
@@ -76,9 +87,13 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     public init(
         updateEvery: Int = 16, batchSize: Int = 64, stepsPerUpdate: Int = 4, learningRate: Double = 0.003,
         replayCapacity: Int = 20_000, priorPrecision: Double = 3, noiseVariance: Double = 0.03,
-        coldStartShows: Int = 30, coldStartShare: Double = 0.05, priorLogOdds: Double = 0
+        coldStartShows: Int = 30, coldStartShare: Double = 0.05, priorLogOdds: Double = 0,
+        learner: OnlineLearnerKind = .contextualBandit, gamma: Double = 0.9, targetUpdateEvery: Int = 8
     ) {
         self.priorLogOdds = priorLogOdds
+        self.learner = learner
+        self.gamma = gamma
+        self.targetUpdateEvery = targetUpdateEvery
         self.updateEvery = updateEvery
         self.batchSize = batchSize
         self.stepsPerUpdate = stepsPerUpdate
@@ -92,7 +107,7 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case updateEvery, batchSize, stepsPerUpdate, learningRate, replayCapacity, priorPrecision, noiseVariance
-        case coldStartShows, coldStartShare, priorLogOdds
+        case coldStartShows, coldStartShare, priorLogOdds, learner, gamma, targetUpdateEvery
     }
 
     /// Decodes, with the defaults for the Bayesian keys a document from before them lacks.
@@ -109,6 +124,9 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
         coldStartShows = try c.decodeIfPresent(Int.self, forKey: .coldStartShows) ?? d.coldStartShows
         coldStartShare = try c.decodeIfPresent(Double.self, forKey: .coldStartShare) ?? d.coldStartShare
         priorLogOdds = try c.decodeIfPresent(Double.self, forKey: .priorLogOdds) ?? d.priorLogOdds
+        learner = try c.decodeIfPresent(OnlineLearnerKind.self, forKey: .learner) ?? d.learner
+        gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? d.gamma
+        targetUpdateEvery = try c.decodeIfPresent(Int.self, forKey: .targetUpdateEvery) ?? d.targetUpdateEvery
     }
 
     /// Why these values cannot be used, or `nil` when they can.
@@ -127,8 +145,19 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
         if !(coldStartShare.isFinite && coldStartShare >= 0 && coldStartShare < 1) {
             return "cold_start_share must be in [0, 1), got \(coldStartShare)"
         }
+        if !(gamma.isFinite && gamma >= 0 && gamma < 1) { return "gamma must be in [0, 1), got \(gamma)" }
+        if targetUpdateEvery < 1 { return "target_update_every must be at least 1, got \(targetUpdateEvery)" }
         return nil
     }
+}
+
+/// What an online replica learns.
+public enum OnlineLearnerKind: String, Codable, Sendable, Equatable, CaseIterable {
+    /// γ = 0: each recommendation's reward is its own target (a Bayesian logistic last layer, Thompson sampling).
+    case contextualBandit = "contextual_bandit"
+    /// The session DQN: the state holds the session so far (the items clicked in it), the target is Double-DQN's
+    /// `r + γ·Q_target(s′, argmax_a′ Q_online(s′, a′))` with a periodically copied target network.
+    case sessionDQN = "session_dqn"
 }
 
 /// One user feature as the policy encodes it. JSON keys: `name`, `kind` (`categorical` or `numeric`), `values`,

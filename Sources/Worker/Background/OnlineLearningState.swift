@@ -33,8 +33,12 @@ struct LearnOutcome: Sendable, Equatable {
 /// A value with three transitions, one per broker message: ``install(_:pack:)`` (POLICY), ``learn(_:)`` (LEARN)
 /// and ``syncReport(sync:)`` (POLICY_PULL). The thread that owns it publishes ``served`` after a change.
 struct OnlineLearningState: Sendable {
-    /// The learner of the installed policy, `nil` before the first POLICY.
+    /// The contextual bandit learning the installed policy, `nil` before the first POLICY or when the spec's
+    /// `learner` is `session_dqn`.
     var learner: OnlineLearner?
+    /// The session DQN learning the installed policy when the spec's `learner` is `session_dqn` (at most one of
+    /// the two is set).
+    var sessionLearner: SessionQLearner?
     /// Whether the installed version may learn.
     private(set) var learningEnabled = false
     /// Events counted and dropped since the worker started.
@@ -48,8 +52,15 @@ struct OnlineLearningState: Sendable {
 
     /// The snapshot to serve, `nil` before the first POLICY.
     var served: ServedPolicy? {
-        learner.map { ServedPolicy(policy: $0.current, version: $0.baseVersion, learningEnabled: learningEnabled) }
+        if let sessionLearner {
+            return ServedPolicy(
+                policy: sessionLearner.current, version: sessionLearner.baseVersion, learningEnabled: learningEnabled)
+        }
+        return learner.map { ServedPolicy(policy: $0.current, version: $0.baseVersion, learningEnabled: learningEnabled) }
     }
+
+    /// The installed policy's spec, `nil` before the first POLICY.
+    var installedSpec: OnlinePolicySpec? { sessionLearner?.current.spec ?? learner?.current.spec }
 
     /// Decodes a POLICY message's payload: JSON ``PolicyInstall``, then the ``ParameterPack`` bytes.
     /// - Throws: ``PolicyInstallError/malformed(_:)`` naming the problem.
@@ -82,22 +93,34 @@ struct OnlineLearningState: Sendable {
             throw .unusable(error)
         }
         // Mutated in place (optional chaining), so the statistics are not copied.
-        if learner?.current.spec == install.spec {
-            learner?.install(policy, version: install.version)
-        } else {
-            learner = OnlineLearner(policy: policy, version: install.version, seed: seed)
+        switch install.spec.learning.learner {
+        case .contextualBandit:
+            sessionLearner = nil
+            if learner?.current.spec == install.spec {
+                learner?.install(policy, version: install.version)
+            } else {
+                learner = OnlineLearner(policy: policy, version: install.version, seed: seed)
+            }
+        case .sessionDQN:
+            learner = nil
+            if sessionLearner?.current.spec == install.spec {
+                sessionLearner?.install(policy, version: install.version)
+            } else {
+                sessionLearner = SessionQLearner(policy: policy, version: install.version, seed: seed)
+            }
         }
         learningEnabled = install.learningEnabled
         let report = PolicyStateReport(
             kind: .installed, sync: 0, version: install.version, events: 0, updates: 0,
             weightsSha256: PolicyWeights.sha256(policy))
-        let serving = learner?.current ?? policy
+        let serving = sessionLearner?.current ?? learner?.current ?? policy
         return (ServedPolicy(policy: serving, version: install.version, learningEnabled: learningEnabled), report)
     }
 
     /// Learns from feedback events, or counts and drops them when no policy is installed or learning is frozen.
     /// Every `update_every` learnt events the learner solves its posterior and serves a new Thompson sample.
     mutating func learn(_ events: [LearnEvent]) -> LearnOutcome {
+        if sessionLearner != nil { return learnSession(events) }
         guard learningEnabled, learner != nil else {
             droppedEvents += events.count
             return LearnOutcome(dropped: events.count)
@@ -126,6 +149,13 @@ struct OnlineLearningState: Sendable {
     /// The answer to POLICY_PULL `sync`: the report and the pack of the learner's current weights. Before the
     /// first POLICY the report has version 0 and no events (so the broker skips it) and the pack is empty.
     func syncReport(sync: UInt64) -> (report: PolicyStateReport, pack: ParameterPack) {
+        if let sessionLearner {
+            let pack = PolicyWeights.pack(sessionLearner.learnt)
+            let report = PolicyStateReport(
+                kind: .sync, sync: sync, version: sessionLearner.baseVersion, events: sessionLearner.eventsSinceInstall,
+                updates: sessionLearner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
+            return (report, pack)
+        }
         guard let learner else {
             return (
                 PolicyStateReport(kind: .sync, sync: sync, version: 0, events: 0, updates: 0, weightsSha256: ""),
@@ -137,5 +167,31 @@ struct OnlineLearningState: Sendable {
             kind: .sync, sync: sync, version: learner.baseVersion, events: learner.eventsSinceInstall,
             updates: learner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
         return (report, pack)
+    }
+}
+
+extension OnlineLearningState {
+    /// ``learn(_:)`` for the session DQN: the same batching by update boundary and the same counting.
+    fileprivate mutating func learnSession(_ events: [LearnEvent]) -> LearnOutcome {
+        guard learningEnabled else {
+            droppedEvents += events.count
+            return LearnOutcome(dropped: events.count)
+        }
+        let events0 = sessionLearner?.eventsSinceInstall ?? 0
+        let updates0 = sessionLearner?.updatesSinceInstall ?? 0
+        let rejected0 = sessionLearner?.rejectedEvents ?? 0
+        let every = sessionLearner?.current.spec.learning.updateEvery ?? 1
+        var rest = events[...]
+        while !rest.isEmpty {
+            let room = max(1, every - (sessionLearner?.eventsSinceUpdate ?? 0))
+            _ = sessionLearner?.learn(Array(rest.prefix(room)))
+            rest = rest.dropFirst(room)
+        }
+        let outcome = LearnOutcome(
+            learnt: (sessionLearner?.eventsSinceInstall ?? 0) - events0,
+            dropped: (sessionLearner?.rejectedEvents ?? 0) - rejected0,
+            steps: (sessionLearner?.updatesSinceInstall ?? 0) - updates0)
+        droppedEvents += outcome.dropped
+        return outcome
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecClient
 import RecData
 import RecSimulation
 import RecTransport
@@ -69,7 +70,19 @@ struct SimulateCommand: AsyncParsableCommand {
             """)
     var deterministic = false
 
+    @Flag(
+        help: """
+            Each user is a whole session of the simulator's online environment (a budget of 30 steps, a click gives \
+            back 0.5, interests drift towards clicked items; --users sessions): report clicks per session, with the \
+            random slate and the myopic oracle on the same users.
+            """)
+    var sessions = false
+
     func validate() throws {
+        if sessions && (world != nil || baselinesOnly || deterministic || report != nil) {
+            throw ValidationError(
+                "--sessions runs the built-in simulator against a pool: no --world, --baselines-only, --deterministic or --report")
+        }
         var plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windows)
         plan.deterministic = deterministic
         if let problem = plan.problem { throw ValidationError(problem) }
@@ -115,6 +128,10 @@ struct SimulateCommand: AsyncParsableCommand {
             let line = SimulationProgressLine(enabled: !quiet)
             let client = baselinesOnly ? nil : try await connection.connect()
             defer { client?.close() }
+            if sessions, let client {
+                try await runSessions(client: client, plan: plan)
+                return
+            }
             let result: SimulationReport
             do throws(SimulationError) {
                 if let client {
@@ -148,6 +165,34 @@ struct SimulateCommand: AsyncParsableCommand {
             if result.served == 0 && !baselinesOnly {
                 throw CommandFailure("no simulated user was served (see errors)", exitCode: .errorsDominate)
             }
+        }
+    }
+}
+
+extension SimulateCommand {
+    /// `--sessions`: whole sessions against the pool, reported as clicks per session.
+    func runSessions(client: RecPoolClient, plan: SimulationPlan) async throws {
+        let result: SessionReport
+        let quiet = quiet
+        let total = plan.users
+        do throws(SimulationError) {
+            result = try await SessionSimulation.run(
+                backend: PoolBackend(client: client, timeoutMs: connection.timeoutMs), plan: plan
+            ) { done in
+                if !quiet { FileHandle.standardError.write(Data("sessions \(done)/\(total)\n".utf8)) }
+            }
+        } catch {
+            let status: ExitStatus =
+                switch error {
+                case .policyUnavailable(let client): ExitStatus.of(client)
+                case .invalidPlan, .catalogueMismatch, .notDeterministic: .badInput
+                case .invalidPolicy: .failed
+                }
+            throw CommandFailure(error.description, exitCode: status)
+        }
+        CommandOutput.printLine(json ? try result.json() : result.text)
+        if result.completed == 0 {
+            throw CommandFailure("no simulated session was completed (see errors)", exitCode: .errorsDominate)
         }
     }
 }

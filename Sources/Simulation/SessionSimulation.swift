@@ -1,0 +1,265 @@
+import Foundation
+import RecClient
+import RecData
+import RecModel
+import RecPolicy
+import RecTransport
+import RecWire
+
+/// What one simulated session did against the pool.
+public struct SessionOutcome: Sendable, Equatable {
+    /// The session's index in the run (its user).
+    public var index: Int
+    /// Steps (RECOMMENDs answered and shown).
+    public var steps = 0
+    /// Clicks.
+    public var clicks = 0
+    /// Whether the session ran until its budget was spent (no failed call cut it short).
+    public var completed = false
+    /// The highest policy version that served a step.
+    public var version: UInt64 = 0
+    /// Failed calls by status name (`BAD_SLATE`: a slate the user cannot be shown).
+    public var errors: [String: Int] = [:]
+}
+
+/// Runs whole sessions of the simulator's online environment (``SimulatorEnvironment``: a budget of 30 steps, each
+/// costing 1, a click giving back 0.5, interests drifting towards clicked items) against a pool, to compare learners
+/// by clicks per session rather than clicks per slate.
+///
+/// Session `i` is a brand-new user from an environment seeded by `(seed, i)`, so the same seed gives the same users
+/// (and, while the slates agree, the same choices) to every pool. Each step sends RECOMMEND with the user's features
+/// and, as `events`, the items clicked earlier in the session (dwell 1 s each): the session state a session learner
+/// (``SessionQLearner``) conditions on. FEEDBACK goes out for every shown item. The same users are also shown two
+/// references computed in the client: the uniform random slate, and the myopic oracle (each step, the items with the
+/// highest true single-item click probability for the user's current, drifted interests).
+public enum SessionSimulation {
+    /// Dwell sent for every clicked item in `events`.
+    public static let dwellSeconds = 1.0
+    /// A session is cut after this many steps (never reached by the default world: 30 + 0.5 per click).
+    public static let stepLimit = 1_000
+
+    /// The environment of session `index`.
+    static func environment(world: SimulatorWorld, seed: UInt64, index: Int) -> SimulatorEnvironment {
+        var mix = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(index))
+        return SimulatorEnvironment(world: world, seed: mix.next())
+    }
+
+    /// Runs `plan.users` sessions against `backend`, `plan.concurrency` at once.
+    /// - Throws: ``SimulationError`` when the plan is invalid, the served policy cannot be fetched or does not serve
+    ///   the simulated world's catalogue.
+    public static func run<Backend: RecommendFeedbackBackend>(
+        backend: Backend, plan: SimulationPlan, onProgress: @Sendable (Int) -> Void = { _ in }
+    ) async throws(SimulationError) -> SessionReport {
+        if let problem = plan.problem { throw .invalidPlan(problem) }
+        if plan.deterministic { throw .invalidPlan("sessions do not run deterministically (one client lane)") }
+        let world = SimulatorWorld(config: plan.world)
+        let install: PolicyInstall
+        do throws(ClientError) {
+            install = try await backend.currentPolicy().0
+        } catch {
+            throw .policyUnavailable(error)
+        }
+        try SimulationRunner.checkCatalogue(install.spec, world: world)
+        let slateLength = install.spec.slateSize
+        let started = Clocks.monotonicMicros()
+        var outcomes = (0..<plan.users).map { SessionOutcome(index: $0) }
+        await withTaskGroup(of: SessionOutcome.self) { group in
+            var next = 0
+            func startNext() {
+                guard next < plan.users else { return }
+                let index = next
+                next += 1
+                let env = environment(world: world, seed: plan.seed, index: index)
+                group.addTask { await serve(index, env: env, slateLength: slateLength, backend: backend) }
+            }
+            for _ in 0..<min(plan.concurrency, plan.users) { startNext() }
+            var done = 0
+            while let outcome = await group.next() {
+                outcomes[outcome.index] = outcome
+                done += 1
+                if done % plan.progressEvery == 0 || done == plan.users { onProgress(done) }
+                startNext()
+            }
+        }
+        let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
+        let references = (0..<plan.users).map { index in
+            reference(env: environment(world: world, seed: plan.seed, index: index), slateLength: slateLength, index: index)
+        }
+        return SessionReport(
+            plan: plan, outcomes: outcomes, random: references.map(\.random), oracle: references.map(\.oracle),
+            learner: install.spec.learning.learner.rawValue,
+            gamma: install.spec.learning.learner == .sessionDQN ? install.spec.learning.gamma : 0, elapsedMs: elapsedMs)
+    }
+
+    private static func serve<Backend: RecommendFeedbackBackend>(
+        _ index: Int, env start: SimulatorEnvironment, slateLength: Int, backend: Backend
+    ) async -> SessionOutcome {
+        var env = start
+        var outcome = SessionOutcome(index: index)
+        let user = env.reset()
+        var events: [ViewEvent] = []
+        while outcome.steps < stepLimit {
+            let recommendation: PolicyRecommendation
+            do throws(ClientError) {
+                recommendation = try await backend.recommend(
+                    RecommendQuery(userFeatures: user.userFeatures, events: events, top: slateLength))
+            } catch {
+                outcome.errors[error.statusName, default: 0] += 1
+                return outcome
+            }
+            let step: SimulatorStep
+            do throws(SimulatorError) {
+                step = try env.step(recommendation.items.map(\.item))
+            } catch {
+                outcome.errors["BAD_SLATE", default: 0] += 1
+                return outcome
+            }
+            outcome.steps += 1
+            outcome.version = max(outcome.version, recommendation.modelVersion)
+            if let clicked = step.clicked {
+                outcome.clicks += 1
+                events.append(ViewEvent(item: clicked, seconds: dwellSeconds))
+            }
+            for shown in recommendation.items {
+                let event = FeedbackRequest(
+                    impressionId: recommendation.impressionId, item: shown.item, click: step.clicked == shown.item ? 1 : 0)
+                do throws(ClientError) {
+                    _ = try await backend.feedback(event)
+                } catch {
+                    outcome.errors[error.statusName, default: 0] += 1
+                }
+            }
+            if step.done {
+                outcome.completed = true
+                return outcome
+            }
+        }
+        return outcome
+    }
+
+    /// Clicks of the random slate and of the myopic oracle in session `index`'s environment.
+    static func reference(env: SimulatorEnvironment, slateLength: Int, index: Int) -> (random: Int, oracle: Int) {
+        var rng = Xoshiro256(seed: UInt64(index) &+ 0xA5A5)
+        var random = env
+        var oracle = env
+        random.reset()
+        oracle.reset()
+        let items = env.world.config.items
+        var clicks = (0, 0)
+        for _ in 0..<stepLimit {
+            var pool = Array(0..<items)
+            var slate: [Int] = []
+            for _ in 0..<min(slateLength, items) { slate.append(pool.remove(at: rng.nextInt(below: pool.count))) }
+            guard let step = try? random.step(slate) else { break }
+            if step.clicked != nil { clicks.0 += 1 }
+            if step.done { break }
+        }
+        for _ in 0..<stepLimit {
+            let alone = (0..<items).map { (try? oracle.choiceProbabilities([$0]))?.first ?? 0 }
+            let slate = Array(alone.indices.sorted { alone[$0] > alone[$1] }.prefix(slateLength))
+            guard let step = try? oracle.step(slate) else { break }
+            if step.clicked != nil { clicks.1 += 1 }
+            if step.done { break }
+        }
+        return clicks
+    }
+}
+
+/// Clicks per session of a session run (``SessionSimulation``). JSON keys: `sessions`, `completed`, `steps`,
+/// `clicks`, `clicks_per_session`, `clicks_per_session_sd`, `clicks_per_session_first_fifth`,
+/// `clicks_per_session_last_fifth`, `steps_per_session`, `ctr_per_step`, `random_clicks_per_session`,
+/// `oracle_clicks_per_session`, `learner`, `gamma`, `version`, `errors`, `seed`, `elapsed_ms`.
+public struct SessionReport: Codable, Sendable, Equatable {
+    /// Sessions run.
+    public var sessions: Int
+    /// Sessions that ran until their budget was spent.
+    public var completed: Int
+    /// Steps over every session.
+    public var steps: Int
+    /// Clicks over every session.
+    public var clicks: Int
+    /// Mean clicks per completed session (0 with none completed).
+    public var clicksPerSession: Double
+    /// Their standard deviation across sessions.
+    public var clicksPerSessionSd: Double
+    /// Mean clicks per completed session among the first fifth of the sessions (by index).
+    public var clicksPerSessionFirstFifth: Double
+    /// … and among the last fifth.
+    public var clicksPerSessionLastFifth: Double
+    /// Mean steps per completed session.
+    public var stepsPerSession: Double
+    /// Clicks per step over every session.
+    public var ctrPerStep: Double
+    /// The uniform random slate's clicks per session on the same users.
+    public var randomClicksPerSession: Double
+    /// The myopic oracle's clicks per session on the same users.
+    public var oracleClicksPerSession: Double
+    /// The pool's learner at the start (`contextual_bandit` or `session_dqn`).
+    public var learner: String
+    /// Its γ (0 for the contextual bandit).
+    public var gamma: Double
+    /// The highest policy version that served a step.
+    public var version: UInt64
+    /// Failed calls by status name.
+    public var errors: [String: Int]
+    /// The seed of the users.
+    public var seed: UInt64
+    /// Wall-clock time of the pool's sessions, ms.
+    public var elapsedMs: UInt64
+
+    /// Summarises outcomes and the references' clicks (one per session, same order).
+    init(
+        plan: SimulationPlan, outcomes: [SessionOutcome], random: [Int], oracle: [Int], learner: String, gamma: Double,
+        elapsedMs: UInt64
+    ) {
+        let done = outcomes.filter(\.completed)
+        func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+        let perSession = done.map { Double($0.clicks) }
+        let m = mean(perSession)
+        let fifth = max(1, outcomes.count / 5)
+        sessions = outcomes.count
+        completed = done.count
+        steps = outcomes.reduce(0) { $0 + $1.steps }
+        clicks = outcomes.reduce(0) { $0 + $1.clicks }
+        clicksPerSession = m
+        clicksPerSessionSd = perSession.count > 1
+            ? (perSession.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(perSession.count - 1)).squareRoot() : 0
+        clicksPerSessionFirstFifth = mean(outcomes.prefix(fifth).filter(\.completed).map { Double($0.clicks) })
+        clicksPerSessionLastFifth = mean(outcomes.suffix(fifth).filter(\.completed).map { Double($0.clicks) })
+        stepsPerSession = mean(done.map { Double($0.steps) })
+        ctrPerStep = steps > 0 ? Double(clicks) / Double(steps) : 0
+        randomClicksPerSession = mean(random.map(Double.init))
+        oracleClicksPerSession = mean(oracle.map(Double.init))
+        self.learner = learner
+        self.gamma = gamma
+        version = outcomes.map(\.version).max() ?? 0
+        errors = outcomes.reduce(into: [:]) { total, o in total.merge(o.errors, uniquingKeysWith: +) }
+        seed = plan.seed
+        self.elapsedMs = elapsedMs
+    }
+
+    /// The report as one JSON object (snake_case keys).
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The report for people.
+    public var text: String {
+        let errorText = errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            .joined(separator: ", ")
+        return [
+            "sessions \(sessions) (seed \(seed)), completed \(completed), learner \(learner), γ \(gamma), policy v\(version)",
+            String(
+                format: "clicks per session %.3f ± %.3f (first fifth %.3f, last fifth %.3f), steps per session %.2f, CTR per step %.4f",
+                clicksPerSession, clicksPerSessionSd, clicksPerSessionFirstFifth, clicksPerSessionLastFifth,
+                stepsPerSession, ctrPerStep),
+            String(
+                format: "same users: random %.3f, myopic oracle %.3f clicks per session", randomClicksPerSession,
+                oracleClicksPerSession),
+            "errors: \(errorText), elapsed \(elapsedMs) ms",
+        ].joined(separator: "\n")
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import RecClient
+import RecData
+import RecPolicy
+import RecSimulation
+import RecWire
+import Testing
+
+@Suite("recpool simulate --sessions: clicks per session")
+struct SessionSimulationTests {
+    @Test("whole sessions spend their budget, and clicks per session are the clicks over the completed sessions")
+    func clicksPerSession() async throws {
+        let backend = try LearnerBackend()
+        let plan = SimulationPlan(users: 12, seed: 21, concurrency: 3, windows: 1)
+        let report = try await SessionSimulation.run(backend: backend, plan: plan)
+        #expect(report.sessions == 12 && report.completed == 12 && report.errors.isEmpty)
+        #expect(report.learner == "contextual_bandit" && report.gamma == 0)
+        // Budget 30, each step costs 1, each click gives back 0.5.
+        #expect(report.steps >= 12 * 30 && report.steps <= 12 * 30 + report.clicks)
+        #expect(report.clicks > 0)
+        #expect(abs(report.clicksPerSession - Double(report.clicks) / 12) < 1e-12)
+        #expect(abs(report.ctrPerStep - Double(report.clicks) / Double(report.steps)) < 1e-12)
+        #expect(abs(report.stepsPerSession - Double(report.steps) / 12) < 1e-12)
+        // Three FEEDBACKs per step reached the backend's log, one impression per step.
+        #expect(backend.impressions.count == report.steps)
+        #expect(backend.impressions.allSatisfy { $0.clicks.count == 3 })
+        // The references ran on the same users: the myopic oracle beats random by far on this world.
+        #expect(report.oracleClicksPerSession > report.randomClicksPerSession + 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        #expect(json["clicks_per_session"] as? Double == report.clicksPerSession)
+        #expect(json["random_clicks_per_session"] as? Double == report.randomClicksPerSession)
+        #expect(report.text.contains("clicks per session"))
+    }
+
+    @Test("the same seed gives the same users and references; another seed other users")
+    func sameUsers() async throws {
+        let plan = SimulationPlan(users: 6, seed: 4, windows: 1)
+        let a = try await SessionSimulation.run(backend: try LearnerBackend(learning: false), plan: plan)
+        let b = try await SessionSimulation.run(backend: try LearnerBackend(learning: false), plan: plan)
+        #expect(a.randomClicksPerSession == b.randomClicksPerSession)
+        #expect(a.oracleClicksPerSession == b.oracleClicksPerSession)
+        #expect(a.clicks == b.clicks && a.steps == b.steps, "a frozen backend with one seed serves the same slates")
+        var other = plan
+        other.seed = 5
+        let c = try await SessionSimulation.run(backend: try LearnerBackend(learning: false), plan: other)
+        #expect(c.oracleClicksPerSession != a.oracleClicksPerSession || c.randomClicksPerSession != a.randomClicksPerSession)
+    }
+
+    @Test("a deterministic plan is refused: sessions run over many lanes")
+    func deterministicRefused() async throws {
+        var plan = SimulationPlan(users: 2, seed: 1, windows: 1)
+        plan.deterministic = true
+        await #expect(throws: SimulationError.self) {
+            _ = try await SessionSimulation.run(backend: try LearnerBackend(), plan: plan)
+        }
+    }
+}

@@ -12,8 +12,13 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
     public var logLoss: Double
     /// The model's log-loss on the same rows.
     public var modelLogLoss: Double
-    /// Whether the model's log-loss is strictly below the constant's.
+    /// Whether the model's log-loss is below the constant's by more than ``tieTolerance`` of it: a model that scores
+    /// the click rate itself (a checkpoint that kept its starting weights, whose Float32 sigmoid rounds the rate) ties.
     public var beatsConstant: Bool
+
+    /// The relative margin below which two log-losses tie (1e-6: far above Float32 rounding of a rate's score, far
+    /// below any difference a model makes).
+    public static let tieTolerance = 1e-6
 
     /// Scores the constant on `labels` and compares it with the model's `scores` on the same rows.
     /// - Parameters:
@@ -25,7 +30,7 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         clickRate = rate
         logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: rate, count: labels.count))
         modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
-        beatsConstant = modelLogLoss < logLoss
+        beatsConstant = modelLogLoss < logLoss * (1 - Self.tieTolerance)
     }
 
     /// One line for people: both log-losses, and a warning when the model does not beat the constant.

@@ -11,21 +11,40 @@ public struct MLPTrainer: Sendable, Equatable {
     public var state: OptimizerState
     /// The loss.
     public var loss: Loss
+    /// Decoupled weight decay `λ` (AdamW: Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019):
+    /// after each optimiser update every weight matrix is multiplied by `1 − lr · λ`; biases are not decayed. 0 (the
+    /// default) is no decay. With the output layer started at the constant predictor (weights 0, bias the base
+    /// rate's logit, ``startFromConstant(clickRate:)``) the decay pulls the model back toward that constant.
+    public var weightDecay: Float = 0
 
     /// Creates a trainer with a fresh optimiser state.
-    public init(model: MLP, optimizer: Optimizer = .adam(AdamConfig()), loss: Loss = .binaryCrossEntropy) {
+    /// - Parameter weightDecay: ``weightDecay``, `λ ≥ 0` and finite.
+    public init(
+        model: MLP, optimizer: Optimizer = .adam(AdamConfig()), loss: Loss = .binaryCrossEntropy,
+        weightDecay: Float = 0
+    ) {
+        precondition(weightDecay >= 0 && weightDecay.isFinite, "MLPTrainer: weight decay must be finite and ≥ 0")
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
+        self.weightDecay = weightDecay
         self.state = optimizer.makeState(parameterCount: model.parameterCount)
     }
 
-    /// One optimiser step on one batch: forward, backward, update.
+    /// One optimiser step on one batch: forward, backward, update, then the decoupled weight decay.
     /// - Returns: The batch's mean loss before the update.
     @discardableResult
     public mutating func step(_ batch: LabeledData) -> Float {
         let (value, gradient) = model.valueAndGradient(input: batch.inputs, targets: batch.targets, loss: loss)
         optimizer.update(&model, gradient: gradient, state: &state)
+        if weightDecay > 0 {
+            let keep = 1 - optimizer.learningRate * weightDecay
+            for i in model.layers.indices {
+                model.layers[i].weight.values.withUnsafeMutableBufferPointer { w in
+                    for j in 0..<w.count { w[j] *= keep }
+                }
+            }
+        }
         return value
     }
 

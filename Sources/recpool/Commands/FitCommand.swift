@@ -27,6 +27,10 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Passes over the training rows.") var epochs: Int = 10
     @Option(help: "Rows per training step.") var batch: Int = 32
     @Option(help: "Adam learning rate.") var lr: Float = 0.001
+    @Option(
+        name: .customLong("weight-decay"),
+        help: "Decoupled weight decay λ (AdamW): each step multiplies the weights by 1 − lr·λ (0: none).")
+    var weightDecay: Float = FitCommand.defaultWeightDecay
     @Option(help: "Hidden layer widths, comma-separated (default: d_in,64).") var hidden: String?
     @Option(help: "Fraction of a feature matrix's rows held out at random for validation (logs: by time).")
     var validation: Double = 0.2
@@ -40,10 +44,16 @@ struct FitCommand: ParsableCommand {
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
     @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
 
+    /// The default `--weight-decay`, measured in docs/BENCHMARKS.md ("Interest model").
+    static let defaultWeightDecay: Float = 0
+
     func validate() throws {
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
         guard epochs >= 0, batch > 0, lr > 0, lr.isFinite else { throw ValidationError("epochs ≥ 0, batch > 0 and lr > 0 are required") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }
+        guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {
+            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr")
+        }
         guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more") }
     }
 
@@ -62,7 +72,7 @@ struct FitCommand: ParsableCommand {
             let spec = try logSpec ?? featureSpec.map { path throws(CheckpointError) in try readFeatureSpec(path) } ?? []
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
-                optimizer: .adam(AdamConfig(learningRate: lr)))
+                optimizer: .adam(AdamConfig(learningRate: lr)), weightDecay: weightDecay)
             // A log's model starts at the constant predictor (the training click rate), the point it must beat.
             if logSpec != nil { trainer.startFromConstant(clickRate: Double(train.targets.reduce(0, +)) / Double(max(train.count, 1))) }
             let config = TrainingConfig(
@@ -93,7 +103,7 @@ struct FitCommand: ParsableCommand {
                 metadata: [
                     "trainer": "recpool fit", "dataset": dataset, "seed": "\(seed)", "epochs": "\(history.epochs.count)",
                     "best_epoch": history.bestEpoch.map { "\($0 + 1)" } ?? "",
-                    "batch": "\(batch)", "learning_rate": "\(lr)", "rows": "\(train.count)",
+                    "batch": "\(batch)", "learning_rate": "\(lr)", "weight_decay": "\(weightDecay)", "rows": "\(train.count)",
                 ])
             try checkpoint.write(toFile: out)
             if json {

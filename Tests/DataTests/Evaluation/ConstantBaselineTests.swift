@@ -22,5 +22,16 @@ struct ConstantBaselineTests {
         #expect(worse.text.hasPrefix("warning: the model does not beat the constant predictor"))
         let same = ConstantBaseline(trainingLabels: [1, 0], labels: [1, 0], scores: [0.5, 0.5])
         #expect(!same.beatsConstant, "equal is not better")
+        // The click rate scored in Float32 (as a checkpoint at its starting weights scores it) ties, whichever way
+        // the rounding falls.
+        let labels = (0..<1000).map { $0 % 240 == 0 ? 1.0 : 0.0 }
+        let rate = 1.0 / 240
+        for nudge in [-1.0, 1.0] {
+            let rounded = Double(Float(rate).nextUp) + nudge * 1e-9
+            let tie = ConstantBaseline(
+                trainingLabels: (0..<240).map { $0 == 0 ? 1 : 0 }, labels: labels,
+                scores: [Double](repeating: rounded, count: labels.count))
+            #expect(!tie.beatsConstant, "\(tie.modelLogLoss) against \(tie.logLoss)")
+        }
     }
 }

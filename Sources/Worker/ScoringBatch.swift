@@ -105,18 +105,52 @@ struct ReceivedRequest: Sendable {
     }
 }
 
-/// What scoring reuses from one batch to the next: the forward pass's buffers and the buffer a
-/// micro-batch of several requests is assembled in. Owned by the worker's core, so a batch in
-/// steady state allocates only its replies.
+/// What scoring reuses from one batch to the next: the forward pass's buffers, the buffer a
+/// micro-batch of several requests is assembled in, and the buffers the replies' score tensors are
+/// encoded into. Owned by the worker's core, so a batch in steady state allocates no buffer for
+/// its values.
 struct ScoringWorkspace: Sendable {
     /// The forward pass's buffers.
     var forward = ForwardWorkspace()
     /// Rows of several requests, copied once each, back to back.
     var assembly: [Float] = []
+    /// The buffers the replies' score tensors are encoded into.
+    var replies = ReplyBuffers()
 
     /// Makes room for `count` assembled values, reallocating only when it has to.
     mutating func reserveAssembly(_ count: Int) {
         if assembly.count < count { assembly = [Float](repeating: 0, count: count) }
+    }
+}
+
+/// One score-tensor buffer per reply of a batch, reused from batch to batch: the `i`-th accepted
+/// request's reply is encoded into `buffers[i]`. A reply's payload shares its buffer (a reference,
+/// not a copy) until the socket has sent it and the reply is dropped; the buffer is then written in
+/// place for the next batch. A reply still held elsewhere (a test keeping an outcome) keeps its
+/// bytes: writing a shared array copies it first (copy-on-write), so reuse can never change a reply
+/// already made, only cost an allocation.
+struct ReplyBuffers: Sendable {
+    /// The buffers, one per reply slot.
+    var buffers: [[UInt8]] = []
+    /// How many times a buffer had to be allocated or grown (reuse held otherwise).
+    var allocations = 0
+
+    /// The reply tensor frame `rows × 1` of `scores` (docs/PROTOCOL.md: u32 LE rows, u32 LE cols,
+    /// float32 LE values), encoded into buffer `slot` and returned as a reference to it.
+    mutating func encodeScores(_ scores: UnsafeBufferPointer<Float>, slot: Int) -> [UInt8] {
+        while buffers.count <= slot { buffers.append([]) }
+        let size = 8 + scores.count * 4
+        let before = buffers[slot].withUnsafeBytes { $0.baseAddress }
+        if buffers[slot].count != size {
+            buffers[slot].removeAll(keepingCapacity: true)
+            buffers[slot].append(contentsOf: repeatElement(0, count: size))
+        }
+        buffers[slot].withUnsafeMutableBytes { raw in
+            ScoringBatch.writeTensor(rows: scores.count, cols: 1, values: scores, into: raw)
+        }
+        // A new address: the buffer was too small, or still shared with an earlier reply, and was copied.
+        if buffers[slot].withUnsafeBytes({ $0.baseAddress }) != before { allocations += 1 }
+        return buffers[slot]
     }
 }
 
@@ -184,7 +218,9 @@ enum ScoringBatch {
                 // A request alone is scored from its frame, uncopied.
                 requests[accepted[0].index].withValues { values in
                     mlp.forward(rows: totalRows, input: values, workspace: &workspace.forward) { scores in
-                        fill(&replies, accepted: accepted, requests: requests, scores: scores, start: start, version: version)
+                        fill(
+                            &replies, accepted: accepted, requests: requests, scores: scores, start: start,
+                            version: version, buffers: &workspace.replies)
                     }
                 }
             } else {
@@ -205,7 +241,9 @@ enum ScoringBatch {
                 let assembled = workspace.assembly
                 assembled.withUnsafeBufferPointer { input in
                     mlp.forward(rows: totalRows, input: input, workspace: &workspace.forward) { scores in
-                        fill(&replies, accepted: accepted, requests: requests, scores: scores, start: start, version: version)
+                        fill(
+                            &replies, accepted: accepted, requests: requests, scores: scores, start: start,
+                            version: version, buffers: &workspace.replies)
                     }
                 }
             }
@@ -222,30 +260,26 @@ enum ScoringBatch {
     /// of `accepted`); the compute time is the forward pass's, from `start` to now.
     private static func fill(
         _ replies: inout [WireMessage?], accepted: [(index: Int, rows: Int)], requests: [ReceivedRequest],
-        scores: UnsafeBufferPointer<Float>, start: UInt64, version: UInt64
+        scores: UnsafeBufferPointer<Float>, start: UInt64, version: UInt64, buffers: inout ReplyBuffers
     ) {
         let compute = UInt32(clamping: Clocks.monotonicMicros() - start)
         var offset = 0
-        for (index, rows) in accepted {
+        for (slot, (index, rows)) in accepted.enumerated() {
             replies[index] = reply(
                 to: requests[index], scores: UnsafeBufferPointer(rebasing: scores[offset..<(offset + rows)]),
-                startedAt: start, computeMicros: compute, version: version)
+                startedAt: start, computeMicros: compute, version: version, slot: slot, buffers: &buffers)
             offset += rows
         }
     }
 
-    /// A `rows × cols` tensor frame (docs/PROTOCOL.md: u32 LE rows, u32 LE cols, float32 LE values)
-    /// written straight from `values`.
-    static func encodedTensor(rows: Int, cols: Int, values: UnsafeBufferPointer<Float>) -> [UInt8] {
-        precondition(values.count == rows * cols, "tensor: \(values.count) values for \(rows)×\(cols)")
-        return [UInt8](unsafeUninitializedCapacity: 8 + values.count * 4) { bytes, initialized in
-            let raw = UnsafeMutableRawBufferPointer(bytes)
-            raw.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 0, as: UInt32.self)
-            raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
-            for (i, value) in values.enumerated() {
-                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
-            }
-            initialized = 8 + values.count * 4
+    /// Writes a `rows × cols` tensor frame (docs/PROTOCOL.md: u32 LE rows, u32 LE cols, float32 LE
+    /// values) of `values` into the first `8 + 4·values.count` bytes of `raw`.
+    static func writeTensor(rows: Int, cols: Int, values: UnsafeBufferPointer<Float>, into raw: UnsafeMutableRawBufferPointer) {
+        precondition(values.count == rows * cols && raw.count >= 8 + values.count * 4, "tensor: \(values.count) values for \(rows)×\(cols) in \(raw.count) bytes")
+        raw.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 0, as: UInt32.self)
+        raw.storeBytes(of: UInt32(cols).littleEndian, toByteOffset: 4, as: UInt32.self)
+        for (i, value) in values.enumerated() {
+            raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 8 + i * 4, as: UInt32.self)
         }
     }
 
@@ -254,7 +288,7 @@ enum ScoringBatch {
     /// 3e38 at width 4: no NaN leaves the worker).
     private static func reply(
         to request: ReceivedRequest, scores: UnsafeBufferPointer<Float>, startedAt start: UInt64,
-        computeMicros compute: UInt32, version: UInt64
+        computeMicros compute: UInt32, version: UInt64, slot: Int, buffers: inout ReplyBuffers
     ) -> WireMessage {
         let requestHeader = request.message.header
         if let row = scores.firstIndex(where: { !$0.isFinite }) {
@@ -269,7 +303,7 @@ enum ScoringBatch {
         header.attempt = requestHeader.attempt
         header.workerQueueMicros = UInt32(clamping: start &- request.receivedAtMicros)
         header.computeMicros = compute
-        return WireMessage(header: header, payload: [encodedTensor(rows: scores.count, cols: 1, values: scores)])
+        return WireMessage(header: header, payload: [buffers.encodeScores(scores, slot: slot)])
     }
 
     /// The `BAD_REQUEST` message for a row (0-based, as in the tensor) whose score is not finite.

@@ -78,6 +78,54 @@ struct ScoringBatchTests {
         #expect(workspace.forward.allocations == 1 && workspace.forward.capacityRows == 40)
     }
 
+    @Test("reply buffers are reused across batches, and a reply still held keeps its bytes when its buffer is reused")
+    func replyBuffersReused() throws {
+        // Many requests with distinct values, batch after batch on one workspace: every reply holds
+        // its own request's scores, including the replies kept from earlier batches.
+        var workspace = ScoringWorkspace()
+        var kept: [(reply: WireMessage, expected: [Float])] = []
+        var id: UInt64 = 0
+        for round in 0..<6 {
+            var batch: [ReceivedRequest] = []
+            var inputs: [Tensor] = []
+            for r in 0..<(round % 2 == 0 ? 16 : 5) {
+                id += 1
+                let rows = 1 + (r + round) % 4
+                let values = (0..<(rows * 3)).map { Float(Int(id) * 31 + $0 * 7 % 13) / 97 - 0.5 }
+                let tensor = Tensor(rows: rows, cols: 3, values: values)
+                inputs.append(tensor)
+                batch.append(Self.request(id, tensor))
+            }
+            let outcome = ScoringBatch.answer(batch, replica: Self.replica, nowEpochMillis: 0, workspace: &workspace)
+            #expect(outcome.replies.map(\.header.requestId) == batch.map(\.message.header.requestId))
+            for (reply, tensor) in zip(outcome.replies, inputs) {
+                kept.append((reply, Self.replica.score(tensor.values, rows: tensor.rows)))
+            }
+        }
+        for (reply, expected) in kept {
+            let scores = try Tensor(decoding: reply.payload[0])
+            #expect(scores.rows == expected.count && scores.cols == 1)
+            for (x, y) in zip(scores.values, expected) { #expect(abs(x - y) <= 1e-6, "request \(reply.header.requestId)") }
+        }
+        // Kept replies shared their buffers, so reuse had to copy: one allocation per reply made.
+        #expect(workspace.replies.allocations == kept.count)
+
+        // Replies dropped after each batch (what the session does once it has sent them): the
+        // buffers are written in place, and only a larger reply grows one.
+        var steady = ScoringWorkspace()
+        let batch = (0..<8).map { Self.request(UInt64($0), Tensor(rows: 2, cols: 3, values: [Float](repeating: Float($0) / 10, count: 6))) }
+        for _ in 0..<5 {
+            let outcome = ScoringBatch.answer(batch, replica: Self.replica, nowEpochMillis: 0, workspace: &steady)
+            for (index, reply) in outcome.replies.enumerated() {
+                let scores = try Tensor(decoding: reply.payload[0]).values
+                let expected = Self.replica.score([Float](repeating: Float(index) / 10, count: 6), rows: 2)
+                #expect(scores.count == 2)
+                for (x, y) in zip(scores, expected) { #expect(abs(x - y) <= 1e-6, "request \(index)") }
+            }
+        }
+        #expect(steady.replies.allocations == 8)
+    }
+
     @Test("a tensor held inside libzmq (the session's path) is validated and scored in place, like the same bytes")
     func heldFrameScored() throws {
         let context = ZMQContext()

@@ -50,4 +50,25 @@ extension MLP {
             o += g.bias.count
         }
     }
+
+    /// ``updateEachTensor(gradient:_:)`` for a gradient laid out as ``flatParameters``.
+    mutating func updateEachTensor(
+        flatGradient: UnsafeBufferPointer<Float>,
+        _ body: (_ offset: Int, _ parameter: UnsafeMutableBufferPointer<Float>, _ gradient: UnsafeBufferPointer<Float>) -> Void
+    ) {
+        precondition(flatGradient.count == parameterCount, "MLP: flat gradient has \(flatGradient.count) values, model \(parameterCount)")
+        var o = 0
+        for i in layers.indices {
+            let nw = layers[i].weight.values.count
+            layers[i].weight.values.withUnsafeMutableBufferPointer {
+                body(o, $0, UnsafeBufferPointer(rebasing: flatGradient[o..<(o + nw)]))
+            }
+            o += nw
+            let nb = layers[i].bias.count
+            layers[i].bias.withUnsafeMutableBufferPointer {
+                body(o, $0, UnsafeBufferPointer(rebasing: flatGradient[o..<(o + nb)]))
+            }
+            o += nb
+        }
+    }
 }

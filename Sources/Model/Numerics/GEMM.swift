@@ -47,15 +47,40 @@ public func gemm(
     a.values.withUnsafeBufferPointer { pa in
         b.values.withUnsafeBufferPointer { pb in
             c.values.withUnsafeMutableBufferPointer { pc in
-                cblas_sgemm(
-                    CblasRowMajor, transA.cblas, transB.cblas,
-                    blasint(m), blasint(n), blasint(k),
-                    alpha, pa.baseAddress, blasint(max(a.cols, 1)),
-                    pb.baseAddress, blasint(max(b.cols, 1)),
-                    beta, pc.baseAddress, blasint(max(n, 1)))
+                gemm(
+                    m: m, n: n, k: k, a: pa.baseAddress!, lda: max(a.cols, 1), transA: transA,
+                    b: pb.baseAddress!, ldb: max(b.cols, 1), transB: transB, c: pc.baseAddress!, alpha: alpha, beta: beta)
             }
         }
     }
+}
+
+/// ``gemm(_:_:transA:transB:into:alpha:beta:)`` on raw row-major buffers, with no allocation:
+/// `C ← α·op(A)·op(B) + β·C` where `op(A)` is `m × k`, `op(B)` is `k × n` and `C` is `m × n`
+/// with leading dimension `n`. The matrix form calls this one, so the two give the same bits.
+/// With `k == 0` the product is empty: `C` is zeroed (`beta == 0`) or scaled by `beta`.
+/// - Parameters:
+///   - lda: `A`'s row stride as stored (its column count).
+///   - ldb: `B`'s row stride as stored.
+/// - Precondition: `m, n, k ≥ 0`; every buffer holds the elements its shape names.
+public func gemm(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transA: Transpose,
+    b: UnsafePointer<Float>, ldb: Int, transB: Transpose, c: UnsafeMutablePointer<Float>,
+    alpha: Float = 1, beta: Float = 0
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative shape \(m)×\(k) · \(k)×\(n)")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 {
+            c.update(repeating: 0, count: m * n)
+        } else {
+            for i in 0..<(m * n) { c[i] *= beta }
+        }
+        return
+    }
+    cblas_sgemm(
+        CblasRowMajor, transA.cblas, transB.cblas, blasint(m), blasint(n), blasint(k),
+        alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(max(n, 1)))
 }
 
 /// The dense layer's affine product on raw row-major buffers, with no allocation:

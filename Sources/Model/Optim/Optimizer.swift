@@ -67,11 +67,31 @@ public enum Optimizer: Sendable, Equatable, Codable {
 
     /// Applies one update to `model` from `gradient`, advancing `state`.
     public func update(_ model: inout MLP, gradient: MLPGradient, state: inout OptimizerState) {
+        update(state: &state, parameterCount: model.parameterCount) { body in
+            model.updateEachTensor(gradient: gradient, body)
+        }
+    }
+
+    /// Applies one update to `model` from a gradient laid out as ``MLP/flatParameters`` (what a
+    /// ``TrainingWorkspace`` holds), advancing `state`, with no allocation. Gives the same bits as
+    /// ``update(_:gradient:state:)`` with the same values.
+    /// - Precondition: `flatGradient.count == model.parameterCount`.
+    public func update(_ model: inout MLP, flatGradient: UnsafeBufferPointer<Float>, state: inout OptimizerState) {
+        update(state: &state, parameterCount: model.parameterCount) { body in
+            model.updateEachTensor(flatGradient: flatGradient, body)
+        }
+    }
+
+    /// One parameter tensor's update: its offset in the flat view, the parameters, their gradient.
+    typealias TensorUpdate = (Int, UnsafeMutableBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void
+
+    /// Advances `state` and runs the update rule over every tensor `visit` hands it.
+    private func update(state: inout OptimizerState, parameterCount: Int, _ visit: (TensorUpdate) -> Void) {
         state.step += 1
         let t = state.step
         switch self {
         case .adam(let c):
-            precondition(state.firstMoment.count == model.parameterCount, "Adam: state is for another model")
+            precondition(state.firstMoment.count == parameterCount, "Adam: state is for another model")
             let lr = c.learningRate
             let b1 = c.beta1
             let b2 = c.beta2
@@ -80,7 +100,7 @@ public enum Optimizer: Sendable, Equatable, Codable {
             let c2 = 1 / (1 - powf_(b2, t))
             state.firstMoment.withUnsafeMutableBufferPointer { m in
                 state.secondMoment.withUnsafeMutableBufferPointer { v in
-                    model.updateEachTensor(gradient: gradient) { o, p, g in
+                    visit { o, p, g in
                         for i in 0..<p.count {
                             let gi = g[i]
                             let mi = b1 * m[o + i] + (1 - b1) * gi
@@ -96,13 +116,13 @@ public enum Optimizer: Sendable, Equatable, Codable {
             let lr = c.learningRate
             let mu = c.momentum
             if mu == 0 {
-                model.updateEachTensor(gradient: gradient) { _, p, g in
+                visit { _, p, g in
                     for i in 0..<p.count { p[i] -= lr * g[i] }
                 }
             } else {
-                precondition(state.firstMoment.count == model.parameterCount, "SGD: state is for another model")
+                precondition(state.firstMoment.count == parameterCount, "SGD: state is for another model")
                 state.firstMoment.withUnsafeMutableBufferPointer { u in
-                    model.updateEachTensor(gradient: gradient) { o, p, g in
+                    visit { o, p, g in
                         for i in 0..<p.count {
                             let ui = mu * u[o + i] + g[i]
                             u[o + i] = ui

@@ -2,6 +2,10 @@
 ///
 /// The training-job code can drive ``step(_:)`` directly, and average ``model`` and ``state``
 /// (through ``MLP/flatParameters`` and ``OptimizerState/flatMoments``) across replicas.
+///
+/// A step runs on the trainer's ``TrainingWorkspace``, so in steady state it allocates nothing.
+/// Two trainers are equal when their model, optimiser, state and loss are: the workspace is
+/// scratch, not part of the value.
 public struct MLPTrainer: Sendable, Equatable {
     /// The model being trained.
     public var model: MLP
@@ -17,6 +21,19 @@ public struct MLPTrainer: Sendable, Equatable {
     /// rate's logit, ``startFromConstant(clickRate:)``) the decay pulls the model back toward that constant.
     public var weightDecay: Float = 0
 
+    /// Scratch memory for the steps.
+    var workspace = TrainingWorkspace()
+
+    /// How many times the workspace's buffers were (re)allocated: constant across steps once a
+    /// batch size has been seen.
+    public var workspaceAllocations: Int { workspace.allocations }
+
+    /// Equal model, optimiser, state, loss and weight decay (the workspace is scratch).
+    public static func == (a: MLPTrainer, b: MLPTrainer) -> Bool {
+        a.model == b.model && a.optimizer == b.optimizer && a.state == b.state && a.loss == b.loss
+            && a.weightDecay == b.weightDecay
+    }
+
     /// Creates a trainer with a fresh optimiser state.
     /// - Parameter weightDecay: ``weightDecay``, `λ ≥ 0` and finite.
     public init(
@@ -31,12 +48,44 @@ public struct MLPTrainer: Sendable, Equatable {
         self.state = optimizer.makeState(parameterCount: model.parameterCount)
     }
 
-    /// One optimiser step on one batch: forward, backward, update, then the decoupled weight decay.
+    /// One optimiser step on one batch: forward, backward, update, then the decoupled weight decay; read in place
+    /// from the batch.
     /// - Returns: The batch's mean loss before the update.
     @discardableResult
     public mutating func step(_ batch: LabeledData) -> Float {
-        let (value, gradient) = model.valueAndGradient(input: batch.inputs, targets: batch.targets, loss: loss)
-        optimizer.update(&model, gradient: gradient, state: &state)
+        precondition(batch.inputs.cols == model.inputWidth, "MLPTrainer: rows have \(batch.inputs.cols) features, model \(model.inputWidth)")
+        return batch.inputs.values.withUnsafeBufferPointer { input in
+            batch.targets.withUnsafeBufferPointer { targets in
+                step(rows: batch.count, input: input, targets: targets)
+            }
+        }
+    }
+
+    /// One optimiser step on the rows `indices` of `data`, gathered into the workspace (each row
+    /// copied once, no allocation once sized): the same update as `step(data.subset(indices))`.
+    /// - Returns: The batch's mean loss before the update.
+    @discardableResult
+    public mutating func step<C: Collection>(from data: LabeledData, rows indices: C) -> Float where C.Element == Int {
+        precondition(data.inputs.cols == model.inputWidth, "MLPTrainer: rows have \(data.inputs.cols) features, model \(model.inputWidth)")
+        let rows = workspace.gather(data, rows: indices)
+        let inputs = workspace.inputs
+        let targets = workspace.targets
+        let k = data.targetWidth
+        return inputs.withUnsafeBufferPointer { input in
+            targets.withUnsafeBufferPointer { t in
+                step(rows: rows, input: input, targets: UnsafeBufferPointer(rebasing: t[0..<(rows * k)]))
+            }
+        }
+    }
+
+    private mutating func step(rows: Int, input: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>) -> Float {
+        let value = model.valueAndGradient(rows: rows, input: input, targets: targets, loss: loss, workspace: &workspace)
+        // Read where the gradient lies first: handing `model` to the workspace for the update's
+        // duration would share its arrays and make the update copy them.
+        let gradient = workspace.gradientRange(of: model)
+        workspace.storage.withUnsafeBufferPointer { storage in
+            optimizer.update(&model, flatGradient: UnsafeBufferPointer(rebasing: storage[gradient]), state: &state)
+        }
         if weightDecay > 0 {
             let keep = 1 - optimizer.learningRate * weightDecay
             for i in model.layers.indices {
@@ -94,8 +143,7 @@ public struct MLPTrainer: Sendable, Equatable {
             var start = 0
             while start < train.count {
                 let end = min(start + config.batchSize, train.count)
-                let batch = train.subset(order[start..<end])
-                total += Double(step(batch)) * Double(end - start)
+                total += Double(step(from: train, rows: order[start..<end])) * Double(end - start)
                 start = end
             }
             let validationLoss = validation.count > 0 ? evaluateLoss(validation) : nil

@@ -117,8 +117,8 @@ public enum LocalSGD {
             }
             let start = (step % perEpoch) * batch
             let stop = min(start + batch, rows.count)
-            let batchRows = split.train.subset(order[start..<stop].map { rows[$0] })
-            lossSum += Double(trainer.step(batchRows)) * Double(stop - start)
+            // Gathered into the trainer's workspace: the same step as on a subset, without building one.
+            lossSum += Double(trainer.step(from: split.train, rows: order[start..<stop].lazy.map { rows[$0] })) * Double(stop - start)
             samples += stop - start
         }
         return Outcome(

@@ -1,8 +1,9 @@
 import Foundation
 import RecWire
 
-/// The item-context file: the spec's item feature columns in OBD's `item_feature_0` (continuous) and
-/// `item_feature_1…` (categorical) form; ``ImpressionExport`` documents the encoding.
+/// The item-context file: each catalogue row's external id and active flag, and the spec's item feature columns
+/// in OBD's `item_feature_0` (continuous) and `item_feature_1…` (categorical) form; ``ImpressionExport`` documents
+/// the encoding.
 extension ImpressionExport {
     /// The item-context file's text (see the type's documentation for the encoding).
     public static func itemContextCSV(spec: OnlinePolicySpec) -> String {
@@ -10,13 +11,16 @@ extension ImpressionExport {
         let continuous = columns.firstIndex { if case .continuous = $0.kind { true } else { false } }
         let categorical = columns.indices.filter { $0 != continuous }
         let header =
-            ["", "item_id", "item_feature_0"] + categorical.indices.map { "item_feature_\($0 + 1)" }
+            ["", "item_id", "item_sku", "active", "item_feature_0"]
+            + categorical.indices.map { "item_feature_\($0 + 1)" }
         var lines = [header.joined(separator: ",")]
         for item in spec.itemFeatures.indices {
             let row = spec.itemFeatures[item]
             let first = continuous.map { "\(row[columns[$0].first])" } ?? "0.0"
             let labels = categorical.map { columns[$0].label(item: item, features: spec.itemFeatures) }
-            lines.append((["\(item)", "\(item)", first] + labels).joined(separator: ","))
+            let sku = csvField(item < spec.itemIds.count ? spec.itemIds[item] : "\(item)")
+            let active = item < spec.itemActive.count && !spec.itemActive[item] ? "0" : "1"
+            lines.append((["\(item)", "\(item)", sku, active, first] + labels).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -16,6 +16,8 @@ public struct ImpressionRow: Sendable, Equatable {
     public var record: String
     /// Feedback received so far, item → click.
     public var clicks: [Int: Int]
+    /// Dwell seconds reported with that feedback, item → seconds (only the items whose feedback had one).
+    public var dwell: [Int: Double] = [:]
 }
 
 /// A stored online policy version.
@@ -215,11 +217,15 @@ extension RecStore {
     private static func impression(_ row: Row, _ db: Database) throws -> ImpressionRow {
         let id: String = row["id"]
         var clicks: [Int: Int] = [:]
-        for f in try Row.fetchAll(db, sql: "SELECT item, click FROM feedback WHERE impression_id = ?", arguments: [id]) {
+        var dwell: [Int: Double] = [:]
+        for f in try Row.fetchAll(
+            db, sql: "SELECT item, click, dwell FROM feedback WHERE impression_id = ?", arguments: [id])
+        {
             clicks[f["item"]] = f["click"]
+            if let seconds: Double = f["dwell"] { dwell[f["item"]] = seconds }
         }
         return ImpressionRow(
             seq: row["seq"], id: id, createdMs: UInt64(clamping: row["created_ms"] as Int64), worker: row["worker"],
-            version: UInt64(clamping: row["version"] as Int64), record: row["record"], clicks: clicks)
+            version: UInt64(clamping: row["version"] as Int64), record: row["record"], clicks: clicks, dwell: dwell)
     }
 }

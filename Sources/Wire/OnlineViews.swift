@@ -115,7 +115,10 @@ public struct OnlineView: Codable, Sendable, Hashable {
 }
 
 /// One logged impression with the feedback it received (`impressions` CONTROL op). JSON keys: `seq`,
-/// `record`, `clicks` (item → 0 or 1, for the items that got feedback).
+/// `record`, `clicks` (item → 0 or 1, for the items that got feedback), `dwell` (item → seconds, for the items
+/// whose feedback reported a dwell time; absent from an older broker's pages, read as none).
+///
+/// A shown item that is in neither map got no feedback: it is *unobserved*, which is not a click of 0.
 public struct LoggedImpression: Codable, Sendable, Equatable {
     /// Position in the log (increasing).
     public var seq: Int64
@@ -123,12 +126,26 @@ public struct LoggedImpression: Codable, Sendable, Equatable {
     public var record: ImpressionRecord
     /// Feedback received, by item.
     public var clicks: [String: Int]
+    /// Dwell seconds reported with the feedback, by item.
+    public var dwell: [String: Double]
 
     /// Creates a row.
-    public init(seq: Int64, record: ImpressionRecord, clicks: [String: Int]) {
+    public init(seq: Int64, record: ImpressionRecord, clicks: [String: Int], dwell: [String: Double] = [:]) {
         self.seq = seq
         self.record = record
         self.clicks = clicks
+        self.dwell = dwell
+    }
+
+    enum CodingKeys: String, CodingKey { case seq, record, clicks, dwell }
+
+    /// Decodes; a page without `dwell` (an older broker) has none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seq = try c.decode(Int64.self, forKey: .seq)
+        record = try c.decode(ImpressionRecord.self, forKey: .record)
+        clicks = try c.decode([String: Int].self, forKey: .clicks)
+        dwell = try c.decodeIfPresent([String: Double].self, forKey: .dwell) ?? [:]
     }
 }
 

@@ -214,8 +214,27 @@ struct LogTable {
         let outcomeColumn = try table.column(schema.outcome)
         let pscoreColumn = try table.column(schema.propensity)
         let dwellColumn = try schema.dwell.map { name throws(DataError) in try table.column(name) }
+        let observedColumn = try schema.observed.map { name throws(DataError) in try table.column(name) }
         let userColumn = try schema.user.map { name throws(DataError) in try table.column(name) }
-        let order = try timeOrder()
+        let timeOrdered = try timeOrder()
+        // The rows kept, in time order: with an `observed` column, a shown item whose feedback never arrived has no
+        // outcome, so it is left out (it is not a non-click).
+        var order: [Int] = []
+        order.reserveCapacity(timeOrdered.count)
+        for row in timeOrdered {
+            guard let observedColumn else {
+                order.append(row)
+                continue
+            }
+            let flag = table.rows[row][observedColumn].trimmingCharacters(in: .whitespaces)
+            guard flag == "0" || flag == "1" else {
+                throw table.invalid(row: row, column: observedColumn, reason: "is not 0 or 1 (whether the outcome was observed)")
+            }
+            if flag == "1" { order.append(row) }
+        }
+        guard !order.isEmpty else {
+            throw .inconsistent("\(table.path): every row is unobserved (observed = 0): no outcome to learn from")
+        }
         var action: [Int] = []
         var rawPosition: [Int] = []
         var reward: [Double] = []
@@ -244,7 +263,11 @@ struct LogTable {
                         "is below the smallest usable propensity \(BanditDataset.minimumPropensity) (its importance weight would overflow)"
                 )
             }
-            let dwell = try dwellColumn.map { column throws(DataError) in try table.double(row: row, column: column) }
+            // A blank dwell was not reported.
+            let dwell = try dwellColumn.flatMap { column throws(DataError) -> Double? in
+                table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty
+                    ? nil : try table.double(row: row, column: column)
+            }
             if let dwell, let dwellColumn, dwell < 0 {
                 throw table.invalid(row: row, column: dwellColumn, reason: "is a negative dwell time")
             }

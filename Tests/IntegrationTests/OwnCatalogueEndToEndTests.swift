@@ -170,6 +170,10 @@ struct OwnCatalogueEndToEndTests {
                 "data", "ope", out.path, "--schema", schemaFile, "--policy", "uniform", "--resamples", "50", "--json",
             ])
             #expect(ope.description.contains("\(feedbackRows)"), "the estimate is over the observed rows: \(ope)")
+            print(
+                "own-catalogue loop: retired row \(retiredRow), \(during.conflicts) CONFLICT refusals during the retirement, "
+                    + "new item shown in \(newShown) of \(after.slates.count) slates; export \(rows) rows, "
+                    + "\(feedbackRows) observed; ope: \(ope.keys.sorted())")
             let model = folder.url.appendingPathComponent("exports/model.ckpt").path
             let fit = try Self.json([
                 "fit", "--dataset", out.path, "--schema", schemaFile, "--out", model, "--epochs", "1", "--json",

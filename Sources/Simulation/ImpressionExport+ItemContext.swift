@@ -45,7 +45,8 @@ extension ImpressionExport {
             let row = features[item]
             switch kind {
             case .oneHot(let width):
-                let hot = (0..<width).first { row[first + $0] == 1 } ?? 0
+                // An item with no hot column (a categorical value the catalogue's vocabulary lacks) is `none`.
+                guard let hot = (0..<width).first(where: { row[first + $0] == 1 }) else { return "none" }
                 return "v" + padded(hot, width: width)
             case .binary:
                 return row[first] == 1 ? "1" : "0"
@@ -77,10 +78,11 @@ extension ImpressionExport {
             }
             var end = c
             while end < width && isBinary(end) { end += 1 }
-            // The longest prefix of the binary run in which every item has exactly one 1 is a one-hot block.
+            // The longest prefix of the binary run in which every item has at most one 1 is a one-hot block (an
+            // item added with a value outside a categorical feature's vocabulary has none).
             var block = 0
             for stop in stride(from: end, to: c + 1, by: -1)
-            where features.allSatisfy({ row in row[c..<stop].reduce(0, +) == 1 }) {
+            where features.allSatisfy({ row in row[c..<stop].reduce(0, +) <= 1 }) {
                 block = stop - c
                 break
             }

@@ -9,7 +9,8 @@ import RecWire
 ///
 /// **The data file** has one row per shown item, with obp's columns first: an unnamed index, `timestamp`,
 /// `item_id`, `position`, `click`, `observed`, `dwell`, `propensity_score`, `impression_id`, `policy_version`,
-/// `viewed`, one column per user feature of the spec (named as in RECOMMEND), `user-item_affinity_0…N−1`.
+/// `viewed`, `score`, `retrieval`, one column per user feature of the spec (named as in RECOMMEND),
+/// `user-item_affinity_0…N−1`.
 /// - `item_id` is the catalogue row; `position` the slot from 1 (the top);
 /// - `observed` is 1 when feedback arrived for that item and 0 when it was shown and nothing was reported;
 ///   `click` is the reported 0 or 1, and **blank** for an unobserved row (an unknown outcome, not a non-click:
@@ -20,6 +21,9 @@ import RecWire
 /// - `impression_id`, `policy_version`: the impression and the policy version that chose it;
 /// - `viewed`: the session's viewed items the request carried (RECOMMEND's `events`), `item:seconds` joined by
 ///   `;` (blank for none), part of the state the policy saw;
+/// - `score`: the policy's score of the item when it drew the slate; `retrieval`: the item index version when the
+///   slate was drawn from retrieval's candidates (blank when every active item was a candidate; another policy's
+///   probabilities of such a slate cannot be recomputed without the same candidates);
 /// - `user-item_affinity_k`: the engagements with item `k` among the viewed items as `recommend --events` counts
 ///   them for a fitted model (a view of at least ``engagedSeconds`` counts `min(seconds / engagedSeconds, 3)`,
 ///   `FeatureSpec.affinity(from:)`), 0 for the others.
@@ -31,8 +35,9 @@ import RecWire
 /// (the row), `item_sku` (the catalogue's external id), `active` (0 once retired), `item_feature_0` (continuous)
 /// and categorical `item_feature_1…`, derived from the spec's item feature columns in order:
 /// - the first column that is not 0/1-valued is `item_feature_0`, verbatim (0 for every item if there is none);
-/// - a run of 0/1 columns in which every item has exactly one 1 (a one-hot block, such as the simulator
-///   catalogue's item id) becomes one column whose value is `v` and the hot column's index in the block;
+/// - a run of two or more 0/1 columns in which every item has at most one 1 (a one-hot block, such as a categorical
+///   feature of an uploaded catalogue) becomes one column whose value is `v` and the hot column's index in the
+///   block, or `none` for an item with no 1 in it (an added item whose value the vocabulary lacks);
 /// - any other 0/1 column becomes a column of `0` and `1`;
 /// - any other continuous column becomes a column whose value is `r`, the value's rank among the items, then
 ///   `:` and the value (`r07:+0.431250`). The rank is zero-padded, so the lexicographic label encoding
@@ -40,7 +45,7 @@ import RecWire
 ///
 /// **The schema file** (``schemaFileName``) is a ``DataSchema`` in the TOML of docs/YOUR-DATA.md: the roles above,
 /// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
-/// `impression_id`, `policy_version`, `viewed`, `item_sku` and `active` are listed in `ignore`.
+/// `impression_id`, `policy_version`, `viewed`, `score`, `retrieval`, `item_sku` and `active` are listed in `ignore`.
 public enum ImpressionExport {
     /// The item-context file's name, written in the data file's directory.
     public static let itemContextFileName = "item_context.csv"
@@ -177,7 +182,7 @@ public enum ImpressionExport {
     }
 
     /// The columns of the data file that no schema role reads (kept for people and other tools).
-    public static let carriedLogColumns = ["", "impression_id", "policy_version", "viewed"]
+    public static let carriedLogColumns = ["", "impression_id", "policy_version", "viewed", "score", "retrieval"]
     /// The columns of the item-context file that no schema role reads.
     public static let carriedItemColumns = ["", "item_sku", "active"]
 
@@ -213,7 +218,7 @@ public enum ImpressionExport {
         let featureNames = spec.userFeatures.map(\.name)
         let fixed = [
             "", "timestamp", "item_id", "position", "click", "observed", "dwell", "propensity_score",
-            "impression_id", "policy_version", "viewed",
+            "impression_id", "policy_version", "viewed", "score", "retrieval",
         ]
         if let clash = featureNames.first(where: { fixed.contains($0) || $0.hasPrefix("user-item_affinity_") }) {
             throw .malformedImpression(
@@ -254,7 +259,8 @@ public enum ImpressionExport {
             }
             let affinity = engagements.map { $0 == 0 ? "0.0" : "\($0)" }.joined(separator: ",")
             let viewed = record.viewed.map { "\($0.item):\($0.seconds)" }.joined(separator: ";")
-            let carried = "\(csvField(record.impressionId)),\(record.version),\(viewed)"
+            let session = "\(csvField(record.impressionId)),\(record.version),\(viewed)"
+            let retrieval = csvField(record.retrieval ?? "")
             for (slot, item) in record.slate.enumerated() {
                 guard item >= 0 && item < spec.itemCount else {
                     throw .malformedImpression(id: record.impressionId, reason: "item \(item) is not in the catalogue")
@@ -275,7 +281,8 @@ public enum ImpressionExport {
                 let outcome = click.map { "\($0),1" } ?? ",0"
                 lines.append(
                     "\(counts.rows),\(timestamp),\(item),\(slot + 1),\(outcome),\(dwell.map { "\($0)" } ?? ""),"
-                        + "\(record.propensities[slot]),\(carried),\(features),\(affinity)")
+                        + "\(record.propensities[slot]),\(session),\(record.scores[slot]),\(retrieval),\(features),"
+                        + affinity)
                 counts.rows += 1
             }
         }

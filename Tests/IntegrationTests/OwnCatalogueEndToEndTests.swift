@@ -155,6 +155,8 @@ struct OwnCatalogueEndToEndTests {
             #expect(items.rows.count == 81)
             #expect(items.rows[80][sku] == "NEW-E2E" && items.rows[80][active] == "1")
             #expect(items.rows[retiredRow][active] == "0")
+            // OBD's four item features come back as four columns, though the added item lacks two of them.
+            #expect(exportedSchema.catalogue.itemFeatures.map(\.name) == (0..<4).map { "item_feature_\($0)" })
 
             // 6. Loaded back with its schema: unobserved rows are left out, not read as non-clicks.
             let loaded = try LogLoader.load(

@@ -120,12 +120,13 @@ import Testing
         #expect(
             lines[0].hasPrefix(
                 ",timestamp,item_id,position,click,observed,dwell,propensity_score,impression_id,policy_version,viewed,"
-                    + "user_feature_0,user_feature_1,"))
+                    + "score,retrieval,user_feature_0,user_feature_1,"))
         // Item 5 got no feedback: click blank, observed 0; item 9 a click with its dwell; item 12 a reported 0.
-        let carried = "a-1,3,3:25.0;7:4.0;3:40.0,,\"u1, \"\"x\"\"\","
-        #expect(lines[1].hasPrefix("0,2025-11-29 04:20:00.123000+00:00,5,1,,0,,0.9," + carried))
-        #expect(lines[2].hasPrefix("1,2025-11-29 04:20:00.123000+00:00,9,2,1,1,42.5,0.5," + carried))
-        #expect(lines[3].hasPrefix("2,2025-11-29 04:20:00.123000+00:00,12,3,0,1,,0.25," + carried))
+        let session = "a-1,3,3:25.0;7:4.0;3:40.0,"
+        let user = ",,,\"u1, \"\"x\"\"\","  // score, blank retrieval, blank user_feature_0, user_feature_1
+        #expect(lines[1].hasPrefix("0,2025-11-29 04:20:00.123000+00:00,5,1,,0,,0.9," + session + "0.1" + user))
+        #expect(lines[2].hasPrefix("1,2025-11-29 04:20:00.123000+00:00,9,2,1,1,42.5,0.5," + session + "0.2" + user))
+        #expect(lines[3].hasPrefix("2,2025-11-29 04:20:00.123000+00:00,12,3,0,1,,0.25," + session + "0.3" + user))
         // Engagements: 25 s and 40 s on item 3 count 2.5 + 3 (capped); 4 s on item 7 is a glance.
         let affinity = lines[1].split(separator: ",", omittingEmptySubsequences: false).suffix(spec.itemCount)
         #expect(Array(affinity)[3] == "5.5" && Array(affinity)[7] == "0.0")
@@ -182,15 +183,19 @@ import Testing
     @Test func itemFeaturesBecomeOneHotLabelsBinaryColumnsAndOrderPreservingRanks() {
         let spec = OnlinePolicySpec(
             userFeatures: [UserFeatureSpec(name: "user_feature_0", kind: .categorical, values: ["a", "b"])],
-            itemFeatures: [[1, 0, 0, 0.5, 1, -0.2], [0, 1, 0, 0.1, 0, 0.3], [0, 0, 1, 0.9, 1, 0]])
+            itemFeatures: [[1, 0, 0, 0.5, 1, -0.2], [0, 1, 0, 0.1, 0, 0.3], [0, 0, 1, 0.9, 1, 0], [0, 0, 0, 0.7, 0, 0.1]],
+            itemIds: ["a", "b", "c", "added"])
         let lines = ImpressionExport.itemContextCSV(spec: spec).split(separator: "\n").map(String.init)
+        // The added item's categorical value is outside the vocabulary (no hot column): `none`, still one block.
         #expect(
             lines == [
                 ",item_id,item_sku,active,item_feature_0,item_feature_1,item_feature_2,item_feature_3",
-                "0,0,0,1,0.5,v0,1,r0:-0.200000",
-                "1,1,1,1,0.1,v1,0,r2:+0.300000",
-                "2,2,2,1,0.9,v2,1,r1:+0.000000",
+                "0,0,a,1,0.5,v0,1,r0:-0.200000",
+                "1,1,b,1,0.1,v1,0,r3:+0.300000",
+                "2,2,c,1,0.9,v2,1,r1:+0.000000",
+                "3,3,added,1,0.7,none,0,r2:+0.100000",
             ])
+        #expect(ImpressionExport.schema(spec: spec).catalogue.itemFeatures.map(\.kind) == [.numeric, .categorical, .categorical, .categorical])
     }
 
     @Test func badLogsAreTypedErrorsNamingTheImpression() throws {

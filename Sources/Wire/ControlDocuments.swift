@@ -44,14 +44,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var limit: Int?
     /// The catalogue operations' arguments.
     public var catalogue: CatalogueArguments?
+    /// The catalogue version a registered policy was trained on (`online_register`).
+    public var catalogueVersion: UInt64?
 
     /// Creates a request.
     public init(
         op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil,
         worker: String? = nil, corrupt: String? = nil, after: Int64? = nil, limit: Int? = nil,
-        catalogue: CatalogueArguments? = nil
+        catalogue: CatalogueArguments? = nil, catalogueVersion: UInt64? = nil
     ) {
         self.op = op
+        self.catalogueVersion = catalogueVersion
         self.catalogue = catalogue
         self.corrupt = corrupt
         self.after = after
@@ -64,7 +67,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case op, job, version, train, upload, worker, corrupt, after, limit, catalogue
+        case op, job, version, train, upload, worker, corrupt, after, limit, catalogue, catalogueVersion
     }
 
     /// A key of any name, to see every key a request holds.
@@ -111,6 +114,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         after = try container.decodeIfPresent(Int64.self, forKey: .after)
         limit = try container.decodeIfPresent(Int.self, forKey: .limit)
         catalogue = try container.decodeIfPresent(CatalogueArguments.self, forKey: .catalogue)
+        catalogueVersion = try container.decodeIfPresent(UInt64.self, forKey: .catalogueVersion)
     }
 
     /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case

@@ -94,7 +94,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// - Throws: `DecodingError.dataCorrupted` naming the unknown key (the broker answers BAD_REQUEST).
     public init(from decoder: any Decoder) throws {
         let all = try decoder.container(keyedBy: AnyKey.self)
-        try Self.refuseUnknown(all.allKeys, known: Set(CodingKeys.allCases.map(\.rawValue)), in: "a CONTROL request")
+        try Self.refuseUnknown(
+            all.allKeys, known: Set(CodingKeys.allCases.map { Self.snakeCase($0.rawValue) }), in: "a CONTROL request")
         for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys), ("catalogue", CatalogueArguments.keys)] {
             let key = AnyKey(stringValue: name)
             // A missing, null or non-object value is left to the typed decode below.
@@ -117,12 +118,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         catalogueVersion = try container.decodeIfPresent(UInt64.self, forKey: .catalogueVersion)
     }
 
+    /// `catalogueVersion` → `catalogue_version`: a key as the client writes it.
+    private static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+    }
+
     /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case
     /// name is not in `known`.
     private static func refuseUnknown(_ keys: [AnyKey], known: Set<String>, in what: String) throws {
         for key in keys {
             // The decoder turned snake_case into camelCase: name the key as the client wrote it.
-            let name = key.stringValue.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+            let name = snakeCase(key.stringValue)
             guard !known.contains(name) else { continue }
             throw DecodingError.dataCorrupted(
                 .init(codingPath: [], debugDescription: "unknown key `\(name)` (\(what) takes \(known.sorted().joined(separator: ", ")))"))

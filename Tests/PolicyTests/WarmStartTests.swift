@@ -74,9 +74,13 @@ struct WarmStartTests {
         let interval = try #require(evaluation.interval(.snipw))
         #expect(interval.contains(snipw) && interval.lower > logging.upper)
         #expect(evaluation.value(.dr) != nil)
-        // The untrained policy is uniform: its value is the logging policy's.
-        let untrained = try #require(evaluation.start.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == .ipw }?.value)
-        #expect(abs(untrained - 0.25) < 1e-9)
+        // The untrained policy's scores all tie, so ε-greedy's greedy item is the first (item 0), and every item is
+        // new, so the cold-start share κ = 0.05 is spread over the 4: p(0) = 0.95 · 0.925 + 0.0125, p(1) = 0.95 ·
+        // 0.025 + 0.0125. Half the clicks are on item 0 (German users), half on item 1: IPW = ½ (p(0) + p(1)).
+        let untrained = try #require(
+            evaluation.start.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == .ipw }?.value)
+        #expect(abs(untrained - 0.5 * ((0.95 * 0.925 + 0.0125) + (0.95 * 0.025 + 0.0125))) < 1e-9)
+        #expect(evaluation.unsupportedShare == 0)
     }
 
     @Test("logs of another catalogue, or whose users the policy cannot read, are refused by name")

@@ -54,7 +54,7 @@ final class OnlineCoordinator: ControlShell {
         try store.savePolicyVersion(
             PolicyVersionRow(
                 version: stored + 1, weightsSHA: sha, spec: String(decoding: WireJSON.encode(core.spec), as: UTF8.self),
-                decision: nil),
+                decision: nil, catalogueVersion: core.catalogueVersion),
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
@@ -95,7 +95,9 @@ final class OnlineCoordinator: ControlShell {
             let result = Result { () throws(StoreError) -> String in
                 let sha = try store.blobs.put(v.pack)
                 try store.savePolicyVersion(
-                    PolicyVersionRow(version: v.version, weightsSHA: sha, spec: v.spec, decision: v.decision),
+                    PolicyVersionRow(
+                        version: v.version, weightsSHA: sha, spec: v.spec, decision: v.decision,
+                        catalogueVersion: v.catalogueVersion),
                     createdMs: nowMs)
                 return sha
             }

@@ -7,14 +7,15 @@ import Testing
 
 /// Issue 17's whole loop on a shop's own catalogue, with real processes (a broker and two workers, `recpool`
 /// commands): OBD's 80-item catalogue is uploaded with a schema, the broker serves an online policy over it,
-/// simulated visitors of the OBD-based world (`recpool simulate --world obd:random/all`) make it learn, an item is
+/// warm-started from OBD's `random/all` logs (`recpool policy warmstart … --register`), simulated visitors of the OBD-based world (`recpool simulate --world obd:random/all`) make it learn, an item is
 /// retired and another added while visitors are being served (the retired item is in no slate received after the
 /// acknowledgement, the new one is shown), the log is exported (dwell, unobserved rows, the schema file, a folder
 /// that did not exist) and loaded back with its schema by `recpool data describe`, `recpool data ope` and
 /// `recpool fit`, which leave the unobserved rows out.
 @Suite("A shop's own catalogue, end to end", .serialized)
 struct OwnCatalogueEndToEndTests {
-    static let obd = CatalogueRegistryTests.root.appendingPathComponent("data/obd")
+    /// The folder holding `obd/`.
+    static let data = CatalogueRegistryTests.root.appendingPathComponent("data")
 
     static func nowMs() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
@@ -59,9 +60,24 @@ struct OwnCatalogueEndToEndTests {
                 return view.replicas.count == 2 && view.replicas.allSatisfy { $0.version == view.version }
             }
 
-            // 3. Simulated visitors of the world built from OBD's random/all logs drive the pool and it learns.
+            // 3. A warm start from the shop's logs (OBD's random/all), registered on catalogue version 1.
+            let sync = try runTool("recpool", ["online", "sync", "--broker", frontend])
+            #expect(sync.code == 0, "\(sync.stderr)")
+            let warm = try Self.json([
+                "policy", "warmstart", "obd:random/all", "--data-dir", Self.data.path, "--catalogue", "1", "--register",
+                "--resamples", "100", "--json", "--broker", frontend,
+            ])
+            #expect(warm["catalogue_version"] as? Int == 1 && (warm["trained_rows"] as? Int ?? 0) > 0, "\(warm)")
+            let registered = try #require(warm["registered_version"] as? Int, "\(warm)")
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "both replicas serve the warm-started policy") {
+                let view = try await client.online()
+                return view.version >= UInt64(registered) && view.replicas.count == 2
+                    && view.replicas.allSatisfy { $0.version == view.version }
+            }
+
+            // 4. Simulated visitors of the world built from OBD's random/all logs drive the pool and it learns.
             let run = try Self.json([
-                "simulate", "--broker", frontend, "--world", "obd:random/all", "--data-dir", Self.obd.path,
+                "simulate", "--broker", frontend, "--world", "obd:random/all", "--data-dir", Self.data.path,
                 "--users", "240", "--seed", "5", "--concurrency", "2", "--windows", "2", "--json", "--quiet",
                 "--timeout-ms", "20000",
             ])
@@ -72,7 +88,7 @@ struct OwnCatalogueEndToEndTests {
                 try await client.online().syncs >= 1
             }
 
-            // 4. The shop's own visitors (contexts from the logs), served while the catalogue changes. Feedback is
+            // 5. The shop's own visitors (contexts from the logs), served while the catalogue changes. Feedback is
             // reported for the top two items (the top one with a dwell time) and never for the third.
             let visitors = try CatalogueRegistryTests.visitors(400)
             func serve(_ users: ArraySlice<[String: String]>, into served: inout Served) async throws {
@@ -125,9 +141,12 @@ struct OwnCatalogueEndToEndTests {
             #expect(after.errors.isEmpty && after.conflicts == 0, "\(after.errors)")
             #expect(!after.slates.contains { $0.items.contains(retiredRow) }, "the retired row was shown")
             let newShown = after.slates.filter { $0.items.contains(80) }.count
-            #expect(newShown >= 1, "the added item (row 80) was never shown in \(after.slates.count) slates")
+            // After the warm start every old item's id bucket has far more than N = 30 events, so the added item is
+            // the only NEW candidate: each slot gives it at least κ = 0.05, a slate at least 1 − 0.95³ ≈ 0.14
+            // (about 39 of 280 slates; 10 is five standard deviations below).
+            #expect(newShown >= 10, "the added item (row 80) was shown in \(newShown) of \(after.slates.count) slates")
 
-            // 5. The export: a folder that does not exist yet, dwell times, unobserved rows, the schema file.
+            // 6. The export: a folder that does not exist yet, dwell times, unobserved rows, the schema file.
             let out = folder.url.appendingPathComponent("exports/today/impressions.csv")
             let export = try Self.json(["logs", "export", "--broker", frontend, "--out", out.path, "--json"])
             let own = before.slates.count + during.slates.count + after.slates.count
@@ -158,7 +177,7 @@ struct OwnCatalogueEndToEndTests {
             // OBD's four item features come back as four columns, though the added item lacks two of them.
             #expect(exportedSchema.catalogue.itemFeatures.map(\.name) == (0..<4).map { "item_feature_\($0)" })
 
-            // 6. Loaded back with its schema: unobserved rows are left out, not read as non-clicks.
+            // 7. Loaded back with its schema: unobserved rows are left out, not read as non-clicks.
             let loaded = try LogLoader.load(
                 logFile: out.path,
                 catalogueFile: URL(fileURLWithPath: schemaFile).deletingLastPathComponent()

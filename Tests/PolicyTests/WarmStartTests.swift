@@ -81,6 +81,12 @@ struct WarmStartTests {
             evaluation.start.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == .ipw }?.value)
         #expect(abs(untrained - 0.5 * ((0.95 * 0.925 + 0.0125) + (0.95 * 0.025 + 0.0125))) < 1e-9)
         #expect(evaluation.unsupportedShare == 0)
+        // 50 held-out clicks, every one on the item the policy favours: the verdict compares, and finds it above.
+        #expect(evaluation.clicks == 50 && evaluation.favouredClicks == 50 && evaluation.verdict == .above)
+        // On 24 rows (6 clicks) it declines to compare.
+        let few = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 24), resamples: 50)
+        #expect(few.favouredClicks == 6 && few.verdict == .tooFewClicks)
     }
 
     @Test("logs of another catalogue, or whose users the policy cannot read, are refused by name")

@@ -123,6 +123,11 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             "  warm-started policy:",
         ]
         lines += OffPolicyText.lines(e.candidate, indent: "    ")
+        if e.unsupportedShare > 0 {
+            lines.append(
+                String(format: "  %.1f%% of the warm start's choices are items the logs never showed (counted as no click)",
+                    100 * e.unsupportedShare))
+        }
         lines.append("  untrained start policy:")
         lines += OffPolicyText.lines(e.start, indent: "    ")
         if let snipw = e.value(.snipw) {

@@ -128,6 +128,37 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     public var loggingInterval: ConfidenceInterval?
     /// The trained policy's mean probability, over the rows, of items the logs never showed.
     public var unsupportedShare: Double
+    /// Clicked rows in the held-out logs.
+    public var clicks: Int
+    /// Clicked rows whose item the trained policy shows at least as often as the logging policy did
+    /// (`π(a_i | x_i) ≥ propensity_i`, importance weight ≥ 1): the clicks its IPW, SNIPW and DR estimates rest on.
+    /// With few of them the bootstrap cannot see the uncertainty (a click that never happened is in no resample),
+    /// so ``verdict`` declines to compare below ``minimumFavouredClicks``.
+    public var favouredClicks: Int
+
+    /// Favoured clicks below which the verdict declines to compare with the logging policy.
+    public static let minimumFavouredClicks = 10
+
+    /// How the trained policy compares with the logging policy by SNIPW.
+    public enum Verdict: String, Sendable, Codable {
+        /// Its SNIPW interval lies above the logging policy's interval.
+        case above
+        /// Its SNIPW interval lies below the logging policy's interval.
+        case below
+        /// The intervals overlap.
+        case indistinguishable
+        /// Fewer than ``minimumFavouredClicks`` held-out clicks fall on items the policy favours (or no intervals).
+        case tooFewClicks = "too_few_clicks"
+    }
+
+    /// The comparison with the logging policy (see ``Verdict``).
+    public var verdict: Verdict {
+        guard favouredClicks >= Self.minimumFavouredClicks, let mine = interval(.snipw), let logging = loggingInterval
+        else { return .tooFewClicks }
+        if mine.lower > logging.upper { return .above }
+        if mine.upper < logging.lower { return .below }
+        return .indistinguishable
+    }
 
     /// Evaluates `trained` (and `start`) on `data` against the logging policy that wrote it.
     /// - Parameters:
@@ -153,7 +184,10 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
             resamples > 0 ? Bootstrap.intervals(logging, estimators: [.ipw], resamples: resamples, seed: seed)[.ipw] : nil
         return WarmStartEvaluation(
             candidate: report, start: startReport, loggingValue: logging.estimate(.ipw) ?? 0,
-            loggingInterval: interval, unsupportedShare: unsupported)
+            loggingInterval: interval, unsupportedShare: unsupported, clicks: data.clicks,
+            favouredClicks: (0..<data.rows).filter {
+                data.reward[$0] > 0 && candidate[$0, data.action[$0]] >= data.pscore[$0]
+            }.count)
     }
 
     /// The policy's first-slot exploration distribution over its active items for each logged row's user,

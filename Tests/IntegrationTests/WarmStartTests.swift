@@ -57,6 +57,9 @@ struct WarmStartTests {
             let all = try #require((candidate["segments"] as? [[String: Any]])?.first { $0["segment"] as? String == "all" })
             let estimators = (all["estimates"] as? [[String: Any]] ?? []).compactMap { $0["estimator"] as? String }
             #expect(estimators == ["dm", "ipw", "snipw", "dr"])
+            // 10 clicks in the 3,000 held-out rows: too few fall on the items the policy favours to compare.
+            #expect(report["verdict"] as? String == "too_few_clicks", "\(String(describing: report["verdict"]))")
+            #expect((evaluation["favoured_clicks"] as? Int ?? 99) < 10 && evaluation["clicks"] as? Int == 10)
 
             // Stored and served: version 2 records catalogue version 1, every replica installs it.
             try await eventually(timeoutMs: 30_000, pollMs: 200, "both replicas serve the warm start") {

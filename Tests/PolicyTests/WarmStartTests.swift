@@ -24,13 +24,13 @@ func handMadeLog(rows: Int, items: Int = 4, country: String = "country") -> Band
         itemNumericColumns: 0)
 }
 
-/// The untrained policy over 4 items with one-hot features, ε-greedy with ε 0.1.
-func oneHotPolicy() throws -> OnlinePolicy {
-    var features = [Float](repeating: 0, count: 16)
-    for k in 0..<4 { features[k * 4 + k] = 1 }
+/// The untrained policy over `items` items with one-hot features, ε-greedy with ε 0.1.
+func oneHotPolicy(items: Int = 4) throws -> OnlinePolicy {
+    var features = [Float](repeating: 0, count: items * items)
+    for k in 0..<items { features[k * items + k] = 1 }
     let catalogue = try ItemCatalogue(
-        encoding: ItemEncoding(categorical: [], numeric: ["is0", "is1", "is2", "is3"]),
-        ids: (0..<4).map { "\($0)" }, features: features)
+        encoding: ItemEncoding(categorical: [], numeric: (0..<items).map { "is\($0)" }),
+        ids: (0..<items).map { "\($0)" }, features: features)
     let spec = OnlinePolicySpec.make(
         catalogue: catalogue, userFeatures: [.init("country", .categorical)], vocabularies: ["country": ["de", "fr"]],
         exploration: ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.1))
@@ -81,6 +81,25 @@ struct WarmStartTests {
             evaluation.start.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == .ipw }?.value)
         #expect(abs(untrained - 0.5 * ((0.95 * 0.925 + 0.0125) + (0.95 * 0.025 + 0.0125))) < 1e-9)
         #expect(evaluation.unsupportedShare == 0)
+        // 50 held-out clicks, every one on the item the policy favours: the verdict compares, and finds it above.
+        #expect(evaluation.clicks == 50 && evaluation.favouredClicks == 50 && evaluation.verdict == .above)
+        // On 24 rows (6 clicks) it declines to compare.
+        let few = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 24), resamples: 50)
+        #expect(few.favouredClicks == 6 && few.verdict == .tooFewClicks)
+    }
+
+    @Test("an item added after the logs has no logged support: its share of the policy's choices is reported")
+    func itemsAddedAfterTheLogs() throws {
+        // Rows never move, so the 4-item logs fit a 5-item catalogue; item 4 was never shown, never learnt.
+        let start = try oneHotPolicy(items: 5)
+        let trained = try WarmStart.train(start, on: handMadeLog(rows: 400))
+        #expect(trained.rows == 400 && trained.policy.isNew(item: 4) && !trained.policy.isNew(item: 0))
+        let evaluation = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 200), resamples: 0)
+        // Item 4 is the only new item: the cold-start share 0.05 plus its ε share of the rest, 0.95 · 0.1/5.
+        #expect(abs(evaluation.unsupportedShare - (0.05 + 0.95 * 0.02)) < 1e-9)
+        #expect(evaluation.loggingInterval == nil && evaluation.verdict == .tooFewClicks)
     }
 
     @Test("logs of another catalogue, or whose users the policy cannot read, are refused by name")

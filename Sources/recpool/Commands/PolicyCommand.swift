@@ -62,6 +62,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
         var refusedRows: Int
         var evaluatedRows: Int
         var evaluation: WarmStartEvaluation
+        var verdict: WarmStartEvaluation.Verdict
         var registeredVersion: UInt64?
     }
 
@@ -103,7 +104,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             let output = Output(
                 dataset: logs.dataset, catalogueVersion: catalogue, startVersion: install.version,
                 trainedRows: trained.rows, trainedClicks: trained.clicks, refusedRows: trained.refused,
-                evaluatedRows: parts.test.rows, evaluation: evaluation, registeredVersion: registered?.version)
+                evaluatedRows: parts.test.rows, evaluation: evaluation, verdict: evaluation.verdict,
+                registeredVersion: registered?.version)
             CommandOutput.printLine(json ? try JSONOutput.encode(output) : Self.text(output))
         }
     }
@@ -121,21 +123,27 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             "  warm-started policy:",
         ]
         lines += OffPolicyText.lines(e.candidate, indent: "    ")
+        if e.unsupportedShare > 0 {
+            lines.append(
+                String(format: "  %.1f%% of the warm start's choices are items the logs never showed (counted as no click)",
+                    100 * e.unsupportedShare))
+        }
         lines.append("  untrained start policy:")
         lines += OffPolicyText.lines(e.start, indent: "    ")
         if let snipw = e.value(.snipw) {
-            let interval = e.interval(.snipw)
-            let verdict: String
-            if let interval, let logging = e.loggingInterval, interval.lower > logging.upper {
-                verdict = "above the logging policy (the intervals do not overlap)"
-            } else if let interval, let logging = e.loggingInterval, interval.upper < logging.lower {
-                verdict = "below the logging policy (the intervals do not overlap)"
-            } else {
-                verdict = "not distinguishable from the logging policy on these rows (the intervals overlap)"
+            let comparison = String(
+                format: "verdict: the warm start's SNIPW %.5f against the logging policy's %.5f: ", snipw, e.loggingValue)
+            switch e.verdict {
+            case .above: lines.append(comparison + "above the logging policy (the 95% intervals do not overlap)")
+            case .below: lines.append(comparison + "below the logging policy (the 95% intervals do not overlap)")
+            case .indistinguishable:
+                lines.append(comparison + "not distinguishable from the logging policy on these rows (the intervals overlap)")
+            case .tooFewClicks:
+                lines.append(
+                    comparison + "cannot tell: only \(e.favouredClicks) of the \(e.clicks) held-out clicks are on items "
+                        + "this policy shows at least as often as the logging policy did (fewer than "
+                        + "\(WarmStartEvaluation.minimumFavouredClicks); the bootstrap cannot see what so few clicks leave out)")
             }
-            lines.append(
-                String(format: "verdict: the warm start's SNIPW %.5f against the logging policy's %.5f: ", snipw, e.loggingValue)
-                    + verdict)
         }
         if let version = o.registeredVersion {
             lines.append("registered as online policy version \(version) on catalogue version \(o.catalogueVersion)")

@@ -186,6 +186,7 @@ struct OwnCatalogueEndToEndTests {
             #expect(loaded.rows == feedbackRows && loaded.nActions == 81)
             let described = try Self.json(["data", "describe", out.path, "--schema", schemaFile, "--json"])
             #expect(described["rows"] as? Int == feedbackRows, "\(described)")
+            #expect(described["unobserved_rows"] as? Int == rows - feedbackRows, "\(described)")
             #expect(described["clicks"] as? Int == export["clicks"] as? Int)
             let ope = try Self.json([
                 "data", "ope", out.path, "--schema", schemaFile, "--policy", "uniform", "--resamples", "50", "--json",

@@ -139,7 +139,7 @@ import Testing
             log, spec: spec, dataFile: directory.appendingPathComponent("a/b/impressions.csv").path)
         #expect(summary.unobservedRows == 3 && summary.dwellRows == 1 && summary.feedbackRows == 3)
         let data = try loadBack(summary)
-        #expect(data.rows == 3)
+        #expect(data.rows == 3 && data.unobservedRows == 3)
         #expect(data.action == [9, 12, 4])
         #expect(data.reward == [1, 0, 0])
         #expect(data.pscore == [0.5, 0.25, 0.5])

@@ -12,6 +12,8 @@ import Foundation
 /// - action context = label-encoded categorical item features, then the numeric ones, each group in file order;
 /// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's earlier engagements per
 ///   item (a positive outcome, or a dwell of at least `engagedSeconds`); a blank user id has no history;
+/// - with an `observed` role, a row whose `observed` is 0 (shown, no feedback) is left out before anything else:
+///   its outcome is unknown, not a non-click (``BanditDataset/unobservedRows`` counts them);
 /// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
 ///   unknown bucket;
 /// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind.
@@ -307,10 +309,12 @@ struct LogTable {
             context = FeatureMatrix(
                 rows: order.count, columnNames: context.columnNames + userNumeric.columnNames, values: values)
         }
-        return BanditDataset(
+        var dataset = BanditDataset(
             name: name, nActions: nActions, nPositions: ranks.count, action: action,
             position: rawPosition.map { ranks[$0]! }, reward: reward, pscore: pscore, userFeatures: users,
             context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
             itemNumericColumns: items.numericColumns)
+        dataset.unobservedRows = timeOrdered.count - order.count
+        return dataset
     }
 }

@@ -85,6 +85,21 @@ extension RecPoolClient {
             ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
+    /// Registers a policy trained offline (a warm start from logs) as the pool's next online version (CONTROL
+    /// `online_register`): stored, then served by every replica, and online learning continues from it.
+    /// - Parameters:
+    ///   - pack: the policy's statistics (``ParameterPack``, as `PolicyWeights.pack` makes them).
+    ///   - catalogueVersion: the registry's catalogue version it was trained on; the broker refuses CONFLICT
+    ///     when it serves another one.
+    /// - Returns: the online view after the new version is served.
+    public func onlineRegister(_ pack: ParameterPack, catalogueVersion: UInt64, timeoutMs: UInt64? = nil)
+        async throws(ClientError) -> OnlineView
+    {
+        try await control(
+            ControlRequest(.onlineRegister, catalogueVersion: catalogueVersion), bytes: pack.encoded(),
+            as: OnlineView.self, timeoutMs: timeoutMs)
+    }
+
     /// A policy version of the pool's, with its weights (CONTROL `online_policy`).
     /// - Parameter version: a version the pool accepted and stored; nil for the version it serves now. An unknown
     ///   version is refused NOT_FOUND (``ClientError``).

@@ -1,8 +1,9 @@
 import Foundation
 import RecWire
 
-/// The item-context file: the spec's item feature columns in OBD's `item_feature_0` (continuous) and
-/// `item_feature_1…` (categorical) form; ``ImpressionExport`` documents the encoding.
+/// The item-context file: each catalogue row's external id and active flag, and the spec's item feature columns
+/// in OBD's `item_feature_0` (continuous) and `item_feature_1…` (categorical) form; ``ImpressionExport`` documents
+/// the encoding.
 extension ImpressionExport {
     /// The item-context file's text (see the type's documentation for the encoding).
     public static func itemContextCSV(spec: OnlinePolicySpec) -> String {
@@ -10,13 +11,16 @@ extension ImpressionExport {
         let continuous = columns.firstIndex { if case .continuous = $0.kind { true } else { false } }
         let categorical = columns.indices.filter { $0 != continuous }
         let header =
-            ["", "item_id", "item_feature_0"] + categorical.indices.map { "item_feature_\($0 + 1)" }
+            ["", "item_id", "item_sku", "active", "item_feature_0"]
+            + categorical.indices.map { "item_feature_\($0 + 1)" }
         var lines = [header.joined(separator: ",")]
         for item in spec.itemFeatures.indices {
             let row = spec.itemFeatures[item]
             let first = continuous.map { "\(row[columns[$0].first])" } ?? "0.0"
             let labels = categorical.map { columns[$0].label(item: item, features: spec.itemFeatures) }
-            lines.append((["\(item)", "\(item)", first] + labels).joined(separator: ","))
+            let sku = csvField(item < spec.itemIds.count ? spec.itemIds[item] : "\(item)")
+            let active = item < spec.itemActive.count && !spec.itemActive[item] ? "0" : "1"
+            lines.append((["\(item)", "\(item)", sku, active, first] + labels).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -41,7 +45,8 @@ extension ImpressionExport {
             let row = features[item]
             switch kind {
             case .oneHot(let width):
-                let hot = (0..<width).first { row[first + $0] == 1 } ?? 0
+                // An item with no hot column (a categorical value the catalogue's vocabulary lacks) is `none`.
+                guard let hot = (0..<width).first(where: { row[first + $0] == 1 }) else { return "none" }
                 return "v" + padded(hot, width: width)
             case .binary:
                 return row[first] == 1 ? "1" : "0"
@@ -73,10 +78,11 @@ extension ImpressionExport {
             }
             var end = c
             while end < width && isBinary(end) { end += 1 }
-            // The longest prefix of the binary run in which every item has exactly one 1 is a one-hot block.
+            // The longest prefix of the binary run in which every item has at most one 1 is a one-hot block (an
+            // item added with a value outside a categorical feature's vocabulary has none).
             var block = 0
             for stop in stride(from: end, to: c + 1, by: -1)
-            where features.allSatisfy({ row in row[c..<stop].reduce(0, +) == 1 }) {
+            where features.allSatisfy({ row in row[c..<stop].reduce(0, +) <= 1 }) {
                 block = stop - c
                 break
             }

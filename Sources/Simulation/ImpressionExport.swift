@@ -2,30 +2,60 @@ import Foundation
 import RecData
 import RecWire
 
-/// Writes the broker's impression log in the Open Bandit Dataset's shape, so that
-/// `OBDLoader.load(dataFile:itemContextFile:name:)` and the off-policy tools read it like an OBD source.
+/// Writes the broker's impression log as a shop's log with its schema: the data file, the catalogue it refers to
+/// (``itemContextFileName``) and a schema file (``schemaFileName``) naming every column's role, all in one folder,
+/// so `recpool data describe|ope`, `recpool fit` and `recpool train` read it back with
+/// `--schema FOLDER/schema.toml`, and ``LogLoader`` with ``DataSchema/read(path:)``.
 ///
-/// **The data file** has obp's columns: an unnamed index, `timestamp`, `item_id`, `position`, `click`,
-/// `propensity_score`, `user_feature_0…` (one per feature of the spec), `user-item_affinity_0…N−1`. There is one
-/// row per shown item: `position` is the slot from 1 (the top); `click` is the feedback received for that item, 0
-/// when none arrived; `propensity_score` is the probability that the logging policy placed that item in that
-/// slot given the items above it (what the worker logged; OBD's own files hold a per-position marginal); the
-/// affinities are 0, since the policy serves cold-start users and the log keeps no history. `timestamp` is the
-/// impression's serving time, `YYYY-MM-DD HH:MM:SS.ffffff+00:00` in UTC as in OBD; the rows of an impression
-/// share it and keep slot order.
+/// **The data file** has one row per shown item, with obp's columns first: an unnamed index, `timestamp`,
+/// `item_id`, `position`, `click`, `observed`, `dwell`, `propensity_score`, `impression_id`, `policy_version`,
+/// `viewed`, `score`, `retrieval`, one column per user feature of the spec (named as in RECOMMEND),
+/// `user-item_affinity_0…N−1`.
+/// - `item_id` is the catalogue row; `position` the slot from 1 (the top);
+/// - `observed` is 1 when feedback arrived for that item and 0 when it was shown and nothing was reported;
+///   `click` is the reported 0 or 1, and **blank** for an unobserved row (an unknown outcome, not a non-click:
+///   the schema's `observed` role makes ``LogLoader`` leave such rows out);
+/// - `dwell` is the seconds reported with the feedback, blank when none was;
+/// - `propensity_score` is the probability that the logging policy placed that item in that slot given the items
+///   above it (what the worker logged; OBD's own files hold a per-position marginal);
+/// - `impression_id`, `policy_version`: the impression and the policy version that chose it;
+/// - `viewed`: the session's viewed items the request carried (RECOMMEND's `events`), `item:seconds` joined by
+///   `;` (blank for none), part of the state the policy saw;
+/// - `score`: the policy's score of the item when it drew the slate; `retrieval`: the item index version when the
+///   slate was drawn from retrieval's candidates (blank when every active item was a candidate; another policy's
+///   probabilities of such a slate cannot be recomputed without the same candidates);
+/// - `user-item_affinity_k`: the engagements with item `k` among the viewed items as `recommend --events` counts
+///   them for a fitted model (a view of at least ``engagedSeconds`` counts `min(seconds / engagedSeconds, 3)`,
+///   `FeatureSpec.affinity(from:)`), 0 for the others.
 ///
-/// **The item-context file** (``itemContextFileName``, next to the data file) has `item_id`, `item_feature_0`
-/// (continuous) and categorical `item_feature_1…`, derived from the spec's item feature columns in order:
+/// `timestamp` is the impression's serving time, `YYYY-MM-DD HH:MM:SS.ffffff+00:00` in UTC as in OBD; the rows of
+/// an impression share it and keep slot order.
+///
+/// **The item-context file** (``itemContextFileName``, next to the data file) has an unnamed index, `item_id`
+/// (the row), `item_sku` (the catalogue's external id), `active` (0 once retired), `item_feature_0` (continuous)
+/// and categorical `item_feature_1…`, derived from the spec's item feature columns in order:
 /// - the first column that is not 0/1-valued is `item_feature_0`, verbatim (0 for every item if there is none);
-/// - a run of 0/1 columns in which every item has exactly one 1 (a one-hot block, such as the simulator
-///   catalogue's item id) becomes one column whose value is `v` and the hot column's index in the block;
+/// - a run of two or more 0/1 columns in which every item has at most one 1 (a one-hot block, such as a categorical
+///   feature of an uploaded catalogue) becomes one column whose value is `v` and the hot column's index in the
+///   block, or `none` for an item with no 1 in it (an added item whose value the vocabulary lacks);
 /// - any other 0/1 column becomes a column of `0` and `1`;
 /// - any other continuous column becomes a column whose value is `r`, the value's rank among the items, then
-///   `:` and the value (`r07:+0.431250`). The rank is zero-padded, so the lexicographic label encoding OBDLoader
-///   applies gives codes in the order of the values, and the exact value stays readable.
+///   `:` and the value (`r07:+0.431250`). The rank is zero-padded, so the lexicographic label encoding
+///   the loaders apply gives codes in the order of the values, and the exact value stays readable.
+///
+/// **The schema file** (``schemaFileName``) is a ``DataSchema`` in the TOML of docs/YOUR-DATA.md: the roles above,
+/// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
+/// `impression_id`, `policy_version`, `viewed`, `score`, `retrieval`, `item_sku` and `active` are listed in `ignore`.
 public enum ImpressionExport {
     /// The item-context file's name, written in the data file's directory.
     public static let itemContextFileName = "item_context.csv"
+    /// The schema file's name, written in the data file's directory.
+    public static let schemaFileName = "schema.toml"
+    /// The dwell at which a viewed item counts as an engagement in the affinity columns (seconds; LogLoader's and
+    /// `FeatureSpec`'s default).
+    public static let engagedSeconds = 10.0
+    /// The most engagements one viewed item counts for (`FeatureSpec.maximumEngagements`).
+    public static let maximumEngagements = 3.0
 
     /// Why an export failed.
     public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -33,6 +63,8 @@ public enum ImpressionExport {
         case emptyLog
         /// A logged impression is not well formed (or does not fit the spec); the text says why.
         case malformedImpression(id: String, reason: String)
+        /// The output folder could not be created.
+        case cannotCreateFolder(path: String, reason: String)
         /// A file could not be written.
         case cannotWrite(path: String, reason: String)
 
@@ -41,30 +73,61 @@ public enum ImpressionExport {
             switch self {
             case .emptyLog: "the impression log is empty: nothing to export"
             case .malformedImpression(let id, let reason): "impression \(id) cannot be exported: \(reason)"
+            case .cannotCreateFolder(let path, let reason): "cannot create the output folder \(path): \(reason)"
             case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
             }
         }
     }
 
-    /// What an export wrote. JSON keys: `data_file`, `item_context_file`, `impressions`, `rows`, `feedback_rows`,
-    /// `clicks`.
+    /// What an export wrote. JSON keys: `data_file`, `item_context_file`, `schema_file`, `impressions`, `rows`,
+    /// `feedback_rows`, `unobserved_rows`, `dwell_rows`, `clicks`.
     public struct Summary: Codable, Sendable, Equatable {
         /// The data file's path.
         public var dataFile: String
         /// The item-context file's path.
         public var itemContextFile: String
+        /// The schema file's path.
+        public var schemaFile: String
         /// Impressions exported.
         public var impressions: Int
         /// Rows (shown items) written.
         public var rows: Int
-        /// Rows that had feedback.
+        /// Rows that had feedback (`observed` 1).
         public var feedbackRows: Int
+        /// Rows shown with no feedback (`observed` 0, `click` blank).
+        public var unobservedRows: Int
+        /// Rows whose feedback reported a dwell time.
+        public var dwellRows: Int
         /// Rows with a click.
         public var clicks: Int
 
         enum CodingKeys: String, CodingKey {
             case impressions, rows, clicks
-            case dataFile = "data_file", itemContextFile = "item_context_file", feedbackRows = "feedback_rows"
+            case dataFile = "data_file", itemContextFile = "item_context_file", schemaFile = "schema_file"
+            case feedbackRows = "feedback_rows", unobservedRows = "unobserved_rows", dwellRows = "dwell_rows"
+        }
+    }
+
+    /// Row counts of a data file.
+    public struct Counts: Sendable, Equatable {
+        /// Rows written.
+        public var rows = 0
+        /// Rows with feedback.
+        public var feedbackRows = 0
+        /// Rows without feedback.
+        public var unobservedRows = 0
+        /// Rows with a reported dwell.
+        public var dwellRows = 0
+        /// Rows with a click.
+        public var clicks = 0
+
+        /// Creates counts.
+        public init(rows: Int = 0, feedbackRows: Int = 0, unobservedRows: Int = 0, dwellRows: Int = 0, clicks: Int = 0) {
+            self.rows = rows
+            self.feedbackRows = feedbackRows
+            self.unobservedRows = unobservedRows
+            self.dwellRows = dwellRows
+            self.clicks = clicks
         }
     }
 
@@ -73,21 +136,39 @@ public enum ImpressionExport {
         URL(fileURLWithPath: dataFile).deletingLastPathComponent().appendingPathComponent(itemContextFileName).path
     }
 
-    /// Writes the data file and the item-context file next to it, creating their directory if needed.
-    /// - Throws: ``ExportError``.
+    /// The path of the schema file that goes with `dataFile`.
+    public static func schemaPath(nextTo dataFile: String) -> String {
+        URL(fileURLWithPath: dataFile).deletingLastPathComponent().appendingPathComponent(schemaFileName).path
+    }
+
+    /// Writes the data file, and the item-context and schema files next to it, creating their folder (and its
+    /// parents) if needed.
+    /// - Throws: ``ExportError``: ``ExportError/cannotCreateFolder(path:reason:)`` when the folder cannot be
+    ///   created (a file is in the way, no permission), ``ExportError/cannotWrite(path:reason:)`` for a file.
     public static func write(_ impressions: [LoggedImpression], spec: OnlinePolicySpec, dataFile: String)
         throws(ExportError) -> Summary
     {
-        let (data, summary) = try dataCSV(impressions, spec: spec)
+        let (data, counts) = try dataCSV(impressions, spec: spec)
         let itemFile = itemContextPath(nextTo: dataFile)
-        // `--out export/impressions.csv` creates `export/`, as the docs show.
+        let schemaFile = schemaPath(nextTo: dataFile)
         let directory = URL(fileURLWithPath: dataFile).deletingLastPathComponent().path
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw .cannotWrite(path: directory, reason: error.localizedDescription)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw .cannotCreateFolder(path: directory, reason: "a file of that name is in the way")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw .cannotCreateFolder(path: directory, reason: error.localizedDescription)
+            }
         }
-        for (path, text) in [(dataFile, data), (itemFile, itemContextCSV(spec: spec))] {
+        let files = [
+            (dataFile, data), (itemFile, itemContextCSV(spec: spec)),
+            (schemaFile, schema(spec: spec, dataFileName: URL(fileURLWithPath: dataFile).lastPathComponent).toml()),
+        ]
+        for (path, text) in files {
             do {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
@@ -95,24 +176,59 @@ public enum ImpressionExport {
             }
         }
         return Summary(
-            dataFile: dataFile, itemContextFile: itemFile, impressions: impressions.count, rows: summary.rows,
-            feedbackRows: summary.feedbackRows, clicks: summary.clicks)
+            dataFile: dataFile, itemContextFile: itemFile, schemaFile: schemaFile, impressions: impressions.count,
+            rows: counts.rows, feedbackRows: counts.feedbackRows, unobservedRows: counts.unobservedRows,
+            dwellRows: counts.dwellRows, clicks: counts.clicks)
+    }
+
+    /// The columns of the data file that no schema role reads (kept for people and other tools).
+    public static let carriedLogColumns = ["", "impression_id", "policy_version", "viewed", "score", "retrieval"]
+    /// The columns of the item-context file that no schema role reads.
+    public static let carriedItemColumns = ["", "item_sku", "active"]
+
+    /// The schema of an export of `spec`'s log: the roles of the data file's columns and of the item-context file
+    /// (see the type's documentation).
+    public static func schema(spec: OnlinePolicySpec, dataFileName: String = "impressions.csv") -> DataSchema {
+        let itemColumns = itemColumns(spec.itemFeatures)
+        let categorical = itemColumns.filter { if case .continuous = $0.kind { false } else { true } }.count
+        let hasContinuous = categorical < itemColumns.count
+        let itemFeatures =
+            [DataSchema.Feature("item_feature_0", .numeric)]
+            + (0..<(hasContinuous ? itemColumns.count - 1 : itemColumns.count)).map {
+                DataSchema.Feature("item_feature_\($0 + 1)", .categorical)
+            }
+        return DataSchema(
+            logs: .init(
+                timestamp: "timestamp", item: "item_id", position: "position", outcome: "click",
+                propensity: "propensity_score", dwell: "dwell", observed: "observed",
+                affinityPrefix: "user-item_affinity_",
+                userFeatures: spec.userFeatures.map {
+                    DataSchema.Feature($0.name, $0.kind == .numeric ? .numeric : .categorical)
+                }, ignore: carriedLogColumns),
+            catalogue: .init(
+                file: itemContextFileName, item: "item_id", itemFeatures: itemFeatures, ignore: carriedItemColumns))
     }
 
     /// The data file's text, and its row counts.
     /// - Throws: ``ExportError/emptyLog`` or ``ExportError/malformedImpression(id:reason:)``.
     public static func dataCSV(_ impressions: [LoggedImpression], spec: OnlinePolicySpec) throws(ExportError)
-        -> (text: String, summary: (rows: Int, feedbackRows: Int, clicks: Int))
+        -> (text: String, summary: Counts)
     {
         guard !impressions.isEmpty else { throw .emptyLog }
         let featureNames = spec.userFeatures.map(\.name)
-        var header = ["", "timestamp", "item_id", "position", "click", "propensity_score"] + featureNames
+        let fixed = [
+            "", "timestamp", "item_id", "position", "click", "observed", "dwell", "propensity_score",
+            "impression_id", "policy_version", "viewed", "score", "retrieval",
+        ]
+        if let clash = featureNames.first(where: { fixed.contains($0) || $0.hasPrefix("user-item_affinity_") }) {
+            throw .malformedImpression(
+                id: impressions[0].record.impressionId,
+                reason: "user feature '\(clash)' has the name of an exported column: rename it in the schema")
+        }
+        var header = fixed + featureNames.map(csvField)
         header += (0..<spec.itemCount).map { "user-item_affinity_\($0)" }
-        let affinity = [String](repeating: "0.0", count: spec.itemCount).joined(separator: ",")
         var lines = [header.joined(separator: ",")]
-        var rows = 0
-        var feedbackRows = 0
-        var clicks = 0
+        var counts = Counts()
         for logged in impressions {
             let record = logged.record
             if let problem = record.problem { throw .malformedImpression(id: record.impressionId, reason: problem) }
@@ -126,8 +242,25 @@ public enum ImpressionExport {
             if let unknown = record.userFeatures.keys.sorted().first(where: { !featureNames.contains($0) }) {
                 throw .malformedImpression(id: record.impressionId, reason: "unknown user feature '\(unknown)'")
             }
+            if let item = logged.clicks.keys.sorted().first(where: { key in !record.slate.contains { String($0) == key } }) {
+                throw .malformedImpression(id: record.impressionId, reason: "feedback for item \(item), which it did not show")
+            }
             let timestamp = formatTimestamp(ms: record.createdMs)
             let features = featureNames.map { csvField(record.userFeatures[$0] ?? "") }.joined(separator: ",")
+            var engagements = [Double](repeating: 0, count: spec.itemCount)
+            for view in record.viewed {
+                guard view.item >= 0 && view.item < spec.itemCount, view.seconds.isFinite, view.seconds >= 0 else {
+                    throw .malformedImpression(
+                        id: record.impressionId, reason: "viewed item \(view.item) (\(view.seconds) s) is not valid")
+                }
+                if view.seconds >= engagedSeconds {
+                    engagements[view.item] += min(view.seconds / engagedSeconds, maximumEngagements)
+                }
+            }
+            let affinity = engagements.map { $0 == 0 ? "0.0" : "\($0)" }.joined(separator: ",")
+            let viewed = record.viewed.map { "\($0.item):\($0.seconds)" }.joined(separator: ";")
+            let session = "\(csvField(record.impressionId)),\(record.version),\(viewed)"
+            let retrieval = csvField(record.retrieval ?? "")
             for (slot, item) in record.slate.enumerated() {
                 guard item >= 0 && item < spec.itemCount else {
                     throw .malformedImpression(id: record.impressionId, reason: "item \(item) is not in the catalogue")
@@ -137,15 +270,23 @@ public enum ImpressionExport {
                     throw .malformedImpression(
                         id: record.impressionId, reason: "click \(click) for item \(item) is not 0 or 1")
                 }
-                if click != nil { feedbackRows += 1 }
-                clicks += click ?? 0
+                let dwell = logged.dwell[String(item)]
+                if let dwell, !(dwell.isFinite && dwell >= 0) {
+                    throw .malformedImpression(
+                        id: record.impressionId, reason: "dwell \(dwell) for item \(item) is not a time ≥ 0")
+                }
+                if click != nil { counts.feedbackRows += 1 } else { counts.unobservedRows += 1 }
+                if dwell != nil { counts.dwellRows += 1 }
+                counts.clicks += click ?? 0
+                let outcome = click.map { "\($0),1" } ?? ",0"
                 lines.append(
-                    "\(rows),\(timestamp),\(item),\(slot + 1),\(click ?? 0),\(record.propensities[slot]),\(features),\(affinity)"
-                )
-                rows += 1
+                    "\(counts.rows),\(timestamp),\(item),\(slot + 1),\(outcome),\(dwell.map { "\($0)" } ?? ""),"
+                        + "\(record.propensities[slot]),\(session),\(record.scores[slot]),\(retrieval),\(features),"
+                        + affinity)
+                counts.rows += 1
             }
         }
-        return (lines.joined(separator: "\n") + "\n", (rows, feedbackRows, clicks))
+        return (lines.joined(separator: "\n") + "\n", counts)
     }
 
     /// `YYYY-MM-DD HH:MM:SS.ffffff+00:00` (UTC) for ms since the Unix epoch.

@@ -16,6 +16,8 @@ public struct ImpressionRow: Sendable, Equatable {
     public var record: String
     /// Feedback received so far, item → click.
     public var clicks: [Int: Int]
+    /// Dwell seconds reported with that feedback, item → seconds (only the items whose feedback had one).
+    public var dwell: [Int: Double] = [:]
 }
 
 /// A stored online policy version.
@@ -28,13 +30,16 @@ public struct PolicyVersionRow: Sendable, Equatable {
     public var spec: String
     /// The guard's decision that admitted it (JSON), if any.
     public var decision: String?
+    /// The registry's catalogue version it serves (`--online-catalogue`); nil for the simulator world's catalogue.
+    public var catalogueVersion: UInt64?
 
     /// Creates a row.
-    public init(version: UInt64, weightsSHA: String, spec: String, decision: String?) {
+    public init(version: UInt64, weightsSHA: String, spec: String, decision: String?, catalogueVersion: UInt64? = nil) {
         self.version = version
         self.weightsSHA = weightsSHA
         self.spec = spec
         self.decision = decision
+        self.catalogueVersion = catalogueVersion
     }
 }
 
@@ -171,8 +176,14 @@ extension RecStore {
         guard blobs.contains(row.weightsSHA) else { throw .missingBlob(row.weightsSHA) }
         try write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO policy_versions (version, weights_sha, spec, decision, created_ms) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Int64(clamping: row.version), row.weightsSHA, row.spec, row.decision, Int64(clamping: createdMs)])
+                sql: """
+                    INSERT OR REPLACE INTO policy_versions (version, weights_sha, spec, decision, created_ms, catalogue_version)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    Int64(clamping: row.version), row.weightsSHA, row.spec, row.decision, Int64(clamping: createdMs),
+                    row.catalogueVersion.map { Int64(clamping: $0) },
+                ])
         }
     }
 
@@ -195,7 +206,7 @@ extension RecStore {
     private static func policyVersion(_ row: Row) -> PolicyVersionRow {
         PolicyVersionRow(
             version: UInt64(clamping: row["version"] as Int64), weightsSHA: row["weights_sha"], spec: row["spec"],
-            decision: row["decision"])
+            decision: row["decision"], catalogueVersion: (row["catalogue_version"] as Int64?).map { UInt64(clamping: $0) })
     }
 
     /// A named durable setting.
@@ -215,11 +226,15 @@ extension RecStore {
     private static func impression(_ row: Row, _ db: Database) throws -> ImpressionRow {
         let id: String = row["id"]
         var clicks: [Int: Int] = [:]
-        for f in try Row.fetchAll(db, sql: "SELECT item, click FROM feedback WHERE impression_id = ?", arguments: [id]) {
+        var dwell: [Int: Double] = [:]
+        for f in try Row.fetchAll(
+            db, sql: "SELECT item, click, dwell FROM feedback WHERE impression_id = ?", arguments: [id])
+        {
             clicks[f["item"]] = f["click"]
+            if let seconds: Double = f["dwell"] { dwell[f["item"]] = seconds }
         }
         return ImpressionRow(
             seq: row["seq"], id: id, createdMs: UInt64(clamping: row["created_ms"] as Int64), worker: row["worker"],
-            version: UInt64(clamping: row["version"] as Int64), record: row["record"], clicks: clicks)
+            version: UInt64(clamping: row["version"] as Int64), record: row["record"], clicks: clicks, dwell: dwell)
     }
 }

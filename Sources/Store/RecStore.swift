@@ -115,6 +115,10 @@ public final class RecStore: Sendable {
                         created_ms INTEGER NOT NULL);
                     """)
         }
+        migrator.registerMigration("v4-policy-catalogue") { db in
+            // The registry's catalogue version each online policy version serves (NULL: the simulator world's).
+            try db.execute(sql: "ALTER TABLE policy_versions ADD COLUMN catalogue_version INTEGER")
+        }
         return migrator
     }
 

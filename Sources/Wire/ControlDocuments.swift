@@ -44,14 +44,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var limit: Int?
     /// The catalogue operations' arguments.
     public var catalogue: CatalogueArguments?
+    /// The catalogue version a registered policy was trained on (`online_register`).
+    public var catalogueVersion: UInt64?
 
     /// Creates a request.
     public init(
         op: String, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil, upload: UploadChunk? = nil,
         worker: String? = nil, corrupt: String? = nil, after: Int64? = nil, limit: Int? = nil,
-        catalogue: CatalogueArguments? = nil
+        catalogue: CatalogueArguments? = nil, catalogueVersion: UInt64? = nil
     ) {
         self.op = op
+        self.catalogueVersion = catalogueVersion
         self.catalogue = catalogue
         self.corrupt = corrupt
         self.after = after
@@ -64,7 +67,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case op, job, version, train, upload, worker, corrupt, after, limit, catalogue
+        case op, job, version, train, upload, worker, corrupt, after, limit, catalogue, catalogueVersion
     }
 
     /// A key of any name, to see every key a request holds.
@@ -91,7 +94,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// - Throws: `DecodingError.dataCorrupted` naming the unknown key (the broker answers BAD_REQUEST).
     public init(from decoder: any Decoder) throws {
         let all = try decoder.container(keyedBy: AnyKey.self)
-        try Self.refuseUnknown(all.allKeys, known: Set(CodingKeys.allCases.map(\.rawValue)), in: "a CONTROL request")
+        try Self.refuseUnknown(
+            all.allKeys, known: Set(CodingKeys.allCases.map { Self.snakeCase($0.rawValue) }), in: "a CONTROL request")
         for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys), ("catalogue", CatalogueArguments.keys)] {
             let key = AnyKey(stringValue: name)
             // A missing, null or non-object value is left to the typed decode below.
@@ -111,6 +115,12 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         after = try container.decodeIfPresent(Int64.self, forKey: .after)
         limit = try container.decodeIfPresent(Int.self, forKey: .limit)
         catalogue = try container.decodeIfPresent(CatalogueArguments.self, forKey: .catalogue)
+        catalogueVersion = try container.decodeIfPresent(UInt64.self, forKey: .catalogueVersion)
+    }
+
+    /// `catalogueVersion` → `catalogue_version`: a key as the client writes it.
+    private static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
     }
 
     /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case
@@ -118,7 +128,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     private static func refuseUnknown(_ keys: [AnyKey], known: Set<String>, in what: String) throws {
         for key in keys {
             // The decoder turned snake_case into camelCase: name the key as the client wrote it.
-            let name = key.stringValue.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+            let name = snakeCase(key.stringValue)
             guard !known.contains(name) else { continue }
             throw DecodingError.dataCorrupted(
                 .init(codingPath: [], debugDescription: "unknown key `\(name)` (\(what) takes \(known.sorted().joined(separator: ", ")))"))

@@ -38,6 +38,9 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
     case onlinePolicy = "online_policy"
     /// A page of the impression log.
     case impressions
+    /// Register a policy trained offline (a warm start from logs) as the next online version; its weights pack
+    /// travels in frame 2, `catalogue_version` names the catalogue it was trained on (`recpool policy warmstart`).
+    case onlineRegister = "online_register"
     /// Register an uploaded catalogue CSV with its schema as a new catalogue version.
     case catalogueUpload = "catalogue_upload"
     /// List every catalogue version.
@@ -75,7 +78,7 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
         switch self {
         case .drain: .reactor
         case .train, .upload, .jobs, .job, .cancelJob, .models, .promote, .importModel, .fetch, .rollback: .jobs
-        case .online, .onlineFreeze, .onlineUnfreeze, .onlineSync, .onlinePolicy, .impressions: .online
+        case .online, .onlineFreeze, .onlineUnfreeze, .onlineSync, .onlinePolicy, .impressions, .onlineRegister: .online
         case .catalogueUpload, .catalogues, .catalogue, .catalogueAdd, .catalogueRetire: .catalogues
         }
     }
@@ -85,7 +88,7 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
         switch self {
         case .jobs, .job, .models, .fetch, .online, .onlinePolicy, .impressions, .catalogues, .catalogue: .readOnly
         case .train, .upload, .cancelJob, .promote, .rollback, .importModel, .drain, .onlineFreeze, .onlineUnfreeze,
-            .onlineSync, .catalogueUpload, .catalogueAdd, .catalogueRetire:
+            .onlineSync, .onlineRegister, .catalogueUpload, .catalogueAdd, .catalogueRetire:
             .trainer
         }
     }
@@ -103,10 +106,10 @@ extension ControlRequest {
     public init(
         _ operation: ControlOperation, job: String? = nil, version: UInt64? = nil, train: TrainJobSpec? = nil,
         upload: UploadChunk? = nil, worker: String? = nil, corrupt: String? = nil, after: Int64? = nil,
-        limit: Int? = nil, catalogue: CatalogueArguments? = nil
+        limit: Int? = nil, catalogue: CatalogueArguments? = nil, catalogueVersion: UInt64? = nil
     ) {
         self.init(
             op: operation.rawValue, job: job, version: version, train: train, upload: upload, worker: worker,
-            corrupt: corrupt, after: after, limit: limit, catalogue: catalogue)
+            corrupt: corrupt, after: after, limit: limit, catalogue: catalogue, catalogueVersion: catalogueVersion)
     }
 }

@@ -54,7 +54,7 @@ public struct ReplicaPolicyView: Codable, Sendable, Hashable {
 /// Online learning as the broker sees it (`recpool online status`, and `online` in the status document).
 /// JSON keys: `enabled`, `frozen`, `version`, `weights_sha256`, `syncs`, `rejected`, `last_sync_ms`,
 /// `sync_interval_ms`, `sync_events`, `impressions`, `feedback`, `duplicates`, `pending_events`, `syncing`,
-/// `last_decision`, `replicas`.
+/// `last_decision`, `replicas`, `catalogue_version` (null when the policy serves the simulator world's catalogue).
 public struct OnlineView: Codable, Sendable, Hashable {
     /// Whether the broker runs online learning.
     public var enabled: Bool
@@ -88,13 +88,18 @@ public struct OnlineView: Codable, Sendable, Hashable {
     public var lastDecision: GuardDecision?
     /// What each replica reported it serves.
     public var replicas: [ReplicaPolicyView]
+    /// The registry's catalogue version the served policy serves (`--online-catalogue`); nil for the simulator
+    /// world's catalogue.
+    public var catalogueVersion: UInt64? = nil
 
     /// Creates a view.
     public init(
         enabled: Bool, frozen: Bool, version: UInt64, weightsSha256: String, syncs: Int, rejected: Int,
         lastSyncMs: UInt64, syncIntervalMs: UInt64, syncEvents: Int, impressions: Int, feedback: Int, duplicates: Int,
-        pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView], syncing: Bool = false
+        pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView], syncing: Bool = false,
+        catalogueVersion: UInt64? = nil
     ) {
+        self.catalogueVersion = catalogueVersion
         self.syncing = syncing
         self.enabled = enabled
         self.frozen = frozen
@@ -115,7 +120,10 @@ public struct OnlineView: Codable, Sendable, Hashable {
 }
 
 /// One logged impression with the feedback it received (`impressions` CONTROL op). JSON keys: `seq`,
-/// `record`, `clicks` (item → 0 or 1, for the items that got feedback).
+/// `record`, `clicks` (item → 0 or 1, for the items that got feedback), `dwell` (item → seconds, for the items
+/// whose feedback reported a dwell time; absent from an older broker's pages, read as none).
+///
+/// A shown item that is in neither map got no feedback: it is *unobserved*, which is not a click of 0.
 public struct LoggedImpression: Codable, Sendable, Equatable {
     /// Position in the log (increasing).
     public var seq: Int64
@@ -123,12 +131,26 @@ public struct LoggedImpression: Codable, Sendable, Equatable {
     public var record: ImpressionRecord
     /// Feedback received, by item.
     public var clicks: [String: Int]
+    /// Dwell seconds reported with the feedback, by item.
+    public var dwell: [String: Double]
 
     /// Creates a row.
-    public init(seq: Int64, record: ImpressionRecord, clicks: [String: Int]) {
+    public init(seq: Int64, record: ImpressionRecord, clicks: [String: Int], dwell: [String: Double] = [:]) {
         self.seq = seq
         self.record = record
         self.clicks = clicks
+        self.dwell = dwell
+    }
+
+    enum CodingKeys: String, CodingKey { case seq, record, clicks, dwell }
+
+    /// Decodes; a page without `dwell` (an older broker) has none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seq = try c.decode(Int64.self, forKey: .seq)
+        record = try c.decode(ImpressionRecord.self, forKey: .record)
+        clicks = try c.decode([String: Int].self, forKey: .clicks)
+        dwell = try c.decodeIfPresent([String: Double].self, forKey: .dwell) ?? [:]
     }
 }
 
@@ -146,5 +168,34 @@ public struct ImpressionPage: Codable, Sendable, Equatable {
         self.impressions = impressions
         self.nextAfter = nextAfter
         self.spec = spec
+    }
+}
+
+extension OnlineView {
+    private enum Keys: String, CodingKey {
+        case enabled, frozen, version, weightsSha256, syncs, rejected, lastSyncMs, syncIntervalMs, syncEvents
+        case impressions, feedback, duplicates, pendingEvents, syncing, lastDecision, replicas, catalogueVersion
+    }
+
+    /// Encodes every key, `last_decision` and `catalogue_version` as null when there is none.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(enabled, forKey: .enabled)
+        try c.encode(frozen, forKey: .frozen)
+        try c.encode(version, forKey: .version)
+        try c.encode(weightsSha256, forKey: .weightsSha256)
+        try c.encode(syncs, forKey: .syncs)
+        try c.encode(rejected, forKey: .rejected)
+        try c.encode(lastSyncMs, forKey: .lastSyncMs)
+        try c.encode(syncIntervalMs, forKey: .syncIntervalMs)
+        try c.encode(syncEvents, forKey: .syncEvents)
+        try c.encode(impressions, forKey: .impressions)
+        try c.encode(feedback, forKey: .feedback)
+        try c.encode(duplicates, forKey: .duplicates)
+        try c.encode(pendingEvents, forKey: .pendingEvents)
+        try c.encode(syncing, forKey: .syncing)
+        try c.encode(lastDecision, forKey: .lastDecision)
+        try c.encode(replicas, forKey: .replicas)
+        try c.encode(catalogueVersion, forKey: .catalogueVersion)
     }
 }

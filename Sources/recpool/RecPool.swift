@@ -28,7 +28,7 @@ struct RecPool: AsyncParsableCommand {
             // Load testing.
             LoadTestCommand.self,
             // Online learning.
-            FeedbackCommand.self, OnlineCommand.self, LogsCommand.self, SimulateCommand.self,
+            FeedbackCommand.self, OnlineCommand.self, PolicyCommand.self, LogsCommand.self, SimulateCommand.self,
             // Security.
             KeygenCommand.self, DrainCommand.self,
             // Operations.

@@ -28,7 +28,8 @@ struct ControlOperationTests {
             Set(names) == [
                 "train", "upload", "jobs", "job", "cancel_job", "models", "promote", "import", "fetch", "rollback",
                 "drain",
-                "online", "online_freeze", "online_unfreeze", "online_sync", "online_policy", "impressions",
+                "online", "online_freeze", "online_unfreeze", "online_sync", "online_policy", "online_register",
+                "impressions",
                 "catalogue_upload", "catalogues", "catalogue", "catalogue_add", "catalogue_retire",
             ])
         #expect(ControlRequest(op: "bogus").operation == nil)

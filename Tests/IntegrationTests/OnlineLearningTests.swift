@@ -130,7 +130,7 @@ struct OnlineLearningTests {
         #expect(human.code == 0 && human.stdout.contains("version"))
     }
 
-    @Test("simulated users make the pool learn, and the exported log loads as an OBD dataset")
+    @Test("simulated users make the pool learn, and the exported log loads back with its schema")
     func simulateAndExport() async throws {
         let state = try Self.temporaryDirectory("online-sim")
         defer { try? FileManager.default.removeItem(at: state) }
@@ -165,14 +165,14 @@ struct OnlineLearningTests {
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<svg"))
 
+        // The export creates its folder and writes its schema next to the data.
         let out = state.appendingPathComponent("export/impressions.csv")
-        try FileManager.default.createDirectory(at: out.deletingLastPathComponent(), withIntermediateDirectories: true)
         let export = try runTool("recpool", ["logs", "export", "--broker", broker, "--out", out.path, "--json"])
         #expect(export.code == 0, "\(export.stderr)")
-        let data = try OBDLoader.load(
-            dataFile: out.path,
-            itemContextFile: out.deletingLastPathComponent().appendingPathComponent("item_context.csv").path,
-            name: "export")
+        let folder = out.deletingLastPathComponent()
+        let data = try LogLoader.load(
+            logFile: out.path, catalogueFile: folder.appendingPathComponent("item_context.csv").path,
+            schema: try DataSchema.read(path: folder.appendingPathComponent("schema.toml").path), name: "export")
         #expect(data.rows == 3 * 5000)
         #expect(data.nActions == 40 && data.nPositions == 3)
         #expect(data.pscore.allSatisfy { $0 > 0 && $0 <= 1 })

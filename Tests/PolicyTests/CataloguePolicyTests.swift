@@ -94,6 +94,71 @@ struct CataloguePolicyTests {
         #expect(throws: PolicyError.self) { try trained.with(catalogue: try shopCatalogue(count: 5)) }
     }
 
+    @Test("the NEW-item rule: a new item is shown only from the candidates, its share is exact, and NEW ends at N events of its bucket")
+    func newItemRuleIsExact() throws {
+        var catalogue = try shopCatalogue(count: 30)
+        let learning = OnlineLearningSpec(updateEvery: 8, coldStartShows: 20, coldStartShare: 0.2)
+        var learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: shopSpec(catalogue, learning: learning)), version: 1, seed: 4)
+        _ = learner.learn(
+            (0..<900).map { n in
+                LearnEvent(
+                    impressionId: "i\(n)", userFeatures: ["country": "de"], item: n % 30, reward: n % 30 < 5 ? 1 : 0,
+                    propensity: 0.5, version: 1)
+            })
+        let trained = try learner.current.with(statistics: learner.learnt)
+        // An id whose bucket no learnt item uses, so the added item is NEW (the rule counts events per id bucket).
+        let learntBuckets = Set((0..<30).map(trained.bucket(of:)))
+        let id = try #require(
+            (0..<100).lazy.map { "sku-new-\($0)" }.first {
+                !learntBuckets.contains(PolicyHash.bucket(itemId: $0, buckets: trained.spec.idBuckets))
+            })
+        let added = try catalogue.add(id: id, fields: ["price": "0.5", "colour": "1"])
+        let policy = try trained.with(catalogue: catalogue)
+        #expect(policy.isNew(item: added) && (0..<30).allSatisfy { !policy.isNew(item: $0) })
+
+        // Not among the candidates: never shown, and no share is reserved (the plain rule's propensities).
+        let old = [1, 2, 3, 4, 5, 6]
+        var rng = Xoshiro256(seed: 9)
+        let z = try policy.userVector(["country": "de"])
+        let plain = SlateExploration.probabilities(policy.scores(z: z, items: old), exploration: policy.spec.exploration)
+        for _ in 0..<500 {
+            let slate = try policy.recommend(userFeatures: ["country": "de"], candidates: old, top: 1, rng: &rng)
+            #expect(slate[0].item != added)
+            #expect(abs(slate[0].propensity - plain[old.firstIndex(of: slate[0].item)!]) < 1e-12)
+        }
+        // Among the candidates: every slot gives it at least the share κ (it is the only new candidate), the old
+        // candidates keep (1 − κ) of their plain probability, and the propensities are exact.
+        let mixed = old + [added]
+        let q = policy.scores(z: z, items: mixed)
+        let p = policy.probabilities(q, items: mixed)
+        let rule = SlateExploration.probabilities(q, exploration: policy.spec.exploration)
+        let kappa = learning.coldStartShare
+        #expect(p.last! >= kappa)
+        for i in mixed.indices {
+            #expect(abs(p[i] - ((1 - kappa) * rule[i] + (mixed[i] == added ? kappa : 0))) < 1e-12)
+        }
+        var shown = 0
+        for _ in 0..<2_000 {
+            let slate = try policy.recommend(userFeatures: ["country": "de"], candidates: mixed, top: 1, rng: &rng)
+            if slate[0].item == added { shown += 1 }
+        }
+        #expect(abs(Double(shown) / 2_000 - p.last!) < 0.03)
+
+        // NEW ends once its bucket has N = cold_start_shows learnt events.
+        var next = OnlineLearner(policy: policy, version: 2, seed: 5)
+        _ = next.learn(
+            (0..<19).map { n in
+                LearnEvent(
+                    impressionId: "n\(n)", userFeatures: ["country": "de"], item: added, reward: 0, propensity: 0.2,
+                    version: 2)
+            })
+        #expect(try next.current.with(statistics: next.learnt).isNew(item: added))
+        _ = next.learn([
+            LearnEvent(impressionId: "n19", userFeatures: ["country": "de"], item: added, reward: 0, propensity: 0.2, version: 2)
+        ])
+        #expect(try !next.current.with(statistics: next.learnt).isNew(item: added))
+    }
+
     @Test("propensities are exact given a candidate list, with the cold-start share")
     func candidatePropensities() throws {
         let spec = shopSpec(try shopCatalogue(count: 200), learning: OnlineLearningSpec(coldStartShare: 0.1))

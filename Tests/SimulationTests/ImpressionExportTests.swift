@@ -16,16 +16,28 @@ import Testing
 
     func temporaryDirectory() throws -> URL { try TemporaryDirectory("export").url }
 
-    @Test func theExportLoadsWithOBDLoaderRowForShownItem() async throws {
+    /// The export read back the way `--schema FOLDER/schema.toml` reads it: its own schema file, the catalogue it
+    /// names next to it.
+    func loadBack(_ summary: ImpressionExport.Summary) throws -> BanditDataset {
+        let schema = try DataSchema.read(path: summary.schemaFile)
+        let folder = URL(fileURLWithPath: summary.schemaFile).deletingLastPathComponent()
+        return try LogLoader.load(
+            logFile: summary.dataFile, catalogueFile: folder.appendingPathComponent(schema.catalogue.file).path,
+            schema: schema, name: "export")
+    }
+
+    @Test func theExportLoadsBackWithItsSchemaRowForShownItem() async throws {
         let (backend, log) = try await loggedRun(users: 400)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let dataFile = directory.appendingPathComponent("log.csv").path
         let summary = try ImpressionExport.write(log, spec: backend.spec, dataFile: dataFile)
         #expect(summary.itemContextFile == directory.appendingPathComponent("item_context.csv").path)
+        #expect(summary.schemaFile == directory.appendingPathComponent("schema.toml").path)
         #expect(summary.impressions == 400 && summary.rows == 1200 && summary.feedbackRows == 1200)
+        #expect(summary.unobservedRows == 0)
 
-        let data = try OBDLoader.load(dataFile: dataFile, itemContextFile: summary.itemContextFile, name: "export")
+        let data = try loadBack(summary)
         #expect(data.rows == 1200)
         #expect(data.nActions == backend.spec.itemCount)
         #expect(data.nPositions == backend.spec.slateSize)
@@ -58,7 +70,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let dataFile = directory.appendingPathComponent("log.csv").path
         let summary = try ImpressionExport.write(log, spec: backend.spec, dataFile: dataFile)
-        let data = try OBDLoader.load(dataFile: dataFile, itemContextFile: summary.itemContextFile, name: "export")
+        let data = try loadBack(summary)
 
         // π(· | x, slot, items above) of the logging policy, recomputed from its weights for every row.
         let policy = backend.initial
@@ -87,34 +99,103 @@ import Testing
         #expect(interval.upper - interval.lower < 0.05)
     }
 
-    @Test func feedbackMissingForAnItemExportsAsNoClick() throws {
-        let (_, spec) = (0, SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig())))
+    @Test func anUnreportedItemIsUnobservedNotANonClickAndDwellAndViewsAreKept() throws {
+        var spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        spec.itemActive[30] = false
         let record = ImpressionRecord(
             impressionId: "a-1", createdMs: 1_764_390_000_123, version: 3,
             userFeatures: ["user_feature_1": "u1, \"x\""],
-            slate: [5, 9], propensities: [0.9, 0.5], scores: [0.1, 0.2])
-        let (text, summary) = try ImpressionExport.dataCSV(
-            [LoggedImpression(seq: 1, record: record, clicks: ["9": 1])], spec: spec)
+            viewed: [ViewedItem(item: 3, seconds: 25), ViewedItem(item: 7, seconds: 4), ViewedItem(item: 3, seconds: 40)],
+            slate: [5, 9, 12], propensities: [0.9, 0.5, 0.25], scores: [0.1, 0.2, 0.3])
+        let other = ImpressionRecord(
+            impressionId: "a-2", createdMs: 1_764_390_001_000, version: 4, userFeatures: ["user_feature_0": "a"],
+            slate: [1, 2, 4], propensities: [0.5, 0.5, 0.5], scores: [0, 0, 0])
+        let log = [
+            LoggedImpression(seq: 1, record: record, clicks: ["9": 1, "12": 0], dwell: ["9": 42.5]),
+            LoggedImpression(seq: 2, record: other, clicks: ["4": 0]),
+        ]
+        let (text, counts) = try ImpressionExport.dataCSV(log, spec: spec)
         let lines = text.split(separator: "\n").map(String.init)
-        #expect(lines.count == 3)
-        #expect(lines[0].hasPrefix(",timestamp,item_id,position,click,propensity_score,user_feature_0,user_feature_1,"))
-        #expect(lines[1].hasPrefix("0,2025-11-29 04:20:00.123000+00:00,5,1,0,0.9,,\"u1, \"\"x\"\"\","))
-        #expect(lines[2].hasPrefix("1,2025-11-29 04:20:00.123000+00:00,9,2,1,0.5,"))
-        #expect(summary.rows == 2 && summary.feedbackRows == 1 && summary.clicks == 1)
+        #expect(lines.count == 7)
+        #expect(
+            lines[0].hasPrefix(
+                ",timestamp,item_id,position,click,observed,dwell,propensity_score,impression_id,policy_version,viewed,"
+                    + "score,retrieval,user_feature_0,user_feature_1,"))
+        // Item 5 got no feedback: click blank, observed 0; item 9 a click with its dwell; item 12 a reported 0.
+        let session = "a-1,3,3:25.0;7:4.0;3:40.0,"
+        let user = ",,,\"u1, \"\"x\"\"\","  // score, blank retrieval, blank user_feature_0, user_feature_1
+        #expect(lines[1].hasPrefix("0,2025-11-29 04:20:00.123000+00:00,5,1,,0,,0.9," + session + "0.1" + user))
+        #expect(lines[2].hasPrefix("1,2025-11-29 04:20:00.123000+00:00,9,2,1,1,42.5,0.5," + session + "0.2" + user))
+        #expect(lines[3].hasPrefix("2,2025-11-29 04:20:00.123000+00:00,12,3,0,1,,0.25," + session + "0.3" + user))
+        // Engagements: 25 s and 40 s on item 3 count 2.5 + 3 (capped); 4 s on item 7 is a glance.
+        let affinity = lines[1].split(separator: ",", omittingEmptySubsequences: false).suffix(spec.itemCount)
+        #expect(Array(affinity)[3] == "5.5" && Array(affinity)[7] == "0.0")
+        #expect(counts == .init(rows: 6, feedbackRows: 3, unobservedRows: 3, dwellRows: 1, clicks: 1))
+
+        // Loaded back with the export's schema, the unobserved rows are left out (not counted as non-clicks).
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let summary = try ImpressionExport.write(
+            log, spec: spec, dataFile: directory.appendingPathComponent("a/b/impressions.csv").path)
+        #expect(summary.unobservedRows == 3 && summary.dwellRows == 1 && summary.feedbackRows == 3)
+        let data = try loadBack(summary)
+        #expect(data.rows == 3 && data.unobservedRows == 3)
+        #expect(data.action == [9, 12, 4])
+        #expect(data.reward == [1, 0, 0])
+        #expect(data.pscore == [0.5, 0.25, 0.5])
+        #expect(data.nActions == spec.itemCount)
+        // The catalogue keeps each row's external id and active flag.
+        let items = try String(contentsOfFile: summary.itemContextFile, encoding: .utf8).split(separator: "\n")
+        #expect(items[0].hasPrefix(",item_id,item_sku,active,item_feature_0,"))
+        #expect(items[31].hasPrefix("30,30,\(spec.itemIds[30]),0,"))
+        #expect(items[1].hasPrefix("0,0,\(spec.itemIds[0]),1,"))
+    }
+
+    @Test func theOutputFolderIsCreatedOrATypedErrorNamesIt() throws {
+        let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        let record = ImpressionRecord(
+            impressionId: "f-1", createdMs: 0, version: 1, userFeatures: [:], slate: [1], propensities: [1],
+            scores: [0])
+        let log = [LoggedImpression(seq: 1, record: record, clicks: ["1": 1])]
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let nested = directory.appendingPathComponent("x/y/z/log.csv").path
+        let summary = try ImpressionExport.write(log, spec: spec, dataFile: nested)
+        #expect(FileManager.default.fileExists(atPath: summary.dataFile))
+        #expect(FileManager.default.fileExists(atPath: summary.itemContextFile))
+        #expect(try DataSchema.read(path: summary.schemaFile) == ImpressionExport.schema(spec: spec))
+        // A file where the folder should be is a typed error naming it, not a crash or a partial export.
+        let blocker = directory.appendingPathComponent("file")
+        try Data("x".utf8).write(to: blocker)
+        #expect(
+            throws: ImpressionExport.ExportError.cannotCreateFolder(
+                path: blocker.path, reason: "a file of that name is in the way")
+        ) { try ImpressionExport.write(log, spec: spec, dataFile: blocker.appendingPathComponent("log.csv").path) }
+        let under = blocker.appendingPathComponent("deeper/log.csv").path
+        #expect {
+            try ImpressionExport.write(log, spec: spec, dataFile: under)
+        } throws: { error in
+            guard case .cannotCreateFolder(let path, _) = error as? ImpressionExport.ExportError else { return false }
+            return path == blocker.appendingPathComponent("deeper").path
+        }
     }
 
     @Test func itemFeaturesBecomeOneHotLabelsBinaryColumnsAndOrderPreservingRanks() {
         let spec = OnlinePolicySpec(
             userFeatures: [UserFeatureSpec(name: "user_feature_0", kind: .categorical, values: ["a", "b"])],
-            itemFeatures: [[1, 0, 0, 0.5, 1, -0.2], [0, 1, 0, 0.1, 0, 0.3], [0, 0, 1, 0.9, 1, 0]])
+            itemFeatures: [[1, 0, 0, 0.5, 1, -0.2], [0, 1, 0, 0.1, 0, 0.3], [0, 0, 1, 0.9, 1, 0], [0, 0, 0, 0.7, 0, 0.1]],
+            itemIds: ["a", "b", "c", "added"])
         let lines = ImpressionExport.itemContextCSV(spec: spec).split(separator: "\n").map(String.init)
+        // The added item's categorical value is outside the vocabulary (no hot column): `none`, still one block.
         #expect(
             lines == [
-                ",item_id,item_feature_0,item_feature_1,item_feature_2,item_feature_3",
-                "0,0,0.5,v0,1,r0:-0.200000",
-                "1,1,0.1,v1,0,r2:+0.300000",
-                "2,2,0.9,v2,1,r1:+0.000000",
+                ",item_id,item_sku,active,item_feature_0,item_feature_1,item_feature_2,item_feature_3",
+                "0,0,a,1,0.5,v0,1,r0:-0.200000",
+                "1,1,b,1,0.1,v1,0,r3:+0.300000",
+                "2,2,c,1,0.9,v2,1,r1:+0.000000",
+                "3,3,added,1,0.7,none,0,r2:+0.100000",
             ])
+        #expect(ImpressionExport.schema(spec: spec).catalogue.itemFeatures.map(\.kind) == [.numeric, .categorical, .categorical, .categorical])
     }
 
     @Test func badLogsAreTypedErrorsNamingTheImpression() throws {

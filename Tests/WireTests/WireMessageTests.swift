@@ -97,7 +97,7 @@ struct TrainingDocumentTests {
         let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
         #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
         let cases = [
-            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, catalogue, corrupt, job"),
+            (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, catalogue, catalogue_version, corrupt, job"),
             (#"{"op": "catalogue_add", "catalogue": {"item": "a", "field": {}}}"#, "unknown key `field` (`catalogue` takes"),
             (#"{"op": "models", "min_version": 2}"#, "unknown key `min_version`"),
             (#"{"op": "train", "train": {"model": "dqn", "gama": 0.5}}"#, "unknown key `gama` (`train` takes batch"),

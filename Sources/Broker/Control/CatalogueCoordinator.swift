@@ -102,7 +102,7 @@ final class CatalogueCoordinator {
     /// The catalogue `--online-catalogue` names (`latest` or a version number) and the user features of the schema
     /// it was uploaded with.
     /// - Throws: ``CatalogueRefusal`` naming the problem (no catalogue registered, an unknown version, a bad name).
-    func served(_ name: String) throws -> (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature]) {
+    func served(_ name: String) throws -> (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature], version: UInt64) {
         let record: CatalogueRecord?
         if name == "latest" {
             record = latest?.record
@@ -117,7 +117,7 @@ final class CatalogueCoordinator {
         let catalogue = record.version == latest?.record.version
             ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
         let schema = try DataSchema.parse(record.schema, path: "catalogue version \(record.version)'s schema")
-        return (catalogue, schema.logs.userFeatures)
+        return (catalogue, schema.logs.userFeatures, record.version)
     }
 
     /// Why a slate may not be shown (it holds an item the newest catalogue version retired), or `nil`.

@@ -27,7 +27,9 @@ struct ControlRouter {
             switch call.operation.owner {
             case .online:
                 guard let online else { return refuse(identity, header) }
-                online.handleControl(identity: identity, header: header, request: call.request, nowMs: nowMs)
+                online.handleControl(
+                    identity: identity, header: header, request: call.request, bytes: call.extraFrames.first,
+                    nowMs: nowMs)
             case .catalogues:
                 guard let catalogues else {
                     return jobs.answer(call, .internal, text: "the catalogue registry could not start; see the broker's log")

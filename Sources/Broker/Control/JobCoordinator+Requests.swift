@@ -28,7 +28,7 @@ extension JobCoordinator {
             case .importModel: try importModel(call)
             case .fetch: try fetch(call)
             case .rollback: try rollback(call)
-            case .drain, .online, .onlineFreeze, .onlineUnfreeze, .onlineSync, .onlinePolicy, .impressions,
+            case .drain, .online, .onlineFreeze, .onlineUnfreeze, .onlineSync, .onlinePolicy, .impressions, .onlineRegister,
                 .catalogueUpload, .catalogues, .catalogue, .catalogueAdd, .catalogueRetire:
                 // Another part of the broker answers these; the router never sends them here.
                 answer(call, .badRequest, text: "unknown CONTROL op \"\(call.request.op)\"")

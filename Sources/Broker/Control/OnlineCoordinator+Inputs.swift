@@ -27,8 +27,8 @@ extension OnlineCoordinator {
     }
 
     /// An online CONTROL request.
-    func handleControl(identity: [UInt8], header: Header, request: ControlRequest, nowMs: UInt64) {
-        run(.control(identity: identity, header: header, request: request), nowMs: nowMs)
+    func handleControl(identity: [UInt8], header: Header, request: ControlRequest, bytes: [UInt8]? = nil, nowMs: UInt64) {
+        run(.control(identity: identity, header: header, request: request, bytes: bytes), nowMs: nowMs)
     }
 
     /// The guard's verdict.

@@ -54,7 +54,7 @@ final class OnlineCoordinator: ControlShell {
         try store.savePolicyVersion(
             PolicyVersionRow(
                 version: stored + 1, weightsSHA: sha, spec: String(decoding: WireJSON.encode(core.spec), as: UTF8.self),
-                decision: nil),
+                decision: nil, catalogueVersion: core.catalogueVersion),
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
@@ -95,7 +95,9 @@ final class OnlineCoordinator: ControlShell {
             let result = Result { () throws(StoreError) -> String in
                 let sha = try store.blobs.put(v.pack)
                 try store.savePolicyVersion(
-                    PolicyVersionRow(version: v.version, weightsSHA: sha, spec: v.spec, decision: v.decision),
+                    PolicyVersionRow(
+                        version: v.version, weightsSHA: sha, spec: v.spec, decision: v.decision,
+                        catalogueVersion: v.catalogueVersion),
                     createdMs: nowMs)
                 return sha
             }
@@ -175,15 +177,25 @@ final class OnlineCoordinator: ControlShell {
                 to: requester.header, status: .internal, message: "impressions failed: \(error)")
             return emit(.toClient(identity: requester.identity, frames: refusal.frames()))
         }
-        let page = ImpressionPage(
-            impressions: rows.compactMap { row in
-                guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
-                else { return nil }
-                return LoggedImpression(
+        // A stored record that no longer decodes is refused by name, never left out of the page: an export that
+        // silently skipped rows would look complete.
+        var logged: [LoggedImpression] = []
+        for row in rows {
+            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)) else {
+                logger.error("online control failed", metadata: ["op": "impressions", "impression": "\(row.id)"])
+                let refusal = WireMessage.errorReply(
+                    to: requester.header, status: .internal,
+                    message: "impressions failed: the stored record of impression \(row.id) (seq \(row.seq)) does not decode")
+                return emit(.toClient(identity: requester.identity, frames: refusal.frames()))
+            }
+            logged.append(
+                LoggedImpression(
                     seq: row.seq, record: record,
-                    clicks: Dictionary(uniqueKeysWithValues: row.clicks.map { ("\($0.key)", $0.value) }))
-            },
-            nextAfter: rows.count == limit ? rows.last?.seq : nil, spec: spec)
+                    clicks: Dictionary(uniqueKeysWithValues: row.clicks.map { ("\($0.key)", $0.value) }),
+                    dwell: Dictionary(uniqueKeysWithValues: row.dwell.map { ("\($0.key)", $0.value) })))
+        }
+        let page = ImpressionPage(
+            impressions: logged, nextAfter: rows.count == limit ? rows.last?.seq : nil, spec: spec)
         var ok = requester.header.reply(status: .ok, modelVersion: version)
         ok.command = .control
         emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(page)]))

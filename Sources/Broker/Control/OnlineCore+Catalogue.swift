@@ -6,10 +6,13 @@ extension OnlineCore {
     /// become the catalogue's rows (ids, features, active flags), so a POLICY sent from now on (a sync, a worker
     /// that joins) carries them. Replicas move on their own when they install the CATALOGUE.
     /// - Throws: ``PolicyError/catalogueMismatch(_:)`` when the catalogue is not a later version of the served one.
-    mutating func moveToCatalogue(_ catalogue: ItemCatalogue) throws(PolicyError) {
+    mutating func moveToCatalogue(_ catalogue: ItemCatalogue, version catalogueVersion: UInt64? = nil)
+        throws(PolicyError)
+    {
         let moved = try policy.with(catalogue: catalogue)
         spec = moved.spec
         policy = moved
+        if let catalogueVersion { self.catalogueVersion = catalogueVersion }
         viewDirty = true
     }
 }
@@ -19,7 +22,7 @@ extension OnlineCoordinator {
     func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64) {
         guard core.settings.served != nil else { return }
         do {
-            try core.moveToCatalogue(catalogue)
+            try core.moveToCatalogue(catalogue, version: version)
             logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
         } catch {
             logger.error(

@@ -4,7 +4,8 @@ import RecWire
 extension OnlineCore {
     /// Answers an online CONTROL request, one function per operation.
     mutating func handleControl(
-        _ requester: Requester, request: ControlRequest, nowMs: UInt64, into actions: inout [OnlineAction]
+        _ requester: Requester, request: ControlRequest, bytes: [UInt8]? = nil, nowMs: UInt64,
+        into actions: inout [OnlineAction]
     ) {
         switch request.operation {
         case .online?:
@@ -24,6 +25,8 @@ extension OnlineCore {
             ok.command = .control
             actions.append(
                 .send(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack])))
+        case .onlineRegister?:
+            register(requester, catalogueVersion: request.catalogueVersion, pack: bytes, nowMs: nowMs, into: &actions)
         case .impressions?:
             let limit = request.limit ?? 1000
             guard (1...10_000).contains(limit) else {

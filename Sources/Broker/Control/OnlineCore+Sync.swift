@@ -119,7 +119,8 @@ extension OnlineCore {
                 VersionToStore(
                     sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
                     spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
-                    decision: String(decoding: WireJSON.encode(decision), as: UTF8.self))))
+                    decision: String(decoding: WireJSON.encode(decision), as: UTF8.self),
+                    catalogueVersion: catalogueVersion)))
     }
 
     /// The admitted candidate's write: stored, it is served as the next version; not stored, it is not

@@ -94,6 +94,9 @@ struct OnlineCore: ControlCore {
     var nextSyncId: UInt64 = 1
     var roundRobin = 0
     var viewDirty = true
+    /// The registry's catalogue version the policy serves (nil: the simulator world's catalogue); every stored
+    /// version records it.
+    var catalogueVersion: UInt64?
 
     /// A core serving the untrained policy the settings describe (version 0 until the shell adopts one).
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
@@ -103,6 +106,7 @@ struct OnlineCore: ControlCore {
             spec = OnlinePolicySpec.make(
                 catalogue: served.catalogue, userFeatures: served.userFeatures, exploration: settings.exploration,
                 learning: settings.learning, seed: settings.seed)
+            catalogueVersion = served.version
         } else {
             spec = SimulatorCatalog.spec(
                 world: SimulatorWorld(config: settings.world), exploration: settings.exploration,
@@ -138,8 +142,10 @@ struct OnlineCore: ControlCore {
         case .lookedUp(let query, let found): queueFeedback(query, found: found, into: &actions)
         case .policyState(let identity, let message):
             handlePolicyState(identity: identity, message: message, nowMs: nowMs, into: &actions)
-        case .control(let identity, let header, let request):
-            handleControl(Requester(identity: identity, header: header), request: request, nowMs: nowMs, into: &actions)
+        case .control(let identity, let header, let request, let bytes):
+            handleControl(
+                Requester(identity: identity, header: header), request: request, bytes: bytes, nowMs: nowMs,
+                into: &actions)
         case .verdict(let sync, let decision):
             handleVerdict(sync: sync, decision: decision, nowMs: nowMs, into: &actions)
         case .committed(let result): committed(result, into: &actions)
@@ -228,7 +234,7 @@ struct OnlineCore: ControlCore {
             rejected: rejected, lastSyncMs: lastSyncMs, syncIntervalMs: settings.syncIntervalMs,
             syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
             duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
-            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing)
+            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing, catalogueVersion: catalogueVersion)
     }
 
     /// An error reply to a client.

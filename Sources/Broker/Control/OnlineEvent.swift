@@ -18,8 +18,8 @@ enum OnlineEvent {
     case lookedUp(FeedbackQuery, Result<LoggedImpressionRow?, StoreError>)
     /// A replica's POLICY_STATE.
     case policyState(identity: [UInt8], message: WireMessage)
-    /// An online CONTROL request.
-    case control(identity: [UInt8], header: Header, request: ControlRequest)
+    /// An online CONTROL request, with the frame after its JSON document if it has one (`online_register`'s pack).
+    case control(identity: [UInt8], header: Header, request: ControlRequest, bytes: [UInt8]? = nil)
     /// The guard's verdict on sync `sync`'s candidate.
     case verdict(sync: UInt64, decision: GuardDecision)
     /// The result of ``OnlineAction/commit(_:)``: for each feedback event, whether it was new.
@@ -132,4 +132,6 @@ struct VersionToStore {
     /// The spec and the guard's decision, as stored JSON.
     var spec: String
     var decision: String?
+    /// The registry's catalogue version it serves (nil: the simulator world's).
+    var catalogueVersion: UInt64? = nil
 }

@@ -26,9 +26,9 @@ public struct OnlineSettings: Sendable {
     /// The registered catalogue the policy serves (`--online-catalogue`: a version number or `latest`); `nil`
     /// serves the simulator world's catalogue.
     public var catalogue: String? = nil
-    /// The registry's catalogue the policy serves and the schema's user features, resolved from ``catalogue`` by
-    /// the control plane at start (`nil`: the simulator world's).
-    public var served: (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature])? = nil
+    /// The registry's catalogue the policy serves, the schema's user features and the catalogue's version,
+    /// resolved from ``catalogue`` by the control plane at start (`nil`: the simulator world's).
+    public var served: (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature], version: UInt64)? = nil
     /// Exploration of the served policy.
     public var exploration = ExplorationSpec()
     /// Learning on the replicas.

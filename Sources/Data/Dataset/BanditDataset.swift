@@ -41,6 +41,9 @@ public struct BanditDataset: Sendable {
     public var affinity: SparseRows
     /// Ground-truth click probabilities, for simulator data only.
     public var oracle: ClickOracle?
+    /// Rows of the source log left out because their outcome was never observed (the schema's `observed` role,
+    /// value 0: shown, no feedback); they are in none of the per-row arrays. 0 for a log without that role.
+    public var unobservedRows = 0
 
     /// Creates a dataset; all per-row arrays must have the same length.
     public init(

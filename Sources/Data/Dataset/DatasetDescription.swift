@@ -4,6 +4,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var name: String
     /// Rows (impressions).
     public var rows: Int
+    /// Rows of the log left out because their outcome was never observed (``BanditDataset/unobservedRows``).
+    public var unobservedRows: Int
     /// Clicks.
     public var clicks: Int
     /// Items (actions).
@@ -47,6 +49,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         let data = split.all
         name = data.name
         rows = data.rows
+        unobservedRows = data.unobservedRows
         clicks = data.clicks
         items = data.nActions
         positions = data.nPositions
@@ -77,6 +80,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         try c.encode(rows, forKey: .rows)
+        try c.encode(unobservedRows, forKey: .unobservedRows)
         try c.encode(clicks, forKey: .clicks)
         try c.encode(items, forKey: .items)
         try c.encode(positions, forKey: .positions)
@@ -97,7 +101,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, rows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
+        case name, rows, unobservedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
         case extendedFeatureWidth, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR, pscoreMin, pscoreMax
         case trainRows, validationRows, testRows
     }

@@ -4,7 +4,7 @@ import TOMLKit
 extension DataSchema {
     /// The keys `[logs]` takes (besides the `user_features` table).
     static let logKeys: Set<String> = [
-        "timestamp", "item", "position", "click", "reward", "propensity", "dwell", "session", "user",
+        "timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "session", "user",
         "affinity_prefix", "ignore", "user_features",
     ]
     /// The keys `[catalogue]` takes.
@@ -51,6 +51,7 @@ extension DataSchema {
                 outcome: click ?? reward!, isReward: reward != nil,
                 propensity: try reader.required(logs, "propensity", table: "logs"),
                 dwell: try reader.string(logs, "dwell", table: "logs", required: false),
+                observed: try reader.string(logs, "observed", table: "logs", required: false),
                 session: try reader.string(logs, "session", table: "logs", required: false),
                 user: try reader.string(logs, "user", table: "logs", required: false),
                 affinityPrefix: try reader.string(logs, "affinity_prefix", table: "logs", required: false),

@@ -62,8 +62,12 @@ public struct DataSchema: Sendable, Equatable {
         public var isReward: Bool
         /// The logging policy's probability of the shown item, in (0, 1].
         public var propensity: String
-        /// Seconds the user spent on the item (optional).
+        /// Seconds the user spent on the item (optional; a blank field is a dwell that was not reported).
         public var dwell: String?
+        /// Whether the row's outcome was observed (optional): a 0/1 column, 0 for an item that was shown but whose
+        /// feedback never arrived. Such a row is left out of the dataset (its outcome is unknown, not a non-click),
+        /// and its outcome field may be blank. `recpool logs export` writes this column.
+        public var observed: String?
         /// A session id (optional; recorded, not used by the model).
         public var session: String?
         /// A user id (optional): without `affinityPrefix`, a user's earlier clicks become their history.
@@ -78,9 +82,10 @@ public struct DataSchema: Sendable, Equatable {
         /// Creates the log roles.
         public init(
             timestamp: String, item: String, position: String, outcome: String, isReward: Bool = false,
-            propensity: String, dwell: String? = nil, session: String? = nil, user: String? = nil,
-            affinityPrefix: String? = nil, userFeatures: [Feature], ignore: [String] = []
+            propensity: String, dwell: String? = nil, observed: String? = nil, session: String? = nil,
+            user: String? = nil, affinityPrefix: String? = nil, userFeatures: [Feature], ignore: [String] = []
         ) {
+            self.observed = observed
             self.timestamp = timestamp
             self.item = item
             self.position = position
@@ -101,7 +106,7 @@ public struct DataSchema: Sendable, Equatable {
                 ("timestamp", timestamp), ("item", item), ("position", position),
                 (isReward ? "reward" : "click", outcome), ("propensity", propensity),
             ]
-            for (role, column) in [("dwell", dwell), ("session", session), ("user", user)] {
+            for (role, column) in [("dwell", dwell), ("observed", observed), ("session", session), ("user", user)] {
                 if let column { out.append((role, column)) }
             }
             return out

@@ -12,6 +12,8 @@ import Foundation
 /// - action context = label-encoded categorical item features, then the numeric ones, each group in file order;
 /// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's earlier engagements per
 ///   item (a positive outcome, or a dwell of at least `engagedSeconds`); a blank user id has no history;
+/// - with an `observed` role, a row whose `observed` is 0 (shown, no feedback) is left out before anything else:
+///   its outcome is unknown, not a non-click (``BanditDataset/unobservedRows`` counts them);
 /// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
 ///   unknown bucket;
 /// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind.
@@ -214,8 +216,27 @@ struct LogTable {
         let outcomeColumn = try table.column(schema.outcome)
         let pscoreColumn = try table.column(schema.propensity)
         let dwellColumn = try schema.dwell.map { name throws(DataError) in try table.column(name) }
+        let observedColumn = try schema.observed.map { name throws(DataError) in try table.column(name) }
         let userColumn = try schema.user.map { name throws(DataError) in try table.column(name) }
-        let order = try timeOrder()
+        let timeOrdered = try timeOrder()
+        // The rows kept, in time order: with an `observed` column, a shown item whose feedback never arrived has no
+        // outcome, so it is left out (it is not a non-click).
+        var order: [Int] = []
+        order.reserveCapacity(timeOrdered.count)
+        for row in timeOrdered {
+            guard let observedColumn else {
+                order.append(row)
+                continue
+            }
+            let flag = table.rows[row][observedColumn].trimmingCharacters(in: .whitespaces)
+            guard flag == "0" || flag == "1" else {
+                throw table.invalid(row: row, column: observedColumn, reason: "is not 0 or 1 (whether the outcome was observed)")
+            }
+            if flag == "1" { order.append(row) }
+        }
+        guard !order.isEmpty else {
+            throw .inconsistent("\(table.path): every row is unobserved (observed = 0): no outcome to learn from")
+        }
         var action: [Int] = []
         var rawPosition: [Int] = []
         var reward: [Double] = []
@@ -244,7 +265,11 @@ struct LogTable {
                         "is below the smallest usable propensity \(BanditDataset.minimumPropensity) (its importance weight would overflow)"
                 )
             }
-            let dwell = try dwellColumn.map { column throws(DataError) in try table.double(row: row, column: column) }
+            // A blank dwell was not reported.
+            let dwell = try dwellColumn.flatMap { column throws(DataError) -> Double? in
+                table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty
+                    ? nil : try table.double(row: row, column: column)
+            }
             if let dwell, let dwellColumn, dwell < 0 {
                 throw table.invalid(row: row, column: dwellColumn, reason: "is a negative dwell time")
             }
@@ -284,10 +309,12 @@ struct LogTable {
             context = FeatureMatrix(
                 rows: order.count, columnNames: context.columnNames + userNumeric.columnNames, values: values)
         }
-        return BanditDataset(
+        var dataset = BanditDataset(
             name: name, nActions: nActions, nPositions: ranks.count, action: action,
             position: rawPosition.map { ranks[$0]! }, reward: reward, pscore: pscore, userFeatures: users,
             context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
             itemNumericColumns: items.numericColumns)
+        dataset.unobservedRows = timeOrdered.count - order.count
+        return dataset
     }
 }

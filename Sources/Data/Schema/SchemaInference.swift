@@ -67,6 +67,7 @@ public enum SchemaInference {
             click ?? reward ?? placeholder("click (or reward)", names("click") + names("reward"), in: log.path)
         let propensity = take(names("propensity")) ?? placeholder("propensity", names("propensity"), in: log.path)
         let dwell = takePrefix("dwell")
+        let observed = rest.firstIndex { $0.lowercased() == "observed" }.map { rest.remove(at: $0) }
         let session = takePrefix("session")
         let user = take(names("user"))
         let affinityPrefix = affinityFamily(in: rest, of: log, itemCount: catalogue.rows.count)
@@ -85,7 +86,8 @@ public enum SchemaInference {
         let schema = DataSchema(
             logs: .init(
                 timestamp: timestamp, item: item, position: position, outcome: outcome,
-                isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, session: session,
+                isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, observed: observed,
+                session: session,
                 user: user, affinityPrefix: affinityPrefix,
                 userFeatures: rest.map { DataSchema.Feature($0, kind(of: $0, in: log)) }, ignore: ignoredLog),
             catalogue: .init(

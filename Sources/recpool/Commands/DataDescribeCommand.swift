@@ -10,7 +10,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DatasetOptions
 
-    @Flag(help: "Print one JSON object (keys rows, clicks, items, positions, context_width, ...).")
+    @Flag(help: "Print one JSON object (keys rows, unobserved_rows, clicks, items, positions, context_width, ...).")
     var json = false
 
     func run() async throws {
@@ -37,6 +37,10 @@ struct DataDescribeCommand: AsyncParsableCommand {
               warm            \(d.warmRows) rows, CTR \(segmentCTR(d.warmCTR))
               pscore          \(d.pscoreMin) … \(d.pscoreMax)
             """)
+        if d.unobservedRows > 0 {
+            CommandOutput.printLine(
+                "  unobserved      \(d.unobservedRows) rows left out (observed = 0: shown without feedback, not non-clicks)")
+        }
         // What fit and train would say about the training part, said here too.
         do throws(FeatureSpecError) {
             try data.requireTrainingRows(name: d.name)

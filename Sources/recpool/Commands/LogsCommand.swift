@@ -2,7 +2,7 @@ import ArgumentParser
 import RecSimulation
 import RecTransport
 
-/// `recpool logs export`: the impression log as an Open Bandit Dataset-shaped CSV.
+/// `recpool logs export`: the impression log as a shop's log with its catalogue and schema.
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs", abstract: "Work with the broker's impression log.", subcommands: [LogsExportCommand.self])
@@ -12,22 +12,29 @@ struct LogsCommand: AsyncParsableCommand {
 struct LogsExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export the impression log with its feedback as OBD-shaped CSV, plus item_context.csv next to it.",
+        abstract:
+            "Export the impression log with its feedback as CSV, plus item_context.csv and schema.toml next to it.",
         discussion: """
-            One row per shown item (click = the feedback received, 0 if none; propensity_score = the logged \
-            probability of that item in that slot). The files load with `recpool data` tools and \
-            OBDLoader.load(dataFile:itemContextFile:name:); docs/ONLINE.md describes the columns.
+            One row per shown item: click = the feedback received, blank with observed = 0 when none arrived (an \
+            unknown outcome, not a non-click); dwell = the seconds reported with it; propensity_score = the logged \
+            probability of that item in that slot. The output folder is created. The files load back with \
+            `--schema FOLDER/schema.toml` in `recpool data`, `fit` and `train`, which leave unobserved rows out; \
+            docs/ONLINE.md describes the columns.
             """)
 
     @OptionGroup var connection: BrokerOptions
 
-    @Option(help: "The data file to write (item_context.csv is written in the same directory).")
+    @Option(help: "The data file to write (item_context.csv and schema.toml are written in the same folder, created if needed).")
     var out: String
 
     @Option(help: "Impressions per CONTROL request.")
     var pageSize = 1000
 
-    @Flag(help: "Print one JSON object: {data_file, item_context_file, impressions, rows, feedback_rows, clicks}.")
+    @Flag(
+        help: """
+            Print one JSON object: {data_file, item_context_file, schema_file, impressions, rows, feedback_rows, \
+            unobserved_rows, dwell_rows, clicks}.
+            """)
     var json = false
 
     func validate() throws {
@@ -54,7 +61,9 @@ struct LogsExportCommand: AsyncParsableCommand {
             } else {
                 CommandOutput.printLine(
                     "wrote \(summary.rows) rows (\(summary.impressions) impressions, \(summary.feedbackRows) with "
-                        + "feedback, \(summary.clicks) clicks) to \(summary.dataFile) and \(summary.itemContextFile)")
+                        + "feedback, \(summary.unobservedRows) unobserved, \(summary.dwellRows) with dwell, "
+                        + "\(summary.clicks) clicks) to \(summary.dataFile), \(summary.itemContextFile) and "
+                        + "\(summary.schemaFile)")
             }
         }
     }

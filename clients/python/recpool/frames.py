@@ -3,7 +3,10 @@ and the other way, logged impressions as a training upload. Needs pandas (``pip 
 
 The DataFrame layout is the one ``recpool logs export`` writes (docs/ONLINE.md): one row per shown item
 with obp's columns ``timestamp``, ``item_id``, ``position`` (from 1), ``click``, ``propensity_score``,
-``user_feature_*``, ``user-item_affinity_*``, plus ``impression_id`` and ``policy_version``.
+``user_feature_*``, ``user-item_affinity_*``, plus ``observed``, ``dwell``, ``impression_id`` and
+``policy_version``. A shown item that got no feedback is ``observed`` 0 with a missing ``click`` (``<NA>``):
+its outcome is unknown, which is not a non-click, so :func:`bandit_feedback` and :func:`training_frame` leave
+such rows out.
 """
 from __future__ import annotations
 
@@ -14,6 +17,15 @@ import numpy as np
 
 #: The Open Bandit Dataset columns, in order, before the user features.
 OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
+#: The columns after the affinities.
+TAIL_COLUMNS = ("observed", "dwell", "impression_id", "policy_version")
+
+
+def observed_rows(frame):
+    """The rows whose outcome was reported (``observed`` 1; every row of a frame without that column)."""
+    if "observed" not in frame.columns:
+        return frame
+    return frame[frame["observed"].astype(int) == 1]
 
 
 def _pandas():
@@ -56,21 +68,33 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
     for row in rows:
         record = row["record"]
         clicks = row.get("clicks") or {}
+        dwell = row.get("dwell") or {}
         stamp = pd.Timestamp(int(record["created_ms"]), unit="ms", tz="UTC")
         context = record.get("user_features") or {}
         for slot, (item, propensity) in enumerate(zip(record["slate"], record["propensities"])):
+            reported = str(item) in clicks
             entry = {"timestamp": stamp, "item_id": int(item), "position": slot + 1,
-                     "click": int(clicks.get(str(item), 0)), "propensity_score": float(propensity)}
+                     "click": int(clicks[str(item)]) if reported else None, "propensity_score": float(propensity)}
             for name in features:
                 entry[name] = context.get(name, "")
+            entry["observed"] = int(reported)
+            entry["dwell"] = float(dwell[str(item)]) if str(item) in dwell else float("nan")
             entry["impression_id"] = record["impression_id"]
             entry["policy_version"] = int(record["version"])
             records.append(entry)
     columns = list(OBD_COLUMNS) + features
-    frame = pd.DataFrame.from_records(records, columns=columns + ["impression_id", "policy_version"])
+    tail = list(TAIL_COLUMNS)
+    frame = pd.DataFrame.from_records(records, columns=columns + tail)
+    frame["click"] = frame["click"].astype("Int64")
     if n_items:
-        affinity = pd.DataFrame(np.zeros((len(frame), n_items)), columns=[f"user-item_affinity_{k}" for k in range(n_items)])
-        frame = pd.concat([frame.iloc[:, :len(columns)], affinity, frame[["impression_id", "policy_version"]]], axis=1)
+        affinity = np.zeros((len(frame), n_items))
+        # The viewed items as engagements, as the export writes them (a view of ≥ 10 s counts min(s / 10, 3)).
+        for index, row in enumerate(r for r in rows for _ in r["record"]["slate"]):
+            for view in row["record"].get("viewed") or []:
+                if 0 <= int(view["item"]) < n_items and float(view["seconds"]) >= 10:
+                    affinity[index, int(view["item"])] += min(float(view["seconds"]) / 10, 3)
+        affinity = pd.DataFrame(affinity, columns=[f"user-item_affinity_{k}" for k in range(n_items)])
+        frame = pd.concat([frame.iloc[:, :len(columns)], affinity, frame[tail]], axis=1)
     return frame
 
 
@@ -82,6 +106,10 @@ def read_export(path):
     text = {name: str for name in header if str(name).startswith("user_feature_")}
     frame = pd.read_csv(path, index_col=0, dtype=text, keep_default_na=False)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    # A blank click is an unobserved row's (missing, not 0); a blank dwell was not reported.
+    frame["click"] = pd.to_numeric(frame["click"].replace("", None)).astype("Int64")
+    if "dwell" in frame.columns:
+        frame["dwell"] = pd.to_numeric(frame["dwell"].replace("", None)).astype(float)
     return frame
 
 
@@ -97,9 +125,10 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     click), ``pscore`` (the logged propensity), ``context`` (one-hot user features, then the
     ``user-item_affinity_*`` columns, as obp's OpenBanditDataset builds it), ``action_context`` (the item
     context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given)
-    and ``timestamp``.
+    and ``timestamp``. Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
     """
     pd = _pandas()
+    frame = observed_rows(frame)
     if len(frame) == 0:
         raise ValueError("the frame holds no impressions")
     action = frame["item_id"].to_numpy(dtype=int)
@@ -133,9 +162,11 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     """Logged impressions as a numeric training table: one-hot user features, one-hot item, the position,
     and ``label`` (the click), the CSV shape a ``train`` job reads (a header, numeric features, ``label``).
 
-    ``features`` fixes the user-feature dummy columns (``name=value``), so that later tables line up.
+    ``features`` fixes the user-feature dummy columns (``name=value``), so that later tables line up. Rows
+    with ``observed`` 0 (no feedback) are left out: their label is unknown.
     """
     pd = _pandas()
+    frame = observed_rows(frame).reset_index(drop=True)
     users = pd.get_dummies(frame[_user_features(frame)].astype(str), prefix_sep="=", dtype=float)
     if features is not None:
         users = users.reindex(columns=list(features), fill_value=0.0)

@@ -38,7 +38,7 @@ def test_the_live_log_becomes_an_obd_frame_with_one_row_per_shown_item(client, l
 
 
 def test_the_frame_matches_what_recpool_logs_export_writes(client, pool, logged, tmp_path):
-    out = tmp_path / "impressions.csv"  # `recpool logs export` does not create a missing directory
+    out = tmp_path / "impressions.csv"
     run = subprocess.run([binary("recpool"), "logs", "export", "--broker", pool.frontend, "--out", str(out)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
@@ -90,3 +90,27 @@ def test_upload_frame_refuses_a_frame_without_label_or_with_nan(client):
         frames.upload_frame(client, pd.DataFrame({"x": [1.0]}))
     with pytest.raises(ValueError, match="NaN"):
         frames.upload_frame(client, pd.DataFrame({"x": [np.nan], "label": [1.0]}))
+
+
+def test_an_unreported_item_is_unobserved_not_a_non_click_and_dwell_is_kept(client, pool, logged, tmp_path):
+    slate = client.recommend({"user_feature_0": "u0_01"}, top=3)
+    client.feedback(slate.impression_id, slate.items[0], 1, dwell=42.5)  # the two others: no feedback
+    live = frames.impressions_frame(client)
+    rows = live[live["impression_id"] == slate.impression_id]
+    assert rows["observed"].tolist() == [1, 0, 0]
+    assert rows["click"].iloc[0] == 1 and rows["click"].iloc[1:].isna().all()
+    assert rows["dwell"].iloc[0] == 42.5 and rows["dwell"].iloc[1:].isna().all()
+    # Left out of obp's feedback and of training, never counted as non-clicks.
+    observed = int(live["observed"].sum())
+    assert frames.bandit_feedback(live, n_actions=40)["n_rounds"] == observed < len(live)
+    assert len(frames.training_frame(live, n_actions=40)) == observed
+    # The export says the same, in a folder it creates.
+    out = tmp_path / "new" / "folder" / "impressions.csv"
+    run = subprocess.run([binary("recpool"), "logs", "export", "--broker", pool.frontend, "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (out.parent / "schema.toml").exists() and (out.parent / "item_context.csv").exists()
+    exported = frames.read_export(out)
+    mine = exported[exported["impression_id"] == slate.impression_id]
+    assert mine["observed"].tolist() == [1, 0, 0] and mine["click"].iloc[1:].isna().all()
+    assert mine["dwell"].iloc[0] == 42.5

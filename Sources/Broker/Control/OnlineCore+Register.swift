@@ -1,0 +1,76 @@
+import RecPolicy
+import RecWire
+
+extension OnlineCore {
+    /// `online_register`: a policy trained offline (a warm start from logs, `recpool policy warmstart`) becomes the
+    /// next version, stored before it is served, then installed on every replica; online learning continues from
+    /// its statistics. The guard does not judge it (the off-policy report of the warm start is its check), and the
+    /// stored version records the catalogue version it was trained on.
+    ///
+    /// Refusals, each naming the problem: BAD_REQUEST without a pack that fits the served spec or without
+    /// `catalogue_version`; CONFLICT when the policy was trained on another catalogue version than the one served
+    /// (or the pool serves the simulator world's catalogue), while a sync is out, or when replicas hold learning
+    /// not yet synced (it would be replaced: sync first).
+    mutating func register(
+        _ requester: Requester, catalogueVersion trained: UInt64?, pack bytes: [UInt8]?, nowMs: UInt64,
+        into actions: inout [OnlineAction]
+    ) {
+        guard let bytes, let pack = try? ParameterPack(decoding: bytes) else {
+            return reply(
+                requester, .badRequest, text: "online_register needs the policy's weights pack in frame 2",
+                into: &actions)
+        }
+        guard let trained else {
+            return reply(
+                requester, .badRequest, text: "online_register needs catalogue_version: the catalogue the policy was trained on",
+                into: &actions)
+        }
+        guard let serving = catalogueVersion else {
+            return reply(
+                requester, .conflict,
+                text: "the pool serves the simulator world's catalogue, not catalogue version \(trained); "
+                    + "start the broker with --online-catalogue", into: &actions)
+        }
+        guard trained == serving else {
+            return reply(
+                requester, .conflict,
+                text: "the policy was trained on catalogue version \(trained), the pool serves catalogue version "
+                    + "\(serving); warm-start it again on version \(serving)", into: &actions)
+        }
+        guard !syncing else {
+            return reply(requester, .conflict, text: "a sync is in progress; retry shortly", into: &actions)
+        }
+        guard eventsSinceSync == 0 else {
+            return reply(
+                requester, .conflict,
+                text: "\(eventsSinceSync) feedback events were learnt since the last sync and would be replaced; "
+                    + "run `recpool online sync` first", into: &actions)
+        }
+        guard version < .max else {
+            return reply(requester, .conflict, text: "\(PolicyVersionExhausted(version: version))", into: &actions)
+        }
+        let candidate: OnlinePolicy
+        do {
+            candidate = try PolicyWeights.policy(pack, like: policy)
+        } catch {
+            return reply(
+                requester, .badRequest, text: "the policy does not fit the served spec: \(error)", into: &actions)
+        }
+        let decision = GuardDecision(
+            accepted: true,
+            reason: "registered: trained offline on catalogue version \(trained) (a warm start), not judged by the guard",
+            candidateValue: nil, currentValue: nil, margin: settings.guardMargin, rows: 0, atMs: nowMs)
+        let id = nextSyncId
+        nextSyncId += 1
+        phase = .storing(
+            SyncRound(id: id, startedMs: nowMs, corrupt: false, requester: requester), candidate: candidate,
+            contributors: 0, events: 0, decision: decision)
+        viewDirty = true
+        actions.append(
+            .storeVersion(
+                VersionToStore(
+                    sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
+                    spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
+                    decision: String(decoding: WireJSON.encode(decision), as: UTF8.self), catalogueVersion: serving)))
+    }
+}

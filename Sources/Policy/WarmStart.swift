@@ -1,0 +1,242 @@
+import RecData
+import RecModel
+import RecWire
+
+/// Why a warm start cannot be trained or evaluated.
+public enum WarmStartError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The logs name more items than the policy's catalogue has rows.
+    case catalogueMismatch(logItems: Int, catalogueItems: Int)
+    /// The logs have no rows to train on (or to evaluate on).
+    case noRows(String)
+    /// No logged row could be learnt from (every row's context or item was refused by the policy).
+    case nothingLearnt(rows: Int, firstProblem: String)
+    /// The policy could not be built from the learnt statistics.
+    case policy(PolicyError)
+
+    /// A one-line message for people.
+    public var description: String {
+        switch self {
+        case .catalogueMismatch(let logs, let catalogue):
+            "the logs name \(logs) items, the policy's catalogue has \(catalogue) rows: warm-start on the catalogue the logs were logged from"
+        case .noRows(let which): "the logs have no \(which) rows"
+        case .nothingLearnt(let rows, let problem): "none of the \(rows) logged rows could be learnt from: \(problem)"
+        case .policy(let error): "\(error)"
+        }
+    }
+}
+
+/// A warm start: the online policy trained offline on a shop's logged impressions, so the pool does not begin from
+/// the prior.
+///
+/// **A reward model, not importance weighting.** Each logged impression `(x, a, position, click)` adds the same
+/// Laplace factor of a logistic likelihood the replicas' ``OnlineLearner`` adds for a FEEDBACK event (Bayesian
+/// logistic regression of the click on `φ(x, a)`; Chapelle & Li 2011), in log order, re-linearising every
+/// ``chunk`` rows. The model conditions on the context and the item, and the logging policy chooses items from the
+/// context alone, so the logging policy does not bias it; dividing each row by its propensity (IPW) would keep it
+/// unbiased where the model is misspecified but multiply its variance by up to `1/min propensity` (OBD's `bts`
+/// propensities go below 10⁻³), and the statistics must stay unweighted evidence for online learning to add to.
+/// Importance weights are used where they belong: to estimate the trained policy's value off-policy
+/// (``WarmStartEvaluation``).
+public enum WarmStart {
+    /// What training produced.
+    public struct Trained: Sendable {
+        /// The trained policy, scoring with its posterior mean.
+        public var policy: OnlinePolicy
+        /// Logged rows learnt from.
+        public var rows: Int
+        /// Clicks among them.
+        public var clicks: Int
+        /// Rows the policy refused (an unknown item or user feature).
+        public var refused: Int
+    }
+
+    /// Rows per re-linearisation: the learner solves its posterior and moves its linearisation point every this
+    /// many rows (online, every `update_every` events).
+    public static let chunk = 256
+
+    /// Trains `start` (the pool's served policy: its spec and, usually, the prior) on `data`'s rows in log order.
+    ///
+    /// Logged action `a` is catalogue row `a` (the logs were read with the catalogue: OBD's item ids are its rows, a
+    /// shop's log is mapped to its catalogue's rows by the loader); rows never move, so logs of an earlier catalogue
+    /// version fit a later one (items added since have no logged rows). Each row's user features are its
+    /// categorical columns by name.
+    /// - Parameters:
+    ///   - start: the policy to continue from.
+    ///   - data: the logged impressions (clicks in `reward`).
+    ///   - seed: the learner's stream (only its Thompson samples use it, not the statistics).
+    /// - Returns: the trained policy, scoring with the posterior mean.
+    /// - Throws: ``WarmStartError`` when the logs' items are not the catalogue's, there are no rows, or no row
+    ///   could be used.
+    public static func train(_ start: OnlinePolicy, on data: BanditDataset, seed: UInt64 = 1) throws(WarmStartError)
+        -> Trained
+    {
+        guard data.nActions <= start.spec.itemCount else {
+            throw .catalogueMismatch(logItems: data.nActions, catalogueItems: start.spec.itemCount)
+        }
+        guard data.rows > 0 else { throw .noRows("training") }
+        var learner = OnlineLearner(policy: start, version: 0, seed: seed)
+        var firstProblem: String?
+        var batch: [LearnEvent] = []
+        batch.reserveCapacity(chunk)
+        for row in 0..<data.rows {
+            let features = data.userFeatures.dictionary(row)
+            if firstProblem == nil {
+                do {
+                    _ = try start.userVector(features)
+                } catch {
+                    firstProblem = "row \(row): \(error)"
+                }
+            }
+            batch.append(
+                LearnEvent(
+                    impressionId: "log-\(row)", userFeatures: features, item: data.action[row],
+                    position: data.position[row], reward: data.reward[row], propensity: data.pscore[row], version: 0))
+            if batch.count == chunk || row == data.rows - 1 {
+                _ = learner.learn(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        let refused = learner.rejectedEvents
+        guard refused < data.rows else {
+            throw .nothingLearnt(rows: data.rows, firstProblem: firstProblem ?? "every row was refused")
+        }
+        do {
+            let trained = try start.with(statistics: learner.learnt)
+            return Trained(policy: trained, rows: data.rows - refused, clicks: data.clicks, refused: refused)
+        } catch {
+            throw .policy(error)
+        }
+    }
+}
+
+/// The off-policy check of a warm start against the logging policy, on held-out logged rows: the trained policy's
+/// IPW, SNIPW and DR estimates with bootstrap intervals (``OffPolicyEvaluation``; its first-slot exploration
+/// distribution, ``OnlinePolicy/actionDistribution(on:)``), beside the logging policy's own value on the same rows
+/// (the mean logged click, with a bootstrap interval from the same resampling).
+///
+/// An item the logs never showed (added to the catalogue since) has no logging support: the probability a policy
+/// gives it is reported (``unsupportedShare``) and counted as no click by IPW and SNIPW's numerator, so their
+/// estimates are then a lower bound for that share.
+public struct WarmStartEvaluation: Sendable, Codable, Equatable {
+    /// The trained policy's estimates on the held-out rows.
+    public var candidate: OffPolicyReport
+    /// The untrained start policy's estimates on the same rows (what the warm start replaces).
+    public var start: OffPolicyReport
+    /// The logging policy's value on the same rows: the mean logged click.
+    public var loggingValue: Double
+    /// Its bootstrap percentile interval (nil without resamples).
+    public var loggingInterval: ConfidenceInterval?
+    /// The trained policy's mean probability, over the rows, of items the logs never showed.
+    public var unsupportedShare: Double
+    /// Clicked rows in the held-out logs.
+    public var clicks: Int
+    /// Clicked rows whose item the trained policy shows at least as often as the logging policy did
+    /// (`π(a_i | x_i) ≥ propensity_i`, importance weight ≥ 1): the clicks its IPW, SNIPW and DR estimates rest on.
+    /// With few of them the bootstrap cannot see the uncertainty (a click that never happened is in no resample),
+    /// so ``verdict`` declines to compare below ``minimumFavouredClicks``.
+    public var favouredClicks: Int
+
+    /// Favoured clicks below which the verdict declines to compare with the logging policy.
+    public static let minimumFavouredClicks = 10
+
+    /// How the trained policy compares with the logging policy by SNIPW.
+    public enum Verdict: String, Sendable, Codable {
+        /// Its SNIPW interval lies above the logging policy's interval.
+        case above
+        /// Its SNIPW interval lies below the logging policy's interval.
+        case below
+        /// The intervals overlap.
+        case indistinguishable
+        /// Fewer than ``minimumFavouredClicks`` held-out clicks fall on items the policy favours (or no intervals).
+        case tooFewClicks = "too_few_clicks"
+    }
+
+    /// The comparison with the logging policy (see ``Verdict``).
+    public var verdict: Verdict {
+        guard favouredClicks >= Self.minimumFavouredClicks, let mine = interval(.snipw), let logging = loggingInterval
+        else { return .tooFewClicks }
+        if mine.lower > logging.upper { return .above }
+        if mine.upper < logging.lower { return .below }
+        return .indistinguishable
+    }
+
+    /// Evaluates `trained` (and `start`) on `data` against the logging policy that wrote it.
+    /// - Parameters:
+    ///   - resamples: bootstrap resamples (0: no intervals).
+    ///   - seed: the bootstrap's and the reward model's seed.
+    /// - Throws: ``WarmStartError`` when the data has no rows or other items than the policy's catalogue.
+    public static func evaluate(
+        trained: OnlinePolicy, start: OnlinePolicy, on data: BanditDataset, resamples: Int = 1_000,
+        seed: UInt64 = 12_345
+    ) throws(WarmStartError) -> WarmStartEvaluation {
+        guard data.rows > 0 else { throw .noRows("evaluation") }
+        guard data.nActions <= trained.spec.itemCount else {
+            throw .catalogueMismatch(logItems: data.nActions, catalogueItems: trained.spec.itemCount)
+        }
+        let (candidate, unsupported) = try distribution(of: trained, on: data)
+        let (initial, _) = try distribution(of: start, on: data)
+        let report = OffPolicyEvaluation.evaluate(
+            policy: candidate, policyName: "warm start", on: data, resamples: resamples, seed: seed)
+        let startReport = OffPolicyEvaluation.evaluate(
+            policy: initial, policyName: "untrained start", on: data, resamples: resamples, seed: seed)
+        let logging = loggingTerms(data)
+        let interval =
+            resamples > 0 ? Bootstrap.intervals(logging, estimators: [.ipw], resamples: resamples, seed: seed)[.ipw] : nil
+        return WarmStartEvaluation(
+            candidate: report, start: startReport, loggingValue: logging.estimate(.ipw) ?? 0,
+            loggingInterval: interval, unsupportedShare: unsupported, clicks: data.clicks,
+            favouredClicks: (0..<data.rows).filter {
+                data.reward[$0] > 0 && candidate[$0, data.action[$0]] >= data.pscore[$0]
+            }.count)
+    }
+
+    /// The policy's first-slot exploration distribution over its active items for each logged row's user,
+    /// `π(a | x_i)` (the slot where it chooses among every item; an OBD row shows one item in one slot), restricted
+    /// to the logs' items, and the mean probability left on the others.
+    static func distribution(of policy: OnlinePolicy, on data: BanditDataset) throws(WarmStartError)
+        -> (ActionDistribution, unsupported: Double)
+    {
+        let k = data.nActions
+        let pool = policy.activeRows
+        var out = [Double](repeating: 0, count: data.rows * k)
+        var outside = 0.0
+        for row in 0..<data.rows {
+            let p: [Double]
+            do {
+                p = policy.probabilities(
+                    policy.scores(z: try policy.userVector(data.userFeatures.dictionary(row)), items: pool), items: pool)
+            } catch {
+                throw .policy(error)
+            }
+            for (index, item) in pool.enumerated() {
+                if item < k { out[row * k + item] = p[index] } else { outside += p[index] }
+            }
+        }
+        return (ActionDistribution(nActions: k, probabilities: out), data.rows > 0 ? outside / Double(data.rows) : 0)
+    }
+
+    /// The logging policy evaluated on its own logs: a distribution that gives each row's logged item its logged
+    /// propensity, so every importance weight is exactly 1 and IPW is the mean logged click.
+    static func loggingTerms(_ data: BanditDataset) -> OPETerms {
+        let k = data.nActions
+        var p = [Double](repeating: 0, count: data.rows * k)
+        for row in 0..<data.rows {
+            let logged = data.pscore[row]
+            let rest = k > 1 ? (1 - logged) / Double(k - 1) : 0
+            for a in 0..<k { p[row * k + a] = a == data.action[row] ? logged : rest }
+        }
+        return OPETerms(
+            reward: data.reward, action: data.action, pscore: data.pscore,
+            policy: ActionDistribution(nActions: k, probabilities: p), estimatedRewards: nil)
+    }
+
+    /// The trained policy's estimate by `estimator` on all rows, or nil when it is undefined.
+    public func value(_ estimator: OffPolicyEstimator) -> Double? {
+        candidate.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == estimator }?.value
+    }
+
+    /// The trained policy's interval by `estimator` on all rows.
+    public func interval(_ estimator: OffPolicyEstimator) -> ConfidenceInterval? {
+        candidate.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == estimator }?.interval
+    }
+}

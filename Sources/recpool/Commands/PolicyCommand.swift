@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import RecClient
+import RecData
+import RecPolicy
+import RecTransport
+import RecWire
+
+/// `recpool policy warmstart`: the online policy trained offline on a shop's logs (docs/ONLINE.md, "Warm start
+/// from your logs").
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Train the online policy offline: a warm start from logged impressions.",
+        subcommands: [PolicyWarmStartCommand.self])
+}
+
+/// `recpool policy warmstart DATASET --catalogue VERSION [--register]`.
+struct PolicyWarmStartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warmstart",
+        abstract: "Warm-start the pool's online policy from logged impressions, check it off-policy, register it.",
+        discussion: """
+            Fetches the policy the pool at --broker serves (it must serve --catalogue, the catalogue the logs were \
+            logged from), adds every logged impression of the first 60% of the logs by time to its Bayesian \
+            logistic last layer (the replicas' own update: a reward model, not importance weighting), and \
+            estimates the trained policy's value on the last 30% with IPW, SNIPW and DR (bootstrap 95% intervals, \
+            the logs' propensities) beside the logging policy's mean logged click and the untrained policy's \
+            estimates. With --register the pool stores it as its next online version, recording the catalogue \
+            version, serves it on every replica and continues learning from it.
+            """)
+
+    @OptionGroup var logs: DatasetOptions
+
+    @Option(help: "The catalogue version the logs were logged from; the pool must serve it (--online-catalogue).")
+    var catalogue: UInt64
+
+    @Flag(help: "Register the trained policy as the pool's next online version (online learning continues from it).")
+    var register = false
+
+    @Option(help: "Bootstrap resamples for the confidence intervals (0: none).")
+    var resamples = 1_000
+
+    @Flag(help: "Print one JSON object (keys in docs/ONLINE.md).")
+    var json = false
+
+    @OptionGroup var connection: BrokerOptions
+
+    func validate() throws {
+        guard (0...100_000).contains(resamples) else {
+            throw ValidationError("--resamples must be in 0...100000, got \(resamples)")
+        }
+    }
+
+    /// The `--json` document.
+    struct Output: Encodable {
+        var dataset: String
+        var catalogueVersion: UInt64
+        var startVersion: UInt64
+        var trainedRows: Int
+        var trainedClicks: Int
+        var refusedRows: Int
+        var evaluatedRows: Int
+        var evaluation: WarmStartEvaluation
+        var verdict: WarmStartEvaluation.Verdict
+        var registeredVersion: UInt64?
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let parts = try logs.logs()
+            let client = try await connection.connect()
+            defer { client.close() }
+            let view = try await client.online()
+            guard view.enabled else {
+                throw CommandFailure("the pool does not run online learning (start the broker with --online)", exitCode: .conflict)
+            }
+            guard view.catalogueVersion == catalogue else {
+                let serving = view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"
+                throw CommandFailure(
+                    "the pool serves \(serving), not catalogue version \(catalogue): warm-start on the catalogue it serves",
+                    exitCode: .conflict)
+            }
+            let (install, pack) = try await client.onlinePolicy()
+            let start: OnlinePolicy
+            let trained: WarmStart.Trained
+            let evaluation: WarmStartEvaluation
+            do {
+                start = try OnlinePolicy.served(spec: install.spec, weights: pack)
+                trained = try WarmStart.train(start, on: parts.train)
+                evaluation = try WarmStartEvaluation.evaluate(
+                    trained: trained.policy, start: start, on: parts.test, resamples: resamples)
+            } catch let error as WarmStartError {
+                throw CommandFailure("warm start: \(error)", exitCode: .badInput)
+            } catch {
+                throw CommandFailure("warm start: the served policy: \(error)", exitCode: .badInput)
+            }
+            var registered: OnlineView?
+            if register {
+                registered = try await client.onlineRegister(
+                    PolicyWeights.pack(trained.policy), catalogueVersion: catalogue,
+                    timeoutMs: max(connection.timeoutMs, 15_000))
+            }
+            let output = Output(
+                dataset: logs.dataset, catalogueVersion: catalogue, startVersion: install.version,
+                trainedRows: trained.rows, trainedClicks: trained.clicks, refusedRows: trained.refused,
+                evaluatedRows: parts.test.rows, evaluation: evaluation, verdict: evaluation.verdict,
+                registeredVersion: registered?.version)
+            CommandOutput.printLine(json ? try JSONOutput.encode(output) : Self.text(output))
+        }
+    }
+
+    /// The report as text.
+    static func text(_ o: Output) -> String {
+        let e = o.evaluation
+        func ci(_ c: ConfidenceInterval?) -> String { c.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) } ?? "" }
+        var lines = [
+            "warm start from \(o.dataset) on catalogue version \(o.catalogueVersion), from online policy version "
+                + "\(o.startVersion): learnt \(o.trainedRows) logged rows (\(o.trainedClicks) clicks, \(o.refusedRows) refused), "
+                + "the first 60% by time",
+            "off-policy check on the last \(o.evaluatedRows) rows (30% by time), clicks per shown item, 95% bootstrap intervals:",
+            "  logging policy (mean logged click) " + String(format: "%.5f", e.loggingValue) + ci(e.loggingInterval),
+            "  warm-started policy:",
+        ]
+        lines += OffPolicyText.lines(e.candidate, indent: "    ")
+        if e.unsupportedShare > 0 {
+            lines.append(
+                String(format: "  %.1f%% of the warm start's choices are items the logs never showed (counted as no click)",
+                    100 * e.unsupportedShare))
+        }
+        lines.append("  untrained start policy:")
+        lines += OffPolicyText.lines(e.start, indent: "    ")
+        if let snipw = e.value(.snipw) {
+            let comparison = String(
+                format: "verdict: the warm start's SNIPW %.5f against the logging policy's %.5f: ", snipw, e.loggingValue)
+            switch e.verdict {
+            case .above: lines.append(comparison + "above the logging policy (the 95% intervals do not overlap)")
+            case .below: lines.append(comparison + "below the logging policy (the 95% intervals do not overlap)")
+            case .indistinguishable:
+                lines.append(comparison + "not distinguishable from the logging policy on these rows (the intervals overlap)")
+            case .tooFewClicks:
+                lines.append(
+                    comparison + "cannot tell: only \(e.favouredClicks) of the \(e.clicks) held-out clicks are on items "
+                        + "this policy shows at least as often as the logging policy did (fewer than "
+                        + "\(WarmStartEvaluation.minimumFavouredClicks); the bootstrap cannot see what so few clicks leave out)")
+            }
+        }
+        if let version = o.registeredVersion {
+            lines.append("registered as online policy version \(version) on catalogue version \(o.catalogueVersion)")
+        } else {
+            lines.append("not registered (pass --register to serve it)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,120 @@
+import RecData
+import RecModel
+import RecPolicy
+import RecWire
+import Testing
+
+/// A hand-made log over 4 one-hot items logged uniformly at random (propensity 1/4): even rows are German users,
+/// odd rows French; row `i` shows item `(i / 2) % 4`, so every user sees every item equally often; a German user
+/// clicks item 0 and only item 0, a French one item 1. A quarter of the rows are clicks.
+func handMadeLog(rows: Int, items: Int = 4, country: String = "country") -> BanditDataset {
+    let action = (0..<rows).map { ($0 / 2) % 4 }
+    let users = (0..<rows).map { $0 % 2 == 0 ? "de" : "fr" }
+    let reward = (0..<rows).map { i -> Double in
+        (users[i] == "de" && action[i] == 0) || (users[i] == "fr" && action[i] == 1) ? 1 : 0
+    }
+    var affinity = SparseRows()
+    for _ in 0..<rows { affinity.append([(Int, Float)]()) }
+    return BanditDataset(
+        name: "hand-made", nActions: items, nPositions: 1, action: action, position: [Int](repeating: 0, count: rows),
+        reward: reward, pscore: [Double](repeating: 0.25, count: rows),
+        userFeatures: CategoricalColumns(names: [country], rows: users.map { [$0] }),
+        context: FeatureMatrix(rows: rows, columnNames: [], values: []),
+        actionContext: FeatureMatrix(rows: items, columnNames: [], values: []), affinity: affinity,
+        itemNumericColumns: 0)
+}
+
+/// The untrained policy over `items` items with one-hot features, ε-greedy with ε 0.1.
+func oneHotPolicy(items: Int = 4) throws -> OnlinePolicy {
+    var features = [Float](repeating: 0, count: items * items)
+    for k in 0..<items { features[k * items + k] = 1 }
+    let catalogue = try ItemCatalogue(
+        encoding: ItemEncoding(categorical: [], numeric: (0..<items).map { "is\($0)" }),
+        ids: (0..<items).map { "\($0)" }, features: features)
+    let spec = OnlinePolicySpec.make(
+        catalogue: catalogue, userFeatures: [.init("country", .categorical)], vocabularies: ["country": ["de", "fr"]],
+        exploration: ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.1))
+    return try OnlinePolicy.initial(spec: spec)
+}
+
+@Suite("Warm start: the online policy trained on logged impressions and checked off-policy")
+struct WarmStartTests {
+    @Test("training on the logs learns each user's clicked item; the untrained policy had no preference")
+    func trainingLearnsTheLoggedPreferences() throws {
+        let start = try oneHotPolicy()
+        #expect(Set(try start.qValues(userFeatures: ["country": "de"])).count == 1)
+        let trained = try WarmStart.train(start, on: handMadeLog(rows: 400))
+        #expect(trained.rows == 400 && trained.clicks == 100 && trained.refused == 0)
+        let de = try trained.policy.qValues(userFeatures: ["country": "de"])
+        let fr = try trained.policy.qValues(userFeatures: ["country": "fr"])
+        #expect(de.indices.max { de[$0] < de[$1] } == 0)
+        #expect(fr.indices.max { fr[$0] < fr[$1] } == 1)
+        // The learnt click probability of the clicked item is far above the others' (they were never clicked).
+        #expect(de[0] > 0.5 && de[1] < 0.2 && fr[1] > 0.5 && fr[0] < 0.2)
+        // The statistics are the online learner's: 400 events in the item buckets, none lost.
+        #expect(Int(trained.policy.statistics.k.reduce(0, +)) == 400)
+    }
+
+    @Test("the off-policy report: IPW and SNIPW equal the greedy item's probability, the logging policy's value is 1/4")
+    func offPolicyReportOnAHandMadeLog() throws {
+        let start = try oneHotPolicy()
+        let trained = try WarmStart.train(start, on: handMadeLog(rows: 400))
+        let evaluation = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 200), resamples: 200)
+        // Every click is on the policy's greedy item, which it shows with 1 − ε + ε/4 = 0.925; with propensity 1/4
+        // and a quarter of the rows clicked, IPW = ¼ · 4 · 0.925. Each user saw every item equally often, so the
+        // weights sum to the row count and SNIPW is the same.
+        let ipw = try #require(evaluation.value(.ipw))
+        let snipw = try #require(evaluation.value(.snipw))
+        #expect(abs(ipw - 0.925) < 1e-9)
+        #expect(abs(snipw - 0.925) < 1e-9)
+        #expect(evaluation.loggingValue == 0.25)
+        let logging = try #require(evaluation.loggingInterval)
+        #expect(logging.contains(0.25) && logging.upper < 0.4)
+        let interval = try #require(evaluation.interval(.snipw))
+        #expect(interval.contains(snipw) && interval.lower > logging.upper)
+        #expect(evaluation.value(.dr) != nil)
+        // The untrained policy's scores all tie, so ε-greedy's greedy item is the first (item 0), and every item is
+        // new, so the cold-start share κ = 0.05 is spread over the 4: p(0) = 0.95 · 0.925 + 0.0125, p(1) = 0.95 ·
+        // 0.025 + 0.0125. Half the clicks are on item 0 (German users), half on item 1: IPW = ½ (p(0) + p(1)).
+        let untrained = try #require(
+            evaluation.start.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == .ipw }?.value)
+        #expect(abs(untrained - 0.5 * ((0.95 * 0.925 + 0.0125) + (0.95 * 0.025 + 0.0125))) < 1e-9)
+        #expect(evaluation.unsupportedShare == 0)
+        // 50 held-out clicks, every one on the item the policy favours: the verdict compares, and finds it above.
+        #expect(evaluation.clicks == 50 && evaluation.favouredClicks == 50 && evaluation.verdict == .above)
+        // On 24 rows (6 clicks) it declines to compare.
+        let few = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 24), resamples: 50)
+        #expect(few.favouredClicks == 6 && few.verdict == .tooFewClicks)
+    }
+
+    @Test("an item added after the logs has no logged support: its share of the policy's choices is reported")
+    func itemsAddedAfterTheLogs() throws {
+        // Rows never move, so the 4-item logs fit a 5-item catalogue; item 4 was never shown, never learnt.
+        let start = try oneHotPolicy(items: 5)
+        let trained = try WarmStart.train(start, on: handMadeLog(rows: 400))
+        #expect(trained.rows == 400 && trained.policy.isNew(item: 4) && !trained.policy.isNew(item: 0))
+        let evaluation = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 200), resamples: 0)
+        // Item 4 is the only new item: the cold-start share 0.05 plus its ε share of the rest, 0.95 · 0.1/5.
+        #expect(abs(evaluation.unsupportedShare - (0.05 + 0.95 * 0.02)) < 1e-9)
+        #expect(evaluation.loggingInterval == nil && evaluation.verdict == .tooFewClicks)
+    }
+
+    @Test("logs of another catalogue, or whose users the policy cannot read, are refused by name")
+    func refusals() throws {
+        let start = try oneHotPolicy()
+        #expect(throws: WarmStartError.catalogueMismatch(logItems: 5, catalogueItems: 4)) {
+            try WarmStart.train(start, on: handMadeLog(rows: 40, items: 5))
+        }
+        #expect(throws: WarmStartError.noRows("training")) { try WarmStart.train(start, on: handMadeLog(rows: 0)) }
+        do {
+            _ = try WarmStart.train(start, on: handMadeLog(rows: 40, country: "region"))
+            Issue.record("a log whose user feature the policy does not know was learnt from")
+        } catch {
+            guard case .nothingLearnt(let rows, let problem) = error else { throw error }
+            #expect(rows == 40 && problem.contains("region"))
+        }
+    }
+}

@@ -28,7 +28,7 @@ enum SimulatorCatalogExport {
         }
         let userFeatures = SimulatorCatalog.userFeatures(world: world).map { "\($0.name) = \"categorical\"" }
         let schema = """
-            # The simulator world \(world.config.items) items, \(world.config.topics) topics, seed \(world.config.seed)
+            # The simulator world of \(world.config.items) items, \(world.config.topics) topics, seed \(world.config.seed)
             # (recpool simulate --export-catalogue). Its users are simulated, so the [logs] columns are never read.
             [logs]
             timestamp = "timestamp"

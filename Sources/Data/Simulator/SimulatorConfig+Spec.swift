@@ -25,7 +25,7 @@ extension SimulatorConfig {
         }
         var seen = Set<String>()
         var usersGiven = false
-        for pair in body.split(separator: ",", omittingEmptySubsequences: false) {
+        for pair in body.isEmpty ? [] : body.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
             }

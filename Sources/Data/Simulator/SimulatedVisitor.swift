@@ -11,33 +11,77 @@
 public struct SimulatedVisitor: Sendable, Equatable {
     /// Observable user features by name, as sent with RECOMMEND.
     public var userFeatures: [String: String]
-    /// Slots of a slate.
-    public var slots: Int
     /// Attraction of each item in each slot, `items × slots`, row-major (`attraction[item * slots + slot]`).
-    public var attraction: [Double]
+    /// A visitor made with ``init(userFeatures:itemAttraction:slotBias:draw:)`` builds this table on each read
+    /// (``attraction(item:slot:)`` does not): keep it for small worlds.
+    public var attraction: [Double] {
+        switch table {
+        case .full(let values): values
+        case .factored(let items, let bias): items.flatMap { a in bias.map { $0 * a } }
+        }
+    }
+    /// Slots of a slate.
+    public let slots: Int
     /// The uniform draw in [0, 1) that picks the choice.
     public var draw: Double
+    private let table: Table
 
-    /// Creates a visitor.
+    /// How the attractions are held: the whole `items × slots` table, or, when a slot multiplies every item's
+    /// attraction alike (the simulator's position bias), one value per item and one factor per slot, so a visitor
+    /// of a 100,000-item world holds 100,000 values rather than 300,000.
+    private enum Table: Sendable {
+        case full([Double])
+        case factored(items: [Double], slots: [Double])
+    }
+
+    /// Creates a visitor from the whole table.
     public init(userFeatures: [String: String], slots: Int, attraction: [Double], draw: Double) {
         precondition(slots > 0 && attraction.count % slots == 0, "SimulatedVisitor: attraction is items × slots")
         self.userFeatures = userFeatures
         self.slots = slots
-        self.attraction = attraction
+        self.table = .full(attraction)
         self.draw = draw
     }
 
+    /// Creates a visitor whose attraction of item `i` in slot `k` is `slotBias[k] · itemAttraction[i]` (the
+    /// product in that order, so it equals the table ``init(userFeatures:slots:attraction:draw:)`` would hold).
+    public init(userFeatures: [String: String], itemAttraction: [Double], slotBias: [Double], draw: Double) {
+        precondition(!slotBias.isEmpty, "SimulatedVisitor: at least one slot")
+        self.userFeatures = userFeatures
+        self.slots = slotBias.count
+        self.table = .factored(items: itemAttraction, slots: slotBias)
+        self.draw = draw
+    }
+
+    /// Equal when they show the same features, draw and attraction in every (item, slot), however it is held.
+    public static func == (a: SimulatedVisitor, b: SimulatedVisitor) -> Bool {
+        a.userFeatures == b.userFeatures && a.slots == b.slots && a.draw == b.draw && a.items == b.items
+            && (0..<a.items).allSatisfy { i in
+                (0..<a.slots).allSatisfy { a.attraction(item: i, slot: $0) == b.attraction(item: i, slot: $0) }
+            }
+    }
+
     /// Items in the world.
-    public var items: Int { attraction.count / slots }
+    public var items: Int {
+        switch table {
+        case .full(let values): values.count / slots
+        case .factored(let items, _): items.count
+        }
+    }
 
     /// Attraction of `item` in `slot`.
-    public func attraction(item: Int, slot: Int) -> Double { attraction[item * slots + slot] }
+    public func attraction(item: Int, slot: Int) -> Double {
+        switch table {
+        case .full(let values): values[item * slots + slot]
+        case .factored(let items, let bias): bias[slot] * items[item]
+        }
+    }
 
     /// Choice probabilities of each slot of `slate`, then of no click.
     /// - Throws: ``SimulatorError`` for an empty or too long slate, an unknown or a repeated item.
     public func choiceProbabilities(_ slate: [Int]) throws(SimulatorError) -> [Double] {
         try validate(slate)
-        var weights = slate.enumerated().map { slot, item in attraction[item * slots + slot] }
+        var weights = slate.enumerated().map { slot, item in attraction(item: item, slot: slot) }
         weights.append(1)
         let total = weights.reduce(0, +)
         return weights.map { $0 / total }
@@ -56,7 +100,7 @@ public struct SimulatedVisitor: Sendable, Equatable {
 
     /// Expected clicks of `slate` (the probability of a click): `W / (1 + W)` with `W` the slate's attraction.
     public func expectedClicks(_ slate: [Int]) -> Double {
-        let w = slate.enumerated().reduce(0.0) { $0 + attraction[$1.element * slots + $1.offset] }
+        let w = slate.enumerated().reduce(0.0) { $0 + attraction(item: $1.element, slot: $1.offset) }
         return w / (1 + w)
     }
 

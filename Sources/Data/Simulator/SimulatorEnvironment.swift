@@ -66,16 +66,14 @@ public struct SimulatorEnvironment: Sendable {
     public mutating func nextVisitor() -> SimulatedVisitor {
         let features = reset().userFeatures
         let config = world.config
-        var attraction: [Double] = []
-        attraction.reserveCapacity(config.items * config.positions)
+        var items: [Double] = []
+        items.reserveCapacity(config.items)
         for item in 0..<config.items {
-            let s = world.utility(interest: interest[...], item: item, warm: false)
-            for slot in 0..<config.positions {
-                attraction.append(config.positionBias[slot] * exp(s - config.noClickUtility))
-            }
+            items.append(exp(world.utility(interest: interest[...], item: item, warm: false) - config.noClickUtility))
         }
         return SimulatedVisitor(
-            userFeatures: features, slots: config.positions, attraction: attraction, draw: rng.uniform())
+            userFeatures: features, itemAttraction: items, slotBias: Array(config.positionBias.prefix(config.positions)),
+            draw: rng.uniform())
     }
 
     /// Ground truth for the current user: choice probabilities of each slot of `slate`, then of no click.

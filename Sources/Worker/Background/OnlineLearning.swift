@@ -24,7 +24,7 @@ final class OnlineLearning: Sendable {
     }
 
     /// The policy the session serves.
-    let snapshot = PolicySnapshot()
+    let snapshot: PolicySnapshot
     let state: LockedBox<OnlineLearningState>
     private let mailbox: MailboxThread<Task, [[UInt8]]>
     let logger: Logger
@@ -34,6 +34,24 @@ final class OnlineLearning: Sendable {
     init(sessionWakeup: WakeupSignal, seed: UInt64, logger: Logger, metrics: WorkerMetrics, startThread: Bool = true) {
         self.logger = logger
         self.metrics = metrics
+        snapshot = PolicySnapshot(
+            builds: .thread(
+                started: { version in
+                    logger.info("building the retrieval index; every item is scored until it is ready", metadata: ["policy_version": "\(version)"])
+                },
+                finished: { version, outcome, seconds in
+                    switch outcome {
+                    case .success(let index):
+                        logger.info(
+                            "retrieval index ready",
+                            metadata: [
+                                "built_for_policy_version": "\(version)", "index": "\(index ?? "none")",
+                                "seconds": "\((seconds * 10).rounded() / 10)",
+                            ])
+                    case .failure(let error):
+                        logger.error("retrieval index build failed; scoring every item", metadata: ["error": "\(error)"])
+                    }
+                }))
         state = LockedBox(OnlineLearningState(seed: seed))
         mailbox = MailboxThread(name: "worker-online", ownerWakeup: sessionWakeup)
         if startThread { mailbox.start { [self] task in self.perform(task) } }

@@ -63,6 +63,12 @@ enum PolicyRetrieval {
         return Built(retrieval: try built.with(model: model, priors: priors, catalogue: reduced), reduced: reduced)
     }
 
+    /// Whether `built`'s index can serve `policy` (same item embedding dimension), so ``make(policy:version:previous:settings:)``
+    /// only follows the catalogue and swaps the query model rather than building anew.
+    static func canFollow(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> Bool {
+        built.retrieval.model.dimension == (try model(policy)).dimension
+    }
+
     /// A retrieval and the reduced catalogue its index follows.
     struct Built: Sendable {
         /// Candidates for the served policy.

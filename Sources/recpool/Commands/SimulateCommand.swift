@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecClient
 import RecData
+import RecPolicy
 import RecSimulation
 import RecTransport
 
@@ -44,7 +45,10 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A world built from real logs: obd:POLICY/CAMPAIGN or a shop's log CSV (with --world-schema).",
+            """
+            A world built from real logs: obd:POLICY/CAMPAIGN or a shop's log CSV (with --world-schema); or a \
+            simulator world such as simulator:items=100000 (keys items, users, topics, seed).
+            """,
             valueName: "logs"))
     var world: String?
 
@@ -58,6 +62,14 @@ struct SimulateCommand: AsyncParsableCommand {
         name: .customLong("data-dir"),
         help: "Directory holding obd/ for --world obd:… (default: data/ in the current directory or a parent).")
     var dataDirectory: String?
+
+    @Option(
+        help: ArgumentHelp(
+            """
+            Write the simulator world's catalogue (catalogue.csv) and a schema (schema.toml) into this folder for \
+            `recpool catalogue upload`, then exit (no --broker needed).
+            """, valueName: "folder"))
+    var exportCatalogue: String?
 
     @Flag(help: "Run the baselines alone, without a pool (no --broker needed).")
     var baselinesOnly = false
@@ -87,15 +99,24 @@ struct SimulateCommand: AsyncParsableCommand {
         plan.deterministic = deterministic
         if let problem = plan.problem { throw ValidationError(problem) }
         if worldSchema != nil && world == nil { throw ValidationError("--world-schema needs --world") }
+        if let world, world.hasPrefix(SimulatorConfig.specPrefix), worldSchema != nil {
+            throw ValidationError("--world-schema is for worlds built from logs, not \(world)")
+        }
+        if exportCatalogue != nil, let world, !world.hasPrefix(SimulatorConfig.specPrefix) {
+            throw ValidationError("--export-catalogue writes a simulator world's catalogue; \(world) has its own")
+        }
         if !(clickScale.isFinite && clickScale > 0) {
             throw ValidationError("--click-scale must be a finite number above 0, got \(clickScale)")
         }
     }
 
-    /// The world named by --world, loaded (nil: the simulator).
-    func loadWorld() throws -> LoggedWorld? {
+    /// The world named by --world, loaded (nil: the default simulator world).
+    func loadWorld() throws -> (any VisitorWorld)? {
         guard let world else { return nil }
         do throws(DataError) {
+            if world.hasPrefix(SimulatorConfig.specPrefix) {
+                return SimulatorWorld(config: try SimulatorConfig.parse(spec: world))
+            }
             return try LoggedWorld.load(
                 name: world, schemaPath: worldSchema, obdDirectory: obdDirectory(), clickScale: clickScale)
         } catch {
@@ -121,6 +142,12 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let logged = try loadWorld()
+            if let folder = exportCatalogue {
+                let simulator = logged as? SimulatorWorld ?? SimulatorWorld(config: SimulatorConfig())
+                let written = try SimulatorCatalogExport.write(world: simulator, folder: folder)
+                CommandOutput.printLine("wrote \(written.items) items to \(written.catalogue) and the schema \(written.schema)")
+                return
+            }
             var plan = SimulationPlan(
                 users: users, seed: seed, concurrency: concurrency, windows: windows,
                 progressEvery: max(1, min(100, users / 50)))

@@ -1,6 +1,7 @@
 import RecData
 import RecModel
 import RecPolicy
+import RecTransport
 import RecWire
 import Testing
 
@@ -21,7 +22,7 @@ struct PolicyRetrievalTests {
 
     @Test("a small catalogue gets no retrieval: every active item is scored")
     func smallCatalogueIsExhaustive() throws {
-        let snapshot = PolicySnapshot()
+        let snapshot = PolicySnapshot(builds: .inline)
         #expect(snapshot.publish(ServedPolicy(policy: try Self.policy(items: 40), version: 1, learningEnabled: true)) == nil)
         #expect(snapshot.current?.retrieval == nil)
     }
@@ -29,7 +30,7 @@ struct PolicyRetrievalTests {
     @Test("the slate comes from retrieval's candidates, which hold the policy's exhaustive top ten, with exact propensities")
     func slateFromCandidates() throws {
         let policy = try Self.policy(items: 4_000)
-        let snapshot = PolicySnapshot()
+        let snapshot = PolicySnapshot(builds: .inline)
         #expect(snapshot.publish(ServedPolicy(policy: policy, version: 3, learningEnabled: true)) == nil)
         let served = try #require(snapshot.current)
         let retrieval = try #require(served.retrieval?.retrieval)
@@ -67,7 +68,7 @@ struct PolicyRetrievalTests {
     @Test("a retired item is never a candidate once the policy's catalogue retires it, and the index drops it")
     func retiredItemLeavesTheIndex() throws {
         let policy = try Self.policy(items: 3_000)
-        let snapshot = PolicySnapshot()
+        let snapshot = PolicySnapshot(builds: .inline)
         snapshot.publish(ServedPolicy(policy: policy, version: 1, learningEnabled: true))
         let user = onlineUser(0, spec: policy.spec)
         let z = try policy.userVector(user).map(Float.init)
@@ -82,5 +83,79 @@ struct PolicyRetrievalTests {
         #expect(!after.index.contains(row: best))
         #expect(after.index.version.catalogue == 2)
         #expect(!(try after.candidates(state: z, catalogue: next.catalogue).rows.contains(best)))
+    }
+
+    /// Index builds held until the test runs them.
+    final class HeldBuilds: Sendable {
+        let work = LockedBox<[(UInt64, @Sendable () -> Void)]>([])
+        let outcomes = LockedBox<[(UInt64, String?)]>([])
+
+        var builds: IndexBuilds {
+            IndexBuilds(
+                start: { version, job in self.work.withLock { $0.append((version, job)) } },
+                finished: { version, outcome, _ in
+                    self.outcomes.withLock { $0.append((version, (try? outcome.get()) ?? "failed")) }
+                })
+        }
+
+        /// Runs the held builds, as the build thread would.
+        func runAll() {
+            for (_, job) in work.withLock({ jobs in defer { jobs = [] }; return jobs }) { job() }
+        }
+    }
+
+    @Test(
+        "the index is built off the publishing thread: every item is scored meanwhile, and the finished index follows the newest catalogue"
+    )
+    func indexBuildsElsewhere() throws {
+        let policy = try Self.policy(items: 3_000)
+        let held = HeldBuilds()
+        let snapshot = PolicySnapshot(builds: held.builds)
+        #expect(snapshot.publish(ServedPolicy(policy: policy, version: 1, learningEnabled: true)) == nil)
+        // Published at once, without retrieval: exhaustive scoring, so the impression is exact (retrieval null).
+        #expect(snapshot.current?.version == 1 && snapshot.current?.retrieval == nil)
+        #expect(snapshot.buildingIndex == 1)
+        #expect(held.work.withLock { $0.map(\.0) } == [1])
+        var sampler = PolicySampler(seed: 9, prefix: 1)
+        let user = onlineUser(0, spec: policy.spec)
+        let query = WireMessage(
+            header: Header(command: .recommend, requestId: 1),
+            payload: [WireJSON.encode(RecommendQuery(userFeatures: user, top: 3))])
+        let exhaustive = PolicyRecommendHandler.answer(
+            query, served: try #require(snapshot.current), sampler: &sampler, nowEpochMillis: 1)
+        #expect(exhaustive.header.status == .ok)
+        #expect(try WireJSON.decode(ImpressionRecord.self, from: exhaustive.payload[1]).retrieval == nil)
+
+        // While the build runs, the catalogue retires the policy's best item for this user: a second publish
+        // serves the new catalogue at once and starts no second build.
+        let z = try policy.userVector(user)
+        let best = CandidateRanking.top(
+            1, rows: policy.catalogue.activeIndices,
+            scores: policy.scores(z: z, items: policy.catalogue.activeIndices).map(Float.init))[0]
+        var catalogue = policy.catalogue
+        try catalogue.retire(id: catalogue.ids[best])
+        let next = try policy.with(catalogue: catalogue)
+        #expect(snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true)) == nil)
+        #expect(snapshot.current?.version == 2 && snapshot.current?.retrieval == nil)
+        #expect(held.work.withLock { $0.count } == 1)
+
+        held.runAll()
+        #expect(snapshot.buildingIndex == nil)
+        let served = try #require(snapshot.current)
+        let retrieval = try #require(served.retrieval?.retrieval)
+        // Built from version 1's catalogue, then brought up to version 2's: the retired item left the index.
+        #expect(served.version == 2 && retrieval.index.version.catalogue == 2)
+        #expect(!retrieval.index.contains(row: best))
+        #expect(held.outcomes.withLock { $0.map(\.0) } == [1])
+        #expect(held.outcomes.withLock { $0.first?.1 } == retrieval.index.version.description)
+        let reply = PolicyRecommendHandler.answer(query, served: served, sampler: &sampler, nowEpochMillis: 2)
+        let record = try WireJSON.decode(ImpressionRecord.self, from: reply.payload[1])
+        #expect(record.retrieval == retrieval.index.version.description)
+        #expect(!record.slate.contains(best))
+
+        // Later publishes reuse the index and start no build.
+        #expect(snapshot.publish(ServedPolicy(policy: next, version: 3, learningEnabled: true)) == nil)
+        #expect(snapshot.current?.retrieval?.retrieval.index === retrieval.index)
+        #expect(held.work.withLock { $0.isEmpty } && snapshot.buildingIndex == nil)
     }
 }

@@ -1,0 +1,60 @@
+import Foundation
+import RecData
+import RecPolicy
+
+/// `recpool simulate --export-catalogue`: a simulator world's items as a shop's catalogue CSV and schema, so the
+/// registry can serve them (`recpool catalogue upload --schema schema.toml`, `recpool-broker --online
+/// --online-catalogue latest`) and `recpool simulate --world` the same world's users against it.
+enum SimulatorCatalogExport {
+    /// Writes `catalogue.csv` (columns `item_id`, `topic_0…`: ``SimulatorCatalog/catalogue(world:)``'s ids and
+    /// feature values, each written as the decimal of its exact value so it reads back bit for bit) and
+    /// `schema.toml` (its `[catalogue]` section, and `[logs]` naming the world's user features) into `folder`,
+    /// creating it.
+    /// - Returns: the items and the two paths.
+    /// - Throws: ``CommandFailure`` naming the file that could not be written.
+    static func write(world: SimulatorWorld, folder: String) throws -> (items: Int, catalogue: String, schema: String) {
+        let catalogue = SimulatorCatalog.catalogue(world: world)
+        let names = catalogue.encoding.featureNames
+        let csvPath = folder + "/catalogue.csv"
+        let schemaPath = folder + "/schema.toml"
+        var csv = "item_id," + names.joined(separator: ",") + "\n"
+        csv.reserveCapacity(catalogue.count * (12 + 24 * names.count))
+        for row in 0..<catalogue.count {
+            csv += catalogue.ids[row]
+            // A Float widened to Double prints the exact value's shortest Double text, which parses back to the
+            // same Double and so to the same Float.
+            for value in catalogue.row(row) { csv += "," + Double(value).description }
+            csv += "\n"
+        }
+        let userFeatures = SimulatorCatalog.userFeatures(world: world).map { "\($0.name) = \"categorical\"" }
+        let schema = """
+            # The simulator world of \(world.config.items) items, \(world.config.topics) topics, seed \(world.config.seed)
+            # (recpool simulate --export-catalogue). Its users are simulated, so the [logs] columns are never read.
+            [logs]
+            timestamp = "timestamp"
+            item = "item_id"
+            position = "position"
+            click = "click"
+            propensity = "propensity"
+
+            [logs.user_features]
+            \(userFeatures.joined(separator: "\n"))
+
+            [catalogue]
+            file = "catalogue.csv"
+            item = "item_id"
+
+            [catalogue.item_features]
+            \(names.map { "\($0) = \"numeric\"" }.joined(separator: "\n"))
+
+            """
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
+            try schema.write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        } catch {
+            throw CommandFailure("cannot write the catalogue into \(folder): \(error.localizedDescription)")
+        }
+        return (catalogue.count, csvPath, schemaPath)
+    }
+}

@@ -25,7 +25,8 @@ public struct IndexVersion: Sendable, Hashable, Codable, CustomStringConvertible
 
 /// HNSW settings (Malkov & Yashunin, 2018, "Efficient and robust approximate nearest neighbor search using
 /// Hierarchical Navigable Small World graphs"): `m` links per node, a build beam of `efConstruction`, a search
-/// beam of `efSearch` (a search of `k` uses `max(efSearch, k)`), and the seed of the level generator.
+/// beam of `efSearch` (a search of `k` uses `max(efSearch, k)`), the seed of the level generator, and the threads a
+/// batch of inserts uses.
 public struct IndexParameters: Sendable, Equatable {
     /// Links per node (hnswlib's M; layer 0 keeps 2M).
     public var m: Int
@@ -35,12 +36,18 @@ public struct IndexParameters: Sendable, Equatable {
     public var efSearch: Int
     /// Seed of the level generator, so a build is reproducible.
     public var seed: UInt64
+    /// Threads that insert one batch (``ItemIndex/add(rows:vectors:)``). 1 (the default) inserts in row order, so
+    /// the same vectors always give the same graph and the same answers; more threads build faster (hnswlib inserts
+    /// concurrently) but the graph then depends on the threads' timing, so two replicas' indexes of one version
+    /// can return slightly different candidates.
+    public var insertThreads: Int
 
     /// Creates parameters (hnswlib's usual M and a moderate build beam).
-    public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 300, seed: UInt64 = 1) {
+    public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 300, seed: UInt64 = 1, insertThreads: Int = 1) {
         self.m = m
         self.efConstruction = efConstruction
         self.efSearch = efSearch
         self.seed = seed
+        self.insertThreads = insertThreads
     }
 }

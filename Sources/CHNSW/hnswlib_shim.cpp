@@ -1,14 +1,17 @@
 // The only file that includes hnswlib (Debian's libhnswlib-dev): wraps HierarchicalNSW<float> behind the C
 // functions of include/CHNSW.h, turning every exception into a status.
 //
-// Maximum inner product through the Euclidean reduction (Bachrach et al., 2014, "Speeding up the Xbox recommender
+// Maximum inner product, in one of two ways chosen at creation: hnswlib's inner-product space (distance 1 − q·x,
+// not a metric), or the Euclidean reduction (Bachrach et al., 2014, "Speeding up the Xbox recommender
 // system using a Euclidean transformation for inner-product spaces"): an item x is stored as
 // x' = [x ; sqrt(R² − |x|²)] in hnswlib's L2 space and a query q is searched as q' = [q ; 0], so
 // |q' − x'|² = |q|² + R² − 2 q·x and the nearest items are those of largest q·x. R² is fixed by the first batch
 // added (4 × its largest |x|², room for later items up to twice that norm); a later item beyond it is stored with a
-// 0 last coordinate, still found by its direction but ranked lower than its inner product says. Every answer is
-// re-scored by the exact q·x and sorted by it. hnswlib's own inner-product space is not a metric, and on vectors of
-// uneven norm (the quadratic and cubic item expansions) its graph searched several times slower than the L2 one.
+// 0 last coordinate, still found by its direction but ranked lower than its inner product says. Either way every
+// answer is re-scored by the exact q·x and sorted by it. On the benchmark's cubic item expansion (vectors of uneven
+// norm) the reduction searched faster and found more of the exact top rows (docs/BENCHMARKS.md, "Catalogue scale");
+// on a spiral of 2-d points it found 2 of the exact top 20 where the inner-product graph found all, so it is an
+// option, not the default.
 #include "CHNSW.h"
 
 #include <hnswlib/hnswlib.h>
@@ -26,9 +29,11 @@
 #include <vector>
 
 struct recpool_hnsw {
-    std::unique_ptr<hnswlib::L2Space> space;
+    std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+    /// Whether the graph holds the Euclidean reduction (dimension + 1 floats a vector).
+    bool euclidean;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
-    /// The caller's vector length (the graph stores dimension + 1).
+    /// The caller's vector length (the graph stores dimension + 1 with the reduction).
     size_t dimension;
     /// R², or negative before the first add.
     float radius2 = -1;
@@ -48,13 +53,18 @@ recpool_hnsw_status status_of(const std::exception &error) {
 }  // namespace
 
 extern "C" recpool_hnsw_status recpool_hnsw_create(
-    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, recpool_hnsw **out) {
+    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, int euclidean,
+    recpool_hnsw **out) {
     if (out == nullptr || dimension == 0 || m < 2) return RECPOOL_HNSW_INVALID_ARGUMENT;
     *out = nullptr;
     try {
         auto index = std::make_unique<recpool_hnsw>();
         index->dimension = dimension;
-        index->space = std::make_unique<hnswlib::L2Space>(dimension + 1);
+        index->euclidean = euclidean != 0;
+        if (index->euclidean)
+            index->space = std::make_unique<hnswlib::L2Space>(dimension + 1);
+        else
+            index->space = std::make_unique<hnswlib::InnerProductSpace>(dimension);
         index->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             index->space.get(), std::max<size_t>(capacity, 1), m, ef_construction, static_cast<size_t>(seed));
         *out = index.release();
@@ -82,20 +92,23 @@ extern "C" recpool_hnsw_status recpool_hnsw_add_many(
         if (graph.cur_element_count + count > graph.max_elements_)
             graph.resizeIndex(std::max<size_t>(graph.cur_element_count + count, graph.max_elements_ * 2));
         const size_t d = index->dimension;
-        const size_t dimension = d + 1;
+        const size_t dimension = index->euclidean ? d + 1 : d;
+        std::vector<float> augmented;
+        if (index->euclidean) {
         std::vector<float> norms(count);
         for (size_t i = 0; i < count; ++i) {
             float n = 0;
             for (size_t j = 0; j < d; ++j) n += vectors[i * d + j] * vectors[i * d + j];
             norms[i] = n;
         }
-        if (index->radius2 < 0) index->radius2 = std::max(*std::max_element(norms.begin(), norms.end()), 1e-12f);
-        std::vector<float> augmented(count * dimension);
+        if (index->radius2 < 0) index->radius2 = 4 * std::max(*std::max_element(norms.begin(), norms.end()), 1e-12f);
+        augmented.resize(count * dimension);
         for (size_t i = 0; i < count; ++i) {
             std::copy(vectors + i * d, vectors + (i + 1) * d, augmented.begin() + i * dimension);
             augmented[i * dimension + d] = std::sqrt(std::max(index->radius2 - norms[i], 0.0f));
         }
         vectors = augmented.data();
+        }
         size_t workers = std::min(std::max<size_t>(threads, 1), count);
         if (workers == 1) {
             for (size_t i = 0; i < count; ++i)
@@ -162,7 +175,7 @@ extern "C" recpool_hnsw_status recpool_hnsw_search(
         const auto &graph = *index->graph;
         const size_t d = index->dimension;
         std::vector<float> augmented(query, query + d);
-        augmented.push_back(0);
+        if (index->euclidean) augmented.push_back(0);
         // Take the whole beam (max(ef, k) rows), score each by the exact q·x, keep the k best.
         auto result = graph.searchKnn(augmented.data(), std::max(k, graph.ef_));
         std::vector<std::pair<float, uint64_t>> hits;

@@ -53,7 +53,8 @@ public final class ItemIndex: @unchecked Sendable {
         var handle: OpaquePointer?
         try Self.check(
             recpool_hnsw_create(
-                dimension, max(capacity, 1), parameters.m, parameters.efConstruction, parameters.seed, &handle))
+                dimension, max(capacity, 1), parameters.m, parameters.efConstruction, parameters.seed,
+                parameters.euclideanReduction ? 1 : 0, &handle))
         guard let handle else { throw .outOfMemory }
         recpool_hnsw_set_ef(handle, parameters.efSearch)
         graph = handle

@@ -46,6 +46,8 @@ struct CatalogueBench: ParsableCommand {
     var ef = IndexParameters().efSearch
     @Option(help: "Threads inserting into the index.")
     var insertThreads = 1
+    @Flag(help: "Index the Euclidean reduction of inner product (hnswlib's L2 space) instead of its inner-product space.")
+    var euclidean = false
     @Option(help: "Item expansion of the MLP's retrieval model: linear, quadratic, cubic.")
     var expansion = "quadratic"
     @Option(help: "Distillation focus (1: uniform item sample; k: the fit's items drawn from k × the sample, half each state's best).")
@@ -73,13 +75,14 @@ struct CatalogueBench: ParsableCommand {
         RetrievalSettings(exhaustiveBelow: exhaustiveBelow, nearest: nearest, popular: popular, newest: newest)
     }
     var parameters: IndexParameters {
-        IndexParameters(m: m, efConstruction: efConstruction, efSearch: ef, insertThreads: insertThreads)
+        IndexParameters(
+            m: m, efConstruction: efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean)
     }
 
     func run() throws {
         var results: [SizeResult] = []
         print(
-            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m) efConstruction \(efConstruction) ef \(ef) insertThreads \(insertThreads) expansion \(expansion) focus \(focus)"
+            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m) efConstruction \(efConstruction) ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) expansion \(expansion) focus \(focus)"
         )
         print("| items | ranker | path | p50 ms | p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")

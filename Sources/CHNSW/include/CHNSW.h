@@ -11,8 +11,8 @@
 extern "C" {
 #endif
 
-/// A maximum-inner-product HNSW graph over float vectors of one dimension (hnswlib's L2 space over the Euclidean
-/// reduction of inner product, see hnswlib_shim.cpp); labels are item rows.
+/// A maximum-inner-product HNSW graph over float vectors of one dimension (hnswlib's inner-product space, or its
+/// L2 space over the Euclidean reduction of inner product, see hnswlib_shim.cpp); labels are item rows.
 typedef struct recpool_hnsw recpool_hnsw;
 
 /// What a call did.
@@ -33,8 +33,11 @@ typedef enum {
 
 /// Creates an empty graph. `m` is hnswlib's M (links per node), `ef_construction` its build-time beam,
 /// `seed` the seed of its level generator; `capacity` grows on demand in recpool_hnsw_add.
+/// `euclidean` non-zero stores the Euclidean reduction of inner product (see hnswlib_shim.cpp), zero uses
+/// hnswlib's inner-product space.
 recpool_hnsw_status recpool_hnsw_create(
-    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, recpool_hnsw **out);
+    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, int euclidean,
+    recpool_hnsw **out);
 
 /// Frees a graph (null is allowed).
 void recpool_hnsw_free(recpool_hnsw *index);

@@ -57,7 +57,8 @@ let package = Package(
         .executableTarget(
             name: "CatalogueBench",
             dependencies: [
-                "RecData", "RecModel", "RecIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RecData", "RecModel", "RecIndex", "RecPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/catalogue"
         ),

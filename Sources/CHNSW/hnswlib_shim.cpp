@@ -1,22 +1,42 @@
-// The only file that includes hnswlib (Debian's libhnswlib-dev): wraps HierarchicalNSW<float> over the
-// inner-product space behind the C functions of include/CHNSW.h, turning every exception into a status.
+// The only file that includes hnswlib (Debian's libhnswlib-dev): wraps HierarchicalNSW<float> behind the C
+// functions of include/CHNSW.h, turning every exception into a status.
+//
+// Maximum inner product, in one of two ways chosen at creation: hnswlib's inner-product space (distance 1 − q·x,
+// not a metric), or the Euclidean reduction (Bachrach et al., 2014, "Speeding up the Xbox recommender
+// system using a Euclidean transformation for inner-product spaces"): an item x is stored as
+// x' = [x ; sqrt(R² − |x|²)] in hnswlib's L2 space and a query q is searched as q' = [q ; 0], so
+// |q' − x'|² = |q|² + R² − 2 q·x and the nearest items are those of largest q·x. R² is fixed by the first batch
+// added (4 × its largest |x|², room for later items up to twice that norm); a later item beyond it is stored with a
+// 0 last coordinate, still found by its direction but ranked lower than its inner product says. Either way every
+// answer is re-scored by the exact q·x and sorted by it. On the benchmark's cubic item expansion (vectors of uneven
+// norm) the reduction searched faster and found more of the exact top rows (docs/BENCHMARKS.md, "Catalogue scale");
+// on a spiral of 2-d points it found 2 of the exact top 20 where the inner-product graph found all, so it is an
+// option, not the default.
 #include "CHNSW.h"
 
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <atomic>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
 struct recpool_hnsw {
-    std::unique_ptr<hnswlib::InnerProductSpace> space;
+    std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+    /// Whether the graph holds the Euclidean reduction (dimension + 1 floats a vector).
+    bool euclidean;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
+    /// The caller's vector length (the graph stores dimension + 1 with the reduction).
     size_t dimension;
+    /// R², or negative before the first add.
+    float radius2 = -1;
 };
 
 namespace {
@@ -33,13 +53,18 @@ recpool_hnsw_status status_of(const std::exception &error) {
 }  // namespace
 
 extern "C" recpool_hnsw_status recpool_hnsw_create(
-    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, recpool_hnsw **out) {
+    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, int euclidean,
+    recpool_hnsw **out) {
     if (out == nullptr || dimension == 0 || m < 2) return RECPOOL_HNSW_INVALID_ARGUMENT;
     *out = nullptr;
     try {
         auto index = std::make_unique<recpool_hnsw>();
         index->dimension = dimension;
-        index->space = std::make_unique<hnswlib::InnerProductSpace>(dimension);
+        index->euclidean = euclidean != 0;
+        if (index->euclidean)
+            index->space = std::make_unique<hnswlib::L2Space>(dimension + 1);
+        else
+            index->space = std::make_unique<hnswlib::InnerProductSpace>(dimension);
         index->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             index->space.get(), std::max<size_t>(capacity, 1), m, ef_construction, static_cast<size_t>(seed));
         *out = index.release();
@@ -54,12 +79,65 @@ extern "C" recpool_hnsw_status recpool_hnsw_create(
 extern "C" void recpool_hnsw_free(recpool_hnsw *index) { delete index; }
 
 extern "C" recpool_hnsw_status recpool_hnsw_add(recpool_hnsw *index, const float *vector, uint64_t label) {
-    if (index == nullptr || vector == nullptr) return RECPOOL_HNSW_INVALID_ARGUMENT;
+    return recpool_hnsw_add_many(index, vector, &label, 1, 1);
+}
+
+extern "C" recpool_hnsw_status recpool_hnsw_add_many(
+    recpool_hnsw *index, const float *vectors, const uint64_t *labels, size_t count, size_t threads) {
+    if (index == nullptr || (count > 0 && (vectors == nullptr || labels == nullptr))) return RECPOOL_HNSW_INVALID_ARGUMENT;
+    if (count == 0) return RECPOOL_HNSW_OK;
     try {
         auto &graph = *index->graph;
-        if (graph.cur_element_count >= graph.max_elements_) graph.resizeIndex(graph.max_elements_ * 2);
-        graph.addPoint(vector, static_cast<hnswlib::labeltype>(label));
-        return RECPOOL_HNSW_OK;
+        // Room for the whole batch first: hnswlib's resizeIndex must not run beside an insert.
+        if (graph.cur_element_count + count > graph.max_elements_)
+            graph.resizeIndex(std::max<size_t>(graph.cur_element_count + count, graph.max_elements_ * 2));
+        const size_t d = index->dimension;
+        const size_t dimension = index->euclidean ? d + 1 : d;
+        std::vector<float> augmented;
+        if (index->euclidean) {
+        std::vector<float> norms(count);
+        for (size_t i = 0; i < count; ++i) {
+            float n = 0;
+            for (size_t j = 0; j < d; ++j) n += vectors[i * d + j] * vectors[i * d + j];
+            norms[i] = n;
+        }
+        if (index->radius2 < 0) index->radius2 = 4 * std::max(*std::max_element(norms.begin(), norms.end()), 1e-12f);
+        augmented.resize(count * dimension);
+        for (size_t i = 0; i < count; ++i) {
+            std::copy(vectors + i * d, vectors + (i + 1) * d, augmented.begin() + i * dimension);
+            augmented[i * dimension + d] = std::sqrt(std::max(index->radius2 - norms[i], 0.0f));
+        }
+        vectors = augmented.data();
+        }
+        size_t workers = std::min(std::max<size_t>(threads, 1), count);
+        if (workers == 1) {
+            for (size_t i = 0; i < count; ++i)
+                graph.addPoint(vectors + i * dimension, static_cast<hnswlib::labeltype>(labels[i]));
+            return RECPOOL_HNSW_OK;
+        }
+        // hnswlib's addPoint is safe from several threads for distinct labels (its per-element link locks and the
+        // element-count guard); the caller passes distinct labels. Each thread takes the next unclaimed row.
+        std::atomic<size_t> next{0};
+        std::atomic<int> failure{RECPOOL_HNSW_OK};
+        auto run = [&]() {
+            for (;;) {
+                size_t i = next.fetch_add(1);
+                if (i >= count || failure.load() != RECPOOL_HNSW_OK) return;
+                try {
+                    graph.addPoint(vectors + i * dimension, static_cast<hnswlib::labeltype>(labels[i]));
+                } catch (const std::bad_alloc &) {
+                    failure.store(RECPOOL_HNSW_NO_MEMORY);
+                } catch (const std::exception &error) {
+                    failure.store(status_of(error));
+                }
+            }
+        };
+        std::vector<std::thread> pool;
+        pool.reserve(workers - 1);
+        for (size_t t = 1; t < workers; ++t) pool.emplace_back(run);
+        run();
+        for (auto &thread : pool) thread.join();
+        return static_cast<recpool_hnsw_status>(failure.load());
     } catch (const std::bad_alloc &) {
         return RECPOOL_HNSW_NO_MEMORY;
     } catch (const std::exception &error) {
@@ -94,13 +172,31 @@ extern "C" recpool_hnsw_status recpool_hnsw_search(
     *found = 0;
     if (k == 0) return RECPOOL_HNSW_OK;
     try {
-        auto result = index->graph->searchKnn(query, k);
-        // The queue pops the largest distance first; hnswlib's inner-product distance is 1 − q·x.
-        size_t n = result.size();
-        for (size_t i = n; i > 0; --i) {
-            labels[i - 1] = static_cast<uint64_t>(result.top().second);
-            scores[i - 1] = 1.0f - result.top().first;
+        const auto &graph = *index->graph;
+        const size_t d = index->dimension;
+        std::vector<float> augmented(query, query + d);
+        if (index->euclidean) augmented.push_back(0);
+        // Take the whole beam (max(ef, k) rows), score each by the exact q·x, keep the k best.
+        auto result = graph.searchKnn(augmented.data(), std::max(k, graph.ef_));
+        std::vector<std::pair<float, uint64_t>> hits;
+        hits.reserve(result.size());
+        while (!result.empty()) {
+            auto label = result.top().second;
             result.pop();
+            auto internal = graph.label_lookup_.find(label);
+            if (internal == graph.label_lookup_.end()) continue;
+            const float *x = reinterpret_cast<const float *>(graph.getDataByInternalId(internal->second));
+            float score = 0;
+            for (size_t j = 0; j < d; ++j) score += query[j] * x[j];
+            hits.emplace_back(score, static_cast<uint64_t>(label));
+        }
+        size_t n = std::min(k, hits.size());
+        std::partial_sort(hits.begin(), hits.begin() + n, hits.end(), [](const auto &a, const auto &b) {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        for (size_t i = 0; i < n; ++i) {
+            labels[i] = hits[i].second;
+            scores[i] = hits[i].first;
         }
         *found = n;
         return RECPOOL_HNSW_OK;

@@ -45,14 +45,16 @@ public final class ItemIndex: @unchecked Sendable {
         dimension: Int, version: IndexVersion, parameters: IndexParameters = IndexParameters(), capacity: Int = 1_024
     ) throws(IndexError) {
         guard dimension >= 1 else { throw .invalidArgument("an index needs a dimension of at least 1, got \(dimension)") }
-        guard parameters.m >= 2, parameters.efConstruction >= 1, parameters.efSearch >= 1 else {
+        guard parameters.m >= 2, parameters.efConstruction >= 1, parameters.efSearch >= 1, parameters.insertThreads >= 1
+        else {
             throw .invalidArgument(
-                "HNSW needs m ≥ 2 and beams ≥ 1, got m \(parameters.m), efConstruction \(parameters.efConstruction), efSearch \(parameters.efSearch)")
+                "HNSW needs m ≥ 2, beams ≥ 1 and insertThreads ≥ 1, got m \(parameters.m), efConstruction \(parameters.efConstruction), efSearch \(parameters.efSearch), insertThreads \(parameters.insertThreads)")
         }
         var handle: OpaquePointer?
         try Self.check(
             recpool_hnsw_create(
-                dimension, max(capacity, 1), parameters.m, parameters.efConstruction, parameters.seed, &handle))
+                dimension, max(capacity, 1), parameters.m, parameters.efConstruction, parameters.seed,
+                parameters.euclideanReduction ? 1 : 0, &handle))
         guard let handle else { throw .outOfMemory }
         recpool_hnsw_set_ef(handle, parameters.efSearch)
         graph = handle
@@ -90,7 +92,8 @@ public final class ItemIndex: @unchecked Sendable {
     }
 
     /// Inserts or replaces many rows: `vectors` holds `rows.count × dimension` values, row-major. The generation
-    /// goes up by one for the batch. Rows are checked before any is inserted.
+    /// goes up by one for the batch. Rows are checked before any is inserted. Inserts run on
+    /// `parameters.insertThreads` threads when the rows are distinct (see ``IndexParameters/insertThreads``).
     /// - Throws: ``IndexError`` as ``add(row:vector:)``.
     public func add(rows: [Int], vectors: [Float]) throws(IndexError) {
         guard vectors.count == rows.count * dimension else {
@@ -100,15 +103,16 @@ public final class ItemIndex: @unchecked Sendable {
             guard row >= 0 else { throw .negativeRow(row) }
             for j in 0..<dimension where !vectors[k * dimension + j].isFinite { throw .nonFinite(row: row) }
         }
+        // hnswlib's concurrent inserts need distinct labels; a batch that repeats a row is inserted in order.
+        let threads = Set(rows).count == rows.count ? max(parameters.insertThreads, 1) : 1
+        let labels = rows.map { UInt64($0) }
         try lockedThrowing { state throws(IndexError) in
-            try vectors.withUnsafeBufferPointer { buffer throws(IndexError) in
-                for (k, row) in rows.enumerated() {
-                    try Self.check(recpool_hnsw_add(graph, buffer.baseAddress! + k * dimension, UInt64(row)))
-                    if row >= state.live.count { state.live.append(contentsOf: repeatElement(false, count: row + 1 - state.live.count)) }
-                    if !state.live[row] {
-                        state.live[row] = true
-                        state.liveCount += 1
-                    }
+            try Self.check(recpool_hnsw_add_many(graph, vectors, labels, rows.count, threads))
+            for row in rows {
+                if row >= state.live.count { state.live.append(contentsOf: repeatElement(false, count: row + 1 - state.live.count)) }
+                if !state.live[row] {
+                    state.live[row] = true
+                    state.liveCount += 1
                 }
             }
             state.version.generation += 1

@@ -17,14 +17,28 @@ public struct ModelReplica: Sendable {
     public var mlp: MLP
     /// Ranks items from raw user context, when the model was trained with a feature specification.
     public var recommender: Recommender?
+    /// Why the recommender scores every item although its spec has enough items for retrieval before ranking
+    /// (the retrieval could not be built); nil when retrieval is in use or not needed.
+    public var retrievalProblem: String?
 
     /// Creates a replica; `featureSpec` is the checkpoint's specification blob (empty for none).
-    public init(version: UInt64, mlp: MLP, featureSpec: [UInt8] = []) {
+    ///
+    /// A spec of at least `retrieval.exhaustiveBelow` items gets retrieval before ranking: the retrieval model is
+    /// distilled from this MLP and the index of every item built here (on the worker's compute thread for a
+    /// WEIGHTS install), so installing such a replica costs the index build (docs/BENCHMARKS.md, "Catalogue
+    /// scale"). If that fails the recommender scores every item and ``retrievalProblem`` says why.
+    public init(version: UInt64, mlp: MLP, featureSpec: [UInt8] = [], retrieval: RetrievalSettings = RetrievalSettings()) {
         self.version = version
         self.mlp = mlp
         if !featureSpec.isEmpty, let spec = try? FeatureSpec.decode(featureSpec), spec.width == mlp.inputWidth {
-            recommender = Recommender(spec: spec) { rows, width in
+            let scorer: @Sendable ([Float], Int) -> [Float] = { rows, width in
                 mlp.predict(Matrix(rows: rows.count / width, cols: width, values: rows))
+            }
+            do {
+                recommender = try Recommender.withRetrieval(spec: spec, settings: retrieval, scorer: scorer)
+            } catch {
+                retrievalProblem = error.description
+                recommender = Recommender(spec: spec, scorer: scorer)
             }
         }
     }

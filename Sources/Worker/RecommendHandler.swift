@@ -50,6 +50,9 @@ enum RecommendHandler {
             let document = Reply(items: recommendation.items, source: recommendation.source, modelVersion: replica.version)
             return WireMessage(header: reply, payload: [WireJSON.encode(document)])
         } catch {
+            if case .retrievalFailed = error {
+                return .errorReply(to: header, status: .internal, message: error.description)
+            }
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }
     }

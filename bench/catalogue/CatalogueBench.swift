@@ -3,15 +3,19 @@ import Foundation
 import RecData
 import RecIndex
 import RecModel
+import RecPolicy
 
 /// `scripts/bench catalogue`: recommend latency on one thread from 100 to 1,000,000 items, retrieval-then-ranking
 /// side by side with exhaustive scoring, the recall of retrieval, and replica memory and weight-sync bytes.
 ///
-/// Each size is a simulator world (`SimulatorWorld`, 300 users) seen as a shop (`RetrievalWorld`): its items with
-/// their observed topic vectors as features, an item-input Q-network fitted to its click probabilities as the
-/// ranker, the bilinear retrieval model distilled from that ranker, and the HNSW index of the catalogue. A request
-/// is one user's state; exhaustive scoring runs the ranker on every item, retrieval-then-ranking runs it on the
-/// candidates of `CatalogueRetrieval`. Both return the top 10.
+/// Each size is a simulator world (`SimulatorWorld`, 300 users) seen two ways. **MLP**: the world as a shop
+/// (`RetrievalWorld`): its items with their observed topic vectors as features, an item-input Q-network fitted to its
+/// click probabilities as the ranker, the bilinear retrieval model distilled from that ranker, and the HNSW index of
+/// the catalogue. **Policy**: the online policy of the world's spec (`SimulatorCatalog`, a Thompson sample of its
+/// prior), whose exact bilinear model is the retrieval model. A request is one user's state; exhaustive scoring runs
+/// the ranker on every item, retrieval-then-ranking runs it on the candidates of `CatalogueRetrieval`. Both return
+/// the top 10. The two paths are timed interleaved in one loop (request i on each path in turn), so the machine's
+/// load falls on both alike.
 @main
 struct CatalogueBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,11 +24,36 @@ struct CatalogueBench: ParsableCommand {
     @Option(help: "Catalogue sizes, comma-separated.")
     var sizes = "100,1000,10000,100000,1000000"
 
-    @Option(help: "Timed requests per size and path (exhaustive scoring gets at most 2,000,000 / size more).")
+    @Option(help: "Timed requests per size and path (exhaustive scoring gets at most 4,000,000 / size).")
     var requests = 500
 
     @Option(help: "Users whose top-10 is compared for recall at each size.")
     var recallUsers = 100
+
+    @Option(help: "Candidates from the index.")
+    var nearest = RetrievalSettings().nearest
+    @Option(help: "Candidates of largest item prior.")
+    var popular = RetrievalSettings().popular
+    @Option(help: "Newest items among the candidates.")
+    var newest = RetrievalSettings().newest
+    @Option(help: "Catalogues below this size are scored exhaustively.")
+    var exhaustiveBelow = RetrievalSettings().exhaustiveBelow
+    @Option(help: "HNSW links per node (M).")
+    var m = IndexParameters().m
+    @Option(help: "HNSW build beam.")
+    var efConstruction = IndexParameters().efConstruction
+    @Option(help: "HNSW search beam (a search of k uses max(ef, k)).")
+    var ef = IndexParameters().efSearch
+    @Option(help: "Threads inserting into the index.")
+    var insertThreads = 1
+    @Flag(help: "Index the Euclidean reduction of inner product (hnswlib's L2 space) instead of its inner-product space.")
+    var euclidean = false
+    @Option(help: "Item expansion of the MLP's retrieval model: linear, quadratic, cubic.")
+    var expansion = "quadratic"
+    @Option(help: "Distillation focus (1: uniform item sample; k: the fit's items drawn from k × the sample, half each state's best).")
+    var focus = 1
+    @Option(help: "Paths: mlp, policy or both.")
+    var paths = "both"
 
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
@@ -34,18 +63,51 @@ struct CatalogueBench: ParsableCommand {
         guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 >= 2 }) else {
             throw ValidationError("--sizes must be a comma-separated list of item counts of at least 2, got '\(sizes)'")
         }
+        guard ItemExpansion(rawValue: expansion) != nil else { throw ValidationError("--expansion must be linear, quadratic or cubic") }
+        guard ["mlp", "policy", "both"].contains(paths) else { throw ValidationError("--paths must be mlp, policy or both") }
+        guard nearest >= 1, popular >= 0, newest >= 0, m >= 2, efConstruction >= 1, ef >= 1, insertThreads >= 1, focus >= 1 else {
+            throw ValidationError("candidate counts, HNSW settings, threads and focus must be positive")
+        }
     }
 
     var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var settings: RetrievalSettings {
+        RetrievalSettings(exhaustiveBelow: exhaustiveBelow, nearest: nearest, popular: popular, newest: newest)
+    }
+    var parameters: IndexParameters {
+        IndexParameters(
+            m: m, efConstruction: efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean)
+    }
 
     func run() throws {
         var results: [SizeResult] = []
-        print("| items | path | p50 ms | p99 ms | candidates | recall@10 | index build s | replica bytes | sync bytes |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print(
+            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m) efConstruction \(efConstruction) ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) expansion \(expansion) focus \(focus)"
+        )
+        print("| items | ranker | path | p50 ms | p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for size in parsedSizes {
-            let result = try measure(items: size)
-            results.append(result)
-            for row in result.rows { print(row) }
+            var config = SimulatorConfig()
+            config.items = size
+            config.users = 300
+            config.seed = 11
+            let world = SimulatorWorld(config: config)
+            if paths != "policy" {
+                let result = try measureMLP(world: world)
+                results.append(result)
+                for row in result.rows { report(row) }
+            }
+            if paths != "mlp" {
+                let result = try measurePolicy(world: world)
+                results.append(result)
+                for row in result.rows { report(row) }
+            }
+        }
+        print("\nReplica memory that depends on the catalogue, and weight-sync bytes (MLP ranker):")
+        print("| items | item features B | HNSW index B | ranker weights B | retrieval model B | replica total B | weight sync B |")
+        print("|---|---|---|---|---|---|---|")
+        for r in results where r.ranker == "mlp" {
+            print("| \(r.items) | \(r.itemFeatureBytes) | \(r.indexBytes) | \(r.networkBytes) | \(r.retrievalModelBytes) | \(r.replicaBytes) | \(r.syncBytes) |")
         }
         if let json {
             let encoder = JSONEncoder()
@@ -55,22 +117,24 @@ struct CatalogueBench: ParsableCommand {
         }
     }
 
-    func measure(items: Int) throws -> SizeResult {
-        var config = SimulatorConfig()
-        config.items = items
-        config.users = 300
-        config.seed = 11
-        let world = SimulatorWorld(config: config)
+    /// The item-input MLP ranker and its distilled retrieval model.
+    func measureMLP(world: SimulatorWorld) throws -> SizeResult {
+        let items = world.config.items
         let catalogue = RetrievalWorld.catalogue(world: world)
         let ranker = RetrievalWorld.ranker(world: world, catalogue: catalogue, samples: 20_000, epochs: 3)
         let states = (0..<200).map { RetrievalWorld.state(world: world, user: $0) }
-        let model = try BilinearRetrieval.distil(ranker: ranker, states: states, catalogue: catalogue)
+        let model = try BilinearRetrieval.distil(
+            ranker: ranker, states: states, catalogue: catalogue, expansion: ItemExpansion(rawValue: expansion)!,
+            focus: focus)
         let buildStart = ContinuousClock.now
-        let retrieval = try CatalogueRetrieval.build(catalogue: catalogue, model: model, embeddings: 1, catalogueVersion: 1)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: model, embeddings: 1, catalogueVersion: 1, settings: settings,
+            parameters: parameters)
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let all = catalogue.activeIndices
         let everything = catalogue.featureMatrix(rows: all)
-        let users = (0..<config.users).map { RetrievalWorld.state(world: world, user: $0) }
+        let users = (0..<world.config.users).map { RetrievalWorld.state(world: world, user: $0) }
+        let itemEmbeddings = model.embeddings(rows: all, features: catalogue.features)
 
         func exhaustive(_ state: [Float]) -> [Int] {
             let q = ranker.qValues(states: Matrix(rows: 1, cols: state.count, values: state), items: everything).values
@@ -83,35 +147,127 @@ struct CatalogueBench: ParsableCommand {
             let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: found.rows)
             return CandidateRanking.top(10, rows: found.rows, scores: q)
         }
-        let exhaustiveRequests = max(20, min(requests, 2_000_000 / items))
-        let exhaustiveTimes = try time(count: exhaustiveRequests, users: users) { exhaustive($0) }
-        let retrievalTimes = try time(count: requests, users: users) { try retrieved($0) }
-        var kept = 0
-        let recallCount = min(recallUsers, config.users)
-        for user in 0..<recallCount {
-            kept += Set(exhaustive(users[user])).intersection(try retrieved(users[user])).count
+        /// The model's own limit: its exact top `nearest` by inner product (no HNSW), ranked by the ranker.
+        func exactModel(_ state: [Float]) throws -> [Int] {
+            let query = try model.query(state: state)
+            let d = model.dimension
+            let ip = all.indices.map { k in (0..<d).reduce(Float(0)) { $0 + query[$1] * itemEmbeddings[k * d + $1] } }
+            let rows = CandidateRanking.top(nearest, rows: all, scores: ip)
+            let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: rows)
+            return CandidateRanking.top(10, rows: rows, scores: q)
         }
-        let recall = Double(kept) / Double(recallCount * 10)
-        let networkBytes = ranker.network.parameterCount * MemoryLayout<Float>.size
-        let featureBytes = catalogue.features.count * MemoryLayout<Float>.size
-        let retrievalBytes = model.weights.count * MemoryLayout<Float>.size
+        let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
+            exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
+        let recallCount = min(recallUsers, users.count)
+        var kept = 0
+        var modelKept = 0
+        for user in 0..<recallCount {
+            let truth = Set(exhaustive(users[user]))
+            kept += truth.intersection(try retrieved(users[user])).count
+            if items <= 100_000 { modelKept += truth.intersection(try exactModel(users[user])).count }
+        }
         return SizeResult(
-            items: items, exhaustive: Latency(times: exhaustiveTimes), retrieval: Latency(times: retrievalTimes),
-            candidates: candidateCount, exhaustiveBelow: retrieval.settings.exhaustiveBelow, recallAt10: recall,
-            indexBuildSeconds: buildSeconds, indexBytes: retrieval.index.memoryBytes, itemFeatureBytes: featureBytes,
-            networkBytes: networkBytes, retrievalModelBytes: retrievalBytes, indexDimension: model.dimension)
+            items: items, ranker: "mlp", exhaustive: Latency(times: exhaustiveTimes), retrieval: Latency(times: retrievalTimes),
+            candidates: items < settings.exhaustiveBelow ? items : candidateCount, exhaustiveBelow: settings.exhaustiveBelow,
+            recallAt10: Double(kept) / Double(recallCount * 10),
+            modelRecallAt10: items <= 100_000 ? Double(modelKept) / Double(recallCount * 10) : nil,
+            indexBuildSeconds: buildSeconds, indexBytes: retrieval.index.memoryBytes,
+            itemFeatureBytes: catalogue.features.count * MemoryLayout<Float>.size,
+            networkBytes: ranker.network.parameterCount * MemoryLayout<Float>.size,
+            retrievalModelBytes: model.weights.count * MemoryLayout<Float>.size, indexDimension: model.dimension)
     }
 
-    func time(count: Int, users: [[Float]], _ body: ([Float]) throws -> [Int]) throws -> [Double] {
-        var out: [Double] = []
-        out.reserveCapacity(count)
-        for i in 0..<count {
-            let start = ContinuousClock.now
-            let top = try body(users[i % users.count])
-            out.append(seconds(ContinuousClock.now - start) * 1_000)
-            precondition(!top.isEmpty, "a request returned no item")
+    /// The online policy of the world's spec (a Thompson sample of its prior), retrieval by its exact bilinear model.
+    func measurePolicy(world: SimulatorWorld) throws -> SizeResult {
+        let items = world.config.items
+        var rng = Xoshiro256(seed: 5)
+        let policy = try OnlinePolicy.initial(spec: SimulatorCatalog.spec(world: world)).sampled(rng: &rng)
+        let model = try policy.retrievalModel()
+        let reduced = try policy.reducedCatalogue()
+        let buildStart = ContinuousClock.now
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: reduced, model: model, embeddings: 0, catalogueVersion: 1, settings: settings, parameters: parameters
+        ).with(model: model, priors: policy.retrievalPriors, catalogue: reduced)
+        let buildSeconds = seconds(ContinuousClock.now - buildStart)
+        let all = policy.catalogue.activeIndices
+        var userRng = Xoshiro256(seed: 17)
+        let users: [[Double]] = try (0..<world.config.users).map { _ in
+            var features: [String: String] = [:]
+            for feature in policy.spec.userFeatures {
+                features[feature.name] = feature.values[userRng.nextInt(below: feature.values.count)]
+            }
+            return try policy.userVector(features)
         }
-        return out.sorted()
+        func exhaustive(_ z: [Double]) -> [Int] {
+            CandidateRanking.top(10, rows: all, scores: policy.scores(z: z, items: all).map(Float.init))
+        }
+        var candidateCount = 0
+        func retrieved(_ z: [Double]) throws -> [Int] {
+            let found = try retrieval.candidates(state: z.map(Float.init), catalogue: policy.catalogue)
+            candidateCount = found.rows.count
+            return CandidateRanking.top(10, rows: found.rows, scores: policy.scores(z: z, items: found.rows).map(Float.init))
+        }
+        let itemEmbeddings = model.embeddings(rows: all, features: reduced.features)
+        /// Exact retrieval: the model's exact top `nearest` by inner product (no HNSW) and the popular rows.
+        func exactModel(_ z: [Double]) throws -> [Int] {
+            let query = try model.query(state: z.map(Float.init))
+            let d = model.dimension
+            let ip = all.indices.map { k in (0..<d).reduce(Float(0)) { $0 + query[$1] * itemEmbeddings[k * d + $1] } }
+            let rows = Array(Set(CandidateRanking.top(nearest, rows: all, scores: ip) + retrieval.popularRows.prefix(popular)))
+            return CandidateRanking.top(10, rows: rows, scores: policy.scores(z: z, items: rows).map(Float.init))
+        }
+        let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
+            exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
+        let recallCount = min(recallUsers, users.count)
+        var kept = 0
+        var modelKept = 0
+        for user in 0..<recallCount {
+            let truth = Set(exhaustive(users[user]))
+            kept += truth.intersection(try retrieved(users[user])).count
+            if items <= 100_000 { modelKept += truth.intersection(try exactModel(users[user])).count }
+        }
+        return SizeResult(
+            items: items, ranker: "policy", exhaustive: Latency(times: exhaustiveTimes),
+            retrieval: Latency(times: retrievalTimes),
+            candidates: items < settings.exhaustiveBelow ? items : candidateCount, exhaustiveBelow: settings.exhaustiveBelow,
+            recallAt10: Double(kept) / Double(recallCount * 10),
+            modelRecallAt10: items <= 100_000 ? Double(modelKept) / Double(recallCount * 10) : nil,
+            indexBuildSeconds: buildSeconds,
+            indexBytes: retrieval.index.memoryBytes,
+            itemFeatureBytes: reduced.features.count * MemoryLayout<Float>.size,
+            networkBytes: policy.coefficients.theta.count * MemoryLayout<Double>.size,
+            retrievalModelBytes: model.weights.count * MemoryLayout<Float>.size, indexDimension: model.dimension)
+    }
+
+    /// Prints a row, and copies it to standard error (unbuffered) so a long run shows its progress.
+    func report(_ row: String) {
+        print(row)
+        FileHandle.standardError.write(Data((row + "\n").utf8))
+    }
+
+    func exhaustiveRequests(_ items: Int) -> Int { max(50, min(requests, 4_000_000 / items)) }
+
+    /// Times both paths interleaved: request i on retrieval, then (while it has requests left) on exhaustive scoring.
+    func timeSideBySide<State>(
+        exhaustiveCount: Int, users: [State], exhaustive: (State) -> [Int], retrieval: (State) throws -> [Int]
+    ) throws -> ([Double], [Double]) {
+        var exhaustiveTimes: [Double] = []
+        var retrievalTimes: [Double] = []
+        let every = max(1, requests / exhaustiveCount)
+        for i in 0..<requests {
+            let user = users[i % users.count]
+            retrievalTimes.append(try timed { try retrieval(user) })
+            if i % every == 0 && exhaustiveTimes.count < exhaustiveCount { exhaustiveTimes.append(try timed { exhaustive(user) }) }
+        }
+        return (exhaustiveTimes.sorted(), retrievalTimes.sorted())
+    }
+
+    func timed(_ body: () throws -> [Int]) throws -> Double {
+        let start = ContinuousClock.now
+        let top = try body()
+        let elapsed = seconds(ContinuousClock.now - start) * 1_000
+        precondition(!top.isEmpty, "a request returned no item")
+        return elapsed
     }
 
     func seconds(_ d: Duration) -> Double {
@@ -132,14 +288,18 @@ struct Latency: Encodable {
     }
 }
 
-/// Everything measured at one catalogue size.
+/// Everything measured at one catalogue size for one ranker.
 struct SizeResult: Encodable {
     var items: Int
+    /// `mlp` or `policy`.
+    var ranker: String
     var exhaustive: Latency
     var retrieval: Latency
     var candidates: Int
     var exhaustiveBelow: Int
     var recallAt10: Double
+    /// Recall of the retrieval model's exact top `nearest` (brute-force inner products, no HNSW); nil when not measured.
+    var modelRecallAt10: Double?
     var indexBuildSeconds: Double
     var indexBytes: Int
     var itemFeatureBytes: Int
@@ -155,9 +315,11 @@ struct SizeResult: Encodable {
 
     var rows: [String] {
         func ms(_ v: Double) -> String { String(format: "%.3f", v) }
+        let small = items < exhaustiveBelow
+        let model = modelRecallAt10.map { String(format: "%.3f", $0) } ?? "—"
         return [
-            "| \(items) | exhaustive | \(ms(exhaustive.p50Ms)) | \(ms(exhaustive.p99Ms)) | \(items) | 1.000 | — | \(itemFeatureBytes + networkBytes) | \(syncBytes) |",
-            "| \(items) | retrieval\(items < exhaustiveBelow ? " (exhaustive below \(exhaustiveBelow))" : "") | \(ms(retrieval.p50Ms)) | \(ms(retrieval.p99Ms)) | \(candidates) | \(String(format: "%.3f", recallAt10)) | \(String(format: "%.1f", indexBuildSeconds)) | \(replicaBytes) | \(syncBytes) |",
+            "| \(items) | \(ranker) | exhaustive | \(ms(exhaustive.p50Ms)) | \(ms(exhaustive.p99Ms)) | \(exhaustive.requests) | \(items) | 1.000 | — | — | — |",
+            "| \(items) | \(ranker) | retrieval\(small ? " (exhaustive below \(exhaustiveBelow))" : "") | \(ms(retrieval.p50Ms)) | \(ms(retrieval.p99Ms)) | \(retrieval.requests) | \(candidates) | \(String(format: "%.3f", recallAt10)) | \(small ? "—" : model) | \(String(format: "%.1f", indexBuildSeconds)) | \(indexBytes) |",
         ]
     }
 }

@@ -11,7 +11,8 @@
 extern "C" {
 #endif
 
-/// An inner-product HNSW graph over float vectors of one dimension; labels are item rows.
+/// A maximum-inner-product HNSW graph over float vectors of one dimension (hnswlib's inner-product space, or its
+/// L2 space over the Euclidean reduction of inner product, see hnswlib_shim.cpp); labels are item rows.
 typedef struct recpool_hnsw recpool_hnsw;
 
 /// What a call did.
@@ -32,8 +33,11 @@ typedef enum {
 
 /// Creates an empty graph. `m` is hnswlib's M (links per node), `ef_construction` its build-time beam,
 /// `seed` the seed of its level generator; `capacity` grows on demand in recpool_hnsw_add.
+/// `euclidean` non-zero stores the Euclidean reduction of inner product (see hnswlib_shim.cpp), zero uses
+/// hnswlib's inner-product space.
 recpool_hnsw_status recpool_hnsw_create(
-    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, recpool_hnsw **out);
+    size_t dimension, size_t capacity, size_t m, size_t ef_construction, uint64_t seed, int euclidean,
+    recpool_hnsw **out);
 
 /// Frees a graph (null is allowed).
 void recpool_hnsw_free(recpool_hnsw *index);
@@ -42,14 +46,23 @@ void recpool_hnsw_free(recpool_hnsw *index);
 /// undeleted. Doubles the capacity when the graph is full.
 recpool_hnsw_status recpool_hnsw_add(recpool_hnsw *index, const float *vector, uint64_t label);
 
+/// Adds `count` vectors (`count × dimension` floats, row-major) under `labels`, as recpool_hnsw_add does one,
+/// from `threads` threads (1: in order on the calling thread). The labels must be distinct. Capacity for the whole
+/// batch is reserved before any insert. With more than one thread the graph's links depend on the order the
+/// threads happen to insert in, so two builds of the same vectors can differ; with one they are identical.
+recpool_hnsw_status recpool_hnsw_add_many(
+    recpool_hnsw *index, const float *vectors, const uint64_t *labels, size_t count, size_t threads);
+
 /// Marks `label` deleted: it stays in the graph for navigation and is never returned by a search.
 recpool_hnsw_status recpool_hnsw_mark_deleted(recpool_hnsw *index, uint64_t label);
 
 /// Sets the search beam (hnswlib's ef); a search uses max(ef, k).
 void recpool_hnsw_set_ef(recpool_hnsw *index, size_t ef);
 
-/// The `k` labels of largest inner product with `query`, best first, into `labels` and `scores` (each of
-/// room for k); `found` receives how many were written (fewer than k when the graph holds fewer live labels).
+/// The `k` labels of largest inner product with `query`, best first (ties by smaller label), into `labels` and
+/// `scores` (each of room for k; a score is the exact q·x); the search's beam is max(ef, k) and every row of it is
+/// re-scored exactly before the k best are kept. `found` receives how many were written (fewer than k when the graph
+/// holds fewer live labels).
 recpool_hnsw_status recpool_hnsw_search(
     const recpool_hnsw *index, const float *query, size_t k, uint64_t *labels, float *scores, size_t *found);
 

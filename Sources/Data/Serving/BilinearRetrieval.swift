@@ -150,12 +150,16 @@ public struct BilinearRetrieval: Sendable, Equatable {
 }
 
 /// How an item's feature row `x` is expanded before the bilinear form: `φ(x) = x`, or `x` followed by every
-/// product `x_i x_j`, `i ≤ j` (a quadratic form in the item's features, fitted per user).
+/// product `x_i x_j`, `i ≤ j` (a quadratic form in the item's features, fitted per user), or also every product
+/// `x_i x_j x_k`, `i ≤ j ≤ k` (a cubic).
 public enum ItemExpansion: String, Sendable, Equatable, Codable {
     /// `φ(x) = x`.
     case linear
     /// `φ(x) = (x, x_i x_j for i ≤ j)`: `w + w(w + 1)/2` values.
     case quadratic
+    /// `φ(x) = (x, x_i x_j for i ≤ j, x_i x_j x_k for i ≤ j ≤ k)`: `w + w(w + 1)/2 + w(w + 1)(w + 2)/6` values
+    /// (6 features give 83, an index dimension of 84).
+    case cubic
 
     /// The widest feature row the quadratic expansion is used for by ``automatic(itemWidth:)`` (16 features give
     /// 152 values, an index dimension of 153).
@@ -172,18 +176,33 @@ public enum ItemExpansion: String, Sendable, Equatable, Codable {
         switch self {
         case .linear: return width
         case .quadratic: return width + width * (width + 1) / 2
+        case .cubic: return width + width * (width + 1) / 2 + width * (width + 1) * (width + 2) / 6
         }
     }
 
     /// Appends `φ(x)` to `out`.
     public func append(_ x: ArraySlice<Float>, to out: inout [Float]) {
         out.append(contentsOf: x)
-        guard self == .quadratic else { return }
+        guard self != .linear else { return }
         var i = x.startIndex
         while i < x.endIndex {
             var j = i
             while j < x.endIndex {
                 out.append(x[i] * x[j])
+                j += 1
+            }
+            i += 1
+        }
+        guard self == .cubic else { return }
+        i = x.startIndex
+        while i < x.endIndex {
+            var j = i
+            while j < x.endIndex {
+                var k = j
+                while k < x.endIndex {
+                    out.append(x[i] * x[j] * x[k])
+                    k += 1
+                }
                 j += 1
             }
             i += 1

@@ -131,6 +131,8 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
     case notNumeric(feature: String, value: String)
     /// The scorer returned the wrong number of scores.
     case scorerFailed(expected: Int, got: Int)
+    /// Retrieval before ranking failed (the index refused the search): a fault of the server, not of the query.
+    case retrievalFailed(String)
 
     /// A one-line message for people.
     public var description: String {
@@ -143,6 +145,7 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unknownUserFeature(let name): return "unknown user feature '\(name)'"
         case .notNumeric(let feature, let value): return "user feature '\(feature)' is numeric, got '\(value)'"
         case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
+        case .retrievalFailed(let reason): return "retrieval before ranking failed: \(reason)"
         }
     }
 }

@@ -1,3 +1,5 @@
+import RecIndex
+
 /// Ranks items for raw user context with a model and the feature spec it was trained with.
 ///
 /// Every candidate is scored at slot 0 (the top slot). The answer comes from the **model** unless the model has no
@@ -16,18 +18,45 @@
 /// candidate's score is the larger of its score with and without the events (a model fitted on few warm clicks,
 /// as on OBD, can learn a negative weight for past engagement from noise). `excludeViewed` leaves viewed items out
 /// of the answer.
+///
+/// **Large item sets.** With a ``RecommendRetrieval`` (``withRetrieval(spec:settings:parameters:scorer:)`` makes one
+/// when the spec has at least `settings.exhaustiveBelow` items), a query without its own candidate list is scored
+/// on retrieval's candidates (a few hundred to a thousand items, whatever the number of items) instead of every
+/// item; a query that lists candidates, and every query of a smaller item set, is scored exhaustively.
 public struct Recommender: Sendable {
     /// The spec applied to every query.
     public let spec: FeatureSpec
+    /// Retrieval before ranking, or nil to score every item.
+    public let retrieval: RecommendRetrieval?
     private let scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float]
 
     /// Creates a recommender.
     /// - Parameters:
     ///   - spec: the spec stored with the model.
+    ///   - retrieval: retrieval before ranking (nil: every item is a candidate).
     ///   - scorer: scores `rows.count / width` rows of `width` features (the worker passes its MLP's predict).
-    public init(spec: FeatureSpec, scorer: @escaping @Sendable (_ rows: [Float], _ width: Int) -> [Float]) {
+    public init(
+        spec: FeatureSpec, retrieval: RecommendRetrieval? = nil,
+        scorer: @escaping @Sendable (_ rows: [Float], _ width: Int) -> [Float]
+    ) {
         self.spec = spec
+        self.retrieval = retrieval
         self.scorer = scorer
+    }
+
+    /// A recommender that retrieves before ranking when the spec has at least `settings.exhaustiveBelow` items
+    /// (the retrieval model is distilled from `scorer`, and the index built, here: see
+    /// ``RecommendRetrieval/build(spec:scorer:settings:parameters:users:itemSample:seed:)`` for the cost), and scores
+    /// every item otherwise.
+    /// - Throws: ``RetrievalError`` when the retrieval cannot be built.
+    public static func withRetrieval(
+        spec: FeatureSpec, settings: RetrievalSettings = RetrievalSettings(),
+        parameters: IndexParameters = IndexParameters(),
+        scorer: @escaping @Sendable (_ rows: [Float], _ width: Int) -> [Float]
+    ) throws(RetrievalError) -> Recommender {
+        guard spec.itemCount >= settings.exhaustiveBelow else { return Recommender(spec: spec, scorer: scorer) }
+        let retrieval = try RecommendRetrieval.build(spec: spec, scorer: scorer, settings: settings, parameters: parameters)
+        return Recommender(spec: spec, retrieval: retrieval, scorer: scorer)
     }
 
     /// Ranks the candidates (all items when none are given) and returns the best `top`.
@@ -48,7 +77,21 @@ public struct Recommender: Sendable {
                 throw .invalidSeconds(item: event.item, seconds: event.seconds)
             }
         }
-        var candidates = query.candidates ?? Array(0..<spec.itemCount)
+        let affinity = spec.affinity(from: query.events)
+        var candidates: [Int]
+        if let listed = query.candidates {
+            candidates = listed
+        } else if let retrieval {
+            do {
+                candidates = try retrieval.candidates(
+                    spec: spec, userFeatures: query.userFeatures, affinity: affinity,
+                    excluding: query.excludeViewed ? Set(query.events.map(\.item)) : [])
+            } catch {
+                throw .retrievalFailed(error.description)
+            }
+        } else {
+            candidates = Array(0..<spec.itemCount)
+        }
         guard !candidates.isEmpty else { throw .noCandidates }
         var seen = Set<Int>()
         for item in candidates {
@@ -60,7 +103,6 @@ public struct Recommender: Sendable {
             candidates.removeAll { viewed.contains($0) }
             guard !candidates.isEmpty else { throw .noCandidates }
         }
-        let affinity = spec.affinity(from: query.events)
         let noHistory = affinity.isEmpty
         let useFallback: Bool
         switch spec.coldStartRule {

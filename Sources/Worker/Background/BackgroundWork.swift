@@ -62,7 +62,17 @@ final class BackgroundWork: Sendable {
         case .weights(let notice, let bytes, let receivedAt):
             do {
                 let replica = try Self.replica(from: notice, bytes: bytes)
-                logger.info("loaded new model version", metadata: ["model_version": "\(notice.version)"])
+                logger.info(
+                    "loaded new model version",
+                    metadata: [
+                        "model_version": "\(notice.version)",
+                        "retrieval": "\(replica.recommender?.retrieval == nil ? "none (every item scored)" : "built")",
+                    ])
+                if let problem = replica.retrievalProblem {
+                    logger.error(
+                        "retrieval before ranking could not be built; every item is scored",
+                        metadata: ["model_version": "\(notice.version)", "error": "\(problem)"])
+                }
                 return .swap(replica, receivedAt: receivedAt)
             } catch {
                 logger.error("rejected WEIGHTS", metadata: ["model_version": "\(notice.version)", "error": "\(error)"])

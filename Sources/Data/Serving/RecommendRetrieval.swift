@@ -1,0 +1,159 @@
+import RecIndex
+import RecModel
+
+/// Retrieval before ranking for the interest model's RECOMMEND (``Recommender``) over a large item set: the
+/// candidates for one user are the index's nearest items under a bilinear model distilled from the model's own
+/// scores, the most popular items (the spec's popularity prior, so the cold-start fallback's top items are always
+/// candidates) and the newest items (the highest ids), plus the items the user viewed; the model then scores only
+/// those.
+///
+/// **What the bilinear model sees.** A scored row mixes three kinds of columns: columns that depend on the user
+/// only (user one-hots, numeric user features, the pooled history), columns that depend on the item only (item
+/// categories, numeric item features, the item-id bucket), and crosses (hashed user × item buckets, the candidate's
+/// own engagement, the interest similarity). ``build(spec:scorer:settings:parameters:users:itemSample:seed:)`` finds
+/// the first two kinds by building rows for sampled users × sampled items (a column is the user's when it is the
+/// same across the items for every user, the item's when it is the same across the users for every item, and left
+/// out when it is constant), takes the state `s` from the user columns and the item vector `x` from the item
+/// columns, and fits `score ≈ [s; 1]ᵀ W [φ(x); 1]` to the model's scores of those rows (``BilinearRetrieval``); the
+/// crosses are approximated through the fit, and the viewed items, whose own-engagement column is a cross, are
+/// added to the candidates explicitly. Nothing here grows with the number of items except the index and the item
+/// vectors.
+public struct RecommendRetrieval: Sendable {
+    /// The index, candidate counts and the distilled model.
+    public let retrieval: CatalogueRetrieval
+    /// The item vectors `x` (the item columns of each item's row), as the catalogue the index follows; row = item id.
+    public let items: ItemCatalogue
+    /// Columns of a scored row that form the state `s`.
+    public let stateColumns: [Int]
+    /// Columns of a scored row that form the item vector `x`.
+    public let itemColumns: [Int]
+
+    /// Distils the retrieval model from `scorer` and builds the index of every item.
+    /// - Parameters:
+    ///   - spec: the model's feature spec (its `itemCount` items are indexed).
+    ///   - scorer: the model: scores `rows.count / width` rows of `width` features.
+    ///   - settings: candidate counts.
+    ///   - parameters: HNSW settings.
+    ///   - users: sampled user contexts for the fit (random known feature values, numeric values drawn from the
+    ///     training scaling, half of them with 1 to 4 engaged items).
+    ///   - itemSample: sampled items for the fit (all items when fewer).
+    ///   - seed: the sampling's seed.
+    /// - Cost: `users × itemSample` rows scored once, `itemCount` rows built once, and the index build.
+    /// - Throws: ``RetrievalError`` when the scorer returns the wrong count or non-finite scores, when no column
+    ///   depends on the item alone, or the index fails.
+    public static func build(
+        spec: FeatureSpec, scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float],
+        settings: RetrievalSettings = RetrievalSettings(), parameters: IndexParameters = IndexParameters(),
+        users: Int = 128, itemSample: Int = 1_024, seed: UInt64 = 1
+    ) throws(RetrievalError) -> RecommendRetrieval {
+        guard spec.itemCount >= 1, users >= 2, itemSample >= 2 else {
+            throw .shape("retrieval needs items, at least 2 sampled users and 2 sampled items")
+        }
+        let width = spec.width
+        var rng = SplitMix64(seed: seed)
+        let contexts = (0..<users).map { _ in sampleContext(spec: spec, rng: &rng) }
+        var sample = Array(0..<spec.itemCount)
+        let nx = min(itemSample, sample.count)
+        for i in 0..<nx { sample.swapAt(i, i + rng.index(sample.count - i)) }
+        sample = Array(sample.prefix(nx))
+
+        // One pass over users × items: the model's scores, and which columns vary with the user or the item only.
+        var scores = [Float]()
+        scores.reserveCapacity(users * nx)
+        var firstUser: [Float] = []
+        var firstItemOfUser: [[Float]] = []
+        var sameAcrossItems = [Bool](repeating: true, count: width)
+        var sameAcrossUsers = [Bool](repeating: true, count: width)
+        var constant = [Bool](repeating: true, count: width)
+        for (u, context) in contexts.enumerated() {
+            let rows = spec.candidateRows(
+                userFeatures: context.features, affinity: context.affinity, items: sample, position: 0)
+            let q = scorer(rows, width)
+            guard q.count == nx else { throw .shape("the model returned \(q.count) scores for \(nx) rows") }
+            guard q.allSatisfy(\.isFinite) else { throw .shape("the model gave a score that is not finite") }
+            scores.append(contentsOf: q)
+            if u == 0 { firstUser = rows }
+            firstItemOfUser.append(Array(rows[0..<width]))
+            for i in 0..<nx {
+                for c in 0..<width {
+                    let value = rows[i * width + c]
+                    if value != rows[c] { sameAcrossItems[c] = false }
+                    if value != firstUser[i * width + c] { sameAcrossUsers[c] = false }
+                    if value != firstUser[c] { constant[c] = false }
+                }
+            }
+        }
+        let stateColumns = (0..<width).filter { sameAcrossItems[$0] && !sameAcrossUsers[$0] && !constant[$0] }
+        let itemColumns = (0..<width).filter { sameAcrossUsers[$0] && !sameAcrossItems[$0] && !constant[$0] }
+        guard !itemColumns.isEmpty else { throw .shape("no column of the model's rows depends on the item alone") }
+        let states = firstItemOfUser.map { row in stateColumns.map { row[$0] } }
+        var itemValues = [Float]()
+        itemValues.reserveCapacity(nx * itemColumns.count)
+        for i in 0..<nx { for c in itemColumns { itemValues.append(firstUser[i * width + c]) } }
+        let model = try BilinearRetrieval.distil(
+            states: states, items: Matrix(rows: nx, cols: itemColumns.count, values: itemValues), scores: scores,
+            expansion: .automatic(itemWidth: itemColumns.count))
+
+        let items = try itemVectors(spec: spec, columns: itemColumns)
+        let built = try CatalogueRetrieval.build(
+            catalogue: items, model: model, embeddings: 0, catalogueVersion: 0, settings: settings,
+            parameters: parameters)
+        let retrieval = try built.with(model: model, priors: spec.popularity.map(Float.init), catalogue: items)
+        return RecommendRetrieval(
+            retrieval: retrieval, items: items, stateColumns: stateColumns, itemColumns: itemColumns)
+    }
+
+    /// The candidates for one user: the index's nearest items, the popular and newest ones (see
+    /// ``CatalogueRetrieval/candidates(state:catalogue:excluding:)``) and, unless excluded, the viewed items
+    /// (`affinity`'s keys), without repeats.
+    /// - Throws: ``RetrievalError/index(_:)`` when the search fails.
+    public func candidates(spec: FeatureSpec, userFeatures: [String: String], affinity: [Int: Double], excluding: Set<Int>)
+        throws(RetrievalError) -> [Int]
+    {
+        let row = spec.candidateRows(userFeatures: userFeatures, affinity: affinity, items: [0], position: 0)
+        let found = try retrieval.candidates(state: stateColumns.map { row[$0] }, catalogue: items, excluding: excluding)
+        var rows = found.rows
+        let taken = Set(rows)
+        for item in affinity.keys.sorted()
+        where item >= 0 && item < spec.itemCount && !excluding.contains(item) && !taken.contains(item) {
+            rows.append(item)
+        }
+        return rows
+    }
+
+    /// Every item's item columns under an empty user context, as a catalogue (ids are the item numbers).
+    static func itemVectors(spec: FeatureSpec, columns: [Int]) throws(RetrievalError) -> ItemCatalogue {
+        var values = [Float]()
+        values.reserveCapacity(spec.itemCount * columns.count)
+        let chunk = 4_096
+        for start in stride(from: 0, to: spec.itemCount, by: chunk) {
+            let ids = Array(start..<min(start + chunk, spec.itemCount))
+            let rows = spec.candidateRows(userFeatures: [:], affinity: [:], items: ids, position: 0)
+            for k in ids.indices { for c in columns { values.append(rows[k * spec.width + c]) } }
+        }
+        do {
+            return try ItemCatalogue(
+                encoding: ItemEncoding(categorical: [], numeric: columns.map { spec.columns[$0] }),
+                ids: (0..<spec.itemCount).map(String.init), features: values)
+        } catch {
+            throw .catalogue(error.description)
+        }
+    }
+
+    /// A random user context: each categorical feature a known value (one in eight unknown), each numeric feature
+    /// drawn from its training scaling, and for half the users 1 to 4 engaged items of 1 to 3 engagements.
+    static func sampleContext(spec: FeatureSpec, rng: inout SplitMix64) -> (features: [String: String], affinity: [Int: Double]) {
+        var features: [String: String] = [:]
+        for (name, vocabulary) in zip(spec.userFeatureNames, spec.userVocabularies) where !vocabulary.isEmpty {
+            if rng.index(8) != 0 { features[name] = vocabulary[rng.index(vocabulary.count)] }
+        }
+        for (name, scaling) in zip(spec.userNumericNames ?? [], spec.userNumericScalings ?? []) {
+            features[name] = "\(scaling.mean + scaling.std * rng.normal())"
+        }
+        var affinity: [Int: Double] = [:]
+        if rng.index(2) == 0 {
+            for _ in 0..<(1 + rng.index(4)) { affinity[rng.index(spec.itemCount), default: 0] += rng.uniform(1, 3) }
+        }
+        return (features, affinity)
+    }
+}

@@ -33,7 +33,7 @@ enum PolicyRetrieval {
     /// Whether `built`'s index can serve `policy` (same item embedding dimension), so ``make(policy:version:previous:settings:)``
     /// only follows the catalogue and swaps the query model rather than building anew.
     static func canFollow(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> Bool {
-        built.retrieval.model.dimension == (try model(policy)).dimension
+        built.retrieval.model.dimension == (try policy.retrievalModel()).dimension
     }
 
     /// A retrieval and the reduced catalogue its index follows.

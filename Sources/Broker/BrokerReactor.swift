@@ -32,6 +32,9 @@ public final class BrokerReactor: Sendable {
         public var drainTimeoutMs: UInt64 = 5000
         /// Online learning settings; nil runs none (FEEDBACK is refused). Needs ``stateDirectory``.
         public var online: OnlineSettings?
+        /// How long a catalogue `upload`, `add` or `retire` waits for every serving worker to confirm the new version
+        /// before it is acknowledged with `confirmed: false`, in ms (`--catalogue-confirm-timeout-ms`).
+        public var catalogueConfirmTimeoutMs: UInt64 = 10_000
 
         /// Creates settings.
         public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
@@ -95,7 +98,9 @@ public final class BrokerReactor: Sendable {
         if let directory = settings.stateDirectory {
             do {
                 let store = try RecStore(directory: directory)
-                control = ControlPlane(store: store, reactorWakeup: wakeup, logger: logger, online: settings.online)
+                control = ControlPlane(
+                    store: store, reactorWakeup: wakeup, logger: logger, online: settings.online,
+                    catalogueConfirmTimeoutMs: settings.catalogueConfirmTimeoutMs)
             } catch {
                 onBound(.failure(.store(error)))
                 return .failure(.store(error))

@@ -84,6 +84,12 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Directory for durable state: jobs, datasets, model versions (needed to train and promote).")
     var stateDir: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "How long a catalogue upload, add or retire waits for every serving worker to confirm it, in ms.",
+            discussion: "After this the change is acknowledged with confirmed: false. Raise it for large catalogues."))
+    var catalogueConfirmTimeoutMs: UInt64 = 10_000
+
     @OptionGroup(title: "Online learning") var online: OnlineOptions
 
     @OptionGroup var daemon: DaemonOptions
@@ -173,6 +179,10 @@ struct BrokerCommand: AsyncParsableCommand {
         settings.stateDirectory = stateDir
         settings.security = security
         settings.online = try online.settings()
+        guard catalogueConfirmTimeoutMs >= 1 else {
+            throw ValidationError("--catalogue-confirm-timeout-ms must be at least 1, got \(catalogueConfirmTimeoutMs)")
+        }
+        settings.catalogueConfirmTimeoutMs = catalogueConfirmTimeoutMs
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):

@@ -101,6 +101,10 @@ struct ConfigFileTests {
         let syntax = try runTool("recpool-broker", ["--config", notTOML])
         #expect(syntax.code == 64)
         #expect(syntax.stderr.contains("bad.toml:2"), "\(syntax.stderr)")
+
+        let noWait = try runTool("recpool-broker", ["--catalogue-confirm-timeout-ms", "0"])
+        #expect(noWait.code == 64)
+        #expect(noWait.stderr.contains("--catalogue-confirm-timeout-ms"), "\(noWait.stderr)")
     }
 
     @Test("exit codes: 66 for an unreadable key file, 69 for an endpoint already bound")

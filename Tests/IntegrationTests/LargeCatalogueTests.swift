@@ -40,7 +40,9 @@ struct LargeCatalogueTests {
         let export = try runTool("recpool", ["simulate", "--world", Self.world, "--export-catalogue", folder.path])
         #expect(export.code == 0, "\(export.stderr)")
         let state = folder.path + "/state"
-        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1", "w2"]) { cluster, _ in
+        // A worker reads and hashes 100,000 rows before it confirms: more than the default 10 s on a loaded machine.
+        let confirm = ["--catalogue-confirm-timeout-ms", "300000"]
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state] + confirm, workers: ["w1", "w2"]) { cluster, _ in
             let frontend = cluster.endpoints.frontend
             let uploaded = try Self.catalogue(
                 frontend, ["upload", "--schema", folder.path + "/schema.toml"], as: CatalogueView.self)
@@ -48,7 +50,7 @@ struct LargeCatalogueTests {
             _ = cluster.kill("broker", signal: SIGKILL)
             try cluster.startBroker(
                 frontend: frontend, backend: cluster.endpoints.backend,
-                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest", "--online-sync-events", "50"])
+                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest", "--online-sync-events", "50"] + confirm)
             let client = try await cluster.client(timeoutMs: 30_000)
             defer { client.close() }
             try await eventually(timeoutMs: 240_000, pollMs: 500, "both replicas serve the policy") {

@@ -20,12 +20,19 @@ public final class ControlPlane: Sendable {
     private let store: RecStore
     private let logger: Logger
     private let online: OnlineSettings?
+    private let catalogueConfirmTimeoutMs: UInt64
 
     /// Creates a control plane over `store` that wakes the reactor through `reactorWakeup`; with `online`
     /// settings it also runs online learning.
-    public init(store: RecStore, reactorWakeup: WakeupSignal, logger: Logger, online: OnlineSettings? = nil) {
+    /// - Parameter catalogueConfirmTimeoutMs: how long a catalogue change waits for every serving worker's
+    ///   confirmation before it is acknowledged with `confirmed: false`, in ms.
+    public init(
+        store: RecStore, reactorWakeup: WakeupSignal, logger: Logger, online: OnlineSettings? = nil,
+        catalogueConfirmTimeoutMs: UInt64 = 10_000
+    ) {
         self.store = store
         self.online = online
+        self.catalogueConfirmTimeoutMs = catalogueConfirmTimeoutMs
         self.reactorWakeup = reactorWakeup
         self.logger = logger
     }
@@ -64,7 +71,8 @@ public final class ControlPlane: Sendable {
         var catalogues: CatalogueCoordinator? = nil
         do {
             catalogues = try CatalogueCoordinator(
-                store: store, logger: logger, servesRegistry: online?.catalogue != nil, emit: emit)
+                store: store, logger: logger, servesRegistry: online?.catalogue != nil,
+                confirmTimeoutMs: catalogueConfirmTimeoutMs, emit: emit)
         } catch {
             logger.error("the catalogue registry could not start; catalogue operations will fail", metadata: ["error": "\(error)"])
         }

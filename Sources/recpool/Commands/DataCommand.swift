@@ -44,21 +44,8 @@ struct DatasetOptions: ParsableArguments {
         help: "Directory holding obd/ (default: data/ in the current directory or a parent).")
     var dataDirectory: String?
 
-    /// The `obd` directory: `--data-dir` (or its `obd/` child), else the nearest `data/obd` above the current directory.
-    func obdDirectory() -> String {
-        let fm = FileManager.default
-        if let dir = dataDirectory {
-            return fm.fileExists(atPath: dir + "/obd") ? dir + "/obd" : dir
-        }
-        var url = URL(fileURLWithPath: fm.currentDirectoryPath)
-        while url.path != "/" {
-            if fm.fileExists(atPath: url.appendingPathComponent("data/obd").path) {
-                return url.appendingPathComponent("data/obd").path
-            }
-            url.deleteLastPathComponent()
-        }
-        return "data/obd"
-    }
+    /// The `obd` directory for `--data-dir` (``OBDDirectory/locate(dataDirectory:currentDirectory:)``).
+    func obdDirectory() -> String { OBDDirectory.locate(dataDirectory: dataDirectory) }
 
     @Option(help: "A schema (TOML) naming the roles of a shop's log columns and its catalogue (docs/YOUR-DATA.md).")
     var schema: String?

@@ -125,19 +125,8 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
-    /// The `obd` directory: --data-dir (or its `obd/` child), else the nearest `data/obd` above the current one.
-    func obdDirectory() -> String {
-        let fm = FileManager.default
-        if let dir = dataDirectory { return fm.fileExists(atPath: dir + "/obd") ? dir + "/obd" : dir }
-        var url = URL(fileURLWithPath: fm.currentDirectoryPath)
-        while url.path != "/" {
-            if fm.fileExists(atPath: url.appendingPathComponent("data/obd").path) {
-                return url.appendingPathComponent("data/obd").path
-            }
-            url.deleteLastPathComponent()
-        }
-        return "data/obd"
-    }
+    /// The `obd` directory for `--data-dir` (``OBDDirectory/locate(dataDirectory:currentDirectory:)``).
+    func obdDirectory() -> String { OBDDirectory.locate(dataDirectory: dataDirectory) }
 
     func run() async throws {
         try await reportingFailures {

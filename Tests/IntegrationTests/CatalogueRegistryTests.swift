@@ -91,6 +91,15 @@ struct CatalogueRegistryTests {
             #expect(missing.code == 11 && missing.stderr.contains("item_feature_0"), "\(missing.stderr)")
             let usage = try runTool("recpool", ["catalogue", "add", "N3", "--field", "nofield", "--broker", frontend])
             #expect(usage.code == 64, "\(usage.stderr)")
+            // A field the catalogue does not have is refused by name, not dropped; so is a row file naming another id.
+            let misspelt = try runTool(
+                "recpool",
+                ["catalogue", "add", "N4", "--field", "item_feature_0=1", "--field", "colour=red", "--broker", frontend])
+            #expect(misspelt.code == 11 && misspelt.stderr.contains("no field 'colour'"), "\(misspelt.stderr)")
+            let rowFile = folder.path + "/row.csv"
+            try ",item_id,item_feature_0\n0,OTHER,0.5\n".write(toFile: rowFile, atomically: true, encoding: .utf8)
+            let otherId = try runTool("recpool", ["catalogue", "add", "N5", "--row-file", rowFile, "--broker", frontend])
+            #expect(otherId.code == 11 && otherId.stderr.contains("OTHER"), "\(otherId.stderr)")
 
             // A worker that joins later gets the newest version.
             try cluster.startWorker("w3")
@@ -111,6 +120,11 @@ struct CatalogueRegistryTests {
             #expect(page.items == [CatalogueItem(row: 3, id: "3", active: false)])
             let tail = try Self.catalogue(frontend, ["show", "--after", "79", "--items", "5"], as: CatalogueShow.self)
             #expect(tail.items == [CatalogueItem(row: 80, id: "NEW-1", active: true)] && tail.nextAfter == nil)
+
+            // A row file whose id column (and unnamed index) match the item is taken as it is.
+            try ",item_id,item_feature_0\n0,N5,0.5\n".write(toFile: rowFile, atomically: true, encoding: .utf8)
+            let sameId = try runTool("recpool", ["catalogue", "add", "N5", "--row-file", rowFile, "--broker", frontend])
+            #expect(sameId.code == 0 && sameId.stdout.contains("version 4 (add N5"), "\(sameId.stdout) \(sameId.stderr)")
         }
     }
 
@@ -199,6 +213,14 @@ struct CatalogueRegistryTests {
             #expect(!refused.slates.contains { $0.contains(popular) }, "\(refused.slates)")
             let view = try await client.online()
             #expect(view.feedback >= 900, "feedback stored: \(view.feedback)")
+
+            // Uploading the original file again would drop NEW-1's row: the policy could not serve it, so it is
+            // refused (CONFLICT, naming the item) and nothing is stored, rather than stored and silently not served.
+            let reupload = try runTool("recpool", ["catalogue", "upload", "--schema", schema, "--broker", frontend])
+            #expect(reupload.code == 21 && reupload.stderr.contains("NEW-1"), "\(reupload.stderr)")
+            let list = try Self.catalogue(frontend, ["list"], as: CatalogueList.self)
+            #expect(list.catalogues.map(\.version) == [1, 2, 3], "\(list.catalogues.map(\.version))")
+            #expect(try await client.online().catalogueVersion == 3)
         }
     }
 }

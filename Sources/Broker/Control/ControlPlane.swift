@@ -94,7 +94,10 @@ public final class ControlPlane: Sendable {
             }
         }
         defer { judgeThread?.stop() }
-        if let learner { catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) } }
+        if let learner {
+            catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) }
+            catalogues?.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
+        }
         let router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {

@@ -128,6 +128,21 @@ struct CatalogueRegistryTests {
         }
     }
 
+    @Test("a broker whose --online-catalogue cannot be served says why online learning is off")
+    func unservableCatalogueIsNamed() async throws {
+        let folder = try TemporaryDirectory("catalogue-unservable")
+        defer { folder.remove() }
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", folder.path + "/state", "--online", "--online-catalogue", "99"], workers: []
+        ) { cluster, _ in
+            let status = try runTool("recpool", ["online", "status", "--broker", cluster.endpoints.frontend])
+            #expect(
+                status.code == 11 && status.stderr.contains("--online-catalogue 99")
+                    && status.stderr.contains("no catalogue version 99"),
+                "\(status.stderr)")
+        }
+    }
+
     /// The user features of the first `count` rows of OBD's random/all log (what a visitor of the shop sends).
     static func visitors(_ count: Int) throws -> [[String: String]] {
         let log = root.appendingPathComponent("data/obd/random/all/all.csv").path

@@ -118,6 +118,11 @@ struct CatalogueRegistryTests {
             #expect(list.catalogues.map(\.sha256) == [uploaded.sha256, added.sha256, retired.sha256])
             let page = try Self.catalogue(frontend, ["show", "3", "--after", "2", "--items", "1"], as: CatalogueShow.self)
             #expect(page.items == [CatalogueItem(row: 3, id: "3", active: false)])
+            // The default --after, given explicitly (a negative value), lists from the first row.
+            let head = try Self.catalogue(frontend, ["show", "--after", "-1", "--items", "1"], as: CatalogueShow.self)
+            #expect(head.items == [CatalogueItem(row: 0, id: "0", active: true)])
+            let negative = try runTool("recpool", ["catalogue", "show", "--items", "-3", "--broker", frontend])
+            #expect(negative.code == 64 && negative.stderr.contains("--items must be in 0...10000, got -3"), "\(negative.stderr)")
             let tail = try Self.catalogue(frontend, ["show", "--after", "79", "--items", "5"], as: CatalogueShow.self)
             #expect(tail.items == [CatalogueItem(row: 80, id: "NEW-1", active: true)] && tail.nextAfter == nil)
 

@@ -144,15 +144,24 @@ public enum ImpressionExport {
     /// Writes the data file, and the item-context and schema files next to it, creating their folder (and its
     /// parents) if needed.
     /// - Throws: ``ExportError``: ``ExportError/cannotCreateFolder(path:reason:)`` when the folder cannot be
-    ///   created (a file is in the way, no permission), ``ExportError/cannotWrite(path:reason:)`` for a file.
+    ///   created (a file is in the way, no permission), ``ExportError/cannotWrite(path:reason:)`` for a file that
+    ///   cannot be written, and when `dataFile` names a folder or is named as the item-context or schema file.
     public static func write(_ impressions: [LoggedImpression], spec: OnlinePolicySpec, dataFile: String)
         throws(ExportError) -> Summary
     {
-        let (data, counts) = try dataCSV(impressions, spec: spec)
         let itemFile = itemContextPath(nextTo: dataFile)
         let schemaFile = schemaPath(nextTo: dataFile)
-        let directory = URL(fileURLWithPath: dataFile).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
+        if dataFile.hasSuffix("/") || FileManager.default.fileExists(atPath: dataFile, isDirectory: &isDirectory) && isDirectory.boolValue {
+            throw .cannotWrite(path: dataFile, reason: "it names a folder; name the log file in it, e.g. \(dataFile.hasSuffix("/") ? dataFile : dataFile + "/")impressions.csv")
+        }
+        let name = URL(fileURLWithPath: dataFile).lastPathComponent
+        guard name != itemContextFileName && name != schemaFileName else {
+            throw .cannotWrite(
+                path: dataFile, reason: "\(name) is the name of the file written next to the log; name the log otherwise, e.g. impressions.csv")
+        }
+        let (data, counts) = try dataCSV(impressions, spec: spec)
+        let directory = URL(fileURLWithPath: dataFile).deletingLastPathComponent().path
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
                 throw .cannotCreateFolder(path: directory, reason: "a file of that name is in the way")

@@ -91,6 +91,15 @@ struct CatalogueRegistryTests {
             #expect(missing.code == 11 && missing.stderr.contains("item_feature_0"), "\(missing.stderr)")
             let usage = try runTool("recpool", ["catalogue", "add", "N3", "--field", "nofield", "--broker", frontend])
             #expect(usage.code == 64, "\(usage.stderr)")
+            // A field the catalogue does not have is refused by name, not dropped; so is a row file naming another id.
+            let misspelt = try runTool(
+                "recpool",
+                ["catalogue", "add", "N4", "--field", "item_feature_0=1", "--field", "colour=red", "--broker", frontend])
+            #expect(misspelt.code == 11 && misspelt.stderr.contains("no field 'colour'"), "\(misspelt.stderr)")
+            let rowFile = folder.path + "/row.csv"
+            try ",item_id,item_feature_0\n0,OTHER,0.5\n".write(toFile: rowFile, atomically: true, encoding: .utf8)
+            let otherId = try runTool("recpool", ["catalogue", "add", "N5", "--row-file", rowFile, "--broker", frontend])
+            #expect(otherId.code == 11 && otherId.stderr.contains("OTHER"), "\(otherId.stderr)")
 
             // A worker that joins later gets the newest version.
             try cluster.startWorker("w3")
@@ -109,8 +118,33 @@ struct CatalogueRegistryTests {
             #expect(list.catalogues.map(\.sha256) == [uploaded.sha256, added.sha256, retired.sha256])
             let page = try Self.catalogue(frontend, ["show", "3", "--after", "2", "--items", "1"], as: CatalogueShow.self)
             #expect(page.items == [CatalogueItem(row: 3, id: "3", active: false)])
+            // The default --after, given explicitly (a negative value), lists from the first row.
+            let head = try Self.catalogue(frontend, ["show", "--after", "-1", "--items", "1"], as: CatalogueShow.self)
+            #expect(head.items == [CatalogueItem(row: 0, id: "0", active: true)])
+            let negative = try runTool("recpool", ["catalogue", "show", "--items", "-3", "--broker", frontend])
+            #expect(negative.code == 64 && negative.stderr.contains("--items must be in 0...10000, got -3"), "\(negative.stderr)")
             let tail = try Self.catalogue(frontend, ["show", "--after", "79", "--items", "5"], as: CatalogueShow.self)
             #expect(tail.items == [CatalogueItem(row: 80, id: "NEW-1", active: true)] && tail.nextAfter == nil)
+
+            // A row file whose id column (and unnamed index) match the item is taken as it is.
+            try ",item_id,item_feature_0\n0,N5,0.5\n".write(toFile: rowFile, atomically: true, encoding: .utf8)
+            let sameId = try runTool("recpool", ["catalogue", "add", "N5", "--row-file", rowFile, "--broker", frontend])
+            #expect(sameId.code == 0 && sameId.stdout.contains("version 4 (add N5"), "\(sameId.stdout) \(sameId.stderr)")
+        }
+    }
+
+    @Test("a broker whose --online-catalogue cannot be served says why online learning is off")
+    func unservableCatalogueIsNamed() async throws {
+        let folder = try TemporaryDirectory("catalogue-unservable")
+        defer { folder.remove() }
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", folder.path + "/state", "--online", "--online-catalogue", "99"], workers: []
+        ) { cluster, _ in
+            let status = try runTool("recpool", ["online", "status", "--broker", cluster.endpoints.frontend])
+            #expect(
+                status.code == 11 && status.stderr.contains("--online-catalogue 99")
+                    && status.stderr.contains("no catalogue version 99"),
+                "\(status.stderr)")
         }
     }
 
@@ -199,6 +233,14 @@ struct CatalogueRegistryTests {
             #expect(!refused.slates.contains { $0.contains(popular) }, "\(refused.slates)")
             let view = try await client.online()
             #expect(view.feedback >= 900, "feedback stored: \(view.feedback)")
+
+            // Uploading the original file again would drop NEW-1's row: the policy could not serve it, so it is
+            // refused (CONFLICT, naming the item) and nothing is stored, rather than stored and silently not served.
+            let reupload = try runTool("recpool", ["catalogue", "upload", "--schema", schema, "--broker", frontend])
+            #expect(reupload.code == 21 && reupload.stderr.contains("NEW-1"), "\(reupload.stderr)")
+            let list = try Self.catalogue(frontend, ["list"], as: CatalogueList.self)
+            #expect(list.catalogues.map(\.version) == [1, 2, 3], "\(list.catalogues.map(\.version))")
+            #expect(try await client.online().catalogueVersion == 3)
         }
     }
 }

@@ -38,7 +38,8 @@ struct WarmStartTests {
             let wrong = try runTool(
                 "recpool",
                 ["policy", "warmstart", "obd:random/all", "--catalogue", "2", "--data-dir", dataDir, "--broker", frontend])
-            #expect(wrong.code == 21 && wrong.stderr.contains("catalogue version 1"), "\(wrong.stderr)")
+            #expect(wrong.code == 20 && wrong.stderr.contains("no catalogue version 2"), "\(wrong.stderr)")
+            #expect(wrong.stderr.contains("serves catalogue version 1"), "\(wrong.stderr)")
 
             let run = try runTool(
                 "recpool",
@@ -109,6 +110,20 @@ struct WarmStartTests {
                 try? await client.online()
             }
             #expect(resumed.version >= 3 && resumed.catalogueVersion == 1)
+
+            // Logs of catalogue version 1 fit its later versions: the refusal names the version to pass.
+            let added = try CatalogueRegistryTests.catalogue(
+                frontend, ["add", "NEW-1", "--field", "item_feature_0=0.25"], as: CatalogueView.self)
+            #expect(added.version == 2)
+            try await eventually(timeoutMs: 30_000, pollMs: 200, "the policy serves catalogue version 2") {
+                try await client.online().catalogueVersion == 2
+            }
+            let earlier = try runTool(
+                "recpool",
+                ["policy", "warmstart", "obd:random/all", "--catalogue", "1", "--data-dir", dataDir, "--broker", frontend])
+            #expect(earlier.code == 21 && earlier.stderr.contains("pass --catalogue 2"), "\(earlier.stderr)")
+            let zero = try runTool("recpool", ["policy", "warmstart", "obd:random/all", "--catalogue", "0", "--broker", frontend])
+            #expect(zero.code == 64 && zero.stderr.contains("from 1"), "\(zero.stderr)")
         }
     }
 }

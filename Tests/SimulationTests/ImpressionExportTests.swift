@@ -178,6 +178,20 @@ import Testing
             guard case .cannotCreateFolder(let path, _) = error as? ImpressionExport.ExportError else { return false }
             return path == blocker.appendingPathComponent("deeper").path
         }
+        // A folder given as the log file, or the log named like a file written next to it, is refused by name
+        // before anything is written (the companion file would overwrite the log).
+        let folder = directory.appendingPathComponent("x").path
+        for target in [folder, folder + "/", directory.appendingPathComponent("x/item_context.csv").path,
+                       directory.appendingPathComponent("x/schema.toml").path] {
+            #expect {
+                try ImpressionExport.write(log, spec: spec, dataFile: target)
+            } throws: { error in
+                guard case .cannotWrite(let path, let reason) = error as? ImpressionExport.ExportError else { return false }
+                return path == target && (reason.contains("folder") || reason.contains("next to the log"))
+            }
+        }
+        #expect(try String(contentsOfFile: folder + "/y/z/log.csv", encoding: .utf8) == (try String(
+            contentsOfFile: summary.dataFile, encoding: .utf8)))
     }
 
     @Test func itemFeaturesBecomeOneHotLabelsBinaryColumnsAndOrderPreservingRanks() {

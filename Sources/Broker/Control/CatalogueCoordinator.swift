@@ -23,6 +23,9 @@ final class CatalogueCoordinator {
     private var rollout = CatalogueRollout()
     /// Called with each newly stored version, before its workers are sent it (the online policy moves to it).
     var onStored: (ItemCatalogue, UInt64) -> Void = { _, _ in }
+    /// Asked before a version is stored: why the online policy cannot serve it, or `nil`. A reason refuses the
+    /// change (`CONFLICT`), so no version is stored that the policy would silently not serve.
+    var refusal: (ItemCatalogue) -> String? = { _ in nil }
     /// The newest version: its record, catalogue and canonical bytes.
     private(set) var latest: (record: CatalogueRecord, catalogue: ItemCatalogue, bytes: [UInt8])?
 
@@ -159,6 +162,9 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(.badRequest, "\(call.request.op) needs catalogue.item")
         }
         var catalogue = latest.catalogue
+        if call.operation == .catalogueAdd {
+            try Self.checkFields(call.request.catalogue?.fields ?? [:], item: item, schema: latest.record.schema)
+        }
         do {
             if call.operation == .catalogueAdd {
                 try catalogue.add(id: item, fields: call.request.catalogue?.fields ?? [:])
@@ -199,6 +205,14 @@ final class CatalogueCoordinator {
         _ catalogue: ItemCatalogue, change: CatalogueChange, item: String?, source: String?, schema: String,
         call: ControlCall, nowMs: UInt64
     ) throws {
+        if let reason = refusal(catalogue) {
+            let serving = latest.map { "catalogue version \($0.record.version)" } ?? "its catalogue"
+            throw CatalogueRefusal(
+                .conflict,
+                "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: keep "
+                    + "every row in its place (retire items instead of removing them, append new ones), or restart the "
+                    + "broker with --online-catalogue naming the version to serve")
+        }
         let bytes = catalogue.canonicalBytes()
         let sha = try store.blobs.put(bytes)
         let record = try store.registerCatalogue(
@@ -217,6 +231,30 @@ final class CatalogueCoordinator {
     }
 
     // MARK: - Helpers
+
+    /// Refuses an added item's fields that the catalogue does not have (a misspelt feature would otherwise be
+    /// dropped without a word) and an id column that names another item (`--row-file`).
+    /// - Throws: ``CatalogueRefusal`` (`BAD_REQUEST`) naming the field.
+    static func checkFields(_ fields: [String: String], item: String, schema text: String) throws {
+        let roles: DataSchema.Catalogue
+        do {
+            roles = try DataSchema.parse(text, path: "the catalogue's schema").catalogue
+        } catch {
+            throw CatalogueRefusal(.internal, "the stored schema does not parse: \(error)")
+        }
+        let features = roles.itemFeatures.map(\.name)
+        let known = Set(features + roles.ignore + [roles.item])
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw CatalogueRefusal(
+                .badRequest,
+                "item \(item): the catalogue has no field '\(unknown)' (its features: \(features.joined(separator: ", "))"
+                    + "; id column: \(roles.item))")
+        }
+        if let id = fields[roles.item], id != item {
+            throw CatalogueRefusal(
+                .badRequest, "item \(item): the id column \(roles.item) holds '\(id)', another item (it must be \(item) or absent)")
+        }
+    }
 
     /// A data error's reason without the "inconsistent dataset" prefix (a catalogue is not a dataset).
     private static func reason(_ error: any Error) -> String {

@@ -79,14 +79,17 @@ public final class ControlPlane: Sendable {
         var learner: OnlineCoordinator? = nil
         var judgeThread: GuardJudge? = nil
         var settings = online
+        var onlineOff: String? = nil
         if let name = settings?.catalogue {
             do {
                 guard let catalogues else { throw CatalogueRefusal(.internal, "the catalogue registry did not start") }
                 settings?.served = try catalogues.served(name)
             } catch {
+                let reason = (error as? CatalogueRefusal)?.text ?? "\(error)"
+                onlineOff = "--online-catalogue \(name) cannot be served: \(reason)"
                 logger.error(
                     "--online-catalogue cannot be served; online learning is off",
-                    metadata: ["catalogue": "\(name)", "error": "\((error as? CatalogueRefusal)?.text ?? "\(error)")"])
+                    metadata: ["catalogue": "\(name)", "error": "\(reason)"])
             }
         }
         if let online = settings, online.catalogue == nil || online.served != nil {
@@ -98,12 +101,17 @@ public final class ControlPlane: Sendable {
                 try made.start(nowMs: Clocks.epochMillis())
                 learner = made
             } catch {
+                onlineOff = "the online policy could not start: \(error)"
                 logger.error("online learning could not start; FEEDBACK will be refused", metadata: ["error": "\(error)"])
             }
         }
         defer { judgeThread?.stop() }
-        if let learner { catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) } }
-        let router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
+        if let learner {
+            catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) }
+            catalogues?.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
+        }
+        var router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
+        router.onlineOff = onlineOff
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)

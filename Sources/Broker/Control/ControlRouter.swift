@@ -8,6 +8,9 @@ struct ControlRouter {
     let jobs: JobCoordinator
     let online: OnlineCoordinator?
     let catalogues: CatalogueCoordinator?
+    /// Why online learning is off although the broker was started with `--online` (an `--online-catalogue` that
+    /// cannot be served, a policy that could not start), or `nil`: online requests are refused naming it.
+    var onlineOff: String? = nil
 
     func route(_ input: ControlInput, nowMs: UInt64) {
         switch input {
@@ -85,7 +88,8 @@ struct ControlRouter {
     private func refuse(_ identity: [UInt8], _ header: Header) {
         let reply = WireMessage.errorReply(
             to: header, status: .badRequest,
-            message: "this broker does not run online learning; start it with --online and --state-dir")
+            message: onlineOff.map { "online learning is off: \($0); fix it and restart the broker" }
+                ?? "this broker does not run online learning; start it with --online and --state-dir")
         jobs.emit(.toClient(identity: identity, frames: reply.frames()))
     }
 }

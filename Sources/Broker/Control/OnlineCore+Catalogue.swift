@@ -18,6 +18,19 @@ extension OnlineCore {
 }
 
 extension OnlineCoordinator {
+    /// Why the served policy cannot move to `catalogue` (rows moved or removed, another feature width), or `nil`
+    /// when it can or when the policy does not serve the registry. Asked before a version is stored, so a change
+    /// the policy cannot take is refused rather than stored and silently not served.
+    func refusal(forCatalogue catalogue: ItemCatalogue) -> String? {
+        guard core.settings.served != nil else { return nil }
+        do {
+            _ = try core.policy.with(catalogue: catalogue)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
     func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64) {
         guard core.settings.served != nil else { return }

@@ -10,12 +10,16 @@ extension LoggedWorld {
     ///   - schemaPath: the schema for a shop's CSV (nil for OBD's layout).
     ///   - obdDirectory: where `obd:` files live.
     ///   - clickScale: the factor on every click's odds.
-    /// - Throws: ``DataError`` from the files, or for a name that is not logs (`synthetic:` has its own world).
+    /// - Throws: ``DataError`` from the files, or for a name that is not logs (`synthetic:` has its own world) or
+    ///   a `schemaPath` given with `obd:` (`invalidSpecification`).
     public static func load(name: String, schemaPath: String?, obdDirectory: String, clickScale: Double)
         throws(DataError) -> LoggedWorld
     {
         let resolver = DatasetResolver(obdDirectory: obdDirectory)
         if name.hasPrefix("obd:") {
+            guard schemaPath == nil else {
+                throw .invalidSpecification("--world-schema is for a shop's CSV log, not the built-in '\(name)' (OBD's own schema)")
+            }
             guard let source = OBDSource(String(name.dropFirst(4))) else {
                 throw .invalidSpecification("'\(name)': expected obd:{random,bts}/{all,men,women}")
             }

@@ -101,10 +101,11 @@ struct CatalogueShowCommand: AsyncParsableCommand {
     @Argument(help: "The version (default: the newest).")
     var version: UInt64?
 
-    @Option(help: "Items to list, from row --after + 1 (0: none).")
+    // `.unconditional` here and below: a negative value is read as a value (and then checked), not as a flag.
+    @Option(parsing: .unconditional, help: "Items to list, from row --after + 1 (0: none).")
     var items = 20
 
-    @Option(help: "List items after this row.")
+    @Option(parsing: .unconditional, help: "List items after this row (-1: from the first).")
     var after: Int64 = -1
 
     @OptionGroup var options: CatalogueOutputOptions

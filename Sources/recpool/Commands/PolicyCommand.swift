@@ -32,7 +32,11 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
 
     @OptionGroup var logs: DatasetOptions
 
-    @Option(help: "The catalogue version the logs were logged from; the pool must serve it (--online-catalogue).")
+    @Option(
+        help: """
+            The catalogue version the pool serves (--online-catalogue; `recpool online status`): the policy is \
+            trained for it and registered on it. Logs of an earlier version of it fit, since rows never move.
+            """)
     var catalogue: UInt64
 
     @Flag(help: "Register the trained policy as the pool's next online version (online learning continues from it).")
@@ -47,6 +51,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
     @OptionGroup var connection: BrokerOptions
 
     func validate() throws {
+        guard catalogue >= 1 else { throw ValidationError("--catalogue is a catalogue version, from 1") }
         guard (0...100_000).contains(resamples) else {
             throw ValidationError("--resamples must be in 0...100000, got \(resamples)")
         }
@@ -76,10 +81,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 throw CommandFailure("the pool does not run online learning (start the broker with --online)", exitCode: .conflict)
             }
             guard view.catalogueVersion == catalogue else {
-                let serving = view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"
-                throw CommandFailure(
-                    "the pool serves \(serving), not catalogue version \(catalogue): warm-start on the catalogue it serves",
-                    exitCode: .conflict)
+                throw try await Self.notServed(catalogue, serving: view.catalogueVersion, client: client)
             }
             let (install, pack) = try await client.onlinePolicy()
             let start: OnlinePolicy
@@ -108,6 +110,33 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 registeredVersion: registered?.version)
             CommandOutput.printLine(json ? try JSONOutput.encode(output) : Self.text(output))
         }
+    }
+
+    /// Why `--catalogue` cannot be used: no such version (`NOT_FOUND`), or the pool serves another version
+    /// (`CONFLICT`; named with the version to pass when the requested one is an earlier version of it).
+    static func notServed(_ catalogue: UInt64, serving: UInt64?, client: RecPoolClient) async throws -> CommandFailure {
+        let list = try await client.control(ControlRequest(.catalogues), as: CatalogueList.self)
+        let versions = Dictionary(list.catalogues.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+        let servingText = serving.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"
+        guard versions[catalogue] != nil else {
+            let known = list.catalogues.isEmpty
+                ? "none is registered" : "versions \(list.catalogues.map(\.version).min()!)…\(list.catalogues.map(\.version).max()!)"
+            return CommandFailure(
+                "no catalogue version \(catalogue) is registered (\(known)); the pool serves \(servingText)",
+                exitCode: .notFound)
+        }
+        var ancestor = serving.flatMap { versions[$0]?.parent }
+        while let version = ancestor, version != catalogue { ancestor = versions[version]?.parent }
+        if let serving, ancestor == catalogue {
+            return CommandFailure(
+                "the pool serves catalogue version \(serving), a later version of \(catalogue): pass --catalogue \(serving) "
+                    + "(logs of version \(catalogue) fit it, since rows never move)",
+                exitCode: .conflict)
+        }
+        return CommandFailure(
+            "the pool serves \(servingText), not catalogue version \(catalogue): warm-start on the catalogue it serves "
+                + "(start the broker with --online-catalogue \(catalogue) to serve that one)",
+            exitCode: .conflict)
     }
 
     /// The report as text.

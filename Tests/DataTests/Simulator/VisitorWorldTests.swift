@@ -97,6 +97,13 @@ import Testing
         #expect(throws: DataError.self) {
             try LoggedWorld.load(name: "synthetic:seed=1", schemaPath: nil, obdDirectory: obd, clickScale: 1)
         }
+        // A schema with a built-in OBD world is refused, not silently ignored.
+        #expect {
+            try LoggedWorld.load(name: "obd:random/men", schemaPath: "shop.toml", obdDirectory: obd, clickScale: 1)
+        } throws: { error in
+            guard case .invalidSpecification(let text)? = error as? DataError else { return false }
+            return text.contains("--world-schema")
+        }
     }
 
     @Test(

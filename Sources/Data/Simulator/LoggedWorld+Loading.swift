@@ -37,7 +37,17 @@ extension LoggedWorld {
         guard !name.hasPrefix("synthetic") else {
             throw .invalidSpecification("'\(name)': the simulator world is the default; --world takes logs (obd:… or a CSV)")
         }
-        guard case .logs(let split, _, let files?) = try resolver.resolve(name, schemaPath: schemaPath) else {
+        let resolved: DatasetResolver.Resolved
+        do {
+            resolved = try resolver.resolve(name, schemaPath: schemaPath)
+        } catch {
+            // The resolver speaks the data commands' flag; `recpool simulate` names the schema with --world-schema.
+            if case .invalidSpecification(let text) = error {
+                throw .invalidSpecification(text.replacingOccurrences(of: "--schema FILE", with: "--world-schema FILE"))
+            }
+            throw error
+        }
+        guard case .logs(let split, _, let files?) = resolved else {
             throw .invalidSpecification("\(name) is not logged impressions: a world needs a log and its catalogue")
         }
         let schema = try DataSchema.parse(files.schemaText, path: schemaPath ?? name)

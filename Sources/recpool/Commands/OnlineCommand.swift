@@ -106,7 +106,7 @@ enum OnlineViewText {
         let lastSync =
             view.lastSyncMs == 0 ? "never" : String(format: "%.1f s ago", Double(nowMs &- view.lastSyncMs) / 1000)
         var lines = [
-            "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "learning"), version \(view.version), weights \(hash)…, "
+            "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "on"), version \(view.version), weights \(hash)…, "
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),
             "syncs \(view.syncs) accepted, \(view.rejected) rejected; last sync \(lastSync); next after \(view.syncIntervalMs) ms or \(view.syncEvents) events (\(view.pendingEvents) pending)",
             "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates))",

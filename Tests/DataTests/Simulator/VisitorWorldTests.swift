@@ -104,6 +104,16 @@ import Testing
             guard case .invalidSpecification(let text)? = error as? DataError else { return false }
             return text.contains("--world-schema")
         }
+        // A CSV of unknown layout: the hint names simulate's flag, --world-schema, not the data commands' --schema.
+        let unknown = FileManager.default.temporaryDirectory.appendingPathComponent("world-\(UUID().uuidString).csv")
+        try Data("a,b\n1,2\n".utf8).write(to: unknown)
+        defer { try? FileManager.default.removeItem(at: unknown) }
+        #expect {
+            try LoggedWorld.load(name: unknown.path, schemaPath: nil, obdDirectory: obd, clickScale: 1)
+        } throws: { error in
+            guard case .invalidSpecification(let text)? = error as? DataError else { return false }
+            return text.contains("--world-schema FILE") && !text.contains(" --schema FILE")
+        }
     }
 
     @Test(

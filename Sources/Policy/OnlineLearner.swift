@@ -10,8 +10,15 @@ import RecWire
 /// posterior, moves its linearisation point to the new mean and draws a new Thompson sample (covariance scaled by
 /// `noise_variance`), the policy it then serves (``current``).
 ///
-/// Every event is used once and completely (a closed-form update, no step size, no replay), and what is learnt
-/// about a user × topic interaction is shared by every item with that topic.
+/// Every event is used completely (a closed-form update, no step size), and what is learnt about a user × topic
+/// interaction is shared by every item with that topic. The newest ``window`` events since the install are
+/// re-linearised at every update: the statistics are rebuilt as the frozen part (the installed version's plus the
+/// factors of events that left the window) plus each windowed event's factor at the current mean, so each update is
+/// one step of iteratively reweighted least squares over them (Newton's method for the logistic posterior's mode)
+/// rather than assumed-density filtering, which keeps an event's factor at the mean it arrived at. Early events,
+/// linearised at the prior (`p̂ = ½`, weight ¼ where later ones weigh about 0.05), otherwise outweigh and bias
+/// the first thousand events' worth of posterior. Factors still multiply, so a replica's statistics are still the
+/// installed ones plus its own events' factors and merging stays exact; an install starts an empty window.
 ///
 /// Every Thompson sample is drawn from a stream keyed by the learner's seed, the installed version and the number of
 /// updates since that install (``sampleSeed(seed:version:update:)``), not from a running generator: the served
@@ -45,6 +52,8 @@ public struct OnlineLearner: Sendable {
     private let seed: UInt64
 
     /// Creates a learner starting from `policy`'s statistics at `version`; it serves a Thompson sample at once.
+    /// `window` is how many of the newest events since an install are re-linearised at every update (0: none,
+    /// assumed-density filtering).
     public init(policy: OnlinePolicy, version: UInt64, seed: UInt64, window: Int = OnlineLearner.defaultWindow) {
         self.seed = seed
         self.window = max(window, 0)
@@ -117,7 +126,8 @@ public struct OnlineLearner: Sendable {
         return true
     }
 
-    /// The default ``window``.
+    /// The default ``window``: 1,000 events (about 330 simulated users' slates). Re-linearising costs
+    /// `O(window · nnz(φ)²)` per update; in a pool the window is also bounded by the events between two syncs.
     public static let defaultWindow = 1_000
 
     /// Adds the Laplace factor of a logistic likelihood at `mean` (``BayesianLastLayer``): weight `p̂(1 − p̂)`,

@@ -5,7 +5,13 @@ import RecWire
 import RecPolicy
 import Testing
 
-/// A tuning harness, off unless LEARN_HARNESS is set: one in-process learner per seed over the simulator.
+/// The learner's tuning harness (docs/BENCHMARKS.md, "Learning quality"), off unless `LEARN_HARNESS` is set: one
+/// in-process ``OnlineLearner`` per seed serving `USERS` (5,000) simulated users through ``LearnerBackend``, and
+/// one line `HARNESS TAG s<seed> <pool CTR>/<first fifth>/b<best textbook baseline> … MEAN …` on stdout.
+/// Settings: `SEEDS` (21,22), `CONC` (concurrency, 4; 1 makes a run reproducible), `WINDOW` (re-linearised
+/// events, 0), `INSTALL` (install the learner's own statistics every this many events, as a one-replica pool's
+/// syncs do; 0 never), `LAMBDA`, `NOISE`, `PRIOR`, `COLD`, `COLDSHOWS`, `K`, `EPS` (the spec's learning and
+/// exploration settings; the pool's defaults otherwise, K 16 and ε 0.02).
 @Suite struct LearnHarnessTests {
     @Test func harness() async throws {
         let env = ProcessInfo.processInfo.environment

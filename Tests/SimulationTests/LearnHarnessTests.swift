@@ -35,8 +35,10 @@ import Testing
             let backend = try LearnerBackend(
                 world: world, seed: 3, spec: spec, installEvery: Int(d("INSTALL", 0)), window: Int(d("WINDOW", 0)))
             let r = try await SimulationRunner.run(
-                backend: backend, plan: SimulationPlan(users: users, seed: seed, concurrency: Int(d("CONC", 4)), windows: 5))
-            let b = ["linucb", "logistic_ts", "egreedy_lr"].compactMap { n in r.baselines.first { $0.name == n }?.ctr }.max() ?? 0
+                backend: backend,
+                plan: SimulationPlan(users: users, seed: seed, concurrency: Int(d("CONC", 4)), windows: 5))
+            let names = ["linucb", "logistic_ts", "egreedy_lr"]
+            let b = names.compactMap { n in r.baselines.first { $0.name == n }?.ctr }.max() ?? 0
             line += String(format: " s%d %.4f/%.4f/b%.4f", seed, r.ctr, r.ctrFirstFifth, b)
             total += r.ctr; first += r.ctrFirstFifth; best += b
         }

@@ -33,7 +33,8 @@ final class LearnerBackend: RecommendFeedbackBackend {
         self.installEvery = installEvery
         let spec = spec ?? SimulatorCatalog.spec(world: world)
         self.spec = spec
-        let learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: seed, window: window)
+        let learner = OnlineLearner(
+            policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: seed, window: window)
         // What the learner serves first: a Thompson sample of the prior (the logging policy of a frozen backend).
         initial = learner.current
         state = LockedBox(State(learner: learner, rng: Xoshiro256(seed: seed ^ 0x77), learning: learning))

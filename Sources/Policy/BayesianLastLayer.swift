@@ -70,9 +70,9 @@ public struct BayesianLastLayer: Sendable, Equatable {
             self.values = values
         }
 
-        /// `θᵀφ`.
-        public func dot(_ theta: [Double]) -> Double {
-            var sum = 0.0
+        /// `start + θᵀφ`, summed from `start` in column order.
+        public func dot(_ theta: [Double], start: Double = 0) -> Double {
+            var sum = start
             for k in indices.indices { sum += theta[indices[k]] * values[k] }
             return sum
         }

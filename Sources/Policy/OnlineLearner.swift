@@ -136,7 +136,7 @@ public struct OnlineLearner: Sendable {
         to statistics: inout BayesianLastLayer, phi: BayesianLastLayer.SparseFeatures, bucket: Int, reward: Double,
         at mean: BayesianLastLayer.Coefficients
     ) {
-        let eta = mean.bias[bucket] + phi.dot(mean.theta)
+        let eta = phi.dot(mean.theta, start: mean.bias[bucket])
         let p = 1 / (1 + exp(-eta))
         let weight = max(p * (1 - p), 1e-4)
         statistics.add(phi, bucket: bucket, reward: reward - p + weight * eta, weight: weight)

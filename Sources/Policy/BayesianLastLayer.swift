@@ -46,20 +46,56 @@ public struct BayesianLastLayer: Sendable, Equatable {
     /// Adds one event's factor: features `phi` of an item in `bucket`, weight `weight` and working response `response`
     /// (`1` and the reward for linear regression).
     public mutating func add(phi: [Double], bucket: Int, reward response: Double, weight: Double = 1) {
-        let reward = response
-        let d = width
         let nonzero = phi.indices.filter { phi[$0] != 0 }
+        add(SparseFeatures(indices: nonzero, values: nonzero.map { phi[$0] }), bucket: bucket, reward: response,
+            weight: weight)
+    }
+
+    /// `φ` by its nonzero columns: `φ[indices[k]] = values[k]`, every other column 0.
+    public struct SparseFeatures: Sendable, Equatable {
+        /// The nonzero columns, ascending.
+        public var indices: [Int]
+        /// Their values.
+        public var values: [Double]
+
+        /// The nonzero columns of a dense `phi`.
+        public init(dense phi: [Double]) {
+            indices = phi.indices.filter { phi[$0] != 0 }
+            values = indices.map { phi[$0] }
+        }
+
+        /// Columns and values as given (same length).
+        public init(indices: [Int], values: [Double]) {
+            self.indices = indices
+            self.values = values
+        }
+
+        /// `start + θᵀφ`, summed from `start` in column order.
+        public func dot(_ theta: [Double], start: Double = 0) -> Double {
+            var sum = start
+            for k in indices.indices { sum += theta[indices[k]] * values[k] }
+            return sum
+        }
+    }
+
+    /// ``add(phi:bucket:reward:weight:)`` with `φ` given by its nonzero columns.
+    public mutating func add(_ phi: SparseFeatures, bucket: Int, reward: Double, weight: Double = 1) {
+        let d = width
+        let index = phi.indices
+        let value = phi.values
         a.withUnsafeMutableBufferPointer { a in
-            for i in nonzero {
-                let pi = weight * phi[i]
-                let row = i * d
-                for j in nonzero { a[row + j] += pi * phi[j] }
+            for p in index.indices {
+                let pi = weight * value[p]
+                let row = index[p] * d
+                for q in index.indices { a[row + index[q]] += pi * value[q] }
             }
         }
-        for i in nonzero { g[i] += reward * phi[i] }
-        n[bucket] += weight
         let row = bucket * d
-        for i in nonzero { c[row + i] += weight * phi[i] }
+        for p in index.indices {
+            g[index[p]] += reward * value[p]
+            c[row + index[p]] += weight * value[p]
+        }
+        n[bucket] += weight
         s[bucket] += reward
         k[bucket] += 1
     }

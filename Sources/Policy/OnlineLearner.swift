@@ -10,8 +10,15 @@ import RecWire
 /// posterior, moves its linearisation point to the new mean and draws a new Thompson sample (covariance scaled by
 /// `noise_variance`), the policy it then serves (``current``).
 ///
-/// Every event is used once and completely (a closed-form update, no step size, no replay), and what is learnt
-/// about a user × topic interaction is shared by every item with that topic.
+/// Every event is used completely (a closed-form update, no step size), and what is learnt about a user × topic
+/// interaction is shared by every item with that topic. The newest ``window`` events since the install are
+/// re-linearised at every update: the statistics are rebuilt as the frozen part (the installed version's plus the
+/// factors of events that left the window) plus each windowed event's factor at the current mean, so each update is
+/// one step of iteratively reweighted least squares over them (Newton's method for the logistic posterior's mode)
+/// rather than assumed-density filtering, which keeps an event's factor at the mean it arrived at. Early events,
+/// linearised at the prior (`p̂ = ½`, weight ¼ where later ones weigh about 0.05), otherwise outweigh and bias
+/// the first thousand events' worth of posterior. Factors still multiply, so a replica's statistics are still the
+/// installed ones plus its own events' factors and merging stays exact; an install starts an empty window.
 ///
 /// Every Thompson sample is drawn from a stream keyed by the learner's seed, the installed version and the number of
 /// updates since that install (``sampleSeed(seed:version:update:)``), not from a running generator: the served
@@ -33,14 +40,25 @@ public struct OnlineLearner: Sendable {
     /// Events that could not be used (an item or a context the spec rejects).
     public private(set) var rejectedEvents = 0
     private var statistics: BayesianLastLayer
+    /// The statistics without the windowed events: the installed version's plus the factors of the events that
+    /// left the window, each kept at the point it was last linearised at.
+    private var frozen: BayesianLastLayer
+    /// The newest events since the install (at most ``window``), re-linearised at every update.
+    private var recent: [(phi: BayesianLastLayer.SparseFeatures, bucket: Int, reward: Double)] = []
+    /// How many of the newest events since the install are re-linearised at every update.
+    public let window: Int
     private var mean: BayesianLastLayer.Coefficients
     private var policy: OnlinePolicy
     private let seed: UInt64
 
     /// Creates a learner starting from `policy`'s statistics at `version`; it serves a Thompson sample at once.
-    public init(policy: OnlinePolicy, version: UInt64, seed: UInt64) {
+    /// `window` is how many of the newest events since an install are re-linearised at every update (0: none,
+    /// assumed-density filtering).
+    public init(policy: OnlinePolicy, version: UInt64, seed: UInt64, window: Int = OnlineLearner.defaultWindow) {
         self.seed = seed
+        self.window = max(window, 0)
         statistics = policy.statistics
+        frozen = policy.statistics
         mean = policy.coefficients
         self.policy = policy
         baseVersion = version
@@ -64,6 +82,8 @@ public struct OnlineLearner: Sendable {
     /// restart, and a new Thompson sample is served.
     public mutating func install(_ policy: OnlinePolicy, version: UInt64) {
         statistics = policy.statistics
+        frozen = policy.statistics
+        recent = []
         mean = policy.coefficients
         self.policy = policy
         baseVersion = version
@@ -84,21 +104,52 @@ public struct OnlineLearner: Sendable {
                 rejectedEvents += 1
                 continue
             }
-            let phi = policy.interactions(z: z, item: event.item, position: max(event.position, 0))
+            let phi = BayesianLastLayer.SparseFeatures(
+                dense: policy.interactions(z: z, item: event.item, position: max(event.position, 0)))
             let bucket = policy.bucket(of: event.item)
-            var eta = mean.bias[bucket]
-            for i in phi.indices where phi[i] != 0 { eta += mean.theta[i] * phi[i] }
-            let p = 1 / (1 + exp(-eta))
-            let weight = max(p * (1 - p), 1e-4)
-            statistics.add(phi: phi, bucket: bucket, reward: event.reward - p + weight * eta, weight: weight)
+            Self.addFactor(to: &statistics, phi: phi, bucket: bucket, reward: event.reward, at: mean)
+            if window > 0 {
+                if recent.count == window {
+                    let oldest = recent.removeFirst()
+                    Self.addFactor(to: &frozen, phi: oldest.phi, bucket: oldest.bucket, reward: oldest.reward, at: mean)
+                }
+                recent.append((phi, bucket, event.reward))
+            }
             eventsSinceInstall += 1
             eventsSinceUpdate += 1
         }
         guard eventsSinceUpdate >= policy.spec.learning.updateEvery else { return false }
         eventsSinceUpdate = 0
         updatesSinceInstall += 1
+        relinearise()
         resample()
         return true
+    }
+
+    /// The default ``window``: 1,000 events (about 330 simulated users' slates). Re-linearising costs
+    /// `O(window · nnz(φ)²)` per update; in a pool the window is also bounded by the events between two syncs.
+    public static let defaultWindow = 1_000
+
+    /// Adds the Laplace factor of a logistic likelihood at `mean` (``BayesianLastLayer``): weight `p̂(1 − p̂)`,
+    /// working response `r − p̂ + p̂(1 − p̂)·η̂`.
+    static func addFactor(
+        to statistics: inout BayesianLastLayer, phi: BayesianLastLayer.SparseFeatures, bucket: Int, reward: Double,
+        at mean: BayesianLastLayer.Coefficients
+    ) {
+        let eta = phi.dot(mean.theta, start: mean.bias[bucket])
+        let p = 1 / (1 + exp(-eta))
+        let weight = max(p * (1 - p), 1e-4)
+        statistics.add(phi, bucket: bucket, reward: reward - p + weight * eta, weight: weight)
+    }
+
+    /// Rebuilds the statistics with every windowed event's factor at the current mean (one IRLS step over them).
+    private mutating func relinearise() {
+        guard window > 0, !recent.isEmpty else { return }
+        var rebuilt = frozen
+        for event in recent {
+            Self.addFactor(to: &rebuilt, phi: event.phi, bucket: event.bucket, reward: event.reward, at: mean)
+        }
+        statistics = rebuilt
     }
 
     /// The seed of the Thompson sample drawn at update `update` after installing `version`: SplitMix64's output

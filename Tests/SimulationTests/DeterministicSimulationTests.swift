@@ -73,6 +73,7 @@ struct DeterministicSimulationTests {
     @Test("on a short deterministic run the pool beats random and its starting policy")
     func poolBeatsRandomAndFixed() async throws {
         let report = try await Self.run(users: 900, seed: 1, syncEvents: 24)
+        print("deterministic run, 900 users, seed 1, M = K = 24: \(report.text)")
         #expect(report.errors.isEmpty && report.served == 900)
         let random = try #require(report.baseline("random"))
         let fixed = try #require(report.baseline("fixed"))

@@ -20,16 +20,21 @@ final class LearnerBackend: RecommendFeedbackBackend {
 
     let spec: OnlinePolicySpec
     let initial: OnlinePolicy
+    /// Installs the learner's own statistics as a new version every this many events (0: never), as a one-replica
+    /// pool's syncs do.
+    let installEvery: Int
     private let state: LockedBox<State>
 
     /// A backend serving the catalogue of `world`; `learning` false keeps the initial policy (frozen).
     init(
         world: SimulatorWorld = SimulatorWorld(config: SimulatorConfig()), learning: Bool = true, seed: UInt64 = 3,
-        spec: OnlinePolicySpec? = nil
+        spec: OnlinePolicySpec? = nil, installEvery: Int = 0, window: Int = OnlineLearner.defaultWindow
     ) throws {
+        self.installEvery = installEvery
         let spec = spec ?? SimulatorCatalog.spec(world: world)
         self.spec = spec
-        let learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: seed)
+        let learner = OnlineLearner(
+            policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: seed, window: window)
         // What the learner serves first: a Thompson sample of the prior (the logging policy of a frozen backend).
         initial = learner.current
         state = LockedBox(State(learner: learner, rng: Xoshiro256(seed: seed ^ 0x77), learning: learning))
@@ -93,6 +98,13 @@ final class LearnerBackend: RecommendFeedbackBackend {
             }
             s.log[row].clicks[key] = request.click
             if s.learning {
+                defer {
+                    if installEvery > 0 && s.learner.eventsSinceInstall >= installEvery,
+                        let merged = try? s.learner.current.with(statistics: s.learner.learnt)
+                    {
+                        s.learner.install(merged, version: s.learner.baseVersion + 1)
+                    }
+                }
                 _ = s.learner.learn([
                     LearnEvent(
                         impressionId: request.impressionId, userFeatures: record.userFeatures, item: request.item, position: slot,

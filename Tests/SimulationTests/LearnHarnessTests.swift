@@ -13,9 +13,10 @@ import Testing
 /// syncs do; 0 never), `LAMBDA`, `NOISE`, `PRIOR`, `COLD`, `COLDSHOWS`, `K`, `EPS` (the spec's learning and
 /// exploration settings; the pool's defaults otherwise, K 16 and ε 0.02).
 @Suite struct LearnHarnessTests {
-    @Test func harness() async throws {
+    /// A tool, not a check: skipped (not passed) unless `LEARN_HARNESS` is set, and it asserts nothing.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["LEARN_HARNESS"] != nil, "a tuning tool: set LEARN_HARNESS"))
+    func harness() async throws {
         let env = ProcessInfo.processInfo.environment
-        guard env["LEARN_HARNESS"] != nil else { return }
         func d(_ k: String, _ v: Double) -> Double { env[k].flatMap(Double.init) ?? v }
         let seeds = (env["SEEDS"] ?? "21,22").split(separator: ",").compactMap { UInt64($0) }
         let users = Int(d("USERS", 5000))

@@ -94,7 +94,12 @@ public final class ControlPlane: Sendable {
             }
         }
         defer { judgeThread?.stop() }
-        if let learner { catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) } }
+        if let learner {
+            catalogues?.onStored = { catalogue, version, sha256 in
+                learner.moveToCatalogue(catalogue, version: version, sha256: sha256)
+            }
+            learner.shipCatalogue = { [weak catalogues] worker, version in catalogues?.ship(version, to: worker) ?? false }
+        }
         let router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {

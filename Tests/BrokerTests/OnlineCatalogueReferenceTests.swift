@@ -1,0 +1,101 @@
+import BrokerCore
+import RecData
+import RecPolicy
+import RecWire
+import Testing
+
+@testable import Broker
+
+/// POLICY over a registry catalogue names the catalogue version instead of inlining its rows (issue 20), and a
+/// replica that reports the version missing gets it shipped, then the POLICY again, a bounded number of times.
+@Suite("POLICY names its registry catalogue version")
+struct OnlineCatalogueReferenceTests {
+    /// A catalogue of `count` items with 6 numeric features each.
+    static func catalogue(_ count: Int) throws -> ItemCatalogue {
+        let width = 6
+        return try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: (0..<width).map { "f\($0)" }),
+            ids: (0..<count).map { "item-\($0)" },
+            features: (0..<(count * width)).map { Float($0 % 97) / 97 })
+    }
+
+    /// A machine serving `catalogue` as registry version `version`.
+    static func machine(_ catalogue: ItemCatalogue, version: UInt64 = 3) throws -> OnlineMachine {
+        var settings = OnlineSettings()
+        settings.catalogue = "\(version)"
+        settings.served = (
+            catalogue, [DataSchema.Feature("user_feature_0", .categorical)], version,
+            String(repeating: "ab", count: 32)
+        )
+        return try OnlineMachine(settings: settings)
+    }
+
+    /// The POLICY frames a newcomer gets.
+    static func policyFor(_ machine: inout OnlineMachine) throws -> WireMessage {
+        let actions = machine.feed(.workers([machine.workerA]))
+        return try #require(actions.toWorkers(.policy).first?.message)
+    }
+
+    @Test("a POLICY's size does not grow with the catalogue: 100 and 20,000 items give the same bytes")
+    func policySizeIndependentOfCatalogue() throws {
+        var small = try Self.machine(Self.catalogue(100))
+        var large = try Self.machine(Self.catalogue(20_000))
+        let a = try Self.policyFor(&small)
+        let b = try Self.policyFor(&large)
+        #expect(a.payload[0].count == b.payload[0].count, "\(a.payload[0].count) vs \(b.payload[0].count) bytes")
+        #expect(a.payload[0].count < 4_096, "\(a.payload[0].count) bytes")
+        let install = try WireJSON.decode(PolicyInstall.self, from: b.payload[0])
+        #expect(install.catalogue == CatalogueReference(version: 3, sha256: String(repeating: "ab", count: 32)))
+        #expect(install.spec.itemsDetached && install.spec.problem != nil)
+        // The stored spec does not inline the catalogue either; the core keeps the full one to serve from.
+        #expect(large.core.storedSpec.itemsDetached && large.core.spec.itemCount == 20_000)
+    }
+
+    @Test("the simulator world's POLICY still inlines its items and names no catalogue")
+    func simulatorWorldInlines() throws {
+        var m = try OnlineMachine()
+        let install = try WireJSON.decode(PolicyInstall.self, from: Self.policyFor(&m).payload[0])
+        #expect(install.catalogue == nil && install.spec.itemCount == 40 && install.spec.problem == nil)
+    }
+
+    @Test("catalogue_missing ships the served version and the POLICY again, at most 3 times; stale refusals only log")
+    func missingCatalogueIsShipped() throws {
+        var m = try Self.machine(Self.catalogue(50))
+        _ = m.feed(.workers([m.workerA]))
+        let named = try #require(m.core.catalogue)
+        func refusal(policy: UInt64, catalogue: CatalogueReference) -> OnlineEvent {
+            let report = PolicyStateReport(
+                kind: .catalogueMissing, sync: 0, version: policy, events: 0, updates: 0, weightsSha256: "",
+                catalogue: catalogue, error: "missing")
+            return .policyState(
+                identity: m.workerA.identity,
+                message: WireMessage(header: Header(command: .policyState), payload: [WireJSON.encode(report)]))
+        }
+        for _ in 0..<3 {
+            let actions = m.feed(refusal(policy: m.core.version, catalogue: named))
+            let shipped = actions.compactMap { action -> UInt64? in
+                if case .shipCatalogue(let worker, let version) = action, worker == m.workerA.identity { return version }
+                return nil
+            }
+            #expect(shipped == [named.version])
+            // The catalogue goes before the POLICY, which names it again.
+            let ship = try #require(actions.firstIndex { if case .shipCatalogue = $0 { true } else { false } })
+            let policy = try #require(actions.firstIndex { if case .send(.toWorker) = $0 { true } else { false } })
+            #expect(ship < policy)
+            #expect(actions.toWorkers(.policy).count == 1)
+        }
+        // A replica that still cannot install it is not sent it forever.
+        let fourth = m.feed(refusal(policy: m.core.version, catalogue: named))
+        #expect(fourth.isEmpty)
+        // Installing resets the count.
+        let installed = PolicyStateReport(kind: .installed, sync: 0, version: m.core.version, events: 0, updates: 0, weightsSha256: "x")
+        _ = m.feed(
+            .policyState(
+                identity: m.workerA.identity,
+                message: WireMessage(header: Header(command: .policyState), payload: [WireJSON.encode(installed)])))
+        #expect(m.core.catalogueShipments[m.workerA.identity] == nil)
+        // A refusal of an older policy or another catalogue version ships nothing.
+        let stale = m.feed(refusal(policy: m.core.version, catalogue: CatalogueReference(version: 1, sha256: "old")))
+        #expect(stale.isEmpty)
+    }
+}

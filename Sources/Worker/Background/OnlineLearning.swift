@@ -88,7 +88,8 @@ final class OnlineLearning: Sendable {
                     "installed online policy",
                     metadata: [
                         "policy_version": "\(served.version)", "learning": "\(served.learningEnabled)",
-                        "sha256": "\(report.weightsSha256)",
+                        "sha256": "\(report.weightsSha256)", "install_bytes": "\(payload[0].count)",
+                        "pack_bytes": "\(payload[1].count)", "catalogue_version": "\(install.catalogue.map { "\($0.version)" } ?? "inline")",
                     ])
                 return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
             } catch .catalogueMissing(let policy, let catalogue) {

@@ -10,7 +10,8 @@ For each size N the same steps run (those of LargeCatalogueTests):
 and then it reads, from the workers' logs (the "installed online policy" line of the last POLICY each installed),
 the POLICY frame sizes (the PolicyInstall JSON and the statistics pack), from the broker's state directory the
 stored bytes of the newest policy version (its spec text plus its weights blob) and of the catalogue version, and
-from /proc/PID/status each worker's VmRSS and VmHWM.
+from /proc/PID/status each worker's VmRSS and VmHWM at the end, and its VmRSS once the catalogue was installed
+(before any policy).
 
 Usage: python3 bench/catalogue_sync_bench.py BIN_DIR [--sizes 1000,100000] [--users 200] [--json OUT]
 """
@@ -79,6 +80,9 @@ def measure(bin_dir, items, users, folder):
         time.sleep(1)
         run([recpool, "catalogue", "upload", "--schema", os.path.join(export, "schema.toml"), "--broker", frontend,
              "--timeout-ms", "600000"])
+        # The catalogue version held, no policy yet: what the registry alone costs a worker.
+        time.sleep(2)
+        rss_catalogue = [proc_kib(w.pid, "VmRSS") for w in workers]
         first.kill()
         first.wait()
         cluster.start(broker_args + ["--online", "--online-catalogue", "latest", "--online-sync-events", "50"],
@@ -110,7 +114,7 @@ def measure(bin_dir, items, users, folder):
         "policy_pack_bytes": max(i["pack_bytes"] for i in installs),
         "stored_version": version, "stored_spec_bytes": spec_len, "stored_weights_bytes": blob(weights_sha),
         "catalogue_blob_bytes": blob(catalogue_sha),
-        "worker_rss_kib": rss, "worker_hwm_kib": hwm,
+        "worker_rss_catalogue_only_kib": rss_catalogue, "worker_rss_kib": rss, "worker_hwm_kib": hwm,
     }
 
 

@@ -1,4 +1,5 @@
 import BrokerCore
+import RecStore
 import RecData
 import RecPolicy
 import RecWire
@@ -97,5 +98,46 @@ struct OnlineCatalogueReferenceTests {
         // A refusal of an older policy or another catalogue version ships nothing.
         let stale = m.feed(refusal(policy: m.core.version, catalogue: CatalogueReference(version: 1, sha256: "old")))
         #expect(stale.isEmpty)
+    }
+}
+
+/// Stored policy versions over a registry catalogue keep their spec without items and name the catalogue version;
+/// reading one back resolves the rows from the registry, and a version stored before (items inlined) still reads.
+@Suite("Stored policy versions name their catalogue version")
+struct StoredPolicyCatalogueTests {
+    @Test("the stored spec holds no items and reads back with the registry's rows; an inlined legacy spec still reads")
+    func storedSpecResolves() throws {
+        let catalogue = try OnlineCatalogueReferenceTests.catalogue(5_000)
+        let bytes = catalogue.canonicalBytes()
+        var settings = OnlineSettings()
+        settings.catalogue = "1"
+        settings.served = (catalogue, [DataSchema.Feature("user_feature_0", .categorical)], 1, "placeholder")
+        let h = try OnlineHarness(settings: settings)
+        let store = h.coordinator.store
+        let sha = try store.blobs.put(bytes)
+        _ = try store.registerCatalogue(
+            CatalogueRecord(
+                version: 0, parent: nil, change: .upload, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
+                items: catalogue.count, active: catalogue.activeCount, width: catalogue.width, createdMs: 1))
+        let row = try #require(try store.policyVersion(1))
+        #expect(row.catalogueVersion == 1)
+        #expect(row.spec.utf8.count < 2_048, "stored spec of \(row.spec.utf8.count) bytes")
+        let stored = try WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
+        #expect(stored.itemsDetached)
+        let resolved = try h.coordinator.storedSpec(row)
+        #expect(resolved == h.coordinator.core.spec)
+        #expect(resolved.itemIds == catalogue.ids && resolved.itemCount == 5_000)
+
+        // A version stored before this change inlines its items: read as it is.
+        let legacy = PolicyVersionRow(
+            version: 2, weightsSHA: row.weightsSHA,
+            spec: String(decoding: WireJSON.encode(h.coordinator.core.spec), as: UTF8.self), decision: nil,
+            catalogueVersion: 1)
+        try store.savePolicyVersion(legacy, createdMs: 2)
+        #expect(try h.coordinator.storedSpec(#require(try store.policyVersion(2))) == h.coordinator.core.spec)
+        // A detached spec whose catalogue version is not registered is a typed error, never a spec without items.
+        let orphan = PolicyVersionRow(version: 3, weightsSHA: row.weightsSHA, spec: row.spec, decision: nil, catalogueVersion: 9)
+        try store.savePolicyVersion(orphan, createdMs: 3)
+        #expect(throws: StoreError.unknownCatalogue(9)) { try h.coordinator.storedSpec(#require(try store.policyVersion(3))) }
     }
 }

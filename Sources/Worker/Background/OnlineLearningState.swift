@@ -54,6 +54,9 @@ struct OnlineLearningState: Sendable {
     private(set) var held: [UInt64: InstalledCatalogue] = [:]
     /// The registry catalogue version whose rows the installed policy serves, nil when its spec inlined them.
     private(set) var servedCatalogue: UInt64?
+    /// The registry catalogue version the last refused POLICY named (``PolicyInstallError/catalogueMissing(policy:catalogue:)``),
+    /// kept once it arrives even when it is older than the versions held, until a POLICY installs.
+    private(set) var wanted: UInt64?
     /// Registry versions kept besides the served one.
     static let heldVersions = 2
     private let seed: UInt64
@@ -93,7 +96,9 @@ struct OnlineLearningState: Sendable {
         return (install, pack)
     }
 
-    /// Installs a version: the learner takes its statistics (the same learner when the spec is unchanged) and its counters restart. On error nothing changes.
+    /// Installs a version: the learner takes its statistics (the same learner when the spec is unchanged) and its
+    /// counters restart. On error nothing changes, except that a catalogue version found missing is remembered
+    /// (``wanted``) so that it is kept when the broker sends it.
     /// - Returns: the snapshot to serve and the POLICY_STATE `installed` report.
     /// - Throws: ``PolicyInstallError/unusable(_:)`` when the spec or weights do not make a policy.
     mutating func install(_ install: PolicyInstall, pack: ParameterPack) throws(PolicyInstallError)
@@ -102,6 +107,7 @@ struct OnlineLearningState: Sendable {
         var spec = install.spec
         if let named = install.catalogue {
             guard let catalogue = held[named.version], catalogue.sha256 == named.sha256 else {
+                wanted = named.version
                 throw .catalogueMissing(policy: install.version, catalogue: named)
             }
             spec.setCatalogue(catalogue.catalogue)
@@ -113,6 +119,7 @@ struct OnlineLearningState: Sendable {
             throw .unusable(error)
         }
         servedCatalogue = install.catalogue?.version
+        wanted = nil
         prune()
         // Mutated in place (optional chaining), so the statistics are not copied.
         switch spec.learning.learner {
@@ -140,7 +147,7 @@ struct OnlineLearningState: Sendable {
     }
 
     /// Keeps a verified registry catalogue version for POLICY messages that name it; the oldest versions beyond
-    /// ``heldVersions`` (other than the served one) are let go.
+    /// ``heldVersions`` (other than the served one and the ``wanted`` one) are let go.
     mutating func hold(_ catalogue: InstalledCatalogue) {
         held[catalogue.version] = catalogue
         prune()
@@ -153,7 +160,8 @@ struct OnlineLearningState: Sendable {
     }
 
     private mutating func prune() {
-        let keep = Set(held.keys.sorted(by: >).prefix(Self.heldVersions)).union(servedCatalogue.map { [$0] } ?? [])
+        let keep = Set(held.keys.sorted(by: >).prefix(Self.heldVersions))
+            .union(servedCatalogue.map { [$0] } ?? []).union(wanted.map { [$0] } ?? [])
         for version in held.keys where !keep.contains(version) { held[version] = nil }
     }
 

@@ -75,6 +75,16 @@ struct PolicyCatalogueReferenceTests {
         #expect(online.state.withLock { Set($0.held.keys) } == [3, 4])
         _ = online.perform(.catalogue(v1))
         #expect(online.snapshot.current?.policy.spec.itemCount == 14)
+
+        // A POLICY naming that old version is refused; once the broker sends it, it is kept (though older than the
+        // two held) and the POLICY installs.
+        let old = try Self.payload(v1.catalogue, version: 3, reference: CatalogueReference(version: 1, sha256: v1.sha256))
+        #expect(try decodePolicyState(#require(online.perform(.install(old)))).1.kind == .catalogueMissing)
+        _ = online.perform(.hold(v1))
+        #expect(online.state.withLock { Set($0.held.keys) } == [1, 3, 4])
+        #expect(try decodePolicyState(#require(online.perform(.install(old)))).1.kind == .installed)
+        #expect(online.snapshot.current?.policy.spec.itemCount == 10)
+        #expect(online.state.withLock { ($0.servedCatalogue, $0.wanted, Set($0.held.keys)) } == (1, nil, [1, 3, 4]))
     }
 
     @Test("an older CATALOGUE than the installed one is confirmed and handed to the online thread to hold")

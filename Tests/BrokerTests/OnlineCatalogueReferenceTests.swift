@@ -52,6 +52,23 @@ struct OnlineCatalogueReferenceTests {
         #expect(large.core.storedSpec.itemsDetached && large.core.spec.itemCount == 20_000)
     }
 
+    @Test("an impressions page carries the spec on the first page only")
+    func specOnFirstPageOnly() throws {
+        var m = try Self.machine(Self.catalogue(1_000))
+        func pageSpec(after: Int64?) throws -> OnlinePolicySpec?? {
+            let actions = m.feed(
+                .control(
+                    identity: [9], header: Header(command: .control, requestId: 1),
+                    request: ControlRequest(.impressions, after: after, limit: 10), bytes: nil))
+            for case .answerImpressionPage(_, _, _, let spec, _) in actions { return .some(spec) }
+            return nil
+        }
+        let first = try #require(try pageSpec(after: nil))
+        #expect(first?.itemCount == 1_000)
+        #expect(try #require(try pageSpec(after: 0)) != nil)
+        #expect(try #require(try pageSpec(after: 500)) == nil)
+    }
+
     @Test("the simulator world's POLICY still inlines its items and names no catalogue")
     func simulatorWorldInlines() throws {
         var m = try OnlineMachine()

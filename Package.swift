@@ -303,7 +303,7 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecTestKit",
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore", "RecTestKit"]),

@@ -9,8 +9,8 @@ import RecWire
 ///
 /// **The data file** has one row per shown item, with obp's columns first: an unnamed index, `timestamp`,
 /// `item_id`, `position`, `click`, `observed`, `dwell`, `propensity_score`, `impression_id`, `policy_version`,
-/// `viewed`, `score`, `retrieval`, one column per user feature of the spec (named as in RECOMMEND),
-/// `user-item_affinity_0…N−1`.
+/// `viewed`, `score`, `retrieval`, and one column per user feature of the spec (named as in RECOMMEND): its width
+/// does not depend on the number of items (no column per item, unlike OBD's `user-item_affinity_K`).
 /// - `item_id` is the catalogue row; `position` the slot from 1 (the top);
 /// - `observed` is 1 when feedback arrived for that item and 0 when it was shown and nothing was reported;
 ///   `click` is the reported 0 or 1, and **blank** for an unobserved row (an unknown outcome, not a non-click:
@@ -20,13 +20,12 @@ import RecWire
 ///   above it (what the worker logged; OBD's own files hold a per-position marginal);
 /// - `impression_id`, `policy_version`: the impression and the policy version that chose it;
 /// - `viewed`: the session's viewed items the request carried (RECOMMEND's `events`), `item:seconds` joined by
-///   `;` (blank for none), part of the state the policy saw;
+///   `;` (blank for none), part of the state the policy saw; the schema's `viewed` role, from which ``LogLoader``
+///   builds the user's history (a view of at least ``engagedSeconds`` counts `min(seconds / engagedSeconds, 3)`
+///   engagements with its item, as `recommend --events` counts them for a fitted model);
 /// - `score`: the policy's score of the item when it drew the slate; `retrieval`: the item index version when the
 ///   slate was drawn from retrieval's candidates (blank when every active item was a candidate; another policy's
-///   probabilities of such a slate cannot be recomputed without the same candidates);
-/// - `user-item_affinity_k`: the engagements with item `k` among the viewed items as `recommend --events` counts
-///   them for a fitted model (a view of at least ``engagedSeconds`` counts `min(seconds / engagedSeconds, 3)`,
-///   `FeatureSpec.affinity(from:)`), 0 for the others.
+///   probabilities of such a slate cannot be recomputed without the same candidates).
 ///
 /// `timestamp` is the impression's serving time, `YYYY-MM-DD HH:MM:SS.ffffff+00:00` in UTC as in OBD; the rows of
 /// an impression share it and keep slot order.
@@ -45,7 +44,8 @@ import RecWire
 ///
 /// **The schema file** (``schemaFileName``) is a ``DataSchema`` in the TOML of docs/YOUR-DATA.md: the roles above,
 /// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
-/// `impression_id`, `policy_version`, `viewed`, `score`, `retrieval`, `item_sku` and `active` are listed in `ignore`.
+/// `viewed` is the `viewed` role; `impression_id`, `policy_version`, `score`, `retrieval`, `item_sku` and `active`
+/// are listed in `ignore`.
 public enum ImpressionExport {
     /// The item-context file's name, written in the data file's directory.
     public static let itemContextFileName = "item_context.csv"
@@ -191,7 +191,7 @@ public enum ImpressionExport {
     }
 
     /// The columns of the data file that no schema role reads (kept for people and other tools).
-    public static let carriedLogColumns = ["", "impression_id", "policy_version", "viewed", "score", "retrieval"]
+    public static let carriedLogColumns = ["", "impression_id", "policy_version", "score", "retrieval"]
     /// The columns of the item-context file that no schema role reads.
     public static let carriedItemColumns = ["", "item_sku", "active"]
 
@@ -210,7 +210,7 @@ public enum ImpressionExport {
             logs: .init(
                 timestamp: "timestamp", item: "item_id", position: "position", outcome: "click",
                 propensity: "propensity_score", dwell: "dwell", observed: "observed",
-                affinityPrefix: "user-item_affinity_",
+                viewed: "viewed",
                 userFeatures: spec.userFeatures.map {
                     DataSchema.Feature($0.name, $0.kind == .numeric ? .numeric : .categorical)
                 }, ignore: carriedLogColumns),
@@ -229,13 +229,12 @@ public enum ImpressionExport {
             "", "timestamp", "item_id", "position", "click", "observed", "dwell", "propensity_score",
             "impression_id", "policy_version", "viewed", "score", "retrieval",
         ]
-        if let clash = featureNames.first(where: { fixed.contains($0) || $0.hasPrefix("user-item_affinity_") }) {
+        if let clash = featureNames.first(where: { fixed.contains($0) }) {
             throw .malformedImpression(
                 id: impressions[0].record.impressionId,
                 reason: "user feature '\(clash)' has the name of an exported column: rename it in the schema")
         }
-        var header = fixed + featureNames.map(csvField)
-        header += (0..<spec.itemCount).map { "user-item_affinity_\($0)" }
+        let header = fixed + featureNames.map(csvField)
         var lines = [header.joined(separator: ",")]
         var counts = Counts()
         for logged in impressions {
@@ -256,17 +255,12 @@ public enum ImpressionExport {
             }
             let timestamp = formatTimestamp(ms: record.createdMs)
             let features = featureNames.map { csvField(record.userFeatures[$0] ?? "") }.joined(separator: ",")
-            var engagements = [Double](repeating: 0, count: spec.itemCount)
             for view in record.viewed {
                 guard view.item >= 0 && view.item < spec.itemCount, view.seconds.isFinite, view.seconds >= 0 else {
                     throw .malformedImpression(
                         id: record.impressionId, reason: "viewed item \(view.item) (\(view.seconds) s) is not valid")
                 }
-                if view.seconds >= engagedSeconds {
-                    engagements[view.item] += min(view.seconds / engagedSeconds, maximumEngagements)
-                }
             }
-            let affinity = engagements.map { $0 == 0 ? "0.0" : "\($0)" }.joined(separator: ",")
             let viewed = record.viewed.map { "\($0.item):\($0.seconds)" }.joined(separator: ";")
             let session = "\(csvField(record.impressionId)),\(record.version),\(viewed)"
             let retrieval = csvField(record.retrieval ?? "")
@@ -290,8 +284,7 @@ public enum ImpressionExport {
                 let outcome = click.map { "\($0),1" } ?? ",0"
                 lines.append(
                     "\(counts.rows),\(timestamp),\(item),\(slot + 1),\(outcome),\(dwell.map { "\($0)" } ?? ""),"
-                        + "\(record.propensities[slot]),\(session),\(record.scores[slot]),\(retrieval),\(features),"
-                        + affinity)
+                        + "\(record.propensities[slot]),\(session),\(record.scores[slot]),\(retrieval),\(features)")
                 counts.rows += 1
             }
         }

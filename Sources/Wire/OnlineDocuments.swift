@@ -293,21 +293,84 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
     }
 }
 
+/// A catalogue version of the broker's registry, named instead of inlined. JSON keys: `version`, `sha256`.
+public struct CatalogueReference: Codable, Sendable, Equatable, Hashable {
+    /// The registry's version.
+    public var version: UInt64
+    /// SHA-256 (hex) of the version's canonical bytes, as CATALOGUE announced them.
+    public var sha256: String
+
+    /// Creates a reference.
+    public init(version: UInt64, sha256: String) {
+        self.version = version
+        self.sha256 = sha256
+    }
+}
+
+extension OnlinePolicySpec {
+    /// The spec without its items (`item_ids`, `item_features`, `item_active` empty): what a POLICY or a stored
+    /// policy version holds when it names a registry catalogue version instead of inlining the rows. Such a spec
+    /// is never servable on its own (``problem`` says the catalogue needs an item), so a receiver that cannot
+    /// resolve the catalogue cannot serve a wrong one by mistake.
+    public var withoutItems: OnlinePolicySpec {
+        var detached = self
+        detached.itemIds = []
+        detached.itemFeatures = []
+        detached.itemActive = []
+        return detached
+    }
+
+    /// Whether the spec holds no items (a detached spec whose catalogue is named elsewhere).
+    public var itemsDetached: Bool { itemIds.isEmpty && itemFeatures.isEmpty && itemActive.isEmpty }
+}
+
 /// The broker's order to serve an online policy version (frame 1 of ``Command/policy``; frame 2 is the
-/// ``ParameterPack`` of the Q-network's parameters). JSON keys: `version`, `spec`, `learning_enabled`.
+/// ``ParameterPack`` of the Q-network's parameters). JSON keys: `version`, `spec`, `learning_enabled`,
+/// `catalogue`.
+///
+/// Over the simulator world's catalogue `catalogue` is null and `spec` inlines every item. Over a registry
+/// catalogue (`--online-catalogue`) `catalogue` names the version and its SHA-256, and `spec` carries no items
+/// (``OnlinePolicySpec/withoutItems``): the replica takes the rows from the catalogue version it holds (sent by
+/// CATALOGUE and verified by hash), so the message's size does not grow with the catalogue. A replica that does not
+/// hold that version refuses with POLICY_STATE `catalogue_missing` and keeps serving what it served.
 public struct PolicyInstall: Codable, Sendable, Equatable {
     /// The policy version; replies to RECOMMEND carry it.
     public var version: UInt64
-    /// The catalogue, encoding, exploration and learning settings.
+    /// The encoding, exploration and learning settings, and the items unless `catalogue` names them.
     public var spec: OnlinePolicySpec
     /// Whether the replica learns from feedback (false while the pool is frozen).
     public var learningEnabled: Bool
+    /// The registry catalogue version whose rows are the spec's items, or nil when `spec` inlines them.
+    public var catalogue: CatalogueReference?
 
-    /// Creates an install order.
-    public init(version: UInt64, spec: OnlinePolicySpec, learningEnabled: Bool) {
+    /// Creates an install order. With a `catalogue`, the spec's items are dropped (the receiver resolves them).
+    public init(version: UInt64, spec: OnlinePolicySpec, learningEnabled: Bool, catalogue: CatalogueReference? = nil) {
         self.version = version
-        self.spec = spec
+        self.spec = catalogue == nil ? spec : spec.withoutItems
         self.learningEnabled = learningEnabled
+        self.catalogue = catalogue
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, spec, learningEnabled, catalogue
+    }
+
+    /// Encodes every key, `catalogue` as null when the spec inlines its items.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(spec, forKey: .spec)
+        try c.encode(learningEnabled, forKey: .learningEnabled)
+        try c.encode(catalogue, forKey: .catalogue)
+    }
+
+    /// Decodes; an order sent before `catalogue` existed inlines its items.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(UInt64.self, forKey: .version)
+        spec = try c.decode(OnlinePolicySpec.self, forKey: .spec)
+        learningEnabled = try c.decode(Bool.self, forKey: .learningEnabled)
+        catalogue = try c.decodeIfPresent(CatalogueReference.self, forKey: .catalogue)
     }
 }
 
@@ -570,8 +633,9 @@ public struct LearnBatch: Codable, Sendable, Equatable {
     public init(events: [LearnEvent]) { self.events = events }
 }
 
-/// A replica's report on its online policy (``Command/policyState``). JSON keys: `kind` (`sync` or
-/// `installed`), `sync`, `version`, `events`, `updates`, `weights_sha256`.
+/// A replica's report on its online policy (``Command/policyState``). JSON keys: `kind` (`sync`, `installed` or
+/// `catalogue_missing`), `sync`, `version`, `events`, `updates`, `weights_sha256`, and with `catalogue_missing`
+/// also `catalogue` and `error`.
 public struct PolicyStateReport: Codable, Sendable, Equatable {
     /// Why the report was sent.
     public enum Kind: String, Codable, Sendable {
@@ -579,6 +643,9 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
         case sync
         /// The replica installed a version and now serves it.
         case installed
+        /// The replica refused a POLICY that names a catalogue version it does not hold (`catalogue`); it keeps
+        /// serving what it served. The broker sends that CATALOGUE version and the POLICY again.
+        case catalogueMissing = "catalogue_missing"
     }
 
     /// Why the report was sent.
@@ -593,14 +660,23 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
     public var updates: Int
     /// SHA-256 (hex) of the encoded ``ParameterPack`` of the weights the replica serves or sends.
     public var weightsSha256: String
+    /// With `catalogue_missing`: the catalogue version the refused POLICY named (absent otherwise).
+    public var catalogue: CatalogueReference?
+    /// With `catalogue_missing`: why, in words (absent otherwise).
+    public var error: String?
 
     /// Creates a report.
-    public init(kind: Kind, sync: UInt64, version: UInt64, events: Int, updates: Int, weightsSha256: String) {
+    public init(
+        kind: Kind, sync: UInt64, version: UInt64, events: Int, updates: Int, weightsSha256: String,
+        catalogue: CatalogueReference? = nil, error: String? = nil
+    ) {
         self.kind = kind
         self.sync = sync
         self.version = version
         self.events = events
         self.updates = updates
         self.weightsSha256 = weightsSha256
+        self.catalogue = catalogue
+        self.error = error
     }
 }

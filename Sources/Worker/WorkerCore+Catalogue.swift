@@ -17,7 +17,8 @@ extension WorkerCore {
     /// goes to the online-learning thread, which moves the served policy to it and answers CATALOGUE_STATE
     /// (``OnlineLearning/installCatalogue(_:)``), so the broker's acknowledgement means the policy serves it; a
     /// refused one is answered here (installed false, and why), so the broker sends it again. An older version
-    /// than the installed one is confirmed without replacing it.
+    /// than the installed one is confirmed without replacing it, and held by the online thread for a POLICY that
+    /// names it (``OnlineLearningState/hold(_:)``).
     mutating func installCatalogue(_ message: WireMessage, into actions: inout [WorkerAction]) {
         guard message.payload.count >= 2, let notice = try? WireJSON.decode(CatalogueInstall.self, from: message.payload[0])
         else {
@@ -31,6 +32,17 @@ extension WorkerCore {
             state.error = "the catalogue's bytes hash to \(computed), not \(notice.sha256)"
         } else if let installed = catalogue, installed.version >= notice.version {
             state.installed = installed.version == notice.version ? installed.sha256 == computed : true
+            if installed.version > notice.version {
+                // An older version, sent for a POLICY that names it: held (not served) for that POLICY.
+                do {
+                    let older = InstalledCatalogue(
+                        version: notice.version, sha256: computed, catalogue: try ItemCatalogue(canonical: bytes))
+                    actions.append(.online(.hold(older)))
+                } catch {
+                    state.installed = false
+                    state.error = error.description
+                }
+            }
         } else {
             do {
                 let installed = InstalledCatalogue(

@@ -243,4 +243,50 @@ struct CatalogueRegistryTests {
             #expect(try await client.online().catalogueVersion == 3)
         }
     }
+
+    @Test(
+        "a worker lacking the catalogue version a POLICY names refuses it, is sent that version, then serves its rows",
+        .enabled(if: ready, "needs data/obd (scripts/fetch-obd)"))
+    func missingCatalogueVersionRecovers() async throws {
+        let folder = try TemporaryDirectory("catalogue-missing")
+        defer { folder.remove() }
+        let schema = try Self.schema(in: folder.path)
+        let state = folder.path + "/state"
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1"]) { cluster, _ in
+            let frontend = cluster.endpoints.frontend
+            _ = try Self.catalogue(frontend, ["upload", "--schema", schema], as: CatalogueView.self)
+            let added = try Self.catalogue(
+                frontend,
+                ["add", "NEW-1", "--field", "item_feature_0=0.25", "--field", "item_feature_1=e9d15d70c2ca6f1b23fb0bce37c4a179"],
+                as: CatalogueView.self)
+            #expect(added.version == 2 && added.items == 81)
+            // A broker serving version 1, and a fresh worker: the registry sends it only the newest version (2), so
+            // the POLICY naming version 1 finds it missing.
+            _ = cluster.kill("broker", signal: SIGKILL)
+            _ = cluster.kill("w1", signal: SIGKILL)
+            let log = URL(fileURLWithPath: folder.path + "/w2.log")
+            cluster.workerLogs["w2"] = log
+            try cluster.startBroker(
+                frontend: frontend, backend: cluster.endpoints.backend,
+                extra: ["--state-dir", state, "--online", "--online-catalogue", "1"])
+            try cluster.startWorker("w2")
+            let client = try await cluster.client(timeoutMs: 10_000)
+            defer { client.close() }
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "w2 serves the policy over catalogue version 1") {
+                let view = try await client.online()
+                return view.catalogueVersion == 1 && view.replicas.map(\.worker) == ["w2"]
+                    && view.replicas.allSatisfy { $0.version == view.version }
+            }
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            #expect(text.contains("refused POLICY; asking the broker for its catalogue"), "\(text.suffix(2_000))")
+            #expect(text.contains("catalogue version 1"), "\(text.suffix(2_000))")
+            // Slates come from version 1's 80 rows: version 2's added row 80 is never shown.
+            var shown: [Int] = []
+            for user in try Self.visitors(30) {
+                let query = try JSONSerialization.data(withJSONObject: ["user_features": user, "top": 3])
+                shown += try await client.recommendPolicy(document: Array(query)).items.map(\.item)
+            }
+            #expect(shown.count == 90 && shown.allSatisfy { (0..<80).contains($0) }, "\(shown)")
+        }
+    }
 }

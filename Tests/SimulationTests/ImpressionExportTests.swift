@@ -127,9 +127,9 @@ import Testing
         #expect(lines[1].hasPrefix("0,2025-11-29 04:20:00.123000+00:00,5,1,,0,,0.9," + session + "0.1" + user))
         #expect(lines[2].hasPrefix("1,2025-11-29 04:20:00.123000+00:00,9,2,1,1,42.5,0.5," + session + "0.2" + user))
         #expect(lines[3].hasPrefix("2,2025-11-29 04:20:00.123000+00:00,12,3,0,1,,0.25," + session + "0.3" + user))
-        // Engagements: 25 s and 40 s on item 3 count 2.5 + 3 (capped); 4 s on item 7 is a glance.
-        let affinity = lines[1].split(separator: ",", omittingEmptySubsequences: false).suffix(spec.itemCount)
-        #expect(Array(affinity)[3] == "5.5" && Array(affinity)[7] == "0.0")
+        // No column per item: the header is the fixed columns and the user features, whatever the catalogue's size.
+        #expect(lines[0].split(separator: ",", omittingEmptySubsequences: false).count == 13 + spec.userFeatures.count)
+        #expect(!lines[0].contains("user-item_affinity_"))
         #expect(counts == .init(rows: 6, feedbackRows: 3, unobservedRows: 3, dwellRows: 1, clicks: 1))
 
         // Loaded back with the export's schema, the unobserved rows are left out (not counted as non-clicks).
@@ -144,6 +144,10 @@ import Testing
         #expect(data.reward == [1, 0, 0])
         #expect(data.pscore == [0.5, 0.25, 0.5])
         #expect(data.nActions == spec.itemCount)
+        // The history is read back from `viewed`: 25 s and 40 s on item 3 count 2.5 + 3 (capped) engagements; 4 s
+        // on item 7 is a glance. The other impression viewed nothing.
+        #expect(data.affinity.entries(0).map(\.column) == [3] && data.affinity.entries(0).map(\.value) == [5.5])
+        #expect(data.affinity.entries(1).map(\.value) == [5.5] && data.affinity.entries(2).isEmpty)
         // The catalogue keeps each row's external id and active flag.
         let items = try String(contentsOfFile: summary.itemContextFile, encoding: .utf8).split(separator: "\n")
         #expect(items[0].hasPrefix(",item_id,item_sku,active,item_feature_0,"))

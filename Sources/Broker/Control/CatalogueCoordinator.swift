@@ -21,8 +21,9 @@ final class CatalogueCoordinator {
     /// Whether the online policy's item rows are this registry's rows (so the retire filter applies).
     let servesRegistry: Bool
     private var rollout = CatalogueRollout()
-    /// Called with each newly stored version, before its workers are sent it (the online policy moves to it).
-    var onStored: (ItemCatalogue, UInt64) -> Void = { _, _ in }
+    /// Called with each newly stored version (catalogue, version, SHA-256), before its workers are sent it (the
+    /// online policy moves to it).
+    var onStored: (ItemCatalogue, UInt64, String) -> Void = { _, _, _ in }
     /// Asked before a version is stored: why the online policy cannot serve it, or `nil`. A reason refuses the
     /// change (`CONFLICT`), so no version is stored that the policy would silently not serve.
     var refusal: (ItemCatalogue) -> String? = { _ in nil }
@@ -105,7 +106,9 @@ final class CatalogueCoordinator {
     /// The catalogue `--online-catalogue` names (`latest` or a version number) and the user features of the schema
     /// it was uploaded with.
     /// - Throws: ``CatalogueRefusal`` naming the problem (no catalogue registered, an unknown version, a bad name).
-    func served(_ name: String) throws -> (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature], version: UInt64) {
+    func served(_ name: String) throws -> (
+        catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature], version: UInt64, sha256: String
+    ) {
         let record: CatalogueRecord?
         if name == "latest" {
             record = latest?.record
@@ -120,7 +123,29 @@ final class CatalogueCoordinator {
         let catalogue = record.version == latest?.record.version
             ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
         let schema = try DataSchema.parse(record.schema, path: "catalogue version \(record.version)'s schema")
-        return (catalogue, schema.logs.userFeatures, record.version)
+        return (catalogue, schema.logs.userFeatures, record.version, record.sha256)
+    }
+
+    /// Sends catalogue version `version` (CATALOGUE, from the store unless it is the newest) to one worker: the
+    /// online policy asks for it when a replica refused a POLICY naming a version it does not hold.
+    /// - Returns: false when the version is not registered or its blob cannot be read (logged).
+    func ship(_ version: UInt64, to worker: [UInt8]) -> Bool {
+        do {
+            let record: CatalogueRecord
+            let bytes: [UInt8]
+            if let latest, latest.record.version == version {
+                (record, bytes) = (latest.record, latest.bytes)
+            } else {
+                guard let stored = try store.catalogue(version) else { throw StoreError.unknownCatalogue(version) }
+                (record, bytes) = (stored, try store.blobs.get(stored.sha256))
+            }
+            let notice = CatalogueInstall(version: record.version, sha256: record.sha256)
+            emit(.toWorker(identity: worker, frames: [Header(command: .catalogue).encoded(), WireJSON.encode(notice), bytes]))
+            return true
+        } catch {
+            logger.error("catalogue version cannot be sent", metadata: ["version": "\(version)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// Why a slate may not be shown (it holds an item the newest catalogue version retired), or `nil`.
@@ -221,7 +246,7 @@ final class CatalogueCoordinator {
                 sourceSHA256: source, schema: schema, items: catalogue.count, active: catalogue.activeCount,
                 width: catalogue.width, createdMs: nowMs))
         latest = (record, catalogue, bytes)
-        onStored(catalogue, record.version)
+        onStored(catalogue, record.version, record.sha256)
         logger.info(
             "catalogue version stored",
             metadata: ["version": "\(record.version)", "change": "\(change.rawValue)", "item": "\(item ?? "")"])

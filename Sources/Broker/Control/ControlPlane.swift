@@ -107,8 +107,11 @@ public final class ControlPlane: Sendable {
         }
         defer { judgeThread?.stop() }
         if let learner {
-            catalogues?.onStored = { catalogue, version in learner.moveToCatalogue(catalogue, version: version) }
+            catalogues?.onStored = { catalogue, version, sha256 in
+                learner.moveToCatalogue(catalogue, version: version, sha256: sha256)
+            }
             catalogues?.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
+            learner.shipCatalogue = { [weak catalogues] worker, version in catalogues?.ship(version, to: worker) ?? false }
         }
         var router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         router.onlineOff = onlineOff

@@ -52,8 +52,10 @@ struct ControlRouter {
             }
         case .workers(let live):
             jobs.updateWorkers(live, nowMs: nowMs)
-            online?.updateWorkers(live, nowMs: nowMs)
+            // CATALOGUE before POLICY: a newcomer gets the newest catalogue version first, so the POLICY that
+            // names it (the usual case) installs at once.
             catalogues?.updateWorkers(live, nowMs: nowMs)
+            online?.updateWorkers(live, nowMs: nowMs)
         case .impression(let worker, let record):
             online?.handleImpression(worker: worker, record: record)
         case .heldImpression(let worker, let record, let client, let frames):

@@ -2,6 +2,7 @@ import BrokerCore
 import Foundation
 import Logging
 import Metrics
+import RecData
 import RecPolicy
 import RecStore
 import RecWire
@@ -17,6 +18,8 @@ final class OnlineCoordinator: ControlShell {
     var judge: (GuardJudge.Case) -> Void = { _ in }
     /// The state machine.
     var core: OnlineCore
+    /// Sends a registry catalogue version to a worker (CATALOGUE); false when the registry cannot.
+    var shipCatalogue: (_ worker: [UInt8], _ version: UInt64) -> Bool = { _, _ in false }
 
     /// Creates a coordinator; ``start(nowMs:)`` loads or creates the served version.
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
@@ -53,7 +56,7 @@ final class OnlineCoordinator: ControlShell {
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
             PolicyVersionRow(
-                version: stored + 1, weightsSHA: sha, spec: String(decoding: WireJSON.encode(core.spec), as: UTF8.self),
+                version: stored + 1, weightsSHA: sha, spec: String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self),
                 decision: nil, catalogueVersion: core.catalogueVersion),
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
@@ -112,6 +115,10 @@ final class OnlineCoordinator: ControlShell {
             answerImpressionPage(requester, after: after, limit: limit, spec: spec, version: version)
         case .answerPolicyVersion(let requester, let version):
             answerPolicyVersion(requester, version: version)
+        case .shipCatalogue(let worker, let version):
+            if !shipCatalogue(worker, version) {
+                logger.error("a replica's missing catalogue version cannot be sent", metadata: ["catalogue_version": "\(version)"])
+            }
         }
     }
 
@@ -153,7 +160,7 @@ final class OnlineCoordinator: ControlShell {
                     .notFound, "online policy version \(version) not found (the pool serves version \(core.version))")
             }
             pack = try store.blobs.get(row.weightsSHA)
-            spec = try WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
+            spec = try storedSpec(row)
         } catch {
             logger.error("online control failed", metadata: ["op": "online_policy", "error": "\(error)"])
             return refuse(.internal, "online_policy version \(version) cannot be read: \(error)")
@@ -164,9 +171,22 @@ final class OnlineCoordinator: ControlShell {
         emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack]))
     }
 
+    /// A stored version's spec with its items: a version stored over a registry catalogue holds its spec without
+    /// items (``OnlinePolicySpec/withoutItems``) and names the catalogue version, whose rows are read back from the
+    /// registry; a version stored before that (or over the simulator world) inlines them.
+    /// - Throws: ``StoreError`` when the row, the catalogue version or its blob cannot be read;
+    ///   ``WireError`` when the stored spec does not decode.
+    func storedSpec(_ row: PolicyVersionRow) throws -> OnlinePolicySpec {
+        var spec = try WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
+        guard spec.itemsDetached, let version = row.catalogueVersion else { return spec }
+        guard let record = try store.catalogue(version) else { throw StoreError.unknownCatalogue(version) }
+        spec.setCatalogue(try ItemCatalogue(canonical: store.blobs.get(record.sha256)))
+        return spec
+    }
+
     /// `impressions`: a page of the impression log after a sequence number.
     private func answerImpressionPage(
-        _ requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec, version: UInt64
+        _ requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec?, version: UInt64
     ) {
         let rows: [ImpressionRow]
         do {

@@ -1,18 +1,19 @@
 import RecData
 import RecPolicy
+import RecWire
 
 extension OnlineCore {
     /// Moves the served policy to a new version of the registry's catalogue, keeping its weights: the spec's items
-    /// become the catalogue's rows (ids, features, active flags), so a POLICY sent from now on (a sync, a worker
-    /// that joins) carries them. Replicas move on their own when they install the CATALOGUE.
+    /// become the catalogue's rows (ids, features, active flags), and a POLICY sent from now on (a sync, a worker
+    /// that joins) names that version. Replicas move on their own when they install the CATALOGUE.
     /// - Throws: ``PolicyError/catalogueMismatch(_:)`` when the catalogue is not a later version of the served one.
-    mutating func moveToCatalogue(_ catalogue: ItemCatalogue, version catalogueVersion: UInt64? = nil)
+    mutating func moveToCatalogue(_ catalogue: ItemCatalogue, as reference: CatalogueReference? = nil)
         throws(PolicyError)
     {
         let moved = try policy.with(catalogue: catalogue)
         spec = moved.spec
         policy = moved
-        if let catalogueVersion { self.catalogueVersion = catalogueVersion }
+        if let reference { self.catalogue = reference }
         viewDirty = true
     }
 }
@@ -32,14 +33,50 @@ extension OnlineCoordinator {
     }
 
     /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
-    func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64) {
+    func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String) {
         guard core.settings.served != nil else { return }
         do {
-            try core.moveToCatalogue(catalogue, version: version)
+            try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256))
             logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
         } catch {
             logger.error(
                 "online policy cannot serve catalogue version", metadata: ["catalogue_version": "\(version)", "error": "\(error)"])
         }
     }
+}
+
+extension OnlineCore {
+    /// A replica refused a POLICY naming a catalogue version it does not hold: when that is the served version,
+    /// the catalogue version is shipped to it and the POLICY sent again (at most ``maxCatalogueShipments`` times
+    /// until it installs one); a refusal of an older POLICY is only logged (a newer one is already on its way).
+    mutating func shipMissingCatalogue(
+        to identity: [UInt8], report: PolicyStateReport, into actions: inout [OnlineAction]
+    ) {
+        let name = workers.first { $0.identity == identity }?.id ?? "?"
+        guard let missing = report.catalogue, missing == catalogue, report.version == version,
+            workers.contains(where: { $0.identity == identity })
+        else {
+            return actions.append(
+                .log(
+                    .info, "a replica refused an older POLICY for a missing catalogue; a newer one is on its way",
+                    ["worker": "\(name)", "policy_version": "\(report.version)"]))
+        }
+        let sent = catalogueShipments[identity, default: 0]
+        guard sent < Self.maxCatalogueShipments else {
+            return actions.append(
+                .log(
+                    .error, "a replica still lacks the served catalogue version after it was sent; it serves its old policy",
+                    ["worker": "\(name)", "catalogue_version": "\(missing.version)", "error": "\(report.error ?? "")"]))
+        }
+        catalogueShipments[identity] = sent + 1
+        actions.append(
+            .log(
+                .warning, "a replica lacks the served catalogue version; sending it, then the POLICY again",
+                ["worker": "\(name)", "catalogue_version": "\(missing.version)"]))
+        actions.append(.shipCatalogue(worker: identity, version: missing.version))
+        install(on: identity, into: &actions)
+    }
+
+    /// Times a catalogue version is shipped to one replica for refused POLICY messages before the broker gives up.
+    static let maxCatalogueShipments = 3
 }

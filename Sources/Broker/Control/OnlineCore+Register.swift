@@ -70,7 +70,7 @@ extension OnlineCore {
             .storeVersion(
                 VersionToStore(
                     sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
-                    spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
+                    spec: String(decoding: WireJSON.encode(storedSpec), as: UTF8.self),
                     decision: String(decoding: WireJSON.encode(decision), as: UTF8.self), catalogueVersion: serving)))
     }
 }

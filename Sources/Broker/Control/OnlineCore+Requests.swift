@@ -36,7 +36,8 @@ extension OnlineCore {
             flushPending(into: &actions)
             actions.append(
                 .answerImpressionPage(
-                    requester: requester, after: request.after ?? 0, limit: limit, spec: spec, version: version))
+                    requester: requester, after: request.after ?? 0, limit: limit,
+                    spec: (request.after ?? 0) <= 0 ? spec : nil, version: version))
         case nil, .train?, .upload?, .jobs?, .job?, .cancelJob?, .models?, .promote?, .importModel?, .fetch?,
             .rollback?, .drain?, .catalogueUpload?, .catalogues?, .catalogue?, .catalogueAdd?, .catalogueRetire?:
             reply(requester, .badRequest, text: "unknown online operation \(request.op)", into: &actions)

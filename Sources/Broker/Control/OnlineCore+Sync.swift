@@ -33,7 +33,10 @@ extension OnlineCore {
         }
         let name = workers.first { $0.identity == identity }?.id ?? "?"
         switch report.kind {
+        case .catalogueMissing:
+            shipMissingCatalogue(to: identity, report: report, into: &actions)
         case .installed:
+            catalogueShipments[identity] = nil
             replicas[identity] = ReplicaPolicyView(
                 worker: name, version: report.version, weightsSha256: report.weightsSha256)
             viewDirty = true
@@ -118,7 +121,7 @@ extension OnlineCore {
             .storeVersion(
                 VersionToStore(
                     sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
-                    spec: String(decoding: WireJSON.encode(spec), as: UTF8.self),
+                    spec: String(decoding: WireJSON.encode(storedSpec), as: UTF8.self),
                     decision: String(decoding: WireJSON.encode(decision), as: UTF8.self),
                     catalogueVersion: catalogueVersion)))
     }

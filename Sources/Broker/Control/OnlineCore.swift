@@ -94,9 +94,15 @@ struct OnlineCore: ControlCore {
     var nextSyncId: UInt64 = 1
     var roundRobin = 0
     var viewDirty = true
-    /// The registry's catalogue version the policy serves (nil: the simulator world's catalogue); every stored
-    /// version records it.
-    var catalogueVersion: UInt64?
+    /// The registry's catalogue version the policy serves and its SHA-256 (nil: the simulator world's catalogue).
+    /// POLICY messages and stored versions name it instead of inlining its rows.
+    var catalogue: CatalogueReference?
+    /// The version in ``catalogue``; every stored version records it.
+    var catalogueVersion: UInt64? { catalogue?.version }
+    /// How many times each replica was sent a catalogue version it reported missing since it last installed a
+    /// POLICY (``shipMissingCatalogue(to:report:into:)``); bounded so a replica that cannot install it is not
+    /// sent it forever.
+    var catalogueShipments: [[UInt8]: Int] = [:]
 
     /// A core serving the untrained policy the settings describe (version 0 until the shell adopts one).
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
@@ -106,7 +112,7 @@ struct OnlineCore: ControlCore {
             spec = OnlinePolicySpec.make(
                 catalogue: served.catalogue, userFeatures: served.userFeatures, exploration: settings.exploration,
                 learning: settings.learning, seed: settings.seed)
-            catalogueVersion = served.version
+            catalogue = CatalogueReference(version: served.version, sha256: served.sha256)
         } else {
             spec = SimulatorCatalog.spec(
                 world: SimulatorWorld(config: settings.world), exploration: settings.exploration,
@@ -168,6 +174,7 @@ struct OnlineCore: ControlCore {
         for gone in before.subtracting(now) {
             replicas[gone] = nil
             outgoing[gone] = nil
+            catalogueShipments[gone] = nil
             if case .pulling(let round, var pending, var results) = phase {
                 pending.remove(gone)
                 results[gone] = nil
@@ -186,9 +193,14 @@ struct OnlineCore: ControlCore {
         if case .pulling(_, let pending, _) = phase, pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
     }
 
-    /// Sends the served version to one replica.
+    /// The spec as POLICY messages and stored versions hold it: without items when it names a registry catalogue
+    /// version (``catalogue``), so neither grows with the catalogue.
+    var storedSpec: OnlinePolicySpec { catalogue == nil ? spec : spec.withoutItems }
+
+    /// Sends the served version to one replica: over a registry catalogue the POLICY names the catalogue version
+    /// (the replica holds it from CATALOGUE) instead of inlining its rows.
     func install(on identity: [UInt8], into actions: inout [OnlineAction]) {
-        let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
+        let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen, catalogue: catalogue)
         actions.append(
             .send(
                 .toWorker(

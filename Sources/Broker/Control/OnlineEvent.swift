@@ -51,8 +51,11 @@ enum OnlineAction {
     case storeVersion(VersionToStore)
     /// Store the frozen flag; the result comes back as ``OnlineEvent/frozenStored(_:requester:_:)``.
     case storeFrozen(Bool, requester: Requester)
-    /// Read a page of the impression log and answer the requester with it.
-    case answerImpressionPage(requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec, version: UInt64)
+    /// Read a page of the impression log and answer the requester with it; `spec` (the catalogue, for an
+    /// export's item-context file) goes on the first page only.
+    case answerImpressionPage(requester: Requester, after: Int64, limit: Int, spec: OnlinePolicySpec?, version: UInt64)
+    /// Send a registry catalogue version (CATALOGUE) to a replica that reported it missing.
+    case shipCatalogue(worker: [UInt8], version: UInt64)
     /// Read a stored policy version (CONTROL `online_policy` with a `version` other than the served one) and
     /// answer the requester with its install order and weights, or NOT_FOUND.
     case answerPolicyVersion(requester: Requester, version: UInt64)

@@ -26,9 +26,11 @@ public struct OnlineSettings: Sendable {
     /// The registered catalogue the policy serves (`--online-catalogue`: a version number or `latest`); `nil`
     /// serves the simulator world's catalogue.
     public var catalogue: String? = nil
-    /// The registry's catalogue the policy serves, the schema's user features and the catalogue's version,
-    /// resolved from ``catalogue`` by the control plane at start (`nil`: the simulator world's).
-    public var served: (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature], version: UInt64)? = nil
+    /// The registry's catalogue the policy serves, the schema's user features, the catalogue's version and the
+    /// SHA-256 of its canonical bytes, resolved from ``catalogue`` by the control plane at start (`nil`: the
+    /// simulator world's).
+    public var served: (catalogue: ItemCatalogue, userFeatures: [DataSchema.Feature], version: UInt64, sha256: String)? =
+        nil
     /// Exploration of the served policy.
     public var exploration = ExplorationSpec()
     /// Learning on the replicas.

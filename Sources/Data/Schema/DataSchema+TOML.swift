@@ -5,7 +5,7 @@ extension DataSchema {
     /// The keys `[logs]` takes (besides the `user_features` table).
     static let logKeys: Set<String> = [
         "timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "session", "user",
-        "affinity_prefix", "ignore", "user_features",
+        "affinity_prefix", "viewed", "ignore", "user_features",
     ]
     /// The keys `[catalogue]` takes.
     static let catalogueKeys: Set<String> = ["file", "item", "ignore", "item_features"]
@@ -55,6 +55,7 @@ extension DataSchema {
                 session: try reader.string(logs, "session", table: "logs", required: false),
                 user: try reader.string(logs, "user", table: "logs", required: false),
                 affinityPrefix: try reader.string(logs, "affinity_prefix", table: "logs", required: false),
+                viewed: try reader.string(logs, "viewed", table: "logs", required: false),
                 userFeatures: try reader.features(logs, "user_features", table: "logs"),
                 ignore: try reader.strings(logs, "ignore", table: "logs")),
             catalogue: Catalogue(
@@ -62,6 +63,11 @@ extension DataSchema {
                 item: try reader.required(catalogue, "item", table: "catalogue"),
                 itemFeatures: try reader.features(catalogue, "item_features", table: "catalogue"),
                 ignore: try reader.strings(catalogue, "ignore", table: "catalogue")))
+        if schema.logs.viewed != nil && schema.logs.affinityPrefix != nil {
+            throw .schema(
+                "\(path): [logs] has both 'viewed' and 'affinity_prefix': name the history one way (one column of "
+                    + "viewed items, or one column per item)")
+        }
         let roles =
             schema.logs.roles.map { ("logs", $0.role, $0.column) } + [("catalogue", "item", schema.catalogue.item)]
         for (table, role, column) in roles where column.hasPrefix(SchemaInference.placeholderPrefix) {

@@ -74,6 +74,11 @@ public struct DataSchema: Sendable, Equatable {
         public var user: String?
         /// The prefix of per-item history columns `PREFIX0`, `PREFIX1`, … (OBD's `user-item_affinity_`), optional.
         public var affinityPrefix: String?
+        /// A column of the items the user had viewed before the row, `item:seconds` pairs joined by `;` (blank for
+        /// none), optional: the same history as `affinityPrefix` in one column whatever the catalogue's size. A view
+        /// of at least the engagement dwell (10 s) counts `min(seconds / 10, 3)` engagements with its item, as
+        /// `recommend --events` counts them. Not together with `affinityPrefix`. `recpool logs export` writes it.
+        public var viewed: String?
         /// User features, in the log's column order once a header is seen.
         public var userFeatures: [Feature]
         /// Columns deliberately not used.
@@ -83,8 +88,10 @@ public struct DataSchema: Sendable, Equatable {
         public init(
             timestamp: String, item: String, position: String, outcome: String, isReward: Bool = false,
             propensity: String, dwell: String? = nil, observed: String? = nil, session: String? = nil,
-            user: String? = nil, affinityPrefix: String? = nil, userFeatures: [Feature], ignore: [String] = []
+            user: String? = nil, affinityPrefix: String? = nil, viewed: String? = nil, userFeatures: [Feature],
+            ignore: [String] = []
         ) {
+            self.viewed = viewed
             self.observed = observed
             self.timestamp = timestamp
             self.item = item
@@ -106,7 +113,9 @@ public struct DataSchema: Sendable, Equatable {
                 ("timestamp", timestamp), ("item", item), ("position", position),
                 (isReward ? "reward" : "click", outcome), ("propensity", propensity),
             ]
-            for (role, column) in [("dwell", dwell), ("observed", observed), ("session", session), ("user", user)] {
+            for (role, column) in [
+                ("dwell", dwell), ("observed", observed), ("session", session), ("user", user), ("viewed", viewed),
+            ] {
                 if let column { out.append((role, column)) }
             }
             return out

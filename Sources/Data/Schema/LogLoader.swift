@@ -210,6 +210,31 @@ struct LogTable {
         }
     }
 
+    /// The engagements a `viewed` field (`item:seconds` pairs joined by `;`) counts, per item, sorted by item: a
+    /// view of at least `engagedSeconds` counts `min(seconds / engagedSeconds, 3)` (``FeatureSpec``'s rule).
+    /// - Throws: `DataError.file(.invalidValue)` naming the field when a pair is not `row:seconds` with a catalogue
+    ///   row and a finite time ≥ 0.
+    func viewedHistory(row: Int, column: Int, engagedSeconds: Double) throws(DataError) -> [(Int, Float)] {
+        let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { return [] }
+        var engagements: [Int: Double] = [:]
+        for pair in text.split(separator: ";", omittingEmptySubsequences: false) {
+            let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let item = Int(parts[0]), (0..<nActions).contains(item),
+                let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0
+            else {
+                throw table.invalid(
+                    row: row, column: column,
+                    reason: "holds '\(pair)': write viewed items as ROW:SECONDS pairs joined by ';' (a catalogue row "
+                        + "from 0 to \(nActions - 1), seconds ≥ 0)")
+            }
+            if seconds >= engagedSeconds {
+                engagements[item, default: 0] += min(seconds / engagedSeconds, FeatureSpec.maximumEngagements)
+            }
+        }
+        return engagements.keys.sorted().map { ($0, Float(engagements[$0]!)) }
+    }
+
     func dataset(items: ItemTable, name: String, engagedSeconds: Double) throws(DataError) -> BanditDataset {
         let itemColumn = try table.column(schema.item)
         let positionColumn = try table.column(schema.position)
@@ -218,6 +243,7 @@ struct LogTable {
         let dwellColumn = try schema.dwell.map { name throws(DataError) in try table.column(name) }
         let observedColumn = try schema.observed.map { name throws(DataError) in try table.column(name) }
         let userColumn = try schema.user.map { name throws(DataError) in try table.column(name) }
+        let viewedColumn = try schema.viewed.map { name throws(DataError) in try table.column(name) }
         let timeOrdered = try timeOrder()
         // The rows kept, in time order: with an `observed` column, a shown item whose feedback never arrived has no
         // outcome, so it is left out (it is not a non-click).
@@ -285,6 +311,8 @@ struct LogTable {
                     if value != 0 { entries.append((item, Float(value))) }
                 }
                 affinity.append(entries)
+            } else if let viewedColumn {
+                affinity.append(try viewedHistory(row: row, column: viewedColumn, engagedSeconds: engagedSeconds))
             } else if let userColumn, !table.rows[row][userColumn].isEmpty {
                 // A blank user id is an anonymous visit: no history, and none recorded.
                 let user = table.rows[row][userColumn]

@@ -6,7 +6,7 @@ extension OnlineLearning {
     /// Runs on the online-learning thread, in order with POLICY and LEARN, so a slate served after the reply is
     /// drawn from the new catalogue (a retired item is never in it; an added item can be).
     func installCatalogue(_ installed: InstalledCatalogue) -> [[UInt8]] {
-        let error = state.withLock { $0.moveToCatalogue(installed.catalogue) }
+        let error = state.withLock { $0.moveToCatalogue(installed) }
         if let error {
             logger.warning("catalogue not installed", metadata: ["version": "\(installed.version)", "error": "\(error)"])
         } else {

@@ -21,6 +21,8 @@ final class OnlineLearning: Sendable {
         case pull(sync: UInt64)
         /// A verified catalogue version: the served policy moves to it (``installCatalogue(_:)``).
         case catalogue(InstalledCatalogue)
+        /// A verified catalogue version older than the newest one: only held, for a POLICY that names it.
+        case hold(InstalledCatalogue)
     }
 
     /// The policy the session serves.
@@ -86,8 +88,16 @@ final class OnlineLearning: Sendable {
                     "installed online policy",
                     metadata: [
                         "policy_version": "\(served.version)", "learning": "\(served.learningEnabled)",
-                        "sha256": "\(report.weightsSha256)",
+                        "sha256": "\(report.weightsSha256)", "install_bytes": "\(payload[0].count)",
+                        "pack_bytes": "\(payload[1].count)", "catalogue_version": "\(install.catalogue.map { "\($0.version)" } ?? "inline")",
                     ])
+                return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
+            } catch .catalogueMissing(let policy, let catalogue) {
+                let error = PolicyInstallError.catalogueMissing(policy: policy, catalogue: catalogue)
+                logger.warning("refused POLICY; asking the broker for its catalogue", metadata: ["error": "\(error)"])
+                let report = PolicyStateReport(
+                    kind: .catalogueMissing, sync: 0, version: policy, events: 0, updates: 0, weightsSha256: "",
+                    catalogue: catalogue, error: error.description)
                 return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
             } catch {
                 logger.error("rejected POLICY; keeping the current policy", metadata: ["error": "\(error)"])
@@ -118,6 +128,9 @@ final class OnlineLearning: Sendable {
             return nil
         case .catalogue(let installed):
             return installCatalogue(installed)
+        case .hold(let installed):
+            state.withLock { $0.hold(installed) }
+            return nil
         case .pull(let sync):
             let (report, pack) = state.withLock { $0.syncReport(sync: sync) }
             var header = Header(command: .policyState, requestId: sync)

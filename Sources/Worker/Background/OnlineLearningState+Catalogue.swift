@@ -1,19 +1,25 @@
 import RecData
 
 extension OnlineLearningState {
-    /// Moves the installed policy to `catalogue`, keeping what it has learnt; `nil` when done, else why not.
+    /// Holds a verified registry catalogue version and moves the installed policy to it, keeping what it has
+    /// learnt; `nil` when done (or when nothing needs to move), else why not.
     ///
-    /// Nothing moves when no policy is installed yet (the next POLICY brings the broker's spec, which already holds
-    /// the catalogue) or when the policy serves another catalogue (the simulator world's: other ids or another
-    /// feature width), since the registry's versions then only need to be held.
-    mutating func moveToCatalogue(_ catalogue: ItemCatalogue) -> String? {
+    /// Nothing moves when no policy is installed yet (the next POLICY names the broker's catalogue version), when
+    /// the policy already serves this version or a later one (a version sent again, or an older one the broker
+    /// sends for a POLICY that names it), or when the policy serves another catalogue (the simulator world's:
+    /// other ids or another feature width), since the registry's versions then only need to be held.
+    mutating func moveToCatalogue(_ installed: InstalledCatalogue) -> String? {
+        hold(installed)
         guard let spec = installedSpec else { return nil }
+        if let served = servedCatalogue, installed.version <= served { return nil }
+        let catalogue = installed.catalogue
         let sameLineage = spec.itemWidth == catalogue.width && spec.itemIds.count <= catalogue.count
             && zip(spec.itemIds, catalogue.ids).allSatisfy { $0 == $1 }
         guard sameLineage else { return nil }
         do {
             try learner?.setCatalogue(catalogue)
             try sessionLearner?.setCatalogue(catalogue)
+            if servedCatalogue != nil { moved(to: installed.version) }
             return nil
         } catch {
             return "\(error)"

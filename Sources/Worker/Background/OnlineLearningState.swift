@@ -7,11 +7,17 @@ enum PolicyInstallError: Error, Equatable, CustomStringConvertible {
     case malformed(String)
     /// The spec or the weights cannot make a policy.
     case unusable(PolicyError)
+    /// Policy version `policy` names a registry catalogue version this worker does not hold (or holds under
+    /// another SHA-256); it is refused rather than served over any other catalogue.
+    case catalogueMissing(policy: UInt64, catalogue: CatalogueReference)
 
     var description: String {
         switch self {
         case .malformed(let why): "malformed POLICY: \(why)"
         case .unusable(let error): "unusable POLICY: \(error)"
+        case .catalogueMissing(let policy, let catalogue):
+            "POLICY version \(policy) names catalogue version \(catalogue.version) (sha256 "
+                + "\(catalogue.sha256.prefix(12))…), which this worker does not hold"
         }
     }
 }
@@ -43,6 +49,16 @@ struct OnlineLearningState: Sendable {
     private(set) var learningEnabled = false
     /// Events counted and dropped since the worker started.
     private(set) var droppedEvents = 0
+    /// Registry catalogue versions held for POLICY messages that name one (``hold(_:)``): the newest few and the
+    /// one served.
+    private(set) var held: [UInt64: InstalledCatalogue] = [:]
+    /// The registry catalogue version whose rows the installed policy serves, nil when its spec inlined them.
+    private(set) var servedCatalogue: UInt64?
+    /// The registry catalogue version the last refused POLICY named (``PolicyInstallError/catalogueMissing(policy:catalogue:)``),
+    /// kept once it arrives even when it is older than the versions held, until a POLICY installs.
+    private(set) var wanted: UInt64?
+    /// Registry versions kept besides the served one.
+    static let heldVersions = 2
     private let seed: UInt64
 
     /// Creates an empty state; `seed` drives the learner's Thompson samples.
@@ -80,30 +96,43 @@ struct OnlineLearningState: Sendable {
         return (install, pack)
     }
 
-    /// Installs a version: the learner takes its statistics (the same learner when the spec is unchanged) and its counters restart. On error nothing changes.
+    /// Installs a version: the learner takes its statistics (the same learner when the spec is unchanged) and its
+    /// counters restart. On error nothing changes, except that a catalogue version found missing is remembered
+    /// (``wanted``) so that it is kept when the broker sends it.
     /// - Returns: the snapshot to serve and the POLICY_STATE `installed` report.
     /// - Throws: ``PolicyInstallError/unusable(_:)`` when the spec or weights do not make a policy.
     mutating func install(_ install: PolicyInstall, pack: ParameterPack) throws(PolicyInstallError)
         -> (ServedPolicy, PolicyStateReport)
     {
+        var spec = install.spec
+        if let named = install.catalogue {
+            guard let catalogue = held[named.version], catalogue.sha256 == named.sha256 else {
+                wanted = named.version
+                throw .catalogueMissing(policy: install.version, catalogue: named)
+            }
+            spec.setCatalogue(catalogue.catalogue)
+        }
         let policy: OnlinePolicy
         do {
-            policy = try OnlinePolicy.served(spec: install.spec, weights: pack)
+            policy = try OnlinePolicy.served(spec: spec, weights: pack)
         } catch {
             throw .unusable(error)
         }
+        servedCatalogue = install.catalogue?.version
+        wanted = nil
+        prune()
         // Mutated in place (optional chaining), so the statistics are not copied.
-        switch install.spec.learning.learner {
+        switch spec.learning.learner {
         case .contextualBandit:
             sessionLearner = nil
-            if learner?.current.spec == install.spec {
+            if learner?.current.spec == spec {
                 learner?.install(policy, version: install.version)
             } else {
                 learner = OnlineLearner(policy: policy, version: install.version, seed: seed)
             }
         case .sessionDQN:
             learner = nil
-            if sessionLearner?.current.spec == install.spec {
+            if sessionLearner?.current.spec == spec {
                 sessionLearner?.install(policy, version: install.version)
             } else {
                 sessionLearner = SessionQLearner(policy: policy, version: install.version, seed: seed)
@@ -115,6 +144,25 @@ struct OnlineLearningState: Sendable {
             weightsSha256: PolicyWeights.sha256(policy))
         let serving = sessionLearner?.current ?? learner?.current ?? policy
         return (ServedPolicy(policy: serving, version: install.version, learningEnabled: learningEnabled), report)
+    }
+
+    /// Keeps a verified registry catalogue version for POLICY messages that name it; the oldest versions beyond
+    /// ``heldVersions`` (other than the served one and the ``wanted`` one) are let go.
+    mutating func hold(_ catalogue: InstalledCatalogue) {
+        held[catalogue.version] = catalogue
+        prune()
+    }
+
+    /// Records that the installed policy moved to registry catalogue version `version` (``moveToCatalogue(_:)``).
+    mutating func moved(to version: UInt64) {
+        servedCatalogue = version
+        prune()
+    }
+
+    private mutating func prune() {
+        let keep = Set(held.keys.sorted(by: >).prefix(Self.heldVersions))
+            .union(servedCatalogue.map { [$0] } ?? []).union(wanted.map { [$0] } ?? [])
+        for version in held.keys where !keep.contains(version) { held[version] = nil }
     }
 
     /// Learns from feedback events, or counts and drops them when no policy is installed or learning is frozen.

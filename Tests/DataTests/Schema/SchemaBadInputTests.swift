@@ -40,6 +40,27 @@ struct SchemaBadInputTests {
         lines[line - 1] = fields.joined(separator: ",")
     }
 
+    @Test("a viewed column reads item:seconds pairs; a bad pair is refused by name; viewed with affinity_prefix is refused")
+    func viewedColumn() throws {
+        let viewed = ShopFixture.schema.replacingOccurrences(of: "ignore = [\"note\"]", with: "viewed = \"note\"")
+        // The fixture's `note` holds `n<t>`: not ROW:SECONDS pairs.
+        let bad = try #require(try loadError(schema: viewed))
+        #expect(bad.contains("'note'") && bad.contains("ROW:SECONDS"), "\(bad)")
+        let pairs = try loadError(schema: viewed) { lines in
+            for line in 2...lines.count { Self.setField(&lines, line: line, column: 0, to: line % 2 == 0 ? "1:25.0;3:4" : "") }
+        }
+        #expect(pairs == nil, "\(pairs ?? "")")
+        let outside = try #require(
+            try loadError(schema: viewed) { lines in
+                for line in 2...lines.count { Self.setField(&lines, line: line, column: 0, to: "") }
+                Self.setField(&lines, line: 4, column: 0, to: "5:12")
+            })
+        #expect(outside.contains("logs.csv:4") && outside.contains("'5:12'"), "\(outside)")
+        let both = viewed.replacingOccurrences(of: "viewed = \"note\"", with: "viewed = \"note\"\naffinity_prefix = \"a_\"")
+        let conflict = try #require(try loadError(schema: both))
+        #expect(conflict.contains("both 'viewed' and 'affinity_prefix'"), "\(conflict)")
+    }
+
     @Test("a timestamp that is neither a number nor an ISO 8601 date-time is refused naming file:line and column")
     func badTimestamp() throws {
         let error = try #require(try loadError(log: { Self.setField(&$0, line: 5, column: 1, to: "yesterday") }))

@@ -1,0 +1,160 @@
+import BrokerCore
+import RecStore
+import RecData
+import RecPolicy
+import RecWire
+import Testing
+
+@testable import Broker
+
+/// POLICY over a registry catalogue names the catalogue version instead of inlining its rows (issue 20), and a
+/// replica that reports the version missing gets it shipped, then the POLICY again, a bounded number of times.
+@Suite("POLICY names its registry catalogue version")
+struct OnlineCatalogueReferenceTests {
+    /// A catalogue of `count` items with 6 numeric features each.
+    static func catalogue(_ count: Int) throws -> ItemCatalogue {
+        let width = 6
+        return try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: (0..<width).map { "f\($0)" }),
+            ids: (0..<count).map { "item-\($0)" },
+            features: (0..<(count * width)).map { Float($0 % 97) / 97 })
+    }
+
+    /// A machine serving `catalogue` as registry version `version`.
+    static func machine(_ catalogue: ItemCatalogue, version: UInt64 = 3) throws -> OnlineMachine {
+        var settings = OnlineSettings()
+        settings.catalogue = "\(version)"
+        settings.served = (
+            catalogue, [DataSchema.Feature("user_feature_0", .categorical)], version,
+            String(repeating: "ab", count: 32)
+        )
+        return try OnlineMachine(settings: settings)
+    }
+
+    /// The POLICY frames a newcomer gets.
+    static func policyFor(_ machine: inout OnlineMachine) throws -> WireMessage {
+        let actions = machine.feed(.workers([machine.workerA]))
+        return try #require(actions.toWorkers(.policy).first?.message)
+    }
+
+    @Test("a POLICY's size does not grow with the catalogue: 100 and 20,000 items give the same bytes")
+    func policySizeIndependentOfCatalogue() throws {
+        var small = try Self.machine(Self.catalogue(100))
+        var large = try Self.machine(Self.catalogue(20_000))
+        let a = try Self.policyFor(&small)
+        let b = try Self.policyFor(&large)
+        #expect(a.payload[0].count == b.payload[0].count, "\(a.payload[0].count) vs \(b.payload[0].count) bytes")
+        #expect(a.payload[0].count < 4_096, "\(a.payload[0].count) bytes")
+        let install = try WireJSON.decode(PolicyInstall.self, from: b.payload[0])
+        #expect(install.catalogue == CatalogueReference(version: 3, sha256: String(repeating: "ab", count: 32)))
+        #expect(install.spec.itemsDetached && install.spec.problem != nil)
+        // The stored spec does not inline the catalogue either; the core keeps the full one to serve from.
+        #expect(large.core.storedSpec.itemsDetached && large.core.spec.itemCount == 20_000)
+    }
+
+    @Test("an impressions page carries the spec on the first page only")
+    func specOnFirstPageOnly() throws {
+        var m = try Self.machine(Self.catalogue(1_000))
+        func pageSpec(after: Int64?) throws -> OnlinePolicySpec?? {
+            let actions = m.feed(
+                .control(
+                    identity: [9], header: Header(command: .control, requestId: 1),
+                    request: ControlRequest(.impressions, after: after, limit: 10), bytes: nil))
+            for case .answerImpressionPage(_, _, _, let spec, _) in actions { return .some(spec) }
+            return nil
+        }
+        let first = try #require(try pageSpec(after: nil))
+        #expect(first?.itemCount == 1_000)
+        #expect(try #require(try pageSpec(after: 0)) != nil)
+        #expect(try #require(try pageSpec(after: 500)) == nil)
+    }
+
+    @Test("the simulator world's POLICY still inlines its items and names no catalogue")
+    func simulatorWorldInlines() throws {
+        var m = try OnlineMachine()
+        let install = try WireJSON.decode(PolicyInstall.self, from: Self.policyFor(&m).payload[0])
+        #expect(install.catalogue == nil && install.spec.itemCount == 40 && install.spec.problem == nil)
+    }
+
+    @Test("catalogue_missing ships the served version and the POLICY again, at most 3 times; stale refusals only log")
+    func missingCatalogueIsShipped() throws {
+        var m = try Self.machine(Self.catalogue(50))
+        _ = m.feed(.workers([m.workerA]))
+        let named = try #require(m.core.catalogue)
+        func refusal(policy: UInt64, catalogue: CatalogueReference) -> OnlineEvent {
+            let report = PolicyStateReport(
+                kind: .catalogueMissing, sync: 0, version: policy, events: 0, updates: 0, weightsSha256: "",
+                catalogue: catalogue, error: "missing")
+            return .policyState(
+                identity: m.workerA.identity,
+                message: WireMessage(header: Header(command: .policyState), payload: [WireJSON.encode(report)]))
+        }
+        for _ in 0..<3 {
+            let actions = m.feed(refusal(policy: m.core.version, catalogue: named))
+            let shipped = actions.compactMap { action -> UInt64? in
+                if case .shipCatalogue(let worker, let version) = action, worker == m.workerA.identity { return version }
+                return nil
+            }
+            #expect(shipped == [named.version])
+            // The catalogue goes before the POLICY, which names it again.
+            let ship = try #require(actions.firstIndex { if case .shipCatalogue = $0 { true } else { false } })
+            let policy = try #require(actions.firstIndex { if case .send(.toWorker) = $0 { true } else { false } })
+            #expect(ship < policy)
+            #expect(actions.toWorkers(.policy).count == 1)
+        }
+        // A replica that still cannot install it is not sent it forever.
+        let fourth = m.feed(refusal(policy: m.core.version, catalogue: named))
+        #expect(fourth.isEmpty)
+        // Installing resets the count.
+        let installed = PolicyStateReport(kind: .installed, sync: 0, version: m.core.version, events: 0, updates: 0, weightsSha256: "x")
+        _ = m.feed(
+            .policyState(
+                identity: m.workerA.identity,
+                message: WireMessage(header: Header(command: .policyState), payload: [WireJSON.encode(installed)])))
+        #expect(m.core.catalogueShipments[m.workerA.identity] == nil)
+        // A refusal of an older policy or another catalogue version ships nothing.
+        let stale = m.feed(refusal(policy: m.core.version, catalogue: CatalogueReference(version: 1, sha256: "old")))
+        #expect(stale.isEmpty)
+    }
+}
+
+/// Stored policy versions over a registry catalogue keep their spec without items and name the catalogue version;
+/// reading one back resolves the rows from the registry, and a version stored before (items inlined) still reads.
+@Suite("Stored policy versions name their catalogue version")
+struct StoredPolicyCatalogueTests {
+    @Test("the stored spec holds no items and reads back with the registry's rows; an inlined legacy spec still reads")
+    func storedSpecResolves() throws {
+        let catalogue = try OnlineCatalogueReferenceTests.catalogue(5_000)
+        let bytes = catalogue.canonicalBytes()
+        var settings = OnlineSettings()
+        settings.catalogue = "1"
+        settings.served = (catalogue, [DataSchema.Feature("user_feature_0", .categorical)], 1, "placeholder")
+        let h = try OnlineHarness(settings: settings)
+        let store = h.coordinator.store
+        let sha = try store.blobs.put(bytes)
+        _ = try store.registerCatalogue(
+            CatalogueRecord(
+                version: 0, parent: nil, change: .upload, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
+                items: catalogue.count, active: catalogue.activeCount, width: catalogue.width, createdMs: 1))
+        let row = try #require(try store.policyVersion(1))
+        #expect(row.catalogueVersion == 1)
+        #expect(row.spec.utf8.count < 2_048, "stored spec of \(row.spec.utf8.count) bytes")
+        let stored = try WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
+        #expect(stored.itemsDetached)
+        let resolved = try h.coordinator.storedSpec(row)
+        #expect(resolved == h.coordinator.core.spec)
+        #expect(resolved.itemIds == catalogue.ids && resolved.itemCount == 5_000)
+
+        // A version stored before this change inlines its items: read as it is.
+        let legacy = PolicyVersionRow(
+            version: 2, weightsSHA: row.weightsSHA,
+            spec: String(decoding: WireJSON.encode(h.coordinator.core.spec), as: UTF8.self), decision: nil,
+            catalogueVersion: 1)
+        try store.savePolicyVersion(legacy, createdMs: 2)
+        #expect(try h.coordinator.storedSpec(#require(try store.policyVersion(2))) == h.coordinator.core.spec)
+        // A detached spec whose catalogue version is not registered is a typed error, never a spec without items.
+        let orphan = PolicyVersionRow(version: 3, weightsSHA: row.weightsSHA, spec: row.spec, decision: nil, catalogueVersion: 9)
+        try store.savePolicyVersion(orphan, createdMs: 3)
+        #expect(throws: StoreError.unknownCatalogue(9)) { try h.coordinator.storedSpec(#require(try store.policyVersion(3))) }
+    }
+}

@@ -1,0 +1,109 @@
+import Crypto
+import RecData
+import RecPolicy
+import RecWire
+import Testing
+
+@testable import Worker
+
+/// A POLICY that names a registry catalogue version (issue 20): the replica serves the rows of the version it holds,
+/// and refuses with POLICY_STATE `catalogue_missing` (keeping what it served) when it does not hold that version.
+@Suite("Worker: POLICY naming a catalogue version")
+struct PolicyCatalogueReferenceTests {
+    static func catalogue(_ count: Int) throws -> ItemCatalogue {
+        try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["f0", "f1"]), ids: (0..<count).map { "sku-\($0)" },
+            features: (0..<(2 * count)).map { Float($0 % 13) })
+    }
+
+    static func installed(_ catalogue: ItemCatalogue, version: UInt64) -> InstalledCatalogue {
+        let sha = SHA256.hash(data: catalogue.canonicalBytes()).map { String(format: "%02x", $0) }.joined()
+        return InstalledCatalogue(version: version, sha256: sha, catalogue: catalogue)
+    }
+
+    /// POLICY frames at `version` over `catalogue`, naming it as `reference`.
+    static func payload(_ catalogue: ItemCatalogue, version: UInt64, reference: CatalogueReference) throws -> [[UInt8]] {
+        let spec = OnlinePolicySpec.make(catalogue: catalogue, userFeatures: [DataSchema.Feature("u", .categorical)])
+        let install = PolicyInstall(version: version, spec: spec, learningEnabled: true, catalogue: reference)
+        return [WireJSON.encode(install), try PolicyWeights.pack(OnlinePolicy.initial(spec: spec)).encoded()]
+    }
+
+    @Test("without the named version the replica refuses catalogue_missing; once it holds it, it serves those rows")
+    func refusesThenInstalls() throws {
+        let online = manualOnlineLearning()
+        let v4 = Self.installed(try Self.catalogue(30), version: 4)
+        let reference = CatalogueReference(version: 4, sha256: v4.sha256)
+        let payload = try Self.payload(v4.catalogue, version: 7, reference: reference)
+
+        let refused = try #require(online.perform(.install(payload)))
+        let (_, report, _) = try decodePolicyState(refused)
+        #expect(report.kind == .catalogueMissing && report.version == 7 && report.catalogue == reference)
+        #expect(report.error?.contains("catalogue version 4") == true)
+        #expect(online.snapshot.current == nil, "nothing is served without the catalogue")
+
+        // The same version under another hash is not the named one.
+        let impostor = InstalledCatalogue(version: 4, sha256: String(repeating: "0", count: 64), catalogue: try Self.catalogue(31))
+        _ = online.perform(.hold(impostor))
+        let again = try #require(online.perform(.install(payload)))
+        #expect(try decodePolicyState(again).1.kind == .catalogueMissing)
+
+        _ = online.perform(.hold(v4))
+        let accepted = try #require(online.perform(.install(payload)))
+        let (_, installed, _) = try decodePolicyState(accepted)
+        #expect(installed.kind == .installed && installed.version == 7)
+        let served = try #require(online.snapshot.current)
+        #expect(served.policy.spec.itemIds == v4.catalogue.ids && served.policy.spec.itemCount == 30)
+        #expect(online.state.withLock { $0.servedCatalogue } == 4)
+    }
+
+    @Test("held versions: the newest two and the served one are kept; an older CATALOGUE is held, not served")
+    func heldVersions() throws {
+        let online = manualOnlineLearning()
+        let v1 = Self.installed(try Self.catalogue(10), version: 1)
+        _ = online.perform(.catalogue(v1))
+        let payload = try Self.payload(v1.catalogue, version: 2, reference: CatalogueReference(version: 1, sha256: v1.sha256))
+        #expect(try decodePolicyState(#require(online.perform(.install(payload)))).1.kind == .installed)
+        for version in 2...4 {
+            _ = online.perform(.catalogue(Self.installed(try Self.catalogue(10 + Int(version)), version: UInt64(version))))
+        }
+        // The policy moved along with each newer version (same lineage: rows appended).
+        #expect(online.state.withLock { $0.servedCatalogue } == 4)
+        #expect(online.state.withLock { Set($0.held.keys) } == [3, 4])
+        #expect(online.snapshot.current?.policy.spec.itemCount == 14)
+        // An older version sent again is held but the served policy stays on version 4.
+        _ = online.perform(.hold(v1))
+        #expect(online.state.withLock { Set($0.held.keys) } == [3, 4])
+        _ = online.perform(.catalogue(v1))
+        #expect(online.snapshot.current?.policy.spec.itemCount == 14)
+
+        // A POLICY naming that old version is refused; once the broker sends it, it is kept (though older than the
+        // two held) and the POLICY installs.
+        let old = try Self.payload(v1.catalogue, version: 3, reference: CatalogueReference(version: 1, sha256: v1.sha256))
+        #expect(try decodePolicyState(#require(online.perform(.install(old)))).1.kind == .catalogueMissing)
+        _ = online.perform(.hold(v1))
+        #expect(online.state.withLock { Set($0.held.keys) } == [1, 3, 4])
+        #expect(try decodePolicyState(#require(online.perform(.install(old)))).1.kind == .installed)
+        #expect(online.snapshot.current?.policy.spec.itemCount == 10)
+        #expect(online.state.withLock { ($0.servedCatalogue, $0.wanted, Set($0.held.keys)) } == (1, nil, [1, 3, 4]))
+    }
+
+    @Test("an older CATALOGUE than the installed one is confirmed and handed to the online thread to hold")
+    func olderCatalogueIsHeld() throws {
+        var harness = WorkerHarness.registered()
+        _ = harness.takeSent()
+        let newer = try Self.catalogue(5).canonicalBytes()
+        let older = try Self.catalogue(4).canonicalBytes()
+        func sha(_ b: [UInt8]) -> String { SHA256.hash(data: b).map { String(format: "%02x", $0) }.joined() }
+        harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 5, sha256: sha(newer))), newer])
+        harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 4, sha256: sha(older))), older])
+        guard case .hold(let held)? = harness.online.last else {
+            Issue.record("expected a hold task for the online thread")
+            return
+        }
+        #expect(held.version == 4 && held.catalogue.count == 4)
+        #expect(harness.core.catalogue?.version == 5)
+        let state = try #require(harness.takeSent().last?.message)
+        #expect(state.header.command == .catalogueState)
+        #expect(try WireJSON.decode(CatalogueState.self, from: state.payload[0]).installed)
+    }
+}

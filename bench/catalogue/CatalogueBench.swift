@@ -158,14 +158,8 @@ struct CatalogueBench: ParsableCommand {
         }
         let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
             exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
-        let recallCount = min(recallUsers, users.count)
-        var kept = 0
-        var modelKept = 0
-        for user in 0..<recallCount {
-            let truth = Set(exhaustive(users[user]))
-            kept += truth.intersection(try retrieved(users[user])).count
-            if items <= 100_000 { modelKept += truth.intersection(try exactModel(users[user])).count }
-        }
+        let (recallCount, kept, modelKept) = try recallCounts(
+            items: items, users: users, exhaustive: exhaustive, retrieved: retrieved, exactModel: exactModel)
         return SizeResult(
             items: items, ranker: "mlp", exhaustive: Latency(times: exhaustiveTimes), retrieval: Latency(times: retrievalTimes),
             candidates: items < settings.exhaustiveBelow ? items : candidateCount, exhaustiveBelow: settings.exhaustiveBelow,
@@ -218,14 +212,8 @@ struct CatalogueBench: ParsableCommand {
         }
         let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
             exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
-        let recallCount = min(recallUsers, users.count)
-        var kept = 0
-        var modelKept = 0
-        for user in 0..<recallCount {
-            let truth = Set(exhaustive(users[user]))
-            kept += truth.intersection(try retrieved(users[user])).count
-            if items <= 100_000 { modelKept += truth.intersection(try exactModel(users[user])).count }
-        }
+        let (recallCount, kept, modelKept) = try recallCounts(
+            items: items, users: users, exhaustive: exhaustive, retrieved: retrieved, exactModel: exactModel)
         return SizeResult(
             items: items, ranker: "policy", exhaustive: Latency(times: exhaustiveTimes),
             retrieval: Latency(times: retrievalTimes),
@@ -246,6 +234,24 @@ struct CatalogueBench: ParsableCommand {
     }
 
     func exhaustiveRequests(_ items: Int) -> Int { max(50, min(requests, 4_000_000 / items)) }
+
+    /// How many of exhaustive scoring's top 10 retrieval kept, and the exact retrieval model kept (counted up to
+    /// 100,000 items only: above, the exact model's full scan is too slow), over the first `recallUsers` users.
+    /// - Returns: the users counted and the two sums of kept items (each at most 10 per user).
+    func recallCounts<State>(
+        items: Int, users: [State], exhaustive: (State) -> [Int], retrieved: (State) throws -> [Int],
+        exactModel: (State) throws -> [Int]
+    ) throws -> (users: Int, kept: Int, modelKept: Int) {
+        let count = min(recallUsers, users.count)
+        var kept = 0
+        var modelKept = 0
+        for user in 0..<count {
+            let truth = Set(exhaustive(users[user]))
+            kept += truth.intersection(try retrieved(users[user])).count
+            if items <= 100_000 { modelKept += truth.intersection(try exactModel(users[user])).count }
+        }
+        return (count, kept, modelKept)
+    }
 
     /// Times both paths interleaved: request i on retrieval, then (while it has requests left) on exhaustive scoring.
     func timeSideBySide<State>(

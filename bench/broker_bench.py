@@ -4,7 +4,10 @@ Both paths are driven by the same C load generator (bench/reference/zmqbench.c) 
 workers each: echo workers behind the reference forwarder, recpool-worker processes behind
 recpool-broker. Each configuration runs REPEATS times, interleaved, and the medians are reported.
 
-Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--json OUT]
+Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--json OUT] [--baseline BIN_DIR]
+
+--baseline names a second build (an earlier commit's recpool-broker and recpool-worker), run interleaved
+with BIN_DIR's so that a change to the broker is measured before and after in one session.
 """
 import argparse
 import json
@@ -67,12 +70,19 @@ def main():
     parser.add_argument("--latency-requests", type=int, default=5000)
     parser.add_argument("--throughput-requests", type=int, default=100000)
     parser.add_argument("--json")
+    parser.add_argument("--baseline", help="a second BIN_DIR (an earlier build) to run interleaved, for before/after")
     args = parser.parse_args()
 
     runs = {"reference": [], "recpool_w8": [], "recpool_w106": []}
+    if args.baseline:
+        runs.update({"baseline_w8": [], "baseline_w106": []})
     for rep in range(args.repeats):
         runs["reference"].append(reference_run(args.zmqbench, args))
+        if args.baseline:
+            runs["baseline_w8"].append(recpool_run(args.baseline, args.zmqbench, 8, args))
         runs["recpool_w8"].append(recpool_run(args.bin_dir, args.zmqbench, 8, args))
+        if args.baseline:
+            runs["baseline_w106"].append(recpool_run(args.baseline, args.zmqbench, 106, args))
         runs["recpool_w106"].append(recpool_run(args.bin_dir, args.zmqbench, 106, args))
         print(f"repeat {rep + 1}/{args.repeats}: " + json.dumps({k: v[-1] for k, v in runs.items()}), file=sys.stderr)
 
@@ -87,8 +97,12 @@ def main():
           f"{ref['p99_us']:.0f} | {ref['rps_c16']:.0f} | 1.00 | 1.00 | {ref['broker_cpu_us']:.1f} | "
           f"{ref['workers_cpu_us']:.1f} | 1.00 |")
     summary = {"reference": ref}
-    for key, label in (("recpool_w8", "RecPool broker + workers, SCORE 1 row × 8 features"),
-                       ("recpool_w106", "RecPool broker + workers, SCORE 1 row × 106 features")):
+    rows = [("recpool_w8", "RecPool broker + workers, SCORE 1 row × 8 features"),
+            ("recpool_w106", "RecPool broker + workers, SCORE 1 row × 106 features")]
+    if args.baseline:
+        rows = [("baseline_w8", "baseline build, SCORE 1 row × 8 features"), rows[0],
+                ("baseline_w106", "baseline build, SCORE 1 row × 106 features"), rows[1]]
+    for key, label in rows:
         m = {k: median(runs[key], k) for k in keys}
         summary[key] = m
         print(f"| {label} | {m['p50_us']:.0f} | {m['p99_us']:.0f} | {m['rps_c16']:.0f} | "

@@ -9,7 +9,7 @@ extension BrokerCore {
         counters.add(.clientMessages)
         let message: WireMessage
         do {
-            message = try WireMessage(decoding: frames, limits: configuration.limits)
+            message = try Self.decodeMessage(frames, limits: configuration.limits)
         } catch {
             rejectMalformed(identity: identity, frames: frames, error: error, into: &actions)
             return
@@ -282,7 +282,10 @@ extension BrokerCore {
         }
         var request = PendingRequest(client: identity, header: header, payload: payload, acceptedAt: now.monotonicMicros)
         request.bytes = bytes
-        guard locations[request.key] == nil else {
+        // Recorded as queued and checked in one lookup; a duplicate puts the outstanding one's location back.
+        let key = request.key
+        if let outstanding = locations.updateValue(.queued, forKey: key) {
+            locations[key] = outstanding
             counters.add(.duplicateRequestIds)
             reply(
                 to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding",
@@ -291,7 +294,6 @@ extension BrokerCore {
         }
         // Appended in place: copying the queue out and back would copy every waiting request.
         queues[header.command, default: Deque()].append(request)
-        locations[request.key] = .queued
         hold(request)
         pump(header.command, now: now, into: &actions)
     }

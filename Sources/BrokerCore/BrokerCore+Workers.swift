@@ -9,7 +9,7 @@ extension BrokerCore {
         counters.add(.workerMessages)
         let message: WireMessage
         do {
-            message = try WireMessage(decoding: frames, limits: configuration.limits)
+            message = try Self.decodeMessage(frames, limits: configuration.limits)
         } catch {
             counters.add(.malformedWorkerMessages)
             return
@@ -19,7 +19,8 @@ extension BrokerCore {
             register(identity: identity, message: message, peerAddress: peerAddress, now: now, into: &actions)
             return
         }
-        guard workers[identity] != nil else {
+        // One hash of the identity for both the check and the update.
+        guard let known = workers.index(forKey: identity) else {
             // Unknown (or forgotten, after a broker restart): tell it to register again.
             counters.add(.unknownWorkerMessages)
             if header.isReply && header.command.isWorkerService { counters.add(.droppedLateReplies) }
@@ -27,7 +28,7 @@ extension BrokerCore {
                 .sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
             return
         }
-        workers[identity]?.lastSeen = now.monotonicMicros
+        workers.values[known].lastSeen = now.monotonicMicros
         switch (header.command, header.isReply) {
         case (.heartbeat, false) where header.flags.contains(.drain):
             drain(identity, into: &actions)
@@ -124,11 +125,14 @@ extension BrokerCore {
         }
         inflight[dispatchId] = nil
         release(entry.request)
-        workers[identity]?.inflight.remove(dispatchId)
+        // The worker is registered (handleWorker checked); one hash of its identity for the three updates.
+        if let index = workers.index(forKey: identity) {
+            workers.values[index].inflight.remove(dispatchId)
+            workers.values[index].completed += 1
+            if message.header.status != .ok { workers.values[index].errors += 1 }
+        }
         if replyLatencies.count < 100_000 { replyLatencies.append(now.monotonicMicros &- entry.dispatchedAt) }
         latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
-        workers[identity]?.completed += 1
-        if message.header.status != .ok { workers[identity]?.errors += 1 }
         if entry.clientAnswered {
             counters.add(.droppedLateReplies)
         } else {

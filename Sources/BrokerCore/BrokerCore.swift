@@ -148,8 +148,11 @@ public struct BrokerCore: Sendable {
     mutating func release(_ request: PendingRequest) {
         serviceBytes[request.service, default: 0] -= request.bytes
         if serviceBytes[request.service] == 0 { serviceBytes[request.service] = nil }
-        let left = (clientBytes[request.client] ?? 0) - request.bytes
-        clientBytes[request.client] = left > 0 ? left : nil
+        // One hash of the client's identity to read and update its count (a held request has one).
+        if let index = clientBytes.index(forKey: request.client) {
+            let left = clientBytes.values[index] - request.bytes
+            if left > 0 { clientBytes.values[index] = left } else { clientBytes.remove(at: index) }
+        }
         heldBytes -= request.bytes
     }
 

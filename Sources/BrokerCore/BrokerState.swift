@@ -53,6 +53,15 @@ struct ServiceLatency: Sendable {
 struct ClientRequestKey: Hashable, Sendable {
     var client: [UInt8]
     var requestId: UInt64
+
+    /// Feeds the identity's bytes to the hasher in one call: an array's own hashing calls into the
+    /// standard library once per byte, and this key is hashed several times per request (issue 19).
+    /// Equal keys hash alike, as the synthesised `==` needs.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(client.count)
+        client.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(requestId)
+    }
 }
 
 /// A request sent to a worker and not yet answered by it.

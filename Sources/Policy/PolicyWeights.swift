@@ -79,11 +79,15 @@ public enum PolicyWeights {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// A pack of statistics shaped like `policy`'s that make it recommend badly: every item-id bucket's bias pinned
-    /// to a random logit of spread `scale` as if by 1,000 events (fault injection for the guard; it must refuse it).
+    /// A pack of statistics shaped like `policy`'s that make it recommend badly (fault injection for the guard; it
+    /// must refuse it): the interaction evidence reversed (`g ← −g`, so the user × item terms favour what the
+    /// policy learnt to be worst), and every item-id bucket's bias pinned to a random logit of spread `scale` as if
+    /// by 1,000 events. A random bias alone was not enough: a policy whose interaction terms had learnt well still
+    /// ranked about as well as before under it, so the guard's check could pass it.
     public static func noise(like policy: OnlinePolicy, seed: UInt64, scale: Float = 1) -> ParameterPack {
         var rng = Xoshiro256(seed: seed)
         var stats = policy.statistics
+        for j in stats.g.indices { stats.g[j] = -stats.g[j] }
         for b in 0..<stats.buckets {
             stats.n[b] += 1_000
             stats.s[b] += 1_000 * Double(scale * rng.nextGaussian())

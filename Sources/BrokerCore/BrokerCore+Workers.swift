@@ -9,7 +9,7 @@ extension BrokerCore {
         counters.add(.workerMessages)
         let message: WireMessage
         do {
-            message = try Self.decodeMessage(frames, limits: configuration.limits)
+            message = try WireMessage(decoding: frames, limits: configuration.limits)
         } catch {
             counters.add(.malformedWorkerMessages)
             return

@@ -40,10 +40,14 @@ public struct WireMessage: Sendable, Hashable {
     /// The frames to send, header first.
     public func frames() -> [[UInt8]] { [header.encoded()] + payload }
 
-    /// Decodes frames (without any routing identity) after checking the whole-message limits.
+    /// Decodes frames (without any routing identity) after checking the whole-message limits: no frames, too many
+    /// frames, too many bytes, then the header, in that order.
+    ///
+    /// The array of frames every socket shell hands over takes this overload, compiled in this module for that type:
+    /// the generic one below, called from another module, ran unspecialised on the broker's hot path (witness-table
+    /// calls and runtime generic metadata per message; issue 19's profile).
     /// - Throws: ``WireError`` naming the problem.
-    public init<C: Collection>(decoding frames: C, limits: WireLimits = .standard) throws(WireError)
-    where C.Element == [UInt8] {
+    public init(decoding frames: [[UInt8]], limits: WireLimits = .standard) throws(WireError) {
         guard let first = frames.first else { throw .missingFrames(expected: 1, got: 0) }
         guard frames.count <= limits.maxFrames else {
             throw .tooManyFrames(count: frames.count, limit: limits.maxFrames)
@@ -54,7 +58,14 @@ public struct WireMessage: Sendable, Hashable {
             throw .messageTooLarge(bytes: total, limit: limits.maxMessageBytes)
         }
         header = try Header(decoding: first)
-        payload = Array(frames.dropFirst())
+        payload = frames.count == 1 ? [] : Array(frames[1...])
+    }
+
+    /// Decodes any collection of frames (without any routing identity) as ``init(decoding:limits:)`` does an array.
+    /// - Throws: ``WireError`` naming the problem.
+    public init<C: Collection>(decoding frames: C, limits: WireLimits = .standard) throws(WireError)
+    where C.Element == [UInt8] {
+        try self.init(decoding: Array(frames), limits: limits)
     }
 
     /// The payload frame at `index`, or an error naming how many frames the command needs.

@@ -81,7 +81,18 @@ extension FeatureSpec {
         to out: inout [Float]
     ) {
         let start = out.count
-        out.append(contentsOf: repeatElement(0, count: width))
+        // One memset even in a debug build, where appending a `repeatElement` walks it one generic step a value.
+        out += [Float](repeating: 0, count: width)
+        write(
+            userColumns: userColumns, userNumeric: userNumeric, item: item, position: position, affinity: affinity,
+            into: &out, at: start)
+    }
+
+    /// Writes one example's `width` values into `out[start..<start + width]`, which must hold zeros.
+    func write(
+        userColumns: [Int], userNumeric: [Float], item: Int, position: Int, affinity: [Int: Double],
+        into out: inout [Float], at start: Int
+    ) {
         for column in userColumns { out[start + column] = 1 }
         var offset = userVocabularies.reduce(0) { $0 + $1.count + 1 }
         for (k, value) in userNumeric.enumerated() { out[start + offset + k] = value }
@@ -137,8 +148,7 @@ extension FeatureSpec {
 
     /// The feature matrix of logged rows (each row's shown item and slot), e.g. to train a click model.
     public func matrix(_ data: BanditDataset) -> FeatureMatrix {
-        var values: [Float] = []
-        values.reserveCapacity(data.rows * width)
+        var values = [Float](repeating: 0, count: data.rows * width)
         let names = data.userFeatures.names
         for row in 0..<data.rows {
             var features: [String: String] = [:]
@@ -146,9 +156,9 @@ extension FeatureSpec {
             for (c, name) in data.userNumeric.columnNames.enumerated() { features[name] = "\(data.userNumeric[row, c])" }
             let affinity = Dictionary(
                 uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
-            append(
+            write(
                 userColumns: userColumns(features), userNumeric: userNumericValues(features), item: data.action[row],
-                position: data.position[row], affinity: affinity, to: &values)
+                position: data.position[row], affinity: affinity, into: &values, at: row * width)
         }
         return FeatureMatrix(rows: data.rows, columnNames: columns, values: values)
     }
@@ -159,12 +169,11 @@ extension FeatureSpec {
     {
         let active = userColumns(userFeatures)
         let numeric = userNumericValues(userFeatures)
-        var values: [Float] = []
-        values.reserveCapacity(items.count * width)
-        for item in items {
-            append(
+        var values = [Float](repeating: 0, count: items.count * width)
+        for (row, item) in items.enumerated() {
+            write(
                 userColumns: active, userNumeric: numeric, item: item, position: position, affinity: affinity,
-                to: &values)
+                into: &values, at: row * width)
         }
         return values
     }

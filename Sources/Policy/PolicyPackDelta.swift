@@ -135,7 +135,9 @@ public struct PolicyPackDelta: Sendable, Equatable {
         guard targetShape == (width, buckets) else {
             throw .shape("the base has width \(width) and \(buckets) buckets, the target \(targetShape)")
         }
-        let (bn, bc, bs, bk) = (base.vectors[2].values, base.vectors[3].values, base.vectors[4].values, base.vectors[5].values)
+        let (bn, bc, bs, bk) = (
+            base.vectors[2].values, base.vectors[3].values, base.vectors[4].values, base.vectors[5].values
+        )
         let (tn, tc, ts, tk) = (
             target.vectors[2].values, target.vectors[3].values, target.vectors[4].values, target.vectors[5].values
         )
@@ -222,7 +224,9 @@ public struct PolicyPackDelta: Sendable, Equatable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(4 + 8 + 32 + 8 + 12 + 4 * rows.count + 24 + 4 * floats)
         bytes.append(contentsOf: Self.magic)
-        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        func put<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
         put(baseVersion)
         bytes.append(contentsOf: Self.rawDigest(baseSha256))
         put(step)
@@ -244,7 +248,9 @@ public struct PolicyPackDelta: Sendable, Equatable {
     public init(decoding bytes: [UInt8]) throws(PolicyDeltaError) {
         let header = 4 + 8 + 32 + 8 + 4 + 4 + 4
         guard Self.isDelta(bytes) else { throw .malformed("does not start with the magic RPD1") }
-        guard bytes.count >= header else { throw .malformed("\(bytes.count) bytes, shorter than the \(header)-byte header") }
+        guard bytes.count >= header else {
+            throw .malformed("\(bytes.count) bytes, shorter than the \(header)-byte header")
+        }
         var offset = 4
         func u32() -> Int {
             var v: UInt32 = 0

@@ -86,11 +86,16 @@ struct OnlineDeltaSyncTests {
         var judgedWhole: [GuardCandidate] = []
         for (worker, pack) in [(m.workerA, left), (m.workerB, right)] {
             let delta = try PolicyPackDelta.between(base: base, version: 1, sha256: sha1, target: pack)
-            judged += m.feed(.policyState(identity: worker.identity, message: syncState(sync, pack: pack, frame: delta.encoded())))
+            judged +=
+                m.feed(
+                    .policyState(
+                        identity: worker.identity, message: syncState(sync, pack: pack, frame: delta.encoded()))
+                )
                 .judged
-            judgedWhole += whole.feed(
-                .policyState(identity: worker.identity, message: syncState(sync, pack: pack, frame: pack.encoded()))
-            ).judged
+            judgedWhole +=
+                whole.feed(
+                    .policyState(identity: worker.identity, message: syncState(sync, pack: pack, frame: pack.encoded()))
+                ).judged
         }
         let candidate = PolicyWeights.pack(try #require(judged.first).candidate)
         let expected = try PolicyWeights.merge(base: base, replicas: [left, right])
@@ -136,7 +141,9 @@ struct OnlineDeltaSyncTests {
         #expect(m.core.policyFrame(for: m.workerB.identity).deltaRows == 0)
         // Installed under another catalogue than the POLICY names: whole.
         let other = CatalogueReference(version: 4, sha256: String(repeating: "c", count: 64))
-        _ = m.feed(.policyState(identity: m.workerB.identity, message: installedReport(version: 1, sha: sha1, catalogue: other)))
+        _ = m.feed(
+            .policyState(
+                identity: m.workerB.identity, message: installedReport(version: 1, sha: sha1, catalogue: other)))
         #expect(m.core.policyFrame(for: m.workerB.identity).deltaRows == nil)
         // A base SHA-256 the broker does not hold for that version: whole.
         _ = m.feed(.policyState(identity: m.workerB.identity, message: installedReport(version: 1, sha: "f00")))
@@ -150,7 +157,8 @@ struct OnlineDeltaSyncTests {
         let wrongBase = try PolicyPackDelta.between(
             base: base, version: 1, sha256: String(repeating: "e", count: 64), target: learnt)
         let report = PolicyStateReport(
-            kind: .sync, sync: 1, version: 1, events: 1, updates: 1, weightsSha256: PolicyWeights.sha256(of: learnt.encoded()))
+            kind: .sync, sync: 1, version: 1, events: 1, updates: 1,
+            weightsSha256: PolicyWeights.sha256(of: learnt.encoded()))
         #expect(throws: PolicyDeltaError.unknownBase(version: 1, sha256: wrongBase.baseSha256, held: 1)) {
             try m.core.syncPack(wrongBase.encoded(), report: report)
         }
@@ -166,9 +174,14 @@ struct OnlineDeltaSyncTests {
         // In a sync, such a replica's learning is left out: with no other contribution nothing is judged.
         let sync = try startSync(&m)
         var judged: [GuardCandidate] = []
-        judged += m.feed(.policyState(identity: m.workerA.identity, message: syncState(sync, pack: learnt, frame: wrongBase.encoded())))
+        judged +=
+            m.feed(
+                .policyState(
+                    identity: m.workerA.identity, message: syncState(sync, pack: learnt, frame: wrongBase.encoded()))
+            )
             .judged
-        judged += m.feed(.policyState(identity: m.workerB.identity, message: syncState(sync, pack: learnt, frame: [0, 1])))
+        judged +=
+            m.feed(.policyState(identity: m.workerB.identity, message: syncState(sync, pack: learnt, frame: [0, 1])))
             .judged
         #expect(judged.isEmpty && !m.core.syncing)
     }

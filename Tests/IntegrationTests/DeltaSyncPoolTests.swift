@@ -21,7 +21,7 @@ private func logFields(_ file: URL, _ message: String) -> [[String: String]] {
 /// Weight syncs over real broker and worker processes ship statistics deltas both ways.
 @Suite("Online weight sync by deltas over the pool", .serialized)
 struct DeltaSyncPoolTests {
-    @Test("after several syncs both replicas hold the broker's stored weights, and POLICY and POLICY_STATE were deltas")
+    @Test("after several syncs both replicas hold the stored weights, syncs were deltas, a restarted replica got one whole pack")
     func syncsAreDeltas() async throws {
         let folder = try TemporaryDirectory("online-delta")
         defer { folder.remove() }
@@ -36,7 +36,8 @@ struct DeltaSyncPoolTests {
                 try cluster.startWorker(
                     name,
                     arguments: [
-                        "--broker", cluster.endpoints.backend, "--id", name, "--exit-with-parent", "--log-level", "info",
+                        "--broker", cluster.endpoints.backend, "--id", name, "--exit-with-parent", "--log-level",
+                        "info",
                     ])
             }
             let client = try await cluster.client()
@@ -60,27 +61,66 @@ struct DeltaSyncPoolTests {
             #expect(view.replicas.allSatisfy { $0.weightsSha256 == digest })
 
             for (name, log) in logs.sorted(by: { $0.key < $1.key }) {
-                let installs = logFields(log, "installed online policy")
-                let later = installs.filter { (UInt64($0["policy_version"] ?? "") ?? 0) > first.version }
-                // Version 1 arrives whole (the replica held nothing); every later version as the changed rows only.
-                #expect(installs.first?["pack_form"] == "full", "\(name): \(installs)")
-                #expect(later.count >= 3, "\(name): \(installs)")
-                let whole = Int(installs.first?["pack_bytes"] ?? "") ?? 0
-                for install in later {
-                    #expect(install["pack_form"] == "delta", "\(name): \(install)")
-                    let rows = Int(install["delta_rows"] ?? "") ?? -1
-                    #expect(rows >= 0 && rows < 1_024, "\(name): \(install)")
-                    let bytes = Int(install["pack_bytes"] ?? "") ?? .max
-                    #expect(bytes < whole / 2, "\(name): \(install)")
-                }
-                let syncs = logFields(log, "answered online sync").filter { $0["events"] != "0" }
-                #expect(!syncs.isEmpty, "\(name): no sync answered with events")
-                for sync in syncs {
-                    #expect(sync["pack_form"] == "delta", "\(name): \(sync)")
-                    let bytes = Int(sync["state_bytes"] ?? "") ?? .max
-                    #expect(bytes < whole / 2, "\(name): \(sync)")
-                }
+                Self.expectDeltas(log, name, after: first.version, installs: 3)
             }
+
+            // A restarted replica holds nothing: it gets the served version whole, then deltas again.
+            _ = cluster.kill("b", signal: SIGKILL)
+            let restarted = folder.file("b-restarted.log")
+            cluster.workerLogs["b"] = restarted
+            try cluster.startWorker(
+                "b",
+                arguments: [
+                    "--broker", cluster.endpoints.backend, "--id", "b", "--exit-with-parent", "--log-level", "info",
+                ])
+            let rejoined = try await OnlinePoolTests.waitForOnline(client) {
+                OnlinePoolTests.converged($0, replicas: 2)
+            }
+            version = rejoined.version
+            // Until the restarted replica has answered a sync with events of its own (it must serve some users).
+            for _ in 0..<8 {
+                try await driver.users(50)
+                if logFields(restarted, "answered online sync").contains(where: { $0["events"] != "0" }) { break }
+            }
+            // Its first POLICY is whole. A POLICY the broker sends before it has the replica's `installed` report
+            // (the replica joined during a sync) is whole too; from the first delta on, every POLICY is a delta.
+            try await eventually(timeoutMs: 60_000, pollMs: 100, "the restarted replica installs a delta") {
+                logFields(restarted, "installed online policy").contains { $0["pack_form"] == "delta" }
+            }
+            let after = try await OnlinePoolTests.waitForOnline(client, timeoutMs: 60_000) {
+                $0.version > version && OnlinePoolTests.converged($0, replicas: 2)
+            }
+            #expect(after.replicas.allSatisfy { $0.weightsSha256 == after.weightsSha256 })
+            let installs = logFields(restarted, "installed online policy")
+            #expect(installs.first?["pack_form"] == "full", "\(installs)")
+            let fromDelta = installs.drop { $0["pack_form"] != "delta" }
+            #expect(!fromDelta.isEmpty && fromDelta.allSatisfy { $0["pack_form"] == "delta" }, "\(installs)")
+            Self.expectDeltas(restarted, "b (restarted)", after: .max, installs: 0)
+        }
+    }
+
+    /// Expects the worker log `log` to show: a first install whole, at least `installs` installs of versions after
+    /// `after`, each a delta of fewer than all 1,024 bucket rows and under half the whole pack's bytes, and every
+    /// sync answer with events a delta under half the whole pack's bytes.
+    static func expectDeltas(_ log: URL, _ name: String, after: UInt64, installs minimum: Int) {
+        let installs = logFields(log, "installed online policy")
+        let later = installs.filter { (UInt64($0["policy_version"] ?? "") ?? 0) > after }
+        #expect(installs.first?["pack_form"] == "full", "\(name): \(installs)")
+        #expect(later.count >= minimum, "\(name): \(installs)")
+        let whole = Int(installs.first?["pack_bytes"] ?? "") ?? 0
+        for install in later {
+            #expect(install["pack_form"] == "delta", "\(name): \(install)")
+            let rows = Int(install["delta_rows"] ?? "") ?? -1
+            #expect(rows >= 0 && rows < 1_024, "\(name): \(install)")
+            let bytes = Int(install["pack_bytes"] ?? "") ?? .max
+            #expect(bytes < whole / 2, "\(name): \(install)")
+        }
+        let syncs = logFields(log, "answered online sync").filter { $0["events"] != "0" }
+        #expect(!syncs.isEmpty, "\(name): no sync answered with events")
+        for sync in syncs {
+            #expect(sync["pack_form"] == "delta", "\(name): \(sync)")
+            let bytes = Int(sync["state_bytes"] ?? "") ?? .max
+            #expect(bytes < whole / 2, "\(name): \(sync)")
         }
     }
 }

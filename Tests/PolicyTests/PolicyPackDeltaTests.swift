@@ -63,7 +63,9 @@ struct PolicyPackDeltaTests {
         // Rows that did not change are not sent: the same pack gives a delta of no rows.
         let none = try PolicyPackDelta.between(base: base.pack, version: 7, sha256: base.sha, target: base.pack)
         #expect(none.rows.isEmpty && none.n.isEmpty && none.c.isEmpty)
-        #expect(try PolicyPackDelta(decoding: none.encoded()).apply(to: base.pack, version: 7, sha256: base.sha) == base.pack)
+        #expect(
+            try PolicyPackDelta(decoding: none.encoded()).apply(to: base.pack, version: 7, sha256: base.sha)
+                == base.pack)
     }
 
     @Test("merging packs rebuilt from deltas is bit-identical to merging the whole packs")
@@ -73,7 +75,8 @@ struct PolicyPackDeltaTests {
         let right = replicaPack(base.policy, shopEvents(130, from: 170), seed: 3)
         let whole = try PolicyWeights.merge(base: base.pack, replicas: [left, right])
         let rebuilt = try [left, right].map { pack in
-            let bytes = try PolicyPackDelta.between(base: base.pack, version: 7, sha256: base.sha, target: pack).encoded()
+            let bytes = try PolicyPackDelta.between(base: base.pack, version: 7, sha256: base.sha, target: pack)
+                .encoded()
             return try PolicyPackDelta(decoding: bytes).apply(to: base.pack, version: 7, sha256: base.sha)
         }
         let fromDeltas = try PolicyWeights.merge(base: base.pack, replicas: rebuilt)
@@ -132,7 +135,9 @@ struct PolicyPackDeltaTests {
     func nonFinite(value: Float) throws {
         var delta = smallDelta()
         delta.c[2] = value
-        #expect(throws: PolicyDeltaError.nonFinite(vector: "c", index: 2)) { try PolicyPackDelta(decoding: delta.encoded()) }
+        #expect(throws: PolicyDeltaError.nonFinite(vector: "c", index: 2)) {
+            try PolicyPackDelta(decoding: delta.encoded())
+        }
         var a = smallDelta()
         a.a[0] = value
         #expect(throws: PolicyDeltaError.nonFinite(vector: "a", index: 0)) { try a.validate() }

@@ -65,9 +65,11 @@ struct PolicyDeltaInstallTests {
             .apply(to: base.pack, version: 1, sha256: base.sha256)
         var payload: [[UInt8]]
         switch kind {
-        case "unknown base": payload = try deltaPayload(spec: spec, version: 2, base: base, target: target, baseVersion: 7)
+        case "unknown base":
+            payload = try deltaPayload(spec: spec, version: 2, base: base, target: target, baseVersion: 7)
         case "sha mismatch":
-            payload = try deltaPayload(spec: spec, version: 2, base: base, target: target, sha: String(repeating: "0", count: 64))
+            payload = try deltaPayload(
+                spec: spec, version: 2, base: base, target: target, sha: String(repeating: "0", count: 64))
         case "no sha":
             payload = try deltaPayload(spec: spec, version: 2, base: base, target: target)
             payload[0] = WireJSON.encode(PolicyInstall(version: 2, spec: spec, learningEnabled: true))
@@ -103,7 +105,8 @@ struct PolicyDeltaInstallTests {
         _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
         var payload = try policyPayload(spec: spec, version: 2)
         payload[0] = WireJSON.encode(
-            PolicyInstall(version: 2, spec: spec, learningEnabled: true, weightsSha256: String(repeating: "1", count: 64)))
+            PolicyInstall(
+                version: 2, spec: spec, learningEnabled: true, weightsSha256: String(repeating: "1", count: 64)))
         #expect(online.perform(.install(payload)) == nil)
         #expect(online.snapshot.current?.version == 1)
         // The right hash installs.

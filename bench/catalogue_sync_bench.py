@@ -7,8 +7,10 @@ For each size N the same steps run (those of LargeCatalogueTests):
     recpool-broker --state-dir STATE --online --online-catalogue latest --online-sync-events 50
     recpool simulate --world simulator:items=N --users USERS --concurrency 4 --broker F
 
-and then it reads, from the workers' logs (the "installed online policy" line of the last POLICY each installed),
-the POLICY frame sizes (the PolicyInstall JSON and the statistics pack), from the broker's state directory the
+and then it reads, from the workers' logs (every "installed online policy" and "answered online sync" line), the
+POLICY frame sizes (the PolicyInstall JSON, and frame 2: the whole statistics pack of a replica's first install and
+the deltas of later versions, with their bucket rows) and the POLICY_STATE frame 2 sizes of every sync answer with
+events (a delta from the replica's installed version), from the broker's state directory the
 stored bytes of the newest policy version (its spec text plus its weights blob) and of the catalogue version, and
 from /proc/PID/status each worker's VmRSS and VmHWM at the end, and its VmRSS once the catalogue was installed
 (before any policy).
@@ -44,18 +46,37 @@ def online_view(bin_dir, frontend):
     return json.loads(out.stdout) if out.returncode == 0 else None
 
 
-def last_install(log_path):
-    """{"install_bytes", "pack_bytes", "policy_version", "catalogue_version"} of the log's last installed POLICY."""
-    found = None
+def log_lines(log_path, message):
+    """The key=value fields of every line of the log that holds `message`, numbers as ints."""
+    found = []
     with open(log_path, errors="replace") as f:
         for line in f:
-            if "installed online policy" not in line:
-                continue
-            fields = dict(re.findall(r"(\w+)=(\S+)", line))
-            found = {k: fields.get(k) for k in ("install_bytes", "pack_bytes", "policy_version", "catalogue_version")}
-    if found is None:
+            if message in line:
+                fields = dict(re.findall(r"(\w+)=(\S+)", line))
+                found.append({k: (int(v) if v.isdigit() else v) for k, v in fields.items()})
+    return found
+
+
+def installs_of(log_path):
+    """The "installed online policy" lines of a worker log: install_bytes (PolicyInstall JSON), pack_bytes (frame 2),
+    pack_form (full or delta), delta_rows (bucket rows of a delta), policy_version, catalogue_version."""
+    found = log_lines(log_path, "installed online policy")
+    if not found:
         raise RuntimeError(f"no installed POLICY in {log_path}")
-    return {k: (int(v) if v and v.isdigit() else v) for k, v in found.items()}
+    return found
+
+
+def syncs_of(log_path):
+    """The "answered online sync" lines of a worker log with events learnt: state_bytes (POLICY_STATE frame 2),
+    pack_form, delta_rows, events."""
+    return [line for line in log_lines(log_path, "answered online sync") if line.get("events", 0) > 0]
+
+
+def spread(values):
+    """{"min", "mean", "max", "n"} of a list of numbers (None when empty)."""
+    if not values:
+        return None
+    return {"min": min(values), "mean": round(sum(values) / len(values), 1), "max": max(values), "n": len(values)}
 
 
 def measure(bin_dir, items, users, folder):
@@ -99,7 +120,8 @@ def measure(bin_dir, items, users, folder):
                    what="a synced version")
         wait_until(serving, timeout=300, interval=0.5, what="both replicas on the synced version")
         view = online_view(bin_dir, frontend)
-        installs = [last_install(log) for log in logs]
+        installs = [i for log in logs for i in installs_of(log)]
+        syncs = [x for log in logs for x in syncs_of(log)]
         rss = [proc_kib(w.pid, "VmRSS") for w in workers]
         hwm = [proc_kib(w.pid, "VmHWM") for w in workers]
     db = sqlite3.connect(os.path.join(state, "recpool.sqlite"))
@@ -111,7 +133,15 @@ def measure(bin_dir, items, users, folder):
     return {
         "items": items, "policy_version": view["version"], "syncs": view["syncs"],
         "policy_install_bytes": max(i["install_bytes"] for i in installs),
-        "policy_pack_bytes": max(i["pack_bytes"] for i in installs),
+        # Frame 2 of POLICY: whole (a replica's first install) and as deltas (every later version), per replica.
+        "policy_full_pack_bytes": spread([i["pack_bytes"] for i in installs if i.get("pack_form") == "full"]),
+        "policy_delta_pack_bytes": spread([i["pack_bytes"] for i in installs if i.get("pack_form") == "delta"]),
+        "policy_delta_rows": spread([i["delta_rows"] for i in installs if i.get("pack_form") == "delta"]),
+        # Frame 2 of POLICY_STATE, each sync answer with events, per replica.
+        "policy_state_bytes": spread([x["state_bytes"] for x in syncs]),
+        "policy_state_forms": sorted({x.get("pack_form") for x in syncs}),
+        "policy_state_delta_rows": spread([x["delta_rows"] for x in syncs if x.get("pack_form") == "delta"]),
+        "policy_state_events": spread([x["events"] for x in syncs]),
         "stored_version": version, "stored_spec_bytes": spec_len, "stored_weights_bytes": blob(weights_sha),
         "catalogue_blob_bytes": blob(catalogue_sha),
         "worker_rss_catalogue_only_kib": rss_catalogue, "worker_rss_kib": rss, "worker_hwm_kib": hwm,

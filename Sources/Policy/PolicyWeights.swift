@@ -2,8 +2,9 @@ import Crypto
 import RecModel
 import RecWire
 
-/// Moves a policy's learnt statistics in and out of a ``ParameterPack``, the form the broker merges and ships, and
+/// Moves a policy's learnt statistics in and out of a ``ParameterPack``, the form the broker merges and stores, and
 /// names them by SHA-256. The pack holds the ``BayesianLastLayer``'s sums as vectors `a`, `g`, `n`, `c`, `s`, `k`.
+/// Syncs ship it as a ``PolicyPackDelta`` from a version the other side holds when they can.
 public enum PolicyWeights {
     /// The pack of a policy's statistics.
     public static func pack(_ policy: OnlinePolicy, step: UInt64 = 0) -> ParameterPack {

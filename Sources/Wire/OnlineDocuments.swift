@@ -342,35 +342,46 @@ public struct PolicyInstall: Codable, Sendable, Equatable {
     public var learningEnabled: Bool
     /// The registry catalogue version whose rows are the spec's items, or nil when `spec` inlines them.
     public var catalogue: CatalogueReference?
+    /// SHA-256 (hex) of the version's whole encoded statistics pack, or nil (an order from before it existed).
+    /// The receiver installs nothing whose pack — sent whole, or rebuilt from a delta in frame 2 — hashes
+    /// otherwise; a frame 2 that is a delta needs it.
+    public var weightsSha256: String?
 
     /// Creates an install order. With a `catalogue`, the spec's items are dropped (the receiver resolves them).
-    public init(version: UInt64, spec: OnlinePolicySpec, learningEnabled: Bool, catalogue: CatalogueReference? = nil) {
+    public init(
+        version: UInt64, spec: OnlinePolicySpec, learningEnabled: Bool, catalogue: CatalogueReference? = nil,
+        weightsSha256: String? = nil
+    ) {
         self.version = version
         self.spec = catalogue == nil ? spec : spec.withoutItems
         self.learningEnabled = learningEnabled
         self.catalogue = catalogue
+        self.weightsSha256 = weightsSha256
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, spec, learningEnabled, catalogue
+        case version, spec, learningEnabled, catalogue, weightsSha256
     }
 
-    /// Encodes every key, `catalogue` as null when the spec inlines its items.
+    /// Encodes every key, `catalogue` and `weights_sha256` as null when absent.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(version, forKey: .version)
         try c.encode(spec, forKey: .spec)
         try c.encode(learningEnabled, forKey: .learningEnabled)
         try c.encode(catalogue, forKey: .catalogue)
+        try c.encode(weightsSha256, forKey: .weightsSha256)
     }
 
-    /// Decodes; an order sent before `catalogue` existed inlines its items.
+    /// Decodes; an order sent before `catalogue` existed inlines its items, one sent before `weights_sha256`
+    /// existed names no hash.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         version = try c.decode(UInt64.self, forKey: .version)
         spec = try c.decode(OnlinePolicySpec.self, forKey: .spec)
         learningEnabled = try c.decode(Bool.self, forKey: .learningEnabled)
         catalogue = try c.decodeIfPresent(CatalogueReference.self, forKey: .catalogue)
+        weightsSha256 = try c.decodeIfPresent(String.self, forKey: .weightsSha256)
     }
 }
 
@@ -633,9 +644,10 @@ public struct LearnBatch: Codable, Sendable, Equatable {
     public init(events: [LearnEvent]) { self.events = events }
 }
 
-/// A replica's report on its online policy (``Command/policyState``). JSON keys: `kind` (`sync`, `installed` or
-/// `catalogue_missing`), `sync`, `version`, `events`, `updates`, `weights_sha256`, and with `catalogue_missing`
-/// also `catalogue` and `error`.
+/// A replica's report on its online policy (``Command/policyState``). JSON keys: `kind` (`sync`, `installed`,
+/// `catalogue_missing` or `delta_refused`), `sync`, `version`, `events`, `updates`, `weights_sha256`, with
+/// `catalogue_missing` also `catalogue` and `error`, with `delta_refused` also `error`, with `installed` also
+/// `catalogue` when the POLICY named one.
 public struct PolicyStateReport: Codable, Sendable, Equatable {
     /// Why the report was sent.
     public enum Kind: String, Codable, Sendable {
@@ -646,6 +658,10 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
         /// The replica refused a POLICY that names a catalogue version it does not hold (`catalogue`); it keeps
         /// serving what it served. The broker sends that CATALOGUE version and the POLICY again.
         case catalogueMissing = "catalogue_missing"
+        /// The replica refused a POLICY whose frame 2 was a statistics delta (`error` says why: a base it does not
+        /// hold, a malformed delta, or rebuilt statistics that do not hash to `weights_sha256`); it keeps serving
+        /// what it served. The broker sends the version again with the whole pack.
+        case deltaRefused = "delta_refused"
     }
 
     /// Why the report was sent.
@@ -660,9 +676,10 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
     public var updates: Int
     /// SHA-256 (hex) of the encoded ``ParameterPack`` of the weights the replica serves or sends.
     public var weightsSha256: String
-    /// With `catalogue_missing`: the catalogue version the refused POLICY named (absent otherwise).
+    /// With `catalogue_missing`: the catalogue version the refused POLICY named; with `installed`: the catalogue
+    /// version the installed POLICY named (absent when its spec inlined the items, and otherwise).
     public var catalogue: CatalogueReference?
-    /// With `catalogue_missing`: why, in words (absent otherwise).
+    /// With `catalogue_missing` and `delta_refused`: why, in words (absent otherwise).
     public var error: String?
 
     /// Creates a report.

@@ -35,20 +35,34 @@ extension OnlineCore {
         switch report.kind {
         case .catalogueMissing:
             shipMissingCatalogue(to: identity, report: report, into: &actions)
+        case .deltaRefused:
+            resendWhole(to: identity, report: report, into: &actions)
         case .installed:
             catalogueShipments[identity] = nil
             replicas[identity] = ReplicaPolicyView(
                 worker: name, version: report.version, weightsSha256: report.weightsSha256)
+            installedBases[identity] = ReplicaBase(
+                version: report.version, sha256: report.weightsSha256, catalogue: report.catalogue)
             viewDirty = true
         case .sync:
             guard case .pulling(let round, var pending, var results) = phase, round.id == report.sync,
                 pending.contains(identity)
             else { return }
             pending.remove(identity)
-            if message.payload.count >= 2, let pack = try? ParameterPack(decoding: message.payload[1]) {
-                results[identity] = SyncResult(report: report, pack: pack)
-            } else {
+            if message.payload.count < 2 {
                 actions.append(.log(.warning, "a replica's sync state has no readable pack", ["worker": "\(name)"]))
+            } else if report.version != version || report.events == 0 {
+                // Not merged (closeSync takes only the current version's learning): the frame is not read.
+                results[identity] = SyncResult(report: report, pack: ParameterPack(step: 0, vectors: []))
+            } else {
+                do {
+                    results[identity] = SyncResult(report: report, pack: try syncPack(message.payload[1], report: report))
+                } catch {
+                    actions.append(
+                        .log(
+                            .warning, "a replica's sync state has no readable pack; its learning is not merged",
+                            ["worker": "\(name)", "error": "\(error)"]))
+                }
             }
             phase = .pulling(round, pending: pending, results: results)
             if pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }

@@ -42,6 +42,8 @@ struct OnlineCore: ControlCore {
     /// One replica's answer to a pull.
     struct SyncResult {
         var report: PolicyStateReport
+        /// The replica's whole statistics (rebuilt when it sent a delta); empty when the report cannot contribute
+        /// (another version, or no events), since the merge does not read it then.
         var pack: ParameterPack
     }
 
@@ -103,6 +105,10 @@ struct OnlineCore: ControlCore {
     /// POLICY (``shipMissingCatalogue(to:report:into:)``); bounded so a replica that cannot install it is not
     /// sent it forever.
     var catalogueShipments: [[UInt8]: Int] = [:]
+    /// The packs of the newest stored versions (``holdPack(version:bytes:sha:)``), the bases of deltas both ways.
+    var heldPacks: [UInt64: HeldPack] = [:]
+    /// What each replica last reported installing: the base of the delta its next POLICY may carry.
+    var installedBases: [[UInt8]: ReplicaBase] = [:]
 
     /// A core serving the untrained policy the settings describe (version 0 until the shell adopts one).
     /// - Throws: ``PolicyError`` when the settings do not make a servable policy.
@@ -128,6 +134,7 @@ struct OnlineCore: ControlCore {
         version = newVersion
         pack = bytes
         weightsSHA = sha
+        holdPack(version: newVersion, bytes: bytes, sha: sha)
         viewDirty = true
     }
 
@@ -173,6 +180,7 @@ struct OnlineCore: ControlCore {
         for worker in online where !before.contains(worker.identity) { install(on: worker.identity, into: &actions) }
         for gone in before.subtracting(now) {
             replicas[gone] = nil
+            installedBases[gone] = nil
             outgoing[gone] = nil
             catalogueShipments[gone] = nil
             if case .pulling(let round, var pending, var results) = phase {
@@ -198,16 +206,29 @@ struct OnlineCore: ControlCore {
     var storedSpec: OnlinePolicySpec { catalogue == nil ? spec : spec.withoutItems }
 
     /// Sends the served version to one replica: over a registry catalogue the POLICY names the catalogue version
-    /// (the replica holds it from CATALOGUE) instead of inlining its rows.
+    /// (the replica holds it from CATALOGUE) instead of inlining its rows; frame 2 carries only the statistics rows
+    /// changed since the version the replica installed when the broker holds that base (``policyFrame(for:)``),
+    /// else the whole pack, and the document names the whole pack's SHA-256 either way.
     func install(on identity: [UInt8], into actions: inout [OnlineAction]) {
-        let document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen, catalogue: catalogue)
+        let document = PolicyInstall(
+            version: version, spec: spec, learningEnabled: !frozen, catalogue: catalogue,
+            weightsSha256: weightsSHA.isEmpty ? nil : weightsSHA)
+        let frame = policyFrame(for: identity)
         actions.append(
             .send(
                 .toWorker(
                     identity: identity,
                     frames: [
-                        Header(command: .policy, modelVersion: version).encoded(), WireJSON.encode(document), pack,
+                        Header(command: .policy, modelVersion: version).encoded(), WireJSON.encode(document),
+                        frame.bytes,
                     ])))
+        actions.append(
+            .log(
+                .debug, "sent POLICY",
+                [
+                    "version": "\(version)", "pack_form": frame.deltaRows == nil ? "full" : "delta",
+                    "delta_rows": frame.deltaRows.map { "\($0)" } ?? "all", "pack_bytes": "\(frame.bytes.count)",
+                ]))
     }
 
     /// Periodic work: flush the log and learner batches, start or close syncs, publish the view.

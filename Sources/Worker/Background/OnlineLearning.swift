@@ -75,10 +75,12 @@ final class OnlineLearning: Sendable {
     func perform(_ task: Task) -> [[UInt8]]? {
         switch task {
         case .install(let payload):
+            var weights: PolicyWeightsFrame?
             do {
-                let (install, pack) = try OnlineLearningState.decode(payload)
+                let (install, frame) = try OnlineLearningState.decode(payload)
+                weights = frame
                 let (served, report) = try state.withLock { state throws(PolicyInstallError) in
-                    try state.install(install, pack: pack)
+                    try state.install(install, weights: frame)
                 }
                 if let failure = snapshot.publish(served) {
                     logger.error("no retrieval for the installed policy; scoring every item", metadata: ["error": "\(failure)"])
@@ -89,8 +91,19 @@ final class OnlineLearning: Sendable {
                     metadata: [
                         "policy_version": "\(served.version)", "learning": "\(served.learningEnabled)",
                         "sha256": "\(report.weightsSha256)", "install_bytes": "\(payload[0].count)",
-                        "pack_bytes": "\(payload[1].count)", "catalogue_version": "\(install.catalogue.map { "\($0.version)" } ?? "inline")",
+                        "pack_bytes": "\(payload[1].count)", "pack_form": "\(frame.form)",
+                        "delta_rows": "\(frame.deltaRows.map { "\($0)" } ?? "all")",
+                        "catalogue_version": "\(install.catalogue.map { "\($0.version)" } ?? "inline")",
                     ])
+                return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
+            } catch .delta(let policy, let why) {
+                let error = PolicyInstallError.delta(policy: policy, why)
+                logger.error(
+                    "refused a POLICY delta; keeping the current policy and asking the broker for the whole pack",
+                    metadata: ["policy_version": "\(policy)", "error": "\(error)"])
+                let report = PolicyStateReport(
+                    kind: .deltaRefused, sync: 0, version: policy, events: 0, updates: 0, weightsSha256: "",
+                    error: error.description)
                 return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
             } catch .catalogueMissing(let policy, let catalogue) {
                 let error = PolicyInstallError.catalogueMissing(policy: policy, catalogue: catalogue)
@@ -100,7 +113,9 @@ final class OnlineLearning: Sendable {
                     catalogue: catalogue, error: error.description)
                 return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
             } catch {
-                logger.error("rejected POLICY; keeping the current policy", metadata: ["error": "\(error)"])
+                logger.error(
+                    "rejected POLICY; keeping the current policy",
+                    metadata: ["error": "\(error)", "pack_form": "\(weights?.form ?? "unread")"])
                 return nil
             }
         case .learn(let json):
@@ -132,10 +147,20 @@ final class OnlineLearning: Sendable {
             state.withLock { $0.hold(installed) }
             return nil
         case .pull(let sync):
-            let (report, pack) = state.withLock { $0.syncReport(sync: sync) }
+            let answer = state.withLock { $0.syncReport(sync: sync) }
             var header = Header(command: .policyState, requestId: sync)
-            if report.version == 0 { header.status = .notFound }
-            return [header.encoded(), WireJSON.encode(report), pack.encoded()]
+            if answer.report.version == 0 { header.status = .notFound }
+            if answer.report.version > 0 {
+                logger.info(
+                    "answered online sync",
+                    metadata: [
+                        "sync": "\(sync)", "policy_version": "\(answer.report.version)",
+                        "events": "\(answer.report.events)", "state_bytes": "\(answer.frame.count)",
+                        "pack_form": "\(answer.deltaRows == nil ? "full" : "delta")",
+                        "delta_rows": "\(answer.deltaRows.map { "\($0)" } ?? "all")",
+                    ])
+            }
+            return [header.encoded(), WireJSON.encode(answer.report), answer.frame]
         }
     }
 }

@@ -10,6 +10,12 @@ enum PolicyInstallError: Error, Equatable, CustomStringConvertible {
     /// Policy version `policy` names a registry catalogue version this worker does not hold (or holds under
     /// another SHA-256); it is refused rather than served over any other catalogue.
     case catalogueMissing(policy: UInt64, catalogue: CatalogueReference)
+    /// Policy version `policy` came as a statistics delta this worker cannot use: a base it does not hold, a
+    /// malformed delta, or rebuilt statistics whose SHA-256 is not the POLICY's. Nothing is installed; the worker
+    /// asks the broker for the whole pack (POLICY_STATE `delta_refused`).
+    case delta(policy: UInt64, PolicyDeltaError)
+    /// The whole pack of policy version `policy` hashes to `got`, not to the POLICY's `weights_sha256`.
+    case shaMismatch(policy: UInt64, expected: String, got: String)
 
     var description: String {
         switch self {
@@ -18,8 +24,57 @@ enum PolicyInstallError: Error, Equatable, CustomStringConvertible {
         case .catalogueMissing(let policy, let catalogue):
             "POLICY version \(policy) names catalogue version \(catalogue.version) (sha256 "
                 + "\(catalogue.sha256.prefix(12))…), which this worker does not hold"
+        case .delta(let policy, let error): "POLICY version \(policy) sent as a delta cannot be installed: \(error)"
+        case .shaMismatch(let policy, let expected, let got):
+            "POLICY version \(policy): the pack hashes to \(got.prefix(12))…, the POLICY names \(expected.prefix(12))…"
         }
     }
+}
+
+/// Frame 2 of a POLICY: the version's whole statistics pack (with the SHA-256 of its bytes), or a delta from a
+/// version the replica installed before (``PolicyPackDelta``).
+enum PolicyWeightsFrame: Sendable, Equatable {
+    /// The whole pack and the SHA-256 (hex) of the bytes it came in.
+    case full(ParameterPack, sha256: String)
+    /// The rows that changed since the delta's base version.
+    case delta(PolicyPackDelta)
+
+    /// `delta` or `full`, for logs.
+    var form: String {
+        if case .delta = self { return "delta" }
+        return "full"
+    }
+
+    /// The bucket rows a delta carries, nil for a whole pack.
+    var deltaRows: Int? {
+        if case .delta(let delta) = self { return delta.rows.count }
+        return nil
+    }
+}
+
+/// The statistics pack of the installed version, kept whole so a POLICY or POLICY_STATE can carry only the rows
+/// that changed since it (``PolicyPackDelta``). About `4 × (width² + width + buckets × (width + 3))` bytes
+/// (1.45 MB for the simulator world's 277-wide features and 1,024 buckets), independent of the catalogue size.
+struct InstalledBase: Sendable, Equatable {
+    /// The installed version.
+    var version: UInt64
+    /// SHA-256 (hex) of `pack`'s encoding.
+    var sha256: String
+    /// The installed statistics.
+    var pack: ParameterPack
+}
+
+/// The answer to a POLICY_PULL: the report, the learner's whole pack, and frame 2 as sent (a delta from the
+/// installed base when there is one, else the whole pack).
+struct SyncAnswer: Sendable {
+    /// The `sync` report.
+    var report: PolicyStateReport
+    /// The learner's whole statistics pack; `report.weightsSha256` is its SHA-256.
+    var pack: ParameterPack
+    /// Frame 2: the encoded delta from ``InstalledBase`` or the encoded whole pack.
+    var frame: [UInt8]
+    /// The bucket rows of the delta in `frame`, nil when `frame` is the whole pack.
+    var deltaRows: Int?
 }
 
 /// What one LEARN batch did.
@@ -57,6 +112,9 @@ struct OnlineLearningState: Sendable {
     /// The registry catalogue version the last refused POLICY named (``PolicyInstallError/catalogueMissing(policy:catalogue:)``),
     /// kept once it arrives even when it is older than the versions held, until a POLICY installs.
     private(set) var wanted: UInt64?
+    /// The installed version's statistics, the base of the deltas this replica sends and accepts; nil before the
+    /// first POLICY.
+    private(set) var base: InstalledBase?
     /// Registry versions kept besides the served one.
     static let heldVersions = 2
     private let seed: UInt64
@@ -78,30 +136,85 @@ struct OnlineLearningState: Sendable {
     /// The installed policy's spec, `nil` before the first POLICY.
     var installedSpec: OnlinePolicySpec? { sessionLearner?.current.spec ?? learner?.current.spec }
 
-    /// Decodes a POLICY message's payload: JSON ``PolicyInstall``, then the ``ParameterPack`` bytes.
-    /// - Throws: ``PolicyInstallError/malformed(_:)`` naming the problem.
-    static func decode(_ payload: [[UInt8]]) throws(PolicyInstallError) -> (PolicyInstall, ParameterPack) {
+    /// Decodes a POLICY message's payload: JSON ``PolicyInstall``, then frame 2, a whole ``ParameterPack`` or a
+    /// ``PolicyPackDelta`` (told apart by their magic).
+    /// - Throws: ``PolicyInstallError/malformed(_:)`` naming the problem; ``PolicyInstallError/delta(policy:_:)``
+    ///   for a delta that does not decode or validate.
+    static func decode(_ payload: [[UInt8]]) throws(PolicyInstallError) -> (PolicyInstall, PolicyWeightsFrame) {
         guard payload.count >= 2 else {
             throw .malformed("expected a PolicyInstall and a ParameterPack, got \(payload.count) frames")
         }
         let install: PolicyInstall
-        let pack: ParameterPack
         do {
             install = try WireJSON.decode(PolicyInstall.self, from: payload[0])
-            pack = try ParameterPack(decoding: payload[1])
         } catch {
             throw .malformed(error.description)
         }
         guard install.version >= 1 else { throw .malformed("policy versions start at 1, got 0") }
-        return (install, pack)
+        if PolicyPackDelta.isDelta(payload[1]) {
+            do {
+                return (install, .delta(try PolicyPackDelta(decoding: payload[1])))
+            } catch {
+                throw .delta(policy: install.version, error)
+            }
+        }
+        do {
+            let pack = try ParameterPack(decoding: payload[1])
+            return (install, .full(pack, sha256: PolicyWeights.sha256(of: payload[1])))
+        } catch {
+            throw .malformed(error.description)
+        }
+    }
+
+    /// Installs a version given its whole pack (tests; the worker's thread passes the decoded frame).
+    mutating func install(_ install: PolicyInstall, pack: ParameterPack) throws(PolicyInstallError)
+        -> (ServedPolicy, PolicyStateReport)
+    {
+        try self.install(install, weights: .full(pack, sha256: PolicyWeights.sha256(of: pack.encoded())))
+    }
+
+    /// The whole pack frame 2 stands for: the pack itself, or the installed base with the delta's rows, checked
+    /// against the POLICY's `weights_sha256` (required for a delta).
+    /// - Throws: ``PolicyInstallError/delta(policy:_:)`` when the delta's base is not the installed one or the
+    ///   rebuilt pack hashes otherwise; ``PolicyInstallError/shaMismatch(policy:expected:got:)`` for a whole pack
+    ///   that hashes otherwise.
+    func resolve(_ weights: PolicyWeightsFrame, for install: PolicyInstall) throws(PolicyInstallError)
+        -> (pack: ParameterPack, sha256: String)
+    {
+        switch weights {
+        case .full(let pack, let sha):
+            if let expected = install.weightsSha256, expected != sha {
+                throw .shaMismatch(policy: install.version, expected: expected, got: sha)
+            }
+            return (pack, sha)
+        case .delta(let delta):
+            guard let base, base.version == delta.baseVersion, base.sha256 == delta.baseSha256 else {
+                throw .delta(
+                    policy: install.version,
+                    .unknownBase(version: delta.baseVersion, sha256: delta.baseSha256, held: base?.version))
+            }
+            guard let expected = install.weightsSha256 else {
+                throw .delta(policy: install.version, .malformed("the POLICY names no weights_sha256 to check it by"))
+            }
+            let pack: ParameterPack
+            do {
+                pack = try delta.apply(to: base.pack, version: base.version, sha256: base.sha256)
+            } catch {
+                throw .delta(policy: install.version, error)
+            }
+            let sha = PolicyWeights.sha256(of: pack.encoded())
+            guard sha == expected else { throw .delta(policy: install.version, .shaMismatch(expected: expected, got: sha)) }
+            return (pack, sha)
+        }
     }
 
     /// Installs a version: the learner takes its statistics (the same learner when the spec is unchanged) and its
-    /// counters restart. On error nothing changes, except that a catalogue version found missing is remembered
-    /// (``wanted``) so that it is kept when the broker sends it.
+    /// counters restart, and the pack becomes the ``base`` of later deltas. On error nothing changes, except that
+    /// a catalogue version found missing is remembered (``wanted``) so that it is kept when the broker sends it.
     /// - Returns: the snapshot to serve and the POLICY_STATE `installed` report.
-    /// - Throws: ``PolicyInstallError/unusable(_:)`` when the spec or weights do not make a policy.
-    mutating func install(_ install: PolicyInstall, pack: ParameterPack) throws(PolicyInstallError)
+    /// - Throws: ``PolicyInstallError/unusable(_:)`` when the spec or weights do not make a policy; the errors of
+    ///   ``resolve(_:for:)``; ``PolicyInstallError/catalogueMissing(policy:catalogue:)``.
+    mutating func install(_ install: PolicyInstall, weights: PolicyWeightsFrame) throws(PolicyInstallError)
         -> (ServedPolicy, PolicyStateReport)
     {
         var spec = install.spec
@@ -112,6 +225,7 @@ struct OnlineLearningState: Sendable {
             }
             spec.setCatalogue(catalogue.catalogue)
         }
+        let (pack, sha) = try resolve(weights, for: install)
         let policy: OnlinePolicy
         do {
             policy = try OnlinePolicy.served(spec: spec, weights: pack)
@@ -139,9 +253,10 @@ struct OnlineLearningState: Sendable {
             }
         }
         learningEnabled = install.learningEnabled
+        base = InstalledBase(version: install.version, sha256: sha, pack: pack)
         let report = PolicyStateReport(
             kind: .installed, sync: 0, version: install.version, events: 0, updates: 0,
-            weightsSha256: PolicyWeights.sha256(policy))
+            weightsSha256: PolicyWeights.sha256(policy), catalogue: install.catalogue)
         let serving = sessionLearner?.current ?? learner?.current ?? policy
         return (ServedPolicy(policy: serving, version: install.version, learningEnabled: learningEnabled), report)
     }
@@ -194,27 +309,41 @@ struct OnlineLearningState: Sendable {
         return outcome
     }
 
-    /// The answer to POLICY_PULL `sync`: the report and the pack of the learner's current weights. Before the
-    /// first POLICY the report has version 0 and no events (so the broker skips it) and the pack is empty.
-    func syncReport(sync: UInt64) -> (report: PolicyStateReport, pack: ParameterPack) {
+    /// The answer to POLICY_PULL `sync`: the report, the pack of the learner's current weights and frame 2 — the
+    /// rows changed since the installed version (``PolicyPackDelta`` against ``base``), or the whole pack when
+    /// there is no base of that version or the delta would not be smaller. Before the first POLICY the report has version 0 and no events (so the
+    /// broker skips it) and the pack is empty.
+    func syncReport(sync: UInt64) -> SyncAnswer {
+        let learnt: BayesianLastLayer
+        let version: UInt64
+        let events: Int
+        let updates: Int
         if let sessionLearner {
-            let pack = PolicyWeights.pack(sessionLearner.learnt)
-            let report = PolicyStateReport(
-                kind: .sync, sync: sync, version: sessionLearner.baseVersion, events: sessionLearner.eventsSinceInstall,
-                updates: sessionLearner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
-            return (report, pack)
+            (learnt, version) = (sessionLearner.learnt, sessionLearner.baseVersion)
+            (events, updates) = (sessionLearner.eventsSinceInstall, sessionLearner.updatesSinceInstall)
+        } else if let learner {
+            (learnt, version) = (learner.learnt, learner.baseVersion)
+            (events, updates) = (learner.eventsSinceInstall, learner.updatesSinceInstall)
+        } else {
+            let empty = ParameterPack(step: 0, vectors: [])
+            return SyncAnswer(
+                report: PolicyStateReport(kind: .sync, sync: sync, version: 0, events: 0, updates: 0, weightsSha256: ""),
+                pack: empty, frame: empty.encoded(), deltaRows: nil)
         }
-        guard let learner else {
-            return (
-                PolicyStateReport(kind: .sync, sync: sync, version: 0, events: 0, updates: 0, weightsSha256: ""),
-                ParameterPack(step: 0, vectors: [])
-            )
-        }
-        let pack = PolicyWeights.pack(learner.learnt)
+        let pack = PolicyWeights.pack(learnt)
+        let bytes = pack.encoded()
         let report = PolicyStateReport(
-            kind: .sync, sync: sync, version: learner.baseVersion, events: learner.eventsSinceInstall,
-            updates: learner.updatesSinceInstall, weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
-        return (report, pack)
+            kind: .sync, sync: sync, version: version, events: events, updates: updates,
+            weightsSha256: PolicyWeights.sha256(of: bytes))
+        if let base, base.version == version,
+            let delta = try? PolicyPackDelta.between(base: base.pack, version: base.version, sha256: base.sha256, target: pack)
+        {
+            let frame = delta.encoded()
+            if frame.count < bytes.count {
+                return SyncAnswer(report: report, pack: pack, frame: frame, deltaRows: delta.rows.count)
+            }
+        }
+        return SyncAnswer(report: report, pack: pack, frame: bytes, deltaRows: nil)
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import Testing
 import RecData
 import RecModel
 import RecPolicy
@@ -47,10 +48,18 @@ func manualOnlineLearning() -> OnlineLearning {
         startThread: false)
 }
 
-/// The decoded header and documents of a POLICY_STATE message.
-func decodePolicyState(_ frames: [[UInt8]]) throws -> (Header, PolicyStateReport, ParameterPack?) {
+/// The decoded header and documents of a POLICY_STATE message; a delta in frame 2 is applied to `base` (the
+/// replica's installed statistics) to give the whole pack.
+func decodePolicyState(_ frames: [[UInt8]], base: InstalledBase? = nil) throws -> (Header, PolicyStateReport, ParameterPack?) {
     let header = try Header(decoding: frames[0])
     let report = try WireJSON.decode(PolicyStateReport.self, from: frames[1])
-    let pack = frames.count > 2 ? try ParameterPack(decoding: frames[2]) : nil
+    let pack = frames.count > 2 ? try wholePack(frames[2], base: base) : nil
     return (header, report, pack)
+}
+
+/// The whole statistics a POLICY_STATE frame 2 stands for: a pack as is, a delta applied to `base`.
+func wholePack(_ bytes: [UInt8], base: InstalledBase?) throws -> ParameterPack {
+    guard PolicyPackDelta.isDelta(bytes) else { return try ParameterPack(decoding: bytes) }
+    let base = try #require(base, "a delta needs the installed base")
+    return try PolicyPackDelta(decoding: bytes).apply(to: base.pack, version: base.version, sha256: base.sha256)
 }

@@ -39,7 +39,7 @@ struct OnlineLearningTests {
         #expect(PolicyWeights.sha256(served.policy) != installed)
         #expect(served.version == 1)
 
-        let (header, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 77))))
+        let (header, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 77))), base: online.state.withLock { $0.base })
         #expect(header.command == .policyState && header.requestId == 77 && header.status == .ok)
         #expect(report.kind == .sync && report.sync == 77 && report.version == 1)
         #expect(report.events == 4 && report.updates == 1)
@@ -69,7 +69,7 @@ struct OnlineLearningTests {
         _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: learnEvents(10, spec: spec, version: 3)))))
         #expect(online.droppedEvents == 10)
         #expect(PolicyWeights.sha256(try #require(online.snapshot.current).policy) == installed)
-        let (_, report, _) = try decodePolicyState(try #require(online.perform(.pull(sync: 1))))
+        let (_, report, _) = try decodePolicyState(try #require(online.perform(.pull(sync: 1))), base: online.state.withLock { $0.base })
         #expect(report.version == 3 && report.events == 0 && report.updates == 0)
     }
 
@@ -112,7 +112,7 @@ struct OnlineLearningTests {
         let (_, installed, _) = try decodePolicyState(frames)
         #expect(installed.version == 2 && installed.weightsSha256 == PolicyWeights.sha256(learnt))
 
-        let (_, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 5))))
+        let (_, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 5))), base: online.state.withLock { $0.base })
         #expect(report.version == 2 && report.events == 0 && report.updates == 0)
         #expect(pack == averaged)
     }
@@ -124,7 +124,7 @@ struct OnlineLearningTests {
         _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: learnEvents(3, spec: spec)))))
         #expect(online.droppedEvents == 3)
         #expect(online.snapshot.current?.version == nil)
-        let (header, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 9))))
+        let (header, report, pack) = try decodePolicyState(try #require(online.perform(.pull(sync: 9))), base: online.state.withLock { $0.base })
         #expect(header.status == .notFound && header.requestId == 9)
         #expect(report.kind == .sync && report.version == 0 && report.events == 0)
         #expect(pack?.vectors.isEmpty == true)

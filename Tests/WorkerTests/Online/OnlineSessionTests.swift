@@ -102,7 +102,11 @@ struct OnlineSessionTests {
                 let sync = try broker.next(.policyState)
                 exchange.sync = (
                     sync.header, try WireJSON.decode(PolicyStateReport.self, from: sync.payload[0]),
-                    try ParameterPack(decoding: sync.payload[1])
+                    try wholePack(
+                        sync.payload[1],
+                        base: InstalledBase(
+                            version: 1, sha256: exchange.installed?.weightsSha256 ?? "",
+                            pack: PolicyWeights.pack(try OnlinePolicy.initial(spec: spec))))
                 )
                 return .success(exchange)
             } catch let failure as ScriptedBroker.Failure {

@@ -1,0 +1,118 @@
+import RecPolicy
+import RecWire
+import Testing
+
+@testable import Worker
+
+/// A POLICY payload whose frame 2 is the delta from `base` to `target`, naming `sha` (default: the target's).
+private func deltaPayload(
+    spec: OnlinePolicySpec, version: UInt64, base: InstalledBase, target: ParameterPack, sha: String? = nil,
+    baseVersion: UInt64? = nil
+) throws -> [[UInt8]] {
+    let delta = try PolicyPackDelta.between(
+        base: base.pack, version: baseVersion ?? base.version, sha256: base.sha256, target: target)
+    let install = PolicyInstall(
+        version: version, spec: spec, learningEnabled: true,
+        weightsSha256: sha ?? PolicyWeights.sha256(of: target.encoded()))
+    return [WireJSON.encode(install), delta.encoded()]
+}
+
+@Suite("Worker: POLICY and POLICY_STATE statistics deltas")
+struct PolicyDeltaInstallTests {
+    @Test("POLICY_PULL answers the rows changed since the installed version; a POLICY delta installs bit for bit")
+    func deltaBothWays() throws {
+        let spec = onlineSpec(updateEvery: 2)
+        let online = manualOnlineLearning()
+        _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
+        let base = try #require(online.state.withLock { $0.base })
+        #expect(base.version == 1 && base.sha256 == PolicyWeights.sha256(of: base.pack.encoded()))
+        let events = learnEvents(6, spec: spec)
+        _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: events))))
+
+        let frames = try #require(online.perform(.pull(sync: 3)))
+        #expect(PolicyPackDelta.isDelta(frames[2]))
+        let delta = try PolicyPackDelta(decoding: frames[2])
+        #expect(delta.baseVersion == 1 && !delta.rows.isEmpty && delta.rows.count <= events.count)
+        let (_, report, pack) = try decodePolicyState(frames, base: base)
+        let learnt = try #require(pack)
+        #expect(report.weightsSha256 == PolicyWeights.sha256(of: learnt.encoded()))
+        #expect(learnt == online.state.withLock { $0.syncReport(sync: 3).pack })
+
+        // The broker's next version, sent as the delta from version 1: installed, and it is the new base.
+        let next = learnt
+        let installed = try #require(
+            online.perform(.install(try deltaPayload(spec: spec, version: 2, base: base, target: next))))
+        let (_, done, _) = try decodePolicyState(installed)
+        #expect(done.kind == .installed && done.version == 2)
+        #expect(done.weightsSha256 == PolicyWeights.sha256(of: next.encoded()))
+        let newBase = try #require(online.state.withLock { $0.base })
+        #expect(newBase.version == 2 && newBase.pack == next)
+        // Nothing learnt since: the sync answer is a delta of no rows.
+        let idle = try #require(online.perform(.pull(sync: 4)))
+        #expect(try PolicyPackDelta(decoding: idle[2]).rows.isEmpty)
+    }
+
+    @Test(
+        "a POLICY delta that cannot be used installs nothing and asks for the whole pack",
+        arguments: ["unknown base", "sha mismatch", "no sha", "bad rows"])
+    func refusedDelta(kind: String) throws {
+        let spec = onlineSpec(updateEvery: 1)
+        let online = manualOnlineLearning()
+        _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
+        let base = try #require(online.state.withLock { $0.base })
+        let before = try #require(online.snapshot.current)
+        let target = try PolicyPackDelta.between(base: base.pack, version: 1, sha256: base.sha256, target: base.pack)
+            .apply(to: base.pack, version: 1, sha256: base.sha256)
+        var payload: [[UInt8]]
+        switch kind {
+        case "unknown base":
+            payload = try deltaPayload(spec: spec, version: 2, base: base, target: target, baseVersion: 7)
+        case "sha mismatch":
+            payload = try deltaPayload(
+                spec: spec, version: 2, base: base, target: target, sha: String(repeating: "0", count: 64))
+        case "no sha":
+            payload = try deltaPayload(spec: spec, version: 2, base: base, target: target)
+            payload[0] = WireJSON.encode(PolicyInstall(version: 2, spec: spec, learningEnabled: true))
+        default:
+            var delta = try PolicyPackDelta.between(base: base.pack, version: 1, sha256: base.sha256, target: target)
+            delta.rows = [0, 0]
+            delta.n = [1, 1]
+            delta.s = [0, 0]
+            delta.k = [1, 1]
+            delta.c = [Float](repeating: 0, count: 2 * delta.width)
+            payload = try deltaPayload(spec: spec, version: 2, base: base, target: target)
+            payload[1] = delta.encoded()
+        }
+        let frames = try #require(online.perform(.install(payload)))
+        let (_, report, _) = try decodePolicyState(frames)
+        #expect(report.kind == .deltaRefused && report.version == 2)
+        let error = try #require(report.error)
+        switch kind {
+        case "unknown base": #expect(error.contains("against version 7") && error.contains("held: version 1"))
+        case "sha mismatch": #expect(error.contains("hash to"))
+        case "no sha": #expect(error.contains("weights_sha256"))
+        default: #expect(error.contains("bucket 0 twice"))
+        }
+        let after = try #require(online.snapshot.current)
+        #expect(after.version == 1 && PolicyWeights.sha256(after.policy) == PolicyWeights.sha256(before.policy))
+        #expect(online.state.withLock { $0.base } == base)
+    }
+
+    @Test("a whole pack that does not hash to the POLICY's weights_sha256 is rejected")
+    func wholePackShaMismatch() throws {
+        let spec = onlineSpec()
+        let online = manualOnlineLearning()
+        _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
+        var payload = try policyPayload(spec: spec, version: 2)
+        payload[0] = WireJSON.encode(
+            PolicyInstall(
+                version: 2, spec: spec, learningEnabled: true, weightsSha256: String(repeating: "1", count: 64)))
+        #expect(online.perform(.install(payload)) == nil)
+        #expect(online.snapshot.current?.version == 1)
+        // The right hash installs.
+        let sha = PolicyWeights.sha256(of: payload[1])
+        payload[0] = WireJSON.encode(PolicyInstall(version: 2, spec: spec, learningEnabled: true, weightsSha256: sha))
+        #expect(online.perform(.install(payload)) != nil)
+        #expect(online.snapshot.current?.version == 2)
+    }
+}

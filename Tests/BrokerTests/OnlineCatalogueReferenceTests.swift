@@ -158,3 +158,35 @@ struct StoredPolicyCatalogueTests {
         #expect(throws: StoreError.unknownCatalogue(9)) { try h.coordinator.storedSpec(#require(try store.policyVersion(3))) }
     }
 }
+
+/// A catalogue version stored while a sync's candidate is with the guard: the candidate was built on the version
+/// before, and adopting it must not put that catalogue back (CatalogueRegistryTests saw a re-upload that drops an
+/// added item accepted after such a sync, because the served policy had lost the item).
+@Suite("A catalogue move during a sync")
+struct CatalogueMoveDuringSyncTests {
+    @Test("a candidate judged on catalogue v3 and admitted after the move to v4 is served on v4's rows")
+    func candidateMovesWithTheCatalogue() throws {
+        let before = try OnlineCatalogueReferenceTests.catalogue(50)
+        var m = try OnlineCatalogueReferenceTests.machine(before, version: 3)
+        let judged = try OnlineMachineTests.syncToGuard(&m)
+        #expect(judged.candidate.catalogue.count == 50)
+
+        // An item is added (version 4) while the guard judges.
+        var after = before
+        _ = try after.add(id: "NEW-1", fields: Dictionary(uniqueKeysWithValues: (0..<6).map { ("f\($0)", "0.5") }))
+        try m.core.moveToCatalogue(after, as: CatalogueReference(version: 4, sha256: String(repeating: "cd", count: 32)))
+        #expect(m.core.policy.catalogue.count == 51)
+
+        let store = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted)).versionsToStore
+        #expect(store.map(\.catalogueVersion) == [4])
+        _ = m.feed(.versionStored(sync: judged.sync, .success("sha-2")))
+        #expect(m.core.version == 2)
+        #expect(m.core.policy.catalogue.count == 51, "the admitted candidate put the old catalogue back")
+        #expect(m.core.policy.catalogue.ids.last == "NEW-1")
+        // Its statistics are the candidate's: the merge of what the replicas learnt.
+        #expect(PolicyWeights.pack(m.core.policy) == PolicyWeights.pack(judged.candidate))
+        // And a catalogue that drops the added row is refused against what is served now.
+        let refused = (try? m.core.policy.with(catalogue: before)) == nil
+        #expect(refused, "a catalogue without NEW-1's row was accepted against the served policy")
+    }
+}

@@ -6,11 +6,25 @@ extension OnlineCore {
     /// Moves the served policy to a new version of the registry's catalogue, keeping its weights: the spec's items
     /// become the catalogue's rows (ids, features, active flags), and a POLICY sent from now on (a sync, a worker
     /// that joins) names that version. Replicas move on their own when they install the CATALOGUE.
+    ///
+    /// A sync's candidate that the guard is judging (or that is being stored) was built on the catalogue before;
+    /// it moves too, so adopting it afterwards cannot put the old catalogue back under the new version's number
+    /// (its statistics do not depend on the catalogue: they are per feature and per id bucket).
     /// - Throws: ``PolicyError/catalogueMismatch(_:)`` when the catalogue is not a later version of the served one.
     mutating func moveToCatalogue(_ catalogue: ItemCatalogue, as reference: CatalogueReference? = nil)
         throws(PolicyError)
     {
         let moved = try policy.with(catalogue: catalogue)
+        switch phase {
+        case .judging(let round, let candidate, let contributors, let events):
+            phase = .judging(
+                round, candidate: try candidate.with(catalogue: catalogue), contributors: contributors, events: events)
+        case .storing(let round, let candidate, let contributors, let events, let decision):
+            phase = .storing(
+                round, candidate: try candidate.with(catalogue: catalogue), contributors: contributors, events: events,
+                decision: decision)
+        case .idle, .pulling: break
+        }
         spec = moved.spec
         policy = moved
         if let reference { self.catalogue = reference }

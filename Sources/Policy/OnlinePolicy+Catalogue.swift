@@ -37,12 +37,15 @@ extension OnlinePolicySpec {
         return spec
     }
 
-    /// Replaces the items with `catalogue`'s rows, ids and active flags.
+    /// Replaces the items with `catalogue`'s rows, ids and active flags: the catalogue's own buffers, shared (copy
+    /// on write), so the spec adds no per-item memory to the catalogue it was set from.
     public mutating func setCatalogue(_ catalogue: ItemCatalogue) {
         itemIds = catalogue.ids
         itemActive = catalogue.active
-        let w = catalogue.width
-        itemFeatures = (0..<catalogue.count).map { Array(catalogue.features[($0 * w)..<(($0 + 1) * w)]) }
+        // The catalogue's own flat buffer (shared, not copied); it always holds count × width values.
+        itemFeatures =
+            ItemFeatureRows(values: catalogue.features, width: catalogue.width, count: catalogue.count)
+            ?? ItemFeatureRows()
     }
 }
 
@@ -52,7 +55,7 @@ extension OnlinePolicy {
         let encoding = ItemEncoding(categorical: [], numeric: (0..<spec.itemWidth).map { "f\($0)" })
         do {
             return try ItemCatalogue(
-                encoding: encoding, ids: spec.itemIds, features: spec.itemFeatures.flatMap { $0 }, active: spec.itemActive)
+                encoding: encoding, ids: spec.itemIds, features: spec.itemFeatures.values, active: spec.itemActive)
         } catch {
             throw .invalidSpec(error.description)
         }
@@ -76,6 +79,6 @@ extension OnlinePolicy {
         }
         var changed = spec
         changed.setCatalogue(next)
-        return try OnlinePolicy(spec: changed, statistics: statistics, coefficients: coefficients)
+        return try OnlinePolicy(spec: changed, catalogue: next, statistics: statistics, coefficients: coefficients)
     }
 }

@@ -22,11 +22,12 @@ extension OnlinePolicy {
     }
 
     /// The policy a pool serves, rebuilt from its install order and statistics (CONTROL `online_policy`), scoring
-    /// with the posterior mean.
+    /// with the posterior mean. `catalogue`, when the spec's items were set from it, is shared by the policy
+    /// (``initial(spec:catalogue:)``).
     /// - Throws: `PolicyError` when the statistics do not fit the spec.
-    public static func served(spec: OnlinePolicySpec, weights pack: ParameterPack) throws(PolicyError)
-        -> OnlinePolicy
+    public static func served(spec: OnlinePolicySpec, catalogue: ItemCatalogue? = nil, weights pack: ParameterPack)
+        throws(PolicyError) -> OnlinePolicy
     {
-        try PolicyWeights.policy(pack, like: OnlinePolicy.initial(spec: spec))
+        try PolicyWeights.policy(pack, like: OnlinePolicy.initial(spec: spec, catalogue: catalogue))
     }
 }

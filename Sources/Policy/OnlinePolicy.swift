@@ -13,7 +13,9 @@ import RecWire
 public struct OnlinePolicy: Sendable {
     /// The catalogue, encoding, exploration and learning settings.
     public let spec: OnlinePolicySpec
-    /// The catalogue the policy serves (the spec's items as a RecData catalogue).
+    /// The catalogue the policy serves: the one it was made from (``init(spec:catalogue:statistics:coefficients:)``,
+    /// ``with(catalogue:)``, sharing its buffers), else the spec's items as a RecData catalogue (numeric columns `f0`,
+    /// `f1`, …, over the spec's own row buffer).
     public let catalogue: ItemCatalogue
     /// The inputs' encoding.
     public let features: PolicyFeatures
@@ -21,17 +23,38 @@ public struct OnlinePolicy: Sendable {
     public let statistics: BayesianLastLayer
     /// What the policy scores with.
     public let coefficients: BayesianLastLayer.Coefficients
-    /// Each item's `y = [1 ‖ x̃]`, `items × Y`, row-major.
-    let itemVectors: [Double]
+    /// Each item's reduced row `x̃` (its `y = [1 ‖ x̃]` without the constant): the catalogue's own rows when the
+    /// features do not project them, else the projected table.
+    let reducedRows: ReducedRows
     /// Each item's id bucket.
     let itemBuckets: [Int]
     /// The rows that may be recommended, ascending (computed once, not per request).
     public let activeRows: [Int]
 
+    /// Where each item's `x̃` lives.
+    enum ReducedRows: Sendable {
+        /// `x̃ = row[0..<P]` of the catalogue's flat `Float` rows (`stride` = their width): no copy.
+        case rows([Float], stride: Int)
+        /// The projected rows, `items × P` doubles, row-major (the projection computes them in `Double`).
+        case projected([Double])
+    }
+
     /// Creates a policy with learnt statistics, scoring with `coefficients` (nil: the posterior mean).
     /// - Throws: ``PolicyError`` when the spec is invalid, the statistics do not fit it or are not finite.
     public init(
         spec: OnlinePolicySpec, statistics: BayesianLastLayer? = nil,
+        coefficients: BayesianLastLayer.Coefficients? = nil
+    ) throws(PolicyError) {
+        try self.init(spec: spec, catalogue: nil, statistics: statistics, coefficients: coefficients)
+    }
+
+    /// Creates a policy over `catalogue`, the catalogue the spec's items were set from
+    /// (``OnlinePolicySpec/setCatalogue(_:)``): the policy keeps that value (its ids, rows, flags and id lookup
+    /// are not copied) instead of building its own. A catalogue whose ids, rows or flags are not the spec's is not
+    /// used (the policy builds its own from the spec, as ``init(spec:statistics:coefficients:)`` does).
+    /// - Throws: ``PolicyError`` when the spec is invalid, the statistics do not fit it or are not finite.
+    public init(
+        spec: OnlinePolicySpec, catalogue: ItemCatalogue?, statistics: BayesianLastLayer? = nil,
         coefficients: BayesianLastLayer.Coefficients? = nil
     ) throws(PolicyError) {
         if let problem = spec.problem { throw .invalidSpec(problem) }
@@ -59,14 +82,19 @@ public struct OnlinePolicy: Sendable {
         self.features = features
         self.statistics = stats
         self.coefficients = chosen
-        catalogue = try Self.catalogue(of: spec)
-        var vectors: [Double] = []
-        vectors.reserveCapacity(spec.itemCount * features.yWidth)
-        for row in spec.itemFeatures {
-            vectors.append(1)
-            vectors.append(contentsOf: features.reduce(row[...]))
+        if let catalogue, Self.holds(catalogue, itemsOf: spec) {
+            self.catalogue = catalogue
+        } else {
+            self.catalogue = try Self.catalogue(of: spec)
         }
-        itemVectors = vectors
+        if features.projects {
+            var reduced: [Double] = []
+            reduced.reserveCapacity(spec.itemCount * features.itemDims)
+            for row in spec.itemFeatures { reduced.append(contentsOf: features.reduce(row)) }
+            reducedRows = .projected(reduced)
+        } else {
+            reducedRows = .rows(self.catalogue.features, stride: spec.itemWidth)
+        }
         itemBuckets = spec.itemIds.map { PolicyHash.bucket(itemId: $0, buckets: spec.idBuckets) }
         activeRows = spec.itemActive.indices.filter { spec.itemActive[$0] }
     }
@@ -76,16 +104,65 @@ public struct OnlinePolicy: Sendable {
         spec = other.spec
         catalogue = other.catalogue
         features = other.features
-        itemVectors = other.itemVectors
+        reducedRows = other.reducedRows
         itemBuckets = other.itemBuckets
         activeRows = other.activeRows
         self.statistics = statistics
         self.coefficients = coefficients
     }
 
-    /// The untrained policy of a spec: the prior's mean (every score 0).
-    public static func initial(spec: OnlinePolicySpec) throws(PolicyError) -> OnlinePolicy {
-        try OnlinePolicy(spec: spec)
+    /// Whether `catalogue` holds exactly the spec's items (ids, rows, flags; equal buffers compare at once).
+    static func holds(_ catalogue: ItemCatalogue, itemsOf spec: OnlinePolicySpec) -> Bool {
+        catalogue.width == spec.itemWidth && catalogue.count == spec.itemCount && catalogue.ids == spec.itemIds
+            && catalogue.active == spec.itemActive && catalogue.features == spec.itemFeatures.values
+    }
+
+    /// Item `item`'s reduced row `x̃` (`features.itemDims` values).
+    func reducedRow(_ item: Int) -> [Double] {
+        let p = features.itemDims
+        switch reducedRows {
+        case .rows(let rows, let stride):
+            return (0..<p).map { Double(rows[item * stride + $0]) }
+        case .projected(let rows):
+            return Array(rows[(item * p)..<((item + 1) * p)])
+        }
+    }
+
+    /// The logits `(Θᵀz)·y_a + β_{b(a)}` of `items` for `v = Θᵀz` (`features.yWidth` values), summed in the order
+    /// `β`, then `v₀·1`, then `v_{1+j}·x̃_j`.
+    func logits(v: [Double], bias: [Double], items: [Int]) -> [Double] {
+        let p = features.itemDims
+        switch reducedRows {
+        case .rows(let rows, let stride):
+            return rows.withUnsafeBufferPointer { x in
+                items.map { item in
+                    var q = bias[itemBuckets[item]]
+                    q += v[0] * 1
+                    let base = item * stride
+                    for j in 0..<p { q += v[1 + j] * Double(x[base + j]) }
+                    return q
+                }
+            }
+        case .projected(let rows):
+            return rows.withUnsafeBufferPointer { x in
+                items.map { item in
+                    var q = bias[itemBuckets[item]]
+                    q += v[0] * 1
+                    let base = item * p
+                    for j in 0..<p { q += v[1 + j] * x[base + j] }
+                    return q
+                }
+            }
+        }
+    }
+
+    /// The untrained policy of a spec: the prior's mean (every score 0). With `catalogue` (the catalogue the spec's
+    /// items were set from) the policy shares it rather than building its own
+    /// (``init(spec:catalogue:statistics:coefficients:)``).
+    public static func initial(spec: OnlinePolicySpec, catalogue: ItemCatalogue? = nil) throws(PolicyError)
+        -> OnlinePolicy
+    {
+        try OnlinePolicy(spec: spec, catalogue: catalogue)
     }
 
     /// Parameters a pack of this shape holds.
@@ -140,16 +217,13 @@ public struct OnlinePolicy: Sendable {
             guard view.item >= 0 && view.item < spec.itemCount else { throw .unknownItem(view.item) }
             guard view.seconds.isFinite && view.seconds >= 0 else { throw .invalidDwell(view.seconds) }
         }
-        let y = features.yWidth
-        return features.userVector(encoded: encoded, viewed: viewed) { item in
-            Array(itemVectors[(item * y + 1)..<((item + 1) * y)])
-        }
+        return features.userVector(encoded: encoded, viewed: viewed) { item in reducedRow(item) }
     }
 
     /// `φ(z, item)` for the item shown at `position`.
     public func interactions(z: [Double], item: Int, position: Int = 0) -> [Double] {
-        let y = features.yWidth
-        return features.interactions(z: z, y: itemVectors[(item * y)..<((item + 1) * y)], position: position)
+        let y = [1] + reducedRow(item)
+        return features.interactions(z: z, y: y[...], position: position)
     }
 
     /// The item-id bucket of a row.
@@ -165,12 +239,7 @@ public struct OnlinePolicy: Sendable {
         for i in 0..<zw where z[i] != 0 {
             for j in 0..<yw { v[j] += z[i] * theta[i * yw + j] }
         }
-        return items.map { item in
-            var q = coefficients.bias[itemBuckets[item]]
-            let base = item * yw
-            for j in 0..<yw { q += v[j] * itemVectors[base + j] }
-            return 1 / (1 + exp(-q))
-        }
+        return logits(v: v, bias: coefficients.bias, items: items).map { 1 / (1 + exp(-$0)) }
     }
 
     /// Scores of every catalogue row (retired ones included) for a context.

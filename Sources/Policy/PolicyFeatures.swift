@@ -117,8 +117,12 @@ public struct PolicyFeatures: Sendable {
         return out
     }
 
-    /// An item's reduced row `x̃` from its catalogue row.
-    public func reduce(_ row: ArraySlice<Float>) -> [Double] {
+    /// Whether an item's reduced row is a projection of its catalogue row (the row is wider than `item_dims`);
+    /// false when `x̃` is the row's first `itemDims` values as they are.
+    public var projects: Bool { projection != nil }
+
+    /// An item's reduced row `x̃` from its catalogue row (any collection of its values in column order).
+    public func reduce<Row: Collection>(_ row: Row) -> [Double] where Row.Element == Float {
         guard let projection else { return row.prefix(itemDims).map(Double.init) }
         var out = [Double](repeating: 0, count: itemDims)
         for (k, value) in row.enumerated() where value != 0 {

@@ -130,12 +130,7 @@ public struct SessionQLearner: Sendable {
         for i in 0..<zw where z[i] != 0 {
             for j in 0..<yw { v[j] += z[i] * theta[i * yw + j] }
         }
-        return items.map { item in
-            var q = coefficients.bias[policy.itemBuckets[item]]
-            let base = item * yw
-            for j in 0..<yw { q += v[j] * policy.itemVectors[base + j] }
-            return q
-        }
+        return policy.logits(v: v, bias: coefficients.bias, items: items)
     }
 
     /// The state after `event`: its views plus the item when it was clicked, with the mean dwell of the earlier

@@ -41,7 +41,7 @@ extension ImpressionExport {
         var kind: Kind
 
         /// The category of `item` in this column.
-        func label(item: Int, features: [[Float]]) -> String {
+        func label(item: Int, features: ItemFeatureRows) -> String {
             let row = features[item]
             switch kind {
             case .oneHot(let width):
@@ -65,7 +65,7 @@ extension ImpressionExport {
     }
 
     /// Splits the spec's columns into one-hot blocks, lone 0/1 columns and continuous columns.
-    static func itemColumns(_ features: [[Float]]) -> [ItemColumn] {
+    static func itemColumns(_ features: ItemFeatureRows) -> [ItemColumn] {
         let width = features.first?.count ?? 0
         func isBinary(_ c: Int) -> Bool { features.allSatisfy { $0[c] == 0 || $0[c] == 1 } }
         var columns: [ItemColumn] = []

@@ -98,11 +98,13 @@ public enum SimulationRunner {
         guard spec.userFeatures.map(\.name) == names else {
             throw .catalogueMismatch("user features \(spec.userFeatures.map(\.name)), the world has \(names)")
         }
-        let expected: [[Float]]
+        let expected: ItemFeatureRows
         if let simulator = world as? SimulatorWorld {
             expected = SimulatorCatalog.spec(world: simulator).itemFeatures
         } else if let logged = world as? LoggedWorld {
-            expected = (0..<logged.catalogue.count).map { Array(logged.catalogue.row($0)) }
+            var rows = spec
+            rows.setCatalogue(logged.catalogue)
+            expected = rows.itemFeatures
         } else {
             return
         }

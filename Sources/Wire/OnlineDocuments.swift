@@ -233,8 +233,9 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
     public var userFeatures: [UserFeatureSpec]
     /// External item id per row.
     public var itemIds: [String]
-    /// One encoded feature row per item; all rows have the same width.
-    public var itemFeatures: [[Float]]
+    /// One encoded feature row per item, all of one width, in one flat buffer (``ItemFeatureRows``: shared with the
+    /// catalogue it was set from, written as `[[Float]]`).
+    public var itemFeatures: ItemFeatureRows
     /// Whether each row may be recommended.
     public var itemActive: [Bool]
     /// Hash buckets of item ids, each with a learnt bias.
@@ -250,14 +251,15 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
     /// Seed of the item projection and of the first Thompson sample.
     public var seed: UInt64
 
-    /// Creates a spec; `itemIds` default to `"0"`, `"1"`, … and every item is active.
+    /// Creates a spec; `itemIds` default to `"0"`, `"1"`, … and every item is active. The rows are copied into one
+    /// flat buffer (``ItemFeatureRows/init(_:)``).
     public init(
         userFeatures: [UserFeatureSpec], itemFeatures: [[Float]], itemIds: [String]? = nil, itemActive: [Bool]? = nil,
         idBuckets: Int = 1024, itemDims: Int = 16, slateSize: Int = 3, exploration: ExplorationSpec = ExplorationSpec(),
         learning: OnlineLearningSpec = OnlineLearningSpec(), seed: UInt64 = 1
     ) {
         self.userFeatures = userFeatures
-        self.itemFeatures = itemFeatures
+        self.itemFeatures = ItemFeatureRows(itemFeatures)
         self.itemIds = itemIds ?? itemFeatures.indices.map(String.init)
         self.itemActive = itemActive ?? [Bool](repeating: true, count: itemFeatures.count)
         self.idBuckets = idBuckets
@@ -269,7 +271,7 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
     }
 
     /// Width of an item's features.
-    public var itemWidth: Int { itemFeatures.first?.count ?? 0 }
+    public var itemWidth: Int { itemFeatures.width }
     /// Items in the catalogue, retired ones included.
     public var itemCount: Int { itemFeatures.count }
     /// Items that may be recommended.
@@ -284,8 +286,8 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
             return "item_ids, item_features and item_active differ in length"
         }
         if Set(itemIds).count != itemIds.count { return "an item id appears twice" }
-        if itemFeatures.contains(where: { $0.count != itemWidth }) { return "every item needs the same number of features" }
-        if itemFeatures.contains(where: { $0.contains { !$0.isFinite } }) { return "item features must be finite" }
+        if !itemFeatures.isRegular { return "every item needs the same number of features" }
+        if itemFeatures.values.contains(where: { !$0.isFinite }) { return "item features must be finite" }
         if idBuckets < 1 { return "id_buckets must be at least 1" }
         if itemDims < 0 { return "item_dims must be ≥ 0" }
         if slateSize < 1 { return "slate_size must be at least 1" }
@@ -315,7 +317,7 @@ extension OnlinePolicySpec {
     public var withoutItems: OnlinePolicySpec {
         var detached = self
         detached.itemIds = []
-        detached.itemFeatures = []
+        detached.itemFeatures = ItemFeatureRows()
         detached.itemActive = []
         return detached
     }

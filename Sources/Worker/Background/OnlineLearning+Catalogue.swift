@@ -1,3 +1,4 @@
+import RecTransport
 import RecWire
 
 extension OnlineLearning {
@@ -13,6 +14,9 @@ extension OnlineLearning {
             logger.info("catalogue installed", metadata: ["version": "\(installed.version)", "sha256": "\(installed.sha256.prefix(12))"])
         }
         if error == nil, let served = state.withLock({ $0.served }) { snapshot.publish(served) }
+        // Decoding the version (its canonical JSON) and moving the policy leave freed temporaries several times the
+        // catalogue's size: give those pages back, so the replica's resident set is what it holds.
+        FreeMemory.returnToSystem()
         let report = CatalogueState(version: installed.version, sha256: installed.sha256, installed: error == nil, error: error)
         return [Header(command: .catalogueState).encoded(), WireJSON.encode(report)]
     }

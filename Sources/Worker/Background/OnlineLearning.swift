@@ -86,6 +86,8 @@ final class OnlineLearning: Sendable {
                     logger.error("no retrieval for the installed policy; scoring every item", metadata: ["error": "\(failure)"])
                 }
                 metrics.policyVersion.record(Int64(bitPattern: served.version))
+                // The replaced policy and the decoded messages are freed: give those pages back (once per POLICY).
+                FreeMemory.returnToSystem()
                 logger.info(
                     "installed online policy",
                     metadata: [

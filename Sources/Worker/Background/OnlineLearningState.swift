@@ -1,3 +1,4 @@
+import RecData
 import RecPolicy
 import RecWire
 
@@ -218,17 +219,20 @@ struct OnlineLearningState: Sendable {
         -> (ServedPolicy, PolicyStateReport)
     {
         var spec = install.spec
+        var rows: ItemCatalogue?
         if let named = install.catalogue {
             guard let catalogue = held[named.version], catalogue.sha256 == named.sha256 else {
                 wanted = named.version
                 throw .catalogueMissing(policy: install.version, catalogue: named)
             }
+            // The spec and the policy share the held version's buffers: each item's row is held once.
             spec.setCatalogue(catalogue.catalogue)
+            rows = catalogue.catalogue
         }
         let (pack, sha) = try resolve(weights, for: install)
         let policy: OnlinePolicy
         do {
-            policy = try OnlinePolicy.served(spec: spec, weights: pack)
+            policy = try OnlinePolicy.served(spec: spec, catalogue: rows, weights: pack)
         } catch {
             throw .unusable(error)
         }

@@ -115,6 +115,9 @@ final class PolicySnapshot: Sendable {
                 return .failure(error)
             }
         }
+        // The build's temporaries (every row's embedding, the priors, hnswlib's insert state) are freed; give the
+        // pages back so the replica's resident set is what it holds, not the build's peak.
+        FreeMemory.returnToSystem()
         builds.finished(served.version, outcome, seconds)
     }
 }

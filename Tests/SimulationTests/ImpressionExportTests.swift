@@ -216,6 +216,19 @@ import Testing
         #expect(ImpressionExport.schema(spec: spec).catalogue.itemFeatures.map(\.kind) == [.numeric, .categorical, .categorical, .categorical])
     }
 
+    @Test func ranksFromOneSortEqualTheCountOfSmallerValuesTiesIncluded() {
+        var generator = SystemRandomNumberGenerator()
+        let rows: [[Float]] = (0..<500).map { _ in
+            [Float(Int.random(in: 0..<40, using: &generator)) / 8, Float.random(in: -1...1, using: &generator)]
+        }
+        let features = ItemFeatureRows(rows)
+        for column in 0..<2 {
+            let ranks = ImpressionExport.rankOfEachItem(features, column: column)
+            let counted = rows.map { row in rows.filter { $0[column] < row[column] }.count }
+            #expect(ranks == counted, "column \(column)")
+        }
+    }
+
     @Test func badLogsAreTypedErrorsNamingTheImpression() throws {
         let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
         #expect(throws: ImpressionExport.ExportError.emptyLog) { try ImpressionExport.dataCSV([], spec: spec) }

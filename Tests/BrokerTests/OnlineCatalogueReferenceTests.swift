@@ -190,3 +190,26 @@ struct CatalogueMoveDuringSyncTests {
         #expect(refused, "a catalogue without NEW-1's row was accepted against the served policy")
     }
 }
+
+/// `online_register` (a warm start) stores and serves a version without being a sync.
+@Suite("A registered policy is not a sync")
+struct OnlineRegistrationTests {
+    @Test("registering serves the next version but leaves the sync count and the last sync's time alone")
+    func registrationIsNotASync() throws {
+        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+        _ = m.feed(.workers([m.workerA]))
+        let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
+        let stored = m.feed(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 7),
+                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
+            nowMs: 50_000
+        ).versionsToStore
+        #expect(stored.map(\.version) == [2] && stored.map(\.catalogueVersion) == [3])
+        let done = m.feed(.versionStored(sync: try #require(stored.first).sync, .success("sha-r")), nowMs: 50_000)
+        #expect(m.core.version == 2 && done.installedVersions == [2])
+        #expect(m.core.view.syncs == 0, "a registration counted as a sync")
+        #expect(m.core.view.lastSyncMs == 0, "a registration set the last sync's time")
+        #expect(m.core.view.lastDecision?.accepted == true)
+    }
+}

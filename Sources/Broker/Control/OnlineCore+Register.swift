@@ -63,7 +63,8 @@ extension OnlineCore {
         let id = nextSyncId
         nextSyncId += 1
         phase = .storing(
-            SyncRound(id: id, startedMs: nowMs, corrupt: false, requester: requester), candidate: candidate,
+            SyncRound(id: id, startedMs: nowMs, corrupt: false, requester: requester, registration: true),
+            candidate: candidate,
             contributors: 0, events: 0, decision: decision)
         viewDirty = true
         actions.append(

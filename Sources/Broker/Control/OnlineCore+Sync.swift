@@ -151,14 +151,19 @@ extension OnlineCore {
         switch result {
         case .success(let sha):
             adopt(candidate, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(), sha: sha)
-            syncs += 1
-            actions.append(
-                .log(
-                    .info, "online sync accepted",
-                    [
-                        "version": "\(version)", "replicas": "\(contributors)", "events": "\(events)",
-                        "guard": "\(decision.reason)",
-                    ]))
+            if round.registration {
+                actions.append(
+                    .log(.info, "online policy registered", ["version": "\(version)", "reason": "\(decision.reason)"]))
+            } else {
+                syncs += 1
+                actions.append(
+                    .log(
+                        .info, "online sync accepted",
+                        [
+                            "version": "\(version)", "replicas": "\(contributors)", "events": "\(events)",
+                            "guard": "\(decision.reason)",
+                        ]))
+            }
             finishSync(decision, nowMs: nowMs, into: &actions)
         case .failure(let error):
             durableWriteFailures += 1
@@ -182,17 +187,18 @@ extension OnlineCore {
 
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
     mutating func finishSync(_ decision: GuardDecision?, nowMs: UInt64, into actions: inout [OnlineAction]) {
-        let requester: Requester?
+        let round: SyncRound
         switch phase {
         case .idle: return
-        case .pulling(let round, _, _), .judging(let round, _, _, _), .storing(let round, _, _, _, _):
-            requester = round.requester
+        case .pulling(let r, _, _), .judging(let r, _, _, _), .storing(let r, _, _, _, _): round = r
         }
+        let requester = round.requester
         if let decision { lastDecision = decision }
         phase = .idle
         unsynced.removeAll()
         eventsSinceSync = 0
-        lastSyncMs = nowMs
+        // A registration restarts the interval (the replicas start from the registered version) but is not a sync.
+        if !round.registration { lastSyncMs = nowMs }
         intervalStartMs = nowMs
         viewDirty = true
         for worker in workers { install(on: worker.identity, into: &actions) }

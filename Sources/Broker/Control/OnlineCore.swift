@@ -37,6 +37,9 @@ struct OnlineCore: ControlCore {
         var corrupt: Bool
         /// The `online_sync` request to answer when the sync ends, if one started it.
         var requester: Requester?
+        /// Whether this round stores a registered policy (`online_register`, a warm start) rather than merging the
+        /// replicas' learning: it is not counted as a sync and does not set the last sync's time.
+        var registration = false
     }
 
     /// One replica's answer to a pull.

@@ -40,6 +40,11 @@ struct WarmStartTests {
                 ["policy", "warmstart", "obd:random/all", "--catalogue", "2", "--data-dir", dataDir, "--broker", frontend])
             #expect(wrong.code == 20 && wrong.stderr.contains("no catalogue version 2"), "\(wrong.stderr)")
             #expect(wrong.stderr.contains("serves catalogue version 1"), "\(wrong.stderr)")
+            // The pool is asked before the log is read: the catalogue is refused even when the log is not there.
+            let unread = try runTool(
+                "recpool",
+                ["policy", "warmstart", "no-such-log.csv", "--catalogue", "2", "--broker", frontend])
+            #expect(unread.code == 20 && unread.stderr.contains("no catalogue version 2"), "\(unread.stderr)")
 
             let run = try runTool(
                 "recpool",

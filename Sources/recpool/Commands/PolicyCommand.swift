@@ -73,9 +73,9 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let parts = try logs.logs()
             let client = try await connection.connect()
             defer { client.close() }
+            // The pool is asked first: a catalogue it does not serve is refused before a large log is read.
             let view = try await client.online()
             guard view.enabled else {
                 throw CommandFailure("the pool does not run online learning (start the broker with --online)", exitCode: .conflict)
@@ -83,6 +83,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             guard view.catalogueVersion == catalogue else {
                 throw try await Self.notServed(catalogue, serving: view.catalogueVersion, client: client)
             }
+            let parts = try logs.logs()
             let (install, pack) = try await client.onlinePolicy()
             let start: OnlinePolicy
             let trained: WarmStart.Trained

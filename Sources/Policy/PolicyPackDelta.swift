@@ -168,13 +168,18 @@ public struct PolicyPackDelta: Sendable, Equatable {
             throw .malformed("the base SHA-256 is not 64 hex digits")
         }
         guard width >= 0, buckets >= 0 else { throw .malformed("negative width or bucket count") }
-        var seen = [Bool](repeating: false, count: buckets)
+        // The width read from the wire is bounded before it is multiplied: past the widest φ a policy can have
+        // it is malformed, not an `Int` overflow (a trap) in the lengths below.
+        guard width <= PolicyFeatures.maximumWidth else {
+            throw .malformed("width \(width) is over the widest a policy has (\(PolicyFeatures.maximumWidth))")
+        }
+        // Seen buckets are kept per row, not per bucket: a bucket count from the wire sizes nothing.
+        var seen = Set<Int>(minimumCapacity: rows.count)
         for (position, bucket) in rows.enumerated() {
             guard bucket >= 0, bucket < buckets else {
                 throw .bucketOutOfRange(position: position, bucket: bucket, buckets: buckets)
             }
-            guard !seen[bucket] else { throw .duplicateBucket(bucket) }
-            seen[bucket] = true
+            guard seen.insert(bucket).inserted else { throw .duplicateBucket(bucket) }
         }
         let expected = [width * width, width, rows.count, rows.count * width, rows.count, rows.count]
         for (name, (values, count)) in zip(Self.names, zip([a, g, n, c, s, k], expected)) {

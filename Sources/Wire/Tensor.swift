@@ -101,7 +101,8 @@ public struct Tensor: Sendable, Hashable {
         guard rows <= maxRows else { throw .tooManyRows(rows: rows, limit: maxRows) }
         guard cols <= maxCols else { throw .tooManyColumns(cols: cols, limit: maxCols) }
         let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
-        guard !overflow, frame.count == 8 + count * 4 else {
+        // `count ≤ (bytes − 8) / 4` first, so `count * 4` cannot overflow (2³¹ × 2³⁰ cells would trap there).
+        guard !overflow, count <= (frame.count - 8) / 4, frame.count == 8 + count * 4 else {
             throw .tensorSizeMismatch(rows: rows, cols: cols, bytes: frame.count)
         }
         return (rows, cols)

@@ -160,6 +160,34 @@ struct PolicyPackDeltaTests {
         }
     }
 
+    @Test("a width or bucket count from the wire sizes nothing: 2³²−1 is malformed or refused, never a trap")
+    func hugeSizesFromTheWire() throws {
+        // An 88-byte delta announcing width 2³²−1: width × width overflowed `Int` (a trap) before this was checked.
+        var wide = smallDelta()
+        (wide.width, wide.buckets, wide.rows) = (0xFFFF_FFFF, 0xFFFF_FFFF, [])
+        (wide.a, wide.g, wide.n, wide.c, wide.s, wide.k) = ([], [], [], [], [], [])
+        #expect(wide.encoded().count == 88)
+        #expect {
+            try PolicyPackDelta(decoding: wide.encoded())
+        } throws: { error in
+            guard case .malformed(let why) = error as? PolicyDeltaError else { return false }
+            return why.contains("width 4294967295")
+        }
+        // 2³²−1 buckets with a real width: the delta reads (it names no row), and applying it to a base of another
+        // shape is refused; nothing was sized by the bucket count (it was a 4 GiB array of flags).
+        var many = smallDelta()
+        (many.buckets, many.rows, many.n, many.c, many.s, many.k) = (0xFFFF_FFFF, [], [], [], [], [])
+        let decoded = try PolicyPackDelta(decoding: many.encoded())
+        #expect(decoded.buckets == 0xFFFF_FFFF)
+        let base = try learntBase()
+        #expect {
+            try decoded.apply(to: base.pack, version: decoded.baseVersion, sha256: decoded.baseSha256)
+        } throws: { error in
+            guard case .shape = error as? PolicyDeltaError else { return false }
+            return true
+        }
+    }
+
     @Test("packs that are not statistics, or of another shape than the delta, are refused")
     func shapes() throws {
         let base = try learntBase()

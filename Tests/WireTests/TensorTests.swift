@@ -20,6 +20,19 @@ struct TensorTests {
         #expect(frame == [1, 0, 0, 0, 1, 0, 0, 0, 0x00, 0x00, 0x80, 0x3F])
     }
 
+    @Test("a shape whose byte count overflows is a size mismatch, not a trap", arguments: [
+        (UInt32(1) << 31, UInt32(1) << 30), (UInt32.max, UInt32.max), (UInt32.max, UInt32(1) << 30),
+    ])
+    func overflowingShape(rows: UInt32, cols: UInt32) {
+        var frame: [UInt8] = []
+        withUnsafeBytes(of: rows.littleEndian) { frame.append(contentsOf: $0) }
+        withUnsafeBytes(of: cols.littleEndian) { frame.append(contentsOf: $0) }
+        frame += [0, 0, 128, 63]
+        #expect(throws: WireError.tensorSizeMismatch(rows: Int(rows), cols: Int(cols), bytes: 12)) {
+            try Tensor(decoding: frame)
+        }
+    }
+
     @Test("truncated, empty, oversized and mis-sized frames are named")
     func invalid() {
         #expect(throws: WireError.tensorTooShort(bytes: 3)) { try Tensor(decoding: [1, 0, 0]) }

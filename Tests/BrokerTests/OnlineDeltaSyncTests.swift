@@ -119,6 +119,17 @@ struct OnlineDeltaSyncTests {
         }
     }
 
+    @Test("an install report from a replica that is gone leaves no view and no delta base behind")
+    func lateReportFromAGoneReplica() throws {
+        var (m, _, sha) = try installedMachine()
+        _ = m.feed(.workers([m.workerA]))
+        #expect(m.core.installedBases[m.workerB.identity] == nil && m.core.replicas[m.workerB.identity] == nil)
+        _ = m.feed(.policyState(identity: m.workerB.identity, message: installedReport(version: 1, sha: sha)))
+        #expect(m.core.installedBases[m.workerB.identity] == nil, "a gone replica's delta base was recorded")
+        #expect(m.core.replicas[m.workerB.identity] == nil, "a gone replica is in the status view")
+        #expect(m.core.view.replicas.map(\.worker) == [m.workerA.id])
+    }
+
     @Test("a replica with no reported base, another catalogue, or a refused delta gets the whole pack")
     func wholePackWhenTheBaseIsUnknown() throws {
         var (m, _, sha1) = try installedMachine()

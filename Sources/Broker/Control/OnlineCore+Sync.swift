@@ -38,6 +38,11 @@ extension OnlineCore {
         case .deltaRefused:
             resendWhole(to: identity, report: report, into: &actions)
         case .installed:
+            // A late report from a replica already gone would leave its view and delta base behind for good.
+            guard workers.contains(where: { $0.identity == identity }) else {
+                actions.append(.log(.debug, "an install report from a replica no longer live is ignored", [:]))
+                return
+            }
             catalogueShipments[identity] = nil
             replicas[identity] = ReplicaPolicyView(
                 worker: name, version: report.version, weightsSha256: report.weightsSha256)

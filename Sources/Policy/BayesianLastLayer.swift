@@ -18,7 +18,7 @@ public struct BayesianLastLayer: Sendable, Equatable {
     public let width: Int
     /// Item-id buckets.
     public let buckets: Int
-    /// `Σ φφᵀ`, `width × width`, row-major.
+    /// `Σ φφᵀ`, `width × width`, row-major; symmetric bit for bit.
     public internal(set) var a: [Double]
     /// `Σ r·φ`.
     public internal(set) var g: [Double]
@@ -83,11 +83,18 @@ public struct BayesianLastLayer: Sendable, Equatable {
         let d = width
         let index = phi.indices
         let value = phi.values
+        // Each product is computed once and added to both `a[i][j]` and `a[j][i]`, so `a` stays symmetric bit for
+        // bit (a statistics delta carries only its upper triangle).
         a.withUnsafeMutableBufferPointer { a in
             for p in index.indices {
                 let pi = weight * value[p]
                 let row = index[p] * d
-                for q in index.indices { a[row + index[q]] += pi * value[q] }
+                a[row + index[p]] += pi * value[p]
+                for q in (p + 1)..<max(index.count, p + 1) {
+                    let product = pi * value[q]
+                    a[row + index[q]] += product
+                    a[index[q] * d + index[p]] += product
+                }
             }
         }
         let row = bucket * d

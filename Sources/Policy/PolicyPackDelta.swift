@@ -5,6 +5,9 @@ import RecWire
 public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The bytes are not a delta: wrong magic, truncated, or bytes left over; the text says where.
     case malformed(String)
+    /// The bytes are a delta in an earlier format (`magic`, such as `RPD1`, which carried `a` whole) that this
+    /// version no longer reads; the sender's peer answers by sending the whole pack.
+    case oldFormat(magic: String)
     /// A pack is not shaped like a policy's statistics (vectors `a`, `g`, `n`, `c`, `s`, `k` of consistent
     /// lengths), or two packs differ in shape; the text says how. Such packs travel whole.
     case shape(String)
@@ -28,6 +31,9 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .malformed(let why): "malformed statistics delta: \(why)"
+        case .oldFormat(let magic):
+            "statistics delta in the earlier format \(magic), which this version does not read (it reads "
+                + "\(String(decoding: PolicyPackDelta.magic, as: UTF8.self)))"
         case .shape(let why): "statistics pack shape: \(why)"
         case .bucketOutOfRange(let position, let bucket, let buckets):
             "statistics delta row \(position) names bucket \(bucket), outside 0..<\(buckets)"
@@ -44,22 +50,29 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
-/// The change of a policy's statistics pack (``PolicyWeights/pack(_:step:)``) from a named base version: `a` and
-/// `g` whole, and only the id-bucket rows (of `n`, `c`, `s`, `k`) that differ bitwise from the base, with their
-/// bucket indices. Applied to the base it rebuilds the target pack bit for bit (same vectors, order and step), so
-/// its SHA-256 is the target's.
+/// The change of a policy's statistics pack (``PolicyWeights/pack(_:step:)``) from a named base version: the upper
+/// triangle of the symmetric `a` (row by row, `i ≤ j`), `g` whole, and only the id-bucket rows (of `n`, `c`, `s`,
+/// `k`) that differ bitwise from the base, with their bucket indices. Applied to the base it rebuilds the target
+/// pack bit for bit (same vectors, order and step; `a` mirrored from its triangle), so its SHA-256 is the target's.
+/// A target whose `a` is not symmetric bit for bit has no delta (``BayesianLastLayer`` keeps it symmetric).
 ///
 /// What POLICY_STATE (replica → broker, against the version the replica holds) and POLICY (broker → replica,
 /// against the version the replica installed) carry in frame 2 instead of the whole pack. Encoding, little-endian:
 ///
 /// ```
-/// [magic "RPD1"][base_version u64][base_sha256 32 raw bytes][step u64][width u32][buckets u32][rows u32]
+/// [magic "RPD2"][base_version u64][base_sha256 32 raw bytes][step u64][width u32][buckets u32][rows u32]
 /// [bucket u32 × rows]
-/// 6 × [count u32][count × f32], in the order a (width²), g (width), n (rows), c (rows × width), s (rows), k (rows)
+/// 6 × [count u32][count × f32], in the order a (width·(width+1)/2, the upper triangle row by row), g (width),
+///     n (rows), c (rows × width), s (rows), k (rows)
 /// ```
+///
+/// A delta is `4·(width·(width+1)/2 + width) + 4·rows·(width + 4) + 88` bytes. The earlier format `RPD1` carried `a`
+/// whole (`width²` values); it is refused with ``PolicyDeltaError/oldFormat(magic:)``.
 public struct PolicyPackDelta: Sendable, Equatable {
     /// The magic that starts every delta (a whole pack starts with ``ParameterPack/magic``).
-    public static let magic: [UInt8] = Array("RPD1".utf8)
+    public static let magic: [UInt8] = Array("RPD2".utf8)
+    /// The magics of earlier formats, recognised as deltas and refused.
+    public static let formerMagics: [[UInt8]] = [Array("RPD1".utf8)]
 
     /// The version the delta was taken from.
     public var baseVersion: UInt64
@@ -73,7 +86,7 @@ public struct PolicyPackDelta: Sendable, Equatable {
     public var buckets: Int
     /// The buckets whose rows follow, ascending when built by ``between(base:version:sha256:target:)``.
     public var rows: [Int]
-    /// `Σ φφᵀ`, whole (`width²`).
+    /// `Σ φφᵀ`'s upper triangle, row by row (`a[i][j]` for `i ≤ j`; `width·(width+1)/2` values).
     public var a: [Float]
     /// `Σ r·φ`, whole (`width`).
     public var g: [Float]
@@ -124,9 +137,43 @@ public struct PolicyPackDelta: Sendable, Equatable {
         return (width, buckets)
     }
 
-    /// The delta that turns `base` (version `version`, SHA-256 `sha256` of its encoding) into `target`: `a` and
-    /// `g` of the target, and the rows of every bucket where any of `n`, `c`, `s`, `k` differs bitwise.
-    /// - Throws: ``PolicyDeltaError/shape(_:)`` when either pack is not shaped like statistics or the two differ.
+    /// The number of values in the upper triangle of a `width × width` matrix.
+    public static func triangleCount(width: Int) -> Int { width * (width + 1) / 2 }
+
+    /// The upper triangle of a row-major `width × width` matrix, row by row, or nil when the matrix is not
+    /// symmetric bit for bit (then a mirrored triangle would not rebuild it).
+    static func upperTriangle(_ m: [Float], width: Int) -> [Float]? {
+        var triangle: [Float] = []
+        triangle.reserveCapacity(triangleCount(width: width))
+        for i in 0..<width {
+            for j in i..<width {
+                let value = m[i * width + j]
+                guard value.bitPattern == m[j * width + i].bitPattern else { return nil }
+                triangle.append(value)
+            }
+        }
+        return triangle
+    }
+
+    /// The row-major `width × width` symmetric matrix whose upper triangle (row by row) is `triangle`.
+    static func mirrored(_ triangle: [Float], width: Int) -> [Float] {
+        var m = [Float](repeating: 0, count: width * width)
+        var t = 0
+        for i in 0..<width {
+            for j in i..<width {
+                m[i * width + j] = triangle[t]
+                m[j * width + i] = triangle[t]
+                t += 1
+            }
+        }
+        return m
+    }
+
+    /// The delta that turns `base` (version `version`, SHA-256 `sha256` of its encoding) into `target`: the upper
+    /// triangle of the target's `a`, its `g`, and the rows of every bucket where any of `n`, `c`, `s`, `k` differs
+    /// bitwise.
+    /// - Throws: ``PolicyDeltaError/shape(_:)`` when either pack is not shaped like statistics, the two differ, or
+    ///   the target's `a` is not symmetric bit for bit (such a pack travels whole).
     public static func between(base: ParameterPack, version: UInt64, sha256: String, target: ParameterPack)
         throws(PolicyDeltaError) -> PolicyPackDelta
     {
@@ -141,9 +188,12 @@ public struct PolicyPackDelta: Sendable, Equatable {
         let (tn, tc, ts, tk) = (
             target.vectors[2].values, target.vectors[3].values, target.vectors[4].values, target.vectors[5].values
         )
+        guard let triangle = upperTriangle(target.vectors[0].values, width: width) else {
+            throw .shape("the target's a is not symmetric bit for bit")
+        }
         var delta = PolicyPackDelta(
             baseVersion: version, baseSha256: sha256, step: target.step, width: width, buckets: buckets, rows: [],
-            a: target.vectors[0].values, g: target.vectors[1].values, n: [], c: [], s: [], k: [])
+            a: triangle, g: target.vectors[1].values, n: [], c: [], s: [], k: [])
         for b in 0..<buckets {
             let row = (b * width)..<((b + 1) * width)
             let same =
@@ -181,15 +231,17 @@ public struct PolicyPackDelta: Sendable, Equatable {
             }
             guard seen.insert(bucket).inserted else { throw .duplicateBucket(bucket) }
         }
-        let expected = [width * width, width, rows.count, rows.count * width, rows.count, rows.count]
+        let expected = [
+            Self.triangleCount(width: width), width, rows.count, rows.count * width, rows.count, rows.count,
+        ]
         for (name, (values, count)) in zip(Self.names, zip([a, g, n, c, s, k], expected)) {
             guard values.count == count else { throw .rowLength(vector: name, expected: count, got: values.count) }
             if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(vector: name, index: bad) }
         }
     }
 
-    /// The target pack: `base` (which must be the delta's base, version `version` hashing to `sha256`) with `a`,
-    /// `g` and the listed rows replaced, and the delta's step. Bit-identical to the pack the delta was taken to.
+    /// The target pack: `base` (which must be the delta's base, version `version` hashing to `sha256`) with `a`
+    /// (mirrored from its triangle), `g` and the listed rows replaced, and the delta's step. Bit-identical to the pack the delta was taken to.
     /// - Throws: ``PolicyDeltaError/unknownBase(version:sha256:held:)`` when `version` or `sha256` is not the
     ///   delta's base; ``PolicyDeltaError/shape(_:)`` when `base` does not have the delta's shape; the errors of
     ///   ``validate()``.
@@ -205,7 +257,7 @@ public struct PolicyPackDelta: Sendable, Equatable {
             throw .shape("the delta has width \(width) and \(buckets) buckets, the base \(shape)")
         }
         var vectors = base.vectors
-        vectors[0].values = a
+        vectors[0].values = Self.mirrored(a, width: width)
         vectors[1].values = g
         var (bn, bc, bs, bk) = (vectors[2].values, vectors[3].values, vectors[4].values, vectors[5].values)
         // Written through locals, each copied once from the base (which keeps its own), then put back.
@@ -220,8 +272,12 @@ public struct PolicyPackDelta: Sendable, Equatable {
         return ParameterPack(step: step, vectors: vectors)
     }
 
-    /// Whether `bytes` start like a delta (rather than a whole ``ParameterPack``).
-    public static func isDelta(_ bytes: [UInt8]) -> Bool { bytes.count >= 4 && Array(bytes[0..<4]) == magic }
+    /// Whether `bytes` start like a delta, of this format or an earlier one (rather than a whole ``ParameterPack``).
+    public static func isDelta(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        let head = Array(bytes[0..<4])
+        return head == magic || formerMagics.contains(head)
+    }
 
     /// Encodes the delta (see the type's documentation).
     public func encoded() -> [UInt8] {
@@ -248,11 +304,15 @@ public struct PolicyPackDelta: Sendable, Equatable {
     }
 
     /// Decodes and validates a delta.
-    /// - Throws: ``PolicyDeltaError/malformed(_:)`` for bytes that are not a whole delta; the errors of
-    ///   ``validate()`` for one whose rows are wrong.
+    /// - Throws: ``PolicyDeltaError/oldFormat(magic:)`` for a delta of an earlier format;
+    ///   ``PolicyDeltaError/malformed(_:)`` for bytes that are not a whole delta; the errors of ``validate()`` for
+    ///   one whose rows are wrong.
     public init(decoding bytes: [UInt8]) throws(PolicyDeltaError) {
         let header = 4 + 8 + 32 + 8 + 4 + 4 + 4
-        guard Self.isDelta(bytes) else { throw .malformed("does not start with the magic RPD1") }
+        if bytes.count >= 4, Self.formerMagics.contains(Array(bytes[0..<4])) {
+            throw .oldFormat(magic: String(decoding: bytes[0..<4], as: UTF8.self))
+        }
+        guard Self.isDelta(bytes) else { throw .malformed("does not start with the magic RPD2") }
         guard bytes.count >= header else {
             throw .malformed("\(bytes.count) bytes, shorter than the \(header)-byte header")
         }

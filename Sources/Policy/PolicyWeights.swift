@@ -54,7 +54,8 @@ public enum PolicyWeights {
 
     /// Merges replicas' learning exactly: every replica started from `base` and learnt from its own events, so the
     /// merged sums are `base + Σ_r (replica_r − base)` — what one learner that saw every event would hold. (An
-    /// average of the replicas would divide each replica's learning by their number.)
+    /// average of the replicas would divide each replica's learning by their number.) `a`'s upper triangle is
+    /// mirrored into its lower one, so the result is symmetric bit for bit.
     /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when the packs' vectors differ in shape.
     public static func merge(base: ParameterPack, replicas: [ParameterPack]) throws(PolicyError) -> ParameterPack {
         var vectors = base.vectors
@@ -65,6 +66,18 @@ public enum PolicyWeights {
                 }
                 let baseValues = base.vectors[k].values
                 for i in values.indices { vectors[k].values[i] += values[i] - baseValues[i] }
+            }
+        }
+        // `a` leaves symmetric bit for bit even when a pack stored by an earlier version was not: its upper
+        // triangle is mirrored (a statistics delta carries only that triangle).
+        if let ai = vectors.firstIndex(where: { $0.name == "a" }), let gi = vectors.firstIndex(where: { $0.name == "g" }),
+            vectors[ai].values.count == vectors[gi].values.count * vectors[gi].values.count
+        {
+            let width = vectors[gi].values.count
+            vectors[ai].values.withUnsafeMutableBufferPointer { a in
+                for i in 0..<width {
+                    for j in (i + 1)..<max(width, i + 1) { a[j * width + i] = a[i * width + j] }
+                }
             }
         }
         return ParameterPack(step: replicas.map(\.step).max() ?? base.step, vectors: vectors)

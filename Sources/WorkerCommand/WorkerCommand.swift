@@ -88,6 +88,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before any thread starts: a replica's threads each grew an arena of catalogue-sized free blocks.
+        FreeMemory.limitArenas(to: 2, environment: ProcessInfo.processInfo.environment)
         let metricsService = try daemon.start(commandName: "recpool-worker")
         BLASThreads.set(blasThreads)
         let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"

@@ -35,12 +35,12 @@ private func replicaPack(_ base: OnlinePolicy, _ events: [LearnEvent], seed: UIn
 private func smallDelta() -> PolicyPackDelta {
     PolicyPackDelta(
         baseVersion: 3, baseSha256: String(repeating: "ab", count: 32), step: 0, width: 2, buckets: 4, rows: [1, 3],
-        a: [1, 0, 0, 1], g: [0.5, -0.5], n: [2, 1], c: [1, 2, 3, 4], s: [1, 0], k: [2, 1])
+        a: [1, 0, 1], g: [0.5, -0.5], n: [2, 1], c: [1, 2, 3, 4], s: [1, 0], k: [2, 1])
 }
 
 @Suite("Statistics pack deltas")
 struct PolicyPackDeltaTests {
-    @Test("a delta carries a and g whole and only the changed bucket rows, and rebuilds the target bit for bit")
+    @Test("a delta carries a's upper triangle, g whole and only the changed bucket rows, and rebuilds the target bit for bit")
     func rebuildsTheTarget() throws {
         let base = try learntBase()
         let events = shopEvents(12)
@@ -51,7 +51,8 @@ struct PolicyPackDeltaTests {
         // Each event changes its shown item's bucket (and viewed items only enter φ): at most 12 rows.
         #expect(!delta.rows.isEmpty && delta.rows.count <= Set(events.map(\.item)).count)
         #expect(delta.rows == delta.rows.sorted())
-        #expect(delta.a.count == width * width && delta.g.count == width && delta.c.count == delta.rows.count * width)
+        #expect(delta.a.count == width * (width + 1) / 2)
+        #expect(delta.g.count == width && delta.c.count == delta.rows.count * width)
 
         let bytes = delta.encoded()
         let decoded = try PolicyPackDelta(decoding: bytes)
@@ -59,6 +60,8 @@ struct PolicyPackDeltaTests {
         let rebuilt = try decoded.apply(to: base.pack, version: 7, sha256: base.sha)
         #expect(rebuilt.encoded() == target.encoded())
         #expect(bytes.count < target.encoded().count / 4)
+        // The size the type's documentation gives.
+        #expect(bytes.count == 4 * (width * (width + 1) / 2 + width) + 4 * delta.rows.count * (width + 4) + 88)
 
         // Rows that did not change are not sent: the same pack gives a delta of no rows.
         let none = try PolicyPackDelta.between(base: base.pack, version: 7, sha256: base.sha, target: base.pack)
@@ -117,15 +120,15 @@ struct PolicyPackDeltaTests {
     func wrongRowLength(vector: String) throws {
         var delta = smallDelta()
         let expected: Int
+        let got: Int
         switch vector {
-        case "a": (expected, delta.a) = (4, [1, 0, 0])
-        case "g": (expected, delta.g) = (2, [1, 2, 3])
-        case "n": (expected, delta.n) = (2, [1])
-        case "c": (expected, delta.c) = (4, [1, 2, 3])
-        case "s": (expected, delta.s) = (2, [1, 2, 3])
-        default: (expected, delta.k) = (2, [])
+        case "a": (expected, got, delta.a) = (3, 4, [1, 0, 0, 1])  // the whole matrix is not the triangle
+        case "g": (expected, got, delta.g) = (2, 3, [1, 2, 3])
+        case "n": (expected, got, delta.n) = (2, 1, [1])
+        case "c": (expected, got, delta.c) = (4, 3, [1, 2, 3])
+        case "s": (expected, got, delta.s) = (2, 3, [1, 2, 3])
+        default: (expected, got, delta.k) = (2, 0, [])
         }
-        let got = expected == 4 ? 3 : (vector == "n" ? 1 : vector == "k" ? 0 : 3)
         #expect(throws: PolicyDeltaError.rowLength(vector: vector, expected: expected, got: got)) {
             try PolicyPackDelta(decoding: delta.encoded())
         }
@@ -203,5 +206,55 @@ struct PolicyPackDeltaTests {
             return true
         }
         #expect(PolicyPackDelta.isDelta(delta.encoded()) && !PolicyPackDelta.isDelta(base.pack.encoded()))
+    }
+
+    @Test("a delta of the earlier format RPD1 (a whole) is recognised and refused as old, not read as a pack")
+    func oldFormat() throws {
+        var bytes = smallDelta().encoded()
+        bytes.replaceSubrange(0..<4, with: Array("RPD1".utf8))
+        #expect(PolicyPackDelta.isDelta(bytes))
+        #expect(throws: PolicyDeltaError.oldFormat(magic: "RPD1")) { try PolicyPackDelta(decoding: bytes) }
+        #expect(PolicyDeltaError.oldFormat(magic: "RPD1").description.contains("RPD2"))
+    }
+
+    @Test("a target whose a is not symmetric bit for bit has no delta (its triangle would not rebuild it)")
+    func asymmetricTarget() throws {
+        let base = try learntBase()
+        var target = replicaPack(base.policy, shopEvents(5), seed: 4)
+        let width = target.vectors[1].values.count
+        target.vectors[0].values[1] = target.vectors[0].values[width].nextUp
+        #expect {
+            try PolicyPackDelta.between(base: base.pack, version: 7, sha256: base.sha, target: target)
+        } throws: { error in
+            guard case .shape(let why) = error as? PolicyDeltaError else { return false }
+            return why.contains("symmetric")
+        }
+    }
+
+    @Test("learning and merging keep a symmetric bit for bit; merge mirrors an asymmetric pack's upper triangle")
+    func symmetry() throws {
+        func symmetric(_ pack: ParameterPack) -> Bool {
+            let a = pack.vectors[0].values
+            let width = pack.vectors[1].values.count
+            return (0..<width).allSatisfy { i in
+                (0..<width).allSatisfy { j in a[i * width + j].bitPattern == a[j * width + i].bitPattern }
+            }
+        }
+        // Awkward values and weights, where (w·x)·y and (w·y)·x round differently.
+        var stats = BayesianLastLayer(width: 6, buckets: 3)
+        var rng = Xoshiro256(seed: 5)
+        for event in 0..<200 {
+            let phi = (0..<6).map { j in j == event % 6 ? 0 : Double(rng.nextGaussian()) * 1.7 }
+            stats.add(phi: phi, bucket: event % 3, reward: Double(rng.nextGaussian()), weight: 0.1 + Double(event) / 97)
+        }
+        #expect(symmetric(PolicyWeights.pack(stats)))
+        let base = try learntBase()
+        #expect(symmetric(base.pack))
+        var skewed = replicaPack(base.policy, shopEvents(20), seed: 6)
+        let width = skewed.vectors[1].values.count
+        skewed.vectors[0].values[width] += 0.25  // a[1][0] only
+        let merged = try PolicyWeights.merge(base: base.pack, replicas: [skewed])
+        #expect(symmetric(merged))
+        #expect(merged.vectors[0].values[width] == merged.vectors[0].values[1])
     }
 }

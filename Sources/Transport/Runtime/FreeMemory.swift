@@ -17,6 +17,48 @@ public enum FreeMemory {
         #endif
     }()
 
+    private typealias OptionFunction = @convention(c) (Int32, Int32) -> Int32
+
+    /// glibc's `mallopt`, looked up at run time like `malloc_trim`.
+    private static let optionFunction: OptionFunction? = {
+        #if canImport(Glibc)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
+            return unsafeBitCast(symbol, to: OptionFunction.self)
+        #else
+            return nil
+        #endif
+    }()
+
+    /// glibc's `M_ARENA_MAX` (malloc.h).
+    private static let arenaMaxOption: Int32 = -8
+
+    /// What ``limitArenas(to:environment:)`` did.
+    public enum ArenaLimit: Sendable, Equatable {
+        /// The limit was set to this many arenas.
+        case set(Int)
+        /// `MALLOC_ARENA_MAX` is set in the environment: glibc reads it at start-up and it is left in force.
+        case environment(String)
+        /// The C library has no `mallopt`, or refused the value.
+        case unavailable
+    }
+
+    /// Caps glibc's malloc arenas at `count` (`mallopt(M_ARENA_MAX, count)`) unless the environment sets
+    /// `MALLOC_ARENA_MAX`, which takes precedence. glibc gives each thread that contends for the heap an arena of
+    /// its own (up to 8 per core); a replica's threads (serving, online learning, libzmq's I/O) each allocate
+    /// catalogue-sized arrays, and freed memory in one arena is not reused by another, so the resident set of a
+    /// replica at 100,000 items grew by tens of MB over its working set (docs/BENCHMARKS.md). Call it before the
+    /// process starts threads: arenas already made are kept.
+    /// - Parameters:
+    ///   - count: the number of arenas, at least 1.
+    ///   - environment: the process environment (`ProcessInfo.processInfo.environment`).
+    /// - Returns: what was done; ``ArenaLimit/unavailable`` for a count under 1.
+    @discardableResult
+    public static func limitArenas(to count: Int, environment: [String: String]) -> ArenaLimit {
+        if let set = environment["MALLOC_ARENA_MAX"] { return .environment(set) }
+        guard count >= 1, count <= Int(Int32.max), let option = optionFunction else { return .unavailable }
+        return option(arenaMaxOption, Int32(count)) == 1 ? .set(count) : .unavailable
+    }
+
     /// Gives the free memory at the top of the heap and in every arena back to the system
     /// (`malloc_trim(0)`). glibc keeps freed blocks for reuse, so after a burst of large
     /// allocations a process's resident set stays at its peak until this is called.

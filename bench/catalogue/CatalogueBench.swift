@@ -52,6 +52,12 @@ struct CatalogueBench: ParsableCommand {
     var expansion = "quadratic"
     @Option(help: "Distillation focus (1: uniform item sample; k: the fit's items drawn from k × the sample, half each state's best).")
     var focus = 1
+    @Option(help: "Item space of the MLP's retrieval model: expanded ([φ(x); 1]), projected (W [φ(x); 1]) or smaller (the one of fewer dimensions).")
+    var itemSpace = "smaller"
+    @Option(help: "State expansion of the MLP's retrieval model: linear or quadratic (the state's pairwise products too).")
+    var stateExpansion = "linear"
+    @Option(help: "Population users whose states the MLP's retrieval model is distilled on.")
+    var distilStates = 200
     @Option(help: "Paths: mlp, policy or both.")
     var paths = "both"
 
@@ -64,6 +70,12 @@ struct CatalogueBench: ParsableCommand {
             throw ValidationError("--sizes must be a comma-separated list of item counts of at least 2, got '\(sizes)'")
         }
         guard ItemExpansion(rawValue: expansion) != nil else { throw ValidationError("--expansion must be linear, quadratic or cubic") }
+        guard ["linear", "quadratic"].contains(stateExpansion), distilStates >= 1 else {
+            throw ValidationError("--state-expansion must be linear or quadratic, --distil-states at least 1")
+        }
+        guard ["expanded", "projected", "smaller"].contains(itemSpace) else {
+            throw ValidationError("--item-space must be expanded, projected or smaller")
+        }
         guard ["mlp", "policy", "both"].contains(paths) else { throw ValidationError("--paths must be mlp, policy or both") }
         guard nearest >= 1, popular >= 0, newest >= 0, m >= 2, efConstruction >= 1, ef >= 1, insertThreads >= 1, focus >= 1 else {
             throw ValidationError("candidate counts, HNSW settings, threads and focus must be positive")
@@ -89,7 +101,9 @@ struct CatalogueBench: ParsableCommand {
         for size in parsedSizes {
             var config = SimulatorConfig()
             config.items = size
-            config.users = 300
+            // The recall users (the first `recallUsers`) are not among the states the MLP's retrieval is fitted on
+            // (the last `distilStates`).
+            config.users = max(300, recallUsers + distilStates)
             config.seed = 11
             let world = SimulatorWorld(config: config)
             if paths != "policy" {
@@ -122,10 +136,21 @@ struct CatalogueBench: ParsableCommand {
         let items = world.config.items
         let catalogue = RetrievalWorld.catalogue(world: world)
         let ranker = RetrievalWorld.ranker(world: world, catalogue: catalogue, samples: 20_000, epochs: 3)
-        let states = (0..<200).map { RetrievalWorld.state(world: world, user: $0) }
-        let model = try BilinearRetrieval.distil(
+        let states = ((world.config.users - distilStates)..<world.config.users).map {
+            RetrievalWorld.state(world: world, user: $0)
+        }
+        let distilled = try BilinearRetrieval.distil(
             ranker: ranker, states: states, catalogue: catalogue, expansion: ItemExpansion(rawValue: expansion)!,
-            focus: focus)
+            focus: focus, stateExpansion: ItemExpansion(rawValue: stateExpansion)!)
+        let model: BilinearRetrieval
+        switch itemSpace {
+        case "expanded": model = distilled
+        case "projected":
+            model = try BilinearRetrieval(
+                stateWidth: distilled.stateWidth, itemWidth: distilled.itemWidth, expansion: distilled.expansion,
+                weights: distilled.weights, itemSpace: .projected, stateExpansion: distilled.stateExpansion)
+        default: model = distilled.inSmallerSpace()
+        }
         let buildStart = ContinuousClock.now
         let retrieval = try CatalogueRetrieval.build(
             catalogue: catalogue, model: model, embeddings: 1, catalogueVersion: 1, settings: settings,

@@ -11,12 +11,13 @@ extension BilinearRetrieval {
     /// must rank below them. `focus` 1 fits on a uniform draw.
     ///
     /// Cost: one forward pass of `states.count × itemSample × (focus + 1)` rows (`× 1` for focus 1), independent of
-    /// the catalogue's size. The expansion is ``ItemExpansion/automatic(itemWidth:)`` unless given.
+    /// the catalogue's size. The expansion is ``ItemExpansion/automatic(itemWidth:)`` unless given; `stateExpansion`
+    /// is the state's (``BilinearRetrieval/stateExpansion``).
     /// - Throws: ``RetrievalError/shape(_:)`` when the network's widths do not fit the states and the catalogue, or
     ///   `focus` is below 1.
     public static func distil(
         ranker: QNetwork, states: [[Float]], catalogue: ItemCatalogue, itemSample: Int = 2_048, seed: UInt64 = 1,
-        expansion: ItemExpansion? = nil, ridge: Double = 1e-4, focus: Int = 1
+        expansion: ItemExpansion? = nil, ridge: Double = 1e-4, focus: Int = 1, stateExpansion: ItemExpansion = .linear
     ) throws(RetrievalError) -> BilinearRetrieval {
         guard case .itemInput(let itemWidth) = ranker.form, itemWidth == catalogue.width else {
             throw .shape("the ranker is not an item-input Q-network over \(catalogue.width) item features")
@@ -43,7 +44,7 @@ extension BilinearRetrieval {
         let q = ranker.qValues(states: stateMatrix, items: items)
         return try distil(
             states: states, items: items, scores: q.values,
-            expansion: expansion ?? .automatic(itemWidth: catalogue.width), ridge: ridge)
+            expansion: expansion ?? .automatic(itemWidth: catalogue.width), ridge: ridge, stateExpansion: stateExpansion)
     }
 
     /// `count` rows of `pool` (a random draw): half the states' best (round robin over the states' rankings of the

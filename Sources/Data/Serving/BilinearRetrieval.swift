@@ -10,6 +10,14 @@ import RecModel
 /// state), `x` has `itemWidth` values (an ``ItemCatalogue`` feature row), `φ(x)` has `expandedWidth`; none of them
 /// depends on the number of items, and neither does `W`, `(stateWidth + 1) × (expandedWidth + 1)`.
 ///
+/// **Item space** (``ItemSpace``): the index holds either `[φ(x); 1]` (``ItemSpace/expanded``, which does not depend
+/// on `W`, so a new `W` of the same shape only changes the query) or `W [φ(x); 1]` with the query `[s; 1]`
+/// (``ItemSpace/projected``, dimension `stateWidth + 1`; the same inner products, exactly, in fewer dimensions, but
+/// the items' embeddings change with `W`, so the index is built anew for each model). With 6 item features and a
+/// cubic expansion (dimension 84) against a 16-wide state (dimension 17), the projected index searches about 5×
+/// fewer floats per distance, which is what lets the benchmark's MLP ranker take enough candidates for its recall
+/// goal within its latency goal (docs/BENCHMARKS.md, "Catalogue scale").
+///
 /// **Distillation** (``distil(states:items:scores:ridge:)``): least squares of the ranker's scores on a grid of
 /// sampled states × sampled items. On a full grid the design matrix is the Kronecker product `Ŝ ⊗ X̂`, so the normal
 /// equations separate (`(ŜᵀŜ ⊗ X̂ᵀX̂) vec W = vec(Ŝᵀ Y X̂)`) and the solution is
@@ -22,50 +30,99 @@ public struct BilinearRetrieval: Sendable, Equatable {
     public let itemWidth: Int
     /// How an item's feature row is expanded before the bilinear form.
     public let expansion: ItemExpansion
-    /// `W`, `(stateWidth + 1) × (expandedWidth + 1)`, row-major; the last row is the item-only term, the last
-    /// column the user-only term.
+    /// How the user state is expanded before the bilinear form (``ItemExpansion/linear``: `s` itself;
+    /// ``ItemExpansion/quadratic``: `s` and its pairwise products, so a one-hot state's features interact).
+    public let stateExpansion: ItemExpansion
+    /// `W`, `(expandedStateWidth + 1) × (expandedWidth + 1)`, row-major; the last row is the item-only term, the
+    /// last column the user-only term.
     public let weights: [Float]
+    /// Where items are embedded (and so the index's dimension).
+    public let itemSpace: ItemSpace
+
+    /// Where a ``BilinearRetrieval`` embeds items.
+    public enum ItemSpace: String, Sendable, Equatable, Codable {
+        /// Items as `[φ(x); 1]`, queries as `Wᵀ [s; 1]`: dimension `expandedWidth + 1`, independent of `W`.
+        case expanded
+        /// Items as `W [φ(x); 1]`, queries as `[s; 1]`: dimension `stateWidth + 1`; the items depend on `W`.
+        case projected
+    }
 
     /// Creates a model from its matrix.
     /// - Throws: ``RetrievalError/shape(_:)`` when `weights` has another size or is not finite.
-    public init(stateWidth: Int, itemWidth: Int, expansion: ItemExpansion = .linear, weights: [Float])
-        throws(RetrievalError)
-    {
+    public init(
+        stateWidth: Int, itemWidth: Int, expansion: ItemExpansion = .linear, weights: [Float],
+        itemSpace: ItemSpace = .expanded, stateExpansion: ItemExpansion = .linear
+    ) throws(RetrievalError) {
         let expanded = expansion.width(itemWidth)
-        guard stateWidth >= 0, itemWidth >= 0, weights.count == (stateWidth + 1) * (expanded + 1) else {
-            throw .shape("W must hold (\(stateWidth) + 1) × (\(expanded) + 1) values, got \(weights.count)")
+        let states = stateExpansion.width(stateWidth)
+        guard stateWidth >= 0, itemWidth >= 0, weights.count == (states + 1) * (expanded + 1) else {
+            throw .shape("W must hold (\(states) + 1) × (\(expanded) + 1) values, got \(weights.count)")
         }
         guard weights.allSatisfy(\.isFinite) else { throw .shape("W holds a value that is not finite") }
         self.stateWidth = stateWidth
         self.itemWidth = itemWidth
         self.expansion = expansion
         self.weights = weights
+        self.itemSpace = itemSpace
+        self.stateExpansion = stateExpansion
     }
+
+    /// Width of the expanded state `ψ(s)`.
+    public var expandedStateWidth: Int { stateExpansion.width(stateWidth) }
 
     /// Width of `φ(x)`.
     public var expandedWidth: Int { expansion.width(itemWidth) }
-    /// Length of the query and item embeddings (`expandedWidth + 1`), the index's dimension.
-    public var dimension: Int { expandedWidth + 1 }
+    /// Length of the query and item embeddings, the index's dimension: `expandedWidth + 1` in the expanded item
+    /// space, `stateWidth + 1` in the projected one.
+    public var dimension: Int { itemSpace == .expanded ? expandedWidth + 1 : expandedStateWidth + 1 }
 
-    /// `q(s) = Wᵀ [s; 1]`.
+    /// The same model with items embedded in the smaller of the two spaces: ``ItemSpace/projected`` when
+    /// `stateWidth < expandedWidth`, else ``ItemSpace/expanded``. Inner products are the same either way.
+    public func inSmallerSpace() -> BilinearRetrieval {
+        let space: ItemSpace = expandedStateWidth < expandedWidth ? .projected : .expanded
+        // The shape was checked when `self` was made, so this cannot throw.
+        return (try? BilinearRetrieval(
+            stateWidth: stateWidth, itemWidth: itemWidth, expansion: expansion, weights: weights, itemSpace: space,
+            stateExpansion: stateExpansion)) ?? self
+    }
+
+    /// The query embedding: `Wᵀ [ψ(s); 1]` in the expanded item space, `[ψ(s); 1]` in the projected one (`ψ` the
+    /// state expansion).
     /// - Throws: ``RetrievalError/shape(_:)`` for a state of another width.
-    public func query(state: [Float]) throws(RetrievalError) -> [Float] {
-        guard state.count == stateWidth else { throw .shape("the state has \(state.count) values, the model \(stateWidth)") }
-        let d = dimension
-        var q = Array(weights[(stateWidth * d)..<((stateWidth + 1) * d)])
+    public func query(state raw: [Float]) throws(RetrievalError) -> [Float] {
+        guard raw.count == stateWidth else { throw .shape("the state has \(raw.count) values, the model \(stateWidth)") }
+        var state: [Float] = []
+        state.reserveCapacity(expandedStateWidth)
+        stateExpansion.append(raw[...], to: &state)
+        if itemSpace == .projected { return state + [1] }
+        let d = expandedWidth + 1
+        let last = expandedStateWidth
+        var q = Array(weights[(last * d)..<((last + 1) * d)])
         for (i, value) in state.enumerated() where value != 0 {
             for j in 0..<d { q[j] += value * weights[i * d + j] }
         }
         return q
     }
 
-    /// `[φ(x); 1]` for an item's feature row.
-    public func embedding(item features: ArraySlice<Float>) -> [Float] {
+    /// `[φ(x); 1]` for an item's feature row, whatever the item space.
+    func expanded(item features: ArraySlice<Float>) -> [Float] {
         var out = [Float]()
-        out.reserveCapacity(dimension)
+        out.reserveCapacity(expandedWidth + 1)
         expansion.append(features, to: &out)
         out.append(1)
         return out
+    }
+
+    /// An item's embedding: `[φ(x); 1]` in the expanded item space, `W [φ(x); 1]` in the projected one.
+    public func embedding(item features: ArraySlice<Float>) -> [Float] {
+        let e = expanded(item: features)
+        guard itemSpace == .projected else { return e }
+        let d = e.count
+        return (0...expandedStateWidth).map { r in
+            var sum: Float = 0
+            for j in 0..<d { sum += weights[r * d + j] * e[j] }
+            return sum
+        }
     }
 
     /// Item embeddings of many rows: `rows.count × dimension`, row-major, from a catalogue's features.
@@ -73,8 +130,7 @@ public struct BilinearRetrieval: Sendable, Equatable {
         var out = [Float]()
         out.reserveCapacity(rows.count * dimension)
         for row in rows {
-            expansion.append(features[(row * itemWidth)..<((row + 1) * itemWidth)], to: &out)
-            out.append(1)
+            out.append(contentsOf: embedding(item: features[(row * itemWidth)..<((row + 1) * itemWidth)]))
         }
         return out
     }
@@ -82,8 +138,9 @@ public struct BilinearRetrieval: Sendable, Equatable {
     /// The item-only term `[0; 1]ᵀ W [φ(x); 1]`: what the model expects of an item for a user it knows nothing
     /// about.
     public func itemPrior(item features: ArraySlice<Float>) -> Float {
-        let d = dimension
-        return zip(weights[(stateWidth * d)..<((stateWidth + 1) * d)], embedding(item: features)).reduce(0) {
+        let d = expandedWidth + 1
+        let last = expandedStateWidth
+        return zip(weights[(last * d)..<((last + 1) * d)], expanded(item: features)).reduce(0) {
             $0 + $1.0 * $1.1
         }
     }
@@ -95,10 +152,19 @@ public struct BilinearRetrieval: Sendable, Equatable {
     ///   - scores: the ranker's scores, `n_s × n_x`, row-major (state `i`, item `j` at `i·n_x + j`).
     ///   - expansion: `φ`.
     ///   - ridge: `λ`, relative to the number of rows of each factor.
+    ///   - stateExpansion: `ψ`, applied to each state before the fit (the model applies it to each query).
     /// - Throws: ``RetrievalError/shape(_:)`` for inconsistent sizes, no sample, or scores that are not finite.
     public static func distil(
-        states: [[Float]], items: Matrix, scores: [Float], expansion: ItemExpansion = .linear, ridge: Double = 1e-4
+        states raw: [[Float]], items: Matrix, scores: [Float], expansion: ItemExpansion = .linear, ridge: Double = 1e-4,
+        stateExpansion: ItemExpansion = .linear
     ) throws(RetrievalError) -> BilinearRetrieval {
+        let rawWidth = raw.first?.count ?? 0
+        guard raw.allSatisfy({ $0.count == rawWidth }) else { throw .shape("the sampled states have different widths") }
+        let states = raw.map { state -> [Float] in
+            var out: [Float] = []
+            stateExpansion.append(state[...], to: &out)
+            return out
+        }
         let ns = states.count
         let nx = items.rows
         let sw = states.first?.count ?? 0
@@ -145,7 +211,8 @@ public struct BilinearRetrieval: Sendable, Equatable {
         let wt = try SymmetricSolve.solve(gx, size: b, rightHandSides: zt, columns: a)
         var w = [Float](repeating: 0, count: a * b)
         for k in 0..<b { for p in 0..<a { w[p * b + k] = Float(wt[k * a + p]) } }
-        return try BilinearRetrieval(stateWidth: sw, itemWidth: items.cols, expansion: expansion, weights: w)
+        return try BilinearRetrieval(
+            stateWidth: rawWidth, itemWidth: items.cols, expansion: expansion, weights: w, stateExpansion: stateExpansion)
     }
 }
 

@@ -53,13 +53,18 @@ public struct CatalogueRetrieval: Sendable {
 
     /// The same index with another query model of the same dimension and popular rows of largest `priors`
     /// (one per catalogue row; a ranker's own item-only term, such as a policy's bucket bias).
-    /// - Throws: ``RetrievalError/shape(_:)`` when the model's dimension differs from the index's or `priors` does
-    ///   not have one value per row.
+    /// - Throws: ``RetrievalError/shape(_:)`` when the model's dimension differs from the index's, when either
+    ///   model embeds items in the projected space and the two differ (the items were embedded with the old `W`),
+    ///   or when `priors` does not have one value per row.
     public func with(model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue) throws(RetrievalError)
         -> CatalogueRetrieval
     {
         guard next.dimension == index.dimension else {
             throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
+        }
+        // Projected items were embedded with the model's own W: another W would query them wrongly.
+        guard next.itemSpace == model.itemSpace, next.itemSpace == .expanded || next == model else {
+            throw .shape("the index holds items embedded by another model's W (\(model.itemSpace.rawValue) item space)")
         }
         guard priors.count == catalogue.count else {
             throw .shape("\(catalogue.count) rows need \(catalogue.count) priors, got \(priors.count)")

@@ -133,4 +133,93 @@ import Testing
         let recall = Double(kept) / Double(users.count * 10)
         #expect(recall >= 0.95, "recall \(recall)")
     }
+
+    @Test func theProjectedItemSpaceGivesTheSameInnerProductsInFewerDimensions() throws {
+        // A 3-wide state against 2 item features expanded cubically (9 values): W is 4 × 10.
+        let weights = (0..<40).map { Float(($0 * 37) % 11) / 5 - 1 }
+        let expanded = try BilinearRetrieval(stateWidth: 3, itemWidth: 2, expansion: .cubic, weights: weights)
+        let projected = expanded.inSmallerSpace()
+        #expect(expanded.itemSpace == .expanded && expanded.dimension == 10)
+        #expect(projected.itemSpace == .projected && projected.dimension == 4)
+        let features: [Float] = [0.3, -1.2, 2, 0.5, -0.7, 0.1]
+        let states: [[Float]] = [[1, 0, 0], [0.2, -1, 3], [0, 0, 0]]
+        for state in states {
+            let qe = try expanded.query(state: state)
+            let qp = try projected.query(state: state)
+            #expect(qp == state + [1])
+            for row in 0..<3 {
+                let ee = expanded.embedding(item: features[(2 * row)..<(2 * row + 2)])
+                let ep = projected.embedding(item: features[(2 * row)..<(2 * row + 2)])
+                let ipe = zip(qe, ee).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                let ipp = zip(qp, ep).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                #expect(abs(ipe - ipp) <= 1e-4 * max(1, abs(ipe)), "state \(state) item \(row): \(ipe) vs \(ipp)")
+            }
+        }
+        // The item prior is the item-only term in either space.
+        #expect(abs(expanded.itemPrior(item: features[0..<2]) - projected.itemPrior(item: features[0..<2])) < 1e-5)
+        // The smaller space of a model whose state is wider than its expansion is the expanded one.
+        let wide = try BilinearRetrieval(stateWidth: 5, itemWidth: 2, weights: [Float](repeating: 0.1, count: 18))
+        #expect(wide.inSmallerSpace().itemSpace == .expanded)
+    }
+
+    @Test func aProjectedIndexRefusesAQueryModelWithAnotherW() throws {
+        let catalogue = try Self.ring(3_000)
+        let model = Self.identity.inSmallerSpace()
+        #expect(model.itemSpace == .expanded)  // a 2-wide state and 2 features: nothing to gain
+        let projected = try BilinearRetrieval(
+            stateWidth: 2, itemWidth: 2, expansion: .quadratic,
+            weights: (0..<18).map { Float($0 % 5) - 2 }, itemSpace: .projected)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: projected, embeddings: 1, catalogueVersion: 1)
+        let priors = [Float](repeating: 0, count: catalogue.count)
+        _ = try retrieval.with(model: projected, priors: priors, catalogue: catalogue)
+        let other = try BilinearRetrieval(
+            stateWidth: 2, itemWidth: 2, expansion: .quadratic,
+            weights: (0..<18).map { Float($0 % 7) - 3 }, itemSpace: .projected)
+        #expect(throws: RetrievalError.self) { try retrieval.with(model: other, priors: priors, catalogue: catalogue) }
+        // The projected index finds the model's exact best item among its nearest.
+        let state: [Float] = [0.4, -0.9]
+        let found = try retrieval.candidates(state: state, catalogue: catalogue)
+        let scores = catalogue.activeIndices.map { row -> Float in
+            let q = try! projected.query(state: state)
+            return zip(q, projected.embedding(item: catalogue.row(row))).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let best = CandidateRanking.top(1, rows: catalogue.activeIndices, scores: scores)
+        #expect(found.rows.contains(best[0]))
+    }
+
+    @Test func aQuadraticStateExpansionFitsAScoreWhereUserFeaturesInteract() throws {
+        // Two one-hot user features of 2 values each; the score of item x (1 feature) is x times +1 when the two
+        // features agree and −1 when they differ: no model linear in the state fits it, the pairwise one does.
+        let states: [[Float]] = [[1, 0, 1, 0], [1, 0, 0, 1], [0, 1, 1, 0], [0, 1, 0, 1]]
+        let agree: [Float] = [1, -1, -1, 1]
+        let xs: [Float] = [-2, -1, 0.5, 1, 3]
+        var scores: [Float] = []
+        for sign in agree { for x in xs { scores.append(sign * x) } }
+        let items = Matrix(rows: xs.count, cols: 1, values: xs)
+        let linear = try BilinearRetrieval.distil(states: states, items: items, scores: scores, ridge: 1e-9)
+        let pairwise = try BilinearRetrieval.distil(
+            states: states, items: items, scores: scores, ridge: 1e-9, stateExpansion: .quadratic)
+        #expect(pairwise.stateExpansion == .quadratic && pairwise.expandedStateWidth == 4 + 10)
+        func worst(_ model: BilinearRetrieval) throws -> Float {
+            var worst: Float = 0
+            for (i, state) in states.enumerated() {
+                let q = try model.query(state: state)
+                for (j, x) in xs.enumerated() {
+                    let e = model.embedding(item: [x][...])
+                    let score = zip(q, e).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                    worst = max(worst, abs(score - scores[i * xs.count + j]))
+                }
+            }
+            return worst
+        }
+        #expect(try worst(pairwise) < 1e-3)
+        #expect(try worst(linear) > 0.5)
+        // The projected item space of the pairwise model (dimension 15 against the item's 2) is not the smaller.
+        #expect(pairwise.inSmallerSpace().itemSpace == .expanded)
+        let projected = try BilinearRetrieval(
+            stateWidth: 4, itemWidth: 1, weights: pairwise.weights, itemSpace: .projected, stateExpansion: .quadratic)
+        #expect(projected.dimension == 15)
+        #expect(try projected.query(state: states[1]).count == 15)
+    }
 }

@@ -5,29 +5,23 @@
 /// Returning freed heap memory to the operating system.
 public enum FreeMemory {
     private typealias TrimFunction = @convention(c) (Int) -> Int32
-
-    /// glibc's `malloc_trim`, looked up at run time (it is not in the `Glibc` module map, and
-    /// other C libraries lack it): `nil` where it does not exist.
-    private static let trimFunction: TrimFunction? = {
-        #if canImport(Glibc)
-            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-            return unsafeBitCast(symbol, to: TrimFunction.self)
-        #else
-            return nil
-        #endif
-    }()
-
     private typealias OptionFunction = @convention(c) (Int32, Int32) -> Int32
 
-    /// glibc's `mallopt`, looked up at run time like `malloc_trim`.
-    private static let optionFunction: OptionFunction? = {
+    /// A C library function looked up at run time by name, as type `F`: `nil` where the C library lacks it.
+    private static func function<F>(named name: String, as type: F.Type) -> F? {
         #if canImport(Glibc)
-            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
-            return unsafeBitCast(symbol, to: OptionFunction.self)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+            return unsafeBitCast(symbol, to: type)
         #else
             return nil
         #endif
-    }()
+    }
+
+    /// glibc's `malloc_trim` (it is not in the `Glibc` module map, and other C libraries lack it).
+    private static let trimFunction = function(named: "malloc_trim", as: TrimFunction.self)
+
+    /// glibc's `mallopt`.
+    private static let optionFunction = function(named: "mallopt", as: OptionFunction.self)
 
     /// glibc's `M_ARENA_MAX` (malloc.h).
     private static let arenaMaxOption: Int32 = -8

@@ -56,6 +56,8 @@ struct CatalogueBench: ParsableCommand {
     var itemSpace = "smaller"
     @Option(help: "State expansion of the MLP's retrieval model: linear or quadratic (the state's pairwise products too).")
     var stateExpansion = "linear"
+    @Option(help: "Project the MLP's retrieval model onto this many principal directions of its queries (0: none).")
+    var rank = 0
     @Option(help: "Population users whose states the MLP's retrieval model is distilled on.")
     var distilStates = 200
     @Option(help: "Paths: mlp, policy or both.")
@@ -70,7 +72,7 @@ struct CatalogueBench: ParsableCommand {
             throw ValidationError("--sizes must be a comma-separated list of item counts of at least 2, got '\(sizes)'")
         }
         guard ItemExpansion(rawValue: expansion) != nil else { throw ValidationError("--expansion must be linear, quadratic or cubic") }
-        guard ["linear", "quadratic"].contains(stateExpansion), distilStates >= 1 else {
+        guard ["linear", "quadratic"].contains(stateExpansion), distilStates >= 1, rank >= 0 else {
             throw ValidationError("--state-expansion must be linear or quadratic, --distil-states at least 1")
         }
         guard ["expanded", "projected", "smaller"].contains(itemSpace) else {
@@ -142,7 +144,7 @@ struct CatalogueBench: ParsableCommand {
         let distilled = try BilinearRetrieval.distil(
             ranker: ranker, states: states, catalogue: catalogue, expansion: ItemExpansion(rawValue: expansion)!,
             focus: focus, stateExpansion: ItemExpansion(rawValue: stateExpansion)!)
-        let model: BilinearRetrieval
+        var model: BilinearRetrieval
         switch itemSpace {
         case "expanded": model = distilled
         case "projected":
@@ -151,6 +153,7 @@ struct CatalogueBench: ParsableCommand {
                 weights: distilled.weights, itemSpace: .projected, stateExpansion: distilled.stateExpansion)
         default: model = distilled.inSmallerSpace()
         }
+        if rank > 0 { model = try model.reduced(rank: min(rank, model.baseDimension), states: states) }
         let buildStart = ContinuousClock.now
         let retrieval = try CatalogueRetrieval.build(
             catalogue: catalogue, model: model, embeddings: 1, catalogueVersion: 1, settings: settings,

@@ -38,6 +38,11 @@ public struct BilinearRetrieval: Sendable, Equatable {
     public let weights: [Float]
     /// Where items are embedded (and so the index's dimension).
     public let itemSpace: ItemSpace
+    /// An orthonormal basis `P`, `baseDimension × rank`, row-major, onto which queries and items are projected
+    /// (``reduced(rank:states:)``); empty when `rank` is 0.
+    public let reduction: [Float]
+    /// The number of basis vectors in ``reduction``: the index's dimension when above 0.
+    public let rank: Int
 
     /// Where a ``BilinearRetrieval`` embeds items.
     public enum ItemSpace: String, Sendable, Equatable, Codable {
@@ -51,7 +56,8 @@ public struct BilinearRetrieval: Sendable, Equatable {
     /// - Throws: ``RetrievalError/shape(_:)`` when `weights` has another size or is not finite.
     public init(
         stateWidth: Int, itemWidth: Int, expansion: ItemExpansion = .linear, weights: [Float],
-        itemSpace: ItemSpace = .expanded, stateExpansion: ItemExpansion = .linear
+        itemSpace: ItemSpace = .expanded, stateExpansion: ItemExpansion = .linear, reduction: [Float] = [],
+        rank: Int = 0
     ) throws(RetrievalError) {
         let expanded = expansion.width(itemWidth)
         let states = stateExpansion.width(stateWidth)
@@ -65,6 +71,12 @@ public struct BilinearRetrieval: Sendable, Equatable {
         self.weights = weights
         self.itemSpace = itemSpace
         self.stateExpansion = stateExpansion
+        let base = itemSpace == .expanded ? expanded + 1 : states + 1
+        guard rank >= 0, rank <= base, reduction.count == base * rank, reduction.allSatisfy(\.isFinite) else {
+            throw .shape("the reduction must hold \(base) × rank finite values with rank in 0…\(base), got \(reduction.count) for rank \(rank)")
+        }
+        self.reduction = reduction
+        self.rank = rank
     }
 
     /// Width of the expanded state `ψ(s)`.
@@ -72,13 +84,18 @@ public struct BilinearRetrieval: Sendable, Equatable {
 
     /// Width of `φ(x)`.
     public var expandedWidth: Int { expansion.width(itemWidth) }
-    /// Length of the query and item embeddings, the index's dimension: `expandedWidth + 1` in the expanded item
-    /// space, `stateWidth + 1` in the projected one.
-    public var dimension: Int { itemSpace == .expanded ? expandedWidth + 1 : expandedStateWidth + 1 }
+    /// Length of the query and item embeddings before any reduction: `expandedWidth + 1` in the expanded item
+    /// space, `expandedStateWidth + 1` in the projected one.
+    public var baseDimension: Int { itemSpace == .expanded ? expandedWidth + 1 : expandedStateWidth + 1 }
+    /// Length of the query and item embeddings, the index's dimension: ``rank`` when the model is reduced,
+    /// ``baseDimension`` otherwise.
+    public var dimension: Int { rank > 0 ? rank : baseDimension }
 
     /// The same model with items embedded in the smaller of the two spaces: ``ItemSpace/projected`` when
     /// `stateWidth < expandedWidth`, else ``ItemSpace/expanded``. Inner products are the same either way.
+    /// A reduced model is returned as it is.
     public func inSmallerSpace() -> BilinearRetrieval {
+        guard rank == 0 else { return self }
         let space: ItemSpace = expandedStateWidth < expandedWidth ? .projected : .expanded
         // The shape was checked when `self` was made, so this cannot throw.
         return (try? BilinearRetrieval(
@@ -87,10 +104,15 @@ public struct BilinearRetrieval: Sendable, Equatable {
     }
 
     /// The query embedding: `Wᵀ [ψ(s); 1]` in the expanded item space, `[ψ(s); 1]` in the projected one (`ψ` the
-    /// state expansion).
+    /// state expansion), then `Pᵀ` of that when the model is reduced.
     /// - Throws: ``RetrievalError/shape(_:)`` for a state of another width.
     public func query(state raw: [Float]) throws(RetrievalError) -> [Float] {
         guard raw.count == stateWidth else { throw .shape("the state has \(raw.count) values, the model \(stateWidth)") }
+        return reduce(baseQuery(state: raw))
+    }
+
+    /// ``query(state:)`` before any reduction, for a state of the model's width.
+    func baseQuery(state raw: [Float]) -> [Float] {
         var state: [Float] = []
         state.reserveCapacity(expandedStateWidth)
         stateExpansion.append(raw[...], to: &state)
@@ -113,8 +135,14 @@ public struct BilinearRetrieval: Sendable, Equatable {
         return out
     }
 
-    /// An item's embedding: `[φ(x); 1]` in the expanded item space, `W [φ(x); 1]` in the projected one.
+    /// An item's embedding: `[φ(x); 1]` in the expanded item space, `W [φ(x); 1]` in the projected one, then `Pᵀ`
+    /// of that when the model is reduced.
     public func embedding(item features: ArraySlice<Float>) -> [Float] {
+        reduce(baseEmbedding(item: features))
+    }
+
+    /// ``embedding(item:)`` before any reduction.
+    func baseEmbedding(item features: ArraySlice<Float>) -> [Float] {
         let e = expanded(item: features)
         guard itemSpace == .projected else { return e }
         let d = e.count

@@ -54,7 +54,8 @@ public struct CatalogueRetrieval: Sendable {
     /// The same index with another query model of the same dimension and popular rows of largest `priors`
     /// (one per catalogue row; a ranker's own item-only term, such as a policy's bucket bias).
     /// - Throws: ``RetrievalError/shape(_:)`` when the model's dimension differs from the index's, when either
-    ///   model embeds items in the projected space and the two differ (the items were embedded with the old `W`),
+    ///   model embeds items in the projected space or is reduced and the two differ (the items were embedded with
+    ///   the old `W` or `P`),
     ///   or when `priors` does not have one value per row.
     public func with(model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue) throws(RetrievalError)
         -> CatalogueRetrieval
@@ -62,9 +63,11 @@ public struct CatalogueRetrieval: Sendable {
         guard next.dimension == index.dimension else {
             throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
         }
-        // Projected items were embedded with the model's own W: another W would query them wrongly.
-        guard next.itemSpace == model.itemSpace, next.itemSpace == .expanded || next == model else {
-            throw .shape("the index holds items embedded by another model's W (\(model.itemSpace.rawValue) item space)")
+        // Projected or reduced items were embedded with the model's own W or P: another would query them wrongly.
+        let independent = [next, model].allSatisfy { $0.itemSpace == .expanded && $0.rank == 0 }
+        guard independent || next == model else {
+            throw .shape(
+                "the index holds items embedded by another model's W or P (\(model.itemSpace.rawValue) item space, rank \(model.rank))")
         }
         guard priors.count == catalogue.count else {
             throw .shape("\(catalogue.count) rows need \(catalogue.count) priors, got \(priors.count)")

@@ -1,5 +1,5 @@
 import Foundation
-import RecData
+@testable import RecData
 import RecIndex
 import RecModel
 import Testing
@@ -221,5 +221,68 @@ import Testing
             stateWidth: 4, itemWidth: 1, weights: pairwise.weights, itemSpace: .projected, stateExpansion: .quadratic)
         #expect(projected.dimension == 15)
         #expect(try projected.query(state: states[1]).count == 15)
+    }
+
+    @Test func jacobiRotationsDiagonaliseASymmetricMatrix() {
+        let n = 5
+        var m = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                let value = Double((i * 7 + j * 3) % 5) - 1.5 + (i == j ? 4 : 0)
+                m[i * n + j] = value
+                m[j * n + i] = value
+            }
+        }
+        let (values, vectors) = SymmetricEigen.decompose(m, size: n)
+        for k in 0..<n {
+            for i in 0..<n {
+                let mv = (0..<n).reduce(0.0) { $0 + m[i * n + $1] * vectors[$1 * n + k] }
+                #expect(abs(mv - values[k] * vectors[i * n + k]) < 1e-9)
+            }
+            for l in 0..<n {
+                let dot = (0..<n).reduce(0.0) { $0 + vectors[$1 * n + k] * vectors[$1 * n + l] }
+                #expect(abs(dot - (k == l ? 1 : 0)) < 1e-9)
+            }
+        }
+        // The trace is kept.
+        let trace: Double = (0..<n).reduce(0.0) { $0 + m[$1 * n + $1] }
+        let sum: Double = values.reduce(0, +)
+        #expect(abs(sum - trace) < 1e-9)
+    }
+
+    @Test func aReducedModelKeepsTheInnerProductsOfQueriesInItsSpan() throws {
+        // A 2-wide state against 2 item features expanded quadratically (dimension 6): the queries Wᵀ[s; 1] span
+        // at most 3 directions, so rank 3 keeps every inner product and rank 1 does not.
+        let weights = (0..<18).map { Float(($0 * 5) % 7) / 3 - 1 }
+        let model = try BilinearRetrieval(stateWidth: 2, itemWidth: 2, expansion: .quadratic, weights: weights)
+        let states: [[Float]] = [[1, 0], [0, 1], [0.5, 2], [-1, 1], [0, 0]]
+        let full = try model.reduced(rank: 3, states: states)
+        #expect(full.dimension == 3 && full.baseDimension == 6 && full.rank == 3)
+        let one = try model.reduced(rank: 1, states: states)
+        let items: [Float] = [0.3, -1, 2, 0.5, -0.4, 1.5]
+        var worstOne: Float = 0
+        for state in states + [[2, -3]] {
+            for row in 0..<3 {
+                let x = items[(2 * row)..<(2 * row + 2)]
+                let exact = zip(try model.query(state: state), model.embedding(item: x)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                let reduced = zip(try full.query(state: state), full.embedding(item: x)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                #expect(abs(exact - reduced) < 1e-3 * max(1, abs(exact)), "\(state) \(row): \(exact) vs \(reduced)")
+                let low = zip(try one.query(state: state), one.embedding(item: x)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                worstOne = max(worstOne, abs(exact - low))
+            }
+        }
+        #expect(worstOne > 0.1)
+        #expect(throws: RetrievalError.self) { try model.reduced(rank: 7, states: states) }
+        #expect(throws: RetrievalError.self) { try full.reduced(rank: 2, states: states) }
+        #expect(throws: RetrievalError.self) { try model.reduced(rank: 2, states: [[1, 2, 3]]) }
+        // An index of reduced items refuses another reduction of the same model.
+        let catalogue = try Self.ring(3_000)
+        let quadratic = try BilinearRetrieval(stateWidth: 2, itemWidth: 2, expansion: .quadratic, weights: weights)
+        let reducedTwo = try quadratic.reduced(rank: 2, states: states)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: reducedTwo, embeddings: 1, catalogueVersion: 1)
+        let priors = [Float](repeating: 0, count: catalogue.count)
+        let otherTwo = try quadratic.reduced(rank: 2, states: [[1, 0], [0, 0]])
+        #expect(throws: RetrievalError.self) { try retrieval.with(model: otherTwo, priors: priors, catalogue: catalogue) }
     }
 }

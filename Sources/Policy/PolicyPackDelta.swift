@@ -5,8 +5,10 @@ import RecWire
 public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The bytes are not a delta: wrong magic, truncated, or bytes left over; the text says where.
     case malformed(String)
-    /// The bytes are a delta in an earlier format (`magic`, such as `RPD1`, which carried `a` whole) that this
-    /// version no longer reads; the sender's peer answers by sending the whole pack.
+    /// The bytes are a delta in another format (`magic`, such as `RPD1`, which carried `a` whole) that this version
+    /// does not read. A replica answers a POLICY delta it cannot read with `delta_refused`, so the broker sends the
+    /// whole pack; a POLICY_STATE delta the broker cannot read is not merged. Broker and workers are upgraded
+    /// together (docs/PROTOCOL.md, "Statistics deltas").
     case oldFormat(magic: String)
     /// A pack is not shaped like a policy's statistics (vectors `a`, `g`, `n`, `c`, `s`, `k` of consistent
     /// lengths), or two packs differ in shape; the text says how. Such packs travel whole.
@@ -15,8 +17,8 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
     case bucketOutOfRange(position: Int, bucket: Int, buckets: Int)
     /// Bucket `bucket` appears twice among the delta's rows.
     case duplicateBucket(Int)
-    /// Vector `vector` of the delta holds `got` values where its shape (`rows` rows of `rowWidth`, or the whole
-    /// `a`/`g`) needs `expected`.
+    /// Vector `vector` of the delta holds `got` values where its shape (`rows` rows of `rowWidth`, `a`'s upper
+    /// triangle, or the whole `g`) needs `expected`.
     case rowLength(vector: String, expected: Int, got: Int)
     /// Value `index` of vector `vector` is NaN or infinite.
     case nonFinite(vector: String, index: Int)
@@ -32,7 +34,7 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
         switch self {
         case .malformed(let why): "malformed statistics delta: \(why)"
         case .oldFormat(let magic):
-            "statistics delta in the earlier format \(magic), which this version does not read (it reads "
+            "statistics delta in another format \(magic), which this version does not read (it reads "
                 + "\(String(decoding: PolicyPackDelta.magic, as: UTF8.self)))"
         case .shape(let why): "statistics pack shape: \(why)"
         case .bucketOutOfRange(let position, let bucket, let buckets):
@@ -71,7 +73,7 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
 public struct PolicyPackDelta: Sendable, Equatable {
     /// The magic that starts every delta (a whole pack starts with ``ParameterPack/magic``).
     public static let magic: [UInt8] = Array("RPD2".utf8)
-    /// The magics of earlier formats, recognised as deltas and refused.
+    /// The magics of earlier formats (recognised as deltas and refused).
     public static let formerMagics: [[UInt8]] = [Array("RPD1".utf8)]
 
     /// The version the delta was taken from.
@@ -80,7 +82,8 @@ public struct PolicyPackDelta: Sendable, Equatable {
     public var baseSha256: String
     /// The target pack's step.
     public var step: UInt64
-    /// Width of the interaction features `φ`: `g` has `width` values, `a` `width²`, a row of `c` `width`.
+    /// Width of the interaction features `φ`: `g` has `width` values, `a` `width·(width+1)/2` (its upper
+    /// triangle), a row of `c` `width`.
     public var width: Int
     /// Id buckets of the whole statistics (`n`, `s`, `k` have one value each, `c` one row).
     public var buckets: Int
@@ -272,11 +275,11 @@ public struct PolicyPackDelta: Sendable, Equatable {
         return ParameterPack(step: step, vectors: vectors)
     }
 
-    /// Whether `bytes` start like a delta, of this format or an earlier one (rather than a whole ``ParameterPack``).
+    /// Whether `bytes` start like a delta of any format, `RPD` and a digit (rather than a whole ``ParameterPack``,
+    /// which starts `RPK1`), so a delta of another format is refused as one rather than misread as a pack.
     public static func isDelta(_ bytes: [UInt8]) -> Bool {
         guard bytes.count >= 4 else { return false }
-        let head = Array(bytes[0..<4])
-        return head == magic || formerMagics.contains(head)
+        return Array(bytes[0..<3]) == Array("RPD".utf8) && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[3])
     }
 
     /// Encodes the delta (see the type's documentation).
@@ -309,7 +312,7 @@ public struct PolicyPackDelta: Sendable, Equatable {
     ///   one whose rows are wrong.
     public init(decoding bytes: [UInt8]) throws(PolicyDeltaError) {
         let header = 4 + 8 + 32 + 8 + 4 + 4 + 4
-        if bytes.count >= 4, Self.formerMagics.contains(Array(bytes[0..<4])) {
+        if Self.isDelta(bytes), Array(bytes[0..<4]) != Self.magic {
             throw .oldFormat(magic: String(decoding: bytes[0..<4], as: UTF8.self))
         }
         guard Self.isDelta(bytes) else { throw .malformed("does not start with the magic RPD2") }

@@ -22,7 +22,15 @@ struct WorkerCommand: AsyncParsableCommand {
             """)
 
     /// Reads the environment and the configuration file before ArgumentParser parses.
-    static func main() async { await runConfigured(table: "worker") }
+    static func main() async {
+        // On the main thread, before the concurrency pool's threads allocate: they would each get an arena.
+        _ = arenaLimit
+        await runConfigured(table: "worker")
+    }
+
+    /// The malloc arena cap, set once at start-up: a replica's threads each grew an arena of catalogue-sized free
+    /// blocks (docs/OPERATIONS.md, "Memory").
+    static let arenaLimit = FreeMemory.limitArenas(to: 2, environment: ProcessInfo.processInfo.environment)
 
     @Option(help: "The broker's worker-facing endpoint.")
     var broker = "tcp://127.0.0.1:5556"
@@ -88,8 +96,6 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Before any thread starts: a replica's threads each grew an arena of catalogue-sized free blocks.
-        FreeMemory.limitArenas(to: 2, environment: ProcessInfo.processInfo.environment)
         let metricsService = try daemon.start(commandName: "recpool-worker")
         BLASThreads.set(blasThreads)
         let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
@@ -111,6 +117,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 "model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)",
                 // A file's model is unregistered (version 0) and known by its hash until WEIGHTS replace it.
                 "model_sha256": "\(replica.checkpointSHA256 ?? "seeded")",
+                "malloc_arenas": "\(Self.arenaLimit)",
             ])
         var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
         configuration.slots = slots

@@ -215,6 +215,10 @@ struct PolicyPackDeltaTests {
         #expect(PolicyPackDelta.isDelta(bytes))
         #expect(throws: PolicyDeltaError.oldFormat(magic: "RPD1")) { try PolicyPackDelta(decoding: bytes) }
         #expect(PolicyDeltaError.oldFormat(magic: "RPD1").description.contains("RPD2"))
+        // A later format is refused the same way, not misread as a whole pack.
+        bytes.replaceSubrange(0..<4, with: Array("RPD3".utf8))
+        #expect(PolicyPackDelta.isDelta(bytes))
+        #expect(throws: PolicyDeltaError.oldFormat(magic: "RPD3")) { try PolicyPackDelta(decoding: bytes) }
     }
 
     @Test("a target whose a is not symmetric bit for bit has no delta (its triangle would not rebuild it)")

@@ -73,7 +73,7 @@ struct CatalogueBench: ParsableCommand {
         }
         guard ItemExpansion(rawValue: expansion) != nil else { throw ValidationError("--expansion must be linear, quadratic or cubic") }
         guard ["linear", "quadratic"].contains(stateExpansion), distilStates >= 1, rank >= 0 else {
-            throw ValidationError("--state-expansion must be linear or quadratic, --distil-states at least 1")
+            throw ValidationError("--state-expansion must be linear or quadratic, --distil-states at least 1, --rank at least 0")
         }
         guard ["expanded", "projected", "smaller"].contains(itemSpace) else {
             throw ValidationError("--item-space must be expanded, projected or smaller")
@@ -196,7 +196,7 @@ struct CatalogueBench: ParsableCommand {
             indexBuildSeconds: buildSeconds, indexBytes: retrieval.index.memoryBytes,
             itemFeatureBytes: catalogue.features.count * MemoryLayout<Float>.size,
             networkBytes: ranker.network.parameterCount * MemoryLayout<Float>.size,
-            retrievalModelBytes: model.weights.count * MemoryLayout<Float>.size, indexDimension: model.dimension)
+            retrievalModelBytes: (model.weights.count + model.reduction.count) * MemoryLayout<Float>.size, indexDimension: model.dimension)
     }
 
     /// The online policy of the world's spec (a Thompson sample of its prior), retrieval by its exact bilinear model.
@@ -252,7 +252,7 @@ struct CatalogueBench: ParsableCommand {
             indexBytes: retrieval.index.memoryBytes,
             itemFeatureBytes: reduced.features.count * MemoryLayout<Float>.size,
             networkBytes: policy.coefficients.theta.count * MemoryLayout<Double>.size,
-            retrievalModelBytes: model.weights.count * MemoryLayout<Float>.size, indexDimension: model.dimension)
+            retrievalModelBytes: (model.weights.count + model.reduction.count) * MemoryLayout<Float>.size, indexDimension: model.dimension)
     }
 
     /// Prints a row, and copies it to standard error (unbuffered) so a long run shows its progress.

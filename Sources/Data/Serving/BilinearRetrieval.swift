@@ -8,11 +8,12 @@ import RecModel
 /// that is an MLP is far from linear in `x`; on the simulator the quadratic expansion doubles the share of the
 /// exhaustive top-10 found among the 300 nearest items). Widths: `s` has `stateWidth` values (the ranker's user
 /// state), `x` has `itemWidth` values (an ``ItemCatalogue`` feature row), `φ(x)` has `expandedWidth`; none of them
-/// depends on the number of items, and neither does `W`, `(stateWidth + 1) × (expandedWidth + 1)`.
+/// depends on the number of items, and neither does `W`, `(expandedStateWidth + 1) × (expandedWidth + 1)` (`ψ(s)`, the
+/// state expansion, is `s` itself unless ``stateExpansion`` says otherwise).
 ///
 /// **Item space** (``ItemSpace``): the index holds either `[φ(x); 1]` (``ItemSpace/expanded``, which does not depend
 /// on `W`, so a new `W` of the same shape only changes the query) or `W [φ(x); 1]` with the query `[s; 1]`
-/// (``ItemSpace/projected``, dimension `stateWidth + 1`; the same inner products, exactly, in fewer dimensions, but
+/// (``ItemSpace/projected``, dimension `expandedStateWidth + 1`; the same inner products, exactly, in fewer dimensions, but
 /// the items' embeddings change with `W`, so the index is built anew for each model). With 6 item features and a
 /// cubic expansion (dimension 84) against a 16-wide state (dimension 17), the projected index searches about 5×
 /// fewer floats per distance, which is what lets the benchmark's MLP ranker take enough candidates for its recall
@@ -48,12 +49,23 @@ public struct BilinearRetrieval: Sendable, Equatable {
     public enum ItemSpace: String, Sendable, Equatable, Codable {
         /// Items as `[φ(x); 1]`, queries as `Wᵀ [s; 1]`: dimension `expandedWidth + 1`, independent of `W`.
         case expanded
-        /// Items as `W [φ(x); 1]`, queries as `[s; 1]`: dimension `stateWidth + 1`; the items depend on `W`.
+        /// Items as `W [φ(x); 1]`, queries as `[ψ(s); 1]`: dimension `expandedStateWidth + 1`; the items depend on
+        /// `W`.
         case projected
     }
 
     /// Creates a model from its matrix.
-    /// - Throws: ``RetrievalError/shape(_:)`` when `weights` has another size or is not finite.
+    /// - Parameters:
+    ///   - stateWidth: width of the raw user state `s`.
+    ///   - itemWidth: width of an item's feature row `x`.
+    ///   - expansion: `φ`, the item expansion.
+    ///   - weights: `W`, `(expandedStateWidth + 1) × (expandedWidth + 1)`, row-major.
+    ///   - itemSpace: where items are embedded (``ItemSpace``).
+    ///   - stateExpansion: `ψ`, the state expansion.
+    ///   - reduction: the basis `P`, `baseDimension × rank`, row-major (``reduced(rank:states:)``); empty for none.
+    ///   - rank: the number of columns of `reduction`, 0 for none.
+    /// - Throws: ``RetrievalError/shape(_:)`` when `weights` or `reduction` has another size or holds a value that
+    ///   is not finite, or `rank` is outside `0…baseDimension`.
     public init(
         stateWidth: Int, itemWidth: Int, expansion: ItemExpansion = .linear, weights: [Float],
         itemSpace: ItemSpace = .expanded, stateExpansion: ItemExpansion = .linear, reduction: [Float] = [],
@@ -92,7 +104,7 @@ public struct BilinearRetrieval: Sendable, Equatable {
     public var dimension: Int { rank > 0 ? rank : baseDimension }
 
     /// The same model with items embedded in the smaller of the two spaces: ``ItemSpace/projected`` when
-    /// `stateWidth < expandedWidth`, else ``ItemSpace/expanded``. Inner products are the same either way.
+    /// `expandedStateWidth < expandedWidth`, else ``ItemSpace/expanded``. Inner products are the same either way.
     /// A reduced model is returned as it is.
     public func inSmallerSpace() -> BilinearRetrieval {
         guard rank == 0 else { return self }
@@ -157,8 +169,16 @@ public struct BilinearRetrieval: Sendable, Equatable {
     public func embeddings(rows: [Int], features: [Float]) -> [Float] {
         var out = [Float]()
         out.reserveCapacity(rows.count * dimension)
+        let plain = itemSpace == .expanded && rank == 0
         for row in rows {
-            out.append(contentsOf: embedding(item: features[(row * itemWidth)..<((row + 1) * itemWidth)]))
+            let x = features[(row * itemWidth)..<((row + 1) * itemWidth)]
+            if plain {
+                // Written in place: no array per row when building the index of a large catalogue.
+                expansion.append(x, to: &out)
+                out.append(1)
+            } else {
+                out.append(contentsOf: embedding(item: x))
+            }
         }
         return out
     }

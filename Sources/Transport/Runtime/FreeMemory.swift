@@ -30,25 +30,30 @@ public enum FreeMemory {
     public enum ArenaLimit: Sendable, Equatable {
         /// The limit was set to this many arenas.
         case set(Int)
-        /// `MALLOC_ARENA_MAX` is set in the environment: glibc reads it at start-up and it is left in force.
+        /// `MALLOC_ARENA_MAX`, or `glibc.malloc.arena_max` in `GLIBC_TUNABLES`, is set in the environment (the
+        /// setting, as `NAME=value`): glibc reads it at start-up and it is left in force.
         case environment(String)
         /// The C library has no `mallopt`, or refused the value.
         case unavailable
     }
 
     /// Caps glibc's malloc arenas at `count` (`mallopt(M_ARENA_MAX, count)`) unless the environment sets
-    /// `MALLOC_ARENA_MAX`, which takes precedence. glibc gives each thread that contends for the heap an arena of
+    /// `MALLOC_ARENA_MAX` or the tunable `glibc.malloc.arena_max` in `GLIBC_TUNABLES`, which take precedence. glibc gives each thread that contends for the heap an arena of
     /// its own (up to 8 per core); a replica's threads (serving, online learning, libzmq's I/O) each allocate
     /// catalogue-sized arrays, and freed memory in one arena is not reused by another, so the resident set of a
     /// replica at 100,000 items grew by tens of MB over its working set (docs/BENCHMARKS.md). Call it before the
-    /// process starts threads: arenas already made are kept.
+    /// process starts threads (at the top of `main`): arenas already made are kept, and once glibc has made more
+    /// than 8 it no longer reads the limit.
     /// - Parameters:
     ///   - count: the number of arenas, at least 1.
     ///   - environment: the process environment (`ProcessInfo.processInfo.environment`).
     /// - Returns: what was done; ``ArenaLimit/unavailable`` for a count under 1.
     @discardableResult
     public static func limitArenas(to count: Int, environment: [String: String]) -> ArenaLimit {
-        if let set = environment["MALLOC_ARENA_MAX"] { return .environment(set) }
+        if let set = environment["MALLOC_ARENA_MAX"] { return .environment("MALLOC_ARENA_MAX=\(set)") }
+        if let tunables = environment["GLIBC_TUNABLES"], tunables.contains("glibc.malloc.arena_max") {
+            return .environment("GLIBC_TUNABLES=\(tunables)")
+        }
         guard count >= 1, count <= Int(Int32.max), let option = optionFunction else { return .unavailable }
         return option(arenaMaxOption, Int32(count)) == 1 ? .set(count) : .unavailable
     }

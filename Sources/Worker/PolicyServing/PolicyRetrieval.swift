@@ -16,7 +16,7 @@ enum PolicyRetrieval {
         guard policy.catalogue.count >= settings.exhaustiveBelow else { return nil }
         let model = try policy.retrievalModel()
         let priors = policy.retrievalPriors
-        if let previous, previous.retrieval.model.dimension == model.dimension {
+        if let previous, try canFollow(previous, policy: policy) {
             var reduced = previous.reduced
             if reduced.count != policy.catalogue.count || reduced.active != policy.catalogue.active {
                 reduced = try policy.reducedCatalogue()
@@ -30,10 +30,14 @@ enum PolicyRetrieval {
         return Built(retrieval: try built.with(model: model, priors: priors, catalogue: reduced), reduced: reduced)
     }
 
-    /// Whether `built`'s index can serve `policy` (same item embedding dimension), so ``make(policy:version:previous:settings:)``
+    /// Whether `built`'s index can serve `policy` (same item embedding dimension, items embedded independently of
+    /// the model), so ``make(policy:version:previous:settings:)``
     /// only follows the catalogue and swaps the query model rather than building anew.
     static func canFollow(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> Bool {
-        built.retrieval.model.dimension == (try policy.retrievalModel()).dimension
+        let model = try policy.retrievalModel()
+        // Only items embedded independently of the model (expanded, unreduced) can serve a new Θ.
+        let independent = [model, built.retrieval.model].allSatisfy { $0.itemSpace == .expanded && $0.rank == 0 }
+        return independent && built.retrieval.model.dimension == model.dimension
     }
 
     /// A retrieval and the reduced catalogue its index follows.

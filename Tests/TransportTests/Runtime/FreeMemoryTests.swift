@@ -3,10 +3,15 @@ import Testing
 
 @Suite("Returning memory to the system")
 struct FreeMemoryTests {
-    @Test("MALLOC_ARENA_MAX in the environment takes precedence over the arena cap")
+    @Test("MALLOC_ARENA_MAX or glibc.malloc.arena_max in the environment takes precedence over the arena cap")
     func environmentFirst() {
-        #expect(FreeMemory.limitArenas(to: 2, environment: ["MALLOC_ARENA_MAX": "4"]) == .environment("4"))
-        #expect(FreeMemory.limitArenas(to: 2, environment: ["MALLOC_ARENA_MAX": ""]) == .environment(""))
+        #expect(
+            FreeMemory.limitArenas(to: 2, environment: ["MALLOC_ARENA_MAX": "4"]) == .environment("MALLOC_ARENA_MAX=4"))
+        #expect(FreeMemory.limitArenas(to: 2, environment: ["MALLOC_ARENA_MAX": ""]) == .environment("MALLOC_ARENA_MAX="))
+        let tunables = "glibc.malloc.arena_max=3:glibc.malloc.trim_threshold=0"
+        #expect(
+            FreeMemory.limitArenas(to: 2, environment: ["GLIBC_TUNABLES": tunables])
+                == .environment("GLIBC_TUNABLES=\(tunables)"))
     }
 
     @Test("a count under one arena is not passed to malloc", arguments: [0, -1, Int.min])

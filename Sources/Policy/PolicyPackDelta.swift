@@ -73,8 +73,6 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
 public struct PolicyPackDelta: Sendable, Equatable {
     /// The magic that starts every delta (a whole pack starts with ``ParameterPack/magic``).
     public static let magic: [UInt8] = Array("RPD2".utf8)
-    /// The magics of earlier formats (recognised as deltas and refused).
-    public static let formerMagics: [[UInt8]] = [Array("RPD1".utf8)]
 
     /// The version the delta was taken from.
     public var baseVersion: UInt64

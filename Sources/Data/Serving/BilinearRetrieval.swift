@@ -13,11 +13,11 @@ import RecModel
 ///
 /// **Item space** (``ItemSpace``): the index holds either `[φ(x); 1]` (``ItemSpace/expanded``, which does not depend
 /// on `W`, so a new `W` of the same shape only changes the query) or `W [φ(x); 1]` with the query `[s; 1]`
-/// (``ItemSpace/projected``, dimension `expandedStateWidth + 1`; the same inner products, exactly, in fewer dimensions, but
-/// the items' embeddings change with `W`, so the index is built anew for each model). With 6 item features and a
-/// cubic expansion (dimension 84) against a 16-wide state (dimension 17), the projected index searches about 5×
-/// fewer floats per distance, which is what lets the benchmark's MLP ranker take enough candidates for its recall
-/// goal within its latency goal (docs/BENCHMARKS.md, "Catalogue scale").
+/// (``ItemSpace/projected``, dimension `expandedStateWidth + 1`; the same inner products, exactly, in fewer
+/// dimensions when the state is the narrower side, but the items' embeddings change with `W`, so the index is built
+/// anew for each model). With 6 item features expanded cubically (dimension 84) and the simulator's 24-wide one-hot
+/// state (dimension 25), the projected index halved the benchmark's search time at 3,100 candidates
+/// (docs/BENCHMARKS.md, "Catalogue scale").
 ///
 /// **Distillation** (``distil(states:items:scores:ridge:)``): least squares of the ranker's scores on a grid of
 /// sampled states × sampled items. On a full grid the design matrix is the Kronecker product `Ŝ ⊗ X̂`, so the normal
@@ -90,6 +90,10 @@ public struct BilinearRetrieval: Sendable, Equatable {
         self.reduction = reduction
         self.rank = rank
     }
+
+    /// Whether the items' embeddings are independent of `W` (expanded item space, no reduction): only then can an
+    /// index built under this model serve another model of the same dimension.
+    public var itemsIndependentOfWeights: Bool { itemSpace == .expanded && rank == 0 }
 
     /// Width of the expanded state `ψ(s)`.
     public var expandedStateWidth: Int { stateExpansion.width(stateWidth) }
@@ -169,10 +173,9 @@ public struct BilinearRetrieval: Sendable, Equatable {
     public func embeddings(rows: [Int], features: [Float]) -> [Float] {
         var out = [Float]()
         out.reserveCapacity(rows.count * dimension)
-        let plain = itemSpace == .expanded && rank == 0
         for row in rows {
             let x = features[(row * itemWidth)..<((row + 1) * itemWidth)]
-            if plain {
+            if itemsIndependentOfWeights {
                 // Written in place: no array per row when building the index of a large catalogue.
                 expansion.append(x, to: &out)
                 out.append(1)

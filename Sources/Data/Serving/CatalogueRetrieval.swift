@@ -64,8 +64,7 @@ public struct CatalogueRetrieval: Sendable {
             throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
         }
         // Projected or reduced items were embedded with the model's own W or P: another would query them wrongly.
-        let independent = [next, model].allSatisfy { $0.itemSpace == .expanded && $0.rank == 0 }
-        guard independent || next == model else {
+        guard (next.itemsIndependentOfWeights && model.itemsIndependentOfWeights) || next == model else {
             throw .shape(
                 "the index holds items embedded by another model's W or P (\(model.itemSpace.rawValue) item space, rank \(model.rank))")
         }

@@ -16,7 +16,7 @@ enum PolicyRetrieval {
         guard policy.catalogue.count >= settings.exhaustiveBelow else { return nil }
         let model = try policy.retrievalModel()
         let priors = policy.retrievalPriors
-        if let previous, try canFollow(previous, policy: policy) {
+        if let previous, canFollow(previous, model: model) {
             var reduced = previous.reduced
             if reduced.count != policy.catalogue.count || reduced.active != policy.catalogue.active {
                 reduced = try policy.reducedCatalogue()
@@ -34,10 +34,14 @@ enum PolicyRetrieval {
     /// the model), so ``make(policy:version:previous:settings:)``
     /// only follows the catalogue and swaps the query model rather than building anew.
     static func canFollow(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> Bool {
-        let model = try policy.retrievalModel()
+        canFollow(built, model: try policy.retrievalModel())
+    }
+
+    /// ``canFollow(_:policy:)`` for the policy's retrieval model, already computed.
+    static func canFollow(_ built: Built, model: BilinearRetrieval) -> Bool {
         // Only items embedded independently of the model (expanded, unreduced) can serve a new Θ.
-        let independent = [model, built.retrieval.model].allSatisfy { $0.itemSpace == .expanded && $0.rank == 0 }
-        return independent && built.retrieval.model.dimension == model.dimension
+        model.itemsIndependentOfWeights && built.retrieval.model.itemsIndependentOfWeights
+            && built.retrieval.model.dimension == model.dimension
     }
 
     /// A retrieval and the reduced catalogue its index follows.

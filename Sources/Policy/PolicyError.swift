@@ -8,7 +8,7 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     case nonFiniteWeights
     /// A user feature name the spec does not know.
     case unknownUserFeature(String)
-    /// A numeric user feature whose value is not a finite number.
+    /// A numeric user feature whose value is not a finite number, or lies implausibly far from its mean.
     case invalidUserFeature(name: String, value: String)
     /// A candidate, viewed or logged item outside the catalogue.
     case unknownItem(Int)
@@ -28,7 +28,9 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .weightsMismatch(let expected, let got): "the policy weights have \(got) parameters, the spec needs \(expected)"
         case .nonFiniteWeights: "the policy weights contain NaN or infinity"
         case .unknownUserFeature(let name): "unknown user feature '\(name)'"
-        case .invalidUserFeature(let name, let value): "user feature '\(name)' is numeric, got '\(value)'"
+        case .invalidUserFeature(let name, let value):
+            "user feature '\(name)' is numeric: a finite number within \(Int(PolicyFeatures.maximumStandardScore)) "
+                + "standard deviations of its training mean, got '\(value)'"
         case .unknownItem(let item): "unknown item \(item)"
         case .invalidDwell(let seconds): "a viewed item's dwell time must be a finite number ≥ 0, got \(seconds)"
         case .invalidCandidates(let why): "invalid candidates: \(why)"

@@ -84,9 +84,13 @@ public struct PolicyFeatures: Sendable {
         }
     }
 
+    /// The largest standardised numeric user feature `|x − mean| / scale` a request may carry (10⁶).
+    public static let maximumStandardScore = 1e6
+
     /// The user's encoded features `e` (without the leading 1 and the history).
     /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
-    ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number.
+    ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number or lies
+    ///   more than ``maximumStandardScore`` scales from its mean.
     public func encode(_ userFeatures: [String: String]) throws(PolicyError) -> [Double] {
         var out = [Double](repeating: 0, count: userWidth)
         var known = 0
@@ -105,7 +109,13 @@ public struct PolicyFeatures: Sendable {
                 guard let x = Double(value.trimmingCharacters(in: .whitespaces)), x.isFinite else {
                     throw .invalidUserFeature(name: feature.name, value: value)
                 }
-                out[offsets[index]] = (x - feature.mean) / feature.scale
+                let z = (x - feature.mean) / feature.scale
+                // A value further out than this is a unit or parsing error, not a user; unbounded, its products in
+                // the posterior variance overflow and every score becomes NaN.
+                guard z.isFinite, abs(z) <= Self.maximumStandardScore else {
+                    throw .invalidUserFeature(name: feature.name, value: value)
+                }
+                out[offsets[index]] = z
             }
         }
         if known != userFeatures.count {

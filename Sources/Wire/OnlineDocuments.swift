@@ -698,4 +698,10 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
         self.catalogue = catalogue
         self.error = error
     }
+
+    /// Why the report's numbers cannot be used, or `nil`: `events` or `updates` below 0.
+    public var problem: String? {
+        if events < 0 || updates < 0 { return "negative count (events \(events), updates \(updates))" }
+        return nil
+    }
 }

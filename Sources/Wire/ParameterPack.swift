@@ -87,11 +87,20 @@ public struct ParameterPack: Sendable, Equatable {
     ///
     /// Accumulates in Double, so averaging a single pack returns it bit for bit. The step is the
     /// largest among the packs.
-    /// - Throws: ``WireError/badDocument(_:)`` when the packs' layouts differ or no weight is positive.
+    /// - Throws: ``WireError/badDocument(_:)`` when the packs' layouts differ, a weight is negative or not finite, no
+    ///   weight is positive, or a pack holds a value that is not finite (a diverged replica's).
     public static func weightedMean(_ packs: [(pack: ParameterPack, weight: Double)]) throws(WireError) -> ParameterPack {
         guard let first = packs.first else { throw .badDocument("nothing to average") }
+        guard packs.allSatisfy({ $0.weight.isFinite && $0.weight >= 0 }) else {
+            throw .badDocument("a weight is negative or not finite")
+        }
         let total = packs.reduce(0) { $0 + $1.weight }
-        guard total > 0 else { throw .badDocument("the replicas reported no samples") }
+        guard total > 0, total.isFinite else { throw .badDocument("the replicas reported no samples") }
+        for (pack, _) in packs {
+            if let vector = pack.vectors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
+                throw .badDocument("\(vector.name) holds a value that is not finite")
+            }
+        }
         if packs.count == 1 { return first.pack }
         var vectors: [Vector] = []
         for (index, vector) in first.pack.vectors.enumerated() {

@@ -196,6 +196,22 @@ public struct RoundReport: Codable, Sendable, Equatable {
         self.epoch = epoch
         self.error = error
     }
+
+    /// Why a successful report (no `error`) cannot be used, or `nil`: a count below 0, or a loss that is not a
+    /// finite number ≥ 0. A worker before this check reported a diverged round as the loss
+    /// `Double.greatestFiniteMagnitude`, which this treats as diverged too.
+    public var problem: String? {
+        if samples < 0 || step < 0 || epoch < 0 || totalSteps < 0 {
+            return "negative count (samples \(samples), step \(step), epoch \(epoch), total_steps \(totalSteps))"
+        }
+        if !(loss.isFinite && loss >= 0 && loss < .greatestFiniteMagnitude) {
+            return "the loss is \(loss), not a finite number ≥ 0 (training diverged)"
+        }
+        if let metrics, let bad = metrics.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
+            return "metric \(bad.key) is \(bad.value), not a finite number"
+        }
+        return nil
+    }
 }
 
 /// The JSON frame of a `WEIGHTS` message: which version follows and its checksum.

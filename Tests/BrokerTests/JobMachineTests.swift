@@ -34,12 +34,12 @@ struct JobMachine {
     /// A worker's ROUND_RESULT for `job-1`.
     static func result(
         round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil,
-        metrics: [String: Double]? = nil
+        metrics: [String: Double]? = nil, samples: Int = 10, loss: Double = 0.5, weights: [Float]? = nil
     ) -> WireMessage {
         let report = RoundReport(
-            job: "job-1", round: round, shard: shard, samples: 10, loss: 0.5, receivedStateSHA: stateSHA, metrics: metrics,
-            epoch: 1, step: round * 5, totalSteps: totalSteps, datasetSHA: "ab", error: error)
-        let pack = ParameterPack(step: 0, vectors: [.init(name: "w", values: [Float(shard), 1])])
+            job: "job-1", round: round, shard: shard, samples: samples, loss: loss, receivedStateSHA: stateSHA,
+            metrics: metrics, epoch: 1, step: round * 5, totalSteps: totalSteps, datasetSHA: "ab", error: error)
+        let pack = ParameterPack(step: 0, vectors: [.init(name: "w", values: weights ?? [Float(shard), 1])])
         return WireMessage(
             header: Header(command: .roundResult, requestId: UInt64(round)),
             payload: [WireJSON.encode(report), pack.encoded()])
@@ -176,6 +176,55 @@ struct JobMachineTests {
         let record = try #require(failed.persisted.first?.record)
         #expect(record.state == .failed)
         #expect(record.error == "round 1, shard 0: bad dataset: sha256:logs (shop.csv): no \"p\" column in the header")
+    }
+
+    @Test(
+        "a diverged or impossible round report fails the job naming the round, and never reaches the average",
+        arguments: [
+            (loss: Double.greatestFiniteMagnitude, samples: 10, weights: [Float(1), 1], says: "training diverged"),
+            (loss: -1, samples: 10, weights: [Float(1), 1], says: "not a finite number ≥ 0"),
+            (loss: 0.5, samples: -3, weights: [Float(1), 1], says: "negative count"),
+        ])
+    func impossibleReports(loss: Double, samples: Int, weights: [Float], says: String) throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        let failed = m.feed(
+            .roundResult(
+                identity: [2],
+                message: JobMachine.result(
+                    round: 1, shard: 1, stateSHA: "", samples: samples, loss: loss, weights: weights)))
+        #expect(failed.rounds.isEmpty)
+        let record = try #require(failed.persisted.first?.record)
+        #expect(record.state == .failed)
+        #expect(record.error?.contains("round 1, shard 1") == true && record.error?.contains(says) == true)
+        #expect(m.core.jobs["job-1"] == nil)
+    }
+
+    @Test("a replica's non-finite weights fail the round instead of being averaged into the job")
+    func nonFiniteWeights() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "")))
+        let failed = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", weights: [.nan, 1])))
+        #expect(failed.rounds.isEmpty)
+        let record = try #require(failed.persisted.first?.record)
+        #expect(record.state == .failed && record.error?.contains("not finite") == true)
+    }
+
+    @Test("the mean loss weighs replicas by their share of the samples, and stays finite for enormous counts")
+    func meanLoss() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(
+            .roundResult(
+                identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", samples: Int.max / 2, loss: 1)))
+        let closed = m.feed(
+            .roundResult(
+                identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", samples: Int.max / 2, loss: 3)))
+        let stored = try #require(closed.rounds.first)
+        #expect(stored.round.loss == 2 && stored.round.samples == Int.max - 1)
     }
 
     @Test("a round that cannot be stored fails the job with a durable record that says why")

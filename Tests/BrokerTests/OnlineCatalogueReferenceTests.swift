@@ -125,7 +125,7 @@ struct StoredPolicyCatalogueTests {
     @Test("the stored spec holds no items and reads back with the registry's rows; an inlined legacy spec still reads")
     func storedSpecResolves() throws {
         let catalogue = try OnlineCatalogueReferenceTests.catalogue(5_000)
-        let bytes = catalogue.canonicalBytes()
+        let bytes = try catalogue.canonicalBytes()
         var settings = OnlineSettings()
         settings.catalogue = "1"
         settings.served = (catalogue, [DataSchema.Feature("user_feature_0", .categorical)], 1, "placeholder")

@@ -122,6 +122,28 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.version == 1)
     }
 
+    @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")
+    func corruptStoredPolicyIsRefused() throws {
+        let h = try OnlineHarness()
+        let store = try RecStore(directory: h.directory)
+        let row = try #require(try store.latestPolicyVersion())
+        var pack = try ParameterPack(decoding: try store.blobs.get(row.weightsSHA))
+        let a = try #require(pack.vectors.firstIndex { $0.name == "a" })
+        pack.vectors[a].values[0] = .nan
+        var corrupt = row
+        corrupt.version = row.version + 1
+        corrupt.weightsSHA = try store.blobs.put(pack.encoded())
+        try store.savePolicyVersion(corrupt, createdMs: 2_000)
+        #expect {
+            try h.open(settings: OnlineSettings())
+        } throws: { error in
+            (error as? StoredPolicyUnusable)?.version == corrupt.version
+                && "\(error)".contains("cannot be served")
+        }
+        // Nothing was stored over it: the corrupt version is still the newest, for an operator to restore.
+        #expect(try RecStore(directory: h.directory).latestPolicyVersion()?.version == corrupt.version)
+    }
+
     @Test("a sync pulls every replica, averages by events, serves version + 1 to all, and reports it")
     func syncAveragesAndInstalls() throws {
         var settings = OnlineSettings()

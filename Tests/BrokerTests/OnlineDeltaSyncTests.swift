@@ -196,4 +196,36 @@ struct OnlineDeltaSyncTests {
             .judged
         #expect(judged.isEmpty && !m.core.syncing)
     }
+
+    @Test("a sync report's event count: a negative one is not merged, an enormous one saturates instead of trapping")
+    func eventCounts() throws {
+        var (m, base, _) = try installedMachine()
+        let left = base.touching([3], by: 0.5)
+        let right = base.touching([9], by: 0.25)
+        var sync = try startSync(&m)
+        var judged =
+            m.feed(.policyState(identity: m.workerA.identity, message: syncState(sync, pack: left, frame: left.encoded(), events: -4)))
+            .judged
+        judged +=
+            m.feed(.policyState(identity: m.workerB.identity, message: syncState(sync, pack: right, frame: right.encoded())))
+            .judged
+        // Only the valid report's learning is judged.
+        let candidate = PolicyWeights.pack(try #require(judged.first).candidate)
+        #expect(candidate.encoded() == (try PolicyWeights.merge(base: base, replicas: [right])).encoded())
+
+        (m, base, _) = try installedMachine()
+        sync = try startSync(&m)
+        _ = m.feed(
+            .policyState(
+                identity: m.workerA.identity,
+                message: syncState(sync, pack: left, frame: left.encoded(), events: Int.max)))
+        judged = m.feed(.policyState(identity: m.workerB.identity, message: syncState(sync, pack: right, frame: right.encoded())))
+            .judged
+        #expect(judged.count == 1)
+        guard case .judging(_, _, let contributors, let events) = m.core.phase else {
+            Issue.record("expected the sync to be judged, got \(m.core.phase)")
+            return
+        }
+        #expect(contributors == 2 && events == Int.max)
+    }
 }

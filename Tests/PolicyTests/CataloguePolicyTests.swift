@@ -42,6 +42,13 @@ struct CataloguePolicyTests {
         #expect(throws: PolicyError.invalidUserFeature(name: "age", value: "old")) {
             try policy.features.encode(["age": "old"])
         }
+        // Finite, but so far out that the posterior's products would overflow and every score become NaN.
+        for far in ["1e308", "-1e200", "1e39"] {
+            #expect(throws: PolicyError.invalidUserFeature(name: "age", value: far)) {
+                try policy.features.encode(["age": far])
+            }
+        }
+        #expect("\(PolicyError.invalidUserFeature(name: "age", value: "1e308"))".contains("standard deviations"))
     }
 
     @Test("viewed items enter the state as their dwell-weighted mean feature row")

@@ -238,7 +238,7 @@ final class CatalogueCoordinator {
                     + "every row in its place (retire items instead of removing them, append new ones), or restart the "
                     + "broker with --online-catalogue naming the version to serve")
         }
-        let bytes = catalogue.canonicalBytes()
+        let bytes = try catalogue.canonicalBytes()
         let sha = try store.blobs.put(bytes)
         let record = try store.registerCatalogue(
             CatalogueRecord(

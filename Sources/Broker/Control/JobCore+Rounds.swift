@@ -121,6 +121,9 @@ extension JobCore {
                 return fail(
                     report.job, "round \(round), shard \(report.shard): \(describe(error, of: job))", into: &actions)
             }
+            if let problem = report.problem {
+                return fail(report.job, "round \(round), shard \(report.shard): \(problem)", into: &actions)
+            }
             guard report.receivedStateSHA == job.stateSHA || (job.stateSHA.isEmpty && round == 1) else {
                 inconsistentReplicas += 1
                 actions.append(
@@ -178,9 +181,12 @@ extension JobCore {
         } catch {
             return fail(id, "round \(round) could not be averaged: \(error)", into: &actions)
         }
-        let samples = ordered.reduce(0) { $0.addingSaturating(max(0, $1.report.samples)) }  // workers' numbers
+        // Reports were checked on arrival (`RoundReport.problem`): counts ≥ 0, losses finite. The mean loss weighs
+        // each replica by its share of the samples, so it stays finite however large the counts.
+        let samples = ordered.reduce(0) { $0.addingSaturating($1.report.samples) }
         let loss =
-            samples > 0 ? ordered.reduce(0) { $0 + $1.report.loss * Double($1.report.samples) } / Double(samples) : 0
+            samples > 0
+            ? ordered.reduce(0) { $0 + $1.report.loss * (Double($1.report.samples) / Double(samples)) } : 0
         let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
         // The metrics describe the state this round started from (`job.state`), the average of the round before.
         if round > 1, let loss = metrics?["val_loss"], loss.isFinite, loss < job.best?.loss ?? .infinity {

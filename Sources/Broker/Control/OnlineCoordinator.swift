@@ -32,7 +32,8 @@ final class OnlineCoordinator: ControlShell {
 
     /// Resumes the newest stored version (or stores the next version, the untrained policy) and the frozen flag.
     /// - Throws: ``StoreError`` when the store cannot be read or the new version written;
-    ///   ``PolicyVersionExhausted`` when the stored version has no successor.
+    ///   ``PolicyVersionExhausted`` when the stored version has no successor, ``StoredPolicyUnusable`` when the
+    ///   newest stored version fits the configured policy but cannot be served (its statistics are not finite).
     func start(nowMs: UInt64) throws {
         core.intervalStartMs = nowMs
         core.frozen = try store.setting("online.frozen") == "true"
@@ -41,10 +42,17 @@ final class OnlineCoordinator: ControlShell {
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
-            if let resumed = try? PolicyWeights.policy(pack, like: core.policy) {
+            do throws(PolicyError) {
+                let resumed = try PolicyWeights.policy(pack, like: core.policy)
                 core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
                 logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
                 return
+            } catch .weightsMismatch {
+                // Another catalogue or feature spec: a new lineage, below.
+            } catch {
+                // The pack fits but cannot be served (its posterior is not finite): corrupt state is refused, never
+                // replaced by an untrained policy that would throw away what the pool learnt.
+                throw StoredPolicyUnusable(version: row.version, error: error)
             }
             logger.warning(
                 "stored online policy does not fit the configured catalogue; starting a new lineage",

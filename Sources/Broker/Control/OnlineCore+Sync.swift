@@ -54,7 +54,12 @@ extension OnlineCore {
                 pending.contains(identity)
             else { return }
             pending.remove(identity)
-            if message.payload.count < 2 {
+            if let problem = report.problem {
+                actions.append(
+                    .log(
+                        .warning, "a replica's sync report is invalid; its learning is not merged",
+                        ["worker": "\(name)", "error": "\(problem)"]))
+            } else if message.payload.count < 2 {
                 actions.append(.log(.warning, "a replica's sync state has no readable pack", ["worker": "\(name)"]))
             } else if report.version != version || report.events == 0 {
                 // Not merged (closeSync takes only the current version's learning): the frame is not read.
@@ -107,7 +112,7 @@ extension OnlineCore {
         }
         phase = .judging(
             round, candidate: candidate, contributors: contributions.count,
-            events: contributions.reduce(0) { $0 + $1.report.events })
+            events: contributions.reduce(0) { $0.addingSaturating($1.report.events) })
         flushPending(into: &actions)
         actions.append(
             .judge(
@@ -218,4 +223,17 @@ struct PolicyVersionExhausted: Error, CustomStringConvertible {
     /// The stored version.
     var version: UInt64
     var description: String { "online policy version \(version) has no successor" }
+}
+
+/// The newest stored online policy version has the configured shape but cannot be served: its statistics give no
+/// finite posterior. The broker refuses to start rather than serve an untrained policy under a new version.
+struct StoredPolicyUnusable: Error, CustomStringConvertible {
+    /// The stored version.
+    var version: UInt64
+    /// Why it cannot be served.
+    var error: PolicyError
+    var description: String {
+        "stored online policy version \(version) cannot be served (\(error)); the state directory is corrupt: restore "
+            + "it from a backup, or move it aside to start a new lineage"
+    }
 }

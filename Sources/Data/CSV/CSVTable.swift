@@ -65,6 +65,17 @@ public struct CSVTable: Sendable {
         return value
     }
 
+    /// A field parsed as a number the models hold as a 32-bit float.
+    /// - Throws: `DataError.file(.invalidValue)` when the field is not a number, not finite, or outside a 32-bit
+    ///   float's range (`1e39` is a finite `Double` but would become an infinite `Float`).
+    public func float(row: Int, column: Int) throws(DataError) -> Float {
+        let single = Float(try double(row: row, column: column))
+        guard single.isFinite else {
+            throw invalid(row: row, column: column, reason: "is outside a 32-bit float's range (±3.4e38)")
+        }
+        return single
+    }
+
     /// A field parsed as an integer (it may be written as `2` or `2.0`).
     /// - Throws: `DataError.file(.invalidValue)` when the field is not a number or not integral.
     public func integer(row: Int, column: Int) throws(DataError) -> Int {

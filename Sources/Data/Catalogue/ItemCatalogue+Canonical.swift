@@ -11,15 +11,20 @@ extension ItemCatalogue {
     /// Equal catalogues give equal bytes, so the SHA-256 of these bytes names a catalogue version: the broker's
     /// registry stores them as a blob under that hash and workers check it before installing (docs/PROTOCOL.md,
     /// "Catalogues"). Features are written as the shortest decimal that reads back to the same `Float`.
-    public func canonicalBytes() -> [UInt8] {
+    /// - Throws: ``DataError/inconsistent(_:)`` when a feature is not finite (the initialisers and ``add(id:fields:)``
+    ///   refuse such values, so this names a fault rather than an input: the catalogue is never stored as empty bytes).
+    public func canonicalBytes() throws(DataError) -> [UInt8] {
         let document = CanonicalDocument(
             format: Self.canonicalFormat, width: width,
             categorical: encoding.categorical.map { .init(name: $0.name, values: $0.values) },
             numeric: encoding.numeric, ids: ids, active: active, features: features)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // The document holds only finite floats (the initializer refuses others), so encoding cannot fail.
-        return (try? [UInt8](encoder.encode(document))) ?? []
+        do {
+            return [UInt8](try encoder.encode(document))
+        } catch {
+            throw .inconsistent("the catalogue cannot be encoded: \(error)")
+        }
     }
 
     /// Reads canonical bytes back.

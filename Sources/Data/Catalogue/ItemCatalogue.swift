@@ -131,6 +131,14 @@ public struct ItemEncoding: Sendable, Equatable {
     /// Feature columns per item.
     public var width: Int { categorical.reduce(0) { $0 + $1.values.count } + numeric.count }
 
+    /// A numeric field's value as the model holds it: a `Float` that is finite, or `nil` when the text is not a number,
+    /// not finite, or outside a 32-bit float's range (`1e39` is a finite `Double` but an infinite `Float`).
+    public static func number(_ text: String) -> Float? {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else { return nil }
+        let single = Float(value)
+        return single.isFinite ? single : nil
+    }
+
     /// The feature row of one item's raw fields.
     /// - Throws: ``DataError/schema(_:)`` naming the item and field when a numeric field is missing or not a
     ///   finite number. A missing categorical field encodes as all zeros.
@@ -144,10 +152,12 @@ public struct ItemEncoding: Sendable, Equatable {
         }
         for name in numeric {
             guard let text = fields[name] else { throw .schema("item \(item): numeric feature \(name) is missing") }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                throw .schema("item \(item): numeric feature \(name) is '\(text)', not a finite number")
+            guard let value = Self.number(text) else {
+                throw .schema(
+                    "item \(item): numeric feature \(name) is '\(text)', not a finite number within a 32-bit float's "
+                        + "range (±3.4e38)")
             }
-            row.append(Float(value))
+            row.append(value)
         }
         return row
     }
@@ -197,8 +207,10 @@ extension ItemCatalogue {
             do {
                 values.append(contentsOf: try encoding.encode(fields, item: id))
             } catch {
-                let name = numeric.first { Double(fields[$0] ?? "")?.isFinite != true } ?? schema.item
-                throw table.invalid(row: row, column: (try? table.column(name)) ?? idColumn, reason: "is not a finite number")
+                let name = numeric.first { ItemEncoding.number(fields[$0] ?? "") == nil } ?? schema.item
+                throw table.invalid(
+                    row: row, column: (try? table.column(name)) ?? idColumn,
+                    reason: "is not a finite number within a 32-bit float's range (±3.4e38)")
             }
             ids.append(id)
         }

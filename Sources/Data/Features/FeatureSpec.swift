@@ -70,6 +70,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
         /// Applies the transform.
         public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
+
+        /// The largest `|x − mean| / std` a served request may carry (10⁶): further out is a unit or parsing error,
+        /// and unbounded it reaches the network as an infinite `Float` and every score becomes NaN.
+        public static let maximumStandardScore = 1e6
+
+        /// Whether `x` is a value a request may carry: finite and within ``maximumStandardScore`` of the mean.
+        public func admits(_ x: Double) -> Bool {
+            let z = (x - mean) / std
+            return x.isFinite && z.isFinite && abs(z) <= Self.maximumStandardScore
+        }
     }
 
     /// Format version of the JSON: 1, or 2 when the spec has numeric user features, more than one numeric item
@@ -141,10 +151,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var width: Int { columns.count }
 
     /// The JSON bytes stored in a checkpoint (keys sorted, so equal specs give equal bytes).
-    public func encoded() -> [UInt8] {
+    /// - Throws: ``FeatureSpecError/notEncodable(_:)`` when a fitted statistic is not finite (the loaders refuse
+    ///   values outside a 32-bit float's range, so this names a fault, never a crash).
+    public func encoded() throws(FeatureSpecError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return Array(try! encoder.encode(self))
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            throw .notEncodable("\(error)")
+        }
     }
 
     /// Decodes a spec from checkpoint bytes.
@@ -175,6 +191,8 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     /// The training part of a log split by time (`log`, its first `fraction` of rows by time) has `rows`
     /// rows, fewer than the `needed` a model is fitted on.
     case emptyTrainingPart(log: String, fraction: Double, rows: Int, needed: Int)
+    /// The spec holds a value JSON cannot encode (a statistic that is not finite).
+    case notEncodable(String)
 }
 
 extension FeatureSpecError: CustomStringConvertible {
@@ -188,6 +206,7 @@ extension FeatureSpecError: CustomStringConvertible {
         case .emptyTrainingPart(let log, let fraction, let rows, let needed):
             "the training part of \(log) (first \(Int((fraction * 100).rounded()))% by time) has \(rows) row"
                 + (rows == 1 ? "" : "s") + "; at least \(needed) \(needed == 1 ? "is" : "are") needed"
+        case .notEncodable(let why): "the feature specification cannot be encoded (a statistic is not finite): \(why)"
         }
     }
 }

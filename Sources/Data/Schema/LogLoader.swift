@@ -135,7 +135,7 @@ struct ItemTable {
         var values: [Float] = []
         for item in rowOfItem.indices {
             for column in categorical.indices { values.append(Float(codes.codes[item * categorical.count + column])) }
-            for column in numeric { values.append(Float(try table.double(row: rowOfItem[item], column: column))) }
+            for column in numeric { values.append(try table.float(row: rowOfItem[item], column: column)) }
         }
         count = rowOfItem.count
         numericColumns = numeric.count
@@ -303,12 +303,12 @@ struct LogTable {
             rawPosition.append(try table.integer(row: row, column: positionColumn))
             reward.append(outcome)
             pscore.append(propensity)
-            for column in numeric { numericValues.append(Float(try table.double(row: row, column: column))) }
+            for column in numeric { numericValues.append(try table.float(row: row, column: column)) }
             if !affinityColumns.isEmpty {
                 var entries: [(Int, Float)] = []
                 for (item, column) in affinityColumns.enumerated() {
-                    let value = try table.double(row: row, column: column)
-                    if value != 0 { entries.append((item, Float(value))) }
+                    let value = try table.float(row: row, column: column)
+                    if value != 0 { entries.append((item, value)) }
                 }
                 affinity.append(entries)
             } else if let viewedColumn {

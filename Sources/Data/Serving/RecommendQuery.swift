@@ -143,7 +143,9 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
         case .noCandidates: return "no candidate to rank (the list is empty, or exclude_viewed left out every one)"
         case .duplicateCandidate(let item): return "candidate \(item) appears more than once"
         case .unknownUserFeature(let name): return "unknown user feature '\(name)'"
-        case .notNumeric(let feature, let value): return "user feature '\(feature)' is numeric, got '\(value)'"
+        case .notNumeric(let feature, let value):
+            return "user feature '\(feature)' is numeric: a finite number within "
+                + "\(Int(FeatureSpec.ZScore.maximumStandardScore)) standard deviations of its training mean, got '\(value)'"
         case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
         case .retrievalFailed(let reason): return "retrieval before ranking failed: \(reason)"
         }

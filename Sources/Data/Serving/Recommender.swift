@@ -66,8 +66,8 @@ public struct Recommender: Sendable {
         for name in query.userFeatures.keys.sorted() where !spec.allUserFeatureNames.contains(name) {
             throw .unknownUserFeature(name)
         }
-        for name in spec.userNumericNames ?? [] {
-            if let value = query.userFeatures[name], !(Double(value)?.isFinite ?? false) {
+        for (name, scaling) in zip(spec.userNumericNames ?? [], spec.userNumericScalings ?? []) {
+            if let value = query.userFeatures[name], !(Double(value).map(scaling.admits) ?? false) {
                 throw .notNumeric(feature: name, value: value)
             }
         }

@@ -208,11 +208,12 @@ extension RoundExecutor {
         let end = a.steps >= report.totalSteps - report.step ? report.totalSteps : a.fromStep + a.steps
         let (samples, loss) = try replica.run(steps: max(0, end - a.fromStep))
         cache.storeReplica(replica, for: key)
+        let pack = TrainingState(model: replica.agent.online.network, optimizer: replica.agent.optimizerState).pack
+        try checkConverging(loss: loss, pack: pack, step: replica.step, learningRate: spec.lr)
         report.samples = samples
         report.loss = loss
         report.step = replica.step
         report.epoch = replica.step / rows
-        return TrainingState(model: replica.agent.online.network, optimizer: replica.agent.optimizerState).pack
-            .encoded()
+        return pack.encoded()
     }
 }

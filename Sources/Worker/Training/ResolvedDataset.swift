@@ -127,8 +127,10 @@ public struct ResolvedDataset: Sendable {
         -> ResolvedDataset
     {
         let rows: TrainingRows
+        let specBytes: [UInt8]
         do throws(FeatureSpecError) {
             rows = try logged.trainingRows(name: name)
+            specBytes = try rows.spec.encoded()
         } catch let error where error.isEmptyTrainingPart {
             throw .badDataset(error.description)
         } catch {
@@ -138,7 +140,7 @@ public struct ResolvedDataset: Sendable {
             name: name, sha256: sha256,
             split: TrainingSplit(
                 train: rows.train, validation: rows.validation, seed: seed, validationCold: rows.validationCold),
-            featureSpec: rows.spec.encoded())
+            featureSpec: specBytes)
     }
 }
 

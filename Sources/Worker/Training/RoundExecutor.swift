@@ -99,11 +99,24 @@ public enum RoundExecutor {
         let outcome = LocalSGD.run(
             state: received, split: data.split, seed: spec.seed, shard: a.shard, shards: a.shards,
             epochs: spec.epochs, batch: spec.batch, learningRate: Float(spec.lr), fromStep: a.fromStep, steps: a.steps)
+        let pack = outcome.state.pack
+        try checkConverging(loss: outcome.loss, pack: pack, step: outcome.step, learningRate: spec.lr)
         report.samples = outcome.samples
-        report.loss = outcome.loss.isFinite ? outcome.loss : .greatestFiniteMagnitude
+        report.loss = outcome.loss
         report.step = outcome.step
         report.epoch = perEpoch > 0 ? outcome.step / perEpoch : 0
-        return outcome.state.pack.encoded()
+        return pack.encoded()
+    }
+
+    /// Refuses a round that diverged: it returns no state, since averaging NaN or infinite weights into the job
+    /// would poison every replica, and the broker fails the job naming the round.
+    /// - Throws: ``TrainingError/diverged(_:)`` when `loss` or any weight is not finite.
+    static func checkConverging(loss: Double, pack: ParameterPack, step: Int, learningRate: Double)
+        throws(TrainingError)
+    {
+        guard loss.isFinite, pack.vectors.allSatisfy({ $0.values.allSatisfy(\.isFinite) }) else {
+            throw .diverged("the loss is \(loss) after local step \(step) at learning rate \(learningRate); try a lower lr")
+        }
     }
 
     /// The cache key of a job's resolved data: a shop's log is known by its bytes, its catalogue's and its

@@ -11,6 +11,8 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     case badState(String)
     /// The model kind is not trained by this worker.
     case unsupportedModel(String)
+    /// Training diverged: the loss or the weights stopped being finite numbers (no state is returned).
+    case diverged(String)
 
     /// A one-line explanation.
     public var description: String {
@@ -20,6 +22,7 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badDataset(let s): "bad dataset: \(s)"
         case .badState(let s): "bad state: \(s)"
         case .unsupportedModel(let s): "unsupported model: \(s)"
+        case .diverged(let s): "training diverged: \(s)"
         }
     }
 }

@@ -54,7 +54,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
             }
-            if let path = specOut { try Data(fitted.encoded()).write(to: URL(fileURLWithPath: path)) }
+            if let path = specOut { try Data(try fitted.encoded()).write(to: URL(fileURLWithPath: path)) }
             let matrix = fitted.matrix(rows)
             var text =
                 fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"

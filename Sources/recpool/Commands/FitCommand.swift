@@ -134,7 +134,7 @@ struct FitCommand: ParsableCommand {
         case .logs(let split, _, _):
             let rows = try split.trainingRows(name: dataset)
             if let warning = split.noPositiveWarning(name: dataset) { CommandOutput.printError(warning) }
-            return (rows.train, rows.validation, rows.spec.encoded())
+            return (rows.train, rows.validation, try rows.spec.encoded())
         }
     }
 

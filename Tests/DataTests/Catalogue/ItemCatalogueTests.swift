@@ -44,12 +44,20 @@ struct ItemCatalogueTests {
         #expect(throws: DataError.inconsistent("item A-1 is already retired")) { try catalogue.retire(id: "A-1") }
         #expect(throws: DataError.self) { try catalogue.add(id: "A-1", fields: ["price": "1"]) }
         #expect(throws: DataError.self) { try catalogue.add(id: "X", fields: ["price": "nan"]) }
+        // Finite as a Double, infinite as the Float the catalogue holds: refused, and nothing is added.
+        #expect {
+            try catalogue.add(id: "Y", fields: ["price": "1e39"])
+        } throws: { error in
+            "\(error)".contains("item Y") && "\(error)".contains("32-bit float")
+        }
+        #expect(catalogue.count == 3 && catalogue.index(of: "Y") == nil)
+        #expect(try ItemCatalogue(canonical: try catalogue.canonicalBytes()).ids == catalogue.ids)
         #expect(throws: DataError.self) { try catalogue.retire(id: "nope") }
     }
 
     @Test("a repeated id, an empty id or a bad number is refused naming the line", arguments: [
         "sku,category,price\nA,shoes,1\nA,hats,2\n", "sku,category,price\n,shoes,1\n", "sku,category,price\nA,shoes,x\n",
-        "sku,category\nA,shoes\n",
+        "sku,category\nA,shoes\n", "sku,category,price\nA,shoes,1e39\n",
     ])
     func refused(_ text: String) throws {
         let (folder, path) = try Self.write(text)

@@ -13,10 +13,10 @@ struct FeatureSpecTests {
     )
     func roundTrip(_ set: FeatureSpec.FeatureSet) throws {
         let spec = try FeatureSpec.fit(on: Self.split.train, featureSet: set)
-        let bytes = spec.encoded()
+        let bytes = try spec.encoded()
         let decoded = try FeatureSpec.decode(bytes)
         #expect(decoded == spec)
-        #expect(decoded.encoded() == bytes)
+        #expect(try decoded.encoded() == bytes)
         #expect(spec.width == spec.columns.count)
         let trainCategories = Set((0..<Self.split.train.rows).map { Self.split.train.userFeatures.value($0, 2) })
         #expect(Set(spec.userVocabularies[2]) == trainCategories)

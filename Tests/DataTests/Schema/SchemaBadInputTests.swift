@@ -71,6 +71,16 @@ struct SchemaBadInputTests {
         #expect(mixed.contains("logs.csv:7") && mixed.contains("is a date-time but line 2 has a number"))
     }
 
+    @Test("a number a Double holds but a Float does not (1e39) is refused naming the file, line and column")
+    func beyondFloatRange() throws {
+        let age = try #require(try loadError(log: { Self.setField(&$0, line: 5, column: 9, to: "1e39") }))
+        #expect(age.contains("logs.csv:5") && age.contains("'age'") && age.contains("32-bit float"), "\(age)")
+        let price = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 2, to: "-4e38") }))
+        #expect(price.contains("items.csv:3") && price.contains("'price'") && price.contains("32-bit float"), "\(price)")
+        // The largest finite Float still loads.
+        #expect(try loadError(log: { Self.setField(&$0, line: 5, column: 9, to: "3.4e38") }) == nil)
+    }
+
     @Test(
         "ISO 8601 date-times of the forms logs write are timestamps; malformed ones are not",
         arguments: [

@@ -123,6 +123,13 @@ struct SchemaTests {
         #expect(throws: RecommendError.notNumeric(feature: "age", value: "old")) {
             try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "old"]))
         }
+        // Finite as a Double but not as the model's Float, or absurdly far out: refused, never scored as NaN.
+        for far in ["1e39", "1e308", "-1e300", "\(50 + 8 * 2e6)"] {
+            #expect(throws: RecommendError.notNumeric(feature: "age", value: far)) {
+                try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": far]))
+            }
+        }
+        #expect("\(RecommendError.notNumeric(feature: "age", value: "1e39"))".contains("standard deviations"))
         #expect(
             try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "31"])).items.count == 5)
     }

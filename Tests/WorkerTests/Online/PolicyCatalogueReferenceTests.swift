@@ -16,8 +16,8 @@ struct PolicyCatalogueReferenceTests {
             features: (0..<(2 * count)).map { Float($0 % 13) })
     }
 
-    static func installed(_ catalogue: ItemCatalogue, version: UInt64) -> InstalledCatalogue {
-        let sha = SHA256.hash(data: catalogue.canonicalBytes()).map { String(format: "%02x", $0) }.joined()
+    static func installed(_ catalogue: ItemCatalogue, version: UInt64) throws -> InstalledCatalogue {
+        let sha = SHA256.hash(data: try catalogue.canonicalBytes()).map { String(format: "%02x", $0) }.joined()
         return InstalledCatalogue(version: version, sha256: sha, catalogue: catalogue)
     }
 
@@ -31,7 +31,7 @@ struct PolicyCatalogueReferenceTests {
     @Test("without the named version the replica refuses catalogue_missing; once it holds it, it serves those rows")
     func refusesThenInstalls() throws {
         let online = manualOnlineLearning()
-        let v4 = Self.installed(try Self.catalogue(30), version: 4)
+        let v4 = try Self.installed(Self.catalogue(30), version: 4)
         let reference = CatalogueReference(version: 4, sha256: v4.sha256)
         let payload = try Self.payload(v4.catalogue, version: 7, reference: reference)
 
@@ -59,12 +59,12 @@ struct PolicyCatalogueReferenceTests {
     @Test("held versions: the newest two and the served one are kept; an older CATALOGUE is held, not served")
     func heldVersions() throws {
         let online = manualOnlineLearning()
-        let v1 = Self.installed(try Self.catalogue(10), version: 1)
+        let v1 = try Self.installed(Self.catalogue(10), version: 1)
         _ = online.perform(.catalogue(v1))
         let payload = try Self.payload(v1.catalogue, version: 2, reference: CatalogueReference(version: 1, sha256: v1.sha256))
         #expect(try decodePolicyState(#require(online.perform(.install(payload)))).1.kind == .installed)
         for version in 2...4 {
-            _ = online.perform(.catalogue(Self.installed(try Self.catalogue(10 + Int(version)), version: UInt64(version))))
+            _ = online.perform(.catalogue(try Self.installed(Self.catalogue(10 + Int(version)), version: UInt64(version))))
         }
         // The policy moved along with each newer version (same lineage: rows appended).
         #expect(online.state.withLock { $0.servedCatalogue } == 4)

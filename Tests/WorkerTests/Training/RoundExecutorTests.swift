@@ -128,6 +128,23 @@ struct RoundExecutorTests {
         #expect(huge.report.error == nil && huge.report.step == 11 && huge.report.samples == 163 - 3 * 16)
     }
 
+    @Test("A round that diverges (a weight not finite) reports 'training diverged' with no state, never NaN weights")
+    func diverged() throws {
+        let cache = TrainingCache()
+        let spec = TrainingFixtures.spec(epochs: 1)
+        let first = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 2), state: [], dataset: TrainingFixtures.bytes,
+            cache: cache)
+        var pack = try ParameterPack(decoding: first.body)
+        pack.vectors[0].values[0] = .infinity
+        let poisoned = pack.encoded()
+        let next = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, fromStep: 2, steps: 2, state: poisoned), state: poisoned,
+            dataset: TrainingFixtures.bytes, cache: cache)
+        #expect(next.body.isEmpty)
+        #expect(next.report.error?.contains("training diverged") == true, "\(next.report.error ?? "no error")")
+    }
+
     @Test("A built-in synthetic dataset trains, reports cold and warm metrics and embeds its FeatureSpec")
     func builtInSynthetic() throws {
         let spec = TrainingFixtures.spec(

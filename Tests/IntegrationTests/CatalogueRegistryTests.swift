@@ -125,6 +125,11 @@ struct CatalogueRegistryTests {
             #expect(negative.code == 64 && negative.stderr.contains("--items must be in 0...10000, got -3"), "\(negative.stderr)")
             let tail = try Self.catalogue(frontend, ["show", "--after", "79", "--items", "5"], as: CatalogueShow.self)
             #expect(tail.items == [CatalogueItem(row: 80, id: "NEW-1", active: true)] && tail.nextAfter == nil)
+            // The largest `after` a client can send pages past the end (it once overflowed and stopped the broker).
+            let beyond = try Self.catalogue(
+                frontend, ["show", "--after", "\(Int64.max)", "--items", "5"], as: CatalogueShow.self)
+            #expect(beyond.items.isEmpty && beyond.nextAfter == nil)
+            #expect(try Self.catalogue(frontend, ["show", "--items", "1"], as: CatalogueShow.self).items.count == 1)
 
             // A row file whose id column (and unnamed index) match the item is taken as it is.
             try ",item_id,item_feature_0\n0,N5,0.5\n".write(toFile: rowFile, atomically: true, encoding: .utf8)

@@ -139,7 +139,10 @@ struct OffPolicyCandidateTests {
              "--out", features, "--spec-out", spec, "--split", "train"])
         #expect(made.code == 0, "\(made.stderr)")
         let fit = try runTool(
-            "recpool", ["fit", "--dataset", features, "--feature-spec", spec, "--out", model, "--epochs", "1"])
+            // A narrow model: the test checks the estimators, not the model, and scoring every test row × item ×
+            // slot with the default d → d → 64 network took half of this test's time.
+            "recpool",
+            ["fit", "--dataset", features, "--feature-spec", spec, "--out", model, "--epochs", "1", "--hidden", "16,8"])
         #expect(fit.code == 0, "\(fit.stderr)")
         let local = try Self.checked(["--model", model], in: dir)
 

@@ -216,8 +216,9 @@ final class CatalogueCoordinator {
         }
         let catalogue = record.version == latest?.record.version
             ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
-        let start = Int(clamping: max((call.request.after ?? -1) + 1, 0))
-        let end = min(catalogue.count, start + limit)
+        // `after` is the client's: saturate, so Int64.max pages past the end instead of trapping.
+        let start = Int(clamping: max((call.request.after ?? -1).addingSaturating(1), 0))
+        let end = min(catalogue.count, start.addingSaturating(limit))
         let items = start < end
             ? (start..<end).map { CatalogueItem(row: $0, id: catalogue.ids[$0], active: catalogue.active[$0]) } : []
         let next: Int64? = end < catalogue.count && limit > 0 ? Int64(end - 1) : nil

@@ -64,7 +64,9 @@ extension RecStore {
         guard offset <= have else { throw .badUpload("expected the chunk at offset \(have), got \(offset)") }
         let retried = offset + chunk.count <= have && Self.bytes(at: offset, count: chunk.count, of: partPath) == chunk
         if !retried {
-            let needed = totalBytes - offset + Self.uploadHeadroomBytes
+            // Saturating: `totalBytes` is the client's, and Int.max plus the headroom would trap.
+            let (sum, overflow) = (totalBytes - offset).addingReportingOverflow(Self.uploadHeadroomBytes)
+            let needed = overflow ? Int.max : sum
             if let available = blobs.availableBytes(), available < needed - (have - offset) {
                 try? FileManager.default.removeItem(atPath: partPath)
                 throw .noSpace(

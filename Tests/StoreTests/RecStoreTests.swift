@@ -74,5 +74,14 @@ struct RecStoreTests {
         #expect(throws: StoreError.self) {
             try store.appendUpload(sha256: wrong, name: "x", totalBytes: 3, offset: 0, chunk: [1, 2, 3], chunkSHA256: BlobStore.digest([1, 2, 3]))
         }
+        // A client's total of Int.max is refused for room (it once overflowed adding the headroom), and nothing stays.
+        let huge = BlobStore.digest([7])
+        #expect {
+            try store.appendUpload(sha256: huge, name: "h", totalBytes: Int.max, offset: 0, chunk: [7], chunkSHA256: BlobStore.digest([7]))
+        } throws: { error in
+            if case StoreError.noSpace = error { return true }
+            return false
+        }
+        #expect(!FileManager.default.fileExists(atPath: store.blobs.path(huge) + ".part"))
     }
 }

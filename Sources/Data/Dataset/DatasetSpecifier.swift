@@ -13,8 +13,16 @@ public enum DatasetSpecifier: Sendable, Equatable {
     /// An OBD-format CSV file.
     case csv(path: String)
 
+    /// The most users of a `synthetic:` log (its population).
+    public static let maximumUsers = 10_000_000
+    /// The most rows of a `synthetic:` log.
+    public static let maximumRows = 100_000_000
+    /// The most topics of a `synthetic:` world (as for `simulator:` worlds).
+    public static let maximumTopics = 64
+
     /// Parses a specifier.
-    /// - Throws: `DataError.invalidSpecification`.
+    /// - Throws: `DataError.invalidSpecification`, also for a size outside its range: users 1…10,000,000, items
+    ///   2…1,000,000, rows 1…100,000,000, topics 1…64.
     public init(parsing text: String) throws(DataError) {
         if text.hasPrefix("obd:") {
             guard let source = OBDSource(String(text.dropFirst(4))) else {
@@ -29,17 +37,22 @@ public enum DatasetSpecifier: Sendable, Equatable {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { throw .invalidSpecification("'\(pair)': expected key=value") }
                 let (key, value) = (parts[0], parts[1])
-                func integer() throws(DataError) -> Int {
-                    guard let v = Int(value.replacingOccurrences(of: "_", with: "")), v > 0 else {
-                        throw .invalidSpecification("\(key)=\(value): expected a positive integer")
+                // Bounded, so that sizes from a job's spec or a flag can neither overflow the world's
+                // `users × topics` arithmetic nor ask for more memory than exists.
+                func integer(_ range: ClosedRange<Int> = 1...Int.max) throws(DataError) -> Int {
+                    guard let v = Int(value.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
+                        throw .invalidSpecification(
+                            range.upperBound == Int.max
+                                ? "\(key)=\(value): expected a positive integer"
+                                : "\(key)=\(value): expected a whole number in \(range.lowerBound)...\(range.upperBound)")
                     }
                     return v
                 }
                 switch key {
-                case "users": config.users = try integer()
-                case "items": config.items = try integer()
-                case "rows": rows = try integer()
-                case "topics": config.topics = try integer()
+                case "users": config.users = try integer(1...Self.maximumUsers)
+                case "items": config.items = try integer(2...SimulatorConfig.maximumItems)
+                case "rows": rows = try integer(1...Self.maximumRows)
+                case "topics": config.topics = try integer(1...Self.maximumTopics)
                 case "seed": config.seed = UInt64(try integer())
                 case "warm":
                     guard let v = Double(value), v >= 0, v <= 1 else {

@@ -143,28 +143,7 @@ extension FeatureSpec {
 
     /// Refuses a spec whose per-item and per-feature arrays disagree in length (the transform would index past them).
     private func checkShapes() throws(ONNXExportError) {
-        func require(_ ok: Bool, _ problem: @autoclosure () -> String) throws(ONNXExportError) {
-            if !ok { throw .inconsistentSpec(problem()) }
-        }
-        try require(itemCount > 0 && positionCount > 0, "the spec has \(itemCount) items and \(positionCount) slots")
-        try require(
-            userVocabularies.count == userFeatureNames.count, "userVocabularies does not match userFeatureNames")
-        try require(
-            (userNumericScalings?.count ?? 0) == (userNumericNames?.count ?? 0),
-            "userNumericScalings does not match userNumericNames")
-        try require(
-            itemCategoryCodes.count == itemCount
-                && itemCategoryCodes.allSatisfy {
-                    $0.count == itemCategoryCardinalities.count
-                }, "itemCategoryCodes is not itemCount rows of itemCategoryCardinalities codes")
-        try require(itemContinuous.count == itemCount, "itemContinuous does not have itemCount values")
-        let extra = itemNumericExtraScalings?.count ?? 0
-        try require(
-            (itemNumericExtraNames?.count ?? 0) == extra
-                && (extra == 0
-                    || (itemNumericExtra?.count == itemCount
-                        && itemNumericExtra?.allSatisfy { $0.count == extra } == true)),
-            "itemNumericExtra, itemNumericExtraScalings and itemNumericExtraNames disagree")
+        if let problem = shapeProblem(checkingColumns: false) { throw .inconsistentSpec(problem) }
     }
 
     private func finish(_ g: inout ONNXGraph, producer: String, output: String, width: Int) -> [UInt8] {

@@ -176,7 +176,54 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         if spec.itemIdEncoding != nil && spec.version < 3 {
             throw .malformed("a version \(spec.version) spec cannot use the hashed item encoding (version 3)")
         }
+        if let problem = spec.shapeProblem { throw .malformed(problem) }
         return spec
+    }
+
+    /// The most slots a spec may have, and the most hash buckets of either kind.
+    public static let maximumPositions = 1_000
+    public static let maximumHashBuckets = 1 << 20
+
+    /// Why the spec's sizes and arrays cannot describe one catalogue and one set of columns, or `nil`: counts out of
+    /// range, per-item arrays that are not `itemCount` long, item codes outside their cardinality, or `columns`
+    /// other than the ones the other fields define. A checkpoint is untrusted input: without this a spec claiming
+    /// `Int.max` items or slots would overflow the transform's arithmetic instead of being refused.
+    public var shapeProblem: String? { shapeProblem(checkingColumns: true) }
+
+    /// ``shapeProblem``, optionally without comparing `columns` with the fields (the ONNX export names a column it
+    /// cannot write more precisely).
+    func shapeProblem(checkingColumns: Bool) -> String? {
+        guard itemCount > 0, (1...Self.maximumPositions).contains(positionCount) else {
+            return "the spec has \(itemCount) items and \(positionCount) slots (1...\(Self.maximumPositions))"
+        }
+        guard userVocabularies.count == userFeatureNames.count else {
+            return "userVocabularies does not match userFeatureNames"
+        }
+        guard (userNumericScalings?.count ?? 0) == (userNumericNames?.count ?? 0) else {
+            return "userNumericScalings does not match userNumericNames"
+        }
+        guard itemCategoryCardinalities.allSatisfy({ $0 >= 0 }),
+            itemCategoryCodes.count == itemCount,
+            itemCategoryCodes.allSatisfy({ codes in
+                codes.count == itemCategoryCardinalities.count
+                    && zip(codes, itemCategoryCardinalities).allSatisfy { $0 >= 0 && $0 < $1 }
+            })
+        else { return "itemCategoryCodes is not itemCount rows of codes within itemCategoryCardinalities" }
+        guard itemContinuous.count == itemCount else { return "itemContinuous does not have itemCount values" }
+        guard popularity.count == itemCount else { return "popularity does not have itemCount values" }
+        let extra = itemNumericExtraScalings?.count ?? 0
+        guard (itemNumericExtraNames?.count ?? 0) == extra,
+            extra == 0 || (itemNumericExtra?.count == itemCount && itemNumericExtra?.allSatisfy { $0.count == extra } == true)
+        else { return "itemNumericExtra, itemNumericExtraScalings and itemNumericExtraNames disagree" }
+        if isHashed {
+            guard (1...Self.maximumHashBuckets).contains(itemHashBuckets ?? 0),
+                (0...Self.maximumHashBuckets).contains(crossBuckets ?? 0)
+            else { return "hash buckets out of range: \(itemHashBuckets ?? 0) item, \(crossBuckets ?? 0) cross" }
+        }
+        guard !checkingColumns || columns == columnNames() else {
+            return "columns (\(columns.count)) are not the ones the spec's fields define (\(columnNames().count))"
+        }
+        return nil
     }
 }
 

@@ -33,6 +33,34 @@ struct FeatureSpecTests {
         }
     }
 
+    @Test(
+        "a spec whose sizes or arrays cannot describe one catalogue is refused on decode, naming what disagrees",
+        arguments: [
+            ("itemCount Int.max", "itemCount"), ("positionCount 0", "slots"), ("positionCount Int.max", "slots"),
+            ("an item code past its cardinality", "itemCategoryCodes"), ("a column dropped", "columns"),
+            ("popularity short", "popularity"), ("crossBuckets Int.max", "hash buckets"),
+        ])
+    func inconsistentSpecsAreRefused(_ change: String, _ says: String) throws {
+        var spec = try FeatureSpec.fit(on: Self.split.train, featureSet: .extended)
+        #expect(spec.isHashed && spec.shapeProblem == nil)
+        switch change {
+        case "itemCount Int.max": spec.itemCount = .max
+        case "positionCount 0": spec.positionCount = 0
+        case "positionCount Int.max": spec.positionCount = .max
+        case "an item code past its cardinality": spec.itemCategoryCodes[0][0] = spec.itemCategoryCardinalities[0]
+        case "a column dropped": spec.columns.removeLast()
+        case "popularity short": spec.popularity.removeLast()
+        default: spec.crossBuckets = .max
+        }
+        let bytes = try spec.encoded()
+        #expect {
+            try FeatureSpec.decode(bytes)
+        } throws: { error in
+            guard case FeatureSpecError.malformed(let why) = error else { return false }
+            return why.contains(says)
+        }
+    }
+
     @Test("garbage bytes are a typed error")
     func malformed() {
         #expect(throws: FeatureSpecError.self) { try FeatureSpec.decode(Array("{\"nope\":1}".utf8)) }

@@ -25,6 +25,21 @@ struct DatasetSpecifierTests {
         #expect(throws: DataError.self) { try DatasetSpecifier(parsing: text) }
     }
 
+    @Test(
+        "a size beyond its bound is refused naming the key and the range, never overflowing the world's arithmetic",
+        arguments: [
+            ("synthetic:items=9223372036854775807", "items"), ("synthetic:topics=9223372036854775807", "topics"),
+            ("synthetic:users=9223372036854775807", "users"), ("synthetic:rows=100000001", "rows"),
+            ("synthetic:topics=65", "topics"), ("synthetic:items=1", "items"),
+        ])
+    func sizesAreBounded(_ text: String, _ key: String) {
+        #expect {
+            try DatasetSpecifier(parsing: text)
+        } throws: { error in
+            "\(error)".contains("\(key)=") && "\(error)".contains("...")
+        }
+    }
+
     @Test("a CSV dataset without item_context.csv beside it says what kind of file it expects")
     func csvNeedsItsCatalogue() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spec-\(getpid())")

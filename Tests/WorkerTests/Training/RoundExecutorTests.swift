@@ -47,8 +47,21 @@ struct RoundExecutorTests {
         BadInput(
             label: "a synthetic dataset too large to simulate",
             spec: TrainingFixtures.spec(dataset: "synthetic:users=100,rows=1000000000"), included: false,
+            message: "rows=1000000000: expected a whole number in 1...100000000"),
+        BadInput(
+            label: "a synthetic dataset larger than a worker simulates",
+            spec: TrainingFixtures.spec(dataset: "synthetic:users=100,rows=90000000"), included: false,
             message: "larger than"),
         BadInput(label: "an invalid spec", spec: TrainingFixtures.spec(epochs: 0), message: "epochs"),
+        BadInput(
+            label: "a synthetic world whose topic count overflows",
+            spec: TrainingFixtures.spec(dataset: "synthetic:topics=9223372036854775807"), included: false,
+            message: "topics=9223372036854775807: expected a whole number in 1...64"),
+        BadInput(
+            label: "a DQN world whose item count overflows the state width",
+            spec: {
+                var s = TrainingFixtures.spec(dataset: "synthetic:items=9223372036854775807"); s.model = "dqn"; return s
+            }(), included: false, message: "items=9223372036854775807: expected a whole number in 2...1000000"),
     ]
 
     @Test("Bad input becomes report.error with no body, never a crash", arguments: badInputs)

@@ -32,10 +32,13 @@ public struct SimulationPlan: Sendable, Equatable {
         self.progressEvery = progressEvery
     }
 
+    /// The most simulated users of one run (the run keeps a record per user).
+    public static let maximumUsers = 10_000_000
+
     /// Why the plan cannot run, or `nil` when it can.
     public var problem: String? {
-        if users < 1 { return "users must be at least 1, got \(users)" }
-        if concurrency < 1 { return "concurrency must be at least 1, got \(concurrency)" }
+        if !(1...Self.maximumUsers).contains(users) { return "users must be 1...\(Self.maximumUsers), got \(users)" }
+        if !(1...10_000).contains(concurrency) { return "concurrency must be 1...10000, got \(concurrency)" }
         if windows < 1 || windows > users { return "windows must be in 1...\(users) (the users), got \(windows)" }
         if progressEvery < 1 { return "progress_every must be at least 1, got \(progressEvery)" }
         if deterministic && concurrency != 1 {

@@ -64,7 +64,7 @@ extension RecStore {
     public func registerCatalogue(_ record: CatalogueRecord) throws(StoreError) -> CatalogueRecord {
         guard blobs.contains(record.sha256) else { throw .missingBlob(record.sha256) }
         return try write { db in
-            let latest = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM catalogue_versions").map { UInt64($0) }
+            let latest = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM catalogue_versions").map { UInt64(bitPattern: $0) }
             if record.change != .upload, record.parent != latest {
                 throw StoreError.staleCatalogueParent(parent: record.parent ?? 0, latest: latest ?? 0)
             }
@@ -106,9 +106,9 @@ extension RecStore {
 
     private static func catalogue(_ row: Row) -> CatalogueRecord {
         CatalogueRecord(
-            version: UInt64(row["version"] as Int64), parent: (row["parent"] as Int64?).map { UInt64($0) },
+            version: UInt64(bitPattern: row["version"] as Int64), parent: (row["parent"] as Int64?).map { UInt64(bitPattern: $0) },
             change: CatalogueChange(rawValue: row["change"]) ?? .upload, item: row["item"], sha256: row["sha256"],
             sourceSHA256: row["source_sha256"], schema: row["schema"], items: row["items"], active: row["active"],
-            width: row["width"], createdMs: UInt64(row["created_ms"] as Int64))
+            width: row["width"], createdMs: UInt64(bitPattern: row["created_ms"] as Int64))
     }
 }

@@ -55,7 +55,7 @@ extension RecStore {
             guard let previous = rows.dropFirst().first(where: { ($0["version"] as Int64) != currentVersion }) else {
                 throw StoreError.nothingToRollBack
             }
-            return UInt64(previous["version"] as Int64)
+            return UInt64(bitPattern: previous["version"] as Int64)
         }
     }
 
@@ -87,16 +87,16 @@ extension RecStore {
             }
             let version: Int64 = previous["version"]
             try db.execute(sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [version, Self.now()])
-            return UInt64(version)
+            return UInt64(bitPattern: version)
         }
     }
 
     private static func promoted(_ db: Database) throws -> UInt64? {
-        try Int64.fetchOne(db, sql: "SELECT version FROM promotions ORDER BY seq DESC LIMIT 1").map { UInt64($0) }
+        try Int64.fetchOne(db, sql: "SELECT version FROM promotions ORDER BY seq DESC LIMIT 1").map { UInt64(bitPattern: $0) }
     }
 
     private static func model(_ row: Row, _ promoted: UInt64?) -> ModelRecord {
-        let version = UInt64(row["version"] as Int64)
+        let version = UInt64(bitPattern: row["version"] as Int64)
         return ModelRecord(
             version: version, job: row["job"], datasetSHA: row["dataset_sha"], hyperparameters: row["hyperparameters"],
             metrics: row["metrics"], checkpointSHA: row["checkpoint_sha"], promoted: version == promoted,

@@ -199,15 +199,21 @@ public struct UserFeatureSpec: Codable, Sendable, Equatable {
         self.scale = scale
     }
 
+    /// The most hash buckets of a categorical feature (a policy's `φ` is at most a few thousand wide anyway).
+    public static let maximumBuckets = 1 << 20
+
     /// Columns this feature takes.
-    public var width: Int { kind == .numeric ? 1 : values.count + buckets }
+    public var width: Int { kind == .numeric ? 1 : values.count.addingSaturating(buckets) }
 
     /// Why the feature cannot be encoded, or `nil`.
     public var problem: String? {
         if name.isEmpty { return "a user feature needs a name" }
         switch kind {
         case .categorical:
-            if buckets < 0 { return "user feature \(name): buckets must be ≥ 0" }
+            // Checked before `width` adds them to the value count, so an absurd count is refused, not overflowed.
+            if !(0...Self.maximumBuckets).contains(buckets) {
+                return "user feature \(name): buckets must be 0...\(Self.maximumBuckets)"
+            }
             if width < 1 { return "user feature \(name) needs values or buckets" }
             if Set(values).count != values.count { return "user feature \(name) repeats a value" }
         case .numeric:
@@ -288,9 +294,11 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
         if Set(itemIds).count != itemIds.count { return "an item id appears twice" }
         if !itemFeatures.isRegular { return "every item needs the same number of features" }
         if itemFeatures.values.contains(where: { !$0.isFinite }) { return "item features must be finite" }
-        if idBuckets < 1 { return "id_buckets must be at least 1" }
-        if itemDims < 0 { return "item_dims must be ≥ 0" }
-        if slateSize < 1 { return "slate_size must be at least 1" }
+        if !(1...UserFeatureSpec.maximumBuckets).contains(idBuckets) {
+            return "id_buckets must be 1...\(UserFeatureSpec.maximumBuckets)"
+        }
+        if !(0...4_096).contains(itemDims) { return "item_dims must be 0...4096" }
+        if !(1...1_000).contains(slateSize) { return "slate_size must be 1...1000" }
         return exploration.problem ?? learning.problem
     }
 }

@@ -14,7 +14,7 @@ extension WorkerCore {
         if clock >= lastBeat.addingSaturating(intervalMicros) {
             lastBeat = clock
             let load = WorkerLoad(
-                slots: UInt32(configuration.slots), queued: 0, inputWidth: UInt32(clamping: replica.inputWidth),
+                slots: UInt32(clamping: configuration.slots), queued: 0, inputWidth: UInt32(clamping: replica.inputWidth),
                 modelSHA256: replica.checkpointSHA256.flatMap(Self.rawDigest))
             let beat = WireMessage(
                 header: Header(command: .heartbeat, modelVersion: replica.version), payload: [load.encoded()])

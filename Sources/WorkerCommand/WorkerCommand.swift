@@ -84,7 +84,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         try EndpointSyntax.validate(broker, flag: "--broker")
-        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }

@@ -182,4 +182,30 @@ struct ClientTruthTests {
         let unreadable = try runTool("recpool", ["data", "describe", "/nonexistent/log.csv"])
         #expect(unreadable.code == 2 && unreadable.stderr.contains("/nonexistent/"), "\(unreadable.stderr)")
     }
+
+    /// Absurd numbers on the command line, each of which once reached arithmetic that traps (the process crashed
+    /// with a signal instead of a usage error).
+    static let absurdFlags: [(tool: String, arguments: [String], names: String)] = [
+        ("recpool", ["loadtest", "--rate", "nan", "--broker", "tcp://127.0.0.1:1"], "--rate"),
+        ("recpool", ["loadtest", "--rate", "1e-20", "--broker", "tcp://127.0.0.1:1"], "--rate"),
+        ("recpool", ["loadtest", "--duration", "18446744073709s", "--broker", "tcp://127.0.0.1:1"], "--duration"),
+        ("recpool", ["loadtest", "--sweep", "--max-windows=-1", "--broker", "tcp://127.0.0.1:1"], "--max-windows"),
+        ("recpool", ["loadtest", "--sweep", "--sweep-factor", "1", "--broker", "tcp://127.0.0.1:1"], "--sweep-factor"),
+        ("recpool", ["loadtest", "--concurrency", "4611686018427387904", "--broker", "tcp://127.0.0.1:1"], "--concurrency"),
+        ("recpool", ["loadtest", "--batch", "4611686018427387904", "--width", "2", "--broker", "tcp://127.0.0.1:1"], "--batch"),
+        ("recpool", ["fit", "--dataset", "synthetic:users=100", "--out", "/nonexistent/m.ckpt", "--hidden", "9223372036854775807"], "--hidden"),
+        ("recpool", ["data", "describe", "synthetic:topics=9223372036854775807"], "topics="),
+        ("recpool", ["bench-model", "--d-in", "9223372036854775807"], "--d-in"),
+        ("recpool-worker", ["--slots", "4294967296"], "--slots"),
+    ]
+
+    @Test("absurd numbers on the command line are usage errors (64) naming the flag, never a crash")
+    func absurdNumbers() throws {
+        for (tool, arguments, names) in Self.absurdFlags {
+            let run = try runTool(tool, arguments)
+            #expect(
+                run.code == 64 && run.stderr.contains(names),
+                "\(tool) \(arguments.joined(separator: " ")): exit \(run.code)\n\(run.stderr.suffix(600))")
+        }
+    }
 }

@@ -100,7 +100,7 @@ struct CatalogueRollout {
         var waiting: [Pending] = []
         for change in pending {
             let done = allConfirmed(change.version)
-            guard done || nowMs >= change.storedMs &+ timeoutMs else {
+            guard done || nowMs >= change.storedMs.addingSaturating(timeoutMs) else {
                 waiting.append(change)
                 continue
             }

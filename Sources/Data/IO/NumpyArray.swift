@@ -59,9 +59,16 @@ public struct NumpyArray: Sendable, Equatable {
         guard let shapeText = field("shape", in: header) else { throw .notNumpy(name) }
         let shape = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
-        let count = shape.reduce(1, *)
+        // The shape is the file's: multiply with overflow reported, so (2³², 2³²) is a size mismatch, not a trap.
+        var count: Int? = 1
+        for n in shape {
+            guard n >= 0, let c = count else { count = nil; break }
+            let (product, overflow) = c.multipliedReportingOverflow(by: n)
+            count = overflow ? nil : product
+        }
         let body = headerStart + headerLength
-        guard shape.allSatisfy({ $0 >= 0 }), bytes.count - body == count * width else {
+        guard let count, case let (size, false) = count.multipliedReportingOverflow(by: width), bytes.count - body == size
+        else {
             throw .sizeMismatch(name, shape: shape, bytes: bytes.count - body)
         }
         var values = [Double](repeating: 0, count: count)

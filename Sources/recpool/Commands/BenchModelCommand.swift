@@ -19,8 +19,8 @@ struct BenchModelCommand: ParsableCommand {
     var forwardBatches: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard dIn >= 1, repeats >= 1, seconds > 0, seconds.isFinite else {
-            throw ValidationError("--d-in and --repeats must be at least 1, --seconds a positive number")
+        guard (1...65_536).contains(dIn), (1...1_000).contains(repeats), seconds > 0, seconds <= 3_600 else {
+            throw ValidationError("--d-in must be 1…65536, --repeats 1…1000 and --seconds in (0, 3600]")
         }
         let parts = batches.split(separator: ",", omittingEmptySubsequences: false)
         guard !parts.isEmpty, forwardBatches.count == parts.count, forwardBatches.allSatisfy({ (1...65_536).contains($0) })

@@ -98,19 +98,37 @@ struct LoadTestCommand: AsyncParsableCommand {
 
     func validate() throws {
         if rate != nil && concurrency != nil { throw ValidationError("give --rate or --concurrency, not both") }
-        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
-        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        // Every number is bounded here, so the schedule's arithmetic (intervals in µs, start + duration, the sweep's
+        // levels and windows, rows × width) cannot overflow further on.
+        if let rate, !(rate >= 0.01 && rate <= 10_000_000) {
+            throw ValidationError("--rate must be 0.01…10000000 requests per second, got \(rate)")
+        }
+        if let concurrency, !(1...100_000).contains(concurrency) {
+            throw ValidationError("--concurrency must be 1…100000, got \(concurrency)")
+        }
+        guard sweepFactor > 1, sweepFactor <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
+        guard (1...100).contains(maxLevels) else { throw ValidationError("--max-levels must be 1…100") }
+        guard (1...10_000).contains(maxWindows) else { throw ValidationError("--max-windows must be 1…10000") }
         guard maxErrorFraction >= 0 && maxErrorFraction <= 1 else {
             throw ValidationError("--max-error-fraction must be in [0, 1]")
         }
         guard batch >= 1, (width ?? 1) >= 1, connections >= 1 else {
             throw ValidationError("--batch, --width and --connections must be at least 1")
         }
+        guard batch <= 1_048_576, (width ?? 1) <= 65_536, connections <= 256 else {
+            throw ValidationError("--batch must be at most 1048576, --width 65536 and --connections 256")
+        }
         for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
         {
-            guard LoadTestCommand.micros(text) != nil else { throw ValidationError("\(name): cannot read \"\(text)\"") }
+            guard let micros = LoadTestCommand.micros(text) else {
+                throw ValidationError("\(name): cannot read \"\(text)\"")
+            }
+            guard micros <= Self.longestMicros else { throw ValidationError("\(name) must be at most 24h, got \(text)") }
         }
     }
+
+    /// The longest `--duration`, `--drain`, `--window` or `--slo-p99`: one day, in µs.
+    static let longestMicros: UInt64 = 86_400_000_000
 
     func run() async throws {
         try await reportingFailures {

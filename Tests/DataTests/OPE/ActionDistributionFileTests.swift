@@ -27,6 +27,15 @@ struct ActionDistributionFileTests {
         #expect(throws: NumpyArrayError.sizeMismatch("t.npy", shape: [2, 3, 1], bytes: 40)) {
             try NumpyArray.decode(truncated, name: "t.npy")
         }
+        // A shape whose element count overflows (2³² × 2³², or 2⁶¹ eight-byte values) is a size mismatch, not a trap.
+        for shape in ["(4294967296, 4294967296)", "(2305843009213693952,)"] {
+            var huge: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+            var text = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shape), }"
+            while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
+            text += "\n"
+            huge += [UInt8(text.utf8.count), 0] + Array(text.utf8) + [UInt8](repeating: 0, count: 16)
+            #expect(throws: NumpyArrayError.self) { try NumpyArray.decode(huge, name: "h.npy") }
+        }
         let fortran = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "False", with: "True ").utf8)
         #expect(throws: NumpyArrayError.self) { try NumpyArray.decode(fortran, name: "f.npy") }
     }

@@ -12,12 +12,16 @@
 # the module: Swift Testing matches the filter against `Module.Suite.test`, so an unanchored `ClientTests\.` also
 # ran SimulationTests.OnlineClientTests (a 400-user simulation, four minutes under TSan).
 RECPOOL_TSAN_UNIT='^(WireTests|TransportTests|ClientTests|BrokerTests)\.|^WorkerTests\.(WeightsTests|Online)'
-# Integration suites: scoring, rollout, chaos, drain, CURVE/ZAP, fuzzing, metrics, training and
-# jobs. Not OverloadTests (a throughput ratio, meaningless under TSan's 5-15x slowdown) nor the
-# command-line and multi-host suites (no concurrency of their own beyond what these cover).
-# FakeServerTests (the load tester's open loop on real sockets, with a drain deadline) runs here, one suite at a
-# time: beside the parallel unit suites under TSan its sender was starved past the deadline.
-RECPOOL_TSAN_INTEGRATION='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|SecurityTests|FuzzTests|MetricsTests|TrainingTests|JobLifecycleTests|OnlinePoolTests)|FakeServerTests'
+# Integration tests against real processes, chosen so each thread of the broker and the worker runs under TSan
+# once: the reactor (scoring, rollout, chaos, drain, fuzzing), the control plane (a job's lifecycle, a worker
+# killed mid-job), online learning (periodic syncs, freeze, a worker killed mid-simulation), the ZAP handler
+# (CURVE), the metrics server, and the load tester's open loop (FakeServerTests, one suite at a time: beside the
+# parallel unit suites under TSan its sender was starved past its drain deadline). Not OverloadTests (a
+# throughput ratio, meaningless under TSan's 5-15x slowdown), the command-line and multi-host suites (no
+# concurrency of their own), nor the slow variants of what is here (the guard judging noise, two-worker training
+# equivalence, refused strangers): RECPOOL_TSAN=full runs every test of those suites instead.
+RECPOOL_TSAN_INTEGRATION='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|FuzzTests|MetricsTests|JobLifecycleTests)\.|IntegrationTests\.TrainingTests[./]workerDiesMidJob|IntegrationTests\.OnlinePoolTests[./](replicasConvergeAfterEachSync|freezeAndUnfreeze|noAcknowledgedFeedbackIsLost)|IntegrationTests\.SecurityTests[./](allowedClientScores|clientKeyCannotRegister)|FakeServerTests'
+RECPOOL_TSAN_INTEGRATION_FULL='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|SecurityTests|FuzzTests|MetricsTests|TrainingTests|JobLifecycleTests|OnlinePoolTests)|FakeServerTests'
 
 recpool_tsan_stage() {
     local started=$SECONDS
@@ -35,7 +39,8 @@ recpool_tsan_stage() {
         --filter "$RECPOOL_TSAN_UNIT" || status=1
     echo "== ThreadSanitizer: integration suites (real processes, one at a time)"
     TSAN_OPTIONS="$options" swift test --skip-build --scratch-path .build-tsan --sanitize=thread --no-parallel \
-        --filter "$RECPOOL_TSAN_INTEGRATION" || status=1
+        --filter "$( [ "${RECPOOL_TSAN:-1}" = full ] && echo "$RECPOOL_TSAN_INTEGRATION_FULL" || echo "$RECPOOL_TSAN_INTEGRATION")" \
+        || status=1
     echo "== ThreadSanitizer: build $((built - started)) s, tests $((SECONDS - built)) s"
     if compgen -G "$logs/report.*" >/dev/null; then
         echo "ThreadSanitizer reported races (one file per process):" >&2

@@ -300,7 +300,11 @@ extension BrokerCore {
             let widths = Set(versioned.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
             return "no live worker serves rows of \(columns) features (served widths: \(widths))"
         }
-        let promoted = rollout.map { String($0.version) } ?? "?"
+        guard let promoted = rollout?.version else {
+            // Nothing is promoted: the workers left claim versions whose checkpoints are not the registry's.
+            return "no live worker holds a registered model: workers that claim a version whose checkpoint is not "
+                + "the registry's take no work until a promoted version's WEIGHTS replace it"
+        }
         return "no live worker has the promoted model version \(promoted) yet "
             + "(workers on the seeded or an unregistered model take no work while a version is promoted)"
     }

@@ -178,6 +178,21 @@ struct HeldSlateTests {
 
 @Suite("Broker core: claimed versions are checked against the registry")
 struct ClaimedVersionTests {
+    @Test("with nothing promoted and only unverified workers, CONFLICT says why, naming no version it does not have")
+    func unverifiedWithNothingPromoted() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.core.registeredModels = [1: "registry-v1"]
+        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "other-v1")
+        IdentityCoreTests.score(&h, from: [0xC1], id: 1, cols: 2)
+        #expect(h.dispatches.isEmpty)
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: [0xC1], id: 1).first)
+        #expect(reply.header.status == .conflict)
+        #expect(reply.errorText?.contains("no live worker holds a registered model") == true, "\(reply.errorText ?? "")")
+        #expect(reply.errorText?.contains("?") == false)
+    }
+
     @Test("a worker claiming version 1 with other weights than the registry's v1 takes no work and is sent the promoted weights")
     func mismatchedClaim() throws {
         var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }

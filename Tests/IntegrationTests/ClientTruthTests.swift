@@ -197,7 +197,34 @@ struct ClientTruthTests {
         ("recpool", ["data", "describe", "synthetic:topics=9223372036854775807"], "topics="),
         ("recpool", ["bench-model", "--d-in", "9223372036854775807"], "--d-in"),
         ("recpool-worker", ["--slots", "4294967296"], "--slots"),
+        ("recpool", ["fit", "--dataset", "synthetic:users=100", "--out", "/nonexistent/m.ckpt", "--hidden", "3,,4"], "--hidden"),
+        ("recpool", ["data", "describe", "synthetic:users=10,users=20"], "users is given twice"),
+        ("recpool", ["data", "ope", "obd:bts/all", "--resamples", "1"], "--resamples"),
+        ("recpool", ["keygen", "--name", "."], "--name"),
     ]
+
+    @Test("keygen never replaces a key pair unless told to; fit embeds only a feature spec of the data's width")
+    func keygenAndFeatureSpec() throws {
+        let temporary = try TemporaryDirectory("truth")
+        defer { temporary.remove() }
+        let keys = temporary.file("keys").path
+        #expect(try runTool("recpool", ["keygen", "--out", keys, "--name", "a"]).code == 0)
+        let secret = try Data(contentsOf: URL(fileURLWithPath: keys + "/a.key"))
+        let again = try runTool("recpool", ["keygen", "--out", keys, "--name", "a"])
+        #expect(again.code == 64 && again.stderr.contains("--force"), "\(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: keys + "/a.key")) == secret)
+        #expect(try runTool("recpool", ["keygen", "--out", keys, "--name", "a", "--force"]).code == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: keys + "/a.key")) != secret)
+
+        let matrix = temporary.file("m.csv").path
+        try "a,b,label\n1,2,1\n2,3,0\n3,1,1\n4,4,0\n5,1,1\n".write(toFile: matrix, atomically: true, encoding: .utf8)
+        let bad = temporary.file("bad.json").path
+        try "{}".write(toFile: bad, atomically: true, encoding: .utf8)
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", matrix, "--out", temporary.file("o.ckpt").path, "--feature-spec", bad])
+        #expect(fit.code == 2 && fit.stderr.contains("bad.json: not a feature specification"), "\(fit.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: temporary.file("o.ckpt").path))
+    }
 
     @Test("absurd numbers on the command line are usage errors (64) naming the flag, never a crash")
     func absurdNumbers() throws {

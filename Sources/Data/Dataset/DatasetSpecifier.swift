@@ -33,10 +33,12 @@ public enum DatasetSpecifier: Sendable, Equatable {
             var config = SimulatorConfig()
             var rows: Int?
             var policy = LoggingPolicy.uniform
+            var seen = Set<String>()
             for pair in text.dropFirst("synthetic:".count).split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { throw .invalidSpecification("'\(pair)': expected key=value") }
                 let (key, value) = (parts[0], parts[1])
+                guard seen.insert(key).inserted else { throw .invalidSpecification("\(key) is given twice") }
                 // Bounded, so that sizes from a job's spec or a flag can neither overflow the world's
                 // `users × topics` arithmetic nor ask for more memory than exists.
                 func integer(_ range: ClosedRange<Int> = 1...Int.max) throws(DataError) -> Int {

@@ -169,8 +169,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         let spec: FeatureSpec
         do {
             spec = try JSONDecoder().decode(FeatureSpec.self, from: Data(bytes))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw .malformed("the key \(key.stringValue) is missing")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw .malformed("\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
         } catch {
-            throw .malformed("\(error)")
+            throw .malformed(bytes.isEmpty ? "the file is empty" : "not JSON")
         }
         guard (1...newestVersion).contains(spec.version) else { throw .unsupportedVersion(spec.version) }
         if spec.itemIdEncoding != nil && spec.version < 3 {

@@ -39,6 +39,14 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Also write a self-contained HTML report here.")
     var report: String?
 
+    func validate() throws {
+        guard resamples == 0 || (10...100_000).contains(resamples) else {
+            throw ValidationError(
+                "--resamples must be 0 (no intervals) or 10...100000 (a percentile interval of fewer resamples can "
+                    + "exclude its own estimate), got \(resamples)")
+        }
+    }
+
     func run() async throws {
         var options = try DatasetOptions.parse([dataset])
         options.dataDirectory = dataDirectory

@@ -69,7 +69,7 @@ struct FitCommand: ParsableCommand {
                     "--feature-spec is for a feature matrix; a log's specification is fitted on its training part",
                     exitCode: .usage)
             }
-            let spec = try logSpec ?? featureSpec.map { path throws(CheckpointError) in try readFeatureSpec(path) } ?? []
+            let spec = try logSpec ?? featureSpec.map { try readFeatureSpec($0, width: train.inputs.cols) } ?? []
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
                 optimizer: .adam(AdamConfig(learningRate: lr)), weightDecay: weightDecay)
@@ -82,13 +82,14 @@ struct FitCommand: ParsableCommand {
             if logSpec == nil { _ = rng.permutation(train.count + held.count) }  // as fit(_:config:) draws its split
             let history = trainer.fit(train: train, validation: held, config: config, rng: &rng)
             for e in history.epochs {
-                let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
-                printError("epoch \(e.epoch + 1): loss \(e.trainLoss)\(v)")
-                // A diverged run never becomes a checkpoint full of NaN weights.
+                // A diverged run never becomes a checkpoint full of NaN weights, and its losses are named, not printed
+                // as nan.
                 for (name, loss) in [("training loss", Double(e.trainLoss)), ("validation loss", e.validationLoss.map(Double.init))]
                 where loss.map({ !$0.isFinite }) ?? false {
                     throw NonFiniteResult(what: "epoch \(e.epoch + 1): \(name)", value: loss!)
                 }
+                let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
+                printError("epoch \(e.epoch + 1): loss \(e.trainLoss)\(v)")
             }
             let heldScores = held.count > 0 ? trainer.model.predict(held.inputs).map(Double.init) : []
             let heldLabels = held.targets.map(Double.init)
@@ -139,7 +140,7 @@ struct FitCommand: ParsableCommand {
     }
 
     func parseWidths(_ s: String) throws(ValidationError) -> [Int] {
-        let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: " ")) }
         // Bounded as a training job's `hidden` is, so a layer's size cannot overflow.
         guard !parts.isEmpty, parts.count <= 16, parts.allSatisfy({ (1...65_536).contains($0 ?? 0) }) else {
             throw ValidationError("--hidden must be 1 to 16 widths of 1…65536 separated by commas, got \"\(s)\"")
@@ -147,8 +148,22 @@ struct FitCommand: ParsableCommand {
         return parts.map { $0! }
     }
 
-    func readFeatureSpec(_ path: String) throws(CheckpointError) -> [UInt8] {
-        try Checkpoint.readRawFile(path)
+    /// A `--feature-spec` file's bytes, once they decode as a feature specification of the matrix's width (a file of
+    /// anything else was once embedded as it was, and only `eval` or `export` found out).
+    func readFeatureSpec(_ path: String, width: Int) throws -> [UInt8] {
+        let bytes = try Checkpoint.readRawFile(path)
+        let spec: FeatureSpec
+        do {
+            spec = try FeatureSpec.decode(bytes)
+        } catch {
+            throw CommandFailure("\(path): not a feature specification: \(error)", exitCode: .badInput)
+        }
+        guard spec.width == width else {
+            throw CommandFailure(
+                "\(path): the feature specification makes rows of \(spec.width) columns, the dataset has \(width)",
+                exitCode: .badInput)
+        }
+        return bytes
     }
 }
 

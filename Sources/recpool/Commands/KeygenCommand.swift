@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RecTransport
 
 /// `recpool keygen`: writes a CurveZMQ key pair for a broker, worker, client or trainer.
@@ -15,11 +16,24 @@ struct KeygenCommand: AsyncParsableCommand {
     @Option(help: "Base name of the files.")
     var name: String
 
+    @Flag(help: "Replace an existing key pair of this name (every peer that trusts the old public key is locked out).")
+    var force = false
+
     func validate() throws {
-        guard !name.isEmpty, !name.contains("/") else { throw ValidationError("--name must be a plain file name") }
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"),
+            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw ValidationError("--name must be a plain file name, got \"\(name)\"") }
     }
 
     func run() async throws {
+        let existing = ["\(name).key", "\(name).pub"].map { (out as NSString).appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        if let first = existing.first, !force {
+            CommandOutput.printError(
+                "recpool: \(first) exists: a new key pair would lock out every peer that trusts the old one; "
+                    + "pass --force to replace it")
+            throw ExitStatus.usage.exitCode
+        }
         do {
             let paths = try CurveKeyFile.generate(directory: out, name: name)
             CommandOutput.printLine(paths.key)

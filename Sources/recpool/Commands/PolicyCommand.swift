@@ -52,8 +52,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard catalogue >= 1 else { throw ValidationError("--catalogue is a catalogue version, from 1") }
-        guard (0...100_000).contains(resamples) else {
-            throw ValidationError("--resamples must be in 0...100000, got \(resamples)")
+        guard resamples == 0 || (10...100_000).contains(resamples) else {
+            throw ValidationError("--resamples must be 0 (no intervals) or 10...100000 (a percentile interval of fewer resamples can exclude its own estimate), got \(resamples)")
         }
     }
 

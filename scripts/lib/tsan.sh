@@ -9,8 +9,9 @@
 # process, lands in a log file, and any log file fails the stage.
 
 # Unit suites that start threads or sockets (the rest is single-threaded numerics, slow under TSan). Anchored at
-# the module: Swift Testing matches the filter against `Module.Suite.test`, so an unanchored `ClientTests\.` also
-# ran SimulationTests.OnlineClientTests (a 400-user simulation, four minutes under TSan).
+# the module: unanchored, `ClientTests\.` also ran SimulationTests.OnlineClientTests (a 400-user simulation, four
+# minutes under TSan) and the Python-client integration suite. Swift Testing matches `--filter` against IDs of the
+# form `Module.Suite/test()`, so a pattern for a whole suite ends in `([./]|$)`, never in `\.`.
 RECPOOL_TSAN_UNIT='^(WireTests|TransportTests|ClientTests|BrokerTests)\.|^WorkerTests\.(WeightsTests|Online)'
 # Integration tests against real processes, chosen so each thread of the broker and the worker runs under TSan
 # once: the reactor (scoring, rollout, chaos, drain, fuzzing), the control plane (a job's lifecycle, a worker
@@ -20,7 +21,7 @@ RECPOOL_TSAN_UNIT='^(WireTests|TransportTests|ClientTests|BrokerTests)\.|^Worker
 # throughput ratio, meaningless under TSan's 5-15x slowdown), the command-line and multi-host suites (no
 # concurrency of their own), nor the slow variants of what is here (the guard judging noise, two-worker training
 # equivalence, refused strangers): RECPOOL_TSAN=full runs every test of those suites instead.
-RECPOOL_TSAN_INTEGRATION='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|FuzzTests|MetricsTests|JobLifecycleTests)\.|IntegrationTests\.TrainingTests[./]workerDiesMidJob|IntegrationTests\.OnlinePoolTests[./](replicasConvergeAfterEachSync|freezeAndUnfreeze|noAcknowledgedFeedbackIsLost)|IntegrationTests\.SecurityTests[./](allowedClientScores|clientKeyCannotRegister)|FakeServerTests'
+RECPOOL_TSAN_INTEGRATION='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|FuzzTests|MetricsTests|JobLifecycleTests)([./]|$)|IntegrationTests\.TrainingTests[./]workerDiesMidJob|IntegrationTests\.OnlinePoolTests[./](replicasConvergeAfterEachSync|freezeAndUnfreeze|noAcknowledgedFeedbackIsLost)|IntegrationTests\.SecurityTests[./](allowedClientScores|clientKeyCannotRegister)|FakeServerTests'
 RECPOOL_TSAN_INTEGRATION_FULL='IntegrationTests\.(ScoringTests|CheckpointServingTests|RolloutTests|ChaosTests|DrainTests|SecurityTests|FuzzTests|MetricsTests|TrainingTests|JobLifecycleTests|OnlinePoolTests)|FakeServerTests'
 
 recpool_tsan_stage() {

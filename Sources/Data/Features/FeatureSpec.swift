@@ -184,8 +184,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         return spec
     }
 
-    /// The most slots a spec may have, and the most hash buckets of either kind.
+    /// The most slots a spec may have.
     public static let maximumPositions = 1_000
+    /// The most hash buckets of either kind (item id, user × item cross) a spec may have.
     public static let maximumHashBuckets = 1 << 20
 
     /// Why the spec's sizes and arrays cannot describe one catalogue and one set of columns, or `nil`: counts out of

@@ -224,6 +224,12 @@ struct ClientTruthTests {
             "recpool", ["fit", "--dataset", matrix, "--out", temporary.file("o.ckpt").path, "--feature-spec", bad])
         #expect(fit.code == 2 && fit.stderr.contains("bad.json: not a feature specification"), "\(fit.stderr)")
         #expect(!FileManager.default.fileExists(atPath: temporary.file("o.ckpt").path))
+
+        // A file that cannot be written says why in words, never Foundation's "NSCocoaErrorDomain error 512".
+        for (out, why) in [(keys, "Is a directory"), (temporary.file("none/x.csv").path, "No such file or directory")] {
+            let run = try runTool("recpool", ["data", "features", "synthetic:users=50,rows=100", "--out", out])
+            #expect(run.code == 2 && run.stderr.contains(why) && !run.stderr.contains("Cocoa"), "\(run.stderr)")
+        }
     }
 
     @Test("absurd numbers on the command line are usage errors (64) naming the flag, never a crash")

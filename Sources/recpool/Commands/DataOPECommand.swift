@@ -110,9 +110,7 @@ struct DataOPECommand: AsyncParsableCommand {
         for (path, values) in [(rewardsOut, rewards), (policyOut, distribution.probabilities)] {
             guard let path, let values else { continue }
             let bytes = NumpyArray(shape: [data.rows, data.nActions], values: values).encoded()
-            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                throw CommandFailure("cannot write \(path)", exitCode: .badInput)
-            }
+            try FileProblem.write(Data(bytes), to: path)
         }
         if json {
             CommandOutput.printLine(try JSONOutput.encode(report))

@@ -70,7 +70,7 @@ struct DataSchemaCommand: AsyncParsableCommand {
         }
         if let out {
             do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw CommandFailure("cannot write \(out): \(error)", exitCode: .badInput)
+                throw CommandFailure("cannot write \(out): \(FileProblem.reason(error, path: out))", exitCode: .badInput)
             }
             CommandOutput.printLine(
                 "wrote \(out): \(schema.logs.userFeatures.count) user features, \(schema.catalogue.itemFeatures.count) item features"

@@ -70,7 +70,7 @@ struct EvalCommand: AsyncParsableCommand {
             do {
                 try result.html().write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                throw CommandFailure("cannot write \(path): \(error)", exitCode: .badInput)
+                throw CommandFailure("cannot write \(path): \(FileProblem.reason(error, path: path))", exitCode: .badInput)
             }
         }
         if json {

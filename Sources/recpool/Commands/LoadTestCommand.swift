@@ -204,7 +204,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             do {
                 try page.write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                throw CommandFailure("cannot write \(path): \(error)")
+                throw CommandFailure("cannot write \(path): \(FileProblem.reason(error, path: path))")
             }
         }
     }

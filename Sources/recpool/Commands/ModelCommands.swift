@@ -121,9 +121,7 @@ struct PullCommand: AsyncParsableCommand {
             let client = try await connection.connect()
             defer { client.close() }
             let (_, bytes) = try await client.fetchModel(version: version)
-            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw CommandFailure("cannot write \(out)", exitCode: .badInput)
-            }
+            try FileProblem.write(Data(bytes), to: out)
             CommandOutput.printLine("wrote version \(version) to \(out) (\(bytes.count) bytes)")
         }
     }

@@ -175,7 +175,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 do {
                     try result.html(command: command).write(toFile: path, atomically: true, encoding: .utf8)
                 } catch {
-                    throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
+                    throw CommandFailure("cannot write \(path): \(FileProblem.reason(error, path: path))")
                 }
             }
             if result.served == 0 && !baselinesOnly {

@@ -53,7 +53,7 @@ enum SimulatorCatalogExport {
             try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
             try schema.write(toFile: schemaPath, atomically: true, encoding: .utf8)
         } catch {
-            throw CommandFailure("cannot write the catalogue into \(folder): \(error.localizedDescription)")
+            throw CommandFailure("cannot write the catalogue into \(folder): \(FileProblem.reason(error))")
         }
         return (catalogue.count, csvPath, schemaPath)
     }

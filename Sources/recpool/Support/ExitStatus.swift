@@ -108,7 +108,7 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
             if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { return error }
             let ns = error as NSError
             if ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String {
-                CommandOutput.printError("recpool: \(path): \(ns.localizedDescription)")
+                CommandOutput.printError("recpool: \(path): \(FileProblem.reason(error))")
             } else {
                 CommandOutput.printError("recpool: \(error)")
             }

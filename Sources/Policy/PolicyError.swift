@@ -29,8 +29,7 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .nonFiniteWeights: "the policy weights contain NaN or infinity"
         case .unknownUserFeature(let name): "unknown user feature '\(name)'"
         case .invalidUserFeature(let name, let value):
-            "user feature '\(name)' is numeric: a finite number within \(Int(PolicyFeatures.maximumStandardScore)) "
-                + "standard deviations of its training mean, got '\(value)'"
+            "user feature '\(name)' is numeric: a finite number within 1e15 scales of its mean, got '\(value)'"
         case .unknownItem(let item): "unknown item \(item)"
         case .invalidDwell(let seconds): "a viewed item's dwell time must be a finite number ≥ 0, got \(seconds)"
         case .invalidCandidates(let why): "invalid candidates: \(why)"

@@ -84,8 +84,10 @@ public struct PolicyFeatures: Sendable {
         }
     }
 
-    /// The largest standardised numeric user feature `|x − mean| / scale` a request may carry (10⁶).
-    public static let maximumStandardScore = 1e6
+    /// The largest standardised numeric user feature `|x − mean| / scale` a request may carry (10¹⁵). A policy built
+    /// without statistics has mean 0 and scale 1, so this bounds raw values too: far above any real feature (an age in
+    /// seconds, an amount in cents), far below where the posterior's products overflow a Double.
+    public static let maximumStandardScore = 1e15
 
     /// The user's encoded features `e` (without the leading 1 and the history).
     /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
@@ -110,8 +112,7 @@ public struct PolicyFeatures: Sendable {
                     throw .invalidUserFeature(name: feature.name, value: value)
                 }
                 let z = (x - feature.mean) / feature.scale
-                // A value further out than this is a unit or parsing error, not a user; unbounded, its products in
-                // the posterior variance overflow and every score becomes NaN.
+                // Unbounded, a value's products in the posterior variance overflow and every score becomes NaN.
                 guard z.isFinite, abs(z) <= Self.maximumStandardScore else {
                     throw .invalidUserFeature(name: feature.name, value: value)
                 }

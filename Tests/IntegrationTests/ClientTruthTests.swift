@@ -201,6 +201,11 @@ struct ClientTruthTests {
         ("recpool", ["data", "describe", "synthetic:users=10,users=20"], "users is given twice"),
         ("recpool", ["data", "ope", "obd:bts/all", "--resamples", "1"], "--resamples"),
         ("recpool", ["keygen", "--name", "."], "--name"),
+        (
+            "recpool",
+            ["loadtest", "--sweep", "--rate", "1e7", "--sweep-factor", "100", "--max-levels", "100", "--broker",
+             "tcp://127.0.0.1:1"], "--max-levels"
+        ),
     ]
 
     @Test("keygen never replaces a key pair unless told to; fit embeds only a feature spec of the data's width")

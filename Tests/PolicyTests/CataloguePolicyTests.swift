@@ -48,7 +48,9 @@ struct CataloguePolicyTests {
                 try policy.features.encode(["age": far])
             }
         }
-        #expect("\(PolicyError.invalidUserFeature(name: "age", value: "1e308"))".contains("standard deviations"))
+        #expect("\(PolicyError.invalidUserFeature(name: "age", value: "1e308"))".contains("scales of its mean"))
+        // A large real value (an amount in cents) is encoded, not refused.
+        #expect(try policy.features.encode(["age": "3e9"])[10] == (3e9 - 40) / 10)
     }
 
     @Test("viewed items enter the state as their dwell-weighted mean feature row")

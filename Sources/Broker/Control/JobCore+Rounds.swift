@@ -115,14 +115,11 @@ extension JobCore {
         case .training(let round, let started, var pending, var results)
         where round == report.round && pending[report.shard] == identity:
             if let error = report.error {
-                if forgetDroppedFiles(identity, of: job.spec) {
+                if !error.hasPrefix("training diverged"), forgetDroppedFiles(identity, of: job.spec) {
                     return resend(job, round: round, shard: report.shard, to: identity, finalize: false, into: &actions)
                 }
                 return fail(
                     report.job, "round \(round), shard \(report.shard): \(describe(error, of: job))", into: &actions)
-            }
-            if let problem = report.problem {
-                return fail(report.job, "round \(round), shard \(report.shard): \(problem)", into: &actions)
             }
             guard report.receivedStateSHA == job.stateSHA || (job.stateSHA.isEmpty && round == 1) else {
                 inconsistentReplicas += 1
@@ -131,6 +128,9 @@ extension JobCore {
                         .error, "replica started from a different state; result rejected",
                         ["job_id": "\(report.job)", "shard": "\(report.shard)"]))
                 return
+            }
+            if let problem = report.problem {
+                return fail(report.job, "round \(round), shard \(report.shard): \(problem)", into: &actions)
             }
             pending[report.shard] = nil
             results[report.shard] = ShardResult(report: report, pack: body)

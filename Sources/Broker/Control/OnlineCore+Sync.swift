@@ -226,7 +226,8 @@ struct PolicyVersionExhausted: Error, CustomStringConvertible {
 }
 
 /// The newest stored online policy version has the configured shape but cannot be served: its statistics give no
-/// finite posterior. The broker refuses to start rather than serve an untrained policy under a new version.
+/// finite posterior. Online learning does not start (the control plane logs this and refuses FEEDBACK) rather than
+/// serve an untrained policy under a new version; the stored versions are left as they are.
 struct StoredPolicyUnusable: Error, CustomStringConvertible {
     /// The stored version.
     var version: UInt64

@@ -39,8 +39,8 @@ public enum DatasetSpecifier: Sendable, Equatable {
                 guard parts.count == 2 else { throw .invalidSpecification("'\(pair)': expected key=value") }
                 let (key, value) = (parts[0], parts[1])
                 guard seen.insert(key).inserted else { throw .invalidSpecification("\(key) is given twice") }
-                // Bounded, so that sizes from a job's spec or a flag can neither overflow the world's
-                // `users × topics` arithmetic nor ask for more memory than exists.
+                // Bounded, so that sizes from a job's spec or a flag cannot overflow the world's `users × topics`
+                // and `items × topics` arithmetic (a worker bounds what it simulates further).
                 func integer(_ range: ClosedRange<Int> = 1...Int.max) throws(DataError) -> Int {
                     guard let v = Int(value.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
                         throw .invalidSpecification(

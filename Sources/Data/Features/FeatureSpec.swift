@@ -71,9 +71,10 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         /// Applies the transform.
         public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
 
-        /// The largest `|x − mean| / std` a served request may carry (10⁶): further out is a unit or parsing error,
-        /// and unbounded it reaches the network as an infinite `Float` and every score becomes NaN.
-        public static let maximumStandardScore = 1e6
+        /// The largest `|x − mean| / std` a served request may carry (10¹⁵; a feature constant in training has std
+        /// 1, so this bounds raw values too): unbounded, a value reaches the network as an infinite `Float` and every
+        /// score becomes NaN.
+        public static let maximumStandardScore = 1e15
 
         /// Whether `x` is a value a request may carry: finite and within ``maximumStandardScore`` of the mean.
         public func admits(_ x: Double) -> Bool {
@@ -173,6 +174,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
             throw .malformed("the key \(key.stringValue) is missing")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw .malformed("\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw .malformed(
+                "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
         } catch {
             throw .malformed(bytes.isEmpty ? "the file is empty" : "not JSON")
         }
@@ -184,8 +188,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         return spec
     }
 
-    /// The most slots a spec may have.
-    public static let maximumPositions = 1_000
+    /// The most slots a spec may have (as many as a model has inputs).
+    public static let maximumPositions = 65_536
     /// The most hash buckets of either kind (item id, user × item cross) a spec may have.
     public static let maximumHashBuckets = 1 << 20
 
@@ -207,7 +211,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         guard (userNumericScalings?.count ?? 0) == (userNumericNames?.count ?? 0) else {
             return "userNumericScalings does not match userNumericNames"
         }
-        guard itemCategoryCardinalities.allSatisfy({ $0 >= 0 }),
+        // A column has at most one code per item: a larger cardinality would build that many column names below.
+        guard itemCategoryCardinalities.allSatisfy({ $0 >= 0 && $0 <= itemCount }),
             itemCategoryCodes.count == itemCount,
             itemCategoryCodes.allSatisfy({ codes in
                 codes.count == itemCategoryCardinalities.count

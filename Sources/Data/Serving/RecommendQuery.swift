@@ -144,8 +144,8 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
         case .duplicateCandidate(let item): return "candidate \(item) appears more than once"
         case .unknownUserFeature(let name): return "unknown user feature '\(name)'"
         case .notNumeric(let feature, let value):
-            return "user feature '\(feature)' is numeric: a finite number within "
-                + "\(Int(FeatureSpec.ZScore.maximumStandardScore)) standard deviations of its training mean, got '\(value)'"
+            return "user feature '\(feature)' is numeric: a finite number within 1e15 standard deviations of its "
+                + "training mean, got '\(value)'"
         case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
         case .retrievalFailed(let reason): return "retrieval before ranking failed: \(reason)"
         }

@@ -141,7 +141,7 @@ struct FitCommand: ParsableCommand {
 
     func parseWidths(_ s: String) throws(ValidationError) -> [Int] {
         let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: " ")) }
-        // Bounded as a training job's `hidden` is, so a layer's size cannot overflow.
+        // Each width bounded as a training job's are (1…65536), so a layer's size cannot overflow.
         guard !parts.isEmpty, parts.count <= 16, parts.allSatisfy({ (1...65_536).contains($0 ?? 0) }) else {
             throw ValidationError("--hidden must be 1 to 16 widths of 1…65536 separated by commas, got \"\(s)\"")
         }

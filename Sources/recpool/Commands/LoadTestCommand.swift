@@ -109,6 +109,17 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard sweepFactor > 1, sweepFactor <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
         guard (1...100).contains(maxLevels) else { throw ValidationError("--max-levels must be 1…100") }
         guard (1...10_000).contains(maxWindows) else { throw ValidationError("--max-windows must be 1…10000") }
+        if sweep {
+            // The last level a sweep may reach stays within the same bounds as the first (rate × factor^(levels − 1)).
+            var last = rate ?? Double(concurrency ?? 1)
+            for _ in 1..<maxLevels { last = rate == nil ? max(last + 1, (last * sweepFactor).rounded(.up)) : last * sweepFactor }
+            let bound = rate == nil ? 100_000.0 : 10_000_000.0
+            guard last <= bound else {
+                throw ValidationError(
+                    "the sweep's last level would be \(last) (\(rate == nil ? "in flight" : "requests per second")), "
+                        + "above \(Int(bound)): lower --max-levels or --sweep-factor")
+            }
+        }
         guard maxErrorFraction >= 0 && maxErrorFraction <= 1 else {
             throw ValidationError("--max-error-fraction must be in [0, 1]")
         }

@@ -89,9 +89,7 @@ struct DataOPECommand: AsyncParsableCommand {
         guard ["all", "train", "validation", "test"].contains(split) else {
             throw ValidationError("--split must be all, train, validation or test")
         }
-        guard resamples == 0 || (10...100_000).contains(resamples) else {
-            throw ValidationError("--resamples must be 0 (no intervals) or 10...100000 (a percentile interval of fewer resamples can exclude its own estimate), got \(resamples)")
-        }
+        try BootstrapResamples.validate(resamples)
     }
 
     func run() async throws {

@@ -40,11 +40,7 @@ struct EvalCommand: AsyncParsableCommand {
     var report: String?
 
     func validate() throws {
-        guard resamples == 0 || (10...100_000).contains(resamples) else {
-            throw ValidationError(
-                "--resamples must be 0 (no intervals) or 10...100000 (a percentile interval of fewer resamples can "
-                    + "exclude its own estimate), got \(resamples)")
-        }
+        try BootstrapResamples.validate(resamples)
     }
 
     func run() async throws {

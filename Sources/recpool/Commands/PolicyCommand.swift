@@ -52,9 +52,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard catalogue >= 1 else { throw ValidationError("--catalogue is a catalogue version, from 1") }
-        guard resamples == 0 || (10...100_000).contains(resamples) else {
-            throw ValidationError("--resamples must be 0 (no intervals) or 10...100000 (a percentile interval of fewer resamples can exclude its own estimate), got \(resamples)")
-        }
+        try BootstrapResamples.validate(resamples)
     }
 
     /// The `--json` document.

@@ -200,7 +200,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
-                "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData",
+                "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecModel",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -303,8 +303,8 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecTestKit",
-                .product(name: "Logging", package: "swift-log"),
+                "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecModel",
+                "RecTestKit", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StoreTests", dependencies: ["RecStore", "RecTestKit"]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "RecWire"]),

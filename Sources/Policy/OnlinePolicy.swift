@@ -11,6 +11,10 @@ import RecWire
 /// broker's guard evaluates) or a Thompson sample (``sampled(rng:)``, what a learning replica serves until its next
 /// update). The value is immutable; learning produces a new policy.
 public struct OnlinePolicy: Sendable {
+    /// The longest slate `recommend` draws unless the spec's own slate size is longer: each slot redraws over the
+    /// remaining candidates, so a slate costs its length × the candidates, on the worker's session thread.
+    public static let maximumTop = 100
+
     /// The catalogue, encoding, exploration and learning settings.
     public let spec: OnlinePolicySpec
     /// The catalogue the policy serves: the one it was made from (``init(spec:catalogue:statistics:coefficients:)``,
@@ -215,7 +219,7 @@ public struct OnlinePolicy: Sendable {
         let encoded = try features.encode(userFeatures)
         for view in viewed {
             guard view.item >= 0 && view.item < spec.itemCount else { throw .unknownItem(view.item) }
-            guard view.seconds.isFinite && view.seconds >= 0 else { throw .invalidDwell(view.seconds) }
+            guard ViewEvent.admits(seconds: view.seconds) else { throw .invalidDwell(view.seconds) }
         }
         return features.userVector(encoded: encoded, viewed: viewed) { item in reducedRow(item) }
     }
@@ -261,9 +265,14 @@ public struct OnlinePolicy: Sendable {
         userFeatures: [String: String], viewed: [ViewedItem] = [], candidates: [Int]? = nil, top: Int? = nil,
         rng: inout Xoshiro256
     ) throws(PolicyError) -> [SlateItem] {
-        let pool = try validated(candidates)
         let length = top ?? spec.slateSize
-        guard length >= 1 else { throw .invalidTop(length) }
+        // Each slot redraws over the remaining pool, so a slate costs length × pool: both are bounded.
+        guard length >= 1 && length <= max(spec.slateSize, Self.maximumTop) else { throw .invalidTop(length) }
+        if let candidates, candidates.count > RecommendQuery.maximumCandidates {
+            throw .invalidCandidates(
+                "at most \(RecommendQuery.maximumCandidates) items may be listed, got \(candidates.count)")
+        }
+        let pool = try validated(candidates)
         let q = scores(z: try userVector(userFeatures, viewed: viewed), items: pool)
         var remaining = Array(pool.indices)
         var slate: [SlateItem] = []

@@ -31,9 +31,10 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidUserFeature(let name, let value):
             "user feature '\(name)' is numeric: a finite number within 1e15 scales of its mean, got '\(value)'"
         case .unknownItem(let item): "unknown item \(item)"
-        case .invalidDwell(let seconds): "a viewed item's dwell time must be a finite number ≥ 0, got \(seconds)"
+        case .invalidDwell(let seconds): "a viewed item's dwell time must be 0…1e9 seconds, got \(seconds)"
         case .invalidCandidates(let why): "invalid candidates: \(why)"
-        case .invalidTop(let top): "top must be at least 1, got \(top)"
+        case .invalidTop(let top):
+            "top must be 1…\(OnlinePolicy.maximumTop) (or up to the policy's slate size, when larger), got \(top)"
         case .catalogueMismatch(let why): "the catalogue does not fit the policy: \(why)"
         }
     }

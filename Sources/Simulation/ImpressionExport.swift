@@ -256,7 +256,7 @@ public enum ImpressionExport {
             let timestamp = formatTimestamp(ms: record.createdMs)
             let features = featureNames.map { csvField(record.userFeatures[$0] ?? "") }.joined(separator: ",")
             for view in record.viewed {
-                guard view.item >= 0 && view.item < spec.itemCount, view.seconds.isFinite, view.seconds >= 0 else {
+                guard view.item >= 0 && view.item < spec.itemCount, ViewEvent.admits(seconds: view.seconds) else {
                     throw .malformedImpression(
                         id: record.impressionId, reason: "viewed item \(view.item) (\(view.seconds) s) is not valid")
                 }

@@ -36,11 +36,24 @@ public struct BlobStore: Sendable {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The path of the blob named `sha256`.
-    public func path(_ sha256: String) -> String { "\(directory)/\(sha256)" }
+    /// Whether `name` can name a blob: exactly 64 lowercase hexadecimal digits (a SHA-256). Names come from peers
+    /// (`train`'s `sha256:<hex>` dataset, an upload, a catalogue's source), so every method here refuses any other
+    /// string: a name like `../recpool.sqlite` would otherwise reach a file outside the folder.
+    public static func isName(_ name: String) -> Bool {
+        name.utf8.count == 64 && name.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
 
-    /// Whether a file for the blob exists (its content is not checked; ``get(_:)`` checks it).
-    public func contains(_ sha256: String) -> Bool { FileManager.default.fileExists(atPath: path(sha256)) }
+    /// The path of the blob named `sha256`, or of an impossible name inside the folder when `sha256` is not a blob
+    /// name (``isName(_:)``), so no caller's path can leave the folder.
+    public func path(_ sha256: String) -> String {
+        Self.isName(sha256) ? "\(directory)/\(sha256)" : "\(directory)/not-a-blob-name"
+    }
+
+    /// Whether a file for the blob exists (its content is not checked; ``get(_:)`` checks it); false for a string
+    /// that is not a blob name.
+    public func contains(_ sha256: String) -> Bool {
+        Self.isName(sha256) && FileManager.default.fileExists(atPath: path(sha256))
+    }
 
     /// Stores `bytes` durably and returns their SHA-256. Storing bytes that are already stored and
     /// verify is a no-op; a stored copy that fails its checksum is quarantined and replaced.
@@ -67,6 +80,7 @@ public struct BlobStore: Sendable {
     /// to ``quarantineDirectory`` before the error is thrown, so it is never read again.
     /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)``.
     public func get(_ sha256: String) throws(StoreError) -> [UInt8] {
+        guard Self.isName(sha256) else { throw .missingBlob(sha256) }
         guard let data = FileManager.default.contents(atPath: path(sha256)) else {
             // Quarantined earlier: still corrupt (and repaired by storing the same content again), not merely missing.
             if isQuarantined(sha256) { throw .corruptBlob(sha256) }
@@ -88,6 +102,7 @@ public struct BlobStore: Sendable {
 
     /// Whether a corrupt copy of the blob named `sha256` sits in ``quarantineDirectory``.
     public func isQuarantined(_ sha256: String) -> Bool {
+        guard Self.isName(sha256) else { return false }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: quarantineDirectory)) ?? []
         return names.contains { $0.hasPrefix(sha256 + ".") }
     }
@@ -96,6 +111,7 @@ public struct BlobStore: Sendable {
     /// - Returns: where it went, or `nil` when there was nothing to move or the move failed.
     @discardableResult
     public func quarantine(_ sha256: String) -> String? {
+        guard Self.isName(sha256) else { return nil }
         try? FileManager.default.createDirectory(atPath: quarantineDirectory, withIntermediateDirectories: true)
         let target = "\(quarantineDirectory)/\(sha256).\(Int(Date().timeIntervalSince1970))"
         return rename(path(sha256), target) == 0 ? target : nil

@@ -539,6 +539,10 @@ public struct FeedbackRequest: Codable, Sendable, Equatable {
     /// How long the user looked at the item, seconds.
     public var dwellSeconds: Double?
 
+    /// The longest dwell a FEEDBACK event may report, in seconds (about 31.7 years; RecData's
+    /// `ViewEvent.maximumSeconds`): sums and means of dwells then stay finite.
+    public static let maximumDwellSeconds = 1e9
+
     /// Creates a feedback event.
     public init(impressionId: String, item: Int, click: Int, dwellSeconds: Double? = nil) {
         self.impressionId = impressionId
@@ -551,8 +555,8 @@ public struct FeedbackRequest: Codable, Sendable, Equatable {
     public var problem: String? {
         if impressionId.isEmpty || impressionId.utf8.count > 64 { return "impression_id must have 1 to 64 bytes" }
         if click != 0 && click != 1 { return "click must be 0 or 1, got \(click)" }
-        if let dwell = dwellSeconds, !(dwell.isFinite && dwell >= 0) {
-            return "dwell_seconds must be a finite number ≥ 0, got \(dwell)"
+        if let dwell = dwellSeconds, !(dwell >= 0 && dwell <= Self.maximumDwellSeconds) {
+            return "dwell_seconds must be 0…1e9 (seconds), got \(dwell)"
         }
         return nil
     }

@@ -81,8 +81,17 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if (schema == nil) != (catalogue == nil) { return "schema and catalogue go together (a shop's logs need both)" }
         if schema != nil && !dataset.hasPrefix("sha256:") { return "schema applies to an uploaded log (sha256:<hex>)" }
         if let catalogue, !catalogue.hasPrefix("sha256:") { return "catalogue must be sha256:<hex> of an upload" }
+        for (field, name) in [("dataset", dataset), ("catalogue", catalogue ?? "")] where name.hasPrefix("sha256:") {
+            let hex = name.utf8.dropFirst(7)
+            guard hex.count == 64, hex.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                return "\(field) sha256: needs 64 lowercase hexadecimal digits (the upload's SHA-256)"
+            }
+        }
         if schema != nil && model != "mlp" { return "schema applies to mlp jobs" }
         if restoreBest != nil && model != "mlp" { return "restore_best applies to mlp jobs" }
+        if promote && model != "mlp" {
+            return "promote applies to mlp jobs: scoring replicas serve MLP checkpoints, not a DQN's"
+        }
         if model == "mlp" && (gamma != nil || epsilonEnd != nil || epsilonDecaySteps != nil || replayCapacity != nil) {
             return "gamma, epsilon and replay settings apply to dqn jobs only"
         }

@@ -56,6 +56,7 @@ public struct ModelReplica: Sendable {
     /// - Throws: ``ReplicaError/notAnMLP(path:)`` for a checkpoint of another kind.
     public init(checkpoint: Checkpoint, version: UInt64, sha256: String? = nil) throws(ReplicaError) {
         guard case .mlp(let mlp) = checkpoint.model else { throw .notAnMLP(path: "WEIGHTS v\(version)") }
+        guard mlp.outputWidth == 1 else { throw .notOneScore(path: "WEIGHTS v\(version)", outputs: mlp.outputWidth) }
         self.init(version: version, mlp: mlp, featureSpec: checkpoint.featureSpec)
         checkpointSHA256 = sha256
     }
@@ -69,6 +70,7 @@ public struct ModelReplica: Sendable {
         guard case .mlp(let mlp) = checkpoint.model else {
             throw ReplicaError.notAnMLP(path: path)
         }
+        guard mlp.outputWidth == 1 else { throw ReplicaError.notOneScore(path: path, outputs: mlp.outputWidth) }
         var replica = ModelReplica(version: 0, mlp: mlp, featureSpec: checkpoint.featureSpec)
         replica.checkpointSHA256 = Self.digest(bytes)
         return replica
@@ -89,10 +91,14 @@ public struct ModelReplica: Sendable {
 public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     /// The checkpoint holds another kind of model.
     case notAnMLP(path: String)
+    /// The MLP's last layer does not give one score per row (a replica answers one probability per row).
+    case notOneScore(path: String, outputs: Int)
 
     public var description: String {
         switch self {
         case .notAnMLP(let path): "\(path) does not hold an MLP checkpoint"
+        case .notOneScore(let path, let outputs):
+            "\(path) holds an MLP with \(outputs) outputs per row; a scoring replica serves one score per row"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RecModel
 import RecStore
 import RecWire
 import Testing
@@ -58,7 +59,10 @@ final class RegistryHarness {
         try Data("not the checkpoint".utf8).write(to: URL(fileURLWithPath: store.blobs.path(sha)))
     }
 
-    static func checkpoint(_ tag: UInt8) -> [UInt8] { Array("RECPOOLM".utf8) + [tag, 1, 2, 3] }
+    /// A small servable checkpoint (an MLP 2 → 3 → 1), distinct per `tag`.
+    static func checkpoint(_ tag: UInt8) -> [UInt8] {
+        Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: UInt64(tag)))).encoded()
+    }
 }
 
 @Suite("Registry: verified blobs and one version per content hash")
@@ -161,4 +165,84 @@ struct RegistryCoordinatorTests {
         #expect(reply.errorText?.contains("corrupt") == true)
         #expect(try h.store.jobs().isEmpty)
     }
+    @Test(
+        "a checkpoint no scoring replica can serve is refused at import (BAD_REQUEST naming why) and never registered",
+        arguments: RegistryHarness.unservable)
+    func unservableImport(_ input: (label: String, bytes: [UInt8], reason: String)) throws {
+        let h = try RegistryHarness()
+        let reply = try h.control(ControlRequest(op: "import"), bytes: input.bytes)
+        #expect(reply.header.status == .badRequest, "\(input.label)")
+        #expect(reply.errorText?.contains(input.reason) == true, "\(input.label): \(reply.errorText ?? "")")
+        #expect(try h.store.models().isEmpty)
+        #expect(h.takeRollouts().isEmpty)
+    }
+
+    @Test("a registered version no scoring replica can serve is refused at promote and rollback (CONFLICT)")
+    func unservablePromotion() throws {
+        let h = try RegistryHarness()
+        _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(1))
+        var promote = ControlRequest(op: "promote")
+        promote.version = 1
+        #expect(try h.control(promote).header.status == .ok)
+        // A DQN job's checkpoint, registered as a job's would be (import now refuses it).
+        let dqn = RegistryHarness.unservable[1].bytes
+        let sha = try h.store.blobs.put(dqn)
+        let version = try h.store.registerModel(
+            job: "job-1", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
+        _ = h.takeRollouts()
+        promote.version = version
+        let refused = try h.control(promote)
+        #expect(refused.header.status == .conflict)
+        #expect(refused.errorText?.contains("model version \(version) cannot be served: it holds a DQN") == true)
+        #expect(try h.store.promotedVersion() == 1)
+        #expect(h.takeRollouts().isEmpty)
+    }
+
+    @Test("a dqn job may not ask to be promoted: its checkpoint is not served by scoring replicas")
+    func dqnJobPromote() throws {
+        let h = try RegistryHarness()
+        let reply = try h.control(
+            ControlRequest(op: "train", train: TrainJobSpec(model: "dqn", dataset: "synthetic:users=10", promote: true)))
+        #expect(reply.header.status == .badRequest)
+        #expect(reply.errorText?.contains("promote applies to mlp jobs") == true)
+        #expect(try h.store.jobs().isEmpty)
+    }
+
+    @Test(
+        "a blob name that is not a SHA-256 never reaches a file: train and catalogue_upload refuse it, nothing moves",
+        arguments: ["../recpool.sqlite", "../../etc/passwd", "ABCDEF", String(repeating: "g", count: 64), ""])
+    func blobNames(_ name: String) throws {
+        let h = try RegistryHarness()
+        let database = h.directory + "/recpool.sqlite"
+        #expect(FileManager.default.fileExists(atPath: database))
+        let train = try h.control(ControlRequest(op: "train", train: TrainJobSpec(dataset: "sha256:" + name)))
+        #expect(train.header.status == .badRequest)
+        #expect(train.errorText?.contains("64 lowercase hexadecimal digits") == true, "\(train.errorText ?? "")")
+        #expect(FileManager.default.fileExists(atPath: database))
+        #expect(try h.store.jobs().isEmpty)
+        #expect(!h.store.blobs.contains(name))
+        #expect(throws: StoreError.missingBlob(name)) { try h.store.blobs.get(name) }
+        #expect(h.store.blobs.quarantine(name) == nil)
+        #expect(FileManager.default.fileExists(atPath: database))
+    }
+}
+
+extension RegistryHarness {
+    /// Checkpoints that decode (or nearly) but that no scoring replica can serve, with the words the refusal names.
+    static let unservable: [(label: String, bytes: [UInt8], reason: String)] = {
+        var nan = MLP(inputWidth: 2, hiddenSizes: [3], seed: 1)
+        nan.layers[1].bias[0] = .nan
+        var wide = MLP(inputWidth: 2, hiddenSizes: [3], seed: 1)
+        wide.layers[1] = Dense(
+            weight: Matrix(rows: 2, cols: 3, values: [Float](repeating: 0.1, count: 6)), bias: [0, 0],
+            activation: .sigmoid)
+        let network = QNetwork(stateWidth: 3, form: .actionOutputs(actionCount: 2), hiddenSizes: [4], seed: 1)
+        let dqn = DQNModel(network: network, gamma: 0.9)
+        return [
+            ("truncated", Array(checkpoint(1).prefix(20)), "does not decode"),
+            ("dqn", Checkpoint(model: .dqn(dqn)).encoded(), "it holds a DQN"),
+            ("nan bias", Checkpoint(model: .mlp(nan)).encoded(), "every weight must be finite"),
+            ("two outputs", Checkpoint(model: .mlp(wide)).encoded(), "2 outputs per row"),
+        ]
+    }()
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RecClient
 import RecTestKit
 import RecWire
 import Testing
@@ -63,8 +64,21 @@ struct CatalogueRegistryTests {
         let schema = try Self.schema(in: folder.path)
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", folder.path + "/state", "--online"], workers: ["w1", "w2"]
-        ) { cluster, _ in
+        ) { cluster, client in
             let frontend = cluster.endpoints.frontend
+            // A source that is not a SHA-256 never names a file: not the broker's database, not /dev/zero.
+            for source in ["sha256:../recpool.sqlite", "sha256:../../../../../../dev/zero", "sha256:abc"] {
+                var bad = ControlRequest(op: "catalogue_upload")
+                bad.catalogue = CatalogueArguments(sourceSha256: source, schema: "[catalogue]\nitem = \"item_id\"\n")
+                do {
+                    _ = try await client.control(bad, as: CatalogueView.self)
+                    Issue.record("\(source) was accepted")
+                } catch let error as ClientError {
+                    guard case .server(let status, let message, _) = error else { throw error }
+                    #expect(status == .badRequest && message.contains("64 lowercase hexadecimal digits"), "\(message)")
+                }
+            }
+            #expect(FileManager.default.fileExists(atPath: folder.path + "/state/recpool.sqlite"))
             let uploaded = try Self.catalogue(frontend, ["upload", "--schema", schema], as: CatalogueView.self)
             #expect(uploaded.version == 1 && uploaded.parent == nil && uploaded.change == "upload")
             #expect(uploaded.items == 80 && uploaded.active == 80 && uploaded.confirmed == true)

@@ -83,6 +83,11 @@ func simulateLearning(users: Int, seed: UInt64, spec: OnlinePolicySpec, world: S
             try policy.recommend(userFeatures: [:], candidates: [1, 999], rng: &rng)
         }
         #expect(throws: PolicyError.invalidTop(0)) { try policy.recommend(userFeatures: [:], top: 0, rng: &rng) }
+        #expect(throws: PolicyError.invalidTop(101)) { try policy.recommend(userFeatures: [:], top: 101, rng: &rng) }
+        #expect(try policy.recommend(userFeatures: [:], top: 100, rng: &rng).count == 40)
+        #expect(throws: PolicyError.invalidDwell(1e9 + 1)) {
+            try policy.recommend(userFeatures: [:], viewed: [ViewedItem(item: 4, seconds: 1e9 + 1)], rng: &rng)
+        }
         #expect(throws: PolicyError.unknownItem(40)) {
             try policy.recommend(userFeatures: [:], viewed: [ViewedItem(item: 40, seconds: 3)], rng: &rng)
         }

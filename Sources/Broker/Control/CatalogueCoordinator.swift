@@ -164,9 +164,15 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(.badRequest, "catalogue_upload needs catalogue.source_sha256 and catalogue.schema")
         }
         let sha = source.hasPrefix("sha256:") ? String(source.dropFirst(7)) : source
+        guard BlobStore.isName(sha) else {
+            throw CatalogueRefusal(
+                .badRequest, "catalogue.source_sha256 must be sha256: and 64 lowercase hexadecimal digits")
+        }
         guard store.blobs.contains(sha) else {
             throw CatalogueRefusal(.notFound, "no uploaded file sha256:\(sha); upload the catalogue CSV first")
         }
+        // Read only what hashes to its name: a damaged copy is quarantined and refused (CONFLICT), never registered.
+        try store.blobs.verify(sha)
         let catalogue: ItemCatalogue
         do {
             let schema = try DataSchema.parse(schemaText, path: "schema")

@@ -30,6 +30,11 @@ extension JobCoordinator {
             answer(call, .badRequest, text: "import needs a RecPool checkpoint (from recpool fit) in frame 2")
             return
         }
+        // Registered means servable: a file every replica would refuse is not given a version.
+        if let problem = ServableCheckpoint.problem(checkpoint) {
+            answer(call, .badRequest, text: "import needs a checkpoint a scoring replica can serve: \(problem)")
+            return
+        }
         // Writes the blob, or repairs a quarantined copy of the same content.
         let sha = try store.blobs.put(checkpoint)
         let version: UInt64
@@ -71,13 +76,18 @@ extension JobCoordinator {
 }
 
 extension JobCoordinator {
-    /// A version's record and its checkpoint bytes, read and verified against the checkpoint's hash.
+    /// A version's record and its checkpoint bytes, read and verified against the checkpoint's hash, then checked
+    /// to be servable by a scoring replica (``ServableCheckpoint``).
     /// - Throws: ``StoreError/unknownModel(_:)``, ``StoreError/missingBlob(_:)``, or
-    ///   ``StoreError/corruptBlob(_:)`` (the blob was quarantined; importing the same file repairs it).
-    func verifiedCheckpoint(_ version: UInt64) throws(StoreError) -> (ModelRecord, [UInt8]) {
-        guard let model = try store.model(version) else { throw .unknownModel(version) }
+    ///   ``StoreError/corruptBlob(_:)`` (the blob was quarantined; importing the same file repairs it);
+    ///   ``UnservableModel`` when the bytes are intact but no replica can serve them (a DQN job's checkpoint, or a
+    ///   version registered before import checked this).
+    func verifiedCheckpoint(_ version: UInt64) throws -> (ModelRecord, [UInt8]) {
+        guard let model = try store.model(version) else { throw StoreError.unknownModel(version) }
         do {
-            return (model, try store.blobs.get(model.checkpointSHA))
+            let bytes = try store.blobs.get(model.checkpointSHA)
+            if let problem = ServableCheckpoint.problem(bytes) { throw UnservableModel(version: version, reason: problem) }
+            return (model, bytes)
         } catch {
             logger.error(
                 "the checkpoint of a model version cannot be served",

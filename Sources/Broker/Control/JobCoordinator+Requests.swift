@@ -39,6 +39,8 @@ extension JobCoordinator {
             case .nothingToRollBack, .badUpload, .corruptBlob: answer(call, .conflict, text: error.description)
             default: answer(call, .internal, text: error.description)
             }
+        } catch let error as UnservableModel {
+            answer(call, .conflict, text: error.description)
         } catch {
             answer(call, .internal, text: "\(error)")
         }

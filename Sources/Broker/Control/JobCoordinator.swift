@@ -154,6 +154,12 @@ final class JobCoordinator: ControlShell {
         record.metrics = metrics
         try store.updateJob(record)
         guard model.promote else { return version }
+        if let problem = ServableCheckpoint.problem(model.checkpoint) {
+            logger.error(
+                "the completed job's model version is not promoted: a scoring replica cannot serve it",
+                metadata: ["job_id": "\(model.job.id)", "model_version": "\(version)", "error": "\(problem)"])
+            return version
+        }
         do {
             if let registered = try store.model(version) {
                 try store.promote(version)

@@ -25,8 +25,9 @@ public struct Calibration: Sendable, Codable, Equatable {
         var count = [Int](repeating: 0, count: binCount)
         var sumP = [Double](repeating: 0, count: binCount)
         var sumY = [Double](repeating: 0, count: binCount)
-        for (y, s) in zip(labels, scores) {
-            let b = min(max(Int(s * Double(binCount)), 0), binCount - 1)
+        // A score that is not finite has no bin (`Int(nan)` traps); the callers refuse such scores by name.
+        for (y, s) in zip(labels, scores) where s.isFinite {
+            let b = min(Int(min(max(s, 0), 1) * Double(binCount)), binCount - 1)
             count[b] += 1
             sumP[b] += s
             sumY[b] += y

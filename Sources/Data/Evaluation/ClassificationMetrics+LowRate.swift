@@ -51,11 +51,13 @@ extension ClassificationMetrics {
         var i = 0
         while i < order.count {
             let s = scores[order[i]]
-            while i < order.count && scores[order[i]] == s {
+            // Each step takes at least one row: a NaN score equals nothing, itself included, and a `while` that
+            // needed equality to advance never ended on one.
+            repeat {
                 if labels[order[i]] > 0.5 { tp += 1 }
                 predicted += 1
                 i += 1
-            }
+            } while i < order.count && scores[order[i]] == s
             steps.append((s, tp, predicted))
         }
         return steps

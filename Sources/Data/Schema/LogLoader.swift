@@ -22,6 +22,10 @@ import Foundation
 /// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the
 /// file, line and column. Nothing partial is returned.
 public enum LogLoader {
+    /// The largest reward a row of a reward log may hold (`outcome = "reward"`): a click, a count or an amount is
+    /// far smaller, and sums over a whole log then stay finite and fit an `Int`.
+    public static let maximumReward = 1e9
+
     /// Reads the two files and builds the dataset.
     /// - Parameters:
     ///   - logFile: The impression log CSV.
@@ -275,6 +279,11 @@ struct LogTable {
             let outcome = try table.double(row: row, column: outcomeColumn)
             if schema.isReward {
                 guard outcome >= 0 else { throw table.invalid(row: row, column: outcomeColumn, reason: "is negative") }
+                guard outcome <= LogLoader.maximumReward else {
+                    throw table.invalid(
+                        row: row, column: outcomeColumn,
+                        reason: "is above 1e9: a reward is a count or an amount, and sums of larger ones overflow")
+                }
             } else {
                 guard outcome == 0 || outcome == 1 else {
                     throw table.invalid(row: row, column: outcomeColumn, reason: "is not 0 or 1")

@@ -4,6 +4,11 @@
 /// `events` and `candidates` may be omitted (no events; every item is a candidate); `top` defaults to 10;
 /// `exclude_viewed` (default false) leaves every item the user viewed (any event, however short) out of the answer.
 public struct RecommendQuery: Codable, Sendable, Equatable {
+    /// The most items one answer may hold (`top`): ranking's cost grows with it, and a page shows far fewer.
+    public static let maximumTop = 1_000
+    /// The most entries an explicit `candidates` list may hold.
+    public static let maximumCandidates = 100_000
+
     /// Raw user features by name, e.g. `user_feature_0 → "81ce1…"`.
     public var userFeatures: [String: String]
     /// What the (possibly brand-new) user has viewed so far.
@@ -65,6 +70,14 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
 
 /// One view by the user: an item and how long they looked at it. JSON keys: `item`, `seconds`.
 public struct ViewEvent: Codable, Sendable, Equatable {
+    /// The longest dwell one view may report, in seconds (about 31.7 years): any real view is shorter, and the sum
+    /// of a history's dwells, the weights of the pooled history, stays finite. FEEDBACK's `dwell_seconds` has the
+    /// same bound (`FeedbackEvent.maximumDwellSeconds` in RecWire).
+    public static let maximumSeconds = 1e9
+
+    /// Whether `seconds` is a dwell a view may report: finite, ≥ 0 and at most ``maximumSeconds``.
+    public static func admits(seconds: Double) -> Bool { seconds >= 0 && seconds <= maximumSeconds }
+
     /// The item viewed.
     public var item: Int
     /// Dwell time in seconds.
@@ -115,11 +128,13 @@ public struct Recommendation: Codable, Sendable, Equatable {
 
 /// Why a query was refused.
 public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// `top` is below 1.
+    /// `top` is below 1 or above ``RecommendQuery/maximumTop``.
     case invalidTop(Int)
+    /// The explicit candidate list holds more than ``RecommendQuery/maximumCandidates`` entries.
+    case tooManyCandidates(Int)
     /// An event or candidate names an item the model does not know.
     case unknownItem(Int)
-    /// An event has a negative or non-finite dwell time.
+    /// An event's dwell time is negative, not finite, or above ``ViewEvent/maximumSeconds``.
     case invalidSeconds(item: Int, seconds: Double)
     /// The candidate list is empty.
     case noCandidates
@@ -137,9 +152,12 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A one-line message for people.
     public var description: String {
         switch self {
-        case .invalidTop(let top): return "top must be at least 1, got \(top)"
+        case .invalidTop(let top): return "top must be 1…\(RecommendQuery.maximumTop), got \(top)"
+        case .tooManyCandidates(let count):
+            return "candidates may list at most \(RecommendQuery.maximumCandidates) items, got \(count)"
         case .unknownItem(let item): return "unknown item \(item)"
-        case .invalidSeconds(let item, let seconds): return "event for item \(item) has invalid seconds \(seconds)"
+        case .invalidSeconds(let item, let seconds):
+            return "event for item \(item) has invalid seconds \(seconds) (a dwell is 0…1e9 s)"
         case .noCandidates: return "no candidate to rank (the list is empty, or exclude_viewed left out every one)"
         case .duplicateCandidate(let item): return "candidate \(item) appears more than once"
         case .unknownUserFeature(let name): return "unknown user feature '\(name)'"

@@ -62,7 +62,10 @@ public struct Recommender: Sendable {
     /// Ranks the candidates (all items when none are given) and returns the best `top`.
     /// - Throws: `RecommendError` for invalid input or a scorer that returns the wrong number of scores.
     public func recommend(_ query: RecommendQuery) throws(RecommendError) -> Recommendation {
-        guard query.top >= 1 else { throw .invalidTop(query.top) }
+        guard (1...RecommendQuery.maximumTop).contains(query.top) else { throw .invalidTop(query.top) }
+        if let listed = query.candidates, listed.count > RecommendQuery.maximumCandidates {
+            throw .tooManyCandidates(listed.count)
+        }
         for name in query.userFeatures.keys.sorted() where !spec.allUserFeatureNames.contains(name) {
             throw .unknownUserFeature(name)
         }
@@ -73,7 +76,7 @@ public struct Recommender: Sendable {
         }
         for event in query.events {
             guard event.item >= 0 && event.item < spec.itemCount else { throw .unknownItem(event.item) }
-            guard event.seconds.isFinite && event.seconds >= 0 else {
+            guard ViewEvent.admits(seconds: event.seconds) else {
                 throw .invalidSeconds(item: event.item, seconds: event.seconds)
             }
         }

@@ -149,6 +149,11 @@ extension Checkpoint {
         let count = try r.u64("weight count")
         guard count == UInt64(expected) else { throw .weightCountMismatch(expected: expected, found: Int(clamping: count)) }
         let weights = try r.f32s(expected, "weights")
+        // A NaN or infinite weight makes every score NaN: such a file is refused here, for every reader (serving,
+        // eval, predict, import), instead of being found later as a silent NaN or a metric that never ends.
+        if let bad = weights.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidField(field: "weights", value: "\(weights[bad]) at index \(bad) (every weight must be finite)")
+        }
         guard r.remaining == 0 else { throw .invalidField(field: "body", value: "\(r.remaining) bytes after the weights") }
 
         var layers: [Dense] = []

@@ -101,8 +101,8 @@ struct RecommendCommand: AsyncParsableCommand {
         var viewed: [ViewEvent] = []
         for pair in events.split(separator: ",") where !pair.isEmpty {
             let parts = pair.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let item = Int(parts[0]), let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0 else {
-                throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with a non-negative number of seconds", exitCode: .usage)
+            guard parts.count == 2, let item = Int(parts[0]), let seconds = Double(parts[1]), ViewEvent.admits(seconds: seconds) else {
+                throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with 0…1e9 seconds", exitCode: .usage)
             }
             viewed.append(ViewEvent(item: item, seconds: seconds))
         }

@@ -29,6 +29,20 @@ struct LowClickRateMetricsTests {
         #expect(data?["averagePrecision"] is NSNull && data?["rocAUC"] is NSNull)
     }
 
+    @Test("a NaN score ends the threshold sweep (it once looped forever) and has no calibration bin (it once trapped)")
+    func nanScores() {
+        let labels: [Double] = [1, 0, 1, 0]
+        let scores: [Double] = [0.9, .nan, .nan, 0.2]
+        let steps = ClassificationMetrics.descendingSweep(labels: labels, scores: scores)
+        #expect(steps.last?.predicted == 4 && steps.last?.truePositives == 2)
+        _ = ClassificationMetrics.averagePrecision(labels: labels, scores: scores)
+        _ = ClassificationMetrics.bestF1Threshold(labels: labels, scores: scores)
+        let calibration = Calibration(labels: labels, scores: scores + [], binCount: 10)
+        #expect(calibration.bins.reduce(0) { $0 + $1.count } == 2)
+        // A finite score far outside [0, 1] goes to an end bin instead of trapping in Int(_:).
+        #expect(Calibration(labels: [1, 0], scores: [1e300, -1e300]).bins.reduce(0) { $0 + $1.count } == 2)
+    }
+
     @Test("at a 0.4% click rate F1 is 0 at 0.5 but not at the threshold chosen on other rows")
     func chosenThreshold() throws {
         // Validation and test rows: 1 click in 250, every score far below 0.5, clicks scored higher on the whole.

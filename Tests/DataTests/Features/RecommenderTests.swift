@@ -64,7 +64,7 @@ struct RecommenderTests {
     }
 
     @Test("invalid queries are typed errors")
-    func errors() {
+    func errors() throws {
         let r = Self.recommender()
         #expect(throws: RecommendError.invalidTop(0)) { try r.recommend(RecommendQuery(top: 0)) }
         #expect(throws: RecommendError.unknownItem(99)) {
@@ -75,6 +75,18 @@ struct RecommenderTests {
             try r.recommend(RecommendQuery(events: [ViewEvent(item: 1, seconds: -3)]))
         }
         #expect(throws: RecommendError.noCandidates) { try r.recommend(RecommendQuery(candidates: [])) }
+        // Bounds on the work one query asks for, and on a dwell (a sum of 1e308s is infinite).
+        #expect(throws: RecommendError.invalidTop(1_001)) { try r.recommend(RecommendQuery(top: 1_001)) }
+        #expect(throws: RecommendError.invalidTop(Int.max)) { try r.recommend(RecommendQuery(top: .max)) }
+        #expect(throws: RecommendError.tooManyCandidates(100_001)) {
+            try r.recommend(RecommendQuery(candidates: Array(0..<100_001)))
+        }
+        for seconds in [1.7e308, 1e9 + 1, Double.infinity, -.infinity] {
+            #expect(throws: RecommendError.invalidSeconds(item: 1, seconds: seconds)) {
+                try r.recommend(RecommendQuery(events: [ViewEvent(item: 1, seconds: seconds), ViewEvent(item: 2, seconds: 5)]))
+            }
+        }
+        #expect(try r.recommend(RecommendQuery(events: [ViewEvent(item: 1, seconds: 1e9)], top: 1_000)).items.count > 0)
         #expect(throws: RecommendError.duplicateCandidate(2)) { try r.recommend(RecommendQuery(candidates: [2, 2])) }
         #expect(throws: RecommendError.unknownUserFeature("user_feature_9")) {
             try r.recommend(RecommendQuery(userFeatures: ["user_feature_9": "x"]))

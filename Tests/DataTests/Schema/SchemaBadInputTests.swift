@@ -71,6 +71,16 @@ struct SchemaBadInputTests {
         #expect(mixed.contains("logs.csv:7") && mixed.contains("is a date-time but line 2 has a number"))
     }
 
+    @Test("a reward above 1e9 is refused naming the file, line and column; 1e9 loads (sums stay finite)")
+    func rewardBound() throws {
+        let schema = ShopFixture.schema.replacingOccurrences(of: #"click = "clicked""#, with: #"reward = "clicked""#)
+        for value in ["2e18", "1.7e308", "1000000001"] {
+            let text = try #require(try loadError(schema: schema, log: { Self.setField(&$0, line: 4, column: 4, to: value) }))
+            #expect(text.contains("logs.csv:4") && text.contains("is above 1e9"), "\(text)")
+        }
+        #expect(try loadError(schema: schema, log: { Self.setField(&$0, line: 4, column: 4, to: "1e9") }) == nil)
+    }
+
     @Test("a number a Double holds but a Float does not (1e39) is refused naming the file, line and column")
     func beyondFloatRange() throws {
         let age = try #require(try loadError(log: { Self.setField(&$0, line: 5, column: 9, to: "1e39") }))

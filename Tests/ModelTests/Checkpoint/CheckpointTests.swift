@@ -23,16 +23,32 @@ struct CheckpointTests {
         #expect(decoded.encoded() == bytes)
     }
 
-    @Test("unusual float bit patterns survive (negative zero, subnormals, NaN payloads)")
+    @Test("unusual finite float bit patterns survive (negative zero, subnormals, the largest Float)")
     func exoticFloats() throws {
         var m = MLP(inputWidth: 2, hiddenSizes: [2], seed: 1)
         var flat = m.flatParameters
         flat[0] = -0.0
         flat[1] = .leastNonzeroMagnitude
-        flat[2] = Float(bitPattern: 0x7FC0_1234)
+        flat[2] = .greatestFiniteMagnitude
         m.flatParameters = flat
         let decoded = try Checkpoint(decoding: Checkpoint(model: .mlp(m)).encoded())
         #expect(decoded.model.network.flatParameters.map(\.bitPattern) == flat.map(\.bitPattern))
+    }
+
+    @Test(
+        "a weight that is not finite is refused on decode, naming it: every reader would score NaN",
+        arguments: [Float.nan, Float(bitPattern: 0x7FC0_1234), .infinity, -.infinity])
+    func nonFiniteWeights(_ value: Float) throws {
+        var m = MLP(inputWidth: 2, hiddenSizes: [2], seed: 1)
+        var flat = m.flatParameters
+        flat[4] = value
+        m.flatParameters = flat
+        do {
+            _ = try Checkpoint(decoding: Checkpoint(model: .mlp(m)).encoded())
+            Issue.record("decoded a checkpoint holding \(value)")
+        } catch {
+            #expect(error.description.contains("at index 4 (every weight must be finite)"), "\(error)")
+        }
     }
 
     @Test("writing to a file and reading it back gives the same checkpoint and leaves no temp file")

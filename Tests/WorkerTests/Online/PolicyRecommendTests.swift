@@ -93,6 +93,11 @@ struct PolicyRecommendTests {
         #expect(ImpressionIds(prefix: 0xFFFF_FFFF_FFFF_FFFF).prefix != ImpressionIds().prefix)
     }
 
+    @Test("FEEDBACK's dwell bound is the one a view's dwell has")
+    func dwellBoundsAgree() {
+        #expect(FeedbackRequest.maximumDwellSeconds == ViewEvent.maximumSeconds)
+    }
+
     @Test("a bad context, an unknown candidate or top 0 is a BAD_REQUEST naming the problem")
     func badRequests() throws {
         let served = try Self.served()
@@ -101,6 +106,13 @@ struct PolicyRecommendTests {
             (RecommendQuery(userFeatures: ["colour": "red"]), PolicyError.unknownUserFeature("colour").description),
             (RecommendQuery(candidates: [999]), PolicyError.unknownItem(999).description),
             (RecommendQuery(top: 0), PolicyError.invalidTop(0).description),
+            // A slate costs its length × the candidates on the session thread: both are bounded.
+            (RecommendQuery(top: 50_000), PolicyError.invalidTop(50_000).description),
+            (RecommendQuery(candidates: Array(0..<100_001)), "at most 100000 items may be listed, got 100001"),
+            (
+                RecommendQuery(events: [ViewEvent(item: 1, seconds: 1.7e308), ViewEvent(item: 2, seconds: 1.7e308)]),
+                PolicyError.invalidDwell(1.7e308).description
+            ),
         ]
         for (query, message) in cases {
             let reply = PolicyRecommendHandler.answer(

@@ -32,7 +32,8 @@ struct RoundExecutorTests {
             label: "empty pack", spec: spec, state: Array("RPK1".utf8) + [UInt8](repeating: 0, count: 12),
             message: "bad state"),
         BadInput(
-            label: "bytes that do not match the name", spec: TrainingFixtures.spec(dataset: "sha256:abc"),
+            label: "bytes that do not match the name",
+            spec: TrainingFixtures.spec(dataset: "sha256:" + String(repeating: "a", count: 64)),
             message: "hash to"),
         BadInput(
             label: "a path", spec: TrainingFixtures.spec(dataset: "/etc/passwd.csv"), included: false,

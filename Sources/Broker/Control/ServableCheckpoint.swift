@@ -1,0 +1,39 @@
+import RecModel
+
+/// What a scoring replica needs of a checkpoint before the registry calls it servable: it decodes (format, shapes,
+/// feature specification; ``Checkpoint/init(decoding:)``), it holds an MLP with one output per row (a worker's
+/// `ModelReplica` serves nothing else). Decoding already refuses a weight that is not finite.
+///
+/// The broker checks this where a version enters the registry's serving path: `import` (BAD_REQUEST), `promote`
+/// and `rollback` (CONFLICT), and a completed job's promotion. Without it, a version every worker refuses could be
+/// promoted: `status` would name it while every replica served the one before, and a worker joining later would
+/// take no work.
+enum ServableCheckpoint {
+    /// Why `bytes` cannot be served by a scoring replica, in words, or `nil` when it can.
+    static func problem(_ bytes: [UInt8]) -> String? {
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(decoding: bytes)
+        } catch {
+            return "the checkpoint does not decode: \(error)"
+        }
+        guard case .mlp(let mlp) = checkpoint.model else {
+            return "it holds a DQN; scoring replicas serve MLP checkpoints (from recpool fit or an mlp job)"
+        }
+        guard mlp.outputWidth == 1 else {
+            return "its MLP gives \(mlp.outputWidth) outputs per row; a scoring replica serves one score per row"
+        }
+        return nil
+    }
+}
+
+/// A registered model version that a scoring replica cannot serve (``ServableCheckpoint``): `promote` and `rollback`
+/// answer CONFLICT with it, and nothing is promoted.
+struct UnservableModel: Error, CustomStringConvertible {
+    /// The version asked for.
+    let version: UInt64
+    /// Why it cannot be served.
+    let reason: String
+
+    var description: String { "model version \(version) cannot be served: \(reason)" }
+}

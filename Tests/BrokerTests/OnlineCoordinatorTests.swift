@@ -122,6 +122,30 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.version == 1)
     }
 
+    @Test("a restart with another policy spec serves the learnt statistics as the next version, never under the old number")
+    func changedSpecIsANewVersion() throws {
+        let h = try OnlineHarness()
+        #expect(h.coordinator.version == 1)
+        let store = try RecStore(directory: h.directory)
+        let first = try #require(try store.policyVersion(1))
+        // The same settings resume version 1.
+        try h.open(settings: OnlineSettings())
+        #expect(h.coordinator.version == 1)
+        // Another ε: version 2, whose stored spec says so; version 1 keeps the spec its impressions were served with.
+        var settings = OnlineSettings()
+        settings.exploration = ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.3)
+        try h.open(settings: settings)
+        #expect(h.coordinator.version == 2)
+        let second = try #require(try store.policyVersion(2))
+        let spec = try WireJSON.decode(OnlinePolicySpec.self, from: Array(second.spec.utf8))
+        #expect(spec.exploration.epsilon == 0.3)
+        #expect(try store.policyVersion(1)?.spec == first.spec)
+        #expect(second.weightsSHA == first.weightsSHA)  // the statistics carried over, unchanged
+        // And a restart with the new settings resumes version 2.
+        try h.open(settings: settings)
+        #expect(h.coordinator.version == 2)
+    }
+
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")
     func corruptStoredPolicyIsRefused() throws {
         let h = try OnlineHarness()

@@ -39,27 +39,54 @@ final class OnlineCoordinator: ControlShell {
         core.frozen = try store.setting("online.frozen") == "true"
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
         var stored: UInt64 = 0
+        var carried: OnlinePolicy?
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
             do throws(PolicyError) {
                 let resumed = try PolicyWeights.policy(pack, like: core.policy)
-                core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
-                logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
-                return
+                // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
+                // are what this broker is configured to serve does it serve under the stored number. A later version
+                // of the stored one's catalogue counts as the same (rows never move; a running broker moves the
+                // served version to each new catalogue version the same way, `moveToCatalogue`).
+                let configured = String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self)
+                let storedSpec = try? WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
+                let sameCatalogue = catalogue(core.catalogueVersion, descendsFrom: row.catalogueVersion)
+                if sameCatalogue && storedSpec == core.storedSpec {
+                    core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
+                    logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
+                    return
+                }
+                if sameCatalogue {
+                    // The spec changed (exploration, learner settings, seed): what the pool learnt is kept, under
+                    // the next number, so impressions logged under the old number keep meaning the old spec.
+                    carried = resumed
+                    logger.warning(
+                        "the configured online policy spec differs from the stored version's; its statistics are served as a new version",
+                        metadata: ["stored_version": "\(row.version)", "spec": "\(configured)"])
+                } else {
+                    logger.warning(
+                        "the stored online policy serves another catalogue version; starting a new lineage",
+                        metadata: [
+                            "stored_version": "\(row.version)",
+                            "stored_catalogue": "\(row.catalogueVersion.map(String.init) ?? "the simulator world's")",
+                            "configured_catalogue": "\(core.catalogueVersion.map(String.init) ?? "the simulator world's")",
+                        ])
+                }
             } catch .weightsMismatch {
                 // Another catalogue or feature spec: a new lineage, below.
+                logger.warning(
+                    "stored online policy does not fit the configured catalogue; starting a new lineage",
+                    metadata: ["stored_version": "\(row.version)"])
             } catch {
                 // The pack fits but cannot be served (its posterior is not finite): corrupt state is refused, never
                 // replaced by an untrained policy that would throw away what the pool learnt.
                 throw StoredPolicyUnusable(version: row.version, error: error)
             }
-            logger.warning(
-                "stored online policy does not fit the configured catalogue; starting a new lineage",
-                metadata: ["stored_version": "\(row.version)"])
             stored = row.version
         }
         guard stored < .max else { throw PolicyVersionExhausted(version: stored) }
+        if let carried { core.policy = carried }
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
@@ -69,6 +96,21 @@ final class OnlineCoordinator: ControlShell {
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
+    }
+
+    /// Whether the registry's catalogue version `configured` is `stored` or a later version in its parent chain
+    /// (`nil` both: the simulator world's catalogue). A version the store cannot read ends the chain: not the same.
+    private func catalogue(_ configured: UInt64?, descendsFrom stored: UInt64?) -> Bool {
+        guard let configured, let stored else { return configured == stored }
+        var version: UInt64? = configured
+        var steps = 0
+        while let current = version, steps < 1_000_000 {
+            if current == stored { return true }
+            guard current > stored else { return false }
+            version = (try? store.catalogue(current))??.parent
+            steps += 1
+        }
+        return false
     }
 
     /// Performs one action of the core's; a store result is fed back at once.

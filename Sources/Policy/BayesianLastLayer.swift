@@ -14,6 +14,16 @@ import RecWire
 /// that started from the same statistics combine into `base + Σ (replica − base)`, the product of every factor.
 /// The bucket block is diagonal and is eliminated with a Schur complement.
 public struct BayesianLastLayer: Sendable, Equatable {
+    /// The largest `|φᵢ|` an event may add (10¹²). The statistics travel as 32-bit floats (parameter packs: syncs,
+    /// stored versions), whose largest value is about 3.4 × 10³⁸; a product `φᵢφⱼ` stays below 10²⁴, so even 10⁹
+    /// events on each of 256 replicas sum to a representable value. A larger feature (an item field of 10³⁰, a
+    /// user feature 10¹⁵ scales out times a large item field) would turn the pack infinite and lose every replica's
+    /// learning at the next sync; the learners reject such an event instead, and count it.
+    public static let maximumFeature = 1e12
+
+    /// Whether an event with features `phi` may be added: every value finite and at most ``maximumFeature``.
+    public static func admits(_ phi: [Double]) -> Bool { phi.allSatisfy { abs($0) <= maximumFeature } }
+
     /// Width of `φ`.
     public let width: Int
     /// Item-id buckets.

@@ -104,8 +104,12 @@ public struct OnlineLearner: Sendable {
                 rejectedEvents += 1
                 continue
             }
-            let phi = BayesianLastLayer.SparseFeatures(
-                dense: policy.interactions(z: z, item: event.item, position: max(event.position, 0)))
+            let dense = policy.interactions(z: z, item: event.item, position: max(event.position, 0))
+            guard BayesianLastLayer.admits(dense) else {
+                rejectedEvents += 1
+                continue
+            }
+            let phi = BayesianLastLayer.SparseFeatures(dense: dense)
             let bucket = policy.bucket(of: event.item)
             Self.addFactor(to: &statistics, phi: phi, bucket: bucket, reward: event.reward, at: mean)
             if window > 0 {

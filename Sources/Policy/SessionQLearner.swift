@@ -165,6 +165,10 @@ public struct SessionQLearner: Sendable {
                 continue
             }
             let phi = policy.interactions(z: z, item: event.item, position: max(event.position, 0))
+            guard BayesianLastLayer.admits(phi) else {
+                rejectedEvents += 1
+                continue
+            }
             statistics.add(phi: phi, bucket: policy.bucket(of: event.item), reward: y, weight: 1)
             eventsSinceInstall += 1
             eventsSinceUpdate += 1

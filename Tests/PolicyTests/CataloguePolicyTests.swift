@@ -53,6 +53,35 @@ struct CataloguePolicyTests {
         #expect(try policy.features.encode(["age": "3e9"])[10] == (3e9 - 40) / 10)
     }
 
+    @Test("an event whose features would overflow a 32-bit pack is rejected and counted; the statistics stay finite")
+    func hugeFeaturesAreRejected() throws {
+        var catalogue = try shopCatalogue(count: 10)
+        let huge = try catalogue.add(id: "sku-huge", fields: ["price": "1e30", "colour": "0"])
+        let spec = shopSpec(catalogue, learning: OnlineLearningSpec(updateEvery: 4))
+        for kind in ["bandit", "session"] {
+            let events = (0..<8).map { n in
+                LearnEvent(
+                    impressionId: "i\(n)", userFeatures: ["country": "de", "age": n % 2 == 0 ? "1e15" : "41"],
+                    item: n % 2 == 0 ? huge : 1, reward: 1, propensity: 0.5, version: 1)
+            }
+            let (rejected, pack): (Int, ParameterPack)
+            if kind == "bandit" {
+                var learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: 4)
+                _ = learner.learn(events)
+                (rejected, pack) = (learner.rejectedEvents, PolicyWeights.pack(learner.learnt))
+            } else {
+                var learner = SessionQLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: 4)
+                _ = learner.learn(events)
+                (rejected, pack) = (learner.rejectedEvents, PolicyWeights.pack(learner.learnt))
+            }
+            #expect(rejected == 4, "\(kind)")
+            #expect(pack.vectors.allSatisfy { $0.values.allSatisfy(\.isFinite) }, "\(kind)")
+            #expect(pack["k"]?.reduce(0, +) == 4, "\(kind)")
+        }
+        #expect(BayesianLastLayer.admits([1e12, -1e12]) && !BayesianLastLayer.admits([1e12 + 1e6]))
+        #expect(!BayesianLastLayer.admits([.nan]) && !BayesianLastLayer.admits([.infinity]))
+    }
+
     @Test("viewed items enter the state as their dwell-weighted mean feature row")
     func viewedItemsArePooledByDwell() throws {
         let policy = try OnlinePolicy.initial(spec: shopSpec(try shopCatalogue(count: 10)))

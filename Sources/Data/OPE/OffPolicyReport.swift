@@ -1,5 +1,6 @@
 /// One estimator's figures. Every key is always encoded; an undefined estimate has `value` null and `undefined` naming
-/// the reason (text output prints `undefined (REASON)`), never 0 or NaN.
+/// the reason (text output prints `undefined (REASON)`), never 0 or NaN. A defined estimate without an interval has
+/// `interval` null and `intervalUndefined` naming the reason (too few rows, no resamples).
 public struct EstimateFigures: Sendable, Codable, Equatable {
     /// The estimator.
     public var estimator: OffPolicyEstimator
@@ -9,17 +10,23 @@ public struct EstimateFigures: Sendable, Codable, Equatable {
     public var undefined: String?
     /// Bootstrap percentile interval.
     public var interval: ConfidenceInterval?
+    /// Why a defined estimate has no interval (``Bootstrap/undefinedReason(rows:resamples:)``, or undefined on
+    /// every resample); nil when it has one or when the estimate itself is undefined (``undefined`` says why).
+    public var intervalUndefined: String?
 
     /// Creates the figures.
-    public init(estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?)
-    {
+    public init(
+        estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?,
+        intervalUndefined: String? = nil
+    ) {
         self.estimator = estimator
         self.value = value
         self.undefined = undefined
         self.interval = interval
+        self.intervalUndefined = intervalUndefined
     }
 
-    private enum CodingKeys: String, CodingKey { case estimator, value, undefined, interval }
+    private enum CodingKeys: String, CodingKey { case estimator, value, undefined, interval, intervalUndefined }
 
     /// Encodes every key, writing `null` for a missing value.
     public func encode(to encoder: any Encoder) throws {
@@ -28,6 +35,7 @@ public struct EstimateFigures: Sendable, Codable, Equatable {
         try c.encode(value, forKey: .value)
         try c.encode(undefined, forKey: .undefined)
         try c.encode(interval, forKey: .interval)
+        try c.encode(intervalUndefined, forKey: .intervalUndefined)
     }
 }
 
@@ -151,11 +159,15 @@ public enum OffPolicyEvaluation {
             let intervals =
                 resamples > 0 && !rows.isEmpty
                 ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
+            let noInterval = Bootstrap.undefinedReason(rows: rows.count, resamples: resamples)
             let estimates = OffPolicyEstimator.allCases.map { e in
                 let value = part.estimate(e)
+                let interval = value == nil ? nil : intervals[e]
                 return EstimateFigures(
                     estimator: e, value: value, undefined: value == nil ? part.undefinedReason(e) : nil,
-                    interval: value == nil ? nil : intervals[e])
+                    interval: interval,
+                    intervalUndefined: value == nil || interval != nil
+                        ? nil : noInterval ?? "undefined on every bootstrap resample")
             }
             segments.append(
                 SegmentEstimates(

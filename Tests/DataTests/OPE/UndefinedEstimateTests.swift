@@ -53,6 +53,37 @@ struct UndefinedEstimateTests {
         #expect(terms.effectiveSampleSize == nil)
     }
 
+    @Test("an estimate from fewer than Bootstrap.minimumRows rows has no interval: null with the reason")
+    func intervalFromTooFewRows() throws {
+        let one = try Self.men().subset([0], name: "one row")
+        let report = OffPolicyEvaluation.evaluate(
+            policy: .uniform(rows: 1, nActions: one.nActions), policyName: "uniform", on: one, rewardModel: nil,
+            resamples: 100)
+        let all = try #require(report.segment(.all))
+        for estimator in [OffPolicyEstimator.ipw, .snipw] {
+            let figures = try #require(all.figures(estimator))
+            #expect(figures.value != nil && figures.interval == nil, "\(estimator)")
+            #expect(figures.intervalUndefined == "1 row, fewer than the 10 a bootstrap interval needs")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(try #require(all.figures(.ipw))), as: UTF8.self)
+        #expect(json.contains(#""interval":null,"intervalUndefined":"1 row, fewer than the 10"#), "\(json)")
+        // From the minimum on, the interval is there.
+        let ten = try Self.men().subset(Array(0..<Bootstrap.minimumRows), name: "ten rows")
+        let terms = OPETerms(
+            reward: ten.reward, action: ten.action, pscore: ten.pscore,
+            policy: .uniform(rows: ten.rows, nActions: ten.nActions), estimatedRewards: nil)
+        #expect(Bootstrap.intervals(terms, resamples: 50)[.ipw] != nil)
+        #expect(Bootstrap.intervals(terms.gather(Array(0..<(Bootstrap.minimumRows - 1))), resamples: 50).isEmpty)
+    }
+
+    static func men() throws -> BanditDataset {
+        try OBDLoader.load(
+            dataFile: Paths.fixtures + "/obd/random/men/men.csv",
+            itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "men")
+    }
+
     @Test("a segment with no rows is reported with undefined figures, and JSON holds null with the reason")
     func emptySegment() throws {
         let data = try OBDLoader.load(
@@ -75,7 +106,8 @@ struct UndefinedEstimateTests {
         let json = String(decoding: try encoder.encode(warm), as: UTF8.self)
         #expect(json.contains(#""behaviourValue":null"#))
         #expect(json.contains(#""effectiveSampleSize":null"#))
-        #expect(json.contains(#"{"estimator":"ipw","interval":null,"undefined":"no rows","value":null}"#))
+        #expect(
+            json.contains(#"{"estimator":"ipw","interval":null,"intervalUndefined":null,"undefined":"no rows","value":null}"#))
         #expect(!json.lowercased().contains("nan"))
     }
 

@@ -45,8 +45,10 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     public var segment: Segment
     /// Rows in the segment.
     public var rows: Int
-    /// Mean logged reward (the behaviour policy's on-policy value on these rows), or nil for a segment with no rows.
+    /// Mean logged reward (the behaviour policy's on-policy value on these rows), or nil when it is undefined.
     public var behaviourValue: Double?
+    /// Why ``behaviourValue`` is undefined (no rows, or the rewards' sum overflows); nil when it is defined.
+    public var behaviourValueUndefined: String?
     /// Kish effective sample size `(Σw)²/Σw²` of the importance weights, or nil when undefined.
     public var effectiveSampleSize: Double?
     /// Why ``effectiveSampleSize`` is undefined; nil when it is defined.
@@ -58,8 +60,8 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
 
     /// Creates the figures of a segment; the ESS warning is derived from `effectiveSampleSize`.
     public init(
-        segment: Segment, rows: Int, behaviourValue: Double?, effectiveSampleSize: Double?,
-        effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
+        segment: Segment, rows: Int, behaviourValue: Double?, behaviourValueUndefined: String? = nil,
+        effectiveSampleSize: Double?, effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
     ) {
         let floor = OffPolicyEvaluation.minimumEffectiveSampleSize
         if let ess = effectiveSampleSize, ess < floor {
@@ -76,13 +78,15 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
         self.segment = segment
         self.rows = rows
         self.behaviourValue = behaviourValue
+        self.behaviourValueUndefined = behaviourValueUndefined
         self.effectiveSampleSize = effectiveSampleSize
         self.effectiveSampleSizeUndefined = effectiveSampleSizeUndefined
         self.estimates = estimates
     }
 
     private enum CodingKeys: String, CodingKey {
-        case segment, rows, behaviourValue, effectiveSampleSize, effectiveSampleSizeUndefined, estimates, warnings
+        case segment, rows, behaviourValue, behaviourValueUndefined, effectiveSampleSize, effectiveSampleSizeUndefined
+        case estimates, warnings
     }
 
     /// Encodes every key, writing `null` for a missing value.
@@ -91,6 +95,7 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
         try c.encode(segment, forKey: .segment)
         try c.encode(rows, forKey: .rows)
         try c.encode(behaviourValue, forKey: .behaviourValue)
+        try c.encode(behaviourValueUndefined, forKey: .behaviourValueUndefined)
         try c.encode(effectiveSampleSize, forKey: .effectiveSampleSize)
         try c.encode(effectiveSampleSizeUndefined, forKey: .effectiveSampleSizeUndefined)
         try c.encode(estimates, forKey: .estimates)
@@ -171,8 +176,8 @@ public enum OffPolicyEvaluation {
             }
             segments.append(
                 SegmentEstimates(
-                    segment: segment, rows: rows.count,
-                    behaviourValue: rows.isEmpty ? nil : part.reward.reduce(0, +) / Double(rows.count),
+                    segment: segment, rows: rows.count, behaviourValue: part.meanReward,
+                    behaviourValueUndefined: part.meanRewardUndefinedReason,
                     effectiveSampleSize: part.effectiveSampleSize,
                     effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates))
         }

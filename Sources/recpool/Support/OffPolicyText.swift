@@ -11,7 +11,7 @@ enum OffPolicyText {
         for s in report.segments {
             let name = s.segment.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
             out.append(
-                "\(indent)\(name) rows \(s.rows)  logged CTR \(figureText(s.behaviourValue, "%.5f", undefined: "no rows"))  ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))"
+                "\(indent)\(name) rows \(s.rows)  logged CTR \(figureText(s.behaviourValue, "%.5f", undefined: s.behaviourValueUndefined))  ESS \(figureText(s.effectiveSampleSize, "%.1f", undefined: s.effectiveSampleSizeUndefined))"
             )
             for warning in s.warnings { out.append("\(indent)  warning: \(warning)") }
             for e in s.estimates {

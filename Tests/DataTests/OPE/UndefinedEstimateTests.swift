@@ -49,8 +49,51 @@ struct UndefinedEstimateTests {
         let terms = OPETerms(
             reward: [1, 1], action: [0, 0], pscore: [1e-320, 1e-320], policy: policy, estimatedRewards: nil)
         #expect(terms.estimate(.ipw) == nil)
-        #expect(terms.undefinedReason(.ipw)?.contains("not finite") == true)
+        #expect(terms.undefinedReason(.ipw) == "not finite (an importance weight is inf)")
         #expect(terms.effectiveSampleSize == nil)
+        #expect(terms.effectiveSampleSizeUndefinedReason == "not finite (an importance weight is inf)")
+    }
+
+    @Test("a non-finite figure says what overflowed: the rewards when the weights are small, the weights when they are")
+    func overflowReasons() {
+        // Weights 1 (π = b = 0.5) and rewards whose sum overflows.
+        let even = ActionDistribution(nActions: 2, probabilities: [0.5, 0.5, 0.5, 0.5])
+        let rewards = OPETerms(
+            reward: [1e308, 1e308], action: [0, 0], pscore: [0.5, 0.5], policy: even, estimatedRewards: nil)
+        #expect(rewards.estimate(.ipw) == nil && rewards.estimate(.snipw) == nil)
+        #expect(rewards.undefinedReason(.ipw) == "not finite (the sum of the logged rewards overflows)")
+        #expect(rewards.undefinedReason(.snipw) == "not finite (the sum of the logged rewards overflows)")
+        #expect(rewards.effectiveSampleSize == 2 && rewards.effectiveSampleSizeUndefinedReason == nil)
+        #expect(rewards.meanReward == nil)
+        #expect(rewards.meanRewardUndefinedReason == "not finite (the sum of the logged rewards overflows)")
+        // Finite weights and rewards whose products overflow.
+        let products = OPETerms(
+            reward: [1e300], action: [0], pscore: [1e-10], policy: ActionDistribution(nActions: 1, probabilities: [1]),
+            estimatedRewards: nil)
+        #expect(products.undefinedReason(.ipw)?.contains("importance-weighted rewards overflow") == true)
+        #expect(products.meanReward == 1e300)
+        // Weights whose squares overflow: the ESS names the sum of squares.
+        let heavy = OPETerms(
+            reward: [0, 0], action: [0, 0], pscore: [1e-160, 1e-160],
+            policy: ActionDistribution(nActions: 1, probabilities: [1, 1]), estimatedRewards: nil)
+        #expect(heavy.estimate(.ipw) == 0)
+        #expect(heavy.effectiveSampleSizeUndefinedReason == "not finite (the sum of the squared importance weights overflows)")
+    }
+
+    @Test("the logged CTR of rows whose rewards overflow is undefined with that reason, not 'no rows'")
+    func loggedCTROverflow() throws {
+        var data = try Self.men().subset(Array(0..<20), name: "overflow")
+        data.reward[0] = 1e308
+        data.reward[1] = 1e308
+        let report = OffPolicyEvaluation.evaluate(
+            policy: .uniform(rows: data.rows, nActions: data.nActions), policyName: "uniform", on: data,
+            rewardModel: nil, resamples: 20)
+        let all = try #require(report.segment(.all))
+        #expect(all.rows == 20 && all.behaviourValue == nil)
+        #expect(all.behaviourValueUndefined == "not finite (the sum of the logged rewards overflows)")
+        let ipw = try #require(all.figures(.ipw))
+        #expect(ipw.value == nil && ipw.undefined?.contains("logged rewards") == true)
+        #expect(ipw.undefined?.contains("importance weights") == false)
     }
 
     @Test("an estimate from fewer than Bootstrap.minimumRows rows has no interval: null with the reason")

@@ -177,4 +177,21 @@ struct UndefinedEstimateTests {
         let json = String(decoding: try encoder.encode(cold), as: UTF8.self)
         #expect(json.contains(#""warm_ctr":null"#), "\(json)")
     }
+
+    @Test("data describe: with no training rows the feature widths are null with the reason, not 0")
+    func describeWithoutTrainingRows() throws {
+        let tiny = try DatasetSpecifier(parsing: "synthetic:users=1,rows=1,seed=1").load(obdDirectory: "/nonexistent")
+        let d = DatasetDescription(tiny)
+        #expect(d.rows == 1 && d.trainRows == 0)
+        #expect(d.basicFeatureWidth == nil && d.extendedFeatureWidth == nil)
+        #expect(d.featureWidthsUndefined == "the training split has no rows")
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = String(decoding: try encoder.encode(d), as: UTF8.self)
+        #expect(json.contains(#""basic_feature_width":null"#) && json.contains(#""extended_feature_width":null"#), "\(json)")
+        #expect(json.contains(#""feature_widths_undefined":"the training split has no rows""#), "\(json)")
+        let men = DatasetDescription(try Self.men())
+        #expect((men.basicFeatureWidth ?? 0) > 0 && (men.extendedFeatureWidth ?? 0) > 0)
+        #expect(men.featureWidthsUndefined == nil)
+    }
 }

@@ -116,8 +116,9 @@ public struct SessionReport: Codable, Sendable, Equatable {
 
     /// The report for people; an undefined figure reads `undefined (REASON)`.
     public var text: String {
-        let errorText = errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            .joined(separator: ", ")
+        let errorText =
+            errors.isEmpty
+            ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         func figure(_ value: Double?, _ format: String, _ reason: String) -> String {
             value.map { String(format: format, $0) } ?? "undefined (\(reason))"
         }

@@ -181,4 +181,3 @@ struct RegistryCoordinatorTests {
         #expect(try WireJSON.decode(ModelView.self, from: frame).metrics == measured)
     }
 }
-

@@ -98,9 +98,8 @@ struct LoadArithmeticTests {
         #expect(!unstable.stable && unstable.stableThroughputRps == nil && unstable.windows == 1)
         let none = SweepLevel(summary: s, windows: [], plan: plan)
         #expect(!none.stable && none.stableThroughputRps == nil && none.windows == 0)
-        let stable = SweepLevel(
-            summary: s, windows: [Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)],
-            plan: plan)
+        let windows = [Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)]
+        let stable = SweepLevel(summary: s, windows: windows, plan: plan)
         #expect(stable.stable && stable.stableThroughputRps == (100 + 105 + 96) / 3.0)
         // The sweep's JSON document: every key, the unstable level's throughput null, no distribution.
         let encoder = JSONEncoder()

@@ -2,9 +2,10 @@ import Foundation
 import RecClient
 import RecData
 import RecPolicy
-@testable import RecSimulation
 import RecWire
 import Testing
+
+@testable import RecSimulation
 
 @Suite("recpool simulate --sessions: clicks per session")
 struct SessionSimulationTests {
@@ -58,7 +59,9 @@ struct SessionSimulationTests {
 
     @Test("with no completed session the per-session figures are null and undefined in text, never 0")
     func noSessionCompleted() throws {
-        let failed = (0..<5).map { SessionOutcome(index: $0, steps: 0, clicks: 0, completed: false, errors: ["TIMEOUT": 1]) }
+        let failed = (0..<5).map {
+            SessionOutcome(index: $0, steps: 0, clicks: 0, completed: false, errors: ["TIMEOUT": 1])
+        }
         let report = SessionReport(
             plan: SimulationPlan(users: 5, seed: 3, windows: 1), outcomes: failed, random: [1, 2, 1, 0, 1],
             oracle: [3, 4, 3, 3, 4], learner: "contextual_bandit", gamma: 0, elapsedMs: 1)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import RecSimulation
 import Testing
+
+@testable import RecSimulation
 
 @Suite("Simulation windows with nobody served")
 struct SimulationWindowTests {

@@ -115,7 +115,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case name, rows, unobservedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
-        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR, pscoreMin, pscoreMax
+        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR
+        case pscoreMin, pscoreMax
         case trainRows, validationRows, testRows
     }
 }

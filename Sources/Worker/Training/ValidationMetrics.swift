@@ -32,7 +32,9 @@ public enum ValidationMetrics {
                 out["val_rows" + suffix] = Double(rows.count)
                 guard !rows.isEmpty else {
                     // No row of this segment: its figures are undefined, listed with no value.
-                    for name in ["auc", "pr_auc", "accuracy", "log_loss"] { out.updateValue(nil, forKey: name + suffix) }
+                    for name in ["auc", "pr_auc", "accuracy", "log_loss"] {
+                        out.updateValue(nil, forKey: name + suffix)
+                    }
                     continue
                 }
                 add(rows.map { probabilities[$0] }, rows.map { validation.targets[$0] }, suffix: suffix, to: &out)

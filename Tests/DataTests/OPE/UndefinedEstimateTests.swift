@@ -77,7 +77,9 @@ struct UndefinedEstimateTests {
             reward: [0, 0], action: [0, 0], pscore: [1e-160, 1e-160],
             policy: ActionDistribution(nActions: 1, probabilities: [1, 1]), estimatedRewards: nil)
         #expect(heavy.estimate(.ipw) == 0)
-        #expect(heavy.effectiveSampleSizeUndefinedReason == "not finite (the sum of the squared importance weights overflows)")
+        #expect(
+            heavy.effectiveSampleSizeUndefinedReason
+                == "not finite (the sum of the squared importance weights overflows)")
     }
 
     @Test("the logged CTR of rows whose rewards overflow is undefined with that reason, not 'no rows'")
@@ -150,7 +152,8 @@ struct UndefinedEstimateTests {
         #expect(json.contains(#""behaviourValue":null"#))
         #expect(json.contains(#""effectiveSampleSize":null"#))
         #expect(
-            json.contains(#"{"estimator":"ipw","interval":null,"intervalUndefined":null,"undefined":"no rows","value":null}"#))
+            json.contains(
+                #"{"estimator":"ipw","interval":null,"intervalUndefined":null,"undefined":"no rows","value":null}"#))
         #expect(!json.lowercased().contains("nan"))
     }
 
@@ -188,7 +191,8 @@ struct UndefinedEstimateTests {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let json = String(decoding: try encoder.encode(d), as: UTF8.self)
-        #expect(json.contains(#""basic_feature_width":null"#) && json.contains(#""extended_feature_width":null"#), "\(json)")
+        #expect(json.contains(#""basic_feature_width":null"#), "\(json)")
+        #expect(json.contains(#""extended_feature_width":null"#), "\(json)")
         #expect(json.contains(#""feature_widths_undefined":"the training split has no rows""#), "\(json)")
         let men = DatasetDescription(try Self.men())
         #expect((men.basicFeatureWidth ?? 0) > 0 && (men.extendedFeatureWidth ?? 0) > 0)

@@ -57,27 +57,65 @@ public struct SweepPlan: Sendable, Hashable {
     }
 }
 
-/// One level of a sweep.
+/// One level of a sweep. JSON keys: `stable`, `stable_throughput_rps` (`null` when the level was not stable),
+/// `windows`, `summary` (``LoadSummary``, without its distribution in ``SweepDocument``).
 public struct SweepLevel: Sendable, Hashable, Codable {
     /// The level's summary (over the whole level, warm-up windows included).
     public var summary: LoadSummary
     /// Whether 3 windows agreed before the level ended.
     public var stable: Bool
-    /// Throughput of the stable windows, req/s.
-    public var stableThroughputRps: Double
+    /// Mean throughput of the windows that agreed, req/s; nil when the level was not stable (no windows agreed, so
+    /// no throughput is the stable one).
+    public var stableThroughputRps: Double?
     /// Windows the level took.
     public var windows: Int
 
     /// Creates a level's record.
-    public init(summary: LoadSummary, stable: Bool, stableThroughputRps: Double, windows: Int) {
+    public init(summary: LoadSummary, stable: Bool, stableThroughputRps: Double?, windows: Int) {
         self.summary = summary
         self.stable = stable
         self.stableThroughputRps = stableThroughputRps
         self.windows = windows
     }
 
+    /// The record of a level that ran `seen` windows under `plan`: stable when the last ``SweepPlan/stableWindows``
+    /// agree (``SweepPlan/isStable(_:)``), and then their mean throughput.
+    public init(summary: LoadSummary, windows seen: [WindowStats], plan: SweepPlan) {
+        let stable = plan.isStable(seen)
+        let tail = seen.suffix(plan.stableWindows)
+        self.init(
+            summary: summary, stable: stable,
+            stableThroughputRps: stable ? tail.map(\.throughput).reduce(0, +) / Double(tail.count) : nil,
+            windows: seen.count)
+    }
+
     enum CodingKeys: String, CodingKey {
         case summary, stable, stableThroughputRps = "stable_throughput_rps", windows
+    }
+
+    /// Encodes every key, `stable_throughput_rps` as `null` when the level was not stable.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(summary, forKey: .summary)
+        try c.encode(stable, forKey: .stable)
+        try c.encode(stableThroughputRps, forKey: .stableThroughputRps)
+        try c.encode(windows, forKey: .windows)
+    }
+}
+
+/// What `recpool loadtest --sweep --json` prints: `{"levels": [SweepLevel]}`, each level's summary without its
+/// latency distribution (as a single run's `--json`).
+public struct SweepDocument: Sendable, Hashable, Codable {
+    /// The levels, in order.
+    public var levels: [SweepLevel]
+
+    /// The document of `levels`, their distributions left out.
+    public init(levels: [SweepLevel]) {
+        self.levels = levels.map {
+            var level = $0
+            level.summary.distribution = []
+            return level
+        }
     }
 }
 
@@ -104,13 +142,7 @@ public enum SweepRunner {
                 onWindow(index, stats)
                 return !sweep.isStable(windows.append(stats))
             }
-            let seen = windows.all
-            let stable = sweep.isStable(seen)
-            let tail = seen.suffix(sweep.stableWindows)
-            let level = SweepLevel(
-                summary: summary, stable: stable,
-                stableThroughputRps: tail.isEmpty ? 0 : tail.map(\.throughput).reduce(0, +) / Double(tail.count),
-                windows: seen.count)
+            let level = SweepLevel(summary: summary, windows: windows.all, plan: sweep)
             levels.append(level)
             onLevel(level)
             if summary.p99Ms * 1000 > Double(base.objectiveMicros) || summary.completed == 0 { break }

@@ -5,9 +5,11 @@ extension SimulationReport {
         fixedVersion: UInt64, elapsedMs: UInt64
     ) {
         let n = outcomes.count
-        func liveCtr(_ range: Range<Int>) -> Double {
+        // The pool's CTR over `range`: nil when no user of it was served (the whole run's and a window's are then
+        // stored as 0 and encoded as null by `served`; the fifths keep nil).
+        func liveCtr(_ range: Range<Int>) -> Double? {
             let served = outcomes[range].filter(\.served)
-            return served.isEmpty ? 0 : Double(served.reduce(0) { $0 + $1.click }) / Double(served.count)
+            return served.isEmpty ? nil : Double(served.reduce(0) { $0 + $1.click }) / Double(served.count)
         }
         func mean(_ clicks: [Int]?, _ range: Range<Int>) -> Double {
             guard let clicks, !range.isEmpty else { return 0 }
@@ -16,7 +18,7 @@ extension SimulationReport {
         let windows = (0..<plan.windows).map { w -> SimulationWindow in
             let range = (w * n / plan.windows)..<((w + 1) * n / plan.windows)
             var window = SimulationWindow(
-                users: range.upperBound, served: outcomes[range].filter(\.served).count, ctr: liveCtr(range),
+                users: range.upperBound, served: outcomes[range].filter(\.served).count, ctr: liveCtr(range) ?? 0,
                 randomCtr: mean(baselines.clicks("random"), range), fixedCtr: mean(baselines.clicks("fixed"), range),
                 oracleCtr: mean(baselines.clicks("oracle"), range), version: outcomes[range].map(\.version).max() ?? 0)
             for series in baselines.series { window.baselines[series.name] = mean(series.clicks, range) }
@@ -30,7 +32,7 @@ extension SimulationReport {
         let oracle = mean(baselines.clicks("oracle"), 0..<n)
         self.init(
             world: world, users: n, seed: plan.seed, concurrency: plan.concurrency, served: served.count,
-            clicks: served.reduce(0) { $0 + $1.click }, ctr: liveCtr(0..<n), ctrFirstFifth: liveCtr(0..<fifth),
+            clicks: served.reduce(0) { $0 + $1.click }, ctr: liveCtr(0..<n) ?? 0, ctrFirstFifth: liveCtr(0..<fifth),
             ctrLastFifth: liveCtr(last), randomCtr: mean(baselines.clicks("random"), 0..<n),
             fixedCtr: mean(baselines.clicks("fixed"), 0..<n), oracleCtr: oracle,
             fixedVersion: fixedVersion, firstVersion: served.map(\.version).min() ?? 0,

@@ -45,7 +45,8 @@ extension SimulationReport {
         let share = { (v: Double) in oracleCtr > 0 ? String(format: "%.2f", v / oracleCtr) : "undefined" }
         var totals = "<table><tr><th>policy</th><th>CTR</th><th>last fifth</th><th>÷ oracle</th></tr>\n"
         if served > 0 {
-            totals += "<tr><td>pool (learning)</td><td>\(f(ctr))</td><td>\(f(ctrLastFifth))</td><td>\(share(ctr))</td></tr>\n"
+            let lastFifth = ctrLastFifth.map(f) ?? "undefined (no user of it served)"
+            totals += "<tr><td>pool (learning)</td><td>\(f(ctr))</td><td>\(lastFifth)</td><td>\(share(ctr))</td></tr>\n"
         }
         for b in baselines {
             totals += "<tr><td>\(escape(b.name))</td><td>\(f(b.ctr))</td><td>\(f(b.ctrLastFifth))</td>"
@@ -54,7 +55,8 @@ extension SimulationReport {
         totals += "</table>\n"
         let poolText =
             served > 0
-            ? "Pool CTR \(f(ctr)): first fifth \(f(ctrFirstFifth)), last fifth \(f(ctrLastFifth))."
+            ? "Pool CTR \(f(ctr)): first fifth \(ctrFirstFifth.map(f) ?? "undefined (no user of it served)"), last fifth "
+                + "\(ctrLastFifth.map(f) ?? "undefined (no user of it served)")."
             : "No user was served by a pool (the baselines alone)."
         let summary = """
             <p>\(users) simulated new users of the \(escape(world)) world (seed \(seed), concurrency \(concurrency)), \

@@ -107,7 +107,8 @@ public struct BaselineSummary: Codable, Sendable, Equatable {
 /// `clicks`, `ctr`, `ctr_first_fifth`, `ctr_last_fifth`, `random_ctr`, `fixed_ctr`, `oracle_ctr`, `fixed_version`,
 /// `first_version`, `last_version`, `feedback_sent`, `feedback_duplicates`, `errors` (status name → count),
 /// `elapsed_ms`, `baselines` (``BaselineSummary``), `windows` (``SimulationWindow``). The pool's CTRs are `null`
-/// when no user was served (a run of the baselines only), `fixed_ctr` when the fixed baseline did not run.
+/// when no user was served (a run of the baselines only), `ctr_first_fifth` and `ctr_last_fifth` when no user of
+/// that fifth was served, `fixed_ctr` when the fixed baseline did not run.
 ///
 /// A CTR is clicks per user: each simulated user is shown one slate and clicks at most one item. The pool's
 /// CTR counts served users only; a user whose RECOMMEND failed is counted under `errors`.
@@ -126,10 +127,10 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var clicks: Int
     /// The pool's clicks per served user over the whole run.
     public var ctr: Double
-    /// The pool's CTR over the first fifth of the users.
-    public var ctrFirstFifth: Double
-    /// The pool's CTR over the last fifth of the users.
-    public var ctrLastFifth: Double
+    /// The pool's CTR over the first fifth of the users; nil when none of them was served.
+    public var ctrFirstFifth: Double?
+    /// The pool's CTR over the last fifth of the users; nil when none of them was served.
+    public var ctrLastFifth: Double?
     /// The uniform random policy's CTR on the same users.
     public var randomCtr: Double
     /// The CTR of the policy the pool served at the start, served locally with the same exploration and
@@ -183,11 +184,13 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         func f(_ v: Double) -> String { String(format: "%.4f", v) }
         let oracle = oracleCtr
         func share(_ v: Double) -> String { oracle > 0 ? String(format: "%.2f", v / oracle) : "undefined" }
+        let unserved = "undefined (no user of it served)"
         var lines = ["world \(world), users \(users) (served \(served)), seed \(seed), concurrency \(concurrency), \(elapsedMs) ms"]
         if served > 0 {
             lines.append(
-                "pool CTR \(f(ctr)) (÷ oracle \(share(ctr))): first fifth \(f(ctrFirstFifth)), last fifth "
-                    + "\(f(ctrLastFifth)) (÷ oracle \(share(ctrLastFifth))); policy versions \(firstVersion)…\(lastVersion)")
+                "pool CTR \(f(ctr)) (÷ oracle \(share(ctr))): first fifth \(ctrFirstFifth.map(f) ?? unserved), last "
+                    + "fifth \(ctrLastFifth.map(f) ?? unserved) (÷ oracle \(ctrLastFifth.map(share) ?? "undefined")); "
+                    + "policy versions \(firstVersion)…\(lastVersion)")
         } else {
             lines.append("pool: no user served")
         }
@@ -246,7 +249,7 @@ extension SimulationReport {
         try c.encode(windows, forKey: .windows)
     }
 
-    /// Decodes what ``encode(to:)`` writes (`null` CTRs read back as 0).
+    /// Decodes what ``encode(to:)`` writes (`null` CTRs read back as 0, the fifths' as nil).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         world = try c.decodeIfPresent(String.self, forKey: .world) ?? "simulator"
@@ -256,8 +259,8 @@ extension SimulationReport {
         served = try c.decode(Int.self, forKey: .served)
         clicks = try c.decode(Int.self, forKey: .clicks)
         ctr = try c.decodeIfPresent(Double.self, forKey: .ctr) ?? 0
-        ctrFirstFifth = try c.decodeIfPresent(Double.self, forKey: .ctrFirstFifth) ?? 0
-        ctrLastFifth = try c.decodeIfPresent(Double.self, forKey: .ctrLastFifth) ?? 0
+        ctrFirstFifth = try c.decodeIfPresent(Double.self, forKey: .ctrFirstFifth)
+        ctrLastFifth = try c.decodeIfPresent(Double.self, forKey: .ctrLastFifth)
         randomCtr = try c.decode(Double.self, forKey: .randomCtr)
         fixedCtr = try c.decodeIfPresent(Double.self, forKey: .fixedCtr) ?? 0
         oracleCtr = try c.decode(Double.self, forKey: .oracleCtr)

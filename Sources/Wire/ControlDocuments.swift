@@ -172,12 +172,12 @@ public struct JobView: Codable, Sendable, Equatable {
         /// Replicas averaged.
         public var replicas: Int
         /// Validation metrics of the state the round started from, when evaluated.
-        public var metrics: [String: Double]?
+        public var metrics: MetricValues?
         /// Wall-clock seconds.
         public var seconds: Double
 
         /// Creates a round view.
-        public init(round: Int, loss: Double, samples: Int, replicas: Int, metrics: [String: Double]?, seconds: Double) {
+        public init(round: Int, loss: Double, samples: Int, replicas: Int, metrics: MetricValues?, seconds: Double) {
             self.round = round
             self.loss = loss
             self.samples = samples
@@ -203,8 +203,8 @@ public struct JobView: Codable, Sendable, Equatable {
     public var step: Int
     /// Last round's training loss.
     public var loss: Double?
-    /// Latest validation metrics.
-    public var metrics: [String: Double]
+    /// Latest validation metrics (an undefined one is `null`).
+    public var metrics: MetricValues
     /// The registered version, once completed.
     public var modelVersion: UInt64?
     /// Why it failed.
@@ -221,7 +221,7 @@ public struct JobView: Codable, Sendable, Equatable {
     /// Creates a job view.
     public init(
         job: String, state: String, model: String, round: Int, totalRounds: Int, epoch: Int, step: Int, loss: Double?,
-        metrics: [String: Double], modelVersion: UInt64?, error: String?, createdAt: Double, updatedAt: Double,
+        metrics: MetricValues, modelVersion: UInt64?, error: String?, createdAt: Double, updatedAt: Double,
         spec: TrainJobSpec?, rounds: [Round]?
     ) {
         self.job = job
@@ -251,8 +251,8 @@ public struct ModelView: Codable, Sendable, Equatable {
     /// Whether scoring uses it now.
     public var promoted: Bool
     /// Validation metrics, with cold-start and warm segments where the data has them; `null` when none were
-    /// measured (an imported checkpoint), never an empty object.
-    public var metrics: [String: Double]?
+    /// measured (an imported checkpoint), never an empty object. An undefined metric is `null`.
+    public var metrics: MetricValues?
     /// SHA-256 of its training dataset; `null` for an imported checkpoint.
     public var datasetSha256: String?
     /// Its hyperparameters.
@@ -264,7 +264,7 @@ public struct ModelView: Codable, Sendable, Equatable {
 
     /// Creates a model view.
     public init(
-        version: UInt64, job: String?, promoted: Bool, metrics: [String: Double]?, datasetSha256: String?,
+        version: UInt64, job: String?, promoted: Bool, metrics: MetricValues?, datasetSha256: String?,
         hyperparameters: TrainJobSpec?, checkpointSha256: String, createdAt: Double
     ) {
         self.version = version

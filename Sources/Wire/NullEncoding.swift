@@ -63,6 +63,8 @@ public enum NonFiniteNumbers: Sendable {
             return numbers.mapValues { $0.isFinite ? $0 : nil }
         case let numbers as [String: Float] where numbers.values.contains(where: { !$0.isFinite }):
             return numbers.mapValues { $0.isFinite ? $0 : nil }
+        case let numbers as [String: Double?] where numbers.values.contains(where: { $0.map { !$0.isFinite } ?? false }):
+            return numbers.mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }
         default: return value
         }
     }

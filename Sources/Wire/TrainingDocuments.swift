@@ -151,6 +151,11 @@ public struct RoundAssignment: Codable, Sendable, Equatable {
     }
 }
 
+/// Validation metrics by name (`val_loss`, `auc`, `pr_auc`, …, docs/TRAINING.md). A metric that is undefined on the
+/// rows (an AUC when they hold one class, a PR-AUC without a click, a figure that is not finite) is kept with the
+/// value nil, written `null`, so that a reader sees it was measured and is undefined rather than missing.
+public typealias MetricValues = [String: Double?]
+
 /// A replica's answer for one round (`ROUND_RESULT`, JSON frame 1).
 ///
 /// Frames: `[header][report JSON][state pack, or checkpoint bytes when finalizing]`.
@@ -167,8 +172,8 @@ public struct RoundReport: Codable, Sendable, Equatable {
     public var loss: Double
     /// SHA-256 of the state the replica received and started from (replica consistency check).
     public var receivedStateSHA: String
-    /// Validation metrics of the received state, when asked to evaluate.
-    public var metrics: [String: Double]?
+    /// Validation metrics of the received state, when asked to evaluate (an undefined one is `null`).
+    public var metrics: MetricValues?
     /// The epoch reached.
     public var epoch: Int
     /// The local step reached.
@@ -190,7 +195,7 @@ public struct RoundReport: Codable, Sendable, Equatable {
     /// Creates a report.
     public init(
         job: String, round: Int, shard: Int, samples: Int, loss: Double, receivedStateSHA: String,
-        metrics: [String: Double]?, epoch: Int, step: Int, totalSteps: Int, datasetSHA: String, error: String?
+        metrics: MetricValues?, epoch: Int, step: Int, totalSteps: Int, datasetSHA: String, error: String?
     ) {
         self.datasetSHA = datasetSHA
         self.step = step
@@ -206,9 +211,10 @@ public struct RoundReport: Codable, Sendable, Equatable {
         self.error = error
     }
 
-    /// Why a successful report (no `error`) cannot be used, or `nil`: a count below 0, or a loss that is not a
-    /// finite number ≥ 0. A worker before this check reported a diverged round as the loss
-    /// `Double.greatestFiniteMagnitude`, which this treats as diverged too.
+    /// Why a successful report (no `error`) cannot be used, or `nil`: a count below 0, a loss that is not a
+    /// finite number ≥ 0, or a metric that is a number but not finite (an undefined metric is nil, not NaN). A
+    /// worker before this check reported a diverged round as the loss `Double.greatestFiniteMagnitude`, which this
+    /// treats as diverged too.
     public var problem: String? {
         if samples < 0 || step < 0 || epoch < 0 || totalSteps < 0 {
             return "negative count (samples \(samples), step \(step), epoch \(epoch), total_steps \(totalSteps))"
@@ -216,8 +222,11 @@ public struct RoundReport: Codable, Sendable, Equatable {
         if !(loss.isFinite && loss >= 0 && loss < .greatestFiniteMagnitude) {
             return "the loss is \(loss), not a finite number ≥ 0 (training diverged)"
         }
-        if let metrics, let bad = metrics.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
-            return "metric \(bad.key) is \(bad.value), not a finite number"
+        if let metrics,
+            let bad = metrics.sorted(by: { $0.key < $1.key }).first(where: { $0.value.map { !$0.isFinite } ?? false }),
+            let value = bad.value
+        {
+            return "metric \(bad.key) is \(value), not a finite number"
         }
         return nil
     }

@@ -165,6 +165,26 @@ struct RegistryCoordinatorTests {
         #expect(reply.errorText?.contains("corrupt") == true)
         #expect(try h.store.jobs().isEmpty)
     }
+
+    @Test("a stored metric that is undefined (null) reaches `models` as null, and the other metrics with it")
+    func undefinedMetricSurvivesStorage() throws {
+        let h = try RegistryHarness()
+        _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(1))
+        var record = try #require(try h.store.model(1))
+        // What the broker stores for a worker's report on validation rows of one class.
+        let measured: MetricValues = ["auc": nil, "pr_auc": nil, "val_loss": 0.31]
+        record.metrics = String(decoding: WireJSON.encode(measured), as: UTF8.self)
+        #expect(record.metrics.contains(#""auc":null"#), "\(record.metrics)")
+        #expect(JobCoordinator.metrics(record.metrics) == measured)
+        let view = h.coordinator.view(record)
+        #expect(view.metrics == measured)
+        let frame = WireJSON.encode(view)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any])
+        let metrics = try #require(object["metrics"] as? [String: Any])
+        #expect(metrics["auc"] is NSNull && metrics["val_loss"] as? Double == 0.31)
+        #expect(try WireJSON.decode(ModelView.self, from: frame).metrics == measured)
+    }
+
     @Test(
         "a checkpoint no scoring replica can serve is refused at import (BAD_REQUEST naming why) and never registered",
         arguments: RegistryHarness.unservable)

@@ -1,5 +1,6 @@
 import Foundation
 import RecLoad
+import RecWire
 import Testing
 
 @Suite("Schedules, recorder, sweep and report")
@@ -82,6 +83,37 @@ struct LoadArithmeticTests {
             plan.isStable([Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)]))
         #expect(!plan.isStable([Self.window(100, 10), Self.window(125, 10), Self.window(100, 10)]))
         #expect(!plan.isStable([Self.window(100, 10), Self.window(100, 13), Self.window(100, 10)]))
+    }
+
+    @Test("a level that was not stable has no stable throughput: null in the sweep JSON, not its last windows' mean")
+    func unstableLevelHasNoStableThroughput() throws {
+        let plan = SweepPlan(start: .closed(concurrency: 1))
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 10_000)
+        r.sent(0)
+        r.finished(
+            0, intendedMicros: 0, at: 100,
+            outcome: .ok(rows: 1, timings: ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)))
+        let s = r.summary(label: "concurrency 1", level: 1, batch: 1, sendEndMicros: 100_000)
+        let unstable = SweepLevel(summary: s, windows: [Self.window(958.7, 10)], plan: plan)
+        #expect(!unstable.stable && unstable.stableThroughputRps == nil && unstable.windows == 1)
+        let none = SweepLevel(summary: s, windows: [], plan: plan)
+        #expect(!none.stable && none.stableThroughputRps == nil && none.windows == 0)
+        let windows = [Self.window(50, 10), Self.window(100, 10), Self.window(105, 10.5), Self.window(96, 9.6)]
+        let stable = SweepLevel(summary: s, windows: windows, plan: plan)
+        #expect(stable.stable && stable.stableThroughputRps == (100 + 105 + 96) / 3.0)
+        // The sweep's JSON document: every key, the unstable level's throughput null, no distribution.
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try NullEncoding.encode(SweepDocument(levels: [unstable, stable]), with: encoder)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let levels = try #require(object["levels"] as? [[String: Any]])
+        #expect(levels.count == 2)
+        #expect(levels[0]["stable"] as? Bool == false && levels[0]["stable_throughput_rps"] is NSNull)
+        #expect(levels[1]["stable_throughput_rps"] as? Double == (100 + 105 + 96) / 3.0)
+        #expect(levels[0]["windows"] as? Int == 1)
+        let summary = try #require(levels[0]["summary"] as? [String: Any])
+        #expect(summary["throughput_rps"] != nil && (summary["distribution"] as? [Any])?.isEmpty == true)
     }
 
     @Test(

@@ -40,8 +40,9 @@ import Testing
                 plan: SimulationPlan(users: users, seed: seed, concurrency: Int(d("CONC", 4)), windows: 5))
             let names = ["linucb", "logistic_ts", "egreedy_lr"]
             let b = names.compactMap { n in r.baselines.first { $0.name == n }?.ctr }.max() ?? 0
-            line += String(format: " s%d %.4f/%.4f/b%.4f", seed, r.ctr, r.ctrFirstFifth, b)
-            total += r.ctr; first += r.ctrFirstFifth; best += b
+            let firstFifth = try #require(r.ctrFirstFifth)
+            line += String(format: " s%d %.4f/%.4f/b%.4f", seed, r.ctr, firstFifth, b)
+            total += r.ctr; first += firstFifth; best += b
         }
         let n = Double(seeds.count)
         line += String(format: " MEAN %.4f first %.4f best %.4f", total / n, first / n, best / n)

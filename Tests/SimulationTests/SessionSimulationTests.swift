@@ -2,9 +2,10 @@ import Foundation
 import RecClient
 import RecData
 import RecPolicy
-import RecSimulation
 import RecWire
 import Testing
+
+@testable import RecSimulation
 
 @Suite("recpool simulate --sessions: clicks per session")
 struct SessionSimulationTests {
@@ -18,9 +19,10 @@ struct SessionSimulationTests {
         // Budget 30, each step costs 1, each click gives back 0.5.
         #expect(report.steps >= 12 * 30 && report.steps <= 12 * 30 + report.clicks)
         #expect(report.clicks > 0)
-        #expect(abs(report.clicksPerSession - Double(report.clicks) / 12) < 1e-12)
-        #expect(abs(report.ctrPerStep - Double(report.clicks) / Double(report.steps)) < 1e-12)
-        #expect(abs(report.stepsPerSession - Double(report.steps) / 12) < 1e-12)
+        #expect(abs(try #require(report.clicksPerSession) - Double(report.clicks) / 12) < 1e-12)
+        #expect(abs(try #require(report.ctrPerStep) - Double(report.clicks) / Double(report.steps)) < 1e-12)
+        #expect(abs(try #require(report.stepsPerSession) - Double(report.steps) / 12) < 1e-12)
+        #expect(report.clicksPerSessionSd != nil)
         // Three FEEDBACKs per step reached the backend's log, one impression per step.
         #expect(backend.impressions.count == report.steps)
         #expect(backend.impressions.allSatisfy { $0.clicks.count == 3 })
@@ -53,5 +55,46 @@ struct SessionSimulationTests {
         await #expect(throws: SimulationError.self) {
             _ = try await SessionSimulation.run(backend: try LearnerBackend(), plan: plan)
         }
+    }
+
+    @Test("with no completed session the per-session figures are null and undefined in text, never 0")
+    func noSessionCompleted() throws {
+        let failed = (0..<5).map {
+            SessionOutcome(index: $0, steps: 0, clicks: 0, completed: false, errors: ["TIMEOUT": 1])
+        }
+        let report = SessionReport(
+            plan: SimulationPlan(users: 5, seed: 3, windows: 1), outcomes: failed, random: [1, 2, 1, 0, 1],
+            oracle: [3, 4, 3, 3, 4], learner: "contextual_bandit", gamma: 0, elapsedMs: 1)
+        #expect(report.completed == 0)
+        #expect(report.clicksPerSession == nil && report.clicksPerSessionSd == nil)
+        #expect(report.clicksPerSessionFirstFifth == nil && report.clicksPerSessionLastFifth == nil)
+        #expect(report.stepsPerSession == nil && report.ctrPerStep == nil)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        for key in [
+            "clicks_per_session", "clicks_per_session_sd", "clicks_per_session_first_fifth",
+            "clicks_per_session_last_fifth", "steps_per_session", "ctr_per_step",
+        ] {
+            #expect(json[key] is NSNull, "\(key): \(String(describing: json[key]))")
+        }
+        #expect(json["random_clicks_per_session"] as? Double == 1)
+        #expect(report.text.contains("clicks per session undefined (no session completed)"), "\(report.text)")
+        #expect(report.text.contains("steps per session undefined (no session completed)"))
+        #expect(!report.text.contains("0.000"), "\(report.text)")
+    }
+
+    @Test("one completed session has a mean but no standard deviation (it needs two)")
+    func oneSessionHasNoSD() throws {
+        var outcomes = [SessionOutcome(index: 0, steps: 31, clicks: 2, completed: true)]
+        outcomes.append(SessionOutcome(index: 1, steps: 3, clicks: 0, completed: false))
+        let report = SessionReport(
+            plan: SimulationPlan(users: 2, seed: 3, windows: 1), outcomes: outcomes, random: [1, 1], oracle: [3, 3],
+            learner: "contextual_bandit", gamma: 0, elapsedMs: 1)
+        #expect(report.clicksPerSession == 2 && report.stepsPerSession == 31)
+        #expect(report.clicksPerSessionSd == nil)
+        #expect(report.clicksPerSessionFirstFifth == 2 && report.clicksPerSessionLastFifth == nil)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        #expect(json["clicks_per_session"] as? Double == 2)
+        #expect(json["clicks_per_session_sd"] is NSNull)
+        #expect(report.text.contains("2.000 ± undefined (fewer than 2 sessions completed)"), "\(report.text)")
     }
 }

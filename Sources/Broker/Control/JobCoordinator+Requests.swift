@@ -188,8 +188,9 @@ extension JobCoordinator {
             checkpointSha256: model.checkpointSHA, createdAt: model.createdAt)
     }
 
-    static func metrics(_ text: String?) -> [String: Double] {
-        guard let text, let values = try? WireJSON.decode([String: Double].self, from: Array(text.utf8)) else {
+    /// The stored metrics (JSON text), an undefined one (`null`) kept with no value; empty when none are stored.
+    static func metrics(_ text: String?) -> MetricValues {
+        guard let text, let values = try? WireJSON.decode(MetricValues.self, from: Array(text.utf8)) else {
             return [:]
         }
         return values

@@ -93,7 +93,7 @@ extension JobCore {
                 }
                 return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
             }
-            if job.spec.restoreBest != false, let best = job.best, let final = report.metrics?["val_loss"],
+            if job.spec.restoreBest != false, let best = job.best, let final = report.metrics?["val_loss"] ?? nil,
                 final.isFinite, best.loss < final
             {
                 // The last average validates worse than an earlier one: checkpoint the best round's state instead.
@@ -189,7 +189,7 @@ extension JobCore {
             ? ordered.reduce(0) { $0 + $1.report.loss * (Double($1.report.samples) / Double(samples)) } : 0
         let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
         // The metrics describe the state this round started from (`job.state`), the average of the round before.
-        if round > 1, let loss = metrics?["val_loss"], loss.isFinite, loss < job.best?.loss ?? .infinity {
+        if round > 1, let loss = metrics?["val_loss"] ?? nil, loss.isFinite, loss < job.best?.loss ?? .infinity {
             job.best = (loss, job.state, job.stateSHA)
         }
         let H = job.spec.syncEvery

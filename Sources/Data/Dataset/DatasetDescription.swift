@@ -16,10 +16,14 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var contextWidth: Int
     /// Width of obp's action context.
     public var actionContextWidth: Int
-    /// Width of the `basic` FeatureSpec fitted on the training split.
-    public var basicFeatureWidth: Int
-    /// Width of the `extended` FeatureSpec fitted on the training split (the MLP's input).
-    public var extendedFeatureWidth: Int
+    /// Width of the `basic` FeatureSpec fitted on the training split; nil (JSON `null`) when no spec can be fitted
+    /// (``featureWidthsUndefined`` says why).
+    public var basicFeatureWidth: Int?
+    /// Width of the `extended` FeatureSpec fitted on the training split (the MLP's input); nil like
+    /// ``basicFeatureWidth``.
+    public var extendedFeatureWidth: Int?
+    /// Why the feature widths are undefined (the training split has no rows); nil when they are defined.
+    public var featureWidthsUndefined: String?
     /// Rows of cold-start users (all-zero affinity).
     public var coldStartRows: Int
     /// Rows of users with history.
@@ -59,8 +63,15 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         trainRows = train.rows
         validationRows = split.validation.rows
         testRows = split.test.rows
-        basicFeatureWidth = (try? FeatureSpec.fit(on: train, featureSet: .basic).width) ?? 0
-        extendedFeatureWidth = (try? FeatureSpec.fit(on: train, featureSet: .extended).width) ?? 0
+        do throws(FeatureSpecError) {
+            basicFeatureWidth = try FeatureSpec.fit(on: train, featureSet: .basic).width
+            extendedFeatureWidth = try FeatureSpec.fit(on: train, featureSet: .extended).width
+            featureWidthsUndefined = nil
+        } catch {
+            basicFeatureWidth = nil
+            extendedFeatureWidth = nil
+            featureWidthsUndefined = train.rows == 0 ? "the training split has no rows" : error.description
+        }
         let cold = data.rows(in: .coldStart)
         let warm = data.rows(in: .warm)
         coldStartRows = cold.count
@@ -75,7 +86,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         pscoreMax = data.pscore.max() ?? 0
     }
 
-    /// Encodes every key; a segment CTR with no rows in the segment is `null`.
+    /// Encodes every key; a segment CTR with no rows in the segment is `null`, and so are the feature widths when
+    /// the training split has no rows.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -88,6 +100,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(actionContextWidth, forKey: .actionContextWidth)
         try c.encode(basicFeatureWidth, forKey: .basicFeatureWidth)
         try c.encode(extendedFeatureWidth, forKey: .extendedFeatureWidth)
+        try c.encode(featureWidthsUndefined, forKey: .featureWidthsUndefined)
         try c.encode(coldStartRows, forKey: .coldStartRows)
         try c.encode(warmRows, forKey: .warmRows)
         try c.encode(ctr, forKey: .ctr)
@@ -102,7 +115,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case name, rows, unobservedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
-        case extendedFeatureWidth, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR, pscoreMin, pscoreMax
+        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR
+        case pscoreMin, pscoreMax
         case trainRows, validationRows, testRows
     }
 }

@@ -16,15 +16,30 @@ public struct ConfidenceInterval: Sendable, Codable, Equatable {
 /// Nonparametric bootstrap (Efron, 1979) percentile intervals for off-policy estimates: rows are resampled with
 /// replacement `resamples` times and the estimator recomputed on each resample (SNIPW as a ratio on each).
 public enum Bootstrap {
+    /// Fewest rows an interval is drawn from. From one row every resample is that row, so the interval is the
+    /// estimate itself; from a handful the resamples take only a few distinct values and the interval claims a
+    /// precision the rows do not have.
+    public static let minimumRows = 10
+
+    /// Why `rows` rows and `resamples` resamples give no interval, or nil when they give one.
+    public static func undefinedReason(rows: Int, resamples: Int) -> String? {
+        if resamples <= 0 { return "no bootstrap resamples were drawn (resamples 0)" }
+        if rows < minimumRows {
+            return "\(rows) row\(rows == 1 ? "" : "s"), fewer than the \(minimumRows) a bootstrap interval needs"
+        }
+        return nil
+    }
+
     /// Percentile interval for every available estimator, from the same resamples. Deterministic given `seed`.
-    /// An estimator undefined on every resample has no interval.
+    /// An estimator undefined on every resample has no interval, and there is none at all from fewer than
+    /// ``minimumRows`` rows (``undefinedReason(rows:resamples:)``).
     public static func intervals(
         _ terms: OPETerms, estimators: [OffPolicyEstimator] = OffPolicyEstimator.allCases, level: Double = 0.95,
         resamples: Int = 1_000, seed: UInt64 = 12_345
     ) -> [OffPolicyEstimator: ConfidenceInterval] {
         let n = terms.rows
         let usable = estimators.filter { terms.hasRewardModel || !$0.needsRewardModel }
-        guard n > 0, !usable.isEmpty else { return [:] }
+        guard undefinedReason(rows: n, resamples: resamples) == nil, !usable.isEmpty else { return [:] }
         var rng = SplitMix64(seed: seed)
         var draws: [OffPolicyEstimator: [Double]] = [:]
         var counts = [Double](repeating: 0, count: n)

@@ -118,17 +118,6 @@ public struct OPETerms: Sendable, Equatable {
         return Self.value(estimator, sums())
     }
 
-    /// Why ``estimate(_:)`` is undefined, or nil when it is defined.
-    public func undefinedReason(_ estimator: OffPolicyEstimator) -> String? {
-        guard rows > 0 else { return "no rows" }
-        guard hasRewardModel || !estimator.needsRewardModel else { return "needs a reward model" }
-        let s = sums()
-        if estimator == .snipw && !(s.w > 0) {
-            return "the policy gives every logged action zero weight (sum of weights is 0)"
-        }
-        return Self.value(estimator, s) == nil ? "not finite (the importance weights overflow)" : nil
-    }
-
     /// Kish's effective sample size of the importance weights, `(Σ w)² / Σ w²`; nil when it is undefined (no rows, or
     /// every weight is 0, so 0/0) or not finite.
     public var effectiveSampleSize: Double? {
@@ -136,13 +125,5 @@ public struct OPETerms: Sendable, Equatable {
         guard s2 > 0 else { return nil }
         let ess = s * s / s2
         return ess.isFinite ? ess : nil
-    }
-
-    /// Why ``effectiveSampleSize`` is undefined, or nil when it is defined.
-    public var effectiveSampleSizeUndefinedReason: String? {
-        guard effectiveSampleSize == nil else { return nil }
-        if rows == 0 { return "no rows" }
-        return weight.allSatisfy({ $0 == 0 })
-            ? "every importance weight is 0 (0/0)" : "not finite (the importance weights overflow)"
     }
 }

@@ -1,5 +1,6 @@
 /// One estimator's figures. Every key is always encoded; an undefined estimate has `value` null and `undefined` naming
-/// the reason (text output prints `undefined (REASON)`), never 0 or NaN.
+/// the reason (text output prints `undefined (REASON)`), never 0 or NaN. A defined estimate without an interval has
+/// `interval` null and `intervalUndefined` naming the reason (too few rows, no resamples).
 public struct EstimateFigures: Sendable, Codable, Equatable {
     /// The estimator.
     public var estimator: OffPolicyEstimator
@@ -9,17 +10,23 @@ public struct EstimateFigures: Sendable, Codable, Equatable {
     public var undefined: String?
     /// Bootstrap percentile interval.
     public var interval: ConfidenceInterval?
+    /// Why a defined estimate has no interval (``Bootstrap/undefinedReason(rows:resamples:)``, or undefined on
+    /// every resample); nil when it has one or when the estimate itself is undefined (``undefined`` says why).
+    public var intervalUndefined: String?
 
     /// Creates the figures.
-    public init(estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?)
-    {
+    public init(
+        estimator: OffPolicyEstimator, value: Double?, undefined: String? = nil, interval: ConfidenceInterval?,
+        intervalUndefined: String? = nil
+    ) {
         self.estimator = estimator
         self.value = value
         self.undefined = undefined
         self.interval = interval
+        self.intervalUndefined = intervalUndefined
     }
 
-    private enum CodingKeys: String, CodingKey { case estimator, value, undefined, interval }
+    private enum CodingKeys: String, CodingKey { case estimator, value, undefined, interval, intervalUndefined }
 
     /// Encodes every key, writing `null` for a missing value.
     public func encode(to encoder: any Encoder) throws {
@@ -28,6 +35,7 @@ public struct EstimateFigures: Sendable, Codable, Equatable {
         try c.encode(value, forKey: .value)
         try c.encode(undefined, forKey: .undefined)
         try c.encode(interval, forKey: .interval)
+        try c.encode(intervalUndefined, forKey: .intervalUndefined)
     }
 }
 
@@ -37,8 +45,10 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     public var segment: Segment
     /// Rows in the segment.
     public var rows: Int
-    /// Mean logged reward (the behaviour policy's on-policy value on these rows), or nil for a segment with no rows.
+    /// Mean logged reward (the behaviour policy's on-policy value on these rows), or nil when it is undefined.
     public var behaviourValue: Double?
+    /// Why ``behaviourValue`` is undefined (no rows, or the rewards' sum overflows); nil when it is defined.
+    public var behaviourValueUndefined: String?
     /// Kish effective sample size `(Σw)²/Σw²` of the importance weights, or nil when undefined.
     public var effectiveSampleSize: Double?
     /// Why ``effectiveSampleSize`` is undefined; nil when it is defined.
@@ -50,8 +60,8 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
 
     /// Creates the figures of a segment; the ESS warning is derived from `effectiveSampleSize`.
     public init(
-        segment: Segment, rows: Int, behaviourValue: Double?, effectiveSampleSize: Double?,
-        effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
+        segment: Segment, rows: Int, behaviourValue: Double?, behaviourValueUndefined: String? = nil,
+        effectiveSampleSize: Double?, effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
     ) {
         let floor = OffPolicyEvaluation.minimumEffectiveSampleSize
         if let ess = effectiveSampleSize, ess < floor {
@@ -68,13 +78,15 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
         self.segment = segment
         self.rows = rows
         self.behaviourValue = behaviourValue
+        self.behaviourValueUndefined = behaviourValueUndefined
         self.effectiveSampleSize = effectiveSampleSize
         self.effectiveSampleSizeUndefined = effectiveSampleSizeUndefined
         self.estimates = estimates
     }
 
     private enum CodingKeys: String, CodingKey {
-        case segment, rows, behaviourValue, effectiveSampleSize, effectiveSampleSizeUndefined, estimates, warnings
+        case segment, rows, behaviourValue, behaviourValueUndefined, effectiveSampleSize, effectiveSampleSizeUndefined
+        case estimates, warnings
     }
 
     /// Encodes every key, writing `null` for a missing value.
@@ -83,6 +95,7 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
         try c.encode(segment, forKey: .segment)
         try c.encode(rows, forKey: .rows)
         try c.encode(behaviourValue, forKey: .behaviourValue)
+        try c.encode(behaviourValueUndefined, forKey: .behaviourValueUndefined)
         try c.encode(effectiveSampleSize, forKey: .effectiveSampleSize)
         try c.encode(effectiveSampleSizeUndefined, forKey: .effectiveSampleSizeUndefined)
         try c.encode(estimates, forKey: .estimates)
@@ -151,16 +164,20 @@ public enum OffPolicyEvaluation {
             let intervals =
                 resamples > 0 && !rows.isEmpty
                 ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
+            let noInterval = Bootstrap.undefinedReason(rows: rows.count, resamples: resamples)
             let estimates = OffPolicyEstimator.allCases.map { e in
                 let value = part.estimate(e)
+                let interval = value == nil ? nil : intervals[e]
                 return EstimateFigures(
                     estimator: e, value: value, undefined: value == nil ? part.undefinedReason(e) : nil,
-                    interval: value == nil ? nil : intervals[e])
+                    interval: interval,
+                    intervalUndefined: value == nil || interval != nil
+                        ? nil : noInterval ?? "undefined on every bootstrap resample")
             }
             segments.append(
                 SegmentEstimates(
-                    segment: segment, rows: rows.count,
-                    behaviourValue: rows.isEmpty ? nil : part.reward.reduce(0, +) / Double(rows.count),
+                    segment: segment, rows: rows.count, behaviourValue: part.meanReward,
+                    behaviourValueUndefined: part.meanRewardUndefinedReason,
                     effectiveSampleSize: part.effectiveSampleSize,
                     effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates))
         }

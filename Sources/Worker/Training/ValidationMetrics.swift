@@ -1,15 +1,19 @@
 import RecData
 import RecModel
+import RecWire
 
 /// Validation metrics of a model, as a `RoundReport.metrics` dictionary.
 public enum ValidationMetrics {
     /// `val_loss` (the trainer's binary cross-entropy), `auc`, `pr_auc`, `accuracy`, `log_loss` and `val_rows`
     /// on the validation split, the constant predictor's figures (`train_click_rate`, `constant_log_loss`, and
-    /// `beats_constant`: 1 when `log_loss` is below `constant_log_loss`, else 0); with cold flags, the same suffixed `_cold` and `_warm` per segment.
-    /// Non-finite values are left out (JSON cannot carry them); an empty split gives only `val_rows`.
-    public static func compute(model: MLP, split: TrainingSplit) -> [String: Double] {
+    /// `beats_constant`: 1 when `log_loss` is below `constant_log_loss`, else 0); with cold flags, the same suffixed
+    /// `_cold` and `_warm` per segment (all undefined for a segment with no row).
+    /// A figure that is undefined on these rows (an AUC with one class, a PR-AUC without a click, a value that is
+    /// not finite) keeps its key with the value nil (`null` in JSON, `undefined` in text), as `recpool fit` and
+    /// `recpool eval` report it; an empty split gives only `val_rows`.
+    public static func compute(model: MLP, split: TrainingSplit) -> MetricValues {
         let validation = split.validation
-        var out: [String: Double] = ["val_rows": Double(validation.count)]
+        var out: MetricValues = ["val_rows": Double(validation.count)]
         guard validation.count > 0 else { return out }
         let trainer = MLPTrainer(model: model)
         let probabilities = model.predict(validation.inputs)
@@ -26,19 +30,25 @@ public enum ValidationMetrics {
             for (suffix, wanted) in [("_cold", true), ("_warm", false)] {
                 let rows = cold.indices.filter { cold[$0] == wanted }
                 out["val_rows" + suffix] = Double(rows.count)
-                guard !rows.isEmpty else { continue }
+                guard !rows.isEmpty else {
+                    // No row of this segment: its figures are undefined, listed with no value.
+                    for name in ["auc", "pr_auc", "accuracy", "log_loss"] {
+                        out.updateValue(nil, forKey: name + suffix)
+                    }
+                    continue
+                }
                 add(rows.map { probabilities[$0] }, rows.map { validation.targets[$0] }, suffix: suffix, to: &out)
             }
         }
-        return out.filter { $0.value.isFinite }
+        return out.mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }
     }
 
-    private static func add(_ p: [Float], _ y: [Float], suffix: String, to out: inout [String: Double]) {
+    private static func add(_ p: [Float], _ y: [Float], suffix: String, to out: inout MetricValues) {
         let m = ClassificationMetrics(labels: y.map(Double.init), scores: p.map(Double.init))
-        // An AUC with one class is undefined and left out, like a non-finite value.
-        if let auc = m.rocAUC { out["auc" + suffix] = auc }
+        // An AUC with one class is undefined: the key stays, with no value (`out[k] = nil` would remove it).
+        out.updateValue(m.rocAUC, forKey: "auc" + suffix)
         // At OBD's click rates accuracy at 0.5 is the share of non-clicks; PR-AUC says how well clicks rank.
-        if let ap = m.averagePrecision { out["pr_auc" + suffix] = ap }
+        out.updateValue(m.averagePrecision, forKey: "pr_auc" + suffix)
         out["accuracy" + suffix] = m.accuracy
         out["log_loss" + suffix] = m.logLoss
     }

@@ -24,6 +24,12 @@ struct DataDescribeCommand: AsyncParsableCommand {
         }
         let pct = { (v: Double) in String(format: "%.3f%%", 100 * v) }
         let segmentCTR = { (v: Double?) in v.map(pct) ?? "undefined (no rows)" }
+        let featureWidths =
+            if let basic = d.basicFeatureWidth, let extended = d.extendedFeatureWidth {
+                "basic \(basic), extended \(extended)"
+            } else {
+                "undefined (\(d.featureWidthsUndefined ?? "no feature specification"))"
+            }
         CommandOutput.printLine(
             """
             \(d.name)
@@ -32,7 +38,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
               items           \(d.items)
               positions       \(d.positions)
               context width   \(d.contextWidth) (obp one-hot, first category dropped); action context \(d.actionContextWidth)
-              feature widths  basic \(d.basicFeatureWidth), extended \(d.extendedFeatureWidth)
+              feature widths  \(featureWidths)
               cold start      \(d.coldStartRows) rows (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(segmentCTR(d.coldStartCTR))
               warm            \(d.warmRows) rows, CTR \(segmentCTR(d.warmCTR))
               pscore          \(d.pscoreMin) … \(d.pscoreMax)

@@ -65,7 +65,7 @@ struct JobCommand: AsyncParsableCommand {
                     // A round's metrics are those of the averaged model after it, measured when the next round starts.
                     let metrics = round.metrics.map { m in
                         "validation after round \(round.round): "
-                            + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0]!))" }.joined(separator: " ")
+                            + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0] ?? nil))" }.joined(separator: " ")
                     } ?? ""
                     CommandOutput.printLine(
                         "  round \(round.round): loss \(String(format: "%.4f", round.loss)), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
@@ -137,10 +137,11 @@ enum JobFollower {
     }
 
     /// One metric as text: a count (`val_rows`, `…_clicks`, `…_samples`) as an integer, any other figure with
-    /// four decimals.
-    static func metric(_ name: String, _ value: Double) -> String {
+    /// four decimals, and one that is undefined (`null`: an AUC on rows of one class) as `undefined`.
+    static func metric(_ name: String, _ value: Double?) -> String {
+        guard let value, value.isFinite else { return figureText(nil, "%.4f") }
         let isCount = ["rows", "clicks", "samples", "count"].contains { name.hasSuffix($0) }
-        if isCount, value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        if isCount, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(format: "%.4f", value)
     }
 
@@ -152,7 +153,7 @@ enum JobFollower {
         if !job.metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.
             let label = job.modelVersion != nil ? "validation of the final model (= last round's):" : "validation:"
-            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0]!))" }.joined(separator: ", "))
+            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0] ?? nil))" }.joined(separator: ", "))
         }
         if job.metrics["beats_constant"] == 0 {
             parts.append("warning: the model does not beat the constant predictor (the training click rate) on validation log-loss")
@@ -166,7 +167,7 @@ enum JobFollower {
         var job: String
         var state: String
         var modelVersion: UInt64?
-        var metrics: [String: Double]
+        var metrics: MetricValues
         var round: Int
         var totalRounds: Int
         var loss: Double?

@@ -200,10 +200,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             if levels.isEmpty {
                 CommandOutput.printLine(try runs[0].json())
             } else {
-                let body = try levels.map { l in
-                    "{\"stable\":\(l.stable),\"stable_throughput_rps\":\(l.stableThroughputRps),\"windows\":\(l.windows),\"summary\":\(try l.summary.json())}"
-                }
-                CommandOutput.printLine("{\"levels\":[\(body.joined(separator: ","))]}")
+                CommandOutput.printLine(try JSONOutput.encode(SweepDocument(levels: levels)))
             }
         }
         if csv {

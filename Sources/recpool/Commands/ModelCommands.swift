@@ -24,7 +24,9 @@ struct ModelsCommand: AsyncParsableCommand {
             CommandOutput.printLine("VERSION  JOB        PROMOTED  METRICS")
             for model in list.models {
                 let measured = model.metrics ?? [:]
-                let metrics = measured.keys.sorted().prefix(4).map { "\($0)=\(String(format: "%.4f", measured[$0]!))" }
+                let metrics = measured.keys.sorted().prefix(4).map {
+                    "\($0)=\(JobFollower.metric($0, measured[$0] ?? nil))"
+                }
                 CommandOutput.printLine(
                     "\(String(model.version).padded(8)) \((model.job ?? "imported").padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(metrics.joined(separator: " "))")
             }

@@ -49,8 +49,84 @@ struct UndefinedEstimateTests {
         let terms = OPETerms(
             reward: [1, 1], action: [0, 0], pscore: [1e-320, 1e-320], policy: policy, estimatedRewards: nil)
         #expect(terms.estimate(.ipw) == nil)
-        #expect(terms.undefinedReason(.ipw)?.contains("not finite") == true)
+        #expect(terms.undefinedReason(.ipw) == "not finite (an importance weight is inf)")
         #expect(terms.effectiveSampleSize == nil)
+        #expect(terms.effectiveSampleSizeUndefinedReason == "not finite (an importance weight is inf)")
+    }
+
+    @Test("a non-finite figure says what overflowed: the rewards when the weights are small, the weights when they are")
+    func overflowReasons() {
+        // Weights 1 (π = b = 0.5) and rewards whose sum overflows.
+        let even = ActionDistribution(nActions: 2, probabilities: [0.5, 0.5, 0.5, 0.5])
+        let rewards = OPETerms(
+            reward: [1e308, 1e308], action: [0, 0], pscore: [0.5, 0.5], policy: even, estimatedRewards: nil)
+        #expect(rewards.estimate(.ipw) == nil && rewards.estimate(.snipw) == nil)
+        #expect(rewards.undefinedReason(.ipw) == "not finite (the sum of the logged rewards overflows)")
+        #expect(rewards.undefinedReason(.snipw) == "not finite (the sum of the logged rewards overflows)")
+        #expect(rewards.effectiveSampleSize == 2 && rewards.effectiveSampleSizeUndefinedReason == nil)
+        #expect(rewards.meanReward == nil)
+        #expect(rewards.meanRewardUndefinedReason == "not finite (the sum of the logged rewards overflows)")
+        // Finite weights and rewards whose products overflow.
+        let products = OPETerms(
+            reward: [1e300], action: [0], pscore: [1e-10], policy: ActionDistribution(nActions: 1, probabilities: [1]),
+            estimatedRewards: nil)
+        #expect(products.undefinedReason(.ipw)?.contains("importance-weighted rewards overflow") == true)
+        #expect(products.meanReward == 1e300)
+        // Weights whose squares overflow: the ESS names the sum of squares.
+        let heavy = OPETerms(
+            reward: [0, 0], action: [0, 0], pscore: [1e-160, 1e-160],
+            policy: ActionDistribution(nActions: 1, probabilities: [1, 1]), estimatedRewards: nil)
+        #expect(heavy.estimate(.ipw) == 0)
+        #expect(
+            heavy.effectiveSampleSizeUndefinedReason
+                == "not finite (the sum of the squared importance weights overflows)")
+    }
+
+    @Test("the logged CTR of rows whose rewards overflow is undefined with that reason, not 'no rows'")
+    func loggedCTROverflow() throws {
+        var data = try Self.men().subset(Array(0..<20), name: "overflow")
+        data.reward[0] = 1e308
+        data.reward[1] = 1e308
+        let report = OffPolicyEvaluation.evaluate(
+            policy: .uniform(rows: data.rows, nActions: data.nActions), policyName: "uniform", on: data,
+            rewardModel: nil, resamples: 20)
+        let all = try #require(report.segment(.all))
+        #expect(all.rows == 20 && all.behaviourValue == nil)
+        #expect(all.behaviourValueUndefined == "not finite (the sum of the logged rewards overflows)")
+        let ipw = try #require(all.figures(.ipw))
+        #expect(ipw.value == nil && ipw.undefined?.contains("logged rewards") == true)
+        #expect(ipw.undefined?.contains("importance weights") == false)
+    }
+
+    @Test("an estimate from fewer than Bootstrap.minimumRows rows has no interval: null with the reason")
+    func intervalFromTooFewRows() throws {
+        let one = try Self.men().subset([0], name: "one row")
+        let report = OffPolicyEvaluation.evaluate(
+            policy: .uniform(rows: 1, nActions: one.nActions), policyName: "uniform", on: one, rewardModel: nil,
+            resamples: 100)
+        let all = try #require(report.segment(.all))
+        for estimator in [OffPolicyEstimator.ipw, .snipw] {
+            let figures = try #require(all.figures(estimator))
+            #expect(figures.value != nil && figures.interval == nil, "\(estimator)")
+            #expect(figures.intervalUndefined == "1 row, fewer than the 10 a bootstrap interval needs")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(try #require(all.figures(.ipw))), as: UTF8.self)
+        #expect(json.contains(#""interval":null,"intervalUndefined":"1 row, fewer than the 10"#), "\(json)")
+        // From the minimum on, the interval is there.
+        let ten = try Self.men().subset(Array(0..<Bootstrap.minimumRows), name: "ten rows")
+        let terms = OPETerms(
+            reward: ten.reward, action: ten.action, pscore: ten.pscore,
+            policy: .uniform(rows: ten.rows, nActions: ten.nActions), estimatedRewards: nil)
+        #expect(Bootstrap.intervals(terms, resamples: 50)[.ipw] != nil)
+        #expect(Bootstrap.intervals(terms.gather(Array(0..<(Bootstrap.minimumRows - 1))), resamples: 50).isEmpty)
+    }
+
+    static func men() throws -> BanditDataset {
+        try OBDLoader.load(
+            dataFile: Paths.fixtures + "/obd/random/men/men.csv",
+            itemContextFile: Paths.fixtures + "/obd/random/men/item_context.csv", name: "men")
     }
 
     @Test("a segment with no rows is reported with undefined figures, and JSON holds null with the reason")
@@ -75,7 +151,9 @@ struct UndefinedEstimateTests {
         let json = String(decoding: try encoder.encode(warm), as: UTF8.self)
         #expect(json.contains(#""behaviourValue":null"#))
         #expect(json.contains(#""effectiveSampleSize":null"#))
-        #expect(json.contains(#"{"estimator":"ipw","interval":null,"undefined":"no rows","value":null}"#))
+        #expect(
+            json.contains(
+                #"{"estimator":"ipw","interval":null,"intervalUndefined":null,"undefined":"no rows","value":null}"#))
         #expect(!json.lowercased().contains("nan"))
     }
 
@@ -101,5 +179,23 @@ struct UndefinedEstimateTests {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let json = String(decoding: try encoder.encode(cold), as: UTF8.self)
         #expect(json.contains(#""warm_ctr":null"#), "\(json)")
+    }
+
+    @Test("data describe: with no training rows the feature widths are null with the reason, not 0")
+    func describeWithoutTrainingRows() throws {
+        let tiny = try DatasetSpecifier(parsing: "synthetic:users=1,rows=1,seed=1").load(obdDirectory: "/nonexistent")
+        let d = DatasetDescription(tiny)
+        #expect(d.rows == 1 && d.trainRows == 0)
+        #expect(d.basicFeatureWidth == nil && d.extendedFeatureWidth == nil)
+        #expect(d.featureWidthsUndefined == "the training split has no rows")
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = String(decoding: try encoder.encode(d), as: UTF8.self)
+        #expect(json.contains(#""basic_feature_width":null"#), "\(json)")
+        #expect(json.contains(#""extended_feature_width":null"#), "\(json)")
+        #expect(json.contains(#""feature_widths_undefined":"the training split has no rows""#), "\(json)")
+        let men = DatasetDescription(try Self.men())
+        #expect((men.basicFeatureWidth ?? 0) > 0 && (men.extendedFeatureWidth ?? 0) > 0)
+        #expect(men.featureWidthsUndefined == nil)
     }
 }

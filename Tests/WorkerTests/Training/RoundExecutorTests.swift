@@ -173,7 +173,8 @@ struct RoundExecutorTests {
         for key in ["val_loss", "auc", "accuracy", "log_loss", "accuracy_cold", "accuracy_warm", "log_loss_cold"] {
             #expect(metrics[key] != nil, "missing \(key) in \(metrics.keys.sorted())")
         }
-        // `auc_cold` and `auc_warm` are present only when defined (both classes among the segment's rows).
+        // `auc_cold` and `auc_warm` are always listed: `null` unless both classes are among the segment's rows.
+        #expect(metrics.keys.contains("auc_cold") && metrics.keys.contains("auc_warm"))
         let final = RoundExecutor.run(
             assignment: TrainingFixtures.assignment(
                 spec, round: 2, fromStep: 4, steps: 0, state: first.body, finalize: true, included: false),
@@ -196,11 +197,40 @@ struct RoundExecutorTests {
         #expect(result.report.samples == 3 * 64)
         let metrics = try #require(result.report.metrics)
         #expect(metrics["val_rows"] == 40)  // 400 rows split by time: 240 train, 40 validation, 120 test left out
-        #expect(metrics["auc"] != nil && metrics["val_loss"] != nil)
+        #expect((metrics["auc"] ?? nil) != nil && (metrics["val_loss"] ?? nil) != nil)
         let resolved = try #require(
             cache.resolved(.init(dataset: spec.dataset, seed: spec.seed, validation: spec.validation)))
         let featureSpec = try FeatureSpec.decode(resolved.featureSpec)
         #expect(featureSpec.width == resolved.inputWidth)
         #expect(resolved.split.train.count == 240 && resolved.split.validation.count == 40)
+    }
+
+    @Test("validation rows of one class keep auc and pr_auc as null, through the wire, not a missing key")
+    func singleClassValidationKeepsUndefinedMetrics() throws {
+        func data(_ rows: Int, clicks: Set<Int>) -> LabeledData {
+            LabeledData(
+                inputs: Matrix(rows: rows, cols: 2, values: (0..<(2 * rows)).map { Float($0 % 7) / 7 }),
+                targets: (0..<rows).map { clicks.contains($0) ? 1 : 0 })
+        }
+        // Training rows with both classes; validation rows without a click; the warm segment has no row.
+        let split = TrainingSplit(
+            train: data(20, clicks: [1, 5, 9]), validation: data(6, clicks: []), seed: 1,
+            validationCold: Array(repeating: true, count: 6))
+        let metrics = ValidationMetrics.compute(model: MLP(inputWidth: 2, hiddenSizes: [4], seed: 1), split: split)
+        for key in ["auc", "pr_auc", "auc_cold", "pr_auc_cold", "auc_warm", "pr_auc_warm", "log_loss_warm"] {
+            #expect(metrics.keys.contains(key), "missing \(key) in \(metrics.keys.sorted())")
+            #expect(metrics[key] == .some(nil), "\(key) is \(String(describing: metrics[key]))")
+        }
+        #expect((metrics["log_loss"] ?? nil)?.isFinite == true && metrics["val_rows"] == 6)
+        // The report crosses the wire (and is stored as JSON text by the broker) with the keys as null.
+        let report = RoundReport(
+            job: "j", round: 2, shard: 0, samples: 0, loss: 0.5, receivedStateSHA: "", metrics: metrics, epoch: 1,
+            step: 1, totalSteps: 2, datasetSHA: "d", error: nil)
+        #expect(report.problem == nil)
+        let frame = WireJSON.encode(report)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any])
+        let sent = try #require(object["metrics"] as? [String: Any])
+        #expect(sent["auc"] is NSNull && sent["pr_auc"] is NSNull)
+        #expect(try WireJSON.decode(RoundReport.self, from: frame).metrics == metrics)
     }
 }

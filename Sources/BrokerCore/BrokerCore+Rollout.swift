@@ -4,9 +4,14 @@ extension BrokerCore {
     /// Every heartbeat carries the worker's version, so a stale replica — one that was down at the
     /// promotion, joined later, or lost the message — is noticed within a heartbeat and sent the
     /// weights again, paced to once per two heartbeat intervals. There is no separate push path.
-    mutating func sendWeightsIfStale(_ identity: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction], force: Bool) {
+    /// - Parameter evenIfCurrent: send to a worker that reports the version too (a new rollout: the worker records
+    ///   what it is asked to serve, and drops a build of another version still running).
+    mutating func sendWeightsIfStale(
+        _ identity: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction], force: Bool,
+        evenIfCurrent: Bool = false
+    ) {
         guard let rollout, !rollout.frames.isEmpty, let worker = workers[identity],
-            worker.modelVersion != rollout.version || !holdsClaimedVersion(worker)
+            evenIfCurrent || worker.modelVersion != rollout.version || !holdsClaimedVersion(worker)
         else { return }
         let pace = configuration.heartbeatIntervalMs * 2000
         guard force || now.monotonicMicros >= worker.weightsSentAt + pace else { return }

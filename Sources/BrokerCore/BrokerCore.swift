@@ -88,7 +88,11 @@ public struct BrokerCore: Sendable {
             if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {
                 rolledOutSHA[version] = notice.sha256
             }
-            for identity in workers.keys { sendWeightsIfStale(identity, now: now, into: &actions, force: true) }
+            // Every worker hears a new rollout, also one that reports its version already: it may be building
+            // another (a promotion rolled back before its build finished) and must drop that build.
+            for identity in workers.keys {
+                sendWeightsIfStale(identity, now: now, into: &actions, force: true, evenIfCurrent: true)
+            }
         }
     }
 

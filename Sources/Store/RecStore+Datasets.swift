@@ -49,7 +49,7 @@ extension RecStore {
     public func appendUpload(
         sha256: String, name: String, totalBytes: Int, offset: Int, chunk: [UInt8], chunkSHA256: String
     ) throws(StoreError) -> Bool {
-        guard sha256.count == 64, sha256.allSatisfy(\.isHexDigit) else { throw .badUpload("sha256 must be 64 hex digits") }
+        guard BlobStore.isName(sha256) else { throw .badUpload("sha256 must be 64 lowercase hexadecimal digits") }
         if blobs.contains(sha256), (try? blobs.verify(sha256)) != nil {
             try registerDataset(sha256: sha256, name: name)
             return true

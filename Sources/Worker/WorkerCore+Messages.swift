@@ -31,6 +31,9 @@ extension WorkerCore {
                 actions.append(.log(.error, "malformed WEIGHTS message ignored", [:]))
                 return
             }
+            // The broker's latest intent, even when it is the version served now: a build of another version still
+            // running (a promotion since rolled back) is then dropped when it finishes.
+            wantedWeights = (notice.version, notice.sha256)
             // A new number, or other weights under the same number (a claim the registry did not confirm).
             if notice.version != replica.version || notice.sha256 != replica.checkpointSHA256 {
                 actions.append(

@@ -17,6 +17,10 @@ struct WorkerCore: Sendable {
     let pid: Int32
     /// The served replica: every batch is scored by exactly this value.
     var replica: ModelReplica
+    /// The newest WEIGHTS notice the broker sent (version and checkpoint SHA-256): the version it wants served. A
+    /// replica built in the background for an older notice (a promotion the broker rolled back before the build
+    /// finished) is dropped instead of swapped in (``wants(_:)``).
+    var wantedWeights: (version: UInt64, sha256: String)?
 
     /// Whether the broker acknowledged this connection (a heartbeat arrived since READY).
     var registered = false
@@ -63,6 +67,12 @@ struct WorkerCore: Sendable {
     var silenceMicros: UInt64 { intervalMicros.multipliedSaturating(by: configuration.liveness) }
 
     /// Whether the shell should read more messages now: not while the micro-batch is full.
+    /// Whether `built` is what the broker last asked for (true before any WEIGHTS notice).
+    func wants(_ built: ModelReplica) -> Bool {
+        guard let wantedWeights else { return true }
+        return built.version == wantedWeights.version && built.checkpointSHA256 == wantedWeights.sha256
+    }
+
     var acceptsMessages: Bool { pendingRows < configuration.batchMaxRows }
 
     /// Handles one event.

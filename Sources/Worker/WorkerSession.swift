@@ -251,6 +251,12 @@ public final class WorkerSession: Sendable {
         for outcome in background.drain() {
             switch outcome {
             case .swap(let newReplica, let receivedAt):
+                guard core.wants(newReplica) else {
+                    logger.info(
+                        "dropped a model version built for a rollout the broker has since replaced",
+                        metadata: ["model_version": "\(newReplica.version)", "serving": "\(core.replica.version)"])
+                    continue
+                }
                 replica.withLock { $0 = newReplica }
                 _ = core.handle(.replicaSwapped(newReplica), now: .now)
                 metrics.modelVersion.record(Int64(bitPattern: newReplica.version))

@@ -307,4 +307,17 @@ struct BrokerRolloutTests {
         h.feed(.worker(identity: workerB, frames: [Header(command: .heartbeat, modelVersion: 1).encoded()], peerAddress: nil))
         #expect(h.sentToWorkers.filter { $0.identity == workerB && $0.message.header.command == .weights }.count == 2)
     }
+
+    @Test("a rollback to the version replicas report is still sent to them: one may be building the version rolled back from")
+    func rollbackReachesCurrentReplicas() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, version: 1)
+        let v1 = [Header(command: .weights, modelVersion: 1).encoded(), WireJSON.encode(WeightsNotice(version: 1, sha256: "s1")), [1]]
+        let v2 = [Header(command: .weights, modelVersion: 2).encoded(), WireJSON.encode(WeightsNotice(version: 2, sha256: "s2")), [2]]
+        h.feed(.rollout(version: 2, frames: v2))
+        // A still reports 1 (its build of 2 runs in the background) when version 1 is promoted again.
+        h.feed(.rollout(version: 1, frames: v1))
+        let sent = h.sentToWorkers.filter { $0.identity == workerA && $0.message.header.command == .weights }
+        #expect(sent.map(\.message.header.modelVersion) == [2, 1])
+    }
 }

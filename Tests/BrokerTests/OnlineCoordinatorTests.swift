@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RecData
 import RecPolicy
 import RecStore
 import RecWire
@@ -144,6 +145,50 @@ struct OnlineCoordinatorTests {
         // And a restart with the new settings resumes version 2.
         try h.open(settings: settings)
         #expect(h.coordinator.version == 2)
+    }
+
+    @Test("a restart over a registry catalogue: a later version resumes the number, an earlier one carries the statistics, moved rows start anew")
+    func restartOverRegistryCatalogues() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try RecStore(directory: directory)
+        func register(_ ids: [String], parent: UInt64?, change: CatalogueChange) throws -> (ItemCatalogue, CatalogueRecord) {
+            let catalogue = try ItemCatalogue(
+                encoding: ItemEncoding(categorical: [], numeric: ["f0"]), ids: ids, features: ids.indices.map { Float($0) })
+            let sha = try store.blobs.put(try catalogue.canonicalBytes())
+            let record = try store.registerCatalogue(
+                CatalogueRecord(
+                    version: 0, parent: parent, change: change, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
+                    items: ids.count, active: ids.count, width: 1, createdMs: 0))
+            return (catalogue, record)
+        }
+        let v1 = try register(["a", "b", "c"], parent: nil, change: .upload)
+        let v2 = try register(["a", "b", "c", "d"], parent: 1, change: .add)
+        let v3 = try register(["c", "b", "a", "d"], parent: 2, change: .upload)
+        func start(_ served: (ItemCatalogue, CatalogueRecord)) throws -> (version: UInt64, sha: String) {
+            var settings = OnlineSettings()
+            settings.catalogue = "\(served.1.version)"
+            settings.served = (served.0, [DataSchema.Feature("user_feature_0", .categorical)], served.1.version, served.1.sha256)
+            let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) { _ in }
+            try coordinator.start(nowMs: 1_000)
+            return (coordinator.version, try #require(try store.policyVersion(coordinator.version)).weightsSHA)
+        }
+        let first = try start(v1)
+        #expect(first.version == 1)
+        // Catalogue 2 extends 1's rows (an add): the same policy, the same number.
+        #expect(try start(v2).version == 1)
+        // Back to catalogue 1, a prefix of 2's rows... but the newest row still names catalogue 1: the same number.
+        #expect(try start(v1).version == 1)
+        // Catalogue 3 moved the rows (another upload): a new lineage.
+        let moved = try start(v3)
+        #expect(moved.version == 2)
+        #expect(try store.policyVersion(2)?.catalogueVersion == 3)
+        // Catalogue 2 holds none of 3's rows in place either: a new lineage again.
+        #expect(try start(v2).version == 3)
+        // Catalogue 1 is a prefix of version 3's catalogue (2): its statistics are carried, under a new number.
+        let carried = try start(v1)
+        #expect(carried.version == 4)
+        #expect(carried.sha == (try #require(try store.policyVersion(3))).weightsSHA)
     }
 
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")

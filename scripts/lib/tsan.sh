@@ -33,22 +33,32 @@ recpool_tsan_build() {
 # Starts the ThreadSanitizer build in the background at the lowest CPU and I/O priority, so it takes only the time
 # the other stages leave idle (the integration suites keep a 2-core machine about 55% busy: their processes wait on
 # sockets and timers). Its output goes to .build-tsan/build.log; recpool_tsan_stage waits for it. A nice-19
-# process gets about 1.5% of a core beside a busy nice-0 one (CFS weights 15 and 1024), so the suites' deadlines
-# see the machine as before.
+# process gets about 1.5% of a core beside a busy nice-0 one (CFS weights 15 and 1024), so the suites' processes
+# keep the CPU they had (memory bandwidth and the disk they share with it).
 recpool_tsan_build_background() {
     mkdir -p "$RECPOOL_ROOT/.build-tsan"
-    recpool_tsan_build nice -n 19 ionice -c 2 -n 7 > "$RECPOOL_ROOT/.build-tsan/build.log" 2>&1 &
+    # Its own process group (job control on for this one job), so the whole build can be stopped at once.
+    # `ionice -t`: where the I/O class cannot be set (some containers), the build runs anyway.
+    set -m
+    recpool_tsan_build nice -n 19 ionice -t -c 2 -n 7 > "$RECPOOL_ROOT/.build-tsan/build.log" 2>&1 &
     RECPOOL_TSAN_BUILD_PID=$!
+    set +m
     RECPOOL_TSAN_BUILD_STARTED=$SECONDS
     # A failing earlier stage exits the script: the build must not outlive it.
     trap 'recpool_tsan_build_stop' EXIT
 }
 
+# Stops the background build's whole process group: SIGINT first (SwiftPM cancels its compiler jobs only on an
+# interrupt), then SIGTERM for anything left after 10 s.
 recpool_tsan_build_stop() {
-    if [ -n "${RECPOOL_TSAN_BUILD_PID:-}" ] && kill -0 "$RECPOOL_TSAN_BUILD_PID" 2>/dev/null; then
-        pkill -TERM -P "$RECPOOL_TSAN_BUILD_PID" 2>/dev/null || true
-        kill -TERM "$RECPOOL_TSAN_BUILD_PID" 2>/dev/null || true
-    fi
+    local pid="${RECPOOL_TSAN_BUILD_PID:-}"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -INT -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 10); do
+        kill -0 -- "-$pid" 2>/dev/null || return 0
+        sleep 1
+    done
+    kill -TERM -- "-$pid" 2>/dev/null || true
 }
 
 recpool_tsan_stage() {

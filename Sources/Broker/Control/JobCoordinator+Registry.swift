@@ -30,8 +30,11 @@ extension JobCoordinator {
             answer(call, .badRequest, text: "import needs a RecPool checkpoint (from recpool fit) in frame 2")
             return
         }
-        // Registered means servable: a file every replica would refuse is not given a version.
-        if let problem = ServableCheckpoint.problem(checkpoint) {
+        // Registered means servable: a file every replica would refuse is not given a version. The content of a
+        // registered version (a DQN job's checkpoint among them) may always be imported again to repair its blob.
+        if try store.model(checkpointSHA: BlobStore.digest(checkpoint)) == nil,
+            let problem = ServableCheckpoint.problem(checkpoint)
+        {
             answer(call, .badRequest, text: "import needs a checkpoint a scoring replica can serve: \(problem)")
             return
         }

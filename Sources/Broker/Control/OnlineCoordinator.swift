@@ -46,24 +46,29 @@ final class OnlineCoordinator: ControlShell {
             do throws(PolicyError) {
                 let resumed = try PolicyWeights.policy(pack, like: core.policy)
                 // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
-                // are what this broker is configured to serve does it serve under the stored number. A later version
-                // of the stored one's catalogue counts as the same (rows never move; a running broker moves the
+                // are what this broker is configured to serve does it serve under the stored number. A catalogue
+                // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
                 // served version to each new catalogue version the same way, `moveToCatalogue`).
                 let configured = String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self)
                 let storedSpec = try? WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
-                let sameCatalogue = catalogue(core.catalogueVersion, descendsFrom: row.catalogueVersion)
-                if sameCatalogue && storedSpec == core.storedSpec {
+                let relation = catalogueRelation(stored: row.catalogueVersion)
+                if relation == .extends && storedSpec == core.storedSpec {
                     core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
                     logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
                     return
                 }
-                if sameCatalogue {
-                    // The spec changed (exploration, learner settings, seed): what the pool learnt is kept, under
-                    // the next number, so impressions logged under the old number keep meaning the old spec.
+                if relation != .unrelated {
+                    // The spec changed (exploration, learner settings, seed), or the configured catalogue is an
+                    // earlier version of the stored one's (its rows a prefix of those): what the pool learnt is kept
+                    // (the statistics are per feature and per id bucket), under the next number, so impressions
+                    // logged under the old number keep meaning what its stored row says.
                     carried = resumed
                     logger.warning(
-                        "the configured online policy spec differs from the stored version's; its statistics are served as a new version",
-                        metadata: ["stored_version": "\(row.version)", "spec": "\(configured)"])
+                        "the configured online policy differs from the stored version's; its statistics are served as a new version",
+                        metadata: [
+                            "stored_version": "\(row.version)", "spec": "\(configured)",
+                            "configured_catalogue": "\(core.catalogueVersion.map(String.init) ?? "the simulator world's")",
+                        ])
                 } else {
                     logger.warning(
                         "the stored online policy serves another catalogue version; starting a new lineage",
@@ -98,19 +103,34 @@ final class OnlineCoordinator: ControlShell {
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
     }
 
-    /// Whether the registry's catalogue version `configured` is `stored` or a later version in its parent chain
-    /// (`nil` both: the simulator world's catalogue). A version the store cannot read ends the chain: not the same.
-    private func catalogue(_ configured: UInt64?, descendsFrom stored: UInt64?) -> Bool {
-        guard let configured, let stored else { return configured == stored }
-        var version: UInt64? = configured
-        var steps = 0
-        while let current = version, steps < 1_000_000 {
-            if current == stored { return true }
-            guard current > stored else { return false }
-            version = (try? store.catalogue(current))??.parent
-            steps += 1
+    /// How the configured catalogue relates to a stored version's (`nil`: the simulator world's catalogue).
+    enum CatalogueRelation: Equatable {
+        /// The same rows, or those rows and more after them (a later version: added, retired).
+        case extends
+        /// A prefix of the stored one's rows (an earlier version).
+        case precedes
+        /// Rows that moved, or another kind of catalogue, or a stored catalogue that cannot be read.
+        case unrelated
+    }
+
+    /// How the catalogue this broker is configured to serve relates to the registry's catalogue version `stored`,
+    /// judged by their rows' item ids (rows never move), not by version numbers: an upload is a later number whose
+    /// rows may have moved.
+    func catalogueRelation(stored: UInt64?) -> CatalogueRelation {
+        guard let stored, let configured = core.settings.served else {
+            return stored == nil && core.settings.served == nil ? .extends : .unrelated
         }
-        return false
+        if stored == configured.version { return .extends }
+        do {
+            guard let record = try store.catalogue(stored) else { return .unrelated }
+            let storedIds = try ItemCatalogue(canonical: store.blobs.get(record.sha256)).ids
+            if configured.catalogue.ids.starts(with: storedIds) { return .extends }
+            if storedIds.starts(with: configured.catalogue.ids) { return .precedes }
+        } catch {
+            logger.warning(
+                "the stored online policy's catalogue version cannot be read", metadata: ["catalogue_version": "\(stored)", "error": "\(error)"])
+        }
+        return .unrelated
     }
 
     /// Performs one action of the core's; a store result is fed back at once.

@@ -72,7 +72,7 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
 public struct ViewEvent: Codable, Sendable, Equatable {
     /// The longest dwell one view may report, in seconds (about 31.7 years): any real view is shorter, and the sum
     /// of a history's dwells, the weights of the pooled history, stays finite. FEEDBACK's `dwell_seconds` has the
-    /// same bound (`FeedbackEvent.maximumDwellSeconds` in RecWire).
+    /// same bound (`FeedbackRequest.maximumDwellSeconds` in RecWire).
     public static let maximumSeconds = 1e9
 
     /// Whether `seconds` is a dwell a view may report: finite, ≥ 0 and at most ``maximumSeconds``.

@@ -25,6 +25,23 @@ struct WorkerCoreControlTests {
         #expect(harness.logs.contains { $0.level == .error && $0.message == "malformed WEIGHTS message ignored" })
     }
 
+    @Test("a replica built for a rollout the broker replaced (a rollback during the build) is not wanted")
+    func supersededBuild() {
+        var harness = WorkerHarness.registered()
+        harness.core.replica.checkpointSHA256 = "s0"
+        var building = harness.core.replica
+        building.version = 5
+        building.checkpointSHA256 = "s5"
+        #expect(harness.core.wants(building))  // nothing asked yet
+        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 5, sha256: "s5")), [1]])
+        #expect(harness.core.wants(building))
+        // Rolled back to the served version before the build landed: no new build, and the one running is dropped.
+        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 0, sha256: "s0")), [1]])
+        #expect(harness.background.count == 1)
+        #expect(!harness.core.wants(building))
+        #expect(harness.core.wants(harness.core.replica))
+    }
+
     @Test("TRAIN_ROUND goes to the compute thread with its state and, when included, its dataset")
     func trainRound() throws {
         var harness = WorkerHarness.registered()

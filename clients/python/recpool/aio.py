@@ -10,8 +10,8 @@ import zmq
 import zmq.asyncio
 
 from . import operations as ops
-from .client import _Base
-from .errors import JobFailed, RecPoolError, Timeout
+from .client import _Base, job_pause
+from .errors import JobFailed, ProtocolViolation, RecPoolError, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
@@ -58,12 +58,27 @@ class AsyncClient(_Base):
     # ------------------------------------------------------------ the engine
 
     async def _read_loop(self) -> None:
+        """Routes each reply to the call waiting for its request id. A malformed reply fails its call with
+        ProtocolViolation (the id is salvaged from bytes 8-15 when the frame starts ``RPL``); one that
+        names no request at all fails every waiting call, as the sync client's run fails, since any of
+        them may have been its request. A reply nobody waits for (a CANCEL's, a late one) is dropped."""
         while True:
             frames = await self._socket.recv_multipart(copy=False)
             try:
                 header, payload = self._read(frames)
-            except RecPoolError:
-                continue  # a malformed message cannot be matched to a call
+            except ProtocolViolation as error:
+                salvaged = self._salvaged_id(frames)
+                if salvaged is not None:
+                    failed = [self._waiters.pop(salvaged, None)]
+                else:
+                    failed = list(self._waiters.values())
+                    self._waiters.clear()
+                    error = ProtocolViolation(f"{error.message} (a message naming no request: every outstanding "
+                                              "request fails)")
+                for future in failed:
+                    if future is not None and not future.done():
+                        future.set_exception(ProtocolViolation(error.message))
+                continue
             future = self._waiters.pop(header.request_id, None)
             if future is not None and not future.done():
                 future.set_result((header, payload))
@@ -102,6 +117,7 @@ class AsyncClient(_Base):
                 if self._waiters.pop(request_id, None) is not None:
                     await self._cancel(request_id)
                 raise
+            self._check_reply(header, call)
             if header.status == Status.OK:
                 return call.parse(ops.Reply(header, payload))
             wait = max(header.retry_after_ms / 1000, 0.005)
@@ -139,11 +155,37 @@ class AsyncClient(_Base):
         return await self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version,
                                            timeout=timeout, deadline=deadline, max_rows=self.max_rows))
 
-    async def recommend(self, user_features=None, events=(), top=10, candidates=None, *, min_version=None,
-                        exact_version=None, timeout=None, deadline=None) -> Slate:
+    async def score_many(self, batches, *, window: int = 16, min_version=None, exact_version=None, timeout=None,
+                         deadline=None) -> List[Scores]:
+        """See :meth:`recpool.Client.score_many`: ``window`` lanes each take the next batch of ``batches`` (any
+        iterable, also a lazy generator) when their previous one is answered. The first failure cancels the
+        other lanes, which sends CANCEL for the requests they still have outstanding."""
+        pin = ops.version_pin(min_version, exact_version)
+        window = ops.integer(window, "window", 1)
+        source = enumerate(ops.score_batches(batches, pin, timeout, deadline, self.max_rows))
+        results: dict = {}
+
+        async def lane() -> None:
+            # Every lane reads the one iterator: next() never awaits, so two lanes never take the same batch.
+            for index, call in source:
+                results[index] = await self._run_one(call)
+
+        lanes = [asyncio.ensure_future(lane()) for _ in range(window)]
+        try:
+            await asyncio.gather(*lanes)
+        except BaseException:
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            raise
+        return [ops.batch_scores(results[index]) for index in range(len(results))]
+
+    async def recommend(self, user_features=None, events=(), top=10, candidates=None, *, exclude_viewed=False,
+                        min_version=None, exact_version=None, timeout=None, deadline=None) -> Slate:
         """See :meth:`recpool.Client.recommend`."""
-        return await self._drive(ops.recommend(user_features, events, top, candidates, min_version=min_version,
-                                               exact_version=exact_version, timeout=timeout, deadline=deadline))
+        return await self._drive(ops.recommend(user_features, events, top, candidates, exclude_viewed=exclude_viewed,
+                                               min_version=min_version, exact_version=exact_version,
+                                               timeout=timeout, deadline=deadline))
 
     async def feedback(self, impression_id, item, click, dwell=None, *, timeout=None) -> FeedbackAck:
         """See :meth:`recpool.Client.feedback`."""
@@ -167,11 +209,15 @@ class AsyncClient(_Base):
 
     async def promote(self, version, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.promote`."""
-        return await self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout, keys=ops.MODEL_KEYS))
+        return await self._drive(ops.promote(version, timeout=timeout))
 
     async def rollback(self, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.rollback`."""
         return await self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
+
+    async def fetch(self, version, *, timeout=None):
+        """See :meth:`recpool.Client.fetch`."""
+        return await self._drive(ops.fetch(version, timeout=timeout))
 
     async def upload(self, path, *, timeout=None) -> str:
         """See :meth:`recpool.Client.upload`."""
@@ -218,8 +264,12 @@ class AsyncJob:
         """The job id."""
         return self.document["job"]
 
-    async def follow(self, interval: float = 0.3, raise_on_failure: bool = True) -> AsyncIterator[dict]:
-        """Yields the job each time its progress changes, until it ends; see :meth:`recpool.Job.follow`."""
+    async def follow(self, interval: float = 0.3, raise_on_failure: bool = True,
+                     timeout: Optional[float] = None) -> AsyncIterator[dict]:
+        """Yields the job each time its progress changes, until it ends; see :meth:`recpool.Job.follow`
+        (``timeout``: seconds to follow at most, ``None`` for no bound; then :class:`~recpool.Timeout`)."""
+        interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
+        give_up_at = None if timeout is None else time.monotonic() + ops.seconds(timeout, "timeout")
         last = None
         while True:
             self.document = document = await self.client.job(self.id)
@@ -231,4 +281,11 @@ class AsyncJob:
                 if raise_on_failure and document["state"] != "completed":
                     raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
                 return
-            await asyncio.sleep(interval)
+            await asyncio.sleep(job_pause(self.id, document, interval, timeout, give_up_at))
+
+    async def wait(self, interval: float = 0.3, timeout: Optional[float] = None) -> dict:
+        """Follows the job to its end and returns the final state; see :meth:`recpool.Job.wait`."""
+        final = self.document
+        async for final in self.follow(interval, timeout=timeout):
+            pass
+        return final

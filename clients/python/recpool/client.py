@@ -9,10 +9,10 @@ from typing import Iterable, Iterator, List, Optional
 import zmq
 
 from . import operations as ops
-from .errors import InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
+from .errors import JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
 from .keys import apply_curve
-from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate, Timings
-from .wire import Command, Header, MalformedReply, Status, cancel_payload, decode_header
+from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
+from .wire import REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, salvage_request_id
 
 #: Frames at least this long are handed to libzmq without a copy.
 _ZERO_COPY_BYTES = 64 * 1024
@@ -25,13 +25,13 @@ class _Base:
 
     def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 0.25, busy_retries: int = 3,
                  server_key=None, client_key=None, max_rows: int = ops.DEFAULT_MAX_ROWS):
-        if timeout <= 0:
-            raise InvalidRequest(f"timeout must be positive seconds, got {timeout}")
+        """Checks the options (``InvalidRequest`` naming the option and its rule): ``timeout`` finite seconds
+        in (0, 1e9], ``grace`` finite seconds in [0, 1e9], ``busy_retries`` an int ≥ 0, ``max_rows`` an int ≥ 1."""
         self.endpoint = endpoint
-        self.timeout = float(timeout)
-        self.grace = float(grace)
-        self.busy_retries = int(busy_retries)
-        self.max_rows = int(max_rows)
+        self.timeout = ops.seconds(timeout, "timeout")
+        self.grace = ops.number(grace, "grace", 0, ops.MAX_SECONDS)
+        self.busy_retries = ops.integer(busy_retries, "busy_retries", 0)
+        self.max_rows = ops.integer(max_rows, "max_rows", 1)
         self._curve = (server_key, client_key)
         self._ids = itertools.count(1)
 
@@ -69,6 +69,22 @@ class _Base:
             raise ProtocolViolation(str(error)) from None
         payload = [f.buffer if hasattr(f, "buffer") else f for f in frames[1:]]
         return header, payload
+
+    @staticmethod
+    def _salvaged_id(frames) -> Optional[int]:
+        """The request id a malformed message names (bytes 8-15 of a frame 0 starting ``RPL``), or None."""
+        if not frames:
+            return None
+        return salvage_request_id(frames[0].bytes if hasattr(frames[0], "bytes") else frames[0])
+
+    @staticmethod
+    def _check_reply(header: Header, call: ops.Call) -> None:
+        """Raises ProtocolViolation unless the reply's command byte is the request's with the reply bit set
+        (PROTOCOL.md: the reply to ``SCORE`` is ``0x81``)."""
+        expected = int(call.command) | REPLY_BIT
+        if header.command != expected:
+            raise ProtocolViolation(f"the reply to {call.command.name} (request {header.request_id}) has command byte "
+                                    f"0x{header.command:02x}, expected 0x{expected:02x}", header)
 
     @staticmethod
     def _error(header: Header, payload) -> RecPoolError:
@@ -140,33 +156,32 @@ class Client(_Base):
         return True
 
     def _cancel(self, request_id: int) -> None:
-        """Sends CANCEL for a request given up on, if the socket can take it now (best effort)."""
+        """Sends CANCEL for a request given up on, if the socket can take it now (best effort: a socket
+        that cannot take it is not an error, since the broker drops the request at its deadline anyway)."""
         header = Header(int(Command.CANCEL), next(self._ids)).encode()
-        self._send([header, cancel_payload(request_id)])
+        try:
+            self._send([header, cancel_payload(request_id)])
+        except zmq.ZMQError:
+            pass
 
     def _run(self, calls: Iterable[ops.Call], window: Optional[int] = None) -> list:
         """Sends the calls, at most ``window`` outstanding (all at once without one), waits for every reply
         and returns the parsed results in order. ``calls`` may be any iterable, even a lazy one: the next
         call is taken when a reply frees a place. The first failure cancels what is still outstanding and
-        is raised."""
+        is raised, whatever it is: an error reply, a malformed reply (``ProtocolViolation``), a call the
+        iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
         source = iter(calls)
         taken: List[ops.Call] = []
         results: dict = {}
         pending = {}  # request id -> [index, deadline_ms, give_up_at, tries]
         retry_heap: list = []  # (monotonic time, index, deadline_ms, tries)
 
-        def fail(error):
-            for request_id in list(pending):
-                self._cancel(request_id)
-            pending.clear()
-            raise error
-
         def dispatch(index, deadline_ms, tries):
             request_id = next(self._ids)
             give_up_at = self._give_up_at(deadline_ms, self.grace)
             if not self._send(self._frames(taken[index], request_id, deadline_ms), give_up_at):
-                fail(Timeout(f"could not send {taken[index].command.name} to {self.endpoint} within its deadline "
-                             "(no connection; with CURVE, a key the broker does not admit never connects)"))
+                raise Timeout(f"could not send {taken[index].command.name} to {self.endpoint} within its deadline "
+                              "(no connection; with CURVE, a key the broker does not admit never connects)")
             pending[request_id] = [index, deadline_ms, give_up_at, tries]
 
         def take_next() -> bool:
@@ -177,48 +192,60 @@ class Client(_Base):
             dispatch(len(taken) - 1, self._deadline_ms(call), 0)
             return True
 
-        while (window is None or len(pending) < window) and take_next():
-            pass
-        while pending or retry_heap:
-            now = time.monotonic()
-            while retry_heap and retry_heap[0][0] <= now:
-                _, index, deadline_ms, tries = heapq.heappop(retry_heap)
-                dispatch(index, deadline_ms, tries)
-            wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]], default=now)
-            if not pending:
-                time.sleep(max(0.0, wake - now))
-            elif self._socket.getsockopt(_EVENTS) & _POLLIN or self._poller.poll(
-                    max(0, int((wake - now) * 1000) + 1)):
-                while True:
-                    try:
-                        frames = self._socket.recv_multipart(_NOBLOCK, copy=False)
-                    except zmq.Again:
-                        break
-                    header, payload = self._read(frames)
-                    entry = pending.pop(header.request_id, None)
-                    if entry is None:
-                        continue  # a CANCEL's reply, or a late reply to a request given up on
-                    index, deadline_ms, _, tries = entry
-                    if header.status == Status.OK:
+        try:
+            while (window is None or len(pending) < window) and take_next():
+                pass
+            while pending or retry_heap:
+                now = time.monotonic()
+                while retry_heap and retry_heap[0][0] <= now:
+                    _, index, deadline_ms, tries = heapq.heappop(retry_heap)
+                    dispatch(index, deadline_ms, tries)
+                wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]], default=now)
+                if not pending:
+                    time.sleep(max(0.0, wake - now))
+                elif self._socket.getsockopt(_EVENTS) & _POLLIN or self._poller.poll(
+                        max(0, int((wake - now) * 1000) + 1)):
+                    while True:
                         try:
+                            frames = self._socket.recv_multipart(_NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        try:
+                            header, payload = self._read(frames)
+                        except ProtocolViolation:
+                            salvaged = self._salvaged_id(frames)
+                            if salvaged is not None:
+                                if pending.pop(salvaged, None) is None:
+                                    continue  # a late reply to a request given up on, malformed or not
+                            raise  # answered, malformed: the others are cancelled (a message naming no
+                            # request may have been the answer to any of them)
+                        entry = pending.pop(header.request_id, None)
+                        if entry is None:
+                            continue  # a CANCEL's reply, or a late reply to a request given up on
+                        index, deadline_ms, _, tries = entry
+                        self._check_reply(header, taken[index])
+                        if header.status == Status.OK:
                             results[index] = taken[index].parse(ops.Reply(header, payload))
-                        except RecPoolError as error:
-                            fail(error)
-                        if window is not None:
-                            take_next()
-                        continue
-                    error = self._error(header, payload)
-                    retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
-                    if (header.status == Status.BUSY and taken[index].retry_busy and tries < self.busy_retries
-                            and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
-                        heapq.heappush(retry_heap, (retry_at, index, deadline_ms, tries + 1))
-                        continue
-                    fail(error)
-            now = time.monotonic()
-            for request_id, (index, deadline_ms, give_up_at, _) in list(pending.items()):
-                if give_up_at <= now:
-                    fail(Timeout(f"no reply to {taken[index].command.name} within its deadline "
-                                 f"(+{self.grace:.2f} s grace) from {self.endpoint}"))
+                            if window is not None:
+                                take_next()
+                            continue
+                        error = self._error(header, payload)
+                        retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
+                        if (header.status == Status.BUSY and taken[index].retry_busy and tries < self.busy_retries
+                                and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
+                            heapq.heappush(retry_heap, (retry_at, index, deadline_ms, tries + 1))
+                            continue
+                        raise error
+                now = time.monotonic()
+                for request_id, (index, deadline_ms, give_up_at, _) in list(pending.items()):
+                    if give_up_at <= now:
+                        raise Timeout(f"no reply to {taken[index].command.name} within its deadline "
+                                      f"(+{self.grace:.2f} s grace) from {self.endpoint}")
+        except BaseException:
+            for request_id in list(pending):
+                self._cancel(request_id)
+            pending.clear()
+            raise
         return [results[index] for index in range(len(taken))]
 
     def _drive(self, plan):
@@ -239,16 +266,18 @@ class Client(_Base):
         """Click probabilities for ``rows`` (``rows × features``, float32 preferred: other dtypes are
         converted in one numpy copy).
 
-        More rows than one request may hold (``max_rows``) go as several requests at once; all of the
-        call's rows are scored by one model version, ``Scores.model_version``.
+        More rows than one request may hold (``max_rows``, or fewer when the rows are so wide that a
+        request would pass the 16 MiB message limit) go as several requests at once; all of the call's
+        rows are scored by one model version, ``Scores.model_version``.
 
         Args:
             min_version: serve with this version or newer. exact_version: exactly this version.
             timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
         Raises:
-            InvalidRequest (before sending), BadRequest (e.g. wrong width, naming both), TooLarge, Busy
-            (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned version),
-            WorkerLost, Timeout.
+            InvalidRequest (before sending: NaN, infinity, a value beyond float32's range, a row wider than
+            the message limit, a bad pin, timeout or deadline), BadRequest (e.g. wrong width, naming both),
+            TooLarge, Busy (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned
+            version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row).
         """
         return self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version, timeout=timeout,
                                      deadline=deadline, max_rows=self.max_rows))
@@ -258,39 +287,46 @@ class Client(_Base):
                    deadline: Optional[float] = None) -> List[Scores]:
         """Scores independent batches with up to ``window`` requests in flight, pipelined on one socket:
         a closed loop that sends the next batch as soon as a reply frees a place. ``batches`` may be any
-        iterable, also a lazy generator; each batch must fit in one request (``max_rows``). Returns one
-        :class:`~recpool.Scores` per batch, in order (each names the version that scored it).
+        iterable, also a lazy generator; each batch must fit in one request (``max_rows`` rows, and the
+        16 MiB message limit for wide rows). Returns one :class:`~recpool.Scores` per batch, in order (each
+        names the version that scored it).
 
-        Raises: as :meth:`score`; the first failure cancels the requests still outstanding.
+        Raises: as :meth:`score`, and ``InvalidRequest`` for a ``window`` that is not an int ≥ 1 or for a
+        batch that is not valid rows or does not fit, naming the batch; the first failure (such a batch
+        too, taken after others were sent) cancels the requests still outstanding.
         """
         pin = ops.version_pin(min_version, exact_version)
-
-        def calls():
-            for batch in batches:
-                array = ops.as_rows(batch)
-                if array.shape[0] > self.max_rows:
-                    raise InvalidRequest(f"score_many batches hold at most {self.max_rows} rows, got {array.shape[0]}")
-                yield ops.score_call(array, pin, timeout, deadline)
-
-        return [Scores(values, header.model_version, 1, Timings(header.broker_queue_us, header.worker_queue_us,
-                                                                 header.compute_us))
-                for values, header in self._run(calls(), window=max(1, int(window)))]
+        window = ops.integer(window, "window", 1)
+        calls = ops.score_batches(batches, pin, timeout, deadline, self.max_rows)
+        return [ops.batch_scores(result) for result in self._run(calls, window=window)]
 
     def recommend(self, user_features: Optional[dict] = None, events=(), top: int = 10, candidates=None, *,
-                  min_version: Optional[int] = None, exact_version: Optional[int] = None,
-                  timeout: Optional[float] = None, deadline: Optional[float] = None) -> Slate:
+                  exclude_viewed: bool = False, min_version: Optional[int] = None,
+                  exact_version: Optional[int] = None, timeout: Optional[float] = None,
+                  deadline: Optional[float] = None) -> Slate:
         """A slate for a user: ``user_features`` raw (name → value), ``events`` as ``(item, dwell_seconds)``
-        pairs, ``top`` items, optionally only among ``candidates``. See :class:`~recpool.Slate`."""
-        return self._drive(ops.recommend(user_features, events, top, candidates, min_version=min_version,
-                                         exact_version=exact_version, timeout=timeout, deadline=deadline))
+        pairs, ``top`` items, optionally only among ``candidates``; with ``exclude_viewed`` a trained model
+        leaves the items in ``events`` out (an online policy ignores it). See :class:`~recpool.Slate`.
+
+        Raises:
+            InvalidRequest (before sending), naming the argument: ``top`` not an int in 1…1,000;
+            ``candidates`` not None or a non-empty list of at most 100,000 int item ids without repeats;
+            an event's item not an int or its dwell not in 0…1e9 s; a user feature name that is not a string
+            or a value that is not a string or a finite number; ``exclude_viewed`` not a bool.
+            Then as :meth:`score`.
+        """
+        return self._drive(ops.recommend(user_features, events, top, candidates, exclude_viewed=exclude_viewed,
+                                         min_version=min_version, exact_version=exact_version, timeout=timeout,
+                                         deadline=deadline))
 
     def feedback(self, impression_id: str, item: int, click, dwell: Optional[float] = None, *,
                  timeout: Optional[float] = None) -> FeedbackAck:
         """Reports a shown item: ``click`` 1 or 0, ``dwell`` seconds. Returns once the broker committed it.
 
         Raises:
-            NotFound (unknown or evicted impression), Expired (past the feedback window), BadRequest (item
-            not in the slate, malformed event).
+            InvalidRequest (before sending): ``impression_id`` not 1–64 UTF-8 bytes, ``item`` not an int,
+            ``click`` not 0 or 1, ``dwell`` not None or a number in 0…1e9. NotFound (unknown or evicted
+            impression), Expired (past the feedback window), BadRequest (item not in the slate, malformed event).
         """
         return self._drive(ops.feedback(impression_id, item, click, dwell, timeout=timeout))
 
@@ -314,20 +350,24 @@ class Client(_Base):
         return self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
 
     def promote(self, version: int, *, timeout: Optional[float] = None) -> dict:
-        """Serves ``version`` from now on; returns the model. Trainer role."""
-        return self._drive(ops.control("promote", {"version": int(version)}, timeout=timeout, keys=ops.MODEL_KEYS))
+        """Serves ``version`` (an int) from now on; returns the model. Trainer role. Raises NotFound, or
+        Conflict for a corrupt or unservable checkpoint."""
+        return self._drive(ops.promote(version, timeout=timeout))
 
     def rollback(self, *, timeout: Optional[float] = None) -> dict:
-        """Goes back to the previously promoted version; returns the model now promoted. Trainer role."""
+        """Goes back to the previously promoted version; returns the model now promoted. Trainer role.
+        Raises Conflict when there is no earlier promoted version, or for a corrupt or unservable checkpoint."""
         return self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
 
     def fetch(self, version: int, *, timeout: Optional[float] = None):
-        """A registered version's model document and checkpoint bytes."""
-        return self._drive(ops.control("fetch", {"version": int(version)}, timeout=timeout, raw=True))
+        """A registered version's model document and checkpoint bytes: ``(model, checkpoint)``. Raises
+        NotFound, Conflict (a corrupt checkpoint), ProtocolViolation (a reply without the checkpoint)."""
+        return self._drive(ops.fetch(version, timeout=timeout))
 
     def upload(self, path, *, timeout: Optional[float] = None) -> str:
         """Uploads a local file (a CSV with a ``label`` column) in checksummed chunks; returns the dataset
-        name ``sha256:<hex>`` for :meth:`train`. Trainer role."""
+        name ``sha256:<hex>`` for :meth:`train`. Trainer role. A chunk that does not fit the upload is
+        answered Conflict."""
         return self._drive(ops.upload_path(path, timeout=timeout))
 
     def upload_bytes(self, data: bytes, name: str, *, timeout: Optional[float] = None) -> str:
@@ -364,7 +404,8 @@ class Client(_Base):
 
     def impressions(self, after: int = 0, page_size: int = 1000, *, timeout: Optional[float] = None):
         """Every logged impression after sequence ``after`` with the feedback it got, oldest first, and the
-        served policy's spec: ``(rows, spec)``. :func:`recpool.frames.impressions_frame` makes it a DataFrame."""
+        served policy's spec: ``(rows, spec)``, read ``page_size`` (1…10,000) rows a request.
+        :func:`recpool.frames.impressions_frame` makes it a DataFrame."""
         return self._drive(ops.impression_log(after, page_size, timeout=timeout))
 
 
@@ -385,12 +426,21 @@ class Job:
         self.document = self.client.job(self.id)
         return self.document
 
-    def follow(self, interval: float = 0.3, raise_on_failure: bool = True) -> Iterator[dict]:
+    def follow(self, interval: float = 0.3, raise_on_failure: bool = True,
+               timeout: Optional[float] = None) -> Iterator[dict]:
         """Yields the job each time its progress changes, until it ends (the last one yielded is final).
 
+        Args:
+            interval: seconds between two reads of the job (finite, ≥ 0).
+            timeout: seconds to follow the job at most, checked between reads; ``None`` (the default)
+                follows it however long it runs.
         Raises:
             JobFailed: the job ended ``failed`` or ``cancelled`` (unless ``raise_on_failure`` is false).
+            Timeout: the job had not ended within ``timeout`` (it keeps running on the pool).
+            InvalidRequest: ``interval`` or ``timeout`` out of range.
         """
+        interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
+        give_up_at = None if timeout is None else time.monotonic() + ops.seconds(timeout, "timeout")
         last = None
         while True:
             document = self.refresh()
@@ -402,11 +452,25 @@ class Job:
                 if raise_on_failure and document["state"] != "completed":
                     raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
                 return
-            time.sleep(interval)
+            time.sleep(job_pause(self.id, document, interval, timeout, give_up_at))
 
-    def wait(self, interval: float = 0.3) -> dict:
-        """Follows the job to its end and returns the final state."""
+    def wait(self, interval: float = 0.3, timeout: Optional[float] = None) -> dict:
+        """Follows the job to its end and returns the final state; ``timeout`` as in :meth:`follow`."""
         final = self.document
-        for final in self.follow(interval):
+        for final in self.follow(interval, timeout=timeout):
             pass
         return final
+
+
+def job_pause(job_id: str, document: dict, interval: float, timeout: Optional[float],
+              give_up_at: Optional[float]) -> float:
+    """Seconds to sleep before reading a followed job again: ``interval``, cut to what is left of
+    ``timeout``; raises :class:`~recpool.Timeout` once nothing is left."""
+    if give_up_at is None:
+        return interval
+    left = give_up_at - time.monotonic()
+    if left <= 0:
+        raise Timeout(f"job {job_id} did not end within {timeout:g} s (it is {document.get('state')}, round "
+                      f"{document.get('round')}/{document.get('total_rounds')}; it keeps running: follow it "
+                      "again, or cancel_job)")
+    return min(interval, left)

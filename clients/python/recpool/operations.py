@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -19,13 +22,127 @@ import numpy as np
 
 from .errors import InvalidRequest, ProtocolViolation
 from .results import FeedbackAck, Health, Scores, Slate, Timings
-from .wire import FLAG_EXACT_VERSION, Command, Header, MalformedReply, decode_tensor, tensor_frame
+from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, TENSOR_SHAPE_BYTES, Command, Header,
+                   MalformedReply, decode_tensor, tensor_frame)
 
 #: Rows per SCORE request, the broker's default limit (PROTOCOL.md, "Limits"); bigger batches are
 #: split into several requests sent at once.
 DEFAULT_MAX_ROWS = 8192
 #: Bytes per upload chunk (frame 2 of CONTROL ``upload``); well under the 16 MiB message limit.
 UPLOAD_CHUNK_BYTES = 1 << 20
+#: The largest u64: versions and the impression log's sequence numbers are u64 on the wire.
+U64_MAX = 2 ** 64 - 1
+#: The longest timeout, grace or follow bound the client takes, in seconds (about 31 years): any wait
+#: fits, and a deadline in ms still fits the header's u64 and a poll's timeout.
+MAX_SECONDS = 1e9
+#: The largest float32. A finite value beyond it (by more than half a unit in the last place) becomes
+#: infinity in a tensor frame.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: RECOMMEND's ``top`` and ``candidates`` limits, and the dwell-time range of RECOMMEND events and
+#: FEEDBACK (PROTOCOL.md, "RECOMMEND request and reply", "Online learning").
+MAX_TOP = 1000
+MAX_CANDIDATES = 100_000
+MAX_DWELL_SECONDS = 1e9
+#: The longest impression id FEEDBACK takes, in UTF-8 bytes.
+MAX_IMPRESSION_ID_BYTES = 64
+#: Rows per page of CONTROL ``impressions`` (its ``limit``, 1-10,000).
+MAX_PAGE_SIZE = 10_000
+# Bytes of a SCORE message besides its rows: the header and the tensor's shape.
+_SCORE_OVERHEAD_BYTES = HEADER_BYTES + TENSOR_SHAPE_BYTES
+
+
+# ---------------------------------------------------------------- argument checks
+
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer, Python's or numpy's; a bool is not one here."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """Whether ``value`` is a real number (int, float or numpy's); bools and strings are not."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _show(bound) -> str:
+    if bound == U64_MAX:
+        return "2**64 − 1"
+    if isinstance(bound, float) and bound >= 1e6:
+        return f"{bound:.0e}".replace("e+0", "e").replace("e+", "e")
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+
+
+def _range(low, high) -> str:
+    if low is not None and high is not None:
+        return f" in {_show(low)}…{_show(high)}"
+    if low is not None:
+        return f" ≥ {_show(low)}"
+    return f" ≤ {_show(high)}" if high is not None else ""
+
+
+def integer(value, name: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """``value`` as an int, checked: a bool, a float (which ``int()`` would truncate) or a string is
+    refused, as is a value outside ``low``…``high``.
+
+    Raises:
+        InvalidRequest: naming ``name`` and the rule.
+    """
+    if not is_integer(value) or (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidRequest(f"{name} must be an integer{_range(low, high)}, got {value!r}")
+    return int(value)
+
+
+def number(value, name: str, low: Optional[float] = None, high: Optional[float] = None) -> float:
+    """``value`` as a float, checked: a real number (no bool, no string), finite and within ``low``…``high``.
+
+    Raises:
+        InvalidRequest: naming ``name`` and the rule.
+    """
+    if (not is_number(value) or not math.isfinite(float(value)) or (low is not None and value < low)
+            or (high is not None and value > high)):
+        raise InvalidRequest(f"{name} must be a finite number{_range(low, high)}, got {value!r}")
+    return float(value)
+
+
+def seconds(value, name: str) -> float:
+    """A duration such as a timeout: a finite number of seconds, more than 0 and at most ``MAX_SECONDS``.
+
+    Raises:
+        InvalidRequest: naming ``name`` and the rule (``inf`` and ``1e20`` included: their deadline
+            does not fit the header).
+    """
+    if not is_number(value) or not math.isfinite(float(value)) or not 0 < value <= MAX_SECONDS:
+        raise InvalidRequest(f"{name} must be a finite number of seconds > 0 and ≤ {_show(MAX_SECONDS)}, "
+                             f"got {value!r}")
+    return float(value)
+
+
+def deadline_seconds(value) -> float:
+    """An absolute deadline: finite epoch seconds, more than 0 and at most ``MAX_SECONDS`` from now.
+
+    Raises:
+        InvalidRequest: naming ``deadline`` and the rule.
+    """
+    if (not is_number(value) or not math.isfinite(float(value)) or value <= 0
+            or value > time.time() + MAX_SECONDS):
+        raise InvalidRequest(f"deadline must be finite epoch seconds > 0 and at most {_show(MAX_SECONDS)} s "
+                             f"from now, got {value!r}")
+    return float(value)
+
+
+def flag(value, name: str) -> bool:
+    """``value`` as a bool, checked: only ``True`` or ``False`` (numpy's too); ``"no"`` is not false.
+
+    Raises:
+        InvalidRequest: naming ``name`` and the rule.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidRequest(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def version(value, name: str = "version") -> int:
+    """A model version argument: an int in 0…2**64 − 1 (the header's and the registry's u64)."""
+    return integer(value, name, 0, U64_MAX)
 
 
 @dataclass
@@ -54,24 +171,31 @@ class Call:
     timeout: Optional[float] = None
     deadline: Optional[float] = None
 
+    def __post_init__(self):
+        """Checks the call's own timeout and deadline (see :func:`seconds`, :func:`deadline_seconds`), so
+        that every call refuses them before sending, whatever builds it."""
+        if self.timeout is not None:
+            self.timeout = seconds(self.timeout, "timeout")
+        if self.deadline is not None:
+            self.deadline = deadline_seconds(self.deadline)
+
 
 def version_pin(min_version: Optional[int], exact_version: Optional[int]) -> Tuple[int, int]:
     """The header's ``(model_version, flags)`` for a pin given as keyword arguments.
 
     Raises:
-        InvalidRequest: both given, a negative version, or an exact pin of 0 (PROTOCOL decision: an
-            exact pin needs a version; 0 means "any").
+        InvalidRequest: both given, a version that is not an int in 0…2**64 − 1 (a float or a string
+            included), or an exact pin of 0 (PROTOCOL decision: an exact pin needs a version; 0 means "any").
     """
     if min_version is not None and exact_version is not None:
         raise InvalidRequest("give min_version or exact_version, not both")
     if exact_version is not None:
-        if exact_version < 1:
-            raise InvalidRequest(f"exact_version must be a registered version ≥ 1, got {exact_version}")
-        return int(exact_version), FLAG_EXACT_VERSION
+        if is_integer(exact_version) and exact_version == 0:
+            raise InvalidRequest("exact_version must be a registered version ≥ 1 (an exact pin needs a version; "
+                                 "0 means any), got 0")
+        return integer(exact_version, "exact_version", 1, U64_MAX), FLAG_EXACT_VERSION
     if min_version is not None:
-        if min_version < 0:
-            raise InvalidRequest(f"min_version must be ≥ 0, got {min_version}")
-        return int(min_version), 0
+        return version(min_version, "min_version"), 0
     return 0, 0
 
 
@@ -81,13 +205,32 @@ def _first_frame(reply: Reply, what: str):
     return reply.frames[0]
 
 
-def json_frame(reply: Reply, what: str) -> Any:
-    """The reply's frame 1 as JSON."""
+def _refuse_constant(name: str):
+    raise ValueError(f"it holds {name}; the protocol's JSON holds no NaN or infinity")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is infinite as a double; the protocol's JSON holds no infinity")
+    return value
+
+
+def json_frame(reply: Reply, what: str) -> dict:
+    """The reply's frame 1 as a JSON object.
+
+    Raises:
+        ProtocolViolation: no frame, not UTF-8 JSON, not an object, or a NaN or infinity in it (``NaN``,
+            ``Infinity`` or a number too large for a double, which :func:`json.loads` would accept).
+    """
     frame = _first_frame(reply, what)
     try:
-        return json.loads(bytes(frame))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ProtocolViolation(f"the {what} reply is not JSON: {error}", reply.header) from None
+        document = json.loads(bytes(frame), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ProtocolViolation(f"the {what} reply is not the protocol's JSON: {error}", reply.header) from None
+    if not isinstance(document, dict):
+        raise ProtocolViolation(f"the {what} reply is a JSON {type(document).__name__}, not an object", reply.header)
+    return document
 
 
 def encode_json(document: dict) -> bytes:
@@ -104,7 +247,9 @@ def as_rows(rows) -> np.ndarray:
     """The rows as a C-contiguous float32 matrix, without a copy when they already are one.
 
     Raises:
-        InvalidRequest: not 2-D (a 1-D array is one row), empty, or holding NaN or infinity.
+        InvalidRequest: not 2-D (a 1-D array is one row), empty, or holding NaN, infinity or a finite
+            value beyond float32's range (such as ``1e39``, which would be sent as infinity), naming the
+            first such row and feature.
     """
     array = np.asarray(rows)
     if array.ndim == 1:
@@ -118,7 +263,34 @@ def as_rows(rows) -> np.ndarray:
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
         raise InvalidRequest(f"row {bad[0]}, feature {bad[1]} is {array[bad[0], bad[1]]} (NaN and infinity are refused)")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        # Only values past float32's largest can overflow; convert those few as the frame will (one
+        # just past it still rounds to it) and refuse any that become infinity.
+        beyond = (array > FLOAT32_MAX) | (array < -FLOAT32_MAX)
+        if beyond.any():
+            with np.errstate(over="ignore"):
+                overflow = ~np.isfinite(array[beyond].astype(np.float32))
+            if overflow.any():
+                row, col = np.argwhere(beyond)[int(np.argmax(overflow))]
+                raise InvalidRequest(f"row {row}, feature {col} is {float(array[row, col])!r}, beyond float32's range "
+                                     f"(±{FLOAT32_MAX:.8g}): it would be sent as infinity, which is refused")
     return array
+
+
+def rows_per_request(cols: int, max_rows: int) -> int:
+    """How many rows of ``cols`` features one SCORE request holds: at most ``max_rows``, and few enough
+    that the message (header, tensor shape, ``4 × cols`` bytes a row) stays within the broker's
+    message limit of 16 MiB (PROTOCOL.md, "Limits"): ``min(max_rows, (limit − 64) // (4 × cols))``.
+
+    Raises:
+        InvalidRequest: a single row is wider than the limit.
+    """
+    fit = (MESSAGE_LIMIT_BYTES - _SCORE_OVERHEAD_BYTES) // (4 * cols)
+    if fit < 1:
+        raise InvalidRequest(f"rows have {cols} features: one row is {4 * cols} bytes, more than a SCORE message "
+                             f"may hold (the message limit is {MESSAGE_LIMIT_BYTES} bytes, "
+                             f"{_SCORE_OVERHEAD_BYTES} of them header and tensor shape)")
+    return min(max_rows, fit)
 
 
 def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Call:
@@ -132,7 +304,13 @@ def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Ca
             raise ProtocolViolation(str(error), reply.header) from None
         if values.shape != (expected, 1):
             raise ProtocolViolation(f"SCORE reply has shape {values.shape}, expected ({expected}, 1)", reply.header)
-        return values.reshape(expected), reply.header
+        values = values.reshape(expected)
+        outside = ~((values >= 0) & (values <= 1))  # NaN fails both comparisons
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise ProtocolViolation(f"SCORE reply: row {row} has score {float(values[row])}, not a probability "
+                                    "in [0, 1]", reply.header)
+        return values, reply.header
 
     return Call(Command.SCORE, [tensor_frame(chunk)], parse, pin[0], pin[1], retry_busy=True,
                 timeout=timeout, deadline=deadline)
@@ -140,14 +318,16 @@ def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Ca
 
 def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=None,
           max_rows: int = DEFAULT_MAX_ROWS):
-    """Generator of the ``score`` call: one SCORE per ``max_rows`` rows, all sent at once.
+    """Generator of the ``score`` call: one SCORE per :func:`rows_per_request` rows (``max_rows``, fewer
+    for rows so wide that the message limit comes first), all sent at once.
 
     When the requests were answered by different versions (a rollout in between), the ones that got
     an older version are sent again pinned to the newest, so the call's rows share one version.
     """
     array = as_rows(rows)
     pin = version_pin(min_version, exact_version)
-    chunks = [array[i:i + max_rows] for i in range(0, array.shape[0], max_rows)]
+    per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1))
+    chunks = [array[i:i + per_request] for i in range(0, array.shape[0], per_request)]
     results = yield [score_call(c, pin, timeout, deadline) for c in chunks]
     versions = [header.model_version for _, header in results]
     if len(set(versions)) > 1:
@@ -163,84 +343,201 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     return Scores(values, headers[0].model_version, len(results), timings)
 
 
+def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: int):
+    """The SCORE calls of ``score_many``, one per batch, taken lazily as the client sends them.
+
+    Raises:
+        InvalidRequest: when a batch is taken that is not valid rows (see :func:`as_rows`) or does not fit
+            in one request (:func:`rows_per_request`), naming the batch by its index.
+    """
+    for index, batch in enumerate(batches):
+        try:
+            array = as_rows(batch)
+            limit = rows_per_request(array.shape[1], max_rows)
+        except InvalidRequest as error:
+            raise InvalidRequest(f"score_many batch {index}: {error.message}") from None
+        if array.shape[0] > limit:
+            raise InvalidRequest(f"score_many batch {index} has {array.shape[0]} rows; a batch must fit in one "
+                                 f"request: at most {limit} rows of {array.shape[1]} features (max_rows, and the "
+                                 f"{MESSAGE_LIMIT_BYTES}-byte message limit)")
+        yield score_call(array, pin, timeout, deadline)
+
+
+def batch_scores(result) -> Scores:
+    """The :class:`~recpool.Scores` of one ``score_many`` batch from its call's ``(values, header)``."""
+    values, header = result
+    return Scores(values, header.model_version, 1,
+                  Timings(header.broker_queue_us, header.worker_queue_us, header.compute_us))
+
+
 # ---------------------------------------------------------------- RECOMMEND and FEEDBACK
 
-def _recommend_document(user_features, events, top, candidates) -> dict:
-    if int(top) < 1:
-        raise InvalidRequest(f"top must be at least 1, got {top}")
+def _user_features(user_features) -> dict:
+    """``user_features`` as the request's ``{string: string}``: names are strings, values strings or finite
+    numbers (sent as their text); ``None`` and NaN are refused rather than sent as ``"None"`` or ``"nan"``."""
+    if user_features is None:
+        return {}
+    if not isinstance(user_features, Mapping):
+        raise InvalidRequest(f"user_features must be a dict of feature name → value, got {user_features!r}")
+    document = {}
+    for name, value in user_features.items():
+        if not isinstance(name, str):
+            raise InvalidRequest(f"user_features: a feature name must be a string, got {name!r}")
+        if isinstance(value, str):
+            document[name] = value
+        elif is_number(value) and math.isfinite(float(value)):
+            document[name] = str(value)
+        else:
+            raise InvalidRequest(f"user_features[{name!r}] must be a string or a finite number, got {value!r}")
+    return document
+
+
+def _events(events) -> list:
+    """``events`` as the request's ``[{item, seconds}]``: ``(item, dwell_seconds)`` pairs, the item an int
+    (not a bool, float or string), the dwell a number of seconds in 0…1e9."""
+    if events is None:
+        return []
+    if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+        raise InvalidRequest(f"events must be a list of (item, dwell_seconds) pairs, got {events!r}")
     viewed = []
-    for event in events or ():
+    for event in events:
         try:
             item, seconds = event
         except (TypeError, ValueError):
             raise InvalidRequest(f"an event must be (item, dwell_seconds), got {event!r}") from None
-        try:
-            item = int(item) if not isinstance(item, (float, bool)) or float(item).is_integer() else None
-        except (TypeError, ValueError):
-            item = None
-        if item is None:
-            raise InvalidRequest(f"event {event!r}: the item must be an integer item id, got {event[0]!r}")
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"event {event!r}: dwell_seconds must be a number, got {event[1]!r}") from None
-        if not math.isfinite(seconds) or seconds < 0:
-            raise InvalidRequest(f"event for item {item} has dwell {seconds}; it must be finite and ≥ 0")
-        viewed.append({"item": item, "seconds": seconds})
-    document = {"user_features": {str(k): str(v) for k, v in (user_features or {}).items()},
-                "events": viewed, "top": int(top)}
-    if candidates is not None:
-        document["candidates"] = [int(c) for c in candidates]
+        if not is_integer(item):
+            raise InvalidRequest(f"event {event!r}: the item must be an integer item id, got {item!r}")
+        if not is_number(seconds):
+            raise InvalidRequest(f"event {event!r}: dwell_seconds must be a number, got {seconds!r}")
+        seconds = float(seconds)
+        if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DWELL_SECONDS):
+            raise InvalidRequest(f"event for item {item} has dwell_seconds {seconds}; it must be a finite number "
+                                 f"in 0…{_show(MAX_DWELL_SECONDS)}")
+        viewed.append({"item": int(item), "seconds": seconds})
+    return viewed
+
+
+def _candidates(candidates) -> Optional[List[int]]:
+    """``candidates`` as the request's list: ``None`` (every item), or a non-empty list (tuple, numpy
+    array...) of at most 100,000 int item ids with no repeats; a string is not a list of items."""
+    if candidates is None:
+        return None
+    if isinstance(candidates, (str, bytes, Mapping)) or not isinstance(candidates, Iterable):
+        raise InvalidRequest(f"candidates must be None or a list of integer item ids, got {candidates!r}")
+    items = list(candidates)
+    if not items:
+        raise InvalidRequest("candidates must not be empty (None ranks every item)")
+    if len(items) > MAX_CANDIDATES:
+        raise InvalidRequest(f"candidates holds {len(items)} items; a request holds at most {MAX_CANDIDATES}")
+    seen = set()
+    for position, item in enumerate(items):
+        if not is_integer(item):
+            raise InvalidRequest(f"candidates[{position}] must be an integer item id, got {item!r}")
+        item = int(item)
+        if item in seen:
+            raise InvalidRequest(f"candidates[{position}] repeats item {item}; candidates must not repeat")
+        seen.add(item)
+        items[position] = item
+    return items
+
+
+def _recommend_document(user_features, events, top, candidates, exclude_viewed=False) -> dict:
+    """The RECOMMEND request (PROTOCOL.md, "RECOMMEND request and reply"), every argument checked.
+
+    Raises:
+        InvalidRequest: naming the argument and its rule: ``top`` an int in 1…1,000; ``candidates`` see
+            :func:`_candidates`; events see :func:`_events`; user features see :func:`_user_features`;
+            ``exclude_viewed`` a bool.
+    """
+    document = {"user_features": _user_features(user_features), "events": _events(events),
+                "top": integer(top, "top", 1, MAX_TOP)}
+    checked = _candidates(candidates)
+    if checked is not None:
+        document["candidates"] = checked
+    if flag(exclude_viewed, "exclude_viewed"):
+        document["exclude_viewed"] = True
     return document
 
 
+def _reply_fault(reply: Reply, what: str, problem: str) -> ProtocolViolation:
+    return ProtocolViolation(f"the {what} reply {problem}", reply.header)
+
+
 def _parse_slate(reply: Reply) -> Slate:
+    """A RECOMMEND reply as a :class:`Slate`; ``ProtocolViolation`` for a missing key or a wrong type (an item
+    that is not an int, a score that is not a number, a policy's propensity outside (0, 1])."""
     document = json_frame(reply, "RECOMMEND")
-    try:
-        items = document["items"]
-        source = document.get("source") or "model"
-        version = document.get("model_version")
-        return Slate(
-            items=[int(i["item"]) for i in items],
-            scores=[float(i["score"]) for i in items],
-            propensities=[float(i["propensity"]) for i in items] if source == "policy" else None,
-            impression_id=document.get("impression_id"),
-            model_version=int(version if version is not None else reply.header.model_version),
-            source=source,
-            exploration=document.get("exploration"))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ProtocolViolation(f"the RECOMMEND reply lacks {error}", reply.header) from None
+    items = document.get("items")
+    source = document.get("source") or "model"
+    version = document.get("model_version")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise _reply_fault(reply, "RECOMMEND", "has no list of item objects in 'items'")
+    if not isinstance(source, str) or not (version is None or is_integer(version)):
+        raise _reply_fault(reply, "RECOMMEND", f"has source {source!r} and model_version {version!r}")
+    policy = source == "policy"
+    for entry in items:
+        propensity = entry.get("propensity")
+        if (not is_integer(entry.get("item")) or not is_number(entry.get("score"))
+                or (policy and not (is_number(propensity) and 0 < propensity <= 1))):
+            raise _reply_fault(reply, "RECOMMEND", f"has a malformed item {entry!r}")
+    impression_id = document.get("impression_id")
+    if policy and not isinstance(impression_id, str):
+        raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
+    return Slate(
+        items=[int(i["item"]) for i in items],
+        scores=[float(i["score"]) for i in items],
+        propensities=[float(i["propensity"]) for i in items] if policy else None,
+        impression_id=impression_id,
+        model_version=int(version if version is not None else reply.header.model_version),
+        source=source,
+        exploration=document.get("exploration"))
 
 
-def recommend(user_features=None, events=(), top=10, candidates=None, *, min_version=None, exact_version=None,
-              timeout=None, deadline=None) -> Call:
-    """The RECOMMEND call. A BUSY refusal came before dispatch, so it is retried."""
+def recommend(user_features=None, events=(), top=10, candidates=None, *, exclude_viewed=False, min_version=None,
+              exact_version=None, timeout=None, deadline=None) -> Call:
+    """The RECOMMEND call. ``exclude_viewed`` is sent only when true. A BUSY refusal came before dispatch,
+    so it is retried."""
     pin = version_pin(min_version, exact_version)
-    document = _recommend_document(user_features, events, top, candidates)
+    document = _recommend_document(user_features, events, top, candidates, exclude_viewed)
     return Call(Command.RECOMMEND, [encode_json(document)], _parse_slate, pin[0], pin[1], retry_busy=True,
                 timeout=timeout, deadline=deadline)
 
 
+def _impression_id(impression_id) -> str:
+    try:
+        size = len(impression_id.encode("utf-8")) if isinstance(impression_id, str) else 0
+    except UnicodeEncodeError:
+        size = 0
+    if not 1 <= size <= MAX_IMPRESSION_ID_BYTES:
+        raise InvalidRequest(f"impression_id must be a string of 1–{MAX_IMPRESSION_ID_BYTES} UTF-8 bytes, "
+                             f"got {impression_id!r}")
+    return impression_id
+
+
 def feedback(impression_id: str, item: int, click, dwell=None, *, timeout=None, deadline=None) -> Call:
     """The FEEDBACK call. Retried after BUSY: a repeat of an (impression, item) pair is acknowledged as a
-    duplicate and ignored, so resending is safe."""
-    if not isinstance(impression_id, str) or not impression_id:
-        raise InvalidRequest("impression_id must be a non-empty string")
-    if click not in (0, 1, True, False):
+    duplicate and ignored, so resending is safe.
+
+    Raises:
+        InvalidRequest: ``impression_id`` not a string of 1–64 UTF-8 bytes, ``item`` not an int (a bool,
+            float or string), ``click`` not 0 or 1 (``True`` and ``False`` count as 1 and 0), ``dwell`` not
+            ``None`` or a number in 0…1e9 seconds.
+    """
+    if isinstance(click, (bool, np.bool_)):
+        click = int(click)
+    elif not is_integer(click) or click not in (0, 1):
         raise InvalidRequest(f"click must be 0 or 1, got {click!r}")
-    document = {"impression_id": impression_id, "item": int(item), "click": int(click)}
+    document = {"impression_id": _impression_id(impression_id), "item": integer(item, "item"), "click": int(click)}
     if dwell is not None:
-        dwell = float(dwell)
-        if not math.isfinite(dwell) or dwell < 0:
-            raise InvalidRequest(f"dwell must be finite and ≥ 0 seconds, got {dwell}")
-        document["dwell_seconds"] = dwell
+        document["dwell_seconds"] = number(dwell, "dwell", 0, MAX_DWELL_SECONDS)
 
     def parse(reply: Reply) -> FeedbackAck:
         answer = json_frame(reply, "FEEDBACK")
-        try:
-            return FeedbackAck(str(answer["impression_id"]), int(answer["item"]), bool(answer["duplicate"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ProtocolViolation(f"the FEEDBACK reply lacks {error}", reply.header) from None
+        impression, acked, duplicate = (answer.get(k) for k in ("impression_id", "item", "duplicate"))
+        if not isinstance(impression, str) or not is_integer(acked) or not isinstance(duplicate, bool):
+            raise _reply_fault(reply, "FEEDBACK", f"is not {{impression_id: string, item: int, duplicate: bool}}: "
+                                                  f"{answer!r}")
+        return FeedbackAck(impression, int(acked), duplicate)
 
     return Call(Command.FEEDBACK, [encode_json(document)], parse, retry_busy=True, timeout=timeout, deadline=deadline)
 
@@ -261,12 +558,18 @@ def health(service: str = "SCORE", *, timeout=None):
     """
     (document,) = yield [status(timeout=timeout)]
     workers = document.get("workers") or []
+    online = document.get("online") or {}
+    protocol = document.get("protocol_version") or 0
+    if (not isinstance(workers, list) or not all(isinstance(w, dict) and isinstance(w.get("services") or [], list)
+                                                 for w in workers)
+            or not isinstance(online, dict) or not is_integer(protocol)):
+        raise ProtocolViolation("the STATUS reply's workers, online or protocol_version has the wrong type")
     wanted = "RECOMMEND" if service == "FEEDBACK" else service
     live = [w for w in workers if wanted in (w.get("services") or [])]
     healthy = bool(live)
     if service == "FEEDBACK":
-        healthy = healthy and bool((document.get("online") or {}).get("enabled"))
-    return Health(healthy, service, len(live), len(workers), int(document.get("protocol_version") or 0))
+        healthy = healthy and bool(online.get("enabled"))
+    return Health(healthy, service, len(live), len(workers), int(protocol))
 
 
 #: The keys of a job document (PROTOCOL.md, "CONTROL requests").
@@ -291,8 +594,17 @@ def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = N
     """A CONTROL call ``{"op": op, **arguments}`` with optional bytes in frame 2.
 
     The result is the reply's JSON (``key`` picks one of its fields), or with ``raw`` the pair
-    (JSON, frame 2 bytes or ``None``).
+    (JSON, frame 2 bytes); a ``raw`` reply without frame 2 is a ``ProtocolViolation``.
+
+    Raises:
+        InvalidRequest: ``op`` not a non-empty string, ``arguments`` not a dict, ``data`` not bytes.
     """
+    if not isinstance(op, str) or not op:
+        raise InvalidRequest(f"op must be a CONTROL operation's name, got {op!r}")
+    if arguments is not None and not isinstance(arguments, Mapping):
+        raise InvalidRequest(f"arguments must be a dict of the CONTROL request's keys, got {arguments!r}")
+    if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidRequest(f"data must be bytes (frame 2), got {type(data).__name__}")
     document = {"op": op}
     document.update(arguments or {})
     payload = [encode_json(document)]
@@ -311,10 +623,39 @@ def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = N
             else:
                 answer = with_keys(answer, keys)
         if raw:
-            return answer, (bytes(reply.frames[1]) if len(reply.frames) > 1 else None)
+            if len(reply.frames) < 2:
+                raise ProtocolViolation(f"the CONTROL {op} reply has no frame 2", reply.header)
+            return answer, bytes(reply.frames[1])
         return answer
 
     return Call(Command.CONTROL, payload, parse, timeout=timeout)
+
+
+def promote(version_number, *, timeout=None) -> Call:
+    """The CONTROL ``promote`` call; ``version_number`` an int in 0…2**64 − 1. Returns the model."""
+    return control("promote", {"version": version(version_number)}, timeout=timeout, keys=MODEL_KEYS)
+
+
+def fetch(version_number, *, timeout=None) -> Call:
+    """The CONTROL ``fetch`` call: ``(model document, checkpoint bytes)``.
+
+    Raises:
+        InvalidRequest: ``version_number`` not an int in 0…2**64 − 1.
+        ProtocolViolation (on the reply): no checkpoint in frame 2, or a header naming another version
+            (PROTOCOL.md: "the header's ``model_version`` is the version").
+    """
+    wanted = version(version_number)
+    call = control("fetch", {"version": wanted}, timeout=timeout, raw=True, keys=MODEL_KEYS)
+    read = call.parse
+
+    def parse(reply: Reply):
+        if reply.header.model_version != wanted:
+            raise ProtocolViolation(f"the CONTROL fetch reply for version {wanted} names version "
+                                    f"{reply.header.model_version} in its header", reply.header)
+        return read(reply)
+
+    call.parse = parse
+    return call
 
 
 def train_spec(dataset: str, schema=None, *, model="mlp", epochs=10, batch=32, lr=0.001, hidden=None, workers=1,
@@ -325,13 +666,25 @@ def train_spec(dataset: str, schema=None, *, model="mlp", epochs=10, batch=32, l
     shop's schema as TOML text) is sent only when given, with ``catalogue`` (``sha256:<hex>`` of the
     uploaded catalogue) in ``extra``. ``extra`` also holds model-specific keys (for ``dqn``: ``gamma``,
     ``epsilon_end``, ``epsilon_decay_steps``, ``replay_capacity``).
+
+    Raises:
+        InvalidRequest: an int option (``epochs``, ``batch``, ``hidden``'s sizes, ``workers``, ``sync_every``,
+            ``seed``, ``round_timeout_ms``) that is not an int, a number option (``lr``, ``validation``) that
+            is not a finite number, or ``promote`` not a bool; the broker checks the ranges, naming the field.
     """
     if not isinstance(dataset, str) or not dataset:
         raise InvalidRequest("dataset must be a dataset name such as sha256:<hex> or obd:random/all")
-    spec = {"model": model, "dataset": dataset, "epochs": int(epochs), "batch": int(batch), "lr": float(lr),
-            "hidden": [int(h) for h in hidden] if hidden is not None else None, "workers": int(workers),
-            "sync_every": int(sync_every), "seed": int(seed), "validation": float(validation),
-            "promote": bool(promote), "round_timeout_ms": int(round_timeout_ms)}
+    if not isinstance(model, str):
+        raise InvalidRequest(f"model must be a model name (mlp or dqn), got {model!r}")
+    if hidden is not None:
+        if isinstance(hidden, (str, bytes, Mapping)) or not isinstance(hidden, Iterable):
+            raise InvalidRequest(f"hidden must be None or a list of layer sizes, got {hidden!r}")
+        hidden = [integer(size, f"hidden[{k}]") for k, size in enumerate(hidden)]
+    spec = {"model": model, "dataset": dataset, "epochs": integer(epochs, "epochs"), "batch": integer(batch, "batch"),
+            "lr": number(lr, "lr"), "hidden": hidden, "workers": integer(workers, "workers"),
+            "sync_every": integer(sync_every, "sync_every"), "seed": integer(seed, "seed"),
+            "validation": number(validation, "validation"), "promote": flag(promote, "promote"),
+            "round_timeout_ms": integer(round_timeout_ms, "round_timeout_ms")}
     if schema is not None:
         spec["schema"] = schema
     spec.update(extra)
@@ -341,8 +694,12 @@ def train_spec(dataset: str, schema=None, *, model="mlp", epochs=10, batch=32, l
 def upload_bytes(data: bytes, name: str, *, timeout=None, chunk_bytes: int = UPLOAD_CHUNK_BYTES):
     """Generator of an upload: the content in checksummed chunks, in order; returns ``sha256:<hex>``,
     the dataset name a ``train`` call takes."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidRequest(f"data must be bytes, got {type(data).__name__}")
     if not data:
         raise InvalidRequest("an upload needs at least one byte")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"name must be a non-empty file name, got {name!r}")
     whole = hashlib.sha256(data).hexdigest()
     view = memoryview(data)
     offset = 0
@@ -488,15 +845,28 @@ def train(dataset, schema=None, *, timeout=None, **options):
 
 
 def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
-    """Generator of every impression after ``after``, page by page; returns ``(rows, spec)``."""
+    """Generator of every impression after ``after``, page by page; returns ``(rows, spec)``.
+
+    Raises:
+        InvalidRequest: ``after`` not an int in 0…2**64 − 1, ``page_size`` not an int in 1…10,000 (the
+            ``limit`` CONTROL ``impressions`` takes).
+        ProtocolViolation: a page without a list of impressions, or whose ``next_after`` is not a
+            sequence number past the page's ``after`` (the paging would never end).
+    """
+    cursor = integer(after, "after", 0, U64_MAX)
+    limit = integer(page_size, "page_size", 1, MAX_PAGE_SIZE)
     rows: List[dict] = []
     spec = None
-    cursor = after
     while True:
-        (page,) = yield [control("impressions", {"after": cursor, "limit": page_size}, timeout=timeout)]
-        rows.extend(page.get("impressions") or [])
-        spec = page.get("spec") or spec
+        (page,) = yield [control("impressions", {"after": cursor, "limit": limit}, timeout=timeout)]
+        impressions = page.get("impressions") or []
         following = page.get("next_after")
-        if following is None or not page.get("impressions"):
+        if not isinstance(impressions, list) or not (following is None or (is_integer(following)
+                                                                           and following > cursor)):
+            raise ProtocolViolation(f"the CONTROL impressions page after {cursor} has impressions of type "
+                                    f"{type(impressions).__name__} and next_after {following!r}")
+        rows.extend(impressions)
+        spec = page.get("spec") or spec
+        if following is None or not impressions:
             return rows, spec
         cursor = following

@@ -27,6 +27,11 @@ HEADER_BYTES = _HEADER.size
 assert HEADER_BYTES == 56
 
 _TENSOR_SHAPE = struct.Struct("<II")
+#: Length of a tensor frame's ``[rows u32][cols u32]`` shape.
+TENSOR_SHAPE_BYTES = _TENSOR_SHAPE.size
+#: Bytes per message the broker accepts, every frame after the routing identity counted, the 56-byte
+#: header included (PROTOCOL.md, "Limits"); one byte more is answered ``TOO_LARGE``.
+MESSAGE_LIMIT_BYTES = 16 * 1024 * 1024
 #: The little-endian float32 every tensor frame holds.
 FLOAT32_LE = np.dtype("<f4")
 
@@ -117,17 +122,28 @@ def decode_header(frame) -> Header:
                   worker_us, compute_us, retry_ms)
 
 
+def salvage_request_id(frame):
+    """The request id in bytes 8-15 of a frame 0 that does not decode, as the broker salvages it
+    (PROTOCOL.md, "Status codes"): ``None`` unless the frame has at least 16 bytes and starts with ``RPL``."""
+    data = bytes(frame)
+    if len(data) < 16 or data[:3] != MAGIC:
+        return None
+    return struct.unpack_from("<Q", data, 8)[0]
+
+
 def tensor_frame(rows: np.ndarray) -> bytearray:
     """Encodes a 2-D array as a tensor frame ``[rows u32][cols u32][float32 LE, row-major]``.
 
     The frame is allocated once and the values are written into it by one numpy copy (which also
-    converts dtype and byte order when needed): no Python loop touches the elements.
+    converts dtype and byte order when needed): no Python loop touches the elements. A value beyond
+    float32's range becomes infinity here, silently: ``operations.as_rows`` refuses such rows first.
     """
     n, cols = rows.shape
     frame = bytearray(_TENSOR_SHAPE.size + n * cols * 4)
     _TENSOR_SHAPE.pack_into(frame, 0, n, cols)
     body = np.frombuffer(frame, dtype=FLOAT32_LE, offset=_TENSOR_SHAPE.size).reshape(n, cols)
-    np.copyto(body, rows, casting="same_kind")
+    with np.errstate(over="ignore"):
+        np.copyto(body, rows, casting="same_kind")
     return frame
 
 

@@ -1,0 +1,551 @@
+"""What the client refuses before sending and which replies it refuses, with no pool: argument checks on the
+operations' bytes, reply parsing on hand-made replies, and the engines (``Client._run``, ``AsyncClient``)
+against a stand-in broker, a ROUTER socket on an ``inproc://`` endpoint in a thread of this process."""
+import asyncio
+import json
+import struct
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+import zmq
+import zmq.asyncio
+
+import recpool
+from recpool import operations as ops, wire
+from recpool.aio import AsyncJob
+from recpool.client import Job
+from pools import ROOT
+
+WIDTH = 4
+
+
+# ---------------------------------------------------------------- helpers
+
+def payload(call) -> dict:
+    """The JSON document a call would send."""
+    return json.loads(bytes(call.payload[0]))
+
+
+def reply(command, frames, *, request_id=1, model_version=0) -> ops.Reply:
+    """An OK reply to ``command`` carrying ``frames``."""
+    return ops.Reply(wire.Header(int(command) | wire.REPLY_BIT, request_id, model_version=model_version), list(frames))
+
+
+def answer_to(header, *frames, command=None, **fields) -> list:
+    """A reply message to the request ``header``: its header (the request's command with the reply bit unless
+    ``command`` is given), then ``frames``."""
+    code = command if command is not None else int(header.command) | wire.REPLY_BIT
+    return [wire.Header(code, header.request_id, **fields).encode(), *frames]
+
+
+def scores_for(request_frames, value=0.5) -> bytes:
+    """A SCORE reply's tensor: ``value`` for each row of the request's tensor."""
+    rows, _ = struct.unpack_from("<II", request_frames[0], 0)
+    return bytes(wire.tensor_frame(np.full((rows, 1), value, np.float32)))
+
+
+def broken(frame: bytes) -> bytes:
+    """A header frame with protocol version 2: malformed, but its request id can still be read."""
+    return frame[:3] + b"\x02" + frame[4:]
+
+
+def eventually(condition, timeout=5.0):
+    """Waits until ``condition()`` is true; fails the test after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the condition never became true")
+
+
+class FakeBroker:
+    """A stand-in broker: a ROUTER on an ``inproc://`` endpoint, served by a thread.
+
+    ``answer(header, frames)`` is called for every message received (``frames`` after the header), and with
+    ``(None, None)`` after 50 ms without one; it returns the messages (lists of frames) to send to the
+    client. Every request is kept in ``received``."""
+
+    def __init__(self, answer, context=None):
+        self.endpoint = f"inproc://recpool-fake-{uuid.uuid4().hex}"
+        self.answer = answer
+        self.received = []
+        self._context = context or zmq.Context.instance()
+        self._identity = None
+        self._stop = threading.Event()
+        self._bound = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        assert self._bound.wait(5)
+
+    def _serve(self):
+        socket = self._context.socket(zmq.ROUTER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.bind(self.endpoint)
+        self._bound.set()
+        try:
+            while not self._stop.is_set():
+                if socket.poll(50):
+                    self._identity, first, *rest = socket.recv_multipart()
+                    header = wire.decode_header(first)
+                    self.received.append((header, rest))
+                    replies = self.answer(header, rest)
+                else:
+                    replies = self.answer(None, None) if self._identity is not None else []
+                for message in replies or []:
+                    socket.send_multipart([self._identity, *message])
+        finally:
+            socket.close(0)
+
+    def ids(self, command) -> list:
+        """The request ids of the ``command`` requests received, in order."""
+        return [h.request_id for h, _ in self.received if h.command == command]
+
+    def cancelled(self) -> set:
+        """The request ids named by the CANCELs received."""
+        return {struct.unpack("<Q", f[0])[0] for h, f in self.received if h.command == wire.Command.CANCEL}
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def fake():
+    """Makes FakeBrokers for a test (on the sync client's context) and stops them after it."""
+    started = []
+
+    def start(answer, context=None):
+        started.append(FakeBroker(answer, context))
+        return started[-1]
+
+    yield start
+    for broker in started:
+        broker.stop()
+
+
+def async_context_for_fakes():
+    """A sync view of the AsyncClient's context, so that a FakeBroker shares its ``inproc://`` endpoints."""
+    return zmq.Context.shadow(zmq.asyncio.Context.instance().underlying)
+
+
+def silent(header, frames):
+    return []
+
+
+ROWS = np.zeros((2, WIDTH), np.float32)
+
+
+# ---------------------------------------------------------------- 1. feedback arguments
+
+@pytest.mark.parametrize("arguments, message", [
+    (("imp", 3.7, 1), "item must be an integer, got 3.7"),
+    (("imp", "3", 1), "item must be an integer, got '3'"),
+    (("imp", True, 1), "item must be an integer, got True"),
+    (("", 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
+    (("x" * 65, 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
+    (("é" * 33, 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
+    ((None, 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
+    (("imp", 3, 2), "click must be 0 or 1, got 2"),
+    (("imp", 3, 1.0), "click must be 0 or 1, got 1.0"),
+    (("imp", 3, "1"), "click must be 0 or 1, got '1'"),
+    (("imp", 3, 1, "5"), "dwell must be a finite number in 0…1e9, got '5'"),
+    (("imp", 3, 1, -1), "dwell must be a finite number in 0…1e9, got -1"),
+    (("imp", 3, 1, 2e9), "dwell must be a finite number in 0…1e9"),
+    (("imp", 3, 1, float("nan")), "dwell must be a finite number in 0…1e9, got nan"),
+])
+def test_feedback_refuses_each_bad_argument_naming_it_and_its_rule(arguments, message):
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.feedback(*arguments)
+    assert message in str(caught.value)
+
+
+def test_feedback_sends_ints_booleans_as_clicks_and_a_64_byte_impression_id():
+    document = payload(ops.feedback("é" * 32, np.int64(7), True, dwell=np.float32(2.5)))
+    assert document == {"impression_id": "é" * 32, "item": 7, "click": 1, "dwell_seconds": 2.5}
+    assert "dwell_seconds" not in payload(ops.feedback("imp", 7, 0))
+
+
+# ---------------------------------------------------------------- 2. SCORE split by the message limit
+
+def test_wide_rows_are_split_so_each_message_stays_within_the_16_mib_limit():
+    rows = np.zeros((5000, 1024), np.float32)
+    calls = next(ops.score(rows))
+    sizes = [struct.unpack_from("<II", call.payload[0], 0) for call in calls]
+    assert sizes == [(4095, 1024), (905, 1024)]  # (16 MiB − 64) // 4096 = 4095 rows a request
+    for call in calls:
+        assert wire.HEADER_BYTES + len(call.payload[0]) <= wire.MESSAGE_LIMIT_BYTES
+    assert wire.HEADER_BYTES + 8 + 4096 * 1024 * 4 > wire.MESSAGE_LIMIT_BYTES  # one row more would not fit
+    assert ops.rows_per_request(106, 8192) == 8192 and ops.rows_per_request(1024, 100) == 100
+
+
+def test_a_single_row_wider_than_the_message_limit_is_refused_locally():
+    assert ops.rows_per_request(4_194_288, 8192) == 1  # 64 + 4 × 4,194,288 bytes: exactly the limit
+    with pytest.raises(recpool.InvalidRequest, match="one row is 16777156 bytes, more than a SCORE message may hold"):
+        next(ops.score(np.zeros((1, 4_194_289), np.float32)))
+
+
+def test_a_score_many_batch_must_fit_one_request_by_rows_and_by_bytes():
+    batches = ops.score_batches([np.zeros((3, 1024), np.float32), np.zeros((4096, 1024), np.float32)],
+                                (0, 0), None, None, 8192)
+    assert next(batches).command == wire.Command.SCORE
+    with pytest.raises(recpool.InvalidRequest, match="score_many batch 1 has 4096 rows; .* at most 4095 rows"):
+        next(batches)
+
+
+# ---------------------------------------------------------------- 3. values beyond float32's range
+
+def test_a_value_beyond_float32s_range_is_refused_naming_its_row_and_feature():
+    rows = np.zeros((3, 2))
+    rows[2, 1] = -1e39
+    with pytest.raises(recpool.InvalidRequest, match=r"row 2, feature 1 is -1e\+39, beyond float32's range"):
+        ops.as_rows(rows)
+    with pytest.raises(recpool.InvalidRequest, match="score_many batch 0: row 2, feature 1"):
+        next(ops.score_batches([rows], (0, 0), None, None, 8192))
+
+
+def test_values_that_round_to_float32s_largest_are_kept():
+    largest = float(np.finfo(np.float32).max)
+    rows = np.array([[largest, -3.4028235e38, 1e38]])  # the second is past the largest but rounds to it
+    frame = wire.tensor_frame(ops.as_rows(rows))
+    assert np.isfinite(wire.decode_tensor(frame)).all()
+
+
+# ---------------------------------------------------------------- 4. RECOMMEND arguments
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"top": 2.0}, "top must be an integer in 1…1000, got 2.0"),
+    ({"top": True}, "top must be an integer in 1…1000, got True"),
+    ({"top": 1001}, "top must be an integer in 1…1000, got 1001"),
+    ({"candidates": "123"}, "candidates must be None or a list of integer item ids, got '123'"),
+    ({"candidates": [1, 2.0]}, "candidates[1] must be an integer item id, got 2.0"),
+    ({"candidates": [1, "2"]}, "candidates[1] must be an integer item id, got '2'"),
+    ({"candidates": [4, 5, 4]}, "candidates[2] repeats item 4"),
+    ({"candidates": []}, "candidates must not be empty"),
+    ({"candidates": range(100_001)}, "candidates holds 100001 items; a request holds at most 100000"),
+    ({"events": [(1, 1e9 + 1)]}, "dwell_seconds 1000000001.0; it must be a finite number in 0…1e9"),
+    ({"events": [(True, 3)]}, "the item must be an integer item id, got True"),
+    ({"events": [("12", 3)]}, "the item must be an integer item id, got '12'"),
+    ({"events": [(1, "30")]}, "dwell_seconds must be a number, got '30'"),
+    ({"user_features": {"age": None}}, "user_features['age'] must be a string or a finite number, got None"),
+    ({"user_features": {"age": float("nan")}}, "user_features['age'] must be a string or a finite number, got nan"),
+    ({"user_features": {0: "a"}}, "a feature name must be a string, got 0"),
+    ({"exclude_viewed": "yes"}, "exclude_viewed must be True or False, got 'yes'"),
+])
+def test_recommend_refuses_each_bad_argument_naming_it_and_its_rule(arguments, message):
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.recommend(**arguments)
+    assert message in str(caught.value)
+
+
+def test_recommend_sends_exclude_viewed_only_when_true_and_candidates_as_ints():
+    document = payload(ops.recommend({"age": 30, "device": "ios"}, events=[(1, 2)], top=np.int64(3),
+                                     candidates=np.array([5, 1, 9]), exclude_viewed=True))
+    assert document == {"user_features": {"age": "30", "device": "ios"}, "events": [{"item": 1, "seconds": 2.0}],
+                        "top": 3, "candidates": [5, 1, 9], "exclude_viewed": True}
+    assert "exclude_viewed" not in payload(ops.recommend(exclude_viewed=False))
+    assert ops.recommend(events=[(1, 1e9)]).payload  # the range's end is allowed
+
+
+# ---------------------------------------------------------------- 5. malformed replies
+
+@pytest.mark.parametrize("value", [float("nan"), 1.5, -0.25, float("inf")])
+def test_a_score_that_is_not_a_probability_is_a_protocol_violation(value):
+    call = ops.score_call(ROWS, (0, 0), None, None)
+    tensor = bytes(wire.tensor_frame(np.array([[0.5], [value]], np.float32)))
+    with pytest.raises(recpool.ProtocolViolation, match="row 1 has score .* not a probability in \\[0, 1\\]"):
+        call.parse(reply(wire.Command.SCORE, [tensor]))
+    good = bytes(wire.tensor_frame(np.array([[0.0], [1.0]], np.float32)))
+    assert call.parse(reply(wire.Command.SCORE, [good]))[0].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("text, problem", [
+    (b'{"workers": [], "uptime_ms": NaN}', "NaN"),
+    (b'{"workers": [], "uptime_ms": Infinity}', "Infinity"),
+    (b'{"workers": [], "uptime_ms": -Infinity}', "-Infinity"),
+    (b'{"workers": [], "uptime_ms": 1e999}', "infinite"),
+    (b'[1, 2]', "not an object"),
+    (b'{"workers": ', "not the protocol's JSON"),
+])
+def test_a_json_reply_holding_nan_or_infinity_or_no_object_is_a_protocol_violation(text, problem):
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        ops.status().parse(reply(wire.Command.STATUS, [text]))
+
+
+def test_feedback_and_slate_replies_of_the_wrong_types_are_protocol_violations():
+    call = ops.feedback("imp", 3, 1)
+    with pytest.raises(recpool.ProtocolViolation, match="FEEDBACK reply"):
+        call.parse(reply(wire.Command.FEEDBACK, [b'{"impression_id": "imp", "item": 3, "duplicate": "false"}']))
+    slate = ops.recommend()
+    with pytest.raises(recpool.ProtocolViolation, match="malformed item"):
+        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3.7, "score": 0.5}], "model_version": 1}']))
+    with pytest.raises(recpool.ProtocolViolation, match="malformed item"):
+        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3, "score": 0.5, "propensity": 0}], '
+                                                   b'"source": "policy", "impression_id": "i", "model_version": 1}']))
+
+
+def test_a_reply_with_another_command_byte_is_a_protocol_violation_and_cancels_the_rest(fake):
+    def answer(header, frames):
+        if header is not None and header.command == wire.Command.SCORE and len(broker.ids(wire.Command.SCORE)) == 2:
+            first = broker.received[0][0]
+            return [answer_to(first, scores_for(frames), command=int(wire.Command.RECOMMEND) | wire.REPLY_BIT)]
+        return []
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        with pytest.raises(recpool.ProtocolViolation, match="command byte 0x82, expected 0x81"):
+            client.score_many([ROWS, ROWS], window=2)
+        second = broker.ids(wire.Command.SCORE)[1]
+        eventually(lambda: broker.cancelled() == {second})
+    with pytest.raises(recpool.ProtocolViolation, match="command byte 0x01, expected 0x81"):
+        recpool.Client._check_reply(wire.Header(int(wire.Command.SCORE), 1), ops.score_call(ROWS, (0, 0), None, None))
+
+
+# ---------------------------------------------------------------- 6. AsyncClient's fetch and score_many
+
+def test_the_async_client_has_every_call_of_the_sync_client():
+    def calls(cls):
+        return {name for name in dir(cls) if not name.startswith("_") and callable(getattr(cls, name))}
+    assert calls(recpool.Client) - {"close"} <= calls(recpool.AsyncClient)
+    assert {"follow", "wait"} <= calls(AsyncJob)
+
+
+def test_async_score_many_keeps_window_requests_in_flight_and_returns_scores_in_order(fake):
+    unanswered = []
+    most = []
+
+    def answer(header, frames):
+        if header is not None:  # hold each SCORE until the client sends nothing more for 50 ms
+            unanswered.append((header, frames))
+            most.append(len(unanswered))
+            return []
+        # Each batch holds k / 10 in every cell and is scored k / 10, so the order shows in the scores.
+        replies = [answer_to(h, scores_for(f, value=struct.unpack_from("<f", f[0], 8)[0])) for h, f in unanswered]
+        unanswered.clear()
+        return replies
+
+    broker = fake(answer, async_context_for_fakes())
+
+    async def main():
+        async with recpool.AsyncClient(broker.endpoint, timeout=5) as client:
+            batches = (np.full((1 + k % 2, WIDTH), k / 10, np.float32) for k in range(5))
+            return await client.score_many(batches, window=2)
+
+    results = asyncio.run(main())
+    assert [len(r) for r in results] == [1, 2, 1, 2, 1]
+    assert [round(float(r.probabilities[0]), 3) for r in results] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert max(most) == 2
+
+
+def test_async_fetch_returns_the_model_and_checkpoint_and_refuses_a_reply_without_it(fake):
+    def answer(header, frames):
+        if header is None:
+            return []
+        version = json.loads(frames[0])["version"]
+        document = json.dumps({"version": version, "checkpoint_sha256": "ab"}).encode()
+        extra = [b"checkpoint"] if version == 3 else []
+        return [answer_to(header, document, *extra, model_version=version)]
+
+    broker = fake(answer, async_context_for_fakes())
+
+    async def main():
+        async with recpool.AsyncClient(broker.endpoint, timeout=5) as client:
+            model, checkpoint = await client.fetch(3)
+            assert (model["version"], checkpoint) == (3, b"checkpoint")
+            with pytest.raises(recpool.ProtocolViolation, match="fetch reply has no frame 2"):
+                await client.fetch(4)
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- 7. fetch without frame 2
+
+def test_a_fetch_reply_without_the_checkpoint_or_of_another_version_is_a_protocol_violation():
+    call = ops.fetch(3)
+    document = b'{"version": 3}'
+    assert call.parse(reply(wire.Command.CONTROL, [document, b"ckpt"], model_version=3))[1] == b"ckpt"
+    with pytest.raises(recpool.ProtocolViolation, match="no frame 2"):
+        call.parse(reply(wire.Command.CONTROL, [document], model_version=3))
+    with pytest.raises(recpool.ProtocolViolation, match="names version 2"):
+        call.parse(reply(wire.Command.CONTROL, [document, b"ckpt"], model_version=2))
+
+
+# ---------------------------------------------------------------- 8. timeouts, versions, sizes
+
+@pytest.mark.parametrize("options, message", [
+    ({"timeout": float("inf")}, "timeout must be a finite number of seconds > 0 and ≤ 1e9, got inf"),
+    ({"timeout": 1e20}, "timeout must be a finite number of seconds > 0 and ≤ 1e9, got 1e+20"),
+    ({"timeout": 0}, "timeout must be a finite number of seconds > 0"),
+    ({"timeout": "5"}, "timeout must be a finite number of seconds > 0"),
+    ({"grace": float("nan")}, "grace must be a finite number in 0…1e9"),
+    ({"max_rows": 0}, "max_rows must be an integer ≥ 1, got 0"),
+    ({"max_rows": 2.5}, "max_rows must be an integer ≥ 1, got 2.5"),
+    ({"busy_retries": -1}, "busy_retries must be an integer ≥ 0"),
+])
+def test_client_options_are_checked_by_both_clients(options, message):
+    for cls in (recpool.Client, recpool.AsyncClient):
+        with pytest.raises(recpool.InvalidRequest) as caught:
+            cls("inproc://recpool-nobody", **options)
+        assert message in str(caught.value)
+
+
+def test_call_arguments_are_checked_before_anything_is_sent(fake):
+    broker = fake(silent)
+    with recpool.Client(broker.endpoint) as client:
+        refusals = [
+            (lambda: client.status(timeout=float("inf")), "timeout must be a finite number of seconds"),
+            (lambda: client.score(ROWS, timeout=1e20), "timeout must be a finite number of seconds"),
+            (lambda: client.score(ROWS, deadline=float("nan")), "deadline must be finite epoch seconds"),
+            (lambda: client.score(ROWS, min_version=1.5), "min_version must be an integer in 0…2**64 − 1"),
+            (lambda: client.score(ROWS, min_version="2"), "min_version must be an integer in 0…2**64 − 1"),
+            (lambda: client.score(ROWS, exact_version=2 ** 64), "exact_version must be an integer in 1…2**64 − 1"),
+            (lambda: client.promote(2.7), "version must be an integer in 0…2**64 − 1, got 2.7"),
+            (lambda: client.fetch(-1), "version must be an integer in 0…2**64 − 1, got -1"),
+            (lambda: client.impressions(page_size=0), "page_size must be an integer in 1…10000, got 0"),
+            (lambda: client.impressions(page_size=10_001), "page_size must be an integer in 1…10000"),
+            (lambda: client.impressions(after=-1), "after must be an integer in 0…2**64 − 1"),
+            (lambda: client.score_many([ROWS], window=0), "window must be an integer ≥ 1, got 0"),
+            (lambda: client.train("obd:random/all", epochs=2.5), "epochs must be an integer, got 2.5"),
+            (lambda: client.train("obd:random/all", promote="no"), "promote must be True or False, got 'no'"),
+        ]
+        for call, message in refusals:
+            with pytest.raises(recpool.InvalidRequest) as caught:
+                call()
+            assert message in str(caught.value)
+    assert broker.received == []
+
+
+# ---------------------------------------------------------------- 9. failures cancel what is outstanding
+
+def test_a_lazy_batch_refused_after_others_were_sent_cancels_them(fake):
+    broker = fake(silent)
+
+    def batches():
+        yield ROWS
+        yield ROWS
+        yield np.array([[1.0, np.nan, 0.0, 0.0]])
+
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        with pytest.raises(recpool.InvalidRequest, match="score_many batch 2: row 0, feature 1 is nan"):
+            client.score_many(batches(), window=4)
+        eventually(lambda: len(broker.ids(wire.Command.SCORE)) == 2
+                   and broker.cancelled() == set(broker.ids(wire.Command.SCORE)))
+
+
+@pytest.mark.parametrize("malformed, cancelled", [
+    (lambda first: broken(answer_to(first)[0]), "the second"),  # names the first request: it is answered
+    (lambda first: b"junk", "both"),  # names no request
+])
+def test_a_malformed_reply_raises_protocol_violation_and_cancels_the_outstanding_requests(fake, malformed, cancelled):
+    def answer(header, frames):
+        if header is not None and header.command == wire.Command.SCORE and len(broker.ids(wire.Command.SCORE)) == 2:
+            return [[malformed(broker.received[0][0])]]
+        return []
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        with pytest.raises(recpool.ProtocolViolation):
+            client.score_many([ROWS, ROWS], window=2)
+        first, second = broker.ids(wire.Command.SCORE)
+        eventually(lambda: broker.cancelled() == ({second} if cancelled == "the second" else {first, second}))
+
+
+@pytest.mark.parametrize("malformed, problem", [
+    (lambda header: broken(answer_to(header)[0]), "version is 2"),
+    (lambda header: b"junk", "a message naming no request"),
+])
+def test_the_async_client_raises_protocol_violation_for_a_malformed_reply_not_timeout(fake, malformed, problem):
+    def answer(header, frames):
+        if header is not None and header.command == wire.Command.SCORE:
+            return [[malformed(header), scores_for(frames)]]
+        return []
+
+    broker = fake(answer, async_context_for_fakes())
+
+    async def main():
+        async with recpool.AsyncClient(broker.endpoint, timeout=3) as client:
+            started = time.monotonic()
+            with pytest.raises(recpool.ProtocolViolation, match=problem):
+                await client.score(ROWS)
+            return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2
+
+
+def test_an_async_lazy_batch_refused_after_others_were_sent_cancels_them(fake):
+    broker = fake(silent, async_context_for_fakes())
+
+    def batches():
+        yield ROWS
+        yield ROWS
+        yield np.full((1, WIDTH), 1e39)
+
+    async def main():
+        async with recpool.AsyncClient(broker.endpoint, timeout=5) as client:
+            with pytest.raises(recpool.InvalidRequest, match="score_many batch 2: row 0, feature 0 is 1e\\+39"):
+                await client.score_many(batches(), window=4)
+            await asyncio.get_running_loop().run_in_executor(None, lambda: eventually(
+                lambda: broker.ids(wire.Command.SCORE) and set(broker.ids(wire.Command.SCORE)) <= broker.cancelled()))
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- 10. following a job with a timeout
+
+class JobReads:
+    """Stands in for a client's ``job()``: the job is in ``states[k]`` on read ``k`` (the last state after)."""
+
+    def __init__(self, *states):
+        self.states = states
+        self.reads = 0
+
+    def document(self, job_id):
+        self.reads += 1
+        state = self.states[min(self.reads, len(self.states)) - 1]
+        return {"job": job_id, "state": state, "round": self.reads, "total_rounds": 9}
+
+    def job(self, job_id, **_):
+        return self.document(job_id)
+
+
+class AsyncJobReads(JobReads):
+    async def job(self, job_id, **_):
+        return self.document(job_id)
+
+
+def test_job_wait_and_follow_raise_timeout_when_the_job_does_not_end_in_time():
+    started = time.monotonic()
+    with pytest.raises(recpool.Timeout, match="job job-1 did not end within 0.2 s .*running"):
+        Job(JobReads("running"), {"job": "job-1"}).wait(interval=0.01, timeout=0.2)
+    assert time.monotonic() - started < 2
+    with pytest.raises(recpool.Timeout):
+        list(Job(JobReads("running"), {"job": "job-1"}).follow(interval=0.01, timeout=0.05))
+    with pytest.raises(recpool.InvalidRequest, match="timeout must be a finite number of seconds"):
+        Job(JobReads("running"), {"job": "job-1"}).wait(timeout=float("inf"))
+    # Without a timeout it follows to the end, as before.
+    final = Job(JobReads("queued", "running", "completed"), {"job": "job-1"}).wait(interval=0.01)
+    assert final["state"] == "completed"
+
+
+def test_async_job_wait_and_follow_raise_timeout_when_the_job_does_not_end_in_time():
+    async def main():
+        with pytest.raises(recpool.Timeout, match="job job-2 did not end within 0.1 s"):
+            await AsyncJob(AsyncJobReads("running"), {"job": "job-2"}).wait(interval=0.01, timeout=0.1)
+        seen = [d["state"] async for d in AsyncJob(AsyncJobReads("running", "completed"), {"job": "j"}).follow(0.01)]
+        assert seen == ["running", "completed"]
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- 11. docs/PYTHON.md
+
+def test_python_md_states_the_brokers_width_message_and_the_conflicts():
+    text = (ROOT / "docs" / "PYTHON.md").read_text()
+    assert "rows have 107 features; no live worker takes them (model version 0 expects 106)" in text
+    upload = next(line for line in text.splitlines() if line.startswith("| `upload(path)`"))
+    registry = next(line for line in text.splitlines() if line.startswith("| `models()`, `promote(version)`"))
+    assert "`Conflict`" in upload and "`Conflict` from `promote`, `rollback`" in registry
+    assert "exclude_viewed" in text and "score_many" in text and "**Checks.**" in text

@@ -78,14 +78,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
-            path: "Sources/Model"
+            path: "Sources/Model",
+            // Numerics: optimised in debug builds too, like RecPolicy below. The test suites, the documentation's
+            // examples and debug pools train, evaluate and simulate with these modules; unoptimised they are several
+            // times slower and most of the CI's time.
+            swiftSettings: [.unsafeFlags(["-O"])]
         ),
         /// Data and evaluation: Open Bandit Dataset, FeatureSpec, simulator, metrics, off-policy evaluation, and the
         /// report code every HTML page uses (one SVG chart, one HTML escape).
         .target(
             name: "RecData",
             dependencies: ["RecModel", "RecIndex", .product(name: "TOMLKit", package: "TOMLKit")],
-            path: "Sources/Data"
+            path: "Sources/Data",
+            // Features, metrics, off-policy evaluation and the simulator: optimised in debug builds (see RecModel).
+            swiftSettings: [.unsafeFlags(["-O"])]
         ),
         /// Whole-file reads and atomic, durable writes over swift-system's `FileDescriptor`.
         .target(
@@ -236,7 +242,9 @@ let package = Package(
         .target(
             name: "RecSimulation",
             dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy"],
-            path: "Sources/Simulation"
+            path: "Sources/Simulation",
+            // The textbook baselines run beside every simulated visitor: optimised in debug builds (see RecModel).
+            swiftSettings: [.unsafeFlags(["-O"])]
         ),
 
         // MARK: Executables (thin: flags and wiring)

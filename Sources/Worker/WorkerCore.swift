@@ -66,13 +66,13 @@ struct WorkerCore: Sendable {
     /// wait for its acknowledgement), µs.
     var silenceMicros: UInt64 { intervalMicros.multipliedSaturating(by: configuration.liveness) }
 
-    /// Whether the shell should read more messages now: not while the micro-batch is full.
     /// Whether `built` is what the broker last asked for (true before any WEIGHTS notice).
     func wants(_ built: ModelReplica) -> Bool {
         guard let wantedWeights else { return true }
         return built.version == wantedWeights.version && built.checkpointSHA256 == wantedWeights.sha256
     }
 
+    /// Whether the shell should read more messages now: not while the micro-batch is full.
     var acceptsMessages: Bool { pendingRows < configuration.batchMaxRows }
 
     /// Handles one event.
@@ -81,6 +81,9 @@ struct WorkerCore: Sendable {
         var actions: [WorkerAction] = []
         switch event {
         case .connected:
+            // A new connection: what the broker wants is learnt again from its WEIGHTS; until then a build still
+            // running from before is judged against the version served now (a rollback missed while away).
+            wantedWeights = replica.checkpointSHA256.map { (replica.version, $0) }
             connect(now: now, into: &actions)
         case .message(let frames, let held):
             guard !exited else { break }

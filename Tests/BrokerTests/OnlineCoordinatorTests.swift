@@ -183,12 +183,21 @@ struct OnlineCoordinatorTests {
         let moved = try start(v3)
         #expect(moved.version == 2)
         #expect(try store.policyVersion(2)?.catalogueVersion == 3)
-        // Catalogue 2 holds none of 3's rows in place either: a new lineage again.
+        // Catalogue 2's rows are not 3's rows in place either (a, c moved): a new lineage again.
         #expect(try start(v2).version == 3)
-        // Catalogue 1 is a prefix of version 3's catalogue (2): its statistics are carried, under a new number.
+        // Version 3 learns something (its statistics change), stored as version 4 on catalogue 2.
+        var learnt = try #require(try store.policyVersion(3))
+        var pack = try ParameterPack(decoding: try store.blobs.get(learnt.weightsSHA))
+        let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
+        pack.vectors[k].values[0] += 3
+        learnt.version = 4
+        learnt.weightsSHA = try store.blobs.put(pack.encoded())
+        try store.savePolicyVersion(learnt, createdMs: 2_000)
+        // Catalogue 1 is a prefix of version 4's catalogue (2): what it learnt is carried, under a new number.
         let carried = try start(v1)
-        #expect(carried.version == 4)
-        #expect(carried.sha == (try #require(try store.policyVersion(3))).weightsSHA)
+        #expect(carried.version == 5)
+        #expect(carried.sha == learnt.weightsSHA)
+        #expect(carried.sha != (try #require(try store.policyVersion(3))).weightsSHA)
     }
 
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")

@@ -39,8 +39,16 @@ recpool_tsan_build_background() {
     mkdir -p "$RECPOOL_ROOT/.build-tsan"
     # Its own process group (job control on for this one job), so the whole build can be stopped at once.
     # `ionice -t`: where the I/O class cannot be set (some containers), the build runs anyway.
+    # Job control leaves a background job's standard input on the terminal: nothing in the build may read it.
+    # The watchdog ends the build when this script is gone without running its EXIT trap (SIGKILL, a killed group).
     set -m
-    recpool_tsan_build nice -n 19 ionice -t -c 2 -n 7 > "$RECPOOL_ROOT/.build-tsan/build.log" 2>&1 &
+    {
+        { while kill -0 "$$" 2>/dev/null; do sleep 5; done; kill -INT 0; sleep 10; kill -TERM 0; } &
+        local watchdog=$! status=0
+        GIT_TERMINAL_PROMPT=0 recpool_tsan_build nice -n 19 ionice -t -c 2 -n 7 || status=$?
+        kill "$watchdog" 2>/dev/null || true
+        exit "$status"
+    } > "$RECPOOL_ROOT/.build-tsan/build.log" 2>&1 < /dev/null &
     RECPOOL_TSAN_BUILD_PID=$!
     set +m
     RECPOOL_TSAN_BUILD_STARTED=$SECONDS
@@ -52,7 +60,7 @@ recpool_tsan_build_background() {
 # interrupt), then SIGTERM for anything left after 10 s.
 recpool_tsan_build_stop() {
     local pid="${RECPOOL_TSAN_BUILD_PID:-}"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    [ -n "$pid" ] && kill -0 -- "-$pid" 2>/dev/null || return 0
     kill -INT -- "-$pid" 2>/dev/null || true
     for _ in $(seq 1 10); do
         kill -0 -- "-$pid" 2>/dev/null || return 0

@@ -45,7 +45,10 @@ extension JobCoordinator {
             // One content hash, one version: the same checkpoint imported again is that version.
             version = existing.version
             logger.info("model imported again; its blob is verified", metadata: ["model_version": "\(version)"])
-            if try store.promotedVersion() == version { publishRollout(existing, bytes: checkpoint) }
+            // Only servable bytes are rolled out (a version promoted before promotion checked that is not).
+            if try store.promotedVersion() == version, ServableCheckpoint.problem(checkpoint) == nil {
+                publishRollout(existing, bytes: checkpoint)
+            }
         } else {
             version = try store.registerModel(
                 job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)

@@ -122,6 +122,14 @@ final class OnlineCoordinator: ControlShell {
         }
         if stored == configured.version { return .extends }
         do {
+            // Adds and retires never move rows: a chain of them from the configured version back to the stored one
+            // extends it, with no catalogue to read (one of a million items is megabytes to check and decode).
+            var version: UInt64? = configured.version
+            while let current = version, current > stored {
+                guard let record = try store.catalogue(current), record.change != .upload else { break }
+                version = record.parent
+            }
+            if version == stored { return .extends }
             guard let record = try store.catalogue(stored) else { return .unrelated }
             let storedIds = try ItemCatalogue(canonical: store.blobs.get(record.sha256)).ids
             if configured.catalogue.ids.starts(with: storedIds) { return .extends }

@@ -22,11 +22,12 @@ extension AsyncParsableCommand {
         let catalog: OptionCatalog
         let resolution: ConfigResolution
         do throws(ConfigError) {
-            catalog = try OptionCatalog(command: self, arguments: arguments)
             var file: ConfigFile?
             if let path = ConfigResolver.configPath(arguments: arguments, environment: environment) {
                 file = try ConfigFile.read(path: path)
             }
+            // Every subcommand's keys only to judge a file's table: describing the whole tree is most of a start.
+            catalog = try OptionCatalog(command: self, arguments: arguments, siblingKeys: file != nil)
             resolution = try ConfigResolver.resolve(
                 catalog: catalog, table: table, arguments: arguments, environment: environment, file: file)
         } catch {

@@ -41,22 +41,26 @@ public struct OptionCatalog: Sendable, Hashable {
     }
 
     /// The catalog of `command`, descending into the subcommand that `arguments` name.
+    ///
+    /// Only the selected subcommand's description is built unless `siblingKeys` asks for every subcommand's keys
+    /// (``allKeys``, needed only to judge a configuration file's table): ArgumentParser validates each command it
+    /// describes, which made every start of `recpool` cost about 0.45 s of CPU in a debug build when the whole tree was
+    /// described. Without `siblingKeys`, ``allKeys`` holds only the keys of the selected subcommand and its own
+    /// subcommands.
     /// - Throws: ``ConfigError/introspection(_:)`` if ArgumentParser's description of the command
     ///   cannot be read (a change in its format), so that configuration never fails silently.
-    public init(command: any ParsableCommand.Type, arguments: [String]) throws(ConfigError) {
-        let info: DumpedCommand
-        do {
-            info = try JSONDecoder().decode(DumpedTool.self, from: Data(command._dumpHelp().utf8)).command
-        } catch {
-            throw .introspection("cannot read the options of \(command): \(error)")
-        }
-        var current: DumpedCommand? = info
+    public init(command: any ParsableCommand.Type, arguments: [String], siblingKeys: Bool = true) throws(ConfigError) {
+        var selected = command
         var path: [String] = []
         for argument in arguments {
-            guard let child = current?.subcommands?.first(where: { $0.commandName == argument }) else { break }
+            guard let child = selected.configuration.subcommands.first(where: { $0._commandName == argument }) else {
+                break
+            }
             path.append(argument)
-            current = child
+            selected = child
         }
+        let current = try Self.describe(selected)
+        let info = siblingKeys ? try Self.describe(command) : current
         var all = Set<String>()
         func collect(_ node: DumpedCommand?) {
             guard let node else { return }
@@ -64,7 +68,7 @@ public struct OptionCatalog: Sendable, Hashable {
             for child in node.subcommands ?? [] { collect(child) }
         }
         collect(info)
-        let entries = (current?.arguments ?? []).compactMap { argument -> Entry? in
+        let entries = (current.arguments ?? []).compactMap { argument -> Entry? in
             guard let key = argument.key, argument.kind != "positional" else { return nil }
             return Entry(
                 key: key, isFlag: argument.kind == "flag", isRepeating: argument.isRepeating ?? false,
@@ -74,6 +78,15 @@ public struct OptionCatalog: Sendable, Hashable {
         }
         self.init(entries: entries, subcommandPath: path, allKeys: all.subtracting(Self.reserved))
         self.entries = self.entries.filter { !Self.reserved.contains($0.key) }
+    }
+
+    /// ArgumentParser's description of `command` and its subcommands.
+    private static func describe(_ command: any ParsableCommand.Type) throws(ConfigError) -> DumpedCommand {
+        do {
+            return try JSONDecoder().decode(DumpedTool.self, from: Data(command._dumpHelp().utf8)).command
+        } catch {
+            throw .introspection("cannot read the options of \(command): \(error)")
+        }
     }
 }
 

@@ -159,6 +159,20 @@ struct ConfigResolverTests {
         #expect(ConfigResolver.configPath(arguments: [], environment: [:]) == nil)
     }
 
+    @Test("describing only the selected subcommand gives the entries the whole tree gives; siblings' keys on request")
+    func selectedSubcommandOnly() throws {
+        for arguments in [["score", "--timeout-ms", "7"], ["keygen"], [], ["--broker", "x"], ["help"]] {
+            let whole = try OptionCatalog(command: SampleClient.self, arguments: arguments, siblingKeys: true)
+            let selected = try OptionCatalog(command: SampleClient.self, arguments: arguments, siblingKeys: false)
+            #expect(selected.entries == whole.entries, "\(arguments)")
+            #expect(selected.subcommandPath == whole.subcommandPath, "\(arguments)")
+        }
+        let score = try OptionCatalog(command: SampleClient.self, arguments: ["score"], siblingKeys: false)
+        #expect(score.allKeys == ["broker", "timeout-ms"])
+        let all = try OptionCatalog(command: SampleClient.self, arguments: ["score"])
+        #expect(all.allKeys == ["broker", "timeout-ms", "out"])
+    }
+
     @Test("a subcommand reads its own keys; a shared [client] table may hold its siblings' keys")
     func subcommands() throws {
         let arguments = ["score", "--timeout-ms", "7"]

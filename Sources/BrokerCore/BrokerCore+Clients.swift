@@ -271,7 +271,8 @@ extension BrokerCore {
                 guard let frame = payload.first else { throw .missingFrames(expected: 2, got: 1) }
                 _ = try frame.tensorShape(maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
             } catch {
-                counters.add(.invalidRequests)
+                // More rows or columns than the limits is TOO_LARGE, counted with the other size refusals.
+                counters.add(error.status == .tooLarge ? .droppedTooLarge : .invalidRequests)
                 answer(identity, header, error.status, error.description, &actions)
                 return
             }

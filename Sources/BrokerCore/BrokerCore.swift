@@ -167,8 +167,9 @@ public struct BrokerCore: Sendable {
         into actions: inout [BrokerAction]
     ) {
         var header = request.header
-        // The attempt is the broker's count of dispatches, whatever the client's header held.
-        header.attempt = request.attempts
+        // For SCORE and RECOMMEND the attempt is the broker's count of dispatches, whatever the client's header held;
+        // every other reply echoes the request's field (docs/PROTOCOL.md, "The `attempt` field").
+        if header.command == .score || header.command == .recommend { header.attempt = request.attempts }
         let reply = WireMessage.errorReply(to: header, status: status, message: message, retryAfterMs: retryAfterMs)
         actions.append(.sendToClient(identity: request.client, frames: reply.frames()))
     }

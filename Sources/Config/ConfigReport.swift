@@ -8,7 +8,8 @@ public enum ConfigReport {
             let isFlag = catalog.entries[value.key]?.isFlag ?? false
             let rendered: String
             if isFlag {
-                rendered = value.values.last ?? "false"
+                // A TOML boolean whatever spelling the environment used (`yes`, `1`, `on`), so the output loads back.
+                rendered = ["1", "true", "yes", "on"].contains((value.values.last ?? "false").lowercased()) ? "true" : "false"
             } else if value.values.isEmpty {
                 lines.append("# \(value.key) is not set")
                 continue

@@ -54,8 +54,14 @@ public struct PolicyFeatures: Sendable {
     public static let maximumWidth = 2_048
 
     /// The encoding of a spec.
-    /// - Throws: ``PolicyError/invalidSpec(_:)`` when `φ` would be wider than ``maximumWidth``.
+    /// - Throws: ``PolicyError/invalidSpec(_:)`` when `φ` would be wider than ``maximumWidth``, or the items wider
+    ///   than `OnlinePolicySpec.maximumItemWidth` (checked before the item projection is sized from it).
     public init(spec: OnlinePolicySpec) throws(PolicyError) {
+        guard spec.itemWidth <= OnlinePolicySpec.maximumItemWidth, (0...4_096).contains(spec.itemDims) else {
+            throw .invalidSpec(
+                "items have \(spec.itemWidth) features and item_dims is \(spec.itemDims); at most "
+                    + "\(OnlinePolicySpec.maximumItemWidth) and 4096")
+        }
         features = spec.userFeatures
         var offset = 0
         var offsets: [Int] = []

@@ -6,8 +6,9 @@
 /// so a replica holds each item's row once however many values refer to it. On the wire (and in JSON) the rows are
 /// an array of arrays, `[[Float]]`, exactly as before; reading it flattens once.
 ///
-/// Rows of unequal lengths (a malformed document) are kept as ``isRegular`` false with every row cut or padded
-/// to the first row's width, so ``OnlinePolicySpec/problem`` can name the fault instead of a decode failing.
+/// Rows of unequal lengths (a malformed document) are kept as ``isRegular`` false with no values (width 0, every
+/// row empty), so ``OnlinePolicySpec/problem`` can name the fault instead of a decode failing, and nothing is
+/// allocated from the document's numbers.
 public struct ItemFeatureRows: Sendable, Equatable, RandomAccessCollection, Codable {
     /// Every row's values, `count × width`, row-major.
     public let values: [Float]
@@ -35,26 +36,27 @@ public struct ItemFeatureRows: Sendable, Equatable, RandomAccessCollection, Coda
         isRegular = true
     }
 
-    /// Rows from one array per row (copied into one flat buffer). Rows of another length than the first are cut or
-    /// padded with zeros and the result is marked irregular (``isRegular``).
+    /// Rows from one array per row (copied into one flat buffer). When any row's length differs from the first's,
+    /// the result is marked irregular (``isRegular``) and holds no values.
     public init(_ rows: [[Float]]) {
         let width = rows.first?.count ?? 0
+        // Regularity first: padding short rows to the first row's width sized the buffer from the document's numbers
+        // (one row of 10⁶ values and 4.6 × 10⁶ empty ones asked for 1.8 × 10¹³ bytes and aborted a worker). Irregular
+        // rows keep no values: the spec is refused (``OnlinePolicySpec/problem``) before any row is read.
+        guard rows.allSatisfy({ $0.count == width }) else {
+            values = []
+            self.width = 0
+            self.rows = rows.count
+            isRegular = false
+            return
+        }
         var flat: [Float] = []
         flat.reserveCapacity(width * rows.count)
-        var regular = true
-        for row in rows {
-            if row.count == width {
-                flat.append(contentsOf: row)
-            } else {
-                regular = false
-                flat.append(contentsOf: row.prefix(width))
-                if row.count < width { flat.append(contentsOf: repeatElement(0, count: width - row.count)) }
-            }
-        }
+        for row in rows { flat.append(contentsOf: row) }
         values = flat
         self.width = width
         self.rows = rows.count
-        isRegular = regular
+        isRegular = true
     }
 
     /// The first row.

@@ -283,6 +283,11 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
     /// Items that may be recommended.
     public var activeCount: Int { itemActive.reduce(0) { $0 + ($1 ? 1 : 0) } }
 
+    /// The most features an item may have. A replica's item projection holds item width × `item_dims` floats (at most
+    /// 4,096 × 4,096 here), built before anything else of the spec is used; the catalogue registry's encodings are at
+    /// most this wide (`ItemCatalogue.maximumWidth` in RecData).
+    public static let maximumItemWidth = 4_096
+
     /// Why this spec cannot be served, or `nil` when it can.
     public var problem: String? {
         if let bad = userFeatures.lazy.compactMap(\.problem).first { return bad }
@@ -298,6 +303,9 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
             return "id_buckets must be 1...\(UserFeatureSpec.maximumBuckets)"
         }
         if !(0...4_096).contains(itemDims) { return "item_dims must be 0...4096" }
+        if itemWidth > Self.maximumItemWidth {
+            return "items have \(itemWidth) features; at most \(Self.maximumItemWidth)"
+        }
         if !(1...1_000).contains(slateSize) { return "slate_size must be 1...1000" }
         return exploration.problem ?? learning.problem
     }

@@ -22,6 +22,17 @@ public struct WireLimits: Sendable, Hashable, Codable {
 
     /// The defaults documented in docs/PROTOCOL.md.
     public static let standard = WireLimits()
+
+    /// What a worker accepts from its broker: the standard limits, but messages of up to 1 GiB. The broker ships a
+    /// training round's dataset and every catalogue version whole, and it is the worker's one (authenticated) peer;
+    /// with the client's 16 MiB a larger dataset or catalogue made libzmq drop the connection on every send, so the
+    /// worker reconnected forever (docs/PROTOCOL.md, "Limits").
+    public static let workerInbound = WireLimits(maxMessageBytes: 1 << 30)
+
+    /// The most bytes of content the broker ships to a worker in one message (an uploaded dataset, a catalogue
+    /// version's canonical bytes): ``workerInbound`` less 1 MiB for the header and the other frames. An upload or a
+    /// catalogue over it is refused BAD_REQUEST naming the size.
+    public static let maximumShippedBytes = workerInbound.maxMessageBytes - (1 << 20)
 }
 
 /// A decoded RecPool message: the header and the payload frames after it.

@@ -57,6 +57,9 @@ public struct ModelReplica: Sendable {
     public init(checkpoint: Checkpoint, version: UInt64, sha256: String? = nil) throws(ReplicaError) {
         guard case .mlp(let mlp) = checkpoint.model else { throw .notAnMLP(path: "WEIGHTS v\(version)") }
         guard mlp.outputWidth == 1 else { throw .notOneScore(path: "WEIGHTS v\(version)", outputs: mlp.outputWidth) }
+        if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth) {
+            throw .badFeatureSpec(path: "WEIGHTS v\(version)", reason: problem)
+        }
         self.init(version: version, mlp: mlp, featureSpec: checkpoint.featureSpec)
         checkpointSHA256 = sha256
     }
@@ -93,9 +96,12 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     case notAnMLP(path: String)
     /// The MLP's last layer does not give one score per row (a replica answers one probability per row).
     case notOneScore(path: String, outputs: Int)
+    /// The checkpoint's feature specification does not decode or does not fit its model (`FeatureSpec.servingProblem(_:inputWidth:)`).
+    case badFeatureSpec(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case .badFeatureSpec(let path, let reason): "\(path) cannot be served: \(reason)"
         case .notAnMLP(let path): "\(path) does not hold an MLP checkpoint"
         case .notOneScore(let path, let outputs):
             "\(path) holds an MLP with \(outputs) outputs per row; a scoring replica serves one score per row"

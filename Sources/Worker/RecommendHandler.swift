@@ -37,8 +37,8 @@ enum RecommendHandler {
         let start = Clocks.monotonicMicros()
         do {
             let recommendation = try recommender.recommend(query)
-            // The recommender falls back to popularity when the model's scores are not finite; this check keeps a
-            // NaN out of the JSON (which would not encode) whatever the recommender does.
+            // The recommender refuses a model score that is not finite (INTERNAL, below); this check keeps a NaN out
+            // of the JSON (which would not encode) whatever the recommender does, the popularity prior included.
             if let bad = recommendation.items.first(where: { !$0.score.isFinite }) {
                 return .errorReply(
                     to: header, status: .internal,
@@ -50,8 +50,9 @@ enum RecommendHandler {
             let document = Reply(items: recommendation.items, source: recommendation.source, modelVersion: replica.version)
             return WireMessage(header: reply, payload: [WireJSON.encode(document)])
         } catch {
-            if case .retrievalFailed = error {
-                return .errorReply(to: header, status: .internal, message: error.description)
+            if error.isServerFault {
+                return .errorReply(
+                    to: header, status: .internal, message: "model version \(replica.version): \(error.description)")
             }
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }

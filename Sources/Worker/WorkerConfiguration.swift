@@ -32,8 +32,9 @@ public struct WorkerConfiguration: Sendable {
     public var explorationSeed: UInt64?
     /// Extra socket options for the DEALER, such as CURVE client keys.
     public var socketOptions: [SocketOption] = []
-    /// Limits on inbound messages.
-    public var limits: WireLimits = .standard
+    /// Limits on inbound messages: ``RecWire/WireLimits/workerInbound`` (1 GiB a message, for datasets and catalogues
+    /// from the broker), with the standard rows and columns for a SCORE's tensor.
+    public var limits: WireLimits = .workerInbound
 
     /// Creates a configuration for a broker endpoint.
     public init(broker: String, workerId: String) {

@@ -44,6 +44,28 @@ struct CatalogueRolloutTests {
         #expect(actions == [.acknowledge(identity: [7], header: Self.header, version: 1, confirmed: true)])
     }
 
+    @Test("a worker that refuses every copy is sent the version again at most maximumResends times, then acknowledged unconfirmed")
+    func boundedResends() {
+        var rollout = CatalogueRollout()
+        rollout.timeoutMs = 100
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([Self.a], nowMs: 0, into: &actions)
+        rollout.stored(1, requester: ([7], Self.header), nowMs: 0, into: &actions)
+        actions = []
+        let refusal = CatalogueState(version: 1, sha256: "", installed: false, error: "cannot decode")
+        for step in 0..<50 { rollout.state(refusal, from: [1], expectedSHA: "s1", nowMs: UInt64(1 + step), into: &actions) }
+        #expect(actions == [CatalogueRollout.Action](repeating: .install(worker: [1], version: 1), count: CatalogueRollout.maximumResends))
+        actions = []
+        rollout.tick(nowMs: 200, into: &actions)
+        #expect(actions == [.acknowledge(identity: [7], header: Self.header, version: 1, confirmed: false)])
+        // Registering again starts the count afresh.
+        rollout.workers([], nowMs: 201, into: &actions)
+        rollout.workers([Self.a], nowMs: 202, into: &actions)
+        actions = []
+        rollout.state(refusal, from: [1], expectedSHA: "s1", nowMs: 203, into: &actions)
+        #expect(actions == [.install(worker: [1], version: 1)])
+    }
+
     @Test("a worker that leaves stops counting; a new worker gets the newest version at once")
     func membership() {
         var rollout = CatalogueRollout()

@@ -208,6 +208,42 @@ struct LimitsCoreTests {
         #expect(h.replies(to: client, id: 2).first?.header.attempt == 0)
     }
 
+    @Test("replies the broker makes to STATUS, CANCEL, CONTROL and FEEDBACK echo the request's attempt, errors included")
+    func attemptEchoedOnOtherCommands() throws {
+        var h = CoreHarness()
+        var id: UInt64 = 100
+        func send(_ command: Command, flags: UInt16 = 0, payload: [[UInt8]]) -> WireMessage? {
+            id += 1
+            var header = Header(command: command, requestId: id)
+            header.attempt = 7
+            header.flags = Header.Flags(rawValue: flags)
+            h.feed(.client(identity: client, frames: WireMessage(header: header, payload: payload).frames(), userId: nil))
+            return h.replies(to: client, id: id).first
+        }
+        // CANCEL of nothing (NOT_FOUND), STATUS with a flag it may not set, CONTROL drain of no worker.
+        let cancel = try #require(send(.cancel, payload: [withUnsafeBytes(of: UInt64(99).littleEndian) { Array($0) }]))
+        let status = try #require(send(.status, flags: 0x8000, payload: []))
+        let drain = try #require(send(.control, payload: [WireJSON.encode(ControlRequest(op: "drain", worker: "nobody"))]))
+        for reply in [cancel, status, drain] {
+            #expect(reply.header.status != .ok, "\(reply.header)")
+            #expect(reply.header.attempt == 7, "\(reply.header.command) \(reply.header.status)")
+        }
+    }
+
+    @Test("a SCORE over the row or column limit is TOO_LARGE and counted with the size refusals, not as invalid")
+    func tensorOverLimitsCountsAsTooLarge() throws {
+        var h = CoreHarness { $0.limits.maxRows = 4; $0.limits.maxColumns = 2 }
+        h.registerWorker(workerA)
+        h.feed(.client(identity: client, frames: Self.score(Header(command: .score, requestId: 1), rows: 5), userId: nil))
+        let wide = WireMessage(
+            header: Header(command: .score, requestId: 2), payload: [Tensor(rows: 1, cols: 3, values: [1, 2, 3]).encoded()])
+        h.feed(.client(identity: client, frames: wide.frames(), userId: nil))
+        #expect(h.replies(to: client, id: 1).map(\.header.status) == [.tooLarge])
+        #expect(h.replies(to: client, id: 2).map(\.header.status) == [.tooLarge])
+        #expect(h.core.counters[.droppedTooLarge] == 2)
+        #expect(h.core.counters[.invalidRequests] == 0)
+    }
+
     @Test("seeded extremes in every header field: exactly one well-formed reply per request, and the core never traps")
     func seededExtremes() throws {
         var random = FuzzRandom(seed: FuzzSeed.seeds(count: 1, base: 0x5EED_0001)[0])

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RecData
 import RecModel
 import RecStore
 import RecWire
@@ -229,6 +230,38 @@ struct RegistryCoordinatorTests {
     }
 
     @Test(
+        "a missing argument is BAD_REQUEST naming it; an unknown one NOT_FOUND",
+        arguments: [("job", "job"), ("cancel_job", "job"), ("fetch", "version"), ("promote", "version")])
+    func missingArguments(_ input: (op: String, argument: String)) throws {
+        let h = try RegistryHarness()
+        let missing = try h.control(ControlRequest(op: input.op))
+        #expect(missing.header.status == .badRequest, "\(input.op): \(missing.errorText ?? "")")
+        #expect(missing.errorText?.contains("`\(input.argument)`") == true, "\(missing.errorText ?? "")")
+        var named = ControlRequest(op: input.op)
+        if input.argument == "job" { named.job = "job-9" } else { named.version = 9 }
+        let unknown = try h.control(named)
+        #expect(unknown.header.status == .notFound, "\(unknown.errorText ?? "")")
+    }
+
+    @Test(
+        "a dataset name no worker can resolve is BAD_REQUEST before a job is stored",
+        arguments: [
+            ("nope:xx", "mlp", "expected sha256:<hex>"), ("data/logs.csv", "mlp", "reads no file by path"),
+            ("synthetic:users=0", "mlp", "users=0"), ("obd:random/all", "dqn", "trains in the simulator"),
+        ])
+    func unresolvableDatasets(_ input: (dataset: String, model: String, words: String)) throws {
+        let h = try RegistryHarness()
+        var spec = TrainJobSpec(dataset: input.dataset)
+        spec.model = input.model
+        let reply = try h.control(ControlRequest(op: "train", train: spec))
+        #expect(reply.header.status == .badRequest, "\(reply.errorText ?? "")")
+        #expect(reply.errorText?.contains(input.words) == true, "\(reply.errorText ?? "")")
+        #expect(try h.store.jobs().isEmpty)
+        let fine = try h.control(ControlRequest(op: "train", train: TrainJobSpec(dataset: "synthetic:users=50,seed=1")))
+        #expect(fine.header.status == .ok, "\(fine.errorText ?? "")")
+    }
+
+    @Test(
         "a blob name that is not a SHA-256 never reaches a file: train and catalogue_upload refuse it, nothing moves",
         arguments: ["../recpool.sqlite", "../../etc/passwd", "ABCDEF", String(repeating: "g", count: 64), ""])
     func blobNames(_ name: String) throws {
@@ -258,11 +291,21 @@ extension RegistryHarness {
             activation: .sigmoid)
         let network = QNetwork(stateWidth: 3, form: .actionOutputs(actionCount: 2), hiddenSizes: [4], seed: 1)
         let dqn = DQNModel(network: network, gamma: 0.9)
+        let two = MLP(inputWidth: 2, hiddenSizes: [3], seed: 1)
+        // A real feature specification, far wider than the 2-wide model it is shipped with.
+        guard case .logs(let split, _, _) = try! DatasetResolver(obdDirectory: "").resolve("synthetic:users=50,rows=200,seed=1")
+        else { fatalError("synthetic data resolves to logs") }
+        let spec = try! FeatureSpec.fit(on: split.train).encoded()
         return [
             ("truncated", Array(checkpoint(1).prefix(20)), "does not decode"),
             ("dqn", Checkpoint(model: .dqn(dqn)).encoded(), "it holds a DQN"),
             ("nan bias", Checkpoint(model: .mlp(nan)).encoded(), "every weight must be finite"),
             ("two outputs", Checkpoint(model: .mlp(wide)).encoded(), "2 outputs per row"),
+            (
+                "spec that does not decode", Checkpoint(model: .mlp(two), featureSpec: Array("{\"columns\":{".utf8)).encoded(),
+                "its feature specification does not decode"
+            ),
+            ("spec of another width", Checkpoint(model: .mlp(two), featureSpec: spec).encoded(), "features wide, its model 2"),
         ]
     }()
 }

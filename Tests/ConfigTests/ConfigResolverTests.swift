@@ -159,6 +159,18 @@ struct ConfigResolverTests {
         #expect(ConfigResolver.configPath(arguments: [], environment: [:]) == nil)
     }
 
+    @Test("a flag set by any spelling the environment allows prints as a TOML boolean that parses back",
+          arguments: [("yes", "true"), ("ON", "true"), ("1", "true"), ("no", "false"), ("0", "false"), ("off", "false")])
+    func flagSpellings(word: String, expected: String) throws {
+        let resolution = try resolve([], environment: ["RECPOOL_INSECURE": word])
+        let catalog = try OptionCatalog(command: SampleDaemon.self, arguments: [])
+        let text = ConfigReport.render(resolution, table: "worker", catalog: catalog)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("insecure = ") })
+        #expect(line.hasPrefix("insecure = \(expected) "), "\(line)")
+        let saved = try ConfigFile.parse(text, path: "saved.toml")
+        #expect(try resolve([], file: text).arguments.contains("--insecure") == (expected == "true"), "\(saved.path)")
+    }
+
     @Test("describing only the selected subcommand gives the entries the whole tree gives; siblings' keys on request")
     func selectedSubcommandOnly() throws {
         for arguments in [["score", "--timeout-ms", "7"], ["keygen"], [], ["--broker", "x"], ["help"]] {

@@ -246,6 +246,13 @@ final class CatalogueCoordinator {
                     + "broker with --online-catalogue naming the version to serve")
         }
         let bytes = try catalogue.canonicalBytes()
+        guard bytes.count <= WireLimits.maximumShippedBytes else {
+            // Every worker is sent the version whole, in one message.
+            throw CatalogueRefusal(
+                .badRequest,
+                "the catalogue encodes to \(bytes.count) bytes (\(catalogue.count) items × \(catalogue.width) features); "
+                    + "a worker is sent at most \(WireLimits.maximumShippedBytes): use fewer or narrower item features")
+        }
         let sha = try store.blobs.put(bytes)
         let record = try store.registerCatalogue(
             CatalogueRecord(

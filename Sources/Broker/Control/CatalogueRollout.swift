@@ -39,6 +39,12 @@ struct CatalogueRollout {
     /// The version each worker confirmed (with the SHA-256 it computed).
     private(set) var confirmed: [[UInt8]: (version: UInt64, sha256: String)] = [:]
     private(set) var pending: [Pending] = []
+    /// How many times each worker was sent the newest version again after refusing it.
+    private(set) var resends: [[UInt8]: (version: UInt64, count: Int)] = [:]
+    /// The most times a refused version is sent again to one worker. A refusal may be damage on the way, worth a
+    /// retry; a worker that refuses every copy (it cannot decode or hold the version) would otherwise be sent it
+    /// again at once, forever: thousands of copies a second of a catalogue that may hold megabytes.
+    static let maximumResends = 3
 
     /// Records the newest version at start (no acknowledgement waits for it).
     mutating func start(latest: UInt64?) { self.latest = latest }
@@ -60,7 +66,10 @@ struct CatalogueRollout {
     /// The live workers changed: a new one gets the newest version, one that left no longer counts.
     mutating func workers(_ workers: [TrainingWorker], nowMs: UInt64, into actions: inout [Action]) {
         let now = Dictionary(workers.map { ($0.identity, $0.id) }, uniquingKeysWith: { first, _ in first })
-        for gone in live.keys where now[gone] == nil { confirmed[gone] = nil }
+        for gone in live.keys where now[gone] == nil {
+            confirmed[gone] = nil
+            resends[gone] = nil
+        }
         if let latest {
             for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where live[worker] == nil {
                 actions.append(.install(worker: worker, version: latest))
@@ -71,8 +80,10 @@ struct CatalogueRollout {
         settle(nowMs: nowMs, into: &actions)
     }
 
-    /// A worker's CATALOGUE_STATE. An installed version at least as new as what it had counts; a refusal is
-    /// answered by sending the newest version again (the bytes may have been damaged on the way).
+    /// A worker's CATALOGUE_STATE. An installed version at least as new as what it had counts; a refusal of the
+    /// newest version is answered by sending it again (the bytes may have been damaged on the way), at most
+    /// ``maximumResends`` times per worker and version; after that the worker stays unconfirmed (its change is
+    /// acknowledged `confirmed: false` at the timeout) until it registers again.
     mutating func state(
         _ state: CatalogueState, from worker: [UInt8], expectedSHA: String?, nowMs: UInt64,
         into actions: inout [Action]
@@ -83,7 +94,11 @@ struct CatalogueRollout {
                 confirmed[worker] = (state.version, state.sha256)
             }
         } else if let latest, state.version == latest {
-            actions.append(.install(worker: worker, version: latest))
+            let sent = resends[worker].flatMap { $0.version == latest ? $0.count : nil } ?? 0
+            if sent < Self.maximumResends {
+                resends[worker] = (latest, sent + 1)
+                actions.append(.install(worker: worker, version: latest))
+            }
         }
         settle(nowMs: nowMs, into: &actions)
     }

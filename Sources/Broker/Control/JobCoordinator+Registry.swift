@@ -27,7 +27,7 @@ extension JobCoordinator {
     /// that version, and its blob is verified (or repaired).
     func importModel(_ call: ControlCall) throws {
         guard let checkpoint = call.extraFrames.first, checkpoint.starts(with: Array("RECPOOLM".utf8)) else {
-            answer(call, .badRequest, text: "import needs a RecPool checkpoint (from recpool fit) in frame 2")
+            answer(call, .badRequest, text: "import needs a checkpoint a scoring replica can serve: frame 2 is not a RecPool checkpoint (from recpool fit)")
             return
         }
         // Registered means servable: a file every replica would refuse is not given a version. The content of a
@@ -60,10 +60,11 @@ extension JobCoordinator {
 
     /// `fetch`: a version's record, then its checkpoint bytes in frame 2.
     func fetch(_ call: ControlCall) throws {
-        guard let version = call.request.version, let model = try store.model(version) else {
-            let named = call.request.version.map(String.init) ?? "(missing `version`)"
-            answer(call, .notFound, text: "no model version \(named)")
-            return
+        guard let version = call.request.version else {
+            return answer(call, .badRequest, text: "fetch needs `version`, a model version")
+        }
+        guard let model = try store.model(version) else {
+            return answer(call, .notFound, text: "no model version \(version)")
         }
         let bytes = try store.blobs.get(model.checkpointSHA)
         var reply = call.header.reply(status: .ok, modelVersion: version)

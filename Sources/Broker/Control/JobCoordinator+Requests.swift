@@ -46,6 +46,28 @@ extension JobCoordinator {
         }
     }
 
+    /// Why a job's dataset name cannot be trained on, or `nil`; an upload (`sha256:`) is checked against the store
+    /// afterwards. The workers resolve the same names (`DatasetSpecifier`), so a name they would refuse at round 1
+    /// is refused here, before the job is stored.
+    static func datasetProblem(_ spec: TrainJobSpec) -> String? {
+        guard !spec.dataset.hasPrefix("sha256:") else { return nil }
+        let expected = "expected sha256:<hex> of an upload, obd:{random,bts}/{all,men,women} or synthetic:KEY=VALUE,…"
+        let specifier: DatasetSpecifier
+        do throws(DataError) {
+            specifier = try DatasetSpecifier(parsing: spec.dataset)
+        } catch {
+            return "dataset '\(spec.dataset)': \(expected) (\(error.description))"
+        }
+        switch specifier {
+        case .csv:
+            return "dataset '\(spec.dataset)': \(expected) (a worker reads no file by path: upload it; recpool train does)"
+        case .obd where spec.model == "dqn":
+            return "dataset '\(spec.dataset)': a dqn job trains in the simulator; use synthetic:KEY=VALUE,…"
+        case .obd, .synthetic:
+            return nil
+        }
+    }
+
     /// `train`: validates the spec, stores the job and answers its view; the job is durable before
     /// the client hears "accepted".
     private func submit(_ identity: [UInt8], _ header: Header, _ spec: TrainJobSpec?, nowMs: UInt64) throws {
@@ -53,7 +75,7 @@ extension JobCoordinator {
             answer(identity, header, .badRequest, text: "train needs a `train` object")
             return
         }
-        if let problem = spec.problem {
+        if let problem = spec.problem ?? Self.datasetProblem(spec) {
             answer(identity, header, .badRequest, text: problem)
             return
         }
@@ -102,6 +124,13 @@ extension JobCoordinator {
             answer(call, .badRequest, text: "upload needs an `upload` object and a bytes frame")
             return
         }
+        guard chunk.totalBytes <= WireLimits.maximumShippedBytes else {
+            // A training round ships the whole file to each worker in one message.
+            return answer(
+                call, .badRequest,
+                text: "an upload holds at most \(WireLimits.maximumShippedBytes) bytes (a worker is sent it whole), "
+                    + "got total_bytes \(chunk.totalBytes)")
+        }
         let complete = try store.appendUpload(
             sha256: chunk.sha256, name: chunk.name, totalBytes: chunk.totalBytes, offset: chunk.offset,
             chunk: bytes, chunkSHA256: chunk.chunkSha256)
@@ -116,19 +145,19 @@ extension JobCoordinator {
 
     /// `job`: one job with its rounds.
     private func showJob(_ call: ControlCall) throws {
-        guard let id = call.request.job, let record = try store.job(id) else {
-            answer(call, .notFound, text: "no job \(call.request.job ?? "(missing `job`)")")
-            return
+        guard let id = call.request.job else {
+            return answer(call, .badRequest, text: "\(call.operation.rawValue) needs `job`, a job id")
         }
+        guard let record = try store.job(id) else { return answer(call, .notFound, text: "no job \(id)") }
         answer(call, .ok, document: WireJSON.encode(view(record, rounds: try store.rounds(of: id))))
     }
 
     /// `cancel_job`: a job not yet final is cancelled, durably; answers its view either way.
     private func cancelJob(_ call: ControlCall) throws {
-        guard let id = call.request.job, var record = try store.job(id) else {
-            answer(call, .notFound, text: "no job \(call.request.job ?? "(missing `job`)")")
-            return
+        guard let id = call.request.job else {
+            return answer(call, .badRequest, text: "\(call.operation.rawValue) needs `job`, a job id")
         }
+        guard var record = try store.job(id) else { return answer(call, .notFound, text: "no job \(id)") }
         if !record.state.isFinal {
             record.state = .cancelled
             try store.updateJob(record)

@@ -40,6 +40,8 @@ final class OnlineCoordinator: ControlShell {
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
         var stored: UInt64 = 0
         var carried: OnlinePolicy?
+        // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
+        let highestLogged = try store.highestImpressionVersion() ?? 0
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
@@ -52,7 +54,7 @@ final class OnlineCoordinator: ControlShell {
                 let configured = String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self)
                 let storedSpec = try? WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
                 let relation = catalogueRelation(stored: row.catalogueVersion)
-                if relation == .extends && storedSpec == core.storedSpec {
+                if relation == .extends && storedSpec == core.storedSpec && highestLogged <= row.version {
                     core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
                     logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
                     return
@@ -63,12 +65,14 @@ final class OnlineCoordinator: ControlShell {
                     // (the statistics are per feature and per id bucket), under the next number, so impressions
                     // logged under the old number keep meaning what its stored row says.
                     carried = resumed
-                    logger.warning(
-                        "the configured online policy differs from the stored version's; its statistics are served as a new version",
-                        metadata: [
-                            "stored_version": "\(row.version)", "spec": "\(configured)",
-                            "configured_catalogue": "\(core.catalogueVersion.map(String.init) ?? "the simulator world's")",
-                        ])
+                    if relation != .extends || storedSpec != core.storedSpec {
+                        logger.warning(
+                            "the configured online policy differs from the stored version's; its statistics are served as a new version",
+                            metadata: [
+                                "stored_version": "\(row.version)", "spec": "\(configured)",
+                                "configured_catalogue": "\(core.catalogueVersion.map(String.init) ?? "the simulator world's")",
+                            ])
+                    }
                 } else {
                     logger.warning(
                         "the stored online policy serves another catalogue version; starting a new lineage",
@@ -89,7 +93,13 @@ final class OnlineCoordinator: ControlShell {
                 throw StoredPolicyUnusable(version: row.version, error: error)
             }
             stored = row.version
+            if highestLogged > row.version {
+                logger.warning(
+                    "impressions name online policy versions the store no longer holds; the next version is numbered past them",
+                    metadata: ["stored_version": "\(row.version)", "highest_logged_version": "\(highestLogged)"])
+            }
         }
+        stored = max(stored, highestLogged)
         guard stored < .max else { throw PolicyVersionExhausted(version: stored) }
         if let carried { core.policy = carried }
         let bytes = PolicyWeights.pack(core.policy).encoded()
@@ -168,7 +178,7 @@ final class OnlineCoordinator: ControlShell {
                 // Without its evidence the candidate cannot be judged: the sync ends rejected, as before.
                 logger.error("online sync failed: the guard's evidence cannot be read", metadata: ["error": "\(error)"])
                 let decision = GuardDecision(
-                    accepted: false, reason: "rejected: the candidate could not be built: \(error)",
+                    accepted: false, reason: "rejected: the guard's evidence cannot be read: \(error)",
                     candidateValue: nil, currentValue: nil, margin: c.margin, rows: 0, atMs: nowMs)
                 run(.verdict(sync: c.sync, decision: decision), nowMs: nowMs)
             }
@@ -200,27 +210,39 @@ final class OnlineCoordinator: ControlShell {
         }
     }
 
-    /// An impression from the log, or `nil` when it is not there (or its record does not decode).
+    /// An impression from the log, or `nil` when it is not there.
+    /// - Throws: `StoreError.database` naming the impression when its stored record does not decode: a corrupt row
+    ///   is INTERNAL to the client, never "unknown impression".
     private func storedImpression(_ id: String) throws(StoreError) -> LoggedImpressionRow? {
-        guard let row = try store.impression(id),
-            let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
-        else { return nil }
-        return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
+        guard let row = try store.impression(id) else { return nil }
+        return LoggedImpressionRow(record: try Self.decodedRecord(row.record, id: id), createdMs: row.createdMs, worker: row.worker)
+    }
+
+    /// A stored impression record, decoded.
+    /// - Throws: `StoreError.database` naming the impression and the decoding error.
+    private static func decodedRecord(_ text: String, id: String) throws(StoreError) -> ImpressionRecord {
+        do {
+            return try WireJSON.decode(ImpressionRecord.self, from: Array(text.utf8))
+        } catch {
+            throw .database("impression \(id): its stored record does not decode: \(error)")
+        }
     }
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
     private func guardEvidence(limit: Int) throws(StoreError) -> [GuardImpression] {
-        try store.recentImpressionsWithFeedback(limit: limit).compactMap { row in
-            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)),
-                record.retrieval == nil
-            else {
-                return nil
-            }
-            return GuardImpression(
-                userFeatures: record.userFeatures, viewed: record.viewed, slate: record.slate, propensities: record.propensities,
-                clicks: row.clicks)
+        // A row that does not decode ends the judgement (the sync is rejected naming it): judging on the rows left
+        // would compare the policies on evidence the log does not hold.
+        var evidence: [GuardImpression] = []
+        for row in try store.recentImpressionsWithFeedback(limit: limit) {
+            let record = try Self.decodedRecord(row.record, id: row.id)
+            guard record.retrieval == nil else { continue }
+            evidence.append(
+                GuardImpression(
+                    userFeatures: record.userFeatures, viewed: record.viewed, slate: record.slate,
+                    propensities: record.propensities, clicks: row.clicks))
         }
+        return evidence
     }
 
     /// `online_policy` with a `version` other than the served one: that stored version's install order (learning

@@ -1,8 +1,10 @@
+import RecData
 import RecModel
 
-/// What a scoring replica needs of a checkpoint before the registry calls it servable: it decodes (format, shapes,
-/// feature specification; ``Checkpoint/init(decoding:)``), it holds an MLP with one output per row (a worker's
-/// `ModelReplica` serves nothing else). Decoding already refuses a weight that is not finite.
+/// What a scoring replica needs of a checkpoint before the registry calls it servable: it decodes (format and shapes;
+/// ``Checkpoint/init(decoding:)``), it holds an MLP with one output per row (a worker's `ModelReplica` serves nothing
+/// else), and its embedded feature specification, if any, decodes and is as wide as the model
+/// (`FeatureSpec.servingProblem(_:inputWidth:)`). Decoding already refuses a weight that is not finite.
 ///
 /// The broker checks this where a version enters the registry's serving path: `import` (BAD_REQUEST), `promote`
 /// and `rollback` (CONFLICT), and a completed job's promotion. Without it, a version every worker refuses could be
@@ -23,7 +25,7 @@ enum ServableCheckpoint {
         guard mlp.outputWidth == 1 else {
             return "its MLP gives \(mlp.outputWidth) outputs per row; a scoring replica serves one score per row"
         }
-        return nil
+        return FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth)
     }
 }
 

@@ -3,9 +3,10 @@ import Logging
 extension BrokerService {
     /// Re-reads the allow-lists from `files` and puts them in force (the broker's answer to SIGHUP).
     ///
-    /// New connections are judged by the new lists at once; a peer already connected keeps its
-    /// session until it disconnects (ZAP runs once per handshake), and the log line says how many
-    /// such peers the new lists no longer allow. A list that cannot be read leaves every list as it
+    /// New connections are judged by the new lists at once. A peer already connected keeps its connection (ZAP runs
+    /// once per handshake), but the reactor judges each of its messages by the lists in force, so a revoked client
+    /// is answered `UNAUTHORIZED` and a revoked worker's messages are ignored; the log line says how many connected
+    /// peers the new lists no longer allow. A list that cannot be read leaves every list as it
     /// was and is logged at `error`; the broker keeps running.
     /// - Returns: the lists now in force, or `nil` when the reload failed or the broker has no CURVE.
     @discardableResult

@@ -173,6 +173,10 @@ extension ItemCatalogue {
         try make(CSVTable.read(path: path), schema: schema)
     }
 
+    /// The most columns an item's encoded features may have (numeric columns plus one per categorical value): the
+    /// catalogue holds items × width floats, and the online policy's item projection width × item_dims.
+    public static let maximumWidth = 4_096
+
     /// ``load(path:schema:)`` on a table already read.
     public static func make(_ table: CSVTable, schema: DataSchema.Catalogue) throws(DataError) -> ItemCatalogue {
         try LogLoader.checkColumns(
@@ -191,6 +195,16 @@ extension ItemCatalogue {
             }
         }
         let encoding = ItemEncoding(categorical: vocabularies, numeric: numeric)
+        // Each categorical value is a column of every item's row: bound the width before any row is written, so a
+        // column of unique values (an id, a title) is refused by name instead of costing items × items floats.
+        if encoding.width > Self.maximumWidth {
+            let widest = vocabularies.max { $0.values.count < $1.values.count }
+            throw .inconsistent(
+                "\(table.path): the item features would be \(encoding.width) columns wide, more than "
+                    + "\(Self.maximumWidth)"
+                    + (widest.map { ": categorical column '\($0.name)' has \($0.values.count) distinct values "
+                        + "(a column of near-unique values is an id or text, not a category: ignore it)" } ?? ""))
+        }
         var ids: [String] = []
         var values: [Float] = []
         var seen: [String: Int] = [:]

@@ -10,6 +10,31 @@ extension DataSchema {
     /// The keys `[catalogue]` takes.
     static let catalogueKeys: Set<String> = ["file", "item", "ignore", "item_features"]
 
+    /// The most bytes a schema may hold: a real one is a few hundred.
+    public static let maximumBytes = 1 << 20
+    /// The most dots in one key or table header. A schema's deepest key is `[logs.user_features]`; the TOML parser
+    /// recurses once per dotted part, and a key of 200,000 parts (a 400 KB upload) overflowed the stack of the thread
+    /// that parsed it, killing the broker or the worker.
+    public static let maximumKeyDots = 16
+
+    /// Why `text` cannot be a schema before it is parsed (its size, a key nested past ``maximumKeyDots``), or `nil`.
+    static func shapeProblem(_ text: String) -> String? {
+        guard text.utf8.count <= maximumBytes else {
+            return "the schema holds \(text.utf8.count) bytes; a schema may hold at most \(maximumBytes)"
+        }
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            // The key of a `key = value` line, or the whole `[header]` line.
+            let key = trimmed.hasPrefix("[") ? trimmed.prefix { $0 != "]" } : trimmed.prefix { $0 != "=" }
+            let dots = key.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }
+            if dots > maximumKeyDots {
+                return "line \(index + 1): a key or table header nested \(dots + 1) deep; a schema's keys are at most "
+                    + "\(maximumKeyDots + 1) parts deep"
+            }
+        }
+        return nil
+    }
+
     /// Reads a schema file.
     /// - Throws: `DataError.schema` naming the file and the problem (unreadable, TOML syntax, a missing role, an
     ///   unknown key or feature kind).
@@ -22,6 +47,7 @@ extension DataSchema {
     /// Parses schema TOML; `path` only labels errors.
     /// - Throws: `DataError.schema`.
     public static func parse(_ text: String, path: String) throws(DataError) -> DataSchema {
+        if let problem = shapeProblem(text) { throw .schema("\(path): \(problem)") }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

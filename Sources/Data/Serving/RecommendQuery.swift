@@ -148,6 +148,17 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
     case scorerFailed(expected: Int, got: Int)
     /// Retrieval before ranking failed (the index refused the search): a fault of the server, not of the query.
     case retrievalFailed(String)
+    /// The model computed a score that is not finite for a candidate (an overflowing model): a fault of the server.
+    case nonFiniteScore(item: Int, score: Double)
+
+    /// Whether the fault lies with the server (the model, the scorer, the index), not the query: answered INTERNAL,
+    /// every other case BAD_REQUEST.
+    public var isServerFault: Bool {
+        switch self {
+        case .scorerFailed, .retrievalFailed, .nonFiniteScore: true
+        default: false
+        }
+    }
 
     /// A one-line message for people.
     public var description: String {
@@ -166,6 +177,7 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
                 + "training mean, got '\(value)'"
         case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
         case .retrievalFailed(let reason): return "retrieval before ranking failed: \(reason)"
+        case .nonFiniteScore(let item, let score): return "item \(item): the model computes a score of \(score)"
         }
     }
 }

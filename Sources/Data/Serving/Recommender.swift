@@ -6,8 +6,9 @@ import RecIndex
 /// signal about the user: with the default rule (`popularityWhenNoSignal`) that is a user with no engaged event
 /// (no view of at least `engagedSeconds`) and no user-feature value seen in training; such a user is ranked by the
 /// popularity prior recorded in the spec at fit time and the reply says `cold_start_fallback`. A user with no
-/// events but known features is scored by the model, which was trained on mostly cold-start impressions. Scores
-/// that are not finite also fall back. Ties are broken by popularity, then by item id.
+/// events but known features is scored by the model, which was trained on mostly cold-start impressions. A model
+/// score that is not finite is refused (``RecommendError/nonFiniteScore(item:score:)``, a server fault), never
+/// replaced by the prior. Ties are broken by popularity, then by item id.
 ///
 /// **Viewed items** (`events`) are read as interest: a view of at least `engagedSeconds` counts
 /// `min(seconds / engagedSeconds, 3)` engagements with its item, and the model sees, for each candidate, its own
@@ -134,9 +135,9 @@ public struct Recommender: Sendable {
                 }
                 for (k, index) in viewed.enumerated() { scores[index] = max(scores[index], Double(plain[k])) }
             }
-            if !scores.allSatisfy(\.isFinite) {
-                scores = candidates.map { spec.popularity[$0] }
-                source = .coldStartFallback
+            // An overflowing model is the server's fault, never a cold-start user: the popularity prior would hide it.
+            if let bad = scores.indices.first(where: { !scores[$0].isFinite }) {
+                throw .nonFiniteScore(item: candidates[bad], score: scores[bad])
             }
         }
         let order = candidates.indices.sorted { a, b in

@@ -29,12 +29,12 @@ struct RecommendCommand: AsyncParsableCommand {
     @Option(help: "Only rank these item ids, comma-separated (default: every item).")
     var candidates: String?
 
-    @Option(help: "How many items to return.")
-    var top = 10
+    @Option(help: "How many items to return (default: 10 from a trained model, the slate size from an online policy).")
+    var top: Int?
 
     @Flag(
         name: .customLong("exclude-viewed"),
-        help: "Leave the items in --events out of the answer (sends exclude_viewed: true).")
+        help: "Leave the items in --events out of a trained model's answer (sends exclude_viewed: true); an online policy does not apply it, and the command warns when its slate holds a viewed item.")
     var excludeViewed = false
 
     @Flag(
@@ -69,8 +69,17 @@ struct RecommendCommand: AsyncParsableCommand {
             let query = try parseQuery()
             let client = try await connection.connect()
             defer { client.close() }
-            let (document, version) = try await client.recommend(document: WireJSON.encode(query))
+            let (document, version) = try await client.recommend(document: Self.encode(query, sendsTop: top != nil))
             if let policy = try RecPoolClient.policyRecommendation(from: document) {
+                let viewed = Set(query.events.map(\.item))
+                let shown = policy.items.map(\.item).filter(viewed.contains)
+                if excludeViewed && !shown.isEmpty {
+                    // An online policy draws its slate from every active item (its propensities say so): it does not
+                    // apply exclude_viewed (docs/PROTOCOL.md), and the user is told rather than left to find out.
+                    CommandOutput.printError(
+                        "recpool: warning: an online policy does not apply --exclude-viewed; viewed items "
+                            + "\(shown.map(String.init).joined(separator: ", ")) are in its slate")
+                }
                 CommandOutput.printLine(json ? try JSONOutput.encode(policy) : Self.render(policy))
                 return
             }
@@ -88,15 +97,31 @@ struct RecommendCommand: AsyncParsableCommand {
         }
     }
 
+    /// The RECOMMEND document; without `sendsTop` the `top` key is left out, so the server's default applies (a
+    /// policy serves its own slate size, docs/PROTOCOL.md).
+    static func encode(_ query: RecommendQuery, sendsTop: Bool) throws -> [UInt8] {
+        let bytes = WireJSON.encode(query)
+        guard !sendsTop else { return bytes }
+        guard var object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw CommandFailure("the RECOMMEND document did not encode as an object", exitCode: .failed)
+        }
+        object["top"] = nil
+        return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+    }
+
     private func parseQuery() throws -> RecommendQuery {
-        guard top >= 1 else { throw CommandFailure("--top must be at least 1", exitCode: .usage) }
+        if let top, !(1...RecommendQuery.maximumTop).contains(top) {
+            throw CommandFailure("--top must be 1…\(RecommendQuery.maximumTop), got \(top)", exitCode: .usage)
+        }
         var features: [String: String] = [:]
         for pair in userFeatures.split(separator: ",") where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw CommandFailure("--user-features: \"\(pair)\" is not NAME=VALUE", exitCode: .usage)
             }
-            features[parts[0]] = parts[1]
+            guard features.updateValue(parts[1], forKey: parts[0]) == nil else {
+                throw CommandFailure("--user-features: \(parts[0]) is given twice", exitCode: .usage)
+            }
         }
         var viewed: [ViewEvent] = []
         for pair in events.split(separator: ",") where !pair.isEmpty {
@@ -116,7 +141,7 @@ struct RecommendCommand: AsyncParsableCommand {
             }
         }
         return RecommendQuery(
-            userFeatures: features, events: viewed, candidates: list, top: top, excludeViewed: excludeViewed)
+            userFeatures: features, events: viewed, candidates: list, top: top ?? 10, excludeViewed: excludeViewed)
     }
 }
 

@@ -54,6 +54,25 @@ struct RecommenderTests {
         #expect(reply.items.map(\.item) == expected)
     }
 
+    @Test("a model score that is not finite is a server fault naming the item, never the popularity prior",
+          arguments: [Float.nan, .infinity, -.infinity])
+    func nonFiniteModelScore(bad: Float) throws {
+        let spec = Self.spec
+        let itemStart = spec.columns.firstIndex(of: "item=0")!
+        let overflowing = Recommender(spec: spec) { rows, width in
+            stride(from: 0, to: rows.count, by: width).map { start in rows[start + itemStart + 5] == 1 ? bad : 0.5 }
+        }
+        let query = RecommendQuery(userFeatures: Self.knownFeatures, top: 3)
+        let error = try #require(throws: RecommendError.self) { try overflowing.recommend(query) }
+        guard case .nonFiniteScore(let item, let score) = error else {
+            Issue.record("expected nonFiniteScore, got \(error)")
+            return
+        }
+        #expect(item == 5 && (score.isNaN == bad.isNaN) && (bad.isNaN || score == Double(bad)))
+        #expect(error.isServerFault)
+        #expect(!RecommendError.unknownItem(5).isServerFault)
+    }
+
     @Test("a candidate list restricts and top caps the answer")
     func candidates() throws {
         let reply = try Self.recommender().recommend(

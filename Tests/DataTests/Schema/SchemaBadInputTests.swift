@@ -1,5 +1,5 @@
 import Foundation
-import RecData
+@testable import RecData
 import RecTestKit
 import Testing
 
@@ -24,6 +24,27 @@ struct SchemaBadInputTests {
         } catch {
             return error.description
         }
+    }
+
+    @Test(
+        "a schema nested past its depth or past its size is refused by name before the TOML parser sees it",
+        arguments: ["dotted key", "table header", "size"])
+    func schemaShape(_ label: String) throws {
+        let (text, words) =
+            switch label {
+            case "dotted key": ("a" + String(repeating: ".a", count: 200_000) + " = 1", "nested 200001 deep")
+            case "table header": ("[" + String(repeating: "a.", count: 200_000) + "b]", "nested 200001 deep")
+            default: ("[logs]\n# " + String(repeating: "x", count: 1 << 20), "may hold at most 1048576")
+            }
+        do {
+            _ = try DataSchema.parse(text, path: "deep.toml")
+            Issue.record("\(label): parsed")
+        } catch {
+            #expect(error.description.contains(words), "\(error.description.prefix(200))")
+            #expect(error.description.contains("deep.toml"), "\(error.description.prefix(200))")
+        }
+        // The real schema's keys, dotted as deep as a schema needs, still parse.
+        #expect(DataSchema.shapeProblem(ShopFixture.schema) == nil)
     }
 
     /// Rewrites a file's lines with `change`.

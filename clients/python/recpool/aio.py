@@ -180,7 +180,7 @@ class AsyncClient(_Base):
             raise
         return [ops.batch_scores(results[index]) for index in range(len(results))]
 
-    async def recommend(self, user_features=None, events=(), top=10, candidates=None, *, exclude_viewed=False,
+    async def recommend(self, user_features=None, events=(), top=None, candidates=None, *, exclude_viewed=False,
                         min_version=None, exact_version=None, timeout=None, deadline=None) -> Slate:
         """See :meth:`recpool.Client.recommend`."""
         return await self._drive(ops.recommend(user_features, events, top, candidates, exclude_viewed=exclude_viewed,

@@ -300,16 +300,17 @@ class Client(_Base):
         calls = ops.score_batches(batches, pin, timeout, deadline, self.max_rows)
         return [ops.batch_scores(result) for result in self._run(calls, window=window)]
 
-    def recommend(self, user_features: Optional[dict] = None, events=(), top: int = 10, candidates=None, *,
+    def recommend(self, user_features: Optional[dict] = None, events=(), top: Optional[int] = None, candidates=None, *,
                   exclude_viewed: bool = False, min_version: Optional[int] = None,
                   exact_version: Optional[int] = None, timeout: Optional[float] = None,
                   deadline: Optional[float] = None) -> Slate:
         """A slate for a user: ``user_features`` raw (name → value), ``events`` as ``(item, dwell_seconds)``
-        pairs, ``top`` items, optionally only among ``candidates``; with ``exclude_viewed`` a trained model
-        leaves the items in ``events`` out (an online policy ignores it). See :class:`~recpool.Slate`.
+        pairs, ``top`` items (None: the server's default, 10 from a trained model and the slate size from an
+        online policy), optionally only among ``candidates``; with ``exclude_viewed`` a trained model leaves the
+        items in ``events`` out (an online policy ignores it). See :class:`~recpool.Slate`.
 
         Raises:
-            InvalidRequest (before sending), naming the argument: ``top`` not an int in 1…1,000;
+            InvalidRequest (before sending), naming the argument: ``top`` not None or an int in 1…1,000;
             ``candidates`` not None or a non-empty list of at most 100,000 int item ids without repeats;
             an event's item not an int or its dwell not in 0…1e9 s; a user feature name that is not a string
             or a value that is not a string or a finite number; ``exclude_viewed`` not a bool.

@@ -444,13 +444,17 @@ def _candidates(candidates) -> Optional[List[int]]:
 def _recommend_document(user_features, events, top, candidates, exclude_viewed=False) -> dict:
     """The RECOMMEND request (PROTOCOL.md, "RECOMMEND request and reply"), every argument checked.
 
+    ``top`` None leaves the key out, so the server's default applies (10 items from a trained model, an online
+    policy's slate size from a policy).
+
     Raises:
-        InvalidRequest: naming the argument and its rule: ``top`` an int in 1…1,000; ``candidates`` see
+        InvalidRequest: naming the argument and its rule: ``top`` None or an int in 1…1,000; ``candidates`` see
             :func:`_candidates`; events see :func:`_events`; user features see :func:`_user_features`;
             ``exclude_viewed`` a bool.
     """
-    document = {"user_features": _user_features(user_features), "events": _events(events),
-                "top": integer(top, "top", 1, MAX_TOP)}
+    document = {"user_features": _user_features(user_features), "events": _events(events)}
+    if top is not None:
+        document["top"] = integer(top, "top", 1, MAX_TOP)
     checked = _candidates(candidates)
     if checked is not None:
         document["candidates"] = checked
@@ -493,7 +497,7 @@ def _parse_slate(reply: Reply) -> Slate:
         exploration=document.get("exploration"))
 
 
-def recommend(user_features=None, events=(), top=10, candidates=None, *, exclude_viewed=False, min_version=None,
+def recommend(user_features=None, events=(), top=None, candidates=None, *, exclude_viewed=False, min_version=None,
               exact_version=None, timeout=None, deadline=None) -> Call:
     """The RECOMMEND call. ``exclude_viewed`` is sent only when true. A BUSY refusal came before dispatch,
     so it is retried."""

@@ -250,6 +250,11 @@ def test_recommend_sends_exclude_viewed_only_when_true_and_candidates_as_ints():
     assert ops.recommend(events=[(1, 1e9)]).payload  # the range's end is allowed
 
 
+def test_recommend_leaves_top_out_unless_given_so_a_policy_serves_its_own_slate_size():
+    assert "top" not in payload(ops.recommend())
+    assert payload(ops.recommend(top=7))["top"] == 7
+
+
 # ---------------------------------------------------------------- 5. malformed replies
 
 @pytest.mark.parametrize("value", [float("nan"), 1.5, -0.25, float("inf")])

@@ -147,6 +147,39 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.version == 2)
     }
 
+    @Test("impressions that name a version the store no longer holds push the next version past them, never reusing it")
+    func numbersPastLoggedImpressions() throws {
+        let h = try OnlineHarness()
+        #expect(h.coordinator.version == 1)
+        // Impressions logged under version 5, whose row is gone (a restore from an older backup, an edit).
+        let store = try RecStore(directory: h.directory)
+        let record = ImpressionRecord(
+            impressionId: "old-5", createdMs: 900, version: 5, userFeatures: [:], slate: [1, 2, 3],
+            propensities: [0.5, 0.25, 0.1], scores: [0.1, 0.05, 0.01])
+        _ = try store.commitOnline(
+            impressions: [("old-5", 900, "w-a", 5, String(decoding: WireJSON.encode(record), as: UTF8.self))],
+            keep: 1_000, feedback: [])
+        try h.open(settings: OnlineSettings())
+        #expect(h.coordinator.version == 6)
+        #expect(try store.policyVersion(6) != nil)
+        // Nothing is logged past 6 now: the next restart resumes it.
+        try h.open(settings: OnlineSettings())
+        #expect(h.coordinator.version == 6)
+    }
+
+    @Test("feedback on an impression whose stored record does not decode is INTERNAL naming it, never NOT_FOUND")
+    func corruptStoredImpression() throws {
+        let h = try OnlineHarness()
+        let store = try RecStore(directory: h.directory)
+        _ = try store.commitOnline(
+            impressions: [("broken", 1_000, "w-a", 1, "{\"impression_id\": \"broken\", \"slate\": [1,")], keep: 1_000,
+            feedback: [])
+        try h.open(settings: OnlineSettings())
+        let reply = try #require(h.feedback("broken", item: 1))
+        #expect(reply.header.status == .internal, "\(reply.errorText ?? "")")
+        #expect(reply.errorText?.contains("impression broken") == true, "\(reply.errorText ?? "")")
+    }
+
     @Test("a restart over a registry catalogue: a later version resumes the number, an earlier one carries the statistics, moved rows start anew")
     func restartOverRegistryCatalogues() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path

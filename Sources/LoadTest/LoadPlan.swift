@@ -1,3 +1,5 @@
+import Foundation
+
 /// How load is offered: an open loop at a rate, or a closed loop of a fixed concurrency.
 public enum LoadMode: Sendable, Hashable {
     /// Requests are sent on a schedule, whether or not earlier ones were answered.
@@ -10,7 +12,9 @@ public enum LoadMode: Sendable, Hashable {
     /// A short label such as `rate 1000/s` or `concurrency 8`.
     public var label: String {
         switch self {
-        case .open(let rate, let poisson): "rate \(Int(rate))/s\(poisson ? " poisson" : "")"
+        case .open(let rate, let poisson):
+            "rate \(rate == rate.rounded() && abs(rate) < 1e15 ? String(Int(rate)) : String(format: "%g", rate))/s"
+                + (poisson ? " poisson" : "")
         case .closed(let c): "concurrency \(c)"
         }
     }

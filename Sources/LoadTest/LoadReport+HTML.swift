@@ -88,12 +88,20 @@ public struct LoadReport: Sendable {
             let errs =
                 r.errors.isEmpty
                 ? "0" : r.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            let cells = [
-                HTML.escape(r.label), "\(r.batch)", "\(r.sent)", "\(r.completed)", HTML.escape(errs), "\(r.lost)",
-                f(r.throughputRps, 1), f(r.rowsPerS, 0), f(r.goodputRps, 1), f(r.p50Ms, 3), f(r.p90Ms, 3),
-                f(r.p99Ms, 3), f(r.p999Ms, 3), f(r.maxMs, 3), f(r.breakdown.clientBrokerMs, 3),
-                f(r.breakdown.brokerQueueMs, 3), f(r.breakdown.workerQueueMs, 3), f(r.breakdown.computeMs, 3),
-            ]
+            // Latencies are of OK replies: with none they are undefined, never 0.
+            let latencies =
+                r.completed == 0
+                ? [String](repeating: "undefined (no OK reply)", count: 9)
+                : [
+                    f(r.p50Ms, 3), f(r.p90Ms, 3), f(r.p99Ms, 3), f(r.p999Ms, 3), f(r.maxMs, 3),
+                    f(r.breakdown.clientBrokerMs, 3), f(r.breakdown.brokerQueueMs, 3), f(r.breakdown.workerQueueMs, 3),
+                    f(r.breakdown.computeMs, 3),
+                ]
+            let cells =
+                [
+                    HTML.escape(r.label), "\(r.batch)", "\(r.sent)", "\(r.completed)", HTML.escape(errs), "\(r.lost)",
+                    f(r.throughputRps, 1), f(r.rowsPerS, 0), f(r.goodputRps, 1),
+                ] + latencies
             html += "<tr>" + cells.map { "<td>\($0)</td>" }.joined()
             if let stable { html += "<td>\(stable[i] ? "yes" : "no")</td>" }
             html += "</tr>\n"

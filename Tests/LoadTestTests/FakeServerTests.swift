@@ -55,6 +55,24 @@ struct FakeServerTests {
         #expect(s.breakdown.clientBrokerMs >= Double(Self.delayMs) - 6 - 0.1)
     }
 
+    @Test("an open loop below one request per run lasts its duration and reports its fractional rate")
+    func lowRateLastsItsDuration() async throws {
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: [Self.payloads()[5]], rowsPerRequest: 2, timeoutMs: 30_000)
+        // 0.5 requests/s for 1 s: one request, at 0 s; the run still lasts 1 s.
+        let plan = LoadPlan(mode: .open(rate: 0.5, poisson: false), durationMicros: 1_000_000, drainMicros: 500_000, batch: 2)
+        let s = await LoadRunner.run(target: target, plan: plan)
+        #expect(s.sent == 1 && s.completed == 1)
+        #expect(s.label == "rate 0.5/s")
+        #expect(s.durationS >= 1.0, "\(s.durationS)")
+        #expect(s.throughputRps <= 1.0, "\(s.throughputRps)")
+        #expect(LoadMode.open(rate: 200, poisson: true).label == "rate 200/s poisson")
+    }
+
     @Test("a closed loop keeps every request accounted for and cannot beat concurrency ÷ delay")
     func closedLoopBound() async throws {
         let server = try await FakeServer(delayMs: Self.delayMs)

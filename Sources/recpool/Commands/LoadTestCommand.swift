@@ -135,6 +135,8 @@ struct LoadTestCommand: AsyncParsableCommand {
                 throw ValidationError("\(name): cannot read \"\(text)\"")
             }
             guard micros <= Self.longestMicros else { throw ValidationError("\(name) must be at most 24h, got \(text)") }
+            // A run, a window or an SLO of no time measures nothing (throughput over 0 s is not a number).
+            if name != "--drain" && micros == 0 { throw ValidationError("\(name) must be longer than 0, got \(text)") }
         }
     }
 

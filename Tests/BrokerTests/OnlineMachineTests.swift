@@ -108,6 +108,19 @@ struct OnlineMachineTests {
         #expect(m.feed(.committed(.success([]))).heldReplies.map(\.header.requestId) == [42])
     }
 
+    @Test("a second slate with an impression id already queued is refused, never released as if stored")
+    func duplicateImpressionIdRefused() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.impression(worker: "w-a", record: m.record("dup-1"), reply: OnlineMachine.slate(51)))
+        let second = m.feed(.impression(worker: "w-a", record: m.record("dup-1"), reply: OnlineMachine.slate(52)))
+        let refused = second.heldReplies
+        #expect(refused.map(\.header.requestId) == [52])
+        #expect(refused.first?.header.status != .ok)
+        #expect(refused.first?.errorText?.contains("dup-1") == true, "\(refused.first?.errorText ?? "")")
+        #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["dup-1"]])
+        #expect(m.feed(.committed(.success([]))).heldReplies.map(\.header.requestId) == [51])
+    }
+
     @Test("feedback is acknowledged only on its commit, then goes to the replica that served the impression")
     func feedbackAcknowledgedAfterCommit() throws {
         var m = try OnlineMachine()

@@ -27,6 +27,18 @@ extension OnlineCore {
             }
             return
         }
+        // Two records with one id in a group commit: the store keeps the first, so the second slate would be released
+        // as stored while FEEDBACK on it is refused against the first one's slate.
+        if pendingImpressions.contains(where: { $0.id == record.impressionId }) {
+            actions.append(
+                .log(
+                    .warning, "a worker sent an impression id already queued for the log",
+                    ["worker": "\(worker)", "impression_id": "\(record.impressionId)"]))
+            if let reply {
+                refuseSlate(reply, because: "impression id \(record.impressionId) is already logged for another slate", into: &actions)
+            }
+            return
+        }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
         if let reply { pendingSlates.append(reply) }

@@ -9,16 +9,18 @@ struct OBDLoaderTests {
         let clicks: Int
         let contextWidth: Int
         let items: Int
+        /// The basic and extended feature widths docs/DATA.md's table gives.
+        let widths: (basic: Int, extended: Int)
         var description: String { source }
     }
 
     static let expected: [Expected] = [
-        .init(source: "random/all", clicks: 38, contextWidth: 20, items: 80),
-        .init(source: "random/men", clicks: 46, contextWidth: 21, items: 34),
-        .init(source: "random/women", clicks: 46, contextWidth: 19, items: 46),
-        .init(source: "bts/all", clicks: 42, contextWidth: 22, items: 80),
-        .init(source: "bts/men", clicks: 69, contextWidth: 22, items: 34),
-        .init(source: "bts/women", clicks: 46, contextWidth: 19, items: 46),
+        .init(source: "random/all", clicks: 38, contextWidth: 20, items: 80, widths: (68, 691)),
+        .init(source: "random/men", clicks: 46, contextWidth: 21, items: 34, widths: (56, 666)),
+        .init(source: "random/women", clicks: 46, contextWidth: 19, items: 46, widths: (60, 675)),
+        .init(source: "bts/all", clicks: 42, contextWidth: 22, items: 80, widths: (71, 694)),
+        .init(source: "bts/men", clicks: 69, contextWidth: 22, items: 34, widths: (57, 667)),
+        .init(source: "bts/women", clicks: 46, contextWidth: 19, items: 46, widths: (60, 675)),
     ]
 
     @Test(
@@ -37,6 +39,9 @@ struct OBDLoaderTests {
         #expect(train.rows == 6_000 && parts.validation.rows == 1_000 && test.rows == 3_000)
         let cold = Double(data.rows(in: .coldStart).count) / Double(data.rows)
         #expect(cold > 0.94 && cold < 0.97)
+        let description = DatasetDescription(parts)
+        #expect(description.basicFeatureWidth == e.widths.basic)
+        #expect(description.extendedFeatureWidth == e.widths.extended)
     }
 
     @Test("random-policy propensities are 1/80, 1/34 and 1/46", .enabled(if: Paths.hasOBD, Paths.obdMissing))

@@ -314,7 +314,8 @@ let package = Package(
                 "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecModel",
                 "RecTestKit", .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "StoreTests", dependencies: ["RecStore", "RecTestKit"]),
+        .testTarget(
+            name: "StoreTests", dependencies: ["RecStore", "RecTestKit", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "RecWire"]),
         .testTarget(
             name: "ConfigTests",

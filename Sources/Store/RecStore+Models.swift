@@ -22,7 +22,9 @@ extension RecStore {
     public func models() throws(StoreError) -> [ModelRecord] {
         try read { db in
             let promoted = try Self.promoted(db)
-            return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY version").map { row throws(StoreError) in try Self.model(row, promoted) }
+            return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY version").map { row throws(StoreError) in
+                try Self.model(row, promoted)
+            }
         }
     }
 
@@ -41,7 +43,9 @@ extension RecStore {
         try read { db in
             let promoted = try Self.promoted(db)
             let sql = "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1"
-            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { row throws(StoreError) in try Self.model(row, promoted) }
+            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { row throws(StoreError) in
+                try Self.model(row, promoted)
+            }
         }
     }
 

@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
+import RecTestKit
 import Testing
 
 @testable import RecStore
-import RecTestKit
 
 /// A finished job's registration is one transaction: all of it is stored, or none of it.
 @Suite("Job completion")

@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
+import RecTestKit
 import Testing
 
 @testable import RecStore
-import RecTestKit
 
 /// Values a hand edit or a damaged file can leave in a table: every read either returns the row or throws
 /// ``StoreError/corruptColumn(table:row:column:problem:)`` naming the table, the row and the column. Nothing traps
@@ -27,7 +27,9 @@ struct UnreadableValueTests {
         Damage(sql: "UPDATE jobs SET state = 'paused'", table: "jobs", row: #"id = "job-1""#, column: "state") {
             _ = try $0.job("job-1")
         },
-        Damage(sql: "UPDATE jobs SET model_version = 'v2'", table: "jobs", row: #"id = "job-1""#, column: "model_version") {
+        Damage(
+            sql: "UPDATE jobs SET model_version = 'v2'", table: "jobs", row: #"id = "job-1""#, column: "model_version"
+        ) {
             _ = try $0.job("job-1")
         },
         Damage(
@@ -37,10 +39,15 @@ struct UnreadableValueTests {
             sql: "UPDATE rounds SET state_sha = x'ff'", table: "rounds", row: #"job_id = "job-1", round = 1"#,
             column: "state_sha"
         ) { _ = try $0.round(of: "job-1", number: 1) },
-        Damage(sql: "UPDATE models SET created_at = 'yesterday'", table: "models", row: "version = 1", column: "created_at") {
+        Damage(
+            sql: "UPDATE models SET created_at = 'yesterday'", table: "models", row: "version = 1", column: "created_at"
+        ) {
             _ = try $0.models()
         },
-        Damage(sql: "UPDATE models SET checkpoint_sha = x'ff'", table: "models", row: "version = 1", column: "checkpoint_sha") {
+        Damage(
+            sql: "UPDATE models SET checkpoint_sha = x'ff'", table: "models", row: "version = 1",
+            column: "checkpoint_sha"
+        ) {
             _ = try $0.model(1)
         },
         Damage(sql: "UPDATE promotions SET version = 'one'", table: "promotions", row: "seq = 2", column: "version") {
@@ -70,7 +77,9 @@ struct UnreadableValueTests {
         ) { _ = try $0.impression("i-1") },
     ]
 
-    @Test("a value of the wrong type or an unknown name is a corruptColumn error naming table, row and column", arguments: damages)
+    @Test(
+        "a value of the wrong type or an unknown name is a corruptColumn error naming table, row and column",
+        arguments: damages)
     func namedNeverTrapped(_ damage: Damage) throws {
         let temporary = try TemporaryDirectory("store")
         defer { temporary.remove() }
@@ -80,7 +89,9 @@ struct UnreadableValueTests {
         #expect {
             try damage.read(store)
         } throws: { error in
-            guard case .corruptColumn(let table, let row, let column, let problem) = error as? StoreError else { return false }
+            guard case .corruptColumn(let table, let row, let column, let problem) = error as? StoreError else {
+                return false
+            }
             return table == damage.table && row == damage.row && column == damage.column && !problem.isEmpty
         }
     }
@@ -101,8 +112,10 @@ struct UnreadableValueTests {
                     + "'paused' is not one of queued, running, completed, failed, cancelled")
         }
         try Self.damage(temporary.path, "UPDATE jobs SET state = 'running', round = 'abc'")
-        #expect(throws: StoreError.corruptColumn(
-            table: "jobs", row: #"id = "job-1""#, column: "round", problem: #""abc" is not a value of type Int"#)) {
+        #expect(
+            throws: StoreError.corruptColumn(
+                table: "jobs", row: #"id = "job-1""#, column: "round", problem: #""abc" is not a value of type Int"#)
+        ) {
             _ = try store.jobs()
         }
     }
@@ -134,7 +147,8 @@ struct UnreadableValueTests {
                 items: 2, active: 2, width: 1, createdMs: 1))
         let weights = try store.blobs.put([6])
         try store.savePolicyVersion(
-            PolicyVersionRow(version: 1, weightsSHA: weights, spec: "{}", decision: nil, catalogueVersion: 1), createdMs: 1)
+            PolicyVersionRow(version: 1, weightsSHA: weights, spec: "{}", decision: nil, catalogueVersion: 1),
+            createdMs: 1)
         try store.appendImpressions([(id: "i-1", createdMs: 1, worker: "w", version: 1, record: "{}")], keep: 10)
         _ = try store.recordFeedback(impressionId: "i-1", item: 3, click: 1, dwell: nil, createdMs: 2)
         return store

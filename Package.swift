@@ -312,7 +312,7 @@ let package = Package(
             name: "BrokerTests",
             dependencies: [
                 "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecModel",
-                "RecTestKit", .product(name: "Logging", package: "swift-log"),
+                "RecTestKit", .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "StoreTests", dependencies: ["RecStore", "RecTestKit", .product(name: "GRDB", package: "GRDB.swift")]),

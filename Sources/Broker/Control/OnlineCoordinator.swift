@@ -43,6 +43,10 @@ final class OnlineCoordinator: ControlShell {
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
+            // A stored spec that does not decode is an error naming it, never taken for a changed spec.
+            let storedSpec = try StoredJSON.decode(
+                OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
+                column: "spec")
             do throws(PolicyError) {
                 let resumed = try PolicyWeights.policy(pack, like: core.policy)
                 // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
@@ -50,7 +54,6 @@ final class OnlineCoordinator: ControlShell {
                 // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
                 // served version to each new catalogue version the same way, `moveToCatalogue`).
                 let configured = String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self)
-                let storedSpec = try? WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
                 let relation = catalogueRelation(stored: row.catalogueVersion)
                 if relation == .extends && storedSpec == core.storedSpec {
                     core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
@@ -200,27 +203,30 @@ final class OnlineCoordinator: ControlShell {
         }
     }
 
-    /// An impression from the log, or `nil` when it is not there (or its record does not decode).
+    /// An impression from the log, or `nil` when it is not there.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when its stored record does not decode.
     private func storedImpression(_ id: String) throws(StoreError) -> LoggedImpressionRow? {
-        guard let row = try store.impression(id),
-            let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8))
-        else { return nil }
+        guard let row = try store.impression(id) else { return nil }
+        let record = try StoredJSON.decode(
+            ImpressionRecord.self, from: row.record, table: "impressions", row: "seq = \(row.seq)", column: "record")
         return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
     }
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
     private func guardEvidence(limit: Int) throws(StoreError) -> [GuardImpression] {
-        try store.recentImpressionsWithFeedback(limit: limit).compactMap { row in
-            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)),
-                record.retrieval == nil
-            else {
-                return nil
-            }
-            return GuardImpression(
-                userFeatures: record.userFeatures, viewed: record.viewed, slate: record.slate, propensities: record.propensities,
-                clicks: row.clicks)
+        var evidence: [GuardImpression] = []
+        for row in try store.recentImpressionsWithFeedback(limit: limit) {
+            // A record that does not decode is an error naming it, never left out of the evidence unseen.
+            let record = try StoredJSON.decode(
+                ImpressionRecord.self, from: row.record, table: "impressions", row: "seq = \(row.seq)", column: "record")
+            guard record.retrieval == nil else { continue }
+            evidence.append(
+                GuardImpression(
+                    userFeatures: record.userFeatures, viewed: record.viewed, slate: record.slate,
+                    propensities: record.propensities, clicks: row.clicks))
         }
+        return evidence
     }
 
     /// `online_policy` with a `version` other than the served one: that stored version's install order (learning

@@ -312,9 +312,10 @@ let package = Package(
             name: "BrokerTests",
             dependencies: [
                 "Broker", "BrokerCore", "RecWire", "RecTransport", "RecStore", "RecPolicy", "RecData", "RecModel",
-                "RecTestKit", .product(name: "Logging", package: "swift-log"),
+                "RecTestKit", .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),
-        .testTarget(name: "StoreTests", dependencies: ["RecStore", "RecTestKit"]),
+        .testTarget(
+            name: "StoreTests", dependencies: ["RecStore", "RecTestKit", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PolicyTests", dependencies: ["RecPolicy", "RecData", "RecModel", "RecWire"]),
         .testTarget(
             name: "ConfigTests",

@@ -9,11 +9,18 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
     case socketFailed(ZMQError)
     /// The durable store could not be opened.
     case store(StoreError)
+    /// The durable store opened, but what the broker needs from it at start (`what`: the jobs and the model
+    /// registry, the catalogue registry, the online policy) cannot be read: a table that cannot be queried, a
+    /// value that does not decode. The broker does not serve without it.
+    case unreadableState(what: String, error: String)
 
-    /// Whether the state directory failed its integrity check (exit 65 rather than 73).
+    /// Whether the state directory failed its integrity check or holds state that cannot be read (exit 65
+    /// rather than 73).
     public var isDamagedState: Bool {
-        if case .store(.corruptDatabase) = self { return true }
-        return false
+        switch self {
+        case .store(.corruptDatabase), .store(.corruptColumn), .unreadableState: true
+        default: false
+        }
     }
 
     public var description: String {
@@ -31,6 +38,10 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
             default:
                 "cannot open the state directory: \(error)"
             }
+        case .unreadableState(let what, let error):
+            "refusing to serve: \(what) cannot be read from the state directory: \(error). Stop here and repair "
+                + "the value or table named, or restore recpool.sqlite from a backup "
+                + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
         }
     }
 }

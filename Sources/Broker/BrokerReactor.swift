@@ -108,6 +108,11 @@ public final class BrokerReactor: Sendable {
         }
         if let control { DedicatedThread.start(name: "broker-control") { control.run() } }
         defer { control?.stop() }
+        // Nothing binds before the durable state is loaded: a broker that cannot read it never serves.
+        if let control, case .failure(let error) = control.waitUntilStarted() {
+            onBound(.failure(error))
+            return .failure(error)
+        }
         var zap: ZAPHandler? = nil
         if let security = settings.security {
             // The handler must listen before the CURVE sockets bind, or early handshakes go unchecked.

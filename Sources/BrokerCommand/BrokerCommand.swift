@@ -207,7 +207,7 @@ struct BrokerCommand: AsyncParsableCommand {
         } catch let error as BrokerError {
             switch error {
             case .bindFailed: throw DaemonExit.unavailable
-            case .store:
+            case .store, .unreadableState:
                 CommandOutput.printError("recpool-broker: \(error)")
                 throw error.isDamagedState ? DaemonExit.dataError : DaemonExit.cannotCreate
             case .socketFailed: throw DaemonExit.software

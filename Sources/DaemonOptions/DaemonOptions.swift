@@ -74,7 +74,9 @@ public enum DaemonExit {
     /// 64 (`EX_USAGE`): a bad flag, configuration key or value; restarting will not help.
     public static let usage = ExitCode.validationFailure
     /// 65 (`EX_DATAERR`): the broker's state directory fails its check at start (the SQLite database
-    /// fails `PRAGMA quick_check`, or is not a database); restore or salvage it (docs/OPERATIONS.md).
+    /// fails `PRAGMA quick_check`, or is not a database), or what the broker loads at start from it (jobs, the
+    /// model and catalogue registries, the online policy) cannot be read: a missing table, a value of the wrong
+    /// type, an unknown state, JSON that does not decode; repair, restore or salvage it (docs/OPERATIONS.md).
     public static let dataError = ExitCode(65)
     /// 66 (`EX_NOINPUT`): a file the configuration names (CURVE key, allow-list, model) cannot be read,
     /// or a secret key file is open to group or others (without `--allow-open-key-file`). An empty

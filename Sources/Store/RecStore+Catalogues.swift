@@ -104,11 +104,12 @@ extension RecStore {
         }
     }
 
-    private static func catalogue(_ row: Row) -> CatalogueRecord {
-        CatalogueRecord(
-            version: UInt64(bitPattern: row["version"] as Int64), parent: (row["parent"] as Int64?).map { UInt64(bitPattern: $0) },
-            change: CatalogueChange(rawValue: row["change"]) ?? .upload, item: row["item"], sha256: row["sha256"],
-            sourceSHA256: row["source_sha256"], schema: row["schema"], items: row["items"], active: row["active"],
-            width: row["width"], createdMs: UInt64(bitPattern: row["created_ms"] as Int64))
+    private static func catalogue(_ row: Row) throws(StoreError) -> CatalogueRecord {
+        let row = StoredRow(row, table: "catalogue_versions", key: "version")
+        return CatalogueRecord(
+            version: try row.unsigned("version"), parent: try row.unsignedIfPresent("parent"),
+            change: try row.value("change"), item: try row.value("item"), sha256: try row.value("sha256"),
+            sourceSHA256: try row.value("source_sha256"), schema: try row.value("schema"), items: try row.value("items"),
+            active: try row.value("active"), width: try row.value("width"), createdMs: try row.unsigned("created_ms"))
     }
 }

@@ -14,19 +14,21 @@ extension RecStore {
         }
     }
 
+    /// The statement that replaces a job's row, with ``arguments(_:)``.
+    static let updateJobSQL = """
+        UPDATE jobs SET model = ?2, state = ?3, spec = ?4, round = ?5, total_rounds = ?6, step = ?7,
+            epoch = ?8, loss = ?9, metrics = ?10, model_version = ?11, error = ?12, state_sha = ?13,
+            created_at = ?14, updated_at = ?15
+        WHERE id = ?1
+        """
+
     /// Replaces a job's row.
     public func updateJob(_ job: JobRecord) throws(StoreError) {
         var job = job
         job.updatedAt = Self.now()
         let changed: Int = try write { db in
             try db.execute(
-                sql: """
-                    UPDATE jobs SET model = ?2, state = ?3, spec = ?4, round = ?5, total_rounds = ?6, step = ?7,
-                        epoch = ?8, loss = ?9, metrics = ?10, model_version = ?11, error = ?12, state_sha = ?13,
-                        created_at = ?14, updated_at = ?15
-                    WHERE id = ?1
-                    """,
-                arguments: Self.arguments(job))
+sql: Self.updateJobSQL, arguments: Self.arguments(job))
             return db.changesCount
         }
         if changed == 0 { throw .unknownJob(job.id) }
@@ -47,13 +49,7 @@ extension RecStore {
                     round.stateSHA, round.seconds,
                 ])
             try db.execute(
-                sql: """
-                    UPDATE jobs SET model = ?2, state = ?3, spec = ?4, round = ?5, total_rounds = ?6, step = ?7,
-                        epoch = ?8, loss = ?9, metrics = ?10, model_version = ?11, error = ?12, state_sha = ?13,
-                        created_at = ?14, updated_at = ?15
-                    WHERE id = ?1
-                    """,
-                arguments: Self.arguments(job))
+sql: Self.updateJobSQL, arguments: Self.arguments(job))
         }
     }
 
@@ -67,29 +63,38 @@ extension RecStore {
     }
 
     /// One job, or `nil`.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that cannot be read.
     public func job(_ id: String) throws(StoreError) -> JobRecord? {
         try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
     /// All jobs, oldest first.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that cannot be read.
     public func jobs() throws(StoreError) -> [JobRecord] {
         try read { db in try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at, id").map(Self.job) }
     }
 
     /// The rounds of a job, in order.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that cannot be read.
     public func rounds(of jobId: String) throws(StoreError) -> [RoundRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rounds WHERE job_id = ? ORDER BY round", arguments: [jobId]).map {
-                row in
-                RoundRecord(
-                    jobId: row["job_id"], round: row["round"], loss: row["loss"], samples: row["samples"],
-                    replicas: row["replicas"], metrics: row["metrics"], stateSHA: row["state_sha"],
-                    seconds: row["seconds"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM rounds WHERE job_id = ? ORDER BY round", arguments: [jobId])
+                .map { row throws(StoreError) in try Self.round(StoredRow(row, table: "rounds", key: "job_id", "round")) }
         }
     }
 
-    private static func arguments(_ job: JobRecord) -> StatementArguments {
+    /// One stored round of a job, or `nil`.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that cannot be read.
+    public func round(of jobId: String, number: Int) throws(StoreError) -> RoundRecord? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM rounds WHERE job_id = ? AND round = ?", arguments: [jobId, number]
+            ).map { row throws(StoreError) in try Self.round(StoredRow(row, table: "rounds", key: "job_id", "round")) }
+        }
+    }
+
+    /// A job's columns in the order of `jobs` (`?1` is its id), for INSERT and ``updateJobSQL``.
+    static func arguments(_ job: JobRecord) -> StatementArguments {
         [
             job.id, job.model, job.state.rawValue, job.spec, job.round, job.totalRounds, job.step, job.epoch,
             job.loss, job.metrics, job.modelVersion.map { Int64(bitPattern: $0) }, job.error, job.stateSHA,
@@ -97,20 +102,28 @@ extension RecStore {
         ]
     }
 
-    private static func job(_ row: Row) -> JobRecord {
+    private static func round(_ row: StoredRow) throws(StoreError) -> RoundRecord {
+        RoundRecord(
+            jobId: try row.value("job_id"), round: try row.value("round"), loss: try row.value("loss"),
+            samples: try row.value("samples"), replicas: try row.value("replicas"), metrics: try row.value("metrics"),
+            stateSHA: try row.value("state_sha"), seconds: try row.value("seconds"))
+    }
+
+    private static func job(_ row: Row) throws(StoreError) -> JobRecord {
+        let row = StoredRow(row, table: "jobs", key: "id")
         var job = JobRecord(
-            id: row["id"], model: row["model"], spec: row["spec"], totalRounds: row["total_rounds"],
-            createdAt: row["created_at"])
-        job.state = JobState(rawValue: row["state"]) ?? .failed
-        job.round = row["round"]
-        job.step = row["step"]
-        job.epoch = row["epoch"]
-        job.loss = row["loss"]
-        job.metrics = row["metrics"]
-        job.modelVersion = (row["model_version"] as Int64?).map { UInt64(bitPattern: $0) }
-        job.error = row["error"]
-        job.stateSHA = row["state_sha"]
-        job.updatedAt = row["updated_at"]
+            id: try row.value("id"), model: try row.value("model"), spec: try row.value("spec"),
+            totalRounds: try row.value("total_rounds"), createdAt: try row.value("created_at"))
+        job.state = try row.value("state")
+        job.round = try row.value("round")
+        job.step = try row.value("step")
+        job.epoch = try row.value("epoch")
+        job.loss = try row.value("loss")
+        job.metrics = try row.value("metrics")
+        job.modelVersion = try row.unsignedIfPresent("model_version")
+        job.error = try row.value("error")
+        job.stateSHA = try row.value("state_sha")
+        job.updatedAt = try row.value("updated_at")
         return job
     }
 }

@@ -22,7 +22,9 @@ extension RecStore {
     public func models() throws(StoreError) -> [ModelRecord] {
         try read { db in
             let promoted = try Self.promoted(db)
-            return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY version").map { Self.model($0, promoted) }
+            return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY version").map { row throws(StoreError) in
+                try Self.model(row, promoted)
+            }
         }
     }
 
@@ -31,7 +33,7 @@ extension RecStore {
         try read { db in
             let promoted = try Self.promoted(db)
             return try Row.fetchOne(db, sql: "SELECT * FROM models WHERE version = ?", arguments: [Int64(clamping: version)])
-                .map { Self.model($0, promoted) }
+                .map { row throws(StoreError) in try Self.model(row, promoted) }
         }
     }
 
@@ -41,22 +43,16 @@ extension RecStore {
         try read { db in
             let promoted = try Self.promoted(db)
             let sql = "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1"
-            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { Self.model($0, promoted) }
+            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { row throws(StoreError) in
+                try Self.model(row, promoted)
+            }
         }
     }
 
     /// The version ``rollback()`` would promote: the newest earlier promotion of another version.
     /// - Throws: ``StoreError/nothingToRollBack`` when there is none.
     public func rollbackTarget() throws(StoreError) -> UInt64 {
-        try read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC")
-            guard let current = rows.first else { throw StoreError.nothingToRollBack }
-            let currentVersion: Int64 = current["version"]
-            guard let previous = rows.dropFirst().first(where: { ($0["version"] as Int64) != currentVersion }) else {
-                throw StoreError.nothingToRollBack
-            }
-            return UInt64(bitPattern: previous["version"] as Int64)
-        }
+        try read { db in UInt64(bitPattern: try Self.rollbackTarget(try Self.promotions(db))) }
     }
 
     /// The version scoring uses now, if any was promoted.
@@ -79,27 +75,39 @@ extension RecStore {
     /// - Throws: ``StoreError/nothingToRollBack`` when there is no earlier, different promotion.
     public func rollback() throws(StoreError) -> UInt64 {
         try write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC")
-            guard let current = rows.first else { throw StoreError.nothingToRollBack }
-            let currentVersion: Int64 = current["version"]
-            guard let previous = rows.dropFirst().first(where: { ($0["version"] as Int64) != currentVersion }) else {
-                throw StoreError.nothingToRollBack
-            }
-            let version: Int64 = previous["version"]
+            let version = try Self.rollbackTarget(try Self.promotions(db))
             try db.execute(sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [version, Self.now()])
             return UInt64(bitPattern: version)
         }
     }
 
     private static func promoted(_ db: Database) throws -> UInt64? {
-        try Int64.fetchOne(db, sql: "SELECT version FROM promotions ORDER BY seq DESC LIMIT 1").map { UInt64(bitPattern: $0) }
+        try Row.fetchOne(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC LIMIT 1").map { row throws(StoreError) in
+            try StoredRow(row, table: "promotions", key: "seq").unsigned("version")
+        }
     }
 
-    private static func model(_ row: Row, _ promoted: UInt64?) -> ModelRecord {
-        let version = UInt64(bitPattern: row["version"] as Int64)
+    private static func model(_ row: Row, _ promoted: UInt64?) throws(StoreError) -> ModelRecord {
+        let row = StoredRow(row, table: "models", key: "version")
+        let version = try row.unsigned("version")
         return ModelRecord(
-            version: version, job: row["job"], datasetSHA: row["dataset_sha"], hyperparameters: row["hyperparameters"],
-            metrics: row["metrics"], checkpointSHA: row["checkpoint_sha"], promoted: version == promoted,
-            createdAt: row["created_at"])
+            version: version, job: try row.value("job"), datasetSHA: try row.value("dataset_sha"),
+            hyperparameters: try row.value("hyperparameters"), metrics: try row.value("metrics"),
+            checkpointSHA: try row.value("checkpoint_sha"), promoted: version == promoted,
+            createdAt: try row.value("created_at"))
+    }
+
+    /// The versions promoted, newest promotion first.
+    private static func promotions(_ db: Database) throws -> [Int64] {
+        try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC").map { row throws(StoreError) in
+            try StoredRow(row, table: "promotions", key: "seq").value("version")
+        }
+    }
+
+    /// The version to roll back to in `promotions` (newest first): the newest after the first that differs from it.
+    private static func rollbackTarget(_ promotions: [Int64]) throws(StoreError) -> Int64 {
+        guard let current = promotions.first, let previous = promotions.dropFirst().first(where: { $0 != current })
+        else { throw .nothingToRollBack }
+        return previous
     }
 }

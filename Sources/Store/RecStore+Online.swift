@@ -190,7 +190,8 @@ extension RecStore {
     /// The newest policy version, if any.
     public func latestPolicyVersion() throws(StoreError) -> PolicyVersionRow? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1").map(Self.policyVersion)
+            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1")
+                .map(Self.policyVersion)
         }
     }
 
@@ -203,10 +204,12 @@ extension RecStore {
         }
     }
 
-    private static func policyVersion(_ row: Row) -> PolicyVersionRow {
-        PolicyVersionRow(
-            version: UInt64(clamping: row["version"] as Int64), weightsSHA: row["weights_sha"], spec: row["spec"],
-            decision: row["decision"], catalogueVersion: (row["catalogue_version"] as Int64?).map { UInt64(clamping: $0) })
+    private static func policyVersion(_ row: Row) throws(StoreError) -> PolicyVersionRow {
+        let row = StoredRow(row, table: "policy_versions", key: "version")
+        return PolicyVersionRow(
+            version: UInt64(clamping: try row.value("version", as: Int64.self)), weightsSHA: try row.value("weights_sha"),
+            spec: try row.value("spec"), decision: try row.value("decision"),
+            catalogueVersion: try row.value("catalogue_version", as: Int64?.self).map { UInt64(clamping: $0) })
     }
 
     /// A named durable setting.
@@ -224,17 +227,21 @@ extension RecStore {
     }
 
     private static func impression(_ row: Row, _ db: Database) throws -> ImpressionRow {
-        let id: String = row["id"]
+        let row = StoredRow(row, table: "impressions", key: "seq")
+        let id: String = try row.value("id")
         var clicks: [Int: Int] = [:]
         var dwell: [Int: Double] = [:]
         for f in try Row.fetchAll(
-            db, sql: "SELECT item, click, dwell FROM feedback WHERE impression_id = ?", arguments: [id])
+            db, sql: "SELECT impression_id, item, click, dwell FROM feedback WHERE impression_id = ?", arguments: [id])
         {
-            clicks[f["item"]] = f["click"]
-            if let seconds: Double = f["dwell"] { dwell[f["item"]] = seconds }
+            let f = StoredRow(f, table: "feedback", key: "impression_id", "item")
+            let item: Int = try f.value("item")
+            clicks[item] = try f.value("click")
+            if let seconds = try f.value("dwell", as: Double?.self) { dwell[item] = seconds }
         }
         return ImpressionRow(
-            seq: row["seq"], id: id, createdMs: UInt64(clamping: row["created_ms"] as Int64), worker: row["worker"],
-            version: UInt64(clamping: row["version"] as Int64), record: row["record"], clicks: clicks, dwell: dwell)
+            seq: try row.value("seq"), id: id, createdMs: UInt64(clamping: try row.value("created_ms", as: Int64.self)),
+            worker: try row.value("worker"), version: UInt64(clamping: try row.value("version", as: Int64.self)),
+            record: try row.value("record"), clicks: clicks, dwell: dwell)
     }
 }

@@ -25,6 +25,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSpace(path: String, reason: String)
     /// The SQLite database fails its integrity check (`PRAGMA quick_check`): the problems it found.
     case corruptDatabase(path: String, problems: [String])
+    /// A stored value cannot be read as what its column holds (a value of another SQLite type, an unknown state
+    /// name, JSON that does not decode): the table, the row's key (`id = 'job-1'`), the column, and what was wrong.
+    case corruptColumn(table: String, row: String, column: String, problem: String)
 
     public var description: String {
         switch self {
@@ -44,6 +47,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSpace(let path, let reason): "no space left for \(path) (\(reason)); nothing was stored"
         case .corruptDatabase(let path, let problems):
             "the database \(path) is corrupt (PRAGMA quick_check: \(problems.prefix(3).joined(separator: "; ")))"
+        case .corruptColumn(let table, let row, let column, let problem):
+            "the database holds an unreadable value: table \(table), row \(row), column \(column): \(problem)"
         }
     }
 }

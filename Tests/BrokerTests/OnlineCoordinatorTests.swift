@@ -177,7 +177,7 @@ struct OnlineCoordinatorTests {
         try h.open(settings: OnlineSettings())
         let reply = try #require(h.feedback("broken", item: 1))
         #expect(reply.header.status == .internal, "\(reply.errorText ?? "")")
-        #expect(reply.errorText?.contains("impression broken") == true, "\(reply.errorText ?? "")")
+        #expect(reply.errorText?.contains("\"broken\"") == true, "\(reply.errorText ?? "")")
     }
 
     @Test("a restart over a registry catalogue: a later version resumes the number, an earlier one carries the statistics, moved rows start anew")

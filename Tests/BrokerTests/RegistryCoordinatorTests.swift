@@ -31,7 +31,7 @@ final class RegistryHarness {
         coordinator = JobCoordinator(store: store, logger: Logger(label: "test")) { [unowned self] in
             self.outputs.append($0)
         }
-        coordinator.start(nowMs: 1_000)
+        try coordinator.start(nowMs: 1_000)
     }
 
     /// Sends a CONTROL request and returns the reply frames' message.
@@ -176,8 +176,8 @@ struct RegistryCoordinatorTests {
         let measured: MetricValues = ["auc": nil, "pr_auc": nil, "val_loss": 0.31]
         record.metrics = String(decoding: WireJSON.encode(measured), as: UTF8.self)
         #expect(record.metrics.contains(#""auc":null"#), "\(record.metrics)")
-        #expect(JobCoordinator.metrics(record.metrics) == measured)
-        let view = h.coordinator.view(record)
+        #expect(try StoredJSON.metrics(record.metrics, table: "models", row: "version = 1", column: "metrics") == measured)
+        let view = try h.coordinator.view(record)
         #expect(view.metrics == measured)
         let frame = WireJSON.encode(view)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any])

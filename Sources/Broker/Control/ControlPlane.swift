@@ -1,4 +1,5 @@
 import BrokerCore
+import Dispatch
 import DequeModule
 import Logging
 import RecStore
@@ -17,10 +18,11 @@ public final class ControlPlane: Sendable {
     private let wakeup = WakeupSignal()
     private let reactorWakeup: WakeupSignal
     private let stopRequested = LockedBox(false)
-    private let store: RecStore
-    private let logger: Logger
-    private let online: OnlineSettings?
-    private let catalogueConfirmTimeoutMs: UInt64
+    let store: RecStore
+    let logger: Logger
+    let online: OnlineSettings?
+    let catalogueConfirmTimeoutMs: UInt64
+    private let startup = StartupLatch()
 
     /// Creates a control plane over `store` that wakes the reactor through `reactorWakeup`; with `online`
     /// settings it also runs online learning.
@@ -60,61 +62,30 @@ public final class ControlPlane: Sendable {
         wakeup.signal()
     }
 
-    /// Runs the control loop on the calling thread until ``stop()``.
+    /// Waits until ``run()``, on its own thread, has loaded the durable state.
+    /// - Returns: ``BrokerError/unreadableState(what:error:)`` when it could not: ``run()`` has returned, and the
+    ///   broker must not serve (it exits 65).
+    public func waitUntilStarted() -> Result<Void, BrokerError> { startup.wait() }
+
+    /// Runs the control loop on the calling thread until ``stop()``, after loading the durable state (jobs to
+    /// resume, the model registry, the catalogue registry, the online policy). When that cannot be read, it
+    /// returns at once and ``waitUntilStarted()`` says why.
     public func run() {
         let emit: (ControlOutput) -> Void = { [outbox, reactorWakeup] output in
             outbox.queue.withLock { $0.append(output) }
             reactorWakeup.signal()
         }
-        let coordinator = JobCoordinator(store: store, logger: logger, emit: emit)
-        coordinator.start(nowMs: Clocks.epochMillis())
-        var catalogues: CatalogueCoordinator? = nil
+        let started: (router: ControlRouter, judge: GuardJudge?)
         do {
-            catalogues = try CatalogueCoordinator(
-                store: store, logger: logger, servesRegistry: online?.catalogue != nil,
-                confirmTimeoutMs: catalogueConfirmTimeoutMs, emit: emit)
+            started = try startServices(emit: emit)
         } catch {
-            logger.error("the catalogue registry could not start; catalogue operations will fail", metadata: ["error": "\(error)"])
+            logger.critical("the durable state cannot be read; the broker stops", metadata: ["error": "\(error)"])
+            startup.finish(.failure(error))
+            return
         }
-        var learner: OnlineCoordinator? = nil
-        var judgeThread: GuardJudge? = nil
-        var settings = online
-        var onlineOff: String? = nil
-        if let name = settings?.catalogue {
-            do {
-                guard let catalogues else { throw CatalogueRefusal(.internal, "the catalogue registry did not start") }
-                settings?.served = try catalogues.served(name)
-            } catch {
-                let reason = (error as? CatalogueRefusal)?.text ?? "\(error)"
-                onlineOff = "--online-catalogue \(name) cannot be served: \(reason)"
-                logger.error(
-                    "--online-catalogue cannot be served; online learning is off",
-                    metadata: ["catalogue": "\(name)", "error": "\(reason)"])
-            }
-        }
-        if let online = settings, online.catalogue == nil || online.served != nil {
-            do {
-                let made = try OnlineCoordinator(settings: online, store: store, logger: logger, emit: emit)
-                let judge = GuardJudge { [self] sync, decision in self.submit(.guardVerdict(sync: sync, decision: decision)) }
-                judgeThread = judge
-                made.judge = { judge.judge($0) }
-                try made.start(nowMs: Clocks.epochMillis())
-                learner = made
-            } catch {
-                onlineOff = "the online policy could not start: \(error)"
-                logger.error("online learning could not start; FEEDBACK will be refused", metadata: ["error": "\(error)"])
-            }
-        }
-        defer { judgeThread?.stop() }
-        if let learner {
-            catalogues?.onStored = { catalogue, version, sha256 in
-                learner.moveToCatalogue(catalogue, version: version, sha256: sha256)
-            }
-            catalogues?.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
-            learner.shipCatalogue = { [weak catalogues] worker, version in catalogues?.ship(version, to: worker) ?? false }
-        }
-        var router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
-        router.onlineOff = onlineOff
+        startup.finish(.success(()))
+        var router = started.router
+        defer { started.judge?.stop() }
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)
@@ -130,6 +101,25 @@ public final class ControlPlane: Sendable {
             for input in inputs { router.route(input, nowMs: now) }
             router.tick(nowMs: Clocks.epochMillis())
         }
+    }
+}
+
+/// The result of the control thread's start, waited for by the reactor before it binds.
+final class StartupLatch: Sendable {
+    private let result = LockedBox<Result<Void, BrokerError>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Records the result and wakes the waiter; called once.
+    func finish(_ outcome: Result<Void, BrokerError>) {
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+
+    /// Blocks until ``finish(_:)``.
+    func wait() -> Result<Void, BrokerError> {
+        done.wait()
+        done.signal()  // a second wait returns at once
+        return result.withLock { $0 } ?? .success(())
     }
 }
 

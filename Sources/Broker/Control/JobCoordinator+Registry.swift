@@ -5,7 +5,7 @@ import RecWire
 extension JobCoordinator {
     /// `models`: every version, oldest first.
     func listModels(_ call: ControlCall) throws {
-        let views = try store.models().map(view)
+        let views = try store.models().map { model throws(StoreError) in try view(model) }
         answer(call, .ok, document: WireJSON.encode(ModelList(models: views)))
     }
 
@@ -20,7 +20,7 @@ extension JobCoordinator {
         let (model, bytes) = try verifiedCheckpoint(version)
         try store.promote(version)
         publishRollout(model, bytes: bytes)
-        answer(call, .ok, document: WireJSON.encode(try store.model(version).map(view)))
+        answer(call, .ok, document: WireJSON.encode(try store.model(version).map { model throws(StoreError) in try view(model) }))
     }
 
     /// `import`: registers a checkpoint (frame 2) as a version; the same content imported again is
@@ -53,9 +53,9 @@ extension JobCoordinator {
             version = try store.registerModel(
                 job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
             logger.info("model imported", metadata: ["model_version": "\(version)"])
-            publishRegistry()
+            try publishRegistry()
         }
-        answer(call, .ok, document: WireJSON.encode(try store.model(version).map(view)))
+        answer(call, .ok, document: WireJSON.encode(try store.model(version).map { model throws(StoreError) in try view(model) }))
     }
 
     /// `fetch`: a version's record, then its checkpoint bytes in frame 2.
@@ -69,7 +69,7 @@ extension JobCoordinator {
         let bytes = try store.blobs.get(model.checkpointSHA)
         var reply = call.header.reply(status: .ok, modelVersion: version)
         reply.command = .control
-        emit(.toClient(identity: call.identity, frames: [reply.encoded(), WireJSON.encode(view(model)), bytes]))
+        emit(.toClient(identity: call.identity, frames: [reply.encoded(), WireJSON.encode(try view(model)), bytes]))
     }
 
     /// `rollback`: promotes the version promoted before the current one.
@@ -78,7 +78,7 @@ extension JobCoordinator {
         let (model, bytes) = try verifiedCheckpoint(version)
         try store.promote(version)
         publishRollout(model, bytes: bytes)
-        answer(call, .ok, document: WireJSON.encode(try store.model(version).map(view)))
+        answer(call, .ok, document: WireJSON.encode(try store.model(version).map { model throws(StoreError) in try view(model) }))
     }
 }
 
@@ -91,14 +91,21 @@ extension JobCoordinator {
     ///   version registered before import checked this).
     func verifiedCheckpoint(_ version: UInt64) throws -> (ModelRecord, [UInt8]) {
         guard let model = try store.model(version) else { throw StoreError.unknownModel(version) }
+        return (model, try verifiedCheckpoint(model))
+    }
+
+    /// The checkpoint bytes of `model`, verified as the version's overload does.
+    func verifiedCheckpoint(_ model: ModelRecord) throws -> [UInt8] {
         do {
             let bytes = try store.blobs.get(model.checkpointSHA)
-            if let problem = ServableCheckpoint.problem(bytes) { throw UnservableModel(version: version, reason: problem) }
-            return (model, bytes)
+            if let problem = ServableCheckpoint.problem(bytes) {
+                throw UnservableModel(version: model.version, reason: problem)
+            }
+            return bytes
         } catch {
             logger.error(
                 "the checkpoint of a model version cannot be served",
-                metadata: ["model_version": "\(version)", "error": "\(error)"])
+                metadata: ["model_version": "\(model.version)", "error": "\(error)"])
             throw error
         }
     }
@@ -113,16 +120,10 @@ extension JobCoordinator {
     }
 
     /// Tells the reactor every registered version's checkpoint hash, so workers' claims are checked.
-    func publishRegistry() {
-        let models: [ModelRecord]
-        do {
-            models = try store.models()
-        } catch {
-            // A read, not a write: the reactor keeps the registry it has, and workers' claims are
-            // checked against it until the next registration publishes again.
-            logger.error("cannot read the model registry to publish it", metadata: ["error": "\(error)"])
-            return
-        }
+    /// - Throws: ``StoreError`` when the registry cannot be read; nothing is published, and the reactor keeps the
+    ///   registry it has (at start: none, so the broker must not serve; see ``start(nowMs:)``).
+    func publishRegistry() throws(StoreError) {
+        let models = try store.models()
         emit(.registry(Dictionary(models.map { ($0.version, $0.checkpointSHA) }, uniquingKeysWith: { a, _ in a })))
     }
 

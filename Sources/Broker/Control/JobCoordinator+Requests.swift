@@ -93,7 +93,7 @@ extension JobCoordinator {
         let record = JobRecord(id: id, model: spec.model, spec: specText, totalRounds: 0, createdAt: Double(nowMs) / 1000)
         try store.insertJob(record)  // durable before the client hears "accepted"
         logger.info("job accepted", metadata: ["job_id": "\(id)", "dataset": "\(spec.dataset)", "workers": "\(spec.workers)"])
-        answer(identity, header, .ok, document: WireJSON.encode(view(record, rounds: nil)))
+        answer(identity, header, .ok, document: WireJSON.encode(try view(record, rounds: nil)))
         var job = JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")
         job.uploadNames = uploadNames(of: spec)
         run(.accepted(job), nowMs: nowMs)
@@ -139,7 +139,7 @@ extension JobCoordinator {
 
     /// `jobs`: every job, oldest first.
     private func listJobs(_ call: ControlCall) throws {
-        let views = try store.jobs().map { view($0, rounds: nil) }
+        let views = try store.jobs().map { record throws(StoreError) in try view(record, rounds: nil) }
         answer(call, .ok, document: WireJSON.encode(JobList(jobs: views)))
     }
 
@@ -149,7 +149,7 @@ extension JobCoordinator {
             return answer(call, .badRequest, text: "\(call.operation.rawValue) needs `job`, a job id")
         }
         guard let record = try store.job(id) else { return answer(call, .notFound, text: "no job \(id)") }
-        answer(call, .ok, document: WireJSON.encode(view(record, rounds: try store.rounds(of: id))))
+        answer(call, .ok, document: WireJSON.encode(try view(record, rounds: try store.rounds(of: id))))
     }
 
     /// `cancel_job`: a job not yet final is cancelled, durably; answers its view either way.
@@ -164,7 +164,7 @@ extension JobCoordinator {
             run(.cancelled(id), nowMs: 0)
             logger.info("job cancelled", metadata: ["job_id": "\(id)"])
         }
-        answer(call, .ok, document: WireJSON.encode(view(record, rounds: nil)))
+        answer(call, .ok, document: WireJSON.encode(try view(record, rounds: nil)))
     }
 
     func answer(_ call: ControlCall, _ status: Status, document: [UInt8]) {
@@ -185,45 +185,6 @@ extension JobCoordinator {
         let reply = WireMessage.errorReply(to: request, status: status, message: text)
         emit(.toClient(identity: identity, frames: reply.frames()))
     }
-
-    /// The view of a job. A record whose last change the store could not write is shown as the
-    /// coordinator holds it, its `error` saying that it is not stored durably.
-    func view(_ stored: JobRecord, rounds: [RoundRecord]?) -> JobView {
-        var record = stored
-        if let unsaved = core.unsavedJobs[stored.id] {
-            record = unsaved.record
-            let note = "not stored durably: \(unsaved.error)"
-            record.error = record.error.map { "\($0); \(note)" } ?? note
-        }
-        return JobView(
-            job: record.id, state: record.state.rawValue, model: record.model, round: record.round,
-            totalRounds: record.totalRounds, epoch: record.epoch, step: record.step, loss: record.loss,
-            metrics: Self.metrics(record.metrics), modelVersion: record.modelVersion, error: record.error,
-            createdAt: record.createdAt, updatedAt: record.updatedAt,
-            spec: try? WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8)),
-            rounds: rounds?.map {
-                JobView.Round(
-                    round: $0.round, loss: $0.loss, samples: $0.samples, replicas: $0.replicas,
-                    metrics: $0.metrics.map(Self.metrics), seconds: $0.seconds)
-            })
-    }
-
-    func view(_ model: ModelRecord) -> ModelView {
-        ModelView(
-            version: model.version, job: model.job.isEmpty ? nil : model.job, promoted: model.promoted,
-            metrics: Self.metrics(model.metrics).nilIfEmpty,
-            datasetSha256: model.datasetSHA.isEmpty ? nil : model.datasetSHA,
-            hyperparameters: try? WireJSON.decode(TrainJobSpec.self, from: Array(model.hyperparameters.utf8)),
-            checkpointSha256: model.checkpointSHA, createdAt: model.createdAt)
-    }
-
-    /// The stored metrics (JSON text), an undefined one (`null`) kept with no value; empty when none are stored.
-    static func metrics(_ text: String?) -> MetricValues {
-        guard let text, let values = try? WireJSON.decode(MetricValues.self, from: Array(text.utf8)) else {
-            return [:]
-        }
-        return values
-    }
 }
 
 /// The reply to `jobs`.
@@ -236,9 +197,4 @@ public struct JobList: Codable, Sendable {
 public struct ModelList: Codable, Sendable {
     /// Every version, oldest first.
     public var models: [ModelView]
-}
-
-extension Dictionary {
-    /// `nil` for an empty dictionary: a document says `null` rather than `{}` where nothing was measured.
-    fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

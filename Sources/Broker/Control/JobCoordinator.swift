@@ -29,53 +29,36 @@ final class JobCoordinator: ControlShell {
     /// Durable writes that failed since the broker started (also `recpool_broker_durable_write_failures_total`).
     var durableWriteFailures: Int { core.durableWriteFailures }
 
-    /// Resumes unfinished jobs from their last stored round and publishes the promoted model.
-    func start(nowMs: UInt64) {
+    /// Resumes unfinished jobs from their last stored round and publishes the registry and the promoted model.
+    ///
+    /// Durable state that cannot be read stops here: the broker must not serve without its registry (a worker's
+    /// claimed version would go unchecked, and a seeded model would answer while a version is promoted).
+    /// - Throws: ``StoreError`` when the jobs, a job's spec, the model registry or the promotions cannot be read
+    ///   (``StoreError/corruptColumn(table:row:column:problem:)`` names the value). A job whose own state cannot
+    ///   be resumed fails instead (``ResumeProblem``), and a promoted version whose checkpoint cannot be read is
+    ///   rolled out as unavailable, so workers take no work until it is imported again.
+    func start(nowMs: UInt64) throws(StoreError) {
+        for record in try store.jobs() where !record.state.isFinal {
+            try resume(record, nowMs: nowMs)
+        }
+        try publishRegistry()
+        guard let version = try store.promotedVersion() else { return }
+        guard let model = try store.model(version) else {
+            logger.critical(
+                "the promoted model version is not registered; workers without it take no work",
+                metadata: ["model_version": "\(version)"])
+            return publishUnavailableRollout(version)
+        }
         do {
-            for record in try store.jobs() where !record.state.isFinal {
-                let spec: TrainJobSpec
-                do {
-                    spec = try WireJSON.decode(TrainJobSpec.self, from: Array(record.spec.utf8))
-                } catch {
-                    logger.error(
-                        "job cannot resume: its stored spec does not decode",
-                        metadata: ["job_id": "\(record.id)", "error": "\(error)"])
-                    continue
-                }
-                let state: [UInt8]
-                do {
-                    state = try record.stateSHA.map { sha throws(StoreError) in try store.blobs.get(sha) } ?? []
-                } catch {
-                    // Its last round's state is unreadable: the job cannot resume where it was.
-                    var failed = record
-                    failed.state = .failed
-                    failed.error = "cannot resume after a restart: \(error)"
-                    perform(.persist(failed, what: "the job's failure"), nowMs: nowMs)
-                    logger.error("job cannot resume", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
-                    continue
-                }
-                var job = JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
-                job.uploadNames = uploadNames(of: spec)
-                run(.accepted(job), nowMs: nowMs)
-                logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
-            }
-            publishRegistry()
-            if let version = try store.promotedVersion() {
-                do {
-                    let (model, bytes) = try verifiedCheckpoint(version)
-                    publishRollout(model, bytes: bytes)
-                } catch {
-                    logger.critical(
-                        """
-                        the promoted model version cannot be served; workers without it take no work until \
-                        its checkpoint is imported again (recpool import) or another version is promoted
-                        """,
-                        metadata: ["model_version": "\(version)", "error": "\(error)"])
-                    publishUnavailableRollout(version)
-                }
-            }
+            publishRollout(model, bytes: try verifiedCheckpoint(model))
         } catch {
-            logger.error("cannot load durable state", metadata: ["error": "\(error)"])
+            logger.critical(
+                """
+                the promoted model version cannot be served; workers without it take no work until \
+                its checkpoint is imported again (recpool import) or another version is promoted
+                """,
+                metadata: ["model_version": "\(version)", "error": "\(error)"])
+            publishUnavailableRollout(version)
         }
     }
 
@@ -136,41 +119,31 @@ final class JobCoordinator: ControlShell {
         }
     }
 
-    /// Registers the final checkpoint as a model version, completes the job, and promotes if asked.
+    /// Registers the final checkpoint as a model version, completes the job, stores its last round's metrics and
+    /// promotes the version if asked, all in one transaction (``RecStore/completeJob(_:datasetSHA:metrics:checkpointSHA:promote:)``):
+    /// a crash leaves either none of it, and the job resumes to finalize again, or all of it.
     /// - Returns: the new version.
-    /// - Throws: the store's error when the checkpoint cannot be registered or the job completed.
+    /// - Throws: the store's error when nothing could be stored.
     private func register(_ model: ModelToRegister) throws -> UInt64 {
         let sha = try store.blobs.put(model.checkpoint)
         let metrics = String(decoding: WireJSON.encode(model.report.metrics ?? [:]), as: UTF8.self)
-        // The final state is the average after the last round: its metrics are that round's.
-        if model.job.round > 0 { try store.setRoundMetrics(jobId: model.job.id, round: model.job.round, metrics: metrics) }
-        let version = try store.registerModel(
-            job: model.job.id, datasetSHA: model.report.datasetSHA, hyperparameters: model.job.spec, metrics: metrics,
-            checkpointSHA: sha)
-        publishRegistry()
-        var record = model.job
-        record.state = .completed
-        record.modelVersion = version
-        record.metrics = metrics
-        try store.updateJob(record)
-        guard model.promote else { return version }
-        if let problem = ServableCheckpoint.problem(model.checkpoint) {
+        var promote = model.promote
+        if promote, let problem = ServableCheckpoint.problem(model.checkpoint) {
             logger.error(
                 "the completed job's model version is not promoted: a scoring replica cannot serve it",
-                metadata: ["job_id": "\(model.job.id)", "model_version": "\(version)", "error": "\(problem)"])
-            return version
+                metadata: ["job_id": "\(model.job.id)", "error": "\(problem)"])
+            promote = false
         }
+        let registered = try store.completeJob(
+            model.job, datasetSHA: model.report.datasetSHA, metrics: metrics, checkpointSHA: sha, promote: promote)
         do {
-            if let registered = try store.model(version) {
-                try store.promote(version)
-                publishRollout(registered, bytes: model.checkpoint)
-            }
+            try publishRegistry()
         } catch {
-            // The job is complete and its version registered: only the promotion is missing.
-            logger.error(
-                "the completed job's model version could not be promoted; promote it with recpool promote",
-                metadata: ["job_id": "\(model.job.id)", "model_version": "\(version)", "error": "\(error)"])
+            // Stored: the reactor keeps its registry, which lacks the new version, so a worker claiming it
+            // takes no work until a later publication.
+            logger.error("cannot read the model registry to publish it", metadata: ["error": "\(error)"])
         }
-        return version
+        if promote { publishRollout(registered, bytes: model.checkpoint) }
+        return registered.version
     }
 }

@@ -49,6 +49,16 @@ struct JobCore: ControlCore {
         var best: (loss: Double, state: [UInt8], stateSHA: String)?
     }
 
+    /// The total local steps of a stored job, when its record shows them: once its stored rounds reach its planned
+    /// rounds, its step count stopped at the total (``closeRound(_:nowMs:into:)`` stores
+    /// `step = min(round × sync_every, total)` and `total_rounds = ⌈total / sync_every⌉`). `nil` before that (and
+    /// before its first round): the next round's reports say it. A job resumed after its last round was stored
+    /// thus goes straight to its final checkpoint instead of training a round past its end.
+    static func knownTotalSteps(of record: JobRecord) -> Int? {
+        guard record.round > 0, record.totalRounds > 0, record.round >= record.totalRounds else { return nil }
+        return record.step
+    }
+
     /// A job record the store does not hold as the core does.
     struct UnsavedJob {
         var record: JobRecord

@@ -45,6 +45,10 @@ final class OnlineCoordinator: ControlShell {
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
+            // A stored spec that does not decode is an error naming it, never taken for a changed spec.
+            let storedSpec = try StoredJSON.decode(
+                OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
+                column: "spec")
             do throws(PolicyError) {
                 let resumed = try PolicyWeights.policy(pack, like: core.policy)
                 // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
@@ -52,7 +56,6 @@ final class OnlineCoordinator: ControlShell {
                 // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
                 // served version to each new catalogue version the same way, `moveToCatalogue`).
                 let configured = String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self)
-                let storedSpec = try? WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
                 let relation = catalogueRelation(stored: row.catalogueVersion)
                 if relation == .extends && storedSpec == core.storedSpec && highestLogged <= row.version {
                     core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
@@ -211,31 +214,22 @@ final class OnlineCoordinator: ControlShell {
     }
 
     /// An impression from the log, or `nil` when it is not there.
-    /// - Throws: `StoreError.database` naming the impression when its stored record does not decode: a corrupt row
-    ///   is INTERNAL to the client, never "unknown impression".
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when its stored record does not decode.
     private func storedImpression(_ id: String) throws(StoreError) -> LoggedImpressionRow? {
         guard let row = try store.impression(id) else { return nil }
-        return LoggedImpressionRow(record: try Self.decodedRecord(row.record, id: id), createdMs: row.createdMs, worker: row.worker)
-    }
-
-    /// A stored impression record, decoded.
-    /// - Throws: `StoreError.database` naming the impression and the decoding error.
-    private static func decodedRecord(_ text: String, id: String) throws(StoreError) -> ImpressionRecord {
-        do {
-            return try WireJSON.decode(ImpressionRecord.self, from: Array(text.utf8))
-        } catch {
-            throw .database("impression \(id): its stored record does not decode: \(error)")
-        }
+        let record = try StoredJSON.decode(
+            ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
+        return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
     }
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
     private func guardEvidence(limit: Int) throws(StoreError) -> [GuardImpression] {
-        // A row that does not decode ends the judgement (the sync is rejected naming it): judging on the rows left
-        // would compare the policies on evidence the log does not hold.
         var evidence: [GuardImpression] = []
         for row in try store.recentImpressionsWithFeedback(limit: limit) {
-            let record = try Self.decodedRecord(row.record, id: row.id)
+            // A record that does not decode is an error naming it, never left out of the evidence unseen.
+            let record = try StoredJSON.decode(
+                ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
             guard record.retrieval == nil else { continue }
             evidence.append(
                 GuardImpression(

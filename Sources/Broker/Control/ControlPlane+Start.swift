@@ -1,0 +1,82 @@
+import BrokerCore
+import Logging
+import RecStore
+import RecTransport
+
+extension ControlPlane {
+    /// Loads the durable state and builds the router over the coordinators: resumes jobs and publishes the model
+    /// registry and the promoted version (``JobCoordinator/start(nowMs:)``), loads the catalogue registry, and
+    /// starts online learning when configured.
+    ///
+    /// State that cannot be read ends the start, so the broker never serves without its registries (a seeded
+    /// model answering while a version is promoted, catalogue operations failing while scoring goes on). Online
+    /// learning that cannot start for another reason (its stored policy does not fit the flags, an
+    /// `--online-catalogue` that is not in the registry) is only switched off, with the reason clients are told.
+    /// - Throws: ``BrokerError/unreadableState(what:error:)`` naming what could not be read.
+    func startServices(emit: @escaping (ControlOutput) -> Void) throws(BrokerError)
+        -> (router: ControlRouter, judge: GuardJudge?)
+    {
+        let coordinator = JobCoordinator(store: store, logger: logger, emit: emit)
+        do {
+            try coordinator.start(nowMs: Clocks.epochMillis())
+        } catch {
+            throw .unreadableState(what: "the jobs and the model registry", error: "\(error)")
+        }
+        let catalogues: CatalogueCoordinator
+        do {
+            catalogues = try CatalogueCoordinator(
+                store: store, logger: logger, servesRegistry: online?.catalogue != nil,
+                confirmTimeoutMs: catalogueConfirmTimeoutMs, emit: emit)
+        } catch {
+            throw .unreadableState(what: "the catalogue registry", error: "\(error)")
+        }
+        var learner: OnlineCoordinator? = nil
+        var judgeThread: GuardJudge? = nil
+        var settings = online
+        var onlineOff: String? = nil
+        if let name = settings?.catalogue {
+            do {
+                settings?.served = try catalogues.served(name)
+            } catch let error as StoreError {
+                throw .unreadableState(what: "the catalogue registry", error: "\(error)")
+            } catch {
+                let reason = (error as? CatalogueRefusal)?.text ?? "\(error)"
+                onlineOff = "--online-catalogue \(name) cannot be served: \(reason)"
+                logger.error(
+                    "--online-catalogue cannot be served; online learning is off",
+                    metadata: ["catalogue": "\(name)", "error": "\(reason)"])
+            }
+        }
+        if let online = settings, online.catalogue == nil || online.served != nil {
+            do {
+                let made = try OnlineCoordinator(settings: online, store: store, logger: logger, emit: emit)
+                let judge = GuardJudge { [self] sync, decision in
+                    self.submit(.guardVerdict(sync: sync, decision: decision))
+                }
+                judgeThread = judge
+                made.judge = { judge.judge($0) }
+                try made.start(nowMs: Clocks.epochMillis())
+                learner = made
+            } catch let error as StoreError {
+                judgeThread?.stop()
+                throw .unreadableState(what: "the online policy", error: "\(error)")
+            } catch {
+                onlineOff = "the online policy could not start: \(error)"
+                logger.error(
+                    "online learning could not start; FEEDBACK will be refused", metadata: ["error": "\(error)"])
+            }
+        }
+        if let learner {
+            catalogues.onStored = { catalogue, version, sha256 in
+                learner.moveToCatalogue(catalogue, version: version, sha256: sha256)
+            }
+            catalogues.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
+            learner.shipCatalogue = { [weak catalogues] worker, version in
+                catalogues?.ship(version, to: worker) ?? false
+            }
+        }
+        var router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
+        router.onlineOff = onlineOff
+        return (router, judgeThread)
+    }
+}

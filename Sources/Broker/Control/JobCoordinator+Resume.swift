@@ -1,0 +1,78 @@
+import RecStore
+import RecWire
+
+extension JobCoordinator {
+    /// Resumes one unfinished job from its last stored round, or fails it, durably, with the ``ResumeProblem``
+    /// that keeps it from resuming where it stopped.
+    ///
+    /// The state it resumes from must be the one its last round stored (`rounds.state_sha`), and a job whose
+    /// stored rounds already cover its steps knows its total, so it goes straight to its final checkpoint.
+    /// - Throws: ``StoreError`` when the job's spec or its rounds cannot be read (the broker must not start).
+    func resume(_ record: JobRecord, nowMs: UInt64) throws(StoreError) {
+        let spec = try StoredJSON.decode(
+            TrainJobSpec.self, from: record.spec, table: "jobs", row: "id = \(String(reflecting: record.id))",
+            column: "spec")
+        let state: [UInt8]
+        switch try resumableState(record) {
+        case .success(let bytes): state = bytes
+        case .failure(let problem):
+            var failed = record
+            failed.state = .failed
+            failed.error = problem.description
+            perform(.persist(failed, what: "the job's failure"), nowMs: nowMs)
+            logger.error("job cannot resume", metadata: ["job_id": "\(record.id)", "error": "\(problem)"])
+            return
+        }
+        var job = JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
+        job.totalSteps = JobCore.knownTotalSteps(of: record)
+        job.uploadNames = uploadNames(of: spec)
+        run(.accepted(job), nowMs: nowMs)
+        logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
+    }
+
+    /// The averaged state a job resumes from: none before its first round, else its last round's stored blob.
+    /// - Returns: the state, or the ``ResumeProblem`` when it is not the last round's or cannot be read.
+    /// - Throws: ``StoreError`` when the rounds cannot be read.
+    private func resumableState(_ record: JobRecord) throws(StoreError) -> Result<[UInt8], ResumeProblem> {
+        let last = try store.round(of: record.id, number: record.round)
+        guard record.round > 0 else {
+            if let named = record.stateSHA { return .failure(.stateMismatch(round: 0, job: named, stored: nil)) }
+            return .success([])
+        }
+        guard let last else { return .failure(.missingRound(record.round)) }
+        guard let named = record.stateSHA else { return .failure(.noState(round: record.round)) }
+        guard named == last.stateSHA else {
+            return .failure(.stateMismatch(round: record.round, job: named, stored: last.stateSHA))
+        }
+        do {
+            return .success(try store.blobs.get(named))
+        } catch {
+            return .failure(.unreadableState(sha: named, error))
+        }
+    }
+}
+
+/// Why a stored job cannot resume where it stopped after a broker restart: the job fails with this as its error.
+enum ResumeProblem: Error, Equatable, CustomStringConvertible {
+    /// The job has completed rounds but names no averaged state (`jobs.state_sha` is NULL).
+    case noState(round: Int)
+    /// The job's last completed round is not in `rounds`.
+    case missingRound(Int)
+    /// The state the job names (`jobs.state_sha`) is not the one its last round stored (`rounds.state_sha`;
+    /// `nil`: no round is stored).
+    case stateMismatch(round: Int, job: String, stored: String?)
+    /// The named state's blob cannot be read.
+    case unreadableState(sha: String, StoreError)
+
+    var description: String {
+        let prefix = "cannot resume after a restart"
+        return switch self {
+        case .noState(let round): "\(prefix): round \(round) is complete but the job names no stored state"
+        case .missingRound(let round): "\(prefix): round \(round) is complete but is not stored"
+        case .stateMismatch(let round, let job, let stored):
+            "\(prefix): the job names state \(job), but round \(round) stored "
+                + (stored.map { "state \($0)" } ?? "none")
+        case .unreadableState(let sha, let error): "\(prefix): its state \(sha) cannot be read: \(error)"
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import RecStore
+import RecWire
+
+extension JobCoordinator {
+    /// The view of a job. A record whose last change the store could not write is shown as the
+    /// coordinator holds it, its `error` saying that it is not stored durably.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when a stored JSON column (the spec, the
+    ///   metrics of the job or of a round) does not decode: it is never shown as absent.
+    func view(_ stored: JobRecord, rounds: [RoundRecord]?) throws(StoreError) -> JobView {
+        var record = stored
+        if let unsaved = core.unsavedJobs[stored.id] {
+            record = unsaved.record
+            let note = "not stored durably: \(unsaved.error)"
+            record.error = record.error.map { "\($0); \(note)" } ?? note
+        }
+        let key = "id = \(String(reflecting: record.id))"
+        return JobView(
+            job: record.id, state: record.state.rawValue, model: record.model, round: record.round,
+            totalRounds: record.totalRounds, epoch: record.epoch, step: record.step, loss: record.loss,
+            metrics: try StoredJSON.metrics(record.metrics, table: "jobs", row: key, column: "metrics"),
+            modelVersion: record.modelVersion, error: record.error, createdAt: record.createdAt,
+            updatedAt: record.updatedAt,
+            spec: try StoredJSON.decode(TrainJobSpec.self, from: record.spec, table: "jobs", row: key, column: "spec"),
+            rounds: try rounds?.map { round throws(StoreError) in
+                let key = "job_id = \(String(reflecting: round.jobId)), round = \(round.round)"
+                return JobView.Round(
+                    round: round.round, loss: round.loss, samples: round.samples, replicas: round.replicas,
+                    metrics: try round.metrics.map { text throws(StoreError) in
+                        try StoredJSON.metrics(text, table: "rounds", row: key, column: "metrics")
+                    },
+                    seconds: round.seconds)
+            })
+    }
+
+    /// The view of a model version.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when its metrics or hyperparameters do
+    ///   not decode. An imported version's hyperparameters are `{}`, shown as `null`.
+    func view(_ model: ModelRecord) throws(StoreError) -> ModelView {
+        let key = "version = \(model.version)"
+        let hyperparameters =
+            model.hyperparameters == "{}"
+            ? nil
+            : try StoredJSON.decode(
+                TrainJobSpec.self, from: model.hyperparameters, table: "models", row: key, column: "hyperparameters")
+        let metrics = try StoredJSON.metrics(model.metrics, table: "models", row: key, column: "metrics")
+        return ModelView(
+            version: model.version, job: model.job.isEmpty ? nil : model.job, promoted: model.promoted,
+            metrics: metrics.isEmpty ? nil : metrics, datasetSha256: model.datasetSHA.isEmpty ? nil : model.datasetSHA,
+            hyperparameters: hyperparameters, checkpointSha256: model.checkpointSHA, createdAt: model.createdAt)
+    }
+}
+
+/// The JSON documents the store holds as text (a job's spec, metrics, a version's hyperparameters), decoded so
+/// that a document that does not decode is an error naming where it is stored, never shown as absent or empty.
+enum StoredJSON {
+    /// Decodes `text`, stored in `column` of the row `row` of `table`.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when it does not decode as `type`.
+    static func decode<Value: Decodable>(
+        _ type: Value.Type, from text: String, table: String, row: String, column: String
+    ) throws(StoreError) -> Value {
+        do {
+            return try WireJSON.decode(Value.self, from: Array(text.utf8))
+        } catch {
+            let shown = text.count > 80 ? "\(text.prefix(80))…" : text
+            throw .corruptColumn(
+                table: table, row: row, column: column,
+                problem: "\(String(reflecting: shown)) does not decode: \(error)")
+        }
+    }
+
+    /// Stored metrics (an undefined one, `null`, is kept with no value); empty when none are stored (`nil`).
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when the text is not a metrics object.
+    static func metrics(_ text: String?, table: String, row: String, column: String) throws(StoreError)
+        -> MetricValues
+    {
+        guard let text else { return [:] }
+        return try decode(MetricValues.self, from: text, table: table, row: row, column: column)
+    }
+}

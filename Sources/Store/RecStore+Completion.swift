@@ -1,0 +1,51 @@
+import GRDB
+
+extension RecStore {
+    /// Registers a finished training job's model version and completes the job with it, in one transaction: the
+    /// version (`models`), the job's record (`completed`, its version and final metrics), its last round's metrics
+    /// (those of the final state), and, when `promote` is set, the version's promotion. A crash leaves all of it
+    /// stored or none of it (the job then resumes from its last round and finalizes again); never a version with
+    /// no completed job, or a completed job whose promotion is missing.
+    /// - Parameters:
+    ///   - job: the job's record as it stands (stored with `state` completed, its `modelVersion` and `metrics`).
+    ///   - metrics: the final state's validation metrics (JSON object).
+    ///   - checkpointSHA: the checkpoint blob, already in ``blobs``.
+    /// - Returns: the registered version.
+    /// - Throws: ``StoreError/missingBlob(_:)`` when the checkpoint is not stored, ``StoreError/unknownJob(_:)``,
+    ///   or the database's error; nothing is stored then.
+    public func completeJob(
+        _ job: JobRecord, datasetSHA: String, metrics: String, checkpointSHA: String, promote: Bool
+    ) throws(StoreError) -> ModelRecord {
+        guard blobs.contains(checkpointSHA) else { throw .missingBlob(checkpointSHA) }
+        let now = Self.now()
+        return try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO models (job, dataset_sha, hyperparameters, metrics, checkpoint_sha, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [job.id, datasetSHA, job.spec, metrics, checkpointSHA, now])
+            let version = UInt64(db.lastInsertedRowID)
+            if job.round > 0 {
+                try db.execute(
+                    sql: "UPDATE rounds SET metrics = ? WHERE job_id = ? AND round = ?",
+                    arguments: [metrics, job.id, job.round])
+            }
+            var completed = job
+            completed.state = .completed
+            completed.modelVersion = version
+            completed.metrics = metrics
+            completed.updatedAt = now
+            try db.execute(sql: Self.updateJobSQL, arguments: Self.arguments(completed))
+            guard db.changesCount > 0 else { throw StoreError.unknownJob(job.id) }
+            if promote {
+                try db.execute(
+                    sql: "INSERT INTO promotions (version, at) VALUES (?, ?)",
+                    arguments: [Int64(bitPattern: version), now])
+            }
+            return ModelRecord(
+                version: version, job: job.id, datasetSHA: datasetSHA, hyperparameters: job.spec, metrics: metrics,
+                checkpointSHA: checkpointSHA, promoted: promote, createdAt: now)
+        }
+    }
+}

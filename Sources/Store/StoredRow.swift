@@ -1,0 +1,73 @@
+import GRDB
+
+/// A fetched row read column by column with GRDB's throwing decoders (`Row.decode(_:forColumn:)`), never its
+/// subscripts, which trap on a value of the wrong type: whatever a column holds, a read either returns the value
+/// or throws ``StoreError/corruptColumn(table:row:column:problem:)`` naming the table, the row and the column.
+struct StoredRow {
+    /// The row as fetched.
+    let row: Row
+    /// The table it was read from.
+    let table: String
+    /// The row's key as the error shows it, such as `id = 'job-1'`.
+    let key: String
+
+    /// Wraps `row` of `table`, whose primary key is the columns `keyColumns`.
+    init(_ row: Row, table: String, key keyColumns: String...) {
+        self.row = row
+        self.table = table
+        key = keyColumns.map { "\($0) = \(Self.raw(row, $0))" }.joined(separator: ", ")
+    }
+
+    /// The value of `column` as `Value` (an optional `Value` for a column that may be NULL).
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when the stored value is not one.
+    func value<Value: DatabaseValueConvertible>(_ column: String, as type: Value.Type = Value.self) throws(StoreError)
+        -> Value
+    {
+        do {
+            return try row.decode(Value.self, forColumn: column)
+        } catch {
+            throw corrupt(column, "\(Self.raw(row, column)) is not \(Self.describe(Value.self))")
+        }
+    }
+
+    /// The value of `column` as a case of `Value`, by its raw name.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that names no case.
+    func value<Value: RawRepresentable & CaseIterable>(_ column: String, as type: Value.Type = Value.self)
+        throws(StoreError) -> Value where Value.RawValue == String
+    {
+        let name: String = try value(column)
+        guard let value = Value(rawValue: name) else {
+            let known = Value.allCases.map(\.rawValue).joined(separator: ", ")
+            throw corrupt(column, "'\(name)' is not one of \(known)")
+        }
+        return value
+    }
+
+    /// The value of an unsigned column stored as SQLite's signed 64-bit integer (its bit pattern).
+    func unsigned(_ column: String) throws(StoreError) -> UInt64 {
+        UInt64(bitPattern: try value(column, as: Int64.self))
+    }
+
+    /// The value of an unsigned column that may be NULL.
+    func unsignedIfPresent(_ column: String) throws(StoreError) -> UInt64? {
+        try value(column, as: Int64?.self).map { UInt64(bitPattern: $0) }
+    }
+
+    /// The error for `column` of this row.
+    func corrupt(_ column: String, _ problem: String) -> StoreError {
+        .corruptColumn(table: table, row: key, column: column, problem: problem)
+    }
+
+    /// The stored value as SQLite holds it (`'abc'`, `12`, `NULL`); reading a `DatabaseValue` cannot fail.
+    private static func raw(_ row: Row, _ column: String) -> String {
+        guard row.hasColumn(column) else { return "(no such column)" }
+        return (try? row.decode(DatabaseValue.self, forColumn: column))?.description ?? "?"
+    }
+
+    /// `Int64`, or `Int64 or NULL` for an optional.
+    private static func describe<Value>(_ type: Value.Type) -> String {
+        let name = "\(type)"
+        guard name.hasPrefix("Optional<"), name.hasSuffix(">") else { return "a value of type \(name)" }
+        return "a value of type \(name.dropFirst(9).dropLast()) or NULL"
+    }
+}

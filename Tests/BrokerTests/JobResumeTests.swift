@@ -1,0 +1,187 @@
+import Foundation
+import GRDB
+import Logging
+import RecModel
+import RecStore
+import RecTestKit
+import RecWire
+import Testing
+
+@testable import Broker
+@testable import BrokerCore
+
+/// A state directory holding `job-1` as a broker stopped mid-job leaves it, and a ``JobCoordinator`` started over
+/// it as a restarted broker starts one.
+final class ResumeHarness {
+    let folder: TemporaryDirectory
+    let store: RecStore
+    var coordinator: JobCoordinator!
+    var outputs: [ControlOutput] = []
+    /// `synthetic:` on one shard, 5 steps a round, promoted when it completes.
+    static let spec = TrainJobSpec(dataset: "synthetic:", workers: 1, syncEvery: 5, promote: true)
+    /// The state each stored round averaged, by round.
+    var states: [Int: String] = [:]
+
+    /// Stores `job-1` after `rounds` rounds of `totalRounds`, with `totalSteps` steps in all.
+    init(rounds: Int, totalRounds: Int, totalSteps: Int) throws {
+        folder = try TemporaryDirectory("resume")
+        store = try RecStore(directory: folder.path)
+        var job = JobRecord(
+            id: "job-1", model: "mlp", spec: String(decoding: WireJSON.encode(Self.spec), as: UTF8.self),
+            totalRounds: 0, createdAt: 1)
+        try store.insertJob(job)
+        job.state = .running
+        for round in 0..<rounds {
+            let pack = ParameterPack(step: 0, vectors: [.init(name: "w", values: [Float(round), 1])])
+            job.round = round + 1
+            job.step = min(job.round * 5, totalSteps)
+            job.totalRounds = totalRounds
+            job.stateSHA = try store.blobs.put(pack.encoded())
+            states[job.round] = job.stateSHA
+            try store.completeRound(
+                RoundRecord(
+                    jobId: "job-1", round: job.round, loss: 0.5, samples: 8, replicas: 1, metrics: nil,
+                    stateSHA: job.stateSHA!, seconds: 0.1),
+                job: job)
+        }
+    }
+
+    deinit { folder.remove() }
+
+    /// Runs `sql` on the database as a hand edit would.
+    func edit(_ sql: String) throws {
+        try DatabaseQueue(path: "\(folder.path)/recpool.sqlite").write { db in try db.execute(sql: sql) }
+    }
+
+    /// Starts a coordinator over the store, as a broker restart does.
+    func start() throws {
+        coordinator = JobCoordinator(store: store, logger: Logger(label: "test")) { [unowned self] in
+            self.outputs.append($0)
+        }
+        try coordinator.start(nowMs: 1_000)
+    }
+
+    /// One worker joins; returns the assignments sent to workers since the last call.
+    func workerJoins() throws -> [RoundAssignment] {
+        coordinator.updateWorkers([TrainingWorker(identity: [1], id: "w-1")], nowMs: 2_000)
+        return try sent()
+    }
+
+    /// The assignments sent to workers since the last call.
+    func sent() throws -> [RoundAssignment] {
+        defer { outputs.removeAll() }
+        return try outputs.compactMap { output in
+            guard case .toWorker(_, let frames) = output else { return nil }
+            return try WireJSON.decode(RoundAssignment.self, from: frames[1])
+        }
+    }
+}
+
+@Suite("Jobs after a broker restart")
+struct JobResumeTests {
+    @Test("a job whose last round is stored resumes to its final checkpoint, and completes registered and promoted")
+    func finalizesAfterLastRound() throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)
+        try h.start()
+        let sent = try h.workerJoins()
+        #expect(sent.count == 1)
+        let assignment = try #require(sent.first)
+        #expect(assignment.finalize && assignment.steps == 0 && assignment.round == 3)
+        #expect(assignment.stateSHA == h.states[2])
+
+        let checkpoint = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded()
+        let report = RoundReport(
+            job: "job-1", round: 3, shard: 0, samples: 0, loss: 0, receivedStateSHA: h.states[2]!,
+            metrics: ["auc": 0.75], epoch: 1, step: 10, totalSteps: 10, datasetSHA: "ab", error: nil)
+        h.coordinator.handleWorker(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .roundResult, requestId: 3), payload: [WireJSON.encode(report), checkpoint]),
+            nowMs: 3_000)
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .completed && job.modelVersion == 1, "\(job.error ?? "")")
+        #expect(try h.store.promotedVersion() == 1)
+        #expect(try h.store.rounds(of: "job-1").last?.metrics == #"{"auc":0.75}"#)
+        let rollouts = h.outputs.compactMap { if case .rollout(let version, _) = $0 { version } else { nil } }
+        #expect(rollouts == [1])
+    }
+
+    @Test("a job with rounds left resumes with the next round from its last stored state")
+    func trainsTheNextRound() throws {
+        let h = try ResumeHarness(rounds: 1, totalRounds: 2, totalSteps: 10)
+        try h.start()
+        let assignment = try #require(try h.workerJoins().first)
+        #expect(!assignment.finalize && assignment.round == 2 && assignment.steps == 5 && assignment.fromStep == 5)
+        #expect(assignment.stateSHA == h.states[1])
+    }
+
+    @Test("the total a stored record shows: its step count once the rounds reach the planned total, unknown before")
+    func knownTotalSteps() {
+        var record = JobRecord(id: "job-1", model: "mlp", spec: "{}", totalRounds: 0, createdAt: 1)
+        #expect(JobCore.knownTotalSteps(of: record) == nil)
+        (record.round, record.totalRounds, record.step) = (1, 3, 5)
+        #expect(JobCore.knownTotalSteps(of: record) == nil)
+        (record.round, record.totalRounds, record.step) = (3, 3, 12)
+        #expect(JobCore.knownTotalSteps(of: record) == 12)
+    }
+
+    /// A state the job names that is not its last round's.
+    static let mismatches: [(label: String, sql: String, error: String)] = [
+        (
+            "another blob", "UPDATE jobs SET state_sha = (SELECT state_sha FROM rounds WHERE round = 1)",
+            "cannot resume after a restart: the job names state %1, but round 2 stored state %2"
+        ),
+        (
+            "no state", "UPDATE jobs SET state_sha = NULL",
+            "cannot resume after a restart: round 2 is complete but the job names no stored state"
+        ),
+        (
+            "no round", "DELETE FROM rounds WHERE round = 2",
+            "cannot resume after a restart: round 2 is complete but is not stored"
+        ),
+    ]
+
+    @Test(
+        "a job whose stored state is not its last round's fails naming both, and nothing is sent", arguments: mismatches
+    )
+    func stateMismatchFails(_ damage: (label: String, sql: String, error: String)) throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 3, totalSteps: 15)
+        try h.edit(damage.sql)
+        try h.start()
+        #expect(try h.workerJoins().isEmpty, "\(damage.label)")
+        let job = try #require(try h.store.job("job-1"))
+        let expected = damage.error.replacing("%1", with: h.states[1]!).replacing("%2", with: h.states[2]!)
+        #expect(job.state == .failed && job.error == expected, "\(damage.label): \(job.error ?? "")")
+    }
+
+    /// Durable state a broker must not start without.
+    static let unreadable: [(sql: String, named: String)] = [
+        ("ALTER TABLE jobs RENAME TO jobs_lost", "jobs"),
+        ("ALTER TABLE promotions RENAME TO promotions_lost", "promotions"),
+        ("ALTER TABLE models RENAME TO models_lost", "models"),
+        ("UPDATE jobs SET round = 'abc'", #"table jobs, row id = "job-1", column round"#),
+        ("UPDATE jobs SET spec = 'not json'", #"table jobs, row id = "job-1", column spec"#),
+        (
+            "UPDATE rounds SET state_sha = x'ff' WHERE round = 2",
+            #"table rounds, row job_id = "job-1", round = 2, column state_sha"#
+        ),
+    ]
+
+    @Test("start throws, publishing no registry, when the jobs or the registry cannot be read", arguments: unreadable)
+    func unreadableStateStopsStart(_ damage: (sql: String, named: String)) throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 3, totalSteps: 15)
+        let checkpoint = try h.store.blobs.put(
+            Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded())
+        _ = try h.store.registerModel(
+            job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: checkpoint)
+        try h.store.promote(1)
+        try h.edit(damage.sql)
+        #expect {
+            try h.start()
+        } throws: { error in
+            "\(error)".contains(damage.named)
+        }
+        #expect(!h.outputs.contains { if case .registry = $0 { true } else { false } })
+        #expect(!h.outputs.contains { if case .rollout = $0 { true } else { false } })
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import RecTestKit
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Durable state the broker cannot read at start stops it (exit 65, naming what), so it never serves a seeded
+/// model while a version is promoted, nor runs without its registries.
+@Suite("Unreadable durable state at start", .serialized)
+struct UnreadableStateTests {
+    /// A hand edit of the state, and what the broker's refusal must name.
+    static let damages: [(sql: String, named: String)] = [
+        ("ALTER TABLE jobs RENAME TO jobs_lost", "no such table: jobs"),
+        ("ALTER TABLE promotions RENAME TO promotions_lost", "no such table: promotions"),
+        (
+            """
+            INSERT INTO jobs (id, model, state, spec, round, total_rounds, step, epoch, created_at, updated_at)
+            VALUES ('job-1', 'mlp', 'running', '{}', 'abc', 1, 0, 0, 1, 1)
+            """,
+            #"table jobs, row id = "job-1", column round"#
+        ),
+        (
+            "UPDATE models SET created_at = 'yesterday' WHERE version = 2",
+            "table models, row version = 2, column created_at"
+        ),
+        ("ALTER TABLE catalogue_versions RENAME TO catalogues_lost", "the catalogue registry cannot be read"),
+    ]
+
+    @Test("a promoted pool whose tables or values cannot be read exits 65 naming them, announcing no endpoints")
+    func refusesToServe() throws {
+        let f = try StateIntegrityTests.Fixture()
+        do {
+            let cluster = ProcessCluster()
+            defer { cluster.stop() }
+            try cluster.startBroker(extra: ["--state-dir", f.state])
+            let broker = cluster.endpoints.frontend
+            for name in ["m1", "m2"] {
+                #expect(
+                    try runTool("recpool", ["import", "--broker", broker, "--model", f.path("\(name).ckpt").path]).code
+                        == 0)
+            }
+            #expect(try runTool("recpool", ["promote", "--broker", broker, "2"]).code == 0)
+            #expect(cluster.kill("broker", signal: SIGTERM) == 0)
+        }
+        for damage in Self.damages {
+            let state = f.path("damaged").path
+            try? FileManager.default.removeItem(atPath: state)
+            try FileManager.default.copyItem(atPath: f.state, toPath: state)
+            try Self.execute(damage.sql, on: "\(state)/recpool.sqlite")
+            let started = try runTool(
+                "recpool-broker",
+                [
+                    "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--state-dir", state,
+                    "--log-level", "error",
+                ])
+            #expect(started.code == 65, "\(damage.sql): \(started.stderr)")
+            #expect(
+                started.stderr.contains(damage.named) && started.stderr.contains("refusing to serve"),
+                "\(started.stderr)")
+            #expect(started.stdout.isEmpty, "the broker announced endpoints over state it cannot read")
+        }
+    }
+
+    /// Runs one statement on an SQLite file with Python's `sqlite3` module (real SQLite; the tests install no
+    /// `sqlite3` shell).
+    static func execute(_ sql: String, on database: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+            database, sql,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(sql)")
+    }
+}

@@ -79,8 +79,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         coldStartRows = cold.count
         warmRows = warm.count
         func rate(_ rows: [Int]) -> Double? {
-            rows.isEmpty
-                ? nil : Double(rows.filter { BanditDataset.isClick(reward: data.reward[$0]) }.count) / Double(rows.count)
+            guard !rows.isEmpty else { return nil }
+            return Double(rows.filter { BanditDataset.isClick(reward: data.reward[$0]) }.count) / Double(rows.count)
         }
         ctr = rate(Array(0..<data.rows)) ?? 0  // a loaded dataset has rows
         meanReward = data.rows == 0 ? 0 : data.reward.reduce(0, +) / Double(data.rows)
@@ -120,7 +120,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case name, rows, unobservedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
-        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, meanReward, coldStartCTR, warmCTR
+        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, meanReward, coldStartCTR
+        case warmCTR
         case pscoreMin, pscoreMax
         case trainRows, validationRows, testRows
     }

@@ -127,8 +127,8 @@ public enum CheckpointEvaluation {
     /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the first row and item whose score is not
     ///   finite (no report with NaN metrics is returned).
     public static func evaluate(
-        checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil, validationIsEvaluated: Bool = false,
-        resamples: Int = 500
+        checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil,
+        validationIsEvaluated: Bool = false, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
         try check(spec: spec, data: data)

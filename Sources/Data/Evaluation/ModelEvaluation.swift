@@ -180,7 +180,8 @@ public enum ModelEvaluation {
                     atChosenThreshold: threshold.map {
                         ClassificationMetrics(labels: labels, scores: scores, threshold: $0.threshold)
                     },
-                    intervals: MetricIntervals.bootstrap(labels: labels, scores: scores, resamples: min(resamples, 200)),
+                    intervals: MetricIntervals.bootstrap(
+                        labels: labels, scores: scores, resamples: min(resamples, 200)),
                     intervalsUndefined: MetricIntervals.undefinedReason(labels: labels, resamples: resamples),
                     warnings: warnings, calibration: Calibration(labels: labels, scores: scores),
                     ranking: cutoffs.map { RankingMetrics(ranks: ranks, k: $0) },

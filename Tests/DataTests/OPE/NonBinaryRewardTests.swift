@@ -39,7 +39,7 @@ struct NonBinaryRewardTests {
             schema: schema, name: "rew.csv")
     }
 
-    @Test("the logistic reward model fits revenue scaled into [0, 1] and scales back: finite, within the rewards' range")
+    @Test("the logistic reward model fits revenue scaled into [0, 1] and scales back, within the rewards' range")
     func fractionalLogit() throws {
         let data = try Self.revenueLog()
         let fit = RewardModel.crossFitted(data)

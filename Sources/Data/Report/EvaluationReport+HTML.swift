@@ -70,7 +70,7 @@ extension EvaluationReport {
             page += "</tbody></table>\n"
         }
         page += "<h2>Off-policy value of \(e(offPolicy.policy))</h2>\n"
-        page += "<table><thead><tr><th>segment</th><th>rows</th><th>logged CTR</th><th>ESS</th>"
+        page += "<table><thead><tr><th>segment</th><th>rows</th><th>logged mean reward</th><th>ESS</th>"
         for estimator in OffPolicyEstimator.allCases { page += "<th>\(estimator.label) [95% CI]</th>" }
         page += "</tr></thead><tbody>\n"
         for s in offPolicy.segments {

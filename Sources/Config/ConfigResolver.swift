@@ -104,7 +104,9 @@ public enum ConfigResolver {
             guard let text = item.argumentText else {
                 throw .invalidValue(key: entry.key, value: "a nested array", source: source, expected: "a scalar")
             }
-            result += ["--\(entry.key)", text]
+            // One `--key=value` argument, so that a value starting with "-" (`epsilon = -0.5`) is the option's value,
+            // not a flag: ArgumentParser reads `--key -0.5` as an option with no value.
+            result.append("--\(entry.key)=\(text)")
         }
         return result
     }

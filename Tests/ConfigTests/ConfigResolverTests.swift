@@ -26,6 +26,12 @@ private struct SampleClient: ParsableCommand {
     }
 }
 
+/// A command whose options may be negative.
+private struct SignedOptions: ParsableCommand {
+    @Option var epsilon = 0.1
+    @Option var shift: [Int] = []
+}
+
 private func resolve(
     _ arguments: [String], environment: [String: String] = [:], file: String? = nil, table: String = "worker"
 ) throws -> ConfigResolution {
@@ -194,7 +200,7 @@ struct ConfigResolverTests {
         let file = try ConfigFile.parse("[client]\nbroker = \"tcp://a:1\"\nout = \"keys\"\n", path: "c.toml")
         let resolution = try ConfigResolver.resolve(
             catalog: catalog, table: "client", arguments: arguments, environment: [:], file: file)
-        #expect(resolution.arguments == ["score", "--broker", "tcp://a:1", "--timeout-ms", "7"])
+        #expect(resolution.arguments == ["score", "--broker=tcp://a:1", "--timeout-ms", "7"])
         let typo = try ConfigFile.parse("[client]\nbrokr = \"tcp://a:1\"\n", path: "c.toml")
         #expect(throws: ConfigError.self) {
             try ConfigResolver.resolve(
@@ -213,5 +219,22 @@ struct ConfigResolverTests {
         #expect(text.contains("insecure = true"))
         #expect(text.contains("frontend = \"tcp://127.0.0.1:5555\""))
         #expect(text.contains("# allow is not set") || text.contains("allow = []"))
+    }
+
+    @Test(
+        "a negative value from the file or the environment is the option's value, never a missing value",
+        arguments: [
+            ("[broker]\nepsilon = -0.0\nshift = [-1, 2]\n", [String: String](), -0.0, [-1, 2]),
+            ("", ["RECPOOL_EPSILON": "-0.5", "RECPOOL_SHIFT": "-3"], -0.5, [-3]),
+            ("[broker]\nepsilon = -1e-3\n", [:], -1e-3, []),
+        ])
+    func negativeValues(file: String, environment: [String: String], epsilon: Double, shift: [Int]) throws {
+        let parsed = try ConfigFile.parse(file, path: "c.toml")
+        let resolution = try ConfigResolver.resolve(
+            catalog: try OptionCatalog(command: SignedOptions.self, arguments: []), table: "broker", arguments: [],
+            environment: environment, file: parsed)
+        let command = try SignedOptions.parse(resolution.arguments)
+        #expect(command.epsilon == epsilon && command.epsilon.sign == epsilon.sign)
+        #expect(command.shift == shift)
     }
 }

@@ -27,4 +27,22 @@ struct ConfigCommandTests {
         let unknown = try runTool("recpool", ["config", "--print", "--of", "worker", "--", "--no-such-flag", "1"])
         #expect(unknown.code == 64)
     }
+
+    @Test("a negative value from the file or the environment is the option's value, never 'Missing value'")
+    func negativeValues() throws {
+        let temporary = try TemporaryDirectory("config")
+        defer { temporary.remove() }
+        let file = temporary.file("c.toml")
+        try "[broker]\nepsilon = -0.0\n".write(to: file, atomically: true, encoding: .utf8)
+        let fromFile = try runTool("recpool", ["config", "--print", "--of", "broker", "--config", file.path])
+        #expect(fromFile.code == 0 && !fromFile.stderr.contains("Missing value"), "\(fromFile.stderr)")
+        #expect(
+            fromFile.stdout.split(separator: "\n").first { $0.hasPrefix("epsilon =") }?.contains("-0.0") == true,
+            "\(fromFile.stdout)")
+        // -0.5 is outside [0, 1]: the broker's own validation refuses it by name, not the parser as a missing value.
+        let fromEnvironment = try runTool(
+            "recpool", ["config", "--print", "--of", "broker"], environment: ["RECPOOL_EPSILON": "-0.5"])
+        #expect(!fromEnvironment.stderr.contains("Missing value"), "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stderr.contains("epsilon") || fromEnvironment.stdout.contains("-0.5"))
+    }
 }

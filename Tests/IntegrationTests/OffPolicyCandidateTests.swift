@@ -103,7 +103,7 @@ struct OffPolicyCandidateTests {
             }
         }
         let never = dir.appendingPathComponent("never.npy")
-        try Data(NumpyArray(shape: [data.rows, data.nActions, data.nPositions], values: values).encoded())
+        try Data(NumpyArray(shape: [data.rows, data.nActions, data.nPositions], values: values).encoded(path: "candidate.npy"))
             .write(to: never)
         let json = try Self.checked(["--action-dist", never.path], in: dir, actionDist: never.path)
         let all = try #require((json["segments"] as? [[String: Any]])?.first)
@@ -116,7 +116,7 @@ struct OffPolicyCandidateTests {
 
         let wrong = dir.appendingPathComponent("wrong.npy")
         try Data(NumpyArray(shape: [10, data.nActions, data.nPositions], values: Array(values.prefix(10 * 240)))
-            .encoded()).write(to: wrong)
+            .encoded(path: "wrong.npy")).write(to: wrong)
         let refused = try Self.ope(["--action-dist", wrong.path])
         #expect(refused.code == 2 && refused.stderr.contains("expected (3000, 80, len_list)"), "\(refused.stderr)")
         let garbage = dir.appendingPathComponent("garbage.npy")

@@ -77,8 +77,14 @@ public struct BanditDataset: Sendable {
 
     /// Number of rows (impressions).
     public var rows: Int { action.count }
-    /// Number of clicks.
-    public var clicks: Int { reward.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+    /// Whether a logged reward counts as a click: a reward above 0. This is the one definition of a click for a
+    /// reward log (0/1 clicks, revenue, ratings): training labels, evaluation's classification and ranking figures, and
+    /// `data describe`'s click count and CTR all use it; the reward's size is reported as the mean reward.
+    public static func isClick(reward: Double) -> Bool { reward > 0 }
+    /// Number of clicks (rows with ``isClick(reward:)``).
+    public var clicks: Int { reward.reduce(0) { $0 + (Self.isClick(reward: $1) ? 1 : 0) } }
+    /// Each row's click as a 0/1 label (``isClick(reward:)``).
+    public var clickLabels: [Double] { reward.map { Self.isClick(reward: $0) ? 1 : 0 } }
     /// Whether row `i` comes from a cold-start user (all-zero affinity vector).
     public func isCold(_ row: Int) -> Bool { affinity.isEmpty(row) }
     /// Indices of the rows in a segment.

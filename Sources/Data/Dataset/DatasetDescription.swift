@@ -6,7 +6,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var rows: Int
     /// Rows of the log left out because their outcome was never observed (``BanditDataset/unobservedRows``).
     public var unobservedRows: Int
-    /// Clicks.
+    /// Clicks: rows whose reward is above 0 (``BanditDataset/isClick(reward:)``).
     public var clicks: Int
     /// Items (actions).
     public var items: Int
@@ -28,8 +28,10 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var coldStartRows: Int
     /// Rows of users with history.
     public var warmRows: Int
-    /// Click-through rate overall, of cold-start users and of warm users.
+    /// Click-through rate overall: the share of rows with a click (reward above 0), `clicks / rows`.
     public var ctr: Double
+    /// Mean logged reward per row; equal to ``ctr`` for 0/1 rewards, revenue per impression for revenue.
+    public var meanReward: Double
     /// Click-through rate of cold-start users; nil (JSON `null`) when there are none.
     public var coldStartCTR: Double?
     /// Click-through rate of warm users; nil (JSON `null`) when there are none.
@@ -77,9 +79,11 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         coldStartRows = cold.count
         warmRows = warm.count
         func rate(_ rows: [Int]) -> Double? {
-            rows.isEmpty ? nil : rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count)
+            guard !rows.isEmpty else { return nil }
+            return Double(rows.filter { BanditDataset.isClick(reward: data.reward[$0]) }.count) / Double(rows.count)
         }
         ctr = rate(Array(0..<data.rows)) ?? 0  // a loaded dataset has rows
+        meanReward = data.rows == 0 ? 0 : data.reward.reduce(0, +) / Double(data.rows)
         coldStartCTR = rate(cold)
         warmCTR = rate(warm)
         pscoreMin = data.pscore.min() ?? 0
@@ -104,6 +108,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(coldStartRows, forKey: .coldStartRows)
         try c.encode(warmRows, forKey: .warmRows)
         try c.encode(ctr, forKey: .ctr)
+        try c.encode(meanReward, forKey: .meanReward)
         try c.encode(coldStartCTR, forKey: .coldStartCTR)
         try c.encode(warmCTR, forKey: .warmCTR)
         try c.encode(pscoreMin, forKey: .pscoreMin)
@@ -115,7 +120,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case name, rows, unobservedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
-        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, coldStartCTR, warmCTR
+        case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, meanReward, coldStartCTR
+        case warmCTR
         case pscoreMin, pscoreMax
         case trainRows, validationRows, testRows
     }

@@ -30,7 +30,7 @@ extension SplitDataset {
     /// A warning when the training part has no positive outcome (no click, or no reward above 0): a model fitted
     /// on it cannot learn which items are chosen. `nil` when it has one.
     public func noPositiveWarning(name: String) -> String? {
-        guard train.rows > 0, !train.reward.contains(where: { $0 > 0 }) else { return nil }
+        guard train.rows > 0, !train.reward.contains(where: BanditDataset.isClick(reward:)) else { return nil }
         return "warning: the training part of \(name) (first \(Int((split.train * 100).rounded()))% by time, "
             + "\(train.rows) rows) has no click; the model cannot learn anything from it"
     }
@@ -49,7 +49,7 @@ extension SplitDataset {
             let features = spec.matrix(part)
             return LabeledData(
                 inputs: Matrix(rows: features.rows, cols: features.columns, values: features.values),
-                targets: part.reward.map { $0 > 0 ? 1 : 0 })
+                targets: part.reward.map { BanditDataset.isClick(reward: $0) ? 1 : 0 })
         }
         return TrainingRows(
             spec: spec, train: rows(train), validation: rows(validation),

@@ -4,6 +4,9 @@ import RecModel
 public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible {
     /// The checkpoint file could not be read.
     case unreadable(String)
+    /// The checkpoint holds a DQN (a Q-network over a session's items), not the interest model (an MLP scoring one
+    /// user-item row) that scoring, evaluation and off-policy evaluation need.
+    case notAnInterestModel(kind: String)
     /// The checkpoint carries no feature spec (train with `recpool data features … --spec-out` and
     /// `recpool fit --feature-spec`).
     case missingFeatureSpec
@@ -19,10 +22,18 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The model's score of an item at a row (both 0-based) is NaN or infinite: no metric would be defined.
     case nonFiniteScore(row: Int, item: Int, score: Float)
 
+    /// The message naming the command that refused the checkpoint, such as `eval`; the same as ``description`` for
+    /// every other case.
+    public func description(command: String) -> String {
+        guard case .notAnInterestModel(let kind) = self else { return description }
+        return "a \(kind) checkpoint cannot be used by \(command); it needs an interest model (MLP)"
+    }
+
     /// A one-line message for people.
     public var description: String {
         switch self {
         case .unreadable(let reason): return "cannot read checkpoint: \(reason)"
+        case .notAnInterestModel: return description(command: "this command")
         case .missingFeatureSpec:
             return "the checkpoint has no feature spec (train with `recpool data features … --spec-out spec.json` "
                 + "then `recpool fit --feature-spec spec.json`)"
@@ -81,6 +92,9 @@ public enum CheckpointEvaluation {
     private static func withSpec(_ checkpoint: Checkpoint) throws(CheckpointEvaluationError) -> (
         checkpoint: Checkpoint, spec: FeatureSpec
     ) {
+        // A DQN checkpoint has no feature spec either, but the missing spec is not its problem: its model is the wrong
+        // kind.
+        guard case .mlp = checkpoint.model else { throw .notAnInterestModel(kind: "DQN") }
         guard !checkpoint.featureSpec.isEmpty else { throw .missingFeatureSpec }
         let spec: FeatureSpec
         do {
@@ -113,7 +127,8 @@ public enum CheckpointEvaluation {
     /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the first row and item whose score is not
     ///   finite (no report with NaN metrics is returned).
     public static func evaluate(
-        checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil, resamples: Int = 500
+        checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil,
+        validationIsEvaluated: Bool = false, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
         try check(spec: spec, data: data)
@@ -131,7 +146,7 @@ public enum CheckpointEvaluation {
                 }
                 scored += scores.count
                 return scores
-            }, validation: validation, resamples: resamples)
+            }, validation: validation, validationIsEvaluated: validationIsEvaluated, resamples: resamples)
         if let firstBad {
             throw .nonFiniteScore(
                 row: firstBad.index / data.nActions, item: firstBad.index % data.nActions, score: firstBad.score)

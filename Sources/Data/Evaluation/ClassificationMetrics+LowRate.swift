@@ -90,6 +90,19 @@ public struct MetricIntervals: Sendable, Codable, Equatable {
     /// Resamples drawn.
     public var resamples: Int
 
+    /// Why ``bootstrap(labels:scores:resamples:level:minimumClicks:seed:)`` gives no intervals for these rows, or nil
+    /// when it gives them.
+    public static func undefinedReason(labels: [Double], resamples: Int, minimumClicks: Int = 5) -> String? {
+        let clicks = labels.filter { $0 > 0.5 }.count
+        if labels.isEmpty { return "no rows" }
+        if resamples <= 0 { return "no resamples (--resamples 0)" }
+        if clicks < minimumClicks { return "too few clicks (\(clicks), fewer than \(minimumClicks))" }
+        if labels.count - clicks < minimumClicks {
+            return "too few non-clicks (\(labels.count - clicks), fewer than \(minimumClicks))"
+        }
+        return nil
+    }
+
     /// Intervals from `resamples` bootstrap resamples of `(labels, scores)`, seeded; a resample with one class
     /// adds no AUC or PR-AUC draw. Returns nil when the rows do not allow an interval: fewer than
     /// `minimumClicks` clicks or fewer than `minimumClicks` non-clicks.

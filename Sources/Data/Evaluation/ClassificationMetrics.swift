@@ -3,8 +3,9 @@ import Foundation
 /// Click-prediction quality of scores in [0, 1] against 0/1 labels. This is RecPool's one classification-metrics
 /// type (the model layer's training code and the worker's validation metrics use it too).
 ///
-/// Accuracy, precision, recall and F1 use `score >= threshold`; precision (recall) is 0 when nothing is predicted
-/// (nothing is) positive, as scikit-learn's `zero_division=0`. ROC AUC is the Mann–Whitney statistic with average
+/// Accuracy, precision, recall and F1 use `score >= threshold`. Precision is undefined (nil, with
+/// ``precisionUndefined`` saying why) when nothing is predicted positive, recall when no label is positive, and F1,
+/// `2·TP / (2·TP + FP + FN)`, when neither is: 0/0 is never reported as 0 (scikit-learn's `zero_division=np.nan`). ROC AUC is the Mann–Whitney statistic with average
 /// ranks for ties (nil when only one class is present). Log-loss clips scores to [1e-15, 1 − 1e-15].
 public struct ClassificationMetrics: Sendable, Codable, Equatable {
     /// Number of examples.
@@ -15,12 +16,19 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
     public var threshold: Double
     /// Fraction of correct decisions.
     public var accuracy: Double
-    /// TP / (TP + FP).
-    public var precision: Double
-    /// TP / (TP + FN).
-    public var recall: Double
-    /// Harmonic mean of precision and recall.
-    public var f1: Double
+    /// TP / (TP + FP), or nil when nothing is predicted positive (``precisionUndefined``).
+    public var precision: Double?
+    /// TP / (TP + FN), or nil when no label is positive (``recallUndefined``).
+    public var recall: Double?
+    /// Harmonic mean of precision and recall, `2·TP / (2·TP + FP + FN)`, or nil when no label is positive and nothing
+    /// is predicted positive (``f1Undefined``).
+    public var f1: Double?
+    /// Why ``precision`` is undefined; nil when it is defined.
+    public var precisionUndefined: String?
+    /// Why ``recall`` is undefined; nil when it is defined.
+    public var recallUndefined: String?
+    /// Why ``f1`` is undefined; nil when it is defined.
+    public var f1Undefined: String?
     /// Area under the ROC curve, or nil with a single class.
     public var rocAUC: Double?
     /// Mean negative log-likelihood.
@@ -44,13 +52,23 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         positives = Int(tp + fn)
         self.threshold = threshold
         accuracy = count > 0 ? (tp + tn) / Double(count) : 0
-        precision = tp + fp > 0 ? tp / (tp + fp) : 0
-        recall = tp + fn > 0 ? tp / (tp + fn) : 0
-        f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+        precision = tp + fp > 0 ? tp / (tp + fp) : nil
+        precisionUndefined = tp + fp > 0 ? nil : Self.noPredictedPositive
+        recall = tp + fn > 0 ? tp / (tp + fn) : nil
+        recallUndefined = tp + fn > 0 ? nil : Self.noPositive
+        f1 = 2 * tp + fp + fn > 0 ? 2 * tp / (2 * tp + fp + fn) : nil
+        f1Undefined = 2 * tp + fp + fn > 0 ? nil : Self.neitherPositive
         rocAUC = Self.rocAUC(labels: labels, scores: scores)
         logLoss = Self.logLoss(labels: labels, scores: scores)
         averagePrecision = Self.averagePrecision(labels: labels, scores: scores)
     }
+
+    /// The reason precision is undefined.
+    public static let noPredictedPositive = "no row is predicted positive at this threshold (0/0)"
+    /// The reason recall is undefined.
+    public static let noPositive = "no positive label (0/0)"
+    /// The reason F1 is undefined.
+    public static let neitherPositive = "no positive label and no row predicted positive (0/0)"
 
     /// Mean binary cross-entropy with scores clipped to [1e-15, 1 − 1e-15] (scikit-learn's `log_loss`); 0 for no rows.
     public static func logLoss(labels: [Double], scores: [Double]) -> Double {
@@ -65,9 +83,11 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case count, positives, threshold, accuracy, precision, recall, f1, rocAUC, logLoss, averagePrecision
+        case precisionUndefined, recallUndefined, f1Undefined
     }
 
-    /// Encodes every key, writing `null` for an undefined AUC or average precision.
+    /// Encodes every key, writing `null` for an undefined AUC, average precision, precision, recall or F1 (and the
+    /// reason for the last three beside them, `null` when they are defined).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(count, forKey: .count)
@@ -77,6 +97,9 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         try c.encode(precision, forKey: .precision)
         try c.encode(recall, forKey: .recall)
         try c.encode(f1, forKey: .f1)
+        try c.encode(precisionUndefined, forKey: .precisionUndefined)
+        try c.encode(recallUndefined, forKey: .recallUndefined)
+        try c.encode(f1Undefined, forKey: .f1Undefined)
         try c.encode(rocAUC, forKey: .rocAUC)
         try c.encode(logLoss, forKey: .logLoss)
         try c.encode(averagePrecision, forKey: .averagePrecision)

@@ -4,19 +4,27 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     public var segment: Segment
     /// Rows in the segment.
     public var rows: Int
-    /// Clicks in the segment.
+    /// Why the segment's figures are undefined (`no rows`); nil when it has rows. A segment with no rows is still
+    /// reported, with `null` figures, so that every report has all three segments.
+    public var undefined: String?
+    /// Clicks in the segment: rows whose reward is above 0 (``BanditDataset/isClick(reward:)``).
     public var clicks: Int
-    /// Click prediction on the logged (shown) items, with accuracy, precision, recall and F1 at 0.5.
-    public var classification: ClassificationMetrics
+    /// Mean logged reward of the segment's rows (the click rate for 0/1 rewards; revenue per row for revenue), or nil
+    /// with no rows.
+    public var meanReward: Double?
+    /// Click prediction on the logged (shown) items, with accuracy, precision, recall and F1 at 0.5; nil with no rows.
+    public var classification: ClassificationMetrics?
     /// The same at the threshold chosen on the validation rows (`EvaluationReport.threshold`), or nil when none
     /// was chosen (no validation click).
     public var atChosenThreshold: ClassificationMetrics?
-    /// Bootstrap intervals of AUC, PR-AUC and log-loss, or nil when the segment has too few clicks for one.
+    /// Bootstrap intervals of AUC, PR-AUC and log-loss, or nil (``intervalsUndefined`` says why).
     public var intervals: MetricIntervals?
+    /// Why there are no intervals: no rows, no resamples asked for, too few clicks or non-clicks; nil with intervals.
+    public var intervalsUndefined: String?
     /// Plain warnings, e.g. a segment with too few clicks for its figures to mean anything.
     public var warnings: [String]
-    /// Reliability bins and ECE.
-    public var calibration: Calibration
+    /// Reliability bins and ECE; nil with no rows.
+    public var calibration: Calibration?
     /// Rank of the clicked item among all items at the logged slot, at several cutoffs.
     public var ranking: [RankingMetrics]
     /// ROC curve points (fpr, tpr).
@@ -27,7 +35,8 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     public var oracleLoggedValue: Double?
 
     private enum CodingKeys: String, CodingKey {
-        case segment, rows, clicks, classification, atChosenThreshold, intervals, warnings, calibration, ranking, roc
+        case segment, rows, undefined, clicks, meanReward, classification, atChosenThreshold, intervals
+        case intervalsUndefined, warnings, calibration, ranking, roc
         case oracleGreedyValue, oracleLoggedValue
     }
 
@@ -36,10 +45,13 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(segment, forKey: .segment)
         try c.encode(rows, forKey: .rows)
+        try c.encode(undefined, forKey: .undefined)
         try c.encode(clicks, forKey: .clicks)
+        try c.encode(meanReward, forKey: .meanReward)
         try c.encode(classification, forKey: .classification)
         try c.encode(atChosenThreshold, forKey: .atChosenThreshold)
         try c.encode(intervals, forKey: .intervals)
+        try c.encode(intervalsUndefined, forKey: .intervalsUndefined)
         try c.encode(warnings, forKey: .warnings)
         try c.encode(calibration, forKey: .calibration)
         try c.encode(ranking, forKey: .ranking)
@@ -62,7 +74,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var featureWidth: Int
     /// The decision threshold chosen on the validation rows (max F1), or nil when it could not be chosen.
     public var threshold: ThresholdChoice?
-    /// Per-segment figures, in the order all, cold start, warm (a segment with no rows is left out).
+    /// Per-segment figures, always all three in the order all, cold start, warm (a segment with no rows has `null`
+    /// figures and ``SegmentEvaluation/undefined`` `no rows`).
     public var segments: [SegmentEvaluation]
     /// Off-policy evaluation of the greedy policy "show the item the model scores highest at the logged slot".
     public var offPolicy: OffPolicyReport
@@ -103,14 +116,16 @@ public enum ModelEvaluation {
     /// - Parameters:
     ///   - validation: rows to choose the decision threshold on (max F1), normally the validation split just before
     ///     `data`; nil chooses it on `data` itself and notes that the figures at it are optimistic.
+    ///   - validationIsEvaluated: whether the `validation` rows are among the evaluated rows (`--split validation` or
+    ///     `all`): a note then says that the figures at the threshold are optimistic.
     ///   - cutoffs: K for HitRate@K and NDCG@K.
     ///   - rewardModel: reward model for DM and DR of the greedy policy (nil skips them).
     ///   - resamples: bootstrap resamples for the off-policy intervals.
     public static func evaluate(
         data: BanditDataset, spec: FeatureSpec, modelName: String,
         scorer: (_ rows: [Float], _ width: Int) -> [Float],
-        validation: BanditDataset? = nil, cutoffs: [Int] = [1, 3, 5, 10], rewardModel: RewardModelKind? = .logistic(),
-        resamples: Int = 500
+        validation: BanditDataset? = nil, validationIsEvaluated: Bool = false, cutoffs: [Int] = [1, 3, 5, 10],
+        rewardModel: RewardModelKind? = .logistic(), resamples: Int = 500
     ) -> EvaluationReport {
         let k = data.nActions
         let all = scoreEveryItem(data: data, spec: spec, scorer: scorer)
@@ -122,19 +137,26 @@ public enum ModelEvaluation {
         var notes = offPolicy.notes
         let threshold = chooseThreshold(
             validation: validation, spec: spec, scorer: scorer,
-            fallback: (labels: data.reward, scores: logged), notes: &notes)
+            fallback: (labels: data.clickLabels, scores: logged), validationIsEvaluated: validationIsEvaluated,
+            notes: &notes)
+        // One definition of a click (reward > 0, as training labels are): the classification, calibration and ranking
+        // figures are of clicks, whatever the reward's size; the mean reward is reported beside them.
+        let clickLabels = data.clickLabels
         var segments: [SegmentEvaluation] = []
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
-            guard !rows.isEmpty else { continue }
-            let labels = rows.map { data.reward[$0] }
+            guard !rows.isEmpty else {
+                segments.append(SegmentEvaluation(noRowsIn: segment, cutoffs: cutoffs))
+                continue
+            }
+            let labels = rows.map { clickLabels[$0] }
             let scores = rows.map { logged[$0] }
             let classification = ClassificationMetrics(labels: labels, scores: scores)
             if classification.rocAUC == nil {
                 notes.append("segment \(segment.rawValue): one class only, ROC AUC undefined")
             }
             let warnings = fewClicksWarning(clicks: classification.positives).map { [$0] } ?? []
-            let ranks = rows.filter { data.reward[$0] > 0 }.map {
+            let ranks = rows.filter { clickLabels[$0] == 1 }.map {
                 RankingMetrics.rank(of: data.action[$0], scores: all[($0 * k)..<(($0 + 1) * k)])
             }
             var greedyValue: Double?
@@ -152,12 +174,15 @@ public enum ModelEvaluation {
             }
             segments.append(
                 SegmentEvaluation(
-                    segment: segment, rows: rows.count, clicks: Int(labels.reduce(0, +)),
+                    segment: segment, rows: rows.count, undefined: nil, clicks: classification.positives,
+                    meanReward: rows.reduce(0.0) { $0 + data.reward[$1] } / Double(rows.count),
                     classification: classification,
                     atChosenThreshold: threshold.map {
                         ClassificationMetrics(labels: labels, scores: scores, threshold: $0.threshold)
                     },
-                    intervals: MetricIntervals.bootstrap(labels: labels, scores: scores, resamples: min(resamples, 200)),
+                    intervals: MetricIntervals.bootstrap(
+                        labels: labels, scores: scores, resamples: min(resamples, 200)),
+                    intervalsUndefined: MetricIntervals.undefinedReason(labels: labels, resamples: resamples),
                     warnings: warnings, calibration: Calibration(labels: labels, scores: scores),
                     ranking: cutoffs.map { RankingMetrics(ranks: ranks, k: $0) },
                     roc: ClassificationMetrics.rocCurve(labels: labels, scores: scores).map { [$0.fpr, $0.tpr] },
@@ -202,18 +227,23 @@ public enum ModelEvaluation {
     /// Chooses the max-F1 threshold on the validation rows' logged items, or on `fallback` without validation rows.
     private static func chooseThreshold(
         validation: BanditDataset?, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float],
-        fallback: (labels: [Double], scores: [Double]), notes: inout [String]
+        fallback: (labels: [Double], scores: [Double]), validationIsEvaluated: Bool, notes: inout [String]
     ) -> ThresholdChoice? {
         let labels: [Double]
         let scores: [Double]
         let place: String
         if let validation, validation.rows > 0 {
-            labels = validation.reward
+            labels = validation.clickLabels
             scores = scorer(spec.matrix(validation).values, spec.width).map(Double.init)
             place = "validation"
+            if validationIsEvaluated {
+                notes.append(
+                    "the threshold was chosen on the validation rows, which are among the evaluated rows, so figures "
+                        + "at it are optimistic")
+            }
         } else {
             (labels, scores) = fallback
-            place = "evaluated rows"
+            place = "evaluated"
             notes.append("no validation rows: the threshold was chosen on the evaluated rows, so figures at it are optimistic")
         }
         let clicks = labels.filter { $0 > 0.5 }.count
@@ -222,5 +252,19 @@ public enum ModelEvaluation {
             return nil
         }
         return ThresholdChoice(threshold: t, chosenOn: place, criterion: "max F1", rows: labels.count, clicks: clicks)
+    }
+}
+
+extension SegmentEvaluation {
+    /// The reason every figure of a segment with no rows is undefined.
+    public static let noRows = "no rows"
+
+    /// A segment with no rows: every figure `null`, ``undefined`` and ``intervalsUndefined`` `no rows`.
+    init(noRowsIn segment: Segment, cutoffs: [Int]) {
+        self.init(
+            segment: segment, rows: 0, undefined: Self.noRows, clicks: 0, meanReward: nil, classification: nil,
+            atChosenThreshold: nil, intervals: nil, intervalsUndefined: Self.noRows, warnings: [], calibration: nil,
+            ranking: cutoffs.map { RankingMetrics(ranks: [], k: $0) }, roc: [], oracleGreedyValue: nil,
+            oracleLoggedValue: nil)
     }
 }

@@ -80,8 +80,29 @@ public struct NumpyArray: Sendable, Equatable {
         return NumpyArray(shape: shape, values: values)
     }
 
-    /// The `.npy` 1.0 bytes of this array as little-endian float64, which `numpy.load` reads.
-    public func encoded() -> [UInt8] {
+    /// The `.npy` 1.0 bytes of this array as little-endian float64, which `numpy.load` reads; an array holding NaN or
+    /// an infinity is refused, so no export is silently full of NaN.
+    /// - Parameter path: The file the bytes are for, named in the error.
+    /// - Throws: ``NumpyArrayError/notFinite(_:index:value:)`` naming the first value that is not finite.
+    public func encoded(path: String) throws(NumpyArrayError) -> [UInt8] {
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw .notFinite(path, index: shape.count > 1 ? Self.position(i, in: shape) : [i], value: values[i])
+        }
+        return encodedUnchecked()
+    }
+
+    /// The 0-based position in an array of `shape` of the `flat`-th value (row-major).
+    static func position(_ flat: Int, in shape: [Int]) -> [Int] {
+        var rest = flat
+        var position = [Int](repeating: 0, count: shape.count)
+        for d in shape.indices.reversed() where shape[d] > 0 {
+            position[d] = rest % shape[d]
+            rest /= shape[d]
+        }
+        return position
+    }
+
+    private func encodedUnchecked() -> [UInt8] {
         let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
         var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (\(dims)), }"
         // The values start on a 64-byte boundary; the header ends with a newline (numpy.lib.format).
@@ -123,6 +144,8 @@ public enum NumpyArrayError: Error, Sendable, Equatable, CustomStringConvertible
     case unsupported(String, String)
     /// The data length does not match the header's shape.
     case sizeMismatch(String, shape: [Int], bytes: Int)
+    /// A value to be written is NaN or infinite, at the 0-based `index` (one number per dimension).
+    case notFinite(String, index: [Int], value: Double)
 
     /// A one-line message naming the file.
     public var description: String {
@@ -132,6 +155,8 @@ public enum NumpyArrayError: Error, Sendable, Equatable, CustomStringConvertible
         case .unsupported(let path, let what): return "\(path): unsupported .npy \(what)"
         case .sizeMismatch(let path, let shape, let bytes):
             return "\(path): \(bytes) data bytes do not match shape \(shape)"
+        case .notFinite(let path, let index, let value):
+            return "\(path): value at index \(index) (0-based) is not a finite number (\(value)); nothing written"
         }
     }
 }

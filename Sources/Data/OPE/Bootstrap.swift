@@ -30,16 +30,30 @@ public enum Bootstrap {
         return nil
     }
 
+    /// Largest share of resamples on which an estimator may be undefined (SNIPW where every resampled weight is 0)
+    /// and still get an interval. Leaving out more would condition the interval on the resamples that happened to
+    /// draw a weighted row: at an ESS near 1 nearly every resample that kept the one heavy row gives the same value,
+    /// and the interval would collapse to a point.
+    public static let maximumUndefinedShare = 0.05
+
     /// Percentile interval for every available estimator, from the same resamples. Deterministic given `seed`.
-    /// An estimator undefined on every resample has no interval, and there is none at all from fewer than
-    /// ``minimumRows`` rows (``undefinedReason(rows:resamples:)``).
+    /// An estimator undefined on more than ``maximumUndefinedShare`` of the resamples has no interval, and there is
+    /// none at all from fewer than ``minimumRows`` rows (``undefinedReason(rows:resamples:)``).
     public static func intervals(
         _ terms: OPETerms, estimators: [OffPolicyEstimator] = OffPolicyEstimator.allCases, level: Double = 0.95,
         resamples: Int = 1_000, seed: UInt64 = 12_345
     ) -> [OffPolicyEstimator: ConfidenceInterval] {
+        intervalsWithReasons(terms, estimators: estimators, level: level, resamples: resamples, seed: seed).intervals
+    }
+
+    /// ``intervals(_:estimators:level:resamples:seed:)`` with, for each usable estimator that has no interval, why.
+    public static func intervalsWithReasons(
+        _ terms: OPETerms, estimators: [OffPolicyEstimator] = OffPolicyEstimator.allCases, level: Double = 0.95,
+        resamples: Int = 1_000, seed: UInt64 = 12_345
+    ) -> (intervals: [OffPolicyEstimator: ConfidenceInterval], undefined: [OffPolicyEstimator: String]) {
         let n = terms.rows
         let usable = estimators.filter { terms.hasRewardModel || !$0.needsRewardModel }
-        guard undefinedReason(rows: n, resamples: resamples) == nil, !usable.isEmpty else { return [:] }
+        guard undefinedReason(rows: n, resamples: resamples) == nil, !usable.isEmpty else { return ([:], [:]) }
         var rng = SplitMix64(seed: seed)
         var draws: [OffPolicyEstimator: [Double]] = [:]
         var counts = [Double](repeating: 0, count: n)
@@ -49,18 +63,33 @@ public enum Bootstrap {
             var s = OPETerms.Sums()
             for i in 0..<n where counts[i] > 0 { terms.accumulate(&s, i, counts[i]) }
             for e in usable {
-                // A resample where the estimator is undefined (SNIPW with no weight) adds no draw.
+                // A resample where the estimator is undefined (SNIPW with no weight) adds no draw; they are counted.
                 if let value = OPETerms.value(e, s) { draws[e, default: []].append(value) }
             }
         }
         let alpha = 1 - level
-        return draws.filter { !$0.value.isEmpty }.mapValues {
-            let sorted = $0.sorted()
-            return ConfidenceInterval(
+        var intervals: [OffPolicyEstimator: ConfidenceInterval] = [:]
+        var undefined: [OffPolicyEstimator: String] = [:]
+        for e in usable {
+            let values = draws[e] ?? []
+            let dropped = resamples - values.count
+            if values.isEmpty {
+                undefined[e] = "undefined on every bootstrap resample"
+                continue
+            }
+            if Double(dropped) > maximumUndefinedShare * Double(resamples) {
+                undefined[e] =
+                    "undefined on \(dropped) of \(resamples) bootstrap resamples (every resampled weight 0), more than "
+                    + "the \(Int(maximumUndefinedShare * 100))% an interval may leave out"
+                continue
+            }
+            let sorted = values.sorted()
+            intervals[e] = ConfidenceInterval(
                 lower: percentile(sorted: sorted, 100 * alpha / 2),
                 upper: percentile(sorted: sorted, 100 * (1 - alpha / 2)),
                 level: level)
         }
+        return (intervals, undefined)
     }
 
     /// numpy's default (linear) percentile of already sorted values, `q` in [0, 100].

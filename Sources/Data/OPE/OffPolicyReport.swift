@@ -163,16 +163,17 @@ public enum OffPolicyEvaluation {
             if rows.isEmpty { notes.append("segment \(segment.rawValue) has no rows: its estimates are undefined") }
             let intervals =
                 resamples > 0 && !rows.isEmpty
-                ? Bootstrap.intervals(part, level: level, resamples: resamples, seed: seed) : [:]
+                ? Bootstrap.intervalsWithReasons(part, level: level, resamples: resamples, seed: seed)
+                : (intervals: [:], undefined: [:])
             let noInterval = Bootstrap.undefinedReason(rows: rows.count, resamples: resamples)
             let estimates = OffPolicyEstimator.allCases.map { e in
                 let value = part.estimate(e)
-                let interval = value == nil ? nil : intervals[e]
+                let interval = value == nil ? nil : intervals.intervals[e]
                 return EstimateFigures(
                     estimator: e, value: value, undefined: value == nil ? part.undefinedReason(e) : nil,
                     interval: interval,
                     intervalUndefined: value == nil || interval != nil
-                        ? nil : noInterval ?? "undefined on every bootstrap resample")
+                        ? nil : noInterval ?? intervals.undefined[e] ?? "undefined on every bootstrap resample")
             }
             segments.append(
                 SegmentEstimates(

@@ -5,8 +5,16 @@ import RecModel
 public enum RewardModelKind: Sendable, Equatable {
     /// L2-regularised logistic regression on [context one-hot, item one-hot, affinity of the item, has-history],
     /// fitted by full-batch Nesterov gradient descent on the mean log-loss + `l2/(2n)·‖w‖²`.
+    ///
+    /// A reward that is not 0 or 1 (revenue, a rating) is first scaled into [0, 1] by the training fold's range,
+    /// `s = (r − min) / (max − min)`; the model is fitted to `s` with the same Bernoulli log-loss and its estimate is
+    /// scaled back, `q̂ = min + (max − min)·p̂`. This is the fractional logit of Papke & Wooldridge (1996), "Econometric
+    /// methods for fractional response variables", J. Applied Econometrics 11(6): the Bernoulli log-likelihood is a
+    /// quasi-likelihood whose maximiser is consistent for `E[s | x]` whenever `s ∈ [0, 1]`. For 0/1 rewards the scale is
+    /// the identity and nothing changes.
     case logistic(iterations: Int = 300, l2: Double = 1.0)
-    /// Smoothed click rate per item: `(clicks + prior·ctr) / (shows + prior)` with the fold's overall ctr.
+    /// Smoothed mean reward per item: `(Σr + prior·mean) / (shows + prior)` with the fold's overall mean reward (the
+    /// click rate for 0/1 rewards).
     case itemMean(prior: Double = 10)
 }
 
@@ -42,13 +50,16 @@ public enum RewardModel {
                 let test = nFolds == 1 ? rows : stride(from: fold, to: rows.count, by: nFolds).map { rows[$0] }
                 let testSet = Set(test)
                 let train = nFolds == 1 ? rows : rows.filter { !testSet.contains($0) }
-                let clicks = train.reduce(0.0) { $0 + data.reward[$1] }
-                let mean = train.isEmpty ? 0 : clicks / Double(train.count)
-                if clicks == 0 || clicks == Double(train.count) {
+                let total = train.reduce(0.0) { $0 + data.reward[$1] }
+                let mean = train.isEmpty ? 0 : total / Double(train.count)
+                let low = train.lazy.map { data.reward[$0] }.min() ?? 0
+                let high = train.lazy.map { data.reward[$0] }.max() ?? 0
+                // One reward value (all 0, all 1, all 2.5) leaves nothing to regress on: the constant is the estimate.
+                if low == high {
                     notes.append(
-                        "position \(position) fold \(fold + 1)/\(nFolds): training rewards are all \(Int(mean)) "
-                            + "(\(train.count) rows); used the constant \(mean)")
-                    for i in test { for a in 0..<k { q[i * k + a] = mean } }
+                        "position \(position) fold \(fold + 1)/\(nFolds): training rewards are all \(Self.format(low)) "
+                            + "(\(train.count) rows); used the constant \(Self.format(low))")
+                    for i in test { for a in 0..<k { q[i * k + a] = low } }
                     continue
                 }
                 switch kind {
@@ -61,11 +72,15 @@ public enum RewardModel {
                     }
                     for i in test { for a in 0..<k { q[i * k + a] = (hits[a] + prior * mean) / (shows[a] + prior) } }
                 case .logistic(let iterations, let l2):
-                    let model = LogisticModel.fit(features, rows: train, data: data, iterations: iterations, l2: l2)
+                    // Fractional logit (Papke & Wooldridge, 1996): fit on rewards scaled into [0, 1], scale back.
+                    let scale = RewardScale(low: low, high: high)
+                    let model = LogisticModel.fit(
+                        features, rows: train, data: data, scale: scale, iterations: iterations, l2: l2)
                     for i in test {
                         let base = model.sharedLogit(features, row: i)
                         for a in 0..<k {
-                            q[i * k + a] = model.probability(features, row: i, action: a, sharedLogit: base)
+                            q[i * k + a] = scale.unscaled(
+                                model.probability(features, row: i, action: a, sharedLogit: base))
                         }
                     }
                 }
@@ -73,6 +88,26 @@ public enum RewardModel {
         }
         return RewardModelFit(estimatedRewards: q, notes: notes)
     }
+
+    /// A reward as a note prints it: an integer without a fraction, otherwise as Swift prints a `Double`.
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}
+
+/// The affine map of a training fold's rewards onto [0, 1], `s = (r − low) / (high − low)`, and back; the identity
+/// for 0/1 rewards. `high > low`.
+struct RewardScale {
+    /// The smallest training reward.
+    var low: Double
+    /// The largest training reward.
+    var high: Double
+
+    /// `r` scaled into [0, 1].
+    func scaled(_ r: Double) -> Double { (r - low) / (high - low) }
+
+    /// A scaled estimate in [0, 1] back in reward units.
+    func unscaled(_ s: Double) -> Double { low + (high - low) * s }
 }
 
 /// Sparse features of a logged row: nonzero context columns, then per-action item and affinity features.
@@ -110,9 +145,15 @@ struct LogisticModel {
         return 1 / (1 + exp(-z))
     }
 
-    static func fit(_ f: RowFeatures, rows: [Int], data: BanditDataset, iterations: Int, l2: Double) -> LogisticModel {
+    /// Fits to the rewards of `rows` mapped by `scale` into [0, 1], whose mean must lie strictly between 0 and 1 (the
+    /// caller takes a constant when every reward is the same).
+    static func fit(
+        _ f: RowFeatures, rows: [Int], data: BanditDataset, scale: RewardScale = RewardScale(low: 0, high: 1),
+        iterations: Int, l2: Double
+    ) -> LogisticModel {
         let n = Double(rows.count)
-        let mean = rows.reduce(0.0) { $0 + data.reward[$1] } / n
+        let target = rows.map { scale.scaled(data.reward[$0]) }
+        let mean = target.reduce(0, +) / n
         var model = LogisticModel(w: [Double](repeating: 0, count: f.width))
         model.w[0] = log(mean / (1 - mean))
         var velocity = [Double](repeating: 0, count: f.width)
@@ -123,11 +164,11 @@ struct LogisticModel {
             var ahead = model
             for j in 0..<f.width { ahead.w[j] += 0.9 * velocity[j] }
             for j in 0..<f.width { gradient[j] = l2 / n * (j == 0 ? 0 : ahead.w[j]) }
-            for i in rows {
+            for (t, i) in rows.enumerated() {
                 let a = data.action[i]
                 let affinity = Double(f.affinity.value(i, a))
                 let p = ahead.probability(f, row: i, action: a, sharedLogit: ahead.sharedLogit(f, row: i))
-                let g = (p - data.reward[i]) / n
+                let g = (p - target[t]) / n
                 gradient[0] += g
                 for c in f.active[i] { gradient[1 + Int(c)] += g }
                 gradient[1 + f.contextColumns + a] += g

@@ -6,8 +6,10 @@ extension EvaluationReport {
     public func html() -> String {
         let e = HTML.escape
         let colors: [Segment: String] = [.all: "#1f77b4", .coldStart: "#ff7f0e", .warm: "#2ca02c"]
-        func f(_ v: Double?, _ digits: Int = 4) -> String {
-            v.flatMap { $0.isFinite ? String(format: "%.\(digits)f", $0) : nil } ?? "undefined"
+        // An undefined figure carries its reason whenever there is one, as the text and JSON forms do.
+        func f(_ v: Double?, _ digits: Int = 4, undefined reason: String? = nil) -> String {
+            v.flatMap { $0.isFinite ? String(format: "%.\(digits)f", $0) : nil }
+                ?? (reason.map { "undefined (\(e($0)))" } ?? "undefined")
         }
         var page = """
             <!DOCTYPE html>
@@ -30,20 +32,30 @@ extension EvaluationReport {
 
             """
         for s in segments {
-            let c = s.classification
-            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(s.clicks)</td><td>\(f(c.accuracy))</td>"
-            page += "<td>\(f(c.precision))</td><td>\(f(c.recall))</td><td>\(f(c.f1))</td><td>\(f(c.rocAUC))</td>"
-            page += "<td>\(f(c.logLoss))</td><td>\(f(s.calibration.ece))</td></tr>\n"
+            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(s.clicks)</td>"
+            guard let c = s.classification, let calibration = s.calibration else {
+                page += "<td colspan=\"7\">undefined (\(e(s.undefined ?? SegmentEvaluation.noRows)))</td></tr>\n"
+                continue
+            }
+            page += "<td>\(f(c.accuracy))</td>"
+            page += "<td>\(f(c.precision, undefined: c.precisionUndefined))</td>"
+            page += "<td>\(f(c.recall, undefined: c.recallUndefined))</td>"
+            page += "<td>\(f(c.f1, undefined: c.f1Undefined))</td><td>\(f(c.rocAUC))</td>"
+            page += "<td>\(f(c.logLoss))</td><td>\(f(calibration.ece))</td></tr>\n"
         }
         page +=
-            "</tbody></table>\n<h2>Ranking of the clicked item</h2>\n<table><thead><tr><th>segment</th><th>clicks</th>"
+            "</tbody></table>\n<h2>Ranking of the clicked item</h2>\n"
+            + "<table><thead><tr><th>segment</th><th>ranked clicks</th>"
         let cutoffs = segments.first?.ranking.map(\.k) ?? []
         for k in cutoffs { page += "<th>HitRate@\(k)</th><th>NDCG@\(k)</th>" }
         page += "</tr></thead><tbody>\n"
         for s in segments {
-            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.clicks)</td>"
+            // The clicked rows that were ranked (each cutoff ranks the same ones), not the segment's clicks.
+            page += "<tr><td>\(s.segment.rawValue)</td><td>\(s.ranking.first?.queries ?? 0)</td>"
+            let why = s.undefined ?? "no click to rank"
             for r in s.ranking {
-                page += "<td>\(f(r.isDefined ? r.hitRate : nil))</td><td>\(f(r.isDefined ? r.ndcg : nil))</td>"
+                page += "<td>\(f(r.isDefined ? r.hitRate : nil, undefined: why))</td>"
+                page += "<td>\(f(r.isDefined ? r.ndcg : nil, undefined: why))</td>"
             }
             page += "</tr>\n"
         }
@@ -58,16 +70,27 @@ extension EvaluationReport {
             page += "</tbody></table>\n"
         }
         page += "<h2>Off-policy value of \(e(offPolicy.policy))</h2>\n"
-        page += "<table><thead><tr><th>segment</th><th>rows</th><th>logged CTR</th><th>ESS</th>"
+        page += "<table><thead><tr><th>segment</th><th>rows</th><th>logged mean reward</th><th>ESS</th>"
         for estimator in OffPolicyEstimator.allCases { page += "<th>\(estimator.label) [95% CI]</th>" }
         page += "</tr></thead><tbody>\n"
         for s in offPolicy.segments {
             page +=
-                "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td><td>\(f(s.behaviourValue, 5))</td><td>\(f(s.effectiveSampleSize, 1))</td>"
+                "<tr><td>\(s.segment.rawValue)</td><td>\(s.rows)</td>"
+                + "<td>\(f(s.behaviourValue, 5, undefined: s.behaviourValueUndefined))</td>"
+                + "<td>\(f(s.effectiveSampleSize, 1, undefined: s.effectiveSampleSizeUndefined))</td>"
             for estimator in OffPolicyEstimator.allCases {
                 if let figures = s.figures(estimator) {
-                    page +=
-                        "<td>\(f(figures.value, 5))<br><small>[\(f(figures.interval?.lower, 5)), \(f(figures.interval?.upper, 5))]</small></td>"
+                    // An undefined estimate shows its reason, and has no interval; a defined one without an interval
+                    // says why there is none.
+                    let interval =
+                        if figures.value == nil {
+                            ""
+                        } else if let i = figures.interval {
+                            "<br><small>[\(f(i.lower, 5)), \(f(i.upper, 5))]</small>"
+                        } else {
+                            "<br><small>(no interval: \(e(figures.intervalUndefined ?? "not computed")))</small>"
+                        }
+                    page += "<td>\(f(figures.value, 5, undefined: figures.undefined))\(interval)</td>"
                 } else {
                     page += "<td>—</td>"
                 }
@@ -86,11 +109,11 @@ extension EvaluationReport {
         var calibrationSeries = segments.map { s in
             SVGChart.Series(
                 label: s.segment.rawValue, color: colors[s.segment]!,
-                points: s.calibration.bins.map { ($0.meanPredicted, $0.observedRate) }, markers: true)
+                points: (s.calibration?.bins ?? []).map { ($0.meanPredicted, $0.observedRate) }, markers: true)
         }
         // Zoom to the populated range: click probabilities are often a few percent.
         let largest =
-            segments.flatMap { $0.calibration.bins.flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
+            segments.flatMap { ($0.calibration?.bins ?? []).flatMap { [$0.meanPredicted, $0.observedRate] } }.max() ?? 1
         let range = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].first { $0 >= largest * 1.05 } ?? 1
         calibrationSeries.append(
             SVGChart.Series(label: "perfect", color: "#999", points: [(0, 0), (range, range)], dashed: true))

@@ -28,6 +28,22 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidLabel(path: String, line: Int, column: Int, value: Float)
     /// A JSON rows file is not an array of arrays of numbers.
     case badJSON(path: String, reason: String)
+    /// The table has a label column and no feature column: no model can be built on zero inputs.
+    case noFeatureColumns(path: String, label: String)
+    /// The header names column `name` twice, at 1-based columns `first` and `second`: which of the two is meant
+    /// (the label, or a feature) would be a guess.
+    case duplicateColumn(path: String, name: String, first: Int, second: Int)
+
+    /// Refuses a header that names a column twice.
+    /// - Throws: ``CSVError/duplicateColumn(path:name:first:second:)`` for the first repeated name.
+    public static func checkUniqueNames(_ header: [String], path: String) throws(CSVError) {
+        var seen: [String: Int] = [:]
+        for (index, name) in header.enumerated() {
+            if let first = seen.updateValue(index, forKey: name) {
+                throw .duplicateColumn(path: path, name: name, first: first + 1, second: index + 1)
+            }
+        }
+    }
 
     /// Whether the file does not exist.
     public var isFileNotFound: Bool {
@@ -50,6 +66,10 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"
         case .invalidLabel(let p, let l, let c, let v): "\(p):\(l):\(c): label \(v) is not in [0, 1]"
         case .badJSON(let p, let r): "\(p): not a JSON array of rows: \(r)"
+        case .noFeatureColumns(let p, let l):
+            "\(p) has no rows or no feature columns: its only column is '\(l)'"
+        case .duplicateColumn(let p, let n, let f, let s):
+            "\(p): the header names column '\(n)' twice (columns \(f) and \(s)); rename or remove one"
         }
     }
 }

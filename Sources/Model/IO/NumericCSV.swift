@@ -49,6 +49,9 @@ public struct NumericCSV: Sendable, Equatable {
             if index == 0
                 && (headerRequired || fields.allSatisfy { Float($0) == nil && !looksNonFinite($0) })
             {
+                // A repeated name would make `label` (or a feature) ambiguous: a second `label` column was once read as
+                // a feature, leaking the target.
+                try CSVError.checkUniqueNames(fields, path: path)
                 header = fields
                 width = fields.count
                 continue
@@ -73,13 +76,16 @@ public struct NumericCSV: Sendable, Equatable {
         ["nan", "inf", "-inf", "+inf", "infinity", "-infinity"].contains(s.lowercased())
     }
 
-    /// Splits off the column named `label` as 0/1 targets; every other column is a feature.
-    /// - Throws: ``CSVError/missingColumn(path:name:)`` or ``CSVError/invalidLabel(path:line:column:value:)``.
+    /// Splits off the column named `label` as 0/1 targets; every other column is a feature, and there is at least one.
+    /// - Throws: ``CSVError/missingColumn(path:name:)``, ``CSVError/noFeatureColumns(path:label:)`` or
+    ///   ``CSVError/invalidLabel(path:line:column:value:)``.
     public func labeledData(labelColumn: String = "label") throws(CSVError) -> LabeledData {
         guard let header, let li = header.firstIndex(of: labelColumn) else {
             throw .missingColumn(path: path, name: labelColumn)
         }
         let features = (0..<table.cols).filter { $0 != li }
+        // A model on zero inputs cannot be built (`Dense` traps on a zero width): refuse the file, naming it.
+        guard !features.isEmpty else { throw .noFeatureColumns(path: path, label: labelColumn) }
         var x = [Float]()
         x.reserveCapacity(table.rows * features.count)
         var y = [Float]()

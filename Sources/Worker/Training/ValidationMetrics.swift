@@ -10,11 +10,24 @@ public enum ValidationMetrics {
     /// `_cold` and `_warm` per segment (all undefined for a segment with no row).
     /// A figure that is undefined on these rows (an AUC with one class, a PR-AUC without a click, a value that is
     /// not finite) keeps its key with the value nil (`null` in JSON, `undefined` in text), as `recpool fit` and
-    /// `recpool eval` report it; an empty split gives only `val_rows`.
+    /// `recpool eval` report it; an empty split gives `val_rows` 0 and every other key with no value (and, with cold
+    /// flags, `val_rows_cold` and `val_rows_warm` 0), as docs/TRAINING.md says.
     public static func compute(model: MLP, split: TrainingSplit) -> MetricValues {
         let validation = split.validation
         var out: MetricValues = ["val_rows": Double(validation.count)]
-        guard validation.count > 0 else { return out }
+        guard validation.count > 0 else {
+            // No validation row: every figure is undefined, and listed with no value (`out[k] = nil` would remove it).
+            for name in ["val_loss", "train_click_rate", "constant_log_loss", "beats_constant"] + segmentFigures {
+                out.updateValue(nil, forKey: name)
+            }
+            if split.validationCold != nil {
+                for suffix in ["_cold", "_warm"] {
+                    out["val_rows" + suffix] = 0
+                    for name in segmentFigures { out.updateValue(nil, forKey: name + suffix) }
+                }
+            }
+            return out
+        }
         let trainer = MLPTrainer(model: model)
         let probabilities = model.predict(validation.inputs)
         out["val_loss"] = Double(trainer.evaluateLoss(validation))
@@ -32,7 +45,7 @@ public enum ValidationMetrics {
                 out["val_rows" + suffix] = Double(rows.count)
                 guard !rows.isEmpty else {
                     // No row of this segment: its figures are undefined, listed with no value.
-                    for name in ["auc", "pr_auc", "accuracy", "log_loss"] {
+                    for name in segmentFigures {
                         out.updateValue(nil, forKey: name + suffix)
                     }
                     continue
@@ -42,6 +55,9 @@ public enum ValidationMetrics {
         }
         return out.mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }
     }
+
+    /// The figures computed per segment (with no suffix, `_cold` and `_warm`).
+    static let segmentFigures = ["auc", "pr_auc", "accuracy", "log_loss"]
 
     private static func add(_ p: [Float], _ y: [Float], suffix: String, to out: inout MetricValues) {
         let m = ClassificationMetrics(labels: y.map(Double.init), scores: p.map(Double.init))

@@ -34,7 +34,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
             """
             \(d.name)
               rows            \(d.rows) (train \(d.trainRows) / validation \(d.validationRows) / test \(d.testRows) by time, loaded in \(String(format: "%.2f", loadSeconds)) s)
-              clicks          \(d.clicks) (CTR \(pct(d.ctr)))
+              clicks          \(d.clicks) rows with reward > 0 (CTR \(pct(d.ctr))); mean reward \(String(format: "%.4f", d.meanReward))
               items           \(d.items)
               positions       \(d.positions)
               context width   \(d.contextWidth) (obp one-hot, first category dropped); action context \(d.actionContextWidth)

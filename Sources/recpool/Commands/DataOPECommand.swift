@@ -107,7 +107,14 @@ struct DataOPECommand: AsyncParsableCommand {
             policy: distribution, policyName: name, on: data, resamples: resamples)
         for (path, values) in [(rewardsOut, rewards), (policyOut, distribution.probabilities)] {
             guard let path, let values else { continue }
-            let bytes = NumpyArray(shape: [data.rows, data.nActions], values: values).encoded()
+            let bytes: [UInt8]
+            do {
+                bytes = try NumpyArray(shape: [data.rows, data.nActions], values: values).encoded(path: path)
+            } catch {
+                // A NaN export is refused (exit status not-finite), never written for numpy to read as data.
+                guard case .notFinite(let file, let index, let value) = error else { throw error }
+                throw NonFiniteResult(what: "\(file): the value at index \(index) (0-based)", value: value)
+            }
             try FileProblem.write(Data(bytes), to: path)
         }
         if json {
@@ -189,7 +196,7 @@ struct DataOPECommand: AsyncParsableCommand {
             return try step()
         } catch {
             if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
-            throw CommandFailure(error.description, exitCode: .badInput)
+            throw CommandFailure(error.description(command: "data ope"), exitCode: .badInput)
         }
     }
 }

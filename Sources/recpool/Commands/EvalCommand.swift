@@ -54,13 +54,14 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let result: EvaluationReport
         do {
-            // On the test rows the decision threshold is chosen on the validation rows just before them.
+            // The decision threshold is chosen on the validation rows whatever the split; with `validation` or `all`
+            // they are among the evaluated rows, and a note says the figures at the threshold are optimistic.
             result = try CheckpointEvaluation.evaluate(
-                checkpointPath: model, data: rows, validation: split == "test" ? parts.validation : nil,
-                resamples: resamples)
+                checkpointPath: model, data: rows, validation: parts.validation,
+                validationIsEvaluated: split == "validation" || split == "all", resamples: resamples)
         } catch {
             if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
-            throw CommandFailure(error.description, exitCode: .badInput)
+            throw CommandFailure(error.description(command: "eval"), exitCode: .badInput)
         }
         if let path = report {
             do {

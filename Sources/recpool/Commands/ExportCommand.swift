@@ -36,7 +36,7 @@ struct ExportCommand: ParsableCommand {
                 do {
                     (checkpoint, spec) = try CheckpointEvaluation.load(model)
                 } catch {
-                    throw CommandFailure(error.description, exitCode: .badInput)
+                    throw CommandFailure(error.description(command: "export --raw-context"), exitCode: .badInput)
                 }
                 do {
                     bytes = try spec.onnxModel(network: checkpoint.model.network)

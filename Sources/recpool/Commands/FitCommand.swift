@@ -64,6 +64,11 @@ struct FitCommand: ParsableCommand {
             options.schema = schema
             let (train, held, logSpec) = try rows(options.resolve())
             let hiddenSizes = try hidden.map(parseWidths)
+            // A model on no rows or zero inputs cannot be built (`Dense` traps on a zero width): refuse it, as the pool
+            // refuses such an upload.
+            guard train.count + held.count > 0, train.inputs.cols > 0 else {
+                throw CommandFailure("\(dataset) has no rows or no feature columns", exitCode: .badInput)
+            }
             if logSpec != nil && featureSpec != nil {
                 throw CommandFailure(
                     "--feature-spec is for a feature matrix; a log's specification is fitted on its training part",

@@ -20,6 +20,12 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         do {
             let checkpoint = try Checkpoint.read(fromFile: model)
+            // A DQN scores every item of a session per row (one output per item), not one score per row.
+            guard case .mlp = checkpoint.model else {
+                throw CommandFailure(
+                    "\(model): a DQN checkpoint cannot be used by predict; it needs an interest model (MLP)",
+                    exitCode: .badInput)
+            }
             let network = checkpoint.model.network
             let rows = try NumericCSV.read(path: input).features(width: network.inputWidth)
             let scores = network.predict(rows)

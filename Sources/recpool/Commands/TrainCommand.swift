@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import RecClient
 import RecData
+import RecModel
 import RecTransport
 import RecWire
 
@@ -156,7 +157,13 @@ extension TrainCommand {
             try Self.check(data, name: dataset)
             return nil
         }
-        guard case .logs(let data, _, let files) = try options.resolve() else { return nil }
+        let resolved = try options.resolve()
+        if case .matrix(let path) = resolved {
+            // Refused here, naming the file, before the upload: no rows, no feature column, a repeated column name.
+            _ = try NumericCSV.read(path: path, headerRequired: true).labeledData()
+            return nil
+        }
+        guard case .logs(let data, _, let files) = resolved else { return nil }
         try Self.check(data, name: dataset)  // before the upload, naming the file
         return files
     }

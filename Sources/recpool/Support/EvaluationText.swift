@@ -10,11 +10,15 @@ enum EvaluationText {
         var out = ["\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)"]
         out.append(thresholdLine(result.threshold))
         for s in result.segments {
-            let c = s.classification
-            out.append("  \(s.segment.rawValue): \(s.rows) rows, \(s.clicks) clicks")
+            guard let c = s.classification, let calibration = s.calibration else {
+                out.append("  \(s.segment.rawValue): \(s.rows) rows: every figure undefined (\(s.undefined ?? "no rows"))")
+                continue
+            }
+            out.append(
+                "  \(s.segment.rawValue): \(s.rows) rows, \(s.clicks) clicks (reward > 0), mean reward \(f(s.meanReward))")
             out += metricLines(
-                c, intervals: s.intervals, ece: s.calibration.ece, atChosen: s.atChosenThreshold,
-                note: s.intervals == nil ? "(no intervals: too few clicks in this segment)" : nil)
+                c, intervals: s.intervals, ece: calibration.ece, atChosen: s.atChosenThreshold,
+                note: s.intervals == nil ? "(no intervals: \(s.intervalsUndefined ?? "not computed"))" : nil)
             if let r5 = s.ranking.first(where: { $0.k == 5 }) {
                 out.append(
                     "    HR@5 \(f(r5.isDefined ? r5.hitRate : nil))  NDCG@5 \(f(r5.isDefined ? r5.ndcg : nil))")
@@ -62,7 +66,10 @@ enum EvaluationText {
         for m in [c] + (atChosen.map { [$0] } ?? []) {
             out.append(
                 String(format: "    at %-10.6g", m.threshold)
-                    + " accuracy \(f(m.accuracy))  precision \(f(m.precision))  recall \(f(m.recall))  F1 \(f(m.f1))")
+                    + " accuracy \(f(m.accuracy))"
+                    + "  precision \(figureText(m.precision, "%.4f", undefined: m.precisionUndefined))"
+                    + "  recall \(figureText(m.recall, "%.4f", undefined: m.recallUndefined))"
+                    + "  F1 \(figureText(m.f1, "%.4f", undefined: m.f1Undefined))")
         }
         return out
     }

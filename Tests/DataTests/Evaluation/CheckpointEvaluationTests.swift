@@ -26,7 +26,7 @@ struct CheckpointEvaluationTests {
         let path = try Self.write(Checkpoint(model: .mlp(mlp), featureSpec: spec.encoded()), in: temporary)
         let report = try CheckpointEvaluation.evaluate(checkpointPath: path, data: test, resamples: 50)
         #expect(report.rows == test.rows && report.featureWidth == spec.width)
-        #expect(report.segments.first?.classification.count == test.rows)
+        #expect(report.segments.first?.classification?.count == test.rows)
         let (checkpoint, loaded) = try CheckpointEvaluation.load(path)
         #expect(loaded == spec)
         let recommender = Recommender(spec: loaded, scorer: CheckpointEvaluation.scorer(checkpoint.model.network))

@@ -11,10 +11,33 @@ struct LowClickRateMetricsTests {
         // Predictions at 0.5: [1, 1, 0, 0, 1]; labels [1, 0, 1, 0, 1] → TP 2, FP 1, FN 1, TN 1.
         let m = ClassificationMetrics(labels: [1, 0, 1, 0, 1], scores: [0.9, 0.6, 0.4, 0.1, 0.7])
         #expect(m.accuracy == 0.6)
-        #expect(abs(m.precision - 2.0 / 3) < 1e-12 && abs(m.recall - 2.0 / 3) < 1e-12)
-        #expect(abs(m.f1 - 2.0 / 3) < 1e-12)
+        #expect(abs(m.precision! - 2.0 / 3) < 1e-12 && abs(m.recall! - 2.0 / 3) < 1e-12)
+        #expect(abs(m.f1! - 2.0 / 3) < 1e-12)
+        #expect(m.precisionUndefined == nil && m.recallUndefined == nil && m.f1Undefined == nil)
         // Positives 0.9, 0.4, 0.7; negatives 0.6, 0.1: 5 of 6 pairs ordered.
         #expect(abs(m.rocAUC! - 5.0 / 6) < 1e-12)
+    }
+
+    @Test("precision, recall and F1 of 0/0 are undefined with a reason, never 0")
+    func undefinedRatios() throws {
+        // No positive label and nothing predicted positive: all three are 0/0.
+        let none = ClassificationMetrics(labels: [0, 0, 0], scores: [0.1, 0.2, 0.3])
+        #expect(none.precision == nil && none.recall == nil && none.f1 == nil)
+        #expect(none.precisionUndefined == ClassificationMetrics.noPredictedPositive)
+        #expect(none.recallUndefined == ClassificationMetrics.noPositive)
+        #expect(none.f1Undefined == ClassificationMetrics.neitherPositive)
+        // Positives but nothing predicted positive: precision 0/0, recall and F1 are 0 (defined).
+        let missed = ClassificationMetrics(labels: [1, 0, 1], scores: [0.1, 0.2, 0.3])
+        #expect(missed.precision == nil && missed.recall == 0 && missed.f1 == 0 && missed.f1Undefined == nil)
+        // Predicted positives but no positive label: recall 0/0, precision and F1 are 0.
+        let false_ = ClassificationMetrics(labels: [0, 0], scores: [0.9, 0.1])
+        #expect(false_.precision == 0 && false_.recall == nil && false_.f1 == 0)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: encoder.encode(none)) as? [String: Any])
+        #expect(json["precision"] is NSNull && json["recall"] is NSNull && json["f1"] is NSNull)
+        #expect(json["precision_undefined"] as? String == ClassificationMetrics.noPredictedPositive)
     }
 
     @Test("average precision is scikit-learn's Σ (R_n − R_{n−1}) P_n, and undefined without positives")
@@ -62,8 +85,10 @@ struct LowClickRateMetricsTests {
         #expect(threshold > 0.015 && threshold < 0.5)
         let atHalf = ClassificationMetrics(labels: test.labels, scores: test.scores)
         let atChosen = ClassificationMetrics(labels: test.labels, scores: test.scores, threshold: threshold)
-        #expect(atHalf.f1 == 0 && atHalf.precision == 0 && atHalf.recall == 0)
-        #expect(atChosen.f1 > 0.2, "F1 \(atChosen.f1) at \(threshold)")
+        // Nothing predicted positive at 0.5: precision is 0/0 (undefined), recall and F1 are 0.
+        #expect(atHalf.f1 == 0 && atHalf.precision == nil && atHalf.recall == 0)
+        #expect(atHalf.precisionUndefined == ClassificationMetrics.noPredictedPositive)
+        #expect((atChosen.f1 ?? 0) > 0.2, "F1 \(String(describing: atChosen.f1)) at \(threshold)")
         #expect(ClassificationMetrics.bestF1Threshold(labels: [0, 0], scores: [0.1, 0.2]) == nil)
     }
 
@@ -87,12 +112,13 @@ struct LowClickRateMetricsTests {
         let choice = try #require(report.threshold)
         #expect(choice.chosenOn == "validation" && choice.rows == validation.rows && choice.criterion == "max F1")
         let all = try #require(report.segments.first)
-        #expect(all.classification.f1 == 0, "F1 at 0.5 is \(all.classification.f1)")
+        let classification = try #require(all.classification)
+        #expect(classification.f1 == 0, "F1 at 0.5 is \(String(describing: classification.f1))")
         let chosen = try #require(all.atChosenThreshold)
-        #expect(chosen.threshold == choice.threshold && chosen.f1 > 0)
-        #expect(all.classification.averagePrecision != nil)
+        #expect(chosen.threshold == choice.threshold && (chosen.f1 ?? 0) > 0)
+        #expect(classification.averagePrecision != nil)
         let intervals = try #require(all.intervals)
-        let auc = try #require(all.classification.rocAUC)
+        let auc = try #require(classification.rocAUC)
         let aucInterval = try #require(intervals.rocAUC)
         #expect(aucInterval.lower <= auc && auc <= aucInterval.upper)
         let warm = try #require(report.segments.first { $0.segment == .warm })

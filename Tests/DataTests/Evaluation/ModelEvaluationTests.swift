@@ -33,14 +33,14 @@ struct ModelEvaluationTests {
         for s in r.segments {
             #expect(s.ranking.map(\.k) == [1, 3, 5, 10])
             #expect(s.ranking.allSatisfy { $0.hitRate >= $0.ndcg && $0.hitRate <= 1 })
-            #expect(s.calibration.bins.reduce(0) { $0 + $1.count } == s.rows)
+            #expect(s.calibration?.bins.reduce(0) { $0 + $1.count } == s.rows)
         }
     }
 
     @Test("a model trained on simulator data beats chance and the uniform logger on ground truth")
     func learns() throws {
         let all = try #require(Self.report.segments.first)
-        let auc = try #require(all.classification.rocAUC)
+        let auc = try #require(all.classification?.rocAUC)
         #expect(auc > 0.6, "AUC \(auc)")
         let greedy = try #require(all.oracleGreedyValue)
         let logged = try #require(all.oracleLoggedValue)

@@ -10,7 +10,7 @@ struct ActionDistributionFileTests {
     @Test("a .npy round-trips bit for bit, float32 and 1-D arrays read, and other files are typed errors")
     func numpy() throws {
         let array = NumpyArray(shape: [2, 3, 1], values: [0.1, -0.0, .pi, 1e-300, 5, 6])
-        let bytes = array.encoded()
+        let bytes = try array.encoded(path: "a.npy")
         // numpy.lib.format: the data (6 float64 = 48 bytes) starts on a 64-byte boundary, after a newline.
         #expect((bytes.count - 48) % 64 == 0 && bytes[bytes.count - 49] == 0x0A)
         #expect(try NumpyArray.decode(bytes, name: "a.npy") == array)

@@ -62,7 +62,7 @@ struct ReferenceTests {
         let c = Reference.shared.classification
         let m = ClassificationMetrics(labels: c.labels, scores: c.scores, threshold: 0.5)
         let got: [String: Double] = [
-            "accuracy": m.accuracy, "precision": m.precision, "recall": m.recall, "f1": m.f1,
+            "accuracy": m.accuracy, "precision": m.precision ?? .nan, "recall": m.recall ?? .nan, "f1": m.f1 ?? .nan,
             "roc_auc": m.rocAUC ?? .nan, "log_loss": m.logLoss,
             "ece": Calibration(labels: c.labels, scores: c.scores).ece,
         ]

@@ -43,6 +43,22 @@ struct UndefinedEstimateTests {
         #expect(terms.estimate(.dm) == nil && terms.undefinedReason(.dm) == "needs a reward model")
     }
 
+    @Test("SNIPW undefined on more than 5% of the resamples has no interval and says why, never a zero-width one")
+    func snipwDroppedResamples() {
+        // One row of 20 has a weight (the policy picks action 1, logged once): ESS 1, and about a third of the
+        // resamples draw no weighted row, where SNIPW is 0/0.
+        let n = 20
+        let policy = ActionDistribution(nActions: 2, probabilities: (0..<n).flatMap { _ in [0.0, 1.0] })
+        let terms = OPETerms(
+            reward: (0..<n).map { $0 == 3 ? 1 : 0 }, action: (0..<n).map { $0 == 3 ? 1 : 0 },
+            pscore: [Double](repeating: 0.5, count: n), policy: policy, estimatedRewards: nil)
+        let result = Bootstrap.intervalsWithReasons(terms, resamples: 200)
+        #expect(result.intervals[.snipw] == nil)
+        let reason = result.undefined[.snipw] ?? ""
+        #expect(reason.contains("of 200 bootstrap resamples") && reason.contains("5%"), "\(reason)")
+        #expect(result.intervals[.ipw] != nil && result.undefined[.ipw] == nil)
+    }
+
     @Test("weights that overflow give an undefined estimate, not infinity")
     func overflow() {
         let policy = ActionDistribution(nActions: 1, probabilities: [1, 1])

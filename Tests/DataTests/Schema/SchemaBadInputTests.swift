@@ -238,6 +238,15 @@ struct SchemaBadInputTests {
         }
     }
 
+    @Test("a log or catalogue whose header names a column twice is refused when read, before a draft names it twice")
+    func duplicateHeaderBeforeDraft() throws {
+        for (bytes, column) in [("ts,x,x\n1,a,b\n", "x"), ("item_id,colour,colour\n0,red,blue\n", "colour")] {
+            #expect(throws: DataError.file(.duplicateColumn(path: "f.csv", name: column, first: 2, second: 3))) {
+                try CSVTable.parse(Array(bytes.utf8), path: "f.csv")
+            }
+        }
+    }
+
     @Test("a draft keeps unrecognised roles as placeholders the loader refuses by name, and finds a numbered history")
     func draftWithPlaceholders() throws {
         let temporary = try TemporaryDirectory("data")

@@ -48,4 +48,21 @@ struct NumericCSVTests {
             try NumericCSV.read(path: "/no/such.csv")
         }
     }
+
+    @Test("a header naming a column twice is refused naming it and both positions, so a second label cannot be a feature")
+    func duplicateColumn() {
+        #expect(throws: CSVError.duplicateColumn(path: "f.csv", name: "label", first: 2, second: 3)) {
+            try NumericCSV.parse("a,label,label\n1,0,0\n", path: "f.csv", headerRequired: true)
+        }
+        #expect(throws: CSVError.duplicateColumn(path: "f.csv", name: "x", first: 1, second: 3)) {
+            try NumericCSV.parse("x,y,x\n1,2,3\n", path: "f.csv")
+        }
+    }
+
+    @Test("a file whose only column is the label has no feature columns: a typed error, never a zero-width model")
+    func onlyLabel() throws {
+        let csv = try NumericCSV.parse("label\n1\n0\n", path: "f.csv", headerRequired: true)
+        #expect(throws: CSVError.noFeatureColumns(path: "f.csv", label: "label")) { try csv.labeledData() }
+        #expect(CSVError.noFeatureColumns(path: "f.csv", label: "label").description.contains("has no rows or no feature columns"))
+    }
 }

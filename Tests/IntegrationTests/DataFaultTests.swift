@@ -1,0 +1,203 @@
+import Foundation
+import RecData
+import RecModel
+import RecTestKit
+import Testing
+
+/// Faults a reviewer found in the data commands, each run as a user would: bad input is a typed error naming the
+/// problem (never a trap), and an undefined figure is null with its reason (never 0, never NaN).
+@Suite("Data commands: bad input and undefined figures", .serialized)
+struct DataFaultTests {
+    /// Writes `text` to `name` in `folder` and returns its path.
+    static func write(_ text: String, _ name: String, in folder: TemporaryDirectory) throws -> String {
+        let path = folder.file(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("fit on a file with no feature column exits 2 naming the problem, never a trap in Dense")
+    func fitWithoutFeatures() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let data = try Self.write("label\n1\n0\n", "fm0.csv", in: temporary)
+        let fit = try runTool("recpool", ["fit", "--dataset", data, "--out", temporary.file("x.ckpt").path])
+        #expect(fit.code == 2 && fit.stderr.contains("has no rows or no feature columns"), "\(fit.code) \(fit.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: temporary.file("x.ckpt").path))
+    }
+
+    @Test("a matrix with two label columns is refused naming the column, never trained with the target as a feature")
+    func duplicateLabel() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let rows = (0..<20).map { i in "\(Double(i) / 20),\(i % 2),\(i % 2)" }.joined(separator: "\n")
+        let data = try Self.write("a,label,label\n" + rows + "\n", "leak.csv", in: temporary)
+        let fit = try runTool("recpool", ["fit", "--dataset", data, "--out", temporary.file("x.ckpt").path])
+        #expect(
+            fit.code == 2 && fit.stderr.contains("names column 'label' twice (columns 2 and 3)"),
+            "\(fit.code) \(fit.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: temporary.file("x.ckpt").path))
+    }
+
+    @Test("data schema --infer on a header naming a column twice is refused naming it, never drafted twice")
+    func inferDuplicate() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let log = try Self.write(
+            "ts,item,pos,click,propensity,x,x\n1,0,0,0,0.5,a,b\n2,1,0,1,0.5,a,c\n", "dup.csv", in: temporary)
+        let items = try Self.write("item_id,colour\n0,red\n1,blue\n", "items.csv", in: temporary)
+        let out = temporary.file("dup.toml").path
+        let run = try runTool("recpool", ["data", "schema", "--infer", log, "--catalogue", items, "--out", out])
+        #expect(run.code == 2 && run.stderr.contains("names column 'x' twice (columns 6 and 7)"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    /// A shop's log of 100 rows whose rewards are revenue (0, 0.3, 2.5, 7: three rows in four a click, mean reward
+    /// 2.45), with no user history (every row cold start, so the warm segment has no rows), its catalogue and schema.
+    static func revenueLog(in folder: TemporaryDirectory) throws -> (log: String, schema: String) {
+        let rewards = ["0", "0.3", "2.5", "7"]
+        var log = "ts,item,pos,rew,prop,u0,u1\n"
+        for i in 0..<100 {
+            let user = "\(i % 5 == 0 ? "a" : "b"),\(Double(i % 7) / 7)"
+            log += "\(i),\(i % 3),\((i / 3) % 2),\(rewards[i % 4]),0.25,\(user)\n"
+        }
+        _ = try write("item,f0,f1\n0,0.1,x\n1,0.5,y\n2,0.9,x\n", "cat.csv", in: folder)
+        let schema = try write(
+            """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            reward = "rew"
+            propensity = "prop"
+
+            [logs.user_features]
+            u0 = "categorical"
+            u1 = "numeric"
+
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+
+            [catalogue.item_features]
+            f0 = "numeric"
+            f1 = "categorical"
+
+            """, "rew.toml", in: folder)
+        return (try write(log, "rew.csv", in: folder), schema)
+    }
+
+    /// Parses one JSON object.
+    static func object(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+    }
+
+    @Test("data ope on revenue: DM and DR are defined, q.npy is finite and in reward units")
+    func revenueOffPolicy() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let (log, schema) = try Self.revenueLog(in: temporary)
+        let q = temporary.file("q.npy").path
+        let run = try runTool(
+            "recpool", ["data", "ope", log, "--schema", schema, "--rewards-out", q, "--resamples", "20", "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let report = try Self.object(run.stdout)
+        let all = try #require((report["segments"] as? [[String: Any]])?.first)
+        let estimates = try #require(all["estimates"] as? [[String: Any]])
+        for name in ["dm", "dr"] {
+            let figure = try #require(estimates.first { $0["estimator"] as? String == name })
+            #expect(figure["value"] is Double && figure["undefined"] is NSNull, "\(name): \(figure)")
+        }
+        let values = try NumpyArray.read(path: q).values
+        #expect(values.count == 300 && values.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 7 })
+        #expect(values.contains { $0 > 1 }, "estimates are scaled back to reward units")
+    }
+
+    @Test("data describe counts a click as a reward above 0 and prints the mean reward apart from the CTR")
+    func revenueDescribe() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let (log, schema) = try Self.revenueLog(in: temporary)
+        let text = try runTool("recpool", ["data", "describe", log, "--schema", schema])
+        #expect(text.code == 0, "\(text.stderr)")
+        let line = "clicks          75 rows with reward > 0 (CTR 75.000%); mean reward 2.4500"
+        #expect(text.stdout.contains(line), "\(text.stdout)")
+        let json = try Self.object(
+            try runTool("recpool", ["data", "describe", log, "--schema", schema, "--json"]).stdout)
+        #expect(json["clicks"] as? Int == 75 && json["ctr"] as? Double == 0.75)
+        #expect(abs((json["mean_reward"] as? Double ?? 0) - 2.45) < 1e-9)
+    }
+
+    @Test("eval on revenue: clicks are rewards above 0, ECE at most 1, three segments, undefined figures with reasons")
+    func revenueEval() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let (log, schema) = try Self.revenueLog(in: temporary)
+        let model = temporary.file("m.ckpt").path
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", log, "--schema", schema, "--out", model, "--epochs", "2", "--hidden", "4"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let html = temporary.file("e.html").path
+        let base = ["eval", "--model", model, "--dataset", log, "--schema", schema, "--resamples", "0"]
+        let run = try runTool("recpool", base + ["--split", "validation", "--json", "--report", html])
+        #expect(run.code == 0, "\(run.stderr)")
+        let report = try Self.object(run.stdout)
+        let segments = try #require(report["segments"] as? [[String: Any]])
+        #expect(segments.map { $0["segment"] as? String } == ["all", "cold_start", "warm"])
+        let all = segments[0]
+        // The validation part is rows 60…69: rewards 0, 0.3, 2.5, 7 repeating, so 7 of its 10 rows are clicks.
+        #expect(all["rows"] as? Int == 10 && all["clicks"] as? Int == 7, "\(all)")
+        #expect(all["intervals"] is NSNull && all["intervals_undefined"] as? String == "no resamples (--resamples 0)")
+        let ece = try #require((all["calibration"] as? [String: Any])?["ece"] as? Double)
+        #expect(ece >= 0 && ece <= 1)
+        let classification = try #require(all["classification"] as? [String: Any])
+        for name in ["precision", "recall", "f1"] {
+            let defined = classification[name] is Double
+            #expect(defined == (classification[name + "_undefined"] is NSNull), "\(name): \(classification)")
+        }
+        let warm = segments[2]
+        #expect(warm["rows"] as? Int == 0 && warm["undefined"] as? String == "no rows")
+        #expect(warm["classification"] is NSNull && warm["calibration"] is NSNull && warm["mean_reward"] is NSNull)
+        let notes = try #require(report["notes"] as? [String])
+        #expect(notes.contains { $0.contains("chosen on the validation rows, which are among the evaluated rows") })
+        #expect(!notes.contains { $0.contains("no validation rows") })
+
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("<td>warm</td><td>0</td><td>0</td><td colspan=\"7\">undefined (no rows)</td>"))
+        #expect(!page.contains("undefined [undefined, undefined]") && !page.contains("[undefined"))
+        #expect(page.contains("ranked clicks"))
+
+        let text = try runTool("recpool", base + ["--split", "train"])
+        #expect(text.code == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("(no intervals: no resamples (--resamples 0))"), "\(text.stdout)")
+        #expect(text.stdout.contains("  warm: 0 rows: every figure undefined (no rows)"))
+        #expect(text.stdout.contains("on 10 validation rows"), "\(text.stdout)")
+        #expect(!text.stdout.contains("no validation rows") && !text.stdout.contains("rows rows"))
+    }
+
+    @Test("a DQN checkpoint is refused by predict, eval and data ope naming the command and the model it needs")
+    func dqnCheckpoint() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let (log, schema) = try Self.revenueLog(in: temporary)
+        let path = temporary.file("dqn.ckpt").path
+        try Checkpoint(
+            model: .dqn(
+                DQNModel(
+                    network: QNetwork(stateWidth: 65, form: .actionOutputs(actionCount: 40), hiddenSizes: [8], seed: 2),
+                    gamma: 0.9))
+        ).write(toFile: path)
+        let rows = try Self.write((0..<65).map { _ in "0.5" }.joined(separator: ",") + "\n", "r65.csv", in: temporary)
+        for (command, arguments) in [
+            ("predict", ["predict", "--model", path, "--input", rows]),
+            ("eval", ["eval", "--model", path, "--dataset", log, "--schema", schema]),
+            ("data ope", ["data", "ope", log, "--schema", schema, "--model", path]),
+        ] {
+            let run = try runTool("recpool", arguments)
+            #expect(
+                run.code == 2
+                    && run.stderr.contains(
+                        "a DQN checkpoint cannot be used by \(command); it needs an interest model (MLP)"),
+                "\(command): \(run.code) \(run.stderr)")
+        }
+    }
+}

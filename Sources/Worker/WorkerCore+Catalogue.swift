@@ -17,7 +17,8 @@ extension WorkerCore {
     /// decodes. A verified version goes to the online-learning thread, which moves the served policy to it and
     /// answers CATALOGUE_STATE (``OnlineLearning/installCatalogue(_:)``), so the broker's acknowledgement means the
     /// policy serves it; a refused one is answered here (installed false, and a reason naming why, logged), so the
-    /// broker sends it again. The version installed already (same number, same SHA-256) is confirmed as it is. A
+    /// broker sends it again. The version installed already (same number, same SHA-256) is confirmed as it is (and
+    /// held again by the online thread, for the POLICY the broker may have sent it for). A
     /// version under the same number with another SHA-256 (a catalogue from another registry) replaces it. An older
     /// number than the installed one, sent for a POLICY that names it, is held by the online thread for that POLICY
     /// (``OnlineLearningState/hold(_:)``) and reported not installed, naming the version served: held is not
@@ -35,7 +36,10 @@ extension WorkerCore {
         if computed != notice.sha256 {
             state.error = CatalogueRefusalReason.hashMismatch(computed: computed, named: notice.sha256).description
         } else if let installed = catalogue, installed.version == notice.version, installed.sha256 == computed {
+            // Served already. The broker sends a version again for a POLICY that names it: the online thread holds
+            // it again in case it let it go.
             state.installed = true
+            actions.append(.online(.hold(installed)))
         } else {
             do {
                 let received = InstalledCatalogue(

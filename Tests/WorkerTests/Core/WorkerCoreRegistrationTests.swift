@@ -84,7 +84,11 @@ struct WorkerCoreRegistrationTests {
         Self.send(&harness, version: 2, first)
         let again = try #require(try WorkerCoreCatalogueTests.state(&harness))
         #expect(again.installed && again.version == 2 && again.sha256 == Self.sha(first) && again.error == nil)
-        #expect(harness.online.isEmpty)
+        guard case .hold(let held)? = harness.online.last, harness.online.count == 1 else {
+            Issue.record("expected the served version handed to the online thread to hold again, for a POLICY")
+            return
+        }
+        #expect(held.sha256 == Self.sha(first))
         Self.send(&harness, version: 2, other)
         guard case .catalogue(let replaced)? = harness.online.last else {
             Issue.record("expected the other catalogue installed")

@@ -49,6 +49,25 @@ struct PolicyRegistrationTests {
         #expect(online.snapshot.current?.version == 1)
     }
 
+    @Test("with no policy installed a registration drops the held catalogue versions, so a new registry's lower numbers are kept")
+    func heldCataloguesDroppedWithoutPolicy() throws {
+        let online = manualOnlineLearning()
+        for version in 1...3 {
+            _ = online.perform(
+                .catalogue(try PolicyCatalogueReferenceTests.installed(PolicyCatalogueReferenceTests.catalogue(10 + version), version: UInt64(version))))
+        }
+        #expect(online.state.withLock { Set($0.held.keys) } == [2, 3])
+        #expect(online.perform(.registered(servedPolicy: nil)) == nil)
+        #expect(online.state.withLock { $0.held.isEmpty })
+        // Registry B's version 1 is now kept, and a POLICY naming it installs.
+        let b1 = try PolicyCatalogueReferenceTests.installed(PolicyCatalogueReferenceTests.catalogue(4), version: 1)
+        _ = online.perform(.catalogue(b1))
+        let payload = try PolicyCatalogueReferenceTests.payload(
+            b1.catalogue, version: 1, reference: CatalogueReference(version: 1, sha256: b1.sha256))
+        #expect(try decodePolicyState(#require(online.perform(.install(payload)))).1.kind == .installed)
+        #expect(online.snapshot.current?.policy.spec.itemCount == 4)
+    }
+
     @Test("the session thread's submit withdraws another version's snapshot at once, before the task runs")
     func submitWithdrawsAtOnce() throws {
         let (online, reference) = try Self.serving()

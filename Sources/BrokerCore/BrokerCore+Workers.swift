@@ -108,7 +108,10 @@ extension BrokerCore {
         let waits = hello.modelVersion == 0 || workers[identity].map { !holdsClaimedVersion($0) } ?? false
         let registration = WorkerRegistration(
             workerId: hello.workerId, requestedId: hello.workerId == requestedId ? nil : requestedId,
-            waitingForVersion: waits ? rollout?.version : nil)
+            waitingForVersion: waits ? rollout?.version : nil,
+            servedPolicy: onlineView.flatMap {
+                $0.enabled ? PolicyVersionReference(version: $0.version, weightsSha256: $0.weightsSha256) : nil
+            })
         let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
         actions.append(.sendToWorker(identity: identity, frames: answer))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
@@ -144,22 +147,20 @@ extension BrokerCore {
             header.brokerQueueMicros = UInt32(clamping: queued)
             var payload = message.payload
             if header.command == .recommend && payload.count >= 2 {
-                // A policy reply's third frame is the impression record: it goes to the log, not the client.
+                // A policy reply's third frame is the impression record: it goes to the log, not the client. The
+                // slate is always held: it goes out only once its impression is stored (so feedback on it is never
+                // refused), and a broker that runs no online learning (or whose policy did not start) cannot store
+                // it, so the control plane answers with an error naming why instead (never a slate it cannot log).
                 let record = payload.removeLast()
                 let worker = workers[identity]?.hello.workerId ?? ""
-                if onlineView != nil {
-                    heldReplies += 1
-                    // The control plane logs impressions: the slate goes out only once its impression is
-                    // stored (or is replaced by an error saying it was not), so feedback on it is never refused.
-                    actions.append(
-                        .toControl(
-                            .heldImpression(
-                                worker: worker, record: record, client: entry.request.client,
-                                frames: [header.encoded()] + payload)))
-                    pump(message.header.command, now: now, into: &actions)
-                    return
-                }
-                actions.append(.toControl(.impression(worker: worker, record: record)))
+                heldReplies += 1
+                actions.append(
+                    .toControl(
+                        .heldImpression(
+                            worker: worker, record: record, client: entry.request.client,
+                            frames: [header.encoded()] + payload)))
+                pump(message.header.command, now: now, into: &actions)
+                return
             }
             actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
         }

@@ -8,11 +8,10 @@ public enum ControlInput: Sendable {
     case worker(identity: [UInt8], message: WireMessage)
     /// The live workers that can train or learn online, as the core knows them now.
     case workers([TrainingWorker])
-    /// An impression record a worker attached to a RECOMMEND reply (JSON ``ImpressionRecord``).
-    case impression(worker: String, record: [UInt8])
-    /// An impression record with the RECOMMEND reply it came with, held until the record is stored:
-    /// the control plane sends `frames` to `client` after the commit, or an error reply saying the
-    /// impression was not stored (so feedback on the slate could not be taken).
+    /// An impression record (JSON ``ImpressionRecord``) with the RECOMMEND reply it came with, held until the
+    /// record is stored: the control plane sends `frames` to `client` after the commit, or an error reply saying
+    /// the impression was not stored (so feedback on the slate could not be taken), or, when the broker runs no
+    /// online learning, an error saying so: a slate the broker cannot log never reaches a client.
     case heldImpression(worker: String, record: [UInt8], client: [UInt8], frames: [[UInt8]])
     /// The guard's verdict on a sync's candidate (from the guard's thread).
     case guardVerdict(sync: UInt64, decision: GuardDecision)

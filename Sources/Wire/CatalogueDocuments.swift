@@ -81,7 +81,7 @@ public struct CatalogueView: Codable, Sendable, Equatable {
     }
 }
 
-/// A live worker's installed catalogue. JSON keys: `worker`, `version`, `sha256`.
+/// A live worker's installed catalogue. JSON keys: `worker`, `version`, `sha256`, `error`.
 public struct CatalogueReplica: Codable, Sendable, Equatable {
     /// The worker's display id.
     public var worker: String
@@ -89,12 +89,16 @@ public struct CatalogueReplica: Codable, Sendable, Equatable {
     public var version: UInt64?
     /// The SHA-256 it verified.
     public var sha256: String?
+    /// Why it did not install a newer version it was sent (the version and the worker's reason), `null` when it
+    /// refused none since the version it confirmed.
+    public var error: String?
 
     /// Creates a replica view.
-    public init(worker: String, version: UInt64?, sha256: String?) {
+    public init(worker: String, version: UInt64?, sha256: String?, error: String? = nil) {
         self.worker = worker
         self.version = version
         self.sha256 = sha256
+        self.error = error
     }
 }
 

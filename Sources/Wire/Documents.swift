@@ -149,12 +149,21 @@ public struct WorkerRegistration: Codable, Sendable, Hashable {
     /// The promoted version the worker must load before it gets work, when it serves no registered
     /// model (version 0) while one is promoted; otherwise `nil`.
     public var waitingForVersion: UInt64?
+    /// The online policy version the broker serves and its statistics' SHA-256, or `nil` when it serves none
+    /// (started without `--online`, or its policy did not start; a broker older than this key says nothing, which
+    /// reads the same). A worker holding any other policy drops it, so it never serves slates the broker cannot
+    /// log; an online broker then sends its own version with POLICY.
+    public var servedPolicy: PolicyVersionReference?
 
     /// Creates a registration answer.
-    public init(workerId: String, requestedId: String?, waitingForVersion: UInt64? = nil) {
+    public init(
+        workerId: String, requestedId: String?, waitingForVersion: UInt64? = nil,
+        servedPolicy: PolicyVersionReference? = nil
+    ) {
         self.workerId = workerId
         self.requestedId = requestedId
         self.waitingForVersion = waitingForVersion
+        self.servedPolicy = servedPolicy
     }
 
     /// Encodes every key, `null` included.
@@ -163,6 +172,21 @@ public struct WorkerRegistration: Codable, Sendable, Hashable {
         try container.encode(workerId, forKey: .workerId)
         try container.encode(requestedId, forKey: .requestedId)
         try container.encode(waitingForVersion, forKey: .waitingForVersion)
+        try container.encode(servedPolicy, forKey: .servedPolicy)
+    }
+}
+
+/// An online policy version and the SHA-256 (hex) of its whole statistics pack (the POLICY's `weights_sha256`).
+public struct PolicyVersionReference: Codable, Sendable, Hashable {
+    /// The policy version.
+    public var version: UInt64
+    /// SHA-256 of the version's statistics pack, lower-case hex.
+    public var weightsSha256: String
+
+    /// Creates a reference.
+    public init(version: UInt64, weightsSha256: String) {
+        self.version = version
+        self.weightsSha256 = weightsSha256
     }
 }
 

@@ -104,3 +104,44 @@ struct CatalogueRolloutTests {
         #expect(Self.acknowledgements(actions).map(\.1) == [true])
     }
 }
+
+/// A worker's refusal of a catalogue version reaches the catalogue command's answer (review fault F7).
+@Suite("Catalogue rollout: refusals")
+struct CatalogueRolloutRefusalTests {
+    @Test("a refusal is kept with its reason until the worker confirms that version or a newer one")
+    func refusalKeptUntilConfirmed() {
+        var rollout = CatalogueRollout()
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([CatalogueRolloutTests.a], nowMs: 0, into: &actions)
+        rollout.stored(2, requester: nil, nowMs: 0, into: &actions)
+        actions = []
+        rollout.state(
+            CatalogueState(version: 2, sha256: "s2", installed: false, error: "the served policy cannot move"),
+            from: [1], expectedSHA: "s2", nowMs: 1, into: &actions)
+        #expect(actions == [.install(worker: [1], version: 2)])
+        #expect(rollout.refusal(of: [1]) == "version 2 not installed: the served policy cannot move")
+        rollout.state(CatalogueRolloutTests.installed(2), from: [1], expectedSHA: "s2", nowMs: 2, into: &actions)
+        #expect(rollout.refusal(of: [1]) == nil)
+    }
+
+    @Test("a confirmation of a SHA-256 the registry does not hold is a refusal naming both hashes, and does not count")
+    func wrongHashConfirmation() {
+        var rollout = CatalogueRollout()
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([CatalogueRolloutTests.a], nowMs: 0, into: &actions)
+        rollout.stored(2, requester: ([7], CatalogueRolloutTests.header), nowMs: 0, into: &actions)
+        rollout.state(
+            CatalogueState(version: 2, sha256: "other-sha", installed: true, error: nil), from: [1], expectedSHA: "s2",
+            nowMs: 1, into: &actions)
+        #expect(!rollout.allConfirmed(2))
+        #expect(rollout.refusal(of: [1]) == "version 2 not installed: the worker confirmed sha256 other-sha…, the registry's is s2…")
+        // Refused without a reason: the answer says so rather than showing nothing.
+        rollout.state(
+            CatalogueState(version: 2, sha256: "s2", installed: false, error: nil), from: [1], expectedSHA: "s2",
+            nowMs: 2, into: &actions)
+        #expect(rollout.refusal(of: [1]) == "version 2 not installed: the worker gave no reason")
+        // A worker that leaves takes its refusal with it.
+        rollout.workers([], nowMs: 3, into: &actions)
+        #expect(rollout.refusal(of: [1]) == nil)
+    }
+}

@@ -24,13 +24,15 @@ struct OnlineCoreTests {
             header: dispatched.message.header.reply(status: .ok, modelVersion: 3),
             payload: [Array("{\"items\":[]}".utf8), record])
         h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
-        let answer = try #require(h.replies(to: [1], id: 5).first)
-        #expect(answer.payload.count == 1)
-        let logged = h.toControl.compactMap { input -> [UInt8]? in
-            if case .impression(let worker, let bytes) = input, worker == "w7" { return bytes }
-            return nil
+        // Held for the control plane, which logs it or (without online learning) refuses it: never sent from here.
+        #expect(h.replies(to: [1], id: 5).isEmpty)
+        let logged = h.toControl.compactMap { input -> ([UInt8], Int)? in
+            guard case .heldImpression(let worker, let bytes, _, let frames) = input, worker == "w7",
+                let slate = try? WireMessage(decoding: frames)
+            else { return nil }
+            return (bytes, slate.payload.count)
         }
-        #expect(logged == [record])
+        #expect(logged.map(\.0) == [record] && logged.map(\.1) == [1])
     }
 
     @Test("FEEDBACK goes to the control plane, and POLICY_STATE from a worker too")

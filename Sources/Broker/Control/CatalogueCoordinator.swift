@@ -82,7 +82,10 @@ final class CatalogueCoordinator {
         if !state.installed {
             logger.warning(
                 "a worker refused a catalogue version",
-                metadata: ["version": "\(state.version)", "error": "\(state.error ?? "")"])
+                metadata: [
+                    "worker": "\(rollout.live[identity] ?? "?")", "version": "\(state.version)",
+                    "error": "\(state.error ?? "no reason given")",
+                ])
         }
         var actions: [CatalogueRollout.Action] = []
         rollout.state(state, from: identity, expectedSHA: sha(of: state.version), nowMs: nowMs, into: &actions)
@@ -316,7 +319,11 @@ final class CatalogueCoordinator {
                 var document = view(record, catalogue: record.version == latest?.record.version ? latest?.catalogue : nil)
                 document.confirmed = confirmed
                 if !confirmed {
-                    logger.warning("catalogue version acknowledged before every worker confirmed it", metadata: ["version": "\(version)"])
+                    let replicas: [CatalogueReplica] = document.replicas ?? []
+                    let refusals = replicas.compactMap { replica in replica.error.map { "\(replica.worker): \($0)" } }
+                    logger.warning(
+                        "catalogue version acknowledged before every worker confirmed it",
+                        metadata: ["version": "\(version)", "refusals": "\(refusals.joined(separator: "; "))"])
                 }
                 answer(identity, header, document: WireJSON.encode(document))
             }
@@ -332,7 +339,9 @@ final class CatalogueCoordinator {
     func view(_ record: CatalogueRecord, catalogue: ItemCatalogue?) -> CatalogueView {
         let isLatest = record.version == latest?.record.version
         let replicas = catalogue == nil ? nil : rollout.live.sorted { $0.value < $1.value }.map { identity, id in
-            CatalogueReplica(worker: id, version: rollout.confirmed[identity]?.version, sha256: rollout.confirmed[identity]?.sha256)
+            CatalogueReplica(
+                worker: id, version: rollout.confirmed[identity]?.version, sha256: rollout.confirmed[identity]?.sha256,
+                error: rollout.refusal(of: identity))
         }
         return CatalogueView(
             version: record.version, parent: record.parent, change: record.change.rawValue, item: record.item,

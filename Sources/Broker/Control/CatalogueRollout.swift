@@ -45,6 +45,16 @@ struct CatalogueRollout {
     /// retry; a worker that refuses every copy (it cannot decode or hold the version) would otherwise be sent it
     /// again at once, forever: thousands of copies a second of a catalogue that may hold megabytes.
     static let maximumResends = 3
+    /// The newest version each worker did not install and why (its CATALOGUE_STATE's `error`, or the broker's own
+    /// reason when the worker confirmed a SHA-256 the registry does not hold), until it confirms that version or a
+    /// newer one: shown with the replica in the catalogue command's answer.
+    private(set) var refusals: [[UInt8]: (version: UInt64, reason: String)] = [:]
+
+    /// Why `worker` has not confirmed the newest version it was refused, or nil.
+    func refusal(of worker: [UInt8]) -> String? {
+        guard let refused = refusals[worker], refused.version > (confirmed[worker]?.version ?? 0) else { return nil }
+        return "version \(refused.version) not installed: \(refused.reason)"
+    }
 
     /// Records the newest version at start (no acknowledgement waits for it).
     mutating func start(latest: UInt64?) { self.latest = latest }
@@ -69,6 +79,7 @@ struct CatalogueRollout {
         for gone in live.keys where now[gone] == nil {
             confirmed[gone] = nil
             resends[gone] = nil
+            refusals[gone] = nil
         }
         if let latest {
             for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where live[worker] == nil {
@@ -83,7 +94,8 @@ struct CatalogueRollout {
     /// A worker's CATALOGUE_STATE. An installed version at least as new as what it had counts; a refusal of the
     /// newest version is answered by sending it again (the bytes may have been damaged on the way), at most
     /// ``maximumResends`` times per worker and version; after that the worker stays unconfirmed (its change is
-    /// acknowledged `confirmed: false` at the timeout) until it registers again.
+    /// acknowledged `confirmed: false` at the timeout) until it registers again. Every refusal is kept with its
+    /// reason (``refusal(of:)``) until the worker confirms that version or a newer one.
     mutating func state(
         _ state: CatalogueState, from worker: [UInt8], expectedSHA: String?, nowMs: UInt64,
         into actions: inout [Action]
@@ -93,11 +105,20 @@ struct CatalogueRollout {
             if (confirmed[worker]?.version ?? 0) <= state.version {
                 confirmed[worker] = (state.version, state.sha256)
             }
-        } else if let latest, state.version == latest {
-            let sent = resends[worker].flatMap { $0.version == latest ? $0.count : nil } ?? 0
-            if sent < Self.maximumResends {
-                resends[worker] = (latest, sent + 1)
-                actions.append(.install(worker: worker, version: latest))
+            if let refused = refusals[worker], refused.version <= state.version { refusals[worker] = nil }
+        } else {
+            let reason =
+                state.installed
+                ? "the worker confirmed sha256 \(state.sha256.prefix(12))…, the registry's is "
+                    + "\(expectedSHA.map { "\($0.prefix(12))…" } ?? "unknown")"
+                : state.error ?? "the worker gave no reason"
+            if state.version >= (refusals[worker]?.version ?? 0) { refusals[worker] = (state.version, reason) }
+            if let latest, state.version == latest {
+                let sent = resends[worker].flatMap { $0.version == latest ? $0.count : nil } ?? 0
+                if sent < Self.maximumResends {
+                    resends[worker] = (latest, sent + 1)
+                    actions.append(.install(worker: worker, version: latest))
+                }
             }
         }
         settle(nowMs: nowMs, into: &actions)

@@ -56,8 +56,6 @@ struct ControlRouter {
             // names it (the usual case) installs at once.
             catalogues?.updateWorkers(live, nowMs: nowMs)
             online?.updateWorkers(live, nowMs: nowMs)
-        case .impression(let worker, let record):
-            online?.handleImpression(worker: worker, record: record)
         case .heldImpression(let worker, let record, let client, let frames):
             if let refusal = retiredItemRefusal(record: record, frames: frames) {
                 // A replica that has not installed the retire yet: the client never sees the item.
@@ -65,7 +63,8 @@ struct ControlRouter {
             } else if let online {
                 online.handleImpression(worker: worker, record: record, reply: (client, frames))
             } else {
-                jobs.emit(.heldReply(identity: client, frames: frames))
+                // No online policy here: the impression cannot be logged, so the slate never reaches the client.
+                jobs.emit(.heldReply(identity: client, frames: unloggedSlateRefusal(worker: worker, frames: frames)))
             }
         case .guardVerdict(let sync, let decision):
             online?.handleVerdict(sync: sync, decision: decision, nowMs: nowMs)
@@ -87,11 +86,20 @@ struct ControlRouter {
         return WireMessage.errorReply(to: header, status: .conflict, message: reason).frames()
     }
 
+    /// Why online learning is not running on this broker.
+    private var offline: OnlineUnavailable { onlineOff.map(OnlineUnavailable.failed) ?? .notConfigured }
+
     private func refuse(_ identity: [UInt8], _ header: Header) {
-        let reply = WireMessage.errorReply(
-            to: header, status: .badRequest,
-            message: onlineOff.map { "online learning is off: \($0); fix it and restart the broker" }
-                ?? "this broker does not run online learning; start it with --online and --state-dir")
+        let reply = WireMessage.errorReply(to: header, status: .badRequest, message: offline.description)
         jobs.emit(.toClient(identity: identity, frames: reply.frames()))
+    }
+
+    /// The error reply (CONFLICT) that replaces a policy slate when the broker runs no online learning: a worker
+    /// still serving a policy (from another broker, or from before a restart whose policy did not start) drew it,
+    /// and the broker could neither log its impression nor take feedback on it.
+    private func unloggedSlateRefusal(worker: String, frames: [[UInt8]]) -> [[UInt8]] {
+        let header = frames.first.flatMap { try? Header(decoding: $0) } ?? Header(command: .recommend)
+        let refusal = SlateRefusal.noOnlinePolicy(worker: worker, offline)
+        return WireMessage.errorReply(to: header, status: .conflict, message: refusal.description).frames()
     }
 }

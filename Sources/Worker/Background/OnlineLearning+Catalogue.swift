@@ -17,7 +17,9 @@ extension OnlineLearning {
         // Decoding the version (its canonical JSON) and moving the policy leave freed temporaries several times the
         // catalogue's size: give those pages back, so the replica's resident set is what it holds.
         FreeMemory.returnToSystem()
-        let report = CatalogueState(version: installed.version, sha256: installed.sha256, installed: error == nil, error: error)
+        let report = CatalogueState(
+            version: installed.version, sha256: installed.sha256, installed: error == nil,
+            error: error.map { CatalogueRefusalReason.policyCannotMove($0).description })
         return [Header(command: .catalogueState).encoded(), WireJSON.encode(report)]
     }
 }

@@ -23,6 +23,9 @@ final class OnlineLearning: Sendable {
         case catalogue(InstalledCatalogue)
         /// A verified catalogue version older than the newest one: only held, for a POLICY that names it.
         case hold(InstalledCatalogue)
+        /// The worker registered with a broker serving `servedPolicy` (nil: none): any other installed policy is
+        /// dropped, with the catalogue versions held for it (``OnlineLearningState/forget(unlessServing:)``).
+        case registered(servedPolicy: PolicyVersionReference?)
     }
 
     /// The policy the session serves.
@@ -59,8 +62,15 @@ final class OnlineLearning: Sendable {
         if startThread { mailbox.start { [self] task in self.perform(task) } }
     }
 
-    /// Queues a task. Called by the session thread.
-    func submit(_ task: Task) { mailbox.post(task) }
+    /// Queues a task. Called by the session thread. A registration with a broker that serves another policy
+    /// version also withdraws the served snapshot at once, so no RECOMMEND read after it (on the session thread)
+    /// draws a slate from it while the task waits in the queue.
+    func submit(_ task: Task) {
+        if case .registered(let broker) = task, let served = snapshot.current, served.version != broker?.version {
+            snapshot.withdraw()
+        }
+        mailbox.post(task)
+    }
 
     /// Takes the POLICY_STATE messages to send. Called by the session thread.
     func drain() -> [[[UInt8]]] { mailbox.drain() }
@@ -147,6 +157,17 @@ final class OnlineLearning: Sendable {
             return installCatalogue(installed)
         case .hold(let installed):
             state.withLock { $0.hold(installed) }
+            return nil
+        case .registered(let broker):
+            guard let dropped = state.withLock({ $0.forget(unlessServing: broker) }) else { return nil }
+            snapshot.withdraw()
+            metrics.policyVersion.record(0)
+            logger.warning(
+                "dropped the online policy: the broker it registered with serves another",
+                metadata: [
+                    "policy_version": "\(dropped)",
+                    "broker_serves": "\(broker.map { "version \($0.version)" } ?? "no policy")",
+                ])
             return nil
         case .pull(let sync):
             let answer = state.withLock { $0.syncReport(sync: sync) }

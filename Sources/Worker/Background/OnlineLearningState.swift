@@ -265,6 +265,28 @@ struct OnlineLearningState: Sendable {
         return (ServedPolicy(policy: serving, version: install.version, learningEnabled: learningEnabled), report)
     }
 
+    /// The worker registered with a broker that serves `broker` (nil: no policy): unless the installed version is
+    /// exactly that one (version and statistics SHA-256), the policy, its learner, its base and the catalogue
+    /// versions held are dropped, as before the first POLICY. With no policy installed the held catalogue versions
+    /// are dropped too: they may be another registry's, and would outrank the new registry's lower numbers.
+    /// - Returns: the version dropped, or nil when nothing was installed or the installed version is the broker's.
+    mutating func forget(unlessServing broker: PolicyVersionReference?) -> UInt64? {
+        guard let installed = base else {
+            held = [:]
+            wanted = nil
+            return nil
+        }
+        if let broker, broker.version == installed.version, broker.weightsSha256 == installed.sha256 { return nil }
+        learner = nil
+        sessionLearner = nil
+        learningEnabled = false
+        held = [:]
+        servedCatalogue = nil
+        wanted = nil
+        base = nil
+        return installed.version
+    }
+
     /// Keeps a verified registry catalogue version for POLICY messages that name it; the oldest versions beyond
     /// ``heldVersions`` (other than the served one and the ``wanted`` one) are let go.
     mutating func hold(_ catalogue: InstalledCatalogue) {

@@ -90,6 +90,16 @@ final class PolicySnapshot: Sendable {
         return failure
     }
 
+    /// Withdraws the served policy: RECOMMEND falls back to the replica's recommender until the next
+    /// ``publish(_:)``; the kept index goes too (an index build in progress then serves nothing when it ends).
+    func withdraw() {
+        index.withLock { state in
+            state.latest = nil
+            state.built = nil
+            slot.withLock { $0 = nil }
+        }
+    }
+
     /// Builds the index for `served` (off the publishing thread), then brings it up to the newest published
     /// policy and serves it.
     private func buildIndex(for served: ServedPolicy) {

@@ -125,7 +125,9 @@ struct CatalogueShowCommand: AsyncParsableCommand {
                     lines.append("features (\(names.count)): " + shown + (names.count > 8 ? ", …" : ""))
                 }
                 for replica in show.catalogue.replicas ?? [] {
-                    lines.append("worker \(replica.worker): version \(replica.version.map(String.init) ?? "none")")
+                    lines.append(
+                        "worker \(replica.worker): version \(replica.version.map(String.init) ?? "none")"
+                            + (replica.error.map { " (\($0))" } ?? ""))
                 }
                 for item in show.items {
                     lines.append("  \(item.row)\t\(item.id)\(item.active ? "" : "\tretired")")
@@ -222,6 +224,10 @@ enum CatalogueText {
         var line = "catalogue version \(view.version) (\(change)\(parent)): \(view.items) items, \(view.active) active, "
             + "width \(view.width), sha256 \(view.sha256.prefix(16))"
         if let confirmed = view.confirmed { line += confirmed ? ", confirmed by every worker" : ", not yet confirmed by every worker" }
+        // Why a worker has not confirmed: the reason it gave when it refused the version.
+        for replica in view.replicas ?? [] where view.confirmed == false {
+            if let error = replica.error { line += "\nworker \(replica.worker): \(error)" }
+        }
         return line
     }
 }

@@ -60,13 +60,16 @@ struct WorkerHarness {
         var harness = WorkerHarness(configure: configure)
         harness.register()
         harness.sent.removeAll()
+        harness.online.removeAll()  // the registration's task (WorkerCoreRegistrationTests checks it)
         return harness
     }
 
-    /// Connects and lets the broker acknowledge the READY.
-    mutating func register() {
+    /// Connects and lets the broker acknowledge the READY, naming the policy it serves.
+    mutating func register(servedPolicy: PolicyVersionReference? = nil) {
         feed(.connected)
-        receive(Header(command: .heartbeat), [WireJSON.encode(WorkerRegistration(workerId: "w1", requestedId: nil))])
+        receive(
+            Header(command: .heartbeat),
+            [WireJSON.encode(WorkerRegistration(workerId: "w1", requestedId: nil, servedPolicy: servedPolicy))])
     }
 
     /// Takes what was sent so far.

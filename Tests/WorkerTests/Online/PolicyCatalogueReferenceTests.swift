@@ -87,7 +87,7 @@ struct PolicyCatalogueReferenceTests {
         #expect(online.state.withLock { ($0.servedCatalogue, $0.wanted, Set($0.held.keys)) } == (1, nil, [1, 3, 4]))
     }
 
-    @Test("an older CATALOGUE than the installed one is confirmed and handed to the online thread to hold")
+    @Test("an older CATALOGUE than the installed one is held for the online thread and reported not installed, naming the served version")
     func olderCatalogueIsHeld() throws {
         var harness = WorkerHarness.registered()
         _ = harness.takeSent()
@@ -104,6 +104,8 @@ struct PolicyCatalogueReferenceTests {
         #expect(harness.core.catalogue?.version == 5)
         let state = try #require(harness.takeSent().last?.message)
         #expect(state.header.command == .catalogueState)
-        #expect(try WireJSON.decode(CatalogueState.self, from: state.payload[0]).installed)
+        let report = try WireJSON.decode(CatalogueState.self, from: state.payload[0])
+        #expect(!report.installed && report.version == 4 && report.sha256 == sha(older))
+        #expect(report.error == "held for a POLICY that names it, not served: this worker serves catalogue version 5")
     }
 }

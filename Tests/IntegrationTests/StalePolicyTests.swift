@@ -1,0 +1,72 @@
+import Foundation
+import RecClient
+import RecData
+import RecTestKit
+import RecWire
+import Testing
+
+/// A policy slate reaches a client only from a broker that logs it (review fault F3): a worker left with a policy
+/// its broker does not serve drops it when it registers, so RECOMMEND gets what that broker serves.
+@Suite("Policy slates only from a broker that serves the policy", .serialized)
+struct StalePolicyTests {
+    /// Runs a one-worker online pool until its replica serves the broker's version; returns that view.
+    static func onlinePool(_ cluster: ProcessCluster, state: String) async throws -> (RecPoolClient, OnlineView) {
+        try cluster.startBroker(extra: ["--state-dir", state, "--online"])
+        try cluster.startWorker("w")
+        let client = try await cluster.client()
+        let view = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
+        let slate = try await OnlineDriver(client: client, seed: 1).recommend(["user_feature_0": "u0_01"])
+        #expect(slate.modelVersion == view.version, "the pool serves policy slates before the restart")
+        return (client, view)
+    }
+
+    /// RECOMMEND once the worker registered again: the seeded worker's own model cannot rank from raw context, so
+    /// anything but a policy slate is this BAD_REQUEST.
+    static func expectNoPolicySlate(_ cluster: ProcessCluster) async throws {
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let query = RecommendQuery(userFeatures: ["user_feature_0": "u0_01"], top: 3)
+        let refused = await serverError {
+            try await client.call(
+                WireMessage(header: Header(command: .recommend), payload: [WireJSON.encode(query)]), timeoutMs: 5000)
+        }
+        #expect(refused?.status == .badRequest, "\(String(describing: refused))")
+        #expect(refused?.message.contains("has no feature specification") == true, "\(String(describing: refused))")
+    }
+
+    @Test("a worker from an online pool that joins a broker started without --online serves no policy slate")
+    func workerJoinsBrokerWithoutOnline() async throws {
+        let state = try TemporaryDirectory("stale-policy-b")
+        defer { state.remove() }
+        try await ProcessCluster.with { cluster in
+            let (client, _) = try await Self.onlinePool(cluster, state: state.path)
+            client.close()
+            let old = cluster.endpoints
+            _ = cluster.kill("broker", signal: SIGKILL)
+            _ = cluster.waitForExit("broker", timeoutMs: 10_000)
+            try cluster.startBroker(frontend: old.frontend, backend: old.backend)
+            try await Self.expectNoPolicySlate(cluster)
+        }
+    }
+
+    @Test("after a restart whose stored policy is corrupt, online learning is off and no policy slate is served")
+    func corruptPolicyAtRestart() async throws {
+        let state = try TemporaryDirectory("stale-policy-a")
+        defer { state.remove() }
+        try await ProcessCluster.with { cluster in
+            let (client, view) = try await Self.onlinePool(cluster, state: state.path)
+            client.close()
+            let old = cluster.endpoints
+            _ = cluster.kill("broker", signal: SIGKILL)
+            _ = cluster.waitForExit("broker", timeoutMs: 10_000)
+            try Data("flipped".utf8).write(to: state.url.appendingPathComponent("blobs/\(view.weightsSha256)"))
+            try cluster.startBroker(frontend: old.frontend, backend: old.backend, extra: ["--state-dir", state.path, "--online"])
+            let status = try await cluster.client()
+            defer { status.close() }
+            let off = await serverError { try await OnlinePoolTests.online(status) }
+            #expect(off?.status == .badRequest && off?.message.contains("online learning is off") == true, "\(String(describing: off))")
+            try await Self.expectNoPolicySlate(cluster)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Crypto
+import RecData
+import RecWire
+import Testing
+
+@testable import Worker
+
+/// What a worker holds from a broker starts afresh at each registration (review faults F3 and F7): the catalogue
+/// is forgotten and the online thread is told which policy the broker serves; a CATALOGUE is installed as exactly
+/// the (version, SHA-256) it names.
+@Suite("Worker core: registration and catalogue identity")
+struct WorkerCoreRegistrationTests {
+    static func bytes(_ ids: [String]) throws -> [UInt8] {
+        let encoding = ItemEncoding(categorical: [], numeric: ["price"])
+        return try ItemCatalogue(encoding: encoding, ids: ids, features: ids.indices.map { Float($0) }).canonicalBytes()
+    }
+
+    static func sha(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+
+    static func send(_ harness: inout WorkerHarness, version: UInt64, _ bytes: [UInt8]) {
+        harness.receive(
+            Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: version, sha256: Self.sha(bytes))), bytes])
+    }
+
+    static func registeredTask(_ harness: WorkerHarness) -> PolicyVersionReference?? {
+        for task in harness.online.reversed() {
+            if case .registered(let served) = task { return .some(served) }
+        }
+        return nil
+    }
+
+    @Test("each registration tells the online thread which policy the broker serves, or none")
+    func registrationNamesThePolicy() throws {
+        var harness = WorkerHarness()
+        let served = PolicyVersionReference(version: 3, weightsSha256: "abc")
+        harness.register(servedPolicy: served)
+        #expect(Self.registeredTask(harness) == .some(served))
+        // The broker forgot us (it restarted without --online): the re-registration says it serves none.
+        harness.receive(Header(command: .disconnect))
+        harness.online.removeAll()
+        harness.receive(Header(command: .heartbeat), [WireJSON.encode(WorkerRegistration(workerId: "w1", requestedId: nil))])
+        #expect(Self.registeredTask(harness) == .some(nil))
+        // Later heartbeats are not registrations.
+        harness.online.removeAll()
+        harness.receive(Header(command: .heartbeat))
+        #expect(harness.online.isEmpty)
+    }
+
+    @Test("a worker that outlives a registry forgets its catalogue and installs the new registry's lower version")
+    func outlivesRegistry() throws {
+        var harness = WorkerHarness.registered()
+        // Registry A: versions 1…3; the worker serves version 3.
+        let a3 = try Self.bytes(["A", "B", "C"])
+        Self.send(&harness, version: 3, a3)
+        #expect(harness.core.catalogue?.version == 3)
+        // Registry B (a fresh state folder): the worker registers again and B sends its version 1.
+        harness.feed(.connected)
+        harness.receive(Header(command: .heartbeat), [WireJSON.encode(WorkerRegistration(workerId: "w1", requestedId: nil))])
+        #expect(harness.core.catalogue == nil)
+        harness.online.removeAll()
+        _ = harness.takeSent()
+        let b1 = try Self.bytes(["X"])
+        Self.send(&harness, version: 1, b1)
+        guard case .catalogue(let installed)? = harness.online.last else {
+            Issue.record("expected version 1 installed (handed to the online thread), not held")
+            return
+        }
+        #expect(installed.version == 1 && installed.sha256 == Self.sha(b1) && installed.catalogue.ids == ["X"])
+        #expect(harness.core.catalogue == installed)
+        #expect(harness.takeSent().isEmpty, "the online thread confirms it once the policy serves it")
+        // B's version 2 (add NEW-1) is installed too: the worker serves exactly what it confirms.
+        let b2 = try Self.bytes(["X", "NEW-1"])
+        Self.send(&harness, version: 2, b2)
+        #expect(harness.core.catalogue?.version == 2 && harness.core.catalogue?.sha256 == Self.sha(b2))
+    }
+
+    @Test("the same version number under another SHA-256 replaces the installed one; the same bytes are confirmed as they are")
+    func sameNumberOtherHash() throws {
+        var harness = WorkerHarness.registered()
+        let first = try Self.bytes(["A", "B"])
+        let other = try Self.bytes(["P", "Q", "R"])
+        Self.send(&harness, version: 2, first)
+        harness.online.removeAll()
+        Self.send(&harness, version: 2, first)
+        let again = try #require(try WorkerCoreCatalogueTests.state(&harness))
+        #expect(again.installed && again.version == 2 && again.sha256 == Self.sha(first) && again.error == nil)
+        guard case .hold(let held)? = harness.online.last, harness.online.count == 1 else {
+            Issue.record("expected the served version handed to the online thread to hold again, for a POLICY")
+            return
+        }
+        #expect(held.sha256 == Self.sha(first))
+        Self.send(&harness, version: 2, other)
+        guard case .catalogue(let replaced)? = harness.online.last else {
+            Issue.record("expected the other catalogue installed")
+            return
+        }
+        #expect(replaced.sha256 == Self.sha(other) && replaced.catalogue.count == 3)
+        #expect(harness.core.catalogue?.sha256 == Self.sha(other))
+    }
+
+    @Test("a refusal names its reason and is logged")
+    func refusalIsNamedAndLogged() throws {
+        var harness = WorkerHarness.registered()
+        let bytes = try Self.bytes(["A"])
+        harness.receive(
+            Header(command: .catalogue),
+            [WireJSON.encode(CatalogueInstall(version: 1, sha256: String(repeating: "0", count: 64))), bytes])
+        let refused = try #require(try WorkerCoreCatalogueTests.state(&harness))
+        #expect(!refused.installed)
+        #expect(refused.error == "the catalogue's bytes hash to \(Self.sha(bytes)), not \(String(repeating: "0", count: 64))")
+        #expect(harness.logs.contains { $0.level == .warning && $0.message == "catalogue not installed" })
+    }
+}

@@ -1243,6 +1243,12 @@ def _(s):
     _, payload = w.expect_command(HEARTBEAT)
     expect(len(payload) == 1, "the HEARTBEAT answering READY carries the registration JSON")
     registration = json.loads(payload[0])
+    # served_policy: the online policy version and weights the broker serves (null: a broker without --online).
+    served = registration.pop("served_policy", "missing")
+    expect(served is None or (isinstance(served, dict) and set(served) == {"version", "weights_sha256"}
+                              and isinstance(served["version"], int) and served["version"] >= 1
+                              and isinstance(served["weights_sha256"], str) and len(served["weights_sha256"]) == 64),
+           "served_policy %r" % (served,))
     expect(registration == {"worker_id": w.worker_id, "requested_id": None, "waiting_for_version": None},
            "registration %r" % registration)
     w.leave()

@@ -486,6 +486,14 @@ private struct Shell {
                         to: message.header, status: .badRequest,
                         message: "this broker keeps no durable state; start it with --state-dir to train and manage models")
                     actions.append(.sendToClient(identity: identity, frames: reply.frames()))
+                } else if case .heldImpression(let worker, _, let client, let frames) = input {
+                    // A policy slate held for a control plane this broker does not run: answered CONFLICT, as the
+                    // control plane answers it without an online policy, never left for the client's deadline.
+                    core.releaseHeldReply()
+                    let header = frames.first.flatMap { try? Header(decoding: $0) } ?? Header(command: .recommend)
+                    let refusal = SlateRefusal.noOnlinePolicy(worker: worker, .notConfigured)
+                    let reply = WireMessage.errorReply(to: header, status: .conflict, message: refusal.description)
+                    actions.append(.sendToClient(identity: client, frames: reply.frames()))
                 }
             }
         }

@@ -57,10 +57,12 @@ extension ControlPlane {
                 made.judge = { judge.judge($0) }
                 try made.start(nowMs: Clocks.epochMillis())
                 learner = made
-            } catch let error as StoreError {
+            } catch let error as StoreError where Self.isUnreadable(error) {
                 judgeThread?.stop()
                 throw .unreadableState(what: "the online policy", error: "\(error)")
             } catch {
+                // A write that failed (a full disk, an I/O error storing the first version) is not unreadable state:
+                // online learning is off, saying why, and everything else is served.
                 onlineOff = "the online policy could not start: \(error)"
                 logger.error(
                     "online learning could not start; FEEDBACK will be refused", metadata: ["error": "\(error)"])
@@ -78,5 +80,14 @@ extension ControlPlane {
         var router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         router.onlineOff = onlineOff
         return (router, judgeThread)
+    }
+
+    /// Whether a store error at start means durable state cannot be read (exit 65), rather than a write that failed
+    /// (`noSpace`, `io`): `OnlineCoordinator.start` stores the first version of a new policy or lineage.
+    static func isUnreadable(_ error: StoreError) -> Bool {
+        switch error {
+        case .noSpace, .io: false
+        default: true
+        }
     }
 }

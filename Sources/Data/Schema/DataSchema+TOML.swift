@@ -18,18 +18,36 @@ extension DataSchema {
     public static let maximumKeyDots = 16
 
     /// Why `text` cannot be a schema before it is parsed (its size, a key nested past ``maximumKeyDots``), or `nil`.
+    ///
+    /// A dotted key is a run of bare or quoted parts joined by dots (`a.b."c.d"`), in a key of its own, a table header
+    /// or an inline table. The scan counts the dots of each such run outside quoted strings and comments, so values
+    /// (`0.25`, a date, a dotted string) and comments never count.
     static func shapeProblem(_ text: String) -> String? {
         guard text.utf8.count <= maximumBytes else {
             return "the schema holds \(text.utf8.count) bytes; a schema may hold at most \(maximumBytes)"
         }
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            // The key of a `key = value` line, or the whole `[header]` line.
-            let key = trimmed.hasPrefix("[") ? trimmed.prefix { $0 != "]" } : trimmed.prefix { $0 != "=" }
-            let dots = key.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }
-            if dots > maximumKeyDots {
-                return "line \(index + 1): a key or table header nested \(dots + 1) deep; a schema's keys are at most "
-                    + "\(maximumKeyDots + 1) parts deep"
+            var dots = 0
+            var deepest = 0
+            var quote: Character? = nil
+            for character in line {
+                if let open = quote {
+                    if character == open { quote = nil }
+                    continue
+                }
+                if character == "#" { break }
+                if character == "\"" || character == "'" {
+                    quote = character
+                } else if character == "." {
+                    dots += 1
+                    deepest = max(deepest, dots)
+                } else if !(character.isLetter || character.isNumber || "_- \t".contains(character)) {
+                    dots = 0
+                }
+            }
+            if deepest > maximumKeyDots {
+                return "line \(index + 1): a key or table header nested \(deepest + 1) deep; a schema's keys are at "
+                    + "most \(maximumKeyDots + 1) parts deep"
             }
         }
         return nil

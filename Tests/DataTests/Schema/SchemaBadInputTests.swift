@@ -43,8 +43,17 @@ struct SchemaBadInputTests {
             #expect(error.description.contains(words), "\(error.description.prefix(200))")
             #expect(error.description.contains("deep.toml"), "\(error.description.prefix(200))")
         }
-        // The real schema's keys, dotted as deep as a schema needs, still parse.
+        // The real schema's keys, dotted as deep as a schema needs, still parse; so do comments and values with
+        // many dots (a date, decimals, a dotted string), which are no keys.
         #expect(DataSchema.shapeProblem(ShopFixture.schema) == nil)
+        let dotted = String(repeating: "0.5, ", count: 40)
+        let harmless = "# v1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19\nx = [" + dotted + "]\ny = \""
+            + String(repeating: "a.", count: 40) + "\"\n[logs]\nfile = 'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.csv'"
+        #expect(DataSchema.shapeProblem(harmless) == nil)
+        let quotedParts = String(repeating: "\"a\".", count: 30) + "b = 1"
+        #expect(DataSchema.shapeProblem(quotedParts)?.contains("nested 31 deep") == true)
+        let inline = "x = { " + String(repeating: "a.", count: 30) + "b = 1 }"
+        #expect(DataSchema.shapeProblem(inline)?.contains("nested 31 deep") == true)
     }
 
     /// Rewrites a file's lines with `change`.

@@ -490,10 +490,8 @@ private struct Shell {
                     // A policy slate held for a control plane this broker does not run: answered CONFLICT, as the
                     // control plane answers it without an online policy, never left for the client's deadline.
                     core.releaseHeldReply()
-                    let header = frames.first.flatMap { try? Header(decoding: $0) } ?? Header(command: .recommend)
                     let refusal = SlateRefusal.noOnlinePolicy(worker: worker, .notConfigured)
-                    let reply = WireMessage.errorReply(to: header, status: .conflict, message: refusal.description)
-                    actions.append(.sendToClient(identity: client, frames: reply.frames()))
+                    actions.append(.sendToClient(identity: client, frames: refusal.reply(replacing: frames)))
                 }
             }
         }

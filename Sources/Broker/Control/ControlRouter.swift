@@ -98,8 +98,6 @@ struct ControlRouter {
     /// still serving a policy (from another broker, or from before a restart whose policy did not start) drew it,
     /// and the broker could neither log its impression nor take feedback on it.
     private func unloggedSlateRefusal(worker: String, frames: [[UInt8]]) -> [[UInt8]] {
-        let header = frames.first.flatMap { try? Header(decoding: $0) } ?? Header(command: .recommend)
-        let refusal = SlateRefusal.noOnlinePolicy(worker: worker, offline)
-        return WireMessage.errorReply(to: header, status: .conflict, message: refusal.description).frames()
+        SlateRefusal.noOnlinePolicy(worker: worker, offline).reply(replacing: frames)
     }
 }

@@ -29,7 +29,7 @@ extension OnlineCore {
         }
         // Two records with one id in a group commit: the store keeps the first, so the second slate would be released
         // as stored while FEEDBACK on it is refused against the first one's slate.
-        if pendingImpressions.contains(where: { $0.id == record.impressionId }) {
+        if !pendingImpressionIds.insert(record.impressionId).inserted {
             actions.append(
                 .log(
                     .warning, "a worker sent an impression id already queued for the log",
@@ -77,6 +77,7 @@ extension OnlineCore {
             keep: settings.impressionLogSize)
         inFlight = InFlight(feedback: pendingFeedback, slates: pendingSlates, impressions: pendingImpressions.count)
         pendingImpressions.removeAll(keepingCapacity: true)
+        pendingImpressionIds.removeAll(keepingCapacity: true)
         pendingFeedback.removeAll(keepingCapacity: true)
         pendingSlates.removeAll(keepingCapacity: true)
         actions.append(.commit(commit))

@@ -75,6 +75,8 @@ struct OnlineCore: ControlCore {
     var workers: [TrainingWorker] = []
     var replicas: [[UInt8]: ReplicaPolicyView] = [:]
     var pendingImpressions: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)] = []
+    /// The ids in ``pendingImpressions``, so a repeated id is found without a scan per impression.
+    var pendingImpressionIds: Set<String> = []
     var pendingFeedback: [PendingFeedback] = []
     /// RECOMMEND replies waiting for their impression's commit.
     var pendingSlates: [HeldSlate] = []

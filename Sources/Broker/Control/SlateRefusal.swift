@@ -1,3 +1,5 @@
+import RecWire
+
 /// Why a broker started without a running online policy refuses online work.
 enum OnlineUnavailable: Error, Equatable, CustomStringConvertible {
     /// The broker was started without `--online` (or without `--state-dir`).
@@ -26,5 +28,11 @@ enum SlateRefusal: Error, Equatable, CustomStringConvertible {
             "worker \(worker) served a policy slate this broker cannot log, so feedback on it could not be "
                 + "taken: \(why)"
         }
+    }
+
+    /// The CONFLICT reply that replaces the held slate `frames` (the worker's reply, header first) for its client.
+    func reply(replacing frames: [[UInt8]]) -> [[UInt8]] {
+        let header = frames.first.flatMap { try? Header(decoding: $0) } ?? Header(command: .recommend)
+        return WireMessage.errorReply(to: header, status: .conflict, message: description).frames()
     }
 }

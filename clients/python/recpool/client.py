@@ -9,10 +9,11 @@ from typing import Iterable, Iterator, List, Optional
 import zmq
 
 from . import operations as ops
-from .errors import JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
+from .errors import Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
-from .wire import REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, salvage_request_id
+from .wire import (REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, resolve_endpoint,
+                   salvage_request_id)
 
 #: Frames at least this long are handed to libzmq without a copy.
 _ZERO_COPY_BYTES = 64 * 1024
@@ -25,8 +26,14 @@ class _Base:
 
     def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 0.25, busy_retries: int = 3,
                  server_key=None, client_key=None, max_rows: int = ops.DEFAULT_MAX_ROWS):
-        """Checks the options (``InvalidRequest`` naming the option and its rule): ``timeout`` finite seconds
-        in (0, 1e9], ``grace`` finite seconds in [0, 1e9], ``busy_retries`` an int ≥ 0, ``max_rows`` an int ≥ 1."""
+        """Checks the options (``InvalidRequest`` naming the option and its rule): ``endpoint``
+        ``tcp://HOST:PORT`` (port 1-65535, IPv6 in brackets), ``ipc://PATH`` or ``inproc://NAME``; ``timeout``
+        finite seconds in (0, 1e9], ``grace`` finite seconds in [0, 1e9], ``busy_retries`` an int ≥ 0,
+        ``max_rows`` an int ≥ 1."""
+        try:
+            self._zmq_endpoint, self._ipv6 = resolve_endpoint(endpoint)
+        except ValueError as error:
+            raise InvalidRequest(str(error)) from None
         self.endpoint = endpoint
         self.timeout = ops.seconds(timeout, "timeout")
         self.grace = ops.number(grace, "grace", 0, ops.MAX_SECONDS)
@@ -36,9 +43,17 @@ class _Base:
         self._ids = itertools.count(1)
 
     def _configure(self, socket) -> None:
+        """LINGER 0 (a closed client leaves nothing queued), CURVE when keys were given, ``ZMQ_IPV6`` for an
+        IPv6 endpoint (PROTOCOL.md, "Transport"), then the connect; a connect libzmq refuses is
+        ``InvalidRequest`` naming the endpoint."""
         socket.setsockopt(zmq.LINGER, 0)
         apply_curve(socket, *self._curve)
-        socket.connect(self.endpoint)
+        if self._ipv6:
+            socket.setsockopt(zmq.IPV6, 1)
+        try:
+            socket.connect(self._zmq_endpoint)
+        except zmq.ZMQError as error:
+            raise InvalidRequest(f"cannot connect to {self.endpoint}: {error.strerror}") from None
 
     def _deadline_ms(self, call: ops.Call) -> int:
         if call.deadline is not None:
@@ -123,7 +138,8 @@ class Client(_Base):
         self._poller.register(self._socket, zmq.POLLIN)
 
     def close(self) -> None:
-        """Closes the socket; requests still outstanding are abandoned."""
+        """Closes the socket; requests still outstanding are abandoned. A call after this raises
+        :class:`~recpool.Closed`."""
         self._socket.close(0)
 
     def __enter__(self) -> "Client":
@@ -170,6 +186,8 @@ class Client(_Base):
         call is taken when a reply frees a place. The first failure cancels what is still outstanding and
         is raised, whatever it is: an error reply, a malformed reply (``ProtocolViolation``), a call the
         iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
+        if self._socket.closed:
+            raise Closed(f"the client of {self.endpoint} is closed")
         source = iter(calls)
         taken: List[ops.Call] = []
         results: dict = {}
@@ -389,15 +407,15 @@ class Client(_Base):
 
     def jobs(self, *, timeout: Optional[float] = None) -> List[dict]:
         """Every training job."""
-        return self._drive(ops.control("jobs", timeout=timeout, key="jobs", keys=ops.JOB_KEYS))
+        return self._drive(ops.jobs(timeout=timeout))
 
     def job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
         """One job with its rounds."""
-        return self._drive(ops.control("job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
+        return self._drive(ops.job_control("job", job_id, timeout=timeout))
 
     def cancel_job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
         """Cancels a job; returns it. Trainer role."""
-        return self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
+        return self._drive(ops.job_control("cancel_job", job_id, timeout=timeout))
 
     def online(self, *, timeout: Optional[float] = None) -> dict:
         """The online-learning view (PROTOCOL.md, "Online learning")."""

@@ -47,6 +47,14 @@ MAX_DWELL_SECONDS = 1e9
 MAX_IMPRESSION_ID_BYTES = 64
 #: Rows per page of CONTROL ``impressions`` (its ``limit``, 1-10,000).
 MAX_PAGE_SIZE = 10_000
+#: Columns per SCORE row the broker takes (PROTOCOL.md, "Limits": fixed); a wider row is ``TOO_LARGE``.
+MAX_COLUMNS = 4096
+#: The services ``health`` knows, as ``recpool health --service`` takes them.
+HEALTH_SERVICES = ("SCORE", "RECOMMEND", "FEEDBACK", "TRAIN_ROUND")
+#: A job's states (PROTOCOL.md, "A job is").
+JOB_STATES = frozenset({"queued", "running", "completed", "failed", "cancelled"})
+#: The ``source`` of a RECOMMEND answer: a trained model's ranking, its popularity fallback, a policy slate.
+SLATE_SOURCES = ("model", "cold_start_fallback", "policy")
 # Bytes of a SCORE message besides its rows: the header and the tensor's shape.
 _SCORE_OVERHEAD_BYTES = HEADER_BYTES + TENSOR_SHAPE_BYTES
 
@@ -173,7 +181,11 @@ class Call:
 
     def __post_init__(self):
         """Checks the call's own timeout and deadline (see :func:`seconds`, :func:`deadline_seconds`), so
-        that every call refuses them before sending, whatever builds it."""
+        that every call refuses them before sending, whatever builds it. Both at once is refused: one of
+        them would be ignored."""
+        if self.timeout is not None and self.deadline is not None:
+            raise InvalidRequest(f"give timeout or deadline, not both (got timeout={self.timeout!r} and "
+                                 f"deadline={self.deadline!r})")
         if self.timeout is not None:
             self.timeout = seconds(self.timeout, "timeout")
         if self.deadline is not None:
@@ -233,11 +245,28 @@ def json_frame(reply: Reply, what: str) -> dict:
     return document
 
 
+def _json_value(value):
+    """numpy's scalars and arrays as the JSON values they stand for; anything else is not JSON."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a value of type {type(value).__name__} ({value!r}) is not JSON")
+
+
 def encode_json(document: dict) -> bytes:
-    """A JSON frame (UTF-8, no NaN: the protocol's JSON has none)."""
+    """A JSON frame (UTF-8, no NaN: the protocol's JSON has none; numpy scalars as the numbers they hold).
+
+    Raises:
+        InvalidRequest: a NaN or infinity, or a value JSON cannot hold (an object, a set), naming it.
+    """
     try:
-        return json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
-    except ValueError as error:
+        return json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value).encode()
+    except (TypeError, ValueError, RecursionError) as error:
         raise InvalidRequest(f"cannot encode the request: {error}") from None
 
 
@@ -251,13 +280,19 @@ def as_rows(rows) -> np.ndarray:
             value beyond float32's range (such as ``1e39``, which would be sent as infinity), naming the
             first such row and feature.
     """
-    array = np.asarray(rows)
+    try:
+        array = np.asarray(rows)
+    except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
+        raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
         raise InvalidRequest(f"rows must be a 2-D array (rows × features), got {array.ndim} dimensions")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise InvalidRequest(f"rows must have at least one row and one feature, got shape {array.shape}")
+    if array.shape[1] > MAX_COLUMNS:
+        raise InvalidRequest(f"rows have {array.shape[1]} features; a SCORE row holds at most {MAX_COLUMNS} "
+                             "(the broker's column limit, answered TOO_LARGE)")
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}")
     if not np.isfinite(array).all():
@@ -293,11 +328,27 @@ def rows_per_request(cols: int, max_rows: int) -> int:
     return min(max_rows, fit)
 
 
+def check_pin(reply: Reply, pin: Tuple[int, int], what: str) -> None:
+    """Raises ProtocolViolation when the reply's ``model_version`` breaks the request's pin: another version
+    than an exact pin, or an older one than a minimum (PROTOCOL.md, "Model versions"), so an answer served
+    under the wrong version is never returned."""
+    wanted, flags = pin
+    served = reply.header.model_version
+    if flags & FLAG_EXACT_VERSION and served != wanted:
+        raise ProtocolViolation(f"the {what} reply names model version {served}; the request was pinned to exactly "
+                                f"version {wanted}", reply.header)
+    if not flags & FLAG_EXACT_VERSION and served < wanted:
+        raise ProtocolViolation(f"the {what} reply names model version {served}; the request asked for version "
+                                f"{wanted} or newer", reply.header)
+
+
 def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Call:
-    """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags)."""
+    """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags); a reply
+    from a version the pin excludes is a ``ProtocolViolation``."""
     expected = chunk.shape[0]
 
     def parse(reply: Reply):
+        check_pin(reply, pin, "SCORE")
         try:
             values = decode_tensor(_first_frame(reply, "SCORE"))
         except MalformedReply as error:
@@ -467,44 +518,77 @@ def _reply_fault(reply: Reply, what: str, problem: str) -> ProtocolViolation:
     return ProtocolViolation(f"the {what} reply {problem}", reply.header)
 
 
-def _parse_slate(reply: Reply) -> Slate:
-    """A RECOMMEND reply as a :class:`Slate`; ``ProtocolViolation`` for a missing key or a wrong type (an item
-    that is not an int, a score that is not a number, a policy's propensity outside (0, 1])."""
-    document = json_frame(reply, "RECOMMEND")
-    items = document.get("items")
-    source = document.get("source") or "model"
-    version = document.get("model_version")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise _reply_fault(reply, "RECOMMEND", "has no list of item objects in 'items'")
-    if not isinstance(source, str) or not (version is None or is_integer(version)):
-        raise _reply_fault(reply, "RECOMMEND", f"has source {source!r} and model_version {version!r}")
-    policy = source == "policy"
-    for entry in items:
-        propensity = entry.get("propensity")
-        if (not is_integer(entry.get("item")) or not is_number(entry.get("score"))
-                or (policy and not (is_number(propensity) and 0 < propensity <= 1))):
-            raise _reply_fault(reply, "RECOMMEND", f"has a malformed item {entry!r}")
-    impression_id = document.get("impression_id")
-    if policy and not isinstance(impression_id, str):
-        raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
-    return Slate(
-        items=[int(i["item"]) for i in items],
-        scores=[float(i["score"]) for i in items],
-        propensities=[float(i["propensity"]) for i in items] if policy else None,
-        impression_id=impression_id,
-        model_version=int(version if version is not None else reply.header.model_version),
-        source=source,
-        exploration=document.get("exploration"))
+def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
+    """The parser of a RECOMMEND reply to ``document_sent`` (pinned by ``pin``), checked against the request."""
+    top = document_sent.get("top")
+    candidates = set(document_sent["candidates"]) if document_sent.get("candidates") is not None else None
+    viewed = {event["item"] for event in document_sent["events"]} if document_sent.get("exclude_viewed") else set()
+
+    def parse(reply: Reply) -> Slate:
+        """A RECOMMEND reply as a :class:`Slate`.
+
+        Raises:
+            ProtocolViolation: a key the spec lists missing or of the wrong type (``items``, ``source``,
+                ``model_version``; for a policy slate ``impression_id`` and each item's ``position`` and
+                ``propensity`` in (0, 1]); a ``source`` the spec does not name; a ``model_version`` other than
+                the header's, or (for a model's ranking) one the pin excludes; an item repeated, more items
+                than ``top``, an item outside ``candidates``, or a viewed item with ``exclude_viewed``.
+        """
+        document = json_frame(reply, "RECOMMEND")
+        items = document.get("items")
+        source = document.get("source")
+        version = document.get("model_version")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise _reply_fault(reply, "RECOMMEND", "has no list of item objects in 'items'")
+        if source not in SLATE_SOURCES:
+            raise _reply_fault(reply, "RECOMMEND", f"has source {source!r}, not one of {', '.join(SLATE_SOURCES)}")
+        if not is_integer(version) or version != reply.header.model_version:
+            raise _reply_fault(reply, "RECOMMEND", f"names model_version {version!r} in its document and "
+                                                   f"{reply.header.model_version} in its header")
+        policy = source == "policy"
+        if not policy:  # a policy slate names the policy's version, which a model pin does not constrain
+            check_pin(reply, pin, "RECOMMEND")
+        for slot, entry in enumerate(items):
+            propensity = entry.get("propensity")
+            if (not is_integer(entry.get("item")) or not is_number(entry.get("score"))
+                    or (policy and not (is_number(propensity) and 0 < propensity <= 1))
+                    or (policy and entry.get("position") != slot)):
+                raise _reply_fault(reply, "RECOMMEND", f"has a malformed item in slot {slot}: {entry!r}")
+        ranked = [int(i["item"]) for i in items]
+        if len(set(ranked)) != len(ranked):
+            raise _reply_fault(reply, "RECOMMEND", f"repeats an item: {ranked}")
+        if top is not None and len(ranked) > top:
+            raise _reply_fault(reply, "RECOMMEND", f"holds {len(ranked)} items; the request asked for top {top}")
+        if candidates is not None:
+            outside = [item for item in ranked if item not in candidates]
+            if outside:
+                raise _reply_fault(reply, "RECOMMEND", f"holds item {outside[0]}, which is not among the candidates")
+        if not policy and viewed & set(ranked):
+            raise _reply_fault(reply, "RECOMMEND", f"holds viewed item {min(viewed & set(ranked))} although the "
+                                                   "request asked for exclude_viewed")
+        impression_id = document.get("impression_id")
+        if policy and not (isinstance(impression_id, str) and impression_id):
+            raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
+        return Slate(
+            items=ranked,
+            scores=[float(i["score"]) for i in items],
+            propensities=[float(i["propensity"]) for i in items] if policy else None,
+            impression_id=impression_id if policy else None,
+            model_version=int(version),
+            source=source,
+            exploration=document.get("exploration"))
+
+    return parse
 
 
 def recommend(user_features=None, events=(), top=None, candidates=None, *, exclude_viewed=False, min_version=None,
               exact_version=None, timeout=None, deadline=None) -> Call:
     """The RECOMMEND call. ``exclude_viewed`` is sent only when true. A BUSY refusal came before dispatch,
-    so it is retried."""
+    so it is retried. The reply is checked against the request (see :func:`_slate_parser`)."""
     pin = version_pin(min_version, exact_version)
     document = _recommend_document(user_features, events, top, candidates, exclude_viewed)
-    return Call(Command.RECOMMEND, [encode_json(document)], _parse_slate, pin[0], pin[1], retry_busy=True,
-                timeout=timeout, deadline=deadline)
+    return Call(Command.RECOMMEND, [encode_json(document)], _slate_parser(document, pin), pin[0], pin[1],
+                retry_busy=True, timeout=timeout, deadline=deadline)
 
 
 def _impression_id(impression_id) -> str:
@@ -541,6 +625,10 @@ def feedback(impression_id: str, item: int, click, dwell=None, *, timeout=None, 
         if not isinstance(impression, str) or not is_integer(acked) or not isinstance(duplicate, bool):
             raise _reply_fault(reply, "FEEDBACK", f"is not {{impression_id: string, item: int, duplicate: bool}}: "
                                                   f"{answer!r}")
+        if impression != document["impression_id"] or acked != document["item"]:
+            raise _reply_fault(reply, "FEEDBACK", f"acknowledges impression {impression!r}, item {acked}; the "
+                                                  f"request was about impression {document['impression_id']!r}, "
+                                                  f"item {document['item']}")
         return FeedbackAck(impression, int(acked), duplicate)
 
     return Call(Command.FEEDBACK, [encode_json(document)], parse, retry_busy=True, timeout=timeout, deadline=deadline)
@@ -554,26 +642,40 @@ def status(*, timeout=None) -> Call:
 
 
 def health(service: str = "SCORE", *, timeout=None):
-    """Generator of ``health``: STATUS, then whether a live worker offers ``service``.
+    """Generator of ``health``: STATUS, then whether a live worker serves ``service``, as ``recpool health``
+    decides it.
 
-    FEEDBACK is answered by the broker's control plane, not by a worker: it is healthy when the broker
-    serves an online policy (``online.enabled`` in the status) and a live worker offers RECOMMEND, which
-    makes the impressions feedback refers to.
+    A worker serves SCORE or RECOMMEND when it offers it and takes work: not while it waits for the promoted
+    version (``waiting_for_version``), nor on an ``unverified`` model (PROTOCOL.md, "Model versions": such a
+    worker takes no work, so requests would end in ``CONFLICT``). Training rounds go to every live worker that
+    trains, so TRAIN_ROUND counts those that offer it. FEEDBACK is answered by
+    the broker's control plane: it is healthy when online learning runs (``online.enabled``) and a replica
+    serves its policy (``online.replicas``), so slates carry impressions that feedback can be about.
+
+    Raises:
+        InvalidRequest: ``service`` not one of SCORE, RECOMMEND, FEEDBACK, TRAIN_ROUND (a misspelt service
+            would otherwise read as unhealthy).
+        ProtocolViolation: a STATUS document without ``workers``, ``online`` or ``protocol_version``, or with
+            the wrong types.
     """
+    if service not in HEALTH_SERVICES:
+        raise InvalidRequest(f"service must be one of {', '.join(HEALTH_SERVICES)}, got {service!r}")
     (document,) = yield [status(timeout=timeout)]
-    workers = document.get("workers") or []
-    online = document.get("online") or {}
-    protocol = document.get("protocol_version") or 0
-    if (not isinstance(workers, list) or not all(isinstance(w, dict) and isinstance(w.get("services") or [], list)
+    missing = [key for key in ("workers", "online", "protocol_version") if key not in document]
+    if missing:
+        raise ProtocolViolation(f"the STATUS reply has no {', '.join(repr(k) for k in missing)}")
+    workers, online, protocol = document["workers"], document["online"], document["protocol_version"]
+    if (not isinstance(workers, list) or not all(isinstance(w, dict) and isinstance(w.get("services"), list)
                                                  for w in workers)
-            or not isinstance(online, dict) or not is_integer(protocol)):
+            or not (online is None or isinstance(online, dict)) or not is_integer(protocol)):
         raise ProtocolViolation("the STATUS reply's workers, online or protocol_version has the wrong type")
-    wanted = "RECOMMEND" if service == "FEEDBACK" else service
-    live = [w for w in workers if wanted in (w.get("services") or [])]
-    healthy = bool(live)
     if service == "FEEDBACK":
-        healthy = healthy and bool(online.get("enabled"))
-    return Health(healthy, service, len(live), len(workers), int(protocol))
+        replicas = (online or {}).get("replicas") or []
+        healthy = bool(online and online.get("enabled") is True and replicas)
+        return Health(healthy, service, len(replicas) if healthy else 0, len(workers), int(protocol))
+    serving = [w for w in workers if service in w["services"] and (service == "TRAIN_ROUND" or (
+        w.get("waiting_for_version") is None and w.get("model_source") != "unverified"))]
+    return Health(bool(serving), service, len(serving), len(workers), int(protocol))
 
 
 #: The keys of a job document (PROTOCOL.md, "CONTROL requests").
@@ -607,6 +709,10 @@ def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = N
         raise InvalidRequest(f"op must be a CONTROL operation's name, got {op!r}")
     if arguments is not None and not isinstance(arguments, Mapping):
         raise InvalidRequest(f"arguments must be a dict of the CONTROL request's keys, got {arguments!r}")
+    for name in arguments or {}:
+        if not isinstance(name, str) or name == "op":
+            raise InvalidRequest(f"arguments: a key must be a string naming an argument of {op} (not 'op', which "
+                                 f"is the first argument), got {name!r}")
     if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidRequest(f"data must be bytes (frame 2), got {type(data).__name__}")
     document = {"op": op}
@@ -633,6 +739,41 @@ def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = N
         return answer
 
     return Call(Command.CONTROL, payload, parse, timeout=timeout)
+
+
+def job_control(op: str, job_id=None, *, train: Optional[dict] = None, timeout=None) -> Call:
+    """CONTROL ``job`` or ``cancel_job`` of ``job_id``, or ``train`` of the spec ``train``: the reply is one job,
+    checked by :func:`check_job` (a job in an unknown state would be followed forever).
+
+    Raises:
+        InvalidRequest: ``job_id`` not a non-empty string.
+    """
+    if train is not None:
+        arguments = {"train": train}
+    else:
+        if not isinstance(job_id, str) or not job_id:
+            raise InvalidRequest(f"job must be a job id such as 'job-1', got {job_id!r}")
+        arguments = {"job": job_id}
+    call = control(op, arguments, timeout=timeout, keys=JOB_KEYS)
+    read = call.parse
+    call.parse = lambda reply: check_job(read(reply), f"CONTROL {op}")
+    return call
+
+
+def jobs(*, timeout=None) -> Call:
+    """CONTROL ``jobs``: every job, each checked by :func:`check_job`."""
+    call = control("jobs", timeout=timeout, key="jobs", keys=JOB_KEYS)
+    read = call.parse
+
+    def parse(reply: Reply):
+        listed = read(reply)
+        if not isinstance(listed, list):
+            raise ProtocolViolation(f"the CONTROL jobs reply's jobs is a {type(listed).__name__}, not a list",
+                                    reply.header)
+        return [check_job(job, "CONTROL jobs") for job in listed]
+
+    call.parse = parse
+    return call
 
 
 def promote(version_number, *, timeout=None) -> Call:
@@ -830,7 +971,7 @@ def train(dataset, schema=None, *, timeout=None, **options):
         name = yield from upload_path(path, timeout=timeout)
         catalogue = yield from upload_path(catalogue_path, timeout=timeout)
         spec = train_spec(name, text, catalogue=catalogue, **options)
-        (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]
+        (job,) = yield [job_control("train", train=spec, timeout=timeout)]
         return job
     name = os.fspath(dataset) if isinstance(dataset, os.PathLike) else dataset
     if hasattr(dataset, "columns") and hasattr(dataset, "to_numpy"):  # a pandas DataFrame with a label column
@@ -844,8 +985,41 @@ def train(dataset, schema=None, *, timeout=None, **options):
     elif isinstance(name, str) and os.path.isfile(name):
         name = yield from upload_path(name, timeout=timeout)
     spec = train_spec(name, schema, **options)
-    (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]
+    (job,) = yield [job_control("train", train=spec, timeout=timeout)]
     return job
+
+
+def _check_page(page: dict, cursor: int, limit: int) -> None:
+    """Raises ProtocolViolation unless ``page`` is the impressions page PROTOCOL.md describes for ``after`` =
+    ``cursor`` and ``limit``: ``impressions`` (at most ``limit`` rows, ``seq`` ints rising past ``cursor``, each
+    ``record`` an object whose ``slate`` and ``propensities`` are lists of one length, ``clicks`` and ``dwell``
+    objects) and ``next_after``: the last row's ``seq`` when the page is full, ``null`` otherwise (a ``null`` on
+    a full page would end the log early, silently)."""
+    def fault(problem):
+        return ProtocolViolation(f"the CONTROL impressions page after {cursor} {problem}")
+
+    for key in ("impressions", "next_after", "spec"):
+        if key not in page:
+            raise fault(f"has no {key!r}")
+    impressions, following = page["impressions"], page["next_after"]
+    if not isinstance(impressions, list) or len(impressions) > limit:
+        raise fault(f"has impressions of type {type(impressions).__name__} (at most {limit} rows expected)")
+    last = cursor
+    for row in impressions:
+        seq = row.get("seq") if isinstance(row, dict) else None
+        if not is_integer(seq) or seq <= last:
+            raise fault(f"holds a row whose seq {seq!r} does not follow {last}")
+        last = seq
+        record = row.get("record")
+        if (not isinstance(record, dict) or not isinstance(record.get("slate"), list)
+                or not isinstance(record.get("propensities"), list)
+                or len(record["slate"]) != len(record["propensities"])
+                or not isinstance(row.get("clicks"), dict) or not isinstance(row.get("dwell", {}), dict)):
+            raise fault(f"holds a malformed row {seq}: its record needs a slate and propensities of one length, "
+                        "and the row clicks and dwell objects")
+    expected = last if len(impressions) == limit else None
+    if following != expected:
+        raise fault(f"holds {len(impressions)} of {limit} rows with next_after {following!r}; expected {expected!r}")
 
 
 def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
@@ -854,8 +1028,9 @@ def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
     Raises:
         InvalidRequest: ``after`` not an int in 0…2**64 − 1, ``page_size`` not an int in 1…10,000 (the
             ``limit`` CONTROL ``impressions`` takes).
-        ProtocolViolation: a page without a list of impressions, or whose ``next_after`` is not a
-            sequence number past the page's ``after`` (the paging would never end).
+        ProtocolViolation: a page that is not what PROTOCOL.md describes (see :func:`_check_page`): a key
+            missing, rows out of order or malformed, or a ``next_after`` other than the last row's ``seq`` on a
+            full page and ``null`` on a page that is not full.
     """
     cursor = integer(after, "after", 0, U64_MAX)
     limit = integer(page_size, "page_size", 1, MAX_PAGE_SIZE)
@@ -863,14 +1038,24 @@ def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
     spec = None
     while True:
         (page,) = yield [control("impressions", {"after": cursor, "limit": limit}, timeout=timeout)]
-        impressions = page.get("impressions") or []
-        following = page.get("next_after")
-        if not isinstance(impressions, list) or not (following is None or (is_integer(following)
-                                                                           and following > cursor)):
-            raise ProtocolViolation(f"the CONTROL impressions page after {cursor} has impressions of type "
-                                    f"{type(impressions).__name__} and next_after {following!r}")
-        rows.extend(impressions)
-        spec = page.get("spec") or spec
-        if following is None or not impressions:
+        _check_page(page, cursor, limit)
+        rows.extend(page["impressions"])
+        spec = page["spec"] or spec
+        if page["next_after"] is None:
             return rows, spec
-        cursor = following
+        cursor = page["next_after"]
+
+
+def check_job(document, what: str = "job") -> dict:
+    """``document`` if it is a job as PROTOCOL.md describes one, enough to follow it: an object with a string
+    ``job`` id and a ``state`` among queued, running, completed, failed, cancelled.
+
+    Raises:
+        ProtocolViolation: otherwise; a job in a state nobody knows would be followed forever.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("job"), str) or not document["job"]:
+        raise ProtocolViolation(f"the {what} reply is not a job with a string id: {document!r}")
+    if document.get("state") not in JOB_STATES:
+        raise ProtocolViolation(f"the {what} reply gives job {document['job']} the state {document.get('state')!r}, "
+                                f"not one of {', '.join(sorted(JOB_STATES))}")
+    return document

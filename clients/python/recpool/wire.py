@@ -166,6 +166,41 @@ def decode_tensor(frame) -> np.ndarray:
     return values.astype(np.float32, copy=True)
 
 
+def resolve_endpoint(endpoint) -> tuple:
+    """``(endpoint for libzmq, needs ZMQ_IPV6)`` for a broker endpoint, as PROTOCOL.md ("Transport") defines
+    one: ``tcp://HOST:PORT`` (an IPv4 address, a host name, ``localhost``, which is always 127.0.0.1, or an
+    IPv6 address in brackets, for which the socket must set ``ZMQ_IPV6``: libzmq refuses IPv6 otherwise and
+    the client would only time out), ``ipc://PATH`` or ``inproc://NAME``.
+
+    Raises:
+        ValueError: not a string, another scheme, no host, or a port that is not 1-65535 (a connect
+            needs a real port: ``*`` is for binds); the message names the endpoint and the rule.
+    """
+    if not isinstance(endpoint, str):
+        raise ValueError(f"endpoint must be a string such as tcp://127.0.0.1:5555, got {endpoint!r}")
+    for scheme in ("ipc://", "inproc://"):
+        if endpoint.startswith(scheme):
+            if len(endpoint) == len(scheme):
+                raise ValueError(f"endpoint {endpoint!r} names no {scheme[:-3]} path")
+            return endpoint, False
+    if not endpoint.startswith("tcp://"):
+        raise ValueError(f"endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME, got {endpoint!r}")
+    rest = endpoint[len("tcp://"):]
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"endpoint {endpoint!r} must be tcp://HOST:PORT with a port in 1-65535")
+    if host.startswith("["):
+        if not host.endswith("]") or len(host) < 3:
+            raise ValueError(f"endpoint {endpoint!r}: an IPv6 address goes in brackets, as tcp://[::1]:5555")
+        return endpoint, True
+    if ":" in host or "[" in host or "]" in host or "*" in host or any(c.isspace() for c in host):
+        raise ValueError(f"endpoint {endpoint!r}: the host must be an IPv4 address, a host name or an IPv6 "
+                         "address in brackets")
+    if host.lower() == "localhost":
+        return f"tcp://127.0.0.1:{port}", False
+    return endpoint, False
+
+
 def cancel_payload(request_id: int) -> bytes:
     """The CANCEL payload: the id of the request to cancel, u64 LE."""
     return struct.pack("<Q", request_id)

@@ -185,6 +185,17 @@ def test_wide_rows_are_split_so_each_message_stays_within_the_16_mib_limit():
 def test_a_single_row_wider_than_the_message_limit_is_refused_locally():
     assert ops.rows_per_request(4_194_288, 8192) == 1  # 64 + 4 × 4,194,288 bytes: exactly the limit
     with pytest.raises(recpool.InvalidRequest, match="one row is 16777156 bytes, more than a SCORE message may hold"):
+        ops.rows_per_request(4_194_289, 8192)
+
+
+def test_rows_wider_than_the_brokers_column_limit_are_refused_before_anything_is_sent():
+    # PROTOCOL.md, "Limits": 4,096 columns a row, fixed; a wider row was sent (split into 16 MiB messages)
+    # only for the broker to answer each one TOO_LARGE.
+    assert ops.as_rows(np.zeros((2, 4096), np.float32)).shape == (2, 4096)
+    message = "rows have 4097 features; a SCORE row holds at most 4096 (the broker's column limit"
+    with pytest.raises(recpool.InvalidRequest, match=message.replace("(", r"\(")):
+        next(ops.score(np.zeros((10_000, 4097), np.float32)))
+    with pytest.raises(recpool.InvalidRequest, match="rows have 4194289 features"):
         next(ops.score(np.zeros((1, 4_194_289), np.float32)))
 
 
@@ -286,10 +297,12 @@ def test_feedback_and_slate_replies_of_the_wrong_types_are_protocol_violations()
         call.parse(reply(wire.Command.FEEDBACK, [b'{"impression_id": "imp", "item": 3, "duplicate": "false"}']))
     slate = ops.recommend()
     with pytest.raises(recpool.ProtocolViolation, match="malformed item"):
-        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3.7, "score": 0.5}], "model_version": 1}']))
+        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3.7, "score": 0.5}], "source": "model", '
+                                                   b'"model_version": 1}'], model_version=1))
     with pytest.raises(recpool.ProtocolViolation, match="malformed item"):
-        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3, "score": 0.5, "propensity": 0}], '
-                                                   b'"source": "policy", "impression_id": "i", "model_version": 1}']))
+        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3, "position": 0, "score": 0.5, '
+                                                   b'"propensity": 0}], "source": "policy", "impression_id": "i", '
+                                                   b'"model_version": 1}'], model_version=1))
 
 
 def test_a_reply_with_another_command_byte_is_a_protocol_violation_and_cancels_the_rest(fake):

@@ -292,10 +292,11 @@ class Client(_Base):
             min_version: serve with this version or newer. exact_version: exactly this version.
             timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
         Raises:
-            InvalidRequest (before sending: NaN, infinity, a value beyond float32's range, a row wider than
-            the message limit, a bad pin, timeout or deadline), BadRequest (e.g. wrong width, naming both),
+            InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, more
+            than 4,096 features, a bad pin, timeout or deadline, or both a timeout and a deadline), BadRequest (e.g. wrong width, naming both),
             TooLarge, Busy (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned
-            version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row).
+            version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row, or
+            names a version the pin excludes), Closed.
         """
         return self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version, timeout=timeout,
                                      deadline=deadline, max_rows=self.max_rows))
@@ -332,7 +333,8 @@ class Client(_Base):
             ``candidates`` not None or a non-empty list of at most 100,000 int item ids without repeats;
             an event's item not an int or its dwell not in 0…1e9 s; a user feature name that is not a string
             or a value that is not a string or a finite number; ``exclude_viewed`` not a bool.
-            Then as :meth:`score`.
+            Then as :meth:`score`; ProtocolViolation also for a slate that breaks the spec or the request (a
+            repeated item, more than ``top``, an item outside ``candidates``; see ``operations._slate_parser``).
         """
         return self._drive(ops.recommend(user_features, events, top, candidates, exclude_viewed=exclude_viewed,
                                          min_version=min_version, exact_version=exact_version, timeout=timeout,
@@ -345,7 +347,8 @@ class Client(_Base):
         Raises:
             InvalidRequest (before sending): ``impression_id`` not 1–64 UTF-8 bytes, ``item`` not an int,
             ``click`` not 0 or 1, ``dwell`` not None or a number in 0…1e9. NotFound (unknown or evicted
-            impression), Expired (past the feedback window), BadRequest (item not in the slate, malformed event).
+            impression), Expired (past the feedback window), BadRequest (item not in the slate, malformed event),
+            ProtocolViolation (an acknowledgement of another impression or item).
         """
         return self._drive(ops.feedback(impression_id, item, click, dwell, timeout=timeout))
 
@@ -356,7 +359,9 @@ class Client(_Base):
         return self._drive(ops.status(timeout=timeout))
 
     def health(self, service: str = "SCORE", *, timeout: Optional[float] = None) -> Health:
-        """Whether a live worker offers ``service`` (SCORE, RECOMMEND, TRAIN_ROUND, ...); truthy when so."""
+        """Whether a live worker serves ``service`` (SCORE, RECOMMEND, FEEDBACK or TRAIN_ROUND), as ``recpool
+        health`` decides it (see :func:`recpool.operations.health`); truthy when so. An unknown service is
+        ``InvalidRequest``."""
         return self._drive(ops.health(service, timeout=timeout))
 
     def control(self, op: str, arguments: Optional[dict] = None, data: Optional[bytes] = None, *,

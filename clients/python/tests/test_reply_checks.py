@@ -1,0 +1,252 @@
+"""Replies checked against the request they answer, and arguments the client refuses before sending, with no
+pool: each case was once returned as an answer (or sent) without a word."""
+import json
+
+import numpy as np
+import pytest
+
+import recpool
+from recpool import operations as ops, wire
+from test_checks import ROWS, answer_to, fake, reply, scores_for  # noqa: F401  (fake is a fixture)
+
+
+def finish(generator, *results):
+    """Runs an operations generator, sending it ``results`` (one list of call results per step); returns its value."""
+    next(generator)
+    try:
+        for step in results:
+            generator.send(step)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the generator wanted more steps")
+
+
+# ---------------------------------------------------------------- version pins
+
+def score_reply(version: int, rows: int = 2) -> ops.Reply:
+    return reply(wire.Command.SCORE, [scores_for([bytes(wire.tensor_frame(np.zeros((rows, 1), np.float32)))])],
+                 model_version=version)
+
+
+@pytest.mark.parametrize("pin, served, problem", [
+    ((5, 0), 4, "names model version 4; the request asked for version 5 or newer"),
+    ((5, wire.FLAG_EXACT_VERSION), 6, "names model version 6; the request was pinned to exactly version 5"),
+    ((5, wire.FLAG_EXACT_VERSION), 0, "names model version 0; the request was pinned to exactly version 5"),
+])
+def test_a_score_from_a_version_the_pin_excludes_is_a_protocol_violation(pin, served, problem):
+    call = ops.score_call(ROWS, pin, None, None)
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        call.parse(score_reply(served))
+    values, header = call.parse(score_reply(5))
+    assert header.model_version == 5 and values.tolist() == [0.5, 0.5]
+    assert ops.score_call(ROWS, (5, 0), None, None).parse(score_reply(7))[1].model_version == 7
+
+
+def test_a_score_answered_under_the_wrong_version_is_not_returned_by_the_client(fake):
+    def answer(header, frames):
+        if header is None:
+            return []
+        return [answer_to(header, scores_for(frames), model_version=header.model_version - 1)]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        with pytest.raises(recpool.ProtocolViolation, match="names model version 2; the request asked for version 3"):
+            client.score(ROWS, min_version=3)
+
+
+# ---------------------------------------------------------------- RECOMMEND
+
+def slate_reply(document: dict, version: int = 1) -> ops.Reply:
+    return reply(wire.Command.RECOMMEND, [json.dumps(document).encode()], model_version=version)
+
+
+def ranking(*items, version=1, source="model"):
+    return {"items": [{"item": item, "score": 0.5} for item in items], "source": source, "model_version": version}
+
+
+def policy_slate(*items, version=1, positions=None):
+    positions = positions if positions is not None else range(len(items))
+    return {"impression_id": "imp-1", "source": "policy", "model_version": version, "exploration": None,
+            "items": [{"item": item, "position": slot, "score": 0.5, "propensity": 0.5}
+                      for item, slot in zip(items, positions)]}
+
+
+@pytest.mark.parametrize("request_arguments, document, version, problem", [
+    ({}, {"items": [], "model_version": 1}, 1, "has source None, not one of model, cold_start_fallback, policy"),
+    ({}, ranking(3, source="ranked"), 1, "has source 'ranked'"),
+    ({}, {"items": [], "source": "model"}, 1, "names model_version None in its document and 1 in its header"),
+    ({}, ranking(3, version=2), 1, "names model_version 2 in its document and 1 in its header"),
+    ({}, ranking(3, 4, 3), 1, r"repeats an item: \[3, 4, 3\]"),
+    ({"top": 2}, ranking(3, 4, 5), 1, "holds 3 items; the request asked for top 2"),
+    ({"candidates": [3, 4]}, ranking(3, 9), 1, "holds item 9, which is not among the candidates"),
+    ({"events": [(4, 30.0)], "exclude_viewed": True}, ranking(3, 4), 1,
+     "holds viewed item 4 although the request asked for exclude_viewed"),
+    ({"min_version": 2}, ranking(3, version=1), 1, "names model version 1; the request asked for version 2"),
+    ({"exact_version": 2}, ranking(3, version=3), 3, "pinned to exactly version 2"),
+    ({}, policy_slate(3, 4, positions=[0, 0]), 1, "malformed item in slot 1"),
+    ({}, {**policy_slate(3), "impression_id": ""}, 1, "policy slate without an impression_id"),
+])
+def test_a_slate_that_breaks_the_spec_or_the_request_is_a_protocol_violation(request_arguments, document, version,
+                                                                            problem):
+    call = ops.recommend(**request_arguments)
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        call.parse(slate_reply(document, version))
+
+
+def test_slates_that_keep_the_rules_are_returned():
+    slate = ops.recommend(top=2, candidates=[3, 4, 5], min_version=1).parse(slate_reply(ranking(5, 3)))
+    assert (slate.items, slate.model_version, slate.source, slate.impression_id) == ([5, 3], 1, "model", None)
+    # A policy slate names the policy's version, which a model pin does not constrain.
+    slate = ops.recommend(min_version=4).parse(slate_reply(policy_slate(7, 2, version=2), 2))
+    assert (slate.items, slate.propensities, slate.impression_id) == ([7, 2], [0.5, 0.5], "imp-1")
+    # exclude_viewed is a model's: an online policy ignores it.
+    assert ops.recommend(events=[(7, 3.0)], exclude_viewed=True).parse(slate_reply(policy_slate(7))).items == [7]
+
+
+# ---------------------------------------------------------------- FEEDBACK
+
+@pytest.mark.parametrize("ack", [
+    {"impression_id": "imp-2", "item": 3, "duplicate": False},
+    {"impression_id": "imp-1", "item": 4, "duplicate": False},
+])
+def test_a_feedback_acknowledgement_of_another_event_is_a_protocol_violation(ack):
+    call = ops.feedback("imp-1", 3, 1)
+    with pytest.raises(recpool.ProtocolViolation, match="the request was about impression 'imp-1', item 3"):
+        call.parse(reply(wire.Command.FEEDBACK, [json.dumps(ack).encode()]))
+    good = call.parse(reply(wire.Command.FEEDBACK, [b'{"impression_id": "imp-1", "item": 3, "duplicate": true}']))
+    assert good == recpool.FeedbackAck("imp-1", 3, True)
+
+
+# ---------------------------------------------------------------- health
+
+def worker(services, *, waiting=None, source="registry"):
+    return {"id": "w", "services": services, "waiting_for_version": waiting, "model_source": source}
+
+
+def status(workers, online=None):
+    return {"protocol_version": 1, "workers": workers, "online": online}
+
+
+@pytest.mark.parametrize("service, document, healthy, live", [
+    ("SCORE", status([worker(["SCORE"], waiting=3)]), False, 0),
+    ("SCORE", status([worker(["SCORE"], source="unverified")]), False, 0),
+    ("SCORE", status([worker(["SCORE"], waiting=3), worker(["SCORE"])]), True, 1),
+    ("RECOMMEND", status([worker(["RECOMMEND", "SCORE"], waiting=2)]), False, 0),
+    ("TRAIN_ROUND", status([worker(["SCORE", "TRAIN_ROUND"], waiting=2)]), True, 1),  # training takes any worker
+    ("FEEDBACK", status([worker(["RECOMMEND"])], {"enabled": True, "replicas": []}), False, 0),
+    ("FEEDBACK", status([worker(["RECOMMEND"])], {"enabled": False, "replicas": [{"worker": "w"}]}), False, 0),
+    ("FEEDBACK", status([], {"enabled": True, "replicas": [{"worker": "w"}]}), True, 1),
+    ("FEEDBACK", status([worker(["RECOMMEND"])]), False, 0),
+])
+def test_health_counts_the_workers_that_take_work_as_recpool_health_does(service, document, healthy, live):
+    found = finish(ops.health(service), [document])
+    assert (bool(found), found.live_workers, found.workers) == (healthy, live, len(document["workers"]))
+
+
+def test_health_refuses_an_unknown_service_and_a_status_without_its_keys():
+    with pytest.raises(recpool.InvalidRequest, match="service must be one of SCORE, RECOMMEND, FEEDBACK, TRAIN_ROUND"):
+        next(ops.health("score"))
+    with pytest.raises(recpool.ProtocolViolation, match="the STATUS reply has no 'workers'"):
+        finish(ops.health(), [{"protocol_version": 1, "online": None}])
+
+
+# ---------------------------------------------------------------- the impression log
+
+def row(seq, slate=(3,), propensities=(0.5,)):
+    return {"seq": seq, "record": {"slate": list(slate), "propensities": list(propensities)}, "clicks": {},
+            "dwell": {}}
+
+
+def page(rows, following, spec=None):
+    return {"impressions": rows, "next_after": following, "spec": spec}
+
+
+@pytest.mark.parametrize("first, problem", [
+    (page([row(1), row(2)], None), "holds 2 of 2 rows with next_after None; expected 2"),  # ended the log early
+    (page([row(1)], 1), "holds 1 of 2 rows with next_after 1; expected None"),
+    (page([row(2), row(1)], 1), "a row whose seq 1 does not follow 2"),
+    (page([row(1, slate=(3, 4))], None), "malformed row 1"),
+    ({"impressions": [row(1)], "spec": None}, "has no 'next_after'"),
+    ({"next_after": None, "spec": None}, "has no 'impressions'"),
+])
+def test_an_impressions_page_that_breaks_the_paging_rules_is_a_protocol_violation(first, problem):
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        finish(ops.impression_log(page_size=2), [first])
+
+
+def test_the_impression_log_pages_to_the_end_and_keeps_the_first_pages_spec():
+    rows, spec = finish(ops.impression_log(page_size=2), [page([row(1), row(2)], 2, {"slate_size": 3})],
+                        [page([row(5), row(6)], 6)], [page([], None)])
+    assert [r["seq"] for r in rows] == [1, 2, 5, 6] and spec == {"slate_size": 3}
+
+
+# ---------------------------------------------------------------- jobs
+
+@pytest.mark.parametrize("document, problem", [
+    ({"job": "job-1", "state": "paused"}, "gives job job-1 the state 'paused'"),
+    ({"job": "job-1"}, "gives job job-1 the state None"),
+    ({"state": "running"}, "is not a job with a string id"),
+])
+def test_a_job_in_an_unknown_state_is_a_protocol_violation_not_followed_forever(document, problem):
+    call = ops.job_control("job", "job-1")
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        call.parse(reply(wire.Command.CONTROL, [json.dumps(document).encode()]))
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        ops.jobs().parse(reply(wire.Command.CONTROL, [json.dumps({"jobs": [document]}).encode()]))
+
+
+def test_a_job_that_follows_into_an_unknown_state_ends_the_follow(fake):
+    reads = []
+
+    def answer(header, frames):
+        if header is None:
+            return []
+        reads.append(header)
+        state = "running" if len(reads) == 1 else "stalled"
+        return [answer_to(header, json.dumps({"job": "job-1", "state": state}).encode())]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        job = recpool.Job(client, {"job": "job-1", "state": "queued"})
+        with pytest.raises(recpool.ProtocolViolation, match="the state 'stalled'"):
+            job.wait(interval=0.01)
+    assert len(reads) == 2
+
+
+@pytest.mark.parametrize("job_id", [3, "", None])
+def test_a_job_id_that_is_not_a_string_is_refused_before_sending(job_id):
+    with pytest.raises(recpool.InvalidRequest, match="job must be a job id such as 'job-1'"):
+        ops.job_control("cancel_job", job_id)
+
+
+# ---------------------------------------------------------------- arguments
+
+@pytest.mark.parametrize("arguments, problem", [
+    ({"op": "models"}, "a key must be a string naming an argument of job \\(not 'op'"),
+    ({1: "job-1"}, "a key must be a string naming an argument of job"),
+    ({"job": object()}, "cannot encode the request: a value of type object"),
+    ({"job": {1, 2}}, "cannot encode the request: a value of type set"),
+    ({"limit": float("nan")}, "cannot encode the request: Out of range float values"),
+])
+def test_control_arguments_json_cannot_hold_are_refused_as_invalid_requests(arguments, problem):
+    with pytest.raises(recpool.InvalidRequest, match=problem):
+        ops.control("job", arguments)
+
+
+def test_control_arguments_may_be_numpy_scalars():
+    call = ops.control("catalogue", {"version": np.int64(2), "limit": np.uint16(5), "flag": np.bool_(True),
+                                     "after": np.array([1])})
+    assert json.loads(bytes(call.payload[0])) == {"op": "catalogue", "version": 2, "limit": 5, "flag": True,
+                                                  "after": [1]}
+
+
+def test_ragged_rows_are_an_invalid_request_naming_the_shape():
+    with pytest.raises(recpool.InvalidRequest, match="rows must be a rectangular rows × features array"):
+        ops.as_rows([[1.0, 2.0], [3.0]])
+
+
+def test_a_timeout_and_a_deadline_together_are_refused():
+    with pytest.raises(recpool.InvalidRequest, match="give timeout or deadline, not both"):
+        ops.Call(wire.Command.STATUS, [], lambda r: r, timeout=1.0, deadline=2e9)
+    with pytest.raises(recpool.InvalidRequest, match="give timeout or deadline, not both"):
+        next(ops.score(ROWS, timeout=1.0, deadline=2e9))

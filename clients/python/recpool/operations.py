@@ -398,9 +398,19 @@ def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: in
     """The SCORE calls of ``score_many``, one per batch, taken lazily as the client sends them.
 
     Raises:
-        InvalidRequest: when a batch is taken that is not valid rows (see :func:`as_rows`) or does not fit
-            in one request (:func:`rows_per_request`), naming the batch by its index.
+        InvalidRequest: at once, when ``batches`` is not an iterable of batches (a 2-D array would be taken
+            row by row, as one-row batches); when a batch is taken that is not valid rows (see :func:`as_rows`)
+            or does not fit in one request (:func:`rows_per_request`), naming the batch by its index.
     """
+    if (isinstance(batches, (str, bytes, Mapping)) or not isinstance(batches, Iterable)
+            or (isinstance(batches, np.ndarray) and batches.ndim < 3)):
+        shape = f" of shape {batches.shape}: for one batch use score()" if isinstance(batches, np.ndarray) else ""
+        raise InvalidRequest("batches must be an iterable of rows × features batches (a list, a generator, a 3-D "
+                             f"array), got {type(batches).__name__}{shape}")
+    return _score_batch_calls(batches, pin, timeout, deadline, max_rows)
+
+
+def _score_batch_calls(batches, pin: Tuple[int, int], timeout, deadline, max_rows: int):
     for index, batch in enumerate(batches):
         try:
             array = as_rows(batch)
@@ -777,8 +787,21 @@ def jobs(*, timeout=None) -> Call:
 
 
 def promote(version_number, *, timeout=None) -> Call:
-    """The CONTROL ``promote`` call; ``version_number`` an int in 0…2**64 − 1. Returns the model."""
-    return control("promote", {"version": version(version_number)}, timeout=timeout, keys=MODEL_KEYS)
+    """The CONTROL ``promote`` call; ``version_number`` an int in 0…2**64 − 1. Returns the model, which must be
+    that version, promoted (else ``ProtocolViolation``)."""
+    wanted = version(version_number)
+    call = control("promote", {"version": wanted}, timeout=timeout, keys=MODEL_KEYS)
+    read = call.parse
+
+    def parse(reply: Reply):
+        model = read(reply)
+        if model.get("version") != wanted or model.get("promoted") is not True:
+            raise ProtocolViolation(f"the CONTROL promote reply for version {wanted} is the model of version "
+                                    f"{model.get('version')!r}, promoted {model.get('promoted')!r}", reply.header)
+        return model
+
+    call.parse = parse
+    return call
 
 
 def fetch(version_number, *, timeout=None) -> Call:
@@ -854,10 +877,13 @@ def upload_bytes(data: bytes, name: str, *, timeout=None, chunk_bytes: int = UPL
                                 "chunk_sha256": hashlib.sha256(chunk).hexdigest()}}
         (answer,) = yield [control("upload", arguments, bytes(chunk), timeout=timeout)]
         offset += len(chunk)
-        if isinstance(answer, dict) and answer.get("complete"):
+        if not isinstance(answer.get("complete"), bool):
+            raise ProtocolViolation(f"the CONTROL upload reply for {name} at offset {offset - len(chunk)} is not "
+                                    f"{{\"complete\": bool}}: {answer!r}")
+        if answer["complete"]:
             break
     else:
-        if not (isinstance(answer, dict) and answer.get("complete")):
+        if not answer["complete"]:
             raise ProtocolViolation(f"the broker did not report the upload of {name} complete")
     return "sha256:" + whole
 
@@ -956,35 +982,48 @@ def check_schema_files(text: str, log_path: str, catalogue_path: str) -> None:
                                      f"{path} (columns: {', '.join(sorted(header))})")
 
 
+#: The dataset names a train spec takes (PROTOCOL.md, "Train spec"); anything else must be a local file to upload.
+DATASET_NAME_PREFIXES = ("sha256:", "obd:", "synthetic:")
+# The dataset name a spec is checked with before its upload has named the dataset.
+_PENDING_UPLOAD = "sha256:" + "0" * 64
+
+
 def train(dataset, schema=None, *, timeout=None, **options):
     """Generator of ``train``: uploads ``dataset`` first when it is a local file or a pandas DataFrame
     (numeric, with a ``label`` column), then submits the job and returns the job document (stored
     durably before the reply). With ``schema`` (a TOML file's path or TOML text), ``dataset`` is a
     shop's impression log: the log and the catalogue the schema names are uploaded, and the job gets
-    the schema's text and ``catalogue`` (``sha256:<hex>``)."""
+    the schema's text and ``catalogue`` (``sha256:<hex>``). The options are checked before anything is
+    uploaded; a dataset that is neither a local file nor a dataset name is ``InvalidRequest``."""
     if schema is not None:
         text, catalogue_path = read_schema(schema)
         path = os.fspath(dataset) if isinstance(dataset, (str, os.PathLike)) else None
         if path is None or not os.path.isfile(path):
             raise InvalidRequest("with a schema, dataset must be the path of the impression log CSV")
         check_schema_files(text, path, catalogue_path)  # before uploading, naming the file and the column
-        name = yield from upload_path(path, timeout=timeout)
-        catalogue = yield from upload_path(catalogue_path, timeout=timeout)
-        spec = train_spec(name, text, catalogue=catalogue, **options)
+        spec = train_spec(_PENDING_UPLOAD, text, catalogue=_PENDING_UPLOAD, **options)  # checked before uploading
+        spec["dataset"] = yield from upload_path(path, timeout=timeout)
+        spec["catalogue"] = yield from upload_path(catalogue_path, timeout=timeout)
         (job,) = yield [job_control("train", train=spec, timeout=timeout)]
         return job
     name = os.fspath(dataset) if isinstance(dataset, os.PathLike) else dataset
-    if hasattr(dataset, "columns") and hasattr(dataset, "to_numpy"):  # a pandas DataFrame with a label column
+    frame = hasattr(dataset, "columns") and hasattr(dataset, "to_numpy")  # a pandas DataFrame with a label column
+    local = not frame and isinstance(name, str) and os.path.isfile(name)
+    if not frame and not local and (isinstance(dataset, os.PathLike) or (
+            isinstance(name, str) and not name.startswith(DATASET_NAME_PREFIXES))):
+        raise InvalidRequest(f"dataset {name!r} is neither a file here nor a dataset name (sha256:<hex> of an upload, "
+                             "obd:…, synthetic:…)")
+    spec = train_spec(_PENDING_UPLOAD if frame or local else name, schema, **options)  # checked before uploading
+    if frame:
         from .frames import csv_bytes
 
         try:
             data = csv_bytes(dataset)
         except ValueError as error:
             raise InvalidRequest(str(error)) from None
-        name = yield from upload_bytes(data, "dataframe.csv", timeout=timeout)
-    elif isinstance(name, str) and os.path.isfile(name):
-        name = yield from upload_path(name, timeout=timeout)
-    spec = train_spec(name, schema, **options)
+        spec["dataset"] = yield from upload_bytes(data, "dataframe.csv", timeout=timeout)
+    elif local:
+        spec["dataset"] = yield from upload_path(name, timeout=timeout)
     (job,) = yield [job_control("train", train=spec, timeout=timeout)]
     return job
 
@@ -1014,9 +1053,11 @@ def _check_page(page: dict, cursor: int, limit: int) -> None:
         if (not isinstance(record, dict) or not isinstance(record.get("slate"), list)
                 or not isinstance(record.get("propensities"), list)
                 or len(record["slate"]) != len(record["propensities"])
+                or not isinstance(record.get("impression_id"), str) or not is_integer(record.get("created_ms"))
+                or not is_integer(record.get("version"))
                 or not isinstance(row.get("clicks"), dict) or not isinstance(row.get("dwell", {}), dict)):
-            raise fault(f"holds a malformed row {seq}: its record needs a slate and propensities of one length, "
-                        "and the row clicks and dwell objects")
+            raise fault(f"holds a malformed row {seq}: its record needs an impression_id, created_ms, version, and "
+                        "a slate and propensities of one length, and the row clicks and dwell objects")
     expected = last if len(impressions) == limit else None
     if following != expected:
         raise fault(f"holds {len(impressions)} of {limit} rows with next_after {following!r}; expected {expected!r}")

@@ -210,7 +210,7 @@ class AsyncClient(_Base):
 
     async def models(self, *, timeout=None) -> List[dict]:
         """See :meth:`recpool.Client.models`."""
-        return await self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
+        return await self._drive(ops.models(timeout=timeout))
 
     async def promote(self, version, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.promote`."""
@@ -218,7 +218,7 @@ class AsyncClient(_Base):
 
     async def rollback(self, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.rollback`."""
-        return await self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
+        return await self._drive(ops.rollback(timeout=timeout))
 
     async def fetch(self, version, *, timeout=None):
         """See :meth:`recpool.Client.fetch`."""

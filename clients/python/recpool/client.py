@@ -371,7 +371,7 @@ class Client(_Base):
 
     def models(self, *, timeout: Optional[float] = None) -> List[dict]:
         """The registered model versions."""
-        return self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
+        return self._drive(ops.models(timeout=timeout))
 
     def promote(self, version: int, *, timeout: Optional[float] = None) -> dict:
         """Serves ``version`` (an int) from now on; returns the model. Trainer role. Raises NotFound, or
@@ -381,7 +381,7 @@ class Client(_Base):
     def rollback(self, *, timeout: Optional[float] = None) -> dict:
         """Goes back to the previously promoted version; returns the model now promoted. Trainer role.
         Raises Conflict when there is no earlier promoted version, or for a corrupt or unservable checkpoint."""
-        return self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
+        return self._drive(ops.rollback(timeout=timeout))
 
     def fetch(self, version: int, *, timeout: Optional[float] = None):
         """A registered version's model document and checkpoint bytes: ``(model, checkpoint)``. Raises

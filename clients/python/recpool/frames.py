@@ -10,6 +10,7 @@ such rows out. A dwell nobody reported is missing too (``<NA>``, a nullable ``Fl
 """
 from __future__ import annotations
 
+import inspect
 import io
 from typing import Optional, Sequence
 
@@ -50,6 +51,9 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
             ``await aclient.impressions()``).
     """
     pd = _pandas()
+    if inspect.iscoroutinefunction(getattr(source, "impressions", None)):
+        raise TypeError("impressions_frame reads an AsyncClient's log only once awaited: pass "
+                        "`await aclient.impressions()`")
     rows, spec = source.impressions(after, page_size) if hasattr(source, "impressions") else source
     feature_names = set()
     for row in rows:

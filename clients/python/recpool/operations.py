@@ -22,7 +22,8 @@ import numpy as np
 
 from .errors import InvalidRequest, ProtocolViolation
 from .results import FeedbackAck, Health, Scores, Slate, Timings
-from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, TENSOR_SHAPE_BYTES, Command, Header,
+from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, MESSAGE_LIMIT_FRAMES, TENSOR_SHAPE_BYTES,
+                   Command, Header,
                    MalformedReply, decode_tensor, tensor_frame)
 
 #: Rows per SCORE request, the broker's default limit (PROTOCOL.md, "Limits"); bigger batches are
@@ -183,6 +184,14 @@ class Call:
         """Checks the call's own timeout and deadline (see :func:`seconds`, :func:`deadline_seconds`), so
         that every call refuses them before sending, whatever builds it. Both at once is refused: one of
         them would be ignored."""
+        frames = 1 + len(self.payload)
+        size = HEADER_BYTES + sum(memoryview(frame).nbytes for frame in self.payload)
+        if frames > MESSAGE_LIMIT_FRAMES or size > MESSAGE_LIMIT_BYTES:
+            # The broker would answer TOO_LARGE, or past its hard frame backstop drop the connection without a
+            # reply (a Timeout here): refused before anything is sent.
+            raise InvalidRequest(f"the {self.command.name} request is {size} bytes in {frames} frames; a message "
+                                 f"holds at most {MESSAGE_LIMIT_BYTES} bytes (the 56-byte header included) in "
+                                 f"{MESSAGE_LIMIT_FRAMES} frames")
         if self.timeout is not None and self.deadline is not None:
             raise InvalidRequest(f"give timeout or deadline, not both (got timeout={self.timeout!r} and "
                                  f"deadline={self.deadline!r})")
@@ -781,6 +790,38 @@ def jobs(*, timeout=None) -> Call:
             raise ProtocolViolation(f"the CONTROL jobs reply's jobs is a {type(listed).__name__}, not a list",
                                     reply.header)
         return [check_job(job, "CONTROL jobs") for job in listed]
+
+    call.parse = parse
+    return call
+
+
+def models(*, timeout=None) -> Call:
+    """CONTROL ``models``: the registered versions, a list (else ``ProtocolViolation``)."""
+    call = control("models", timeout=timeout, key="models", keys=MODEL_KEYS)
+    read = call.parse
+
+    def parse(reply: Reply):
+        listed = read(reply)
+        if not isinstance(listed, list) or not all(isinstance(model, dict) for model in listed):
+            raise ProtocolViolation(f"the CONTROL models reply's models is not a list of models: {listed!r}",
+                                    reply.header)
+        return listed
+
+    call.parse = parse
+    return call
+
+
+def rollback(*, timeout=None) -> Call:
+    """CONTROL ``rollback``: the model now promoted, which must say so (else ``ProtocolViolation``)."""
+    call = control("rollback", timeout=timeout, keys=MODEL_KEYS)
+    read = call.parse
+
+    def parse(reply: Reply):
+        model = read(reply)
+        if not is_integer(model.get("version")) or model.get("promoted") is not True:
+            raise ProtocolViolation(f"the CONTROL rollback reply is the model of version {model.get('version')!r}, "
+                                    f"promoted {model.get('promoted')!r}", reply.header)
+        return model
 
     call.parse = parse
     return call

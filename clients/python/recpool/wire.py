@@ -32,6 +32,8 @@ TENSOR_SHAPE_BYTES = _TENSOR_SHAPE.size
 #: Bytes per message the broker accepts, every frame after the routing identity counted, the 56-byte
 #: header included (PROTOCOL.md, "Limits"); one byte more is answered ``TOO_LARGE``.
 MESSAGE_LIMIT_BYTES = 16 * 1024 * 1024
+#: Frames per message the broker accepts, the header included (PROTOCOL.md, "Limits").
+MESSAGE_LIMIT_FRAMES = 8
 #: The little-endian float32 every tensor frame holds.
 FLOAT32_LE = np.dtype("<f4")
 

@@ -314,3 +314,43 @@ def test_score_many_refuses_what_is_not_a_collection_of_batches(batches, problem
     with pytest.raises(recpool.InvalidRequest, match=problem):
         ops.score_batches(batches, (0, 0), None, None, 8192)
     assert len(list(ops.score_batches(np.zeros((3, 2, 4)), (0, 0), None, None, 8192))) == 3
+
+
+# ---------------------------------------------------------------- sizes, registry replies, keys, frames
+
+def test_a_message_over_the_brokers_limits_is_refused_before_sending(fake):
+    broker = fake(lambda header, frames: [])
+    with recpool.Client(broker.endpoint, timeout=2) as client:
+        # Over the hard frame backstop the broker drops the connection without a reply: this was a Timeout.
+        with pytest.raises(recpool.InvalidRequest, match=r"the CONTROL request is 16777287 bytes in 3 frames; a message "
+                                                         "holds at most 16777216 bytes"):
+            client.control("import", data=bytes(wire.MESSAGE_LIMIT_BYTES))
+        with pytest.raises(recpool.InvalidRequest, match="in 9 frames; .* in 8 frames"):
+            client._drive(ops.Call(wire.Command.STATUS, [b""] * 8, lambda r: r))
+    assert broker.received == []
+    limit = wire.MESSAGE_LIMIT_BYTES - wire.HEADER_BYTES - 100  # exactly at the limit with the JSON frame
+    assert ops.Call(wire.Command.CONTROL, [bytes(100), bytes(limit)], lambda r: r).payload
+
+
+def test_models_and_rollback_replies_that_are_not_what_they_say_are_protocol_violations():
+    with pytest.raises(recpool.ProtocolViolation, match="models is not a list of models"):
+        ops.models().parse(reply(wire.Command.CONTROL, [b'{"models": {"version": 1}}']))
+    assert ops.models().parse(reply(wire.Command.CONTROL, [b'{"models": [{"version": 1}]}']))[0]["version"] == 1
+    with pytest.raises(recpool.ProtocolViolation, match="rollback reply is the model of version 2, promoted False"):
+        ops.rollback().parse(reply(wire.Command.CONTROL, [b'{"version": 2, "promoted": false}']))
+
+
+def test_a_curve_key_that_is_not_a_path_or_a_key_is_an_invalid_request():
+    with pytest.raises(recpool.InvalidRequest, match="a CURVE key must be a key file's path or a Z85 key, got 5"):
+        recpool.Client("tcp://127.0.0.1:9", server_key=5, client_key=5)
+
+
+def test_impressions_frame_of_an_async_client_says_to_await_its_log():
+    from recpool import frames
+
+    async_client = recpool.AsyncClient("tcp://127.0.0.1:9")
+    try:
+        with pytest.raises(TypeError, match="pass `await aclient.impressions\\(\\)`"):
+            frames.impressions_frame(async_client)
+    finally:
+        async_client._socket.close(0)

@@ -474,7 +474,8 @@ class Job:
                 last = view
             if document.get("state") in TERMINAL_JOB_STATES:
                 if raise_on_failure and document["state"] != "completed":
-                    raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
+                    why = document.get("error") or "(no error given)"  # a cancelled job has none
+                    raise JobFailed(f"job {self.id} {document['state']}: {why}", document)
                 return
             time.sleep(job_pause(self.id, document, interval, timeout, give_up_at))
 

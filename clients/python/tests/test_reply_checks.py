@@ -354,3 +354,11 @@ def test_impressions_frame_of_an_async_client_says_to_await_its_log():
             frames.impressions_frame(async_client)
     finally:
         async_client._socket.close(0)
+
+
+def test_a_cancelled_job_fails_its_follow_without_printing_none():
+    from test_checks import JobReads
+
+    with pytest.raises(recpool.JobFailed) as caught:
+        recpool.Job(JobReads("running", "cancelled"), {"job": "job-4"}).wait(interval=0.01)
+    assert str(caught.value) == "JobFailed: job job-4 cancelled: (no error given)"

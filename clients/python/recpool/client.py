@@ -29,7 +29,7 @@ class _Base:
         """Checks the options (``InvalidRequest`` naming the option and its rule): ``endpoint``
         ``tcp://HOST:PORT`` (port 1-65535, IPv6 in brackets), ``ipc://PATH`` or ``inproc://NAME``; ``timeout``
         finite seconds in (0, 1e9], ``grace`` finite seconds in [0, 1e9], ``busy_retries`` an int ≥ 0,
-        ``max_rows`` an int ≥ 1."""
+        ``max_rows`` an int in 1…8,192 (the broker's fixed row limit: more rows would be ``TOO_LARGE``)."""
         try:
             self._zmq_endpoint, self._ipv6 = resolve_endpoint(endpoint)
         except ValueError as error:
@@ -38,7 +38,7 @@ class _Base:
         self.timeout = ops.seconds(timeout, "timeout")
         self.grace = ops.number(grace, "grace", 0, ops.MAX_SECONDS)
         self.busy_retries = ops.integer(busy_retries, "busy_retries", 0)
-        self.max_rows = ops.integer(max_rows, "max_rows", 1)
+        self.max_rows = ops.integer(max_rows, "max_rows", 1, ops.DEFAULT_MAX_ROWS)
         self._curve = (server_key, client_key)
         self._ids = itertools.count(1)
 

@@ -386,7 +386,7 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     """
     array = as_rows(rows)
     pin = version_pin(min_version, exact_version)
-    per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1))
+    per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1, DEFAULT_MAX_ROWS))
     chunks = [array[i:i + per_request] for i in range(0, array.shape[0], per_request)]
     results = yield [score_call(c, pin, timeout, deadline) for c in chunks]
     versions = [header.model_version for _, header in results]

@@ -399,8 +399,9 @@ def test_a_fetch_reply_without_the_checkpoint_or_of_another_version_is_a_protoco
     ({"timeout": 0}, "timeout must be a finite number of seconds > 0"),
     ({"timeout": "5"}, "timeout must be a finite number of seconds > 0"),
     ({"grace": float("nan")}, "grace must be a finite number in 0…1e9"),
-    ({"max_rows": 0}, "max_rows must be an integer ≥ 1, got 0"),
-    ({"max_rows": 2.5}, "max_rows must be an integer ≥ 1, got 2.5"),
+    ({"max_rows": 0}, "max_rows must be an integer in 1…8192, got 0"),
+    ({"max_rows": 2.5}, "max_rows must be an integer in 1…8192, got 2.5"),
+    ({"max_rows": 8193}, "max_rows must be an integer in 1…8192, got 8193"),
     ({"busy_retries": -1}, "busy_retries must be an integer ≥ 0"),
 ])
 def test_client_options_are_checked_by_both_clients(options, message):

@@ -73,10 +73,12 @@ def test_a_wrong_width_is_a_bad_request_naming_both_widths(client):
     assert caught.value.header.attempt == 0
 
 
-def test_more_rows_than_the_limit_in_one_request_is_too_large(pool):
-    with recpool.Client(pool.frontend, max_rows=20_000) as c:
-        with pytest.raises(recpool.TooLarge, match="8192"):
-            c.score(np.zeros((8193, WIDTH), dtype=np.float32))
+def test_more_rows_than_the_limit_in_one_request_is_refused_by_the_client_and_too_large_at_the_broker(client):
+    with pytest.raises(recpool.InvalidRequest, match="max_rows must be an integer in 1…8192, got 20000"):
+        recpool.Client(client.endpoint, max_rows=20_000)
+    # The broker's own answer to such a request, sent without the client's check:
+    with pytest.raises(recpool.TooLarge, match="8192"):
+        client._drive(recpool.operations.score_call(np.zeros((8193, WIDTH), np.float32), (0, 0), None, None))
 
 
 def test_more_columns_than_the_limit_is_refused_by_the_client_and_too_large_at_the_broker(client):

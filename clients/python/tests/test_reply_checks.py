@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import recpool
-from recpool import operations as ops, wire
+from recpool import control_plane, operations as ops, wire
 from test_checks import ROWS, answer_to, fake, reply, scores_for  # noqa: F401  (fake is a fixture)
 
 
@@ -302,7 +302,7 @@ def test_train_sends_the_uploaded_name_in_the_checked_spec(tmp_path):
     assert json.loads(bytes(upload.payload[0]))["op"] == "upload"
     (submit,) = plan.send([{"complete": True}])
     spec = json.loads(bytes(submit.payload[0]))["train"]
-    assert spec["dataset"].startswith("sha256:") and spec["dataset"] != ops._PENDING_UPLOAD and spec["epochs"] == 3
+    assert spec["dataset"].startswith("sha256:") and spec["dataset"] != control_plane._PENDING_UPLOAD and spec["epochs"] == 3
 
 
 @pytest.mark.parametrize("batches, problem", [

@@ -549,7 +549,8 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             ProtocolViolation: a key the spec lists missing or of the wrong type (``items``, ``source``,
                 ``model_version``; for a policy slate ``impression_id`` and each item's ``position`` and
                 ``propensity`` in (0, 1]); a ``source`` the spec does not name; a ``model_version`` other than
-                the header's, or (for a model's ranking) one the pin excludes; an item repeated, more items
+                the header's, or (for a model's ranking) one the pin excludes or scores that are not best
+                first; an item repeated, more items
                 than ``top``, an item outside ``candidates``, or a viewed item with ``exclude_viewed``.
         """
         document = json_frame(reply, "RECOMMEND")
@@ -573,6 +574,9 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
                     or (policy and entry.get("position") != slot)):
                 raise _reply_fault(reply, "RECOMMEND", f"has a malformed item in slot {slot}: {entry!r}")
         ranked = [int(i["item"]) for i in items]
+        scores = [float(i["score"]) for i in items]
+        if not policy and any(later > earlier for earlier, later in zip(scores, scores[1:])):
+            raise _reply_fault(reply, "RECOMMEND", f"is a {source} ranking that is not best first: scores {scores}")
         if len(set(ranked)) != len(ranked):
             raise _reply_fault(reply, "RECOMMEND", f"repeats an item: {ranked}")
         if top is not None and len(ranked) > top:
@@ -589,7 +593,7 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
         return Slate(
             items=ranked,
-            scores=[float(i["score"]) for i in items],
+            scores=scores,
             propensities=[float(i["propensity"]) for i in items] if policy else None,
             impression_id=impression_id if policy else None,
             model_version=int(version),

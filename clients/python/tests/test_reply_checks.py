@@ -77,6 +77,8 @@ def policy_slate(*items, version=1, positions=None):
     ({}, {"items": [], "source": "model"}, 1, "names model_version None in its document and 1 in its header"),
     ({}, ranking(3, version=2), 1, "names model_version 2 in its document and 1 in its header"),
     ({}, ranking(3, 4, 3), 1, r"repeats an item: \[3, 4, 3\]"),
+    ({}, {**ranking(3, 4), "items": [{"item": 3, "score": 0.2}, {"item": 4, "score": 0.7}]}, 1,
+     r"is a model ranking that is not best first: scores \[0.2, 0.7\]"),
     ({"top": 2}, ranking(3, 4, 5), 1, "holds 3 items; the request asked for top 2"),
     ({"candidates": [3, 4]}, ranking(3, 9), 1, "holds item 9, which is not among the candidates"),
     ({"events": [(4, 30.0)], "exclude_viewed": True}, ranking(3, 4), 1,

@@ -168,8 +168,9 @@ def fetch(version_number, *, timeout=None) -> Call:
 
     Raises:
         InvalidRequest: ``version_number`` not an int in 0…2**64 − 1.
-        ProtocolViolation (on the reply): no checkpoint in frame 2, or a header naming another version
-            (PROTOCOL.md: "the header's ``model_version`` is the version").
+        ProtocolViolation (on the reply): no checkpoint in frame 2, a header or a model document naming
+            another version (PROTOCOL.md: "the header's ``model_version`` is the version"), or a checkpoint
+            whose SHA-256 is not the model's ``checkpoint_sha256``.
     """
     wanted = version(version_number)
     call = control("fetch", {"version": wanted}, timeout=timeout, raw=True, keys=MODEL_KEYS)
@@ -179,7 +180,15 @@ def fetch(version_number, *, timeout=None) -> Call:
         if reply.header.model_version != wanted:
             raise ProtocolViolation(f"the CONTROL fetch reply for version {wanted} names version "
                                     f"{reply.header.model_version} in its header", reply.header)
-        return read(reply)
+        model, checkpoint = read(reply)
+        if model.get("version") != wanted:
+            raise ProtocolViolation(f"the CONTROL fetch reply for version {wanted} is the model of version "
+                                    f"{model.get('version')!r}", reply.header)
+        digest = hashlib.sha256(checkpoint).hexdigest()
+        if model.get("checkpoint_sha256") != digest:
+            raise ProtocolViolation(f"the CONTROL fetch reply's checkpoint has SHA-256 {digest}, not the model's "
+                                    f"checkpoint_sha256 {model.get('checkpoint_sha256')!r}", reply.header)
+        return model, checkpoint
 
     call.parse = parse
     return call

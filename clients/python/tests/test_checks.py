@@ -2,6 +2,7 @@
 operations' bytes, reply parsing on hand-made replies, and the engines (``Client._run``, ``AsyncClient``)
 against a stand-in broker, a ROUTER socket on an ``inproc://`` endpoint in a thread of this process."""
 import asyncio
+import hashlib
 import json
 import struct
 import threading
@@ -363,7 +364,8 @@ def test_async_fetch_returns_the_model_and_checkpoint_and_refuses_a_reply_withou
         if header is None:
             return []
         version = json.loads(frames[0])["version"]
-        document = json.dumps({"version": version, "checkpoint_sha256": "ab"}).encode()
+        document = json.dumps({"version": version, "checkpoint_sha256": hashlib.sha256(b"checkpoint").hexdigest()})
+        document = document.encode()
         extra = [b"checkpoint"] if version == 3 else []
         return [answer_to(header, document, *extra, model_version=version)]
 
@@ -383,7 +385,7 @@ def test_async_fetch_returns_the_model_and_checkpoint_and_refuses_a_reply_withou
 
 def test_a_fetch_reply_without_the_checkpoint_or_of_another_version_is_a_protocol_violation():
     call = ops.fetch(3)
-    document = b'{"version": 3}'
+    document = json.dumps({"version": 3, "checkpoint_sha256": hashlib.sha256(b"ckpt").hexdigest()}).encode()
     assert call.parse(reply(wire.Command.CONTROL, [document, b"ckpt"], model_version=3))[1] == b"ckpt"
     with pytest.raises(recpool.ProtocolViolation, match="no frame 2"):
         call.parse(reply(wire.Command.CONTROL, [document], model_version=3))

@@ -364,3 +364,12 @@ def test_a_cancelled_job_fails_its_follow_without_printing_none():
     with pytest.raises(recpool.JobFailed) as caught:
         recpool.Job(JobReads("running", "cancelled"), {"job": "job-4"}).wait(interval=0.01)
     assert str(caught.value) == "JobFailed: job job-4 cancelled: (no error given)"
+
+
+@pytest.mark.parametrize("model, checkpoint, problem", [
+    ({"version": 2}, b"ckpt", "fetch reply for version 3 is the model of version 2"),
+    ({"version": 3, "checkpoint_sha256": "00" * 32}, b"ckpt", "checkpoint has SHA-256 .* not the model's"),
+])
+def test_a_fetched_checkpoint_that_is_not_the_models_is_a_protocol_violation(model, checkpoint, problem):
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        ops.fetch(3).parse(reply(wire.Command.CONTROL, [json.dumps(model).encode(), checkpoint], model_version=3))

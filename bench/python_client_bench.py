@@ -6,6 +6,11 @@ driving `recpool.Client.score_many` (one Python process, one socket, the same nu
 `recpool.AsyncClient` (asyncio, the same). Reported: requests/s at batch 1 and rows/s at batch 256,
 medians of the repeats with their range, and Python ÷ Swift.
 
+Errors are counted for every run, by the names `recpool loadtest` uses (reply status names such as `BUSY`,
+client failures such as `TIMEOUT`; a Swift run's requests without a reply as `LOST`). A run with any error is
+left out of the medians and ratios, and a figure with no clean run behind it is printed `undefined` (`null` in
+the JSON), never 0 and never a rate measured over a run cut short.
+
 Usage: python_client_bench.py BIN_DIR [--repeats 3] [--duration 4s] [--concurrency 16] [--json OUT]
 """
 import argparse
@@ -20,7 +25,7 @@ import time
 import numpy as np
 
 import recpool
-from benchlib import Cluster, machine, median, single_thread_blas_env, start_broker, start_workers, wait_until
+from benchlib import Cluster, machine, single_thread_blas_env, start_broker, start_workers, wait_until
 
 WIDTH = 106
 
@@ -45,6 +50,23 @@ class Pool:
         self.cluster.stop(grace=10)
 
 
+def error_name(error: recpool.RecPoolError) -> str:
+    """The name `recpool loadtest` counts a failure under: the reply's status name, or the client failure's."""
+    if error.status is not None:
+        return error.status.name
+    for cls, name in ((recpool.Timeout, "TIMEOUT"), (recpool.Closed, "CLOSED"),
+                      (recpool.ProtocolViolation, "PROTOCOL"), (recpool.InvalidRequest, "INVALID_REQUEST")):
+        if isinstance(error, cls):
+            return name
+    return type(error).__name__.upper()
+
+
+def count(errors: dict, name: str, n: int = 1) -> dict:
+    """``errors`` with ``n`` more under ``name``."""
+    errors[name] = errors.get(name, 0) + n
+    return errors
+
+
 def swift_loadtest(bin_dir, frontend, batch, concurrency, duration):
     args = [os.path.join(bin_dir, "recpool"), "loadtest", "--broker", frontend, "--concurrency", str(concurrency),
             "--batch", str(batch), "--width", str(WIDTH), "--duration", duration, "--json", "--quiet",
@@ -53,7 +75,10 @@ def swift_loadtest(bin_dir, frontend, batch, concurrency, duration):
     if out.returncode != 0:
         raise RuntimeError(out.stderr or out.stdout)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"rps": r["throughput_rps"], "rows_per_s": r["rows_per_s"], "errors": sum(r["errors"].values()) + r["lost"]}
+    errors = dict(r["errors"])
+    if r["lost"]:
+        count(errors, "LOST", r["lost"])
+    return {"rps": r["throughput_rps"], "rows_per_s": r["rows_per_s"], "errors": errors}
 
 
 def batches(batch: int):
@@ -63,7 +88,8 @@ def batches(batch: int):
 
 def python_sync(frontend, batch, concurrency, duration):
     """Closed loop through Client.score_many: `concurrency` requests in flight on one socket, the next
-    batch sent as each reply arrives, until `duration` has passed."""
+    batch sent as each reply arrives, until `duration` has passed. `score_many` ends at its first failure
+    (and cancels the rest), so a run with an error has no throughput: it is counted, with the rates `None`."""
     pool = batches(batch)
     with recpool.Client(frontend) as client:
         start = time.perf_counter()
@@ -75,14 +101,19 @@ def python_sync(frontend, batch, concurrency, duration):
                 yield pool[k % len(pool)]
                 k += 1
 
-        done = len(client.score_many(until_time(), window=concurrency))
+        try:
+            done = len(client.score_many(until_time(), window=concurrency))
+        except recpool.RecPoolError as error:
+            return {"rps": None, "rows_per_s": None, "errors": {error_name(error): 1}}
         elapsed = time.perf_counter() - start
-    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": 0}
+    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": {}}
 
 
 def python_async(frontend, batch, concurrency, duration):
     """Closed loop through AsyncClient.score: `concurrency` tasks, each awaiting one request at a time."""
     pool = batches(batch)
+
+    errors: dict = {}
 
     async def main():
         done = 0
@@ -94,15 +125,60 @@ def python_async(frontend, batch, concurrency, duration):
                 nonlocal done
                 k = offset
                 while time.perf_counter() < end:
-                    await client.score(pool[k % len(pool)])
-                    done += 1
+                    try:
+                        await client.score(pool[k % len(pool)])
+                        done += 1
+                    except recpool.RecPoolError as error:  # counted, as recpool loadtest counts it
+                        count(errors, error_name(error))
                     k += concurrency
 
             await asyncio.gather(*(lane(i) for i in range(concurrency)))
             return done, time.perf_counter() - start
 
     done, elapsed = asyncio.run(main())
-    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": 0}
+    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": errors}
+
+
+def clean(runs):
+    """The runs without an error (only those have a rate that compares)."""
+    return [r for r in runs if not r["errors"] and r["rps"] is not None]
+
+
+def figure(runs, key):
+    """``(median, low, high)`` of ``key`` over the clean runs, or ``None`` when there is none."""
+    values = [r[key] for r in clean(runs)]
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values)
+
+
+def ratio(python_runs, swift_runs, key):
+    """Median over the repeats of Python ÷ Swift within the same repeat (the runs sit next to each other, so a
+    noisy neighbour slows both), over the repeats where both runs are clean and Swift's rate is not 0;
+    ``None`` when no repeat qualifies."""
+    pairs = [p[key] / s[key] for p, s in zip(python_runs, swift_runs)
+             if clean([p]) and clean([s]) and s[key] > 0]
+    return statistics.median(pairs) if pairs else None
+
+
+def table(runs, batches_and_keys=((1, "rps", "requests/s"), (256, "rows_per_s", "rows/s"))):
+    """The report's table rows (markdown), an undefined figure printed ``undefined``."""
+    def shown(found):
+        return "undefined" if found is None else f"{found[0]:,.0f} [{found[1]:,.0f}–{found[2]:,.0f}]"
+
+    def times(value):
+        return "undefined" if value is None else f"{value:.2f}×"
+
+    lines = ["| batch | measure | recpool loadtest (Swift) | Python `Client.score_many` | ratio | "
+             "Python `AsyncClient` | ratio | runs with errors |", "|---|---|---|---|---|---|---|---|"]
+    for batch, key, label in batches_and_keys:
+        swift, sync, aio = (runs.get(f"{kind}/{batch}", []) for kind in ("swift", "python", "python-async"))
+        failed = {kind: len(r) - len(clean(r)) for kind, r in (("swift", swift), ("python", sync),
+                                                               ("python-async", aio))}
+        lines.append(f"| {batch} | {label} | {shown(figure(swift, key))} | {shown(figure(sync, key))} | "
+                     f"{times(ratio(sync, swift, key))} | {shown(figure(aio, key))} | {times(ratio(aio, swift, key))} "
+                     f"| {', '.join(f'{k} {v}' for k, v in failed.items() if v) or 'none'} |")
+    return lines
 
 
 def main():
@@ -127,41 +203,22 @@ def main():
                 for kind, run in runners.items():
                     r = run(pool.frontend, batch)
                     runs.setdefault(f"{kind}/{batch}", []).append(r)
-                    print(f"repeat {repeat + 1} batch {batch} {kind}: {r['rps']:,.0f} req/s, "
-                          f"{r['rows_per_s']:,.0f} rows/s, errors {r['errors']}", file=sys.stderr)
+                    rate = ("undefined (the run failed)" if r["rps"] is None
+                            else f"{r['rps']:,.0f} req/s, {r['rows_per_s']:,.0f} rows/s")
+                    print(f"repeat {repeat + 1} batch {batch} {kind}: {rate}, errors {r['errors'] or 'none'}",
+                          file=sys.stderr)
     finally:
         pool.stop()
-
-    def med(key, kind, batch):
-        return median(runs[f"{kind}/{batch}"], key)
-
-    def rng(key, kind, batch):
-        values = [r[key] for r in runs[f"{kind}/{batch}"]]
-        return f"{min(values):,.0f}–{max(values):,.0f}"
 
     print(f"Machine: {machine()}.")
     print(f"\n### The Python client against recpool loadtest (same pool: broker + 2 workers, width 106; "
           f"{args.concurrency} requests in flight on one socket; {args.duration} per run, medians of "
-          f"{args.repeats}, range in brackets)\n")
-    def paired(key, kind, batch):
-        """Median over repeats of Python ÷ Swift within the same repeat (the runs sit next to each other,
-        so a noisy neighbour slows both)."""
-        pairs = zip(runs[f"{kind}/{batch}"], runs[f"swift/{batch}"])
-        return statistics.median(p[key] / s[key] for p, s in pairs)
-
-    print("| batch | measure | recpool loadtest (Swift) | Python `Client.score_many` | ratio | "
-          "Python `AsyncClient` | ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for batch, key, label in ((1, "rps", "requests/s"), (256, "rows_per_s", "rows/s")):
-        swift = med(key, "swift", batch)
-        sync, aio = med(key, "python", batch), med(key, "python-async", batch)
-        print(f"| {batch} | {label} | {swift:,.0f} [{rng(key, 'swift', batch)}] | {sync:,.0f} "
-              f"[{rng(key, 'python', batch)}] | {paired(key, 'python', batch):.2f}× | {aio:,.0f} "
-              f"[{rng(key, 'python-async', batch)}] | {paired(key, 'python-async', batch):.2f}× |")
-    print("\nRatios are Python ÷ Swift per repeat (adjacent runs), median over the repeats.")
+          f"the clean runs of {args.repeats}, range in brackets)\n")
+    print("\n".join(table(runs)))
+    print("\nRatios are Python ÷ Swift per repeat (adjacent runs), median over the repeats where both ran clean.")
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as handle:
+        with open(args.json, "w") as handle:
             json.dump({"machine": machine(), "args": vars(args), "runs": runs}, handle, indent=1)
 
 

@@ -11,7 +11,7 @@ import zmq.asyncio
 
 from . import operations as ops
 from .client import _Base, job_pause
-from .errors import JobFailed, ProtocolViolation, RecPoolError, Timeout
+from .errors import Closed, JobFailed, ProtocolViolation, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
@@ -41,7 +41,8 @@ class AsyncClient(_Base):
         await self.close()
 
     async def close(self) -> None:
-        """Stops the reader and closes the socket; calls still waiting raise ``Cancelled``-like errors."""
+        """Stops the reader and closes the socket; calls still waiting, and any call after this, raise
+        :class:`~recpool.Closed`."""
         if self._reader is not None:
             self._reader.cancel()
             try:
@@ -51,7 +52,7 @@ class AsyncClient(_Base):
             self._reader = None
         for future in self._waiters.values():
             if not future.done():
-                future.set_exception(RecPoolError("the client was closed"))
+                future.set_exception(Closed(f"the client of {self.endpoint} was closed while the call waited"))
         self._waiters.clear()
         self._socket.close(0)
 
@@ -95,11 +96,15 @@ class AsyncClient(_Base):
             pass  # best effort: the broker drops the request at its deadline anyway
 
     async def _run_one(self, call: ops.Call):
+        if self._socket.closed:
+            raise Closed(f"the client of {self.endpoint} is closed")
         if self._reader is None or self._reader.done():
             self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         deadline_ms = self._deadline_ms(call)
         tries = 0
         while True:
+            if self._socket.closed:  # also after a BUSY pause during which the client was closed
+                raise Closed(f"the client of {self.endpoint} is closed")
             request_id = next(self._ids)
             future = asyncio.get_running_loop().create_future()
             self._waiters[request_id] = future
@@ -205,7 +210,7 @@ class AsyncClient(_Base):
 
     async def models(self, *, timeout=None) -> List[dict]:
         """See :meth:`recpool.Client.models`."""
-        return await self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
+        return await self._drive(ops.models(timeout=timeout))
 
     async def promote(self, version, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.promote`."""
@@ -213,7 +218,7 @@ class AsyncClient(_Base):
 
     async def rollback(self, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.rollback`."""
-        return await self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
+        return await self._drive(ops.rollback(timeout=timeout))
 
     async def fetch(self, version, *, timeout=None):
         """See :meth:`recpool.Client.fetch`."""
@@ -233,15 +238,15 @@ class AsyncClient(_Base):
 
     async def jobs(self, *, timeout=None) -> List[dict]:
         """See :meth:`recpool.Client.jobs`."""
-        return await self._drive(ops.control("jobs", timeout=timeout, key="jobs", keys=ops.JOB_KEYS))
+        return await self._drive(ops.jobs(timeout=timeout))
 
     async def job(self, job_id, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.job`."""
-        return await self._drive(ops.control("job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
+        return await self._drive(ops.job_control("job", job_id, timeout=timeout))
 
     async def cancel_job(self, job_id, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.cancel_job`."""
-        return await self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
+        return await self._drive(ops.job_control("cancel_job", job_id, timeout=timeout))
 
     async def online(self, *, timeout=None) -> dict:
         """See :meth:`recpool.Client.online`."""
@@ -279,7 +284,8 @@ class AsyncJob:
                 last = view
             if document.get("state") in TERMINAL_JOB_STATES:
                 if raise_on_failure and document["state"] != "completed":
-                    raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
+                    why = document.get("error") or "(no error given)"  # a cancelled job has none
+                    raise JobFailed(f"job {self.id} {document['state']}: {why}", document)
                 return
             await asyncio.sleep(job_pause(self.id, document, interval, timeout, give_up_at))
 

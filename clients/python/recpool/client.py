@@ -9,10 +9,11 @@ from typing import Iterable, Iterator, List, Optional
 import zmq
 
 from . import operations as ops
-from .errors import JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
+from .errors import Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
-from .wire import REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, salvage_request_id
+from .wire import (REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, resolve_endpoint,
+                   salvage_request_id)
 
 #: Frames at least this long are handed to libzmq without a copy.
 _ZERO_COPY_BYTES = 64 * 1024
@@ -25,20 +26,34 @@ class _Base:
 
     def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 0.25, busy_retries: int = 3,
                  server_key=None, client_key=None, max_rows: int = ops.DEFAULT_MAX_ROWS):
-        """Checks the options (``InvalidRequest`` naming the option and its rule): ``timeout`` finite seconds
-        in (0, 1e9], ``grace`` finite seconds in [0, 1e9], ``busy_retries`` an int ≥ 0, ``max_rows`` an int ≥ 1."""
+        """Checks the options (``InvalidRequest`` naming the option and its rule): ``endpoint``
+        ``tcp://HOST:PORT`` (port 1-65535, IPv6 in brackets), ``ipc://PATH`` or ``inproc://NAME``; ``timeout``
+        finite seconds in (0, 1e9], ``grace`` finite seconds in [0, 1e9], ``busy_retries`` an int ≥ 0,
+        ``max_rows`` an int in 1…8,192 (the broker's fixed row limit: more rows would be ``TOO_LARGE``)."""
+        try:
+            self._zmq_endpoint, self._ipv6 = resolve_endpoint(endpoint)
+        except ValueError as error:
+            raise InvalidRequest(str(error)) from None
         self.endpoint = endpoint
         self.timeout = ops.seconds(timeout, "timeout")
         self.grace = ops.number(grace, "grace", 0, ops.MAX_SECONDS)
         self.busy_retries = ops.integer(busy_retries, "busy_retries", 0)
-        self.max_rows = ops.integer(max_rows, "max_rows", 1)
+        self.max_rows = ops.integer(max_rows, "max_rows", 1, ops.DEFAULT_MAX_ROWS)
         self._curve = (server_key, client_key)
         self._ids = itertools.count(1)
 
     def _configure(self, socket) -> None:
+        """LINGER 0 (a closed client leaves nothing queued), CURVE when keys were given, ``ZMQ_IPV6`` for an
+        IPv6 endpoint (PROTOCOL.md, "Transport"), then the connect; a connect libzmq refuses is
+        ``InvalidRequest`` naming the endpoint."""
         socket.setsockopt(zmq.LINGER, 0)
         apply_curve(socket, *self._curve)
-        socket.connect(self.endpoint)
+        if self._ipv6:
+            socket.setsockopt(zmq.IPV6, 1)
+        try:
+            socket.connect(self._zmq_endpoint)
+        except zmq.ZMQError as error:
+            raise InvalidRequest(f"cannot connect to {self.endpoint}: {error.strerror}") from None
 
     def _deadline_ms(self, call: ops.Call) -> int:
         if call.deadline is not None:
@@ -123,7 +138,8 @@ class Client(_Base):
         self._poller.register(self._socket, zmq.POLLIN)
 
     def close(self) -> None:
-        """Closes the socket; requests still outstanding are abandoned."""
+        """Closes the socket; requests still outstanding are abandoned. A call after this raises
+        :class:`~recpool.Closed`."""
         self._socket.close(0)
 
     def __enter__(self) -> "Client":
@@ -170,6 +186,8 @@ class Client(_Base):
         call is taken when a reply frees a place. The first failure cancels what is still outstanding and
         is raised, whatever it is: an error reply, a malformed reply (``ProtocolViolation``), a call the
         iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
+        if self._socket.closed:
+            raise Closed(f"the client of {self.endpoint} is closed")
         source = iter(calls)
         taken: List[ops.Call] = []
         results: dict = {}
@@ -274,10 +292,11 @@ class Client(_Base):
             min_version: serve with this version or newer. exact_version: exactly this version.
             timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
         Raises:
-            InvalidRequest (before sending: NaN, infinity, a value beyond float32's range, a row wider than
-            the message limit, a bad pin, timeout or deadline), BadRequest (e.g. wrong width, naming both),
+            InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, more
+            than 4,096 features, a bad pin, timeout or deadline, or both a timeout and a deadline), BadRequest (e.g. wrong width, naming both),
             TooLarge, Busy (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned
-            version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row).
+            version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row, or
+            names a version the pin excludes), Closed.
         """
         return self._drive(ops.score(rows, min_version=min_version, exact_version=exact_version, timeout=timeout,
                                      deadline=deadline, max_rows=self.max_rows))
@@ -314,7 +333,8 @@ class Client(_Base):
             ``candidates`` not None or a non-empty list of at most 100,000 int item ids without repeats;
             an event's item not an int or its dwell not in 0…1e9 s; a user feature name that is not a string
             or a value that is not a string or a finite number; ``exclude_viewed`` not a bool.
-            Then as :meth:`score`.
+            Then as :meth:`score`; ProtocolViolation also for a slate that breaks the spec or the request (a
+            repeated item, more than ``top``, an item outside ``candidates``; see ``operations._slate_parser``).
         """
         return self._drive(ops.recommend(user_features, events, top, candidates, exclude_viewed=exclude_viewed,
                                          min_version=min_version, exact_version=exact_version, timeout=timeout,
@@ -327,7 +347,8 @@ class Client(_Base):
         Raises:
             InvalidRequest (before sending): ``impression_id`` not 1–64 UTF-8 bytes, ``item`` not an int,
             ``click`` not 0 or 1, ``dwell`` not None or a number in 0…1e9. NotFound (unknown or evicted
-            impression), Expired (past the feedback window), BadRequest (item not in the slate, malformed event).
+            impression), Expired (past the feedback window), BadRequest (item not in the slate, malformed event),
+            ProtocolViolation (an acknowledgement of another impression or item).
         """
         return self._drive(ops.feedback(impression_id, item, click, dwell, timeout=timeout))
 
@@ -338,7 +359,9 @@ class Client(_Base):
         return self._drive(ops.status(timeout=timeout))
 
     def health(self, service: str = "SCORE", *, timeout: Optional[float] = None) -> Health:
-        """Whether a live worker offers ``service`` (SCORE, RECOMMEND, TRAIN_ROUND, ...); truthy when so."""
+        """Whether a live worker serves ``service`` (SCORE, RECOMMEND, FEEDBACK or TRAIN_ROUND), as ``recpool
+        health`` decides it (see :func:`recpool.operations.health`); truthy when so. An unknown service is
+        ``InvalidRequest``."""
         return self._drive(ops.health(service, timeout=timeout))
 
     def control(self, op: str, arguments: Optional[dict] = None, data: Optional[bytes] = None, *,
@@ -348,7 +371,7 @@ class Client(_Base):
 
     def models(self, *, timeout: Optional[float] = None) -> List[dict]:
         """The registered model versions."""
-        return self._drive(ops.control("models", timeout=timeout, key="models", keys=ops.MODEL_KEYS))
+        return self._drive(ops.models(timeout=timeout))
 
     def promote(self, version: int, *, timeout: Optional[float] = None) -> dict:
         """Serves ``version`` (an int) from now on; returns the model. Trainer role. Raises NotFound, or
@@ -358,7 +381,7 @@ class Client(_Base):
     def rollback(self, *, timeout: Optional[float] = None) -> dict:
         """Goes back to the previously promoted version; returns the model now promoted. Trainer role.
         Raises Conflict when there is no earlier promoted version, or for a corrupt or unservable checkpoint."""
-        return self._drive(ops.control("rollback", timeout=timeout, keys=ops.MODEL_KEYS))
+        return self._drive(ops.rollback(timeout=timeout))
 
     def fetch(self, version: int, *, timeout: Optional[float] = None):
         """A registered version's model document and checkpoint bytes: ``(model, checkpoint)``. Raises
@@ -389,15 +412,15 @@ class Client(_Base):
 
     def jobs(self, *, timeout: Optional[float] = None) -> List[dict]:
         """Every training job."""
-        return self._drive(ops.control("jobs", timeout=timeout, key="jobs", keys=ops.JOB_KEYS))
+        return self._drive(ops.jobs(timeout=timeout))
 
     def job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
         """One job with its rounds."""
-        return self._drive(ops.control("job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
+        return self._drive(ops.job_control("job", job_id, timeout=timeout))
 
     def cancel_job(self, job_id: str, *, timeout: Optional[float] = None) -> dict:
         """Cancels a job; returns it. Trainer role."""
-        return self._drive(ops.control("cancel_job", {"job": job_id}, timeout=timeout, keys=ops.JOB_KEYS))
+        return self._drive(ops.job_control("cancel_job", job_id, timeout=timeout))
 
     def online(self, *, timeout: Optional[float] = None) -> dict:
         """The online-learning view (PROTOCOL.md, "Online learning")."""
@@ -451,7 +474,8 @@ class Job:
                 last = view
             if document.get("state") in TERMINAL_JOB_STATES:
                 if raise_on_failure and document["state"] != "completed":
-                    raise JobFailed(f"job {self.id} {document['state']}: {document.get('error')}", document)
+                    why = document.get("error") or "(no error given)"  # a cancelled job has none
+                    raise JobFailed(f"job {self.id} {document['state']}: {why}", document)
                 return
             time.sleep(job_pause(self.id, document, interval, timeout, give_up_at))
 

@@ -126,6 +126,10 @@ class ProtocolViolation(RecPoolError):
     """A reply that does not follow docs/PROTOCOL.md; the message says how."""
 
 
+class Closed(RecPoolError):
+    """A call on a client after :meth:`~recpool.Client.close`, or one still waiting when the client was closed."""
+
+
 class InvalidRequest(RecPoolError, ValueError):
     """Refused by the client before sending (wrong shape, NaN, bad argument); names the problem."""
 

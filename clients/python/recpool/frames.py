@@ -6,10 +6,11 @@ with obp's columns ``timestamp``, ``item_id``, ``position`` (from 1), ``click``,
 ``user_feature_*``, ``user-item_affinity_*``, plus ``observed``, ``dwell``, ``impression_id`` and
 ``policy_version``. A shown item that got no feedback is ``observed`` 0 with a missing ``click`` (``<NA>``):
 its outcome is unknown, which is not a non-click, so :func:`bandit_feedback` and :func:`training_frame` leave
-such rows out.
+such rows out. A dwell nobody reported is missing too (``<NA>``, a nullable ``Float64``): the frame holds no NaN.
 """
 from __future__ import annotations
 
+import inspect
 import io
 from typing import Optional, Sequence
 
@@ -50,6 +51,9 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
             ``await aclient.impressions()``).
     """
     pd = _pandas()
+    if inspect.iscoroutinefunction(getattr(source, "impressions", None)):
+        raise TypeError("impressions_frame reads an AsyncClient's log only once awaited: pass "
+                        "`await aclient.impressions()`")
     rows, spec = source.impressions(after, page_size) if hasattr(source, "impressions") else source
     feature_names = set()
     for row in rows:
@@ -78,7 +82,7 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
             for name in features:
                 entry[name] = context.get(name, "")
             entry["observed"] = int(reported)
-            entry["dwell"] = float(dwell[str(item)]) if str(item) in dwell else float("nan")
+            entry["dwell"] = float(dwell[str(item)]) if str(item) in dwell else None
             entry["impression_id"] = record["impression_id"]
             entry["policy_version"] = int(record["version"])
             records.append(entry)
@@ -86,6 +90,7 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
     tail = list(TAIL_COLUMNS)
     frame = pd.DataFrame.from_records(records, columns=columns + tail)
     frame["click"] = frame["click"].astype("Int64")
+    frame["dwell"] = frame["dwell"].astype("Float64")  # a dwell not reported is missing (<NA>), not NaN
     if n_items:
         affinity = np.zeros((len(frame), n_items))
         # The viewed items as engagements, as the export writes them (a view of ≥ 10 s counts min(s / 10, 3)).
@@ -109,7 +114,7 @@ def read_export(path):
     # A blank click is an unobserved row's (missing, not 0); a blank dwell was not reported.
     frame["click"] = pd.to_numeric(frame["click"].replace("", None)).astype("Int64")
     if "dwell" in frame.columns:
-        frame["dwell"] = pd.to_numeric(frame["dwell"].replace("", None)).astype(float)
+        frame["dwell"] = pd.to_numeric(frame["dwell"].replace("", None)).astype("Float64")
     return frame
 
 

@@ -21,6 +21,8 @@ def _is_key(text: str) -> bool:
 
 
 def _assignments(path) -> Dict[str, str]:
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise InvalidRequest(f"a CURVE key must be a key file's path or a Z85 key, got {path!r}")
     try:
         with open(path, encoding="utf-8") as handle:
             lines = handle.read().splitlines()

@@ -4,26 +4,26 @@ A simple call is a :class:`Call`: a request (command, payload frames, version pi
 that turns the OK reply into a result. A call of several steps (scoring more rows than one request
 may hold, an upload in chunks, paging the impression log) is a generator that yields lists of
 calls and is sent back their results; :class:`~recpool.Client` and :class:`~recpool.AsyncClient`
-run the same generators, one blocking and one awaiting.
+run the same generators, one blocking and one awaiting. This module holds the argument checks, the
+calls' frame, SCORE, RECOMMEND, FEEDBACK and STATUS; the CONTROL plane's calls are in
+:mod:`recpool.control_plane`, re-exported here.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
 from .errors import InvalidRequest, ProtocolViolation
 from .results import FeedbackAck, Health, Scores, Slate, Timings
-from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, TENSOR_SHAPE_BYTES, Command, Header,
-                   MalformedReply, decode_tensor, tensor_frame)
+from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, MESSAGE_LIMIT_FRAMES, TENSOR_SHAPE_BYTES,
+                   Command, Header, MalformedReply, decode_tensor, tensor_frame)
 
 #: Rows per SCORE request, the broker's default limit (PROTOCOL.md, "Limits"); bigger batches are
 #: split into several requests sent at once.
@@ -47,6 +47,14 @@ MAX_DWELL_SECONDS = 1e9
 MAX_IMPRESSION_ID_BYTES = 64
 #: Rows per page of CONTROL ``impressions`` (its ``limit``, 1-10,000).
 MAX_PAGE_SIZE = 10_000
+#: Columns per SCORE row the broker takes (PROTOCOL.md, "Limits": fixed); a wider row is ``TOO_LARGE``.
+MAX_COLUMNS = 4096
+#: The services ``health`` knows, as ``recpool health --service`` takes them.
+HEALTH_SERVICES = ("SCORE", "RECOMMEND", "FEEDBACK", "TRAIN_ROUND")
+#: A job's states (PROTOCOL.md, "A job is").
+JOB_STATES = frozenset({"queued", "running", "completed", "failed", "cancelled"})
+#: The ``source`` of a RECOMMEND answer: a trained model's ranking, its popularity fallback, a policy slate.
+SLATE_SOURCES = ("model", "cold_start_fallback", "policy")
 # Bytes of a SCORE message besides its rows: the header and the tensor's shape.
 _SCORE_OVERHEAD_BYTES = HEADER_BYTES + TENSOR_SHAPE_BYTES
 
@@ -173,7 +181,19 @@ class Call:
 
     def __post_init__(self):
         """Checks the call's own timeout and deadline (see :func:`seconds`, :func:`deadline_seconds`), so
-        that every call refuses them before sending, whatever builds it."""
+        that every call refuses them before sending, whatever builds it. Both at once is refused: one of
+        them would be ignored."""
+        frames = 1 + len(self.payload)
+        size = HEADER_BYTES + sum(memoryview(frame).nbytes for frame in self.payload)
+        if frames > MESSAGE_LIMIT_FRAMES or size > MESSAGE_LIMIT_BYTES:
+            # The broker would answer TOO_LARGE, or past its hard frame backstop drop the connection without a
+            # reply (a Timeout here): refused before anything is sent.
+            raise InvalidRequest(f"the {self.command.name} request is {size} bytes in {frames} frames; a message "
+                                 f"holds at most {MESSAGE_LIMIT_BYTES} bytes (the 56-byte header included) in "
+                                 f"{MESSAGE_LIMIT_FRAMES} frames")
+        if self.timeout is not None and self.deadline is not None:
+            raise InvalidRequest(f"give timeout or deadline, not both (got timeout={self.timeout!r} and "
+                                 f"deadline={self.deadline!r})")
         if self.timeout is not None:
             self.timeout = seconds(self.timeout, "timeout")
         if self.deadline is not None:
@@ -233,11 +253,28 @@ def json_frame(reply: Reply, what: str) -> dict:
     return document
 
 
+def _json_value(value):
+    """numpy's scalars and arrays as the JSON values they stand for; anything else is not JSON."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a value of type {type(value).__name__} ({value!r}) is not JSON")
+
+
 def encode_json(document: dict) -> bytes:
-    """A JSON frame (UTF-8, no NaN: the protocol's JSON has none)."""
+    """A JSON frame (UTF-8, no NaN: the protocol's JSON has none; numpy scalars as the numbers they hold).
+
+    Raises:
+        InvalidRequest: a NaN or infinity, or a value JSON cannot hold (an object, a set), naming it.
+    """
     try:
-        return json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
-    except ValueError as error:
+        return json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value).encode()
+    except (TypeError, ValueError, RecursionError) as error:
         raise InvalidRequest(f"cannot encode the request: {error}") from None
 
 
@@ -251,13 +288,19 @@ def as_rows(rows) -> np.ndarray:
             value beyond float32's range (such as ``1e39``, which would be sent as infinity), naming the
             first such row and feature.
     """
-    array = np.asarray(rows)
+    try:
+        array = np.asarray(rows)
+    except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
+        raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
         raise InvalidRequest(f"rows must be a 2-D array (rows × features), got {array.ndim} dimensions")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise InvalidRequest(f"rows must have at least one row and one feature, got shape {array.shape}")
+    if array.shape[1] > MAX_COLUMNS:
+        raise InvalidRequest(f"rows have {array.shape[1]} features; a SCORE row holds at most {MAX_COLUMNS} "
+                             "(the broker's column limit, answered TOO_LARGE)")
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}")
     if not np.isfinite(array).all():
@@ -293,11 +336,27 @@ def rows_per_request(cols: int, max_rows: int) -> int:
     return min(max_rows, fit)
 
 
+def check_pin(reply: Reply, pin: Tuple[int, int], what: str) -> None:
+    """Raises ProtocolViolation when the reply's ``model_version`` breaks the request's pin: another version
+    than an exact pin, or an older one than a minimum (PROTOCOL.md, "Model versions"), so an answer served
+    under the wrong version is never returned."""
+    wanted, flags = pin
+    served = reply.header.model_version
+    if flags & FLAG_EXACT_VERSION and served != wanted:
+        raise ProtocolViolation(f"the {what} reply names model version {served}; the request was pinned to exactly "
+                                f"version {wanted}", reply.header)
+    if not flags & FLAG_EXACT_VERSION and served < wanted:
+        raise ProtocolViolation(f"the {what} reply names model version {served}; the request asked for version "
+                                f"{wanted} or newer", reply.header)
+
+
 def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Call:
-    """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags)."""
+    """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags); a reply
+    from a version the pin excludes is a ``ProtocolViolation``."""
     expected = chunk.shape[0]
 
     def parse(reply: Reply):
+        check_pin(reply, pin, "SCORE")
         try:
             values = decode_tensor(_first_frame(reply, "SCORE"))
         except MalformedReply as error:
@@ -326,7 +385,7 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     """
     array = as_rows(rows)
     pin = version_pin(min_version, exact_version)
-    per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1))
+    per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1, DEFAULT_MAX_ROWS))
     chunks = [array[i:i + per_request] for i in range(0, array.shape[0], per_request)]
     results = yield [score_call(c, pin, timeout, deadline) for c in chunks]
     versions = [header.model_version for _, header in results]
@@ -347,9 +406,19 @@ def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: in
     """The SCORE calls of ``score_many``, one per batch, taken lazily as the client sends them.
 
     Raises:
-        InvalidRequest: when a batch is taken that is not valid rows (see :func:`as_rows`) or does not fit
-            in one request (:func:`rows_per_request`), naming the batch by its index.
+        InvalidRequest: at once, when ``batches`` is not an iterable of batches (a 2-D array would be taken
+            row by row, as one-row batches); when a batch is taken that is not valid rows (see :func:`as_rows`)
+            or does not fit in one request (:func:`rows_per_request`), naming the batch by its index.
     """
+    if (isinstance(batches, (str, bytes, Mapping)) or not isinstance(batches, Iterable)
+            or (isinstance(batches, np.ndarray) and batches.ndim < 3)):
+        shape = f" of shape {batches.shape}: for one batch use score()" if isinstance(batches, np.ndarray) else ""
+        raise InvalidRequest("batches must be an iterable of rows × features batches (a list, a generator, a 3-D "
+                             f"array), got {type(batches).__name__}{shape}")
+    return _score_batch_calls(batches, pin, timeout, deadline, max_rows)
+
+
+def _score_batch_calls(batches, pin: Tuple[int, int], timeout, deadline, max_rows: int):
     for index, batch in enumerate(batches):
         try:
             array = as_rows(batch)
@@ -467,44 +536,81 @@ def _reply_fault(reply: Reply, what: str, problem: str) -> ProtocolViolation:
     return ProtocolViolation(f"the {what} reply {problem}", reply.header)
 
 
-def _parse_slate(reply: Reply) -> Slate:
-    """A RECOMMEND reply as a :class:`Slate`; ``ProtocolViolation`` for a missing key or a wrong type (an item
-    that is not an int, a score that is not a number, a policy's propensity outside (0, 1])."""
-    document = json_frame(reply, "RECOMMEND")
-    items = document.get("items")
-    source = document.get("source") or "model"
-    version = document.get("model_version")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise _reply_fault(reply, "RECOMMEND", "has no list of item objects in 'items'")
-    if not isinstance(source, str) or not (version is None or is_integer(version)):
-        raise _reply_fault(reply, "RECOMMEND", f"has source {source!r} and model_version {version!r}")
-    policy = source == "policy"
-    for entry in items:
-        propensity = entry.get("propensity")
-        if (not is_integer(entry.get("item")) or not is_number(entry.get("score"))
-                or (policy and not (is_number(propensity) and 0 < propensity <= 1))):
-            raise _reply_fault(reply, "RECOMMEND", f"has a malformed item {entry!r}")
-    impression_id = document.get("impression_id")
-    if policy and not isinstance(impression_id, str):
-        raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
-    return Slate(
-        items=[int(i["item"]) for i in items],
-        scores=[float(i["score"]) for i in items],
-        propensities=[float(i["propensity"]) for i in items] if policy else None,
-        impression_id=impression_id,
-        model_version=int(version if version is not None else reply.header.model_version),
-        source=source,
-        exploration=document.get("exploration"))
+def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
+    """The parser of a RECOMMEND reply to ``document_sent`` (pinned by ``pin``), checked against the request."""
+    top = document_sent.get("top")
+    candidates = set(document_sent["candidates"]) if document_sent.get("candidates") is not None else None
+    viewed = {event["item"] for event in document_sent["events"]} if document_sent.get("exclude_viewed") else set()
+
+    def parse(reply: Reply) -> Slate:
+        """A RECOMMEND reply as a :class:`Slate`.
+
+        Raises:
+            ProtocolViolation: a key the spec lists missing or of the wrong type (``items``, ``source``,
+                ``model_version``; for a policy slate ``impression_id`` and each item's ``position`` and
+                ``propensity`` in (0, 1]); a ``source`` the spec does not name; a ``model_version`` other than
+                the header's, or (for a model's ranking) one the pin excludes or scores that are not best
+                first; an item repeated, more items
+                than ``top``, an item outside ``candidates``, or a viewed item with ``exclude_viewed``.
+        """
+        document = json_frame(reply, "RECOMMEND")
+        items = document.get("items")
+        source = document.get("source")
+        version = document.get("model_version")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise _reply_fault(reply, "RECOMMEND", "has no list of item objects in 'items'")
+        if source not in SLATE_SOURCES:
+            raise _reply_fault(reply, "RECOMMEND", f"has source {source!r}, not one of {', '.join(SLATE_SOURCES)}")
+        if not is_integer(version) or version != reply.header.model_version:
+            raise _reply_fault(reply, "RECOMMEND", f"names model_version {version!r} in its document and "
+                                                   f"{reply.header.model_version} in its header")
+        policy = source == "policy"
+        if not policy:  # a policy slate names the policy's version, which a model pin does not constrain
+            check_pin(reply, pin, "RECOMMEND")
+        for slot, entry in enumerate(items):
+            propensity = entry.get("propensity")
+            if (not is_integer(entry.get("item")) or not is_number(entry.get("score"))
+                    or (policy and not (is_number(propensity) and 0 < propensity <= 1))
+                    or (policy and entry.get("position") != slot)):
+                raise _reply_fault(reply, "RECOMMEND", f"has a malformed item in slot {slot}: {entry!r}")
+        ranked = [int(i["item"]) for i in items]
+        scores = [float(i["score"]) for i in items]
+        if not policy and any(later > earlier for earlier, later in zip(scores, scores[1:])):
+            raise _reply_fault(reply, "RECOMMEND", f"is a {source} ranking that is not best first: scores {scores}")
+        if len(set(ranked)) != len(ranked):
+            raise _reply_fault(reply, "RECOMMEND", f"repeats an item: {ranked}")
+        if top is not None and len(ranked) > top:
+            raise _reply_fault(reply, "RECOMMEND", f"holds {len(ranked)} items; the request asked for top {top}")
+        if candidates is not None:
+            outside = [item for item in ranked if item not in candidates]
+            if outside:
+                raise _reply_fault(reply, "RECOMMEND", f"holds item {outside[0]}, which is not among the candidates")
+        if not policy and viewed & set(ranked):
+            raise _reply_fault(reply, "RECOMMEND", f"holds viewed item {min(viewed & set(ranked))} although the "
+                                                   "request asked for exclude_viewed")
+        impression_id = document.get("impression_id")
+        if policy and not (isinstance(impression_id, str) and impression_id):
+            raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
+        return Slate(
+            items=ranked,
+            scores=scores,
+            propensities=[float(i["propensity"]) for i in items] if policy else None,
+            impression_id=impression_id if policy else None,
+            model_version=int(version),
+            source=source,
+            exploration=document.get("exploration"))
+
+    return parse
 
 
 def recommend(user_features=None, events=(), top=None, candidates=None, *, exclude_viewed=False, min_version=None,
               exact_version=None, timeout=None, deadline=None) -> Call:
     """The RECOMMEND call. ``exclude_viewed`` is sent only when true. A BUSY refusal came before dispatch,
-    so it is retried."""
+    so it is retried. The reply is checked against the request (see :func:`_slate_parser`)."""
     pin = version_pin(min_version, exact_version)
     document = _recommend_document(user_features, events, top, candidates, exclude_viewed)
-    return Call(Command.RECOMMEND, [encode_json(document)], _parse_slate, pin[0], pin[1], retry_busy=True,
-                timeout=timeout, deadline=deadline)
+    return Call(Command.RECOMMEND, [encode_json(document)], _slate_parser(document, pin), pin[0], pin[1],
+                retry_busy=True, timeout=timeout, deadline=deadline)
 
 
 def _impression_id(impression_id) -> str:
@@ -541,6 +647,10 @@ def feedback(impression_id: str, item: int, click, dwell=None, *, timeout=None, 
         if not isinstance(impression, str) or not is_integer(acked) or not isinstance(duplicate, bool):
             raise _reply_fault(reply, "FEEDBACK", f"is not {{impression_id: string, item: int, duplicate: bool}}: "
                                                   f"{answer!r}")
+        if impression != document["impression_id"] or acked != document["item"]:
+            raise _reply_fault(reply, "FEEDBACK", f"acknowledges impression {impression!r}, item {acked}; the "
+                                                  f"request was about impression {document['impression_id']!r}, "
+                                                  f"item {document['item']}")
         return FeedbackAck(impression, int(acked), duplicate)
 
     return Call(Command.FEEDBACK, [encode_json(document)], parse, retry_busy=True, timeout=timeout, deadline=deadline)
@@ -554,323 +664,45 @@ def status(*, timeout=None) -> Call:
 
 
 def health(service: str = "SCORE", *, timeout=None):
-    """Generator of ``health``: STATUS, then whether a live worker offers ``service``.
+    """Generator of ``health``: STATUS, then whether a live worker serves ``service``, as ``recpool health``
+    decides it.
 
-    FEEDBACK is answered by the broker's control plane, not by a worker: it is healthy when the broker
-    serves an online policy (``online.enabled`` in the status) and a live worker offers RECOMMEND, which
-    makes the impressions feedback refers to.
+    A worker serves SCORE or RECOMMEND when it offers it and takes work: not while it waits for the promoted
+    version (``waiting_for_version``), nor on an ``unverified`` model (PROTOCOL.md, "Model versions": such a
+    worker takes no work, so requests would end in ``CONFLICT``). Training rounds go to every live worker that
+    trains, so TRAIN_ROUND counts those that offer it. FEEDBACK is answered by
+    the broker's control plane: it is healthy when online learning runs (``online.enabled``) and a replica
+    serves its policy (``online.replicas``), so slates carry impressions that feedback can be about.
+
+    Raises:
+        InvalidRequest: ``service`` not one of SCORE, RECOMMEND, FEEDBACK, TRAIN_ROUND (a misspelt service
+            would otherwise read as unhealthy).
+        ProtocolViolation: a STATUS document without ``workers``, ``online`` or ``protocol_version``, or with
+            the wrong types.
     """
+    if service not in HEALTH_SERVICES:
+        raise InvalidRequest(f"service must be one of {', '.join(HEALTH_SERVICES)}, got {service!r}")
     (document,) = yield [status(timeout=timeout)]
-    workers = document.get("workers") or []
-    online = document.get("online") or {}
-    protocol = document.get("protocol_version") or 0
-    if (not isinstance(workers, list) or not all(isinstance(w, dict) and isinstance(w.get("services") or [], list)
+    missing = [key for key in ("workers", "online", "protocol_version") if key not in document]
+    if missing:
+        raise ProtocolViolation(f"the STATUS reply has no {', '.join(repr(k) for k in missing)}")
+    workers, online, protocol = document["workers"], document["online"], document["protocol_version"]
+    if (not isinstance(workers, list) or not all(isinstance(w, dict) and isinstance(w.get("services"), list)
                                                  for w in workers)
-            or not isinstance(online, dict) or not is_integer(protocol)):
+            or not (online is None or isinstance(online, dict)) or not is_integer(protocol)):
         raise ProtocolViolation("the STATUS reply's workers, online or protocol_version has the wrong type")
-    wanted = "RECOMMEND" if service == "FEEDBACK" else service
-    live = [w for w in workers if wanted in (w.get("services") or [])]
-    healthy = bool(live)
     if service == "FEEDBACK":
-        healthy = healthy and bool(online.get("enabled"))
-    return Health(healthy, service, len(live), len(workers), int(protocol))
+        replicas = (online or {}).get("replicas") or []
+        healthy = bool(online and online.get("enabled") is True and replicas)
+        return Health(healthy, service, len(replicas) if healthy else 0, len(workers), int(protocol))
+    serving = [w for w in workers if service in w["services"] and (service == "TRAIN_ROUND" or (
+        w.get("waiting_for_version") is None and w.get("model_source") != "unverified"))]
+    return Health(bool(serving), service, len(serving), len(workers), int(protocol))
 
 
-#: The keys of a job document (PROTOCOL.md, "CONTROL requests").
-JOB_KEYS = ("job", "state", "model", "round", "total_rounds", "epoch", "step", "loss", "metrics", "model_version",
-            "error", "created_at", "updated_at", "spec", "rounds")
-#: The keys of a model document.
-MODEL_KEYS = ("version", "job", "promoted", "metrics", "dataset_sha256", "hyperparameters", "checkpoint_sha256",
-              "created_at")
-
-
-def with_keys(document, keys: Sequence[str]):
-    """The document with every key the spec lists, ``None`` where the peer sent none (the spec says such keys
-    are present as ``null``; older brokers leave them out)."""
-    if isinstance(document, dict):
-        for name in keys:
-            document.setdefault(name, None)
-    return document
-
-
-def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = None, *, timeout=None,
-            key: Optional[str] = None, raw: bool = False, keys: Optional[Sequence[str]] = None) -> Call:
-    """A CONTROL call ``{"op": op, **arguments}`` with optional bytes in frame 2.
-
-    The result is the reply's JSON (``key`` picks one of its fields), or with ``raw`` the pair
-    (JSON, frame 2 bytes); a ``raw`` reply without frame 2 is a ``ProtocolViolation``.
-
-    Raises:
-        InvalidRequest: ``op`` not a non-empty string, ``arguments`` not a dict, ``data`` not bytes.
-    """
-    if not isinstance(op, str) or not op:
-        raise InvalidRequest(f"op must be a CONTROL operation's name, got {op!r}")
-    if arguments is not None and not isinstance(arguments, Mapping):
-        raise InvalidRequest(f"arguments must be a dict of the CONTROL request's keys, got {arguments!r}")
-    if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidRequest(f"data must be bytes (frame 2), got {type(data).__name__}")
-    document = {"op": op}
-    document.update(arguments or {})
-    payload = [encode_json(document)]
-    if data is not None:
-        payload.append(data)
-
-    def parse(reply: Reply):
-        answer = json_frame(reply, f"CONTROL {op}")
-        if key is not None:
-            if not isinstance(answer, dict) or key not in answer:
-                raise ProtocolViolation(f"the CONTROL {op} reply has no {key!r}", reply.header)
-            answer = answer[key]
-        if keys is not None:
-            if isinstance(answer, list):
-                answer = [with_keys(item, keys) for item in answer]
-            else:
-                answer = with_keys(answer, keys)
-        if raw:
-            if len(reply.frames) < 2:
-                raise ProtocolViolation(f"the CONTROL {op} reply has no frame 2", reply.header)
-            return answer, bytes(reply.frames[1])
-        return answer
-
-    return Call(Command.CONTROL, payload, parse, timeout=timeout)
-
-
-def promote(version_number, *, timeout=None) -> Call:
-    """The CONTROL ``promote`` call; ``version_number`` an int in 0…2**64 − 1. Returns the model."""
-    return control("promote", {"version": version(version_number)}, timeout=timeout, keys=MODEL_KEYS)
-
-
-def fetch(version_number, *, timeout=None) -> Call:
-    """The CONTROL ``fetch`` call: ``(model document, checkpoint bytes)``.
-
-    Raises:
-        InvalidRequest: ``version_number`` not an int in 0…2**64 − 1.
-        ProtocolViolation (on the reply): no checkpoint in frame 2, or a header naming another version
-            (PROTOCOL.md: "the header's ``model_version`` is the version").
-    """
-    wanted = version(version_number)
-    call = control("fetch", {"version": wanted}, timeout=timeout, raw=True, keys=MODEL_KEYS)
-    read = call.parse
-
-    def parse(reply: Reply):
-        if reply.header.model_version != wanted:
-            raise ProtocolViolation(f"the CONTROL fetch reply for version {wanted} names version "
-                                    f"{reply.header.model_version} in its header", reply.header)
-        return read(reply)
-
-    call.parse = parse
-    return call
-
-
-def train_spec(dataset: str, schema=None, *, model="mlp", epochs=10, batch=32, lr=0.001, hidden=None, workers=1,
-               sync_every=50, seed=0, validation=0.2, promote=False, round_timeout_ms=30_000, **extra) -> dict:
-    """The ``train`` argument of CONTROL ``train`` (PROTOCOL.md, "CONTROL requests").
-
-    Every key the spec lists is sent; ``hidden`` is ``null`` for the server's default. ``schema`` (a
-    shop's schema as TOML text) is sent only when given, with ``catalogue`` (``sha256:<hex>`` of the
-    uploaded catalogue) in ``extra``. ``extra`` also holds model-specific keys (for ``dqn``: ``gamma``,
-    ``epsilon_end``, ``epsilon_decay_steps``, ``replay_capacity``).
-
-    Raises:
-        InvalidRequest: an int option (``epochs``, ``batch``, ``hidden``'s sizes, ``workers``, ``sync_every``,
-            ``seed``, ``round_timeout_ms``) that is not an int, a number option (``lr``, ``validation``) that
-            is not a finite number, or ``promote`` not a bool; the broker checks the ranges, naming the field.
-    """
-    if not isinstance(dataset, str) or not dataset:
-        raise InvalidRequest("dataset must be a dataset name such as sha256:<hex> or obd:random/all")
-    if not isinstance(model, str):
-        raise InvalidRequest(f"model must be a model name (mlp or dqn), got {model!r}")
-    if hidden is not None:
-        if isinstance(hidden, (str, bytes, Mapping)) or not isinstance(hidden, Iterable):
-            raise InvalidRequest(f"hidden must be None or a list of layer sizes, got {hidden!r}")
-        hidden = [integer(size, f"hidden[{k}]") for k, size in enumerate(hidden)]
-    spec = {"model": model, "dataset": dataset, "epochs": integer(epochs, "epochs"), "batch": integer(batch, "batch"),
-            "lr": number(lr, "lr"), "hidden": hidden, "workers": integer(workers, "workers"),
-            "sync_every": integer(sync_every, "sync_every"), "seed": integer(seed, "seed"),
-            "validation": number(validation, "validation"), "promote": flag(promote, "promote"),
-            "round_timeout_ms": integer(round_timeout_ms, "round_timeout_ms")}
-    if schema is not None:
-        spec["schema"] = schema
-    spec.update(extra)
-    return spec
-
-
-def upload_bytes(data: bytes, name: str, *, timeout=None, chunk_bytes: int = UPLOAD_CHUNK_BYTES):
-    """Generator of an upload: the content in checksummed chunks, in order; returns ``sha256:<hex>``,
-    the dataset name a ``train`` call takes."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidRequest(f"data must be bytes, got {type(data).__name__}")
-    if not data:
-        raise InvalidRequest("an upload needs at least one byte")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest(f"name must be a non-empty file name, got {name!r}")
-    whole = hashlib.sha256(data).hexdigest()
-    view = memoryview(data)
-    offset = 0
-    while offset < len(data):
-        chunk = view[offset:offset + chunk_bytes]
-        arguments = {"upload": {"sha256": whole, "name": name, "total_bytes": len(data), "offset": offset,
-                                "chunk_sha256": hashlib.sha256(chunk).hexdigest()}}
-        (answer,) = yield [control("upload", arguments, bytes(chunk), timeout=timeout)]
-        offset += len(chunk)
-        if isinstance(answer, dict) and answer.get("complete"):
-            break
-    else:
-        if not (isinstance(answer, dict) and answer.get("complete")):
-            raise ProtocolViolation(f"the broker did not report the upload of {name} complete")
-    return "sha256:" + whole
-
-
-def upload_path(path, *, timeout=None):
-    """Generator of ``upload(path)``: reads the file and uploads it."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise InvalidRequest(f"cannot read {path}: {error.strerror}") from None
-    return (yield from upload_bytes(data, os.path.basename(str(path)), timeout=timeout))
-
-
-def read_schema(schema):
-    """A shop's schema (docs/YOUR-DATA.md) as ``(toml_text, catalogue_path)``: ``schema`` is a path to the
-    TOML file, or the TOML text itself. The catalogue is the ``[catalogue] file``, relative to the schema
-    file's folder (to the current directory for text). Raises ``InvalidRequest`` naming the problem."""
-    import tomllib
-
-    if isinstance(schema, os.PathLike) or (isinstance(schema, str) and "\n" not in schema
-                                           and os.path.isfile(schema)):
-        path = os.fspath(schema)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise InvalidRequest(f"cannot read the schema {path}: {error.strerror}") from None
-        base = os.path.dirname(os.path.abspath(path))
-    elif isinstance(schema, str):
-        text, base = schema, os.getcwd()
-    else:
-        raise InvalidRequest("schema must be the path of a TOML file or TOML text")
-    where = f"the schema {os.fspath(schema)}" if isinstance(schema, os.PathLike) or "\n" not in schema else "the schema"
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidRequest(f"{where} is not valid TOML: {error}") from None
-    catalogue = document.get("catalogue")
-    file = catalogue.get("file") if isinstance(catalogue, dict) else None
-    if not isinstance(file, str) or not file:
-        raise InvalidRequest(f"{where}: [catalogue] names no file")
-    return text, os.path.join(base, file)
-
-
-# The [logs] keys whose values name one column of the log (docs/YOUR-DATA.md).
-_LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", "dwell", "session", "user")
-
-
-def _csv_header(path: str, what: str) -> List[str]:
-    """The column names on the first line of the CSV at ``path``; ``InvalidRequest`` naming the file otherwise."""
-    import csv
-
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), None)
-    except OSError as error:
-        raise InvalidRequest(f"cannot read the {what} {path}: {error.strerror}") from None
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise InvalidRequest(f"the {what} {path} is not a UTF-8 CSV file: {error}") from None
-    if not header:
-        raise InvalidRequest(f"the {what} {path} is empty: it needs a header line")
-    return [name.strip() for name in header]
-
-
-def _named_columns(table: dict, roles: Sequence[str], features: str) -> List[Tuple[str, str]]:
-    """``(where in the schema, column)`` for each column a schema table names: its roles, ``ignore`` and features."""
-    named = [(f"{role} = \"{table[role]}\"", table[role]) for role in roles if isinstance(table.get(role), str)]
-    ignore = table.get("ignore")
-    named += [(f"ignore = [\"{column}\"]", column) for column in (ignore if isinstance(ignore, list) else [])
-              if isinstance(column, str)]
-    kinds = table.get(features)
-    named += [(f"{features}.{column}", column) for column in (kinds if isinstance(kinds, dict) else {})]
-    return named
-
-
-def check_schema_files(text: str, log_path: str, catalogue_path: str) -> None:
-    """Checks before anything is uploaded what a worker would refuse later: the catalogue file exists, and every
-    column the schema's ``[logs]`` and ``[catalogue]`` name is in the log's and the catalogue's header.
-    Raises ``InvalidRequest`` naming the file and the column."""
-    import tomllib
-
-    document = tomllib.loads(text)
-    if not os.path.isfile(catalogue_path):
-        raise InvalidRequest(f"the schema's [catalogue] file {catalogue_path} does not exist")
-    for section, path, what, roles, features in (
-            ("logs", log_path, "log", _LOG_ROLES, "user_features"),
-            ("catalogue", catalogue_path, "catalogue", ("item",), "item_features")):
-        table = document.get(section)
-        if not isinstance(table, dict):
-            raise InvalidRequest(f"the schema has no [{section}] table")
-        header = set(_csv_header(path, what))
-        for place, column in _named_columns(table, roles, features):
-            if column not in header:
-                raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
-                                     f"{path} (columns: {', '.join(sorted(header))})")
-
-
-def train(dataset, schema=None, *, timeout=None, **options):
-    """Generator of ``train``: uploads ``dataset`` first when it is a local file or a pandas DataFrame
-    (numeric, with a ``label`` column), then submits the job and returns the job document (stored
-    durably before the reply). With ``schema`` (a TOML file's path or TOML text), ``dataset`` is a
-    shop's impression log: the log and the catalogue the schema names are uploaded, and the job gets
-    the schema's text and ``catalogue`` (``sha256:<hex>``)."""
-    if schema is not None:
-        text, catalogue_path = read_schema(schema)
-        path = os.fspath(dataset) if isinstance(dataset, (str, os.PathLike)) else None
-        if path is None or not os.path.isfile(path):
-            raise InvalidRequest("with a schema, dataset must be the path of the impression log CSV")
-        check_schema_files(text, path, catalogue_path)  # before uploading, naming the file and the column
-        name = yield from upload_path(path, timeout=timeout)
-        catalogue = yield from upload_path(catalogue_path, timeout=timeout)
-        spec = train_spec(name, text, catalogue=catalogue, **options)
-        (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]
-        return job
-    name = os.fspath(dataset) if isinstance(dataset, os.PathLike) else dataset
-    if hasattr(dataset, "columns") and hasattr(dataset, "to_numpy"):  # a pandas DataFrame with a label column
-        from .frames import csv_bytes
-
-        try:
-            data = csv_bytes(dataset)
-        except ValueError as error:
-            raise InvalidRequest(str(error)) from None
-        name = yield from upload_bytes(data, "dataframe.csv", timeout=timeout)
-    elif isinstance(name, str) and os.path.isfile(name):
-        name = yield from upload_path(name, timeout=timeout)
-    spec = train_spec(name, schema, **options)
-    (job,) = yield [control("train", {"train": spec}, timeout=timeout, keys=JOB_KEYS)]
-    return job
-
-
-def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
-    """Generator of every impression after ``after``, page by page; returns ``(rows, spec)``.
-
-    Raises:
-        InvalidRequest: ``after`` not an int in 0…2**64 − 1, ``page_size`` not an int in 1…10,000 (the
-            ``limit`` CONTROL ``impressions`` takes).
-        ProtocolViolation: a page without a list of impressions, or whose ``next_after`` is not a
-            sequence number past the page's ``after`` (the paging would never end).
-    """
-    cursor = integer(after, "after", 0, U64_MAX)
-    limit = integer(page_size, "page_size", 1, MAX_PAGE_SIZE)
-    rows: List[dict] = []
-    spec = None
-    while True:
-        (page,) = yield [control("impressions", {"after": cursor, "limit": limit}, timeout=timeout)]
-        impressions = page.get("impressions") or []
-        following = page.get("next_after")
-        if not isinstance(impressions, list) or not (following is None or (is_integer(following)
-                                                                           and following > cursor)):
-            raise ProtocolViolation(f"the CONTROL impressions page after {cursor} has impressions of type "
-                                    f"{type(impressions).__name__} and next_after {following!r}")
-        rows.extend(impressions)
-        spec = page.get("spec") or spec
-        if following is None or not impressions:
-            return rows, spec
-        cursor = following
+# The CONTROL plane's calls live in control_plane.py; they are re-exported here (after every name that module
+# imports from this one is defined).
+from .control_plane import (  # noqa: E402,F401
+    DATASET_NAME_PREFIXES, JOB_KEYS, MODEL_KEYS, check_job, check_schema_files, control, fetch, impression_log,
+    job_control, jobs, models, promote, read_schema, rollback, train, train_spec, upload_bytes, upload_path,
+    with_keys)

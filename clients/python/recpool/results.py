@@ -70,7 +70,9 @@ class FeedbackAck:
 
 @dataclass(frozen=True)
 class Health:
-    """What ``health()`` found: ``healthy`` when at least one live worker offers ``service``."""
+    """What ``health()`` found: ``healthy`` when at least one live worker serves ``service`` (offers it and takes
+    work; for FEEDBACK, a replica serves the running online policy). ``live_workers`` counts those (the
+    replicas, for FEEDBACK), ``workers`` every live worker."""
 
     healthy: bool
     service: str

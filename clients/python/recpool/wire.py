@@ -32,6 +32,8 @@ TENSOR_SHAPE_BYTES = _TENSOR_SHAPE.size
 #: Bytes per message the broker accepts, every frame after the routing identity counted, the 56-byte
 #: header included (PROTOCOL.md, "Limits"); one byte more is answered ``TOO_LARGE``.
 MESSAGE_LIMIT_BYTES = 16 * 1024 * 1024
+#: Frames per message the broker accepts, the header included (PROTOCOL.md, "Limits").
+MESSAGE_LIMIT_FRAMES = 8
 #: The little-endian float32 every tensor frame holds.
 FLOAT32_LE = np.dtype("<f4")
 
@@ -164,6 +166,41 @@ def decode_tensor(frame) -> np.ndarray:
                              f"expected {_TENSOR_SHAPE.size + n * cols * 4}")
     values = np.frombuffer(buffer, dtype=FLOAT32_LE, offset=_TENSOR_SHAPE.size).reshape(n, cols)
     return values.astype(np.float32, copy=True)
+
+
+def resolve_endpoint(endpoint) -> tuple:
+    """``(endpoint for libzmq, needs ZMQ_IPV6)`` for a broker endpoint, as PROTOCOL.md ("Transport") defines
+    one: ``tcp://HOST:PORT`` (an IPv4 address, a host name, ``localhost``, which is always 127.0.0.1, or an
+    IPv6 address in brackets, for which the socket must set ``ZMQ_IPV6``: libzmq refuses IPv6 otherwise and
+    the client would only time out), ``ipc://PATH`` or ``inproc://NAME``.
+
+    Raises:
+        ValueError: not a string, another scheme, no host, or a port that is not 1-65535 (a connect
+            needs a real port: ``*`` is for binds); the message names the endpoint and the rule.
+    """
+    if not isinstance(endpoint, str):
+        raise ValueError(f"endpoint must be a string such as tcp://127.0.0.1:5555, got {endpoint!r}")
+    for scheme in ("ipc://", "inproc://"):
+        if endpoint.startswith(scheme):
+            if len(endpoint) == len(scheme):
+                raise ValueError(f"endpoint {endpoint!r} names no {scheme[:-3]} path")
+            return endpoint, False
+    if not endpoint.startswith("tcp://"):
+        raise ValueError(f"endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME, got {endpoint!r}")
+    rest = endpoint[len("tcp://"):]
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"endpoint {endpoint!r} must be tcp://HOST:PORT with a port in 1-65535")
+    if host.startswith("["):
+        if not host.endswith("]") or len(host) < 3:
+            raise ValueError(f"endpoint {endpoint!r}: an IPv6 address goes in brackets, as tcp://[::1]:5555")
+        return endpoint, True
+    if ":" in host or "[" in host or "]" in host or "*" in host or any(c.isspace() for c in host):
+        raise ValueError(f"endpoint {endpoint!r}: the host must be an IPv4 address, a host name or an IPv6 "
+                         "address in brackets")
+    if host.lower() == "localhost":
+        return f"tcp://127.0.0.1:{port}", False
+    return endpoint, False
 
 
 def cancel_payload(request_id: int) -> bytes:

@@ -1,9 +1,16 @@
 """Fixtures: live pools for the package's tests (see pools.py)."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from pools import LocalPool
+# The tests check this checkout's package, whatever `recpool` the environment has installed (a shared
+# virtualenv may hold another checkout's, installed editable).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pools import LocalPool  # noqa: E402  (after the path above)
 
 
 @pytest.fixture(scope="session")

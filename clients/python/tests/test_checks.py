@@ -2,6 +2,7 @@
 operations' bytes, reply parsing on hand-made replies, and the engines (``Client._run``, ``AsyncClient``)
 against a stand-in broker, a ROUTER socket on an ``inproc://`` endpoint in a thread of this process."""
 import asyncio
+import hashlib
 import json
 import struct
 import threading
@@ -185,6 +186,17 @@ def test_wide_rows_are_split_so_each_message_stays_within_the_16_mib_limit():
 def test_a_single_row_wider_than_the_message_limit_is_refused_locally():
     assert ops.rows_per_request(4_194_288, 8192) == 1  # 64 + 4 × 4,194,288 bytes: exactly the limit
     with pytest.raises(recpool.InvalidRequest, match="one row is 16777156 bytes, more than a SCORE message may hold"):
+        ops.rows_per_request(4_194_289, 8192)
+
+
+def test_rows_wider_than_the_brokers_column_limit_are_refused_before_anything_is_sent():
+    # PROTOCOL.md, "Limits": 4,096 columns a row, fixed; a wider row was sent (split into 16 MiB messages)
+    # only for the broker to answer each one TOO_LARGE.
+    assert ops.as_rows(np.zeros((2, 4096), np.float32)).shape == (2, 4096)
+    message = "rows have 4097 features; a SCORE row holds at most 4096 (the broker's column limit"
+    with pytest.raises(recpool.InvalidRequest, match=message.replace("(", r"\(")):
+        next(ops.score(np.zeros((10_000, 4097), np.float32)))
+    with pytest.raises(recpool.InvalidRequest, match="rows have 4194289 features"):
         next(ops.score(np.zeros((1, 4_194_289), np.float32)))
 
 
@@ -286,10 +298,12 @@ def test_feedback_and_slate_replies_of_the_wrong_types_are_protocol_violations()
         call.parse(reply(wire.Command.FEEDBACK, [b'{"impression_id": "imp", "item": 3, "duplicate": "false"}']))
     slate = ops.recommend()
     with pytest.raises(recpool.ProtocolViolation, match="malformed item"):
-        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3.7, "score": 0.5}], "model_version": 1}']))
+        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3.7, "score": 0.5}], "source": "model", '
+                                                   b'"model_version": 1}'], model_version=1))
     with pytest.raises(recpool.ProtocolViolation, match="malformed item"):
-        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3, "score": 0.5, "propensity": 0}], '
-                                                   b'"source": "policy", "impression_id": "i", "model_version": 1}']))
+        slate.parse(reply(wire.Command.RECOMMEND, [b'{"items": [{"item": 3, "position": 0, "score": 0.5, '
+                                                   b'"propensity": 0}], "source": "policy", "impression_id": "i", '
+                                                   b'"model_version": 1}'], model_version=1))
 
 
 def test_a_reply_with_another_command_byte_is_a_protocol_violation_and_cancels_the_rest(fake):
@@ -350,7 +364,8 @@ def test_async_fetch_returns_the_model_and_checkpoint_and_refuses_a_reply_withou
         if header is None:
             return []
         version = json.loads(frames[0])["version"]
-        document = json.dumps({"version": version, "checkpoint_sha256": "ab"}).encode()
+        document = json.dumps({"version": version, "checkpoint_sha256": hashlib.sha256(b"checkpoint").hexdigest()})
+        document = document.encode()
         extra = [b"checkpoint"] if version == 3 else []
         return [answer_to(header, document, *extra, model_version=version)]
 
@@ -370,7 +385,7 @@ def test_async_fetch_returns_the_model_and_checkpoint_and_refuses_a_reply_withou
 
 def test_a_fetch_reply_without_the_checkpoint_or_of_another_version_is_a_protocol_violation():
     call = ops.fetch(3)
-    document = b'{"version": 3}'
+    document = json.dumps({"version": 3, "checkpoint_sha256": hashlib.sha256(b"ckpt").hexdigest()}).encode()
     assert call.parse(reply(wire.Command.CONTROL, [document, b"ckpt"], model_version=3))[1] == b"ckpt"
     with pytest.raises(recpool.ProtocolViolation, match="no frame 2"):
         call.parse(reply(wire.Command.CONTROL, [document], model_version=3))
@@ -386,8 +401,9 @@ def test_a_fetch_reply_without_the_checkpoint_or_of_another_version_is_a_protoco
     ({"timeout": 0}, "timeout must be a finite number of seconds > 0"),
     ({"timeout": "5"}, "timeout must be a finite number of seconds > 0"),
     ({"grace": float("nan")}, "grace must be a finite number in 0…1e9"),
-    ({"max_rows": 0}, "max_rows must be an integer ≥ 1, got 0"),
-    ({"max_rows": 2.5}, "max_rows must be an integer ≥ 1, got 2.5"),
+    ({"max_rows": 0}, "max_rows must be an integer in 1…8192, got 0"),
+    ({"max_rows": 2.5}, "max_rows must be an integer in 1…8192, got 2.5"),
+    ({"max_rows": 8193}, "max_rows must be an integer in 1…8192, got 8193"),
     ({"busy_retries": -1}, "busy_retries must be an integer ≥ 0"),
 ])
 def test_client_options_are_checked_by_both_clients(options, message):

@@ -53,7 +53,9 @@ def test_the_frame_matches_what_recpool_logs_export_writes(client, pool, logged,
 def test_bandit_feedback_has_obp_keys_and_shapes(client, logged):
     frame = frames.impressions_frame(client)
     feedback = frames.bandit_feedback(frame, n_actions=40)
-    n = len(frame)
+    # Shown items without feedback (other tests of the session pool log some) are left out: unknown clicks.
+    n = len(frames.observed_rows(frame))
+    assert 30 <= n <= len(frame)
     assert feedback["n_rounds"] == n and feedback["n_actions"] == 40
     assert feedback["action"].shape == feedback["reward"].shape == feedback["pscore"].shape == (n,)
     assert set(np.unique(feedback["position"])) <= {0, 1, 2}
@@ -100,6 +102,9 @@ def test_an_unreported_item_is_unobserved_not_a_non_click_and_dwell_is_kept(clie
     assert rows["observed"].tolist() == [1, 0, 0]
     assert rows["click"].iloc[0] == 1 and rows["click"].iloc[1:].isna().all()
     assert rows["dwell"].iloc[0] == 42.5 and rows["dwell"].iloc[1:].isna().all()
+    # Missing, not NaN: the frame holds no NaN (a nullable Float64 column, like click's Int64).
+    assert live["dwell"].dtype == "Float64" and not np.isnan(live["dwell"].dropna().to_numpy(float)).any()
+    assert rows["dwell"].iloc[1:].tolist() == [pd.NA, pd.NA]
     # Left out of obp's feedback and of training, never counted as non-clicks.
     observed = int(live["observed"].sum())
     assert frames.bandit_feedback(live, n_actions=40)["n_rounds"] == observed < len(live)
@@ -113,4 +118,5 @@ def test_an_unreported_item_is_unobserved_not_a_non_click_and_dwell_is_kept(clie
     exported = frames.read_export(out)
     mine = exported[exported["impression_id"] == slate.impression_id]
     assert mine["observed"].tolist() == [1, 0, 0] and mine["click"].iloc[1:].isna().all()
-    assert mine["dwell"].iloc[0] == 42.5
+    assert mine["dwell"].iloc[0] == 42.5 and mine["dwell"].dtype == "Float64"
+    assert mine["dwell"].iloc[1:].tolist() == [pd.NA, pd.NA]

@@ -16,8 +16,11 @@ WIDTH = 106
 def test_health_and_status_describe_the_live_pool(client):
     health = client.health()
     assert health and health.live_workers == 2 and health.protocol_version == recpool.PROTOCOL_VERSION
-    assert not client.health("NO_SUCH_SERVICE")
+    with pytest.raises(recpool.InvalidRequest, match="service must be one of SCORE, RECOMMEND, FEEDBACK, "
+                                                     "TRAIN_ROUND, got 'SCOR'"):
+        client.health("SCOR")  # a misspelt service is refused, not reported unhealthy
     assert client.health("RECOMMEND") and client.health("FEEDBACK")  # the pool serves an online policy
+    assert client.health("FEEDBACK").live_workers == 2  # both replicas serve the policy
     status = client.status()
     assert status["protocol_version"] == 1
     assert {w["input_width"] for w in status["workers"]} == {WIDTH}
@@ -70,15 +73,20 @@ def test_a_wrong_width_is_a_bad_request_naming_both_widths(client):
     assert caught.value.header.attempt == 0
 
 
-def test_more_rows_than_the_limit_in_one_request_is_too_large(pool):
-    with recpool.Client(pool.frontend, max_rows=20_000) as c:
-        with pytest.raises(recpool.TooLarge, match="8192"):
-            c.score(np.zeros((8193, WIDTH), dtype=np.float32))
+def test_more_rows_than_the_limit_in_one_request_is_refused_by_the_client_and_too_large_at_the_broker(client):
+    with pytest.raises(recpool.InvalidRequest, match="max_rows must be an integer in 1…8192, got 20000"):
+        recpool.Client(client.endpoint, max_rows=20_000)
+    # The broker's own answer to such a request, sent without the client's check:
+    with pytest.raises(recpool.TooLarge, match="8192"):
+        client._drive(recpool.operations.score_call(np.zeros((8193, WIDTH), np.float32), (0, 0), None, None))
 
 
-def test_more_columns_than_the_limit_is_too_large(client):
-    with pytest.raises(recpool.TooLarge, match="4096"):
+def test_more_columns_than_the_limit_is_refused_by_the_client_and_too_large_at_the_broker(client):
+    with pytest.raises(recpool.InvalidRequest, match="rows have 4097 features; a SCORE row holds at most 4096"):
         client.score(np.zeros((1, 4097), dtype=np.float32))
+    # The broker's own answer to such a request, sent without the client's check:
+    with pytest.raises(recpool.TooLarge, match="4096"):
+        client._drive(recpool.operations.score_call(np.zeros((1, 4097), np.float32), (0, 0), None, None))
 
 
 def test_an_exact_pin_no_worker_serves_is_a_conflict(client):

@@ -1,0 +1,75 @@
+"""Endpoints as PROTOCOL.md ("Transport") defines them, and a client used after ``close()``."""
+import asyncio
+
+import numpy as np
+import pytest
+import zmq
+
+import recpool
+from recpool import wire
+from pools import DirectPool
+
+
+@pytest.mark.parametrize("endpoint, message", [
+    ("localhost:5555", "endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME, got 'localhost:5555'"),
+    (5555, "endpoint must be a string such as tcp://127.0.0.1:5555, got 5555"),
+    ("tcp://127.0.0.1", "endpoint 'tcp://127.0.0.1' must be tcp://HOST:PORT with a port in 1-65535"),
+    ("tcp://127.0.0.1:99999", "must be tcp://HOST:PORT with a port in 1-65535"),
+    ("tcp://127.0.0.1:*", "must be tcp://HOST:PORT with a port in 1-65535"),
+    ("tcp://:5555", "must be tcp://HOST:PORT with a port in 1-65535"),
+    ("tcp://::1:5555", "the host must be an IPv4 address, a host name or an IPv6 address in brackets"),
+    ("tcp://[::1:5555", "an IPv6 address goes in brackets"),
+    ("udp://127.0.0.1:5555", "endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME"),
+    ("ipc://", "names no ipc path"),
+])
+def test_a_malformed_endpoint_is_refused_naming_it_by_both_clients(endpoint, message):
+    for cls in (recpool.Client, recpool.AsyncClient):
+        with pytest.raises(recpool.InvalidRequest) as caught:
+            cls(endpoint)
+        assert message in str(caught.value)
+
+
+def test_endpoints_resolve_as_the_swift_peers_resolve_them():
+    assert wire.resolve_endpoint("tcp://localhost:5555") == ("tcp://127.0.0.1:5555", False)
+    assert wire.resolve_endpoint("tcp://[::1]:5555") == ("tcp://[::1]:5555", True)
+    assert wire.resolve_endpoint("tcp://broker.example:5555") == ("tcp://broker.example:5555", False)
+    assert wire.resolve_endpoint("ipc:///tmp/recpool.sock") == ("ipc:///tmp/recpool.sock", False)
+
+
+def test_an_ipv6_endpoint_reaches_the_broker_from_both_clients():
+    # Without ZMQ_IPV6 on the client's socket, libzmq never connects to [::1] and every call was a Timeout.
+    pool = DirectPool(["--frontend", "tcp://[::1]:*"], workers=0)
+    try:
+        assert pool.frontend.startswith("tcp://[::1]:")
+        with recpool.Client(pool.frontend, timeout=3) as client:
+            assert client.status()["protocol_version"] == 1
+            assert client._socket.getsockopt(zmq.IPV6) == 1
+
+        async def main():
+            async with recpool.AsyncClient(pool.frontend, timeout=3) as aclient:
+                return await aclient.status()
+
+        assert asyncio.run(main())["protocol_version"] == 1
+    finally:
+        pool.stop()
+
+
+def test_a_call_after_close_raises_closed_not_a_zmq_error():
+    client = recpool.Client("tcp://127.0.0.1:9", timeout=0.5)
+    client.close()
+    with pytest.raises(recpool.Closed, match="the client of tcp://127.0.0.1:9 is closed"):
+        client.status()
+    with pytest.raises(recpool.Closed):
+        client.score(np.zeros((1, 4), np.float32))
+
+    async def main():
+        aclient = recpool.AsyncClient("tcp://127.0.0.1:9", timeout=5)
+        waiting = asyncio.ensure_future(aclient.status())
+        await asyncio.sleep(0.05)
+        await aclient.close()
+        with pytest.raises(recpool.Closed, match="was closed while the call waited"):
+            await waiting
+        with pytest.raises(recpool.Closed, match="is closed"):
+            await aclient.status()
+
+    asyncio.run(main())

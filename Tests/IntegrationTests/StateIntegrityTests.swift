@@ -198,6 +198,44 @@ struct StateIntegrityTests {
         #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
     }
 
+    @Test("a worker that outlives its registry is unverified under a fresh one: health says unhealthy for SCORE, healthy for TRAIN_ROUND")
+    func healthCountsOnlyWorkersThatTakeWork() async throws {
+        let f = try Fixture()
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", f.state])
+        let broker = cluster.endpoints.frontend
+        #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m1.ckpt").path, "--promote"]).code == 0)
+        try cluster.startWorker("w", extra: ["--input-width", "3"])
+        let client = try await cluster.client()
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 1 }
+        #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
+
+        // Another broker on the same endpoints with an empty registry: the worker still claims version 1.
+        _ = cluster.kill("broker", signal: SIGKILL)
+        try cluster.startBroker(frontend: broker, backend: cluster.endpoints.backend, extra: ["--state-dir", f.path("fresh").path])
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        #expect(status.promotedVersion == nil)
+        #expect(status.workers[0].modelVersion == 1 && status.workers[0].modelSource == "unverified")
+        #expect(status.workers[0].waitingForVersion == nil)
+        // The broker dispatches no scoring to it, and the probe agrees.
+        #expect(await Self.scoreFailure(client) != nil)
+        let probe = try runTool("recpool", ["health", "--broker", broker])
+        #expect(probe.code == 1 && probe.stderr.contains("unverified") && probe.stderr.contains("w claims version 1"),
+            "\(probe.code) \(probe.stderr)")
+        let recommend = try runTool("recpool", ["health", "--broker", broker, "--service", "RECOMMEND"])
+        #expect(recommend.code == 1, "\(recommend.stdout)")
+        // Training rounds carry their own weights: the broker hands them to this worker, so TRAIN_ROUND is healthy.
+        let train = try runTool("recpool", ["health", "--broker", broker, "--service", "TRAIN_ROUND"])
+        #expect(train.code == 0 && train.stdout.contains("1 live worker(s) serve TRAIN_ROUND"), "\(train.code) \(train.stderr)")
+
+        // Promoting a version of the fresh registry replaces the unverified weights; the probe turns healthy.
+        #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m2.ckpt").path, "--promote"]).code == 0)
+        _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelSource == "registry" && $0.workers.first?.waitingForVersion == nil }
+        #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
+    }
+
     @Test("a broker whose database has a damaged page refuses to start: exit 65 and how to recover")
     func damagedDatabase() throws {
         let f = try Fixture()

@@ -1,9 +1,11 @@
 import ArgumentParser
 import RecTransport
+import RecWire
 
 /// `recpool health`: a probe for supervisors. Exit 0 when the broker answers and at least one live
-/// worker serves the service (offers it and is not waiting for the promoted model version; for FEEDBACK,
-/// when a replica serves the online policy); 1 when none does; 3 when the broker cannot be reached.
+/// worker serves the service (offers it and, for SCORE and RECOMMEND, is not waiting for the promoted model
+/// version and holds the registry's weights for the version it claims; for FEEDBACK, when a replica serves the
+/// online policy); 1 when none does; 3 when the broker cannot be reached.
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
@@ -38,15 +40,32 @@ struct HealthCommand: AsyncParsableCommand {
             guard !offering.isEmpty else {
                 throw CommandFailure("unhealthy: no live worker offers \(service) (\(status.workers.count) live worker(s))")
             }
-            // A worker still waiting for the promoted version takes no work: requests would end in CONFLICT.
-            let serving = offering.filter { $0.waitingForVersion == nil }
+            // Training rounds go to every live worker that trains, whatever model it serves (the round carries
+            // its weights); scoring goes only to a worker holding the registry's weights under the version it
+            // claims and, while a version is promoted, holding that version.
+            let serving = service == "TRAIN_ROUND" ? offering : offering.filter { Self.takesScoringWork($0) }
             guard !serving.isEmpty else {
-                let version = offering.compactMap(\.waitingForVersion).max() ?? 0
-                throw CommandFailure(
-                    "unhealthy: \(offering.count) live worker(s) offer \(service), but none has the promoted model "
-                        + "version \(version) yet (see `recpool status`; a corrupt checkpoint is repaired by importing it again)")
+                throw CommandFailure("unhealthy: \(offering.count) live worker(s) offer \(service), but none takes work: "
+                    + Self.whyNoScoringWork(offering))
             }
             CommandOutput.printLine("healthy: \(serving.count) live worker(s) serve \(service)")
         }
+    }
+
+    /// Whether the broker dispatches SCORE and RECOMMEND to a worker: it is not waiting for the promoted version
+    /// and the version it claims is the registry's (status `model_source` is not `unverified`).
+    static func takesScoringWork(_ worker: StatusDocument.Worker) -> Bool {
+        worker.waitingForVersion == nil && worker.modelSource != "unverified"
+    }
+
+    /// Why none of `offering` takes scoring work, for the unhealthy message.
+    static func whyNoScoringWork(_ offering: [StatusDocument.Worker]) -> String {
+        if let version = offering.compactMap(\.waitingForVersion).max() {
+            return "none has the promoted model version \(version) yet (see `recpool status`; a corrupt checkpoint "
+                + "is repaired by importing it again)"
+        }
+        let claimed = offering.map { "\($0.id) claims version \($0.modelVersion)" }.joined(separator: ", ")
+        return "each claims a model version this broker's registry does not hold with those weights (\(claimed); "
+            + "model_source unverified in `recpool status`); restart the workers or promote a version so they load it"
     }
 }

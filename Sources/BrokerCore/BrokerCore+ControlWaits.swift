@@ -41,15 +41,21 @@ extension BrokerCore {
                 let text: String
                 switch header.command {
                 case .recommend:
-                    text = "the broker shut down before the slate's impression was logged: nothing was served; retry against its successor"
+                    text =
+                        "the broker shut down before the slate's impression was logged: nothing was served; retry against its successor"
                 case .feedback:
-                    text = "the broker shut down before the feedback was acknowledged; retry against its successor (a repeat is answered duplicate)"
+                    text =
+                        "the broker shut down before the feedback was acknowledged; retry against its successor (a repeat is answered duplicate)"
                 default:
-                    text = "the broker shut down before the control plane answered; the operation may have taken effect: check (jobs, models, catalogues, online) before retrying one that is not safe to repeat"
+                    text =
+                        "the broker shut down before the control plane answered; the operation may have taken effect: check (jobs, models, catalogues, online) before retrying one that is not safe to repeat"
                 }
                 // A held slate's header carries the dispatch's attempt: the reply keeps it, as for any RECOMMEND.
-                let pending = PendingRequest(client: key.client, header: header, acceptedAt: 0, attempts: header.attempt)
-                reply(to: pending, status: .busy, message: text, retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
+                let pending = PendingRequest(
+                    client: key.client, header: header, acceptedAt: 0, attempts: header.attempt)
+                reply(
+                    to: pending, status: .busy, message: text, retryAfterMs: configuration.busyRetryAfterMs,
+                    into: &actions)
             }
         }
         controlWaits.removeAll()

@@ -72,7 +72,8 @@ extension RecStore {
 
         /// Creates an event.
         public init(
-            impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64, needsItsImpression: Bool = false
+            impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64,
+            needsItsImpression: Bool = false
         ) {
             self.impressionId = impressionId
             self.item = item

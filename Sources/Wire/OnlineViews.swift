@@ -178,7 +178,8 @@ public struct ImpressionPage: Codable, Sendable, Equatable {
 
 extension OnlineView {
     private enum Keys: String, CodingKey {
-        case enabled, frozen, version, weightsSha256, syncs, rejected, emptySyncs, lastSyncMs, syncIntervalMs, syncEvents
+        case enabled, frozen, version, weightsSha256, syncs, rejected, emptySyncs, lastSyncMs, syncIntervalMs
+        case syncEvents
         case impressions, feedback, duplicates, pendingEvents, syncing, lastDecision, replicas, catalogueVersion
     }
 

@@ -34,7 +34,8 @@ struct ControlInboxTests {
         #expect(inbox.admit(input) == .refused(heldBytes: 3 * size, limit: 16 * Self.mib))
         #expect(inbox.queue.count == 3)
         // Worker messages and the broker's own inputs are always taken.
-        let round = WireMessage(header: Header(command: .roundResult), payload: [[UInt8](repeating: 1, count: Self.mib)])
+        let round = WireMessage(
+            header: Header(command: .roundResult), payload: [[UInt8](repeating: 1, count: Self.mib)])
         #expect(inbox.admit(.worker(identity: [3], message: round)) == .accepted)
         #expect(inbox.admit(.workers([])) == .accepted)
         let taken = inbox.takeAll()
@@ -82,7 +83,8 @@ struct ControlInboxTests {
         #expect(reply.header.status == .busy && reply.header.retryAfterMs == h.core.configuration.busyRetryAfterMs)
         #expect(reply.header.retryAfterMs > 0)
         let text = try #require(reply.errorText)
-        #expect(text.contains("16000000 bytes") && text.contains("limit of 16777216 (--control-inbox-bytes)"), "\(text)")
+        #expect(
+            text.contains("16000000 bytes") && text.contains("limit of 16777216 (--control-inbox-bytes)"), "\(text)")
         #expect(h.core.counters[.droppedBusyControl] == 1)
     }
 

@@ -54,7 +54,9 @@ struct ControlWaitTests {
         var actions: [BrokerAction] = []
         h.core.abandonOutstanding(into: &actions)
         let replies = actions.compactMap { action -> ([UInt8], WireMessage)? in
-            if case .sendToClient(let identity, let frames) = action { return (identity, try! WireMessage(decoding: frames)) }
+            if case .sendToClient(let identity, let frames) = action {
+                return (identity, try! WireMessage(decoding: frames))
+            }
             return nil
         }
         #expect(replies.count == 3)
@@ -66,7 +68,8 @@ struct ControlWaitTests {
             #expect(reply.errorText?.contains("may have taken effect") == true, "\(reply.errorText ?? "")")
         }
         let feedback = try #require(replies.first { $0.0 == [2] }?.1)
-        #expect(feedback.header.command == .feedback && feedback.header.status == .busy && feedback.header.requestId == 8)
+        #expect(
+            feedback.header.command == .feedback && feedback.header.status == .busy && feedback.header.requestId == 8)
         #expect(feedback.errorText?.contains("duplicate") == true)
         #expect(h.core.outstandingRequests == 0)
         #expect(h.core.counters[.abandonedAtShutdown] == 3)

@@ -13,7 +13,8 @@ struct OnlineSyncCountTests {
     static func syncRequest(_ m: inout OnlineMachine, nowMs: UInt64) -> [OnlineAction] {
         m.feed(
             .control(
-                identity: [9], header: Header(command: .control, requestId: 3), request: ControlRequest(op: "online_sync")),
+                identity: [9], header: Header(command: .control, requestId: 3),
+                request: ControlRequest(op: "online_sync")),
             nowMs: nowMs)
     }
 
@@ -44,7 +45,8 @@ struct OnlineSyncCountTests {
         _ = m.feed(.workers([m.workerA]))
         #expect(Self.syncRequest(&m, nowMs: 5_000).toWorkers(.policyPull).map(\.identity) == [m.workerA.identity])
         let sync = try Self.runningSync(m)
-        let done = m.feed(.policyState(identity: m.workerA.identity, message: Self.report(sync, events: 0)), nowMs: 5_100)
+        let done = m.feed(
+            .policyState(identity: m.workerA.identity, message: Self.report(sync, events: 0)), nowMs: 5_100)
         let view = try Self.answeredView(done)
         #expect(view.syncs == 0 && view.rejected == 0 && view.emptySyncs == 1)
         #expect(view.lastSyncMs == 5_100 && view.lastDecision == nil && !view.syncing)
@@ -94,7 +96,8 @@ struct OnlineSyncCountTests {
             accepted: false, reason: "rejected: worse", candidateValue: 0.1, currentValue: 0.2, margin: 0.01, rows: 300,
             atMs: 6_000)
         let rejected = try Self.answeredView(m.feed(.verdict(sync: sync, decision: refusal), nowMs: 6_000))
-        #expect(rejected.syncs == 0 && rejected.rejected == 1 && rejected.emptySyncs == 0 && rejected.lastSyncMs == 6_000)
+        #expect(
+            rejected.syncs == 0 && rejected.rejected == 1 && rejected.emptySyncs == 0 && rejected.lastSyncMs == 6_000)
 
         _ = Self.syncRequest(&m, nowMs: 7_000)
         sync = try Self.runningSync(m)
@@ -108,7 +111,8 @@ struct OnlineSyncCountTests {
         let stored = try #require(m.feed(.verdict(sync: sync, decision: OnlineMachine.admitted)).versionsToStore.first)
         let accepted = try Self.answeredView(
             m.feed(.versionStored(sync: sync, .success(PolicyWeights.sha256(of: stored.pack))), nowMs: 8_000))
-        #expect(accepted.syncs == 1 && accepted.rejected == 1 && accepted.emptySyncs == 0 && accepted.lastSyncMs == 8_000)
+        #expect(
+            accepted.syncs == 1 && accepted.rejected == 1 && accepted.emptySyncs == 0 && accepted.lastSyncMs == 8_000)
     }
 
     @Test("a view from a broker without empty_syncs decodes with 0 there")

@@ -103,16 +103,20 @@ struct RepeatedImpressionStoreTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-repeat-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try RecStore(directory: directory)
-        #expect(try store.appendImpressions([(id: "a", createdMs: 1, worker: "w", version: 1, record: "{}")], keep: 10) == [])
+        #expect(
+            try store.appendImpressions([(id: "a", createdMs: 1, worker: "w", version: 1, record: "{}")], keep: 10)
+                == [])
         let result = try store.commitOnline(
             impressions: [
                 (id: "a", createdMs: 2, worker: "w", version: 1, record: "{\"second\":1}"),
                 (id: "b", createdMs: 2, worker: "w", version: 1, record: "{}"),
             ], keep: 10,
             feedback: [
-                RecStore.FeedbackEvent(impressionId: "a", item: 1, click: 1, dwell: nil, createdMs: 3, needsItsImpression: true),
+                RecStore.FeedbackEvent(
+                    impressionId: "a", item: 1, click: 1, dwell: nil, createdMs: 3, needsItsImpression: true),
                 RecStore.FeedbackEvent(impressionId: "a", item: 2, click: 0, dwell: nil, createdMs: 3),
-                RecStore.FeedbackEvent(impressionId: "b", item: 1, click: 1, dwell: nil, createdMs: 3, needsItsImpression: true),
+                RecStore.FeedbackEvent(
+                    impressionId: "b", item: 1, click: 1, dwell: nil, createdMs: 3, needsItsImpression: true),
             ])
         #expect(result == RecStore.OnlineCommitResult(repeatedImpressions: ["a"], feedbackNew: [false, true, true]))
         #expect(try store.impression("a")?.record == "{}")

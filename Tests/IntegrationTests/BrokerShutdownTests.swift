@@ -30,7 +30,8 @@ struct BrokerShutdownTests {
             let upload = Process()
             upload.executableURL = ProcessCluster.executable("recpool")
             upload.arguments = [
-                "catalogue", "upload", "--schema", schema, "--broker", cluster.endpoints.frontend, "--timeout-ms", "60000",
+                "catalogue", "upload", "--schema", schema, "--broker", cluster.endpoints.frontend, "--timeout-ms",
+                "60000",
             ]
             let stderr = Pipe()
             upload.standardError = stderr

@@ -88,7 +88,9 @@ extension OnlineCore {
     /// (new or duplicate) and new events go to the learners; on failure each is answered INTERNAL. A slate whose
     /// impression id the log already held (another slate's) is refused naming the id, never released as logged, and
     /// feedback checked against it is checked again against the stored impression.
-    mutating func committed(_ result: Result<RecStore.OnlineCommitResult, StoreError>, into actions: inout [OnlineAction]) {
+    mutating func committed(
+        _ result: Result<RecStore.OnlineCommitResult, StoreError>, into actions: inout [OnlineAction]
+    ) {
         guard let batch = inFlight else { return }
         inFlight = nil
         let outcome: RecStore.OnlineCommitResult
@@ -111,7 +113,9 @@ extension OnlineCore {
         let repeated = outcome.repeatedImpressions
         for id in repeated.sorted() {
             actions.append(
-                .log(.warning, "a worker sent an impression id the log already holds for another slate", ["impression_id": "\(id)"]))
+                .log(
+                    .warning, "a worker sent an impression id the log already holds for another slate",
+                    ["impression_id": "\(id)"]))
         }
         // Every other held slate's impression is committed: those slates may go out.
         for pending in batch.slates {

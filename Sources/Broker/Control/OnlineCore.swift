@@ -283,8 +283,8 @@ struct OnlineCore: ControlCore {
             rejected: rejected, lastSyncMs: lastSyncMs, syncIntervalMs: settings.syncIntervalMs,
             syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
             duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
-            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing, catalogueVersion: catalogueVersion,
-            emptySyncs: emptySyncs)
+            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing,
+            catalogueVersion: catalogueVersion, emptySyncs: emptySyncs)
     }
 
     /// An error reply to a client.

@@ -19,6 +19,7 @@ struct BrokerMetrics {
     private let onlineImpressions = Gauge(label: "recpool_broker_online_impressions_logged")
     private let onlineSyncs = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "accepted")])
     private let onlineRejected = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "rejected")])
+    private let onlineEmpty = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "empty")])
     private let onlineFrozen = Gauge(label: "recpool_broker_online_frozen")
     private let queueDepth: [Command: Gauge] = Dictionary(
         uniqueKeysWithValues: [Command.score, .recommend].map {
@@ -40,6 +41,7 @@ struct BrokerMetrics {
             onlineImpressions.record(online.impressions)
             onlineSyncs.record(online.syncs)
             onlineRejected.record(online.rejected)
+            onlineEmpty.record(online.emptySyncs)
             onlineFrozen.record(online.frozen ? 1 : 0)
         }
         inflight.record(core.inflightCount)

@@ -35,6 +35,9 @@ public final class BrokerReactor: Sendable {
         /// How long a catalogue `upload`, `add` or `retire` waits for every serving worker to confirm the new version
         /// before it is acknowledged with `confirmed: false`, in ms (`--catalogue-confirm-timeout-ms`).
         public var catalogueConfirmTimeoutMs: UInt64 = 10_000
+        /// The bytes of requests that may wait for the control plane before a client's CONTROL, FEEDBACK or held
+        /// policy slate is answered BUSY (`--control-inbox-bytes`).
+        public var controlInboxBytes: Int = ControlPlane.defaultInboxBytesLimit
 
         /// Creates settings.
         public init(frontend: String, backend: String, configuration: BrokerConfiguration = BrokerConfiguration()) {
@@ -100,7 +103,8 @@ public final class BrokerReactor: Sendable {
                 let store = try RecStore(directory: directory)
                 control = ControlPlane(
                     store: store, reactorWakeup: wakeup, logger: logger, online: settings.online,
-                    catalogueConfirmTimeoutMs: settings.catalogueConfirmTimeoutMs)
+                    catalogueConfirmTimeoutMs: settings.catalogueConfirmTimeoutMs,
+                    inboxBytesLimit: settings.controlInboxBytes)
             } catch {
                 onBound(.failure(.store(error)))
                 return .failure(.store(error))
@@ -246,13 +250,15 @@ public final class BrokerReactor: Sendable {
             if let control {
                 for output in control.drainOutputs() {
                     switch output {
-                    case .toClient(let identity, let frames): actions.append(.sendToClient(identity: identity, frames: frames))
+                    case .toClient(let identity, let frames):
+                        core.controlAnswered(identity: identity, frames: frames)
+                        actions.append(.sendToClient(identity: identity, frames: frames))
                     case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
                     case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
                     case .registry(let models): core.registeredModels = models
                     case .heldReply(let identity, let frames):
-                        core.releaseHeldReply()
+                        core.controlAnswered(identity: identity, frames: frames)
                         actions.append(.sendToClient(identity: identity, frames: frames))
                     }
                 }
@@ -480,18 +486,21 @@ private struct Shell {
                 }
             case .toControl(let input):
                 if let control {
-                    control.submit(input)
+                    if case .refused(let heldBytes, let limit) = control.submit(input) {
+                        core.handle(.controlBusy(input, heldBytes: heldBytes, limit: limit), now: now, into: &actions)
+                    }
                 } else if case .client(let identity, let message, _) = input {
                     let reply = WireMessage.errorReply(
                         to: message.header, status: .badRequest,
                         message: "this broker keeps no durable state; start it with --state-dir to train and manage models")
+                    core.controlAnswered(identity: identity, frames: reply.frames())
                     actions.append(.sendToClient(identity: identity, frames: reply.frames()))
                 } else if case .heldImpression(let worker, _, let client, let frames) = input {
                     // A policy slate held for a control plane this broker does not run: answered CONFLICT, as the
                     // control plane answers it without an online policy, never left for the client's deadline.
-                    core.releaseHeldReply()
-                    let refusal = SlateRefusal.noOnlinePolicy(worker: worker, .notConfigured)
-                    actions.append(.sendToClient(identity: client, frames: refusal.reply(replacing: frames)))
+                    let refusal = SlateRefusal.noOnlinePolicy(worker: worker, .notConfigured).reply(replacing: frames)
+                    core.controlAnswered(identity: client, frames: refusal)
+                    actions.append(.sendToClient(identity: client, frames: refusal))
                 }
             }
         }

@@ -90,6 +90,11 @@ struct BrokerCommand: AsyncParsableCommand {
             discussion: "After this the change is acknowledged with confirmed: false. Raise it for large catalogues."))
     var catalogueConfirmTimeoutMs: UInt64 = 10_000
 
+    @Option(
+        help: "Bytes of CONTROL and FEEDBACK requests (and policy slates waiting to be logged) that may wait for the control plane; beyond, BUSY."
+    )
+    var controlInboxBytes = 64 << 20
+
     @OptionGroup(title: "Online learning") var online: OnlineOptions
 
     @OptionGroup var daemon: DaemonOptions
@@ -105,6 +110,9 @@ struct BrokerCommand: AsyncParsableCommand {
         let messageLimit = WireLimits.standard.maxMessageBytes
         guard queueBytes >= messageLimit else {
             throw ValidationError("--queue-bytes must be at least \(messageLimit) (one largest request)")
+        }
+        guard controlInboxBytes >= messageLimit else {
+            throw ValidationError("--control-inbox-bytes must be at least \(messageLimit) (one largest request)")
         }
         guard clientBytes >= messageLimit else {
             throw ValidationError("--client-bytes must be at least \(messageLimit) (one largest request)")
@@ -183,6 +191,7 @@ struct BrokerCommand: AsyncParsableCommand {
             throw ValidationError("--catalogue-confirm-timeout-ms must be at least 1, got \(catalogueConfirmTimeoutMs)")
         }
         settings.catalogueConfirmTimeoutMs = catalogueConfirmTimeoutMs
+        settings.controlInboxBytes = controlInboxBytes
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):

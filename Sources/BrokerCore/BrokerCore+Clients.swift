@@ -49,6 +49,7 @@ extension BrokerCore {
                 return
             }
             // Feedback is made durable by the control plane before it is acknowledged.
+            awaitControl(client: identity, header: header)
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .control:
             if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
@@ -57,6 +58,7 @@ extension BrokerCore {
                 drainRequest(identity: identity, header: header, worker: request.worker, into: &actions)
                 return
             }
+            awaitControl(client: identity, header: header)
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound, .policyState, .learn, .policy,
             .policyPull, .catalogue, .catalogueState:

@@ -10,8 +10,9 @@ extension BrokerCore {
         isShuttingDown = true
     }
 
-    /// Answers every request still queued or in flight with BUSY, so no client is left waiting
-    /// when the broker exits. Late worker replies have nowhere to go afterwards.
+    /// Answers every request still queued or in flight with BUSY, and every request the control plane has not
+    /// answered yet, so no client is left waiting when the broker exits. Late worker and control-plane replies have
+    /// nowhere to go afterwards.
     public mutating func abandonOutstanding(into actions: inout [BrokerAction]) {
         let text = "the broker shut down before the request was answered; retry against its successor"
         for (service, queue) in queues {
@@ -28,6 +29,7 @@ extension BrokerCore {
             reply(to: entry.request, status: .busy, message: text, retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
         }
         locations.removeAll()
+        abandonControlWaits(into: &actions)
     }
 
     /// CONTROL `drain`: tells the named worker to drain (finish what it holds, deregister, exit).

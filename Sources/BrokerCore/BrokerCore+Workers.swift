@@ -153,7 +153,7 @@ extension BrokerCore {
                 // it, so the control plane answers with an error naming why instead (never a slate it cannot log).
                 let record = payload.removeLast()
                 let worker = workers[identity]?.hello.workerId ?? ""
-                heldReplies += 1
+                awaitControl(client: entry.request.client, header: header)
                 actions.append(
                     .toControl(
                         .heldImpression(

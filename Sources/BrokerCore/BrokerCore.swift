@@ -30,8 +30,11 @@ public struct BrokerCore: Sendable {
     var rollout: (version: UInt64, frames: [[UInt8]])?
     /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
     var rolledOutSHA: [UInt64: String] = [:]
-    /// RECOMMEND answers handed to the control plane with their impression and not yet sent.
-    var heldReplies = 0
+    /// Requests handed to the control plane and not yet answered (CONTROL, FEEDBACK, RECOMMENDs whose policy slate
+    /// waits for its impression's commit), by client and request id (``awaitControl(client:header:)``).
+    var controlWaits: [ControlWaitKey: [Header]] = [:]
+    /// How many requests ``controlWaits`` holds.
+    var controlWaitCount = 0
     /// Every registered version's checkpoint SHA-256, from the control plane; `nil` without a
     /// `--state-dir` (then versions are not checked).
     public var registeredModels: [UInt64: String]?
@@ -83,6 +86,8 @@ public struct BrokerCore: Sendable {
             removeWorker(identity, reason: .workersUnreachable, now: now, into: &actions)
         case .clientUnreachable:
             counters.add(.repliesUndeliverable)
+        case .controlBusy(let input, let heldBytes, let limit):
+            refuseControlBusy(input, heldBytes: heldBytes, limit: limit, into: &actions)
         case .rollout(let version, let frames):
             rollout = (version, frames)
             if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {
@@ -126,11 +131,9 @@ public struct BrokerCore: Sendable {
     /// Each live worker's display id and served version.
     public var workerVersions: [(id: String, version: UInt64)] { workers.values.map { ($0.hello.workerId, $0.modelVersion) } }
 
-    /// Requests queued or in flight, and answers held in the control plane until their impression is stored.
-    public var outstandingRequests: Int { locations.count + heldReplies }
-
-    /// The control plane sent a held answer (``ControlOutput/heldReply(identity:frames:)``).
-    public mutating func releaseHeldReply() { heldReplies = max(0, heldReplies - 1) }
+    /// Requests queued or in flight, and requests the control plane has not answered yet (CONTROL, FEEDBACK, and
+    /// RECOMMEND answers held there until their impression is stored).
+    public var outstandingRequests: Int { locations.count + controlWaitCount }
 
     /// Live workers.
     public var liveWorkerCount: Int { workers.count }

@@ -31,6 +31,9 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     /// Requests answered BUSY on arrival because their payload would pass a byte limit (the
     /// client's or the service's held bytes).
     case droppedBusyBytes = "dropped_busy_bytes"
+    /// CONTROL and FEEDBACK requests, and policy slates waiting to be logged, answered BUSY because the control
+    /// plane's inbox already held its byte limit (`--control-inbox-bytes`).
+    case droppedBusyControl = "dropped_busy_control"
     /// Messages answered TOO_LARGE on arrival: more frames or bytes than the limits allow.
     case droppedTooLarge = "dropped_too_large"
     /// Requests answered NO_WORKER.

@@ -40,6 +40,10 @@ public enum BrokerEvent: Sendable {
     case clientUnreachable(identity: [UInt8])
     /// The control plane promoted a version: roll it out with these WEIGHTS frames.
     case rollout(version: UInt64, frames: [[UInt8]])
+    /// The control plane refused `input` (a client's CONTROL or FEEDBACK, or a held policy slate) because its inbox
+    /// already holds `heldBytes` and `input` would pass `limit` (``ControlAdmission/refused(heldBytes:limit:)``): the
+    /// client is answered BUSY.
+    case controlBusy(ControlInput, heldBytes: Int, limit: Int)
 }
 
 /// Something the reactor must do: the output of ``BrokerCore/handle(_:now:into:)``.

@@ -17,6 +17,41 @@ public enum ControlInput: Sendable {
     case guardVerdict(sync: UInt64, decision: GuardDecision)
 }
 
+extension ControlInput {
+    /// The bytes this input holds while it waits for the control plane (frames and record; a small constant for the
+    /// rest), which its inbox limit counts.
+    public var byteCount: Int {
+        switch self {
+        case .client(let identity, let message, _):
+            identity.count + Header.size + message.payload.reduce(0) { $0 + $1.count }
+        case .worker(let identity, let message):
+            identity.count + Header.size + message.payload.reduce(0) { $0 + $1.count }
+        case .workers(let live): live.reduce(64) { $0 + $1.identity.count + $1.id.utf8.count + 16 }
+        case .heldImpression(let worker, let record, let client, let frames):
+            worker.utf8.count + record.count + client.count + frames.reduce(0) { $0 + $1.count }
+        case .guardVerdict: 256
+        }
+    }
+
+    /// Whether the control plane may refuse this input when its inbox is full: what a client sends (CONTROL,
+    /// FEEDBACK) and the policy slates that wait for their impression's commit, which the client answers with
+    /// BUSY. Worker messages and the broker's own inputs are always taken.
+    public var isRefusable: Bool {
+        switch self {
+        case .client, .heldImpression: true
+        case .worker, .workers, .guardVerdict: false
+        }
+    }
+}
+
+/// Whether the control plane took an input (``ControlInput``) into its inbox.
+public enum ControlAdmission: Sendable, Equatable {
+    /// Queued for the control thread.
+    case accepted
+    /// Not queued: the inbox already holds `heldBytes` bytes of inputs, and this one would pass `limit`.
+    case refused(heldBytes: Int, limit: Int)
+}
+
 /// A live worker as the control plane sees it.
 public struct TrainingWorker: Sendable, Hashable {
     /// Its routing identity.

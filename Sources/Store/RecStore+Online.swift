@@ -45,11 +45,13 @@ public struct PolicyVersionRow: Sendable, Equatable {
 
 extension RecStore {
     /// Appends impressions in one transaction, then trims the log to its newest `keep` rows (with their
-    /// feedback). Re-sent ids are ignored.
+    /// feedback).
+    /// - Returns: the ids not stored because the log already holds an impression under them.
+    @discardableResult
     public func appendImpressions(
         _ rows: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)], keep: Int
-    ) throws(StoreError) {
-        _ = try commitOnline(impressions: rows, keep: keep, feedback: [])
+    ) throws(StoreError) -> Set<String> {
+        try commitOnline(impressions: rows, keep: keep, feedback: []).repeatedImpressions
     }
 
     /// One feedback event to record.
@@ -64,26 +66,51 @@ extension RecStore {
         public var dwell: Double?
         /// When it arrived, ms since the Unix epoch.
         public var createdMs: UInt64
+        /// Whether the event was checked against an impression of the same commit: it is then recorded only if that
+        /// impression is stored, never against another slate the log already holds under the same id.
+        public var needsItsImpression: Bool
 
         /// Creates an event.
-        public init(impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64) {
+        public init(
+            impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64,
+            needsItsImpression: Bool = false
+        ) {
             self.impressionId = impressionId
             self.item = item
             self.click = click
             self.dwell = dwell
             self.createdMs = createdMs
+            self.needsItsImpression = needsItsImpression
+        }
+    }
+
+    /// What a group commit (``commitOnline(impressions:keep:feedback:)``) stored.
+    public struct OnlineCommitResult: Sendable, Equatable {
+        /// The ids of impressions not stored because the log already holds an impression under that id (another
+        /// slate's): nothing about them was written.
+        public var repeatedImpressions: Set<String>
+        /// For each feedback event, whether it was recorded: `false` for a duplicate (which changes nothing), and for
+        /// an event that ``FeedbackEvent/needsItsImpression`` whose impression id is in ``repeatedImpressions``.
+        public var feedbackNew: [Bool]
+
+        /// Creates a result.
+        public init(repeatedImpressions: Set<String> = [], feedbackNew: [Bool] = []) {
+            self.repeatedImpressions = repeatedImpressions
+            self.feedbackNew = feedbackNew
         }
     }
 
     /// Appends impressions (trimming the log to `keep`) and records feedback, all in one transaction (a group
-    /// commit: one fsync for everything that arrived together).
-    /// - Returns: for each feedback event, whether it was new (`false` for a duplicate, which changes nothing).
+    /// commit: one fsync for everything that arrived together). An impression whose id the log already holds is not
+    /// stored (the stored one keeps its slate) and is named in the result, so its slate is never reported logged.
+    /// - Returns: the impressions refused for a repeated id, and for each feedback event whether it was recorded.
     public func commitOnline(
         impressions rows: [(id: String, createdMs: UInt64, worker: String, version: UInt64, record: String)], keep: Int,
         feedback: [FeedbackEvent]
-    ) throws(StoreError) -> [Bool] {
-        guard !rows.isEmpty || !feedback.isEmpty else { return [] }
+    ) throws(StoreError) -> OnlineCommitResult {
+        guard !rows.isEmpty || !feedback.isEmpty else { return OnlineCommitResult() }
         return try write { db in
+            var repeated = Set<String>()
             for row in rows {
                 try db.execute(
                     sql: """
@@ -93,6 +120,7 @@ extension RecStore {
                     arguments: [
                         row.id, Int64(clamping: row.createdMs), row.worker, Int64(clamping: row.version), row.record,
                     ])
+                if db.changesCount == 0 { repeated.insert(row.id) }
             }
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
             let cutoff = newest - Int64(keep)
@@ -102,7 +130,8 @@ extension RecStore {
                     arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM impressions WHERE seq <= ?", arguments: [cutoff])
             }
-            return try feedback.map { event in
+            let recorded = try feedback.map { event in
+                if event.needsItsImpression && repeated.contains(event.impressionId) { return false }
                 try db.execute(
                     sql: """
                         INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms)
@@ -111,6 +140,7 @@ extension RecStore {
                     arguments: [event.impressionId, event.item, event.click, event.dwell, Int64(clamping: event.createdMs)])
                 return db.changesCount > 0
             }
+            return OnlineCommitResult(repeatedImpressions: repeated, feedbackNew: recorded)
         }
     }
 

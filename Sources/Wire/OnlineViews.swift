@@ -52,7 +52,7 @@ public struct ReplicaPolicyView: Codable, Sendable, Hashable {
 }
 
 /// Online learning as the broker sees it (`recpool online status`, and `online` in the status document).
-/// JSON keys: `enabled`, `frozen`, `version`, `weights_sha256`, `syncs`, `rejected`, `last_sync_ms`,
+/// JSON keys: `enabled`, `frozen`, `version`, `weights_sha256`, `syncs`, `rejected`, `empty_syncs`, `last_sync_ms`,
 /// `sync_interval_ms`, `sync_events`, `impressions`, `feedback`, `duplicates`, `pending_events`, `syncing`,
 /// `last_decision`, `replicas`, `catalogue_version` (null when the policy serves the simulator world's catalogue).
 public struct OnlineView: Codable, Sendable, Hashable {
@@ -66,8 +66,12 @@ public struct OnlineView: Codable, Sendable, Hashable {
     public var weightsSha256: String
     /// Accepted syncs since the broker started.
     public var syncs: Int
-    /// Candidates the guard rejected since the broker started.
+    /// Candidates rejected since the broker started (by the guard, or accepted but not stored durably).
     public var rejected: Int
+    /// Syncs since the broker started that had no learning to merge (no replica of the served version learnt from
+    /// an event): no candidate, so neither accepted nor rejected. Every finished sync counts in exactly one of
+    /// ``syncs``, ``rejected`` and this, and sets ``lastSyncMs``.
+    public var emptySyncs: Int = 0
     /// When the last sync finished, ms since the Unix epoch (0 for never).
     public var lastSyncMs: UInt64
     /// A sync starts at most this long after the previous one, ms.
@@ -97,8 +101,9 @@ public struct OnlineView: Codable, Sendable, Hashable {
         enabled: Bool, frozen: Bool, version: UInt64, weightsSha256: String, syncs: Int, rejected: Int,
         lastSyncMs: UInt64, syncIntervalMs: UInt64, syncEvents: Int, impressions: Int, feedback: Int, duplicates: Int,
         pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView], syncing: Bool = false,
-        catalogueVersion: UInt64? = nil
+        catalogueVersion: UInt64? = nil, emptySyncs: Int = 0
     ) {
+        self.emptySyncs = emptySyncs
         self.catalogueVersion = catalogueVersion
         self.syncing = syncing
         self.enabled = enabled
@@ -173,8 +178,32 @@ public struct ImpressionPage: Codable, Sendable, Equatable {
 
 extension OnlineView {
     private enum Keys: String, CodingKey {
-        case enabled, frozen, version, weightsSha256, syncs, rejected, lastSyncMs, syncIntervalMs, syncEvents
+        case enabled, frozen, version, weightsSha256, syncs, rejected, emptySyncs, lastSyncMs, syncIntervalMs
+        case syncEvents
         case impressions, feedback, duplicates, pendingEvents, syncing, lastDecision, replicas, catalogueVersion
+    }
+
+    /// Decodes every key; a view without `empty_syncs` (from an older broker) reads 0 there.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        enabled = try c.decode(Bool.self, forKey: .enabled)
+        frozen = try c.decode(Bool.self, forKey: .frozen)
+        version = try c.decode(UInt64.self, forKey: .version)
+        weightsSha256 = try c.decode(String.self, forKey: .weightsSha256)
+        syncs = try c.decode(Int.self, forKey: .syncs)
+        rejected = try c.decode(Int.self, forKey: .rejected)
+        emptySyncs = try c.decodeIfPresent(Int.self, forKey: .emptySyncs) ?? 0
+        lastSyncMs = try c.decode(UInt64.self, forKey: .lastSyncMs)
+        syncIntervalMs = try c.decode(UInt64.self, forKey: .syncIntervalMs)
+        syncEvents = try c.decode(Int.self, forKey: .syncEvents)
+        impressions = try c.decode(Int.self, forKey: .impressions)
+        feedback = try c.decode(Int.self, forKey: .feedback)
+        duplicates = try c.decode(Int.self, forKey: .duplicates)
+        pendingEvents = try c.decode(Int.self, forKey: .pendingEvents)
+        syncing = try c.decode(Bool.self, forKey: .syncing)
+        lastDecision = try c.decodeIfPresent(GuardDecision.self, forKey: .lastDecision)
+        replicas = try c.decode([ReplicaPolicyView].self, forKey: .replicas)
+        catalogueVersion = try c.decodeIfPresent(UInt64.self, forKey: .catalogueVersion)
     }
 
     /// Encodes every key, `last_decision` and `catalogue_version` as null when there is none.
@@ -186,6 +215,7 @@ extension OnlineView {
         try c.encode(weightsSha256, forKey: .weightsSha256)
         try c.encode(syncs, forKey: .syncs)
         try c.encode(rejected, forKey: .rejected)
+        try c.encode(emptySyncs, forKey: .emptySyncs)
         try c.encode(lastSyncMs, forKey: .lastSyncMs)
         try c.encode(syncIntervalMs, forKey: .syncIntervalMs)
         try c.encode(syncEvents, forKey: .syncEvents)

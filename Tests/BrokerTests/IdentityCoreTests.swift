@@ -171,7 +171,7 @@ struct HeldSlateTests {
         #expect(message.header.requestId == 5 && message.payload.count == 1)
         // Answered by the worker, but outstanding until the control plane sends it (a shutdown drain waits).
         #expect(h.core.inflightCount == 0 && h.core.outstandingRequests == 1)
-        h.core.releaseHeldReply()
+        h.core.controlAnswered(identity: client, frames: frames)
         #expect(h.core.outstandingRequests == 0)
     }
 }

@@ -55,7 +55,7 @@ private func startSync(_ m: inout OnlineMachine) throws -> UInt64 {
     _ = m.feed(.impression(worker: "w-a", record: m.record("imp-d"), reply: nil))
     _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-d", item: 3)))
     _ = m.feed(.flush)
-    _ = m.feed(.committed(.success([true])))
+    _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
     _ = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs)
     guard case .pulling(let round, _, _) = m.core.phase else { throw CancellationError() }
     return round.id

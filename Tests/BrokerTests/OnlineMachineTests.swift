@@ -100,12 +100,12 @@ struct OnlineMachineTests {
         // A slate that arrives while the commit is out waits for a commit of its own.
         _ = m.feed(.impression(worker: "w-a", record: m.record("held-2"), reply: OnlineMachine.slate(42)))
         #expect(m.feed(.flush).isEmpty)
-        let released = m.feed(.committed(.success([]))).heldReplies
+        let released = m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies
         #expect(released.map(\.header.requestId) == [41])
         #expect(released.first?.header.status == .ok)
         #expect(m.core.view.impressions == 1)
         #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["held-2"]])
-        #expect(m.feed(.committed(.success([]))).heldReplies.map(\.header.requestId) == [42])
+        #expect(m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies.map(\.header.requestId) == [42])
     }
 
     @Test("a second slate with an impression id already queued is refused, never released as if stored")
@@ -118,7 +118,7 @@ struct OnlineMachineTests {
         #expect(refused.first?.header.status != .ok)
         #expect(refused.first?.errorText?.contains("dup-1") == true, "\(refused.first?.errorText ?? "")")
         #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["dup-1"]])
-        #expect(m.feed(.committed(.success([]))).heldReplies.map(\.header.requestId) == [51])
+        #expect(m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies.map(\.header.requestId) == [51])
     }
 
     @Test("feedback is acknowledged only on its commit, then goes to the replica that served the impression")
@@ -132,7 +132,7 @@ struct OnlineMachineTests {
         let commit = try #require(flushed.commits.first)
         #expect(commit.impressions.map(\.id) == ["imp-1"])
         #expect(commit.feedback.map(\.item) == [7])
-        let done = m.feed(.committed(.success([true])))
+        let done = m.feed(.committed(.success(.init(feedbackNew: [true]))))
         let ok = try #require(done.clientReplies.first)
         #expect(ok.header.status == .ok && ok.header.command == .feedback)
         #expect(try WireJSON.decode(FeedbackReply.self, from: ok.frame(0)).duplicate == false)
@@ -190,7 +190,7 @@ struct OnlineMachineTests {
         _ = m.feed(.impression(worker: "w-a", record: m.record("imp-s"), reply: nil))
         _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-s", item: 3)))
         _ = m.feed(.flush)
-        _ = m.feed(.committed(.success([true])))
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
         #expect(!m.core.syncing)
         let pulls = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs).toWorkers(.policyPull)
         #expect(Set(pulls.map(\.identity)) == [m.workerA.identity, m.workerB.identity])

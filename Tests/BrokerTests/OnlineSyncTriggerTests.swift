@@ -9,7 +9,7 @@ import Testing
         _ = m.feed(.impression(worker: "w-a", record: m.record(id), reply: nil))
         _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback(id, item: item)))
         _ = m.feed(.flush)
-        _ = m.feed(.committed(.success([true])))
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
     }
 
     @Test func anIntervalOfZeroNeverSyncsByTimeOnlyByEventCount() throws {

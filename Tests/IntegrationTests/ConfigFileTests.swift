@@ -105,6 +105,10 @@ struct ConfigFileTests {
         let noWait = try runTool("recpool-broker", ["--catalogue-confirm-timeout-ms", "0"])
         #expect(noWait.code == 64)
         #expect(noWait.stderr.contains("--catalogue-confirm-timeout-ms"), "\(noWait.stderr)")
+
+        let tinyInbox = try runTool("recpool-broker", ["--control-inbox-bytes", "1000"])
+        #expect(tinyInbox.code == 64)
+        #expect(tinyInbox.stderr.contains("--control-inbox-bytes must be at least 16777216"), "\(tinyInbox.stderr)")
     }
 
     @Test("exit codes: 66 for an unreadable key file, 69 for an endpoint already bound")

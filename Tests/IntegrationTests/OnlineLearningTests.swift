@@ -2,6 +2,7 @@ import Foundation
 import RecClient
 import RecData
 import RecTransport
+import RecWire
 import Testing
 
 /// Online learning end to end: a broker with `--online`, workers serving the policy, clients giving feedback.
@@ -73,6 +74,26 @@ struct OnlineLearningTests {
         )
     }
 
+    @Test("recpool online sync with nothing learnt: an empty sync, neither accepted nor rejected, last_sync_ms set")
+    func emptySync() async throws {
+        let state = try Self.temporaryDirectory("online-empty-sync")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let client = try await Self.onlinePool(cluster, state: state)
+        defer { client.close() }
+        let broker = cluster.endpoints.frontend
+        // No feedback was ever given: no replica learnt anything, so no sync starts on its own.
+        let sync = try runTool("recpool", ["online", "sync", "--broker", broker, "--json"])
+        #expect(sync.code == 0, "\(sync.stderr)")
+        let view = try WireJSON.decode(OnlineView.self, from: Array(sync.stdout.utf8))
+        #expect(view.syncs == 0 && view.rejected == 0 && view.emptySyncs == 1, "\(sync.stdout)")
+        #expect(view.lastSyncMs > 0 && view.lastDecision == nil && view.version == 1)
+        #expect(sync.stdout.contains("\"empty_syncs\":1"))
+        let text = try runTool("recpool", ["online", "status", "--broker", broker])
+        #expect(text.stdout.contains("syncs 0 accepted, 0 rejected, 1 with nothing to merge"), "\(text.stdout)")
+    }
+
     @Test("the command line: recommend, feedback and online --json print the documented keys; freeze toggles")
     func commandLine() async throws {
         let state = try Self.temporaryDirectory("online-cli")
@@ -117,7 +138,8 @@ struct OnlineLearningTests {
         #expect(status.code == 0, "\(status.stderr)")
         let view = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         for key in [
-            "enabled", "frozen", "version", "weights_sha256", "syncs", "rejected", "last_sync_ms", "sync_interval_ms",
+            "enabled", "frozen", "version", "weights_sha256", "syncs", "rejected", "empty_syncs", "last_sync_ms",
+            "sync_interval_ms",
             "sync_events", "impressions", "feedback", "duplicates", "pending_events", "replicas",
         ] {
             #expect(view[key] != nil, "missing \(key)")

@@ -13,7 +13,7 @@ import RecTransport
 /// reactor with the signal it was given. Everything a client is told has been accepted is
 /// committed to the store before the reply is queued.
 public final class ControlPlane: Sendable {
-    private let inbox = LockedBox(Deque<ControlInput>())
+    private let inbox: LockedBox<ControlInbox>
     private let outbox = ControlOutbox()
     private let wakeup = WakeupSignal()
     private let reactorWakeup: WakeupSignal
@@ -26,12 +26,16 @@ public final class ControlPlane: Sendable {
 
     /// Creates a control plane over `store` that wakes the reactor through `reactorWakeup`; with `online`
     /// settings it also runs online learning.
-    /// - Parameter catalogueConfirmTimeoutMs: how long a catalogue change waits for every serving worker's
-    ///   confirmation before it is acknowledged with `confirmed: false`, in ms.
+    /// - Parameters:
+    ///   - catalogueConfirmTimeoutMs: how long a catalogue change waits for every serving worker's
+    ///     confirmation before it is acknowledged with `confirmed: false`, in ms.
+    ///   - inboxBytesLimit: the bytes of inputs that may wait for the control thread before ``submit(_:)`` refuses
+    ///     what a client sent (`--control-inbox-bytes`).
     public init(
         store: RecStore, reactorWakeup: WakeupSignal, logger: Logger, online: OnlineSettings? = nil,
-        catalogueConfirmTimeoutMs: UInt64 = 10_000
+        catalogueConfirmTimeoutMs: UInt64 = 10_000, inboxBytesLimit: Int = ControlPlane.defaultInboxBytesLimit
     ) {
+        inbox = LockedBox(ControlInbox(limit: inboxBytesLimit))
         self.store = store
         self.online = online
         self.catalogueConfirmTimeoutMs = catalogueConfirmTimeoutMs
@@ -39,11 +43,23 @@ public final class ControlPlane: Sendable {
         self.logger = logger
     }
 
+    /// The default of ``init(store:reactorWakeup:logger:online:catalogueConfirmTimeoutMs:inboxBytesLimit:)``'s
+    /// `inboxBytesLimit`: 64 MiB, four messages at the wire limit.
+    public static let defaultInboxBytesLimit = 64 << 20
+
     /// Hands an input to the control thread. Safe from any thread.
-    public func submit(_ input: ControlInput) {
-        inbox.withLock { $0.append(input) }
-        wakeup.signal()
+    /// - Returns: ``ControlAdmission/refused(heldBytes:limit:)`` for an input a client caused (CONTROL, FEEDBACK, a
+    ///   held policy slate) when the inputs waiting already hold so many bytes that this one would pass the limit:
+    ///   it was not queued, and the caller answers it BUSY (``BrokerEvent/controlBusy(_:heldBytes:limit:)``).
+    @discardableResult
+    public func submit(_ input: ControlInput) -> ControlAdmission {
+        let admission = inbox.withLock { $0.admit(input) }
+        if admission == .accepted { wakeup.signal() }
+        return admission
     }
+
+    /// Bytes of the inputs waiting for the control thread or being handled by it.
+    public var inboxBytes: Int { inbox.withLock { $0.heldBytes } }
 
     /// Takes what the control thread wants sent. Called by the reactor.
     public func drainOutputs() -> [ControlOutput] {
@@ -90,15 +106,12 @@ public final class ControlPlane: Sendable {
         while !stopRequested.withLock({ $0 }) {
             _ = try? poller.poll(timeoutMilliseconds: 100)
             wakeup.drain()
-            let inputs = inbox.withLock { queue -> [ControlInput] in
-                // Nothing to take is the common case (every wake-up asks); `[]` also keeps TSan quiet
-                // about the stdlib writing a zero count into the shared empty-array storage.
-                guard !queue.isEmpty else { return [] }
-                defer { queue.removeAll() }
-                return Array(queue)
-            }
+            let inputs = inbox.withLock { $0.takeAll() }
             let now = Clocks.epochMillis()
-            for input in inputs { router.route(input, nowMs: now) }
+            for (input, _) in inputs { router.route(input, nowMs: now) }
+            // The batch's inputs are freed together, when `inputs` goes: until then their bytes stay counted.
+            let handled = inputs.reduce(0) { $0 + $1.bytes }
+            if handled > 0 { inbox.withLock { $0.handled(bytes: handled) } }
             router.tick(nowMs: Clocks.epochMillis())
         }
     }

@@ -41,7 +41,7 @@ extension OnlineCore {
         }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
-        if let reply { pendingSlates.append(reply) }
+        if let reply { pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply)) }
     }
 
     /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
@@ -72,7 +72,8 @@ extension OnlineCore {
             feedback: pendingFeedback.map {
                 RecStore.FeedbackEvent(
                     impressionId: $0.query.request.impressionId, item: $0.query.request.item,
-                    click: $0.query.request.click, dwell: $0.query.request.dwellSeconds, createdMs: $0.query.receivedMs)
+                    click: $0.query.request.click, dwell: $0.query.request.dwellSeconds, createdMs: $0.query.receivedMs,
+                    needsItsImpression: $0.queued)
             },
             keep: settings.impressionLogSize)
         inFlight = InFlight(feedback: pendingFeedback, slates: pendingSlates, impressions: pendingImpressions.count)
@@ -84,11 +85,15 @@ extension OnlineCore {
     }
 
     /// The group commit's result: on success the held slates go out, each feedback is acknowledged
-    /// (new or duplicate) and new events go to the learners; on failure each is answered INTERNAL.
-    mutating func committed(_ result: Result<[Bool], StoreError>, into actions: inout [OnlineAction]) {
+    /// (new or duplicate) and new events go to the learners; on failure each is answered INTERNAL. A slate whose
+    /// impression id the log already held (another slate's) is refused naming the id, never released as logged, and
+    /// feedback checked against it is checked again against the stored impression.
+    mutating func committed(
+        _ result: Result<RecStore.OnlineCommitResult, StoreError>, into actions: inout [OnlineAction]
+    ) {
         guard let batch = inFlight else { return }
         inFlight = nil
-        let inserted: [Bool]
+        let outcome: RecStore.OnlineCommitResult
         switch result {
         case .failure(let error):
             actions.append(
@@ -99,18 +104,38 @@ extension OnlineCore {
             for pending in batch.feedback {
                 reply(pending.query.requester, .internal, text: "feedback not stored: \(error)", into: &actions)
             }
-            for slate in batch.slates {
-                refuseSlate(slate, because: "the impression could not be stored (\(error))", into: &actions)
+            for pending in batch.slates {
+                refuseSlate(pending.slate, because: "the impression could not be stored (\(error))", into: &actions)
             }
             return
-        case .success(let new): inserted = new
+        case .success(let stored): outcome = stored
         }
-        // Every held slate's impression is committed: the slates may go out.
-        for slate in batch.slates { actions.append(.send(.heldReply(identity: slate.client, frames: slate.frames))) }
-        impressionCount = min(impressionCount + batch.impressions, settings.impressionLogSize)
+        let repeated = outcome.repeatedImpressions
+        for id in repeated.sorted() {
+            actions.append(
+                .log(
+                    .warning, "a worker sent an impression id the log already holds for another slate",
+                    ["impression_id": "\(id)"]))
+        }
+        // Every other held slate's impression is committed: those slates may go out.
+        for pending in batch.slates {
+            if repeated.contains(pending.impressionId) {
+                refuseSlate(
+                    pending.slate, because: "impression id \(pending.impressionId) is already logged for another slate",
+                    into: &actions)
+            } else {
+                actions.append(.send(.heldReply(identity: pending.slate.client, frames: pending.slate.frames)))
+            }
+        }
+        impressionCount = min(impressionCount + max(0, batch.impressions - repeated.count), settings.impressionLogSize)
         viewDirty = true
-        for (pending, new) in zip(batch.feedback, inserted) {
+        for (pending, new) in zip(batch.feedback, outcome.feedbackNew) {
             let request = pending.query.request
+            if pending.queued && repeated.contains(request.impressionId) {
+                // Checked against a slate that was not stored: check it again against the one the log holds.
+                actions.append(.lookUp(pending.query))
+                continue
+            }
             let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: !new)
             var ok = pending.query.requester.header.reply(status: .ok, modelVersion: pending.record.version)
             ok.command = .feedback
@@ -149,7 +174,7 @@ extension OnlineCore {
         }
         let query = FeedbackQuery(requester: requester, request: request, receivedMs: nowMs)
         if let queued = queuedImpression(request.impressionId) {
-            queueFeedback(query, found: .success(queued), into: &actions)
+            queueFeedback(query, found: .success(queued), queued: true, into: &actions)
         } else {
             actions.append(.lookUp(query))
         }
@@ -166,7 +191,8 @@ extension OnlineCore {
     /// Checks a FEEDBACK against its impression and queues it for the next group commit; the OK is
     /// sent only once the event is committed.
     mutating func queueFeedback(
-        _ query: FeedbackQuery, found: Result<LoggedImpressionRow?, StoreError>, into actions: inout [OnlineAction]
+        _ query: FeedbackQuery, found: Result<LoggedImpressionRow?, StoreError>, queued: Bool = false,
+        into actions: inout [OnlineAction]
     ) {
         let request = query.request
         let row: LoggedImpressionRow?
@@ -200,7 +226,8 @@ extension OnlineCore {
                     "item \(request.item) was not shown in impression \(request.impressionId) (slate \(row.record.slate))",
                 into: &actions)
         }
-        pendingFeedback.append(PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot))
+        pendingFeedback.append(
+            PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot, queued: queued))
     }
 
     /// Queues an event for the replica that served it (or the next live one); held while a sync is out.

@@ -85,6 +85,10 @@ extension OnlineCore {
         guard case .pulling(let round, _, let results) = phase else { return }
         let contributions = results.values.filter { $0.report.version == version && $0.report.events > 0 }
         guard round.corrupt || !contributions.isEmpty else {
+            // Nothing learnt since the served version: no candidate, so neither accepted nor rejected, but the sync
+            // ran (and sets `last_sync_ms`), so it is counted as an empty one.
+            emptySyncs += 1
+            actions.append(.log(.debug, "online sync had no learning to merge", ["sync": "\(round.id)"]))
             finishSync(nil, nowMs: nowMs, into: &actions)
             return
         }

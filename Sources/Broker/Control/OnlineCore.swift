@@ -56,12 +56,21 @@ struct OnlineCore: ControlCore {
         var record: ImpressionRecord
         var worker: String
         var slot: Int
+        /// Whether `record` is an impression queued for the same commit (not read from the log): if the store refuses
+        /// that impression for an id it already holds, the event is checked again against the stored one.
+        var queued = false
+    }
+
+    /// A RECOMMEND reply waiting for the commit of its impression, `impressionId`.
+    struct PendingSlate {
+        var impressionId: String
+        var slate: HeldSlate
     }
 
     /// What the commit in flight holds besides its rows: whom to answer once it is stored.
     struct InFlight {
         var feedback: [PendingFeedback]
-        var slates: [HeldSlate]
+        var slates: [PendingSlate]
         var impressions: Int
     }
 
@@ -79,7 +88,7 @@ struct OnlineCore: ControlCore {
     var pendingImpressionIds: Set<String> = []
     var pendingFeedback: [PendingFeedback] = []
     /// RECOMMEND replies waiting for their impression's commit.
-    var pendingSlates: [HeldSlate] = []
+    var pendingSlates: [PendingSlate] = []
     /// The group commit the shell is performing.
     var inFlight: InFlight?
     var outgoing: [[UInt8]: [LearnEvent]] = [:]
@@ -91,6 +100,8 @@ struct OnlineCore: ControlCore {
     var intervalStartMs: UInt64 = 0
     var syncs = 0
     var rejected = 0
+    /// Syncs that ended with no learning to merge (``OnlineView/emptySyncs``).
+    var emptySyncs = 0
     var impressionCount = 0
     var feedbackCount = 0
     var duplicates = 0
@@ -272,7 +283,8 @@ struct OnlineCore: ControlCore {
             rejected: rejected, lastSyncMs: lastSyncMs, syncIntervalMs: settings.syncIntervalMs,
             syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
             duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
-            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing, catalogueVersion: catalogueVersion)
+            replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing,
+            catalogueVersion: catalogueVersion, emptySyncs: emptySyncs)
     }
 
     /// An error reply to a client.

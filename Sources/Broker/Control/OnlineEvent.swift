@@ -22,8 +22,9 @@ enum OnlineEvent {
     case control(identity: [UInt8], header: Header, request: ControlRequest, bytes: [UInt8]? = nil)
     /// The guard's verdict on sync `sync`'s candidate.
     case verdict(sync: UInt64, decision: GuardDecision)
-    /// The result of ``OnlineAction/commit(_:)``: for each feedback event, whether it was new.
-    case committed(Result<[Bool], StoreError>)
+    /// The result of ``OnlineAction/commit(_:)``: the impressions refused for an id the log already holds, and for
+    /// each feedback event whether it was recorded.
+    case committed(Result<RecStore.OnlineCommitResult, StoreError>)
     /// The result of ``OnlineAction/storeVersion(_:)``: the weights' SHA-256, or why they were not stored.
     case versionStored(sync: UInt64, Result<String, StoreError>)
     /// The result of ``OnlineAction/storeFrozen(_:requester:)``.

@@ -108,7 +108,7 @@ enum OnlineViewText {
         var lines = [
             "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "on"), version \(view.version), weights \(hash)…, "
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),
-            "syncs \(view.syncs) accepted, \(view.rejected) rejected; last sync \(lastSync); next after \(view.syncIntervalMs) ms or \(view.syncEvents) events (\(view.pendingEvents) pending)",
+            "syncs \(view.syncs) accepted, \(view.rejected) rejected, \(view.emptySyncs) with nothing to merge; last sync \(lastSync); next after \(view.syncIntervalMs) ms or \(view.syncEvents) events (\(view.pendingEvents) pending)",
             "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates))",
         ]
         if let decision = view.lastDecision { lines.append("last guard decision: \(decision.reason)") }

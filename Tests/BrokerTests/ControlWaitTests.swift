@@ -1,0 +1,103 @@
+import RecWire
+import Testing
+
+@testable import BrokerCore
+
+/// Every request handed to the control plane gets exactly one reply: a shutdown waits for the control plane's
+/// answers, and when its bound runs out the requests still waiting are answered BUSY, never left in silence.
+@Suite("Broker core: requests waiting for the control plane")
+struct ControlWaitTests {
+    static func control(_ h: inout CoreHarness, client: [UInt8], id: UInt64, op: String = "jobs") {
+        let message = WireMessage(
+            header: Header(command: .control, requestId: id), payload: [Array("{\"op\":\"\(op)\"}".utf8)])
+        h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+    }
+
+    static func feedback(_ h: inout CoreHarness, client: [UInt8], id: UInt64) {
+        let message = WireMessage(
+            header: Header(command: .feedback, requestId: id),
+            payload: [WireJSON.encode(FeedbackRequest(impressionId: "i", item: 1, click: 1))])
+        h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+    }
+
+    @Test("CONTROL and FEEDBACK are outstanding until the control plane's reply passes; other frames change nothing")
+    func outstandingUntilAnswered() throws {
+        var h = CoreHarness()
+        Self.control(&h, client: [1], id: 7)
+        Self.feedback(&h, client: [2], id: 8)
+        #expect(h.toControl.count == 2 && h.core.outstandingRequests == 2)
+        // A reply to another request id, or to the same id from another client, is not theirs.
+        h.core.controlAnswered(
+            identity: [1], frames: [Header(command: .control, isReply: true, requestId: 99).encoded()])
+        h.core.controlAnswered(
+            identity: [3], frames: [Header(command: .control, isReply: true, requestId: 7).encoded()])
+        #expect(h.core.outstandingRequests == 2)
+        h.core.controlAnswered(
+            identity: [1], frames: [Header(command: .control, isReply: true, requestId: 7).encoded(), Array("{}".utf8)])
+        #expect(h.core.outstandingRequests == 1)
+        // A second copy of the same reply does not go below zero.
+        h.core.controlAnswered(
+            identity: [1], frames: [Header(command: .control, isReply: true, requestId: 7).encoded()])
+        #expect(h.core.outstandingRequests == 1)
+        h.core.controlAnswered(
+            identity: [2], frames: [Header(command: .feedback, isReply: true, requestId: 8).encoded()])
+        #expect(h.core.outstandingRequests == 0)
+    }
+
+    @Test("the shutdown bound answers each request still waiting for the control plane BUSY, once")
+    func abandonedAtShutdown() throws {
+        var h = CoreHarness()
+        Self.control(&h, client: [1], id: 7, op: "train")
+        Self.control(&h, client: [1], id: 7, op: "train")  // the same id twice: two requests, two replies
+        Self.feedback(&h, client: [2], id: 8)
+        h.core.beginShutdown()
+        var actions: [BrokerAction] = []
+        h.core.abandonOutstanding(into: &actions)
+        let replies = actions.compactMap { action -> ([UInt8], WireMessage)? in
+            if case .sendToClient(let identity, let frames) = action {
+                return (identity, try! WireMessage(decoding: frames))
+            }
+            return nil
+        }
+        #expect(replies.count == 3)
+        let control = replies.filter { $0.0 == [1] }.map(\.1)
+        #expect(control.count == 2)
+        for reply in control {
+            #expect(reply.header.command == .control && reply.header.isReply && reply.header.requestId == 7)
+            #expect(reply.header.status == .busy && reply.header.retryAfterMs > 0)
+            #expect(reply.errorText?.contains("may have taken effect") == true, "\(reply.errorText ?? "")")
+        }
+        let feedback = try #require(replies.first { $0.0 == [2] }?.1)
+        #expect(
+            feedback.header.command == .feedback && feedback.header.status == .busy && feedback.header.requestId == 8)
+        #expect(feedback.errorText?.contains("duplicate") == true)
+        #expect(h.core.outstandingRequests == 0)
+        #expect(h.core.counters[.abandonedAtShutdown] == 3)
+    }
+
+    @Test("a held policy slate still waiting at the shutdown bound is answered BUSY with its dispatch's attempt")
+    func heldSlateAbandoned() throws {
+        var h = CoreHarness()
+        UnloggedSlateTests.registerPolicyWorker(&h)
+        let query = WireMessage(header: Header(command: .recommend, requestId: 5), payload: [Array("{}".utf8)])
+        h.feed(.client(identity: [1], frames: query.frames(), userId: nil))
+        let dispatched = try #require(h.sentToWorkers.last { $0.message.header.command == .recommend })
+        let reply = WireMessage(
+            header: dispatched.message.header.reply(status: .ok, modelVersion: 2),
+            payload: [Array("{\"items\":[]}".utf8), Array("{\"impression_id\":\"x\"}".utf8)])
+        h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
+        #expect(h.core.outstandingRequests == 1)
+        h.core.beginShutdown()
+        var actions: [BrokerAction] = []
+        h.core.abandonOutstanding(into: &actions)
+        guard case .sendToClient(let identity, let frames) = try #require(actions.first) else {
+            Issue.record("no reply to the client")
+            return
+        }
+        let answer = try WireMessage(decoding: frames)
+        #expect(identity == [1] && answer.header.requestId == 5 && answer.header.command == .recommend)
+        #expect(answer.header.status == .busy && answer.header.attempt == 1)
+        #expect(answer.errorText?.contains("nothing was served") == true)
+        #expect(h.core.outstandingRequests == 0)
+    }
+}

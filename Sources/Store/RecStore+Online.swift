@@ -217,6 +217,19 @@ extension RecStore {
         }
     }
 
+    /// Records that stored policy version `version` now serves catalogue version `catalogueVersion`: a running
+    /// broker moves its served policy to each catalogue version that extends the served one (rows appended or
+    /// retired, never moved), under the same number. Stored, so a restart knows which catalogue the number names.
+    /// - Throws: ``StoreError`` when the write fails; ``StoreError/unknownCatalogue(_:)``-free: a version with no
+    ///   row is left as it is (a policy not stored yet records its catalogue when it is).
+    public func movePolicyVersion(_ version: UInt64, toCatalogue catalogueVersion: UInt64) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE policy_versions SET catalogue_version = ? WHERE version = ?",
+                arguments: [Int64(clamping: catalogueVersion), Int64(clamping: version)])
+        }
+    }
+
     /// The newest policy version, if any.
     public func latestPolicyVersion() throws(StoreError) -> PolicyVersionRow? {
         try read { db in

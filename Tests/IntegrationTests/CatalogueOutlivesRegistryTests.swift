@@ -67,4 +67,47 @@ struct CatalogueOutlivesRegistryTests {
             #expect(retired.version == 3 && retired.confirmed == true)
         }
     }
+
+    @Test(
+        "a policy that moved to an added item's catalogue version keeps that move across a restart pinned to the older version",
+        .enabled(if: CatalogueRegistryTests.ready, "needs data/obd (scripts/fetch-obd)"))
+    func movedPolicyIsStored() async throws {
+        let folder = try TemporaryDirectory("catalogue-pinned")
+        defer { folder.remove() }
+        let schema = try CatalogueRegistryTests.schema(in: folder.path)
+        let state = folder.path + "/state"
+        let pinned = ["--state-dir", state, "--online", "--online-catalogue", "1"]
+        try await ProcessCluster.with { cluster in
+            try cluster.startBroker(extra: ["--state-dir", state])
+            try cluster.startWorker("w")
+            let frontend = cluster.endpoints.frontend
+            func catalogue(_ arguments: [String]) throws -> CatalogueView {
+                try CatalogueRegistryTests.catalogue(frontend, arguments, as: CatalogueView.self)
+            }
+            let first = try catalogue(["upload", "--schema", schema])
+            #expect(first.version == 1 && first.items == 80)
+            try await Self.replaceBroker(cluster, extra: pinned)
+            let client = try await cluster.client()
+            defer { client.close() }
+            let served = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
+            #expect(served.catalogueVersion == 1)
+
+            let add = ["--field", "item_feature_0=0.25", "--field", "item_feature_1=e9d15d70c2ca6f1b23fb0bce37c4a179"]
+            let added = try catalogue(["add", "NEW-1"] + add)
+            #expect(added.version == 2 && added.confirmed == true)
+            let moved = try await OnlinePoolTests.waitForOnline(client) { $0.catalogueVersion == 2 }
+            #expect(moved.version == served.version)
+
+            // The same flags again: version 1 of the catalogue is what the operator pinned, but the served number
+            // named catalogue version 2 (with NEW-1) before the restart, so version 1 is served under the next number.
+            try await Self.replaceBroker(cluster, extra: pinned)
+            let restarted = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
+            #expect(restarted.catalogueVersion == 1)
+            #expect(restarted.version == moved.version + 1, "\(restarted.version) after \(moved.version)")
+            // With `latest` the pool serves catalogue version 2 again, NEW-1 included.
+            try await Self.replaceBroker(cluster, extra: ["--state-dir", state, "--online", "--online-catalogue", "latest"])
+            let latest = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
+            #expect(latest.catalogueVersion == 2)
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Metrics
 import RecData
 import RecPolicy
 import RecWire
@@ -55,6 +56,17 @@ extension OnlineCoordinator {
         } catch {
             logger.error(
                 "online policy cannot serve catalogue version", metadata: ["catalogue_version": "\(version)", "error": "\(error)"])
+            return
+        }
+        // The served number now names this catalogue: stored, so a restart with `--online-catalogue` naming an
+        // earlier version starts the next number instead of serving this one's number over fewer rows.
+        do {
+            try store.movePolicyVersion(core.version, toCatalogue: version)
+        } catch {
+            Counter(label: "recpool_broker_durable_write_failures_total").increment()
+            logger.error(
+                "the online policy's move to a catalogue version was not stored",
+                metadata: ["policy_version": "\(core.version)", "catalogue_version": "\(version)", "error": "\(error)"])
         }
     }
 }

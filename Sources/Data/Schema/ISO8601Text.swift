@@ -65,7 +65,9 @@ public enum ISO8601Text {
             }
         }
         if scanner.atEnd { return Instant(seconds: seconds, fraction: fraction, hasZone: false) }
-        if scanner.take("Z") { return scanner.atEnd ? Instant(seconds: seconds, fraction: fraction, hasZone: true) : nil }
+        if scanner.take("Z") {
+            return scanner.atEnd ? Instant(seconds: seconds, fraction: fraction, hasZone: true) : nil
+        }
         let sign: Int64
         if scanner.take("+") {
             sign = 1

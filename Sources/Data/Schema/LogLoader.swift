@@ -208,7 +208,8 @@ struct LogTable {
             if isNumber == numeric && numeric { continue }
             if !isNumber && !numeric, let instant = instants[row], let first = instants[0] {
                 if instant.hasZone == first.hasZone { continue }
-                let (this, that) = instant.hasZone ? ("names its time zone", "does not") : ("names no time zone", "does")
+                let (this, that) =
+                    instant.hasZone ? ("names its time zone", "does not") : ("names no time zone", "does")
                 throw table.invalid(
                     row: row, column: column,
                     reason: "\(this) but line \(table.lines[0])'s timestamp \(that): write every timestamp with a zone "
@@ -336,7 +337,8 @@ struct LogTable {
                     let value = try table.float(row: row, column: column)
                     // Past engagements are counted: a negative one would make a cold user warm with an anti-history.
                     guard value >= 0 else {
-                        throw table.invalid(row: row, column: column, reason: "is negative: a count of past engagements is 0 or more")
+                        throw table.invalid(
+                            row: row, column: column, reason: "is negative: a count of past engagements is 0 or more")
                     }
                     if value != 0 { entries.append((item, value)) }
                 }

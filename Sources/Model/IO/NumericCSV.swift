@@ -61,7 +61,9 @@ public struct NumericCSV: Sendable, Equatable {
             }
             width = fields.count
             for (c, f) in fields.enumerated() {
-                guard let v = CSVNumber.float(f) else { throw .nonNumeric(path: path, line: lineNumber, column: c + 1, text: f) }
+                guard let v = CSVNumber.float(f) else {
+                    throw .nonNumeric(path: path, line: lineNumber, column: c + 1, text: f)
+                }
                 guard v.isFinite else { throw .notFinite(path: path, line: lineNumber, column: c + 1, text: f) }
                 values.append(v)
             }

@@ -58,9 +58,13 @@ struct CatalogueChangeTests {
         let twin = try Self.confirmed(
             h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "\ta", fields: ["price": "1"])))
         #expect(twin.header.status == .badRequest, "a second item a was added")
+        // A row file's id column is read as the CSV reads it too.
+        let rowFile = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "e", fields: ["sku": " e", "price": "5"])))
+        #expect(rowFile.header.status == .ok, "\(rowFile.errorText ?? "")")
         let retired = try Self.confirmed(h, ControlRequest(.catalogueRetire, catalogue: CatalogueArguments(item: " d")))
         #expect(retired.header.status == .ok, "\(retired.errorText ?? "")")
         let stored = try ItemCatalogue(canonical: h.store.blobs.get(try #require(try h.store.catalogue(nil)).sha256))
-        #expect(stored.ids == ["a", "b", "c", "d"] && stored.active == [true, true, true, false])
+        #expect(stored.ids == ["a", "b", "c", "d", "e"] && stored.active == [true, true, true, false, true])
     }
 }

@@ -302,7 +302,7 @@ final class CatalogueCoordinator {
                 "item \(item): the catalogue has no field '\(unknown)' (its features: \(features.joined(separator: ", "))"
                     + "; id column: \(roles.item))")
         }
-        if let id = fields[roles.item], id != item {
+        if let id = fields[roles.item], id.trimmingCharacters(in: .whitespaces) != item {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the id column \(roles.item) holds '\(id)', another item (it must be \(item) or absent)")
         }

@@ -3,20 +3,22 @@ import RecWire
 
 /// An online policy as a candidate for off-policy evaluation on logged rows.
 extension OnlinePolicy {
-    /// The policy's first-slot exploration distribution over the whole catalogue for each logged row's user,
+    /// The policy's first-slot exploration distribution over its active items for each logged row's user,
     /// `π(a | x_i)`, used at every logged slot (an OBD row shows one item in one slot, and a slate's first slot is
-    /// where the policy chooses among every item).
-    /// - Throws: `PolicyError` when the catalogue's size is not the data's item count or a user feature is unknown.
+    /// where the policy chooses among every item). A retired item gets probability 0, as serving never shows it.
+    /// - Throws: `PolicyError` when the catalogue's size is not the data's item count, every item is retired, or a
+    ///   user feature is unknown.
     public func actionDistribution(on data: BanditDataset) throws(PolicyError) -> ActionDistribution {
         guard spec.itemCount == data.nActions else {
             throw .invalidSpec("the policy's catalogue has \(spec.itemCount) items, the logs \(data.nActions)")
         }
-        let items = Array(0..<spec.itemCount)
-        var out: [Double] = []
-        out.reserveCapacity(data.rows * data.nActions)
+        let pool = activeRows
+        guard !pool.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
+        var out = [Double](repeating: 0, count: data.rows * data.nActions)
         for row in 0..<data.rows {
-            let q = scores(z: try userVector(data.userFeatures.dictionary(row)), items: items)
-            out += probabilities(q, items: items)
+            let z = try userVector(data.userFeatures.dictionary(row))
+            let p = probabilities(scores(z: z, items: pool), items: pool)
+            for (index, item) in pool.enumerated() { out[row * data.nActions + item] = p[index] }
         }
         return ActionDistribution(nActions: data.nActions, probabilities: out)
     }

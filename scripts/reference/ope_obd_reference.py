@@ -16,7 +16,8 @@ The rows are those RecData builds: sorted by timestamp with ties in file order, 
 and the split is recpool's by time: train = the first int(n * 0.6) rows, test = the rows after the first
 int(n * 0.7) (obp's last 30%), validation = those between. Those are OBD's column
 names; with --schema SHOP.toml both subcommands read the names of the schema's [logs] roles instead
-(timestamp, item, position, click or reward, propensity, affinity_prefix; timestamps are compared as text).
+(timestamp, item, position, click or reward, propensity, affinity_prefix). Timestamps are compared as recpool
+compares them: as numbers when every one is a number, else as the instants ISO 8601 date-times name.
 
 Formulas (obp 0.5.7, pi indexed by each row's logged position, w_i = pi(a_i|x_i) / pscore_i):
   DM = mean_i sum_a pi(a|x_i) qhat(x_i, a);  IPW = mean_i w_i r_i;  SNIPW = sum_i w_i r_i / sum_i w_i;
@@ -24,6 +25,7 @@ Formulas (obp 0.5.7, pi indexed by each row's logged position, w_i = pi(a_i|x_i)
 """
 import argparse
 import csv
+import datetime
 import json
 import sys
 
@@ -51,6 +53,21 @@ def columns(schema_path):
     return roles
 
 
+def time_keys(texts):
+    """The sort key of each timestamp text: a number when every timestamp is one, else the instant an ISO 8601
+    date-time names (an exact timedelta from the epoch, so an offset is converted and a fraction orders after its
+    whole second), as RecData's LogLoader orders them."""
+    try:
+        return [float(t) for t in texts]
+    except ValueError:
+        pass
+    def instant(text):
+        stamp = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc if stamp.tzinfo else None)
+        return stamp - epoch
+    return [instant(t) for t in texts]
+
+
 def load_rows(path, split, schema=None):
     roles = columns(schema)
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -62,7 +79,8 @@ def load_rows(path, split, schema=None):
         if role != "affinity_prefix" and name not in col:
             sys.exit(f"{path}: no '{name}' column (the {role} role)")
     affinity = [i for name, i in col.items() if name.startswith(roles["affinity_prefix"])]
-    rows = sorted(rows, key=lambda r: r[col[roles["timestamp"]]])  # stable: ties keep their file order
+    keys = time_keys([r[col[roles["timestamp"]]] for r in rows])
+    rows = [rows[i] for i in sorted(range(len(rows)), key=lambda i: keys[i])]  # stable: ties keep their file order
     n = len(rows)
     before_test = int(n * (1.0 - 0.3))  # DatasetSplit.standard: 60% train, 10% validation, 30% test
     n_train = min(int(n * 0.6), before_test)

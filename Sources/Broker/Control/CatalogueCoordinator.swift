@@ -176,13 +176,21 @@ final class CatalogueCoordinator {
         }
         // Read only what hashes to its name: a damaged copy is quarantined and refused (CONFLICT), never registered.
         try store.blobs.verify(sha)
-        let catalogue: ItemCatalogue
+        var catalogue: ItemCatalogue
         do {
             let schema = try DataSchema.parse(schemaText, path: "schema")
             catalogue = try ItemCatalogue.load(path: store.blobs.path(sha), schema: schema.catalogue)
         } catch {
             let text = error.description.replacingOccurrences(of: store.blobs.path(sha), with: "the catalogue file")
             throw CatalogueRefusal(.badRequest, text)
+        }
+        // A CSV has no retired flag, and a file that keeps every row in place (as it must) still lists the items
+        // retired since: an acknowledged retire stays retired (retired ids are not reused), never silently undone.
+        if let latest {
+            for row in latest.catalogue.active.indices where !latest.catalogue.active[row] {
+                let id = latest.catalogue.ids[row]
+                if let index = catalogue.index(of: id), catalogue.active[index] { try? catalogue.retire(id: id) }
+            }
         }
         try register(
             catalogue, change: .upload, item: nil, source: sha, schema: schemaText, call: call, nowMs: nowMs)
@@ -192,7 +200,9 @@ final class CatalogueCoordinator {
         guard let latest else {
             throw CatalogueRefusal(.notFound, "no catalogue is registered; run `recpool catalogue upload` first")
         }
-        guard let item = call.request.catalogue?.item, !item.trimmingCharacters(in: .whitespaces).isEmpty else {
+        // An id is read as the catalogue CSV reads one, without surrounding spaces: ` sku-1` is `sku-1`, never a
+        // second item beside it.
+        guard let item = call.request.catalogue?.item?.trimmingCharacters(in: .whitespaces), !item.isEmpty else {
             throw CatalogueRefusal(.badRequest, "\(call.request.op) needs catalogue.item")
         }
         var catalogue = latest.catalogue
@@ -292,7 +302,7 @@ final class CatalogueCoordinator {
                 "item \(item): the catalogue has no field '\(unknown)' (its features: \(features.joined(separator: ", "))"
                     + "; id column: \(roles.item))")
         }
-        if let id = fields[roles.item], id != item {
+        if let id = fields[roles.item], id.trimmingCharacters(in: .whitespaces) != item {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the id column \(roles.item) holds '\(id)', another item (it must be \(item) or absent)")
         }
@@ -315,7 +325,25 @@ final class CatalogueCoordinator {
                         identity: worker,
                         frames: [Header(command: .catalogue).encoded(), WireJSON.encode(notice), latest.bytes]))
             case .acknowledge(let identity, let header, let version, let confirmed):
-                guard let record = try? store.catalogue(version) else { continue }
+                // The change is stored; only its record could not be read back. The requester still gets an answer
+                // (INTERNAL naming the failure), never silence until its deadline.
+                let record: CatalogueRecord
+                do {
+                    guard let stored = try store.catalogue(version) else { throw StoreError.unknownCatalogue(version) }
+                    record = stored
+                } catch {
+                    logger.error(
+                        "catalogue version stored but its record cannot be read to acknowledge it",
+                        metadata: ["version": "\(version)", "error": "\(error)"])
+                    let text =
+                        "catalogue version \(version) was stored, but its record cannot be read to acknowledge it: "
+                        + "\(error)"
+                    emit(
+                        .toClient(
+                            identity: identity,
+                            frames: WireMessage.errorReply(to: header, status: .internal, message: text).frames()))
+                    continue
+                }
                 var document = view(record, catalogue: record.version == latest?.record.version ? latest?.catalogue : nil)
                 document.confirmed = confirmed
                 if !confirmed {

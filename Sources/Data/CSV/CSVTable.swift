@@ -59,7 +59,7 @@ public struct CSVTable: Sendable {
     ///   an infinity.
     public func double(row: Int, column: Int) throws(DataError) -> Double {
         let text = rows[row][column]
-        guard let value = Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces)) else {
+        guard let value = CSVNumber.double(text) else {
             throw invalid(row: row, column: column, reason: "is not a number")
         }
         guard value.isFinite else { throw invalid(row: row, column: column, reason: "is not finite") }

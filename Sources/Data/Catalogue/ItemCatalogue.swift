@@ -1,3 +1,5 @@
+import RecModel
+
 /// A shop's item catalogue as serving sees it: items with external ids (SKUs), stable internal indices and one
 /// numeric feature row each, of a width that does not depend on the number of items.
 ///
@@ -68,13 +70,16 @@ public struct ItemCatalogue: Sendable, Equatable {
         features[(index * width)..<((index + 1) * width)]
     }
 
-    /// Adds an item from its raw fields (column name → text, as in the catalogue CSV).
+    /// Adds an item from its raw fields (column name → text, as in the catalogue CSV); the id is read without
+    /// surrounding spaces, as the CSV's are.
     /// - Returns: the new item's row.
     /// - Throws: ``DataError/inconsistent(_:)`` when the id is empty or already held (retired ids are not reused),
     ///   or ``DataError/schema(_:)`` when a numeric field is missing or not a finite number.
     @discardableResult
-    public mutating func add(id: String, fields: [String: String]) throws(DataError) -> Int {
-        guard !id.trimmingCharacters(in: .whitespaces).isEmpty else { throw .inconsistent("an item needs an id") }
+    public mutating func add(id raw: String, fields: [String: String]) throws(DataError) -> Int {
+        // Read as the CSV reads an id (``make(_:schema:)``): ` sku-1` is `sku-1`, never a second item beside it.
+        let id = raw.trimmingCharacters(in: .whitespaces)
+        guard !id.isEmpty else { throw .inconsistent("an item needs an id") }
         guard indexByID[id] == nil else {
             throw .inconsistent("item id \(id) is already in the catalogue (retired ids are not reused)")
         }
@@ -86,9 +91,10 @@ public struct ItemCatalogue: Sendable, Equatable {
         return ids.count - 1
     }
 
-    /// Retires an item: its row stays, it is no longer recommended.
+    /// Retires an item (its id read without surrounding spaces): its row stays, it is no longer recommended.
     /// - Throws: ``DataError/inconsistent(_:)`` for an unknown or already retired id.
-    public mutating func retire(id: String) throws(DataError) {
+    public mutating func retire(id raw: String) throws(DataError) {
+        let id = raw.trimmingCharacters(in: .whitespaces)
         guard let row = indexByID[id] else { throw .inconsistent("no item \(id) in the catalogue") }
         guard active[row] else { throw .inconsistent("item \(id) is already retired") }
         active[row] = false
@@ -134,7 +140,7 @@ public struct ItemEncoding: Sendable, Equatable {
     /// A numeric field's value as the model holds it: a `Float` that is finite, or `nil` when the text is not a number,
     /// not finite, or outside a 32-bit float's range (`1e39` is a finite `Double` but an infinite `Float`).
     public static func number(_ text: String) -> Float? {
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else { return nil }
+        guard let value = CSVNumber.double(text) else { return nil }
         let single = Float(value)
         return single.isFinite ? single : nil
     }

@@ -54,3 +54,14 @@ public struct ActionDistribution: Sendable, Equatable {
         return ActionDistribution(nActions: nActions, probabilities: out)
     }
 }
+
+extension ActionDistribution {
+    /// The item with the most clicks (rows whose reward is above 0, the one definition of a click) in `train`, ties
+    /// to the lowest item: `data ope --policy popular`'s choice. Not the smoothed click rate, by which an item with 3
+    /// clicks in 10 shows outranks one with 20 in 1,000.
+    public static func mostClicked(in train: BanditDataset) -> Int {
+        var clicks = [Int](repeating: 0, count: train.nActions)
+        for row in 0..<train.rows where train.reward[row] > 0 { clicks[train.action[row]] += 1 }
+        return clicks.indices.max { clicks[$0] < clicks[$1] || (clicks[$0] == clicks[$1] && $0 > $1) } ?? 0
+    }
+}

@@ -50,7 +50,7 @@ public struct DataSchema: Sendable, Equatable {
 
     /// The impression log's columns.
     public struct Logs: Sendable, Equatable {
-        /// When the impression happened: numbers, or text that sorts in time order (ISO 8601).
+        /// When the impression happened: numbers, or ISO 8601 date-times (ordered as the instants they name).
         public var timestamp: String
         /// The shown item's id (an integer id of the catalogue).
         public var item: String

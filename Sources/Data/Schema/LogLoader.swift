@@ -1,11 +1,12 @@
 import Foundation
+import RecModel
 
 /// Reads a shop's impression log and item catalogue as a ``BanditDataset``, the roles of their columns given by a
 /// ``DataSchema``. The Open Bandit Dataset is the case ``DataSchema/openBanditDataset``, and gives exactly obp
 /// 0.5.7's features:
 ///
-/// - rows are sorted by timestamp (numerically when every timestamp is a number, else as text, which orders ISO 8601
-///   times), ties keeping their file order;
+/// - rows are sorted by timestamp (numerically when every timestamp is a number, else by the instant each ISO 8601
+///   date-time names, its offset applied), ties keeping their file order;
 /// - action = the item id; position = dense rank of the slot − 1; reward = the click (or reward); pscore = the
 ///   propensity;
 /// - context = one-hot categorical user features with the first sorted category dropped, then the numeric ones;
@@ -16,7 +17,8 @@ import Foundation
 ///   its outcome is unknown, not a non-click (``BanditDataset/unobservedRows`` counts them);
 /// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
 ///   unknown bucket;
-/// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind.
+/// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind, and every
+///   date-time with a zone (`Z`, an offset) or every one without.
 ///
 /// Every column must have a role or be ignored: a column of neither kind throws `DataError.schema` naming it, and a
 /// role's missing column throws `DataError.file(.missingColumn)`. A bad field throws `DataError.file` naming the
@@ -75,6 +77,11 @@ public enum LogLoader {
                 throw .schema("the schema's [\(section)] gives column '\(column)' two roles")
             }
         }
+        // Used and ignored at once: which was meant is a guess.
+        if let both = ignore.first(where: seen.contains) {
+            throw .schema(
+                "the schema's [\(section)] gives column '\(both)' a role and lists it in ignore: remove one of the two")
+        }
         let known = Set(named + ignore)
         for column in table.header where !known.contains(column) && !(prefix.map(column.hasPrefix) ?? false) {
             throw .schema(
@@ -91,10 +98,11 @@ extension LogLoader {
     static func itemID(_ table: CSVTable, row: Int, column: Int, count: Int) throws(DataError) -> Int {
         let rule = "item ids must be integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
         let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
-        guard let value = Double(text), value.isFinite, value.rounded() == value, abs(value) < 1e15 else {
+        guard let value = CSVNumber.double(text), value.isFinite, value.rounded() == value else {
             throw table.invalid(row: row, column: column, reason: "is not an integer: \(rule)")
         }
-        guard value >= 0 && Int(value) < count else {
+        // Compared as a Double first: `Int(value)` of a huge id (1e20) would trap.
+        guard value >= 0 && value < Double(count) else {
             throw table.invalid(row: row, column: column, reason: "is out of range: \(rule)")
         }
         return Int(value)
@@ -184,19 +192,30 @@ struct LogTable {
         }
     }
 
-    /// Row indices in time order: numeric timestamps numerically, else ISO 8601 date-times as text (Python's
-    /// string order); ties keep file order.
+    /// Row indices in time order: numeric timestamps numerically, ISO 8601 date-times as the instants they name (so
+    /// `10:00:00Z` precedes `10:00:00.5Z`, and `11:00+02:00` precedes `10:00Z`); ties keep file order.
     /// - Throws: `DataError.file(.invalidValue)` naming the first timestamp that is neither a finite number nor an
-    ///   ISO 8601 date-time, or that is of the other kind than the first row's.
+    ///   ISO 8601 date-time, that is of the other kind than the first row's, or that names its zone when the first
+    ///   row's does not (or the reverse: a time without a zone cannot be placed beside one with a zone).
     func timeOrder() throws(DataError) -> [Int] {
         let column = try table.column(schema.timestamp)
         let texts = table.rows.map { $0[column] }
-        let numbers = texts.map { Double($0).flatMap { $0.isFinite ? $0 : nil } }
+        let numbers = texts.map { CSVNumber.double($0).flatMap { $0.isFinite ? $0 : nil } }
         let numeric = numbers[0] != nil
+        let instants = numeric ? [] : texts.map(ISO8601Text.instant)
         for row in table.rows.indices {
             let isNumber = numbers[row] != nil
-            if isNumber == numeric && (numeric || ISO8601Text.isDateTime(texts[row])) { continue }
-            let otherKind = isNumber || ISO8601Text.isDateTime(texts[row])
+            if isNumber == numeric && numeric { continue }
+            if !isNumber && !numeric, let instant = instants[row], let first = instants[0] {
+                if instant.hasZone == first.hasZone { continue }
+                let (this, that) =
+                    instant.hasZone ? ("names its time zone", "does not") : ("names no time zone", "does")
+                throw table.invalid(
+                    row: row, column: column,
+                    reason: "\(this) but line \(table.lines[0])'s timestamp \(that): write every timestamp with a zone "
+                        + "(Z or ±hh:mm) or every one without")
+            }
+            let otherKind = isNumber || ISO8601Text.instant(texts[row]) != nil
             let kinds = numeric ? ("date-time", "number") : ("number", "date-time")
             throw table.invalid(
                 row: row, column: column,
@@ -209,9 +228,8 @@ struct LogTable {
             let values = numbers.map { $0! }
             return table.rows.indices.sorted { values[$0] == values[$1] ? $0 < $1 : values[$0] < values[$1] }
         }
-        return table.rows.indices.sorted {
-            texts[$0] == texts[$1] ? $0 < $1 : CategoricalColumns.precedes(texts[$0], texts[$1])
-        }
+        let times = instants.map { $0! }
+        return table.rows.indices.sorted { times[$0] == times[$1] ? $0 < $1 : times[$0] < times[$1] }
     }
 
     /// The engagements a `viewed` field (`item:seconds` pairs joined by `;`) counts, per item, sorted by item: a
@@ -225,7 +243,7 @@ struct LogTable {
         for pair in text.split(separator: ";", omittingEmptySubsequences: false) {
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let item = Int(parts[0]), (0..<nActions).contains(item),
-                let seconds = Double(parts[1]), seconds.isFinite, seconds >= 0
+                let seconds = CSVNumber.double(String(parts[1])), seconds.isFinite, seconds >= 0
             else {
                 throw table.invalid(
                     row: row, column: column,
@@ -317,6 +335,11 @@ struct LogTable {
                 var entries: [(Int, Float)] = []
                 for (item, column) in affinityColumns.enumerated() {
                     let value = try table.float(row: row, column: column)
+                    // Past engagements are counted: a negative one would make a cold user warm with an anti-history.
+                    guard value >= 0 else {
+                        throw table.invalid(
+                            row: row, column: column, reason: "is negative: a count of past engagements is 0 or more")
+                    }
                     if value != 0 { entries.append((item, value)) }
                 }
                 affinity.append(entries)

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// Drafts a ``DataSchema`` from a log's and a catalogue's columns, for a person to review
 /// (`recpool data schema --infer FILE`).
@@ -113,7 +114,7 @@ public enum SchemaInference {
             columns.filter { isFamilyMember($0, prefix: prefix) }.allSatisfy { column in
                 guard let index = table.header.firstIndex(of: column) else { return false }
                 return table.rows.allSatisfy { row in
-                    Double(row[index]).map { $0 >= 0 && $0.rounded() == $0 } ?? false
+                    CSVNumber.double(row[index]).map { $0 >= 0 && $0.rounded() == $0 } ?? false
                 }
             }
         }
@@ -134,7 +135,7 @@ public enum SchemaInference {
         guard let index = table.header.firstIndex(of: column) else { return .categorical }
         var distinct = Set<String>()
         for row in table.rows {
-            guard let value = Double(row[index]), value.isFinite else { return .categorical }
+            guard let value = CSVNumber.double(row[index]), value.isFinite else { return .categorical }
             distinct.insert(row[index])
         }
         return distinct.count > 10 ? .numeric : .categorical

@@ -47,7 +47,7 @@ public struct NumericCSV: Sendable, Equatable {
             let lineNumber = file.lines[index]
             let fields = record.map { $0.trimmingSpaces }
             if index == 0
-                && (headerRequired || fields.allSatisfy { Float($0) == nil && !looksNonFinite($0) })
+                && (headerRequired || fields.allSatisfy { CSVNumber.float($0) == nil && !looksNonFinite($0) })
             {
                 // A repeated name would make `label` (or a feature) ambiguous: a second `label` column was once read as
                 // a feature, leaking the target.
@@ -61,7 +61,9 @@ public struct NumericCSV: Sendable, Equatable {
             }
             width = fields.count
             for (c, f) in fields.enumerated() {
-                guard let v = Float(f) else { throw .nonNumeric(path: path, line: lineNumber, column: c + 1, text: f) }
+                guard let v = CSVNumber.float(f) else {
+                    throw .nonNumeric(path: path, line: lineNumber, column: c + 1, text: f)
+                }
                 guard v.isFinite else { throw .notFinite(path: path, line: lineNumber, column: c + 1, text: f) }
                 values.append(v)
             }

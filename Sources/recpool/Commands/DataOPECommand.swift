@@ -171,8 +171,7 @@ struct DataOPECommand: AsyncParsableCommand {
         case "uniform":
             return (.uniform(rows: data.rows, nActions: data.nActions), "uniform")
         case "popular":
-            let spec = try FeatureSpec.fit(on: train)
-            let best = spec.popularity.indices.max { spec.popularity[$0] < spec.popularity[$1] } ?? 0
+            let best = ActionDistribution.mostClicked(in: train)
             var scores = [Double](repeating: 0, count: data.rows * data.nActions)
             for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }
             return (.greedy(scores: scores, nActions: data.nActions), "popular")

@@ -1,0 +1,144 @@
+import BrokerCore
+import Foundation
+import GRDB
+import Logging
+import RecData
+import RecStore
+import RecTestKit
+import RecWire
+import Testing
+
+@testable import Broker
+
+/// Drives a ``CatalogueCoordinator`` over a real store in a temporary folder with one policy-serving worker,
+/// capturing what it emits.
+final class CatalogueHarness {
+    let folder: TemporaryDirectory
+    let store: RecStore
+    var outputs: [ControlOutput] = []
+    var coordinator: CatalogueCoordinator!
+    static let worker = TrainingWorker(identity: [9], id: "w-1", trains: false, online: true)
+    static let schema = """
+        [logs]
+        timestamp = "ts"
+        item = "sku"
+        position = "slot"
+        click = "clicked"
+        propensity = "p"
+        [logs.user_features]
+        device = "categorical"
+        [catalogue]
+        file = "items.csv"
+        item = "sku"
+        [catalogue.item_features]
+        brand = "categorical"
+        price = "numeric"
+        """
+    private var nextId: UInt64 = 1
+
+    init() throws {
+        folder = try TemporaryDirectory("catalogue-ack")
+        store = try RecStore(directory: folder.path)
+        coordinator = try CatalogueCoordinator(
+            store: store, logger: Logger(label: "test"), servesRegistry: true, emit: { [unowned self] in
+                self.outputs.append($0)
+            })
+        coordinator.updateWorkers([Self.worker], nowMs: 1_000)
+    }
+
+    deinit { folder.remove() }
+
+    /// Sends a catalogue CONTROL request from client `[1]`; returns its request id.
+    @discardableResult
+    func send(_ request: ControlRequest, nowMs: UInt64 = 2_000) throws -> UInt64 {
+        let header = Header(command: .control, requestId: nextId)
+        nextId += 1
+        let call = try ControlCall(identity: [1], message: WireMessage(header: header, payload: [WireJSON.encode(request)]))
+        coordinator.handle(call, nowMs: nowMs)
+        return header.requestId
+    }
+
+    /// Uploads `csv` with the harness's schema.
+    @discardableResult
+    func upload(_ csv: String) throws -> UInt64 {
+        let sha = try store.blobs.put(Array(csv.utf8))
+        return try send(
+            ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: Self.schema)))
+    }
+
+    /// The worker confirms `version` with the SHA-256 the registry holds for it.
+    func confirm(_ version: UInt64, nowMs: UInt64 = 2_100) throws {
+        let sha = try #require(try store.catalogue(version)).sha256
+        confirm(version, sha: sha, nowMs: nowMs)
+    }
+
+    /// The worker confirms `version` with `sha`.
+    func confirm(_ version: UInt64, sha: String, nowMs: UInt64 = 2_100) {
+        let state = CatalogueState(version: version, sha256: sha, installed: true, error: nil)
+        coordinator.handleWorker(
+            identity: Self.worker.identity,
+            message: WireMessage(header: Header(command: .catalogueState), payload: [WireJSON.encode(state)]),
+            nowMs: nowMs)
+    }
+
+    /// The replies to the client so far, decoded.
+    func replies() -> [WireMessage] {
+        outputs.compactMap {
+            if case .toClient(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+
+    /// Runs `sql` on the store's database from another connection, as the `sqlite3` shell would.
+    func damage(_ sql: String) throws {
+        try DatabaseQueue(path: "\(folder.path)/recpool.sqlite").write { db in try db.execute(sql: sql) }
+    }
+}
+
+/// A catalogue change is answered once every serving worker confirmed it, and always answered.
+@Suite("Catalogue registry: acknowledgements")
+struct CatalogueAcknowledgementTests {
+    static let items = "sku,brand,price\na,x,1.5\nb,y,2.5\nc,x,3.5\n"
+
+    @Test("a confirmed upload is acknowledged OK with the stored version")
+    func confirmedUpload() throws {
+        let h = try CatalogueHarness()
+        let request = try h.upload(Self.items)
+        #expect(h.replies().isEmpty, "answered before the worker confirmed")
+        try h.confirm(1)
+        let reply = try #require(h.replies().first { $0.header.requestId == request })
+        #expect(reply.header.status == .ok)
+        let view = try WireJSON.decode(CatalogueView.self, from: try reply.frame(0))
+        #expect(view.version == 1 && view.items == 3 && view.active == 3 && view.confirmed == true)
+    }
+
+    @Test("a change whose record cannot be read back when it is acknowledged gets INTERNAL naming the failure")
+    func unreadableRecordIsAnswered() throws {
+        let h = try CatalogueHarness()
+        let request = try h.upload(Self.items)
+        let sha = try #require(try h.store.catalogue(1)).sha256
+        // Stored, sent to the worker, waiting for its confirmation; then the row becomes unreadable.
+        try h.damage("UPDATE catalogue_versions SET change = 'merge' WHERE version = 1")
+        h.confirm(1, sha: sha)
+        let replies = h.replies().filter { $0.header.requestId == request }
+        #expect(replies.count == 1)
+        let reply = try #require(replies.first)
+        #expect(reply.header.status == .internal)
+        let text = String(decoding: try reply.frame(0), as: UTF8.self)
+        #expect(
+            text.contains("catalogue version 1 was stored, but its record cannot be read")
+                && text.contains("catalogue_versions") && text.contains("change"), "\(text)")
+    }
+
+    @Test("a change acknowledged at the timeout whose record is gone gets INTERNAL naming the version")
+    func missingRecordAtTimeoutIsAnswered() throws {
+        let h = try CatalogueHarness()
+        let request = try h.upload(Self.items)
+        try h.damage("DELETE FROM catalogue_versions WHERE version = 1")
+        h.coordinator.tick(nowMs: 2_000 + 10_000)
+        let reply = try #require(h.replies().first { $0.header.requestId == request })
+        #expect(reply.header.status == .internal)
+        let text = String(decoding: try reply.frame(0), as: UTF8.self)
+        #expect(text.contains("no catalogue version 1"), "\(text)")
+    }
+}

@@ -1,0 +1,70 @@
+import BrokerCore
+import Foundation
+import RecData
+import RecStore
+import RecWire
+import Testing
+
+@testable import Broker
+
+/// What a catalogue change stores: an acknowledged retire is never undone by a later upload, and an id is one item
+/// whatever spaces surround it.
+@Suite("Catalogue registry: changes")
+struct CatalogueChangeTests {
+    static let items = CatalogueAcknowledgementTests.items
+
+    /// Sends `request`, confirms the version it stored and returns the reply.
+    static func confirmed(_ h: CatalogueHarness, _ request: ControlRequest) throws -> WireMessage {
+        let id = try h.send(request)
+        if let version = try h.store.catalogue(nil)?.version { try h.confirm(version) }
+        return try #require(h.replies().first { $0.header.requestId == id })
+    }
+
+    @Test("uploading the same file after a retire keeps the item retired, and a slate holding it is refused")
+    func uploadKeepsRetirements() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        let retire = try Self.confirmed(h, ControlRequest(.catalogueRetire, catalogue: CatalogueArguments(item: "b")))
+        #expect(retire.header.status == .ok)
+        let sha = try h.store.blobs.put(Array(Self.items.utf8))
+        let upload = try Self.confirmed(
+            h,
+            ControlRequest(
+                .catalogueUpload,
+                catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: CatalogueHarness.schema)))
+        #expect(upload.header.status == .ok, "\(upload.errorText ?? "")")
+        let view = try WireJSON.decode(CatalogueView.self, from: try upload.frame(0))
+        #expect(view.version == 3 && view.change == "upload" && view.items == 3 && view.active == 2)
+        let stored = try ItemCatalogue(canonical: h.store.blobs.get(try #require(try h.store.catalogue(3)).sha256))
+        #expect(stored.active == [true, false, true])
+        #expect(h.coordinator.refusal(forSlate: [0, 1])?.contains("retired in catalogue version 3") == true)
+        #expect(h.coordinator.refusal(forSlate: [0, 2]) == nil)
+    }
+
+    @Test("an id with surrounding spaces is the same item: added once, retired by its bare id")
+    func spacesAroundAnId() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        let added = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: " d ", fields: ["price": "4.5"])))
+        #expect(added.header.status == .ok, "\(added.errorText ?? "")")
+        #expect(try WireJSON.decode(CatalogueView.self, from: try added.frame(0)).item == "d")
+        let again = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "d", fields: ["price": "4.5"])))
+        #expect(again.header.status == .badRequest)
+        #expect(again.errorText?.contains("item id d is already in the catalogue") == true, "\(again.errorText ?? "")")
+        let twin = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "\ta", fields: ["price": "1"])))
+        #expect(twin.header.status == .badRequest, "a second item a was added")
+        // A row file's id column is read as the CSV reads it too.
+        let rowFile = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "e", fields: ["sku": " e", "price": "5"])))
+        #expect(rowFile.header.status == .ok, "\(rowFile.errorText ?? "")")
+        let retired = try Self.confirmed(h, ControlRequest(.catalogueRetire, catalogue: CatalogueArguments(item: " d")))
+        #expect(retired.header.status == .ok, "\(retired.errorText ?? "")")
+        let stored = try ItemCatalogue(canonical: h.store.blobs.get(try #require(try h.store.catalogue(nil)).sha256))
+        #expect(stored.ids == ["a", "b", "c", "d", "e"] && stored.active == [true, true, true, false, true])
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import RecModel
+import RecTestKit
+import Testing
+
+@testable import RecData
+
+/// A shop's timestamps are ordered as the instants they name, and a field is a number only when it is written as a
+/// decimal one; a schema that both uses and ignores a column is refused.
+@Suite("A shop's log: time order, numbers and schema roles")
+struct TimeOrderAndNumberTests {
+    /// The fixture's log with column `column` of every data line set by `value(t)`, `t` the row's fixture time
+    /// (lines hold times 99 down to 0), loaded with `schema`; the dataset or the error text.
+    func load(
+        schema: String = ShopFixture.schema, column: Int, _ value: (Int) -> String
+    ) throws -> Result<BanditDataset, DataError> {
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
+        try SchemaBadInputTests.editLines(folder + "/logs.csv") { lines in
+            for line in 2...lines.count { SchemaBadInputTests.setField(&lines, line: line, column: column, to: value(101 - line)) }
+        }
+        try schema.write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
+        do {
+            return .success(
+                try LogLoader.load(
+                    logFile: folder + "/logs.csv", catalogueFile: folder + "/items.csv",
+                    schema: try DataSchema.parse(schema, path: "shop.toml"), name: "shop"))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    @Test("ISO 8601 times sort as instants: a fraction after its whole second, an offset's time converted to UTC")
+    func isoTimesSortAsInstants() throws {
+        // Time t is 10:00:00 UTC + t/2 seconds: even t written in UTC (`Z`), odd t in +02:00 with a half second.
+        // As text every `12:…+02:00` sorts after every `10:…Z`, and `…00.5Z` would sort before `…00Z`.
+        let data = try load(column: 1) { t in
+            let second = String(format: "%02d", t / 2)
+            return t % 2 == 0 ? "2024-05-01T10:00:\(second)Z" : "2024-05-01T12:00:\(second).5+02:00"
+        }.get()
+        // The fixture's item is t % 5: in time order, 0, 1, 2, 3, 4, 0, …
+        #expect(data.action == (0..<100).map { $0 % 5 })
+        let fractions = try load(column: 1) { t in "2024-05-01 10:00:00" + (t == 0 ? "" : ".\(t)") }.get()
+        // `.1` and `.10` are one instant, a tie in file order (the file lists time 10 before time 1); `.19` precedes `.2`.
+        let key = { (t: Int) in t == 0 ? 0 : Double("0.\(t)")! }
+        let order = (0..<100).sorted { key($0) == key($1) ? $0 > $1 : key($0) < key($1) }
+        #expect(order.prefix(4) == [0, 10, 1, 11])
+        #expect(fractions.action == order.map { $0 % 5 })
+    }
+
+    @Test("the instant of an ISO 8601 text: epoch seconds in UTC, the fraction without trailing zeros")
+    func instants() throws {
+        let obd = try #require(ISO8601Text.instant("2019-11-24 00:00:14.386364+00:00"))
+        #expect(obd.seconds == 1_574_553_614 && obd.fraction == "386364" && obd.hasZone)
+        #expect(ISO8601Text.instant("2024-02-29T23:59:59-05:30")?.seconds == 1_709_270_999)
+        #expect(ISO8601Text.instant("1969-12-31T23:59:59Z")?.seconds == -1)
+        #expect(ISO8601Text.instant("2024-05-01T12:00+02:00") == ISO8601Text.instant("2024-05-01T10:00:00.000Z"))
+        let whole = try #require(ISO8601Text.instant("2024-05-01T10:00:00Z"))
+        let half = try #require(ISO8601Text.instant("2024-05-01T10:00:00.5Z"))
+        #expect(whole < half && half.fraction == "5")
+        #expect(try #require(ISO8601Text.instant("2024-05-01T10:00:00.19Z")) < half)
+        #expect(ISO8601Text.instant("2024-05-01T10:00:00")?.hasZone == false)
+    }
+
+    @Test(
+        "a day the month does not have is not a date",
+        arguments: [("2024-02-29", true), ("2023-02-29", false), ("2024-02-30", false), ("2024-04-31", false),
+                    ("2000-02-29", true), ("1900-02-29", false), ("2024-12-31T23:59:60Z", true)])
+    func calendarDays(_ text: String, _ accepted: Bool) {
+        #expect(ISO8601Text.isDateTime(text) == accepted)
+    }
+
+    @Test("a log that mixes times with and without a zone is refused naming the line; an impossible day too")
+    func zonesAndDays() throws {
+        let mixed = try load(column: 1) { t in "2024-05-01T10:00:\(String(format: "%02d", t % 60))" + (t == 95 ? "Z" : "") }
+        guard case .failure(let error) = mixed else { Issue.record("a log mixing zones loaded"); return }
+        // Time 95 is on line 101 − 95 = 6.
+        #expect(
+            error.description.contains("logs.csv:6") && error.description.contains("'ts'")
+                && error.description.contains("names its time zone but line 2's timestamp does not"), "\(error)")
+        let impossible = try load(column: 1) { t in t == 50 ? "2024-02-30T10:00:00Z" : "2024-02-01T10:00:00Z" }
+        guard case .failure(let day) = impossible else { Issue.record("30 February loaded"); return }
+        #expect(
+            day.description.contains("logs.csv:51") && day.description.contains("'2024-02-30T10:00:00Z' is not a timestamp"),
+            "\(day)")
+    }
+
+    @Test("hexadecimal text is not a number: a numeric feature, an item id, a propensity, a feature matrix cell")
+    func hexadecimalIsNotANumber() throws {
+        guard case .failure(let age) = try load(column: 9, { t in t == 3 ? "0x10" : "30" }) else {
+            Issue.record("age 0x10 loaded as 16"); return
+        }
+        #expect(age.description.contains("logs.csv:98") && age.description.contains("'age': '0x10' is not a number"), "\(age)")
+        guard case .failure(let item) = try load(column: 2, { t in t == 3 ? "0x1" : "\(t % 5)" }) else {
+            Issue.record("item 0x1 loaded as 1"); return
+        }
+        #expect(item.description.contains("'0x1' is not an integer"), "\(item)")
+        guard case .failure(let p) = try load(column: 5, { t in t == 3 ? "0x0.8p-2" : "0.2" }) else {
+            Issue.record("propensity 0x0.8p-2 loaded as 0.125"); return
+        }
+        #expect(p.description.contains("'p': '0x0.8p-2' is not a number"), "\(p)")
+        #expect(throws: CSVError.nonNumeric(path: "m.csv", line: 3, column: 1, text: "0x10")) {
+            try NumericCSV.parse("a,label\n1,0\n0x10,1\n", path: "m.csv")
+        }
+        #expect(CSVNumber.double(" 1e3\t") == 1000 && CSVNumber.double("-0") == 0)
+        #expect(CSVNumber.double("nan")?.isNaN == true && CSVNumber.double("1e400") == .infinity)
+        #expect(ItemEncoding.number("0x10") == nil && ItemEncoding.number("16") == 16)
+    }
+
+    @Test("a column that the schema both gives a role and ignores is refused naming it")
+    func roleAndIgnored() throws {
+        let schema = ShopFixture.schema.replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"device\"]")
+        guard case .failure(let error) = try load(schema: schema, column: 0, { "n\($0)" }) else {
+            Issue.record("a used and ignored column loaded"); return
+        }
+        #expect(
+            error.description.contains("gives column 'device' a role and lists it in ignore"), "\(error.description)")
+    }
+}
+
+/// Item ids and affinity counts hold what they claim.
+@Suite("A shop's log: item ids and affinity counts")
+struct ItemIdAndAffinityTests {
+    @Test("a huge integral item id is out of range, not 'not an integer', and never traps")
+    func hugeItemId() throws {
+        for id in ["1e20", "99999999999999999999", "1000000000000000"] {
+            guard case .failure(let error) = try TimeOrderAndNumberTests().load(column: 2, { t in t == 3 ? id : "\(t % 5)" })
+            else { Issue.record("item \(id) loaded"); return }
+            #expect(
+                error.description.contains("logs.csv:98") && error.description.contains("'\(id)' is out of range"),
+                "\(error)")
+        }
+    }
+
+    @Test("a negative affinity count is refused naming the cell; 0 and counts load, and only counts make a row warm")
+    func negativeAffinity() throws {
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let folder = try ShopFixture.write(in: temporary.path)
+        let schema = ShopFixture.schema.replacingOccurrences(of: "user = \"visitor\"\n", with: "affinity_prefix = \"past_\"\n")
+            .replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"visitor\"]")
+        try schema.write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
+        try SchemaBadInputTests.editLines(folder + "/logs.csv") { lines in
+            lines[0] += (0..<5).map { ",past_\($0)" }.joined()
+            for i in 1..<lines.count { lines[i] += i == 4 ? ",0,2,0,0,0" : ",0,0,0,0,0" }
+        }
+        let resolver = DatasetResolver(obdDirectory: "")
+        let (parts, _) = try resolver.logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        #expect((0..<parts.all.rows).filter { !parts.all.isCold($0) }.count == 1)
+        try SchemaBadInputTests.editLines(folder + "/logs.csv") { SchemaBadInputTests.setField(&$0, line: 6, column: 12, to: "-1") }
+        #expect {
+            try resolver.logs(folder + "/logs.csv", schemaPath: folder + "/shop.toml")
+        } throws: { error in
+            "\(error)".contains("logs.csv:6") && "\(error)".contains("'past_2': '-1' is negative")
+        }
+    }
+}

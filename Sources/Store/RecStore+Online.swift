@@ -220,8 +220,8 @@ extension RecStore {
     /// Records that stored policy version `version` now serves catalogue version `catalogueVersion`: a running
     /// broker moves its served policy to each catalogue version that extends the served one (rows appended or
     /// retired, never moved), under the same number. Stored, so a restart knows which catalogue the number names.
-    /// - Throws: ``StoreError`` when the write fails; ``StoreError/unknownCatalogue(_:)``-free: a version with no
-    ///   row is left as it is (a policy not stored yet records its catalogue when it is).
+    /// A version with no row is left as it is (a policy not stored yet records its catalogue when it is stored).
+    /// - Throws: ``StoreError`` when the write fails.
     public func movePolicyVersion(_ version: UInt64, toCatalogue catalogueVersion: UInt64) throws(StoreError) {
         try write { db in
             try db.execute(

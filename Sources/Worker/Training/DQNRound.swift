@@ -74,9 +74,10 @@ public struct DQNReplica: Sendable {
     }
 
     /// Runs `steps` environment steps.
-    /// - Returns: Environment steps taken and the mean loss of the gradient steps among them.
+    /// - Returns: Environment steps taken and the mean loss of the gradient steps among them; nil when none was
+    ///   taken (the replay buffer held fewer transitions than a batch), where no loss was measured.
     /// - Throws: ``TrainingError/badDataset(_:)`` if the simulator refuses a slate.
-    public mutating func run(steps: Int) throws(TrainingError) -> (samples: Int, loss: Double) {
+    public mutating func run(steps: Int) throws(TrainingError) -> (samples: Int, loss: Double?) {
         let config = environment.world.config
         var lossSum: Double = 0
         var updates = 0
@@ -99,7 +100,7 @@ public struct DQNReplica: Sendable {
             observation = outcome.done ? environment.reset() : outcome.observation
             step += 1
         }
-        return (steps, updates > 0 ? lossSum / Double(updates) : 0)
+        return (steps, updates > 0 ? lossSum / Double(updates) : nil)
     }
 
     /// Greedy episodes of `network` on an evaluation environment seeded from `seed` (the same

@@ -68,7 +68,7 @@ struct JobCommand: AsyncParsableCommand {
                             + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0] ?? nil))" }.joined(separator: " ")
                     } ?? ""
                     CommandOutput.printLine(
-                        "  round \(round.round): loss \(String(format: "%.4f", round.loss)), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
+                        "  round \(round.round): loss \(round.loss.map { String(format: "%.4f", $0) } ?? "undefined (no gradient step)"), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
                 }
             }
         }

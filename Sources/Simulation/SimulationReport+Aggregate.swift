@@ -35,7 +35,8 @@ extension SimulationReport {
             clicks: served.reduce(0) { $0 + $1.click }, ctr: liveCtr(0..<n) ?? 0, ctrFirstFifth: liveCtr(0..<fifth),
             ctrLastFifth: liveCtr(last), randomCtr: mean(baselines.clicks("random"), 0..<n),
             fixedCtr: mean(baselines.clicks("fixed"), 0..<n), oracleCtr: oracle,
-            fixedVersion: fixedVersion, firstVersion: served.map(\.version).min(),
+            // The version the fixed baseline froze only when it ran: never a version nothing was served by.
+            fixedVersion: baselines.clicks("fixed") == nil ? nil : fixedVersion, firstVersion: served.map(\.version).min(),
             lastVersion: served.map(\.version).max(), feedbackSent: outcomes.reduce(0) { $0 + $1.feedbackSent },
             feedbackDuplicates: outcomes.reduce(0) { $0 + $1.duplicates }, errors: errors, elapsedMs: elapsedMs,
             baselines: baselines.series.map { series in

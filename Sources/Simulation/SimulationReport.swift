@@ -250,7 +250,7 @@ extension SimulationReport {
         try c.encode(randomCtr, forKey: .randomCtr)
         try c.encode(baseline("fixed") == nil && !baselines.isEmpty ? nil : fixedCtr, forKey: .fixedCtr)
         try c.encode(oracleCtr, forKey: .oracleCtr)
-        try c.encode(baseline("fixed") == nil ? nil : fixedVersion, forKey: .fixedVersion)
+        try c.encode(fixedVersion, forKey: .fixedVersion)
         try c.encode(pool ? firstVersion : nil, forKey: .firstVersion)
         try c.encode(pool ? lastVersion : nil, forKey: .lastVersion)
         try c.encode(feedbackSent, forKey: .feedbackSent)

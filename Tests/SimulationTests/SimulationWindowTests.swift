@@ -57,7 +57,7 @@ struct SimulationWindowTests {
             plan: SimulationPlan(users: 10, seed: 1, windows: 2), world: "simulator", outcomes: outcomes,
             baselines: baselines, fixedVersion: 4, elapsedMs: 0)
         #expect(report.windows.map(\.version) == [nil, 4])
-        #expect(report.firstVersion == 4 && report.lastVersion == 4)
+        #expect(report.firstVersion == 4 && report.lastVersion == 4 && report.fixedVersion == nil)
         // No fixed baseline ran, so fixed_version is null even though the runner knew the version it installed.
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         #expect(object["fixed_version"] is NSNull && object["first_version"] as? Int == 4)

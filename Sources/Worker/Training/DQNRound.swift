@@ -104,8 +104,9 @@ public struct DQNReplica: Sendable {
     }
 
     /// Greedy episodes of `network` on an evaluation environment seeded from `seed` (the same
-    /// for every replica): mean `reward` per episode, `ctr` (clicks per shown item) and `episodes`.
-    public static func evaluate(network: QNetwork, world: SimulatorWorld, seed: UInt64) -> [String: Double] {
+    /// for every replica): mean `reward` per episode, `ctr` (clicks per shown item; nil, written `null`, when no
+    /// item could be shown, where it is undefined) and `episodes`.
+    public static func evaluate(network: QNetwork, world: SimulatorWorld, seed: UInt64) -> MetricValues {
         var environment = SimulatorEnvironment(world: world, seed: seed ^ 0xE5A1_0A7E)
         var clicks = 0.0
         var shown = 0
@@ -124,7 +125,7 @@ public struct DQNReplica: Sendable {
             }
         }
         return [
-            "reward": clicks / Double(evaluationEpisodes), "ctr": shown > 0 ? clicks / Double(shown) : 0,
+            "reward": clicks / Double(evaluationEpisodes), "ctr": shown > 0 ? clicks / Double(shown) : nil,
             "episodes": Double(evaluationEpisodes),
         ]
     }

@@ -4,8 +4,11 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidSpec(String)
     /// The weights do not fit the spec's model.
     case weightsMismatch(expected: Int, got: Int)
-    /// The weights are not finite (or the posterior cannot be solved).
+    /// The posterior cannot be solved into finite weights.
     case nonFiniteWeights
+    /// A learnt statistic in a pack is not finite (a learner whose sums overflowed, or a damaged pack): which vector
+    /// (`a`, `g`, `n`, `c`, `s`, `k`), which index, and the value.
+    case nonFiniteStatistic(vector: String, index: Int, value: Float)
     /// A user feature name the spec does not know.
     case unknownUserFeature(String)
     /// A numeric user feature whose value is not a finite number, or lies implausibly far from its mean.
@@ -26,7 +29,10 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .invalidSpec(let why): "invalid online policy spec: \(why)"
         case .weightsMismatch(let expected, let got): "the policy weights have \(got) parameters, the spec needs \(expected)"
-        case .nonFiniteWeights: "the policy weights contain NaN or infinity"
+        case .nonFiniteWeights: "the policy weights contain NaN or infinity (the posterior cannot be solved)"
+        case .nonFiniteStatistic(let vector, let index, let value):
+            "the policy statistics are not finite: \(vector)[\(index)] is \(value) (a learner's sums overflowed); "
+                + "they are never served"
         case .unknownUserFeature(let name): "unknown user feature '\(name)'"
         case .invalidUserFeature(let name, let value):
             "user feature '\(name)' is numeric: a finite number within 1e15 scales of its mean, got '\(value)'"

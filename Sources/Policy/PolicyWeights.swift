@@ -24,7 +24,7 @@ public enum PolicyWeights {
 
     /// The statistics in a pack, shaped for `policy`'s spec.
     /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when a vector is missing or has another length,
-    ///   ``PolicyError/nonFiniteWeights`` when a value is not finite.
+    ///   ``PolicyError/nonFiniteStatistic(vector:index:value:)`` naming the first value that is not finite.
     public static func statistics(_ pack: ParameterPack, like policy: OnlinePolicy) throws(PolicyError)
         -> BayesianLastLayer
     {
@@ -34,7 +34,9 @@ public enum PolicyWeights {
         let got = pack.vectors.reduce(0) { $0 + $1.values.count }
         func read(_ name: String, _ count: Int) throws(PolicyError) -> [Double] {
             guard let v = pack[name], v.count == count else { throw .weightsMismatch(expected: expected, got: got) }
-            guard v.allSatisfy(\.isFinite) else { throw .nonFiniteWeights }
+            if let index = v.firstIndex(where: { !$0.isFinite }) {
+                throw .nonFiniteStatistic(vector: name, index: index, value: v[index])
+            }
             return v.map(Double.init)
         }
         stats.a = try read("a", template.a.count)

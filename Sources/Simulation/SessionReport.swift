@@ -3,7 +3,8 @@ import Foundation
 /// Clicks per session of a session run (``SessionSimulation``). JSON keys: `sessions`, `completed`, `steps`,
 /// `clicks`, `clicks_per_session`, `clicks_per_session_sd`, `clicks_per_session_first_fifth`,
 /// `clicks_per_session_last_fifth`, `steps_per_session`, `ctr_per_step`, `random_clicks_per_session`,
-/// `oracle_clicks_per_session`, `learner`, `gamma`, `version`, `errors`, `seed`, `elapsed_ms`. A figure over the
+/// `oracle_clicks_per_session`, `learner`, `gamma`, `version` (`null` when no step was served), `errors`, `seed`,
+/// `elapsed_ms`. A figure over the
 /// completed sessions is `null` (text: `undefined (REASON)`) when no session completed, the standard deviation
 /// when fewer than 2 did, a fifth's mean when no session of that fifth completed, and the CTR per step with no step.
 public struct SessionReport: Codable, Sendable, Equatable {
@@ -36,8 +37,8 @@ public struct SessionReport: Codable, Sendable, Equatable {
     public var learner: String
     /// Its γ (0 for the contextual bandit).
     public var gamma: Double
-    /// The highest policy version that served a step.
-    public var version: UInt64
+    /// The highest policy version that served a step; nil (JSON `null`, text `none`) when no step was served.
+    public var version: UInt64?
     /// Failed calls by status name.
     public var errors: [String: Int]
     /// The seed of the users.
@@ -71,7 +72,7 @@ public struct SessionReport: Codable, Sendable, Equatable {
         oracleClicksPerSession = mean(oracle.map(Double.init)) ?? 0
         self.learner = learner
         self.gamma = gamma
-        version = outcomes.map(\.version).max() ?? 0
+        version = outcomes.filter { $0.steps > 0 }.map(\.version).max()
         errors = outcomes.reduce(into: [:]) { total, o in total.merge(o.errors, uniquingKeysWith: +) }
         seed = plan.seed
         self.elapsedMs = elapsedMs
@@ -124,7 +125,8 @@ public struct SessionReport: Codable, Sendable, Equatable {
         }
         let none = "no session completed"
         return [
-            "sessions \(sessions) (seed \(seed)), completed \(completed), learner \(learner), γ \(gamma), policy v\(version)",
+            "sessions \(sessions) (seed \(seed)), completed \(completed), learner \(learner), γ \(gamma), policy "
+                + (version.map { "v\($0)" } ?? "none (no step served)"),
             "clicks per session \(figure(clicksPerSession, "%.3f", none))"
                 + " ± \(figure(clicksPerSessionSd, "%.3f", completed == 0 ? none : "fewer than 2 sessions completed"))"
                 + " (first fifth \(figure(clicksPerSessionFirstFifth, "%.3f", "no session of it completed")),"

@@ -2,7 +2,7 @@ extension SimulationReport {
     /// Aggregates per-user outcomes and the baselines' clicks into windows, fifths and totals.
     init(
         plan: SimulationPlan, world: String, outcomes: [SimulationRunner.LiveOutcome], baselines: Baselines,
-        fixedVersion: UInt64, elapsedMs: UInt64
+        fixedVersion: UInt64?, elapsedMs: UInt64
     ) {
         let n = outcomes.count
         // The pool's CTR over `range`: nil when no user of it was served (the whole run's and a window's are then
@@ -20,7 +20,7 @@ extension SimulationReport {
             var window = SimulationWindow(
                 users: range.upperBound, served: outcomes[range].filter(\.served).count, ctr: liveCtr(range) ?? 0,
                 randomCtr: mean(baselines.clicks("random"), range), fixedCtr: mean(baselines.clicks("fixed"), range),
-                oracleCtr: mean(baselines.clicks("oracle"), range), version: outcomes[range].map(\.version).max() ?? 0)
+                oracleCtr: mean(baselines.clicks("oracle"), range), version: outcomes[range].filter(\.served).map(\.version).max())
             for series in baselines.series { window.baselines[series.name] = mean(series.clicks, range) }
             return window
         }
@@ -35,8 +35,9 @@ extension SimulationReport {
             clicks: served.reduce(0) { $0 + $1.click }, ctr: liveCtr(0..<n) ?? 0, ctrFirstFifth: liveCtr(0..<fifth),
             ctrLastFifth: liveCtr(last), randomCtr: mean(baselines.clicks("random"), 0..<n),
             fixedCtr: mean(baselines.clicks("fixed"), 0..<n), oracleCtr: oracle,
-            fixedVersion: fixedVersion, firstVersion: served.map(\.version).min() ?? 0,
-            lastVersion: served.map(\.version).max() ?? 0, feedbackSent: outcomes.reduce(0) { $0 + $1.feedbackSent },
+            // The version the fixed baseline froze only when it ran: never a version nothing was served by.
+            fixedVersion: baselines.clicks("fixed") == nil ? nil : fixedVersion, firstVersion: served.map(\.version).min(),
+            lastVersion: served.map(\.version).max(), feedbackSent: outcomes.reduce(0) { $0 + $1.feedbackSent },
             feedbackDuplicates: outcomes.reduce(0) { $0 + $1.duplicates }, errors: errors, elapsedMs: elapsedMs,
             baselines: baselines.series.map { series in
                 let ctr = mean(series.clicks, 0..<n)

@@ -22,7 +22,7 @@ extension SimulationReport {
             series: [.init(label: "pool (learning)", color: "#1f77b4", points: poolPoints, markers: true)]
                 + baselines.enumerated().map { index, b in
                     .init(
-                        label: b.name == "fixed" ? "fixed v\(fixedVersion)" : b.name,
+                        label: b.name == "fixed" ? fixedLabel : b.name,
                         color: Self.palette[index % Self.palette.count],
                         points: windows.map { (Double($0.users), $0.baselines[b.name] ?? 0) },
                         dashed: ["random", "feature_best", "oracle"].contains(b.name))
@@ -35,7 +35,7 @@ extension SimulationReport {
         for w in windows {
             let cells =
                 ["\(w.users)", "\(w.served)", w.served > 0 ? f(w.ctr) : "undefined"]
-                + names.map { w.baselines[$0].map(f) ?? "" } + ["\(w.version)"]
+                + names.map { w.baselines[$0].map(f) ?? "" } + [w.version.map { "\($0)" } ?? "-"]
             table += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
         }
         table += "</table>\n"
@@ -60,7 +60,7 @@ extension SimulationReport {
             : "No user was served by a pool (the baselines alone)."
         let summary = """
             <p>\(users) simulated new users of the \(escape(world)) world (seed \(seed), concurrency \(concurrency)), \
-            \(served) served in \(elapsedMs) ms; policy versions \(firstVersion)…\(lastVersion).</p>
+            \(served) served in \(elapsedMs) ms; policy versions \(versionRange).</p>
             <p>\(poolText) On the same users:</p>
             \(totals)<p>Feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)); errors: \(escape(errorText)).</p>
 

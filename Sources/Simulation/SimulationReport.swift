@@ -17,8 +17,9 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
     public var fixedCtr: Double
     /// The oracle's clicks per user on the same users.
     public var oracleCtr: Double
-    /// The highest policy version that served a user of this window (0 if none was served).
-    public var version: UInt64
+    /// The highest policy version that served a user of this window; nil (JSON `null`, text `-`) when none was
+    /// served, since no version answered for it.
+    public var version: UInt64?
     /// Every baseline's clicks per user in this window, by name (`random`, `fixed`, `logging`, `linucb`,
     /// `logistic_ts`, `egreedy_lr`, `feature_best`, `oracle`: those that ran).
     public var baselines: [String: Double] = [:]
@@ -30,7 +31,7 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
 
     /// Creates a window.
     public init(
-        users: Int, served: Int, ctr: Double, randomCtr: Double, fixedCtr: Double, oracleCtr: Double, version: UInt64
+        users: Int, served: Int, ctr: Double, randomCtr: Double, fixedCtr: Double, oracleCtr: Double, version: UInt64?
     ) {
         self.users = users
         self.served = served
@@ -41,7 +42,7 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
         self.version = version
     }
 
-    /// Encodes every key; `ctr` is `null` when no user of the window was served.
+    /// Encodes every key; `ctr` and `version` are `null` when no user of the window was served.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(users, forKey: .users)
@@ -63,7 +64,7 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
         randomCtr = try c.decode(Double.self, forKey: .randomCtr)
         fixedCtr = try c.decodeIfPresent(Double.self, forKey: .fixedCtr) ?? 0
         oracleCtr = try c.decode(Double.self, forKey: .oracleCtr)
-        version = try c.decode(UInt64.self, forKey: .version)
+        version = try c.decodeIfPresent(UInt64.self, forKey: .version)
         baselines = try c.decodeIfPresent([String: Double].self, forKey: .baselines) ?? [:]
     }
 }
@@ -106,9 +107,10 @@ public struct BaselineSummary: Codable, Sendable, Equatable {
 /// The outcome of `recpool simulate`. JSON keys (stable): `world`, `users`, `seed`, `concurrency`, `served`,
 /// `clicks`, `ctr`, `ctr_first_fifth`, `ctr_last_fifth`, `random_ctr`, `fixed_ctr`, `oracle_ctr`, `fixed_version`,
 /// `first_version`, `last_version`, `feedback_sent`, `feedback_duplicates`, `errors` (status name → count),
-/// `elapsed_ms`, `baselines` (``BaselineSummary``), `windows` (``SimulationWindow``). The pool's CTRs are `null`
-/// when no user was served (a run of the baselines only), `ctr_first_fifth` and `ctr_last_fifth` when no user of
-/// that fifth was served, `fixed_ctr` when the fixed baseline did not run.
+/// `elapsed_ms`, `baselines` (``BaselineSummary``), `windows` (``SimulationWindow``). The pool's CTRs and
+/// `first_version`/`last_version` are `null` when no user was served (a run of the baselines only),
+/// `ctr_first_fifth` and `ctr_last_fifth` when no user of that fifth was served, `fixed_ctr` and `fixed_version`
+/// when the fixed baseline did not run: a version is never reported that no pool served.
 ///
 /// A CTR is clicks per user: each simulated user is shown one slate and clicks at most one item. The pool's
 /// CTR counts served users only; a user whose RECOMMEND failed is counted under `errors`.
@@ -138,12 +140,12 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var fixedCtr: Double
     /// The oracle's CTR: each user's top items by ground-truth single-item click probability.
     public var oracleCtr: Double
-    /// The version the fixed baseline froze.
-    public var fixedVersion: UInt64
-    /// The lowest policy version that served a user (0 if none was served).
-    public var firstVersion: UInt64
-    /// The highest policy version that served a user.
-    public var lastVersion: UInt64
+    /// The version the fixed baseline froze; nil when no fixed baseline ran (`--baselines-only`).
+    public var fixedVersion: UInt64?
+    /// The lowest policy version that served a user; nil when none was served.
+    public var firstVersion: UInt64?
+    /// The highest policy version that served a user; nil when none was served.
+    public var lastVersion: UInt64?
     /// Feedback events the pool acknowledged (durable), duplicates included.
     public var feedbackSent: Int
     /// Acknowledged events the pool reported as duplicates.
@@ -168,6 +170,15 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     /// Failed calls in all.
     public var errorCount: Int { errors.values.reduce(0, +) }
 
+    /// The served versions for people: `3…5`, or `none (no user served)`.
+    var versionRange: String {
+        guard served > 0, let firstVersion, let lastVersion else { return "none (no user served)" }
+        return "\(firstVersion)…\(lastVersion)"
+    }
+
+    /// The fixed baseline's label: `fixed v3`, naming the version it froze (`fixed` alone if it is unknown).
+    var fixedLabel: String { fixedVersion.map { "fixed v\($0)" } ?? "fixed" }
+
     /// A baseline's summary by name.
     public func baseline(_ name: String) -> BaselineSummary? { baselines.first { $0.name == name } }
 
@@ -190,13 +201,13 @@ public struct SimulationReport: Codable, Sendable, Equatable {
             lines.append(
                 "pool CTR \(f(ctr)) (÷ oracle \(share(ctr))): first fifth \(ctrFirstFifth.map(f) ?? unserved), last "
                     + "fifth \(ctrLastFifth.map(f) ?? unserved) (÷ oracle \(ctrLastFifth.map(share) ?? "undefined")); "
-                    + "policy versions \(firstVersion)…\(lastVersion)")
+                    + "policy versions \(versionRange)")
         } else {
             lines.append("pool: no user served")
         }
         lines.append("baselines on the same users (CTR, last fifth, ÷ oracle):")
         for b in baselines {
-            let label = b.name == "fixed" ? "fixed v\(fixedVersion)" : b.name
+            let label = b.name == "fixed" ? fixedLabel : b.name
             lines.append(
                 "  " + label.padding(toLength: 14, withPad: " ", startingAt: 0)
                     + "\(f(b.ctr))  \(f(b.ctrLastFifth))  \(b.ofOracle.map { String(format: "%.2f", $0) } ?? "undefined")")
@@ -214,7 +225,7 @@ public struct SimulationReport: Codable, Sendable, Equatable {
             let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : (served > 0 ? "undefined" : "   -  ")
             let cells = names.map { (w.baselines[$0].map(f) ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0) }
             lines.append(
-                ([String(format: "%6d", index + 1), String(format: "%6d", w.users), pool] + cells + ["\(w.version)"])
+                ([String(format: "%6d", index + 1), String(format: "%6d", w.users), pool] + cells + [w.version.map { "\($0)" } ?? "-"])
                     .joined(separator: "  "))
         }
         return lines.joined(separator: "\n")
@@ -222,7 +233,8 @@ public struct SimulationReport: Codable, Sendable, Equatable {
 }
 
 extension SimulationReport {
-    /// Encodes every key; the pool's CTRs are `null` with none served, `fixed_ctr` without a fixed baseline.
+    /// Encodes every key; the pool's CTRs and versions are `null` with none served, `fixed_ctr` and `fixed_version`
+    /// without a fixed baseline.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let pool = served > 0
@@ -239,8 +251,8 @@ extension SimulationReport {
         try c.encode(baseline("fixed") == nil && !baselines.isEmpty ? nil : fixedCtr, forKey: .fixedCtr)
         try c.encode(oracleCtr, forKey: .oracleCtr)
         try c.encode(fixedVersion, forKey: .fixedVersion)
-        try c.encode(firstVersion, forKey: .firstVersion)
-        try c.encode(lastVersion, forKey: .lastVersion)
+        try c.encode(pool ? firstVersion : nil, forKey: .firstVersion)
+        try c.encode(pool ? lastVersion : nil, forKey: .lastVersion)
         try c.encode(feedbackSent, forKey: .feedbackSent)
         try c.encode(feedbackDuplicates, forKey: .feedbackDuplicates)
         try c.encode(errors, forKey: .errors)
@@ -264,9 +276,9 @@ extension SimulationReport {
         randomCtr = try c.decode(Double.self, forKey: .randomCtr)
         fixedCtr = try c.decodeIfPresent(Double.self, forKey: .fixedCtr) ?? 0
         oracleCtr = try c.decode(Double.self, forKey: .oracleCtr)
-        fixedVersion = try c.decode(UInt64.self, forKey: .fixedVersion)
-        firstVersion = try c.decode(UInt64.self, forKey: .firstVersion)
-        lastVersion = try c.decode(UInt64.self, forKey: .lastVersion)
+        fixedVersion = try c.decodeIfPresent(UInt64.self, forKey: .fixedVersion)
+        firstVersion = try c.decodeIfPresent(UInt64.self, forKey: .firstVersion)
+        lastVersion = try c.decodeIfPresent(UInt64.self, forKey: .lastVersion)
         feedbackSent = try c.decode(Int.self, forKey: .feedbackSent)
         feedbackDuplicates = try c.decode(Int.self, forKey: .feedbackDuplicates)
         errors = try c.decode([String: Int].self, forKey: .errors)

@@ -119,6 +119,21 @@ public final class RecStore: Sendable {
             // The registry's catalogue version each online policy version serves (NULL: the simulator world's).
             try db.execute(sql: "ALTER TABLE policy_versions ADD COLUMN catalogue_version INTEGER")
         }
+        migrator.registerMigration("v5-round-loss-nullable") { db in
+            // A round in which no replica took a gradient step has no loss (NULL), not 0. SQLite cannot drop a
+            // NOT NULL constraint in place, so the table is rebuilt with its rows.
+            try db.execute(
+                sql: """
+                    CREATE TABLE rounds_v5 (
+                        job_id TEXT NOT NULL REFERENCES jobs(id), round INTEGER NOT NULL, loss REAL,
+                        samples INTEGER NOT NULL, replicas INTEGER NOT NULL, metrics TEXT, state_sha TEXT NOT NULL,
+                        seconds REAL NOT NULL, PRIMARY KEY (job_id, round));
+                    INSERT INTO rounds_v5 SELECT job_id, round, loss, samples, replicas, metrics, state_sha, seconds
+                        FROM rounds;
+                    DROP TABLE rounds;
+                    ALTER TABLE rounds_v5 RENAME TO rounds;
+                    """)
+        }
         return migrator
     }
 

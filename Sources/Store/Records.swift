@@ -33,7 +33,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
     public var step: Int
     /// Epoch reached.
     public var epoch: Int
-    /// The mean training loss of the last round.
+    /// The mean training loss of the last round; nil before the first round and when the last round took no
+    /// gradient step.
     public var loss: Double?
     /// Validation metrics of the last evaluated state (JSON object).
     public var metrics: String?
@@ -69,8 +70,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var jobId: String
     /// The round number, from 1.
     public var round: Int
-    /// Mean training loss over the replicas, weighted by samples.
-    public var loss: Double
+    /// Mean training loss over the replicas that measured one, weighted by samples; nil when no replica took a
+    /// gradient step in the round (no loss was measured).
+    public var loss: Double?
     /// Samples seen in the round, over all replicas.
     public var samples: Int
     /// Replicas whose results were averaged.
@@ -85,7 +87,7 @@ public struct RoundRecord: Codable, Sendable, Equatable {
 
     /// Creates a round record.
     public init(
-        jobId: String, round: Int, loss: Double, samples: Int, replicas: Int, metrics: String?, stateSHA: String,
+        jobId: String, round: Int, loss: Double?, samples: Int, replicas: Int, metrics: String?, stateSHA: String,
         seconds: Double
     ) {
         self.jobId = jobId

@@ -165,19 +165,20 @@ public struct JobView: Codable, Sendable, Equatable {
     public struct Round: Codable, Sendable, Equatable {
         /// The round, from 1.
         public var round: Int
-        /// Mean training loss.
-        public var loss: Double
+        /// Mean training loss; nil (`null`) when no replica took a gradient step in the round.
+        public var loss: Double?
         /// Samples seen over all replicas.
         public var samples: Int
         /// Replicas averaged.
         public var replicas: Int
-        /// Validation metrics of the state the round started from, when evaluated.
+        /// Validation metrics of the averaged state after this round, once measured (by the next round or the
+        /// finalize step).
         public var metrics: MetricValues?
         /// Wall-clock seconds.
         public var seconds: Double
 
         /// Creates a round view.
-        public init(round: Int, loss: Double, samples: Int, replicas: Int, metrics: MetricValues?, seconds: Double) {
+        public init(round: Int, loss: Double?, samples: Int, replicas: Int, metrics: MetricValues?, seconds: Double) {
             self.round = round
             self.loss = loss
             self.samples = samples

@@ -168,8 +168,10 @@ public struct RoundReport: Codable, Sendable, Equatable {
     public var shard: Int
     /// Rows processed in the round.
     public var samples: Int
-    /// Mean training loss over those rows.
-    public var loss: Double
+    /// Mean training loss over those rows; nil (`null`) when the round took no gradient step (no rows to train
+    /// on, an evaluate-only round, or a DQN replica whose replay buffer still holds fewer transitions than a
+    /// batch), since no loss was measured: never 0, which would read as a perfect fit.
+    public var loss: Double?
     /// SHA-256 of the state the replica received and started from (replica consistency check).
     public var receivedStateSHA: String
     /// Validation metrics of the received state, when asked to evaluate (an undefined one is `null`).
@@ -194,7 +196,7 @@ public struct RoundReport: Codable, Sendable, Equatable {
 
     /// Creates a report.
     public init(
-        job: String, round: Int, shard: Int, samples: Int, loss: Double, receivedStateSHA: String,
+        job: String, round: Int, shard: Int, samples: Int, loss: Double?, receivedStateSHA: String,
         metrics: MetricValues?, epoch: Int, step: Int, totalSteps: Int, datasetSHA: String, error: String?
     ) {
         self.datasetSHA = datasetSHA
@@ -212,14 +214,14 @@ public struct RoundReport: Codable, Sendable, Equatable {
     }
 
     /// Why a successful report (no `error`) cannot be used, or `nil`: a count below 0, a loss that is not a
-    /// finite number ≥ 0, or a metric that is a number but not finite (an undefined metric is nil, not NaN). A
+    /// finite number ≥ 0 (an absent loss, a round with no gradient step, is fine), or a metric that is a number but not finite (an undefined metric is nil, not NaN). A
     /// worker before this check reported a diverged round as the loss `Double.greatestFiniteMagnitude`, which this
     /// treats as diverged too.
     public var problem: String? {
         if samples < 0 || step < 0 || epoch < 0 || totalSteps < 0 {
             return "negative count (samples \(samples), step \(step), epoch \(epoch), total_steps \(totalSteps))"
         }
-        if !(loss.isFinite && loss >= 0 && loss < .greatestFiniteMagnitude) {
+        if let loss, !(loss.isFinite && loss >= 0 && loss < .greatestFiniteMagnitude) {
             return "the loss is \(loss), not a finite number ≥ 0 (training diverged)"
         }
         if let metrics,

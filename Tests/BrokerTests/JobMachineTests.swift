@@ -34,7 +34,7 @@ struct JobMachine {
     /// A worker's ROUND_RESULT for `job-1`.
     static func result(
         round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil,
-        metrics: [String: Double]? = nil, samples: Int = 10, loss: Double = 0.5, weights: [Float]? = nil
+        metrics: [String: Double]? = nil, samples: Int = 10, loss: Double? = 0.5, weights: [Float]? = nil
     ) -> WireMessage {
         let report = RoundReport(
             job: "job-1", round: round, shard: shard, samples: samples, loss: loss, receivedStateSHA: stateSHA,
@@ -225,6 +225,26 @@ struct JobMachineTests {
                 identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", samples: Int.max / 2, loss: 3)))
         let stored = try #require(closed.rounds.first)
         #expect(stored.round.loss == 2 && stored.round.samples == Int.max - 1)
+    }
+
+    @Test("a round where no replica took a gradient step stores no loss (null), and one that did counts alone")
+    func roundWithoutGradientStep() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", loss: nil)))
+        let closed = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", loss: nil)))
+        let stored = try #require(closed.rounds.first)
+        #expect(stored.round.loss == nil && stored.job.loss == nil && stored.round.samples == 20)
+        // Round 2: one replica measured a loss of 3 on its 10 samples, the other took no gradient step. The round's
+        // loss is 3 (the replica that measured one), not 1.5 (as if the other had a loss of 0).
+        let next = m.feed(.roundStored(job: "job-1", .success("s1")))
+        #expect(next.shards.count == 2)
+        _ = m.feed(.roundResult(identity: [1], message: JobMachine.result(round: 2, shard: 0, stateSHA: "s1", loss: nil)))
+        let second = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 2, shard: 1, stateSHA: "s1", loss: 3)))
+        let round2 = try #require(second.rounds.first)
+        #expect(round2.round.loss == 3 && round2.job.loss == 3)
     }
 
     @Test("a round that cannot be stored fails the job with a durable record that says why")

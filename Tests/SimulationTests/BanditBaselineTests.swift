@@ -105,5 +105,15 @@ import Testing
         // With no pool, the pool's CTRs and the absent fixed baseline are null, not 0.
         let json = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         #expect(json["ctr"] is NSNull && json["fixed_ctr"] is NSNull && json["world"] as? String == "simulator")
+        // No pool served anything, so no policy version is reported: null, never a fake version 0.
+        #expect(report.fixedVersion == nil && report.firstVersion == nil && report.lastVersion == nil)
+        for key in ["fixed_version", "first_version", "last_version"] {
+            #expect(json.keys.contains(key) && json[key] is NSNull, "\(key)")
+        }
+        let windows = try #require(json["windows"] as? [[String: Any]])
+        #expect(windows.count == 5 && windows.allSatisfy { $0.keys.contains("version") && $0["version"] is NSNull })
+        #expect(report.text.contains("policy versions") == false && !report.text.contains("fixed v0"))
+        #expect(report.html(command: "recpool simulate --baselines-only").contains("policy versions none (no user served)"))
+        #expect(try JSONDecoder().decode(SimulationReport.self, from: Data(report.json().utf8)) == report)
     }
 }

@@ -8,10 +8,11 @@ struct SimulationWindowTests {
     @Test("a window where no user was served has a null CTR in JSON, not 0")
     func undefinedCTR() throws {
         let empty = SimulationWindow(
-            users: 100, served: 0, ctr: 0, randomCtr: 0.02, fixedCtr: 0.03, oracleCtr: 0.05, version: 0)
+            users: 100, served: 0, ctr: 0, randomCtr: 0.02, fixedCtr: 0.03, oracleCtr: 0.05, version: nil)
         let object = try #require(
             try JSONSerialization.jsonObject(with: JSONEncoder().encode(empty)) as? [String: Any])
         #expect(object.keys.contains("ctr") && object["ctr"] is NSNull)
+        #expect(object.keys.contains("version") && object["version"] is NSNull)
         #expect(object["random_ctr"] as? Double == 0.02)
         #expect(try JSONDecoder().decode(SimulationWindow.self, from: JSONEncoder().encode(empty)) == empty)
         let served = SimulationWindow(
@@ -19,6 +20,7 @@ struct SimulationWindowTests {
         let servedObject = try #require(
             try JSONSerialization.jsonObject(with: JSONEncoder().encode(served)) as? [String: Any])
         #expect(servedObject["ctr"] as? Double == 0)
+        #expect(servedObject["version"] as? Int == 3)
     }
 
     @Test("a fifth of the users where none was served has a null CTR in JSON and undefined in text and HTML, not 0")
@@ -40,5 +42,28 @@ struct SimulationWindowTests {
         #expect(try JSONDecoder().decode(SimulationReport.self, from: Data(report.json().utf8)) == report)
         #expect(report.text.contains("first fifth undefined (no user of it served)"), "\(report.text)")
         #expect(report.html(command: "recpool simulate").contains("first fifth undefined (no user of it served)"))
+        // The first window (users 0-4) was served by version 1; the versions are of served users only.
+        #expect(report.windows.map(\.version) == [1, 1] && report.firstVersion == 1 && report.lastVersion == 1)
+    }
+
+    @Test("a window nobody was served in names no version: null in JSON and - in text, not 0")
+    func unservedWindowHasNoVersion() throws {
+        // 10 users in 2 windows: the first window got no slate (a failed RECOMMEND leaves the outcome's version 0).
+        let outcomes = (0..<10).map { i in
+            SimulationRunner.LiveOutcome(index: i, served: i >= 5, click: 0, version: i >= 5 ? 4 : 0)
+        }
+        let baselines = Baselines(series: [BaselineSeries(name: "random", clicks: Array(repeating: 0, count: 10))])
+        let report = SimulationReport(
+            plan: SimulationPlan(users: 10, seed: 1, windows: 2), world: "simulator", outcomes: outcomes,
+            baselines: baselines, fixedVersion: 4, elapsedMs: 0)
+        #expect(report.windows.map(\.version) == [nil, 4])
+        #expect(report.firstVersion == 4 && report.lastVersion == 4 && report.fixedVersion == nil)
+        // No fixed baseline ran, so fixed_version is null even though the runner knew the version it installed.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        #expect(object["fixed_version"] is NSNull && object["first_version"] as? Int == 4)
+        let lastLine = try #require(report.text.split(separator: "\n").last)
+        #expect(lastLine.hasSuffix("4"))
+        let firstWindow = try #require(report.text.split(separator: "\n").dropLast().last)
+        #expect(firstWindow.hasSuffix("-"), "\(firstWindow)")
     }
 }

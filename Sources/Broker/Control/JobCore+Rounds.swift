@@ -168,6 +168,15 @@ extension JobCore {
         return text
     }
 
+    /// The round's training loss: the replicas' losses weighted by their samples, over the replicas that measured
+    /// one (a replica with no gradient step reports none); nil when none did, or none of them trained on a row.
+    static func meanLoss(_ reports: [RoundReport]) -> Double? {
+        let measured = reports.compactMap { report in report.loss.map { (loss: $0, samples: report.samples) } }
+        let samples = measured.reduce(0) { $0.addingSaturating($1.samples) }
+        guard samples > 0 else { return nil }
+        return measured.reduce(0) { $0 + $1.loss * (Double($1.samples) / Double(samples)) }
+    }
+
     /// Averages the results that arrived and asks for the round to be stored (training → storing).
     mutating func closeRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
         guard var job = jobs[id], case .training(let round, let started, _, let results) = job.phase else { return }
@@ -182,11 +191,10 @@ extension JobCore {
             return fail(id, "round \(round) could not be averaged: \(error)", into: &actions)
         }
         // Reports were checked on arrival (`RoundReport.problem`): counts ≥ 0, losses finite. The mean loss weighs
-        // each replica by its share of the samples, so it stays finite however large the counts.
+        // each replica that measured one by its share of their samples, so it stays finite however large the
+        // counts; with no replica that took a gradient step the round's loss is undefined (nil), never 0.
         let samples = ordered.reduce(0) { $0.addingSaturating($1.report.samples) }
-        let loss =
-            samples > 0
-            ? ordered.reduce(0) { $0 + $1.report.loss * (Double($1.report.samples) / Double(samples)) } : 0
+        let loss = Self.meanLoss(ordered.map(\.report))
         let metrics = ordered.first { $0.report.metrics != nil }?.report.metrics
         // The metrics describe the state this round started from (`job.state`), the average of the round before.
         if round > 1, let loss = metrics?["val_loss"] ?? nil, loss.isFinite, loss < job.best?.loss ?? .infinity {
@@ -237,7 +245,8 @@ extension JobCore {
             .log(
                 .info, "round complete",
                 [
-                    "job_id": "\(id)", "round": "\(stored.round.round)", "loss": "\(stored.round.loss)",
+                    "job_id": "\(id)", "round": "\(stored.round.round)",
+                    "loss": stored.round.loss.map { "\($0)" } ?? "none (no gradient step)",
                     "replicas": "\(stored.round.replicas)",
                 ]))
         startRound(id, nowMs: nowMs, into: &actions)

@@ -129,9 +129,14 @@ struct OnlineLearningState: Sendable {
     var served: ServedPolicy? {
         if let sessionLearner {
             return ServedPolicy(
-                policy: sessionLearner.current, version: sessionLearner.baseVersion, learningEnabled: learningEnabled)
+                policy: sessionLearner.current, version: sessionLearner.baseVersion, learningEnabled: learningEnabled,
+                catalogueVersion: servedCatalogue)
         }
-        return learner.map { ServedPolicy(policy: $0.current, version: $0.baseVersion, learningEnabled: learningEnabled) }
+        return learner.map {
+            ServedPolicy(
+                policy: $0.current, version: $0.baseVersion, learningEnabled: learningEnabled,
+                catalogueVersion: servedCatalogue)
+        }
     }
 
     /// The installed policy's spec, `nil` before the first POLICY.
@@ -262,7 +267,12 @@ struct OnlineLearningState: Sendable {
             kind: .installed, sync: 0, version: install.version, events: 0, updates: 0,
             weightsSha256: PolicyWeights.sha256(policy), catalogue: install.catalogue)
         let serving = sessionLearner?.current ?? learner?.current ?? policy
-        return (ServedPolicy(policy: serving, version: install.version, learningEnabled: learningEnabled), report)
+        return (
+            ServedPolicy(
+                policy: serving, version: install.version, learningEnabled: learningEnabled,
+                catalogueVersion: servedCatalogue),
+            report
+        )
     }
 
     /// The worker registered with a broker that serves `broker` (nil: no policy): unless the installed version is

@@ -11,6 +11,9 @@ struct ServedPolicy: Sendable {
     var version: UInt64
     /// Whether the replica learns from feedback (false while the pool is frozen).
     var learningEnabled: Bool
+    /// The registry's catalogue version the policy's items come from; nil for a catalogue the POLICY inlined (the
+    /// simulator world's). The retrieval index's version names it (`c<catalogue>`, 0 for nil).
+    var catalogueVersion: UInt64? = nil
     /// Retrieval before ranking, for a catalogue of at least `RetrievalSettings.exhaustiveBelow` rows (set by
     /// ``PolicySnapshot/publish(_:)``); nil scores every active item.
     var retrieval: PolicyRetrieval.Built? = nil
@@ -73,7 +76,8 @@ final class PolicySnapshot: Sendable {
                 do throws(RetrievalError) {
                     if let built = state.built, try PolicyRetrieval.canFollow(built, policy: served.policy) {
                         next.retrieval = try PolicyRetrieval.make(
-                            policy: served.policy, version: served.version, previous: built, settings: settings)
+                            policy: served.policy, catalogue: served.catalogueVersion, previous: built,
+                            settings: settings)
                         state.built = next.retrieval
                     } else if state.building == nil {
                         state.building = served.version
@@ -105,7 +109,8 @@ final class PolicySnapshot: Sendable {
     private func buildIndex(for served: ServedPolicy) {
         let start = Clocks.monotonicNanos()
         let result = Result { () throws(RetrievalError) -> PolicyRetrieval.Built? in
-            try PolicyRetrieval.make(policy: served.policy, version: served.version, previous: nil, settings: settings)
+            try PolicyRetrieval.make(
+                policy: served.policy, catalogue: served.catalogueVersion, previous: nil, settings: settings)
         }
         let seconds = Double(Clocks.monotonicNanos() - start) / 1e9
         let outcome = index.withLock { state -> Result<String?, RetrievalError> in
@@ -117,7 +122,7 @@ final class PolicySnapshot: Sendable {
             do throws(RetrievalError) {
                 var next = latest
                 next.retrieval = try PolicyRetrieval.make(
-                    policy: latest.policy, version: latest.version, previous: fresh, settings: settings)
+                    policy: latest.policy, catalogue: latest.catalogueVersion, previous: fresh, settings: settings)
                 state.built = next.retrieval
                 slot.withLock { $0 = next }
                 return .success(next.retrieval?.retrieval.index.version.description)

@@ -74,9 +74,10 @@ public struct DQNReplica: Sendable {
     }
 
     /// Runs `steps` environment steps.
-    /// - Returns: Environment steps taken and the mean loss of the gradient steps among them.
+    /// - Returns: Environment steps taken and the mean loss of the gradient steps among them; nil when none was
+    ///   taken (the replay buffer held fewer transitions than a batch), where no loss was measured.
     /// - Throws: ``TrainingError/badDataset(_:)`` if the simulator refuses a slate.
-    public mutating func run(steps: Int) throws(TrainingError) -> (samples: Int, loss: Double) {
+    public mutating func run(steps: Int) throws(TrainingError) -> (samples: Int, loss: Double?) {
         let config = environment.world.config
         var lossSum: Double = 0
         var updates = 0
@@ -99,12 +100,13 @@ public struct DQNReplica: Sendable {
             observation = outcome.done ? environment.reset() : outcome.observation
             step += 1
         }
-        return (steps, updates > 0 ? lossSum / Double(updates) : 0)
+        return (steps, updates > 0 ? lossSum / Double(updates) : nil)
     }
 
     /// Greedy episodes of `network` on an evaluation environment seeded from `seed` (the same
-    /// for every replica): mean `reward` per episode, `ctr` (clicks per shown item) and `episodes`.
-    public static func evaluate(network: QNetwork, world: SimulatorWorld, seed: UInt64) -> [String: Double] {
+    /// for every replica): mean `reward` per episode, `ctr` (clicks per shown item; nil, written `null`, when no
+    /// item could be shown, where it is undefined) and `episodes`.
+    public static func evaluate(network: QNetwork, world: SimulatorWorld, seed: UInt64) -> MetricValues {
         var environment = SimulatorEnvironment(world: world, seed: seed ^ 0xE5A1_0A7E)
         var clicks = 0.0
         var shown = 0
@@ -123,7 +125,7 @@ public struct DQNReplica: Sendable {
             }
         }
         return [
-            "reward": clicks / Double(evaluationEpisodes), "ctr": shown > 0 ? clicks / Double(shown) : 0,
+            "reward": clicks / Double(evaluationEpisodes), "ctr": shown > 0 ? clicks / Double(shown) : nil,
             "episodes": Double(evaluationEpisodes),
         ]
     }

@@ -48,8 +48,8 @@ public enum LocalSGD {
         public var state: TrainingState
         /// Rows processed.
         public var samples: Int
-        /// Mean training loss over those rows (0 when none).
-        public var loss: Double
+        /// Mean training loss over those rows; nil when no row was trained on (no step ran), where it is undefined.
+        public var loss: Double?
         /// The local step reached.
         public var step: Int
         /// Steps per epoch of this shard.
@@ -100,7 +100,7 @@ public enum LocalSGD {
         trainer.state = state.optimizer
         guard fromStep < end else {
             return Outcome(
-                state: state, samples: 0, loss: 0, step: min(fromStep, total), stepsPerEpoch: perEpoch,
+                state: state, samples: 0, loss: nil, step: min(fromStep, total), stepsPerEpoch: perEpoch,
                 totalSteps: total)
         }
         var rng = shard == 0 ? split.shuffleRNG : Xoshiro256(seed: shardSeed(seed, shard))
@@ -123,6 +123,6 @@ public enum LocalSGD {
         }
         return Outcome(
             state: TrainingState(model: trainer.model, optimizer: trainer.state), samples: samples,
-            loss: samples > 0 ? lossSum / Double(samples) : 0, step: end, stepsPerEpoch: perEpoch, totalSteps: total)
+            loss: samples > 0 ? lossSum / Double(samples) : nil, step: end, stepsPerEpoch: perEpoch, totalSteps: total)
     }
 }

@@ -24,7 +24,7 @@ public enum RoundExecutor {
         cache: TrainingCache
     ) -> (report: RoundReport, body: [UInt8]) {
         var report = RoundReport(
-            job: assignment.job, round: assignment.round, shard: assignment.shard, samples: 0, loss: 0,
+            job: assignment.job, round: assignment.round, shard: assignment.shard, samples: 0, loss: nil,
             receivedStateSHA: sha256Hex(state), metrics: nil, epoch: 0, step: assignment.fromStep, totalSteps: 0,
             datasetSHA: "", error: nil)
         do throws(TrainingError) {
@@ -110,12 +110,19 @@ public enum RoundExecutor {
 
     /// Refuses a round that diverged: it returns no state, since averaging NaN or infinite weights into the job
     /// would poison every replica, and the broker fails the job naming the round.
-    /// - Throws: ``TrainingError/diverged(_:)`` when `loss` or any weight is not finite.
-    static func checkConverging(loss: Double, pack: ParameterPack, step: Int, learningRate: Double)
+    /// - Throws: ``TrainingError/diverged(_:)`` when `loss` (if any step measured one) or any weight is not finite.
+    static func checkConverging(loss: Double?, pack: ParameterPack, step: Int, learningRate: Double)
         throws(TrainingError)
     {
-        guard loss.isFinite, pack.vectors.allSatisfy({ $0.values.allSatisfy(\.isFinite) }) else {
+        if let loss, !loss.isFinite {
             throw .diverged("the loss is \(loss) after local step \(step) at learning rate \(learningRate); try a lower lr")
+        }
+        for vector in pack.vectors {
+            if let index = vector.values.firstIndex(where: { !$0.isFinite }) {
+                throw .diverged(
+                    "\(vector.name)[\(index)] is \(vector.values[index]) after local step \(step) at learning rate "
+                        + "\(learningRate); try a lower lr")
+            }
         }
     }
 

@@ -91,11 +91,16 @@ struct FitCommand: ParsableCommand {
                 // as nan.
                 for (name, loss) in [("training loss", Double(e.trainLoss)), ("validation loss", e.validationLoss.map(Double.init))]
                 where loss.map({ !$0.isFinite }) ?? false {
-                    throw NonFiniteResult(what: "epoch \(e.epoch + 1): \(name)", value: loss!)
+                    throw NonFiniteResult(
+                        what: "epoch \(e.epoch + 1): \(name) (training diverged at --lr \(lr); try a lower one)",
+                        value: loss!)
                 }
                 let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
                 printError("epoch \(e.epoch + 1): loss \(e.trainLoss)\(v)")
             }
+            // Finite losses do not prove finite weights (a weight that overflowed where no row reaches it): no
+            // checkpoint is written with one, since no reader would accept it.
+            try Self.checkFinite(trainer.model, learningRate: lr)
             let heldScores = held.count > 0 ? trainer.model.predict(held.inputs).map(Double.init) : []
             let heldLabels = held.targets.map(Double.init)
             let validationMetrics = held.count > 0 ? ValidationMetrics(labels: heldLabels, scores: heldScores) : nil
@@ -141,6 +146,20 @@ struct FitCommand: ParsableCommand {
             let rows = try split.trainingRows(name: dataset)
             if let warning = split.noPositiveWarning(name: dataset) { CommandOutput.printError(warning) }
             return (rows.train, rows.validation, try rows.spec.encoded())
+        }
+    }
+
+    /// Refuses a model with a weight or bias that is not finite, naming the layer, the parameter and the rate.
+    static func checkFinite(_ model: MLP, learningRate: Float) throws(NonFiniteResult) {
+        for (number, layer) in model.layers.enumerated() {
+            for (name, values) in [("weight", layer.weight.values), ("bias", layer.bias)] {
+                if let index = values.firstIndex(where: { !$0.isFinite }) {
+                    throw NonFiniteResult(
+                        what: "layer \(number + 1) \(name) \(index) of the trained model (training diverged at --lr "
+                            + "\(learningRate); try a lower one)",
+                        value: Double(values[index]))
+                }
+            }
         }
     }
 

@@ -68,7 +68,7 @@ struct JobCommand: AsyncParsableCommand {
                             + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0] ?? nil))" }.joined(separator: " ")
                     } ?? ""
                     CommandOutput.printLine(
-                        "  round \(round.round): loss \(String(format: "%.4f", round.loss)), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
+                        "  round \(round.round): loss \(round.loss.map { String(format: "%.4f", $0) } ?? "undefined (no gradient step)"), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
                 }
             }
         }
@@ -136,12 +136,12 @@ enum JobFollower {
         return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)"
     }
 
-    /// One metric as text: a count (`val_rows`, `val_rows_cold`, `…_clicks`, `…_samples`) as an integer, any other
+    /// One metric as text: a count (`val_rows`, `val_rows_cold`, `…_clicks`, `…_samples`, a DQN's `episodes`) as an integer, any other
     /// figure with four decimals, and one that is undefined (`null`: an AUC on rows of one class) as `undefined`.
     static func metric(_ name: String, _ value: Double?) -> String {
         guard let value, value.isFinite else { return figureText(nil, "%.4f") }
         // A count's name has a count word among its parts, before any segment suffix (`val_rows_cold`).
-        let isCount = name.split(separator: "_").contains { ["rows", "clicks", "samples", "count"].contains(String($0)) }
+        let isCount = name.split(separator: "_").contains { ["rows", "clicks", "samples", "count", "episodes"].contains(String($0)) }
         if isCount, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(format: "%.4f", value)
     }

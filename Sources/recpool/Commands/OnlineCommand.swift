@@ -108,7 +108,10 @@ enum OnlineViewText {
         var lines = [
             "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "on"), version \(view.version), weights \(hash)…, "
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),
-            "syncs \(view.syncs) accepted, \(view.rejected) rejected, \(view.emptySyncs) with nothing to merge; last sync \(lastSync); next after \(view.syncIntervalMs) ms or \(view.syncEvents) events (\(view.pendingEvents) pending)",
+            "syncs \(view.syncs) accepted, \(view.rejected) rejected, \(view.emptySyncs) with nothing to merge; last sync "
+                + "\(lastSync); next after "
+                + (view.syncIntervalMs > 0 ? "\(view.syncIntervalMs) ms or " : "")  // 0: no sync by time
+                + "\(view.syncEvents) events (\(view.pendingEvents) pending)",
             "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates))",
         ]
         if let decision = view.lastDecision { lines.append("last guard decision: \(decision.reason)") }
@@ -117,9 +120,12 @@ enum OnlineViewText {
         } else {
             lines.append("REPLICA               VERSION  WEIGHTS")
             for replica in view.replicas.sorted(by: { $0.worker < $1.worker }) {
+                // Only an older version is behind: the same number with other weights, or a newer one (another
+                // lineage), is named as what it is.
                 let state =
-                    replica.version == view.version && replica.weightsSha256 == view.weightsSha256
-                    ? "in sync" : "behind"
+                    replica.version == view.version
+                    ? (replica.weightsSha256 == view.weightsSha256 ? "in sync" : "other weights")
+                    : (replica.version < view.version ? "behind" : "ahead (not this broker's version)")
                 lines.append(
                     replica.worker.padding(toLength: max(22, replica.worker.count + 1), withPad: " ", startingAt: 0)
                         + "\(replica.version)".padding(toLength: 9, withPad: " ", startingAt: 0)

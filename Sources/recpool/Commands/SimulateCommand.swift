@@ -222,9 +222,13 @@ struct SimulationProgressLine: Sendable {
 
     func show(_ p: SimulationProgress) {
         guard enabled else { return }
-        let line = String(
-            format: "users %d/%d  served %d  CTR %.4f  recent %.4f  feedback %d  errors %d  policy v%llu", p.done,
-            p.users, p.served, p.ctr, p.recentCtr, p.feedbackSent, p.errors, p.version)
+        // Before any user is served the CTRs are undefined and no version has answered: `-`, not 0 or v0.
+        let served = p.served > 0
+        let line =
+            String(format: "users %d/%d  served %d  ", p.done, p.users, p.served)
+            + (served ? String(format: "CTR %.4f  recent %.4f", p.ctr, p.recentCtr) : "CTR -  recent -")
+            + String(format: "  feedback %d  errors %d  ", p.feedbackSent, p.errors)
+            + (served ? "policy v\(p.version)" : "policy -")
         FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8))
     }
 

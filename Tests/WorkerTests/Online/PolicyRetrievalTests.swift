@@ -31,7 +31,9 @@ struct PolicyRetrievalTests {
     func slateFromCandidates() throws {
         let policy = try Self.policy(items: 4_000)
         let snapshot = PolicySnapshot(builds: .inline)
-        #expect(snapshot.publish(ServedPolicy(policy: policy, version: 3, learningEnabled: true)) == nil)
+        // Policy version 3 over registry catalogue version 7: the index names the catalogue, not the policy.
+        #expect(
+            snapshot.publish(ServedPolicy(policy: policy, version: 3, learningEnabled: true, catalogueVersion: 7)) == nil)
         let served = try #require(snapshot.current)
         let retrieval = try #require(served.retrieval?.retrieval)
         var kept = 0
@@ -41,7 +43,7 @@ struct PolicyRetrievalTests {
             let z = try policy.userVector(user)
             let exact = CandidateRanking.top(10, rows: all, scores: policy.scores(z: z, items: all).map(Float.init))
             let found = try retrieval.candidates(state: z.map(Float.init), catalogue: policy.catalogue)
-            #expect(found.version?.catalogue == 3)
+            #expect(found.version?.catalogue == 7)
             kept += Set(exact).intersection(found.rows).count
         }
         #expect(Double(kept) / 200 >= 0.95)
@@ -56,7 +58,8 @@ struct PolicyRetrievalTests {
         #expect(reply.header.status == .ok)
         let record = try WireJSON.decode(ImpressionRecord.self, from: reply.payload[1])
         #expect(record.retrieval == retrieval.index.version.description)
-        #expect(String(decoding: reply.payload[1], as: UTF8.self).contains("\"retrieval\":\"e0.c3.g1\""))
+        #expect(String(decoding: reply.payload[1], as: UTF8.self).contains("\"retrieval\":\"e0.c7.g1\""))
+        #expect(record.version == 3)
         let z = try policy.userVector(user)
         let pool = try retrieval.candidates(state: z.map(Float.init), catalogue: policy.catalogue).rows
         #expect(record.slate.allSatisfy(pool.contains))
@@ -69,7 +72,7 @@ struct PolicyRetrievalTests {
     func retiredItemLeavesTheIndex() throws {
         let policy = try Self.policy(items: 3_000)
         let snapshot = PolicySnapshot(builds: .inline)
-        snapshot.publish(ServedPolicy(policy: policy, version: 1, learningEnabled: true))
+        snapshot.publish(ServedPolicy(policy: policy, version: 5, learningEnabled: true, catalogueVersion: 1))
         let user = onlineUser(0, spec: policy.spec)
         let z = try policy.userVector(user).map(Float.init)
         let before = try #require(snapshot.current?.retrieval?.retrieval)
@@ -77,12 +80,31 @@ struct PolicyRetrievalTests {
         var catalogue = policy.catalogue
         try catalogue.retire(id: catalogue.ids[best])
         let next = try policy.with(catalogue: catalogue)
-        #expect(snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true)) == nil)
+        // The policy moves to catalogue version 2 keeping its version (5): the index follows the catalogue's number.
+        #expect(
+            snapshot.publish(ServedPolicy(policy: next, version: 5, learningEnabled: true, catalogueVersion: 2)) == nil)
         let after = try #require(snapshot.current?.retrieval?.retrieval)
         #expect(after.index === before.index)
         #expect(!after.index.contains(row: best))
         #expect(after.index.version.catalogue == 2)
+        #expect(after.index.version.description == "e0.c2.g2")
         #expect(!(try after.candidates(state: z, catalogue: next.catalogue).rows.contains(best)))
+    }
+
+    @Test("the same rows under another catalogue version keep the index and relabel it: the log names the catalogue in force")
+    func sameRowsNewCatalogueVersion() throws {
+        let policy = try Self.policy(items: 3_000)
+        let snapshot = PolicySnapshot(builds: .inline)
+        snapshot.publish(ServedPolicy(policy: policy, version: 4, learningEnabled: true, catalogueVersion: 2))
+        let before = try #require(snapshot.current?.retrieval?.retrieval)
+        #expect(before.index.version.description == "e0.c2.g1")
+        snapshot.publish(ServedPolicy(policy: policy, version: 5, learningEnabled: true, catalogueVersion: 3))
+        let after = try #require(snapshot.current?.retrieval?.retrieval)
+        #expect(after.index === before.index && after.index.version.description == "e0.c3.g1")
+        // A catalogue the POLICY inlined (the simulator world's) has no registry version: c0, never the policy's.
+        let inline = PolicySnapshot(builds: .inline)
+        inline.publish(ServedPolicy(policy: policy, version: 9, learningEnabled: true))
+        #expect(inline.current?.retrieval?.retrieval.index.version.description == "e0.c0.g1")
     }
 
     /// Index builds held until the test runs them.
@@ -135,7 +157,8 @@ struct PolicyRetrievalTests {
         var catalogue = policy.catalogue
         try catalogue.retire(id: catalogue.ids[best])
         let next = try policy.with(catalogue: catalogue)
-        #expect(snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true)) == nil)
+        #expect(
+            snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true, catalogueVersion: 4)) == nil)
         #expect(snapshot.current?.version == 2 && snapshot.current?.retrieval == nil)
         #expect(held.work.withLock { $0.count } == 1)
 
@@ -143,8 +166,8 @@ struct PolicyRetrievalTests {
         #expect(snapshot.buildingIndex == nil)
         let served = try #require(snapshot.current)
         let retrieval = try #require(served.retrieval?.retrieval)
-        // Built from version 1's catalogue, then brought up to version 2's: the retired item left the index.
-        #expect(served.version == 2 && retrieval.index.version.catalogue == 2)
+        // Built from the first catalogue, then brought up to catalogue version 4: the retired item left the index.
+        #expect(served.version == 2 && retrieval.index.version.catalogue == 4)
         #expect(!retrieval.index.contains(row: best))
         #expect(held.outcomes.withLock { $0.map(\.0) } == [1])
         #expect(held.outcomes.withLock { $0.first?.1 } == retrieval.index.version.description)

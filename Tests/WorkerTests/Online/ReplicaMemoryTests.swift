@@ -74,7 +74,7 @@ struct ReplicaMemoryTests {
         mark("served policy (Thompson sample)")
         let reduced = try served.reducedCatalogue()
         mark("reduced catalogue")
-        let built = try PolicyRetrieval.make(policy: served, version: 1, previous: nil)
+        let built = try PolicyRetrieval.make(policy: served, catalogue: 1, previous: nil)
         mark("retrieval (its own reduced catalogue + HNSW index)")
         let memory = built?.retrieval.index.memoryBytes ?? 0
         print("replica memory at \(n) items (resident growth after malloc_trim, bytes per item):")

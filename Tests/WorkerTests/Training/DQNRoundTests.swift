@@ -1,3 +1,4 @@
+import Foundation
 import RecModel
 import RecWire
 import Testing
@@ -39,7 +40,7 @@ struct DQNRoundTests {
         #expect(metrics == second[1].report.metrics)  // same averaged network, same evaluation episodes
         #expect(metrics["ctr"] != nil && metrics["reward"] != nil)
         #expect(second.map(\.report.step) == [40, 40])
-        #expect(second.allSatisfy { $0.report.loss > 0 })  // the replay buffers filled: gradient steps ran
+        #expect(second.allSatisfy { ($0.report.loss ?? 0) > 0 })  // the replay buffers filled: gradient steps ran
 
         let final = round(
             3, shard: 0, from: 40, state: try TrainingFixtures.average(second), cache: workers[0], finalize: true)
@@ -49,5 +50,28 @@ struct DQNRoundTests {
             return
         }
         #expect(model.network.network.outputWidth == 5)
+    }
+
+    @Test("a round with no gradient step (the replay buffer below a batch) reports no loss, null on the wire, not 0")
+    func noGradientStepNoLoss() throws {
+        // Learning starts once the buffer holds a batch (8 transitions): a 5-step round takes no gradient step.
+        let a = TrainingFixtures.assignment(
+            Self.spec, round: 1, shard: 0, shards: 2, fromStep: 0, steps: 5, state: [], evaluate: false,
+            finalize: false, included: false)
+        let result = RoundExecutor.run(assignment: a, state: [], dataset: nil, cache: TrainingCache())
+        #expect(result.report.error == nil && result.report.samples == 5 && !result.body.isEmpty)
+        #expect(result.report.loss == nil)
+        #expect(result.report.problem == nil)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(WireJSON.encode(result.report))) as? [String: Any])
+        #expect(object.keys.contains("loss") && object["loss"] is NSNull)
+        #expect(try WireJSON.decode(RoundReport.self, from: WireJSON.encode(result.report)) == result.report)
+        // The next round on the same replica crosses the batch: gradient steps run and a loss is measured.
+        let next = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(
+                Self.spec, round: 2, shard: 0, shards: 2, fromStep: 5, steps: 20, state: result.body, evaluate: false,
+                finalize: false, included: false),
+            state: result.body, dataset: nil, cache: TrainingCache())
+        #expect(next.report.error == nil && (next.report.loss ?? -1) > 0)
     }
 }

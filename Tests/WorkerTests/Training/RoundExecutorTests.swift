@@ -135,6 +135,8 @@ struct RoundExecutorTests {
             assignment: TrainingFixtures.assignment(spec, fromStep: 11, steps: 5, state: all.body),
             state: all.body, dataset: TrainingFixtures.bytes, cache: cache)
         #expect(after.report.samples == 0)
+        #expect(after.report.loss == nil)  // no row trained on: no loss measured, not a loss of 0
+        #expect(all.report.loss.map { $0 > 0 && $0.isFinite } == true)
         #expect(after.body == all.body)
         let huge = RoundExecutor.run(
             assignment: TrainingFixtures.assignment(spec, fromStep: 3, steps: .max), state: [],

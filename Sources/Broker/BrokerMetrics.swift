@@ -49,12 +49,14 @@ struct BrokerMetrics {
         let depths = core.queueDepths
         for (service, gauge) in queueDepth { gauge.record(depths[service] ?? 0) }
         var seen = Set<String>()
-        for (id, version) in core.workerVersions {
+        for (id, version, verified) in core.workerVersions {
             seen.insert(id)
             if workerGauges[id] == nil {
                 workerGauges[id] = Gauge(label: "recpool_broker_worker_model_version", dimensions: [("worker", id)])
             }
-            workerGauges[id]?.record(Int64(bitPattern: version))
+            // A worker claiming a version the registry does not hold with its weights (status `unverified`) does not
+            // serve that version: −2, so a rollout dashboard never counts it as rolled out.
+            workerGauges[id]?.record(verified ? Int64(bitPattern: version) : -2)
         }
         for (id, gauge) in workerGauges where !seen.contains(id) {
             gauge.record(-1)  // gone: -1 until it comes back

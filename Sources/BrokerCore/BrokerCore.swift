@@ -128,8 +128,11 @@ public struct BrokerCore: Sendable {
     /// Requests dispatched and not yet answered by a worker.
     public var inflightCount: Int { inflight.count }
 
-    /// Each live worker's display id and served version.
-    public var workerVersions: [(id: String, version: UInt64)] { workers.values.map { ($0.hello.workerId, $0.modelVersion) } }
+    /// Each live worker's display id, the version it claims, and whether the registry holds that version with
+    /// its weights (``holdsClaimedVersion(_:)``; false is `unverified` in the status document).
+    public var workerVersions: [(id: String, version: UInt64, verified: Bool)] {
+        workers.values.map { ($0.hello.workerId, $0.modelVersion, holdsClaimedVersion($0)) }
+    }
 
     /// Requests queued or in flight, and requests the control plane has not answered yet (CONTROL, FEEDBACK, and
     /// RECOMMEND answers held there until their impression is stored).

@@ -52,6 +52,15 @@ extension BrokerCore {
             awaitControl(client: identity, header: header)
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .control:
+            // A shutting-down broker starts nothing new: a CONTROL accepted now would hold the drain open and could
+            // only end BUSY at its bound, perhaps after taking effect.
+            if isShuttingDown {
+                counters.add(.refusedShuttingDown)
+                answer(
+                    identity, header, .busy, "the broker is shutting down; nothing was done: retry against its successor",
+                    retryAfterMs: configuration.busyRetryAfterMs, &actions)
+                return
+            }
             if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
                 request.operation == .drain
             {

@@ -66,7 +66,8 @@ public struct OnlineView: Codable, Sendable, Hashable {
     public var weightsSha256: String
     /// Accepted syncs since the broker started.
     public var syncs: Int
-    /// Candidates rejected since the broker started (by the guard, or accepted but not stored durably).
+    /// Candidates rejected since the broker started: refused by the guard, a merge that could not be built (its
+    /// statistics not finite, say), or accepted but not stored durably (a registration too).
     public var rejected: Int
     /// Syncs since the broker started that had no learning to merge (no replica of the served version learnt from
     /// an event): no candidate, so neither accepted nor rejected. Every finished sync counts in exactly one of

@@ -44,6 +44,21 @@ struct DrainCoreTests {
         #expect(h.core.outstandingRequests == 0)
     }
 
+    @Test("shutting down refuses a CONTROL with BUSY naming the shutdown: nothing reaches the control plane, nothing holds the drain")
+    func shutdownRefusesControl() throws {
+        var h = CoreHarness()
+        h.core.beginShutdown()
+        let control = WireMessage(
+            header: Header(command: .control, requestId: 7, attempt: 2), payload: [WireJSON.encode(ControlRequest(.jobs))])
+        h.feed(.client(identity: client, frames: control.frames(), userId: nil))
+        let reply = try #require(h.replies(to: client, id: 7).first)
+        #expect(reply.header.status == .busy && reply.header.attempt == 2)
+        #expect(reply.errorText?.contains("shutting down; nothing was done") == true)
+        #expect(h.toControl.isEmpty)
+        #expect(h.core.outstandingRequests == 0)
+        #expect(h.core.counters[.refusedShuttingDown] == 1)
+    }
+
     @Test("a full queue answers BUSY before the rows are checked")
     func shedsBeforeValidation() {
         var h = CoreHarness { $0.queueCapacity = 1 }

@@ -68,7 +68,7 @@ struct RepeatedImpressionTests {
         _ = h.take()
         _ = Self.serveHeld(h, "dup-3", slate: [3, 7, 9], requestId: 41)
         // A second slate under the same id waits for its commit; feedback on the first slate's item 7 arrives meanwhile
-        // (item 7 is not in the queued slate, so it would be refused against it), and on item 12 (only in the queued one).
+        // (item 7 is in both slates), and on item 12 (only in the queued one).
         _ = Self.serveHeld(h, "dup-3", slate: [11, 12, 7], requestId: 42, commit: false)
         let onSeven = WireMessage(
             header: Header(command: .feedback, requestId: 50),
@@ -93,6 +93,30 @@ struct RepeatedImpressionTests {
         let row = try #require(try h.coordinator.store.impression("dup-3"))
         #expect(row.clicks == [7: 1])
         #expect(h.coordinator.view.feedback == 1)
+    }
+
+    @Test("feedback on an item of the stored slate that the queued repeat did not show is taken, not refused")
+    func feedbackOnAnItemOnlyTheStoredSlateShowed() throws {
+        let h = try OnlineHarness()
+        _ = h.take()
+        _ = Self.serveHeld(h, "dup-4", slate: [3, 7, 9], requestId: 41)
+        _ = Self.serveHeld(h, "dup-4", slate: [11, 12, 13], requestId: 42, commit: false)
+        let onSeven = WireMessage(
+            header: Header(command: .feedback, requestId: 60),
+            payload: [WireJSON.encode(FeedbackRequest(impressionId: "dup-4", item: 7, click: 1))])
+        h.coordinator.handleFeedback(identity: [9], message: onSeven, nowMs: 2_000)
+        h.coordinator.flushPending()
+        h.coordinator.flushPending()
+        let answers = h.take().compactMap { output -> WireMessage? in
+            if case .toClient(_, let frames) = output { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+        let reply = try #require(answers.first { $0.header.requestId == 60 })
+        #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
+        #expect(try h.coordinator.store.impression("dup-4")?.clicks == [7: 1])
+        // An item neither slate showed is still refused, naming the stored slate.
+        let reply99 = h.feedback("dup-4", item: 99)
+        #expect(reply99?.header.status == .badRequest && reply99?.errorText?.contains("slate [3, 7, 9]") == true)
     }
 }
 

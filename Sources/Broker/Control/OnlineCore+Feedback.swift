@@ -173,11 +173,24 @@ extension OnlineCore {
             return reply(requester, .badRequest, text: "FEEDBACK: \(problem)", into: &actions)
         }
         let query = FeedbackQuery(requester: requester, request: request, receivedMs: nowMs)
-        if let queued = queuedImpression(request.impressionId) {
+        // A queued slate that did not show the item may repeat the id of a stored one (a worker that reused an
+        // id; the group commit refuses the repeat): the stored slate decides, and the queued one when none is.
+        if let queued = queuedImpression(request.impressionId), queued.record.slate.contains(request.item) {
             queueFeedback(query, found: .success(queued), queued: true, into: &actions)
         } else {
             actions.append(.lookUp(query))
         }
+    }
+
+    /// The answer of a ``OnlineAction/lookUp(_:)``: the stored impression, or, when none is stored, the one
+    /// queued for the next group commit under that id.
+    mutating func lookedUp(
+        _ query: FeedbackQuery, found: Result<LoggedImpressionRow?, StoreError>, into actions: inout [OnlineAction]
+    ) {
+        if case .success(nil) = found, let queued = queuedImpression(query.request.impressionId) {
+            return queueFeedback(query, found: .success(queued), queued: true, into: &actions)
+        }
+        queueFeedback(query, found: found, into: &actions)
     }
 
     /// An impression queued for the next group commit.

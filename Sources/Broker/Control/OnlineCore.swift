@@ -168,7 +168,7 @@ struct OnlineCore: ControlCore {
             queueImpression(worker: worker, record: record, reply: reply, into: &actions)
         case .feedback(let identity, let message):
             handleFeedback(identity: identity, message: message, nowMs: nowMs, into: &actions)
-        case .lookedUp(let query, let found): queueFeedback(query, found: found, into: &actions)
+        case .lookedUp(let query, let found): lookedUp(query, found: found, into: &actions)
         case .policyState(let identity, let message):
             handlePolicyState(identity: identity, message: message, nowMs: nowMs, into: &actions)
         case .control(let identity, let header, let request, let bytes):

@@ -605,8 +605,8 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
 
 def recommend(user_features=None, events=(), top=None, candidates=None, *, exclude_viewed=False, min_version=None,
               exact_version=None, timeout=None, deadline=None) -> Call:
-    """The RECOMMEND call. ``exclude_viewed`` is sent only when true. A BUSY refusal came before dispatch,
-    so it is retried. The reply is checked against the request (see :func:`_slate_parser`)."""
+    """The RECOMMEND call. ``exclude_viewed`` is sent only when true. A BUSY reply served nothing (refused
+    before dispatch, or a policy slate that could not be logged), so it is retried. The reply is checked against the request (see :func:`_slate_parser`)."""
     pin = version_pin(min_version, exact_version)
     document = _recommend_document(user_features, events, top, candidates, exclude_viewed)
     return Call(Command.RECOMMEND, [encode_json(document)], _slate_parser(document, pin), pin[0], pin[1],

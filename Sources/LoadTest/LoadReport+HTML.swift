@@ -25,8 +25,11 @@ public struct LoadReport: Sendable {
     public func html() -> String {
         var body = "<h1>\(HTML.escape(title))</h1>\n<p><code>\(HTML.escape(command))</code></p>\n"
         if !levels.isEmpty {
-            let p50 = levels.map { ($0.summary.throughputRps, $0.summary.p50Ms) }
-            let p99 = levels.map { ($0.summary.throughputRps, $0.summary.p99Ms) }
+            // A level with no OK reply has no latency: it is left off the curve (the table says "undefined"),
+            // never drawn at 0 ms.
+            let measured = levels.filter(\.summary.hasLatencies)
+            let p50 = measured.map { ($0.summary.throughputRps, $0.summary.p50Ms) }
+            let p99 = measured.map { ($0.summary.throughputRps, $0.summary.p99Ms) }
             let objective = levels[0].summary.objectiveMs
             let xMax = SVGChart.niceCeiling((levels.map(\.summary.throughputRps).max() ?? 1) * 1.05)
             let yMax = SVGChart.niceCeiling(max(p99.map(\.1).max() ?? 1, objective) * 1.1)

@@ -25,6 +25,10 @@ public struct ParameterPack: Sendable, Equatable {
 
     /// The optimiser step the state has reached.
     public var step: UInt64
+
+    /// The largest step a pack may carry (2^53): far past any training run, and far enough below `Int.max` that
+    /// the optimiser's step counter cannot overflow however many steps follow.
+    public static let maximumStep: UInt64 = 1 << 53
     /// The vectors, in a fixed order.
     public var vectors: [Vector]
 
@@ -54,11 +58,14 @@ public struct ParameterPack: Sendable, Equatable {
     }
 
     /// Decodes a pack.
-    /// - Throws: ``WireError/badDocument(_:)`` naming what is wrong.
+    /// - Throws: ``WireError/badDocument(_:)`` naming what is wrong (a step past ``maximumStep`` too).
     public init(decoding bytes: [UInt8]) throws(WireError) {
         guard bytes.count >= 16, Array(bytes[0..<4]) == Self.magic else { throw .badDocument("not a parameter pack") }
         var reader = ByteReader(bytes, offset: 4)
         step = reader.read()
+        guard step <= Self.maximumStep else {
+            throw .badDocument("parameter pack step \(step) is past the largest a pack may carry (2^53)")
+        }
         let count = Int(reader.read(UInt32.self))
         var vectors: [Vector] = []
         for index in 0..<count {

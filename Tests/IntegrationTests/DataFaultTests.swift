@@ -86,6 +86,28 @@ struct DataFaultTests {
         return (try write(log, "rew.csv", in: folder), schema)
     }
 
+    @Test("data features refuses a value that scales past Float's range, naming row and column, never writing inf")
+    func featuresRefuseNonFinite() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        // u1 alternates 0 and 1e-10 (a standard deviation of 5e-11) and is 1e30 on the newest row, in the test split:
+        // a Float, but 2e40 standard deviations from the training mean.
+        var log = "ts,item,pos,rew,prop,u0,u1\n"
+        for i in 0..<100 {
+            log += "\(i),\(i % 3),0,\(i % 4 == 0 ? 1 : 0),0.25,a,\(i == 99 ? "1e30" : i % 2 == 1 ? "1e-10" : "0")\n"
+        }
+        let (_, schema) = try Self.revenueLog(in: temporary)
+        let data = try Self.write(log, "huge.csv", in: temporary)
+        let out = temporary.file("f.csv").path
+        let run = try runTool(
+            "recpool", ["data", "features", data, "--schema", schema, "--split", "test", "--feature-set", "basic", "--out", out])
+        #expect(run.code == 2, "\(run.code) \(run.stderr)")
+        #expect(
+            run.stderr.contains("row 29 of the test split: column u1 is not a finite number (inf)")
+                && run.stderr.contains("nothing was written"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     /// Parses one JSON object.
     static func object(_ text: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")

@@ -145,4 +145,29 @@ struct LoadArithmeticTests {
         #expect(html.contains("t &lt;x&gt;"))
         #expect(!s.distribution.isEmpty)
     }
+
+    @Test("a sweep level with no OK reply is left off the latency curve, never drawn at 0 ms")
+    func reportLeavesUnmeasuredLevelsOff() {
+        let ok = LoadRecorder(startMicros: 0, objectiveMicros: 10_000)
+        for i in 0..<20 {
+            ok.sent(i)
+            ok.finished(
+                i, intendedMicros: 0, at: UInt64(i + 1) * 100,
+                outcome: .ok(
+                    rows: 1, timings: ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)))
+        }
+        let measured = ok.summary(label: "concurrency 1", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        let silent = LoadRecorder(startMicros: 0, objectiveMicros: 10_000)
+        for i in 0..<20 { silent.sent(i) }
+        let unmeasured = silent.summary(label: "concurrency 2", level: 2, batch: 1, sendEndMicros: 1_000_000)
+        #expect(measured.hasLatencies && !unmeasured.hasLatencies)
+        let levels = [
+            SweepLevel(summary: measured, stable: true, stableThroughputRps: 20, windows: 3),
+            SweepLevel(summary: unmeasured, stable: false, stableThroughputRps: 0, windows: 3),
+        ]
+        let html = LoadReport(title: "t", command: "recpool loadtest --sweep", levels: levels, runs: [measured]).html()
+        // One p50 marker and one p99 marker: the measured level's.
+        #expect(html.components(separatedBy: "<circle").count - 1 == 2)
+        #expect(html.contains("undefined"))
+    }
 }

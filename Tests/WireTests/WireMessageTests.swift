@@ -138,4 +138,17 @@ struct TrainingDocumentTests {
         #expect(throws: WireError.self) { try ParameterPack.weightedMean([(a, 1), (other, 1)]) }
         #expect(throws: WireError.self) { try ParameterPack(decoding: Array(mean.encoded().dropLast())) }
     }
+
+    @Test("a pack's step is bounded at 2^53: one past it is refused naming the step, the bound itself decodes")
+    func stepBound() throws {
+        let at = ParameterPack(step: ParameterPack.maximumStep, vectors: [.init(name: "params", values: [1])])
+        #expect(try ParameterPack(decoding: at.encoded()) == at)
+        let past = ParameterPack(step: UInt64(Int.max), vectors: [.init(name: "params", values: [1])])
+        do {
+            _ = try ParameterPack(decoding: past.encoded())
+            Issue.record("a step of Int.max decoded")
+        } catch {
+            #expect(error.description.contains("step 9223372036854775807"), "\(error)")
+        }
+    }
 }

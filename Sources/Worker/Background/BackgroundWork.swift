@@ -91,7 +91,8 @@ final class BackgroundWork: Sendable {
                     "training round done", metadata: ["job_id": "\(report.job)", "round": "\(assignment.round)"])
             }
             if report.error == nil { metrics.trainingSteps.increment(by: Int64(max(0, report.step - assignment.fromStep))) }
-            var header = Header(command: .roundResult, requestId: UInt64(assignment.round))
+            // The round number is echoed as the request id; a negative one (refused above) must not trap here.
+            var header = Header(command: .roundResult, requestId: UInt64(clamping: assignment.round))
             header.status = report.error == nil ? .ok : .badRequest
             var frames = [header.encoded(), WireJSON.encode(report)]
             if report.error == nil { frames.append(body) }

@@ -47,6 +47,7 @@ public enum RoundExecutor {
             throw .invalidAssignment("shard \(a.shard) of \(a.shards)")
         }
         guard a.fromStep >= 0, a.steps >= 0 else { throw .invalidAssignment("fromStep and steps must be ≥ 0") }
+        guard a.round >= 1 else { throw .invalidAssignment("round \(a.round): rounds are numbered from 1") }
         switch spec.model {
         case "mlp": break
         case "dqn": return try executeDQN(a, state: bytes, cache: cache, report: &report)

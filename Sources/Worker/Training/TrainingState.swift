@@ -72,7 +72,7 @@ public struct TrainingState: Sendable, Equatable {
         model.flatParameters = try vector(Self.paramsName)
         let m = try vector(Self.firstMomentName)
         let v = try vector(Self.secondMomentName)
-        guard pack.step <= UInt64(Int.max) else { throw .badState("step \(pack.step) is out of range") }
+        guard pack.step <= ParameterPack.maximumStep else { throw .badState("step \(pack.step) is out of range") }
         self.init(model: model, optimizer: OptimizerState(step: Int(pack.step), firstMoment: m, secondMoment: v))
     }
 

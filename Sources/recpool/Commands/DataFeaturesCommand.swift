@@ -60,7 +60,17 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"
             text.reserveCapacity(matrix.rows * (matrix.columns * 3 + 4))
             for row in 0..<matrix.rows {
-                for value in matrix.row(row) { text += value == 0 ? "0," : "\(value)," }
+                for (column, value) in matrix.row(row).enumerated() {
+                    // A raw value far outside the training spread z-scores past Float's range: refused by name,
+                    // never written as `inf` for `fit` to trip over later.
+                    guard value.isFinite else {
+                        throw CommandFailure(
+                            "row \(row) of the \(split) split: column \(fitted.columns[column]) is not a finite number "
+                                + "(\(value)) after scaling by the training statistics; nothing was written",
+                            exitCode: .badInput)
+                    }
+                    text += value == 0 ? "0," : "\(value),"
+                }
                 text += rows.reward[row] > 0 ? "1\n" : "0\n"
             }
             try text.write(toFile: out, atomically: true, encoding: .utf8)

@@ -222,6 +222,12 @@ struct LoadTestCommand: AsyncParsableCommand {
     /// Fails with ``ExitStatus/errorsDominate`` when errors dominate `run` (after its figures were printed).
     private func checkErrors(_ run: LoadSummary) throws {
         guard run.errorsDominate(threshold: maxErrorFraction) else { return }
+        guard run.sent > 0 else {
+            // No failure share to state: nothing was measured at all.
+            throw CommandFailure(
+                "nothing was sent in \(run.label): no request to measure (a longer --duration or a higher --rate sends some)",
+                exitCode: .errorsDominate)
+        }
         let errors = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let share = String(format: "%.1f%% > %.1f%%", 100 * run.failureFraction, 100 * maxErrorFraction)
         throw CommandFailure(

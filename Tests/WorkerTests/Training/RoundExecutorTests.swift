@@ -84,6 +84,28 @@ struct RoundExecutorTests {
         #expect(result.report.error?.contains("shard 2 of 2") == true)
     }
 
+    @Test("A round numbered below 1 is refused, never trapping where its number becomes the reply's request id")
+    func badRound() {
+        let a = TrainingFixtures.assignment(Self.spec, round: -1, steps: 1)
+        let result = RoundExecutor.run(assignment: a, state: [], dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        #expect(result.body.isEmpty)
+        #expect(result.report.error?.contains("round -1: rounds are numbered from 1") == true, "\(result.report.error ?? "")")
+    }
+
+    @Test("A state pack whose step is near Int.max is refused as bad state, never trapping the optimiser's counter")
+    func stepNearIntMax() throws {
+        let first = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(Self.spec, steps: 1), state: [], dataset: TrainingFixtures.bytes,
+            cache: TrainingCache())
+        var pack = try ParameterPack(decoding: first.body)
+        pack.step = UInt64(Int.max)
+        let state = pack.encoded()
+        let a = TrainingFixtures.assignment(Self.spec, steps: 3, state: state)
+        let result = RoundExecutor.run(assignment: a, state: state, dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        #expect(result.body.isEmpty)
+        #expect(result.report.error?.contains("step 9223372036854775807") == true, "\(result.report.error ?? "")")
+    }
+
     @Test("A pack for another architecture is refused, naming the vector and the sizes")
     func wrongWidths() throws {
         let other = TrainingFixtures.spec(hidden: [3])

@@ -92,13 +92,7 @@ struct ControlInboxTests {
     func heldSlateAnsweredBusy() throws {
         var h = CoreHarness()
         UnloggedSlateTests.registerPolicyWorker(&h)
-        let query = WireMessage(header: Header(command: .recommend, requestId: 5), payload: [Array("{}".utf8)])
-        h.feed(.client(identity: [1], frames: query.frames(), userId: nil))
-        let dispatched = try #require(h.sentToWorkers.last { $0.message.header.command == .recommend })
-        let reply = WireMessage(
-            header: dispatched.message.header.reply(status: .ok, modelVersion: 2),
-            payload: [Array("{\"items\":[]}".utf8), Array("{\"impression_id\":\"x\"}".utf8)])
-        h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
+        try UnloggedSlateTests.holdPolicySlate(&h)
         let held = try #require(h.toControl.last)
         #expect(h.core.outstandingRequests == 1)
         h.feed(.controlBusy(held, heldBytes: 20_000_000, limit: 16 * Self.mib))

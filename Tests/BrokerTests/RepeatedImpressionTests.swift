@@ -10,6 +10,13 @@ import Testing
 /// the first, so the second slate is refused naming the id, never reported logged.
 @Suite("Online coordinator: an impression id repeated across group commits")
 struct RepeatedImpressionTests {
+    /// A FEEDBACK request for `item` of impression `id`.
+    static func feedbackMessage(_ id: String, item: Int, requestId: UInt64) -> WireMessage {
+        WireMessage(
+            header: Header(command: .feedback, requestId: requestId),
+            payload: [WireJSON.encode(FeedbackRequest(impressionId: id, item: item, click: 1))])
+    }
+
     /// Holds a slate for `id` (request id `requestId`) and commits it; returns the released replies.
     static func serveHeld(
         _ h: OnlineHarness, _ id: String, slate: [Int], requestId: UInt64, commit: Bool = true
@@ -70,20 +77,13 @@ struct RepeatedImpressionTests {
         // A second slate under the same id waits for its commit; feedback on the first slate's item 7 arrives meanwhile
         // (item 7 is in both slates), and on item 12 (only in the queued one).
         _ = Self.serveHeld(h, "dup-3", slate: [11, 12, 7], requestId: 42, commit: false)
-        let onSeven = WireMessage(
-            header: Header(command: .feedback, requestId: 50),
-            payload: [WireJSON.encode(FeedbackRequest(impressionId: "dup-3", item: 7, click: 1))])
-        let onTwelve = WireMessage(
-            header: Header(command: .feedback, requestId: 51),
-            payload: [WireJSON.encode(FeedbackRequest(impressionId: "dup-3", item: 12, click: 1))])
+        let onSeven = Self.feedbackMessage("dup-3", item: 7, requestId: 50)
+        let onTwelve = Self.feedbackMessage("dup-3", item: 12, requestId: 51)
         h.coordinator.handleFeedback(identity: [9], message: onSeven, nowMs: 2_000)
         h.coordinator.handleFeedback(identity: [9], message: onTwelve, nowMs: 2_000)
         h.coordinator.flushPending()
         h.coordinator.flushPending()
-        let answers = h.take().compactMap { output -> WireMessage? in
-            if case .toClient(_, let frames) = output { return try? WireMessage(decoding: frames) }
-            return nil
-        }
+        let answers = h.clientReplies()
         let byId = Dictionary(uniqueKeysWithValues: answers.map { ($0.header.requestId, $0) })
         #expect(byId[50]?.header.status == .ok)
         let seven = try WireJSON.decode(FeedbackReply.self, from: try #require(byId[50]).frame(0))
@@ -101,16 +101,11 @@ struct RepeatedImpressionTests {
         _ = h.take()
         _ = Self.serveHeld(h, "dup-4", slate: [3, 7, 9], requestId: 41)
         _ = Self.serveHeld(h, "dup-4", slate: [11, 12, 13], requestId: 42, commit: false)
-        let onSeven = WireMessage(
-            header: Header(command: .feedback, requestId: 60),
-            payload: [WireJSON.encode(FeedbackRequest(impressionId: "dup-4", item: 7, click: 1))])
+        let onSeven = Self.feedbackMessage("dup-4", item: 7, requestId: 60)
         h.coordinator.handleFeedback(identity: [9], message: onSeven, nowMs: 2_000)
         h.coordinator.flushPending()
         h.coordinator.flushPending()
-        let answers = h.take().compactMap { output -> WireMessage? in
-            if case .toClient(_, let frames) = output { return try? WireMessage(decoding: frames) }
-            return nil
-        }
+        let answers = h.clientReplies()
         let reply = try #require(answers.first { $0.header.requestId == 60 })
         #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
         #expect(try h.coordinator.store.impression("dup-4")?.clicks == [7: 1])

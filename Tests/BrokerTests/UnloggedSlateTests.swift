@@ -29,6 +29,18 @@ struct UnloggedSlateTests {
                 peerAddress: nil))
     }
 
+    /// A client's policy RECOMMEND (request id 5, from client `[1]`) dispatched to the registered policy worker,
+    /// whose answer, carrying an impression, is now held for the control plane.
+    static func holdPolicySlate(_ h: inout CoreHarness) throws {
+        let query = WireMessage(header: Header(command: .recommend, requestId: 5), payload: [Array("{}".utf8)])
+        h.feed(.client(identity: [1], frames: query.frames(), userId: nil))
+        let dispatched = try #require(h.sentToWorkers.last { $0.message.header.command == .recommend })
+        let reply = WireMessage(
+            header: dispatched.message.header.reply(status: .ok, modelVersion: 2),
+            payload: [Array("{\"items\":[]}".utf8), Array("{\"impression_id\":\"x\"}".utf8)])
+        h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
+    }
+
     static func registration(_ h: CoreHarness) throws -> WorkerRegistration {
         let answer = try #require(h.sentToWorkers.last { $0.identity == [7] && $0.message.header.command == .heartbeat })
         return try WireJSON.decode(WorkerRegistration.self, from: try #require(answer.message.payload.first))

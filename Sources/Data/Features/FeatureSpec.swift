@@ -153,14 +153,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
     /// The JSON bytes stored in a checkpoint (keys sorted, so equal specs give equal bytes).
     /// - Throws: ``FeatureSpecError/notEncodable(_:)`` when a fitted statistic is not finite (the loaders refuse
-    ///   values outside a 32-bit float's range, so this names a fault, never a crash).
+    ///   values outside a 32-bit float's range, so this names a fault, never a crash), or when the spec has a
+    ///   ``shapeProblem`` that ``decode(_:)`` would refuse: nothing is written that cannot be read back.
     public func encoded() throws(FeatureSpecError) -> [UInt8] {
+        if let problem = shapeProblem { throw .notEncodable("it would not load back: \(problem)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {
             return Array(try encoder.encode(self))
         } catch {
-            throw .notEncodable("\(error)")
+            throw .notEncodable("a statistic is not finite: \(error)")
         }
     }
 
@@ -192,6 +194,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public static let maximumPositions = 65_536
     /// The most hash buckets of either kind (item id, user × item cross) a spec may have.
     public static let maximumHashBuckets = 1 << 20
+    /// The largest cardinality of an item category column (its one-hot width). Codes need not be dense (the
+    /// simulator's are a topic index and `item mod 5`), so a catalogue of 3 items may have a column of 6 codes.
+    public static let maximumCategoryCardinality = 65_536
 
     /// Why the spec's sizes and arrays cannot describe one catalogue and one set of columns, or `nil`: counts out of
     /// range, per-item arrays that are not `itemCount` long, item codes outside their cardinality, or `columns`
@@ -211,8 +216,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         guard (userNumericScalings?.count ?? 0) == (userNumericNames?.count ?? 0) else {
             return "userNumericScalings does not match userNumericNames"
         }
-        // A column has at most one code per item: a larger cardinality would build that many column names below.
-        guard itemCategoryCardinalities.allSatisfy({ $0 >= 0 && $0 <= itemCount }),
+        // Bounded: a cardinality builds that many column names below.
+        guard itemCategoryCardinalities.allSatisfy({ (0...Self.maximumCategoryCardinality).contains($0) }),
             itemCategoryCodes.count == itemCount,
             itemCategoryCodes.allSatisfy({ codes in
                 codes.count == itemCategoryCardinalities.count
@@ -248,7 +253,8 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     /// The training part of a log split by time (`log`, its first `fraction` of rows by time) has `rows`
     /// rows, fewer than the `needed` a model is fitted on.
     case emptyTrainingPart(log: String, fraction: Double, rows: Int, needed: Int)
-    /// The spec holds a value JSON cannot encode (a statistic that is not finite).
+    /// The spec cannot be written: it holds a value JSON cannot encode (a statistic that is not finite), or its
+    /// shape is one ``FeatureSpec/decode(_:)`` would refuse.
     case notEncodable(String)
 }
 
@@ -263,7 +269,7 @@ extension FeatureSpecError: CustomStringConvertible {
         case .emptyTrainingPart(let log, let fraction, let rows, let needed):
             "the training part of \(log) (first \(Int((fraction * 100).rounded()))% by time) has \(rows) row"
                 + (rows == 1 ? "" : "s") + "; at least \(needed) \(needed == 1 ? "is" : "are") needed"
-        case .notEncodable(let why): "the feature specification cannot be encoded (a statistic is not finite): \(why)"
+        case .notEncodable(let why): "the feature specification cannot be written: \(why)"
         }
     }
 }

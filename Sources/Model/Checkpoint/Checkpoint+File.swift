@@ -3,8 +3,16 @@ internal import RecFiles
 extension Checkpoint {
     /// Writes the checkpoint atomically: to a temporary file in the same directory, `fsync`,
     /// then `rename` over `path`, so a reader sees either the old file or the whole new one.
-    /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
+    /// - Throws: ``CheckpointError/invalidField(field:value:)`` for a weight that is not finite, which
+    ///   ``read(fromFile:)`` would refuse (nothing is written that cannot be read back), or
+    ///   ``CheckpointError/io(path:operation:errno:)``.
     public func write(toFile path: String) throws(CheckpointError) {
+        let weights = model.network.flatParameters
+        if let bad = weights.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidField(
+                field: "weights",
+                value: "\(weights[bad]) at index \(bad) (every weight must be finite; such a file would not load)")
+        }
         try Self.writeRawFile(encoded(), to: path)
     }
 

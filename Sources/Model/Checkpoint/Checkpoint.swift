@@ -17,7 +17,8 @@ public enum CheckpointModel: Sendable, Equatable {
 /// One model file: the model, its version, the data layer's feature specification and free
 /// metadata, in the versioned, checksummed binary format described in docs/MODELS.md.
 ///
-/// `encoded()` followed by `init(decoding:)` is bit-exact.
+/// `encoded()` followed by `init(decoding:)` is bit-exact for finite weights; a weight that is not finite is refused
+/// by `init(decoding:)` and by `write(toFile:)`.
 public struct Checkpoint: Sendable, Equatable {
     /// The file's magic, `RECPOOLM`.
     public static let magic: [UInt8] = Array("RECPOOLM".utf8)

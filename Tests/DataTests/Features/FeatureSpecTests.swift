@@ -52,11 +52,19 @@ struct FeatureSpecTests {
         case "popularity short": spec.popularity.removeLast()
         default: spec.crossBuckets = .max
         }
-        let bytes = try spec.encoded()
+        // A checkpoint is untrusted input: such a file, written by anything, is refused on decode.
+        let bytes = Array(try JSONEncoder().encode(spec))
         #expect {
             try FeatureSpec.decode(bytes)
         } throws: { error in
             guard case FeatureSpecError.malformed(let why) = error else { return false }
+            return why.contains(says)
+        }
+        // And RecPool itself never writes one.
+        #expect {
+            try spec.encoded()
+        } throws: { error in
+            guard case FeatureSpecError.notEncodable(let why) = error else { return false }
             return why.contains(says)
         }
     }

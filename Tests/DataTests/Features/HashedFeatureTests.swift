@@ -29,6 +29,30 @@ struct HashedFeatureTests {
         #expect(!large.columns.contains { $0.hasPrefix("item=") })
     }
 
+    /// The simulator's item category codes are a topic index and `item mod 5`, so a catalogue of 3 or 4 items has
+    /// category columns wider than its item count: `fit` wrote such specs and the reader refused them.
+    @Test("a spec fitted on a catalogue smaller than its category codes writes and reads back", arguments: [2, 3, 4, 5])
+    func smallCatalogueRoundTrips(items: Int) throws {
+        let spec = try Self.synthetic(items: items)
+        #expect(spec.itemCount == items)
+        // The case the reader refused: a category column wider than the catalogue (`recpool fit` reproduced it).
+        if items == 3 { #expect(spec.itemCategoryCardinalities.max() ?? 0 > items) }
+        let back = try FeatureSpec.decode(try spec.encoded())
+        #expect(back.columns == spec.columns && back.itemCategoryCodes == spec.itemCategoryCodes)
+    }
+
+    @Test("a spec the reader would refuse is not written")
+    func unreadableSpecIsNotWritten() throws {
+        var spec = try Self.synthetic(items: 4)
+        spec.itemCategoryCardinalities[0] = FeatureSpec.maximumCategoryCardinality + 1
+        #expect {
+            _ = try spec.encoded()
+        } throws: { error in
+            guard case .notEncodable(let why) = error as? FeatureSpecError else { return false }
+            return why.contains("would not load back") && why.contains("itemCategoryCodes")
+        }
+    }
+
     @Test("a row holds the item's hash bucket and, per user feature, its hashed crosses with the item id and each item category")
     func crosses() throws {
         let spec = try FeatureSpec.fit(on: Self.train)

@@ -51,6 +51,25 @@ struct CheckpointTests {
         }
     }
 
+    @Test("a weight that is not finite is refused on write, leaving no file: nothing is written that cannot be read")
+    func nonFiniteWeightsAreNotWritten() throws {
+        var m = MLP(inputWidth: 2, hiddenSizes: [2], seed: 1)
+        var flat = m.flatParameters
+        flat[4] = .nan
+        m.flatParameters = flat
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("model.rpm").path
+        #expect {
+            try Checkpoint(model: .mlp(m)).write(toFile: path)
+        } throws: { error in
+            guard case .invalidField(let field, let value) = error as? CheckpointError else { return false }
+            return field == "weights" && value.contains("at index 4")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
     @Test("writing to a file and reading it back gives the same checkpoint and leaves no temp file")
     func fileRoundTrip() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ckpt-\(UUID().uuidString)")

@@ -16,9 +16,10 @@ extension OnlineOptions {
         s.impressionLogSize = impressionLogSize
         s.feedbackWindowMs = feedbackWindowS.multipliedSaturating(by: 1000)
         s.exploration = ExplorationSpec(kind: try explorationKind(), epsilon: epsilon, temperature: temperature)
+        // Both learners are closed-form (no step size, no gradient steps): the spec's `steps_per_update` and
+        // `learning_rate` keep their defaults and no flag sets them.
         s.learning = OnlineLearningSpec(
-            updateEvery: onlineUpdateEvery, batchSize: 64, stepsPerUpdate: onlineStepsPerUpdate,
-            learningRate: onlineLearningRate, learner: try learnerKind(), gamma: onlineGamma,
+            updateEvery: onlineUpdateEvery, batchSize: 64, learner: try learnerKind(), gamma: onlineGamma,
             targetUpdateEvery: onlineTargetUpdateEvery)
         s.world.seed = onlineWorldSeed
         s.allowFaultInjection = allowFaultInjection

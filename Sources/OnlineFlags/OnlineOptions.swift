@@ -55,14 +55,6 @@ public struct OnlineOptions: ParsableArguments {
     @Option(help: "Feedback events between two learning updates on a replica (K).")
     public var onlineUpdateEvery = 16
 
-    /// Gradient steps per learning update.
-    @Option(help: "Gradient steps per learning update.")
-    public var onlineStepsPerUpdate = 4
-
-    /// Adam's learning rate for online learning.
-    @Option(help: "Adam learning rate of online learning.")
-    public var onlineLearningRate = 0.003
-
     /// What the replicas learn: `contextual_bandit` (γ = 0) or `session_dqn`.
     @Option(
         help: "What the replicas learn: contextual_bandit (γ = 0, the default) or session_dqn (Double-DQN over the session).")
@@ -120,8 +112,7 @@ public struct OnlineOptions: ParsableArguments {
             ("--online-guard-margin", "\(onlineGuardMargin)"), ("--online-guard-min-rows", "\(onlineGuardMinRows)"),
             ("--impression-log-size", "\(impressionLogSize)"), ("--feedback-window-s", "\(feedbackWindowS)"),
             ("--exploration", exploration), ("--epsilon", "\(epsilon)"), ("--temperature", "\(temperature)"),
-            ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-steps-per-update", "\(onlineStepsPerUpdate)"),
-            ("--online-learning-rate", "\(onlineLearningRate)"), ("--online-learner", onlineLearner),
+            ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-learner", onlineLearner),
             ("--online-gamma", "\(onlineGamma)"), ("--online-target-update-every", "\(onlineTargetUpdateEvery)"),
             ("--online-world-seed", "\(onlineWorldSeed)"),
         ]

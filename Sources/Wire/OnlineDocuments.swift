@@ -65,9 +65,10 @@ public struct OnlineLearningSpec: Codable, Sendable, Equatable {
     public var updateEvery: Int
     /// Transitions per gradient step, sampled from the replay data (gradient learners only).
     public var batchSize: Int
-    /// Gradient steps per update (gradient learners only).
+    /// Gradient steps per update. Unused: both learners (the contextual bandit's Bayesian last layer and the session
+    /// DQN's linear Gaussian fit) are closed-form; kept so stored specs keep their form and SHA-256.
     public var stepsPerUpdate: Int
-    /// Adam's learning rate (gradient learners only).
+    /// Adam's learning rate. Unused, like ``stepsPerUpdate``.
     public var learningRate: Double
     /// Transitions the replay data keeps (gradient learners only).
     public var replayCapacity: Int

@@ -181,6 +181,11 @@ struct OnlinePoolTests {
         #expect(status.online?.lastDecision?.accepted == false)
         let settled = try await Self.waitForOnline(client) { Self.converged($0, replicas: 2) }
         #expect(settled.version == learnt.version)
+        // `recpool status` names accepted and rejected syncs apart (it printed "N syncs (M rejected)", N accepted).
+        let shown = try runTool("recpool", ["status", "--broker", cluster.endpoints.frontend])
+        #expect(
+            shown.stdout.contains("syncs \(settled.syncs) accepted, \(settled.rejected) rejected"),
+            "\(shown.stdout)")
         let text = try String(contentsOf: log, encoding: .utf8)
         #expect(text.contains("rejected by the guard"))
     }

@@ -32,6 +32,16 @@ struct OnlineOptionsTests {
         #expect(message.contains("--exploration"))
     }
 
+    /// Both learners are closed-form, so a step size or a number of gradient steps would be silently ignored (and
+    /// would still have changed the stored spec, starting a new lineage for nothing): no flag takes them.
+    @Test("no flag sets a step size or gradient steps that no learner takes", arguments: [
+        "--online-learning-rate", "--online-steps-per-update",
+    ])
+    func noDeadLearningFlags(flag: String) {
+        let message = OnlineOptions.message(for: Self.parseError(["--online", flag, "1"]))
+        #expect(message.contains(flag), "\(message)")
+    }
+
     static func parseError(_ arguments: [String]) -> any Error {
         do {
             _ = try OnlineOptions.parse(arguments)

@@ -71,6 +71,15 @@ struct PolicyPackDeltaTests {
                 == base.pack)
     }
 
+    /// docs/PROTOCOL.md's example: 4·(249·250/2 + 249) + 88 = 125,584 bytes plus 4·(249 + 4) = 1,012 a row.
+    @Test("the simulator world's φ is 249 wide with 1,024 id buckets (the figures docs/PROTOCOL.md quotes)")
+    func simulatorWidth() throws {
+        let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        let features = try PolicyFeatures(spec: spec)
+        #expect(features.width == 249 && spec.idBuckets == 1_024)
+        #expect(4 * (249 * 250 / 2 + 249) + 88 == 125_584 && 4 * (249 + 4) == 1_012)
+    }
+
     @Test("merging packs rebuilt from deltas is bit-identical to merging the whole packs")
     func mergeOfDeltasIsExact() throws {
         let base = try learntBase()

@@ -16,7 +16,7 @@ public struct EpsilonSchedule: Sendable, Equatable, Codable {
     /// Steps over which ε falls.
     public var decaySteps: Int
 
-    /// Creates a schedule; the defaults are RLlib's: 1.0 → 0.05 over 10,000 steps.
+    /// Creates a schedule; the defaults are RLlib's DQN's: 1.0 → 0.05 over 10,000 steps.
     public init(start: Float = 1.0, end: Float = 0.05, decaySteps: Int = 10_000) {
         self.start = start
         self.end = end
@@ -31,10 +31,11 @@ public struct EpsilonSchedule: Sendable, Equatable, Codable {
     }
 }
 
-/// DQN hyper-parameters. The defaults follow RLlib's DQN (see docs/MODELS.md):
-/// replay 50,000, batch 32, hard target update every 500 steps, ε 1.0 → 0.05 over 10,000 steps,
-/// γ = 0.9, Adam at 5e-4, Double-DQN on, Huber δ = 1. γ = 0 turns the DQN into a contextual
-/// bandit (the target is the immediate reward).
+/// DQN hyper-parameters (see docs/MODELS.md). Replay 50,000, a hard target update every 500 steps,
+/// ε 1.0 → 0.05 over 10,000 steps, Adam at 5e-4 and Double-DQN on follow RLlib's DQN; batch 32 and
+/// Huber δ = 1 follow the Nature DQN (Mnih et al., 2015). γ = 0.9 is RecPool's own choice, not
+/// either source's 0.99: a simulated session lasts about 30 steps, so a horizon of about 1/(1 − γ) = 10
+/// steps covers it. γ = 0 turns the DQN into a contextual bandit (the target is the immediate reward).
 public struct DQNConfig: Sendable, Equatable, Codable {
     /// Transitions kept in the replay ring.
     public var replayCapacity: Int

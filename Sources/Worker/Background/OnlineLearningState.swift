@@ -55,7 +55,7 @@ enum PolicyWeightsFrame: Sendable, Equatable {
 
 /// The statistics pack of the installed version, kept whole so a POLICY or POLICY_STATE can carry only the rows
 /// that changed since it (``PolicyPackDelta``). About `4 × (width² + width + buckets × (width + 3))` bytes
-/// (1.45 MB for the simulator world's 277-wide features and 1,024 buckets), independent of the catalogue size.
+/// (1.28 MB for the simulator world's 249-wide features and 1,024 buckets), independent of the catalogue size.
 struct InstalledBase: Sendable, Equatable {
     /// The installed version.
     var version: UInt64
@@ -84,7 +84,7 @@ struct LearnOutcome: Sendable, Equatable {
     var learnt = 0
     /// Events counted and dropped: no policy installed, learning frozen, or a context the spec rejects.
     var dropped = 0
-    /// Gradient steps taken.
+    /// Learning updates taken (closed-form posterior solves, one every K events).
     var steps = 0
     /// Whether an update ran, so a new snapshot should be served.
     var updated: Bool { steps > 0 }

@@ -61,8 +61,8 @@ enum StatusTable {
         if let online = status.online, online.enabled {
             lines.append(
                 "online learning \(online.frozen ? "frozen" : "on"): policy version \(online.version)"
-                    + (online.catalogueVersion.map { " on catalogue version \($0)" } ?? "") + ", \(online.syncs) syncs "
-                    + "(\(online.rejected) rejected), \(online.feedback) feedback events; see `recpool online status`")
+                    + (online.catalogueVersion.map { " on catalogue version \($0)" } ?? "") + ", syncs \(online.syncs) accepted, "
+                    + "\(online.rejected) rejected, \(online.feedback) feedback events; see `recpool online status`")
         }
         if let promoted = status.promotedVersion { lines.append("promoted model version \(promoted)") }
         lines.append("")

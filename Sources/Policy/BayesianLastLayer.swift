@@ -28,17 +28,20 @@ public struct BayesianLastLayer: Sendable, Equatable {
     public let width: Int
     /// Item-id buckets.
     public let buckets: Int
-    /// `Σ φφᵀ`, `width × width`, row-major; symmetric bit for bit.
+    /// `Σ w·φφᵀ` over the events (`w` each event's weight: 1 for the linear-Gaussian last layer, the Laplace
+    /// factor `p̂(1 − p̂)` for the logistic one), `width × width`, row-major; symmetric bit for bit.
     public internal(set) var a: [Double]
-    /// `Σ r·φ`.
+    /// `Σ y·φ`, `y` each event's response as ``add(phi:bucket:reward:weight:)`` receives it: the reward for the
+    /// linear-Gaussian last layer; for the logistic one the weighted working response of iteratively reweighted
+    /// least squares, `w·z = r − p̂ + w·η` (`η` the log-odds at the linearisation point).
     public internal(set) var g: [Double]
-    /// Events per bucket.
+    /// `Σ w` per bucket: the events' summed weights (equal to the event count when every weight is 1).
     public internal(set) var n: [Double]
-    /// `Σ φ` per bucket, `buckets × width`, row-major.
+    /// `Σ w·φ` per bucket, `buckets × width`, row-major.
     public internal(set) var c: [Double]
-    /// `Σ y` per bucket.
+    /// `Σ y` per bucket (the responses, as in ``g``).
     public internal(set) var s: [Double]
-    /// Events per bucket (for the cold-start rule).
+    /// Events per bucket, unweighted (for the cold-start rule).
     public internal(set) var k: [Double]
 
     /// An empty posterior (the prior).

@@ -2,7 +2,7 @@ extension SimulationReport {
     /// Aggregates per-user outcomes and the baselines' clicks into windows, fifths and totals.
     init(
         plan: SimulationPlan, world: String, outcomes: [SimulationRunner.LiveOutcome], baselines: Baselines,
-        fixedVersion: UInt64?, elapsedMs: UInt64
+        fixedVersion: UInt64?, elapsedMs: UInt64?
     ) {
         let n = outcomes.count
         // The pool's CTR over `range`: nil when no user of it was served (the whole run's and a window's are then

@@ -60,7 +60,8 @@ extension SimulationReport {
             : "No user was served by a pool (the baselines alone)."
         let summary = """
             <p>\(users) simulated new users of the \(escape(world)) world (seed \(seed), concurrency \(concurrency)), \
-            \(served) served in \(elapsedMs) ms; policy versions \(versionRange).</p>
+            \(elapsedMs.map { "\(served) served in \($0) ms" } ?? "no live part (the baselines alone)"); \
+            policy versions \(versionRange).</p>
             <p>\(poolText) On the same users:</p>
             \(totals)<p>Feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)); errors: \(escape(errorText)).</p>
 

@@ -152,8 +152,8 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var feedbackDuplicates: Int
     /// Failed calls by status name (`NOT_FOUND`, `EXPIRED`, `TIMEOUT`, `BAD_SLATE`…).
     public var errors: [String: Int]
-    /// Wall-clock duration of the live part, ms.
-    public var elapsedMs: UInt64
+    /// Wall-clock duration of the live part, ms; `nil` (JSON `null`) when there was none (`--baselines-only`).
+    public var elapsedMs: UInt64?
     /// Every baseline that ran, in report order (their CTR over time is in ``windows``).
     public var baselines: [BaselineSummary] = []
     /// CTR over time.
@@ -196,7 +196,7 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         let oracle = oracleCtr
         func share(_ v: Double) -> String { oracle > 0 ? String(format: "%.2f", v / oracle) : "undefined" }
         let unserved = "undefined (no user of it served)"
-        var lines = ["world \(world), users \(users) (served \(served)), seed \(seed), concurrency \(concurrency), \(elapsedMs) ms"]
+        var lines = ["world \(world), users \(users) (served \(served)), seed \(seed), concurrency \(concurrency), \(elapsedMs.map { "\($0) ms" } ?? "no live part")"]
         if served > 0 {
             lines.append(
                 "pool CTR \(f(ctr)) (÷ oracle \(share(ctr))): first fifth \(ctrFirstFifth.map(f) ?? unserved), last "
@@ -282,7 +282,7 @@ extension SimulationReport {
         feedbackSent = try c.decode(Int.self, forKey: .feedbackSent)
         feedbackDuplicates = try c.decode(Int.self, forKey: .feedbackDuplicates)
         errors = try c.decode([String: Int].self, forKey: .errors)
-        elapsedMs = try c.decode(UInt64.self, forKey: .elapsedMs)
+        elapsedMs = try c.decodeIfPresent(UInt64.self, forKey: .elapsedMs)
         baselines = try c.decodeIfPresent([BaselineSummary].self, forKey: .baselines) ?? []
         windows = try c.decode([SimulationWindow].self, forKey: .windows)
     }

@@ -79,7 +79,7 @@ public enum SimulationRunner {
             visitors: visitors, world: world, fixed: nil, slateLength: world.slots, seed: plan.seed)
         return SimulationReport(
             plan: plan, world: name(of: world), outcomes: visitors.indices.map { LiveOutcome(index: $0) },
-            baselines: baselines, fixedVersion: nil, elapsedMs: 0)
+            baselines: baselines, fixedVersion: nil, elapsedMs: nil)
     }
 
     static func name(of world: any VisitorWorld) -> String {

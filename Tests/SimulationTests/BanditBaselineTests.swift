@@ -112,6 +112,9 @@ import Testing
         }
         let windows = try #require(json["windows"] as? [[String: Any]])
         #expect(windows.count == 5 && windows.allSatisfy { $0.keys.contains("version") && $0["version"] is NSNull })
+        // No live part ran, so it has no duration: null, never 0 ms.
+        #expect(report.elapsedMs == nil && json.keys.contains("elapsed_ms") && json["elapsed_ms"] is NSNull)
+        #expect(report.text.contains("no live part") && !report.text.contains(" 0 ms"))
         #expect(report.text.contains("policy versions") == false && !report.text.contains("fixed v0"))
         #expect(report.html(command: "recpool simulate --baselines-only").contains("policy versions none (no user served)"))
         #expect(try JSONDecoder().decode(SimulationReport.self, from: Data(report.json().utf8)) == report)

@@ -14,13 +14,9 @@ struct BrokerMetrics {
     private let latency = Metrics.Timer(label: "recpool_broker_reply_latency_seconds")
     private let inflight = Gauge(label: "recpool_broker_inflight_requests")
     private let liveWorkers = Gauge(label: "recpool_broker_live_workers")
-    private let onlineVersion = Gauge(label: "recpool_broker_online_policy_version")
-    private let onlineFeedback = Gauge(label: "recpool_broker_online_feedback_events")
-    private let onlineImpressions = Gauge(label: "recpool_broker_online_impressions_logged")
-    private let onlineSyncs = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "accepted")])
-    private let onlineRejected = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "rejected")])
-    private let onlineEmpty = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "empty")])
-    private let onlineFrozen = Gauge(label: "recpool_broker_online_frozen")
+    /// Made once online learning is on: a broker without it exports no online gauge, rather than a policy
+    /// version 0 that a dashboard could not tell from a served version 0.
+    private var online: OnlineGauges?
     private let queueDepth: [Command: Gauge] = Dictionary(
         uniqueKeysWithValues: [Command.score, .recommend].map {
             ($0, Gauge(label: "recpool_broker_queue_depth", dimensions: [("service", $0.name.lowercased())]))
@@ -35,14 +31,9 @@ struct BrokerMetrics {
             last[name] = value
             counter(for: name).increment(by: Int64(delta))
         }
-        if let online = core.onlineView {
-            onlineVersion.record(Int64(bitPattern: online.version))
-            onlineFeedback.record(online.feedback)
-            onlineImpressions.record(online.impressions)
-            onlineSyncs.record(online.syncs)
-            onlineRejected.record(online.rejected)
-            onlineEmpty.record(online.emptySyncs)
-            onlineFrozen.record(online.frozen ? 1 : 0)
+        if let view = core.onlineView, view.enabled {
+            if online == nil { online = OnlineGauges() }
+            online?.record(view)
         }
         inflight.record(core.inflightCount)
         liveWorkers.record(core.liveWorkerCount)
@@ -80,5 +71,26 @@ struct BrokerMetrics {
         }
         counters[name] = made
         return made
+    }
+}
+
+/// The online learning gauges (docs/OPERATIONS.md), registered only by a broker whose online learning is on.
+private struct OnlineGauges {
+    let version = Gauge(label: "recpool_broker_online_policy_version")
+    let feedback = Gauge(label: "recpool_broker_online_feedback_events")
+    let impressions = Gauge(label: "recpool_broker_online_impressions_logged")
+    let syncs = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "accepted")])
+    let rejected = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "rejected")])
+    let empty = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "empty")])
+    let frozen = Gauge(label: "recpool_broker_online_frozen")
+
+    func record(_ view: OnlineView) {
+        version.record(Int64(bitPattern: view.version))
+        feedback.record(view.feedback)
+        impressions.record(view.impressions)
+        syncs.record(view.syncs)
+        rejected.record(view.rejected)
+        empty.record(view.emptySyncs)
+        frozen.record(view.frozen ? 1 : 0)
     }
 }

@@ -59,6 +59,8 @@ struct MetricsTests {
             #expect(broker["recpool_broker_queue_depth{service=\"score\"}"] == 0)
             #expect(broker["recpool_broker_reply_latency_seconds_count"] == 5)  // dispatched requests only
             #expect(broker["recpool_broker_worker_model_version{worker=\"w1\"}"] == 0)
+            // Without --online no online gauge exists: a policy version 0 here would read as a served version.
+            #expect(broker.keys.filter { $0.hasPrefix("recpool_broker_online_") }.isEmpty, "\(broker.keys.sorted())")
 
             let worker = try await Self.scrape(workerPort)
             #expect(worker["recpool_worker_rows_total"] == 10)

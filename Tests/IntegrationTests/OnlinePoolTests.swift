@@ -155,10 +155,11 @@ struct OnlinePoolTests {
         let cluster = ProcessCluster()
         cluster.brokerLog = log
         defer { cluster.stop() }
+        let metricsPort = freeLoopbackPort()
         let client = try await cluster.startPool(
             brokerArguments: [
                 "--state-dir", state.path, "--online", "--allow-fault-injection", "--online-sync-events", "300",
-                "--online-guard-min-rows", "300",
+                "--online-guard-min-rows", "300", "--metrics", "127.0.0.1:\(metricsPort)",
             ],
             workers: ["a", "b"])
         defer { client.close() }
@@ -186,6 +187,12 @@ struct OnlinePoolTests {
         #expect(
             shown.stdout.contains("syncs \(settled.syncs) accepted, \(settled.rejected) rejected"),
             "\(shown.stdout)")
+        // With online learning on, the online gauges exist and agree with the view.
+        try await eventually(pollMs: 100, "the online gauges published") {
+            let scraped = try? await MetricsTests.scrape(metricsPort)
+            return scraped?["recpool_broker_online_syncs{outcome=\"rejected\"}"] == Double(settled.rejected)
+                && scraped?["recpool_broker_online_policy_version"] == Double(settled.version)
+        }
         let text = try String(contentsOf: log, encoding: .utf8)
         #expect(text.contains("rejected by the guard"))
     }

@@ -175,9 +175,15 @@ struct OffPolicyCandidateTests {
         #expect(run.code == 0, "\(run.stderr)")
         let json = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(json["policy"] as? String == "online policy version 1")
+        // Only the first-slot rows (a third of the synthetic logs' three slots): there the first-slot distribution
+        // and the logged propensities are of the same slot.
+        #expect((json["dataset"] as? String)?.hasSuffix(", first slot") == true, "\(json["dataset"] ?? "")")
         let all = try #require((json["segments"] as? [[String: Any]])?.first)
+        let firstSlotRows = try DatasetSpecifier(parsing: "synthetic:users=2000,rows=3000,seed=7").load(obdDirectory: "")
+            .position.filter { $0 == 0 }.count
+        #expect(all["rows"] as? Int == firstSlotRows && firstSlotRows > 0 && firstSlotRows < 3000)
         let ess = try #require(all["effective_sample_size"] as? Double)
-        #expect(ess > 0 && ess <= 3000)
+        #expect(ess > 0 && ess <= Double(firstSlotRows))
         let estimates = try #require(all["estimates"] as? [[String: Any]])
         #expect(estimates.map { $0["estimator"] as? String } == ["dm", "ipw", "snipw", "dr"])
         #expect(estimates.allSatisfy { $0["value"] is Double && $0["interval"] is [String: Any] })
@@ -193,19 +199,26 @@ struct OffPolicyCandidateTests {
     /// default online catalogue), written as a shop's CSV log with a schema so that the numpy reference reads the
     /// same rows: a zero-padded numeric timestamp, the logged item, slot, click and propensity, each user feature, and
     /// all-zero affinity columns, one per item (every row cold), for the reference's cold/warm split.
+    ///
+    /// It also writes `first-slot.csv`, the same log with only the rows of the first slot: the rows `data ope
+    /// --online` evaluates on, for the reference.
     static func syntheticShopLog(in dir: URL) throws -> (log: String, schema: String) {
         let data = try DatasetSpecifier(parsing: "synthetic:users=2000,rows=3000,seed=7").load(obdDirectory: "")
         let features = data.userFeatures.names
         let affinity = (0..<data.nActions).map { "affinity_\($0)" }
         let zeros = [String](repeating: "0", count: data.nActions)
         var lines = [(["ts", "item", "slot", "click", "p"] + affinity + features).joined(separator: ",")]
+        var firstSlot = [lines[0]]
         for row in 0..<data.rows {
             let values = data.userFeatures.dictionary(row)
             // Zero-padded, so that the reference's text order is the numeric order recpool sorts by.
             let fixed = [String(format: "%06d", row), "\(data.action[row])", "\(data.position[row] + 1)", "\(Int(data.reward[row]))",
                 "\(data.pscore[row])"] + zeros
             lines.append((fixed + features.map { values[$0] ?? "" }).joined(separator: ","))
+            if data.position[row] == 0 { firstSlot.append(lines[lines.count - 1]) }
         }
+        try firstSlot.joined(separator: "\n").write(
+            toFile: dir.appendingPathComponent("first-slot.csv").path, atomically: true, encoding: .utf8)
         let items = ["item"] + (0..<data.nActions).map { "\($0)" }
         let schema = """
             [logs]
@@ -240,9 +253,11 @@ struct OffPolicyCandidateTests {
              "--policy-out", pi.path] + candidate)
         #expect(run.code == 0, "\(run.stderr)")
         try run.stdout.write(to: report, atomically: true, encoding: .utf8)
+        // `--online` evaluates the first slot's rows only; the reference reads just those.
+        let firstSlot = URL(fileURLWithPath: log).deletingLastPathComponent().appendingPathComponent("first-slot.csv")
         let check = try reference([
-            "check", "--csv", log, "--schema", schema, "--split", "all", "--action-dist", pi.path, "--rewards", q.path,
-            "--report", report.path, "--tolerance", "1e-9",
+            "check", "--csv", firstSlot.path, "--schema", schema, "--split", "all", "--action-dist", pi.path,
+            "--rewards", q.path, "--report", report.path, "--tolerance", "1e-9",
         ])
         #expect(check.code == 0, "\(check.output)")
         #expect(check.output.contains("all figures agree"))

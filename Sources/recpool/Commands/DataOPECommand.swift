@@ -98,9 +98,21 @@ struct DataOPECommand: AsyncParsableCommand {
 
     private func body() async throws {
         let parts = try options.logs()
-        guard let data = parts.part(split) else {
+        guard var data = parts.part(split) else {
             CommandOutput.printError("recpool: --split must be all, train, validation or test")
             throw ExitStatus.usage.exitCode
+        }
+        if onlineCandidate {
+            // The online policy's first-slot distribution is exact only against first-slot rows: a lower slot's
+            // logged propensity (`recpool logs export`) is conditional on the items above it, which the first-slot
+            // distribution is not. So the candidate is its first slot, evaluated on the rows logged there.
+            let first = (0..<data.rows).filter { data.position[$0] == 0 }
+            guard !first.isEmpty else {
+                throw CommandFailure(
+                    "\(data.name): no row was logged in the first slot, where the online policy is evaluated",
+                    exitCode: .badInput)
+            }
+            data = data.subset(first, name: "\(data.name), first slot")
         }
         let (distribution, name) = try await candidate(data: data, train: parts.train)
         let (report, rewards) = OffPolicyEvaluation.evaluateWithRewards(

@@ -160,7 +160,11 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         return .indistinguishable
     }
 
-    /// Evaluates `trained` (and `start`) on `data` against the logging policy that wrote it.
+    /// Evaluates `trained` (and `start`) on `data`'s first-slot rows against the logging policy that wrote them.
+    ///
+    /// Only the first slot's rows: the policies are evaluated by their first-slot distribution, and a lower slot's
+    /// logged propensity may be conditional on the items above it (`recpool logs export`), against which that
+    /// distribution is not exact; in the first slot it is, whether the logs hold marginal or conditional ones.
     /// - Parameters:
     ///   - resamples: bootstrap resamples (0: no intervals).
     ///   - seed: the bootstrap's and the reward model's seed.
@@ -169,7 +173,9 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         trained: OnlinePolicy, start: OnlinePolicy, on data: BanditDataset, resamples: Int = 1_000,
         seed: UInt64 = 12_345
     ) throws(WarmStartError) -> WarmStartEvaluation {
-        guard data.rows > 0 else { throw .noRows("evaluation") }
+        let firstSlot = (0..<data.rows).filter { data.position[$0] == 0 }
+        guard !firstSlot.isEmpty else { throw .noRows("first-slot evaluation") }
+        let data = firstSlot.count == data.rows ? data : data.subset(firstSlot, name: "\(data.name), first slot")
         guard data.nActions <= trained.spec.itemCount else {
             throw .catalogueMismatch(logItems: data.nActions, catalogueItems: trained.spec.itemCount)
         }

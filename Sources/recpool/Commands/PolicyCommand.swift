@@ -105,7 +105,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             let output = Output(
                 dataset: logs.dataset, catalogueVersion: catalogue, startVersion: install.version,
                 trainedRows: trained.rows, trainedClicks: trained.clicks, refusedRows: trained.refused,
-                evaluatedRows: parts.test.rows, evaluation: evaluation, verdict: evaluation.verdict,
+                evaluatedRows: evaluation.candidate.segment(.all)?.rows ?? 0, evaluation: evaluation,
+                verdict: evaluation.verdict,
                 registeredVersion: registered?.version)
             CommandOutput.printLine(json ? try JSONOutput.encode(output) : Self.text(output))
         }
@@ -146,7 +147,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             "warm start from \(o.dataset) on catalogue version \(o.catalogueVersion), from online policy version "
                 + "\(o.startVersion): learnt \(o.trainedRows) logged rows (\(o.trainedClicks) clicks, \(o.refusedRows) refused), "
                 + "the first 60% by time",
-            "off-policy check on the last \(o.evaluatedRows) rows (30% by time), clicks per shown item, 95% bootstrap intervals:",
+            "off-policy check on the \(o.evaluatedRows) first-slot rows of the last 30% by time, clicks per shown item, "
+                + "95% bootstrap intervals:",
             "  logging policy (mean logged click) " + String(format: "%.5f", e.loggingValue) + ci(e.loggingInterval),
             "  warm-started policy:",
         ]

@@ -486,8 +486,14 @@ private struct Shell {
                 }
             case .toControl(let input):
                 if let control {
-                    if case .refused(let heldBytes, let limit) = control.submit(input) {
+                    switch control.submit(input) {
+                    case .accepted: break
+                    case .refused(let heldBytes, let limit):
                         core.handle(.controlBusy(input, heldBytes: heldBytes, limit: limit), now: now, into: &actions)
+                    case .refusedClientShare(let clientBytes, let share):
+                        core.handle(
+                            .controlBusyClientShare(input, clientBytes: clientBytes, share: share), now: now,
+                            into: &actions)
                     }
                 } else if case .client(let identity, let message, _) = input {
                     let reply = WireMessage.errorReply(

@@ -1,15 +1,11 @@
 import RecWire
 
 extension BrokerCore {
-    /// Answers BUSY what the control plane's full inbox refused (``BrokerEvent/controlBusy(_:heldBytes:limit:)``): a
-    /// client's CONTROL or FEEDBACK, or a policy slate held for its impression's commit (the slate is not sent, since
-    /// its impression was not logged); either is no longer outstanding. Anything else is never refused and is ignored here.
-    mutating func refuseControlBusy(
-        _ input: ControlInput, heldBytes: Int, limit: Int, into actions: inout [BrokerAction]
-    ) {
-        let waiting =
-            "the control plane is busy: \(heldBytes) bytes of requests already wait for it, and this one "
-            + "(\(input.byteCount) bytes) would pass the limit of \(limit) (--control-inbox-bytes)"
+    /// Answers BUSY what the control plane's inbox refused (``BrokerEvent/controlBusy(_:heldBytes:limit:)``,
+    /// ``BrokerEvent/controlBusyClientShare(_:clientBytes:share:)``), saying why in `waiting`: a client's CONTROL or
+    /// FEEDBACK, or a policy slate held for its impression's commit (the slate is not sent, since its impression was
+    /// not logged); either is no longer outstanding. Anything else is never refused and is ignored here.
+    mutating func refuseControlBusy(_ input: ControlInput, waiting: String, into actions: inout [BrokerAction]) {
         switch input {
         case .client(let identity, let message, _):
             counters.add(.droppedBusyControl)

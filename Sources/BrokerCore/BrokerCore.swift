@@ -87,7 +87,18 @@ public struct BrokerCore: Sendable {
         case .clientUnreachable:
             counters.add(.repliesUndeliverable)
         case .controlBusy(let input, let heldBytes, let limit):
-            refuseControlBusy(input, heldBytes: heldBytes, limit: limit, into: &actions)
+            refuseControlBusy(
+                input,
+                waiting: "the control plane is busy: \(heldBytes) bytes of requests already wait for it, and this one "
+                    + "(\(input.byteCount) bytes) would pass the limit of \(limit) (--control-inbox-bytes)",
+                into: &actions)
+        case .controlBusyClientShare(let input, let clientBytes, let share):
+            refuseControlBusy(
+                input,
+                waiting: "the control plane is busy with this client's requests: \(clientBytes) bytes of them already "
+                    + "wait for it, and this one (\(input.byteCount) bytes) would pass a client's share of \(share), half "
+                    + "of --control-inbox-bytes",
+                into: &actions)
         case .rollout(let version, let frames):
             rollout = (version, frames)
             if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {

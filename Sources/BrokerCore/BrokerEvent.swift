@@ -44,6 +44,10 @@ public enum BrokerEvent: Sendable {
     /// already holds `heldBytes` and `input` would pass `limit` (``ControlAdmission/refused(heldBytes:limit:)``): the
     /// client is answered BUSY.
     case controlBusy(ControlInput, heldBytes: Int, limit: Int)
+    /// The control plane refused `input` because its client's inputs already hold `clientBytes` and `input` would
+    /// pass the client's `share` of the inbox (``ControlAdmission/refusedClientShare(clientBytes:share:)``): the
+    /// client is answered BUSY.
+    case controlBusyClientShare(ControlInput, clientBytes: Int, share: Int)
 }
 
 /// Something the reactor must do: the output of ``BrokerCore/handle(_:now:into:)``.

@@ -33,6 +33,16 @@ extension ControlInput {
         }
     }
 
+    /// The client whose request this input is (a CONTROL, FEEDBACK or held policy slate), `nil` for the rest: its
+    /// bytes count towards that client's share of the inbox (``ControlAdmission/refusedClientShare(clientBytes:share:)``).
+    public var client: [UInt8]? {
+        switch self {
+        case .client(let identity, _, _): identity
+        case .heldImpression(_, _, let client, _): client
+        case .worker, .workers, .guardVerdict: nil
+        }
+    }
+
     /// Whether the control plane may refuse this input when its inbox is full: what a client sends (CONTROL,
     /// FEEDBACK) and the policy slates that wait for their impression's commit, which the client answers with
     /// BUSY. Worker messages and the broker's own inputs are always taken.
@@ -50,6 +60,9 @@ public enum ControlAdmission: Sendable, Equatable {
     case accepted
     /// Not queued: the inbox already holds `heldBytes` bytes of inputs, and this one would pass `limit`.
     case refused(heldBytes: Int, limit: Int)
+    /// Not queued: the same client's inputs already hold `clientBytes`, and this one would pass its `share` of the
+    /// inbox (half the limit), so one client's flood cannot turn every other client's requests away.
+    case refusedClientShare(clientBytes: Int, share: Int)
 }
 
 /// A live worker as the control plane sees it.

@@ -16,20 +16,22 @@ struct ControlInboxTests {
     static let mib = 1 << 20
 
     /// A CONTROL `upload` message whose chunk frame holds `bytes` bytes.
-    static func control(_ requestId: UInt64, bytes: Int) -> ControlInput {
+    static func control(_ requestId: UInt64, bytes: Int, client: [UInt8] = [1, 2]) -> ControlInput {
         let message = WireMessage(
             header: Header(command: .control, requestId: requestId),
             payload: [Array(#"{"op":"jobs"}"#.utf8), [UInt8](repeating: 7, count: bytes)])
-        return .client(identity: [1, 2], message: message, userId: nil)
+        return .client(identity: client, message: message, userId: nil)
     }
 
     @Test("client inputs are taken up to the limit and refused past it, naming what waits; handled bytes free room")
     func boundedInBytes() throws {
         var inbox = ControlInbox(limit: 16 * Self.mib)
-        let input = Self.control(1, bytes: 5 * Self.mib)
+        // Three clients, so that no one passes its share (half the limit).
+        let inputs = (1...4).map { Self.control(UInt64($0), bytes: 5 * Self.mib, client: [UInt8($0), 2]) }
+        let input = inputs[3]
         let size = input.byteCount
         #expect(size == 2 + Header.size + 13 + 5 * Self.mib)
-        for _ in 0..<3 { #expect(inbox.admit(input) == .accepted) }
+        for client in inputs.prefix(3) { #expect(inbox.admit(client) == .accepted) }
         #expect(inbox.heldBytes == 3 * size)
         #expect(inbox.admit(input) == .refused(heldBytes: 3 * size, limit: 16 * Self.mib))
         #expect(inbox.queue.count == 3)
@@ -42,9 +44,37 @@ struct ControlInboxTests {
         #expect(taken.count == 5 && inbox.queue.isEmpty)
         // Taken but not yet handled: still counted.
         #expect(inbox.admit(input) == .refused(heldBytes: taken.reduce(0) { $0 + $1.bytes }, limit: 16 * Self.mib))
-        inbox.handled(bytes: taken.reduce(0) { $0 + $1.bytes })
-        #expect(inbox.heldBytes == 0)
+        inbox.handled(taken)
+        #expect(inbox.heldBytes == 0 && inbox.clientBytes.isEmpty)
         #expect(inbox.admit(input) == .accepted)
+    }
+
+    @Test("one client's inputs may hold at most half the inbox: a flood from one leaves room for the others")
+    func clientShare() {
+        var inbox = ControlInbox(limit: 16 * Self.mib)
+        let flooder: [UInt8] = [9, 9], other: [UInt8] = [7, 7]
+        let first = Self.control(1, bytes: 5 * Self.mib, client: flooder)
+        #expect(inbox.admit(first) == .accepted)
+        // A second 5 MiB from the same client would pass its 8 MiB share, though the inbox has room.
+        #expect(
+            inbox.admit(Self.control(2, bytes: 5 * Self.mib, client: flooder))
+                == .refusedClientShare(clientBytes: first.byteCount, share: 8 * Self.mib))
+        #expect(inbox.admit(Self.control(3, bytes: Self.mib, client: flooder)) == .accepted)
+        // Another client still gets in, up to its own share.
+        #expect(inbox.admit(Self.control(4, bytes: 5 * Self.mib, client: other)) == .accepted)
+        // A held policy slate counts towards its client's share as well.
+        let slate = ControlInput.heldImpression(
+            worker: "w", record: [UInt8](repeating: 1, count: 4 * Self.mib), client: other, frames: [])
+        guard case .refusedClientShare = inbox.admit(slate) else {
+            Issue.record("the other client's slate passed its share")
+            return
+        }
+        // Handled inputs free their client's share.
+        let taken = inbox.takeAll()
+        #expect(inbox.clientBytes[flooder] == taken.prefix(2).reduce(0) { $0 + $1.bytes })
+        inbox.handled(taken)
+        #expect(inbox.clientBytes.isEmpty && inbox.heldBytes == 0)
+        #expect(inbox.admit(Self.control(5, bytes: 5 * Self.mib, client: flooder)) == .accepted)
     }
 
     @Test("one input is taken when nothing waits, however large")
@@ -63,7 +93,10 @@ struct ControlInboxTests {
             store: store, reactorWakeup: WakeupSignal(), logger: Logger(label: "test"), inboxBytesLimit: 16 * Self.mib)
         // The control thread is not running: everything submitted waits, as behind a long operation.
         var outcomes: [ControlAdmission] = []
-        for id in 1...100 { outcomes.append(plane.submit(Self.control(UInt64(id), bytes: Self.mib))) }
+        // Four clients in turn, so the whole inbox fills before any one passes its share.
+        for id in 1...100 {
+            outcomes.append(plane.submit(Self.control(UInt64(id), bytes: Self.mib, client: [UInt8(id % 4), 1])))
+        }
         let accepted = outcomes.filter { $0 == .accepted }.count
         #expect(accepted == 15)
         #expect(plane.inboxBytes <= 16 * Self.mib)

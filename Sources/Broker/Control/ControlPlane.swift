@@ -50,7 +50,9 @@ public final class ControlPlane: Sendable {
     /// Hands an input to the control thread. Safe from any thread.
     /// - Returns: ``ControlAdmission/refused(heldBytes:limit:)`` for an input a client caused (CONTROL, FEEDBACK, a
     ///   held policy slate) when the inputs waiting already hold so many bytes that this one would pass the limit:
-    ///   it was not queued, and the caller answers it BUSY (``BrokerEvent/controlBusy(_:heldBytes:limit:)``).
+    ///   it was not queued, and the caller answers it BUSY (``BrokerEvent/controlBusy(_:heldBytes:limit:)``);
+    ///   ``ControlAdmission/refusedClientShare(clientBytes:share:)`` when that client's own inputs already hold so
+    ///   many that this one would pass its share, half the limit (``BrokerEvent/controlBusyClientShare(_:clientBytes:share:)``).
     @discardableResult
     public func submit(_ input: ControlInput) -> ControlAdmission {
         let admission = inbox.withLock { $0.admit(input) }
@@ -110,8 +112,7 @@ public final class ControlPlane: Sendable {
             let now = Clocks.epochMillis()
             for (input, _) in inputs { router.route(input, nowMs: now) }
             // The batch's inputs are freed together, when `inputs` goes: until then their bytes stay counted.
-            let handled = inputs.reduce(0) { $0 + $1.bytes }
-            if handled > 0 { inbox.withLock { $0.handled(bytes: handled) } }
+            if !inputs.isEmpty { inbox.withLock { $0.handled(inputs) } }
             router.tick(nowMs: Clocks.epochMillis())
         }
     }

@@ -50,7 +50,7 @@ public enum LogLoader {
         log: CSVTable, catalogue: CSVTable, schema: DataSchema, name: String, engagedSeconds: Double = 10
     ) throws(DataError) -> BanditDataset {
         let items = try ItemTable(catalogue, schema: schema.catalogue)
-        return try LogTable(log, schema: schema.logs, nActions: items.count).dataset(
+        return try LogTable(log, schema: schema.logs, items: items.ids, idTexts: items.idTexts).dataset(
             items: items, name: name, engagedSeconds: engagedSeconds)
     }
 
@@ -92,11 +92,11 @@ public enum LogLoader {
 }
 
 extension LogLoader {
-    /// An item id field: an integer in `0..<count`.
-    /// - Throws: `DataError.file(.invalidValue)` saying that item ids are the integers 0…n−1 and which rule the
-    ///   field breaks.
+    /// An item id field of a catalogue numbered `0..<count`: an integer in that range.
+    /// - Throws: `DataError.file(.invalidValue)` saying that the catalogue's item ids are the integers 0…n−1 and
+    ///   which rule the field breaks.
     static func itemID(_ table: CSVTable, row: Int, column: Int, count: Int) throws(DataError) -> Int {
-        let rule = "item ids must be integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
+        let rule = "the catalogue's item ids are the integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
         let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
         guard let value = CSVNumber.double(text), value.isFinite, value.rounded() == value else {
             throw table.invalid(row: row, column: column, reason: "is not an integer: \(rule)")
@@ -109,9 +109,61 @@ extension LogLoader {
     }
 }
 
-/// The catalogue: items `0..<count` and their label-coded and numeric features.
+/// How a log names the catalogue's items (``ItemTable/ids``).
+enum ItemIds {
+    /// The catalogue's ids are exactly the integers `0..<count` (OBD's layout): an item is its id's number.
+    case numbered(count: Int)
+    /// Any other distinct ids (a shop's SKUs, `1…n`, `1001…`): an item is its row in the catalogue file, and a log
+    /// names it by its id's text.
+    case named([String: Int], count: Int)
+
+    /// The number of items.
+    var count: Int {
+        switch self {
+        case .numbered(let count), .named(_, let count): count
+        }
+    }
+
+    /// The item a log's field names.
+    /// - Throws: `DataError.file(.invalidValue)` naming the field when it names no catalogue item.
+    func item(_ table: CSVTable, row: Int, column: Int) throws(DataError) -> Int {
+        switch self {
+        case .numbered(let count): return try LogLoader.itemID(table, row: row, column: column, count: count)
+        case .named(let rows, _):
+            let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
+            guard let item = rows[text] else {
+                throw table.invalid(
+                    row: row, column: column, reason: "is not an item id of the catalogue (docs/YOUR-DATA.md)")
+            }
+            return item
+        }
+    }
+
+    /// The item `text` names in a `viewed` pair, or nil when it names none.
+    func item(named text: Substring) -> Int? {
+        switch self {
+        case .numbered(let count): Int(text).flatMap { (0..<count).contains($0) ? $0 : nil }
+        case .named(let rows, _): rows[text.trimmingCharacters(in: .whitespaces)]
+        }
+    }
+
+    /// The affinity column of `item`: `PREFIX` then the item's number, or, for named ids, its id.
+    func affinityColumn(prefix: String, item: Int, ids: [String]) -> String {
+        switch self {
+        case .numbered: "\(prefix)\(item)"
+        case .named: "\(prefix)\(ids[item])"
+        }
+    }
+}
+
+/// The catalogue: items `0..<count` and their label-coded and numeric features. When the catalogue's ids are the
+/// integers `0..<count` an item is its id's number; otherwise an item is its row in the file (``ItemIds/named(_:count:)``).
 struct ItemTable {
     var count: Int
+    /// How logs name the items.
+    var ids: ItemIds
+    /// Each item's id as the catalogue writes it, in item order.
+    var idTexts: [String]
     var actionContext: FeatureMatrix
     var numericColumns: Int
 
@@ -124,17 +176,36 @@ struct ItemTable {
             section: "catalogue")
         guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
         let idColumn = try table.column(schema.item)
-        var order = [Int?](repeating: nil, count: table.rows.count)
-        for row in table.rows.indices {
-            let id = try LogLoader.itemID(table, row: row, column: idColumn, count: table.rows.count)
-            if let first = order[id] {
+        var firstRow: [String: Int] = [:]
+        let texts = table.rows.indices.map { table.rows[$0][idColumn].trimmingCharacters(in: .whitespaces) }
+        for (row, text) in texts.enumerated() {
+            guard !text.isEmpty else {
+                throw table.invalid(row: row, column: idColumn, reason: "is blank: every item needs an id")
+            }
+            if let first = firstRow.updateValue(row, forKey: text) {
                 throw table.invalid(
                     row: row, column: idColumn,
-                    reason: "is item \(id) again (first at line \(table.lines[first])): each item id appears once")
+                    reason: "is item '\(text)' again (first at line \(table.lines[first])): each item id appears once")
             }
-            order[id] = row
         }
-        let rowOfItem = order.map { $0! }
+        // The integers 0..n−1, in any order: an item is its number (OBD). Anything else: an item is its row.
+        let numbers = texts.map { text -> Int? in
+            guard let value = CSVNumber.double(text), value.rounded() == value, value >= 0,
+                value < Double(texts.count)
+            else { return nil }
+            return Int(value)
+        }
+        let rowOfItem: [Int]
+        if numbers.allSatisfy({ $0 != nil }), Set(numbers.map { $0! }).count == texts.count {
+            var order = [Int](repeating: 0, count: texts.count)
+            for (row, number) in numbers.enumerated() { order[number!] = row }
+            rowOfItem = order
+            ids = .numbered(count: texts.count)
+        } else {
+            rowOfItem = Array(texts.indices)
+            ids = .named(Dictionary(uniqueKeysWithValues: texts.enumerated().map { ($1, $0) }), count: texts.count)
+        }
+        idTexts = rowOfItem.map { texts[$0] }
         var categorical: [Int] = []
         var numeric: [Int] = []
         for feature in features {
@@ -161,11 +232,14 @@ struct LogTable {
     var table: CSVTable
     var schema: DataSchema.Logs
     var nActions: Int
+    /// How the log names the catalogue's items.
+    var items: ItemIds
     var categorical: [Int]
     var numeric: [Int]
     var affinityColumns: [Int]
 
-    init(_ table: CSVTable, schema: DataSchema.Logs, nActions: Int) throws(DataError) {
+    init(_ table: CSVTable, schema: DataSchema.Logs, items: ItemIds, idTexts: [String]) throws(DataError) {
+        let nActions = items.count
         let position = { (name: String) in table.header.firstIndex(of: name) ?? Int.max }
         let features = schema.userFeatures.sorted { position($0.name) < position($1.name) }
         guard !features.isEmpty else {
@@ -178,6 +252,7 @@ struct LogTable {
         self.table = table
         self.schema = schema
         self.nActions = nActions
+        self.items = items
         categorical = features.filter { $0.kind == .categorical }.map { position($0.name) }
         numeric = features.filter { $0.kind == .numeric }.map { position($0.name) }
         affinityColumns = []
@@ -188,7 +263,10 @@ struct LogTable {
                     "the catalogue has \(nActions) items but \(table.path) has \(found) affinity columns "
                         + "'\(prefix)K': it needs one per catalogue item")
             }
-            for item in 0..<nActions { affinityColumns.append(try table.column("\(prefix)\(item)")) }
+            for item in 0..<nActions {
+                affinityColumns.append(
+                    try table.column(items.affinityColumn(prefix: prefix, item: item, ids: idTexts)))
+            }
         }
     }
 
@@ -242,13 +320,13 @@ struct LogTable {
         var engagements: [Int: Double] = [:]
         for pair in text.split(separator: ";", omittingEmptySubsequences: false) {
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 2, let item = Int(parts[0]), (0..<nActions).contains(item),
+            guard parts.count == 2, let item = items.item(named: parts[0]),
                 let seconds = CSVNumber.double(String(parts[1])), seconds.isFinite, seconds >= 0
             else {
                 throw table.invalid(
                     row: row, column: column,
-                    reason: "holds '\(pair)': write viewed items as ROW:SECONDS pairs joined by ';' (a catalogue row "
-                        + "from 0 to \(nActions - 1), seconds ≥ 0)")
+                    reason: "holds '\(pair)': write viewed items as ITEM:SECONDS pairs joined by ';' (an item id of "
+                        + "the catalogue, seconds ≥ 0)")
             }
             if seconds >= engagedSeconds {
                 engagements[item, default: 0] += min(seconds / engagedSeconds, FeatureSpec.maximumEngagements)
@@ -293,7 +371,7 @@ struct LogTable {
         var numericValues: [Float] = []
         var history: [String: [Int: Float]] = [:]
         for row in order {
-            let item = try LogLoader.itemID(table, row: row, column: itemColumn, count: nActions)
+            let item = try self.items.item(table, row: row, column: itemColumn)
             let outcome = try table.double(row: row, column: outcomeColumn)
             if schema.isReward {
                 guard outcome >= 0 else { throw table.invalid(row: row, column: outcomeColumn, reason: "is negative") }

@@ -75,7 +75,7 @@ struct SchemaBadInputTests {
         let viewed = ShopFixture.schema.replacingOccurrences(of: "ignore = [\"note\"]", with: "viewed = \"note\"")
         // The fixture's `note` holds `n<t>`: not ROW:SECONDS pairs.
         let bad = try #require(try loadError(schema: viewed))
-        #expect(bad.contains("'note'") && bad.contains("ROW:SECONDS"), "\(bad)")
+        #expect(bad.contains("'note'") && bad.contains("ITEM:SECONDS"), "\(bad)")
         let pairs = try loadError(schema: viewed) { lines in
             for line in 2...lines.count { Self.setField(&lines, line: line, column: 0, to: line % 2 == 0 ? "1:25.0;3:4" : "") }
         }
@@ -142,20 +142,21 @@ struct SchemaBadInputTests {
         #expect(error.contains("'device' twice (columns 9 and 11)"))
     }
 
-    @Test("item ids: out of range, not an integer, repeated, each says the rule and the catalogue's size")
+    @Test("item ids: a log naming no catalogue item, a repeated or blank catalogue id, each named with its rule")
     func itemIDs() throws {
+        // A catalogue id that is not 0..n−1 makes the ids names (rows by file order): the log's "1" then names nothing.
         let range = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "999") }))
-        #expect(
-            range.contains("items.csv:3")
-                && range.contains("'999' is out of range: item ids must be integers 0..4 (n = 5 catalogue rows"))
+        #expect(range.contains("logs.csv:") && range.contains("'1' is not an item id of the catalogue"), "\(range)")
         let text = try #require(try loadError(items: { Self.setField(&$0, line: 2, column: 0, to: "SKU-0000") }))
-        #expect(
-            text.contains("'SKU-0000' is not an integer: item ids must be integers 0..4")
-                && text.contains("docs/YOUR-DATA.md"))
+        #expect(text.contains("'0' is not an item id of the catalogue") && text.contains("docs/YOUR-DATA.md"), "\(text)")
         let repeated = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "0") }))
-        #expect(repeated.contains("'0' is item 0 again (first at line 2)"))
+        #expect(repeated.contains("items.csv:3") && repeated.contains("is item '0' again (first at line 2)"), "\(repeated)")
+        let blank = try #require(try loadError(items: { Self.setField(&$0, line: 4, column: 0, to: " ") }))
+        #expect(blank.contains("items.csv:4") && blank.contains("is blank: every item needs an id"), "\(blank)")
         let logged = try #require(try loadError(log: { Self.setField(&$0, line: 4, column: 2, to: "7") }))
-        #expect(logged.contains("logs.csv:4") && logged.contains("'7' is out of range: item ids must be integers 0..4"))
+        #expect(
+            logged.contains("logs.csv:4")
+                && logged.contains("'7' is out of range: the catalogue's item ids are the integers 0..4"), "\(logged)")
     }
 
     @Test("a catalogue with more items than the log's affinity columns says both counts")

@@ -263,11 +263,16 @@ class Suite:
         self._next_width = FAKE_WIDTH
 
     def fake_model(self):
-        """(version, sha256) a fake worker claims: 0 and None, or the promoted version and its
-        checkpoint's SHA-256 (a worker on version 0 takes no work while a version is promoted)."""
+        """(version, sha256) a fake worker claims: version 0 with the model the live workers on version 0
+        serve (None for the seeded model: one version number names one model, so a fake worker with
+        another takes no work while they are live), or the promoted version and its checkpoint's
+        SHA-256 (a worker on version 0 takes no work while a version is promoted)."""
         if self._fake_model is None:
-            promoted = self.status().get("promoted_version")
-            self._fake_model = (0, None)
+            status = self.status()
+            promoted = status.get("promoted_version")
+            served = {w["model_sha256"] for w in status["workers"]
+                      if w["model_version"] == 0 and w["host"] != "conformance"}
+            self._fake_model = (0, served.pop() if len(served) == 1 else None)
             if promoted:
                 h, payload = self.client().control({"op": "models"})
                 expect(h.status == OK, "models: %r %r" % (h, payload[:1]))

@@ -324,7 +324,12 @@ extension BrokerCore {
         let key = ClientRequestKey(client: identity, requestId: target)
         switch locations[key] {
         case nil:
-            answer(identity, header, .notFound, "no outstanding request with id \(target)", &actions)
+            if let held = controlHeld(client: identity, requestId: target) {
+                // Outstanding, but past the point of cancel: its answer will come, so NOT_FOUND would be untrue.
+                answer(identity, header, .conflict, held, &actions)
+            } else {
+                answer(identity, header, .notFound, "no outstanding request with id \(target)", &actions)
+            }
             return
         case .queued:
             for (service, var queue) in queues {

@@ -30,6 +30,28 @@ extension BrokerCore {
         controlWaitCount -= 1
     }
 
+    /// For a CANCEL of a request the control plane holds (a policy slate waiting for its impression's commit, a
+    /// CONTROL or a FEEDBACK), why it can no longer be cancelled; `nil` when the control plane holds no such request.
+    /// Such a request is past the point of cancel: its reply will come (the slate, once logged, or the operation's
+    /// answer), so the CANCEL is answered CONFLICT with this text, never NOT_FOUND.
+    func controlHeld(client: [UInt8], requestId: UInt64) -> String? {
+        for command in [Command.recommend, .control, .feedback] {
+            guard controlWaits[ControlWaitKey(client: client, requestId: requestId, command: command)]?.isEmpty == false
+            else { continue }
+            switch command {
+            case .recommend:
+                return "request \(requestId) is past the point of cancel: its slate was served and waits for its "
+                    + "impression to be logged; the reply follows"
+            case .feedback:
+                return "request \(requestId) is past the point of cancel: the feedback is being stored; the reply follows"
+            default:
+                return "request \(requestId) is past the point of cancel: the control plane is carrying it out; "
+                    + "the reply follows"
+            }
+        }
+        return nil
+    }
+
     /// Answers BUSY every request still waiting for the control plane (``abandonOutstanding(into:)``).
     mutating func abandonControlWaits(into actions: inout [BrokerAction]) {
         let keys = controlWaits.keys.sorted {

@@ -104,6 +104,8 @@ extension BrokerCore {
             modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
             lastSeen: now.monotonicMicros,
             trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
+        registrations += 1
+        workers[identity]?.registration = registrations
         counters.add(.workersRegistered)
         let waits = hello.modelVersion == 0 || workers[identity].map { !holdsClaimedVersion($0) } ?? false
         let registration = WorkerRegistration(
@@ -258,11 +260,39 @@ extension BrokerCore {
     /// model takes rows of the request's width (SCORE), and it serves a registered model whenever
     /// one is promoted (a worker on the seeded or an unregistered file model takes no work then,
     /// until WEIGHTS bring it the promoted version).
-    func isEligible(_ worker: WorkerRecord, for request: PendingRequest) -> Bool {
+    ///
+    /// One version number names one model: a worker whose model differs from the one its version number is served
+    /// by (``servingIdentities()``) takes no work, so no two models answer under one number.
+    func isEligible(
+        _ worker: WorkerRecord, for request: PendingRequest, serving: [UInt64: String]? = nil
+    ) -> Bool {
         guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
+        if let chosen = (serving ?? servingIdentities())[worker.modelVersion], chosen != worker.modelIdentity {
+            return false
+        }
         return true
+    }
+
+    /// The model each version number is served by, keyed by version: the ``WorkerRecord/modelIdentity`` of the
+    /// longest-registered live worker that reports the number (and holds it, ``holdsClaimedVersion(_:)``) and is not
+    /// draining. Version 0 is every unregistered model (each checkpoint file, the seeded model), and a broker without
+    /// a registry checks no number's hash: without this choice two workers with different weights would answer
+    /// under one number, and a client could not tell their answers apart. A worker on the same number with another
+    /// model takes no work until the chosen one leaves (or WEIGHTS give it a registered version).
+    func servingIdentities() -> [UInt64: String] {
+        var chosen: [UInt64: (registration: UInt64, identity: String)] = [:]
+        for worker in workers.values where !worker.draining && !worker.services.isEmpty && holdsClaimedVersion(worker) {
+            if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }
+            chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity)
+        }
+        return chosen.mapValues(\.identity)
+    }
+
+    /// How a model identity is named in messages.
+    static func describeModel(_ identity: String) -> String {
+        identity.isEmpty ? "the seeded model" : "checkpoint sha256 \(identity.prefix(12))…"
     }
 
     /// Whether the version a worker claims is the registry's: its checkpoint hash is the one the
@@ -291,7 +321,8 @@ extension BrokerCore {
     func ineligibilityReason(for request: PendingRequest) -> String? {
         let service = request.service
         let offering = workers.values.filter { $0.services.contains(service) }
-        guard !offering.contains(where: { isEligible($0, for: request) }) else { return nil }
+        let serving = servingIdentities()
+        guard !offering.contains(where: { isEligible($0, for: request, serving: serving) }) else { return nil }
         if offering.isEmpty { return "no live worker offers \(service.name)" }
         let versioned = offering.filter { $0.serves(request.header) }
         if versioned.isEmpty {
@@ -300,6 +331,16 @@ extension BrokerCore {
         if let columns = request.columns, !versioned.contains(where: { $0.inputWidth == columns }) {
             let widths = Set(versioned.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
             return "no live worker serves rows of \(columns) features (served widths: \(widths))"
+        }
+        let fitting = versioned.filter { request.columns == nil || $0.inputWidth == request.columns }
+        if rollout == nil,
+            let benched = fitting.first(where: { w in
+                holdsClaimedVersion(w) && serving[w.modelVersion].map { $0 != w.modelIdentity } == true
+            }), let chosen = serving[benched.modelVersion]
+        {
+            return "no live worker may take it: model version \(benched.modelVersion) is served by "
+                + "\(Self.describeModel(chosen)), and worker \(benched.hello.workerId) serves another model under the "
+                + "same number (\(Self.describeModel(benched.modelIdentity))), so it takes no work while that one is live"
         }
         guard let promoted = rollout?.version else {
             // Nothing is promoted: the workers left claim versions whose checkpoints are not the registry's.
@@ -315,11 +356,14 @@ extension BrokerCore {
         var bestLoad = Double.infinity
         // During a rollout, once any replica serves the new version, unpinned requests go only to
         // such replicas, so a client never sees the version go back.
+        let serving = servingIdentities()
         let rolledOut = rollout.map { rollout in
             request.header.modelVersion == 0
-                && workers.values.contains { $0.modelVersion == rollout.version && isEligible($0, for: request) }
+                && workers.values.contains {
+                    $0.modelVersion == rollout.version && isEligible($0, for: request, serving: serving)
+                }
         } ?? false
-        for worker in workers.values where worker.freeSlots > 0 && isEligible(worker, for: request) {
+        for worker in workers.values where worker.freeSlots > 0 && isEligible(worker, for: request, serving: serving) {
             if rolledOut && worker.modelVersion != rollout?.version { continue }
             let load = Double(worker.inflight.count) / Double(worker.slots)
             if load < bestLoad {

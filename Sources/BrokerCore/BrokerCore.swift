@@ -22,6 +22,8 @@ public struct BrokerCore: Sendable {
     /// Each service's dispatch-to-reply time, for admission by deadline.
     var latencies: [Command: ServiceLatency] = [:]
     var nextDispatchId: UInt64 = 1
+    /// Registrations so far: each new worker record gets the next number (``WorkerRecord/registration``).
+    var registrations: UInt64 = 0
     var lastHeartbeatAt: UInt64 = 0
     /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
     public internal(set) var replyLatencies: [UInt64] = []

@@ -93,6 +93,12 @@ struct WorkerRecord: Sendable {
         modelVersion != 0 ? "registry" : (modelSHA256 == nil ? "seeded" : "file")
     }
     var lastSeen: UInt64
+    /// Its place in the order of registrations (from 1): the longest-registered worker on a version number decides
+    /// which model that number names (``BrokerCore/servingIdentities()``).
+    var registration: UInt64 = 0
+    /// The model it serves, as far as the broker can tell models apart: the checkpoint's SHA-256, or "" for the
+    /// seeded model (or a worker that reported no hash).
+    var modelIdentity: String { modelSHA256 ?? "" }
     var inflight: Set<UInt64> = []
     var completed: UInt64 = 0
     var errors: UInt64 = 0

@@ -21,7 +21,7 @@ struct SchemaMismatchTests {
         let eval = try runTool("recpool", ["eval", "--model", model, "--dataset"] + obd + ["--resamples", "20"])
         // The label says the version the checkpoint records (fit writes 1).
         let own = try runTool("recpool", ["eval", "--model", model, "--dataset"] + shop + ["--resamples", "20"])
-        #expect(own.code == 0 && own.stdout.contains("shop.ckpt (version 1)"), "\(own.stdout)\(own.stderr)")
+        #expect(own.code == 0 && own.stdout.contains("shop.ckpt (checkpoint version 1)"), "\(own.stdout)\(own.stderr)")
         let ope = try runTool("recpool", ["data", "ope"] + obd + ["--model", model, "--resamples", "20"])
         let features = try runTool(
             "recpool", ["data", "features"] + obd + ["--spec", folder + "/spec.json", "--out", folder + "/g.csv"])

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import RecClient
 import RecTransport
@@ -74,6 +75,12 @@ struct TrainingTests {
             let a = try #require(try JSONSerialization.jsonObject(with: Data(fromFit.stdout.utf8)) as? [String: Any])
             let b = try #require(try JSONSerialization.jsonObject(with: Data(fromPool.stdout.utf8)) as? [String: Any])
             #expect((a["scores"] as? [Double]) == (b["scores"] as? [Double]))
+            // A pulled checkpoint names no version it is not registered under: the job's file holds 0, the registry
+            // knows it as `version`; predict prints null and the SHA-256 the registry lists for that version.
+            #expect(b["model_version"] is NSNull && b["checkpoint_version"] as? Int == 0, "\(fromPool.stdout)")
+            let pulledSHA = SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: pulled)))
+                .map { String(format: "%02x", $0) }.joined()
+            #expect(b["checkpoint_sha256"] as? String == pulledSHA)
             let exportFit = directory.appendingPathComponent("fit.onnx").path, exportPool = directory.appendingPathComponent("pool.onnx").path
             #expect(try runTool("recpool", ["export", "--model", fitted, "--format", "onnx", "--out", exportFit]).code == 0)
             #expect(try runTool("recpool", ["export", "--model", pulled, "--format", "onnx", "--out", exportPool]).code == 0)

@@ -258,7 +258,6 @@ extension OnlineCore {
         }
         outgoing[target, default: []].append(event)
         unsynced[target, default: []].append(event)
-        eventsSinceSync += 1
     }
 
     /// Sends the queued LEARN batches.

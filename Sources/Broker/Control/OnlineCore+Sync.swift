@@ -210,7 +210,6 @@ extension OnlineCore {
         if let decision { lastDecision = decision }
         phase = .idle
         unsynced.removeAll()
-        eventsSinceSync = 0
         // A registration restarts the interval (the replicas start from the registered version) but is not a sync.
         if !round.registration { lastSyncMs = nowMs }
         intervalStartMs = nowMs

@@ -93,8 +93,11 @@ struct OnlineCore: ControlCore {
     var inFlight: InFlight?
     var outgoing: [[UInt8]: [LearnEvent]] = [:]
     var held: [LearnEvent] = []
+    /// The events each live replica was sent since the last sync (handed on to another when it leaves).
     var unsynced: [[UInt8]: [LearnEvent]] = [:]
-    var eventsSinceSync = 0
+    /// The events delivered to the live replicas since the last sync (`pending_events`): each counted once, also
+    /// one handed on from a replica that left (it is moved, not sent twice).
+    var eventsSinceSync: Int { unsynced.values.reduce(0) { $0 + $1.count } }
     var lastSyncMs: UInt64 = 0
     /// When the current sync interval began: the last sync, or the coordinator's start.
     var intervalStartMs: UInt64 = 0

@@ -34,9 +34,10 @@ extension CheckpointEvaluation {
         }
     }
 
-    /// How a checkpoint is named in reports: its path and the version it records, or that it records none (a
-    /// checkpoint written outside the registry holds version 0).
+    /// How a checkpoint is named in reports: its path and the number written inside the file, called the
+    /// checkpoint version. That number is the writer's (`fit --version`; 0 for a job's checkpoint, and a pulled file
+    /// keeps it), never the registry's, so a report never calls it the model version.
     public static func label(path: String, checkpoint: Checkpoint) -> String {
-        checkpoint.version == 0 ? "\(path) (no registry version recorded)" : "\(path) (version \(checkpoint.version))"
+        "\(path) (checkpoint version \(checkpoint.version))"
     }
 }

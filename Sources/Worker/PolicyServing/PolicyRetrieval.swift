@@ -8,9 +8,10 @@ import RecPolicy
 enum PolicyRetrieval {
     /// The retrieval for `policy` over registry catalogue version `catalogue` (nil: a catalogue the POLICY inlined,
     /// logged as 0): nil below the exhaustive threshold; otherwise `previous`'s index brought up to the policy's
-    /// catalogue (built anew when there is none or the widths differ), with the policy's current query model and
-    /// its bucket biases as the popular prior. The reduced catalogue is recomputed only when the policy's catalogue
-    /// has other rows or active flags than `previous`'s.
+    /// catalogue, with the policy's current query model and its bucket biases as the popular prior. The index is
+    /// built anew when there is none, the widths differ, or the policy's catalogue describes an item the index
+    /// holds with other features (or names another item at its row): an index follows added and retired rows, but
+    /// never re-embeds a row, so it is kept only when every row it was built from is unchanged.
     ///
     /// The index's version (`e0.c<catalogue>.g<adds and removes>`, logged with each impression drawn from it) names
     /// the catalogue version its rows come from, never the policy version: the policy's own version is logged
@@ -23,28 +24,46 @@ enum PolicyRetrieval {
         guard policy.catalogue.count >= settings.exhaustiveBelow else { return nil }
         let model = try policy.retrievalModel()
         let priors = policy.retrievalPriors
-        if let previous, canFollow(previous, model: model) {
-            var reduced = previous.reduced
-            if reduced.count != policy.catalogue.count || reduced.active != policy.catalogue.active {
-                reduced = try policy.reducedCatalogue()
+        if let previous, canFollow(previous, model: model), let reduced = try followable(previous, policy: policy) {
+            if reduced.count != previous.reduced.count || reduced.active != previous.reduced.active {
                 try previous.retrieval.follow(reduced, version: version)
             } else if previous.retrieval.index.version.catalogue != version {
                 // The same rows under another catalogue version: the label follows, the contents stay.
                 previous.retrieval.index.follow(catalogue: version)
             }
-            return Built(retrieval: try previous.retrieval.with(model: model, priors: priors, catalogue: reduced), reduced: reduced)
+            return Built(
+                retrieval: try previous.retrieval.with(model: model, priors: priors, catalogue: reduced),
+                reduced: reduced, source: policy.catalogue)
         }
         let reduced = try policy.reducedCatalogue()
         let built = try CatalogueRetrieval.build(
             catalogue: reduced, model: model, embeddings: 0, catalogueVersion: version, settings: settings)
-        return Built(retrieval: try built.with(model: model, priors: priors, catalogue: reduced), reduced: reduced)
+        return Built(
+            retrieval: try built.with(model: model, priors: priors, catalogue: reduced), reduced: reduced,
+            source: policy.catalogue)
+    }
+
+    /// The policy's reduced catalogue when `built`'s index can follow it: every row the index was built from is
+    /// still there with the same id and the same reduced features (rows may be appended and active flags change);
+    /// `nil` when a row was re-described, replaced or dropped, so the index must be built anew. The catalogue the
+    /// index follows is compared first, so an unchanged catalogue costs no reduction.
+    static func followable(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> ItemCatalogue? {
+        if built.source == policy.catalogue { return built.reduced }
+        let reduced = try policy.reducedCatalogue()
+        let old = built.reduced
+        guard reduced.count >= old.count, reduced.width == old.width,
+            reduced.ids[0..<old.count] == old.ids[0..<old.count],
+            reduced.features[0..<(old.count * old.width)] == old.features[...]
+        else { return nil }
+        return reduced
     }
 
     /// Whether `built`'s index can serve `policy` (same item embedding dimension, items embedded independently of
     /// the model), so ``make(policy:catalogue:previous:settings:)``
     /// only follows the catalogue and swaps the query model rather than building anew.
     static func canFollow(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> Bool {
-        canFollow(built, model: try policy.retrievalModel())
+        guard canFollow(built, model: try policy.retrievalModel()) else { return false }
+        return try followable(built, policy: policy) != nil
     }
 
     /// ``canFollow(_:policy:)`` for the policy's retrieval model, already computed.
@@ -60,5 +79,7 @@ enum PolicyRetrieval {
         var retrieval: CatalogueRetrieval
         /// The policy's catalogue in reduced features.
         var reduced: ItemCatalogue
+        /// The policy's catalogue the index was built from or last followed, as the POLICY gave it.
+        var source: ItemCatalogue
     }
 }

@@ -40,7 +40,7 @@ struct FitCommand: ParsableCommand {
         inversion: .prefixedNo,
         help: "End with the weights of the epoch with the lowest validation loss (--no-restore-best: the last epoch's).")
     var restoreBest = true
-    @Option(help: "Model version recorded in the checkpoint.") var version: UInt64 = 1
+    @Option(help: "Version number written inside the checkpoint (the file's own; a registry numbers what it imports itself).") var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
     @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
 
@@ -128,7 +128,8 @@ struct FitCommand: ParsableCommand {
             for line in validationMetrics.map(EvaluationText.lines) ?? [] { CommandOutput.printLine(line) }
             CommandOutput.printLine(run.text)
             if let baseline { CommandOutput.printLine(baseline.text) }
-            print("wrote \(out): \(trainer.model.parameterCount) parameters, version \(version)")
+            // The number is the file's (--version), not a registry version: `recpool import` registers the file.
+            print("wrote \(out): \(trainer.model.parameterCount) parameters, checkpoint version \(version)")
         } catch {
             throw fail(error)
         }
@@ -197,7 +198,7 @@ struct FitSummary: Encodable {
     var checkpoint: String
     /// Trainable parameters.
     var parameters: Int
-    /// Model version recorded in the checkpoint.
+    /// The version number written inside the checkpoint (`--version`): the file's, not a registry version.
     var version: UInt64
     /// Figures on the validation rows, as ``EvaluationText/lines(_:)-(ValidationMetrics)`` prints them.
     var validation: ValidationMetrics?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import RecModel
 
 /// `recpool predict`: scores CSV rows with a checkpoint, locally.
@@ -9,8 +10,12 @@ struct PredictCommand: ParsableCommand {
         discussion: """
             ROWS is a CSV file of numeric feature columns (a header row is optional; a `label` \
             column is ignored). Prints one score per line, or with --json \
-            {"model_version": N, "scores": [...]}. A row whose score is not finite (its values overflow \
-            inside the model) is an error naming the row (exit 6); nothing is printed then.
+            {"model_version": null, "checkpoint_version": N, "checkpoint_sha256": HEX, "scores": [...]}: \
+            a local file is no registry version (model_version is always null here), checkpoint_version \
+            is only the number written inside the file (`fit --version`; 0 for a job's), and \
+            checkpoint_sha256 names the model (`recpool models --json` lists each registered \
+            version's). A row whose score is not finite (its values overflow inside the model) is an \
+            error naming the row (exit 6); nothing is printed then.
             """)
 
     @Option(help: "The checkpoint to load.") var model: String
@@ -19,7 +24,8 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let checkpoint = try Checkpoint.read(fromFile: model)
+            let bytes = try Checkpoint.readRawFile(model)
+            let checkpoint = try Checkpoint(decoding: bytes)
             // A DQN scores every item of a session per row (one output per item), not one score per row.
             guard case .mlp = checkpoint.model else {
                 throw CommandFailure(
@@ -31,7 +37,11 @@ struct PredictCommand: ParsableCommand {
             let scores = network.predict(rows)
             try ScoreOutput.check(scores, rows: rows.rows, source: input)
             if json {
-                print(try JSONOutput.encode(ScoreOutput(modelVersion: checkpoint.version, scores: scores)))
+                print(
+                    try JSONOutput.encode(
+                        PredictOutput(
+                            checkpointVersion: checkpoint.version,
+                            checkpointSha256: DatasetUpload.hex(SHA256.hash(data: bytes)), scores: scores)))
             } else {
                 for s in scores { print(s) }
             }
@@ -39,4 +49,19 @@ struct PredictCommand: ParsableCommand {
             throw fail(error)
         }
     }
+}
+
+/// The `--json` shape of `recpool predict`. A checkpoint file is not a registry version: the number a file holds is
+/// whatever its writer chose (`fit --version`, 0 for a job's checkpoint, and a pulled file keeps it), so it is
+/// printed only as `checkpoint_version`, `model_version` is always null, and the file's SHA-256 is what names the
+/// model (the registry lists it beside each version).
+struct PredictOutput: Encodable {
+    /// Always nil (null): predict knows no registry.
+    var modelVersion: UInt64? = nil
+    /// The version number written inside the checkpoint file.
+    var checkpointVersion: UInt64
+    /// The hex SHA-256 of the checkpoint file's bytes.
+    var checkpointSha256: String
+    /// One score per row.
+    var scores: [Float]
 }

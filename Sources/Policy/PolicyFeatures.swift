@@ -53,6 +53,24 @@ public struct PolicyFeatures: Sendable {
     /// The largest `φ` the Bayesian layer solves (its precision matrix has `width²` entries).
     public static let maximumWidth = 2_048
 
+    /// The most values the id buckets' rows of the statistics may hold, `id_buckets × width` (2²⁴: 128 MiB of
+    /// `Double` on a replica, 64 MiB in a pack). Without it a spec's 2²⁰ buckets × a 2,048-wide `φ` asks a worker
+    /// for 16 GiB before any weights are read.
+    public static let maximumBucketValues = 1 << 24
+
+    /// Refuses `idBuckets` buckets of `width`-wide rows above ``maximumBucketValues``, before anything is sized from
+    /// them.
+    /// - Throws: ``PolicyError/invalidSpec(_:)`` naming `id_buckets`, the width and the limit.
+    public static func checkBucketValues(idBuckets: Int, width: Int) throws(PolicyError) {
+        let (values, overflow) = idBuckets.multipliedReportingOverflow(by: width)
+        guard !overflow, values <= maximumBucketValues else {
+            throw .invalidSpec(
+                "id_buckets \(idBuckets) × the interaction features' width \(width) would be "
+                    + "\(overflow ? "more than Int.max" : "\(values)") statistics values, more than "
+                    + "\(maximumBucketValues): use at most \(maximumBucketValues / max(width, 1)) id_buckets")
+        }
+    }
+
     /// The encoding of a spec.
     /// - Throws: ``PolicyError/invalidSpec(_:)`` when `φ` would be wider than ``maximumWidth``, or the items wider
     ///   than `OnlinePolicySpec.maximumItemWidth` (checked before the item projection is sized from it).

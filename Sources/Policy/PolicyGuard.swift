@@ -55,6 +55,13 @@ public enum PolicyGuard {
         var estimate = GuardEstimate()
         let pool = policy.activeRows
         for impression in impressions {
+            // A logged propensity outside (0, 1] (or missing) would give a weight of infinity or NaN: the row is left
+            // out and counted, never weighted.
+            if let problem = loggedProblem(impression) {
+                estimate.unscored += 1
+                if estimate.firstProblem == nil { estimate.firstProblem = problem }
+                continue
+            }
             let p: [Double]
             do {
                 let z = try policy.userVector(impression.userFeatures, viewed: impression.viewed)
@@ -65,7 +72,7 @@ public enum PolicyGuard {
                 continue
             }
             for (slot, item) in impression.slate.enumerated() {
-                guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
+                guard let click = impression.clicks[item] else { continue }
                 let w = min(p[slot] / impression.propensities[slot], clip)
                 numerator += w * Double(click)
                 denominator += w
@@ -115,6 +122,17 @@ public enum PolicyGuard {
             atMs: nowMs)
     }
 
+    /// Why a logged impression cannot be weighted (its propensities are not one per slot, each in (0, 1]), or nil.
+    static func loggedProblem(_ impression: GuardImpression) -> String? {
+        guard impression.propensities.count == impression.slate.count else {
+            return "a logged impression has \(impression.propensities.count) propensities for \(impression.slate.count) slots"
+        }
+        if let bad = impression.propensities.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
+            return "a logged propensity is \(impression.propensities[bad]) (slot \(bad)), not in (0, 1]"
+        }
+        return nil
+    }
+
     /// Why `who`'s estimate is undefined: no logged row has weight under it, and the impressions it could not score.
     private static func undefinedText(_ who: String, _ estimate: GuardEstimate, of impressions: Int) -> String {
         var text = "no logged row has weight under \(who)"
@@ -137,7 +155,8 @@ public struct GuardEstimate: Sendable, Equatable {
     public var value: Double?
     /// Logged rows (shown items with feedback) the estimate used.
     public var rows = 0
-    /// Impressions the policy could not score (a context its spec refuses): left out of the estimate.
+    /// Impressions the policy could not score (a context its spec refuses, or logged propensities that are not one
+    /// per slot in (0, 1]): left out of the estimate.
     public var unscored = 0
     /// Why the first of them could not be scored.
     public var firstProblem: String?

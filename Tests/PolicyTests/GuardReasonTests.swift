@@ -74,4 +74,23 @@ struct GuardReasonTests {
         let scored = PolicyGuard.estimate(policy, on: impressions)
         #expect(scored.unscored == 0 && scored.rows > 0 && scored.value != nil)
     }
+
+    @Test("a logged propensity outside (0, 1] or missing is left out and counted, never weighted as infinity or NaN")
+    func badLoggedPropensities() throws {
+        let (world, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let good = try Self.logged(by: policy, world: world, count: 10)
+        for bad in [0, -0.5, .nan, 1.5] {
+            var damaged = good
+            damaged[0].propensities[0] = bad
+            let estimate = PolicyGuard.estimate(policy, on: damaged)
+            #expect(estimate.unscored == 1, "propensity \(bad)")
+            #expect(estimate.firstProblem?.contains("not in (0, 1]") == true, "\(estimate.firstProblem ?? "")")
+            #expect(estimate.value?.isFinite == true, "propensity \(bad) gave \(String(describing: estimate.value))")
+        }
+        var short = good
+        short[0].propensities.removeLast()
+        let estimate = PolicyGuard.estimate(policy, on: short)
+        #expect(estimate.unscored == 1 && estimate.firstProblem?.contains("propensities for") == true)
+    }
 }

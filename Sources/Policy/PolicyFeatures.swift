@@ -85,7 +85,7 @@ public struct PolicyFeatures: Sendable {
         var offsets: [Int] = []
         for feature in spec.userFeatures {
             offsets.append(offset)
-            offset += feature.width
+            offset = offset.addingSaturating(feature.width)
         }
         self.offsets = offsets
         userWidth = offset
@@ -94,17 +94,23 @@ public struct PolicyFeatures: Sendable {
         }
         rawWidth = spec.itemWidth
         itemDims = min(spec.itemWidth, spec.itemDims)
+        // The width is checked before the projection (items × item_dims values, up to 4,096²) is drawn: a φ no wider
+        // than the limit keeps item_dims small.
+        let p = itemDims
+        let (z, y) = (1.addingSaturating(userWidth).addingSaturating(p), 1 + p)
+        let (product, overflow) = z.multipliedReportingOverflow(by: y)
+        let planned = overflow ? Int.max : product.addingSaturating(Self.positionColumns)
+        guard planned <= Self.maximumWidth else {
+            throw .invalidSpec(
+                "the interaction features would have \(overflow ? "more than Int.max" : "\(planned)") columns, more "
+                    + "than \(Self.maximumWidth): use fewer user feature values or buckets, or a smaller item_dims")
+        }
         if rawWidth > itemDims && itemDims > 0 {
             var rng = SplitMix64(seed: spec.seed ^ 0x5052_4F4A_4543_54)
             let scale = 1 / Double(rawWidth).squareRoot()
             projection = (0..<(rawWidth * itemDims)).map { _ in Float(rng.normal() * scale) }
         } else {
             projection = nil
-        }
-        guard width <= Self.maximumWidth else {
-            throw .invalidSpec(
-                "the interaction features would have \(width) columns, more "
-                    + "than \(Self.maximumWidth): use fewer user feature values or buckets, or a smaller item_dims")
         }
     }
 

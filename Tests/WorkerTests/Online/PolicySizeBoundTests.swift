@@ -63,4 +63,14 @@ struct PolicySizeBoundTests {
             try OnlinePolicy.served(spec: spec, weights: short)
         }
     }
+
+    @Test("items 4,096 wide with item_dims 4,096 are refused for their width before the projection is drawn")
+    func widthCheckedFirst() throws {
+        let spec = OnlinePolicySpec(
+            userFeatures: [], itemFeatures: [[Float](repeating: 1, count: 4_096)], idBuckets: 1, itemDims: 4_096,
+            slateSize: 1)
+        #expect(throws: PolicyError.invalidSpec(
+            "the interaction features would have 16785413 columns, more than 2048: use fewer user feature values or "
+                + "buckets, or a smaller item_dims")) { try PolicyFeatures(spec: spec) }
+    }
 }

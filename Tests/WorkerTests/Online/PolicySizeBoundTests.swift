@@ -1,4 +1,3 @@
-import RecModel
 import RecPolicy
 import RecWire
 import Testing

@@ -56,6 +56,16 @@ public struct BayesianLastLayer: Sendable, Equatable {
         k = [Double](repeating: 0, count: buckets)
     }
 
+    /// Statistics from their sums, whose lengths the caller checked against `width` and `buckets`.
+    init(width: Int, buckets: Int, a: [Double], g: [Double], n: [Double], c: [Double], s: [Double], k: [Double]) {
+        precondition(
+            a.count == width * width && g.count == width && n.count == buckets && c.count == buckets * width
+                && s.count == buckets && k.count == buckets, "BayesianLastLayer: sums of the wrong lengths")
+        self.width = width
+        self.buckets = buckets
+        (self.a, self.g, self.n, self.c, self.s, self.k) = (a, g, n, c, s, k)
+    }
+
     /// Adds one event's factor: features `phi` of an item in `bucket`, weight `weight` and working response `response`
     /// (`1` and the reward for linear regression).
     public mutating func add(phi: [Double], bucket: Int, reward response: Double, weight: Double = 1) {

@@ -30,6 +30,12 @@ extension OnlinePolicy {
     public static func served(spec: OnlinePolicySpec, catalogue: ItemCatalogue? = nil, weights pack: ParameterPack)
         throws(PolicyError) -> OnlinePolicy
     {
-        try PolicyWeights.policy(pack, like: OnlinePolicy.initial(spec: spec, catalogue: catalogue))
+        // The pack's lengths are checked against the spec's shape before anything is sized from the spec, and the
+        // statistics are the pack's: no empty posterior of that shape is built (or solved) first.
+        if let problem = spec.problem { throw .invalidSpec(problem) }
+        let features = try PolicyFeatures(spec: spec)
+        try PolicyFeatures.checkBucketValues(idBuckets: spec.idBuckets, width: features.width)
+        let statistics = try PolicyWeights.statistics(pack, width: features.width, buckets: spec.idBuckets)
+        return try OnlinePolicy(spec: spec, catalogue: catalogue, features: features, statistics: statistics)
     }
 }

@@ -62,7 +62,18 @@ public struct OnlinePolicy: Sendable {
         coefficients: BayesianLastLayer.Coefficients? = nil
     ) throws(PolicyError) {
         if let problem = spec.problem { throw .invalidSpec(problem) }
-        let features = try PolicyFeatures(spec: spec)
+        try self.init(
+            spec: spec, catalogue: catalogue, features: try PolicyFeatures(spec: spec), statistics: statistics,
+            coefficients: coefficients)
+    }
+
+    /// ``init(spec:catalogue:statistics:coefficients:)`` with the spec's encoding already built (its item projection
+    /// is not built twice); the spec's ``OnlinePolicySpec/problem`` was checked.
+    init(
+        spec: OnlinePolicySpec, catalogue: ItemCatalogue?, features: PolicyFeatures, statistics: BayesianLastLayer?,
+        coefficients: BayesianLastLayer.Coefficients? = nil
+    ) throws(PolicyError) {
+        try PolicyFeatures.checkBucketValues(idBuckets: spec.idBuckets, width: features.width)
         let stats = statistics ?? BayesianLastLayer(width: features.width, buckets: spec.idBuckets)
         guard stats.width == features.width, stats.buckets == spec.idBuckets else {
             throw .weightsMismatch(

@@ -53,6 +53,24 @@ public struct PolicyFeatures: Sendable {
     /// The largest `φ` the Bayesian layer solves (its precision matrix has `width²` entries).
     public static let maximumWidth = 2_048
 
+    /// The most values the id buckets' rows of the statistics may hold, `id_buckets × width` (2²⁴: 128 MiB of
+    /// `Double` on a replica, 64 MiB in a pack). Without it a spec's 2²⁰ buckets × a 2,048-wide `φ` asks a worker
+    /// for 16 GiB before any weights are read.
+    public static let maximumBucketValues = 1 << 24
+
+    /// Refuses `idBuckets` buckets of `width`-wide rows above ``maximumBucketValues``, before anything is sized from
+    /// them.
+    /// - Throws: ``PolicyError/invalidSpec(_:)`` naming `id_buckets`, the width and the limit.
+    public static func checkBucketValues(idBuckets: Int, width: Int) throws(PolicyError) {
+        let (values, overflow) = idBuckets.multipliedReportingOverflow(by: width)
+        guard !overflow, values <= maximumBucketValues else {
+            throw .invalidSpec(
+                "id_buckets \(idBuckets) × the interaction features' width \(width) would be "
+                    + "\(overflow ? "more than Int.max" : "\(values)") statistics values, more than "
+                    + "\(maximumBucketValues): use at most \(maximumBucketValues / max(width, 1)) id_buckets")
+        }
+    }
+
     /// The encoding of a spec.
     /// - Throws: ``PolicyError/invalidSpec(_:)`` when `φ` would be wider than ``maximumWidth``, or the items wider
     ///   than `OnlinePolicySpec.maximumItemWidth` (checked before the item projection is sized from it).
@@ -67,7 +85,7 @@ public struct PolicyFeatures: Sendable {
         var offsets: [Int] = []
         for feature in spec.userFeatures {
             offsets.append(offset)
-            offset += feature.width
+            offset = offset.addingSaturating(feature.width)
         }
         self.offsets = offsets
         userWidth = offset
@@ -76,17 +94,23 @@ public struct PolicyFeatures: Sendable {
         }
         rawWidth = spec.itemWidth
         itemDims = min(spec.itemWidth, spec.itemDims)
+        // The width is checked before the projection (items × item_dims values, up to 4,096²) is drawn: a φ no wider
+        // than the limit keeps item_dims small.
+        let p = itemDims
+        let (z, y) = (1.addingSaturating(userWidth).addingSaturating(p), 1 + p)
+        let (product, overflow) = z.multipliedReportingOverflow(by: y)
+        let planned = overflow ? Int.max : product.addingSaturating(Self.positionColumns)
+        guard planned <= Self.maximumWidth else {
+            throw .invalidSpec(
+                "the interaction features would have \(overflow ? "more than Int.max" : "\(planned)") columns, more "
+                    + "than \(Self.maximumWidth): use fewer user feature values or buckets, or a smaller item_dims")
+        }
         if rawWidth > itemDims && itemDims > 0 {
             var rng = SplitMix64(seed: spec.seed ^ 0x5052_4F4A_4543_54)
             let scale = 1 / Double(rawWidth).squareRoot()
             projection = (0..<(rawWidth * itemDims)).map { _ in Float(rng.normal() * scale) }
         } else {
             projection = nil
-        }
-        guard width <= Self.maximumWidth else {
-            throw .invalidSpec(
-                "the interaction features would have \(width) columns, more "
-                    + "than \(Self.maximumWidth): use fewer user feature values or buckets, or a smaller item_dims")
         }
     }
 

@@ -41,23 +41,46 @@ public enum PolicyGuard {
     public static func snipw(_ policy: OnlinePolicy, on impressions: [GuardImpression], clip: Double = weightClip)
         -> (value: Double?, rows: Int)
     {
+        let estimate = estimate(policy, on: impressions, clip: clip)
+        return (estimate.value, estimate.rows)
+    }
+
+    /// The SNIPW estimate of `policy` on `impressions`, with the impressions it could not score (a context its spec
+    /// refuses) counted and the first reason kept, so an undefined estimate says why.
+    public static func estimate(_ policy: OnlinePolicy, on impressions: [GuardImpression], clip: Double = weightClip)
+        -> GuardEstimate
+    {
         var numerator = 0.0
         var denominator = 0.0
-        var rows = 0
+        var estimate = GuardEstimate()
         let pool = policy.activeRows
         for impression in impressions {
-            guard let z = try? policy.userVector(impression.userFeatures, viewed: impression.viewed),
-                let p = try? policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)
-            else { continue }
+            // A logged propensity outside (0, 1] (or missing) would give a weight of infinity or NaN: the row is left
+            // out and counted, never weighted.
+            if let problem = loggedProblem(impression) {
+                estimate.unscored += 1
+                if estimate.firstProblem == nil { estimate.firstProblem = problem }
+                continue
+            }
+            let p: [Double]
+            do {
+                let z = try policy.userVector(impression.userFeatures, viewed: impression.viewed)
+                p = try policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)
+            } catch {
+                estimate.unscored += 1
+                if estimate.firstProblem == nil { estimate.firstProblem = "\(error)" }
+                continue
+            }
             for (slot, item) in impression.slate.enumerated() {
-                guard let click = impression.clicks[item], slot < impression.propensities.count else { continue }
+                guard let click = impression.clicks[item] else { continue }
                 let w = min(p[slot] / impression.propensities[slot], clip)
                 numerator += w * Double(click)
                 denominator += w
-                rows += 1
+                estimate.rows += 1
             }
         }
-        return (denominator > 0 ? numerator / denominator : nil, rows)
+        estimate.value = denominator > 0 ? numerator / denominator : nil
+        return estimate
     }
 
     /// Decides whether `candidate` may replace `current`.
@@ -68,16 +91,24 @@ public enum PolicyGuard {
         candidate: OnlinePolicy, current: OnlinePolicy, on impressions: [GuardImpression], margin: Double,
         minimumRows: Int, nowMs: UInt64
     ) -> GuardDecision {
-        let (candidateValue, rows) = snipw(candidate, on: impressions)
-        let (currentValue, _) = snipw(current, on: impressions)
+        let candidateEstimate = estimate(candidate, on: impressions)
+        let currentEstimate = estimate(current, on: impressions)
+        let (candidateValue, currentValue, rows) = (candidateEstimate.value, currentEstimate.value, candidateEstimate.rows)
         guard rows >= minimumRows else {
             return GuardDecision(
                 accepted: true, reason: "accepted without comparison: \(rows) logged rows, fewer than \(minimumRows)",
                 candidateValue: candidateValue, currentValue: currentValue, margin: margin, rows: rows, atMs: nowMs)
         }
         guard let c = candidateValue, let b = currentValue else {
+            // Name the policy (or both) whose estimate is undefined: the candidate is not blamed for the current
+            // version's.
+            let undefined = [
+                candidateValue == nil ? undefinedText("the candidate", candidateEstimate, of: impressions.count) : nil,
+                currentValue == nil ? undefinedText("the current version", currentEstimate, of: impressions.count) : nil,
+            ].compactMap { $0 }
             return GuardDecision(
-                accepted: false, reason: "rejected: no logged row has weight under the candidate",
+                accepted: false,
+                reason: "rejected: no comparison is possible: " + undefined.joined(separator: "; "),
                 candidateValue: candidateValue, currentValue: currentValue, margin: margin, rows: rows, atMs: nowMs)
         }
         let text = "SNIPW \(format(c)) vs current \(format(b)) on \(rows) rows (margin \(format(margin)))"
@@ -91,8 +122,45 @@ public enum PolicyGuard {
             atMs: nowMs)
     }
 
+    /// Why a logged impression cannot be weighted (its propensities are not one per slot, each in (0, 1]), or nil.
+    static func loggedProblem(_ impression: GuardImpression) -> String? {
+        guard impression.propensities.count == impression.slate.count else {
+            return "a logged impression has \(impression.propensities.count) propensities for \(impression.slate.count) slots"
+        }
+        if let bad = impression.propensities.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
+            return "a logged propensity is \(impression.propensities[bad]) (slot \(bad)), not in (0, 1]"
+        }
+        return nil
+    }
+
+    /// Why `who`'s estimate is undefined: no logged row has weight under it, and the impressions it could not score.
+    private static func undefinedText(_ who: String, _ estimate: GuardEstimate, of impressions: Int) -> String {
+        var text = "no logged row has weight under \(who)"
+        if estimate.unscored > 0 {
+            text += " (it could not score \(estimate.unscored) of \(impressions) impressions: "
+                + "\(estimate.firstProblem ?? "no reason given"))"
+        }
+        return text
+    }
+
     private static func format(_ x: Double) -> String {
         let scaled = (x * 10_000).rounded() / 10_000
         return "\(scaled)"
     }
+}
+
+/// One policy's SNIPW estimate on logged impressions (``PolicyGuard/estimate(_:on:clip:)``).
+public struct GuardEstimate: Sendable, Equatable {
+    /// The estimate, nil when no logged row has weight under the policy.
+    public var value: Double?
+    /// Logged rows (shown items with feedback) the estimate used.
+    public var rows = 0
+    /// Impressions the policy could not score (a context its spec refuses, or logged propensities that are not one
+    /// per slot in (0, 1]): left out of the estimate.
+    public var unscored = 0
+    /// Why the first of them could not be scored.
+    public var firstProblem: String?
+
+    /// An empty estimate.
+    public init() {}
 }

@@ -28,24 +28,31 @@ public enum PolicyWeights {
     public static func statistics(_ pack: ParameterPack, like policy: OnlinePolicy) throws(PolicyError)
         -> BayesianLastLayer
     {
-        let template = policy.statistics
-        let expected = OnlinePolicy.parameterCount(width: template.width, buckets: template.buckets)
-        var stats = BayesianLastLayer(width: template.width, buckets: template.buckets)
+        try statistics(pack, width: policy.statistics.width, buckets: policy.statistics.buckets)
+    }
+
+    /// The statistics in a pack of `width`-wide features and `buckets` id buckets. Every vector's length is checked
+    /// against that shape before any is converted, so nothing is sized from the shape alone.
+    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when a vector is missing or has another length,
+    ///   ``PolicyError/nonFiniteStatistic(vector:index:value:)`` naming the first value that is not finite.
+    public static func statistics(_ pack: ParameterPack, width: Int, buckets: Int) throws(PolicyError)
+        -> BayesianLastLayer
+    {
+        let expected = OnlinePolicy.parameterCount(width: width, buckets: buckets)
         let got = pack.vectors.reduce(0) { $0 + $1.values.count }
-        func read(_ name: String, _ count: Int) throws(PolicyError) -> [Double] {
+        let lengths = [
+            ("a", width * width), ("g", width), ("n", buckets), ("c", buckets * width), ("s", buckets), ("k", buckets),
+        ]
+        for (name, count) in lengths {
             guard let v = pack[name], v.count == count else { throw .weightsMismatch(expected: expected, got: got) }
             if let index = v.firstIndex(where: { !$0.isFinite }) {
                 throw .nonFiniteStatistic(vector: name, index: index, value: v[index])
             }
-            return v.map(Double.init)
         }
-        stats.a = try read("a", template.a.count)
-        stats.g = try read("g", template.g.count)
-        stats.n = try read("n", template.n.count)
-        stats.c = try read("c", template.c.count)
-        stats.s = try read("s", template.s.count)
-        stats.k = try read("k", template.k.count)
-        return stats
+        func read(_ name: String) -> [Double] { pack[name]!.map(Double.init) }
+        return BayesianLastLayer(
+            width: width, buckets: buckets, a: read("a"), g: read("g"), n: read("n"), c: read("c"), s: read("s"),
+            k: read("k"))
     }
 
     /// The policy a pack describes: `policy`'s spec with the pack's statistics, scoring with their posterior mean.

@@ -78,15 +78,21 @@ public struct BlobStore: Sendable {
 
     /// Reads a blob and verifies its checksum. A blob whose bytes do not hash to its name is moved
     /// to ``quarantineDirectory`` before the error is thrown, so it is never read again.
-    /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)``.
+    /// - Throws: ``StoreError/missingBlob(_:)`` (no such file) or ``StoreError/corruptBlob(_:)``;
+    ///   ``StoreError/io(path:reason:)`` when the file is there but cannot be read (never reported as missing).
     public func get(_ sha256: String) throws(StoreError) -> [UInt8] {
         guard Self.isName(sha256) else { throw .missingBlob(sha256) }
-        guard let data = FileManager.default.contents(atPath: path(sha256)) else {
+        let bytes: [UInt8]
+        do {
+            bytes = try AtomicFile.read(path(sha256))
+        } catch {
+            guard error.operation == "open", error.errno == .noSuchFileOrDirectory else {
+                throw .io(path: path(sha256), reason: error.description)
+            }
             // Quarantined earlier: still corrupt (and repaired by storing the same content again), not merely missing.
             if isQuarantined(sha256) { throw .corruptBlob(sha256) }
             throw .missingBlob(sha256)
         }
-        let bytes = [UInt8](data)
         guard Self.digest(bytes) == sha256 else {
             quarantine(sha256)
             throw .corruptBlob(sha256)

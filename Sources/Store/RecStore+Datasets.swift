@@ -15,7 +15,19 @@ extension RecStore {
     /// Records a dataset stored in ``blobs`` under a display name.
     public func registerDataset(sha256: String, name: String) throws(StoreError) {
         guard blobs.contains(sha256) else { throw .missingBlob(sha256) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: blobs.path(sha256))[.size] as? Int) ?? 0
+        // A size that cannot be read is an error, never recorded as 0 bytes.
+        let path = blobs.path(sha256)
+        let size: Int
+        do {
+            guard let bytes = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int else {
+                throw StoreError.io(path: path, reason: "the file system gives no size")
+            }
+            size = bytes
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .io(path: path, reason: "cannot read its size: \(error)")
+        }
         try write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO datasets (sha256, name, bytes, created_at) VALUES (?, ?, ?, ?)",

@@ -212,4 +212,21 @@ struct OnlineRegistrationTests {
         #expect(m.core.view.lastSyncMs == 0, "a registration set the last sync's time")
         #expect(m.core.view.lastDecision?.accepted == true)
     }
+
+    @Test("a frame 2 that is not a pack is refused naming the decoding problem, not as a missing pack")
+    func malformedPackIsNamed() throws {
+        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+        _ = m.feed(.workers([m.workerA]))
+        let refused = m.feed(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 8),
+                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: Array("not a pack".utf8)),
+            nowMs: 50_000
+        ).clientReplies
+        let reply = try #require(refused.first)
+        #expect(reply.header.status == .badRequest)
+        let text = reply.errorText ?? ""
+        #expect(text.contains("frame 2 is not a weights pack") && text.contains("not a parameter pack"), "\(text)")
+        #expect(!text.contains("needs the policy's weights pack"), "\(text)")
+    }
 }

@@ -88,7 +88,7 @@ final class CatalogueCoordinator {
                 ])
         }
         var actions: [CatalogueRollout.Action] = []
-        rollout.state(state, from: identity, expectedSHA: sha(of: state.version), nowMs: nowMs, into: &actions)
+        rollout.state(state, from: identity, registered: registered(state.version), nowMs: nowMs, into: &actions)
         perform(actions)
     }
 
@@ -358,9 +358,19 @@ final class CatalogueCoordinator {
         }
     }
 
-    private func sha(of version: UInt64) -> String? {
-        if let latest, latest.record.version == version { return latest.record.sha256 }
-        return (try? store.catalogue(version))?.sha256
+    /// What the registry holds for `version`: its SHA-256, nothing, or why its record cannot be read (logged), so a
+    /// store that fails is never read as a hash mismatch.
+    private func registered(_ version: UInt64) -> CatalogueRollout.Registered {
+        if let latest, latest.record.version == version { return .sha256(latest.record.sha256) }
+        do {
+            guard let record = try store.catalogue(version) else { return .unregistered }
+            return .sha256(record.sha256)
+        } catch {
+            logger.error(
+                "a worker's catalogue confirmation cannot be checked: the store cannot read the version's record",
+                metadata: ["version": "\(version)", "error": "\(error)"])
+            return .unreadable("\(error)")
+        }
     }
 
     /// The client's view of a record (with feature names and replicas when `catalogue` is given).

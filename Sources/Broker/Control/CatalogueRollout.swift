@@ -20,6 +20,17 @@ struct CatalogueRollout {
         var storedMs: UInt64
     }
 
+    /// What the registry holds for the version a worker confirmed.
+    enum Registered: Equatable {
+        /// The version's SHA-256 (hex).
+        case sha256(String)
+        /// The registry has no such version.
+        case unregistered
+        /// The registry's record of the version could not be read (why): the confirmation cannot be checked, which
+        /// is neither a match nor a mismatch.
+        case unreadable(String)
+    }
+
     /// What the coordinator must do.
     enum Action: Equatable {
         /// Send the version to a worker.
@@ -49,11 +60,21 @@ struct CatalogueRollout {
     /// reason when the worker confirmed a SHA-256 the registry does not hold), until it confirms that version or a
     /// newer one: shown with the replica in the catalogue command's answer.
     private(set) var refusals: [[UInt8]: (version: UInt64, reason: String)] = [:]
+    /// The newest version each worker confirmed that the registry could not check (its record could not be read),
+    /// and why, until the worker confirms that version or a newer one with a SHA-256 that is checked.
+    private(set) var unchecked: [[UInt8]: (version: UInt64, reason: String)] = [:]
 
-    /// Why `worker` has not confirmed the newest version it was refused, or nil.
+    /// Why `worker` has not confirmed the newest version it was refused, or a version it confirmed could not be
+    /// checked; nil when neither.
     func refusal(of worker: [UInt8]) -> String? {
-        guard let refused = refusals[worker], refused.version > (confirmed[worker]?.version ?? 0) else { return nil }
-        return "version \(refused.version) not installed: \(refused.reason)"
+        let have = confirmed[worker]?.version ?? 0
+        if let refused = refusals[worker], refused.version > have {
+            return "version \(refused.version) not installed: \(refused.reason)"
+        }
+        if let pending = unchecked[worker], pending.version > have {
+            return "version \(pending.version) installed but not checked: \(pending.reason)"
+        }
+        return nil
     }
 
     /// Records the newest version at start (no acknowledgement waits for it).
@@ -80,6 +101,7 @@ struct CatalogueRollout {
             confirmed[gone] = nil
             resends[gone] = nil
             refusals[gone] = nil
+            unchecked[gone] = nil
         }
         if let latest {
             for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where live[worker] == nil {
@@ -100,17 +122,42 @@ struct CatalogueRollout {
         _ state: CatalogueState, from worker: [UInt8], expectedSHA: String?, nowMs: UInt64,
         into actions: inout [Action]
     ) {
+        self.state(
+            state, from: worker, registered: expectedSHA.map(Registered.sha256) ?? .unregistered, nowMs: nowMs,
+            into: &actions)
+    }
+
+    /// A worker's CATALOGUE_STATE, given what the registry holds for its version. A confirmation the registry could
+    /// not check (``Registered/unreadable(_:)``) is neither counted nor taken as a mismatch: nothing is sent again,
+    /// and the replica shows why it is unchecked.
+    mutating func state(
+        _ state: CatalogueState, from worker: [UInt8], registered: Registered, nowMs: UInt64,
+        into actions: inout [Action]
+    ) {
         guard live[worker] != nil else { return }
-        if state.installed, state.sha256 == expectedSHA {
+        if state.installed, case .unreadable(let why) = registered {
+            if state.version >= (unchecked[worker]?.version ?? 0) {
+                unchecked[worker] = (state.version, "the registry cannot read its record to check it: \(why)")
+            }
+            settle(nowMs: nowMs, into: &actions)
+            return
+        }
+        if state.installed, case .sha256(let expected) = registered, state.sha256 == expected {
             if (confirmed[worker]?.version ?? 0) <= state.version {
                 confirmed[worker] = (state.version, state.sha256)
             }
             if let refused = refusals[worker], refused.version <= state.version { refusals[worker] = nil }
+            if let pending = unchecked[worker], pending.version <= state.version { unchecked[worker] = nil }
         } else {
+            let registry: String
+            switch registered {
+            case .sha256(let sha): registry = "the registry's is \(sha.prefix(12))…"
+            case .unregistered: registry = "the registry holds no version \(state.version)"
+            case .unreadable(let why): registry = "the registry cannot read it: \(why)"
+            }
             let reason =
                 state.installed
-                ? "the worker confirmed sha256 \(state.sha256.prefix(12))…, the registry's is "
-                    + "\(expectedSHA.map { "\($0.prefix(12))…" } ?? "unknown")"
+                ? "the worker confirmed sha256 \(state.sha256.prefix(12))…, \(registry)"
                 : state.error ?? "the worker gave no reason"
             if state.version >= (refusals[worker]?.version ?? 0) { refusals[worker] = (state.version, reason) }
             if let latest, state.version == latest {

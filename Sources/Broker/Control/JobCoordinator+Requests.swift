@@ -99,10 +99,19 @@ extension JobCoordinator {
         run(.accepted(job), nowMs: nowMs)
     }
 
-    /// The names the job's uploaded files were uploaded under, by SHA-256 (a file with no recorded name is left out).
+    /// The names the job's uploaded files were uploaded under, by SHA-256 (a file with no recorded name is left out;
+    /// so is one whose name the store cannot read, which is logged: a label, never worth failing the job over).
     func uploadNames(of spec: TrainJobSpec) -> [String: String] {
         var names: [String: String] = [:]
-        for file in JobCore.uploadedFiles(spec) { names[file] = (try? store.datasetName(sha256: file)) ?? nil }
+        for file in JobCore.uploadedFiles(spec) {
+            do {
+                names[file] = try store.datasetName(sha256: file)
+            } catch {
+                logger.warning(
+                    "an uploaded file's name cannot be read from the store; the job shows it by SHA-256",
+                    metadata: ["sha256": "\(file)", "error": "\(error)"])
+            }
+        }
         return names
     }
 

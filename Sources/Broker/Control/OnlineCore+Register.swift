@@ -15,9 +15,18 @@ extension OnlineCore {
         _ requester: Requester, catalogueVersion trained: UInt64?, pack bytes: [UInt8]?, nowMs: UInt64,
         into actions: inout [OnlineAction]
     ) {
-        guard let bytes, let pack = try? ParameterPack(decoding: bytes) else {
+        guard let bytes else {
             return reply(
                 requester, .badRequest, text: "online_register needs the policy's weights pack in frame 2",
+                into: &actions)
+        }
+        // A frame 2 that is there but does not decode is named as such, not reported missing.
+        let pack: ParameterPack
+        do {
+            pack = try ParameterPack(decoding: bytes)
+        } catch {
+            return reply(
+                requester, .badRequest, text: "online_register: frame 2 is not a weights pack: \(error)",
                 into: &actions)
         }
         guard let trained else {

@@ -19,8 +19,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The dataset lacks features the spec was fitted on, has features it was not, or has more positions; the
     /// problems are phrases such as `missing numeric user features basket_value`.
     case datasetMismatch(dataset: String, expected: [String], problems: [String])
-    /// The model's score of an item at a row (both 0-based) is NaN or infinite: no metric would be defined.
-    case nonFiniteScore(row: Int, item: Int, score: Float)
+    /// The model's score of an item at a row (both 0-based) of a dataset (the evaluated rows or the validation rows
+    /// the threshold is chosen on) is NaN or infinite: no metric would be defined.
+    case nonFiniteScore(NonFiniteScore)
 
     /// The message naming the command that refused the checkpoint, such as `eval`; the same as ``description`` for
     /// every other case.
@@ -45,8 +46,7 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
             return "\(dataset) does not have the model's features: \(problems.joined(separator: "; ")) (the model "
                 + "was trained on user features \(expected.joined(separator: ", ")); read the data with the schema "
                 + "the model was trained with)"
-        case .nonFiniteScore(let row, let item, let score):
-            return "row \(row) (0-based), item \(item): the model's score is \(score), not a finite number"
+        case .nonFiniteScore(let bad): return bad.description
         }
     }
 }
@@ -114,18 +114,20 @@ public enum CheckpointEvaluation {
         checkpoint: Checkpoint, spec: FeatureSpec, data: BanditDataset, epsilon: Double = 0
     ) throws(CheckpointEvaluationError) -> ActionDistribution {
         try check(spec: spec, data: data)
-        let scores = ModelEvaluation.scoreEveryItem(
-            data: data, spec: spec, scorer: scorer(checkpoint.model.network))
-        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-            throw .nonFiniteScore(row: bad / data.nActions, item: bad % data.nActions, score: Float(scores[bad]))
+        let scores: [Double]
+        do {
+            scores = try ModelEvaluation.scoreEveryItem(data: data, spec: spec, scorer: scorer(checkpoint.model.network))
+        } catch {
+            throw .nonFiniteScore(error)
         }
         return .epsilonGreedy(scores: scores, nActions: data.nActions, epsilon: epsilon)
     }
 
     /// Evaluates a checkpoint's model on logged data (normally the test split), choosing the decision threshold on
     /// `validation` (see `ModelEvaluation.evaluate`).
-    /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the first row and item whose score is not
-    ///   finite (no report with NaN metrics is returned).
+    /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the dataset (the evaluated rows or
+    ///   `validation`), the row and the item of the first score that is not finite (no report with NaN metrics is
+    ///   returned).
     public static func evaluate(
         checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil,
         validationIsEvaluated: Bool = false, resamples: Int = 500
@@ -134,23 +136,13 @@ public enum CheckpointEvaluation {
         try check(spec: spec, data: data)
         if let validation { try check(spec: spec, data: validation) }
         let name = label(path: checkpointPath, checkpoint: checkpoint)
-        let score = scorer(checkpoint.model.network)
-        var scored = 0
-        var firstBad: (index: Int, score: Float)?
-        let report = ModelEvaluation.evaluate(
-            data: data, spec: spec, modelName: name,
-            scorer: { rows, width in
-                let scores = score(rows, width)
-                if firstBad == nil, let i = scores.firstIndex(where: { !$0.isFinite }) {
-                    firstBad = (scored + i, scores[i])
-                }
-                scored += scores.count
-                return scores
-            }, validation: validation, validationIsEvaluated: validationIsEvaluated, resamples: resamples)
-        if let firstBad {
-            throw .nonFiniteScore(
-                row: firstBad.index / data.nActions, item: firstBad.index % data.nActions, score: firstBad.score)
+        // ModelEvaluation checks every score where it knows the dataset, row and item it belongs to.
+        do {
+            return try ModelEvaluation.evaluate(
+                data: data, spec: spec, modelName: name, scorer: scorer(checkpoint.model.network),
+                validation: validation, validationIsEvaluated: validationIsEvaluated, resamples: resamples)
+        } catch {
+            throw .nonFiniteScore(error)
         }
-        return report
     }
 }

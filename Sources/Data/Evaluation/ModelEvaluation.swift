@@ -121,21 +121,23 @@ public enum ModelEvaluation {
     ///   - cutoffs: K for HitRate@K and NDCG@K.
     ///   - rewardModel: reward model for DM and DR of the greedy policy (nil skips them).
     ///   - resamples: bootstrap resamples for the off-policy intervals.
+    /// - Throws: ``NonFiniteScore`` naming the dataset (`data` or `validation`), the row and the item of the first score
+    ///   that is not finite: no report with NaN metrics is made.
     public static func evaluate(
         data: BanditDataset, spec: FeatureSpec, modelName: String,
         scorer: (_ rows: [Float], _ width: Int) -> [Float],
         validation: BanditDataset? = nil, validationIsEvaluated: Bool = false, cutoffs: [Int] = [1, 3, 5, 10],
         rewardModel: RewardModelKind? = .logistic(), resamples: Int = 500
-    ) -> EvaluationReport {
+    ) throws(NonFiniteScore) -> EvaluationReport {
         let k = data.nActions
-        let all = scoreEveryItem(data: data, spec: spec, scorer: scorer)
+        let all = try scoreEveryItem(data: data, spec: spec, scorer: scorer)
         let logged = (0..<data.rows).map { all[$0 * k + data.action[$0]] }
         let policy = ActionDistribution.greedy(scores: all, nActions: k)
         let offPolicy = OffPolicyEvaluation.evaluate(
             policy: policy, policyName: "greedy(\(modelName))", on: data, rewardModel: rewardModel, resamples: resamples
         )
         var notes = offPolicy.notes
-        let threshold = chooseThreshold(
+        let threshold = try chooseThreshold(
             validation: validation, spec: spec, scorer: scorer,
             fallback: (labels: data.clickLabels, scores: logged), validationIsEvaluated: validationIsEvaluated,
             notes: &notes)
@@ -197,9 +199,10 @@ public enum ModelEvaluation {
     /// The model's score of every item at each row's logged slot, `rows × nActions` row-major (scored in chunks of
     /// about 4,096 candidate rows to bound memory). A candidate policy built from it (greedy, ε-greedy) can be
     /// evaluated off-policy.
+    /// - Throws: ``NonFiniteScore`` naming the row and item of the first score that is not finite.
     public static func scoreEveryItem(
         data: BanditDataset, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float]
-    ) -> [Double] {
+    ) throws(NonFiniteScore) -> [Double] {
         let k = data.nActions
         var all = [Double](repeating: 0, count: data.rows * k)
         let chunk = max(1, 4_096 / k)
@@ -218,6 +221,10 @@ public enum ModelEvaluation {
             }
             let scores = scorer(rows, spec.width)
             precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
+            // The chunk's rows and items are known here, so the error names the right ones.
+            if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+                throw NonFiniteScore(dataset: data.name, row: start + bad / k, item: bad % k, score: scores[bad])
+            }
             for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
             start = end
         }
@@ -228,13 +235,18 @@ public enum ModelEvaluation {
     private static func chooseThreshold(
         validation: BanditDataset?, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float],
         fallback: (labels: [Double], scores: [Double]), validationIsEvaluated: Bool, notes: inout [String]
-    ) -> ThresholdChoice? {
+    ) throws(NonFiniteScore) -> ThresholdChoice? {
         let labels: [Double]
         let scores: [Double]
         let place: String
         if let validation, validation.rows > 0 {
             labels = validation.clickLabels
-            scores = scorer(spec.matrix(validation).values, spec.width).map(Double.init)
+            let raw = scorer(spec.matrix(validation).values, spec.width)
+            // One score per validation row, of its logged item.
+            if let bad = raw.firstIndex(where: { !$0.isFinite }) {
+                throw NonFiniteScore(dataset: validation.name, row: bad, item: validation.action[bad], score: raw[bad])
+            }
+            scores = raw.map(Double.init)
             place = "validation"
             if validationIsEvaluated {
                 notes.append(
@@ -266,5 +278,30 @@ extension SegmentEvaluation {
             atChosenThreshold: nil, intervals: nil, intervalsUndefined: Self.noRows, warnings: [], calibration: nil,
             ranking: cutoffs.map { RankingMetrics(ranks: [], k: $0) }, roc: [], oracleGreedyValue: nil,
             oracleLoggedValue: nil)
+    }
+}
+
+/// A model's score that is not a finite number, and where: no metric or policy would be defined.
+public struct NonFiniteScore: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The dataset whose row it is (the evaluated rows' name, or the validation rows').
+    public var dataset: String
+    /// The row of that dataset, 0-based.
+    public var row: Int
+    /// The item scored, 0-based.
+    public var item: Int
+    /// The score.
+    public var score: Float
+
+    /// Creates the error.
+    public init(dataset: String, row: Int, item: Int, score: Float) {
+        self.dataset = dataset
+        self.row = row
+        self.item = item
+        self.score = score
+    }
+
+    /// A one-line message.
+    public var description: String {
+        "\(dataset) row \(row) (0-based), item \(item): the model's score is \(score), not a finite number"
     }
 }

@@ -4,14 +4,18 @@
 extension ActionDistribution {
     /// How far a row's probabilities at one position may sum from 1.
     public static let sumTolerance = 1e-6
+    /// How far outside [0, 1] a probability in the file may lie (rounding by its writer); such a value is read as
+    /// the nearest of 0 and 1, anything farther is refused.
+    public static let rangeTolerance = 1e-12
 
     /// Reads the candidate's probabilities at each row's logged position, `action_dist[i, :, position[i]]`, as obp's
     /// estimators do.
     /// - Parameters:
     ///   - array: the `(n_rounds, n_actions, len_list)` array.
     ///   - data: the logged rows it was computed for (same rows, same order: for OBD, sorted by timestamp).
-    /// - Throws: `ActionDistributionError` for a wrong shape, a probability outside [0, 1] or not finite, or a
-    ///   row whose probabilities at a position do not sum to 1.
+    /// - Throws: `ActionDistributionError` for a wrong shape, a probability not finite or more than
+    ///   ``rangeTolerance`` outside [0, 1] (one within it is clamped to [0, 1]), or a row whose probabilities at a
+    ///   position do not sum to 1.
     public init(actionDist array: NumpyArray, for data: BanditDataset) throws(ActionDistributionError) {
         guard array.shape.count == 3 else { throw .shape(array.shape, rows: data.rows, nActions: data.nActions) }
         let (n, k, lists) = (array.shape[0], array.shape[1], array.shape[2])
@@ -23,10 +27,13 @@ extension ActionDistribution {
             for list in 0..<lists {
                 var sum = 0.0
                 for a in 0..<k {
-                    let p = array.values[(row * k + a) * lists + list]
-                    guard p.isFinite, p >= -1e-12, p <= 1 + 1e-12 else {
-                        throw .probability(row: row, action: a, position: list, value: p)
+                    let raw = array.values[(row * k + a) * lists + list]
+                    guard raw.isFinite, raw >= -Self.rangeTolerance, raw <= 1 + Self.rangeTolerance else {
+                        throw .probability(row: row, action: a, position: list, value: raw)
                     }
+                    // A value within the tolerance outside [0, 1] (rounding in the writer) is clamped: no estimator
+                    // sees a negative probability or one above 1.
+                    let p = min(max(raw, 0), 1)
                     sum += p
                     if list == data.position[row] { probabilities[row * k + a] = p }
                 }

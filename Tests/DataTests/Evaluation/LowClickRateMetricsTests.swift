@@ -106,7 +106,7 @@ struct LowClickRateMetricsTests {
         let parts = SplitDataset(data), (train, validation, test) = (parts.train, parts.validation, parts.test)
         let spec = try FeatureSpec.fit(on: train)
         let scorer = LogisticScorer(rows: spec.matrix(train).values, width: spec.width, labels: train.reward)
-        let report = ModelEvaluation.evaluate(
+        let report = try ModelEvaluation.evaluate(
             data: test, spec: spec, modelName: "logistic", scorer: scorer.score, validation: validation,
             rewardModel: nil, resamples: 50)
         let choice = try #require(report.threshold)

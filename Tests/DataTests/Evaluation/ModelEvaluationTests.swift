@@ -19,7 +19,7 @@ struct ModelEvaluationTests {
         let spec = try! FeatureSpec.fit(on: train)
         let features = spec.matrix(train)
         let scorer = LogisticScorer(rows: features.values, width: spec.width, labels: train.reward)
-        return ModelEvaluation.evaluate(
+        return try! ModelEvaluation.evaluate(
             data: test, spec: spec, modelName: "logistic", scorer: scorer.score, rewardModel: .itemMean(),
             resamples: 200)
     }()

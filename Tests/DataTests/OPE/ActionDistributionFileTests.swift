@@ -62,4 +62,24 @@ struct ActionDistributionFileTests {
             try ActionDistribution(actionDist: NumpyArray(shape: [n, k, p], values: short), for: Self.data)
         }
     }
+
+    @Test("probabilities within 1e-12 outside [0, 1] are read as exactly 0 and 1; farther ones are refused")
+    func toleratedValuesAreClamped() throws {
+        let (n, k, p) = (Self.data.rows, Self.data.nActions, Self.data.nPositions)
+        var values = [Double](repeating: 0, count: n * k * p)
+        for row in 0..<n { for s in 0..<p { values[(row * k + s) * p + s] = 1 } }
+        // Row 5 at its logged slot: item 0 gets 1 + 5e-13, item 1 gets -5e-13 (a writer's rounding; the sum is 1).
+        let (row, slot) = (5, Self.data.position[5])
+        for a in 0..<k { values[(row * k + a) * p + slot] = 0 }
+        values[(row * k + 0) * p + slot] = 1 + 5e-13
+        values[(row * k + 1) * p + slot] = -5e-13
+        let policy = try ActionDistribution(actionDist: NumpyArray(shape: [n, k, p], values: values), for: Self.data)
+        #expect(policy[row, 0] == 1 && policy[row, 1] == 0)
+        #expect(policy.probabilities.allSatisfy { $0 >= 0 && $0 <= 1 })
+        var far = values
+        far[(row * k + 1) * p + slot] = -2e-12
+        #expect(throws: ActionDistributionError.probability(row: row, action: 1, position: slot, value: -2e-12)) {
+            try ActionDistribution(actionDist: NumpyArray(shape: [n, k, p], values: far), for: Self.data)
+        }
+    }
 }

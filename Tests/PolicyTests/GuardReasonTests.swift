@@ -1,0 +1,96 @@
+import RecData
+import RecModel
+import RecPolicy
+import RecWire
+import Testing
+
+/// The guard's rejection names the policy whose estimate is undefined, never the candidate for the current
+/// version's.
+@Suite("Online guard: which policy an undefined estimate belongs to")
+struct GuardReasonTests {
+    /// Impressions logged by `policy` in the simulator world, every shown item with feedback.
+    static func logged(by policy: OnlinePolicy, world: SimulatorWorld, count: Int) throws -> [GuardImpression] {
+        var environment = SimulatorEnvironment(world: world, seed: 3)
+        var rng = Xoshiro256(seed: 4)
+        var rows: [GuardImpression] = []
+        for _ in 0..<count {
+            let observation = environment.reset()
+            let slate = try policy.recommend(userFeatures: observation.userFeatures, rng: &rng)
+            let step = try environment.step(slate.map(\.item))
+            var clicks: [Int: Int] = [:]
+            for s in slate { clicks[s.item] = step.clicked == s.item ? 1 : 0 }
+            rows.append(
+                GuardImpression(
+                    userFeatures: observation.userFeatures, slate: slate.map(\.item),
+                    propensities: slate.map(\.propensity), clicks: clicks))
+        }
+        return rows
+    }
+
+    /// A policy over the same items that knows no user feature, so it cannot score the logged contexts.
+    static func blind(_ spec: OnlinePolicySpec) throws -> OnlinePolicy {
+        var blind = spec
+        blind.userFeatures = []
+        return try OnlinePolicy.initial(spec: blind)
+    }
+
+    @Test("only the current version's estimate undefined: the reason names the current version, not the candidate")
+    func currentUndefined() throws {
+        let (world, spec) = smallSpec()
+        let candidate = try OnlinePolicy.initial(spec: spec)
+        let impressions = try Self.logged(by: candidate, world: world, count: 60)
+        let decision = PolicyGuard.decide(
+            candidate: candidate, current: try Self.blind(spec), on: impressions, margin: 0.01, minimumRows: 10,
+            nowMs: 0)
+        #expect(!decision.accepted)
+        #expect(decision.candidateValue != nil && decision.currentValue == nil)
+        #expect(decision.reason.contains("no logged row has weight under the current version"), "\(decision.reason)")
+        #expect(decision.reason.contains("could not score 60 of 60 impressions"), "\(decision.reason)")
+        #expect(!decision.reason.contains("under the candidate"), "\(decision.reason)")
+    }
+
+    @Test("only the candidate's estimate undefined: the reason names the candidate")
+    func candidateUndefined() throws {
+        let (world, spec) = smallSpec()
+        let current = try OnlinePolicy.initial(spec: spec)
+        let impressions = try Self.logged(by: current, world: world, count: 60)
+        // The candidate cannot score any context, so it has no rows: with no minimum it is compared, and refused.
+        let decision = PolicyGuard.decide(
+            candidate: try Self.blind(spec), current: current, on: impressions, margin: 0.01, minimumRows: 0, nowMs: 0)
+        #expect(!decision.accepted)
+        #expect(decision.candidateValue == nil && decision.currentValue != nil)
+        #expect(decision.reason.contains("no logged row has weight under the candidate"), "\(decision.reason)")
+        #expect(!decision.reason.contains("current version"), "\(decision.reason)")
+    }
+
+    @Test("the estimate counts the impressions a policy could not score and keeps the first reason")
+    func unscoredCounted() throws {
+        let (world, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let impressions = try Self.logged(by: policy, world: world, count: 20)
+        let estimate = PolicyGuard.estimate(try Self.blind(spec), on: impressions)
+        #expect(estimate.value == nil && estimate.rows == 0 && estimate.unscored == 20)
+        #expect(estimate.firstProblem?.isEmpty == false)
+        let scored = PolicyGuard.estimate(policy, on: impressions)
+        #expect(scored.unscored == 0 && scored.rows > 0 && scored.value != nil)
+    }
+
+    @Test("a logged propensity outside (0, 1] or missing is left out and counted, never weighted as infinity or NaN")
+    func badLoggedPropensities() throws {
+        let (world, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let good = try Self.logged(by: policy, world: world, count: 10)
+        for bad in [0, -0.5, .nan, 1.5] {
+            var damaged = good
+            damaged[0].propensities[0] = bad
+            let estimate = PolicyGuard.estimate(policy, on: damaged)
+            #expect(estimate.unscored == 1, "propensity \(bad)")
+            #expect(estimate.firstProblem?.contains("not in (0, 1]") == true, "\(estimate.firstProblem ?? "")")
+            #expect(estimate.value?.isFinite == true, "propensity \(bad) gave \(String(describing: estimate.value))")
+        }
+        var short = good
+        short[0].propensities.removeLast()
+        let estimate = PolicyGuard.estimate(policy, on: short)
+        #expect(estimate.unscored == 1 && estimate.firstProblem?.contains("propensities for") == true)
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import RecTestKit
+import Testing
+
+@testable import RecStore
+
+/// A blob whose file is there but cannot be read is an I/O error naming the path and the system's reason, never
+/// reported as missing (which a client would be told as NOT_FOUND).
+@Suite("Blobs that cannot be read")
+struct UnreadableBlobTests {
+    @Test("a blob path that cannot be read (a folder) is an I/O error, not a missing blob")
+    func unreadableIsNotMissing() throws {
+        let temporary = try TemporaryDirectory("blob-unreadable")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let sha = try store.blobs.put([1, 2, 3])
+        let path = store.blobs.path(sha)
+        try FileManager.default.removeItem(atPath: path)
+        // A folder in the blob's place: open(2) succeeds, read(2) fails with EISDIR.
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        do {
+            _ = try store.blobs.get(sha)
+            Issue.record("a folder was read as a blob")
+        } catch {
+            guard case .io(let at, let reason) = error else {
+                Issue.record("expected an I/O error, got \(error)")
+                return
+            }
+            #expect(at == path && reason.contains("cannot read"), "\(reason)")
+        }
+        // A blob that is really gone is still missing.
+        try FileManager.default.removeItem(atPath: path)
+        #expect(throws: StoreError.missingBlob(sha)) { try store.blobs.get(sha) }
+    }
+}

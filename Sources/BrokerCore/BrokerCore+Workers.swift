@@ -281,7 +281,23 @@ extension BrokerCore {
     /// a registry checks no number's hash: without this choice two workers with different weights would answer
     /// under one number, and a client could not tell their answers apart. A worker on the same number with another
     /// model takes no work until the chosen one leaves (or WEIGHTS give it a registered version).
+    ///
+    /// Empty (no allocation: it runs at every dispatch) when every worker reports the same version and model, the
+    /// usual case: then no worker is benched.
     func servingIdentities() -> [UInt64: String] {
+        var first: (version: UInt64, identity: String)?
+        var uniform = true
+        for worker in workers.values {
+            guard let seen = first else {
+                first = (worker.modelVersion, worker.modelIdentity)
+                continue
+            }
+            if seen.version != worker.modelVersion || seen.identity != worker.modelIdentity {
+                uniform = false
+                break
+            }
+        }
+        if uniform { return [:] }
         var chosen: [UInt64: (registration: UInt64, identity: String)] = [:]
         for worker in workers.values where !worker.draining && !worker.services.isEmpty && holdsClaimedVersion(worker) {
             if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }

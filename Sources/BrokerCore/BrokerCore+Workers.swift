@@ -262,32 +262,38 @@ extension BrokerCore {
     /// until WEIGHTS bring it the promoted version).
     ///
     /// One version number names one model: a worker whose model differs from the one its version number is served
-    /// by (``servingIdentities()``) takes no work, so no two models answer under one number.
+    /// by for such requests (``servingIdentities(for:)``) takes no work, so no two models answer under one number.
     func isEligible(
         _ worker: WorkerRecord, for request: PendingRequest, serving: [UInt64: String]? = nil
     ) -> Bool {
         guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
-        if let chosen = (serving ?? servingIdentities())[worker.modelVersion], chosen != worker.modelIdentity {
+        if let chosen = (serving ?? servingIdentities(for: request))[worker.modelVersion], chosen != worker.modelIdentity {
             return false
         }
         return true
     }
 
-    /// The model each version number is served by, keyed by version: the ``WorkerRecord/modelIdentity`` of the
-    /// longest-registered live worker that reports the number (and holds it, ``holdsClaimedVersion(_:)``) and is not
-    /// draining. Version 0 is every unregistered model (each checkpoint file, the seeded model), and a broker without
-    /// a registry checks no number's hash: without this choice two workers with different weights would answer
-    /// under one number, and a client could not tell their answers apart. A worker on the same number with another
-    /// model takes no work until the chosen one leaves (or WEIGHTS give it a registered version).
+    /// The model each version number is served by for requests like `request` (its service and, for SCORE, its
+    /// rows' width: models of two widths never take the same rows), keyed by version: the
+    /// ``WorkerRecord/modelIdentity`` of the longest-registered live worker that could take such a request, reports
+    /// the number (and holds it, ``holdsClaimedVersion(_:)``) and is not draining. Version 0 is every unregistered
+    /// model (each checkpoint file, the seeded model), and a broker without a registry checks no number's hash:
+    /// without this choice two workers with different weights would answer such requests under one number, and a
+    /// client could not tell their answers apart. A worker on the same number with another model takes no such
+    /// request until the chosen one leaves (or WEIGHTS give it a registered version).
     ///
-    /// Empty (no allocation: it runs at every dispatch) when every worker reports the same version and model, the
-    /// usual case: then no worker is benched.
-    func servingIdentities() -> [UInt64: String] {
+    /// Empty (no allocation: it runs at every dispatch) when every such worker reports the same version and model,
+    /// the usual case: then no worker is benched.
+    func servingIdentities(for request: PendingRequest) -> [UInt64: String] {
+        let service = request.service
+        func takes(_ worker: WorkerRecord) -> Bool {
+            worker.services.contains(service) && (request.columns.map { $0 == worker.inputWidth } ?? true)
+        }
         var first: (version: UInt64, identity: String)?
         var uniform = true
-        for worker in workers.values {
+        for worker in workers.values where takes(worker) {
             guard let seen = first else {
                 first = (worker.modelVersion, worker.modelIdentity)
                 continue
@@ -299,7 +305,7 @@ extension BrokerCore {
         }
         if uniform { return [:] }
         var chosen: [UInt64: (registration: UInt64, identity: String)] = [:]
-        for worker in workers.values where !worker.draining && !worker.services.isEmpty && holdsClaimedVersion(worker) {
+        for worker in workers.values where !worker.draining && takes(worker) && holdsClaimedVersion(worker) {
             if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }
             chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity)
         }
@@ -337,7 +343,7 @@ extension BrokerCore {
     func ineligibilityReason(for request: PendingRequest) -> String? {
         let service = request.service
         let offering = workers.values.filter { $0.services.contains(service) }
-        let serving = servingIdentities()
+        let serving = servingIdentities(for: request)
         guard !offering.contains(where: { isEligible($0, for: request, serving: serving) }) else { return nil }
         if offering.isEmpty { return "no live worker offers \(service.name)" }
         let versioned = offering.filter { $0.serves(request.header) }
@@ -372,7 +378,7 @@ extension BrokerCore {
         var bestLoad = Double.infinity
         // During a rollout, once any replica serves the new version, unpinned requests go only to
         // such replicas, so a client never sees the version go back.
-        let serving = servingIdentities()
+        let serving = servingIdentities(for: request)
         let rolledOut = rollout.map { rollout in
             request.header.modelVersion == 0
                 && workers.values.contains {

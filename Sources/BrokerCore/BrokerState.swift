@@ -94,7 +94,7 @@ struct WorkerRecord: Sendable {
     }
     var lastSeen: UInt64
     /// Its place in the order of registrations (from 1): the longest-registered worker on a version number decides
-    /// which model that number names (``BrokerCore/servingIdentities()``).
+    /// which model that number names (``BrokerCore/servingIdentities(for:)``).
     var registration: UInt64 = 0
     /// The model it serves, as far as the broker can tell models apart: the checkpoint's SHA-256, or "" for the
     /// seeded model (or a worker that reported no hash).

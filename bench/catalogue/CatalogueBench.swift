@@ -262,14 +262,14 @@ struct CatalogueBench: ParsableCommand {
             return CandidateRanking.top(10, rows: rows, scores: scores)
         }
 
-        let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
-            exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
+        // The cluster path, when measured, is timed in the same loop (request i on each path in turn).
+        let (exhaustiveTimes, retrievalTimes, times) = try timeSideBySide(
+            exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved,
+            third: clusters == nil ? nil : clustered)
         let (recallCount, kept, modelKept) = try recallCounts(
             items: items, users: users, exhaustive: truth, retrieved: retrieved, exactModel: exactModel)
         var clusterResult: ClusterResult?
         if let clusters {
-            var times: [Double] = []
-            for i in 0..<requests { times.append(try timed { try clustered(users[i % users.count]) }) }
             let (_, clusterKept, _) = try recallCounts(
                 items: 0, users: users, exhaustive: truth, retrieved: clustered, exactModel: { _ in [] })
             let sizes = clusters.members.map { $0.count }
@@ -329,7 +329,7 @@ struct CatalogueBench: ParsableCommand {
             let rows = Array(Set(CandidateRanking.top(nearest, rows: all, scores: ip) + retrieval.popularRows.prefix(popular)))
             return CandidateRanking.top(10, rows: rows, scores: policy.scores(z: z, items: rows).map(Float.init))
         }
-        let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
+        let (exhaustiveTimes, retrievalTimes, _) = try timeSideBySide(
             exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
         let (recallCount, kept, modelKept) = try recallCounts(
             items: items, users: users, exhaustive: exhaustive, retrieved: retrieved, exactModel: exactModel)
@@ -380,18 +380,22 @@ struct CatalogueBench: ParsableCommand {
     }
 
     /// Times both paths interleaved: request i on retrieval, then (while it has requests left) on exhaustive scoring.
+    /// With `third`, request i runs on it too (after retrieval), and its times are the third array.
     func timeSideBySide<State>(
-        exhaustiveCount: Int, users: [State], exhaustive: (State) -> [Int], retrieval: (State) throws -> [Int]
-    ) throws -> ([Double], [Double]) {
+        exhaustiveCount: Int, users: [State], exhaustive: (State) -> [Int], retrieval: (State) throws -> [Int],
+        third: ((State) throws -> [Int])? = nil
+    ) throws -> ([Double], [Double], [Double]) {
         var exhaustiveTimes: [Double] = []
         var retrievalTimes: [Double] = []
+        var thirdTimes: [Double] = []
         let every = max(1, requests / exhaustiveCount)
         for i in 0..<requests {
             let user = users[i % users.count]
             retrievalTimes.append(try timed { try retrieval(user) })
+            if let third { thirdTimes.append(try timed { try third(user) }) }
             if i % every == 0 && exhaustiveTimes.count < exhaustiveCount { exhaustiveTimes.append(try timed { exhaustive(user) }) }
         }
-        return (exhaustiveTimes.sorted(), retrievalTimes.sorted())
+        return (exhaustiveTimes.sorted(), retrievalTimes.sorted(), thirdTimes.sorted())
     }
 
     func timed(_ body: () throws -> [Int]) throws -> Double {

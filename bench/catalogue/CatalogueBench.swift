@@ -60,6 +60,20 @@ struct CatalogueBench: ParsableCommand {
     var rank = 0
     @Option(help: "Population users whose states the MLP's retrieval model is distilled on.")
     var distilStates = 200
+    @Option(help: "MLP ranker: also measure cluster retrieval with round(F × √items) k-means clusters of the item inputs (0: off).")
+    var clusterFactor = 0.0
+    @Option(help: "Cluster retrieval: score the members of the best clusters until at least this many rows.")
+    var clusterBudget = 2_000
+    @Option(help: "Cluster retrieval: refine (the index's candidates, then the clusters nearest the best of them: needs the index), bound (best-first by an upper bound of the ranker over each cluster's box) or representative (clusters ordered by their representative's score).")
+    var clusterOrder = "bound"
+    @Option(help: "Cluster retrieval (representative order): then also score the clusters of the best N rows found (0: off).")
+    var clusterExpand = 0
+    @Option(help: "Cluster retrieval, with --cluster-expand: the clusters of the M centroids nearest each of those rows.")
+    var clusterNeighbours = 1
+    @Flag(help: "Cluster retrieval: union the cluster candidates with the index's (nearest, popular, newest).")
+    var clusterWithIndex = false
+    @Flag(help: "MLP ranker: skip the HNSW path (no index build; its columns repeat exhaustive scoring's recall of 1).")
+    var skipIndex = false
     @Option(help: "Paths: mlp, policy or both.")
     var paths = "both"
 
@@ -79,6 +93,12 @@ struct CatalogueBench: ParsableCommand {
             throw ValidationError("--item-space must be expanded, projected or smaller")
         }
         guard ["mlp", "policy", "both"].contains(paths) else { throw ValidationError("--paths must be mlp, policy or both") }
+        guard ["bound", "representative", "refine"].contains(clusterOrder) else {
+            throw ValidationError("--cluster-order must be bound, representative or refine")
+        }
+        guard clusterFactor >= 0, clusterBudget >= 1, !(skipIndex && (clusterWithIndex || clusterOrder == "refine")) else {
+            throw ValidationError("--cluster-factor must be at least 0, --cluster-budget at least 1, and --skip-index cannot go with --cluster-with-index")
+        }
         guard nearest >= 1, popular >= 0, newest >= 0, m >= 2, efConstruction >= 1, ef >= 1, insertThreads >= 1, focus >= 1 else {
             throw ValidationError("candidate counts, HNSW settings, threads and focus must be positive")
         }
@@ -156,20 +176,28 @@ struct CatalogueBench: ParsableCommand {
         if rank > 0 { model = try model.reduced(rank: min(rank, model.baseDimension), states: states) }
         let buildStart = ContinuousClock.now
         let retrieval = try CatalogueRetrieval.build(
-            catalogue: catalogue, model: model, embeddings: 1, catalogueVersion: 1, settings: settings,
-            parameters: parameters)
+            catalogue: skipIndex ? try Self.firstRows(catalogue, 2) : catalogue, model: model, embeddings: 1,
+            catalogueVersion: 1, settings: settings, parameters: parameters)
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let all = catalogue.activeIndices
         let everything = catalogue.featureMatrix(rows: all)
         let users = (0..<world.config.users).map { RetrievalWorld.state(world: world, user: $0) }
-        let itemEmbeddings = model.embeddings(rows: all, features: catalogue.features)
-
+        let itemEmbeddings = skipIndex ? [] : model.embeddings(rows: all, features: catalogue.features)
         func exhaustive(_ state: [Float]) -> [Int] {
             let q = ranker.qValues(states: Matrix(rows: 1, cols: state.count, values: state), items: everything).values
             return CandidateRanking.top(10, rows: all, scores: q)
         }
+        var truths: [[Float]: [Int]] = [:]
+        /// Exhaustive scoring's top 10, computed once per state (the recall of both retrieval paths compares with it).
+        func truth(_ state: [Float]) -> [Int] {
+            if let known = truths[state] { return known }
+            let top = exhaustive(state)
+            truths[state] = top
+            return top
+        }
         var candidateCount = 0
         func retrieved(_ state: [Float]) throws -> [Int] {
+            if skipIndex { return [0] }
             let found = try retrieval.candidates(state: state, catalogue: catalogue)
             candidateCount = found.rows.count
             let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: found.rows)
@@ -177,6 +205,7 @@ struct CatalogueBench: ParsableCommand {
         }
         /// The model's own limit: its exact top `nearest` by inner product (no HNSW), ranked by the ranker.
         func exactModel(_ state: [Float]) throws -> [Int] {
+            if skipIndex { return [] }
             let query = try model.query(state: state)
             let d = model.dimension
             let ip = all.indices.map { k in (0..<d).reduce(Float(0)) { $0 + query[$1] * itemEmbeddings[k * d + $1] } }
@@ -184,12 +213,74 @@ struct CatalogueBench: ParsableCommand {
             let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: rows)
             return CandidateRanking.top(10, rows: rows, scores: q)
         }
-        let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
-            exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
+        let clusterCount = Int((clusterFactor * Double(items).squareRoot()).rounded())
+        let clusterStart = ContinuousClock.now
+        let clusters = clusterCount >= 1 && items >= settings.exhaustiveBelow
+            ? try ItemClusters.build(catalogue: catalogue, clusters: clusterCount) : nil
+        let clusterSeconds = seconds(ContinuousClock.now - clusterStart)
+        var clusterCandidates = 0
+        var exactSearches = 0
+        var searches = 0
+        /// Cluster retrieval: the ranker scores every cluster's representative, then the members of the best clusters
+        /// (and, with --cluster-with-index, the index's candidates); the representatives are candidates too.
+        func clustered(_ state: [Float]) throws -> [Int] {
+            guard let clusters else { return [] }
+            if clusterOrder == "bound" {
+                let found = ClusterSearch.top(
+                    10, ranker: ranker, state: state, catalogue: catalogue, clusters: clusters, budget: clusterBudget)
+                clusterCandidates = max(clusterCandidates, found.scored)
+                if found.exact { exactSearches += 1 }
+                searches += 1
+                return found.rows
+            }
+            if clusterOrder == "refine" {
+                let index = try retrieval.candidates(state: state, catalogue: catalogue).rows
+                let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: index)
+                let found = ClusterSearch.refine(
+                    10, ranker: ranker, state: state, catalogue: catalogue, clusters: clusters,
+                    scored: Array(zip(index, q)), expand: clusterExpand, neighbours: clusterNeighbours)
+                clusterCandidates = max(clusterCandidates, index.count + found.scored)
+                return found.rows
+            }
+            let found = ClusterSearch.byRepresentatives(
+                10, ranker: ranker, state: state, catalogue: catalogue, clusters: clusters, budget: clusterBudget,
+                expand: clusterExpand, neighbours: clusterNeighbours)
+            var rows = found.rows
+            var scores = found.scores
+            var scored = found.scored
+            if clusterWithIndex {
+                // The top 10 of a union of candidate sets is the top 10 of the union of each set's top 10.
+                let index = try retrieval.candidates(state: state, catalogue: catalogue).rows
+                let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: index)
+                for (row, score) in TopK.largestPairs(Array(zip(index, q)), count: 10) where !rows.contains(row) {
+                    rows.append(row)
+                    scores.append(score)
+                }
+                scored += index.count
+            }
+            clusterCandidates = max(clusterCandidates, scored)
+            return CandidateRanking.top(10, rows: rows, scores: scores)
+        }
+
+        // The cluster path, when measured, is timed in the same loop (request i on each path in turn).
+        let (exhaustiveTimes, retrievalTimes, times) = try timeSideBySide(
+            exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved,
+            third: clusters == nil ? nil : clustered)
         let (recallCount, kept, modelKept) = try recallCounts(
-            items: items, users: users, exhaustive: exhaustive, retrieved: retrieved, exactModel: exactModel)
+            items: items, users: users, exhaustive: truth, retrieved: retrieved, exactModel: exactModel)
+        var clusterResult: ClusterResult?
+        if let clusters {
+            let (_, clusterKept, _) = try recallCounts(
+                items: 0, users: users, exhaustive: truth, retrieved: clustered, exactModel: { _ in [] })
+            let sizes = clusters.members.map { $0.count }
+            clusterResult = ClusterResult(
+                clusters: clusters.count, largestCluster: sizes.max() ?? 0, budget: clusterBudget,
+                order: clusterOrder, expand: clusterExpand, neighbours: clusterNeighbours, exactShare: searches > 0 ? Double(exactSearches) / Double(searches) : 0,
+                withIndex: clusterWithIndex, latency: Latency(times: times.sorted()), candidates: clusterCandidates,
+                recallAt10: Double(clusterKept) / Double(recallCount * 10), buildSeconds: clusterSeconds)
+        }
         return SizeResult(
-            items: items, ranker: "mlp", exhaustive: Latency(times: exhaustiveTimes), retrieval: Latency(times: retrievalTimes),
+            clusters: clusterResult, items: items, ranker: "mlp", exhaustive: Latency(times: exhaustiveTimes), retrieval: Latency(times: retrievalTimes),
             candidates: items < settings.exhaustiveBelow ? items : candidateCount, exhaustiveBelow: settings.exhaustiveBelow,
             recallAt10: Double(kept) / Double(recallCount * 10),
             modelRecallAt10: items <= 100_000 ? Double(modelKept) / Double(recallCount * 10) : nil,
@@ -238,12 +329,12 @@ struct CatalogueBench: ParsableCommand {
             let rows = Array(Set(CandidateRanking.top(nearest, rows: all, scores: ip) + retrieval.popularRows.prefix(popular)))
             return CandidateRanking.top(10, rows: rows, scores: policy.scores(z: z, items: rows).map(Float.init))
         }
-        let (exhaustiveTimes, retrievalTimes) = try timeSideBySide(
+        let (exhaustiveTimes, retrievalTimes, _) = try timeSideBySide(
             exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
         let (recallCount, kept, modelKept) = try recallCounts(
             items: items, users: users, exhaustive: exhaustive, retrieved: retrieved, exactModel: exactModel)
         return SizeResult(
-            items: items, ranker: "policy", exhaustive: Latency(times: exhaustiveTimes),
+            clusters: nil, items: items, ranker: "policy", exhaustive: Latency(times: exhaustiveTimes),
             retrieval: Latency(times: retrievalTimes),
             candidates: items < settings.exhaustiveBelow ? items : candidateCount, exhaustiveBelow: settings.exhaustiveBelow,
             recallAt10: Double(kept) / Double(recallCount * 10),
@@ -259,6 +350,13 @@ struct CatalogueBench: ParsableCommand {
     func report(_ row: String) {
         print(row)
         FileHandle.standardError.write(Data((row + "\n").utf8))
+    }
+
+    /// The first `n` rows of a catalogue (the stand-in index of --skip-index).
+    static func firstRows(_ catalogue: ItemCatalogue, _ n: Int) throws -> ItemCatalogue {
+        try ItemCatalogue(
+            encoding: catalogue.encoding, ids: Array(catalogue.ids.prefix(n)),
+            features: Array(catalogue.features.prefix(n * catalogue.width)))
     }
 
     func exhaustiveRequests(_ items: Int) -> Int { max(50, min(requests, 4_000_000 / items)) }
@@ -282,18 +380,22 @@ struct CatalogueBench: ParsableCommand {
     }
 
     /// Times both paths interleaved: request i on retrieval, then (while it has requests left) on exhaustive scoring.
+    /// With `third`, request i runs on it too (after retrieval), and its times are the third array.
     func timeSideBySide<State>(
-        exhaustiveCount: Int, users: [State], exhaustive: (State) -> [Int], retrieval: (State) throws -> [Int]
-    ) throws -> ([Double], [Double]) {
+        exhaustiveCount: Int, users: [State], exhaustive: (State) -> [Int], retrieval: (State) throws -> [Int],
+        third: ((State) throws -> [Int])? = nil
+    ) throws -> ([Double], [Double], [Double]) {
         var exhaustiveTimes: [Double] = []
         var retrievalTimes: [Double] = []
+        var thirdTimes: [Double] = []
         let every = max(1, requests / exhaustiveCount)
         for i in 0..<requests {
             let user = users[i % users.count]
             retrievalTimes.append(try timed { try retrieval(user) })
+            if let third { thirdTimes.append(try timed { try third(user) }) }
             if i % every == 0 && exhaustiveTimes.count < exhaustiveCount { exhaustiveTimes.append(try timed { exhaustive(user) }) }
         }
-        return (exhaustiveTimes.sorted(), retrievalTimes.sorted())
+        return (exhaustiveTimes.sorted(), retrievalTimes.sorted(), thirdTimes.sorted())
     }
 
     func timed(_ body: () throws -> [Int]) throws -> Double {
@@ -322,8 +424,30 @@ struct Latency: Encodable {
     }
 }
 
+/// Cluster retrieval at one catalogue size (MLP ranker): k-means clusters of the item inputs, the ranker scores the
+/// representatives and then the best clusters' members.
+struct ClusterResult: Encodable {
+    var clusters: Int
+    var largestCluster: Int
+    var budget: Int
+    /// `bound` or `representative`.
+    var order: String
+    /// Rows whose clusters were also scored (representative order).
+    var expand: Int
+    var neighbours: Int
+    /// Share of bound searches that stopped on the bound (exact top 10) rather than the budget.
+    var exactShare: Double
+    var withIndex: Bool
+    var latency: Latency
+    var candidates: Int
+    var recallAt10: Double
+    var buildSeconds: Double
+}
+
 /// Everything measured at one catalogue size for one ranker.
 struct SizeResult: Encodable {
+    /// Cluster retrieval, when measured.
+    var clusters: ClusterResult?
     var items: Int
     /// `mlp` or `policy`.
     var ranker: String
@@ -349,9 +473,12 @@ struct SizeResult: Encodable {
 
     var rows: [String] {
         func ms(_ v: Double) -> String { String(format: "%.3f", v) }
+        let clusterRow = clusters.map { c in
+            "| \(items) | \(ranker) | clusters \(c.clusters) (largest \(c.largestCluster)), \(c.order)\(c.expand > 0 ? " + \(c.neighbours) nearest clusters of best \(c.expand)" : ""), budget \(c.budget), exact \(String(format: "%.2f", c.exactShare))\(c.withIndex ? " + index" : "") | \(ms(c.latency.p50Ms)) | \(ms(c.latency.p99Ms)) | \(c.latency.requests) | \(c.candidates) | \(String(format: "%.3f", c.recallAt10)) | — | \(String(format: "%.1f", c.buildSeconds)) | — |"
+        }
         let small = items < exhaustiveBelow
         let model = modelRecallAt10.map { String(format: "%.3f", $0) } ?? "—"
-        return [
+        return [clusterRow].compactMap { $0 } + [
             "| \(items) | \(ranker) | exhaustive | \(ms(exhaustive.p50Ms)) | \(ms(exhaustive.p99Ms)) | \(exhaustive.requests) | \(items) | 1.000 | — | — | — |",
             "| \(items) | \(ranker) | retrieval\(small ? " (exhaustive below \(exhaustiveBelow))" : "") | \(ms(retrieval.p50Ms)) | \(ms(retrieval.p99Ms)) | \(retrieval.requests) | \(candidates) | \(String(format: "%.3f", recallAt10)) | \(small ? "—" : model) | \(String(format: "%.1f", indexBuildSeconds)) | \(indexBytes) |",
         ]

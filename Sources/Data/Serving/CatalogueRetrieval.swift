@@ -167,7 +167,10 @@ public struct RetrievedCandidates: Sendable, Equatable {
 }
 
 /// Partial selection of the largest values.
-enum TopK {
+public enum TopK {
+    /// The `count` pairs of largest value, best first; ties by smaller key.
+    public static func largestPairs(_ pairs: [(Int, Float)], count: Int) -> [(Int, Float)] { largest(pairs, count: count) }
+
     /// The `count` pairs of largest value, best first; ties by smaller key. O(n log count).
     static func largest(_ pairs: [(Int, Float)], count: Int) -> [(Int, Float)] {
         guard count > 0 else { return [] }

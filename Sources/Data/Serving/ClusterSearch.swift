@@ -117,22 +117,10 @@ public enum ClusterSearch {
         var rows = reps + first
         var values = repScores + CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: first)
         if expand > 0 && neighbours > 0 {
-            let d = clusters.width
-            var taken = Set<Int>()
-            for row in TopK.largest(Array(zip(rows, values)), count: expand).map(\.0) {
-                let x = catalogue.row(row)
-                let distances = (0..<clusters.count).map { c -> (Int, Float) in
-                    var sum: Float = 0
-                    for (j, v) in x.enumerated() {
-                        let delta = v - clusters.centroids[c * d + j]
-                        sum += delta * delta
-                    }
-                    return (c, -sum)
-                }
-                for (c, _) in TopK.largest(distances, count: neighbours) { taken.insert(c) }
-            }
-            let more = taken.sorted().flatMap { clusters.members[$0] }
-                .filter { $0 < active.count && active[$0] && !excluding.contains($0) && seen.insert($0).inserted }
+            let best = TopK.largest(Array(zip(rows, values)), count: expand).map(\.0)
+            let more = neighbourRows(
+                of: best, clusters: clusters, catalogue: catalogue, neighbours: neighbours, excluding: excluding,
+                seen: &seen)
             rows += more
             values += CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: more)
         }
@@ -151,24 +139,10 @@ public enum ClusterSearch {
         _ k: Int, ranker: QNetwork, state: [Float], catalogue: ItemCatalogue, clusters: ItemClusters,
         scored: [(Int, Float)], expand: Int = 20, neighbours: Int = 8, excluding: Set<Int> = []
     ) -> Found {
-        let active = catalogue.active
         var seen = Set(scored.map(\.0))
-        let d = clusters.width
-        var taken = Set<Int>()
-        for (row, _) in TopK.largest(scored, count: expand) {
-            let x = catalogue.row(row)
-            let distances = (0..<clusters.count).map { c -> (Int, Float) in
-                var sum: Float = 0
-                for (j, v) in x.enumerated() {
-                    let delta = v - clusters.centroids[c * d + j]
-                    sum += delta * delta
-                }
-                return (c, -sum)
-            }
-            for (c, _) in TopK.largest(distances, count: neighbours) { taken.insert(c) }
-        }
-        let more = taken.sorted().flatMap { clusters.members[$0] }
-            .filter { $0 < active.count && active[$0] && !excluding.contains($0) && seen.insert($0).inserted }
+        let more = neighbourRows(
+            of: TopK.largest(scored, count: expand).map(\.0), clusters: clusters, catalogue: catalogue,
+            neighbours: neighbours, excluding: excluding, seen: &seen)
         let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: more)
         let best = TopK.largest(scored + Array(zip(more, q)), count: k)
         return Found(rows: best.map(\.0), scores: best.map(\.1), scored: more.count, exact: false)
@@ -181,5 +155,30 @@ public enum ClusterSearch {
         case .relu: for i in values.indices { values[i] = max(values[i], 0) }
         case .sigmoid: for i in values.indices { values[i] = logistic(values[i]) }
         }
+    }
+
+    /// The active rows, not in `excluding` nor yet in `seen` (added to it), of the `neighbours` clusters whose
+    /// centroids are nearest (squared Euclidean distance) to each of `rows`' item inputs.
+    static func neighbourRows(
+        of rows: [Int], clusters: ItemClusters, catalogue: ItemCatalogue, neighbours: Int, excluding: Set<Int>,
+        seen: inout Set<Int>
+    ) -> [Int] {
+        let active = catalogue.active
+        let d = clusters.width
+        var taken = Set<Int>()
+        for row in rows {
+            let x = catalogue.row(row)
+            let distances = (0..<clusters.count).map { c -> (Int, Float) in
+                var sum: Float = 0
+                for (j, v) in x.enumerated() {
+                    let delta = v - clusters.centroids[c * d + j]
+                    sum += delta * delta
+                }
+                return (c, -sum)
+            }
+            for (c, _) in TopK.largest(distances, count: neighbours) { taken.insert(c) }
+        }
+        return taken.sorted().flatMap { clusters.members[$0] }
+            .filter { $0 < active.count && active[$0] && !excluding.contains($0) && seen.insert($0).inserted }
     }
 }

@@ -72,7 +72,7 @@ extension RecStore {
             throw .badUpload("chunk at offset \(offset) of \(chunk.count) bytes overruns \(totalBytes) bytes")
         }
         let partPath = blobs.path(sha256) + ".part"
-        let have = Self.fileSize(partPath) ?? 0
+        let have = try Self.fileSize(partPath) ?? 0
         guard offset <= have else { throw .badUpload("expected the chunk at offset \(have), got \(offset)") }
         let retried = offset + chunk.count <= have && Self.bytes(at: offset, count: chunk.count, of: partPath) == chunk
         if !retried {
@@ -88,7 +88,7 @@ extension RecStore {
             }
             try Self.write(chunk, at: offset, to: partPath)
         }
-        guard (Self.fileSize(partPath) ?? 0) == totalBytes else { return false }
+        guard (try Self.fileSize(partPath) ?? 0) == totalBytes else { return false }
         try finishUpload(sha256: sha256, partPath: partPath)
         try registerDataset(sha256: sha256, name: name)
         return true
@@ -135,8 +135,17 @@ extension RecStore {
         }
     }
 
-    private static func fileSize(_ path: String) -> Int? {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+    /// The size of the file at `path`, or nil when there is none (`ENOENT`: no part uploaded yet).
+    /// - Throws: ``StoreError/io(path:reason:)`` when the file cannot be examined for another reason, which would
+    ///   otherwise read as "no bytes yet" and answer the client with a wrong offset.
+    private static func fileSize(_ path: String) throws(StoreError) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw .io(path: path, reason: "cannot examine the upload's part file: \(String(cString: strerror(code)))")
+        }
+        return Int(info.st_size)
     }
 
     private static func bytes(at offset: Int, count: Int, of path: String) -> [UInt8]? {

@@ -32,4 +32,28 @@ struct UnreadableBlobTests {
         try FileManager.default.removeItem(atPath: path)
         #expect(throws: StoreError.missingBlob(sha)) { try store.blobs.get(sha) }
     }
+
+    /// A part file that cannot be examined (here a symbolic link to itself: `stat(2)` fails with ELOOP) read as "no
+    /// bytes yet", and the client was told the wrong offset to send.
+    @Test("an upload's part file that cannot be examined is an I/O error naming it, not an empty part")
+    func unexaminablePartIsNotEmpty() throws {
+        let temporary = try TemporaryDirectory("part-unexaminable")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let content: [UInt8] = [1, 2, 3, 4]
+        let sha = BlobStore.digest(content)
+        let part = store.blobs.path(sha) + ".part"
+        try FileManager.default.createSymbolicLink(atPath: part, withDestinationPath: part)
+        do {
+            _ = try store.appendUpload(
+                sha256: sha, name: "d.csv", totalBytes: 4, offset: 2, chunk: [3, 4], chunkSHA256: BlobStore.digest([3, 4]))
+            Issue.record("an unexaminable part file was taken as an empty one")
+        } catch {
+            guard case .io(let at, let reason) = error else {
+                Issue.record("expected an I/O error, got \(error)")
+                return
+            }
+            #expect(at == part && reason.contains("cannot examine"), "\(reason)")
+        }
+    }
 }

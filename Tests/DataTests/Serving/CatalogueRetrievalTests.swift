@@ -106,13 +106,8 @@ import Testing
     }
 
     @Test func retrievalThenRankingFindsTheExhaustiveTopTenOnALargeSimulatorCatalogue() throws {
-        var config = SimulatorConfig()
-        config.items = 20_000
-        config.users = 300
-        config.seed = 11
-        let world = SimulatorWorld(config: config)
-        let catalogue = RetrievalWorld.catalogue(world: world)
-        let ranker = RetrievalWorld.ranker(world: world, catalogue: catalogue, samples: 6_000, epochs: 2)
+        let ranked = RankedSimulatorWorld(items: 20_000, users: 300, seed: 11, samples: 6_000, epochs: 2)
+        let (world, catalogue, ranker) = (ranked.world, ranked.catalogue, ranked.ranker)
         let states = (0..<200).map { RetrievalWorld.state(world: world, user: $0) }
         let model = try BilinearRetrieval.distil(ranker: ranker, states: states, catalogue: catalogue, itemSample: 1_024)
         let retrieval = try CatalogueRetrieval.build(

@@ -86,13 +86,8 @@ import Testing
     }
 
     @Test func clusterRetrievalFindsTheExhaustiveTopTenOfAnMLPRankerOnASimulatorCatalogue() throws {
-        var config = SimulatorConfig()
-        config.items = 20_000
-        config.users = 300
-        config.seed = 11
-        let world = SimulatorWorld(config: config)
-        let catalogue = RetrievalWorld.catalogue(world: world)
-        let ranker = RetrievalWorld.ranker(world: world, catalogue: catalogue, samples: 6_000, epochs: 2)
+        let ranked = RankedSimulatorWorld(items: 20_000, users: 300, seed: 11, samples: 6_000, epochs: 2)
+        let (world, catalogue, ranker) = (ranked.world, ranked.catalogue, ranked.ranker)
         let clusters = try ItemClusters.build(catalogue: catalogue, clusters: 566)
         let all = catalogue.activeIndices
         #expect(clusters.representatives.allSatisfy { $0 != nil })
@@ -115,13 +110,8 @@ import Testing
     }
 
     @Test func theBoundSearchBoundsEveryMemberAndWithoutABudgetReturnsTheExhaustiveTopTen() throws {
-        var config = SimulatorConfig()
-        config.items = 3_000
-        config.users = 50
-        config.seed = 5
-        let world = SimulatorWorld(config: config)
-        let catalogue = RetrievalWorld.catalogue(world: world)
-        let ranker = RetrievalWorld.ranker(world: world, catalogue: catalogue, samples: 2_000, epochs: 1)
+        let ranked = RankedSimulatorWorld(items: 3_000, users: 50, seed: 5, samples: 2_000, epochs: 1)
+        let (world, catalogue, ranker) = (ranked.world, ranked.catalogue, ranked.ranker)
         let clusters = try ItemClusters.build(catalogue: catalogue, clusters: 60)
         let all = catalogue.activeIndices
         for user in 0..<5 {

@@ -15,7 +15,8 @@ extension BrokerCore {
                 modelSource: holdsClaimedVersion(worker) ? worker.modelSource : "unverified",
                 modelSha256: worker.modelSHA256,
                 waitingForVersion: rollout != nil && (worker.modelVersion == 0 || !holdsClaimedVersion(worker))
-                    ? rollout?.version : nil)
+                    ? rollout?.version : nil,
+                modelSeed: worker.modelSeed)
         }.sorted { $0.id < $1.id }
         let services: [Command] = [.score, .recommend]
         let queueEntries = services.map { service in

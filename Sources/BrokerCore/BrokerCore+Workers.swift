@@ -37,6 +37,7 @@ extension BrokerCore {
             if workers[identity]?.modelVersion != header.modelVersion {
                 // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's.
                 workers[identity]?.modelSHA256 = header.modelVersion == 0 ? nil : rolledOutSHA[header.modelVersion]
+                workers[identity]?.modelSeed = nil
             }
             workers[identity]?.modelVersion = header.modelVersion
             if let load {
@@ -102,6 +103,7 @@ extension BrokerCore {
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
             modelVersion: hello.modelVersion, inputWidth: hello.inputWidth,
             modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
+            modelSeed: hello.modelSha256 == nil && hello.modelVersion == 0 ? hello.modelSeed : nil,
             lastSeen: now.monotonicMicros,
             trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
         registrations += 1
@@ -314,7 +316,9 @@ extension BrokerCore {
 
     /// How a model identity is named in messages.
     static func describeModel(_ identity: String) -> String {
-        identity.isEmpty ? "the seeded model" : "checkpoint sha256 \(identity.prefix(12))…"
+        if identity.isEmpty { return "the seeded model" }
+        if identity.hasPrefix("seed:") { return "the model seeded with \(identity.dropFirst(5))" }
+        return "checkpoint sha256 \(identity.prefix(12))…"
     }
 
     /// Whether the version a worker claims is the registry's: its checkpoint hash is the one the

@@ -87,6 +87,8 @@ struct WorkerRecord: Sendable {
     var inputWidth: Int
     /// The SHA-256 of the checkpoint it serves, when known; `nil` for the seeded model.
     var modelSHA256: String?
+    /// The seed of the seeded model it serves (READY's `model_seed`), `nil` for a checkpoint or an older worker.
+    var modelSeed: UInt64?
     /// Where its model comes from, for the status document: `registry`, `file` or `seeded`
     /// (``BrokerCore`` says `unverified` for a claimed version whose hash the registry does not hold).
     var modelSource: String {
@@ -96,9 +98,9 @@ struct WorkerRecord: Sendable {
     /// Its place in the order of registrations (from 1): the longest-registered worker on a version number decides
     /// which model that number names (``BrokerCore/servingIdentities(for:)``).
     var registration: UInt64 = 0
-    /// The model it serves, as far as the broker can tell models apart: the checkpoint's SHA-256, or "" for the
-    /// seeded model (or a worker that reported no hash).
-    var modelIdentity: String { modelSHA256 ?? "" }
+    /// The model it serves, as far as the broker can tell models apart: the checkpoint's SHA-256, `seed:N` for the
+    /// model seeded with N (its width is compared apart), or "" for a worker that reported neither.
+    var modelIdentity: String { modelSHA256 ?? modelSeed.map { "seed:\($0)" } ?? "" }
     var inflight: Set<UInt64> = []
     var completed: UInt64 = 0
     var errors: UInt64 = 0

@@ -90,7 +90,7 @@ public struct BlobStore: Sendable {
                 throw .io(path: path(sha256), reason: error.description)
             }
             // Quarantined earlier: still corrupt (and repaired by storing the same content again), not merely missing.
-            if isQuarantined(sha256) { throw .corruptBlob(sha256) }
+            if try isQuarantined(sha256) { throw .corruptBlob(sha256) }
             throw .missingBlob(sha256)
         }
         guard Self.digest(bytes) == sha256 else {
@@ -106,11 +106,30 @@ public struct BlobStore: Sendable {
         _ = try get(sha256)
     }
 
-    /// Whether a corrupt copy of the blob named `sha256` sits in ``quarantineDirectory``.
-    public func isQuarantined(_ sha256: String) -> Bool {
+    /// Whether a corrupt copy of the blob named `sha256` sits in ``quarantineDirectory`` (false while that folder
+    /// does not exist).
+    /// - Throws: ``StoreError/io(path:reason:)`` when the folder is there but cannot be listed: the answer is then
+    ///   unknown, and a corrupt blob must not be reported as merely missing.
+    public func isQuarantined(_ sha256: String) throws(StoreError) -> Bool {
         guard Self.isName(sha256) else { return false }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: quarantineDirectory)) ?? []
-        return names.contains { $0.hasPrefix(sha256 + ".") }
+        return try Self.names(in: quarantineDirectory).contains { $0.hasPrefix(sha256 + ".") }
+    }
+
+    /// The names in `folder`; none when it does not exist.
+    /// - Throws: ``StoreError/io(path:reason:)`` when it exists (or cannot be examined) but cannot be listed.
+    static func names(in folder: String) throws(StoreError) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            // Foundation's error does not keep errno in a stable form: ask the system why once more.
+            guard let stream = opendir(folder) else {
+                let code = errno
+                if code == ENOENT { return [] }
+                throw .io(path: folder, reason: "cannot list the folder: \(String(cString: strerror(code)))")
+            }
+            closedir(stream)
+            throw .io(path: folder, reason: "cannot list the folder: \(error.localizedDescription)")
+        }
     }
 
     /// Moves the blob named `sha256` to ``quarantineDirectory`` (as `<sha256>.<epoch seconds>`).
@@ -133,10 +152,10 @@ public struct BlobStore: Sendable {
     /// Deletes the temporary files (`*.tmp-<pid>`) that a writer killed between write and rename
     /// left behind. Call once at start-up, before anything writes.
     /// - Returns: the names removed.
+    /// - Throws: ``StoreError/io(path:reason:)`` when the blob folder is there but cannot be listed.
     @discardableResult
-    public func removeTemporaryFiles() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let leftovers = names.filter { $0.contains(AtomicFile.temporarySuffix) }
+    public func removeTemporaryFiles() throws(StoreError) -> [String] {
+        let leftovers = try Self.names(in: directory).filter { $0.contains(AtomicFile.temporarySuffix) }
         for name in leftovers { unlink("\(directory)/\(name)") }
         return leftovers
     }

@@ -36,7 +36,7 @@ public final class RecStore: Sendable {
         } catch {
             throw .database("\(error)")
         }
-        blobs.removeTemporaryFiles()
+        try blobs.removeTemporaryFiles()
     }
 
     /// Runs `PRAGMA quick_check` (every page and index entry is well formed; O(N), no cross-index

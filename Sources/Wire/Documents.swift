@@ -70,13 +70,18 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// for the seeded random model. A model loaded from a file has `model_version` 0 (unregistered)
     /// and is known by this hash only.
     public var modelSha256: String?
+    /// The seed of the seeded random model it serves (`model_seed`), or `nil` for a checkpoint's model. Two seeded
+    /// workers with different seeds serve different weights under version 0, and the broker tells them apart by it;
+    /// absent from an older worker's hello (decoded as `nil`).
+    public var modelSeed: UInt64?
 
     /// Creates a hello document.
     public init(
         workerId: String, services: [String], slots: Int, inputWidth: Int, modelVersion: UInt64, host: String,
-        pid: Int32, modelSha256: String? = nil
+        pid: Int32, modelSha256: String? = nil, modelSeed: UInt64? = nil
     ) {
         self.modelSha256 = modelSha256
+        self.modelSeed = modelSha256 == nil ? modelSeed : nil
         self.workerId = workerId
         self.services = services
         self.slots = slots

@@ -32,6 +32,8 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         public var modelSource: String
         /// The SHA-256 of the checkpoint it serves, when known (`null` for the seeded model).
         public var modelSha256: String?
+        /// The seed of the seeded model it serves (`null` for a checkpoint's model, or a worker too old to say).
+        public var modelSeed: UInt64?
         /// The promoted version it must load before it takes work (it serves no registered model
         /// while one is promoted), or `null` when it takes work.
         public var waitingForVersion: UInt64?
@@ -41,10 +43,11 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             id: String, address: String, slots: Int, inflight: Int, modelVersion: UInt64, inputWidth: Int,
             heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32,
             host: String = "", modelSource: String = "registry", modelSha256: String? = nil,
-            waitingForVersion: UInt64? = nil
+            waitingForVersion: UInt64? = nil, modelSeed: UInt64? = nil
         ) {
             self.modelSource = modelSource
             self.modelSha256 = modelSha256
+            self.modelSeed = modelSeed
             self.waitingForVersion = waitingForVersion
             self.id = id
             self.address = address
@@ -77,6 +80,7 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             try container.encode(pid, forKey: .pid)
             try container.encode(modelSource, forKey: .modelSource)
             try container.encode(modelSha256, forKey: .modelSha256)
+            try container.encode(modelSeed, forKey: .modelSeed)
             try container.encode(waitingForVersion, forKey: .waitingForVersion)
         }
     }

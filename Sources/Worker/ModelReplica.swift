@@ -13,6 +13,9 @@ public struct ModelReplica: Sendable {
     public var version: UInt64
     /// The hex SHA-256 of the checkpoint bytes it was built from, or `nil` for the seeded model.
     public var checkpointSHA256: String?
+    /// The seed of a seeded random model (``seeded(inputWidth:seed:)``), `nil` for a checkpoint's: with the width it
+    /// names the weights, so the broker can tell two seeded models apart (`model_seed` in READY).
+    public var seed: UInt64?
     /// The MLP interest model.
     public var mlp: MLP
     /// Ranks items from raw user context, when the model was trained with a feature specification.
@@ -48,7 +51,9 @@ public struct ModelReplica: Sendable {
 
     /// A seeded random initialisation of the default architecture (d → d → 64 → 1), version 0.
     public static func seeded(inputWidth: Int, seed: UInt64) -> ModelReplica {
-        ModelReplica(version: 0, mlp: MLP(inputWidth: inputWidth, seed: seed))
+        var replica = ModelReplica(version: 0, mlp: MLP(inputWidth: inputWidth, seed: seed))
+        replica.seed = seed
+        return replica
     }
 
     /// Builds a replica from a decoded checkpoint, under the registry's version.

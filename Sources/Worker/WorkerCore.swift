@@ -129,7 +129,8 @@ struct WorkerCore: Sendable {
                 + (RoundTrainer.canTrain ? [Command.trainRound.name] : []),
             slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
-            host: host, pid: pid, modelSha256: replica.checkpointSHA256)
+            host: host, pid: pid, modelSha256: replica.checkpointSHA256,
+            modelSeed: replica.version == 0 ? replica.seed : nil)
         return WireMessage(
             header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
     }

@@ -43,6 +43,37 @@ struct OneModelPerVersionTests {
         #expect(h.dispatches.count == 8)
     }
 
+    @Test("seeded workers with different seeds are two models; the same seed is one, and shares the work")
+    func seedsAreModels() throws {
+        var h = CoreHarness()
+        IdentityCoreTests.register(&h, [0xA], id: "s7a", version: 0, seed: 7)
+        IdentityCoreTests.register(&h, [0xB], id: "s8", version: 0, pid: 2, seed: 8)
+        IdentityCoreTests.register(&h, [0xC], id: "s7b", version: 0, pid: 3, seed: 7)
+        for id in 1...12 { IdentityCoreTests.score(&h, from: client, id: UInt64(id), cols: 2) }
+        // Before, the seed was not reported and all three answered as one model, version 0.
+        #expect(Set(h.dispatches.map(\.identity)) == [[0xA], [0xC]])
+        #expect(h.dispatches.count == 8)
+        let status = h.core.statusDocument(now: h.now)
+        #expect(status.workers.first { $0.id == "s8" }?.modelSeed == 8)
+        #expect(status.workers.first { $0.id == "s8" }?.modelSource == "seeded")
+        // The seeded-with-7 workers leave: version 0 passes to the model seeded with 8.
+        for gone: [UInt8] in [[0xA], [0xC]] {
+            h.feed(.worker(identity: gone, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        }
+        IdentityCoreTests.score(&h, from: client, id: 13, cols: 2)
+        #expect(h.dispatches.last?.identity == [0xB])
+    }
+
+    @Test("a seed in READY beside a checkpoint hash is ignored: the hash names the model")
+    func hashOutranksSeed() throws {
+        var h = CoreHarness()
+        IdentityCoreTests.register(&h, [0xA], id: "x", version: 0, sha: Self.fileX, seed: 1)
+        IdentityCoreTests.register(&h, [0xB], id: "y", version: 0, pid: 2, sha: Self.fileX, seed: 2)
+        for id in 1...8 { IdentityCoreTests.score(&h, from: client, id: UInt64(id), cols: 2) }
+        #expect(Set(h.dispatches.map(\.identity)) == [[0xA], [0xB]])
+        #expect(h.core.statusDocument(now: h.now).workers.allSatisfy { $0.modelSeed == nil })
+    }
+
     @Test("without a registry, two workers claiming version 3 with different weights do not both answer as version 3")
     func claimedNumberWithoutRegistry() throws {
         var h = CoreHarness()

@@ -66,4 +66,30 @@ struct OneModelPerVersionPoolTests {
         let after = try await client.status()
         #expect(after.workers.first { $0.id == "w2" }?.completed == 0)
     }
+
+    @Test("two seeded workers with different --seed values are two models: only the first one's answers, status names each seed")
+    func differentSeedsAreNotMixed() async throws {
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        let client = try await cluster.client()
+        defer { client.close() }
+        try cluster.startWorker("w1", extra: ["--input-width", "3", "--seed", "5", "--slots", "1"])
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        try cluster.startWorker("w2", extra: ["--input-width", "3", "--seed", "6", "--slots", "1"])
+        let status = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
+        #expect(status.workers.map(\.modelSeed) == [5, 6])
+        #expect(status.workers.allSatisfy { $0.modelVersion == 0 && $0.modelSource == "seeded" && $0.modelSha256 == nil })
+
+        let replies = try await withThrowingTaskGroup(of: Scores.self) { group in
+            for _ in 0..<24 { group.addTask { try await client.score(rows: [[0.1, 0.2, 0.3], [0.9, 0.8, 0.7]]) } }
+            return try await group.reduce(into: [Scores]()) { $0.append($1) }
+        }
+        // Before, the seed was not reported: both answered as version 0, with two sets of weights.
+        #expect(Set(replies.map(\.values)).count == 1)
+        let after = try await client.status()
+        #expect(after.workers.first { $0.id == "w2" }?.completed == 0)
+        let text = try runTool("recpool", ["status", "--broker", cluster.endpoints.frontend])
+        #expect(text.code == 0 && text.stdout.contains("0 (seeded 5)") && text.stdout.contains("0 (seeded 6)"), "\(text.stdout)")
+    }
 }

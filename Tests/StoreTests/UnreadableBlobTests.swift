@@ -56,4 +56,34 @@ struct UnreadableBlobTests {
             #expect(at == part && reason.contains("cannot examine"), "\(reason)")
         }
     }
+
+    /// A missing blob whose quarantine folder could not be listed was reported missing (NOT_FOUND), although a
+    /// corrupt copy may sit there: the answer is unknown, so it is an I/O error naming the folder.
+    @Test("a missing blob beside a quarantine folder that cannot be listed is an I/O error, not missing")
+    func unlistableQuarantine() throws {
+        let temporary = try TemporaryDirectory("quarantine-unlistable")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let sha = BlobStore.digest([9, 9, 9])
+        // No quarantine folder yet: simply missing.
+        #expect(throws: StoreError.missingBlob(sha)) { try store.blobs.get(sha) }
+        // A file in the folder's place: listing it fails with ENOTDIR (root reads every folder, so no chmod).
+        try? FileManager.default.removeItem(atPath: store.blobs.quarantineDirectory)
+        FileManager.default.createFile(atPath: store.blobs.quarantineDirectory, contents: Data([1]))
+        do {
+            _ = try store.blobs.get(sha)
+            Issue.record("a missing blob was reported without checking the quarantine")
+        } catch {
+            guard case .io(let at, let reason) = error else {
+                Issue.record("expected an I/O error, got \(error)")
+                return
+            }
+            #expect(at == store.blobs.quarantineDirectory && reason.contains("cannot list"), "\(reason)")
+        }
+        // A quarantined copy makes it corrupt, as before.
+        try FileManager.default.removeItem(atPath: store.blobs.quarantineDirectory)
+        try FileManager.default.createDirectory(atPath: store.blobs.quarantineDirectory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: store.blobs.quarantineDirectory + "/\(sha).1", contents: Data([1]))
+        #expect(throws: StoreError.corruptBlob(sha)) { try store.blobs.get(sha) }
+    }
 }

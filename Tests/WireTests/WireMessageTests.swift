@@ -70,6 +70,12 @@ struct WireMessageTests {
         #expect(String(decoding: frame, as: UTF8.self).contains("\"input_width\":106"))
         #expect(try WireJSON.decode(WorkerHello.self, from: frame) == hello)
         #expect(throws: WireError.self) { try WireJSON.decode(WorkerHello.self, from: Array("{\"slots\":1}".utf8)) }
+        // An older worker's hello has no model_seed: it decodes, with no seed.
+        let older = #"{"worker_id":"w","services":["SCORE"],"slots":4,"input_width":3,"model_version":0,"host":"h","pid":1}"#
+        #expect(try WireJSON.decode(WorkerHello.self, from: Array(older.utf8)).modelSeed == nil)
+        let seeded = WorkerHello(
+            workerId: "w", services: ["SCORE"], slots: 4, inputWidth: 3, modelVersion: 0, host: "h", pid: 1, modelSeed: 9)
+        #expect(try WireJSON.decode(WorkerHello.self, from: WireJSON.encode(seeded)).modelSeed == 9)
     }
 }
 

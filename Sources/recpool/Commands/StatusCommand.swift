@@ -36,14 +36,14 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// Renders a status document as text tables.
 enum StatusTable {
-    /// A worker's model as the VERSION column shows it: the registry's number, `0 (file SHA…)` / `0 (seeded)` for
+    /// A worker's model as the VERSION column shows it: the registry's number, `0 (file SHA…)` / `0 (seeded N)` for
     /// an unregistered model, or `N (unverified)` for a number the worker claims whose checkpoint is not the
     /// registry's version N, with `, waiting for vN` while it takes no work.
     static func version(_ w: StatusDocument.Worker) -> String {
         var text = "\(w.modelVersion)"
         switch w.modelSource {
         case "file": text += " (file \(w.modelSha256.map { String($0.prefix(12)) } ?? "?"))"
-        case "seeded": text += " (seeded)"
+        case "seeded": text += w.modelSeed.map { " (seeded \($0))" } ?? " (seeded)"
         // Not the registry's version N, whatever the number says.
         case "unverified": text += " (unverified)"
         default: break

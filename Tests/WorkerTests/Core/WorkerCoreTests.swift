@@ -16,6 +16,9 @@ struct WorkerCoreTests {
         let hello = try WireJSON.decode(WorkerHello.self, from: sent[0].message.payload[0])
         #expect(hello.workerId == "w1" && hello.slots == 8 && hello.inputWidth == 3 && hello.modelVersion == 0)
         #expect(hello.host == "h" && hello.pid == 42 && hello.modelSha256 == nil)
+        // The seeded model is named by its seed, so two seeded workers with different seeds are two models.
+        #expect(hello.modelSeed == 1)
+        #expect(String(decoding: sent[0].message.payload[0], as: UTF8.self).contains(#""model_seed":1"#))
         #expect(hello.services == ["SCORE", "RECOMMEND", "POLICY", "TRAIN_ROUND"])
         #expect(!harness.core.registered)
     }

@@ -47,4 +47,15 @@ extension OnlinePolicy {
 
     /// The item-only term per catalogue row, `β_{b(row)}`: the popular candidates' prior.
     public var retrievalPriors: [Float] { (0..<catalogue.count).map { Float(coefficients.bias[bucket(of: $0)]) } }
+
+    /// The item-only term by id bucket, so retrieval completes the index's nearest rows with every row whose bucket
+    /// bias could still lift it into the top `max(10, slate size)` (``PriorGroups``): with it, retrieval misses only
+    /// what the index itself misses of the bilinear term.
+    /// - Parameter reduced: ``reducedCatalogue()`` (the features the index embedded).
+    /// - Throws: ``RetrievalError/shape(_:)`` when a bias is not finite.
+    public func retrievalPriorGroups(reduced: ItemCatalogue) throws(RetrievalError) -> PriorGroups {
+        try PriorGroups(
+            group: (0..<catalogue.count).map { bucket(of: $0) }, prior: coefficients.bias.map(Float.init),
+            features: reduced.features, certifiedTop: max(10, spec.slateSize))
+    }
 }

@@ -74,6 +74,9 @@ struct CatalogueBench: ParsableCommand {
     var clusterWithIndex = false
     @Flag(help: "MLP ranker: skip the HNSW path (no index build; its columns repeat exhaustive scoring's recall of 1).")
     var skipIndex = false
+    @Flag(help: "Policy ranker: do not complete the index's nearest rows by bucket bias (the path before PriorGroups).")
+    var noPriorGroups = false
+
     @Option(help: "Paths: mlp, policy or both.")
     var paths = "both"
 
@@ -300,7 +303,9 @@ struct CatalogueBench: ParsableCommand {
         let buildStart = ContinuousClock.now
         let retrieval = try CatalogueRetrieval.build(
             catalogue: reduced, model: model, embeddings: 0, catalogueVersion: 1, settings: settings, parameters: parameters
-        ).with(model: model, priors: policy.retrievalPriors, catalogue: reduced)
+        ).with(
+            model: model, priors: policy.retrievalPriors, catalogue: reduced,
+            groups: noPriorGroups ? nil : try policy.retrievalPriorGroups(reduced: reduced))
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let all = policy.catalogue.activeIndices
         var userRng = Xoshiro256(seed: 17)

@@ -19,6 +19,9 @@ public struct CatalogueRetrieval: Sendable {
     public let index: ItemIndex
     /// Rows of largest item prior at build time, best first (`settings.popular × 4` of them, filtered when read).
     public let popularRows: [Int]
+    /// The ranker's item-only term by group, when it has one (a policy's bucket bias): the nearest rows are then
+    /// completed with every row that could still enter the top ``PriorGroups/certifiedTop`` (see ``PriorGroups``).
+    public var groups: PriorGroups? = nil
 
     /// Builds the index of a catalogue's active items.
     /// - Parameters:
@@ -57,9 +60,11 @@ public struct CatalogueRetrieval: Sendable {
     ///   model embeds items in the projected space or is reduced and the two differ (the items were embedded with
     ///   the old `W` or `P`),
     ///   or when `priors` does not have one value per row.
-    public func with(model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue) throws(RetrievalError)
-        -> CatalogueRetrieval
-    {
+    /// - Parameter groups: the item-only term by group, for the completion of the nearest rows (nil: none); its
+    ///   features must be `catalogue`'s.
+    public func with(
+        model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue, groups: PriorGroups? = nil
+    ) throws(RetrievalError) -> CatalogueRetrieval {
         guard next.dimension == index.dimension else {
             throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
         }
@@ -71,9 +76,17 @@ public struct CatalogueRetrieval: Sendable {
         guard priors.count == catalogue.count else {
             throw .shape("\(catalogue.count) rows need \(catalogue.count) priors, got \(priors.count)")
         }
+        if let groups {
+            guard groups.groupOfRow.count == catalogue.count, groups.features.count == catalogue.features.count else {
+                throw .shape(
+                    "the prior groups cover \(groups.groupOfRow.count) rows of \(groups.features.count) feature values, "
+                        + "the catalogue \(catalogue.count) rows of \(catalogue.features.count)")
+            }
+        }
         let active = catalogue.active
         let popular = TopK.largest(priors.indices.filter { active[$0] }.map { ($0, priors[$0]) }, count: settings.popular * 4)
-        return CatalogueRetrieval(model: next, settings: settings, index: index, popularRows: popular.map(\.0))
+        return CatalogueRetrieval(
+            model: next, settings: settings, index: index, popularRows: popular.map(\.0), groups: groups)
     }
 
     /// Brings the index up to `catalogue`: rows the index has never held and the catalogue holds active are added,
@@ -101,7 +114,8 @@ public struct CatalogueRetrieval: Sendable {
 
     /// The candidates for one user: every active row for a catalogue below `settings.exhaustiveBelow` rows,
     /// otherwise the index's nearest rows, the popular rows and the newest rows, each active and not excluded,
-    /// without repeats, in that order.
+    /// without repeats, in that order; with ``groups``, then every row of a group whose prior could still lift it
+    /// into the top ``PriorGroups/certifiedTop`` (``PriorGroups``), best group first.
     /// - Parameters:
     ///   - state: the ranker's user state (`model.stateWidth` values).
     ///   - catalogue: the catalogue in force (its `active` is the second guard against retired items).
@@ -144,7 +158,36 @@ public struct CatalogueRetrieval: Sendable {
             if take(row) { taken += 1 }
             row -= 1
         }
+        if let groups {
+            let eligible = found.hits.filter { $0.row < active.count && active[$0.row] && !excluding.contains($0.row) }
+            complete(groups: groups, query: query, hits: eligible, take: take)
+        }
         return RetrievedCandidates(rows: rows, version: found.version)
+    }
+
+    /// Adds the rows that could still enter the top `groups.certifiedTop` once their group's prior is counted: the
+    /// threshold `S` is the `certifiedTop`-th best `q · e + prior` among the index's hits, `s_K` their smallest
+    /// `q · e`; a group is scanned while its prior exceeds `S − s_K`, and a row of it is taken when its own
+    /// `q · e + prior` exceeds `S`. Stops after `groups.scanLimit` scanned rows.
+    private func complete(groups: PriorGroups, query: [Float], hits: [IndexHit], take: (Int) -> Bool) {
+        guard hits.count >= groups.certifiedTop, let floor = hits.map(\.score).min() else { return }
+        let full = hits.map { $0.score + groups.prior(ofRow: $0.row) }
+        let threshold = TopK.largest(full.enumerated().map { ($0.offset, $0.element) }, count: groups.certifiedTop)
+            .last.map(\.1) ?? -.infinity
+        let dimension = model.dimension
+        var scanned = 0
+        for g in groups.order {
+            let prior = groups.prior[Int(g)]
+            guard prior + floor > threshold, scanned < groups.scanLimit else { break }
+            let members = groups.rowsByGroup[Int(g)].prefix(groups.scanLimit - scanned).map { Int($0) }
+            scanned += members.count
+            let vectors = model.embeddings(rows: members, features: groups.features)
+            for (i, row) in members.enumerated() {
+                var inner: Float = 0
+                for j in 0..<dimension { inner += query[j] * vectors[i * dimension + j] }
+                if inner + prior > threshold { _ = take(row) }
+            }
+        }
     }
 }
 

@@ -3,8 +3,8 @@ import RecPolicy
 
 /// Retrieval before ranking for the served policy over a large catalogue: the policy's exact bilinear model
 /// (`OnlinePolicy.retrievalModel()`, `q(z) = Θᵀ z`) over an index of its reduced catalogue. The index is built
-/// once per catalogue and follows its adds and retirements; a new Θ or β only changes the query and the popular
-/// rows.
+/// once per catalogue and follows its adds and retirements; a new Θ or β only changes the query, the popular
+/// rows and the bucket biases that complete the nearest rows (``RecData/PriorGroups``).
 enum PolicyRetrieval {
     /// The retrieval for `policy` over registry catalogue version `catalogue` (nil: a catalogue the POLICY inlined,
     /// logged as 0): nil below the exhaustive threshold; otherwise `previous`'s index brought up to the policy's
@@ -32,14 +32,17 @@ enum PolicyRetrieval {
                 previous.retrieval.index.follow(catalogue: version)
             }
             return Built(
-                retrieval: try previous.retrieval.with(model: model, priors: priors, catalogue: reduced),
+                retrieval: try previous.retrieval.with(
+                    model: model, priors: priors, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),
                 reduced: reduced, source: policy.catalogue)
         }
         let reduced = try policy.reducedCatalogue()
         let built = try CatalogueRetrieval.build(
             catalogue: reduced, model: model, embeddings: 0, catalogueVersion: version, settings: settings)
         return Built(
-            retrieval: try built.with(model: model, priors: priors, catalogue: reduced), reduced: reduced,
+            retrieval: try built.with(
+                model: model, priors: priors, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),
+            reduced: reduced,
             source: policy.catalogue)
     }
 

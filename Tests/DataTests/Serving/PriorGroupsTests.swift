@@ -1,0 +1,107 @@
+import Foundation
+import RecModel
+import Testing
+
+@testable import RecData
+
+/// Retrieval for a ranker whose score is a bilinear term plus a prior per group of items (an online policy's bias per
+/// id bucket): the index ranks by the bilinear term only, so a row of a high-prior group just outside the nearest
+/// rows was lost; the completion (``PriorGroups``) adds every row that could still enter the top.
+@Suite("Retrieval completed by grouped priors")
+struct PriorGroupsTests {
+    /// `n` items on a ring (CatalogueRetrievalTests.ring) in `groups` groups (row mod groups), each group's prior
+    /// drawn from ±`spread`.
+    static func world(_ n: Int, groups: Int, spread: Float, seed: UInt64) throws -> (ItemCatalogue, [Int], [Float]) {
+        let catalogue = try CatalogueRetrievalTests.ring(n)
+        var rng = Xoshiro256(seed: seed)
+        let prior = (0..<groups).map { _ in Float(rng.nextDouble() * 2 - 1) * spread }
+        return (catalogue, (0..<n).map { $0 % groups }, prior)
+    }
+
+    /// The exhaustive top `k` of `q · e + prior` (ties by smaller row).
+    static func exhaustiveTop(_ k: Int, state: [Float], catalogue: ItemCatalogue, group: [Int], prior: [Float]) -> [Int] {
+        let scores = (0..<catalogue.count).map { row in
+            zip(state, catalogue.row(row)).reduce(Float(0)) { $0 + $1.0 * $1.1 } + prior[group[row]]
+        }
+        return CandidateRanking.top(k, rows: Array(0..<catalogue.count), scores: scores)
+    }
+
+    static func retrievedTop(
+        _ k: Int, state: [Float], catalogue: ItemCatalogue, retrieval: CatalogueRetrieval, group: [Int], prior: [Float]
+    ) throws -> [Int] {
+        let rows = try retrieval.candidates(state: state, catalogue: catalogue).rows
+        let scores = rows.map { row in
+            zip(state, catalogue.row(row)).reduce(Float(0)) { $0 + $1.0 * $1.1 } + prior[group[row]]
+        }
+        return CandidateRanking.top(k, rows: rows, scores: scores)
+    }
+
+    @Test("with the grouped priors the top 10 is the exhaustive top 10 for every state; without them it is not")
+    func completionRecoversTheExhaustiveTop() throws {
+        let (catalogue, group, prior) = try Self.world(6_000, groups: 64, spread: 0.6, seed: 3)
+        // Few nearest rows and no popular ones: the bilinear term alone decides what the index gives.
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 40, popular: 0, newest: 0)
+        let plain = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
+            settings: settings)
+        let grouped = try plain.with(
+            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
+            catalogue: catalogue, groups: PriorGroups(group: group, prior: prior, features: catalogue.features))
+        var plainKept = 0
+        var groupedKept = 0
+        var states = 0
+        for angle in stride(from: 0.0, to: 2 * Double.pi, by: Double.pi / 12) {
+            let state = [Float(cos(angle)), Float(sin(angle))]
+            let want = Self.exhaustiveTop(10, state: state, catalogue: catalogue, group: group, prior: prior)
+            let withGroups = try Self.retrievedTop(
+                10, state: state, catalogue: catalogue, retrieval: grouped, group: group, prior: prior)
+            let without = try Self.retrievedTop(
+                10, state: state, catalogue: catalogue, retrieval: plain, group: group, prior: prior)
+            #expect(withGroups == want, "angle \(angle)")
+            groupedKept += Set(withGroups).intersection(want).count
+            plainKept += Set(without).intersection(want).count
+            states += 1
+        }
+        #expect(groupedKept == states * 10)
+        // The example of the fault: rows of high-prior groups outside the 40 nearest were lost.
+        #expect(plainKept < states * 10)
+    }
+
+    @Test("a retired or excluded row is never added by the completion")
+    func completionKeepsTheGuards() throws {
+        var (catalogue, group, prior) = try Self.world(3_000, groups: 16, spread: 5, seed: 4)
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 10, popular: 0, newest: 0)
+        let groups = try PriorGroups(group: group, prior: prior, features: catalogue.features)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
+            settings: settings
+        ).with(
+            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
+            catalogue: catalogue, groups: groups)
+        let state: [Float] = [1, 0]
+        let best = Self.exhaustiveTop(3, state: state, catalogue: catalogue, group: group, prior: prior)
+        try catalogue.retire(id: "sku-\(best[0])")
+        let found = try retrieval.candidates(state: state, catalogue: catalogue, excluding: [best[1]]).rows
+        #expect(!found.contains(best[0]) && !found.contains(best[1]))
+        #expect(found.contains(best[2]))
+    }
+
+    @Test("bad groups are typed errors naming the problem")
+    func badGroups() throws {
+        let features: [Float] = [0, 0, 1, 1]
+        #expect(throws: RetrievalError.shape("row 1 is in group 3, outside the 2 groups")) {
+            try PriorGroups(group: [0, 3], prior: [0, 1], features: features)
+        }
+        #expect(throws: RetrievalError.self) { try PriorGroups(group: [0, 1], prior: [0, .nan], features: features) }
+        #expect(throws: RetrievalError.self) { try PriorGroups(group: [0, 1], prior: [0, 1], features: features, certifiedTop: 0) }
+        let catalogue = try CatalogueRetrievalTests.ring(2_000)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1)
+        // Groups of another catalogue are refused.
+        #expect(throws: RetrievalError.self) {
+            try retrieval.with(
+                model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: 2_000), catalogue: catalogue,
+                groups: PriorGroups(group: [0, 1], prior: [0, 1], features: features))
+        }
+    }
+}

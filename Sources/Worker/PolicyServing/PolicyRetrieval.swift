@@ -38,7 +38,8 @@ enum PolicyRetrieval {
         }
         let reduced = try policy.reducedCatalogue()
         let built = try CatalogueRetrieval.build(
-            catalogue: reduced, model: model, embeddings: 0, catalogueVersion: version, settings: settings)
+            catalogue: reduced, model: model, embeddings: 0, catalogueVersion: version, settings: settings,
+            parameters: CatalogueRetrieval.policyIndexParameters)
         return Built(
             retrieval: try built.with(
                 model: model, priors: priors, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),

@@ -9,11 +9,13 @@ import Testing
 /// rows was lost; the completion (``PriorGroups``) adds every row that could still enter the top.
 @Suite("Retrieval completed by grouped priors")
 struct PriorGroupsTests {
-    /// `n` items on a ring (CatalogueRetrievalTests.ring) in `groups` groups (row mod groups), each group's prior
-    /// drawn from ±`spread`.
+    /// `n` items of two features drawn uniformly from [−1, 1]², ids `sku-<row>`, in `groups` groups (row mod
+    /// groups), each group's prior drawn from ±`spread`.
     static func world(_ n: Int, groups: Int, spread: Float, seed: UInt64) throws -> (ItemCatalogue, [Int], [Float]) {
-        let catalogue = try CatalogueRetrievalTests.ring(n)
         var rng = Xoshiro256(seed: seed)
+        let catalogue = try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["x", "y"]), ids: (0..<n).map { "sku-\($0)" },
+            features: (0..<(2 * n)).map { _ in Float(rng.nextDouble() * 2 - 1) })
         let prior = (0..<groups).map { _ in Float(rng.nextDouble() * 2 - 1) * spread }
         return (catalogue, (0..<n).map { $0 % groups }, prior)
     }
@@ -41,9 +43,10 @@ struct PriorGroupsTests {
         let (catalogue, group, prior) = try Self.world(6_000, groups: 64, spread: 0.6, seed: 3)
         // Few nearest rows and no popular ones: the bilinear term alone decides what the index gives.
         let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 40, popular: 0, newest: 0)
+        // The policy's index settings (the test is of the completion, not of the index).
         let plain = try CatalogueRetrieval.build(
             catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
-            settings: settings)
+            settings: settings, parameters: CatalogueRetrieval.policyIndexParameters)
         let grouped = try plain.with(
             model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
             catalogue: catalogue, groups: PriorGroups(group: group, prior: prior, features: catalogue.features))

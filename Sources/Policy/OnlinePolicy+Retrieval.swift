@@ -51,11 +51,23 @@ extension OnlinePolicy {
     /// The item-only term by id bucket, so retrieval completes the index's nearest rows with every row whose bucket
     /// bias could still lift it into the top `max(10, slate size)` (``PriorGroups``): with it, retrieval misses only
     /// what the index itself misses of the bilinear term.
-    /// - Parameter reduced: ``reducedCatalogue()`` (the features the index embedded).
+    /// - Parameters:
+    ///   - reduced: ``reducedCatalogue()`` (the features the index embedded).
+    ///   - previous: the groups built for an earlier version of this policy; reused with the new biases when they
+    ///     cover the same rows of the same features and the same number of buckets (the buckets are a function of
+    ///     the item ids, and ``PolicyRetrieval`` keeps an index only while its rows keep their ids).
     /// - Throws: ``RetrievalError/shape(_:)`` when a bias is not finite.
-    public func retrievalPriorGroups(reduced: ItemCatalogue) throws(RetrievalError) -> PriorGroups {
-        try PriorGroups(
-            group: (0..<catalogue.count).map { bucket(of: $0) }, prior: coefficients.bias.map(Float.init),
+    public func retrievalPriorGroups(reduced: ItemCatalogue, previous: PriorGroups? = nil) throws(RetrievalError)
+        -> PriorGroups
+    {
+        let bias = coefficients.bias.map(Float.init)
+        if let previous, previous.groupOfRow.count == catalogue.count, previous.prior.count == bias.count,
+            previous.certifiedTop == max(10, spec.slateSize), previous.features == reduced.features
+        {
+            return try previous.with(prior: bias)
+        }
+        return try PriorGroups(
+            group: (0..<catalogue.count).map { bucket(of: $0) }, prior: bias,
             features: reduced.features, certifiedTop: max(10, spec.slateSize))
     }
 }

@@ -57,6 +57,33 @@ public struct PriorGroups: Sendable {
         self.scanLimit = max(0, scanLimit)
     }
 
+    /// The same groups and features with new priors (one per group): what a policy update changes, at the cost of
+    /// sorting the groups, not of regrouping the catalogue.
+    /// - Throws: ``RetrievalError/shape(_:)`` for another number of groups or a prior that is not finite.
+    public func with(prior next: [Float]) throws(RetrievalError) -> PriorGroups {
+        guard next.count == prior.count else {
+            throw .shape("\(prior.count) groups need \(prior.count) priors, got \(next.count)")
+        }
+        if let bad = next.firstIndex(where: { !$0.isFinite }) {
+            throw .shape("the prior of group \(bad) is \(next[bad]), not a finite number")
+        }
+        return PriorGroups(
+            rowsByGroup: rowsByGroup, groupOfRow: groupOfRow, prior: next, features: features,
+            certifiedTop: certifiedTop, scanLimit: scanLimit)
+    }
+
+    private init(
+        rowsByGroup: [[Int32]], groupOfRow: [Int32], prior: [Float], features: [Float], certifiedTop: Int, scanLimit: Int
+    ) {
+        self.rowsByGroup = rowsByGroup
+        self.groupOfRow = groupOfRow
+        self.prior = prior
+        order = prior.indices.sorted { prior[$0] != prior[$1] ? prior[$0] > prior[$1] : $0 < $1 }.map { Int32($0) }
+        self.features = features
+        self.certifiedTop = certifiedTop
+        self.scanLimit = scanLimit
+    }
+
     /// The prior of `row`'s group (0 for a row past the grouped ones: an item added since).
     func prior(ofRow row: Int) -> Float { row < groupOfRow.count ? prior[Int(groupOfRow[row])] : 0 }
 }

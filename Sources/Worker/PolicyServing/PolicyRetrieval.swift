@@ -33,7 +33,8 @@ enum PolicyRetrieval {
             }
             return Built(
                 retrieval: try previous.retrieval.with(
-                    model: model, priors: priors, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),
+                    model: model, priors: priors, catalogue: reduced,
+                    groups: try policy.retrievalPriorGroups(reduced: reduced, previous: previous.retrieval.groups)),
                 reduced: reduced, source: policy.catalogue)
         }
         let reduced = try policy.reducedCatalogue()

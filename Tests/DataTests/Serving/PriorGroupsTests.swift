@@ -89,6 +89,19 @@ struct PriorGroupsTests {
         #expect(found.contains(best[2]))
     }
 
+    @Test("new priors keep the grouping and reorder the groups")
+    func newPriors() throws {
+        let groups = try PriorGroups(group: [0, 1, 2, 1], prior: [0.1, 0.5, -1], features: [Float](repeating: 0, count: 8))
+        #expect(groups.order == [1, 0, 2])
+        #expect(groups.rowsByGroup == [[0], [1, 3], [2]])
+        let next = try groups.with(prior: [2, -3, 0])
+        #expect(next.order == [0, 2, 1])
+        #expect(next.rowsByGroup == groups.rowsByGroup && next.groupOfRow == groups.groupOfRow)
+        #expect(next.prior(ofRow: 3) == -3)
+        #expect(throws: RetrievalError.self) { try groups.with(prior: [1, 2]) }
+        #expect(throws: RetrievalError.self) { try groups.with(prior: [1, .infinity, 2]) }
+    }
+
     @Test("bad groups are typed errors naming the problem")
     func badGroups() throws {
         let features: [Float] = [0, 0, 1, 1]

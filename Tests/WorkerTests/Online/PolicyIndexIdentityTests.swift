@@ -1,4 +1,5 @@
 import RecData
+import RecModel
 import RecPolicy
 import RecWire
 import Testing
@@ -61,5 +62,32 @@ struct PolicyIndexIdentityTests {
         #expect(after.index === before.index)
         #expect(after.index.contains(row: c.count))
         #expect(after.index.version.description == "e0.c2.g2")
+    }
+
+    @Test("the bucket biases that complete retrieval follow each published policy; an appended item joins its bucket")
+    func priorGroupsFollowThePolicy() throws {
+        let policy = try PolicyRetrievalTests.policy(items: 3_000)
+        let snapshot = PolicySnapshot(builds: .inline)
+        snapshot.publish(ServedPolicy(policy: policy, version: 1, learningEnabled: true, catalogueVersion: 1))
+        let first = try #require(snapshot.current?.retrieval?.retrieval.groups)
+        #expect(first.prior == policy.coefficients.bias.map(Float.init))
+        #expect(first.groupOfRow.count == policy.catalogue.count)
+        var rng = Xoshiro256(seed: 9)
+        let sampled = try policy.sampled(rng: &rng)
+        snapshot.publish(ServedPolicy(policy: sampled, version: 2, learningEnabled: true, catalogueVersion: 1))
+        let second = try #require(snapshot.current?.retrieval?.retrieval.groups)
+        #expect(second.prior == sampled.coefficients.bias.map(Float.init))
+        #expect(second.prior != first.prior)
+        #expect(second.rowsByGroup == first.rowsByGroup && second.groupOfRow == first.groupOfRow)
+        let c = sampled.catalogue
+        let grown = try ItemCatalogue(
+            encoding: c.encoding, ids: c.ids + ["appended-item"], features: c.features + c.features[0..<c.width],
+            active: c.active + [true])
+        let next = try sampled.with(catalogue: grown)
+        snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true, catalogueVersion: 2))
+        let third = try #require(snapshot.current?.retrieval?.retrieval.groups)
+        #expect(third.groupOfRow.count == c.count + 1)
+        #expect(third.groupOfRow.last == Int32(next.bucket(of: c.count)))
+        #expect(third.rowsByGroup[next.bucket(of: c.count)].contains(Int32(c.count)))
     }
 }

@@ -103,9 +103,10 @@ extension BrokerCore {
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
             modelVersion: hello.modelVersion, inputWidth: hello.inputWidth,
             modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
-            modelSeed: hello.modelSha256 == nil && hello.modelVersion == 0 ? hello.modelSeed : nil,
             lastSeen: now.monotonicMicros,
             trains: hello.services.contains(Command.trainRound.name), online: hello.services.contains(Command.policy.name))
+        // Assigned, not passed to the initialiser, so its observer records the identity string.
+        workers[identity]?.modelSeed = hello.modelSha256 == nil && hello.modelVersion == 0 ? hello.modelSeed : nil
         registrations += 1
         workers[identity]?.registration = registrations
         counters.add(.workersRegistered)
@@ -271,7 +272,9 @@ extension BrokerCore {
         guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
-        if let chosen = (serving ?? servingIdentities(for: request))[worker.modelVersion], chosen != worker.modelIdentity {
+        if let chosen = (serving ?? servingIdentities(for: request))[worker.modelVersion],
+            chosen != worker.modelIdentity(for: request.service)
+        {
             return false
         }
         return true
@@ -297,10 +300,10 @@ extension BrokerCore {
         var uniform = true
         for worker in workers.values where takes(worker) {
             guard let seen = first else {
-                first = (worker.modelVersion, worker.modelIdentity)
+                first = (worker.modelVersion, worker.modelIdentity(for: service))
                 continue
             }
-            if seen.version != worker.modelVersion || seen.identity != worker.modelIdentity {
+            if seen.version != worker.modelVersion || seen.identity != worker.modelIdentity(for: service) {
                 uniform = false
                 break
             }
@@ -309,7 +312,7 @@ extension BrokerCore {
         var chosen: [UInt64: (registration: UInt64, identity: String)] = [:]
         for worker in workers.values where !worker.draining && takes(worker) && holdsClaimedVersion(worker) {
             if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }
-            chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity)
+            chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity(for: service))
         }
         return chosen.mapValues(\.identity)
     }
@@ -361,12 +364,12 @@ extension BrokerCore {
         let fitting = versioned.filter { request.columns == nil || $0.inputWidth == request.columns }
         if rollout == nil,
             let benched = fitting.first(where: { w in
-                holdsClaimedVersion(w) && serving[w.modelVersion].map { $0 != w.modelIdentity } == true
+                holdsClaimedVersion(w) && serving[w.modelVersion].map { $0 != w.modelIdentity(for: service) } == true
             }), let chosen = serving[benched.modelVersion]
         {
             return "no live worker may take it: model version \(benched.modelVersion) is served by "
                 + "\(Self.describeModel(chosen)), and worker \(benched.hello.workerId) serves another model under the "
-                + "same number (\(Self.describeModel(benched.modelIdentity))), so it takes no work while that one is live"
+                + "same number (\(Self.describeModel(benched.modelIdentity(for: service)))), so it takes no work while that one is live"
         }
         guard let promoted = rollout?.version else {
             // Nothing is promoted: the workers left claim versions whose checkpoints are not the registry's.

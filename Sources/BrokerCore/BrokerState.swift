@@ -88,7 +88,12 @@ struct WorkerRecord: Sendable {
     /// The SHA-256 of the checkpoint it serves, when known; `nil` for the seeded model.
     var modelSHA256: String?
     /// The seed of the seeded model it serves (READY's `model_seed`), `nil` for a checkpoint or an older worker.
-    var modelSeed: UInt64?
+    var modelSeed: UInt64? {
+        didSet { seedIdentity = modelSeed.map { "seed:\($0)" } }
+    }
+    /// `seed:N` for ``modelSeed``, kept so that ``modelIdentity``, read at every dispatch, allocates nothing (set by
+    /// ``modelSeed``'s observer: assign the seed after creating the record).
+    var seedIdentity: String? = nil
     /// Where its model comes from, for the status document: `registry`, `file` or `seeded`
     /// (``BrokerCore`` says `unverified` for a claimed version whose hash the registry does not hold).
     var modelSource: String {
@@ -100,7 +105,14 @@ struct WorkerRecord: Sendable {
     var registration: UInt64 = 0
     /// The model it serves, as far as the broker can tell models apart: the checkpoint's SHA-256, `seed:N` for the
     /// model seeded with N (its width is compared apart), or "" for a worker that reported neither.
-    var modelIdentity: String { modelSHA256 ?? modelSeed.map { "seed:\($0)" } ?? "" }
+    var modelIdentity: String { modelSHA256 ?? seedIdentity ?? "" }
+
+    /// ``modelIdentity`` as far as it can change the answers to `service`: the seed only changes SCORE's (a seeded
+    /// model has no recommender, so its RECOMMEND answers come from the online policy or are refused, whatever the
+    /// seed), so seeded workers with different seeds all take RECOMMEND.
+    func modelIdentity(for service: Command) -> String {
+        service == .score ? modelIdentity : (modelSHA256 ?? "")
+    }
     var inflight: Set<UInt64> = []
     var completed: UInt64 = 0
     var errors: UInt64 = 0

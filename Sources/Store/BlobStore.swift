@@ -101,7 +101,8 @@ public struct BlobStore: Sendable {
     }
 
     /// Checks that a blob exists and verifies, without keeping its bytes.
-    /// - Throws: ``StoreError/missingBlob(_:)`` or ``StoreError/corruptBlob(_:)`` (quarantined).
+    /// - Throws: ``StoreError/missingBlob(_:)``, ``StoreError/corruptBlob(_:)`` (quarantined), or
+    ///   ``StoreError/io(path:reason:)`` when the blob or the quarantine folder cannot be read.
     public func verify(_ sha256: String) throws(StoreError) {
         _ = try get(sha256)
     }

@@ -19,4 +19,6 @@ struct WorkerMetrics: Sendable {
     let onlineUpdate = Metrics.Timer(label: "recpool_worker_online_update_seconds")
     let policyVersion = Gauge(label: "recpool_worker_policy_version")
     let policyRecommendations = Counter(label: "recpool_worker_policy_recommendations_total")
+    /// Slates whose retrieval completion by bucket bias stopped at its scan limit (``RecData/PriorGroups``).
+    let retrievalTruncated = Counter(label: "recpool_worker_retrieval_truncated_total")
 }

@@ -203,7 +203,8 @@ public final class WorkerSession: Sendable {
         if let served = online.snapshot.current {
             reply = sampler.withLock { sampler in
                 PolicyRecommendHandler.answer(
-                    message, served: served, sampler: &sampler, nowEpochMillis: Clocks.epochMillis())
+                    message, served: served, sampler: &sampler, nowEpochMillis: Clocks.epochMillis(),
+                    onTruncatedRetrieval: { metrics.retrievalTruncated.increment() })
             }
             // A slate served, not a request answered: error replies are not recommendations.
             if reply.header.status == .ok { metrics.policyRecommendations.increment() }

@@ -64,6 +64,30 @@ struct OneModelPerVersionTests {
         #expect(h.dispatches.last?.identity == [0xB])
     }
 
+    @Test("seeded workers with different seeds all take RECOMMEND: a seeded model has no recommender, the seed changes no slate")
+    func seedsShareRecommend() throws {
+        var h = CoreHarness()
+        for (n, seed) in [(UInt8(0xA), UInt64(7)), (0xB, 8)] {
+            let hello = WorkerHello(
+                workerId: "r\(n)", services: ["SCORE", "RECOMMEND"], slots: 16, inputWidth: 2, modelVersion: 0, host: "h",
+                pid: Int32(n), modelSeed: seed)
+            h.feed(
+                .worker(
+                    identity: [n], frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                    peerAddress: "127.0.0.1"))
+        }
+        for id in 1...8 {
+            let message = WireMessage(header: Header(command: .recommend, requestId: UInt64(id)), payload: [Array("{}".utf8)])
+            h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+        }
+        let recommends = h.sentToWorkers.filter { $0.message.header.command == .recommend && !$0.message.header.isReply }
+        #expect(recommends.count == 8)
+        #expect(Set(recommends.map(\.identity)) == [[0xA], [0xB]])
+        // SCORE still goes to the first one's model only.
+        for id in 9...24 { IdentityCoreTests.score(&h, from: client, id: UInt64(id), cols: 2) }
+        #expect(!h.dispatches.isEmpty && h.dispatches.allSatisfy { $0.identity == [0xA] })
+    }
+
     @Test("a seed in READY beside a checkpoint hash is ignored: the hash names the model")
     func hashOutranksSeed() throws {
         var h = CoreHarness()

@@ -7,7 +7,8 @@ import RecModel
 /// The index follows the catalogue (``follow(_:version:)``: appended rows are added, retired rows removed), and
 /// every candidate is checked against ``ItemCatalogue/active`` again, so a retired item is never a candidate
 /// once the catalogue that retires it is the one passed in. Retrieval is a deterministic function of the state,
-/// the catalogue and the index's ``IndexVersion``, so a slate's slot probabilities within the candidates are
+/// the catalogue, the index's ``IndexVersion`` and the query model and priors in force (for a policy, its served
+/// coefficients), so a slate's slot probabilities within the candidates are
 /// exact and every item outside them has probability 0: logging the version with the slate keeps the
 /// propensities exact. The value is Sendable; the index inside takes its own lock.
 public struct CatalogueRetrieval: Sendable {
@@ -150,8 +151,13 @@ public struct CatalogueRetrieval: Sendable {
             throw .index(error)
         }
         var taken = 0
+        var takenHits: [IndexHit] = []
+        takenHits.reserveCapacity(settings.nearest)
         for hit in found.hits where taken < settings.nearest {
-            if take(hit.row) { taken += 1 }
+            if take(hit.row) {
+                taken += 1
+                takenHits.append(hit)
+            }
         }
         taken = 0
         for row in popularRows where taken < settings.popular {
@@ -164,19 +170,19 @@ public struct CatalogueRetrieval: Sendable {
             if take(row) { taken += 1 }
             row -= 1
         }
-        if let groups {
-            let eligible = found.hits.filter { $0.row < active.count && active[$0.row] && !excluding.contains($0.row) }
-            complete(groups: groups, query: query, hits: eligible, take: take)
-        }
-        return RetrievedCandidates(rows: rows, version: found.version)
+        // Only the hits taken: a hit searched for beyond `nearest` (room for excluded rows) is no candidate, so it
+        // may neither raise the threshold nor lower the floor.
+        let truncated = groups.map { complete(groups: $0, query: query, hits: takenHits, take: take) } ?? false
+        return RetrievedCandidates(rows: rows, version: found.version, truncated: truncated)
     }
 
     /// Adds the rows that could still enter the top `groups.certifiedTop` once their group's prior is counted: the
     /// threshold `S` is the `certifiedTop`-th best `q · e + prior` among the rows seen so far (the index's hits
     /// first), `s_K` the hits' smallest `q · e`; a group is scanned while its prior exceeds `S − s_K`, and a row of it
     /// is taken when its own `q · e + prior` exceeds `S`, which then rises. Stops after `groups.scanLimit` rows.
-    private func complete(groups: PriorGroups, query: [Float], hits: [IndexHit], take: (Int) -> Bool) {
-        guard hits.count >= groups.certifiedTop, let floor = hits.map(\.score).min() else { return }
+    /// - Returns: whether it stopped at `groups.scanLimit` with a group left that could still hold a better row.
+    private func complete(groups: PriorGroups, query: [Float], hits: [IndexHit], take: (Int) -> Bool) -> Bool {
+        guard hits.count >= groups.certifiedTop, let floor = hits.map(\.score).min() else { return false }
         // The best `certifiedTop` full scores so far, smallest first: `best[0]` is the threshold.
         var best = TopK.largest(
             hits.enumerated().map { ($0.offset, $0.element.score + groups.prior(ofRow: $0.element.row)) },
@@ -186,8 +192,10 @@ public struct CatalogueRetrieval: Sendable {
         var scanned = 0
         for g in groups.order {
             let prior = groups.prior[Int(g)]
-            guard prior + floor > best[0], scanned < groups.scanLimit else { break }
-            let members = groups.rowsByGroup[Int(g)].prefix(groups.scanLimit - scanned).map { Int($0) }
+            guard prior + floor > best[0] else { break }
+            guard scanned < groups.scanLimit else { return true }
+            let group = groups.rowsByGroup[Int(g)]
+            let members = group.prefix(groups.scanLimit - scanned).map { Int($0) }
             scanned += members.count
             let vectors = model.embeddings(rows: members, features: groups.features)
             vectors.withUnsafeBufferPointer { v in
@@ -202,7 +210,9 @@ public struct CatalogueRetrieval: Sendable {
                     best.insert(full, at: best.firstIndex { $0 > full } ?? best.count)
                 }
             }
+            if members.count < group.count { return true }
         }
+        return false
     }
 }
 
@@ -214,13 +224,18 @@ public struct RetrievedCandidates: Sendable, Equatable {
     /// The index version, or nil for exhaustive scoring.
     public var version: IndexVersion?
 
+    /// Whether the completion by grouped priors (``PriorGroups``) stopped at its scan limit with groups left that
+    /// could still hold a better row: the candidates may then miss part of the top.
+    public var truncated: Bool
+
     /// Whether every active item was a candidate.
     public var exhaustive: Bool { version == nil }
 
     /// Creates candidates.
-    public init(rows: [Int], version: IndexVersion?) {
+    public init(rows: [Int], version: IndexVersion?, truncated: Bool = false) {
         self.rows = rows
         self.version = version
+        self.truncated = truncated
     }
 }
 

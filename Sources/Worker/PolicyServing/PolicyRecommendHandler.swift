@@ -19,8 +19,11 @@ enum PolicyRecommendHandler {
     ///   - served: the policy snapshot to answer with.
     ///   - sampler: the session's exploration stream and impression ids.
     ///   - nowEpochMillis: the time, for the deadline and the impression record.
+    ///   - onTruncatedRetrieval: called when retrieval's completion by bucket bias stopped at its scan limit
+    ///     (``RecData/RetrievedCandidates/truncated``), for the worker's counter.
     static func answer(
-        _ message: WireMessage, served: ServedPolicy, sampler: inout PolicySampler, nowEpochMillis: UInt64
+        _ message: WireMessage, served: ServedPolicy, sampler: inout PolicySampler, nowEpochMillis: UInt64,
+        onTruncatedRetrieval: () -> Void = {}
     ) -> WireMessage {
         let header = message.header
         if let problem = header.requestProblem {
@@ -47,13 +50,15 @@ enum PolicyRecommendHandler {
         var indexVersion: String?
         do {
             // A large catalogue: the slate is drawn from retrieval's candidates, a deterministic function of the
-            // context, the catalogue and the index version, so the propensities stay exact within them.
+            // context, the catalogue, the index version and the served coefficients (the query is Θᵀz, the
+            // completion reads the bucket biases β), so the propensities stay exact within them.
             var candidates = query.candidates
             if candidates == nil, let retrieval = served.retrieval?.retrieval {
                 let z = try served.policy.userVector(query.userFeatures, viewed: viewed)
                 let found = try retrieval.candidates(state: z.map(Float.init), catalogue: served.policy.catalogue)
                 candidates = found.rows
                 indexVersion = found.version?.description
+                if found.truncated { onTruncatedRetrieval() }
             }
             slate = try served.policy.recommend(
                 userFeatures: query.userFeatures, viewed: viewed, candidates: candidates, top: top,

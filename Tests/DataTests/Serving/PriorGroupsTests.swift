@@ -89,6 +89,48 @@ struct PriorGroupsTests {
         #expect(found.contains(best[2]))
     }
 
+    /// The index is asked for more rows than `nearest` when rows are excluded; those extra hits are no candidates, and
+    /// counting them raised the threshold past a row that belonged in the top.
+    @Test("hits searched for beyond `nearest` (room for excluded rows) neither raise the threshold nor lower the floor")
+    func extraHitsAreNotCandidates() throws {
+        let n = 2_000
+        let catalogue = try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["x", "y"]), ids: (0..<n).map { "sku-\($0)" },
+            features: (0..<n).flatMap { [1 - 0.0005 * Float($0), 0] })
+        let group = (0..<n).map { $0 == 2 ? 1 : 0 }
+        let prior: [Float] = [0, 0.5]
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 2, popular: 0, newest: 0)
+        let retrieval = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
+            settings: settings, parameters: CatalogueRetrieval.policyIndexParameters
+        ).with(
+            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: n), catalogue: catalogue,
+            groups: PriorGroups(group: group, prior: prior, features: catalogue.features, certifiedTop: 1))
+        // Row 1,999 excluded: the index is asked for 3 rows (0, 1, 2) and only 0 and 1 are taken as nearest.
+        let found = try retrieval.candidates(state: [1, 0], catalogue: catalogue, excluding: [n - 1])
+        #expect(found.rows.contains(2), "\(found.rows)")
+        #expect(!found.truncated)
+    }
+
+    @Test("a completion that reaches its scan limit with a group left says so")
+    func truncationIsReported() throws {
+        let (catalogue, group, prior) = try Self.world(6_000, groups: 4, spread: 50, seed: 5)
+        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 20, popular: 0, newest: 0)
+        let base = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
+            settings: settings, parameters: CatalogueRetrieval.policyIndexParameters)
+        func candidates(limit: Int) throws -> RetrievedCandidates {
+            try base.with(
+                model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
+                catalogue: catalogue,
+                groups: PriorGroups(group: group, prior: prior, features: catalogue.features, scanLimit: limit)
+            ).candidates(state: [1, 0], catalogue: catalogue)
+        }
+        // Priors far apart: every group with a larger prior than the hits' best must be scanned whole.
+        #expect(try candidates(limit: 100).truncated)
+        #expect(!(try candidates(limit: 16_384).truncated))
+    }
+
     @Test("new priors keep the grouping and reorder the groups")
     func newPriors() throws {
         let groups = try PriorGroups(group: [0, 1, 2, 1], prior: [0.1, 0.5, -1], features: [Float](repeating: 0, count: 8))

@@ -27,7 +27,9 @@ public struct CatalogueRetrieval: Sendable {
     /// The index settings for an online policy's exact bilinear model: hnswlib's defaults in the Euclidean reduction
     /// of inner product. On the simulator's policy (`scripts/bench catalogue --paths policy`, docs/BENCHMARKS.md,
     /// "Bucket biases") the inner-product space found 0.948 of the exhaustive top 10 at 100,000 items and the
-    /// reduction 0.999, at about the same latency.
+    /// reduction 0.999, at about the same latency; on shop-like catalogues of 20,000 items with 2, 3 or 6 Gaussian
+    /// features (a policy's item embeddings of 3, 4 or 7 dimensions, two Thompson samples each) the reduction found
+    /// all of the top 10 for 10 users in every case, the inner-product space 0.83–0.99.
     public static let policyIndexParameters = IndexParameters(euclideanReduction: true)
 
     /// Builds the index of a catalogue's active items.

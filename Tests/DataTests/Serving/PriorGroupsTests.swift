@@ -38,18 +38,31 @@ struct PriorGroupsTests {
         return CandidateRanking.top(k, rows: rows, scores: scores)
     }
 
+    /// An index of `catalogue` under the identity model that gives `nearest` rows and nothing else (no popular, no
+    /// newest rows: the bilinear term alone decides what the index gives), in the policy's index settings (these
+    /// tests are of the completion, not of the index).
+    static func index(_ catalogue: ItemCatalogue, nearest: Int) throws -> CatalogueRetrieval {
+        try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
+            settings: RetrievalSettings(exhaustiveBelow: 1_000, nearest: nearest, popular: 0, newest: 0),
+            parameters: CatalogueRetrieval.policyIndexParameters)
+    }
+
+    /// `base` completed by `groups` (no per-row priors).
+    static func completed(_ base: CatalogueRetrieval, _ catalogue: ItemCatalogue, _ groups: PriorGroups) throws
+        -> CatalogueRetrieval
+    {
+        try base.with(
+            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
+            catalogue: catalogue, groups: groups)
+    }
+
     @Test("with the grouped priors the top 10 is the exhaustive top 10 for every state; without them it is not")
     func completionRecoversTheExhaustiveTop() throws {
         let (catalogue, group, prior) = try Self.world(6_000, groups: 64, spread: 0.6, seed: 3)
-        // Few nearest rows and no popular ones: the bilinear term alone decides what the index gives.
-        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 40, popular: 0, newest: 0)
-        // The policy's index settings (the test is of the completion, not of the index).
-        let plain = try CatalogueRetrieval.build(
-            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
-            settings: settings, parameters: CatalogueRetrieval.policyIndexParameters)
-        let grouped = try plain.with(
-            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
-            catalogue: catalogue, groups: PriorGroups(group: group, prior: prior, features: catalogue.features))
+        let plain = try Self.index(catalogue, nearest: 40)
+        let grouped = try Self.completed(
+            plain, catalogue, PriorGroups(group: group, prior: prior, features: catalogue.features))
         var plainKept = 0
         var groupedKept = 0
         var states = 0
@@ -73,14 +86,9 @@ struct PriorGroupsTests {
     @Test("a retired or excluded row is never added by the completion")
     func completionKeepsTheGuards() throws {
         var (catalogue, group, prior) = try Self.world(3_000, groups: 16, spread: 5, seed: 4)
-        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 10, popular: 0, newest: 0)
-        let groups = try PriorGroups(group: group, prior: prior, features: catalogue.features)
-        let retrieval = try CatalogueRetrieval.build(
-            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
-            settings: settings
-        ).with(
-            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
-            catalogue: catalogue, groups: groups)
+        let retrieval = try Self.completed(
+            try Self.index(catalogue, nearest: 10), catalogue,
+            PriorGroups(group: group, prior: prior, features: catalogue.features))
         let state: [Float] = [1, 0]
         let best = Self.exhaustiveTop(3, state: state, catalogue: catalogue, group: group, prior: prior)
         try catalogue.retire(id: "sku-\(best[0])")
@@ -99,13 +107,9 @@ struct PriorGroupsTests {
             features: (0..<n).flatMap { [1 - 0.0005 * Float($0), 0] })
         let group = (0..<n).map { $0 == 2 ? 1 : 0 }
         let prior: [Float] = [0, 0.5]
-        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 2, popular: 0, newest: 0)
-        let retrieval = try CatalogueRetrieval.build(
-            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
-            settings: settings, parameters: CatalogueRetrieval.policyIndexParameters
-        ).with(
-            model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: n), catalogue: catalogue,
-            groups: PriorGroups(group: group, prior: prior, features: catalogue.features, certifiedTop: 1))
+        let retrieval = try Self.completed(
+            try Self.index(catalogue, nearest: 2), catalogue,
+            PriorGroups(group: group, prior: prior, features: catalogue.features, certifiedTop: 1))
         // Row 1,999 excluded: the index is asked for 3 rows (0, 1, 2) and only 0 and 1 are taken as nearest.
         let found = try retrieval.candidates(state: [1, 0], catalogue: catalogue, excluding: [n - 1])
         #expect(found.rows.contains(2), "\(found.rows)")
@@ -115,15 +119,10 @@ struct PriorGroupsTests {
     @Test("a completion that reaches its scan limit with a group left says so")
     func truncationIsReported() throws {
         let (catalogue, group, prior) = try Self.world(6_000, groups: 4, spread: 50, seed: 5)
-        let settings = RetrievalSettings(exhaustiveBelow: 1_000, nearest: 20, popular: 0, newest: 0)
-        let base = try CatalogueRetrieval.build(
-            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
-            settings: settings, parameters: CatalogueRetrieval.policyIndexParameters)
+        let base = try Self.index(catalogue, nearest: 20)
         func candidates(limit: Int) throws -> RetrievedCandidates {
-            try base.with(
-                model: CatalogueRetrievalTests.identity, priors: [Float](repeating: 0, count: catalogue.count),
-                catalogue: catalogue,
-                groups: PriorGroups(group: group, prior: prior, features: catalogue.features, scanLimit: limit)
+            try Self.completed(
+                base, catalogue, PriorGroups(group: group, prior: prior, features: catalogue.features, scanLimit: limit)
             ).candidates(state: [1, 0], catalogue: catalogue)
         }
         // Priors far apart: every group with a larger prior than the hits' best must be scanned whole.

@@ -19,6 +19,13 @@ struct PolicyIndexIdentityTests {
         return try ItemCatalogue(encoding: catalogue.encoding, ids: catalogue.ids, features: features, active: catalogue.active)
     }
 
+    /// `catalogue` with one item appended (id `appended-item`, row 0's features, active).
+    static func appended(_ c: ItemCatalogue) throws -> ItemCatalogue {
+        try ItemCatalogue(
+            encoding: c.encoding, ids: c.ids + ["appended-item"], features: c.features + c.features[0..<c.width],
+            active: c.active + [true])
+    }
+
     @Test("an item re-described with new features (same rows, same active flags) gets a new index that retrieves it by them")
     func redescribedItemRebuildsIndex() throws {
         let policy = try PolicyRetrievalTests.policy(items: 3_000)
@@ -53,9 +60,7 @@ struct PolicyIndexIdentityTests {
         snapshot.publish(ServedPolicy(policy: policy, version: 2, learningEnabled: true, catalogueVersion: 1))
         #expect(snapshot.current?.retrieval?.retrieval.index === before.index)
         let c = policy.catalogue
-        let grown = try ItemCatalogue(
-            encoding: c.encoding, ids: c.ids + ["appended-item"], features: c.features + c.features[0..<c.width],
-            active: c.active + [true])
+        let grown = try Self.appended(c)
         let next = try policy.with(catalogue: grown)
         snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true, catalogueVersion: 2))
         let after = try #require(snapshot.current?.retrieval?.retrieval)
@@ -80,9 +85,7 @@ struct PolicyIndexIdentityTests {
         #expect(second.prior != first.prior)
         #expect(second.rowsByGroup == first.rowsByGroup && second.groupOfRow == first.groupOfRow)
         let c = sampled.catalogue
-        let grown = try ItemCatalogue(
-            encoding: c.encoding, ids: c.ids + ["appended-item"], features: c.features + c.features[0..<c.width],
-            active: c.active + [true])
+        let grown = try Self.appended(c)
         let next = try sampled.with(catalogue: grown)
         snapshot.publish(ServedPolicy(policy: next, version: 2, learningEnabled: true, catalogueVersion: 2))
         let third = try #require(snapshot.current?.retrieval?.retrieval.groups)

@@ -283,7 +283,8 @@ extension BrokerCore {
     /// The model each version number is served by for requests like `request` (its service and, for SCORE, its
     /// rows' width: models of two widths never take the same rows), keyed by version: the
     /// ``WorkerRecord/modelIdentity`` of the longest-registered live worker that could take such a request, reports
-    /// the number (and holds it, ``holdsClaimedVersion(_:)``) and is not draining. Version 0 is every unregistered
+    /// the number (and holds it, ``holdsClaimedVersion(_:)``) and is not draining, or is draining but still holds
+    /// requests (so the next model takes the number only after the last of them is answered). Version 0 is every unregistered
     /// model (each checkpoint file, the seeded model), and a broker without a registry checks no number's hash:
     /// without this choice two workers with different weights would answer such requests under one number, and a
     /// client could not tell their answers apart. A worker on the same number with another model takes no such
@@ -310,7 +311,10 @@ extension BrokerCore {
         }
         if uniform { return [:] }
         var chosen: [UInt64: (registration: UInt64, identity: String)] = [:]
-        for worker in workers.values where !worker.draining && takes(worker) && holdsClaimedVersion(worker) {
+        // A draining worker keeps its number while it still holds requests: another model takes over only once its
+        // last answer is in, so the two never answer under one number at the same time.
+        for worker in workers.values
+        where (!worker.draining || !worker.inflight.isEmpty) && takes(worker) && holdsClaimedVersion(worker) {
             if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }
             chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity(for: service))
         }

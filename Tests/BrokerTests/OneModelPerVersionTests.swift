@@ -88,6 +88,28 @@ struct OneModelPerVersionTests {
         #expect(!h.dispatches.isEmpty && h.dispatches.allSatisfy { $0.identity == [0xA] })
     }
 
+    @Test("a draining worker keeps its number until its last answer is in: the next model never answers beside it")
+    func drainHandsOverAfterTheLastAnswer() throws {
+        var h = CoreHarness()
+        IdentityCoreTests.register(&h, [0xA], id: "x", version: 0, sha: Self.fileX)
+        IdentityCoreTests.register(&h, [0xB], id: "y", version: 0, pid: 2, sha: Self.fileY)
+        IdentityCoreTests.score(&h, from: client, id: 1, cols: 2)
+        IdentityCoreTests.score(&h, from: client, id: 2, cols: 2)
+        #expect(h.dispatches.count == 2 && h.dispatches.allSatisfy { $0.identity == [0xA] })
+        h.feed(
+            .worker(
+                identity: [0xA], frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        // Before, y's model took request 3 at once while x still answered 1 and 2 under the same number.
+        IdentityCoreTests.score(&h, from: client, id: 3, cols: 2)
+        #expect(h.dispatches.count == 2)
+        let held = h.dispatches
+        h.answer(held[0], version: 0)
+        #expect(h.dispatches.count == 2)
+        h.answer(held[1], version: 0)
+        // x's last answer is in: version 0 is y's model now, and request 3 goes to it.
+        #expect(h.dispatches.count == 3 && h.dispatches.last?.identity == [0xB])
+    }
+
     @Test("a seed in READY beside a checkpoint hash is ignored: the hash names the model")
     func hashOutranksSeed() throws {
         var h = CoreHarness()

@@ -1209,15 +1209,18 @@ def _(s):
 
 
 @check("status.model_identity_keys", "Status document (promoted_version; worker model_source, model_sha256, "
-                                    "waiting_for_version); Model versions")
+                                    "model_seed, waiting_for_version, idle_reason); Model versions")
 def _(s):
     s.real_worker()
     status = s.status()
     expect("promoted_version" in status, "status lacks promoted_version (a listed key is always present)")
     expect(status["promoted_version"] is None or isinstance(status["promoted_version"], int), "promoted_version")
     for worker in status["workers"]:
-        expect_keys(worker, {"model_source": str, "model_sha256": (str, type(None)),
-                             "waiting_for_version": (int, type(None))}, "workers[%s]" % worker.get("id"))
+        expect_keys(worker, {"model_source": str, "model_sha256": (str, type(None)), "model_seed": (int, type(None)),
+                             "waiting_for_version": (int, type(None)), "idle_reason": (str, type(None))},
+                    "workers[%s]" % worker.get("id"))
+        expect(worker["model_seed"] is None or worker["model_source"] == "seeded",
+               "model_seed %r beside model_source %r" % (worker["model_seed"], worker["model_source"]))
         expect(worker["model_source"] in ("registry", "file", "seeded", "unverified"),
                "model_source %r" % worker["model_source"])
         sha = worker["model_sha256"]

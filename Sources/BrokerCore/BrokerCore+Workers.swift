@@ -293,9 +293,13 @@ extension BrokerCore {
     /// Empty (no allocation: it runs at every dispatch) when every such worker reports the same version and model,
     /// the usual case: then no worker is benched.
     func servingIdentities(for request: PendingRequest) -> [UInt64: String] {
-        let service = request.service
+        servingIdentities(service: request.service, columns: request.columns)
+    }
+
+    /// ``servingIdentities(for:)`` for requests of `service` with rows of `columns` features (nil: any, RECOMMEND).
+    func servingIdentities(service: Command, columns: Int?) -> [UInt64: String] {
         func takes(_ worker: WorkerRecord) -> Bool {
-            worker.services.contains(service) && (request.columns.map { $0 == worker.inputWidth } ?? true)
+            worker.services.contains(service) && (columns.map { $0 == worker.inputWidth } ?? true)
         }
         var first: (version: UInt64, identity: String)?
         var uniform = true
@@ -319,6 +323,26 @@ extension BrokerCore {
             chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity(for: service))
         }
         return chosen.mapValues(\.identity)
+    }
+
+    /// Which kinds of request `worker` takes none of although it is live and holds its version, and why: another
+    /// model serves its version number for them (``servingIdentities(service:columns:)``); nil when it may take every
+    /// kind it offers.
+    func idleReason(_ worker: WorkerRecord) -> String? {
+        guard rollout == nil, !worker.draining, holdsClaimedVersion(worker) else { return nil }
+        var held: [(service: String, by: String)] = []
+        for service in worker.services.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let columns = service == .score ? worker.inputWidth : nil
+            if let chosen = servingIdentities(service: service, columns: columns)[worker.modelVersion],
+                chosen != worker.modelIdentity(for: service)
+            {
+                held.append((service.name, Self.describeModel(chosen)))
+            }
+        }
+        guard !held.isEmpty else { return nil }
+        return "takes no \(held.map(\.service).joined(separator: " or ")): model version \(worker.modelVersion) is served "
+            + "there by \(held.map(\.by).joined(separator: ", ")), and this worker serves "
+            + "\(Self.describeModel(worker.modelIdentity)) under the same number"
     }
 
     /// How a model identity is named in messages.

@@ -34,6 +34,9 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         public var modelSha256: String?
         /// The seed of the seeded model it serves (`null` for a checkpoint's model, or a worker too old to say).
         public var modelSeed: UInt64?
+        /// Which kinds of request it takes none of although live, and why: another model serves its version number
+        /// for them (docs/PROTOCOL.md, "Model versions"); `null` when it may take every kind it offers.
+        public var idleReason: String?
         /// The promoted version it must load before it takes work (it serves no registered model
         /// while one is promoted), or `null` when it takes work.
         public var waitingForVersion: UInt64?
@@ -43,8 +46,9 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             id: String, address: String, slots: Int, inflight: Int, modelVersion: UInt64, inputWidth: Int,
             heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32,
             host: String = "", modelSource: String = "registry", modelSha256: String? = nil,
-            waitingForVersion: UInt64? = nil, modelSeed: UInt64? = nil
+            waitingForVersion: UInt64? = nil, modelSeed: UInt64? = nil, idleReason: String? = nil
         ) {
+            self.idleReason = idleReason
             self.modelSource = modelSource
             self.modelSha256 = modelSha256
             self.modelSeed = modelSeed
@@ -81,6 +85,7 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             try container.encode(modelSource, forKey: .modelSource)
             try container.encode(modelSha256, forKey: .modelSha256)
             try container.encode(modelSeed, forKey: .modelSeed)
+            try container.encode(idleReason, forKey: .idleReason)
             try container.encode(waitingForVersion, forKey: .waitingForVersion)
         }
     }

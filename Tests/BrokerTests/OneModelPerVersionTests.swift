@@ -22,6 +22,11 @@ struct OneModelPerVersionTests {
         for id in 1...8 { IdentityCoreTests.score(&h, from: client, id: UInt64(id), cols: 2) }
         #expect(h.dispatches.count == 4)
         #expect(h.dispatches.allSatisfy { $0.identity == [0xA] })
+        // Status says why y takes no work, and x may take some.
+        let status = h.core.statusDocument(now: h.now).workers
+        let idle = try #require(status.first { $0.id == "y" }?.idleReason)
+        #expect(idle.hasPrefix("takes no SCORE: model version 0 is served there by checkpoint sha256 \(Self.fileX.prefix(12))"))
+        #expect(status.first { $0.id == "x" }?.idleReason == nil)
         // Answered, the rest go to the same model too.
         for sent in h.dispatches { h.answer(sent, version: 0) }
         #expect(h.dispatches.count == 8 && h.dispatches.allSatisfy { $0.identity == [0xA] })
@@ -30,6 +35,7 @@ struct OneModelPerVersionTests {
             .worker(identity: [0xA], frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
         IdentityCoreTests.score(&h, from: client, id: 9, cols: 2)
         #expect(h.dispatches.last?.identity == [0xB])
+        #expect(h.core.statusDocument(now: h.now).workers.allSatisfy { $0.idleReason == nil })
     }
 
     @Test("workers with the same checkpoint share the work; a seeded worker beside a file's model takes none")

@@ -91,5 +91,12 @@ struct OneModelPerVersionPoolTests {
         #expect(after.workers.first { $0.id == "w2" }?.completed == 0)
         let text = try runTool("recpool", ["status", "--broker", cluster.endpoints.frontend])
         #expect(text.code == 0 && text.stdout.contains("0 (seeded 5)") && text.stdout.contains("0 (seeded 6)"), "\(text.stdout)")
+        // Only w2 is shown kept from SCORE, and why (it may still take RECOMMEND: the seed changes no slate).
+        #expect(text.stdout.components(separatedBy: "no SCORE: another model holds v0").count == 2, "\(text.stdout)")
+        #expect(
+            after.workers.first { $0.id == "w2" }?.idleReason
+                == "takes no SCORE: model version 0 is served there by the model seeded with 5, and this worker serves "
+                + "the model seeded with 6 under the same number")
+        #expect(after.workers.first { $0.id == "w1" }?.idleReason == nil)
     }
 }

@@ -49,6 +49,9 @@ enum StatusTable {
         default: break
         }
         if let waiting = w.waitingForVersion { text += ", waiting for v\(waiting)" }
+        if let idle = w.idleReason, let kinds = idle.split(separator: ":").first {
+            text += ", \(kinds.replacingOccurrences(of: "takes no", with: "no")): another model holds v\(w.modelVersion)"
+        }
         return text
     }
 

@@ -301,11 +301,13 @@ struct CatalogueBench: ParsableCommand {
         let model = try policy.retrievalModel()
         let reduced = try policy.reducedCatalogue()
         let buildStart = ContinuousClock.now
-        let retrieval = try CatalogueRetrieval.build(
-            catalogue: reduced, model: model, embeddings: 0, catalogueVersion: 1, settings: settings, parameters: parameters
-        ).with(
-            model: model, priors: policy.retrievalPriors, catalogue: reduced,
-            groups: noPriorGroups ? nil : try policy.retrievalPriorGroups(reduced: reduced))
+        let built = try CatalogueRetrieval.build(
+            catalogue: reduced, model: model, embeddings: 0, catalogueVersion: 1, settings: settings, parameters: parameters)
+        // The pool's path (PolicyRetrieval): popular rows and the completion from the bucket biases.
+        let retrieval =
+            noPriorGroups
+            ? try built.with(model: model, priors: policy.retrievalPriors, catalogue: reduced)
+            : try built.with(model: model, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced))
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let all = policy.catalogue.activeIndices
         var userRng = Xoshiro256(seed: 17)

@@ -19,7 +19,7 @@ public struct CatalogueRetrieval: Sendable {
     /// The index of the catalogue's active items.
     public let index: ItemIndex
     /// Rows of largest item prior at build time, best first (`settings.popular × 4` of them, filtered when read).
-    public let popularRows: [Int]
+    public private(set) var popularRows: [Int]
     /// The ranker's item-only term by group, when it has one (a policy's bucket bias): the nearest rows are then
     /// completed with every row that could still enter the top ``PriorGroups/certifiedTop`` (see ``PriorGroups``).
     public var groups: PriorGroups? = nil
@@ -74,6 +74,12 @@ public struct CatalogueRetrieval: Sendable {
     public func with(
         model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue, groups: PriorGroups? = nil
     ) throws(RetrievalError) -> CatalogueRetrieval {
+        try with(model: next, priors: priors, catalogue: catalogue, groups: groups, checkPriors: true)
+    }
+
+    private func with(
+        model next: BilinearRetrieval, priors: [Float], catalogue: ItemCatalogue, groups: PriorGroups?, checkPriors: Bool
+    ) throws(RetrievalError) -> CatalogueRetrieval {
         guard next.dimension == index.dimension else {
             throw .shape("the index holds \(index.dimension)-dimensional items, the model \(next.dimension)")
         }
@@ -82,7 +88,7 @@ public struct CatalogueRetrieval: Sendable {
             throw .shape(
                 "the index holds items embedded by another model's W or P (\(model.itemSpace.rawValue) item space, rank \(model.rank))")
         }
-        guard priors.count == catalogue.count else {
+        guard !checkPriors || priors.count == catalogue.count else {
             throw .shape("\(catalogue.count) rows need \(catalogue.count) priors, got \(priors.count)")
         }
         if let groups {
@@ -96,6 +102,28 @@ public struct CatalogueRetrieval: Sendable {
         let popular = TopK.largest(priors.indices.filter { active[$0] }.map { ($0, priors[$0]) }, count: settings.popular * 4)
         return CatalogueRetrieval(
             model: next, settings: settings, index: index, popularRows: popular.map(\.0), groups: groups)
+    }
+
+    /// The same index with another query model of the same dimension, completed by `groups` (a ranker whose item-only
+    /// term is one prior per group, such as a policy's bucket bias), whose popular rows are the active members of the
+    /// groups of largest prior, best group first and by row within a group: the rows of largest prior, found without
+    /// a pass over the catalogue, so a policy update costs O(groups), not O(items).
+    /// - Throws: as ``with(model:priors:catalogue:groups:)``.
+    public func with(model next: BilinearRetrieval, catalogue: ItemCatalogue, groups: PriorGroups) throws(RetrievalError)
+        -> CatalogueRetrieval
+    {
+        let active = catalogue.active
+        var popular: [Int] = []
+        let wanted = settings.popular * 4
+        search: for g in groups.order {
+            for row in groups.rowsByGroup[Int(g)] where Int(row) < active.count && active[Int(row)] {
+                guard popular.count < wanted else { break search }
+                popular.append(Int(row))
+            }
+        }
+        var built = try with(model: next, priors: [], catalogue: catalogue, groups: groups, checkPriors: false)
+        built.popularRows = popular
+        return built
     }
 
     /// Brings the index up to `catalogue`: rows the index has never held and the catalogue holds active are added,

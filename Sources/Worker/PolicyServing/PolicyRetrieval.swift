@@ -23,7 +23,6 @@ enum PolicyRetrieval {
         let version = catalogueVersion ?? 0
         guard policy.catalogue.count >= settings.exhaustiveBelow else { return nil }
         let model = try policy.retrievalModel()
-        let priors = policy.retrievalPriors
         if let previous, canFollow(previous, model: model), let reduced = try followable(previous, policy: policy) {
             if reduced.count != previous.reduced.count || reduced.active != previous.reduced.active {
                 try previous.retrieval.follow(reduced, version: version)
@@ -33,7 +32,7 @@ enum PolicyRetrieval {
             }
             return Built(
                 retrieval: try previous.retrieval.with(
-                    model: model, priors: priors, catalogue: reduced,
+                    model: model, catalogue: reduced,
                     groups: try policy.retrievalPriorGroups(reduced: reduced, previous: previous.retrieval.groups)),
                 reduced: reduced, source: policy.catalogue)
         }
@@ -43,7 +42,7 @@ enum PolicyRetrieval {
             parameters: CatalogueRetrieval.policyIndexParameters)
         return Built(
             retrieval: try built.with(
-                model: model, priors: priors, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),
+                model: model, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),
             reduced: reduced,
             source: policy.catalogue)
     }

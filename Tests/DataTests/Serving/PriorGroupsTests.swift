@@ -130,6 +130,23 @@ struct PriorGroupsTests {
         #expect(!(try candidates(limit: 16_384).truncated))
     }
 
+    @Test("popular rows taken from the groups are the rows of largest prior, retired ones left out, without a pass over the rows")
+    func popularRowsFromGroups() throws {
+        var (catalogue, group, prior) = try Self.world(3_000, groups: 32, spread: 1, seed: 8)
+        let base = try CatalogueRetrieval.build(
+            catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
+            settings: RetrievalSettings(exhaustiveBelow: 1_000, nearest: 20, popular: 30, newest: 0))
+        let groups = try PriorGroups(group: group, prior: prior, features: catalogue.features)
+        let perRow = group.map { prior[$0] }
+        try catalogue.retire(id: "sku-\(groups.rowsByGroup[Int(groups.order[0])][1])")
+        let fromRows = try base.with(
+            model: CatalogueRetrievalTests.identity, priors: perRow, catalogue: catalogue, groups: groups)
+        let fromGroups = try base.with(model: CatalogueRetrievalTests.identity, catalogue: catalogue, groups: groups)
+        #expect(fromGroups.popularRows.count == 120)
+        #expect(fromGroups.popularRows == fromRows.popularRows)
+        #expect(!fromGroups.popularRows.contains(Int(groups.rowsByGroup[Int(groups.order[0])][1])))
+    }
+
     @Test("new priors keep the grouping and reorder the groups")
     func newPriors() throws {
         let groups = try PriorGroups(group: [0, 1, 2, 1], prior: [0.1, 0.5, -1], features: [Float](repeating: 0, count: 8))

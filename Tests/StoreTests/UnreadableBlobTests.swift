@@ -8,6 +8,23 @@ import Testing
 /// reported as missing (which a client would be told as NOT_FOUND).
 @Suite("Blobs that cannot be read")
 struct UnreadableBlobTests {
+    /// Runs `body`, which must throw ``StoreError/io(path:reason:)`` at `path` with a reason containing `word`;
+    /// records `never` when it does not throw at all.
+    static func expectIOError(
+        at path: String, reasonContaining word: String, otherwise never: String, _ body: () throws -> Void
+    ) {
+        do {
+            try body()
+            Issue.record(Comment(rawValue: never))
+        } catch {
+            guard case .io(let at, let reason)? = error as? StoreError else {
+                Issue.record("expected an I/O error, got \(error)")
+                return
+            }
+            #expect(at == path && reason.contains(word), "\(reason)")
+        }
+    }
+
     @Test("a blob path that cannot be read (a folder) is an I/O error, not a missing blob")
     func unreadableIsNotMissing() throws {
         let temporary = try TemporaryDirectory("blob-unreadable")
@@ -18,15 +35,8 @@ struct UnreadableBlobTests {
         try FileManager.default.removeItem(atPath: path)
         // A folder in the blob's place: open(2) succeeds, read(2) fails with EISDIR.
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-        do {
+        Self.expectIOError(at: path, reasonContaining: "cannot read", otherwise: "a folder was read as a blob") {
             _ = try store.blobs.get(sha)
-            Issue.record("a folder was read as a blob")
-        } catch {
-            guard case .io(let at, let reason) = error else {
-                Issue.record("expected an I/O error, got \(error)")
-                return
-            }
-            #expect(at == path && reason.contains("cannot read"), "\(reason)")
         }
         // A blob that is really gone is still missing.
         try FileManager.default.removeItem(atPath: path)
@@ -44,16 +54,9 @@ struct UnreadableBlobTests {
         let sha = BlobStore.digest(content)
         let part = store.blobs.path(sha) + ".part"
         try FileManager.default.createSymbolicLink(atPath: part, withDestinationPath: part)
-        do {
+        Self.expectIOError(at: part, reasonContaining: "cannot examine", otherwise: "an unexaminable part file was taken as an empty one") {
             _ = try store.appendUpload(
                 sha256: sha, name: "d.csv", totalBytes: 4, offset: 2, chunk: [3, 4], chunkSHA256: BlobStore.digest([3, 4]))
-            Issue.record("an unexaminable part file was taken as an empty one")
-        } catch {
-            guard case .io(let at, let reason) = error else {
-                Issue.record("expected an I/O error, got \(error)")
-                return
-            }
-            #expect(at == part && reason.contains("cannot examine"), "\(reason)")
         }
     }
 
@@ -70,15 +73,8 @@ struct UnreadableBlobTests {
         // A file in the folder's place: listing it fails with ENOTDIR (root reads every folder, so no chmod).
         try? FileManager.default.removeItem(atPath: store.blobs.quarantineDirectory)
         FileManager.default.createFile(atPath: store.blobs.quarantineDirectory, contents: Data([1]))
-        do {
+        Self.expectIOError(at: store.blobs.quarantineDirectory, reasonContaining: "cannot list", otherwise: "a missing blob was reported without checking the quarantine") {
             _ = try store.blobs.get(sha)
-            Issue.record("a missing blob was reported without checking the quarantine")
-        } catch {
-            guard case .io(let at, let reason) = error else {
-                Issue.record("expected an I/O error, got \(error)")
-                return
-            }
-            #expect(at == store.blobs.quarantineDirectory && reason.contains("cannot list"), "\(reason)")
         }
         // A quarantined copy makes it corrupt, as before.
         try FileManager.default.removeItem(atPath: store.blobs.quarantineDirectory)

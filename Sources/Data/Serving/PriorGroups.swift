@@ -48,13 +48,9 @@ public struct PriorGroups: Sendable {
             }
             rows[g].append(Int32(truncatingIfNeeded: row))
         }
-        rowsByGroup = rows
-        groupOfRow = group.map { Int32(truncatingIfNeeded: $0) }
-        self.prior = prior
-        order = prior.indices.sorted { prior[$0] != prior[$1] ? prior[$0] > prior[$1] : $0 < $1 }.map { Int32($0) }
-        self.features = features
-        self.certifiedTop = certifiedTop
-        self.scanLimit = max(0, scanLimit)
+        self.init(
+            rowsByGroup: rows, groupOfRow: group.map { Int32(truncatingIfNeeded: $0) }, prior: prior, features: features,
+            certifiedTop: certifiedTop, scanLimit: max(0, scanLimit))
     }
 
     /// The same groups and features with new priors (one per group): what a policy update changes, at the cost of

@@ -52,8 +52,12 @@ struct DeltaSyncPoolTests {
                 }
                 version = view.version
             }
-            let view = try await OnlinePoolTests.online(client)
-            #expect(view.version >= 4 && OnlinePoolTests.converged(view, replicas: 2))
+            // A fresh snapshot may land mid-sync (the broker holds a version its replicas have not installed yet),
+            // so wait for a converged one rather than read once.
+            let view = try await OnlinePoolTests.waitForOnline(client, timeoutMs: 60_000) {
+                OnlinePoolTests.converged($0, replicas: 2)
+            }
+            #expect(view.version >= 4)
             // The broker's stored version is the blob named by that SHA-256, and its bytes hash to it.
             let blob = try [UInt8](Data(contentsOf: URL(fileURLWithPath: state + "/blobs/" + view.weightsSha256)))
             let digest = SHA256.hash(data: blob).map { String(format: "%02x", $0) }.joined()

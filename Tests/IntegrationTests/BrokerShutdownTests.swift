@@ -15,11 +15,13 @@ struct BrokerShutdownTests {
         let folder = try TemporaryDirectory("broker-shutdown")
         defer { folder.remove() }
         let schema = try CatalogueRegistryTests.schema(in: folder.path)
-        // A 5 s heartbeat keeps the stopped replica live (15 s) past the 5 s shutdown bound, and the upload waits up
-        // to a minute for its confirmation: only the shutdown can end the wait.
+        // A 20 s heartbeat keeps the stopped replica live (60 s after it was last heard) past the time the upload
+        // takes to be stored on a loaded machine plus the 5 s shutdown bound (a replica declared dead would leave
+        // no one to confirm, and the upload would be answered as confirmed), and the upload waits up to a minute
+        // for its confirmation: only the shutdown can end the wait.
         try await ProcessCluster.withPool(
             brokerArguments: [
-                "--state-dir", folder.path + "/state", "--online", "--heartbeat-ms", "5000",
+                "--state-dir", folder.path + "/state", "--online", "--heartbeat-ms", "20000",
                 "--catalogue-confirm-timeout-ms", "60000",
             ],
             workers: ["w1"]

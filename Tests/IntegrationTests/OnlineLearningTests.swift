@@ -64,7 +64,8 @@ struct OnlineLearningTests {
         let view = try await client.online()
         #expect(view.enabled && view.impressions >= 1 && view.feedback == 3 && view.duplicates == 1)
         let (install, pack) = try await client.onlinePolicy()
-        #expect(install.version == view.version && install.spec.itemCount == 40 && pack["a"] != nil)
+        // The interval sync may merge the three events and install a newer version between the two reads.
+        #expect(install.version >= view.version && install.spec.itemCount == 40 && pack["a"] != nil)
         let page = try await client.impressions(after: nil, limit: 10)
         let logged = try #require(page.impressions.first { $0.record.impressionId == slate.impressionId })
         #expect(logged.record.slate == slate.items.map(\.item))

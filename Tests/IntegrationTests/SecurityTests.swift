@@ -139,12 +139,20 @@ struct SecurityTests {
         try socket.send(
             WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(), dontWait: true)
         #expect(try receive(socket, timeoutMs: 1500) == nil)
+        // The raw DEALER would go on reconnecting and being refused, so the counter below could rise on its
+        // refusals alone: close it first.
+        socket.close()
         // And a real worker process started with a client key never shows up: once the broker has
-        // refused its handshake, it is still not among the workers.
+        // refused its handshake (its own log says so), it is still not among the workers.
         let trainer = try await cluster.client(socketOptions: try keys.options(as: "trainer"))
         defer { trainer.close() }
         let refusedBefore = try await trainer.status().counters["refused_handshakes", default: 0]
+        let log = keys.directory.appendingPathComponent("intruder2.log")
+        cluster.workerLogs["intruder2"] = log
         try cluster.startWorker("intruder2", extra: keys.workerArguments(as: "client"))
+        try await eventually(timeoutMs: 30_000, pollMs: 100, "intruder2 logs that the broker refused its key") {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("the broker refused this worker's key")
+        }
         let status = try await cluster.waitForStatus(trainer) {
             $0.counters["refused_handshakes", default: 0] > refusedBefore
         }

@@ -45,7 +45,8 @@ struct SessionDQNPoolTests {
         #expect(view.version > 1)
         #expect(view.feedback == 3 * steps)
         let (after, pack) = try await client.onlinePolicy()
-        #expect(after.version == view.version && after.spec.learning.learner == .sessionDQN)
+        // A leftover sync may install a newer version between the two reads.
+        #expect(after.version >= view.version && after.spec.learning.learner == .sessionDQN)
         #expect(pack["a"] != nil)
     }
 

@@ -19,6 +19,12 @@ public enum LoadMode: Sendable, Hashable {
         }
     }
 
+    /// Whether requests follow a schedule (an open loop) rather than replies (a closed one).
+    public var isOpen: Bool {
+        if case .open = self { return true }
+        return false
+    }
+
     /// The offered level: requests/s for an open loop, loops for a closed one.
     public var level: Double {
         switch self {

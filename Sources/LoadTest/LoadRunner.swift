@@ -30,7 +30,8 @@ public enum LoadRunner {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 await tick(
-                    recorder: recorder, control: control, end: end, windowMicros: windowMicros, onWindow: onWindow)
+                    recorder: recorder, control: control, end: end, windowMicros: windowMicros,
+                    stopsAtEnd: !plan.mode.isOpen, onWindow: onWindow)
             }
             switch plan.mode {
             case .open(let rate, let poisson):
@@ -89,8 +90,13 @@ public enum LoadRunner {
         )
     }
 
+    /// Closes a window every `windowMicros` until the run stops. It stops the run when `onWindow` says so, and at
+    /// `end` when `stopsAtEnd` (a closed loop). An open loop is not stopped at `end`: its generator sends every
+    /// arrival scheduled before `end`, late if it lags (the latency still counts from the intended time), and
+    /// stops the run itself, so a loaded machine cannot drop the last arrivals of the schedule.
     private static func tick(
-        recorder: LoadRecorder, control: RunControl, end: UInt64, windowMicros: UInt64, onWindow: WindowHandler
+        recorder: LoadRecorder, control: RunControl, end: UInt64, windowMicros: UInt64, stopsAtEnd: Bool,
+        onWindow: WindowHandler
     ) async {
         while !control.stopped {
             let now = Clocks.monotonicMicros()
@@ -101,7 +107,14 @@ public enum LoadRunner {
             let at = Clocks.monotonicMicros()
             let stats = recorder.closeWindow(at: at)
             let goOn = onWindow(stats)
-            if !goOn || at >= end { control.stop(at: at) }
+            if !goOn || (at >= end && stopsAtEnd) {
+                control.stop(at: at)
+            } else if at >= end {
+                // The open loop's generator stops the run once its last scheduled arrival is sent.
+                while !control.stopped {
+                    do { try await Task.sleep(for: .milliseconds(1)) } catch { return }
+                }
+            }
         }
     }
 }

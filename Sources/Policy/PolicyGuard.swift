@@ -50,33 +50,89 @@ public enum PolicyGuard {
     public static func estimate(_ policy: OnlinePolicy, on impressions: [GuardImpression], clip: Double = weightClip)
         -> GuardEstimate
     {
+        let pool = policy.activeRows
+        return total(impressions.map { terms(policy, pool: pool, on: $0, clip: clip) }, where: { _ in true })
+    }
+
+    /// The SNIPW estimates of `candidate` and `current` on the same rows: only the impressions both policies can
+    /// score count in either, so the two values compare one set of logged rows (a candidate over a catalogue that
+    /// retired a logged item cannot score that impression, and the current version's estimate must not count it
+    /// either). When either policy can score no impression at all, each estimate covers what it can score, so an
+    /// undefined one still says why. ``GuardEstimate/unscored`` counts each policy's own failures.
+    public static func pairedEstimates(
+        candidate: OnlinePolicy, current: OnlinePolicy, on impressions: [GuardImpression], clip: Double = weightClip
+    ) -> (candidate: GuardEstimate, current: GuardEstimate) {
+        let candidatePool = candidate.activeRows
+        let currentPool = current.activeRows
+        let a = impressions.map { terms(candidate, pool: candidatePool, on: $0, clip: clip) }
+        let b = impressions.map { terms(current, pool: currentPool, on: $0, clip: clip) }
+        let both = Set(impressions.indices.filter { a[$0].isScored && b[$0].isScored })
+        if both.isEmpty { return (total(a, where: { _ in true }), total(b, where: { _ in true })) }
+        var (x, y) = (total(a, where: both.contains), total(b, where: both.contains))
+        (x.unscored, x.firstProblem) = (a.count - a.filter(\.isScored).count, a.lazy.compactMap(\.problem).first)
+        (y.unscored, y.firstProblem) = (b.count - b.filter(\.isScored).count, b.lazy.compactMap(\.problem).first)
+        x.compared = both.count
+        y.compared = both.count
+        return (x, y)
+    }
+
+    /// One impression's part of a SNIPW estimate, or why the policy could not score it.
+    private enum ImpressionTerms {
+        case scored(numerator: Double, denominator: Double, rows: Int)
+        case unscored(String)
+
+        var isScored: Bool {
+            if case .scored = self { return true }
+            return false
+        }
+
+        var problem: String? {
+            if case .unscored(let text) = self { return text }
+            return nil
+        }
+    }
+
+    /// `policy`'s weighted clicks and weights over the shown items of `impression` that have feedback.
+    private static func terms(_ policy: OnlinePolicy, pool: [Int], on impression: GuardImpression, clip: Double)
+        -> ImpressionTerms
+    {
+        // A logged propensity outside (0, 1] (or missing) would give a weight of infinity or NaN: the row is left
+        // out and counted, never weighted.
+        if let problem = loggedProblem(impression) { return .unscored(problem) }
+        let p: [Double]
+        do {
+            let z = try policy.userVector(impression.userFeatures, viewed: impression.viewed)
+            p = try policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)
+        } catch {
+            return .unscored("\(error)")
+        }
+        var (numerator, denominator, rows) = (0.0, 0.0, 0)
+        for (slot, item) in impression.slate.enumerated() {
+            guard let click = impression.clicks[item] else { continue }
+            let w = min(p[slot] / impression.propensities[slot], clip)
+            numerator += w * Double(click)
+            denominator += w
+            rows += 1
+        }
+        return .scored(numerator: numerator, denominator: denominator, rows: rows)
+    }
+
+    /// The estimate over the impressions whose index `included` accepts, with every unscored one counted.
+    private static func total(_ parts: [ImpressionTerms], where included: (Int) -> Bool) -> GuardEstimate {
         var numerator = 0.0
         var denominator = 0.0
         var estimate = GuardEstimate()
-        let pool = policy.activeRows
-        for impression in impressions {
-            // A logged propensity outside (0, 1] (or missing) would give a weight of infinity or NaN: the row is left
-            // out and counted, never weighted.
-            if let problem = loggedProblem(impression) {
+        for (index, part) in parts.enumerated() {
+            switch part {
+            case .unscored(let problem):
                 estimate.unscored += 1
                 if estimate.firstProblem == nil { estimate.firstProblem = problem }
-                continue
-            }
-            let p: [Double]
-            do {
-                let z = try policy.userVector(impression.userFeatures, viewed: impression.viewed)
-                p = try policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)
-            } catch {
-                estimate.unscored += 1
-                if estimate.firstProblem == nil { estimate.firstProblem = "\(error)" }
-                continue
-            }
-            for (slot, item) in impression.slate.enumerated() {
-                guard let click = impression.clicks[item] else { continue }
-                let w = min(p[slot] / impression.propensities[slot], clip)
-                numerator += w * Double(click)
-                denominator += w
-                estimate.rows += 1
+            case .scored(let n, let d, let rows) where included(index):
+                numerator += n
+                denominator += d
+                estimate.rows += rows
+            case .scored:
+                break
             }
         }
         estimate.value = denominator > 0 ? numerator / denominator : nil
@@ -91,8 +147,8 @@ public enum PolicyGuard {
         candidate: OnlinePolicy, current: OnlinePolicy, on impressions: [GuardImpression], margin: Double,
         minimumRows: Int, nowMs: UInt64
     ) -> GuardDecision {
-        let candidateEstimate = estimate(candidate, on: impressions)
-        let currentEstimate = estimate(current, on: impressions)
+        let (candidateEstimate, currentEstimate) = pairedEstimates(
+            candidate: candidate, current: current, on: impressions)
         let (candidateValue, currentValue, rows) = (candidateEstimate.value, currentEstimate.value, candidateEstimate.rows)
         guard rows >= minimumRows else {
             return GuardDecision(
@@ -111,7 +167,16 @@ public enum PolicyGuard {
                 reason: "rejected: no comparison is possible: " + undefined.joined(separator: "; "),
                 candidateValue: candidateValue, currentValue: currentValue, margin: margin, rows: rows, atMs: nowMs)
         }
-        let text = "SNIPW \(format(c)) vs current \(format(b)) on \(rows) rows (margin \(format(margin)))"
+        var text = "SNIPW \(format(c)) vs current \(format(b)) on \(rows) rows (margin \(format(margin)))"
+        if let compared = candidateEstimate.compared, compared < impressions.count {
+            // Some impressions only one policy could score: both estimates left them out; say how many and why.
+            let skipped = [
+                candidateEstimate.unscored > 0 ? "the candidate could not score \(candidateEstimate.unscored)" : nil,
+                currentEstimate.unscored > 0 ? "the current version could not score \(currentEstimate.unscored)" : nil,
+            ].compactMap { $0 }
+            let reason = skipped.isEmpty ? "" : " (" + skipped.joined(separator: ", ") + ")"
+            text += ", both on the \(compared) of \(impressions.count) impressions both can score\(reason)"
+        }
         if c + margin < b {
             return GuardDecision(
                 accepted: false, reason: "rejected: \(text)", candidateValue: c, currentValue: b, margin: margin,
@@ -160,6 +225,9 @@ public struct GuardEstimate: Sendable, Equatable {
     public var unscored = 0
     /// Why the first of them could not be scored.
     public var firstProblem: String?
+    /// When the estimate was paired with another policy's (``PolicyGuard/pairedEstimates(candidate:current:on:clip:)``):
+    /// the impressions both could score, the only ones either estimate used. Nil for a single policy's estimate.
+    public var compared: Int?
 
     /// An empty estimate.
     public init() {}

@@ -40,8 +40,8 @@ struct GuardSameRowsTests {
                 "both on the \(both.count) of \(impressions.count) impressions both can score "
                     + "(the candidate could not score \(skipped))"), "\(decision.reason)")
 
-        let (x, y) = (GuardEstimate(), GuardEstimate()) // PolicyGuard.pairedEstimates(candidate: candidate, current: current, on: impressions)
-        //#expect(x.compared == both.count && y.compared == both.count)
+        let (x, y) = PolicyGuard.pairedEstimates(candidate: candidate, current: current, on: impressions)
+        #expect(x.compared == both.count && y.compared == both.count)
         #expect(x.unscored == skipped && y.unscored == 0)
         #expect(x.firstProblem?.isEmpty == false && y.firstProblem == nil)
     }
@@ -51,7 +51,7 @@ struct GuardSameRowsTests {
         let (world, spec) = smallSpec()
         let current = try OnlinePolicy.initial(spec: spec)
         let impressions = try GuardReasonTests.logged(by: current, world: world, count: 80)
-        let (x, y) = (GuardEstimate(), GuardEstimate()) // PolicyGuard.pairedEstimates(candidate: current, current: current, on: impressions)
+        let (x, y) = PolicyGuard.pairedEstimates(candidate: current, current: current, on: impressions)
         let single = PolicyGuard.estimate(current, on: impressions)
         #expect(x.value == single.value && y.value == single.value && x.rows == single.rows)
         let decision = PolicyGuard.decide(

@@ -69,11 +69,14 @@ extension RecStore {
         /// Whether the event was checked against an impression of the same commit: it is then recorded only if that
         /// impression is stored, never against another slate the log already holds under the same id.
         public var needsItsImpression: Bool
+        /// Whether the event goes to the learners (not while learning is frozen): it is stored as unlearnt until a
+        /// finished sync consumes it (``RecStore/markLearnt(_:)``), so a restarted broker can hand it on again.
+        public var toLearn: Bool
 
         /// Creates an event.
         public init(
             impressionId: String, item: Int, click: Int, dwell: Double?, createdMs: UInt64,
-            needsItsImpression: Bool = false
+            needsItsImpression: Bool = false, toLearn: Bool = false
         ) {
             self.impressionId = impressionId
             self.item = item
@@ -81,7 +84,34 @@ extension RecStore {
             self.dwell = dwell
             self.createdMs = createdMs
             self.needsItsImpression = needsItsImpression
+            self.toLearn = toLearn
         }
+    }
+
+    /// One stored feedback event, named by its impression and item (the feedback table's key).
+    public struct FeedbackKey: Sendable, Hashable {
+        /// The impression.
+        public var impressionId: String
+        /// The item.
+        public var item: Int
+
+        /// Creates a key.
+        public init(impressionId: String, item: Int) {
+            self.impressionId = impressionId
+            self.item = item
+        }
+    }
+
+    /// A stored feedback event no finished sync has consumed, with its impression's record (JSON, as logged).
+    public struct UnlearntFeedback: Sendable, Equatable {
+        /// The impression.
+        public var impressionId: String
+        /// The item.
+        public var item: Int
+        /// 0 or 1.
+        public var click: Int
+        /// The impression record as the worker sent it (JSON).
+        public var record: String
     }
 
     /// What a group commit (``commitOnline(impressions:keep:feedback:)``) stored.
@@ -134,10 +164,13 @@ extension RecStore {
                 if event.needsItsImpression && repeated.contains(event.impressionId) { return false }
                 try db.execute(
                     sql: """
-                        INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms)
-                        VALUES (?, ?, ?, ?, ?)
+                        INSERT OR IGNORE INTO feedback (impression_id, item, click, dwell, created_ms, unlearnt)
+                        VALUES (?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [event.impressionId, event.item, event.click, event.dwell, Int64(clamping: event.createdMs)])
+                    arguments: [
+                        event.impressionId, event.item, event.click, event.dwell, Int64(clamping: event.createdMs),
+                        event.toLearn ? 1 : 0,
+                    ])
                 return db.changesCount > 0
             }
             return OnlineCommitResult(repeatedImpressions: repeated, feedbackNew: recorded)
@@ -201,10 +234,51 @@ extension RecStore {
         }
     }
 
-    /// Stores a policy version; its weights must already be in ``blobs``.
-    public func savePolicyVersion(_ row: PolicyVersionRow, createdMs: UInt64) throws(StoreError) {
+    /// Marks feedback events as consumed by a finished sync (merged into a version, or dropped with a rejected
+    /// candidate), so a restarted broker does not hand them on again. Keys with no row are ignored.
+    /// - Throws: ``StoreError`` when the write fails.
+    public func markLearnt(_ keys: [FeedbackKey]) throws(StoreError) {
+        guard !keys.isEmpty else { return }
+        try write { db in try Self.markLearnt(keys, in: db) }
+    }
+
+    /// Marks every stored feedback event consumed (a new policy lineage does not learn another catalogue's events).
+    /// - Throws: ``StoreError`` when the write fails.
+    public func markAllLearnt() throws(StoreError) {
+        try write { db in try db.execute(sql: "UPDATE feedback SET unlearnt = 0 WHERE unlearnt = 1") }
+    }
+
+    /// The feedback events no finished sync consumed, in the order they were stored, with their impressions' records.
+    /// - Throws: ``StoreError`` when the read fails.
+    public func unlearntFeedback() throws(StoreError) -> [UnlearntFeedback] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.impression_id, f.item, f.click, i.record FROM feedback f
+                    JOIN impressions i ON i.id = f.impression_id WHERE f.unlearnt = 1 ORDER BY f.rowid
+                    """
+            ).map { row in
+                UnlearntFeedback(
+                    impressionId: row["impression_id"], item: row["item"], click: row["click"], record: row["record"])
+            }
+        }
+    }
+
+    private static func markLearnt(_ keys: [FeedbackKey], in db: Database) throws {
+        let statement = try db.makeStatement(sql: "UPDATE feedback SET unlearnt = 0 WHERE impression_id = ? AND item = ?")
+        for key in keys { try statement.execute(arguments: [key.impressionId, key.item]) }
+    }
+
+    /// Stores a policy version; its weights must already be in ``blobs``. The feedback events `learnt` (the ones
+    /// the version merged) are marked consumed in the same transaction, so a crash cannot leave them both in the
+    /// stored version and due to be learnt again.
+    public func savePolicyVersion(_ row: PolicyVersionRow, createdMs: UInt64, learnt: [FeedbackKey] = [])
+        throws(StoreError)
+    {
         guard blobs.contains(row.weightsSHA) else { throw .missingBlob(row.weightsSHA) }
         try write { db in
+            try Self.markLearnt(learnt, in: db)
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO policy_versions (version, weights_sha, spec, decision, created_ms, catalogue_version)

@@ -134,6 +134,16 @@ public final class RecStore: Sendable {
                     ALTER TABLE rounds_v5 RENAME TO rounds;
                     """)
         }
+        migrator.registerMigration("v6-feedback-unlearnt") { db in
+            // Feedback that no finished online sync has consumed yet (1): a restarted broker hands it to the
+            // replicas again, since a restart drops what they learnt since the last sync. Rows stored before this
+            // migration count as consumed.
+            try db.execute(
+                sql: """
+                    ALTER TABLE feedback ADD COLUMN unlearnt INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX feedback_unlearnt ON feedback(unlearnt) WHERE unlearnt = 1;
+                    """)
+        }
         return migrator
     }
 

@@ -42,6 +42,7 @@ final class OnlineCoordinator: ControlShell {
         var carried: OnlinePolicy?
         // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
         let highestLogged = try store.highestImpressionVersion() ?? 0
+        var resumedStored = false
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
@@ -60,9 +61,8 @@ final class OnlineCoordinator: ControlShell {
                 if relation == .extends && storedSpec == core.storedSpec && highestLogged <= row.version {
                     core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
                     logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
-                    return
-                }
-                if relation != .unrelated {
+                    resumedStored = true
+                } else if relation != .unrelated {
                     // The spec changed (exploration, learner settings, seed), or the configured catalogue is an
                     // earlier version of the stored one's (its rows a prefix of those): what the pool learnt is kept
                     // (the statistics are per feature and per id bucket), under the next number, so impressions
@@ -95,6 +95,7 @@ final class OnlineCoordinator: ControlShell {
                 // replaced by an untrained policy that would throw away what the pool learnt.
                 throw StoredPolicyUnusable(version: row.version, error: error)
             }
+            if resumedStored { return try handOnUnlearnt(continuing: true) }
             stored = row.version
             if highestLogged > row.version {
                 logger.warning(
@@ -114,6 +115,35 @@ final class OnlineCoordinator: ControlShell {
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
+        try handOnUnlearnt(continuing: carried != nil)
+    }
+
+    /// The replicas a restarted broker registers are sent its served version, which drops what they learnt since
+    /// the last sync; the stored feedback no finished sync consumed is therefore held for the replicas again (in the
+    /// order it was stored), so a restart of the broker, of the workers or of both loses no learning. A new lineage
+    /// (another catalogue, an unrelated stored policy) does not learn the old one's events: they are marked consumed.
+    /// - Throws: ``StoreError`` when the log cannot be read or written, or an impression record does not decode.
+    private func handOnUnlearnt(continuing: Bool) throws {
+        guard continuing else { return try store.markAllLearnt() }
+        let rows = try store.unlearntFeedback()
+        var events: [LearnEvent] = []
+        events.reserveCapacity(rows.count)
+        for row in rows {
+            let record = try StoredJSON.decode(
+                ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.impressionId)\"",
+                column: "record")
+            // The commit checked the item against the slate; a row that no longer matches is not learnt from.
+            guard let slot = record.slate.firstIndex(of: row.item), slot < record.propensities.count else { continue }
+            events.append(
+                LearnEvent(
+                    impressionId: row.impressionId, userFeatures: record.userFeatures, viewed: record.viewed,
+                    item: row.item, position: slot, reward: Double(row.click), propensity: record.propensities[slot],
+                    version: record.version))
+        }
+        guard !events.isEmpty else { return }
+        core.held.append(contentsOf: events)
+        logger.info(
+            "feedback no sync consumed before the restart goes to the replicas again", metadata: ["events": "\(events.count)"])
     }
 
     /// How the configured catalogue relates to a stored version's (`nil`: the simulator world's catalogue).
@@ -192,11 +222,22 @@ final class OnlineCoordinator: ControlShell {
                     PolicyVersionRow(
                         version: v.version, weightsSHA: sha, spec: v.spec, decision: v.decision,
                         catalogueVersion: v.catalogueVersion),
-                    createdMs: nowMs)
+                    createdMs: nowMs, learnt: v.learnt)
                 return sha
             }
             if case .failure = result { Counter(label: "recpool_broker_durable_write_failures_total").increment() }
             run(.versionStored(sync: v.sync, result), nowMs: nowMs)
+        case .markLearnt(let keys):
+            do {
+                try store.markLearnt(keys)
+            } catch {
+                // They would be learnt again after a restart; the pool keeps serving.
+                core.durableWriteFailures += 1
+                Counter(label: "recpool_broker_durable_write_failures_total").increment()
+                logger.error(
+                    "cannot mark the synced feedback learnt; a restart would hand it to the replicas again",
+                    metadata: ["events": "\(keys.count)", "error": "\(error)"])
+            }
         case .storeFrozen(let freeze, let requester):
             let result = Result { () throws(StoreError) in
                 try store.setSetting("online.frozen", freeze ? "true" : "false")

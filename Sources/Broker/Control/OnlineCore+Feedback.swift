@@ -73,7 +73,7 @@ extension OnlineCore {
                 RecStore.FeedbackEvent(
                     impressionId: $0.query.request.impressionId, item: $0.query.request.item,
                     click: $0.query.request.click, dwell: $0.query.request.dwellSeconds, createdMs: $0.query.receivedMs,
-                    needsItsImpression: $0.queued)
+                    needsItsImpression: $0.queued, toLearn: !frozen)
             },
             keep: settings.impressionLogSize)
         inFlight = InFlight(feedback: pendingFeedback, slates: pendingSlates, impressions: pendingImpressions.count)
@@ -260,9 +260,9 @@ extension OnlineCore {
         unsynced[target, default: []].append(event)
     }
 
-    /// Sends the queued LEARN batches.
+    /// Sends the queued LEARN batches. Held events wait while learning is frozen (a frozen replica would drop them).
     mutating func flushLearn(into actions: inout [OnlineAction]) {
-        if !syncing, !held.isEmpty, !workers.isEmpty {
+        if !syncing, !frozen, !held.isEmpty, !workers.isEmpty {
             let events = held
             held.removeAll()
             for event in events { deliver(event, preferring: nil) }

@@ -151,7 +151,7 @@ extension OnlineCore {
                     sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
                     spec: String(decoding: WireJSON.encode(storedSpec), as: UTF8.self),
                     decision: String(decoding: WireJSON.encode(decision), as: UTF8.self),
-                    catalogueVersion: catalogueVersion)))
+                    catalogueVersion: catalogueVersion, learnt: syncConsumedKeys)))
     }
 
     /// The admitted candidate's write: stored, it is served as the next version; not stored, it is not
@@ -199,6 +199,14 @@ extension OnlineCore {
         finishSync(decision, nowMs: nowMs, into: &actions)
     }
 
+    /// The events the running sync consumes: those delivered to the live replicas before it, and those of replicas
+    /// that left after their learning was merged.
+    var syncConsumedKeys: [RecStore.FeedbackKey] {
+        (unsynced.values.joined() + consumedBySync).map {
+            RecStore.FeedbackKey(impressionId: $0.impressionId, item: $0.item)
+        }
+    }
+
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
     mutating func finishSync(_ decision: GuardDecision?, nowMs: UInt64, into actions: inout [OnlineAction]) {
         let round: SyncRound
@@ -209,7 +217,12 @@ extension OnlineCore {
         let requester = round.requester
         if let decision { lastDecision = decision }
         phase = .idle
+        // Merged into the stored version, or dropped with the candidate: either way a restarted broker must not hand
+        // these events on again (marking is idempotent, so the ones the version's store marked are marked again).
+        let consumed = syncConsumedKeys
+        if !consumed.isEmpty { actions.append(.markLearnt(consumed)) }
         unsynced.removeAll()
+        consumedBySync.removeAll()
         // A registration restarts the interval (the replicas start from the registered version) but is not a sync.
         if !round.registration { lastSyncMs = nowMs }
         intervalStartMs = nowMs

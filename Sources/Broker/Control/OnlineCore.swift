@@ -95,6 +95,9 @@ struct OnlineCore: ControlCore {
     var held: [LearnEvent] = []
     /// The events each live replica was sent since the last sync (handed on to another when it leaves).
     var unsynced: [[UInt8]: [LearnEvent]] = [:]
+    /// Events of replicas that left after their learning was merged into the candidate being judged or stored: the
+    /// sync consumes them (they are not handed on, which would learn them twice).
+    var consumedBySync: [LearnEvent] = []
     /// The events delivered to the live replicas since the last sync (`pending_events`): each counted once, also
     /// one handed on from a replica that left (it is moved, not sent twice).
     var eventsSinceSync: Int { unsynced.values.reduce(0) { $0 + $1.count } }
@@ -207,7 +210,15 @@ struct OnlineCore: ControlCore {
                 results[gone] = nil
                 phase = .pulling(round, pending: pending, results: results)
             }
-            let orphaned = unsynced.removeValue(forKey: gone) ?? []
+            var orphaned = unsynced.removeValue(forKey: gone) ?? []
+            switch phase {
+            case .judging, .storing:
+                // Its learning is in the candidate: the sync consumes these events.
+                consumedBySync += orphaned
+                orphaned = []
+            case .idle, .pulling:
+                break
+            }
             if !orphaned.isEmpty {
                 actions.append(
                     .log(

@@ -50,6 +50,8 @@ enum OnlineAction {
     case judge(GuardCandidate)
     /// Store the weights and the version row; the result comes back as ``OnlineEvent/versionStored(sync:_:)``.
     case storeVersion(VersionToStore)
+    /// Mark feedback events consumed by a finished sync, so a restarted broker does not hand them on again.
+    case markLearnt([RecStore.FeedbackKey])
     /// Store the frozen flag; the result comes back as ``OnlineEvent/frozenStored(_:requester:_:)``.
     case storeFrozen(Bool, requester: Requester)
     /// Read a page of the impression log and answer the requester with it; `spec` (the catalogue, for an
@@ -138,4 +140,6 @@ struct VersionToStore {
     var decision: String?
     /// The registry's catalogue version it serves (nil: the simulator world's).
     var catalogueVersion: UInt64? = nil
+    /// The feedback events it merged, marked consumed in the same transaction.
+    var learnt: [RecStore.FeedbackKey] = []
 }

@@ -13,7 +13,7 @@ struct HealthCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: BrokerOptions
 
-    @Option(help: "The service that must have a live worker (SCORE, RECOMMEND, TRAIN_ROUND).")
+    @Option(help: "The service that must have a live worker (SCORE, RECOMMEND, TRAIN_ROUND), or FEEDBACK: a replica serving the online policy.")
     var service = "SCORE"
 
     func validate() throws {

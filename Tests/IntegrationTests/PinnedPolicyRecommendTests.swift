@@ -59,7 +59,8 @@ struct PinnedPolicyRecommendTests {
                 #expect(reply.slate.source == "policy", "\(pin)")
                 #expect(reply.headerVersion == 1 && reply.slate.modelVersion == 1, "\(pin)")
             }
-            // The policy's number is no model version any worker serves: the pin is refused, never read as the policy's.
+            // The policy's number is no model version any worker serves: the pin is refused, never read as the
+            // policy's.
             for pin in [VersionRequirement.exactly(1), .atLeast(3)] {
                 do {
                     _ = try await Self.recommend(client, pin)

@@ -13,7 +13,7 @@ struct HealthCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: BrokerOptions
 
-    @Option(help: "The service that must have a live worker (SCORE, RECOMMEND, TRAIN_ROUND), or FEEDBACK: a replica serving the online policy.")
+    @Option(help: "A service with a live worker: SCORE, RECOMMEND, TRAIN_ROUND, or FEEDBACK (an online replica).")
     var service = "SCORE"
 
     func validate() throws {
@@ -46,7 +46,8 @@ struct HealthCommand: AsyncParsableCommand {
             // worker keeps from this service under the same version number (`idle_reason`).
             let serving =
                 service == "TRAIN_ROUND"
-                ? offering : offering.filter { Self.takesScoringWork($0) && !StatusTable.idleServices($0).contains(service) }
+                ? offering
+                : offering.filter { Self.takesScoringWork($0) && !StatusTable.idleServices($0).contains(service) }
             guard !serving.isEmpty else {
                 throw CommandFailure("unhealthy: \(offering.count) live worker(s) offer \(service), but none takes work: "
                     + Self.whyNoScoringWork(offering))

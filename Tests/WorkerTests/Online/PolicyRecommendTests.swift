@@ -28,7 +28,7 @@ struct PolicyRecommendTests {
         var sampler = PolicySampler(seed: 1, prefix: 0xABC)
         let user = onlineUser(2, spec: served.policy.spec)
         let reply = PolicyRecommendHandler.answer(
-            Self.request(RecommendQuery(userFeatures: user, top: 5)), served: served, modelVersion: 0, sampler: &sampler,
+            Self.request(RecommendQuery(userFeatures: user, top: 5)), served: served, sampler: &sampler,
             nowEpochMillis: 1_000)
 
         #expect(reply.header.isReply && reply.header.status == .ok && reply.header.requestId == 12)
@@ -59,14 +59,14 @@ struct PolicyRecommendTests {
         let user = onlineUser(0, spec: served.policy.spec)
         let userJSON = user.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ")
         let omitted = PolicyRecommendHandler.answer(
-            Self.request(json: "{\"user_features\": {\(userJSON)}}"), served: served, modelVersion: 0, sampler: &sampler,
+            Self.request(json: "{\"user_features\": {\(userJSON)}}"), served: served, sampler: &sampler,
             nowEpochMillis: 1)
         let slate = try WireJSON.decode(PolicyRecommendation.self, from: omitted.payload[0]).items
         #expect(slate.count == served.policy.spec.slateSize)
 
         let candidates = [3, 7, 11, 19]
         let bounded = PolicyRecommendHandler.answer(
-            Self.request(RecommendQuery(userFeatures: user, candidates: candidates, top: 10)), served: served, modelVersion: 0,
+            Self.request(RecommendQuery(userFeatures: user, candidates: candidates, top: 10)), served: served,
             sampler: &sampler, nowEpochMillis: 1)
         let items = try WireJSON.decode(PolicyRecommendation.self, from: bounded.payload[0]).items.map(\.item)
         #expect(Set(items) == Set(candidates))
@@ -83,9 +83,9 @@ struct PolicyRecommendTests {
                 let reply =
                     n == 0
                     ? PolicyRecommendHandler.answer(
-                        Self.request(RecommendQuery(top: 2)), served: served, modelVersion: 0, sampler: &first, nowEpochMillis: 1)
+                        Self.request(RecommendQuery(top: 2)), served: served, sampler: &first, nowEpochMillis: 1)
                     : PolicyRecommendHandler.answer(
-                        Self.request(RecommendQuery(top: 2)), served: served, modelVersion: 0, sampler: &second, nowEpochMillis: 1)
+                        Self.request(RecommendQuery(top: 2)), served: served, sampler: &second, nowEpochMillis: 1)
                 ids.insert(try WireJSON.decode(PolicyRecommendation.self, from: reply.payload[0]).impressionId)
             }
         }
@@ -116,17 +116,17 @@ struct PolicyRecommendTests {
         ]
         for (query, message) in cases {
             let reply = PolicyRecommendHandler.answer(
-                Self.request(query), served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1)
+                Self.request(query), served: served, sampler: &sampler, nowEpochMillis: 1)
             #expect(reply.header.status == .badRequest)
             #expect(reply.payload.first.map { String(decoding: $0, as: UTF8.self) }?.contains(message) == true)
         }
         // The raw JSON a client sends: `user_features` must reach the policy, not be dropped.
         let raw = PolicyRecommendHandler.answer(
-            Self.request(json: "{\"user_features\": {\"colour\": \"red\"}}"), served: served, modelVersion: 0, sampler: &sampler,
+            Self.request(json: "{\"user_features\": {\"colour\": \"red\"}}"), served: served, sampler: &sampler,
             nowEpochMillis: 1)
         #expect(raw.header.status == .badRequest)
         let garbage = PolicyRecommendHandler.answer(
-            Self.request(json: "not json"), served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1)
+            Self.request(json: "not json"), served: served, sampler: &sampler, nowEpochMillis: 1)
         #expect(garbage.header.status == .badRequest)
     }
 

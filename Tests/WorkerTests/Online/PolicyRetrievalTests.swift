@@ -54,7 +54,7 @@ struct PolicyRetrievalTests {
             WireMessage(
                 header: Header(command: .recommend, requestId: 1),
                 payload: [WireJSON.encode(RecommendQuery(userFeatures: user, top: 3))]),
-            served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1)
+            served: served, sampler: &sampler, nowEpochMillis: 1)
         #expect(reply.header.status == .ok)
         let record = try WireJSON.decode(ImpressionRecord.self, from: reply.payload[1])
         #expect(record.retrieval == retrieval.index.version.description)
@@ -144,7 +144,7 @@ struct PolicyRetrievalTests {
             header: Header(command: .recommend, requestId: 1),
             payload: [WireJSON.encode(RecommendQuery(userFeatures: user, top: 3))])
         let exhaustive = PolicyRecommendHandler.answer(
-            query, served: try #require(snapshot.current), modelVersion: 0, sampler: &sampler, nowEpochMillis: 1)
+            query, served: try #require(snapshot.current), sampler: &sampler, nowEpochMillis: 1)
         #expect(exhaustive.header.status == .ok)
         #expect(try WireJSON.decode(ImpressionRecord.self, from: exhaustive.payload[1]).retrieval == nil)
 
@@ -171,7 +171,7 @@ struct PolicyRetrievalTests {
         #expect(!retrieval.index.contains(row: best))
         #expect(held.outcomes.withLock { $0.map(\.0) } == [1])
         #expect(held.outcomes.withLock { $0.first?.1 } == retrieval.index.version.description)
-        let reply = PolicyRecommendHandler.answer(query, served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 2)
+        let reply = PolicyRecommendHandler.answer(query, served: served, sampler: &sampler, nowEpochMillis: 2)
         let record = try WireJSON.decode(ImpressionRecord.self, from: reply.payload[1])
         #expect(record.retrieval == retrieval.index.version.description)
         #expect(!record.slate.contains(best))

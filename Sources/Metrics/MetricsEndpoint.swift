@@ -85,8 +85,13 @@ public struct MetricsEndpoint: Service {
             }
             return HTTPResponse(statusCode: .ok, headers: headers, body: Data(exposition))
         }
-        logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(port)"])
         let address = "\(host):\(port)"
+        // Said once the socket is bound, never before: an address in use must not be logged as listening.
+        let announce = Task { [logger] in
+            guard (try? await server.waitUntilListening()) != nil else { return }
+            logger.info("metrics endpoint listening", metadata: ["address": "\(address)"])
+        }
+        defer { announce.cancel() }
         try await withGracefulShutdownHandler {
             do {
                 try await server.run()

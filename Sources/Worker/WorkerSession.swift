@@ -201,9 +201,11 @@ public final class WorkerSession: Sendable {
     private func answerRecommend(_ message: WireMessage) -> WireMessage {
         let reply: WireMessage
         if let served = online.snapshot.current {
+            let modelVersion = replica.withLock { $0.version }
             reply = sampler.withLock { sampler in
                 PolicyRecommendHandler.answer(
-                    message, served: served, sampler: &sampler, nowEpochMillis: Clocks.epochMillis(),
+                    message, served: served, modelVersion: modelVersion, sampler: &sampler,
+                    nowEpochMillis: Clocks.epochMillis(),
                     onTruncatedRetrieval: { metrics.retrievalTruncated.increment() })
             }
             // A slate served, not a request answered: error replies are not recommendations.

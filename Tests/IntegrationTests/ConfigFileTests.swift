@@ -121,6 +121,14 @@ struct ConfigFileTests {
         let taken = try runTool(
             "recpool-broker", ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*"])
         #expect(taken.code == 69, "\(taken.stderr)")
+        // The metrics address too (docs/OPERATIONS.md, "Exit codes"), and it is never logged as listening.
+        let port = try #require(cluster.endpoints.frontend.split(separator: ":").last.map(String.init))
+        let metricsTaken = try runTool(
+            "recpool-broker",
+            ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:\(port)"])
+        #expect(metricsTaken.code == 69, "\(metricsTaken.stderr)")
+        #expect(metricsTaken.stderr.contains("Address already in use"), "\(metricsTaken.stderr)")
+        #expect(!metricsTaken.stderr.contains("metrics endpoint listening"), "\(metricsTaken.stderr)")
     }
 
     @Test("the example configuration files in deploy/ name only known keys with valid values")

@@ -98,5 +98,8 @@ struct OneModelPerVersionPoolTests {
                 == "takes no SCORE: model version 0 is served there by the model seeded with 5, and this worker serves "
                 + "the model seeded with 6 under the same number")
         #expect(after.workers.first { $0.id == "w1" }?.idleReason == nil)
+        // `recpool health` counts the workers the broker dispatches to: w2 takes no SCORE (it counted as serving it).
+        let health = try runTool("recpool", ["health", "--broker", cluster.endpoints.frontend])
+        #expect(health.code == 0 && health.stdout == "healthy: 1 live worker(s) serve SCORE\n", "\(health.stdout)")
     }
 }

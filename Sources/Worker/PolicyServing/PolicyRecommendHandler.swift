@@ -17,12 +17,15 @@ enum PolicyRecommendHandler {
     /// - Parameters:
     ///   - message: the request.
     ///   - served: the policy snapshot to answer with.
+    ///   - modelVersion: the model version the worker serves (its replica's): a pin in the request names a model
+    ///     version, as the broker routed it by, never a policy version (docs/PROTOCOL.md, "Model versions").
     ///   - sampler: the session's exploration stream and impression ids.
     ///   - nowEpochMillis: the time, for the deadline and the impression record.
     ///   - onTruncatedRetrieval: called when retrieval's completion by bucket bias stopped at its scan limit
     ///     (``RecData/RetrievedCandidates/truncated``), for the worker's counter.
     static func answer(
-        _ message: WireMessage, served: ServedPolicy, sampler: inout PolicySampler, nowEpochMillis: UInt64,
+        _ message: WireMessage, served: ServedPolicy, modelVersion: UInt64, sampler: inout PolicySampler,
+        nowEpochMillis: UInt64,
         onTruncatedRetrieval: () -> Void = {}
     ) -> WireMessage {
         let header = message.header
@@ -32,8 +35,13 @@ enum PolicyRecommendHandler {
         if header.isExpired(atEpochMillis: nowEpochMillis) {
             return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
         }
-        if let problem = ScoringBatch.versionProblem(header, served: served.version) {
-            return .errorReply(to: header, status: .conflict, message: problem)
+        // The broker dispatched the request by the model version its pin names; judging the pin here against the
+        // policy version instead would refuse every exact pin the broker routed correctly (the two numbers differ).
+        if let problem = ScoringBatch.versionProblem(header, served: modelVersion) {
+            return .errorReply(
+                to: header, status: .conflict,
+                message: "\(problem) (its RECOMMEND answers come from online policy version \(served.version), "
+                    + "which a model version pin does not select)")
         }
         let query: RecommendQuery
         let top: Int?

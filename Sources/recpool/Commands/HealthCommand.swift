@@ -13,7 +13,7 @@ struct HealthCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: BrokerOptions
 
-    @Option(help: "The service that must have a live worker (SCORE, RECOMMEND, TRAIN_ROUND).")
+    @Option(help: "A service with a live worker: SCORE, RECOMMEND, TRAIN_ROUND, or FEEDBACK (an online replica).")
     var service = "SCORE"
 
     func validate() throws {
@@ -42,8 +42,12 @@ struct HealthCommand: AsyncParsableCommand {
             }
             // Training rounds go to every live worker that trains, whatever model it serves (the round carries
             // its weights); scoring goes only to a worker holding the registry's weights under the version it
-            // claims and, while a version is promoted, holding that version.
-            let serving = service == "TRAIN_ROUND" ? offering : offering.filter { Self.takesScoringWork($0) }
+            // claims and, while a version is promoted, holding that version, and not one that another model's
+            // worker keeps from this service under the same version number (`idle_reason`).
+            let serving =
+                service == "TRAIN_ROUND"
+                ? offering
+                : offering.filter { Self.takesScoringWork($0) && !StatusTable.idleServices($0).contains(service) }
             guard !serving.isEmpty else {
                 throw CommandFailure("unhealthy: \(offering.count) live worker(s) offer \(service), but none takes work: "
                     + Self.whyNoScoringWork(offering))
@@ -60,6 +64,9 @@ struct HealthCommand: AsyncParsableCommand {
 
     /// Why none of `offering` takes scoring work, for the unhealthy message.
     static func whyNoScoringWork(_ offering: [StatusDocument.Worker]) -> String {
+        if let idle = offering.first(where: { takesScoringWork($0) }), let reason = idle.idleReason {
+            return "\(idle.id) \(reason)"
+        }
         if let version = offering.compactMap(\.waitingForVersion).max() {
             return "none has the promoted model version \(version) yet (see `recpool status`; a corrupt checkpoint "
                 + "is repaired by importing it again)"

@@ -49,10 +49,21 @@ enum StatusTable {
         default: break
         }
         if let waiting = w.waitingForVersion { text += ", waiting for v\(waiting)" }
-        if let idle = w.idleReason, let kinds = idle.split(separator: ":").first {
-            text += ", \(kinds.replacingOccurrences(of: "takes no", with: "no")): another model holds v\(w.modelVersion)"
+        let idle = idleServices(w)
+        if !idle.isEmpty {
+            text += ", no \(idle.joined(separator: " or ")): another model holds v\(w.modelVersion)"
         }
         return text
+    }
+
+    /// The services a worker offers but takes none of while another model serves its version number for them, read
+    /// from its `idle_reason` (`takes no SCORE or RECOMMEND: …`, docs/PROTOCOL.md, "Status document"); empty when it
+    /// takes every kind it offers.
+    static func idleServices(_ w: StatusDocument.Worker) -> [String] {
+        guard let idle = w.idleReason, let kinds = idle.split(separator: ":").first, kinds.hasPrefix("takes no ") else {
+            return []
+        }
+        return kinds.dropFirst("takes no ".count).components(separatedBy: " or ")
     }
 
     /// The tables; with `rates` (from `--watch`), the worker table shows requests/s per worker.

@@ -130,23 +130,36 @@ struct PolicyRecommendTests {
         #expect(garbage.header.status == .badRequest)
     }
 
-    @Test("a passed deadline is EXPIRED and a pinned other version is CONFLICT, as for the MLP path")
+    @Test("a passed deadline is EXPIRED; a pin names the worker's model version, never the policy version")
     func deadlineAndVersion() throws {
         let served = try Self.served(version: 4)
         var sampler = PolicySampler(seed: 5, prefix: 1)
         let late = PolicyRecommendHandler.answer(
             Self.request(RecommendQuery(), header: Header(command: .recommend, requestId: 1, deadlineMs: 50)),
-            served: served, sampler: &sampler, nowEpochMillis: 60)
+            served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 60)
         #expect(late.header.status == .expired)
-        let pinned = PolicyRecommendHandler.answer(
-            Self.request(
-                RecommendQuery(),
-                header: Header(command: .recommend, flags: .exactVersion, requestId: 2, modelVersion: 3)),
-            served: served, sampler: &sampler, nowEpochMillis: 1)
-        #expect(pinned.header.status == .conflict)
-        let minimum = PolicyRecommendHandler.answer(
-            Self.request(RecommendQuery(), header: Header(command: .recommend, requestId: 3, modelVersion: 3)),
-            served: served, sampler: &sampler, nowEpochMillis: 1)
-        #expect(minimum.header.status == .ok)
+        // The broker routes a pinned RECOMMEND by the model version each worker serves (here 1), so the worker
+        // judges the pin by that version too: an exact pin of its model is answered by the policy, under the
+        // policy's version (4), and a pin of the policy's number, which no model here has, is CONFLICT.
+        func answer(pin: UInt64, exact: Bool, modelVersion: UInt64) -> WireMessage {
+            PolicyRecommendHandler.answer(
+                Self.request(
+                    RecommendQuery(),
+                    header: Header(command: .recommend, flags: exact ? .exactVersion : [], requestId: 2, modelVersion: pin)),
+                served: served, modelVersion: modelVersion, sampler: &sampler, nowEpochMillis: 1)
+        }
+        let exactModel = answer(pin: 1, exact: true, modelVersion: 1)
+        #expect(exactModel.header.status == .ok && exactModel.header.modelVersion == 4)
+        let minimumModel = answer(pin: 1, exact: false, modelVersion: 2)
+        #expect(minimumModel.header.status == .ok && minimumModel.header.modelVersion == 4)
+        let exactPolicyNumber = answer(pin: 4, exact: true, modelVersion: 1)
+        #expect(exactPolicyNumber.header.status == .conflict)
+        #expect(
+            exactPolicyNumber.payload.first.map { String(decoding: $0, as: UTF8.self) }
+                == "request pins model version 4; this worker serves 1 (its RECOMMEND answers come from online "
+                + "policy version 4, which a model version pin does not select)")
+        let minimumAbove = answer(pin: 3, exact: false, modelVersion: 2)
+        #expect(minimumAbove.header.status == .conflict)
+        #expect(answer(pin: 0, exact: false, modelVersion: 7).header.status == .ok)
     }
 }

@@ -663,13 +663,24 @@ def status(*, timeout=None) -> Call:
     return Call(Command.STATUS, [], lambda reply: json_frame(reply, "STATUS"), timeout=timeout)
 
 
+def idle_services(worker: dict) -> List[str]:
+    """The services a STATUS worker entry offers but takes none of, read from its ``idle_reason`` (PROTOCOL.md,
+    "Status document": ``takes no SCORE or RECOMMEND: model version 0 is served there by …``); ``[]`` when it
+    takes every service it offers."""
+    reason = worker.get("idle_reason")
+    if not isinstance(reason, str) or not reason.startswith("takes no "):
+        return []
+    return reason[len("takes no "):].split(":", 1)[0].split(" or ")
+
+
 def health(service: str = "SCORE", *, timeout=None):
     """Generator of ``health``: STATUS, then whether a live worker serves ``service``, as ``recpool health``
     decides it.
 
     A worker serves SCORE or RECOMMEND when it offers it and takes work: not while it waits for the promoted
     version (``waiting_for_version``), nor on an ``unverified`` model (PROTOCOL.md, "Model versions": such a
-    worker takes no work, so requests would end in ``CONFLICT``). Training rounds go to every live worker that
+    worker takes no work, so requests would end in ``CONFLICT``), nor while another model serves its version
+    number for that service (its ``idle_reason`` names the service: see :func:`idle_services`). Training rounds go to every live worker that
     trains, so TRAIN_ROUND counts those that offer it. FEEDBACK is answered by
     the broker's control plane: it is healthy when online learning runs (``online.enabled``) and a replica
     serves its policy (``online.replicas``), so slates carry impressions that feedback can be about.
@@ -696,7 +707,8 @@ def health(service: str = "SCORE", *, timeout=None):
         healthy = bool(online and online.get("enabled") is True and replicas)
         return Health(healthy, service, len(replicas) if healthy else 0, len(workers), int(protocol))
     serving = [w for w in workers if service in w["services"] and (service == "TRAIN_ROUND" or (
-        w.get("waiting_for_version") is None and w.get("model_source") != "unverified"))]
+        w.get("waiting_for_version") is None and w.get("model_source") != "unverified"
+        and service not in idle_services(w)))]
     return Health(bool(serving), service, len(serving), len(workers), int(protocol))
 
 

@@ -121,8 +121,16 @@ def test_a_feedback_acknowledgement_of_another_event_is_a_protocol_violation(ack
 
 # ---------------------------------------------------------------- health
 
-def worker(services, *, waiting=None, source="registry"):
-    return {"id": "w", "services": services, "waiting_for_version": waiting, "model_source": source}
+def worker(services, *, waiting=None, source="registry", idle=None):
+    return {"id": "w", "services": services, "waiting_for_version": waiting, "model_source": source,
+            "idle_reason": idle}
+
+
+#: The broker's ``idle_reason`` for a worker whose version number another model serves (PROTOCOL.md, "Status document").
+IDLE_SCORE = ("takes no SCORE: model version 0 is served there by the seeded model (seed 1), and this worker serves "
+              "the seeded model (seed 2) under the same number")
+IDLE_BOTH = ("takes no RECOMMEND or SCORE: model version 0 is served there by checkpoint sha256 1a2b, checkpoint "
+             "sha256 1a2b, and this worker serves checkpoint sha256 3c4d under the same number")
 
 
 def status(workers, online=None):
@@ -133,6 +141,11 @@ def status(workers, online=None):
     ("SCORE", status([worker(["SCORE"], waiting=3)]), False, 0),
     ("SCORE", status([worker(["SCORE"], source="unverified")]), False, 0),
     ("SCORE", status([worker(["SCORE"], waiting=3), worker(["SCORE"])]), True, 1),
+    # A worker kept from a service by another model under its version number takes none of it.
+    ("SCORE", status([worker(["SCORE"]), worker(["SCORE"], idle=IDLE_SCORE)]), True, 1),
+    ("SCORE", status([worker(["SCORE"], idle=IDLE_SCORE)]), False, 0),
+    ("RECOMMEND", status([worker(["RECOMMEND", "SCORE"], idle=IDLE_SCORE)]), True, 1),
+    ("RECOMMEND", status([worker(["RECOMMEND", "SCORE"], idle=IDLE_BOTH)]), False, 0),
     ("RECOMMEND", status([worker(["RECOMMEND", "SCORE"], waiting=2)]), False, 0),
     ("TRAIN_ROUND", status([worker(["SCORE", "TRAIN_ROUND"], waiting=2)]), True, 1),  # training takes any worker
     ("FEEDBACK", status([worker(["RECOMMEND"])], {"enabled": True, "replicas": []}), False, 0),

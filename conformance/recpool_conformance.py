@@ -1209,7 +1209,7 @@ def _(s):
 
 
 @check("status.model_identity_keys", "Status document (promoted_version; worker model_source, model_sha256, "
-                                    "model_seed, waiting_for_version, idle_reason); Model versions")
+                                    "model_seed, waiting_for_version, idle_reason, draining); Model versions")
 def _(s):
     s.real_worker()
     status = s.status()
@@ -1217,7 +1217,8 @@ def _(s):
     expect(status["promoted_version"] is None or isinstance(status["promoted_version"], int), "promoted_version")
     for worker in status["workers"]:
         expect_keys(worker, {"model_source": str, "model_sha256": (str, type(None)), "model_seed": (int, type(None)),
-                             "waiting_for_version": (int, type(None)), "idle_reason": (str, type(None))},
+                             "waiting_for_version": (int, type(None)), "idle_reason": (str, type(None)),
+                             "draining": bool},
                     "workers[%s]" % worker.get("id"))
         expect(worker["model_seed"] is None or worker["model_source"] == "seeded",
                "model_seed %r beside model_source %r" % (worker["model_seed"], worker["model_source"]))

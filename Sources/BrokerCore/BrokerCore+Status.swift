@@ -16,7 +16,7 @@ extension BrokerCore {
                 modelSha256: worker.modelSHA256,
                 waitingForVersion: rollout != nil && (worker.modelVersion == 0 || !holdsClaimedVersion(worker))
                     ? rollout?.version : nil,
-                modelSeed: worker.modelSeed, idleReason: idleReason(worker))
+                modelSeed: worker.modelSeed, idleReason: idleReason(worker), draining: worker.draining)
         }.sorted { $0.id < $1.id }
         let services: [Command] = [.score, .recommend]
         let queueEntries = services.map { service in

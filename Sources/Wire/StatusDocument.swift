@@ -40,14 +40,19 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         /// The promoted version it must load before it takes work (it serves no registered model
         /// while one is promoted), or `null` when it takes work.
         public var waitingForVersion: UInt64?
+        /// Whether it is draining: it takes no new request of any kind and leaves once it has answered the
+        /// `inflight` it holds (`false` from a broker too old to say).
+        public var draining: Bool
 
         /// Creates a worker entry.
         public init(
             id: String, address: String, slots: Int, inflight: Int, modelVersion: UInt64, inputWidth: Int,
             heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32,
             host: String = "", modelSource: String = "registry", modelSha256: String? = nil,
-            waitingForVersion: UInt64? = nil, modelSeed: UInt64? = nil, idleReason: String? = nil
+            waitingForVersion: UInt64? = nil, modelSeed: UInt64? = nil, idleReason: String? = nil,
+            draining: Bool = false
         ) {
+            self.draining = draining
             self.idleReason = idleReason
             self.modelSource = modelSource
             self.modelSha256 = modelSha256
@@ -87,6 +92,35 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             try container.encode(modelSeed, forKey: .modelSeed)
             try container.encode(idleReason, forKey: .idleReason)
             try container.encode(waitingForVersion, forKey: .waitingForVersion)
+            try container.encode(draining, forKey: .draining)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, address, host, slots, inflight, modelVersion, inputWidth, heartbeatAgeMs, services, completed
+            case errors, pid, modelSource, modelSha256, modelSeed, idleReason, waitingForVersion, draining
+        }
+
+        /// Decodes an entry; `draining` may be absent (a broker from before it), and then reads `false`.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            address = try c.decode(String.self, forKey: .address)
+            host = try c.decode(String.self, forKey: .host)
+            slots = try c.decode(Int.self, forKey: .slots)
+            inflight = try c.decode(Int.self, forKey: .inflight)
+            modelVersion = try c.decode(UInt64.self, forKey: .modelVersion)
+            inputWidth = try c.decode(Int.self, forKey: .inputWidth)
+            heartbeatAgeMs = try c.decode(UInt64.self, forKey: .heartbeatAgeMs)
+            services = try c.decode([String].self, forKey: .services)
+            completed = try c.decode(UInt64.self, forKey: .completed)
+            errors = try c.decode(UInt64.self, forKey: .errors)
+            pid = try c.decode(Int32.self, forKey: .pid)
+            modelSource = try c.decode(String.self, forKey: .modelSource)
+            modelSha256 = try c.decodeIfPresent(String.self, forKey: .modelSha256)
+            modelSeed = try c.decodeIfPresent(UInt64.self, forKey: .modelSeed)
+            idleReason = try c.decodeIfPresent(String.self, forKey: .idleReason)
+            waitingForVersion = try c.decodeIfPresent(UInt64.self, forKey: .waitingForVersion)
+            draining = try c.decodeIfPresent(Bool.self, forKey: .draining) ?? false
         }
     }
 

@@ -102,9 +102,12 @@ struct OneModelPerVersionTests {
         IdentityCoreTests.score(&h, from: client, id: 1, cols: 2)
         IdentityCoreTests.score(&h, from: client, id: 2, cols: 2)
         #expect(h.dispatches.count == 2 && h.dispatches.allSatisfy { $0.identity == [0xA] })
+        #expect(h.core.statusDocument(now: h.now).workers.allSatisfy { !$0.draining })
         h.feed(
             .worker(
                 identity: [0xA], frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        // The status says which worker drains (health leaves it out).
+        #expect(h.core.statusDocument(now: h.now).workers.map(\.draining) == [true, false])
         // Before, y's model took request 3 at once while x still answered 1 and 2 under the same number.
         IdentityCoreTests.score(&h, from: client, id: 3, cols: 2)
         #expect(h.dispatches.count == 2)

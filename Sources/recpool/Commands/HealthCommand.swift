@@ -44,10 +44,13 @@ struct HealthCommand: AsyncParsableCommand {
             // its weights); scoring goes only to a worker holding the registry's weights under the version it
             // claims and, while a version is promoted, holding that version, and not one that another model's
             // worker keeps from this service under the same version number (`idle_reason`).
+            // A draining worker takes no new request of any kind (`draining`).
             let serving =
                 service == "TRAIN_ROUND"
-                ? offering
-                : offering.filter { Self.takesScoringWork($0) && !StatusTable.idleServices($0).contains(service) }
+                ? offering.filter { !$0.draining }
+                : offering.filter {
+                    !$0.draining && Self.takesScoringWork($0) && !StatusTable.idleServices($0).contains(service)
+                }
             guard !serving.isEmpty else {
                 throw CommandFailure("unhealthy: \(offering.count) live worker(s) offer \(service), but none takes work: "
                     + Self.whyNoScoringWork(offering))
@@ -64,6 +67,10 @@ struct HealthCommand: AsyncParsableCommand {
 
     /// Why none of `offering` takes scoring work, for the unhealthy message.
     static func whyNoScoringWork(_ offering: [StatusDocument.Worker]) -> String {
+        if offering.allSatisfy(\.draining) {
+            return "every one is draining (\(offering.map(\.id).joined(separator: ", ")))"
+        }
+        let offering = offering.filter { !$0.draining }
         if let idle = offering.first(where: { takesScoringWork($0) }), let reason = idle.idleReason {
             return "\(idle.id) \(reason)"
         }

@@ -49,6 +49,7 @@ enum StatusTable {
         default: break
         }
         if let waiting = w.waitingForVersion { text += ", waiting for v\(waiting)" }
+        if w.draining { text += ", draining" }
         let idle = idleServices(w)
         if !idle.isEmpty {
             text += ", no \(idle.joined(separator: " or ")): another model holds v\(w.modelVersion)"

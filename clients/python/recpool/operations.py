@@ -680,8 +680,9 @@ def health(service: str = "SCORE", *, timeout=None):
     A worker serves SCORE or RECOMMEND when it offers it and takes work: not while it waits for the promoted
     version (``waiting_for_version``), nor on an ``unverified`` model (PROTOCOL.md, "Model versions": such a
     worker takes no work, so requests would end in ``CONFLICT``), nor while another model serves its version
-    number for that service (its ``idle_reason`` names the service: see :func:`idle_services`). Training rounds go to every live worker that
-    trains, so TRAIN_ROUND counts those that offer it. FEEDBACK is answered by
+    number for that service (its ``idle_reason`` names the service: see :func:`idle_services`). A draining worker
+    (``draining``) takes no new request of any kind. Training rounds go to every live worker that
+    trains and is not draining, so TRAIN_ROUND counts those. FEEDBACK is answered by
     the broker's control plane: it is healthy when online learning runs (``online.enabled``) and a replica
     serves its policy (``online.replicas``), so slates carry impressions that feedback can be about.
 
@@ -706,9 +707,10 @@ def health(service: str = "SCORE", *, timeout=None):
         replicas = (online or {}).get("replicas") or []
         healthy = bool(online and online.get("enabled") is True and replicas)
         return Health(healthy, service, len(replicas) if healthy else 0, len(workers), int(protocol))
-    serving = [w for w in workers if service in w["services"] and (service == "TRAIN_ROUND" or (
-        w.get("waiting_for_version") is None and w.get("model_source") != "unverified"
-        and service not in idle_services(w)))]
+    serving = [w for w in workers if service in w["services"] and w.get("draining") is not True and (
+        service == "TRAIN_ROUND" or (
+            w.get("waiting_for_version") is None and w.get("model_source") != "unverified"
+            and service not in idle_services(w)))]
     return Health(bool(serving), service, len(serving), len(workers), int(protocol))
 
 

@@ -121,9 +121,9 @@ def test_a_feedback_acknowledgement_of_another_event_is_a_protocol_violation(ack
 
 # ---------------------------------------------------------------- health
 
-def worker(services, *, waiting=None, source="registry", idle=None):
+def worker(services, *, waiting=None, source="registry", idle=None, draining=False):
     return {"id": "w", "services": services, "waiting_for_version": waiting, "model_source": source,
-            "idle_reason": idle}
+            "idle_reason": idle, "draining": draining}
 
 
 #: The broker's ``idle_reason`` for a worker whose version number another model serves (PROTOCOL.md, "Status document").
@@ -148,6 +148,11 @@ def status(workers, online=None):
     ("RECOMMEND", status([worker(["RECOMMEND", "SCORE"], idle=IDLE_BOTH)]), False, 0),
     ("RECOMMEND", status([worker(["RECOMMEND", "SCORE"], waiting=2)]), False, 0),
     ("TRAIN_ROUND", status([worker(["SCORE", "TRAIN_ROUND"], waiting=2)]), True, 1),  # training takes any worker
+    # A draining worker takes no new request of any kind.
+    ("SCORE", status([worker(["SCORE"], draining=True)]), False, 0),
+    ("SCORE", status([worker(["SCORE"], draining=True), worker(["SCORE"])]), True, 1),
+    ("RECOMMEND", status([worker(["RECOMMEND"], draining=True)]), False, 0),
+    ("TRAIN_ROUND", status([worker(["SCORE", "TRAIN_ROUND"], draining=True)]), False, 0),
     ("FEEDBACK", status([worker(["RECOMMEND"])], {"enabled": True, "replicas": []}), False, 0),
     ("FEEDBACK", status([worker(["RECOMMEND"])], {"enabled": False, "replicas": [{"worker": "w"}]}), False, 0),
     ("FEEDBACK", status([], {"enabled": True, "replicas": [{"worker": "w"}]}), True, 1),

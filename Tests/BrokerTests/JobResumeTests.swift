@@ -154,6 +154,37 @@ struct JobResumeTests {
         #expect(job.state == .failed && job.error == expected, "\(damage.label): \(job.error ?? "")")
     }
 
+    /// A stored round number no job can have reached: past the last whose first step (round × sync_every) has a
+    /// number, or below 0.
+    static let impossibleRounds: [(label: String, sql: String, error: String)] = [
+        (
+            "past every step",
+            """
+            UPDATE rounds SET round = 9223372036854775807 WHERE round = 2;
+            UPDATE jobs SET round = 9223372036854775807
+            """,
+            "cannot resume after a restart: the job's stored round 9223372036854775807 is not one it can have reached "
+                + "(rounds run from 1, and round × sync_every 5 must count its steps)"
+        ),
+        (
+            "negative", "UPDATE jobs SET round = -1, state_sha = NULL",
+            "cannot resume after a restart: the job's stored round -1 is not one it can have reached "
+                + "(rounds run from 1, and round × sync_every 5 must count its steps)"
+        ),
+    ]
+
+    @Test(
+        "a job whose stored round no job can reach fails naming it, and nothing is sent (it never traps the broker)",
+        arguments: impossibleRounds)
+    func impossibleRoundFails(_ damage: (label: String, sql: String, error: String)) throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 3, totalSteps: 15)
+        try h.edit(damage.sql)
+        try h.start()
+        #expect(try h.workerJoins().isEmpty, "\(damage.label)")
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .failed && job.error == damage.error, "\(damage.label): \(job.error ?? "")")
+    }
+
     /// Durable state a broker must not start without.
     static let unreadable: [(sql: String, named: String)] = [
         ("ALTER TABLE jobs RENAME TO jobs_lost", "jobs"),

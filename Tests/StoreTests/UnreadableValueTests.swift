@@ -68,6 +68,13 @@ struct UnreadableValueTests {
             sql: "UPDATE policy_versions SET catalogue_version = 'new'", table: "policy_versions", row: "version = 1",
             column: "catalogue_version"
         ) { _ = try $0.latestPolicyVersion() },
+        Damage(sql: "UPDATE policy_versions SET version = -1", table: "policy_versions", row: "version = -1", column: "version") {
+            _ = try $0.latestPolicyVersion()
+        },
+        Damage(
+            sql: "UPDATE policy_versions SET catalogue_version = 0", table: "policy_versions", row: "version = 1",
+            column: "catalogue_version"
+        ) { _ = try $0.policyVersion(1) },
         Damage(
             sql: "UPDATE impressions SET created_ms = 'now'", table: "impressions", row: "seq = 1", column: "created_ms"
         ) { _ = try $0.impressions(after: 0, limit: 10) },

@@ -103,7 +103,7 @@ final class OnlineCoordinator: ControlShell {
             }
         }
         stored = max(stored, highestLogged)
-        guard stored < .max else { throw PolicyVersionExhausted(version: stored) }
+        guard stored < PolicyVersionExhausted.largestVersion else { throw PolicyVersionExhausted(version: stored) }
         if let carried { core.policy = carried }
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)

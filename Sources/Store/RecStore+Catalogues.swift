@@ -68,9 +68,8 @@ extension RecStore {
         return try write { db in
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM catalogue_versions")
             if let newest {
-                if let problem = Self.versionProblem(newest) {
-                    throw Self.corruptVersion(newest, problem)
-                }
+                // Read as a row would be: a number below 1 is not a version (and would trap the sum below).
+                guard newest >= 1 else { throw Self.corruptVersion(newest, StoredRow.notAVersion(newest)) }
                 guard newest < Int64.max else {
                     throw Self.corruptVersion(newest, "\(newest) is the largest version there is; no next one can be numbered")
                 }
@@ -122,13 +121,6 @@ extension RecStore {
         }
     }
 
-    /// Why a stored catalogue version (or parent) number is not one, or `nil`: versions are numbered from 1, and the
-    /// store writes nothing else, so a number below 1 is a damaged row (read as its bit pattern it would be a
-    /// version near 2⁶⁴, shown as if valid and trapping the next version's arithmetic).
-    static func versionProblem(_ stored: Int64) -> String? {
-        stored >= 1 ? nil : "\(stored) is not a catalogue version (they are numbered from 1)"
-    }
-
     /// The error for a damaged `version` column of the row whose version is `stored`.
     static func corruptVersion(_ stored: Int64, _ problem: String) -> StoreError {
         .corruptColumn(table: "catalogue_versions", row: "version = \(stored)", column: "version", problem: problem)
@@ -136,13 +128,8 @@ extension RecStore {
 
     private static func catalogue(_ row: Row) throws(StoreError) -> CatalogueRecord {
         let row = StoredRow(row, table: "catalogue_versions", key: "version")
-        for column in ["version", "parent"] {
-            if let stored = try row.value(column, as: Int64?.self), let problem = versionProblem(stored) {
-                throw row.corrupt(column, problem)
-            }
-        }
         return CatalogueRecord(
-            version: try row.unsigned("version"), parent: try row.unsignedIfPresent("parent"),
+            version: try row.version("version"), parent: try row.versionIfPresent("parent"),
             change: try row.value("change"), item: try row.value("item"), sha256: try row.value("sha256"),
             sourceSHA256: try row.value("source_sha256"), schema: try row.value("schema"), items: try row.value("items"),
             active: try row.value("active"), width: try row.value("width"), createdMs: try row.unsigned("created_ms"))

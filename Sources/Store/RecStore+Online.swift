@@ -249,19 +249,9 @@ extension RecStore {
 
     private static func policyVersion(_ row: Row) throws(StoreError) -> PolicyVersionRow {
         let row = StoredRow(row, table: "policy_versions", key: "version")
-        // Versions (of policies and of catalogues) are numbered from 1 and the store writes nothing else: a number
-        // below 1 is a damaged row, named, never served clamped to 0 (no version) as if it were valid.
-        func version(_ column: String) throws(StoreError) -> UInt64? {
-            guard let stored = try row.value(column, as: Int64?.self) else { return nil }
-            guard stored >= 1 else { throw row.corrupt(column, "\(stored) is not a version (they are numbered from 1)") }
-            return UInt64(stored)
-        }
-        guard let number = try version("version") else {
-            throw row.corrupt("version", "NULL is not a version (they are numbered from 1)")
-        }
         return PolicyVersionRow(
-            version: number, weightsSHA: try row.value("weights_sha"), spec: try row.value("spec"),
-            decision: try row.value("decision"), catalogueVersion: try version("catalogue_version"))
+            version: try row.version("version"), weightsSHA: try row.value("weights_sha"), spec: try row.value("spec"),
+            decision: try row.value("decision"), catalogueVersion: try row.versionIfPresent("catalogue_version"))
     }
 
     /// A named durable setting.

@@ -31,7 +31,7 @@ struct UnreadableStateTests {
             INSERT INTO catalogue_versions (version, change, sha256, schema, items, active, width, created_ms)
             VALUES (-1, 'upload', 'x', '', 1, 1, 1, 1)
             """,
-            "table catalogue_versions, row version = -1, column version: -1 is not a catalogue version"
+            "table catalogue_versions, row version = -1, column version: -1 is not a version"
         ),
     ]
 

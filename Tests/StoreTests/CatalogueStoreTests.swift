@@ -58,8 +58,8 @@ struct CatalogueStoreTests {
             "UPDATE catalogue_versions SET version = 9223372036854775807", "version = 9223372036854775807", "version",
             "9223372036854775807 is the largest version there is; no next one can be numbered"
         ),
-        ("UPDATE catalogue_versions SET version = -1", "version = -1", "version", "-1 is not a catalogue version (they are numbered from 1)"),
-        ("UPDATE catalogue_versions SET version = 0", "version = 0", "version", "0 is not a catalogue version (they are numbered from 1)"),
+        ("UPDATE catalogue_versions SET version = -1", "version = -1", "version", "-1 is not a version (they are numbered from 1)"),
+        ("UPDATE catalogue_versions SET version = 0", "version = 0", "version", "0 is not a version (they are numbered from 1)"),
     ]
 
     @Test(
@@ -97,7 +97,7 @@ struct CatalogueStoreTests {
         #expect(
             throws: StoreError.corruptColumn(
                 table: "catalogue_versions", row: "version = 2", column: "parent",
-                problem: "-1 is not a catalogue version (they are numbered from 1)")
+                problem: "-1 is not a version (they are numbered from 1)")
         ) { try store.catalogue(2) }
         #expect(try store.catalogue(1)?.version == 1)
     }

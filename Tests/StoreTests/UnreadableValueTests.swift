@@ -68,6 +68,18 @@ struct UnreadableValueTests {
             sql: "UPDATE policy_versions SET catalogue_version = 'new'", table: "policy_versions", row: "version = 1",
             column: "catalogue_version"
         ) { _ = try $0.latestPolicyVersion() },
+        Damage(sql: "UPDATE models SET version = 0 WHERE version = 1", table: "models", row: "version = 0", column: "version") {
+            _ = try $0.models()
+        },
+        Damage(sql: "UPDATE promotions SET version = -2", table: "promotions", row: "seq = 2", column: "version") {
+            _ = try $0.promotedVersion()
+        },
+        Damage(sql: "UPDATE promotions SET version = -2", table: "promotions", row: "seq = 2", column: "version") {
+            _ = try $0.rollbackTarget()
+        },
+        Damage(sql: "UPDATE jobs SET model_version = -1", table: "jobs", row: #"id = "job-1""#, column: "model_version") {
+            _ = try $0.jobs()
+        },
         Damage(sql: "UPDATE policy_versions SET version = -1", table: "policy_versions", row: "version = -1", column: "version") {
             _ = try $0.latestPolicyVersion()
         },

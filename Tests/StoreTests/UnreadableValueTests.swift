@@ -94,6 +94,17 @@ struct UnreadableValueTests {
             sql: "UPDATE feedback SET click = 'yes'", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
             column: "click"
         ) { _ = try $0.impression("i-1") },
+        Damage(
+            sql: "UPDATE feedback SET click = 7", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
+            column: "click"
+        ) { _ = try $0.impression("i-1") },
+        Damage(
+            sql: "UPDATE feedback SET dwell = -3", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
+            column: "dwell"
+        ) { _ = try $0.impressions(after: 0, limit: 10) },
+        Damage(
+            sql: "UPDATE settings SET value = 'yes'", table: "settings", row: #"name = "online.frozen""#, column: "value"
+        ) { _ = try $0.flag("online.frozen") },
     ]
 
     @Test(
@@ -113,6 +124,24 @@ struct UnreadableValueTests {
             }
             return table == damage.table && row == damage.row && column == damage.column && !problem.isEmpty
         }
+    }
+
+    @Test("a yes-or-no setting reads as written, nil when never set")
+    func flagReadsAsWritten() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        #expect(try store.flag("online.frozen") == nil)
+        try store.setSetting("online.frozen", "true")
+        #expect(try store.flag("online.frozen") == true)
+        try store.setSetting("online.frozen", "false")
+        #expect(try store.flag("online.frozen") == false)
+        try store.setSetting("online.frozen", "TRUE")
+        #expect(
+            throws: StoreError.corruptColumn(
+                table: "settings", row: #"name = "online.frozen""#, column: "value",
+                problem: "'TRUE' is neither true nor false")
+        ) { try store.flag("online.frozen") }
     }
 
     @Test("the error says what was stored and what was wanted")
@@ -169,7 +198,8 @@ struct UnreadableValueTests {
             PolicyVersionRow(version: 1, weightsSHA: weights, spec: "{}", decision: nil, catalogueVersion: 1),
             createdMs: 1)
         try store.appendImpressions([(id: "i-1", createdMs: 1, worker: "w", version: 1, record: "{}")], keep: 10)
-        _ = try store.recordFeedback(impressionId: "i-1", item: 3, click: 1, dwell: nil, createdMs: 2)
+        _ = try store.recordFeedback(impressionId: "i-1", item: 3, click: 1, dwell: 4.5, createdMs: 2)
+        try store.setSetting("online.frozen", "true")
         return store
     }
 

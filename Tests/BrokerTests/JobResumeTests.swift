@@ -106,6 +106,30 @@ struct JobResumeTests {
         #expect(rollouts == [1])
     }
 
+    @Test("a final checkpoint that does not decode fails the job naming why, and registers no version")
+    func undecodableFinalCheckpointFails() throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)
+        try h.start()
+        #expect(try h.workerJoins().first?.finalize == true)
+        let whole = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded()
+        let report = RoundReport(
+            job: "job-1", round: 3, shard: 0, samples: 0, loss: 0, receivedStateSHA: h.states[2]!,
+            metrics: ["auc": 0.75], epoch: 1, step: 10, totalSteps: 10, datasetSHA: "ab", error: nil)
+        h.coordinator.handleWorker(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .roundResult, requestId: 3),
+                payload: [WireJSON.encode(report), Array(whole.dropLast(5))]),
+            nowMs: 3_000)
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .failed && job.modelVersion == nil)
+        #expect(
+            job.error == "could not register the model: the final checkpoint does not decode: "
+                + "\(CheckpointError.truncated(expected: whole.count, actual: whole.count - 5))",
+            "\(job.error ?? "")")
+        #expect(try h.store.models().isEmpty && h.store.promotedVersion() == nil)
+    }
+
     @Test("a job with rounds left resumes with the next round from its last stored state")
     func trainsTheNextRound() throws {
         let h = try ResumeHarness(rounds: 1, totalRounds: 2, totalSteps: 10)

@@ -9,6 +9,10 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A learnt statistic in a pack is not finite (a learner whose sums overflowed, or a damaged pack): which vector
     /// (`a`, `g`, `n`, `c`, `s`, `k`), which index, and the value.
     case nonFiniteStatistic(vector: String, index: Int, value: Float)
+    /// A statistic in a pack that no learner produces: a bucket's summed weight (`n`) or event count (`k`) below 0, or
+    /// a diagonal entry of `a` (a sum of squares) below 0. Such a pack could solve to a finite mean yet fail every
+    /// Thompson sample (a negative posterior precision), so every slate would fail after it was served.
+    case impossibleStatistic(vector: String, index: Int, value: Float)
     /// A user feature name the spec does not know.
     case unknownUserFeature(String)
     /// A numeric user feature whose value is not a finite number, or lies implausibly far from its mean.
@@ -33,6 +37,9 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .nonFiniteStatistic(let vector, let index, let value):
             "the policy statistics are not finite: \(vector)[\(index)] is \(value) (a learner's sums overflowed); "
                 + "they are never served"
+        case .impossibleStatistic(let vector, let index, let value):
+            "the policy statistics are impossible: \(vector)[\(index)] is \(value), a count or sum of squares below 0 "
+                + "(a damaged pack); they are never served"
         case .unknownUserFeature(let name): "unknown user feature '\(name)'"
         case .invalidUserFeature(let name, let value):
             "user feature '\(name)' is numeric: a finite number within 1e15 scales of its mean, got '\(value)'"

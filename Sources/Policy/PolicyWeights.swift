@@ -34,7 +34,8 @@ public enum PolicyWeights {
     /// The statistics in a pack of `width`-wide features and `buckets` id buckets. Every vector's length is checked
     /// against that shape before any is converted, so nothing is sized from the shape alone.
     /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when a vector is missing or has another length,
-    ///   ``PolicyError/nonFiniteStatistic(vector:index:value:)`` naming the first value that is not finite.
+    ///   ``PolicyError/nonFiniteStatistic(vector:index:value:)`` naming the first value that is not finite,
+    ///   ``PolicyError/impossibleStatistic(vector:index:value:)`` for a count or sum of squares below 0.
     public static func statistics(_ pack: ParameterPack, width: Int, buckets: Int) throws(PolicyError)
         -> BayesianLastLayer
     {
@@ -48,6 +49,16 @@ public enum PolicyWeights {
             if let index = v.firstIndex(where: { !$0.isFinite }) {
                 throw .nonFiniteStatistic(vector: name, index: index, value: v[index])
             }
+        }
+        // Sums no learner makes below 0: per-bucket weights (`n`, each `w = p̂(1 − p̂)` or 1) and event counts (`k`),
+        // and `a`'s diagonal (Σ w·φᵢ²).
+        for name in ["n", "k"] {
+            let v = pack[name]!
+            if let index = v.firstIndex(where: { $0 < 0 }) { throw .impossibleStatistic(vector: name, index: index, value: v[index]) }
+        }
+        let a = pack["a"]!
+        if let i = (0..<width).first(where: { a[$0 * width + $0] < 0 }) {
+            throw .impossibleStatistic(vector: "a", index: i * width + i, value: a[i * width + i])
         }
         func read(_ name: String) -> [Double] { pack[name]!.map(Double.init) }
         return BayesianLastLayer(

@@ -60,13 +60,30 @@ extension RecStore {
     /// registry, or any version for an `upload`), so two concurrent changes cannot both build on one parent.
     /// - Returns: the stored record with its version.
     /// - Throws: ``StoreError/missingBlob(_:)`` when the bytes are not stored,
-    ///   ``StoreError/staleCatalogueParent(parent:latest:)`` when an add or retire does not build on the newest.
+    ///   ``StoreError/staleCatalogueParent(parent:latest:)`` when an add or retire does not build on the newest,
+    ///   ``StoreError/corruptColumn(table:row:column:problem:)`` when the newest stored version is not a version
+    ///   number (below 1) or leaves none after it (2⁶³ − 1): a damaged row, never a trap.
     public func registerCatalogue(_ record: CatalogueRecord) throws(StoreError) -> CatalogueRecord {
         guard blobs.contains(record.sha256) else { throw .missingBlob(record.sha256) }
         return try write { db in
-            let latest = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM catalogue_versions").map { UInt64(bitPattern: $0) }
+            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM catalogue_versions")
+            if let newest {
+                // Read as a row would be: a number below 1 is not a version (and would trap the sum below).
+                guard newest >= 1 else { throw Self.corruptVersion(newest, StoredRow.notAVersion(newest)) }
+                guard newest < Int64.max else {
+                    throw Self.corruptVersion(newest, "\(newest) is the largest version there is; no next one can be numbered")
+                }
+            }
+            let latest = newest.map { UInt64($0) }
             if record.change != .upload, record.parent != latest {
                 throw StoreError.staleCatalogueParent(parent: record.parent ?? 0, latest: latest ?? 0)
+            }
+            // A parent is a stored version (read back through the check above), so it has a signed 64-bit form.
+            let parent = try record.parent.map { parent throws(StoreError) in
+                guard let number = Int64(exactly: parent) else {
+                    throw StoreError.staleCatalogueParent(parent: parent, latest: latest ?? 0)
+                }
+                return number
             }
             var stored = record
             stored.version = (latest ?? 0) + 1
@@ -76,7 +93,7 @@ extension RecStore {
                         active, width, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    Int64(stored.version), stored.parent.map { Int64($0) }, stored.change.rawValue, stored.item,
+                    Int64(stored.version), parent, stored.change.rawValue, stored.item,
                     stored.sha256, stored.sourceSHA256, stored.schema, stored.items, stored.active, stored.width,
                     Int64(clamping: stored.createdMs),
                 ])
@@ -104,10 +121,15 @@ extension RecStore {
         }
     }
 
+    /// The error for a damaged `version` column of the row whose version is `stored`.
+    static func corruptVersion(_ stored: Int64, _ problem: String) -> StoreError {
+        .corruptColumn(table: "catalogue_versions", row: "version = \(stored)", column: "version", problem: problem)
+    }
+
     private static func catalogue(_ row: Row) throws(StoreError) -> CatalogueRecord {
         let row = StoredRow(row, table: "catalogue_versions", key: "version")
         return CatalogueRecord(
-            version: try row.unsigned("version"), parent: try row.unsignedIfPresent("parent"),
+            version: try row.version("version"), parent: try row.versionIfPresent("parent"),
             change: try row.value("change"), item: try row.value("item"), sha256: try row.value("sha256"),
             sourceSHA256: try row.value("source_sha256"), schema: try row.value("schema"), items: try row.value("items"),
             active: try row.value("active"), width: try row.value("width"), createdMs: try row.unsigned("created_ms"))

@@ -52,7 +52,7 @@ extension RecStore {
     /// The version ``rollback()`` would promote: the newest earlier promotion of another version.
     /// - Throws: ``StoreError/nothingToRollBack`` when there is none.
     public func rollbackTarget() throws(StoreError) -> UInt64 {
-        try read { db in UInt64(bitPattern: try Self.rollbackTarget(try Self.promotions(db))) }
+        try read { db in try Self.rollbackTarget(try Self.promotions(db)) }
     }
 
     /// The version scoring uses now, if any was promoted.
@@ -76,20 +76,21 @@ extension RecStore {
     public func rollback() throws(StoreError) -> UInt64 {
         try write { db in
             let version = try Self.rollbackTarget(try Self.promotions(db))
-            try db.execute(sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [version, Self.now()])
-            return UInt64(bitPattern: version)
+            // Read back as a version (1 … 2⁶³ − 1), so it has its signed form.
+            try db.execute(sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [Int64(version), Self.now()])
+            return version
         }
     }
 
     private static func promoted(_ db: Database) throws -> UInt64? {
         try Row.fetchOne(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC LIMIT 1").map { row throws(StoreError) in
-            try StoredRow(row, table: "promotions", key: "seq").unsigned("version")
+            try StoredRow(row, table: "promotions", key: "seq").version("version")
         }
     }
 
     private static func model(_ row: Row, _ promoted: UInt64?) throws(StoreError) -> ModelRecord {
         let row = StoredRow(row, table: "models", key: "version")
-        let version = try row.unsigned("version")
+        let version = try row.version("version")
         return ModelRecord(
             version: version, job: try row.value("job"), datasetSHA: try row.value("dataset_sha"),
             hyperparameters: try row.value("hyperparameters"), metrics: try row.value("metrics"),
@@ -98,14 +99,14 @@ extension RecStore {
     }
 
     /// The versions promoted, newest promotion first.
-    private static func promotions(_ db: Database) throws -> [Int64] {
+    private static func promotions(_ db: Database) throws -> [UInt64] {
         try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC").map { row throws(StoreError) in
-            try StoredRow(row, table: "promotions", key: "seq").value("version")
+            try StoredRow(row, table: "promotions", key: "seq").version("version")
         }
     }
 
     /// The version to roll back to in `promotions` (newest first): the newest after the first that differs from it.
-    private static func rollbackTarget(_ promotions: [Int64]) throws(StoreError) -> Int64 {
+    private static func rollbackTarget(_ promotions: [UInt64]) throws(StoreError) -> UInt64 {
         guard let current = promotions.first, let previous = promotions.dropFirst().first(where: { $0 != current })
         else { throw .nothingToRollBack }
         return previous

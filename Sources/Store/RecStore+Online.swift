@@ -324,14 +324,31 @@ extension RecStore {
     private static func policyVersion(_ row: Row) throws(StoreError) -> PolicyVersionRow {
         let row = StoredRow(row, table: "policy_versions", key: "version")
         return PolicyVersionRow(
-            version: UInt64(clamping: try row.value("version", as: Int64.self)), weightsSHA: try row.value("weights_sha"),
-            spec: try row.value("spec"), decision: try row.value("decision"),
-            catalogueVersion: try row.value("catalogue_version", as: Int64?.self).map { UInt64(clamping: $0) })
+            version: try row.version("version"), weightsSHA: try row.value("weights_sha"), spec: try row.value("spec"),
+            decision: try row.value("decision"), catalogueVersion: try row.versionIfPresent("catalogue_version"))
     }
 
     /// A named durable setting.
     public func setting(_ name: String) throws(StoreError) -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE name = ?", arguments: [name]) }
+    }
+
+    /// A named durable yes-or-no setting (written `"true"` or `"false"` by ``setSetting(_:_:)``), or `nil` when it
+    /// was never set.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when the stored value is anything else: a
+    ///   damaged flag is named, never read as false (an `online.frozen` of `yes` silently resumed learning).
+    public func flag(_ name: String) throws(StoreError) -> Bool? {
+        try read { db in
+            guard let fetched = try Row.fetchOne(db, sql: "SELECT name, value FROM settings WHERE name = ?", arguments: [name])
+            else { return nil }
+            let row = StoredRow(fetched, table: "settings", key: "name")
+            let value: String = try row.value("value")
+            switch value {
+            case "true": return true
+            case "false": return false
+            default: throw row.corrupt("value", "'\(value)' is neither true nor false")
+            }
+        }
     }
 
     /// Sets a named durable setting.
@@ -353,8 +370,15 @@ extension RecStore {
         {
             let f = StoredRow(f, table: "feedback", key: "impression_id", "item")
             let item: Int = try f.value("item")
-            clicks[item] = try f.value("click")
-            if let seconds = try f.value("dwell", as: Double?.self) { dwell[item] = seconds }
+            // Written only as FEEDBACK admits them (a click of 0 or 1, a dwell of 0…1e9 s): anything else is a damaged
+            // row, named, never weighed by the guard as a reward of 7 or shown as a dwell of −3 s.
+            let click: Int = try f.value("click")
+            guard click == 0 || click == 1 else { throw f.corrupt("click", "\(click) is neither 0 nor 1") }
+            clicks[item] = click
+            if let seconds = try f.value("dwell", as: Double?.self) {
+                guard seconds >= 0 && seconds <= 1e9 else { throw f.corrupt("dwell", "\(seconds) is not a dwell of 0…1e9 s") }
+                dwell[item] = seconds
+            }
         }
         return ImpressionRow(
             seq: try row.value("seq"), id: id, createdMs: UInt64(clamping: try row.value("created_ms", as: Int64.self)),

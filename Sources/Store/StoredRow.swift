@@ -48,10 +48,24 @@ struct StoredRow {
         UInt64(bitPattern: try value(column, as: Int64.self))
     }
 
-    /// The value of an unsigned column that may be NULL.
-    func unsignedIfPresent(_ column: String) throws(StoreError) -> UInt64? {
-        try value(column, as: Int64?.self).map { UInt64(bitPattern: $0) }
+    /// The value of a version column (a model, a promotion, a catalogue or a policy version): versions are numbered
+    /// from 1 and the store writes nothing else, so a number below 1 is a damaged row, never read as its bit pattern
+    /// (a version near 2⁶⁴) or clamped to 0 (no version) and shown or served as if valid.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value below 1 or of another type.
+    func version(_ column: String) throws(StoreError) -> UInt64 {
+        guard let version = try versionIfPresent(column) else { throw corrupt(column, "NULL is not a version") }
+        return version
     }
+
+    /// The value of a version column that may be NULL (see ``version(_:)``).
+    func versionIfPresent(_ column: String) throws(StoreError) -> UInt64? {
+        guard let stored = try value(column, as: Int64?.self) else { return nil }
+        guard stored >= 1 else { throw corrupt(column, Self.notAVersion(stored)) }
+        return UInt64(stored)
+    }
+
+    /// Why `stored` is not a version number.
+    static func notAVersion(_ stored: Int64) -> String { "\(stored) is not a version (they are numbered from 1)" }
 
     /// The error for `column` of this row.
     func corrupt(_ column: String, _ problem: String) -> StoreError {

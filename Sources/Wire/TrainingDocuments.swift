@@ -60,6 +60,11 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         self.roundTimeoutMs = roundTimeoutMs
     }
 
+    /// The most hidden layers a job may ask for: a checkpoint holds at most 64 layers, the output layer among them
+    /// (docs/MODELS.md), so a deeper job would train to a final checkpoint no reader decodes, registered as a model
+    /// version that can be neither promoted nor pulled into `recpool predict`.
+    public static let maximumHiddenLayers = 63
+
     /// Why the spec is invalid, or `nil`.
     public var problem: String? {
         if model != "mlp" && model != "dqn" { return "model must be mlp or dqn, not \(model)" }
@@ -69,6 +74,9 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if !(lr > 0 && lr < 10) { return "lr must be in (0, 10)" }
         if let hidden, hidden.isEmpty || hidden.contains(where: { !(1...65_536).contains($0) }) {
             return "hidden sizes must be 1…65536"
+        }
+        if let hidden, hidden.count > Self.maximumHiddenLayers {
+            return "hidden lists \(hidden.count) layers; at most \(Self.maximumHiddenLayers) (a checkpoint holds 64 layers with the output)"
         }
         if !(1...256).contains(workers) { return "workers must be 1…256" }
         if !(1...1_000_000).contains(syncEvery) { return "sync_every must be 1…1000000" }

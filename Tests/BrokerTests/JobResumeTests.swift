@@ -106,6 +106,30 @@ struct JobResumeTests {
         #expect(rollouts == [1])
     }
 
+    @Test("a final checkpoint that does not decode fails the job naming why, and registers no version")
+    func undecodableFinalCheckpointFails() throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)
+        try h.start()
+        #expect(try h.workerJoins().first?.finalize == true)
+        let whole = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded()
+        let report = RoundReport(
+            job: "job-1", round: 3, shard: 0, samples: 0, loss: 0, receivedStateSHA: h.states[2]!,
+            metrics: ["auc": 0.75], epoch: 1, step: 10, totalSteps: 10, datasetSHA: "ab", error: nil)
+        h.coordinator.handleWorker(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .roundResult, requestId: 3),
+                payload: [WireJSON.encode(report), Array(whole.dropLast(5))]),
+            nowMs: 3_000)
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .failed && job.modelVersion == nil)
+        #expect(
+            job.error == "could not register the model: the final checkpoint does not decode: "
+                + "\(CheckpointError.truncated(expected: whole.count, actual: whole.count - 5))",
+            "\(job.error ?? "")")
+        #expect(try h.store.models().isEmpty && h.store.promotedVersion() == nil)
+    }
+
     @Test("a job with rounds left resumes with the next round from its last stored state")
     func trainsTheNextRound() throws {
         let h = try ResumeHarness(rounds: 1, totalRounds: 2, totalSteps: 10)
@@ -152,6 +176,37 @@ struct JobResumeTests {
         let job = try #require(try h.store.job("job-1"))
         let expected = damage.error.replacing("%1", with: h.states[1]!).replacing("%2", with: h.states[2]!)
         #expect(job.state == .failed && job.error == expected, "\(damage.label): \(job.error ?? "")")
+    }
+
+    /// A stored round number no job can have reached: past the last whose first step (round × sync_every) has a
+    /// number, or below 0.
+    static let impossibleRounds: [(label: String, sql: String, error: String)] = [
+        (
+            "past every step",
+            """
+            UPDATE rounds SET round = 9223372036854775807 WHERE round = 2;
+            UPDATE jobs SET round = 9223372036854775807
+            """,
+            "cannot resume after a restart: the job's stored round 9223372036854775807 is not one it can have reached "
+                + "(rounds run from 1, and round × sync_every 5 must count its steps)"
+        ),
+        (
+            "negative", "UPDATE jobs SET round = -1, state_sha = NULL",
+            "cannot resume after a restart: the job's stored round -1 is not one it can have reached "
+                + "(rounds run from 1, and round × sync_every 5 must count its steps)"
+        ),
+    ]
+
+    @Test(
+        "a job whose stored round no job can reach fails naming it, and nothing is sent (it never traps the broker)",
+        arguments: impossibleRounds)
+    func impossibleRoundFails(_ damage: (label: String, sql: String, error: String)) throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 3, totalSteps: 15)
+        try h.edit(damage.sql)
+        try h.start()
+        #expect(try h.workerJoins().isEmpty, "\(damage.label)")
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .failed && job.error == damage.error, "\(damage.label): \(job.error ?? "")")
     }
 
     /// Durable state a broker must not start without.

@@ -185,7 +185,7 @@ struct OnlineMachineTests {
     }
 
     /// Runs a sync to the guard with two replicas that learnt from 3 and 1 events; returns the judged case.
-    static func syncToGuard(_ m: inout OnlineMachine) throws -> GuardCandidate {
+    static func syncToGuard(_ m: inout OnlineMachine, version: UInt64 = 1) throws -> GuardCandidate {
         _ = m.feed(.workers([m.workerA, m.workerB]))
         _ = m.feed(.impression(worker: "w-a", record: m.record("imp-s"), reply: nil))
         _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-s", item: 3)))
@@ -204,7 +204,7 @@ struct OnlineMachineTests {
         for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.3)), (m.workerB.identity, 1, Float(0.1))] {
             let pack = base.shifting("s", by: shift)
             let report = PolicyStateReport(
-                kind: .sync, sync: round.id, version: 1, events: events, updates: 1, weightsSha256: "")
+                kind: .sync, sync: round.id, version: version, events: events, updates: 1, weightsSha256: "")
             let message = WireMessage(
                 header: Header(command: .policyState, requestId: round.id),
                 payload: [WireJSON.encode(report), pack.encoded()])
@@ -252,6 +252,21 @@ struct OnlineMachineTests {
         #expect(!m.core.syncing && m.core.version == 1)
         #expect(m.core.view.rejected == 1 && m.core.view.lastDecision?.accepted == false)
         #expect(actions.installedVersions == [1, 1])
+    }
+
+    @Test(
+        "an admitted candidate after version 2^63 - 1, the largest the store holds, is not stored (it would replace that version's row) and the decision says why"
+    )
+    func largestStoredVersionHasNoSuccessor() throws {
+        var m = try OnlineMachine()
+        let largest = UInt64(Int64.max)
+        m.core.adopt(m.core.policy, version: largest, pack: PolicyWeights.pack(m.core.policy).encoded(), sha: "sha-max")
+        let judged = try Self.syncToGuard(&m, version: largest)
+        let actions = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted))
+        #expect(actions.versionsToStore.isEmpty)
+        #expect(!m.core.syncing && m.core.version == largest && m.core.weightsSHA == "sha-max")
+        let decision = try #require(m.core.view.lastDecision)
+        #expect(!decision.accepted && decision.reason.contains("online policy version \(largest) has no successor"))
     }
 
     @Test("an admitted candidate whose write fails is not served, is counted, and the decision says why")

@@ -26,6 +26,13 @@ struct UnreadableStateTests {
             "table models, row version = 2, column created_at"
         ),
         ("ALTER TABLE catalogue_versions RENAME TO catalogues_lost", "the catalogue registry cannot be read"),
+        (
+            """
+            INSERT INTO catalogue_versions (version, change, sha256, schema, items, active, width, created_ms)
+            VALUES (-1, 'upload', 'x', '', 1, 1, 1, 1)
+            """,
+            "table catalogue_versions, row version = -1, column version: -1 is not a version"
+        ),
     ]
 
     @Test("a promoted pool whose tables or values cannot be read exits 65 naming them, announcing no endpoints")

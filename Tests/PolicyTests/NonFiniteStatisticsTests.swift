@@ -42,4 +42,25 @@ struct NonFiniteStatisticsTests {
             #expect(vector == "a" && index == 5 && value.isNaN)
         }
     }
+
+    /// Statistics no learner can produce: a bucket's summed weight or event count below 0, or a diagonal of `a`
+    /// (Σ w·φᵢ², a sum of squares) below 0.
+    static let impossible: [(vector: String, index: Int, value: Float)] = [("n", 0, -5), ("k", 3, -1), ("a", 0, -2)]
+
+    @Test(
+        "statistics no learner can produce (a negative count or sum of squares) are refused naming the vector and index, never accepted to fail every Thompson sample later",
+        arguments: impossible)
+    func impossibleStatisticRefused(_ damage: (vector: String, index: Int, value: Float)) throws {
+        let (_, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        var pack = PolicyWeights.pack(policy)
+        let vector = try #require(pack.vectors.firstIndex { $0.name == damage.vector })
+        pack.vectors[vector].values[damage.index] = damage.value
+        #expect(throws: PolicyError.impossibleStatistic(vector: damage.vector, index: damage.index, value: damage.value)) {
+            try PolicyWeights.policy(pack, like: policy)
+        }
+        let message = PolicyError.impossibleStatistic(vector: damage.vector, index: damage.index, value: damage.value)
+            .description
+        #expect(message.contains("\(damage.vector)[\(damage.index)] is \(damage.value)"))
+    }
 }

@@ -51,4 +51,54 @@ struct CatalogueStoreTests {
         // An upload replaces the catalogue whatever the newest version is.
         #expect(try store.registerCatalogue(Self.record(sha, parent: 1, change: .upload)).version == 3)
     }
+
+    /// A damaged version number and the error it must be reported as.
+    static let damagedVersions: [(sql: String, row: String, column: String, problem: String)] = [
+        (
+            "UPDATE catalogue_versions SET version = 9223372036854775807", "version = 9223372036854775807", "version",
+            "9223372036854775807 is the largest version there is; no next one can be numbered"
+        ),
+        ("UPDATE catalogue_versions SET version = -1", "version = -1", "version", "-1 is not a version (they are numbered from 1)"),
+        ("UPDATE catalogue_versions SET version = 0", "version = 0", "version", "0 is not a version (they are numbered from 1)"),
+    ]
+
+    @Test(
+        "a stored version number with no successor, or below 1, is a corruptColumn error naming it, never a trap",
+        arguments: damagedVersions)
+    func damagedVersionNamed(_ damage: (sql: String, row: String, column: String, problem: String)) throws {
+        let temporary = try TemporaryDirectory("catalogues")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let sha = try store.blobs.put([1])
+        _ = try store.registerCatalogue(Self.record(sha, parent: nil, change: .upload))
+        try UnreadableValueTests.damage(temporary.path, damage.sql)
+        let expected = StoreError.corruptColumn(
+            table: "catalogue_versions", row: damage.row, column: damage.column, problem: damage.problem)
+        // The next version (an add onto the newest, or an upload) cannot be numbered: refused by name.
+        #expect(throws: expected) { try store.registerCatalogue(Self.record(sha, parent: nil, change: .upload)) }
+        if damage.problem.contains("numbered from 1") {
+            // Read back, such a number is never shown as a version near 2^64 (its bit pattern), nor as 0.
+            #expect(throws: expected) { try store.catalogue(nil) }
+            #expect(throws: expected) { try store.catalogues() }
+        } else {
+            #expect(try store.catalogue(nil)?.version == UInt64(Int64.max))
+        }
+    }
+
+    @Test("a stored parent below 1 is a corruptColumn error naming it")
+    func damagedParentNamed() throws {
+        let temporary = try TemporaryDirectory("catalogues")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let sha = try store.blobs.put([1])
+        _ = try store.registerCatalogue(Self.record(sha, parent: nil, change: .upload))
+        _ = try store.registerCatalogue(Self.record(sha, parent: 1, change: .retire, item: "A-1"))
+        try UnreadableValueTests.damage(temporary.path, "UPDATE catalogue_versions SET parent = -1 WHERE version = 2")
+        #expect(
+            throws: StoreError.corruptColumn(
+                table: "catalogue_versions", row: "version = 2", column: "parent",
+                problem: "-1 is not a version (they are numbered from 1)")
+        ) { try store.catalogue(2) }
+        #expect(try store.catalogue(1)?.version == 1)
+    }
 }

@@ -68,6 +68,25 @@ struct UnreadableValueTests {
             sql: "UPDATE policy_versions SET catalogue_version = 'new'", table: "policy_versions", row: "version = 1",
             column: "catalogue_version"
         ) { _ = try $0.latestPolicyVersion() },
+        Damage(sql: "UPDATE models SET version = 0 WHERE version = 1", table: "models", row: "version = 0", column: "version") {
+            _ = try $0.models()
+        },
+        Damage(sql: "UPDATE promotions SET version = -2", table: "promotions", row: "seq = 2", column: "version") {
+            _ = try $0.promotedVersion()
+        },
+        Damage(sql: "UPDATE promotions SET version = -2", table: "promotions", row: "seq = 2", column: "version") {
+            _ = try $0.rollbackTarget()
+        },
+        Damage(sql: "UPDATE jobs SET model_version = -1", table: "jobs", row: #"id = "job-1""#, column: "model_version") {
+            _ = try $0.jobs()
+        },
+        Damage(sql: "UPDATE policy_versions SET version = -1", table: "policy_versions", row: "version = -1", column: "version") {
+            _ = try $0.latestPolicyVersion()
+        },
+        Damage(
+            sql: "UPDATE policy_versions SET catalogue_version = 0", table: "policy_versions", row: "version = 1",
+            column: "catalogue_version"
+        ) { _ = try $0.policyVersion(1) },
         Damage(
             sql: "UPDATE impressions SET created_ms = 'now'", table: "impressions", row: "seq = 1", column: "created_ms"
         ) { _ = try $0.impressions(after: 0, limit: 10) },
@@ -75,6 +94,17 @@ struct UnreadableValueTests {
             sql: "UPDATE feedback SET click = 'yes'", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
             column: "click"
         ) { _ = try $0.impression("i-1") },
+        Damage(
+            sql: "UPDATE feedback SET click = 7", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
+            column: "click"
+        ) { _ = try $0.impression("i-1") },
+        Damage(
+            sql: "UPDATE feedback SET dwell = -3", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
+            column: "dwell"
+        ) { _ = try $0.impressions(after: 0, limit: 10) },
+        Damage(
+            sql: "UPDATE settings SET value = 'yes'", table: "settings", row: #"name = "online.frozen""#, column: "value"
+        ) { _ = try $0.flag("online.frozen") },
     ]
 
     @Test(
@@ -94,6 +124,24 @@ struct UnreadableValueTests {
             }
             return table == damage.table && row == damage.row && column == damage.column && !problem.isEmpty
         }
+    }
+
+    @Test("a yes-or-no setting reads as written, nil when never set")
+    func flagReadsAsWritten() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        #expect(try store.flag("online.frozen") == nil)
+        try store.setSetting("online.frozen", "true")
+        #expect(try store.flag("online.frozen") == true)
+        try store.setSetting("online.frozen", "false")
+        #expect(try store.flag("online.frozen") == false)
+        try store.setSetting("online.frozen", "TRUE")
+        #expect(
+            throws: StoreError.corruptColumn(
+                table: "settings", row: #"name = "online.frozen""#, column: "value",
+                problem: "'TRUE' is neither true nor false")
+        ) { try store.flag("online.frozen") }
     }
 
     @Test("the error says what was stored and what was wanted")
@@ -150,7 +198,8 @@ struct UnreadableValueTests {
             PolicyVersionRow(version: 1, weightsSHA: weights, spec: "{}", decision: nil, catalogueVersion: 1),
             createdMs: 1)
         try store.appendImpressions([(id: "i-1", createdMs: 1, worker: "w", version: 1, record: "{}")], keep: 10)
-        _ = try store.recordFeedback(impressionId: "i-1", item: 3, click: 1, dwell: nil, createdMs: 2)
+        _ = try store.recordFeedback(impressionId: "i-1", item: 3, click: 1, dwell: 4.5, createdMs: 2)
+        try store.setSetting("online.frozen", "true")
         return store
     }
 

@@ -13,7 +13,9 @@ extension JobCoordinator {
             TrainJobSpec.self, from: record.spec, table: "jobs", row: "id = \(String(reflecting: record.id))",
             column: "spec")
         let state: [UInt8]
-        switch try resumableState(record) {
+        switch JobCore.isReachable(round: record.round, syncEvery: spec.syncEvery)
+            ? try resumableState(record) : .failure(.impossibleRound(record.round, syncEvery: spec.syncEvery))
+        {
         case .success(let bytes): state = bytes
         case .failure(let problem):
             var failed = record
@@ -63,6 +65,10 @@ enum ResumeProblem: Error, Equatable, CustomStringConvertible {
     case stateMismatch(round: Int, job: String, stored: String?)
     /// The named state's blob cannot be read.
     case unreadableState(sha: String, StoreError)
+    /// The job's stored round is not one it can have completed: below 0, or so large that its steps
+    /// (round × sync_every, the next round's first step) have no number (a damaged row, which would trap the broker's
+    /// step arithmetic).
+    case impossibleRound(Int, syncEvery: Int)
 
     var description: String {
         let prefix = "cannot resume after a restart"
@@ -73,6 +79,9 @@ enum ResumeProblem: Error, Equatable, CustomStringConvertible {
             "\(prefix): the job names state \(job), but round \(round) stored "
                 + (stored.map { "state \($0)" } ?? "none")
         case .unreadableState(let sha, let error): "\(prefix): its state \(sha) cannot be read: \(error)"
+        case .impossibleRound(let round, let syncEvery):
+            "\(prefix): the job's stored round \(round) is not one it can have reached (rounds run from 1, and "
+                + "round × sync_every \(syncEvery) must count its steps)"
         }
     }
 }

@@ -2,6 +2,7 @@ import BrokerCore
 import Foundation
 import Logging
 import Metrics
+import RecModel
 import RecStore
 import RecWire
 
@@ -123,8 +124,15 @@ final class JobCoordinator: ControlShell {
     /// promotes the version if asked, all in one transaction (``RecStore/completeJob(_:datasetSHA:metrics:checkpointSHA:promote:)``):
     /// a crash leaves either none of it, and the job resumes to finalize again, or all of it.
     /// - Returns: the new version.
-    /// - Throws: the store's error when nothing could be stored.
+    /// - Throws: ``UndecodableCheckpoint`` when the worker's checkpoint does not decode (nothing is stored: a version
+    ///   no reader can load is never registered, and the job fails naming why); the store's error when nothing could
+    ///   be stored.
     private func register(_ model: ModelToRegister) throws -> UInt64 {
+        do {
+            _ = try Checkpoint(decoding: model.checkpoint)
+        } catch {
+            throw UndecodableCheckpoint(error: error)
+        }
         let sha = try store.blobs.put(model.checkpoint)
         let metrics = String(decoding: WireJSON.encode(model.report.metrics ?? [:]), as: UTF8.self)
         var promote = model.promote
@@ -146,4 +154,12 @@ final class JobCoordinator: ControlShell {
         if promote { publishRollout(registered, bytes: model.checkpoint) }
         return registered.version
     }
+}
+
+/// A completed job's final checkpoint (a worker's ROUND_RESULT) that does not decode: the job fails with this, and no
+/// version is registered.
+struct UndecodableCheckpoint: Error, CustomStringConvertible {
+    /// Why it does not decode.
+    let error: CheckpointError
+    var description: String { "the final checkpoint does not decode: \(error)" }
 }

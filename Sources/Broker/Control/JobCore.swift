@@ -49,6 +49,16 @@ struct JobCore: ControlCore {
         var best: (loss: Double, state: [UInt8], stateSHA: String)?
     }
 
+    /// Whether a job may have completed `round` rounds of `syncEvery` steps: 0 (none yet) or more, with the first
+    /// step of the round after the next, `(round + 2) × syncEvery`, still a number, so the step arithmetic of every
+    /// round this job can still send (the next one, a retry of it, the final one) cannot overflow. A stored round
+    /// outside this is a damaged row (``ResumeProblem/impossibleRound(_:syncEvery:)``).
+    static func isReachable(round: Int, syncEvery: Int) -> Bool {
+        guard round >= 0, syncEvery >= 1 else { return false }
+        let (next, overflow) = round.addingReportingOverflow(2)
+        return !overflow && !next.multipliedReportingOverflow(by: syncEvery).overflow
+    }
+
     /// The total local steps of a stored job, when its record shows them: once its stored rounds reach its planned
     /// rounds, its step count stopped at the total (``closeRound(_:nowMs:into:)`` stores
     /// `step = min(round × sync_every, total)` and `total_rounds = ⌈total / sync_every⌉`). `nil` before that (and

@@ -36,7 +36,7 @@ final class OnlineCoordinator: ControlShell {
     ///   newest stored version fits the configured policy but cannot be served (its statistics are not finite).
     func start(nowMs: UInt64) throws {
         core.intervalStartMs = nowMs
-        core.frozen = try store.setting("online.frozen") == "true"
+        core.frozen = try store.flag("online.frozen") ?? false
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
         var stored: UInt64 = 0
         var carried: OnlinePolicy?
@@ -104,7 +104,7 @@ final class OnlineCoordinator: ControlShell {
             }
         }
         stored = max(stored, highestLogged)
-        guard stored < .max else { throw PolicyVersionExhausted(version: stored) }
+        guard stored < PolicyVersionExhausted.largestVersion else { throw PolicyVersionExhausted(version: stored) }
         if let carried { core.policy = carried }
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)

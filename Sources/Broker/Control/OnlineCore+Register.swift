@@ -55,7 +55,7 @@ extension OnlineCore {
                 text: "\(eventsSinceSync) feedback events were learnt since the last sync and would be replaced; "
                     + "run `recpool online sync` first", into: &actions)
         }
-        guard version < .max else {
+        guard version < PolicyVersionExhausted.largestVersion else {
             return reply(requester, .conflict, text: "\(PolicyVersionExhausted(version: version))", into: &actions)
         }
         let candidate: OnlinePolicy

@@ -140,7 +140,7 @@ extension OnlineCore {
                     ["version": "\(version)", "guard": "\(decision.reason)"]))
             return finishSync(decision, nowMs: nowMs, into: &actions)
         }
-        guard version < .max else {
+        guard version < PolicyVersionExhausted.largestVersion else {
             return versionNotStored(
                 decision, because: "\(PolicyVersionExhausted(version: version))", nowMs: nowMs, into: &actions)
         }
@@ -236,6 +236,9 @@ extension OnlineCore {
 
 /// The stored online policy version is the largest there is, so no next version can be numbered.
 struct PolicyVersionExhausted: Error, CustomStringConvertible {
+    /// The largest version the store can hold: 2⁶³ − 1, SQLite's largest integer. A next version past it would be
+    /// stored clamped onto this number, replacing the policy stored under it (a number naming two policies).
+    static let largestVersion = UInt64(Int64.max)
     /// The stored version.
     var version: UInt64
     var description: String { "online policy version \(version) has no successor" }

@@ -41,6 +41,10 @@ struct RoundExecutorTests {
         BadInput(
             label: "an absurd model", spec: TrainingFixtures.spec(hidden: [65_536, 65_536]), message: "larger than"),
         BadInput(
+            label: "more hidden layers than a checkpoint holds",
+            spec: TrainingFixtures.spec(hidden: [Int](repeating: 1, count: TrainJobSpec.maximumHiddenLayers + 1)),
+            message: "hidden lists 64 layers; at most 63 (a checkpoint holds 64 layers with the output)"),
+        BadInput(
             label: "an unsupported model",
             spec: {
                 var s = spec; s.model = "sgd"; return s
@@ -73,6 +77,23 @@ struct RoundExecutorTests {
             cache: TrainingCache())
         #expect(result.body.isEmpty)
         #expect(result.report.error?.contains(input.message) == true, "\(result.report.error ?? "no error")")
+    }
+
+    @Test("the deepest hidden list a job may ask for finalizes to a checkpoint that decodes, with every layer")
+    func deepestJobCheckpointDecodes() throws {
+        let hidden = [Int](repeating: 2, count: TrainJobSpec.maximumHiddenLayers)
+        let spec = TrainingFixtures.spec(hidden: hidden)
+        #expect(spec.problem == nil)
+        let result = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 0, finalize: true), state: [],
+            dataset: TrainingFixtures.bytes, cache: TrainingCache())
+        #expect(result.report.error == nil, "\(result.report.error ?? "")")
+        let checkpoint = try Checkpoint(decoding: result.body)
+        guard case .mlp(let model) = checkpoint.model else {
+            Issue.record("expected an MLP checkpoint")
+            return
+        }
+        #expect(model.layers.count == hidden.count + 1)
     }
 
     @Test("A shard outside 0..<shards is refused")

@@ -249,18 +249,23 @@ extension RecStore {
     }
 
     /// The feedback events no finished sync consumed, in the order they were stored, with their impressions' records.
-    /// - Throws: ``StoreError`` when the read fails.
+    /// - Throws: ``StoreError`` when the read fails; ``StoreError/corruptColumn(table:row:column:problem:)`` for a
+    ///   click other than 0 or 1 (a damaged row is named, never learnt as a reward of 7).
     public func unlearntFeedback() throws(StoreError) -> [UnlearntFeedback] {
         try read { db in
-            try Row.fetchAll(
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT f.impression_id, f.item, f.click, i.record FROM feedback f
                     JOIN impressions i ON i.id = f.impression_id WHERE f.unlearnt = 1 ORDER BY f.rowid
-                    """
-            ).map { row in
-                UnlearntFeedback(
-                    impressionId: row["impression_id"], item: row["item"], click: row["click"], record: row["record"])
+                    """)
+            return try rows.map { fetched throws(StoreError) in
+                let row = StoredRow(fetched, table: "feedback", key: "impression_id", "item")
+                let click: Int = try row.value("click")
+                guard click == 0 || click == 1 else { throw row.corrupt("click", "\(click) is neither 0 nor 1") }
+                return UnlearntFeedback(
+                    impressionId: try row.value("impression_id"), item: try row.value("item"), click: click,
+                    record: try row.value("record"))
             }
         }
     }

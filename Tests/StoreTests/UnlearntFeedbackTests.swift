@@ -40,6 +40,22 @@ struct UnlearntFeedbackTests {
         #expect(try reopened.unlearntFeedback().isEmpty)
     }
 
+    @Test("a damaged click in an unlearnt row is named, never handed to a learner as a reward")
+    func damagedClickNamed() throws {
+        let temporary = try TemporaryDirectory("store-unlearnt-damaged")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        _ = try store.commitOnline(
+            impressions: [Self.impression("i1")], keep: 100,
+            feedback: [.init(impressionId: "i1", item: 3, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)])
+        try UnreadableValueTests.damage(temporary.path, "UPDATE feedback SET click = 7")
+        #expect(
+            throws: StoreError.corruptColumn(
+                table: "feedback", row: #"impression_id = "i1", item = 3"#, column: "click",
+                problem: "7 is neither 0 nor 1")
+        ) { try store.unlearntFeedback() }
+    }
+
     @Test("a new lineage marks every event learnt")
     func markAll() throws {
         let temporary = try TemporaryDirectory("store-unlearnt-all")

@@ -195,9 +195,14 @@ struct BrokerCommand: AsyncParsableCommand {
         let service = BrokerService(settings: settings, logger: logger) { result in
             switch result {
             case .success(let endpoints):
-                logger.info(
-                    "listening", metadata: ["frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)"])
-                CommandOutput.printLine(WireJSON.encode(endpoints))
+                // With --metrics, announced only once that endpoint is bound too: a metrics address in use stops the
+                // broker (exit 69), which must not have said it was listening.
+                Task {
+                    guard await metricsService?.listening.wait() ?? true else { return }
+                    logger.info(
+                        "listening", metadata: ["frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)"])
+                    CommandOutput.printLine(WireJSON.encode(endpoints))
+                }
             case .failure(let error):
                 logger.critical("\(error)")
             }

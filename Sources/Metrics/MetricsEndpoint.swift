@@ -30,6 +30,8 @@ public struct MetricsEndpoint: Service {
     private let host: String
     private let port: UInt16
     private let logger: Logger
+    /// Settled `true` once the HTTP socket is bound, `false` when the endpoint stops without having bound it.
+    public let listening = ListeningSignal()
 
     /// Installs the Prometheus backend for swift-metrics. Call once per process, before creating metrics.
     public static func bootstrap() -> PrometheusCollectorRegistry {
@@ -87,11 +89,15 @@ public struct MetricsEndpoint: Service {
         }
         let address = "\(host):\(port)"
         // Said once the socket is bound, never before: an address in use must not be logged as listening.
-        let announce = Task { [logger] in
+        let announce = Task { [logger, listening] in
             guard (try? await server.waitUntilListening()) != nil else { return }
             logger.info("metrics endpoint listening", metadata: ["address": "\(address)"])
+            listening.settle(true)
         }
-        defer { announce.cancel() }
+        defer {
+            announce.cancel()
+            listening.settle(false)  // no effect once it listened
+        }
         try await withGracefulShutdownHandler {
             do {
                 try await server.run()

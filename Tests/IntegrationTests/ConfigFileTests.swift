@@ -129,6 +129,8 @@ struct ConfigFileTests {
         #expect(metricsTaken.code == 69, "\(metricsTaken.stderr)")
         #expect(metricsTaken.stderr.contains("Address already in use"), "\(metricsTaken.stderr)")
         #expect(!metricsTaken.stderr.contains("metrics endpoint listening"), "\(metricsTaken.stderr)")
+        // Nor does it announce its ZeroMQ endpoints (the JSON line on stdout) before it exits.
+        #expect(metricsTaken.stdout.isEmpty, "\(metricsTaken.stdout)")
     }
 
     @Test("the example configuration files in deploy/ name only known keys with valid values")

@@ -58,24 +58,27 @@ public struct ParameterPack: Sendable, Equatable {
     }
 
     /// Decodes a pack.
-    /// - Throws: ``WireError/badDocument(_:)`` naming what is wrong (a step past ``maximumStep`` too).
+    /// - Throws: ``WireError/badPack(_:)`` naming what is wrong (a step past ``maximumStep`` too).
     public init(decoding bytes: [UInt8]) throws(WireError) {
-        guard bytes.count >= 16, Array(bytes[0..<4]) == Self.magic else { throw .badDocument("not a parameter pack") }
+        guard bytes.count >= 4, Array(bytes[0..<4]) == Self.magic else {
+            throw .badPack("\(bytes.count) bytes that do not start with the pack magic RPK1")
+        }
+        guard bytes.count >= 16 else { throw .badPack("\(bytes.count) bytes, shorter than a pack's 16-byte head") }
         var reader = ByteReader(bytes, offset: 4)
         step = reader.read()
         guard step <= Self.maximumStep else {
-            throw .badDocument("parameter pack step \(step) is past the largest a pack may carry (2^53)")
+            throw .badPack("parameter pack step \(step) is past the largest a pack may carry (2^53)")
         }
         let count = Int(reader.read(UInt32.self))
         var vectors: [Vector] = []
         for index in 0..<count {
-            guard reader.remaining >= 2 else { throw .badDocument("parameter pack truncated at vector \(index)") }
+            guard reader.remaining >= 2 else { throw .badPack("parameter pack truncated at vector \(index)") }
             let nameLength = Int(reader.read(UInt16.self))
-            guard reader.remaining >= nameLength + 8 else { throw .badDocument("parameter pack truncated at vector \(index)") }
+            guard reader.remaining >= nameLength + 8 else { throw .badPack("parameter pack truncated at vector \(index)") }
             let name = String(decoding: bytes[reader.offset..<(reader.offset + nameLength)], as: UTF8.self)
             reader.offset += nameLength
             let length = reader.read(UInt64.self)
-            guard length <= UInt64(reader.remaining / 4) else { throw .badDocument("vector \(name) is truncated") }
+            guard length <= UInt64(reader.remaining / 4) else { throw .badPack("vector \(name) is truncated") }
             let n = Int(length)
             var values = [Float](repeating: 0, count: n)
             values.withUnsafeMutableBytes { target in
@@ -86,7 +89,7 @@ public struct ParameterPack: Sendable, Equatable {
             reader.offset += 4 * n
             vectors.append(Vector(name: name, values: values))
         }
-        guard reader.remaining == 0 else { throw .badDocument("\(reader.remaining) bytes after the last vector") }
+        guard reader.remaining == 0 else { throw .badPack("\(reader.remaining) bytes after the last vector") }
         self.vectors = vectors
     }
 
@@ -94,18 +97,18 @@ public struct ParameterPack: Sendable, Equatable {
     ///
     /// Accumulates in Double, so averaging a single pack returns it bit for bit. The step is the
     /// largest among the packs.
-    /// - Throws: ``WireError/badDocument(_:)`` when the packs' layouts differ, a weight is negative or not finite, no
+    /// - Throws: ``WireError/badPack(_:)`` when the packs' layouts differ, a weight is negative or not finite, no
     ///   weight is positive, or a pack holds a value that is not finite (a diverged replica's).
     public static func weightedMean(_ packs: [(pack: ParameterPack, weight: Double)]) throws(WireError) -> ParameterPack {
-        guard let first = packs.first else { throw .badDocument("nothing to average") }
+        guard let first = packs.first else { throw .badPack("nothing to average") }
         guard packs.allSatisfy({ $0.weight.isFinite && $0.weight >= 0 }) else {
-            throw .badDocument("a weight is negative or not finite")
+            throw .badPack("a weight is negative or not finite")
         }
         let total = packs.reduce(0) { $0 + $1.weight }
-        guard total > 0, total.isFinite else { throw .badDocument("the replicas reported no samples") }
+        guard total > 0, total.isFinite else { throw .badPack("the replicas reported no samples") }
         for (pack, _) in packs {
             if let vector = pack.vectors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
-                throw .badDocument("\(vector.name) holds a value that is not finite")
+                throw .badPack("\(vector.name) holds a value that is not finite")
             }
         }
         if packs.count == 1 { return first.pack }
@@ -115,7 +118,7 @@ public struct ParameterPack: Sendable, Equatable {
             for (pack, weight) in packs {
                 guard index < pack.vectors.count, pack.vectors[index].name == vector.name,
                     pack.vectors[index].values.count == vector.values.count
-                else { throw .badDocument("replicas disagree on the layout of \(vector.name)") }
+                else { throw .badPack("replicas disagree on the layout of \(vector.name)") }
                 let values = pack.vectors[index].values
                 for i in sums.indices { sums[i] += Double(values[i]) * weight }
             }

@@ -40,6 +40,8 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
     case nonFiniteValue(row: Int, column: Int)
     /// A JSON payload did not decode.
     case badDocument(String)
+    /// A binary parameter pack did not decode, or packs could not be combined.
+    case badPack(String)
     /// A fixed-size payload has the wrong length.
     case badPayloadLength(expected: Int, got: Int)
 
@@ -76,6 +78,7 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
         case .tooManyColumns(let cols, let limit): "\(cols) columns exceed the limit of \(limit)"
         case .nonFiniteValue(let row, let column): "value at row \(row), column \(column) is NaN or infinite"
         case .badDocument(let why): "malformed JSON document: \(why)"
+        case .badPack(let why): "malformed parameter pack: \(why)"
         case .badPayloadLength(let expected, let got): "payload has \(got) bytes, expected \(expected)"
         }
     }

@@ -226,7 +226,7 @@ struct OnlineRegistrationTests {
         let reply = try #require(refused.first)
         #expect(reply.header.status == .badRequest)
         let text = reply.errorText ?? ""
-        #expect(text.contains("frame 2 is not a weights pack") && text.contains("not a parameter pack"), "\(text)")
+        #expect(text.contains("frame 2 is not a weights pack") && text.contains("malformed parameter pack") && text.contains("do not start with the pack magic RPK1"), "\(text)")
         #expect(!text.contains("needs the policy's weights pack"), "\(text)")
     }
 }

@@ -158,3 +158,19 @@ struct TrainingDocumentTests {
         }
     }
 }
+
+/// A binary parameter pack that does not decode is named as a pack, never as a JSON document.
+@Suite("Parameter pack decode errors")
+struct ParameterPackErrorTests {
+    @Test("bytes without the pack magic, and a head cut short, say so and are not called JSON")
+    func namedAsPack() {
+        #expect(throws: WireError.badPack("15 bytes that do not start with the pack magic RPK1")) {
+            try ParameterPack(decoding: Array(#"{"not":"a pack"}"#.utf8.prefix(15)))
+        }
+        #expect(throws: WireError.badPack("6 bytes, shorter than a pack's 16-byte head")) {
+            try ParameterPack(decoding: ParameterPack.magic + [0, 0])
+        }
+        let error = WireError.badPack("x")
+        #expect(error.description == "malformed parameter pack: x" && error.status == .badRequest)
+    }
+}

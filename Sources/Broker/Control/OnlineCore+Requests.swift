@@ -64,7 +64,9 @@ extension OnlineCore {
         if freeze != frozen {
             frozen = freeze
             actions.append(.log(.info, freeze ? "online learning frozen" : "online learning unfrozen", [:]))
-            if freeze { held.removeAll() }
+            // The install below drops what the replicas learnt since the last sync: those events wait, with the
+            // held ones, until learning is unfrozen (they were acknowledged before the freeze).
+            if freeze { for worker in workers { rehold(worker.identity) } }
             for worker in workers { install(on: worker.identity, into: &actions) }
             publishView(into: &actions)
         }

@@ -77,12 +77,24 @@ extension RecPoolClient {
         try await control(ControlRequest(.onlineUnfreeze), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
-    /// Forces a sync now (CONTROL `online_sync`) and returns the view after it.
+    /// Forces a sync now (CONTROL `online_sync`) and returns the view after it. When a periodic sync is already out
+    /// (CONFLICT "a sync is already in progress"), it waits for that one to end and asks again, for up to 60 s, so
+    /// the sync it returns started after the call: what was learnt before the call is merged.
     /// - Parameter corrupt: fault injection (`"noise"`), honoured only by a broker run with
     ///   `--allow-fault-injection`.
+    /// - Throws: ``ClientError``; CONFLICT when a sync is still in progress after 60 s, or learning is frozen.
     public func onlineSync(corrupt: String? = nil, timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        try await control(
-            ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await control(
+                    ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
+            } catch .server(.conflict, let message, _)
+                where message.contains("a sync is already in progress") && ContinuousClock.now < giveUp
+            {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Registers a policy trained offline (a warm start from logs) as the pool's next online version (CONTROL

@@ -86,58 +86,6 @@ struct OnlineLearntMarkTests {
         #expect(m.core.view.pendingEvents == 1)
     }
 
-    /// One delivered event (to w-a, which served it), with w-a and w-b live.
-    static func oneDelivered(_ m: inout OnlineMachine) {
-        _ = m.feed(.workers([m.workerA, m.workerB]))
-        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-s"), reply: nil))
-        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-s", item: 3)))
-        _ = m.feed(.flush)
-        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
-    }
-
-    @Test("a replica that never answers the pull: its events are not marked, and go out again after the install")
-    func unansweredReplicaIsHandedOn() throws {
-        var m = try OnlineMachine()
-        Self.oneDelivered(&m)
-        #expect(m.core.view.pendingEvents == 1)
-        _ = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs)
-        guard case .pulling(let round, _, _) = m.core.phase else {
-            Issue.record("expected pulling, got \(m.core.phase)")
-            return
-        }
-        // Only w-b answers, with nothing learnt; w-a (which holds the event) stays silent past the timeout.
-        let report = PolicyStateReport(kind: .sync, sync: round.id, version: 1, events: 0, updates: 0, weightsSha256: "")
-        _ = m.feed(
-            .policyState(
-                identity: m.workerB.identity,
-                message: WireMessage(
-                    header: Header(command: .policyState, requestId: round.id),
-                    payload: [WireJSON.encode(report), PolicyWeights.pack(m.core.policy).encoded()])),
-            nowMs: 12_000)
-        let finished = m.feed(.tick, nowMs: 12_000 + OnlineSettings().syncTimeoutMs)
-        #expect(!m.core.syncing)
-        #expect(finished.markedLearnt.isEmpty)
-        // After the install that drops w-a's learning, the event is sent again.
-        #expect(finished.installedVersions == [1, 1])
-        #expect(finished.toWorkers(.learn).count == 1)
-        #expect(m.core.view.pendingEvents == 1)
-    }
-
-    @Test("freeze then unfreeze: the events the replicas held unsynced are sent again, not marked by an empty sync")
-    func freezeKeepsUnsyncedEvents() throws {
-        var m = try OnlineMachine()
-        Self.oneDelivered(&m)
-        let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
-        let frozen = m.feed(.frozenStored(true, requester: requester, .success(())))
-        #expect(frozen.installedVersions == [1, 1] && m.core.view.pendingEvents == 0)
-        // Nothing goes out while frozen.
-        #expect(m.feed(.tick, nowMs: 3_000).toWorkers(.learn).isEmpty)
-        _ = m.feed(.frozenStored(false, requester: requester, .success(())))
-        let resumed = m.feed(.tick, nowMs: 4_000)
-        #expect(resumed.toWorkers(.learn).count == 1)
-        #expect(m.core.view.pendingEvents == 1)
-    }
-
     @Test("feedback that arrives while learning is frozen is committed as not to be learnt")
     func frozenFeedbackIsNotToLearn() throws {
         var m = try OnlineMachine()

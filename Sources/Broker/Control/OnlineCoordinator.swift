@@ -95,7 +95,7 @@ final class OnlineCoordinator: ControlShell {
                 // replaced by an untrained policy that would throw away what the pool learnt.
                 throw StoredPolicyUnusable(version: row.version, error: error)
             }
-            if resumedStored { return handOnUnlearnt(continuing: true) }
+            if resumedStored { return try handOnUnlearnt(continuing: true) }
             stored = row.version
             if highestLogged > row.version {
                 logger.warning(
@@ -106,9 +106,6 @@ final class OnlineCoordinator: ControlShell {
         stored = max(stored, highestLogged)
         guard stored < PolicyVersionExhausted.largestVersion else { throw PolicyVersionExhausted(version: stored) }
         if let carried { core.policy = carried }
-        // Before the new version is stored: a start that stops between the two must not resume that version and then
-        // hand it a lineage's events it does not continue.
-        handOnUnlearnt(continuing: carried != nil)
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
@@ -118,49 +115,35 @@ final class OnlineCoordinator: ControlShell {
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
+        try handOnUnlearnt(continuing: carried != nil)
     }
 
     /// The replicas a restarted broker registers are sent its served version, which drops what they learnt since
-    /// the last sync; the stored feedback no finished sync consumed is therefore held for the replicas again, so a
-    /// restart of the broker, of the workers or of both loses no learning. A new lineage (another catalogue, an
-    /// unrelated stored policy) does not learn the old one's events: they are marked consumed. Damaged state here
-    /// (an impression record that does not decode, a click other than 0 or 1) is logged naming it and the hand-on is
-    /// skipped: the broker still starts and serves, and the rows stay for a later start to try again.
-    private func handOnUnlearnt(continuing: Bool) {
-        do {
-            guard continuing else { return try store.markAllLearnt() }
-            let rows = try store.unlearntFeedback()
-            var events: [LearnEvent] = []
-            events.reserveCapacity(rows.count)
-            var records: [String: ImpressionRecord] = [:]
-            for row in rows {
-                let record: ImpressionRecord
-                if let known = records[row.impressionId] {
-                    record = known
-                } else {
-                    record = try StoredJSON.decode(
-                        ImpressionRecord.self, from: row.record, table: "impressions",
-                        row: "id = \"\(row.impressionId)\"", column: "record")
-                    records[row.impressionId] = record
-                }
-                // The commit checked the item against the slate; a row that no longer matches is not learnt from.
-                guard let slot = record.slate.firstIndex(of: row.item), slot < record.propensities.count else { continue }
-                events.append(
-                    LearnEvent(
-                        impressionId: row.impressionId, userFeatures: record.userFeatures, viewed: record.viewed,
-                        item: row.item, position: slot, reward: Double(row.click), propensity: record.propensities[slot],
-                        version: record.version))
-            }
-            guard !events.isEmpty else { return }
-            core.held.append(contentsOf: events)
-            logger.info(
-                "feedback no sync consumed before the restart goes to the replicas again",
-                metadata: ["events": "\(events.count)"])
-        } catch {
-            logger.error(
-                "the feedback no sync consumed cannot be read; it is not handed to the replicas again",
-                metadata: ["error": "\(error)"])
+    /// the last sync; the stored feedback no finished sync consumed is therefore held for the replicas again (in the
+    /// order it was stored), so a restart of the broker, of the workers or of both loses no learning. A new lineage
+    /// (another catalogue, an unrelated stored policy) does not learn the old one's events: they are marked consumed.
+    /// - Throws: ``StoreError`` when the log cannot be read or written, or an impression record does not decode.
+    private func handOnUnlearnt(continuing: Bool) throws {
+        guard continuing else { return try store.markAllLearnt() }
+        let rows = try store.unlearntFeedback()
+        var events: [LearnEvent] = []
+        events.reserveCapacity(rows.count)
+        for row in rows {
+            let record = try StoredJSON.decode(
+                ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.impressionId)\"",
+                column: "record")
+            // The commit checked the item against the slate; a row that no longer matches is not learnt from.
+            guard let slot = record.slate.firstIndex(of: row.item), slot < record.propensities.count else { continue }
+            events.append(
+                LearnEvent(
+                    impressionId: row.impressionId, userFeatures: record.userFeatures, viewed: record.viewed,
+                    item: row.item, position: slot, reward: Double(row.click), propensity: record.propensities[slot],
+                    version: record.version))
         }
+        guard !events.isEmpty else { return }
+        core.held.append(contentsOf: events)
+        logger.info(
+            "feedback no sync consumed before the restart goes to the replicas again", metadata: ["events": "\(events.count)"])
     }
 
     /// How the configured catalogue relates to a stored version's (`nil`: the simulator world's catalogue).

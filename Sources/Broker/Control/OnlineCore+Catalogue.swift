@@ -100,7 +100,6 @@ extension OnlineCore {
                 .warning, "a replica lacks the served catalogue version; sending it, then the POLICY again",
                 ["worker": "\(name)", "catalogue_version": "\(missing.version)"]))
         actions.append(.shipCatalogue(worker: identity, version: missing.version))
-        rehold(identity)  // the install drops what it learnt since the last sync
         install(on: identity, into: &actions)
     }
 

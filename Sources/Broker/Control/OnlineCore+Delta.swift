@@ -82,7 +82,6 @@ extension OnlineCore {
             .log(
                 .warning, "a replica refused a POLICY delta; sending the whole pack",
                 ["worker": "\(name)", "policy_version": "\(report.version)", "error": "\(report.error ?? "")"]))
-        rehold(identity)  // the whole pack's install drops what it learnt since the last sync
         install(on: identity, into: &actions)
     }
 }

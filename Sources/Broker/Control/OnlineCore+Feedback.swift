@@ -243,19 +243,9 @@ extension OnlineCore {
             PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot, queued: queued))
     }
 
-    /// Moves the events sent to replica `identity` since the last sync back to the front of ``held``, in order: a
-    /// POLICY install is about to drop what that replica learnt from them, so they are sent again after it.
-    mutating func rehold(_ identity: [UInt8]) {
-        outgoing[identity] = nil  // not sent yet: a subset of its unsynced events, held below with the rest
-        guard let events = unsynced.removeValue(forKey: identity), !events.isEmpty else { return }
-        held.insert(contentsOf: events, at: 0)
-        viewDirty = true
-    }
-
-    /// Queues an event for the replica that served it (or the next live one); held while a sync is out or learning
-    /// is frozen.
+    /// Queues an event for the replica that served it (or the next live one); held while a sync is out.
     mutating func deliver(_ event: LearnEvent, preferring worker: String?) {
-        guard !syncing, !frozen, !workers.isEmpty else {
+        guard !syncing, !workers.isEmpty else {
             held.append(event)
             return
         }

@@ -64,9 +64,7 @@ extension OnlineCore {
         if freeze != frozen {
             frozen = freeze
             actions.append(.log(.info, freeze ? "online learning frozen" : "online learning unfrozen", [:]))
-            // The install below drops what the replicas learnt since the last sync: those events wait, with the
-            // held ones, until learning is unfrozen (they were acknowledged before the freeze).
-            if freeze { for worker in workers { rehold(worker.identity) } }
+            if freeze { held.removeAll() }
             for worker in workers { install(on: worker.identity, into: &actions) }
             publishView(into: &actions)
         }

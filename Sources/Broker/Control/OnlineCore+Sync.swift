@@ -83,8 +83,6 @@ extension OnlineCore {
     /// log is committed so the guard reads it; with nothing to judge, the sync ends at once.
     mutating func closeSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
         guard case .pulling(let round, _, let results) = phase else { return }
-        // Answered for the served version (with or without learning): the sync consumes those replicas' events.
-        answeredSync = Set(results.filter { $0.value.report.version == version }.keys)
         let contributions = results.values.filter { $0.report.version == version && $0.report.events > 0 }
         guard round.corrupt || !contributions.isEmpty else {
             // Nothing learnt since the served version: no candidate, so neither accepted nor rejected, but the sync
@@ -204,7 +202,7 @@ extension OnlineCore {
     /// The events the running sync consumes: those delivered to the live replicas before it, and those of replicas
     /// that left after their learning was merged.
     var syncConsumedKeys: [RecStore.FeedbackKey] {
-        (unsynced.filter { answeredSync.contains($0.key) }.values.joined() + consumedBySync).map {
+        (unsynced.values.joined() + consumedBySync).map {
             RecStore.FeedbackKey(impressionId: $0.impressionId, item: $0.item)
         }
     }
@@ -223,12 +221,8 @@ extension OnlineCore {
         // these events on again (marking is idempotent, so the ones the version's store marked are marked again).
         let consumed = syncConsumedKeys
         if !consumed.isEmpty { actions.append(.markLearnt(consumed)) }
-        // The others' events were in no merge, and the install below drops what those replicas learnt: send them
-        // again after it.
-        for identity in unsynced.keys where !answeredSync.contains(identity) { rehold(identity) }
         unsynced.removeAll()
         consumedBySync.removeAll()
-        answeredSync.removeAll()
         // A registration restarts the interval (the replicas start from the registered version) but is not a sync.
         if !round.registration { lastSyncMs = nowMs }
         intervalStartMs = nowMs

@@ -98,10 +98,6 @@ struct OnlineCore: ControlCore {
     /// Events of replicas that left after their learning was merged into the candidate being judged or stored: the
     /// sync consumes them (they are not handed on, which would learn them twice).
     var consumedBySync: [LearnEvent] = []
-    /// The replicas whose answer the running sync took (from ``closeSync(nowMs:into:)`` on): it consumes their
-    /// events. A replica that did not answer, or answered for another version or unreadably, has its events held and
-    /// sent again after the install that ends the sync (that install drops what it learnt).
-    var answeredSync: Set<[UInt8]> = []
     /// The events delivered to the live replicas since the last sync (`pending_events`): each counted once, also
     /// one handed on from a replica that left (it is moved, not sent twice).
     var eventsSinceSync: Int { unsynced.values.reduce(0) { $0 + $1.count } }
@@ -218,10 +214,8 @@ struct OnlineCore: ControlCore {
             switch phase {
             case .judging, .storing:
                 // Its learning is in the candidate: the sync consumes these events.
-                if answeredSync.contains(gone) {
-                    consumedBySync += orphaned
-                    orphaned = []
-                }
+                consumedBySync += orphaned
+                orphaned = []
             case .idle, .pulling:
                 break
             }

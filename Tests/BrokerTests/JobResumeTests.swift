@@ -90,14 +90,7 @@ struct JobResumeTests {
         #expect(assignment.stateSHA == h.states[2])
 
         let checkpoint = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded()
-        let report = RoundReport(
-            job: "job-1", round: 3, shard: 0, samples: 0, loss: 0, receivedStateSHA: h.states[2]!,
-            metrics: ["auc": 0.75], epoch: 1, step: 10, totalSteps: 10, datasetSHA: "ab", error: nil)
-        h.coordinator.handleWorker(
-            identity: [1],
-            message: WireMessage(
-                header: Header(command: .roundResult, requestId: 3), payload: [WireJSON.encode(report), checkpoint]),
-            nowMs: 3_000)
+        h.finalResult(checkpoint: checkpoint)
         let job = try #require(try h.store.job("job-1"))
         #expect(job.state == .completed && job.modelVersion == 1, "\(job.error ?? "")")
         #expect(try h.store.promotedVersion() == 1)
@@ -112,15 +105,7 @@ struct JobResumeTests {
         try h.start()
         #expect(try h.workerJoins().first?.finalize == true)
         let whole = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded()
-        let report = RoundReport(
-            job: "job-1", round: 3, shard: 0, samples: 0, loss: 0, receivedStateSHA: h.states[2]!,
-            metrics: ["auc": 0.75], epoch: 1, step: 10, totalSteps: 10, datasetSHA: "ab", error: nil)
-        h.coordinator.handleWorker(
-            identity: [1],
-            message: WireMessage(
-                header: Header(command: .roundResult, requestId: 3),
-                payload: [WireJSON.encode(report), Array(whole.dropLast(5))]),
-            nowMs: 3_000)
+        h.finalResult(checkpoint: Array(whole.dropLast(5)))
         let job = try #require(try h.store.job("job-1"))
         #expect(job.state == .failed && job.modelVersion == nil)
         #expect(
@@ -238,5 +223,19 @@ struct JobResumeTests {
         }
         #expect(!h.outputs.contains { if case .registry = $0 { true } else { false } })
         #expect(!h.outputs.contains { if case .rollout = $0 { true } else { false } })
+    }
+}
+
+extension ResumeHarness {
+    /// Worker [1]'s finalize result for round 3 of job-1 (after stored round 2), carrying `checkpoint` as frame 2.
+    func finalResult(checkpoint: [UInt8]) {
+        let report = RoundReport(
+            job: "job-1", round: 3, shard: 0, samples: 0, loss: 0, receivedStateSHA: states[2]!,
+            metrics: ["auc": 0.75], epoch: 1, step: 10, totalSteps: 10, datasetSHA: "ab", error: nil)
+        coordinator.handleWorker(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .roundResult, requestId: 3), payload: [WireJSON.encode(report), checkpoint]),
+            nowMs: 3_000)
     }
 }

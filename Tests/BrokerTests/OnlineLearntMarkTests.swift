@@ -35,10 +35,7 @@ struct OnlineLearntMarkTests {
     func rejectedSyncMarksItsEvents() throws {
         var m = try OnlineMachine()
         let judged = try OnlineMachineTests.syncToGuard(&m)
-        let rejected = GuardDecision(
-            accepted: false, reason: "rejected: worse", candidateValue: 0.1, currentValue: 0.2, margin: 0.01, rows: 300,
-            atMs: 12_000)
-        #expect(m.feed(.verdict(sync: judged.sync, decision: rejected)).markedLearnt == [Self.key])
+        #expect(m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.rejected)).markedLearnt == [Self.key])
     }
 
     @Test("a replica that leaves after its learning was merged: its events are not learnt again by another replica")

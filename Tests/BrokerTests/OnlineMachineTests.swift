@@ -15,6 +15,10 @@ struct OnlineMachine {
     /// The guard's verdict admitting a candidate.
     static let admitted = GuardDecision(
         accepted: true, reason: "accepted", candidateValue: nil, currentValue: nil, margin: 0.01, rows: 0, atMs: 12_000)
+    /// The guard's verdict rejecting a candidate that estimates worse.
+    static let rejected = GuardDecision(
+        accepted: false, reason: "rejected: worse", candidateValue: 0.1, currentValue: 0.2, margin: 0.01, rows: 300,
+        atMs: 12_000)
 
     init(settings: OnlineSettings = OnlineSettings()) throws {
         core = try OnlineCore(settings: settings, nowMs: 1_000)
@@ -244,10 +248,7 @@ struct OnlineMachineTests {
     func rejectedCandidate() throws {
         var m = try OnlineMachine()
         let judged = try Self.syncToGuard(&m)
-        let rejected = GuardDecision(
-            accepted: false, reason: "rejected: worse", candidateValue: 0.1, currentValue: 0.2, margin: 0.01, rows: 300,
-            atMs: 12_000)
-        let actions = m.feed(.verdict(sync: judged.sync, decision: rejected))
+        let actions = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.rejected))
         #expect(actions.versionsToStore.isEmpty)
         #expect(!m.core.syncing && m.core.version == 1)
         #expect(m.core.view.rejected == 1 && m.core.view.lastDecision?.accepted == false)

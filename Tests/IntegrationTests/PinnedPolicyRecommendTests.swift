@@ -24,17 +24,7 @@ struct PinnedPolicyRecommendTests {
         let temporary = try TemporaryDirectory("pinned-policy")
         defer { temporary.remove() }
         let directory = temporary.url
-        var csv = "a,b,c,label\n"
-        for i in 0..<120 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(Float(i % 3) / 3),\(i % 2)\n" }
-        let data = directory.appendingPathComponent("train.csv")
-        try csv.write(to: data, atomically: true, encoding: .utf8)
-        for (name, seed) in [("m1", "1"), ("m2", "2")] {
-            let fit = try runTool(
-                "recpool",
-                ["fit", "--dataset", data.path, "--out", directory.appendingPathComponent("\(name).ckpt").path,
-                 "--epochs", "1", "--seed", seed])
-            #expect(fit.code == 0, "\(fit.stderr)")
-        }
+        try TwoCheckpoints.fit(in: directory)
         let state = directory.appendingPathComponent("state").path
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state, "--online", "--online-sync-interval-ms", "0"], workers: ["w1"],

@@ -223,14 +223,7 @@ struct RolloutTests {
         let temporary = try TemporaryDirectory("rollout")
         defer { temporary.remove() }
         let directory = temporary.url
-        var csv = "a,b,c,label\n"
-        for i in 0..<120 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(Float(i % 3) / 3),\(i % 2)\n" }
-        let data = directory.appendingPathComponent("train.csv")
-        try csv.write(to: data, atomically: true, encoding: .utf8)
-        for (name, seed) in [("m1", "1"), ("m2", "2")] {
-            let fit = try runTool("recpool", ["fit", "--dataset", data.path, "--out", directory.appendingPathComponent("\(name).ckpt").path, "--epochs", "1", "--seed", seed])
-            #expect(fit.code == 0, "\(fit.stderr)")
-        }
+        try TwoCheckpoints.fit(in: directory)
         try await ProcessCluster.withPool(brokerArguments: ["--state-dir", directory.appendingPathComponent("state").path], workers: ["w1", "w2"], workerArguments: ["--input-width", "3"]) { cluster, client in
             let broker = cluster.endpoints.frontend
             let first = try runTool("recpool", ["import", "--broker", broker, "--model", directory.appendingPathComponent("m1.ckpt").path, "--promote"])

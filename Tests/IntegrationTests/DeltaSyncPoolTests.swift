@@ -27,7 +27,8 @@ struct DeltaSyncPoolTests {
         defer { folder.remove() }
         let state = folder.path + "/state"
         try await ProcessCluster.with { cluster in
-            try cluster.startBroker(extra: ["--state-dir", state, "--online", "--online-sync-interval-ms", "300"])
+            try cluster.startBroker(
+                extra: ["--state-dir", state, "--online", "--online-sync-interval-ms", "300"] + OnlinePoolTests.guardAcceptsAll)
             var logs: [String: URL] = [:]
             for name in ["a", "b"] {
                 let log = folder.file("\(name).log")

@@ -249,9 +249,11 @@ extension RecStore {
     }
 
     /// The feedback events no finished sync consumed, in the order they were stored, with their impressions' records.
-    /// - Throws: ``StoreError`` when the read fails; ``StoreError/corruptColumn(table:row:column:problem:)`` for a
-    ///   click other than 0 or 1 (a damaged row is named, never learnt as a reward of 7).
-    public func unlearntFeedback() throws(StoreError) -> [UnlearntFeedback] {
+    /// A damaged row (a click other than 0 or 1) is not in ``UnlearntScan/rows``: it is named in
+    /// ``UnlearntScan/damaged`` as ``StoreError/corruptColumn(table:row:column:problem:)``, never learnt as a reward
+    /// of 7, and the readable rows are still returned.
+    /// - Throws: ``StoreError`` when the read itself fails.
+    public func unlearntFeedback() throws(StoreError) -> UnlearntScan {
         try read { db in
             let rows = try Row.fetchAll(
                 db,
@@ -259,15 +261,30 @@ extension RecStore {
                     SELECT f.impression_id, f.item, f.click, i.record FROM feedback f
                     JOIN impressions i ON i.id = f.impression_id WHERE f.unlearnt = 1 ORDER BY f.rowid
                     """)
-            return try rows.map { fetched throws(StoreError) in
+            var scan = UnlearntScan()
+            for fetched in rows {
                 let row = StoredRow(fetched, table: "feedback", key: "impression_id", "item")
-                let click: Int = try row.value("click")
-                guard click == 0 || click == 1 else { throw row.corrupt("click", "\(click) is neither 0 nor 1") }
-                return UnlearntFeedback(
-                    impressionId: try row.value("impression_id"), item: try row.value("item"), click: click,
-                    record: try row.value("record"))
+                do throws(StoreError) {
+                    let click: Int = try row.value("click")
+                    guard click == 0 || click == 1 else { throw row.corrupt("click", "\(click) is neither 0 nor 1") }
+                    scan.rows.append(
+                        UnlearntFeedback(
+                            impressionId: try row.value("impression_id"), item: try row.value("item"), click: click,
+                            record: try row.value("record")))
+                } catch {
+                    scan.damaged.append(error)
+                }
             }
+            return scan
         }
+    }
+
+    /// What ``unlearntFeedback()`` read: the readable rows in stored order, and each damaged row's error.
+    public struct UnlearntScan: Sendable, Equatable {
+        /// The readable rows, oldest first.
+        public var rows: [UnlearntFeedback] = []
+        /// One error per damaged row, naming it.
+        public var damaged: [StoreError] = []
     }
 
     private static func markLearnt(_ keys: [FeedbackKey], in db: Database) throws {

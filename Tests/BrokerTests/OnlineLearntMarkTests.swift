@@ -21,13 +21,23 @@ extension [OnlineAction] {
 struct OnlineLearntMarkTests {
     static let key = RecStore.FeedbackKey(impressionId: "imp-s", item: 3)
 
-    @Test("feedback is committed as to be learnt; an accepted version stores its events' keys and the finish marks them")
+    @Test("an accepted version stores its events' keys in its own write, and the finish writes no second mark")
     func acceptedSyncMarksItsEvents() throws {
         var m = try OnlineMachine()
         let judged = try OnlineMachineTests.syncToGuard(&m)
         let store = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted)).versionsToStore
         #expect(store.map(\.learnt) == [[Self.key]])
         let finished = m.feed(.versionStored(sync: judged.sync, .success("sha-2")))
+        #expect(finished.markedLearnt.isEmpty)
+        #expect(finished.learnt.isEmpty && m.core.view.pendingEvents == 0)
+    }
+
+    @Test("an accepted version that could not be stored: its events are marked consumed at the finish")
+    func unstoredVersionMarksItsEvents() throws {
+        var m = try OnlineMachine()
+        let judged = try OnlineMachineTests.syncToGuard(&m)
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted))
+        let finished = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)))
         #expect(finished.markedLearnt == [Self.key])
     }
 
@@ -48,7 +58,7 @@ struct OnlineLearntMarkTests {
         #expect(store.map(\.learnt) == [[Self.key]])
         let finished = m.feed(.versionStored(sync: judged.sync, .success("sha-2")))
         #expect(finished.toWorkers(.learn).isEmpty)
-        #expect(finished.markedLearnt == [Self.key])
+        #expect(finished.markedLearnt.isEmpty)  // marked by the version's store
         #expect(m.core.view.pendingEvents == 0)
     }
 

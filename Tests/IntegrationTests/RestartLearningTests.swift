@@ -13,21 +13,28 @@ struct RestartLearningTests {
         ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.contains(message) }
     }
 
+    /// Replicas `a` and `b` under a broker that syncs only when asked (no interval, no event count), so every event
+    /// stays unsynced until the test's own sync; the broker logs at info to `log`.
+    static func poolSyncingOnRequest(_ cluster: ProcessCluster, folder: TemporaryDirectory, log: URL) async throws
+        -> RecPoolClient
+    {
+        cluster.brokerLog = log
+        return try await cluster.startPool(
+            brokerArguments: [
+                "--state-dir", folder.path + "/state", "--online", "--online-sync-interval-ms", "600000",
+                "--online-sync-events", "100000", "--log-level", "info",
+            ],
+            workers: ["a", "b"])
+    }
+
     @Test("a whole-pool restart before any sync loses no learning: the events are learnt after it, and only once")
     func wholePoolRestart() async throws {
         let folder = try TemporaryDirectory("online-restart-learning")
         defer { folder.remove() }
         let log = folder.file("broker.log")
         let cluster = ProcessCluster()
-        cluster.brokerLog = log
         defer { cluster.stop() }
-        // No periodic sync: every event stays unsynced until the sync this test asks for.
-        let client = try await cluster.startPool(
-            brokerArguments: [
-                "--state-dir", folder.path + "/state", "--online", "--online-sync-interval-ms", "600000",
-                "--online-sync-events", "100000", "--log-level", "info",
-            ],
-            workers: ["a", "b"])
+        let client = try await Self.poolSyncingOnRequest(cluster, folder: folder, log: log)
         defer { client.close() }
         let first = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 2) }
         var driver = OnlineDriver(client: client, seed: 3)
@@ -70,5 +77,33 @@ struct RestartLearningTests {
         var more = OnlineDriver(client: again, seed: 4)
         try await more.users(10)
         _ = try await OnlinePoolTests.waitForOnline(again) { $0.pendingEvents == 30 }
+    }
+
+    @Test("a freeze pauses learning and loses none: after unfreeze the sync merges every event learnt before it, once")
+    func freezeLosesNoLearning() async throws {
+        let folder = try TemporaryDirectory("online-freeze-learning")
+        defer { folder.remove() }
+        let log = folder.file("broker.log")
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        let client = try await Self.poolSyncingOnRequest(cluster, folder: folder, log: log)
+        defer { client.close() }
+        let first = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 2) }
+        var driver = OnlineDriver(client: client, seed: 6)
+        try await driver.users(40)
+        _ = try await OnlinePoolTests.waitForOnline(client) { $0.pendingEvents == 120 }
+        // The freeze's install resets the replicas' learners: the 120 events wait at the broker...
+        let frozen = try await client.control(ControlRequest(op: "online_freeze"), as: OnlineView.self)
+        #expect(frozen.frozen && frozen.pendingEvents == 0, "\(frozen)")
+        // ...and feedback that arrives while frozen is stored, not learnt.
+        try await driver.users(10)
+        #expect(driver.acknowledged == 150)
+        _ = try await client.control(ControlRequest(op: "online_unfreeze"), as: OnlineView.self)
+        _ = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 2) && $0.pendingEvents == 120 }
+        let synced = try await client.onlineSync(timeoutMs: 30_000)
+        #expect(synced.version == first.version + 1, "\(synced)")
+        #expect(
+            Self.lines(log, "online sync accepted").contains { $0.contains("events=120") },
+            "\(Self.lines(log, "online sync"))")
     }
 }

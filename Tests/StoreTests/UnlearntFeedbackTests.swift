@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import RecTestKit
 import Testing
 
@@ -24,7 +25,7 @@ struct UnlearntFeedbackTests {
                 .init(impressionId: "i1", item: 4, click: 0, dwell: nil, createdMs: 2_002, toLearn: false),
             ])
         #expect(result.feedbackNew == [true, true, true])
-        let unlearnt = try store.unlearntFeedback()
+        let unlearnt = try store.unlearntFeedback().rows
         #expect(unlearnt.map(\.impressionId) == ["i1", "i2"] && unlearnt.map(\.item) == [3, 5])
         #expect(unlearnt.map(\.click) == [1, 0] && unlearnt[0].record == Self.impression("i1").record)
 
@@ -33,27 +34,33 @@ struct UnlearntFeedbackTests {
         try store.savePolicyVersion(
             PolicyVersionRow(version: 2, weightsSHA: sha, spec: "{}", decision: nil, catalogueVersion: nil),
             createdMs: 3_000, learnt: [RecStore.FeedbackKey(impressionId: "i1", item: 3)])
-        #expect(try store.unlearntFeedback().map(\.impressionId) == ["i2"])
+        #expect(try store.unlearntFeedback().rows.map(\.impressionId) == ["i2"])
         let reopened = try RecStore(directory: temporary.path)
-        #expect(try reopened.unlearntFeedback().map(\.impressionId) == ["i2"])
+        #expect(try reopened.unlearntFeedback().rows.map(\.impressionId) == ["i2"])
         try reopened.markLearnt([RecStore.FeedbackKey(impressionId: "i2", item: 5)])
-        #expect(try reopened.unlearntFeedback().isEmpty)
+        #expect(try reopened.unlearntFeedback() == RecStore.UnlearntScan())
     }
 
-    @Test("a damaged click in an unlearnt row is named, never handed to a learner as a reward")
+    @Test("a damaged click in an unlearnt row is named, never handed to a learner as a reward; the other rows are read")
     func damagedClickNamed() throws {
         let temporary = try TemporaryDirectory("store-unlearnt-damaged")
         defer { temporary.remove() }
         let store = try RecStore(directory: temporary.path)
         _ = try store.commitOnline(
-            impressions: [Self.impression("i1")], keep: 100,
-            feedback: [.init(impressionId: "i1", item: 3, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)])
-        try UnreadableValueTests.damage(temporary.path, "UPDATE feedback SET click = 7")
+            impressions: [Self.impression("i1"), Self.impression("i2")], keep: 100,
+            feedback: [
+                .init(impressionId: "i1", item: 3, click: 1, dwell: nil, createdMs: 2_000, toLearn: true),
+                .init(impressionId: "i2", item: 5, click: 0, dwell: nil, createdMs: 2_001, toLearn: true),
+            ])
+        try UnreadableValueTests.damage(temporary.path, "UPDATE feedback SET click = 7 WHERE impression_id = 'i1'")
+        let scan = try store.unlearntFeedback()
+        #expect(scan.rows.map(\.impressionId) == ["i2"] && scan.rows.map(\.click) == [0])
         #expect(
-            throws: StoreError.corruptColumn(
-                table: "feedback", row: #"impression_id = "i1", item = 3"#, column: "click",
-                problem: "7 is neither 0 nor 1")
-        ) { try store.unlearntFeedback() }
+            scan.damaged == [
+                StoreError.corruptColumn(
+                    table: "feedback", row: #"impression_id = "i1", item = 3"#, column: "click",
+                    problem: "7 is neither 0 nor 1")
+            ])
     }
 
     @Test("a new lineage marks every event learnt")
@@ -64,8 +71,45 @@ struct UnlearntFeedbackTests {
         _ = try store.commitOnline(
             impressions: [Self.impression("i1")], keep: 100,
             feedback: [.init(impressionId: "i1", item: 3, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)])
-        #expect(try store.unlearntFeedback().count == 1)
+        #expect(try store.unlearntFeedback().rows.count == 1)
         try store.markAllLearnt()
-        #expect(try store.unlearntFeedback().isEmpty)
+        #expect(try store.unlearntFeedback() == RecStore.UnlearntScan())
+    }
+
+    @Test("a state directory from before the unlearnt mark keeps its feedback, all of it counted as consumed")
+    func migrationKeepsFeedback() throws {
+        let temporary = try TemporaryDirectory("store-unlearnt-migration")
+        defer { temporary.remove() }
+        do {
+            let queue = try DatabaseQueue(path: "\(temporary.path)/recpool.sqlite")
+            try RecStore.migrator.migrate(queue, upTo: "v5-round-loss-nullable")
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO impressions (id, created_ms, worker, version, record)
+                            VALUES ('i0', 1000, 'w-a', 1, '{"impression_id":"i0"}');
+                        INSERT INTO feedback VALUES ('i0', 3, 1, 2.5, 2000);
+                        INSERT INTO feedback VALUES ('i0', 4, 0, NULL, 2001);
+                        """)
+            }
+        }
+        let store = try RecStore(directory: temporary.path)
+        // Stored before the mark existed: no sync is known to be missing them, so none is handed on again.
+        #expect(try store.unlearntFeedback() == RecStore.UnlearntScan())
+        let clicks = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT item, click, dwell, unlearnt FROM feedback ORDER BY item").map {
+                [$0["item"] as Int, $0["click"] as Int, $0["unlearnt"] as Int]
+            }
+        }
+        #expect(clicks == [[3, 1, 0], [4, 0, 0]])
+        // And the migrated table takes new rows to learn, with a repeated key still a duplicate.
+        let result = try store.commitOnline(
+            impressions: [Self.impression("i1")], keep: 100,
+            feedback: [
+                .init(impressionId: "i0", item: 3, click: 0, dwell: nil, createdMs: 3_000, toLearn: true),
+                .init(impressionId: "i1", item: 5, click: 1, dwell: nil, createdMs: 3_001, toLearn: true),
+            ])
+        #expect(result.feedbackNew == [false, true])
+        #expect(try store.unlearntFeedback().rows.map(\.impressionId) == ["i1"])
     }
 }

@@ -106,6 +106,9 @@ final class OnlineCoordinator: ControlShell {
         stored = max(stored, highestLogged)
         guard stored < PolicyVersionExhausted.largestVersion else { throw PolicyVersionExhausted(version: stored) }
         if let carried { core.policy = carried }
+        // Before the new version is stored: a start that stops between the two must not resume that version and then
+        // hand it the events of a lineage it does not continue.
+        try handOnUnlearnt(continuing: carried != nil)
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
@@ -115,30 +118,52 @@ final class OnlineCoordinator: ControlShell {
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
-        try handOnUnlearnt(continuing: carried != nil)
     }
 
     /// The replicas a restarted broker registers are sent its served version, which drops what they learnt since
     /// the last sync; the stored feedback no finished sync consumed is therefore held for the replicas again (in the
     /// order it was stored), so a restart of the broker, of the workers or of both loses no learning. A new lineage
     /// (another catalogue, an unrelated stored policy) does not learn the old one's events: they are marked consumed.
-    /// - Throws: ``StoreError`` when the log cannot be read or written, or an impression record does not decode.
+    /// A damaged row (a click other than 0 or 1, an impression record that does not decode) is logged naming it and
+    /// skipped, and stays in the store: the broker starts and the readable rows are handed on.
+    /// - Throws: ``StoreError`` when the log cannot be read or written.
     private func handOnUnlearnt(continuing: Bool) throws {
         guard continuing else { return try store.markAllLearnt() }
-        let rows = try store.unlearntFeedback()
+        let scan = try store.unlearntFeedback()
+        var damaged = scan.damaged.map { "\($0)" }
         var events: [LearnEvent] = []
-        events.reserveCapacity(rows.count)
-        for row in rows {
-            let record = try StoredJSON.decode(
-                ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.impressionId)\"",
-                column: "record")
+        events.reserveCapacity(scan.rows.count)
+        var records: [String: ImpressionRecord] = [:]
+        for row in scan.rows {
+            let record: ImpressionRecord
+            if let known = records[row.impressionId] {
+                record = known
+            } else {
+                do {
+                    record = try StoredJSON.decode(
+                        ImpressionRecord.self, from: row.record, table: "impressions",
+                        row: "id = \"\(row.impressionId)\"", column: "record")
+                } catch {
+                    damaged.append("\(error)")
+                    continue
+                }
+                records[row.impressionId] = record
+            }
             // The commit checked the item against the slate; a row that no longer matches is not learnt from.
-            guard let slot = record.slate.firstIndex(of: row.item), slot < record.propensities.count else { continue }
+            guard let slot = record.slate.firstIndex(of: row.item), slot < record.propensities.count else {
+                damaged.append("feedback for item \(row.item) of impression \(row.impressionId), not in its slate")
+                continue
+            }
             events.append(
                 LearnEvent(
                     impressionId: row.impressionId, userFeatures: record.userFeatures, viewed: record.viewed,
                     item: row.item, position: slot, reward: Double(row.click), propensity: record.propensities[slot],
                     version: record.version))
+        }
+        if !damaged.isEmpty {
+            logger.error(
+                "damaged feedback rows are not handed to the replicas again; they stay in the store",
+                metadata: ["rows": "\(damaged.count)", "first": "\(damaged[0])"])
         }
         guard !events.isEmpty else { return }
         core.held.append(contentsOf: events)

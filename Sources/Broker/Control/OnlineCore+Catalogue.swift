@@ -76,7 +76,7 @@ extension OnlineCore {
     /// the catalogue version is shipped to it and the POLICY sent again (at most ``maxCatalogueShipments`` times
     /// until it installs one); a refusal of an older POLICY is only logged (a newer one is already on its way).
     mutating func shipMissingCatalogue(
-        to identity: [UInt8], report: PolicyStateReport, into actions: inout [OnlineAction]
+        to identity: [UInt8], report: PolicyStateReport, nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
         let name = workers.first { $0.identity == identity }?.id ?? "?"
         guard let missing = report.catalogue, missing == catalogue, report.version == version,
@@ -100,6 +100,7 @@ extension OnlineCore {
                 .warning, "a replica lacks the served catalogue version; sending it, then the POLICY again",
                 ["worker": "\(name)", "catalogue_version": "\(missing.version)"]))
         actions.append(.shipCatalogue(worker: identity, version: missing.version))
+        rehold(identity, nowMs: nowMs, into: &actions)  // the install drops what it learnt since the last sync
         install(on: identity, into: &actions)
     }
 

@@ -74,7 +74,9 @@ extension OnlineCore {
 
     /// A replica refused a POLICY delta (POLICY_STATE `delta_refused`): its base is forgotten and the served
     /// version is sent to it again whole.
-    mutating func resendWhole(to identity: [UInt8], report: PolicyStateReport, into actions: inout [OnlineAction]) {
+    mutating func resendWhole(
+        to identity: [UInt8], report: PolicyStateReport, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         let name = workers.first { $0.identity == identity }?.id ?? "?"
         installedBases[identity] = nil
         guard workers.contains(where: { $0.identity == identity }) else { return }
@@ -82,6 +84,7 @@ extension OnlineCore {
             .log(
                 .warning, "a replica refused a POLICY delta; sending the whole pack",
                 ["worker": "\(name)", "policy_version": "\(report.version)", "error": "\(report.error ?? "")"]))
+        rehold(identity, nowMs: nowMs, into: &actions)  // the whole pack's install drops what it learnt since
         install(on: identity, into: &actions)
     }
 }

@@ -243,24 +243,58 @@ extension OnlineCore {
             PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot, queued: queued))
     }
 
-    /// Queues an event for the replica that served it (or the next live one); held while a sync is out.
+    /// Queues an event for the replica that served it (or the next live one); held while a sync is out or learning is
+    /// frozen (a frozen replica would drop it).
     mutating func deliver(_ event: LearnEvent, preferring worker: String?) {
-        guard !syncing, !workers.isEmpty else {
+        guard !syncing, !frozen, !workers.isEmpty else {
             held.append(event)
             return
         }
-        let target: [UInt8]
         if let worker, let match = workers.first(where: { $0.id == worker }) {
-            target = match.identity
-        } else {
-            roundRobin = (roundRobin + 1) % workers.count
-            target = workers[roundRobin].identity
+            return queue(event, for: match.identity)
         }
-        outgoing[target, default: []].append(event)
-        unsynced[target, default: []].append(event)
+        roundRobin = (roundRobin + 1) % workers.count
+        queue(event, for: workers[roundRobin].identity)
     }
 
-    /// Sends the queued LEARN batches. Held events wait while learning is frozen (a frozen replica would drop them).
+    /// Queues an event for one of `replicas` in turn (the ones a sync just took answers from), or as
+    /// ``deliver(_:preferring:)`` does when there are none.
+    mutating func deliver(_ event: LearnEvent, among replicas: [[UInt8]]) {
+        guard !replicas.isEmpty, !syncing, !frozen else { return deliver(event, preferring: nil) }
+        roundRobin = (roundRobin + 1) % replicas.count
+        queue(event, for: replicas[roundRobin])
+    }
+
+    private mutating func queue(_ event: LearnEvent, for identity: [UInt8]) {
+        outgoing[identity, default: []].append(event)
+        unsynced[identity, default: []].append(event)
+    }
+
+    /// Moves the events sent to replica `identity` since the last sync to the front of ``held``, in order: a POLICY
+    /// install is about to drop what that replica learnt from them (a freeze, a refused delta, a missing catalogue),
+    /// so they are sent again after it. During a sync's pull the replica no longer counts as pending: its answer, made
+    /// after the install, would hold none of that learning.
+    mutating func rehold(_ identity: [UInt8], nowMs: UInt64, into actions: inout [OnlineAction]) {
+        switch phase {
+        case .idle: break
+        case .pulling(let round, var pending, var results):
+            pending.remove(identity)
+            results[identity] = nil
+            phase = .pulling(round, pending: pending, results: results)
+        case .judging, .storing:
+            // Every answer is in: the sync's end consumes or sends again this replica's events.
+            return
+        }
+        outgoing[identity] = nil  // not sent yet: a subset of its unsynced events, held below with the rest
+        if let events = unsynced.removeValue(forKey: identity), !events.isEmpty {
+            held.insert(contentsOf: events, at: 0)
+            viewDirty = true
+        }
+        if case .pulling(_, let pending, _) = phase, pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
+    }
+
+    /// Sends the queued LEARN batches, at most ``learnBatchLimit`` events each. Held events wait while learning is
+    /// frozen.
     mutating func flushLearn(into actions: inout [OnlineAction]) {
         if !syncing, !frozen, !held.isEmpty, !workers.isEmpty {
             let events = held
@@ -268,12 +302,19 @@ extension OnlineCore {
             for event in events { deliver(event, preferring: nil) }
         }
         for (identity, events) in outgoing where !events.isEmpty {
-            actions.append(
-                .send(
-                    .toWorker(
-                        identity: identity,
-                        frames: [Header(command: .learn).encoded(), WireJSON.encode(LearnBatch(events: events))])))
+            for start in stride(from: 0, to: events.count, by: Self.learnBatchLimit) {
+                let batch = Array(events[start..<min(start + Self.learnBatchLimit, events.count)])
+                actions.append(
+                    .send(
+                        .toWorker(
+                            identity: identity,
+                            frames: [Header(command: .learn).encoded(), WireJSON.encode(LearnBatch(events: batch))])))
+            }
         }
         outgoing.removeAll(keepingCapacity: true)
     }
+
+    /// The most events one LEARN message carries: a broker restart can hand thousands on at once, and one message
+    /// per batch keeps each well inside the replica's frame limit and its learner's lock short.
+    static let learnBatchLimit = 1024
 }

@@ -54,7 +54,8 @@ extension OnlineCore {
     /// The frozen flag's write: stored, it takes effect and the replicas are told; not stored, nothing
     /// changes and the requester is answered INTERNAL.
     mutating func frozenStored(
-        _ freeze: Bool, requester: Requester, result: Result<Void, StoreError>, into actions: inout [OnlineAction]
+        _ freeze: Bool, requester: Requester, result: Result<Void, StoreError>, nowMs: UInt64,
+        into actions: inout [OnlineAction]
     ) {
         let op = freeze ? "online_freeze" : "online_unfreeze"
         if case .failure(let error) = result {
@@ -64,7 +65,9 @@ extension OnlineCore {
         if freeze != frozen {
             frozen = freeze
             actions.append(.log(.info, freeze ? "online learning frozen" : "online learning unfrozen", [:]))
-            if freeze { held.removeAll() }
+            // The installs below drop what the replicas learnt since the last sync: those events wait, with the held
+            // ones, until learning is unfrozen (they were acknowledged before the freeze and are stored unlearnt).
+            if freeze { for worker in workers { rehold(worker.identity, nowMs: nowMs, into: &actions) } }
             for worker in workers { install(on: worker.identity, into: &actions) }
             publishView(into: &actions)
         }

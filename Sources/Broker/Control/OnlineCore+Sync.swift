@@ -34,9 +34,9 @@ extension OnlineCore {
         let name = workers.first { $0.identity == identity }?.id ?? "?"
         switch report.kind {
         case .catalogueMissing:
-            shipMissingCatalogue(to: identity, report: report, into: &actions)
+            shipMissingCatalogue(to: identity, report: report, nowMs: nowMs, into: &actions)
         case .deltaRefused:
-            resendWhole(to: identity, report: report, into: &actions)
+            resendWhole(to: identity, report: report, nowMs: nowMs, into: &actions)
         case .installed:
             // A late report from a replica already gone would leave its view and delta base behind for good.
             guard workers.contains(where: { $0.identity == identity }) else {
@@ -83,6 +83,8 @@ extension OnlineCore {
     /// log is committed so the guard reads it; with nothing to judge, the sync ends at once.
     mutating func closeSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
         guard case .pulling(let round, _, let results) = phase else { return }
+        // An answer for the served version, with or without learning: the sync consumes that replica's events.
+        answeredSync = Set(results.filter { $0.value.report.version == version }.keys)
         let contributions = results.values.filter { $0.report.version == version && $0.report.events > 0 }
         guard round.corrupt || !contributions.isEmpty else {
             // Nothing learnt since the served version: no candidate, so neither accepted nor rejected, but the sync
@@ -151,7 +153,7 @@ extension OnlineCore {
                     sync: id, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(),
                     spec: String(decoding: WireJSON.encode(storedSpec), as: UTF8.self),
                     decision: String(decoding: WireJSON.encode(decision), as: UTF8.self),
-                    catalogueVersion: catalogueVersion, learnt: syncConsumedKeys)))
+                    catalogueVersion: catalogueVersion, learnt: syncPartition.consumedKeys)))
     }
 
     /// The admitted candidate's write: stored, it is served as the next version; not stored, it is not
@@ -178,7 +180,7 @@ extension OnlineCore {
                             "guard": "\(decision.reason)",
                         ]))
             }
-            finishSync(decision, nowMs: nowMs, into: &actions)
+            finishSync(decision, consumedStored: true, nowMs: nowMs, into: &actions)
         case .failure(let error):
             durableWriteFailures += 1
             versionNotStored(decision, because: "\(error)", nowMs: nowMs, into: &actions)
@@ -199,16 +201,30 @@ extension OnlineCore {
         finishSync(decision, nowMs: nowMs, into: &actions)
     }
 
-    /// The events the running sync consumes: those delivered to the live replicas before it, and those of replicas
-    /// that left after their learning was merged.
-    var syncConsumedKeys: [RecStore.FeedbackKey] {
-        (unsynced.values.joined() + consumedBySync).map {
-            RecStore.FeedbackKey(impressionId: $0.impressionId, item: $0.item)
+    /// What the running sync does with the events delivered since the last one (``SyncPartition``).
+    var syncPartition: SyncPartition {
+        var partition = SyncPartition(consumed: consumedBySync, again: [])
+        for (identity, events) in unsynced {
+            if answeredSync.contains(identity) {
+                partition.consumed += events
+                continue
+            }
+            for event in events {
+                if reheld.contains(RecStore.FeedbackKey(event)) {
+                    partition.consumed.append(event)
+                } else {
+                    partition.again.append(event)
+                }
+            }
         }
+        return partition
     }
 
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
-    mutating func finishSync(_ decision: GuardDecision?, nowMs: UInt64, into actions: inout [OnlineAction]) {
+    /// - Parameter consumedStored: whether the version's store already marked the consumed events, in its transaction.
+    mutating func finishSync(
+        _ decision: GuardDecision?, consumedStored: Bool = false, nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         let round: SyncRound
         switch phase {
         case .idle: return
@@ -218,20 +234,50 @@ extension OnlineCore {
         if let decision { lastDecision = decision }
         phase = .idle
         // Merged into the stored version, or dropped with the candidate: either way a restarted broker must not hand
-        // these events on again (marking is idempotent, so the ones the version's store marked are marked again).
-        let consumed = syncConsumedKeys
-        if !consumed.isEmpty { actions.append(.markLearnt(consumed)) }
+        // the consumed events on again. The others go to the replicas that answered, after the installs below.
+        let partition = syncPartition
+        let consumed = partition.consumedKeys
+        if !consumedStored, !consumed.isEmpty { actions.append(.markLearnt(consumed)) }
+        reheld.subtract(consumed)
+        for event in partition.again { reheld.insert(RecStore.FeedbackKey(event)) }
+        let answered = workers.map(\.identity).filter { answeredSync.contains($0) }
         unsynced.removeAll()
         consumedBySync.removeAll()
+        answeredSync.removeAll()
+        if !partition.again.isEmpty {
+            actions.append(
+                .log(
+                    .warning, "replicas in no merge of this sync; their feedback goes to the replicas again",
+                    ["sync": "\(round.id)", "events": "\(partition.again.count)"]))
+        }
         // A registration restarts the interval (the replicas start from the registered version) but is not a sync.
         if !round.registration { lastSyncMs = nowMs }
         intervalStartMs = nowMs
         viewDirty = true
         for worker in workers { install(on: worker.identity, into: &actions) }
+        for event in partition.again { deliver(event, among: answered) }
         flushLearn(into: &actions)
         publishView(into: &actions)
         if let requester { answer(requester, WireJSON.encode(view), into: &actions) }
     }
+}
+
+/// What a finished sync does with the events delivered to the replicas since the last one.
+struct SyncPartition {
+    /// Merged into the candidate (the replica's answer was taken, or the replica left after it was), or already sent
+    /// again once: marked learnt, never handed on again.
+    var consumed: [LearnEvent]
+    /// The events of replicas in no merge (no answer, an answer for another version, an unreadable one), sent again
+    /// once to the replicas that answered.
+    var again: [LearnEvent]
+
+    /// ``consumed`` as store keys.
+    var consumedKeys: [RecStore.FeedbackKey] { consumed.map(RecStore.FeedbackKey.init) }
+}
+
+extension RecStore.FeedbackKey {
+    /// The key of a learning event's feedback row.
+    init(_ event: LearnEvent) { self.init(impressionId: event.impressionId, item: event.item) }
 }
 
 /// The stored online policy version is the largest there is, so no next version can be numbered.

@@ -98,6 +98,15 @@ struct OnlineCore: ControlCore {
     /// Events of replicas that left after their learning was merged into the candidate being judged or stored: the
     /// sync consumes them (they are not handed on, which would learn them twice).
     var consumedBySync: [LearnEvent] = []
+    /// The replicas whose answer the running sync took, from ``closeSync(nowMs:into:)`` on: an answer for the served
+    /// version, with or without learning. The sync consumes their events; the other replicas' events were in no
+    /// merge, and the install that ends the sync drops what those replicas learnt, so their events are sent again
+    /// (``SyncPartition``).
+    var answeredSync: Set<[UInt8]> = []
+    /// Events already sent again once because the replica that had them was in no merge: a second such sync
+    /// consumes them, so a replica that can never contribute (one that cannot install the served version, say)
+    /// does not start sync after sync with the same events. An event leaves the set when a sync consumes it.
+    var reheld: Set<RecStore.FeedbackKey> = []
     /// The events delivered to the live replicas since the last sync (`pending_events`): each counted once, also
     /// one handed on from a replica that left (it is moved, not sent twice).
     var eventsSinceSync: Int { unsynced.values.reduce(0) { $0 + $1.count } }
@@ -187,7 +196,7 @@ struct OnlineCore: ControlCore {
         case .versionStored(let sync, let result):
             versionStored(sync: sync, result: result, nowMs: nowMs, into: &actions)
         case .frozenStored(let freeze, let requester, let result):
-            frozenStored(freeze, requester: requester, result: result, into: &actions)
+            frozenStored(freeze, requester: requester, result: result, nowMs: nowMs, into: &actions)
         case .tick: tick(nowMs: nowMs, into: &actions)
         case .flush: flushPending(into: &actions)
         }
@@ -213,9 +222,11 @@ struct OnlineCore: ControlCore {
             var orphaned = unsynced.removeValue(forKey: gone) ?? []
             switch phase {
             case .judging, .storing:
-                // Its learning is in the candidate: the sync consumes these events.
-                consumedBySync += orphaned
-                orphaned = []
+                // Its learning is in the candidate: the sync consumes these events. In no merge, they are handed on.
+                if answeredSync.contains(gone) {
+                    consumedBySync += orphaned
+                    orphaned = []
+                }
             case .idle, .pulling:
                 break
             }

@@ -1,0 +1,175 @@
+import RecPolicy
+import RecStore
+import RecWire
+import Testing
+
+@testable import Broker
+@testable import BrokerCore
+
+extension [OnlineAction] {
+    /// The events the LEARN messages carry, per replica identity, in order.
+    var learnt: [(identity: [UInt8], events: [LearnEvent])] {
+        toWorkers(.learn).compactMap { sent in
+            guard let batch = try? WireJSON.decode(LearnBatch.self, from: sent.message.frame(0)) else { return nil }
+            return (sent.identity, batch.events)
+        }
+    }
+    /// The feedback keys of the events the LEARN messages carry, in order.
+    var learntKeys: [RecStore.FeedbackKey] { learnt.flatMap(\.events).map(RecStore.FeedbackKey.init) }
+}
+
+/// What a finished sync does with the events of a replica whose learning it did not merge, and what a freeze, a
+/// refused delta and a restart's hand-on do with the events the replicas were sent since the last sync.
+@Suite("Online core: events of replicas in no merge")
+struct OnlineSyncPartitionTests {
+    static let key = RecStore.FeedbackKey(impressionId: "imp-p", item: 3)
+
+    /// Workers A and B; one event, served by w-a, delivered to it.
+    static func machineWithOneEvent() throws -> OnlineMachine {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-p"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-p", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        #expect(m.core.view.pendingEvents == 1)
+        return m
+    }
+
+    /// Starts a sync with a tick at `nowMs` and returns its id.
+    static func pull(_ m: inout OnlineMachine, at nowMs: UInt64) throws -> UInt64 {
+        _ = m.feed(.tick, nowMs: nowMs)
+        guard case .pulling(let round, _, _) = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            throw CancellationError()
+        }
+        return round.id
+    }
+
+    /// A replica's POLICY_STATE `sync` answer with nothing learnt, for `version`.
+    static func answer(
+        _ m: inout OnlineMachine, _ worker: TrainingWorker, sync: UInt64, version: UInt64, nowMs: UInt64
+    ) -> [OnlineAction] {
+        let report = PolicyStateReport(kind: .sync, sync: sync, version: version, events: 0, updates: 0, weightsSha256: "")
+        let message = WireMessage(
+            header: Header(command: .policyState, requestId: sync),
+            payload: [WireJSON.encode(report), PolicyWeights.pack(m.core.policy).encoded()])
+        return m.feed(.policyState(identity: worker.identity, message: message), nowMs: nowMs)
+    }
+
+    @Test("a replica that answered for another version: its events go to the replica that answered, after the installs")
+    func otherVersionIsSentAgain() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let sync = try Self.pull(&m, at: 1_000 + interval)
+        _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: 2_000 + interval)
+        let finished = Self.answer(&m, m.workerA, sync: sync, version: 0, nowMs: 2_000 + interval)
+        #expect(!m.core.syncing)
+        #expect(finished.markedLearnt.isEmpty)
+        let learn = finished.learnt
+        #expect(learn.map(\.identity) == [m.workerB.identity])
+        #expect(learn.map(\.events).joined().map(RecStore.FeedbackKey.init) == [Self.key])
+        // Sent after the POLICY that resets w-b's learner, so w-b learns it on the served version.
+        let sends = finished.compactMap { action -> Command? in
+            guard case .send(.toWorker(let identity, let frames)) = action, identity == m.workerB.identity else {
+                return nil
+            }
+            return try? WireMessage(decoding: frames).header.command
+        }
+        #expect(sends == [.policy, .learn])
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
+    @Test("an event sent again once is consumed by the next sync that merges it nowhere: no sync after sync")
+    func sentAgainAtMostOnce() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let first = try Self.pull(&m, at: 1_000 + interval)
+        _ = Self.answer(&m, m.workerB, sync: first, version: 1, nowMs: 2_000 + interval)
+        _ = Self.answer(&m, m.workerA, sync: first, version: 0, nowMs: 2_000 + interval)
+        // Now w-b holds it, and this time w-b is the one in no merge.
+        let second = try Self.pull(&m, at: 3_000 + 2 * interval)
+        _ = Self.answer(&m, m.workerA, sync: second, version: 1, nowMs: 4_000 + 2 * interval)
+        let finished = Self.answer(&m, m.workerB, sync: second, version: 0, nowMs: 4_000 + 2 * interval)
+        #expect(finished.markedLearnt == [Self.key])
+        #expect(finished.learnt.isEmpty)
+        #expect(m.core.view.pendingEvents == 0 && m.core.reheld.isEmpty)
+        // Nothing is left to start another sync.
+        _ = m.feed(.tick, nowMs: 5_000 + 4 * interval)
+        #expect(!m.core.syncing)
+    }
+
+    @Test("a replica that does not answer before the sync times out: its events go to the replica that answered")
+    func timedOutIsSentAgain() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let start = 1_000 + interval
+        let sync = try Self.pull(&m, at: start)
+        _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: start + 10)
+        let finished = m.feed(.tick, nowMs: start + OnlineSettings().syncTimeoutMs)
+        #expect(!m.core.syncing)
+        #expect(finished.markedLearnt.isEmpty)
+        #expect(finished.learnt.map(\.identity) == [m.workerB.identity])
+        #expect(finished.learntKeys == [Self.key])
+    }
+
+    @Test("a replica that answered with nothing learnt for the served version: its events are consumed, not re-sent")
+    func emptyAnswerConsumes() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let sync = try Self.pull(&m, at: 1_000 + interval)
+        _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: 2_000 + interval)
+        let finished = Self.answer(&m, m.workerA, sync: sync, version: 1, nowMs: 2_000 + interval)
+        #expect(finished.markedLearnt == [Self.key])
+        #expect(finished.learnt.isEmpty && m.core.view.pendingEvents == 0)
+    }
+
+    @Test("freeze keeps the events the replicas were sent since the last sync and sends them after unfreeze")
+    func freezeKeepsUnsynced() throws {
+        var m = try Self.machineWithOneEvent()
+        let requester = Requester(identity: [9], header: Header(command: .control, requestId: 5))
+        let frozen = m.feed(.frozenStored(true, requester: requester, .success(())))
+        #expect(frozen.markedLearnt.isEmpty && frozen.learnt.isEmpty)
+        #expect(m.core.held.map(RecStore.FeedbackKey.init) == [Self.key])
+        // While frozen nothing is sent (a frozen replica would drop it), also when a replica leaves.
+        _ = m.feed(.workers([m.workerB]))
+        #expect(m.feed(.tick, nowMs: 3_000).learnt.isEmpty)
+        _ = m.feed(.frozenStored(false, requester: requester, .success(())))
+        let resumed = m.feed(.tick, nowMs: 4_000)
+        #expect(resumed.learntKeys == [Self.key])
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
+    @Test("a replica that refused a POLICY delta is sent the whole pack, then its events again")
+    func refusedDeltaSendsEventsAgain() throws {
+        var m = try Self.machineWithOneEvent()
+        _ = m.feed(.tick, nowMs: 1_500)  // the LEARN goes out to w-a
+        let report = PolicyStateReport(
+            kind: .deltaRefused, sync: 0, version: 1, events: 0, updates: 0, weightsSha256: "", error: "base unknown")
+        let refused = m.feed(
+            .policyState(
+                identity: m.workerA.identity,
+                message: WireMessage(header: Header(command: .policyState), payload: [WireJSON.encode(report)])),
+            nowMs: 1_600)
+        #expect(refused.toWorkers(.policy).map(\.identity) == [m.workerA.identity])
+        #expect(m.core.view.pendingEvents == 0)
+        let next = m.feed(.tick, nowMs: 1_700)
+        #expect(next.learntKeys == [Self.key])
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
+    @Test("many held events go out in LEARN messages of at most learnBatchLimit events, in order")
+    func learnIsChunked() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA]))
+        let count = 2 * OnlineCore.learnBatchLimit + 452
+        m.core.held = (0..<count).map {
+            LearnEvent(
+                impressionId: "imp-\($0)", userFeatures: [:], item: 3, position: 0, reward: 0, propensity: 0.5,
+                version: 1)
+        }
+        let learn = m.feed(.tick, nowMs: 1_500).learnt
+        #expect(learn.map(\.events.count) == [OnlineCore.learnBatchLimit, OnlineCore.learnBatchLimit, 452])
+        #expect(learn.flatMap(\.events).map(\.impressionId) == (0..<count).map { "imp-\($0)" })
+    }
+}

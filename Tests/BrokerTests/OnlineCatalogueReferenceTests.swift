@@ -213,6 +213,34 @@ struct OnlineRegistrationTests {
         #expect(m.core.view.lastDecision?.accepted == true)
     }
 
+    @Test("feedback learnt since the last sync is sent again after the registered version's install, never refused")
+    func registrationSendsUnsyncedAgain() throws {
+        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+        _ = m.feed(.workers([m.workerA]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-r"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-r", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        #expect(m.feed(.tick, nowMs: 1_500).learntKeys.count == 1)
+        let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
+        let stored = m.feed(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 7),
+                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
+            nowMs: 50_000
+        ).versionsToStore
+        #expect(stored.map(\.version) == [2] && stored.map(\.learnt) == [[]])
+        let done = m.feed(.versionStored(sync: try #require(stored.first).sync, .success("sha-r")), nowMs: 50_000)
+        #expect(done.markedLearnt.isEmpty)
+        #expect(done.learntKeys == [RecStore.FeedbackKey(impressionId: "imp-r", item: 3)])
+        let order = done.compactMap { action -> Command? in
+            guard case .send(.toWorker(_, let frames)) = action else { return nil }
+            return try? WireMessage(decoding: frames).header.command
+        }
+        #expect(order == [.policy, .learn], "the LEARN must follow the install that resets the learner")
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
     @Test("a frame 2 that is not a pack is refused naming the decoding problem, not as a missing pack")
     func malformedPackIsNamed() throws {
         var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)

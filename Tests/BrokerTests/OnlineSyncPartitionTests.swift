@@ -46,14 +46,17 @@ struct OnlineSyncPartitionTests {
         return round.id
     }
 
-    /// A replica's POLICY_STATE `sync` answer with nothing learnt, for `version`.
+    /// A replica's POLICY_STATE `sync` answer for `version`: with `events` > 0 its statistics moved by 0.1.
     static func answer(
-        _ m: inout OnlineMachine, _ worker: TrainingWorker, sync: UInt64, version: UInt64, nowMs: UInt64
+        _ m: inout OnlineMachine, _ worker: TrainingWorker, sync: UInt64, version: UInt64, events: Int = 0,
+        nowMs: UInt64
     ) -> [OnlineAction] {
-        let report = PolicyStateReport(kind: .sync, sync: sync, version: version, events: 0, updates: 0, weightsSha256: "")
+        let report = PolicyStateReport(
+            kind: .sync, sync: sync, version: version, events: events, updates: events > 0 ? 1 : 0, weightsSha256: "")
+        let base = PolicyWeights.pack(m.core.policy)
         let message = WireMessage(
             header: Header(command: .policyState, requestId: sync),
-            payload: [WireJSON.encode(report), PolicyWeights.pack(m.core.policy).encoded()])
+            payload: [WireJSON.encode(report), (events > 0 ? base.shifting("s", by: 0.1) : base).encoded()])
         return m.feed(.policyState(identity: worker.identity, message: message), nowMs: nowMs)
     }
 
@@ -155,6 +158,59 @@ struct OnlineSyncPartitionTests {
         #expect(m.core.view.pendingEvents == 0)
         let next = m.feed(.tick, nowMs: 1_700)
         #expect(next.learntKeys == [Self.key])
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
+    @Test("a replica sent again once and then leaving while the version is stored: its events are not handed on")
+    func reheldLeaverIsConsumed() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let first = try Self.pull(&m, at: 1_000 + interval)
+        _ = Self.answer(&m, m.workerB, sync: first, version: 1, nowMs: 2_000 + interval)
+        _ = Self.answer(&m, m.workerA, sync: first, version: 0, nowMs: 2_000 + interval)
+        #expect(m.core.reheld == [Self.key])  // now with w-b
+        let second = try Self.pull(&m, at: 3_000 + 2 * interval)
+        _ = Self.answer(&m, m.workerA, sync: second, version: 1, events: 1, nowMs: 4_000 + 2 * interval)
+        let judged = Self.answer(&m, m.workerB, sync: second, version: 0, nowMs: 4_000 + 2 * interval).judged
+        let verdict = m.feed(.verdict(sync: try #require(judged.first).sync, decision: OnlineMachine.admitted))
+        #expect(verdict.versionsToStore.map(\.learnt) == [[Self.key]])
+        // w-b leaves while the version (whose store marks the event) is written: the event is not handed on.
+        _ = m.feed(.workers([m.workerA]))
+        let finished = m.feed(.versionStored(sync: second, .success("sha-2")))
+        #expect(finished.learntKeys.isEmpty && finished.markedLearnt.isEmpty)
+        #expect(m.core.view.pendingEvents == 0 && m.core.held.isEmpty && m.core.reheld.isEmpty)
+    }
+
+    @Test("a refused delta that ends a sync: the events go out after the replica's last POLICY, never before it")
+    func refusedDeltaDuringPull() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(.impression(worker: "w-b", record: m.record("imp-p"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-p", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        let interval = OnlineSettings().syncIntervalMs
+        let sync = try Self.pull(&m, at: 1_000 + interval)
+        _ = Self.answer(&m, m.workerA, sync: sync, version: 1, nowMs: 2_000 + interval)
+        let report = PolicyStateReport(
+            kind: .deltaRefused, sync: 0, version: 1, events: 0, updates: 0, weightsSha256: "", error: "base unknown")
+        let refused = m.feed(
+            .policyState(
+                identity: m.workerB.identity,
+                message: WireMessage(header: Header(command: .policyState), payload: [WireJSON.encode(report)])),
+            nowMs: 2_000 + interval)
+        #expect(!m.core.syncing && refused.markedLearnt.isEmpty)
+        #expect(refused.learntKeys == [Self.key])
+        for worker in [m.workerA, m.workerB] {
+            let commands = refused.compactMap { action -> Command? in
+                guard case .send(.toWorker(let identity, let frames)) = action, identity == worker.identity else {
+                    return nil
+                }
+                return try? WireMessage(decoding: frames).header.command
+            }
+            let lastPolicy = commands.lastIndex(of: .policy) ?? -1
+            #expect(!commands.prefix(lastPolicy + 1).contains(.learn), "\(worker.id): \(commands)")
+        }
         #expect(m.core.view.pendingEvents == 1)
     }
 

@@ -100,8 +100,8 @@ extension OnlineCore {
                 .warning, "a replica lacks the served catalogue version; sending it, then the POLICY again",
                 ["worker": "\(name)", "catalogue_version": "\(missing.version)"]))
         actions.append(.shipCatalogue(worker: identity, version: missing.version))
-        rehold(identity, nowMs: nowMs, into: &actions)  // the install drops what it learnt since the last sync
         install(on: identity, into: &actions)
+        rehold(identity, nowMs: nowMs, into: &actions)  // the install dropped what it learnt: sent again after it
     }
 
     /// Times a catalogue version is shipped to one replica for refused POLICY messages before the broker gives up.

@@ -84,7 +84,9 @@ extension OnlineCore {
             .log(
                 .warning, "a replica refused a POLICY delta; sending the whole pack",
                 ["worker": "\(name)", "policy_version": "\(report.version)", "error": "\(report.error ?? "")"]))
-        rehold(identity, nowMs: nowMs, into: &actions)  // the whole pack's install drops what it learnt since
         install(on: identity, into: &actions)
+        // The install drops what it learnt since the last sync: those events go out again after it (also when the
+        // rehold ends a sync, whose own installs and LEARN messages then follow this POLICY).
+        rehold(identity, nowMs: nowMs, into: &actions)
     }
 }

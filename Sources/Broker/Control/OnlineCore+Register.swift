@@ -9,8 +9,8 @@ extension OnlineCore {
     ///
     /// Refusals, each naming the problem: BAD_REQUEST without a pack that fits the served spec or without
     /// `catalogue_version`; CONFLICT when the policy was trained on another catalogue version than the one served
-    /// (or the pool serves the simulator world's catalogue), while a sync is out, or when replicas hold learning
-    /// not yet synced (it would be replaced: sync first).
+    /// (or the pool serves the simulator world's catalogue), or while a sync is out. What the replicas learnt since
+    /// the last sync is not lost: those events are sent again after the registered version's install.
     mutating func register(
         _ requester: Requester, catalogueVersion trained: UInt64?, pack bytes: [UInt8]?, nowMs: UInt64,
         into actions: inout [OnlineAction]
@@ -49,12 +49,6 @@ extension OnlineCore {
         guard !syncing else {
             return reply(requester, .conflict, text: "a sync is in progress; retry shortly", into: &actions)
         }
-        guard eventsSinceSync == 0 else {
-            return reply(
-                requester, .conflict,
-                text: "\(eventsSinceSync) feedback events were learnt since the last sync and would be replaced; "
-                    + "run `recpool online sync` first", into: &actions)
-        }
         guard version < PolicyVersionExhausted.largestVersion else {
             return reply(requester, .conflict, text: "\(PolicyVersionExhausted(version: version))", into: &actions)
         }
@@ -65,6 +59,9 @@ extension OnlineCore {
             return reply(
                 requester, .badRequest, text: "the policy does not fit the served spec: \(error)", into: &actions)
         }
+        // The registered version's install drops what the replicas learnt since the last sync: those events go out
+        // again after it, learnt on top of the registered statistics (nothing is replaced, nothing learnt twice).
+        for worker in workers { rehold(worker.identity, nowMs: nowMs, into: &actions) }
         let decision = GuardDecision(
             accepted: true,
             reason: "registered: trained offline on catalogue version \(trained) (a warm start), not judged by the guard",

@@ -203,7 +203,7 @@ extension OnlineCore {
 
     /// What the running sync does with the events delivered since the last one (``SyncPartition``).
     var syncPartition: SyncPartition {
-        var partition = SyncPartition(consumed: consumedBySync, again: [])
+        var partition = SyncPartition(consumed: consumedBySync, again: [], unlearnt: 0)
         for (identity, events) in unsynced {
             if answeredSync.contains(identity) {
                 partition.consumed += events
@@ -212,6 +212,7 @@ extension OnlineCore {
             for event in events {
                 if reheld.contains(RecStore.FeedbackKey(event)) {
                     partition.consumed.append(event)
+                    partition.unlearnt += 1
                 } else {
                     partition.again.append(event)
                 }
@@ -244,6 +245,12 @@ extension OnlineCore {
         unsynced.removeAll()
         consumedBySync.removeAll()
         answeredSync.removeAll()
+        if partition.unlearnt > 0 {
+            actions.append(
+                .log(
+                    .warning, "feedback sent again once was in no merge again; it is consumed without being learnt",
+                    ["sync": "\(round.id)", "events": "\(partition.unlearnt)"]))
+        }
         if !partition.again.isEmpty {
             actions.append(
                 .log(
@@ -270,6 +277,8 @@ struct SyncPartition {
     /// The events of replicas in no merge (no answer, an answer for another version, an unreadable one), sent again
     /// once to the replicas that answered.
     var again: [LearnEvent]
+    /// How many of ``consumed`` were sent again once and were in no merge again: consumed without being learnt.
+    var unlearnt: Int
 
     /// ``consumed`` as store keys.
     var consumedKeys: [RecStore.FeedbackKey] { consumed.map(RecStore.FeedbackKey.init) }

@@ -222,11 +222,11 @@ struct OnlineCore: ControlCore {
             var orphaned = unsynced.removeValue(forKey: gone) ?? []
             switch phase {
             case .judging, .storing:
-                // Its learning is in the candidate: the sync consumes these events. In no merge, they are handed on.
-                if answeredSync.contains(gone) {
-                    consumedBySync += orphaned
-                    orphaned = []
-                }
+                // The sync consumes what it merged (the replica answered) and what was sent again once already
+                // (``syncPartition``, which the stored version's marks already name): only the rest is handed on.
+                let merged = answeredSync.contains(gone)
+                consumedBySync += orphaned.filter { merged || reheld.contains(RecStore.FeedbackKey($0)) }
+                orphaned.removeAll { merged || reheld.contains(RecStore.FeedbackKey($0)) }
             case .idle, .pulling:
                 break
             }

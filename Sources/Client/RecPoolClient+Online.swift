@@ -77,18 +77,22 @@ extension RecPoolClient {
         try await control(ControlRequest(.onlineUnfreeze), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
-    /// Forces a sync now (CONTROL `online_sync`) and returns the view after it. When a periodic sync is already out
-    /// (CONFLICT "a sync is already in progress"), it waits for that one to end and asks again, for up to 60 s, so
-    /// the sync it returns started after the call: what was learnt before the call is merged.
-    /// - Parameter corrupt: fault injection (`"noise"`), honoured only by a broker run with
-    ///   `--allow-fault-injection`.
+    /// Forces a sync now (CONTROL `online_sync`) and returns the view after it. The sync it returns started after
+    /// the call, so what was learnt before the call is merged: when a sync is already out, the broker answers after
+    /// the next one, which it starts as soon as that one ends. A CONFLICT "a sync is already in progress" (a fault
+    /// injection during a sync, or too many requests waiting) is asked again for up to 60 s.
+    /// - Parameters:
+    ///   - corrupt: fault injection (`"noise"`), honoured only by a broker run with `--allow-fault-injection`.
+    ///   - timeoutMs: per attempt; by default the client's timeout but at least 30 s (a sync waits up to 5 s for each
+    ///     replica, and a request may wait for the sync already out).
     /// - Throws: ``ClientError``; CONFLICT when a sync is still in progress after 60 s, or learning is frozen.
     public func onlineSync(corrupt: String? = nil, timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
         let giveUp = ContinuousClock.now + .seconds(60)
+        let attemptMs = timeoutMs ?? max(options.timeoutMs, 30_000)
         while true {
             do {
                 return try await control(
-                    ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: timeoutMs)
+                    ControlRequest(.onlineSync, corrupt: corrupt), as: OnlineView.self, timeoutMs: attemptMs)
             } catch .server(.conflict, let message, _)
                 where message.contains("a sync is already in progress") && ContinuousClock.now < giveUp
             {

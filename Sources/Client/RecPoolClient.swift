@@ -27,7 +27,7 @@ public final class RecPoolClient: Sendable {
 
     /// The broker endpoint.
     public let endpoint: String
-    private let options: Options
+    let options: Options
     private let context: ZMQContext
     private let shared = ClientShared()
 

@@ -4,10 +4,10 @@ import RecTestKit
 import RecWire
 import Testing
 
-/// `recpool online sync` (the client's `onlineSync`) while another sync is out waits for it and runs its own.
+/// `online_sync` while another sync is out waits for the next sync, which the broker starts as soon as that one ends.
 @Suite("Online sync while another is out", .serialized)
 struct OnlineSyncWaitTests {
-    @Test("a forced sync during another sync waits for it, then runs its own, instead of answering CONFLICT")
+    @Test("forced syncs during another sync wait for the next one, from a raw request or onlineSync, never CONFLICT")
     func waitsForTheSyncInProgress() async throws {
         let folder = try TemporaryDirectory("online-sync-wait")
         defer { folder.remove() }
@@ -28,18 +28,21 @@ struct OnlineSyncWaitTests {
                 try await client.control(ControlRequest(op: "online_sync"), as: OnlineView.self, timeoutMs: 30_000)
             }
             _ = try await OnlinePoolTests.waitForOnline(client) { $0.syncing }
-            // A raw second request is refused while the first is out...
-            await #expect(throws: ClientError.self) {
-                try await client.control(ControlRequest(op: "online_sync"), as: OnlineView.self)
+            // A raw second request, from any client, waits for the next sync instead of answering CONFLICT...
+            let second = Task {
+                try await client.control(ControlRequest(op: "online_sync"), as: OnlineView.self, timeoutMs: 30_000)
             }
-            // ...and onlineSync waits instead.
-            let second = Task { try await client.onlineSync(timeoutMs: 30_000) }
+            // ...and so does the client's onlineSync.
+            let third = Task { try await client.onlineSync() }
             try await Task.sleep(for: .milliseconds(300))
             kill(worker, SIGCONT)
             let one = try await first.value
             let two = try await second.value
+            let three = try await third.value
             #expect(one.syncs + one.emptySyncs + one.rejected == 1, "\(one)")
+            // Both waited for the same next sync, which started as the first ended.
             #expect(two.syncs + two.emptySyncs + two.rejected == 2, "\(two)")
+            #expect(three.syncs + three.emptySyncs + three.rejected == 2, "\(three)")
         }
     }
 }

@@ -69,7 +69,7 @@ extension OnlineCore {
         let id = nextSyncId
         nextSyncId += 1
         phase = .storing(
-            SyncRound(id: id, startedMs: nowMs, corrupt: false, requester: requester, registration: true),
+            SyncRound(id: id, startedMs: nowMs, corrupt: false, requesters: [requester], registration: true),
             candidate: candidate,
             contributors: 0, events: 0, decision: decision)
         viewDirty = true

@@ -74,7 +74,8 @@ extension OnlineCore {
         answer(requester, WireJSON.encode(view), into: &actions)
     }
 
-    /// `online_sync`: starts a sync now (with `corrupt: "noise"`, only under `--allow-fault-injection`).
+    /// `online_sync`: starts a sync now (with `corrupt: "noise"`, only under `--allow-fault-injection`); during a
+    /// sync, the request waits for the next one, which starts as soon as that one ends.
     private mutating func syncNow(
         _ requester: Requester, corruption: String?, nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
@@ -90,12 +91,25 @@ extension OnlineCore {
             return reply(
                 requester, .badRequest, text: "unknown corruption '\(other)'; the only one is 'noise'", into: &actions)
         }
-        guard !syncing else {
-            return reply(requester, .conflict, text: "a sync is already in progress; retry shortly", into: &actions)
-        }
         if frozen && !corrupt {
             return reply(requester, .conflict, text: "online learning is frozen; unfreeze it first", into: &actions)
         }
-        startSync(corrupt: corrupt, requester: requester, nowMs: nowMs, into: &actions)
+        guard !syncing || corrupt else {
+            // Answered by the next sync, which starts as soon as this one ends: what was learnt before the request
+            // is merged, and no client has to poll.
+            guard waitingSyncs.count < Self.maxWaitingSyncs else {
+                return reply(
+                    requester, .conflict,
+                    text: "a sync is in progress and \(waitingSyncs.count) online_sync requests already wait for the "
+                        + "next one; retry shortly", into: &actions)
+            }
+            waitingSyncs.append(requester)
+            return
+        }
+        guard !syncing else {
+            // Fault injection replaces one sync's candidate: it does not wait to replace the next one.
+            return reply(requester, .conflict, text: "a sync is already in progress; retry shortly", into: &actions)
+        }
+        startSync(corrupt: corrupt, requesters: [requester], nowMs: nowMs, into: &actions)
     }
 }

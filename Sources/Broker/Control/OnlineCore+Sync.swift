@@ -5,12 +5,14 @@ import RecWire
 
 extension OnlineCore {
     /// Asks every replica for its learnt weights: idle → pulling.
-    mutating func startSync(corrupt: Bool, requester: Requester?, nowMs: UInt64, into actions: inout [OnlineAction]) {
+    mutating func startSync(
+        corrupt: Bool, requesters: [Requester] = [], nowMs: UInt64, into actions: inout [OnlineAction]
+    ) {
         flushLearn(into: &actions)
         let id = nextSyncId
         nextSyncId += 1
         phase = .pulling(
-            SyncRound(id: id, startedMs: nowMs, corrupt: corrupt, requester: requester),
+            SyncRound(id: id, startedMs: nowMs, corrupt: corrupt, requesters: requesters),
             pending: Set(workers.map(\.identity)), results: [:])
         viewDirty = true
         for worker in workers {
@@ -231,7 +233,6 @@ extension OnlineCore {
         case .idle: return
         case .pulling(let r, _, _), .judging(let r, _, _, _), .storing(let r, _, _, _, _): round = r
         }
-        let requester = round.requester
         if let decision { lastDecision = decision }
         phase = .idle
         // Merged into the stored version, or dropped with the candidate: either way a restarted broker must not hand
@@ -265,7 +266,23 @@ extension OnlineCore {
         for event in partition.again { deliver(event, among: answered) }
         flushLearn(into: &actions)
         publishView(into: &actions)
-        if let requester { answer(requester, WireJSON.encode(view), into: &actions) }
+        for requester in round.requesters { answer(requester, WireJSON.encode(view), into: &actions) }
+        startWaitingSync(nowMs: nowMs, into: &actions)
+    }
+
+    /// Starts the sync the `online_sync` requests that arrived during the last one wait for; when learning was frozen
+    /// meanwhile, they are refused CONFLICT as a request made now would be.
+    mutating func startWaitingSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
+        guard !waitingSyncs.isEmpty, !syncing else { return }
+        let requesters = waitingSyncs
+        waitingSyncs.removeAll()
+        guard !frozen else {
+            for requester in requesters {
+                reply(requester, .conflict, text: "online learning is frozen; unfreeze it first", into: &actions)
+            }
+            return
+        }
+        startSync(corrupt: false, requesters: requesters, nowMs: nowMs, into: &actions)
     }
 }
 

@@ -35,8 +35,8 @@ struct OnlineCore: ControlCore {
         var startedMs: UInt64
         /// Whether the candidate is replaced by noise (fault injection).
         var corrupt: Bool
-        /// The `online_sync` request to answer when the sync ends, if one started it.
-        var requester: Requester?
+        /// The `online_sync` (or `online_register`) requests to answer when the sync ends.
+        var requesters: [Requester] = []
         /// Whether this round stores a registered policy (`online_register`, a warm start) rather than merging the
         /// replicas' learning: it is not counted as a sync and does not set the last sync's time.
         var registration = false
@@ -107,6 +107,11 @@ struct OnlineCore: ControlCore {
     /// consumes them, so a replica that can never contribute (one that cannot install the served version, say)
     /// does not start sync after sync with the same events. An event leaves the set when a sync consumes it.
     var reheld: Set<RecStore.FeedbackKey> = []
+    /// `online_sync` requests that arrived while a sync was out: one more sync starts as soon as it ends and answers
+    /// them all, so each is answered by a sync that started after it (at most ``maxWaitingSyncs``).
+    var waitingSyncs: [Requester] = []
+    /// The most `online_sync` requests that wait for the next sync; more are refused CONFLICT.
+    static let maxWaitingSyncs = 64
     /// The events delivered to the live replicas since the last sync (`pending_events`): each counted once, also
     /// one handed on from a replica that left (it is moved, not sent twice).
     var eventsSinceSync: Int { unsynced.values.reduce(0) { $0 + $1.count } }
@@ -288,7 +293,7 @@ struct OnlineCore: ControlCore {
             eventsSinceSync >= settings.syncEvents
                 || (settings.syncIntervalMs > 0 && nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs))
         {
-            startSync(corrupt: false, requester: nil, nowMs: nowMs, into: &actions)
+            startSync(corrupt: false, nowMs: nowMs, into: &actions)
         }
         flushLearn(into: &actions)
         if viewDirty { publishView(into: &actions) }

@@ -61,7 +61,8 @@ extension PoolBackend {
             let deadline = Date().addingTimeInterval(60)
             while completed < 2 {
                 do throws(ClientError) {
-                    _ = try await client.onlineSync(timeoutMs: timeoutMs)
+                    // A request may wait for the pool's own sync, then its own: at least 30 s, as onlineSync's default.
+                    _ = try await client.onlineSync(timeoutMs: max(timeoutMs ?? 0, 30_000))
                     completed += 1
                 } catch {
                     guard case .server(.conflict, _, _) = error, Date() < deadline else {

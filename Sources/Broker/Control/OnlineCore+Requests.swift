@@ -100,8 +100,8 @@ extension OnlineCore {
             guard waitingSyncs.count < Self.maxWaitingSyncs else {
                 return reply(
                     requester, .conflict,
-                    text: "a sync is in progress and \(waitingSyncs.count) online_sync requests already wait for the "
-                        + "next one; retry shortly", into: &actions)
+                    text: "a sync is already in progress and \(waitingSyncs.count) online_sync requests already wait "
+                        + "for the next one; retry shortly", into: &actions)
             }
             waitingSyncs.append(requester)
             return

@@ -35,11 +35,14 @@ struct Baselines: Sendable {
     /// One baseline's clicks, if it ran.
     func clicks(_ name: String) -> [Int]? { series.first { $0.name == name }?.clicks }
 
+    /// Runs every baseline on `visitors`. A slate never holds more items than the world has: `slateLength` is cut
+    /// to the world's item count (`simulator:items=2` has three slots and two items), as a served slate is.
     static func run(
-        visitors: [SimulatedVisitor], world: any VisitorWorld, fixed policy: OnlinePolicy?, slateLength: Int,
+        visitors: [SimulatedVisitor], world: any VisitorWorld, fixed policy: OnlinePolicy?, slateLength requested: Int,
         seed: UInt64
     ) throws(SimulationError) -> Baselines {
         let items = world.itemCount
+        let slateLength = min(requested, items)
         var randomRng = Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0001)
         var fixedRng = Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0002)
         var random: [Int] = []

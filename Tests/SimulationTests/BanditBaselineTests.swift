@@ -89,6 +89,19 @@ import Testing
         #expect(encoder.encode(["a": "unknown"]) == [0])
     }
 
+    /// `simulator:items=2` has three slots and two items: every baseline shows both items (no trap drawing a third
+    /// from an empty pool), so the random slate and the oracle's hold the same items.
+    @Test func aWorldWithFewerItemsThanSlotsShowsEveryItem() throws {
+        let world = SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=2"))
+        #expect(world.slots == 3 && world.itemCount == 2)
+        let report = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 400, seed: 1, windows: 4), world: world)
+        #expect(report.baselines.map(\.name) == [
+            "random", "linucb", "logistic_ts", "egreedy_lr", "feature_best", "oracle",
+        ])
+        #expect(try #require(report.baseline("oracle")).ctr > 0)
+        for baseline in report.baselines { #expect((0...1).contains(baseline.ctr), "\(baseline.name)") }
+    }
+
     @Test func theBaselinesRankAsTheTextbookSaysOnTheSimulator() throws {
         let report = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 3000, seed: 21, windows: 5))
         let ctr = Dictionary(uniqueKeysWithValues: report.baselines.map { ($0.name, $0.ctr) })

@@ -65,6 +65,14 @@ public struct ItemCatalogue: Sendable, Equatable {
     /// The row of an item id, retired or not.
     public func index(of id: String) -> Int? { indexByID[id] }
 
+    /// The row of each item as a log read with this catalogue numbers it (``LogLoader``): ids that are exactly the
+    /// integers `0..<count` (OBD's layout, in any file order) make item `k` the row whose id is `k`; any other ids
+    /// (a shop's SKUs, `1…n`) make item `k` row `k`.
+    public var rowsOfLoggedItems: [Int] { Self.rowsOfLoggedItems(ids: ids) }
+
+    /// ``rowsOfLoggedItems`` of a catalogue whose ids in row order are `ids`.
+    public static func rowsOfLoggedItems(ids: [String]) -> [Int] { ItemIds.numberedRows(ids) ?? Array(ids.indices) }
+
     /// The encoded features of row `index`.
     public func row(_ index: Int) -> ArraySlice<Float> {
         features[(index * width)..<((index + 1) * width)]

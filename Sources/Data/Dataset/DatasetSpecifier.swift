@@ -83,6 +83,17 @@ public enum DatasetSpecifier: Sendable, Equatable {
         }
     }
 
+    /// The name of a `synthetic:` log: every key that decides its rows, so the name parses back to the same log
+    /// (`topics`, `warm` and `policy` only when they differ from the defaults, as before they were added).
+    static func syntheticName(_ config: SimulatorConfig, rows: Int, policy: LoggingPolicy) -> String {
+        let defaults = SimulatorConfig()
+        var name = "synthetic:users=\(config.users),items=\(config.items),rows=\(rows)"
+        if config.topics != defaults.topics { name += ",topics=\(config.topics)" }
+        if config.warmFraction != defaults.warmFraction { name += ",warm=\(config.warmFraction)" }
+        if case .epsilonGreedy(let epsilon) = policy { name += ",policy=egreedy:\(epsilon)" }
+        return name + ",seed=\(config.seed)"
+    }
+
     /// Loads or generates the dataset.
     /// - Parameter obdDirectory: the `data/obd` directory for `obd:` specifiers.
     /// - Throws: `DataError`.
@@ -91,7 +102,9 @@ public enum DatasetSpecifier: Sendable, Equatable {
         case .obd(let source):
             return try OBDLoader.load(source, obdDirectory: obdDirectory)
         case .synthetic(let config, let rows, let policy):
-            return SimulatorWorld(config: config).loggedData(rows: rows, policy: policy, seed: config.seed &+ 1)
+            return SimulatorWorld(config: config).loggedData(
+                rows: rows, policy: policy, seed: config.seed &+ 1,
+                name: Self.syntheticName(config, rows: rows, policy: policy))
         case .csv(let path):
             let items = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(
                 "item_context.csv"

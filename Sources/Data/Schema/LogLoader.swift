@@ -117,6 +117,19 @@ enum ItemIds {
     /// names it by its id's text.
     case named([String: Int], count: Int)
 
+    /// When `texts` (a catalogue's ids in file order) are exactly the integers `0..<count` in any order, the file
+    /// row of each item number; nil for any other ids (then an item is its row).
+    static func numberedRows(_ texts: [String]) -> [Int]? {
+        var order = [Int?](repeating: nil, count: texts.count)
+        for (row, text) in texts.enumerated() {
+            guard let value = CSVNumber.double(text), value.rounded() == value, value >= 0,
+                value < Double(texts.count), order[Int(value)] == nil
+            else { return nil }
+            order[Int(value)] = row
+        }
+        return order.map { $0! }
+    }
+
     /// The number of items.
     var count: Int {
         switch self {
@@ -189,16 +202,8 @@ struct ItemTable {
             }
         }
         // The integers 0..n−1, in any order: an item is its number (OBD). Anything else: an item is its row.
-        let numbers = texts.map { text -> Int? in
-            guard let value = CSVNumber.double(text), value.rounded() == value, value >= 0,
-                value < Double(texts.count)
-            else { return nil }
-            return Int(value)
-        }
         let rowOfItem: [Int]
-        if numbers.allSatisfy({ $0 != nil }), Set(numbers.map { $0! }).count == texts.count {
-            var order = [Int](repeating: 0, count: texts.count)
-            for (row, number) in numbers.enumerated() { order[number!] = row }
+        if let order = ItemIds.numberedRows(texts) {
             rowOfItem = order
             ids = .numbered(count: texts.count)
         } else {

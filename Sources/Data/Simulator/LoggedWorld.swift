@@ -30,7 +30,8 @@ public struct LoggedWorld: VisitorWorld {
     /// - Parameters:
     ///   - name: a label.
     ///   - logs: the real logs the click model is fitted on and the contexts are drawn from.
-    ///   - catalogue: the items; a logged action `a` is the catalogue's item with id `String(a)`.
+    ///   - catalogue: the items; a logged action is an item as ``LogLoader`` numbers it with this catalogue
+    ///     (``ItemCatalogue/rowsOfLoggedItems``): the row whose id is `a` when the ids are `0..<n`, else row `a`.
     ///   - logging: logs of the logging policy whose action distribution per slot is the `logging` baseline
     ///     (nil: none), such as OBD's Bernoulli Thompson sampling logs.
     ///   - clickScale: the factor on every click's odds, above 0.
@@ -49,11 +50,13 @@ public struct LoggedWorld: VisitorWorld {
         let vocabulary = zip(columns.names, columns.categories).map {
             ItemEncoding.Vocabulary(name: $0, values: $1)
         }
+        // A logged action is an item as the log loader numbered it, not an id's text: a shop's SKUs make it the row.
+        let rowsOfItems = catalogue.rowsOfLoggedItems
         func rowOf(_ action: Int, in data: BanditDataset) throws(DataError) -> Int {
-            guard let row = catalogue.index(of: String(action)) else {
+            guard rowsOfItems.indices.contains(action) else {
                 throw .inconsistent("\(data.name): logged item \(action) is not in the catalogue")
             }
-            return row
+            return rowsOfItems[action]
         }
         var contexts: [(categories: [Int], features: [String: String])] = []
         var rows: [(user: [Int], item: Int, slot: Int, click: Bool)] = []

@@ -164,7 +164,19 @@ struct DataOPECommand: AsyncParsableCommand {
             let (install, pack) = try await client.onlinePolicy(version: onlineVersion)
             do {
                 let served = try OnlinePolicy.served(spec: install.spec, weights: pack)
-                return (try served.actionDistribution(on: data), "online policy version \(install.version)")
+                // The policy's items are its catalogue's rows, while a log numbers ids 0..<n by id (in any file
+                // order): the distribution is computed over rows and read back in the log's item numbers.
+                let byRow = try served.actionDistribution(on: data.itemsAsCatalogueRows(ids: install.spec.itemIds))
+                let ids = install.spec.itemIds
+                let rowOfItem =
+                    ids.count >= data.nActions
+                    ? ItemCatalogue.rowsOfLoggedItems(ids: Array(ids.prefix(data.nActions))) : Array(0..<data.nActions)
+                let k = data.nActions
+                var probabilities = [Double](repeating: 0, count: byRow.rows * k)
+                for r in 0..<byRow.rows { for item in 0..<k { probabilities[r * k + item] = byRow[r, rowOfItem[item]] } }
+                return (
+                    ActionDistribution(nActions: k, probabilities: probabilities), "online policy version \(install.version)"
+                )
             } catch {
                 throw CommandFailure("online policy version \(install.version): \(error)", exitCode: .badInput)
             }

@@ -88,9 +88,11 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             let evaluation: WarmStartEvaluation
             do {
                 start = try OnlinePolicy.served(spec: install.spec, weights: pack)
-                trained = try WarmStart.train(start, on: parts.train)
+                // The policy's items are its catalogue's rows; a log numbers ids 0..<n by id (in any file order).
+                trained = try WarmStart.train(start, on: parts.train.itemsAsCatalogueRows(ids: install.spec.itemIds))
                 evaluation = try WarmStartEvaluation.evaluate(
-                    trained: trained.policy, start: start, on: parts.test, resamples: resamples)
+                    trained: trained.policy, start: start,
+                    on: parts.test.itemsAsCatalogueRows(ids: install.spec.itemIds), resamples: resamples)
             } catch let error as WarmStartError {
                 throw CommandFailure("warm start: \(error)", exitCode: .badInput)
             } catch {

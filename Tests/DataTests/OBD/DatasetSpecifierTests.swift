@@ -15,6 +15,23 @@ struct DatasetSpecifierTests {
         _ = try DatasetSpecifier(parsing: text)
     }
 
+    /// A synthetic log's name names every key that decides its rows (before, `warm`, `topics` and `policy` were
+    /// left out, so `data describe synthetic:users=50,warm=1,seed=2` printed the name of another log), and parses
+    /// back to the same rows.
+    @Test(
+        "a synthetic log's name parses back to the same log",
+        arguments: [
+            "synthetic:users=50,warm=1,seed=2", "synthetic:users=40,items=6,topics=3,seed=4",
+            "synthetic:users=30,items=5,rows=60,policy=egreedy:0.25,warm=0.5,seed=9", "synthetic:users=20,seed=1",
+        ])
+    func syntheticNameRoundTrips(_ text: String) throws {
+        let data = try DatasetSpecifier(parsing: text).load(obdDirectory: "/nonexistent")
+        let again = try DatasetSpecifier(parsing: data.name).load(obdDirectory: "/nonexistent")
+        #expect(again.name == data.name)
+        #expect(again.reward == data.reward && again.action == data.action && again.pscore == data.pscore)
+        #expect(again.affinity == data.affinity)
+    }
+
     @Test(
         "bad specifiers are typed errors",
         arguments: [

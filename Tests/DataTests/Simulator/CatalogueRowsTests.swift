@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import RecData
+
+/// A log read with a catalogue whose ids are `0..<n` numbers its items by id, the served catalogue (the online
+/// policy's, `policy warmstart`, `data ope --online`) by row: ``BanditDataset/itemsAsCatalogueRows(ids:)`` renumbers
+/// the log so that each logged item is the row of its id. Before, `policy warmstart` on a catalogue listing ids
+/// `2, 0, 1` trained every click on item "0" into row 0, the item "2".
+@Suite struct CatalogueRowsTests {
+    @Test func idsOutOfFileOrderAreRenumberedAsRows() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("item_id,item_feature_0\n2,0.1\n0,0.2\n1,0.3\n".utf8).write(to: folder.appendingPathComponent("items.csv"))
+        var log = "timestamp,item_id,position,click,propensity_score,u\n"
+        for t in 0..<30 { log += "\(t),\(t % 3),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
+        try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
+        let schema = """
+            [logs]
+            timestamp = "timestamp"
+            item = "item_id"
+            position = "position"
+            click = "click"
+            propensity = "propensity_score"
+
+            [logs.user_features]
+            u = "categorical"
+
+            [catalogue]
+            file = "items.csv"
+            item = "item_id"
+
+            [catalogue.item_features]
+            item_feature_0 = "numeric"
+            """
+        try Data(schema.utf8).write(to: folder.appendingPathComponent("shop.toml"))
+        let (split, _) = try DatasetResolver(obdDirectory: folder.path).logs(
+            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path)
+        let catalogue = try ItemCatalogue.load(
+            path: folder.appendingPathComponent("items.csv").path,
+            schema: try DataSchema.parse(String(contentsOf: folder.appendingPathComponent("shop.toml"), encoding: .utf8), path: "shop.toml").catalogue)
+        let data = split.all
+        let rows = data.itemsAsCatalogueRows(ids: catalogue.ids)
+        // Every click is on id "0", the catalogue's row 1.
+        let clicked = Set((0..<rows.rows).filter { rows.reward[$0] > 0 }.map { rows.action[$0] })
+        #expect(clicked == [try #require(catalogue.index(of: "0"))])
+        for r in 0..<rows.rows { #expect(catalogue.ids[rows.action[r]] == String(data.action[r])) }
+        // The action context follows: row 1's numeric feature is id "0"'s, 0.2.
+        let column = rows.actionContext.columns - 1
+        #expect(abs(rows.actionContext[1, column] - data.actionContext[0, column]) < 1e-6)
+        // A catalogue of SKUs (or in file order) is already numbered by row: unchanged.
+        #expect(data.itemsAsCatalogueRows(ids: ["0", "1", "2"]).action == data.action)
+    }
+}

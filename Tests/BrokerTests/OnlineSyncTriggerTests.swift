@@ -27,6 +27,15 @@ import Testing
         #expect(m.feed(.tick, nowMs: 86_400_001).toWorkers(.policyPull).map(\.identity) == [m.workerA.identity])
     }
 
+    @Test("a guard margin that is not a finite number ≥ 0 is refused naming the value")
+    func guardMarginMustBeFinite() {
+        for margin in [Double.infinity, -Double.infinity, .nan, -0.5] {
+            var settings = OnlineSettings()
+            settings.guardMargin = margin
+            #expect(settings.problem == "online guard margin must be a finite number ≥ 0, got \(margin)")
+        }
+    }
+
     @Test func aNonZeroIntervalStillSyncsByTime() throws {
         var settings = OnlineSettings()
         settings.syncIntervalMs = 1_000

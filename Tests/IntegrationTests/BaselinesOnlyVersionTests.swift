@@ -26,4 +26,14 @@ struct BaselinesOnlyVersionTests {
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("policy versions none (no user served)") && !html.contains("policy versions 0"))
     }
+
+    @Test("fewer users than the default 10 windows: one window per user, not a refusal; too many given is refused")
+    func fewUsersDefaultWindows() throws {
+        let json = try runTool("recpool", ["simulate", "--baselines-only", "--users", "3", "--json"])
+        #expect(json.code == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["windows"] as? [[String: Any]])?.count == 3)
+        let refused = try runTool("recpool", ["simulate", "--baselines-only", "--users", "3", "--windows", "4"])
+        #expect(refused.code == 64 && refused.stderr.contains("windows must be in 1...3"), "\(refused.stderr)")
+    }
 }

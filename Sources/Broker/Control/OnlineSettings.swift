@@ -44,7 +44,9 @@ public struct OnlineSettings: Sendable {
     /// Why these settings cannot be used, or `nil`.
     public var problem: String? {
         if syncEvents < 1 { return "online sync events must be at least 1" }
-        if !(guardMargin.isFinite && guardMargin >= 0) { return "online guard margin must be ≥ 0" }
+        if !(guardMargin.isFinite && guardMargin >= 0) {
+            return "online guard margin must be a finite number ≥ 0, got \(guardMargin)"
+        }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
         return exploration.problem ?? learning.problem
     }

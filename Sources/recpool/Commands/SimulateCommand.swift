@@ -31,8 +31,11 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Users in flight at once.")
     var concurrency = 1
 
-    @Option(help: "Windows of the CTR-over-time series.")
-    var windows = 10
+    @Option(help: "Windows of the CTR-over-time series (default 10, or one per user when there are fewer users).")
+    var windows: Int?
+
+    /// ``windows`` as given, else 10, or one per user when there are fewer than 10 users.
+    var windowCount: Int { windows ?? min(10, max(users, 1)) }
 
     @Flag(help: "Print the report as one JSON object (keys in docs/ONLINE.md).")
     var json = false
@@ -95,7 +98,7 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--sessions runs the built-in simulator against a pool: no --world, --baselines-only, --deterministic or --report")
         }
-        var plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windows)
+        var plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windowCount)
         plan.deterministic = deterministic
         if let problem = plan.problem { throw ValidationError(problem) }
         if worldSchema != nil && world == nil { throw ValidationError("--world-schema needs --world") }
@@ -138,7 +141,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 return
             }
             var plan = SimulationPlan(
-                users: users, seed: seed, concurrency: concurrency, windows: windows,
+                users: users, seed: seed, concurrency: concurrency, windows: windowCount,
                 progressEvery: max(1, min(100, users / 50)))
             plan.deterministic = deterministic
             let line = SimulationProgressLine(enabled: !quiet)

@@ -150,7 +150,9 @@ struct SecurityTests {
         let log = keys.directory.appendingPathComponent("intruder2.log")
         cluster.workerLogs["intruder2"] = log
         try cluster.startWorker("intruder2", extra: keys.workerArguments(as: "client"))
-        try await eventually(timeoutMs: 30_000, pollMs: 100, "intruder2 logs that the broker refused its key") {
+        // The worker says so when it gives up on a silent broker and reconnects (heartbeat liveness, then backoff): under
+        // ThreadSanitizer that took over 30 s once in CI.
+        try await eventually(timeoutMs: 90_000, pollMs: 100, "intruder2 logs that the broker refused its key") {
             ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("the broker refused this worker's key")
         }
         let status = try await cluster.waitForStatus(trainer) {

@@ -36,6 +36,17 @@ struct OnlineSyncPartitionTests {
         return m
     }
 
+    /// ``machineWithOneEvent()`` after one sync in which w-b answered with nothing learnt and w-a, holding the event,
+    /// answered for another version: the event was sent again, to w-b.
+    static func machineAfterWorkerAInNoMerge() throws -> OnlineMachine {
+        var m = try machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let first = try pull(&m, at: 1_000 + interval)
+        _ = answer(&m, m.workerB, sync: first, version: 1, nowMs: 2_000 + interval)
+        _ = answer(&m, m.workerA, sync: first, version: 0, nowMs: 2_000 + interval)
+        return m
+    }
+
     /// Starts a sync with a tick at `nowMs` and returns its id.
     static func pull(_ m: inout OnlineMachine, at nowMs: UInt64) throws -> UInt64 {
         _ = m.feed(.tick, nowMs: nowMs)
@@ -85,11 +96,8 @@ struct OnlineSyncPartitionTests {
 
     @Test("an event sent again once is consumed by the next sync that merges it nowhere: no sync after sync")
     func sentAgainAtMostOnce() throws {
-        var m = try Self.machineWithOneEvent()
+        var m = try Self.machineAfterWorkerAInNoMerge()
         let interval = OnlineSettings().syncIntervalMs
-        let first = try Self.pull(&m, at: 1_000 + interval)
-        _ = Self.answer(&m, m.workerB, sync: first, version: 1, nowMs: 2_000 + interval)
-        _ = Self.answer(&m, m.workerA, sync: first, version: 0, nowMs: 2_000 + interval)
         // Now w-b holds it, and this time w-b is the one in no merge.
         let second = try Self.pull(&m, at: 3_000 + 2 * interval)
         _ = Self.answer(&m, m.workerA, sync: second, version: 1, nowMs: 4_000 + 2 * interval)
@@ -163,11 +171,8 @@ struct OnlineSyncPartitionTests {
 
     @Test("a replica sent again once and then leaving while the version is stored: its events are not handed on")
     func reheldLeaverIsConsumed() throws {
-        var m = try Self.machineWithOneEvent()
+        var m = try Self.machineAfterWorkerAInNoMerge()
         let interval = OnlineSettings().syncIntervalMs
-        let first = try Self.pull(&m, at: 1_000 + interval)
-        _ = Self.answer(&m, m.workerB, sync: first, version: 1, nowMs: 2_000 + interval)
-        _ = Self.answer(&m, m.workerA, sync: first, version: 0, nowMs: 2_000 + interval)
         #expect(m.core.reheld == [Self.key])  // now with w-b
         let second = try Self.pull(&m, at: 3_000 + 2 * interval)
         _ = Self.answer(&m, m.workerA, sync: second, version: 1, events: 1, nowMs: 4_000 + 2 * interval)

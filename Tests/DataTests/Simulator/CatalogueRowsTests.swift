@@ -16,24 +16,7 @@ import Testing
         var log = "timestamp,item_id,position,click,propensity_score,u\n"
         for t in 0..<30 { log += "\(t),\(t % 3),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
         try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
-        let schema = """
-            [logs]
-            timestamp = "timestamp"
-            item = "item_id"
-            position = "position"
-            click = "click"
-            propensity = "propensity_score"
-
-            [logs.user_features]
-            u = "categorical"
-
-            [catalogue]
-            file = "items.csv"
-            item = "item_id"
-
-            [catalogue.item_features]
-            item_feature_0 = "numeric"
-            """
+        let schema = ShopLogSchema.toml(itemFeature: "numeric")
         try Data(schema.utf8).write(to: folder.appendingPathComponent("shop.toml"))
         let (split, _) = try DatasetResolver(obdDirectory: folder.path).logs(
             folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path)

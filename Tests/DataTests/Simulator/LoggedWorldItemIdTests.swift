@@ -24,24 +24,7 @@ import Testing
             log += "\(t),\(id),1,\(id == clicked && t % 2 == 0 ? 1 : 0),\(1.0 / Double(ids.count)),u\(t % 3)\n"
         }
         try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
-        let schema = """
-            [logs]
-            timestamp = "timestamp"
-            item = "item_id"
-            position = "position"
-            click = "click"
-            propensity = "propensity_score"
-
-            [logs.user_features]
-            u = "categorical"
-
-            [catalogue]
-            file = "items.csv"
-            item = "item_id"
-
-            [catalogue.item_features]
-            item_feature_0 = "categorical"
-            """
+        let schema = ShopLogSchema.toml(itemFeature: "categorical")
         try Data(schema.utf8).write(to: folder.appendingPathComponent("shop.toml"))
         let world = try LoggedWorld.load(
             name: folder.appendingPathComponent("log.csv").path,

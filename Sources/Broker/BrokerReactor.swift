@@ -256,6 +256,8 @@ public final class BrokerReactor: Sendable {
                     case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
                     case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
+                    case .policyReplicas(let replicas):
+                        core.handle(.policyReplicas(replicas), now: now, into: &actions)
                     case .registry(let models): core.registeredModels = models
                     case .heldReply(let identity, let frames):
                         core.controlAnswered(identity: identity, frames: frames)

@@ -272,6 +272,7 @@ extension BrokerCore {
         guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
+        if request.service == .recommend, let policyReplicas, !policyReplicas.contains(worker.identity) { return false }
         if let chosen = (serving ?? servingIdentities(for: request))[worker.modelVersion],
             chosen != worker.modelIdentity(for: request.service)
         {
@@ -381,6 +382,13 @@ extension BrokerCore {
         let serving = servingIdentities(for: request)
         guard !offering.contains(where: { isEligible($0, for: request, serving: serving) }) else { return nil }
         if offering.isEmpty { return "no live worker offers \(service.name)" }
+        if service == .recommend, let policyReplicas,
+            !offering.contains(where: { policyReplicas.contains($0.identity) })
+        {
+            let online = offering.filter(\.online).count
+            return "no live worker has installed the online policy yet (\(offering.count) offer RECOMMEND, "
+                + "\(online) of them online learners): a slate comes only from the served policy"
+        }
         let versioned = offering.filter { $0.serves(request.header) }
         if versioned.isEmpty {
             return "no live worker serves model version \(request.header.modelVersion) for \(service.name)"

@@ -42,6 +42,11 @@ public struct BrokerCore: Sendable {
     public var registeredModels: [UInt64: String]?
     /// The control plane's latest view of online learning, for the status document.
     public var onlineView: OnlineView?
+    /// While the broker runs online learning, the workers that reported an installed policy version: only they take
+    /// RECOMMEND (``isEligible(_:for:serving:)``), so a slate always comes from the served policy and carries an
+    /// impression, never from the model path of a replica still waiting for its first POLICY. `nil` when the broker
+    /// runs no online learning (every worker offering RECOMMEND answers it). Set by ``BrokerEvent/policyReplicas(_:)``.
+    public internal(set) var policyReplicas: Set<[UInt8]>?
     /// Set by ``beginShutdown()``: new work is refused with BUSY while what is held drains.
     public internal(set) var isShuttingDown = false
     /// Payload bytes held per service for requests queued or in flight (``BrokerConfiguration/serviceBytesLimit``).
@@ -111,6 +116,10 @@ public struct BrokerCore: Sendable {
             for identity in workers.keys {
                 sendWeightsIfStale(identity, now: now, into: &actions, force: true, evenIfCurrent: true)
             }
+        case .policyReplicas(let replicas):
+            policyReplicas = replicas
+            // A replica that just installed the policy may take the RECOMMENDs waiting for one.
+            pump(.recommend, now: now, into: &actions)
         }
     }
 

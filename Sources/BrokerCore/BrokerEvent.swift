@@ -40,6 +40,11 @@ public enum BrokerEvent: Sendable {
     case clientUnreachable(identity: [UInt8])
     /// The control plane promoted a version: roll it out with these WEIGHTS frames.
     case rollout(version: UInt64, frames: [[UInt8]])
+    /// The online policy's replicas changed: the routing identities of the workers that reported an installed
+    /// policy version (POLICY_STATE `installed`), or nil when the broker runs no online learning. While it is set,
+    /// RECOMMEND goes only to those workers, so a replica that has not installed the policy yet never answers from
+    /// its model path (``BrokerCore/policyReplicas``).
+    case policyReplicas(Set<[UInt8]>?)
     /// The control plane refused `input` (a client's CONTROL or FEEDBACK, or a held policy slate) because its inbox
     /// already holds `heldBytes` and `input` would pass `limit` (``ControlAdmission/refused(heldBytes:limit:)``): the
     /// client is answered BUSY.

@@ -98,6 +98,9 @@ public enum ControlOutput: Sendable {
     case rollout(version: UInt64, frames: [[UInt8]])
     /// The online learner's state changed: shown in the status document.
     case online(OnlineView)
+    /// The workers (routing identities) that reported an installed online policy version, or nil when online
+    /// learning is off: the reactor hands it to the core as ``BrokerEvent/policyReplicas(_:)``.
+    case policyReplicas(Set<[UInt8]>?)
     /// Every registered model version and its checkpoint's SHA-256: a worker that claims a version
     /// is checked against it (sent at start and after each registration).
     case registry([UInt64: String])

@@ -57,6 +57,9 @@ extension ControlPlane {
                 made.judge = { judge.judge($0) }
                 try made.start(nowMs: Clocks.epochMillis())
                 learner = made
+                // Before any worker registers (the reactor binds after this start): RECOMMEND waits for a replica that
+                // installed the policy instead of being answered from a model path.
+                emit(.policyReplicas([]))
             } catch let error as StoreError where Self.isUnreadable(error) {
                 judgeThread?.stop()
                 throw .unreadableState(what: "the online policy", error: "\(error)")

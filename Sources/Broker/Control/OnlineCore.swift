@@ -304,6 +304,7 @@ struct OnlineCore: ControlCore {
     mutating func publishView(into actions: inout [OnlineAction]) {
         viewDirty = false
         actions.append(.send(.online(view)))
+        actions.append(.send(.policyReplicas(Set(replicas.keys))))
     }
 
     /// What `recpool online status` and the status document show.

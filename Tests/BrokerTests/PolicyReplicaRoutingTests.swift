@@ -1,0 +1,91 @@
+import Testing
+
+@testable import BrokerCore
+@testable import RecWire
+
+/// While the broker runs online learning, RECOMMEND goes only to replicas that reported an installed policy: a
+/// replica still waiting for its first POLICY would answer from its model path (an error, or a ranking with no
+/// impression id), which is not the served policy's answer.
+@Suite("RECOMMEND routing to installed policy replicas")
+struct PolicyReplicaRoutingTests {
+    static let client: [UInt8] = [0xC1]
+
+    static func registerOnline(_ h: inout CoreHarness, _ identity: [UInt8]) {
+        let hello = WorkerHello(
+            workerId: "p\(identity[0])", services: ["SCORE", "RECOMMEND", "POLICY"], slots: 16, inputWidth: 2,
+            modelVersion: 0, host: "h", pid: Int32(identity[0]))
+        h.feed(
+            .worker(
+                identity: identity,
+                frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: "127.0.0.1"))
+    }
+
+    static func recommend(_ h: inout CoreHarness, id: UInt64) {
+        let message = WireMessage(header: Header(command: .recommend, requestId: id), payload: [Array("{}".utf8)])
+        h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+    }
+
+    static func recommendsSent(_ h: CoreHarness) -> [[UInt8]] {
+        h.sentToWorkers.filter { $0.message.header.command == .recommend && !$0.message.header.isReply }.map(\.identity)
+    }
+
+    @Test("before any replica installs the policy a RECOMMEND waits; it goes to the first replica that installs it")
+    func waitsForAnInstalledReplica() {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([]))
+        Self.registerOnline(&h, [0xA])
+        Self.registerOnline(&h, [0xB])
+        for id in 1...4 { Self.recommend(&h, id: UInt64(id)) }
+        #expect(Self.recommendsSent(h).isEmpty)
+        #expect(h.sentToClients.isEmpty)
+        h.feed(.policyReplicas([[0xB]]))
+        #expect(Self.recommendsSent(h) == Array(repeating: [0xB], count: 4))
+        for id in 5...12 { Self.recommend(&h, id: UInt64(id)) }
+        #expect(Set(Self.recommendsSent(h)) == [[0xB]])
+        // Once both installed, both take RECOMMEND.
+        h.feed(.policyReplicas([[0xA], [0xB]]))
+        for id in 13...40 { Self.recommend(&h, id: UInt64(id)) }
+        #expect(Set(Self.recommendsSent(h).suffix(28)) == [[0xA], [0xB]])
+    }
+
+    @Test("a RECOMMEND no installed replica takes is answered CONFLICT naming why, after the no-worker timeout")
+    func refusedWithTheReasonAfterTheTimeout() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 200 }
+        h.feed(.policyReplicas([]))
+        Self.registerOnline(&h, [0xA])
+        Self.recommend(&h, id: 7)
+        h.advance(ms: 300)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: Self.client, id: 7).first)
+        #expect(reply.header.status == .conflict)
+        let text = String(decoding: try reply.frame(0), as: UTF8.self)
+        #expect(text.contains("no live worker has installed the online policy yet"))
+        #expect(Self.recommendsSent(h).isEmpty)
+    }
+
+    @Test("SCORE is not held back: only RECOMMEND needs an installed policy")
+    func scoreIsUnaffected() {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([]))
+        Self.registerOnline(&h, [0xA])
+        IdentityCoreTests.score(&h, from: Self.client, id: 1, cols: 2)
+        #expect(h.dispatches.map(\.identity) == [[0xA]])
+    }
+
+    @Test("a broker without online learning (nil) routes RECOMMEND to every worker offering it, as before")
+    func withoutOnlineLearningEveryWorkerTakesIt() {
+        var h = CoreHarness()
+        Self.registerOnline(&h, [0xA])
+        Self.registerOnline(&h, [0xB])
+        for id in 1...8 { Self.recommend(&h, id: UInt64(id)) }
+        #expect(Set(Self.recommendsSent(h)) == [[0xA], [0xB]])
+        // Online learning switched off again: the same.
+        var g = CoreHarness()
+        g.feed(.policyReplicas([]))
+        g.feed(.policyReplicas(nil))
+        Self.registerOnline(&g, [0xA])
+        Self.recommend(&g, id: 1)
+        #expect(Self.recommendsSent(g) == [[0xA]])
+    }
+}

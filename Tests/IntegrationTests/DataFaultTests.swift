@@ -222,4 +222,35 @@ struct DataFaultTests {
                 "\(command): \(run.code) \(run.stderr)")
         }
     }
+
+    /// `predict` read CSV only and said "no data rows" for JSON rows, which `score` takes: both now read rows the same
+    /// way, and the commands that read CSV only (`fit` on a CSV file) say that the file is JSON.
+    @Test("predict reads JSON rows as score does, with the same scores as CSV; fit given JSON says it reads CSV only")
+    func predictReadsJSONRows() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        var csv = "a,b,label\n"
+        for i in 0..<120 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(i % 3 == 0 ? 1 : 0)\n" }
+        let data = try Self.write(csv, "train.csv", in: temporary)
+        let model = temporary.file("m.ckpt").path
+        let fit = try runTool("recpool", ["fit", "--dataset", data, "--out", model, "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let fromCSV = try runTool(
+            "recpool", ["predict", "--model", model, "--input", try Self.write("0.1,0.2\n0.9,0.8\n", "r.csv", in: temporary)])
+        #expect(fromCSV.code == 0, "\(fromCSV.stderr)")
+        for json in ["[[0.1, 0.2], [0.9, 0.8]]", #"{"rows": [[0.1, 0.2], [0.9, 0.8]]}"#] {
+            let fromJSON = try runTool(
+                "recpool", ["predict", "--model", model, "--input", try Self.write(json, "r.json", in: temporary)])
+            #expect(fromJSON.code == 0 && fromJSON.stdout == fromCSV.stdout, "\(fromJSON.stderr)")
+            #expect(fromJSON.stdout.split(separator: "\n").count == 2)
+        }
+        let wide = try runTool(
+            "recpool", ["predict", "--model", model, "--input", try Self.write("[[1, 2, 3]]", "w.json", in: temporary)])
+        #expect(wide.code == 2 && wide.stderr.contains("rows have 3 feature columns, the model expects 2"), "\(wide.stderr)")
+        let jsonAsData = try Self.write("[[0.1, 0.2, 1]]\n", "rows-as.csv", in: temporary)
+        let refused = try runTool("recpool", ["fit", "--dataset", jsonAsData, "--out", temporary.file("x.ckpt").path])
+        #expect(
+            refused.code == 2 && refused.stderr.contains("this is JSON, and this input is read as CSV only"),
+            "\(refused.code) \(refused.stderr)")
+    }
 }

@@ -102,7 +102,7 @@ public final class ControlPlane: Sendable {
             return
         }
         startup.finish(.success(()))
-        var router = started.router
+        let router = started.router
         defer { started.judge?.stop() }
         var poller = ZMQPoller([PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while !stopRequested.withLock({ $0 }) {

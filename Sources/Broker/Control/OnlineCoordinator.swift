@@ -50,6 +50,7 @@ final class OnlineCoordinator: ControlShell {
             let storedSpec = try StoredJSON.decode(
                 OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
                 column: "spec")
+            try Self.checkServable(storedSpec, version: row.version, itemsFrom: core.spec)
             do throws(PolicyError) {
                 let resumed = try PolicyWeights.policy(pack, like: core.policy)
                 // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
@@ -336,12 +337,40 @@ final class OnlineCoordinator: ControlShell {
     /// registry; a version stored before that (or over the simulator world) inlines them.
     /// - Throws: ``StoreError`` when the row, the catalogue version or its blob cannot be read;
     ///   ``WireError`` when the stored spec does not decode.
+    ///   ``StoreError/corruptColumn(table:row:column:problem:)`` when the stored spec does not decode, or decodes but
+    ///   cannot be served (``OnlinePolicySpec/problem``).
     func storedSpec(_ row: PolicyVersionRow) throws -> OnlinePolicySpec {
-        var spec = try WireJSON.decode(OnlinePolicySpec.self, from: Array(row.spec.utf8))
-        guard spec.itemsDetached, let version = row.catalogueVersion else { return spec }
-        guard let record = try store.catalogue(version) else { throw StoreError.unknownCatalogue(version) }
-        spec.setCatalogue(try ItemCatalogue(canonical: store.blobs.get(record.sha256)))
+        var spec = try StoredJSON.decode(
+            OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
+            column: "spec")
+        if spec.itemsDetached, let version = row.catalogueVersion {
+            guard let record = try store.catalogue(version) else { throw StoreError.unknownCatalogue(version) }
+            spec.setCatalogue(try ItemCatalogue(canonical: store.blobs.get(record.sha256)))
+        }
+        try Self.checkServable(spec, version: row.version, itemsFrom: spec)
         return spec
+    }
+
+    /// Refuses a stored spec that decodes but cannot be served (a slate size of 0, an exploration rate outside its
+    /// range, …: ``OnlinePolicySpec/problem``), naming where it is stored, so a damaged row is never taken for a
+    /// changed configuration and replaced by a new version built from the flags. A spec stored without its items
+    /// (over a registry catalogue) is checked with the items of `itemsFrom`.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` naming `policy_versions`, the version's row
+    ///   and `spec`.
+    static func checkServable(_ spec: OnlinePolicySpec, version: UInt64, itemsFrom items: OnlinePolicySpec)
+        throws(StoreError)
+    {
+        var checked = spec
+        if spec.itemsDetached {
+            checked.itemIds = items.itemIds
+            checked.itemFeatures = items.itemFeatures
+            checked.itemActive = items.itemActive
+        }
+        if let problem = checked.problem {
+            throw .corruptColumn(
+                table: "policy_versions", row: "version = \(version)", column: "spec",
+                problem: "the stored spec cannot be served: \(problem)")
+        }
     }
 
     /// `impressions`: a page of the impression log after a sequence number.

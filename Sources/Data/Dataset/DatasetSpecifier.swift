@@ -55,7 +55,12 @@ public enum DatasetSpecifier: Sendable, Equatable {
                 case "items": config.items = try integer(2...SimulatorConfig.maximumItems)
                 case "rows": rows = try integer(1...Self.maximumRows)
                 case "topics": config.topics = try integer(1...Self.maximumTopics)
-                case "seed": config.seed = UInt64(try integer())
+                case "seed":
+                    // Any 64-bit seed, 0 included, as `simulator:seed=` takes it.
+                    guard let seed = UInt64(value.replacingOccurrences(of: "_", with: "")) else {
+                        throw .invalidSpecification("seed=\(value): expected a whole number in 0...\(UInt64.max)")
+                    }
+                    config.seed = seed
                 case "warm":
                     guard let v = Double(value), v >= 0, v <= 1 else {
                         throw .invalidSpecification("warm=\(value): expected 0...1")

@@ -28,6 +28,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidLabel(path: String, line: Int, column: Int, value: Float)
     /// A JSON rows file is not an array of arrays of numbers.
     case badJSON(path: String, reason: String)
+    /// The file holds JSON (its first field starts with `[` or `{`) where only CSV is read (`fit`, `train`, a
+    /// dataset): a JSON document is never read as a header line.
+    case jsonNotCSV(path: String)
     /// The table has a label column and no feature column: no model can be built on zero inputs.
     case noFeatureColumns(path: String, label: String)
     /// The header names column `name` twice, at 1-based columns `first` and `second`: which of the two is meant
@@ -66,6 +69,8 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"
         case .invalidLabel(let p, let l, let c, let v): "\(p):\(l):\(c): label \(v) is not in [0, 1]"
         case .badJSON(let p, let r): "\(p): not a JSON array of rows: \(r)"
+        case .jsonNotCSV(let p):
+            "\(p): this is JSON, and this input is read as CSV only (comma-separated fields, one record per line)"
         case .noFeatureColumns(let p, let l):
             "\(p) has no rows or no feature columns: its only column is '\(l)'"
         case .duplicateColumn(let p, let n, let f, let s):

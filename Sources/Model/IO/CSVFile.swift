@@ -21,6 +21,15 @@ public struct CSVFile: Sendable, Equatable {
     /// The 1-based line on which each record starts.
     public var lines: [Int]
 
+    /// Refuses a file that holds JSON (its first field starts with `[` or `{`): a JSON document is never read as a
+    /// header line (which named columns `[[0.1` and `2]]` and ended in "no data rows" or "cannot tell what it holds").
+    /// - Throws: ``CSVError/jsonNotCSV(path:)``.
+    public func refusingJSON() throws(CSVError) {
+        if let first = records.first?.first?.trimmingSpaces, first.hasPrefix("[") || first.hasPrefix("{") {
+            throw .jsonNotCSV(path: path)
+        }
+    }
+
     /// Reads and parses a file.
     /// - Throws: ``CSVError/unreadable(path:operation:errno:)`` (a missing file is `open` with `ENOENT`), or
     ///   ``CSVError/notUTF8(path:line:)``.

@@ -8,8 +8,9 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Score rows with a model checkpoint.",
         discussion: """
-            ROWS is a CSV file of numeric feature columns (a header row is optional; a `label` \
-            column is ignored). Prints one score per line, or with --json \
+            --input is a CSV file of numeric feature columns (a header row is optional; a `label` \
+            column is ignored) or JSON rows ([[…], …] or {"rows": [[…], …]}), as `recpool score` \
+            reads them; - is stdin. Prints one score per line, or with --json \
             {"model_version": null, "checkpoint_version": N, "checkpoint_sha256": HEX, "scores": [...]}: \
             a local file is no registry version (model_version is always null here), checkpoint_version \
             is only the number written inside the file (`fit --version`; 0 for a job's), and \
@@ -19,7 +20,8 @@ struct PredictCommand: ParsableCommand {
             """)
 
     @Option(help: "The checkpoint to load.") var model: String
-    @Option(help: "CSV rows to score.") var input: String
+    @Option(help: "CSV (optional header; a `label` column is ignored) or JSON rows to score; - for stdin.")
+    var input: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -33,7 +35,11 @@ struct PredictCommand: ParsableCommand {
                     exitCode: .badInput)
             }
             let network = checkpoint.model.network
-            let rows = try NumericCSV.read(path: input).features(width: network.inputWidth)
+            let values = try RowsFile.read(input)
+            guard values[0].count == network.inputWidth else {
+                throw CSVError.wrongWidth(path: input, expected: network.inputWidth, found: values[0].count)
+            }
+            let rows = Matrix(rows: values.count, cols: network.inputWidth, values: values.flatMap { $0 })
             let scores = network.predict(rows)
             try ScoreOutput.check(scores, rows: rows.rows, source: input)
             if json {

@@ -42,6 +42,29 @@ struct DatasetSpecifierTests {
         #expect(throws: DataError.self) { try DatasetSpecifier(parsing: text) }
     }
 
+    /// `synthetic:…,seed=0` was refused ("expected a positive integer") while `simulator:seed=0` is taken: a seed is
+    /// any 64-bit number in both.
+    @Test("a synthetic log takes every 64-bit seed, 0 and the largest included, as the simulator world does")
+    func seedsAreAny64BitNumber() throws {
+        for (text, seed) in [("synthetic:users=10,seed=0", UInt64(0)), ("synthetic:users=10,seed=18446744073709551615", .max)] {
+            guard case .synthetic(let config, _, _) = try DatasetSpecifier(parsing: text) else {
+                Issue.record("\(text) is not synthetic")
+                continue
+            }
+            #expect(config.seed == seed)
+            #expect(try SimulatorConfig.parse(spec: "simulator:seed=\(seed)").seed == seed)
+        }
+        let data = try DatasetSpecifier(parsing: "synthetic:users=10,seed=0").load(obdDirectory: "/nonexistent")
+        #expect(data.name.hasSuffix(",seed=0"))
+        for bad in ["synthetic:seed=-1", "synthetic:seed=18446744073709551616", "synthetic:seed=x"] {
+            #expect {
+                try DatasetSpecifier(parsing: bad)
+            } throws: { error in
+                "\(error)".contains("seed=") && "\(error)".contains("0...18446744073709551615")
+            }
+        }
+    }
+
     @Test(
         "a size beyond its bound is refused naming the key and the range, never overflowing the world's arithmetic",
         arguments: [

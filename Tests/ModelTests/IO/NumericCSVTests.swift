@@ -65,4 +65,16 @@ struct NumericCSVTests {
         #expect(throws: CSVError.noFeatureColumns(path: "f.csv", label: "label")) { try csv.labeledData() }
         #expect(CSVError.noFeatureColumns(path: "f.csv", label: "label").description.contains("has no rows or no feature columns"))
     }
+
+    /// `recpool predict` given JSON rows said "no data rows"; `fit` and `train` read CSV only and now say so.
+    @Test("JSON where only CSV is read is refused as JSON, never read as a header line", arguments: [
+        "[[1, 2], [3, 4]]\n", "  [[1,2]]", "{\"rows\": [[1, 2]]}\n", "[\n[1, 0]\n]\n",
+    ])
+    func jsonIsNotCSV(_ text: String) {
+        #expect(throws: CSVError.jsonNotCSV(path: "r.csv")) { try NumericCSV.parse(text, path: "r.csv") }
+        #expect(throws: CSVError.jsonNotCSV(path: "r.csv")) {
+            try NumericCSV.parse(text, path: "r.csv", headerRequired: true)
+        }
+        #expect(CSVError.jsonNotCSV(path: "r.csv").description.contains("this is JSON"))
+    }
 }

@@ -299,6 +299,9 @@ extension BrokerCore {
 
     /// ``servingIdentities(for:)`` for requests of `service` with rows of `columns` features (nil: any, RECOMMEND).
     func servingIdentities(service: Command, columns: Int?) -> [UInt64: String] {
+        // An online broker's slates come from the served policy, the same on every replica whatever model it holds
+        // (``policyReplicas``): no replica that installed it is benched for another's checkpoint.
+        if service == .recommend && policyReplicas != nil { return [:] }
         func takes(_ worker: WorkerRecord) -> Bool {
             worker.services.contains(service) && (columns.map { $0 == worker.inputWidth } ?? true)
         }

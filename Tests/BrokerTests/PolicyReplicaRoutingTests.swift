@@ -45,8 +45,50 @@ struct PolicyReplicaRoutingTests {
         #expect(Set(Self.recommendsSent(h)) == [[0xB]])
         // Once both installed, both take RECOMMEND.
         h.feed(.policyReplicas([[0xA], [0xB]]))
+        let before = Self.recommendsSent(h).count
         for id in 13...40 { Self.recommend(&h, id: UInt64(id)) }
-        #expect(Set(Self.recommendsSent(h).suffix(28)) == [[0xA], [0xB]])
+        let after = Self.recommendsSent(h).dropFirst(before)
+        // As many as their free slots allow (no replies yet): A's 16 and the 4 B has left of its 16.
+        #expect(after.count == 20)
+        #expect(after.contains([0xA]) && after.contains([0xB]))
+    }
+
+    /// Two replicas on version 0 with different checkpoint files: for RECOMMEND the checkpoint names the model, so
+    /// the first-registered one's number would bench the other. Over an online policy the slate comes from the
+    /// policy, which every replica that installed it serves the same, so the one that installed it is never benched
+    /// for the one that has not.
+    @Test("a replica that installed the policy is not benched by an earlier one on another checkpoint that has not")
+    func installedReplicaIsNotBenchedForAnotherCheckpoint() {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([]))
+        for (identity, sha) in [([UInt8(0xA)], String(repeating: "a", count: 64)), ([0xB], String(repeating: "b", count: 64))] {
+            let hello = WorkerHello(
+                workerId: "p\(identity[0])", services: ["SCORE", "RECOMMEND", "POLICY"], slots: 16, inputWidth: 2,
+                modelVersion: 0, host: "h", pid: Int32(identity[0]), modelSha256: sha)
+            h.feed(
+                .worker(
+                    identity: identity,
+                    frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                    peerAddress: "127.0.0.1"))
+        }
+        h.feed(.policyReplicas([[0xB]]))
+        for id in 1...6 { Self.recommend(&h, id: UInt64(id)) }
+        #expect(Self.recommendsSent(h) == Array(repeating: [0xB], count: 6))
+        #expect(h.sentToClients.isEmpty)
+        // Without online learning the checkpoint still decides: the first one's model serves version 0.
+        var g = CoreHarness()
+        for (identity, sha) in [([UInt8(0xA)], String(repeating: "a", count: 64)), ([0xB], String(repeating: "b", count: 64))] {
+            let hello = WorkerHello(
+                workerId: "p\(identity[0])", services: ["RECOMMEND"], slots: 16, inputWidth: 2, modelVersion: 0,
+                host: "h", pid: Int32(identity[0]), modelSha256: sha)
+            g.feed(
+                .worker(
+                    identity: identity,
+                    frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                    peerAddress: "127.0.0.1"))
+        }
+        for id in 1...6 { Self.recommend(&g, id: UInt64(id)) }
+        #expect(Self.recommendsSent(g) == Array(repeating: [0xA], count: 6))
     }
 
     @Test("a RECOMMEND no installed replica takes is answered CONFLICT naming why, after the no-worker timeout")

@@ -37,8 +37,8 @@ public struct CSVTable: Sendable {
 
     /// The first record is the header, naming each column once; every other record must have as many fields.
     static func interpret(_ file: CSVFile) throws(CSVError) -> CSVTable {
-        guard let header = file.records.first else { throw .empty(path: file.path) }
         try file.refusingJSON()
+        guard let header = file.records.first else { throw .empty(path: file.path) }
         try CSVError.checkUniqueNames(header, path: file.path)
         for (row, fields) in file.records.enumerated().dropFirst() where fields.count != header.count {
             throw .raggedRow(path: file.path, line: file.lines[row], expected: header.count, found: fields.count)

@@ -1,4 +1,5 @@
 internal import CSV
+import Foundation
 internal import RecFiles
 
 /// The one CSV reader of RecPool: a file's records as strings, each with the line it starts on.
@@ -20,14 +21,25 @@ public struct CSVFile: Sendable, Equatable {
     public var records: [[String]]
     /// The 1-based line on which each record starts.
     public var lines: [Int]
+    /// Whether the whole text is one JSON array or object (``holdsJSON(_:)``), which a reader of CSV refuses
+    /// (``refusingJSON()``) rather than take its first line for a header.
+    public var isJSON = false
 
-    /// Refuses a file that holds JSON (its first field starts with `[` or `{`): a JSON document is never read as a
-    /// header line (which named columns `[[0.1` and `2]]` and ended in "no data rows" or "cannot tell what it holds").
+    /// Refuses a file whose whole text is a JSON array or object: a JSON document is never read as a header line
+    /// (which named columns `[[0.1` and `2]]` and ended in "no data rows" or "cannot tell what it holds"). A CSV
+    /// whose first field merely starts with `[` or `{` (a header `[id],name`) is not JSON and is read as before.
     /// - Throws: ``CSVError/jsonNotCSV(path:)``.
     public func refusingJSON() throws(CSVError) {
-        if let first = records.first?.first?.trimmingSpaces, first.hasPrefix("[") || first.hasPrefix("{") {
-            throw .jsonNotCSV(path: path)
-        }
+        if isJSON { throw .jsonNotCSV(path: path) }
+    }
+
+    /// Whether `text` is one JSON array or object (checked with Foundation's `JSONSerialization`, and only when its
+    /// first non-blank character is `[` or `{`, so a CSV costs one look at its first bytes).
+    static func holdsJSON(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first(where: { !$0.properties.isWhitespace }), first == "[" || first == "{"
+        else { return false }
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { return false }
+        return parsed is [Any] || parsed is [String: Any]
     }
 
     /// Reads and parses a file.
@@ -61,6 +73,8 @@ public struct CSVFile: Sendable, Equatable {
     ///   always come in pairs), since the open field would swallow every later row.
     public static func parse(_ text: String, path: String) throws(CSVError) -> CSVFile {
         let body = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
+        // Before the quote count: a JSON string may hold an escaped quote, which leaves the count odd.
+        if holdsJSON(body) { return CSVFile(path: path, records: [], lines: [], isJSON: true) }
         var records: [[String]] = []
         var lines: [Int] = []
         var line = 1

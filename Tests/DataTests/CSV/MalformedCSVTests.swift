@@ -114,4 +114,13 @@ struct MalformedCSVTests {
         #expect(marked.pscore == plain.pscore)
         #expect(try CSVTable.read(path: files.data).header.prefix(2) == ["", "timestamp"])
     }
+
+    @Test("a table whose first column is named [item] is read; a JSON document is refused as JSON, not as a header")
+    func bracketedNameIsNotJSON() throws {
+        let table = try CSVTable.parse(Array("[item],price\nA,2\n".utf8), path: "c.csv")
+        #expect(table.header == ["[item]", "price"] && table.rows == [["A", "2"]])
+        #expect(throws: DataError.file(.jsonNotCSV(path: "j.csv"))) {
+            try CSVTable.parse(Array(#"[{"item": "A", "price": 2}]"#.utf8), path: "j.csv")
+        }
+    }
 }

@@ -77,4 +77,17 @@ struct NumericCSVTests {
         }
         #expect(CSVError.jsonNotCSV(path: "r.csv").description.contains("this is JSON"))
     }
+
+    @Test("a CSV whose first field only starts with [ or { is CSV, not JSON; JSON with an escaped quote is JSON")
+    func bracketedHeaderIsCSV() throws {
+        let csv = try NumericCSV.parse("[a],{b},label\n1,2,0\n", path: "f.csv", headerRequired: true)
+        #expect(csv.header == ["[a]", "{b}", "label"] && csv.table.rows == 1)
+        let quoted = try NumericCSV.parse("\"{x}\",y\n1,2\n", path: "f.csv")
+        #expect(quoted.header == ["{x}", "y"])
+        let file = try CSVFile.parse("[id],name\n1,a\n", path: "f.csv")
+        #expect(!file.isJSON && file.records.count == 2)
+        #expect(throws: CSVError.jsonNotCSV(path: "j.csv")) {
+            try NumericCSV.parse(#"{"note": "a \"quoted\" word", "rows": [[1]]}"#, path: "j.csv")
+        }
+    }
 }

@@ -42,61 +42,17 @@ final class OnlineCoordinator: ControlShell {
         var carried: OnlinePolicy?
         // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
         let highestLogged = try store.highestImpressionVersion() ?? 0
-        var resumedStored = false
         if let row = try store.latestPolicyVersion() {
             let bytes = try store.blobs.get(row.weightsSHA)
             let pack = try ParameterPack(decoding: bytes)
-            // A stored spec that does not decode is an error naming it, never taken for a changed spec.
-            let storedSpec = try StoredJSON.decode(
-                OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
-                column: "spec")
-            try Self.checkServable(storedSpec, version: row.version, itemsFrom: core.spec)
-            do throws(PolicyError) {
-                let resumed = try PolicyWeights.policy(pack, like: core.policy)
-                // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
-                // are what this broker is configured to serve does it serve under the stored number. A catalogue
-                // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
-                // served version to each new catalogue version the same way, `moveToCatalogue`).
-                let configured = String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self)
-                let relation = catalogueRelation(stored: row.catalogueVersion)
-                if relation == .extends && storedSpec == core.storedSpec && highestLogged <= row.version {
-                    core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
-                    logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
-                    resumedStored = true
-                } else if relation != .unrelated {
-                    // The spec changed (exploration, learner settings, seed), or the configured catalogue is an
-                    // earlier version of the stored one's (its rows a prefix of those): what the pool learnt is kept
-                    // (the statistics are per feature and per id bucket), under the next number, so impressions
-                    // logged under the old number keep meaning what its stored row says.
-                    carried = resumed
-                    if relation != .extends || storedSpec != core.storedSpec {
-                        logger.warning(
-                            "the configured online policy differs from the stored version's; its statistics are served as a new version",
-                            metadata: [
-                                "stored_version": "\(row.version)", "spec": "\(configured)",
-                                "configured_catalogue": "\(core.catalogueVersion.map(String.init) ?? "the simulator world's")",
-                            ])
-                    }
-                } else {
-                    logger.warning(
-                        "the stored online policy serves another catalogue version; starting a new lineage",
-                        metadata: [
-                            "stored_version": "\(row.version)",
-                            "stored_catalogue": "\(row.catalogueVersion.map(String.init) ?? "the simulator world's")",
-                            "configured_catalogue": "\(core.catalogueVersion.map(String.init) ?? "the simulator world's")",
-                        ])
-                }
-            } catch .weightsMismatch {
-                // Another catalogue or feature spec: a new lineage, below.
-                logger.warning(
-                    "stored online policy does not fit the configured catalogue; starting a new lineage",
-                    metadata: ["stored_version": "\(row.version)"])
-            } catch {
-                // The pack fits but cannot be served (its posterior is not finite): corrupt state is refused, never
-                // replaced by an untrained policy that would throw away what the pool learnt.
-                throw StoredPolicyUnusable(version: row.version, error: error)
+            // A stored spec that does not decode, or cannot be served, is an error naming it, never taken for a
+            // changed spec.
+            let storedSpec = try storedSpecAsStored(row)
+            switch try resumption(of: row, pack: pack, bytes: bytes, storedSpec: storedSpec, highestLogged: highestLogged) {
+            case .resumed: return try handOnUnlearnt(continuing: true)
+            case .carried(let policy): carried = policy
+            case .newLineage: break
             }
-            if resumedStored { return try handOnUnlearnt(continuing: true) }
             stored = row.version
             if highestLogged > row.version {
                 logger.warning(
@@ -119,6 +75,85 @@ final class OnlineCoordinator: ControlShell {
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
+    }
+
+    /// `read(core)`, through a copy kept out of line: the optimiser's ownership verifier in Swift 6.3.1 crashed on
+    /// reading the core's optional catalogue reference in place inside ``resumption(of:pack:bytes:storedSpec:highestLogged:)``.
+    @inline(never)
+    static func read<Value>(_ core: OnlineCore, _ read: (OnlineCore) -> Value) -> Value { read(core) }
+
+    /// What the start does with the newest stored version.
+    enum Resumption {
+        /// It is served under its own number.
+        case resumed
+        /// Its statistics are served as the next version (another spec, or an earlier catalogue version).
+        case carried(OnlinePolicy)
+        /// A new lineage starts (another catalogue, or statistics that do not fit).
+        case newLineage
+    }
+
+    /// Decides how the newest stored version `row` (its weights `pack`, encoded as `bytes`, and its spec as stored)
+    /// is resumed, adopting it when it is served under its own number. Kept out of ``start(nowMs:)``: with this
+    /// typed `do`/`catch` inline, Swift 6.3.1's optimiser crashed in its ownership verifier building it for release.
+    /// - Throws: ``StoredPolicyUnusable`` when the pack fits but cannot be served (its posterior is not finite).
+    @inline(never)
+    private func resumption(
+        of row: PolicyVersionRow, pack: ParameterPack, bytes: [UInt8], storedSpec: OnlinePolicySpec, highestLogged: UInt64
+    ) throws(StoredPolicyUnusable) -> Resumption {
+        let resumed: OnlinePolicy
+        switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
+        case .success(let policy):
+            resumed = policy
+        case .failure(.weightsMismatch):
+            // Another catalogue or feature spec: a new lineage.
+            logger.warning(
+                "stored online policy does not fit the configured catalogue; starting a new lineage",
+                metadata: ["stored_version": "\(row.version)"])
+            return .newLineage
+        case .failure(let error):
+            // The pack fits but cannot be served (its posterior is not finite): corrupt state is refused, never
+            // replaced by an untrained policy that would throw away what the pool learnt.
+            throw StoredPolicyUnusable(version: row.version, error: error)
+        }
+        // A version number names one policy: its statistics, its spec and its catalogue. Only when all three
+        // are what this broker is configured to serve does it serve under the stored number. A catalogue
+        // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
+        // served version to each new catalogue version the same way, `moveToCatalogue`).
+        let configuredSpec = Self.read(core) { $0.storedSpec }
+        let configured = String(decoding: WireJSON.encode(configuredSpec), as: UTF8.self)
+        // Read into locals, not inside the log's metadata closures: reading `core.catalogueVersion` there crashed
+        // Swift 6.3.1's optimiser (an ownership-verifier failure on the borrowed optional) in the release build.
+        let configuredCatalogue = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
+        let storedCatalogue = row.catalogueVersion.map { String($0) } ?? "the simulator world's"
+        let relation = catalogueRelation(stored: row.catalogueVersion)
+        if relation == .extends && storedSpec == configuredSpec && highestLogged <= row.version {
+            core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
+            logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
+            return .resumed
+        } else if relation != .unrelated {
+            // The spec changed (exploration, learner settings, seed), or the configured catalogue is an
+            // earlier version of the stored one's (its rows a prefix of those): what the pool learnt is kept
+            // (the statistics are per feature and per id bucket), under the next number, so impressions
+            // logged under the old number keep meaning what its stored row says.
+            if relation != .extends || storedSpec != configuredSpec {
+                logger.warning(
+                    "the configured online policy differs from the stored version's; its statistics are served as a new version",
+                    metadata: [
+                        "stored_version": "\(row.version)", "spec": "\(configured)",
+                        "configured_catalogue": "\(configuredCatalogue)",
+                    ])
+            }
+            return .carried(resumed)
+        } else {
+            logger.warning(
+                "the stored online policy serves another catalogue version; starting a new lineage",
+                metadata: [
+                    "stored_version": "\(row.version)",
+                    "stored_catalogue": "\(storedCatalogue)",
+                    "configured_catalogue": "\(configuredCatalogue)",
+                ])
+        }
+        return .newLineage
     }
 
     /// The replicas a restarted broker registers are sent its served version, which drops what they learnt since
@@ -348,6 +383,19 @@ final class OnlineCoordinator: ControlShell {
             spec.setCatalogue(try ItemCatalogue(canonical: store.blobs.get(record.sha256)))
         }
         try Self.checkServable(spec, version: row.version, itemsFrom: spec)
+        return spec
+    }
+
+    /// A stored version's spec as stored (without its items over a registry catalogue), checked with the configured
+    /// items: the start compares it with the configured spec. Kept out of ``start(nowMs:)``, whose optimised build
+    /// crashed Swift 6.3.1's ownership verifier with this call inline.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when it does not decode or cannot be served.
+    @inline(never)
+    private func storedSpecAsStored(_ row: PolicyVersionRow) throws(StoreError) -> OnlinePolicySpec {
+        let spec = try StoredJSON.decode(
+            OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
+            column: "spec")
+        try Self.checkServable(spec, version: row.version, itemsFrom: core.spec)
         return spec
     }
 

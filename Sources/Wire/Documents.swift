@@ -226,3 +226,13 @@ public struct BrokerEndpoints: Sendable, Hashable, Codable {
         self.backend = backend
     }
 }
+
+/// A decoded document that can say why it cannot be used although it decoded: its values out of range, its parts
+/// inconsistent. A reader of stored state refuses such a document as damaged (the broker's `StoredJSON.decodeValid`)
+/// instead of acting on it.
+public protocol DocumentProblem {
+    /// Why the document cannot be used, or `nil` when it can.
+    var problem: String? { get }
+}
+
+extension ImpressionRecord: DocumentProblem {}

@@ -175,6 +175,15 @@ struct JobResumeTests {
             "cannot resume after a restart: the job's stored round 9223372036854775807 is not one it can have reached "
                 + "(rounds run from 1, and round × sync_every 5 must count its steps)"
         ),
+        // Decodes, but cannot be run: the job fails naming it, never resumed with 0 epochs or a batch of 0.
+        (
+            "epochs 0", "UPDATE jobs SET spec = json_set(spec, '$.epochs', 0)",
+            "cannot resume after a restart: its stored spec (table jobs, column spec) cannot be run: epochs must be 1…10000"
+        ),
+        (
+            "batch 0", "UPDATE jobs SET spec = json_set(spec, '$.batch', 0)",
+            "cannot resume after a restart: its stored spec (table jobs, column spec) cannot be run: batch must be 1…65536"
+        ),
         (
             "negative", "UPDATE jobs SET round = -1, state_sha = NULL",
             "cannot resume after a restart: the job's stored round -1 is not one it can have reached "
@@ -183,7 +192,7 @@ struct JobResumeTests {
     ]
 
     @Test(
-        "a job whose stored round no job can reach fails naming it, and nothing is sent (it never traps the broker)",
+        "a job whose stored round no job can reach, or whose spec cannot be run, fails naming it, and nothing is sent",
         arguments: impossibleRounds)
     func impossibleRoundFails(_ damage: (label: String, sql: String, error: String)) throws {
         let h = try ResumeHarness(rounds: 2, totalRounds: 3, totalSteps: 15)

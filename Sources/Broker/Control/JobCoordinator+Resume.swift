@@ -7,15 +7,23 @@ extension JobCoordinator {
     ///
     /// The state it resumes from must be the one its last round stored (`rounds.state_sha`), and a job whose
     /// stored rounds already cover its steps knows its total, so it goes straight to its final checkpoint.
+    /// A spec that decodes but cannot be run (``TrainJobSpec/problem``) fails the job like a ``ResumeProblem``.
     /// - Throws: ``StoreError`` when the job's spec or its rounds cannot be read (the broker must not start).
     func resume(_ record: JobRecord, nowMs: UInt64) throws(StoreError) {
         let spec = try StoredJSON.decode(
             TrainJobSpec.self, from: record.spec, table: "jobs", row: "id = \(String(reflecting: record.id))",
             column: "spec")
         let state: [UInt8]
-        switch JobCore.isReachable(round: record.round, syncEvery: spec.syncEvery)
-            ? try resumableState(record) : .failure(.impossibleRound(record.round, syncEvery: spec.syncEvery))
-        {
+        let resumable: Result<[UInt8], ResumeProblem> =
+            if let invalid = spec.problem {
+                // Decodes, but cannot be run (0 epochs, a batch of 0): a damaged or hand-edited row, never resumed.
+                .failure(.invalidSpec(invalid))
+            } else if !JobCore.isReachable(round: record.round, syncEvery: spec.syncEvery) {
+                .failure(.impossibleRound(record.round, syncEvery: spec.syncEvery))
+            } else {
+                try resumableState(record)
+            }
+        switch resumable {
         case .success(let bytes): state = bytes
         case .failure(let problem):
             var failed = record
@@ -69,6 +77,8 @@ enum ResumeProblem: Error, Equatable, CustomStringConvertible {
     /// (round × sync_every, the next round's first step) have no number (a damaged row, which would trap the broker's
     /// step arithmetic).
     case impossibleRound(Int, syncEvery: Int)
+    /// The job's stored spec decodes but cannot be run (``TrainJobSpec/problem`` says why).
+    case invalidSpec(String)
 
     var description: String {
         let prefix = "cannot resume after a restart"
@@ -82,6 +92,7 @@ enum ResumeProblem: Error, Equatable, CustomStringConvertible {
         case .impossibleRound(let round, let syncEvery):
             "\(prefix): the job's stored round \(round) is not one it can have reached (rounds run from 1, and "
                 + "round × sync_every \(syncEvery) must count its steps)"
+        case .invalidSpec(let problem): "\(prefix): its stored spec (table jobs, column spec) cannot be run: \(problem)"
         }
     }
 }

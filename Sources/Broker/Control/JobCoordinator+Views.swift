@@ -68,6 +68,21 @@ enum StoredJSON {
         }
     }
 
+    /// Decodes `text` like ``decode(_:from:table:row:column:)`` and refuses a document that decodes but cannot be
+    /// used (``DocumentProblem/problem``: an impression record with a propensity of 0), which a
+    /// damaged or hand-edited row may hold: it is named as damaged, never acted on.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when it does not decode or cannot be used.
+    static func decodeValid<Value: Decodable & DocumentProblem>(
+        _ type: Value.Type, from text: String, table: String, row: String, column: String
+    ) throws(StoreError) -> Value {
+        let value = try decode(type, from: text, table: table, row: row, column: column)
+        if let problem = value.problem {
+            throw .corruptColumn(
+                table: table, row: row, column: column, problem: "the stored document cannot be used: \(problem)")
+        }
+        return value
+    }
+
     /// Stored metrics (an undefined one, `null`, is kept with no value); empty when none are stored (`nil`).
     /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when the text is not a metrics object.
     static func metrics(_ text: String?, table: String, row: String, column: String) throws(StoreError)

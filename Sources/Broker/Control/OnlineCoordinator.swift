@@ -176,7 +176,7 @@ final class OnlineCoordinator: ControlShell {
                 record = known
             } else {
                 do {
-                    record = try StoredJSON.decode(
+                    record = try StoredJSON.decodeValid(
                         ImpressionRecord.self, from: row.record, table: "impressions",
                         row: "id = \"\(row.impressionId)\"", column: "record")
                 } catch {
@@ -316,10 +316,11 @@ final class OnlineCoordinator: ControlShell {
     }
 
     /// An impression from the log, or `nil` when it is not there.
-    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when its stored record does not decode.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when its stored record does not decode or is
+    ///   malformed (``ImpressionRecord/problem``).
     private func storedImpression(_ id: String) throws(StoreError) -> LoggedImpressionRow? {
         guard let row = try store.impression(id) else { return nil }
-        let record = try StoredJSON.decode(
+        let record = try StoredJSON.decodeValid(
             ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
         return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
     }
@@ -434,15 +435,23 @@ final class OnlineCoordinator: ControlShell {
                 to: requester.header, status: .internal, message: "impressions failed: \(error)")
             return emit(.toClient(identity: requester.identity, frames: refusal.frames()))
         }
-        // A stored record that no longer decodes is refused by name, never left out of the page: an export that
-        // silently skipped rows would look complete.
+        // A stored record that no longer decodes, or decodes malformed (a propensity of 0 would weigh an exported
+        // row infinitely), is refused by name, never left out of the page: an export that silently skipped rows
+        // would look complete.
         var logged: [LoggedImpression] = []
         for row in rows {
-            guard let record = try? WireJSON.decode(ImpressionRecord.self, from: Array(row.record.utf8)) else {
-                logger.error("online control failed", metadata: ["op": "impressions", "impression": "\(row.id)"])
+            let record: ImpressionRecord
+            do {
+                record = try StoredJSON.decodeValid(
+                    ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"",
+                    column: "record")
+            } catch {
+                logger.error(
+                    "online control failed", metadata: ["op": "impressions", "impression": "\(row.id)", "error": "\(error)"])
                 let refusal = WireMessage.errorReply(
                     to: requester.header, status: .internal,
-                    message: "impressions failed: the stored record of impression \(row.id) (seq \(row.seq)) does not decode")
+                    message: "impressions failed: the stored record of impression \(row.id) (seq \(row.seq)) cannot be "
+                        + "read: \(error)")
                 return emit(.toClient(identity: requester.identity, frames: refusal.frames()))
             }
             logged.append(

@@ -18,6 +18,14 @@ struct MalformedStoredImpressionTests {
         return String(decoding: WireJSON.encode(record), as: UTF8.self)
     }
 
+    /// A harness whose log holds impression "bad" with `propensities` (slate [1, 2, 3]).
+    static func harnessLogging(_ propensities: [Double]) throws -> OnlineHarness {
+        let h = try OnlineHarness()
+        _ = try RecStore(directory: h.directory).commitOnline(
+            impressions: [("bad", 1_000, "w-a", 1, record(propensities: propensities))], keep: 1_000, feedback: [])
+        return h
+    }
+
     static let damages: [(propensities: [Double], problem: String)] = [
         ([0, 0.5, 0.5], "a propensity is not in (0, 1]"), ([0.5, 0.5], "differ in length"),
         ([1.5, 0.5, 0.5], "a propensity is not in (0, 1]"),
@@ -25,11 +33,7 @@ struct MalformedStoredImpressionTests {
 
     @Test("feedback on it is INTERNAL naming the row and the problem, never taken", arguments: damages)
     func feedbackIsRefused(_ damage: (propensities: [Double], problem: String)) throws {
-        let h = try OnlineHarness()
-        let store = try RecStore(directory: h.directory)
-        _ = try store.commitOnline(
-            impressions: [("bad", 1_000, "w-a", 1, Self.record(propensities: damage.propensities))], keep: 1_000,
-            feedback: [])
+        let h = try Self.harnessLogging(damage.propensities)
         try h.open(settings: OnlineSettings())
         let reply = try #require(h.feedback("bad", item: 1))
         #expect(reply.header.status == .internal, "\(reply.errorText ?? "")")
@@ -39,11 +43,7 @@ struct MalformedStoredImpressionTests {
 
     @Test("a page of the impression log holding it is INTERNAL naming it, never a page without it", arguments: damages)
     func exportIsRefused(_ damage: (propensities: [Double], problem: String)) throws {
-        let h = try OnlineHarness()
-        let store = try RecStore(directory: h.directory)
-        _ = try store.commitOnline(
-            impressions: [("bad", 1_000, "w-a", 1, Self.record(propensities: damage.propensities))], keep: 1_000,
-            feedback: [])
+        let h = try Self.harnessLogging(damage.propensities)
         _ = h.take()
         h.coordinator.handleControl(
             identity: [9], header: Header(command: .control, requestId: 7), request: ControlRequest(op: "impressions"),

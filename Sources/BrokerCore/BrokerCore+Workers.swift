@@ -34,6 +34,8 @@ extension BrokerCore {
             drain(identity, into: &actions)
         case (.heartbeat, false):
             let load = message.payload.first.flatMap { try? WorkerLoad(decoding: $0) }
+            // A load frame that does not decode leaves the worker's slots, width and model as they were: counted.
+            if load == nil && !message.payload.isEmpty { counters.add(.malformedWorkerMessages) }
             if workers[identity]?.modelVersion != header.modelVersion {
                 // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's.
                 workers[identity]?.modelSHA256 = header.modelVersion == 0 ? nil : rolledOutSHA[header.modelVersion]

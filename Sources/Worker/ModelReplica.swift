@@ -71,7 +71,8 @@ public struct ModelReplica: Sendable {
 
     /// Loads a checkpoint file written by `recpool fit`, as an unregistered model: version 0 and
     /// the SHA-256 of the file's bytes (the version number stored in the file is not used).
-    /// - Throws: the checkpoint's typed error, naming what is wrong with the file.
+    /// - Throws: the checkpoint's typed error, naming what is wrong with the file; ``ReplicaError`` for a checkpoint
+    ///   of another kind, with more than one output, or whose feature specification does not decode or fit.
     public static func load(checkpointPath path: String) throws -> ModelReplica {
         let bytes = try Checkpoint.readRawFile(path)
         let checkpoint = try Checkpoint(decoding: bytes)
@@ -79,6 +80,11 @@ public struct ModelReplica: Sendable {
             throw ReplicaError.notAnMLP(path: path)
         }
         guard mlp.outputWidth == 1 else { throw ReplicaError.notOneScore(path: path, outputs: mlp.outputWidth) }
+        // As for WEIGHTS: a feature specification that does not decode or does not fit the model is named, never
+        // served as a model without a recommender (RECOMMEND would then say it has none).
+        if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth) {
+            throw ReplicaError.badFeatureSpec(path: path, reason: problem)
+        }
         var replica = ModelReplica(version: 0, mlp: mlp, featureSpec: checkpoint.featureSpec)
         replica.checkpointSHA256 = Self.digest(bytes)
         return replica

@@ -19,6 +19,26 @@ struct ModelIdentityTests {
         #expect(replica.inputWidth == 5)
     }
 
+    /// A file whose feature specification is damaged was served as a model without a recommender, so every
+    /// RECOMMEND said "has no feature specification": it is refused at load naming the damage, as WEIGHTS is.
+    @Test("a checkpoint file whose feature specification does not decode is refused naming it, as from WEIGHTS")
+    func damagedFeatureSpecIsRefused() throws {
+        let bytes = Checkpoint(version: 1, model: .mlp(MLP(inputWidth: 5, seed: 3)), featureSpec: [7, 7, 7]).encoded()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("m-\(UUID()).ckpt").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            try ModelReplica.load(checkpointPath: path)
+        } throws: { error in
+            "\(error)".contains(path) && "\(error)".contains("its feature specification does not decode")
+        }
+        #expect {
+            try BackgroundWork.replica(from: WeightsNotice(version: 4, sha256: WeightsTests.sha(bytes)), bytes: bytes)
+        } throws: { error in
+            "\(error)".contains("its feature specification does not decode")
+        }
+    }
+
     @Test("a replica from WEIGHTS carries the registry's version and the announced hash")
     func weightsReplicaIsRegistered() throws {
         let bytes = WeightsTests.checkpointBytes()

@@ -78,9 +78,27 @@ extension JobCore {
     mutating func handleRoundResult(
         identity: [UInt8], message: WireMessage, nowMs: UInt64, into actions: inout [JobAction]
     ) {
-        guard message.header.command == .roundResult, let first = message.payload.first,
-            let report = try? WireJSON.decode(RoundReport.self, from: first), var job = jobs[report.job]
-        else { return }
+        guard message.header.command == .roundResult, let first = message.payload.first else {
+            actions.append(.log(.warning, "a replica sent a ROUND_RESULT with no report frame; ignored", [:]))
+            return
+        }
+        let report: RoundReport
+        do {
+            report = try WireJSON.decode(RoundReport.self, from: first)
+        } catch {
+            // Which job it answers is unknown: the round waits for the others or its timeout, so say why here.
+            actions.append(
+                .log(
+                    .warning, "a replica's ROUND_RESULT does not decode; the round goes on without it",
+                    ["error": "\(error)", "request_id": "\(message.header.requestId)"]))
+            return
+        }
+        guard var job = jobs[report.job] else {
+            // A late result of a job that ended (cancelled, failed, finished): nothing waits for it.
+            actions.append(
+                .log(.debug, "a ROUND_RESULT for a job that is not running; ignored", ["job_id": "\(report.job)"]))
+            return
+        }
         let body = message.payload.count > 1 ? message.payload[1] : []
         if report.error == nil {
             for file in Self.uploadedFiles(job.spec) { datasetHolders[file, default: []].insert(identity) }
@@ -92,6 +110,11 @@ extension JobCore {
                     return resend(job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
                 }
                 return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
+            }
+            // Checked like a training round's report: a final report with a negative count or a loss that is not
+            // finite would be registered as the model's metrics.
+            if let problem = report.problem {
+                return fail(report.job, "the final report is invalid: \(problem)", into: &actions)
             }
             if job.spec.restoreBest != false, let best = job.best, let final = report.metrics?["val_loss"] ?? nil,
                 final.isFinite, best.loss < final

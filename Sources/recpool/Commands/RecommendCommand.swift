@@ -83,8 +83,11 @@ struct RecommendCommand: AsyncParsableCommand {
                 CommandOutput.printLine(json ? try JSONOutput.encode(policy) : Self.render(policy))
                 return
             }
-            guard let answer = try? WireJSON.decode(RecommendAnswer.self, from: document) else {
-                throw CommandFailure("the worker's answer did not decode", exitCode: .protocolViolation)
+            let answer: RecommendAnswer
+            do {
+                answer = try WireJSON.decode(RecommendAnswer.self, from: document)
+            } catch {
+                throw CommandFailure("the worker's answer did not decode: \(error)", exitCode: .protocolViolation)
             }
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(answer))

@@ -57,8 +57,15 @@ public struct NumpyArray: Sendable, Equatable {
         }
         guard field("fortran_order", in: header) == "False" else { throw .unsupported(name, "Fortran order") }
         guard let shapeText = field("shape", in: header) else { throw .notNumpy(name) }
-        let shape = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
+        let entries = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // Every entry must be a whole number: one that is not was dropped before, and the file was then reported as
+        // a size mismatch against a shape it does not have.
+        var shape: [Int] = []
+        for entry in entries {
+            guard let n = Int(entry) else { throw .unsupported(name, "shape (\(shapeText)): '\(entry)' is not a whole number") }
+            shape.append(n)
+        }
         // The shape is the file's: multiply with overflow reported, so (2³², 2³²) is a size mismatch, not a trap.
         var count: Int? = 1
         for n in shape {

@@ -38,6 +38,15 @@ struct ActionDistributionFileTests {
         }
         let fortran = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "False", with: "True ").utf8)
         #expect(throws: NumpyArrayError.self) { try NumpyArray.decode(fortran, name: "f.npy") }
+        // A shape entry that is not a whole number is named, never dropped (then read as shape [3], a size mismatch).
+        var named: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        var text = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, x), }"
+        while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
+        text += "\n"
+        named += [UInt8(text.utf8.count), 0] + Array(text.utf8) + [UInt8](repeating: 0, count: 24)
+        #expect(throws: NumpyArrayError.unsupported("s.npy", "shape ((3, x)): 'x' is not a whole number")) {
+            try NumpyArray.decode(named, name: "s.npy")
+        }
     }
 
     @Test("action_dist[i, :, position_i] is read; bad shapes, values and sums are refused with their place")

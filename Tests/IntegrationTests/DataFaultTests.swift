@@ -244,6 +244,19 @@ struct DataFaultTests {
             #expect(fromJSON.code == 0 && fromJSON.stdout == fromCSV.stdout, "\(fromJSON.stderr)")
             #expect(fromJSON.stdout.split(separator: "\n").count == 2)
         }
+        // A CSV whose header starts with a bracket is CSV, not JSON; JSON that is not rows says what it lacks.
+        let bracketed = try runTool(
+            "recpool",
+            ["predict", "--model", model, "--input", try Self.write("[a],[b]\n0.1,0.2\n0.9,0.8\n", "b.csv", in: temporary)])
+        #expect(bracketed.code == 0 && bracketed.stdout == fromCSV.stdout, "\(bracketed.stderr)")
+        for (text, says) in [
+            (#"{"a": 1}"#, #"no "rows" key"#), ("[[1, 2], [3,", "not valid JSON"),
+            ("[a],[b]\n", "not valid JSON, and read as CSV it has no data rows"),
+        ] {
+            let run = try runTool(
+                "recpool", ["predict", "--model", model, "--input", try Self.write(text, "bad.json", in: temporary)])
+            #expect(run.code == 2 && run.stderr.contains(says) && !run.stderr.contains("DecodingError"), "\(run.stderr)")
+        }
         let wide = try runTool(
             "recpool", ["predict", "--model", model, "--input", try Self.write("[[1, 2, 3]]", "w.json", in: temporary)])
         #expect(wide.code == 2 && wide.stderr.contains("rows have 3 feature columns, the model expects 2"), "\(wide.stderr)")

@@ -35,7 +35,7 @@ public struct CSVFile: Sendable, Equatable {
 
     /// Whether `text` is one JSON array or object (checked with Foundation's `JSONSerialization`, and only when its
     /// first non-blank character is `[` or `{`, so a CSV costs one look at its first bytes).
-    static func holdsJSON(_ text: String) -> Bool {
+    public static func holdsJSON(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first(where: { !$0.properties.isWhitespace }), first == "[" || first == "{"
         else { return false }
         guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { return false }

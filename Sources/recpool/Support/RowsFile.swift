@@ -2,7 +2,8 @@ import Foundation
 import RecModel
 
 /// Reads feature rows from CSV (``NumericCSV`` on the one reader, ``CSVFile``: an optional header line, then numbers)
-/// or JSON (an array of arrays, or an object with a `rows` array). A header column named `label` is dropped. `-` is
+/// or JSON (an array of arrays, or an object with a `rows` array) when the whole text is JSON; a file that starts
+/// with a bracket but is not JSON is read as CSV (a header `[a],[b]`), and said as JSON when it is not CSV either. A header column named `label` is dropped. `-` is
 /// stdin. Every problem is a ``CSVError`` naming the file and, where there is one, the line (JSON: the row) and column.
 enum RowsFile {
     /// The rows of `path`, at least one, all of one width, every value finite.
@@ -15,9 +16,25 @@ enum RowsFile {
         }
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         let first = bytes.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }
-        let rows =
-            first == UInt8(ascii: "[") || first == UInt8(ascii: "{")
-            ? try json(Data(bytes), path: path) : try csv(bytes, path: path)
+        let rows: [[Float]]
+        if first == UInt8(ascii: "[") || first == UInt8(ascii: "{") {
+            if CSVFile.holdsJSON(String(decoding: bytes, as: UTF8.self)) {
+                rows = try json(Data(bytes), path: path)
+            } else {
+                // Not JSON: CSV whose header starts with a bracket (`[a],[b]`), or JSON gone wrong (truncated, say).
+                do {
+                    rows = try csv(bytes, path: path)
+                } catch .empty {
+                    throw .badJSON(
+                        path: path,
+                        reason: "expected [[…], …] or {\"rows\": [[…], …]}: not valid JSON, and read as CSV it has no data rows")
+                } catch {
+                    rows = try json(Data(bytes), path: path)
+                }
+            }
+        } else {
+            rows = try csv(bytes, path: path)
+        }
         guard !rows.isEmpty else { throw .empty(path: path) }
         return rows
     }
@@ -58,6 +75,10 @@ enum RowsFile {
                 throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}")
             }
             throw .nonNumeric(path: path, line: indices[0] + 1, column: indices[1] + 1, text: context.debugDescription)
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: no \"\(key.stringValue)\" key")
+        } catch DecodingError.dataCorrupted {
+            throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: not valid JSON")
         } catch {
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: \(error)")
         }

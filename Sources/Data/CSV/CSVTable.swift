@@ -37,7 +37,6 @@ public struct CSVTable: Sendable {
 
     /// The first record is the header, naming each column once; every other record must have as many fields.
     static func interpret(_ file: CSVFile) throws(CSVError) -> CSVTable {
-        try file.refusingJSON()
         guard let header = file.records.first else { throw .empty(path: file.path) }
         try CSVError.checkUniqueNames(header, path: file.path)
         for (row, fields) in file.records.enumerated().dropFirst() where fields.count != header.count {

@@ -21,17 +21,6 @@ public struct CSVFile: Sendable, Equatable {
     public var records: [[String]]
     /// The 1-based line on which each record starts.
     public var lines: [Int]
-    /// Whether the whole text is one JSON array or object (``holdsJSON(_:)``), which a reader of CSV refuses
-    /// (``refusingJSON()``) rather than take its first line for a header.
-    public var isJSON = false
-
-    /// Refuses a file whose whole text is a JSON array or object: a JSON document is never read as a header line
-    /// (which named columns `[[0.1` and `2]]` and ended in "no data rows" or "cannot tell what it holds"). A CSV
-    /// whose first field merely starts with `[` or `{` (a header `[id],name`) is not JSON and is read as before.
-    /// - Throws: ``CSVError/jsonNotCSV(path:)``.
-    public func refusingJSON() throws(CSVError) {
-        if isJSON { throw .jsonNotCSV(path: path) }
-    }
 
     /// Whether `text` is one JSON array or object (checked with Foundation's `JSONSerialization`, and only when its
     /// first non-blank character is `[` or `{`, so a CSV costs one look at its first bytes).
@@ -70,11 +59,14 @@ public struct CSVFile: Sendable, Equatable {
 
     /// Parses CSV text (a leading byte-order mark is dropped); `path` only names the source in errors.
     /// - Throws: ``CSVError/unbalancedQuote(path:line:)`` when the double quotes do not pair up (RFC 4180 quotes
-    ///   always come in pairs), since the open field would swallow every later row.
+    ///   always come in pairs), since the open field would swallow every later row; ``CSVError/jsonNotCSV(path:)``
+    ///   when the whole text is one JSON array or object.
     public static func parse(_ text: String, path: String) throws(CSVError) -> CSVFile {
         let body = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
-        // Before the quote count: a JSON string may hold an escaped quote, which leaves the count odd.
-        if holdsJSON(body) { return CSVFile(path: path, records: [], lines: [], isJSON: true) }
+        // A JSON document is never read as a header line (which named columns `[[0.1` and `2]]` and ended in "no data
+        // rows"); before the quote count, since a JSON string may hold an escaped quote. A CSV whose first field merely
+        // starts with `[` or `{` (a header `[id],name`) is not JSON and is read as CSV.
+        if holdsJSON(body) { throw .jsonNotCSV(path: path) }
         var records: [[String]] = []
         var lines: [Int] = []
         var line = 1

@@ -43,7 +43,6 @@ public struct NumericCSV: Sendable, Equatable {
         var values: [Float] = []
         var lines: [Int] = []
         var width: Int? = nil
-        try file.refusingJSON()
         for (index, record) in file.records.enumerated() {
             let lineNumber = file.lines[index]
             let fields = record.map { $0.trimmingSpaces }

@@ -59,16 +59,18 @@ struct CommandLineTests {
         #expect(badEndpoint.code != 0 && badEndpoint.stderr.contains("nonsense"))
     }
 
-    @Test("recpool local starts a broker and N workers and SIGTERM leaves no process behind")
+    @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")
     func local() async throws {
         let process = Process()
         process.executableURL = ProcessCluster.executable("recpool")
         process.arguments = [
             "local", "--workers", "2", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-            "--log-level", "warning",
+            "--log-level", "info",
         ]
         let out = Pipe()
+        let log = Pipe()
         process.standardOutput = out
+        process.standardError = log
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         var text = ""
@@ -94,10 +96,16 @@ struct CommandLineTests {
         #expect(scores.values.count == 1)
 
         kill(process.processIdentifier, SIGTERM)
+        let logText = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
         for pid in pids {
             #expect(kill(pid, 0) != 0, "process \(pid) outlived recpool local")
         }
+        // The workers drain while the broker still runs, so each one's drain is acknowledged (before, the broker
+        // stopped with them and each worker left unacknowledged after its liveness window).
+        let left = logText.split(separator: "\n").filter { $0.contains("left the broker") }
+        #expect(left.count == 2 && left.allSatisfy { $0.contains("drained=true") }, "\(logText)")
     }
 }
 

@@ -6,7 +6,10 @@ import ServiceLifecycle
 
 /// A broker and N workers started as child processes on loopback, from the executables that sit
 /// beside `recpool`. Children are started with `--exit-with-parent`, so none outlives this process
-/// even if it is killed with SIGKILL; on graceful shutdown they get SIGTERM, then SIGKILL.
+/// even if it is killed with SIGKILL. On graceful shutdown the workers drain first (SIGTERM: each tells the broker to
+/// send it nothing more, answers what it holds and deregisters, which needs the broker still running), then the
+/// broker drains (SIGTERM: it answers what is still queued); a child still running after its grace period gets
+/// SIGKILL.
 final class LocalCluster: Service, @unchecked Sendable {
     // @unchecked: `processes` is written only in `run()` before the children start and read after.
     struct Settings: Sendable {
@@ -34,7 +37,25 @@ final class LocalCluster: Service, @unchecked Sendable {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     }
 
+    /// How long the workers get to drain, and then the broker, before SIGKILL: more than a worker's default
+    /// liveness window (the longest a drain waits for the broker's acknowledgement) and the broker's default drain
+    /// timeout (5 s).
+    static let gracePeriod: TimeInterval = 10
+
     func run() async throws {
+        let outcome: Result<Void, any Error>
+        do {
+            try await startAndServe()
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        let processes = self.processes
+        await DedicatedThread.run(name: "local-stop") { Self.stop(processes) }
+        try outcome.get()
+    }
+
+    private func startAndServe() async throws {
         let directory = Self.binaryDirectory
         let broker = Process()
         broker.executableURL = directory.appendingPathComponent("recpool-broker")
@@ -47,7 +68,6 @@ final class LocalCluster: Service, @unchecked Sendable {
         broker.standardOutput = output
         try broker.run()
         processes.append(broker)
-        defer { stopAll() }
 
         let line = await DedicatedThread.run(name: "local-broker-ready") { () -> String? in
             var buffer = Data()
@@ -79,13 +99,23 @@ final class LocalCluster: Service, @unchecked Sendable {
         logger.info("stopping the local cluster")
     }
 
-    private func stopAll() {
-        for process in processes.reversed() where process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(5)
-        for process in processes {
+    /// Stops the workers (every process after the first) and waits for them, then the broker (the first): a
+    /// worker's drain is a conversation with the broker, so the broker must outlive it. Blocks; run it on a
+    /// dedicated thread.
+    private static func stop(_ processes: [Process]) {
+        guard let broker = processes.first else { return }
+        terminate(Array(processes.dropFirst()))
+        terminate([broker])
+    }
+
+    /// Sends SIGTERM to each running process, waits up to ``gracePeriod`` for all of them, then SIGKILLs the rest.
+    private static func terminate(_ group: [Process]) {
+        for process in group where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(gracePeriod)
+        for process in group {
             while process.isRunning && Date() < deadline { usleep(20_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
-        for process in processes { process.waitUntilExit() }
+        for process in group { process.waitUntilExit() }
     }
 }

@@ -18,8 +18,8 @@ import time
 from benchlib import Cluster, CPUMeter, free_port, machine, median, start_broker, start_workers
 
 
-def client(zmqbench, endpoint, mode, concurrency, requests, width):
-    out = subprocess.run([zmqbench, "client", endpoint, mode, str(concurrency), str(requests), str(width)],
+def client(zmqbench, endpoint, mode, concurrency, requests, width, rows=1):
+    out = subprocess.run([zmqbench, "client", endpoint, mode, str(concurrency), str(requests), str(width), str(rows)],
                          capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise RuntimeError(out.stderr or out.stdout)

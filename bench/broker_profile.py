@@ -4,7 +4,7 @@ Starts recpool-broker and two recpool-worker processes (as broker_bench.py does)
 records the broker process (call graphs, user space) over one run at 16 in flight and prints the
 CPU per request from /proc next to `perf report`'s top entries (self time, by symbol).
 
-Usage: broker_profile.py BIN_DIR ZMQBENCH [--width 8] [--requests 100000] [--perf perf] [--out DIR]
+Usage: broker_profile.py BIN_DIR ZMQBENCH [--width 8] [--rows 1] [--requests 100000] [--perf perf] [--out DIR]
 """
 import argparse
 import os
@@ -21,6 +21,7 @@ def main():
     parser.add_argument("bin_dir")
     parser.add_argument("zmqbench")
     parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=1, help="rows per SCORE request (a batch)")
     parser.add_argument("--requests", type=int, default=100000)
     parser.add_argument("--perf", default="perf")
     parser.add_argument("--out", default="bench/out")
@@ -35,13 +36,13 @@ def main():
         endpoints = start_broker(cluster, args.bin_dir)
         start_workers(cluster, args.bin_dir, endpoints["backend"], 2, "--input-width", str(args.width), prefix="prof-")
         time.sleep(0.5)
-        client(args.zmqbench, endpoints["frontend"], "recpool", 4, 2000, args.width)  # warm-up
+        client(args.zmqbench, endpoints["frontend"], "recpool", 4, 2000, args.width, args.rows)  # warm-up
         broker = cluster.procs[0]
         perf = subprocess.Popen([args.perf, "record", "-F", str(args.frequency), "--call-graph", args.call_graph, "-o", data, "-p", str(broker.pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         meter = CPUMeter(broker, cluster.procs[1:])
-        result = client(args.zmqbench, endpoints["frontend"], "recpool", 16, args.requests, args.width)
+        result = client(args.zmqbench, endpoints["frontend"], "recpool", 16, args.requests, args.width, args.rows)
         cpu = meter.per_request(args.requests)
         perf.send_signal(signal.SIGINT)
         perf.wait(timeout=120)

@@ -113,18 +113,21 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int client(const char *endpoint, const char *mode, int concurrency, int total, int width) {
+static int client(const char *endpoint, const char *mode, int concurrency, int total, int width, int rows) {
     int recpool = strcmp(mode, "recpool") == 0;
     void *ctx = zmq_ctx_new();
     void *s = open_socket(ctx, ZMQ_DEALER);
     zmq_connect(s, endpoint);
-    unsigned char header[56] = {0}, body[64] = {0};
-    size_t tensor_len = 8 + 4 * (size_t)width;
+    unsigned char header[56] = {0};
+    size_t tensor_len = 8 + 4 * (size_t)width * (size_t)rows;
+    /* raw mode: 64 bytes, or as many bytes as the recpool request's tensor when ROWS is given */
+    size_t body_len = rows > 1 ? tensor_len : 64;
+    unsigned char *body = calloc(1, body_len);
     unsigned char *tensor = calloc(1, tensor_len);
     memcpy(header, "RPL\x01\x01", 5);
-    put_u32(tensor, 1);                /* rows */
+    put_u32(tensor, (uint32_t)rows);      /* rows */
     put_u32(tensor + 4, (uint32_t)width); /* cols */
-    for (int i = 0; i < width; i++) { float f = 0.01f * (float)(i % 7); memcpy(tensor + 8 + 4 * i, &f, 4); }
+    for (int i = 0; i < width * rows; i++) { float f = 0.01f * (float)(i % 7); memcpy(tensor + 8 + 4 * i, &f, 4); }
     uint64_t *sent = calloc((size_t)total, sizeof(uint64_t));
     uint64_t *lat = calloc((size_t)total, sizeof(uint64_t));
     int next = 0, done = 0, errors = 0;
@@ -139,7 +142,7 @@ static int client(const char *endpoint, const char *mode, int concurrency, int t
                 zmq_send(s, tensor, tensor_len, 0);
             } else {
                 put_u64(body, (uint64_t)next + 1);
-                zmq_send(s, body, 64, 0);
+                zmq_send(s, body, body_len, 0);
             }
             next++;
         }
@@ -167,7 +170,7 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "forwarder") == 0) return forwarder(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "echo") == 0) return echo(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "client") == 0)
-        return client(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
-    fprintf(stderr, "usage: zmqbench forwarder FRONT BACK | echo BACK | client ENDPOINT raw|recpool C N WIDTH\n");
+        return client(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc >= 8 ? atoi(argv[7]) : 1);
+    fprintf(stderr, "usage: zmqbench forwarder FRONT BACK | echo BACK | client ENDPOINT raw|recpool C N WIDTH [ROWS]\n");
     return 2;
 }

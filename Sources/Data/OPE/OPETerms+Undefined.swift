@@ -18,7 +18,7 @@ extension OPETerms {
     /// Why ``estimate(_:)`` is undefined, or nil when it is defined.
     public func undefinedReason(_ estimator: OffPolicyEstimator) -> String? {
         guard rows > 0 else { return "no rows" }
-        guard hasRewardModel || !estimator.needsRewardModel else { return "needs a reward model" }
+        guard hasRewardModel || !estimator.needsRewardModel else { return noRewardModelReason }
         let s = sums()
         if estimator == .snipw && !(s.w > 0) {
             return "the policy gives every logged action zero weight (sum of weights is 0)"

@@ -34,6 +34,8 @@ public struct OPETerms: Sendable, Equatable {
     public var modelReward: [Double]
     /// Whether `modelValue` and `modelReward` come from a reward model.
     public var hasRewardModel: Bool
+    /// Why there is no reward model, when there is none: DM and DR give it as their reason.
+    public var noRewardModelReason = "needs a reward model"
 
     /// Computes the terms.
     /// - Parameters:
@@ -58,12 +60,16 @@ public struct OPETerms: Sendable, Equatable {
         }
     }
 
-    init(reward: [Double], weight: [Double], modelValue: [Double], modelReward: [Double], hasRewardModel: Bool) {
+    init(
+        reward: [Double], weight: [Double], modelValue: [Double], modelReward: [Double], hasRewardModel: Bool,
+        noRewardModelReason: String = "needs a reward model"
+    ) {
         self.reward = reward
         self.weight = weight
         self.modelValue = modelValue
         self.modelReward = modelReward
         self.hasRewardModel = hasRewardModel
+        self.noRewardModelReason = noRewardModelReason
     }
 
     /// Number of rows.
@@ -74,7 +80,7 @@ public struct OPETerms: Sendable, Equatable {
         OPETerms(
             reward: indices.map { reward[$0] }, weight: indices.map { weight[$0] },
             modelValue: indices.map { modelValue[$0] }, modelReward: indices.map { modelReward[$0] },
-            hasRewardModel: hasRewardModel)
+            hasRewardModel: hasRewardModel, noRewardModelReason: noRewardModelReason)
     }
 
     /// Sums from which every estimator follows; `count(i)` says how often row `i` is drawn (1 for the plain estimate).

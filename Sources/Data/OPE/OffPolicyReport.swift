@@ -152,9 +152,11 @@ public enum OffPolicyEvaluation {
     ) -> (report: OffPolicyReport, estimatedRewards: [Double]?) {
         precondition(policy.rows == data.rows && policy.nActions == data.nActions, "policy shape must match the data")
         let fit = rewardModel.map { RewardModel.crossFitted(data, kind: $0, folds: folds, seed: seed) }
-        let terms = OPETerms(
+        let usableFit = fit?.unavailable == nil ? fit : nil
+        var terms = OPETerms(
             reward: data.reward, action: data.action, pscore: data.pscore, policy: policy,
-            estimatedRewards: fit?.estimatedRewards)
+            estimatedRewards: usableFit?.estimatedRewards)
+        if let why = fit?.unavailable { terms.noRewardModelReason = why }
         var segments: [SegmentEstimates] = []
         var notes = fit?.notes ?? []
         for segment in Segment.allCases {
@@ -184,7 +186,7 @@ public enum OffPolicyEvaluation {
         }
         return (
             OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes),
-            fit?.estimatedRewards
+            usableFit?.estimatedRewards
         )
     }
 }

@@ -25,6 +25,15 @@ public struct RewardModelFit: Sendable {
     public var estimatedRewards: [Double]
     /// Human-readable notes, e.g. a fold with one class that fell back to a constant.
     public var notes: [String]
+    /// Why no cross-fitted estimate exists (`estimatedRewards` is then not to be used), or nil.
+    public var unavailable: String?
+
+    /// A fit, or one that is unavailable for `unavailable`'s reason.
+    public init(estimatedRewards: [Double], notes: [String], unavailable: String? = nil) {
+        self.estimatedRewards = estimatedRewards
+        self.notes = notes
+        self.unavailable = unavailable
+    }
 }
 
 /// Reward models fitted one per position with K-fold cross-fitting, as obp's `RegressionModel.fit_predict` does
@@ -33,60 +42,95 @@ public enum RewardModel {
     /// Fits and predicts. Rows are shuffled into `folds` folds per position with `seed`; `folds == 1` fits on all rows.
     /// A training fold whose rewards are all one class cannot fit a classifier: it falls back to the constant
     /// fold mean, and says so in `notes`.
+    ///
+    /// With `folds > 1`, a position holding a single row has no fold to leave it out of: its `q̂` comes from a model
+    /// fitted on every other row (the other positions'), noted. A dataset of one row has no such model, and the fit
+    /// is ``RewardModelFit/unavailable`` (DM and DR are then undefined, naming why), never fitted on the row it
+    /// predicts.
     public static func crossFitted(
         _ data: BanditDataset, kind: RewardModelKind = .logistic(), folds: Int = 3, seed: UInt64 = 7
     ) -> RewardModelFit {
-        let k = data.nActions
-        var q = [Double](repeating: 0, count: data.rows * k)
+        var q = [Double](repeating: 0, count: data.rows * data.nActions)
         var notes: [String] = []
         var rng = SplitMix64(seed: seed)
         let features = RowFeatures(data)
+        var alone: [Int] = []
         for position in 0..<data.nPositions {
             var rows = (0..<data.rows).filter { data.position[$0] == position }
             guard !rows.isEmpty else { continue }
+            if folds > 1 && rows.count == 1 {
+                alone.append(rows[0])
+                continue
+            }
             rows.shuffle(using: &rng)
             let nFolds = max(1, min(folds, rows.count))
             for fold in 0..<nFolds {
                 let test = nFolds == 1 ? rows : stride(from: fold, to: rows.count, by: nFolds).map { rows[$0] }
                 let testSet = Set(test)
                 let train = nFolds == 1 ? rows : rows.filter { !testSet.contains($0) }
-                let total = train.reduce(0.0) { $0 + data.reward[$1] }
-                let mean = train.isEmpty ? 0 : total / Double(train.count)
-                let low = train.lazy.map { data.reward[$0] }.min() ?? 0
-                let high = train.lazy.map { data.reward[$0] }.max() ?? 0
-                // One reward value (all 0, all 1, all 2.5) leaves nothing to regress on: the constant is the estimate.
-                if low == high {
-                    notes.append(
-                        "position \(position) fold \(fold + 1)/\(nFolds): training rewards are all \(Self.format(low)) "
-                            + "(\(train.count) rows); used the constant \(Self.format(low))")
-                    for i in test { for a in 0..<k { q[i * k + a] = low } }
-                    continue
-                }
-                switch kind {
-                case .itemMean(let prior):
-                    var shows = [Double](repeating: 0, count: k)
-                    var hits = [Double](repeating: 0, count: k)
-                    for i in train {
-                        shows[data.action[i]] += 1
-                        hits[data.action[i]] += data.reward[i]
-                    }
-                    for i in test { for a in 0..<k { q[i * k + a] = (hits[a] + prior * mean) / (shows[a] + prior) } }
-                case .logistic(let iterations, let l2):
-                    // Fractional logit (Papke & Wooldridge, 1996): fit on rewards scaled into [0, 1], scale back.
-                    let scale = RewardScale(low: low, high: high)
-                    let model = LogisticModel.fit(
-                        features, rows: train, data: data, scale: scale, iterations: iterations, l2: l2)
-                    for i in test {
-                        let base = model.sharedLogit(features, row: i)
-                        for a in 0..<k {
-                            q[i * k + a] = scale.unscaled(
-                                model.probability(features, row: i, action: a, sharedLogit: base))
-                        }
-                    }
+                fit(
+                    data, features: features, kind: kind, train: train, test: test,
+                    label: "position \(position) fold \(fold + 1)/\(nFolds)", into: &q, notes: &notes)
+            }
+        }
+        for row in alone {
+            let train = (0..<data.rows).filter { $0 != row }
+            guard !train.isEmpty else {
+                return RewardModelFit(
+                    estimatedRewards: q, notes: notes,
+                    unavailable: "the reward model is cross-fitted (\(folds) folds) and the data has one row: "
+                        + "no model exists that has not seen it")
+            }
+            let position = data.position[row]
+            notes.append(
+                "position \(position) has one row: its reward estimate is fitted on the other \(train.count) rows "
+                    + "(other positions), as cross-fitting needs a model that has not seen it")
+            fit(
+                data, features: features, kind: kind, train: train, test: [row],
+                label: "position \(position) (its one row)", into: &q, notes: &notes)
+        }
+        return RewardModelFit(estimatedRewards: q, notes: notes)
+    }
+
+    /// Fits `kind` on `train` and writes `q̂(x_i, a)` for every `i` in `test` and every action into `q`.
+    private static func fit(
+        _ data: BanditDataset, features: RowFeatures, kind: RewardModelKind, train: [Int], test: [Int], label: String,
+        into q: inout [Double], notes: inout [String]
+    ) {
+        let k = data.nActions
+        let total = train.reduce(0.0) { $0 + data.reward[$1] }
+        let mean = train.isEmpty ? 0 : total / Double(train.count)
+        let low = train.lazy.map { data.reward[$0] }.min() ?? 0
+        let high = train.lazy.map { data.reward[$0] }.max() ?? 0
+        // One reward value (all 0, all 1, all 2.5) leaves nothing to regress on: the constant is the estimate.
+        if low == high {
+            notes.append(
+                "\(label): training rewards are all \(Self.format(low)) (\(train.count) rows); used the constant "
+                    + Self.format(low))
+            for i in test { for a in 0..<k { q[i * k + a] = low } }
+            return
+        }
+        switch kind {
+        case .itemMean(let prior):
+            var shows = [Double](repeating: 0, count: k)
+            var hits = [Double](repeating: 0, count: k)
+            for i in train {
+                shows[data.action[i]] += 1
+                hits[data.action[i]] += data.reward[i]
+            }
+            for i in test { for a in 0..<k { q[i * k + a] = (hits[a] + prior * mean) / (shows[a] + prior) } }
+        case .logistic(let iterations, let l2):
+            // Fractional logit (Papke & Wooldridge, 1996): fit on rewards scaled into [0, 1], scale back.
+            let scale = RewardScale(low: low, high: high)
+            let model = LogisticModel.fit(
+                features, rows: train, data: data, scale: scale, iterations: iterations, l2: l2)
+            for i in test {
+                let base = model.sharedLogit(features, row: i)
+                for a in 0..<k {
+                    q[i * k + a] = scale.unscaled(model.probability(features, row: i, action: a, sharedLogit: base))
                 }
             }
         }
-        return RewardModelFit(estimatedRewards: q, notes: notes)
     }
 
     /// A reward as a note prints it: an integer without a fraction, otherwise as Swift prints a `Double`.

@@ -29,8 +29,14 @@ public struct BanditDataset: Sendable {
     public static let minimumPropensity = 1e-100
     /// Raw categorical user features per row.
     public var userFeatures: CategoricalColumns
-    /// Raw numeric user features per row (a shop's schema may declare them; none for OBD and the simulator).
+    /// Raw numeric user features per row (a shop's schema may declare them; none for OBD and the simulator), as 32-bit
+    /// floats for the models' context.
     public var userNumeric: FeatureMatrix
+    /// The same numeric user features as read, 64-bit, `rows × userNumeric.columns` row-major: what a `FeatureSpec` is
+    /// fitted on and transforms, so its statistics, the training rows and a served request (whose value is parsed as
+    /// a 64-bit number) see the same number. Rounded to 32 bits, `1700000074` is `1700000128`, and a timestamp-like
+    /// column collapses to a few values.
+    public var userNumericRaw: [Double]
     /// How many of `actionContext`'s last columns are numeric item features (the others are label codes).
     public var itemNumericColumns: Int
     /// obp's context: one-hot user features with each column's first (sorted) category dropped.
@@ -49,17 +55,21 @@ public struct BanditDataset: Sendable {
     public init(
         name: String, nActions: Int, nPositions: Int, action: [Int], position: [Int], reward: [Double],
         pscore: [Double], userFeatures: CategoricalColumns, context: FeatureMatrix, actionContext: FeatureMatrix,
-        affinity: SparseRows, oracle: ClickOracle? = nil, userNumeric: FeatureMatrix? = nil, itemNumericColumns: Int = 1
+        affinity: SparseRows, oracle: ClickOracle? = nil, userNumeric: FeatureMatrix? = nil,
+        userNumericRaw: [Double]? = nil, itemNumericColumns: Int = 1
     ) {
         let n = action.count
         let numeric = userNumeric ?? FeatureMatrix(rows: n, columnNames: [], values: [])
+        let raw = userNumericRaw ?? numeric.values.map(Double.init)
         precondition(
             position.count == n && reward.count == n && pscore.count == n
                 && (userFeatures.names.isEmpty || userFeatures.rows == n) && numeric.rows == n
+                && raw.count == numeric.values.count
                 && context.rows == n && affinity.rows == n && actionContext.rows == nActions
                 && (0...actionContext.columns).contains(itemNumericColumns),
             "BanditDataset: per-row arrays disagree in length")
         self.userNumeric = numeric
+        self.userNumericRaw = raw
         self.itemNumericColumns = itemNumericColumns
         self.name = name
         self.nActions = nActions
@@ -77,6 +87,12 @@ public struct BanditDataset: Sendable {
 
     /// Number of rows (impressions).
     public var rows: Int { action.count }
+    /// Row `row`'s numeric user features as read (``userNumericRaw``), by column name.
+    public func userNumericRawValues(_ row: Int) -> [String: Double] {
+        let columns = userNumeric.columns
+        return Dictionary(
+            uniqueKeysWithValues: userNumeric.columnNames.enumerated().map { ($1, userNumericRaw[row * columns + $0]) })
+    }
     /// Whether a logged reward counts as a click: a reward above 0. This is the one definition of a click for a
     /// reward log (0/1 clicks, revenue, ratings): training labels, evaluation's classification and ranking figures, and
     /// `data describe`'s click count and CTR all use it; the reward's size is reported as the mean reward.
@@ -105,6 +121,9 @@ public struct BanditDataset: Sendable {
             userFeatures: userFeatures.gather(indices), context: context.gather(indices),
             actionContext: actionContext, affinity: affinity.gather(indices),
             oracle: oracle.map { $0.gather(indices) }, userNumeric: userNumeric.gather(indices),
+            userNumericRaw: indices.flatMap { row in
+                userNumericRaw[(row * userNumeric.columns)..<((row + 1) * userNumeric.columns)]
+            },
             itemNumericColumns: itemNumericColumns)
     }
 

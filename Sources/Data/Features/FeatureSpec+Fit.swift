@@ -55,7 +55,7 @@ extension FeatureSpec {
             let numeric = train.userNumeric
             spec.userNumericNames = numeric.columnNames
             spec.userNumericScalings = (0..<numeric.columns).map { c in
-                ZScore(fitting: (0..<numeric.rows).map { Double(numeric[$0, c]) })
+                ZScore(fitting: (0..<numeric.rows).map { train.userNumericRaw[$0 * numeric.columns + c] })
             }
         }
         if !extraColumns.isEmpty {

@@ -1,3 +1,5 @@
+import RecModel
+
 /// One raw example as both training and serving see it.
 public struct RawExample: Sendable, Equatable {
     /// User features by name; missing or unseen values fall into the unknown bucket.
@@ -53,8 +55,15 @@ extension FeatureSpec {
     /// The z-scored numeric user features of one user, in `userNumericNames` order; a missing value, or one that is
     /// not a finite number, is the training mean (0).
     public func userNumericValues(_ features: [String: String]) -> [Float] {
+        userNumericValues(numbers: features.compactMapValues { CSVNumber.double($0) })
+    }
+
+    /// The z-scored numeric user features of values already read as 64-bit numbers (a log's rows,
+    /// `BanditDataset.userNumericRaw`); a missing or non-finite one is 0, as in ``userNumericValues(_:)``, which
+    /// parses a request's text the way a log's cell is parsed (`CSVNumber.double`), so both give the same bits.
+    public func userNumericValues(numbers: [String: Double]) -> [Float] {
         zip(userNumericNames ?? [], userNumericScalings ?? []).map { name, scaling in
-            guard let value = features[name].flatMap(Double.init), value.isFinite else { return 0 }
+            guard let value = numbers[name], value.isFinite else { return 0 }
             return scaling.apply(value)
         }
     }
@@ -153,11 +162,12 @@ extension FeatureSpec {
         for row in 0..<data.rows {
             var features: [String: String] = [:]
             for (c, name) in names.enumerated() { features[name] = data.userFeatures.value(row, c) }
-            for (c, name) in data.userNumeric.columnNames.enumerated() { features[name] = "\(data.userNumeric[row, c])" }
+
             let affinity = Dictionary(
                 uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
             write(
-                userColumns: userColumns(features), userNumeric: userNumericValues(features), item: data.action[row],
+                userColumns: userColumns(features), userNumeric: userNumericValues(numbers: data.userNumericRawValues(row)),
+                item: data.action[row],
                 position: data.position[row], affinity: affinity, into: &values, at: row * width)
         }
         return FeatureMatrix(rows: data.rows, columnNames: columns, values: values)

@@ -59,13 +59,19 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         /// Training standard deviation (population), or 1 when it was zero.
         public var std: Double
 
-        /// Fits mean and standard deviation.
+        /// Fits mean and standard deviation over the values shifted by the first one (the shifted-data algorithm;
+        /// Chan, Golub and LeVeque, "Algorithms for computing the sample variance", The American Statistician 37(3),
+        /// 1983), so a constant column's mean is its value exactly and its spread exactly 0, however large the value:
+        /// summed unshifted, 60 rows of `1234567.1` have a mean one rounding off and a spread of 7e-10, which z-scores
+        /// every row to −1 instead of 0. A spread within 1e-12 of the mean's magnitude is rounding, and counts as 0.
         public init(fitting values: [Double]) {
             let n = Double(max(values.count, 1))
-            let m = values.reduce(0, +) / n
-            let variance = values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / n
-            mean = m
-            std = variance > 1e-24 ? variance.squareRoot() : 1
+            let shift = values.first ?? 0
+            let offset = values.reduce(0) { $0 + ($1 - shift) } / n
+            let variance = values.reduce(0) { $0 + ($1 - shift - offset) * ($1 - shift - offset) } / n
+            mean = shift + offset
+            let spread = variance.squareRoot()
+            std = variance > 1e-24 && spread > 1e-12 * abs(mean) ? spread : 1
         }
 
         /// Applies the transform.

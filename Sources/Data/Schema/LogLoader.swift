@@ -374,6 +374,7 @@ struct LogTable {
         var pscore: [Double] = []
         var affinity = SparseRows()
         var numericValues: [Float] = []
+        var numericRaw: [Double] = []
         var history: [String: [Int: Float]] = [:]
         for row in order {
             let item = try self.items.item(table, row: row, column: itemColumn)
@@ -413,7 +414,11 @@ struct LogTable {
             rawPosition.append(try table.integer(row: row, column: positionColumn))
             reward.append(outcome)
             pscore.append(propensity)
-            for column in numeric { numericValues.append(try table.float(row: row, column: column)) }
+            for column in numeric {
+                // Refused beyond a 32-bit float's range (the context holds it so); the spec reads it as read.
+                numericValues.append(try table.float(row: row, column: column))
+                numericRaw.append(try table.double(row: row, column: column))
+            }
             if !affinityColumns.isEmpty {
                 var entries: [(Int, Float)] = []
                 for (item, column) in affinityColumns.enumerated() {
@@ -456,7 +461,7 @@ struct LogTable {
             name: name, nActions: nActions, nPositions: ranks.count, action: action,
             position: rawPosition.map { ranks[$0]! }, reward: reward, pscore: pscore, userFeatures: users,
             context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
-            itemNumericColumns: items.numericColumns)
+            userNumericRaw: numericRaw, itemNumericColumns: items.numericColumns)
         dataset.unobservedRows = timeOrdered.count - order.count
         return dataset
     }

@@ -1,0 +1,87 @@
+import Foundation
+import RecModel
+import Testing
+
+@testable import RecData
+
+/// Numeric user features are fitted, written for training and parsed at serving as the same 64-bit numbers: a value
+/// rounded to 32 bits on one side only (a timestamp, an amount in cents) gave a different feature at training and at
+/// serving, and a constant column was z-scored to a non-zero value.
+@Suite("Numeric user features: one number from log to serving")
+struct NumericUserFeatureTests {
+    /// 60 rows: `seen` is timestamp-like (1.7e9 plus a small offset, which 32 bits cannot tell apart), `income` a
+    /// constant 1234567.1, `big` a constant 3.4e38 (inside a 32-bit float's range, so the log accepts it).
+    static func log() throws -> (BanditDataset, [[String: String]]) {
+        var text = "ts,item,pos,click,prop,device,seen,income,big\n"
+        var users: [[String: String]] = []
+        for i in 0..<60 {
+            let seen = "\(1_700_000_000 + (i * 37) % 101)"
+            let device = i % 3 == 0 ? "ios" : "web"
+            text += "\(i),\(i % 4),\(i % 2),\(i % 7 == 0 ? 1 : 0),0.25,\(device),\(seen),1234567.1,3.4e38\n"
+            users.append(["device": device, "seen": seen, "income": "1234567.1", "big": "3.4e38"])
+        }
+        let schema = try DataSchema.parse(
+            """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            click = "click"
+            propensity = "prop"
+
+            [logs.user_features]
+            device = "categorical"
+            seen = "numeric"
+            income = "numeric"
+            big = "numeric"
+
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+            """, path: "num.toml")
+        let data = try LogLoader.build(
+            log: CSVTable.parse(Array(text.utf8), path: "num.csv"),
+            catalogue: CSVTable.parse(Array("item\n0\n1\n2\n3\n".utf8), path: "cat.csv"), schema: schema,
+            name: "num.csv")
+        return (data, users)
+    }
+
+    @Test("a constant column is 0 on every row, however large its value")
+    func constantColumn() throws {
+        let (data, _) = try Self.log()
+        let spec = try FeatureSpec.fit(on: data)
+        let matrix = spec.matrix(data)
+        for name in ["income", "big"] {
+            let column = try #require(spec.columns.firstIndex(of: name))
+            #expect((0..<data.rows).allSatisfy { matrix[$0, column] == 0 }, "\(name)")
+        }
+        #expect(spec.userNumericScalings?[1] == FeatureSpec.ZScore(fitting: [1234567.1, 1234567.1]))
+        #expect(spec.userNumericScalings?[1].mean == 1234567.1)
+    }
+
+    @Test("a timestamp-like column keeps every value apart and is z-scored to mean 0 and spread 1 on the training rows")
+    func largeMagnitude() throws {
+        let (data, _) = try Self.log()
+        let spec = try FeatureSpec.fit(on: data)
+        let column = try #require(spec.columns.firstIndex(of: "seen"))
+        let values = (0..<data.rows).map { Double(spec.matrix(data)[$0, column]) }
+        let distinct = Set((0..<data.rows).map { data.userNumericRaw[$0 * data.userNumeric.columns] })
+        #expect(Set(values).count == distinct.count && distinct.count > 50)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let spread = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot()
+        #expect(abs(mean) < 1e-6 && abs(spread - 1) < 1e-6, "mean \(mean), spread \(spread)")
+    }
+
+    @Test("a logged row and the same context sent to serving, as text, give the same bits")
+    func noSkew() throws {
+        let (data, users) = try Self.log()
+        let spec = try FeatureSpec.fit(on: data)
+        let matrix = spec.matrix(data)
+        for row in 0..<data.rows {
+            let served = spec.candidateRows(
+                userFeatures: users[row], affinity: [:], items: [data.action[row]],
+                position: data.position[row])
+            #expect(Array(matrix.row(row)) == served, "row \(row)")
+        }
+    }
+}

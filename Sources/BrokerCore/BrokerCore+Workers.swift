@@ -12,6 +12,7 @@ extension BrokerCore {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
         } catch {
             counters.add(.malformedWorkerMessages)
+            abandonMalformedReply(identity: identity, frames: frames, error: error, now: now, into: &actions)
             return
         }
         let header = message.header
@@ -145,6 +146,14 @@ extension BrokerCore {
         latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
         if entry.clientAnswered {
             counters.add(.droppedLateReplies)
+        } else if let problem = replyProblem(message, to: entry.request, from: identity) {
+            // Never forwarded: a score under another version's number, a NaN, a shape the request did not ask for.
+            counters.add(.invalidWorkerReplies)
+            locations[entry.request.key] = nil
+            let worker = workers[identity]?.hello.workerId ?? "?"
+            reply(
+                to: entry.request, status: .internal, message: "worker \(worker) sent an invalid reply: \(problem)",
+                into: &actions)
         } else {
             locations[entry.request.key] = nil
             var header = message.header
@@ -172,6 +181,76 @@ extension BrokerCore {
             actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
         }
         pump(message.header.command, now: now, into: &actions)
+    }
+
+    /// Why a decoded reply cannot be the answer to `request`, or nil when it can. The broker forwards a reply's
+    /// frames without copying them, but the few bytes it checks here decide whether a client may trust them:
+    /// - an error reply carries exactly one payload frame, its message (docs/PROTOCOL.md, "Status codes");
+    /// - an OK SCORE reply is one `rows × 1` tensor of finite scores for the request's rows;
+    /// - its model version is one the request's pin admits, and one the worker serves: its registered version, or one
+    ///   this broker rolled out to it (WEIGHTS may swap it between a heartbeat and the reply). A version number is
+    ///   the registry's, never a worker's own.
+    func replyProblem(_ message: WireMessage, to request: PendingRequest, from identity: [UInt8]) -> String? {
+        let header = message.header
+        guard header.status == .ok else {
+            return message.payload.count == 1
+                ? nil : "a \(header.status.name) reply with \(message.payload.count) payload frames instead of one message"
+        }
+        guard request.service == .score else { return message.payload.isEmpty ? "an OK reply with no payload" : nil }
+        guard message.payload.count == 1 else {
+            return "an OK SCORE reply with \(message.payload.count) payload frames instead of one score tensor"
+        }
+        let shape: (rows: Int, cols: Int)
+        do {
+            shape = try Tensor.validate(message.payload[0])
+        } catch {
+            return "its score tensor is invalid: \(error)"
+        }
+        if let rows = request.rows, shape.rows != rows || shape.cols != 1 {
+            return "a \(shape.rows)×\(shape.cols) score tensor for a \(rows)-row request (expected \(rows)×1)"
+        }
+        let version = header.modelVersion
+        let wanted = request.header.modelVersion
+        if wanted > 0 {
+            let exact = request.header.flags.contains(.exactVersion)
+            if exact ? version != wanted : version < wanted {
+                return "model version \(version), which the request's pin (\(exact ? "exactly" : "at least") \(wanted)) refuses"
+            }
+        }
+        let registered = workers[identity]?.modelVersion
+        if version != registered && rolledOutSHA[version] == nil {
+            return "model version \(version), which it does not serve (it serves \(registered.map(String.init) ?? "none"))"
+        }
+        return nil
+    }
+
+    /// A worker's message that did not decode but whose header names one of its in-flight requests (magic and request
+    /// id readable): that request is answered INTERNAL now, instead of waiting for its deadline or, without one,
+    /// for ever. A message naming none is only counted.
+    private mutating func abandonMalformedReply(
+        identity: [UInt8], frames: [[UInt8]], error: WireError, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        guard let first = frames.first, let dispatchId = Header.salvageRequestId(first),
+            let entry = inflight[dispatchId], entry.worker == identity
+        else { return }
+        inflight[dispatchId] = nil
+        release(entry.request)
+        if let index = workers.index(forKey: identity) {
+            workers.values[index].inflight.remove(dispatchId)
+            workers.values[index].completed += 1
+            workers.values[index].errors += 1
+        }
+        counters.add(.invalidWorkerReplies)
+        if entry.clientAnswered {
+            counters.add(.droppedLateReplies)
+        } else {
+            locations[entry.request.key] = nil
+            let worker = workers[identity]?.hello.workerId ?? "?"
+            reply(
+                to: entry.request, status: .internal,
+                message: "worker \(worker) sent a reply that does not decode: \(error)", into: &actions)
+        }
+        pump(entry.request.service, now: now, into: &actions)
     }
 
     /// Forgets a worker and re-dispatches what it held, at most `maxAttempts` dispatches a request.

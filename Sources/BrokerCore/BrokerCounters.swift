@@ -10,6 +10,11 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case malformedClientMessages = "malformed_client_messages"
     /// Worker messages that did not decode.
     case malformedWorkerMessages = "malformed_worker_messages"
+    /// Worker replies that cannot be the answer to their request: a model version the worker does not serve or the
+    /// request's pin refuses, a SCORE tensor of the wrong shape or with a value that is not finite, an error reply
+    /// without its one message frame, or a reply that did not decode but named an in-flight request. The client is
+    /// answered INTERNAL naming the problem instead.
+    case invalidWorkerReplies = "invalid_worker_replies"
     /// Requests answered BAD_REQUEST by the broker: a header field a request may not set, or a
     /// payload that failed validation.
     case invalidRequests = "invalid_requests"

@@ -16,6 +16,15 @@ struct PendingRequest: Sendable {
     var bytes: Int = 0
 
     var service: Command { header.command }
+
+    /// For SCORE, the rows: the tensor frame's `rows` (bytes 0–3, u32 LE), read without copying them. `nil` for other
+    /// services or a frame too short to say.
+    var rows: Int? {
+        guard header.command == .score, let frame = payload.first else { return nil }
+        return frame.withBytes { raw in
+            raw.count >= 8 ? Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self))) : nil
+        }
+    }
     var key: ClientRequestKey { ClientRequestKey(client: client, requestId: header.requestId) }
 
     /// For SCORE, the features per row: the tensor frame's `cols` (bytes 4–7, u32 LE), read without

@@ -12,7 +12,7 @@ struct BrokerRoutingTests {
     @Test("a request goes to a worker and its reply goes back to the client under the client's id")
     func roundTrip() throws {
         var h = CoreHarness()
-        h.registerWorker(workerA)
+        h.registerWorker(workerA, version: 7)
         h.score(from: client, id: 41)
         let dispatched = try #require(h.dispatches.first)
         #expect(dispatched.identity == workerA)
@@ -193,7 +193,10 @@ struct BrokerFaultTests {
         // B keeps talking; A goes silent.
         for _ in 0..<4 {
             h.advance(ms: 1000)
-            h.feed(.worker(identity: workerB, frames: [Header(command: .heartbeat).encoded()], peerAddress: nil))
+            h.feed(
+                .worker(
+                    identity: workerB, frames: [Header(command: .heartbeat, modelVersion: 1).encoded()],
+                    peerAddress: nil))
             h.feed(.tick)
         }
         #expect(h.core.liveWorkerCount == 1)

@@ -29,7 +29,11 @@ struct LimitsCoreTests {
             let dispatched = try #require(h.dispatches.first)
             for _ in 0..<5 {
                 h.advance(ms: 400)
-                h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat).encoded()], peerAddress: nil))
+                // A worker's heartbeat names the version it serves (the one it registered with).
+                h.feed(
+                    .worker(
+                        identity: workerA, frames: [Header(command: .heartbeat, modelVersion: 1).encoded()],
+                        peerAddress: nil))
                 h.feed(.tick)
             }
             #expect(h.replies(to: client, id: 1).isEmpty, "deadline \(deadline)")

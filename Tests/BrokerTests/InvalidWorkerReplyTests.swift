@@ -1,0 +1,128 @@
+import Testing
+
+@testable import BrokerCore
+@testable import RecWire
+
+/// A worker's reply is forwarded without copying its bytes, but never trusted blindly: a version the worker does not
+/// serve or the pin refuses, a score tensor of the wrong shape or with a NaN, an error without its message, or a
+/// reply that does not decode but names the request, is answered INTERNAL, counted, and never reaches the client as
+/// OK (and never leaves the request waiting for ever).
+@Suite("Invalid worker replies")
+struct InvalidWorkerReplyTests {
+    static let client: [UInt8] = [0xC1]
+    static let worker: [UInt8] = [0xA1]
+
+    /// One SCORE from the client dispatched to a worker registered with version 1; returns the dispatch.
+    static func dispatched(_ h: inout CoreHarness, version: UInt64 = 0, exact: Bool = false) throws -> (
+        identity: [UInt8], message: WireMessage
+    ) {
+        h.registerWorker(worker, version: 1)
+        h.score(from: client, id: 7, version: version, exact: exact)
+        return try #require(h.dispatches.last)
+    }
+
+    static func send(
+        _ h: inout CoreHarness, _ dispatch: (identity: [UInt8], message: WireMessage), status: Status = .ok,
+        version: UInt64 = 1, payload: [[UInt8]]
+    ) {
+        let header = dispatch.message.header.reply(status: status, modelVersion: version)
+        h.feed(.worker(identity: dispatch.identity, frames: [header.encoded()] + payload, peerAddress: nil))
+    }
+
+    static func onlyReply(_ h: CoreHarness) throws -> WireMessage {
+        let replies = h.replies(to: client, id: 7)
+        try #require(replies.count == 1)
+        return replies[0]
+    }
+
+    @Test("a valid reply is forwarded as it came")
+    func valid() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .ok && reply.header.modelVersion == 1)
+        #expect(h.core.counters[.invalidWorkerReplies] == 0)
+    }
+
+    @Test(
+        "a reply under a version the worker does not serve is INTERNAL, never forwarded under that number",
+        arguments: [UInt64(0), 2, 99, 1 << 63])
+    func versionNotServed(version: UInt64) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, version: version, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal)
+        #expect(reply.errorText?.contains("model version \(version)") == true, "\(reply.errorText ?? "")")
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+    }
+
+    @Test("a reply the request's exact pin refuses is INTERNAL, even under a version the broker rolled out")
+    func pinRefuses() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h, version: 1, exact: true)
+        h.core.rolledOutSHA[2] = String(repeating: "b", count: 64)
+        Self.send(&h, d, version: 2, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains("exactly 1") == true)
+    }
+
+    @Test("a version this broker rolled out is served while the worker's heartbeat still names the old one")
+    func rolledOutVersion() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        h.core.rolledOutSHA[2] = String(repeating: "b", count: 64)
+        Self.send(&h, d, version: 2, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        #expect(try Self.onlyReply(h).header.status == .ok)
+    }
+
+    @Test(
+        "an OK SCORE reply that is not one finite rows × 1 tensor is INTERNAL",
+        arguments: [
+            [Tensor(rows: 2, cols: 1, values: [0.1, 0.2]).encoded()],
+            [Tensor(rows: 1, cols: 3, values: [0.1, 0.2, 0.3]).encoded()],
+            [Array("xyz".utf8)],
+            [],
+            [Tensor(rows: 1, cols: 1, values: [.nan]).encoded()],
+            [Tensor(rows: 1, cols: 1, values: [0.5]).encoded(), Array("extra".utf8)],
+        ])
+    func badScores(payload: [[UInt8]]) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, payload: payload)
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.payload.count == 1)
+        #expect(reply.errorText?.contains("worker w161 sent an invalid reply") == true, "\(reply.errorText ?? "")")
+    }
+
+    @Test("an error reply without its one message frame is INTERNAL with a message")
+    func errorWithoutMessage() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, status: .badRequest, payload: [])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains("BAD_REQUEST") == true)
+        // With its message it is forwarded.
+        var g = CoreHarness()
+        let e = try Self.dispatched(&g)
+        Self.send(&g, e, status: .badRequest, payload: [Array("wrong width".utf8)])
+        #expect(try Self.onlyReply(g).header.status == .badRequest)
+    }
+
+    @Test("a reply that does not decode but names the request answers it INTERNAL at once and frees the worker's slot")
+    func undecodableReply() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        var frame = d.message.header.reply(status: .ok, modelVersion: 1).encoded()
+        frame[52] = 1  // a reserved byte that is not zero
+        h.feed(.worker(identity: d.identity, frames: [frame, Tensor(rows: 1, cols: 1, values: [0.5]).encoded()], peerAddress: nil))
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains("does not decode") == true)
+        #expect(h.core.counters[.malformedWorkerMessages] == 1 && h.core.counters[.invalidWorkerReplies] == 1)
+        #expect(h.core.workers[Self.worker]?.inflight.isEmpty == true)
+        // A frame naming no in-flight request is only counted.
+        h.feed(.worker(identity: d.identity, frames: [Array("junk".utf8)], peerAddress: nil))
+        #expect(h.replies(to: Self.client, id: 7).count == 1 && h.core.counters[.malformedWorkerMessages] == 2)
+    }
+}

@@ -109,6 +109,45 @@ struct CommandLineTests {
     }
 }
 
+/// `recpool local` refuses what its broker or workers would refuse, and does not keep a broker with no worker.
+@Suite("recpool local: bad flags and workers that cannot start")
+struct LocalStartupTests {
+    @Test("a width, log level or checkpoint path the workers would refuse is refused up front")
+    func refusedUpFront() throws {
+        let width = try runTool("recpool", ["local", "--input-width", "0"])
+        #expect(width.code == 64 && width.stderr.contains("--input-width must be 1…65536"), "\(width.stderr)")
+        let level = try runTool("recpool", ["local", "--log-level", "bogus"])
+        #expect(level.code == 64 && level.stderr.contains("--log-level must be one of"), "\(level.stderr)")
+        let model = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt"])
+        #expect(model.code == 2 && model.stderr.contains("cannot read the checkpoint"), "\(model.stderr)")
+    }
+
+    @Test("when every worker exits at start (a checkpoint they cannot load), recpool local stops and says why")
+    func everyWorkerExits() throws {
+        let temporary = try TemporaryDirectory("local-bad-model")
+        defer { temporary.remove() }
+        let garbage = temporary.url.appendingPathComponent("garbage.ckpt")
+        try Data("not a checkpoint".utf8).write(to: garbage)
+        let process = Process()
+        process.executableURL = ProcessCluster.executable("recpool")
+        process.arguments = [
+            "local", "--workers", "2", "--model", garbage.path, "--frontend", "tcp://127.0.0.1:*", "--backend",
+            "tcp://127.0.0.1:*", "--state-dir", temporary.url.appendingPathComponent("state").path,
+        ]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Before the fix it ran on with no worker; a watchdog keeps a regression from hanging the suite.
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus != 0, "\(text)")
+        #expect(text.contains("every worker exited"), "\(text)")
+    }
+}
+
 /// RECOMMEND through the pool, from raw context, with a model trained on simulator features.
 @Suite("Recommend end to end", .serialized)
 struct RecommendTests {

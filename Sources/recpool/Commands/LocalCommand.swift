@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Logging
 import OnlineFlags
@@ -36,6 +37,13 @@ struct LocalCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
+        // Checked here as the broker and the workers check them, so a value they would refuse stops this command
+        // with their usage error instead of leaving a broker with no worker.
+        guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(logLevel)'")
+        }
         let tunables = online.changedTunables
         if !online.online && !tunables.isEmpty {
             throw ValidationError(
@@ -51,6 +59,10 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap(level: .info)
         let logger = Logger(label: "recpool.local")
+        if let model, !FileManager.default.isReadableFile(atPath: model) {
+            CommandOutput.printError("recpool: --model \(model): cannot read the checkpoint")
+            throw ExitStatus.badInput.exitCode
+        }
         var workerArguments = ["--input-width", "\(inputWidth)"]
         if let model { workerArguments = ["--model", model] }
         let settings = LocalCluster.Settings(

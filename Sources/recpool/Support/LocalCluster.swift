@@ -82,8 +82,11 @@ final class LocalCluster: Service, @unchecked Sendable {
             throw CommandFailure("the broker did not start (see its log above)", exitCode: .failed)
         }
         let backend = endpoints.backend.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
+        let (exits, exited) = AsyncStream<(name: String, status: Int32)>.makeStream()
         for index in 0..<settings.workers {
             let worker = Process()
+            let name = "worker-\(index + 1)"
+            worker.terminationHandler = { exited.yield((name, $0.terminationStatus)) }
             worker.executableURL = directory.appendingPathComponent("recpool-worker")
             worker.arguments =
                 [
@@ -94,9 +97,40 @@ final class LocalCluster: Service, @unchecked Sendable {
             processes.append(worker)
         }
         onReady(endpoints, processes.map(\.processIdentifier))
-        // Wait for shutdown; a child that dies is reported and left dead (the broker notices).
-        try? await gracefulShutdown()
+        // Wait for shutdown. A worker that dies is reported and left dead (the broker notices); when every worker
+        // has exited (a checkpoint they cannot load, a flag they refuse) a broker with no worker is no cluster, and
+        // the command stops with the first one's exit status.
+        let workers = settings.workers
+        let logger = logger
+        let failure: (name: String, status: Int32)? = await withTaskGroup(of: (name: String, status: Int32)?.self) {
+            group in
+            group.addTask {
+                try? await gracefulShutdown()
+                return nil
+            }
+            group.addTask {
+                var first: (name: String, status: Int32)?
+                var count = 0
+                for await exit in exits {
+                    logger.error("a worker exited", metadata: ["worker": "\(exit.name)", "status": "\(exit.status)"])
+                    first = first ?? exit
+                    count += 1
+                    if count == workers { return first }
+                }
+                return nil
+            }
+            let outcome = await group.next() ?? nil
+            group.cancelAll()
+            return outcome
+        }
         logger.info("stopping the local cluster")
+        if let failure {
+            throw CommandFailure(
+                "every worker exited (\(failure.name) first, with status \(failure.status); its error is above), "
+                    + "so the broker has no worker to serve with",
+                // A worker's 66 (a file it cannot open) is this command's bad input.
+                exitCode: ExitStatus(rawValue: failure.status) ?? (failure.status == 66 ? .badInput : .failed))
+        }
     }
 
     /// Stops the workers (every process after the first) and waits for them, then the broker (the first): a

@@ -148,6 +148,28 @@ struct LocalStartupTests {
     }
 }
 
+/// Flags whose every request would be refused are usage errors before anything is sent.
+@Suite("Usage errors before sending", .serialized)
+struct UsageBeforeSendingTests {
+    @Test("score --exact without --model-version, and loadtest --batch over the row limit, are usage errors")
+    func noPool() throws {
+        let exact = try runTool("recpool", ["score", "--exact", "--input", "-"], stdin: "1,2\n")
+        #expect(exact.code == 64 && exact.stderr.contains("--exact needs --model-version"), "\(exact.stderr)")
+        let rows = try runTool("recpool", ["loadtest", "--batch", "8193", "--broker", "tcp://127.0.0.1:1"])
+        #expect(rows.code == 64 && rows.stderr.contains("--batch must be at most 8192"), "\(rows.stderr)")
+    }
+
+    @Test("loadtest --batch whose requests at the served width exceed the message-byte limit is a usage error")
+    func overMessageBytes() async throws {
+        try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--input-width", "640"]) { cluster, _ in
+            let run = try runTool(
+                "recpool", ["loadtest", "--broker", cluster.endpoints.frontend, "--batch", "8192", "--duration", "1s"])
+            #expect(run.code == 64 && run.stderr.contains("message limit"), "\(run.stderr)")
+            #expect(run.stderr.contains("use at most 6553 rows"), "\(run.stderr)")
+        }
+    }
+}
+
 /// RECOMMEND through the pool, from raw context, with a model trained on simulator features.
 @Suite("Recommend end to end", .serialized)
 struct RecommendTests {

@@ -126,8 +126,11 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard batch >= 1, (width ?? 1) >= 1, connections >= 1 else {
             throw ValidationError("--batch, --width and --connections must be at least 1")
         }
-        guard batch <= 1_048_576, (width ?? 1) <= 65_536, connections <= 256 else {
-            throw ValidationError("--batch must be at most 1048576, --width 65536 and --connections 256")
+        guard batch <= WireLimits.standard.maxRows, (width ?? 1) <= 65_536, connections <= 256 else {
+            // More rows than a request may carry would be refused TOO_LARGE, every one (docs/PROTOCOL.md, "Limits").
+            throw ValidationError(
+                "--batch must be at most \(WireLimits.standard.maxRows) (the rows a request may carry), --width 65536 "
+                    + "and --connections 256")
         }
         for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
         {
@@ -270,6 +273,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         if recommend { return (.recommend, RequestPayloads.recommend(data), 1) }
         guard let data else {
             let rowWidth = try resolveWidth(served: served, dataset: nil)
+            try checkMessageBytes(width: rowWidth)
             return (.score, RequestPayloads.randomScore(batch: batch, width: rowWidth), batch)
         }
         let payloads: [[UInt8]]
@@ -283,7 +287,21 @@ struct LoadTestCommand: AsyncParsableCommand {
         // Rows built with the served model's own specification fit it by construction (a replica still on an
         // older version is not sent them); rows from a specification fitted here are checked against STATUS.
         if servedSpec == nil { _ = try resolveWidth(served: served, dataset: (dataset ?? data.name, featureWidth)) }
+        try checkMessageBytes(width: featureWidth)
         return (.score, payloads, batch)
+    }
+
+    /// Refuses a `--batch` whose SCORE at `width` would be over the message-byte limit: every request would be
+    /// answered TOO_LARGE, and building them takes memory and time out of all proportion to `--duration`.
+    private func checkMessageBytes(width: Int) throws {
+        let bytes = Header.size + 8 + batch * width * 4
+        guard bytes <= WireLimits.standard.maxMessageBytes else {
+            throw CommandFailure(
+                "--batch \(batch) at width \(width) makes \(bytes)-byte requests, over the \(WireLimits.standard.maxMessageBytes)-byte "
+                    + "message limit: every one would be TOO_LARGE; use at most "
+                    + "\((WireLimits.standard.maxMessageBytes - Header.size - 8) / (width * 4)) rows",
+                exitCode: .usage)
+        }
     }
 
     private func resolveWidth(served: [Int], dataset: (name: String, width: Int)?) throws -> Int {

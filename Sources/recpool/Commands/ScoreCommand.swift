@@ -22,6 +22,10 @@ struct ScoreCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object: {\"model_version\": N, \"scores\": [...]}.")
     var json = false
 
+    func validate() throws {
+        if exact && modelVersion == nil { throw ValidationError("--exact needs --model-version: the version to require") }
+    }
+
     func run() async throws {
         try await reportingFailures {
             let rows = try RowsFile.read(input)

@@ -170,6 +170,45 @@ struct UsageBeforeSendingTests {
     }
 }
 
+/// `data ope` candidates that do not exist are refused, never evaluated as something else.
+@Suite("data ope: candidates that do not exist")
+struct MissingCandidateTests {
+    @Test("popular with no click in the training split, and --epsilon without a model, are refused naming why")
+    func refused() throws {
+        let temporary = try TemporaryDirectory("ope-candidates")
+        defer { temporary.remove() }
+        var log = "ts,item,pos,click,prop,device\n"
+        for i in 0..<30 { log += "\(i),\(i % 3),1,0,0.25,\(i % 2 == 0 ? "ios" : "web")\n" }
+        try Data(log.utf8).write(to: temporary.url.appendingPathComponent("log.csv"))
+        try Data("item\n0\n1\n2\n".utf8).write(to: temporary.url.appendingPathComponent("cat.csv"))
+        let schema = """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            click = "click"
+            propensity = "prop"
+
+            [logs.user_features]
+            device = "categorical"
+
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+            """
+        try Data(schema.utf8).write(to: temporary.url.appendingPathComponent("shop.toml"))
+        let base = [
+            "data", "ope", temporary.url.appendingPathComponent("log.csv").path, "--schema",
+            temporary.url.appendingPathComponent("shop.toml").path,
+        ]
+        let popular = try runTool("recpool", base + ["--policy", "popular"])
+        #expect(popular.code == 2 && popular.stderr.contains("has no click"), "\(popular.stderr)")
+        let epsilon = try runTool("recpool", base + ["--epsilon", "0.1"])
+        #expect(epsilon.code == 64 && epsilon.stderr.contains("--epsilon needs --model or --version"), "\(epsilon.stderr)")
+        #expect(try runTool("recpool", base + ["--policy", "uniform"]).code == 0)
+    }
+}
+
 /// RECOMMEND through the pool, from raw context, with a model trained on simulator features.
 @Suite("Recommend end to end", .serialized)
 struct RecommendTests {

@@ -86,6 +86,9 @@ struct DataOPECommand: AsyncParsableCommand {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
         }
         guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1]") }
+        if epsilon > 0 && model == nil && version == nil {
+            throw ValidationError("--epsilon needs --model or --version: it mixes a model's greedy policy with uniform")
+        }
         guard ["all", "train", "validation", "test"].contains(split) else {
             throw ValidationError("--split must be all, train, validation or test")
         }
@@ -195,6 +198,12 @@ struct DataOPECommand: AsyncParsableCommand {
         case "uniform":
             return (.uniform(rows: data.rows, nActions: data.nActions), "uniform")
         case "popular":
+            // With no click in the training split there is no most clicked item: refused, never item 0 by a tie.
+            guard train.clicks > 0 else {
+                throw CommandFailure(
+                    "--policy popular: the training split (\(train.rows) rows) has no click, so no item is the most "
+                        + "clicked; use --policy uniform or a model", exitCode: .badInput)
+            }
             let best = ActionDistribution.mostClicked(in: train)
             var scores = [Double](repeating: 0, count: data.rows * data.nActions)
             for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }

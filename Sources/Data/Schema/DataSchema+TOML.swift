@@ -124,12 +124,28 @@ extension DataSchema {
 
     /// The schema as TOML text, in the layout `parse` reads (what `recpool data schema --infer` prints).
     public func toml() -> String {
+        // A TOML basic string (TOML 1.0, "String"): `"` and `\` escaped, and every control character (U+0000–U+001F,
+        // U+007F) as an escape, which a basic string may not hold raw.
         func quoted(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\r": out += "\\r"
+                case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                    out += String(format: "\\u%04X", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
         }
+        // A bare key is ASCII letters, digits, `_` and `-` only (TOML 1.0, "Keys"); any other name (`größe`) is quoted.
         func key(_ s: String) -> String {
-            s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" }
-                && !s.isEmpty ? s : quoted(s)
+            !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
+                ? s : quoted(s)
         }
         var lines = ["[logs]"]
         for (role, column) in logs.roles { lines.append("\(role) = \(quoted(column))") }

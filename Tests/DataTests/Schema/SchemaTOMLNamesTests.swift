@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+@testable import RecData
+
+/// `recpool data schema --infer` writes TOML that reads back whatever the shop's column names are: a name that is not
+/// an ASCII bare key (`größe`) is quoted, and one holding a quote, a backslash or a control character is escaped.
+@Suite("A drafted schema reads back with any column name")
+struct SchemaTOMLNamesTests {
+    @Test(
+        "the drafted schema parses back to the same user feature names",
+        arguments: ["größe", "catégorie", "größe-2", "multi\nline", "tab\there", "quo\"te", "back\\slash", "bell\u{7}", "a b"])
+    func roundTrip(name: String) throws {
+        let quotedName = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        let log = "timestamp,item_id,position,click,propensity_score,\(quotedName)\n1,0,1,0,0.5,a\n2,1,1,1,0.5,b\n"
+        let draft = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "u.csv"),
+            catalogue: try CSVTable.parse(Array("item_id,item_feature_0\n0,1.5\n1,2.5\n".utf8), path: "c.csv"),
+            catalogueFile: "c.csv")
+        #expect(draft.schema.logs.userFeatures.map(\.name) == [name])
+        let text = draft.schema.toml()
+        let back = try DataSchema.parse(text, path: "u.toml")
+        #expect(back.logs.userFeatures.map(\.name) == [name], "\(text)")
+        #expect(back.logs.userFeatures.map(\.kind) == draft.schema.logs.userFeatures.map(\.kind))
+    }
+}

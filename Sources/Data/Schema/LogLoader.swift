@@ -340,6 +340,22 @@ struct LogTable {
         return engagements.keys.sorted().map { ($0, Float(engagements[$0]!)) }
     }
 
+    /// A row's logging propensity: a probability in (0, 1], and at least ``BanditDataset/minimumPropensity``.
+    private func propensity(row: Int, column: Int) throws(DataError) -> Double {
+        let propensity = try table.double(row: row, column: column)
+        guard propensity > 0 && propensity <= 1 else {
+            throw table.invalid(row: row, column: column, reason: "is not a probability in (0, 1]")
+        }
+        guard propensity >= BanditDataset.minimumPropensity else {
+            throw table.invalid(
+                row: row, column: column,
+                reason:
+                    "is below the smallest usable propensity \(BanditDataset.minimumPropensity) (its importance weight would overflow)"
+            )
+        }
+        return propensity
+    }
+
     func dataset(items: ItemTable, name: String, engagedSeconds: Double) throws(DataError) -> BanditDataset {
         let itemColumn = try table.column(schema.item)
         let positionColumn = try table.column(schema.position)
@@ -363,7 +379,15 @@ struct LogTable {
             guard flag == "0" || flag == "1" else {
                 throw table.invalid(row: row, column: observedColumn, reason: "is not 0 or 1 (whether the outcome was observed)")
             }
-            if flag == "1" { order.append(row) }
+            if flag == "1" {
+                order.append(row)
+            } else {
+                // Left out, but still a shown impression: only its outcome may be blank. An item the catalogue lacks,
+                // a slot or a propensity that is not one is a damaged export, refused as on any other row.
+                _ = try self.items.item(table, row: row, column: itemColumn)
+                _ = try table.integer(row: row, column: positionColumn)
+                _ = try propensity(row: row, column: pscoreColumn)
+            }
         }
         guard !order.isEmpty else {
             throw .inconsistent("\(table.path): every row is unobserved (observed = 0): no outcome to learn from")
@@ -391,17 +415,7 @@ struct LogTable {
                     throw table.invalid(row: row, column: outcomeColumn, reason: "is not 0 or 1")
                 }
             }
-            let propensity = try table.double(row: row, column: pscoreColumn)
-            guard propensity > 0 && propensity <= 1 else {
-                throw table.invalid(row: row, column: pscoreColumn, reason: "is not a probability in (0, 1]")
-            }
-            guard propensity >= BanditDataset.minimumPropensity else {
-                throw table.invalid(
-                    row: row, column: pscoreColumn,
-                    reason:
-                        "is below the smallest usable propensity \(BanditDataset.minimumPropensity) (its importance weight would overflow)"
-                )
-            }
+            let propensity = try propensity(row: row, column: pscoreColumn)
             // A blank dwell was not reported.
             let dwell = try dwellColumn.flatMap { column throws(DataError) -> Double? in
                 table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import RecData
+
+/// A row marked unobserved (`observed` = 0) is left out of every command, but it is still a shown impression: only its
+/// outcome may be blank. A damaged item, slot or propensity on it is refused naming the line and column, as on any row.
+@Suite("Unobserved rows are still checked")
+struct UnobservedRowTests {
+    static func load(unobserved: String) throws -> BanditDataset {
+        var log = "ts,item,pos,click,prop,obs,u0\n"
+        for i in 0..<6 { log += "\(i),\(i % 2),1,\(i % 3 == 0 ? 1 : 0),0.5,1,a\n" }
+        log += unobserved + "\n"
+        let schema = try DataSchema.parse(
+            """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            click = "click"
+            propensity = "prop"
+            observed = "obs"
+
+            [logs.user_features]
+            u0 = "categorical"
+
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+            """, path: "obs.toml")
+        return try LogLoader.build(
+            log: CSVTable.parse(Array(log.utf8), path: "obs.csv"),
+            catalogue: CSVTable.parse(Array("item\n0\n1\n".utf8), path: "cat.csv"), schema: schema, name: "obs.csv")
+    }
+
+    @Test("an unobserved row with a blank click is left out and counted")
+    func blankClick() throws {
+        let data = try Self.load(unobserved: "6,1,1,,0.5,0,a")
+        #expect(data.rows == 6 && data.unobservedRows == 1)
+    }
+
+    @Test(
+        "an unobserved row with an unknown item, a slot that is not a number or a propensity outside (0, 1] is refused",
+        arguments: [
+            ("6,7,1,,0.5,0,a", "column 2 'item'"), ("6,1,x,,0.5,0,a", "column 3 'pos'"),
+            ("6,1,1,,0,0,a", "column 5 'prop'"), ("6,1,1,,1.5,0,a", "column 5 'prop'"),
+        ])
+    func damaged(row: String, names: String) {
+        #expect {
+            _ = try Self.load(unobserved: row)
+        } throws: { error in
+            "\(error)".contains("obs.csv:8") && "\(error)".contains(names)
+        }
+    }
+}

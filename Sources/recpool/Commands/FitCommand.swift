@@ -78,11 +78,17 @@ struct FitCommand: ParsableCommand {
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
                 optimizer: .adam(AdamConfig(learningRate: lr)), weightDecay: weightDecay)
-            // A log's model starts at the constant predictor (the training click rate), the point it must beat.
-            if logSpec != nil { trainer.startFromConstant(clickRate: Double(train.targets.reduce(0, +)) / Double(max(train.count, 1))) }
+            // A log's model starts at the constant predictor (the training click rate), the point it must beat, and
+            // its starting weights are a candidate for the best epoch. A feature matrix's starts from the seeded
+            // weights, as pool training does (one worker without averaging gives this command's model bit for bit),
+            // except with `--epochs 0`, where nothing trains: that writes the constant predictor, never random weights.
+            let fromConstant = logSpec != nil || epochs == 0
+            if fromConstant {
+                trainer.startFromConstant(clickRate: Double(train.targets.reduce(0, +)) / Double(max(train.count, 1)))
+            }
             let config = TrainingConfig(
                 epochs: epochs, batchSize: batch, validationFraction: validation, seed: seed,
-                earlyStoppingPatience: patience, restoreBestEpoch: restoreBest, startingWeightsCandidate: logSpec != nil)
+                earlyStoppingPatience: patience, restoreBestEpoch: restoreBest, startingWeightsCandidate: fromConstant)
             var rng = Xoshiro256(seed: seed)
             if logSpec == nil { _ = rng.permutation(train.count + held.count) }  // as fit(_:config:) draws its split
             let history = trainer.fit(train: train, validation: held, config: config, rng: &rng)

@@ -82,6 +82,13 @@ extension BrokerCore {
             actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
             return
         }
+        // A READY that decodes but names no worker the broker could route to (slots −1, width −3, a SHA `zz`) is
+        // answered as one that does not decode: registered, it would show in STATUS as a width no tensor has.
+        if hello.problem != nil {
+            counters.add(.malformedWorkerMessages)
+            actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            return
+        }
         if workers[identity] != nil {
             // A READY from a registered worker means it restarted its session: what it held is lost.
             removeWorker(identity, reason: .workersReregistered, now: now, into: &actions)

@@ -85,6 +85,10 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         try EndpointSyntax.validate(broker, flag: "--broker")
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
+        if let id, id.isEmpty || id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            // The broker refuses a READY naming such a worker (WorkerHello.problem).
+            throw ValidationError("--id must be non-empty and hold no control character")
+        }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }

@@ -121,18 +121,18 @@ struct IdentityCoreTests {
     @Test("a file model is shown unregistered with its hash; after WEIGHTS it is the registry's version")
     func fileModelStatus() {
         var h = CoreHarness()
-        Self.register(&h, narrow, id: "f", width: 2, version: 0, sha: "abc")
+        Self.register(&h, narrow, id: "f", width: 2, version: 0, sha: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
         var worker = h.core.statusDocument(now: h.now).workers[0]
-        #expect(worker.modelVersion == 0 && worker.modelSource == "file" && worker.modelSha256 == "abc")
+        #expect(worker.modelVersion == 0 && worker.modelSource == "file" && worker.modelSha256 == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
         #expect(worker.waitingForVersion == nil)
         let weights = [
-            Header(command: .weights, modelVersion: 3).encoded(), WireJSON.encode(WeightsNotice(version: 3, sha256: "def")),
+            Header(command: .weights, modelVersion: 3).encoded(), WireJSON.encode(WeightsNotice(version: 3, sha256: "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd")),
             [1],
         ]
         h.feed(.rollout(version: 3, frames: weights))
         h.feed(.worker(identity: narrow, frames: [Header(command: .heartbeat, modelVersion: 3).encoded()], peerAddress: nil))
         worker = h.core.statusDocument(now: h.now).workers[0]
-        #expect(worker.modelVersion == 3 && worker.modelSource == "registry" && worker.modelSha256 == "def")
+        #expect(worker.modelVersion == 3 && worker.modelSource == "registry" && worker.modelSha256 == "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd")
     }
 }
 
@@ -181,8 +181,8 @@ struct ClaimedVersionTests {
     @Test("with nothing promoted and only unverified workers, CONFLICT says why, naming no version it does not have")
     func unverifiedWithNothingPromoted() throws {
         var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
-        h.core.registeredModels = [1: "registry-v1"]
-        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "other-v1")
+        h.core.registeredModels = [1: "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"]
+        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
         IdentityCoreTests.score(&h, from: [0xC1], id: 1, cols: 2)
         #expect(h.dispatches.isEmpty)
         h.advance(ms: 600)
@@ -196,14 +196,14 @@ struct ClaimedVersionTests {
     @Test("a worker claiming version 1 with other weights than the registry's v1 takes no work and is sent the promoted weights")
     func mismatchedClaim() throws {
         var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
-        h.core.registeredModels = [1: "registry-v1"]
+        h.core.registeredModels = [1: "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"]
         let weights = [
             Header(command: .weights, modelVersion: 1).encoded(),
-            WireJSON.encode(WeightsNotice(version: 1, sha256: "registry-v1")), [1],
+            WireJSON.encode(WeightsNotice(version: 1, sha256: "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")), [1],
         ]
         h.feed(.rollout(version: 1, frames: weights))
-        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "other-v1")
-        IdentityCoreTests.register(&h, [0xB], id: "good", width: 2, version: 1, sha: "registry-v1")
+        IdentityCoreTests.register(&h, [0xA], id: "stale", width: 2, version: 1, sha: "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+        IdentityCoreTests.register(&h, [0xB], id: "good", width: 2, version: 1, sha: "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
         #expect(h.sentToWorkers.filter { $0.message.header.command == .weights }.map(\.identity) == [[0xA]])
         for id in 1...4 { IdentityCoreTests.score(&h, from: [0xC1], id: UInt64(id), cols: 2) }
         #expect(!h.dispatches.isEmpty && h.dispatches.allSatisfy { $0.identity == [0xB] })

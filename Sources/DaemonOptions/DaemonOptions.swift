@@ -64,6 +64,7 @@ public enum EndpointSyntax {
         if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
             throw ValidationError("\(flag) \(endpoint): a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)")
         }
+        if let problem = ZMQEndpoint.portProblem(endpoint) { throw ValidationError("\(flag) \(endpoint): \(problem)") }
     }
 }
 

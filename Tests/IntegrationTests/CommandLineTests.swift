@@ -57,6 +57,11 @@ struct CommandLineTests {
         #expect(missing.code != 0 && missing.stderr.contains("cannot read"))
         let badEndpoint = try runTool("recpool", ["status", "--broker", "nonsense"])
         #expect(badEndpoint.code != 0 && badEndpoint.stderr.contains("nonsense"))
+        // A port no TCP socket has is a usage error, not a timeout.
+        let badPort = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:99999"])
+        #expect(badPort.code == 64 && badPort.stderr.contains("the port '99999'"), "\(badPort.stderr)")
+        let workerPort = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:99999"])
+        #expect(workerPort.code == 64 && workerPort.stderr.contains("the port '99999'"), "\(workerPort.stderr)")
     }
 
     @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")

@@ -12,6 +12,22 @@ public struct ZMQEndpoint: Sendable, Hashable {
     /// Whether the socket needs `ZMQ_IPV6` on for it.
     public let needsIPv6: Bool
 
+    /// Why a `tcp://` endpoint's port cannot be used, or nil: it must be `*` or 0 (bind any) or 1…65535. libzmq takes a
+    /// larger number for a connect and waits for a peer that can never answer, so a typo like `:99999` would end as
+    /// a timeout instead of naming the port. Other transports, and an endpoint with no port (which libzmq names),
+    /// give nil; in `tcp://source;destination` the destination's port is checked.
+    public static func portProblem(_ endpoint: String) -> String? {
+        guard endpoint.hasPrefix("tcp://") else { return nil }
+        let target = endpoint.dropFirst("tcp://".count).split(separator: ";").last ?? ""
+        guard let colon = target.lastIndex(of: ":") else { return nil }
+        let port = target[target.index(after: colon)...]
+        if port == "*" { return nil }
+        guard let number = Int(port), (0...65_535).contains(number) else {
+            return "the port '\(port)' is not 0…65535 (or * to bind any free port)"
+        }
+        return nil
+    }
+
     /// Resolves `endpoint` as described on the type.
     public init(_ endpoint: String) {
         let prefix = "tcp://"

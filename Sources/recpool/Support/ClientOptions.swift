@@ -34,6 +34,9 @@ struct BrokerOptions: ParsableArguments {
 
     /// Connects a client, turning a bad endpoint into a clear error and exit code.
     func connect() async throws -> RecPoolClient {
+        if let problem = ZMQEndpoint.portProblem(broker) {
+            throw CommandFailure("--broker \(broker): \(problem)", exitCode: .usage)
+        }
         var options = RecPoolClient.Options()
         options.timeoutMs = timeoutMs
         if let curveServerKey, let curveKey {

@@ -24,28 +24,108 @@ public enum WireJSON {
     /// Decodes a document from a frame.
     /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason.
     public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             return try decoder.decode(type, from: Data(frame))
         } catch let error as DecodingError {
-            throw .badDocument(describe(error))
+            throw .badDocument(describe(error, type: type, frame: frame))
         } catch {
             throw .badDocument("\(error)")
         }
     }
 
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.stringValue }.joined(separator: ".")
-            return keys.isEmpty ? context.debugDescription : "\(keys): \(context.debugDescription)"
+    private static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    /// The decoder's reason, with every key as the frame spells it (snake_case, never the Swift property's name), and,
+    /// when the decoder calls valid JSON "not valid JSON" (Foundation's answer to a number out of its type's range:
+    /// `-1` or `1.5` for a count, `1e300` for an `Int`), the key whose number it refused.
+    private static func describe<T: Decodable>(_ error: DecodingError, type: T.Type, frame: [UInt8]) -> String {
+        let json = try? JSONSerialization.jsonObject(with: Data(frame), options: [.fragmentsAllowed])
+        func path(_ context: DecodingError.Context, then key: CodingKey? = nil) -> String {
+            wirePath(context.codingPath + (key.map { [$0] } ?? []), in: json)
         }
         switch error {
-        case .dataCorrupted(let c): return path(c)
-        case .keyNotFound(let key, let c): return "missing key \(key.stringValue) at \(path(c))"
-        case .typeMismatch(_, let c): return "wrong type at \(path(c))"
+        case .dataCorrupted(let c):
+            if c.codingPath.isEmpty, json != nil, c.debugDescription.contains("not valid JSON") {
+                if let key = refusedNumber(type, in: json) {
+                    return "\(key): the number is out of range for this key (a negative or fractional number where a "
+                        + "whole number ≥ 0 is expected, or one too large)"
+                }
+                return "a value is out of range or of the wrong kind for its key"
+            }
+            let at = path(c)
+            return at.isEmpty ? c.debugDescription : "\(at): \(c.debugDescription)"
+        case .keyNotFound(let key, let c): return "missing key \(path(c, then: key))"
+        case .typeMismatch(let expected, let c): return "wrong type at \(path(c)) (expected \(kind(expected)))"
         case .valueNotFound(_, let c): return "missing value at \(path(c))"
         @unknown default: return "\(error)"
+        }
+    }
+
+    /// The top-level key whose number the decoder refuses: the first one that, set to 0, lets the document get past
+    /// the refusal (it decodes, or fails for another reason).
+    private static func refusedNumber<T: Decodable>(_ type: T.Type, in json: Any?) -> String? {
+        guard let object = json as? [String: Any] else { return nil }
+        for key in object.keys.sorted() where object[key] is NSNumber && !(object[key] is Bool) {
+            var patched = object
+            patched[key] = 0
+            guard let data = try? JSONSerialization.data(withJSONObject: patched) else { continue }
+            do {
+                _ = try decoder.decode(type, from: data)
+                return key
+            } catch DecodingError.dataCorrupted(let c) where c.codingPath.isEmpty {
+                continue
+            } catch {
+                return key
+            }
+        }
+        return nil
+    }
+
+    /// `codingPath` as the frame spells it: at each level the key as written when the object holds it, otherwise its
+    /// snake_case form (a missing key is named as a sender must write it); array positions as `[i]`.
+    private static func wirePath(_ codingPath: [CodingKey], in json: Any?) -> String {
+        var node = json
+        var text = ""
+        for key in codingPath {
+            if let index = key.intValue, let array = node as? [Any] {
+                text += "[\(index)]"
+                node = index < array.count ? array[index] : nil
+                continue
+            }
+            let object = node as? [String: Any]
+            let name = object?[key.stringValue] != nil ? key.stringValue : snakeCase(key.stringValue)
+            text += (text.isEmpty ? "" : ".") + name
+            node = object?[name]
+        }
+        return text
+    }
+
+    /// `userFeatures` → `user_features`, as the encoder writes keys (`convertToSnakeCase`).
+    private static func snakeCase(_ name: String) -> String {
+        var out = ""
+        for scalar in name.unicodeScalars {
+            if ("A"..."Z").contains(scalar) {
+                if !out.isEmpty { out += "_" }
+                out += String(scalar).lowercased()
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func kind(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Double.Type, is Float.Type: "a number"
+        case is Int.Type, is Int32.Type, is Int64.Type, is UInt64.Type, is UInt32.Type, is UInt16.Type, is UInt8.Type:
+            "a whole number"
+        default: "\(type)"
         }
     }
 }

@@ -1,0 +1,53 @@
+import Testing
+
+@testable import RecWire
+
+/// A document that does not decode is refused naming the key as the sender wrote it (snake_case), never the Swift
+/// property's name, and valid JSON whose number is out of range for its key is never called "not valid JSON".
+@Suite("Document errors name the wire key")
+struct DocumentErrorTests {
+    struct Probe: Codable {
+        var version: UInt64
+        var userFeatures: [String: String]?
+        var top: Int?
+        var impressionId: String?
+    }
+
+    static func message(_ text: String) -> String {
+        do {
+            _ = try WireJSON.decode(Probe.self, from: Array(text.utf8))
+            return "decoded"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test(
+        "a number out of range for its key names the key",
+        arguments: [
+            (#"{"version":-1}"#, "version"), (#"{"version":1.5}"#, "version"),
+            (#"{"version":18446744073709551616}"#, "version"), (#"{"version":1,"top":1e300}"#, "top"),
+        ])
+    func outOfRange(text: String, key: String) {
+        let message = Self.message(text)
+        #expect(message.contains("\(key): the number is out of range"), "\(message)")
+        #expect(!message.contains("not valid JSON"))
+    }
+
+    @Test("a wrong type and a missing key are named as the frame spells them")
+    func wireSpelling() {
+        let wrong = Self.message(#"{"version":1,"user_features":{"userSegment":3}}"#)
+        #expect(wrong.contains("wrong type at user_features.userSegment (expected a string)"), "\(wrong)")
+        let missing = Self.message(#"{"top":1}"#)
+        #expect(missing.contains("missing key version"), "\(missing)")
+        #expect(!missing.contains("CodingKeys"))
+        let nested = Self.message(#"{"version":1,"impression_id":5}"#)
+        #expect(nested.contains("wrong type at impression_id"), "\(nested)")
+    }
+
+    @Test("text that is not JSON is still called so")
+    func notJSON() {
+        #expect(Self.message("{nope").contains("malformed JSON document"))
+        #expect(Self.message(#"{"version":1}"#) == "decoded")
+    }
+}

@@ -212,6 +212,40 @@ struct MissingCandidateTests {
         #expect(epsilon.code == 64 && epsilon.stderr.contains("--epsilon needs --model or --version"), "\(epsilon.stderr)")
         #expect(try runTool("recpool", base + ["--policy", "uniform"]).code == 0)
     }
+
+    @Test("an estimate of 1e110 prints in scientific notation, not as 111 digits")
+    func hugeEstimate() throws {
+        let temporary = try TemporaryDirectory("ope-huge")
+        defer { temporary.remove() }
+        var log = "ts,item,pos,rew,prop,device\n"
+        for i in 0..<12 { log += "\(i),\(i % 3),1,\(i == 4 ? "1000000000" : "0"),\(i == 4 ? "1e-100" : "0.5"),ios\n" }
+        try Data(log.utf8).write(to: temporary.url.appendingPathComponent("log.csv"))
+        try Data("item\n0\n1\n2\n".utf8).write(to: temporary.url.appendingPathComponent("cat.csv"))
+        let schema = """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            reward = "rew"
+            propensity = "prop"
+
+            [logs.user_features]
+            device = "categorical"
+
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+            """
+        try Data(schema.utf8).write(to: temporary.url.appendingPathComponent("shop.toml"))
+        let run = try runTool(
+            "recpool",
+            ["data", "ope", temporary.url.appendingPathComponent("log.csv").path, "--schema",
+             temporary.url.appendingPathComponent("shop.toml").path, "--split", "all"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let ipw = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("    IPW") })
+        #expect(ipw.contains("e+10"), "\(ipw)")
+        #expect(!ipw.contains("0000000000000000"), "\(ipw)")
+    }
 }
 
 /// RECOMMEND through the pool, from raw context, with a model trained on simulator features.

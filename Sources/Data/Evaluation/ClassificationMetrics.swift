@@ -63,6 +63,19 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         averagePrecision = Self.averagePrecision(labels: labels, scores: scores)
     }
 
+    /// Why ``rocAUC`` is undefined (a class is absent: the AUC compares positives with negatives); nil when defined.
+    public var rocAUCUndefined: String? {
+        guard rocAUC == nil else { return nil }
+        if count == 0 { return "no rows" }
+        return positives == 0 ? "no positive label: one class only" : "no negative label: one class only"
+    }
+
+    /// Why ``averagePrecision`` is undefined; nil when it is defined.
+    public var averagePrecisionUndefined: String? {
+        guard averagePrecision == nil else { return nil }
+        return count == 0 ? "no rows" : Self.noPositive
+    }
+
     /// The reason precision is undefined.
     public static let noPredictedPositive = "no row is predicted positive at this threshold (0/0)"
     /// The reason recall is undefined.
@@ -86,8 +99,12 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         case precisionUndefined, recallUndefined, f1Undefined
     }
 
-    /// Encodes every key, writing `null` for an undefined AUC, average precision, precision, recall or F1 (and the
-    /// reason for the last three beside them, `null` when they are defined).
+    /// The reasons beside AUC and average precision (`roc_auc_undefined`, `average_precision_undefined`); computed, so
+    /// they are written but not read back.
+    private enum ReasonKeys: String, CodingKey { case rocAUCUndefined, averagePrecisionUndefined }
+
+    /// Encodes every key, writing `null` for an undefined AUC, average precision, precision, recall or F1, and the
+    /// reason for each beside it (`…_undefined`, `null` when it is defined).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(count, forKey: .count)
@@ -103,6 +120,9 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         try c.encode(rocAUC, forKey: .rocAUC)
         try c.encode(logLoss, forKey: .logLoss)
         try c.encode(averagePrecision, forKey: .averagePrecision)
+        var reasons = encoder.container(keyedBy: ReasonKeys.self)
+        try reasons.encode(rocAUCUndefined, forKey: .rocAUCUndefined)
+        try reasons.encode(averagePrecisionUndefined, forKey: .averagePrecisionUndefined)
     }
 
     /// Mann–Whitney ROC AUC with average ranks for tied scores; nil when a class is absent.

@@ -40,7 +40,7 @@ extension EvaluationReport {
             page += "<td>\(f(c.accuracy))</td>"
             page += "<td>\(f(c.precision, undefined: c.precisionUndefined))</td>"
             page += "<td>\(f(c.recall, undefined: c.recallUndefined))</td>"
-            page += "<td>\(f(c.f1, undefined: c.f1Undefined))</td><td>\(f(c.rocAUC))</td>"
+            page += "<td>\(f(c.f1, undefined: c.f1Undefined))</td><td>\(f(c.rocAUC, undefined: c.rocAUCUndefined))</td>"
             page += "<td>\(f(c.logLoss))</td><td>\(f(calibration.ece))</td></tr>\n"
         }
         page +=

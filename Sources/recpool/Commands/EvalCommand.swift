@@ -30,7 +30,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Rows to evaluate: test (the newest 30% by time), validation, train or all.")
     var split: String = "test"
 
-    @Option(help: "Bootstrap resamples for the off-policy intervals.")
+    @Option(
+        help:
+            "Bootstrap resamples for the off-policy intervals, and for the AUC, PR-AUC and log-loss intervals up to 200 (0: no interval).")
     var resamples: Int = 500
 
     @Flag(help: "Print the report as one JSON object.")

@@ -58,8 +58,9 @@ enum EvaluationText {
         let f = { (v: Double?) in figureText(v, "%.4f") }
         let ci = { (i: ConfidenceInterval?) in i.map { String(format: " [%.4f, %.4f]", $0.lower, $0.upper) } ?? "" }
         var out = [
-            "    AUC      \(f(c.rocAUC))\(ci(intervals?.rocAUC))",
-            "    PR-AUC   \(f(c.averagePrecision))\(ci(intervals?.averagePrecision))",
+            "    AUC      \(figureText(c.rocAUC, "%.4f", undefined: c.rocAUCUndefined))\(ci(intervals?.rocAUC))",
+            "    PR-AUC   \(figureText(c.averagePrecision, "%.4f", undefined: c.averagePrecisionUndefined))"
+                + ci(intervals?.averagePrecision),
             "    log-loss \(f(c.logLoss))\(ci(intervals?.logLoss))   ECE \(f(ece))",
         ]
         if let note { out.append("    " + note) }

@@ -211,6 +211,9 @@ struct MissingCandidateTests {
         let epsilon = try runTool("recpool", base + ["--epsilon", "0.1"])
         #expect(epsilon.code == 64 && epsilon.stderr.contains("--epsilon needs --model or --version"), "\(epsilon.stderr)")
         #expect(try runTool("recpool", base + ["--policy", "uniform"]).code == 0)
+        let samePath = temporary.url.appendingPathComponent("x.npy").path
+        let same = try runTool("recpool", base + ["--rewards-out", samePath, "--policy-out", samePath])
+        #expect(same.code == 64 && same.stderr.contains("name the same file"), "\(same.stderr)")
     }
 
     @Test("an estimate of 1e110 prints in scientific notation, not as 111 digits")

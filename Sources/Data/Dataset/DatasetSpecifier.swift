@@ -72,7 +72,8 @@ public enum DatasetSpecifier: Sendable, Equatable {
                     } else if value.hasPrefix("egreedy:"), let e = Double(value.dropFirst(8)), e > 0, e <= 1 {
                         policy = .epsilonGreedy(epsilon: e)
                     } else {
-                        throw .invalidSpecification("policy=\(value): expected uniform or egreedy:EPSILON")
+                        throw .invalidSpecification(
+                            "policy=\(value): expected uniform or egreedy:EPSILON with EPSILON in (0, 1]")
                     }
                 default:
                     throw .invalidSpecification("unknown key '\(key)' (users, items, rows, topics, seed, warm, policy)")

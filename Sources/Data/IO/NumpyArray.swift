@@ -45,9 +45,15 @@ public struct NumpyArray: Sendable, Equatable {
             headerStart = 12
         default: throw .unsupported(name, "format version \(major)")
         }
-        guard bytes.count >= headerStart + headerLength,
-            let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
-        else { throw .notNumpy(name) }
+        guard bytes.count >= headerStart + headerLength else {
+            throw .unsupported(
+                name,
+                "header: it says it is \(headerLength) bytes long, but the file holds \(bytes.count - headerStart) after the "
+                    + "header length (a truncated or damaged file)")
+        }
+        guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
+            throw .unsupported(name, "header: it is not UTF-8 text")
+        }
         let descr = field("descr", in: header)
         let width: Int
         switch descr {
@@ -56,7 +62,7 @@ public struct NumpyArray: Sendable, Equatable {
         default: throw .unsupported(name, "dtype \(descr ?? "missing") (expected '<f8' or '<f4')")
         }
         guard field("fortran_order", in: header) == "False" else { throw .unsupported(name, "Fortran order") }
-        guard let shapeText = field("shape", in: header) else { throw .notNumpy(name) }
+        guard let shapeText = field("shape", in: header) else { throw .unsupported(name, "header: it has no 'shape'") }
         let entries = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         // Every entry must be a whole number: one that is not was dropped before, and the file was then reported as

@@ -50,7 +50,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
         // What fit and train would say about the training part, said here too.
         do throws(FeatureSpecError) {
             try data.requireTrainingRows(name: d.name)
-            if let warning = data.noPositiveWarning(name: d.name) { CommandOutput.printLine("  note: \(warning)") }
+            if let warning = data.noPositiveWarning(name: d.name) { CommandOutput.printLine("  \(warning)") }
         } catch {
             CommandOutput.printLine("  note: \(error.description): fit and train refuse it")
         }

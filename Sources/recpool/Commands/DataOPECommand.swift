@@ -93,6 +93,11 @@ struct DataOPECommand: AsyncParsableCommand {
             throw ValidationError("--split must be all, train, validation or test")
         }
         try BootstrapResamples.validate(resamples)
+        if let rewardsOut, let policyOut,
+            URL(fileURLWithPath: rewardsOut).standardizedFileURL == URL(fileURLWithPath: policyOut).standardizedFileURL
+        {
+            throw ValidationError("--rewards-out and --policy-out name the same file: the second would overwrite the first")
+        }
     }
 
     func run() async throws {

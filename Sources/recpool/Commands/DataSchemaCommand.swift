@@ -9,7 +9,8 @@ import RecWire
 struct DataSchemaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schema",
-        abstract: "Draft a schema (TOML) for a shop's impression log and catalogue, or check one against the files.",
+        abstract:
+            "Draft a schema (TOML) for a shop's impression log and catalogue; check one with `recpool data describe LOG --schema FILE`.",
         discussion: """
             --infer prints a draft: roles recognised by column name, a numbered column family with one column per \
             catalogue item as the history (affinity_prefix), every other column a user feature (numeric when it \

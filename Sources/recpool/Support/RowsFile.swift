@@ -74,7 +74,7 @@ enum RowsFile {
             guard indices.count >= 2 else {
                 throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}")
             }
-            throw .nonNumeric(path: path, line: indices[0] + 1, column: indices[1] + 1, text: context.debugDescription)
+            throw .nonNumeric(path: path, line: indices[0] + 1, column: indices[1] + 1, text: found(context))
         } catch DecodingError.keyNotFound(let key, _) {
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: no \"\(key.stringValue)\" key")
         } catch DecodingError.dataCorrupted {
@@ -98,6 +98,17 @@ enum RowsFile {
             rows.append(row)
         }
         return rows
+    }
+
+    /// What stood where a number was due, as the JSON spells it (`null`, a string, `true`), from the decoder's
+    /// "Expected to decode Double but found a string instead."; never the decoder's own sentence.
+    private static func found(_ context: DecodingError.Context) -> String {
+        let text = context.debugDescription
+        if text.contains("null") { return "null" }
+        guard let start = text.range(of: "found "), let end = text.range(of: " instead", range: start.upperBound..<text.endIndex)
+        else { return "a value that is not a number" }
+        let what = String(text[start.upperBound..<end.lowerBound])
+        return ["bool": "true or false", "a dictionary": "an object", "a number": "a number"][what] ?? what
     }
 
     private static func csv(_ bytes: [UInt8], path: String) throws(CSVError) -> [[Float]] {

@@ -160,6 +160,8 @@ struct UsageBeforeSendingTests {
     func noPool() throws {
         let exact = try runTool("recpool", ["score", "--exact", "--input", "-"], stdin: "1,2\n")
         #expect(exact.code == 64 && exact.stderr.contains("--exact needs --model-version"), "\(exact.stderr)")
+        let events = try runTool("recpool", ["recommend", "--events", ",,", "--broker", "tcp://127.0.0.1:1"])
+        #expect(events.code == 64 && events.stderr.contains("--events"), "\(events.stderr)")
         let rows = try runTool("recpool", ["loadtest", "--batch", "8193", "--broker", "tcp://127.0.0.1:1"])
         #expect(rows.code == 64 && rows.stderr.contains("--batch must be at most 8192"), "\(rows.stderr)")
     }

@@ -48,6 +48,8 @@ public struct OnlineSettings: Sendable {
             return "online guard margin must be a finite number ≥ 0, got \(guardMargin)"
         }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
+        // A window of 0 would answer every FEEDBACK EXPIRED: nothing could be learnt.
+        if feedbackWindowMs < 1_000 { return "the feedback window must be at least 1 s (--feedback-window-s)" }
         return exploration.problem ?? learning.problem
     }
 }

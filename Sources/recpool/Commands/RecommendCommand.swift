@@ -127,7 +127,9 @@ struct RecommendCommand: AsyncParsableCommand {
             }
         }
         var viewed: [ViewEvent] = []
-        for pair in events.split(separator: ",") where !pair.isEmpty {
+        // Every entry of a non-empty list is a pair: `,,` or a trailing comma is a typo, never "no events".
+        let entries = events.isEmpty ? [] : events.split(separator: ",", omittingEmptySubsequences: false)
+        for pair in entries {
             let parts = pair.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, let item = Int(parts[0]), let seconds = Double(parts[1]), ViewEvent.admits(seconds: seconds) else {
                 throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with 0…1e9 seconds", exitCode: .usage)

@@ -6,8 +6,8 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(path: String, operation: String, errno: Int32)
     /// The bytes on `line` are not UTF-8.
     case notUTF8(path: String, line: Int)
-    /// The file's double quotes do not pair up: a quoted field opened at or after `line` is never closed (it would
-    /// swallow the rest of the file).
+    /// The file's double quotes do not pair up: on `line` a quoted field opens and is never closed (it would swallow
+    /// the rest of the file), or a double quote stands inside a field that is not quoted (RFC 4180 allows neither).
     case unbalancedQuote(path: String, line: Int)
     /// The file has no data rows (or, where one is required, no header).
     case empty(path: String)
@@ -59,7 +59,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .unreadable(let p, let op, let e): "\(p): cannot read (\(op)): \(errnoDescription(e))"
         case .notUTF8(let p, let l): "\(p):\(l): not UTF-8 text"
-        case .unbalancedQuote(let p, let l): "\(p):\(l): a quoted field is never closed (unbalanced \")"
+        case .unbalancedQuote(let p, let l):
+            "\(p):\(l): unbalanced \": a quoted field is never closed, or a quote stands inside an unquoted field "
+                + "(quote the whole field and double the quote: \"io\"\"s\")"
         case .empty(let p): "\(p): no data rows"
         case .raggedRow(let p, let l, let e, let f): "\(p):\(l): row has \(f) fields, expected \(e)"
         case .nonNumeric(let p, let l, let c, let t): "\(p):\(l):\(c): not a number: \"\(t)\""

@@ -82,9 +82,56 @@ public struct CSVFile: Sendable, Equatable {
             lines.append(start)
         }
         if body.utf8.count(where: { $0 == 0x22 }) % 2 != 0 {
-            throw .unbalancedQuote(path: path, line: lines.last ?? 1)
+            throw .unbalancedQuote(path: path, line: unbalancedQuoteLine(body) ?? lines.last ?? 1)
         }
         return CSVFile(path: path, records: records, lines: lines)
+    }
+
+    /// The line to blame for quotes that do not pair up, reading the text as RFC 4180 does: the first double quote
+    /// inside a field that did not start with one (a stray quote, `io"s`), or else the line where a quoted field
+    /// opened and never closed. Nil when neither is found.
+    static func unbalancedQuoteLine(_ text: String) -> Int? {
+        var line = 1
+        var quoted = false
+        var quotedFrom = 1
+        var atFieldStart = true
+        var bytes = text.utf8.makeIterator()
+        var pending: UInt8? = nil
+        while let byte = pending ?? bytes.next() {
+            pending = nil
+            if quoted {
+                if byte == 0x22 {
+                    // `""` inside a quoted field is one quote; a lone `"` closes the field.
+                    let next = bytes.next()
+                    if next == 0x22 { continue }
+                    quoted = false
+                    atFieldStart = false
+                    pending = next
+                    continue
+                }
+                if byte == 0x0A { line += 1 }
+                continue
+            }
+            switch byte {
+            case 0x22:
+                if !atFieldStart { return line }
+                quoted = true
+                quotedFrom = line
+            case 0x2C:
+                atFieldStart = true
+                continue
+            case 0x0A:
+                line += 1
+                atFieldStart = true
+                continue
+            case 0x0D:
+                continue
+            default:
+                break
+            }
+            atFieldStart = false
+        }
+        return quoted ? quotedFrom : nil
     }
 
     /// Line breaks inside a (quoted) field, counting `\r\n` once.

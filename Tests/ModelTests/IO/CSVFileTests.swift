@@ -57,4 +57,11 @@ struct CSVFileTests {
             try CSVFile.parse("1,2\n3,\"4\n5,6\n7,8\n", path: "u.csv")
         }
     }
+
+    @Test("a stray quote inside an unquoted field is blamed on its own line, not the file's last", arguments: [
+        ("a,b\n1,2\n3,i\"s\n5,6\n7,8\n", 3), ("a,b\n\"x,y\",2\n3,\"4\n5,6\n", 3), ("a,b\n\"p\"\"q\",1\n2,3\"\n4,5\n", 3),
+    ])
+    func strayQuoteLine(text: String, line: Int) {
+        #expect(throws: CSVError.unbalancedQuote(path: "s.csv", line: line)) { try CSVFile.parse(text, path: "s.csv") }
+    }
 }

@@ -45,7 +45,14 @@ extension BrokerCore {
             workers[identity]?.modelVersion = header.modelVersion
             if let load {
                 workers[identity]?.slots = Int(load.slots)
-                if let width = load.inputWidth { workers[identity]?.inputWidth = Int(width) }
+                // Checked as READY's is (WorkerHello.problem): a width no model has is counted, never recorded.
+                if let width = load.inputWidth {
+                    if (1...WorkerHello.maximumInputWidth).contains(Int(width)) {
+                        workers[identity]?.inputWidth = Int(width)
+                    } else {
+                        counters.add(.malformedWorkerMessages)
+                    }
+                }
                 if let sha = load.modelSHA256Hex { workers[identity]?.modelSHA256 = sha }
             }
             sendWeightsIfStale(identity, now: now, into: &actions, force: false)
@@ -237,8 +244,12 @@ extension BrokerCore {
     private mutating func abandonMalformedReply(
         identity: [UInt8], frames: [[UInt8]], error: WireError, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
-        guard let first = frames.first, let dispatchId = Header.salvageRequestId(first),
-            let entry = inflight[dispatchId], entry.worker == identity
+        // Only a reply to a client's service (SCORE, RECOMMEND: the reply bit and a worker-service command) can name
+        // a dispatch: a ROUND_RESULT's id is its round and a POLICY_STATE's its sync, which may equal a dispatch id.
+        guard let first = frames.first, first.count > 4, first[4] & Header.replyBit != 0,
+            let command = Header.salvageCommand(first), command.isWorkerService,
+            let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity,
+            entry.request.service == command
         else { return }
         inflight[dispatchId] = nil
         release(entry.request)

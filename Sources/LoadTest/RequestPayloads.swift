@@ -45,7 +45,7 @@ public enum RequestPayloads {
                 ViewEvent(item: data.action[(row + k) % data.rows], seconds: 5 + Double(k) * 10)
             }
             return WireJSON.encode(
-                RecommendQuery(userFeatures: data.userFeatures.dictionary(row), events: events, top: top))
+                RecommendQuery(userFeatures: data.userContext(row), events: events, top: top))
         }
     }
 
@@ -53,7 +53,7 @@ public enum RequestPayloads {
         var affinity: [Int: Double] = [:]
         for entry in data.affinity.entries(row) { affinity[entry.column] = Double(entry.value) }
         return RawExample(
-            userFeatures: data.userFeatures.dictionary(row), item: data.action[row], position: data.position[row],
+            userFeatures: data.userContext(row), item: data.action[row], position: data.position[row],
             affinity: affinity)
     }
 }

@@ -16,7 +16,7 @@ extension OnlinePolicy {
         guard !pool.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
         var out = [Double](repeating: 0, count: data.rows * data.nActions)
         for row in 0..<data.rows {
-            let z = try userVector(data.userFeatures.dictionary(row))
+            let z = try userVector(data.userContext(row))
             let p = probabilities(scores(z: z, items: pool), items: pool)
             for (index, item) in pool.enumerated() { out[row * data.nActions + item] = p[index] }
         }

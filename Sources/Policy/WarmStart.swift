@@ -79,7 +79,7 @@ public enum WarmStart {
         var batch: [LearnEvent] = []
         batch.reserveCapacity(chunk)
         for row in 0..<data.rows {
-            let features = data.userFeatures.dictionary(row)
+            let features = data.userContext(row)
             if firstProblem == nil {
                 do {
                     _ = try start.userVector(features)
@@ -210,7 +210,7 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
             let p: [Double]
             do {
                 p = policy.probabilities(
-                    policy.scores(z: try policy.userVector(data.userFeatures.dictionary(row)), items: pool), items: pool)
+                    policy.scores(z: try policy.userVector(data.userContext(row)), items: pool), items: pool)
             } catch {
                 throw .policy(error)
             }

@@ -50,7 +50,7 @@ public enum WireJSON {
         switch error {
         case .dataCorrupted(let c):
             if c.codingPath.isEmpty, json != nil, c.debugDescription.contains("not valid JSON") {
-                if let key = refusedNumber(type, in: json) {
+                if let key = refusedNumber(type, in: json, bytes: frame.count) {
                     return "\(key): the number is out of range for this key (a negative or fractional number where a "
                         + "whole number ≥ 0 is expected, or one too large)"
                 }
@@ -66,9 +66,13 @@ public enum WireJSON {
     }
 
     /// The top-level key whose number the decoder refuses: the first one that, set to 0, lets the document get past
-    /// the refusal (it decodes, or fails for another reason).
-    private static func refusedNumber<T: Decodable>(_ type: T.Type, in json: Any?) -> String? {
-        guard let object = json as? [String: Any] else { return nil }
+    /// the refusal (it decodes, or fails for another reason). Each try decodes the document again, so only a small
+    /// document is searched (at most ``refusedNumberSearch`` keys, 64 KiB): a request's error must never cost more
+    /// than the request.
+    private static func refusedNumber<T: Decodable>(_ type: T.Type, in json: Any?, bytes: Int) -> String? {
+        guard let object = json as? [String: Any], bytes <= 64 << 10, object.count <= refusedNumberSearch else {
+            return nil
+        }
         for key in object.keys.sorted() where object[key] is NSNumber && !(object[key] is Bool) {
             var patched = object
             patched[key] = 0
@@ -104,16 +108,24 @@ public enum WireJSON {
         return text
     }
 
-    /// `userFeatures` → `user_features`, as the encoder writes keys (`convertToSnakeCase`).
-    private static func snakeCase(_ name: String) -> String {
+    /// The most top-level keys ``refusedNumber(_:in:bytes:)`` tries.
+    static let refusedNumberSearch = 64
+
+    /// `userFeatures` → `user_features`, `modelSHA256` → `model_sha256`, as the encoder writes keys
+    /// (`convertToSnakeCase`): a word starts at an upper-case letter after a lower-case letter or digit, or at the
+    /// last upper-case letter of a run followed by a lower-case one.
+    static func snakeCase(_ name: String) -> String {
+        let scalars = Array(name.unicodeScalars)
         var out = ""
-        for scalar in name.unicodeScalars {
-            if ("A"..."Z").contains(scalar) {
-                if !out.isEmpty { out += "_" }
-                out += String(scalar).lowercased()
-            } else {
-                out.unicodeScalars.append(scalar)
+        for (i, scalar) in scalars.enumerated() {
+            let upper = ("A"..."Z").contains(scalar)
+            if upper && i > 0 {
+                let previous = scalars[i - 1]
+                let previousLowerOrDigit = ("a"..."z").contains(previous) || ("0"..."9").contains(previous)
+                let nextLower = i + 1 < scalars.count && ("a"..."z").contains(scalars[i + 1])
+                if previousLowerOrDigit || (("A"..."Z").contains(previous) && nextLower) { out += "_" }
             }
+            out += upper ? String(scalar).lowercased() : String(scalar)
         }
         return out
     }

@@ -125,4 +125,19 @@ struct InvalidWorkerReplyTests {
         h.feed(.worker(identity: d.identity, frames: [Array("junk".utf8)], peerAddress: nil))
         #expect(h.replies(to: Self.client, id: 7).count == 1 && h.core.counters[.malformedWorkerMessages] == 2)
     }
+
+    @Test("a malformed message that is not a reply to the client's service never answers a request with the same id")
+    func malformedNonReplyIgnored() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        // A ROUND_RESULT's id is its round: equal to the dispatch id here, and damaged (a reserved byte set).
+        var frame = Header(command: .roundResult, requestId: d.message.header.requestId).encoded()
+        frame[52] = 1
+        h.feed(.worker(identity: d.identity, frames: [frame, Array("{}".utf8)], peerAddress: nil))
+        #expect(h.replies(to: Self.client, id: 7).isEmpty)
+        #expect(h.core.counters[.invalidWorkerReplies] == 0 && h.core.counters[.malformedWorkerMessages] == 1)
+        // The real reply still arrives and is forwarded.
+        Self.send(&h, d, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        #expect(try Self.onlyReply(h).header.status == .ok)
+    }
 }

@@ -124,6 +124,34 @@ struct OnlineSyncPartitionTests {
         #expect(finished.learntKeys == [Self.key])
     }
 
+    @Test("a sync no replica answers in time changes nothing: no install, no hand-on, and the next sync merges the events")
+    func unansweredSyncChangesNothing() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let timeout = OnlineSettings().syncTimeoutMs
+        let start = 1_000 + interval
+        let first = try Self.pull(&m, at: start)
+        // Both replicas are behind (LEARN work queued ahead of the pull): neither answers within the timeout.
+        let timedOut = m.feed(.tick, nowMs: start + timeout)
+        #expect(!m.core.syncing && m.core.abandonedSyncs == 1)
+        #expect(timedOut.markedLearnt.isEmpty && timedOut.learnt.isEmpty)
+        #expect(timedOut.toWorkers(.policy).isEmpty, "no replica is re-installed: it keeps what it learnt")
+        #expect(m.core.view.pendingEvents == 1 && m.core.reheld.isEmpty)
+        // Their late answers to that sync are ignored; no sync starts until one timeout has passed.
+        _ = Self.answer(&m, m.workerA, sync: first, version: 1, events: 1, nowMs: start + timeout + 10)
+        _ = m.feed(.tick, nowMs: start + timeout + 20)
+        #expect(!m.core.syncing)
+        // The next sync pulls both; w-a's learning of the event is merged and the event is consumed by that merge,
+        // never handed on as in no merge.
+        let retry = start + 2 * timeout
+        let second = try Self.pull(&m, at: retry)
+        #expect(second != first)
+        _ = Self.answer(&m, m.workerB, sync: second, version: 1, nowMs: retry + 10)
+        let merged = Self.answer(&m, m.workerA, sync: second, version: 1, events: 1, nowMs: retry + 10)
+        #expect(merged.learnt.isEmpty)
+        #expect(m.core.reheld.isEmpty)
+    }
+
     @Test("a replica that answered with nothing learnt for the served version: its events are consumed, not re-sent")
     func emptyAnswerConsumes() throws {
         var m = try Self.machineWithOneEvent()

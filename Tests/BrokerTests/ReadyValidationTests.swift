@@ -48,4 +48,20 @@ struct ReadyValidationTests {
             #expect(h.core.liveWorkerCount == 1, "\(document)")
         }
     }
+
+    @Test("a HEARTBEAT announcing a width no model has is counted and leaves the recorded width")
+    func heartbeatWidth() {
+        var h = CoreHarness()
+        Self.ready(&h, Self.hello(width: 2))
+        for width in [UInt32(0), 1 << 31] {
+            let load = WorkerLoad(slots: 4, queued: 0, inputWidth: width)
+            h.feed(
+                .worker(
+                    identity: [0x7],
+                    frames: WireMessage(header: Header(command: .heartbeat), payload: [load.encoded()]).frames(),
+                    peerAddress: nil))
+        }
+        #expect(h.core.workers[[0x7]]?.inputWidth == 2)
+        #expect(h.core.counters[.malformedWorkerMessages] == 2)
+    }
 }

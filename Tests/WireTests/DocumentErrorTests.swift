@@ -50,4 +50,21 @@ struct DocumentErrorTests {
         #expect(Self.message("{nope").contains("malformed JSON document"))
         #expect(Self.message(#"{"version":1}"#) == "decoded")
     }
+
+    @Test("a Swift name is spelt as the encoder spells it", arguments: [
+        ("userFeatures", "user_features"), ("modelSHA256", "model_sha256"), ("impressionId", "impression_id"),
+        ("URLPath", "url_path"), ("sha256Hex", "sha256_hex"), ("top", "top"),
+    ])
+    func snakeCase(name: String, wire: String) {
+        #expect(WireJSON.snakeCase(name) == wire)
+    }
+
+    @Test("a large document with a refused number is not searched key by key, and still refused")
+    func largeDocumentNotSearched() {
+        var text = #"{"version":-1"#
+        for i in 0..<1_000 { text += #","k\#(i)":0"# }
+        text += "}"
+        let message = Self.message(text)
+        #expect(message.contains("out of range or of the wrong kind"), "\(message)")
+    }
 }

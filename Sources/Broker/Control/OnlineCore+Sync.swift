@@ -223,6 +223,31 @@ extension OnlineCore {
         return partition
     }
 
+    /// Ends a sync that timed out with no replica's answer (→ idle), changing nothing: the
+    /// replicas are alive but behind (on a loaded machine the LEARN batches queued ahead of the pull take longer than
+    /// the timeout), so re-installing the served version would discard what they learnt, and handing their events on
+    /// as in no merge would end, at the second such sync, with acknowledged feedback consumed without being learnt.
+    /// Instead every replica keeps its learning and its events, and the next sync, no sooner than one timeout from
+    /// now, pulls them. The `online_sync` requests it would have answered are answered CONFLICT naming why.
+    mutating func abandonSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
+        guard case .pulling(let round, _, _) = phase else { return }
+        phase = .idle
+        abandonedSyncs += 1
+        syncRetryAfterMs = nowMs.addingSaturating(settings.syncTimeoutMs)
+        actions.append(
+            .log(
+                .warning,
+                "online sync timed out with no replica's answer; nothing changes: the replicas keep what they learnt "
+                    + "for the next sync",
+                ["sync": "\(round.id)", "pending_events": "\(eventsSinceSync)"]))
+        let why =
+            "the online sync timed out: no replica answered within \(settings.syncTimeoutMs) ms (they are behind on "
+            + "learning); nothing changed and no feedback is lost: retry"
+        for requester in round.requesters + waitingSyncs { reply(requester, .conflict, text: why, into: &actions) }
+        waitingSyncs.removeAll()
+        viewDirty = true
+    }
+
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
     /// - Parameter consumedStored: whether the version's store already marked the consumed events, in its transaction.
     mutating func finishSync(

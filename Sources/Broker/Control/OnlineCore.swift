@@ -122,6 +122,10 @@ struct OnlineCore: ControlCore {
     var rejected = 0
     /// Syncs that ended with no learning to merge (``OnlineView/emptySyncs``).
     var emptySyncs = 0
+    /// Syncs that timed out with no replica's answer and changed nothing (``abandonSync(nowMs:into:)``).
+    var abandonedSyncs = 0
+    /// No sync starts before this (epoch ms): one timed out unanswered, and the replicas get as long again to catch up.
+    var syncRetryAfterMs: UInt64 = 0
     var impressionCount = 0
     var feedbackCount = 0
     var duplicates = 0
@@ -283,13 +287,19 @@ struct OnlineCore: ControlCore {
         if case .pulling(let round, _, let results) = phase,
             nowMs >= round.startedMs.addingSaturating(settings.syncTimeoutMs)
         {
-            actions.append(
-                .log(
-                    .warning, "online sync timed out; merging the replicas that answered",
-                    ["sync": "\(round.id)", "answered": "\(results.count)"]))
-            closeSync(nowMs: nowMs, into: &actions)
+            // No answer at all: the replicas are behind, not gone (an answer for another version still ends the sync,
+            // which installs the served version on that replica).
+            if !round.corrupt, !round.registration, results.isEmpty {
+                abandonSync(nowMs: nowMs, into: &actions)
+            } else {
+                actions.append(
+                    .log(
+                        .warning, "online sync timed out; merging the replicas that answered",
+                        ["sync": "\(round.id)", "answered": "\(results.count)"]))
+                closeSync(nowMs: nowMs, into: &actions)
+            }
         }
-        if !syncing, !frozen, !workers.isEmpty, eventsSinceSync > 0,
+        if !syncing, !frozen, !workers.isEmpty, eventsSinceSync > 0, nowMs >= syncRetryAfterMs,
             eventsSinceSync >= settings.syncEvents
                 || (settings.syncIntervalMs > 0 && nowMs >= intervalStartMs.addingSaturating(settings.syncIntervalMs))
         {

@@ -87,6 +87,16 @@ public struct BanditDataset: Sendable {
 
     /// Number of rows (impressions).
     public var rows: Int { action.count }
+    /// Row `row`'s user context as a request carries it: each categorical user feature's value, and each numeric one's
+    /// 64-bit value as text that parses back to the same number (Swift prints a `Double` as the shortest text that
+    /// does). Scoring a logged row from this gives the features its training row had; the categorical values alone
+    /// (`userFeatures.dictionary(row)`) score every numeric feature as missing.
+    public func userContext(_ row: Int) -> [String: String] {
+        var context = userFeatures.names.isEmpty ? [:] : userFeatures.dictionary(row)
+        for (name, value) in userNumericRawValues(row) { context[name] = "\(value)" }
+        return context
+    }
+
     /// Row `row`'s numeric user features as read (``userNumericRaw``), by column name.
     public func userNumericRawValues(_ row: Int) -> [String: Double] {
         let columns = userNumeric.columns

@@ -216,7 +216,7 @@ public enum ModelEvaluation {
                 let affinity = Dictionary(
                     uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
                 rows += spec.candidateRows(
-                    userFeatures: data.userFeatures.dictionary(row), affinity: affinity, items: items,
+                    userFeatures: data.userContext(row), affinity: affinity, items: items,
                     position: data.position[row])
             }
             let scores = scorer(rows, spec.width)

@@ -73,6 +73,19 @@ public enum RewardModel {
                     label: "position \(position) fold \(fold + 1)/\(nFolds)", into: &q, notes: &notes)
             }
         }
+        // Many positions of one row each (a long tail of slots) share one model fitted on the other positions' rows,
+        // which saw none of them: one fit, not one per row. A few are each fitted on every other row.
+        let aloneSet = Set(alone)
+        let shared = (0..<data.rows).filter { !aloneSet.contains($0) }
+        if alone.count > 8 && !shared.isEmpty {
+            notes.append(
+                "\(alone.count) positions have one row each: their reward estimates come from one model fitted on the "
+                    + "other \(shared.count) rows, as cross-fitting needs a model that has not seen them")
+            fit(
+                data, features: features, kind: kind, train: shared, test: alone,
+                label: "the \(alone.count) positions of one row", into: &q, notes: &notes)
+            return RewardModelFit(estimatedRewards: q, notes: notes)
+        }
         for row in alone {
             let train = (0..<data.rows).filter { $0 != row }
             guard !train.isEmpty else {

@@ -1,4 +1,5 @@
 import RecIndex
+import RecModel
 
 /// Ranks items for raw user context with a model and the feature spec it was trained with.
 ///
@@ -71,7 +72,8 @@ public struct Recommender: Sendable {
             throw .unknownUserFeature(name)
         }
         for (name, scaling) in zip(spec.userNumericNames ?? [], spec.userNumericScalings ?? []) {
-            if let value = query.userFeatures[name], !(Double(value).map(scaling.admits) ?? false) {
+            // Parsed as the transform parses it (a log's cell, CSVNumber.double): a value it reads as missing is refused.
+            if let value = query.userFeatures[name], !(CSVNumber.double(value).map(scaling.admits) ?? false) {
                 throw .notNumeric(feature: name, value: value)
             }
         }

@@ -82,11 +82,13 @@ final class LocalCluster: Service, @unchecked Sendable {
             throw CommandFailure("the broker did not start (see its log above)", exitCode: .failed)
         }
         let backend = endpoints.backend.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
-        let (exits, exited) = AsyncStream<(name: String, status: Int32)>.makeStream()
+        let (exits, exited) = AsyncStream<WorkerExit>.makeStream()
         for index in 0..<settings.workers {
             let worker = Process()
             let name = "worker-\(index + 1)"
-            worker.terminationHandler = { exited.yield((name, $0.terminationStatus)) }
+            worker.terminationHandler = {
+                exited.yield(WorkerExit(name: name, status: $0.terminationStatus, signalled: $0.terminationReason == .uncaughtSignal))
+            }
             worker.executableURL = directory.appendingPathComponent("recpool-worker")
             worker.arguments =
                 [
@@ -102,20 +104,25 @@ final class LocalCluster: Service, @unchecked Sendable {
         // the command stops with the first one's exit status.
         let workers = settings.workers
         let logger = logger
-        let failure: (name: String, status: Int32)? = await withTaskGroup(of: (name: String, status: Int32)?.self) {
-            group in
+        let failure: WorkerExit? = await withTaskGroup(of: WorkerExit?.self) { group in
             group.addTask {
                 try? await gracefulShutdown()
                 return nil
             }
             group.addTask {
-                var first: (name: String, status: Int32)?
+                var firstFailure: WorkerExit?
                 var count = 0
                 for await exit in exits {
-                    logger.error("a worker exited", metadata: ["worker": "\(exit.name)", "status": "\(exit.status)"])
-                    first = first ?? exit
+                    // A drained worker (`recpool drain`) exits 0: it left on purpose, and the broker stays up for
+                    // others. Only when every worker is gone and one of them failed does the cluster stop.
+                    if exit.failed {
+                        logger.error("a worker exited", metadata: ["worker": "\(exit.name)", "exit": "\(exit)"])
+                        firstFailure = firstFailure ?? exit
+                    } else {
+                        logger.info("a worker left", metadata: ["worker": "\(exit.name)"])
+                    }
                     count += 1
-                    if count == workers { return first }
+                    if count == workers, let firstFailure { return firstFailure }
                 }
                 return nil
             }
@@ -126,10 +133,32 @@ final class LocalCluster: Service, @unchecked Sendable {
         logger.info("stopping the local cluster")
         if let failure {
             throw CommandFailure(
-                "every worker exited (\(failure.name) first, with status \(failure.status); its error is above), "
-                    + "so the broker has no worker to serve with",
-                // A worker's 66 (a file it cannot open) is this command's bad input.
-                exitCode: ExitStatus(rawValue: failure.status) ?? (failure.status == 66 ? .badInput : .failed))
+                "every worker exited (\(failure.name) first, \(failure); its error is above), so the broker has no "
+                    + "worker to serve with", exitCode: failure.exitStatus)
+        }
+    }
+
+    /// How a worker process ended.
+    struct WorkerExit: Sendable, CustomStringConvertible {
+        var name: String
+        /// The exit status, or the signal's number when `signalled`.
+        var status: Int32
+        /// Killed by a signal (a trap is SIGILL or SIGTRAP), not an exit.
+        var signalled: Bool
+
+        var failed: Bool { signalled || status != 0 }
+
+        var description: String { signalled ? "killed by signal \(status)" : "with exit status \(status)" }
+
+        /// This command's exit status for it: a usage error (64) stays one, a file the worker could not open (66)
+        /// is bad input, anything else (a signal included) a failure.
+        var exitStatus: ExitStatus {
+            guard !signalled else { return .failed }
+            switch status {
+            case 64: return .usage
+            case 66: return .badInput
+            default: return .failed
+            }
         }
     }
 

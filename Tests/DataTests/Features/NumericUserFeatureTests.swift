@@ -84,4 +84,18 @@ struct NumericUserFeatureTests {
             #expect(Array(matrix.row(row)) == served, "row \(row)")
         }
     }
+
+    @Test("a logged row's context scores as its training row: evaluation and load tests carry the numeric features")
+    func userContext() throws {
+        let (data, _) = try Self.log()
+        let spec = try FeatureSpec.fit(on: data)
+        let matrix = spec.matrix(data)
+        for row in 0..<data.rows {
+            let context = data.userContext(row)
+            #expect(context["seen"] != nil && context["device"] != nil)
+            let served = spec.candidateRows(
+                userFeatures: context, affinity: [:], items: [data.action[row]], position: data.position[row])
+            #expect(Array(matrix.row(row)) == served, "row \(row)")
+        }
+    }
 }

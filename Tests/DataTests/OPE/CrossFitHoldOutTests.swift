@@ -67,4 +67,20 @@ struct CrossFitHoldOutTests {
         let fit = RewardModel.crossFitted(data, folds: 1)
         #expect(fit.unavailable == nil && fit.estimatedRewards == [1, 1])
     }
+
+    @Test("many positions of one row each share one model fitted on the other positions' rows")
+    func longTailOfSlots() throws {
+        // Slot 0 holds 12 rows, none a click; slots 1…10 hold one row each, a click. Fitted on itself, q̂ would be 1.
+        var clicks = [Int](repeating: 0, count: 12)
+        var slots = [Int](repeating: 0, count: 12)
+        for slot in 1...10 {
+            clicks.append(1)
+            slots.append(slot)
+        }
+        let data = try Self.log(clicks: clicks, slots: slots)
+        let fit = RewardModel.crossFitted(data, kind: .itemMean(), folds: 3)
+        #expect(fit.unavailable == nil)
+        for row in 12..<22 { #expect(fit.estimatedRewards[row * data.nActions] == 0) }
+        #expect(fit.notes.contains { $0.contains("10 positions have one row each") })
+    }
 }

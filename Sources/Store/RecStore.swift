@@ -28,6 +28,7 @@ public final class RecStore: Sendable {
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
             database = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
             try Self.check(database, path: "\(directory)/recpool.sqlite")
+            try Self.checkNotLost(database, path: "\(directory)/recpool.sqlite", blobs: blobs)
             try Self.migrator.migrate(database)
         } catch let error as StoreError {
             throw error
@@ -45,6 +46,25 @@ public final class RecStore: Sendable {
     static func check(_ database: DatabaseQueue, path: String) throws {
         let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
         guard problems == ["ok"] else { throw StoreError.corruptDatabase(path: path, problems: problems) }
+    }
+
+    /// Refuses a database with no tables beside blobs that hold files: SQLite takes an empty (truncated, deleted and
+    /// re-created) file for a new database, and migrating it would forget every job, model version and promotion
+    /// while their checkpoints stay in `blobs/`, so the next model would be "version 1" again under a number clients
+    /// may have pinned. A new state directory has neither.
+    /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming what was lost and what to do.
+    static func checkNotLost(_ database: DatabaseQueue, path: String, blobs: BlobStore) throws {
+        let tables = try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0 }
+        guard tables == 0 else { return }
+        let held = try BlobStore.names(in: blobs.directory).filter(BlobStore.isName)
+        guard !held.isEmpty else { return }
+        throw StoreError.corruptDatabase(
+            path: path,
+            problems: [
+                "it holds no tables (it is empty: truncated or re-created) while \(blobs.directory) holds \(held.count) "
+                    + "stored files: the registry of jobs, model versions and promotions is lost; restore the state "
+                    + "directory from a backup (docs/OPERATIONS.md), or move blobs/ aside to start an empty one"
+            ])
     }
 
     /// Whether SQLite's error says the file is damaged or not a database.

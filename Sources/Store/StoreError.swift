@@ -46,7 +46,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badUpload(let why): "upload rejected: \(why)"
         case .noSpace(let path, let reason): "no space left for \(path) (\(reason)); nothing was stored"
         case .corruptDatabase(let path, let problems):
-            "the database \(path) is corrupt (PRAGMA quick_check: \(problems.prefix(3).joined(separator: "; ")))"
+            "the database \(path) is corrupt: \(problems.prefix(3).joined(separator: "; "))"
         case .corruptColumn(let table, let row, let column, let problem):
             "the database holds an unreadable value: table \(table), row \(row), column \(column): \(problem)"
         }

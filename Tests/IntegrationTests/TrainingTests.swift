@@ -218,3 +218,25 @@ struct JobLifecycleTests {
 struct ModelListReply: Codable {
     var models: [ModelView]
 }
+
+/// A round whose training state cannot be sent fails its job naming why.
+@Suite("Training state over the message limit", .serialized)
+struct TrainingStateSizeTests {
+    @Test("a model whose training state cannot fit a message fails its job naming the size, never as 'no replica answered'")
+    func stateOverMessageLimit() async throws {
+        let directory = try TemporaryDirectory("train-too-big")
+        defer { directory.remove() }
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", directory.url.appendingPathComponent("state").path], workers: ["w1"]
+        ) { cluster, _ in
+            // 640 features × 4,096 hidden units: about 31 MB of parameters and Adam moments, over the 16 MiB limit.
+            let train = try runTool(
+                "recpool",
+                ["train", "--broker", cluster.endpoints.frontend, "--dataset", "synthetic:users=300,seed=3", "--epochs", "1",
+                 "--workers", "1", "--hidden", "4096", "--follow"])
+            #expect(train.code == 4, "\(train.stderr)")
+            #expect(train.stderr.contains("over the 16777216-byte message limit"), "\(train.stderr)")
+            #expect(!train.stderr.contains("no replica answered"))
+        }
+    }
+}

@@ -79,8 +79,18 @@ final class BackgroundWork: Sendable {
                 return nil
             }
         case .round(let assignment, let state, let dataset, let catalogue):
-            let (report, body) = trainer.run(
+            var (report, body) = trainer.run(
                 assignment: assignment, state: state, dataset: dataset, catalogue: catalogue)
+            // A state the broker cannot receive is a failed round that says why: sent, the message would be refused
+            // over the limit and this replica dropped, round after round, until the job failed as "no replica
+            // answered" with nothing naming the size.
+            let limit = WireLimits.standard.maxMessageBytes
+            if report.error == nil, body.count > limit - 64 * 1024 {
+                report.error =
+                    "the model's training state is \(body.count) bytes, over the \(limit)-byte message limit "
+                    + "(parameters and the optimiser's two moments): use fewer or narrower hidden layers"
+                body = []
+            }
             metrics.trainingRounds.increment()
             if let error = report.error {
                 logger.error(

@@ -102,6 +102,12 @@ struct BrokerCommand: AsyncParsableCommand {
     func validate() throws {
         try EndpointSyntax.validate(frontend, flag: "--frontend")
         try EndpointSyntax.validate(backend, flag: "--backend")
+        // As `recpool local` refuses them: an online setting without --online would be silently ignored.
+        let tunables = online.changedTunables
+        if !online.online && !tunables.isEmpty {
+            throw ValidationError(
+                "\(tunables.map(\.flag).joined(separator: ", ")) \(tunables.count == 1 ? "needs" : "need") --online")
+        }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard heartbeatMs <= 3_600_000 else { throw ValidationError("--heartbeat-ms must be at most 3600000 (an hour)") }
         guard noWorkerTimeoutMs <= 86_400_000 else {

@@ -64,6 +64,8 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
     /// (docs/MODELS.md), so a deeper job would train to a final checkpoint no reader decodes, registered as a model
     /// version that can be neither promoted nor pulled into `recpool predict`.
     public static let maximumHiddenLayers = 63
+    /// A DQN job's replay buffer when `replay_capacity` is not given.
+    public static let defaultReplayCapacity = 10_000
 
     /// Why the spec is invalid, or `nil`.
     public var problem: String? {
@@ -72,6 +74,8 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if !(1...10_000).contains(epochs) { return "epochs must be 1…10000" }
         if !(1...65_536).contains(batch) { return "batch must be 1…65536" }
         if !(lr > 0 && lr < 10) { return "lr must be in (0, 10)" }
+        // The workers step in 32-bit floats: a smaller rate is 0 there, and the job would train nothing.
+        if !Float(lr).isNormal { return "lr must be at least \(Float.leastNormalMagnitude) (a 32-bit float; below it, 0)" }
         if let hidden, hidden.isEmpty || hidden.contains(where: { !(1...65_536).contains($0) }) {
             return "hidden sizes must be 1…65536"
         }
@@ -86,6 +90,11 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if let epsilonEnd, !(epsilonEnd >= 0 && epsilonEnd <= 1) { return "epsilon_end must be in [0, 1]" }
         if let epsilonDecaySteps, epsilonDecaySteps < 1 { return "epsilon_decay_steps must be at least 1" }
         if let replayCapacity, !(1...10_000_000).contains(replayCapacity) { return "replay_capacity must be 1…10000000" }
+        // A replay buffer smaller than a batch never yields one: the job would end "completed" with no step taken.
+        if model == "dqn", batch > (replayCapacity ?? Self.defaultReplayCapacity) {
+            return "batch \(batch) is larger than the replay buffer (replay_capacity \(replayCapacity ?? Self.defaultReplayCapacity)): "
+                + "no training step could ever run"
+        }
         if (schema == nil) != (catalogue == nil) { return "schema and catalogue go together (a shop's logs need both)" }
         if schema != nil && !dataset.hasPrefix("sha256:") { return "schema applies to an uploaded log (sha256:<hex>)" }
         if let catalogue, !catalogue.hasPrefix("sha256:") { return "catalogue must be sha256:<hex> of an upload" }

@@ -60,7 +60,7 @@ public struct DQNReplica: Sendable {
         spec: TrainJobSpec? = nil
     ) -> DQNReplica {
         let config = DQNConfig(
-            replayCapacity: spec?.replayCapacity ?? 10_000, batchSize: batch, targetUpdate: .hard(every: Int.max),
+            replayCapacity: spec?.replayCapacity ?? TrainJobSpec.defaultReplayCapacity, batchSize: batch, targetUpdate: .hard(every: Int.max),
             epsilon: EpsilonSchedule(
                 start: 1, end: Float(spec?.epsilonEnd ?? 0.05), decaySteps: spec?.epsilonDecaySteps ?? max(1, totalSteps / 2)),
             gamma: Float(spec?.gamma ?? Double(gamma)),

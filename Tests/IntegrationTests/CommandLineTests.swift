@@ -164,6 +164,10 @@ struct UsageBeforeSendingTests {
         #expect(events.code == 64 && events.stderr.contains("--events"), "\(events.stderr)")
         let offline = try runTool("recpool-broker", ["--feedback-window-s", "60", "--online-sync-events", "10"])
         #expect(offline.code == 64 && offline.stderr.contains("need --online"), "\(offline.stderr)")
+        let emptyJob = try runTool("recpool", ["job", "", "--broker", "tcp://127.0.0.1:1"])
+        #expect(emptyJob.code == 64 && emptyJob.stderr.contains("the job id is empty"), "\(emptyJob.stderr)")
+        let hidden = try runTool("recpool", ["train", "--dataset", "synthetic:users=10", "--hidden", "4,,4", "--broker", "tcp://127.0.0.1:1"])
+        #expect(hidden.code == 64 && hidden.stderr.contains("--hidden"), "\(hidden.stderr)")
         let rows = try runTool("recpool", ["loadtest", "--batch", "8193", "--broker", "tcp://127.0.0.1:1"])
         #expect(rows.code == 64 && rows.stderr.contains("--batch must be at most 8192"), "\(rows.stderr)")
     }

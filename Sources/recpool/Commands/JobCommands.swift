@@ -45,6 +45,10 @@ struct JobCommand: AsyncParsableCommand {
     @Flag(help: "Stream progress until the job ends.")
     var follow = false
 
+    func validate() throws {
+        if id.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("the job id is empty (such as job-1)") }
+    }
+
     @Flag(help: "Machine output: JSON (with --follow, one object per update; the last is final).")
     var json = false
 
@@ -83,6 +87,10 @@ struct CancelCommand: AsyncParsableCommand {
 
     @Argument(help: "The job id.")
     var id: String
+
+    func validate() throws {
+        if id.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("the job id is empty (such as job-1)") }
+    }
 
     func run() async throws {
         try await reportingFailures {

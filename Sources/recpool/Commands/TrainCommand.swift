@@ -90,7 +90,10 @@ struct TrainCommand: AsyncParsableCommand {
         try await reportingFailures {
             var hiddenSizes: [Int]? = nil
             if let hidden {
-                let parts = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                // An empty entry (`4,,4`, a trailing comma) is a typo, never skipped.
+                let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map {
+                    Int($0.trimmingCharacters(in: .whitespaces))
+                }
                 guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
                     throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: .usage)
                 }

@@ -186,20 +186,23 @@ struct UsageBeforeSendingTests {
 /// `data ope` candidates that do not exist are refused, never evaluated as something else.
 @Suite("data ope: candidates that do not exist")
 struct MissingCandidateTests {
-    @Test("popular with no click in the training split, and --epsilon without a model, are refused naming why")
-    func refused() throws {
-        let temporary = try TemporaryDirectory("ope-candidates")
-        defer { temporary.remove() }
-        var log = "ts,item,pos,click,prop,device\n"
-        for i in 0..<30 { log += "\(i),\(i % 3),1,0,0.25,\(i % 2 == 0 ? "ios" : "web")\n" }
-        try Data(log.utf8).write(to: temporary.url.appendingPathComponent("log.csv"))
-        try Data("item\n0\n1\n2\n".utf8).write(to: temporary.url.appendingPathComponent("cat.csv"))
+    /// Writes a one-slot log over items 0…2 (`outcome` is the schema's `click` or `reward` role) with its catalogue
+    /// and schema into `directory`; returns `data ope LOG --schema SCHEMA`.
+    static func shopLog(_ rows: [(outcome: String, propensity: String)], outcome: String, in directory: URL) throws
+        -> [String]
+    {
+        var log = "ts,item,pos,\(outcome),prop,device\n"
+        for (i, row) in rows.enumerated() {
+            log += "\(i),\(i % 3),1,\(row.outcome),\(row.propensity),\(i % 2 == 0 ? "ios" : "web")\n"
+        }
+        try Data(log.utf8).write(to: directory.appendingPathComponent("log.csv"))
+        try Data("item\n0\n1\n2\n".utf8).write(to: directory.appendingPathComponent("cat.csv"))
         let schema = """
             [logs]
             timestamp = "ts"
             item = "item"
             position = "pos"
-            click = "click"
+            \(outcome) = "\(outcome)"
             propensity = "prop"
 
             [logs.user_features]
@@ -209,11 +212,18 @@ struct MissingCandidateTests {
             file = "cat.csv"
             item = "item"
             """
-        try Data(schema.utf8).write(to: temporary.url.appendingPathComponent("shop.toml"))
-        let base = [
-            "data", "ope", temporary.url.appendingPathComponent("log.csv").path, "--schema",
-            temporary.url.appendingPathComponent("shop.toml").path,
+        try Data(schema.utf8).write(to: directory.appendingPathComponent("shop.toml"))
+        return [
+            "data", "ope", directory.appendingPathComponent("log.csv").path, "--schema",
+            directory.appendingPathComponent("shop.toml").path,
         ]
+    }
+
+    @Test("popular with no click in the training split, and --epsilon without a model, are refused naming why")
+    func refused() throws {
+        let temporary = try TemporaryDirectory("ope-candidates")
+        defer { temporary.remove() }
+        let base = try Self.shopLog(Array(repeating: ("0", "0.25"), count: 30), outcome: "click", in: temporary.url)
         let popular = try runTool("recpool", base + ["--policy", "popular"])
         #expect(popular.code == 2 && popular.stderr.contains("has no click"), "\(popular.stderr)")
         let epsilon = try runTool("recpool", base + ["--epsilon", "0.1"])
@@ -228,30 +238,8 @@ struct MissingCandidateTests {
     func hugeEstimate() throws {
         let temporary = try TemporaryDirectory("ope-huge")
         defer { temporary.remove() }
-        var log = "ts,item,pos,rew,prop,device\n"
-        for i in 0..<12 { log += "\(i),\(i % 3),1,\(i == 4 ? "1000000000" : "0"),\(i == 4 ? "1e-100" : "0.5"),ios\n" }
-        try Data(log.utf8).write(to: temporary.url.appendingPathComponent("log.csv"))
-        try Data("item\n0\n1\n2\n".utf8).write(to: temporary.url.appendingPathComponent("cat.csv"))
-        let schema = """
-            [logs]
-            timestamp = "ts"
-            item = "item"
-            position = "pos"
-            reward = "rew"
-            propensity = "prop"
-
-            [logs.user_features]
-            device = "categorical"
-
-            [catalogue]
-            file = "cat.csv"
-            item = "item"
-            """
-        try Data(schema.utf8).write(to: temporary.url.appendingPathComponent("shop.toml"))
-        let run = try runTool(
-            "recpool",
-            ["data", "ope", temporary.url.appendingPathComponent("log.csv").path, "--schema",
-             temporary.url.appendingPathComponent("shop.toml").path, "--split", "all"])
+        let rows = (0..<12).map { $0 == 4 ? (outcome: "1000000000", propensity: "1e-100") : (outcome: "0", propensity: "0.5") }
+        let run = try runTool("recpool", try Self.shopLog(rows, outcome: "reward", in: temporary.url) + ["--split", "all"])
         #expect(run.code == 0, "\(run.stderr)")
         let ipw = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("    IPW") })
         #expect(ipw.contains("e+10"), "\(ipw)")

@@ -1,5 +1,4 @@
 import Foundation
-import RecWire
 import Testing
 
 @testable import RecData
@@ -9,7 +8,9 @@ import Testing
 @Suite("Undefined AUC and PR-AUC say why")
 struct UndefinedAUCReasonTests {
     static func json(_ m: ClassificationMetrics) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: Data(WireJSON.encode(m))) as? [String: Any])
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try #require(JSONSerialization.jsonObject(with: encoder.encode(m)) as? [String: Any])
     }
 
     @Test("one class only: AUC names the missing class, PR-AUC says there is no positive")

@@ -45,7 +45,9 @@ public final class RecStore: Sendable {
     /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming the first problems found.
     static func check(_ database: DatabaseQueue, path: String) throws {
         let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
-        guard problems == ["ok"] else { throw StoreError.corruptDatabase(path: path, problems: problems) }
+        guard problems == ["ok"] else {
+            throw StoreError.corruptDatabase(path: path, problems: problems.map { "PRAGMA quick_check: \($0)" })
+        }
     }
 
     /// Refuses a database with no tables beside blobs that hold files: SQLite takes an empty (truncated, deleted and

@@ -27,8 +27,10 @@ struct ModelsCommand: AsyncParsableCommand {
                 let metrics = measured.keys.sorted().prefix(4).map {
                     "\($0)=\(JobFollower.metric($0, measured[$0] ?? nil))"
                 }
+                // An imported checkpoint has no job and so no metrics: said, never a blank cell.
+                let shown = metrics.isEmpty ? "none (no training job)" : metrics.joined(separator: " ")
                 CommandOutput.printLine(
-                    "\(String(model.version).padded(8)) \((model.job ?? "imported").padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(metrics.joined(separator: " "))")
+                    "\(String(model.version).padded(8)) \((model.job ?? "imported").padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(shown)")
             }
         }
     }

@@ -185,7 +185,9 @@ public enum ImpressionExport {
             }
         }
         return Summary(
-            dataFile: dataFile, itemContextFile: itemFile, schemaFile: schemaFile, impressions: impressions.count,
+            // Absolute, as the other two are: one summary names all three files the same way.
+            dataFile: URL(fileURLWithPath: dataFile).path, itemContextFile: itemFile, schemaFile: schemaFile,
+            impressions: impressions.count,
             rows: counts.rows, feedbackRows: counts.feedbackRows, unobservedRows: counts.unobservedRows,
             dwellRows: counts.dwellRows, clicks: counts.clicks)
     }

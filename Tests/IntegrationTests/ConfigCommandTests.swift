@@ -33,7 +33,10 @@ struct ConfigCommandTests {
         let temporary = try TemporaryDirectory("config")
         defer { temporary.remove() }
         let file = temporary.file("c.toml")
-        try "[broker]\nepsilon = -0.0\n".write(to: file, atomically: true, encoding: .utf8)
+        // `epsilon` is an online setting: the broker refuses it without `online`, which needs a state directory.
+        let state = temporary.file("state").path
+        try "[broker]\nonline = true\nstate-dir = \"\(state)\"\nepsilon = -0.0\n".write(
+            to: file, atomically: true, encoding: .utf8)
         let fromFile = try runTool("recpool", ["config", "--print", "--of", "broker", "--config", file.path])
         #expect(fromFile.code == 0 && !fromFile.stderr.contains("Missing value"), "\(fromFile.stderr)")
         #expect(
@@ -41,7 +44,8 @@ struct ConfigCommandTests {
             "\(fromFile.stdout)")
         // -0.5 is outside [0, 1]: the broker's own validation refuses it by name, not the parser as a missing value.
         let fromEnvironment = try runTool(
-            "recpool", ["config", "--print", "--of", "broker"], environment: ["RECPOOL_EPSILON": "-0.5"])
+            "recpool", ["config", "--print", "--of", "broker"],
+            environment: ["RECPOOL_ONLINE": "true", "RECPOOL_STATE_DIR": state, "RECPOOL_EPSILON": "-0.5"])
         #expect(!fromEnvironment.stderr.contains("Missing value"), "\(fromEnvironment.stderr)")
         #expect(fromEnvironment.stderr.contains("epsilon") || fromEnvironment.stdout.contains("-0.5"))
     }

@@ -20,29 +20,9 @@ struct NumericUserFeatureTests {
             text += "\(i),\(i % 4),\(i % 2),\(i % 7 == 0 ? 1 : 0),0.25,\(device),\(seen),1234567.1,3.4e38\n"
             users.append(["device": device, "seen": seen, "income": "1234567.1", "big": "3.4e38"])
         }
-        let schema = try DataSchema.parse(
-            """
-            [logs]
-            timestamp = "ts"
-            item = "item"
-            position = "pos"
-            click = "click"
-            propensity = "prop"
-
-            [logs.user_features]
-            device = "categorical"
-            seen = "numeric"
-            income = "numeric"
-            big = "numeric"
-
-            [catalogue]
-            file = "cat.csv"
-            item = "item"
-            """, path: "num.toml")
-        let data = try LogLoader.build(
-            log: CSVTable.parse(Array(text.utf8), path: "num.csv"),
-            catalogue: CSVTable.parse(Array("item\n0\n1\n2\n3\n".utf8), path: "cat.csv"), schema: schema,
-            name: "num.csv")
+        let data = try SmallLog.build(
+            text, userFeatures: ["device": "categorical", "seen": "numeric", "income": "numeric", "big": "numeric"],
+            items: 4, name: "num.csv")
         return (data, users)
     }
 

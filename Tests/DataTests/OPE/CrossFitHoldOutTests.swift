@@ -10,27 +10,9 @@ import Testing
 struct CrossFitHoldOutTests {
     /// `clicks` gives each row's reward; row `i` is in slot `slots[i]`, item `i % 2`, propensity 0.5.
     static func log(clicks: [Int], slots: [Int]) throws -> BanditDataset {
-        var text = "ts,item,pos,click,prop,u0\n"
+        var text = "ts,item,pos,reward,prop,u0\n"
         for i in clicks.indices { text += "\(i),\(i % 2),\(slots[i]),\(clicks[i]),0.5,a\n" }
-        let schema = try DataSchema.parse(
-            """
-            [logs]
-            timestamp = "ts"
-            item = "item"
-            position = "pos"
-            reward = "click"
-            propensity = "prop"
-
-            [logs.user_features]
-            u0 = "categorical"
-
-            [catalogue]
-            file = "cat.csv"
-            item = "item"
-            """, path: "hold.toml")
-        return try LogLoader.build(
-            log: CSVTable.parse(Array(text.utf8), path: "hold.csv"),
-            catalogue: CSVTable.parse(Array("item\n0\n1\n".utf8), path: "cat.csv"), schema: schema, name: "hold.csv")
+        return try SmallLog.build(text, outcome: "reward", userFeatures: ["u0": "categorical"], items: 2, name: "hold.csv")
     }
 
     @Test("a slot's only row is predicted from the other rows, never from itself", arguments: [RewardModelKind.logistic(), .itemMean()])

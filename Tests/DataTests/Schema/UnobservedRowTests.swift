@@ -11,26 +11,8 @@ struct UnobservedRowTests {
         var log = "ts,item,pos,click,prop,obs,u0\n"
         for i in 0..<6 { log += "\(i),\(i % 2),1,\(i % 3 == 0 ? 1 : 0),0.5,1,a\n" }
         log += unobserved + "\n"
-        let schema = try DataSchema.parse(
-            """
-            [logs]
-            timestamp = "ts"
-            item = "item"
-            position = "pos"
-            click = "click"
-            propensity = "prop"
-            observed = "obs"
-
-            [logs.user_features]
-            u0 = "categorical"
-
-            [catalogue]
-            file = "cat.csv"
-            item = "item"
-            """, path: "obs.toml")
-        return try LogLoader.build(
-            log: CSVTable.parse(Array(log.utf8), path: "obs.csv"),
-            catalogue: CSVTable.parse(Array("item\n0\n1\n".utf8), path: "cat.csv"), schema: schema, name: "obs.csv")
+        return try SmallLog.build(
+            log, roles: ["observed": "obs"], userFeatures: ["u0": "categorical"], items: 2, name: "obs.csv")
     }
 
     @Test("an unobserved row with a blank click is left out and counted")

@@ -102,7 +102,12 @@ public struct LoggedWorld: VisitorWorld {
     /// The logs' categorical user features.
     public var userVocabulary: [ItemEncoding.Vocabulary] { model.userVocabulary }
 
-    /// Visitors with contexts drawn uniformly from the logged rows, attraction `s · e^{logit}`.
+    /// The largest attraction a visitor holds: odds of 10^12, a click probability of 1 − 10^−12. A large
+    /// ``clickScale`` (up to `Double.greatestFiniteMagnitude`) saturates here instead of overflowing to infinity,
+    /// whose `W / (1 + W)` is NaN.
+    public static let maxAttraction = 1e12
+
+    /// Visitors with contexts drawn uniformly from the logged rows, attraction `min(s · e^{logit}, 10^12)`.
     public func visitors(count: Int, seed: UInt64) -> [SimulatedVisitor] {
         var rng = SplitMix64(seed: seed ^ 0x10_66ED_3017_D000)
         var cache: [[Int]: [Double]] = [:]
@@ -114,7 +119,9 @@ public struct LoggedWorld: VisitorWorld {
                 cache[key]
                 ?? (0..<itemCount).flatMap { item in
                     (0..<slots).map { slot in
-                        clickScale * exp(model.logit(userCategories: context.categories, item: item, slot: slot))
+                        min(
+                            clickScale * exp(model.logit(userCategories: context.categories, item: item, slot: slot)),
+                            Self.maxAttraction)
                     }
                 }
             cache[key] = attraction

@@ -84,6 +84,11 @@ public struct SimulatedVisitor: Sendable, Equatable {
         var weights = slate.enumerated().map { slot, item in attraction(item: item, slot: slot) }
         weights.append(1)
         let total = weights.reduce(0, +)
+        // Infinite attractions (a world whose odds overflowed) share the click alike, never NaN.
+        if total.isInfinite {
+            let infinite = Double(weights.count { $0.isInfinite })
+            return weights.map { $0.isInfinite ? 1 / infinite : 0 }
+        }
         return weights.map { $0 / total }
     }
 
@@ -101,7 +106,7 @@ public struct SimulatedVisitor: Sendable, Equatable {
     /// Expected clicks of `slate` (the probability of a click): `W / (1 + W)` with `W` the slate's attraction.
     public func expectedClicks(_ slate: [Int]) -> Double {
         let w = slate.enumerated().reduce(0.0) { $0 + attraction(item: $1.element, slot: $1.offset) }
-        return w / (1 + w)
+        return w.isInfinite ? 1 : w / (1 + w)
     }
 
     private func validate(_ slate: [Int]) throws(SimulatorError) {

@@ -86,6 +86,30 @@ import Testing
         #expect(abs(mean - Double(logged.clicks) / Double(logged.rows)) < 0.01)
     }
 
+    /// A click scale near `Double.greatestFiniteMagnitude` saturates the odds instead of overflowing: every
+    /// expected click and choice probability stays a number in [0, 1] (an infinite attraction gave `W / (1 + W)` =
+    /// NaN, which reached the oracle's and the feature-only policy's click rates).
+    @Test func aHugeClickScaleSaturatesInsteadOfOverflowing() throws {
+        let obd = Paths.fixtures + "/obd"
+        let world = try LoggedWorld.load(name: "obd:random/men", schemaPath: nil, obdDirectory: obd, clickScale: 1e308)
+        let visitors = world.visitors(count: 20, seed: 3)
+        for visitor in visitors {
+            #expect(visitor.attraction.allSatisfy { $0.isFinite && $0 <= LoggedWorld.maxAttraction })
+            let clicks = visitor.expectedClicks([0, 1, 2])
+            #expect(clicks.isFinite && clicks > 0.99 && clicks <= 1)
+            let p = try visitor.choiceProbabilities([0, 1, 2])
+            #expect(p.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
+            #expect(abs(p.reduce(0, +) - 1) < 1e-9)
+        }
+        for slate in world.featureOnlySlates(for: visitors, slateLength: 3) { #expect(slate.count == 3) }
+        // A visitor whose attraction is already infinite (any world) still gets probabilities, not NaN.
+        let infinite = SimulatedVisitor(
+            userFeatures: [:], slots: 1, attraction: [.infinity, 2, .infinity], draw: 0.6)
+        #expect(infinite.expectedClicks([0]) == 1)
+        #expect(try infinite.choiceProbabilities([0]) == [1, 0])
+        #expect(try infinite.clicked([0]) == 0)
+    }
+
     @Test func badWorldsAreTypedErrors() throws {
         let obd = Paths.fixtures + "/obd"
         #expect(throws: DataError.self) {

@@ -131,6 +131,9 @@ struct BrokerCommand: AsyncParsableCommand {
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
+        if let stateDir, stateDir.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("--state-dir must name a folder, got \(stateDir.isEmpty ? "an empty string" : "only white space")")
+        }
         _ = try online.settings()  // the online settings' own checks, named by flag
         if curveKey == nil && (allowClients != nil || allowTrainers != nil || allowWorkers != nil) {
             throw ValidationError("--allow-clients, --allow-trainers and --allow-workers need --curve-key")

@@ -16,8 +16,13 @@ public final class RecStore: Sendable {
     let database: DatabaseQueue
 
     /// Opens (creating if needed) the store in `directory`.
-    /// - Throws: ``StoreError`` when the folder or database cannot be used.
+    /// - Throws: ``StoreError/io(path:reason:)`` when `directory` is empty or blank or cannot be created, and other
+    ///   ``StoreError`` cases when the database cannot be used.
     public init(directory: String) throws(StoreError) {
+        // "" would put `recpool.sqlite` and `blobs/` at the file system's root ("" + "/recpool.sqlite").
+        guard !directory.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw .io(path: directory, reason: "the state directory's path is empty")
+        }
         self.directory = directory
         blobs = try BlobStore(directory: "\(directory)/blobs")
         do {

@@ -29,12 +29,12 @@ public struct ExplorationSpec: Codable, Sendable, Equatable {
     }
 
     /// Why these values cannot be used, or `nil` when they can.
+    /// Both values are checked whichever ``kind`` uses them, so a NaN given for the other kind's value is refused,
+    /// never carried along silently.
     public var problem: String? {
-        switch kind {
-        case .epsilonGreedy:
-            guard epsilon.isFinite, epsilon >= 0, epsilon <= 1 else { return "epsilon must be in [0, 1], got \(epsilon)" }
-        case .softmax:
-            guard temperature.isFinite, temperature > 0 else { return "temperature must be above 0, got \(temperature)" }
+        guard epsilon.isFinite, epsilon >= 0, epsilon <= 1 else { return "epsilon must be in [0, 1], got \(epsilon)" }
+        guard temperature.isFinite, temperature > 0 else {
+            return "temperature must be a finite number above 0, got \(temperature)"
         }
         return nil
     }

@@ -172,6 +172,40 @@ struct UsageBeforeSendingTests {
         #expect(rows.code == 64 && rows.stderr.contains("--batch must be at most 8192"), "\(rows.stderr)")
     }
 
+    /// A path that can never be used is refused before anything is computed, sent or written: an empty `--state-dir`
+    /// put `recpool.sqlite` and `blobs/` at the file system's root, and `pull --out` into a missing folder (or an
+    /// empty one) waited for the broker and downloaded before failing.
+    @Test("empty paths, output files in missing folders or on directories are usage errors, for every command")
+    func unusablePaths() throws {
+        let missing = "/nonexistent-recpool-folder/out.file"
+        let broker = ["--broker", "tcp://127.0.0.1:1", "--timeout-ms", "200"]
+        let cases: [(tool: String, arguments: [String], names: String)] = [
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--state-dir", ""], "--state-dir"),
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--state-dir", " "], "--state-dir"),
+            ("recpool", ["local", "--state-dir", ""], "--state-dir"),
+            ("recpool", ["pull", "1", "--out", ""] + broker, "--out"),
+            ("recpool", ["pull", "1", "--out", missing] + broker, "does not exist"),
+            ("recpool", ["pull", "1", "--out", NSTemporaryDirectory()] + broker, "is a directory"),
+            ("recpool", ["logs", "export", "--out", " "] + broker, "--out"),
+            ("recpool", ["loadtest", "--report", missing, "--duration", "1s"] + broker, "does not exist"),
+            ("recpool", ["loadtest", "--dataset", "", "--duration", "1s"] + broker, "--dataset"),
+            ("recpool", ["simulate", "--report", missing] + broker, "does not exist"),
+            ("recpool", ["simulate", "--export-catalogue", ""], "--export-catalogue"),
+            ("recpool", ["fit", "--dataset", "synthetic:users=10", "--out", missing], "does not exist"),
+            ("recpool", ["export", "--model", "m.ckpt", "--out", ""], "--out"),
+            ("recpool", ["eval", "--model", "m.ckpt", "--dataset", "synthetic:users=10", "--report", missing], "does not exist"),
+            ("recpool", ["data", "features", "--dataset", "synthetic:users=10", "--out", missing], "does not exist"),
+            ("recpool", ["data", "features", "--dataset", "synthetic:users=10", "--out", "x.csv", "--spec-out", ""], "--spec-out"),
+            ("recpool", ["data", "schema", "--infer", "log.csv", "--out", missing], "does not exist"),
+            ("recpool", ["data", "ope", "--dataset", "synthetic:users=10", "--policy", "random", "--rewards-out", missing], "does not exist"),
+            ("recpool", ["keygen", "--out", ""], "--out"),
+        ]
+        for (tool, arguments, names) in cases {
+            let run = try runTool(tool, arguments)
+            #expect(run.code == 64 && run.stderr.contains(names), "\(tool) \(arguments): \(run.code) \(run.stderr)")
+        }
+    }
+
     @Test("loadtest --batch whose requests at the served width exceed the message-byte limit is a usage error")
     func overMessageBytes() async throws {
         try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--input-width", "640"]) { cluster, _ in

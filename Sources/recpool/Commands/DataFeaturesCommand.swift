@@ -32,6 +32,10 @@ struct DataFeaturesCommand: AsyncParsableCommand {
     @Option(help: "Where to write the CSV.")
     var out: String
 
+    func validate() throws {
+        try PathOption.validateOutputs([(out, "--out"), (specOut, "--spec-out")])
+    }
+
     func run() async throws {
         let parts = try options.logs()
         let data = parts.all

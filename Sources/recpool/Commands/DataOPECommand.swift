@@ -81,6 +81,7 @@ struct DataOPECommand: AsyncParsableCommand {
     @OptionGroup var connection: BrokerOptions
 
     func validate() throws {
+        try PathOption.validateOutputs([(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")])
         let given = [policy != nil, model != nil, version != nil, actionDist != nil, onlineCandidate].filter { $0 }.count
         guard given <= 1 else {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")

@@ -40,6 +40,10 @@ struct DataSchemaCommand: AsyncParsableCommand {
         return (Array(repeating: "..", count: from.count - common) + to[common...]).joined(separator: "/")
     }
 
+    func validate() throws {
+        try PathOption.validateOutputs([(out, "--out")])
+    }
+
     func run() async throws {
         let catalogueFile =
             catalogue

@@ -42,6 +42,7 @@ struct EvalCommand: AsyncParsableCommand {
     var report: String?
 
     func validate() throws {
+        try PathOption.validateOutputs([(report, "--report")])
         try BootstrapResamples.validate(resamples)
     }
 

@@ -24,6 +24,7 @@ struct ExportCommand: ParsableCommand {
     var rawContext = false
 
     func validate() throws {
+        try PathOption.validateOutputs([(out, "--out")])
         guard format == "onnx" else { throw ValidationError("unknown format \"\(format)\" (supported: onnx)") }
     }
 

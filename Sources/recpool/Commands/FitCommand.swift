@@ -48,6 +48,7 @@ struct FitCommand: ParsableCommand {
     static let defaultWeightDecay: Float = 0
 
     func validate() throws {
+        try PathOption.validateOutputs([(out, "--out")])
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
         guard epochs >= 0, batch > 0, lr > 0, lr.isFinite else { throw ValidationError("epochs ≥ 0, batch > 0 and lr > 0 are required") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }

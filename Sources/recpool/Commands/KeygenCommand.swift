@@ -20,6 +20,7 @@ struct KeygenCommand: AsyncParsableCommand {
     var force = false
 
     func validate() throws {
+        try PathOption.validateNamed([(out, "--out")], what: "a folder")
         guard !name.isEmpty, name != ".", name != "..", !name.contains("/"),
             !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else { throw ValidationError("--name must be a plain file name, got \"\(name)\"") }

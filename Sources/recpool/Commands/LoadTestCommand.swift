@@ -97,6 +97,9 @@ struct LoadTestCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
+        try PathOption.validateOutputs([(report, "--report")])
+        try PathOption.validateNamed([(dataset, "--dataset"), (schema, "--schema")], what: "a dataset or file")
+        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         if rate != nil && concurrency != nil { throw ValidationError("give --rate or --concurrency, not both") }
         // Every number is bounded here, so the schedule's arithmetic (intervals in µs, start + duration, the sweep's
         // levels and windows, rows × width) cannot overflow further on.

@@ -36,6 +36,7 @@ struct LocalCommand: AsyncParsableCommand {
     @OptionGroup(title: "Online learning (forwarded to the broker)") var online: OnlineOptions
 
     func validate() throws {
+        try PathOption.validateNamed([(stateDir, "--state-dir")], what: "a folder")
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.

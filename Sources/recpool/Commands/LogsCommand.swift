@@ -39,7 +39,7 @@ struct LogsExportCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard pageSize >= 1 else { throw ValidationError("--page-size must be at least 1, got \(pageSize)") }
-        guard !out.isEmpty else { throw ValidationError("--out must name a file") }
+        try PathOption.validateOutputs([(out, "--out")], createsFolder: true)
     }
 
     func run() async throws {

@@ -120,6 +120,10 @@ struct PullCommand: AsyncParsableCommand {
     @Option(help: "Where to write the checkpoint.")
     var out: String
 
+    func validate() throws {
+        try PathOption.validateOutputs([(out, "--out")])
+    }
+
     func run() async throws {
         try await reportingFailures {
             let client = try await connection.connect()

@@ -94,6 +94,10 @@ struct SimulateCommand: AsyncParsableCommand {
     var sessions = false
 
     func validate() throws {
+        try PathOption.validateOutputs([(report, "--report")])
+        try PathOption.validateNamed([(world, "--world"), (worldSchema, "--world-schema")], what: "a world or file")
+        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathOption.validateNamed([(exportCatalogue, "--export-catalogue")], what: "a folder")
         if sessions && (world != nil || baselinesOnly || deterministic || report != nil) {
             throw ValidationError(
                 "--sessions runs the built-in simulator against a pool: no --world, --baselines-only, --deterministic or --report")

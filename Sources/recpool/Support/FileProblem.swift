@@ -1,4 +1,5 @@
 import Foundation
+import ArgumentParser
 
 /// Words for why a file could not be read or written, from a Foundation error: the operating system's reason
 /// (`strerror` of the underlying POSIX error, such as "No such file or directory" or "Is a directory") when the
@@ -38,6 +39,52 @@ enum FileProblem {
             try data.write(to: URL(fileURLWithPath: path))
         } catch {
             throw CommandFailure("cannot write \(path): \(reason(error, path: path))", exitCode: .badInput)
+        }
+    }
+}
+
+/// Checks of a path option, made in `validate()` so that a path that can never be used is refused (exit 64) before
+/// anything is computed, sent or written, not after a long run or a download.
+enum PathOption {
+    /// Why `path` (the value of `flag`) cannot name a file to write, or nil: it is empty or blank, names an existing
+    /// directory, or its folder does not exist (or is not a folder).
+    /// - Parameter createsFolder: the command creates the file's folder itself, so only emptiness is checked.
+    static func outputProblem(_ path: String, flag: String, createsFolder: Bool = false) -> String? {
+        if let problem = nameProblem(path, flag: flag, what: "a file") { return problem }
+        guard !createsFolder else { return nil }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return "\(flag) \(path) is a directory; name a file"
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+            return "\(flag) \(path): the folder \(folder) does not exist"
+        }
+        guard isDirectory.boolValue else { return "\(flag) \(path): \(folder) is not a folder" }
+        return nil
+    }
+
+    /// Why `path` (the value of `flag`) names nothing, or nil: it is empty or only white space.
+    static func nameProblem(_ path: String, flag: String, what: String) -> String? {
+        path.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            ? "\(flag) must name \(what), got \(path.isEmpty ? "an empty string" : "only white space")" : nil
+    }
+
+    /// Throws a `ValidationError` (exit 64) for ``outputProblem(_:flag:createsFolder:)`` of each given path.
+    static func validateOutputs(_ paths: [(path: String?, flag: String)], createsFolder: Bool = false) throws {
+        for (path, flag) in paths {
+            guard let path else { continue }
+            if let problem = outputProblem(path, flag: flag, createsFolder: createsFolder) {
+                throw ValidationError(problem)
+            }
+        }
+    }
+
+    /// Throws a `ValidationError` (exit 64) for ``nameProblem(_:flag:what:)`` of each given path.
+    static func validateNamed(_ paths: [(path: String?, flag: String)], what: String) throws {
+        for (path, flag) in paths {
+            guard let path else { continue }
+            if let problem = nameProblem(path, flag: flag, what: what) { throw ValidationError(problem) }
         }
     }
 }

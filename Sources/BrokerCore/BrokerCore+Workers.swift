@@ -63,6 +63,15 @@ extension BrokerCore {
             actions.append(.toControl(.worker(identity: identity, message: message)))
         case (let command, true) where command.isWorkerService:
             complete(identity: identity, message: message, now: now, into: &actions)
+        case (let command, false) where command.isWorkerService:
+            // A SCORE or RECOMMEND without the reply bit: if it names one of this worker's dispatches of that
+            // service, that request is answered INTERNAL now, never left waiting for a reply that will not come.
+            counters.add(.unexpectedWorkerCommands)
+            if let entry = inflight[header.requestId], entry.worker == identity, entry.request.service == command {
+                abandonDispatch(
+                    header.requestId, from: identity,
+                    problem: "sent a \(command.name) without the reply bit for the request", now: now, into: &actions)
+            }
         default:
             counters.add(.unexpectedWorkerCommands)
         }
@@ -189,28 +198,37 @@ extension BrokerCore {
                         .heldImpression(
                             worker: worker, record: record, client: entry.request.client,
                             frames: [header.encoded()] + payload)))
-                pump(message.header.command, now: now, into: &actions)
+                pump(entry.request.service, now: now, into: &actions)
                 return
             }
             actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
         }
-        pump(message.header.command, now: now, into: &actions)
+        pump(entry.request.service, now: now, into: &actions)
     }
 
     /// Why a decoded reply cannot be the answer to `request`, or nil when it can. The broker forwards a reply's
     /// frames without copying them, but the few bytes it checks here decide whether a client may trust them:
+    /// - it answers the request's command (a SCORE is not answered by a RECOMMEND reply);
     /// - an error reply carries exactly one payload frame, its message (docs/PROTOCOL.md, "Status codes");
     /// - an OK SCORE reply is one `rows × 1` tensor of finite scores for the request's rows;
     /// - its model version is one the request's pin admits, and one the worker serves: its registered version, or one
     ///   this broker rolled out to it (WEIGHTS may swap it between a heartbeat and the reply). A version number is
-    ///   the registry's, never a worker's own.
+    ///   the registry's, never a worker's own. A RECOMMEND answered from the model (one frame, the ranking) is judged
+    ///   so too; one answered by the online policy (the slate and its impression record) carries the policy's
+    ///   version, which a pin does not select.
     func replyProblem(_ message: WireMessage, to request: PendingRequest, from identity: [UInt8]) -> String? {
         let header = message.header
+        guard header.command == request.service else {
+            return "a \(header.command.name) reply to a \(request.service.name) request"
+        }
         guard header.status == .ok else {
             return message.payload.count == 1
                 ? nil : "a \(header.status.name) reply with \(message.payload.count) payload frames instead of one message"
         }
-        guard request.service == .score else { return message.payload.isEmpty ? "an OK reply with no payload" : nil }
+        guard request.service == .score else {
+            if message.payload.isEmpty { return "an OK reply with no payload" }
+            return message.payload.count == 1 ? versionProblem(header.modelVersion, to: request, from: identity) : nil
+        }
         guard message.payload.count == 1 else {
             return "an OK SCORE reply with \(message.payload.count) payload frames instead of one score tensor"
         }
@@ -223,7 +241,12 @@ extension BrokerCore {
         if let rows = request.rows, shape.rows != rows || shape.cols != 1 {
             return "a \(shape.rows)×\(shape.cols) score tensor for a \(rows)-row request (expected \(rows)×1)"
         }
-        let version = header.modelVersion
+        return versionProblem(header.modelVersion, to: request, from: identity)
+    }
+
+    /// Why a reply's model `version` cannot be the answer to `request` from this worker, or nil: the request's pin
+    /// refuses it, or the worker does not serve it (see ``replyProblem(_:to:from:)``).
+    private func versionProblem(_ version: UInt64, to request: PendingRequest, from identity: [UInt8]) -> String? {
         let wanted = request.header.modelVersion
         if wanted > 0 {
             let exact = request.header.flags.contains(.exactVersion)
@@ -251,6 +274,16 @@ extension BrokerCore {
             let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity,
             entry.request.service == command
         else { return }
+        abandonDispatch(dispatchId, from: identity, problem: "sent a reply that does not decode: \(error)", now: now, into: &actions)
+    }
+
+    /// Answers this worker's dispatch `dispatchId` INTERNAL "worker W `problem`" now (counted in
+    /// `invalid_worker_replies`), and forgets it: the worker's message named it but cannot be its answer.
+    private mutating func abandonDispatch(
+        _ dispatchId: UInt64, from identity: [UInt8], problem: String, now: BrokerInstant,
+        into actions: inout [BrokerAction]
+    ) {
+        guard let entry = inflight[dispatchId], entry.worker == identity else { return }
         inflight[dispatchId] = nil
         release(entry.request)
         if let index = workers.index(forKey: identity) {
@@ -264,9 +297,7 @@ extension BrokerCore {
         } else {
             locations[entry.request.key] = nil
             let worker = workers[identity]?.hello.workerId ?? "?"
-            reply(
-                to: entry.request, status: .internal,
-                message: "worker \(worker) sent a reply that does not decode: \(error)", into: &actions)
+            reply(to: entry.request, status: .internal, message: "worker \(worker) \(problem)", into: &actions)
         }
         pump(entry.request.service, now: now, into: &actions)
     }

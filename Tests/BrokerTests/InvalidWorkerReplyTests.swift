@@ -140,4 +140,70 @@ struct InvalidWorkerReplyTests {
         Self.send(&h, d, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
         #expect(try Self.onlyReply(h).header.status == .ok)
     }
+
+    @Test("a reply whose command is not the request's is INTERNAL, and frees the request's queue")
+    func wrongCommand() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        var header = d.message.header.reply(status: .ok, modelVersion: 1)
+        header.command = .recommend
+        h.feed(.worker(identity: d.identity, frames: [header.encoded(), Array("{}".utf8)], peerAddress: nil))
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.header.command == .score)
+        #expect(reply.errorText?.contains("a RECOMMEND reply to a SCORE request") == true, "\(reply.errorText ?? "")")
+        #expect(h.core.workers[Self.worker]?.inflight.isEmpty == true)
+    }
+
+    @Test("a SCORE without the reply bit naming the request answers it INTERNAL at once, never leaves it waiting")
+    func requestInsteadOfReply() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        let echoed = WireMessage(header: d.message.header, payload: [Tensor(rows: 1, cols: 1, values: [0.5]).encoded()])
+        h.feed(.worker(identity: d.identity, frames: echoed.frames(), peerAddress: nil))
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains("without the reply bit") == true)
+        #expect(h.core.counters[.invalidWorkerReplies] == 1 && h.core.counters[.unexpectedWorkerCommands] == 1)
+        #expect(h.core.workers[Self.worker]?.inflight.isEmpty == true)
+        // The same message naming no dispatch of this worker is only counted.
+        h.feed(.worker(identity: d.identity, frames: echoed.frames(), peerAddress: nil))
+        #expect(h.replies(to: Self.client, id: 7).count == 1 && h.core.counters[.unexpectedWorkerCommands] == 2)
+    }
+
+    /// A RECOMMEND dispatched to a worker serving SCORE and RECOMMEND at version 3, pinned exactly to 3.
+    static func recommendDispatched(_ h: inout CoreHarness) throws -> (identity: [UInt8], message: WireMessage) {
+        let hello = WorkerHello(
+            workerId: "r1", services: ["SCORE", "RECOMMEND"], slots: 4, inputWidth: 2, modelVersion: 3, host: "h", pid: 1)
+        h.feed(
+            .worker(
+                identity: worker,
+                frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: "127.0.0.1"))
+        let header = Header(command: .recommend, flags: .exactVersion, requestId: 7, modelVersion: 3)
+        h.feed(.client(identity: client, frames: WireMessage(header: header, payload: [Array("{}".utf8)]).frames(), userId: nil))
+        return try #require(h.sentToWorkers.last { $0.message.header.command == .recommend && !$0.message.header.isReply })
+    }
+
+    @Test("a RECOMMEND ranked by the model is judged by the pin and the served version, as a SCORE is")
+    func recommendVersion() throws {
+        var h = CoreHarness()
+        let d = try Self.recommendDispatched(&h)
+        Self.send(&h, d, version: 8, payload: [Array(#"{"items":[]}"#.utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains("exactly 3") == true, "\(reply.errorText ?? "")")
+        // Under the version it serves, the ranking is forwarded.
+        var g = CoreHarness()
+        let e = try Self.recommendDispatched(&g)
+        Self.send(&g, e, version: 3, payload: [Array(#"{"items":[]}"#.utf8)])
+        #expect(try Self.onlyReply(g).header.status == .ok)
+    }
+
+    @Test("a policy slate carries the policy's version, which a pin does not select: it goes on to be logged")
+    func policySlateVersion() throws {
+        var h = CoreHarness()
+        let d = try Self.recommendDispatched(&h)
+        Self.send(&h, d, version: 8, payload: [Array(#"{"items":[]}"#.utf8), Array("record".utf8)])
+        #expect(h.replies(to: Self.client, id: 7).isEmpty)
+        #expect(h.core.counters[.invalidWorkerReplies] == 0)
+        #expect(h.toControl.contains { if case .heldImpression = $0 { true } else { false } })
+    }
 }

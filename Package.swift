@@ -88,7 +88,7 @@ let package = Package(
         /// report code every HTML page uses (one SVG chart, one HTML escape).
         .target(
             name: "RecData",
-            dependencies: ["RecModel", "RecIndex", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["RecModel", "RecIndex", "RecTOML", .product(name: "TOMLKit", package: "TOMLKit")],
             path: "Sources/Data",
             // Features, metrics, off-policy evaluation and the simulator: optimised in debug builds (see RecModel).
             swiftSettings: [.unsafeFlags(["-O"])]
@@ -140,9 +140,16 @@ let package = Package(
         ),
         /// Options from the command line, `RECPOOL_*` environment variables and a TOML file, with
         /// the set of keys read from each command's ArgumentParser definition.
+        /// The one TOML parser entry point: TOMLKit behind a check of the inputs toml++ asserts on.
+        .target(
+            name: "RecTOML",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            path: "Sources/TOML"
+        ),
         .target(
             name: "RecConfig",
             dependencies: [
+                "RecTOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -303,6 +310,7 @@ let package = Package(
             name: "RecFilesTests",
             dependencies: ["RecFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "IndexTests", dependencies: ["RecIndex"]),
+        .testTarget(name: "RecTOMLTests", dependencies: ["RecTOML"]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),

@@ -1,4 +1,5 @@
 import Foundation
+import RecTOML
 import TOMLKit
 
 /// A RecPool configuration file: TOML with one table per program.
@@ -48,13 +49,9 @@ public struct ConfigFile: Sendable, Hashable {
     public static func parse(_ text: String, path: String) throws(ConfigError) -> ConfigFile {
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .syntax(
-                path: path, line: error.source.begin.line, column: error.source.begin.column,
-                reason: error.description)
+            root = try TOMLDocument.parse(text)
         } catch {
-            throw .syntax(path: path, line: 0, column: 0, reason: "\(error)")
+            throw .syntax(path: path, line: error.line, column: error.column, reason: error.reason)
         }
         var tables: [String: [String: ConfigValue]] = [:]
         for (name, node) in root {

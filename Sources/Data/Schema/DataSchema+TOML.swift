@@ -1,4 +1,5 @@
 import Foundation
+import RecTOML
 import TOMLKit
 
 extension DataSchema {
@@ -68,11 +69,9 @@ extension DataSchema {
         if let problem = shapeProblem(text) { throw .schema("\(path): \(problem)") }
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .schema("\(path):\(error.source.begin.line): \(error.description)")
+            root = try TOMLDocument.parse(text)
         } catch {
-            throw .schema("\(path): \(error)")
+            throw .schema("\(path):\(error.line): \(error.reason)")
         }
         for key in root.keys where key != "logs" && key != "catalogue" {
             throw .schema("\(path): unknown table or key '\(key)' (a schema has [logs] and [catalogue])")

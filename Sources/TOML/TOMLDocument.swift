@@ -1,0 +1,161 @@
+import TOMLKit
+
+/// The one place RecPool parses TOML text: TOMLKit (toml++ 3.x) behind a check of the two inputs toml++ asserts on
+/// instead of reporting. Its parser assumes, without checking, that a table header's `[` or `[[` is followed by a key
+/// (`[[[`, `[ +`, `[#`) and that a value inside an array does not start with `}` (`a = [}`); in a build with
+/// assertions that aborts the process (`Assertion … failed`, SIGABRT), and without them the assumption is undefined
+/// behaviour. Both are syntax errors in TOML 1.0 (<https://toml.io/en/v1.0.0>, "Table", "Array"), so they are refused
+/// here with the same kind of error a parse error gets, before toml++ sees the text.
+public enum TOMLDocument {
+    /// Parses `text` into its root table.
+    /// - Throws: ``TOMLSyntaxError`` with the 1-based line and column of the problem.
+    public static func parse(_ text: String) throws(TOMLSyntaxError) -> TOMLTable {
+        if let problem = unsafeSyntax(text) { throw problem }
+        do {
+            return try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw TOMLSyntaxError(
+                line: error.source.begin.line, column: error.source.begin.column, reason: error.description)
+        } catch {
+            throw TOMLSyntaxError(line: 0, column: 0, reason: "\(error)")
+        }
+    }
+
+    /// The first place in `text` where toml++ would assert instead of reporting an error, or nil. A lexer over the
+    /// UTF-8 bytes that knows strings (basic, literal and their multi-line forms, with `\` escapes in the basic ones),
+    /// comments, and the stack of open `[`/`{` of values; a `[` first on a line outside every value is a table header.
+    static func unsafeSyntax(_ text: String) -> TOMLSyntaxError? {
+        let bytes = Array(text.utf8)
+        var i = 0
+        var line = 1
+        var lineStart = 0
+        var open: [UInt8] = []  // the values' open brackets, innermost last
+        var atLineStart = true
+        func error(_ reason: String) -> TOMLSyntaxError {
+            TOMLSyntaxError(line: line, column: i - lineStart + 1, reason: reason)
+        }
+        func byte(_ k: Int) -> UInt8? { k < bytes.count ? bytes[k] : nil }
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == 0x0A {
+                line += 1
+                i += 1
+                lineStart = i
+                atLineStart = true
+                continue
+            }
+            if c == 0x20 || c == 0x09 || c == 0x0D {
+                i += 1
+                continue
+            }
+            if atLineStart && open.isEmpty && c == UInt8(ascii: "[") {
+                // A table header: `[` or `[[`, white space, then a key (or `]`, which toml++ reports itself).
+                i += 1
+                if byte(i) == UInt8(ascii: "[") { i += 1 }
+                while let b = byte(i), b == 0x20 || b == 0x09 { i += 1 }
+                if let b = byte(i), !(isBareKey(b) || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") || b == UInt8(ascii: "]")) {
+                    return error("a table header must start with a key, found \(describe(b))")
+                }
+                // The rest of the header: single-line keys, no values.
+                while let b = byte(i), b != 0x0A {
+                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") {
+                        i = skipSingleLineString(bytes, from: i)
+                    } else if b == UInt8(ascii: "#") {
+                        while let b = byte(i), b != 0x0A { i += 1 }
+                    } else {
+                        i += 1
+                    }
+                }
+                continue
+            }
+            atLineStart = false
+            switch c {
+            case UInt8(ascii: "#"):
+                while let b = byte(i), b != 0x0A { i += 1 }
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                if byte(i + 1) == c && byte(i + 2) == c {
+                    // A multi-line string: up to the closing triple (a fourth and fifth quote belong to the content).
+                    var k = i + 3
+                    while k < bytes.count {
+                        if c == UInt8(ascii: "\"") && bytes[k] == UInt8(ascii: "\\") {
+                            k += 2
+                            continue
+                        }
+                        if bytes[k] == 0x0A {
+                            line += 1
+                            lineStart = k + 1
+                        }
+                        if bytes[k] == c && byte(k + 1) == c && byte(k + 2) == c {
+                            k += 3
+                            while byte(k) == c { k += 1 }
+                            break
+                        }
+                        k += 1
+                    }
+                    i = k
+                } else {
+                    i = skipSingleLineString(bytes, from: i)
+                }
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                open.append(c)
+                i += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                let opener = c == UInt8(ascii: "]") ? UInt8(ascii: "[") : UInt8(ascii: "{")
+                if let last = open.last, last != opener {
+                    return error("\(describe(c)) closes \(last == UInt8(ascii: "[") ? "an array" : "an inline table") it does not match")
+                }
+                if !open.isEmpty { open.removeLast() }
+                i += 1
+            default:
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    /// The index after the single-line string that starts at `start` (its opening quote); a basic string's `\`
+    /// escapes the next byte. An unterminated string ends at the line's end (toml++ reports it).
+    private static func skipSingleLineString(_ bytes: [UInt8], from start: Int) -> Int {
+        let quote = bytes[start]
+        var k = start + 1
+        while k < bytes.count, bytes[k] != 0x0A {
+            if quote == UInt8(ascii: "\"") && bytes[k] == UInt8(ascii: "\\") {
+                k += 2
+                continue
+            }
+            if bytes[k] == quote { return k + 1 }
+            k += 1
+        }
+        return k
+    }
+
+    /// TOML 1.0's bare key characters: `A-Za-z0-9_-`.
+    private static func isBareKey(_ b: UInt8) -> Bool {
+        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x5F || b == 0x2D
+    }
+
+    private static func describe(_ b: UInt8) -> String {
+        b >= 0x21 && b < 0x7F
+            ? "'\(Character(Unicode.Scalar(b)))'" : "byte 0x\(b < 0x10 ? "0" : "")\(String(b, radix: 16, uppercase: true))"
+    }
+}
+
+/// A TOML document that does not parse: where, and why (toml++'s description, or the check in front of it).
+public struct TOMLSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The 1-based line of the problem (0 when unknown).
+    public var line: Int
+    /// The 1-based column (in UTF-8 bytes for the check in front of toml++).
+    public var column: Int
+    /// What is wrong.
+    public var reason: String
+
+    /// Creates an error.
+    public init(line: Int, column: Int, reason: String) {
+        self.line = line
+        self.column = column
+        self.reason = reason
+    }
+
+    /// `line L, column C: reason`.
+    public var description: String { "line \(line), column \(column): \(reason)" }
+}

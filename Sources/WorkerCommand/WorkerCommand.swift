@@ -90,6 +90,9 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--id must be non-empty and hold no control character")
         }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+        if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
+            throw ValidationError("--input-width \(inputWidth): \(problem)")
+        }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
         guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1") }

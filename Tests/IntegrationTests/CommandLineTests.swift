@@ -206,6 +206,26 @@ struct UsageBeforeSendingTests {
         }
     }
 
+    /// A model no replica could hold is refused before it is allocated (17 GB aborted each of these).
+    @Test("fit, bench-model, local and recpool-worker refuse a model over the parameter limit, naming it")
+    func tooLargeModels() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-large-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let matrix = directory.appendingPathComponent("m.csv").path
+        try Data("a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n".utf8).write(to: URL(fileURLWithPath: matrix))
+        let cases: [(tool: String, arguments: [String])] = [
+            ("recpool", ["fit", "--dataset", matrix, "--out", directory.appendingPathComponent("x").path, "--hidden", "65536,65536"]),
+            ("recpool", ["bench-model", "--d-in", "65536"]),
+            ("recpool", ["local", "--input-width", "65536", "--state-dir", directory.path]),
+            ("recpool-worker", ["--input-width", "65536", "--broker", "tcp://127.0.0.1:1"]),
+        ]
+        for (tool, arguments) in cases {
+            let run = try runTool(tool, arguments)
+            #expect(run.code == 64 && run.stderr.contains("parameters, more than the 50000000"), "\(arguments): \(run.stderr)")
+        }
+    }
+
     @Test("loadtest --batch whose requests at the served width exceed the message-byte limit is a usage error")
     func overMessageBytes() async throws {
         try await ProcessCluster.withPool(workers: ["w1"], workerArguments: ["--input-width", "640"]) { cluster, _ in

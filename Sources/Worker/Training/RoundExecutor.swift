@@ -9,7 +9,7 @@ import RecWire
 /// empty body. CPU-bound; call it on a compute thread, never on the cooperative pool.
 public enum RoundExecutor {
     /// The largest model a worker agrees to train, in parameters.
-    public static let maximumParameters = 50_000_000
+    public static let maximumParameters = MLP.maximumParameters
 
     /// Runs one round.
     /// - Parameters:

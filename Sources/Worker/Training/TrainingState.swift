@@ -79,15 +79,6 @@ public struct TrainingState: Sendable, Equatable {
     /// The number of parameters of the model `[inputWidth] + hidden + [outputWidth]`, or `nil` on overflow.
     /// Lets the executor refuse an absurd architecture before allocating it.
     public static func parameterCount(inputWidth: Int, hiddenSizes: [Int]?, outputWidth: Int = 1) -> Int? {
-        let widths = [inputWidth] + (hiddenSizes ?? [inputWidth, 64]) + [outputWidth]
-        var total = 0
-        for i in 0..<(widths.count - 1) {
-            let (w, o1) = widths[i].multipliedReportingOverflow(by: widths[i + 1])
-            let (layer, o2) = w.addingReportingOverflow(widths[i + 1])
-            let (sum, o3) = total.addingReportingOverflow(layer)
-            if o1 || o2 || o3 { return nil }
-            total = sum
-        }
-        return total
+        MLP.parameterCount(inputWidth: inputWidth, hiddenSizes: hiddenSizes, outputWidth: outputWidth)
     }
 }

@@ -22,6 +22,9 @@ struct BenchModelCommand: ParsableCommand {
         guard (1...65_536).contains(dIn), (1...1_000).contains(repeats), seconds > 0, seconds <= 3_600 else {
             throw ValidationError("--d-in must be 1…65536, --repeats 1…1000 and --seconds in (0, 3600]")
         }
+        if let problem = MLP.sizeProblem(inputWidth: dIn, hiddenSizes: nil) {
+            throw ValidationError("--d-in \(dIn): \(problem)")
+        }
         let parts = batches.split(separator: ",", omittingEmptySubsequences: false)
         guard !parts.isEmpty, forwardBatches.count == parts.count, forwardBatches.allSatisfy({ (1...65_536).contains($0) })
         else {

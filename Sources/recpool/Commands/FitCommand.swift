@@ -75,6 +75,9 @@ struct FitCommand: ParsableCommand {
                     "--feature-spec is for a feature matrix; a log's specification is fitted on its training part",
                     exitCode: .usage)
             }
+            if let problem = MLP.sizeProblem(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes) {
+                throw CommandFailure("\(dataset): \(problem) (--hidden)", exitCode: .usage)
+            }
             let spec = try logSpec ?? featureSpec.map { try readFeatureSpec($0, width: train.inputs.cols) } ?? []
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),

@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import Logging
 import OnlineFlags
+import RecModel
 import RecTransport
 import RecWire
 import ServiceLifecycle
@@ -41,6 +42,9 @@ struct LocalCommand: AsyncParsableCommand {
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+        if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
+            throw ValidationError("--input-width \(inputWidth): \(problem)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError(
                 "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(logLevel)'")

@@ -14,16 +14,27 @@ public final class RecStore: Sendable {
     /// Content-addressed files.
     public let blobs: BlobStore
     let database: DatabaseQueue
+    /// Held while this store is open (``StateDirectoryLock``).
+    private let lock: StateDirectoryLock
 
     /// Opens (creating if needed) the store in `directory`.
-    /// - Throws: ``StoreError/io(path:reason:)`` when `directory` is empty or blank or cannot be created, and other
-    ///   ``StoreError`` cases when the database cannot be used.
+    /// - Throws: ``StoreError/io(path:reason:)`` when `directory` is empty or blank or cannot be created,
+    ///   ``StoreError/inUse(path:holder:)`` when another open store holds it, and other ``StoreError`` cases when the
+    ///   database cannot be used.
     public init(directory: String) throws(StoreError) {
         // "" would put `recpool.sqlite` and `blobs/` at the file system's root ("" + "/recpool.sqlite").
         guard !directory.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw .io(path: directory, reason: "the state directory's path is empty")
         }
         self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .io(path: directory, reason: "\(error.localizedDescription)")
+        }
+        // Before anything is read or cleaned up: a second store on this directory would resume the same jobs and
+        // delete the first one's partly written blobs.
+        lock = try StateDirectoryLock(directory: directory)
         blobs = try BlobStore(directory: "\(directory)/blobs")
         do {
             var configuration = Configuration()

@@ -28,6 +28,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A stored value cannot be read as what its column holds (a value of another SQLite type, an unknown state
     /// name, JSON that does not decode): the table, the row's key (`id = 'job-1'`), the column, and what was wrong.
     case corruptColumn(table: String, row: String, column: String, problem: String)
+    /// Another open store (another broker, in this process or another) holds the state directory's lock; `holder`
+    /// names it (`pid 1234`).
+    case inUse(path: String, holder: String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             "the database \(path) is corrupt: \(problems.prefix(3).joined(separator: "; "))"
         case .corruptColumn(let table, let row, let column, let problem):
             "the database holds an unreadable value: table \(table), row \(row), column \(column): \(problem)"
+        case .inUse(let path, let holder):
+            "the state directory \(path) is in use by \(holder) (it holds \(path)/recpool.lock); stop that broker, "
+                + "or give this one another --state-dir"
         }
     }
 }

@@ -239,6 +239,31 @@ struct StateIntegrityTests {
         #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
     }
 
+    /// Two brokers on one state directory both resumed its unfinished jobs and registered a model version each for the
+    /// same job; the second one now refuses to start, naming the first one's pid, and the first keeps serving.
+    @Test("a second broker on a state directory in use refuses to start (exit 73) naming the holder's pid")
+    func stateDirectoryInUse() async throws {
+        let f = try Fixture()
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", f.state])
+        let holder = try #require(cluster.pid("broker"))
+        let second = try runTool(
+            "recpool-broker",
+            ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--state-dir", f.state, "--log-level", "error"])
+        #expect(second.code == 73)
+        #expect(second.stderr.contains("is in use by pid \(holder)"), "\(second.stderr)")
+        #expect(second.stdout.isEmpty, "the second broker announced endpoints")
+        let local = try runTool("recpool", ["local", "--workers", "1", "--state-dir", f.state, "--frontend", "tcp://127.0.0.1:*"])
+        #expect(local.code != 0 && local.stderr.contains("in use by pid \(holder)"), "\(local.code) \(local.stderr)")
+        #expect(try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", f.path("m1.ckpt").path]).code == 0)
+        // Once the holder has stopped, the directory opens again.
+        #expect(cluster.kill("broker", signal: SIGTERM) == 0)
+        try cluster.startBroker(extra: ["--state-dir", f.state])
+        let client = try await cluster.client()
+        defer { client.close() }
+    }
+
     @Test("a broker whose database has a damaged page refuses to start: exit 65 and how to recover")
     func damagedDatabase() throws {
         let f = try Fixture()

@@ -116,6 +116,14 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         limit = try container.decodeIfPresent(Int.self, forKey: .limit)
         catalogue = try container.decodeIfPresent(CatalogueArguments.self, forKey: .catalogue)
         catalogueVersion = try container.decodeIfPresent(UInt64.self, forKey: .catalogueVersion)
+        // Names are looked up in SQLite and printed in logs: one with a control character is refused here, never
+        // matched to the name before its NUL.
+        let names: [(String?, String)] = [(job, "job"), (worker, "worker"), (corrupt, "corrupt"), (catalogue?.item, "catalogue.item")]
+        for case let (value?, field) in names {
+            if let problem = WireText.nameProblem(value, field: field) {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: problem))
+            }
+        }
     }
 
     /// `catalogueVersion` → `catalogue_version`: a key as the client writes it.

@@ -525,7 +525,7 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
 
     /// Why the record is not well formed, or `nil`.
     public var problem: String? {
-        if impressionId.isEmpty || impressionId.utf8.count > 64 { return "impression_id must have 1 to 64 bytes" }
+        if let problem = WireText.nameProblem(impressionId, field: "impression_id", maxBytes: 64) { return problem }
         if slate.isEmpty { return "the slate is empty" }
         if propensities.count != slate.count || scores.count != slate.count {
             return "slate, propensities and scores differ in length"
@@ -562,7 +562,7 @@ public struct FeedbackRequest: Codable, Sendable, Equatable {
 
     /// Why the event is not well formed, or `nil`.
     public var problem: String? {
-        if impressionId.isEmpty || impressionId.utf8.count > 64 { return "impression_id must have 1 to 64 bytes" }
+        if let problem = WireText.nameProblem(impressionId, field: "impression_id", maxBytes: 64) { return problem }
         if click != 0 && click != 1 { return "click must be 0 or 1, got \(click)" }
         if let dwell = dwellSeconds, !(dwell >= 0 && dwell <= Self.maximumDwellSeconds) {
             return "dwell_seconds must be 0…1e9 (seconds), got \(dwell)"

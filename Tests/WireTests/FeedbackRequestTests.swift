@@ -15,3 +15,35 @@ struct FeedbackRequestTests {
         }
     }
 }
+
+/// A name bound to SQLite is read up to its first NUL: FEEDBACK on `X\0other` was stored against impression `X`, and
+/// `job-1\0zzz` returned job-1. Every name a request carries is refused with a control character in it.
+@Suite("Names with control characters")
+struct ControlCharacterNameTests {
+    @Test("an impression id with NUL, a newline or another control character is refused, in FEEDBACK and in a record")
+    func impressionIds() {
+        for id in ["X\u{0}other", "X\n", "\u{1B}[2J", "X\u{85}"] {
+            let problem = FeedbackRequest(impressionId: id, item: 1, click: 1).problem
+            #expect(problem?.contains("impression_id holds the control character") == true, "\(id.debugDescription)")
+        }
+        #expect(FeedbackRequest(impressionId: String(repeating: "a", count: 65), item: 1, click: 1).problem != nil)
+        #expect(FeedbackRequest(impressionId: "imp-ü-1", item: 1, click: 1).problem == nil)
+    }
+
+    @Test(
+        "a CONTROL request naming a job, worker or item with a control character does not decode, naming the field",
+        arguments: [
+            (#"{"op":"job","job":"job-1\u0000zzz"}"#, "job"), (#"{"op":"cancel_job","job":"job-3\u0000x"}"#, "job"),
+            (#"{"op":"drain","worker":"w\n1"}"#, "worker"), (#"{"op":"job","job":""}"#, "job"),
+            (#"{"op":"catalogue_retire","catalogue":{"item":"a\r"}}"#, "catalogue.item"),
+        ])
+    func controlNames(json: String, field: String) {
+        do {
+            _ = try WireJSON.decode(ControlRequest.self, from: Array(json.utf8))
+            Issue.record("\(json) decoded")
+        } catch {
+            #expect("\(error)".contains(field), "\(error)")
+        }
+        #expect((try? WireJSON.decode(ControlRequest.self, from: Array(#"{"op":"job","job":"job-1"}"#.utf8))) != nil)
+    }
+}

@@ -88,6 +88,7 @@ public struct ItemCatalogue: Sendable, Equatable {
         // Read as the CSV reads an id (``make(_:schema:)``): ` sku-1` is `sku-1`, never a second item beside it.
         let id = raw.trimmingCharacters(in: .whitespaces)
         guard !id.isEmpty else { throw .inconsistent("an item needs an id") }
+        if let problem = Self.idProblem(id) { throw .inconsistent(problem) }
         guard indexByID[id] == nil else {
             throw .inconsistent("item id \(id) is already in the catalogue (retired ids are not reused)")
         }
@@ -225,6 +226,7 @@ extension ItemCatalogue {
         for row in table.rows.indices {
             let id = table.rows[row][idColumn].trimmingCharacters(in: .whitespaces)
             guard !id.isEmpty else { throw table.invalid(row: row, column: idColumn, reason: "is an empty item id") }
+            if let problem = Self.idProblem(id) { throw table.invalid(row: row, column: idColumn, reason: problem) }
             if let first = seen.updateValue(row, forKey: id) {
                 throw table.invalid(
                     row: row, column: idColumn,
@@ -243,5 +245,16 @@ extension ItemCatalogue {
             ids.append(id)
         }
         return try ItemCatalogue(encoding: encoding, ids: ids, features: values)
+    }
+}
+
+extension ItemCatalogue {
+    /// Why `id` cannot be an item id, or nil: it holds a control character (a newline, a carriage return left by a
+    /// CRLF file, NUL). Ids are printed in logs and tables and matched by `retire`; an invisible character would make
+    /// a second, unreachable item beside the one meant.
+    public static func idProblem(_ id: String) -> String? {
+        guard let scalar = id.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) else { return nil }
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return "item id \(id.debugDescription) holds the control character U+\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits)"
     }
 }

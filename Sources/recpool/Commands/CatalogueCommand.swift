@@ -163,6 +163,7 @@ struct CatalogueAddCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
+        if let problem = ItemCatalogue.idProblem(item) { throw ValidationError(problem) }
         guard !fields.isEmpty || rowFile != nil else { throw ValidationError("give the item's fields: --field or --row-file") }
         guard fields.isEmpty || rowFile == nil else { throw ValidationError("--field and --row-file do not go together") }
         for field in fields where !field.contains("=") || field.hasPrefix("=") {
@@ -205,6 +206,7 @@ struct CatalogueRetireCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
+        if let problem = ItemCatalogue.idProblem(item) { throw ValidationError(problem) }
     }
 
     func run() async throws {

@@ -13,6 +13,11 @@ struct DrainCommand: AsyncParsableCommand {
     @Argument(help: "The worker's id, as `recpool status` lists it.")
     var worker: String
 
+    func validate() throws {
+        // As the broker checks a CONTROL request's names (WireText), before anything is sent.
+        if let problem = WireText.nameProblem(worker, field: "the worker id") { throw ValidationError(problem) }
+    }
+
     func run() async throws {
         try await reportingFailures {
             let client = try await connection.connect()

@@ -47,6 +47,7 @@ struct JobCommand: AsyncParsableCommand {
 
     func validate() throws {
         if id.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("the job id is empty (such as job-1)") }
+        if let problem = WireText.nameProblem(id, field: "the job id") { throw ValidationError(problem) }
     }
 
     @Flag(help: "Machine output: JSON (with --follow, one object per update; the last is final).")
@@ -90,6 +91,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func validate() throws {
         if id.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("the job id is empty (such as job-1)") }
+        if let problem = WireText.nameProblem(id, field: "the job id") { throw ValidationError(problem) }
     }
 
     func run() async throws {

@@ -64,4 +64,26 @@ struct ItemCatalogueTests {
         defer { folder.remove() }
         #expect(throws: DataError.self) { try ItemCatalogue.load(path: path, schema: Self.schema) }
     }
+
+    /// An id with a newline forged a broker log line, and a carriage return left by a CRLF file made a second,
+    /// invisible item that `retire` could not name: ids with control characters are refused, in a file and in `add`.
+    @Test("an item id holding a control character is refused, naming it, in the CSV and in add")
+    func controlCharacters() throws {
+        let (folder, path) = try Self.write("sku,category,price\nA-1,shoes,3.5\n\"B\r\",hats,1\n")
+        defer { folder.remove() }
+        #expect(throws: DataError.self) { try ItemCatalogue.load(path: path, schema: Self.schema) }
+        let (good, goodPath) = try Self.write("sku,category,price\nA-1,shoes,3.5\n")
+        defer { good.remove() }
+        var catalogue = try ItemCatalogue.load(path: goodPath, schema: Self.schema)
+        for id in ["N\nL", "CR\r", "x\u{0}y", "tab\tid", "del\u{7F}"] {
+            do {
+                try catalogue.add(id: id, fields: ["category": "socks", "price": "1"])
+                Issue.record("\(id.debugDescription) was added")
+            } catch {
+                #expect("\(error)".contains("control character U+"), "\(error)")
+            }
+        }
+        #expect(catalogue.ids == ["A-1"])
+        try catalogue.add(id: "ünïcode-ok", fields: ["category": "socks", "price": "1"])
+    }
 }

@@ -4,6 +4,8 @@ on :mod:`recpool.operations`, which re-exports every name here, so ``operations.
 """
 from __future__ import annotations
 
+import unicodedata
+
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -88,8 +90,8 @@ def job_control(op: str, job_id=None, *, train: Optional[dict] = None, timeout=N
     if train is not None:
         arguments = {"train": train}
     else:
-        if not isinstance(job_id, str) or not job_id:
-            raise InvalidRequest(f"job must be a job id such as 'job-1', got {job_id!r}")
+        if not isinstance(job_id, str) or not job_id or any(unicodedata.category(c) == "Cc" for c in job_id):
+            raise InvalidRequest(f"job must be a job id such as 'job-1' (no control character), got {job_id!r}")
         arguments = {"job": job_id}
     call = control(op, arguments, timeout=timeout, keys=JOB_KEYS)
     read = call.parse

@@ -14,6 +14,7 @@ import json
 import math
 import numbers
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
@@ -301,7 +302,8 @@ def as_rows(rows) -> np.ndarray:
     if array.shape[1] > MAX_COLUMNS:
         raise InvalidRequest(f"rows have {array.shape[1]} features; a SCORE row holds at most {MAX_COLUMNS} "
                              "(the broker's column limit, answered TOO_LARGE)")
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+    # timedelta64 counts as a signed integer to numpy (kind "m"); only booleans' and numbers' kinds are values.
+    if array.dtype.kind not in "iuf" or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}")
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
@@ -621,7 +623,15 @@ def _impression_id(impression_id) -> str:
     if not 1 <= size <= MAX_IMPRESSION_ID_BYTES:
         raise InvalidRequest(f"impression_id must be a string of 1–{MAX_IMPRESSION_ID_BYTES} UTF-8 bytes, "
                              f"got {impression_id!r}")
+    if has_control_character(impression_id):
+        raise InvalidRequest(f"impression_id must hold no control character, got {impression_id!r}")
     return impression_id
+
+
+def has_control_character(text: str) -> bool:
+    """Whether ``text`` holds a control character (Unicode category Cc): the broker refuses such a name, which SQLite
+    would read only up to a NUL."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def feedback(impression_id: str, item: int, click, dwell=None, *, timeout=None, deadline=None) -> Call:

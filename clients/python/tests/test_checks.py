@@ -150,6 +150,8 @@ ROWS = np.zeros((2, WIDTH), np.float32)
     (("x" * 65, 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
     (("é" * 33, 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
     ((None, 3, 1), "impression_id must be a string of 1–64 UTF-8 bytes"),
+    (("imp\x00other", 3, 1), "impression_id must hold no control character"),
+    (("imp\n", 3, 1), "impression_id must hold no control character"),
     (("imp", 3, 2), "click must be 0 or 1, got 2"),
     (("imp", 3, 1.0), "click must be 0 or 1, got 1.0"),
     (("imp", 3, "1"), "click must be 0 or 1, got '1'"),
@@ -171,6 +173,25 @@ def test_feedback_sends_ints_booleans_as_clicks_and_a_64_byte_impression_id():
 
 
 # ---------------------------------------------------------------- 2. SCORE split by the message limit
+
+@pytest.mark.parametrize("rows", [
+    np.zeros((2, WIDTH), "timedelta64[s]"), np.zeros((2, WIDTH), "datetime64[s]"), np.zeros((2, WIDTH), bool),
+    np.zeros((2, WIDTH), complex),
+])
+def test_rows_that_are_not_real_numbers_are_invalid_requests_naming_the_dtype(rows):
+    # timedelta64 counts as a signed integer to numpy: it raised a bare TypeError from the frame encoder.
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.as_rows(rows)
+    assert "rows must be real numbers" in str(caught.value)
+
+
+@pytest.mark.parametrize("job_id", ["job-1\x00zzz", "job\n1", ""])
+def test_a_job_id_with_a_control_character_is_refused_before_sending(job_id):
+    from recpool import control_plane
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        control_plane.job_control("job", job_id)
+    assert "job must be a job id" in str(caught.value)
+
 
 def test_wide_rows_are_split_so_each_message_stays_within_the_16_mib_limit():
     rows = np.zeros((5000, 1024), np.float32)

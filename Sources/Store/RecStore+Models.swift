@@ -70,14 +70,18 @@ extension RecStore {
         }
     }
 
-    /// Goes back to the version promoted before the current one.
+    /// Goes back to the version promoted before the current one, through the promotion history: promoting 1, 2 and 3
+    /// then rolling back twice serves 2, then 1 (never 3 again, which a second rollback that only looked for the newest
+    /// other version gave).
     /// - Returns: the version now promoted.
     /// - Throws: ``StoreError/nothingToRollBack`` when there is no earlier, different promotion.
     public func rollback() throws(StoreError) -> UInt64 {
         try write { db in
             let version = try Self.rollbackTarget(try Self.promotions(db))
             // Read back as a version (1 … 2⁶³ − 1), so it has its signed form.
-            try db.execute(sql: "INSERT INTO promotions (version, at) VALUES (?, ?)", arguments: [Int64(version), Self.now()])
+            try db.execute(
+                sql: "INSERT INTO promotions (version, at, rollback) VALUES (?, ?, 1)",
+                arguments: [Int64(version), Self.now()])
             return version
         }
     }
@@ -98,17 +102,28 @@ extension RecStore {
             createdAt: try row.value("created_at"))
     }
 
-    /// The versions promoted, newest promotion first.
-    private static func promotions(_ db: Database) throws -> [UInt64] {
-        try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC").map { row throws(StoreError) in
-            try StoredRow(row, table: "promotions", key: "seq").version("version")
+    /// The promotion history, oldest first: each row's version and whether it was a rollback.
+    private static func promotions(_ db: Database) throws -> [(version: UInt64, rollback: Bool)] {
+        try Row.fetchAll(db, sql: "SELECT seq, version, rollback FROM promotions ORDER BY seq").map {
+            row throws(StoreError) in
+            let stored = StoredRow(row, table: "promotions", key: "seq")
+            return (try stored.version("version"), (try stored.value("rollback") as Int64) != 0)
         }
     }
 
-    /// The version to roll back to in `promotions` (newest first): the newest after the first that differs from it.
-    private static func rollbackTarget(_ promotions: [UInt64]) throws(StoreError) -> UInt64 {
-        guard let current = promotions.first, let previous = promotions.dropFirst().first(where: { $0 != current })
-        else { throw .nothingToRollBack }
-        return previous
+    /// The version a rollback serves: the history replayed as a stack (a promotion of another version pushes it, a
+    /// rollback pops the top), and the version under the top.
+    private static func rollbackTarget(_ promotions: [(version: UInt64, rollback: Bool)]) throws(StoreError) -> UInt64 {
+        var stack: [UInt64] = []
+        for (version, rollback) in promotions {
+            if rollback {
+                if stack.count > 1 { stack.removeLast() }
+                if stack.last != version { stack.append(version) }  // a history edited by hand: follow what was served
+            } else if stack.last != version {
+                stack.append(version)
+            }
+        }
+        guard stack.count > 1 else { throw .nothingToRollBack }
+        return stack[stack.count - 2]
     }
 }

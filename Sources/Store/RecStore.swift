@@ -182,6 +182,11 @@ public final class RecStore: Sendable {
                     CREATE INDEX feedback_unlearnt ON feedback(unlearnt) WHERE unlearnt = 1;
                     """)
         }
+        migrator.registerMigration("v7-promotion-rollbacks") { db in
+            // A rollback is recorded as a promotion marked `rollback = 1`, so a second rollback goes further back
+            // instead of forward to the version the first one left. Rows from before are promotions.
+            try db.execute(sql: "ALTER TABLE promotions ADD COLUMN rollback INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

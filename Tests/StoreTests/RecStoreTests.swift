@@ -54,6 +54,29 @@ struct RecStoreTests {
         #expect(try store.promotedVersion() == v1)
     }
 
+    /// A second rollback went forward again (1, 2, 3, rollback → 2, rollback → 3): rollbacks now walk the history back.
+    @Test("rollbacks walk back through the promotion history, and a promotion after one starts a new branch")
+    func rollbackHistory() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let blob = try store.blobs.put([1])
+        let versions = try (1...4).map { _ in
+            try store.registerModel(job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: blob)
+        }
+        for v in versions.prefix(3) { try store.promote(v) }
+        #expect(try store.rollback() == versions[1])
+        #expect(try store.rollback() == versions[0])
+        #expect(throws: StoreError.nothingToRollBack) { try store.rollback() }
+        #expect(try store.promotedVersion() == versions[0])
+        try store.promote(versions[3])
+        #expect(try store.rollbackTarget() == versions[0])
+        // Promoting the version already served changes nothing to roll back to; the history survives a reopen.
+        try store.promote(versions[3])
+        let reopened = try RecStore(directory: temporary.path)
+        #expect(try reopened.rollback() == versions[0])
+    }
+
     @Test("uploads arrive in checksummed chunks, tolerate retries and verify the whole")
     func upload() throws {
         let temporary = try TemporaryDirectory("store")

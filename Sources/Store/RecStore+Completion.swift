@@ -10,7 +10,8 @@ extension RecStore {
     ///   - job: the job's record as it stands (stored with `state` completed, its `modelVersion` and `metrics`).
     ///   - metrics: the final state's validation metrics (JSON object).
     ///   - checkpointSHA: the checkpoint blob, already in ``blobs``.
-    /// - Returns: the registered version.
+    /// - Returns: the registered version: a new one, or the version already registered for the same checkpoint bytes
+    ///   (one content hash names one version).
     /// - Throws: ``StoreError/missingBlob(_:)`` when the checkpoint is not stored, ``StoreError/unknownJob(_:)``,
     ///   or the database's error; nothing is stored then.
     public func completeJob(
@@ -19,13 +20,20 @@ extension RecStore {
         guard blobs.contains(checkpointSHA) else { throw .missingBlob(checkpointSHA) }
         let now = Self.now()
         return try write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO models (job, dataset_sha, hyperparameters, metrics, checkpoint_sha, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [job.id, datasetSHA, job.spec, metrics, checkpointSHA, now])
-            let version = UInt64(db.lastInsertedRowID)
+            // A checkpoint's content hash names at most one version (as an import finds it): a job whose checkpoint is
+            // byte for byte one already registered completes with that version instead of a second number for it.
+            let existing = try Row.fetchOne(
+                db, sql: "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1", arguments: [checkpointSHA]
+            ).map { row throws(StoreError) in try Self.model(row, nil) }
+            if existing == nil {
+                try db.execute(
+                    sql: """
+                        INSERT INTO models (job, dataset_sha, hyperparameters, metrics, checkpoint_sha, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [job.id, datasetSHA, job.spec, metrics, checkpointSHA, now])
+            }
+            let version = existing?.version ?? UInt64(db.lastInsertedRowID)
             if job.round > 0 {
                 try db.execute(
                     sql: "UPDATE rounds SET metrics = ? WHERE job_id = ? AND round = ?",
@@ -42,6 +50,11 @@ extension RecStore {
                 try db.execute(
                     sql: "INSERT INTO promotions (version, at) VALUES (?, ?)",
                     arguments: [Int64(bitPattern: version), now])
+            }
+            if var existing {
+                let served = try Self.promoted(db)
+                existing.promoted = promote || served == version
+                return existing
             }
             return ModelRecord(
                 version: version, job: job.id, datasetSHA: datasetSHA, hyperparameters: job.spec, metrics: metrics,

@@ -86,13 +86,13 @@ extension RecStore {
         }
     }
 
-    private static func promoted(_ db: Database) throws -> UInt64? {
+    static func promoted(_ db: Database) throws -> UInt64? {
         try Row.fetchOne(db, sql: "SELECT seq, version FROM promotions ORDER BY seq DESC LIMIT 1").map { row throws(StoreError) in
             try StoredRow(row, table: "promotions", key: "seq").version("version")
         }
     }
 
-    private static func model(_ row: Row, _ promoted: UInt64?) throws(StoreError) -> ModelRecord {
+    static func model(_ row: Row, _ promoted: UInt64?) throws(StoreError) -> ModelRecord {
         let row = StoredRow(row, table: "models", key: "version")
         let version = try row.version("version")
         return ModelRecord(

@@ -42,6 +42,21 @@ struct JobCompletionTests {
         #expect(try store.models().map(\.checkpointSHA) == [checkpoint])
     }
 
+    /// A job whose checkpoint is byte for byte one already imported registered a second version for it.
+    @Test("a job whose checkpoint is already registered completes with that version, never a second number for it")
+    func sameCheckpointSameVersion() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let (store, job, checkpoint) = try Self.finishedJob(temporary.path)
+        let imported = try store.registerModel(
+            job: "", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: checkpoint)
+        let model = try store.completeJob(job, datasetSHA: "d", metrics: "{}", checkpointSHA: checkpoint, promote: true)
+        #expect(model.version == imported && model.promoted)
+        #expect(try store.models().map(\.version) == [imported])
+        #expect(try store.job("job-1")?.modelVersion == imported && store.job("job-1")?.state == .completed)
+        #expect(try store.promotedVersion() == imported)
+    }
+
     @Test("when the promotion cannot be stored, nothing is: no version, the job still running at its last round")
     func nothingWithoutThePromotion() throws {
         let temporary = try TemporaryDirectory("store")

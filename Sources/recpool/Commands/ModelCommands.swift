@@ -89,16 +89,31 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Serve it on every replica at once.")
     var promote = false
 
+    func validate() throws {
+        try PathOption.validateNamed([(model, "--model")], what: "a checkpoint file")
+    }
+
     func run() async throws {
         try await reportingFailures {
-            guard let data = FileManager.default.contents(atPath: model) else {
-                throw CommandFailure("cannot read \(model)", exitCode: .badInput)
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: model))
+            } catch {
+                throw CommandFailure("cannot read \(model): \(FileProblem.reason(error, path: model))", exitCode: .badInput)
             }
             let client = try await connection.connect()
             defer { client.close() }
             let registered = try await client.control(ControlRequest(.importModel), bytes: [UInt8](data), as: ModelView.self)
             if promote {
-                _ = try await client.control(ControlRequest(.promote, version: registered.version), as: ModelView.self)
+                do {
+                    _ = try await client.control(ControlRequest(.promote, version: registered.version), as: ModelView.self)
+                } catch {
+                    // The import is stored: say so, with its number, before the promotion's own error.
+                    CommandOutput.printError(
+                        "recpool: imported version \(registered.version), but promoting it failed (run "
+                            + "`recpool promote \(registered.version)` once the cause below is fixed)")
+                    throw error
+                }
                 CommandOutput.printLine("imported and promoted version \(registered.version)")
             } else {
                 CommandOutput.printLine("imported version \(registered.version)")

@@ -94,8 +94,7 @@ public struct BlobStore: Sendable {
             throw .missingBlob(sha256)
         }
         guard Self.digest(bytes) == sha256 else {
-            quarantine(sha256)
-            throw .corruptBlob(sha256)
+            throw .corruptBlob(sha256, quarantined: quarantine(sha256) != nil)
         }
         return bytes
     }

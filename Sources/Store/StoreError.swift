@@ -6,8 +6,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case database(String)
     /// No blob with this SHA-256 exists.
     case missingBlob(String)
-    /// A blob's bytes do not hash to its name.
-    case corruptBlob(String)
+    /// A blob's bytes do not hash to its name; `quarantined` says whether it was moved to `blobs/quarantine` (false
+    /// when the move failed, such as on a read-only folder: it stays in place and is still never served).
+    case corruptBlob(String, quarantined: Bool = true)
     /// No such job.
     case unknownJob(String)
     /// No such model version.
@@ -37,8 +38,11 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let path, let reason): "\(path): \(reason)"
         case .database(let why): "database: \(why)"
         case .missingBlob(let sha): "no stored blob \(sha)"
-        case .corruptBlob(let sha):
-            "stored blob \(sha) is corrupt (checksum mismatch); it was moved to blobs/quarantine. "
+        case .corruptBlob(let sha, let quarantined):
+            "stored blob \(sha) is corrupt (checksum mismatch); "
+                + (quarantined
+                    ? "it was moved to blobs/quarantine. "
+                    : "it could not be moved to blobs/quarantine, and stays in place, never served. ")
                 + "Store the same content again (recpool import, or upload the dataset again) to repair it"
         case .unknownJob(let id): "no job \(id)"
         case .unknownModel(let version): "no model version \(version)"

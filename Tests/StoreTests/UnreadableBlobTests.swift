@@ -82,4 +82,24 @@ struct UnreadableBlobTests {
         FileManager.default.createFile(atPath: store.blobs.quarantineDirectory + "/\(sha).1", contents: Data([1]))
         #expect(throws: StoreError.corruptBlob(sha)) { try store.blobs.get(sha) }
     }
+
+    /// The error said the corrupt blob "was moved to blobs/quarantine" when the move had failed (a read-only folder).
+    @Test("a corrupt blob that cannot be quarantined says so, stays in place, and is still never served")
+    func quarantineFails() throws {
+        let temporary = try TemporaryDirectory("blob-quarantine")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let sha = try store.blobs.put([1, 2, 3])
+        try Data([9, 9, 9]).write(to: URL(fileURLWithPath: store.blobs.path(sha)))
+        // A file where the quarantine folder goes: the move fails (ENOTDIR), as on a read-only file system.
+        try Data().write(to: URL(fileURLWithPath: store.blobs.quarantineDirectory))
+        #expect(throws: StoreError.corruptBlob(sha, quarantined: false)) { try store.blobs.get(sha) }
+        #expect(StoreError.corruptBlob(sha, quarantined: false).description.contains("could not be moved"))
+        #expect(FileManager.default.fileExists(atPath: store.blobs.path(sha)))
+        #expect(throws: StoreError.corruptBlob(sha, quarantined: false)) { try store.blobs.get(sha) }
+        // With the folder usable, the next read moves it and says so.
+        try FileManager.default.removeItem(atPath: store.blobs.quarantineDirectory)
+        #expect(throws: StoreError.corruptBlob(sha, quarantined: true)) { try store.blobs.get(sha) }
+        #expect(!FileManager.default.fileExists(atPath: store.blobs.path(sha)))
+    }
 }

@@ -98,6 +98,32 @@ struct RegistryCoordinatorTests {
         #expect(h.takeRollouts().map(\.version) == [2])
     }
 
+    /// A registered version whose checkpoint file was deleted answered NOT_FOUND "no stored blob", the same as a
+    /// version that does not exist; it is CONFLICT naming the version and how to repair it.
+    @Test("promoting or fetching a version whose checkpoint file is missing is CONFLICT naming it and the repair")
+    func missingCheckpoint() throws {
+        let h = try RegistryHarness()
+        _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(1))
+        _ = h.takeRollouts()
+        let sha = try #require(try h.store.model(1)).checkpointSHA
+        try FileManager.default.removeItem(atPath: h.store.blobs.path(sha))
+        for op in ["promote", "fetch"] {
+            var request = ControlRequest(op: op)
+            request.version = 1
+            let refused = try h.control(request)
+            #expect(refused.header.status == .conflict, "\(op)")
+            #expect(refused.errorText?.contains("model version 1's checkpoint") == true, "\(refused.errorText ?? "")")
+            #expect(refused.errorText?.contains("missing from the state directory") == true)
+        }
+        #expect(h.takeRollouts().isEmpty)
+        // Importing the same file repairs it under the same version.
+        let again = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(1))
+        #expect(try WireJSON.decode(ModelView.self, from: again.payload[0]).version == 1)
+        var promote = ControlRequest(op: "promote")
+        promote.version = 1
+        #expect(try h.control(promote).header.status == .ok)
+    }
+
     @Test("rolling back to a version whose blob is corrupt is refused and the promotion stays")
     func corruptRollback() throws {
         let h = try RegistryHarness()

@@ -66,7 +66,7 @@ extension JobCoordinator {
         guard let model = try store.model(version) else {
             return answer(call, .notFound, text: "no model version \(version)")
         }
-        let bytes = try store.blobs.get(model.checkpointSHA)
+        let bytes = try checkpointBytes(of: model)
         var reply = call.header.reply(status: .ok, modelVersion: version)
         reply.command = .control
         emit(.toClient(identity: call.identity, frames: [reply.encoded(), WireJSON.encode(try view(model)), bytes]))
@@ -85,10 +85,10 @@ extension JobCoordinator {
 extension JobCoordinator {
     /// A version's record and its checkpoint bytes, read and verified against the checkpoint's hash, then checked
     /// to be servable by a scoring replica (``ServableCheckpoint``).
-    /// - Throws: ``StoreError/unknownModel(_:)``, ``StoreError/missingBlob(_:)``, or
-    ///   ``StoreError/corruptBlob(_:)`` (the blob was quarantined; importing the same file repairs it);
-    ///   ``UnservableModel`` when the bytes are intact but no replica can serve them (a DQN job's checkpoint, or a
-    ///   version registered before import checked this).
+    /// - Throws: ``StoreError/unknownModel(_:)``, or ``StoreError/corruptBlob(_:quarantined:)`` (importing the same
+    ///   file repairs it); ``UnservableModel`` when the checkpoint's file is missing (answered CONFLICT naming the
+    ///   version and the repair, never NOT_FOUND as if the version did not exist), or the bytes are intact but no
+    ///   replica can serve them (a DQN job's checkpoint, or a version registered before import checked this).
     func verifiedCheckpoint(_ version: UInt64) throws -> (ModelRecord, [UInt8]) {
         guard let model = try store.model(version) else { throw StoreError.unknownModel(version) }
         return (model, try verifiedCheckpoint(model))
@@ -97,7 +97,7 @@ extension JobCoordinator {
     /// The checkpoint bytes of `model`, verified as the version's overload does.
     func verifiedCheckpoint(_ model: ModelRecord) throws -> [UInt8] {
         do {
-            let bytes = try store.blobs.get(model.checkpointSHA)
+            let bytes = try checkpointBytes(of: model)
             if let problem = ServableCheckpoint.problem(bytes) {
                 throw UnservableModel(version: model.version, reason: problem)
             }
@@ -107,6 +107,17 @@ extension JobCoordinator {
                 "the checkpoint of a model version cannot be served",
                 metadata: ["model_version": "\(model.version)", "error": "\(error)"])
             throw error
+        }
+    }
+
+    /// The checkpoint bytes of a registered version, verified against their hash.
+    /// - Throws: ``MissingCheckpoint`` when the version's file is gone (answered CONFLICT naming the version and the
+    ///   repair: NOT_FOUND would read as "no such version"), ``StoreError/corruptBlob(_:quarantined:)``.
+    func checkpointBytes(of model: ModelRecord) throws -> [UInt8] {
+        do {
+            return try store.blobs.get(model.checkpointSHA)
+        } catch .missingBlob {
+            throw MissingCheckpoint(version: model.version, sha256: model.checkpointSHA)
         }
     }
 

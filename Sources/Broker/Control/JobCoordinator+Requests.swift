@@ -41,6 +41,8 @@ extension JobCoordinator {
             }
         } catch let error as UnservableModel {
             answer(call, .conflict, text: error.description)
+        } catch let error as MissingCheckpoint {
+            answer(call, .conflict, text: error.description)
         } catch {
             answer(call, .internal, text: "\(error)")
         }

@@ -39,3 +39,17 @@ struct UnservableModel: Error, CustomStringConvertible {
 
     var description: String { "model version \(version) cannot be served: \(reason)" }
 }
+
+/// A registered version whose checkpoint file is missing from the state directory: answered `CONFLICT` naming the
+/// version and how to repair it (importing the same checkpoint file stores it again under the same version).
+struct MissingCheckpoint: Error, CustomStringConvertible {
+    /// The version asked for.
+    let version: UInt64
+    /// Its checkpoint's blob name.
+    let sha256: String
+
+    var description: String {
+        "model version \(version)'s checkpoint (blob \(sha256)) is missing from the state directory; import the same "
+            + "checkpoint file again (recpool import) to repair it"
+    }
+}

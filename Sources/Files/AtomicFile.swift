@@ -18,10 +18,25 @@ public enum AtomicFile {
     /// carrying it at start-up (a writer killed between write and rename leaves one behind).
     public static let temporarySuffix = ".tmp-"
 
+    /// Whether a file of this mode is read: a regular file, or a folder (whose read fails with EISDIR, reported as such).
+    private static func isReadableKind(_ mode: mode_t) -> Bool {
+        (mode & S_IFMT) == S_IFREG || (mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The ``FileFailure/operation`` of a read refused because the path is not a regular file.
+    public static let notRegularOperation = "read: it is a device, FIFO or socket, not a regular file"
+
     /// Reads a whole file.
     /// - Returns: its bytes.
-    /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno.
+    /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno; a path that is not a regular file (a
+    ///   device such as `/dev/zero`, a FIFO, a socket) is refused before reading, with EINVAL and
+    ///   ``notRegularOperation``.
     public static func read(_ path: String) throws(FileFailure) -> [UInt8] {
+        // Checked before open too: opening a FIFO for reading blocks until a writer comes.
+        var before = stat()
+        if stat(path, &before) == 0, !Self.isReadableKind(before.st_mode) {
+            throw FileFailure(operation: Self.notRegularOperation, path: path, errno: .invalidArgument)
+        }
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(FilePath(path), .readOnly, retryOnInterrupt: true)
@@ -29,6 +44,12 @@ public enum AtomicFile {
             throw FileFailure(operation: "open", path: path, errno: Errno(error))
         }
         defer { try? fd.close() }
+        // A device, FIFO or socket never ends (`/dev/zero` grew a reader to gigabytes) or blocks: only a regular
+        // file (or a folder, whose read fails with EISDIR) is read. EINVAL is read(2)'s "unsuitable for reading".
+        var info = stat()
+        if fstat(fd.rawValue, &info) == 0, !Self.isReadableKind(info.st_mode) {
+            throw FileFailure(operation: Self.notRegularOperation, path: path, errno: .invalidArgument)
+        }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {

@@ -44,4 +44,20 @@ struct AtomicFileTests {
         #expect(renamed?.operation == "rename onto")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["taken"])
     }
+
+    /// A catalogue file named `/dev/zero` grew the reader to gigabytes, and a FIFO would block it for ever: a path
+    /// that is not a regular file is refused before anything is read.
+    @Test("a device or a FIFO is refused with EINVAL before reading, never read for ever or waited on")
+    func notRegularFiles() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fifo = folder + "/pipe"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for path in ["/dev/zero", fifo] {
+            let failure = #expect(throws: FileFailure.self) { try AtomicFile.read(path) }
+            #expect(failure?.operation == AtomicFile.notRegularOperation && failure?.errno == .invalidArgument, "\(path)")
+        }
+        try AtomicFile.write([1, 2], to: folder + "/file")
+        #expect(try AtomicFile.read(folder + "/file") == [1, 2])
+    }
 }

@@ -166,8 +166,6 @@ public struct DatasetResolver: Sendable {
     }
 
     static func readText(_ path: String) throws(DataError) -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else { throw .schema("\(path): cannot read the schema file") }
-        return text
+        try DataSchema.readText(path)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// A dense float64 array in NumPy's `.npy` format (version 1.0/2.0/3.0, C order), as `numpy.save` writes it.
 ///
@@ -23,8 +24,8 @@ public struct NumpyArray: Sendable, Equatable {
     /// Reads a `.npy` file.
     /// - Throws: `NumpyArrayError` naming the file and the problem.
     public static func read(path: String) throws(NumpyArrayError) -> NumpyArray {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path) }
-        return try decode([UInt8](data), name: path)
+        guard let bytes = try? CSVFile.readBytes(path: path) else { throw .unreadable(path) }
+        return try decode(bytes, name: path)
     }
 
     /// Decodes `.npy` bytes; `name` labels errors.

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 import RecTOML
 import TOMLKit
 
@@ -58,9 +59,22 @@ extension DataSchema {
     /// - Throws: `DataError.schema` naming the file and the problem (unreadable, TOML syntax, a missing role, an
     ///   unknown key or feature kind).
     public static func read(path: String) throws(DataError) -> DataSchema {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else { throw .schema("\(path): cannot read the schema file") }
-        return try parse(text, path: path)
+        try parse(try readText(path), path: path)
+    }
+
+    /// A schema file's text, read as every data file is (a device or FIFO refused, never read for ever).
+    /// - Throws: `DataError.schema` naming the file and why it cannot be read, or that it is not UTF-8 text.
+    static func readText(_ path: String) throws(DataError) -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try CSVFile.readBytes(path: path)
+        } catch {
+            throw .schema("\(path): cannot read the schema file: \(error)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .schema("\(path): the schema file is not UTF-8 text")
+        }
+        return text
     }
 
     /// Parses schema TOML; `path` only labels errors.

@@ -28,11 +28,22 @@ public enum ConfigReport {
     static func literal(_ text: String) -> String {
         if Int(text) != nil || text == "true" || text == "false" { return text }
         var escaped = ""
-        for character in text {
-            switch character {
+        // By scalar, so "\r\n" (one Character) is escaped as two; TOML 1.0 basic strings allow no control
+        // character but tab, so every other one is written as \uXXXX and the output reads back as a config file.
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "\"": escaped += "\\\""
             case "\\": escaped += "\\\\"
-            default: escaped.append(character)
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped.unicodeScalars.append(scalar)
+            default:
+                if scalar.properties.generalCategory == .control {
+                    let digits = String(scalar.value, radix: 16, uppercase: true)
+                    escaped += "\\u" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+                } else {
+                    escaped.unicodeScalars.append(scalar)
+                }
             }
         }
         return "\"\(escaped)\""

@@ -170,6 +170,15 @@ struct UsageBeforeSendingTests {
         #expect(hidden.code == 64 && hidden.stderr.contains("--hidden"), "\(hidden.stderr)")
         let rows = try runTool("recpool", ["loadtest", "--batch", "8193", "--broker", "tcp://127.0.0.1:1"])
         #expect(rows.code == 64 && rows.stderr.contains("--batch must be at most 8192"), "\(rows.stderr)")
+        // Options that contradict each other, or a value the broker would refuse after the connection.
+        let both = try runTool("recpool", ["loadtest", "--json", "--csv", "--broker", "tcp://127.0.0.1:1"])
+        #expect(both.code == 64 && both.stderr.contains("--json or --csv"), "\(both.stderr)")
+        let set = try runTool("recpool", ["data", "features", "--dataset", "synthetic:users=10", "--out", "x.csv", "--spec", "s.json", "--feature-set", "basic"])
+        #expect(set.code == 64 && set.stderr.contains("--feature-set does not go with --spec"), "\(set.stderr)")
+        let page = try runTool("recpool", ["logs", "export", "--out", "x.csv", "--page-size", "100000000", "--broker", "tcp://127.0.0.1:1"])
+        #expect(page.code == 64 && page.stderr.contains("--page-size must be 1…10000"), "\(page.stderr)")
+        let drain = try runTool("recpool", ["drain", "w\n1", "--broker", "tcp://127.0.0.1:1"])
+        #expect(drain.code == 64 && drain.stderr.contains("control character"), "\(drain.stderr)")
     }
 
     /// A path that can never be used is refused before anything is computed, sent or written: an empty `--state-dir`

@@ -20,8 +20,8 @@ struct DataFeaturesCommand: AsyncParsableCommand {
     @Option(help: "Which rows to write: train (the oldest 60%), validation (the next 10%), test (the newest 30%) or all.")
     var split: String = "train"
 
-    @Option(name: .customLong("feature-set"), help: "basic or extended (the MLP's input).")
-    var featureSet: String = "extended"
+    @Option(name: .customLong("feature-set"), help: "basic or extended (the MLP's input; default: extended).")
+    var featureSet: String?
 
     @Option(help: "Apply this existing spec (JSON) instead of fitting one.")
     var spec: String?
@@ -34,6 +34,10 @@ struct DataFeaturesCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out"), (specOut, "--spec-out")])
+        // A spec carries its own feature set: a --feature-set beside it was silently ignored.
+        if spec != nil && featureSet != nil {
+            throw ValidationError("--feature-set does not go with --spec: the spec's own feature set is applied")
+        }
     }
 
     func run() async throws {
@@ -52,7 +56,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                     throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)
                 }
             } else {
-                guard let set = FeatureSpec.FeatureSet(rawValue: featureSet) else {
+                guard let set = FeatureSpec.FeatureSet(rawValue: featureSet ?? "extended") else {
                     CommandOutput.printError("recpool: --feature-set must be basic or extended")
                     throw ExitStatus.usage.exitCode
                 }

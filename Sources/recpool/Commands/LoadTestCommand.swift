@@ -97,6 +97,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
+        if json && csv { throw ValidationError("give --json or --csv, not both: stdout would parse as neither") }
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateNamed([(dataset, "--dataset"), (schema, "--schema")], what: "a dataset or file")
         try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")

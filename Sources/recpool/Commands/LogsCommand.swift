@@ -38,7 +38,10 @@ struct LogsExportCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard pageSize >= 1 else { throw ValidationError("--page-size must be at least 1, got \(pageSize)") }
+        // The broker's page limit (CONTROL `impressions`, `limit` 1…10000), checked before anything is sent.
+        guard (1...10_000).contains(pageSize) else {
+            throw ValidationError("--page-size must be 1…10000 (the broker's page limit), got \(pageSize)")
+        }
         try PathOption.validateOutputs([(out, "--out")], createsFolder: true)
     }
 

@@ -57,7 +57,14 @@ struct ExportCommand: ParsableCommand {
                 described.append("item, position, event_item, event_seconds; output: score")
                 inputs = "\ninputs: " + described.joined(separator: ", ")
             } else {
-                bytes = try ONNXExport.encode(try Checkpoint.read(fromFile: model).model.network)
+                let checkpoint = try Checkpoint.read(fromFile: model)
+                // An interest model's graph promises `[batch, 1]` (docs/MODELS.md), as `import` requires.
+                if case .mlp(let mlp) = checkpoint.model, mlp.outputWidth != 1 {
+                    throw CommandFailure(
+                        "\(model): its MLP gives \(mlp.outputWidth) outputs per row; an interest model gives one score "
+                            + "per row", exitCode: .badInput)
+                }
+                bytes = try ONNXExport.encode(checkpoint.model.network)
             }
             try Checkpoint.writeRawFile(bytes, to: out)
             print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")\(inputs)")

@@ -1,0 +1,26 @@
+import Foundation
+import RecModel
+import RecTestKit
+import Testing
+
+/// An MLP checkpoint with three outputs per row: `import` refused it, while `predict` printed "got 6 scores" for
+/// two rows and `export` wrote a graph of shape `[batch, 3]` where MODELS.md promises `[batch, 1]`.
+@Suite("Checkpoints that are not interest models")
+struct MultiOutputCheckpointTests {
+    @Test("predict and export refuse an MLP with more than one output per row, naming it (exit 2)")
+    func refused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-multi-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("three.ckpt").path
+        let mlp = MLP(inputWidth: 2, hiddenSizes: [4], outputWidth: 3, outputActivation: .sigmoid, seed: 1)
+        try Data(Checkpoint(model: .mlp(mlp)).encoded()).write(to: URL(fileURLWithPath: model))
+        let rows = folder.appendingPathComponent("rows.csv").path
+        try Data("1,2\n3,4\n".utf8).write(to: URL(fileURLWithPath: rows))
+        let predict = try runTool("recpool", ["predict", "--model", model, "--input", rows])
+        #expect(predict.code == 2 && predict.stderr.contains("gives 3 outputs per row"), "\(predict.stderr)")
+        let export = try runTool("recpool", ["export", "--model", model, "--out", folder.appendingPathComponent("m.onnx").path])
+        #expect(export.code == 2 && export.stderr.contains("gives 3 outputs per row"), "\(export.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("m.onnx").path))
+    }
+}

@@ -143,16 +143,24 @@ public enum PolicyGuard {
     /// - Parameters:
     ///   - margin: how far below the current estimate the candidate may fall (absolute, in clicks per shown item).
     ///   - minimumRows: with fewer logged rows the candidate is accepted without a comparison (and the reason says so).
+    ///   - leftOut: impressions with feedback the caller left out of `impressions` because their propensities are
+    ///     approximate (served through retrieval); the reason names them when they leave the guard short of rows.
     public static func decide(
         candidate: OnlinePolicy, current: OnlinePolicy, on impressions: [GuardImpression], margin: Double,
-        minimumRows: Int, nowMs: UInt64
+        minimumRows: Int, leftOut: Int = 0, nowMs: UInt64
     ) -> GuardDecision {
         let (candidateEstimate, currentEstimate) = pairedEstimates(
             candidate: candidate, current: current, on: impressions)
         let (candidateValue, currentValue, rows) = (candidateEstimate.value, currentEstimate.value, candidateEstimate.rows)
         guard rows >= minimumRows else {
+            let approximate =
+                leftOut > 0
+                ? " (\(leftOut) impressions with feedback left out: served through retrieval, their propensities are "
+                    + "approximate)" : ""
             return GuardDecision(
-                accepted: true, reason: "accepted without comparison: \(rows) logged rows, fewer than \(minimumRows)",
+                accepted: true,
+                reason: "accepted without comparison: \(rows) logged rows with exact propensities, fewer than "
+                    + "\(minimumRows)\(approximate)",
                 candidateValue: candidateValue, currentValue: currentValue, margin: margin, rows: rows, atMs: nowMs)
         }
         guard let c = candidateValue, let b = currentValue else {

@@ -93,4 +93,21 @@ struct GuardReasonTests {
         let estimate = PolicyGuard.estimate(policy, on: short)
         #expect(estimate.unscored == 1 && estimate.firstProblem?.contains("propensities for") == true)
     }
+
+    /// With a large catalogue every slate comes through retrieval and is left out of the guard's evidence; the
+    /// decision said "0 logged rows" after 900 feedback events. It now says how many were left out, and why.
+    @Test("a guard short of rows because retrieval slates were left out says so, with their count")
+    func leftOutRetrievalSlates() throws {
+        let (world, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let impressions = try Self.logged(by: policy, world: world, count: 5)
+        let decision = PolicyGuard.decide(
+            candidate: policy, current: policy, on: impressions, margin: 0.01, minimumRows: 200, leftOut: 900, nowMs: 0)
+        #expect(decision.accepted)
+        #expect(decision.reason.contains("logged rows with exact propensities, fewer than 200"), "\(decision.reason)")
+        #expect(decision.reason.contains("900 impressions with feedback left out: served through retrieval"))
+        let plain = PolicyGuard.decide(
+            candidate: policy, current: policy, on: impressions, margin: 0.01, minimumRows: 200, nowMs: 0)
+        #expect(!plain.reason.contains("left out"), "\(plain.reason)")
+    }
 }

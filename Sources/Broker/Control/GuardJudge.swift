@@ -12,6 +12,8 @@ final class GuardJudge: Sendable {
         var candidate: OnlinePolicy
         var current: OnlinePolicy
         var evidence: [GuardImpression]
+        /// Impressions with feedback left out of `evidence` because retrieval served them (approximate propensities).
+        var leftOut: Int = 0
         var margin: Double
         var minimumRows: Int
         var nowMs: UInt64
@@ -24,7 +26,7 @@ final class GuardJudge: Sendable {
         mailbox.start { c in
             let decision = PolicyGuard.decide(
                 candidate: c.candidate, current: c.current, on: c.evidence, margin: c.margin,
-                minimumRows: c.minimumRows, nowMs: c.nowMs)
+                minimumRows: c.minimumRows, leftOut: c.leftOut, nowMs: c.nowMs)
             deliver(c.sync, decision)
             return nil
         }

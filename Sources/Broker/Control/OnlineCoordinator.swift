@@ -263,11 +263,11 @@ final class OnlineCoordinator: ControlShell {
                 nowMs: nowMs)
         case .judge(let c):
             do {
+                let (evidence, leftOut) = try guardEvidence(limit: c.impressions)
                 judge(
                     GuardJudge.Case(
-                        sync: c.sync, candidate: c.candidate, current: c.current,
-                        evidence: try guardEvidence(limit: c.impressions), margin: c.margin,
-                        minimumRows: c.minimumRows, nowMs: nowMs))
+                        sync: c.sync, candidate: c.candidate, current: c.current, evidence: evidence, leftOut: leftOut,
+                        margin: c.margin, minimumRows: c.minimumRows, nowMs: nowMs))
             } catch {
                 // Without its evidence the candidate cannot be judged: the sync ends rejected, as before.
                 logger.error("online sync failed: the guard's evidence cannot be read", metadata: ["error": "\(error)"])
@@ -327,19 +327,24 @@ final class OnlineCoordinator: ControlShell {
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
-    private func guardEvidence(limit: Int) throws(StoreError) -> [GuardImpression] {
+    private func guardEvidence(limit: Int) throws(StoreError) -> (evidence: [GuardImpression], leftOut: Int) {
         var evidence: [GuardImpression] = []
+        var leftOut = 0
         for row in try store.recentImpressionsWithFeedback(limit: limit) {
             // A record that does not decode is an error naming it, never left out of the evidence unseen.
             let record = try StoredJSON.decode(
                 ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
-            guard record.retrieval == nil else { continue }
+            // Served through retrieval: its propensities are approximate (docs/ONLINE.md), so SNIPW does not use it.
+            guard record.retrieval == nil else {
+                leftOut += 1
+                continue
+            }
             evidence.append(
                 GuardImpression(
                     userFeatures: record.userFeatures, viewed: record.viewed, slate: record.slate,
                     propensities: record.propensities, clicks: row.clicks))
         }
-        return evidence
+        return (evidence, leftOut)
     }
 
     /// `online_policy` with a `version` other than the served one: that stored version's install order (learning

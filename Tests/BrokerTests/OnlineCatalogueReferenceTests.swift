@@ -67,6 +67,19 @@ struct OnlineCatalogueReferenceTests {
         #expect(first?.itemCount == 1_000)
         #expect(try #require(try pageSpec(after: 0)) != nil)
         #expect(try #require(try pageSpec(after: 500)) == nil)
+        // A negative cursor is no sequence number: BAD_REQUEST, not the first page.
+        #expect(try pageSpec(after: -5) == nil)
+        let refused = m.feed(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 2),
+                request: ControlRequest(.impressions, after: -5, limit: 10), bytes: nil))
+        let texts = refused.compactMap { action -> String? in
+            guard case .send(.toClient(_, let frames)) = action, let message = try? WireMessage(decoding: frames),
+                message.header.status == .badRequest
+            else { return nil }
+            return message.errorText
+        }
+        #expect(texts.contains { $0.contains("after must be a sequence number ≥ 0, got -5") }, "\(texts)")
     }
 
     @Test("the simulator world's POLICY still inlines its items and names no catalogue")

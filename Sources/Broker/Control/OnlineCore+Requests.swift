@@ -32,6 +32,11 @@ extension OnlineCore {
             guard (1...10_000).contains(limit) else {
                 return reply(requester, .badRequest, text: "limit must be in 1...10000, got \(limit)", into: &actions)
             }
+            // A sequence number: 0 is before the first row (a negative cursor was served as if it were 0).
+            if let after = request.after, after < 0 {
+                return reply(
+                    requester, .badRequest, text: "after must be a sequence number ≥ 0, got \(after)", into: &actions)
+            }
             // The page is read after what is queued is committed.
             flushPending(into: &actions)
             actions.append(

@@ -16,6 +16,9 @@ from .operations import (JOB_STATES, MAX_PAGE_SIZE, U64_MAX, UPLOAD_CHUNK_BYTES,
                          integer, is_integer, json_frame, number, version)
 from .wire import Command
 
+#: The largest `after` cursor: impressions' sequence numbers are signed 64-bit integers on the wire.
+I64_MAX = 2**63 - 1
+
 
 #: The keys of a job document (PROTOCOL.md, "CONTROL requests").
 JOB_KEYS = ("job", "state", "model", "round", "total_rounds", "epoch", "step", "loss", "metrics", "model_version",
@@ -437,13 +440,14 @@ def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
     """Generator of every impression after ``after``, page by page; returns ``(rows, spec)``.
 
     Raises:
-        InvalidRequest: ``after`` not an int in 0…2**64 − 1, ``page_size`` not an int in 1…10,000 (the
+        InvalidRequest: ``after`` not an int in 0…2**63 − 1 (a sequence number, signed 64-bit on the wire),
+            ``page_size`` not an int in 1…10,000 (the
             ``limit`` CONTROL ``impressions`` takes).
         ProtocolViolation: a page that is not what PROTOCOL.md describes (see :func:`_check_page`): a key
             missing, rows out of order or malformed, or a ``next_after`` other than the last row's ``seq`` on a
             full page and ``null`` on a page that is not full.
     """
-    cursor = integer(after, "after", 0, U64_MAX)
+    cursor = integer(after, "after", 0, I64_MAX)
     limit = integer(page_size, "page_size", 1, MAX_PAGE_SIZE)
     rows: List[dict] = []
     spec = None

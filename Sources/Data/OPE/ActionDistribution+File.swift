@@ -58,7 +58,7 @@ public enum ActionDistributionError: Error, Sendable, Equatable, CustomStringCon
         switch self {
         case .shape(let shape, let rows, let nActions):
             return "action distribution has shape \(shape); expected (\(rows), \(nActions), len_list) for these logs "
-                + "(rows × items × positions, as obp's action_dist)"
+                + "(rows × items × positions, as obp's action_dist; len_list covering every logged position)"
         case .probability(let row, let action, let position, let value):
             return "action distribution [\(row), \(action), \(position)] is \(value), not a probability"
         case .sum(let row, let position, let sum):

@@ -23,6 +23,12 @@ enum EvaluationText {
                 out.append(
                     "    HR@5 \(f(r5.isDefined ? r5.hitRate : nil))  NDCG@5 \(f(r5.isDefined ? r5.ndcg : nil))")
             }
+            if s.oracleGreedyValue != nil || s.oracleLoggedValue != nil {
+                // The simulator's ground truth, as in the JSON and the HTML report.
+                out.append(
+                    "    ground truth (simulator): logged policy \(f(s.oracleLoggedValue))  model greedy "
+                        + "\(f(s.oracleGreedyValue)) (mean click probability)")
+            }
             for warning in s.warnings { out.append("    warning: \(warning)") }
         }
         out.append("  off-policy value of \(result.offPolicy.policy):")

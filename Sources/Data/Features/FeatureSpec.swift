@@ -181,7 +181,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         } catch let DecodingError.keyNotFound(key, _) {
             throw .malformed("the key \(key.stringValue) is missing")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw .malformed("\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            // An empty path is the document itself: `null`, a number or an array where a spec's object belongs.
+            throw .malformed(path.isEmpty ? "the document is not a JSON object" : "\(path) has the wrong type")
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
             throw .malformed(
                 "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")

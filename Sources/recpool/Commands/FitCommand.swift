@@ -49,6 +49,8 @@ struct FitCommand: ParsableCommand {
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out")])
+        // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
+        if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
         guard epochs >= 0, batch > 0, lr > 0, lr.isFinite else { throw ValidationError("epochs ≥ 0, batch > 0 and lr > 0 are required") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }

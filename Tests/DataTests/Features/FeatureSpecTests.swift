@@ -72,6 +72,12 @@ struct FeatureSpecTests {
     @Test("garbage bytes are a typed error")
     func malformed() {
         #expect(throws: FeatureSpecError.self) { try FeatureSpec.decode(Array("{\"nope\":1}".utf8)) }
+        // A document that is not an object named no field ("malformed feature specification:  has the wrong type").
+        for text in ["null", "3", "[1]"] {
+            #expect(throws: FeatureSpecError.malformed("the document is not a JSON object")) {
+                try FeatureSpec.decode(Array(text.utf8))
+            }
+        }
     }
 
     @Test("a logged row and the same context at serving produce identical features")

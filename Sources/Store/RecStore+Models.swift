@@ -104,11 +104,13 @@ extension RecStore {
 
     /// The promotion history, oldest first: each row's version and whether it was a rollback.
     private static func promotions(_ db: Database) throws -> [(version: UInt64, rollback: Bool)] {
-        try Row.fetchAll(db, sql: "SELECT seq, version, rollback FROM promotions ORDER BY seq").map {
+        // Read newest first (a damaged row is named as the newest one is, whichever query reads it), then replayed
+        // oldest first.
+        try Row.fetchAll(db, sql: "SELECT seq, version, rollback FROM promotions ORDER BY seq DESC").map {
             row throws(StoreError) in
             let stored = StoredRow(row, table: "promotions", key: "seq")
             return (try stored.version("version"), (try stored.value("rollback") as Int64) != 0)
-        }
+        }.reversed()
     }
 
     /// The version a rollback serves: the history replayed as a stack (a promotion of another version pushes it, a

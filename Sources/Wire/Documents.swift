@@ -22,8 +22,12 @@ public enum WireJSON {
     }
 
     /// Decodes a document from a frame.
-    /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason.
+    /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason, or naming a key that appears twice in one
+    ///   object (``duplicateKey(in:)``).
     public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
+        if let key = duplicateKey(in: frame) {
+            throw .badDocument("the key `\(key)` appears twice in one object; each key may appear once")
+        }
         do {
             return try decoder.decode(type, from: Data(frame))
         } catch let error as DecodingError {

@@ -67,4 +67,27 @@ struct DocumentErrorTests {
         let message = Self.message(text)
         #expect(message.contains("out of range or of the wrong kind"), "\(message)")
     }
+
+    /// `{"op":"jobs","op":"models"}` was answered as `jobs`: one of two values was kept silently.
+    @Test("a key that appears twice in one object is refused naming it; the same key in two objects is not")
+    func duplicateKeys() throws {
+        for (text, key) in [
+            (#"{"op":"jobs","op":"models"}"#, "op"), (#"{"op":"promote","version":1,"version":2}"#, "version"),
+            (#"{"op":"x","catalogue":{"item":"a","fields":{},"item":"b"}}"#, "item"),
+        ] {
+            #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == key, "\(text)")
+            do {
+                _ = try WireJSON.decode(ControlRequest.self, from: Array(text.utf8))
+                Issue.record("\(text) decoded")
+            } catch {
+                #expect("\(error)".contains("the key `\(key)` appears twice"), "\(error)")
+            }
+        }
+        for text in [
+            #"{"a":{"k":1},"b":{"k":2}}"#, #"[{"k":1},{"k":1}]"#, #"{"k":"k","v":["k","k"]}"#, #"{"a\"b":1,"a":2}"#,
+            "not json", #"{"unterminated"#,
+        ] {
+            #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == nil, "\(text)")
+        }
+    }
 }

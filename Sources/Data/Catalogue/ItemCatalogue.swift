@@ -258,3 +258,36 @@ extension ItemCatalogue {
         return "item id \(id.debugDescription) holds the control character U+\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits)"
     }
 }
+
+extension ItemCatalogue {
+    /// The largest magnitude a numeric item column may reach before ``scaleWarnings`` names it.
+    public static let unitScaleBound = 10.0
+
+    /// One warning per numeric column whose values reach beyond ±``unitScaleBound``: the online policy reads item
+    /// columns as the catalogue holds them (a logistic model over products of user and item features), so a price of
+    /// 199 makes its logits, and every score, saturate at 0 or 1. Empty when every numeric column is near unit scale.
+    public var scaleWarnings: [String] {
+        let numericStart = width - encoding.numeric.count
+        return encoding.numeric.enumerated().compactMap { offset, name in
+            let column = numericStart + offset
+            var low = Float.infinity
+            var high = -Float.infinity
+            for row in 0..<count {
+                let x = features[row * width + column]
+                low = min(low, x)
+                high = max(high, x)
+            }
+            guard count > 0, max(abs(low), abs(high)) > Float(Self.unitScaleBound) else { return nil }
+            return "numeric item column \(name) ranges \(low)…\(high): the online policy reads it as it is, so its "
+                + "scores saturate; give it on a unit scale (for example divided by \(Self.suggestedDivisor(max(abs(low), abs(high))))) "
+                + "or as a category"
+        }
+    }
+
+    /// A power of ten that brings `magnitude` to at most 10.
+    static func suggestedDivisor(_ magnitude: Float) -> Int {
+        var divisor = 1
+        while Float(divisor) * 10 < magnitude && divisor < 1_000_000_000 { divisor *= 10 }
+        return divisor
+    }
+}

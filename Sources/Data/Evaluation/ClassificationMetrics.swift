@@ -83,13 +83,22 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
     /// The reason F1 is undefined.
     public static let neitherPositive = "no positive label and no row predicted positive (0/0)"
 
-    /// Mean binary cross-entropy with scores clipped to [1e-15, 1 − 1e-15] (scikit-learn's `log_loss`); 0 for no rows.
+    /// Mean binary cross-entropy `−[y log p + (1 − y) log(1 − p)]` with scores clipped to [1e-15, 1 − 1e-15]
+    /// (scikit-learn's `log_loss` for 0/1 labels); a label in (0, 1), a click probability, counts as itself, as the
+    /// trainer's loss and the calibration's observed rate count it. 0 for no rows.
     public static func logLoss(labels: [Double], scores: [Double]) -> Double {
         guard !labels.isEmpty else { return 0 }
         var loss = 0.0
         for (y, s) in zip(labels, scores) {
             let p = min(max(s, 1e-15), 1 - 1e-15)
-            loss -= y > 0.5 ? log(p) : log(1 - p)
+            // Exactly 0 or 1 takes one term, so a 0/1 label gives scikit-learn's figure bit for bit.
+            if y >= 1 {
+                loss -= log(p)
+            } else if y <= 0 {
+                loss -= log(1 - p)
+            } else {
+                loss -= y * log(p) + (1 - y) * log(1 - p)
+            }
         }
         return loss / Double(labels.count)
     }

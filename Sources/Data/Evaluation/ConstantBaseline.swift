@@ -1,6 +1,8 @@
 import Foundation
+import RecModel
 
-/// The constant predictor a click model must beat: every row scored with the training click rate. A model whose
+/// The constant predictor a click model must beat: every row scored with the training click rate (held within
+/// [1e-6, 1 − 1e-6], as the model's starting point is: ``MLPTrainer/constantScore(clickRate:)``). A model whose
 /// validation log-loss is not below this one's has learnt nothing the click rate does not already say.
 ///
 /// Log-loss is scikit-learn's `log_loss` (``ClassificationMetrics/logLoss(labels:scores:)``), so the two figures are
@@ -28,7 +30,10 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
     public init(trainingLabels: [Double], labels: [Double], scores: [Double]) {
         let rate = trainingLabels.isEmpty ? 0 : trainingLabels.reduce(0, +) / Double(trainingLabels.count)
         clickRate = rate
-        logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: rate, count: labels.count))
+        // The constant the model starts from (the rate within [1e-6, 1 − 1e-6]): scored unclamped, a training part
+        // with no click gave the constant a log-loss of 34.5 per click, and the starting weights "beat" it.
+        let constant = MLPTrainer.constantScore(clickRate: rate)
+        logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: constant, count: labels.count))
         modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
         beatsConstant = modelLogLoss < logLoss * (1 - Self.tieTolerance)
     }

@@ -15,10 +15,17 @@ extension MLPTrainer {
         guard var output = model.layers.last, output.activation == .sigmoid, output.outputWidth == 1 else {
             return false
         }
-        let p = min(max(clickRate, 1e-6), 1 - 1e-6)
+        let p = Self.constantScore(clickRate: clickRate)
         output.weight.values = [Float](repeating: 0, count: output.weight.values.count)
         output.bias = [Float(log(p / (1 - p)))]
         model.layers[model.layers.count - 1] = output
         return true
+    }
+
+    /// The score of the constant predictor for `clickRate`: the rate held within [1e-6, 1 − 1e-6], where the model
+    /// starts (its bias is the rate's log-odds, which 0 and 1 do not have). The baseline a model must beat scores
+    /// this same constant, so a model that kept its starting weights ties with it.
+    public static func constantScore(clickRate: Double) -> Double {
+        min(max(clickRate, 1e-6), 1 - 1e-6)
     }
 }

@@ -86,4 +86,18 @@ struct ItemCatalogueTests {
         #expect(catalogue.ids == ["A-1"])
         try catalogue.add(id: "ünïcode-ok", fields: ["category": "socks", "price": "1"])
     }
+
+    /// A shop's price in euros (9…199) made every online score 0 or 1: the upload now names such a column.
+    @Test("a numeric column far from unit scale is named with a divisor; one near it, and categories, are not")
+    func scaleWarnings() throws {
+        let (folder, path) = try Self.write("sku,category,price\nA-1,shoes,9\nB-2,hats,199\n")
+        defer { folder.remove() }
+        let wide = try ItemCatalogue.load(path: path, schema: Self.schema)
+        #expect(wide.scaleWarnings.count == 1)
+        #expect(wide.scaleWarnings.first?.contains("price ranges 9.0…199.0") == true, "\(wide.scaleWarnings)")
+        #expect(wide.scaleWarnings.first?.contains("divided by 100") == true, "\(wide.scaleWarnings)")
+        let (small, smallPath) = try Self.write("sku,category,price\nA-1,shoes,0.09\nB-2,hats,-1.99\n")
+        defer { small.remove() }
+        #expect(try ItemCatalogue.load(path: smallPath, schema: Self.schema).scaleWarnings.isEmpty)
+    }
 }

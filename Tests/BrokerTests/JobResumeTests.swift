@@ -115,6 +115,31 @@ struct JobResumeTests {
         #expect(try h.store.models().isEmpty && h.store.promotedVersion() == nil)
     }
 
+    /// After a restart the best round was forgotten, and a job registered its last state although an earlier one
+    /// validated better; it is rebuilt from the stored rounds' metrics and states.
+    @Test("after a restart, a final state that validates worse than a stored round is replaced by that round's state")
+    func restoresTheBestStoredRound() throws {
+        let h = try ResumeHarness(rounds: 3, totalRounds: 3, totalSteps: 15)
+        try h.edit(#"UPDATE rounds SET metrics = '{"val_loss":0.1}' WHERE round = 1"#)
+        try h.edit(#"UPDATE rounds SET metrics = '{"val_loss":0.5}' WHERE round = 2"#)
+        try h.start()
+        let first = try #require(try h.workerJoins().first)
+        #expect(first.finalize && first.stateSHA == h.states[3])
+        let report = RoundReport(
+            job: "job-1", round: 4, shard: 0, samples: 0, loss: 0, receivedStateSHA: h.states[3]!,
+            metrics: ["val_loss": 0.9], epoch: 1, step: 15, totalSteps: 15, datasetSHA: "ab", error: nil)
+        let checkpoint = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 1))).encoded()
+        h.coordinator.handleWorker(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .roundResult, requestId: 4), payload: [WireJSON.encode(report), checkpoint]),
+            nowMs: 3_000)
+        // The final checkpoint is asked again, of round 1's state (val_loss 0.1), not registered from round 3's.
+        let again = try #require(try h.sent().first)
+        #expect(again.finalize && again.stateSHA == h.states[1], "\(again.stateSHA) \(h.states)")
+        #expect(try h.store.models().isEmpty)
+    }
+
     @Test("a job with rounds left resumes with the next round from its last stored state")
     func trainsTheNextRound() throws {
         let h = try ResumeHarness(rounds: 1, totalRounds: 2, totalSteps: 10)

@@ -36,8 +36,42 @@ extension JobCoordinator {
         var job = JobCore.RunningJob(record: record, spec: spec, state: state, stateSHA: record.stateSHA ?? "")
         job.totalSteps = JobCore.knownTotalSteps(of: record)
         job.uploadNames = uploadNames(of: spec)
+        if spec.restoreBest != false { job.best = bestStoredState(record) }
         run(.accepted(job), nowMs: nowMs)
         logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
+    }
+
+    /// The stored state with the lowest validation loss, rebuilt from the job's rounds after a restart: each round's
+    /// metrics describe the averaged state after it (stored with it once the next round measured it), and its state
+    /// is a blob. Without this a restart forgot the best round, and the job registered its last state although an
+    /// earlier one validated better (a model the same job without a restart would not register). A state that
+    /// cannot be read is passed over, and logged.
+    func bestStoredState(_ record: JobRecord) -> (loss: Double, state: [UInt8], stateSHA: String)? {
+        let rounds: [RoundRecord]
+        do {
+            rounds = try store.rounds(of: record.id)
+        } catch {
+            logger.warning("the best round cannot be found after the restart", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
+            return nil
+        }
+        let measured = rounds.compactMap { round -> (loss: Double, round: Int, sha: String)? in
+            guard round.round >= 1, let text = round.metrics,
+                let metrics = try? WireJSON.decode([String: Double?].self, from: Array(text.utf8)),
+                let loss = metrics["val_loss"] ?? nil, loss.isFinite
+            else { return nil }
+            return (loss, round.round, round.stateSHA)
+        }
+        // The earliest of equal losses, as the running job keeps it (a later round replaces it only when lower).
+        for candidate in measured.sorted(by: { ($0.loss, $0.round) < ($1.loss, $1.round) }) {
+            do {
+                return (candidate.loss, try store.blobs.get(candidate.sha), candidate.sha)
+            } catch {
+                logger.warning(
+                    "a best-round candidate's state cannot be read after the restart",
+                    metadata: ["job_id": "\(record.id)", "state_sha": "\(candidate.sha)", "error": "\(error)"])
+            }
+        }
+        return nil
     }
 
     /// The averaged state a job resumes from: none before its first round, else its last round's stored blob.

@@ -45,7 +45,8 @@ struct JobCore: ControlCore {
         var uploadNames: [String: String] = [:]
         /// The averaged state with the lowest validation loss measured so far (`val_loss`), with its SHA-256: the
         /// final checkpoint is taken from it when the last state validates worse (the best round is kept, as
-        /// `recpool fit` keeps its best epoch). In memory only: after a broker restart the job keeps its last state.
+        /// `recpool fit` keeps its best epoch). Rebuilt from the stored rounds when a job resumes after a broker
+        /// restart (``JobCoordinator/bestStoredState(_:)``).
         var best: (loss: Double, state: [UInt8], stateSHA: String)?
     }
 

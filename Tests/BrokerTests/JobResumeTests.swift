@@ -37,6 +37,7 @@ final class ResumeHarness {
             job.step = min(job.round * 5, totalSteps)
             job.totalRounds = totalRounds
             job.stateSHA = try store.blobs.put(pack.encoded())
+            job.loss = 0.5  // the round's mean loss, as `closeRound` stores it on the job too
             states[job.round] = job.stateSHA
             try store.completeRound(
                 RoundRecord(
@@ -137,6 +138,19 @@ struct JobResumeTests {
         // The final checkpoint is asked again, of round 1's state (val_loss 0.1), not registered from round 3's.
         let again = try #require(try h.sent().first)
         #expect(again.finalize && again.stateSHA == h.states[1], "\(again.stateSHA) \(h.states)")
+        #expect(try h.store.models().isEmpty)
+    }
+
+    /// A DQN job whose replicas never filled a batch "completed" with the seeded network and no warning.
+    @Test("a job whose last round took no gradient step fails naming why, and registers no version")
+    func untrainedLastRoundFails() throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)
+        try h.edit("UPDATE rounds SET loss = NULL")
+        try h.edit("UPDATE jobs SET loss = NULL")
+        try h.start()
+        #expect(try h.workerJoins().isEmpty)
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .failed && job.error?.contains("no replica took a training step") == true, "\(job.error ?? "")")
         #expect(try h.store.models().isEmpty)
     }
 

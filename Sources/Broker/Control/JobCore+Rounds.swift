@@ -277,7 +277,18 @@ extension JobCore {
 
     /// Asks one worker for a checkpoint of the final state and its validation metrics.
     mutating func finalize(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
-        guard var job = jobs[id], let worker = pickWorker(for: 0) else { return }
+        guard var job = jobs[id] else { return }
+        // A last round in which no replica took a gradient step (a DQN replica steps only once its replay buffer
+        // holds a batch): the state is the untrained one, which must never be registered as the job's model.
+        if job.record.round > 0, job.record.loss == nil {
+            return fail(
+                id,
+                "no replica took a training step in the last round (round \(job.record.round)), so the model is "
+                    + "untrained: a DQN replica steps once its replay buffer holds a batch of \(job.spec.batch) "
+                    + "transitions; give more rows or epochs per replica, fewer workers, or a smaller --batch",
+                into: &actions)
+        }
+        guard let worker = pickWorker(for: 0) else { return }
         job.phase = .finalizing(worker: worker, sentMs: nowMs)
         jobs[id] = job
         send(job: job, round: job.record.round + 1, shard: 0, to: worker, finalize: true, into: &actions)

@@ -10,12 +10,16 @@ extension RecStore {
     ///   - job: the job's record as it stands (stored with `state` completed, its `modelVersion` and `metrics`).
     ///   - metrics: the final state's validation metrics (JSON object).
     ///   - checkpointSHA: the checkpoint blob, already in ``blobs``.
+    ///   - lastRoundMetrics: the last round's own metrics when the checkpoint is an earlier round's (better) state;
+    ///     the last round is stored with these, the job with `metrics` (the registered model's). Nil: both get
+    ///     `metrics`.
     /// - Returns: the registered version: a new one, or the version already registered for the same checkpoint bytes
     ///   (one content hash names one version).
     /// - Throws: ``StoreError/missingBlob(_:)`` when the checkpoint is not stored, ``StoreError/unknownJob(_:)``,
     ///   or the database's error; nothing is stored then.
     public func completeJob(
-        _ job: JobRecord, datasetSHA: String, metrics: String, checkpointSHA: String, promote: Bool
+        _ job: JobRecord, datasetSHA: String, metrics: String, checkpointSHA: String, promote: Bool,
+        lastRoundMetrics: String? = nil
     ) throws(StoreError) -> ModelRecord {
         guard blobs.contains(checkpointSHA) else { throw .missingBlob(checkpointSHA) }
         let now = Self.now()
@@ -37,7 +41,7 @@ extension RecStore {
             if job.round > 0 {
                 try db.execute(
                     sql: "UPDATE rounds SET metrics = ? WHERE job_id = ? AND round = ?",
-                    arguments: [metrics, job.id, job.round])
+                    arguments: [lastRoundMetrics ?? metrics, job.id, job.round])
             }
             var completed = job
             completed.state = .completed

@@ -139,6 +139,19 @@ struct JobResumeTests {
         let again = try #require(try h.sent().first)
         #expect(again.finalize && again.stateSHA == h.states[1], "\(again.stateSHA) \(h.states)")
         #expect(try h.store.models().isEmpty)
+        // Registered from round 1's state: the job carries that state's metrics, the last round keeps its own (it was
+        // relabelled with the best state's, "validation after round 3" describing round 1's model).
+        var best = report
+        best.receivedStateSHA = h.states[1]!
+        best.metrics = ["val_loss": 0.1]
+        h.coordinator.handleWorker(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .roundResult, requestId: 5), payload: [WireJSON.encode(best), checkpoint]),
+            nowMs: 4_000)
+        let job = try #require(try h.store.job("job-1"))
+        #expect(job.state == .completed && job.metrics == #"{"val_loss":0.1}"#, "\(job.error ?? "")")
+        #expect(try h.store.rounds(of: "job-1").last?.metrics == #"{"val_loss":0.9}"#)
     }
 
     /// A DQN job whose replicas never filled a batch "completed" with the seeded network and no warning.

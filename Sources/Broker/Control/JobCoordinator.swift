@@ -143,7 +143,8 @@ final class JobCoordinator: ControlShell {
             promote = false
         }
         let registered = try store.completeJob(
-            model.job, datasetSHA: model.report.datasetSHA, metrics: metrics, checkpointSHA: sha, promote: promote)
+            model.job, datasetSHA: model.report.datasetSHA, metrics: metrics, checkpointSHA: sha, promote: promote,
+            lastRoundMetrics: model.lastRoundMetrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) })
         do {
             try publishRegistry()
         } catch {

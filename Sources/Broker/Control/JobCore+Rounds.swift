@@ -127,13 +127,17 @@ extension JobCore {
                 job.state = best.state
                 job.stateSHA = best.stateSHA
                 job.best = nil
+                job.lastRoundMetrics = report.metrics
                 jobs[report.job] = job
                 return send(job: job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
             }
             job.phase = .registering
             jobs[report.job] = job
             actions.append(
-                .register(ModelToRegister(job: job.record, report: report, checkpoint: body, promote: job.spec.promote))
+                .register(
+                    ModelToRegister(
+                        job: job.record, report: report, checkpoint: body, promote: job.spec.promote,
+                        lastRoundMetrics: job.lastRoundMetrics))
             )
         case .training(let round, let started, var pending, var results)
         where round == report.round && pending[report.shard] == identity:

@@ -48,6 +48,9 @@ struct JobCore: ControlCore {
         /// `recpool fit` keeps its best epoch). Rebuilt from the stored rounds when a job resumes after a broker
         /// restart (``JobCoordinator/bestStoredState(_:)``).
         var best: (loss: Double, state: [UInt8], stateSHA: String)?
+        /// The last round's own validation metrics, kept when its state validated worse than ``best`` and the best
+        /// was checkpointed instead: the last round is stored with these, never with the best state's.
+        var lastRoundMetrics: MetricValues?
     }
 
     /// Whether a job may have completed `round` rounds of `syncEvery` steps: 0 (none yet) or more, with the first

@@ -81,4 +81,7 @@ struct ModelToRegister {
     var checkpoint: [UInt8]
     /// Whether to promote the new version.
     var promote: Bool
+    /// The last round's own metrics when the checkpoint is an earlier, better round's state; nil when the checkpoint
+    /// is the last round's state (whose metrics are the report's).
+    var lastRoundMetrics: MetricValues? = nil
 }

@@ -208,6 +208,11 @@ struct UsageBeforeSendingTests {
             ("recpool", ["data", "schema", "--infer", "log.csv", "--out", missing], "does not exist"),
             ("recpool", ["data", "ope", "--dataset", "synthetic:users=10", "--policy", "random", "--rewards-out", missing], "does not exist"),
             ("recpool", ["keygen", "--out", ""], "--out"),
+            // An output that is one of the command's inputs (after resolving ./).
+            ("recpool", ["eval", "--model", "m.ckpt", "--dataset", "synthetic:users=10", "--report", "./m.ckpt"], "would be overwritten"),
+            ("recpool", ["export", "--model", "m.ckpt", "--out", "m.ckpt"], "would be overwritten"),
+            ("recpool", ["fit", "--dataset", "log.csv", "--out", "log.csv"], "would be overwritten"),
+            ("recpool", ["data", "schema", "--infer", "log.csv", "--out", "log.csv"], "would be overwritten"),
         ]
         for (tool, arguments, names) in cases {
             let run = try runTool(tool, arguments)
@@ -295,6 +300,34 @@ struct MissingCandidateTests {
         let samePath = temporary.url.appendingPathComponent("x.npy").path
         let same = try runTool("recpool", base + ["--rewards-out", samePath, "--policy-out", samePath])
         #expect(same.code == 64 && same.stderr.contains("name the same file"), "\(same.stderr)")
+    }
+
+    /// An output naming an input overwrote it (exit 0), and --rewards-out with no reward model wrote nothing and exited
+    /// 0, leaving an older file at the path to be read as this run's.
+    @Test("an output that is an input is refused; --rewards-out that cannot be written fails naming why")
+    func outputsAndInputs() throws {
+        let temporary = try TemporaryDirectory("ope-outputs")
+        defer { temporary.remove() }
+        let base = try Self.shopLog(Array(repeating: ("0", "0.25"), count: 30), outcome: "click", in: temporary.url)
+        let log = temporary.url.appendingPathComponent("log.csv").path
+        let schema = temporary.url.appendingPathComponent("shop.toml").path
+        let before = try Data(contentsOf: URL(fileURLWithPath: log))
+        for (flag, path, input) in [("--policy-out", log, "--dataset"), ("--rewards-out", schema, "--schema")] {
+            let run = try runTool("recpool", base + ["--policy", "uniform", flag, path])
+            #expect(run.code == 64 && run.stderr.contains("is the \(input) file this command reads"), "\(run.stderr)")
+        }
+        let features = try runTool("recpool", ["data", "features", log, "--schema", schema, "--out", log])
+        #expect(features.code == 64 && features.stderr.contains("would be overwritten"), "\(features.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == before)
+        // One row: no reward model (cross-fitting has nothing to hold out), so q̂ cannot be written.
+        let one = try TemporaryDirectory("ope-one-row")
+        defer { one.remove() }
+        let single = try Self.shopLog([("1", "0.5")], outcome: "click", in: one.url)
+        let stale = one.url.appendingPathComponent("q.npy").path
+        try Data("stale".utf8).write(to: URL(fileURLWithPath: stale))
+        let run = try runTool("recpool", single + ["--split", "all", "--policy", "uniform", "--rewards-out", stale])
+        #expect(run.code == 2 && run.stderr.contains("was not written: no reward model"), "\(run.code) \(run.stderr)")
+        #expect(run.stdout.contains("DR"), "the report is still printed: \(run.stdout)")
     }
 
     @Test("an estimate of 1e110 prints in scientific notation, not as 111 digits")

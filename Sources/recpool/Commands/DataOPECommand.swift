@@ -82,6 +82,9 @@ struct DataOPECommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateOutputs([(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")])
+        try PathOption.validateDistinct(
+            outputs: [(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")],
+            inputs: [(options.dataset, "--dataset"), (options.schema, "--schema"), (actionDist, "--action-dist"), (model, "--model")])
         let given = [policy != nil, model != nil, version != nil, actionDist != nil, onlineCandidate].filter { $0 }.count
         guard given <= 1 else {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
@@ -140,10 +143,16 @@ struct DataOPECommand: AsyncParsableCommand {
         }
         if json {
             CommandOutput.printLine(try JSONOutput.encode(report))
-            return
+        } else {
+            CommandOutput.printLine("\(report.dataset): value of policy '\(report.policy)'")
+            for line in OffPolicyText.lines(report) { CommandOutput.printLine(line) }
         }
-        CommandOutput.printLine("\(report.dataset): value of policy '\(report.policy)'")
-        for line in OffPolicyText.lines(report) { CommandOutput.printLine(line) }
+        // Asked for and not written (it exited 0, leaving any older file at the path to be read as this run's).
+        if let rewardsOut, rewards == nil {
+            throw CommandFailure(
+                "--rewards-out \(rewardsOut) was not written: no reward model could be fitted on these rows (DM and DR "
+                    + "are undefined; the report above says why)", exitCode: .badInput)
+        }
     }
 
     /// The candidate's action distribution on `data` and its label.

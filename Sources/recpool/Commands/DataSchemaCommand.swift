@@ -42,6 +42,7 @@ struct DataSchemaCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out")])
+        try PathOption.validateDistinct(outputs: [(out, "--out")], inputs: [(infer, "--infer"), (catalogue, "--catalogue")])
     }
 
     func run() async throws {

@@ -25,6 +25,7 @@ struct ExportCommand: ParsableCommand {
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out")])
+        try PathOption.validateDistinct(outputs: [(out, "--out")], inputs: [(model, "--model")])
         guard format == "onnx" else { throw ValidationError("unknown format \"\(format)\" (supported: onnx)") }
     }
 

@@ -80,6 +80,24 @@ enum PathOption {
         }
     }
 
+    /// Throws a `ValidationError` (exit 64) when an output names the same file as an input or as another output (after
+    /// resolving `.`, `..` and symbolic links): `eval --report m.ckpt --model m.ckpt` replaced the checkpoint with
+    /// HTML, `data features --out log.csv` the log with its features.
+    static func validateDistinct(outputs: [(path: String?, flag: String)], inputs: [(path: String?, flag: String)]) throws {
+        func resolved(_ path: String) -> String {
+            URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        }
+        let named = outputs.compactMap { output in output.path.map { (resolved($0), $0, output.flag) } }
+        for (index, (output, text, flag)) in named.enumerated() {
+            for (other, _, otherFlag) in named[..<index] where other == output {
+                throw ValidationError("\(otherFlag) and \(flag) name the same file, \(text): the second would overwrite the first")
+            }
+            for case let (input?, inputFlag) in inputs where resolved(input) == output {
+                throw ValidationError("\(flag) \(text) is the \(inputFlag) file this command reads: it would be overwritten")
+            }
+        }
+    }
+
     /// Throws a `ValidationError` (exit 64) for ``nameProblem(_:flag:what:)`` of each given path.
     static func validateNamed(_ paths: [(path: String?, flag: String)], what: String) throws {
         for (path, flag) in paths {

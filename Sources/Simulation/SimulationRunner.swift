@@ -94,8 +94,9 @@ public enum SimulationRunner {
         guard spec.itemCount == world.itemCount else {
             throw .catalogueMismatch("\(spec.itemCount) items, the world has \(world.itemCount)")
         }
-        let names = world.userVocabulary.map(\.name)
-        guard spec.userFeatures.map(\.name) == names else {
+        // As sets: the policy lists the schema's features in its own order, the world categorical ones first.
+        let names = world.userFeatureNames
+        guard Set(spec.userFeatures.map(\.name)) == Set(names) else {
             throw .catalogueMismatch("user features \(spec.userFeatures.map(\.name)), the world has \(names)")
         }
         let expected: ItemFeatureRows

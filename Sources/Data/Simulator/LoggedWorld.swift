@@ -19,6 +19,8 @@ public struct LoggedWorld: VisitorWorld {
     public let model: LoggedClickModel
     /// The factor on every click's odds.
     public let clickScale: Double
+    /// The logs' numeric user features: carried in each visitor's features (as a request carries them), not modelled.
+    public let numericUserFeatures: [String]
     /// Logged contexts: each row's one-hot user categories and raw features.
     let contexts: [(categories: [Int], features: [String: String])]
     /// The logging policy's action distribution per slot over catalogue rows, `slots × items`, or empty.
@@ -74,6 +76,9 @@ public struct LoggedWorld: VisitorWorld {
                 categories.append(offsets[f] + code)
                 features[columns.names[f]] = value
             }
+            // Numeric user features ride along as the request carries them (the pool's policy reads them); the click
+            // model is fitted on the categorical ones, so they do not change a visitor's clicks.
+            for (name, value) in logs.userNumericRawValues(r) where value.isFinite { features[name] = "\(value)" }
             contexts.append((categories, features))
             rows.append((categories, try rowOf(logs.action[r], in: logs), min(logs.position[r], slots - 1), logs.reward[r] > 0))
         }
@@ -91,6 +96,7 @@ public struct LoggedWorld: VisitorWorld {
             rows: rows, userVocabulary: vocabulary, catalogue: catalogue, slots: slots, l2: l2)
         self.clickScale = clickScale
         self.contexts = contexts
+        self.numericUserFeatures = logs.userNumeric.columnNames
         self.logging = distribution
         self.loggingName = logging?.name
     }
@@ -101,6 +107,8 @@ public struct LoggedWorld: VisitorWorld {
     public var slots: Int { model.slots }
     /// The logs' categorical user features.
     public var userVocabulary: [ItemEncoding.Vocabulary] { model.userVocabulary }
+    /// Every user feature a visitor carries: the categorical ones, then the numeric ones.
+    public var userFeatureNames: [String] { userVocabulary.map(\.name) + numericUserFeatures }
 
     /// The largest attraction a visitor holds: odds of 10^12, a click probability of 1 − 10^−12. A large
     /// ``clickScale`` (up to `Double.greatestFiniteMagnitude`) saturates here instead of overflowing to infinity,

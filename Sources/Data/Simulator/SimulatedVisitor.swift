@@ -129,6 +129,8 @@ public protocol VisitorWorld: Sendable {
     var slots: Int { get }
     /// The observable categorical user features and their values, for one-hot contexts.
     var userVocabulary: [ItemEncoding.Vocabulary] { get }
+    /// The name of every user feature a visitor carries (``userVocabulary``'s, then any numeric ones).
+    var userFeatureNames: [String] { get }
     /// The visitors of a run, deterministic given `seed`.
     func visitors(count: Int, seed: UInt64) -> [SimulatedVisitor]
     /// For each visitor, the best slate of `slateLength` items a policy that sees only the observable user
@@ -173,4 +175,9 @@ public enum GreedySlate {
         }
         return slate
     }
+}
+
+extension VisitorWorld {
+    /// The categorical features' names: a world whose visitors carry no numeric feature.
+    public var userFeatureNames: [String] { userVocabulary.map(\.name) }
 }

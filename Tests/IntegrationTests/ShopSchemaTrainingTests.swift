@@ -47,6 +47,9 @@ struct ShopSchemaTrainingTests {
                 ])
             #expect(again.code == 0, "\(again.stderr)")
             #expect(again.stdout.contains(": completed") && again.stdout.contains("val_rows 40,"), "\(again.stdout)")
+            // The verdict reads as one: beats_constant yes or no, never 1.0000.
+            #expect(again.stdout.contains("beats_constant yes") || again.stdout.contains("beats_constant no"), "\(again.stdout)")
+            #expect(!again.stdout.contains("beats_constant 1.0000") && !again.stdout.contains("beats_constant 0.0000"))
             // Both registered; their hyperparameters record the time split's validation fraction, not 0.2.
             let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self).models
             #expect(models.count == 2)

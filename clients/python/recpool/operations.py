@@ -289,6 +289,10 @@ def as_rows(rows) -> np.ndarray:
             value beyond float32's range (such as ``1e39``, which would be sent as infinity), naming the
             first such row and feature.
     """
+    if isinstance(rows, np.ma.MaskedArray) and np.ma.is_masked(rows):
+        # np.asarray would drop the mask and send the values under it as if they were data.
+        raise InvalidRequest("rows are a masked array with masked values: fill them (rows.filled(...)) or drop "
+                             "those rows; the values under a mask would be sent as data")
     try:
         array = np.asarray(rows)
     except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
@@ -593,6 +597,11 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
         impression_id = document.get("impression_id")
         if policy and not (isinstance(impression_id, str) and impression_id):
             raise _reply_fault(reply, "RECOMMEND", f"is a policy slate without an impression_id ({impression_id!r})")
+        if policy and (len(impression_id.encode("utf-8", "surrogatepass")) > MAX_IMPRESSION_ID_BYTES
+                       or has_control_character(impression_id)):
+            # feedback() would refuse this id: a slate nobody could give feedback on is the broker's fault.
+            raise _reply_fault(reply, "RECOMMEND", f"holds an impression_id FEEDBACK cannot name ({impression_id!r}: "
+                                                   f"1–{MAX_IMPRESSION_ID_BYTES} UTF-8 bytes, no control character)")
         return Slate(
             items=ranked,
             scores=scores,

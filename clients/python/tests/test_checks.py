@@ -179,10 +179,20 @@ def test_feedback_sends_ints_booleans_as_clicks_and_a_64_byte_impression_id():
     np.zeros((2, WIDTH), complex),
 ])
 def test_rows_that_are_not_real_numbers_are_invalid_requests_naming_the_dtype(rows):
+    # (a masked array with masked values is refused too: see the next test)
     # timedelta64 counts as a signed integer to numpy: it raised a bare TypeError from the frame encoder.
     with pytest.raises(recpool.InvalidRequest) as caught:
         ops.as_rows(rows)
     assert "rows must be real numbers" in str(caught.value)
+
+
+def test_a_masked_array_with_masked_values_is_refused_and_one_without_is_sent():
+    masked = np.ma.masked_array(np.ones((2, WIDTH), np.float32), mask=np.zeros((2, WIDTH), bool))
+    assert ops.as_rows(masked).shape == (2, WIDTH)
+    masked.mask[1, 0] = True
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.as_rows(masked)
+    assert "masked values" in str(caught.value)
 
 
 @pytest.mark.parametrize("job_id", ["job-1\x00zzz", "job\n1", ""])

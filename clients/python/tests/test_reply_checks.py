@@ -87,6 +87,8 @@ def policy_slate(*items, version=1, positions=None):
     ({"exact_version": 2}, ranking(3, version=3), 3, "pinned to exactly version 2"),
     ({}, policy_slate(3, 4, positions=[0, 0]), 1, "malformed item in slot 1"),
     ({}, {**policy_slate(3), "impression_id": ""}, 1, "policy slate without an impression_id"),
+    ({}, {**policy_slate(3), "impression_id": "i" * 65}, 1, "impression_id FEEDBACK cannot name"),
+    ({}, {**policy_slate(3), "impression_id": "imp\x00x"}, 1, "impression_id FEEDBACK cannot name"),
 ])
 def test_a_slate_that_breaks_the_spec_or_the_request_is_a_protocol_violation(request_arguments, document, version,
                                                                             problem):

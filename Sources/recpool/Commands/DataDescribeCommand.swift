@@ -41,7 +41,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
               feature widths  \(featureWidths)
               cold start      \(d.coldStartRows) rows (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(segmentCTR(d.coldStartCTR))
               warm            \(d.warmRows) rows, CTR \(segmentCTR(d.warmCTR))
-              pscore          \(d.pscoreMin) … \(d.pscoreMax)
+              pscore          \(figureText(d.pscoreMin, "%.6g")) … \(figureText(d.pscoreMax, "%.6g"))
             """)
         if d.unobservedRows > 0 {
             CommandOutput.printLine(

@@ -106,12 +106,34 @@ struct CancelCommand: AsyncParsableCommand {
 
 /// Polls a job and renders its progress: a bar with ETA for people, JSON lines for machines.
 enum JobFollower {
+    /// How long `--follow` keeps asking a broker that does not answer (a restart resumes the job within seconds)
+    /// before it gives up with the timeout's error.
+    static let unansweredGraceSeconds = 60.0
+
     static func follow(_ id: String, client: RecPoolClient, json: Bool) async throws {
         var last: JobView? = nil
         let started = Date()
         let terminal = isatty(1) != 0
+        var silentSince: Date? = nil
         while true {
-            let job = try await client.control(ControlRequest(.job, job: id), as: JobView.self)
+            let job: JobView
+            do {
+                job = try await client.control(ControlRequest(.job, job: id), as: JobView.self)
+                if silentSince != nil { CommandOutput.printError("recpool: the broker answers again; following \(id)") }
+                silentSince = nil
+            } catch {
+                // A broker restart: the job resumes from its last stored round, so keep following it for a while.
+                guard let timeout = error as? ClientError, case .timedOut = timeout else { throw error }
+                let since = silentSince ?? Date()
+                if silentSince == nil {
+                    CommandOutput.printError(
+                        "recpool: \(timeout); still following \(id) for up to \(Int(unansweredGraceSeconds)) s "
+                            + "(a restarted broker resumes the job)")
+                }
+                silentSince = since
+                if Date().timeIntervalSince(since) >= unansweredGraceSeconds { throw error }
+                continue
+            }
             let final = ["completed", "failed", "cancelled"].contains(job.state)
             if json {
                 if job != last || final { CommandOutput.printLine(try JSONOutput.encode(Summary(job))) }

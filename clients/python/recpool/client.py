@@ -460,14 +460,26 @@ class Job:
                 follows it however long it runs.
         Raises:
             JobFailed: the job ended ``failed`` or ``cancelled`` (unless ``raise_on_failure`` is false).
-            Timeout: the job had not ended within ``timeout`` (it keeps running on the pool).
+            Timeout: the job had not ended within ``timeout`` (it keeps running on the pool), or the broker
+                answered no read of it for 60 s (``UNANSWERED_GRACE_SECONDS``; shorter ones, such as a broker
+                restart, are waited through).
             InvalidRequest: ``interval`` or ``timeout`` out of range.
         """
         interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
         give_up_at = None if timeout is None else time.monotonic() + ops.seconds(timeout, "timeout")
         last = None
+        silent_since = None
         while True:
-            document = self.refresh()
+            try:
+                document = self.refresh()
+                silent_since = None
+            except Timeout:
+                # A broker restart: the job resumes from its last stored round, so keep reading it for a while.
+                silent_since = silent_since if silent_since is not None else time.monotonic()
+                if time.monotonic() - silent_since >= UNANSWERED_GRACE_SECONDS or (
+                        give_up_at is not None and time.monotonic() >= give_up_at):
+                    raise
+                continue
             view = {k: v for k, v in document.items() if k != "updated_at"}
             if view != last:
                 yield document
@@ -485,6 +497,11 @@ class Job:
         for final in self.follow(interval, timeout=timeout):
             pass
         return final
+
+
+#: How long ``Job.follow`` keeps reading a job whose broker does not answer (a restarted broker resumes the job
+#: from its last stored round within seconds) before it raises the Timeout.
+UNANSWERED_GRACE_SECONDS = 60.0
 
 
 def job_pause(job_id: str, document: dict, interval: float, timeout: Optional[float],

@@ -593,6 +593,32 @@ def test_async_job_wait_and_follow_raise_timeout_when_the_job_does_not_end_in_ti
     asyncio.run(main())
 
 
+class FlakyJobReads(JobReads):
+    """As JobReads, but reads 2 and 3 time out, as while the broker restarts."""
+
+    def job(self, job_id, **_):
+        self.reads += 1
+        if self.reads in (2, 3):
+            raise recpool.Timeout("request 7 timed out")
+        self.reads -= 1
+        return self.document(job_id)
+
+
+def test_follow_waits_through_a_broker_restart_and_gives_up_after_the_grace(monkeypatch):
+    # Job.follow raised Timeout at the first unanswered read, while the restarted broker resumed the job.
+    final = Job(FlakyJobReads("running", "running", "running", "completed"), {"job": "job-1"}).wait(interval=0.01)
+    assert final["state"] == "completed"
+    from recpool import client as client_module
+    monkeypatch.setattr(client_module, "UNANSWERED_GRACE_SECONDS", 0.05)
+
+    class Silent(JobReads):
+        def job(self, job_id, **_):
+            raise recpool.Timeout("request 9 timed out")
+
+    with pytest.raises(recpool.Timeout, match="request 9"):
+        Job(Silent("running"), {"job": "job-1"}).wait(interval=0.01)
+
+
 # ---------------------------------------------------------------- 11. docs/PYTHON.md
 
 def test_python_md_states_the_brokers_width_message_and_the_conflicts():

@@ -138,6 +138,26 @@ struct RegistryCoordinatorTests {
         #expect(try h.store.promotedVersion() == 2)
     }
 
+    /// The broker's rollback recorded a plain promotion, so a second rollback went forward again (1, 2, 3,
+    /// rollback → 2, rollback → 3) though the store's history replay was right.
+    @Test("two rollbacks through the broker walk back 3 → 2 → 1, and a third has nothing to roll back to")
+    func rollbacksWalkBack() throws {
+        let h = try RegistryHarness()
+        for tag: UInt8 in [1, 2, 3] {
+            _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(tag))
+            var promote = ControlRequest(op: "promote")
+            promote.version = UInt64(tag)
+            #expect(try h.control(promote).header.status == .ok)
+        }
+        for expected: UInt64 in [2, 1] {
+            let reply = try h.control(ControlRequest(op: "rollback"))
+            #expect(reply.header.status == .ok)
+            #expect(try WireJSON.decode(ModelView.self, from: reply.payload[0]).version == expected)
+            #expect(try h.store.promotedVersion() == expected)
+        }
+        #expect(try h.control(ControlRequest(op: "rollback")).header.status == .conflict)
+    }
+
     @Test("after a restart with the promoted blob corrupt, the version is announced without weights")
     func corruptAtStart() throws {
         let h = try RegistryHarness()

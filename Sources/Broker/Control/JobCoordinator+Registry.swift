@@ -76,7 +76,11 @@ extension JobCoordinator {
     func rollback(_ call: ControlCall) throws {
         let version = try store.rollbackTarget()
         let (model, bytes) = try verifiedCheckpoint(version)
-        try store.promote(version)
+        // Recorded as a rollback (not a promotion), so the next one walks further back through the history.
+        let rolled = try store.rollback()
+        guard rolled == version else {
+            throw StoreError.database("the rollback target moved from version \(version) to \(rolled) while it was verified")
+        }
         publishRollout(model, bytes: bytes)
         answer(call, .ok, document: WireJSON.encode(try store.model(version).map { model throws(StoreError) in try view(model) }))
     }

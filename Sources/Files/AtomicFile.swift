@@ -18,21 +18,23 @@ public enum AtomicFile {
     /// carrying it at start-up (a writer killed between write and rename leaves one behind).
     public static let temporarySuffix = ".tmp-"
 
-    /// Whether a file of this mode is read: a regular file, or a folder (whose read fails with EISDIR, reported as such).
+    /// Whether a file of this mode is read: a regular file, a FIFO (a pipe: `<(cat log.csv)`, whose writer ends it),
+    /// or a folder (whose read fails with EISDIR, reported as such). A character or block device is not: `/dev/zero`
+    /// never ends.
     private static func isReadableKind(_ mode: mode_t) -> Bool {
-        (mode & S_IFMT) == S_IFREG || (mode & S_IFMT) == S_IFDIR
+        let kind = mode & S_IFMT
+        return kind == S_IFREG || kind == S_IFIFO || kind == S_IFDIR
     }
 
     /// The ``FileFailure/operation`` of a read refused because the path is not a regular file.
-    public static let notRegularOperation = "read: it is a device, FIFO or socket, not a regular file"
+    public static let notRegularOperation = "read: it is a device, not a file (it would never end)"
 
     /// Reads a whole file.
     /// - Returns: its bytes.
-    /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno; a path that is not a regular file (a
-    ///   device such as `/dev/zero`, a FIFO, a socket) is refused before reading, with EINVAL and
-    ///   ``notRegularOperation``.
+    /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno; a device (such as `/dev/zero`) is
+    ///   refused before reading, with EINVAL and ``notRegularOperation``. A pipe is read to its end.
     public static func read(_ path: String) throws(FileFailure) -> [UInt8] {
-        // Checked before open too: opening a FIFO for reading blocks until a writer comes.
+        // Checked before open too, so a device is refused without being opened.
         var before = stat()
         if stat(path, &before) == 0, !Self.isReadableKind(before.st_mode) {
             throw FileFailure(operation: Self.notRegularOperation, path: path, errno: .invalidArgument)
@@ -44,8 +46,8 @@ public enum AtomicFile {
             throw FileFailure(operation: "open", path: path, errno: Errno(error))
         }
         defer { try? fd.close() }
-        // A device, FIFO or socket never ends (`/dev/zero` grew a reader to gigabytes) or blocks: only a regular
-        // file (or a folder, whose read fails with EISDIR) is read. EINVAL is read(2)'s "unsuitable for reading".
+        // A device never ends (`/dev/zero` grew a reader to gigabytes): only a regular file, a pipe or a folder (whose
+        // read fails with EISDIR) is read. EINVAL is read(2)'s "unsuitable for reading".
         var info = stat()
         if fstat(fd.rawValue, &info) == 0, !Self.isReadableKind(info.st_mode) {
             throw FileFailure(operation: Self.notRegularOperation, path: path, errno: .invalidArgument)

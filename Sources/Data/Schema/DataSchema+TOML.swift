@@ -69,7 +69,8 @@ extension DataSchema {
         do {
             bytes = try CSVFile.readBytes(path: path)
         } catch {
-            throw .schema("\(path): cannot read the schema file: \(error)")
+            // The reader's error names the path and why ("PATH: cannot read (open): No such file or directory").
+            throw .schema("the schema file \(error)")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .schema("\(path): the schema file is not UTF-8 text")

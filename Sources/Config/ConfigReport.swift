@@ -18,8 +18,11 @@ public enum ConfigReport {
             } else {
                 rendered = literal(value.values[value.values.count - 1])
             }
-            lines.append(
-                "\(value.key) = \(rendered)".padding(toLength: 48, withPad: " ", startingAt: 0) + " # \(value.source)")
+            // Padded to a column, never cut: `padding(toLength:)` truncates a longer line, which left an unterminated
+            // string that did not read back.
+            let assignment = "\(value.key) = \(rendered)"
+            let pad = String(repeating: " ", count: max(0, 48 - assignment.count))
+            lines.append(assignment + pad + " # \(value.source)")
         }
         return lines.joined(separator: "\n")
     }

@@ -80,6 +80,25 @@ struct ConfigFileTests {
         #expect(lines.contains { $0.hasPrefix("backend = \"tcp://127.0.0.1:5556\"") && $0.hasSuffix("# default") })
     }
 
+    /// The output said it could be saved as a configuration file, but a value with a control character was written
+    /// raw and a line over 48 characters was cut mid-string: neither read back.
+    @Test("--print-config output saved as a file reads back with the same values, long or with control characters")
+    func printedConfigReadsBack() throws {
+        let directory = try TrainingTests.makeDirectory("config-roundtrip")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for broker in ["tcp://127.0.0.1:20520/some-long-but-valid-endpoint-host-name", "tcp://127.0.0.1:1\n--insecure"] {
+            let first = try runTool("recpool", ["status", "--broker", broker, "--print-config"])
+            #expect(first.code == 0, "\(first.stderr)")
+            let saved = directory.appendingPathComponent("saved.toml").path
+            try Data(first.stdout.utf8).write(to: URL(fileURLWithPath: saved))
+            let again = try runTool("recpool", ["status", "--config", saved, "--print-config"])
+            #expect(again.code == 0, "\(again.stderr)\n\(first.stdout)")
+            let line = { (text: String) in text.split(separator: "\n").first { $0.hasPrefix("broker = ") }.map(String.init) }
+            let printed = try #require(line(first.stdout))
+            #expect(line(again.stdout)?.hasPrefix(String(printed.prefix { $0 != "#" })) == true, "\(again.stdout)")
+        }
+    }
+
     @Test("an unknown key or an invalid value exits 64 and names the key and where it came from")
     func configurationErrors() throws {
         let directory = try TrainingTests.makeDirectory("config-errors")

@@ -312,7 +312,11 @@ struct MissingCandidateTests {
         let log = temporary.url.appendingPathComponent("log.csv").path
         let schema = temporary.url.appendingPathComponent("shop.toml").path
         let before = try Data(contentsOf: URL(fileURLWithPath: log))
-        for (flag, path, input) in [("--policy-out", log, "--dataset"), ("--rewards-out", schema, "--schema")] {
+        let catalogue = temporary.url.appendingPathComponent("cat.csv").path
+        for (flag, path, input) in [
+            ("--policy-out", log, "--dataset"), ("--rewards-out", schema, "--schema"),
+            ("--policy-out", catalogue, "catalogue (--schema's [catalogue] file)"),
+        ] {
             let run = try runTool("recpool", base + ["--policy", "uniform", flag, path])
             #expect(run.code == 64 && run.stderr.contains("is the \(input) file this command reads"), "\(run.stderr)")
         }

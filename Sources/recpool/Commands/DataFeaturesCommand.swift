@@ -36,7 +36,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         try PathOption.validateOutputs([(out, "--out"), (specOut, "--spec-out")])
         try PathOption.validateDistinct(
             outputs: [(out, "--out"), (specOut, "--spec-out")],
-            inputs: [(options.dataset, "--dataset"), (options.schema, "--schema"), (spec, "--spec")])
+            inputs: [(options.dataset, "--dataset"), (spec, "--spec")] + PathOption.schemaInputs(options.schema))
         // A spec carries its own feature set: a --feature-set beside it was silently ignored.
         if spec != nil && featureSet != nil {
             throw ValidationError("--feature-set does not go with --spec: the spec's own feature set is applied")

@@ -84,7 +84,8 @@ struct DataOPECommand: AsyncParsableCommand {
         try PathOption.validateOutputs([(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")])
         try PathOption.validateDistinct(
             outputs: [(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")],
-            inputs: [(options.dataset, "--dataset"), (options.schema, "--schema"), (actionDist, "--action-dist"), (model, "--model")])
+            inputs: [(options.dataset, "--dataset"), (actionDist, "--action-dist"), (model, "--model")]
+                + PathOption.schemaInputs(options.schema))
         let given = [policy != nil, model != nil, version != nil, actionDist != nil, onlineCandidate].filter { $0 }.count
         guard given <= 1 else {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")

@@ -44,7 +44,8 @@ struct EvalCommand: AsyncParsableCommand {
     func validate() throws {
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(
-            outputs: [(report, "--report")], inputs: [(model, "--model"), (dataset, "--dataset"), (schema, "--schema")])
+            outputs: [(report, "--report")],
+            inputs: [(model, "--model"), (dataset, "--dataset")] + PathOption.schemaInputs(schema))
         try BootstrapResamples.validate(resamples)
     }
 

@@ -50,7 +50,8 @@ struct FitCommand: ParsableCommand {
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out")])
         try PathOption.validateDistinct(
-            outputs: [(out, "--out")], inputs: [(dataset, "--dataset"), (schema, "--schema"), (featureSpec, "--feature-spec")])
+            outputs: [(out, "--out")],
+            inputs: [(dataset, "--dataset"), (featureSpec, "--feature-spec")] + PathOption.schemaInputs(schema))
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }

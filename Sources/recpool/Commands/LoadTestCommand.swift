@@ -99,6 +99,8 @@ struct LoadTestCommand: AsyncParsableCommand {
     func validate() throws {
         if json && csv { throw ValidationError("give --json or --csv, not both: stdout would parse as neither") }
         try PathOption.validateOutputs([(report, "--report")])
+        try PathOption.validateDistinct(
+            outputs: [(report, "--report")], inputs: [(dataset, "--dataset")] + PathOption.schemaInputs(schema))
         try PathOption.validateNamed([(dataset, "--dataset"), (schema, "--schema")], what: "a dataset or file")
         try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         if rate != nil && concurrency != nil { throw ValidationError("give --rate or --concurrency, not both") }

@@ -95,6 +95,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateOutputs([(report, "--report")])
+        try PathOption.validateDistinct(
+            outputs: [(report, "--report")],
+            inputs: [(world, "--world")] + PathOption.schemaInputs(worldSchema, flag: "--world-schema"))
         try PathOption.validateNamed([(world, "--world"), (worldSchema, "--world-schema")], what: "a world or file")
         try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         try PathOption.validateNamed([(exportCatalogue, "--export-catalogue")], what: "a folder")

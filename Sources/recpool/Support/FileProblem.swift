@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import RecData
 
 /// Words for why a file could not be read or written, from a Foundation error: the operating system's reason
 /// (`strerror` of the underlying POSIX error, such as "No such file or directory" or "Is a directory") when the
@@ -96,6 +97,15 @@ enum PathOption {
                 throw ValidationError("\(flag) \(text) is the \(inputFlag) file this command reads: it would be overwritten")
             }
         }
+    }
+
+    /// The inputs a `--schema` brings: the schema file and the catalogue CSV its `[catalogue] file` names (resolved
+    /// as the loader resolves it, next to the schema). A schema that cannot be read brings only itself: the command
+    /// reports it when it reads it.
+    static func schemaInputs(_ schema: String?, flag: String = "--schema") -> [(path: String?, flag: String)] {
+        guard let schema else { return [] }
+        guard let parsed = try? DataSchema.read(path: schema) else { return [(schema, flag)] }
+        return [(schema, flag), (DatasetResolver.catalogueFile(parsed, schemaPath: schema), "catalogue (\(flag)'s [catalogue] file)")]
     }
 
     /// Throws a `ValidationError` (exit 64) for ``nameProblem(_:flag:what:)`` of each given path.

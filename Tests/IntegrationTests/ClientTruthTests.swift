@@ -230,10 +230,11 @@ struct ClientTruthTests {
         #expect(fit.code == 2 && fit.stderr.contains("bad.json: not a feature specification"), "\(fit.stderr)")
         #expect(!FileManager.default.fileExists(atPath: temporary.file("o.ckpt").path))
 
-        // A file that cannot be written says why in words, never Foundation's "NSCocoaErrorDomain error 512".
-        for (out, why) in [(keys, "Is a directory"), (temporary.file("none/x.csv").path, "No such file or directory")] {
+        // A file that cannot be written says why in words, never Foundation's "NSCocoaErrorDomain error 512"; one that
+        // can never be written (a folder, a missing folder) is a usage error before the features are computed.
+        for (out, why) in [(keys, "is a directory; name a file"), (temporary.file("none/x.csv").path, "does not exist")] {
             let run = try runTool("recpool", ["data", "features", "synthetic:users=50,rows=100", "--out", out])
-            #expect(run.code == 2 && run.stderr.contains(why) && !run.stderr.contains("Cocoa"), "\(run.stderr)")
+            #expect(run.code == 64 && run.stderr.contains(why) && !run.stderr.contains("Cocoa"), "\(run.stderr)")
         }
     }
 

@@ -48,10 +48,6 @@ struct FitCommand: ParsableCommand {
     static let defaultWeightDecay: Float = 0
 
     func validate() throws {
-        try PathOption.validateOutputs([(out, "--out")])
-        try PathOption.validateDistinct(
-            outputs: [(out, "--out")],
-            inputs: [(dataset, "--dataset"), (featureSpec, "--feature-spec")] + PathOption.schemaInputs(schema))
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
@@ -61,6 +57,11 @@ struct FitCommand: ParsableCommand {
             throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr")
         }
         guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more") }
+        // The paths last: a wrong number is named first, whatever the paths.
+        try PathOption.validateOutputs([(out, "--out")])
+        try PathOption.validateDistinct(
+            outputs: [(out, "--out")],
+            inputs: [(dataset, "--dataset"), (featureSpec, "--feature-spec")] + PathOption.schemaInputs(schema))
     }
 
     func run() throws {

@@ -229,6 +229,10 @@ public final class BrokerReactor: Sendable {
         while true {
             if secure, allowLists.withLock({ $0.generation }) != admission.generation {
                 admission = allowLists.withLock { $0 }
+                if let workers = admission.security?.workers {
+                    core.handle(.workerKeysAllowed(workers), now: Self.now(), into: &actions)
+                    shell.perform(&actions, core: &core, now: Self.now())
+                }
             }
             if stopRequested.withLock({ $0 }) {
                 let now = Self.now()

@@ -3,7 +3,7 @@ import RecWire
 
 extension BrokerCore {
     mutating func handleWorker(
-        identity: [UInt8], frames: [[UInt8]], peerAddress: String?, now: BrokerInstant,
+        identity: [UInt8], frames: [[UInt8]], peerAddress: String?, curveKey: String? = nil, now: BrokerInstant,
         into actions: inout [BrokerAction]
     ) {
         counters.add(.workerMessages)
@@ -18,6 +18,7 @@ extension BrokerCore {
         let header = message.header
         if header.command == .ready && !header.isReply {
             register(identity: identity, message: message, peerAddress: peerAddress, now: now, into: &actions)
+            workers[identity]?.curveKey = curveKey
             return
         }
         // One hash of the identity for both the check and the update.

@@ -86,9 +86,17 @@ public struct BrokerCore: Sendable {
                 counters.add(.unauthorizedWorkerMessages)
                 return
             }
-            handleWorker(identity: identity, frames: frames, peerAddress: peerAddress, now: now, into: &actions)
+            handleWorker(
+                identity: identity, frames: frames, peerAddress: peerAddress, curveKey: PeerRole.key(inUserId: userId),
+                now: now, into: &actions)
         case .tick:
             tick(now: now, into: &actions)
+        case .workerKeysAllowed(let keys):
+            for worker in workers.values where worker.curveKey.map({ !keys.contains($0) }) == true {
+                // Told to leave (it is not served again under this key), and its work goes elsewhere now.
+                actions.append(.sendToWorker(identity: worker.identity, frames: [Header(command: .disconnect).encoded()]))
+                removeWorker(worker.identity, reason: .workersRevoked, now: now, into: &actions)
+            }
         case .workerUnreachable(let identity):
             removeWorker(identity, reason: .workersUnreachable, now: now, into: &actions)
         case .clientUnreachable:

@@ -61,6 +61,8 @@ public enum BrokerCounter: String, CaseIterable, Sendable {
     case workersUnreachable = "workers_unreachable"
     /// Workers that said DISCONNECT.
     case workersDisconnected = "workers_disconnected"
+    /// Workers removed because a reload of the allow-lists revoked their CURVE key (their work re-dispatched at once).
+    case workersRevoked = "workers_revoked"
     /// Workers that sent READY again while registered.
     case workersReregistered = "workers_reregistered"
     /// Workers registered under another id (`id#n`) because a live worker already had theirs.

@@ -34,6 +34,10 @@ public enum BrokerEvent: Sendable {
     case worker(identity: [UInt8], frames: [[UInt8]], peerAddress: String?, userId: String? = nil)
     /// Time passed: heartbeats, liveness and deadlines are checked.
     case tick
+    /// The allow-lists were reloaded (SIGHUP): `workerKeys` is the backend's list now. A registered worker whose key
+    /// it no longer holds is removed at once and its requests re-dispatched, instead of taking new work until it
+    /// expires (its messages are already ignored).
+    case workerKeysAllowed(Set<String>)
     /// A message to this worker could not be routed (`EHOSTUNREACH`): it is gone.
     case workerUnreachable(identity: [UInt8])
     /// A reply to this client could not be routed: it disconnected.

@@ -86,6 +86,8 @@ struct InflightEntry: Sendable {
 
 /// One registered worker, as the broker knows it.
 struct WorkerRecord: Sendable {
+    /// The worker's CURVE public key (Z85), from its messages' `User-Id`; nil without CURVE.
+    var curveKey: String? = nil
     var identity: [UInt8]
     var hello: WorkerHello
     var address: String

@@ -20,8 +20,10 @@ enum StatusWatch {
             let now = Clocks.monotonicMicros()
             var rates: [String: Double] = [:]
             for worker in status.workers {
-                if let last = previous[worker.id], now > last.at {
-                    rates[worker.id] = Double(worker.completed &- last.completed) / (Double(now - last.at) / 1e6)
+                // A worker that registered again under the same id starts its count over: no rate for that frame
+                // (the wrapping difference printed 1.8e19 requests a second).
+                if let last = previous[worker.id], now > last.at, worker.completed >= last.completed {
+                    rates[worker.id] = Double(worker.completed - last.completed) / (Double(now - last.at) / 1e6)
                 }
                 previous[worker.id] = (worker.completed, now)
             }

@@ -42,6 +42,16 @@ struct CurveKeyFileTests {
         #expect(throws: CurveKeyError.self) { try CurveKeyFile.readKeyPair(path: path + ".missing") }
     }
 
+    /// 40 Z85 characters that overflow when decoded (`#` is Z85's largest digit) were blamed on the CURVE build.
+    @Test("a secret key of 40 Z85 characters that do not decode is a bad key naming the file and line")
+    func undecodableSecret() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-badsecret-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("# a key\nsecret-key = \(String(repeating: "#", count: 40))\n".utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o600)
+        #expect(throws: CurveKeyError.badKey(path: path, line: 2)) { try CurveKeyFile.readKeyPair(path: path) }
+    }
+
     @Test("an allow-list of comments only is empty (no one of that role); a missing one is an error")
     func emptyAllowList() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-empty-\(getpid())").path

@@ -20,7 +20,7 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .io(let path, let reason): "\(path): \(reason)"
-        case .badKey(let path, let line): "\(path):\(line): not a 40-character Z85 CURVE key"
+        case .badKey(let path, let line): "\(path):\(line): not a CURVE key (40 Z85 characters that encode 32 bytes)"
         case .missing(let path, let what): "\(path): no \(what) (expected a line `\(what) = <40 Z85 characters>`)"
         case .mismatch(let path): "\(path): the public key does not match the secret key"
         case .empty(let path): "\(path): no public keys found"
@@ -98,17 +98,24 @@ public enum CurveKeyFile {
         let lines = try read(path)
         var publicKey: String?
         var secretKey: String?
+        var secretLine = 0
         for (number, line) in lines {
             guard case let (name, value)? = assignment(line) else { continue }
             guard isKey(value) else { throw .badKey(path: path, line: number) }
             if name == "public-key" { publicKey = value }
-            if name == "secret-key" { secretKey = value }
+            if name == "secret-key" {
+                secretKey = value
+                secretLine = number
+            }
         }
         guard let secretKey else { throw .missing(path: path, what: "secret-key") }
         let derived: String
         do {
             derived = try ZMQContext.curvePublicKey(fromSecret: secretKey)
         } catch {
+            // EINVAL: 40 Z85 characters that do not decode to 32 bytes (`####…` overflows), a bad key, not a build
+            // without CURVE (which answers ENOTSUP).
+            if error.code == EINVAL { throw .badKey(path: path, line: secretLine) }
             throw .curveUnavailable(error)
         }
         if let publicKey, publicKey != derived { throw .mismatch(path: path) }

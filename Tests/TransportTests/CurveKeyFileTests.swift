@@ -52,6 +52,22 @@ struct CurveKeyFileTests {
         #expect(throws: CurveKeyError.badKey(path: path, line: 2)) { try CurveKeyFile.readKeyPair(path: path) }
     }
 
+    /// A world-writable allow-list was accepted: any local user could add a key and be admitted at the next SIGHUP.
+    @Test("a public-key file group or others may write is refused naming its mode; 0644 reads")
+    func writableAllowList() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ww-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("\(String(repeating: "a", count: 40))\n".utf8).write(to: URL(fileURLWithPath: path))
+        for mode: mode_t in [0o666, 0o620, 0o602] {
+            chmod(path, mode)
+            #expect(throws: CurveKeyError.writableByOthers(path: path, mode: UInt32(mode))) {
+                try CurveKeyFile.readAllowList(path: path)
+            }
+        }
+        chmod(path, 0o644)
+        #expect(try CurveKeyFile.readAllowList(path: path).count == 1)
+    }
+
     @Test("an allow-list of comments only is empty (no one of that role); a missing one is an error")
     func emptyAllowList() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-empty-\(getpid())").path

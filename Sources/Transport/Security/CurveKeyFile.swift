@@ -16,6 +16,9 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     case tooOpen(path: String, mode: UInt32)
     /// libzmq refused to generate or derive a key (no CURVE support).
     case curveUnavailable(ZMQError)
+    /// A public-key file (an allow-list, a `.pub`) that group or others may write: anyone could add a key to it, or
+    /// swap the server's (`mode` is the file's permission bits).
+    case writableByOthers(path: String, mode: UInt32)
 
     public var description: String {
         switch self {
@@ -28,6 +31,9 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path): permissions \(String(format: "%04o", mode)) are too open: a secret key file must not be "
                 + "accessible by group or others (chmod 600 \(path)), or pass --allow-open-key-file"
         case .curveUnavailable(let error): "CURVE is unavailable: \(error)"
+        case .writableByOthers(let path, let mode):
+            "\(path): permissions \(String(format: "%04o", mode)) let group or others change the keys it lists: a public-key "
+                + "file must not be writable by them (chmod go-w \(path))"
         }
     }
 }
@@ -141,8 +147,13 @@ public enum CurveKeyFile {
     /// Reads an allow-list: public keys one per line (or `.pub` files concatenated).
     /// - Returns: the keys in file order; empty when the file holds only blank lines and comments
     ///   (an empty allow-list admits no one of its role).
-    /// - Throws: ``CurveKeyError``, naming the first line that is not a key, or an unreadable file.
+    /// - Throws: ``CurveKeyError``, naming the first line that is not a key, an unreadable file, or a file group or
+    ///   others may write (``CurveKeyError/writableByOthers(path:mode:)``).
     public static func readAllowList(path: String) throws(CurveKeyError) -> [String] {
+        var info = stat()
+        if stat(path, &info) == 0, UInt32(info.st_mode) & 0o022 != 0 {
+            throw .writableByOthers(path: path, mode: UInt32(info.st_mode) & 0o7777)
+        }
         var keys: [String] = []
         for (number, line) in try read(path) {
             if case let (name, value)? = assignment(line) {

@@ -10,7 +10,7 @@ import zmq
 import zmq.asyncio
 
 from . import operations as ops
-from .client import UNANSWERED_GRACE_SECONDS, _Base, job_pause
+from .client import _Base, job_pause, unanswered_read
 from .errors import Closed, JobFailed, ProtocolViolation, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
@@ -283,10 +283,7 @@ class AsyncJob:
                 silent_since = None
             except Timeout:
                 # As Job.follow: a broker restart is waited through, up to UNANSWERED_GRACE_SECONDS.
-                silent_since = silent_since if silent_since is not None else time.monotonic()
-                if time.monotonic() - silent_since >= UNANSWERED_GRACE_SECONDS or (
-                        give_up_at is not None and time.monotonic() >= give_up_at):
-                    raise
+                silent_since = unanswered_read(silent_since, give_up_at)
                 continue
             view = {k: v for k, v in document.items() if k != "updated_at"}
             if view != last:

@@ -475,10 +475,7 @@ class Job:
                 silent_since = None
             except Timeout:
                 # A broker restart: the job resumes from its last stored round, so keep reading it for a while.
-                silent_since = silent_since if silent_since is not None else time.monotonic()
-                if time.monotonic() - silent_since >= UNANSWERED_GRACE_SECONDS or (
-                        give_up_at is not None and time.monotonic() >= give_up_at):
-                    raise
+                silent_since = unanswered_read(silent_since, give_up_at)
                 continue
             view = {k: v for k, v in document.items() if k != "updated_at"}
             if view != last:
@@ -502,6 +499,16 @@ class Job:
 #: How long ``Job.follow`` keeps reading a job whose broker does not answer (a restarted broker resumes the job
 #: from its last stored round within seconds) before it raises the Timeout.
 UNANSWERED_GRACE_SECONDS = 60.0
+
+
+def unanswered_read(silent_since: Optional[float], give_up_at: Optional[float]) -> float:
+    """Called in ``except Timeout`` of a followed job's read: returns when the broker stopped answering, or
+    re-raises the Timeout once that was ``UNANSWERED_GRACE_SECONDS`` ago or the follow's own ``timeout`` passed."""
+    since = silent_since if silent_since is not None else time.monotonic()
+    if time.monotonic() - since >= UNANSWERED_GRACE_SECONDS or (
+            give_up_at is not None and time.monotonic() >= give_up_at):
+        raise
+    return since
 
 
 def job_pause(job_id: str, document: dict, interval: float, timeout: Optional[float],

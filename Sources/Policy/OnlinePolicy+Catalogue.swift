@@ -7,7 +7,8 @@ extension OnlinePolicySpec {
     ///
     /// Each schema feature becomes a ``UserFeatureSpec``: a categorical one gets `values` (its known values; pass
     /// them in `vocabularies` when the logs are at hand) and `buckets` hashed columns for every other value; a
-    /// numeric one is standardised with `(mean, scale)` from `statistics` (default 0 and 1).
+    /// numeric one is standardised with `(mean, scale)` from `statistics` (default 0 and 1). Numeric item columns
+    /// beyond unit scale are standardised over the catalogue (``itemScaling(for:)``).
     /// - Parameters:
     ///   - catalogue: the items (rows, ids, feature rows, active flags).
     ///   - userFeatures: the schema's user features (`[logs.user_features]`).
@@ -34,7 +35,24 @@ extension OnlinePolicySpec {
             userFeatures: users, itemFeatures: [], idBuckets: idBuckets, itemDims: itemDims, slateSize: slateSize,
             exploration: exploration, learning: learning, seed: seed)
         spec.setCatalogue(catalogue)
+        spec.itemScaling = itemScaling(for: catalogue)
         return spec
+    }
+
+    /// The item scaling a policy over `catalogue` starts its lineage with: each numeric column that reaches beyond
+    /// ±``ItemScaling/unitScaleBound`` is centred on its mean over the recommendable items and divided by its
+    /// standard deviation (1 for a constant column); every other column is read as it is. Nil when no column needs
+    /// it, so a catalogue near unit scale (the simulator's, the Open Bandit Dataset's) is read exactly as before.
+    public static func itemScaling(for catalogue: ItemCatalogue) -> ItemScaling? {
+        var mean = [Double](repeating: 0, count: catalogue.width)
+        var scale = [Double](repeating: 1, count: catalogue.width)
+        var standardised = false
+        for column in catalogue.numericColumnStatistics where column.maximumMagnitude > ItemScaling.unitScaleBound {
+            mean[column.column] = column.mean
+            scale[column.column] = column.standardDeviation > 0 ? column.standardDeviation : 1
+            standardised = true
+        }
+        return standardised ? ItemScaling(mean: mean, scale: scale) : nil
     }
 
     /// Replaces the items with `catalogue`'s rows, ids and active flags: the catalogue's own buffers, shared (copy

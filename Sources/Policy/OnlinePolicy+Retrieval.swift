@@ -26,13 +26,13 @@ extension OnlinePolicy {
     }
 
     /// The policy's catalogue with each row replaced by its reduced features `x̃` (same ids, rows, active flags):
-    /// what the retrieval index holds. When the features do not reduce the rows (`x̃` is the whole row, no
-    /// projection) this is ``catalogue`` itself, sharing its buffers; otherwise one reduction per row, into a new
+    /// what the retrieval index holds. When the features do not reduce the rows (`x̃` is the whole row, neither
+    /// standardised nor projected) this is ``catalogue`` itself, sharing its buffers; otherwise one reduction per row, into a new
     /// `items × itemDims` table (columns `x0`, `x1`, …).
     /// - Throws: ``RetrievalError/catalogue(_:)`` when a reduced row is not finite.
     public func reducedCatalogue() throws(RetrievalError) -> ItemCatalogue {
         let p = features.itemDims
-        if !features.projects && p == catalogue.width { return catalogue }
+        if !features.projects && !features.standardises && p == catalogue.width { return catalogue }
         var values = [Float]()
         values.reserveCapacity(catalogue.count * p)
         for row in 0..<catalogue.count { values.append(contentsOf: features.reduce(catalogue.row(row)).map(Float.init)) }

@@ -28,7 +28,7 @@ public struct OnlinePolicy: Sendable {
     /// What the policy scores with.
     public let coefficients: BayesianLastLayer.Coefficients
     /// Each item's reduced row `x̃` (its `y = [1 ‖ x̃]` without the constant): the catalogue's own rows when the
-    /// features do not project them, else the projected table.
+    /// features neither standardise nor project them, else the reduced table.
     let reducedRows: ReducedRows
     /// Each item's id bucket.
     let itemBuckets: [Int]
@@ -102,7 +102,7 @@ public struct OnlinePolicy: Sendable {
         } else {
             self.catalogue = try Self.catalogue(of: spec)
         }
-        if features.projects {
+        if features.projects || features.standardises {
             var reduced: [Double] = []
             reduced.reserveCapacity(spec.itemCount * features.itemDims)
             for row in spec.itemFeatures { reduced.append(contentsOf: features.reduce(row)) }

@@ -24,9 +24,9 @@ public enum PolicyHash {
 /// - The user vector is `z = [1 ‖ e(user features) ‖ h]`: `e` is each ``UserFeatureSpec``'s columns in order, and
 ///   `h` the dwell-weighted mean of the reduced feature rows of the items viewed so far (zeros with no views; a
 ///   plain mean when every dwell is 0).
-/// - An item's vector is `y_a = [1 ‖ x̃_a]`, `x̃_a` its catalogue row reduced to `P = min(width, item_dims)` columns
-///   (identity when the row is no wider, else a fixed Gaussian projection seeded by the spec's seed, scaled by
-///   1/√width: Johnson–Lindenstrauss).
+/// - An item's vector is `y_a = [1 ‖ x̃_a]`, `x̃_a` its catalogue row, standardised column by column when the spec
+///   has an ``ItemScaling``, reduced to `P = min(width, item_dims)` columns (identity when the row is no wider, else
+///   a fixed Gaussian projection seeded by the spec's seed, scaled by 1/√width: Johnson–Lindenstrauss).
 /// - The interaction features are the outer product `φ(z, a) = z ⊗ y_a` (`Z·Y` columns), so the last layer learns
 ///   user × item interactions; the item's id bucket adds its own learnt bias. ``positionColumns`` more columns
 ///   one-hot the slot an item was shown in (slots 1…4, the top slot being the baseline), so position bias is
@@ -49,6 +49,8 @@ public struct PolicyFeatures: Sendable {
     private let codes: [[String: Int]]
     private let projection: [Float]?
     private let rawWidth: Int
+    /// The spec's item scaling as `(mean, 1 / scale)` per column, or nil when rows are read as they are.
+    private let standardisation: (mean: [Double], inverseScale: [Double])?
 
     /// The largest `φ` the Bayesian layer solves (its precision matrix has `width²` entries).
     public static let maximumWidth = 2_048
@@ -93,6 +95,12 @@ public struct PolicyFeatures: Sendable {
             Dictionary(uniqueKeysWithValues: f.values.enumerated().map { ($1, $0) })
         }
         rawWidth = spec.itemWidth
+        if let scaling = spec.itemScaling, !scaling.isIdentity {
+            if let problem = scaling.problem(itemWidth: spec.itemWidth) { throw .invalidSpec(problem) }
+            standardisation = (scaling.mean, scaling.scale.map { 1 / $0 })
+        } else {
+            standardisation = nil
+        }
         itemDims = min(spec.itemWidth, spec.itemDims)
         // The width is checked before the projection (items × item_dims values, up to 4,096²) is drawn: a φ no wider
         // than the limit keeps item_dims small.
@@ -159,16 +167,27 @@ public struct PolicyFeatures: Sendable {
     }
 
     /// Whether an item's reduced row is a projection of its catalogue row (the row is wider than `item_dims`);
-    /// false when `x̃` is the row's first `itemDims` values as they are.
+    /// false when `x̃` is the row's first `itemDims` values.
     public var projects: Bool { projection != nil }
 
-    /// An item's reduced row `x̃` from its catalogue row (any collection of its values in column order).
+    /// Whether item columns are standardised (the spec's ``ItemScaling`` is not the identity); false when `x̃` reads
+    /// the catalogue's values as they are.
+    public var standardises: Bool { standardisation != nil }
+
+    /// An item's reduced row `x̃` from its catalogue row (any collection of its values in column order): standardised,
+    /// then projected or cut to `itemDims` values.
     public func reduce<Row: Collection>(_ row: Row) -> [Double] where Row.Element == Float {
-        guard let projection else { return row.prefix(itemDims).map(Double.init) }
         var out = [Double](repeating: 0, count: itemDims)
-        for (k, value) in row.enumerated() where value != 0 {
+        for (k, raw) in row.enumerated() {
+            let value = standardisation.map { (Double(raw) - $0.mean[k]) * $0.inverseScale[k] } ?? Double(raw)
+            guard let projection else {
+                if k >= itemDims { break }
+                out[k] = value
+                continue
+            }
+            guard value != 0 else { continue }
             let base = k * itemDims
-            for j in 0..<itemDims { out[j] += Double(value) * Double(projection[base + j]) }
+            for j in 0..<itemDims { out[j] += value * Double(projection[base + j]) }
         }
         return out
     }

@@ -228,7 +228,8 @@ public struct UserFeatureSpec: Codable, Sendable, Equatable {
 
 /// Everything a replica needs to serve and learn an online policy except the learnt statistics: the catalogue,
 /// the user-feature encoding, the model's sizes, exploration and learning. JSON keys: `user_features`, `item_ids`,
-/// `item_features`, `item_active`, `id_buckets`, `item_dims`, `slate_size`, `exploration`, `learning`, `seed`.
+/// `item_features`, `item_active`, `id_buckets`, `item_dims`, `slate_size`, `exploration`, `learning`, `seed`, and
+/// `item_scaling` when the item columns are standardised.
 ///
 /// Items are the catalogue's rows: `item_ids[i]` (external id), `item_features[i]` (its encoded feature row; all
 /// rows have one width) and `item_active[i]` (false once retired: never recommended). Rows never move; an added
@@ -257,6 +258,9 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
     public var learning: OnlineLearningSpec
     /// Seed of the item projection and of the first Thompson sample.
     public var seed: UInt64
+    /// How each item column is standardised before the model reads it (``ItemScaling``); nil reads the rows as they
+    /// are. Fixed for the policy's lineage.
+    public var itemScaling: ItemScaling?
 
     /// Creates a spec; `itemIds` default to `"0"`, `"1"`, … and every item is active. The rows are copied into one
     /// flat buffer (``ItemFeatureRows/init(_:)``).
@@ -300,6 +304,7 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
         if Set(itemIds).count != itemIds.count { return "an item id appears twice" }
         if !itemFeatures.isRegular { return "every item needs the same number of features" }
         if itemFeatures.values.contains(where: { !$0.isFinite }) { return "item features must be finite" }
+        if let itemScaling, let bad = itemScaling.problem(itemWidth: itemWidth) { return bad }
         if !(1...UserFeatureSpec.maximumBuckets).contains(idBuckets) {
             return "id_buckets must be 1...\(UserFeatureSpec.maximumBuckets)"
         }

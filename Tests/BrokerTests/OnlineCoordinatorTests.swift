@@ -233,6 +233,42 @@ struct OnlineCoordinatorTests {
         #expect(carried.sha != (try #require(try store.policyVersion(3))).weightsSHA)
     }
 
+    @Test("a restart after items were added keeps the lineage's item scaling: the same number, the rows read as learnt")
+    func restartKeepsItemScaling() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try RecStore(directory: directory)
+        func register(_ prices: [Float], parent: UInt64?, change: CatalogueChange) throws -> (ItemCatalogue, CatalogueRecord) {
+            let ids = prices.indices.map { "sku-\($0)" }
+            let catalogue = try ItemCatalogue(
+                encoding: ItemEncoding(categorical: [], numeric: ["price"]), ids: ids, features: prices)
+            let sha = try store.blobs.put(try catalogue.canonicalBytes())
+            let record = try store.registerCatalogue(
+                CatalogueRecord(
+                    version: 0, parent: parent, change: change, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
+                    items: ids.count, active: ids.count, width: 1, createdMs: 0))
+            return (catalogue, record)
+        }
+        let v1 = try register([20, 40, 60], parent: nil, change: .upload)
+        let v2 = try register([20, 40, 60, 1_000], parent: 1, change: .add)
+        func start(_ served: (ItemCatalogue, CatalogueRecord)) throws -> (version: UInt64, scaling: ItemScaling?) {
+            var settings = OnlineSettings()
+            settings.catalogue = "\(served.1.version)"
+            settings.served = (served.0, [DataSchema.Feature("user_feature_0", .categorical)], served.1.version, served.1.sha256)
+            let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) { _ in }
+            try coordinator.start(nowMs: 1_000)
+            return (coordinator.version, coordinator.policy.spec.itemScaling)
+        }
+        let first = try start(v1)
+        let scaling = try #require(first.scaling)
+        #expect(abs(scaling.mean[0] - 40) < 1e-9 && abs(scaling.scale[0] - (800.0 / 3).squareRoot()) < 1e-9)
+        // Catalogue 2 would scale by its own four prices; the lineage keeps catalogue 1's, so it resumes its number.
+        #expect(OnlinePolicySpec.itemScaling(for: v2.0) != scaling)
+        let resumed = try start(v2)
+        #expect(resumed.version == first.version)
+        #expect(resumed.scaling == scaling)
+    }
+
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")
     func corruptStoredPolicyIsRefused() throws {
         let h = try OnlineHarness()

@@ -48,7 +48,14 @@ final class OnlineCoordinator: ControlShell {
             // A stored spec that does not decode, or cannot be served, is an error naming it, never taken for a
             // changed spec.
             let storedSpec = try storedSpecAsStored(row)
-            switch try resumption(of: row, pack: pack, bytes: bytes, storedSpec: storedSpec, highestLogged: highestLogged) {
+            let relation = catalogueRelation(stored: row.catalogueVersion)
+            // The item scaling belongs to the lineage (fixed when it began, over the catalogue of that day): a
+            // restart that continues it reads the items as the stored statistics were learnt, not as today's
+            // catalogue would scale them.
+            if relation != .unrelated { core.inheritItemScaling(storedSpec.itemScaling) }
+            switch try resumption(
+                of: row, pack: pack, bytes: bytes, storedSpec: storedSpec, relation: relation, highestLogged: highestLogged)
+            {
             case .resumed: return try handOnUnlearnt(continuing: true)
             case .carried(let policy): carried = policy
             case .newLineage: break
@@ -78,7 +85,7 @@ final class OnlineCoordinator: ControlShell {
     }
 
     /// `read(core)`, through a copy kept out of line: the optimiser's ownership verifier in Swift 6.3.1 crashed on
-    /// reading the core's optional catalogue reference in place inside ``resumption(of:pack:bytes:storedSpec:highestLogged:)``.
+    /// reading the core's optional catalogue reference in place inside ``resumption(of:pack:bytes:storedSpec:relation:highestLogged:)``.
     @inline(never)
     static func read<Value>(_ core: OnlineCore, _ read: (OnlineCore) -> Value) -> Value { read(core) }
 
@@ -98,7 +105,8 @@ final class OnlineCoordinator: ControlShell {
     /// - Throws: ``StoredPolicyUnusable`` when the pack fits but cannot be served (its posterior is not finite).
     @inline(never)
     private func resumption(
-        of row: PolicyVersionRow, pack: ParameterPack, bytes: [UInt8], storedSpec: OnlinePolicySpec, highestLogged: UInt64
+        of row: PolicyVersionRow, pack: ParameterPack, bytes: [UInt8], storedSpec: OnlinePolicySpec,
+        relation: CatalogueRelation, highestLogged: UInt64
     ) throws(StoredPolicyUnusable) -> Resumption {
         let resumed: OnlinePolicy
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
@@ -125,7 +133,6 @@ final class OnlineCoordinator: ControlShell {
         // Swift 6.3.1's optimiser (an ownership-verifier failure on the borrowed optional) in the release build.
         let configuredCatalogue = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
         let storedCatalogue = row.catalogueVersion.map { String($0) } ?? "the simulator world's"
-        let relation = catalogueRelation(stored: row.catalogueVersion)
         if relation == .extends && storedSpec == configuredSpec && highestLogged <= row.version {
             core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
             logger.info("online policy resumed", metadata: ["version": "\(row.version)"])

@@ -33,6 +33,21 @@ extension OnlineCore {
     }
 }
 
+extension OnlineCore {
+    /// Serves the untrained policy again with `scaling` as its item scaling, when it differs from the configured one
+    /// and fits the configured items: a restart continuing a stored lineage reads the items as that lineage always
+    /// did (``OnlineCoordinator`` calls it before the stored statistics are adopted). A scaling that does not fit (the
+    /// item width changed) is left: such a lineage does not continue anyway.
+    mutating func inheritItemScaling(_ scaling: ItemScaling?) {
+        guard scaling != spec.itemScaling, scaling?.problem(itemWidth: spec.itemWidth) == nil else { return }
+        var inherited = spec
+        inherited.itemScaling = scaling
+        guard let policy = try? OnlinePolicy.initial(spec: inherited, catalogue: self.policy.catalogue) else { return }
+        spec = inherited
+        self.policy = policy
+    }
+}
+
 extension OnlineCoordinator {
     /// Why the served policy cannot move to `catalogue` (rows moved or removed, another feature width), or `nil`
     /// when it can or when the policy does not serve the registry. Asked before a version is stored, so a change

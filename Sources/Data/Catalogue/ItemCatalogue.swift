@@ -260,34 +260,45 @@ extension ItemCatalogue {
 }
 
 extension ItemCatalogue {
-    /// The largest magnitude a numeric item column may reach before ``scaleWarnings`` names it.
-    public static let unitScaleBound = 10.0
-
-    /// One warning per numeric column whose values reach beyond ±``unitScaleBound``: the online policy reads item
-    /// columns as the catalogue holds them (a logistic model over products of user and item features), so a price of
-    /// 199 makes its logits, and every score, saturate at 0 or 1. Empty when every numeric column is near unit scale.
-    public var scaleWarnings: [String] {
-        let numericStart = width - encoding.numeric.count
-        return encoding.numeric.enumerated().compactMap { offset, name in
-            let column = numericStart + offset
-            var low = Float.infinity
-            var high = -Float.infinity
-            for row in 0..<count {
-                let x = features[row * width + column]
-                low = min(low, x)
-                high = max(high, x)
-            }
-            guard count > 0, max(abs(low), abs(high)) > Float(Self.unitScaleBound) else { return nil }
-            return "numeric item column \(name) ranges \(low)…\(high): the online policy reads it as it is, so its "
-                + "scores saturate; give it on a unit scale (for example divided by \(Self.suggestedDivisor(max(abs(low), abs(high))))) "
-                + "or as a category"
-        }
+    /// Summary statistics of one numeric item column over the items that may be recommended (every item when none
+    /// may): what a policy standardises the column with.
+    public struct ColumnStatistics: Sendable, Equatable {
+        /// The column's index in a feature row (numeric columns follow the one-hot blocks).
+        public var column: Int
+        /// The column's name in the schema.
+        public var name: String
+        /// The mean.
+        public var mean: Double
+        /// The population standard deviation (0 for a constant column).
+        public var standardDeviation: Double
+        /// The largest `|x|`.
+        public var maximumMagnitude: Double
     }
 
-    /// A power of ten that brings `magnitude` to at most 10.
-    static func suggestedDivisor(_ magnitude: Float) -> Int {
-        var divisor = 1
-        while Float(divisor) * 10 < magnitude && divisor < 1_000_000_000 { divisor *= 10 }
-        return divisor
+    /// Mean, standard deviation and largest magnitude of each numeric column, in schema order (one pass per column,
+    /// in `Double`); empty when the catalogue has no numeric column or no item.
+    public var numericColumnStatistics: [ColumnStatistics] {
+        guard count > 0 else { return [] }
+        let rows = active.contains(true) ? (0..<count).filter { active[$0] } : Array(0..<count)
+        let numericStart = width - encoding.numeric.count
+        return encoding.numeric.enumerated().map { offset, name in
+            let column = numericStart + offset
+            var sum = 0.0
+            var largest = 0.0
+            for row in rows {
+                let x = Double(features[row * width + column])
+                sum += x
+                largest = max(largest, abs(x))
+            }
+            let mean = sum / Double(rows.count)
+            var squares = 0.0
+            for row in rows {
+                let d = Double(features[row * width + column]) - mean
+                squares += d * d
+            }
+            return ColumnStatistics(
+                column: column, name: name, mean: mean, standardDeviation: (squares / Double(rows.count)).squareRoot(),
+                maximumMagnitude: largest)
+        }
     }
 }

@@ -63,7 +63,6 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
             let text = try String(contentsOfFile: schema, encoding: .utf8)
             let path = file ?? DatasetResolver.catalogueFile(parsed, schemaPath: schema)
             let catalogue = try ItemCatalogue.load(path: path, schema: parsed.catalogue)  // refused here, naming the line
-            for warning in catalogue.scaleWarnings { CommandOutput.printError("recpool: warning: \(warning)") }
             let client = try await options.connection.connect()
             defer { client.close() }
             let sha = try await DatasetUpload.upload(path: path, client: client)

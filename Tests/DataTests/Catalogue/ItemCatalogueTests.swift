@@ -87,17 +87,20 @@ struct ItemCatalogueTests {
         try catalogue.add(id: "ünïcode-ok", fields: ["category": "socks", "price": "1"])
     }
 
-    /// A shop's price in euros (9…199) made every online score 0 or 1: the upload now names such a column.
-    @Test("a numeric column far from unit scale is named with a divisor; one near it, and categories, are not")
-    func scaleWarnings() throws {
-        let (folder, path) = try Self.write("sku,category,price\nA-1,shoes,9\nB-2,hats,199\n")
+    /// What the online policy standardises a column with (`OnlinePolicySpec.itemScaling(for:)`).
+    @Test("a numeric column's mean, standard deviation and largest magnitude, over the recommendable items")
+    func numericColumnStatistics() throws {
+        let (folder, path) = try Self.write("sku,category,price\nA-1,shoes,9\nB-2,hats,199\nC-3,hats,-31\n")
         defer { folder.remove() }
-        let wide = try ItemCatalogue.load(path: path, schema: Self.schema)
-        #expect(wide.scaleWarnings.count == 1)
-        #expect(wide.scaleWarnings.first?.contains("price ranges 9.0…199.0") == true, "\(wide.scaleWarnings)")
-        #expect(wide.scaleWarnings.first?.contains("divided by 100") == true, "\(wide.scaleWarnings)")
-        let (small, smallPath) = try Self.write("sku,category,price\nA-1,shoes,0.09\nB-2,hats,-1.99\n")
-        defer { small.remove() }
-        #expect(try ItemCatalogue.load(path: smallPath, schema: Self.schema).scaleWarnings.isEmpty)
+        var catalogue = try ItemCatalogue.load(path: path, schema: Self.schema)
+        let all = try #require(catalogue.numericColumnStatistics.first)
+        #expect(catalogue.numericColumnStatistics.count == 1)
+        #expect(all.name == "price" && all.column == catalogue.width - 1)
+        #expect(abs(all.mean - 59) < 1e-9 && all.maximumMagnitude == 199)
+        let squares: Double = 50 * 50 + 140 * 140 + 90 * 90
+        #expect(abs(all.standardDeviation - (squares / 3).squareRoot()) < 1e-9)
+        try catalogue.retire(id: "B-2")
+        let active = try #require(catalogue.numericColumnStatistics.first)
+        #expect(active.mean == -11 && active.standardDeviation == 20 && active.maximumMagnitude == 31)
     }
 }

@@ -83,7 +83,7 @@ public struct DatasetResolver: Sendable {
                 "'\(name)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,… or a CSV file")
         }
         if let schemaPath {
-            let text = try Self.readText(schemaPath)
+            let text = try DataSchema.readText(schemaPath)
             let schema = try DataSchema.parse(text, path: schemaPath)
             let catalogue = Self.catalogueFile(schema, schemaPath: schemaPath)
             let data = try LogLoader.load(logFile: name, catalogueFile: catalogue, schema: schema, name: name)
@@ -163,9 +163,5 @@ public struct DatasetResolver: Sendable {
         return URL(fileURLWithPath: schemaPath).deletingLastPathComponent().appendingPathComponent(
             schema.catalogue.file
         ).path
-    }
-
-    static func readText(_ path: String) throws(DataError) -> String {
-        try DataSchema.readText(path)
     }
 }

@@ -62,9 +62,9 @@ extension DataSchema {
         try parse(try readText(path), path: path)
     }
 
-    /// A schema file's text, read as every data file is (a device or FIFO refused, never read for ever).
+    /// A schema file's text, read as every data file is (a device refused, never read for ever; a pipe read once).
     /// - Throws: `DataError.schema` naming the file and why it cannot be read, or that it is not UTF-8 text.
-    static func readText(_ path: String) throws(DataError) -> String {
+    public static func readText(_ path: String) throws(DataError) -> String {
         let bytes: [UInt8]
         do {
             bytes = try CSVFile.readBytes(path: path)

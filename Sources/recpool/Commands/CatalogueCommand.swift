@@ -59,8 +59,9 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let parsed = try DataSchema.read(path: schema)
-            let text = try String(contentsOfFile: schema, encoding: .utf8)
+            // Read once: a pipe (`--schema <(…)`) gives its text only once.
+            let text = try DataSchema.readText(schema)
+            let parsed = try DataSchema.parse(text, path: schema)
             let path = file ?? DatasetResolver.catalogueFile(parsed, schemaPath: schema)
             let catalogue = try ItemCatalogue.load(path: path, schema: parsed.catalogue)  // refused here, naming the line
             let client = try await options.connection.connect()

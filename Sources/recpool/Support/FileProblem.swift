@@ -101,10 +101,13 @@ enum PathOption {
 
     /// The inputs a `--schema` brings: the schema file and the catalogue CSV its `[catalogue] file` names (resolved
     /// as the loader resolves it, next to the schema). A schema that cannot be read brings only itself: the command
-    /// reports it when it reads it.
+    /// reports it when it reads it. Only a regular file is read here: a pipe (`--schema <(…)`) is read once, by the
+    /// command, and its catalogue (if any) is not checked against the outputs.
     static func schemaInputs(_ schema: String?, flag: String = "--schema") -> [(path: String?, flag: String)] {
         guard let schema else { return [] }
-        guard let parsed = try? DataSchema.read(path: schema) else { return [(schema, flag)] }
+        guard (try? FileManager.default.attributesOfItem(atPath: schema)[.type] as? FileAttributeType) == .typeRegular,
+            let parsed = try? DataSchema.read(path: schema)
+        else { return [(schema, flag)] }
         return [(schema, flag), (DatasetResolver.catalogueFile(parsed, schemaPath: schema), "catalogue (\(flag)'s [catalogue] file)")]
     }
 

@@ -248,7 +248,7 @@ let package = Package(
         /// log's export in the Open Bandit Dataset's shape.
         .target(
             name: "RecSimulation",
-            dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy"],
+            dependencies: ["RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy", "RecFiles"],
             path: "Sources/Simulation",
             // The textbook baselines run beside every simulated visitor: optimised in debug builds (see RecModel).
             swiftSettings: [.unsafeFlags(["-O"])]
@@ -277,7 +277,7 @@ let package = Package(
             name: "RecPoolCommand",
             dependencies: [
                 "RecWire", "RecTransport", "RecClient", "RecModel", "RecData", "RecPolicy", "RecLoad", "RecSimulation",
-                "RecConfig", "OnlineFlags",
+                "RecConfig", "OnlineFlags", "RecFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

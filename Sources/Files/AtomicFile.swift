@@ -68,9 +68,17 @@ public enum AtomicFile {
 
     /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of
     /// the folder). On failure the temporary file is removed and `path` is untouched.
+    ///
+    /// A `path` that names an existing device, pipe or socket (`--out /dev/null`, `--out >(gzip > f.gz)`) is written
+    /// into, in place: renaming over it replaced `/dev/null` with a regular file, and reported a write to `/dev/full`
+    /// as done. Such a write is not atomic, and its errors are the device's (`ENOSPC` for `/dev/full`).
     /// - Throws: ``FileFailure`` naming the failed step (`create`, `write`, `fsync`, `close`,
-    ///   `rename onto`) and its errno (`ENOSPC` and `EDQUOT` for a full disk).
+    ///   `rename onto`; `open` and `write` into a device) and its errno (`ENOSPC` and `EDQUOT` for a full disk).
     public static func write(_ bytes: [UInt8], to path: String) throws(FileFailure) {
+        var existing = stat()
+        if stat(path, &existing) == 0, [S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].contains(existing.st_mode & S_IFMT) {
+            return try writeInPlace(bytes, to: path)
+        }
         let temporary = "\(path)\(temporarySuffix)\(getpid())"
         do throws(FileFailure) {
             let fd: FileDescriptor
@@ -104,6 +112,28 @@ public enum AtomicFile {
             throw error
         }
         syncFolder(of: path)
+    }
+
+    /// Writes `bytes` into the device or pipe at `path` (opened for writing, never created or renamed over).
+    private static func writeInPlace(_ bytes: [UInt8], to path: String) throws(FileFailure) {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .writeOnly, retryOnInterrupt: true)
+        } catch {
+            throw FileFailure(operation: "open", path: path, errno: Errno(error))
+        }
+        var failure: FileFailure?
+        do {
+            _ = try fd.writeAll(bytes)
+        } catch {
+            failure = FileFailure(operation: "write", path: path, errno: Errno(error))
+        }
+        do {
+            try fd.close()
+        } catch {
+            failure = failure ?? FileFailure(operation: "close", path: path, errno: Errno(error))
+        }
+        if let failure { throw failure }
     }
 
     /// Fsyncs the folder holding `path`, so that a rename into it survives a crash. Best effort: a

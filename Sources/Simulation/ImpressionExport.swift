@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecFiles
 import RecWire
 
 /// Writes the broker's impression log as a shop's log with its schema: the data file, the catalogue it refers to
@@ -155,6 +156,15 @@ public enum ImpressionExport {
         if dataFile.hasSuffix("/") || FileManager.default.fileExists(atPath: dataFile, isDirectory: &isDirectory) && isDirectory.boolValue {
             throw .cannotWrite(path: dataFile, reason: "it names a folder; name the log file in it, e.g. \(dataFile.hasSuffix("/") ? dataFile : dataFile + "/")impressions.csv")
         }
+        // Three files are written side by side: a device or pipe would take the log and leave the other two in its
+        // folder (`--out /dev/null` wrote /dev/schema.toml).
+        if let kind = try? FileManager.default.attributesOfItem(atPath: dataFile)[.type] as? FileAttributeType,
+            kind != .typeRegular && kind != .typeSymbolicLink
+        {
+            throw .cannotWrite(
+                path: dataFile, reason: "it is not a regular file; the export writes the log, item_context.csv and "
+                    + "schema.toml side by side, so name a file in a folder, e.g. export/impressions.csv")
+        }
         let name = URL(fileURLWithPath: dataFile).lastPathComponent
         guard name != itemContextFileName && name != schemaFileName else {
             throw .cannotWrite(
@@ -179,9 +189,9 @@ public enum ImpressionExport {
         ]
         for (path, text) in files {
             do {
-                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                try AtomicFile.write(Array(text.utf8), to: path)
             } catch {
-                throw .cannotWrite(path: path, reason: error.localizedDescription)
+                throw .cannotWrite(path: path, reason: "\(error)")
             }
         }
         return Summary(

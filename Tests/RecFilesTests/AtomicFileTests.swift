@@ -65,4 +65,67 @@ struct AtomicFileTests {
         try AtomicFile.write([1, 2], to: folder + "/file")
         #expect(try AtomicFile.read(folder + "/file") == [1, 2])
     }
+
+    /// `fit --out /dev/null` renamed a regular file over the system's /dev/null, and `--out /dev/full` reported
+    /// success: a device or pipe is written into, in place, and its errors are reported.
+    @Test("a write to an existing pipe or device goes into it, never renames over it, and reports the device's error")
+    func writesIntoDevicesAndPipes() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fifo = folder + "/pipe"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let received = ReceivedBytes()
+        let reader = Thread {
+            let fd = open(fifo, O_RDONLY)
+            var buffer = [UInt8](repeating: 0, count: 64)
+            var got: [UInt8] = []
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                got += buffer[0..<n]
+            }
+            close(fd)
+            received.set(got)
+        }
+        reader.start()
+        try AtomicFile.write([1, 2, 3], to: fifo)
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+        #expect(received.wait() == [1, 2, 3])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["pipe"])
+        // Devices of our own (as /dev/null and /dev/full are: character devices 1,3 and 1,7), where the test may
+        // make them (root, as on CI); the pipe above covers the same path where it may not.
+        let null = folder + "/null"
+        let full = folder + "/full"
+        // glibc's makedev(1, m) for m < 256 is 0x100 | m (a macro Swift does not import).
+        guard mknod(null, S_IFCHR | 0o666, dev_t(0x103)) == 0, mknod(full, S_IFCHR | 0o666, dev_t(0x107)) == 0 else {
+            return
+        }
+        try AtomicFile.write([1, 2, 3], to: null)
+        #expect(stat(null, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        let failure = #expect(throws: FileFailure.self) { try AtomicFile.write([1, 2, 3], to: full) }
+        #expect(failure?.errno == .noSpace && failure?.operation == "write" && failure?.path == full)
+        #expect(stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["full", "null", "pipe"])
+    }
+}
+
+/// Bytes handed from a reader thread to the test, once.
+final class ReceivedBytes: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var bytes: [UInt8]?
+
+    func set(_ value: [UInt8]) {
+        condition.lock()
+        bytes = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait() -> [UInt8] {
+        condition.lock()
+        defer { condition.unlock() }
+        while bytes == nil { condition.wait() }
+        return bytes ?? []
+    }
 }

@@ -196,6 +196,17 @@ import Testing
         }
         #expect(try String(contentsOfFile: folder + "/y/z/log.csv", encoding: .utf8) == (try String(
             contentsOfFile: summary.dataFile, encoding: .utf8)))
+        // A pipe (or a device: `--out /dev/null` wrote /dev/schema.toml) takes one file, not three: refused, and
+        // nothing is written beside it.
+        let pipe = directory.appendingPathComponent("pipe").path
+        #expect(mkfifo(pipe, 0o600) == 0)
+        #expect {
+            try ImpressionExport.write(log, spec: spec, dataFile: pipe)
+        } throws: { error in
+            guard case .cannotWrite(let path, let reason) = error as? ImpressionExport.ExportError else { return false }
+            return path == pipe && reason.contains("not a regular file")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("schema.toml").path))
     }
 
     @Test func itemFeaturesBecomeOneHotLabelsBinaryColumnsAndOrderPreservingRanks() {

@@ -65,7 +65,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
             }
-            if let path = specOut { try Data(try fitted.encoded()).write(to: URL(fileURLWithPath: path)) }
+            if let path = specOut { try FileProblem.write(Data(try fitted.encoded()), to: path) }
             let matrix = fitted.matrix(rows)
             var text =
                 fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"
@@ -84,7 +84,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 }
                 text += rows.reward[row] > 0 ? "1\n" : "0\n"
             }
-            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            try FileProblem.write(text, to: out)
         } catch let error as ExitCode {
             throw error
         } catch {

@@ -75,9 +75,7 @@ struct DataSchemaCommand: AsyncParsableCommand {
                 "recpool: no column recognised as the \(role); the draft holds a placeholder to edit")
         }
         if let out {
-            do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw CommandFailure("cannot write \(out): \(FileProblem.reason(error, path: out))", exitCode: .badInput)
-            }
+            try FileProblem.write(text, to: out)
             CommandOutput.printLine(
                 "wrote \(out): \(schema.logs.userFeatures.count) user features, \(schema.catalogue.itemFeatures.count) item features"
             )

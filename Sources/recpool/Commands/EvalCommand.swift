@@ -70,11 +70,7 @@ struct EvalCommand: AsyncParsableCommand {
             throw CommandFailure(error.description(command: "eval"), exitCode: .badInput)
         }
         if let path = report {
-            do {
-                try result.html().write(toFile: path, atomically: true, encoding: .utf8)
-            } catch {
-                throw CommandFailure("cannot write \(path): \(FileProblem.reason(error, path: path))", exitCode: .badInput)
-            }
+            try FileProblem.write(result.html(), to: path)
         }
         if json {
             CommandOutput.printLine(try JSONOutput.encode(result))

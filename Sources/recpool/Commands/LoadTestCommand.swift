@@ -220,11 +220,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         if let path = report {
             let page = LoadReport(title: "RecPool load test", command: command, levels: levels, runs: runs).html()
-            do {
-                try page.write(toFile: path, atomically: true, encoding: .utf8)
-            } catch {
-                throw CommandFailure("cannot write \(path): \(FileProblem.reason(error, path: path))")
-            }
+            try FileProblem.write(page, to: path)
         }
     }
 

@@ -57,7 +57,7 @@ struct LogsExportCommand: AsyncParsableCommand {
             do throws(ImpressionExport.ExportError) {
                 summary = try ImpressionExport.write(rows, spec: spec, dataFile: out)
             } catch {
-                throw CommandFailure(error.description)
+                throw CommandFailure(error.description, exitCode: .badInput)
             }
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(summary))

@@ -182,11 +182,7 @@ struct SimulateCommand: AsyncParsableCommand {
             CommandOutput.printLine(json ? try result.json() : result.text)
             if let path = report {
                 let command = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-                do {
-                    try result.html(command: command).write(toFile: path, atomically: true, encoding: .utf8)
-                } catch {
-                    throw CommandFailure("cannot write \(path): \(FileProblem.reason(error, path: path))")
-                }
+                try FileProblem.write(result.html(command: command), to: path)
             }
             if result.served == 0 && !baselinesOnly {
                 throw CommandFailure("no simulated user was served (see errors)", exitCode: .errorsDominate)

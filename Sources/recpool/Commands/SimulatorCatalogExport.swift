@@ -50,11 +50,11 @@ enum SimulatorCatalogExport {
             """
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
-            try schema.write(toFile: schemaPath, atomically: true, encoding: .utf8)
         } catch {
             throw CommandFailure("cannot write the catalogue into \(folder): \(FileProblem.reason(error))")
         }
+        try FileProblem.write(csv, to: csvPath)
+        try FileProblem.write(schema, to: schemaPath)
         return (catalogue.count, csvPath, schemaPath)
     }
 }

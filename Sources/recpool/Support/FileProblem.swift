@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import RecData
+import RecFiles
 
 /// Words for why a file could not be read or written, from a Foundation error: the operating system's reason
 /// (`strerror` of the underlying POSIX error, such as "No such file or directory" or "Is a directory") when the
@@ -34,13 +35,21 @@ enum FileProblem {
         }
     }
 
-    /// Writes `data` to `path`, throwing a ``CommandFailure`` (exit 2) that says why when it cannot.
+    /// Writes `data` to `path` (``AtomicFile/write(_:to:)``: atomically into a regular file, in place into a device
+    /// or pipe, never renamed over one), throwing a ``CommandFailure`` (exit 2) that says why when it cannot. Every
+    /// file a command writes goes through here.
     static func write(_ data: Data, to path: String) throws {
         do {
-            try data.write(to: URL(fileURLWithPath: path))
+            try AtomicFile.write(Array(data), to: path)
         } catch {
-            throw CommandFailure("cannot write \(path): \(reason(error, path: path))", exitCode: .badInput)
+            let why = error.operation == "rename onto" && error.errno == .isDirectory ? "Is a directory" : "\(error.errno)"
+            throw CommandFailure("cannot write \(path): \(why) (\(error.operation) \(error.path))", exitCode: .badInput)
         }
+    }
+
+    /// Writes `text` as UTF-8 to `path` (``write(_:to:)-swift.type.method``).
+    static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
     }
 }
 

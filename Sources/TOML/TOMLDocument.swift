@@ -27,20 +27,23 @@ public enum TOMLDocument {
     static func unsafeSyntax(_ text: String) -> TOMLSyntaxError? {
         let bytes = Array(text.utf8)
         var i = 0
-        var line = 1
-        var lineStart = 0
         var open: [UInt8] = []  // the values' open brackets, innermost last
         var atLineStart = true
+        // The line and column of byte `i`, counted when an error is reported (not tracked through every skip).
         func error(_ reason: String) -> TOMLSyntaxError {
-            TOMLSyntaxError(line: line, column: i - lineStart + 1, reason: reason)
+            let lineStart = bytes[..<i].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+            return TOMLSyntaxError(line: 1 + bytes[..<i].count(where: { $0 == 0x0A }), column: i - lineStart + 1, reason: reason)
         }
         func byte(_ k: Int) -> UInt8? { k < bytes.count ? bytes[k] : nil }
+        // TOMLKit hands toml++ a C string, which ends at a NUL: the rest of the document was silently not read.
+        if let nul = bytes.firstIndex(of: 0) {
+            i = nul
+            return error("a NUL character (U+0000), which TOML does not allow anywhere")
+        }
         while i < bytes.count {
             let c = bytes[i]
             if c == 0x0A {
-                line += 1
                 i += 1
-                lineStart = i
                 atLineStart = true
                 continue
             }
@@ -80,10 +83,6 @@ public enum TOMLDocument {
                         if c == UInt8(ascii: "\"") && bytes[k] == UInt8(ascii: "\\") {
                             k += 2
                             continue
-                        }
-                        if bytes[k] == 0x0A {
-                            line += 1
-                            lineStart = k + 1
                         }
                         if bytes[k] == c && byte(k + 1) == c && byte(k + 2) == c {
                             k += 3

@@ -12,6 +12,10 @@ struct TOMLDocumentTests {
         arguments: [
             ("[[[", 1), ("[ +", 1), ("x = 1\n[#", 2), ("[\t.", 1), ("[[ {", 1), ("a = [}", 1), ("a = [1, }", 1),
             ("a = [\n  [1],\n  }\n]", 3), ("a = {b = [}]}", 1), ("[\n", 1), ("\r\n[=1", 2),
+            // Lines inside multi-line strings count, a backslash that ends one (a line-ending backslash) included.
+            ("s = \"\"\"a \\\nb \\\nc\"\"\"\nz = [}", 4), ("s = '''\n\n'''\n[[[", 4),
+            // A NUL ended the document for toml++ (TOMLKit passes a C string): `slots = "bad"` after it was not read.
+            ("id = \"w1\"\u{0}\nslots = \"bad\"", 1), ("a = 1\n# \u{0}", 2),
         ])
     func refused(text: String, line: Int) {
         #expect(throws: TOMLSyntaxError.self) { try TOMLDocument.parse(text) }

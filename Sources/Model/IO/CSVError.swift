@@ -36,6 +36,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The header names column `name` twice, at 1-based columns `first` and `second`: which of the two is meant
     /// (the label, or a feature) would be a guess.
     case duplicateColumn(path: String, name: String, first: Int, second: Int)
+    /// The text holds a NUL byte (U+0000) at 1-based `line` and `column` (in characters): no CSV field holds one, and
+    /// the parser ends a field at it, so the rest of the field or line vanished silently (`1,2\03` read as two fields).
+    case nulCharacter(path: String, line: Int, column: Int)
 
     /// Refuses a header that names a column twice.
     /// - Throws: ``CSVError/duplicateColumn(path:name:first:second:)`` for the first repeated name.
@@ -71,6 +74,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"
         case .invalidLabel(let p, let l, let c, let v): "\(p):\(l):\(c): label \(v) is not in [0, 1]"
         case .badJSON(let p, let r): "\(p): not a JSON array of rows: \(r)"
+        case .nulCharacter(let p, let l, let c): "\(p):\(l):\(c): holds a NUL character (U+0000), which no CSV field may hold"
         case .jsonNotCSV(let p):
             "\(p): this is JSON, and this input is read as CSV only (comma-separated fields, one record per line)"
         case .noFeatureColumns(let p, let l):

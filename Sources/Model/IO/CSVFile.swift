@@ -11,6 +11,7 @@ internal import RecFiles
 /// - refuses bytes that are not UTF-8, naming the line;
 /// - skips blank lines (empty, or only spaces and tabs), which still count for line numbers;
 /// - refuses double quotes that do not pair up (an unclosed quoted field would swallow the rest of the file);
+/// - refuses a NUL character (the parser ends a field at one, silently dropping the rest);
 /// - remembers the 1-based line each record starts on, so every later error can name file, line and column.
 ///
 /// Interpreting the fields is left to ``NumericCSV`` (feature rows) and `RecData`'s `CSVTable` (named columns).
@@ -67,6 +68,13 @@ public struct CSVFile: Sendable, Equatable {
         // rows"); before the quote count, since a JSON string may hold an escaped quote. A CSV whose first field merely
         // starts with `[` or `{` (a header `[id],name`) is not JSON and is read as CSV.
         if holdsJSON(body) { throw .jsonNotCSV(path: path) }
+        if let nul = body.unicodeScalars.firstIndex(of: "\u{0}") {
+            let before = body.unicodeScalars[..<nul]
+            let lineStart = before.lastIndex(of: "\n").map { body.unicodeScalars.index(after: $0) } ?? before.startIndex
+            throw .nulCharacter(
+                path: path, line: 1 + before.count(where: { $0 == "\n" }),
+                column: 1 + body.unicodeScalars[lineStart..<nul].count)
+        }
         var records: [[String]] = []
         var lines: [Int] = []
         var line = 1

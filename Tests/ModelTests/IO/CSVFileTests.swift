@@ -64,4 +64,19 @@ struct CSVFileTests {
     func strayQuoteLine(text: String, line: Int) {
         #expect(throws: CSVError.unbalancedQuote(path: "s.csv", line: line)) { try CSVFile.parse(text, path: "s.csv") }
     }
+
+    /// The parser ended a field at a NUL: `1,2,3\0junk` scored as 1,2,3 and `1,2\03` as two fields.
+    @Test("a NUL character anywhere is refused naming its line and column, in rows, quoted fields and the header", arguments: [
+        ("a,b,c\n1,2,3\u{0}junk\n", 2, 6),
+        ("1,2\u{0}3\n", 1, 4),
+        ("x\n\"q\u{0}\",1\n", 2, 3),
+        ("a\u{0}b,c\n1,2\n", 1, 2),
+        ("é,b\nü,\u{0}\n", 2, 3),
+    ])
+    func nulCharacter(text: String, line: Int, column: Int) {
+        #expect(throws: CSVError.nulCharacter(path: "n.csv", line: line, column: column)) {
+            try CSVFile.parse(Array(text.utf8), path: "n.csv")
+        }
+        #expect("\(CSVError.nulCharacter(path: "n.csv", line: line, column: column))" == "n.csv:\(line):\(column): holds a NUL character (U+0000), which no CSV field may hold")
+    }
 }

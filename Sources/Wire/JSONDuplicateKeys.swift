@@ -1,10 +1,13 @@
+import Foundation
+
 extension WireJSON {
-    /// The first key that appears twice in one object of the JSON text `frame`, as written, or nil. RFC 8259 (§4)
-    /// leaves duplicate names to the parser, and Foundation's decoder keeps one of them silently: `{"op": "jobs",
-    /// "op": "models"}` was answered as `jobs`, and `{"op": "promote", "version": 1, "version": 2}` would promote one
-    /// of two versions. One pass over the bytes, tracking each open object's keys (strings compared as written, so
-    /// `"a"` and `"\u0061"` are not matched: a writer that escapes one spelling of a key is not refused for it).
-    /// Text that is not JSON is left to the decoder, which names it.
+    /// The first key that appears twice in one object of the JSON text `frame`, as the decoder reads it, or nil.
+    /// RFC 8259 (§4) leaves duplicate names to the parser, and Foundation's decoder keeps one of them silently:
+    /// `{"op": "jobs", "op": "models"}` was answered as `jobs`, and `{"op": "promote", "version": 1, "version": 2}`
+    /// would promote one of two versions. One pass over the bytes, tracking each open object's keys as the decoder
+    /// sees them (``decodedKey(_:)``): unescaped, so `"click"` and `"\u0063lick"` are one key, and converted from
+    /// snake case, so `"impression_id"` and `"impressionId"` are too. Text that is not JSON is left to the decoder,
+    /// which names it.
     static func duplicateKey(in frame: [UInt8]) -> String? {
         // Per open container: the keys seen when it is an object (nil for an array), and whether a key comes next.
         var stack: [(keys: Set<ArraySlice<UInt8>>?, expectingKey: Bool)] = []
@@ -27,8 +30,8 @@ extension WireJSON {
                 }
                 guard end < frame.count else { return nil }
                 if let last = stack.indices.last, stack[last].expectingKey, stack[last].keys != nil {
-                    let key = frame[start..<end]
-                    if stack[last].keys!.contains(key) { return String(decoding: key, as: UTF8.self) }
+                    let key = decodedKey(frame[start..<end])
+                    if stack[last].keys!.contains(key) { return String(decoding: frame[start..<end], as: UTF8.self) }
                     stack[last].keys!.insert(key)
                     stack[last].expectingKey = false
                 }
@@ -39,5 +42,31 @@ extension WireJSON {
             i += 1
         }
         return nil
+    }
+
+    /// A key's text (between its quotes, as written) as `WireJSON`'s decoder matches it: escapes resolved, then
+    /// Foundation's `convertFromSnakeCase` (leading and trailing underscores kept; the words between them joined, the
+    /// first lowercased and each later one capitalised). A key with neither `\` nor `_` is returned as it is, without copying.
+    static func decodedKey(_ written: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        guard written.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "_") }) else { return written }
+        var key = String(decoding: written, as: UTF8.self)
+        if written.contains(UInt8(ascii: "\\")) {
+            // The quoted text is a JSON string; a malformed escape is left to the decoder, which names it.
+            guard let unescaped = try? JSONDecoder().decode(String.self, from: Data([UInt8(ascii: "\"")] + written + [UInt8(ascii: "\"")]))
+            else { return written }
+            key = unescaped
+        }
+        return ArraySlice(convertFromSnakeCase(key).utf8)
+    }
+
+    /// Foundation's `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase` applied to one key.
+    static func convertFromSnakeCase(_ key: String) -> String {
+        guard let first = key.firstIndex(where: { $0 != "_" }) else { return key }
+        var last = key.index(before: key.endIndex)
+        while last > first && key[last] == "_" { last = key.index(before: last) }
+        let words = key[first...last].split(separator: "_")
+        guard words.count > 1 else { return key }
+        let joined = words[0].lowercased() + words.dropFirst().map { $0.capitalized }.joined()
+        return String(key[..<first]) + joined + String(key[key.index(after: last)...])
     }
 }

@@ -90,4 +90,28 @@ struct DocumentErrorTests {
             #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == nil, "\(text)")
         }
     }
+
+    /// `"\u0063lick"` after `"click"` stored the first click silently: the decoder reads keys unescaped and converted
+    /// from snake case, so the check compares them that way too.
+    @Test("a key written twice in two spellings the decoder reads as one (an escape, snake and camel case) is refused")
+    func duplicateKeySpellings() throws {
+        for (text, key) in [
+            (#"{"impression_id":"i","item":1,"click":0,"\u0063lick":1}"#, #"\u0063lick"#),
+            (#"{"top":1,"\u0074op":5}"#, #"\u0074op"#), (#"{"op":"jobs","\u006fp":"models"}"#, #"\u006fp"#),
+            (#"{"impression_id":"a","impressionId":"b","item":1,"click":1}"#, "impressionId"),
+            (#"{"impressionId":"a","impression_id":"b","item":1,"click":1}"#, "impression_id"),
+            (#"{"user_features":{},"USER_FEATURES":{}}"#, "USER_FEATURES"), (#"{"a_b":1,"a__b":2}"#, "a__b"),
+        ] {
+            #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == key, "\(text)")
+        }
+        #expect(throws: WireError.self) {
+            try WireJSON.decode(FeedbackRequest.self, from: Array(#"{"impression_id":"i","item":1,"click":0,"\u0063lick":1}"#.utf8))
+        }
+        // Distinct for the decoder: left alone (leading and trailing underscores are kept, a bad escape is the
+        // decoder's to name).
+        for text in [#"{"_top":1,"top":2}"#, #"{"top_":1,"top":2}"#, #"{"\q":1,"q":2}"#] {
+            #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == nil, "\(text)")
+        }
+        #expect(WireJSON.convertFromSnakeCase("__user_FEATURES_") == "__userFeatures_")
+    }
 }

@@ -155,7 +155,7 @@ struct JobResumeTests {
     }
 
     /// A DQN job whose replicas never filled a batch "completed" with the seeded network and no warning.
-    @Test("a job whose last round took no gradient step fails naming why, and registers no version")
+    @Test("a job none of whose rounds took a gradient step fails naming why, and registers no version")
     func untrainedLastRoundFails() throws {
         let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)
         try h.edit("UPDATE rounds SET loss = NULL")
@@ -163,8 +163,21 @@ struct JobResumeTests {
         try h.start()
         #expect(try h.workerJoins().isEmpty)
         let job = try #require(try h.store.job("job-1"))
-        #expect(job.state == .failed && job.error?.contains("no replica took a training step") == true, "\(job.error ?? "")")
+        #expect(job.state == .failed && job.error?.contains("no replica took a training step in any of the 2 round(s)") == true, "\(job.error ?? "")")
         #expect(try h.store.models().isEmpty)
+    }
+
+    /// The check tested the last round alone: a job that trained in round 1 and whose last round took no step (a
+    /// replica with no rows left) failed as "untrained".
+    @Test("a job whose last round took no step after one that did is finalized, not failed")
+    func trainedEarlierRoundFinalizes() throws {
+        let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)
+        try h.edit("UPDATE rounds SET loss = NULL WHERE round = 2")
+        try h.edit("UPDATE jobs SET loss = NULL")
+        try h.start()
+        let assignment = try #require(try h.workerJoins().first)
+        #expect(assignment.finalize)
+        #expect(try h.store.job("job-1")?.state != .failed)
     }
 
     @Test("a job with rounds left resumes with the next round from its last stored state")

@@ -37,6 +37,7 @@ extension JobCoordinator {
         job.totalSteps = JobCore.knownTotalSteps(of: record)
         job.uploadNames = uploadNames(of: spec)
         if spec.restoreBest != false { job.best = bestStoredState(record) }
+        job.stepped = record.loss != nil || ((try? store.rounds(of: record.id))?.contains { $0.loss != nil } ?? true)
         run(.accepted(job), nowMs: nowMs)
         logger.info("resuming job", metadata: ["job_id": "\(record.id)", "round": "\(record.round)"])
     }

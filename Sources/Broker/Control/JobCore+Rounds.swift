@@ -233,6 +233,7 @@ extension JobCore {
         record.step = min(round * H, job.totalSteps ?? round * H)
         record.epoch = ordered.map(\.report.epoch).max() ?? record.epoch
         record.loss = loss
+        if loss != nil { job.stepped = true }
         if let metrics { record.metrics = String(decoding: WireJSON.encode(metrics), as: UTF8.self) }
         if let total = job.totalSteps { record.totalRounds = total.addingSaturating(H - 1) / H }
         // The metrics a replica reports describe the state it received: the average after the previous round,
@@ -282,14 +283,17 @@ extension JobCore {
     /// Asks one worker for a checkpoint of the final state and its validation metrics.
     mutating func finalize(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
         guard var job = jobs[id] else { return }
-        // A last round in which no replica took a gradient step (a DQN replica steps only once its replay buffer
-        // holds a batch): the state is the untrained one, which must never be registered as the job's model.
-        if job.record.round > 0, job.record.loss == nil {
+        // No round in which a replica took a gradient step (a DQN replica steps only once its replay buffer holds a
+        // batch): the state is the untrained one, which must never be registered as the job's model. A last round
+        // without a step after rounds with steps leaves a trained state, which is registered.
+        if job.record.round > 0, !job.stepped {
+            let why =
+                job.spec.model == "dqn"
+                ? "a DQN replica steps once its replay buffer holds a batch of \(job.spec.batch) transitions; give more "
+                    + "rows or epochs per replica, fewer workers, or a smaller --batch"
+                : "give more rows per replica, fewer workers, or a smaller --batch"
             return fail(
-                id,
-                "no replica took a training step in the last round (round \(job.record.round)), so the model is "
-                    + "untrained: a DQN replica steps once its replay buffer holds a batch of \(job.spec.batch) "
-                    + "transitions; give more rows or epochs per replica, fewer workers, or a smaller --batch",
+                id, "no replica took a training step in any of the \(job.record.round) round(s), so the model is untrained: \(why)",
                 into: &actions)
         }
         guard let worker = pickWorker(for: 0) else { return }

@@ -51,6 +51,9 @@ struct JobCore: ControlCore {
         /// The last round's own validation metrics, kept when its state validated worse than ``best`` and the best
         /// was checkpointed instead: the last round is stored with these, never with the best state's.
         var lastRoundMetrics: MetricValues?
+        /// Whether some round of this job had a replica take a gradient step (a loss): the state is trained. Rebuilt
+        /// from the stored rounds when a job resumes.
+        var stepped = false
     }
 
     /// Whether a job may have completed `round` rounds of `syncEvery` steps: 0 (none yet) or more, with the first

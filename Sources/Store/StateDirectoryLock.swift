@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -8,36 +9,69 @@ import Foundation
 /// (`fcntl(F_SETLK)`, a write lock over the whole file) on `<directory>/recpool.lock`. Two brokers on one state
 /// directory would both resume its unfinished jobs and register a model version each for the same job, and each would
 /// delete the other's partly written blobs at start. The kernel releases the lock when the process exits, however it
-/// exits, so a crashed broker never leaves a stale lock. A record lock belongs to the process, not the descriptor, so
-/// the same process may open the directory again (a store reopened in place, as the tests restart one); another
-/// process cannot.
+/// exits, so a crashed broker never leaves a stale lock.
+///
+/// A record lock belongs to the process, and closing *any* descriptor of the file releases it, so the process keeps
+/// one descriptor per lock file and counts its holders (``held``): the same process may open the directory again (a
+/// store reopened in place, as the tests restart one), and the lock is released only when the last holder goes, so
+/// closing the first of two stores no longer lets another process in while the second is still open.
 final class StateDirectoryLock: Sendable {
     /// The lock file's name in the state directory.
     static let fileName = "recpool.lock"
 
-    private let descriptor: Int32
+    /// A lock file by its device and inode (one file however its path is spelt).
+    private struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
 
-    /// Takes the lock, creating the file if needed, and writes this process's pid into it.
+    /// This process's locked files: the one descriptor that holds each lock, and how many holders share it.
+    private static let held = Mutex<[FileIdentity: (descriptor: Int32, holders: Int)]>([:])
+
+    private let identity: FileIdentity
+
+    /// Takes the lock, creating the file if needed, and writes this process's pid into it; in a process that holds it
+    /// already, shares that hold.
     /// - Throws: ``StoreError/inUse(path:holder:)`` naming the pid that holds it, ``StoreError/io(path:reason:)``
     ///   when the file cannot be opened or locked.
     init(directory: String) throws(StoreError) {
         let path = "\(directory)/\(Self.fileName)"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-        var request = Self.wholeFile(type: F_WRLCK)
-        guard fcntl(fd, F_SETLK, &request) == 0 else {
-            let reason = errno
-            var holder = Self.wholeFile(type: F_WRLCK)
-            let known = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != Int16(F_UNLCK)
-            close(fd)
-            guard reason == EAGAIN || reason == EACCES else {
-                throw .io(path: path, reason: String(cString: strerror(reason)))
+        let result: Result<FileIdentity, StoreError> = Self.held.withLock { held in
+            // A file this process holds already is found by stat, never opened again: closing a second descriptor
+            // of it would release the process's lock.
+            var info = stat()
+            if stat(path, &info) == 0 {
+                let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+                if let shared = held[identity] {
+                    held[identity] = (shared.descriptor, shared.holders + 1)
+                    return .success(identity)
+                }
             }
-            throw .inUse(path: directory, holder: known ? "pid \(holder.l_pid)" : "another process")
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return .failure(.io(path: path, reason: String(cString: strerror(errno)))) }
+            guard fstat(fd, &info) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                return .failure(.io(path: path, reason: reason))
+            }
+            let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            var request = Self.wholeFile(type: F_WRLCK)
+            guard fcntl(fd, F_SETLK, &request) == 0 else {
+                let reason = errno
+                var holder = Self.wholeFile(type: F_WRLCK)
+                let known = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != Int16(F_UNLCK)
+                close(fd)
+                guard reason == EAGAIN || reason == EACCES else {
+                    return .failure(.io(path: path, reason: String(cString: strerror(reason))))
+                }
+                return .failure(.inUse(path: directory, holder: known ? "pid \(holder.l_pid)" : "another process"))
+            }
+            let pid = Array("\(getpid())\n".utf8)
+            if ftruncate(fd, 0) == 0 { _ = pwrite(fd, pid, pid.count, 0) }
+            held[identity] = (fd, 1)
+            return .success(identity)
         }
-        let pid = Array("\(getpid())\n".utf8)
-        if ftruncate(fd, 0) == 0 { _ = pwrite(fd, pid, pid.count, 0) }
-        descriptor = fd
+        identity = try result.get()
     }
 
     private static func wholeFile(type: Int32) -> flock {
@@ -49,6 +83,17 @@ final class StateDirectoryLock: Sendable {
         return lock
     }
 
-    /// Closing the descriptor releases the process's lock on the file.
-    deinit { close(descriptor) }
+    /// The last holder's going closes the descriptor, which releases the process's lock on the file.
+    deinit {
+        let identity = identity
+        Self.held.withLock { held in
+            guard let shared = held[identity] else { return }
+            if shared.holders > 1 {
+                held[identity] = (shared.descriptor, shared.holders - 1)
+            } else {
+                close(shared.descriptor)
+                held[identity] = nil
+            }
+        }
+    }
 }

@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@testable import RecStore
+
+/// A record lock belongs to the process and closing any descriptor of the file releases it: a second store opened on
+/// the same directory in one process, closed first, let another process take the directory while the first was
+/// still open.
+@Suite("The state directory's lock")
+struct StateDirectoryLockTests {
+    /// Whether another process can take the record lock on `path` now (`lockf`, a non-blocking `F_SETLK`).
+    static func anotherProcessCanLock(_ path: String) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(1)",
+            path,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test("the lock is held while any store of this process has the directory open, and released with the last")
+    func heldUntilTheLastStoreCloses() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-lock-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lockFile = directory + "/" + StateDirectoryLock.fileName
+        var first: RecStore? = try RecStore(directory: directory)
+        var second: RecStore? = try RecStore(directory: directory)
+        #expect(try !Self.anotherProcessCanLock(lockFile))
+        first = nil
+        #expect(try !Self.anotherProcessCanLock(lockFile), "closing the first store released the second's lock")
+        #expect(second != nil)
+        second = nil
+        #expect(try Self.anotherProcessCanLock(lockFile))
+        _ = first
+    }
+}

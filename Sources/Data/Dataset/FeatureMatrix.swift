@@ -147,18 +147,25 @@ public struct CategoricalColumns: Sendable, Equatable {
     }
 
     /// obp's context: `pandas.get_dummies(columns, drop_first=True)` — for each column in order, one indicator
-    /// per category in sorted order except the first.
+    /// per category in sorted order except the first; a blank value is no category (all 0).
     public func dummiesDroppingFirst() -> FeatureMatrix {
         var names: [String] = []
         var offsets: [Int] = []
+        // A blank value is missing (pandas reads an empty field as NaN, which `get_dummies` gives no column and no
+        // indicator): no category, so it is neither dropped as the first nor given a column, and its row is all 0.
+        let blank = categories.map { $0.firstIndex(of: "") }
         for (column, vocabulary) in categories.enumerated() {
             offsets.append(names.count - 1)
-            names.append(contentsOf: vocabulary.dropFirst().map { "\(self.names[column])_\($0)" })
+            names.append(contentsOf: vocabulary.filter { !$0.isEmpty }.dropFirst().map { "\(self.names[column])_\($0)" })
         }
         var values = [Float](repeating: 0, count: rows * names.count)
         for row in 0..<rows {
             for column in self.names.indices {
-                let code = Int(codes[row * self.names.count + column])
+                var code = Int(codes[row * self.names.count + column])
+                if let blank = blank[column] {
+                    if code == blank { continue }
+                    if code > blank { code -= 1 }
+                }
                 if code > 0 { values[row * names.count + offsets[column] + code] = 1 }
             }
         }

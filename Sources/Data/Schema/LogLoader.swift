@@ -11,8 +11,9 @@ import RecModel
 ///   propensity;
 /// - context = one-hot categorical user features with the first sorted category dropped, then the numeric ones;
 /// - action context = label-encoded categorical item features, then the numeric ones, each group in file order;
-/// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's earlier engagements per
-///   item (a positive outcome, or a dwell of at least `engagedSeconds`); a blank user id has no history;
+/// - affinity = the `affinity_prefix` columns, or else, with a `user` column, the user's engagements per item at
+///   earlier timestamps (a positive outcome, or a dwell of at least `engagedSeconds`; never one of the row's own
+///   timestamp, such as the rest of its slate); a blank user id has no history;
 /// - with an `observed` role, a row whose `observed` is 0 (shown, no feedback) is left out before anything else:
 ///   its outcome is unknown, not a non-click (``BanditDataset/unobservedRows`` counts them);
 /// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
@@ -276,11 +277,12 @@ struct LogTable {
     }
 
     /// Row indices in time order: numeric timestamps numerically, ISO 8601 date-times as the instants they name (so
-    /// `10:00:00Z` precedes `10:00:00.5Z`, and `11:00+02:00` precedes `10:00Z`); ties keep file order.
+    /// `10:00:00Z` precedes `10:00:00.5Z`, and `11:00+02:00` precedes `10:00Z`); ties keep file order. `instant[row]`
+    /// numbers each row's timestamp in that order (rows of one timestamp share a number).
     /// - Throws: `DataError.file(.invalidValue)` naming the first timestamp that is neither a finite number nor an
     ///   ISO 8601 date-time, that is of the other kind than the first row's, or that names its zone when the first
     ///   row's does not (or the reverse: a time without a zone cannot be placed beside one with a zone).
-    func timeOrder() throws(DataError) -> [Int] {
+    func timeOrder() throws(DataError) -> (rows: [Int], instant: [Int]) {
         let column = try table.column(schema.timestamp)
         let texts = table.rows.map { $0[column] }
         let numbers = texts.map { CSVNumber.double($0).flatMap { $0.isFinite ? $0 : nil } }
@@ -307,12 +309,15 @@ struct LogTable {
                     : "is not a timestamp: write a number (such as Unix seconds) or an ISO 8601 date-time "
                         + "(2024-05-01T10:00:00Z)")
         }
-        if numeric {
-            let values = numbers.map { $0! }
-            return table.rows.indices.sorted { values[$0] == values[$1] ? $0 < $1 : values[$0] < values[$1] }
+        func ordered<Time: Comparable>(_ times: [Time]) -> (rows: [Int], instant: [Int]) {
+            let rows = table.rows.indices.sorted { times[$0] == times[$1] ? $0 < $1 : times[$0] < times[$1] }
+            var instant = [Int](repeating: 0, count: rows.count)
+            for (k, row) in rows.enumerated().dropFirst() {
+                instant[row] = instant[rows[k - 1]] + (times[row] == times[rows[k - 1]] ? 0 : 1)
+            }
+            return (rows, instant)
         }
-        let times = instants.map { $0! }
-        return table.rows.indices.sorted { times[$0] == times[$1] ? $0 < $1 : times[$0] < times[$1] }
+        return numeric ? ordered(numbers.map { $0! }) : ordered(instants.map { $0! })
     }
 
     /// The engagements a `viewed` field (`item:seconds` pairs joined by `;`) counts, per item, sorted by item: a
@@ -365,7 +370,7 @@ struct LogTable {
         let observedColumn = try schema.observed.map { name throws(DataError) in try table.column(name) }
         let userColumn = try schema.user.map { name throws(DataError) in try table.column(name) }
         let viewedColumn = try schema.viewed.map { name throws(DataError) in try table.column(name) }
-        let timeOrdered = try timeOrder()
+        let (timeOrdered, instant) = try timeOrder()
         // The rows kept, in time order: with an `observed` column, a shown item whose feedback never arrived has no
         // outcome, so it is left out (it is not a non-click).
         var order: [Int] = []
@@ -400,7 +405,16 @@ struct LogTable {
         var numericValues: [Float] = []
         var numericRaw: [Double] = []
         var history: [String: [Int: Float]] = [:]
+        // Engagements of the current timestamp: they enter the history once a later timestamp is reached, so no row
+        // sees an outcome of its own instant (the other items of its own slate), whatever the file's order.
+        var engagedNow: [(user: String, item: Int)] = []
+        var currentInstant = -1
         for row in order {
+            if instant[row] != currentInstant {
+                for (user, item) in engagedNow { history[user, default: [:]][item, default: 0] += 1 }
+                engagedNow.removeAll(keepingCapacity: true)
+                currentInstant = instant[row]
+            }
             let item = try self.items.item(table, row: row, column: itemColumn)
             let outcome = try table.double(row: row, column: outcomeColumn)
             if schema.isReward {
@@ -452,7 +466,7 @@ struct LogTable {
                 let user = table.rows[row][userColumn]
                 let past = history[user] ?? [:]
                 affinity.append(past.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-                if outcome > 0 || (dwell ?? 0) >= engagedSeconds { history[user, default: [:]][item, default: 0] += 1 }
+                if outcome > 0 || (dwell ?? 0) >= engagedSeconds { engagedNow.append((user, item)) }
             } else {
                 affinity.append([])
             }

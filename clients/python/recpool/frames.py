@@ -3,8 +3,10 @@ and the other way, logged impressions as a training upload. Needs pandas (``pip 
 
 The DataFrame layout is the one ``recpool logs export`` writes (docs/ONLINE.md): one row per shown item
 with obp's columns ``timestamp``, ``item_id``, ``position`` (from 1), ``click``, ``propensity_score``,
-``user_feature_*``, ``user-item_affinity_*``, plus ``observed``, ``dwell``, ``impression_id`` and
-``policy_version``. A shown item that got no feedback is ``observed`` 0 with a missing ``click`` (``<NA>``):
+the user features (``user_feature_*`` in the simulator's world, a shop's own names otherwise: every column
+that is not one of these), ``user-item_affinity_*`` (one per item, for catalogues of at most
+:data:`AFFINITY_COLUMNS_LIMIT` items), plus ``observed``, ``dwell``, ``impression_id``, ``policy_version``
+and ``viewed`` (the history as the export writes it, whatever the catalogue's size). A shown item that got no feedback is ``observed`` 0 with a missing ``click`` (``<NA>``):
 its outcome is unknown, which is not a non-click, so :func:`bandit_feedback` and :func:`training_frame` leave
 such rows out. A dwell nobody reported is missing too (``<NA>``, a nullable ``Float64``): the frame holds no NaN.
 """
@@ -20,6 +22,13 @@ import numpy as np
 OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
 #: The columns after the affinities.
 TAIL_COLUMNS = ("observed", "dwell", "impression_id", "policy_version")
+#: Columns of ``recpool logs export``'s file that are neither OBD's nor a user feature.
+EXPORT_COLUMNS = ("viewed", "score", "retrieval")
+#: The prefix of OBD's per-item history columns.
+AFFINITY_PREFIX = "user-item_affinity_"
+#: The largest catalogue :func:`impressions_frame` gives one ``user-item_affinity_*`` column per item by default
+#: (a frame of 200,000 rows and 100,000 such columns would be 160 GB).
+AFFINITY_COLUMNS_LIMIT = 1000
 
 
 def observed_rows(frame):
@@ -42,13 +51,18 @@ def _catalogue_size(spec: Optional[dict]) -> Optional[int]:
     return len(items) if isinstance(items, list) else None
 
 
-def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
+def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
+                      affinity_columns: Optional[bool] = None):
     """The impression log as a DataFrame in the OBD layout (one row per shown item, slot order).
 
     Args:
         source: a :class:`~recpool.Client` (the log is paged with CONTROL ``impressions``), or the
             ``(rows, spec)`` pair ``Client.impressions()`` returns (with an AsyncClient, pass
             ``await aclient.impressions()``).
+        affinity_columns: whether to add OBD's ``user-item_affinity_*`` columns, one per catalogue item,
+            from each impression's viewed items. By default only for a catalogue of at most
+            :data:`AFFINITY_COLUMNS_LIMIT` items; the history is always in the ``viewed`` column too
+            (``item:seconds`` pairs joined by ``;``, as ``recpool logs export`` writes it).
     """
     pd = _pandas()
     if inspect.iscoroutinefunction(getattr(source, "impressions", None)):
@@ -85,20 +99,23 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000):
             entry["dwell"] = float(dwell[str(item)]) if str(item) in dwell else None
             entry["impression_id"] = record["impression_id"]
             entry["policy_version"] = int(record["version"])
+            entry["viewed"] = ";".join(f"{int(v['item'])}:{v['seconds']:g}" for v in record.get("viewed") or [])
             records.append(entry)
     columns = list(OBD_COLUMNS) + features
-    tail = list(TAIL_COLUMNS)
+    tail = list(TAIL_COLUMNS) + ["viewed"]
     frame = pd.DataFrame.from_records(records, columns=columns + tail)
     frame["click"] = frame["click"].astype("Int64")
     frame["dwell"] = frame["dwell"].astype("Float64")  # a dwell not reported is missing (<NA>), not NaN
-    if n_items:
+    if affinity_columns is None:
+        affinity_columns = n_items is not None and n_items <= AFFINITY_COLUMNS_LIMIT
+    if n_items and affinity_columns:
         affinity = np.zeros((len(frame), n_items))
         # The viewed items as engagements, as the export writes them (a view of ≥ 10 s counts min(s / 10, 3)).
         for index, row in enumerate(r for r in rows for _ in r["record"]["slate"]):
             for view in row["record"].get("viewed") or []:
                 if 0 <= int(view["item"]) < n_items and float(view["seconds"]) >= 10:
                     affinity[index, int(view["item"])] += min(float(view["seconds"]) / 10, 3)
-        affinity = pd.DataFrame(affinity, columns=[f"user-item_affinity_{k}" for k in range(n_items)])
+        affinity = pd.DataFrame(affinity, columns=[f"{AFFINITY_PREFIX}{k}" for k in range(n_items)])
         frame = pd.concat([frame.iloc[:, :len(columns)], affinity, frame[tail]], axis=1)
     return frame
 
@@ -107,8 +124,10 @@ def read_export(path):
     """Reads ``impressions.csv`` from ``recpool logs export`` (or an OBD file) into the same layout."""
     pd = _pandas()
     header = pd.read_csv(path, nrows=0).columns
-    # Raw user features stay text, and an empty one stays "" (not NaN), as in the live frame.
-    text = {name: str for name in header if str(name).startswith("user_feature_")}
+    # Raw user features (whatever their names) stay text, and an empty one stays "" (not NaN), as in the
+    # live frame.
+    text = {name: str for name in _user_features_of(header[1:])}
+    text["viewed"] = str
     frame = pd.read_csv(path, index_col=0, dtype=text, keep_default_na=False)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     # A blank click is an unobserved row's (missing, not 0); a blank dwell was not reported.
@@ -118,8 +137,19 @@ def read_export(path):
     return frame
 
 
+def _user_features_of(columns) -> list:
+    """The user-feature columns among ``columns``: every column that is neither OBD's, nor the export's,
+    nor an affinity column (a shop's features keep their own names: ``device``, ``age``)."""
+    known = set(OBD_COLUMNS) | set(TAIL_COLUMNS) | set(EXPORT_COLUMNS)
+    return [c for c in columns if str(c) not in known and not str(c).startswith(AFFINITY_PREFIX)
+            and not str(c).startswith("Unnamed:")]
+
+
 def _user_features(frame) -> list:
-    return [c for c in frame.columns if str(c).startswith("user_feature_")]
+    features = _user_features_of(frame.columns)
+    if not features:
+        raise ValueError("the frame has no user-feature columns (every column is OBD's or the export's)")
+    return features
 
 
 def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None) -> dict:
@@ -129,8 +159,8 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     Keys: ``n_rounds``, ``n_actions``, ``action``, ``position`` (from 0, as obp counts), ``reward`` (the
     click), ``pscore`` (the logged propensity), ``context`` (one-hot user features, then the
     ``user-item_affinity_*`` columns, as obp's OpenBanditDataset builds it), ``action_context`` (the item
-    context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given)
-    and ``timestamp``. Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
+    context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given, which
+    needs ``n_actions`` of at most :data:`AFFINITY_COLUMNS_LIMIT`) and ``timestamp``. Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
     """
     pd = _pandas()
     frame = observed_rows(frame)
@@ -144,15 +174,21 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     if not ((pscore > 0) & (pscore <= 1)).all():
         raise ValueError("a propensity_score is outside (0, 1]")
     users = pd.get_dummies(frame[_user_features(frame)].astype(str), dtype=float)
-    affinity = frame[[c for c in frame.columns if str(c).startswith("user-item_affinity_")]].astype(float)
+    affinity = frame[[c for c in frame.columns if str(c).startswith(AFFINITY_PREFIX)]].astype(float)
     context = pd.concat([users, affinity], axis=1).to_numpy(dtype=float)
     if item_context is None:
+        if n_actions > AFFINITY_COLUMNS_LIMIT:
+            raise ValueError(f"n_actions is {n_actions}: pass item_context (the item features; the default identity "
+                             f"would be {n_actions} × {n_actions})")
         action_context = np.eye(n_actions)
     else:
         items = item_context.sort_values("item_id")
         rest = [c for c in items.columns if c not in ("item_id", "item_feature_0")]
         parts = [items[["item_feature_0"]].astype(float)] if "item_feature_0" in items else []
-        parts.append(pd.get_dummies(items[rest].astype(str), dtype=float))
+        if rest:
+            parts.append(pd.get_dummies(items[rest].astype(str), dtype=float))
+        if not parts:
+            raise ValueError("item_context has no column besides item_id")
         action_context = pd.concat(parts, axis=1).to_numpy(dtype=float)
     return {
         "n_rounds": len(frame), "n_actions": n_actions, "action": action,

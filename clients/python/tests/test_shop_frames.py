@@ -1,0 +1,67 @@
+"""The impression log of a shop's own catalogue and feature names as pandas frames: no pool needed, the
+``(rows, spec)`` pair ``Client.impressions()`` returns is built here."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from recpool import frames
+
+
+def shop_log(n_items, impressions=4):
+    """A log over ``n_items`` items whose user features are a shop's ``device`` and ``age``."""
+    spec = {"user_features": [{"name": "device", "kind": "categorical"}, {"name": "age", "kind": "numeric"}],
+            "item_features": [[0.0]] * n_items}
+    rows = []
+    for k in range(impressions):
+        rows.append({
+            "record": {"impression_id": f"imp-{k}", "created_ms": 1_700_000_000_000 + k, "version": 1,
+                       "slate": [k % n_items, (k + 1) % n_items], "propensities": [0.5, 0.25],
+                       "user_features": {"device": ["ios", "web"][k % 2], "age": str(20 + k)},
+                       "viewed": [{"item": 1, "seconds": 12.5}] if k % 2 else []},
+            "clicks": {str(k % n_items): 1, str((k + 1) % n_items): 0},
+        })
+    return rows, spec
+
+
+def test_a_shops_feature_names_are_its_user_features():
+    log = frames.impressions_frame(shop_log(20))
+    assert {"device", "age", "viewed"} <= set(log.columns)
+    assert {"user-item_affinity_0", "user-item_affinity_19"} <= set(log.columns)
+    assert log.loc[log["impression_id"] == "imp-1", "viewed"].tolist() == ["1:12.5", "1:12.5"]
+    feedback = frames.bandit_feedback(log, n_actions=20)
+    # device (ios, web) and age (20…23) one-hot, then 20 affinity columns.
+    assert feedback["context"].shape == (8, 2 + 4 + 20)
+    table = frames.training_frame(log, n_actions=20)
+    assert {"device=ios", "device=web", "age=20"} <= set(table.columns)
+
+
+def test_a_large_catalogue_gets_no_column_per_item_by_default():
+    log = frames.impressions_frame(shop_log(100_000))
+    assert not any(str(c).startswith("user-item_affinity_") for c in log.columns)
+    assert log.shape[1] < 20
+    with pytest.raises(ValueError, match="pass item_context"):
+        frames.bandit_feedback(log, n_actions=100_000)
+    items = pd.DataFrame({"item_id": np.arange(100_000), "item_feature_0": np.linspace(0, 1, 100_000)})
+    feedback = frames.bandit_feedback(log, n_actions=100_000, item_context=items)
+    assert feedback["context"].shape == (8, 6) and feedback["action_context"].shape == (100_000, 1)
+    wide = frames.impressions_frame(shop_log(1_500), affinity_columns=True)
+    assert "user-item_affinity_1499" in wide.columns
+
+
+def test_read_export_keeps_a_shops_features_as_text(tmp_path):
+    path = tmp_path / "impressions.csv"
+    path.write_text(
+        ",timestamp,item_id,position,click,observed,dwell,propensity_score,impression_id,policy_version,viewed,score,"
+        "retrieval,device,age\n"
+        "0,2024-05-01 10:00:00.000000+00:00,3,1,1,1,,0.5,i1,1,,0.1,,ios,007\n"
+        "1,2024-05-01 10:00:00.000000+00:00,4,2,,0,,0.5,i1,1,3:12,0.1,,,\n")
+    log = frames.read_export(path)
+    assert log["device"].tolist() == ["ios", ""] and log["age"].tolist() == ["007", ""]
+    assert log["viewed"].tolist() == ["", "3:12"]
+    assert frames.bandit_feedback(log, n_actions=5)["context"].shape == (1, 2)
+
+
+def test_a_frame_without_user_features_is_named():
+    log = frames.impressions_frame(shop_log(5)).drop(columns=["device", "age"])
+    with pytest.raises(ValueError, match="no user-feature columns"):
+        frames.bandit_feedback(log, n_actions=5)

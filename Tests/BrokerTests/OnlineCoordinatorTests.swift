@@ -92,6 +92,13 @@ struct OnlineCoordinatorTests {
         #expect(late?.header.status == .expired)
         #expect(h.coordinator.view.feedback == 1)
         #expect(h.coordinator.view.duplicates == 1)
+        // A late repeat of feedback the log holds is a duplicate, not EXPIRED: a client retrying to learn whether
+        // its event was kept hears that it was (it was answered EXPIRED, as if lost).
+        let lateRepeat = try #require(h.feedback("imp-1", item: 7, nowMs: 1_000 + OnlineSettings().feedbackWindowMs + 1))
+        #expect(lateRepeat.header.status == .ok && lateRepeat.header.modelVersion == h.coordinator.version)
+        #expect(try WireJSON.decode(FeedbackReply.self, from: lateRepeat.frame(0)).duplicate == true)
+        #expect(h.coordinator.view.feedback == 1 && h.coordinator.view.duplicates == 2)
+        #expect(try RecStore(directory: h.directory).impression("imp-1")?.clicks == [7: 1])
     }
 
     @Test("feedback is answered only after its group commit, and duplicates within one batch are caught")

@@ -329,7 +329,8 @@ final class OnlineCoordinator: ControlShell {
         guard let row = try store.impression(id) else { return nil }
         let record = try StoredJSON.decodeValid(
             ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
-        return LoggedImpressionRow(record: record, createdMs: row.createdMs, worker: row.worker)
+        return LoggedImpressionRow(
+            record: record, createdMs: row.createdMs, worker: row.worker, answeredItems: Set(row.clicks.keys))
     }
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active

@@ -90,6 +90,8 @@ struct LoggedImpressionRow {
     var createdMs: UInt64
     /// The worker that served it.
     var worker: String
+    /// The items whose feedback the log already holds (none for an impression still queued).
+    var answeredItems: Set<Int> = []
 }
 
 /// A validated FEEDBACK whose impression is being read from the log.

@@ -374,6 +374,9 @@ struct RecommendTests {
             let scores = items.compactMap { $0["score"] as? Double }
             #expect(scores == scores.sorted(by: >))
 
+            let health = try runTool("recpool", ["health", "--broker", broker, "--service", "RECOMMEND"])
+            #expect(health.code == 0 && health.stdout.contains("healthy"), "\(health.stderr)")
+
             let cold = try runTool("recpool", ["recommend", "--broker", broker, "--top", "3", "--json"])
             #expect(cold.code == 0, "\(cold.stderr)")
             #expect(cold.stdout.contains("\"source\":\"cold_start_fallback\"") && cold.stdout.contains("\"items\""))
@@ -403,6 +406,10 @@ struct HealthTests {
         _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
         #expect(try runTool("recpool", ["health", "--broker", broker]).code == 0)
         #expect(try runTool("recpool", ["health", "--broker", broker, "--service", "TRAIN_ROUND"]).code == 0)
+        // The seeded model has no feature specification: every RECOMMEND is refused, so RECOMMEND is unhealthy
+        // (it was reported healthy).
+        let recommend = try runTool("recpool", ["health", "--broker", broker, "--service", "RECOMMEND"])
+        #expect(recommend.code == 1 && recommend.stderr.contains("no feature specification"), "\(recommend.stderr)")
         // FEEDBACK is answered by the broker: without online learning no replica serves a policy to be about.
         let feedback = try runTool("recpool", ["health", "--broker", broker, "--service", "FEEDBACK"])
         #expect(feedback.code == 1 && feedback.stderr.contains("online policy"), "\(feedback.stderr)")

@@ -1,11 +1,15 @@
 import ArgumentParser
+import RecClient
 import RecTransport
 import RecWire
 
 /// `recpool health`: a probe for supervisors. Exit 0 when the broker answers and at least one live
 /// worker serves the service (offers it and, for SCORE and RECOMMEND, is not waiting for the promoted model
 /// version and holds the registry's weights for the version it claims; for FEEDBACK, when a replica serves the
-/// online policy); 1 when none does; 3 when the broker cannot be reached.
+/// online policy); 1 when none does; 3 when the broker cannot be reached. RECOMMEND is served by the online policy
+/// when it runs, else by the model from raw context, which needs a feature specification: without online learning
+/// a RECOMMEND for one item is sent, and health is its answer (a model trained on numeric CSV rows answers every
+/// RECOMMEND BAD_REQUEST).
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
@@ -55,7 +59,28 @@ struct HealthCommand: AsyncParsableCommand {
                 throw CommandFailure("unhealthy: \(offering.count) live worker(s) offer \(service), but none takes work: "
                     + Self.whyNoScoringWork(offering))
             }
+            if service == "RECOMMEND" {
+                try await Self.probeRecommend(client, status: status, timeoutMs: connection.timeoutMs)
+            }
             CommandOutput.printLine("healthy: \(serving.count) live worker(s) serve \(service)")
+        }
+    }
+
+    /// Checks that RECOMMEND is answered: by the online policy's replicas when it runs (no request is sent, since
+    /// a policy slate is logged as an impression), else by one RECOMMEND of one item with no context.
+    /// - Throws: a ``CommandFailure`` (exit 1) naming why RECOMMEND is not served.
+    static func probeRecommend(_ client: RecPoolClient, status: StatusDocument, timeoutMs: UInt64?) async throws {
+        if let online = status.online, online.enabled {
+            guard !online.replicas.isEmpty else {
+                throw CommandFailure("unhealthy: RECOMMEND goes to the online policy, and no replica serves it")
+            }
+            return
+        }
+        do {
+            _ = try await client.recommend(document: Array(#"{"top":1}"#.utf8), timeoutMs: timeoutMs)
+        } catch {
+            guard case .server(let status, let message, _) = error else { throw error }
+            throw CommandFailure("unhealthy: RECOMMEND is answered \(status): \(message)")
         }
     }
 

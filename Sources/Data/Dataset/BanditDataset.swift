@@ -35,7 +35,8 @@ public struct BanditDataset: Sendable {
     /// The same numeric user features as read, 64-bit, `rows × userNumeric.columns` row-major: what a `FeatureSpec` is
     /// fitted on and transforms, so its statistics, the training rows and a served request (whose value is parsed as
     /// a 64-bit number) see the same number. Rounded to 32 bits, `1700000074` is `1700000128`, and a timestamp-like
-    /// column collapses to a few values.
+    /// column collapses to a few values. A missing value (a blank cell) is NaN here, scored as the training mean, and
+    /// its column's mean in ``userNumeric`` and the context.
     public var userNumericRaw: [Double]
     /// How many of `actionContext`'s last columns are numeric item features (the others are label codes).
     public var itemNumericColumns: Int
@@ -93,7 +94,8 @@ public struct BanditDataset: Sendable {
     /// (`userFeatures.dictionary(row)`) score every numeric feature as missing.
     public func userContext(_ row: Int) -> [String: String] {
         var context = userFeatures.names.isEmpty ? [:] : userFeatures.dictionary(row)
-        for (name, value) in userNumericRawValues(row) { context[name] = "\(value)" }
+        // A missing value (NaN) is left out, as the request that logged it left it out.
+        for (name, value) in userNumericRawValues(row) where value.isFinite { context[name] = "\(value)" }
         return context
     }
 

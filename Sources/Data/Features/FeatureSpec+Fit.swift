@@ -55,7 +55,8 @@ extension FeatureSpec {
             let numeric = train.userNumeric
             spec.userNumericNames = numeric.columnNames
             spec.userNumericScalings = (0..<numeric.columns).map { c in
-                ZScore(fitting: (0..<numeric.rows).map { train.userNumericRaw[$0 * numeric.columns + c] })
+                // A missing value (NaN: a blank cell) is left out of the fit; it is scored as the mean.
+                ZScore(fitting: (0..<numeric.rows).map { train.userNumericRaw[$0 * numeric.columns + c] }.filter(\.isFinite))
             }
         }
         if !extraColumns.isEmpty {

@@ -17,7 +17,8 @@ import RecModel
 /// - with an `observed` role, a row whose `observed` is 0 (shown, no feedback) is left out before anything else:
 ///   its outcome is unknown, not a non-click (``BanditDataset/unobservedRows`` counts them);
 /// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
-///   unknown bucket;
+///   unknown bucket; a blank numeric one is missing too: NaN in ``BanditDataset/userNumericRaw`` (the feature
+///   specification scores it as the training mean), its column's mean in the context;
 /// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind, and every
 ///   date-time with a zone (`Z`, an offset) or every one without.
 ///
@@ -443,6 +444,14 @@ struct LogTable {
             reward.append(outcome)
             pscore.append(propensity)
             for column in numeric {
+                // A blank cell is a missing value (a request that left the feature out: `recpool logs export` writes
+                // it blank): NaN as read, which the feature specification scores as the training mean; the context
+                // holds the column's mean (below).
+                if table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty {
+                    numericValues.append(.nan)
+                    numericRaw.append(.nan)
+                    continue
+                }
                 // Refused beyond a 32-bit float's range (the context holds it so); the spec reads it as read.
                 numericValues.append(try table.float(row: row, column: column))
                 numericRaw.append(try table.double(row: row, column: column))
@@ -472,6 +481,18 @@ struct LogTable {
             }
         }
         let ranks = Dictionary(uniqueKeysWithValues: Set(rawPosition).sorted().enumerated().map { ($1, $0) })
+        // The context holds a missing numeric value as its column's mean over the rows that have one (0 when none
+        // does), so no NaN reaches obp's context, the reward models or `data describe`.
+        if numericValues.contains(where: \.isNaN) {
+            for c in numeric.indices {
+                let present = stride(from: c, to: numericValues.count, by: numeric.count).map { numericValues[$0] }
+                    .filter { !$0.isNaN }
+                let mean = present.isEmpty ? 0 : Float(present.reduce(0.0) { $0 + Double($1) } / Double(present.count))
+                for k in stride(from: c, to: numericValues.count, by: numeric.count) where numericValues[k].isNaN {
+                    numericValues[k] = mean
+                }
+            }
+        }
         let users = CategoricalColumns(
             names: categorical.map { table.header[$0] }, rows: order.map { r in categorical.map { table.rows[r][$0] } })
         let userNumeric = FeatureMatrix(

@@ -49,3 +49,26 @@ struct BlankCategoryContextTests {
         #expect(noBlank.columnNames == context.columnNames)
     }
 }
+
+/// RECOMMEND may leave a numeric user feature out, and `recpool logs export` writes that cell blank: the log its own
+/// schema names was refused ("'' is not a number"), so `data describe` and `fit` could not read the export.
+@Suite("A blank numeric user feature is missing")
+struct BlankNumericFeatureTests {
+    @Test("it loads as missing: NaN as read, the column's mean in the context, the training mean once specified")
+    func blankNumericIsMissing() throws {
+        let rows = (0..<10).map { t in "n,\(100 + t),\(t % 5),1,\(t % 2),0.25,u\(t),0,ios,\(t == 3 ? "" : "\(20 + t)")" }
+        let data = try SameInstantHistoryTests.load(rows)
+        let age = try #require(data.userNumeric.columnNames.firstIndex(of: "age"))
+        #expect(data.userNumericRaw[3 * data.userNumeric.columns + age].isNaN)
+        let others = (0..<10).filter { $0 != 3 }.map { Double(20 + $0) }
+        let mean = others.reduce(0, +) / Double(others.count)
+        #expect(abs(Double(data.userNumeric[3, age]) - mean) < 1e-4)
+        #expect(data.context.values.allSatisfy(\.isFinite) && data.userNumeric.values.allSatisfy(\.isFinite))
+        #expect(data.userContext(3)["age"] == nil && data.userContext(4)["age"] == "24.0")
+        // The feature specification is fitted on the values present and scores the missing one as its mean (0).
+        let spec = try FeatureSpec.fit(on: data, featureSet: .extended)
+        #expect(spec.userNumericValues(numbers: data.userNumericRawValues(3)) == [0])
+        let scaling = try #require(spec.userNumericScalings?.first)
+        #expect(abs(scaling.mean - mean) < 1e-9)
+    }
+}

@@ -2,8 +2,10 @@ import DequeModule
 import RecWire
 
 extension BrokerCore {
+    /// Handles one backend message; `userId` is ZAP's `User-Id` (its CURVE key is read from it only at READY, not for
+    /// every reply on the reactor thread).
     mutating func handleWorker(
-        identity: [UInt8], frames: [[UInt8]], peerAddress: String?, curveKey: String? = nil, now: BrokerInstant,
+        identity: [UInt8], frames: [[UInt8]], peerAddress: String?, userId: String? = nil, now: BrokerInstant,
         into actions: inout [BrokerAction]
     ) {
         counters.add(.workerMessages)
@@ -18,7 +20,7 @@ extension BrokerCore {
         let header = message.header
         if header.command == .ready && !header.isReply {
             register(identity: identity, message: message, peerAddress: peerAddress, now: now, into: &actions)
-            workers[identity]?.curveKey = curveKey
+            workers[identity]?.curveKey = PeerRole.key(inUserId: userId)
             return
         }
         // One hash of the identity for both the check and the update.

@@ -87,7 +87,7 @@ public struct BrokerCore: Sendable {
                 return
             }
             handleWorker(
-                identity: identity, frames: frames, peerAddress: peerAddress, curveKey: PeerRole.key(inUserId: userId),
+                identity: identity, frames: frames, peerAddress: peerAddress, userId: userId,
                 now: now, into: &actions)
         case .tick:
             tick(now: now, into: &actions)

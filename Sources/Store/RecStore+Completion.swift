@@ -26,9 +26,7 @@ extension RecStore {
         return try write { db in
             // A checkpoint's content hash names at most one version (as an import finds it): a job whose checkpoint is
             // byte for byte one already registered completes with that version instead of a second number for it.
-            let existing = try Row.fetchOne(
-                db, sql: "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1", arguments: [checkpointSHA]
-            ).map { row throws(StoreError) in try Self.model(row, nil) }
+            let existing = try Self.model(checkpointSHA: checkpointSHA, promoted: nil, db)
             if existing == nil {
                 try db.execute(
                     sql: """

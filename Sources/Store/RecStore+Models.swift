@@ -40,12 +40,14 @@ extension RecStore {
     /// The oldest version whose checkpoint is the blob `checkpointSHA`, or `nil`: a checkpoint's
     /// content hash names at most one version, so importing it again finds this one.
     public func model(checkpointSHA: String) throws(StoreError) -> ModelRecord? {
-        try read { db in
-            let promoted = try Self.promoted(db)
-            let sql = "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1"
-            return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { row throws(StoreError) in
-                try Self.model(row, promoted)
-            }
+        try read { db in try Self.model(checkpointSHA: checkpointSHA, promoted: try Self.promoted(db), db) }
+    }
+
+    /// ``model(checkpointSHA:)`` inside a transaction (a job's completion reuses it), with the promoted version given.
+    static func model(checkpointSHA: String, promoted: UInt64?, _ db: Database) throws -> ModelRecord? {
+        let sql = "SELECT * FROM models WHERE checkpoint_sha = ? ORDER BY version LIMIT 1"
+        return try Row.fetchOne(db, sql: sql, arguments: [checkpointSHA]).map { row throws(StoreError) in
+            try Self.model(row, promoted)
         }
     }
 

@@ -46,9 +46,21 @@ extension WireJSON {
 
     /// A key's text (between its quotes, as written) as `WireJSON`'s decoder matches it: escapes resolved, then
     /// Foundation's `convertFromSnakeCase` (leading and trailing underscores kept; the words between them joined, the
-    /// first lowercased and each later one capitalised). A key with neither `\` nor `_` is returned as it is, without copying.
+    /// first lowercased and each later one capitalised). A key with neither `\\` nor `_` is returned as it is, without
+    /// copying; a key of ASCII letters and underscores is converted byte by byte (one small buffer), the rest through
+    /// `String`.
     static func decodedKey(_ written: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        guard written.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "_") }) else { return written }
+        var lettersAndUnderscores = true
+        var plain = true
+        for byte in written {
+            let letter = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            if !letter && byte != UInt8(ascii: "_") { lettersAndUnderscores = false }
+            if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "_") { plain = false }
+        }
+        if plain { return written }
+        // Foundation's `capitalized` also starts a word after a digit or punctuation (`9b` → `9B`): only keys of ASCII
+        // letters and underscores, which every RecPool key is, take the byte path.
+        if lettersAndUnderscores { return asciiFromSnakeCase(written) }
         var key = String(decoding: written, as: UTF8.self)
         if written.contains(UInt8(ascii: "\\")) {
             // The quoted text is a JSON string; a malformed escape is left to the decoder, which names it.
@@ -57,6 +69,32 @@ extension WireJSON {
             key = unescaped
         }
         return ArraySlice(convertFromSnakeCase(key).utf8)
+    }
+
+    /// ``convertFromSnakeCase(_:)`` of a key of ASCII letters and underscores, on its bytes.
+    static func asciiFromSnakeCase(_ key: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let underscore = UInt8(ascii: "_")
+        guard let first = key.firstIndex(where: { $0 != underscore }) else { return key }
+        var last = key.index(before: key.endIndex)
+        while last > first && key[last] == underscore { last -= 1 }
+        let words = key[first...last].split(separator: underscore)
+        guard words.count > 1 else { return key }
+        var out: [UInt8] = []
+        out.reserveCapacity(key.count)
+        out.append(contentsOf: key[..<first])
+        for (w, word) in words.enumerated() {
+            for (k, byte) in word.enumerated() {
+                let upper = byte >= 0x41 && byte <= 0x5A
+                let lower = byte >= 0x61 && byte <= 0x7A
+                if w > 0 && k == 0 {
+                    out.append(lower ? byte - 0x20 : byte)
+                } else {
+                    out.append(upper ? byte + 0x20 : byte)
+                }
+            }
+        }
+        out.append(contentsOf: key[key.index(after: last)...])
+        return out[...]
     }
 
     /// Foundation's `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase` applied to one key.

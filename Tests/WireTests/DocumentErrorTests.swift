@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RecWire
@@ -113,5 +114,36 @@ struct DocumentErrorTests {
             #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == nil, "\(text)")
         }
         #expect(WireJSON.convertFromSnakeCase("__user_FEATURES_") == "__userFeatures_")
+    }
+
+    /// The keys each object holds as Foundation's decoder reads them (its own `convertFromSnakeCase`).
+    private struct DecodedKeys: Decodable {
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        var keys: [String]
+        init(from decoder: any Decoder) throws {
+            keys = try decoder.container(keyedBy: Key.self).allKeys.map(\.stringValue)
+        }
+    }
+
+    @Test("the duplicate check converts keys exactly as Foundation's decoder does, byte by byte for ASCII")
+    func snakeCaseAsFoundation() throws {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("abAB_z9_".utf8)
+        var keys = ["impression_id", "_top", "top_", "__a__b__", "a_b_c", "USER_features", "x", "_", "a_2nd_key", "Ab_cD"]
+        for _ in 0..<500 {
+            keys.append(String(decoding: (0..<Int.random(in: 1...7, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }, as: UTF8.self))
+        }
+        for key in keys {
+            let foundation = try decoder.decode(DecodedKeys.self, from: Data("{\"\(key)\":1}".utf8)).keys
+            #expect(foundation == [WireJSON.convertFromSnakeCase(key)], "\(key)")
+            #expect(String(decoding: WireJSON.decodedKey(Array(key.utf8)[...]), as: UTF8.self) == foundation.first, "\(key)")
+        }
     }
 }

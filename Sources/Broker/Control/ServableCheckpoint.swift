@@ -19,13 +19,8 @@ enum ServableCheckpoint {
         } catch {
             return "the checkpoint does not decode: \(error)"
         }
-        guard case .mlp(let mlp) = checkpoint.model else {
-            return "it holds a DQN; scoring replicas serve MLP checkpoints (from recpool fit or an mlp job)"
-        }
-        guard mlp.outputWidth == 1 else {
-            return "its MLP gives \(mlp.outputWidth) outputs per row; a scoring replica serves one score per row"
-        }
-        return FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth)
+        if let problem = checkpoint.interestModelProblem { return problem }
+        return FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: checkpoint.model.network.inputWidth)
     }
 }
 

@@ -60,10 +60,8 @@ struct ExportCommand: ParsableCommand {
             } else {
                 let checkpoint = try Checkpoint.read(fromFile: model)
                 // An interest model's graph promises `[batch, 1]` (docs/MODELS.md), as `import` requires.
-                if case .mlp(let mlp) = checkpoint.model, mlp.outputWidth != 1 {
-                    throw CommandFailure(
-                        "\(model): its MLP gives \(mlp.outputWidth) outputs per row; an interest model gives one score "
-                            + "per row", exitCode: .badInput)
+                if case .mlp = checkpoint.model, let problem = checkpoint.interestModelProblem {
+                    throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
                 }
                 bytes = try ONNXExport.encode(checkpoint.model.network)
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Crypto
+import RecData
 import RecModel
 
 /// `recpool predict`: scores CSV rows with a checkpoint, locally.
@@ -29,16 +30,14 @@ struct PredictCommand: ParsableCommand {
             let bytes = try Checkpoint.readRawFile(model)
             let checkpoint = try Checkpoint(decoding: bytes)
             // A DQN scores every item of a session per row (one output per item), not one score per row.
-            guard case .mlp(let mlp) = checkpoint.model else {
+            guard case .mlp = checkpoint.model else {
                 throw CommandFailure(
-                    "\(model): a DQN checkpoint cannot be used by predict; it needs an interest model (MLP)",
+                    "\(model): \(CheckpointEvaluationError.notAnInterestModel(kind: "DQN").description(command: "predict"))",
                     exitCode: .badInput)
             }
             // As `import` refuses it: an interest model gives one score per row.
-            guard mlp.outputWidth == 1 else {
-                throw CommandFailure(
-                    "\(model): its MLP gives \(mlp.outputWidth) outputs per row; an interest model gives one score per row",
-                    exitCode: .badInput)
+            if let problem = checkpoint.interestModelProblem {
+                throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
             }
             let network = checkpoint.model.network
             let values = try RowsFile.read(input)

@@ -4,8 +4,6 @@ on :mod:`recpool.operations`, which re-exports every name here, so ``operations.
 """
 from __future__ import annotations
 
-import unicodedata
-
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -13,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from .errors import InvalidRequest, ProtocolViolation
 from .operations import (JOB_STATES, MAX_PAGE_SIZE, U64_MAX, UPLOAD_CHUNK_BYTES, Call, Reply, encode_json, flag,
-                         integer, is_integer, json_frame, number, version)
+                         integer, is_integer, json_frame, number, version, has_control_character)
 from .wire import Command
 
 #: The largest `after` cursor: impressions' sequence numbers are signed 64-bit integers on the wire.
@@ -93,7 +91,7 @@ def job_control(op: str, job_id=None, *, train: Optional[dict] = None, timeout=N
     if train is not None:
         arguments = {"train": train}
     else:
-        if not isinstance(job_id, str) or not job_id or any(unicodedata.category(c) == "Cc" for c in job_id):
+        if not isinstance(job_id, str) or not job_id.strip() or has_control_character(job_id):
             raise InvalidRequest(f"job must be a job id such as 'job-1' (no control character), got {job_id!r}")
         arguments = {"job": job_id}
     call = control(op, arguments, timeout=timeout, keys=JOB_KEYS)

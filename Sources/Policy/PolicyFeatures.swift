@@ -146,7 +146,8 @@ public struct PolicyFeatures: Sendable {
                     out[offsets[index] + feature.values.count + slot] = 1
                 }
             case .numeric:
-                guard let x = Double(value.trimmingCharacters(in: .whitespaces)), x.isFinite else {
+                // Read as a log's cell is (a decimal number: `0x10` is not 16 here either).
+                guard let x = CSVNumber.double(value), x.isFinite else {
                     throw .invalidUserFeature(name: feature.name, value: value)
                 }
                 let z = (x - feature.mean) / feature.scale

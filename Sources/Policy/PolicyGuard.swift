@@ -144,7 +144,8 @@ public enum PolicyGuard {
     ///   - margin: how far below the current estimate the candidate may fall (absolute, in clicks per shown item).
     ///   - minimumRows: with fewer logged rows the candidate is accepted without a comparison (and the reason says so).
     ///   - leftOut: impressions with feedback the caller left out of `impressions` because their propensities are
-    ///     approximate (served through retrieval); the reason names them when they leave the guard short of rows.
+    ///     served through retrieval (the candidate's probability of such a slate depends on the candidates it would
+    ///     retrieve, which are not logged); the reason names them when they leave the guard short of rows.
     public static func decide(
         candidate: OnlinePolicy, current: OnlinePolicy, on impressions: [GuardImpression], margin: Double,
         minimumRows: Int, leftOut: Int = 0, nowMs: UInt64
@@ -153,10 +154,12 @@ public enum PolicyGuard {
             candidate: candidate, current: current, on: impressions)
         let (candidateValue, currentValue, rows) = (candidateEstimate.value, currentEstimate.value, candidateEstimate.rows)
         guard rows >= minimumRows else {
+            // The logged propensity of a retrieval slate is exact; what cannot be computed is the candidate's
+            // probability of it, which depends on the candidates the candidate would retrieve (not logged).
             let approximate =
                 leftOut > 0
-                ? " (\(leftOut) impressions with feedback left out: served through retrieval, their propensities are "
-                    + "approximate)" : ""
+                ? " (\(leftOut) impressions with feedback left out: served through retrieval, so the candidate's "
+                    + "probability of their slates cannot be computed)" : ""
             return GuardDecision(
                 accepted: true,
                 reason: "accepted without comparison: \(rows) logged rows with exact propensities, fewer than "

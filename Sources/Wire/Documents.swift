@@ -337,13 +337,11 @@ extension WorkerHello: DocumentProblem {
     /// The widest input a worker may announce (2²⁴ features): a READY beyond it names no model any request could fit.
     public static let maximumInputWidth = 1 << 24
 
-    /// Why a READY cannot register its worker: an empty id or one with a control character (it is printed in
-    /// `status` and logs), negative slots, an input width below 1 or above ``maximumInputWidth``, or a
+    /// Why a READY cannot register its worker: an id that is empty, blank or holds a control character
+    /// (``WireText/nameProblem(_:field:maxBytes:)``: it is printed in `status` and logs), negative slots, an input width below 1 or above ``maximumInputWidth``, or a
     /// `model_sha256` that is not 64 lowercase hex digits.
     public var problem: String? {
-        if workerId.isEmpty || workerId.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return "worker_id must be non-empty and hold no control character"
-        }
+        if let problem = WireText.nameProblem(workerId, field: "worker_id") { return problem }
         if slots < 0 { return "slots must be at least 0, got \(slots)" }
         if !(1...Self.maximumInputWidth).contains(inputWidth) {
             return "input_width must be 1…\(Self.maximumInputWidth), got \(inputWidth)"

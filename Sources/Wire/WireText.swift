@@ -8,10 +8,11 @@ public enum WireText {
         text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
-    /// Why `value`, the wire field `field`, cannot name something, or nil: it is empty, longer than `maxBytes` UTF-8
-    /// bytes, or holds a control character (named by its code point).
+    /// Why `value`, the wire field `field`, cannot name something, or nil: it is empty or only white space, longer than
+    /// `maxBytes` UTF-8 bytes, or holds a control character (named by its code point).
     public static func nameProblem(_ value: String, field: String, maxBytes: Int = .max) -> String? {
         if value.isEmpty { return "\(field) is empty" }
+        if value.allSatisfy(\.isWhitespace) { return "\(field) is only white space" }
         if value.utf8.count > maxBytes { return "\(field) must have 1 to \(maxBytes) bytes, got \(value.utf8.count)" }
         if let scalar = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
             return "\(field) holds the control character U+\(hex(scalar.value)), which no name may hold"
@@ -19,6 +20,7 @@ public enum WireText {
         return nil
     }
 
+    /// A code point as four or more uppercase hex digits (`U+000A`).
     private static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits

@@ -42,7 +42,7 @@ enum RecommendHandler {
             if let bad = recommendation.items.first(where: { !$0.score.isFinite }) {
                 return .errorReply(
                     to: header, status: .internal,
-                    message: "item \(bad.item): model version \(replica.version) computes a score of \(bad.score)")
+                    message: "item \(bad.item): model version \(replica.version) computes a score of \(bad.score.isNaN ? "nan" : "\(bad.score)")")
             }
             var reply = header.reply(status: .ok, modelVersion: replica.version)
             reply.attempt = header.attempt

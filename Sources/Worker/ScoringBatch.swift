@@ -308,7 +308,9 @@ enum ScoringBatch {
 
     /// The `BAD_REQUEST` message for a row (0-based, as in the tensor) whose score is not finite.
     static func nonFiniteMessage(row: Int, score: Float, version: UInt64) -> String {
-        "row \(row) (0-based): model version \(version) computes a score of \(score) (the values overflow inside the model); "
+        // A NaN with its sign bit set prints as "-nan": every NaN is named "nan".
+        "row \(row) (0-based): model version \(version) computes a score of \(score.isNaN ? "nan" : "\(score)") "
+            + "(the values overflow inside the model); "
             + "no row of this request was scored"
     }
 

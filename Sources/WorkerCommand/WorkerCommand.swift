@@ -85,10 +85,8 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         try EndpointSyntax.validate(broker, flag: "--broker")
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
-        if let id, id.isEmpty || id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            // The broker refuses a READY naming such a worker (WorkerHello.problem).
-            throw ValidationError("--id must be non-empty and hold no control character")
-        }
+        // The broker refuses a READY naming such a worker (WorkerHello.problem).
+        if let id, let problem = WireText.nameProblem(id, field: "--id") { throw ValidationError(problem) }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
             throw ValidationError("--input-width \(inputWidth): \(problem)")

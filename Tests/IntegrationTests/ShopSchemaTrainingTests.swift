@@ -50,6 +50,9 @@ struct ShopSchemaTrainingTests {
             // The verdict reads as one: beats_constant yes or no, never 1.0000.
             #expect(again.stdout.contains("beats_constant yes") || again.stdout.contains("beats_constant no"), "\(again.stdout)")
             #expect(!again.stdout.contains("beats_constant 1.0000") && !again.stdout.contains("beats_constant 0.0000"))
+            // An undefined metric says why (it printed a bare `auc_warm undefined`).
+            let bare = again.stdout.components(separatedBy: "undefined").dropFirst().filter { !$0.hasPrefix(" (") }
+            #expect(bare.isEmpty, "\(again.stdout)")
             // Both registered; their hyperparameters record the time split's validation fraction, not 0.2.
             let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self).models
             #expect(models.count == 2)

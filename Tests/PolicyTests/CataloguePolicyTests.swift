@@ -42,6 +42,10 @@ struct CataloguePolicyTests {
         #expect(throws: PolicyError.invalidUserFeature(name: "age", value: "old")) {
             try policy.features.encode(["age": "old"])
         }
+        // Read as a log's cell is: a hexadecimal float is not a decimal number (`0x10` was read as 16).
+        for hex in ["0x10", "0X1p4"] {
+            #expect(throws: PolicyError.invalidUserFeature(name: "age", value: hex)) { try policy.features.encode(["age": hex]) }
+        }
         // Finite, but so far out that the posterior's products would overflow and every score become NaN.
         for far in ["1e308", "-1e200", "1e39"] {
             #expect(throws: PolicyError.invalidUserFeature(name: "age", value: far)) {

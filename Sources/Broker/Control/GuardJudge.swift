@@ -12,7 +12,7 @@ final class GuardJudge: Sendable {
         var candidate: OnlinePolicy
         var current: OnlinePolicy
         var evidence: [GuardImpression]
-        /// Impressions with feedback left out of `evidence` because retrieval served them (approximate propensities).
+        /// Impressions with feedback left out of `evidence` because retrieval served them (the candidate's probability of their slates cannot be computed).
         var leftOut: Int = 0
         var margin: Double
         var minimumRows: Int

@@ -342,7 +342,8 @@ final class OnlineCoordinator: ControlShell {
             // A record that does not decode is an error naming it, never left out of the evidence unseen.
             let record = try StoredJSON.decode(
                 ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
-            // Served through retrieval: its propensities are approximate (docs/ONLINE.md), so SNIPW does not use it.
+            // Served through retrieval: the candidate's probability of this slate depends on the candidates it would
+            // retrieve, which are not logged (docs/ONLINE.md), so SNIPW does not use it.
             guard record.retrieval == nil else {
                 leftOut += 1
                 continue

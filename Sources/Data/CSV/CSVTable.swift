@@ -48,9 +48,18 @@ public struct CSVTable: Sendable {
     }
 
     /// The index of a column by exact header name.
-    /// - Throws: `DataError.file(.missingColumn)`.
+    /// - Throws: `DataError.file(.missingColumn)`, or `DataError.inconsistent` naming a header column that differs from
+    ///   `name` only by spaces around it.
     public func column(_ name: String) throws(DataError) -> Int {
-        guard let index = header.firstIndex(of: name) else { throw .file(.missingColumn(path: path, name: name)) }
+        guard let index = header.firstIndex(of: name) else {
+            // Names are matched exactly; one that differs only by spaces around it is named, not reported missing.
+            if let spaced = header.first(where: { $0.trimmingCharacters(in: .whitespaces) == name }) {
+                throw .inconsistent(
+                    "\(path): no \"\(name)\" column in the header, but there is \"\(spaced)\": remove the spaces around "
+                        + "the name in the header (column names are matched exactly)")
+            }
+            throw .file(.missingColumn(path: path, name: name))
+        }
         return index
     }
 

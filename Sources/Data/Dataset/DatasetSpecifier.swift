@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 
 /// Where a dataset comes from, parsed from a command-line string:
 /// - `obd:random/all` (any of `{random,bts}/{all,men,women}`), read from an `obd` data directory;
@@ -62,7 +63,7 @@ public enum DatasetSpecifier: Sendable, Equatable {
                     }
                     config.seed = seed
                 case "warm":
-                    guard let v = Double(value), v >= 0, v <= 1 else {
+                    guard let v = CSVNumber.double(value), v >= 0, v <= 1 else {
                         throw .invalidSpecification("warm=\(value): expected 0...1")
                     }
                     config.warmFraction = v

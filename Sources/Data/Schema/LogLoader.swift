@@ -71,6 +71,7 @@ public enum LogLoader {
         let header = Set(table.header)
         // A role's missing column is the CSV reader's own error, naming the file and the column.
         for column in named + ignore where !header.contains(column) {
+            _ = try table.column(column)  // names a header column that differs only by spaces around it
             throw .file(.missingColumn(path: table.path, name: column))
         }
         var seen = Set<String>()
@@ -330,14 +331,23 @@ struct LogTable {
         guard !text.isEmpty else { return [] }
         var engagements: [Int: Double] = [:]
         for pair in text.split(separator: ";", omittingEmptySubsequences: false) {
+            // An item id may itself hold ':' (SKU:123): the seconds are after the last one.
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 2, let item = items.item(named: parts[0]),
-                let seconds = CSVNumber.double(String(parts[1])), seconds.isFinite, seconds >= 0
-            else {
+            guard parts.count >= 2 else {
                 throw table.invalid(
                     row: row, column: column,
                     reason: "holds '\(pair)': write viewed items as ITEM:SECONDS pairs joined by ';' (an item id of "
                         + "the catalogue, seconds ≥ 0)")
+            }
+            let id = parts.dropLast().joined(separator: ":")
+            guard let item = items.item(named: Substring(id)) else {
+                throw table.invalid(
+                    row: row, column: column, reason: "holds '\(pair)': '\(id)' is not an item id of the catalogue")
+            }
+            guard let seconds = CSVNumber.double(String(parts[parts.count - 1])), seconds.isFinite, seconds >= 0 else {
+                throw table.invalid(
+                    row: row, column: column,
+                    reason: "holds '\(pair)': the seconds '\(parts[parts.count - 1])' are not a finite number ≥ 0")
             }
             if seconds >= engagedSeconds {
                 engagements[item, default: 0] += min(seconds / engagedSeconds, FeatureSpec.maximumEngagements)
@@ -381,18 +391,28 @@ struct LogTable {
                 order.append(row)
                 continue
             }
-            let flag = table.rows[row][observedColumn].trimmingCharacters(in: .whitespaces)
-            guard flag == "0" || flag == "1" else {
+            // Read as the click is (a number: `1.0` and `0.0` as well as `1` and `0`).
+            let flag = CSVNumber.double(table.rows[row][observedColumn])
+            guard flag == 0 || flag == 1 else {
                 throw table.invalid(row: row, column: observedColumn, reason: "is not 0 or 1 (whether the outcome was observed)")
             }
-            if flag == "1" {
+            if flag == 1 {
                 order.append(row)
             } else {
                 // Left out, but still a shown impression: only its outcome may be blank. An item the catalogue lacks,
-                // a slot or a propensity that is not one is a damaged export, refused as on any other row.
+                // a slot or a propensity that is not one is a damaged export, refused as on any other row, and so is
+                // an outcome that is written but could not be one (a click of 7).
                 _ = try self.items.item(table, row: row, column: itemColumn)
                 _ = try table.integer(row: row, column: positionColumn)
                 _ = try propensity(row: row, column: pscoreColumn)
+                if !table.rows[row][outcomeColumn].trimmingCharacters(in: .whitespaces).isEmpty {
+                    let outcome = try table.double(row: row, column: outcomeColumn)
+                    if schema.isReward ? !(0...LogLoader.maximumReward).contains(outcome) : !(outcome == 0 || outcome == 1) {
+                        throw table.invalid(
+                            row: row, column: outcomeColumn,
+                            reason: "is not \(schema.isReward ? "a reward of 0 to 1e9" : "0 or 1") (or blank, as an unobserved row's may be)")
+                    }
+                }
             }
         }
         guard !order.isEmpty else {

@@ -177,7 +177,7 @@ public enum RecommendError: Error, Sendable, Equatable, CustomStringConvertible 
                 + "training mean, got '\(value)'"
         case .scorerFailed(let expected, let got): return "scorer returned \(got) scores for \(expected) rows"
         case .retrievalFailed(let reason): return "retrieval before ranking failed: \(reason)"
-        case .nonFiniteScore(let item, let score): return "item \(item): the model computes a score of \(score)"
+        case .nonFiniteScore(let item, let score): return "item \(item): the model computes a score of \(score.isNaN ? "nan" : "\(score)")"
         }
     }
 }

@@ -49,6 +49,11 @@ struct DataSchemaCommand: AsyncParsableCommand {
         let catalogueFile =
             catalogue
             ?? URL(fileURLWithPath: infer).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
+        if catalogue == nil, !FileManager.default.fileExists(atPath: catalogueFile) {
+            throw CommandFailure(
+                "no catalogue: \(catalogueFile) (the default, beside the log) does not exist; pass the shop's item CSV "
+                    + "with --catalogue FILE", exitCode: .badInput)
+        }
         let draft = try DatasetOptions.reporting(infer) { () throws(DataError) in
             let log = try CSVTable.read(path: infer)
             let items = try CSVTable.read(path: catalogueFile)

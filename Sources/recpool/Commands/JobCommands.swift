@@ -169,15 +169,24 @@ enum JobFollower {
     }
 
     /// One metric as text: a count (`val_rows`, `val_rows_cold`, `…_clicks`, `…_samples`, a DQN's `episodes`) as an integer, any other
-    /// figure with four decimals, and one that is undefined (`null`: an AUC on rows of one class) as `undefined`.
+    /// figure with four decimals, and one that is undefined (`null`: an AUC on rows of one class) as `undefined (REASON)`.
     static func metric(_ name: String, _ value: Double?) -> String {
-        guard let value, value.isFinite else { return figureText(nil, "%.4f") }
+        guard let value, value.isFinite else { return figureText(nil, "%.4f", undefined: undefinedReason(name)) }
         // A verdict stored as 1/0 among the metrics (JSON keeps the number): yes or no, never "1.0000".
         if name == "beats_constant" && (value == 0 || value == 1) { return value == 1 ? "yes" : "no" }
         // A count's name has a count word among its parts, before any segment suffix (`val_rows_cold`).
         let isCount = name.split(separator: "_").contains { ["rows", "clicks", "samples", "count", "episodes"].contains(String($0)) }
         if isCount, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(format: "%.4f", value)
+    }
+
+    /// Why metric `name` can be undefined, for its text: an AUC needs a click and a non-click among the rows it is
+    /// computed on; any other figure needs rows (a `_cold` or `_warm` metric, rows of that segment).
+    static func undefinedReason(_ name: String) -> String {
+        let segment = name.hasSuffix("_cold") ? " of cold-start users" : name.hasSuffix("_warm") ? " of warm users" : ""
+        if name.contains("auc") { return "the validation rows\(segment) hold no click or no non-click" }
+        if name == "ctr" || name == "reward" { return "no item could be shown" }
+        return "no validation rows\(segment)"
     }
 
     /// What a completed job's metrics describe: the last round's state, or (restore_best) an earlier round's, the one

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecTransport
+import RecWire
 
 /// `recpool keygen`: writes a CurveZMQ key pair for a broker, worker, client or trainer.
 struct KeygenCommand: AsyncParsableCommand {
@@ -21,9 +22,10 @@ struct KeygenCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateNamed([(out, "--out")], what: "a folder")
-        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"),
-            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-        else { throw ValidationError("--name must be a plain file name, got \"\(name)\"") }
+        if let problem = WireText.nameProblem(name, field: "--name", maxBytes: 250) { throw ValidationError(problem) }
+        guard name != ".", name != "..", !name.contains("/") else {
+            throw ValidationError("--name must be a plain file name, got \"\(name)\"")
+        }
     }
 
     func run() async throws {

@@ -2,6 +2,7 @@ import ArgumentParser
 import RecClient
 import RecConfig
 import RecTransport
+import RecWire
 
 /// Options every pool command shares: where the broker is, and how long to wait.
 struct BrokerOptions: ParsableArguments {
@@ -30,6 +31,9 @@ struct BrokerOptions: ParsableArguments {
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }
+        if let problem = WireText.nameProblem(broker, field: "--broker") { throw ValidationError(problem) }
+        // A name that does not resolve is named here; libzmq would retry it until the timeout.
+        if let problem = ZMQEndpoint.hostProblem(broker) { throw ValidationError("--broker \(broker): \(problem)") }
     }
 
     /// Connects a client, turning a bad endpoint into a clear error and exit code.

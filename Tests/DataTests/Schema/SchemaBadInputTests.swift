@@ -86,6 +86,16 @@ struct SchemaBadInputTests {
                 Self.setField(&lines, line: 4, column: 0, to: "5:12")
             })
         #expect(outside.contains("logs.csv:4") && outside.contains("'5:12'"), "\(outside)")
+        // Each fault is named: an id the catalogue lacks, seconds that are negative or not a number.
+        #expect(outside.contains("'5' is not an item id of the catalogue"), "\(outside)")
+        for (field, says) in [("1:-3", "the seconds '-3' are not a finite number ≥ 0"), ("1:nan", "the seconds 'nan'")] {
+            let seconds = try #require(
+                try loadError(schema: viewed) { lines in
+                    for line in 2...lines.count { Self.setField(&lines, line: line, column: 0, to: "") }
+                    Self.setField(&lines, line: 4, column: 0, to: field)
+                })
+            #expect(seconds.contains("logs.csv:4") && seconds.contains(says), "\(seconds)")
+        }
         let both = viewed.replacingOccurrences(of: "viewed = \"note\"", with: "viewed = \"note\"\naffinity_prefix = \"a_\"")
         let conflict = try #require(try loadError(schema: both))
         #expect(conflict.contains("both 'viewed' and 'affinity_prefix'"), "\(conflict)")

@@ -26,6 +26,9 @@ struct UnobservedRowTests {
         arguments: [
             ("6,7,1,,0.5,0,a", "column 2 'item'"), ("6,1,x,,0.5,0,a", "column 3 'pos'"),
             ("6,1,1,,0,0,a", "column 5 'prop'"), ("6,1,1,,1.5,0,a", "column 5 'prop'"),
+            // An outcome written on an unobserved row must still be one (it was accepted and dropped).
+            ("6,1,1,7,0.5,0,a", "column 4 'click'"), ("6,1,1,x,0.5,0,a", "column 4 'click'"),
+            ("6,1,1,,0.5,2,a", "column 6 'obs'"), ("6,1,1,,0.5,yes,a", "column 6 'obs'"),
         ])
     func damaged(row: String, names: String) {
         #expect {
@@ -33,5 +36,14 @@ struct UnobservedRowTests {
         } throws: { error in
             "\(error)".contains("obs.csv:8") && "\(error)".contains(names)
         }
+    }
+
+    /// `observed` refused `0.0` while the click accepted `1.0`: both are read as numbers.
+    @Test("observed is read as a number, as the click is: 1.0 and 0.0 are 1 and 0; an unobserved click of 0 or 1 is kept out")
+    func observedAsNumber() throws {
+        #expect(try Self.load(unobserved: "6,1,1,,0.5,0.0,a").unobservedRows == 1)
+        #expect(try Self.load(unobserved: "6,1,1,1,0.5,0,a").unobservedRows == 1)
+        let kept = try Self.load(unobserved: "6,1,1,1,0.5,1.0,a")
+        #expect(kept.rows == 7 && kept.unobservedRows == 0)
     }
 }

@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+/// Names and endpoints given on the command line are checked as the wire checks them: blank names, control
+/// characters, a header column with spaces around its name, and a missing default catalogue are named, not passed on.
+@Suite("Names and paths the commands are given")
+struct InputNameTests {
+    @Test("a blank key or worker name, and a control character in --broker, are usage errors naming the flag")
+    func blankAndControlNames() throws {
+        let folder = try TemporaryDirectory("names")
+        defer { folder.remove() }
+        let blank = try runTool("recpool", ["keygen", "--out", folder.path, "--name", " "])
+        #expect(blank.code == 64 && blank.stderr.contains("--name is only white space"), "\(blank.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+        let worker = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--id", "  "])
+        #expect(worker.code == 64 && worker.stderr.contains("--id is only white space"), "\(worker.stderr)")
+        let control = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:5555\u{1}"])
+        #expect(control.code == 64 && control.stderr.contains("U+0001"), "\(control.stderr)")
+        // A numeric host needs no lookup, and a closed port is a timeout as before (exit 3), not a usage error.
+        let closed = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "200"])
+        #expect(closed.code == 3, "\(closed.stderr)")
+    }
+
+    @Test("a header name with spaces around it is named; schema --infer without a catalogue says to pass one")
+    func headerSpacesAndDefaultCatalogue() throws {
+        let folder = try DatasetVocabularyTests.shop("spaced-header")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let log = try String(contentsOfFile: folder + "/logs.csv", encoding: .utf8)
+        let header = log.prefix { $0 != "\n" }
+        try (header.replacingOccurrences(of: ",device", with: ", device") + log.dropFirst(header.count))
+            .write(toFile: folder + "/spaced.csv", atomically: true, encoding: .utf8)
+        let spaced = try runTool("recpool", ["data", "describe", folder + "/spaced.csv", "--schema", folder + "/shop.toml"])
+        #expect(spaced.code == 2 && spaced.stderr.contains("there is \" device\": remove the spaces"), "\(spaced.stderr)")
+        let infer = try runTool("recpool", ["data", "schema", "--infer", folder + "/logs.csv"])
+        #expect(infer.code == 2 && infer.stderr.contains("pass the shop's item CSV with --catalogue"), "\(infer.stderr)")
+    }
+}

@@ -149,7 +149,7 @@ let package = Package(
         .target(
             name: "RecConfig",
             dependencies: [
-                "RecTOML",
+                "RecTOML", "RecFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -183,7 +183,7 @@ let package = Package(
         .target(
             name: "RecTransport",
             dependencies: [
-                "CZMQ", "RecWire",
+                "CZMQ", "RecWire", "RecFiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],

@@ -1,4 +1,5 @@
 import Foundation
+import RecFiles
 import RecTOML
 import TOMLKit
 
@@ -35,11 +36,16 @@ public struct ConfigFile: Sendable, Hashable {
     /// - Throws: ``ConfigError`` when the file cannot be read, is not TOML, or holds a key outside a
     ///   program table or a value that is itself a table.
     public static func read(path: String) throws(ConfigError) -> ConfigFile {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = try AtomicFile.read(path)
         } catch {
-            throw .unreadableFile(path: path, reason: (error as NSError).localizedDescription)
+            // The operating system's reason (`Is a directory`, `No such file or directory`), or that it is a device.
+            let reason = error.operation == AtomicFile.notRegularOperation ? "it is a device, not a file" : "\(error.errno)"
+            throw .unreadableFile(path: path, reason: reason)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .unreadableFile(path: path, reason: "it is not UTF-8 text")
         }
         return try parse(text, path: path)
     }

@@ -32,7 +32,11 @@ extension OnlinePolicy {
     /// - Throws: ``RetrievalError/catalogue(_:)`` when a reduced row is not finite.
     public func reducedCatalogue() throws(RetrievalError) -> ItemCatalogue {
         let p = features.itemDims
-        if !features.projects && !features.standardises && p == catalogue.width { return catalogue }
+        if !features.projects && !features.standardises && p == catalogue.width
+            && Self.withinModelBound(catalogue.features)
+        {
+            return catalogue
+        }
         var values = [Float]()
         values.reserveCapacity(catalogue.count * p)
         for row in 0..<catalogue.count { values.append(contentsOf: features.reduce(catalogue.row(row)).map(Float.init)) }

@@ -102,7 +102,7 @@ public struct OnlinePolicy: Sendable {
         } else {
             self.catalogue = try Self.catalogue(of: spec)
         }
-        if features.projects || features.standardises {
+        if features.projects || features.standardises || !Self.withinModelBound(self.catalogue.features) {
             var reduced: [Double] = []
             reduced.reserveCapacity(spec.itemCount * features.itemDims)
             for row in spec.itemFeatures { reduced.append(contentsOf: features.reduce(row)) }
@@ -124,6 +124,13 @@ public struct OnlinePolicy: Sendable {
         activeRows = other.activeRows
         self.statistics = statistics
         self.coefficients = coefficients
+    }
+
+    /// Whether every item value is within ±``ItemScaling/modelValueBound``, so the catalogue's rows are read as they
+    /// are (else they are clipped into a reduced table).
+    static func withinModelBound(_ values: [Float]) -> Bool {
+        let bound = Float(ItemScaling.modelValueBound)
+        return values.allSatisfy { $0 >= -bound && $0 <= bound }
     }
 
     /// Whether `catalogue` holds exactly the spec's items (ids, rows, flags; equal buffers compare at once).

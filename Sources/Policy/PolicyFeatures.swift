@@ -25,7 +25,7 @@ public enum PolicyHash {
 ///   `h` the dwell-weighted mean of the reduced feature rows of the items viewed so far (zeros with no views; a
 ///   plain mean when every dwell is 0).
 /// - An item's vector is `y_a = [1 ‖ x̃_a]`, `x̃_a` its catalogue row, standardised column by column when the spec
-///   has an ``ItemScaling``, reduced to `P = min(width, item_dims)` columns (identity when the row is no wider, else
+///   has an ``ItemScaling``, clipped to ±``ItemScaling/modelValueBound``, reduced to `P = min(width, item_dims)` columns (identity when the row is no wider, else
 ///   a fixed Gaussian projection seeded by the spec's seed, scaled by 1/√width: Johnson–Lindenstrauss).
 /// - The interaction features are the outer product `φ(z, a) = z ⊗ y_a` (`Z·Y` columns), so the last layer learns
 ///   user × item interactions; the item's id bucket adds its own learnt bias. ``positionColumns`` more columns
@@ -176,11 +176,13 @@ public struct PolicyFeatures: Sendable {
     public var standardises: Bool { standardisation != nil }
 
     /// An item's reduced row `x̃` from its catalogue row (any collection of its values in column order): standardised,
-    /// then projected or cut to `itemDims` values.
+    /// clipped to ±``ItemScaling/modelValueBound``, then projected or cut to `itemDims` values.
     public func reduce<Row: Collection>(_ row: Row) -> [Double] where Row.Element == Float {
         var out = [Double](repeating: 0, count: itemDims)
+        let bound = ItemScaling.modelValueBound
         for (k, raw) in row.enumerated() {
-            let value = standardisation.map { (Double(raw) - $0.mean[k]) * $0.inverseScale[k] } ?? Double(raw)
+            let scaled = standardisation.map { (Double(raw) - $0.mean[k]) * $0.inverseScale[k] } ?? Double(raw)
+            let value = min(max(scaled, -bound), bound)
             guard let projection else {
                 if k >= itemDims { break }
                 out[k] = value

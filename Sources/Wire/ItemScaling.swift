@@ -23,6 +23,12 @@ public struct ItemScaling: Codable, Sendable, Equatable {
     /// The largest magnitude a numeric item column may reach and still be read as it is (10).
     public static let unitScaleBound = 10.0
 
+    /// The largest magnitude an item column has as the model reads it (after the scaling, if any): a value beyond is
+    /// clipped to ±10 (winsorised). An item added later far outside the range its lineage was scaled on (a price of
+    /// 50,000 where the catalogue's were 5–2,000, z ≈ 94; or 10³⁰) made its logits, and through the shared
+    /// coefficients every score, saturate at exactly 0 or 1, and could make the posterior unsolvable.
+    public static let modelValueBound = 10.0
+
     /// Why this scaling cannot apply to rows of `itemWidth` columns, or `nil` when it can.
     public func problem(itemWidth: Int) -> String? {
         guard mean.count == itemWidth, scale.count == itemWidth else {

@@ -274,6 +274,26 @@ struct OnlineCoordinatorTests {
         let resumed = try start(v2)
         #expect(resumed.version == first.version)
         #expect(resumed.scaling == scaling)
+
+        // `online_policy` names the registry version its rows come from (it said `"catalogue": null`), rows inlined.
+        var outputs: [ControlOutput] = []
+        var settings = OnlineSettings()
+        settings.catalogue = "2"
+        settings.served = (v2.0, [DataSchema.Feature("user_feature_0", .categorical)], v2.1.version, v2.1.sha256)
+        let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) {
+            outputs.append($0)
+        }
+        try coordinator.start(nowMs: 1_000)
+        coordinator.handleControl(
+            identity: [7], header: Header(command: .control, requestId: 3), request: ControlRequest(.onlinePolicy),
+            nowMs: 1_000)
+        let frames = try #require(outputs.compactMap { output -> [[UInt8]]? in
+            if case .toClient([7], let frames) = output { return frames }
+            return nil
+        }.last)
+        let install = try WireJSON.decode(PolicyInstall.self, from: frames[1])
+        #expect(install.catalogue == CatalogueReference(version: 2, sha256: v2.1.sha256))
+        #expect(install.spec.itemCount == 4 && install.spec.itemScaling == scaling)
     }
 
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")

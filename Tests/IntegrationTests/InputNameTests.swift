@@ -34,4 +34,26 @@ struct InputNameTests {
         let infer = try runTool("recpool", ["data", "schema", "--infer", folder + "/logs.csv"])
         #expect(infer.code == 2 && infer.stderr.contains("pass the shop's item CSV with --catalogue"), "\(infer.stderr)")
     }
+
+    /// A folder given as a key, configuration or model file was "permissions 0755 are too open" or Foundation's
+    /// "NSCocoaErrorDomain error 256"; a missing file "could not be completed".
+    @Test("a folder or device where a file is read says so, with the operating system's reason")
+    func foldersAndDevicesAreNamed() throws {
+        let folder = try TemporaryDirectory("not-files")
+        defer { folder.remove() }
+        let runs: [(String, [String], String)] = [
+            ("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--curve-server-key", folder.path, "--curve-key", folder.path],
+             "it is a folder, not a key file"),
+            ("recpool-worker", ["--config", folder.path, "--print-config"], "Is a directory"),
+            ("recpool-worker", ["--config", "/dev/null", "--print-config"], "it is a device, not a file"),
+            ("recpool", ["import", "--model", folder.path, "--broker", "tcp://127.0.0.1:1"], "Is a directory"),
+            ("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--curve-server-key", folder.path + "/none.pub",
+                         "--curve-key", folder.path + "/none.key"], "No such file or directory"),
+        ]
+        for (tool, arguments, says) in runs {
+            let run = try runTool(tool, arguments)
+            #expect(run.code != 0 && run.stderr.contains(says) && !run.stderr.contains("NSCocoaErrorDomain"),
+                    "\(tool) \(arguments): \(run.code) \(run.stderr)")
+        }
+    }
 }

@@ -365,6 +365,7 @@ final class OnlineCoordinator: ControlShell {
         }
         let pack: [UInt8]
         let spec: OnlinePolicySpec
+        var catalogue: CatalogueReference?
         do {
             guard let row = try store.policyVersion(version) else {
                 return refuse(
@@ -372,13 +373,17 @@ final class OnlineCoordinator: ControlShell {
             }
             pack = try store.blobs.get(row.weightsSHA)
             spec = try storedSpec(row)
+            if let number = row.catalogueVersion, let record = try store.catalogue(number) {
+                catalogue = CatalogueReference(version: number, sha256: record.sha256)
+            }
         } catch {
             logger.error("online control failed", metadata: ["op": "online_policy", "error": "\(error)"])
             return refuse(.internal, "online_policy version \(version) cannot be read: \(error)")
         }
         var ok = requester.header.reply(status: .ok, modelVersion: version)
         ok.command = .control
-        let document = PolicyInstall(version: version, spec: spec, learningEnabled: false)
+        var document = PolicyInstall(version: version, spec: spec, learningEnabled: false)
+        document.catalogue = catalogue
         emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack]))
     }
 

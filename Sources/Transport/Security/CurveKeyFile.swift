@@ -1,4 +1,5 @@
 import Foundation
+import RecFiles
 
 /// Why a CURVE key file could not be used.
 public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -100,6 +101,8 @@ public enum CurveKeyFile {
     public static func readKeyPair(path: String, allowOpenPermissions: Bool = false) throws(CurveKeyError)
         -> CurveKeyPair
     {
+        // What the path is comes before its permissions: a folder's 0755 is not "too open", it is not a key file.
+        try checkRegularFile(path)
         if !allowOpenPermissions, let mode = openPermissions(path) { throw .tooOpen(path: path, mode: mode) }
         let lines = try read(path)
         var publicKey: String?
@@ -150,6 +153,7 @@ public enum CurveKeyFile {
     /// - Throws: ``CurveKeyError``, naming the first line that is not a key, an unreadable file, or a file group or
     ///   others may write (``CurveKeyError/writableByOthers(path:mode:)``).
     public static func readAllowList(path: String) throws(CurveKeyError) -> [String] {
+        try checkRegularFile(path)
         var info = stat()
         if stat(path, &info) == 0, UInt32(info.st_mode) & 0o022 != 0 {
             throw .writableByOthers(path: path, mode: UInt32(info.st_mode) & 0o7777)
@@ -180,13 +184,27 @@ public enum CurveKeyFile {
         return [.curveServerKey(server), .curvePublicKey(pair.publicKey), .curveSecretKey(pair.secretKey)]
     }
 
+    /// Refuses a path that exists and is not a regular file (a folder, a device such as `/dev/null`, a pipe, a
+    /// socket), naming what it is; a missing file is left to the read, which names the errno.
+    /// - Throws: ``CurveKeyError/io(path:reason:)``.
+    private static func checkRegularFile(_ path: String) throws(CurveKeyError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: throw .io(path: path, reason: "it is a folder, not a key file")
+        default: throw .io(path: path, reason: "it is not a regular file (a device, pipe or socket), not a key file")
+        }
+    }
+
     /// Non-blank, non-comment lines with their 1-based numbers, trimmed.
     private static func read(_ path: String) throws(CurveKeyError) -> [(Int, String)] {
-        let data: Data
+        let data: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try AtomicFile.read(path)
         } catch {
-            throw .io(path: path, reason: "cannot read: \(error.localizedDescription)")
+            // The operating system's reason ("No such file or directory"), not Foundation's "could not be completed".
+            throw .io(path: path, reason: "cannot read: \(error.errno)")
         }
         let text = String(decoding: data, as: UTF8.self)
         var result: [(Int, String)] = []

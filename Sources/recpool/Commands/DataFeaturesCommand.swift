@@ -54,7 +54,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         let fitted: FeatureSpec
         do {
             if let path = spec {
-                fitted = try FeatureSpec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+                fitted = try FeatureSpec.decode(try FileProblem.read(path))
                 do { try CheckpointEvaluation.check(spec: fitted, data: rows) } catch {
                     throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)
                 }

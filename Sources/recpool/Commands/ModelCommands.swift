@@ -95,12 +95,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: model))
-            } catch {
-                throw CommandFailure("cannot read \(model): \(FileProblem.reason(error, path: model))", exitCode: .badInput)
-            }
+            let data = Data(try FileProblem.read(model))
             let client = try await connection.connect()
             defer { client.close() }
             let registered = try await client.control(ControlRequest(.importModel), bytes: [UInt8](data), as: ModelView.self)

@@ -182,10 +182,11 @@ extension TrainCommand {
 /// Uploads a local file to the broker in checksummed 1 MiB chunks.
 enum DatasetUpload {
     static func upload(path: String, client: RecPoolClient) async throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("cannot read \(path)", exitCode: .badInput)
-        }
-        let bytes = [UInt8](data)
+        try await upload(bytes: try FileProblem.read(path), named: path, client: client)
+    }
+
+    /// Uploads bytes already read from `path` (a file read once, so a pipe is not read twice); `path` names the upload.
+    static func upload(bytes: [UInt8], named path: String, client: RecPoolClient) async throws -> String {
         let sha = hex(SHA256.hash(data: bytes))
         let chunkSize = 1 << 20
         var offset = 0

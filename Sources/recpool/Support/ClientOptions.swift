@@ -31,13 +31,14 @@ struct BrokerOptions: ParsableArguments {
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }
-        if let problem = WireText.nameProblem(broker, field: "--broker") { throw ValidationError(problem) }
         // A name that does not resolve is named here; libzmq would retry it until the timeout.
         if let problem = ZMQEndpoint.hostProblem(broker) { throw ValidationError("--broker \(broker): \(problem)") }
     }
 
     /// Connects a client, turning a bad endpoint into a clear error and exit code.
     func connect() async throws -> RecPoolClient {
+        // Checked at connect, as the port is, so `--print-config` still shows (escaped) what it was given.
+        if let problem = WireText.nameProblem(broker, field: "--broker") { throw CommandFailure(problem, exitCode: .usage) }
         if let problem = ZMQEndpoint.portProblem(broker) {
             throw CommandFailure("--broker \(broker): \(problem)", exitCode: .usage)
         }

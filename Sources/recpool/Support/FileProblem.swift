@@ -47,6 +47,18 @@ enum FileProblem {
         }
     }
 
+    /// The bytes of the file at `path` (``AtomicFile/read(_:)``: a pipe is read, a device refused), throwing a
+    /// ``CommandFailure`` (exit 2) that says why when it cannot be read (the operating system's reason, never
+    /// Foundation's "could not be completed").
+    static func read(_ path: String) throws -> [UInt8] {
+        do {
+            return try AtomicFile.read(path)
+        } catch {
+            let why = error.operation == AtomicFile.notRegularOperation ? "it is a device, not a file" : "\(error.errno)"
+            throw CommandFailure("cannot read \(path): \(why)", exitCode: .badInput)
+        }
+    }
+
     /// Writes `text` as UTF-8 to `path` (``write(_:to:)-swift.type.method``).
     static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)

@@ -25,7 +25,8 @@ public enum WireJSON {
     /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason, or naming a key that appears twice in one
     ///   object (``duplicateKey(in:)``).
     public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
-        if let key = duplicateKey(in: frame) {
+        // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
+        if let key = duplicateKey(in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type) {
             throw .badDocument("the key `\(key)` appears twice in one object; each key may appear once")
         }
         do {

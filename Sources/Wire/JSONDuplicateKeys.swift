@@ -5,19 +5,29 @@ extension WireJSON {
     /// RFC 8259 (§4) leaves duplicate names to the parser, and Foundation's decoder keeps one of them silently:
     /// `{"op": "jobs", "op": "models"}` was answered as `jobs`, and `{"op": "promote", "version": 1, "version": 2}`
     /// would promote one of two versions. One pass over the bytes, tracking each open object's keys as the decoder
-    /// sees them (``decodedKey(_:)``): unescaped, so `"click"` and `"\u0063lick"` are one key, and converted from
-    /// snake case, so `"impression_id"` and `"impressionId"` are too. Text that is not JSON is left to the decoder,
-    /// which names it.
-    static func duplicateKey(in frame: [UInt8]) -> String? {
-        // Per open container: the keys seen when it is an object (nil for an array), and whether a key comes next.
-        var stack: [(keys: Set<ArraySlice<UInt8>>?, expectingKey: Bool)] = []
+    /// sees them (``decodedKey(_:foldsSnakeCase:)``): unescaped, so `"click"` and `"\u0063lick"` are one key, and, in
+    /// an object that decodes into a struct, converted from snake case, so `"impression_id"` and `"impressionId"` are
+    /// too. The decoder leaves a dictionary's keys as written, so the keys of a map (``mapKeys``: `user_features`,
+    /// `fields`, …, and the whole document when `mapAtTop`) are compared unescaped only: `sku_1` and `sku1` are two.
+    /// Text that is not JSON is left to the decoder, which names it.
+    static func duplicateKey(in frame: [UInt8], mapAtTop: Bool = false) -> String? {
+        // Per open container: the keys seen when it is an object (nil for an array), whether a key comes next,
+        // whether its keys fold snake case (a struct's), and the last key read (what a nested value belongs to).
+        var stack: [(keys: Set<ArraySlice<UInt8>>?, expectingKey: Bool, folds: Bool, lastKey: ArraySlice<UInt8>)] = []
         var i = 0
         while i < frame.count {
             switch frame[i] {
-            case UInt8(ascii: "{"):
-                stack.append((keys: [], expectingKey: true))
-            case UInt8(ascii: "["):
-                stack.append((keys: nil, expectingKey: false))
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let parent = stack.last
+                // A container inside a map's value, or the map itself, does not fold; a struct's does.
+                var folds = parent?.folds ?? !mapAtTop
+                if let parent, parent.keys != nil, Self.mapKeys.contains(parent.lastKey) { folds = false }
+                if frame[i] == UInt8(ascii: "{") {
+                    // A struct nested in a map's value (none on the wire) would fold again; maps are leaves here.
+                    stack.append((keys: [], expectingKey: true, folds: folds, lastKey: []))
+                } else {
+                    stack.append((keys: nil, expectingKey: false, folds: folds, lastKey: []))
+                }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 if !stack.isEmpty { stack.removeLast() }
             case UInt8(ascii: ","):
@@ -30,10 +40,11 @@ extension WireJSON {
                 }
                 guard end < frame.count else { return nil }
                 if let last = stack.indices.last, stack[last].expectingKey, stack[last].keys != nil {
-                    let key = decodedKey(frame[start..<end])
+                    let key = decodedKey(frame[start..<end], foldsSnakeCase: stack[last].folds)
                     if stack[last].keys!.contains(key) { return String(decoding: frame[start..<end], as: UTF8.self) }
                     stack[last].keys!.insert(key)
                     stack[last].expectingKey = false
+                    stack[last].lastKey = key
                 }
                 i = end
             default:
@@ -44,12 +55,17 @@ extension WireJSON {
         return nil
     }
 
+    /// The keys (as the decoder reads them) whose values are dictionaries on the wire: their own keys are data (user
+    /// feature names, item fields, counters, metrics), kept as written by the decoder.
+    static let mapKeys: Set<ArraySlice<UInt8>> = Set(
+        ["userFeatures", "fields", "clicks", "dwell", "counters", "metrics"].map { Array($0.utf8)[...] })
+
     /// A key's text (between its quotes, as written) as `WireJSON`'s decoder matches it: escapes resolved, then
     /// Foundation's `convertFromSnakeCase` (leading and trailing underscores kept; the words between them joined, the
     /// first lowercased and each later one capitalised). A key with neither `\\` nor `_` is returned as it is, without
     /// copying; a key of ASCII letters and underscores is converted byte by byte (one small buffer), the rest through
     /// `String`.
-    static func decodedKey(_ written: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    static func decodedKey(_ written: ArraySlice<UInt8>, foldsSnakeCase: Bool = true) -> ArraySlice<UInt8> {
         var lettersAndUnderscores = true
         var plain = true
         for byte in written {
@@ -58,6 +74,12 @@ extension WireJSON {
             if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "_") { plain = false }
         }
         if plain { return written }
+        if !foldsSnakeCase {
+            guard written.contains(UInt8(ascii: "\\")) else { return written }
+            guard let unescaped = try? JSONDecoder().decode(String.self, from: Data([UInt8(ascii: "\"")] + written + [UInt8(ascii: "\"")]))
+            else { return written }
+            return ArraySlice(unescaped.utf8)
+        }
         // Foundation's `capitalized` also starts a word after a digit or punctuation (`9b` → `9B`): only keys of ASCII
         // letters and underscores, which every RecPool key is, take the byte path.
         if lettersAndUnderscores { return asciiFromSnakeCase(written) }

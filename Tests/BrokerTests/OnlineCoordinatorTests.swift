@@ -296,6 +296,41 @@ struct OnlineCoordinatorTests {
         #expect(install.spec.itemCount == 4 && install.spec.itemScaling == scaling)
     }
 
+    /// A catalogue uploaded again with another encoding (a column more) stopped the start ("item_scaling has 1 means
+    /// … for 2 item columns", as if the row were damaged); and a new lineage kept the old lineage's scaling.
+    @Test("a restart over a catalogue of another width starts a new lineage scaled on the new catalogue")
+    func restartOverAnotherWidth() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try RecStore(directory: directory)
+        func register(_ names: [String], _ rows: [[Float]], parent: UInt64?) throws -> (ItemCatalogue, CatalogueRecord) {
+            let ids = rows.indices.map { "sku-\($0)" }
+            let catalogue = try ItemCatalogue(
+                encoding: ItemEncoding(categorical: [], numeric: names), ids: ids, features: rows.flatMap { $0 })
+            let sha = try store.blobs.put(try catalogue.canonicalBytes())
+            let record = try store.registerCatalogue(
+                CatalogueRecord(
+                    version: 0, parent: parent, change: .upload, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
+                    items: ids.count, active: ids.count, width: names.count, createdMs: 0))
+            return (catalogue, record)
+        }
+        func start(_ served: (ItemCatalogue, CatalogueRecord)) throws -> (version: UInt64, scaling: ItemScaling?) {
+            var settings = OnlineSettings()
+            settings.catalogue = "\(served.1.version)"
+            settings.served = (served.0, [DataSchema.Feature("user_feature_0", .categorical)], served.1.version, served.1.sha256)
+            let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) { _ in }
+            try coordinator.start(nowMs: 1_000)
+            return (coordinator.version, coordinator.policy.spec.itemScaling)
+        }
+        let v1 = try register(["price"], [[20], [40], [60]], parent: nil)
+        #expect(try start(v1).version == 1)
+        // The same ids (a prefix), another width and other prices.
+        let v2 = try register(["price", "stock"], [[200, 1], [400, 2], [600, 3], [800, 4]], parent: 1)
+        let next = try start(v2)
+        #expect(next.version == 2)
+        #expect(next.scaling == OnlinePolicySpec.itemScaling(for: v2.0) && next.scaling?.mean.first == 500)
+    }
+
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")
     func corruptStoredPolicyIsRefused() throws {
         let h = try OnlineHarness()

@@ -114,6 +114,21 @@ struct DocumentErrorTests {
             #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == nil, "\(text)")
         }
         #expect(WireJSON.convertFromSnakeCase("__user_FEATURES_") == "__userFeatures_")
+        // A map's keys are data the decoder keeps as written: `sku_1` and `sku1` are two user features, not one
+        // (they were refused); an escaped spelling of one key in a map is still the same key.
+        for text in [#"{"user_features":{"sku_1":"a","sku1":"b"},"top":2}"#, #"{"user_features":{"Country_Code":"x","country_code":"y"}}"#,
+                     #"{"op":"catalogue_add","catalogue":{"item":"a","fields":{"a_b":"1","aB":"2"}}}"#] {
+            #expect(WireJSON.duplicateKey(in: Array(text.utf8)) == nil, "\(text)")
+        }
+        #expect(WireJSON.duplicateKey(in: Array(#"{"user_features":{"ab":"1","\u0061b":"2"}}"#.utf8)) == #"\u0061b"#)
+        var record = ImpressionRecord(
+            impressionId: "i", createdMs: 1, version: 1, userFeatures: ["sku_1": "a", "sku1": "b"], slate: [0],
+            propensities: [1], scores: [0.5])
+        record.viewed = []
+        #expect(try WireJSON.decode(ImpressionRecord.self, from: WireJSON.encode(record)).userFeatures == ["sku_1": "a", "sku1": "b"])
+        // A document that is itself a dictionary keeps its keys as written.
+        #expect(WireJSON.duplicateKey(in: Array(#"{"val_loss":1,"valLoss":2}"#.utf8), mapAtTop: true) == nil)
+        #expect(try WireJSON.decode([String: Double].self, from: Array(#"{"val_loss":1,"valLoss":2}"#.utf8)).count == 2)
     }
 
     /// The keys each object holds as Foundation's decoder reads them (its own `convertFromSnakeCase`).

@@ -51,14 +51,15 @@ final class OnlineCoordinator: ControlShell {
             let relation = catalogueRelation(stored: row.catalogueVersion)
             // The item scaling belongs to the lineage (fixed when it began, over the catalogue of that day): a
             // restart that continues it reads the items as the stored statistics were learnt, not as today's
-            // catalogue would scale them.
+            // catalogue would scale them. A start that turns out to begin a new lineage scales on today's.
+            let configured = (spec: core.spec, policy: core.policy)
             if relation != .unrelated { core.inheritItemScaling(storedSpec.itemScaling) }
             switch try resumption(
                 of: row, pack: pack, bytes: bytes, storedSpec: storedSpec, relation: relation, highestLogged: highestLogged)
             {
             case .resumed: return try handOnUnlearnt(continuing: true)
             case .carried(let policy): carried = policy
-            case .newLineage: break
+            case .newLineage: (core.spec, core.policy) = configured
             }
             stored = row.version
             if highestLogged > row.version {
@@ -433,6 +434,16 @@ final class OnlineCoordinator: ControlShell {
             checked.itemIds = items.itemIds
             checked.itemFeatures = items.itemFeatures
             checked.itemActive = items.itemActive
+            // Items of another width (another catalogue encoding) make another lineage, not a damaged row: the stored
+            // scaling is checked on its own width, and the start then begins a new lineage.
+            if let scaling = spec.itemScaling, scaling.mean.count != items.itemWidth {
+                if let problem = scaling.problem(itemWidth: scaling.mean.count) {
+                    throw .corruptColumn(
+                        table: "policy_versions", row: "version = \(version)", column: "spec",
+                        problem: "the stored spec cannot be served: \(problem)")
+                }
+                checked.itemScaling = nil
+            }
         }
         if let problem = checked.problem {
             throw .corruptColumn(

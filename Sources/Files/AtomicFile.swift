@@ -71,13 +71,25 @@ public enum AtomicFile {
     ///
     /// A `path` that names an existing device, pipe or socket (`--out /dev/null`, `--out >(gzip > f.gz)`) is written
     /// into, in place: renaming over it replaced `/dev/null` with a regular file, and reported a write to `/dev/full`
-    /// as done. Such a write is not atomic, and its errors are the device's (`ENOSPC` for `/dev/full`).
+    /// as done. Such a write is not atomic, and its errors are the device's (`ENOSPC` for `/dev/full`). A symbolic
+    /// link to an existing file is kept, and the file it resolves to written (in place under `/proc` and `/dev`).
     /// - Throws: ``FileFailure`` naming the failed step (`create`, `write`, `fsync`, `close`,
     ///   `rename onto`; `open` and `write` into a device) and its errno (`ENOSPC` and `EDQUOT` for a full disk).
     public static func write(_ bytes: [UInt8], to path: String) throws(FileFailure) {
         var existing = stat()
         if stat(path, &existing) == 0, [S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].contains(existing.st_mode & S_IFMT) {
             return try writeInPlace(bytes, to: path)
+        }
+        // A symbolic link to an existing file is kept: the file it names is written (atomically), or written into
+        // when it is no file a path names (`/dev/stdout` → `/proc/self/fd/1` → a pipe). Renaming over the link
+        // replaced it, and `--out /dev/stdout` run as root would have replaced the system's `/dev/stdout`.
+        var link = stat()
+        if lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK, stat(path, &existing) == 0 {
+            guard let resolved = realpath(path, nil) else { return try writeInPlace(bytes, to: path) }
+            let target = String(cString: resolved)
+            free(resolved)
+            if target.hasPrefix("/proc/") || target.hasPrefix("/dev/") { return try writeInPlace(bytes, to: path) }
+            return try write(bytes, to: target)
         }
         let temporary = "\(path)\(temporarySuffix)\(getpid())"
         do throws(FileFailure) {

@@ -158,9 +158,9 @@ public enum ImpressionExport {
         }
         // Three files are written side by side: a device or pipe would take the log and leave the other two in its
         // folder (`--out /dev/null` wrote /dev/schema.toml).
-        if let kind = try? FileManager.default.attributesOfItem(atPath: dataFile)[.type] as? FileAttributeType,
-            kind != .typeRegular && kind != .typeSymbolicLink
-        {
+        // stat, not FileManager's attributes, which describe a symbolic link itself (`/dev/stdout` is one).
+        var info = stat()
+        if stat(dataFile, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
             throw .cannotWrite(
                 path: dataFile, reason: "it is not a regular file; the export writes the log, item_context.csv and "
                     + "schema.toml side by side, so name a file in a folder, e.g. export/impressions.csv")

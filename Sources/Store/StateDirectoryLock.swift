@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,8 +24,10 @@ final class StateDirectoryLock: Sendable {
         var inode: UInt64
     }
 
-    /// This process's locked files: the one descriptor that holds each lock, and how many holders share it.
-    private static let held = Mutex<[FileIdentity: (descriptor: Int32, holders: Int)]>([:])
+    /// This process's locked files: the one descriptor that holds each lock, and how many holders share it; read and
+    /// written only under ``heldLock`` (a pthread mutex, which ThreadSanitizer sees, as ARCHITECTURE.md asks).
+    nonisolated(unsafe) private static var held: [FileIdentity: (descriptor: Int32, holders: Int)] = [:]
+    private static let heldLock = NSLock()
 
     private let identity: FileIdentity
 
@@ -36,14 +37,14 @@ final class StateDirectoryLock: Sendable {
     ///   when the file cannot be opened or locked.
     init(directory: String) throws(StoreError) {
         let path = "\(directory)/\(Self.fileName)"
-        let result: Result<FileIdentity, StoreError> = Self.held.withLock { held in
+        let result: Result<FileIdentity, StoreError> = Self.heldLock.withLock {
             // A file this process holds already is found by stat, never opened again: closing a second descriptor
             // of it would release the process's lock.
             var info = stat()
             if stat(path, &info) == 0 {
                 let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-                if let shared = held[identity] {
-                    held[identity] = (shared.descriptor, shared.holders + 1)
+                if let shared = Self.held[identity] {
+                    Self.held[identity] = (shared.descriptor, shared.holders + 1)
                     return .success(identity)
                 }
             }
@@ -68,7 +69,7 @@ final class StateDirectoryLock: Sendable {
             }
             let pid = Array("\(getpid())\n".utf8)
             if ftruncate(fd, 0) == 0 { _ = pwrite(fd, pid, pid.count, 0) }
-            held[identity] = (fd, 1)
+            Self.held[identity] = (fd, 1)
             return .success(identity)
         }
         identity = try result.get()
@@ -86,13 +87,13 @@ final class StateDirectoryLock: Sendable {
     /// The last holder's going closes the descriptor, which releases the process's lock on the file.
     deinit {
         let identity = identity
-        Self.held.withLock { held in
-            guard let shared = held[identity] else { return }
+        Self.heldLock.withLock {
+            guard let shared = Self.held[identity] else { return }
             if shared.holders > 1 {
-                held[identity] = (shared.descriptor, shared.holders - 1)
+                Self.held[identity] = (shared.descriptor, shared.holders - 1)
             } else {
                 close(shared.descriptor)
-                held[identity] = nil
+                Self.held[identity] = nil
             }
         }
     }

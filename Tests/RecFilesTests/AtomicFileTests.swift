@@ -110,6 +110,39 @@ struct AtomicFileTests {
     }
 }
 
+extension AtomicFileTests {
+    /// A write through a symbolic link renamed a regular file over the link (`--out /dev/stdout`, as root, would have
+    /// replaced the system's `/dev/stdout`): the link is kept and the file it names is written.
+    @Test("a symbolic link is kept: the regular file it names is written atomically, a pipe it names is written into")
+    func writesThroughSymbolicLinks() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try AtomicFile.write([9], to: folder + "/target")
+        #expect(symlink(folder + "/target", folder + "/link") == 0)
+        try AtomicFile.write([1, 2], to: folder + "/link")
+        var info = stat()
+        #expect(lstat(folder + "/link", &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
+        #expect(try AtomicFile.read(folder + "/target") == [1, 2])
+        // A link to a pipe (as /dev/stdout is, through /proc/self/fd/1): written into, the link kept.
+        let fifo = folder + "/pipe"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(symlink(fifo, folder + "/out") == 0)
+        let received = ReceivedBytes()
+        let reader = Thread {
+            let fd = open(fifo, O_RDONLY)
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            received.set(Array(buffer.prefix(max(n, 0))))
+        }
+        reader.start()
+        try AtomicFile.write([7], to: folder + "/out")
+        #expect(received.wait() == [7])
+        #expect(lstat(folder + "/out", &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["link", "out", "pipe", "target"])
+    }
+}
+
 /// Bytes handed from a reader thread to the test, once.
 final class ReceivedBytes: @unchecked Sendable {
     private let condition = NSCondition()

@@ -130,11 +130,13 @@ public enum SchemaInference {
 
     static func isIndexColumn(_ name: String) -> Bool { name.isEmpty || name.hasPrefix("Unnamed:") }
 
-    /// Numeric when every value parses as a finite number and there are more than 10 distinct values.
+    /// Numeric when every value that is not blank parses as a finite number and there are more than 10 distinct values.
     static func kind(of column: String, in table: CSVTable) -> DataSchema.FeatureKind {
         guard let index = table.header.firstIndex(of: column) else { return .categorical }
         var distinct = Set<String>()
         for row in table.rows {
+            // A blank cell is a missing value of either kind (the loader reads a blank numeric one as missing).
+            if row[index].trimmingCharacters(in: .whitespaces).isEmpty { continue }
             guard let value = CSVNumber.double(row[index]), value.isFinite else { return .categorical }
             distinct.insert(row[index])
         }

@@ -22,7 +22,9 @@ extension ZMQEndpoint {
         var found: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, &hints, &found)
         if let found { freeaddrinfo(found) }
-        guard status != 0 else { return nil }
+        // A temporary failure (EAI_AGAIN: the resolver did not answer, a service not yet published) is left to libzmq,
+        // which retries; only a name the resolver says does not exist is named.
+        guard status != 0, status != EAI_AGAIN else { return nil }
         return "the host '\(host)' cannot be resolved: \(String(cString: gai_strerror(status)))"
     }
 }

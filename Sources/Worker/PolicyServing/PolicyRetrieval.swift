@@ -1,5 +1,6 @@
 import RecData
 import RecPolicy
+import RecWire
 
 /// Retrieval before ranking for the served policy over a large catalogue: the policy's exact bilinear model
 /// (`OnlinePolicy.retrievalModel()`, `q(z) = Θᵀ z`) over an index of its reduced catalogue. The index is built
@@ -34,7 +35,7 @@ enum PolicyRetrieval {
                 retrieval: try previous.retrieval.with(
                     model: model, catalogue: reduced,
                     groups: try policy.retrievalPriorGroups(reduced: reduced, previous: previous.retrieval.groups)),
-                reduced: reduced, source: policy.catalogue)
+                reduced: reduced, source: policy.catalogue, reduction: Reduction(policy.spec))
         }
         let reduced = try policy.reducedCatalogue()
         let built = try CatalogueRetrieval.build(
@@ -44,7 +45,7 @@ enum PolicyRetrieval {
             retrieval: try built.with(
                 model: model, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),
             reduced: reduced,
-            source: policy.catalogue)
+            source: policy.catalogue, reduction: Reduction(policy.spec))
     }
 
     /// The policy's reduced catalogue when `built`'s index can follow it: every row the index was built from is
@@ -52,7 +53,9 @@ enum PolicyRetrieval {
     /// `nil` when a row was re-described, replaced or dropped, so the index must be built anew. The catalogue the
     /// index follows is compared first, so an unchanged catalogue costs no reduction.
     static func followable(_ built: Built, policy: OnlinePolicy) throws(RetrievalError) -> ItemCatalogue? {
-        if built.source == policy.catalogue { return built.reduced }
+        // The same catalogue reduced the same way: nothing to compare. Another scaling, seed or item_dims over the same
+        // catalogue (a new lineage) reduces the rows otherwise, which the comparison below finds.
+        if built.source == policy.catalogue && built.reduction == Reduction(policy.spec) { return built.reduced }
         let reduced = try policy.reducedCatalogue()
         let old = built.reduced
         guard reduced.count >= old.count, reduced.width == old.width,
@@ -85,5 +88,21 @@ enum PolicyRetrieval {
         var reduced: ItemCatalogue
         /// The policy's catalogue the index was built from or last followed, as the POLICY gave it.
         var source: ItemCatalogue
+        /// How that catalogue's rows were reduced.
+        var reduction: Reduction
+    }
+
+    /// What makes a catalogue's reduced rows (``OnlinePolicy/reducedCatalogue()``) besides the catalogue: the spec's
+    /// item scaling, its projection seed and `item_dims`.
+    struct Reduction: Sendable, Equatable {
+        var scaling: ItemScaling?
+        var seed: UInt64
+        var itemDims: Int
+
+        init(_ spec: OnlinePolicySpec) {
+            scaling = spec.itemScaling
+            seed = spec.seed
+            itemDims = spec.itemDims
+        }
     }
 }

@@ -77,7 +77,8 @@ struct HealthCommand: AsyncParsableCommand {
             return
         }
         do {
-            _ = try await client.recommend(document: Array(#"{"top":1}"#.utf8), timeoutMs: timeoutMs)
+            // One candidate, so the probe scores one item however large the catalogue.
+            _ = try await client.recommend(document: Array(#"{"candidates":[0],"top":1}"#.utf8), timeoutMs: timeoutMs)
         } catch {
             guard case .server(let status, let message, _) = error else { throw error }
             throw CommandFailure("unhealthy: RECOMMEND is answered \(status): \(message)")

@@ -31,8 +31,12 @@ struct BrokerOptions: ParsableArguments {
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }
-        // A name that does not resolve is named here; libzmq would retry it until the timeout.
-        if let problem = ZMQEndpoint.hostProblem(broker) { throw ValidationError("--broker \(broker): \(problem)") }
+        // A name that does not resolve is named here (libzmq would retry it until the timeout); the broker cannot be
+        // reached, exit 3, as `recpool health` promises supervisors.
+        if let problem = ZMQEndpoint.hostProblem(broker) {
+            CommandOutput.printError("recpool: --broker \(broker): \(problem)")
+            throw ExitStatus.unreachable.exitCode
+        }
     }
 
     /// Connects a client, turning a bad endpoint into a clear error and exit code.

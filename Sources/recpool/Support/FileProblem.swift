@@ -126,8 +126,9 @@ enum PathOption {
     /// command, and its catalogue (if any) is not checked against the outputs.
     static func schemaInputs(_ schema: String?, flag: String = "--schema") -> [(path: String?, flag: String)] {
         guard let schema else { return [] }
-        guard (try? FileManager.default.attributesOfItem(atPath: schema)[.type] as? FileAttributeType) == .typeRegular,
-            let parsed = try? DataSchema.read(path: schema)
+        // stat follows a symbolic link (FileManager's attributes describe the link itself).
+        var info = stat()
+        guard stat(schema, &info) == 0, info.st_mode & S_IFMT == S_IFREG, let parsed = try? DataSchema.read(path: schema)
         else { return [(schema, flag)] }
         return [(schema, flag), (DatasetResolver.catalogueFile(parsed, schemaPath: schema), "catalogue (\(flag)'s [catalogue] file)")]
     }

@@ -145,11 +145,14 @@ def _user_features_of(columns) -> list:
             and not str(c).startswith("Unnamed:")]
 
 
-def _user_features(frame) -> list:
+def _user_dummies(frame, **options):
+    """The user features one-hot encoded (``pandas.get_dummies`` of their text); no columns for a pool whose
+    requests carry no user features."""
+    pd = _pandas()
     features = _user_features_of(frame.columns)
     if not features:
-        raise ValueError("the frame has no user-feature columns (every column is OBD's or the export's)")
-    return features
+        return pd.DataFrame(index=frame.index)
+    return pd.get_dummies(frame[features].astype(str), dtype=float, **options)
 
 
 def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None) -> dict:
@@ -173,7 +176,7 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     pscore = frame["propensity_score"].to_numpy(dtype=float)
     if not ((pscore > 0) & (pscore <= 1)).all():
         raise ValueError("a propensity_score is outside (0, 1]")
-    users = pd.get_dummies(frame[_user_features(frame)].astype(str), dtype=float)
+    users = _user_dummies(frame)
     affinity = frame[[c for c in frame.columns if str(c).startswith(AFFINITY_PREFIX)]].astype(float)
     context = pd.concat([users, affinity], axis=1).to_numpy(dtype=float)
     if item_context is None:
@@ -208,7 +211,7 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     """
     pd = _pandas()
     frame = observed_rows(frame).reset_index(drop=True)
-    users = pd.get_dummies(frame[_user_features(frame)].astype(str), prefix_sep="=", dtype=float)
+    users = _user_dummies(frame, prefix_sep="=")
     if features is not None:
         users = users.reindex(columns=list(features), fill_value=0.0)
     n_actions = int(n_actions if n_actions is not None else frame["item_id"].max() + 1)

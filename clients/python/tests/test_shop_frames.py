@@ -61,7 +61,7 @@ def test_read_export_keeps_a_shops_features_as_text(tmp_path):
     assert frames.bandit_feedback(log, n_actions=5)["context"].shape == (1, 2)
 
 
-def test_a_frame_without_user_features_is_named():
+def test_a_pool_without_user_features_has_a_context_of_its_history_only():
     log = frames.impressions_frame(shop_log(5)).drop(columns=["device", "age"])
-    with pytest.raises(ValueError, match="no user-feature columns"):
-        frames.bandit_feedback(log, n_actions=5)
+    assert frames.bandit_feedback(log, n_actions=5)["context"].shape == (8, 5)
+    assert list(frames.training_frame(log, n_actions=5).columns)[:2] == ["item=0", "item=1"]

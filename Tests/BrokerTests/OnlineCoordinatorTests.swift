@@ -189,28 +189,16 @@ struct OnlineCoordinatorTests {
 
     @Test("a restart over a registry catalogue: a later version resumes the number, an earlier one carries the statistics, moved rows start anew")
     func restartOverRegistryCatalogues() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try RecStore(directory: directory)
-        func register(_ ids: [String], parent: UInt64?, change: CatalogueChange) throws -> (ItemCatalogue, CatalogueRecord) {
-            let catalogue = try ItemCatalogue(
-                encoding: ItemEncoding(categorical: [], numeric: ["f0"]), ids: ids, features: ids.indices.map { Float($0) })
-            let sha = try store.blobs.put(try catalogue.canonicalBytes())
-            let record = try store.registerCatalogue(
-                CatalogueRecord(
-                    version: 0, parent: parent, change: change, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
-                    items: ids.count, active: ids.count, width: 1, createdMs: 0))
-            return (catalogue, record)
+        let h = try RegistryOnlineHarness()
+        let store = h.store
+        func register(_ ids: [String], parent: UInt64?, change: CatalogueChange) throws -> (catalogue: ItemCatalogue, record: CatalogueRecord) {
+            try h.register(["f0"], ids.indices.map { [Float($0)] }, ids: ids, parent: parent, change: change)
         }
         let v1 = try register(["a", "b", "c"], parent: nil, change: .upload)
         let v2 = try register(["a", "b", "c", "d"], parent: 1, change: .add)
         let v3 = try register(["c", "b", "a", "d"], parent: 2, change: .upload)
-        func start(_ served: (ItemCatalogue, CatalogueRecord)) throws -> (version: UInt64, sha: String) {
-            var settings = OnlineSettings()
-            settings.catalogue = "\(served.1.version)"
-            settings.served = (served.0, [DataSchema.Feature("user_feature_0", .categorical)], served.1.version, served.1.sha256)
-            let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) { _ in }
-            try coordinator.start(nowMs: 1_000)
+        func start(_ served: (catalogue: ItemCatalogue, record: CatalogueRecord)) throws -> (version: UInt64, sha: String) {
+            let coordinator = try h.start(served)
             return (coordinator.version, try #require(try store.policyVersion(coordinator.version)).weightsSHA)
         }
         let first = try start(v1)
@@ -242,48 +230,25 @@ struct OnlineCoordinatorTests {
 
     @Test("a restart after items were added keeps the lineage's item scaling: the same number, the rows read as learnt")
     func restartKeepsItemScaling() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try RecStore(directory: directory)
-        func register(_ prices: [Float], parent: UInt64?, change: CatalogueChange) throws -> (ItemCatalogue, CatalogueRecord) {
-            let ids = prices.indices.map { "sku-\($0)" }
-            let catalogue = try ItemCatalogue(
-                encoding: ItemEncoding(categorical: [], numeric: ["price"]), ids: ids, features: prices)
-            let sha = try store.blobs.put(try catalogue.canonicalBytes())
-            let record = try store.registerCatalogue(
-                CatalogueRecord(
-                    version: 0, parent: parent, change: change, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
-                    items: ids.count, active: ids.count, width: 1, createdMs: 0))
-            return (catalogue, record)
-        }
-        let v1 = try register([20, 40, 60], parent: nil, change: .upload)
-        let v2 = try register([20, 40, 60, 1_000], parent: 1, change: .add)
-        func start(_ served: (ItemCatalogue, CatalogueRecord)) throws -> (version: UInt64, scaling: ItemScaling?) {
-            var settings = OnlineSettings()
-            settings.catalogue = "\(served.1.version)"
-            settings.served = (served.0, [DataSchema.Feature("user_feature_0", .categorical)], served.1.version, served.1.sha256)
-            let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) { _ in }
-            try coordinator.start(nowMs: 1_000)
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["price"], [[20], [40], [60]], parent: nil)
+        let v2 = try h.register(["price"], [[20], [40], [60], [1_000]], parent: 1, change: .add)
+        func start(_ served: (catalogue: ItemCatalogue, record: CatalogueRecord)) throws -> (version: UInt64, scaling: ItemScaling?) {
+            let coordinator = try h.start(served)
             return (coordinator.version, coordinator.policy.spec.itemScaling)
         }
         let first = try start(v1)
         let scaling = try #require(first.scaling)
         #expect(abs(scaling.mean[0] - 40) < 1e-9 && abs(scaling.scale[0] - (800.0 / 3).squareRoot()) < 1e-9)
         // Catalogue 2 would scale by its own four prices; the lineage keeps catalogue 1's, so it resumes its number.
-        #expect(OnlinePolicySpec.itemScaling(for: v2.0) != scaling)
+        #expect(OnlinePolicySpec.itemScaling(for: v2.catalogue) != scaling)
         let resumed = try start(v2)
         #expect(resumed.version == first.version)
         #expect(resumed.scaling == scaling)
 
         // `online_policy` names the registry version its rows come from (it said `"catalogue": null`), rows inlined.
         var outputs: [ControlOutput] = []
-        var settings = OnlineSettings()
-        settings.catalogue = "2"
-        settings.served = (v2.0, [DataSchema.Feature("user_feature_0", .categorical)], v2.1.version, v2.1.sha256)
-        let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) {
-            outputs.append($0)
-        }
-        try coordinator.start(nowMs: 1_000)
+        let coordinator = try h.start(v2) { outputs.append($0) }
         coordinator.handleControl(
             identity: [7], header: Header(command: .control, requestId: 3), request: ControlRequest(.onlinePolicy),
             nowMs: 1_000)
@@ -292,7 +257,7 @@ struct OnlineCoordinatorTests {
             return nil
         }.last)
         let install = try WireJSON.decode(PolicyInstall.self, from: frames[1])
-        #expect(install.catalogue == CatalogueReference(version: 2, sha256: v2.1.sha256))
+        #expect(install.catalogue == CatalogueReference(version: 2, sha256: v2.record.sha256))
         #expect(install.spec.itemCount == 4 && install.spec.itemScaling == scaling)
     }
 
@@ -300,35 +265,18 @@ struct OnlineCoordinatorTests {
     /// … for 2 item columns", as if the row were damaged); and a new lineage kept the old lineage's scaling.
     @Test("a restart over a catalogue of another width starts a new lineage scaled on the new catalogue")
     func restartOverAnotherWidth() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-online-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try RecStore(directory: directory)
-        func register(_ names: [String], _ rows: [[Float]], parent: UInt64?) throws -> (ItemCatalogue, CatalogueRecord) {
-            let ids = rows.indices.map { "sku-\($0)" }
-            let catalogue = try ItemCatalogue(
-                encoding: ItemEncoding(categorical: [], numeric: names), ids: ids, features: rows.flatMap { $0 })
-            let sha = try store.blobs.put(try catalogue.canonicalBytes())
-            let record = try store.registerCatalogue(
-                CatalogueRecord(
-                    version: 0, parent: parent, change: .upload, item: nil, sha256: sha, sourceSHA256: nil, schema: "",
-                    items: ids.count, active: ids.count, width: names.count, createdMs: 0))
-            return (catalogue, record)
-        }
-        func start(_ served: (ItemCatalogue, CatalogueRecord)) throws -> (version: UInt64, scaling: ItemScaling?) {
-            var settings = OnlineSettings()
-            settings.catalogue = "\(served.1.version)"
-            settings.served = (served.0, [DataSchema.Feature("user_feature_0", .categorical)], served.1.version, served.1.sha256)
-            let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test")) { _ in }
-            try coordinator.start(nowMs: 1_000)
+        let h = try RegistryOnlineHarness()
+        func start(_ served: (catalogue: ItemCatalogue, record: CatalogueRecord)) throws -> (version: UInt64, scaling: ItemScaling?) {
+            let coordinator = try h.start(served)
             return (coordinator.version, coordinator.policy.spec.itemScaling)
         }
-        let v1 = try register(["price"], [[20], [40], [60]], parent: nil)
+        let v1 = try h.register(["price"], [[20], [40], [60]], parent: nil)
         #expect(try start(v1).version == 1)
         // The same ids (a prefix), another width and other prices.
-        let v2 = try register(["price", "stock"], [[200, 1], [400, 2], [600, 3], [800, 4]], parent: 1)
+        let v2 = try h.register(["price", "stock"], [[200, 1], [400, 2], [600, 3], [800, 4]], parent: 1)
         let next = try start(v2)
         #expect(next.version == 2)
-        #expect(next.scaling == OnlinePolicySpec.itemScaling(for: v2.0) && next.scaling?.mean.first == 500)
+        #expect(next.scaling == OnlinePolicySpec.itemScaling(for: v2.catalogue) && next.scaling?.mean.first == 500)
     }
 
     @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")
@@ -472,6 +420,34 @@ struct HeldSlateCoordinatorTests {
         let sent = Self.released(h)
         #expect(sent.map(\.header.requestId) == [41] && sent.first?.header.status == .ok)
         #expect(try h.coordinator.store.impressions(after: 0, limit: 10).map(\.id).contains("held-1"))
+    }
+
+    /// A slate checked when it arrived, then held for its group commit while the catalogue retired one of its items,
+    /// reached its client after the retirement was acknowledged (seen once in OwnCatalogueEndToEndTests).
+    @Test("a held slate whose item is retired before its commit is answered CONFLICT, never released")
+    func retiredWhileHeld() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3], [0.4]], parent: nil)
+        var outputs: [ControlOutput] = []
+        let coordinator = try h.start(v1) { outputs.append($0) }
+        let record = ImpressionRecord(
+            impressionId: "held-r", createdMs: 1_000, version: coordinator.version,
+            userFeatures: ["user_feature_0": "u0_01"], slate: [2, 0], propensities: [0.5, 0.25], scores: [0.1, 0.05])
+        let slate = WireMessage(
+            header: Header(command: .recommend, isReply: true, requestId: 43), payload: [Array("{\"items\":[]}".utf8)])
+        coordinator.handleImpression(worker: "w-a", record: WireJSON.encode(record), reply: ([9], slate.frames()))
+        var retired = v1.catalogue
+        try retired.retire(id: "sku-2")
+        let sha = try h.store.blobs.put(try retired.canonicalBytes())
+        coordinator.moveToCatalogue(retired, version: 2, sha256: sha)
+        outputs.removeAll()
+        coordinator.flushPending()
+        let sent = outputs.compactMap { output -> WireMessage? in
+            if case .heldReply(_, let frames) = output { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+        #expect(sent.map(\.header.requestId) == [43] && sent.first?.header.status == .conflict, "\(sent.map(\.header))")
+        #expect(sent.first.map { String(decoding: (try? $0.frame(0)) ?? [], as: UTF8.self) }?.contains("sku-2") == true)
     }
 
     @Test("a held slate whose impression record is malformed is answered INTERNAL saying feedback cannot be taken")

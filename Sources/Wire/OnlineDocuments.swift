@@ -568,6 +568,7 @@ public struct FeedbackRequest: Codable, Sendable, Equatable {
     /// Why the event is not well formed, or `nil`.
     public var problem: String? {
         if let problem = WireText.nameProblem(impressionId, field: "impression_id", maxBytes: 64) { return problem }
+        if item < 0 { return "item must be a catalogue row (0 or more), got \(item)" }
         if click != 0 && click != 1 { return "click must be 0 or 1, got \(click)" }
         if let dwell = dwellSeconds, !(dwell >= 0 && dwell <= Self.maximumDwellSeconds) {
             return "dwell_seconds must be 0…1e9 (seconds), got \(dwell)"

@@ -16,6 +16,13 @@ struct InputNameTests {
         #expect(worker.code == 64 && worker.stderr.contains("--id is only white space"), "\(worker.stderr)")
         let control = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:5555\u{1}"])
         #expect(control.code == 64 && control.stderr.contains("U+0001"), "\(control.stderr)")
+        // A negative number is the option's value, refused by name (it was taken for a flag: "Missing value").
+        for (option, says) in [("--click", "click must be 0 or 1, got -1"), ("--item", "item must be a catalogue row")] {
+            var arguments = ["feedback", "--impression", "X", "--item", "1", "--click", "1"]
+            arguments[arguments.firstIndex(of: option)! + 1] = "-1"
+            let run = try runTool("recpool", arguments)
+            #expect(run.code == 64 && run.stderr.contains(says), "\(option): \(run.stderr)")
+        }
         // A numeric host needs no lookup, and a closed port is a timeout as before (exit 3), not a usage error.
         let closed = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "200"])
         #expect(closed.code == 3, "\(closed.stderr)")

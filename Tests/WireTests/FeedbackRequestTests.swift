@@ -14,6 +14,13 @@ struct FeedbackRequestTests {
             #expect(FeedbackRequest(impressionId: "i", item: 3, click: 1, dwellSeconds: dwell).problem == nil)
         }
     }
+
+    @Test("a negative item is no catalogue row, named before it is looked up; a blank impression id is named too")
+    func itemAndBlankId() {
+        #expect(FeedbackRequest(impressionId: "i", item: -1, click: 1).problem == "item must be a catalogue row (0 or more), got -1")
+        #expect(FeedbackRequest(impressionId: "i", item: 0, click: 0).problem == nil)
+        #expect(FeedbackRequest(impressionId: "  ", item: 0, click: 0).problem == "impression_id is only white space")
+    }
 }
 
 /// A name bound to SQLite is read up to its first NUL: FEEDBACK on `X\0other` was stored against impression `X`, and

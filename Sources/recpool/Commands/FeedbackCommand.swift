@@ -16,16 +16,18 @@ struct FeedbackCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: BrokerOptions
 
-    @Option(name: .customLong("impression"), help: "The impression id `recpool recommend` printed.")
+    // Unconditional: a value that starts with `-` (`--click -1`) is read as the value and refused by name, not taken
+    // for a flag ("Missing value for '--click <click>'").
+    @Option(name: .customLong("impression"), parsing: .unconditional, help: "The impression id `recpool recommend` printed.")
     var impressionId: String
 
-    @Option(help: "The shown item.")
+    @Option(parsing: .unconditional, help: "The shown item.")
     var item: Int
 
-    @Option(help: "1 for a click, 0 for a view without one.")
+    @Option(parsing: .unconditional, help: "1 for a click, 0 for a view without one.")
     var click: Int
 
-    @Option(help: "How long the user looked at the item, seconds.")
+    @Option(parsing: .unconditional, help: "How long the user looked at the item, seconds.")
     var dwell: Double?
 
     @Flag(help: "Print one JSON object: {\"impression_id\", \"item\", \"duplicate\"}.")

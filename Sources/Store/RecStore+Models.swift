@@ -111,7 +111,10 @@ extension RecStore {
         try Row.fetchAll(db, sql: "SELECT seq, version, rollback FROM promotions ORDER BY seq DESC").map {
             row throws(StoreError) in
             let stored = StoredRow(row, table: "promotions", key: "seq")
-            return (try stored.version("version"), (try stored.value("rollback") as Int64) != 0)
+            let rollback: Int64 = try stored.value("rollback")
+            // A flag: 0 (a promotion) or 1 (a rollback); any other number is a damaged row, not "true".
+            guard rollback == 0 || rollback == 1 else { throw stored.corrupt("rollback", "\(rollback) is not 0 or 1") }
+            return (try stored.version("version"), rollback == 1)
         }.reversed()
     }
 

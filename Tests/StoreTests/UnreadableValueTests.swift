@@ -77,6 +77,10 @@ struct UnreadableValueTests {
         Damage(sql: "UPDATE promotions SET version = -2", table: "promotions", row: "seq = 2", column: "version") {
             _ = try $0.rollbackTarget()
         },
+        // A flag of 2 was read as "a rollback".
+        Damage(sql: "UPDATE promotions SET rollback = 2", table: "promotions", row: "seq = 2", column: "rollback") {
+            _ = try $0.rollbackTarget()
+        },
         Damage(sql: "UPDATE jobs SET model_version = -1", table: "jobs", row: #"id = "job-1""#, column: "model_version") {
             _ = try $0.jobs()
         },

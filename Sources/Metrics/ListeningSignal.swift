@@ -1,4 +1,4 @@
-import Synchronization
+import Foundation
 
 /// Says once whether a server bound its address: ``wait()`` suspends until ``settle(_:)`` is called (then returns
 /// what it was given), and returns at once afterwards. The broker waits on its metrics endpoint's signal before it
@@ -10,14 +10,17 @@ public final class ListeningSignal: Sendable {
         case settled(Bool)
     }
 
-    private let state = Mutex(State.waiting([]))
+    /// Read and written only under ``lock``: a pthread mutex (NSLock), which ThreadSanitizer sees, unlike
+    /// `Synchronization.Mutex`, whose futex it does not (it reported this class's state as a race).
+    nonisolated(unsafe) private var state = State.waiting([])
+    private let lock = NSLock()
 
     /// A signal not settled yet.
     public init() {}
 
     /// Settles the signal: `true` when bound, `false` when the server will not listen. Later calls change nothing.
     public func settle(_ listening: Bool) {
-        let waiting = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+        let waiting = lock.withLock { () -> [CheckedContinuation<Bool, Never>] in
             guard case .waiting(let continuations) = state else { return [] }
             state = .settled(listening)
             return continuations
@@ -28,7 +31,7 @@ public final class ListeningSignal: Sendable {
     /// Whether the server bound its address, once that is known.
     public func wait() async -> Bool {
         await withCheckedContinuation { continuation in
-            let settled = state.withLock { state -> Bool? in
+            let settled = lock.withLock { () -> Bool? in
                 switch state {
                 case .settled(let value): return value
                 case .waiting(var continuations):

@@ -422,34 +422,6 @@ struct HeldSlateCoordinatorTests {
         #expect(try h.coordinator.store.impressions(after: 0, limit: 10).map(\.id).contains("held-1"))
     }
 
-    /// A slate checked when it arrived, then held for its group commit while the catalogue retired one of its items,
-    /// reached its client after the retirement was acknowledged (seen once in OwnCatalogueEndToEndTests).
-    @Test("a held slate whose item is retired before its commit is answered CONFLICT, never released")
-    func retiredWhileHeld() throws {
-        let h = try RegistryOnlineHarness()
-        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3], [0.4]], parent: nil)
-        var outputs: [ControlOutput] = []
-        let coordinator = try h.start(v1) { outputs.append($0) }
-        let record = ImpressionRecord(
-            impressionId: "held-r", createdMs: 1_000, version: coordinator.version,
-            userFeatures: ["user_feature_0": "u0_01"], slate: [2, 0], propensities: [0.5, 0.25], scores: [0.1, 0.05])
-        let slate = WireMessage(
-            header: Header(command: .recommend, isReply: true, requestId: 43), payload: [Array("{\"items\":[]}".utf8)])
-        coordinator.handleImpression(worker: "w-a", record: WireJSON.encode(record), reply: ([9], slate.frames()))
-        var retired = v1.catalogue
-        try retired.retire(id: "sku-2")
-        let sha = try h.store.blobs.put(try retired.canonicalBytes())
-        coordinator.moveToCatalogue(retired, version: 2, sha256: sha)
-        outputs.removeAll()
-        coordinator.flushPending()
-        let sent = outputs.compactMap { output -> WireMessage? in
-            if case .heldReply(_, let frames) = output { return try? WireMessage(decoding: frames) }
-            return nil
-        }
-        #expect(sent.map(\.header.requestId) == [43] && sent.first?.header.status == .conflict, "\(sent.map(\.header))")
-        #expect(sent.first.map { String(decoding: (try? $0.frame(0)) ?? [], as: UTF8.self) }?.contains("sku-2") == true)
-    }
-
     @Test("a held slate whose impression record is malformed is answered INTERNAL saying feedback cannot be taken")
     func refusedWhenUnusable() throws {
         let h = try OnlineHarness()

@@ -41,22 +41,7 @@ extension OnlineCore {
         }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
-        if let reply {
-            pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply, items: record.slate))
-        }
-    }
-
-    /// Answers a held RECOMMEND with CONFLICT instead of its slate, which shows `item`, retired since it was drawn (as
-    /// the control plane answers a slate that arrives holding a retired item): the client retries.
-    func refuseRetired(_ held: HeldSlate, item: String, into actions: inout [OnlineAction]) {
-        guard let first = held.frames.first, let header = try? Header(decoding: first) else { return }
-        var request = header
-        request.isReply = false
-        var refusal = WireMessage.errorReply(
-            to: request, status: .conflict,
-            message: "the slate held item \(item), retired while its impression was being logged; retry")
-        refusal.header.attempt = header.attempt
-        actions.append(.send(.heldReply(identity: held.client, frames: refusal.frames())))
+        if let reply { pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply)) }
     }
 
     /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
@@ -138,10 +123,6 @@ extension OnlineCore {
                 refuseSlate(
                     pending.slate, because: "impression id \(pending.impressionId) is already logged for another slate",
                     into: &actions)
-            } else if let retired = pending.items.first(where: { $0 >= 0 && $0 < spec.itemActive.count && !spec.itemActive[$0] }) {
-                // Checked when it arrived, but retired while it waited for this commit: a retirement acknowledged
-                // before the commit must not reach a client after the acknowledgement.
-                refuseRetired(pending.slate, item: spec.itemIds[retired], into: &actions)
             } else {
                 actions.append(.send(.heldReply(identity: pending.slate.client, frames: pending.slate.frames)))
             }

@@ -187,7 +187,10 @@ struct CatalogueMoveDuringSyncTests {
         // An item is added (version 4) while the guard judges.
         var after = before
         _ = try after.add(id: "NEW-1", fields: Dictionary(uniqueKeysWithValues: (0..<6).map { ("f\($0)", "0.5") }))
-        try m.core.moveToCatalogue(after, as: CatalogueReference(version: 4, sha256: String(repeating: "cd", count: 32)))
+        var moved: [OnlineAction] = []
+        try m.core.moveToCatalogue(
+            after, as: CatalogueReference(version: 4, sha256: String(repeating: "cd", count: 32)), into: &moved)
+        #expect(moved.isEmpty)
         #expect(m.core.policy.catalogue.count == 51)
 
         let store = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted)).versionsToStore

@@ -422,6 +422,54 @@ struct HeldSlateCoordinatorTests {
         #expect(try h.coordinator.store.impressions(after: 0, limit: 10).map(\.id).contains("held-1"))
     }
 
+    /// A slate checked when it arrived, then queued for its group commit while the catalogue retired one of its
+    /// items, reached its client after the retirement was acknowledged (seen once in OwnCatalogueEndToEndTests).
+    @Test("a queued slate whose item is retired before its commit is answered CONFLICT and its impression never logged")
+    func retiredWhileQueued() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3], [0.4]], parent: nil)
+        var outputs: [ControlOutput] = []
+        let coordinator = try h.start(v1) { outputs.append($0) }
+        func record(_ id: String, _ slate: [Int]) -> [UInt8] {
+            WireJSON.encode(
+                ImpressionRecord(
+                    impressionId: id, createdMs: 1_000, version: coordinator.version,
+                    userFeatures: ["user_feature_0": "u0_01"], slate: slate, propensities: [0.5, 0.25],
+                    scores: [0.1, 0.05]))
+        }
+        func slate(_ requestId: UInt64) -> [[UInt8]] {
+            WireMessage(
+                header: Header(command: .recommend, isReply: true, requestId: requestId),
+                payload: [Array("{\"items\":[]}".utf8)]
+            ).frames()
+        }
+        coordinator.handleImpression(worker: "w-a", record: record("held-r", [2, 0]), reply: ([9], slate(43)))
+        coordinator.handleImpression(worker: "w-a", record: record("held-k", [1, 3]), reply: ([9], slate(44)))
+        // A FEEDBACK naming the queued impression (a guessed id: its slate was never sent) is looked up again.
+        let feedback = WireMessage(
+            header: Header(command: .feedback, requestId: 45),
+            payload: [Array("{\"impression_id\":\"held-r\",\"item\":2,\"click\":1}".utf8)])
+        coordinator.handleFeedback(identity: [8], message: feedback, nowMs: 1_500)
+        var retired = v1.catalogue
+        try retired.retire(id: "sku-2")
+        let sha = try h.store.blobs.put(try retired.canonicalBytes())
+        outputs.removeAll()
+        coordinator.moveToCatalogue(retired, version: 2, sha256: sha)
+        coordinator.flushPending()
+        let sent = outputs.compactMap { output -> WireMessage? in
+            switch output {
+            case .heldReply(_, let frames), .toClient(_, let frames): return try? WireMessage(decoding: frames)
+            default: return nil
+            }
+        }
+        let statuses = Dictionary(uniqueKeysWithValues: sent.map { ($0.header.requestId, $0.header.status) })
+        #expect(statuses == [43: .conflict, 44: .ok, 45: .notFound], "\(sent.map(\.header))")
+        let refusal = try #require(sent.first { $0.header.requestId == 43 })
+        #expect(String(decoding: try refusal.frame(0), as: UTF8.self).contains("sku-2"))
+        let logged = try h.store.impressions(after: 0, limit: 10).map(\.id)
+        #expect(logged == ["held-k"], "the dropped slate's impression is never logged: \(logged)")
+    }
+
     @Test("a held slate whose impression record is malformed is answered INTERNAL saying feedback cannot be taken")
     func refusedWhenUnusable() throws {
         let h = try OnlineHarness()

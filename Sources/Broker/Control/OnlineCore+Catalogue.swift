@@ -1,4 +1,6 @@
+import BrokerCore
 import Metrics
+import RecTransport
 import RecData
 import RecPolicy
 import RecWire
@@ -11,10 +13,15 @@ extension OnlineCore {
     /// A sync's candidate that the guard is judging (or that is being stored) was built on the catalogue before;
     /// it moves too, so adopting it afterwards cannot put the old catalogue back under the new version's number
     /// (its statistics do not depend on the catalogue: they are per feature and per id bucket).
+    ///
+    /// A slate queued for the next group commit that shows an item this version retired is dropped with its
+    /// impression, before anything is stored, and its client is answered CONFLICT (it retries): it was checked when
+    /// it arrived, and released after the commit it could reach its client after the retirement is acknowledged.
+    /// The commit runs on the same thread as this move, so no commit is in flight here.
     /// - Throws: ``PolicyError/catalogueMismatch(_:)`` when the catalogue is not a later version of the served one.
-    mutating func moveToCatalogue(_ catalogue: ItemCatalogue, as reference: CatalogueReference? = nil)
-        throws(PolicyError)
-    {
+    mutating func moveToCatalogue(
+        _ catalogue: ItemCatalogue, as reference: CatalogueReference? = nil, into actions: inout [OnlineAction]
+    ) throws(PolicyError) {
         let moved = try policy.with(catalogue: catalogue)
         switch phase {
         case .judging(let round, let candidate, let contributors, let events):
@@ -30,6 +37,51 @@ extension OnlineCore {
         policy = moved
         if let reference { self.catalogue = reference }
         viewDirty = true
+        dropRetiredSlates(into: &actions)
+    }
+
+    /// Drops the queued slates that show an item the served spec has retired, with their impressions, answering
+    /// each client CONFLICT; a FEEDBACK queued against one of those impressions is looked up again (it finds none).
+    private mutating func dropRetiredSlates(into actions: inout [OnlineAction]) {
+        let active = spec.itemActive
+        let retired = { (row: Int) in row >= 0 && row < active.count && !active[row] }
+        var dropped = Set<String>()
+        var kept: [PendingSlate] = []
+        for pending in pendingSlates {
+            if let row = pending.items.first(where: retired) {
+                dropped.insert(pending.impressionId)
+                refuseRetired(pending.slate, item: spec.itemIds[row], into: &actions)
+            } else {
+                kept.append(pending)
+            }
+        }
+        guard !dropped.isEmpty else { return }
+        pendingSlates = kept
+        pendingImpressions.removeAll { dropped.contains($0.id) }
+        pendingImpressionIds.subtract(dropped)
+        pendingFeedback.removeAll { pending in
+            guard pending.queued, dropped.contains(pending.query.request.impressionId) else { return false }
+            actions.append(.lookUp(pending.query))
+            return true
+        }
+        actions.append(
+            .log(
+                .info, "slates queued for the log showed an item just retired; their clients were answered CONFLICT",
+                ["slates": "\(dropped.count)"]))
+    }
+
+    /// Answers a held RECOMMEND with CONFLICT instead of its slate, which shows `item`, retired before its impression
+    /// was stored (as the control plane answers a slate that arrives holding a retired item): the client retries.
+    func refuseRetired(_ held: HeldSlate, item: String, into actions: inout [OnlineAction]) {
+        guard let first = held.frames.first, let header = try? Header(decoding: first) else { return }
+        var request = header
+        request.isReply = false
+        var refusal = WireMessage.errorReply(
+            to: request, status: .conflict,
+            message: "the slate held item \(item), retired before its impression was logged; retry")
+        refusal.header.attempt = header.attempt
+        refusal.header.brokerQueueMicros = header.brokerQueueMicros
+        actions.append(.send(.heldReply(identity: held.client, frames: refusal.frames())))
     }
 }
 
@@ -65,8 +117,10 @@ extension OnlineCoordinator {
     /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
     func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String) {
         guard core.settings.served != nil else { return }
+        var actions: [OnlineAction] = []
         do {
-            try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256))
+            try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)
+            for action in actions { perform(action, nowMs: Clocks.epochMillis()) }
             logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
         } catch {
             logger.error(

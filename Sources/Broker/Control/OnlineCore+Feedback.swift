@@ -41,7 +41,9 @@ extension OnlineCore {
         }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
-        if let reply { pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply)) }
+        if let reply {
+            pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply, items: record.slate))
+        }
     }
 
     /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so

@@ -65,6 +65,8 @@ struct OnlineCore: ControlCore {
     struct PendingSlate {
         var impressionId: String
         var slate: HeldSlate
+        /// The catalogue rows the slate shows.
+        var items: [Int]
     }
 
     /// What the commit in flight holds besides its rows: whom to answer once it is stored.

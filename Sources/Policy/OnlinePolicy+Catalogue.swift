@@ -5,10 +5,12 @@ import RecWire
 extension OnlinePolicySpec {
     /// A spec over a shop's catalogue and user-feature schema.
     ///
-    /// Each schema feature becomes a ``UserFeatureSpec``: a categorical one gets `values` (its known values; pass
-    /// them in `vocabularies` when the logs are at hand) and `buckets` hashed columns for every other value; a
-    /// numeric one is standardised with `(mean, scale)` from `statistics` (default 0 and 1). Numeric item columns
-    /// beyond unit scale are standardised over the catalogue (``itemScaling(for:)``).
+    /// Each schema feature becomes a ``UserFeatureSpec``: a categorical one gets `values` (its known values: from
+    /// `vocabularies`, else the schema's declared `values`) and columns for every other value: `buckets` hashed ones
+    /// when it has no known values, one shared column when it has (a declared vocabulary names the values that
+    /// matter; hashing the rest would only add columns that collide); a numeric one is standardised with
+    /// `(mean, scale)` from `statistics` (default 0 and 1). Numeric item columns beyond unit scale are standardised
+    /// over the catalogue (``itemScaling(for:)``).
     /// - Parameters:
     ///   - catalogue: the items (rows, ids, feature rows, active flags).
     ///   - userFeatures: the schema's user features (`[logs.user_features]`).
@@ -24,8 +26,9 @@ extension OnlinePolicySpec {
         let users = userFeatures.map { feature -> UserFeatureSpec in
             switch feature.kind {
             case .categorical:
+                let values = vocabularies[feature.name] ?? feature.values ?? []
                 return UserFeatureSpec(
-                    name: feature.name, kind: .categorical, values: vocabularies[feature.name] ?? [], buckets: buckets)
+                    name: feature.name, kind: .categorical, values: values, buckets: values.isEmpty ? buckets : 1)
             case .numeric:
                 let s = statistics[feature.name] ?? (0, 1)
                 return UserFeatureSpec(name: feature.name, kind: .numeric, buckets: 0, mean: s.mean, scale: s.scale)

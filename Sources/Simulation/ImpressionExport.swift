@@ -223,11 +223,20 @@ public enum ImpressionExport {
                 timestamp: "timestamp", item: "item_id", position: "position", outcome: "click",
                 propensity: "propensity_score", dwell: "dwell", observed: "observed",
                 viewed: "viewed",
-                userFeatures: spec.userFeatures.map {
-                    DataSchema.Feature($0.name, $0.kind == .numeric ? .numeric : .categorical)
-                }, ignore: carriedLogColumns),
+                userFeatures: spec.userFeatures.map(userFeature), ignore: carriedLogColumns),
             catalogue: .init(
                 file: itemContextFileName, item: "item_id", itemFeatures: itemFeatures, ignore: carriedItemColumns))
+    }
+
+    /// A user feature of the export's schema, with a categorical feature's known values (the policy's vocabulary),
+    /// so a catalogue uploaded with this schema is served with the same user columns.
+    static func userFeature(_ feature: UserFeatureSpec) -> DataSchema.Feature {
+        switch feature.kind {
+        case .categorical:
+            return DataSchema.Feature(feature.name, .categorical, values: feature.values.isEmpty ? nil : feature.values)
+        case .numeric:
+            return DataSchema.Feature(feature.name, .numeric)
+        }
     }
 
     /// The data file's text, and its row counts.

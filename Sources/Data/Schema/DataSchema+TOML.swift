@@ -114,7 +114,7 @@ extension DataSchema {
                 user: try reader.string(logs, "user", table: "logs", required: false),
                 affinityPrefix: try reader.string(logs, "affinity_prefix", table: "logs", required: false),
                 viewed: try reader.string(logs, "viewed", table: "logs", required: false),
-                userFeatures: try reader.features(logs, "user_features", table: "logs"),
+                userFeatures: try reader.features(logs, "user_features", table: "logs", encodings: true),
                 ignore: try reader.strings(logs, "ignore", table: "logs")),
             catalogue: Catalogue(
                 file: try reader.required(catalogue, "file", table: "catalogue"),
@@ -167,7 +167,11 @@ extension DataSchema {
         lines.append("ignore = [\(logs.ignore.map(quoted).joined(separator: ", "))]")
         lines.append("")
         lines.append("[logs.user_features]")
-        for f in logs.userFeatures { lines.append("\(key(f.name)) = \"\(f.kind.rawValue)\"") }
+        for f in logs.userFeatures {
+            lines.append(
+                f.values.map { "\(key(f.name)) = { kind = \"\(f.kind.rawValue)\", values = [\($0.map(quoted).joined(separator: ", "))] }" }
+                    ?? "\(key(f.name)) = \"\(f.kind.rawValue)\"")
+        }
         lines.append("")
         lines.append("[catalogue]")
         lines.append("file = \(quoted(catalogue.file))")
@@ -221,16 +225,62 @@ private struct Reader {
         return out
     }
 
-    func features(_ table: TOMLTable, _ key: String, table name: String) throws(DataError) -> [DataSchema.Feature] {
+    /// The features of `[name.key]`: each `column = "categorical"` or `"numeric"`, or (`encodings`: user features)
+    /// an inline table `{ kind = "categorical", values = [...] }`.
+    func features(_ table: TOMLTable, _ key: String, table name: String, encodings: Bool = false) throws(DataError)
+        -> [DataSchema.Feature]
+    {
         guard let value = table[key] else { return [] }
         guard let features = value.table else { throw .schema("\(path): [\(name).\(key)] must be a table") }
+        let kinds = "\"categorical\" or \"numeric\""
         var out: [DataSchema.Feature] = []
         for column in features.keys.sorted() {
-            guard let text = features[column]?.string, let kind = DataSchema.FeatureKind(rawValue: text) else {
-                throw .schema("\(path): [\(name).\(key)] \(column) must be \"categorical\" or \"numeric\"")
+            let at = "\(path): [\(name).\(key)] \(column)"
+            if let text = features[column]?.string {
+                guard let kind = DataSchema.FeatureKind(rawValue: text) else { throw .schema("\(at) must be \(kinds)") }
+                out.append(DataSchema.Feature(column, kind))
+                continue
             }
-            out.append(DataSchema.Feature(column, kind))
+            guard encodings, let declared = features[column]?.table else {
+                throw .schema(
+                    "\(at) must be \(kinds)"
+                        + (encodings ? ", or a table such as { kind = \"categorical\", values = [\"a\", \"b\"] }" : ""))
+            }
+            out.append(try feature(column, declared, at: at))
         }
         return out
+    }
+
+    /// A user feature declared as a table: its kind and, for a categorical one, its known `values`.
+    private func feature(_ column: String, _ declared: TOMLTable, at: String) throws(DataError) -> DataSchema.Feature {
+        for key in declared.keys.sorted() where !["kind", "values"].contains(key) {
+            throw .schema("\(at): unknown key '\(key)' (it takes kind and values)")
+        }
+        guard let text = declared["kind"]?.string, let kind = DataSchema.FeatureKind(rawValue: text) else {
+            throw .schema("\(at) needs kind = \"categorical\" or \"numeric\"")
+        }
+        guard let given = declared["values"] else { return DataSchema.Feature(column, kind) }
+        guard kind == .categorical else {
+            throw .schema("\(at): values are for a categorical feature (a numeric one is read as a number)")
+        }
+        guard let array = given.array else {
+            throw .schema("\(at): values must be an array of strings (the feature's known values)")
+        }
+        var values: [String] = []
+        for item in array {
+            guard let value = item.string, !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .schema("\(at): values must be non-blank strings (a blank cell is a missing value)")
+            }
+            values.append(value)
+        }
+        guard (1...DataSchema.Feature.maximumValues).contains(values.count) else {
+            throw .schema(
+                "\(at): values holds \(values.count) values; give 1 to \(DataSchema.Feature.maximumValues) (the "
+                    + "most frequent; every other value shares one column)")
+        }
+        if let repeated = values.indices.first(where: { values[..<$0].contains(values[$0]) }) {
+            throw .schema("\(at): values lists \"\(values[repeated])\" twice")
+        }
+        return DataSchema.Feature(column, kind, values: values)
     }
 }

@@ -34,17 +34,31 @@ public struct DataSchema: Sendable, Equatable {
         case numeric
     }
 
-    /// A feature column and its kind.
+    /// A feature column and its kind, and for a categorical user feature optionally its known values.
+    ///
+    /// The online policy over a shop's catalogue (`recpool-broker --online-catalogue`) reads user features from the
+    /// request, with no training split to fit a vocabulary on. A categorical user feature may declare `values`: each
+    /// known value is a column of its own in the policy's context, and every other value shares one more column.
+    /// Without them, values are hashed into 8 columns, where two values can share one and the policy cannot tell
+    /// those users apart. `recpool data schema --infer` drafts them from the log (the most frequent values).
+    /// `recpool fit` and `train` ignore them and fit their own vocabulary on the training split (``FeatureSpec``).
     public struct Feature: Sendable, Equatable {
         /// The column name.
         public var name: String
         /// How it is encoded.
         public var kind: FeatureKind
+        /// A categorical user feature's known values, in column order (nil: hashed).
+        public var values: [String]?
+
+        /// The most `values` a feature may declare: each is a column of the policy's context, whose interaction
+        /// features grow with their product with the item columns (``SchemaInference`` drafts fewer).
+        public static let maximumValues = 64
 
         /// Creates a feature.
-        public init(_ name: String, _ kind: FeatureKind) {
+        public init(_ name: String, _ kind: FeatureKind, values: [String]? = nil) {
             self.name = name
             self.kind = kind
+            self.values = values
         }
     }
 

@@ -90,7 +90,7 @@ public enum SchemaInference {
                 isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, observed: observed,
                 session: session,
                 user: user, affinityPrefix: affinityPrefix,
-                userFeatures: rest.map { DataSchema.Feature($0, kind(of: $0, in: log)) }, ignore: ignoredLog),
+                userFeatures: rest.map { userFeature($0, in: log) }, ignore: ignoredLog),
             catalogue: .init(
                 file: catalogueFile, item: catalogueItem,
                 itemFeatures: catalogueRest.map { DataSchema.Feature($0, kind(of: $0, in: catalogue)) },
@@ -129,6 +129,25 @@ public enum SchemaInference {
     }
 
     static func isIndexColumn(_ name: String) -> Bool { name.isEmpty || name.hasPrefix("Unnamed:") }
+
+    /// The most values a drafted categorical user feature declares (the most frequent ones; every other value
+    /// shares one column of the online policy's context).
+    public static let draftedValues = 7
+
+    /// A user feature as drafted: its kind and, for a categorical one, its most frequent values (at most
+    /// ``draftedValues``, most frequent first, ties by name; blank cells are no value).
+    static func userFeature(_ column: String, in table: CSVTable) -> DataSchema.Feature {
+        let kind = kind(of: column, in: table)
+        guard kind == .categorical, let index = table.header.firstIndex(of: column) else {
+            return DataSchema.Feature(column, kind)
+        }
+        let cells = table.rows.map { $0[index] }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard !cells.isEmpty else { return DataSchema.Feature(column, kind) }
+        let counts = Dictionary(cells.map { ($0, 1) }, uniquingKeysWith: +)
+        let values = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(draftedValues).map(\.key)
+        return DataSchema.Feature(column, kind, values: values)
+    }
 
     /// Numeric when every value that is not blank parses as a finite number and there are more than 10 distinct values.
     static func kind(of column: String, in table: CSVTable) -> DataSchema.FeatureKind {

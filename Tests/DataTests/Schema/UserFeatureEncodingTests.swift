@@ -1,0 +1,118 @@
+import Foundation
+import RecData
+import RecModel
+import Testing
+
+/// A categorical user feature's declared values for the online policy: read from the schema, printed back, drafted
+/// from a log, and refused by name when malformed.
+@Suite("A schema's categorical user features declare their known values")
+struct UserFeatureEncodingTests {
+    static func schema(_ userFeatures: String, items: String = "price = \"numeric\"") -> String {
+        """
+        [logs]
+        timestamp = "ts"
+        item = "sku"
+        position = "slot"
+        click = "clicked"
+        propensity = "p"
+        [logs.user_features]
+        \(userFeatures)
+        [catalogue]
+        file = "items.csv"
+        item = "sku"
+        [catalogue.item_features]
+        \(items)
+        """
+    }
+
+    @Test("values read from an inline table, beside plain kinds, and print back to the same schema")
+    func reads() throws {
+        let text = Self.schema(
+            """
+            segment = { kind = "categorical", values = ["budget", "luxury", "größe \\"x\\""] }
+            age = { kind = "numeric" }
+            device = "categorical"
+            """)
+        let schema = try DataSchema.parse(text, path: "shop.toml")
+        #expect(
+            schema.logs.userFeatures == [
+                .init("age", .numeric), .init("device", .categorical),
+                .init("segment", .categorical, values: ["budget", "luxury", "größe \"x\""]),
+            ])
+        #expect(try DataSchema.parse(schema.toml(), path: "again.toml") == schema)
+        #expect(schema.toml().contains("segment = { kind = \"categorical\", values = [\"budget\", \"luxury\", "))
+    }
+
+    @Test(
+        "a malformed declaration is refused naming the file, the feature and the rule",
+        arguments: [
+            ("age = { kind = \"numeric\", values = [\"a\"] }", "age: values are for a categorical feature"),
+            ("age = { kind = \"numeric\", mean = 1, scale = 2 }", "age: unknown key 'mean'"),
+            ("age = { values = [\"a\"] }", "age needs kind"),
+            ("age = { kind = \"number\" }", "age needs kind"),
+            ("seg = { kind = \"categorical\", values = \"a\" }", "seg: values must be an array of strings"),
+            ("seg = { kind = \"categorical\", values = [] }", "seg: values holds 0 values"),
+            ("seg = { kind = \"categorical\", values = [\"a\", \" \"] }", "seg: values must be non-blank strings"),
+            ("seg = { kind = \"categorical\", values = [\"a\", 2] }", "seg: values must be non-blank strings"),
+            ("seg = { kind = \"categorical\", values = [\"a\", \"b\", \"a\"] }", "seg: values lists \"a\" twice"),
+            ("seg = 3", "seg must be \"categorical\" or \"numeric\", or a table"),
+        ])
+    func refused(_ feature: String, _ expected: String) {
+        #expect {
+            _ = try DataSchema.parse(Self.schema(feature), path: "shop.toml")
+        } throws: { error in
+            "\(error)".contains(expected) && "\(error)".contains("shop.toml")
+        }
+    }
+
+    @Test("more values than a feature may declare are refused, saying the limit")
+    func tooManyValues() {
+        let values = (0...DataSchema.Feature.maximumValues).map { "\"v\($0)\"" }.joined(separator: ", ")
+        #expect {
+            _ = try DataSchema.parse(Self.schema("seg = { kind = \"categorical\", values = [\(values)] }"), path: "s.toml")
+        } throws: { error in
+            "\(error)".contains("holds \(DataSchema.Feature.maximumValues + 1) values; give 1 to \(DataSchema.Feature.maximumValues)")
+        }
+    }
+
+    @Test("an item feature declares no encoding: the catalogue fits its own")
+    func itemFeaturesTakeKindsOnly() {
+        #expect {
+            _ = try DataSchema.parse(
+                Self.schema("age = \"numeric\"", items: "brand = { kind = \"categorical\", values = [\"a\"] }"),
+                path: "shop.toml")
+        } throws: { error in
+            "\(error)".contains("[catalogue.item_features] brand must be \"categorical\" or \"numeric\"")
+                && !"\(error)".contains("or a table")
+        }
+    }
+
+    @Test("a draft declares a categorical feature's most frequent values; a numeric one is a kind only")
+    func drafted() throws {
+        var rows = ["ts,sku,slot,clicked,propensity,segment,age,device"]
+        // segment: 9 values, s0 most frequent (10 rows) down to s8 (2 rows); a blank cell is no value.
+        var n = 0
+        for (k, count) in [10, 9, 8, 7, 6, 5, 4, 3, 2].enumerated() {
+            for _ in 0..<count {
+                rows.append("\(n),0,1,0,0.5,s\(k),\(20 + n % 12),\(n % 2 == 0 ? "ios" : "web")")
+                n += 1
+            }
+        }
+        rows.append("\(n),0,1,0,0.5,,,ios")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("encodings-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try rows.joined(separator: "\n").write(toFile: folder + "/logs.csv", atomically: true, encoding: .utf8)
+        try "sku,price\n0,1.5\n".write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
+        let draft = SchemaInference.infer(
+            log: try CSVTable.read(path: folder + "/logs.csv"), catalogue: try CSVTable.read(path: folder + "/items.csv"),
+            catalogueFile: "items.csv")
+        let features = Dictionary(uniqueKeysWithValues: draft.schema.logs.userFeatures.map { ($0.name, $0) })
+        #expect(features["segment"]?.values == (0..<SchemaInference.draftedValues).map { "s\($0)" })
+        #expect(features["device"]?.values == ["ios", "web"])
+        #expect(features["age"] == DataSchema.Feature("age", .numeric))
+        // The draft parses back as it was drafted (a TOML table's keys come back sorted).
+        let again = try DataSchema.parse(draft.schema.toml(), path: folder + "/shop.toml").logs.userFeatures
+        #expect(again == draft.schema.logs.userFeatures.sorted { $0.name < $1.name })
+    }
+}

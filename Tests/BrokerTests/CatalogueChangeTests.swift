@@ -42,6 +42,30 @@ struct CatalogueChangeTests {
         #expect(h.coordinator.refusal(forSlate: [0, 2]) == nil)
     }
 
+    /// Each declared value is a column of the policy's context: 8 features of 64 values (520 user columns) exceed its
+    /// 2,048 interaction features with this catalogue's 3 item columns, so no broker could serve a policy over it.
+    @Test("an upload whose user features the online policy could not encode is refused naming why; nothing is stored")
+    func unservableUserFeatures() throws {
+        let h = try CatalogueHarness()
+        let values = (0..<64).map { "\"v\($0)\"" }.joined(separator: ", ")
+        let schema = CatalogueHarness.schema.replacingOccurrences(
+            of: "device = \"categorical\"",
+            with: (0..<8).map { "f\($0) = { kind = \"categorical\", values = [\(values)] }" }.joined(separator: "\n"))
+        let sha = try h.store.blobs.put(Array(Self.items.utf8))
+        let upload = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: schema)))
+        #expect(upload.header.status == .badRequest)
+        #expect(upload.errorText?.contains("could not encode the schema's user features") == true, "\(upload.errorText ?? "")")
+        #expect(upload.errorText?.contains("2048") == true, "\(upload.errorText ?? "")")
+        #expect(try h.store.catalogue(nil) == nil)
+        // Declared values within the limit are stored.
+        let fits = CatalogueHarness.schema.replacingOccurrences(
+            of: "device = \"categorical\"", with: "device = { kind = \"categorical\", values = [\"ios\", \"web\"] }")
+        let stored = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: fits)))
+        #expect(stored.header.status == .ok, "\(stored.errorText ?? "")")
+    }
+
     @Test("an id with surrounding spaces is the same item: added once, retired by its bare id")
     func spacesAroundAnId() throws {
         let h = try CatalogueHarness()

@@ -228,6 +228,33 @@ struct OnlineCoordinatorTests {
         #expect(carried.sha != (try #require(try store.policyVersion(3))).weightsSHA)
     }
 
+    /// Hashed into 8 columns, or 7 declared values and a shared column: the same widths, so the weights fit, but
+    /// each column means other users. What was learnt is not carried into the new encoding.
+    @Test("a restart whose schema encodes the user features otherwise begins a new lineage, even at the same width")
+    func restartWithOtherUserEncoding() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3]], parent: nil)
+        let hashed = [DataSchema.Feature("user_feature_0", .categorical)]
+        let declared = [DataSchema.Feature("user_feature_0", .categorical, values: (0..<7).map { "u0_0\($0)" })]
+        #expect(try h.start(v1, userFeatures: hashed).version == 1)
+        // Version 1 learns something (its statistics change), stored as version 2.
+        var learnt = try #require(try h.store.policyVersion(1))
+        var pack = try ParameterPack(decoding: try h.store.blobs.get(learnt.weightsSHA))
+        let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
+        pack.vectors[k].values[0] += 3
+        learnt.version = 2
+        learnt.weightsSHA = try h.store.blobs.put(pack.encoded())
+        try h.store.savePolicyVersion(learnt, createdMs: 2_000)
+        // The same encoding resumes it.
+        #expect(try h.start(v1, userFeatures: hashed).version == 2)
+        // Declared values: a new lineage from the prior, under the next number.
+        let other = try h.start(v1, userFeatures: declared)
+        #expect(other.version == 3)
+        #expect(other.policy.spec.userFeatures.first?.values.count == 7 && other.policy.spec.userFeatures.first?.buckets == 1)
+        let stored = try ParameterPack(decoding: try h.store.blobs.get(try #require(try h.store.policyVersion(3)).weightsSHA))
+        #expect(stored["k"]?.allSatisfy { $0 == 0 } == true, "nothing learnt under the hashed encoding is carried")
+    }
+
     @Test("a restart after items were added keeps the lineage's item scaling: the same number, the rows read as learnt")
     func restartKeepsItemScaling() throws {
         let h = try RegistryOnlineHarness()

@@ -37,14 +37,13 @@ final class RegistryOnlineHarness {
 
     /// A coordinator started over `served`, its outputs handed to `outputs`.
     func start(
-        _ served: (catalogue: ItemCatalogue, record: CatalogueRecord), outputs: @escaping (ControlOutput) -> Void = { _ in }
+        _ served: (catalogue: ItemCatalogue, record: CatalogueRecord),
+        userFeatures: [DataSchema.Feature] = [DataSchema.Feature("user_feature_0", .categorical)],
+        outputs: @escaping (ControlOutput) -> Void = { _ in }
     ) throws -> OnlineCoordinator {
         var settings = OnlineSettings()
         settings.catalogue = "\(served.record.version)"
-        settings.served = (
-            served.catalogue, [DataSchema.Feature("user_feature_0", .categorical)], served.record.version,
-            served.record.sha256
-        )
+        settings.served = (served.catalogue, userFeatures, served.record.version, served.record.sha256)
         let coordinator = try OnlineCoordinator(settings: settings, store: store, logger: Logger(label: "test"), emit: outputs)
         try coordinator.start(nowMs: 1_000)
         return coordinator

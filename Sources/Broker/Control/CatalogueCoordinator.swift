@@ -2,6 +2,7 @@ import BrokerCore
 import Foundation
 import Logging
 import RecData
+import RecPolicy
 import RecStore
 import RecWire
 
@@ -177,12 +178,21 @@ final class CatalogueCoordinator {
         // Read only what hashes to its name: a damaged copy is quarantined and refused (CONFLICT), never registered.
         try store.blobs.verify(sha)
         var catalogue: ItemCatalogue
+        let schema: DataSchema
         do {
-            let schema = try DataSchema.parse(schemaText, path: "schema")
+            schema = try DataSchema.parse(schemaText, path: "schema")
             catalogue = try ItemCatalogue.load(path: store.blobs.path(sha), schema: schema.catalogue)
         } catch {
             let text = error.description.replacingOccurrences(of: store.blobs.path(sha), with: "the catalogue file")
             throw CatalogueRefusal(.badRequest, text)
+        }
+        // An online policy over this version (now, or after a restart with --online-catalogue) encodes the schema's
+        // user features: a schema it could not serve (too many declared values for its interaction features) is
+        // refused now, naming why, rather than stored and found out at the next start.
+        do throws(PolicyError) {
+            _ = try PolicyFeatures(spec: OnlinePolicySpec.make(catalogue: catalogue, userFeatures: schema.logs.userFeatures))
+        } catch {
+            throw CatalogueRefusal(.badRequest, "the online policy could not encode the schema's user features: \(error)")
         }
         // A CSV has no retired flag, and a file that keeps every row in place (as it must) still lists the items
         // retired since: an acknowledged retire stays retired (retired ids are not reused), never silently undone.

@@ -109,6 +109,19 @@ final class OnlineCoordinator: ControlShell {
         of row: PolicyVersionRow, pack: ParameterPack, bytes: [UInt8], storedSpec: OnlinePolicySpec,
         relation: CatalogueRelation, highestLogged: UInt64
     ) throws(StoredPolicyUnusable) -> Resumption {
+        // The statistics are per context column: under another user encoding (a feature added or removed, values
+        // declared where they were hashed) the same widths would mean other users, so nothing learnt is carried.
+        let configuredUsers = Self.read(core) { $0.spec.userFeatures }
+        if storedSpec.userFeatures != configuredUsers {
+            logger.warning(
+                "the schema's user features are encoded otherwise than the stored online policy's; starting a new lineage",
+                metadata: [
+                    "stored_version": "\(row.version)",
+                    "stored_user_features": "\(storedSpec.userFeatures.map(\.name))",
+                    "configured_user_features": "\(configuredUsers.map(\.name))",
+                ])
+            return .newLineage
+        }
         let resumed: OnlinePolicy
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
         case .success(let policy):

@@ -207,6 +207,28 @@ extern "C" recpool_hnsw_status recpool_hnsw_search(
     }
 }
 
+extern "C" recpool_hnsw_status recpool_hnsw_neighbours(
+    const recpool_hnsw *index, uint64_t label, uint64_t *labels, size_t capacity, size_t *found) {
+    if (index == nullptr || found == nullptr || (capacity > 0 && labels == nullptr)) return RECPOOL_HNSW_INVALID_ARGUMENT;
+    *found = 0;
+    try {
+        const auto &graph = *index->graph;
+        auto internal = graph.label_lookup_.find(static_cast<hnswlib::labeltype>(label));
+        if (internal == graph.label_lookup_.end()) return RECPOOL_HNSW_UNKNOWN_LABEL;
+        const hnswlib::linklistsizeint *list = graph.get_linklist0(internal->second);
+        const size_t count = graph.getListCount(const_cast<hnswlib::linklistsizeint *>(list));
+        const auto *links = reinterpret_cast<const hnswlib::tableint *>(list + 1);
+        size_t n = 0;
+        for (size_t i = 0; i < count && n < capacity; ++i) labels[n++] = static_cast<uint64_t>(graph.getExternalLabel(links[i]));
+        *found = n;
+        return RECPOOL_HNSW_OK;
+    } catch (const std::bad_alloc &) {
+        return RECPOOL_HNSW_NO_MEMORY;
+    } catch (const std::exception &error) {
+        return status_of(error);
+    }
+}
+
 extern "C" size_t recpool_hnsw_count(const recpool_hnsw *index) {
     return index == nullptr ? 0 : static_cast<size_t>(index->graph->cur_element_count);
 }

@@ -187,8 +187,9 @@ public struct OnlinePolicy: Sendable {
         try OnlinePolicy(spec: spec, catalogue: catalogue)
     }
 
-    /// Parameters a pack of this shape holds.
-    static func parameterCount(width: Int, buckets: Int) -> Int {
+    /// Parameters a pack of this shape holds: the statistics of a `width`-wide interaction vector with `buckets` id
+    /// buckets (``BayesianLastLayer``), one `Float` each in a ``ParameterPack``.
+    public static func parameterCount(width: Int, buckets: Int) -> Int {
         width * width + width + buckets * (width + 3)
     }
 

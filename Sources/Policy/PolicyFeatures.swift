@@ -127,7 +127,8 @@ public struct PolicyFeatures: Sendable {
     /// seconds, an amount in cents), far below where the posterior's products overflow a Double.
     public static let maximumStandardScore = 1e15
 
-    /// The user's encoded features `e` (without the leading 1 and the history).
+    /// The user's encoded features `e` (without the leading 1 and the history). A categorical feature whose value is
+    /// blank (spaces or tabs only) is missing, as when it is left out: none of its columns is set.
     /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
     ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number or lies
     ///   more than ``maximumStandardScore`` scales from its mean.
@@ -139,6 +140,9 @@ public struct PolicyFeatures: Sendable {
             known += 1
             switch feature.kind {
             case .categorical:
+                // A blank value is a missing one (a log's blank cell, `logs export`'s omitted feature), as a request
+                // that leaves the feature out: no column, never the shared column of unlisted values.
+                if value.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
                 if let code = codes[index][value] {
                     out[offsets[index] + code] = 1
                 } else if feature.buckets > 0 {

@@ -42,23 +42,27 @@ struct CatalogueChangeTests {
         #expect(h.coordinator.refusal(forSlate: [0, 2]) == nil)
     }
 
-    /// Each declared value is a column of the policy's context: 8 features of 64 values (520 user columns) exceed its
-    /// 2,048 interaction features with this catalogue's 3 item columns, so no broker could serve a policy over it.
-    @Test("an upload whose user features the online policy could not encode is refused naming why; nothing is stored")
-    func unservableUserFeatures() throws {
+    /// Each declared value is a column of the policy's context. With this catalogue's 3 item columns, 8 features of
+    /// 64 values (520 context columns) exceed its 2,048 interaction features; 6 (390 columns) fit them, but the weights
+    /// (about 16 MB) exceed what a client may send to register a warm-started policy.
+    @Test(
+        "an upload whose user features the online policy could not serve is refused naming why; nothing is stored",
+        arguments: [(8, "wider than 2048 columns"), (6, "a client may send (policy warmstart --register)")])
+    func unservableUserFeatures(_ count: Int, _ expected: String) throws {
         let h = try CatalogueHarness()
         let values = (0..<64).map { "\"v\($0)\"" }.joined(separator: ", ")
         let schema = CatalogueHarness.schema.replacingOccurrences(
             of: "device = \"categorical\"",
-            with: (0..<8).map { "f\($0) = { kind = \"categorical\", values = [\(values)] }" }.joined(separator: "\n"))
+            with: (0..<count).map { "f\($0) = { kind = \"categorical\", values = [\(values)] }" }.joined(separator: "\n"))
         let sha = try h.store.blobs.put(Array(Self.items.utf8))
         let upload = try Self.confirmed(
             h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: schema)))
         #expect(upload.header.status == .badRequest)
-        #expect(upload.errorText?.contains("could not encode the schema's user features") == true, "\(upload.errorText ?? "")")
-        #expect(upload.errorText?.contains("2048") == true, "\(upload.errorText ?? "")")
+        let text = upload.errorText ?? ""
+        #expect(text.contains("make \(count * 65) columns of the online policy's context") && text.contains(expected), "\(text)")
+        #expect(text.contains("declare fewer values"), "\(text)")
         #expect(try h.store.catalogue(nil) == nil)
-        // Declared values within the limit are stored.
+        // Declared values within the limits are stored.
         let fits = CatalogueHarness.schema.replacingOccurrences(
             of: "device = \"categorical\"", with: "device = { kind = \"categorical\", values = [\"ios\", \"web\"] }")
         let stored = try Self.confirmed(

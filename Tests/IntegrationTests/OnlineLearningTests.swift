@@ -120,6 +120,19 @@ struct OnlineLearningTests {
         let impression = try #require(reply["impression_id"] as? String)
         let item = try #require(items.first?["item"] as? Int)
 
+        // A value holding a comma goes whole through --user-feature (a shop's declared value may hold one); split by
+        // --user-features it is two pairs, the second not NAME=VALUE.
+        let comma = try runTool(
+            "recpool",
+            ["recommend", "--broker", broker, "--user-feature", "user_feature_1=u1,02", "--user-feature", "user_feature_0=u0_01", "--top", "3"])
+        #expect(comma.code == 0, "\(comma.stderr)")
+        let split = try runTool("recpool", ["recommend", "--broker", broker, "--user-features", "user_feature_1=u1,02"])
+        #expect(split.code == 64 && split.stderr.contains("--user-features: \"02\" is not NAME=VALUE"), "\(split.stderr)")
+        let twice = try runTool(
+            "recpool",
+            ["recommend", "--broker", broker, "--user-features", "user_feature_1=a", "--user-feature", "user_feature_1=b"])
+        #expect(twice.code == 64 && twice.stderr.contains("--user-feature: user_feature_1 is given twice"), "\(twice.stderr)")
+
         let text = try runTool("recpool", ["recommend", "--broker", broker, "--top", "3"])
         #expect(text.code == 0 && text.stdout.contains("impression ") && text.stdout.contains("propensity"))
 

@@ -68,10 +68,13 @@ struct UserEncodingTests {
         #expect(try declared.features.encode(["segment": a]) == [1, 0, 0])
         #expect(try declared.features.encode(["segment": b]) == [0, 1, 0])
         #expect(try declared.features.encode(["segment": "other"]) == [0, 0, 1])
+        // A blank value (a log's blank cell) is missing, as a request that leaves the feature out: no column is set.
+        for blank in ["", "  ", "\t"] { #expect(try declared.features.encode(["segment": blank]) == [0, 0, 0]) }
         let hashed = try OnlinePolicy.initial(
             spec: OnlinePolicySpec.make(catalogue: try unitCatalogue(), userFeatures: [.init("segment", .categorical)]))
         #expect(hashed.features.userWidth == 8)
         #expect(try hashed.features.encode(["segment": a]) == hashed.features.encode(["segment": b]), "they collide")
+        #expect(try hashed.features.encode(["segment": ""]) == [Double](repeating: 0, count: 8))
     }
 
     /// Hashed, the two kinds of user are one context: the policy can only learn a slate for both (about

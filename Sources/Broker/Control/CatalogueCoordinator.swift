@@ -189,10 +189,8 @@ final class CatalogueCoordinator {
         // An online policy over this version (now, or after a restart with --online-catalogue) encodes the schema's
         // user features: a schema it could not serve (too many declared values for its interaction features) is
         // refused now, naming why, rather than stored and found out at the next start.
-        do throws(PolicyError) {
-            _ = try PolicyFeatures(spec: OnlinePolicySpec.make(catalogue: catalogue, userFeatures: schema.logs.userFeatures))
-        } catch {
-            throw CatalogueRefusal(.badRequest, "the online policy could not encode the schema's user features: \(error)")
+        if let problem = Self.userFeatureProblem(schema.logs.userFeatures, catalogue: catalogue) {
+            throw CatalogueRefusal(.badRequest, problem)
         }
         // A CSV has no retired flag, and a file that keeps every row in place (as it must) still lists the items
         // retired since: an acknowledged retire stays retired (retired ids are not reused), never silently undone.
@@ -316,6 +314,26 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the id column \(roles.item) holds '\(id)', another item (it must be \(item) or absent)")
         }
+    }
+
+    /// Why an online policy over `catalogue` could not serve `userFeatures` (a schema's `[logs.user_features]`), or
+    /// nil: its interaction features would be wider than ``PolicyFeatures/maximumWidth``, or its weights larger than
+    /// a client may send (`policy warmstart --register`, ``WireLimits/standard``).
+    static func userFeatureProblem(_ userFeatures: [DataSchema.Feature], catalogue: ItemCatalogue) -> String? {
+        let spec = OnlinePolicySpec.make(catalogue: catalogue, userFeatures: userFeatures)
+        let columns = spec.userFeatures.reduce(0) { $0.addingSaturating($1.width) }
+        let advice =
+            "declare fewer values (every value not listed shares one column) or fewer categorical user features; "
+            + "each value listed is a column of the policy's context, a feature without values is 8"
+        guard let features = try? PolicyFeatures(spec: spec) else {
+            return "the schema's user features make \(columns) columns of the online policy's context: its interaction "
+                + "features would be wider than \(PolicyFeatures.maximumWidth) columns; \(advice)"
+        }
+        let bytes = OnlinePolicy.parameterCount(width: features.width, buckets: spec.idBuckets) * MemoryLayout<Float>.size
+        let limit = WireLimits.standard.maxMessageBytes - (1 << 20)
+        guard bytes > limit else { return nil }
+        return "the schema's user features make \(columns) columns of the online policy's context: its weights would "
+            + "hold \(bytes) bytes, more than the \(limit) a client may send (policy warmstart --register); \(advice)"
     }
 
     /// A data error's reason without the "inconsistent dataset" prefix (a catalogue is not a dataset).

@@ -85,6 +85,21 @@ final class OnlineCoordinator: ControlShell {
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
     }
 
+    /// User features as a log line shows their encoding: `segment (values a, b; 1 shared column)`, `device (8 hashed
+    /// columns)`, `age (numeric, mean 0, scale 1)`.
+    static func encodings(_ features: [UserFeatureSpec]) -> String {
+        features.map { f in
+            switch f.kind {
+            case .numeric: return "\(f.name) (numeric, mean \(f.mean), scale \(f.scale))"
+            case .categorical:
+                let shown = f.values.prefix(8).joined(separator: ", ") + (f.values.count > 8 ? ", … (\(f.values.count))" : "")
+                return f.values.isEmpty
+                    ? "\(f.name) (\(f.buckets) hashed columns)"
+                    : "\(f.name) (values \(shown); \(f.buckets) shared column\(f.buckets == 1 ? "" : "s"))"
+            }
+        }.joined(separator: "; ")
+    }
+
     /// `read(core)`, through a copy kept out of line: the optimiser's ownership verifier in Swift 6.3.1 crashed on
     /// reading the core's optional catalogue reference in place inside ``resumption(of:pack:bytes:storedSpec:relation:highestLogged:)``.
     @inline(never)
@@ -117,8 +132,8 @@ final class OnlineCoordinator: ControlShell {
                 "the schema's user features are encoded otherwise than the stored online policy's; starting a new lineage",
                 metadata: [
                     "stored_version": "\(row.version)",
-                    "stored_user_features": "\(storedSpec.userFeatures.map(\.name))",
-                    "configured_user_features": "\(configuredUsers.map(\.name))",
+                    "stored_user_features": "\(Self.encodings(storedSpec.userFeatures))",
+                    "configured_user_features": "\(Self.encodings(configuredUsers))",
                 ])
             return .newLineage
         }

@@ -73,15 +73,12 @@ extension OnlineCore {
     /// Answers a held RECOMMEND with CONFLICT instead of its slate, which shows `item`, retired before its impression
     /// was stored (as the control plane answers a slate that arrives holding a retired item): the client retries.
     func refuseRetired(_ held: HeldSlate, item: String, into actions: inout [OnlineAction]) {
-        guard let first = held.frames.first, let header = try? Header(decoding: first) else { return }
-        var request = header
-        request.isReply = false
-        var refusal = WireMessage.errorReply(
-            to: request, status: .conflict,
-            message: "the slate held item \(item), retired before its impression was logged; retry")
-        refusal.header.attempt = header.attempt
-        refusal.header.brokerQueueMicros = header.brokerQueueMicros
-        actions.append(.send(.heldReply(identity: held.client, frames: refusal.frames())))
+        // Without a header (never: the broker core built these frames) nothing is sent: the slate shows the item.
+        guard
+            let frames = Self.refusal(
+                of: held, status: .conflict, message: "the slate held item \(item), retired before its impression was logged; retry")
+        else { return }
+        actions.append(.send(.heldReply(identity: held.client, frames: frames)))
     }
 }
 

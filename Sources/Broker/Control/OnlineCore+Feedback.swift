@@ -49,19 +49,22 @@ extension OnlineCore {
     /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
     /// feedback on the slate could not be taken.
     func refuseSlate(_ held: HeldSlate, because why: String, into actions: inout [OnlineAction]) {
-        guard let first = held.frames.first, let header = try? Header(decoding: first) else {
-            // Never happens: the broker core built these frames.
-            actions.append(.send(.heldReply(identity: held.client, frames: held.frames)))
-            return
-        }
+        let message = "\(why); the slate was not logged, so feedback on it could not be taken: nothing was served"
+        // Without a header (never: the broker core built these frames) the slate goes as it is.
+        let frames = Self.refusal(of: held, status: .internal, message: message) ?? held.frames
+        actions.append(.send(.heldReply(identity: held.client, frames: frames)))
+    }
+
+    /// The error reply that replaces a held slate: its request's id, attempt and broker queue time, `status` and
+    /// `message`; nil when the held reply's header does not decode.
+    static func refusal(of held: HeldSlate, status: Status, message: String) -> [[UInt8]]? {
+        guard let first = held.frames.first, let header = try? Header(decoding: first) else { return nil }
         var request = header
         request.isReply = false
-        var refusal = WireMessage.errorReply(
-            to: request, status: .internal,
-            message: "\(why); the slate was not logged, so feedback on it could not be taken: nothing was served")
+        var refusal = WireMessage.errorReply(to: request, status: status, message: message)
         refusal.header.attempt = header.attempt
         refusal.header.brokerQueueMicros = header.brokerQueueMicros
-        actions.append(.send(.heldReply(identity: held.client, frames: refusal.frames())))
+        return refusal.frames()
     }
 
     /// Asks the shell to commit queued impressions and feedback in one transaction (a group commit);

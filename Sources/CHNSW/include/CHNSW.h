@@ -66,6 +66,12 @@ void recpool_hnsw_set_ef(recpool_hnsw *index, size_t ef);
 recpool_hnsw_status recpool_hnsw_search(
     const recpool_hnsw *index, const float *query, size_t k, uint64_t *labels, float *scores, size_t *found);
 
+/// The labels linked to `label` on the graph's base level (its nearest neighbours in the graph's space, deleted
+/// ones included), into `labels` (room for `capacity`); `found` receives how many were written, at most
+/// `capacity`. A proximity graph over the items, for a search by another scorer (a neural ranker) that walks it.
+recpool_hnsw_status recpool_hnsw_neighbours(
+    const recpool_hnsw *index, uint64_t label, uint64_t *labels, size_t capacity, size_t *found);
+
 /// Labels ever added (deleted ones included).
 size_t recpool_hnsw_count(const recpool_hnsw *index);
 

@@ -268,8 +268,11 @@ private struct Reader {
         }
         var values: [String] = []
         for item in array {
-            guard let value = item.string, !value.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw .schema("\(at): values must be non-blank strings (a blank cell is a missing value)")
+            guard let value = item.string else {
+                throw .schema("\(at): values must be strings (write a number as text: \"1\", not 1)")
+            }
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .schema("\(at): values must not be blank (a blank cell is a missing value)")
             }
             values.append(value)
         }

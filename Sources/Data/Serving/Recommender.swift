@@ -61,6 +61,33 @@ public struct Recommender: Sendable {
         return Recommender(spec: spec, retrieval: retrieval, scorer: scorer)
     }
 
+    /// The model's scores of `items` for the query's user at slot 0 (with ``FeatureSpec/Events/interest``, a viewed
+    /// item's score is the larger of its score with and without the events).
+    /// - Throws: ``RecommendError/scorerFailed(expected:got:)`` when the scorer returns another count,
+    ///   ``RecommendError/nonFiniteScore(item:score:)`` when a score is not finite (an overflowing model is the
+    ///   server's fault, never a cold-start user: the popularity prior would hide it).
+    private func modelScores(_ items: [Int], query: RecommendQuery, affinity: [Int: Double]) throws(RecommendError)
+        -> [Double]
+    {
+        let rows = spec.candidateRows(userFeatures: query.userFeatures, affinity: affinity, items: items, position: 0)
+        let raw = scorer(rows, spec.width)
+        guard raw.count == items.count else { throw .scorerFailed(expected: items.count, got: raw.count) }
+        var scores = raw.map(Double.init)
+        let viewed = items.indices.filter { affinity[items[$0]] != nil }
+        if spec.events == .interest && !viewed.isEmpty {
+            let plain = scorer(
+                spec.candidateRows(
+                    userFeatures: query.userFeatures, affinity: [:], items: viewed.map { items[$0] }, position: 0),
+                spec.width)
+            guard plain.count == viewed.count else { throw .scorerFailed(expected: viewed.count, got: plain.count) }
+            for (k, index) in viewed.enumerated() { scores[index] = max(scores[index], Double(plain[k])) }
+        }
+        if let bad = scores.indices.first(where: { !scores[$0].isFinite }) {
+            throw .nonFiniteScore(item: items[bad], score: scores[bad])
+        }
+        return scores
+    }
+
     /// Ranks the candidates (all items when none are given) and returns the best `top`.
     /// - Throws: `RecommendError` for invalid input or a scorer that returns the wrong number of scores.
     public func recommend(_ query: RecommendQuery) throws(RecommendError) -> Recommendation {
@@ -121,25 +148,20 @@ public struct Recommender: Sendable {
             scores = candidates.map { spec.popularity[$0] }
             source = .coldStartFallback
         } else {
-            let rows = spec.candidateRows(
-                userFeatures: query.userFeatures, affinity: affinity, items: candidates, position: 0)
-            let raw = scorer(rows, spec.width)
-            guard raw.count == candidates.count else { throw .scorerFailed(expected: candidates.count, got: raw.count) }
-            scores = raw.map(Double.init)
-            let viewed = candidates.indices.filter { affinity[candidates[$0]] != nil }
-            if spec.events == .interest && !viewed.isEmpty {
-                let plain = scorer(
-                    spec.candidateRows(
-                        userFeatures: query.userFeatures, affinity: [:], items: viewed.map { candidates[$0] },
-                        position: 0), spec.width)
-                guard plain.count == viewed.count else {
-                    throw .scorerFailed(expected: viewed.count, got: plain.count)
+            scores = try modelScores(candidates, query: query, affinity: affinity)
+            if query.candidates == nil, let retrieval, retrieval.retrieval.settings.walkBudget > 0 {
+                // The retrieval model only approximates this model: walk the index's graph from the best candidates,
+                // scoring with the model itself, for items it ranks higher nearby.
+                let excluded = query.excludeViewed ? Set(query.events.map(\.item)) : []
+                let found = try GraphSearch.refine(
+                    query.top, index: retrieval.retrieval.index, scored: Array(zip(candidates, scores.map(Float.init))),
+                    beam: max(40, query.top), budget: retrieval.retrieval.settings.walkBudget,
+                    admits: { $0 < spec.itemCount && !excluded.contains($0) }
+                ) { (rows: [Int]) throws(RecommendError) -> [Float] in
+                    try modelScores(rows, query: query, affinity: affinity).map(Float.init)
                 }
-                for (k, index) in viewed.enumerated() { scores[index] = max(scores[index], Double(plain[k])) }
-            }
-            // An overflowing model is the server's fault, never a cold-start user: the popularity prior would hide it.
-            if let bad = scores.indices.first(where: { !scores[$0].isFinite }) {
-                throw .nonFiniteScore(item: candidates[bad], score: scores[bad])
+                candidates += found.walked
+                scores += found.walkedScores.map(Double.init)
             }
         }
         let order = candidates.indices.sorted { a, b in

@@ -16,17 +16,37 @@ public struct RetrievalSettings: Sendable, Equatable, Codable {
     public var popular: Int
     /// Newest active items.
     public var newest: Int
+    /// The most items a model ranker (``Recommender``) scores beyond the candidates by walking the index's graph from
+    /// the best of them (``GraphSearch``): the retrieval model only approximates the ranker, and an item the ranker
+    /// prefers lies near its best candidates. 0 turns the walk off. The default, 2,000, bounds a request's extra cost
+    /// at about twice the candidates' (on the catalogue benchmark's simulator the walk scored 170–530 items).
+    public var walkBudget: Int
 
     /// Creates settings.
-    public init(exhaustiveBelow: Int = 2_000, nearest: Int = 1_000, popular: Int = 50, newest: Int = 50) {
+    public init(
+        exhaustiveBelow: Int = 2_000, nearest: Int = 1_000, popular: Int = 50, newest: Int = 50, walkBudget: Int = 2_000
+    ) {
         self.exhaustiveBelow = exhaustiveBelow
         self.nearest = nearest
         self.popular = popular
         self.newest = newest
+        self.walkBudget = walkBudget
+    }
+
+    /// Reads settings; a key that is absent keeps its default (`walk_budget` is newer than the others).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RetrievalSettings()
+        self.init(
+            exhaustiveBelow: try c.decodeIfPresent(Int.self, forKey: .exhaustiveBelow) ?? d.exhaustiveBelow,
+            nearest: try c.decodeIfPresent(Int.self, forKey: .nearest) ?? d.nearest,
+            popular: try c.decodeIfPresent(Int.self, forKey: .popular) ?? d.popular,
+            newest: try c.decodeIfPresent(Int.self, forKey: .newest) ?? d.newest,
+            walkBudget: try c.decodeIfPresent(Int.self, forKey: .walkBudget) ?? d.walkBudget)
     }
 
     /// JSON keys.
     enum CodingKeys: String, CodingKey {
-        case exhaustiveBelow = "exhaustive_below", nearest, popular, newest
+        case exhaustiveBelow = "exhaustive_below", nearest, popular, newest, walkBudget = "walk_budget"
     }
 }

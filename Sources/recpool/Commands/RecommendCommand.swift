@@ -22,6 +22,11 @@ struct RecommendCommand: AsyncParsableCommand {
     var userFeatures: String = ""
 
     @Option(
+        name: .customLong("user-feature"),
+        help: "One user feature as NAME=VALUE, the value taken whole (it may hold commas); repeat for more.")
+    var userFeature: [String] = []
+
+    @Option(
         help:
             "Items the user viewed, as ITEM:SECONDS pairs, comma-separated (e.g. 1:30,2:10); read as interest in those items and ones like them (docs/DATA.md).")
     var events: String = ""
@@ -117,13 +122,16 @@ struct RecommendCommand: AsyncParsableCommand {
             throw CommandFailure("--top must be 1…\(RecommendQuery.maximumTop), got \(top)", exitCode: .usage)
         }
         var features: [String: String] = [:]
-        for pair in userFeatures.split(separator: ",") where !pair.isEmpty {
+        let pairs =
+            userFeatures.split(separator: ",").filter { !$0.isEmpty }.map { ("--user-features", String($0)) }
+            + userFeature.map { ("--user-feature", $0) }
+        for (option, pair) in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw CommandFailure("--user-features: \"\(pair)\" is not NAME=VALUE", exitCode: .usage)
+                throw CommandFailure("\(option): \"\(pair)\" is not NAME=VALUE", exitCode: .usage)
             }
             guard features.updateValue(parts[1], forKey: parts[0]) == nil else {
-                throw CommandFailure("--user-features: \(parts[0]) is given twice", exitCode: .usage)
+                throw CommandFailure("\(option): \(parts[0]) is given twice", exitCode: .usage)
             }
         }
         var viewed: [ViewEvent] = []

@@ -52,8 +52,8 @@ struct UserFeatureEncodingTests {
             ("age = { kind = \"number\" }", "age needs kind"),
             ("seg = { kind = \"categorical\", values = \"a\" }", "seg: values must be an array of strings"),
             ("seg = { kind = \"categorical\", values = [] }", "seg: values holds 0 values"),
-            ("seg = { kind = \"categorical\", values = [\"a\", \" \"] }", "seg: values must be non-blank strings"),
-            ("seg = { kind = \"categorical\", values = [\"a\", 2] }", "seg: values must be non-blank strings"),
+            ("seg = { kind = \"categorical\", values = [\"a\", \" \"] }", "seg: values must not be blank"),
+            ("seg = { kind = \"categorical\", values = [\"a\", 2] }", "seg: values must be strings (write a number as text"),
             ("seg = { kind = \"categorical\", values = [\"a\", \"b\", \"a\"] }", "seg: values lists \"a\" twice"),
             ("seg = 3", "seg must be \"categorical\" or \"numeric\", or a table"),
         ])

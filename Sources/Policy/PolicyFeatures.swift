@@ -128,7 +128,7 @@ public struct PolicyFeatures: Sendable {
     public static let maximumStandardScore = 1e15
 
     /// The user's encoded features `e` (without the leading 1 and the history). A categorical feature whose value is
-    /// blank (spaces or tabs only) is missing, as when it is left out: none of its columns is set.
+    /// blank (white space only, no line break) is missing, as when it is left out: none of its columns is set.
     /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
     ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number or lies
     ///   more than ``maximumStandardScore`` scales from its mean.
@@ -142,7 +142,7 @@ public struct PolicyFeatures: Sendable {
             case .categorical:
                 // A blank value is a missing one (a log's blank cell, `logs export`'s omitted feature), as a request
                 // that leaves the feature out: no column, never the shared column of unlisted values.
-                if value.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+                if value.allSatisfy({ $0.isWhitespace && !$0.isNewline }) { continue }
                 if let code = codes[index][value] {
                     out[offsets[index] + code] = 1
                 } else if feature.buckets > 0 {

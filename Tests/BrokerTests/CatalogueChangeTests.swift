@@ -43,11 +43,10 @@ struct CatalogueChangeTests {
     }
 
     /// Each declared value is a column of the policy's context. With this catalogue's 3 item columns, 8 features of
-    /// 64 values (520 context columns) exceed its 2,048 interaction features; 6 (390 columns) fit them, but the weights
-    /// (about 16 MB) exceed what a client may send to register a warm-started policy.
+    /// 64 values (520 context columns) exceed its 2,048 interaction features.
     @Test(
-        "an upload whose user features the online policy could not serve is refused naming why; nothing is stored",
-        arguments: [(8, "wider than 2048 columns"), (6, "a client may send (policy warmstart --register)")])
+        "an upload whose user features the online policy could not encode is refused naming why; nothing is stored",
+        arguments: [(8, "wider than 2048 columns")])
     func unservableUserFeatures(_ count: Int, _ expected: String) throws {
         let h = try CatalogueHarness()
         let values = (0..<64).map { "\"v\($0)\"" }.joined(separator: ", ")

@@ -132,4 +132,46 @@ struct WarmStartTests {
             #expect(zero.code == 64 && zero.stderr.contains("from 1"), "\(zero.stderr)")
         }
     }
+
+    /// A schema that declares 64 values of one user feature: the policy serves it (1,806 interaction features), but
+    /// its weights (about 20 MB) are more than a client may send, so `--register` is refused before the training,
+    /// naming the cause, not answered TOO_LARGE after it (found by a tour).
+    @Test(
+        "warm start --register of a policy whose weights a client may not send is refused before training, naming why",
+        .enabled(if: CatalogueRegistryTests.ready, "needs data/obd (scripts/fetch-obd)"))
+    func tooWideToRegister() async throws {
+        let folder = try TemporaryDirectory("warm-start-wide")
+        defer { folder.remove() }
+        let path = try CatalogueRegistryTests.schema(in: folder.path)
+        let values = (0..<64).map { "\"v\($0)\"" }.joined(separator: ", ")
+        let wide = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+            of: "user_feature_0 = \"categorical\"", with: "user_feature_0 = { kind = \"categorical\", values = [\(values)] }")
+        try wide.write(toFile: path, atomically: true, encoding: .utf8)
+        let state = folder.path + "/state"
+        let dataDir = CatalogueRegistryTests.root.appendingPathComponent("data").path
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1"]) { cluster, _ in
+            let frontend = cluster.endpoints.frontend
+            _ = try CatalogueRegistryTests.catalogue(frontend, ["upload", "--schema", path], as: CatalogueView.self)
+            _ = cluster.kill("broker", signal: SIGKILL)
+            try cluster.startBroker(
+                frontend: frontend, backend: cluster.endpoints.backend,
+                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest"])
+            let client = try await cluster.client(timeoutMs: 10_000)
+            defer { client.close() }
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "the replica serves version 1") {
+                let view = try await client.online()
+                return view.replicas.count == 1 && view.replicas.allSatisfy { $0.version == 1 }
+            }
+            let run = try runTool(
+                "recpool",
+                [
+                    "policy", "warmstart", "obd:random/all", "--catalogue", "1", "--register", "--data-dir", dataDir,
+                    "--broker", frontend,
+                ])
+            #expect(run.code == 2, "\(run.stderr)")
+            #expect(run.stderr.contains("--register: the policy's weights are") && run.stderr.contains("a client may send"))
+            #expect(run.stderr.contains("89 user columns") && run.stderr.contains("declare fewer values"), "\(run.stderr)")
+            #expect(try await client.online().version == 1, "nothing was registered")
+        }
+    }
 }

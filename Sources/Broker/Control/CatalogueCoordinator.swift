@@ -317,23 +317,15 @@ final class CatalogueCoordinator {
     }
 
     /// Why an online policy over `catalogue` could not serve `userFeatures` (a schema's `[logs.user_features]`), or
-    /// nil: its interaction features would be wider than ``PolicyFeatures/maximumWidth``, or its weights larger than
-    /// a client may send (`policy warmstart --register`, ``WireLimits/standard``).
+    /// nil: its interaction features would be wider than ``PolicyFeatures/maximumWidth``.
     static func userFeatureProblem(_ userFeatures: [DataSchema.Feature], catalogue: ItemCatalogue) -> String? {
         let spec = OnlinePolicySpec.make(catalogue: catalogue, userFeatures: userFeatures)
+        guard (try? PolicyFeatures(spec: spec)) == nil else { return nil }
         let columns = spec.userFeatures.reduce(0) { $0.addingSaturating($1.width) }
-        let advice =
-            "declare fewer values (every value not listed shares one column) or fewer categorical user features; "
-            + "each value listed is a column of the policy's context, a feature without values is 8"
-        guard let features = try? PolicyFeatures(spec: spec) else {
-            return "the schema's user features make \(columns) columns of the online policy's context: its interaction "
-                + "features would be wider than \(PolicyFeatures.maximumWidth) columns; \(advice)"
-        }
-        let bytes = OnlinePolicy.parameterCount(width: features.width, buckets: spec.idBuckets) * MemoryLayout<Float>.size
-        let limit = WireLimits.standard.maxMessageBytes - (1 << 20)
-        guard bytes > limit else { return nil }
-        return "the schema's user features make \(columns) columns of the online policy's context: its weights would "
-            + "hold \(bytes) bytes, more than the \(limit) a client may send (policy warmstart --register); \(advice)"
+        return "the schema's user features make \(columns) columns of the online policy's context: its interaction "
+            + "features would be wider than \(PolicyFeatures.maximumWidth) columns; declare fewer values (every value "
+            + "not listed shares one column) or fewer categorical user features; each value listed is a column of the "
+            + "policy's context, a feature without values is 8"
     }
 
     /// A data error's reason without the "inconsistent dataset" prefix (a catalogue is not a dataset).

@@ -51,13 +51,17 @@ public enum GraphSearch {
         var expanded = Set<Int>()
         var rounds = 0
         let width = max(beam, k)
-        while walked.count < budget {
+        // Every expansion reads a row's links under the index's lock: a walk expands at most `budget + width` rows,
+        // even where the neighbours are all seen already and nothing is scored.
+        while walked.count < budget && expanded.count < budget + width {
             let best = TopK.largestPairs(all, count: width)
             let next = best.lazy.map(\.0).filter { !expanded.contains($0) }.prefix(expand)
             if next.isEmpty { break }
             var batch: [Int] = []
             for row in next {
                 expanded.insert(row)
+                // A row the index cannot read (it never held it; hnswlib failed) is not expanded: the walk only adds
+                // rows to the candidates, which stand whatever it finds.
                 guard let links = try? index.neighbours(of: row) else { continue }
                 for n in links where seen.insert(n).inserted && admits(n) && index.contains(row: n) { batch.append(n) }
             }

@@ -153,9 +153,12 @@ public struct Recommender: Sendable {
                 // The retrieval model only approximates this model: walk the index's graph from the best candidates,
                 // scoring with the model itself, for items it ranks higher nearby.
                 let excluded = query.excludeViewed ? Set(query.events.map(\.item)) : []
+                // A beam of 40 whatever `top` (up to 1,000): the walk corrects the best rows; a wider one would cost a
+                // round per 8 rows of it even where every neighbour is already a candidate.
                 let found = try GraphSearch.refine(
-                    query.top, index: retrieval.retrieval.index, scored: Array(zip(candidates, scores.map(Float.init))),
-                    beam: max(40, query.top), budget: retrieval.retrieval.settings.walkBudget,
+                    min(query.top, 40), index: retrieval.retrieval.index,
+                    scored: Array(zip(candidates, scores.map(Float.init))), beam: 40,
+                    budget: retrieval.retrieval.settings.walkBudget,
                     admits: { $0 < spec.itemCount && !excluded.contains($0) }
                 ) { (rows: [Int]) throws(RecommendError) -> [Float] in
                     try modelScores(rows, query: query, affinity: affinity).map(Float.init)

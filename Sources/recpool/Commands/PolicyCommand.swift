@@ -83,6 +83,18 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             }
             let parts = try logs.logs()
             let (install, pack) = try await client.onlinePolicy()
+            // The trained policy's pack is as large as the served one's: one a client may not send is refused before the
+            // training, naming the cause, instead of TOO_LARGE after it.
+            let sendable = WireLimits.standard.maxMessageBytes - (1 << 20)
+            let packBytes = pack.vectors.reduce(0) { $0 + $1.values.count } * MemoryLayout<Float>.size
+            if register && packBytes > sendable {
+                let columns = install.spec.userFeatures.reduce(0) { $0 + $1.width }
+                throw CommandFailure(
+                    "--register: the policy's weights are \(packBytes) bytes, more than the \(sendable) a client may "
+                        + "send: its schema's \(columns) user columns make its interaction features too wide; declare "
+                        + "fewer values (every value not listed shares one column) or fewer categorical user features",
+                    exitCode: .badInput)
+            }
             let start: OnlinePolicy
             let trained: WarmStart.Trained
             let evaluation: WarmStartEvaluation

@@ -19,7 +19,7 @@ public struct RetrievalSettings: Sendable, Equatable, Codable {
     /// The most items a model ranker (``Recommender``) scores beyond the candidates by walking the index's graph from
     /// the best of them (``GraphSearch``): the retrieval model only approximates the ranker, and an item the ranker
     /// prefers lies near its best candidates. 0 turns the walk off. The default, 2,000, bounds a request's extra cost
-    /// at about twice the candidates' (on the catalogue benchmark's simulator the walk scored 170–530 items).
+    /// at about twice the candidates' (on the catalogue benchmark's simulator the walk scored 170–600 items).
     public var walkBudget: Int
 
     /// Creates settings.

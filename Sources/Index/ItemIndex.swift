@@ -155,18 +155,23 @@ public final class ItemIndex: @unchecked Sendable {
         return IndexSearch(hits: hits, version: version)
     }
 
-    /// The rows linked to `row` on the graph's base level: its neighbours in the index's space (at most 2·M, live or
-    /// not), for a search that walks the graph with another scorer (``GraphSearch`` in RecData).
+    /// The live rows linked to `row` on the graph's base level: its neighbours in the index's space (at most 2·M; a
+    /// removed row is left out), for a search that walks the graph with another scorer (``GraphSearch`` in RecData).
     /// - Throws: ``IndexError/unknownRow(_:)`` when the row was never added.
     public func neighbours(of row: Int) throws(IndexError) -> [Int] {
         guard row >= 0 else { throw .negativeRow(row) }
         let capacity = 2 * parameters.m
         var labels = [UInt64](repeating: 0, count: capacity)
         var found = 0
-        let status = locked { _ in recpool_hnsw_neighbours(graph, UInt64(row), &labels, capacity, &found) }
+        // One lock for the links and the live flags they are filtered by.
+        let (status, rows) = locked { state -> (recpool_hnsw_status, [Int]) in
+            let status = recpool_hnsw_neighbours(graph, UInt64(row), &labels, capacity, &found)
+            let live = labels[..<found].map { Int($0) }.filter { $0 < state.live.count && state.live[$0] }
+            return (status, live)
+        }
         if status == RECPOOL_HNSW_UNKNOWN_LABEL { throw .unknownRow(row) }
         try Self.check(status)
-        return labels[..<found].map { Int($0) }
+        return rows
     }
 
     private func locked<T>(_ body: (inout State) -> T) -> T {

@@ -283,6 +283,8 @@ public struct OnlinePolicySpec: Codable, Sendable, Equatable {
 
     /// Width of an item's features.
     public var itemWidth: Int { itemFeatures.width }
+    /// Columns of the user's encoded features: each user feature's ``UserFeatureSpec/width``, summed (saturating).
+    public var userWidth: Int { userFeatures.reduce(0) { $0.addingSaturating($1.width) } }
     /// Items in the catalogue, retired ones included.
     public var itemCount: Int { itemFeatures.count }
     /// Items that may be recommended.

@@ -321,8 +321,7 @@ final class CatalogueCoordinator {
     static func userFeatureProblem(_ userFeatures: [DataSchema.Feature], catalogue: ItemCatalogue) -> String? {
         let spec = OnlinePolicySpec.make(catalogue: catalogue, userFeatures: userFeatures)
         guard (try? PolicyFeatures(spec: spec)) == nil else { return nil }
-        let columns = spec.userFeatures.reduce(0) { $0.addingSaturating($1.width) }
-        return "the schema's user features make \(columns) columns of the online policy's context: its interaction "
+        return "the schema's user features make \(spec.userWidth) columns of the online policy's context: its interaction "
             + "features would be wider than \(PolicyFeatures.maximumWidth) columns; declare fewer values (every value "
             + "not listed shares one column) or fewer categorical user features; each value listed is a column of the "
             + "policy's context, a feature without values is 8"

@@ -31,7 +31,7 @@ public enum GraphSearch {
     /// - Parameters:
     ///   - k: how many rows to return.
     ///   - index: the retrieval index whose base-level links are walked (its rows are the scorer's rows); a row the
-    ///     index no longer holds live (a retired item) is never scored.
+    ///     index no longer holds live (a retired item) is never scored: ``ItemIndex/neighbours(of:)`` leaves it out.
     ///   - scored: the first retrieval's candidates and their scores.
     ///   - beam: how many of the best rows scored must be expanded before the search stops (at least `k`).
     ///   - expand: rows expanded a round (their neighbours are scored in one batch).
@@ -63,7 +63,7 @@ public enum GraphSearch {
                 // A row the index cannot read (it never held it; hnswlib failed) is not expanded: the walk only adds
                 // rows to the candidates, which stand whatever it finds.
                 guard let links = try? index.neighbours(of: row) else { continue }
-                for n in links where seen.insert(n).inserted && admits(n) && index.contains(row: n) { batch.append(n) }
+                for n in links where seen.insert(n).inserted && admits(n) { batch.append(n) }
             }
             rounds += 1
             if batch.isEmpty { continue }

@@ -88,10 +88,9 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             let sendable = WireLimits.standard.maxMessageBytes - (1 << 20)
             let packBytes = pack.vectors.reduce(0) { $0 + $1.values.count } * MemoryLayout<Float>.size
             if register && packBytes > sendable {
-                let columns = install.spec.userFeatures.reduce(0) { $0 + $1.width }
                 throw CommandFailure(
                     "--register: the policy's weights are \(packBytes) bytes, more than the \(sendable) a client may "
-                        + "send: its schema's \(columns) user columns make its interaction features too wide; declare "
+                        + "send: its schema's \(install.spec.userWidth) user columns make its interaction features too wide; declare "
                         + "fewer values (every value not listed shares one column) or fewer categorical user features",
                     exitCode: .badInput)
             }

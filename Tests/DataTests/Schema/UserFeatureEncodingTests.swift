@@ -7,22 +7,17 @@ import Testing
 /// from a log, and refused by name when malformed.
 @Suite("A schema's categorical user features declare their known values")
 struct UserFeatureEncodingTests {
-    static func schema(_ userFeatures: String, items: String = "price = \"numeric\"") -> String {
-        """
-        [logs]
-        timestamp = "ts"
-        item = "sku"
-        position = "slot"
-        click = "clicked"
-        propensity = "p"
-        [logs.user_features]
-        \(userFeatures)
-        [catalogue]
-        file = "items.csv"
-        item = "sku"
-        [catalogue.item_features]
-        \(items)
-        """
+    /// ``ShopFixture/schema`` with `userFeatures` as its `[logs.user_features]` and, when given, `items` as its
+    /// `[catalogue.item_features]`.
+    static func schema(_ userFeatures: String, items: String? = nil) -> String {
+        var text = ShopFixture.schema.replacingOccurrences(
+            of: "device = \"categorical\"\nage = \"numeric\"", with: userFeatures)
+        if let items {
+            text = text.replacingOccurrences(
+                of: "brand = \"categorical\"\nprice = \"numeric\"\nprice_band = \"numeric\"", with: items)
+        }
+        precondition(text != ShopFixture.schema, "ShopFixture.schema no longer holds the lines replaced")
+        return text
     }
 
     @Test("values read from an inline table, beside plain kinds, and print back to the same schema")

@@ -76,8 +76,18 @@ struct CatalogueBench: ParsableCommand {
     var graphBeam = 40
     @Option(help: "Graph order: rows expanded a round (their graph neighbours scored in one batch).")
     var graphExpand = 8
-    @Option(help: "Graph order: the most rows scored beyond the index's candidates.")
+    @Option(help: "Graph order: the most rows scored beyond the index's candidates by the main walk.")
     var graphBudget = 4_000
+    @Option(help: "Graph order: also walk from each of the best N of a fixed sample of rows spread over the catalogue, apart.")
+    var graphRestarts = 0
+    @Option(help: "Graph order, with --graph-restarts: the sample's size.")
+    var restartSample = 2_000
+    @Option(help: "Graph order, with --graph-restarts: each walk's beam.")
+    var restartBeam = 10
+    @Option(help: "Graph order, with --graph-restarts: rows each walk expands a round.")
+    var restartExpand = 2
+    @Option(help: "Graph order, with --graph-restarts: each walk's budget.")
+    var restartBudget = 400
     @Flag(help: "MLP ranker: skip the HNSW path (no index build; its columns repeat exhaustive scoring's recall of 1).")
     var skipIndex = false
     @Flag(help: "Policy ranker: do not complete the index's nearest rows by bucket bias (the path before PriorGroups).")
@@ -222,6 +232,7 @@ struct CatalogueBench: ParsableCommand {
             let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: rows)
             return CandidateRanking.top(10, rows: rows, scores: q)
         }
+        let restartRows = graphRestarts > 0 ? stride(from: 0, to: all.count, by: max(1, all.count / restartSample)).map { all[$0] } : []
         let clusterCount = Int((clusterFactor * Double(items).squareRoot()).rounded())
         let clusterStart = ContinuousClock.now
         let graph = clusterOrder == "graph" && items >= settings.exhaustiveBelow
@@ -238,10 +249,17 @@ struct CatalogueBench: ParsableCommand {
                 // The index's candidates, then a walk of its graph by the ranker from the best of them.
                 let index = try retrieval.candidates(state: state, catalogue: catalogue).rows
                 let q = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: index)
+                // Restarts: the best of a fixed sample of rows spread over the catalogue, each walked apart.
+                var restarts: [(Int, Float)] = []
+                if graphRestarts > 0 {
+                    let sq = CandidateRanking.scores(ranker: ranker, state: state, catalogue: catalogue, rows: restartRows)
+                    restarts = TopK.largestPairs(Array(zip(restartRows, sq)), count: graphRestarts)
+                }
                 let found = GraphSearch.refine(
                     10, ranker: ranker, state: state, catalogue: catalogue, index: retrieval.index,
-                    scored: Array(zip(index, q)), beam: graphBeam, expand: graphExpand, budget: graphBudget)
-                clusterCandidates = max(clusterCandidates, index.count + found.scored)
+                    scored: Array(zip(index, q)), beam: graphBeam, expand: graphExpand, budget: graphBudget,
+                    restarts: restarts, restartBeam: restartBeam, restartExpand: restartExpand, restartBudget: restartBudget)
+                clusterCandidates = max(clusterCandidates, index.count + restartRows.count + found.scored)
                 return found.rows
             }
             guard let clusters else { return [] }
@@ -295,7 +313,7 @@ struct CatalogueBench: ParsableCommand {
             let sizes = clusters?.members.map { $0.count } ?? []
             clusterResult = ClusterResult(
                 clusters: clusters?.count ?? 0, largestCluster: sizes.max() ?? 0, budget: graph ? graphBudget : clusterBudget,
-                order: graph ? "graph beam \(graphBeam) expand \(graphExpand)" : clusterOrder,
+                order: graph ? "graph beam \(graphBeam) expand \(graphExpand)\(graphRestarts > 0 ? ", \(graphRestarts) restarts of \(restartRows.count)" : "")" : clusterOrder,
                 expand: graph ? 0 : clusterExpand, neighbours: clusterNeighbours, exactShare: searches > 0 ? Double(exactSearches) / Double(searches) : 0,
                 withIndex: clusterWithIndex, latency: Latency(times: times.sorted()), candidates: clusterCandidates,
                 recallAt10: Double(clusterKept) / Double(recallCount * 10), buildSeconds: clusterSeconds)

@@ -95,4 +95,36 @@ struct UserEncodingTests {
         #expect(apart > 0.35, "declared: \(apart)")
         #expect(together < 0.3 && apart > together + 0.08, "declared \(apart), hashed \(together)")
     }
+    /// A warm start trains the served encoding: a schema whose declared values differ from it, or that declares values
+    /// of a feature the policy does not have, is named; declarations that agree, and undeclared features, are not.
+    @Test func aWarmStartNamesDeclaredValuesTheServedPolicyDoesNotEncode() throws {
+        let spec = OnlinePolicySpec.make(
+            catalogue: try unitCatalogue(),
+            userFeatures: [
+                DataSchema.Feature("segment", .categorical, values: ["budget", "luxury"]),
+                DataSchema.Feature("region", .categorical), DataSchema.Feature("age", .numeric),
+            ])
+        func schema(_ features: [DataSchema.Feature]) -> DataSchema {
+            DataSchema(
+                logs: DataSchema.Logs(
+                    timestamp: "t", item: "item", position: "slot", outcome: "click", propensity: "p",
+                    userFeatures: features),
+                catalogue: DataSchema.Catalogue(file: "items.csv", item: "id", itemFeatures: []))
+        }
+        let agreeing = schema([
+            DataSchema.Feature("segment", .categorical, values: ["budget", "luxury"]),
+            DataSchema.Feature("region", .categorical), DataSchema.Feature("age", .numeric),
+        ])
+        #expect(WarmStart.schemaValueNotes(schema: agreeing, spec: spec).isEmpty)
+        let differing = schema([
+            DataSchema.Feature("segment", .categorical, values: ["luxury", "budget", "family"]),
+            DataSchema.Feature("region", .categorical, values: ["north"]), DataSchema.Feature("age", .numeric),
+            DataSchema.Feature("device", .categorical, values: ["phone"]),
+        ])
+        let notes = WarmStart.schemaValueNotes(schema: differing, spec: spec)
+        #expect(notes.count == 3)
+        #expect(notes[0].contains("'segment' [luxury, budget, family]") && notes[0].contains("encodes the 2 values [budget, luxury]"))
+        #expect(notes[1].contains("'region' [north]") && notes[1].contains("hashes its values into 8 columns"))
+        #expect(notes[2].contains("'device'") && notes[2].contains("does not have"))
+    }
 }

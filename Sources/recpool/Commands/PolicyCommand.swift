@@ -83,6 +83,12 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             }
             let parts = try logs.logs()
             let (install, pack) = try await client.onlinePolicy()
+            // Declared values the served policy does not encode are not used: say so, rather than ignore them.
+            if let path = logs.schema, let schema = try? DataSchema.read(path: path) {
+                for note in WarmStart.schemaValueNotes(schema: schema, spec: install.spec) {
+                    CommandOutput.printError("warning: \(note)")
+                }
+            }
             // The trained policy's pack is as large as the served one's: one a client may not send is refused before the
             // training, naming the cause, instead of TOO_LARGE after it.
             let sendable = WireLimits.standard.maxMessageBytes - (1 << 20)

@@ -248,25 +248,31 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
 }
 
 extension WarmStart {
-    /// Where a log schema's declared user-feature values are not what a warm start of `spec` encodes, one sentence
-    /// each: the warm start trains the served policy, whose columns were fixed by the schema of its catalogue's
-    /// registration, so a `values` list that differs, or a declared feature the policy does not have, is not used.
-    /// Empty when every declaration agrees (or there is none).
+    /// Where a log schema's user features are not what a warm start of `spec` encodes, one sentence each: the warm
+    /// start trains the served policy, whose encoding was fixed when its catalogue was registered.
+    /// - A user feature the policy does not have: the policy refuses every row that carries it (an unknown user
+    ///   feature), so the warm start learns nothing from them.
+    /// - A categorical feature whose declared `values` are not the served ones (compared as sets: the policy looks a
+    ///   value up by name), or that the policy reads as numeric: the declaration is not used.
+    /// Empty when everything agrees.
     /// - Parameters:
     ///   - schema: the logs' schema (`--schema`).
     ///   - spec: the served policy's spec.
     public static func schemaValueNotes(schema: DataSchema, spec: OnlinePolicySpec) -> [String] {
         let served = Dictionary(spec.userFeatures.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         return schema.logs.userFeatures.compactMap { feature -> String? in
-            guard let declared = feature.values else { return nil }
             guard let policy = served[feature.name] else {
-                return "the schema declares values of user feature '\(feature.name)', which the served policy does "
-                    + "not have: its values are not used"
+                return "the schema's user feature '\(feature.name)' is not one the served policy has "
+                    + "(\(spec.userFeatures.map { "'\($0.name)'" }.joined(separator: ", "))): the policy refuses every row "
+                    + "that carries it as an unknown user feature"
             }
-            guard declared != policy.values else { return nil }
-            let encoding = policy.values.isEmpty
-                ? "hashes its values into \(policy.buckets) columns"
-                : "encodes the \(policy.values.count) values [\(policy.values.joined(separator: ", "))]"
+            guard let declared = feature.values, Set(declared) != Set(policy.values) else { return nil }
+            let encoding: String
+            switch (policy.kind, policy.values.isEmpty) {
+            case (.numeric, _): encoding = "reads it as numeric"
+            case (_, true): encoding = "hashes its values into \(policy.buckets) columns"
+            case (_, false): encoding = "encodes the \(policy.values.count) values [\(policy.values.joined(separator: ", "))]"
+            }
             return "the schema declares \(declared.count) values of user feature '\(feature.name)' "
                 + "[\(declared.joined(separator: ", "))], but the served policy \(encoding): the warm start "
                 + "trains the served encoding; register a catalogue with this schema (a new lineage) to use the declared values"

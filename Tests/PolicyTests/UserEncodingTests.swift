@@ -95,8 +95,9 @@ struct UserEncodingTests {
         #expect(apart > 0.35, "declared: \(apart)")
         #expect(together < 0.3 && apart > together + 0.08, "declared \(apart), hashed \(together)")
     }
-    /// A warm start trains the served encoding: a schema whose declared values differ from it, or that declares values
-    /// of a feature the policy does not have, is named; declarations that agree, and undeclared features, are not.
+    /// A warm start trains the served encoding: a schema whose declared values differ from it (as sets), that declares
+    /// values of a numeric feature, or that has a feature the policy does not have (whose rows the policy refuses), is
+    /// named; declarations that agree, in any order, and undeclared features the policy has, are not.
     @Test func aWarmStartNamesDeclaredValuesTheServedPolicyDoesNotEncode() throws {
         let spec = OnlinePolicySpec.make(
             catalogue: try unitCatalogue(),
@@ -112,19 +113,20 @@ struct UserEncodingTests {
                 catalogue: DataSchema.Catalogue(file: "items.csv", item: "id", itemFeatures: []))
         }
         let agreeing = schema([
-            DataSchema.Feature("segment", .categorical, values: ["budget", "luxury"]),
+            DataSchema.Feature("segment", .categorical, values: ["luxury", "budget"]),
             DataSchema.Feature("region", .categorical), DataSchema.Feature("age", .numeric),
         ])
         #expect(WarmStart.schemaValueNotes(schema: agreeing, spec: spec).isEmpty)
         let differing = schema([
             DataSchema.Feature("segment", .categorical, values: ["luxury", "budget", "family"]),
-            DataSchema.Feature("region", .categorical, values: ["north"]), DataSchema.Feature("age", .numeric),
-            DataSchema.Feature("device", .categorical, values: ["phone"]),
+            DataSchema.Feature("region", .categorical, values: ["north"]),
+            DataSchema.Feature("age", .categorical, values: ["young"]), DataSchema.Feature("device", .categorical),
         ])
         let notes = WarmStart.schemaValueNotes(schema: differing, spec: spec)
-        #expect(notes.count == 3)
+        #expect(notes.count == 4)
         #expect(notes[0].contains("'segment' [luxury, budget, family]") && notes[0].contains("encodes the 2 values [budget, luxury]"))
         #expect(notes[1].contains("'region' [north]") && notes[1].contains("hashes its values into 8 columns"))
-        #expect(notes[2].contains("'device'") && notes[2].contains("does not have"))
+        #expect(notes[2].contains("'age' [young]") && notes[2].contains("reads it as numeric"))
+        #expect(notes[3].contains("'device' is not one the served policy has") && notes[3].contains("refuses every row"))
     }
 }

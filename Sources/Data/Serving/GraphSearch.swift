@@ -14,7 +14,7 @@ import RecModel
 public enum GraphSearch {
     /// What the search found.
     public struct Found: Sendable, Equatable {
-        /// The best `k` rows of the seeds and the walk, best first, and their scores.
+        /// The best `k` rows of the seeds, the restarts and the walks, best first, each once, and their scores.
         public var rows: [Int]
         public var scores: [Float]
         /// The rows the walk scored (beyond the seeds), in the order scored, and their scores.
@@ -57,9 +57,13 @@ public enum GraphSearch {
         admits: (Int) -> Bool = { _ in true }, score: ([Int]) throws(E) -> [Float]
     ) throws(E) -> Found {
         var state = Walks()
-        for (row, value) in scored { state.known[row] = value }
-        // A restart that is also a seed is walked from, but returned once.
-        let restarts = restarts.filter { state.known.updateValue($0.1, forKey: $0.0) == nil }
+        for (row, value) in scored where state.known[row] == nil { state.known[row] = value }
+        // Every restart is walked from; one that is also a seed (or repeated) keeps its first score and is returned once.
+        var fresh: [(Int, Float)] = []
+        for (row, value) in restarts where state.known[row] == nil {
+            state.known[row] = value
+            fresh.append((row, value))
+        }
         try state.walk(
             from: scored, width: max(beam, k), expand: expand, budget: budget, index: index, admits: admits, score: score)
         for start in restarts {
@@ -67,7 +71,7 @@ public enum GraphSearch {
                 from: [start], width: restartBeam, expand: restartExpand, budget: restartBudget, index: index,
                 admits: admits, score: score)
         }
-        let top = TopK.largestPairs(scored + restarts + zip(state.walked, state.walkedScores), count: k)
+        let top = TopK.largestPairs(scored + fresh + zip(state.walked, state.walkedScores), count: k)
         return Found(
             rows: top.map(\.0), scores: top.map(\.1), walked: state.walked, walkedScores: state.walkedScores,
             rounds: state.rounds)

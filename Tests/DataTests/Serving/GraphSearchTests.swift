@@ -107,12 +107,20 @@ import Testing
                 10, ranker: ranked.ranker, state: state, catalogue: catalogue, index: index, scored: seeds, budget: 300,
                 restarts: restarts, restartBudget: 400)
             #expect(Set(found.rows).count == 10 && retired.isDisjoint(with: found.rows))
+            // Everything scored, each row once: the seed among the restarts too.
+            let everything = GraphSearch.refine(
+                100_000, ranker: ranked.ranker, state: state, catalogue: catalogue, index: index, scored: seeds,
+                budget: 300, restarts: restarts, restartBudget: 400)
+            #expect(Set(everything.rows).count == everything.rows.count)
+            #expect(everything.rows.count == Set(seeds.map(\.0)).union(restarts.map(\.0)).count + everything.scored)
             // Scored once: the walks' rows are distinct and none was a seed or a restart.
             let given = Set(seeds.map(\.0)).union(restarts.map(\.0))
             #expect(Set(found.walked).count == found.walked.count && given.isDisjoint(with: found.walked))
             #expect(found.scored <= 300 + 17 * 400 && retired.isDisjoint(with: found.walked))
+            let truth = Dictionary(uniqueKeysWithValues: zip(all, scores))
             for (row, score) in zip(found.rows, found.scores) {
-                #expect(abs(score - scores[all.firstIndex(of: row)!]) <= 1e-5)
+                let expected = try #require(truth[row], "row \(row) is not active")
+                #expect(abs(score - expected) <= 1e-5)
             }
             plainKept += exhaustive.intersection(plain.rows).count
             restartKept += exhaustive.intersection(found.rows).count
@@ -132,5 +140,11 @@ import Testing
             10, ranker: ranked.ranker, state: state, catalogue: ranked.catalogue, index: index,
             scored: Array(zip(seeds, q)), budget: 0)
         #expect(found.scored == 0 && found.rows == CandidateRanking.top(10, rows: seeds, scores: q))
+        // Each walk keeps its own budget: a restart's walk scores at most its 5 rows, the main walk none.
+        let restart = (1_000, CandidateRanking.scores(ranker: ranked.ranker, state: state, catalogue: ranked.catalogue, rows: [1_000])[0])
+        let restarted = GraphSearch.refine(
+            10, ranker: ranked.ranker, state: state, catalogue: ranked.catalogue, index: index,
+            scored: Array(zip(seeds, q)), budget: 0, restarts: [restart], restartBudget: 5)
+        #expect(restarted.scored >= 1 && restarted.scored <= 5, "\(restarted.scored)")
     }
 }

@@ -93,8 +93,18 @@ struct CatalogueBench: ParsableCommand {
     @Flag(help: "Policy ranker: do not complete the index's nearest rows by bucket bias (the path before PriorGroups).")
     var noPriorGroups = false
 
-    @Option(help: "Paths: mlp, policy or both.")
+    @Option(help: "Paths, comma-separated: mlp, policy, recommender (the pool's RECOMMEND), or both (mlp and policy).")
     var paths = "both"
+    @Option(help: "Recommender path: also measure this many restarts (RetrievalSettings.restarts; 0: not measured).")
+    var recommenderRestarts = 16
+    @Option(help: "Recommender path: the restarts' sample (RetrievalSettings.restartSample).")
+    var recommenderSample = RetrievalSettings().restartSample
+    @Option(help: "Recommender path: the spec's user × item cross buckets (FeatureSpec.fit's crossBuckets; 0: none; default: the fit's own choice).")
+    var recommenderCrossBuckets: Int?
+    @Flag(help: "Recommender path: index in hnswlib's inner-product space instead of the pool's Euclidean reduction.")
+    var recommenderInnerProduct = false
+    @Option(help: "Recommender path: epochs the interest model is trained on the world's logged impressions (0: untrained).")
+    var recommenderEpochs = 2
 
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
@@ -111,7 +121,10 @@ struct CatalogueBench: ParsableCommand {
         guard ["expanded", "projected", "smaller"].contains(itemSpace) else {
             throw ValidationError("--item-space must be expanded, projected or smaller")
         }
-        guard ["mlp", "policy", "both"].contains(paths) else { throw ValidationError("--paths must be mlp, policy or both") }
+        guard !parsedPaths.isEmpty, parsedPaths.allSatisfy({ ["mlp", "policy", "recommender"].contains($0) }) else {
+            throw ValidationError("--paths must list mlp, policy, recommender or both, got '\(paths)'")
+        }
+        guard recommenderSample >= 1 else { throw ValidationError("--recommender-sample must be at least 1") }
         guard ["bound", "representative", "refine", "graph"].contains(clusterOrder) else {
             throw ValidationError("--cluster-order must be bound, representative, refine or graph")
         }
@@ -123,6 +136,9 @@ struct CatalogueBench: ParsableCommand {
         }
     }
 
+    var parsedPaths: Set<String> {
+        Set(paths.split(separator: ",").flatMap { $0 == "both" ? ["mlp", "policy"] : [String($0)] })
+    }
     var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
     var settings: RetrievalSettings {
         RetrievalSettings(exhaustiveBelow: exhaustiveBelow, nearest: nearest, popular: popular, newest: newest)
@@ -137,8 +153,8 @@ struct CatalogueBench: ParsableCommand {
         print(
             "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m) efConstruction \(efConstruction) ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) expansion \(expansion) focus \(focus)"
         )
-        print("| items | ranker | path | p50 ms | p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| items | ranker | path | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for size in parsedSizes {
             var config = SimulatorConfig()
             config.items = size
@@ -147,12 +163,15 @@ struct CatalogueBench: ParsableCommand {
             config.users = max(300, recallUsers + distilStates)
             config.seed = 11
             let world = SimulatorWorld(config: config)
-            if paths != "policy" {
+            if parsedPaths.contains("recommender") {
+                for row in try measureRecommender(world: world) { report(row) }
+            }
+            if parsedPaths.contains("mlp") {
                 let result = try measureMLP(world: world)
                 results.append(result)
                 for row in result.rows { report(row) }
             }
-            if paths != "mlp" {
+            if parsedPaths.contains("policy") {
                 let result = try measurePolicy(world: world)
                 results.append(result)
                 for row in result.rows { report(row) }
@@ -315,7 +334,7 @@ struct CatalogueBench: ParsableCommand {
                 clusters: clusters?.count ?? 0, largestCluster: sizes.max() ?? 0, budget: graph ? graphBudget : clusterBudget,
                 order: graph ? "graph beam \(graphBeam) expand \(graphExpand)\(graphRestarts > 0 ? ", \(graphRestarts) restarts of \(restartRows.count)" : "")" : clusterOrder,
                 expand: graph ? 0 : clusterExpand, neighbours: clusterNeighbours, exactShare: searches > 0 ? Double(exactSearches) / Double(searches) : 0,
-                withIndex: clusterWithIndex, latency: Latency(times: times.sorted()), candidates: clusterCandidates,
+                withIndex: clusterWithIndex, latency: Latency(times: times), candidates: clusterCandidates,
                 recallAt10: Double(clusterKept) / Double(recallCount * 10), buildSeconds: clusterSeconds)
         }
         return SizeResult(
@@ -427,10 +446,10 @@ struct CatalogueBench: ParsableCommand {
     func timeSideBySide<State>(
         exhaustiveCount: Int, users: [State], exhaustive: (State) -> [Int], retrieval: (State) throws -> [Int],
         third: ((State) throws -> [Int])? = nil
-    ) throws -> ([Double], [Double], [Double]) {
-        var exhaustiveTimes: [Double] = []
-        var retrievalTimes: [Double] = []
-        var thirdTimes: [Double] = []
+    ) throws -> ([Timing], [Timing], [Timing]) {
+        var exhaustiveTimes: [Timing] = []
+        var retrievalTimes: [Timing] = []
+        var thirdTimes: [Timing] = []
         let every = max(1, requests / exhaustiveCount)
         for i in 0..<requests {
             let user = users[i % users.count]
@@ -440,15 +459,26 @@ struct CatalogueBench: ParsableCommand {
             if i % 2 == 0, let third { thirdTimes.append(try timed { try third(user) }) }
             if i % every == 0 && exhaustiveTimes.count < exhaustiveCount { exhaustiveTimes.append(try timed { exhaustive(user) }) }
         }
-        return (exhaustiveTimes.sorted(), retrievalTimes.sorted(), thirdTimes.sorted())
+        return (exhaustiveTimes, retrievalTimes, thirdTimes)
     }
 
-    func timed(_ body: () throws -> [Int]) throws -> Double {
+    /// One request's wall-clock time and the CPU time its thread spent on it, in milliseconds.
+    func timed(_ body: () throws -> [Int]) throws -> Timing {
+        let cpuStart = Self.threadCPUSeconds()
         let start = ContinuousClock.now
         let top = try body()
         let elapsed = seconds(ContinuousClock.now - start) * 1_000
+        let cpu = (Self.threadCPUSeconds() - cpuStart) * 1_000
         precondition(!top.isEmpty, "a request returned no item")
-        return elapsed
+        return Timing(wallMs: elapsed, cpuMs: cpu)
+    }
+
+    /// The calling thread's CPU time (user + system), in seconds (`CLOCK_THREAD_CPUTIME_ID`, POSIX
+    /// `clock_gettime`): unlike wall-clock time, it leaves out the time another process held the core.
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     func seconds(_ d: Duration) -> Double {
@@ -456,16 +486,29 @@ struct CatalogueBench: ParsableCommand {
     }
 }
 
-/// p50 and p99 of one path, in milliseconds (numpy's linear percentile).
+/// One timed request: wall-clock milliseconds, and the milliseconds of CPU time its thread spent.
+struct Timing {
+    var wallMs: Double
+    var cpuMs: Double
+}
+
+/// p50 and p99 of one path, in milliseconds (numpy's linear percentile), of wall-clock time and of the thread's
+/// CPU time (steadier on a shared machine: time the core served another process is not in it).
 struct Latency: Encodable {
     var requests: Int
     var p50Ms: Double
     var p99Ms: Double
+    var cpuP50Ms: Double
+    var cpuP99Ms: Double
 
-    init(times sorted: [Double]) {
-        requests = sorted.count
-        p50Ms = Bootstrap.percentile(sorted: sorted, 50)
-        p99Ms = Bootstrap.percentile(sorted: sorted, 99)
+    init(times: [Timing]) {
+        requests = times.count
+        let wall = times.map(\.wallMs).sorted()
+        let cpu = times.map(\.cpuMs).sorted()
+        p50Ms = Bootstrap.percentile(sorted: wall, 50)
+        p99Ms = Bootstrap.percentile(sorted: wall, 99)
+        cpuP50Ms = Bootstrap.percentile(sorted: cpu, 50)
+        cpuP99Ms = Bootstrap.percentile(sorted: cpu, 99)
     }
 }
 
@@ -519,13 +562,13 @@ struct SizeResult: Encodable {
     var rows: [String] {
         func ms(_ v: Double) -> String { String(format: "%.3f", v) }
         let clusterRow = clusters.map { c in
-            "| \(items) | \(ranker) | clusters \(c.clusters) (largest \(c.largestCluster)), \(c.order)\(c.expand > 0 ? " + \(c.neighbours) nearest clusters of best \(c.expand)" : ""), budget \(c.budget), exact \(String(format: "%.2f", c.exactShare))\(c.withIndex ? " + index" : "") | \(ms(c.latency.p50Ms)) | \(ms(c.latency.p99Ms)) | \(c.latency.requests) | \(c.candidates) | \(String(format: "%.3f", c.recallAt10)) | — | \(String(format: "%.1f", c.buildSeconds)) | — |"
+            "| \(items) | \(ranker) | clusters \(c.clusters) (largest \(c.largestCluster)), \(c.order)\(c.expand > 0 ? " + \(c.neighbours) nearest clusters of best \(c.expand)" : ""), budget \(c.budget), exact \(String(format: "%.2f", c.exactShare))\(c.withIndex ? " + index" : "") | \(ms(c.latency.p50Ms)) | \(ms(c.latency.p99Ms)) | \(ms(c.latency.cpuP50Ms)) | \(ms(c.latency.cpuP99Ms)) | \(c.latency.requests) | \(c.candidates) | \(String(format: "%.3f", c.recallAt10)) | — | \(String(format: "%.1f", c.buildSeconds)) | — |"
         }
         let small = items < exhaustiveBelow
         let model = modelRecallAt10.map { String(format: "%.3f", $0) } ?? "—"
         return [clusterRow].compactMap { $0 } + [
-            "| \(items) | \(ranker) | exhaustive | \(ms(exhaustive.p50Ms)) | \(ms(exhaustive.p99Ms)) | \(exhaustive.requests) | \(items) | 1.000 | — | — | — |",
-            "| \(items) | \(ranker) | retrieval\(small ? " (exhaustive below \(exhaustiveBelow))" : "") | \(ms(retrieval.p50Ms)) | \(ms(retrieval.p99Ms)) | \(retrieval.requests) | \(candidates) | \(String(format: "%.3f", recallAt10)) | \(small ? "—" : model) | \(String(format: "%.1f", indexBuildSeconds)) | \(indexBytes) |",
+            "| \(items) | \(ranker) | exhaustive | \(ms(exhaustive.p50Ms)) | \(ms(exhaustive.p99Ms)) | \(ms(exhaustive.cpuP50Ms)) | \(ms(exhaustive.cpuP99Ms)) | \(exhaustive.requests) | \(items) | 1.000 | — | — | — |",
+            "| \(items) | \(ranker) | retrieval\(small ? " (exhaustive below \(exhaustiveBelow))" : "") | \(ms(retrieval.p50Ms)) | \(ms(retrieval.p99Ms)) | \(ms(retrieval.cpuP50Ms)) | \(ms(retrieval.cpuP99Ms)) | \(retrieval.requests) | \(candidates) | \(String(format: "%.3f", recallAt10)) | \(small ? "—" : model) | \(String(format: "%.1f", indexBuildSeconds)) | \(indexBytes) |",
         ]
     }
 }

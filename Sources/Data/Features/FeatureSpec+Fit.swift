@@ -3,14 +3,15 @@ extension FeatureSpec {
     /// Fits vocabularies, scalings, popularity and column order on `train` only (pass the training split).
     ///
     /// The `extended` set is version 3 by default (`itemIdEncoding: .hashed`, with `itemHashBuckets` item-id buckets
-    /// and `crossBuckets` user × item-id cross buckets, 0 for none); `itemIdEncoding: nil` fits the version-1/2
+    /// and `crossBuckets` user × item-id cross buckets, 0 for none, `nil` for ``defaultCrossBuckets(items:)``);
+    /// `itemIdEncoding: nil` fits the version-1/2
     /// item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
     /// - Throws: `FeatureSpecError.emptyTrainingData`.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
         popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
         eventEncoding: EventEncoding = .interest, itemIdEncoding: ItemIdEncoding? = .hashed,
-        itemHashBuckets: Int = defaultItemHashBuckets, crossBuckets: Int = defaultCrossBuckets
+        itemHashBuckets: Int = defaultItemHashBuckets, crossBuckets: Int? = nil
     ) throws(FeatureSpecError) -> FeatureSpec {
         guard train.rows > 0 else { throw .emptyTrainingData }
         let users = train.userFeatures
@@ -71,7 +72,7 @@ extension FeatureSpec {
         if featureSet == .extended, eventEncoding == .interest, let encoding = itemIdEncoding {
             spec.itemIdEncoding = encoding
             spec.itemHashBuckets = max(1, itemHashBuckets)
-            spec.crossBuckets = max(0, crossBuckets)
+            spec.crossBuckets = max(0, crossBuckets ?? defaultCrossBuckets(items: train.nActions))
             spec.eventEncoding = .interest
             spec.version = 3
         }

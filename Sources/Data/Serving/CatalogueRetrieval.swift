@@ -24,13 +24,17 @@ public struct CatalogueRetrieval: Sendable {
     /// completed with every row that could still enter the top ``PriorGroups/certifiedTop`` (see ``PriorGroups``).
     public var groups: PriorGroups? = nil
 
-    /// The index settings for an online policy's exact bilinear model: hnswlib's defaults in the Euclidean reduction
-    /// of inner product. On the simulator's policy (`scripts/bench catalogue --paths policy`, docs/BENCHMARKS.md,
+    /// The index settings of both served retrievals, the online policy's exact bilinear model and the interest model's
+    /// distilled one (``RecommendRetrieval``): hnswlib's defaults in the Euclidean reduction of inner product
+    /// (Bachrach et al., "Speeding up the Xbox recommender system using a Euclidean transformation for inner-product
+    /// spaces", RecSys 2014). On the simulator's policy (`scripts/bench catalogue --paths policy`, docs/BENCHMARKS.md,
     /// "Bucket biases") the inner-product space found 0.948 of the exhaustive top 10 at 100,000 items and the
     /// reduction 0.999, at about the same latency; on shop-like catalogues of 20,000 items with 2, 3 or 6 Gaussian
     /// features (a policy's item embeddings of 3, 4 or 7 dimensions, two Thompson samples each) the reduction found
-    /// all of the top 10 for 10 users in every case, the inner-product space 0.83–0.99.
-    public static let policyIndexParameters = IndexParameters(euclideanReduction: true)
+    /// all of the top 10 for 10 users in every case, the inner-product space 0.83–0.99. For the interest model's
+    /// RECOMMEND (`--paths recommender`, "The pool's own RECOMMEND") the inner-product space found 0.57 and 0.37 at
+    /// 10,000 and 100,000 items, the reduction 1.000 at both.
+    public static let indexParameters = IndexParameters(euclideanReduction: true)
 
     /// Builds the index of a catalogue's active items.
     /// - Parameters:

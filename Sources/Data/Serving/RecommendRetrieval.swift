@@ -27,13 +27,16 @@ public struct RecommendRetrieval: Sendable {
     public let stateColumns: [Int]
     /// Columns of a scored row that form the item vector `x`.
     public let itemColumns: [Int]
+    /// The fixed sample the restarts start from (``RetrievalSettings/restarts``): every ⌊items / restartSample⌋-th
+    /// item, in order; empty when the settings have no restarts.
+    public let restartRows: [Int]
 
     /// Distils the retrieval model from `scorer` and builds the index of every item.
     /// - Parameters:
     ///   - spec: the model's feature spec (its `itemCount` items are indexed).
     ///   - scorer: the model: scores `rows.count / width` rows of `width` features.
     ///   - settings: candidate counts.
-    ///   - parameters: HNSW settings.
+    ///   - parameters: HNSW settings (by default the Euclidean reduction, ``CatalogueRetrieval/indexParameters``).
     ///   - users: sampled user contexts for the fit (random known feature values, numeric values drawn from the
     ///     training scaling, half of them with 1 to 4 engaged items).
     ///   - itemSample: sampled items for the fit (all items when fewer).
@@ -43,8 +46,8 @@ public struct RecommendRetrieval: Sendable {
     ///   depends on the item alone, or the index fails.
     public static func build(
         spec: FeatureSpec, scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float],
-        settings: RetrievalSettings = RetrievalSettings(), parameters: IndexParameters = IndexParameters(),
-        users: Int = 128, itemSample: Int = 1_024, seed: UInt64 = 1
+        settings: RetrievalSettings = RetrievalSettings(),
+        parameters: IndexParameters = CatalogueRetrieval.indexParameters, users: Int = 128, itemSample: Int = 1_024, seed: UInt64 = 1
     ) throws(RetrievalError) -> RecommendRetrieval {
         guard spec.itemCount >= 1, users >= 2, itemSample >= 2 else {
             throw .shape("retrieval needs items, at least 2 sampled users and 2 sampled items")
@@ -100,7 +103,19 @@ public struct RecommendRetrieval: Sendable {
             parameters: parameters)
         let retrieval = try built.with(model: model, priors: spec.popularity.map(Float.init), catalogue: items)
         return RecommendRetrieval(
-            retrieval: retrieval, items: items, stateColumns: stateColumns, itemColumns: itemColumns)
+            retrieval: retrieval, items: items, stateColumns: stateColumns, itemColumns: itemColumns, restartRows: []
+        ).withRestartSample(settings.restartSample)
+    }
+
+    /// The same retrieval (its index and model shared) with a restarts' sample of about `sample` rows, or none when
+    /// `sample` is 0 or the settings have no restarts: the graph walk then starts from the candidates only.
+    public func withRestartSample(_ sample: Int) -> RecommendRetrieval {
+        let count = items.count
+        let rows =
+            retrieval.settings.restarts > 0 && sample > 0
+            ? Array(stride(from: 0, to: count, by: max(1, count / sample))) : []
+        return RecommendRetrieval(
+            retrieval: retrieval, items: items, stateColumns: stateColumns, itemColumns: itemColumns, restartRows: rows)
     }
 
     /// The candidates for one user: the index's nearest items, the popular and newest ones (see

@@ -53,7 +53,7 @@ public struct Recommender: Sendable {
     /// - Throws: ``RetrievalError`` when the retrieval cannot be built.
     public static func withRetrieval(
         spec: FeatureSpec, settings: RetrievalSettings = RetrievalSettings(),
-        parameters: IndexParameters = IndexParameters(),
+        parameters: IndexParameters = CatalogueRetrieval.indexParameters,
         scorer: @escaping @Sendable (_ rows: [Float], _ width: Int) -> [Float]
     ) throws(RetrievalError) -> Recommender {
         guard spec.itemCount >= settings.exhaustiveBelow else { return Recommender(spec: spec, scorer: scorer) }
@@ -149,22 +149,39 @@ public struct Recommender: Sendable {
             source = .coldStartFallback
         } else {
             scores = try modelScores(candidates, query: query, affinity: affinity)
-            if query.candidates == nil, let retrieval, retrieval.retrieval.settings.walkBudget > 0 {
-                // The retrieval model only approximates this model: walk the index's graph from the best candidates,
-                // scoring with the model itself, for items it ranks higher nearby.
-                let excluded = query.excludeViewed ? Set(query.events.map(\.item)) : []
-                // A beam of 40 whatever `top` (up to 1,000): the walk corrects the best rows; a wider one would cost a
-                // round per 8 rows of it even where every neighbour is already a candidate.
-                let found = try GraphSearch.refine(
-                    min(query.top, 40), index: retrieval.retrieval.index,
-                    scored: Array(zip(candidates, scores.map(Float.init))), beam: 40,
-                    budget: retrieval.retrieval.settings.walkBudget,
-                    admits: { $0 < spec.itemCount && !excluded.contains($0) }
-                ) { (rows: [Int]) throws(RecommendError) -> [Float] in
-                    try modelScores(rows, query: query, affinity: affinity).map(Float.init)
+            if query.candidates == nil, let retrieval {
+                let settings = retrieval.retrieval.settings
+                let index = retrieval.retrieval.index
+                let excluded: Set<Int> = query.excludeViewed ? Set(query.events.map(\.item)) : []
+                let admits = { (row: Int) in row < spec.itemCount && !excluded.contains(row) }
+                // Restarts: the model scores a fixed sample spread over the items (those the index holds live and the
+                // query admits), and its best rows start walks of their own; the sample's rows are candidates too.
+                var restarts: [(Int, Float)] = []
+                if settings.restarts > 0 && !retrieval.restartRows.isEmpty {
+                    let taken = Set(candidates)
+                    let sample = retrieval.restartRows.filter { !taken.contains($0) && admits($0) && index.contains(row: $0) }
+                    if !sample.isEmpty {
+                        let q = try modelScores(sample, query: query, affinity: affinity)
+                        candidates += sample
+                        scores += q
+                        restarts = TopK.largestPairs(Array(zip(sample, q.map(Float.init))), count: settings.restarts)
+                    }
                 }
-                candidates += found.walked
-                scores += found.walkedScores.map(Double.init)
+                if settings.walkBudget > 0 || !restarts.isEmpty {
+                    // The retrieval model only approximates this model: walk the index's graph from the best candidates
+                    // (and the restarts), scoring with the model itself, for items it ranks higher nearby. A beam of 40
+                    // whatever `top` (up to 1,000): the walk corrects the best rows; a wider one would cost a round per
+                    // 8 rows of it even where every neighbour is already a candidate.
+                    let found = try GraphSearch.refine(
+                        min(query.top, 40), index: index, scored: Array(zip(candidates, scores.map(Float.init))),
+                        beam: 40, budget: settings.walkBudget, restarts: restarts, restartBudget: settings.restartBudget,
+                        admits: admits
+                    ) { (rows: [Int]) throws(RecommendError) -> [Float] in
+                        try modelScores(rows, query: query, affinity: affinity).map(Float.init)
+                    }
+                    candidates += found.walked
+                    scores += found.walkedScores.map(Double.init)
+                }
             }
         }
         let order = candidates.indices.sorted { a, b in

@@ -40,7 +40,7 @@ enum PolicyRetrieval {
         let reduced = try policy.reducedCatalogue()
         let built = try CatalogueRetrieval.build(
             catalogue: reduced, model: model, embeddings: 0, catalogueVersion: version, settings: settings,
-            parameters: CatalogueRetrieval.policyIndexParameters)
+            parameters: CatalogueRetrieval.indexParameters)
         return Built(
             retrieval: try built.with(
                 model: model, catalogue: reduced, groups: try policy.retrievalPriorGroups(reduced: reduced)),

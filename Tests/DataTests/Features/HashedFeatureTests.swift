@@ -10,23 +10,38 @@ struct HashedFeatureTests {
     static let fixture = try! OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
     static let train = SplitDataset(fixture).train
 
-    static func synthetic(items: Int) throws -> FeatureSpec {
+    static func synthetic(items: Int, crossBuckets: Int? = nil) throws -> FeatureSpec {
         guard
             case .logs(let split, _, _) = try DatasetResolver(obdDirectory: "").resolve(
                 "synthetic:users=200,items=\(items),rows=2000,seed=1")
         else { throw FeatureSpecError.emptyTrainingData }
-        return try FeatureSpec.fit(on: split.train)
+        return try FeatureSpec.fit(on: split.train, crossBuckets: crossBuckets)
     }
 
-    @Test("the extended width is the same at 40 and at 20,000 items")
+    @Test("with the same cross buckets the extended width is the same at 40 and at 20,000 items")
     func widthIndependentOfCatalogue() throws {
-        let small = try Self.synthetic(items: 40)
-        let large = try Self.synthetic(items: 20_000)
+        let small = try Self.synthetic(items: 40, crossBuckets: 512)
+        let large = try Self.synthetic(items: 20_000, crossBuckets: 512)
         #expect(small.version == 3 && small.isHashed)
         #expect(small.itemCount == 40 && large.itemCount == 20_000)
         #expect(small.width == large.width)
         #expect(small.columns == large.columns)
         #expect(!large.columns.contains { $0.hasPrefix("item=") })
+    }
+
+    /// By default a spec keeps its 512 user × item-id crosses below 2,000 items and has none from there on (random
+    /// per item over a large catalogue, where no index could retrieve by them): the width is one of two values, and
+    /// never grows with the items.
+    @Test("by default the crosses stop at 2,000 items, and the width is the same at every larger size")
+    func defaultCrossesStopAtLargeCatalogues() throws {
+        let widths = try [40, 1_999, 2_000, 20_000].map { try Self.synthetic(items: $0) }
+        #expect(widths.map { $0.crossBuckets } == [512, 512, 0, 0])
+        #expect(widths[0].width == widths[1].width && widths[2].width == widths[3].width)
+        #expect(widths[0].width == widths[2].width + 512)
+        #expect(widths[2].columns == widths[3].columns && !widths[3].columns.contains { $0.hasPrefix("user×item_hash") })
+        // Scored rows of the large spec hold no cross column: the row ends with the event and history columns.
+        let row = widths[3].candidateRows(userFeatures: [:], affinity: [:], items: [19_999], position: 0)
+        #expect(row.count == widths[3].width)
     }
 
     /// The simulator's item category codes are a topic index and `item mod 5`, so a catalogue of 3 or 4 items has

@@ -45,7 +45,7 @@ struct PriorGroupsTests {
         try CatalogueRetrieval.build(
             catalogue: catalogue, model: CatalogueRetrievalTests.identity, embeddings: 1, catalogueVersion: 1,
             settings: RetrievalSettings(exhaustiveBelow: 1_000, nearest: nearest, popular: 0, newest: 0),
-            parameters: CatalogueRetrieval.policyIndexParameters)
+            parameters: CatalogueRetrieval.indexParameters)
     }
 
     /// `base` completed by `groups` (no per-row priors).

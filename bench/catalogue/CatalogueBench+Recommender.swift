@@ -39,9 +39,8 @@ extension CatalogueBench {
         settings.restarts = recommenderRestarts
         settings.restartSample = recommenderSample
         let buildStart = ContinuousClock.now
-        // The pool's index settings (the Euclidean reduction), with this run's insert threads.
-        var parameters = CatalogueRetrieval.indexParameters
-        parameters.insertThreads = insertThreads
+        // The pool's index settings (the Euclidean reduction), with this run's HNSW flags.
+        var parameters = self.parameters
         parameters.euclideanReduction = !recommenderInnerProduct
         let restarting = try Recommender.withRetrieval(spec: spec, settings: settings, parameters: parameters, scorer: scorer)
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
@@ -62,10 +61,10 @@ extension CatalogueBench {
         func answer(_ recommender: Recommender) -> (RecommendQuery) throws -> [Int] {
             { query in try recommender.recommend(query).items.map(\.item) }
         }
-        /// The distilled model's own limit (up to 100,000 items): its exact top `nearest` by inner product (no HNSW)
+        /// The distilled model's own limit: its exact top `nearest` by inner product (no HNSW)
         /// and the popular rows, ranked by the interest model.
         var exactModel: ((RecommendQuery) throws -> [Int])? = nil
-        if let retrieval = restarting.retrieval, items <= 100_000 {
+        if let retrieval = restarting.retrieval {
             let model = retrieval.retrieval.model
             let all = Array(0..<items)
             let embeddings = model.embeddings(rows: all, features: retrieval.items.features)

@@ -40,25 +40,31 @@ public struct RecommendRetrieval: Sendable {
     ///   - users: sampled user contexts for the fit (random known feature values, numeric values drawn from the
     ///     training scaling, half of them with 1 to 4 engaged items).
     ///   - itemSample: sampled items for the fit (all items when fewer).
+    ///   - focus: with more than `itemSample` items, `itemSample × focus` are drawn and scored for every sampled user,
+    ///     and the fit's items are half the users' best of them and half the rest
+    ///     (``focusedSample(spec:scorer:contexts:pool:count:)``); 1 fits on a uniform draw.
     ///   - seed: the sampling's seed.
-    /// - Cost: `users × itemSample` rows scored once, `itemCount` rows built once, and the index build.
+    /// - Cost: `users × itemSample` rows scored once (and `users × itemSample × focus` more with a focus), `itemCount` rows built once, and the index build.
     /// - Throws: ``RetrievalError`` when the scorer returns the wrong count or non-finite scores, when no column
     ///   depends on the item alone, or the index fails.
     public static func build(
         spec: FeatureSpec, scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float],
         settings: RetrievalSettings = RetrievalSettings(),
-        parameters: IndexParameters = CatalogueRetrieval.indexParameters, users: Int = 128, itemSample: Int = 1_024, seed: UInt64 = 1
+        parameters: IndexParameters = CatalogueRetrieval.indexParameters, users: Int = 128, itemSample: Int = 1_024,
+        focus: Int = 8, seed: UInt64 = 1
     ) throws(RetrievalError) -> RecommendRetrieval {
-        guard spec.itemCount >= 1, users >= 2, itemSample >= 2 else {
-            throw .shape("retrieval needs items, at least 2 sampled users and 2 sampled items")
+        guard spec.itemCount >= 1, users >= 2, itemSample >= 2, focus >= 1 else {
+            throw .shape("retrieval needs items, at least 2 sampled users and 2 sampled items, and a focus of at least 1")
         }
         let width = spec.width
         var rng = SplitMix64(seed: seed)
         let contexts = (0..<users).map { _ in sampleContext(spec: spec, rng: &rng) }
-        var sample = Array(0..<spec.itemCount)
-        let nx = min(itemSample, sample.count)
-        for i in 0..<nx { sample.swapAt(i, i + rng.index(sample.count - i)) }
-        sample = Array(sample.prefix(nx))
+        var pool = Array(0..<spec.itemCount)
+        let drawn = min(itemSample * focus, pool.count)
+        for i in 0..<drawn { pool.swapAt(i, i + rng.index(pool.count - i)) }
+        pool = Array(pool.prefix(drawn))
+        let sample = try focusedSample(spec: spec, scorer: scorer, contexts: contexts, pool: pool, count: itemSample)
+        let nx = sample.count
 
         // One pass over users × items: the model's scores, and which columns vary with the user or the item only.
         var scores = [Float]()
@@ -105,6 +111,48 @@ public struct RecommendRetrieval: Sendable {
         return RecommendRetrieval(
             retrieval: retrieval, items: items, stateColumns: stateColumns, itemColumns: itemColumns, restartRows: []
         ).withRestartSample(settings.restartSample)
+    }
+
+    /// `count` items of `pool` (a random draw) for the distillation's grid: all of it when it holds no more, else half
+    /// the sampled users' best items under the model (round robin over the users' rankings of the pool, each user's
+    /// next best not yet chosen) and half the rest of the pool in its order. The least-squares fit then spends its
+    /// accuracy where retrieval must be right, on the items that compete for a user's top 10, while still seeing the
+    /// bulk they must rank above (as `BilinearRetrieval.distil(ranker:…focus:…)` does for an item-input ranker).
+    /// - Throws: ``RetrievalError/shape(_:)`` when the scorer returns the wrong count or a score that is not finite.
+    static func focusedSample(
+        spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float],
+        contexts: [(features: [String: String], affinity: [Int: Double])], pool: [Int], count: Int
+    ) throws(RetrievalError) -> [Int] {
+        guard pool.count > count else { return pool }
+        var orders: [[Int]] = []
+        for context in contexts {
+            var scores: [Float] = []
+            scores.reserveCapacity(pool.count)
+            for start in stride(from: 0, to: pool.count, by: 4_096) {
+                let chunk = Array(pool[start..<min(start + 4_096, pool.count)])
+                let q = scorer(
+                    spec.candidateRows(
+                        userFeatures: context.features, affinity: context.affinity, items: chunk, position: 0),
+                    spec.width)
+                guard q.count == chunk.count else { throw .shape("the model returned \(q.count) scores for \(chunk.count) rows") }
+                guard q.allSatisfy(\.isFinite) else { throw .shape("the model gave a score that is not finite") }
+                scores += q
+            }
+            orders.append(pool.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 })
+        }
+        var chosen = Set<Int>()
+        var rows: [Int] = []
+        var rank = 0
+        while rows.count < count / 2 && rank < pool.count {
+            for order in orders where rows.count < count / 2 {
+                if chosen.insert(order[rank]).inserted { rows.append(pool[order[rank]]) }
+            }
+            rank += 1
+        }
+        for k in pool.indices where rows.count < count {
+            if chosen.insert(k).inserted { rows.append(pool[k]) }
+        }
+        return rows
     }
 
     /// The same retrieval (its index and model shared) with a restarts' sample of about `sample` rows, or none when

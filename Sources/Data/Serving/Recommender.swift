@@ -24,7 +24,10 @@ import RecModel
 /// **Large item sets.** With a ``RecommendRetrieval`` (``withRetrieval(spec:settings:parameters:scorer:)`` makes one
 /// when the spec has at least `settings.exhaustiveBelow` items), a query without its own candidate list is scored
 /// on retrieval's candidates (a few hundred to a thousand items, whatever the number of items) instead of every
-/// item; a query that lists candidates, and every query of a smaller item set, is scored exhaustively.
+/// item; a query that lists candidates, and every query of a smaller item set, is scored exhaustively. The model
+/// then walks the index's graph from its best candidates (``GraphSearch``, at most `walkBudget` more rows), and,
+/// when ``RetrievalSettings/restarts`` is above 0, also scores a fixed sample spread over the items and walks from
+/// the best of it.
 public struct Recommender: Sendable {
     /// The spec applied to every query.
     public let spec: FeatureSpec

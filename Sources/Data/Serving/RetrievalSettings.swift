@@ -25,9 +25,9 @@ public struct RetrievalSettings: Sendable, Equatable, Codable {
     /// (``restartSample`` rows, every ⌊items / restartSample⌋-th), each apart from the main walk (``GraphSearch``,
     /// "Restarts"): the walk from the candidates climbs only the ranker's peaks near them, and a large catalogue's
     /// ranker has others. 0, the default, turns them off: on the interest model's RECOMMEND they cost more than they
-    /// found (docs/BENCHMARKS.md, "The pool's own RECOMMEND": 16 restarts from a sample of 1,000 raised recall at
-    /// 100,000 items from 0.86 to 0.91 with the spec's crosses, and not at all without, at 2 to 4 times the rows
-    /// scored).
+    /// found (docs/BENCHMARKS.md, "The pool's own RECOMMEND": 16 restarts from a sample of 1,000 left recall at 1.000
+    /// at 10,000 and 100,000 items and raised it from 0.50 to 0.65 at 1,000,000, at 2 to 4 times the rows scored and
+    /// the latency).
     public var restarts: Int
     /// How many rows the restarts' sample holds (about; the ranker scores them all on every request).
     public var restartSample: Int

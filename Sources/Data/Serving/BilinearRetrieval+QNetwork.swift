@@ -58,8 +58,14 @@ extension BilinearRetrieval {
             let q = ranker.qValues(states: states, items: catalogue.featureMatrix(rows: Array(pool[start..<end]))).values
             for i in 0..<ns { scores[i].append(contentsOf: q[(i * (end - start))..<((i + 1) * (end - start))]) }
         }
+        return focusedRows(pool: pool, scores: scores, count: count)
+    }
+
+    /// `count` rows of `pool`: half the best of the states (round robin over each state's ranking of the pool by
+    /// `scores[state][k]`, each state's next best not yet chosen), then the rest of the pool in its order.
+    static func focusedRows(pool: [Int], scores: [[Float]], count: Int) -> [Int] {
         let best = count / 2
-        let orders = (0..<ns).map { i in pool.indices.sorted { scores[i][$0] != scores[i][$1] ? scores[i][$0] > scores[i][$1] : $0 < $1 } }
+        let orders = scores.map { q in pool.indices.sorted { q[$0] != q[$1] ? q[$0] > q[$1] : $0 < $1 } }
         var chosen = Set<Int>()
         var rows: [Int] = []
         var rank = 0

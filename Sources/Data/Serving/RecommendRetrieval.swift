@@ -124,35 +124,25 @@ public struct RecommendRetrieval: Sendable {
         contexts: [(features: [String: String], affinity: [Int: Double])], pool: [Int], count: Int
     ) throws(RetrievalError) -> [Int] {
         guard pool.count > count else { return pool }
-        var orders: [[Int]] = []
+        var scores: [[Float]] = []
         for context in contexts {
-            var scores: [Float] = []
-            scores.reserveCapacity(pool.count)
+            var q: [Float] = []
+            q.reserveCapacity(pool.count)
             for start in stride(from: 0, to: pool.count, by: 4_096) {
                 let chunk = Array(pool[start..<min(start + 4_096, pool.count)])
-                let q = scorer(
+                let chunkScores = scorer(
                     spec.candidateRows(
                         userFeatures: context.features, affinity: context.affinity, items: chunk, position: 0),
                     spec.width)
-                guard q.count == chunk.count else { throw .shape("the model returned \(q.count) scores for \(chunk.count) rows") }
-                guard q.allSatisfy(\.isFinite) else { throw .shape("the model gave a score that is not finite") }
-                scores += q
+                guard chunkScores.count == chunk.count else {
+                    throw .shape("the model returned \(chunkScores.count) scores for \(chunk.count) rows")
+                }
+                guard chunkScores.allSatisfy(\.isFinite) else { throw .shape("the model gave a score that is not finite") }
+                q += chunkScores
             }
-            orders.append(pool.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 })
+            scores.append(q)
         }
-        var chosen = Set<Int>()
-        var rows: [Int] = []
-        var rank = 0
-        while rows.count < count / 2 && rank < pool.count {
-            for order in orders where rows.count < count / 2 {
-                if chosen.insert(order[rank]).inserted { rows.append(pool[order[rank]]) }
-            }
-            rank += 1
-        }
-        for k in pool.indices where rows.count < count {
-            if chosen.insert(k).inserted { rows.append(pool[k]) }
-        }
-        return rows
+        return BilinearRetrieval.focusedRows(pool: pool, scores: scores, count: count)
     }
 
     /// The same retrieval (its index and model shared) with a restarts' sample of about `sample` rows, or none when

@@ -191,6 +191,32 @@ struct RecommendRetrievalTests {
         #expect(recallPooled >= 0.95 && recallPooled >= recallInner, "the Euclidean reduction kept \(recallPooled), inner product \(recallInner)")
     }
 
+    /// The distillation's focus: the fit's items are half the sampled users' best (round robin), then the rest of the
+    /// draw in its order; a draw no larger than the sample is used whole.
+    @Test("the distillation's items are half the sampled users' best, then the rest of the draw")
+    func focusedSample() throws {
+        let rows = BilinearRetrieval.focusedRows(
+            pool: [10, 11, 12, 13, 14, 15], scores: [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0]], count: 4)
+        #expect(rows == [15, 10, 11, 12])
+        // Through the model: four sampled users with the same context share one ranking, so the first half of the
+        // fit's items is that ranking's top 50 and the rest follows the draw's order.
+        let contexts = (0..<4).map { _ in (features: Self.user(1), affinity: [Int: Double]()) }
+        let pool = Array(stride(from: 0, to: 3_000, by: 7))
+        let mlp = Self.mlp
+        let scorer: ([Float], Int) -> [Float] = { rows, w in mlp.predict(Matrix(rows: rows.count / w, cols: w, values: rows)) }
+        let ids = try RecommendRetrieval.focusedSample(
+            spec: Self.spec, scorer: scorer, contexts: contexts, pool: pool, count: 100)
+        let q = scorer(
+            Self.spec.candidateRows(userFeatures: Self.user(1), affinity: [:], items: pool, position: 0), Self.spec.width)
+        let ranking = pool.indices.sorted { q[$0] != q[$1] ? q[$0] > q[$1] : $0 < $1 }.map { pool[$0] }
+        #expect(Array(ids.prefix(50)) == Array(ranking.prefix(50)))
+        #expect(Array(ids.dropFirst(50)) == Array(pool.filter { !ranking.prefix(50).contains($0) }.prefix(50)))
+        #expect(try RecommendRetrieval.focusedSample(spec: Self.spec, scorer: { _, _ in [] }, contexts: contexts, pool: [1, 2], count: 5) == [1, 2])
+        #expect(throws: RetrievalError.self) {
+            try RecommendRetrieval.focusedSample(spec: Self.spec, scorer: { _, _ in [] }, contexts: contexts, pool: pool, count: 100)
+        }
+    }
+
     @Test("a viewed item stays a candidate, exclude_viewed removes it, and a listed candidate set is scored as listed")
     func viewedAndListed() throws {
         let counter = ScoredRows()

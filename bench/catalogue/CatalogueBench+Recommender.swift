@@ -42,7 +42,16 @@ extension CatalogueBench {
         // The pool's index settings (the Euclidean reduction), with this run's HNSW flags.
         var parameters = self.parameters
         parameters.euclideanReduction = !recommenderInnerProduct
-        let restarting = try Recommender.withRetrieval(spec: spec, settings: settings, parameters: parameters, scorer: scorer)
+        // `Recommender.withRetrieval`, with this run's distillation sample.
+        let restarting =
+            items < settings.exhaustiveBelow
+            ? Recommender(spec: spec, scorer: scorer)
+            : Recommender(
+                spec: spec,
+                retrieval: try RecommendRetrieval.build(
+                    spec: spec, scorer: scorer, settings: settings, parameters: parameters, users: recommenderDistilUsers,
+                    focus: recommenderFocus),
+                scorer: scorer)
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let walking = Recommender(spec: spec, retrieval: restarting.retrieval?.withRestartSample(0), scorer: scorer)
         let queries = (0..<world.config.users).map { n in

@@ -101,6 +101,10 @@ struct CatalogueBench: ParsableCommand {
     var recommenderSample = RetrievalSettings().restartSample
     @Option(help: "Recommender path: the spec's user × item cross buckets (FeatureSpec.fit's crossBuckets; 0: none; default: the fit's own choice).")
     var recommenderCrossBuckets: Int?
+    @Option(help: "Recommender path: sampled users the retrieval model is distilled on (RecommendRetrieval.build's users).")
+    var recommenderDistilUsers = 128
+    @Option(help: "Recommender path: the distillation's focus (RecommendRetrieval.build's focus; 1: a uniform item sample).")
+    var recommenderFocus = 8
     @Flag(help: "Recommender path: index in hnswlib's inner-product space instead of the pool's Euclidean reduction.")
     var recommenderInnerProduct = false
     @Option(help: "Recommender path: epochs the interest model is trained on the world's logged impressions (0: untrained).")

@@ -37,6 +37,11 @@ struct RecommendRetrievalTests {
         }
     }
 
+    /// A recommender that scores every item with the MLP: the truth retrieval is compared with.
+    static func exhaustive(spec: FeatureSpec = spec, mlp: MLP = mlp) -> Recommender {
+        Recommender(spec: spec) { rows, width in mlp.predict(Matrix(rows: rows.count / width, cols: width, values: rows)) }
+    }
+
     static func user(_ n: Int) -> [String: String] { data.userFeatures.dictionary(n * 7 % data.rows) }
 
     @Test("above the threshold a query is ranked on retrieval's candidates, which hold the exhaustive top ten")
@@ -48,9 +53,7 @@ struct RecommendRetrievalTests {
         let retrieval = try #require(retrieved.retrieval)
         #expect(!retrieval.itemColumns.isEmpty && !retrieval.stateColumns.isEmpty)
         #expect(retrieval.items.count == Self.spec.itemCount)
-        let exhaustive = Recommender(spec: Self.spec) { rows, width in
-            Self.mlp.predict(Matrix(rows: rows.count / width, cols: width, values: rows))
-        }
+        let exhaustive = Self.exhaustive()
         var kept = 0
         let users = 30
         for n in 0..<users {
@@ -79,9 +82,7 @@ struct RecommendRetrievalTests {
     /// distilled model's candidates: recall rises, at no more than `walkBudget` more rows scored a query.
     @Test("the model's walk of the index's graph keeps more of the exhaustive top ten, within its budget")
     func walkRaisesRecall() throws {
-        let exhaustive = Recommender(spec: Self.spec) { rows, width in
-            Self.mlp.predict(Matrix(rows: rows.count / width, cols: width, values: rows))
-        }
+        let exhaustive = Self.exhaustive()
         var noWalk = Self.settings
         noWalk.walkBudget = 0
         var walk = Self.settings
@@ -112,9 +113,7 @@ struct RecommendRetrievalTests {
     /// than the sample plus each restart's budget in more rows scored.
     @Test("walks restarted from the best of a spread sample keep more of the exhaustive top ten, within their budget")
     func restartsRaiseRecall() throws {
-        let exhaustive = Recommender(spec: Self.spec) { rows, width in
-            Self.mlp.predict(Matrix(rows: rows.count / width, cols: width, values: rows))
-        }
+        let exhaustive = Self.exhaustive()
         var walk = Self.settings
         walk.walkBudget = 500
         var restarted = walk
@@ -174,9 +173,7 @@ struct RecommendRetrievalTests {
                 scored: counter),
             try Self.recommender(spec: spec, mlp: mlp, settings: RetrievalSettings(), scored: counter)
         )
-        let exhaustive = Recommender(spec: spec) { rows, width in
-            mlp.predict(Matrix(rows: rows.count / width, cols: width, values: rows))
-        }
+        let exhaustive = Self.exhaustive(spec: spec, mlp: mlp)
         var (keptPooled, keptInner) = (0, 0)
         let users = 30
         for n in 0..<users {

@@ -97,7 +97,8 @@ extension WorkerCore {
     /// A heartbeat from the broker: the first one after READY acknowledges the registration (and may
     /// carry news about it); one with the drain flag says the broker will send nothing more.
     ///
-    /// A registration starts what the worker holds from the broker afresh: the catalogue is forgotten (the broker's
+    /// A registration starts what the worker holds from the broker afresh: the online thread forgets the catalogue
+    /// version it received (``CatalogueReceiver/forget()``; the broker's
     /// registry sends its newest version to every newcomer, and a version held from another registry could share
     /// a number with another catalogue), and the online thread drops an installed policy unless it is exactly the
     /// (version, SHA-256) the broker serves (``WorkerRegistration/servedPolicy``), so a worker never serves slates
@@ -106,7 +107,6 @@ extension WorkerCore {
         if !registered, let frame = message.payload.first,
             let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame)
         {
-            catalogue = nil
             actions.append(.online(.registered(servedPolicy: registration.servedPolicy)))
             if let requested = registration.requestedId {
                 actions.append(

@@ -44,8 +44,6 @@ struct WorkerCore: Sendable {
     var scoring = ScoringWorkspace()
     /// The next reconnect delay, ms: it doubles after each silent connection, up to `reconnectMaxMs`.
     var backoffMs: UInt64
-    /// The catalogue version the broker's registry sent last (CATALOGUE), once verified.
-    var catalogue: InstalledCatalogue?
     /// Set once the connection ended; later events do nothing until ``WorkerEvent/connected``.
     var exited = false
 

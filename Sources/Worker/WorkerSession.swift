@@ -123,16 +123,11 @@ public final class WorkerSession: Sendable {
                 wakeup.drain()
                 try applyBackgroundOutcomes(&core, socket: socket)
             }
-            var installedCatalogue = false
             while core.acceptsMessages, let message = try Self.receive(socket) {
-                installedCatalogue = installedCatalogue || Header.salvageCommand(message.frames[0]) == .catalogue
                 if let exit = try shell.perform(core.handle(.message(message.frames, held: message.held), now: .now)) {
                     return exit
                 }
             }
-            // A CATALOGUE's frame and its decoding (canonical JSON) are freed by now: give those pages back, so the
-            // replica's resident set is the catalogue it holds, not the decode's peak (rare: once per version).
-            if installedCatalogue { FreeMemory.returnToSystem() }
             if let exit = try shell.perform(core.handle(.tick, now: .now)) { return exit }
         }
     }

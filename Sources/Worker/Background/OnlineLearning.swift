@@ -19,6 +19,9 @@ final class OnlineLearning: Sendable {
         case learn([UInt8])
         /// A POLICY_PULL for a sync id.
         case pull(sync: UInt64)
+        /// A CATALOGUE's notice and bytes, as received: verified, decoded and admitted here
+        /// (``CatalogueReceiver``), then served, held or refused, and answered with CATALOGUE_STATE.
+        case received(CatalogueInstall, bytes: [UInt8])
         /// A verified catalogue version: the served policy moves to it (``installCatalogue(_:)``).
         case catalogue(InstalledCatalogue)
         /// A verified catalogue version older than the newest one: only held, for a POLICY that names it.
@@ -153,12 +156,15 @@ final class OnlineLearning: Sendable {
             if outcome.dropped > 0 { metrics.onlineEventsDropped.increment(by: Int64(outcome.dropped)) }
             if outcome.steps > 0 { metrics.onlineUpdates.increment(by: Int64(outcome.steps)) }
             return nil
+        case .received(let notice, let bytes):
+            return receiveCatalogue(notice, bytes: bytes)
         case .catalogue(let installed):
             return installCatalogue(installed)
         case .hold(let installed):
             state.withLock { $0.hold(installed) }
             return nil
         case .registered(let broker):
+            state.withLock { $0.receiver.forget() }
             guard let dropped = state.withLock({ $0.forget(unlessServing: broker) }) else { return nil }
             snapshot.withdraw()
             metrics.policyVersion.record(0)

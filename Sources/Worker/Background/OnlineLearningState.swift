@@ -116,6 +116,8 @@ struct OnlineLearningState: Sendable {
     /// The installed version's statistics, the base of the deltas this replica sends and accepts; nil before the
     /// first POLICY.
     private(set) var base: InstalledBase?
+    /// The registry catalogue version received last from the broker the worker registered with.
+    var receiver = CatalogueReceiver()
     /// Registry versions kept besides the served one.
     static let heldVersions = 2
     private let seed: UInt64

@@ -5,8 +5,9 @@ import Testing
 
 @testable import Worker
 
-/// CATALOGUE on the worker: installed only when the bytes hash to the broker's SHA-256, answered either way.
-@Suite("Worker core: catalogue install")
+/// CATALOGUE on the worker: the session thread only hands the notice and bytes to the online thread, which installs
+/// them only when the bytes hash to the broker's SHA-256, and answers either way.
+@Suite("Worker: catalogue install")
 struct WorkerCoreCatalogueTests {
     static func bytes() throws -> [UInt8] {
         let encoding = ItemEncoding(categorical: [], numeric: ["price"])
@@ -15,15 +16,34 @@ struct WorkerCoreCatalogueTests {
 
     static func sha(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
 
+    /// The last CATALOGUE_STATE sent, if the last message sent is one.
     static func state(_ harness: inout WorkerHarness) throws -> CatalogueState? {
         guard let message = harness.takeSent().last?.message, message.header.command == .catalogueState else { return nil }
         return try WireJSON.decode(CatalogueState.self, from: message.payload[0])
     }
 
-    @Test("verified bytes go to the online thread (which confirms them); bytes with another hash are refused, naming both hashes")
-    func install() throws {
+    /// The version the online thread received last and serves from.
+    static func newest(_ harness: WorkerHarness) -> InstalledCatalogue? {
+        harness.relay?.state.withLock { $0.receiver.newest }
+    }
+
+    @Test("the session thread neither hashes nor decodes: it hands the notice and the bytes to the online thread as they came")
+    func handedOver() throws {
         var harness = WorkerHarness.registered()
-        _ = harness.takeSent()
+        let bytes = try Self.bytes()
+        let notice = CatalogueInstall(version: 2, sha256: Self.sha(bytes))
+        harness.receive(Header(command: .catalogue), [WireJSON.encode(notice), bytes])
+        #expect(harness.takeSent().isEmpty, "nothing is answered before the online thread has verified it")
+        guard case .received(let handed, let frame)? = harness.online.last, harness.online.count == 1 else {
+            Issue.record("expected the CATALOGUE handed to the online thread")
+            return
+        }
+        #expect(handed == notice && frame == bytes)
+    }
+
+    @Test("verified bytes are installed and confirmed; bytes with another hash are refused, naming both hashes")
+    func install() throws {
+        var harness = WorkerHarness.registered(relay: manualOnlineLearning())
         let bytes = try Self.bytes()
         var damaged = bytes
         damaged[damaged.count - 2] ^= 1
@@ -31,27 +51,26 @@ struct WorkerCoreCatalogueTests {
         let refused = try #require(try Self.state(&harness))
         #expect(!refused.installed && refused.version == 2)
         #expect(refused.error?.contains(Self.sha(bytes)) == true)
-        #expect(harness.core.catalogue == nil)
+        #expect(Self.newest(harness) == nil)
         harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 2, sha256: Self.sha(bytes))), bytes])
-        #expect(harness.takeSent().isEmpty)
-        guard case .catalogue(let installed)? = harness.online.last else {
-            Issue.record("expected a catalogue task for the online thread")
-            return
-        }
+        let confirmed = try #require(try Self.state(&harness))
+        #expect(confirmed.installed && confirmed.version == 2 && confirmed.sha256 == Self.sha(bytes) && confirmed.error == nil)
+        let installed = try #require(Self.newest(harness))
         #expect(installed.version == 2 && installed.sha256 == Self.sha(bytes) && installed.catalogue.ids == ["A", "B"])
-        #expect(harness.core.catalogue == installed)
+        #expect(harness.relay?.state.withLock { $0.held[2] } == installed)
     }
 
     @Test("bytes that hash right but are no catalogue are refused; a notice without its bytes is ignored")
     func malformed() throws {
-        var harness = WorkerHarness.registered()
-        _ = harness.takeSent()
+        var harness = WorkerHarness.registered(relay: manualOnlineLearning())
         let junk = Array("{\"format\":1}".utf8)
         harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 1, sha256: Self.sha(junk))), junk])
         let refused = try #require(try Self.state(&harness))
-        #expect(!refused.installed && refused.error != nil)
+        #expect(!refused.installed && refused.error?.hasPrefix("the catalogue does not decode: ") == true)
+        #expect(Self.newest(harness) == nil)
         harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 1, sha256: "x"))])
+        harness.receive(Header(command: .catalogue), [Array("not json".utf8), junk])
         #expect(harness.takeSent().isEmpty)
-        #expect(harness.logs.contains { $0.message == "malformed CATALOGUE message ignored" })
+        #expect(harness.logs.filter { $0.message == "malformed CATALOGUE message ignored" }.count == 2)
     }
 }

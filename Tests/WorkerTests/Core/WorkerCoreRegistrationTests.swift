@@ -48,59 +48,58 @@ struct WorkerCoreRegistrationTests {
 
     @Test("a worker that outlives a registry forgets its catalogue and installs the new registry's lower version")
     func outlivesRegistry() throws {
-        var harness = WorkerHarness.registered()
+        var harness = WorkerHarness.registered(relay: manualOnlineLearning())
         // Registry A: versions 1…3; the worker serves version 3.
         let a3 = try Self.bytes(["A", "B", "C"])
         Self.send(&harness, version: 3, a3)
-        #expect(harness.core.catalogue?.version == 3)
+        #expect(WorkerCoreCatalogueTests.newest(harness)?.version == 3)
         // Registry B (a fresh state folder): the worker registers again and B sends its version 1.
         harness.feed(.connected)
         harness.receive(Header(command: .heartbeat), [WireJSON.encode(WorkerRegistration(workerId: "w1", requestedId: nil))])
-        #expect(harness.core.catalogue == nil)
-        harness.online.removeAll()
+        #expect(WorkerCoreCatalogueTests.newest(harness) == nil)
         _ = harness.takeSent()
         let b1 = try Self.bytes(["X"])
         Self.send(&harness, version: 1, b1)
-        guard case .catalogue(let installed)? = harness.online.last else {
-            Issue.record("expected version 1 installed (handed to the online thread), not held")
-            return
-        }
+        let confirmed = try #require(try WorkerCoreCatalogueTests.state(&harness))
+        #expect(confirmed.installed && confirmed.version == 1 && confirmed.error == nil, "installed, not held")
+        let installed = try #require(WorkerCoreCatalogueTests.newest(harness))
         #expect(installed.version == 1 && installed.sha256 == Self.sha(b1) && installed.catalogue.ids == ["X"])
-        #expect(harness.core.catalogue == installed)
-        #expect(harness.takeSent().isEmpty, "the online thread confirms it once the policy serves it")
         // B's version 2 (add NEW-1) is installed too: the worker serves exactly what it confirms.
         let b2 = try Self.bytes(["X", "NEW-1"])
         Self.send(&harness, version: 2, b2)
-        #expect(harness.core.catalogue?.version == 2 && harness.core.catalogue?.sha256 == Self.sha(b2))
+        #expect(try WorkerCoreCatalogueTests.state(&harness)?.installed == true)
+        #expect(WorkerCoreCatalogueTests.newest(harness)?.version == 2 && WorkerCoreCatalogueTests.newest(harness)?.sha256 == Self.sha(b2))
     }
 
     @Test("the same version number under another SHA-256 replaces the installed one; the same bytes are confirmed as they are")
     func sameNumberOtherHash() throws {
-        var harness = WorkerHarness.registered()
+        let relay = manualOnlineLearning()
+        var harness = WorkerHarness.registered(relay: relay)
         let first = try Self.bytes(["A", "B"])
         let other = try Self.bytes(["P", "Q", "R"])
         Self.send(&harness, version: 2, first)
-        harness.online.removeAll()
+        _ = harness.takeSent()
         Self.send(&harness, version: 2, first)
         let again = try #require(try WorkerCoreCatalogueTests.state(&harness))
         #expect(again.installed && again.version == 2 && again.sha256 == Self.sha(first) && again.error == nil)
-        guard case .hold(let held)? = harness.online.last, harness.online.count == 1 else {
-            Issue.record("expected the served version handed to the online thread to hold again, for a POLICY")
+        #expect(relay.state.withLock { $0.held[2]?.sha256 } == Self.sha(first))
+        guard case .answer(let state, let hold) = relay.state.withLock({ state in
+            state.receiver.admit(CatalogueReceiver.verify(CatalogueInstall(version: 2, sha256: Self.sha(first)), bytes: first))
+        }) else {
+            Issue.record("the version served already is answered at once")
             return
         }
-        #expect(held.sha256 == Self.sha(first))
+        #expect(state.installed && hold?.sha256 == Self.sha(first), "held again, for the POLICY the broker may have sent it for")
         Self.send(&harness, version: 2, other)
-        guard case .catalogue(let replaced)? = harness.online.last else {
-            Issue.record("expected the other catalogue installed")
-            return
-        }
+        #expect(try WorkerCoreCatalogueTests.state(&harness)?.installed == true)
+        let replaced = try #require(WorkerCoreCatalogueTests.newest(harness))
         #expect(replaced.sha256 == Self.sha(other) && replaced.catalogue.count == 3)
-        #expect(harness.core.catalogue?.sha256 == Self.sha(other))
     }
 
     @Test("a refusal names its reason and is logged")
     func refusalIsNamedAndLogged() throws {
-        var harness = WorkerHarness.registered()
+        let logs = CapturedLogs()
+        var harness = WorkerHarness.registered(relay: manualOnlineLearning(logs: logs))
         let bytes = try Self.bytes(["A"])
         harness.receive(
             Header(command: .catalogue),
@@ -108,6 +107,6 @@ struct WorkerCoreRegistrationTests {
         let refused = try #require(try WorkerCoreCatalogueTests.state(&harness))
         #expect(!refused.installed)
         #expect(refused.error == "the catalogue's bytes hash to \(Self.sha(bytes)), not \(String(repeating: "0", count: 64))")
-        #expect(harness.logs.contains { $0.level == .warning && $0.message == "catalogue not installed" })
+        #expect(logs.all.contains { $0.level == .warning && $0.message == "catalogue not installed" })
     }
 }

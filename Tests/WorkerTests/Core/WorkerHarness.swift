@@ -11,6 +11,9 @@ struct WorkerHarness {
     var sent: [(message: WireMessage, mode: SendMode)] = []
     var background: [BackgroundWork.Task] = []
     var online: [OnlineLearning.Task] = []
+    /// When set, each online task is also performed here, as the worker's online thread would, and what it answers
+    /// is recorded in ``sent`` (best effort) like the core's own sends.
+    var relay: OnlineLearning?
     var recommends: [WireMessage] = []
     var batches: [Int] = []
     var errorReplies = 0
@@ -38,7 +41,9 @@ struct WorkerHarness {
             switch action {
             case .send(let frames, let mode): sent.append((try! WireMessage(decoding: frames), mode))
             case .background(let task): background.append(task)
-            case .online(let task): online.append(task)
+            case .online(let task):
+                online.append(task)
+                if let relay, let frames = relay.perform(task) { sent.append((try! WireMessage(decoding: frames), .bestEffort)) }
             case .recommend(let message): recommends.append(message)
             case .batchScored(let rows, _): batches.append(rows)
             case .countErrorReply: errorReplies += 1
@@ -56,8 +61,11 @@ struct WorkerHarness {
     }
 
     /// A harness whose core is connected and registered, with nothing recorded as sent yet.
-    static func registered(configure: (inout WorkerConfiguration) -> Void = { _ in }) -> WorkerHarness {
+    static func registered(
+        relay: OnlineLearning? = nil, configure: (inout WorkerConfiguration) -> Void = { _ in }
+    ) -> WorkerHarness {
         var harness = WorkerHarness(configure: configure)
+        harness.relay = relay
         harness.register()
         harness.sent.removeAll()
         harness.online.removeAll()  // the registration's task (WorkerCoreRegistrationTests checks it)

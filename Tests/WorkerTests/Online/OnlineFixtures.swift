@@ -1,3 +1,4 @@
+import Synchronization
 import Logging
 import Testing
 import RecData
@@ -41,11 +42,38 @@ func learnEvents(_ count: Int, spec: OnlinePolicySpec, version: UInt64 = 1) -> [
     }
 }
 
-/// An online learner that runs only when a test calls `perform`.
-func manualOnlineLearning() -> OnlineLearning {
-    OnlineLearning(
-        sessionWakeup: WakeupSignal(), seed: 11, logger: Logger(label: "test"), metrics: WorkerMetrics(),
-        startThread: false)
+/// An online learner that runs only when a test calls `perform`; what it logs goes to `logs` when given.
+func manualOnlineLearning(logs: CapturedLogs? = nil) -> OnlineLearning {
+    let logger = logs.map { logs in Logger(label: "test") { _ in CapturedLogs.Handler(logs: logs) } } ?? Logger(label: "test")
+    return OnlineLearning(
+        sessionWakeup: WakeupSignal(), seed: 11, logger: logger, metrics: WorkerMetrics(), startThread: false)
+}
+
+/// The lines a logger wrote (level and message), for tests that assert what was logged.
+final class CapturedLogs: Sendable {
+    private let lines = Mutex<[(level: Logger.Level, message: String)]>([])
+
+    /// Every line so far, oldest first.
+    var all: [(level: Logger.Level, message: String)] { lines.withLock { $0 } }
+
+    /// A handler that appends to a ``CapturedLogs``.
+    struct Handler: LogHandler {
+        let logs: CapturedLogs
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+            function: String, line: UInt
+        ) {
+            logs.lines.withLock { $0.append((level, message.description)) }
+        }
+    }
 }
 
 /// The decoded header and documents of a POLICY_STATE message; a delta in frame 2 is applied to `base` (the

@@ -87,21 +87,18 @@ struct PolicyCatalogueReferenceTests {
         #expect(online.state.withLock { ($0.servedCatalogue, $0.wanted, Set($0.held.keys)) } == (1, nil, [1, 3, 4]))
     }
 
-    @Test("an older CATALOGUE than the installed one is held for the online thread and reported not installed, naming the served version")
+    @Test("an older CATALOGUE than the installed one is held by the online thread and reported not installed, naming the served version")
     func olderCatalogueIsHeld() throws {
-        var harness = WorkerHarness.registered()
-        _ = harness.takeSent()
+        let relay = manualOnlineLearning()
+        var harness = WorkerHarness.registered(relay: relay)
         let newer = try Self.catalogue(5).canonicalBytes()
         let older = try Self.catalogue(4).canonicalBytes()
         func sha(_ b: [UInt8]) -> String { SHA256.hash(data: b).map { String(format: "%02x", $0) }.joined() }
         harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 5, sha256: sha(newer))), newer])
         harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 4, sha256: sha(older))), older])
-        guard case .hold(let held)? = harness.online.last else {
-            Issue.record("expected a hold task for the online thread")
-            return
-        }
-        #expect(held.version == 4 && held.catalogue.count == 4)
-        #expect(harness.core.catalogue?.version == 5)
+        let held = try #require(relay.state.withLock { $0.held[4] })
+        #expect(held.sha256 == sha(older) && held.catalogue.count == 4)
+        #expect(relay.state.withLock { $0.receiver.newest?.version } == 5)
         let state = try #require(harness.takeSent().last?.message)
         #expect(state.header.command == .catalogueState)
         let report = try WireJSON.decode(CatalogueState.self, from: state.payload[0])

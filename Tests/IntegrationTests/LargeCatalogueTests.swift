@@ -33,6 +33,30 @@ struct LargeCatalogueTests {
         return out
     }
 
+    /// The worker's session thread, which heartbeats the broker, never hashes or decodes a CATALOGUE: the online
+    /// thread does. Decoding 100,000 items takes most of a second in a debug build (seconds on a loaded machine),
+    /// more than three missed heartbeats of 100 ms; a worker that decoded on its session thread was retired by the
+    /// broker mid-install, and on a loaded CI machine a 100,000-item retire retired both replicas of a pool at once.
+    @Test("a worker installing a 100,000-item CATALOGUE keeps heartbeating at 100 ms: never retired, the upload confirmed")
+    func heartbeatsWhileInstalling() async throws {
+        let folder = try TemporaryDirectory("large-catalogue-heartbeats")
+        defer { folder.remove() }
+        let export = try runTool("recpool", ["simulate", "--world", Self.world, "--export-catalogue", folder.path])
+        #expect(export.code == 0, "\(export.stderr)")
+        let beat = ["--heartbeat-ms", "100"]
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", folder.path + "/state", "--catalogue-confirm-timeout-ms", "300000"] + beat,
+            workers: ["w1"], workerArguments: beat
+        ) { cluster, client in
+            let uploaded = try Self.catalogue(
+                cluster.endpoints.frontend, ["upload", "--schema", folder.path + "/schema.toml"], as: CatalogueView.self)
+            #expect(uploaded.items == 100_000 && uploaded.confirmed == true)
+            let status = try await client.status()
+            #expect(status.counters["workers_expired"] == nil, "the worker was retired while installing: \(status.counters)")
+            #expect(status.workers.count == 1)
+        }
+    }
+
     @Test("2 workers serve and learn on 100,000 items: retrieval, versions advance, retired items never shown")
     func poolAtOneHundredThousandItems() async throws {
         let folder = try TemporaryDirectory("large-catalogue")

@@ -50,7 +50,7 @@ extension CatalogueBench {
                 spec: spec,
                 retrieval: try RecommendRetrieval.build(
                     spec: spec, scorer: scorer, settings: settings, parameters: parameters, users: recommenderDistilUsers,
-                    focus: recommenderFocus),
+                    focus: recommenderFocus, fit: DistillationTarget(rawValue: recommenderFit) ?? .logit),
                 scorer: scorer)
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let walking = Recommender(spec: spec, retrieval: restarting.retrieval?.withRestartSample(0), scorer: scorer)

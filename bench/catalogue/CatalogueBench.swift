@@ -105,6 +105,8 @@ struct CatalogueBench: ParsableCommand {
     var recommenderDistilUsers = 128
     @Option(help: "Recommender path: the distillation's focus (RecommendRetrieval.build's focus; 1: a uniform item sample).")
     var recommenderFocus = 8
+    @Option(help: "Recommender path: what the retrieval model is fitted to, score or logit (RecommendRetrieval.build's fit).")
+    var recommenderFit = DistillationTarget.logit.rawValue
     @Flag(help: "Recommender path: index in hnswlib's inner-product space instead of the pool's Euclidean reduction.")
     var recommenderInnerProduct = false
     @Option(help: "Recommender path: epochs the interest model is trained on the world's logged impressions (0: untrained).")
@@ -129,6 +131,9 @@ struct CatalogueBench: ParsableCommand {
             throw ValidationError("--paths must list mlp, policy, recommender or both, got '\(paths)'")
         }
         guard recommenderSample >= 1 else { throw ValidationError("--recommender-sample must be at least 1") }
+        guard DistillationTarget(rawValue: recommenderFit) != nil else {
+            throw ValidationError("--recommender-fit must be score or logit, got '\(recommenderFit)'")
+        }
         guard ["bound", "representative", "refine", "graph"].contains(clusterOrder) else {
             throw ValidationError("--cluster-order must be bound, representative, refine or graph")
         }

@@ -1,3 +1,4 @@
+import Foundation
 import RecIndex
 import RecModel
 
@@ -43,6 +44,9 @@ public struct RecommendRetrieval: Sendable {
     ///   - focus: with more than `itemSample` items, `itemSample × focus` are drawn and scored for every sampled user,
     ///     and the fit's items are half the users' best of them and half the rest
     ///     (``focusedSample(spec:scorer:contexts:pool:count:)``); 1 fits on a uniform draw.
+    ///   - fit: what the bilinear model is fitted to: the scorer's scores as they are, or (the default, for a scorer
+    ///     that returns probabilities, as the interest model's sigmoid does) their logits
+    ///     (``DistillationTarget``).
     ///   - seed: the sampling's seed.
     /// - Cost: `users × itemSample` rows scored once (and `users × itemSample × focus` more with a focus), `itemCount` rows built once, and the index build.
     /// - Throws: ``RetrievalError`` when the scorer returns the wrong count or non-finite scores, when no column
@@ -51,7 +55,7 @@ public struct RecommendRetrieval: Sendable {
         spec: FeatureSpec, scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float],
         settings: RetrievalSettings = RetrievalSettings(),
         parameters: IndexParameters = CatalogueRetrieval.indexParameters, users: Int = 128, itemSample: Int = 1_024,
-        focus: Int = 8, seed: UInt64 = 1
+        focus: Int = 8, fit: DistillationTarget = .logit, seed: UInt64 = 1
     ) throws(RetrievalError) -> RecommendRetrieval {
         guard spec.itemCount >= 1, users >= 2, itemSample >= 2, focus >= 1 else {
             throw .shape("retrieval needs items, at least 2 sampled users and 2 sampled items, and a focus of at least 1")
@@ -100,7 +104,8 @@ public struct RecommendRetrieval: Sendable {
         itemValues.reserveCapacity(nx * itemColumns.count)
         for i in 0..<nx { for c in itemColumns { itemValues.append(firstUser[i * width + c]) } }
         let model = try BilinearRetrieval.distil(
-            states: states, items: Matrix(rows: nx, cols: itemColumns.count, values: itemValues), scores: scores,
+            states: states, items: Matrix(rows: nx, cols: itemColumns.count, values: itemValues),
+            scores: fit.transformed(scores),
             expansion: .automatic(itemWidth: itemColumns.count))
 
         let items = try itemVectors(spec: spec, columns: itemColumns)
@@ -208,5 +213,30 @@ public struct RecommendRetrieval: Sendable {
             for _ in 0..<(1 + rng.index(4)) { affinity[rng.index(spec.itemCount), default: 0] += rng.uniform(1, 3) }
         }
         return (features, affinity)
+    }
+}
+
+/// What ``RecommendRetrieval/build(spec:scorer:settings:parameters:users:itemSample:focus:fit:seed:)`` fits the
+/// bilinear retrieval model to. Ranking is unchanged by any increasing transform of the scores, so the target is
+/// chosen for how well a bilinear form can fit it: the interest model's probability is a sigmoid of its last layer,
+/// flat near 0 and 1, while the logit undoes the sigmoid and leaves the part of the model a least-squares fit can
+/// follow (the items that compete for a user's top 10 differ most in their logits, least in their probabilities).
+public enum DistillationTarget: String, Sendable, Equatable, CaseIterable {
+    /// The scores as the scorer returns them.
+    case score
+    /// `log(p / (1 − p))` of each score `p`, clamped to `[1e-6, 1 − 1e-6]` first: for a scorer whose scores are
+    /// probabilities.
+    case logit
+
+    /// The values the fit is made to.
+    public func transformed(_ scores: [Float]) -> [Float] {
+        switch self {
+        case .score: return scores
+        case .logit:
+            return scores.map { p in
+                let q = Double(min(max(p, 1e-6), 1 - 1e-6))
+                return Float(log(q / (1 - q)))
+            }
+        }
     }
 }

@@ -39,8 +39,12 @@ extension CatalogueBench {
         settings.restarts = recommenderRestarts
         settings.restartSample = recommenderSample
         let buildStart = ContinuousClock.now
-        // The pool's index settings (the Euclidean reduction), with this run's HNSW flags.
-        var parameters = self.parameters
+        // The pool's index settings for this size (CatalogueRetrieval.indexParameters(items:)), with this run's flags.
+        var parameters = CatalogueRetrieval.indexParameters(items: items)
+        if let m { parameters.m = m }
+        if let efConstruction { parameters.efConstruction = efConstruction }
+        parameters.efSearch = ef
+        parameters.insertThreads = insertThreads
         parameters.euclideanReduction = !recommenderInnerProduct
         // `Recommender.withRetrieval`, with this run's distillation sample.
         let restarting =
@@ -50,7 +54,7 @@ extension CatalogueBench {
                 spec: spec,
                 retrieval: try RecommendRetrieval.build(
                     spec: spec, scorer: scorer, settings: settings, parameters: parameters, users: recommenderDistilUsers,
-                    focus: recommenderFocus, fit: DistillationTarget(rawValue: recommenderFit) ?? .logit),
+                    focus: recommenderFocus, fit: DistillationTarget(rawValue: recommenderFit) ?? .score),
                 scorer: scorer)
         let buildSeconds = seconds(ContinuousClock.now - buildStart)
         let walking = Recommender(spec: spec, retrieval: restarting.retrieval?.withRestartSample(0), scorer: scorer)

@@ -38,10 +38,10 @@ struct CatalogueBench: ParsableCommand {
     var newest = RetrievalSettings().newest
     @Option(help: "Catalogues below this size are scored exhaustively.")
     var exhaustiveBelow = RetrievalSettings().exhaustiveBelow
-    @Option(help: "HNSW links per node (M).")
-    var m = IndexParameters().m
-    @Option(help: "HNSW build beam.")
-    var efConstruction = IndexParameters().efConstruction
+    @Option(help: "HNSW links per node (M); by default 16, and for the recommender path CatalogueRetrieval.indexParameters(items:).")
+    var m: Int?
+    @Option(help: "HNSW build beam; by default 100, and for the recommender path CatalogueRetrieval.indexParameters(items:).")
+    var efConstruction: Int?
     @Option(help: "HNSW search beam (a search of k uses max(ef, k)).")
     var ef = IndexParameters().efSearch
     @Option(help: "Threads inserting into the index.")
@@ -102,11 +102,11 @@ struct CatalogueBench: ParsableCommand {
     @Option(help: "Recommender path: the spec's user × item cross buckets (FeatureSpec.fit's crossBuckets; 0: none; default: the fit's own choice).")
     var recommenderCrossBuckets: Int?
     @Option(help: "Recommender path: sampled users the retrieval model is distilled on (RecommendRetrieval.build's users).")
-    var recommenderDistilUsers = 128
+    var recommenderDistilUsers: Int?
     @Option(help: "Recommender path: the distillation's focus (RecommendRetrieval.build's focus; 1: a uniform item sample).")
     var recommenderFocus = 8
     @Option(help: "Recommender path: what the retrieval model is fitted to, score or logit (RecommendRetrieval.build's fit).")
-    var recommenderFit = DistillationTarget.logit.rawValue
+    var recommenderFit = DistillationTarget.score.rawValue
     @Flag(help: "Recommender path: index in hnswlib's inner-product space instead of the pool's Euclidean reduction.")
     var recommenderInnerProduct = false
     @Option(help: "Recommender path: epochs the interest model is trained on the world's logged impressions (0: untrained).")
@@ -140,7 +140,7 @@ struct CatalogueBench: ParsableCommand {
         guard clusterFactor >= 0, clusterBudget >= 1, !(skipIndex && (clusterWithIndex || ["refine", "graph"].contains(clusterOrder))), graphBeam >= 1, graphExpand >= 1, graphBudget >= 0 else {
             throw ValidationError("--cluster-factor must be at least 0, --cluster-budget at least 1, and --skip-index cannot go with --cluster-with-index")
         }
-        guard nearest >= 1, popular >= 0, newest >= 0, m >= 2, efConstruction >= 1, ef >= 1, insertThreads >= 1, focus >= 1 else {
+        guard nearest >= 1, popular >= 0, newest >= 0, (m ?? 2) >= 2, (efConstruction ?? 1) >= 1, ef >= 1, insertThreads >= 1, focus >= 1 else {
             throw ValidationError("candidate counts, HNSW settings, threads and focus must be positive")
         }
     }
@@ -154,13 +154,13 @@ struct CatalogueBench: ParsableCommand {
     }
     var parameters: IndexParameters {
         IndexParameters(
-            m: m, efConstruction: efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean)
+            m: m ?? IndexParameters().m, efConstruction: efConstruction ?? IndexParameters().efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean)
     }
 
     func run() throws {
         var results: [SizeResult] = []
         print(
-            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m) efConstruction \(efConstruction) ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) expansion \(expansion) focus \(focus)"
+            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m.map(String.init) ?? "default") efConstruction \(efConstruction.map(String.init) ?? "default") ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) expansion \(expansion) focus \(focus)"
         )
         print("| items | ranker | path | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

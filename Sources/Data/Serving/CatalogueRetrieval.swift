@@ -36,6 +36,25 @@ public struct CatalogueRetrieval: Sendable {
     /// 10,000 and 100,000 items, the reduction 1.000 at both.
     public static let indexParameters = IndexParameters(euclideanReduction: true)
 
+    /// From this many items ``indexParameters(items:)`` builds a denser graph.
+    public static let denseGraphFrom = 500_000
+
+    /// The interest model's index settings for a catalogue of `items` items: ``indexParameters`` below
+    /// ``denseGraphFrom`` items, and from there twice the links per node (M 32) and twice the build beam (200). An
+    /// HNSW graph's search finds less of the true nearest items as the catalogue grows at fixed M (Malkov &
+    /// Yashunin, 2018, on the choice of M). At 1,000,000 items with M 16 the index's 1,000 nearest kept 0.49–0.79
+    /// of the exhaustive top 10 where the distilled model's exact 1,000 kept all of it; with M 32 and a build
+    /// beam of 200 it kept 0.98, at 1.3 times the index bytes and 3.7 times the build time (docs/BENCHMARKS.md,
+    /// "The pool's own RECOMMEND").
+    public static func indexParameters(items: Int) -> IndexParameters {
+        var parameters = indexParameters
+        if items >= denseGraphFrom {
+            parameters.m = 32
+            parameters.efConstruction = 200
+        }
+        return parameters
+    }
+
     /// Builds the index of a catalogue's active items.
     /// - Parameters:
     ///   - catalogue: the items; its feature width must be the model's `itemWidth`.

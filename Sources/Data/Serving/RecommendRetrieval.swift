@@ -37,15 +37,15 @@ public struct RecommendRetrieval: Sendable {
     ///   - spec: the model's feature spec (its `itemCount` items are indexed).
     ///   - scorer: the model: scores `rows.count / width` rows of `width` features.
     ///   - settings: candidate counts.
-    ///   - parameters: HNSW settings (by default the Euclidean reduction, ``CatalogueRetrieval/indexParameters``).
+    ///   - parameters: HNSW settings; nil for ``CatalogueRetrieval/indexParameters(items:)`` (the Euclidean
+    ///     reduction, and a denser graph for a catalogue of a million items).
     ///   - users: sampled user contexts for the fit (random known feature values, numeric values drawn from the
-    ///     training scaling, half of them with 1 to 4 engaged items).
+    ///     training scaling, half of them with 1 to 4 engaged items); nil for ``defaultUsers(items:)``.
     ///   - itemSample: sampled items for the fit (all items when fewer).
     ///   - focus: with more than `itemSample` items, `itemSample × focus` are drawn and scored for every sampled user,
     ///     and the fit's items are half the users' best of them and half the rest
     ///     (``focusedSample(spec:scorer:contexts:pool:count:)``); 1 fits on a uniform draw.
-    ///   - fit: what the bilinear model is fitted to: the scorer's scores as they are, or (the default, for a scorer
-    ///     that returns probabilities, as the interest model's sigmoid does) their logits
+    ///   - fit: what the bilinear model is fitted to: the scorer's scores as they are (the default), or their logits
     ///     (``DistillationTarget``).
     ///   - seed: the sampling's seed.
     /// - Cost: `users × itemSample` rows scored once (and `users × itemSample × focus` more with a focus), `itemCount` rows built once, and the index build.
@@ -54,9 +54,11 @@ public struct RecommendRetrieval: Sendable {
     public static func build(
         spec: FeatureSpec, scorer: @Sendable (_ rows: [Float], _ width: Int) -> [Float],
         settings: RetrievalSettings = RetrievalSettings(),
-        parameters: IndexParameters = CatalogueRetrieval.indexParameters, users: Int = 128, itemSample: Int = 1_024,
-        focus: Int = 8, fit: DistillationTarget = .logit, seed: UInt64 = 1
+        parameters: IndexParameters? = nil, users: Int? = nil, itemSample: Int = 1_024,
+        focus: Int = 8, fit: DistillationTarget = .score, seed: UInt64 = 1
     ) throws(RetrievalError) -> RecommendRetrieval {
+        let parameters = parameters ?? CatalogueRetrieval.indexParameters(items: spec.itemCount)
+        let users = users ?? defaultUsers(items: spec.itemCount)
         guard spec.itemCount >= 1, users >= 2, itemSample >= 2, focus >= 1 else {
             throw .shape("retrieval needs items, at least 2 sampled users and 2 sampled items, and a focus of at least 1")
         }
@@ -116,6 +118,14 @@ public struct RecommendRetrieval: Sendable {
         return RecommendRetrieval(
             retrieval: retrieval, items: items, stateColumns: stateColumns, itemColumns: itemColumns, restartRows: []
         ).withRestartSample(settings.restartSample)
+    }
+
+    /// The sampled users a distillation fits on by default: 128, and 512 from
+    /// ``CatalogueRetrieval/denseGraphFrom`` items on. At 1,000,000 items the distilled model's exact 1,000 nearest
+    /// kept 0.92 of the exhaustive top 10 with 128 users and 1.000 with 512 (docs/BENCHMARKS.md, "The pool's own
+    /// RECOMMEND"), at four times the distillation's scoring (512 × 8,192 rows) when a replica installs a model.
+    public static func defaultUsers(items: Int) -> Int {
+        items >= CatalogueRetrieval.denseGraphFrom ? 512 : 128
     }
 
     /// `count` items of `pool` (a random draw) for the distillation's grid: all of it when it holds no more, else half
@@ -218,9 +228,12 @@ public struct RecommendRetrieval: Sendable {
 
 /// What ``RecommendRetrieval/build(spec:scorer:settings:parameters:users:itemSample:focus:fit:seed:)`` fits the
 /// bilinear retrieval model to. Ranking is unchanged by any increasing transform of the scores, so the target is
-/// chosen for how well a bilinear form can fit it: the interest model's probability is a sigmoid of its last layer,
-/// flat near 0 and 1, while the logit undoes the sigmoid and leaves the part of the model a least-squares fit can
-/// follow (the items that compete for a user's top 10 differ most in their logits, least in their probabilities).
+/// chosen for how well a bilinear form can fit it. The interest model's probability is a sigmoid of its last layer,
+/// flat near 0 and 1, and the logit undoes the sigmoid: a ranker whose logit is bilinear is fitted exactly from its
+/// logits (``score`` keeps 0.86 of its top tens; `DistillationTargetTests`). The pool's trained MLP is not bilinear
+/// in its logit, though, and at 1,000,000 simulator items the logit fit's exact 1,000 nearest kept 0.96 of the
+/// exhaustive top 10 against 1.000 for the scores' (docs/BENCHMARKS.md, "The pool's own RECOMMEND"), so ``score``
+/// is the default.
 public enum DistillationTarget: String, Sendable, Equatable, CaseIterable {
     /// The scores as the scorer returns them.
     case score

@@ -56,7 +56,7 @@ public struct Recommender: Sendable {
     /// - Throws: ``RetrievalError`` when the retrieval cannot be built.
     public static func withRetrieval(
         spec: FeatureSpec, settings: RetrievalSettings = RetrievalSettings(),
-        parameters: IndexParameters = CatalogueRetrieval.indexParameters,
+        parameters: IndexParameters? = nil,
         scorer: @escaping @Sendable (_ rows: [Float], _ width: Int) -> [Float]
     ) throws(RetrievalError) -> Recommender {
         guard spec.itemCount >= settings.exhaustiveBelow else { return Recommender(spec: spec, scorer: scorer) }

@@ -1,4 +1,3 @@
-import Crypto
 import RecData
 import RecWire
 
@@ -51,7 +50,7 @@ struct CatalogueReceiver: Sendable {
     ///   - notice: frame 1, the version and SHA-256 the broker names.
     ///   - bytes: frame 2, the catalogue's canonical bytes (``ItemCatalogue/canonicalBytes()``).
     static func verify(_ notice: CatalogueInstall, bytes: [UInt8]) -> VerifiedCatalogue {
-        let computed = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let computed = sha256Hex(bytes)
         guard computed == notice.sha256 else {
             return VerifiedCatalogue(
                 version: notice.version, computed: computed,

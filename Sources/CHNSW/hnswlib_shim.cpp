@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -145,6 +146,99 @@ extern "C" recpool_hnsw_status recpool_hnsw_add_many(
     }
 }
 
+namespace {
+
+/// The elements' internal ids in a k-d order of their stored vectors: each range is halved at the median of the
+/// coordinate whose values spread widest in it, until a run holds at most 16 elements.
+std::vector<hnswlib::tableint> kd_order(const hnswlib::HierarchicalNSW<float> &graph, size_t dimension) {
+    const size_t n = graph.cur_element_count;
+    std::vector<hnswlib::tableint> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = static_cast<hnswlib::tableint>(i);
+    auto coordinate = [&](hnswlib::tableint id, size_t j) {
+        return reinterpret_cast<const float *>(graph.getDataByInternalId(id))[j];
+    };
+    std::vector<std::pair<size_t, size_t>> ranges{{0, n}};
+    std::vector<float> low(dimension), high(dimension);
+    while (!ranges.empty()) {
+        auto [first, last] = ranges.back();
+        ranges.pop_back();
+        if (last - first <= 16) continue;
+        std::fill(low.begin(), low.end(), INFINITY);
+        std::fill(high.begin(), high.end(), -INFINITY);
+        for (size_t i = first; i < last; ++i) {
+            const float *x = reinterpret_cast<const float *>(graph.getDataByInternalId(order[i]));
+            for (size_t j = 0; j < dimension; ++j) {
+                low[j] = std::min(low[j], x[j]);
+                high[j] = std::max(high[j], x[j]);
+            }
+        }
+        size_t widest = 0;
+        for (size_t j = 1; j < dimension; ++j)
+            if (high[j] - low[j] > high[widest] - low[widest]) widest = j;
+        if (!(high[widest] > low[widest])) continue;  // every vector of the run is the same
+        const size_t middle = first + (last - first) / 2;
+        std::nth_element(order.begin() + first, order.begin() + middle, order.begin() + last,
+            [&](hnswlib::tableint a, hnswlib::tableint b) { return coordinate(a, widest) < coordinate(b, widest); });
+        ranges.emplace_back(middle, last);
+        ranges.emplace_back(first, middle);
+    }
+    return order;
+}
+
+/// Rewrites the `count` links after `list`'s header through `renumber`.
+void renumber_links(hnswlib::linklistsizeint *list, size_t count, const std::vector<hnswlib::tableint> &renumber) {
+    auto *links = reinterpret_cast<hnswlib::tableint *>(list + 1);
+    for (size_t i = 0; i < count; ++i) links[i] = renumber[links[i]];
+}
+
+}  // namespace
+
+extern "C" recpool_hnsw_status recpool_hnsw_reorder(recpool_hnsw *index) {
+    if (index == nullptr) return RECPOOL_HNSW_INVALID_ARGUMENT;
+    try {
+        auto &graph = *index->graph;
+        const size_t n = graph.cur_element_count;
+        if (n < 2) return RECPOOL_HNSW_OK;
+        const size_t dimension = index->euclidean ? index->dimension + 1 : index->dimension;
+        const std::vector<hnswlib::tableint> order = kd_order(graph, dimension);  // new id -> old id
+        std::vector<hnswlib::tableint> renumber(n);                                 // old id -> new id
+        for (size_t i = 0; i < n; ++i) renumber[order[i]] = static_cast<hnswlib::tableint>(i);
+
+        const size_t record = graph.size_data_per_element_;
+        char *level0 = static_cast<char *>(std::malloc(graph.max_elements_ * record));
+        if (level0 == nullptr) return RECPOOL_HNSW_NO_MEMORY;
+        std::vector<char *> upper(n);
+        std::vector<int> levels(n);
+        // From here on nothing allocates: the graph is rewritten whole or not at all.
+        for (size_t i = 0; i < n; ++i) {
+            const size_t old = order[i];
+            std::memcpy(level0 + i * record, graph.data_level0_memory_ + old * record, record);
+            auto *list = reinterpret_cast<hnswlib::linklistsizeint *>(level0 + i * record + graph.offsetLevel0_);
+            renumber_links(list, graph.getListCount(list), renumber);
+            levels[i] = graph.element_levels_[old];
+            upper[i] = graph.linkLists_[old];
+            for (int level = 1; level <= levels[i]; ++level) {
+                auto *above = reinterpret_cast<hnswlib::linklistsizeint *>(
+                    upper[i] + (level - 1) * graph.size_links_per_element_);
+                renumber_links(above, graph.getListCount(above), renumber);
+            }
+        }
+        std::free(graph.data_level0_memory_);
+        graph.data_level0_memory_ = level0;
+        for (size_t i = 0; i < n; ++i) {
+            graph.linkLists_[i] = upper[i];
+            graph.element_levels_[i] = levels[i];
+        }
+        for (auto &entry : graph.label_lookup_) entry.second = renumber[entry.second];
+        graph.enterpoint_node_ = renumber[graph.enterpoint_node_];
+        return RECPOOL_HNSW_OK;
+    } catch (const std::bad_alloc &) {
+        return RECPOOL_HNSW_NO_MEMORY;
+    } catch (const std::exception &error) {
+        return status_of(error);
+    }
+}
+
 extern "C" recpool_hnsw_status recpool_hnsw_mark_deleted(recpool_hnsw *index, uint64_t label) {
     if (index == nullptr) return RECPOOL_HNSW_INVALID_ARGUMENT;
     try {
@@ -174,26 +268,56 @@ extern "C" recpool_hnsw_status recpool_hnsw_search(
     try {
         const auto &graph = *index->graph;
         const size_t d = index->dimension;
+        if (graph.cur_element_count == 0) return RECPOOL_HNSW_OK;
         std::vector<float> augmented(query, query + d);
         if (index->euclidean) augmented.push_back(0);
+        const void *q = augmented.data();
+        auto distance = [&](hnswlib::tableint id) {
+            return graph.fstdistfunc_(q, graph.getDataByInternalId(id), graph.dist_func_param_);
+        };
+        // Greedy descent through the upper levels to the base level's entry point (Malkov & Yashunin, "Efficient and
+        // robust approximate nearest neighbor search using Hierarchical Navigable Small World graphs", 2018,
+        // algorithm 5), then hnswlib's beam search of the base level. Unlike hnswlib's searchKnn it keeps the
+        // beam's internal ids, so each row's vector and label are read from the element the search just visited
+        // (no lookup of a label in a map of every row, a cache miss at a million rows), and it counts no metrics
+        // (atomic adds on every step).
+        hnswlib::tableint entry = graph.enterpoint_node_;
+        float nearest = distance(entry);
+        for (int level = graph.maxlevel_; level > 0; --level) {
+            for (bool moved = true; moved;) {
+                moved = false;
+                hnswlib::linklistsizeint *list = graph.get_linklist(entry, level);
+                const auto *links = reinterpret_cast<const hnswlib::tableint *>(list + 1);
+                for (size_t i = 0, count = graph.getListCount(list); i < count; ++i) {
+                    const float next = distance(links[i]);
+                    if (next < nearest) {
+                        nearest = next;
+                        entry = links[i];
+                        moved = true;
+                    }
+                }
+            }
+        }
         // Take the whole beam (max(ef, k) rows), score each by the exact q·x, keep the k best.
-        auto result = graph.searchKnn(augmented.data(), std::max(k, graph.ef_));
+        const size_t beam = std::max(k, graph.ef_);
+        auto result = graph.num_deleted_ ? graph.searchBaseLayerST<true, false>(entry, q, beam)
+                                         : graph.searchBaseLayerST<false, false>(entry, q, beam);
         std::vector<std::pair<float, uint64_t>> hits;
         hits.reserve(result.size());
         while (!result.empty()) {
-            auto label = result.top().second;
+            const hnswlib::tableint id = result.top().second;
             result.pop();
-            auto internal = graph.label_lookup_.find(label);
-            if (internal == graph.label_lookup_.end()) continue;
-            const float *x = reinterpret_cast<const float *>(graph.getDataByInternalId(internal->second));
+            const float *x = reinterpret_cast<const float *>(graph.getDataByInternalId(id));
             float score = 0;
             for (size_t j = 0; j < d; ++j) score += query[j] * x[j];
-            hits.emplace_back(score, static_cast<uint64_t>(label));
+            hits.emplace_back(score, static_cast<uint64_t>(graph.getExternalLabel(id)));
         }
-        size_t n = std::min(k, hits.size());
-        std::partial_sort(hits.begin(), hits.begin() + n, hits.end(), [](const auto &a, const auto &b) {
-            return a.first != b.first ? a.first > b.first : a.second < b.second;
-        });
+        const size_t n = std::min(k, hits.size());
+        auto better = [](const auto &a, const auto &b) { return a.first != b.first ? a.first > b.first : a.second < b.second; };
+        if (n == hits.size())
+            std::sort(hits.begin(), hits.end(), better);
+        else
+            std::partial_sort(hits.begin(), hits.begin() + n, hits.end(), better);
         for (size_t i = 0; i < n; ++i) {
             labels[i] = hits[i].second;
             scores[i] = hits[i].first;
@@ -227,6 +351,17 @@ extern "C" recpool_hnsw_status recpool_hnsw_neighbours(
     } catch (const std::exception &error) {
         return status_of(error);
     }
+}
+
+extern "C" recpool_hnsw_status recpool_hnsw_memory_order(
+    const recpool_hnsw *index, uint64_t *labels, size_t capacity, size_t *found) {
+    if (index == nullptr || found == nullptr || (capacity > 0 && labels == nullptr)) return RECPOOL_HNSW_INVALID_ARGUMENT;
+    const auto &graph = *index->graph;
+    const size_t n = std::min<size_t>(graph.cur_element_count, capacity);
+    for (size_t i = 0; i < n; ++i)
+        labels[i] = static_cast<uint64_t>(graph.getExternalLabel(static_cast<hnswlib::tableint>(i)));
+    *found = n;
+    return RECPOOL_HNSW_OK;
 }
 
 extern "C" size_t recpool_hnsw_count(const recpool_hnsw *index) {

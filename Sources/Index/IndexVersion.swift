@@ -47,12 +47,17 @@ public struct IndexParameters: Sendable, Equatable {
     /// benchmark's cubic item expansion it searched faster and found more of the exact top rows; on a 2-d spiral it
     /// found far fewer; so false (the inner-product space) is the default.
     public var euclideanReduction: Bool
+    /// Whether a bulk build renumbers the graph for memory locality once its rows are in
+    /// (``ItemIndex/reorderForLocality()``; `CatalogueRetrieval.build` in RecData reads it). The default, true,
+    /// changes no answer; false keeps hnswlib's insertion order, for the benchmark's side-by-side comparison.
+    public var localityOrder: Bool
 
     /// Creates parameters (hnswlib's usual M and a moderate build beam).
     public init(
         m: Int = 16, efConstruction: Int = 100, efSearch: Int = 300, seed: UInt64 = 1, insertThreads: Int = 1,
-        euclideanReduction: Bool = false
+        euclideanReduction: Bool = false, localityOrder: Bool = true
     ) {
+        self.localityOrder = localityOrder
         self.m = m
         self.efConstruction = efConstruction
         self.efSearch = efSearch

@@ -119,6 +119,31 @@ public final class ItemIndex: @unchecked Sendable {
         }
     }
 
+    /// Renumbers the graph's elements so that items near each other in the index's space sit near each other in
+    /// memory (a k-d order of the stored vectors; Coleman et al., "Graph Reordering for Cache-Efficient Near Neighbor
+    /// Search", NeurIPS 2022). A search then touches fewer cache lines and pages, which is what it waits on once
+    /// the graph outgrows the caches (hundreds of MB at 1,000,000 items). The graph is the same, so searches return
+    /// the same rows, up to the order in which they meet items at exactly equal distances; the version is unchanged.
+    /// Call it after a bulk ``add(rows:vectors:)`` of many rows: inserting in a spatial order would build a worse
+    /// graph, renumbering after the build does not. Takes O(n log n) time and a second copy of the base level while
+    /// it runs.
+    /// - Throws: ``IndexError/outOfMemory``.
+    public func reorderForLocality() throws(IndexError) {
+        try lockedThrowing { _ throws(IndexError) in try Self.check(recpool_hnsw_reorder(graph)) }
+    }
+
+    /// Every row ever added, removed ones included, in the order the graph stores them in memory: insertion order,
+    /// until ``reorderForLocality()``. For tests and diagnostics of the layout.
+    public var memoryOrder: [Int] {
+        locked { _ in
+            let count = recpool_hnsw_count(graph)
+            var labels = [UInt64](repeating: 0, count: count)
+            var found = 0
+            _ = recpool_hnsw_memory_order(graph, &labels, count, &found)
+            return labels[..<found].map { Int($0) }
+        }
+    }
+
     /// Makes `row` unreachable: no search after this call returns it. Bumps the generation.
     /// - Throws: ``IndexError/unknownRow(_:)`` for a row never added, ``IndexError/alreadyRemoved(_:)``.
     public func remove(row: Int) throws(IndexError) {

@@ -46,6 +46,7 @@ extension CatalogueBench {
         parameters.efSearch = ef
         parameters.insertThreads = insertThreads
         parameters.euclideanReduction = !recommenderInnerProduct
+        parameters.localityOrder = !insertionOrder
         // `Recommender.withRetrieval`, with this run's distillation sample.
         let restarting =
             items < settings.exhaustiveBelow

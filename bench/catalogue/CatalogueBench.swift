@@ -46,6 +46,10 @@ struct CatalogueBench: ParsableCommand {
     var ef = IndexParameters().efSearch
     @Option(help: "Threads inserting into the index.")
     var insertThreads = 1
+    @Flag(help: "Keep hnswlib's insertion order in memory (IndexParameters.localityOrder false): no renumbering of the built graph.")
+    var insertionOrder = false
+    @Flag(help: "Policy path: time the index in insertion order, then renumber the same graph (ItemIndex.reorderForLocality) and time it again.")
+    var compareOrder = false
     @Flag(help: "Index the Euclidean reduction of inner product (hnswlib's L2 space) instead of its inner-product space.")
     var euclidean = false
     @Option(help: "Item expansion of the MLP's retrieval model: linear, quadratic, cubic.")
@@ -154,13 +158,14 @@ struct CatalogueBench: ParsableCommand {
     }
     var parameters: IndexParameters {
         IndexParameters(
-            m: m ?? IndexParameters().m, efConstruction: efConstruction ?? IndexParameters().efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean)
+            m: m ?? IndexParameters().m, efConstruction: efConstruction ?? IndexParameters().efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean,
+            localityOrder: !insertionOrder && !compareOrder)
     }
 
     func run() throws {
         var results: [SizeResult] = []
         print(
-            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m.map(String.init) ?? "default") efConstruction \(efConstruction.map(String.init) ?? "default") ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) expansion \(expansion) focus \(focus)"
+            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m.map(String.init) ?? "default") efConstruction \(efConstruction.map(String.init) ?? "default") ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) localityOrder \(parameters.localityOrder) expansion \(expansion) focus \(focus)"
         )
         print("| items | ranker | path | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -400,6 +405,18 @@ struct CatalogueBench: ParsableCommand {
             let rows = Array(Set(CandidateRanking.top(nearest, rows: all, scores: ip) + retrieval.popularRows.prefix(popular)))
             return CandidateRanking.top(10, rows: rows, scores: policy.scores(z: z, items: rows).map(Float.init))
         }
+        if compareOrder && items >= settings.exhaustiveBelow {
+            // The same graph twice: first as hnswlib inserted it, then renumbered for locality (the timed path below).
+            let (_, insertionTimes, _) = try timeSideBySide(
+                exhaustiveCount: 0, users: users, exhaustive: exhaustive, retrieval: retrieved)
+            let latency = Latency(times: insertionTimes)
+            func ms(_ v: Double) -> String { String(format: "%.3f", v) }
+            let reorderStart = ContinuousClock.now
+            try retrieval.index.reorderForLocality()
+            let reorderSeconds = seconds(ContinuousClock.now - reorderStart)
+            report(
+                "| \(items) | policy | retrieval, insertion order (renumbered next in \(String(format: "%.1f", reorderSeconds)) s) | \(ms(latency.p50Ms)) | \(ms(latency.p99Ms)) | \(ms(latency.cpuP50Ms)) | \(ms(latency.cpuP99Ms)) | \(latency.requests) | — | — | — | — | — |")
+        }
         let (exhaustiveTimes, retrievalTimes, _) = try timeSideBySide(
             exhaustiveCount: exhaustiveRequests(items), users: users, exhaustive: exhaustive, retrieval: retrieved)
         let (recallCount, kept, modelKept) = try recallCounts(
@@ -459,7 +476,7 @@ struct CatalogueBench: ParsableCommand {
         var exhaustiveTimes: [Timing] = []
         var retrievalTimes: [Timing] = []
         var thirdTimes: [Timing] = []
-        let every = max(1, requests / exhaustiveCount)
+        let every = max(1, requests / max(exhaustiveCount, 1))
         for i in 0..<requests {
             let user = users[i % users.count]
             // The path that runs second for a state finds the index's nodes for it in cache: alternate which is first.

@@ -53,6 +53,16 @@ recpool_hnsw_status recpool_hnsw_add(recpool_hnsw *index, const float *vector, u
 recpool_hnsw_status recpool_hnsw_add_many(
     recpool_hnsw *index, const float *vectors, const uint64_t *labels, size_t count, size_t threads);
 
+/// Renumbers the graph's elements in a k-d order of their stored vectors (recursive halving at the median of the
+/// coordinate of widest range, down to runs of 16), so that elements near each other in the graph's space, which are
+/// the ones a node links to and a search visits together, sit near each other in memory: a search then touches fewer
+/// cache lines and pages (the graph reordering of Coleman et al., "Graph Reordering for Cache-Efficient Near Neighbor
+/// Search", NeurIPS 2022). Only the internal numbering changes: links, levels, deleted marks and labels are carried
+/// over, so every search answers as before, up to the order in which it meets elements at exactly equal distances.
+/// The elements stay in insertion order while they are inserted (hnswlib's graph is built worse from sorted input),
+/// so this runs after a bulk build. Holds a second copy of the base level while it runs; no other call may run
+/// beside it.
+recpool_hnsw_status recpool_hnsw_reorder(recpool_hnsw *index);
 /// Marks `label` deleted: it stays in the graph for navigation and is never returned by a search.
 recpool_hnsw_status recpool_hnsw_mark_deleted(recpool_hnsw *index, uint64_t label);
 
@@ -72,6 +82,10 @@ recpool_hnsw_status recpool_hnsw_search(
 recpool_hnsw_status recpool_hnsw_neighbours(
     const recpool_hnsw *index, uint64_t label, uint64_t *labels, size_t capacity, size_t *found);
 
+/// The labels in the order of their elements in memory (internal ids), deleted ones included, into `labels` (room
+/// for `capacity`); `found` receives how many were written. What recpool_hnsw_reorder changes.
+recpool_hnsw_status recpool_hnsw_memory_order(
+    const recpool_hnsw *index, uint64_t *labels, size_t capacity, size_t *found);
 /// Labels ever added (deleted ones included).
 size_t recpool_hnsw_count(const recpool_hnsw *index);
 

@@ -62,7 +62,7 @@ public struct CatalogueRetrieval: Sendable {
     ///   - embeddings: the version of the ranker `model` was distilled from.
     ///   - catalogueVersion: the catalogue's version.
     ///   - settings: candidate counts.
-    ///   - parameters: HNSW settings.
+    ///   - parameters: HNSW settings; with `localityOrder` the graph is renumbered for memory locality once built.
     /// - Throws: ``RetrievalError/catalogue(_:)`` for a feature width that does not fit, ``RetrievalError/index(_:)``.
     public static func build(
         catalogue: ItemCatalogue, model: BilinearRetrieval, embeddings: UInt64, catalogueVersion: UInt64,
@@ -77,6 +77,7 @@ public struct CatalogueRetrieval: Sendable {
                 dimension: model.dimension, version: IndexVersion(embeddings: embeddings, catalogue: catalogueVersion),
                 parameters: parameters, capacity: max(catalogue.count, 1))
             try index.add(rows: rows, vectors: model.embeddings(rows: rows, features: catalogue.features))
+            if parameters.localityOrder { try index.reorderForLocality() }
             let keep = settings.popular * 4
             let priors = rows.map { ($0, model.itemPrior(item: catalogue.row($0))) }
             let popular = TopK.largest(priors, count: keep).map(\.0)

@@ -204,19 +204,22 @@ extern "C" recpool_hnsw_status recpool_hnsw_reorder(recpool_hnsw *index) {
         std::vector<hnswlib::tableint> renumber(n);                                 // old id -> new id
         for (size_t i = 0; i < n; ++i) renumber[order[i]] = static_cast<hnswlib::tableint>(i);
 
-        const size_t record = graph.size_data_per_element_;
-        char *level0 = static_cast<char *>(std::malloc(graph.max_elements_ * record));
-        if (level0 == nullptr) return RECPOOL_HNSW_NO_MEMORY;
         std::vector<char *> upper(n);
         std::vector<int> levels(n);
-        // From here on nothing allocates: the graph is rewritten whole or not at all.
+        const size_t record = graph.size_data_per_element_;
+        // malloc, as hnswlib's own block (resizeIndex reallocs it and the destructor frees it).
+        std::unique_ptr<char, decltype(&std::free)> level0(
+            static_cast<char *>(std::malloc(graph.max_elements_ * record)), &std::free);
+        if (level0 == nullptr) return RECPOOL_HNSW_NO_MEMORY;
+        // From here on nothing allocates or throws, so the graph is never left half rewritten.
         for (size_t i = 0; i < n; ++i) {
             const size_t old = order[i];
-            std::memcpy(level0 + i * record, graph.data_level0_memory_ + old * record, record);
-            auto *list = reinterpret_cast<hnswlib::linklistsizeint *>(level0 + i * record + graph.offsetLevel0_);
+            std::memcpy(level0.get() + i * record, graph.data_level0_memory_ + old * record, record);
+            auto *list = reinterpret_cast<hnswlib::linklistsizeint *>(level0.get() + i * record + graph.offsetLevel0_);
             renumber_links(list, graph.getListCount(list), renumber);
             levels[i] = graph.element_levels_[old];
-            upper[i] = graph.linkLists_[old];
+            // hnswlib sets the upper-level pointer only for elements above level 0; the others are never read.
+            upper[i] = levels[i] > 0 ? graph.linkLists_[old] : nullptr;
             for (int level = 1; level <= levels[i]; ++level) {
                 auto *above = reinterpret_cast<hnswlib::linklistsizeint *>(
                     upper[i] + (level - 1) * graph.size_links_per_element_);
@@ -224,7 +227,7 @@ extern "C" recpool_hnsw_status recpool_hnsw_reorder(recpool_hnsw *index) {
             }
         }
         std::free(graph.data_level0_memory_);
-        graph.data_level0_memory_ = level0;
+        graph.data_level0_memory_ = level0.release();
         for (size_t i = 0; i < n; ++i) {
             graph.linkLists_[i] = upper[i];
             graph.element_levels_[i] = levels[i];

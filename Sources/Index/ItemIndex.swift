@@ -123,7 +123,8 @@ public final class ItemIndex: @unchecked Sendable {
     /// memory (a k-d order of the stored vectors; Coleman et al., "Graph Reordering for Cache-Efficient Near Neighbor
     /// Search", NeurIPS 2022). A search then touches fewer cache lines and pages, which is what it waits on once
     /// the graph outgrows the caches (hundreds of MB at 1,000,000 items). The graph is the same, so searches return
-    /// the same rows, up to the order in which they meet items at exactly equal distances; the version is unchanged.
+    /// the same rows; the version is unchanged. (Inserts after it break ties between exactly equal distances by the
+    /// new numbering, so with duplicate vectors the graph can then grow differently from an unrenumbered one.)
     /// Call it after a bulk ``add(rows:vectors:)`` of many rows: inserting in a spatial order would build a worse
     /// graph, renumbering after the build does not. Takes O(n log n) time and a second copy of the base level while
     /// it runs.

@@ -48,6 +48,51 @@ import Testing
         #expect(reordered.version == plain.version)
     }
 
+    /// The answers of `queries` random queries of `dimension` values, `k` rows each.
+    static func answers(_ index: ItemIndex, queries: Int, dimension: Int, k: Int, seed: UInt64) throws -> [[IndexHit]] {
+        var stream = Stream(state: seed)
+        return try (0..<queries).map { _ in try index.search((0..<dimension).map { _ in stream.next() }, k: k).hits }
+    }
+
+    @Test(arguments: [1, 2])
+    func aSearchBeamOfOneFollowsTheSameDescent(insertThreads: Int) throws {
+        // With a beam of 1 the answer is wherever the greedy descent through the upper levels lands, so a wrong
+        // upper-level link, level or entry point changes it. The same index is searched before and after.
+        var stream = Stream(state: 41)
+        let n = 4_000
+        let d = 6
+        let index = try ItemIndex(
+            dimension: d, version: IndexVersion(embeddings: 0, catalogue: 0),
+            parameters: IndexParameters(efSearch: 1, insertThreads: insertThreads, euclideanReduction: true))
+        try index.add(rows: Array(0..<n), vectors: (0..<(n * d)).map { _ in stream.next() })
+        let before = try Self.answers(index, queries: 300, dimension: d, k: 1, seed: 8)
+        let wide = try Self.answers(index, queries: 20, dimension: d, k: 400, seed: 9)
+        let links = try (0..<n).map { try index.neighbours(of: $0) }
+        try index.reorderForLocality()
+        #expect(try Self.answers(index, queries: 300, dimension: d, k: 1, seed: 8) == before)
+        // k above the search beam: the beam is k.
+        #expect(try Self.answers(index, queries: 20, dimension: d, k: 400, seed: 9) == wide)
+        #expect(try (0..<n).map { try index.neighbours(of: $0) } == links)
+    }
+
+    @Test func removingAlmostEveryRowThenEveryRowAnswersAsBefore() throws {
+        let (plain, reordered, _) = try Self.pair(euclidean: true, rows: 2_000, dimension: 4)
+        for index in [plain, reordered] {
+            for row in 0..<2_000 where row % 20 != 0 { try index.remove(row: row) }
+        }
+        #expect(
+            try Self.answers(reordered, queries: 30, dimension: 4, k: 20, seed: 4)
+                == Self.answers(plain, queries: 30, dimension: 4, k: 20, seed: 4))
+        for index in [plain, reordered] {
+            for row in stride(from: 0, to: 2_000, by: 20) { try index.remove(row: row) }
+        }
+        #expect(try reordered.search([1, 0, 0, 0], k: 5).hits.isEmpty)
+        #expect(reordered.liveCount == 0)
+        // A few adds into the spare capacity left after the renumbering (no resize).
+        try reordered.add(rows: [2_000, 2_001, 2_002], vectors: [0.5, 0, 0, 0, 0, 0.5, 0, 0, 0.9, 0, 0, 0])
+        #expect(try reordered.search([1, 0, 0, 0], k: 5).hits.map(\.row) == [2_002, 2_000, 2_001])
+    }
+
     @Test func neighboursInSpaceBecomeNeighboursInMemory() throws {
         // Points on a line, inserted in a scattered order: after the renumbering, consecutive elements in memory
         // are close on the line.

@@ -43,7 +43,7 @@ extension CatalogueBench {
         var parameters = CatalogueRetrieval.indexParameters(items: items)
         if let m { parameters.m = m }
         if let efConstruction { parameters.efConstruction = efConstruction }
-        parameters.efSearch = ef
+        if let ef { parameters.efSearch = ef }
         parameters.insertThreads = insertThreads
         parameters.euclideanReduction = !recommenderInnerProduct
         parameters.localityOrder = !insertionOrder

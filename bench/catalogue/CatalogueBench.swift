@@ -42,8 +42,8 @@ struct CatalogueBench: ParsableCommand {
     var m: Int?
     @Option(help: "HNSW build beam; by default 100, and for the recommender path CatalogueRetrieval.indexParameters(items:).")
     var efConstruction: Int?
-    @Option(help: "HNSW search beam (a search of k uses max(ef, k)).")
-    var ef = IndexParameters().efSearch
+    @Option(help: "HNSW search beam (a search of k uses max(ef, k)); by default 300, and for the recommender path CatalogueRetrieval.indexParameters(items:).")
+    var ef: Int?
     @Option(help: "Threads inserting into the index.")
     var insertThreads = 1
     @Flag(help: "Keep hnswlib's insertion order in memory (IndexParameters.localityOrder false): no renumbering of the built graph.")
@@ -144,7 +144,7 @@ struct CatalogueBench: ParsableCommand {
         guard clusterFactor >= 0, clusterBudget >= 1, !(skipIndex && (clusterWithIndex || ["refine", "graph"].contains(clusterOrder))), graphBeam >= 1, graphExpand >= 1, graphBudget >= 0 else {
             throw ValidationError("--cluster-factor must be at least 0, --cluster-budget at least 1, and --skip-index cannot go with --cluster-with-index")
         }
-        guard nearest >= 1, popular >= 0, newest >= 0, (m ?? 2) >= 2, (efConstruction ?? 1) >= 1, ef >= 1, insertThreads >= 1, focus >= 1 else {
+        guard nearest >= 1, popular >= 0, newest >= 0, (m ?? 2) >= 2, (efConstruction ?? 1) >= 1, (ef ?? 1) >= 1, insertThreads >= 1, focus >= 1 else {
             throw ValidationError("candidate counts, HNSW settings, threads and focus must be positive")
         }
     }
@@ -158,14 +158,14 @@ struct CatalogueBench: ParsableCommand {
     }
     var parameters: IndexParameters {
         IndexParameters(
-            m: m ?? IndexParameters().m, efConstruction: efConstruction ?? IndexParameters().efConstruction, efSearch: ef, insertThreads: insertThreads, euclideanReduction: euclidean,
+            m: m ?? IndexParameters().m, efConstruction: efConstruction ?? IndexParameters().efConstruction, efSearch: ef ?? IndexParameters().efSearch, insertThreads: insertThreads, euclideanReduction: euclidean,
             localityOrder: !insertionOrder && !compareOrder)
     }
 
     func run() throws {
         var results: [SizeResult] = []
         print(
-            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m.map(String.init) ?? "default") efConstruction \(efConstruction.map(String.init) ?? "default") ef \(ef) insertThreads \(insertThreads) euclidean \(euclidean) localityOrder \(parameters.localityOrder) expansion \(expansion) focus \(focus)"
+            "settings: nearest \(nearest) popular \(popular) newest \(newest) exhaustiveBelow \(exhaustiveBelow) M \(m.map(String.init) ?? "default") efConstruction \(efConstruction.map(String.init) ?? "default") ef \(ef.map(String.init) ?? "default") insertThreads \(insertThreads) euclidean \(euclidean) localityOrder \(parameters.localityOrder) expansion \(expansion) focus \(focus)"
         )
         print("| items | ranker | path | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms | requests | candidates | recall@10 | model recall@10 | index build s | index bytes |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

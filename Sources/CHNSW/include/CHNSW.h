@@ -58,7 +58,8 @@ recpool_hnsw_status recpool_hnsw_add_many(
 /// the ones a node links to and a search visits together, sit near each other in memory: a search then touches fewer
 /// cache lines and pages (the graph reordering of Coleman et al., "Graph Reordering for Cache-Efficient Near Neighbor
 /// Search", NeurIPS 2022). Only the internal numbering changes: links, levels, deleted marks and labels are carried
-/// over, so every search answers as before, up to the order in which it meets elements at exactly equal distances.
+/// over, so every search answers as before. Later inserts break ties between exactly equal distances by internal
+/// id, so with duplicate vectors a renumbered graph can grow apart from one that was not.
 /// The elements stay in insertion order while they are inserted (hnswlib's graph is built worse from sorted input),
 /// so this runs after a bulk build. Holds a second copy of the base level while it runs; no other call may run
 /// beside it.

@@ -40,17 +40,19 @@ public struct CatalogueRetrieval: Sendable {
     public static let denseGraphFrom = 500_000
 
     /// The interest model's index settings for a catalogue of `items` items: ``indexParameters`` below
-    /// ``denseGraphFrom`` items, and from there twice the links per node (M 32) and twice the build beam (200). An
+    /// ``denseGraphFrom`` items, and from there twice the links per node (M 32), twice the build beam (200) and a
+    /// search beam of 2,000 (the 1,000 nearest are then the best 1,000 of 2,000 found, re-scored exactly). An
     /// HNSW graph's search finds less of the true nearest items as the catalogue grows at fixed M (Malkov &
     /// Yashunin, 2018, on the choice of M). At 1,000,000 items with M 16 the index's 1,000 nearest kept 0.49–0.79
     /// of the exhaustive top 10 where the distilled model's exact 1,000 kept all of it; with M 32 and a build
-    /// beam of 200 it kept 0.98, at 1.3 times the index bytes and 3.7 times the build time (docs/BENCHMARKS.md,
-    /// "The pool's own RECOMMEND").
+    /// beam of 200 it kept 0.94–0.98 over three builds, at 1.3 times the index bytes and 3.7 times the build time
+    /// (docs/BENCHMARKS.md, "The pool's own RECOMMEND").
     public static func indexParameters(items: Int) -> IndexParameters {
         var parameters = indexParameters
         if items >= denseGraphFrom {
             parameters.m = 32
             parameters.efConstruction = 200
+            parameters.efSearch = 2_000
         }
         return parameters
     }

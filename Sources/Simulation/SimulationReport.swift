@@ -212,6 +212,12 @@ public struct SimulationReport: Codable, Sendable, Equatable {
                 "  " + label.padding(toLength: 14, withPad: " ", startingAt: 0)
                     + "\(f(b.ctr))  \(f(b.ctrLastFifth))  \(b.ofOracle.map { String(format: "%.2f", $0) } ?? "undefined")")
         }
+        // Baselines.run leaves the per-item learners out of a large world: say so rather than list fewer rows.
+        if baseline("oracle") != nil && baseline("linucb") == nil {
+            lines.append(
+                "  (linucb, logistic_ts, egreedy_lr and feature_best left out: the world has more than "
+                    + "\(Baselines.perItemLimit) items)")
+        }
         lines.append(
             "feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)), errors \(errorCount)"
                 + (errors.isEmpty

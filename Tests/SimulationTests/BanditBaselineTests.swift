@@ -102,6 +102,18 @@ import Testing
         for baseline in report.baselines { #expect((0...1).contains(baseline.ctr), "\(baseline.name)") }
     }
 
+    /// Above 5,000 items the per-item learners and the feature-only reference are left out, and the report says so.
+    @Test func aLargeWorldNamesTheBaselinesItLeavesOut() throws {
+        let world = SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=6000"))
+        let report = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 50, seed: 1, windows: 2), world: world)
+        #expect(report.baselines.map(\.name) == ["random", "oracle"])
+        #expect(report.text.contains("linucb, logistic_ts, egreedy_lr and feature_best left out: the world has more than 5000 items"))
+        let small = try SimulationRunner.runBaselines(
+            plan: SimulationPlan(users: 50, seed: 1, windows: 2),
+            world: SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=40")))
+        #expect(!small.text.contains("left out"))
+    }
+
     @Test func theBaselinesRankAsTheTextbookSaysOnTheSimulator() throws {
         let report = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 3000, seed: 21, windows: 5))
         let ctr = Dictionary(uniqueKeysWithValues: report.baselines.map { ($0.name, $0.ctr) })

@@ -104,7 +104,14 @@ public struct ItemCatalogue: Sendable, Equatable {
     /// - Throws: ``DataError/inconsistent(_:)`` for an unknown or already retired id.
     public mutating func retire(id raw: String) throws(DataError) {
         let id = raw.trimmingCharacters(in: .whitespaces)
-        guard let row = indexByID[id] else { throw .inconsistent("no item \(id) in the catalogue") }
+        guard let row = indexByID[id] else {
+            // `recommend` prints rows; a row number given where an id belongs gets the id it names.
+            if let number = Int(id), number >= 0, number < ids.count {
+                throw .inconsistent(
+                    "no item \(id) in the catalogue (items are named by id: row \(number), as recommend prints it, is \(ids[number]))")
+            }
+            throw .inconsistent("no item \(id) in the catalogue")
+        }
         guard active[row] else { throw .inconsistent("item \(id) is already retired") }
         active[row] = false
     }

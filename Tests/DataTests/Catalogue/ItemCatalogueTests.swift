@@ -42,6 +42,12 @@ struct ItemCatalogueTests {
         #expect(catalogue.index(of: "A-1") == 0)
         #expect(catalogue.activeCount == 2 && catalogue.count == 3)
         #expect(throws: DataError.inconsistent("item A-1 is already retired")) { try catalogue.retire(id: "A-1") }
+        // A row number where an id belongs (recommend prints rows): the refusal names the id of that row.
+        #expect(throws: DataError.inconsistent("no item 1 in the catalogue (items are named by id: row 1, as recommend prints it, is B-2)")) {
+            try catalogue.retire(id: "1")
+        }
+        #expect(throws: DataError.inconsistent("no item 7 in the catalogue")) { try catalogue.retire(id: "7") }
+        #expect(throws: DataError.inconsistent("no item Z-0 in the catalogue")) { try catalogue.retire(id: "Z-0") }
         #expect(throws: DataError.self) { try catalogue.add(id: "A-1", fields: ["price": "1"]) }
         #expect(throws: DataError.self) { try catalogue.add(id: "X", fields: ["price": "nan"]) }
         // Finite as a Double, infinite as the Float the catalogue holds: refused, and nothing is added.

@@ -62,6 +62,9 @@ public enum ImpressionExport {
     public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The log holds no impression, so there is nothing a loader could read.
         case emptyLog
+        /// Every impression shows or names an item beyond the served catalogue's rows (an item added in a catalogue
+        /// version the broker no longer serves, after a restart onto an older one).
+        case beyondCatalogue(impressions: Int, items: Int)
         /// A logged impression is not well formed (or does not fit the spec); the text says why.
         case malformedImpression(id: String, reason: String)
         /// The output folder could not be created.
@@ -73,6 +76,9 @@ public enum ImpressionExport {
         public var description: String {
             switch self {
             case .emptyLog: "the impression log is empty: nothing to export"
+            case .beyondCatalogue(let impressions, let items):
+                "each of the \(impressions) impressions names an item beyond the served catalogue's \(items) rows; "
+                    + "serve the catalogue version they were served with (`--online-catalogue`) to export them"
             case .malformedImpression(let id, let reason): "impression \(id) cannot be exported: \(reason)"
             case .cannotCreateFolder(let path, let reason): "cannot create the output folder \(path): \(reason)"
             case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
@@ -81,7 +87,7 @@ public enum ImpressionExport {
     }
 
     /// What an export wrote. JSON keys: `data_file`, `item_context_file`, `schema_file`, `impressions`, `rows`,
-    /// `feedback_rows`, `unobserved_rows`, `dwell_rows`, `clicks`.
+    /// `feedback_rows`, `unobserved_rows`, `dwell_rows`, `clicks`, `skipped_impressions`.
     public struct Summary: Codable, Sendable, Equatable {
         /// The data file's path.
         public var dataFile: String
@@ -101,11 +107,15 @@ public enum ImpressionExport {
         public var dwellRows: Int
         /// Rows with a click.
         public var clicks: Int
+        /// Impressions left out because they show or name an item beyond the served catalogue's rows (see
+        /// ``Counts/skippedImpressions``); not counted in `impressions`.
+        public var skippedImpressions: Int = 0
 
         enum CodingKeys: String, CodingKey {
             case impressions, rows, clicks
             case dataFile = "data_file", itemContextFile = "item_context_file", schemaFile = "schema_file"
             case feedbackRows = "feedback_rows", unobservedRows = "unobserved_rows", dwellRows = "dwell_rows"
+            case skippedImpressions = "skipped_impressions"
         }
     }
 
@@ -121,9 +131,18 @@ public enum ImpressionExport {
         public var dwellRows = 0
         /// Rows with a click.
         public var clicks = 0
+        /// Impressions left out: each shows or names (as viewed) an item at a row the served catalogue does not
+        /// hold. Catalogue rows never move, so such an impression was served with a later catalogue version than
+        /// the one the broker serves now (it was restarted onto an older one), and the exported item context could
+        /// not describe its items.
+        public var skippedImpressions = 0
 
         /// Creates counts.
-        public init(rows: Int = 0, feedbackRows: Int = 0, unobservedRows: Int = 0, dwellRows: Int = 0, clicks: Int = 0) {
+        public init(
+            rows: Int = 0, feedbackRows: Int = 0, unobservedRows: Int = 0, dwellRows: Int = 0, clicks: Int = 0,
+            skippedImpressions: Int = 0
+        ) {
+            self.skippedImpressions = skippedImpressions
             self.rows = rows
             self.feedbackRows = feedbackRows
             self.unobservedRows = unobservedRows
@@ -197,9 +216,9 @@ public enum ImpressionExport {
         return Summary(
             // Absolute, as the other two are: one summary names all three files the same way.
             dataFile: URL(fileURLWithPath: dataFile).path, itemContextFile: itemFile, schemaFile: schemaFile,
-            impressions: impressions.count,
+            impressions: impressions.count - counts.skippedImpressions,
             rows: counts.rows, feedbackRows: counts.feedbackRows, unobservedRows: counts.unobservedRows,
-            dwellRows: counts.dwellRows, clicks: counts.clicks)
+            dwellRows: counts.dwellRows, clicks: counts.clicks, skippedImpressions: counts.skippedImpressions)
     }
 
     /// The columns of the data file that no schema role reads (kept for people and other tools).
@@ -239,8 +258,10 @@ public enum ImpressionExport {
         }
     }
 
-    /// The data file's text, and its row counts.
-    /// - Throws: ``ExportError/emptyLog`` or ``ExportError/malformedImpression(id:reason:)``.
+    /// The data file's text, and its row counts. An impression that shows or names an item beyond the catalogue's
+    /// rows is left out and counted (``Counts/skippedImpressions``).
+    /// - Throws: ``ExportError/emptyLog``, ``ExportError/beyondCatalogue(impressions:items:)`` when every
+    ///   impression is left out, or ``ExportError/malformedImpression(id:reason:)``.
     public static func dataCSV(_ impressions: [LoggedImpression], spec: OnlinePolicySpec) throws(ExportError)
         -> (text: String, summary: Counts)
     {
@@ -261,6 +282,10 @@ public enum ImpressionExport {
         for logged in impressions {
             let record = logged.record
             if let problem = record.problem { throw .malformedImpression(id: record.impressionId, reason: problem) }
+            if record.slate.contains(where: { $0 >= spec.itemCount }) || record.viewed.contains(where: { $0.item >= spec.itemCount }) {
+                counts.skippedImpressions += 1
+                continue
+            }
             // A propensity the off-policy loader would refuse (its importance weight overflows) stops the export
             // here, naming the impression, rather than producing a log `recpool data ope` cannot read.
             if let tiny = record.propensities.first(where: { $0 < BanditDataset.minimumPropensity }) {
@@ -308,6 +333,9 @@ public enum ImpressionExport {
                         + "\(record.propensities[slot]),\(session),\(record.scores[slot]),\(retrieval),\(features)")
                 counts.rows += 1
             }
+        }
+        guard counts.skippedImpressions < impressions.count else {
+            throw .beyondCatalogue(impressions: impressions.count, items: spec.itemCount)
         }
         return (lines.joined(separator: "\n") + "\n", counts)
     }

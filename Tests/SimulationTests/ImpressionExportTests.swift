@@ -247,15 +247,49 @@ import Testing
             impressionId: "b-2", createdMs: 0, version: 1, userFeatures: [:], slate: [99], propensities: [1],
             scores: [0])
         #expect(
-            throws: ImpressionExport.ExportError.malformedImpression(
-                id: "b-2", reason: "item 99 is not in the catalogue")
+            throws: ImpressionExport.ExportError.beyondCatalogue(impressions: 1, items: spec.itemCount)
         ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: outside, clicks: [:])], spec: spec) }
+        let negative = ImpressionRecord(
+            impressionId: "n-1", createdMs: 0, version: 1, userFeatures: [:], slate: [-1], propensities: [1],
+            scores: [0])
+        #expect(
+            throws: ImpressionExport.ExportError.malformedImpression(id: "n-1", reason: "item -1 is not in the catalogue")
+        ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: negative, clicks: [:])], spec: spec) }
         let stranger = ImpressionRecord(
             impressionId: "c-3", createdMs: 0, version: 1, userFeatures: ["colour": "red"], slate: [1],
             propensities: [1], scores: [0])
         #expect(
             throws: ImpressionExport.ExportError.malformedImpression(id: "c-3", reason: "unknown user feature 'colour'")
         ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: stranger, clicks: [:])], spec: spec) }
+    }
+
+    /// After a restart onto an older catalogue version, impressions served with a later one (showing, or having
+    /// viewed, an added item's row) are left out and counted; the rest export as before.
+    @Test func impressionsBeyondTheServedCatalogueAreLeftOutAndCounted() throws {
+        let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        let n = spec.itemCount
+        func impression(_ id: String, slate: [Int], viewed: [ViewedItem] = []) -> LoggedImpression {
+            LoggedImpression(
+                seq: 1,
+                record: ImpressionRecord(
+                    impressionId: id, createdMs: 0, version: 1, userFeatures: [:], viewed: viewed, slate: slate,
+                    propensities: slate.map { _ in 0.5 }, scores: slate.map { _ in 0 }),
+                clicks: [:])
+        }
+        let log = [
+            impression("in-1", slate: [0, 1]), impression("added-1", slate: [2, n]),
+            impression("viewed-1", slate: [3], viewed: [ViewedItem(item: n, seconds: 5)]), impression("in-2", slate: [4]),
+        ]
+        let (text, counts) = try ImpressionExport.dataCSV(log, spec: spec)
+        #expect(counts.skippedImpressions == 2)
+        #expect(counts.rows == 3)
+        #expect(text.contains(",in-1,") && text.contains(",in-2,") && !text.contains("added-1") && !text.contains("viewed-1"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("export-beyond-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let summary = try ImpressionExport.write(log, spec: spec, dataFile: folder.appendingPathComponent("log.csv").path)
+        #expect(summary.impressions == 2 && summary.skippedImpressions == 2 && summary.rows == 3)
+        let json = String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)
+        #expect(json.contains("\"skipped_impressions\":2"))
     }
 
     @Test func aPropensityTooSmallForOffPolicyEvaluationStopsTheExport() throws {

@@ -33,7 +33,7 @@ struct LogsExportCommand: AsyncParsableCommand {
     @Flag(
         help: """
             Print one JSON object: {data_file, item_context_file, schema_file, impressions, rows, feedback_rows, \
-            unobserved_rows, dwell_rows, clicks}.
+            unobserved_rows, dwell_rows, clicks, skipped_impressions}.
             """)
     var json = false
 
@@ -62,11 +62,17 @@ struct LogsExportCommand: AsyncParsableCommand {
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(summary))
             } else {
-                CommandOutput.printLine(
+                var line =
                     "wrote \(summary.rows) rows (\(summary.impressions) impressions, \(summary.feedbackRows) with "
-                        + "feedback, \(summary.unobservedRows) unobserved, \(summary.dwellRows) with dwell, "
-                        + "\(summary.clicks) clicks) to \(summary.dataFile), \(summary.itemContextFile) and "
-                        + "\(summary.schemaFile)")
+                    + "feedback, \(summary.unobservedRows) unobserved, \(summary.dwellRows) with dwell, "
+                    + "\(summary.clicks) clicks) to \(summary.dataFile), \(summary.itemContextFile) and "
+                line += summary.schemaFile
+                if summary.skippedImpressions > 0 {
+                    line += "; left out \(summary.skippedImpressions) impressions that show items beyond the served "
+                    line += "catalogue's rows (served with a later catalogue version; serve it with --online-catalogue "
+                    line += "to export them)"
+                }
+                CommandOutput.printLine(line)
             }
         }
     }

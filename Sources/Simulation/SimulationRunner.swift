@@ -92,7 +92,13 @@ public enum SimulationRunner {
             throw .catalogueMismatch("slate size \(spec.slateSize), the world shows at most \(world.slots) items")
         }
         guard spec.itemCount == world.itemCount else {
-            throw .catalogueMismatch("\(spec.itemCount) items, the world has \(world.itemCount)")
+            // Rows never move, so more rows than the world's are items added after its catalogue was uploaded.
+            let remedy =
+                spec.itemCount > world.itemCount
+                ? "; items were added after the world's catalogue: restart the broker with --online-catalogue set to "
+                    + "the version that was uploaded (`recpool catalogue list`)"
+                : ""
+            throw .catalogueMismatch("\(spec.itemCount) items, the world has \(world.itemCount)\(remedy)")
         }
         // As sets: the policy lists the schema's features in its own order, the world categorical ones first.
         let names = world.userFeatureNames

@@ -1,6 +1,7 @@
 import Foundation
 import RecData
 import RecModel
+import RecPolicy
 import Testing
 
 @testable import RecSimulation
@@ -100,6 +101,22 @@ import Testing
         ])
         #expect(try #require(report.baseline("oracle")).ctr > 0)
         for baseline in report.baselines { #expect((0...1).contains(baseline.ctr), "\(baseline.name)") }
+    }
+
+    /// A pool whose catalogue gained items after the world's was uploaded: the refusal says how to get back.
+    @Test func aCatalogueWithAddedItemsIsRefusedWithTheWayBack() throws {
+        let small = SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=30"))
+        let large = SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=31"))
+        #expect {
+            try SimulationRunner.checkCatalogue(SimulatorCatalog.spec(world: large), world: small)
+        } throws: { error in
+            "\(error)".contains("31 items, the world has 30; items were added after the world's catalogue: restart the broker with --online-catalogue")
+        }
+        #expect {
+            try SimulationRunner.checkCatalogue(SimulatorCatalog.spec(world: small), world: large)
+        } throws: { error in
+            "\(error)".contains("30 items, the world has 31") && !"\(error)".contains("were added")
+        }
     }
 
     /// Above 5,000 items the per-item learners and the feature-only reference are left out, and the report says so.

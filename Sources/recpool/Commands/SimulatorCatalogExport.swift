@@ -8,7 +8,7 @@ import RecPolicy
 enum SimulatorCatalogExport {
     /// Writes `catalogue.csv` (columns `item_id`, `topic_0…`: ``SimulatorCatalog/catalogue(world:)``'s ids and
     /// feature values, each written as the decimal of its exact value so it reads back bit for bit) and
-    /// `schema.toml` (its `[catalogue]` section, and `[logs]` naming the world's user features) into `folder`,
+    /// `schema.toml` (its `[catalogue]` section, and `[logs]` naming the world's user features with their values) into `folder`,
     /// creating it.
     /// - Returns: the items and the two paths.
     /// - Throws: ``CommandFailure`` naming the file that could not be written.
@@ -26,7 +26,12 @@ enum SimulatorCatalogExport {
             for value in catalogue.row(row) { csv += "," + Double(value).description }
             csv += "\n"
         }
-        let userFeatures = SimulatorCatalog.userFeatures(world: world).map { "\($0.name) = \"categorical\"" }
+        // Each user feature with its values, as the built-in world's policy knows them: a column per value, where a
+        // plain "categorical" would hash the values into 8 shared columns (docs/ONLINE.md, "The policy over a
+        // catalogue"). The world's value names (`u0_03`) need no TOML escaping.
+        let userFeatures = SimulatorCatalog.userFeatures(world: world).map { feature in
+            "\(feature.name) = { kind = \"categorical\", values = [\(feature.values.map { "\"\($0)\"" }.joined(separator: ", "))] }"
+        }
         let schema = """
             # The simulator world of \(world.config.items) items, \(world.config.topics) topics, seed \(world.config.seed)
             # (recpool simulate --export-catalogue). Its users are simulated, so the [logs] columns are never read.

@@ -33,11 +33,14 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     public var oracleGreedyValue: Double?
     /// Ground-truth mean click probability of the logged choice (simulator data only).
     public var oracleLoggedValue: Double?
+    /// The true and the feature-only click model scored on the segment's rows (``ReferenceModelScores``; simulator
+    /// data only, nil otherwise).
+    public var references: [ReferenceModelScores]?
 
     private enum CodingKeys: String, CodingKey {
         case segment, rows, undefined, clicks, meanReward, classification, atChosenThreshold, intervals
         case intervalsUndefined, warnings, calibration, ranking, roc
-        case oracleGreedyValue, oracleLoggedValue
+        case oracleGreedyValue, oracleLoggedValue, references
     }
 
     /// Encodes every key, writing `null` for a missing value.
@@ -58,6 +61,7 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
         try c.encode(roc, forKey: .roc)
         try c.encode(oracleGreedyValue, forKey: .oracleGreedyValue)
         try c.encode(oracleLoggedValue, forKey: .oracleLoggedValue)
+        try c.encode(references, forKey: .references)
     }
 }
 
@@ -144,6 +148,7 @@ public enum ModelEvaluation {
         // One definition of a click (reward > 0, as training labels are): the classification, calibration and ranking
         // figures are of clicks, whatever the reward's size; the mean reward is reported beside them.
         let clickLabels = data.clickLabels
+        let truth = data.oracle?.referenceProbabilities(actions: data.action, positions: data.position)
         var segments: [SegmentEvaluation] = []
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
@@ -188,7 +193,8 @@ public enum ModelEvaluation {
                     warnings: warnings, calibration: Calibration(labels: labels, scores: scores),
                     ranking: cutoffs.map { RankingMetrics(ranks: ranks, k: $0) },
                     roc: ClassificationMetrics.rocCurve(labels: labels, scores: scores).map { [$0.fpr, $0.tpr] },
-                    oracleGreedyValue: greedyValue, oracleLoggedValue: loggedValue))
+                    oracleGreedyValue: greedyValue, oracleLoggedValue: loggedValue,
+                    references: ReferenceModelScores.references(rows: rows, labels: labels, truth: truth)))
         }
         return EvaluationReport(
             dataset: data.name, model: modelName, rows: data.rows, featureWidth: spec.width, threshold: threshold,
@@ -277,7 +283,7 @@ extension SegmentEvaluation {
             segment: segment, rows: 0, undefined: Self.noRows, clicks: 0, meanReward: nil, classification: nil,
             atChosenThreshold: nil, intervals: nil, intervalsUndefined: Self.noRows, warnings: [], calibration: nil,
             ranking: cutoffs.map { RankingMetrics(ranks: [], k: $0) }, roc: [], oracleGreedyValue: nil,
-            oracleLoggedValue: nil)
+            oracleLoggedValue: nil, references: nil)
     }
 }
 

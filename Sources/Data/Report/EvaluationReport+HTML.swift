@@ -69,6 +69,18 @@ extension EvaluationReport {
             }
             page += "</tbody></table>\n"
         }
+        if segments.contains(where: { $0.references != nil }) {
+            // The ceilings a fitted model's AUC and log-loss are read against (ReferenceModelScores).
+            page += "<h2>Reference click models (simulator)</h2><table><thead><tr><th>segment</th><th>model</th>"
+                + "<th>ROC AUC</th><th>log-loss</th></tr></thead><tbody>\n"
+            for s in segments {
+                for r in s.references ?? [] {
+                    page += "<tr><td>\(s.segment.rawValue)</td><td>\(e(r.name))</td><td>\(f(r.rocAUC, 4))</td>"
+                        + "<td>\(f(r.logLoss, 4))</td></tr>\n"
+                }
+            }
+            page += "</tbody></table>\n"
+        }
         page += "<h2>Off-policy value of \(e(offPolicy.policy))</h2>\n"
         page += "<table><thead><tr><th>segment</th><th>rows</th><th>logged mean reward</th><th>ESS</th>"
         for estimator in OffPolicyEstimator.allCases { page += "<th>\(estimator.label) [95% CI]</th>" }

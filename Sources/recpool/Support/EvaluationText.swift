@@ -29,6 +29,15 @@ enum EvaluationText {
                     "    ground truth (simulator): logged policy \(f(s.oracleLoggedValue))  model greedy "
                         + "\(f(s.oracleGreedyValue)) (mean click probability)")
             }
+            if let references = s.references {
+                // What the model's AUC and log-loss are read against: the feature-only model is the best a model of
+                // the logged features can do.
+                out.append(
+                    "    references (simulator): "
+                        + references.map {
+                            "\($0.name.replacingOccurrences(of: "_", with: " ")) AUC \(f($0.rocAUC)) log-loss \(f($0.logLoss))"
+                        }.joined(separator: "; "))
+            }
             for warning in s.warnings { out.append("    warning: \(warning)") }
         }
         out.append("  off-policy value of \(result.offPolicy.policy):")

@@ -366,15 +366,28 @@ final class CatalogueCoordinator {
                 var document = view(record, catalogue: record.version == latest?.record.version ? latest?.catalogue : nil)
                 document.confirmed = confirmed
                 if !confirmed {
-                    let replicas: [CatalogueReplica] = document.replicas ?? []
-                    let refusals = replicas.compactMap { replica in replica.error.map { "\(replica.worker): \($0)" } }
                     logger.warning(
                         "catalogue version acknowledged before every worker confirmed it",
-                        metadata: ["version": "\(version)", "refusals": "\(refusals.joined(separator: "; "))"])
+                        metadata: [
+                            "version": "\(version)",
+                            "unconfirmed": "\(Self.unconfirmed(document.replicas ?? [], version: version))",
+                        ])
                 }
                 answer(identity, header, document: WireJSON.encode(document))
             }
         }
+    }
+
+    /// Each replica that has not confirmed `version`, with why: the reason it refused a version, or the version it
+    /// serves while it installs (`w-1: serves 3, installing`); `none` when every listed replica confirmed it, so
+    /// the log never carries an empty field.
+    static func unconfirmed(_ replicas: [CatalogueReplica], version: UInt64) -> String {
+        let pending = replicas.filter { ($0.version ?? 0) < version }.map { replica in
+            if let error = replica.error { return "\(replica.worker): refused: \(error)" }
+            let serving = replica.version.map { "serves \($0)" } ?? "serves none"
+            return "\(replica.worker): \(serving), installing"
+        }
+        return pending.isEmpty ? "none" : pending.joined(separator: "; ")
     }
 
     /// What the registry holds for `version`: its SHA-256, nothing, or why its record cannot be read (logged), so a

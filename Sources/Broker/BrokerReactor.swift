@@ -1,3 +1,4 @@
+import Foundation
 import BrokerCore
 import Logging
 import RecStore
@@ -98,6 +99,16 @@ public final class BrokerReactor: Sendable {
     /// - Parameter onBound: called once, on this thread, with the bound endpoints or the bind error.
     public func run(onBound: (Result<BrokerEndpoints, BrokerError>) -> Void) -> Result<Void, BrokerError> {
         var control: ControlPlane? = nil
+        // A state directory this run creates is removed again if the broker never binds (an endpoint in use, a
+        // CURVE or store failure): a failed start leaves nothing behind, and no request was ever acknowledged.
+        // Declared first, so it runs last, after the control thread has stopped.
+        let createdDirectory = settings.stateDirectory.flatMap {
+            FileManager.default.fileExists(atPath: $0) ? nil : $0
+        }
+        var bound = false
+        defer {
+            if let createdDirectory, !bound { try? FileManager.default.removeItem(atPath: createdDirectory) }
+        }
         if let directory = settings.stateDirectory {
             do {
                 let store = try RecStore(directory: directory)
@@ -143,6 +154,7 @@ public final class BrokerReactor: Sendable {
             onBound(.failure(error))
             return .failure(error)
         }
+        bound = true
         monitor.start()
         onBound(.success(endpoints))
         defer {

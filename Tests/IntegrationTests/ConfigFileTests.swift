@@ -140,6 +140,23 @@ struct ConfigFileTests {
         let taken = try runTool(
             "recpool-broker", ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*"])
         #expect(taken.code == 69, "\(taken.stderr)")
+        // A state directory that run created is gone again: a failed start leaves nothing behind.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-bind-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let takenWithState = try runTool(
+            "recpool-broker",
+            ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", state])
+        #expect(takenWithState.code == 69, "\(takenWithState.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state), "\(state) was left behind")
+        // One that existed before is kept, with what it held.
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try "kept".write(toFile: state + "/note", atomically: true, encoding: .utf8)
+        let takenExisting = try runTool(
+            "recpool-broker",
+            ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", state])
+        #expect(takenExisting.code == 69, "\(takenExisting.stderr)")
+        #expect(FileManager.default.fileExists(atPath: state + "/note"))
         // The metrics address too (docs/OPERATIONS.md, "Exit codes"), and it is never logged as listening.
         let port = try #require(cluster.endpoints.frontend.split(separator: ":").last.map(String.init))
         let metricsTaken = try runTool(

@@ -28,31 +28,20 @@ enum SimulatorCatalogExport {
         }
         // Each user feature with its values, as the built-in world's policy knows them: a column per value, where a
         // plain "categorical" would hash the values into 8 shared columns (docs/ONLINE.md, "The policy over a
-        // catalogue"). The world's value names (`u0_03`) need no TOML escaping.
-        let userFeatures = SimulatorCatalog.userFeatures(world: world).map { feature in
-            "\(feature.name) = { kind = \"categorical\", values = [\(feature.values.map { "\"\($0)\"" }.joined(separator: ", "))] }"
-        }
-        let schema = """
-            # The simulator world of \(world.config.items) items, \(world.config.topics) topics, seed \(world.config.seed)
-            # (recpool simulate --export-catalogue). Its users are simulated, so the [logs] columns are never read.
-            [logs]
-            timestamp = "timestamp"
-            item = "item_id"
-            position = "position"
-            click = "click"
-            propensity = "propensity"
-
-            [logs.user_features]
-            \(userFeatures.joined(separator: "\n"))
-
-            [catalogue]
-            file = "catalogue.csv"
-            item = "item_id"
-
-            [catalogue.item_features]
-            \(names.map { "\($0) = \"numeric\"" }.joined(separator: "\n"))
-
-            """
+        // catalogue"). One TOML writer for every schema RecPool writes (`DataSchema.toml()`, which escapes names).
+        let layout = DataSchema(
+            logs: DataSchema.Logs(
+                timestamp: "timestamp", item: "item_id", position: "position", outcome: "click",
+                propensity: "propensity",
+                userFeatures: SimulatorCatalog.userFeatures(world: world).map {
+                    DataSchema.Feature($0.name, .categorical, values: $0.values)
+                }),
+            catalogue: DataSchema.Catalogue(
+                file: "catalogue.csv", item: "item_id", itemFeatures: names.map { DataSchema.Feature($0, .numeric) }))
+        let schema =
+            "# The simulator world of \(world.config.items) items, \(world.config.topics) topics, seed "
+            + "\(world.config.seed)\n# (recpool simulate --export-catalogue). Its users are simulated, so the [logs] "
+            + "columns are never read.\n" + layout.toml()
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {

@@ -7,13 +7,8 @@ import Testing
 /// apart, and the reference figures `recpool eval` reports beside a model's.
 @Suite("The feature-only click model")
 struct FeatureOnlyClickModelTests {
-    static let world: SimulatorWorld = {
-        var config = SimulatorConfig()
-        config.users = 2_000
-        config.items = 10
-        config.warmFraction = 0.2
-        return SimulatorWorld(config: config)
-    }()
+    /// A small world with warm users (12 items, 3,000 users, 15% warm).
+    static var world: SimulatorWorld { ModelEvaluationTests.world }
 
     @Test("a user's probability is the mean of the ground truth over the users with its codes and history flag")
     func groupMean() throws {
@@ -21,10 +16,10 @@ struct FeatureOnlyClickModelTests {
         let model = FeatureOnlyClickModel(world: world)
         let features = world.config.userFeatureCardinalities.count
         let key = { (u: Int) in Array(world.featureCodes[(u * features)..<((u + 1) * features)]) + [world.warm[u] ? 1 : 0] }
-        for user in [0, 1, 17, 999, 1_999] {
+        for user in [0, 1, 17, 999, 2_999] {
             let group = (0..<world.config.users).filter { key($0) == key(user) }
             #expect(model.groupSize(user: user) == group.count)
-            for (item, position) in [(0, 0), (3, 1), (9, 2)] {
+            for (item, position) in [(0, 0), (3, 1), (11, 2)] {
                 let expected = group.reduce(0.0) {
                     $0 + world.clickProbability(user: $1, item: item, position: position)
                 } / Double(group.count)

@@ -106,8 +106,15 @@ public final class BrokerReactor: Sendable {
             FileManager.default.fileExists(atPath: $0) ? nil : $0
         }
         var bound = false
+        // Signalled when the control thread's loop has returned, so the directory is removed only once nothing
+        // writes into it any more.
+        let controlFinished = DispatchSemaphore(value: 0)
+        var controlStarted = false
         defer {
-            if let createdDirectory, !bound { try? FileManager.default.removeItem(atPath: createdDirectory) }
+            if let createdDirectory, !bound {
+                if controlStarted { _ = controlFinished.wait(timeout: .now() + .seconds(10)) }
+                try? FileManager.default.removeItem(atPath: createdDirectory)
+            }
         }
         if let directory = settings.stateDirectory {
             do {
@@ -121,7 +128,13 @@ public final class BrokerReactor: Sendable {
                 return .failure(.store(error))
             }
         }
-        if let control { DedicatedThread.start(name: "broker-control") { control.run() } }
+        if let control {
+            controlStarted = true
+            DedicatedThread.start(name: "broker-control") {
+                control.run()
+                controlFinished.signal()
+            }
+        }
         defer { control?.stop() }
         // Nothing binds before the durable state is loaded: a broker that cannot read it never serves.
         if let control, case .failure(let error) = control.waitUntilStarted() {

@@ -67,17 +67,41 @@ public struct Tensor: Sendable, Hashable {
         _ frame: [UInt8], maxRows: Int = Int(UInt32.max), maxCols: Int = Int(UInt32.max), requireFinite: Bool = true
     ) throws(WireError) -> (rows: Int, cols: Int) {
         let (rows, cols) = try shape(of: frame, maxRows: maxRows, maxCols: maxCols)
-        if requireFinite {
-            let bad: Int? = frame.withUnsafeBytes { raw in
-                for index in 0..<(rows * cols) {
-                    let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
-                    if bits & 0x7F80_0000 == 0x7F80_0000 { return index }
-                }
-                return nil
-            }
-            if let bad { throw .nonFiniteValue(row: bad / cols, column: bad % cols) }
+        if requireFinite, let bad = frame.withUnsafeBytes({ firstNonFinite(inEncoded: $0, count: rows * cols) }) {
+            throw .nonFiniteValue(row: bad / cols, column: bad % cols)
         }
         return (rows, cols)
+    }
+
+    /// The index (row-major) of the first of an encoded tensor frame's `count` values that is NaN or
+    /// infinite, or `nil` when every one is finite. Reads the bit patterns in place, from byte 8 on.
+    ///
+    /// A float32 is not finite exactly when its exponent bits are all set (IEEE 754-2019, §3.4), that
+    /// is when its bits without the sign are at least `0x7F80_0000`. The scan takes the largest such
+    /// value over blocks of 1,024 with no branch inside a block, which the compiler turns into vector
+    /// `max` instructions (about 6× faster than a test per value, issue 19), and looks for the index
+    /// only in a block that has one. Every receiver of a tensor (worker, ``validate(_:maxRows:maxCols:requireFinite:)``,
+    /// ``init(decoding:maxRows:maxCols:requireFinite:)``) checks through this one scan.
+    /// - Parameters:
+    ///   - frame: the encoded tensor: the 8-byte shape, then the values as little-endian float32.
+    ///   - count: the values to check, rows × cols.
+    /// - Precondition: `frame.count >= 8 + 4 · count`.
+    public static func firstNonFinite(inEncoded frame: UnsafeRawBufferPointer, count: Int) -> Int? {
+        precondition(count >= 0 && frame.count >= 8 + 4 * count, "Tensor.firstNonFinite: \(count) values in \(frame.count) bytes")
+        guard count > 0, let base = frame.baseAddress else { return nil }
+        let values = base + 8
+        func magnitudeBits(_ index: Int) -> UInt32 {
+            UInt32(littleEndian: values.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)) & 0x7FFF_FFFF
+        }
+        var start = 0
+        while start < count {
+            let end = min(start &+ 1024, count)
+            var largest: UInt32 = 0
+            for index in start..<end { largest = max(largest, magnitudeBits(index)) }
+            if largest >= 0x7F80_0000 { return (start..<end).first { magnitudeBits($0) >= 0x7F80_0000 } }
+            start = end
+        }
+        return nil
     }
 
     private static func shape(of frame: [UInt8], maxRows: Int, maxCols: Int) throws(WireError) -> (Int, Int) {
@@ -131,10 +155,8 @@ public struct Tensor: Sendable, Hashable {
         #if !_endian(little)
             for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
         #endif
-        if requireFinite {
-            for (index, value) in values.enumerated() where !value.isFinite {
-                throw .nonFiniteValue(row: index / cols, column: index % cols)
-            }
+        if requireFinite, let bad = frame.withUnsafeBytes({ Self.firstNonFinite(inEncoded: $0, count: count) }) {
+            throw .nonFiniteValue(row: bad / cols, column: bad % cols)
         }
         self.rows = rows
         self.cols = cols

@@ -56,31 +56,10 @@ struct ReceivedRequest: Sendable {
     /// The shape of an encoded tensor, after checking it and that every value is finite.
     private static func validate(_ raw: UnsafeRawBufferPointer, _ limits: WireLimits) throws(WireError) -> TensorShape {
         let (rows, cols) = try Tensor.shape(ofEncoded: raw, maxRows: limits.maxRows, maxCols: limits.maxColumns)
-        if let bad = firstNonFinite(raw, count: rows * cols) {
+        if let bad = Tensor.firstNonFinite(inEncoded: raw, count: rows * cols) {
             throw .nonFiniteValue(row: bad / cols, column: bad % cols)
         }
         return TensorShape(rows: rows, cols: cols)
-    }
-
-    /// The index of the first value of a tensor frame that is NaN or infinite (all exponent bits set),
-    /// or `nil`. Scans the bit patterns in blocks with no early exit inside a block, which the compiler
-    /// vectorizes, and looks for the index only in a block that has one.
-    static func firstNonFinite(_ raw: UnsafeRawBufferPointer, count: Int) -> Int? {
-        let exponent: UInt32 = 0x7F80_0000
-        func bits(_ index: Int) -> UInt32 {
-            UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + index * 4, as: UInt32.self))
-        }
-        var start = 0
-        while start < count {
-            let end = min(start + 256, count)
-            var any: UInt32 = 0
-            for index in start..<end { any |= (bits(index) & exponent) == exponent ? 1 : 0 }
-            if any != 0 {
-                return (start..<end).first { bits($0) & exponent == exponent }
-            }
-            start = end
-        }
-        return nil
     }
 
     /// The rows this request adds to a micro-batch (1 when its tensor is invalid: it is not scored).

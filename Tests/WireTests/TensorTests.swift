@@ -73,6 +73,61 @@ struct TensorValidationTests {
         #expect(throws: WireError.tensorTooShort(bytes: 2)) { try Tensor.validate([0, 1]) }
     }
 
+    /// The bit patterns that are not finite: quiet and signalling NaN of either sign, the largest NaN
+    /// payload, and both infinities.
+    static let nonFinitePatterns: [UInt32] = [0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0xFF80_0001, 0x7FFF_FFFF, 0xFFFF_FFFF, 0x7F80_0000, 0xFF80_0000]
+
+    /// An encoded tensor of `count` finite values that include the extremes a bit test could mistake
+    /// for non-finite (the largest finite magnitude, subnormals, −0), with `bad` written at `index`.
+    static func frame(count: Int, bad: UInt32? = nil, at index: Int = 0, offset: Int = 0) -> [UInt8] {
+        let extremes: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0, 1e-40, -3.5]
+        var values = (0..<count).map { extremes[$0 % extremes.count] }
+        if let bad { values[index] = Float(bitPattern: bad) }
+        return [UInt8](repeating: 0xAB, count: offset) + Tensor(rows: 1, cols: count, values: values).encoded()
+    }
+
+    @Test("the non-finite scan finds the first NaN or infinity at block edges, in frames at any alignment",
+          arguments: [0, 1, 1023, 1024, 1025, 2047, 2999])
+    func firstNonFiniteAtEdges(index: Int) throws {
+        for pattern in Self.nonFinitePatterns {
+            for offset in 0..<4 {
+                let bytes = Self.frame(count: 3000, bad: pattern, at: index, offset: offset)
+                let found = bytes.withUnsafeBytes { Tensor.firstNonFinite(inEncoded: UnsafeRawBufferPointer(rebasing: $0[offset...]), count: 3000) }
+                #expect(found == index, "pattern \(String(pattern, radix: 16)) at \(index), offset \(offset)")
+            }
+            let frame = Self.frame(count: 3000, bad: pattern, at: index)
+            #expect(throws: WireError.nonFiniteValue(row: 0, column: index)) { try Tensor.validate(frame) }
+            #expect(throws: WireError.nonFiniteValue(row: 0, column: index)) { try Tensor(decoding: frame) }
+        }
+    }
+
+    @Test("finite extremes pass the scan; of several bad values the first is named", arguments: [1, 7, 1024, 5000])
+    func firstNonFiniteFinite(count: Int) throws {
+        let frame = Self.frame(count: count)
+        #expect(frame.withUnsafeBytes { Tensor.firstNonFinite(inEncoded: $0, count: count) } == nil)
+        #expect(try Tensor.validate(frame) == (1, count))
+        var two = Self.frame(count: count, bad: 0x7F80_0000, at: count - 1)
+        let earlier = count / 2
+        withUnsafeBytes(of: UInt32(0xFFC0_0000).littleEndian) { two.replaceSubrange((8 + 4 * earlier)..<(12 + 4 * earlier), with: $0) }
+        #expect(two.withUnsafeBytes { Tensor.firstNonFinite(inEncoded: $0, count: count) } == earlier)
+    }
+
+    @Test("the scan agrees with a test of each value on random bit patterns")
+    func firstNonFiniteAgreesWithReference() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let count = Int.random(in: 1...2500, using: &generator)
+            // Mostly finite; now and then an exponent of all ones.
+            let bits = (0..<count).map { _ -> UInt32 in
+                let raw = UInt32.random(in: 0...UInt32.max, using: &generator)
+                return Int.random(in: 0..<4000, using: &generator) == 0 ? raw | 0x7F80_0000 : raw & 0xBFFF_FFFF
+            }
+            let frame = Tensor(rows: 1, cols: count, values: bits.map(Float.init(bitPattern:))).encoded()
+            let expected = bits.firstIndex { !Float(bitPattern: $0).isFinite }
+            #expect(frame.withUnsafeBytes { Tensor.firstNonFinite(inEncoded: $0, count: count) } == expected)
+        }
+    }
+
     @Test("columns are read from an encoded frame's bytes 4–7 without decoding it", arguments: [1, 3, 106, 70_000])
     func columnsOfEncoded(cols: Int) {
         let frame = Tensor(rows: 2, cols: cols, values: [Float](repeating: 1, count: 2 * cols)).encoded()

@@ -11,6 +11,7 @@ Usage: peer_bench.py BIN_DIR PYTHON [--section peer|scale|transport|all] [--repe
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,10 +57,17 @@ def loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections
     args = [os.path.join(bin_dir, "recpool"), "loadtest", "--broker", frontend, "--concurrency", str(concurrency),
             "--batch", str(batch), "--width", str(width), "--duration", duration, "--json", "--quiet",
             "--connections", str(connections), "--timeout-ms", "5000"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(out.stderr or out.stdout)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # The load generator's own CPU (utime + stime of the reaped child; the pools' processes are still
+    # running, so they are not in RUSAGE_CHILDREN yet): it shares the cores with both pools.
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["loadgen_cpu_us"] = cpu_s / max(result["completed"], 1) * 1e6
+    return result
 
 
 def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration, connections=1):
@@ -75,10 +83,15 @@ def measure(kind, bin_dir, python, workers, batch, width, concurrency, duration,
         r = loadtest(bin_dir, frontend, batch, width, concurrency, duration, connections)
         cpu = meter.per_request(r["completed"])
         keep = ("sent", "completed", "lost", "errors", "throughput_rps", "rows_per_s", "p50_ms", "p99_ms",
-                "p999_ms", "max_ms", "breakdown")
+                "p999_ms", "max_ms", "breakdown", "loadgen_cpu_us")
         return {**{k: r[k] for k in keep}, **cpu}
     finally:
         cluster.stop()
+
+
+def error_counts(errors):
+    """The run's error replies by status, `none` when there were none (never an empty `{}`)."""
+    return ", ".join(f"{status} {count}" for status, count in sorted(errors.items())) or "none"
 
 
 def spread(runs, key):
@@ -96,8 +109,9 @@ def interleaved(args, kinds):
                 r = measure(kind, args.bin_dir, args.python, 2, batch, 106, args.concurrency, args.duration)
                 runs.setdefault(f"{kind}/{batch}", []).append(r)
                 print(f"repeat {rep + 1} {kind} batch {batch}: {r['throughput_rps']:.0f} req/s "
-                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {r['errors']} lost {r['lost']} "
-                      f"CPU/req broker {r['broker_cpu_us']:.1f} µs workers {r['workers_cpu_us']:.1f} µs",
+                      f"p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms errors {error_counts(r['errors'])} "
+                      f"lost {r['lost']} CPU/req broker {r['broker_cpu_us']:.1f} µs workers "
+                      f"{r['workers_cpu_us']:.1f} µs load generator {r['loadgen_cpu_us']:.1f} µs",
                       file=sys.stderr)
     return runs
 
@@ -107,8 +121,8 @@ def peer_section(args, results):
     print(f"\n### RecPool against the peer pool (2 workers each, concurrency {args.concurrency}, "
           f"closed loop, {args.duration} per run, medians of {args.repeats}; range in brackets)\n")
     print("| batch | pool | req/s | rows/s | p50 ms | p99 ms | req/s ratio | p99 ratio (peer ÷ RecPool) "
-          "| broker CPU µs/req | workers CPU µs/req |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| broker CPU µs/req | workers CPU µs/req | load generator CPU µs/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for batch in args.batches:
         rp, pe = runs[f"recpool/{batch}"], runs[f"peer/{batch}"]
         for name, r in (("RecPool", rp), ("peer (pyzmq + numpy)", pe)):
@@ -118,7 +132,7 @@ def peer_section(args, results):
                   f"{median(r, 'rows_per_s'):,.0f} | {median(r, 'p50_ms'):.3f} | {median(r, 'p99_ms'):.3f} "
                   f"[{spread(r, 'p99_ms')}] | {ratio if name == 'RecPool' else 1:.2f}× | "
                   f"{p99r if name == 'RecPool' else 1:.2f} | {median(r, 'broker_cpu_us'):.1f} | "
-                  f"{median(r, 'workers_cpu_us'):.1f} |")
+                  f"{median(r, 'workers_cpu_us'):.1f} | {median(r, 'loadgen_cpu_us'):.1f} |")
     results["peer"] = runs
 
 

@@ -24,7 +24,17 @@ struct BrokerCommand: AsyncParsableCommand {
             """)
 
     /// Reads the environment and the configuration file before ArgumentParser parses.
-    static func main() async { await runConfigured(table: "broker") }
+    static func main() async {
+        // On the main thread, before libzmq's and the broker's threads allocate.
+        _ = heapThresholds
+        await runConfigured(table: "broker")
+    }
+
+    /// The heap thresholds, set once at start-up (``FreeMemory/keepFreedBlocks(trimThreshold:mmapThreshold:environment:)``):
+    /// without them each large request's buffer was page-faulted in afresh.
+    static let heapThresholds = FreeMemory.keepFreedBlocks(
+        trimThreshold: FreeMemory.daemonThresholds.trim, mmapThreshold: FreeMemory.daemonThresholds.mmap,
+        environment: ProcessInfo.processInfo.environment)
 
     @Option(help: "Client-facing ROUTER endpoint (a non-loopback address needs CURVE keys or --insecure).")
     var frontend = "tcp://127.0.0.1:5555"
@@ -209,7 +219,11 @@ struct BrokerCommand: AsyncParsableCommand {
                 Task {
                     guard await metricsService?.listening.wait() ?? true else { return }
                     logger.info(
-                        "listening", metadata: ["frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)"])
+                        "listening",
+                        metadata: [
+                            "frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)",
+                            "malloc_thresholds": "\(Self.heapThresholds)",
+                        ])
                     CommandOutput.printLine(WireJSON.encode(endpoints))
                 }
             case .failure(let error):

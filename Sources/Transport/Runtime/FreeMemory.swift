@@ -58,6 +58,64 @@ public enum FreeMemory {
         return option(arenaMaxOption, Int32(count)) == 1 ? .set(count) : .unavailable
     }
 
+    /// glibc's `M_TRIM_THRESHOLD` and `M_MMAP_THRESHOLD` (malloc.h).
+    private static let trimThresholdOption: Int32 = -1
+    private static let mmapThresholdOption: Int32 = -3
+
+    /// What ``keepFreedBlocks(trimThreshold:mmapThreshold:environment:)`` did.
+    public enum HeapThresholds: Sendable, Equatable {
+        /// Both thresholds were set, in bytes.
+        case set(trim: Int, mmap: Int)
+        /// The environment sets one of them (the setting, as `NAME=value`): glibc reads it at start-up and it is
+        /// left in force.
+        case environment(String)
+        /// The C library has no `mallopt`, or refused a value.
+        case unavailable
+    }
+
+    /// Keeps up to `trimThreshold` bytes of freed memory at the top of the heap instead of giving it back at
+    /// once (`mallopt(M_TRIM_THRESHOLD)`), and serves allocations below `mmapThreshold` bytes from the heap
+    /// (`mallopt(M_MMAP_THRESHOLD)`), unless the environment sets either (`MALLOC_TRIM_THRESHOLD_`,
+    /// `MALLOC_MMAP_THRESHOLD_`, or `glibc.malloc.trim_threshold` / `glibc.malloc.mmap_threshold` in
+    /// `GLIBC_TUNABLES`), which take precedence.
+    ///
+    /// Why: libzmq allocates each received message of more than a few hundred bytes with `malloc` and frees it once
+    /// it is sent on or scored. With glibc's default trim threshold (128 KiB, moved by its own heuristics) the heap
+    /// top shrank after nearly every 108 KB request of 256 rows and grew again for the next, so every request
+    /// paid page faults and page zeroing in the kernel: at batch 256 that was 15–18% of the broker's and of the
+    /// workers' CPU per request (docs/BENCHMARKS.md, "Heap thresholds"). Memory above `mmapThreshold` (a flood of
+    /// 16 MiB requests) is still mapped and unmapped per allocation, so it goes back to the system when freed, and
+    /// `returnToSystem()` still gives back the whole free heap after a burst.
+    /// - Parameters:
+    ///   - trimThreshold: bytes of free heap top kept, at least 1.
+    ///   - mmapThreshold: the smallest allocation mapped on its own, in bytes, at least 1.
+    ///   - environment: the process environment (`ProcessInfo.processInfo.environment`).
+    /// - Returns: what was done.
+    @discardableResult
+    public static func keepFreedBlocks(trimThreshold: Int, mmapThreshold: Int, environment: [String: String])
+        -> HeapThresholds
+    {
+        for name in ["MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"] {
+            if let set = environment[name] { return .environment("\(name)=\(set)") }
+        }
+        if let tunables = environment["GLIBC_TUNABLES"],
+            tunables.contains("glibc.malloc.trim_threshold") || tunables.contains("glibc.malloc.mmap_threshold")
+        {
+            return .environment("GLIBC_TUNABLES=\(tunables)")
+        }
+        guard (1...Int(Int32.max)).contains(trimThreshold), (1...Int(Int32.max)).contains(mmapThreshold),
+            let option = optionFunction,
+            option(trimThresholdOption, Int32(trimThreshold)) == 1,
+            option(mmapThresholdOption, Int32(mmapThreshold)) == 1
+        else { return .unavailable }
+        return .set(trim: trimThreshold, mmap: mmapThreshold)
+    }
+
+    /// The thresholds the broker and the worker set at start-up: 16 MiB of free heap top kept, allocations from
+    /// 4 MiB up mapped on their own. Bounded well below the resident-set margins the flood and fuzz tests keep
+    /// (30–64 MiB), and well above a 256-row request (108 KB) or a 4,096-row one (1.7 MB).
+    public static let daemonThresholds = (trim: 16 << 20, mmap: 4 << 20)
+
     /// Gives the free memory at the top of the heap and in every arena back to the system
     /// (`malloc_trim(0)`). glibc keeps freed blocks for reuse, so after a burst of large
     /// allocations a process's resident set stays at its peak until this is called.

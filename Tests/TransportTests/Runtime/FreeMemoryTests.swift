@@ -19,6 +19,31 @@ struct FreeMemoryTests {
         #expect(FreeMemory.limitArenas(to: count, environment: [:]) == .unavailable)
     }
 
+    @Test("a trim or mmap threshold in the environment takes precedence over the daemons' heap thresholds", arguments: [
+        ("MALLOC_TRIM_THRESHOLD_", "0"), ("MALLOC_MMAP_THRESHOLD_", "65536"),
+        ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0"), ("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=1"),
+    ])
+    func thresholdsFromEnvironment(name: String, value: String) {
+        #expect(
+            FreeMemory.keepFreedBlocks(trimThreshold: 1 << 20, mmapThreshold: 1 << 20, environment: [name: value])
+                == .environment("\(name)=\(value)"))
+    }
+
+    @Test("a tunable that names neither threshold leaves them to be set; a threshold under 1 or over Int32 is not passed")
+    func thresholdValues() {
+        #expect(FreeMemory.keepFreedBlocks(trimThreshold: 0, mmapThreshold: 1 << 20, environment: [:]) == .unavailable)
+        #expect(FreeMemory.keepFreedBlocks(trimThreshold: 1 << 20, mmapThreshold: -5, environment: [:]) == .unavailable)
+        #expect(
+            FreeMemory.keepFreedBlocks(trimThreshold: 1 << 40, mmapThreshold: 1 << 20, environment: [:]) == .unavailable)
+        #if canImport(Glibc)
+            let tunables = ["GLIBC_TUNABLES": "glibc.malloc.arena_max=2"]
+            let (trim, mmap) = FreeMemory.daemonThresholds
+            #expect(
+                FreeMemory.keepFreedBlocks(trimThreshold: trim, mmapThreshold: mmap, environment: tunables)
+                    == .set(trim: trim, mmap: mmap))
+        #endif
+    }
+
     #if canImport(Glibc)
         @Test("glibc takes the cap")
         func glibc() {

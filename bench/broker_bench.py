@@ -4,7 +4,9 @@ Both paths are driven by the same C load generator (bench/reference/zmqbench.c) 
 workers each: echo workers behind the reference forwarder, recpool-worker processes behind
 recpool-broker. Each configuration runs REPEATS times, interleaved, and the medians are reported.
 
-Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--json OUT] [--baseline BIN_DIR]
+Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--rows 1] [--json OUT] [--baseline BIN_DIR]
+
+--rows sets the rows of each RecPool SCORE (a batch; the reference path always echoes 64-byte frames).
 
 --baseline names a second build (an earlier commit's recpool-broker and recpool-worker), run interleaved
 with BIN_DIR's so that a change to the broker is measured before and after in one session.
@@ -26,13 +28,13 @@ def client(zmqbench, endpoint, mode, concurrency, requests, width, rows=1):
     return json.loads(out.stdout)
 
 
-def measure(cluster, zmqbench, endpoint, mode, width, latency_n, throughput_n):
+def measure(cluster, zmqbench, endpoint, mode, width, latency_n, throughput_n, rows=1):
     """Latency at 1 in flight, throughput at 16, and CPU per request of the broker (the cluster's first
     process) and of its workers (the others) over the throughput run, from /proc."""
-    client(zmqbench, endpoint, mode, 4, 2000, width)  # warm-up
-    c1 = client(zmqbench, endpoint, mode, 1, latency_n, width)
+    client(zmqbench, endpoint, mode, 4, 2000, width, rows)  # warm-up
+    c1 = client(zmqbench, endpoint, mode, 1, latency_n, width, rows)
     meter = CPUMeter(cluster.procs[0], cluster.procs[1:])
-    c16 = client(zmqbench, endpoint, mode, 16, throughput_n, width)
+    c16 = client(zmqbench, endpoint, mode, 16, throughput_n, width, rows)
     cpu = meter.per_request(throughput_n)
     return {"p50_us": c1["p50_us"], "p99_us": c1["p99_us"], "rps_c1": c1["rps"], "rps_c16": c16["rps"], **cpu}
 
@@ -57,7 +59,8 @@ def recpool_run(bin_dir, zmqbench, width, args):
         endpoints = start_broker(cluster, bin_dir)
         start_workers(cluster, bin_dir, endpoints["backend"], 2, "--input-width", str(width), prefix="bench-")
         time.sleep(0.5)
-        return measure(cluster, zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests, args.throughput_requests)
+        return measure(cluster, zmqbench, endpoints["frontend"], "recpool", width, args.latency_requests,
+                       args.throughput_requests, args.rows)
     finally:
         cluster.stop()
 
@@ -67,6 +70,7 @@ def main():
     parser.add_argument("bin_dir")
     parser.add_argument("zmqbench")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=1, help="rows per RecPool SCORE request (a batch)")
     parser.add_argument("--latency-requests", type=int, default=5000)
     parser.add_argument("--throughput-requests", type=int, default=100000)
     parser.add_argument("--json")
@@ -97,11 +101,12 @@ def main():
           f"{ref['p99_us']:.0f} | {ref['rps_c16']:.0f} | 1.00 | 1.00 | {ref['broker_cpu_us']:.1f} | "
           f"{ref['workers_cpu_us']:.1f} | 1.00 |")
     summary = {"reference": ref}
-    rows = [("recpool_w8", "RecPool broker + workers, SCORE 1 row × 8 features"),
-            ("recpool_w106", "RecPool broker + workers, SCORE 1 row × 106 features")]
+    shape = f"{args.rows} row{'s' if args.rows != 1 else ''}"
+    rows = [("recpool_w8", f"RecPool broker + workers, SCORE {shape} × 8 features"),
+            ("recpool_w106", f"RecPool broker + workers, SCORE {shape} × 106 features")]
     if args.baseline:
-        rows = [("baseline_w8", "baseline build, SCORE 1 row × 8 features"), rows[0],
-                ("baseline_w106", "baseline build, SCORE 1 row × 106 features"), rows[1]]
+        rows = [("baseline_w8", f"baseline build, SCORE {shape} × 8 features"), rows[0],
+                ("baseline_w106", f"baseline build, SCORE {shape} × 106 features"), rows[1]]
     for key, label in rows:
         m = {k: median(runs[key], k) for k in keys}
         summary[key] = m

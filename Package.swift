@@ -44,6 +44,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        /// The models' element-wise kernels that Swift leaves scalar (a header of static inline C functions).
+        .systemLibrary(name: "CNumerics", path: "Sources/CNumerics"),
 
         /// hnswlib (Debian's header-only `libhnswlib-dev`) behind a C interface: the only file that includes it.
         .target(
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "RecModel",
             dependencies: [
-                "CBLAS", "RecFiles",
+                "CBLAS", "CNumerics", "RecFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],

@@ -26,15 +26,9 @@ struct BrokerCommand: AsyncParsableCommand {
     /// Reads the environment and the configuration file before ArgumentParser parses.
     static func main() async {
         // On the main thread, before libzmq's and the broker's threads allocate.
-        _ = heapThresholds
+        _ = FreeMemory.daemonHeapThresholds
         await runConfigured(table: "broker")
     }
-
-    /// The heap thresholds, set once at start-up (``FreeMemory/keepFreedBlocks(trimThreshold:mmapThreshold:environment:)``):
-    /// without them each large request's buffer was page-faulted in afresh.
-    static let heapThresholds = FreeMemory.keepFreedBlocks(
-        trimThreshold: FreeMemory.daemonThresholds.trim, mmapThreshold: FreeMemory.daemonThresholds.mmap,
-        environment: ProcessInfo.processInfo.environment)
 
     @Option(help: "Client-facing ROUTER endpoint (a non-loopback address needs CURVE keys or --insecure).")
     var frontend = "tcp://127.0.0.1:5555"
@@ -222,7 +216,7 @@ struct BrokerCommand: AsyncParsableCommand {
                         "listening",
                         metadata: [
                             "frontend": "\(endpoints.frontend)", "backend": "\(endpoints.backend)",
-                            "malloc_thresholds": "\(Self.heapThresholds)",
+                            "malloc_thresholds": "\(FreeMemory.daemonHeapThresholds)",
                         ])
                     CommandOutput.printLine(WireJSON.encode(endpoints))
                 }

@@ -25,14 +25,9 @@ struct WorkerCommand: AsyncParsableCommand {
     static func main() async {
         // On the main thread, before the concurrency pool's threads allocate: they would each get an arena.
         _ = arenaLimit
-        _ = heapThresholds
+        _ = FreeMemory.daemonHeapThresholds
         await runConfigured(table: "worker")
     }
-
-    /// The heap thresholds, set once at start-up (``FreeMemory/keepFreedBlocks(trimThreshold:mmapThreshold:environment:)``).
-    static let heapThresholds = FreeMemory.keepFreedBlocks(
-        trimThreshold: FreeMemory.daemonThresholds.trim, mmapThreshold: FreeMemory.daemonThresholds.mmap,
-        environment: ProcessInfo.processInfo.environment)
 
     /// The malloc arena cap, set once at start-up: a replica's threads each grew an arena of catalogue-sized free
     /// blocks (docs/OPERATIONS.md, "Memory").
@@ -128,7 +123,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 "model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)",
                 // A file's model is unregistered (version 0) and known by its hash until WEIGHTS replace it.
                 "model_sha256": "\(replica.checkpointSHA256 ?? "seeded")",
-                "malloc_arenas": "\(Self.arenaLimit)", "malloc_thresholds": "\(Self.heapThresholds)",
+                "malloc_arenas": "\(Self.arenaLimit)", "malloc_thresholds": "\(FreeMemory.daemonHeapThresholds)",
             ])
         var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
         configuration.slots = slots

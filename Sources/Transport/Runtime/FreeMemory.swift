@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -115,6 +117,12 @@ public enum FreeMemory {
     /// 4 MiB up mapped on their own. Bounded well below the resident-set margins the flood and fuzz tests keep
     /// (30–64 MiB), and well above a 256-row request (108 KB) or a 4,096-row one (1.7 MB).
     public static let daemonThresholds = (trim: 16 << 20, mmap: 4 << 20)
+
+    /// ``daemonThresholds`` applied to this process under its environment, once, on first read: `recpool-broker` and
+    /// `recpool-worker` read it at the top of `main`, before their threads allocate, and log the value.
+    public static let daemonHeapThresholds = keepFreedBlocks(
+        trimThreshold: daemonThresholds.trim, mmapThreshold: daemonThresholds.mmap,
+        environment: ProcessInfo.processInfo.environment)
 
     /// Gives the free memory at the top of the heap and in every arena back to the system
     /// (`malloc_trim(0)`). glibc keeps freed blocks for reuse, so after a burst of large

@@ -167,18 +167,15 @@ public enum ModelEvaluation {
                 RankingMetrics.rank(of: data.action[$0], scores: all[($0 * k)..<(($0 + 1) * k)])
             }
             var greedyValue: Double?
-            var loggedValue: Double?
             if let oracle = data.oracle {
                 greedyValue =
                     rows.reduce(0.0) { sum, row in
                         let best = (0..<k).first { policy[row, $0] == 1 } ?? 0
                         return sum + oracle.probability(row: row, item: best, position: data.position[row])
                     } / Double(rows.count)
-                loggedValue =
-                    rows.reduce(0.0) {
-                        $0 + oracle.probability(row: $1, item: data.action[$1], position: data.position[$1])
-                    } / Double(rows.count)
             }
+            // The logged items' true click probabilities are the true click model's reference scores.
+            let loggedValue = truth.map { truth in rows.reduce(0.0) { $0 + truth.trueModel[$1] } / Double(rows.count) }
             segments.append(
                 SegmentEvaluation(
                     segment: segment, rows: rows.count, undefined: nil, clicks: classification.positives,

@@ -112,6 +112,10 @@ extension RecStore {
         public var click: Int
         /// The impression record as the worker sent it (JSON).
         public var record: String
+        /// The impression row's `created_ms` column, which its record repeats.
+        public var createdMs: UInt64 = 0
+        /// The impression row's `version` column, which its record repeats.
+        public var version: UInt64 = 0
     }
 
     /// What a group commit (``commitOnline(impressions:keep:feedback:)``) stored.
@@ -258,7 +262,7 @@ extension RecStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT f.impression_id, f.item, f.click, i.record FROM feedback f
+                    SELECT f.impression_id, f.item, f.click, i.record, i.created_ms, i.version FROM feedback f
                     JOIN impressions i ON i.id = f.impression_id WHERE f.unlearnt = 1 ORDER BY f.rowid
                     """)
             var scan = UnlearntScan()
@@ -270,7 +274,8 @@ extension RecStore {
                     scan.rows.append(
                         UnlearntFeedback(
                             impressionId: try row.value("impression_id"), item: try row.value("item"), click: click,
-                            record: try row.value("record")))
+                            record: try row.value("record"), createdMs: try row.nonNegative("created_ms"),
+                            version: try row.nonNegative("version")))
                 } catch {
                     scan.damaged.append(error)
                 }
@@ -403,8 +408,8 @@ extension RecStore {
             }
         }
         return ImpressionRow(
-            seq: try row.value("seq"), id: id, createdMs: UInt64(clamping: try row.value("created_ms", as: Int64.self)),
-            worker: try row.value("worker"), version: UInt64(clamping: try row.value("version", as: Int64.self)),
+            seq: try row.value("seq"), id: id, createdMs: try row.nonNegative("created_ms"),
+            worker: try row.value("worker"), version: try row.nonNegative("version"),
             record: try row.value("record"), clicks: clicks, dwell: dwell)
     }
 }

@@ -48,6 +48,15 @@ struct StoredRow {
         UInt64(bitPattern: try value(column, as: Int64.self))
     }
 
+    /// The value of a column the store writes only as a number from 0 to `Int64.max` (a time in ms since the Unix
+    /// epoch, an impression's policy version): a negative one is a damaged row, never read as its bit pattern.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a negative value or one of another type.
+    func nonNegative(_ column: String) throws(StoreError) -> UInt64 {
+        let stored = try value(column, as: Int64.self)
+        guard stored >= 0 else { throw corrupt(column, "\(stored) is negative") }
+        return UInt64(stored)
+    }
+
     /// The value of a version column (a model, a promotion, a catalogue or a policy version): versions are numbered
     /// from 1 and the store writes nothing else, so a number below 1 is a damaged row, never read as its bit pattern
     /// (a version near 2⁶⁴) or clamped to 0 (no version) and shown or served as if valid.

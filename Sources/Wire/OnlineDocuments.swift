@@ -539,8 +539,20 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
         }
         if propensities.contains(where: { !($0 > 0 && $0 <= 1) }) { return "a propensity is not in (0, 1]" }
         if Set(slate).count != slate.count { return "the slate repeats an item" }
+        if let item = slate.first(where: { $0 < 0 }) { return "the slate shows item \(item), below 0" }
+        if let view = viewed.first(where: { $0.item < 0 }) { return "viewed names item \(view.item), below 0" }
+        if let view = viewed.first(where: { !($0.seconds >= 0 && $0.seconds <= FeedbackRequest.maximumDwellSeconds) }) {
+            return "viewed item \(view.item) has a dwell of \(view.seconds) s, not 0…1e9 s"
+        }
+        if createdMs > Self.maximumCreatedMs {
+            return "created_ms \(createdMs) is after 9999-12-31T23:59:59.999Z, the last time a log's timestamp can hold"
+        }
         return nil
     }
+
+    /// The latest `created_ms` a record may carry: 9999-12-31T23:59:59.999Z, the last instant an ISO 8601 timestamp
+    /// with a four-digit year (what `recpool logs export` writes and the log loader reads) can name.
+    public static let maximumCreatedMs: UInt64 = 253_402_300_799_999
 }
 
 /// A user's reaction to one shown item (FEEDBACK, frame 1). JSON keys: `impression_id`, `item`, `click`,

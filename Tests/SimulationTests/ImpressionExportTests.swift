@@ -253,7 +253,7 @@ import Testing
             impressionId: "n-1", createdMs: 0, version: 1, userFeatures: [:], slate: [-1], propensities: [1],
             scores: [0])
         #expect(
-            throws: ImpressionExport.ExportError.malformedImpression(id: "n-1", reason: "item -1 is not in the catalogue")
+            throws: ImpressionExport.ExportError.malformedImpression(id: "n-1", reason: "the slate shows item -1, below 0")
         ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: negative, clicks: [:])], spec: spec) }
         let stranger = ImpressionRecord(
             impressionId: "c-3", createdMs: 0, version: 1, userFeatures: ["colour": "red"], slate: [1],

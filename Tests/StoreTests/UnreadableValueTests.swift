@@ -94,6 +94,13 @@ struct UnreadableValueTests {
         Damage(
             sql: "UPDATE impressions SET created_ms = 'now'", table: "impressions", row: "seq = 1", column: "created_ms"
         ) { _ = try $0.impressions(after: 0, limit: 10) },
+        // Negative numbers in unsigned columns were clamped to 0: an impression of version −5 read as version 0.
+        Damage(sql: "UPDATE impressions SET version = -5", table: "impressions", row: "seq = 1", column: "version") {
+            _ = try $0.impressions(after: 0, limit: 10)
+        },
+        Damage(
+            sql: "UPDATE impressions SET created_ms = -1", table: "impressions", row: "seq = 1", column: "created_ms"
+        ) { _ = try $0.impression("i-1") },
         Damage(
             sql: "UPDATE feedback SET click = 'yes'", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
             column: "click"

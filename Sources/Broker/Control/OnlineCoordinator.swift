@@ -212,9 +212,8 @@ final class OnlineCoordinator: ControlShell {
                 record = known
             } else {
                 do {
-                    record = try StoredJSON.decodeValid(
-                        ImpressionRecord.self, from: row.record, table: "impressions",
-                        row: "id = \"\(row.impressionId)\"", column: "record")
+                    record = try StoredImpressionRecord.decode(
+                        row.record, id: row.impressionId, createdMs: row.createdMs, version: row.version)
                 } catch {
                     damaged.append("\(error)")
                     continue
@@ -356,8 +355,7 @@ final class OnlineCoordinator: ControlShell {
     ///   malformed (``ImpressionRecord/problem``).
     private func storedImpression(_ id: String) throws(StoreError) -> LoggedImpressionRow? {
         guard let row = try store.impression(id) else { return nil }
-        let record = try StoredJSON.decodeValid(
-            ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
+        let record = try StoredImpressionRecord.decode(row)
         return LoggedImpressionRow(
             record: record, createdMs: row.createdMs, worker: row.worker, answeredItems: Set(row.clicks.keys))
     }
@@ -369,8 +367,7 @@ final class OnlineCoordinator: ControlShell {
         var leftOut = 0
         for row in try store.recentImpressionsWithFeedback(limit: limit) {
             // A record that does not decode is an error naming it, never left out of the evidence unseen.
-            let record = try StoredJSON.decode(
-                ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"", column: "record")
+            let record = try StoredImpressionRecord.decode(row)
             // Served through retrieval: the candidate's probability of this slate depends on the candidates it would
             // retrieve, which are not logged (docs/ONLINE.md), so SNIPW does not use it.
             guard record.retrieval == nil else {
@@ -500,9 +497,7 @@ final class OnlineCoordinator: ControlShell {
         for row in rows {
             let record: ImpressionRecord
             do {
-                record = try StoredJSON.decodeValid(
-                    ImpressionRecord.self, from: row.record, table: "impressions", row: "id = \"\(row.id)\"",
-                    column: "record")
+                record = try StoredImpressionRecord.decode(row)
             } catch {
                 logger.error(
                     "online control failed", metadata: ["op": "impressions", "impression": "\(row.id)", "error": "\(error)"])

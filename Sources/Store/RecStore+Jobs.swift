@@ -104,26 +104,27 @@ sql: Self.updateJobSQL, arguments: Self.arguments(job))
 
     private static func round(_ row: StoredRow) throws(StoreError) -> RoundRecord {
         RoundRecord(
-            jobId: try row.value("job_id"), round: try row.value("round"), loss: try row.value("loss"),
-            samples: try row.value("samples"), replicas: try row.value("replicas"), metrics: try row.value("metrics"),
-            stateSHA: try row.value("state_sha"), seconds: try row.value("seconds"))
+            jobId: try row.value("job_id"), round: try row.count("round"), loss: try row.finiteIfPresent("loss"),
+            samples: try row.count("samples"), replicas: try row.count("replicas"), metrics: try row.value("metrics"),
+            stateSHA: try row.value("state_sha"), seconds: try row.finite("seconds"))
     }
 
     private static func job(_ row: Row) throws(StoreError) -> JobRecord {
         let row = StoredRow(row, table: "jobs", key: "id")
         var job = JobRecord(
             id: try row.value("id"), model: try row.value("model"), spec: try row.value("spec"),
-            totalRounds: try row.value("total_rounds"), createdAt: try row.value("created_at"))
+            totalRounds: try row.count("total_rounds"), createdAt: try row.finite("created_at"))
         job.state = try row.value("state")
+        // Not checked here: a resume fails a job whose round it cannot have reached, naming it (JobCoordinator).
         job.round = try row.value("round")
-        job.step = try row.value("step")
-        job.epoch = try row.value("epoch")
-        job.loss = try row.value("loss")
+        job.step = try row.count("step")
+        job.epoch = try row.count("epoch")
+        job.loss = try row.finiteIfPresent("loss")
         job.metrics = try row.value("metrics")
         job.modelVersion = try row.versionIfPresent("model_version")
         job.error = try row.value("error")
         job.stateSHA = try row.value("state_sha")
-        job.updatedAt = try row.value("updated_at")
+        job.updatedAt = try row.finite("updated_at")
         return job
     }
 }

@@ -57,6 +57,30 @@ struct StoredRow {
         return UInt64(stored)
     }
 
+    /// The value of a count column (a round, a step, an epoch, samples, replicas): the store writes only counts from
+    /// 0, so a negative one is a damaged row, never shown as "round 1/−5".
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a negative value or one of another type.
+    func count(_ column: String) throws(StoreError) -> Int {
+        let stored = try value(column, as: Int.self)
+        guard stored >= 0 else { throw corrupt(column, "\(stored) is not a count (negative)") }
+        return stored
+    }
+
+    /// The value of a real column the store writes only finite (a loss, seconds, a time), nil when NULL: an infinite
+    /// value (SQLite keeps `1e999` as one) is a damaged row, never shown as absent or as `inf`.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for an infinite value or one of another type.
+    func finiteIfPresent(_ column: String) throws(StoreError) -> Double? {
+        guard let stored = try value(column, as: Double?.self) else { return nil }
+        guard stored.isFinite else { throw corrupt(column, "\(stored) is not a finite number") }
+        return stored
+    }
+
+    /// ``finiteIfPresent(_:)`` for a column that is never NULL.
+    func finite(_ column: String) throws(StoreError) -> Double {
+        guard let value = try finiteIfPresent(column) else { throw corrupt(column, "NULL is not a number") }
+        return value
+    }
+
     /// The value of a version column (a model, a promotion, a catalogue or a policy version): versions are numbered
     /// from 1 and the store writes nothing else, so a number below 1 is a damaged row, never read as its bit pattern
     /// (a version near 2⁶⁴) or clamped to 0 (no version) and shown or served as if valid.

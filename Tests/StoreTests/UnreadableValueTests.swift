@@ -24,6 +24,28 @@ struct UnreadableValueTests {
         Damage(sql: "UPDATE jobs SET round = 'abc'", table: "jobs", row: #"id = "job-1""#, column: "round") {
             _ = try $0.jobs()
         },
+        // Counts below 0 and infinite reals (SQLite keeps 1e999 as one) were read as stored: "round 1/-5", a loss shown
+        // as absent.
+        Damage(sql: "UPDATE jobs SET total_rounds = -5", table: "jobs", row: #"id = "job-1""#, column: "total_rounds") {
+            _ = try $0.job("job-1")
+        },
+        Damage(sql: "UPDATE jobs SET loss = 1e999", table: "jobs", row: #"id = "job-1""#, column: "loss") {
+            _ = try $0.jobs()
+        },
+        Damage(sql: "UPDATE jobs SET step = -1", table: "jobs", row: #"id = "job-1""#, column: "step") {
+            _ = try $0.job("job-1")
+        },
+        Damage(
+            sql: "UPDATE rounds SET loss = -1e999", table: "rounds", row: #"job_id = "job-1", round = 1"#, column: "loss"
+        ) { _ = try $0.rounds(of: "job-1") },
+        Damage(
+            sql: "UPDATE rounds SET samples = -8", table: "rounds", row: #"job_id = "job-1", round = 1"#,
+            column: "samples"
+        ) { _ = try $0.rounds(of: "job-1") },
+        Damage(
+            sql: "UPDATE rounds SET seconds = 1e999", table: "rounds", row: #"job_id = "job-1", round = 1"#,
+            column: "seconds"
+        ) { _ = try $0.rounds(of: "job-1") },
         Damage(sql: "UPDATE jobs SET state = 'paused'", table: "jobs", row: #"id = "job-1""#, column: "state") {
             _ = try $0.job("job-1")
         },

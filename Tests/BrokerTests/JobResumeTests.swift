@@ -275,6 +275,14 @@ struct JobResumeTests {
         ("ALTER TABLE models RENAME TO models_lost", "models"),
         ("UPDATE jobs SET round = 'abc'", #"table jobs, row id = "job-1", column round"#),
         ("UPDATE jobs SET spec = 'not json'", #"table jobs, row id = "job-1", column spec"#),
+        // A finished job is not resumed, but `recpool jobs` shows it: its damage stops the start too.
+        ("UPDATE jobs SET state = 'completed', spec = '{}'", #"table jobs, row id = "job-1", column spec"#),
+        ("UPDATE jobs SET state = 'failed', metrics = 'null'", #"table jobs, row id = "job-1", column metrics"#),
+        ("UPDATE jobs SET state = 'completed', total_rounds = -5", #"table jobs, row id = "job-1", column total_rounds"#),
+        (
+            "UPDATE jobs SET state = 'completed'; UPDATE rounds SET metrics = '[1' WHERE round = 2",
+            #"table rounds, row job_id = "job-1", round = 2, column metrics"#
+        ),
         (
             "UPDATE rounds SET state_sha = x'ff' WHERE round = 2",
             #"table rounds, row job_id = "job-1", round = 2, column state_sha"#

@@ -127,6 +127,26 @@ struct LocalStartupTests {
         #expect(model.code == 2 && model.stderr.contains("cannot read the checkpoint"), "\(model.stderr)")
     }
 
+    @Test("an online setting the broker refuses is a usage error of recpool local too (exit 64), naming the problem")
+    func onlineFlagsTheBrokerRefuses() throws {
+        let temporary = try TemporaryDirectory("local-online-flags")
+        defer { temporary.remove() }
+        let cases: [(flags: [String], says: String)] = [
+            (["--epsilon", "2"], "epsilon must be in [0, 1]"),
+            (["--online-sync-events", "0"], "online sync events must be at least 1"),
+            (["--feedback-window-s", "0"], "the feedback window must be at least 1 s"),
+            (["--online-catalogue", "foo"], "--online-catalogue must be a version number or latest"),
+        ]
+        for (index, c) in cases.enumerated() {
+            let result = try runTool(
+                "recpool",
+                ["local", "--online", "--workers", "1", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+                 "--state-dir", temporary.url.appendingPathComponent("state-\(index)").path] + c.flags)
+            #expect(result.code == 64, "\(c.flags): \(result.stderr)")
+            #expect(result.stderr.contains(c.says) && result.stderr.contains("exited with status 64"), "\(result.stderr)")
+        }
+    }
+
     @Test("when every worker exits at start (a checkpoint they cannot load), recpool local stops and says why")
     func everyWorkerExits() throws {
         let temporary = try TemporaryDirectory("local-bad-model")

@@ -55,6 +55,21 @@ final class LocalCluster: Service, @unchecked Sendable {
         try outcome.get()
     }
 
+    /// Why the broker gave no endpoints: when it exited, its status (a flag the broker refused, such as
+    /// `--epsilon 2` forwarded to it, is a usage error here too: exit 64, as `recpool-broker` exits).
+    private static func startFailure(of broker: Process) async -> CommandFailure {
+        let status = await DedicatedThread.run(name: "local-broker-exit") { () -> Int32? in
+            // The broker closed its standard output: it is exiting, or wrote something other than its endpoints.
+            let deadline = Date().addingTimeInterval(5)
+            while broker.isRunning && Date() < deadline { usleep(20_000) }
+            return broker.isRunning || broker.terminationReason != .exit ? nil : broker.terminationStatus
+        }
+        guard let status else { return CommandFailure("the broker did not start (see its log above)", exitCode: .failed) }
+        return CommandFailure(
+            "the broker did not start: it exited with status \(status) (see its log above)",
+            exitCode: status == ExitStatus.usage.rawValue ? .usage : .failed)
+    }
+
     private func startAndServe() async throws {
         let directory = Self.binaryDirectory
         let broker = Process()
@@ -79,7 +94,7 @@ final class LocalCluster: Service, @unchecked Sendable {
             return String(decoding: buffer.prefix { $0 != 0x0A }, as: UTF8.self)
         }
         guard let line, let endpoints = try? WireJSON.decode(BrokerEndpoints.self, from: Array(line.utf8)) else {
-            throw CommandFailure("the broker did not start (see its log above)", exitCode: .failed)
+            throw await Self.startFailure(of: broker)
         }
         let backend = endpoints.backend.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
         let (exits, exited) = AsyncStream<WorkerExit>.makeStream()

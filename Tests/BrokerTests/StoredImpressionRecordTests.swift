@@ -1,5 +1,5 @@
 import Foundation
-import RecStore
+@testable import RecStore
 import RecWire
 import Testing
 
@@ -62,6 +62,23 @@ struct StoredImpressionRecordTests {
         #expect(Self.refusal(Self.text(viewed))?.contains("viewed names item -4") == true)
         viewed.viewed = [ViewedItem(item: 4, seconds: 2e9)]
         #expect(Self.refusal(Self.text(viewed))?.contains("dwell of 2000000000.0 s") == true)
+    }
+
+    @Test("stored feedback for an item the slate did not show is a damaged feedback row, named")
+    func feedbackForAnItemNotShown() throws {
+        let row = ImpressionRow(
+            seq: 1, id: "i-1", createdMs: 1_000, worker: "w-a", version: 2, record: Self.text(Self.record()),
+            clicks: [3: 1, 999: 0])
+        #expect {
+            try StoredImpressionRecord.decode(row)
+        } throws: { error in
+            guard case .corruptColumn(let table, let key, let column, let problem) = error as? StoreError else { return false }
+            return table == "feedback" && key == #"impression_id = "i-1", item = 999"# && column == "item"
+                && problem == "the impression's slate [3, 7] did not show item 999"
+        }
+        var shown = row
+        shown.clicks = [3: 1, 7: 0]
+        #expect(try StoredImpressionRecord.decode(shown) == Self.record())
     }
 
     @Test("feedback on an impression whose record names another version is INTERNAL naming it")

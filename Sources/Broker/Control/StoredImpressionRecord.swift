@@ -36,8 +36,15 @@ enum StoredImpressionRecord {
         return record
     }
 
-    /// ``decode(_:id:createdMs:version:)`` for a row of the log.
+    /// ``decode(_:id:createdMs:version:)`` for a row of the log, whose feedback must name items its slate showed
+    /// (FEEDBACK is refused for any other item, so another one is a damaged `feedback` row).
     static func decode(_ row: ImpressionRow) throws(StoreError) -> ImpressionRecord {
-        try decode(row.record, id: row.id, createdMs: row.createdMs, version: row.version)
+        let record = try decode(row.record, id: row.id, createdMs: row.createdMs, version: row.version)
+        if let item = row.clicks.keys.sorted().first(where: { !record.slate.contains($0) }) {
+            throw .corruptColumn(
+                table: "feedback", row: "impression_id = \(String(reflecting: row.id)), item = \(item)", column: "item",
+                problem: "the impression's slate \(record.slate) did not show item \(item)")
+        }
+        return record
     }
 }

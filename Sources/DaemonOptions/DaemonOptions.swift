@@ -50,21 +50,10 @@ public struct DaemonOptions: ParsableArguments {
 /// Checks the shape of ZeroMQ endpoints given as flags, so a typo is a usage error (exit 64)
 /// rather than a failure to bind or connect.
 public enum EndpointSyntax {
-    /// The transports RecPool's ROUTER and DEALER sockets can use.
-    public static let transports: Set<String> = ["tcp", "ipc", "inproc", "ws", "wss", "vmci"]
-
     /// - Throws: `ValidationError` naming the flag when `endpoint` is not `TRANSPORT://ADDRESS`
-    ///   with a known transport, or a `tcp://` endpoint lacks `:PORT`.
+    ///   with a known transport, or a `tcp://` endpoint lacks `:PORT` (``ZMQEndpoint/problem(_:)``).
     public static func validate(_ endpoint: String, flag: String) throws {
-        guard let range = endpoint.range(of: "://"), transports.contains(String(endpoint[..<range.lowerBound])),
-            !endpoint[range.upperBound...].isEmpty
-        else {
-            throw ValidationError("\(flag) \(endpoint): expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
-        }
-        if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
-            throw ValidationError("\(flag) \(endpoint): a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)")
-        }
-        if let problem = ZMQEndpoint.portProblem(endpoint) { throw ValidationError("\(flag) \(endpoint): \(problem)") }
+        if let problem = ZMQEndpoint.problem(endpoint) { throw ValidationError("\(flag) \(endpoint): \(problem)") }
     }
 }
 

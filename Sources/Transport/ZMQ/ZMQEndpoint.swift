@@ -12,6 +12,22 @@ public struct ZMQEndpoint: Sendable, Hashable {
     /// Whether the socket needs `ZMQ_IPV6` on for it.
     public let needsIPv6: Bool
 
+    /// The transports RecPool's ROUTER and DEALER sockets can use.
+    public static let transports: Set<String> = ["tcp", "ipc", "inproc", "ws", "wss", "vmci"]
+
+    /// Why `endpoint` is not one libzmq can take, or nil: it must be `TRANSPORT://ADDRESS` with a transport of
+    /// ``transports`` and an address, a `tcp://` one with `:PORT` (or `:*`), whose port ``portProblem(_:)`` accepts.
+    /// libzmq itself answers only `EINVAL` ("Invalid argument") for `foo`, `ipc://` or `tcp://127.0.0.1`.
+    public static func problem(_ endpoint: String) -> String? {
+        guard let range = endpoint.range(of: "://"), transports.contains(String(endpoint[..<range.lowerBound])),
+            !endpoint[range.upperBound...].isEmpty
+        else { return "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME" }
+        if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
+            return "a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)"
+        }
+        return portProblem(endpoint)
+    }
+
     /// Why a `tcp://` endpoint's port cannot be used, or nil: it must be `*` or 0 (bind any) or 1…65535. libzmq takes a
     /// larger number for a connect and waits for a peer that can never answer, so a typo like `:99999` would end as
     /// a timeout instead of naming the port. Other transports, and an endpoint with no port (which libzmq names),

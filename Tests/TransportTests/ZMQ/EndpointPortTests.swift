@@ -21,4 +21,21 @@ struct EndpointPortTests {
     func accepted(endpoint: String) {
         #expect(ZMQEndpoint.portProblem(endpoint) == nil)
     }
+
+    @Test("an endpoint libzmq would refuse with a bare EINVAL is named: no transport, no address, no tcp port",
+          arguments: [
+              ("foo", "expected tcp://HOST:PORT"), ("ipc://", "expected tcp://HOST:PORT"),
+              ("http://127.0.0.1:80", "expected tcp://HOST:PORT"), ("5", "expected tcp://HOST:PORT"),
+              ("tcp://127.0.0.1", "a tcp endpoint needs a port"), ("tcp://127.0.0.1:99999", "is not 0…65535"),
+          ])
+    func malformed(endpoint: String, says: String) {
+        #expect(ZMQEndpoint.problem(endpoint)?.contains(says) == true, "\(endpoint)")
+    }
+
+    @Test("every transport RecPool's sockets use passes", arguments: [
+        "tcp://127.0.0.1:5555", "tcp://*:*", "ipc:///tmp/x.ipc", "ipc://state/workers.ipc", "inproc://a",
+    ])
+    func wellFormed(endpoint: String) {
+        #expect(ZMQEndpoint.problem(endpoint) == nil)
+    }
 }

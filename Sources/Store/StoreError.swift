@@ -43,7 +43,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                 + (quarantined
                     ? "it was moved to blobs/quarantine. "
                     : "it could not be moved to blobs/quarantine, and stays in place, never served. ")
-                + "Store the same content again (recpool import, or upload the dataset again) to repair it"
+                + "Store the same content again to repair it: a model checkpoint with recpool import --model FILE, a "
+                + "dataset or a catalogue by uploading the same file again; an online policy version's weights cannot "
+                + "be stored again: restore the state directory from a backup (docs/OPERATIONS.md, \"Recovering the "
+                + "state directory\")"
         case .unknownJob(let id): "no job \(id)"
         case .unknownModel(let version): "no model version \(version)"
         case .unknownCatalogue(let version): "no catalogue version \(version)"

@@ -579,13 +579,38 @@ public struct FeedbackRequest: Codable, Sendable, Equatable {
         self.dwellSeconds = dwellSeconds
     }
 
-    /// Why the event is not well formed, or `nil`.
-    public var problem: String? {
-        if let problem = WireText.nameProblem(impressionId, field: "impression_id", maxBytes: 64) { return problem }
-        if item < 0 { return "item must be a catalogue row (0 or more), got \(item)" }
-        if click != 0 && click != 1 { return "click must be 0 or 1, got \(click)" }
+    /// Why the event is not well formed, or `nil`, naming its JSON keys.
+    public var problem: String? { problem(names: Self.jsonNames) }
+
+    /// The names a problem gives each field: the message's JSON keys, or a command's flags.
+    public struct FieldNames: Sendable {
+        /// The impression id's name.
+        public var impressionId: String
+        /// The item's name.
+        public var item: String
+        /// The click's name.
+        public var click: String
+        /// The dwell's name.
+        public var dwellSeconds: String
+
+        /// Names for each field.
+        public init(impressionId: String, item: String, click: String, dwellSeconds: String) {
+            (self.impressionId, self.item, self.click, self.dwellSeconds) = (impressionId, item, click, dwellSeconds)
+        }
+    }
+
+    /// The JSON keys of FEEDBACK's frame.
+    public static let jsonNames = FieldNames(
+        impressionId: "impression_id", item: "item", click: "click", dwellSeconds: "dwell_seconds")
+
+    /// Why the event is not well formed, or `nil`, naming each field as `names` says (`recpool feedback` names its
+    /// flags: `--dwell 1e10`, not `dwell_seconds`).
+    public func problem(names: FieldNames) -> String? {
+        if let problem = WireText.nameProblem(impressionId, field: names.impressionId, maxBytes: 64) { return problem }
+        if item < 0 { return "\(names.item) must be a catalogue row (0 or more), got \(item)" }
+        if click != 0 && click != 1 { return "\(names.click) must be 0 or 1, got \(click)" }
         if let dwell = dwellSeconds, !(dwell >= 0 && dwell <= Self.maximumDwellSeconds) {
-            return "dwell_seconds must be 0…1e9 (seconds), got \(dwell)"
+            return "\(names.dwellSeconds) must be 0…1e9 (seconds), got \(dwell)"
         }
         return nil
     }

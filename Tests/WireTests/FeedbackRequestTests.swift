@@ -21,6 +21,18 @@ struct FeedbackRequestTests {
         #expect(FeedbackRequest(impressionId: "i", item: 0, click: 0).problem == nil)
         #expect(FeedbackRequest(impressionId: "  ", item: 0, click: 0).problem == "impression_id is only white space")
     }
+
+    @Test("a command names its flags, not the message's keys")
+    func flagNames() {
+        let flags = FeedbackRequest.FieldNames(
+            impressionId: "--impression", item: "--item", click: "--click", dwellSeconds: "--dwell")
+        #expect(FeedbackRequest(impressionId: "", item: 0, click: 0).problem(names: flags) == "--impression is empty")
+        #expect(FeedbackRequest(impressionId: "i", item: -2, click: 0).problem(names: flags)?.hasPrefix("--item must") == true)
+        #expect(FeedbackRequest(impressionId: "i", item: 0, click: 3).problem(names: flags) == "--click must be 0 or 1, got 3")
+        #expect(
+            FeedbackRequest(impressionId: "i", item: 0, click: 1, dwellSeconds: 1e10).problem(names: flags)
+                == "--dwell must be 0…1e9 (seconds), got 10000000000.0")
+    }
 }
 
 /// A name bound to SQLite is read up to its first NUL: FEEDBACK on `X\0other` was stored against impression `X`, and

@@ -35,7 +35,9 @@ struct FeedbackCommand: AsyncParsableCommand {
 
     func validate() throws {
         let request = FeedbackRequest(impressionId: impressionId, item: item, click: click, dwellSeconds: dwell)
-        if let problem = request.problem { throw ValidationError(problem) }
+        let flags = FeedbackRequest.FieldNames(
+            impressionId: "--impression", item: "--item", click: "--click", dwellSeconds: "--dwell")
+        if let problem = request.problem(names: flags) { throw ValidationError(problem) }
     }
 
     func run() async throws {

@@ -133,6 +133,14 @@ extension DataSchema {
                 "\(path): [\(table)] \(role) = \"\(column)\" is the draft's placeholder: replace it with the name of "
                     + "the column that holds the \(role)")
         }
+        let features =
+            schema.logs.userFeatures.map { ("logs.user_features", $0.name) }
+            + schema.catalogue.itemFeatures.map { ("catalogue.item_features", $0.name) }
+        for (table, name) in features where name.hasPrefix(SchemaInference.placeholderPrefix) {
+            throw .schema(
+                "\(path): [\(table)] \"\(name)\" is the draft's placeholder: replace it with the name of a column of "
+                    + "the file that holds a feature")
+        }
         return schema
     }
 

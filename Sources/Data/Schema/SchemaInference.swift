@@ -82,6 +82,11 @@ public enum SchemaInference {
         } else {
             catalogueItem = placeholder("item id", names("catalogue item"), in: catalogue.path)
         }
+        // A log with no column left for the user features: the schema needs one, and nothing here can name it.
+        let userFeatures =
+            rest.isEmpty
+            ? [DataSchema.Feature(placeholder("user feature", ["any column describing the user"], in: log.path), .categorical)]
+            : rest.map { userFeature($0, in: log) }
         let ignoredCatalogue = catalogueRest.filter(isIndexColumn)
         catalogueRest.removeAll(where: isIndexColumn)
         let schema = DataSchema(
@@ -90,7 +95,7 @@ public enum SchemaInference {
                 isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, observed: observed,
                 session: session,
                 user: user, affinityPrefix: affinityPrefix,
-                userFeatures: rest.map { userFeature($0, in: log) }, ignore: ignoredLog),
+                userFeatures: userFeatures, ignore: ignoredLog),
             catalogue: .init(
                 file: catalogueFile, item: catalogueItem,
                 itemFeatures: catalogueRest.map { DataSchema.Feature($0, kind(of: $0, in: catalogue)) },

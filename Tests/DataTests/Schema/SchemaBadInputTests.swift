@@ -296,4 +296,23 @@ struct SchemaBadInputTests {
                 "draft.toml: [logs] propensity = \"EDIT ME: the propensity column\" is the draft's placeholder")
         }
     }
+    @Test("a log with no column left for user features drafts a placeholder feature the loader refuses by name")
+    func draftWithoutUserFeatures() throws {
+        let temporary = try TemporaryDirectory("data")
+        defer { temporary.remove() }
+        let log = temporary.path + "/l.csv"
+        let items = temporary.path + "/items.csv"
+        try "timestamp,item_id,position,click,propensity_score\n2020-01-01 00:00:00,0,0,1,0.5\n".write(
+            toFile: log, atomically: true, encoding: .utf8)
+        try "item_id,item_feature_0\n0,1.5\n1,2.5\n".write(toFile: items, atomically: true, encoding: .utf8)
+        let draft = SchemaInference.infer(
+            log: try CSVTable.read(path: log), catalogue: try CSVTable.read(path: items), catalogueFile: "items.csv")
+        #expect(draft.schema.logs.userFeatures.map(\.name) == [SchemaInference.placeholderPrefix + "the user feature column"])
+        #expect(draft.unrecognised.count == 1 && draft.unrecognised[0].hasPrefix("user feature in"))
+        #expect {
+            _ = try DataSchema.parse(draft.schema.toml(), path: "draft.toml")
+        } throws: { error in
+            "\(error)".contains("EDIT ME: the user feature column") && "\(error)".contains("placeholder")
+        }
+    }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import RecData
+import RecPolicy
 @testable import RecStore
 import RecWire
 import Testing
@@ -79,6 +81,29 @@ struct StoredImpressionRecordTests {
         var shown = row
         shown.clicks = [3: 1, 7: 0]
         #expect(try StoredImpressionRecord.decode(shown) == Self.record())
+    }
+
+    @Test("an item beyond a simulator world's items is damage; beyond a registry catalogue's rows it may be a later version's")
+    func itemsBeyondAFixedWorld() throws {
+        let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        var beyond = Self.record()
+        beyond.slate = [14, 27, 999]
+        beyond.propensities = [0.5, 0.25, 0.1]
+        beyond.scores = [0.1, 0.05, 0.01]
+        let row = ImpressionRow(
+            seq: 1, id: "i-1", createdMs: 1_000, worker: "w-a", version: 2, record: Self.text(beyond), clicks: [:])
+        #expect {
+            try StoredImpressionRecord.decode(row, servedUnder: spec, fromRegistry: false)
+        } throws: { error in
+            "\(error)".contains("it names item 999, beyond the 40 items of a pool that serves no registry catalogue")
+        }
+        #expect(try StoredImpressionRecord.decode(row, servedUnder: spec, fromRegistry: true) == beyond)
+        var viewed = Self.record()
+        viewed.viewed = [ViewedItem(item: 40, seconds: 3)]
+        let viewedRow = ImpressionRow(
+            seq: 2, id: "i-1", createdMs: 1_000, worker: "w-a", version: 2, record: Self.text(viewed), clicks: [:])
+        #expect(throws: StoreError.self) { try StoredImpressionRecord.decode(viewedRow, servedUnder: spec, fromRegistry: false) }
+        #expect(try StoredImpressionRecord.decode(row, servedUnder: nil, fromRegistry: false) == beyond)
     }
 
     @Test("feedback on an impression whose record names another version is INTERNAL naming it")

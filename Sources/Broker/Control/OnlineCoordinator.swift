@@ -497,7 +497,8 @@ final class OnlineCoordinator: ControlShell {
         for row in rows {
             let record: ImpressionRecord
             do {
-                record = try StoredImpressionRecord.decode(row)
+                record = try StoredImpressionRecord.decode(
+                    row, servedUnder: spec, fromRegistry: core.settings.catalogue != nil)
             } catch {
                 logger.error(
                     "online control failed", metadata: ["op": "impressions", "impression": "\(row.id)", "error": "\(error)"])

@@ -47,4 +47,20 @@ enum StoredImpressionRecord {
         }
         return record
     }
+    /// ``decode(_:)`` for a pool serving `spec`, `fromRegistry` when its items are a registry catalogue's. A pool
+    /// whose items are not (the simulator's world) never grows them, so a record naming an item beyond them is
+    /// damaged, not served by a later catalogue version whose rows an export may leave out.
+    static func decode(_ row: ImpressionRow, servedUnder spec: OnlinePolicySpec?, fromRegistry: Bool) throws(StoreError)
+        -> ImpressionRecord
+    {
+        let record = try decode(row)
+        guard let spec, !fromRegistry else { return record }
+        let items = spec.itemCount
+        if let item = (record.slate + record.viewed.map(\.item)).first(where: { $0 >= items }) {
+            throw .corruptColumn(
+                table: "impressions", row: "id = \(String(reflecting: row.id))", column: "record",
+                problem: "it names item \(item), beyond the \(items) items of a pool that serves no registry catalogue")
+        }
+        return record
+    }
 }

@@ -40,10 +40,47 @@ struct NamespaceNetwork {
         return true
     }
 
+    /// The output of `ip ARGUMENTS`, or "" when it fails.
+    static func ipOutput(_ arguments: [String]) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "" }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Deletes the namespaces and links a killed test run left behind (named for a process that no longer
+    /// exists): their bridge holds the same fixed subnet, and its route would take this run's packets.
+    static func removeLeftovers() {
+        // Only names whose number is unambiguous: `rp-NAME-PID` namespaces (deleting one deletes its veth pair too) and
+        // `rpbrTAGPID` bridges (the tag is letters); never this process's own.
+        func deadSuffix(_ name: Substring) -> Bool {
+            let digits = name.reversed().prefix { $0.isNumber }
+            guard let pid = Int32(String(digits.reversed())), pid > 0, pid != getpid() % 100_000 else { return false }
+            return kill(pid, 0) != 0 && errno == ESRCH
+        }
+        for line in ipOutput(["netns", "list"]).split(separator: "\n") {
+            guard let name = line.split(separator: " ").first, name.hasPrefix("rp-"), deadSuffix(name) else { continue }
+            ip(["netns", "del", String(name)])
+        }
+        for line in ipOutput(["-br", "link"]).split(separator: "\n") {
+            guard let field = line.split(separator: " ").first else { continue }
+            let name = field.split(separator: "@").first ?? field
+            guard name.hasPrefix("rpbr"), deadSuffix(name) else { continue }
+            ip(["link", "del", String(name)])
+        }
+    }
+
     func create() throws {
         func run(_ arguments: [String]) throws {
             guard Self.ip(arguments) == 0 else { throw NetworkError.command(arguments.joined(separator: " ")) }
         }
+        Self.removeLeftovers()
         try run(["link", "add", bridge, "type", "bridge"])
         try run(["addr", "add", "\(subnet).254/24", "dev", bridge])
         try run(["link", "set", bridge, "up"])

@@ -54,6 +54,10 @@ public enum WireJSON {
         }
         switch error {
         case .dataCorrupted(let c):
+            if c.codingPath.isEmpty, json == nil, let number = outOfRangeNumber(in: frame) {
+                let at = number.pathDescription
+                return (at.isEmpty ? "" : "\(at): ") + "the number \(number.text) is beyond the range of a 64-bit float"
+            }
             if c.codingPath.isEmpty, json != nil, c.debugDescription.contains("not valid JSON") {
                 if let key = refusedNumber(type, in: json, bytes: frame.count) {
                     return "\(key): the number is out of range for this key (a negative or fractional number where a "

@@ -255,6 +255,10 @@ struct DataFaultTests {
             // A value that is not a number is named as JSON spells it, never by the decoder's sentence.
             ("[[0.1, null]]", #":1:2: not a number: "null""#), (#"[[0.1, "x"]]"#, #":1:2: not a number: "a string""#),
             ("[[true, 0.1]]", #":1:1: not a number: "true or false""#),
+            // A number beyond a Double's range is valid JSON: named with its row and column, on one line or several.
+            ("[[0.1, 1e400]]", #":1:2: not a finite number: "1e400""#),
+            ("{\"rows\": [[0.1, 0.2],\n [-1e999, 0.3]]}", #":2:1: not a finite number: "-1e999""#),
+            ("[[0.1, 1e39]]", #":1:2: not a finite number: "#),
         ] {
             let run = try runTool(
                 "recpool", ["predict", "--model", model, "--input", try Self.write(text, "bad.json", in: temporary)])

@@ -46,6 +46,33 @@ struct DocumentErrorTests {
         #expect(nested.contains("wrong type at impression_id"), "\(nested)")
     }
 
+    @Test(
+        "a number beyond a float's range is named with where it stands, never called not JSON",
+        arguments: [
+            (#"{"version":1,"top":1e400}"#, "top: the number 1e400 is beyond the range of a 64-bit float"),
+            (#"{"version":-2e308}"#, "version: the number -2e308 is beyond"),
+            (#"{"version":1,"user_features":{"age":"3"},"top":-9E999}"#, "top: the number -9E999 is beyond"),
+        ])
+    func beyondDouble(text: String, says: String) {
+        let message = Self.message(text)
+        #expect(message.contains(says), "\(message)")
+        #expect(!message.contains("not valid JSON"))
+    }
+
+    @Test("the out-of-range scan reads keys and positions, skips strings, and leaves broken JSON alone")
+    func outOfRangeScan() {
+        func scan(_ text: String) -> String? {
+            WireJSON.outOfRangeNumber(in: Array(text.utf8)).map { "\($0.pathDescription)=\($0.text)" }
+        }
+        #expect(scan(#"{"rows": [[1, 2], [3, 1e400]]}"#) == "rows[1][1]=1e400")
+        #expect(scan("[[0.5, -1e309, 1e999]]") == "[0][1]=-1e309")
+        #expect(scan(#"{"a\u0062": 1e400}"#) == "ab=1e400")
+        #expect(scan(#"{"s": "1e400", "n": 1e308}"#) == nil)
+        #expect(scan("1e400") == "=1e400")
+        #expect(scan("[[1, 1e400]") == nil)
+        #expect(scan("[1, 2]") == nil)
+    }
+
     @Test("text that is not JSON is still called so")
     func notJSON() {
         #expect(Self.message("{nope").contains("malformed JSON document"))

@@ -1,5 +1,6 @@
 import Foundation
 import RecModel
+import RecWire
 
 /// Reads feature rows from CSV (``NumericCSV`` on the one reader, ``CSVFile``: an optional header line, then numbers)
 /// or JSON (an array of arrays, or an object with a `rows` array) when the whole text is JSON; a file that starts
@@ -18,7 +19,7 @@ enum RowsFile {
         let first = bytes.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }
         let rows: [[Float]]
         if first == UInt8(ascii: "[") || first == UInt8(ascii: "{") {
-            if CSVFile.holdsJSON(String(decoding: bytes, as: UTF8.self)) {
+            if CSVFile.holdsJSON(String(decoding: bytes, as: UTF8.self)) || WireJSON.outOfRangeNumber(in: bytes) != nil {
                 rows = try json(Data(bytes), path: path)
             } else {
                 // Not JSON: CSV whose header starts with a bracket (`[a],[b]`), or JSON gone wrong (truncated, say).
@@ -78,6 +79,17 @@ enum RowsFile {
         } catch DecodingError.keyNotFound(let key, _) {
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: no \"\(key.stringValue)\" key")
         } catch DecodingError.dataCorrupted {
+            // Foundation calls a number beyond a Double's range "not valid JSON"; name it, and its row and column.
+            if let number = WireJSON.outOfRangeNumber(in: Array(data)) {
+                let indices = number.path.compactMap { component -> Int? in
+                    if case .index(let index) = component { return index }
+                    return nil
+                }
+                if indices.count >= 2 {
+                    throw .notFinite(path: path, line: indices[0] + 1, column: indices[1] + 1, text: number.text)
+                }
+                throw .badJSON(path: path, reason: "the number \(number.text) is beyond the range of a float")
+            }
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: not valid JSON")
         } catch {
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: \(error)")

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Where a number stands in a JSON document: its keys as written and its array positions, outermost first.
+public enum JSONPathComponent: Equatable, Sendable {
+    /// A member of an object, by its key as the document spells it.
+    case key(String)
+    /// An element of an array, from 0.
+    case index(Int)
+}
+
+/// A number that is valid JSON (RFC 8259 §6 sets no range) but lies beyond a 64-bit float's: `1e400`, `-2e308`.
+/// Foundation refuses the whole document as "not valid JSON" for one such number and names neither it nor where it
+/// stands; ``WireJSON/outOfRangeNumber(in:)`` finds both.
+public struct JSONOutOfRangeNumber: Equatable, Sendable {
+    /// Where the number stands.
+    public var path: [JSONPathComponent]
+    /// The number as written.
+    public var text: String
+
+    /// `path` as `rows[0][1]` or `user_features.age`; empty for a document that is the number itself.
+    public var pathDescription: String {
+        var out = ""
+        for component in path {
+            switch component {
+            case .key(let key): out += (out.isEmpty ? "" : ".") + key
+            case .index(let index): out += "[\(index)]"
+            }
+        }
+        return out
+    }
+}
+
+extension WireJSON {
+    /// The first number in `bytes` whose magnitude is beyond `Double.greatestFiniteMagnitude`, when the document is
+    /// otherwise valid JSON (it parses once every such number is read as 0); nil when there is none or the text is
+    /// not JSON for another reason. One pass over the bytes, outside strings; each number token is read with
+    /// `Double(_:)`, which gives ±infinity for such a number.
+    public static func outOfRangeNumber(in bytes: [UInt8]) -> JSONOutOfRangeNumber? {
+        // Per open container: its kind, and the key or index the next value takes.
+        var stack: [(isObject: Bool, key: String, index: Int, expectingKey: Bool)] = []
+        var first: JSONOutOfRangeNumber?
+        var patched: [UInt8] = []
+        var copied = 0
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                stack.append((isObject: byte == UInt8(ascii: "{"), key: "", index: 0, expectingKey: byte == UInt8(ascii: "{")))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","):
+                if let last = stack.indices.last {
+                    if stack[last].isObject { stack[last].expectingKey = true } else { stack[last].index += 1 }
+                }
+            case UInt8(ascii: "\""):
+                var end = i + 1
+                while end < bytes.count && bytes[end] != UInt8(ascii: "\"") {
+                    end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard end < bytes.count else { return nil }
+                if let last = stack.indices.last, stack[last].isObject, stack[last].expectingKey {
+                    let written = Data([UInt8(ascii: "\"")] + bytes[(i + 1)..<end] + [UInt8(ascii: "\"")])
+                    stack[last].key = (try? JSONDecoder().decode(String.self, from: written))
+                        ?? String(decoding: bytes[(i + 1)..<end], as: UTF8.self)
+                    stack[last].expectingKey = false
+                }
+                i = end
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                var end = i + 1
+                while end < bytes.count, Self.numberBytes.contains(bytes[end]) { end += 1 }
+                let text = String(decoding: bytes[i..<end], as: UTF8.self)
+                if let value = Double(text), value.isInfinite {
+                    if first == nil {
+                        let path: [JSONPathComponent] = stack.map { $0.isObject ? .key($0.key) : .index($0.index) }
+                        first = JSONOutOfRangeNumber(path: path, text: text)
+                    }
+                    patched.append(contentsOf: bytes[copied..<i])
+                    patched.append(UInt8(ascii: "0"))
+                    copied = end
+                }
+                i = end - 1
+            default:
+                break
+            }
+            i += 1
+        }
+        guard let first else { return nil }
+        patched.append(contentsOf: bytes[copied...])
+        guard (try? JSONSerialization.jsonObject(with: Data(patched), options: [.fragmentsAllowed])) != nil else {
+            return nil
+        }
+        return first
+    }
+
+    /// The bytes a JSON number token continues with after its first.
+    private static let numberBytes: Set<UInt8> = Set(Array("0123456789.eE+-".utf8))
+}

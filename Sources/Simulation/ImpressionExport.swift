@@ -45,8 +45,9 @@ import RecWire
 ///
 /// **The schema file** (``schemaFileName``) is a ``DataSchema`` in the TOML of docs/YOUR-DATA.md: the roles above,
 /// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
-/// `viewed` is the `viewed` role; `impression_id`, `policy_version`, `score`, `retrieval`, `item_sku` and `active`
-/// are listed in `ignore`.
+/// `viewed` is the `viewed` role; the catalogue's `item_sku` is its `sku` role and `active` its `active` role, so a
+/// catalogue uploaded from the export keeps each item's external id and which items are retired; `impression_id`,
+/// `policy_version`, `score` and `retrieval` are listed in `ignore`.
 public enum ImpressionExport {
     /// The item-context file's name, written in the data file's directory.
     public static let itemContextFileName = "item_context.csv"
@@ -224,7 +225,7 @@ public enum ImpressionExport {
     /// The columns of the data file that no schema role reads (kept for people and other tools).
     public static let carriedLogColumns = ["", "impression_id", "policy_version", "score", "retrieval"]
     /// The columns of the item-context file that no schema role reads.
-    public static let carriedItemColumns = ["", "item_sku", "active"]
+    public static let carriedItemColumns = [""]
 
     /// The schema of an export of `spec`'s log: the roles of the data file's columns and of the item-context file
     /// (see the type's documentation).
@@ -244,7 +245,8 @@ public enum ImpressionExport {
                 viewed: "viewed",
                 userFeatures: spec.userFeatures.map(userFeature), ignore: carriedLogColumns),
             catalogue: .init(
-                file: itemContextFileName, item: "item_id", itemFeatures: itemFeatures, ignore: carriedItemColumns))
+                file: itemContextFileName, item: "item_id", sku: "item_sku", active: "active", itemFeatures: itemFeatures,
+                ignore: carriedItemColumns))
     }
 
     /// A user feature of the export's schema, with a categorical feature's known values (the policy's vocabulary),

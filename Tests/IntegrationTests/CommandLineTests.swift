@@ -180,6 +180,9 @@ struct UsageBeforeSendingTests {
     func noPool() throws {
         let exact = try runTool("recpool", ["score", "--exact", "--input", "-"], stdin: "1,2\n")
         #expect(exact.code == 64 && exact.stderr.contains("--exact needs --model-version"), "\(exact.stderr)")
+        let zero = try runTool(
+            "recpool", ["score", "--model-version", "0", "--exact", "--input", "-", "--broker", "tcp://127.0.0.1:1"], stdin: "1,2\n")
+        #expect(zero.code == 64 && zero.stderr.contains("--exact needs --model-version 1 or more"), "\(zero.stderr)")
         let events = try runTool("recpool", ["recommend", "--events", ",,", "--broker", "tcp://127.0.0.1:1"])
         #expect(events.code == 64 && events.stderr.contains("--events"), "\(events.stderr)")
         let offline = try runTool("recpool-broker", ["--feedback-window-s", "60", "--online-sync-events", "10"])

@@ -174,6 +174,10 @@ struct OwnCatalogueEndToEndTests {
             #expect(items.rows.count == 81)
             #expect(items.rows[80][sku] == "NEW-E2E" && items.rows[80][active] == "1")
             #expect(items.rows[retiredRow][active] == "0")
+            // Read back as a catalogue to upload (the broker's reader), the SKUs and the retirement survive.
+            let reloaded = try ItemCatalogue.load(path: itemFile, schema: exportedSchema.catalogue)
+            #expect(reloaded.count == 81 && reloaded.ids[80] == "NEW-E2E" && reloaded.index(of: "NEW-E2E") == 80)
+            #expect(!reloaded.active[retiredRow] && reloaded.activeCount == 80)
             // OBD's four item features come back as four columns, though the added item lacks two of them.
             #expect(exportedSchema.catalogue.itemFeatures.map(\.name) == (0..<4).map { "item_feature_\($0)" })
 

@@ -202,10 +202,13 @@ extension ItemCatalogue {
     /// ``load(path:schema:)`` on a table already read.
     public static func make(_ table: CSVTable, schema: DataSchema.Catalogue) throws(DataError) -> ItemCatalogue {
         try LogLoader.checkColumns(
-            table, named: [schema.item] + schema.itemFeatures.map(\.name), prefix: nil, ignore: schema.ignore,
-            section: "catalogue")
+            table, named: schema.roleColumns, prefix: nil, ignore: schema.ignore, section: "catalogue")
         guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
-        let idColumn = try table.column(schema.item)
+        let itemColumn = try table.column(schema.item)
+        // With a `sku` role the item is named by its SKU, and row k is the item logs number k.
+        let idColumn = try schema.sku.map { name throws(DataError) in try table.column(name) } ?? itemColumn
+        let order = try rowOrder(table, schema: schema, itemColumn: itemColumn)
+        let activeColumn = try schema.active.map { name throws(DataError) in try table.column(name) }
         var vocabularies: [ItemEncoding.Vocabulary] = []
         var numeric: [String] = []
         for feature in schema.itemFeatures {
@@ -229,8 +232,16 @@ extension ItemCatalogue {
         }
         var ids: [String] = []
         var values: [Float] = []
+        var flags: [Bool] = []
         var seen: [String: Int] = [:]
-        for row in table.rows.indices {
+        for row in order {
+            if let activeColumn {
+                let text = table.rows[row][activeColumn].trimmingCharacters(in: .whitespaces).lowercased()
+                guard let flag = ["1": true, "true": true, "0": false, "false": false][text] else {
+                    throw table.invalid(row: row, column: activeColumn, reason: "is not 1 or 0 (true or false)")
+                }
+                flags.append(flag)
+            }
             let id = table.rows[row][idColumn].trimmingCharacters(in: .whitespaces)
             guard !id.isEmpty else { throw table.invalid(row: row, column: idColumn, reason: "is an empty item id") }
             if let problem = Self.idProblem(id) { throw table.invalid(row: row, column: idColumn, reason: problem) }
@@ -251,7 +262,27 @@ extension ItemCatalogue {
             }
             ids.append(id)
         }
-        return try ItemCatalogue(encoding: encoding, ids: ids, features: values)
+        return try ItemCatalogue(encoding: encoding, ids: ids, features: values, active: activeColumn == nil ? nil : flags)
+    }
+
+    /// The file rows in catalogue-row order: file order, or, with a `sku` role and an `item` column that holds the
+    /// integers `0..<n` (a log's numbering, as `recpool logs export` writes it), ascending item number, so that the
+    /// row of item k is k. The `item` column is then checked as the ids are: non-blank, each value once.
+    private static func rowOrder(
+        _ table: CSVTable, schema: DataSchema.Catalogue, itemColumn: Int
+    ) throws(DataError) -> [Int] {
+        guard schema.sku != nil else { return Array(table.rows.indices) }
+        let texts = table.rows.map { $0[itemColumn].trimmingCharacters(in: .whitespaces) }
+        var seen: [String: Int] = [:]
+        for (row, text) in texts.enumerated() {
+            guard !text.isEmpty else { throw table.invalid(row: row, column: itemColumn, reason: "is an empty item") }
+            if let first = seen.updateValue(row, forKey: text) {
+                throw table.invalid(
+                    row: row, column: itemColumn,
+                    reason: "is item \(text) again (first at line \(table.lines[first])): each item appears once")
+            }
+        }
+        return ItemIds.numberedRows(texts) ?? Array(table.rows.indices)
     }
 }
 

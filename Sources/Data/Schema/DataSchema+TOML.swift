@@ -10,7 +10,7 @@ extension DataSchema {
         "affinity_prefix", "viewed", "ignore", "user_features",
     ]
     /// The keys `[catalogue]` takes.
-    static let catalogueKeys: Set<String> = ["file", "item", "ignore", "item_features"]
+    static let catalogueKeys: Set<String> = ["file", "item", "sku", "active", "ignore", "item_features"]
 
     /// The most bytes a schema may hold: a real one is a few hundred.
     public static let maximumBytes = 1 << 20
@@ -119,6 +119,8 @@ extension DataSchema {
             catalogue: Catalogue(
                 file: try reader.required(catalogue, "file", table: "catalogue"),
                 item: try reader.required(catalogue, "item", table: "catalogue"),
+                sku: try reader.string(catalogue, "sku", table: "catalogue", required: false),
+                active: try reader.string(catalogue, "active", table: "catalogue", required: false),
                 itemFeatures: try reader.features(catalogue, "item_features", table: "catalogue"),
                 ignore: try reader.strings(catalogue, "ignore", table: "catalogue")))
         if schema.logs.viewed != nil && schema.logs.affinityPrefix != nil {
@@ -128,6 +130,9 @@ extension DataSchema {
         }
         let roles =
             schema.logs.roles.map { ("logs", $0.role, $0.column) } + [("catalogue", "item", schema.catalogue.item)]
+            + [("sku", schema.catalogue.sku), ("active", schema.catalogue.active)].compactMap { role, column in
+                column.map { ("catalogue", role, $0) }
+            }
         for (table, role, column) in roles where column.hasPrefix(SchemaInference.placeholderPrefix) {
             throw .schema(
                 "\(path): [\(table)] \(role) = \"\(column)\" is the draft's placeholder: replace it with the name of "
@@ -184,6 +189,8 @@ extension DataSchema {
         lines.append("[catalogue]")
         lines.append("file = \(quoted(catalogue.file))")
         lines.append("item = \(quoted(catalogue.item))")
+        if let sku = catalogue.sku { lines.append("sku = \(quoted(sku))") }
+        if let active = catalogue.active { lines.append("active = \(quoted(active))") }
         lines.append("ignore = [\(catalogue.ignore.map(quoted).joined(separator: ", "))]")
         lines.append("")
         lines.append("[catalogue.item_features]")

@@ -142,18 +142,33 @@ public struct DataSchema: Sendable, Equatable {
         public var file: String
         /// The item id column: integers `0..<n`, each once.
         public var item: String
+        /// The item's external id (a shop's SKU), optional: with it, a catalogue uploaded to the pool names each
+        /// item by this column (what `recommend` answers, `retire` and `add` take), its rows in the order of the
+        /// `item` column's numbers (the numbers logs name items by); without it the `item` column is the id too.
+        public var sku: String?
+        /// Whether the item may be recommended, optional: `1` (or `true`) or `0` (`false`: retired, kept for the
+        /// logs that name it). Without it every item is active.
+        public var active: String?
         /// Item features.
         public var itemFeatures: [Feature]
         /// Columns deliberately not used.
         public var ignore: [String]
 
         /// Creates the catalogue roles.
-        public init(file: String, item: String, itemFeatures: [Feature], ignore: [String] = []) {
+        public init(
+            file: String, item: String, sku: String? = nil, active: String? = nil, itemFeatures: [Feature],
+            ignore: [String] = []
+        ) {
             self.file = file
             self.item = item
+            self.sku = sku
+            self.active = active
             self.itemFeatures = itemFeatures
             self.ignore = ignore
         }
+
+        /// The columns with a role, item first: `item`, then `sku` and `active` when given, then the features.
+        public var roleColumns: [String] { [item] + [sku, active].compactMap { $0 } + itemFeatures.map(\.name) }
     }
 
     /// The log's roles.

@@ -188,8 +188,8 @@ struct ItemTable {
             (table.header.firstIndex(of: $0.name) ?? 0) < (table.header.firstIndex(of: $1.name) ?? 0)
         }
         try LogLoader.checkColumns(
-            table, named: [schema.item] + features.map(\.name), prefix: nil, ignore: schema.ignore,
-            section: "catalogue")
+            table, named: [schema.item] + [schema.sku, schema.active].compactMap { $0 } + features.map(\.name),
+            prefix: nil, ignore: schema.ignore, section: "catalogue")
         guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
         let idColumn = try table.column(schema.item)
         var firstRow: [String: Int] = [:]

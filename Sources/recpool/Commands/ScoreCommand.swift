@@ -24,6 +24,8 @@ struct ScoreCommand: AsyncParsableCommand {
 
     func validate() throws {
         if exact && modelVersion == nil { throw ValidationError("--exact needs --model-version: the version to require") }
+        // Versions are numbered from 1: "exactly version 0" names no model (the broker refuses it in wire terms).
+        if exact && modelVersion == 0 { throw ValidationError("--exact needs --model-version 1 or more: versions start at 1") }
     }
 
     func run() async throws {

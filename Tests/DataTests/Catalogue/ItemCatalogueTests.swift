@@ -61,6 +61,41 @@ struct ItemCatalogueTests {
         #expect(throws: DataError.self) { try catalogue.retire(id: "nope") }
     }
 
+    @Test("a sku role names the items and orders rows by the item number; an active role retires the 0 rows")
+    func skuAndActive() throws {
+        let schema = DataSchema.Catalogue(
+            file: "items.csv", item: "item_id", sku: "item_sku", active: "active",
+            itemFeatures: [.init("price", .numeric)], ignore: [""])
+        let (folder, path) = try Self.write(
+            ",item_id,item_sku,active,price\n0,2,C-3,1,3\n1,0,A-1,0,1\n2,1,B-2,true,2\n")
+        defer { folder.remove() }
+        let catalogue = try ItemCatalogue.load(path: path, schema: schema)
+        #expect(catalogue.ids == ["A-1", "B-2", "C-3"])
+        #expect(catalogue.features == [1, 2, 3])
+        #expect(catalogue.active == [false, true, true] && catalogue.activeIndices == [1, 2])
+        // The schema's TOML keeps both roles.
+        let full = DataSchema(
+            logs: .init(timestamp: "t", item: "i", position: "p", outcome: "c", propensity: "q", userFeatures: [.init("u", .categorical)]),
+            catalogue: schema)
+        let text = full.toml()
+        #expect(text.contains("sku = \"item_sku\"") && text.contains("active = \"active\""))
+        #expect(try DataSchema.parse(text, path: "s.toml").catalogue == schema)
+        for (bad, says) in [
+            (",item_id,item_sku,active,price\n0,0,A-1,2,1\n", #"'active': '2' is not 1 or 0"#),
+            (",item_id,item_sku,active,price\n0,0,A-1,1,1\n1,0,B-2,1,1\n", "is item 0 again"),
+            (",item_id,item_sku,active,price\n0,0,A-1,1,1\n1,1,A-1,1,1\n", "is item A-1 again"),
+            (",item_id,item_sku,price\n0,0,A-1,1\n", #"no "active" column"#),
+        ] {
+            let (badFolder, badPath) = try Self.write(bad)
+            defer { badFolder.remove() }
+            #expect {
+                try ItemCatalogue.load(path: badPath, schema: schema)
+            } throws: { error in
+                "\(error)".contains(says)
+            }
+        }
+    }
+
     @Test("a repeated id, an empty id or a bad number is refused naming the line", arguments: [
         "sku,category,price\nA,shoes,1\nA,hats,2\n", "sku,category,price\n,shoes,1\n", "sku,category,price\nA,shoes,x\n",
         "sku,category\nA,shoes\n", "sku,category,price\nA,shoes,1e39\n",

@@ -15,6 +15,43 @@ struct DataFaultTests {
         return path
     }
 
+    @Test("a matrix whose header is not the feature specification's columns in order is refused by fit and predict")
+    func columnsInSpecificationOrder() throws {
+        let temporary = try TemporaryDirectory("data-fault-columns")
+        defer { temporary.remove() }
+        let features = temporary.file("feat.csv").path
+        let specFile = temporary.file("spec.json").path
+        let written = try runTool(
+            "recpool",
+            ["data", "features", "synthetic:users=100,rows=600,seed=3", "--split", "test", "--out", features, "--spec-out", specFile])
+        #expect(written.code == 0, "\(written.stderr)")
+        let lines = try String(contentsOfFile: features, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        // Every feature column in reverse order, the label last, as a shop's hand-made file might hold them.
+        let reversed = lines.map { ($0.dropLast().reversed() + [$0.last!]).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        let reversedFile = try Self.write(reversed, "reversed.csv", in: temporary)
+        let model = temporary.file("m.ckpt").path
+        let refused = try runTool(
+            "recpool", ["fit", "--dataset", reversedFile, "--feature-spec", specFile, "--out", model, "--epochs", "1"])
+        #expect(
+            refused.code == 2 && refused.stderr.contains("header column 1 is 'history_item_continuous'")
+                && refused.stderr.contains("in its order"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model))
+        let fit = try runTool("recpool", ["fit", "--dataset", features, "--feature-spec", specFile, "--out", model, "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let rows = lines.prefix(3).map { $0.dropLast().joined(separator: ",") }.joined(separator: "\n") + "\n"
+        let reversedRows = lines.prefix(3).map { $0.dropLast().reversed().joined(separator: ",") }.joined(separator: "\n") + "\n"
+        let scored = try runTool("recpool", ["predict", "--model", model, "--input", try Self.write(rows, "rows.csv", in: temporary)])
+        #expect(scored.code == 0 && scored.stdout.split(separator: "\n").count == 2, "\(scored.stderr)")
+        let misordered = try runTool(
+            "recpool", ["predict", "--model", model, "--input", try Self.write(reversedRows, "rrows.csv", in: temporary)])
+        #expect(misordered.code == 2 && misordered.stderr.contains("header column 1 is"), "\(misordered.stderr)")
+        #expect(misordered.stdout.isEmpty)
+        // Rows without a header are read by position, as before.
+        let unnamed = lines[1...2].map { $0.dropLast().joined(separator: ",") }.joined(separator: "\n") + "\n"
+        let byPosition = try runTool("recpool", ["predict", "--model", model, "--input", try Self.write(unnamed, "u.csv", in: temporary)])
+        #expect(byPosition.code == 0 && byPosition.stdout == scored.stdout, "\(byPosition.stderr)")
+    }
+
     @Test("fit on a file with no feature column exits 2 naming the problem, never a trap in Dense")
     func fitWithoutFeatures() throws {
         let temporary = try TemporaryDirectory("data-fault")

@@ -69,7 +69,7 @@ struct FitCommand: ParsableCommand {
             var options = try DatasetOptions.parse([dataset])
             options.dataDirectory = dataDirectory
             options.schema = schema
-            let (train, held, logSpec) = try rows(options.resolve())
+            let (train, held, logSpec, names) = try rows(options.resolve())
             let hiddenSizes = try hidden.map(parseWidths)
             // A model on no rows or zero inputs cannot be built (`Dense` traps on a zero width): refuse it, as the pool
             // refuses such an upload.
@@ -84,7 +84,7 @@ struct FitCommand: ParsableCommand {
             if let problem = MLP.sizeProblem(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes) {
                 throw CommandFailure("\(dataset): \(problem) (--hidden)", exitCode: .usage)
             }
-            let spec = try logSpec ?? featureSpec.map { try readFeatureSpec($0, width: train.inputs.cols) } ?? []
+            let spec = try logSpec ?? featureSpec.map { try readFeatureSpec($0, width: train.inputs.cols, names: names) } ?? []
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
                 optimizer: .adam(AdamConfig(learningRate: lr)), weightDecay: weightDecay)
@@ -151,18 +151,20 @@ struct FitCommand: ParsableCommand {
         }
     }
 
-    /// The training and validation rows, and for logs the specification fitted on the training part.
-    func rows(_ resolved: DatasetResolver.Resolved) throws -> (LabeledData, LabeledData, [UInt8]?) {
+    /// The training and validation rows, for logs the specification fitted on the training part, and for a matrix
+    /// the names of its feature columns (the header without `label`).
+    func rows(_ resolved: DatasetResolver.Resolved) throws -> (LabeledData, LabeledData, [UInt8]?, [String]?) {
         switch resolved {
         case .matrix(let path):
-            let data = try NumericCSV.read(path: path, headerRequired: true).labeledData()
+            let csv = try NumericCSV.read(path: path, headerRequired: true)
+            let data = try csv.labeledData()
             var rng = Xoshiro256(seed: seed)
             let (train, held) = data.split(validationFraction: validation, rng: &rng)
-            return (train, held, nil)
+            return (train, held, nil, csv.header?.filter { $0 != "label" })
         case .logs(let split, _, _):
             let rows = try split.trainingRows(name: dataset)
             if let warning = split.noPositiveWarning(name: dataset) { CommandOutput.printError(warning) }
-            return (rows.train, rows.validation, try rows.spec.encoded())
+            return (rows.train, rows.validation, try rows.spec.encoded(), nil)
         }
     }
 
@@ -191,7 +193,8 @@ struct FitCommand: ParsableCommand {
 
     /// A `--feature-spec` file's bytes, once they decode as a feature specification of the matrix's width (a file of
     /// anything else was once embedded as it was, and only `eval` or `export` found out).
-    func readFeatureSpec(_ path: String, width: Int) throws -> [UInt8] {
+    /// A matrix's header (`names`) must be the specification's columns, in order.
+    func readFeatureSpec(_ path: String, width: Int, names: [String]?) throws -> [UInt8] {
         let bytes = try Checkpoint.readRawFile(path)
         let spec: FeatureSpec
         do {
@@ -203,6 +206,9 @@ struct FitCommand: ParsableCommand {
             throw CommandFailure(
                 "\(path): the feature specification makes rows of \(spec.width) columns, the dataset has \(width)",
                 exitCode: .badInput)
+        }
+        if let names, let problem = RowsFile.columnMismatch(names, expected: spec.columns, source: dataset) {
+            throw CommandFailure(problem, exitCode: .badInput)
         }
         return bytes
     }

@@ -9,6 +9,12 @@ import RecWire
 enum RowsFile {
     /// The rows of `path`, at least one, all of one width, every value finite.
     static func read(_ path: String) throws(CSVError) -> [[Float]] {
+        try readNamed(path).rows
+    }
+
+    /// The rows of `path`, and the names of their columns when the file is CSV with a header (a `label` column left
+    /// out of both); JSON rows have no names.
+    static func readNamed(_ path: String) throws(CSVError) -> (rows: [[Float]], names: [String]?) {
         var bytes: [UInt8]
         if path == "-" {
             bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
@@ -18,13 +24,14 @@ enum RowsFile {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         let first = bytes.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }
         let rows: [[Float]]
+        var names: [String]? = nil
         if first == UInt8(ascii: "[") || first == UInt8(ascii: "{") {
             if CSVFile.holdsJSON(String(decoding: bytes, as: UTF8.self)) || WireJSON.outOfRangeNumber(in: bytes) != nil {
                 rows = try json(Data(bytes), path: path)
             } else {
                 // Not JSON: CSV whose header starts with a bracket (`[a],[b]`), or JSON gone wrong (truncated, say).
                 do {
-                    rows = try csv(bytes, path: path)
+                    (rows, names) = try csv(bytes, path: path)
                 } catch .empty {
                     throw .badJSON(
                         path: path,
@@ -34,10 +41,10 @@ enum RowsFile {
                 }
             }
         } else {
-            rows = try csv(bytes, path: path)
+            (rows, names) = try csv(bytes, path: path)
         }
         guard !rows.isEmpty else { throw .empty(path: path) }
-        return rows
+        return (rows, names)
     }
 
     /// The two JSON shapes rows may come in.
@@ -123,11 +130,27 @@ enum RowsFile {
         return ["bool": "true or false", "a dictionary": "an object", "a number": "a number"][what] ?? what
     }
 
-    private static func csv(_ bytes: [UInt8], path: String) throws(CSVError) -> [[Float]] {
+    private static func csv(_ bytes: [UInt8], path: String) throws(CSVError) -> ([[Float]], [String]?) {
         let table = try NumericCSV.parse(bytes, path: path)
         let label = table.header?.firstIndex(of: "label")
-        return (0..<table.table.rows).map { r in
+        let rows = (0..<table.table.rows).map { r in
             (0..<table.table.cols).filter { $0 != label }.map { table.table[r, $0] }
         }
+        return (rows, table.header.map { header in header.indices.filter { $0 != label }.map { header[$0] } })
+    }
+
+    /// Why rows whose columns are `names` (a CSV header, `label` left out) are not the columns `expected` (a
+    /// feature specification's, in order), or nil when they are: a matrix whose columns are in another order would
+    /// be scored, or trained, with every feature in another one's place.
+    static func columnMismatch(_ names: [String], expected: [String], source: String) -> String? {
+        guard names != expected else { return nil }
+        guard names.count == expected.count else {
+            return "\(source): the header names \(names.count) feature columns, the feature specification \(expected.count)"
+        }
+        let at = names.indices.first { names[$0] != expected[$0] }!
+        let elsewhere = expected.firstIndex(of: names[at]).map { " (its column \($0 + 1))" } ?? " (which it does not name)"
+        return "\(source): header column \(at + 1) is '\(names[at])'\(elsewhere), the feature specification's column \(at + 1) "
+            + "is '\(expected[at])': the columns must be the specification's, in its order (as `recpool data features` "
+            + "writes them)"
     }
 }

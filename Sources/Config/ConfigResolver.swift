@@ -82,8 +82,43 @@ public enum ConfigResolver {
             }
         }
         let prefix = Array(arguments.prefix(catalog.subcommandPath.count))
-        let rest = Array(arguments.dropFirst(catalog.subcommandPath.count))
+        let rest = joiningNegativeValues(Array(arguments.dropFirst(catalog.subcommandPath.count)), catalog: catalog)
         return ConfigResolution(arguments: prefix + injected + rest, values: values)
+    }
+
+    /// `--key -1` as `--key=-1` for an option that takes a value, so that a negative number typed after it is the
+    /// option's value, which the command then checks and names ("--epochs must be ≥ 0, got -1"): ArgumentParser
+    /// reads a word starting with `-` as a flag, and said "Missing value for '--epochs'" of a value that was there.
+    /// Only a word that is a number (`-1`, `-0.5`, `-1e3`, `-inf`, `-nan`) is joined; arguments after `--` are
+    /// left alone.
+    static func joiningNegativeValues(_ arguments: [String], catalog: OptionCatalog) -> [String] {
+        var valued: Set<String> = []
+        for entry in catalog.entries.values where !entry.isFlag { valued.insert(entry.key) }
+        var out: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" {
+                out += arguments[index...]
+                break
+            }
+            if argument.hasPrefix("--"), !argument.contains("="), valued.contains(String(argument.dropFirst(2))),
+                index + 1 < arguments.count, isNegativeNumber(arguments[index + 1])
+            {
+                out.append("\(argument)=\(arguments[index + 1])")
+                index += 2
+                continue
+            }
+            out.append(argument)
+            index += 1
+        }
+        return out
+    }
+
+    /// Whether `word` is a negative number as a user types one: `-` then something `Double` reads (`-1`, `-0.5`,
+    /// `-1e3`, `-inf`, `-nan`).
+    static func isNegativeNumber(_ word: String) -> Bool {
+        word.hasPrefix("-") && word.count > 1 && Double(word) != nil
     }
 
     /// The `--key value` arguments for one key's values.

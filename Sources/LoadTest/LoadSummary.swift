@@ -83,7 +83,8 @@ public struct LoadSummary: Sendable, Hashable, Codable {
     /// stored values are 0), never a misleading 0 ms.
     public var hasLatencies: Bool { completed > 0 }
 
-    /// Encodes every key; with no `OK` reply the latency keys and the breakdown are `null`.
+    /// Encodes every key but an empty `distribution`; with no `OK` reply the latency keys and the breakdown are
+    /// `null`.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(label, forKey: .label)
@@ -105,7 +106,8 @@ public struct LoadSummary: Sendable, Hashable, Codable {
             try c.encode(defined ? value : nil, forKey: key)
         }
         try c.encode(defined ? breakdown : nil, forKey: .breakdown)
-        try c.encode(distribution, forKey: .distribution)
+        // The curve is left out where it was not kept (a sweep's levels), never printed as an empty list.
+        if !distribution.isEmpty { try c.encode(distribution, forKey: .distribution) }
     }
 
     /// Total failed requests.
@@ -127,7 +129,7 @@ public struct LoadSummary: Sendable, Hashable, Codable {
 }
 
 extension LoadSummary {
-    /// The summary as one line of JSON, without the distribution.
+    /// The summary as one line of JSON; the `distribution` key (the latency curve) only with `includeDistribution`.
     /// - Throws: the encoder's `EncodingError` if a figure is not finite (they are by construction: durations are at
     ///   least 1 µs), so a caller fails instead of printing `{}`.
     public func json(includeDistribution: Bool = false) throws -> String {

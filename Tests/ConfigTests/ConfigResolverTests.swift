@@ -1,5 +1,5 @@
 import ArgumentParser
-import RecConfig
+@testable import RecConfig
 import Testing
 
 /// A command shaped like the daemons: options, a flag, a repeated option and the config options.
@@ -236,5 +236,26 @@ struct ConfigResolverTests {
         let command = try SignedOptions.parse(resolution.arguments)
         #expect(command.epsilon == epsilon && command.epsilon.sign == epsilon.sign)
         #expect(command.shift == shift)
+    }
+
+    @Test(
+        "a negative number typed after an option is its value, never 'Missing value'; a flag and -- are left alone",
+        arguments: [
+            (["--epsilon", "-0.5"], ["--epsilon=-0.5"]),
+            (["--shift", "-1", "--shift", "-2", "--epsilon", "-inf"], ["--shift=-1", "--shift=-2", "--epsilon=-inf"]),
+            (["--epsilon", "-x"], ["--epsilon", "-x"]),
+            (["--epsilon=-1"], ["--epsilon=-1"]),
+            (["--", "--epsilon", "-1"], ["--", "--epsilon", "-1"]),
+            (["--verbose", "-1"], ["--verbose", "-1"]),
+        ])
+    func negativeOnTheCommandLine(typed: [String], parsed: [String]) throws {
+        let catalog = try OptionCatalog(command: SignedOptions.self, arguments: [])
+        #expect(ConfigResolver.joiningNegativeValues(typed, catalog: catalog) == parsed)
+        if typed.first == "--shift" {
+            let resolution = try ConfigResolver.resolve(
+                catalog: catalog, table: "broker", arguments: typed, environment: [:], file: nil)
+            let command = try SignedOptions.parse(resolution.arguments)
+            #expect(command.shift == [-1, -2] && command.epsilon == -.infinity)
+        }
     }
 }

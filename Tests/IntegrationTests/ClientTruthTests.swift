@@ -64,6 +64,9 @@ struct ClientTruthTests {
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
             #expect((summary["completed"] as? Int ?? 0) > 0)
             #expect((summary["errors"] as? [String: Int])?.isEmpty == true)
+            // The latency curve a single run keeps: points up to the 100th percentile, never an empty list.
+            let curve = try #require(summary["distribution"] as? [[String: Double]], "\(summary)")
+            #expect(!curve.isEmpty && curve.allSatisfy { ($0["ms"] ?? -1) >= 0 } && curve.last?["percentile"] == 100)
 
             // A dataset whose rows do not fit the served model is refused before anything is sent.
             let wrong = try runTool(

@@ -49,4 +49,40 @@ struct ConfigCommandTests {
         #expect(!fromEnvironment.stderr.contains("Missing value"), "\(fromEnvironment.stderr)")
         #expect(fromEnvironment.stderr.contains("epsilon") || fromEnvironment.stdout.contains("-0.5"))
     }
+
+    @Test("recpool found on PATH finds its sibling programs from any directory; an unknown program is named")
+    func fromPath() throws {
+        let temporary = try TemporaryDirectory("config-path")
+        defer { temporary.remove() }
+        let binaries = ProcessCluster.executable("recpool").deletingLastPathComponent().path
+        for (program, key) in [("broker", "heartbeat-ms"), ("worker", "batch-alone-rows"), ("status", "broker")] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["recpool", "config", "--print", "--of", program]
+            process.environment = ProcessInfo.processInfo.environment.merging(["PATH": binaries + ":/usr/bin:/bin"]) { _, new in new }
+            process.currentDirectoryURL = temporary.url
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0 && stdout.contains("\(key) ="), "\(program): \(stderr)")
+        }
+        let unknown = try runTool("recpool", ["config", "--print", "--of", "nosuchcommand"])
+        #expect(
+            unknown.code == 64 && unknown.stderr.contains("--of nosuchcommand: no such program")
+                && unknown.stderr.contains("simulate") && !unknown.stderr.contains("--print-config"), "\(unknown.stderr)")
+        // A value from the file that a command refuses names the flag and where it came from.
+        let file = temporary.file("k.toml")
+        try "[client]\nusers = 0\n".write(to: file, atomically: true, encoding: .utf8)
+        let users = try runTool("recpool", ["config", "--print", "--of", "simulate", "--config", file.path])
+        #expect(
+            users.code == 64 && users.stderr.contains("--users must be 1...10000000, got 0")
+                && users.stderr.contains("note: --users came from \(file.path) [client]"), "\(users.stderr)")
+        let epochs = try runTool("recpool", ["fit", "--dataset", "x.csv", "--out", "y.ckpt", "--epochs", "-1"])
+        #expect(epochs.code == 64 && epochs.stderr.contains("--epochs must be ≥ 0, got -1"), "\(epochs.stderr)")
+    }
 }

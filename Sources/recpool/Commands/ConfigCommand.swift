@@ -28,11 +28,21 @@ struct ConfigCommand: ParsableCommand {
     func validate() throws {
         guard print else { throw ValidationError("nothing to do: pass --print") }
         guard !of.isEmpty, !of.hasPrefix("-") else { throw ValidationError("--of needs a program name") }
+        guard Self.programs.contains(of) else {
+            throw ValidationError(
+                "--of \(of): no such program; it is broker, worker, or a recpool subcommand ("
+                    + Self.programs.dropFirst(2).joined(separator: ", ") + ")")
+        }
+    }
+
+    /// The names `--of` takes: `broker`, `worker`, then each `recpool` subcommand but this one.
+    static var programs: [String] {
+        ["broker", "worker"]
+            + RecPool.configuration.subcommands.compactMap { $0.configuration.commandName }.filter { $0 != "config" }
     }
 
     func run() throws {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent()
+        let directory = SiblingPrograms.directory
         let process = Process()
         var arguments = [String]()
         switch of {

@@ -51,7 +51,9 @@ struct FitCommand: ParsableCommand {
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
-        guard epochs >= 0, batch > 0, lr > 0, lr.isFinite else { throw ValidationError("epochs ≥ 0, batch > 0 and lr > 0 are required") }
+        guard epochs >= 0 else { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
+        guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a finite number > 0, got \(lr)") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }
         guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {
             throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr")

@@ -209,7 +209,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     private func emit(_ runs: [LoadSummary], levels: [SweepLevel], command: String) throws {
         if json {
             if levels.isEmpty {
-                CommandOutput.printLine(try runs[0].json())
+                CommandOutput.printLine(try runs[0].json(includeDistribution: true))
             } else {
                 CommandOutput.printLine(try JSONOutput.encode(SweepDocument(levels: levels)))
             }

@@ -107,7 +107,8 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         var plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windowCount)
         plan.deterministic = deterministic
-        if let problem = plan.problem { throw ValidationError(problem) }
+        // The plan names its fields as the flags spell them without the dashes (users, concurrency, windows).
+        if let problem = plan.problem { throw ValidationError("--\(problem)") }
         if worldSchema != nil && world == nil { throw ValidationError("--world-schema needs --world") }
         if let world, world.hasPrefix(SimulatorConfig.specPrefix), worldSchema != nil {
             throw ValidationError("--world-schema is for worlds built from logs, not \(world)")

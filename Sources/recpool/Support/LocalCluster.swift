@@ -32,10 +32,6 @@ final class LocalCluster: Service, @unchecked Sendable {
         self.onReady = onReady
     }
 
-    /// The directory holding `recpool`, `recpool-broker` and `recpool-worker`.
-    static var binaryDirectory: URL {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    }
 
     /// How long the workers get to drain, and then the broker, before SIGKILL: more than a worker's default
     /// liveness window (the longest a drain waits for the broker's acknowledgement) and the broker's default drain
@@ -71,7 +67,7 @@ final class LocalCluster: Service, @unchecked Sendable {
     }
 
     private func startAndServe() async throws {
-        let directory = Self.binaryDirectory
+        let directory = SiblingPrograms.directory
         let broker = Process()
         broker.executableURL = directory.appendingPathComponent("recpool-broker")
         broker.arguments =

@@ -42,6 +42,45 @@ struct CatalogueChangeTests {
         #expect(h.coordinator.refusal(forSlate: [0, 2]) == nil)
     }
 
+    @Test(
+        "an upload that moves or drops a row of the newest version is refused (CONFLICT, nothing stored); appending is not",
+        arguments: [
+            ("sku,brand,price\na,x,1\nc,x,3\n", "item b is row 1 of catalogue version 1 and missing in the upload"),
+            ("sku,brand,price\na,x,1\nc,x,3\nb,y,2\n", "item b is row 1 of catalogue version 1 and at row 2 in the upload"),
+            ("sku,brand,price\na,x,1\nb,y,2\n", "item c is row 2 of catalogue version 1 and missing"),
+        ])
+    func rowsNeverMove(_ file: String, _ says: String) throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        let sha = try h.store.blobs.put(Array(file.utf8))
+        let refused = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: CatalogueHarness.schema)))
+        #expect(refused.header.status == .conflict)
+        #expect((refused.errorText ?? "").contains(says) && (refused.errorText ?? "").contains("rows never move"), "\(refused.errorText ?? "")")
+        #expect(try h.store.catalogue(nil)?.version == 1)
+        let appended = try h.store.blobs.put(Array((Self.items + "d,y,4\n").utf8))
+        let stored = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + appended, schema: CatalogueHarness.schema)))
+        #expect(stored.header.status == .ok, "\(stored.errorText ?? "")")
+        #expect(try h.store.catalogue(nil)?.version == 2)
+    }
+
+    @Test("an upload with an active role stores its retired items; a later file cannot make a retired item active")
+    func activeRole() throws {
+        let h = try CatalogueHarness()
+        let schema = CatalogueHarness.schema.replacingOccurrences(of: "item = \"sku\"\n[catalogue.item_features]", with: "item = \"sku\"\nactive = \"on\"\n[catalogue.item_features]")
+        #expect(schema != CatalogueHarness.schema)
+        for (version, file) in [(UInt64(1), "sku,on,brand,price\na,1,x,1\nb,0,y,2\nc,1,x,3\n"), (2, "sku,on,brand,price\na,1,x,1\nb,1,y,2\nc,0,x,3\n")] {
+            let sha = try h.store.blobs.put(Array(file.utf8))
+            let reply = try Self.confirmed(
+                h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: schema)))
+            #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
+            let stored = try ItemCatalogue(canonical: h.store.blobs.get(try #require(try h.store.catalogue(version)).sha256))
+            #expect(stored.active == (version == 1 ? [true, false, true] : [true, false, false]))
+        }
+    }
+
     /// Each declared value is a column of the policy's context. With this catalogue's 3 item columns, 8 features of
     /// 64 values (520 context columns) exceed its 2,048 interaction features.
     @Test(

@@ -192,8 +192,14 @@ final class CatalogueCoordinator {
         if let problem = Self.userFeatureProblem(schema.logs.userFeatures, catalogue: catalogue) {
             throw CatalogueRefusal(.badRequest, problem)
         }
-        // A CSV has no retired flag, and a file that keeps every row in place (as it must) still lists the items
-        // retired since: an acknowledged retire stays retired (retired ids are not reused), never silently undone.
+        // Rows never move, with or without an online policy: impressions, logs and exports name items by row, so
+        // a file that drops an item or lists it at another row would give every later row another item.
+        if let latest, let problem = Self.movedRow(from: latest.catalogue, to: catalogue, version: latest.record.version) {
+            throw CatalogueRefusal(.conflict, problem)
+        }
+        // A CSV without an `active` role has no retired flag, and a file that keeps every row in place (as it must)
+        // still lists the items retired since: an acknowledged retire stays retired (retired ids are not reused),
+        // never silently undone.
         if let latest {
             for row in latest.catalogue.active.indices where !latest.catalogue.active[row] {
                 let id = latest.catalogue.ids[row]
@@ -202,6 +208,17 @@ final class CatalogueCoordinator {
         }
         try register(
             catalogue, change: .upload, item: nil, source: sha, schema: schemaText, call: call, nowMs: nowMs)
+    }
+
+    /// Why `next` cannot follow `current` (version `version`), or nil: each of `current`'s items must be at its row
+    /// in `next`, which may only add rows after them.
+    static func movedRow(from current: ItemCatalogue, to next: ItemCatalogue, version: UInt64) -> String? {
+        guard let row = current.ids.indices.first(where: { $0 >= next.count || next.ids[$0] != current.ids[$0] })
+        else { return nil }
+        let id = current.ids[row]
+        let now = next.index(of: id).map { "at row \($0)" } ?? "missing"
+        return "item \(id) is row \(row) of catalogue version \(version) and \(now) in the upload: rows never move "
+            + "(list every item at its row, retired ones included, and new items after them; retire instead of removing)"
     }
 
     private func change(_ call: ControlCall, nowMs: UInt64) throws {

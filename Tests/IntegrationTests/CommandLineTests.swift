@@ -160,16 +160,20 @@ struct LocalStartupTests {
             "tcp://127.0.0.1:*", "--state-dir", temporary.url.appendingPathComponent("state").path,
         ]
         let err = Pipe()
+        let out = Pipe()
         process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = out
         try process.run()
         // Before the fix it ran on with no worker; a watchdog keeps a regression from hanging the suite.
         let pid = process.processIdentifier
         DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit && process.terminationStatus != 0, "\(text)")
         #expect(text.contains("every worker exited"), "\(text)")
+        // "ready" waits for the workers to register: a cluster none of whose workers started never says it.
+        #expect(!said.contains("ready"), "\(said)")
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import RecClient
+import Synchronization
 import RecTransport
 import RecWire
 import ServiceLifecycle
@@ -109,14 +111,26 @@ final class LocalCluster: Service, @unchecked Sendable {
             try worker.run()
             processes.append(worker)
         }
-        onReady(endpoints, processes.map(\.processIdentifier))
         // Wait for shutdown. A worker that dies is reported and left dead (the broker notices); when every worker
         // has exited (a checkpoint they cannot load, a flag they refuse) a broker with no worker is no cluster, and
-        // the command stops with the first one's exit status.
+        // the command stops with the first one's exit status. "Ready" is said once every worker still running has
+        // registered with the broker, so a cluster whose workers cannot start never says it.
         let workers = settings.workers
         let logger = logger
+        let exitedWorkers = ExitCount()
+        let onReady = onReady
+        let pids = processes.map(\.processIdentifier)
+        let frontend = endpoints.frontend.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
+            .replacingOccurrences(of: "tcp://*:", with: "tcp://127.0.0.1:")
         let failure: WorkerExit? = await withTaskGroup(of: WorkerExit?.self) { group in
             group.addTask {
+                try? await gracefulShutdown()
+                return nil
+            }
+            group.addTask {
+                guard await Self.waitForRegistration(frontend: frontend, running: { workers - exitedWorkers.value })
+                else { return nil }
+                onReady(endpoints, pids)
                 try? await gracefulShutdown()
                 return nil
             }
@@ -124,6 +138,7 @@ final class LocalCluster: Service, @unchecked Sendable {
                 var firstFailure: WorkerExit?
                 var count = 0
                 for await exit in exits {
+                    exitedWorkers.increment()
                     // A drained worker (`recpool drain`) exits 0: it left on purpose, and the broker stays up for
                     // others. Only when every worker is gone and one of them failed does the cluster stop.
                     if exit.failed {
@@ -147,6 +162,29 @@ final class LocalCluster: Service, @unchecked Sendable {
                 "every worker exited (\(failure.name) first, \(failure); its error is above), so the broker has no "
                     + "worker to serve with", exitCode: failure.exitStatus)
         }
+    }
+
+    /// Polls the broker's STATUS at `frontend` until as many workers are live as `running()` says still run (at least
+    /// one); false when none is left to wait for, or the task is cancelled (shutdown, or every worker exited).
+    private static func waitForRegistration(frontend: String, running: @Sendable () -> Int) async -> Bool {
+        var options = RecPoolClient.Options()
+        options.timeoutMs = 1_000
+        guard let client = try? await RecPoolClient(endpoint: frontend, options: options) else { return false }
+        defer { client.close() }
+        while !Task.isCancelled {
+            let expected = running()
+            guard expected > 0 else { return false }
+            if let status = try? await client.status(), status.workers.count >= expected { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// How many workers have exited, shared by the task that counts exits and the one that waits for registration.
+    final class ExitCount: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func increment() { count.withLock { $0 += 1 } }
     }
 
     /// How a worker process ended.

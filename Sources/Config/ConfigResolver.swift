@@ -139,6 +139,11 @@ public enum ConfigResolver {
             guard let text = item.argumentText else {
                 throw .invalidValue(key: entry.key, value: "a nested array", source: source, expected: "a scalar")
             }
+            // A text option from a file takes a TOML string: the text of a number or a boolean (`id = 1e300` read as
+            // "1e+300") is never what was meant.
+            if entry.isText, !source.isEnvironment, !item.isString {
+                throw .invalidValue(key: entry.key, value: text, source: source, expected: "a string (in quotes)")
+            }
             // One `--key=value` argument, so that a value starting with "-" (`epsilon = -0.5`) is the option's value,
             // not a flag: ArgumentParser reads `--key -0.5` as an option with no value.
             result.append("--\(entry.key)=\(text)")

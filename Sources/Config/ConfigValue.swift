@@ -12,6 +12,12 @@ public enum ConfigValue: Sendable, Hashable {
     /// A TOML array of scalars (for options that may be repeated).
     case list([ConfigValue])
 
+    /// Whether it is a string (a TOML string, or an environment value).
+    var isString: Bool {
+        if case .string = self { return true }
+        return false
+    }
+
     /// The text passed to the option, as it would be typed after `--key`.
     var argumentText: String? {
         switch self {

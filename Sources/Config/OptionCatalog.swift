@@ -19,6 +19,9 @@ public struct OptionCatalog: Sendable, Hashable {
         public var shortNames: [Character]
         /// The long name that turns a flag off, for `@Flag(inversion:)` flags (`no-color`).
         public var negation: String? = nil
+        /// Whether its value is text (`String`, `String?`, `[String]`): a configuration file must give it a TOML
+        /// string, never a number or a boolean whose text would be taken as the value.
+        public var isText: Bool = false
     }
 
     /// Options by key, for the command (or subcommand) the arguments select.
@@ -68,13 +71,15 @@ public struct OptionCatalog: Sendable, Hashable {
             for child in node.subcommands ?? [] { collect(child) }
         }
         collect(info)
+        let textKeys = OptionValueTypes.textKeys(of: selected)
         let entries = (current.arguments ?? []).compactMap { argument -> Entry? in
             guard let key = argument.key, argument.kind != "positional" else { return nil }
             return Entry(
                 key: key, isFlag: argument.kind == "flag", isRepeating: argument.isRepeating ?? false,
                 defaultValue: argument.defaultValue,
                 shortNames: (argument.names ?? []).filter { $0.kind == "short" }.compactMap(\.name.first),
-                negation: (argument.names ?? []).filter { $0.kind == "long" }.dropFirst().first?.name)
+                negation: (argument.names ?? []).filter { $0.kind == "long" }.dropFirst().first?.name,
+                isText: textKeys.contains(key))
         }
         self.init(entries: entries, subcommandPath: path, allKeys: all.subtracting(Self.reserved))
         self.entries = self.entries.filter { !Self.reserved.contains($0.key) }

@@ -258,4 +258,25 @@ struct ConfigResolverTests {
             #expect(command.shift == [-1, -2] && command.epsilon == -.infinity)
         }
     }
+
+    @Test("a text option from a file takes a TOML string; a number or boolean there is refused, naming key and file")
+    func textOptionsTakeStrings() throws {
+        let keys = OptionValueTypes.textKeys(of: SampleDaemon.self)
+        #expect(keys.isSuperset(of: ["frontend", "allow"]) && !keys.contains("batch-max-rows") && !keys.contains("insecure"))
+        #expect(OptionValueTypes.kebabCase("curveServerKey") == "curve-server-key")
+        #expect(OptionValueTypes.kebabCase("modelSHA256") == "model-sha256")
+        for (file, value) in [("[worker]\nfrontend = 1e300\n", "1e+300"), ("[worker]\nfrontend = -1\n", "-1"),
+            ("[worker]\nallow = [\"a\", 7]\n", "7"), ("[worker]\nfrontend = true\n", "true")] {
+            #expect(throws: ConfigError.invalidValue(
+                key: file.contains("allow") ? "allow" : "frontend", value: value,
+                source: .file(path: "recpool.toml", table: "worker"), expected: "a string (in quotes)")) {
+                try resolve([], file: file)
+            }
+        }
+        // Strings, numbers for numeric options and any environment value are read as before.
+        let fine = try resolve([], environment: ["RECPOOL_ALLOW": "5"], file: "[worker]\nfrontend = \"tcp://a:1\"\nbatch-max-rows = 7\n")
+        let command = try SampleDaemon.parse(fine.arguments)
+        #expect(command.frontend == "tcp://a:1" && command.batchMaxRows == 7 && command.allow == ["5"])
+    }
 }
+

@@ -21,7 +21,8 @@ public enum PolicyHash {
 /// How a user's context and an item become the bandit's inputs; every width is fixed by the spec, none by the
 /// number of items.
 ///
-/// - The user vector is `z = [1 ‖ e(user features) ‖ h]`: `e` is each ``UserFeatureSpec``'s columns in order, and
+/// - The user vector is `z = [1 ‖ e(user features) ‖ h]`: `e` is each ``UserFeatureSpec``'s columns in order (a
+///   numeric one standardised and clipped to ±``userValueBound``), and
 ///   `h` the dwell-weighted mean of the reduced feature rows of the items viewed so far (zeros with no views; a
 ///   plain mean when every dwell is 0).
 /// - An item's vector is `y_a = [1 ‖ x̃_a]`, `x̃_a` its catalogue row, standardised column by column when the spec
@@ -122,6 +123,11 @@ public struct PolicyFeatures: Sendable {
         }
     }
 
+    /// The bound a standardised numeric user feature is clipped to before the model reads it (±10, as an item's
+    /// values: ``ItemScaling/modelValueBound``): every event the replicas learn from then has `|φᵢ| ≤ 10 · 10`, far
+    /// inside what the posterior's 32-bit statistics solve, so none is dropped or spoils a sync.
+    public static let userValueBound = ItemScaling.modelValueBound
+
     /// The largest standardised numeric user feature `|x − mean| / scale` a request may carry (10¹⁵). A policy built
     /// without statistics has mean 0 and scale 1, so this bounds raw values too: far above any real feature (an age in
     /// seconds, an amount in cents), far below where the posterior's products overflow a Double.
@@ -159,7 +165,10 @@ public struct PolicyFeatures: Sendable {
                 guard z.isFinite, abs(z) <= Self.maximumStandardScore else {
                     throw .invalidUserFeature(name: feature.name, value: value)
                 }
-                out[offsets[index]] = z
+                // Read as the items' values are: clipped to ±10. A user 10¹¹ scales out otherwise put products of 10²²
+                // in the posterior, which then no longer solved in the 32-bit packs replicas sync (the whole sync's
+                // learning was lost), and one beyond 10¹² was dropped by the learner though acknowledged.
+                out[offsets[index]] = min(max(z, -Self.userValueBound), Self.userValueBound)
             }
         }
         if known != userFeatures.count {

@@ -76,16 +76,25 @@ public enum WarmStart {
         guard data.rows > 0 else { throw .noRows("training") }
         var learner = OnlineLearner(policy: start, version: 0, seed: seed)
         var firstProblem: String?
+        // Rows whose context the policy refuses are counted here, with their clicks, and never reach the learner:
+        // the clicks reported are those of the rows learnt from.
+        var refusedRows = 0
+        var refusedClicks = 0
         var batch: [LearnEvent] = []
         batch.reserveCapacity(chunk)
         for row in 0..<data.rows {
             let features = data.userContext(row)
-            if firstProblem == nil {
-                do {
-                    _ = try start.userVector(features)
-                } catch {
-                    firstProblem = "row \(row): \(error)"
+            do {
+                _ = try start.userVector(features)
+            } catch {
+                if firstProblem == nil { firstProblem = "row \(row): \(error)" }
+                refusedRows += 1
+                if BanditDataset.isClick(reward: data.reward[row]) { refusedClicks += 1 }
+                if row == data.rows - 1, !batch.isEmpty {
+                    _ = learner.learn(batch)
+                    batch.removeAll(keepingCapacity: true)
                 }
+                continue
             }
             batch.append(
                 LearnEvent(
@@ -96,13 +105,14 @@ public enum WarmStart {
                 batch.removeAll(keepingCapacity: true)
             }
         }
-        let refused = learner.rejectedEvents
+        let refused = refusedRows + learner.rejectedEvents
         guard refused < data.rows else {
             throw .nothingLearnt(rows: data.rows, firstProblem: firstProblem ?? "every row was refused")
         }
         do {
             let trained = try start.with(statistics: learner.learnt)
-            return Trained(policy: trained, rows: data.rows - refused, clicks: data.clicks, refused: refused)
+            return Trained(
+                policy: trained, rows: data.rows - refused, clicks: data.clicks - refusedClicks, refused: refused)
         } catch {
             throw .policy(error)
         }

@@ -117,4 +117,31 @@ struct WarmStartTests {
             #expect(rows == 40 && problem.contains("region"))
         }
     }
+
+    @Test("rows whose context the policy refuses are left out with their clicks: the clicks reported are the learnt rows'")
+    func refusedRowsCarryTheirClicks() throws {
+        var features = [Float](repeating: 0, count: 16)
+        for k in 0..<4 { features[k * 4 + k] = 1 }
+        let catalogue = try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: (0..<4).map { "is\($0)" }), ids: (0..<4).map { "\($0)" },
+            features: features)
+        let start = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(catalogue: catalogue, userFeatures: [.init("age", .numeric)]))
+        let rows = 40
+        // Odd rows hold an age that is no number (refused), and every odd row is a click; every fourth row is too.
+        let reward = (0..<rows).map { i -> Double in i % 2 == 1 || i % 4 == 0 ? 1 : 0 }
+        var affinity = SparseRows()
+        for _ in 0..<rows { affinity.append([(Int, Float)]()) }
+        let log = BanditDataset(
+            name: "ages", nActions: 4, nPositions: 1, action: (0..<rows).map { $0 % 4 },
+            position: [Int](repeating: 0, count: rows), reward: reward, pscore: [Double](repeating: 0.25, count: rows),
+            userFeatures: CategoricalColumns(names: ["age"], rows: (0..<rows).map { [$0 % 2 == 0 ? "0.5" : "old"] }),
+            context: FeatureMatrix(rows: rows, columnNames: [], values: []),
+            actionContext: FeatureMatrix(rows: 4, columnNames: [], values: []), affinity: affinity, itemNumericColumns: 0)
+        let trained = try WarmStart.train(start, on: log)
+        #expect(trained.rows == 20 && trained.refused == 20)
+        #expect(trained.clicks == 10, "the even rows' clicks (every fourth row), not the refused rows' \(log.clicks - 10)")
+        #expect(trained.clicks <= trained.rows)
+    }
 }
+

@@ -17,6 +17,9 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownUserFeature(String)
     /// A numeric user feature whose value is not a finite number, or lies implausibly far from its mean.
     case invalidUserFeature(name: String, value: String)
+    /// A user feature value holding a NUL character (U+0000): the impression log keeps every served value, and no
+    /// CSV field (`logs export`, then any loader) may hold one.
+    case nulInUserFeature(name: String)
     /// A candidate, viewed or logged item outside the catalogue.
     case unknownItem(Int)
     /// A viewed item's dwell time is negative or not finite.
@@ -43,6 +46,8 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownUserFeature(let name): "unknown user feature '\(name)'"
         case .invalidUserFeature(let name, let value):
             "user feature '\(name)' is numeric: a finite number within 1e15 scales of its mean, got '\(value)'"
+        case .nulInUserFeature(let name):
+            "user feature '\(name)' holds a NUL character (U+0000), which no logged value may hold"
         case .unknownItem(let item): "unknown item \(item)"
         case .invalidDwell(let seconds): "a viewed item's dwell time must be 0…1e9 seconds, got \(seconds)"
         case .invalidCandidates(let why): "invalid candidates: \(why)"

@@ -137,13 +137,16 @@ public struct PolicyFeatures: Sendable {
     /// blank (white space only, no line break) is missing, as when it is left out: none of its columns is set.
     /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
     ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number or lies
-    ///   more than ``maximumStandardScore`` scales from its mean.
+    ///   more than ``maximumStandardScore`` scales from its mean; ``PolicyError/nulInUserFeature(name:)`` for a value
+    ///   holding U+0000.
     public func encode(_ userFeatures: [String: String]) throws(PolicyError) -> [Double] {
         var out = [Double](repeating: 0, count: userWidth)
         var known = 0
         for (index, feature) in features.enumerated() {
             guard let value = userFeatures[feature.name] else { continue }
             known += 1
+            // Served values are logged with the impression and exported as CSV, which cannot hold a NUL.
+            if value.unicodeScalars.contains("\u{0}") { throw .nulInUserFeature(name: feature.name) }
             switch feature.kind {
             case .categorical:
                 // A blank value is a missing one (a log's blank cell, `logs export`'s omitted feature), as a request

@@ -59,6 +59,10 @@ struct CataloguePolicyTests {
         #expect(try policy.features.encode(["age": "3e9"])[3] == 10)
         #expect(try policy.features.encode(["age": "-3e9"])[3] == -10)
         #expect(try policy.features.encode(["age": "45"])[3] == (45 - 40) / 10)
+        // A NUL in any served value is refused by name: the impression log exports every value as CSV.
+        #expect(throws: PolicyError.nulInUserFeature(name: "country")) { try policy.features.encode(["country": "a\u{0}b"]) }
+        #expect("\(PolicyError.nulInUserFeature(name: "country"))".contains("U+0000"))
+        #expect(try policy.features.encode(["country": "a\nb"]).count == policy.features.encode(["country": "x"]).count)
     }
 
     @Test("an event with a user 10¹⁴ scales out and an item of 10³⁰ is learnt from, clipped; the statistics stay finite")

@@ -766,9 +766,14 @@ def _(s):
     schema = ('[logs]\ntimestamp = "t"\nitem = "i"\nposition = "p"\nclick = "c"\npropensity = "q"\n'
               '[catalogue]\nfile = "items.csv"\nitem = "sku"\n[catalogue.item_features]\n'
               'kind = "categorical"\nprice = "numeric"\n')
-    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema}})
+    # The items replace any earlier check's (`replace`); without it a file that drops a row is refused.
+    h, payload = c.control({"op": "catalogue_upload",
+                            "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema, "replace": True}})
     expect(h.status == OK, "catalogue_upload: %r %r" % (h, payload[:1]))
     first = json.loads(payload[0])
+    dropped = upload_bytes(c, ("sku,kind,price\n%s-b,y,2\n" % tag).encode(), "items.csv")
+    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + dropped, "schema": schema}})
+    expect_error(h, payload, CONFLICT, ["rows never move"])
     expect_keys(first, CATALOGUE_KEYS, "catalogue version")
     expect(first["change"] == "upload" and first["items"] == 2 and first["active"] == 2 and first["width"] == 3,
            "the upload's version: %r" % first)
@@ -832,7 +837,8 @@ def catalogue_install(c, worker):
     digest = upload_bytes(c, content, "items.csv")
     schema = ('[logs]\ntimestamp = "t"\nitem = "i"\nposition = "p"\nclick = "c"\npropensity = "q"\n'
               '[catalogue]\nfile = "items.csv"\nitem = "sku"\n[catalogue.item_features]\nprice = "numeric"\n')
-    h, payload = c.control({"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema}})
+    h, payload = c.control({"op": "catalogue_upload",
+                            "catalogue": {"source_sha256": "sha256:" + digest, "schema": schema, "replace": True}})
     expect(h.status == OK, "catalogue_upload: %r %r" % (h, payload[:1]))
     version = json.loads(payload[0])
     # A worker that registers gets the newest version at once (perhaps an earlier check's): wait for this one.

@@ -1,9 +1,9 @@
 /// The arguments of the catalogue CONTROL operations (the request's `catalogue` object). JSON keys:
-/// `source_sha256`, `schema`, `item`, `fields`.
+/// `source_sha256`, `schema`, `item`, `fields`, `replace`.
 ///
 /// | op | uses |
 /// |---|---|
-/// | `catalogue_upload` | `source_sha256` (an uploaded CSV, `upload` op), `schema` (TOML text with a `[catalogue]` section) |
+/// | `catalogue_upload` | `source_sha256` (an uploaded CSV, `upload` op), `schema` (TOML text with a `[catalogue]` section), `replace` (optional, default false: the new version may move or drop the newest version's rows) |
 /// | `catalogue_add` | `item` (the new id), `fields` (column → raw text, as in the catalogue CSV) |
 /// | `catalogue_retire` | `item` |
 public struct CatalogueArguments: Codable, Sendable, Equatable {
@@ -15,17 +15,25 @@ public struct CatalogueArguments: Codable, Sendable, Equatable {
     public var item: String?
     /// The new item's raw fields (`catalogue_add`).
     public var fields: [String: String]?
+    /// Whether an upload may replace the items (`catalogue_upload`): rows of the newest version that move or are
+    /// missing are refused (`CONFLICT`) unless this is true, since logs, impressions and warm starts name items by
+    /// row. Never allowed while the online policy serves the registry's catalogue.
+    public var replace: Bool?
 
     /// Creates arguments.
-    public init(sourceSha256: String? = nil, schema: String? = nil, item: String? = nil, fields: [String: String]? = nil) {
+    public init(
+        sourceSha256: String? = nil, schema: String? = nil, item: String? = nil, fields: [String: String]? = nil,
+        replace: Bool? = nil
+    ) {
         self.sourceSha256 = sourceSha256
         self.schema = schema
         self.item = item
         self.fields = fields
+        self.replace = replace
     }
 
     /// The keys a `catalogue` object may hold, snake_case as on the wire.
-    public static let keys: Set<String> = ["source_sha256", "schema", "item", "fields"]
+    public static let keys: Set<String> = ["source_sha256", "schema", "item", "fields", "replace"]
 }
 
 /// A catalogue version as clients see it (`recpool catalogue show --json`). JSON keys: `version`, `parent`,

@@ -64,6 +64,14 @@ struct CatalogueChangeTests {
             h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + appended, schema: CatalogueHarness.schema)))
         #expect(stored.header.status == .ok, "\(stored.errorText ?? "")")
         #expect(try h.store.catalogue(nil)?.version == 2)
+        // Asked for, a replacement is stored (no online policy serves this registry's rows here).
+        let replaced = try Self.confirmed(
+            h,
+            ControlRequest(
+                .catalogueUpload,
+                catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: CatalogueHarness.schema, replace: true)))
+        #expect(replaced.header.status == .ok, "\(replaced.errorText ?? "")")
+        #expect(try h.store.catalogue(nil)?.version == 3)
     }
 
     @Test("an upload with an active role stores its retired items; a later file cannot make a retired item active")

@@ -95,6 +95,12 @@ struct CurveKeyFileTests {
             #expect(String(describing: CurveKeyError.tooOpen(path: paths.key, mode: UInt32(mode))).contains("too open"))
             _ = try CurveKeyFile.readKeyPair(path: paths.key, allowOpenPermissions: true)
         }
+        // A public key file (0644, as it should be) given as a key pair: said to hold no secret key, never "too
+        // open", whose advice (chmod 600) would lead nowhere.
+        #expect(throws: CurveKeyError.missing(path: paths.pub, what: "secret-key")) {
+            try CurveKeyFile.readKeyPair(path: paths.pub)
+        }
+        #expect("\(CurveKeyError.missing(path: paths.pub, what: "secret-key"))".contains("not NAME.pub"))
     }
 
     @Test(

@@ -192,10 +192,13 @@ final class CatalogueCoordinator {
         if let problem = Self.userFeatureProblem(schema.logs.userFeatures, catalogue: catalogue) {
             throw CatalogueRefusal(.badRequest, problem)
         }
-        // Rows never move, with or without an online policy: impressions, logs and exports name items by row, so
-        // a file that drops an item or lists it at another row would give every later row another item.
-        if let latest, let problem = Self.movedRow(from: latest.catalogue, to: catalogue, version: latest.record.version) {
-            throw CatalogueRefusal(.conflict, problem)
+        // Rows never move unless the upload says it replaces the items: impressions, logs, exports and warm starts
+        // name items by row, so a file that drops an item or lists it at another row would give every later row
+        // another item. (A policy serving the registry refuses a replacement too, through `refusal`.)
+        if arguments?.replace != true, let latest,
+            let problem = Self.movedRow(from: latest.catalogue, to: catalogue, version: latest.record.version)
+        {
+            throw CatalogueRefusal(.conflict, problem + "; to replace the items, upload with replace (--replace)")
         }
         // A CSV without an `active` role has no retired flag, and a file that keeps every row in place (as it must)
         // still lists the items retired since: an acknowledged retire stays retired (retired ids are not reused),

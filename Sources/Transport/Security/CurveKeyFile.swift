@@ -25,7 +25,9 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .io(let path, let reason): "\(path): \(reason)"
         case .badKey(let path, let line): "\(path):\(line): not a CURVE key (40 Z85 characters that encode 32 bytes)"
-        case .missing(let path, let what): "\(path): no \(what) (expected a line `\(what) = <40 Z85 characters>`)"
+        case .missing(let path, let what):
+            "\(path): no \(what) (expected a line `\(what) = <40 Z85 characters>`"
+                + (what == "secret-key" ? "; a key pair is the NAME.key file `recpool keygen` writes, not NAME.pub)" : ")")
         case .mismatch(let path): "\(path): the public key does not match the secret key"
         case .empty(let path): "\(path): no public keys found"
         case .tooOpen(let path, let mode):
@@ -103,7 +105,6 @@ public enum CurveKeyFile {
     {
         // What the path is comes before its permissions: a folder's 0755 is not "too open", it is not a key file.
         try checkRegularFile(path)
-        if !allowOpenPermissions, let mode = openPermissions(path) { throw .tooOpen(path: path, mode: mode) }
         let lines = try read(path)
         var publicKey: String?
         var secretKey: String?
@@ -117,7 +118,10 @@ public enum CurveKeyFile {
                 secretLine = number
             }
         }
+        // What the file holds comes before its permissions too: a `.pub` file's 0644 is right for it, and the fault
+        // is that it is not a key pair (tightening its mode, as "too open" would advise, leads nowhere).
         guard let secretKey else { throw .missing(path: path, what: "secret-key") }
+        if !allowOpenPermissions, let mode = openPermissions(path) { throw .tooOpen(path: path, mode: mode) }
         let derived: String
         do {
             derived = try ZMQContext.curvePublicKey(fromSecret: secretKey)

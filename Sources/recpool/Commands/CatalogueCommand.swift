@@ -55,6 +55,12 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
     @Option(help: "The shop's schema (TOML) whose [catalogue] section names the item column and features.")
     var schema: String
 
+    @Flag(
+        help: """
+            Replace the items: the file may drop or reorder the newest version's items (refused without it, as rows             never move, and refused anyway while the online policy serves the registry).
+            """)
+    var replace = false
+
     @OptionGroup var options: CatalogueOutputOptions
 
     func run() async throws {
@@ -70,7 +76,8 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
             defer { client.close() }
             let sha = try await DatasetUpload.upload(bytes: bytes, named: path, client: client)
             let request = ControlRequest(
-                .catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: text))
+                .catalogueUpload,
+                catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: text, replace: replace ? true : nil))
             let view = try await client.control(
                 request, as: CatalogueView.self, timeoutMs: options.changeTimeoutMs)
             CommandOutput.printLine(

@@ -309,7 +309,8 @@ public enum ImpressionExport {
                         id: record.impressionId, reason: "viewed item \(view.item) (\(view.seconds) s) is not valid")
                 }
             }
-            let viewed = record.viewed.map { "\($0.item):\($0.seconds)" }.joined(separator: ";")
+            // `+ 0` writes a dwell of −0 (a client's `-0.0`, as stored) as 0: a time is never signed.
+            let viewed = record.viewed.map { "\($0.item):\($0.seconds + 0)" }.joined(separator: ";")
             let session = "\(csvField(record.impressionId)),\(record.version),\(viewed)"
             let retrieval = csvField(record.retrieval ?? "")
             for (slot, item) in record.slate.enumerated() {
@@ -331,7 +332,7 @@ public enum ImpressionExport {
                 counts.clicks += click ?? 0
                 let outcome = click.map { "\($0),1" } ?? ",0"
                 lines.append(
-                    "\(counts.rows),\(timestamp),\(item),\(slot + 1),\(outcome),\(dwell.map { "\($0)" } ?? ""),"
+                    "\(counts.rows),\(timestamp),\(item),\(slot + 1),\(outcome),\(dwell.map { "\($0 + 0)" } ?? ""),"
                         + "\(record.propensities[slot]),\(session),\(record.scores[slot]),\(retrieval),\(features)")
                 counts.rows += 1
             }

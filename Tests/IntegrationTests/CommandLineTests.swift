@@ -189,6 +189,12 @@ struct UsageBeforeSendingTests {
         #expect(zero.code == 64 && zero.stderr.contains("--exact needs --model-version 1 or more"), "\(zero.stderr)")
         let events = try runTool("recpool", ["recommend", "--events", ",,", "--broker", "tcp://127.0.0.1:1"])
         #expect(events.code == 64 && events.stderr.contains("--events"), "\(events.stderr)")
+        // Every list flag refuses an empty entry the same way, before anything is sent.
+        for (flag, value) in [("--candidates", "1,,2"), ("--candidates", "5,"), ("--candidates", ","),
+            ("--user-features", "a=1,,b=2"), ("--user-features", "a=1,")] {
+            let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
+            #expect(run.code == 64 && run.stderr.contains(flag) && run.stderr.contains("\"\""), "\(flag) \(value): \(run.stderr)")
+        }
         let offline = try runTool("recpool-broker", ["--feedback-window-s", "60", "--online-sync-events", "10"])
         #expect(offline.code == 64 && offline.stderr.contains("need --online"), "\(offline.stderr)")
         let emptyJob = try runTool("recpool", ["job", "", "--broker", "tcp://127.0.0.1:1"])

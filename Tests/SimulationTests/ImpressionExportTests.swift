@@ -155,6 +155,18 @@ import Testing
         #expect(items[1].hasPrefix("0,0,\(spec.itemIds[0]),1,"))
     }
 
+    @Test func aDwellOfMinusZeroIsWrittenAsZero() throws {
+        let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
+        let record = ImpressionRecord(
+            impressionId: "z-1", createdMs: 1_764_390_000_000, version: 1, userFeatures: [:],
+            viewed: [ViewedItem(item: 1, seconds: -0.0)], slate: [5, 9, 12], propensities: [0.5, 0.5, 0.5],
+            scores: [0, 0, 0])
+        let (text, _) = try ImpressionExport.dataCSV(
+            [LoggedImpression(seq: 1, record: record, clicks: ["5": 1], dwell: ["5": -0.0])], spec: spec)
+        #expect(!text.contains("-0"), "\(text)")
+        #expect(text.split(separator: "\n")[1].contains(",5,1,1,1,0.0,0.5,z-1,1,1:0.0,"), "\(text)")
+    }
+
     @Test func theOutputFolderIsCreatedOrATypedErrorNamesIt() throws {
         let spec = SimulatorCatalog.spec(world: SimulatorWorld(config: SimulatorConfig()))
         let record = ImpressionRecord(

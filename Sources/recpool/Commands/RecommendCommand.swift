@@ -122,8 +122,11 @@ struct RecommendCommand: AsyncParsableCommand {
             throw CommandFailure("--top must be 1…\(RecommendQuery.maximumTop), got \(top)", exitCode: .usage)
         }
         var features: [String: String] = [:]
+        // Every entry of a list flag is checked, empty ones too: `a=1,,b=2`, `5,` and `,` are typos, refused here as
+        // --events refuses `,,`, never read as fewer entries (or sent as an empty candidate list).
         let pairs =
-            userFeatures.split(separator: ",").filter { !$0.isEmpty }.map { ("--user-features", String($0)) }
+            (userFeatures.isEmpty ? [] : userFeatures.split(separator: ",", omittingEmptySubsequences: false))
+            .map { ("--user-features", String($0)) }
             + userFeature.map { ("--user-feature", $0) }
         for (option, pair) in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
@@ -146,7 +149,7 @@ struct RecommendCommand: AsyncParsableCommand {
         }
         var list: [Int]? = nil
         if let candidates {
-            list = try candidates.split(separator: ",").map { text in
+            list = try candidates.split(separator: ",", omittingEmptySubsequences: false).map { text in
                 guard let item = Int(text.trimmingCharacters(in: .whitespaces)) else {
                     throw CommandFailure("--candidates: \"\(text)\" is not an item id", exitCode: .usage)
                 }

@@ -163,7 +163,10 @@ enum JobFollower {
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let eta = fraction > 0 && fraction < 1 ? String(format: "ETA %.0fs", elapsed * (1 - fraction) / fraction) : ""
+        // An estimate of the time left only while rounds run: a cancelled or failed job has none left.
+        let eta =
+            job.state == "running" && fraction > 0 && fraction < 1
+            ? String(format: "ETA %.0fs", elapsed * (1 - fraction) / fraction) : ""
         let loss = job.loss.map { String(format: "loss %.4f", $0) } ?? ""
         return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)"
     }

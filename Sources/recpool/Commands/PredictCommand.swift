@@ -10,7 +10,8 @@ struct PredictCommand: ParsableCommand {
         abstract: "Score rows with a model checkpoint.",
         discussion: """
             --input is a CSV file of numeric feature columns (a header row is optional; a `label` \
-            column is ignored) or JSON rows ([[…], …] or {"rows": [[…], …]}), as `recpool score` \
+            column is ignored; with a checkpoint that carries a feature specification, a header must name \
+            its columns in order) or JSON rows ([[…], …] or {"rows": [[…], …]}), as `recpool score` \
             reads them; - is stdin. Prints one score per line, or with --json \
             {"model_version": null, "checkpoint_version": N, "checkpoint_sha256": HEX, "scores": [...]}: \
             a local file is no registry version (model_version is always null here), checkpoint_version \

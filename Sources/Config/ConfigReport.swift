@@ -6,6 +6,9 @@ public enum ConfigReport {
         var lines = ["[\(table)]"]
         for value in resolution.values {
             let isFlag = catalog.entries[value.key]?.isFlag ?? false
+            // A text option's value is always a quoted string (`id = "7"`), as a configuration file must give it.
+            let isText = catalog.entries[value.key]?.isText ?? false
+            let literal = { (text: String) in isText ? Self.quoted(text) : Self.literal(text) }
             let rendered: String
             if isFlag {
                 // A TOML boolean whatever spelling the environment used (`yes`, `1`, `on`), so the output loads back.
@@ -30,6 +33,11 @@ public enum ConfigReport {
     /// A TOML literal: integers and booleans bare, everything else a quoted string.
     static func literal(_ text: String) -> String {
         if Int(text) != nil || text == "true" || text == "false" { return text }
+        return quoted(text)
+    }
+
+    /// A TOML basic string holding `text`.
+    static func quoted(_ text: String) -> String {
         var escaped = ""
         // By scalar, so "\r\n" (one Character) is escaped as two; TOML 1.0 basic strings allow no control
         // character but tab, so every other one is written as \uXXXX and the output reads back as a config file.

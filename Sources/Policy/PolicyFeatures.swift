@@ -124,8 +124,9 @@ public struct PolicyFeatures: Sendable {
     }
 
     /// The bound a standardised numeric user feature is clipped to before the model reads it (±10, as an item's
-    /// values: ``ItemScaling/modelValueBound``): every event the replicas learn from then has `|φᵢ| ≤ 10 · 10`, far
-    /// inside what the posterior's 32-bit statistics solve, so none is dropped or spoils a sync.
+    /// values: ``ItemScaling/modelValueBound``): the user's columns of `φ` then multiply item values of their own
+    /// bounded scale, far inside what the posterior's 32-bit statistics solve, so no event is dropped or spoils a
+    /// sync for a user's outlying value.
     public static let userValueBound = ItemScaling.modelValueBound
 
     /// The largest standardised numeric user feature `|x − mean| / scale` a request may carry (10¹⁵). A policy built

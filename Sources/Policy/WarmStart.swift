@@ -84,10 +84,16 @@ public enum WarmStart {
         batch.reserveCapacity(chunk)
         for row in 0..<data.rows {
             let features = data.userContext(row)
-            do {
-                _ = try start.userVector(features)
+            do throws(WarmStartRowRefusal) {
+                // The learner's own tests (`OnlineLearner.learn`), made here so a refused row's click is known.
+                let z: [Double]
+                do { z = try start.userVector(features) } catch { throw WarmStartRowRefusal(reason: "\(error)") }
+                let phi = start.interactions(z: z, item: data.action[row], position: max(data.position[row], 0))
+                guard data.reward[row].isFinite, BayesianLastLayer.admits(phi) else {
+                    throw WarmStartRowRefusal(reason: "its reward or features are beyond what the posterior admits")
+                }
             } catch {
-                if firstProblem == nil { firstProblem = "row \(row): \(error)" }
+                if firstProblem == nil { firstProblem = "row \(row): \(error.reason)" }
                 refusedRows += 1
                 if BanditDataset.isClick(reward: data.reward[row]) { refusedClicks += 1 }
                 if row == data.rows - 1, !batch.isEmpty {
@@ -288,4 +294,9 @@ extension WarmStart {
                 + "trains the served encoding; register a catalogue with this schema (a new lineage) to use the declared values"
         }
     }
+}
+
+/// Why one logged row cannot be learnt from (``WarmStart/train(_:on:seed:)``).
+struct WarmStartRowRefusal: Error {
+    var reason: String
 }

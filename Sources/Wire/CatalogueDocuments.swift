@@ -3,7 +3,7 @@
 ///
 /// | op | uses |
 /// |---|---|
-/// | `catalogue_upload` | `source_sha256` (an uploaded CSV, `upload` op), `schema` (TOML text with a `[catalogue]` section), `replace` (optional, default false: the new version may move or drop the newest version's rows) |
+/// | `catalogue_upload` | `source_sha256` (an uploaded CSV, `upload` op), `schema` (TOML text with a `[catalogue]` section), `replace` (optional; true lets the new version move or drop the newest version's rows, which is refused by default) |
 /// | `catalogue_add` | `item` (the new id), `fields` (column → raw text, as in the catalogue CSV) |
 /// | `catalogue_retire` | `item` |
 public struct CatalogueArguments: Codable, Sendable, Equatable {

@@ -37,7 +37,7 @@ extension WireJSON {
     /// `Double(_:)`, which gives ±infinity for such a number.
     public static func outOfRangeNumber(in bytes: [UInt8]) -> JSONOutOfRangeNumber? {
         // Per open container: its kind, and the key or index the next value takes.
-        var stack: [(isObject: Bool, key: String, index: Int, expectingKey: Bool)] = []
+        var stack: [(isObject: Bool, key: Range<Int>, index: Int, expectingKey: Bool)] = []
         var first: JSONOutOfRangeNumber?
         var patched: [UInt8] = []
         var copied = 0
@@ -46,7 +46,7 @@ extension WireJSON {
             let byte = bytes[i]
             switch byte {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                stack.append((isObject: byte == UInt8(ascii: "{"), key: "", index: 0, expectingKey: byte == UInt8(ascii: "{")))
+                stack.append((isObject: byte == UInt8(ascii: "{"), key: 0..<0, index: 0, expectingKey: byte == UInt8(ascii: "{")))
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 if !stack.isEmpty { stack.removeLast() }
             case UInt8(ascii: ","):
@@ -60,9 +60,9 @@ extension WireJSON {
                 }
                 guard end < bytes.count else { return nil }
                 if let last = stack.indices.last, stack[last].isObject, stack[last].expectingKey {
-                    let written = Data([UInt8(ascii: "\"")] + bytes[(i + 1)..<end] + [UInt8(ascii: "\"")])
-                    stack[last].key = (try? JSONDecoder().decode(String.self, from: written))
-                        ?? String(decoding: bytes[(i + 1)..<end], as: UTF8.self)
+                    // Kept as where it is written; unescaped only for the path of a number found (one decode, not
+                    // one per key of every document that fails to decode).
+                    stack[last].key = (i + 1)..<end
                     stack[last].expectingKey = false
                 }
                 i = end
@@ -70,9 +70,13 @@ extension WireJSON {
                 var end = i + 1
                 while end < bytes.count, Self.numberBytes.contains(bytes[end]) { end += 1 }
                 let text = String(decoding: bytes[i..<end], as: UTF8.self)
-                if let value = Double(text), value.isInfinite {
+                // Only a token of JSON's number grammar (RFC 8259 §6): `01e400` or `-.5e999` is not JSON, and is
+                // left for the parser to refuse as such.
+                if Self.isJSONNumber(bytes[i..<end]), let value = Double(text), value.isInfinite {
                     if first == nil {
-                        let path: [JSONPathComponent] = stack.map { $0.isObject ? .key($0.key) : .index($0.index) }
+                        let path: [JSONPathComponent] = stack.map {
+                            $0.isObject ? .key(Self.keyText(bytes[$0.key])) : .index($0.index)
+                        }
                         first = JSONOutOfRangeNumber(path: path, text: text)
                     }
                     patched.append(contentsOf: bytes[copied..<i])
@@ -91,6 +95,40 @@ extension WireJSON {
             return nil
         }
         return first
+    }
+
+    /// A key as the document means it: its escapes resolved (`"a\u0062"` is `ab`).
+    private static func keyText(_ written: ArraySlice<UInt8>) -> String {
+        let quoted = Data([UInt8(ascii: "\"")] + written + [UInt8(ascii: "\"")])
+        return (try? JSONDecoder().decode(String.self, from: quoted)) ?? String(decoding: written, as: UTF8.self)
+    }
+
+    /// Whether `token` is a number as RFC 8259 §6 writes one: `-`? then `0` or a digit 1–9 and more digits, then
+    /// optionally `.` and digits, then optionally `e` or `E`, a sign and digits.
+    static func isJSONNumber(_ token: ArraySlice<UInt8>) -> Bool {
+        var i = token.startIndex
+        func digits() -> Int {
+            let start = i
+            while i < token.endIndex, token[i] >= UInt8(ascii: "0"), token[i] <= UInt8(ascii: "9") { i += 1 }
+            return i - start
+        }
+        if i < token.endIndex, token[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < token.endIndex else { return false }
+        if token[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if digits() == 0 {
+            return false
+        }
+        if i < token.endIndex, token[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits() > 0 else { return false }
+        }
+        if i < token.endIndex, token[i] == UInt8(ascii: "e") || token[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < token.endIndex, token[i] == UInt8(ascii: "+") || token[i] == UInt8(ascii: "-") { i += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return i == token.endIndex
     }
 
     /// The bytes a JSON number token continues with after its first.

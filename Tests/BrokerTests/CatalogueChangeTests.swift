@@ -89,6 +89,34 @@ struct CatalogueChangeTests {
         }
     }
 
+    @Test("under sku and active roles an added item's row, as an exported item_context.csv writes it, is accepted")
+    func addWithSkuRoles() throws {
+        let h = try CatalogueHarness()
+        let schema = CatalogueHarness.schema.replacingOccurrences(
+            of: "item = \"sku\"\n[catalogue.item_features]",
+            with: "item = \"item_id\"\nsku = \"sku\"\nactive = \"active\"\n[catalogue.item_features]")
+        let file = "item_id,sku,active,brand,price\n0,a,1,x,1.5\n1,b,0,y,2.5\n"
+        let sha = try h.store.blobs.put(Array(file.utf8))
+        let upload = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: schema)))
+        #expect(upload.header.status == .ok, "\(upload.errorText ?? "")")
+        func add(_ fields: [String: String]) throws -> WireMessage {
+            try Self.confirmed(h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "n", fields: fields)))
+        }
+        for (fields, says) in [
+            (["item_id": "7", "sku": "n", "brand": "x", "price": "1"], "added at row 2"),
+            (["item_id": "2", "sku": "m", "brand": "x", "price": "1"], "another item"),
+            (["item_id": "2", "sku": "n", "active": "0", "brand": "x", "price": "1"], "an added item is active"),
+        ] {
+            let refused = try add(fields)
+            #expect(refused.header.status == .badRequest && (refused.errorText ?? "").contains(says), "\(refused.errorText ?? "")")
+        }
+        let added = try add(["": "2", "item_id": "2", "sku": "n", "active": "1", "brand": "x", "price": "1"].filter { !$0.key.isEmpty })
+        #expect(added.header.status == .ok, "\(added.errorText ?? "")")
+        let stored = try ItemCatalogue(canonical: h.store.blobs.get(try #require(try h.store.catalogue(nil)).sha256))
+        #expect(stored.ids == ["a", "b", "n"] && stored.active == [true, false, true])
+    }
+
     /// Each declared value is a column of the policy's context. With this catalogue's 3 item columns, 8 features of
     /// 64 values (520 context columns) exceed its 2,048 interaction features.
     @Test(

@@ -14,4 +14,22 @@ struct ConfigLiteralTests {
         let file = try ConfigFile.parse(text, path: "saved.toml")
         #expect(file.tables["client"]?["broker"] == .string(value), "\(text)")
     }
+
+    @Test("a text option whose value looks like a number or a boolean is printed quoted, and the saved file loads back")
+    func textOptionsPrintQuoted() throws {
+        let catalog = OptionCatalog(entries: [
+            .init(key: "id", isFlag: false, isRepeating: false, defaultValue: nil, shortNames: [], isText: true),
+            .init(key: "allow", isFlag: false, isRepeating: true, defaultValue: nil, shortNames: [], isText: true),
+            .init(key: "slots", isFlag: false, isRepeating: false, defaultValue: nil, shortNames: [], isText: false),
+        ])
+        let typed = try ConfigResolver.resolve(
+            catalog: catalog, table: "worker", arguments: ["--id", "7", "--allow", "true", "--slots", "4"],
+            environment: [:], file: nil)
+        let report = ConfigReport.render(typed, table: "worker", catalog: catalog)
+        #expect(report.contains("id = \"7\"") && report.contains("allow = [\"true\"]") && report.contains("slots = 4"), "\(report)")
+        let saved = try ConfigFile.parse(report, path: "w.toml")
+        let reloaded = try ConfigResolver.resolve(catalog: catalog, table: "worker", arguments: [], environment: [:], file: saved)
+        #expect(reloaded.arguments.contains("--id=7") && reloaded.arguments.contains("--allow=true"), "\(reloaded.arguments)")
+    }
 }
+

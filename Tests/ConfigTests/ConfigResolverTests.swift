@@ -30,6 +30,7 @@ private struct SampleClient: ParsableCommand {
 private struct SignedOptions: ParsableCommand {
     @Option var epsilon = 0.1
     @Option var shift: [Int] = []
+    @Flag var verbose = false
 }
 
 private func resolve(

@@ -235,7 +235,9 @@ final class CatalogueCoordinator {
         }
         var catalogue = latest.catalogue
         if call.operation == .catalogueAdd {
-            try Self.checkFields(call.request.catalogue?.fields ?? [:], item: item, schema: latest.record.schema)
+            try Self.checkFields(
+                call.request.catalogue?.fields ?? [:], item: item, schema: latest.record.schema,
+                newRow: latest.catalogue.count)
         }
         do {
             if call.operation == .catalogueAdd {
@@ -313,9 +315,11 @@ final class CatalogueCoordinator {
     // MARK: - Helpers
 
     /// Refuses an added item's fields that the catalogue does not have (a misspelt feature would otherwise be
-    /// dropped without a word) and an id column that names another item (`--row-file`).
+    /// dropped without a word) and an id column that names another item (`--row-file`). With a `sku` role the SKU
+    /// column is the id, and the `item` column (the log's number of the item) must be `newRow`, the row the item
+    /// gets; an `active` field must be 1 (an item is added to be recommended).
     /// - Throws: ``CatalogueRefusal`` (`BAD_REQUEST`) naming the field.
-    static func checkFields(_ fields: [String: String], item: String, schema text: String) throws {
+    static func checkFields(_ fields: [String: String], item: String, schema text: String, newRow: Int) throws {
         let roles: DataSchema.Catalogue
         do {
             roles = try DataSchema.parse(text, path: "the catalogue's schema").catalogue
@@ -323,16 +327,29 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(.internal, "the stored schema does not parse: \(error)")
         }
         let features = roles.itemFeatures.map(\.name)
-        let known = Set(features + roles.ignore + [roles.item])
+        let idColumn = roles.sku ?? roles.item
+        let known = Set(features + roles.ignore + [roles.item, roles.sku, roles.active].compactMap { $0 })
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw CatalogueRefusal(
                 .badRequest,
                 "item \(item): the catalogue has no field '\(unknown)' (its features: \(features.joined(separator: ", "))"
-                    + "; id column: \(roles.item))")
+                    + "; id column: \(idColumn))")
         }
-        if let id = fields[roles.item], id.trimmingCharacters(in: .whitespaces) != item {
+        if let id = fields[idColumn], id.trimmingCharacters(in: .whitespaces) != item {
             throw CatalogueRefusal(
-                .badRequest, "item \(item): the id column \(roles.item) holds '\(id)', another item (it must be \(item) or absent)")
+                .badRequest, "item \(item): the id column \(idColumn) holds '\(id)', another item (it must be \(item) or absent)")
+        }
+        if roles.sku != nil, let number = fields[roles.item], number.trimmingCharacters(in: .whitespaces) != "\(newRow)" {
+            throw CatalogueRefusal(
+                .badRequest,
+                "item \(item): the \(roles.item) column holds '\(number)', but the item is added at row \(newRow) (it must be "
+                    + "\(newRow) or absent)")
+        }
+        if let active = roles.active, let flag = fields[active],
+            !["1", "true"].contains(flag.trimmingCharacters(in: .whitespaces).lowercased())
+        {
+            throw CatalogueRefusal(
+                .badRequest, "item \(item): the \(active) column holds '\(flag)'; an added item is active (1): retire it after")
         }
     }
 

@@ -57,7 +57,8 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
 
     @Flag(
         help: """
-            Replace the items: the file may drop or reorder the newest version's items (refused without it, as rows             never move, and refused anyway while the online policy serves the registry).
+            Replace the items: the file may drop or reorder the newest version's items (refused without it, as rows \
+            never move, and refused anyway while the online policy serves the registry).
             """)
     var replace = false
 

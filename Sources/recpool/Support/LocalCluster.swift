@@ -128,9 +128,11 @@ final class LocalCluster: Service, @unchecked Sendable {
                 return nil
             }
             group.addTask {
-                guard await Self.waitForRegistration(frontend: frontend, running: { workers - exitedWorkers.value })
-                else { return nil }
-                onReady(endpoints, pids)
+                // Never the first task to end: the cluster stops on shutdown or on the exits task's failure, never
+                // because the wait gave up (every worker exited: the exits task says why).
+                if await Self.waitForRegistration(frontend: frontend, running: { workers - exitedWorkers.value }) {
+                    onReady(endpoints, pids)
+                }
                 try? await gracefulShutdown()
                 return nil
             }

@@ -301,7 +301,8 @@ def read_schema(schema):
 
 
 # The [logs] keys whose values name one column of the log (docs/YOUR-DATA.md).
-_LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", "dwell", "session", "user")
+_LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "session", "user",
+              "viewed")
 
 
 def _csv_header(path: str, what: str) -> List[str]:
@@ -342,7 +343,7 @@ def check_schema_files(text: str, log_path: str, catalogue_path: str) -> None:
         raise InvalidRequest(f"the schema's [catalogue] file {catalogue_path} does not exist")
     for section, path, what, roles, features in (
             ("logs", log_path, "log", _LOG_ROLES, "user_features"),
-            ("catalogue", catalogue_path, "catalogue", ("item",), "item_features")):
+            ("catalogue", catalogue_path, "catalogue", ("item", "sku", "active"), "item_features")):
         table = document.get(section)
         if not isinstance(table, dict):
             raise InvalidRequest(f"the schema has no [{section}] table")

@@ -50,6 +50,10 @@ def test_a_good_schema_goes_on_to_the_upload(shop):
      'the schema\'s [catalogue] item_features.cost: no "cost" column in the header of {items}'),
     (('file = "items.csv"', 'file = "missing.csv"'),
      "the schema's [catalogue] file {folder}/missing.csv does not exist"),
+    (('item = "sku"\n[catalogue.item_features]', 'item = "sku"\nactive = "on"\n[catalogue.item_features]'),
+     'the schema\'s [catalogue] active = "on": no "on" column in the header of {items}'),
+    (('click = "clicked"', 'click = "clicked"\nobserved = "seen"'),
+     'the schema\'s [logs] observed = "seen": no "seen" column in the header of {logs}'),
 ])
 def test_a_schema_naming_a_column_or_file_that_is_not_there_is_refused_before_uploading(shop, edit, message):
     (shop / "shop.toml").write_text(SCHEMA.replace(*edit))

@@ -3,10 +3,10 @@
 
 Usage:
   onnx_recommend_check.py MODEL.onnx RECOMMEND.json [--feature-order A,B,C] \\
-      [--user-features A=x,B=y] [--events ITEM:SECONDS,...] [--tolerance 1e-5]
+      [--user-features A=x,B=y] [--user-feature NAME=VALUE ...] [--events ITEM:SECONDS,...] [--tolerance 1e-5]
 
-RECOMMEND.json is the output of `recpool recommend --json` for the same --user-features and --events
-(the flags take recommend's syntax). The column orders of the ONNX inputs `user_features` and `user_numeric`
+RECOMMEND.json is the output of `recpool recommend --json` for the same --user-features, --user-feature and
+--events (the flags take recommend's syntax: --user-feature, repeatable, passes a value holding a comma). The column orders of the ONNX inputs `user_features` and `user_numeric`
 are read from the model's metadata (`recpool.user_features`, `recpool.user_numeric`; docs/MODELS.md);
 --feature-order overrides the first. A categorical feature the visitor did not give is sent as "" (the
 unknown bucket, as recommend treats it), a numeric one as NaN (missing). Every recommended item is scored at slot 0, as recommend
@@ -47,6 +47,7 @@ def main():
     parser.add_argument("recommend")
     parser.add_argument("--feature-order", default=None)
     parser.add_argument("--user-features", default="")
+    parser.add_argument("--user-feature", action="append", default=[])
     parser.add_argument("--events", default="")
     parser.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args()
@@ -55,6 +56,13 @@ def main():
     order = args.feature_order.split(",") if args.feature_order else json.loads(metadata.get("recpool.user_features", "[]"))
     numeric = json.loads(metadata.get("recpool.user_numeric", "[]"))
     user = dict(pairs(args.user_features, "--user-features"))
+    for pair in args.user_feature:
+        name, found, value = pair.partition("=")
+        if not found or not name:
+            sys.exit(f"--user-feature: '{pair}' is not NAME=VALUE")
+        if name in user:
+            sys.exit(f"--user-feature: {name} is given twice")
+        user[name] = value
     unknown = sorted(set(user) - set(order) - set(numeric))
     if unknown:
         sys.exit(f"--user-features: {', '.join(unknown)} is not an input of {args.model} ({', '.join(order + numeric)})")

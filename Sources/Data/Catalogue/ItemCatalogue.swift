@@ -207,6 +207,7 @@ extension ItemCatalogue {
         let itemColumn = try table.column(schema.item)
         // With a `sku` role the item is named by its SKU, and row k is the item logs number k.
         let idColumn = try schema.sku.map { name throws(DataError) in try table.column(name) } ?? itemColumn
+        try checkRoleColumns(table, schema: schema)
         let order = try rowOrder(table, schema: schema, itemColumn: itemColumn)
         let activeColumn = try schema.active.map { name throws(DataError) in try table.column(name) }
         var vocabularies: [ItemEncoding.Vocabulary] = []
@@ -263,6 +264,36 @@ extension ItemCatalogue {
             ids.append(id)
         }
         return try ItemCatalogue(encoding: encoding, ids: ids, features: values, active: activeColumn == nil ? nil : flags)
+    }
+
+    /// Checks the `sku` and `active` columns as an upload reads them, for every reader of a catalogue file (the
+    /// upload, and the log loader, which uses neither column but must not take a file the upload refuses): each SKU
+    /// non-blank, free of control characters and given once; each `active` field 1, 0, true or false.
+    /// - Throws: ``DataError`` naming the file, line and column.
+    public static func checkRoleColumns(_ table: CSVTable, schema: DataSchema.Catalogue) throws(DataError) {
+        if let active = schema.active {
+            let column = try table.column(active)
+            for row in table.rows.indices {
+                let text = table.rows[row][column].trimmingCharacters(in: .whitespaces).lowercased()
+                guard ["1", "0", "true", "false"].contains(text) else {
+                    throw table.invalid(row: row, column: column, reason: "is not 1 or 0 (true or false)")
+                }
+            }
+        }
+        if let sku = schema.sku {
+            let column = try table.column(sku)
+            var seen: [String: Int] = [:]
+            for row in table.rows.indices {
+                let id = table.rows[row][column].trimmingCharacters(in: .whitespaces)
+                guard !id.isEmpty else { throw table.invalid(row: row, column: column, reason: "is an empty item id") }
+                if let problem = idProblem(id) { throw table.invalid(row: row, column: column, reason: problem) }
+                if let first = seen.updateValue(row, forKey: id) {
+                    throw table.invalid(
+                        row: row, column: column,
+                        reason: "is item \(id) again (first at line \(table.lines[first])): each item id appears once")
+                }
+            }
+        }
     }
 
     /// The file rows in catalogue-row order: file order, or, with a `sku` role and an `item` column that holds the

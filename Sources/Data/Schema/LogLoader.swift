@@ -190,6 +190,8 @@ struct ItemTable {
         try LogLoader.checkColumns(
             table, named: [schema.item] + [schema.sku, schema.active].compactMap { $0 } + features.map(\.name),
             prefix: nil, ignore: schema.ignore, section: "catalogue")
+        // Unused here, but a file whose SKUs or active flags the upload refuses is refused here too.
+        try ItemCatalogue.checkRoleColumns(table, schema: schema)
         guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
         let idColumn = try table.column(schema.item)
         var firstRow: [String: Int] = [:]

@@ -96,6 +96,33 @@ struct ItemCatalogueTests {
         }
     }
 
+    @Test("the log loader refuses the SKUs and active flags an upload refuses, naming the line")
+    func loaderChecksRoleColumns() throws {
+        let schema = DataSchema(
+            logs: .init(
+                timestamp: "ts", item: "item", position: "pos", outcome: "click", propensity: "p",
+                userFeatures: [.init("u", .categorical)]),
+            catalogue: .init(
+                file: "items.csv", item: "item", sku: "code", active: "live", itemFeatures: [.init("price", .numeric)]))
+        let log = try CSVTable.parse(Array("ts,item,pos,click,p,u\n1,0,1,1,0.5,a\n2,1,1,0,0.5,b\n".utf8), path: "logs.csv")
+        func load(_ items: String) throws -> BanditDataset {
+            try LogLoader.build(
+                log: log, catalogue: CSVTable.parse(Array(items.utf8), path: "items.csv"), schema: schema, name: "shop")
+        }
+        #expect(try load("item,code,live,price\n0,A,1,1\n1,B,0,2\n").nActions == 2)
+        for (items, says) in [
+            ("item,code,live,price\n0,A,yes,1\n1,B,0,2\n", "'yes' is not 1 or 0"),
+            ("item,code,live,price\n0,A,1,1\n1,A,1,2\n", "is item A again"),
+            ("item,code,live,price\n0,,1,1\n1,B,1,2\n", "is an empty item id"),
+        ] {
+            #expect {
+                try load(items)
+            } throws: { error in
+                "\(error)".contains(says) && "\(error)".contains("items.csv")
+            }
+        }
+    }
+
     @Test("a repeated id, an empty id or a bad number is refused naming the line", arguments: [
         "sku,category,price\nA,shoes,1\nA,hats,2\n", "sku,category,price\n,shoes,1\n", "sku,category,price\nA,shoes,x\n",
         "sku,category\nA,shoes\n", "sku,category,price\nA,shoes,1e39\n",

@@ -151,7 +151,7 @@ let package = Package(
         .target(
             name: "RecConfig",
             dependencies: [
-                "RecTOML", "RecFiles",
+                "RecTOML", "RecFiles", "RecWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

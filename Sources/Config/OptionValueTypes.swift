@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecWire
 
 /// Which options of a command hold text (`String`, `String?` or `[String]`), found by reflecting on the command's
 /// property wrappers, `@OptionGroup`s included. ArgumentParser's own description of a command names no value types,
@@ -26,22 +27,10 @@ enum OptionValueTypes {
         }
     }
 
-    /// `curveServerKey` → `curve-server-key`, `stateDir` → `state-dir`: a word starts at an upper-case letter after a
-    /// lower-case letter or digit, or at the last upper-case letter of a run followed by a lower-case one.
+    /// `curveServerKey` → `curve-server-key`, `stateDir` → `state-dir`: ArgumentParser's long name for a property,
+    /// the words as the wire's JSON keys split them (``WireJSON/snakeCase(_:)``), joined by `-`.
     static func kebabCase(_ name: String) -> String {
-        let scalars = Array(name.unicodeScalars)
-        var out = ""
-        for (i, scalar) in scalars.enumerated() {
-            let upper = ("A"..."Z").contains(scalar)
-            if upper && i > 0 {
-                let previous = scalars[i - 1]
-                let previousLowerOrDigit = ("a"..."z").contains(previous) || ("0"..."9").contains(previous)
-                let nextLower = i + 1 < scalars.count && ("a"..."z").contains(scalars[i + 1])
-                if previousLowerOrDigit || (("A"..."Z").contains(previous) && nextLower) { out += "-" }
-            }
-            out += upper ? String(scalar).lowercased() : String(scalar)
-        }
-        return out
+        WireJSON.snakeCase(name).replacingOccurrences(of: "_", with: "-")
     }
 }
 

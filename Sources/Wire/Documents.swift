@@ -123,7 +123,7 @@ public enum WireJSON {
     /// `userFeatures` → `user_features`, `modelSHA256` → `model_sha256`, as the encoder writes keys
     /// (`convertToSnakeCase`): a word starts at an upper-case letter after a lower-case letter or digit, or at the
     /// last upper-case letter of a run followed by a lower-case one.
-    static func snakeCase(_ name: String) -> String {
+    public static func snakeCase(_ name: String) -> String {
         let scalars = Array(name.unicodeScalars)
         var out = ""
         for (i, scalar) in scalars.enumerated() {

@@ -71,7 +71,8 @@ public struct OptionCatalog: Sendable, Hashable {
             for child in node.subcommands ?? [] { collect(child) }
         }
         collect(info)
-        let textKeys = OptionValueTypes.textKeys(of: selected)
+        let textKeys = OptionValueTypes.textKeys(
+            of: selected, described: (current.arguments ?? []).map { (kind: $0.kind, key: $0.key) })
         let entries = (current.arguments ?? []).compactMap { argument -> Entry? in
             guard let key = argument.key, argument.kind != "positional" else { return nil }
             return Entry(

@@ -4,25 +4,77 @@ import RecWire
 /// Which options of a command hold text (`String`, `String?` or `[String]`), found by reflecting on the command's
 /// property wrappers, `@OptionGroup`s included. ArgumentParser's own description of a command names no value types,
 /// and any TOML scalar has a text form: without this, `id = 1e300` in a configuration file became the worker id
-/// `"1e+300"` and `state-dir = -1` the folder `-1`, where a string was due. An option with a custom long name is not
-/// matched (it is never refused for its type, as before).
+/// `"1e+300"` and `state-dir = -1` the folder `-1`, where a string was due.
+///
+/// ArgumentParser describes a command's arguments in the order it reflects them (its own `help` and `version` come
+/// after), so the reflected wrappers, in that order, line up with the description's arguments: an option with a
+/// custom long name (`--data-dir` for `dataDirectory`) is then matched by position. When the two do not line up,
+/// the keys are derived from the property names, and a custom-named option is not matched.
 enum OptionValueTypes {
+    /// What one reflected wrapper is.
+    enum Kind: Equatable {
+        /// An `@Option`; `text` when its value is `String`, `String?` or `[String]`.
+        case option(text: Bool)
+        /// A `@Flag`.
+        case flag
+        /// An `@Argument` (positional).
+        case positional
+    }
+
     /// The keys (long names, as ArgumentParser derives them from property names) of `command`'s text options.
     static func textKeys(of command: any ParsableArguments.Type) -> Set<String> {
+        Set(reflected(command).compactMap { kind, label in kind == .option(text: true) ? kebabCase(label) : nil })
+    }
+
+    /// The keys of `command`'s text options, lined up with ArgumentParser's description of it: `described` is each
+    /// described argument's kind (`option`, `flag`, `positional`) and long name, in the description's order.
+    static func textKeys(of command: any ParsableArguments.Type, described: [(kind: String, key: String?)]) -> Set<String> {
         var keys = Set<String>()
-        collect(command.init(), into: &keys, depth: 0)
+        var next = 0
+        for wrapper in reflected(command) {
+            guard next < described.count else { return textKeys(of: command) }
+            let argument = described[next]
+            let expected = switch wrapper.kind {
+            case .option: "option"
+            case .flag: "flag"
+            case .positional: "positional"
+            }
+            guard argument.kind == expected else { return textKeys(of: command) }
+            next += 1
+            if wrapper.kind == .option(text: true), let key = argument.key { keys.insert(key) }
+            // A flag with an inversion (`--restore-best` / `--no-restore-best`, `--enable-x` / `--disable-x`) is
+            // described twice.
+            if wrapper.kind == .flag, let key = argument.key, next < described.count, described[next].kind == "flag",
+                let inverse = described[next].key,
+                inverse == "no-\(key)" || (key.hasPrefix("enable-") && inverse == "disable-" + key.dropFirst(7))
+            {
+                next += 1
+            }
+        }
         return keys
     }
 
-    private static func collect(_ instance: Any, into keys: inout Set<String>, depth: Int) {
+    /// Every option, flag and argument wrapper of `command`, `@OptionGroup`s expanded in place, with its property name.
+    static func reflected(_ command: any ParsableArguments.Type) -> [(kind: Kind, label: String)] {
+        var out: [(kind: Kind, label: String)] = []
+        collect(command.init(), into: &out, depth: 0)
+        return out
+    }
+
+    private static func collect(_ instance: Any, into out: inout [(kind: Kind, label: String)], depth: Int) {
         guard depth < 8 else { return }
         for child in Mirror(reflecting: instance).children {
             guard let label = child.label, label.hasPrefix("_") else { continue }
             let wrapper = type(of: child.value)
+            let name = String(label.dropFirst())
             if let option = wrapper as? any OptionValueProbe.Type {
-                if option.holdsText { keys.insert(kebabCase(String(label.dropFirst()))) }
+                out.append((.option(text: option.holdsText), name))
+            } else if wrapper is any FlagProbe.Type {
+                out.append((.flag, name))
+            } else if wrapper is any ArgumentProbe.Type {
+                out.append((.positional, name))
             } else if let group = wrapper as? any OptionGroupProbe.Type {
-                collect(group.groupType.init(), into: &keys, depth: depth + 1)
+                collect(group.groupType.init(), into: &out, depth: depth + 1)
             }
         }
     }
@@ -53,3 +105,13 @@ protocol OptionGroupProbe {
 extension OptionGroup: OptionGroupProbe {
     static var groupType: any ParsableArguments.Type { Value.self }
 }
+
+/// A `@Flag` wrapper, seen through reflection.
+protocol FlagProbe {}
+
+extension Flag: FlagProbe {}
+
+/// An `@Argument` wrapper, seen through reflection.
+protocol ArgumentProbe {}
+
+extension Argument: ArgumentProbe {}

@@ -26,6 +26,16 @@ private struct SampleClient: ParsableCommand {
     }
 }
 
+/// A command with a custom-named text option between a positional argument and a flag.
+private struct CustomNames: ParsableCommand {
+    @Argument var input: String?
+    @Flag(inversion: .prefixedNo) var restoreBest = true
+    @Option(name: .customLong("data-dir")) var dataDirectory: String?
+    @Flag var quiet = false
+    @Option var count = 1
+    @OptionGroup var configuration: ConfigOptions
+}
+
 /// A command whose options may be negative.
 private struct SignedOptions: ParsableCommand {
     @Option var epsilon = 0.1
@@ -279,5 +289,17 @@ struct ConfigResolverTests {
         let command = try SampleDaemon.parse(fine.arguments)
         #expect(command.frontend == "tcp://a:1" && command.batchMaxRows == 7 && command.allow == ["5"])
     }
-}
 
+    @Test("a custom-named text option is found by its place in ArgumentParser's description")
+    func customNamedTextOption() throws {
+        let catalog = try OptionCatalog(command: CustomNames.self, arguments: [])
+        #expect(catalog.entries["data-dir"]?.isText == true && catalog.entries["count"]?.isText == false)
+        #expect(catalog.entries["quiet"]?.isText == false)
+        #expect(throws: ConfigError.invalidValue(
+            key: "data-dir", value: "5", source: .file(path: "c.toml", table: "client"), expected: "a string (in quotes)")) {
+            try ConfigResolver.resolve(
+                catalog: catalog, table: "client", arguments: [], environment: [:],
+                file: ConfigFile.parse("[client]\ndata-dir = 5\n", path: "c.toml"))
+        }
+    }
+}

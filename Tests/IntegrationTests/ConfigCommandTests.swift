@@ -75,6 +75,11 @@ struct ConfigCommandTests {
         #expect(
             unknown.code == 64 && unknown.stderr.contains("--of nosuchcommand: no such program")
                 && unknown.stderr.contains("simulate") && !unknown.stderr.contains("--print-config"), "\(unknown.stderr)")
+        // A command of subcommands is named with one of them; `local` prints its configuration like the others.
+        let group = try runTool("recpool", ["config", "--print", "--of", "catalogue"])
+        #expect(group.code == 64 && group.stderr.contains("name one, such as --of \"catalogue upload\""), "\(group.stderr)")
+        let local = try runTool("recpool", ["config", "--print", "--of", "local"])
+        #expect(local.code == 0 && local.stdout.contains("workers = 2"), "\(local.stderr)")
         // A value from the file that a command refuses names the flag and where it came from.
         let file = temporary.file("k.toml")
         try "[client]\nusers = 0\n".write(to: file, atomically: true, encoding: .utf8)

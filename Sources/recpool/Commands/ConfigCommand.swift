@@ -16,7 +16,7 @@ struct ConfigCommand: ParsableCommand {
     @Flag(help: "Print the effective configuration (the only action).")
     var print = false
 
-    @Option(help: "Which program: broker, worker, or a recpool subcommand such as status or simulate.")
+    @Option(help: "Which program: broker, worker, or a recpool subcommand such as status, simulate or \"data ope\".")
     var of = "broker"
 
     @Option(help: "A TOML configuration file (default: $RECPOOL_CONFIG).")
@@ -28,11 +28,29 @@ struct ConfigCommand: ParsableCommand {
     func validate() throws {
         guard print else { throw ValidationError("nothing to do: pass --print") }
         guard !of.isEmpty, !of.hasPrefix("-") else { throw ValidationError("--of needs a program name") }
-        guard Self.programs.contains(of) else {
+        let words = of.split(separator: " ").map(String.init)
+        guard let program = words.first, Self.programs.contains(program), words.count <= 2 else {
             throw ValidationError(
                 "--of \(of): no such program; it is broker, worker, or a recpool subcommand ("
                     + Self.programs.dropFirst(2).joined(separator: ", ") + ")")
         }
+        // A command of subcommands (`catalogue`, `data`, …) takes its options through one of them: `--of "data ope"`.
+        let children = Self.subcommands(of: program)
+        if !children.isEmpty, words.count != 2 || !children.contains(words[1]) {
+            throw ValidationError(
+                "--of \(of): \(program) has subcommands; name one, such as --of \"\(program) \(children[0])\" ("
+                    + children.joined(separator: ", ") + ")")
+        }
+        if children.isEmpty, words.count == 2 {
+            throw ValidationError("--of \(of): \(program) has no subcommand \(words[1])")
+        }
+    }
+
+    /// The names of `program`'s own subcommands (empty for a command that runs itself).
+    static func subcommands(of program: String) -> [String] {
+        guard let command = RecPool.configuration.subcommands.first(where: { $0.configuration.commandName == program })
+        else { return [] }
+        return command.configuration.subcommands.compactMap { $0.configuration.commandName }
     }
 
     /// The names `--of` takes: `broker`, `worker`, then each `recpool` subcommand but this one.
@@ -50,7 +68,7 @@ struct ConfigCommand: ParsableCommand {
         case "worker": process.executableURL = directory.appendingPathComponent("recpool-worker")
         default:
             process.executableURL = directory.appendingPathComponent("recpool")
-            arguments.append(of)
+            arguments += of.split(separator: " ").map(String.init)
         }
         if let config { arguments += ["--config", config] }
         process.arguments = arguments + flags + ["--print-config"]

@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import Logging
 import OnlineFlags
+import RecConfig
 import RecModel
 import RecTransport
 import RecWire
@@ -35,6 +36,9 @@ struct LocalCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     @OptionGroup(title: "Online learning (forwarded to the broker)") var online: OnlineOptions
+
+    /// `--config` and `--print-config`, as every pool command takes them.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         try PathOption.validateNamed([(stateDir, "--state-dir")], what: "a folder")

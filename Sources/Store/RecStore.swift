@@ -36,6 +36,12 @@ public final class RecStore: Sendable {
         // delete the first one's partly written blobs.
         lock = try StateDirectoryLock(directory: directory)
         blobs = try BlobStore(directory: "\(directory)/blobs")
+        // SQLite says only "unable to open database file" of a database path that is a folder (or another kind of
+        // file): name the path and what it is.
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: "\(directory)/recpool.sqlite", isDirectory: &isFolder), isFolder.boolValue {
+            throw .io(path: "\(directory)/recpool.sqlite", reason: "is a directory, not the state's SQLite database file")
+        }
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)

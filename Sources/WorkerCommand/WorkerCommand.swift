@@ -64,8 +64,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Score a request of at least this many rows alone, on arrival (never merged into a micro-batch).")
     var batchAloneRows = 128
 
-    @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued).")
+    @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued; at most 1000000).")
     var batchWaitUs: UInt64 = 0
+
+    /// The longest `--batch-wait-us` (1 s).
+    static let maximumBatchWaitMicros: UInt64 = 1_000_000
 
     @Option(help: "Seed of the online policy's exploration (default: from the id, pid and time).")
     var explorationSeed: UInt64?
@@ -95,6 +98,12 @@ struct WorkerCommand: AsyncParsableCommand {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
         guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1") }
+        // A wait to fill a micro-batch longer than any request's deadline holds every request past it.
+        guard batchWaitUs <= Self.maximumBatchWaitMicros else {
+            throw ValidationError(
+                "--batch-wait-us must be 0…\(Self.maximumBatchWaitMicros) (1 s: a longer wait outlasts the requests' "
+                    + "deadlines), got \(batchWaitUs)")
+        }
         guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256") }
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")

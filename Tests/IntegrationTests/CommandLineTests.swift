@@ -195,6 +195,11 @@ struct UsageBeforeSendingTests {
             let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
             #expect(run.code == 64 && run.stderr.contains(flag) && run.stderr.contains("\"\""), "\(flag) \(value): \(run.stderr)")
         }
+        let wait = try runTool("recpool-worker", ["--batch-wait-us", "99999999999", "--broker", "tcp://127.0.0.1:1"])
+        #expect(wait.code == 64 && wait.stderr.contains("--batch-wait-us must be 0…1000000"), "\(wait.stderr)")
+        let guardRows = try runTool(
+            "recpool-broker", ["--online", "--state-dir", "/nonexistent/state", "--online-guard-min-rows", "-1", "--print-config"])
+        #expect(guardRows.code == 64 && guardRows.stderr.contains("--online-guard-min-rows), got -1"), "\(guardRows.stderr)")
         let offline = try runTool("recpool-broker", ["--feedback-window-s", "60", "--online-sync-events", "10"])
         #expect(offline.code == 64 && offline.stderr.contains("need --online"), "\(offline.stderr)")
         let emptyJob = try runTool("recpool", ["job", "", "--broker", "tcp://127.0.0.1:1"])

@@ -37,4 +37,16 @@ struct StateDirectoryLockTests {
         #expect(try Self.anotherProcessCanLock(lockFile))
         _ = first
     }
+
+    @Test("a database path that is a folder is named as such, never SQLite's bare 'unable to open database file'")
+    func databaseIsAFolder() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-dbdir-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: "\(directory)/recpool.sqlite", withIntermediateDirectories: true)
+        #expect(throws: StoreError.io(
+            path: "\(directory)/recpool.sqlite", reason: "is a directory, not the state's SQLite database file")) {
+            _ = try RecStore(directory: directory)
+        }
+    }
 }
+

@@ -47,6 +47,7 @@ public struct OnlineSettings: Sendable {
         if !(guardMargin.isFinite && guardMargin >= 0) {
             return "online guard margin must be a finite number ≥ 0, got \(guardMargin)"
         }
+        if guardMinimumRows < 0 { return "online guard minimum rows must be ≥ 0 (--online-guard-min-rows), got \(guardMinimumRows)" }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
         // A window of 0 would answer every FEEDBACK EXPIRED: nothing could be learnt.
         if feedbackWindowMs < 1_000 { return "the feedback window must be at least 1 s (--feedback-window-s)" }

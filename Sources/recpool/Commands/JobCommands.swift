@@ -112,7 +112,9 @@ enum JobFollower {
 
     static func follow(_ id: String, client: RecPoolClient, json: Bool) async throws {
         var last: JobView? = nil
-        let started = Date()
+        // The first round seen and when: the ETA is measured from rounds that ran while following, never from the
+        // rounds a job had run before it was followed (they took time this command did not see).
+        var firstSeen: (round: Int, at: Date)? = nil
         let terminal = isatty(1) != 0
         var silentSince: Date? = nil
         while true {
@@ -138,7 +140,11 @@ enum JobFollower {
             if json {
                 if job != last || final { CommandOutput.printLine(try JSONOutput.encode(Summary(job))) }
             } else {
-                let line = progressLine(job, elapsed: Date().timeIntervalSince(started))
+                let now = Date()
+                if firstSeen == nil || job.round < firstSeen!.round { firstSeen = (job.round, now) }
+                let ran = job.round - firstSeen!.round
+                let secondsPerRound = ran > 0 ? now.timeIntervalSince(firstSeen!.at) / Double(ran) : nil
+                let line = progressLine(job, secondsPerRound: secondsPerRound)
                 if terminal {
                     FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line).utf8))
                     if final { CommandOutput.printLine("") }
@@ -156,7 +162,9 @@ enum JobFollower {
         }
     }
 
-    static func progressLine(_ job: JobView, elapsed: Double) -> String {
+    /// One progress line; the ETA is the rounds left at `secondsPerRound` (measured while following; none before
+    /// a round has run since, or once the job no longer runs).
+    static func progressLine(_ job: JobView, secondsPerRound: Double?) -> String {
         let total = max(job.totalRounds, job.round)
         // The broker's numbers: a negative round must not make a negative bar (which would trap).
         let fraction = total > 0 ? min(1, max(0, Double(job.round) / Double(total))) : 0
@@ -165,8 +173,8 @@ enum JobFollower {
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         // An estimate of the time left only while rounds run: a cancelled or failed job has none left.
         let eta =
-            job.state == "running" && fraction > 0 && fraction < 1
-            ? String(format: "ETA %.0fs", elapsed * (1 - fraction) / fraction) : ""
+            job.state == "running" && fraction < 1 && total > 0 && secondsPerRound != nil
+            ? String(format: "ETA %.0fs", secondsPerRound! * Double(total - job.round)) : ""
         let loss = job.loss.map { String(format: "loss %.4f", $0) } ?? ""
         return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)"
     }

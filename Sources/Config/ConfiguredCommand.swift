@@ -49,7 +49,15 @@ extension AsyncParsableCommand {
         } catch {
             let error = translateError(error)
             let code = exitCode(for: error)
-            guard code != .success, let note = resolution.note(forMessage: message(for: error)) else {
+            let text = message(for: error)
+            // ArgumentParser reads a negative number where no option takes it (`promote -1`) as a flag, and says the
+            // argument is missing: say which word it was.
+            let negatives = resolution.arguments.prefix { $0 != "--" }.filter(ConfigResolver.isNegativeNumber)
+            let misread =
+                code != .success && (text.contains("Missing expected argument") || text.contains("Unknown option '-"))
+                ? negatives.first.map { "\($0) was read as a flag, not as a value: a negative number is not valid here" }
+                : nil
+            guard code != .success, let note = resolution.note(forMessage: text) ?? misread else {
                 exit(withError: error)
             }
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\nnote: \(note)\n").utf8))

@@ -195,6 +195,9 @@ struct UsageBeforeSendingTests {
             let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
             #expect(run.code == 64 && run.stderr.contains(flag) && run.stderr.contains("\"\""), "\(flag) \(value): \(run.stderr)")
         }
+        let negative = try runTool("recpool", ["promote", "-1", "--broker", "tcp://127.0.0.1:1"])
+        #expect(
+            negative.code == 64 && negative.stderr.contains("note: -1 was read as a flag, not as a value"), "\(negative.stderr)")
         let wait = try runTool("recpool-worker", ["--batch-wait-us", "99999999999", "--broker", "tcp://127.0.0.1:1"])
         #expect(wait.code == 64 && wait.stderr.contains("--batch-wait-us must be 0…1000000"), "\(wait.stderr)")
         let guardRows = try runTool(

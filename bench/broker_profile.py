@@ -5,6 +5,9 @@ records the broker process (call graphs, user space) over one run at 16 in fligh
 CPU per request from /proc next to `perf report`'s top entries (self time, by symbol).
 
 Usage: broker_profile.py BIN_DIR ZMQBENCH [--width 8] [--rows 1] [--requests 100000] [--perf perf] [--out DIR]
+                         [--process broker|worker] [--sort symbol|dso,symbol]
+
+`--process worker` records the first worker instead of the broker.
 """
 import argparse
 import os
@@ -27,6 +30,9 @@ def main():
     parser.add_argument("--out", default="bench/out")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--frequency", type=int, default=2000)
+    parser.add_argument("--process", choices=["broker", "worker"], default="broker",
+                        help="which process to record: the broker, or the first of the two workers")
+    parser.add_argument("--sort", default="symbol", help="perf report's --sort keys, such as dso,symbol")
     parser.add_argument("--call-graph", default="fp", help="fp, or dwarf for Swift code built without frame pointers")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -38,7 +44,8 @@ def main():
         time.sleep(0.5)
         client(args.zmqbench, endpoints["frontend"], "recpool", 4, 2000, args.width, args.rows)  # warm-up
         broker = cluster.procs[0]
-        perf = subprocess.Popen([args.perf, "record", "-F", str(args.frequency), "--call-graph", args.call_graph, "-o", data, "-p", str(broker.pid)],
+        recorded = broker if args.process == "broker" else cluster.procs[1]
+        perf = subprocess.Popen([args.perf, "record", "-F", str(args.frequency), "--call-graph", args.call_graph, "-o", data, "-p", str(recorded.pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         meter = CPUMeter(broker, cluster.procs[1:])
@@ -50,7 +57,7 @@ def main():
         cluster.stop()
     print(f"req/s {result['rps']:.0f}; broker CPU {cpu['broker_cpu_us']:.1f} µs/req; "
           f"workers {cpu['workers_cpu_us']:.1f} µs/req")
-    report = subprocess.run([args.perf, "report", "-i", data, "--no-children", "--sort", "symbol",
+    report = subprocess.run([args.perf, "report", "-i", data, "--no-children", "--sort", args.sort,
                              "--stdio", "-g", "none", "--percent-limit", "0.5"],
                             capture_output=True, text=True)
     lines = [l for l in report.stdout.splitlines() if l.strip() and not l.startswith("#")]

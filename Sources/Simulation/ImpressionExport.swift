@@ -1,6 +1,7 @@
 import Foundation
 import RecData
 import RecFiles
+import RecModel
 import RecWire
 
 /// Writes the broker's impression log as a shop's log with its schema: the data file, the catalogue it refers to
@@ -363,9 +364,6 @@ public enum ImpressionExport {
             secondOfDay / 60 % 60, secondOfDay % 60, (ms % 1000) * 1000)
     }
 
-    /// A CSV field, quoted when it holds a comma, a quote or a line break.
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    /// A CSV field as the one reader reads it back (``CSVFile/field(_:)``).
+    static func csvField(_ text: String) -> String { CSVFile.field(text) }
 }

@@ -46,7 +46,9 @@ public enum SimulationRunner {
         } catch {
             throw .invalidPolicy(error)
         }
-        let slateLength = install.spec.slateSize
+        // A policy's slate size is the pool's default `top`, not a promise: a world with fewer slots (a shop whose log
+        // shows two items) is asked for slates as long as its own.
+        let slateLength = min(install.spec.slateSize, world.slots)
         let visitors = world.visitors(count: plan.users, seed: plan.seed)
         let baselines = try Baselines.run(
             visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed)
@@ -86,11 +88,9 @@ public enum SimulationRunner {
         (world as? LoggedWorld)?.name ?? "simulator"
     }
 
-    /// The served spec must be the simulated world's catalogue, else clicks mean nothing.
+    /// The served spec must be the simulated world's catalogue, else clicks mean nothing. Its slate size may differ
+    /// from the world's slots: each RECOMMEND asks for as many items as the world shows (`top`).
     static func checkCatalogue(_ spec: OnlinePolicySpec, world: any VisitorWorld) throws(SimulationError) {
-        guard spec.slateSize <= world.slots else {
-            throw .catalogueMismatch("slate size \(spec.slateSize), the world shows at most \(world.slots) items")
-        }
         guard spec.itemCount == world.itemCount else {
             // Rows never move, so more rows than the world's are items added after its catalogue was uploaded.
             let remedy =

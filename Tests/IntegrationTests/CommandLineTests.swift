@@ -1,5 +1,6 @@
 import Foundation
 import RecClient
+import RecModel
 import RecTransport
 import RecWire
 import RecTestKit
@@ -375,6 +376,33 @@ struct MissingCandidateTests {
         #expect(run.stdout.contains("DR"), "the report is still printed: \(run.stdout)")
     }
 
+    @Test("data features writes each column name as one CSV field, so fit reads back the specification's names")
+    func featureNamesAreQuotedFields() throws {
+        let temporary = try TemporaryDirectory("features-quoted")
+        defer { temporary.remove() }
+        let rows = (0..<40).map { i in (outcome: i % 4 == 0 ? "1" : "0", propensity: "0.5") }
+        let base = try Self.shopLog(rows, outcome: "click", in: temporary.url)
+        // The device values hold a quote, a comma and a line break: each is one legal, quoted CSV field.
+        let logURL = temporary.url.appendingPathComponent("log.csv")
+        let values = ["\"tablet 10\"\" ios\"", "\"web, mobile\"", "\"and\nroid\""]
+        var log = "ts,item,pos,click,prop,device\n"
+        for (i, row) in rows.enumerated() { log += "\(i),\(i % 3),1,\(row.outcome),0.5,\(values[i % 3])\n" }
+        try Data(log.utf8).write(to: logURL)
+        let out = temporary.url.appendingPathComponent("train.csv").path
+        let spec = temporary.url.appendingPathComponent("spec.json").path
+        let features = try runTool(
+            "recpool", ["data", "features", logURL.path, "--schema", base[4], "--split", "train", "--out", out, "--spec-out", spec,
+                        "--feature-set", "basic"])
+        #expect(features.code == 0, "\(features.stderr)")
+        let header = try CSVFile.read(path: out).records[0]
+        #expect(header.contains("device=tablet 10\" ios") && header.contains("device=web, mobile"), "\(header)")
+        #expect(header.contains("device=and\nroid"), "\(header)")
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", out, "--feature-spec", spec, "--out", temporary.url.appendingPathComponent("m.ckpt").path,
+                        "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+    }
+
     @Test("an estimate of 1e110 prints in scientific notation, not as 111 digits")
     func hugeEstimate() throws {
         let temporary = try TemporaryDirectory("ope-huge")
@@ -385,6 +413,12 @@ struct MissingCandidateTests {
         let ipw = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("    IPW") })
         #expect(ipw.contains("e+10"), "\(ipw)")
         #expect(!ipw.contains("0000000000000000"), "\(ipw)")
+        // The interval's bounds follow the value's rule: a bound of 1e12 or more is in scientific notation too.
+        for line in run.stdout.split(separator: "\n") where line.contains("[") {
+            #expect(line.range(of: #"[0-9]{13}"#, options: .regularExpression) == nil, "\(line)")
+        }
+        let bracketed = run.stdout.split(separator: "\n").filter { $0.hasPrefix("    IPW") && $0.contains("[") }
+        #expect(!bracketed.isEmpty && bracketed.allSatisfy { $0.contains("e+") }, "\(run.stdout)")
     }
 }
 

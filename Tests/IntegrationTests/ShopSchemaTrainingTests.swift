@@ -53,6 +53,12 @@ struct ShopSchemaTrainingTests {
             // An undefined metric says why (it printed a bare `auc_warm undefined`).
             let bare = again.stdout.components(separatedBy: "undefined").dropFirst().filter { !$0.hasPrefix(" (") }
             #expect(bare.isEmpty, "\(again.stdout)")
+            // A segment with no validation rows says so for its AUCs too, never "its rows hold no click".
+            for (suffix, segment) in [("_cold", "cold-start users"), ("_warm", "warm users")]
+            where again.stdout.contains("val_rows\(suffix) 0,") || again.stdout.hasSuffix("val_rows\(suffix) 0\n") {
+                #expect(again.stdout.contains("auc\(suffix) undefined (no validation rows of \(segment))"), "\(again.stdout)")
+                #expect(!again.stdout.contains("rows of \(segment) hold no click"), "\(again.stdout)")
+            }
             // Both registered; their hyperparameters record the time split's validation fraction, not 0.2.
             let models = try await client.control(ControlRequest(op: "models"), as: ModelListReply.self).models
             #expect(models.count == 2)

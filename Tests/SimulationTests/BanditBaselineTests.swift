@@ -103,6 +103,24 @@ import Testing
         for baseline in report.baselines { #expect((0...1).contains(baseline.ctr), "\(baseline.name)") }
     }
 
+    /// A world with fewer slots than the policy's slate size (a shop whose log shows two items, against a catalogue
+    /// policy's three) is served slates of its own length: every RECOMMEND asks for `top` = the world's slots, and the
+    /// baselines show as many. Before, the run was refused as "not the simulated world's catalogue".
+    @Test func aWorldWithFewerSlotsThanTheSlateSizeIsServedItsOwnLength() async throws {
+        var config = SimulatorConfig()
+        config.positions = 2
+        let world = SimulatorWorld(config: config)
+        #expect(world.slots == 2)
+        var spec = SimulatorCatalog.spec(world: world)
+        spec.slateSize = 3
+        let backend = try LearnerBackend(world: world, learning: false, spec: spec)
+        let report = try await SimulationRunner.run(
+            backend: backend, plan: SimulationPlan(users: 50, seed: 4, windows: 1), world: world)
+        #expect(backend.impressions.count == 50)
+        #expect(backend.impressions.allSatisfy { $0.record.slate.count == 2 }, "\(backend.impressions.map(\.record.slate.count))")
+        #expect(report.served == 50 && report.errors.isEmpty)
+    }
+
     /// A pool whose catalogue gained items after the world's was uploaded: the refusal says how to get back.
     @Test func aCatalogueWithAddedItemsIsRefusedWithTheWayBack() throws {
         let small = SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=30"))

@@ -8,7 +8,7 @@ extension EvaluationReport {
         let colors: [Segment: String] = [.all: "#1f77b4", .coldStart: "#ff7f0e", .warm: "#2ca02c"]
         // An undefined figure carries its reason whenever there is one, as the text and JSON forms do.
         func f(_ v: Double?, _ digits: Int = 4, undefined reason: String? = nil) -> String {
-            v.flatMap { $0.isFinite ? String(format: "%.\(digits)f", $0) : nil }
+            v.flatMap { $0.isFinite ? FigureFormat.text($0, "%.\(digits)f") : nil }
                 ?? (reason.map { "undefined (\(e($0)))" } ?? "undefined")
         }
         var page = """

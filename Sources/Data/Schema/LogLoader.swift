@@ -200,6 +200,11 @@ struct ItemTable {
             guard !text.isEmpty else {
                 throw table.invalid(row: row, column: idColumn, reason: "is blank: every item needs an id")
             }
+            // The upload's rule for an id (the `item` column is the id unless a `sku` column is): a file it refuses
+            // is not evaluated or trained on here, only to be refused when the shop serves it.
+            if schema.sku == nil, let problem = ItemCatalogue.idProblem(text) {
+                throw table.invalid(row: row, column: idColumn, reason: problem)
+            }
             if let first = firstRow.updateValue(row, forKey: text) {
                 throw table.invalid(
                     row: row, column: idColumn,

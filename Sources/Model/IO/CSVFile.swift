@@ -23,6 +23,15 @@ public struct CSVFile: Sendable, Equatable {
     /// The 1-based line on which each record starts.
     public var lines: [Int]
 
+    /// `text` as one CSV field the reader gives back unchanged (RFC 4180): wrapped in double quotes, with each quote
+    /// doubled, when it holds a comma, a quote or a line break; as it is otherwise.
+    public static func field(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else {
+            return text
+        }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
     /// Whether `text` is one JSON array or object (checked with Foundation's `JSONSerialization`, and only when its
     /// first non-blank character is `[` or `{`, so a CSV costs one look at its first bytes).
     public static func holdsJSON(_ text: String) -> Bool {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecData
+import RecModel
 import RecTransport
 
 /// `recpool data features DATASET --out train.csv --spec-out spec.json`: fits a FeatureSpec on the training split
@@ -68,7 +69,9 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             if let path = specOut { try FileProblem.write(Data(try fitted.encoded()), to: path) }
             let matrix = fitted.matrix(rows)
             var text =
-                fitted.columns.map { $0.replacingOccurrences(of: ",", with: ";") }.joined(separator: ",") + ",label\n"
+                // Each name as one CSV field, quoted where it must be: `fit` and `predict` compare the header with
+                // the specification's names exactly, so a name is never rewritten.
+                fitted.columns.map(CSVFile.field).joined(separator: ",") + ",label\n"
             text.reserveCapacity(matrix.rows * (matrix.columns * 3 + 4))
             for row in 0..<matrix.rows {
                 for (column, value) in matrix.row(row).enumerated() {

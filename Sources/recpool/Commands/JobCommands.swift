@@ -70,7 +70,7 @@ struct JobCommand: AsyncParsableCommand {
                     // A round's metrics are those of the averaged model after it, measured when the next round starts.
                     let metrics = round.metrics.map { m in
                         "validation after round \(round.round): "
-                            + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0] ?? nil))" }.joined(separator: " ")
+                            + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0] ?? nil, among: m))" }.joined(separator: " ")
                     } ?? ""
                     CommandOutput.printLine(
                         "  round \(round.round): loss \(round.loss.map { String(format: "%.4f", $0) } ?? "undefined (no gradient step)"), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
@@ -181,8 +181,12 @@ enum JobFollower {
 
     /// One metric as text: a count (`val_rows`, `val_rows_cold`, `…_clicks`, `…_samples`, a DQN's `episodes`) as an integer, any other
     /// figure with four decimals, and one that is undefined (`null`: an AUC on rows of one class) as `undefined (REASON)`.
-    static func metric(_ name: String, _ value: Double?) -> String {
-        guard let value, value.isFinite else { return figureText(nil, "%.4f", undefined: undefinedReason(name)) }
+    /// - Parameter all: every metric of the same round, so the reason for an undefined one can tell a segment with no
+    ///   rows (`val_rows_warm` 0) from rows of one class.
+    static func metric(_ name: String, _ value: Double?, among all: [String: Double?] = [:]) -> String {
+        guard let value, value.isFinite else {
+            return figureText(nil, "%.4f", undefined: undefinedReason(name, among: all))
+        }
         // A verdict stored as 1/0 among the metrics (JSON keeps the number): yes or no, never "1.0000".
         if name == "beats_constant" && (value == 0 || value == 1) { return value == 1 ? "yes" : "no" }
         // A count's name has a count word among its parts, before any segment suffix (`val_rows_cold`).
@@ -193,9 +197,13 @@ enum JobFollower {
 
     /// Why metric `name` can be undefined, for its text: an AUC needs a click and a non-click among the rows it is
     /// computed on; any other figure needs rows (a `_cold` or `_warm` metric, rows of that segment).
-    static func undefinedReason(_ name: String) -> String {
-        let segment = name.hasSuffix("_cold") ? " of cold-start users" : name.hasSuffix("_warm") ? " of warm users" : ""
-        if name.contains("auc") { return "the validation rows\(segment) hold no click or no non-click" }
+    /// A segment whose row count (`val_rows`, `val_rows_cold`, `val_rows_warm`) is 0 among `all` has no rows at all, which
+    /// is the reason for an AUC too.
+    static func undefinedReason(_ name: String, among all: [String: Double?] = [:]) -> String {
+        let suffix = name.hasSuffix("_cold") ? "_cold" : name.hasSuffix("_warm") ? "_warm" : ""
+        let segment = suffix == "_cold" ? " of cold-start users" : suffix == "_warm" ? " of warm users" : ""
+        let rows = all["val_rows" + suffix] ?? nil
+        if name.contains("auc") && rows != 0 { return "the validation rows\(segment) hold no click or no non-click" }
         if name == "ctr" || name == "reward" { return "no item could be shown" }
         return "no validation rows\(segment)"
     }
@@ -220,7 +228,7 @@ enum JobFollower {
         if !job.metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.
             let label = job.modelVersion != nil ? registeredLabel(job) : "validation:"
-            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0] ?? nil))" }.joined(separator: ", "))
+            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0] ?? nil, among: job.metrics))" }.joined(separator: ", "))
         }
         if job.metrics["beats_constant"] == 0 {
             parts.append("warning: the model does not beat the constant predictor (the training click rate) on validation log-loss")

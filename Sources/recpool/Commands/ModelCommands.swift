@@ -25,7 +25,7 @@ struct ModelsCommand: AsyncParsableCommand {
             for model in list.models {
                 let measured = model.metrics ?? [:]
                 let metrics = measured.keys.sorted().prefix(4).map {
-                    "\($0)=\(JobFollower.metric($0, measured[$0] ?? nil))"
+                    "\($0)=\(JobFollower.metric($0, measured[$0] ?? nil, among: measured))"
                 }
                 // An imported checkpoint has no job and so no metrics: said, never a blank cell.
                 let shown = metrics.isEmpty ? "none (no training job)" : metrics.joined(separator: " ")

@@ -161,7 +161,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
     /// The report as text.
     static func text(_ o: Output) -> String {
         let e = o.evaluation
-        func ci(_ c: ConfidenceInterval?) -> String { c.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) } ?? "" }
+        func ci(_ c: ConfidenceInterval?) -> String { intervalText(c, "%.5f") }
         var lines = [
             "warm start from \(o.dataset) on catalogue version \(o.catalogueVersion), from online policy version "
                 + "\(o.startVersion): learnt \(o.trainedRows) logged rows (\(o.trainedClicks) clicks, \(o.refusedRows) refused), "

@@ -71,7 +71,7 @@ enum EvaluationText {
         note: String? = nil
     ) -> [String] {
         let f = { (v: Double?) in figureText(v, "%.4f") }
-        let ci = { (i: ConfidenceInterval?) in i.map { String(format: " [%.4f, %.4f]", $0.lower, $0.upper) } ?? "" }
+        let ci = { (i: ConfidenceInterval?) in intervalText(i, "%.4f") }
         var out = [
             "    AUC      \(figureText(c.rocAUC, "%.4f", undefined: c.rocAUCUndefined))\(ci(intervals?.rocAUC))",
             "    PR-AUC   \(figureText(c.averagePrecision, "%.4f", undefined: c.averagePrecisionUndefined))"

@@ -17,7 +17,7 @@ enum OffPolicyText {
             for warning in s.warnings { out.append("\(indent)  warning: \(warning)") }
             for e in s.estimates {
                 let ci =
-                    e.interval.map { String(format: " [%.5f, %.5f]", $0.lower, $0.upper) }
+                    e.interval.map { intervalText($0, "%.5f") }
                     ?? e.intervalUndefined.map { " (no interval: \($0))" } ?? ""
                 out.append(
                     "\(indent)  \(e.estimator.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(figureText(e.value, "%.5f", undefined: e.undefined))\(ci)"

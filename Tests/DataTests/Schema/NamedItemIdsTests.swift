@@ -51,6 +51,18 @@ struct NamedItemIdsTests {
             schema: try DataSchema.parse(schema, path: "shop.toml"), name: "shop")
     }
 
+    /// `data describe` and `data ope` took an id holding a line break that `catalogue upload` refuses: one rule for ids.
+    @Test("a catalogue id with a control character is refused naming it, as the upload refuses it", arguments: [
+        "\"line\nbreak\"", "tab\there", "nul\u{7}bell",
+    ])
+    func controlCharacterId(id: String) throws {
+        #expect {
+            try load(ids: ["SKU-A", id, "SKU-C"], logItems: ["SKU-A"])
+        } throws: { error in
+            "\(error)".contains("holds the control character U+") && "\(error)".contains("items.csv:")
+        }
+    }
+
     @Test("SKUs: an item is its catalogue row, and the log's rows carry that row's features")
     func skus() throws {
         let data = try load(ids: ["SKU-B", "SKU-A", "SKU-C"], logItems: ["SKU-C", "SKU-B", "SKU-A", "SKU-C"])

@@ -79,4 +79,16 @@ struct CSVFileTests {
         }
         #expect("\(CSVError.nulCharacter(path: "n.csv", line: line, column: column))" == "n.csv:\(line):\(column): holds a NUL character (U+0000), which no CSV field may hold")
     }
+
+    /// `recpool data features` replaced a comma in a column name with `;` and wrote a quote or a line break raw, so
+    /// `fit` refused the header or read it as other names.
+    @Test("a field written by field(_:) reads back as the same text, whatever it holds", arguments: [
+        "plain", "device=tablet 10\" ios", "web, mobile", "and\nroid", "cr\r\nlf", "\"", ",", "", "wéb 🌐",
+    ])
+    func fieldRoundTrip(text: String) throws {
+        let line = [CSVFile.field(text), CSVFile.field("next")].joined(separator: ",") + "\n"
+        let parsed = try CSVFile.parse(line + "1,2\n", path: "f.csv")
+        #expect(parsed.records.first == [text, "next"] || (text.isEmpty && parsed.records.first == ["", "next"]))
+        #expect(parsed.records.count == 2)
+    }
 }

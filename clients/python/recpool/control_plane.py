@@ -310,7 +310,8 @@ def _csv_header(path: str, what: str) -> List[str]:
     import csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (spreadsheet exports write one) is dropped, as the broker's reader drops it.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
     except OSError as error:
         raise InvalidRequest(f"cannot read the {what} {path}: {error.strerror}") from None
@@ -318,7 +319,8 @@ def _csv_header(path: str, what: str) -> List[str]:
         raise InvalidRequest(f"the {what} {path} is not a UTF-8 CSV file: {error}") from None
     if not header:
         raise InvalidRequest(f"the {what} {path} is empty: it needs a header line")
-    return [name.strip() for name in header]
+    # Names are kept exactly as written: the broker matches them exactly, so a padded name is not stripped here.
+    return header
 
 
 def _named_columns(table: dict, roles: Sequence[str], features: str) -> List[Tuple[str, str]]:
@@ -349,6 +351,10 @@ def check_schema_files(text: str, log_path: str, catalogue_path: str) -> None:
             raise InvalidRequest(f"the schema has no [{section}] table")
         header = set(_csv_header(path, what))
         for place, column in _named_columns(table, roles, features):
+            spaced = next((name for name in sorted(header) if name != column and name.strip() == column), None)
+            if column not in header and spaced is not None:
+                raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
+                                     f"{path}, but there is \"{spaced}\": remove the spaces around the name")
             if column not in header:
                 raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
                                      f"{path} (columns: {', '.join(sorted(header))})")

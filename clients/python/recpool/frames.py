@@ -164,9 +164,16 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     ``user-item_affinity_*`` columns, as obp's OpenBanditDataset builds it), ``action_context`` (the item
     context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given, which
     needs ``n_actions`` of at most :data:`AFFINITY_COLUMNS_LIMIT`) and ``timestamp``. Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
+
+    The rounds are in time order, ties in the frame's order (a stable sort on ``timestamp``), which is the order of
+    recpool's own off-policy arrays (``recpool data ope --policy-out``, ``--rewards-out``, and the
+    ``--action-dist`` it reads): a log holds impressions in the order the broker stored them, and two workers'
+    impressions can be stored a millisecond out of their serving order.
     """
     pd = _pandas()
     frame = observed_rows(frame)
+    if "timestamp" in frame.columns:
+        frame = frame.sort_values("timestamp", kind="stable")
     if len(frame) == 0:
         raise ValueError("the frame holds no impressions")
     action = frame["item_id"].to_numpy(dtype=int)

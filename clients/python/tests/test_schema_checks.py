@@ -63,6 +63,24 @@ def test_a_schema_naming_a_column_or_file_that_is_not_there_is_refused_before_up
     assert expected in str(caught.value), str(caught.value)
 
 
+@pytest.mark.parametrize("name", ["logs.csv", "items.csv"])
+def test_a_byte_order_mark_before_the_header_is_read_as_the_broker_reads_it(shop, name):
+    # Spreadsheet exports start with U+FEFF and end lines with CRLF; the broker's reader drops the mark.
+    path = shop / name
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_text().replace("\n", "\r\n").encode())
+    requests = first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+    assert requests
+
+
+def test_a_column_name_with_spaces_around_it_is_named_as_the_broker_names_it(shop):
+    # The broker matches names exactly and refuses " p" for "p": the client must not pass it by stripping.
+    (shop / "logs.csv").write_text("ts,sku,slot,clicked, p ,device\n1,0,0,1,0.5,ios\n")
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+    assert (f'the schema\'s [logs] propensity = "p": no "p" column in the header of {shop / "logs.csv"}, '
+            f'but there is " p ": remove the spaces around the name') in str(caught.value), str(caught.value)
+
+
 def test_a_schema_that_is_not_toml_is_refused_naming_the_file(shop):
     (shop / "shop.toml").write_text("[logs\n")
     with pytest.raises(recpool.InvalidRequest, match=f"the schema {shop / 'shop.toml'} is not valid TOML"):

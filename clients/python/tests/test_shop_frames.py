@@ -35,6 +35,20 @@ def test_a_shops_feature_names_are_its_user_features():
     assert {"device=ios", "device=web", "age=20"} <= set(table.columns)
 
 
+def test_bandit_feedback_is_in_time_order_as_recpools_off_policy_arrays_are():
+    # Two workers' impressions reach the log a millisecond out of serving order: the rounds are sorted by time,
+    # ties kept in log order, so an action_dist in recpool's order lines up with them.
+    rows, spec = shop_log(20, impressions=4)
+    rows[1]["record"]["created_ms"], rows[2]["record"]["created_ms"] = rows[2]["record"]["created_ms"], rows[1]["record"]["created_ms"]
+    rows[3]["record"]["created_ms"] = rows[0]["record"]["created_ms"]
+    feedback = frames.bandit_feedback(frames.impressions_frame((rows, spec)), n_actions=20)
+    # Impressions in time order: 0 and 3 (a tie, log order), then 2, then 1; two slots each.
+    assert feedback["action"].tolist() == [0, 1, 3, 4, 2, 3, 1, 2]
+    assert feedback["position"].tolist() == [0, 1] * 4
+    stamps = pd.to_datetime(pd.Series(feedback["timestamp"]), utc=True)
+    assert stamps.is_monotonic_increasing
+
+
 def test_a_large_catalogue_gets_no_column_per_item_by_default():
     log = frames.impressions_frame(shop_log(100_000))
     assert not any(str(c).startswith("user-item_affinity_") for c in log.columns)

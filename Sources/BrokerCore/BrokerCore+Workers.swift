@@ -67,16 +67,29 @@ extension BrokerCore {
         case (let command, true) where command.isWorkerService:
             complete(identity: identity, message: message, now: now, into: &actions)
         case (let command, false) where command.isWorkerService:
-            // A SCORE or RECOMMEND without the reply bit: if it names one of this worker's dispatches of that
-            // service, that request is answered INTERNAL now, never left waiting for a reply that will not come.
+            // A SCORE or RECOMMEND without the reply bit: if it names one of this worker's dispatches (of either
+            // service), that request is answered INTERNAL now, never left waiting for a reply that will not come.
             counters.add(.unexpectedWorkerCommands)
-            if let entry = inflight[header.requestId], entry.worker == identity, entry.request.service == command {
+            if let entry = inflight[header.requestId], entry.worker == identity {
+                let service = entry.request.service
                 abandonDispatch(
                     header.requestId, from: identity,
-                    problem: "sent a \(command.name) without the reply bit for the request", now: now, into: &actions)
+                    problem: service == command
+                        ? "sent a \(command.name) without the reply bit for the request"
+                        : "sent a \(command.name) without the reply bit for a \(service.name) request",
+                    now: now, into: &actions)
             }
         default:
             counters.add(.unexpectedWorkerCommands)
+            // A reply of a command a worker never answers (STATUS, CONTROL, FEEDBACK, …: a worker replies only to
+            // SCORE and RECOMMEND) that names one of its dispatches cannot be that request's answer: it is answered
+            // INTERNAL now, as a reply of the other service is, and the worker's credit is freed.
+            if header.isReply, let entry = inflight[header.requestId], entry.worker == identity {
+                abandonDispatch(
+                    header.requestId, from: identity,
+                    problem: "sent a \(header.command.name) reply to a \(entry.request.service.name) request",
+                    now: now, into: &actions)
+            }
         }
     }
 
@@ -225,12 +238,21 @@ extension BrokerCore {
             return "a \(header.command.name) reply to a \(request.service.name) request"
         }
         guard header.status == .ok else {
+            // A status only the broker gives (or the client asks for): a client reads BUSY as "not executed, retry",
+            // CANCELLED as its own CANCEL, WORKER_LOST as the broker's last attempt; from a worker each would be false.
+            if Self.brokerOnlyStatuses.contains(header.status) {
+                return "a \(header.status.name) reply, a status only the broker gives"
+            }
             return message.payload.count == 1
                 ? nil : "a \(header.status.name) reply with \(message.payload.count) payload frames instead of one message"
         }
         guard request.service == .score else {
             if message.payload.isEmpty { return "an OK reply with no payload" }
-            return message.payload.count == 1 ? versionProblem(header.modelVersion, to: request, from: identity) : nil
+            guard message.payload.count == 1 else { return nil }  // a policy slate: OnlineCore checks it against its record
+            if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion) {
+                return problem
+            }
+            return versionProblem(header.modelVersion, to: request, from: identity)
         }
         guard message.payload.count == 1 else {
             return "an OK SCORE reply with \(message.payload.count) payload frames instead of one score tensor"
@@ -246,6 +268,12 @@ extension BrokerCore {
         }
         return versionProblem(header.modelVersion, to: request, from: identity)
     }
+
+    /// The statuses a worker's reply never carries (docs/PROTOCOL.md, "Status codes"): each describes what the broker
+    /// did with a request (refused it on arrival, found no worker, lost one, cancelled it) or the client's credentials.
+    static let brokerOnlyStatuses: Set<Status> = [
+        .busy, .cancelled, .noWorker, .unauthorized, .unsupportedVersion, .workerLost,
+    ]
 
     /// Why a reply's model `version` cannot be the answer to `request` from this worker, or nil: the request's pin
     /// refuses it, or the worker does not serve it (see ``replyProblem(_:to:from:)``).

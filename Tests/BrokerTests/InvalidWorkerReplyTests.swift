@@ -187,13 +187,13 @@ struct InvalidWorkerReplyTests {
     func recommendVersion() throws {
         var h = CoreHarness()
         let d = try Self.recommendDispatched(&h)
-        Self.send(&h, d, version: 8, payload: [Array(#"{"items":[]}"#.utf8)])
+        Self.send(&h, d, version: 8, payload: [Self.ranking(version: 8)])
         let reply = try Self.onlyReply(h)
         #expect(reply.header.status == .internal && reply.errorText?.contains("exactly 3") == true, "\(reply.errorText ?? "")")
         // Under the version it serves, the ranking is forwarded.
         var g = CoreHarness()
         let e = try Self.recommendDispatched(&g)
-        Self.send(&g, e, version: 3, payload: [Array(#"{"items":[]}"#.utf8)])
+        Self.send(&g, e, version: 3, payload: [Self.ranking(version: 3)])
         #expect(try Self.onlyReply(g).header.status == .ok)
     }
 
@@ -205,5 +205,82 @@ struct InvalidWorkerReplyTests {
         #expect(h.replies(to: Self.client, id: 7).isEmpty)
         #expect(h.core.counters[.invalidWorkerReplies] == 0)
         #expect(h.toControl.contains { if case .heldImpression = $0 { true } else { false } })
+    }
+
+    /// A model-ranked RECOMMEND reply's document, as `RecommendHandler` writes it.
+    static func ranking(version: UInt64, items: String = #"[{"item":4,"score":0.5},{"item":1,"score":0.25}]"#) -> [UInt8] {
+        Array(#"{"items":\#(items),"source":"model","model_version":\#(version)}"#.utf8)
+    }
+
+    /// The broker checked a SCORE reply's tensor but forwarded a ranking as it came: NaN, bytes that are not JSON, an
+    /// empty frame, or a document naming another version than its header reached the client as OK.
+    @Test("a model-ranked RECOMMEND reply that does not decode, holds a non-finite score or names another version is INTERNAL",
+        arguments: [
+            (Array(#"{"items":[{"item":1,"score":NaN}],"source":"model","model_version":3}"#.utf8), "does not decode"),
+            (Array(#"{"items":[{"item":1,"score":1e400}],"source":"model","model_version":3}"#.utf8), "does not decode"),
+            ([0xFF, 0xFE, 0x20, 0x67], "does not decode"),
+            ([], "does not decode"),
+            (Array(#"{"items":[]}"#.utf8), "does not decode"),
+            (Array(#"{"items":[{"item":-2,"score":0.5}],"source":"model","model_version":3}"#.utf8), "item -2"),
+            (Array(#"{"items":[],"source":"model","model_version":7}"#.utf8), "model version 7 under header version 3"),
+        ])
+    func rankingChecked(document: [UInt8], problem: String) throws {
+        var h = CoreHarness()
+        let d = try Self.recommendDispatched(&h)
+        Self.send(&h, d, version: 3, payload: [document])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal, "\(reply.header.status)")
+        #expect(reply.errorText?.contains(problem) == true, "\(reply.errorText ?? "")")
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+        #expect(h.core.workers[Self.worker]?.inflight.isEmpty == true)
+    }
+
+    /// A reply of a command a worker never answers, or a RECOMMEND without the reply bit to a SCORE dispatch, was only
+    /// counted: the client waited for ever and the worker's slot stayed taken.
+    @Test("a reply of another command naming the dispatch answers it INTERNAL at once and frees the worker's slot",
+        arguments: [
+            (Command.status, true, "a STATUS reply to a SCORE request"),
+            (Command.control, true, "a CONTROL reply to a SCORE request"),
+            (Command.feedback, true, "a FEEDBACK reply to a SCORE request"),
+            (Command.cancel, true, "a CANCEL reply to a SCORE request"),
+            (Command.ready, true, "a READY reply to a SCORE request"),
+            (Command.recommend, false, "a RECOMMEND without the reply bit for a SCORE request"),
+        ])
+    func otherCommandReply(command: Command, isReply: Bool, problem: String) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        var header = d.message.header.reply(status: .ok, modelVersion: 1)
+        header.command = command
+        header.isReply = isReply
+        h.feed(
+            .worker(
+                identity: d.identity, frames: [header.encoded(), Tensor(rows: 1, cols: 1, values: [0.5]).encoded()],
+                peerAddress: nil))
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.header.command == .score)
+        #expect(reply.errorText?.contains(problem) == true, "\(reply.errorText ?? "")")
+        #expect(h.core.workers[Self.worker]?.inflight.isEmpty == true)
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+    }
+
+    /// A worker's BUSY, CANCELLED or WORKER_LOST reached the client as if the broker had said it: a client retries a
+    /// BUSY as not executed, and reads CANCELLED as the answer to a CANCEL it never sent.
+    @Test("an error reply with a status only the broker gives is INTERNAL", arguments: [
+        Status.busy, .cancelled, .noWorker, .unauthorized, .unsupportedVersion, .workerLost,
+    ])
+    func brokerOnlyStatus(status: Status) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, status: status, payload: [Array("worker says so".utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal)
+        #expect(reply.errorText?.contains("a \(status.name) reply, a status only the broker gives") == true, "\(reply.errorText ?? "")")
+        // The statuses a worker does give are forwarded.
+        for forwarded in [Status.badRequest, .conflict, .expired, .internal, .tooLarge, .notFound] {
+            var g = CoreHarness()
+            let e = try Self.dispatched(&g)
+            Self.send(&g, e, status: forwarded, payload: [Array("worker says so".utf8)])
+            #expect(try Self.onlyReply(g).header.status == forwarded)
+        }
     }
 }

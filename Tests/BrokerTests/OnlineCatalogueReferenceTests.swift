@@ -119,7 +119,8 @@ struct OnlineCatalogueReferenceTests {
         let fourth = m.feed(refusal(policy: m.core.version, catalogue: named))
         #expect(fourth.isEmpty)
         // Installing resets the count.
-        let installed = PolicyStateReport(kind: .installed, sync: 0, version: m.core.version, events: 0, updates: 0, weightsSha256: "x")
+        let installed = PolicyStateReport(
+            kind: .installed, sync: 0, version: m.core.version, events: 0, updates: 0, weightsSha256: m.core.weightsSHA)
         _ = m.feed(
             .policyState(
                 identity: m.workerA.identity,

@@ -439,9 +439,9 @@ struct HeldSlateCoordinatorTests {
             impressionId: "held-1", createdMs: 1_000, version: h.coordinator.version,
             userFeatures: ["user_feature_0": "u0_01"], slate: [3, 7, 9], propensities: [0.5, 0.25, 0.1],
             scores: [0.1, 0.05, 0.01])
-        let slate = WireMessage(
-            header: Header(command: .recommend, isReply: true, requestId: 41), payload: [Array("{\"items\":[]}".utf8)])
-        h.coordinator.handleImpression(worker: "w-a", record: WireJSON.encode(record), reply: ([9], slate.frames()))
+        h.coordinator.handleImpression(
+            worker: "w-a", record: WireJSON.encode(record),
+            reply: ([9], HeldSlateFixtures.frames(for: record, requestId: 41)))
         #expect(Self.released(h).isEmpty)
         h.coordinator.flushPending()
         let sent = Self.released(h)
@@ -464,14 +464,11 @@ struct HeldSlateCoordinatorTests {
                     userFeatures: ["user_feature_0": "u0_01"], slate: slate, propensities: [0.5, 0.25],
                     scores: [0.1, 0.05]))
         }
-        func slate(_ requestId: UInt64) -> [[UInt8]] {
-            WireMessage(
-                header: Header(command: .recommend, isReply: true, requestId: requestId),
-                payload: [Array("{\"items\":[]}".utf8)]
-            ).frames()
+        func slate(_ requestId: UInt64, _ record: [UInt8]) -> [[UInt8]] {
+            HeldSlateFixtures.frames(for: record, requestId: requestId)
         }
-        coordinator.handleImpression(worker: "w-a", record: record("held-r", [2, 0]), reply: ([9], slate(43)))
-        coordinator.handleImpression(worker: "w-a", record: record("held-k", [1, 3]), reply: ([9], slate(44)))
+        coordinator.handleImpression(worker: "w-a", record: record("held-r", [2, 0]), reply: ([9], slate(43, record("held-r", [2, 0]))))
+        coordinator.handleImpression(worker: "w-a", record: record("held-k", [1, 3]), reply: ([9], slate(44, record("held-k", [1, 3]))))
         // A FEEDBACK naming the queued impression (a guessed id: its slate was never sent) is looked up again.
         let feedback = WireMessage(
             header: Header(command: .feedback, requestId: 45),

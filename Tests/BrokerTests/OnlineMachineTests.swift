@@ -48,14 +48,9 @@ struct OnlineMachine {
             payload: [WireJSON.encode(FeedbackRequest(impressionId: id, item: item, click: click))])
     }
 
-    /// A held RECOMMEND reply.
-    static func slate(_ requestId: UInt64) -> HeldSlate {
-        HeldSlate(
-            client: [9],
-            frames: WireMessage(
-                header: Header(command: .recommend, isReply: true, requestId: requestId),
-                payload: [Array("{\"items\":[]}".utf8)]
-            ).frames())
+    /// A held RECOMMEND reply showing the impression `record` logs.
+    static func slate(_ requestId: UInt64, for record: [UInt8]) -> HeldSlate {
+        HeldSlate(client: [9], frames: HeldSlateFixtures.frames(for: record, requestId: requestId))
     }
 }
 
@@ -97,12 +92,12 @@ struct OnlineMachineTests {
     @Test("a held slate is released only on the committed event of the commit that stores its impression")
     func heldSlateWaitsForCommit() throws {
         var m = try OnlineMachine()
-        #expect(m.feed(.impression(worker: "w-a", record: m.record("held-1"), reply: OnlineMachine.slate(41))).isEmpty)
+        #expect(m.feed(.impression(worker: "w-a", record: m.record("held-1"), reply: OnlineMachine.slate(41, for: m.record("held-1")))).isEmpty)
         let flushed = m.feed(.flush)
         #expect(flushed.heldReplies.isEmpty)
         #expect(flushed.commits.map { $0.impressions.map(\.id) } == [["held-1"]])
         // A slate that arrives while the commit is out waits for a commit of its own.
-        _ = m.feed(.impression(worker: "w-a", record: m.record("held-2"), reply: OnlineMachine.slate(42)))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("held-2"), reply: OnlineMachine.slate(42, for: m.record("held-2"))))
         #expect(m.feed(.flush).isEmpty)
         let released = m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies
         #expect(released.map(\.header.requestId) == [41])
@@ -115,8 +110,8 @@ struct OnlineMachineTests {
     @Test("a second slate with an impression id already queued is refused, never released as if stored")
     func duplicateImpressionIdRefused() throws {
         var m = try OnlineMachine()
-        _ = m.feed(.impression(worker: "w-a", record: m.record("dup-1"), reply: OnlineMachine.slate(51)))
-        let second = m.feed(.impression(worker: "w-a", record: m.record("dup-1"), reply: OnlineMachine.slate(52)))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("dup-1"), reply: OnlineMachine.slate(51, for: m.record("dup-1"))))
+        let second = m.feed(.impression(worker: "w-a", record: m.record("dup-1"), reply: OnlineMachine.slate(52, for: m.record("dup-1"))))
         let refused = second.heldReplies
         #expect(refused.map(\.header.requestId) == [52])
         #expect(refused.first?.header.status != .ok)
@@ -151,7 +146,7 @@ struct OnlineMachineTests {
     func failedCommit() throws {
         var m = try OnlineMachine()
         _ = m.feed(.workers([m.workerA]))
-        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-f"), reply: OnlineMachine.slate(43)))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-f"), reply: OnlineMachine.slate(43, for: m.record("imp-f"))))
         _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-f", item: 3)))
         _ = m.feed(.flush)
         let failed = m.feed(.committed(.failure(OnlineMachine.diskFull)))

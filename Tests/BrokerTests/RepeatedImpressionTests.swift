@@ -25,10 +25,9 @@ struct RepeatedImpressionTests {
             impressionId: id, createdMs: 1_000, version: h.coordinator.version,
             userFeatures: ["user_feature_0": "u0_01"], slate: slate, propensities: [0.5, 0.25, 0.1],
             scores: [0.1, 0.05, 0.01])
-        let reply = WireMessage(
-            header: Header(command: .recommend, isReply: true, requestId: requestId),
-            payload: [Array("{\"items\":[]}".utf8)])
-        h.coordinator.handleImpression(worker: "w-a", record: WireJSON.encode(record), reply: ([9], reply.frames()))
+        h.coordinator.handleImpression(
+            worker: "w-a", record: WireJSON.encode(record),
+            reply: ([9], HeldSlateFixtures.frames(for: record, requestId: requestId)))
         guard commit else { return [] }
         h.coordinator.flushPending()
         return HeldSlateCoordinatorTests.released(h)

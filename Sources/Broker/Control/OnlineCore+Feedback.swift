@@ -27,6 +27,14 @@ extension OnlineCore {
             }
             return
         }
+        if let problem = recordProblem(record) ?? reply.flatMap({ Self.slateProblem($0, record: record) }) {
+            actions.append(
+                .log(
+                    .warning, "a worker sent a slate that cannot be logged as served",
+                    ["worker": "\(worker)", "impression_id": "\(record.impressionId)", "problem": "\(problem)"]))
+            if let reply { refuseSlate(reply, because: "the worker's slate \(problem)", into: &actions) }
+            return
+        }
         // Two records with one id in a group commit: the store keeps the first, so the second slate would be released
         // as stored while FEEDBACK on it is refused against the first one's slate.
         if !pendingImpressionIds.insert(record.impressionId).inserted {
@@ -44,6 +52,53 @@ extension OnlineCore {
         if let reply {
             pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply, items: record.slate))
         }
+    }
+
+    /// Why a well-formed `record` cannot be logged by this pool, or nil: it names a policy version the pool never
+    /// served (versions are numbered 1, 2, … as they are stored, so one above the served version was never one), or,
+    /// in a pool whose items are not a registry catalogue's (the simulator's world, which never grows), an item
+    /// beyond them, which the log's reader would refuse for good (``StoredImpressionRecord``).
+    func recordProblem(_ record: ImpressionRecord) -> String? {
+        guard (1...max(version, 1)).contains(record.version) else {
+            return "names policy version \(record.version), which this pool never served (it serves \(version))"
+        }
+        if catalogue == nil, let item = (record.slate + record.viewed.map(\.item)).first(where: { $0 >= spec.itemCount }) {
+            return "names item \(item), beyond the \(spec.itemCount) items the pool serves"
+        }
+        return nil
+    }
+
+    /// Why the slate a client would be sent (`held`: the reply header, then the slate document) is not the impression
+    /// `record` describes, or nil: feedback is checked against the record, so a slate that differs from it (other items,
+    /// propensities or impression id, another version, a document that does not decode) would have its feedback refused
+    /// while feedback on items it never showed is taken (docs/PROTOCOL.md, "Online learning").
+    static func slateProblem(_ held: HeldSlate, record: ImpressionRecord) -> String? {
+        guard held.frames.count == 2, let header = try? Header(decoding: held.frames[0]) else {
+            return "is not one header and one slate document (\(held.frames.count) frames)"
+        }
+        let slate: PolicyRecommendation
+        do {
+            slate = try WireJSON.decode(PolicyRecommendation.self, from: held.frames[1])
+        } catch {
+            return "does not decode: \(error)"
+        }
+        if slate.impressionId != record.impressionId {
+            return "names impression \(slate.impressionId), its impression record \(record.impressionId)"
+        }
+        if slate.items.map(\.item) != record.slate {
+            return "shows items \(slate.items.map(\.item)), its impression record logs \(record.slate)"
+        }
+        if slate.items.map(\.propensity) != record.propensities {
+            return "gives propensities \(slate.items.map(\.propensity)), its impression record \(record.propensities)"
+        }
+        if let bad = slate.items.first(where: { !$0.score.isFinite }) {
+            return "gives item \(bad.item) a score that is not finite"
+        }
+        if slate.modelVersion != record.version || header.modelVersion != record.version {
+            return "names policy version \(slate.modelVersion) (header \(header.modelVersion)), its impression record "
+                + "\(record.version)"
+        }
+        return nil
     }
 
     /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so

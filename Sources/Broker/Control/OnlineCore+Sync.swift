@@ -45,6 +45,17 @@ extension OnlineCore {
                 actions.append(.log(.debug, "an install report from a replica no longer live is ignored", [:]))
                 return
             }
+            if let problem = installedProblem(report) {
+                // Never routed RECOMMEND: its slates would go out, and be logged, under a version the pool cannot
+                // stand behind. It serves again once it reports installing what the broker sent it.
+                actions.append(
+                    .log(
+                        .warning, "a replica reported installing a policy this pool did not send; it gets no RECOMMEND",
+                        ["worker": "\(name)", "problem": "\(problem)"]))
+                if replicas.removeValue(forKey: identity) != nil { viewDirty = true }
+                installedBases[identity] = nil
+                return
+            }
             catalogueShipments[identity] = nil
             replicas[identity] = ReplicaPolicyView(
                 worker: name, version: report.version, weightsSha256: report.weightsSha256)
@@ -79,6 +90,20 @@ extension OnlineCore {
             phase = .pulling(round, pending: pending, results: results)
             if pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
         }
+    }
+
+    /// Why an `installed` report names a policy this broker did not send, or nil: a version above the served one
+    /// (never stored), the served version under other weights, or an earlier version whose pack the broker still
+    /// holds under other weights. An earlier version it no longer holds is taken: a replica installing late.
+    func installedProblem(_ report: PolicyStateReport) -> String? {
+        guard (1...max(version, 1)).contains(report.version) else {
+            return "version \(report.version), which this pool never served (it serves \(version))"
+        }
+        let expected = report.version == version ? weightsSHA : heldPacks[report.version]?.sha256
+        if let expected, !expected.isEmpty, report.weightsSha256 != expected {
+            return "version \(report.version) with weights \(report.weightsSha256), not the pool's \(expected)"
+        }
+        return nil
     }
 
     /// Averages what came back and hands the candidate to the guard (pulling → judging), after the

@@ -355,3 +355,23 @@ extension RegistryHarness {
         ]
     }()
 }
+
+/// `upload` with `total_bytes` or `offset` −1 was answered CONFLICT "chunk at offset -1 fails its checksum": a byte
+/// count below 0 is a malformed request, named by its key.
+@Suite("upload: byte counts")
+struct UploadByteCountTests {
+    @Test("a negative total_bytes or offset is BAD_REQUEST naming the key", arguments: [
+        (-1, 0, "upload.total_bytes must be an integer ≥ 0, got -1"), (4, -1, "upload.offset must be an integer ≥ 0, got -1"),
+    ])
+    func negative(totalBytes: Int, offset: Int, message: String) throws {
+        let h = try RegistryHarness()
+        let bytes = Array("a,b\n".utf8)
+        var request = ControlRequest(op: "upload")
+        request.upload = UploadChunk(
+            sha256: BlobStore.digest(bytes), name: "d.csv", totalBytes: totalBytes, offset: offset,
+            chunkSha256: BlobStore.digest(bytes))
+        let reply = try h.control(request, bytes: bytes)
+        #expect(reply.header.status == .badRequest)
+        #expect(reply.errorText == message, "\(reply.errorText ?? "")")
+    }
+}

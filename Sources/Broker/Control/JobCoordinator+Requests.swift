@@ -135,6 +135,11 @@ extension JobCoordinator {
             answer(call, .badRequest, text: "upload needs an `upload` object and a bytes frame")
             return
         }
+        // Sizes and offsets are counts of bytes: a negative one is a malformed request, named by its key, never a
+        // chunk that "fails its checksum".
+        for (key, value) in [("upload.total_bytes", chunk.totalBytes), ("upload.offset", chunk.offset)] where value < 0 {
+            return answer(call, .badRequest, text: "\(key) must be an integer ≥ 0, got \(value)")
+        }
         guard chunk.totalBytes <= WireLimits.maximumShippedBytes else {
             // A training round ships the whole file to each worker in one message.
             return answer(

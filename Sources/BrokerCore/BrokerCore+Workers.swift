@@ -35,6 +35,10 @@ extension BrokerCore {
         workers.values[known].lastSeen = now.monotonicMicros
         switch (header.command, header.isReply) {
         case (.heartbeat, false) where header.flags.contains(.drain):
+            // Its load frame still restates its credit (a draining worker reports slots 0): STATUS shows it.
+            if let load = message.payload.first.flatMap({ try? WorkerLoad(decoding: $0) }) {
+                workers[identity]?.slots = Int(load.slots)
+            }
             drain(identity, into: &actions)
         case (.heartbeat, false):
             let load = message.payload.first.flatMap { try? WorkerLoad(decoding: $0) }

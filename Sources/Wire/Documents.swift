@@ -343,11 +343,13 @@ extension WorkerHello: DocumentProblem {
     public static let maximumInputWidth = 1 << 24
 
     /// Why a READY cannot register its worker: an id that is empty, blank or holds a control character
-    /// (``WireText/nameProblem(_:field:maxBytes:)``: it is printed in `status` and logs), negative slots, an input width below 1 or above ``maximumInputWidth``, or a
+    /// (``WireText/nameProblem(_:field:maxBytes:)``: it is printed in `status` and logs), slots below 0 or above 2³² − 1 (a
+    /// HEARTBEAT's u32), an input width below 1 or above ``maximumInputWidth``, or a
     /// `model_sha256` that is not 64 lowercase hex digits.
     public var problem: String? {
         if let problem = WireText.nameProblem(workerId, field: "worker_id") { return problem }
-        if slots < 0 { return "slots must be at least 0, got \(slots)" }
+        // A HEARTBEAT carries slots as a u32: a READY's credit must be one a heartbeat can restate.
+        if !(0...Int(UInt32.max)).contains(slots) { return "slots must be 0…\(UInt32.max), got \(slots)" }
         if !(1...Self.maximumInputWidth).contains(inputWidth) {
             return "input_width must be 1…\(Self.maximumInputWidth), got \(inputWidth)"
         }

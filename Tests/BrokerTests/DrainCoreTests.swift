@@ -31,6 +31,18 @@ struct DrainCoreTests {
         #expect(h.core.counters[.workersDraining] == 1)
     }
 
+    /// STATUS showed a draining worker's READY credit (4) after its DRAIN heartbeat reported slots 0.
+    @Test("a DRAIN heartbeat's load frame restates the worker's credit")
+    func drainingCredit() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4)
+        let load = WorkerLoad(slots: 0, queued: 0).encoded()
+        h.feed(
+            .worker(
+                identity: workerA, frames: [Header(command: .heartbeat, flags: .drain).encoded(), load], peerAddress: nil))
+        #expect(h.core.workers[workerA]?.slots == 0 && h.core.workers[workerA]?.draining == true)
+    }
+
     @Test("shutting down refuses new work with BUSY and answers what is left when abandoned")
     func shutdown() {
         var h = CoreHarness()

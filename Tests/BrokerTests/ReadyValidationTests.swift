@@ -26,7 +26,7 @@ struct ReadyValidationTests {
     @Test(
         "negative slots, a width below 1 or above 2^24, a SHA that is not hex, an empty id or one with a control character",
         arguments: [
-            hello(slots: -1), hello(width: 0), hello(width: -3), hello(width: 1 << 33), hello(sha: "zz"),
+            hello(slots: -1), hello(slots: Int(UInt32.max) + 1), hello(width: 0), hello(width: -3), hello(width: 1 << 33), hello(sha: "zz"),
             hello(sha: String(repeating: "A", count: 64)), hello(id: ""), hello(id: "a\nb"), hello(id: "a\u{0}c"),
         ])
     func refused(_ document: WorkerHello) {
@@ -40,7 +40,7 @@ struct ReadyValidationTests {
     @Test("a valid READY registers, at the edges too")
     func accepted() {
         for document in [
-            Self.hello(slots: 0), Self.hello(width: 1), Self.hello(width: 1 << 24),
+            Self.hello(slots: 0), Self.hello(slots: Int(UInt32.max)), Self.hello(width: 1), Self.hello(width: 1 << 24),
             Self.hello(sha: String(repeating: "0a", count: 32)), Self.hello(id: "größe-1"),
         ] {
             var h = CoreHarness()

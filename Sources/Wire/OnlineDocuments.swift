@@ -713,9 +713,9 @@ public struct LearnBatch: Codable, Sendable, Equatable {
 }
 
 /// A replica's report on its online policy (``Command/policyState``). JSON keys: `kind` (`sync`, `installed`,
-/// `catalogue_missing` or `delta_refused`), `sync`, `version`, `events`, `updates`, `weights_sha256`, with
-/// `catalogue_missing` also `catalogue` and `error`, with `delta_refused` also `error`, with `installed` also
-/// `catalogue` when the POLICY named one.
+/// `catalogue_missing`, `delta_refused` or `refused`), `sync`, `version`, `events`, `updates`, `weights_sha256`, with
+/// `catalogue_missing` also `catalogue` and `error`, with `delta_refused` and `refused` also `error`, with
+/// `installed` also `catalogue` when the POLICY named one.
 public struct PolicyStateReport: Codable, Sendable, Equatable {
     /// Why the report was sent.
     public enum Kind: String, Codable, Sendable {
@@ -730,6 +730,11 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
         /// hold, a malformed delta, or rebuilt statistics that do not hash to `weights_sha256`); it keeps serving
         /// what it served. The broker sends the version again with the whole pack.
         case deltaRefused = "delta_refused"
+        /// The replica refused a POLICY it cannot install at all (`error` says why: an install document or whole
+        /// pack that does not decode, a spec out of range, weights that do not hash to `weights_sha256`); it keeps
+        /// serving what it served. `version` is the refused POLICY's, or 0 when its document did not decode. The
+        /// broker logs it, naming the replica; sending the same POLICY again would be refused again.
+        case refused
     }
 
     /// Why the report was sent.
@@ -747,7 +752,7 @@ public struct PolicyStateReport: Codable, Sendable, Equatable {
     /// With `catalogue_missing`: the catalogue version the refused POLICY named; with `installed`: the catalogue
     /// version the installed POLICY named (absent when its spec inlined the items, and otherwise).
     public var catalogue: CatalogueReference?
-    /// With `catalogue_missing` and `delta_refused`: why, in words (absent otherwise).
+    /// With `catalogue_missing`, `delta_refused` and `refused`: why, in words (absent otherwise).
     public var error: String?
 
     /// Creates a report.

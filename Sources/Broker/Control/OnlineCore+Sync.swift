@@ -39,6 +39,13 @@ extension OnlineCore {
             shipMissingCatalogue(to: identity, report: report, nowMs: nowMs, into: &actions)
         case .deltaRefused:
             resendWhole(to: identity, report: report, nowMs: nowMs, into: &actions)
+        case .refused:
+            // Sending it again would be refused again: logged and counted, and the replica is routed RECOMMEND only
+            // for what it reported installing before.
+            actions.append(
+                .log(
+                    .error, "a replica refused the online policy it was sent; it keeps serving what it served",
+                    ["worker": "\(name)", "policy_version": "\(report.version)", "error": "\(report.error ?? "")"]))
         case .installed:
             // A late report from a replica already gone would leave its view and delta base behind for good.
             guard workers.contains(where: { $0.identity == identity }) else {

@@ -131,7 +131,12 @@ final class OnlineLearning: Sendable {
                 logger.error(
                     "rejected POLICY; keeping the current policy",
                     metadata: ["error": "\(error)", "pack_form": "\(weights?.form ?? "unread")"])
-                return nil
+                // The broker is told, so it can say why this replica does not serve the version it sent.
+                let version = (try? OnlineLearningState.decode(payload))?.0.version ?? 0
+                let report = PolicyStateReport(
+                    kind: .refused, sync: 0, version: version, events: 0, updates: 0, weightsSha256: "",
+                    error: "\(error)")
+                return [Header(command: .policyState).encoded(), WireJSON.encode(report)]
             }
         case .learn(let json):
             let batch: LearnBatch

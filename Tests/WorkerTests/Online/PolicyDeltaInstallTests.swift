@@ -116,3 +116,36 @@ struct PolicyDeltaInstallTests {
         #expect(online.snapshot.current?.version == 2)
     }
 }
+
+/// A whole POLICY the worker refuses (a spec out of range, a pack that does not decode, an install that does not
+/// decode) was logged and answered with nothing, so the broker never learnt why the replica did not serve it.
+@Suite("Worker: a POLICY it cannot install")
+struct RefusedPolicyInstallTests {
+    @Test("is answered POLICY_STATE refused with its version and why; the served policy stays", arguments: [
+        "slate size 0", "epsilon 2", "pack", "install",
+    ])
+    func refused(kind: String) throws {
+        let spec = onlineSpec(updateEvery: 1)
+        let online = manualOnlineLearning()
+        _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
+        var payload = try policyPayload(spec: spec, version: 2)
+        switch kind {
+        case "slate size 0":
+            var bad = spec
+            bad.slateSize = 0
+            payload[0] = WireJSON.encode(PolicyInstall(version: 2, spec: bad, learningEnabled: true))
+        case "epsilon 2":
+            var bad = spec
+            bad.exploration.epsilon = 2
+            payload[0] = WireJSON.encode(PolicyInstall(version: 2, spec: bad, learningEnabled: true))
+        case "pack": payload[1] = Array("not a pack".utf8)
+        default: payload[0] = Array("{".utf8)
+        }
+        let frames = try #require(online.perform(.install(payload)))
+        let (header, report, _) = try decodePolicyState(frames)
+        #expect(header.command == .policyState)
+        #expect(report.kind == .refused && report.version == (kind == "install" ? 0 : 2), "\(report)")
+        #expect(report.error?.isEmpty == false)
+        #expect(online.snapshot.current?.version == 1)
+    }
+}

@@ -132,7 +132,7 @@ final class OnlineLearning: Sendable {
                     "rejected POLICY; keeping the current policy",
                     metadata: ["error": "\(error)", "pack_form": "\(weights?.form ?? "unread")"])
                 // The broker is told, so it can say why this replica does not serve the version it sent.
-                let version = (try? OnlineLearningState.decode(payload))?.0.version ?? 0
+                let version = payload.first.flatMap { try? WireJSON.decode(PolicyInstall.self, from: $0) }?.version ?? 0
                 let report = PolicyStateReport(
                     kind: .refused, sync: 0, version: version, events: 0, updates: 0, weightsSha256: "",
                     error: "\(error)")

@@ -93,7 +93,9 @@ struct OnlineLearningTests {
             broken.slateSize = 0
             bad[0] = WireJSON.encode(PolicyInstall(version: 2, spec: broken, learningEnabled: true))
         }
-        #expect(online.perform(.install(bad)) == nil)
+        // The broker is told why (POLICY_STATE refused), and the served policy stays.
+        let report = try decodePolicyState(try #require(online.perform(.install(bad)))).1
+        #expect(report.kind == .refused && report.error?.isEmpty == false, "\(report)")
         let after = try #require(online.snapshot.current)
         #expect(after.version == 1)
         #expect(PolicyWeights.sha256(after.policy) == PolicyWeights.sha256(before.policy))

@@ -107,7 +107,8 @@ struct PolicyDeltaInstallTests {
         payload[0] = WireJSON.encode(
             PolicyInstall(
                 version: 2, spec: spec, learningEnabled: true, weightsSha256: String(repeating: "1", count: 64)))
-        #expect(online.perform(.install(payload)) == nil)
+        let refused = try decodePolicyState(try #require(online.perform(.install(payload)))).1
+        #expect(refused.kind == .refused && refused.version == 2 && refused.error?.contains("hashes to") == true)
         #expect(online.snapshot.current?.version == 1)
         // The right hash installs.
         let sha = PolicyWeights.sha256(of: payload[1])

@@ -131,7 +131,7 @@ extension RecStore {
         return CatalogueRecord(
             version: try row.version("version"), parent: try row.versionIfPresent("parent"),
             change: try row.value("change"), item: try row.value("item"), sha256: try row.value("sha256"),
-            sourceSHA256: try row.value("source_sha256"), schema: try row.value("schema"), items: try row.value("items"),
-            active: try row.value("active"), width: try row.value("width"), createdMs: try row.unsigned("created_ms"))
+            sourceSHA256: try row.value("source_sha256"), schema: try row.value("schema"), items: try row.count("items"),
+            active: try row.count("active"), width: try row.count("width"), createdMs: try row.unsigned("created_ms"))
     }
 }

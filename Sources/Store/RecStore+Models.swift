@@ -101,7 +101,7 @@ extension RecStore {
             version: version, job: try row.value("job"), datasetSHA: try row.value("dataset_sha"),
             hyperparameters: try row.value("hyperparameters"), metrics: try row.value("metrics"),
             checkpointSHA: try row.value("checkpoint_sha"), promoted: version == promoted,
-            createdAt: try row.value("created_at"))
+            createdAt: try row.finite("created_at"))
     }
 
     /// The promotion history, oldest first: each row's version and whether it was a rollback.

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import RecData
 import RecModel
@@ -373,5 +374,51 @@ struct UploadByteCountTests {
         let reply = try h.control(request, bytes: bytes)
         #expect(reply.header.status == .badRequest)
         #expect(reply.errorText == message, "\(reply.errorText ?? "")")
+    }
+}
+
+/// A damaged registry row (a version's metrics `{bad`, a `created_at` of `1e999`) let the broker start; `models`
+/// then failed, and `promote` to that version answered INTERNAL after it had stored and rolled out the promotion, so
+/// the pool served a version its operator was told was not promoted.
+@Suite("A damaged registry row")
+struct DamagedRegistryRowTests {
+    static func damage(_ h: RegistryHarness, _ sql: String) throws {
+        try DatabaseQueue(path: "\(h.directory)/recpool.sqlite").write { db in try db.execute(sql: sql) }
+    }
+
+    static let damages: [(sql: String, column: String)] = [
+        ("UPDATE models SET metrics = '{bad' WHERE version = 1", "metrics"),
+        ("UPDATE models SET hyperparameters = '[1' WHERE version = 1", "hyperparameters"),
+        ("UPDATE models SET created_at = 1e999 WHERE version = 1", "created_at"),
+    ]
+
+    @Test("stops the start, naming the row and column", arguments: damages)
+    func stopsTheStart(damage: (sql: String, column: String)) throws {
+        let h = try RegistryHarness()
+        _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(1))
+        try Self.damage(h, damage.sql)
+        #expect {
+            try h.reopen()
+        } throws: { error in
+            "\(error)".contains("models") && "\(error)".contains(damage.column)
+        }
+    }
+
+    @Test("fails a promotion with nothing promoted, rolled out or served", arguments: damages)
+    func promotionNotApplied(damage: (sql: String, column: String)) throws {
+        let h = try RegistryHarness()
+        _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(1))
+        _ = try h.control(ControlRequest(op: "import"), bytes: RegistryHarness.checkpoint(2))
+        var promote2 = ControlRequest(op: "promote")
+        promote2.version = 2
+        #expect(try h.control(promote2).header.status == .ok)
+        _ = h.takeRollouts()
+        try Self.damage(h, damage.sql)
+        var promote1 = ControlRequest(op: "promote")
+        promote1.version = 1
+        let reply = try h.control(promote1)
+        #expect(reply.header.status == .internal, "\(reply.errorText ?? "")")
+        #expect(try h.store.promotedVersion() == 2)
+        #expect(h.takeRollouts().isEmpty)
     }
 }

@@ -18,9 +18,13 @@ extension JobCoordinator {
             return
         }
         let (model, bytes) = try verifiedCheckpoint(version)
+        // The answer is built before anything changes: a registry row that cannot be shown fails the request with
+        // nothing promoted, never a promotion applied and served while its client is told it failed.
+        var shown = try view(model)
         try store.promote(version)
         publishRollout(model, bytes: bytes)
-        answer(call, .ok, document: WireJSON.encode(try store.model(version).map { model throws(StoreError) in try view(model) }))
+        shown.promoted = true
+        answer(call, .ok, document: WireJSON.encode(shown))
     }
 
     /// `import`: registers a checkpoint (frame 2) as a version; the same content imported again is
@@ -76,13 +80,16 @@ extension JobCoordinator {
     func rollback(_ call: ControlCall) throws {
         let version = try store.rollbackTarget()
         let (model, bytes) = try verifiedCheckpoint(version)
+        // Built before anything changes, as `promote`'s answer is.
+        var shown = try view(model)
         // Recorded as a rollback (not a promotion), so the next one walks further back through the history.
         let rolled = try store.rollback()
         guard rolled == version else {
             throw StoreError.database("the rollback target moved from version \(version) to \(rolled) while it was verified")
         }
         publishRollout(model, bytes: bytes)
-        answer(call, .ok, document: WireJSON.encode(try store.model(version).map { model throws(StoreError) in try view(model) }))
+        shown.promoted = true
+        answer(call, .ok, document: WireJSON.encode(shown))
     }
 }
 

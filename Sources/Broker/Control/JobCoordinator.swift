@@ -35,7 +35,7 @@ final class JobCoordinator: ControlShell {
     /// Durable state that cannot be read stops here: the broker must not serve without its registry (a worker's
     /// claimed version would go unchecked, and a seeded model would answer while a version is promoted).
     /// - Throws: ``StoreError`` when the jobs, a job's or a round's stored JSON (spec, metrics; finished jobs
-    ///   included), the model registry or the promotions cannot be read
+    ///   included), the model registry (a version's metrics, hyperparameters or time) or the promotions cannot be read
     ///   (``StoreError/corruptColumn(table:row:column:problem:)`` names the value). A job whose own state cannot
     ///   be resumed fails instead (``ResumeProblem``), and a promoted version whose checkpoint cannot be read is
     ///   rolled out as unavailable, so workers take no work until it is imported again.
@@ -44,6 +44,9 @@ final class JobCoordinator: ControlShell {
         // Every job and round `recpool jobs` and `recpool job` can show is read once here, finished ones too: a stored
         // document that does not decode stops the start (exit 65), where it would otherwise fail those commands whole.
         for record in jobs { _ = try view(record, rounds: try store.rounds(of: record.id)) }
+        // So is every registered version `recpool models` shows (its metrics, hyperparameters, time): a damaged row
+        // would otherwise fail `models`, and a promotion or rollback to it, while the broker served.
+        for model in try store.models() { _ = try view(model) }
         for record in jobs where !record.state.isFinal {
             try resume(record, nowMs: nowMs)
         }

@@ -50,6 +50,17 @@ struct DataFaultTests {
         let unnamed = lines[1...2].map { $0.dropLast().joined(separator: ",") }.joined(separator: "\n") + "\n"
         let byPosition = try runTool("recpool", ["predict", "--model", model, "--input", try Self.write(unnamed, "u.csv", in: temporary)])
         #expect(byPosition.code == 0 && byPosition.stdout == scored.stdout, "\(byPosition.stderr)")
+        // A checkpoint whose feature specification is damaged (valid checksum, spec bytes not JSON) is refused as
+        // `import`, `eval` and a worker refuse it, not read as one without a specification that skips the check.
+        var damaged = try Checkpoint(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: model))))
+        damaged.featureSpec = Array("garbage".utf8)
+        let damagedModel = temporary.file("damaged.ckpt").path
+        try Data(damaged.encoded()).write(to: URL(fileURLWithPath: damagedModel))
+        let refusedSpec = try runTool(
+            "recpool", ["predict", "--model", damagedModel, "--input", try Self.write(reversedRows, "d.csv", in: temporary)])
+        #expect(
+            refusedSpec.code == 2 && refusedSpec.stderr.contains("its feature specification does not decode"),
+            "\(refusedSpec.code) \(refusedSpec.stderr)")
     }
 
     @Test("fit on a file with no feature column exits 2 naming the problem, never a trap in Dense")

@@ -41,13 +41,18 @@ struct PredictCommand: ParsableCommand {
                 throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
             }
             let network = checkpoint.model.network
+            // As `import`, `eval` and a worker refuse it: a specification that does not decode (or is another width)
+            // is a damaged checkpoint, never read as "no specification", which would skip the header check below.
+            if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: network.inputWidth) {
+                throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
+            }
             let (values, names) = try RowsFile.readNamed(input)
             guard values[0].count == network.inputWidth else {
                 throw CSVError.wrongWidth(path: input, expected: network.inputWidth, found: values[0].count)
             }
             // A header is checked against the checkpoint's feature specification: columns in another order would
             // be scored by position, each feature in another one's place.
-            if let names, !checkpoint.featureSpec.isEmpty, let spec = try? FeatureSpec.decode(checkpoint.featureSpec),
+            if let names, !checkpoint.featureSpec.isEmpty, let spec = try? FeatureSpec.decode(checkpoint.featureSpec),  // checked above
                 let problem = RowsFile.columnMismatch(names, expected: spec.columns, source: input)
             {
                 throw CommandFailure(problem, exitCode: .badInput)

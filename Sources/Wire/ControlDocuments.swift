@@ -212,8 +212,8 @@ public struct JobView: Codable, Sendable, Equatable {
     public var step: Int
     /// Last round's training loss.
     public var loss: Double?
-    /// Latest validation metrics (an undefined one is `null`).
-    public var metrics: MetricValues
+    /// Latest validation metrics (an undefined one is `null`); `null` (nil) before any was measured, never `{}`.
+    public var metrics: MetricValues?
     /// The registered version, once completed.
     public var modelVersion: UInt64?
     /// Why it failed.
@@ -230,7 +230,7 @@ public struct JobView: Codable, Sendable, Equatable {
     /// Creates a job view.
     public init(
         job: String, state: String, model: String, round: Int, totalRounds: Int, epoch: Int, step: Int, loss: Double?,
-        metrics: MetricValues, modelVersion: UInt64?, error: String?, createdAt: Double, updatedAt: Double,
+        metrics: MetricValues?, modelVersion: UInt64?, error: String?, createdAt: Double, updatedAt: Double,
         spec: TrainJobSpec?, rounds: [Round]?
     ) {
         self.job = job
@@ -241,7 +241,8 @@ public struct JobView: Codable, Sendable, Equatable {
         self.epoch = epoch
         self.step = step
         self.loss = loss
-        self.metrics = metrics
+        // No metric measured yet is `null`, not an empty object.
+        self.metrics = metrics?.isEmpty == true ? nil : metrics
         self.modelVersion = modelVersion
         self.error = error
         self.createdAt = createdAt

@@ -250,6 +250,11 @@ struct UsageBeforeSendingTests {
             ("recpool", ["data", "schema", "--infer", "log.csv", "--out", missing], "does not exist"),
             ("recpool", ["data", "ope", "--dataset", "synthetic:users=10", "--policy", "random", "--rewards-out", missing], "does not exist"),
             ("recpool", ["keygen", "--out", ""], "--out"),
+            // A built-in dataset name that does not parse is a usage error before `train` connects, as for `fit`.
+            ("recpool", ["train", "--dataset", "synthetic:foo=1"] + broker, "--dataset: invalid dataset specification"),
+            ("recpool", ["train", "--dataset", "synthetic:users=0"] + broker, "--dataset: invalid dataset specification"),
+            ("recpool", ["train", "--dataset", "obd:random/nope"] + broker, "--dataset: invalid dataset specification"),
+            ("recpool", ["train", "--model", "dqn", "--dataset", "synthetic:foo=1"] + broker, "--dataset: invalid dataset"),
             // An output that is one of the command's inputs (after resolving ./).
             ("recpool", ["eval", "--model", "m.ckpt", "--dataset", "synthetic:users=10", "--report", "./m.ckpt"], "would be overwritten"),
             ("recpool", ["export", "--model", "m.ckpt", "--out", "m.ckpt"], "would be overwritten"),

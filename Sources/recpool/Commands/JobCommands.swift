@@ -225,12 +225,12 @@ enum JobFollower {
         var parts = ["\(job.job): \(job.state)", "round \(job.round)/\(job.totalRounds)", "epoch \(job.epoch)", "step \(job.step)"]
         if let loss = job.loss { parts.append(String(format: "loss %.4f", loss)) }
         if let version = job.modelVersion { parts.append("model version \(version)") }
-        if !job.metrics.isEmpty {
+        if let metrics = job.metrics, !metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.
             let label = job.modelVersion != nil ? registeredLabel(job) : "validation:"
-            parts.append(label + " " + job.metrics.keys.sorted().map { "\($0) \(metric($0, job.metrics[$0] ?? nil, among: job.metrics))" }.joined(separator: ", "))
+            parts.append(label + " " + metrics.keys.sorted().map { "\($0) \(metric($0, metrics[$0] ?? nil, among: metrics))" }.joined(separator: ", "))
         }
-        if job.metrics["beats_constant"] == 0 {
+        if job.metrics?["beats_constant"] == 0 {
             parts.append("warning: the model does not beat the constant predictor (the training click rate) on validation log-loss")
         }
         if let error = job.error { parts.append("error: \(error)") }
@@ -242,7 +242,8 @@ enum JobFollower {
         var job: String
         var state: String
         var modelVersion: UInt64?
-        var metrics: MetricValues
+        /// `null` before any metric was measured (a job that failed before its first round), never `{}`.
+        var metrics: MetricValues?
         var round: Int
         var totalRounds: Int
         var loss: Double?

@@ -143,14 +143,24 @@ extension TrainCommand {
     /// log read from disk (`nil` for a built-in name or a feature matrix). A built-in name the client cannot read
     /// (the workers hold the data) is passed on without a split line.
     func resolveLocally() throws -> DatasetResolver.LogFiles? {
+        let isFile = !(dataset.hasPrefix("obd:") || dataset.hasPrefix("synthetic"))
+        // A name that does not parse (`synthetic:foo=1`, `obd:random/nope`) is a usage error here, as `fit` and `eval`
+        // report it, never a request the broker answers BAD_REQUEST.
+        var specifier: DatasetSpecifier? = nil
+        if !isFile {
+            do {
+                specifier = try DatasetSpecifier(parsing: dataset)
+            } catch {
+                throw CommandFailure("--dataset: \(error)", exitCode: .usage)
+            }
+        }
         if model == "dqn" { return nil }
         var options = try DatasetOptions.parse([dataset])
         options.dataDirectory = dataDirectory
         options.schema = schema
-        let isFile = !(dataset.hasPrefix("obd:") || dataset.hasPrefix("synthetic"))
-        if !isFile && schema == nil {
+        if let specifier, schema == nil {
             // A simulated log's split follows from its row count; there is no need to simulate it here.
-            if case .synthetic(_, let rows, _)? = try? DatasetSpecifier(parsing: dataset) {
+            if case .synthetic(_, let rows, _) = specifier {
                 DatasetOptions.announce(dataset, kind: .synthetic, sizes: DatasetSplit.standard.sizes(rows: rows))
                 return nil
             }

@@ -509,8 +509,11 @@ extension BrokerCore {
             }
         }
         guard !held.isEmpty else { return nil }
+        // One model usually serves the number for both services: it is named once ("…, checkpoint X, checkpoint X").
+        var servers: [String] = []
+        for entry in held where !servers.contains(entry.by) { servers.append(entry.by) }
         return "takes no \(held.map(\.service).joined(separator: " or ")): model version \(worker.modelVersion) is served "
-            + "there by \(held.map(\.by).joined(separator: ", ")), and this worker serves "
+            + "there by \(servers.joined(separator: ", ")), and this worker serves "
             + "\(Self.describeModel(worker.modelIdentity)) under the same number"
     }
 

@@ -13,10 +13,10 @@ struct IdentityCoreTests {
 
     static func register(
         _ h: inout CoreHarness, _ identity: [UInt8], id: String, width: Int = 2, version: UInt64 = 1, pid: Int32 = 1,
-        sha: String? = nil, seed: UInt64? = nil
+        sha: String? = nil, seed: UInt64? = nil, services: [String] = ["SCORE"]
     ) {
         let hello = WorkerHello(
-            workerId: id, services: ["SCORE"], slots: 4, inputWidth: width, modelVersion: version, host: "h", pid: pid,
+            workerId: id, services: services, slots: 4, inputWidth: width, modelVersion: version, host: "h", pid: pid,
             modelSha256: sha, modelSeed: seed)
         h.feed(
             .worker(

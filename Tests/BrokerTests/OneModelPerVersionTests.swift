@@ -13,6 +13,18 @@ struct OneModelPerVersionTests {
     static let fileX = String(repeating: "a1", count: 32)
     static let fileY = String(repeating: "b2", count: 32)
 
+    /// A worker held back from SCORE and RECOMMEND by the same checkpoint named it twice ("…by checkpoint X, checkpoint X").
+    @Test("an idle reason names the model that serves the number once, whatever services it holds back")
+    func idleReasonNamesTheModelOnce() throws {
+        var h = CoreHarness()
+        let both = ["SCORE", "RECOMMEND"]
+        IdentityCoreTests.register(&h, [0xA], id: "x", version: 0, sha: Self.fileX, services: both)
+        IdentityCoreTests.register(&h, [0xB], id: "y", version: 0, pid: 2, sha: Self.fileY, services: both)
+        let idle = try #require(h.core.statusDocument(now: h.now).workers.first { $0.id == "y" }?.idleReason)
+        #expect(idle.hasPrefix("takes no SCORE or RECOMMEND: model version 0 is served there by checkpoint sha256"), "\(idle)")
+        #expect(idle.components(separatedBy: Self.fileX.prefix(12)).count == 2, "named once: \(idle)")
+    }
+
     @Test("two version-0 workers with different checkpoints: every request goes to the first one's model, never both")
     func unregisteredFilesAreNotMixed() throws {
         var h = CoreHarness()

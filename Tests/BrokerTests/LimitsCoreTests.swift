@@ -59,11 +59,11 @@ struct LimitsCoreTests {
         #expect(h.core.outstandingRequests == 1)
     }
 
-    @Test("workers announcing Int.max slots and UInt32.max in heartbeats are summed without trapping")
+    @Test("workers announcing the most slots a READY takes (UInt32.max) and UInt32.max in heartbeats are summed without trapping")
     func slotExtremes() throws {
         var h = CoreHarness()
-        h.registerWorker(workerA, slots: .max)
-        h.registerWorker([0xB], slots: .max)
+        h.registerWorker(workerA, slots: Int(UInt32.max))
+        h.registerWorker([0xB], slots: Int(UInt32.max))
         h.score(from: client, id: 1)
         h.advance(ms: 5)
         h.answer(try #require(h.dispatches.first))  // the latency is known: admission sums the slots

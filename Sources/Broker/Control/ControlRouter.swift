@@ -77,12 +77,13 @@ struct ControlRouter {
         catalogues?.tick(nowMs: nowMs)
     }
 
-    /// The error reply (CONFLICT) that replaces a held slate holding an item the newest catalogue retired, or `nil`.
+    /// The error reply (CONFLICT) that replaces a held slate holding an item its catalogue retired (the version the online
+    /// policy serves; the registry's newest without one), or `nil`.
     private func retiredItemRefusal(record: [UInt8], frames: [[UInt8]]) -> [[UInt8]]? {
-        guard let catalogues, let impression = try? WireJSON.decode(ImpressionRecord.self, from: record),
-            let reason = catalogues.refusal(forSlate: impression.slate), let first = frames.first,
-            let header = try? Header(decoding: first)
-        else { return nil }
+        guard let impression = try? WireJSON.decode(ImpressionRecord.self, from: record) else { return nil }
+        // The served catalogue version's retirements when a policy serves one; the registry's newest otherwise.
+        let reason = online.map { $0.retiredRefusal(forSlate: impression.slate) } ?? catalogues?.refusal(forSlate: impression.slate)
+        guard let reason, let first = frames.first, let header = try? Header(decoding: first) else { return nil }
         return WireMessage.errorReply(to: header, status: .conflict, message: reason).frames()
     }
 

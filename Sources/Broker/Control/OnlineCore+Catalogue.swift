@@ -111,6 +111,18 @@ extension OnlineCoordinator {
         }
     }
 
+    /// Why a slate may not be shown, or nil: it holds an item the catalogue version the policy serves has retired (a
+    /// replica that has not installed that version yet drew it). Judged by the served version, not the registry's
+    /// newest: a pool restarted onto an earlier version (`--online-catalogue 1`) serves that version's items, and
+    /// refusing them by a later one's retirements refused nearly every slate, for good.
+    func retiredRefusal(forSlate slate: [Int]) -> String? {
+        guard core.settings.served != nil, let version = core.catalogueVersion else { return nil }
+        let active = core.spec.itemActive
+        guard let row = slate.first(where: { $0 >= 0 && $0 < active.count && !active[$0] }) else { return nil }
+        let id = row < core.spec.itemIds.count ? core.spec.itemIds[row] : "\(row)"
+        return "the slate held item \(id), retired in catalogue version \(version); retry"
+    }
+
     /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
     func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String) {
         guard core.settings.served != nil else { return }

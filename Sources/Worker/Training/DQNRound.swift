@@ -211,7 +211,10 @@ extension RoundExecutor {
         let (samples, loss) = try replica.run(steps: max(0, end - a.fromStep))
         cache.storeReplica(replica, for: key)
         let pack = TrainingState(model: replica.agent.online.network, optimizer: replica.agent.optimizerState).pack
-        try checkConverging(loss: loss, pack: pack, step: replica.step, learningRate: spec.lr)
+        // The simulator's states are bounded: only the learning rate can be the cause.
+        try checkConverging(
+            loss: loss, pack: pack, step: replica.step,
+            advice: { DivergenceAdvice.text(largestFeature: 0, learningRate: spec.lr) })
         report.samples = samples
         report.loss = loss
         report.step = replica.step

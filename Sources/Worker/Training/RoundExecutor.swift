@@ -101,7 +101,9 @@ public enum RoundExecutor {
             state: received, split: data.split, seed: spec.seed, shard: a.shard, shards: a.shards,
             epochs: spec.epochs, batch: spec.batch, learningRate: Float(spec.lr), fromStep: a.fromStep, steps: a.steps)
         let pack = outcome.state.pack
-        try checkConverging(loss: outcome.loss, pack: pack, step: outcome.step, learningRate: spec.lr)
+        try checkConverging(
+            loss: outcome.loss, pack: pack, step: outcome.step,
+            advice: { DivergenceAdvice.text(largestFeature: DivergenceAdvice.largestMagnitude(data.split.train.inputs), learningRate: spec.lr) })
         report.samples = outcome.samples
         report.loss = outcome.loss
         report.step = outcome.step
@@ -111,18 +113,18 @@ public enum RoundExecutor {
 
     /// Refuses a round that diverged: it returns no state, since averaging NaN or infinite weights into the job
     /// would poison every replica, and the broker fails the job naming the round.
-    /// - Throws: ``TrainingError/diverged(_:)`` when `loss` (if any step measured one) or any weight is not finite.
-    static func checkConverging(loss: Double?, pack: ParameterPack, step: Int, learningRate: Double)
+    /// - Parameter advice: what to do about it (``DivergenceAdvice``), computed only for a round that diverged.
+    /// - Throws: ``TrainingError/diverged(_:)`` when `loss` (if any step measured one) or any weight or optimiser
+    ///   moment is not finite.
+    static func checkConverging(loss: Double?, pack: ParameterPack, step: Int, advice: () -> String)
         throws(TrainingError)
     {
         if let loss, !loss.isFinite {
-            throw .diverged("the loss is \(loss) after local step \(step) at learning rate \(learningRate); try a lower lr")
+            throw .diverged("the loss is \(loss) after local step \(step): \(advice())")
         }
         for vector in pack.vectors {
             if let index = vector.values.firstIndex(where: { !$0.isFinite }) {
-                throw .diverged(
-                    "\(vector.name)[\(index)] is \(vector.values[index]) after local step \(step) at learning rate "
-                        + "\(learningRate); try a lower lr")
+                throw .diverged("\(vector.name)[\(index)] is \(vector.values[index]) after local step \(step): \(advice())")
             }
         }
     }

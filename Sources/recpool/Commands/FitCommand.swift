@@ -110,7 +110,7 @@ struct FitCommand: ParsableCommand {
                 for (name, loss) in [("training loss", Double(e.trainLoss)), ("validation loss", e.validationLoss.map(Double.init))]
                 where loss.map({ !$0.isFinite }) ?? false {
                     throw NonFiniteResult(
-                        what: "epoch \(e.epoch + 1): \(name) (training diverged at --lr \(lr); try a lower one)",
+                        what: "epoch \(e.epoch + 1): \(name) (\(DivergenceAdvice.text(largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double(lr))))",
                         value: loss!)
                 }
                 let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
@@ -118,7 +118,11 @@ struct FitCommand: ParsableCommand {
             }
             // Finite losses do not prove finite weights (a weight that overflowed where no row reaches it): no
             // checkpoint is written with one, since no reader would accept it.
-            try Self.checkFinite(trainer.model, learningRate: lr)
+            // The optimiser's moments too: a squared gradient that overflowed leaves finite weights frozen for good
+            // (every later update is m / ∞ = 0), a model trained on nothing that the pool's rounds refuse.
+            try Self.checkFinite(
+                trainer, advice: DivergenceAdvice.text(
+                    largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double(lr)))
             let heldScores = held.count > 0 ? trainer.model.predict(held.inputs).map(Double.init) : []
             let heldLabels = held.targets.map(Double.init)
             let validationMetrics = held.count > 0 ? ValidationMetrics(labels: heldLabels, scores: heldScores) : nil
@@ -170,16 +174,22 @@ struct FitCommand: ParsableCommand {
         }
     }
 
-    /// Refuses a model with a weight or bias that is not finite, naming the layer, the parameter and the rate.
-    static func checkFinite(_ model: MLP, learningRate: Float) throws(NonFiniteResult) {
-        for (number, layer) in model.layers.enumerated() {
+    /// Refuses a trained model with a weight, a bias or an optimiser moment that is not finite, naming it and what to
+    /// do (`advice`, ``DivergenceAdvice``).
+    static func checkFinite(_ trainer: MLPTrainer, advice: String) throws(NonFiniteResult) {
+        for (number, layer) in trainer.model.layers.enumerated() {
             for (name, values) in [("weight", layer.weight.values), ("bias", layer.bias)] {
                 if let index = values.firstIndex(where: { !$0.isFinite }) {
                     throw NonFiniteResult(
-                        what: "layer \(number + 1) \(name) \(index) of the trained model (training diverged at --lr "
-                            + "\(learningRate); try a lower one)",
+                        what: "layer \(number + 1) \(name) \(index) of the trained model (\(advice))",
                         value: Double(values[index]))
                 }
+            }
+        }
+        for (name, values) in [("first", trainer.state.firstMoment), ("second", trainer.state.secondMoment)] {
+            if let index = values.firstIndex(where: { !$0.isFinite }) {
+                throw NonFiniteResult(
+                    what: "Adam's \(name) moment \(index) after training (\(advice))", value: Double(values[index]))
             }
         }
     }

@@ -63,6 +63,21 @@ struct DataFaultTests {
             "\(refusedSpec.code) \(refusedSpec.stderr)")
     }
 
+    /// Features of 3e38 overflow Adam's second moment at any learning rate: the pool's round refused the run ("try a
+    /// lower lr") while `fit` exited 0 with weights that every later step left frozen.
+    @Test("fit refuses a run whose optimiser state overflowed, pointing at the features, not the learning rate")
+    func hugeFeatures() throws {
+        let temporary = try TemporaryDirectory("data-fault-huge")
+        defer { temporary.remove() }
+        var text = "f0,f1,label\n"
+        for i in 0..<60 { text += "\([3e38, -3e38, 1e37][i % 3]),0.\(i % 10),\(i % 2)\n" }
+        let data = try Self.write(text, "huge.csv", in: temporary)
+        let fit = try runTool("recpool", ["fit", "--dataset", data, "--out", temporary.file("h.ckpt").path, "--epochs", "2"])
+        #expect(fit.code == 6, "\(fit.code) \(fit.stderr)")
+        #expect(fit.stderr.contains("scale or standardise the features") && !fit.stderr.contains("try a lower"), "\(fit.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: temporary.file("h.ckpt").path))
+    }
+
     @Test("fit on a file with no feature column exits 2 naming the problem, never a trap in Dense")
     func fitWithoutFeatures() throws {
         let temporary = try TemporaryDirectory("data-fault")

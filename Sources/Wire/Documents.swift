@@ -74,28 +74,67 @@ public enum WireJSON {
         }
     }
 
-    /// The top-level key whose number the decoder refuses: the first one that, set to 0, lets the document get past
-    /// the refusal (it decodes, or fails for another reason). Each try decodes the document again, so only a small
-    /// document is searched (at most ``refusedNumberSearch`` keys, 64 KiB): a request's error must never cost more
-    /// than the request.
+    /// Where the number the decoder refuses stands (`seed`, `train.seed`, `candidates[0]`): the first numeric value,
+    /// in document order (object keys sorted), that, set to 0, lets the document get past the refusal (it decodes, or
+    /// fails for another reason). Nested objects and arrays are searched too: a `train` request's `seed` is one level
+    /// down. Each try decodes the document again, so only a small document is searched (at most
+    /// ``refusedNumberSearch`` numbers, 64 KiB): a request's error must never cost more than the request.
     private static func refusedNumber<T: Decodable>(_ type: T.Type, in json: Any?, bytes: Int) -> String? {
-        guard let object = json as? [String: Any], bytes <= 64 << 10, object.count <= refusedNumberSearch else {
-            return nil
-        }
-        for key in object.keys.sorted() where object[key] is NSNumber && !(object[key] is Bool) {
-            var patched = object
-            patched[key] = 0
-            guard let data = try? JSONSerialization.data(withJSONObject: patched) else { continue }
+        guard let json, bytes <= 64 << 10 else { return nil }
+        var leaves: [[JSONPathComponent]] = []
+        var numbers = 0
+        numericLeaves(json, at: [], into: &leaves, counting: &numbers)
+        guard numbers <= refusedNumberSearch else { return nil }
+        for path in leaves {
+            let patched = replacing(path[...], in: json, with: 0)
+            guard JSONSerialization.isValidJSONObject(patched),
+                let data = try? JSONSerialization.data(withJSONObject: patched)
+            else { continue }
             do {
                 _ = try decoder.decode(type, from: data)
-                return key
             } catch DecodingError.dataCorrupted(let c) where c.codingPath.isEmpty {
                 continue
-            } catch {
-                return key
-            }
+            } catch {}
+            return JSONOutOfRangeNumber(path: path, text: "").pathDescription
         }
         return nil
+    }
+
+    /// The paths of the numbers in `node` that could be out of some key's range, object keys in sorted order, and in
+    /// `numbers` how many numbers it holds; stops counting past ``refusedNumberSearch``. A value Foundation also reads
+    /// as a `Bool` (`true`, `false`, `0`, `1`) is counted but never a candidate: 0 and 1 fit every numeric key, and
+    /// setting a boolean to 0 would fail for its type, not its range.
+    private static func numericLeaves(
+        _ node: Any, at path: [JSONPathComponent], into leaves: inout [[JSONPathComponent]], counting numbers: inout Int
+    ) {
+        guard numbers <= refusedNumberSearch else { return }
+        if let object = node as? [String: Any] {
+            for key in object.keys.sorted() {
+                numericLeaves(object[key]!, at: path + [.key(key)], into: &leaves, counting: &numbers)
+            }
+        } else if let array = node as? [Any] {
+            for (index, element) in array.enumerated() {
+                numericLeaves(element, at: path + [.index(index)], into: &leaves, counting: &numbers)
+            }
+        } else if node is NSNumber {
+            numbers += 1
+            if !(node is Bool) { leaves.append(path) }
+        }
+    }
+
+    /// `node` with the value at `path` replaced by `value`.
+    private static func replacing(_ path: ArraySlice<JSONPathComponent>, in node: Any, with value: Any) -> Any {
+        guard let first = path.first else { return value }
+        switch first {
+        case .key(let key):
+            guard var object = node as? [String: Any], let child = object[key] else { return node }
+            object[key] = replacing(path.dropFirst(), in: child, with: value)
+            return object
+        case .index(let index):
+            guard var array = node as? [Any], array.indices.contains(index) else { return node }
+            array[index] = replacing(path.dropFirst(), in: array[index], with: value)
+            return array
+        }
     }
 
     /// `codingPath` as the frame spells it: at each level the key as written when the object holds it, otherwise its

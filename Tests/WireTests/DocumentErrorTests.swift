@@ -35,6 +35,41 @@ struct DocumentErrorTests {
         #expect(!message.contains("not valid JSON"))
     }
 
+    /// `train(seed=-1)` and a candidate of 2**64 were answered "a value is out of range or of the wrong kind for its
+    /// key", naming none: the search looked only at the top level.
+    @Test(
+        "a nested number out of range is named by its path",
+        arguments: [("seed", "-1"), ("epochs", "18446744073709551616"), ("round_timeout_ms", "-1")])
+    func nestedOutOfRange(key: String, value: String) throws {
+        // A whole train request as the client writes it, with one number out of its key's range.
+        let valid = String(decoding: WireJSON.encode(ControlRequest(.train, train: TrainJobSpec(dataset: "synthetic:users=10"))), as: UTF8.self)
+        let range = try #require(valid.range(of: #""\#(key)":[0-9]+"#, options: .regularExpression), "\(valid)")
+        let text = valid.replacingCharacters(in: range, with: #""\#(key)":\#(value)"#)
+        let path = "train.\(key)"
+        let message: String
+        do {
+            _ = try WireJSON.decode(ControlRequest.self, from: Array(text.utf8))
+            message = "decoded"
+        } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains("\(path): the number is out of range"), "\(message)")
+    }
+
+    @Test("a number out of range in an array is named with its position")
+    func arrayOutOfRange() {
+        struct Candidates: Codable { var candidates: [Int] }
+        let text = #"{"candidates":[1,18446744073709551616]}"#
+        let message: String
+        do {
+            _ = try WireJSON.decode(Candidates.self, from: Array(text.utf8))
+            message = "decoded"
+        } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains("candidates[1]: the number is out of range"), "\(message)")
+    }
+
     @Test("a wrong type and a missing key are named as the frame spells them")
     func wireSpelling() {
         let wrong = Self.message(#"{"version":1,"user_features":{"userSegment":3}}"#)

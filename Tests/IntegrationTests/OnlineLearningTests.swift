@@ -132,6 +132,11 @@ struct OnlineLearningTests {
             "recpool",
             ["recommend", "--broker", broker, "--user-features", "user_feature_1=a", "--user-feature", "user_feature_1=b"])
         #expect(twice.code == 64 && twice.stderr.contains("--user-feature: user_feature_1 is given twice"), "\(twice.stderr)")
+        // `NAME=` is the empty value, which RECOMMEND takes from the Python client too; `=x` names no feature.
+        let empty = try runTool("recpool", ["recommend", "--broker", broker, "--user-feature", "user_feature_0=", "--top", "3"])
+        #expect(empty.code == 0, "\(empty.stderr)")
+        let unnamed = try runTool("recpool", ["recommend", "--broker", broker, "--user-feature", "=x"])
+        #expect(unnamed.code == 64 && unnamed.stderr.contains("is not NAME=VALUE"), "\(unnamed.stderr)")
 
         let text = try runTool("recpool", ["recommend", "--broker", broker, "--top", "3"])
         #expect(text.code == 0 && text.stdout.contains("impression ") && text.stdout.contains("propensity"))

@@ -129,7 +129,8 @@ struct RecommendCommand: AsyncParsableCommand {
             .map { ("--user-features", String($0)) }
             + userFeature.map { ("--user-feature", $0) }
         for (option, pair) in pairs {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            // `NAME=` is the empty value, which RECOMMEND takes (the Python client sends it): not a missing one.
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw CommandFailure("\(option): \"\(pair)\" is not NAME=VALUE", exitCode: .usage)
             }

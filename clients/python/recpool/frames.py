@@ -99,7 +99,9 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
             entry["dwell"] = float(dwell[str(item)]) if str(item) in dwell else None
             entry["impression_id"] = record["impression_id"]
             entry["policy_version"] = int(record["version"])
-            entry["viewed"] = ";".join(f"{int(v['item'])}:{v['seconds']:g}" for v in record.get("viewed") or [])
+            # Each dwell as the export writes it (the shortest text that reads back as the same double), never
+            # rounded to 6 digits as `:g` does (1234567 s was `1.23457e+06`).
+            entry["viewed"] = ";".join(f"{int(v['item'])}:{float(v['seconds'])!r}" for v in record.get("viewed") or [])
             records.append(entry)
     columns = list(OBD_COLUMNS) + features
     tail = list(TAIL_COLUMNS) + ["viewed"]

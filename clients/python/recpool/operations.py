@@ -72,6 +72,17 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def is_finite_number(value) -> bool:
+    """Whether ``value`` is a real number (``is_number``) that is finite as a float: an int too large for a float
+    (``10**400``, which ``float()`` refuses with ``OverflowError``) is not."""
+    if not is_number(value):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _show(bound) -> str:
     if bound == U64_MAX:
         return "2**64 − 1"
@@ -106,7 +117,7 @@ def number(value, name: str, low: Optional[float] = None, high: Optional[float] 
     Raises:
         InvalidRequest: naming ``name`` and the rule.
     """
-    if (not is_number(value) or not math.isfinite(float(value)) or (low is not None and value < low)
+    if (not is_finite_number(value) or (low is not None and value < low)
             or (high is not None and value > high)):
         raise InvalidRequest(f"{name} must be a finite number{_range(low, high)}, got {value!r}")
     return float(value)
@@ -119,7 +130,7 @@ def seconds(value, name: str) -> float:
         InvalidRequest: naming ``name`` and the rule (``inf`` and ``1e20`` included: their deadline
             does not fit the header).
     """
-    if not is_number(value) or not math.isfinite(float(value)) or not 0 < value <= MAX_SECONDS:
+    if not is_finite_number(value) or not 0 < value <= MAX_SECONDS:
         raise InvalidRequest(f"{name} must be a finite number of seconds > 0 and ≤ {_show(MAX_SECONDS)}, "
                              f"got {value!r}")
     return float(value)
@@ -131,7 +142,7 @@ def deadline_seconds(value) -> float:
     Raises:
         InvalidRequest: naming ``deadline`` and the rule.
     """
-    if (not is_number(value) or not math.isfinite(float(value)) or value <= 0
+    if (not is_finite_number(value) or value <= 0
             or value > time.time() + MAX_SECONDS):
         raise InvalidRequest(f"deadline must be finite epoch seconds > 0 and at most {_show(MAX_SECONDS)} s "
                              f"from now, got {value!r}")
@@ -460,7 +471,7 @@ def _user_features(user_features) -> dict:
             raise InvalidRequest(f"user_features: a feature name must be a string, got {name!r}")
         if isinstance(value, str):
             document[name] = value
-        elif is_number(value) and math.isfinite(float(value)):
+        elif is_finite_number(value):
             document[name] = str(value)
         else:
             raise InvalidRequest(f"user_features[{name!r}] must be a string or a finite number, got {value!r}")
@@ -484,6 +495,9 @@ def _events(events) -> list:
             raise InvalidRequest(f"event {event!r}: the item must be an integer item id, got {item!r}")
         if not is_number(seconds):
             raise InvalidRequest(f"event {event!r}: dwell_seconds must be a number, got {seconds!r}")
+        if not is_finite_number(seconds):
+            raise InvalidRequest(f"event for item {item} has dwell_seconds {seconds!r}; it must be a finite number "
+                                 f"in 0…{_show(MAX_DWELL_SECONDS)}")
         seconds = float(seconds)
         if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DWELL_SECONDS):
             raise InvalidRequest(f"event for item {item} has dwell_seconds {seconds}; it must be a finite number "

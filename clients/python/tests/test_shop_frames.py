@@ -79,3 +79,13 @@ def test_a_pool_without_user_features_has_a_context_of_its_history_only():
     log = frames.impressions_frame(shop_log(5)).drop(columns=["device", "age"])
     assert frames.bandit_feedback(log, n_actions=5)["context"].shape == (8, 5)
     assert list(frames.training_frame(log, n_actions=5).columns)[:2] == ["item=0", "item=1"]
+
+
+def test_viewed_dwell_is_written_as_the_export_writes_it_never_rounded():
+    # The export writes each dwell as the shortest text of its double (Swift's description); `:g` rounded
+    # 1234567 to 1.23457e+06 and 12.345678 to 12.3457.
+    rows, spec = shop_log(20, impressions=2)
+    rows[1]["record"]["viewed"] = [{"item": 1, "seconds": 1234567.0}, {"item": 2, "seconds": 12.345678},
+                                   {"item": 3, "seconds": 30}]
+    log = frames.impressions_frame((rows, spec))
+    assert log.loc[log["impression_id"] == "imp-1", "viewed"].tolist()[0] == "1:1234567.0;2:12.345678;3:30.0"

@@ -1,5 +1,5 @@
 /// What built an ``ItemIndex``: the version of the embeddings its vectors came from, the catalogue version it was
-/// last brought up to, and how many adds and removes it has taken since it was built.
+/// last brought up to, and how many insert and remove operations it has taken (its build's bulk insert the first).
 ///
 /// Retrieval is a deterministic function of the query and the index's contents, and the contents are a function of
 /// these three numbers, so a logged version names the candidate set a slate was drawn from.
@@ -9,7 +9,7 @@ public struct IndexVersion: Sendable, Hashable, Codable, CustomStringConvertible
     public var embeddings: UInt64
     /// The catalogue version the index follows.
     public var catalogue: UInt64
-    /// Adds and removes since the index was built.
+    /// Insert and remove operations the index has taken, its build's bulk insert the first (so 1 before any change).
     public var generation: UInt64
 
     /// Creates a version.

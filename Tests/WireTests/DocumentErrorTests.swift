@@ -14,9 +14,12 @@ struct DocumentErrorTests {
         var impressionId: String?
     }
 
-    static func message(_ text: String) -> String {
+    static func message(_ text: String) -> String { message(Probe.self, text) }
+
+    /// The error decoding `text` as `type` gives, or "decoded".
+    static func message<T: Decodable>(_ type: T.Type, _ text: String) -> String {
         do {
-            _ = try WireJSON.decode(Probe.self, from: Array(text.utf8))
+            _ = try WireJSON.decode(type, from: Array(text.utf8))
             return "decoded"
         } catch {
             return "\(error)"
@@ -45,28 +48,14 @@ struct DocumentErrorTests {
         let valid = String(decoding: WireJSON.encode(ControlRequest(.train, train: TrainJobSpec(dataset: "synthetic:users=10"))), as: UTF8.self)
         let range = try #require(valid.range(of: #""\#(key)":[0-9]+"#, options: .regularExpression), "\(valid)")
         let text = valid.replacingCharacters(in: range, with: #""\#(key)":\#(value)"#)
-        let path = "train.\(key)"
-        let message: String
-        do {
-            _ = try WireJSON.decode(ControlRequest.self, from: Array(text.utf8))
-            message = "decoded"
-        } catch {
-            message = "\(error)"
-        }
-        #expect(message.contains("\(path): the number is out of range"), "\(message)")
+        let message = Self.message(ControlRequest.self, text)
+        #expect(message.contains("train.\(key): the number is out of range"), "\(message)")
     }
 
     @Test("a number out of range in an array is named with its position")
     func arrayOutOfRange() {
         struct Candidates: Codable { var candidates: [Int] }
-        let text = #"{"candidates":[1,18446744073709551616]}"#
-        let message: String
-        do {
-            _ = try WireJSON.decode(Candidates.self, from: Array(text.utf8))
-            message = "decoded"
-        } catch {
-            message = "\(error)"
-        }
+        let message = Self.message(Candidates.self, #"{"candidates":[1,18446744073709551616]}"#)
         #expect(message.contains("candidates[1]: the number is out of range"), "\(message)")
     }
 

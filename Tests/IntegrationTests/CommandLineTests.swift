@@ -255,6 +255,7 @@ struct UsageBeforeSendingTests {
             ("recpool", ["train", "--dataset", "synthetic:users=0"] + broker, "--dataset: invalid dataset specification"),
             ("recpool", ["train", "--dataset", "obd:random/nope"] + broker, "--dataset: invalid dataset specification"),
             ("recpool", ["train", "--model", "dqn", "--dataset", "synthetic:foo=1"] + broker, "--dataset: invalid dataset"),
+            ("recpool", ["train", "--dataset", "sha256:abc"] + broker, "is not sha256: and 64 lowercase hexadecimal digits"),
             // An output that is one of the command's inputs (after resolving ./).
             ("recpool", ["eval", "--model", "m.ckpt", "--dataset", "synthetic:users=10", "--report", "./m.ckpt"], "would be overwritten"),
             ("recpool", ["export", "--model", "m.ckpt", "--out", "m.ckpt"], "would be overwritten"),

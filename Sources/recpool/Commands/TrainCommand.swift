@@ -15,8 +15,8 @@ struct TrainCommand: AsyncParsableCommand {
         discussion: """
             DATASET is what every command's --dataset is: a built-in name (obd:random/all, \
             synthetic:users=100000,seed=7, …), a shop's CSV log with --schema (or in OBD's layout, detected), or a \
-            CSV of numeric features with a `label` column. Local files are uploaded to the broker in checksummed \
-            chunks first; a log goes with its catalogue and schema, and the workers split it by time, fit the \
+            CSV of numeric features with a `label` column, or the sha256:<hex> name of a feature CSV already uploaded \
+            (by the Python client's upload). Local files are uploaded to the broker in checksummed chunks first; a log goes with its catalogue and schema, and the workers split it by time, fit the \
             feature specification on its training part and put it in the model, so promote then recommend work.
             """)
 
@@ -112,7 +112,7 @@ struct TrainCommand: AsyncParsableCommand {
                 name = "sha256:" + (try await DatasetUpload.upload(path: files.log, client: client))
                 catalogue = "sha256:" + (try await DatasetUpload.upload(path: files.catalogue, client: client))
                 logSchema = files.schemaText
-            } else if FileManager.default.fileExists(atPath: dataset) {
+            } else if !dataset.hasPrefix("sha256:"), FileManager.default.fileExists(atPath: dataset) {
                 name = "sha256:" + (try await DatasetUpload.upload(path: dataset, client: client))
             }
             var spec = TrainJobSpec(
@@ -143,6 +143,22 @@ extension TrainCommand {
     /// log read from disk (`nil` for a built-in name or a feature matrix). A built-in name the client cannot read
     /// (the workers hold the data) is passed on without a split line.
     func resolveLocally() throws -> DatasetResolver.LogFiles? {
+        // An upload's name (`sha256:<hex>`, which `recpool upload` and the Python client's `upload` print) is passed on
+        // as it is, as PROTOCOL.md's train spec takes it: the broker holds the bytes. A log under it needs its catalogue
+        // too, which only a local file names (--schema).
+        if dataset.hasPrefix("sha256:") {
+            let hex = dataset.dropFirst("sha256:".count)
+            guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                throw CommandFailure(
+                    "--dataset: \(dataset) is not sha256: and 64 lowercase hexadecimal digits", exitCode: .usage)
+            }
+            guard schema == nil else {
+                throw CommandFailure(
+                    "--schema reads a log and its catalogue from files: give the log's path, not its upload's name",
+                    exitCode: .usage)
+            }
+            return nil
+        }
         let isFile = !(dataset.hasPrefix("obd:") || dataset.hasPrefix("synthetic"))
         // A name that does not parse (`synthetic:foo=1`, `obd:random/nope`) is a usage error here, as `fit` and `eval`
         // report it, never a request the broker answers BAD_REQUEST.

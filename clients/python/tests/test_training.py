@@ -35,6 +35,18 @@ def test_upload_returns_the_sha256_dataset_name_and_is_idempotent(trainer, csv_p
     assert trainer.upload(csv_path) == name
 
 
+def test_the_cli_trains_on_the_name_the_python_client_uploaded(trainer, csv_path):
+    # Python's train took `sha256:<hex>` from upload(); `recpool train --dataset` read it as a missing file.
+    import subprocess
+    from pools import binary
+
+    name = trainer.upload(csv_path)
+    run = subprocess.run([binary("recpool"), "train", "--broker", trainer.endpoint, "--dataset", name, "--epochs", "1",
+                          "--workers", "1", "--follow", "--json"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert '"state":"completed"' in run.stdout.splitlines()[-1], run.stdout
+
+
 def test_an_upload_in_many_chunks_arrives_whole(trainer, csv_path):
     from recpool import operations as ops
 

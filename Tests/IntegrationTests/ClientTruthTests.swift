@@ -41,6 +41,23 @@ struct ClientTruthTests {
             let refused = try runTool("recpool", ["score", "--broker", broker, "--input", boolean.path])
             #expect(refused.code == 2 && refused.stderr.contains("bool.json:1:2"), "\(refused.code) \(refused.stderr)")
 
+            // More rows than one request holds (8,192) are split across requests, as the Python client splits them;
+            // each row's score is the one it gets alone (to rounding).
+            var many = ""
+            for row in 0..<20_000 { many += "\(Float(row % 97) / 97),0.5,\(Float(row % 13) / 13),0.25\n" }
+            let manyFile = try Self.file("many.csv", Array(many.utf8), in: temporary)
+            let split = try runTool("recpool", ["score", "--broker", broker, "--input", manyFile.path, "--json"])
+            #expect(split.code == 0, "\(split.code) \(split.stderr)")
+            let splitScores = try #require(
+                (try JSONSerialization.jsonObject(with: Data(split.stdout.utf8)) as? [String: Any])?["scores"] as? [Double])
+            #expect(splitScores.count == 20_000)
+            let lastRow = try Self.file("last.csv", Array("\(Float(19_999 % 97) / 97),0.5,\(Float(19_999 % 13) / 13),0.25\n".utf8), in: temporary)
+            let alone = try runTool("recpool", ["score", "--broker", broker, "--input", lastRow.path, "--json"])
+            let aloneScore = try #require(
+                (try JSONSerialization.jsonObject(with: Data(alone.stdout.utf8)) as? [String: Any])?["scores"] as? [Double])
+            // One row alone is computed by a matrix-vector product, in a request of 3,616 rows by a matrix product.
+            #expect(abs(try #require(aloneScore.first) - try #require(splitScores.last)) < 1e-6)
+
             let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8), in: temporary)
             for json in [true, false] {
                 let overflow = try runTool(

@@ -35,7 +35,8 @@ struct ScoreCommand: AsyncParsableCommand {
             defer { client.close() }
             var requirement = VersionRequirement.any
             if let modelVersion { requirement = exact ? .exactly(modelVersion) : .atLeast(modelVersion) }
-            let scores = try await client.score(rows: rows, version: requirement)
+            // More rows than one request holds are split across requests, as the Python client splits them.
+            let scores = try await client.scoreSplit(rows: rows, version: requirement)
             try ScoreOutput.check(scores.values, rows: rows.count, source: input)
             if json {
                 CommandOutput.printLine(

@@ -1,0 +1,69 @@
+import RecWire
+
+extension RecPoolClient {
+    /// How many rows of `columns` features one SCORE request may hold under `limits`: at most `maxRows`, and few
+    /// enough that the message (the 56-byte header, the 8-byte tensor shape, 4 bytes a value) stays within
+    /// `maxMessageBytes` (docs/PROTOCOL.md, "Limits"); 0 when one row alone is over it.
+    public static func rowsPerRequest(columns: Int, limits: WireLimits = .standard) -> Int {
+        guard columns > 0 else { return limits.maxRows }
+        let fit = (limits.maxMessageBytes - Header.size - 8) / (4 * columns)
+        return max(0, min(limits.maxRows, fit))
+    }
+
+    /// Scores any number of rows as ``score(rows:version:timeoutMs:)`` scores one request's: split into requests of
+    /// ``rowsPerRequest(columns:limits:)`` rows, all sent at once (the pool spreads them over its workers), the scores
+    /// put back in row order. When the requests were answered by different model versions (a rollout in between),
+    /// those answered by an older one are sent again pinned to the newest, so every score comes from one version.
+    /// This is what the Python client's `score` does.
+    /// - Throws: ``ClientError/invalidRequest(_:)`` for no rows, ragged rows, or a row over the message limit; the
+    ///   first request's error otherwise.
+    public func scoreSplit(rows: [[Float]], version: VersionRequirement = .any, timeoutMs: UInt64? = nil)
+        async throws(ClientError) -> Scores
+    {
+        guard let width = rows.first?.count else { return try await score(rows: rows, version: version, timeoutMs: timeoutMs) }
+        let perRequest = Self.rowsPerRequest(columns: width)
+        guard perRequest > 0 else {
+            throw .invalidRequest(
+                "rows have \(width) features: one row is \(4 * width) bytes, more than a SCORE message may hold")
+        }
+        guard rows.count > perRequest else { return try await score(rows: rows, version: version, timeoutMs: timeoutMs) }
+        let chunks = stride(from: 0, to: rows.count, by: perRequest).map { Array(rows[$0..<min($0 + perRequest, rows.count)]) }
+        var results = try await scoreAll(chunks, versions: Array(repeating: version, count: chunks.count), timeoutMs: timeoutMs)
+        let newest = results.map(\.modelVersion).max() ?? 0
+        let stale = results.indices.filter { results[$0].modelVersion != newest }
+        if !stale.isEmpty {
+            let again = try await scoreAll(
+                stale.map { chunks[$0] }, versions: Array(repeating: .exactly(newest), count: stale.count),
+                timeoutMs: timeoutMs)
+            for (index, result) in zip(stale, again) { results[index] = result }
+        }
+        var timings = results[0].timings
+        for result in results.dropFirst() {
+            timings.brokerQueueMicros = max(timings.brokerQueueMicros, result.timings.brokerQueueMicros)
+            timings.workerQueueMicros = max(timings.workerQueueMicros, result.timings.workerQueueMicros)
+            timings.computeMicros = max(timings.computeMicros, result.timings.computeMicros)
+        }
+        return Scores(modelVersion: newest, values: results.flatMap(\.values), timings: timings)
+    }
+
+    /// Scores each chunk with its version requirement, concurrently; the results in chunk order.
+    private func scoreAll(_ chunks: [[[Float]]], versions: [VersionRequirement], timeoutMs: UInt64?)
+        async throws(ClientError) -> [Scores]
+    {
+        do {
+            return try await withThrowingTaskGroup(of: (Int, Scores).self) { group in
+                for (index, chunk) in chunks.enumerated() {
+                    let version = versions[index]
+                    group.addTask { (index, try await self.score(rows: chunk, version: version, timeoutMs: timeoutMs)) }
+                }
+                var results = [Scores?](repeating: nil, count: chunks.count)
+                for try await (index, scores) in group { results[index] = scores }
+                return results.map { $0! }
+            }
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .invalidRequest("\(error)")
+        }
+    }
+}

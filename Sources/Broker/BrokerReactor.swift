@@ -436,10 +436,10 @@ private struct Shell {
         droppedReplies.flush(nowMicros: now.monotonicMicros, logger: logger)
     }
 
-    /// The status of a reply's header frame, or `nil` if the first frame is not a reply header.
+    /// The status of a reply's header frame, or `nil` if the first frame is not a reply header: read in place (the
+    /// core built the frame), not decoded a second time per reply.
     private static func replyStatus(_ frames: [[UInt8]]) -> Status? {
-        guard let first = frames.first, let header = try? Header(decoding: first), header.isReply else { return nil }
-        return header.status
+        frames.first.flatMap(Header.replyStatus)
     }
 
     /// At `debug`, one line per error reply the broker sends a client (BUSY, EXPIRED, NO_WORKER,

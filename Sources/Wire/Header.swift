@@ -175,6 +175,16 @@ public struct Header: Sendable, Hashable {
         return reader.read(UInt16.self)
     }
 
+    /// The status (bytes 32–33) of a reply header frame, read in place without decoding the rest: `nil` when the frame
+    /// is not 56 bytes, lacks the magic or the reply bit, or names no status. For a sender that built the frame
+    /// itself (the broker counting the replies it sends) and needs only that field.
+    public static func replyStatus(_ frame: [UInt8]) -> Status? {
+        guard frame.count == size, frame[0] == magic[0], frame[1] == magic[1], frame[2] == magic[2],
+            frame[4] & replyBit != 0
+        else { return nil }
+        return Status(rawValue: UInt16(frame[32]) | UInt16(frame[33]) << 8)
+    }
+
     /// Reads the command (byte 4, the reply bit ignored) of a frame whose header is otherwise
     /// invalid, so that an error reply can still name the request's command. Returns `nil` when the
     /// frame is too short or the byte names no command; the magic is not required, since a reply to

@@ -74,4 +74,21 @@ struct HeaderTests {
         #expect(Header.salvageCommand(bytes) == nil)
         #expect(Header.salvageCommand([0x52, 0x50, 0x4C, 1]) == nil)
     }
+
+    @Test("a reply's status read in place is the decoded header's, and nil for a request or a frame that is not a header")
+    func replyStatusInPlace() {
+        for status in Status.allCases {
+            let frame = Header(command: .score, requestId: 9).reply(status: status, modelVersion: 3).encoded()
+            #expect(Header.replyStatus(frame) == status)
+            #expect((try? Header(decoding: frame))?.status == status)
+        }
+        #expect(Header.replyStatus(Header(command: .score, requestId: 9).encoded()) == nil)
+        var unknown = Header(command: .score).reply(status: .ok, modelVersion: 0).encoded()
+        unknown[32] = 0xFF
+        #expect(Header.replyStatus(unknown) == nil)
+        #expect(Header.replyStatus(Array(unknown.prefix(40))) == nil)
+        var noMagic = Header(command: .score).reply(status: .busy, modelVersion: 0).encoded()
+        noMagic[0] = 0
+        #expect(Header.replyStatus(noMagic) == nil)
+    }
 }

@@ -1,7 +1,8 @@
-import FlyingFox
 import Foundation
+import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -9,7 +10,12 @@ import ServiceLifecycle
 ///
 /// ``bootstrap()`` installs swift-prometheus as the swift-metrics backend, so every `Counter`,
 /// `Gauge`, `Recorder` and `Timer` the broker or worker creates lands in one registry; this service
-/// exposes it over HTTP (FlyingFox) until graceful shutdown.
+/// exposes it over HTTP (Hummingbird, on SwiftNIO's event loops) until graceful shutdown.
+///
+/// HTTP requests are parsed by SwiftNIO's parser on its own event-loop threads, in time linear in their size and
+/// with its header limits: a client sending a huge header never occupies Swift's cooperative threads, which run the
+/// process's signal handling (the server it replaced parsed headers there, in quadratic time: two requests with
+/// 100 KB headers held both threads of a 2-core machine and SIGTERM went unanswered).
 public struct MetricsEndpoint: Service {
     /// Why the endpoint could not start.
     public enum EndpointError: Error, CustomStringConvertible {
@@ -68,46 +74,43 @@ public struct MetricsEndpoint: Service {
     }
 
     public func run() async throws {
-        let bridge = FlyingFoxLogBridge(logger: logger)
-        let server =
-            host.contains(":")
-            ? HTTPServer(address: try .inet6(ip6: host, port: port), logger: bridge)
-            : HTTPServer(address: try .inet(ip4: host, port: port), logger: bridge)
         let registry = self.registry
-        await server.appendRoute("GET /metrics") { _ in
-            var headers = HTTPHeaders()
-            headers[HTTPHeader("Content-Type")] = "text/plain; version=0.0.4; charset=utf-8"
+        let router = Router()
+        router.get("metrics") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             let exposition = registry.emitToBuffer()
             // The HTTP server can bind before the broker's reactor or the worker's session has created its
             // metrics: an empty 200 would read as "this process has no metrics". Say "not yet" instead, so a
             // scraper retries rather than records an empty target.
             guard !exposition.isEmpty else {
-                return HTTPResponse(
-                    statusCode: .serviceUnavailable, headers: headers, body: Data("metrics not yet published\n".utf8))
+                return Response(
+                    status: .serviceUnavailable, headers: headers,
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "metrics not yet published\n")))
             }
-            return HTTPResponse(statusCode: .ok, headers: headers, body: Data(exposition))
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition)))
         }
         let address = "\(host):\(port)"
         // Said once the socket is bound, never before: an address in use must not be logged as listening.
-        let announce = Task { [logger, listening] in
-            guard (try? await server.waitUntilListening()) != nil else { return }
-            logger.info("metrics endpoint listening", metadata: ["address": "\(address)"])
-            listening.settle(true)
-        }
-        defer {
-            announce.cancel()
-            listening.settle(false)  // no effect once it listened
-        }
-        try await withGracefulShutdownHandler {
-            do {
-                try await server.run()
-            } catch {
-                // Stopping the server on graceful shutdown ends `run()` with an error: that is a clean stop.
-                if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
-                throw EndpointError.serveFailed(address: address, reason: "\(error)")
-            }
-        } onGracefulShutdown: {
-            Task { await server.stop(timeout: 1) }
+        let application = Application(
+            router: router,
+            // A scraper that keeps its connection open and idle (an HTTP/1.0 client, which Hummingbird does not close
+            // after the response) holds it for 30 s at most.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: Int(port)), serverName: nil),
+            onServerRunning: { [logger, listening] _ in
+                logger.info("metrics endpoint listening", metadata: ["address": "\(address)"])
+                listening.settle(true)
+            },
+            logger: logger)
+        defer { listening.settle(false) }  // no effect once it listened
+        do {
+            // Hummingbird's application is a ServiceLifecycle service: it stops serving on this task's graceful
+            // shutdown.
+            try await application.run()
+        } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
+            throw EndpointError.serveFailed(address: address, reason: "\(error)")
         }
     }
 }

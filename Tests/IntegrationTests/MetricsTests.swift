@@ -81,7 +81,7 @@ struct MetricsTests {
         #expect(text.contains("recpool_broker"))
         let ipv6Port = Self.freePort()
         try cluster.startWorker("w1", extra: ["--metrics", "[::1]:\(ipv6Port)"])
-        // URLSession on Linux does not take [::1] URLs, so this one is a plain HTTP/1.0 GET over a socket.
+        // URLSession on Linux does not take [::1] URLs, so this one is a plain HTTP/1.1 GET (Connection: close) over a socket.
         var ipv6Text = ""
         try? await eventually(timeoutMs: 15_000, pollMs: 100) {
             ipv6Text = Self.getOverIPv6Loopback(port: ipv6Port, path: "/metrics")
@@ -115,7 +115,10 @@ struct MetricsTests {
             }
         }
         guard connected == 0 else { return "" }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: [::1]\r\n\r\n".utf8)
+        // Never waits for ever: a server that keeps the connection open ends the read after 5 s.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n".utf8)
         guard send(fd, request, request.count, 0) == request.count else { return "" }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)

@@ -48,6 +48,30 @@ struct MetricsEndpointTests {
         #expect(exposition.contains("recpool_test_gauge 3"))
     }
 
+    /// Under FlyingFox a request with a 100 KB header took minutes of CPU on a cooperative thread (its header
+    /// parsing was quadratic): two of them held both threads of a 2-core machine, the endpoint stopped answering and
+    /// SIGTERM went unhandled. SwiftNIO refuses an oversized header on its own event loop.
+    @Test("requests with huge headers are refused, and the endpoint still answers the next scrape and stops on cancel")
+    func hugeHeaders() async throws {
+        let registry = PrometheusCollectorRegistry()
+        registry.makeGauge(name: "recpool_test_gauge").set(to: 1)
+        let port = Self.freePort()
+        let endpoint = try MetricsEndpoint(
+            address: "127.0.0.1:\(port)", registry: registry, logger: Logger(label: "test"))
+        let server = Task { try await endpoint.run() }
+        #expect(try await Self.get(port).0 == 200)
+        var huge = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        huge.setValue(String(repeating: "a", count: 100_000), forHTTPHeaderField: "X-Big")
+        for _ in 0..<2 {
+            let answer = try? await URLSession.shared.data(for: huge)
+            if let http = answer?.1 as? HTTPURLResponse { #expect(http.statusCode != 200) }
+        }
+        let (status, body) = try await Self.get(port)
+        #expect(status == 200 && body.contains("recpool_test_gauge 1"))
+        server.cancel()
+        _ = await server.result
+    }
+
     @Test("an address the endpoint cannot take is a typed error naming it", arguments: ["9100", "::1:9100", ":9100", "host:port"])
     func badAddress(_ address: String) {
         #expect(throws: MetricsEndpoint.EndpointError.self) {

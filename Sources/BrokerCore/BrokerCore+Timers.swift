@@ -15,6 +15,10 @@ extension BrokerCore {
         for identity in dead {
             removeWorker(identity, reason: .workersExpired, now: now, into: &actions)
         }
+        // An identity told DISCONNECT that never came back is forgotten after its expiry: the map stays bounded.
+        if !disconnectsSent.isEmpty {
+            disconnectsSent = disconnectsSent.filter { now.monotonicMicros <= $0.value.addingSaturating(expiry) }
+        }
         expireQueued(now: now, into: &actions)
         expireInflight(now: now, into: &actions)
     }

@@ -19,6 +19,7 @@ extension BrokerCore {
         }
         let header = message.header
         if header.command == .ready && !header.isReply {
+            disconnectsSent[identity] = nil
             register(identity: identity, message: message, peerAddress: peerAddress, now: now, into: &actions)
             workers[identity]?.curveKey = PeerRole.key(inUserId: userId)
             return
@@ -28,8 +29,12 @@ extension BrokerCore {
             // Unknown (or forgotten, after a broker restart): tell it to register again.
             counters.add(.unknownWorkerMessages)
             if header.isReply && header.command.isWorkerService { counters.add(.droppedLateReplies) }
-            actions.append(
-                .sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            // Once per heartbeat interval: the worker answers each DISCONNECT with a READY.
+            let last = disconnectsSent[identity]
+            if last == nil || now.monotonicMicros >= last!.addingSaturating(configuration.heartbeatIntervalMicros) {
+                disconnectsSent[identity] = now.monotonicMicros
+                actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+            }
             return
         }
         workers.values[known].lastSeen = now.monotonicMicros

@@ -24,6 +24,10 @@ public struct BrokerCore: Sendable {
     var nextDispatchId: UInt64 = 1
     /// Registrations so far: each new worker record gets the next number (``WorkerRecord/registration``).
     var registrations: UInt64 = 0
+    /// When (monotonic µs) each unknown identity was last told DISCONNECT: one per heartbeat interval, so a worker
+    /// that resumes after a stall with many messages queued registers again once, not once per queued message (each
+    /// READY after the first read as a new session and dropped what it held). Cleared by its READY and by the tick.
+    var disconnectsSent: [[UInt8]: UInt64] = [:]
     var lastHeartbeatAt: UInt64 = 0
     /// Dispatch-to-reply times (µs) since the reactor last took them, for the latency histogram.
     public internal(set) var replyLatencies: [UInt64] = []

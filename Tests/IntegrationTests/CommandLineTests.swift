@@ -115,6 +115,38 @@ struct CommandLineTests {
     }
 }
 
+extension CommandLineTests {
+    /// `recpool local` watched only its workers: with its broker killed it and its workers ran on, serving nobody,
+    /// and SIGTERM then exited 0.
+    @Test("recpool local stops, exit 1 naming the broker, when its broker dies; no process is left")
+    func localBrokerDies() async throws {
+        let process = Process()
+        process.executableURL = ProcessCluster.executable("recpool")
+        process.arguments = ["local", "--workers", "1", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"]
+        let out = Pipe()
+        let log = Pipe()
+        process.standardOutput = out
+        process.standardError = log
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        var text = ""
+        while !text.contains("ready:") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let pids = try #require(text.split(separator: "\n").first { $0.hasPrefix("pids") }).split(separator: " ")
+            .dropFirst().compactMap { Int32($0) }
+        #expect(pids.count == 2)
+        kill(try #require(pids.first), SIGKILL)  // the broker is the first
+        let logText = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(logText.contains("the broker exited (killed by signal 9"), "\(logText)")
+        for pid in pids { #expect(kill(pid, 0) != 0, "process \(pid) outlived recpool local") }
+    }
+}
+
 /// `recpool local` refuses what its broker or workers would refuse, and does not keep a broker with no worker.
 @Suite("recpool local: bad flags and workers that cannot start")
 struct LocalStartupTests {

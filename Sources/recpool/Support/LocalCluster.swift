@@ -79,6 +79,13 @@ final class LocalCluster: Service, @unchecked Sendable {
             ] + settings.brokerArguments
         let output = Pipe()
         broker.standardOutput = output
+        // The broker's own exit (a crash, a kill) ends the cluster: workers with no broker serve nobody.
+        let (brokerExits, brokerExited) = AsyncStream<WorkerExit>.makeStream()
+        broker.terminationHandler = {
+            brokerExited.yield(
+                WorkerExit(name: "broker", status: $0.terminationStatus, signalled: $0.terminationReason == .uncaughtSignal))
+            brokerExited.finish()
+        }
         try broker.run()
         processes.append(broker)
 
@@ -137,6 +144,14 @@ final class LocalCluster: Service, @unchecked Sendable {
                 return nil
             }
             group.addTask {
+                // Cancelled (the cluster stops for another reason) before the broker exits: nothing to report.
+                for await exit in brokerExits {
+                    logger.error("the broker exited", metadata: ["exit": "\(exit)"])
+                    return exit
+                }
+                return nil
+            }
+            group.addTask {
                 var firstFailure: WorkerExit?
                 var count = 0
                 for await exit in exits {
@@ -159,6 +174,10 @@ final class LocalCluster: Service, @unchecked Sendable {
             return outcome
         }
         logger.info("stopping the local cluster")
+        if let failure, failure.name == "broker" {
+            throw CommandFailure(
+                "the broker exited (\(failure); its log is above), so the local cluster stopped", exitCode: .failed)
+        }
         if let failure {
             throw CommandFailure(
                 "every worker exited (\(failure.name) first, \(failure); its error is above), so the broker has no "

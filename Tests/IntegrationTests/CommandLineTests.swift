@@ -118,11 +118,15 @@ struct CommandLineTests {
 extension CommandLineTests {
     /// `recpool local` watched only its workers: with its broker killed it and its workers ran on, serving nobody,
     /// and SIGTERM then exited 0.
-    @Test("recpool local stops, exit 1 naming the broker, when its broker dies; no process is left")
+    @Test("recpool local keeps its RECPOOL_* variables from its children, and stops, exit 1 naming the broker, when its broker dies")
     func localBrokerDies() async throws {
         let process = Process()
         process.executableURL = ProcessCluster.executable("recpool")
         process.arguments = ["local", "--workers", "1", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"]
+        // The operator's RECPOOL_* variables configure `recpool local`, not its children: read by the broker and the
+        // worker as well, this one made both bind one metrics port and the cluster never became ready.
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["RECPOOL_METRICS": "127.0.0.1:\(freeLoopbackPort())"]) { $1 }
         let out = Pipe()
         let log = Pipe()
         process.standardOutput = out

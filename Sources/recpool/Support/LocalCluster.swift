@@ -77,6 +77,7 @@ final class LocalCluster: Service, @unchecked Sendable {
                 "--frontend", settings.frontend, "--backend", settings.backend, "--exit-with-parent",
                 "--log-level", settings.logLevel,
             ] + settings.brokerArguments
+        broker.environment = Self.childEnvironment
         let output = Pipe()
         broker.standardOutput = output
         // The broker's own exit (a crash, a kill) ends the cluster: workers with no broker serve nobody.
@@ -109,6 +110,7 @@ final class LocalCluster: Service, @unchecked Sendable {
             worker.terminationHandler = {
                 exited.yield(WorkerExit(name: name, status: $0.terminationStatus, signalled: $0.terminationReason == .uncaughtSignal))
             }
+            worker.environment = Self.childEnvironment
             worker.executableURL = directory.appendingPathComponent("recpool-worker")
             worker.arguments =
                 [
@@ -206,6 +208,14 @@ final class LocalCluster: Service, @unchecked Sendable {
         private let count = Mutex(0)
         var value: Int { count.withLock { $0 } }
         func increment() { count.withLock { $0 += 1 } }
+    }
+
+    /// The environment the broker and workers start with: this process's, without its `RECPOOL_*` variables. Those
+    /// configured `recpool local` itself (which passes on what it takes as flags); read again by its children they
+    /// configured them behind its back: a `RECPOOL_CURVE_KEY` exported for a trainer made the broker a CURVE server
+    /// with that key and no allow-list, and a `RECPOOL_METRICS` made every worker fail to bind the same port.
+    static var childEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RECPOOL_") }
     }
 
     /// How a worker process ended.

@@ -233,6 +233,10 @@ struct BrokerCommand: AsyncParsableCommand {
                     + (metricsService.map { [.init(service: $0)] } ?? [])
                     + [.init(service: hangup, successTerminationBehavior: .ignore)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // A state directory this start creates is removed again when the start fails: the reactor does so for its own
+        // bind and store failures; a metrics address in use fails the start after the reactor bound (nothing was
+        // announced, so nothing was acknowledged), and is handled here.
+        let createdStateDir = stateDir.flatMap { FileManager.default.fileExists(atPath: $0) ? nil : $0 }
         do {
             try await group.run()
         } catch let error as BrokerError {
@@ -245,6 +249,9 @@ struct BrokerCommand: AsyncParsableCommand {
             }
         } catch {
             logger.critical("stopped", metadata: ["error": "\(error)"])
+            if error is MetricsEndpoint.EndpointError, let createdStateDir, await metricsService?.listening.wait() == false {
+                try? FileManager.default.removeItem(atPath: createdStateDir)
+            }
             throw DaemonExit.code(for: error)
         }
     }

@@ -167,6 +167,16 @@ struct ConfigFileTests {
         #expect(!metricsTaken.stderr.contains("metrics endpoint listening"), "\(metricsTaken.stderr)")
         // Nor does it announce its ZeroMQ endpoints (the JSON line on stdout) before it exits.
         #expect(metricsTaken.stdout.isEmpty, "\(metricsTaken.stdout)")
+        // And a state directory that start created is removed again, as for its other endpoints.
+        let metricsState = state + "-metrics"
+        let metricsTakenWithState = try runTool(
+            "recpool-broker",
+            [
+                "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:\(port)",
+                "--state-dir", metricsState,
+            ])
+        #expect(metricsTakenWithState.code == 69, "\(metricsTakenWithState.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: metricsState), "\(metricsState) was left behind")
     }
 
     @Test("the example configuration files in deploy/ name only known keys with valid values")

@@ -67,24 +67,8 @@ struct CommandLineTests {
 
     @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")
     func local() async throws {
-        let process = Process()
-        process.executableURL = ProcessCluster.executable("recpool")
-        process.arguments = [
-            "local", "--workers", "2", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-            "--log-level", "info",
-        ]
-        let out = Pipe()
-        let log = Pipe()
-        process.standardOutput = out
-        process.standardError = log
-        try process.run()
+        let (process, log, text) = try Self.startLocal(["--workers", "2", "--log-level", "info"])
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        var text = ""
-        while !text.contains("ready:") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
         let lines = text.split(separator: "\n")
         let frontend = try #require(lines.first { $0.hasPrefix("frontend ") }).split(separator: " ").last.map(
             String.init)
@@ -116,29 +100,36 @@ struct CommandLineTests {
 }
 
 extension CommandLineTests {
-    /// `recpool local` watched only its workers: with its broker killed it and its workers ran on, serving nobody,
-    /// and SIGTERM then exited 0.
-    @Test("recpool local keeps its RECPOOL_* variables from its children, and stops, exit 1 naming the broker, when its broker dies")
-    func localBrokerDies() async throws {
+    /// Starts `recpool local ARGUMENTS` on any free loopback ports, with `environment` added to this process's, and
+    /// reads its standard output up to "ready:" (or its end); returns the process, its standard error and that text.
+    static func startLocal(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, String) {
         let process = Process()
         process.executableURL = ProcessCluster.executable("recpool")
-        process.arguments = ["local", "--workers", "1", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"]
-        // The operator's RECPOOL_* variables configure `recpool local`, not its children: read by the broker and the
-        // worker as well, this one made both bind one metrics port and the cluster never became ready.
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["RECPOOL_METRICS": "127.0.0.1:\(freeLoopbackPort())"]) { $1 }
+        process.arguments = ["local", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let log = Pipe()
         process.standardOutput = out
         process.standardError = log
         try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         var text = ""
         while !text.contains("ready:") {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
+        return (process, log, text)
+    }
+
+    /// `recpool local` watched only its workers: with its broker killed it and its workers ran on, serving nobody,
+    /// and SIGTERM then exited 0.
+    @Test("recpool local keeps its RECPOOL_* variables from its children, and stops, exit 1 naming the broker, when its broker dies")
+    func localBrokerDies() async throws {
+        // The operator's RECPOOL_* variables configure `recpool local`, not its children: read by the broker and the
+        // worker as well, this one made both bind one metrics port and the cluster never became ready.
+        let (process, log, text) = try Self.startLocal(
+            ["--workers", "1"], environment: ["RECPOOL_METRICS": "127.0.0.1:\(freeLoopbackPort())"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let pids = try #require(text.split(separator: "\n").first { $0.hasPrefix("pids") }).split(separator: " ")
             .dropFirst().compactMap { Int32($0) }
         #expect(pids.count == 2)

@@ -679,7 +679,7 @@ def _(s):
 
 
 JOB_KEYS = {"job": str, "state": str, "model": str, "round": int, "total_rounds": int, "epoch": int, "step": int,
-            "loss": (int, float, type(None)), "metrics": dict, "model_version": (int, type(None)),
+            "loss": (int, float, type(None)), "metrics": (dict, type(None)), "model_version": (int, type(None)),
             "error": (str, type(None)), "created_at": (int, float), "updated_at": (int, float),
             "spec": (dict, type(None)), "rounds": (list, type(None))}
 SPEC_KEYS = {"model": str, "dataset": str, "epochs": int, "batch": int, "lr": (int, float),

@@ -12,7 +12,7 @@ struct FitDivergenceTests {
         let fit = try runTool(
             "recpool", ["fit", "--dataset", "synthetic:users=300", "--out", out, "--lr", "1e30", "--epochs", "2", "--json"])
         #expect(fit.code == 6, "\(fit.stderr)")
-        #expect(fit.stderr.contains("training diverged at --lr 1e+30") && fit.stderr.contains("not a finite number"))
+        #expect(fit.stderr.contains("training diverged at learning rate 1e+30") && fit.stderr.contains("not a finite number"))
         #expect(fit.stdout.isEmpty && !FileManager.default.fileExists(atPath: out))
     }
 }

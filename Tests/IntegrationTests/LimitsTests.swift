@@ -167,7 +167,7 @@ struct LimitsTests {
             var random = FuzzRandom(state: seed)
             let extremes: [UInt64] = [0, 1, .max, .max - 1, UInt64(Int64.max) + 1]
             let hello = WorkerHello(
-                workerId: "fake", services: ["SCORE"], slots: .max, inputWidth: 2, modelVersion: .max, host: "h",
+                workerId: "fake", services: ["SCORE"], slots: Int(UInt32.max), inputWidth: 2, modelVersion: .max, host: "h",
                 pid: .max)
             _ = try? worker.send(WireMessage(header: Header(command: .ready, modelVersion: .max), payload: [WireJSON.encode(hello)]).frames())
             // Registered once the broker's first HEARTBEAT arrives: only then do requests start.

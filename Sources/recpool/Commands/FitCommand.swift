@@ -110,7 +110,7 @@ struct FitCommand: ParsableCommand {
                 for (name, loss) in [("training loss", Double(e.trainLoss)), ("validation loss", e.validationLoss.map(Double.init))]
                 where loss.map({ !$0.isFinite }) ?? false {
                     throw NonFiniteResult(
-                        what: "epoch \(e.epoch + 1): \(name) (\(DivergenceAdvice.text(largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double(lr))))",
+                        what: "epoch \(e.epoch + 1): \(name) (\(DivergenceAdvice.text(largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double("\(lr)") ?? Double(lr))))",
                         value: loss!)
                 }
                 let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
@@ -122,7 +122,7 @@ struct FitCommand: ParsableCommand {
             // (every later update is m / ∞ = 0), a model trained on nothing that the pool's rounds refuse.
             try Self.checkFinite(
                 trainer, advice: DivergenceAdvice.text(
-                    largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double(lr)))
+                    largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double("\(lr)") ?? Double(lr)))
             let heldScores = held.count > 0 ? trainer.model.predict(held.inputs).map(Double.init) : []
             let heldLabels = held.targets.map(Double.init)
             let validationMetrics = held.count > 0 ? ValidationMetrics(labels: heldLabels, scores: heldScores) : nil

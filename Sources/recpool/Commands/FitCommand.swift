@@ -110,7 +110,7 @@ struct FitCommand: ParsableCommand {
                 for (name, loss) in [("training loss", Double(e.trainLoss)), ("validation loss", e.validationLoss.map(Double.init))]
                 where loss.map({ !$0.isFinite }) ?? false {
                     throw NonFiniteResult(
-                        what: "epoch \(e.epoch + 1): \(name) (\(DivergenceAdvice.text(largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double("\(lr)") ?? Double(lr))))",
+                        what: "epoch \(e.epoch + 1): \(name) (\(divergenceAdvice(train)))",
                         value: loss!)
                 }
                 let v = e.validationLoss.map { " val_loss \($0)" } ?? ""
@@ -120,9 +120,7 @@ struct FitCommand: ParsableCommand {
             // checkpoint is written with one, since no reader would accept it.
             // The optimiser's moments too: a squared gradient that overflowed leaves finite weights frozen for good
             // (every later update is m / ∞ = 0), a model trained on nothing that the pool's rounds refuse.
-            try Self.checkFinite(
-                trainer, advice: DivergenceAdvice.text(
-                    largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double("\(lr)") ?? Double(lr)))
+            try Self.checkFinite(trainer, advice: { divergenceAdvice(train) })
             let heldScores = held.count > 0 ? trainer.model.predict(held.inputs).map(Double.init) : []
             let heldLabels = held.targets.map(Double.init)
             let validationMetrics = held.count > 0 ? ValidationMetrics(labels: heldLabels, scores: heldScores) : nil
@@ -174,14 +172,21 @@ struct FitCommand: ParsableCommand {
         }
     }
 
+    /// What to do about a run on `train` that diverged (``DivergenceAdvice``), naming `--lr` as it was given; computed
+    /// only when a run diverged.
+    func divergenceAdvice(_ train: LabeledData) -> String {
+        DivergenceAdvice.text(
+            largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double("\(lr)") ?? Double(lr))
+    }
+
     /// Refuses a trained model with a weight, a bias or an optimiser moment that is not finite, naming it and what to
-    /// do (`advice`, ``DivergenceAdvice``).
-    static func checkFinite(_ trainer: MLPTrainer, advice: String) throws(NonFiniteResult) {
+    /// do (`advice`, ``DivergenceAdvice``, computed only for a run that diverged).
+    static func checkFinite(_ trainer: MLPTrainer, advice: () -> String) throws(NonFiniteResult) {
         for (number, layer) in trainer.model.layers.enumerated() {
             for (name, values) in [("weight", layer.weight.values), ("bias", layer.bias)] {
                 if let index = values.firstIndex(where: { !$0.isFinite }) {
                     throw NonFiniteResult(
-                        what: "layer \(number + 1) \(name) \(index) of the trained model (\(advice))",
+                        what: "layer \(number + 1) \(name) \(index) of the trained model (\(advice()))",
                         value: Double(values[index]))
                 }
             }
@@ -189,7 +194,7 @@ struct FitCommand: ParsableCommand {
         for (name, values) in [("first", trainer.state.firstMoment), ("second", trainer.state.secondMoment)] {
             if let index = values.firstIndex(where: { !$0.isFinite }) {
                 throw NonFiniteResult(
-                    what: "Adam's \(name) moment \(index) after training (\(advice))", value: Double(values[index]))
+                    what: "Adam's \(name) moment \(index) after training (\(advice()))", value: Double(values[index]))
             }
         }
     }

@@ -78,13 +78,22 @@ public struct LoadSummary: Sendable, Hashable, Codable {
         case p999Ms = "p999_ms", maxMs = "max_ms", meanMs = "mean_ms", breakdown, distribution
     }
 
+    /// The reason beside undefined latencies (`latency_undefined`): computed, so written but not read back.
+    private enum ReasonKeys: String, CodingKey { case latencyUndefined = "latency_undefined" }
+
+    /// Why the latency figures and the breakdown are undefined (``hasLatencies`` is false); nil when they are defined.
+    public var latencyUndefined: String? { hasLatencies ? nil : Self.noOKReply }
+
+    /// The reason the latency figures are undefined: they are taken over `OK` replies.
+    public static let noOKReply = "no OK reply"
+
     /// Whether the latency figures and the breakdown are defined: they are means and percentiles over `OK` replies,
     /// so with none they are undefined. They are then `null` in JSON, empty in CSV and `undefined` in text (the
     /// stored values are 0), never a misleading 0 ms.
     public var hasLatencies: Bool { completed > 0 }
 
     /// Encodes every key but an empty `distribution`; with no `OK` reply the latency keys and the breakdown are
-    /// `null`.
+    /// `null`, and `latency_undefined` says why (it is `null` when they are defined).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(label, forKey: .label)
@@ -106,6 +115,8 @@ public struct LoadSummary: Sendable, Hashable, Codable {
             try c.encode(defined ? value : nil, forKey: key)
         }
         try c.encode(defined ? breakdown : nil, forKey: .breakdown)
+        var reasons = encoder.container(keyedBy: ReasonKeys.self)
+        try reasons.encode(latencyUndefined, forKey: .latencyUndefined)
         // The curve is left out where it was not kept (a sweep's levels), never printed as an empty list.
         if !distribution.isEmpty { try c.encode(distribution, forKey: .distribution) }
     }

@@ -140,8 +140,10 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     public var start: OffPolicyReport
     /// The logging policy's value on the same rows: the mean logged click.
     public var loggingValue: Double
-    /// Its bootstrap percentile interval (nil without resamples).
+    /// Its bootstrap percentile interval (nil without resamples or with too few rows: ``loggingIntervalUndefined``).
     public var loggingInterval: ConfidenceInterval?
+    /// Why ``loggingInterval`` is nil (JSON `logging_interval_undefined`); nil when it is given.
+    public var loggingIntervalUndefined: String?
     /// The trained policy's mean probability, over the rows, of items the logs never showed.
     public var unsupportedShare: Double
     /// Clicked rows in the held-out logs.
@@ -202,11 +204,16 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         let startReport = OffPolicyEvaluation.evaluate(
             policy: initial, policyName: "untrained start", on: data, resamples: resamples, seed: seed)
         let logging = loggingTerms(data)
-        let interval =
-            resamples > 0 ? Bootstrap.intervals(logging, estimators: [.ipw], resamples: resamples, seed: seed)[.ipw] : nil
+        let bootstrap = Bootstrap.intervalsWithReasons(logging, estimators: [.ipw], resamples: resamples, seed: seed)
+        let interval = bootstrap.intervals[.ipw]
+        let intervalUndefined =
+            interval == nil
+            ? (Bootstrap.undefinedReason(rows: data.rows, resamples: resamples) ?? bootstrap.undefined[.ipw]
+                ?? "the bootstrap gave no interval") : nil
         return WarmStartEvaluation(
             candidate: report, start: startReport, loggingValue: logging.estimate(.ipw) ?? 0,
-            loggingInterval: interval, unsupportedShare: unsupported, clicks: data.clicks,
+            loggingInterval: interval, loggingIntervalUndefined: intervalUndefined, unsupportedShare: unsupported,
+            clicks: data.clicks,
             favouredClicks: (0..<data.rows).filter {
                 data.reward[$0] > 0 && candidate[$0, data.action[$0]] >= data.pscore[$0]
             }.count)

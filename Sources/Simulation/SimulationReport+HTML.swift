@@ -34,7 +34,7 @@ extension SimulationReport {
         table += names.map { "<th>\(escape($0))</th>" }.joined() + "<th>version</th></tr>\n"
         for w in windows {
             let cells =
-                ["\(w.users)", "\(w.served)", w.served > 0 ? f(w.ctr) : "undefined"]
+                ["\(w.users)", "\(w.served)", w.served > 0 ? f(w.ctr) : "undefined (no user of it served)"]
                 + names.map { w.baselines[$0].map(f) ?? "" } + [w.version.map { "\($0)" } ?? "-"]
             table += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
         }
@@ -42,7 +42,8 @@ extension SimulationReport {
         let errorText =
             errors.isEmpty
             ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let share = { (v: Double) in oracleCtr > 0 ? String(format: "%.2f", v / oracleCtr) : "undefined" }
+        let undefinedShare = "undefined (\(BaselineSummary.oracleGotNoClick))"
+        let share = { (v: Double) in oracleCtr > 0 ? String(format: "%.2f", v / oracleCtr) : undefinedShare }
         var totals = "<table><tr><th>policy</th><th>CTR</th><th>last fifth</th><th>÷ oracle</th></tr>\n"
         if served > 0 {
             let lastFifth = ctrLastFifth.map(f) ?? "undefined (no user of it served)"
@@ -50,7 +51,7 @@ extension SimulationReport {
         }
         for b in baselines {
             totals += "<tr><td>\(escape(b.name))</td><td>\(f(b.ctr))</td><td>\(f(b.ctrLastFifth))</td>"
-            totals += "<td>\(b.ofOracle.map { String(format: "%.2f", $0) } ?? "undefined")</td></tr>\n"
+            totals += "<td>\(b.ofOracle.map { String(format: "%.2f", $0) } ?? undefinedShare)</td></tr>\n"
         }
         totals += "</table>\n"
         let poolText =

@@ -70,7 +70,7 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
 }
 
 /// One baseline's totals. JSON keys: `name`, `ctr`, `ctr_last_fifth`, `of_oracle` (`ctr` ÷ the oracle's CTR; `null`
-/// when the oracle got no click).
+/// when the oracle got no click, with `of_oracle_undefined` saying so; `null` when it is defined).
 public struct BaselineSummary: Codable, Sendable, Equatable {
     /// `random`, `fixed`, `logging`, `linucb`, `logistic_ts`, `egreedy_lr`, `feature_best` or `oracle`.
     public var name: String
@@ -78,12 +78,18 @@ public struct BaselineSummary: Codable, Sendable, Equatable {
     public var ctr: Double
     /// Clicks per user over the last fifth of the users.
     public var ctrLastFifth: Double
-    /// `ctr` ÷ the oracle's `ctr`.
+    /// `ctr` ÷ the oracle's `ctr`; nil when the oracle got no click (``ofOracleUndefined``).
     public var ofOracle: Double?
+
+    /// Why ``ofOracle`` is undefined; nil when it is defined.
+    public var ofOracleUndefined: String? { ofOracle == nil ? Self.oracleGotNoClick : nil }
+
+    /// The reason a share of the oracle's CTR is undefined: it would divide by 0.
+    public static let oracleGotNoClick = "the oracle got no click (0/0)"
 
     enum CodingKeys: String, CodingKey {
         case name, ctr
-        case ctrLastFifth = "ctr_last_fifth", ofOracle = "of_oracle"
+        case ctrLastFifth = "ctr_last_fifth", ofOracle = "of_oracle", ofOracleUndefined = "of_oracle_undefined"
     }
 
     /// Creates a summary.
@@ -94,13 +100,24 @@ public struct BaselineSummary: Codable, Sendable, Equatable {
         self.ofOracle = ofOracle
     }
 
-    /// Encodes every key, `of_oracle` as `null` when absent.
+    /// Encodes every key, `of_oracle` as `null` when absent with the reason in `of_oracle_undefined` (computed, so
+    /// written but not read back).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         try c.encode(ctr, forKey: .ctr)
         try c.encode(ctrLastFifth, forKey: .ctrLastFifth)
         try c.encode(ofOracle, forKey: .ofOracle)
+        try c.encode(ofOracleUndefined, forKey: .ofOracleUndefined)
+    }
+
+    /// Decodes what ``encode(to:)`` writes.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        ctr = try c.decode(Double.self, forKey: .ctr)
+        ctrLastFifth = try c.decode(Double.self, forKey: .ctrLastFifth)
+        ofOracle = try c.decodeIfPresent(Double.self, forKey: .ofOracle)
     }
 }
 
@@ -194,13 +211,14 @@ public struct SimulationReport: Codable, Sendable, Equatable {
     public var text: String {
         func f(_ v: Double) -> String { String(format: "%.4f", v) }
         let oracle = oracleCtr
-        func share(_ v: Double) -> String { oracle > 0 ? String(format: "%.2f", v / oracle) : "undefined" }
+        let undefinedShare = "undefined (\(BaselineSummary.oracleGotNoClick))"
+        func share(_ v: Double) -> String { oracle > 0 ? String(format: "%.2f", v / oracle) : undefinedShare }
         let unserved = "undefined (no user of it served)"
         var lines = ["world \(world), users \(users) (served \(served)), seed \(seed), concurrency \(concurrency), \(elapsedMs.map { "\($0) ms" } ?? "no live part")"]
         if served > 0 {
             lines.append(
                 "pool CTR \(f(ctr)) (÷ oracle \(share(ctr))): first fifth \(ctrFirstFifth.map(f) ?? unserved), last "
-                    + "fifth \(ctrLastFifth.map(f) ?? unserved) (÷ oracle \(ctrLastFifth.map(share) ?? "undefined")); "
+                    + "fifth \(ctrLastFifth.map(f) ?? unserved) (÷ oracle \(ctrLastFifth.map(share) ?? unserved)); "
                     + "policy versions \(versionRange)")
         } else {
             lines.append("pool: no user served")
@@ -210,7 +228,7 @@ public struct SimulationReport: Codable, Sendable, Equatable {
             let label = b.name == "fixed" ? fixedLabel : b.name
             lines.append(
                 "  " + label.padding(toLength: 14, withPad: " ", startingAt: 0)
-                    + "\(f(b.ctr))  \(f(b.ctrLastFifth))  \(b.ofOracle.map { String(format: "%.2f", $0) } ?? "undefined")")
+                    + "\(f(b.ctr))  \(f(b.ctrLastFifth))  \(b.ofOracle.map { String(format: "%.2f", $0) } ?? undefinedShare)")
         }
         // Baselines.run leaves the per-item learners out of a large world: say so rather than list fewer rows.
         if baseline("oracle") != nil && baseline("linucb") == nil {
@@ -228,7 +246,7 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         let names = baselines.map(\.name)
         lines.append((["window", " users", "  pool  "] + names.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) } + ["version"]).joined(separator: "  "))
         for (index, w) in windows.enumerated() {
-            let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : (served > 0 ? "undefined" : "   -  ")
+            let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : (served > 0 ? "undefined (none served)" : "   -  ")
             let cells = names.map { (w.baselines[$0].map(f) ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0) }
             lines.append(
                 ([String(format: "%6d", index + 1), String(format: "%6d", w.users), pool] + cells + [w.version.map { "\($0)" } ?? "-"])

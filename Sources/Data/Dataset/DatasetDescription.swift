@@ -111,6 +111,9 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(meanReward, forKey: .meanReward)
         try c.encode(coldStartCTR, forKey: .coldStartCTR)
         try c.encode(warmCTR, forKey: .warmCTR)
+        var reasons = encoder.container(keyedBy: ReasonKeys.self)
+        try reasons.encode(coldStartCTR == nil ? Self.noRows : nil, forKey: .coldStartCTRUndefined)
+        try reasons.encode(warmCTR == nil ? Self.noRows : nil, forKey: .warmCTRUndefined)
         try c.encode(pscoreMin, forKey: .pscoreMin)
         try c.encode(pscoreMax, forKey: .pscoreMax)
         try c.encode(trainRows, forKey: .trainRows)
@@ -125,4 +128,11 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         case pscoreMin, pscoreMax
         case trainRows, validationRows, testRows
     }
+
+    /// The reasons beside ``coldStartCTR`` and ``warmCTR`` (`cold_start_ctr_undefined`, `warm_ctr_undefined`):
+    /// computed, so written but not read back.
+    private enum ReasonKeys: String, CodingKey { case coldStartCTRUndefined, warmCTRUndefined }
+
+    /// Why a segment's CTR is undefined: the segment has no rows (0/0).
+    public static let noRows = "no rows (0/0)"
 }

@@ -27,8 +27,9 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     public var calibration: Calibration?
     /// Rank of the clicked item among all items at the logged slot, at several cutoffs.
     public var ranking: [RankingMetrics]
-    /// ROC curve points (fpr, tpr).
-    public var roc: [[Double]]
+    /// ROC curve points (fpr, tpr), or nil when the curve is undefined (no rows, or one class only: it plots the
+    /// positives against the negatives); ``rocUndefined`` says why.
+    public var roc: [[Double]]?
     /// Ground-truth mean click probability of the model's greedy choice (simulator data only).
     public var oracleGreedyValue: Double?
     /// Ground-truth mean click probability of the logged choice (simulator data only).
@@ -37,11 +38,31 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     /// data only, nil otherwise).
     public var references: [ReferenceModelScores]?
 
+    /// Why ``roc`` is undefined; nil when it is defined.
+    public var rocUndefined: String? {
+        guard roc == nil else { return nil }
+        return undefined ?? classification?.rocAUCUndefined ?? "one class only"
+    }
+
+    /// Why ``atChosenThreshold`` is missing (no rows, or no threshold was chosen: `threshold_undefined` of the
+    /// report says why); nil when it is given.
+    public var atChosenThresholdUndefined: String? {
+        guard atChosenThreshold == nil else { return nil }
+        return undefined ?? Self.noThreshold
+    }
+
+    /// The reason beside a missing ``atChosenThreshold`` of a segment with rows.
+    public static let noThreshold = "no decision threshold was chosen"
+
     private enum CodingKeys: String, CodingKey {
         case segment, rows, undefined, clicks, meanReward, classification, atChosenThreshold, intervals
         case intervalsUndefined, warnings, calibration, ranking, roc
         case oracleGreedyValue, oracleLoggedValue, references
     }
+
+    /// The reasons beside ``roc`` and ``atChosenThreshold`` (`roc_undefined`, `at_chosen_threshold_undefined`);
+    /// computed, so they are written but not read back.
+    private enum ReasonKeys: String, CodingKey { case rocUndefined, atChosenThresholdUndefined }
 
     /// Encodes every key, writing `null` for a missing value.
     public func encode(to encoder: any Encoder) throws {
@@ -62,6 +83,9 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
         try c.encode(oracleGreedyValue, forKey: .oracleGreedyValue)
         try c.encode(oracleLoggedValue, forKey: .oracleLoggedValue)
         try c.encode(references, forKey: .references)
+        var reasons = encoder.container(keyedBy: ReasonKeys.self)
+        try reasons.encode(rocUndefined, forKey: .rocUndefined)
+        try reasons.encode(atChosenThresholdUndefined, forKey: .atChosenThresholdUndefined)
     }
 }
 
@@ -78,6 +102,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var featureWidth: Int
     /// The decision threshold chosen on the validation rows (max F1), or nil when it could not be chosen.
     public var threshold: ThresholdChoice?
+    /// Why ``threshold`` is nil (no rows to choose it on, or no click among them); nil when it was chosen.
+    public var thresholdUndefined: String?
     /// Per-segment figures, always all three in the order all, cold start, warm (a segment with no rows has `null`
     /// figures and ``SegmentEvaluation/undefined`` `no rows`).
     public var segments: [SegmentEvaluation]
@@ -87,10 +113,10 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var notes: [String]
 
     private enum CodingKeys: String, CodingKey {
-        case dataset, model, rows, featureWidth, threshold, segments, offPolicy, notes
+        case dataset, model, rows, featureWidth, threshold, thresholdUndefined, segments, offPolicy, notes
     }
 
-    /// Encodes every key, writing `null` for a missing threshold.
+    /// Encodes every key, writing `null` for a missing threshold and the reason beside it.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(dataset, forKey: .dataset)
@@ -98,6 +124,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         try c.encode(rows, forKey: .rows)
         try c.encode(featureWidth, forKey: .featureWidth)
         try c.encode(threshold, forKey: .threshold)
+        try c.encode(thresholdUndefined, forKey: .thresholdUndefined)
         try c.encode(segments, forKey: .segments)
         try c.encode(offPolicy, forKey: .offPolicy)
         try c.encode(notes, forKey: .notes)
@@ -141,7 +168,7 @@ public enum ModelEvaluation {
             policy: policy, policyName: "greedy(\(modelName))", on: data, rewardModel: rewardModel, resamples: resamples
         )
         var notes = offPolicy.notes
-        let threshold = try chooseThreshold(
+        let (threshold, thresholdUndefined) = try chooseThreshold(
             validation: validation, spec: spec, scorer: scorer,
             fallback: (labels: data.clickLabels, scores: logged), validationIsEvaluated: validationIsEvaluated,
             notes: &notes)
@@ -189,13 +216,14 @@ public enum ModelEvaluation {
                     intervalsUndefined: MetricIntervals.undefinedReason(labels: labels, resamples: resamples),
                     warnings: warnings, calibration: Calibration(labels: labels, scores: scores),
                     ranking: cutoffs.map { RankingMetrics(ranks: ranks, k: $0) },
-                    roc: ClassificationMetrics.rocCurve(labels: labels, scores: scores).map { [$0.fpr, $0.tpr] },
+                    roc: classification.rocAUC == nil
+                        ? nil : ClassificationMetrics.rocCurve(labels: labels, scores: scores).map { [$0.fpr, $0.tpr] },
                     oracleGreedyValue: greedyValue, oracleLoggedValue: loggedValue,
                     references: ReferenceModelScores.references(rows: rows, labels: labels, truth: truth)))
         }
         return EvaluationReport(
             dataset: data.name, model: modelName, rows: data.rows, featureWidth: spec.width, threshold: threshold,
-            segments: segments,
+            thresholdUndefined: thresholdUndefined, segments: segments,
             offPolicy: offPolicy, notes: notes)
     }
 
@@ -235,10 +263,11 @@ public enum ModelEvaluation {
     }
 
     /// Chooses the max-F1 threshold on the validation rows' logged items, or on `fallback` without validation rows.
+    /// - Returns: the choice, or nil and why none could be made (no rows, or no click among them).
     private static func chooseThreshold(
         validation: BanditDataset?, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float],
         fallback: (labels: [Double], scores: [Double]), validationIsEvaluated: Bool, notes: inout [String]
-    ) throws(NonFiniteScore) -> ThresholdChoice? {
+    ) throws(NonFiniteScore) -> (choice: ThresholdChoice?, undefined: String?) {
         let labels: [Double]
         let scores: [Double]
         let place: String
@@ -251,22 +280,30 @@ public enum ModelEvaluation {
             }
             scores = raw.map(Double.init)
             place = "validation"
+        } else {
+            (labels, scores) = fallback
+            place = "evaluated"
+        }
+        let clicks = labels.filter { $0 > 0.5 }.count
+        guard let t = ClassificationMetrics.bestF1Threshold(labels: labels, scores: scores), t.isFinite else {
+            // The note names the one real reason: a note that a threshold was chosen would contradict it.
+            let reason =
+                labels.isEmpty
+                ? (place == "validation" ? "no validation rows" : "no validation rows and no evaluated rows")
+                : "no click among the \(place) rows"
+            notes.append("\(reason): no threshold could be chosen")
+            return (nil, reason)
+        }
+        if place == "validation" {
             if validationIsEvaluated {
                 notes.append(
                     "the threshold was chosen on the validation rows, which are among the evaluated rows, so figures "
                         + "at it are optimistic")
             }
         } else {
-            (labels, scores) = fallback
-            place = "evaluated"
             notes.append("no validation rows: the threshold was chosen on the evaluated rows, so figures at it are optimistic")
         }
-        let clicks = labels.filter { $0 > 0.5 }.count
-        guard let t = ClassificationMetrics.bestF1Threshold(labels: labels, scores: scores), t.isFinite else {
-            notes.append("no click among the \(place) rows: no threshold could be chosen")
-            return nil
-        }
-        return ThresholdChoice(threshold: t, chosenOn: place, criterion: "max F1", rows: labels.count, clicks: clicks)
+        return (ThresholdChoice(threshold: t, chosenOn: place, criterion: "max F1", rows: labels.count, clicks: clicks), nil)
     }
 }
 
@@ -279,7 +316,7 @@ extension SegmentEvaluation {
         self.init(
             segment: segment, rows: 0, undefined: Self.noRows, clicks: 0, meanReward: nil, classification: nil,
             atChosenThreshold: nil, intervals: nil, intervalsUndefined: Self.noRows, warnings: [], calibration: nil,
-            ranking: cutoffs.map { RankingMetrics(ranks: [], k: $0) }, roc: [], oracleGreedyValue: nil,
+            ranking: cutoffs.map { RankingMetrics(ranks: [], k: $0) }, roc: nil, oracleGreedyValue: nil,
             oracleLoggedValue: nil, references: nil)
     }
 }

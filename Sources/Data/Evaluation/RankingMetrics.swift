@@ -18,15 +18,23 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
     /// for both, and text says `undefined`.
     public var isDefined: Bool { queries > 0 }
 
-    private enum CodingKeys: String, CodingKey { case k, queries, hitRate, ndcg }
+    /// Why both figures are undefined (no click among the rows, so nothing to rank); nil when they are defined.
+    public var undefined: String? { isDefined ? nil : Self.noClick }
 
-    /// Encodes every key; `hitRate` and `ndcg` are `null` when undefined.
+    /// The reason HitRate@K and NDCG@K are undefined.
+    public static let noClick = "no click among the rows to rank"
+
+    private enum CodingKeys: String, CodingKey { case k, queries, hitRate, ndcg, undefined }
+
+    /// Encodes every key; `hitRate` and `ndcg` are `null` when undefined, with the reason in `undefined` (computed,
+    /// so written but not read back).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(k, forKey: .k)
         try c.encode(queries, forKey: .queries)
         try c.encode(isDefined ? hitRate : nil, forKey: .hitRate)
         try c.encode(isDefined ? ndcg : nil, forKey: .ndcg)
+        try c.encode(undefined, forKey: .undefined)
     }
 
     /// Decodes what ``encode(to:)`` writes (a `null` figure reads back as 0 with no queries).

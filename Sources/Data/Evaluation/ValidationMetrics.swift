@@ -17,9 +17,24 @@ public struct ValidationMetrics: Sendable, Codable, Equatable {
     /// Plain warnings, e.g. too few clicks for the figures to mean much.
     public var warnings: [String]
 
+    /// Why ``threshold`` is nil (no validation rows, or no click among them); nil when it was chosen.
+    public var thresholdUndefined: String? {
+        guard threshold == nil else { return nil }
+        return rows == 0 ? "no validation rows" : "no click among the validation rows"
+    }
+
+    /// Why ``atChosenThreshold`` is nil: no threshold was chosen; nil when it is given.
+    public var atChosenThresholdUndefined: String? {
+        atChosenThreshold == nil ? SegmentEvaluation.noThreshold : nil
+    }
+
     private enum CodingKeys: String, CodingKey {
         case rows, clicks, classification, threshold, atChosenThreshold, calibration, warnings
     }
+
+    /// The reasons beside ``threshold`` and ``atChosenThreshold`` (`threshold_undefined`,
+    /// `at_chosen_threshold_undefined`); computed, so they are written but not read back.
+    private enum ReasonKeys: String, CodingKey { case thresholdUndefined, atChosenThresholdUndefined }
 
     /// Computes the figures.
     /// - Parameters:
@@ -43,7 +58,7 @@ public struct ValidationMetrics: Sendable, Codable, Equatable {
         warnings = ModelEvaluation.fewClicksWarning(clicks: metrics.positives).map { [$0] } ?? []
     }
 
-    /// Encodes every key, writing `null` for a missing value.
+    /// Encodes every key, writing `null` for a missing value and the reason beside a missing threshold.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(rows, forKey: .rows)
@@ -53,5 +68,8 @@ public struct ValidationMetrics: Sendable, Codable, Equatable {
         try c.encode(atChosenThreshold, forKey: .atChosenThreshold)
         try c.encode(calibration, forKey: .calibration)
         try c.encode(warnings, forKey: .warnings)
+        var reasons = encoder.container(keyedBy: ReasonKeys.self)
+        try reasons.encode(thresholdUndefined, forKey: .thresholdUndefined)
+        try reasons.encode(atChosenThresholdUndefined, forKey: .atChosenThresholdUndefined)
     }
 }

@@ -27,16 +27,13 @@ extension OPETerms {
     }
 
     /// Why ``effectiveSampleSize`` is undefined, or nil when it is defined. It depends on the weights alone:
-    /// `(Σw)²/Σw²` is 0/0 when every weight is 0, and not finite when a weight is, or when a sum of them overflows.
+    /// `(Σw)²/Σw²` is 0/0 when every weight is 0, and not finite when a weight is (the weights are scaled by the
+    /// largest before they are summed, so no sum of finite weights overflows).
     public var effectiveSampleSizeUndefinedReason: String? {
         guard effectiveSampleSize == nil else { return nil }
         if rows == 0 { return "no rows" }
         if weight.allSatisfy({ $0 == 0 }) { return "every importance weight is 0 (0/0)" }
-        if weight.contains(where: { !$0.isFinite }) { return "not finite (\(weightCause))" }
-        let squares = weight.reduce(0.0) { $0 + $1 * $1 }
-        return squares.isFinite
-            ? "not finite (the squared sum of the importance weights overflows)"
-            : "not finite (the sum of the squared importance weights overflows)"
+        return "not finite (\(weightCause))"
     }
 
     /// What made `estimator`'s value not finite: the inputs it is a sum of whose sum (of magnitudes) overflows;

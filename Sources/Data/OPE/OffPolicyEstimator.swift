@@ -124,12 +124,20 @@ public struct OPETerms: Sendable, Equatable {
         return Self.value(estimator, sums())
     }
 
-    /// Kish's effective sample size of the importance weights, `(Σ w)² / Σ w²`; nil when it is undefined (no rows, or
-    /// every weight is 0, so 0/0) or not finite.
+    /// Kish's effective sample size of the importance weights, `(Σ w)² / Σ w²` (Kish, *Survey Sampling*, 1965);
+    /// nil when it is undefined (no rows, or every weight is 0, so 0/0) or not finite.
+    ///
+    /// The weights are divided by the largest first, which leaves the ratio unchanged: n equal weights then give
+    /// exactly n (0.2 a hundred times would otherwise sum to 99.99999999999955), and huge weights cannot overflow
+    /// `Σ w²`. The result is at most n, as Cauchy–Schwarz bounds it.
     public var effectiveSampleSize: Double? {
-        let (s, s2) = weight.reduce((0.0, 0.0)) { ($0.0 + $1, $0.1 + $1 * $1) }
+        guard let largest = weight.max(), largest > 0, largest.isFinite else { return nil }
+        let (s, s2) = weight.reduce((0.0, 0.0)) { sums, w in
+            let scaled = w / largest
+            return (sums.0 + scaled, sums.1 + scaled * scaled)
+        }
         guard s2 > 0 else { return nil }
-        let ess = s * s / s2
+        let ess = min(s * s / s2, Double(weight.count))
         return ess.isFinite ? ess : nil
     }
 }

@@ -110,9 +110,10 @@ extension EvaluationReport {
             page += "</tr>\n"
         }
         page += "</tbody></table>\n<div class=\"plots\">\n"
-        var rocSeries = segments.map {
+        var rocSeries = segments.map { s in
             SVGChart.Series(
-                label: $0.segment.rawValue, color: colors[$0.segment]!, points: $0.roc.map { ($0[0], $0[1]) })
+                label: s.rocUndefined.map { "\(s.segment.rawValue): undefined (\($0))" } ?? s.segment.rawValue,
+                color: colors[s.segment]!, points: (s.roc ?? []).map { ($0[0], $0[1]) })
         }
         rocSeries.append(SVGChart.Series(label: "chance", color: "#999", points: [(0, 0), (1, 1)], dashed: true))
         page += Self.unitChart(

@@ -99,9 +99,15 @@ public struct SVGChart {
             "<text x=\"\(n(left + w / 2))\" y=\"\(n(height - 10))\" text-anchor=\"middle\" font-size=\"12\">\(HTML.escape(xLabel))</text>\n"
         s +=
             "<text x=\"14\" y=\"\(n(top + h / 2))\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 \(n(top + h / 2)))\">\(HTML.escape(yLabel))</text>\n"
-        for (i, line) in series.enumerated() where !line.points.isEmpty {
-            let path = line.points.map { "\(n(x($0.0))),\(n(y($0.1)))" }.joined(separator: " ")
+        for (i, line) in series.enumerated() {
             let dash = line.dashed ? " stroke-dasharray=\"6 4\"" : ""
+            let ly = top + 14 + Double(i) * 18
+            guard !line.points.isEmpty else {
+                // A series with nothing to draw (an undefined curve) keeps its legend entry, whose label says why.
+                s += "<text x=\"\(n(left + w + 12))\" y=\"\(n(ly + 4))\" font-size=\"11\" fill=\"#777\">\(HTML.escape(line.label))</text>\n"
+                continue
+            }
+            let path = line.points.map { "\(n(x($0.0))),\(n(y($0.1)))" }.joined(separator: " ")
             s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>\n"
             if line.markers {
                 for p in line.points {
@@ -109,7 +115,6 @@ public struct SVGChart {
                 }
                 s += "\n"
             }
-            let ly = top + 14 + Double(i) * 18
             s +=
                 "<line x1=\"\(n(left + w + 12))\" y1=\"\(n(ly))\" x2=\"\(n(left + w + 32))\" y2=\"\(n(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>"
             s +=

@@ -8,7 +8,7 @@ enum EvaluationText {
     static func lines(_ result: EvaluationReport) -> [String] {
         let f = { (v: Double?) in figureText(v, "%.4f") }
         var out = ["\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)"]
-        out.append(thresholdLine(result.threshold))
+        out.append(thresholdLine(result.threshold, undefined: result.thresholdUndefined))
         for s in result.segments {
             guard let c = s.classification, let calibration = s.calibration else {
                 out.append("  \(s.segment.rawValue): \(s.rows) rows: every figure undefined (\(s.undefined ?? "no rows"))")
@@ -21,7 +21,9 @@ enum EvaluationText {
                 note: s.intervals == nil ? "(no intervals: \(s.intervalsUndefined ?? "not computed"))" : nil)
             if let r5 = s.ranking.first(where: { $0.k == 5 }) {
                 out.append(
-                    "    HR@5 \(f(r5.isDefined ? r5.hitRate : nil))  NDCG@5 \(f(r5.isDefined ? r5.ndcg : nil))")
+                    r5.isDefined
+                        ? "    HR@5 \(f(r5.hitRate))  NDCG@5 \(f(r5.ndcg))"
+                        : "    HR@5 and NDCG@5 undefined (\(r5.undefined ?? RankingMetrics.noClick))")
             }
             if s.oracleGreedyValue != nil || s.oracleLoggedValue != nil {
                 // The simulator's ground truth, as in the JSON and the HTML report.
@@ -50,14 +52,14 @@ enum EvaluationText {
     /// The text form of `recpool fit`'s validation figures: the rows and clicks, the threshold, the metric lines
     /// and the warnings.
     static func lines(_ v: ValidationMetrics) -> [String] {
-        ["validation: \(v.rows) rows, \(v.clicks) clicks", thresholdLine(v.threshold)]
+        ["validation: \(v.rows) rows, \(v.clicks) clicks", thresholdLine(v.threshold, undefined: v.thresholdUndefined)]
             + metricLines(v.classification, intervals: nil, ece: v.calibration.ece, atChosen: v.atChosenThreshold)
             + v.warnings.map { "    warning: \($0)" }
     }
 
-    /// The threshold line of a choice, or the line saying none was chosen.
-    static func thresholdLine(_ t: ThresholdChoice?) -> String {
-        guard let t else { return "  threshold: undefined (no click to choose it on)" }
+    /// The threshold line of a choice, or the line saying none was chosen and why.
+    static func thresholdLine(_ t: ThresholdChoice?, undefined: String?) -> String {
+        guard let t else { return "  threshold: undefined (\(undefined ?? "no click to choose it on"))" }
         return String(
             format: "  threshold %.6g (%@ on %d %@ rows, %d clicks)", t.threshold, t.criterion, t.rows, t.chosenOn,
             t.clicks)

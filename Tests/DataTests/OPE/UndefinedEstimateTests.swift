@@ -88,14 +88,34 @@ struct UndefinedEstimateTests {
             estimatedRewards: nil)
         #expect(products.undefinedReason(.ipw)?.contains("importance-weighted rewards overflow") == true)
         #expect(products.meanReward == 1e300)
-        // Weights whose squares overflow: the ESS names the sum of squares.
+        // Weights whose squares would overflow: scaled by the largest first, their ESS is defined (two equal
+        // weights: 2).
         let heavy = OPETerms(
             reward: [0, 0], action: [0, 0], pscore: [1e-160, 1e-160],
             policy: ActionDistribution(nActions: 1, probabilities: [1, 1]), estimatedRewards: nil)
         #expect(heavy.estimate(.ipw) == 0)
-        #expect(
-            heavy.effectiveSampleSizeUndefinedReason
-                == "not finite (the sum of the squared importance weights overflows)")
+        #expect(heavy.effectiveSampleSize == 2 && heavy.effectiveSampleSizeUndefinedReason == nil)
+    }
+
+    @Test(
+        "n equal importance weights have an ESS of exactly n, so no 'ESS 100.0 is below 100' warning",
+        arguments: [1.0, 1e-100, 0.3])
+    func equalWeightsGiveN(pscore: Double) throws {
+        // A deterministic (or any constant-propensity) logger against the uniform policy over five items: every
+        // weight is 0.2 / pscore, which is not a binary fraction, so a plain (Σw)²/Σw² gave 99.99999999999955.
+        let n = 100
+        let uniform = ActionDistribution(nActions: 5, probabilities: [Double](repeating: 0.2, count: n * 5))
+        let terms = OPETerms(
+            reward: [Double](repeating: 0, count: n), action: (0..<n).map { $0 % 5 },
+            pscore: [Double](repeating: pscore, count: n), policy: uniform, estimatedRewards: nil)
+        #expect(terms.effectiveSampleSize == Double(n))
+        let unequal = OPETerms(
+            reward: [0, 0, 0], action: [0, 1, 2], pscore: [0.1, 0.2, 0.7],
+            policy: ActionDistribution(nActions: 3, probabilities: [Double](repeating: 1.0 / 3, count: 9)),
+            estimatedRewards: nil)
+        // w = (1/3)/p: 3.33, 1.67, 0.476; (Σw)²/Σw² ≈ 2.1245, below n.
+        let ess = try #require(unequal.effectiveSampleSize)
+        #expect(abs(ess - 2.124498) < 1e-6)
     }
 
     @Test("the logged CTR of rows whose rewards overflow is undefined with that reason, not 'no rows'")

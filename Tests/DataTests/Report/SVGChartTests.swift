@@ -33,6 +33,8 @@ import Testing
         #expect(svg.contains("p99 &lt;ms&gt;") && svg.contains("x &amp; y") && svg.contains("&quot;y&quot;"))
         #expect(svg.contains("a&lt;b") && !svg.contains("a<b"))
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 1)
+        // The empty series draws nothing but keeps its legend entry (an undefined curve says why there).
+        #expect(svg.contains(">empty</text>"))
         #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
     }
 }

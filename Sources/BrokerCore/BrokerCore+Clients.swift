@@ -61,7 +61,16 @@ extension BrokerCore {
                     retryAfterMs: configuration.busyRetryAfterMs, &actions)
                 return
             }
-            if let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame),
+            // The reactor reads a CONTROL document only to find a drain; one over the limit is refused unread.
+            if let frame = message.payload.first, frame.count > ControlRequest.maximumDocumentBytes {
+                answer(
+                    identity, header, .badRequest,
+                    "a CONTROL document is at most \(ControlRequest.maximumDocumentBytes) bytes; this one has "
+                        + "\(frame.count) (bytes to upload or import go in frame 2)", &actions)
+                return
+            }
+            if let frame = message.payload.first,
+                let request = try? WireJSON.decodeRequest(ControlRequest.self, from: frame),
                 request.operation == .drain
             {
                 drainRequest(identity: identity, header: header, worker: request.worker, into: &actions)
@@ -85,7 +94,9 @@ extension BrokerCore {
         guard command == .control else { return nil }
         // A CONTROL frame that does not decode is left to the control plane, which answers BAD_REQUEST,
         // but only for roles that may use CONTROL at all.
-        guard let frame = message.payload.first, let request = try? WireJSON.decode(ControlRequest.self, from: frame)
+        // A document over the size limit is refused BAD_REQUEST unread, whatever it asks.
+        guard let frame = message.payload.first, frame.count <= ControlRequest.maximumDocumentBytes,
+            let request = try? WireJSON.decodeRequest(ControlRequest.self, from: frame)
         else { return nil }
         return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
     }

@@ -117,7 +117,12 @@ extension BrokerCore {
     ) {
         var hello: WorkerHello
         do {
-            hello = try WireJSON.decode(WorkerHello.self, from: try message.frame(0))
+            let frame = try message.frame(0)
+            // Read on the reactor: a READY is a few hundred bytes, and a larger one is not read at all.
+            guard frame.count <= WorkerHello.maximumDocumentBytes else {
+                throw WireError.badDocument("a READY document is at most \(WorkerHello.maximumDocumentBytes) bytes")
+            }
+            hello = try WireJSON.decodeRequest(WorkerHello.self, from: frame)
         } catch {
             counters.add(.malformedWorkerMessages)
             actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))

@@ -24,6 +24,11 @@
 /// | `catalogue_add` | `catalogue` (`item`, `fields`) | ``CatalogueView``, once every live worker installed it |
 /// | `catalogue_retire` | `catalogue` (`item`) | ``CatalogueView``, once every live worker installed it |
 public struct ControlRequest: Codable, Sendable, Equatable {
+    /// The largest CONTROL document (frame 1) a broker reads, in bytes: every argument above fits in a few KiB, and
+    /// the bytes of an upload or an import travel in frame 2, which this does not limit. The broker's reactor reads
+    /// the document (for `drain`, and for the role check); a larger one is refused `BAD_REQUEST` unread.
+    public static let maximumDocumentBytes = 1 << 20
+
     /// The operation.
     public var op: String
     /// A job id (`job`, `cancel_job`).

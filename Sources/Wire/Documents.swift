@@ -21,13 +21,29 @@ public enum WireJSON {
         }
     }
 
+    /// The most object keys a request document from a peer may hold, all objects counted (``decodeRequest(_:from:)``).
+    /// No request RecPool defines comes near it (a RECOMMEND's `user_features` hold one key per user feature; its
+    /// candidates are an array), while a document of a million unknown keys, within the 16 MiB message limit, took
+    /// seconds to decode: a thread that must answer heartbeats (the broker's reactor, a worker's session) would
+    /// have stalled on it.
+    public static let requestKeyLimit = 4_096
+
     /// Decodes a document from a frame.
-    /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason, or naming a key that appears twice in one
-    ///   object (``duplicateKey(in:)``).
-    public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
+    /// - Parameter keyLimit: the most object keys the document may hold (nil: no limit). The limit is checked in the
+    ///   first pass over the bytes, before anything is decoded.
+    /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason, naming a key that appears twice in one
+    ///   object (``duplicateKey(in:mapAtTop:)``), or saying the document holds more keys than `keyLimit`.
+    public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8], keyLimit: Int? = nil)
+        throws(WireError) -> T
+    {
         // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
-        if let key = duplicateKey(in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type) {
+        switch keyProblem(in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit) {
+        case .duplicate(let key):
             throw .badDocument("the key `\(key)` appears twice in one object; each key may appear once")
+        case .tooManyKeys(let limit):
+            throw .badDocument("the document holds more than \(limit) keys; no request has so many")
+        case nil:
+            break
         }
         do {
             return try decoder.decode(type, from: Data(frame))
@@ -36,6 +52,13 @@ public enum WireJSON {
         } catch {
             throw .badDocument("\(error)")
         }
+    }
+
+    /// Decodes a request document a peer sent (a client's CONTROL, RECOMMEND or FEEDBACK, a worker's READY): ``decode(_:from:keyLimit:)``
+    /// with at most ``requestKeyLimit`` keys, so that its cost is bounded by its bytes, never by its number of keys.
+    /// - Throws: ``WireError/badDocument(_:)``.
+    public static func decodeRequest<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
+        try decode(type, from: frame, keyLimit: requestKeyLimit)
     }
 
     private static var decoder: JSONDecoder {
@@ -192,6 +215,10 @@ public enum WireJSON {
 
 /// A worker's READY document: who it is and what it can do.
 public struct WorkerHello: Codable, Sendable, Hashable {
+    /// The largest READY document a broker reads, in bytes: a hello is a few hundred bytes, and the broker's reactor
+    /// decodes it, so a larger one is treated as one that does not decode (the peer is told DISCONNECT).
+    public static let maximumDocumentBytes = 64 << 10
+
     /// A display name for the worker, such as `host-1234`.
     public var workerId: String
     /// The commands it serves, by name (`SCORE`, `RECOMMEND`, …).

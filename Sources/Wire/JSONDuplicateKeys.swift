@@ -11,6 +11,23 @@ extension WireJSON {
     /// `fields`, …, and the whole document when `mapAtTop`) are compared unescaped only: `sku_1` and `sku1` are two.
     /// Text that is not JSON is left to the decoder, which names it.
     static func duplicateKey(in frame: [UInt8], mapAtTop: Bool = false) -> String? {
+        if case .duplicate(let key) = keyProblem(in: frame, mapAtTop: mapAtTop, keyLimit: nil) { return key }
+        return nil
+    }
+
+    /// What ``keyProblem(in:mapAtTop:keyLimit:)`` found.
+    enum KeyProblem: Equatable {
+        /// A key that appears twice in one object, as written.
+        case duplicate(String)
+        /// The document holds more object keys than the limit (the scan stopped there).
+        case tooManyKeys(limit: Int)
+    }
+
+    /// ``duplicateKey(in:mapAtTop:)``, and, with a `keyLimit`, whether the document holds more object keys in all
+    /// than that: the scan stops at the first key past it, so a document of a million keys costs no more than one
+    /// of `keyLimit` keys beyond reading its bytes.
+    static func keyProblem(in frame: [UInt8], mapAtTop: Bool = false, keyLimit: Int?) -> KeyProblem? {
+        var keyCount = 0
         // Per open container: the keys seen when it is an object (nil for an array), whether a key comes next,
         // whether its keys fold snake case (a struct's), and the last key read (what a nested value belongs to).
         var stack: [(keys: Set<ArraySlice<UInt8>>?, expectingKey: Bool, folds: Bool, lastKey: ArraySlice<UInt8>)] = []
@@ -40,8 +57,10 @@ extension WireJSON {
                 }
                 guard end < frame.count else { return nil }
                 if let last = stack.indices.last, stack[last].expectingKey, stack[last].keys != nil {
+                    keyCount += 1
+                    if let keyLimit, keyCount > keyLimit { return .tooManyKeys(limit: keyLimit) }
                     let key = decodedKey(frame[start..<end], foldsSnakeCase: stack[last].folds)
-                    if stack[last].keys!.contains(key) { return String(decoding: frame[start..<end], as: UTF8.self) }
+                    if stack[last].keys!.contains(key) { return .duplicate(String(decoding: frame[start..<end], as: UTF8.self)) }
                     stack[last].keys!.insert(key)
                     stack[last].expectingKey = false
                     stack[last].lastKey = key

@@ -30,7 +30,7 @@ enum RecommendHandler {
         }
         let query: RecommendQuery
         do {
-            query = try WireJSON.decode(RecommendQuery.self, from: try message.frame(0))
+            query = try WireJSON.decodeRequest(RecommendQuery.self, from: try message.frame(0))
         } catch {
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }

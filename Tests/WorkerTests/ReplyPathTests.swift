@@ -1,3 +1,4 @@
+import RecData
 import RecWire
 import Testing
 
@@ -52,6 +53,17 @@ struct ReplyPathTests {
             WireMessage(header: status, payload: [Array("{}".utf8)]), replica: Self.replica, nowEpochMillis: 10)
         #expect(refused.header.status == .badRequest && refused.header.attempt == 3)
         #expect(refused.errorText?.contains("status") == true)
+    }
+
+    @Test("a RECOMMEND document of more keys than any request holds is refused before it is decoded")
+    func recommendKeyLimit() {
+        // The session thread answers RECOMMEND and must never stall: a million unknown keys took seconds to decode.
+        // Both RECOMMEND paths (the replica's recommender and the online policy) decode the query this way.
+        var text = "{\"top\":3"
+        for i in 0...WireJSON.requestKeyLimit { text += ",\"k\(i)\":1" }
+        #expect(throws: WireError.badDocument("the document holds more than 4096 keys; no request has so many")) {
+            try WireJSON.decodeRequest(RecommendQuery.self, from: Array((text + "}").utf8))
+        }
     }
 
     @Test("a deadline of 2^64-1 is in the future, and 1 is in the past")

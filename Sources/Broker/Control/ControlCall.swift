@@ -26,7 +26,7 @@ struct ControlCall {
     init(identity: [UInt8], message: WireMessage) throws(Refusal) {
         let request: ControlRequest
         do {
-            request = try WireJSON.decode(ControlRequest.self, from: try message.frame(0))
+            request = try WireJSON.decodeRequest(ControlRequest.self, from: try message.frame(0))
         } catch {
             throw Refusal(status: .badRequest, text: error.description)
         }

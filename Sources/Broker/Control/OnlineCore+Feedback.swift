@@ -225,7 +225,7 @@ extension OnlineCore {
         let requester = Requester(identity: identity, header: message.header)
         let request: FeedbackRequest
         do {
-            request = try WireJSON.decode(FeedbackRequest.self, from: try message.frame(0))
+            request = try WireJSON.decodeRequest(FeedbackRequest.self, from: try message.frame(0))
         } catch {
             return reply(requester, .badRequest, text: "FEEDBACK: \(error.description)", into: &actions)
         }

@@ -47,8 +47,8 @@ enum PolicyRecommendHandler {
         let top: Int?
         do {
             let frame = try message.frame(0)
-            query = try WireJSON.decode(RecommendQuery.self, from: frame)
-            top = try WireJSON.decode(TopProbe.self, from: frame).top
+            query = try WireJSON.decodeRequest(RecommendQuery.self, from: frame)
+            top = try WireJSON.decodeRequest(TopProbe.self, from: frame).top
         } catch {
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }

@@ -253,7 +253,7 @@ extension RecStore {
     }
 
     /// The feedback events no finished sync consumed, in the order they were stored, with their impressions' records.
-    /// A damaged row (a click other than 0 or 1) is not in ``UnlearntScan/rows``: it is named in
+    /// A damaged row (a click, or an `unlearnt` flag, other than 0 or 1) is not in ``UnlearntScan/rows``: it is named in
     /// ``UnlearntScan/damaged`` as ``StoreError/corruptColumn(table:row:column:problem:)``, never learnt as a reward
     /// of 7, and the readable rows are still returned.
     /// - Throws: ``StoreError`` when the read itself fails.
@@ -262,13 +262,17 @@ extension RecStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT f.impression_id, f.item, f.click, i.record, i.created_ms, i.version FROM feedback f
-                    JOIN impressions i ON i.id = f.impression_id WHERE f.unlearnt = 1 ORDER BY f.rowid
+                    SELECT f.impression_id, f.item, f.click, f.unlearnt, i.record, i.created_ms, i.version
+                    FROM feedback f JOIN impressions i ON i.id = f.impression_id
+                    WHERE f.unlearnt IS NOT 0 ORDER BY f.rowid
                     """)
             var scan = UnlearntScan()
             for fetched in rows {
                 let row = StoredRow(fetched, table: "feedback", key: "impression_id", "item")
                 do throws(StoreError) {
+                    // Every flag but 0 is read, so a damaged one (3, NULL, text) is named, never taken as "learnt".
+                    let unlearnt: Int = try row.value("unlearnt")
+                    guard unlearnt == 1 else { throw row.corrupt("unlearnt", "\(unlearnt) is neither 0 nor 1") }
                     let click: Int = try row.value("click")
                     guard click == 0 || click == 1 else { throw row.corrupt("click", "\(click) is neither 0 nor 1") }
                     scan.rows.append(

@@ -51,7 +51,7 @@ public final class RecStore: Sendable {
             database = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
             try Self.check(database, path: "\(directory)/recpool.sqlite")
             try Self.checkNotLost(database, path: "\(directory)/recpool.sqlite", blobs: blobs)
-            try Self.migrator.migrate(database)
+            try Self.migrate(database, path: "\(directory)/recpool.sqlite")
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError where Self.isCorruption(error) {
@@ -60,6 +60,36 @@ public final class RecStore: Sendable {
             throw .database("\(error)")
         }
         try blobs.removeTemporaryFiles()
+    }
+
+    /// Brings the schema to this build's: refuses one a newer build migrated (its migrations are not all this
+    /// build's; migrating on would write rows that build cannot read), and names a migration that fails on a
+    /// schema that already holds what it adds (the record of applied migrations was damaged) as damage.
+    /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` for either.
+    static func migrate(_ database: DatabaseQueue, path: String) throws {
+        let known = Set(migrator.migrations)
+        let applied = try database.read { db in try migrator.appliedIdentifiers(db) }
+        let unknown = applied.subtracting(known).sorted()
+        guard unknown.isEmpty else {
+            throw StoreError.corruptDatabase(
+                path: path,
+                problems: [
+                    "its schema was migrated by another (newer) RecPool: migration\(unknown.count == 1 ? "" : "s") "
+                        + "\(unknown.joined(separator: ", ")) \(unknown.count == 1 ? "is" : "are") not one this build "
+                        + "knows; run that build, or restore a backup made by this one"
+                ])
+        }
+        do {
+            try migrator.migrate(database)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
+            // SQLite's generic error from a migration's statement (a column or table that already exists): the
+            // schema does not match the migrations recorded as applied.
+            throw StoreError.corruptDatabase(
+                path: path,
+                problems: [
+                    "its schema does not match the migrations recorded as applied (grdb_migrations): \(error.message ?? "\(error)")"
+                ])
+        }
     }
 
     /// Runs `PRAGMA quick_check` (every page and index entry is well formed; O(N), no cross-index

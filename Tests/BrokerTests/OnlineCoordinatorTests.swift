@@ -328,6 +328,30 @@ struct OnlineCoordinatorTests {
         #expect(try RecStore(directory: h.directory).latestPolicyVersion()?.version == corrupt.version)
     }
 
+    @Test(
+        "a stored pack that no longer fits its own spec and catalogue (a vector missing or cut short) is refused, never a new lineage",
+        arguments: ["missing", "short"])
+    func damagedPackIsRefused(damage: String) throws {
+        let h = try OnlineHarness()
+        let store = try RecStore(directory: h.directory)
+        let row = try #require(try store.latestPolicyVersion())
+        var pack = try ParameterPack(decoding: try store.blobs.get(row.weightsSHA))
+        let a = try #require(pack.vectors.firstIndex { $0.name == "a" })
+        if damage == "missing" { pack.vectors.remove(at: a) } else { pack.vectors[a].values.removeLast() }
+        var damaged = row
+        damaged.version = row.version + 1
+        damaged.weightsSHA = try store.blobs.put(pack.encoded())
+        try store.savePolicyVersion(damaged, createdMs: 2_000)
+        // Before, the start logged "does not fit the configured catalogue" and served the untrained policy as a new
+        // lineage, though neither the catalogue nor the spec had changed.
+        #expect {
+            try h.open(settings: OnlineSettings())
+        } throws: { error in
+            (error as? StoredPolicyUnusable)?.version == damaged.version && "\(error)".contains("cannot be served")
+        }
+        #expect(try RecStore(directory: h.directory).latestPolicyVersion()?.version == damaged.version)
+    }
+
     @Test("a sync pulls every replica, averages by events, serves version + 1 to all, and reports it")
     func syncAveragesAndInstalls() throws {
         var settings = OnlineSettings()

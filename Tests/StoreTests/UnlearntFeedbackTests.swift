@@ -63,6 +63,29 @@ struct UnlearntFeedbackTests {
             ])
     }
 
+    @Test(
+        "a damaged unlearnt flag is named, never read as 'already learnt'",
+        arguments: [("3", "3 is neither 0 nor 1"), ("-1", "-1 is neither 0 nor 1")])
+    func damagedFlagNamed(value: String, problem: String) throws {
+        let temporary = try TemporaryDirectory("store-unlearnt-flag")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        _ = try store.commitOnline(
+            impressions: [Self.impression("i1"), Self.impression("i2")], keep: 100,
+            feedback: [
+                .init(impressionId: "i1", item: 3, click: 1, dwell: nil, createdMs: 2_000, toLearn: true),
+                .init(impressionId: "i2", item: 5, click: 0, dwell: nil, createdMs: 2_001, toLearn: true),
+            ])
+        try UnreadableValueTests.damage(temporary.path, "UPDATE feedback SET unlearnt = \(value) WHERE impression_id = 'i1'")
+        let scan = try store.unlearntFeedback()
+        #expect(scan.rows.map(\.impressionId) == ["i2"])
+        #expect(
+            scan.damaged == [
+                StoreError.corruptColumn(
+                    table: "feedback", row: #"impression_id = "i1", item = 3"#, column: "unlearnt", problem: problem)
+            ])
+    }
+
     @Test("a new lineage marks every event learnt")
     func markAll() throws {
         let temporary = try TemporaryDirectory("store-unlearnt-all")

@@ -138,9 +138,16 @@ final class OnlineCoordinator: ControlShell {
             return .newLineage
         }
         let resumed: OnlinePolicy
+        let configuredSpec = Self.read(core) { $0.storedSpec }
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
         case .success(let policy):
             resumed = policy
+        case .failure(let error) where relation != .unrelated && storedSpec == configuredSpec:
+            // The same spec over the same catalogue's rows (or rows that extend them) gives weights of one shape:
+            // a stored pack that does not fit them is damaged (a vector missing or cut short), never another
+            // lineage. It is refused, not replaced by the untrained policy, which would throw away what the pool
+            // learnt and start its version numbers again.
+            throw StoredPolicyUnusable(version: row.version, error: error)
         case .failure(.weightsMismatch):
             // Another catalogue or feature spec: a new lineage.
             logger.warning(
@@ -156,7 +163,6 @@ final class OnlineCoordinator: ControlShell {
         // are what this broker is configured to serve does it serve under the stored number. A catalogue
         // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
         // served version to each new catalogue version the same way, `moveToCatalogue`).
-        let configuredSpec = Self.read(core) { $0.storedSpec }
         let configured = String(decoding: WireJSON.encode(configuredSpec), as: UTF8.self)
         // Read into locals, not inside the log's metadata closures: reading `core.catalogueVersion` there crashed
         // Swift 6.3.1's optimiser (an ownership-verifier failure on the borrowed optional) in the release build.

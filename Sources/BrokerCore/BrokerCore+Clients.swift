@@ -98,6 +98,9 @@ extension BrokerCore {
         guard let frame = message.payload.first, frame.count <= ControlRequest.maximumDocumentBytes,
             let request = try? WireJSON.decodeRequest(ControlRequest.self, from: frame)
         else { return nil }
+        // An op this build does not know is the control plane's to refuse (BAD_REQUEST naming it, nothing done), as
+        // it is without roles: a typo is not a permission problem.
+        guard ControlOperation(rawValue: request.op) != nil else { return nil }
         return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
     }
 

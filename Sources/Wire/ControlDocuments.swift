@@ -131,6 +131,15 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         }
     }
 
+    /// A key as the client wrote it, from the key the decoder's `convertFromSnakeCase` made of it: a key that
+    /// starts in lower case is converted back (`catalogueVersion` → `catalogue_version`); one that starts in upper
+    /// case (`OP`, `Version`, `SHA256`) held no underscore, which the conversion would have lowered, so it is as
+    /// written. (Before, every capital became `_` and a letter: `OP` was named `_o_p`.)
+    static func writtenName(_ decoded: String) -> String {
+        guard let first = decoded.unicodeScalars.first, ("a"..."z").contains(first) else { return decoded }
+        return WireJSON.snakeCase(decoded)
+    }
+
     /// `catalogueVersion` → `catalogue_version`: a key as the client writes it.
     private static func snakeCase(_ name: String) -> String {
         name.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
@@ -140,11 +149,15 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// name is not in `known`.
     private static func refuseUnknown(_ keys: [AnyKey], known: Set<String>, in what: String) throws {
         for key in keys {
-            // The decoder turned snake_case into camelCase: name the key as the client wrote it.
-            let name = snakeCase(key.stringValue)
+            let name = writtenName(key.stringValue)
             guard !known.contains(name) else { continue }
+            // `OP` or `Version` for `op` or `version`: keys are case-sensitive, and saying so saves a search.
+            let hint = known.contains(name.lowercased()) ? "; keys are lower case" : ""
             throw DecodingError.dataCorrupted(
-                .init(codingPath: [], debugDescription: "unknown key `\(name)` (\(what) takes \(known.sorted().joined(separator: ", ")))"))
+                .init(
+                    codingPath: [],
+                    debugDescription:
+                        "unknown key `\(name)` (\(what) takes \(known.sorted().joined(separator: ", "))\(hint))"))
         }
     }
 }

@@ -52,6 +52,25 @@ struct DocumentErrorTests {
         #expect(message.contains("train.\(key): the number is out of range"), "\(message)")
     }
 
+    @Test(
+        "an unknown CONTROL key is named as the client wrote it, upper case included",
+        arguments: [
+            (#"{"op":"jobs","OP":"models"}"#, "unknown key `OP`", true),
+            (#"{"op":"fetch","VERSION":1}"#, "unknown key `VERSION`", true),
+            (#"{"op":"job","Job":"x"}"#, "unknown key `Job`", true),
+            (#"{"op":"train","train":{"model":"mlp","Epochs":3}}"#, "unknown key `Epochs`", true),
+            (#"{"op":"upload","upload":{"SHA256":"x"}}"#, "unknown key `SHA256`", true),
+            (#"{"op":"jobs","foo_bar":1}"#, "unknown key `foo_bar`", false),
+        ])
+    func unknownControlKeyAsWritten(document: String, named: String, lowerCaseHint: Bool) {
+        #expect {
+            try WireJSON.decode(ControlRequest.self, from: Array(document.utf8))
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(named) && text.contains("keys are lower case") == lowerCaseHint
+        }
+    }
+
     @Test("a number out of range in an array is named with its position")
     func arrayOutOfRange() {
         struct Candidates: Codable { var candidates: [Int] }

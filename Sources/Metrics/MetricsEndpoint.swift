@@ -19,14 +19,18 @@ import ServiceLifecycle
 public struct MetricsEndpoint: Service {
     /// Why the endpoint could not start.
     public enum EndpointError: Error, CustomStringConvertible {
-        /// The `--metrics` value is not `IPV4:PORT`.
+        /// The `--metrics` value is not `IPV4:PORT`, `localhost:PORT` or `[IPV6]:PORT` (a host name other than
+        /// `localhost` is refused here, not resolved when the server binds: that would be exit 69, "worth
+        /// restarting", for a configuration mistake).
         case badAddress(String)
         /// The HTTP server could not bind its address, or failed while serving.
         case serveFailed(address: String, reason: String)
 
         public var description: String {
             switch self {
-            case .badAddress(let text): "--metrics takes IPV4:PORT, such as 127.0.0.1:9100; got \(text)"
+            case .badAddress(let text):
+                "--metrics takes IPV4:PORT, localhost:PORT or [IPV6]:PORT, such as 127.0.0.1:9100 (a host name is not "
+                    + "resolved); got \(text)"
             case .serveFailed(let address, let reason): "metrics endpoint \(address): \(reason)"
             }
         }
@@ -66,11 +70,18 @@ public struct MetricsEndpoint: Service {
             throw EndpointError.badAddress(address)  // an IPv6 address needs brackets: [::1]:9100
         }
         if host.lowercased() == "localhost" { host = "127.0.0.1" }
-        guard !host.isEmpty else { throw EndpointError.badAddress(address) }
+        guard Self.isAddressLiteral(host) else { throw EndpointError.badAddress(address) }
         self.host = host
         self.port = port
         self.registry = registry
         self.logger = logger
+    }
+
+    /// Whether `host` is an IPv4 or IPv6 address as text (`inet_pton`), not a name to resolve.
+    static func isAddressLiteral(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     public func run() async throws {

@@ -72,10 +72,19 @@ struct MetricsEndpointTests {
         _ = await server.result
     }
 
-    @Test("an address the endpoint cannot take is a typed error naming it", arguments: ["9100", "::1:9100", ":9100", "host:port"])
+    @Test(
+        "an address the endpoint cannot take is a typed error naming it, a host name too (it is not resolved at bind)",
+        arguments: ["9100", "::1:9100", ":9100", "host:port", "myhost.invalid:9100", "example.com:9100", "[nope]:9100"])
     func badAddress(_ address: String) {
-        #expect(throws: MetricsEndpoint.EndpointError.self) {
+        #expect {
             _ = try MetricsEndpoint(address: address, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains("got \(address)") && "\(error)".contains("[IPV6]:PORT")
         }
+    }
+
+    @Test("IPv4, localhost and bracketed IPv6 addresses are taken", arguments: ["127.0.0.1:9100", "localhost:9100", "[::1]:9100", "0.0.0.0:0"])
+    func goodAddress(_ address: String) throws {
+        _ = try MetricsEndpoint(address: address, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
     }
 }

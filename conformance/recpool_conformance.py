@@ -1228,7 +1228,7 @@ def _(s):
                     "workers[%s]" % worker.get("id"))
         expect(worker["model_seed"] is None or worker["model_source"] == "seeded",
                "model_seed %r beside model_source %r" % (worker["model_seed"], worker["model_source"]))
-        expect(worker["model_source"] in ("registry", "file", "seeded", "unverified"),
+        expect(worker["model_source"] in ("registry", "file", "seeded", "unverified", "unchecked"),
                "model_source %r" % worker["model_source"])
         sha = worker["model_sha256"]
         expect(sha is None or len(sha) == 64, "model_sha256 %r" % sha)

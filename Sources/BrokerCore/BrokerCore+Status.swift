@@ -2,6 +2,14 @@ import RecWire
 
 extension BrokerCore {
     /// The STATUS document: live workers, queues and counters.
+    /// Where a worker's model comes from, as `status` names it: `registry` for a registered version whose hash the
+    /// registry holds, `unverified` for a claimed version it does not, `unchecked` for a claimed version on a broker
+    /// without a registry (nothing to check it against), `file` or `seeded` for version 0.
+    func modelSource(of worker: WorkerRecord) -> String {
+        if worker.modelVersion != 0 && registeredModels == nil { return "unchecked" }
+        return holdsClaimedVersion(worker) ? worker.modelSource : "unverified"
+    }
+
     public func statusDocument(now: BrokerInstant) -> StatusDocument {
         let workerEntries = workers.values.map { worker in
             StatusDocument.Worker(
@@ -12,7 +20,7 @@ extension BrokerCore {
                 services: worker.services.map(\.name).sorted() + (worker.trains ? [Command.trainRound.name] : []),
                 completed: worker.completed,
                 errors: worker.errors, pid: worker.hello.pid, host: worker.hello.host,
-                modelSource: holdsClaimedVersion(worker) ? worker.modelSource : "unverified",
+                modelSource: modelSource(of: worker),
                 modelSha256: worker.modelSHA256,
                 waitingForVersion: rollout != nil && (worker.modelVersion == 0 || !holdsClaimedVersion(worker))
                     ? rollout?.version : nil,

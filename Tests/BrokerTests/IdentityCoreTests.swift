@@ -129,10 +129,21 @@ struct IdentityCoreTests {
             Header(command: .weights, modelVersion: 3).encoded(), WireJSON.encode(WeightsNotice(version: 3, sha256: "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd")),
             [1],
         ]
+        // A rollout comes from a registry, which holds the version it rolls out.
+        h.core.registeredModels = [3: "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"]
         h.feed(.rollout(version: 3, frames: weights))
         h.feed(.worker(identity: narrow, frames: [Header(command: .heartbeat, modelVersion: 3).encoded()], peerAddress: nil))
         worker = h.core.statusDocument(now: h.now).workers[0]
         #expect(worker.modelVersion == 3 && worker.modelSource == "registry" && worker.modelSha256 == "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd")
+    }
+
+    @Test("a broker without a registry shows a claimed version as unchecked, never as the registry's")
+    func claimedVersionWithoutRegistry() {
+        var h = CoreHarness()
+        #expect(h.core.registeredModels == nil)
+        Self.register(&h, narrow, id: "c", width: 2, version: 1, sha: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+        let worker = h.core.statusDocument(now: h.now).workers[0]
+        #expect(worker.modelVersion == 1 && worker.modelSource == "unchecked")
     }
 }
 

@@ -38,7 +38,8 @@ struct StatusCommand: AsyncParsableCommand {
 enum StatusTable {
     /// A worker's model as the VERSION column shows it: the registry's number, `0 (file SHA…)` / `0 (seeded N)` for
     /// an unregistered model, or `N (unverified)` for a number the worker claims whose checkpoint is not the
-    /// registry's version N, with `, waiting for vN` while it takes no work.
+    /// registry's version N, `N (unchecked: no registry)` on a broker without one, with `, waiting for vN` while it
+    /// takes no work.
     static func version(_ w: StatusDocument.Worker) -> String {
         var text = "\(w.modelVersion)"
         switch w.modelSource {
@@ -46,6 +47,8 @@ enum StatusTable {
         case "seeded": text += w.modelSeed.map { " (seeded \($0))" } ?? " (seeded)"
         // Not the registry's version N, whatever the number says.
         case "unverified": text += " (unverified)"
+        // A broker without a registry reports the number the worker claims, checked against nothing.
+        case "unchecked": text += " (unchecked: no registry)"
         default: break
         }
         if let waiting = w.waitingForVersion { text += ", waiting for v\(waiting)" }

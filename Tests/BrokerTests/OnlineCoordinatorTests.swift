@@ -286,6 +286,19 @@ struct OnlineCoordinatorTests {
         let install = try WireJSON.decode(PolicyInstall.self, from: frames[1])
         #expect(install.catalogue == CatalogueReference(version: 2, sha256: v2.record.sha256))
         #expect(install.spec.itemCount == 4 && install.spec.itemScaling == scaling)
+        // Its weights are named as an install names them: the SHA-256 of frame 2 (it was `null`).
+        #expect(install.weightsSha256 == BlobStore.digest(frames[2]))
+        // And so for an earlier version asked by number.
+        outputs.removeAll()
+        coordinator.handleControl(
+            identity: [7], header: Header(command: .control, requestId: 4),
+            request: ControlRequest(op: "online_policy", version: 1), nowMs: 1_001)
+        let earlier = try #require(outputs.compactMap { output -> [[UInt8]]? in
+            if case .toClient([7], let frames) = output { return frames }
+            return nil
+        }.last)
+        let earlierInstall = try WireJSON.decode(PolicyInstall.self, from: earlier[1])
+        #expect(earlierInstall.version == 1 && earlierInstall.weightsSha256 == BlobStore.digest(earlier[2]))
     }
 
     /// A catalogue uploaded again with another encoding (a column more) stopped the start ("item_scaling has 1 means

@@ -397,6 +397,7 @@ final class OnlineCoordinator: ControlShell {
         }
         let pack: [UInt8]
         let spec: OnlinePolicySpec
+        let sha: String
         var catalogue: CatalogueReference?
         do {
             guard let row = try store.policyVersion(version) else {
@@ -404,6 +405,7 @@ final class OnlineCoordinator: ControlShell {
                     .notFound, "online policy version \(version) not found (the pool serves version \(core.version))")
             }
             pack = try store.blobs.get(row.weightsSHA)
+            sha = row.weightsSHA
             spec = try storedSpec(row)
             if let number = row.catalogueVersion, let record = try store.catalogue(number) {
                 catalogue = CatalogueReference(version: number, sha256: record.sha256)
@@ -414,7 +416,8 @@ final class OnlineCoordinator: ControlShell {
         }
         var ok = requester.header.reply(status: .ok, modelVersion: version)
         ok.command = .control
-        var document = PolicyInstall(version: version, spec: spec, learningEnabled: false)
+        // The pack is the blob stored under its SHA-256 (checked when read), which names it as an install does.
+        var document = PolicyInstall(version: version, spec: spec, learningEnabled: false, weightsSha256: sha)
         document.catalogue = catalogue
         emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack]))
     }

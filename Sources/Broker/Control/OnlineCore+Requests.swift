@@ -20,7 +20,9 @@ extension OnlineCore {
             if let wanted = request.version, wanted != version {
                 return actions.append(.answerPolicyVersion(requester: requester, version: wanted))
             }
-            var document = PolicyInstall(version: version, spec: spec, learningEnabled: !frozen)
+            var document = PolicyInstall(
+                version: version, spec: spec, learningEnabled: !frozen,
+                weightsSha256: weightsSHA.isEmpty ? nil : weightsSHA)
             // Named as well as inlined: a client reading the document can tell which registry version the rows are.
             document.catalogue = catalogue
             var ok = requester.header.reply(status: .ok, modelVersion: version)

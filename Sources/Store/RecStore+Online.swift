@@ -126,11 +126,15 @@ extension RecStore {
         /// For each feedback event, whether it was recorded: `false` for a duplicate (which changes nothing), and for
         /// an event that ``FeedbackEvent/needsItsImpression`` whose impression id is in ``repeatedImpressions``.
         public var feedbackNew: [Bool]
+        /// Stored feedback events deleted with the impressions the log trimmed (`keep`): the stored count falls by
+        /// this many.
+        public var feedbackEvicted: Int
 
         /// Creates a result.
-        public init(repeatedImpressions: Set<String> = [], feedbackNew: [Bool] = []) {
+        public init(repeatedImpressions: Set<String> = [], feedbackNew: [Bool] = [], feedbackEvicted: Int = 0) {
             self.repeatedImpressions = repeatedImpressions
             self.feedbackNew = feedbackNew
+            self.feedbackEvicted = feedbackEvicted
         }
     }
 
@@ -158,10 +162,12 @@ extension RecStore {
             }
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
             let cutoff = newest - Int64(keep)
+            var evicted = 0
             if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
                 try db.execute(
                     sql: "DELETE FROM feedback WHERE impression_id IN (SELECT id FROM impressions WHERE seq <= ?)",
                     arguments: [cutoff])
+                evicted = db.changesCount
                 try db.execute(sql: "DELETE FROM impressions WHERE seq <= ?", arguments: [cutoff])
             }
             let recorded = try feedback.map { event in
@@ -177,7 +183,7 @@ extension RecStore {
                     ])
                 return db.changesCount > 0
             }
-            return OnlineCommitResult(repeatedImpressions: repeated, feedbackNew: recorded)
+            return OnlineCommitResult(repeatedImpressions: repeated, feedbackNew: recorded, feedbackEvicted: evicted)
         }
     }
 

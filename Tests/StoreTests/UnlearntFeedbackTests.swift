@@ -86,6 +86,26 @@ struct UnlearntFeedbackTests {
             ])
     }
 
+    @Test("a trim reports the feedback it deleted with its impressions, so a running count matches the stored one")
+    func trimReportsEvictedFeedback() throws {
+        let temporary = try TemporaryDirectory("store-evicted-feedback")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        var running = 0
+        for i in 0..<6 {
+            let result = try store.commitOnline(
+                impressions: [Self.impression("i\(i)")], keep: 2,
+                feedback: [
+                    .init(impressionId: "i\(i)", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: false),
+                    .init(impressionId: "i\(i)", item: 2, click: 0, dwell: nil, createdMs: 2_000, toLearn: false),
+                ])
+            running += result.feedbackNew.filter { $0 }.count - result.feedbackEvicted
+        }
+        // Two impressions kept, each with two events: the running figure is the stored one a restart counts.
+        let stored = try store.onlineCounts()
+        #expect(stored.impressions == 2 && stored.feedback == 4 && running == 4)
+    }
+
     @Test("a new lineage marks every event learnt")
     func markAll() throws {
         let temporary = try TemporaryDirectory("store-unlearnt-all")

@@ -188,6 +188,9 @@ extension OnlineCore {
             }
         }
         impressionCount = min(impressionCount + max(0, batch.impressions - repeated.count), settings.impressionLogSize)
+        // The figure is of feedback stored: what the trim deleted with its impressions is no longer (a restart, which
+        // counts the stored rows, reads the same figure).
+        feedbackCount = max(0, feedbackCount - outcome.feedbackEvicted)
         viewDirty = true
         for (pending, new) in zip(batch.feedback, outcome.feedbackNew) {
             let request = pending.query.request

@@ -39,6 +39,10 @@ extension BrokerCore {
         }
         workers.values[known].lastSeen = now.monotonicMicros
         switch (header.command, header.isReply) {
+        case (.heartbeat, false) where header.requestProblem != nil:
+            // An undefined flag bit or a status on a heartbeat: its load frame is not applied (it keeps the worker
+            // alive, as any message does), and it is counted.
+            counters.add(.malformedWorkerMessages)
         case (.heartbeat, false) where header.flags.contains(.drain):
             // Its load frame still restates its credit (a draining worker reports slots 0): STATUS shows it.
             if let load = message.payload.first.flatMap({ try? WorkerLoad(decoding: $0) }) {
@@ -212,6 +216,11 @@ extension BrokerCore {
             var header = message.header
             header.requestId = entry.request.header.requestId
             header.attempt = entry.request.attempts
+            // A reply defines no flag, no deadline and (from a worker, which never answers BUSY) no retry hint: what
+            // a worker set there is not passed on as if the broker had said it (docs/PROTOCOL.md, "Frame 0").
+            header.flags = []
+            header.deadlineMs = 0
+            header.retryAfterMs = 0
             let queued = entry.dispatchedAt &- entry.request.acceptedAt
             header.brokerQueueMicros = UInt32(clamping: queued)
             var payload = message.payload

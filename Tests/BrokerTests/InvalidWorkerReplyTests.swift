@@ -45,6 +45,48 @@ struct InvalidWorkerReplyTests {
         #expect(h.core.counters[.invalidWorkerReplies] == 0)
     }
 
+    @Test("what a reply does not define (flags, a deadline, a retry hint) is passed on as 0, not as the worker set it")
+    func undefinedFieldsCleared() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        var header = d.message.header.reply(status: .ok, modelVersion: 1)
+        header.flags = Header.Flags(rawValue: 0x20).union(.drain).union(.exactVersion)
+        header.deadlineMs = 12_345
+        header.retryAfterMs = 999
+        header.computeMicros = 17
+        h.feed(
+            .worker(
+                identity: d.identity, frames: [header.encoded(), Tensor(rows: 1, cols: 1, values: [0.25]).encoded()],
+                peerAddress: nil))
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .ok && reply.header.flags == [])
+        #expect(reply.header.deadlineMs == 0 && reply.header.retryAfterMs == 0)
+        // What a reply does carry is kept: the worker's own timing.
+        #expect(reply.header.computeMicros == 17)
+    }
+
+    @Test("a heartbeat with an undefined flag or a status is counted and its load is not applied")
+    func malformedHeartbeat() throws {
+        var h = CoreHarness()
+        h.registerWorker(Self.worker, slots: 4, version: 1)
+        var header = Header(command: .heartbeat, modelVersion: 1)
+        header.flags = Header.Flags(rawValue: 0x4)
+        h.feed(
+            .worker(
+                identity: Self.worker, frames: [header.encoded(), WorkerLoad(slots: 99, queued: 0).encoded()],
+                peerAddress: nil))
+        #expect(h.core.counters[.malformedWorkerMessages] == 1)
+        #expect(h.core.statusDocument(now: h.now).workers.first?.slots == 4)
+        var withStatus = Header(command: .heartbeat, modelVersion: 1)
+        withStatus.status = .internal
+        h.feed(
+            .worker(
+                identity: Self.worker, frames: [withStatus.encoded(), WorkerLoad(slots: 99, queued: 0).encoded()],
+                peerAddress: nil))
+        #expect(h.core.counters[.malformedWorkerMessages] == 2)
+        #expect(h.core.statusDocument(now: h.now).workers.first?.slots == 4 && h.core.liveWorkerCount == 1)
+    }
+
     @Test(
         "a reply under a version the worker does not serve is INTERNAL, never forwarded under that number",
         arguments: [UInt64(0), 2, 99, 1 << 63])

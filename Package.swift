@@ -318,7 +318,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
         .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
-        .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire"]),
+        .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire", "RecTestKit"]),
         .testTarget(
             name: "BrokerTests",
             dependencies: [

@@ -118,7 +118,17 @@ public final class RecPoolClient: Sendable {
     /// Like ``roundTrip(_:timeoutMs:)``, but an error status becomes ``ClientError/server(status:message:retryAfterMs:)``.
     public func call(_ request: WireMessage, timeoutMs: UInt64? = nil) async throws(ClientError) -> WireMessage {
         let reply = try await roundTrip(request, timeoutMs: timeoutMs)
+        // A reply to another command (a RECOMMEND reply to a SCORE) is a broken reply, whatever it holds.
+        guard reply.header.command == request.header.command else {
+            throw .protocolViolation(
+                .unexpectedCommand("a \(reply.header.command.name) reply to a \(request.header.command.name) request"))
+        }
         guard reply.header.status == .ok else {
+            // An error reply carries exactly one payload frame, its message (docs/PROTOCOL.md, "Status codes").
+            guard reply.payload.count == 1 else {
+                throw .protocolViolation(
+                    .errorReplyFrames(status: reply.header.status.name, payloadFrames: reply.payload.count))
+            }
             throw .server(
                 status: reply.header.status, message: reply.errorText ?? "", retryAfterMs: reply.header.retryAfterMs)
         }
@@ -138,14 +148,17 @@ public final class RecPoolClient: Sendable {
         version.apply(to: &header)
         let reply = try await call(WireMessage(header: header, payload: [rows.encoded()]), timeoutMs: timeoutMs)
         guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
+        guard reply.payload.count == 1 else {
+            throw .protocolViolation(.tooManyFrames(count: reply.payload.count + 1, limit: 2))
+        }
         let tensor: Tensor
         do {
             tensor = try Tensor(decoding: frame, requireFinite: false)
         } catch {
             throw .protocolViolation(error)
         }
-        guard tensor.rows == rows.rows else {
-            throw .protocolViolation(.tensorSizeMismatch(rows: tensor.rows, cols: tensor.cols, bytes: frame.count))
+        guard tensor.rows == rows.rows, tensor.cols == 1 else {
+            throw .protocolViolation(.scoreShape(rows: tensor.rows, cols: tensor.cols, expectedRows: rows.rows))
         }
         return Scores(
             modelVersion: reply.header.modelVersion, values: tensor.values, timings: ReplyTimings(reply.header))
@@ -173,6 +186,9 @@ public final class RecPoolClient: Sendable {
         version.apply(to: &header)
         let reply = try await call(WireMessage(header: header, payload: [document]), timeoutMs: timeoutMs)
         guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
+        guard reply.payload.count == 1 else {
+            throw .protocolViolation(.tooManyFrames(count: reply.payload.count + 1, limit: 2))
+        }
         return (frame, reply.header.modelVersion)
     }
 
@@ -180,6 +196,9 @@ public final class RecPoolClient: Sendable {
     public func status(timeoutMs: UInt64? = nil) async throws(ClientError) -> StatusDocument {
         let reply = try await call(WireMessage(header: Header(command: .status)), timeoutMs: timeoutMs)
         guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
+        guard reply.payload.count == 1 else {
+            throw .protocolViolation(.tooManyFrames(count: reply.payload.count + 1, limit: 2))
+        }
         do {
             return try WireJSON.decode(StatusDocument.self, from: frame)
         } catch {
@@ -201,6 +220,9 @@ extension RecPoolClient {
         if let bytes { payload.append(bytes) }
         let reply = try await call(WireMessage(header: Header(command: .control), payload: payload), timeoutMs: timeoutMs)
         guard let frame = reply.payload.first else { throw .protocolViolation(.missingFrames(expected: 2, got: 1)) }
+        guard reply.payload.count == 1 else {
+            throw .protocolViolation(.tooManyFrames(count: reply.payload.count + 1, limit: 2))
+        }
         do {
             return try WireJSON.decode(type, from: frame)
         } catch {

@@ -139,7 +139,9 @@ public struct Header: Sendable, Hashable {
     /// Decodes a header frame.
     /// - Throws: ``WireError`` naming what is wrong: length, magic, version, command or status.
     public init(decoding frame: [UInt8]) throws(WireError) {
-        guard frame.count >= 4, Array(frame[0..<3]) == Header.magic else { throw .badMagic }
+        guard frame.count >= 3, Array(frame[0..<3]) == Header.magic else { throw .badMagic }
+        // The magic alone, with no version byte: the frame is too short, not another protocol.
+        guard frame.count >= 4 else { throw .badHeaderLength(frame.count) }
         guard frame[3] == Header.currentVersion else { throw .unsupportedVersion(frame[3]) }
         guard frame.count == Header.size else { throw .badHeaderLength(frame.count) }
         var reader = ByteReader(frame, offset: 4)

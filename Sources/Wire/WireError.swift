@@ -44,6 +44,10 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
     case badPack(String)
     /// A fixed-size payload has the wrong length.
     case badPayloadLength(expected: Int, got: Int)
+    /// A SCORE reply's score tensor is not `rows × 1` for the request's rows.
+    case scoreShape(rows: Int, cols: Int, expectedRows: Int)
+    /// An error reply does not carry exactly one payload frame, its message.
+    case errorReplyFrames(status: String, payloadFrames: Int)
 
     /// The status an error reply should carry.
     public var status: Status {
@@ -80,6 +84,10 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badDocument(let why): "malformed JSON document: \(why)"
         case .badPack(let why): "malformed parameter pack: \(why)"
         case .badPayloadLength(let expected, let got): "payload has \(got) bytes, expected \(expected)"
+        case .scoreShape(let rows, let cols, let expectedRows):
+            "a \(rows)×\(cols) score tensor for \(expectedRows) row\(expectedRows == 1 ? "" : "s") (expected \(expectedRows)×1)"
+        case .errorReplyFrames(let status, let frames):
+            "a \(status) reply with \(frames) payload frames instead of one message"
         }
     }
 }

@@ -41,6 +41,9 @@ struct HeaderTests {
         var bytes = Header(command: .score).encoded()
         bytes[0] = 0x58
         #expect(throws: WireError.badMagic) { try Header(decoding: bytes) }
+        // The magic alone is a frame too short, not another protocol; fewer bytes than the magic are not RecPool's.
+        #expect(throws: WireError.badHeaderLength(3)) { try Header(decoding: Array("RPL".utf8)) }
+        #expect(throws: WireError.badMagic) { try Header(decoding: Array("RP".utf8)) }
         bytes = Header(command: .score).encoded()
         bytes[3] = 2
         #expect(throws: WireError.unsupportedVersion(2)) { try Header(decoding: bytes) }

@@ -528,8 +528,7 @@ private struct Shell {
                     }
                 } else if case .client(let identity, let message, _) = input {
                     let reply = WireMessage.errorReply(
-                        to: message.header, status: .badRequest,
-                        message: "this broker keeps no durable state; start it with --state-dir to train and manage models")
+                        to: message.header, status: .badRequest, message: BrokerReactor.statelessRefusal(message))
                     core.controlAnswered(identity: identity, frames: reply.frames())
                     actions.append(.sendToClient(identity: identity, frames: reply.frames()))
                 } else if case .heldImpression(let worker, _, let client, let frames) = input {
@@ -555,5 +554,28 @@ struct HeldFrame: PayloadFrame {
 
     func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         frame.withUnsafeBytes(body)
+    }
+}
+
+extension BrokerReactor {
+    /// Why a broker without `--state-dir` refuses what only its control plane answers, naming what the request needs:
+    /// FEEDBACK and the online operations need online learning (`--online` with `--state-dir`); the rest (jobs,
+    /// the registry, catalogues) need the state directory.
+    static func statelessRefusal(_ message: WireMessage) -> String {
+        let needsOnline: Bool
+        if message.header.command == .feedback {
+            needsOnline = true
+        } else if let frame = message.payload.first, frame.count <= ControlRequest.maximumDocumentBytes,
+            let request = try? WireJSON.decodeRequest(ControlRequest.self, from: frame),
+            let operation = ControlOperation(rawValue: request.op)
+        {
+            needsOnline = operation.owner == .online
+        } else {
+            needsOnline = false
+        }
+        return needsOnline
+            ? "this broker keeps no durable state, so it logs no impressions and takes no feedback: start it with "
+                + "--online and --state-dir"
+            : "this broker keeps no durable state; start it with --state-dir to train and manage models"
     }
 }

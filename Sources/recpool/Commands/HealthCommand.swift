@@ -81,7 +81,7 @@ struct HealthCommand: AsyncParsableCommand {
             _ = try await client.recommend(document: Array(#"{"candidates":[0],"top":1}"#.utf8), timeoutMs: timeoutMs)
         } catch {
             guard case .server(let status, let message, _) = error else { throw error }
-            throw CommandFailure("unhealthy: RECOMMEND is answered \(status): \(message)")
+            throw CommandFailure("unhealthy: RECOMMEND is answered \(status.name): \(message)")
         }
     }
 

@@ -1,0 +1,26 @@
+import RecWire
+import Testing
+
+@testable import Broker
+
+/// A broker without `--state-dir` names what a refused request needs: FEEDBACK and the online operations need online
+/// learning, the rest the state directory (it said "to train and manage models" to a FEEDBACK).
+@Suite("A broker without a state directory says what a request needs")
+struct StatelessRefusalTests {
+    static func control(_ op: String) -> WireMessage {
+        WireMessage(header: Header(command: .control), payload: [Array("{\"op\":\"\(op)\"}".utf8)])
+    }
+
+    @Test("FEEDBACK and the online operations need --online and --state-dir", arguments: ["online", "impressions", "online_sync"])
+    func online(op: String) {
+        #expect(BrokerReactor.statelessRefusal(Self.control(op)).contains("--online and --state-dir"))
+        let feedback = WireMessage(header: Header(command: .feedback), payload: [Array("{}".utf8)])
+        #expect(BrokerReactor.statelessRefusal(feedback).contains("takes no feedback"))
+    }
+
+    @Test("jobs, the registry and catalogues need --state-dir", arguments: ["train", "models", "catalogues", "nope"])
+    func stateful(op: String) {
+        let text = BrokerReactor.statelessRefusal(Self.control(op))
+        #expect(text.contains("start it with --state-dir") && !text.contains("--online"))
+    }
+}

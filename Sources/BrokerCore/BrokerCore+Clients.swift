@@ -80,6 +80,7 @@ extension BrokerCore {
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound, .policyState, .learn, .policy,
             .policyPull, .catalogue, .catalogueState:
+            counters.add(.invalidRequests)
             answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
         }
     }

@@ -115,10 +115,16 @@ public struct BrokerCounters: Sendable, Hashable {
     }
 
     /// Counts a request received from a client, by command, whatever its outcome (a request whose
-    /// header does not decode is counted in `malformed_client_messages` only).
+    /// header does not decode is counted in `malformed_client_messages` only). Only the client commands have a
+    /// count (`requests_score` … `requests_cancel`, the `service` labels of `recpool_broker_requests_total`): a
+    /// worker's command sent to the frontend is answered BAD_REQUEST and counted with the invalid requests.
     public mutating func request(_ command: Command) {
+        guard Self.clientCommands.contains(command) else { return }
         requests[Int(command.rawValue)] &+= 1
     }
+
+    /// The commands a client sends.
+    static let clientCommands: Set<Command> = [.score, .recommend, .feedback, .status, .control, .cancel]
 
     /// A counter's value.
     public subscript(counter: BrokerCounter) -> UInt64 { slots[Self.index[counter]!] }

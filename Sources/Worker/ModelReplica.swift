@@ -74,8 +74,7 @@ public struct ModelReplica: Sendable {
     /// - Throws: the checkpoint's typed error, naming what is wrong with the file; ``ReplicaError`` for a checkpoint
     ///   of another kind, with more than one output, or whose feature specification does not decode or fit.
     public static func load(checkpointPath path: String) throws -> ModelReplica {
-        let bytes = try Checkpoint.readRawFile(path)
-        let checkpoint = try Checkpoint(decoding: bytes)
+        let (bytes, checkpoint) = try Checkpoint.decodeFile(path)
         guard case .mlp(let mlp) = checkpoint.model else {
             throw ReplicaError.notAnMLP(path: path)
         }

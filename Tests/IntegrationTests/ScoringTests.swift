@@ -211,7 +211,17 @@ struct CheckpointServingTests {
         try Data("RECPOOLM garbage".utf8).write(to: path)
         let result = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", path.path])
         #expect(result.code != 0)
-        #expect(result.stderr.contains("cannot load model"))
+        // The message names the file, as every command reading a checkpoint does.
+        #expect(result.stderr.contains("cannot load model") && result.stderr.contains(path.path), "\(result.stderr)")
+        for arguments in [
+            ["predict", "--model", path.path, "--input", path.path],
+            // Checked before connecting: a broker that cannot be reached does not hide the damaged file.
+            ["import", "--model", path.path, "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "500"],
+        ] {
+            let command = try runTool("recpool", arguments)
+            #expect(command.code == 2, "\(arguments[0]): \(command.stderr)")
+            #expect(command.stderr.contains("\(path.path): checkpoint"), "\(arguments[0]): \(command.stderr)")
+        }
     }
 }
 

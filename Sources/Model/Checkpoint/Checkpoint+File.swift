@@ -17,10 +17,23 @@ extension Checkpoint {
     }
 
     /// Reads and decodes a checkpoint file.
-    /// - Throws: ``CheckpointError/io(path:operation:errno:)`` if the file cannot be read, or any
-    ///   decoding error from ``init(decoding:)``.
+    /// - Throws: ``CheckpointError/io(path:operation:errno:)`` if the file cannot be read, or
+    ///   ``CheckpointError/inFile(path:_:)`` naming the file with the decoding error from ``init(decoding:)``.
     public static func read(fromFile path: String) throws(CheckpointError) -> Checkpoint {
-        try Checkpoint(decoding: readRawFile(path))
+        try decodeFile(path).checkpoint
+    }
+
+    /// Reads a checkpoint file and decodes it, keeping its bytes (whose SHA-256 names the model).
+    /// - Throws: ``CheckpointError/io(path:operation:errno:)`` if the file cannot be read, or
+    ///   ``CheckpointError/inFile(path:_:)``: the decoding error, naming the file (a bare "checkpoint truncated"
+    ///   does not say which of a command's files it is).
+    public static func decodeFile(_ path: String) throws(CheckpointError) -> (bytes: [UInt8], checkpoint: Checkpoint) {
+        let bytes = try readRawFile(path)
+        do {
+            return (bytes, try Checkpoint(decoding: bytes))
+        } catch {
+            throw .inFile(path: path, error)
+        }
     }
 }
 

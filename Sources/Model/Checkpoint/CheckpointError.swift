@@ -19,6 +19,8 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
     case weightCountMismatch(expected: Int, found: Int)
     /// The file could not be opened, read, written, synced or renamed (`errno` kept).
     case io(path: String, operation: String, errno: Int32)
+    /// The file at `path` was read but does not decode, for the reason given.
+    indirect case inFile(path: String, CheckpointError)
 
     /// A one-line explanation naming the problem.
     public var description: String {
@@ -32,6 +34,7 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .bodyTooShort(let f): "checkpoint body ends inside field \(f)"
         case .weightCountMismatch(let e, let f): "checkpoint holds \(f) weights, architecture needs \(e)"
         case .io(let p, let op, let e): "cannot \(op) \(p): \(errnoDescription(e))"
+        case .inFile(let p, let error): "\(p): \(error)"
         }
     }
 }

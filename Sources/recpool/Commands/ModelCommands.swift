@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecModel
 import RecTransport
 import RecWire
 
@@ -96,6 +97,13 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let data = Data(try FileProblem.read(model))
+            // Checked here, as `catalogue upload` checks its file: a damaged checkpoint is named as the file it is
+            // (exit 2), not as "frame 2" in the broker's refusal, nor hidden behind an unreachable broker.
+            do throws(CheckpointError) {
+                _ = try Checkpoint(decoding: [UInt8](data))
+            } catch {
+                throw CheckpointError.inFile(path: model, error)
+            }
             let client = try await connection.connect()
             defer { client.close() }
             let registered = try await client.control(ControlRequest(.importModel), bytes: [UInt8](data), as: ModelView.self)

@@ -28,8 +28,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let bytes = try Checkpoint.readRawFile(model)
-            let checkpoint = try Checkpoint(decoding: bytes)
+            let (bytes, checkpoint) = try Checkpoint.decodeFile(model)
             // A DQN scores every item of a session per row (one output per item), not one score per row.
             guard case .mlp = checkpoint.model else {
                 throw CommandFailure(

@@ -82,6 +82,22 @@ struct CheckpointTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["model.rpm"])
     }
 
+    @Test("a file that does not decode is named with its reason, the error's own case kept inside")
+    func undecodableFileIsNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("half.rpm").path
+        let bytes = Self.mlp.encoded()
+        FileManager.default.createFile(atPath: path, contents: Data(bytes.prefix(bytes.count / 2)))
+        #expect(throws: CheckpointError.inFile(path: path, .truncated(expected: bytes.count, actual: bytes.count / 2))) {
+            try Checkpoint.read(fromFile: path)
+        }
+        #expect(
+            CheckpointError.inFile(path: path, .checksumMismatch).description
+                == "\(path): checkpoint corrupted: SHA-256 checksum mismatch")
+    }
+
     @Test("a missing file is an I/O error naming the path and ENOENT")
     func missingFile() {
         #expect(throws: CheckpointError.io(path: "/nonexistent/x.rpm", operation: "open", errno: ENOENT)) {

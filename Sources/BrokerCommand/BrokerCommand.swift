@@ -236,7 +236,7 @@ struct BrokerCommand: AsyncParsableCommand {
         // A state directory this start creates is removed again when the start fails: the reactor does so for its own
         // bind and store failures; a metrics address in use fails the start after the reactor bound (nothing was
         // announced, so nothing was acknowledged), and is handled here.
-        let createdStateDir = stateDir.flatMap { FileManager.default.fileExists(atPath: $0) ? nil : $0 }
+        let created = stateDir.map(StateDirectoryCreation.init(stateDirectory:))
         do {
             try await group.run()
         } catch let error as BrokerError {
@@ -249,8 +249,8 @@ struct BrokerCommand: AsyncParsableCommand {
             }
         } catch {
             logger.critical("stopped", metadata: ["error": "\(error)"])
-            if error is MetricsEndpoint.EndpointError, let createdStateDir, await metricsService?.listening.wait() == false {
-                try? FileManager.default.removeItem(atPath: createdStateDir)
+            if error is MetricsEndpoint.EndpointError, let created, await metricsService?.listening.wait() == false {
+                created.undo()
             }
             throw DaemonExit.code(for: error)
         }

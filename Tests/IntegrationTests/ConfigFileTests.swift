@@ -157,6 +157,20 @@ struct ConfigFileTests {
             ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", state])
         #expect(takenExisting.code == 69, "\(takenExisting.stderr)")
         #expect(FileManager.default.fileExists(atPath: state + "/note"))
+        // Every folder of a path the start created goes, not only the last; an empty one that existed is left empty.
+        let nested = state + "-nested/b/c"
+        let takenNested = try runTool(
+            "recpool-broker",
+            ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", nested])
+        #expect(takenNested.code == 69, "\(takenNested.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "-nested"), "\(state)-nested was left behind")
+        let empty = state + "-empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let takenEmpty = try runTool(
+            "recpool-broker",
+            ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", empty])
+        #expect(takenEmpty.code == 69, "\(takenEmpty.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty) == [], "the start's files were left in \(empty)")
         // The metrics address too (docs/OPERATIONS.md, "Exit codes"), and it is never logged as listening.
         let port = try #require(cluster.endpoints.frontend.split(separator: ":").last.map(String.init))
         let metricsTaken = try runTool(

@@ -112,6 +112,23 @@ struct CatalogueAcknowledgementTests {
         #expect(view.version == 1 && view.items == 3 && view.active == 3 && view.confirmed == true)
     }
 
+    @Test(
+        "a stored count that is not its catalogue's stops the start naming the column, never shown as stored",
+        arguments: [("items", "81", "81, but its stored catalogue holds 3"), ("active", "2", "2, but its stored catalogue holds 3")])
+    func countsCheckedAtStart(column: String, value: String, problem: String) throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        try h.damage("UPDATE catalogue_versions SET \(column) = \(value) WHERE version = 1")
+        #expect(
+            throws: StoreError.corruptColumn(table: "catalogue_versions", row: "version = 1", column: column, problem: problem)
+        ) {
+            _ = try CatalogueCoordinator(
+                store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
+                emit: { _ in })
+        }
+    }
+
     @Test("a change whose record cannot be read back when it is acknowledged gets INTERNAL naming the failure")
     func unreadableRecordIsAnswered() throws {
         let h = try CatalogueHarness()

@@ -44,7 +44,17 @@ final class CatalogueCoordinator {
         rollout.timeoutMs = confirmTimeoutMs
         if let record = try store.catalogue(nil) {
             let bytes = try store.blobs.get(record.sha256)
-            latest = (record, try ItemCatalogue(canonical: bytes), bytes)
+            let catalogue = try ItemCatalogue(canonical: bytes)
+            // The record's counts are what `catalogue show` and `catalogues` print: they must be the blob's.
+            for (column, stored, loaded) in [
+                ("items", record.items, catalogue.count), ("active", record.active, catalogue.activeCount),
+                ("width", record.width, catalogue.width),
+            ] where stored != loaded {
+                throw StoreError.corruptColumn(
+                    table: "catalogue_versions", row: "version = \(record.version)", column: column,
+                    problem: "\(stored), but its stored catalogue holds \(loaded)")
+            }
+            latest = (record, catalogue, bytes)
         }
         rollout.start(latest: latest?.record.version)
     }

@@ -224,7 +224,9 @@ public final class BrokerReactor: Sendable {
     }
 
     private func loop(frontend: ZMQSocket, backend: ZMQSocket, control: ControlPlane?) throws(ZMQError) {
-        var core = BrokerCore(configuration: settings.configuration, now: Self.now())
+        var configuration = settings.configuration
+        configuration.keepsRegistry = control != nil
+        var core = BrokerCore(configuration: configuration, now: Self.now())
         var poller = ZMQPoller([
             PollItem(socket: frontend), PollItem(socket: backend), PollItem(fileDescriptor: wakeup.fileDescriptor),
         ])
@@ -574,7 +576,8 @@ extension BrokerReactor {
         return needsOnline
             ? "this broker keeps no durable state, so it logs no impressions and takes no feedback: start it with "
                 + "--online and --state-dir"
-            : "this broker keeps no durable state; start it with --state-dir to train and manage models"
+            : "this broker keeps no durable state; start it with --state-dir to train and manage models and to keep "
+                + "catalogues"
     }
 }
 

@@ -21,6 +21,9 @@ public struct BrokerConfiguration: Sendable, Hashable {
     /// Enforce per-message roles from the authenticated ZAP `User-Id` (on when CURVE keys are
     /// configured): see ``AccessPolicy``.
     public var enforceRoles = false
+    /// Whether the broker keeps a model registry (a `--state-dir`): without one, a worker's claimed version is
+    /// checked against nothing, and `status` says `unchecked`.
+    public var keepsRegistry = false
     /// Limits on every inbound message.
     public var limits: WireLimits = .standard
     /// The most payload bytes the broker holds for one service's requests, queued or in flight

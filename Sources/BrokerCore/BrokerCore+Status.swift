@@ -6,7 +6,7 @@ extension BrokerCore {
     /// registry holds, `unverified` for a claimed version it does not, `unchecked` for a claimed version on a broker
     /// without a registry (nothing to check it against), `file` or `seeded` for version 0.
     func modelSource(of worker: WorkerRecord) -> String {
-        if worker.modelVersion != 0 && registeredModels == nil { return "unchecked" }
+        if worker.modelVersion != 0 && !configuration.keepsRegistry { return "unchecked" }
         return holdsClaimedVersion(worker) ? worker.modelSource : "unverified"
     }
 

@@ -120,7 +120,7 @@ public struct BrokerCore: Sendable {
                 into: &actions)
         case .rollout(let version, let frames):
             rollout = (version, frames)
-            if frames.count >= 2, let notice = try? WireJSON.decode(WeightsNotice.self, from: frames[1]) {
+            if frames.count >= 2, let notice = try? WireJSON.decodeRequest(WeightsNotice.self, from: frames[1]) {
                 rolledOutSHA[version] = notice.sha256
             }
             // Every worker hears a new rollout, also one that reports its version already: it may be building

@@ -26,7 +26,7 @@ struct RankedItemsReply: Decodable {
     static func problem(_ frame: [UInt8], headerVersion: UInt64) -> String? {
         let reply: RankedItemsReply
         do {
-            reply = try WireJSON.decode(RankedItemsReply.self, from: frame)
+            reply = try WireJSON.decodeRequest(RankedItemsReply.self, from: frame)
         } catch {
             return "its ranking does not decode: \(error)"
         }

@@ -30,10 +30,34 @@ public enum ConfigReport {
         return lines.joined(separator: "\n")
     }
 
-    /// A TOML literal: integers and booleans bare, everything else a quoted string.
+    /// A TOML literal of a value that is not text: integers, floats (`0.02`, `1e-3`) and booleans bare, everything
+    /// else (an enumeration's name, a duration such as `10s`) a quoted string.
     static func literal(_ text: String) -> String {
-        if Int(text) != nil || text == "true" || text == "false" { return text }
+        if Int(text) != nil || text == "true" || text == "false" || isTOMLFloat(text) { return text }
         return quoted(text)
+    }
+
+    /// Whether `text` is a finite TOML 1.0 float as written (`0.02`, `-1.5e3`, `1e-3`; not `.5`, `1.` or `inf`).
+    static func isTOMLFloat(_ text: String) -> Bool {
+        guard let value = Double(text), value.isFinite else { return false }
+        var rest = Substring(text)
+        if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+        let integer = rest.prefix { $0.isASCII && $0.isNumber }
+        guard !integer.isEmpty, integer == "0" || integer.first != "0" else { return false }
+        rest = rest.dropFirst(integer.count)
+        if rest.first == "." {
+            let fraction = rest.dropFirst().prefix { $0.isASCII && $0.isNumber }
+            guard !fraction.isEmpty else { return false }
+            rest = rest.dropFirst(1 + fraction.count)
+        }
+        if rest.first == "e" || rest.first == "E" {
+            rest = rest.dropFirst()
+            if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+            let exponent = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !exponent.isEmpty else { return false }
+            rest = rest.dropFirst(exponent.count)
+        }
+        return rest.isEmpty
     }
 
     /// A TOML basic string holding `text`.

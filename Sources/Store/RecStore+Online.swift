@@ -255,7 +255,8 @@ extension RecStore {
     /// Marks every stored feedback event consumed (a new policy lineage does not learn another catalogue's events).
     /// - Throws: ``StoreError`` when the write fails.
     public func markAllLearnt() throws(StoreError) {
-        try write { db in try db.execute(sql: "UPDATE feedback SET unlearnt = 0 WHERE unlearnt = 1") }
+        // Damaged flags too (anything but 0): a new lineage learns none of the old events, so none is named again.
+        try write { db in try db.execute(sql: "UPDATE feedback SET unlearnt = 0 WHERE unlearnt IS NOT 0") }
     }
 
     /// The feedback events no finished sync consumed, in the order they were stored, with their impressions' records.

@@ -21,12 +21,12 @@ public enum WireJSON {
         }
     }
 
-    /// The most object keys a request document from a peer may hold, all objects counted (``decodeRequest(_:from:)``).
-    /// No request RecPool defines comes near it (a RECOMMEND's `user_features` hold one key per user feature; its
-    /// candidates are an array), while a document of a million unknown keys, within the 16 MiB message limit, took
-    /// seconds to decode: a thread that must answer heartbeats (the broker's reactor, a worker's session) would
-    /// have stalled on it.
-    public static let requestKeyLimit = 4_096
+    /// The most object keys a request document from a peer may hold, all objects counted (``decodeRequest(_:from:)``):
+    /// 65,536. A RECOMMEND's view history counts two per event (`item`, `seconds`), so a history of up to about
+    /// 32,000 views fits; a document of a million unknown keys, within the 16 MiB message limit, took seconds to
+    /// decode, and a thread that must answer heartbeats (the broker's reactor, a worker's session) stalled on it.
+    /// The first pass over the bytes stops at the first key past the limit.
+    public static let requestKeyLimit = 1 << 16
 
     /// Decodes a document from a frame.
     /// - Parameter keyLimit: the most object keys the document may hold (nil: no limit). The limit is checked in the
@@ -41,7 +41,8 @@ public enum WireJSON {
         case .duplicate(let key):
             throw .badDocument("the key `\(key)` appears twice in one object; each key may appear once")
         case .tooManyKeys(let limit):
-            throw .badDocument("the document holds more than \(limit) keys; no request has so many")
+            throw .badDocument(
+                "the document holds more than \(limit) object keys, the most a request may hold (a view event counts two)")
         case nil:
             break
         }
@@ -54,7 +55,8 @@ public enum WireJSON {
         }
     }
 
-    /// Decodes a request document a peer sent (a client's CONTROL, RECOMMEND or FEEDBACK, a worker's READY): ``decode(_:from:keyLimit:)``
+    /// Decodes a document a peer sent (a client's CONTROL, RECOMMEND or FEEDBACK; a worker's READY or model ranking
+    /// read on the broker's reactor): ``decode(_:from:keyLimit:)``
     /// with at most ``requestKeyLimit`` keys, so that its cost is bounded by its bytes, never by its number of keys.
     /// - Throws: ``WireError/badDocument(_:)``.
     public static func decodeRequest<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {

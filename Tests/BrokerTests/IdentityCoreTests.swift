@@ -120,7 +120,7 @@ struct IdentityCoreTests {
 
     @Test("a file model is shown unregistered with its hash; after WEIGHTS it is the registry's version")
     func fileModelStatus() {
-        var h = CoreHarness()
+        var h = CoreHarness { $0.keepsRegistry = true }
         Self.register(&h, narrow, id: "f", width: 2, version: 0, sha: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
         var worker = h.core.statusDocument(now: h.now).workers[0]
         #expect(worker.modelVersion == 0 && worker.modelSource == "file" && worker.modelSha256 == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
@@ -206,7 +206,10 @@ struct ClaimedVersionTests {
 
     @Test("a worker claiming version 1 with other weights than the registry's v1 takes no work and is sent the promoted weights")
     func mismatchedClaim() throws {
-        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        var h = CoreHarness {
+            $0.noWorkerTimeoutMs = 500
+            $0.keepsRegistry = true
+        }
         h.core.registeredModels = [1: "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"]
         let weights = [
             Header(command: .weights, modelVersion: 1).encoded(),

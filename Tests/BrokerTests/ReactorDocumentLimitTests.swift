@@ -38,7 +38,8 @@ struct ReactorDocumentLimitTests {
     func tooManyKeys() {
         let document = Self.manyKeys(WireJSON.requestKeyLimit)  // op + the extra keys: one more than the limit
         #expect(document.count <= ControlRequest.maximumDocumentBytes)
-        #expect(throws: WireError.badDocument("the document holds more than 4096 keys; no request has so many")) {
+        #expect(throws: WireError.badDocument(
+            "the document holds more than 65536 object keys, the most a request may hold (a view event counts two)")) {
             try WireJSON.decodeRequest(ControlRequest.self, from: document)
         }
         // At the limit the document is read, and its unknown key is what is refused.

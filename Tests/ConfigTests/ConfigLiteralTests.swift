@@ -31,5 +31,16 @@ struct ConfigLiteralTests {
         let reloaded = try ConfigResolver.resolve(catalog: catalog, table: "worker", arguments: [], environment: [:], file: saved)
         #expect(reloaded.arguments.contains("--id=7") && reloaded.arguments.contains("--allow=true"), "\(reloaded.arguments)")
     }
-}
 
+    @Test(
+        "a number that is not text prints as a TOML number (epsilon = 0.02, not \"0.02\"); other forms stay strings",
+        arguments: [
+            ("0.02", "0.02"), ("-1.5e3", "-1.5e3"), ("1e-3", "1e-3"), ("4096", "4096"), (".5", "\".5\""),
+            ("1.", "\"1.\""), ("inf", "\"inf\""), ("010.5", "\"010.5\""), ("softmax", "\"softmax\""), ("10s", "\"10s\""),
+        ])
+    func numbersPrintBare(text: String, literal: String) throws {
+        #expect(ConfigReport.literal(text) == literal)
+        // Either way the line parses as TOML.
+        _ = try ConfigFile.parse("[broker]\nkey = \(literal)\n", path: "saved.toml")
+    }
+}

@@ -56,12 +56,18 @@ struct ReplyPathTests {
     }
 
     @Test("a RECOMMEND document of more keys than any request holds is refused before it is decoded")
-    func recommendKeyLimit() {
+    func recommendKeyLimit() throws {
         // The session thread answers RECOMMEND and must never stall: a million unknown keys took seconds to decode.
         // Both RECOMMEND paths (the replica's recommender and the online policy) decode the query this way.
         var text = "{\"top\":3"
         for i in 0...WireJSON.requestKeyLimit { text += ",\"k\(i)\":1" }
-        #expect(throws: WireError.badDocument("the document holds more than 4096 keys; no request has so many")) {
+        // A long view history is well within the limit: 10,000 events are 20,000 keys.
+        let history = (0..<10_000).map { "{\"item\":\($0 % 40),\"seconds\":1}" }.joined(separator: ",")
+        let query = try WireJSON.decodeRequest(
+            RecommendQuery.self, from: Array("{\"top\":3,\"events\":[\(history)]}".utf8))
+        #expect(query.events.count == 10_000)
+        #expect(throws: WireError.badDocument(
+            "the document holds more than 65536 object keys, the most a request may hold (a view event counts two)")) {
             try WireJSON.decodeRequest(RecommendQuery.self, from: Array((text + "}").utf8))
         }
     }

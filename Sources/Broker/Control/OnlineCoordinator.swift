@@ -142,7 +142,9 @@ final class OnlineCoordinator: ControlShell {
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
         case .success(let policy):
             resumed = policy
-        case .failure(let error) where relation != .unrelated && storedSpec == configuredSpec:
+        case .failure(let error)
+        where relation != .unrelated && storedSpec == configuredSpec
+            && sameItemWidth(storedCatalogue: row.catalogueVersion):
             // The same spec over the same catalogue's rows (or rows that extend them) gives weights of one shape:
             // a stored pack that does not fit them is damaged (a vector missing or cut short), never another
             // lineage. It is refused, not replaced by the untrained policy, which would throw away what the pool
@@ -261,6 +263,17 @@ final class OnlineCoordinator: ControlShell {
     /// How the catalogue this broker is configured to serve relates to the registry's catalogue version `stored`,
     /// judged by their rows' item ids (rows never move), not by version numbers: an upload is a later number whose
     /// rows may have moved.
+    /// Whether the stored version's catalogue encodes items in as many columns as the configured one: the same ids
+    /// under another encoding (an upload with a column more) give weights of another shape, a new lineage rather
+    /// than damage. Unreadable counts as "not known to match".
+    func sameItemWidth(storedCatalogue stored: UInt64?) -> Bool {
+        guard let stored, let configured = core.settings.served else {
+            return stored == nil && core.settings.served == nil
+        }
+        guard let record = try? store.catalogue(stored) else { return false }
+        return record.width == configured.catalogue.width
+    }
+
     func catalogueRelation(stored: UInt64?) -> CatalogueRelation {
         guard let stored, let configured = core.settings.served else {
             return stored == nil && core.settings.served == nil ? .extends : .unrelated

@@ -287,10 +287,11 @@ public enum ModelEvaluation {
         let clicks = labels.filter { $0 > 0.5 }.count
         guard let t = ClassificationMetrics.bestF1Threshold(labels: labels, scores: scores), t.isFinite else {
             // The note names the one real reason: a note that a threshold was chosen would contradict it.
-            let reason =
+            let why =
                 labels.isEmpty
-                ? (place == "validation" ? "no validation rows" : "no validation rows and no evaluated rows")
-                : "no click among the \(place) rows"
+                ? "no rows" : clicks == 0 ? "no click among the \(place) rows" : "the best threshold is not finite"
+            // Chosen on the evaluated rows only for want of validation rows: the reason says both.
+            let reason = place == "validation" ? why : labels.isEmpty ? "no validation rows and no evaluated rows" : "no validation rows, and \(why)"
             notes.append("\(reason): no threshold could be chosen")
             return (nil, reason)
         }

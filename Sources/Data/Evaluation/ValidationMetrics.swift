@@ -20,7 +20,8 @@ public struct ValidationMetrics: Sendable, Codable, Equatable {
     /// Why ``threshold`` is nil (no validation rows, or no click among them); nil when it was chosen.
     public var thresholdUndefined: String? {
         guard threshold == nil else { return nil }
-        return rows == 0 ? "no validation rows" : "no click among the validation rows"
+        return rows == 0
+            ? "no validation rows" : clicks == 0 ? "no click among the validation rows" : "the best threshold is not finite"
     }
 
     /// Why ``atChosenThreshold`` is nil: no threshold was chosen; nil when it is given.

@@ -40,10 +40,10 @@ struct NullReasonTests {
         let all = try #require(report.segments.first)
         #expect(all.roc == nil && all.rocUndefined == "no positive label: one class only")
         #expect(all.ranking.allSatisfy { $0.undefined == RankingMetrics.noClick })
-        #expect(report.threshold == nil && report.thresholdUndefined == "no click among the evaluated rows")
+        #expect(report.threshold == nil && report.thresholdUndefined == "no validation rows, and no click among the evaluated rows")
         // One note, the real reason: none that says a threshold was chosen.
         #expect(!report.notes.contains { $0.contains("was chosen") }, "\(report.notes)")
-        #expect(report.notes.contains("no click among the evaluated rows: no threshold could be chosen"))
+        #expect(report.notes.contains("no validation rows, and no click among the evaluated rows: no threshold could be chosen"))
         #expect(report.html().contains("all: undefined (no positive label: one class only)"))
     }
 

@@ -319,49 +319,32 @@ struct OnlineCoordinatorTests {
         #expect(next.scaling == OnlinePolicySpec.itemScaling(for: v2.catalogue) && next.scaling?.mean.first == 500)
     }
 
-    @Test("a stored version that fits but holds non-finite statistics stops the start instead of being replaced")
-    func corruptStoredPolicyIsRefused() throws {
-        let h = try OnlineHarness()
-        let store = try RecStore(directory: h.directory)
-        let row = try #require(try store.latestPolicyVersion())
-        var pack = try ParameterPack(decoding: try store.blobs.get(row.weightsSHA))
-        let a = try #require(pack.vectors.firstIndex { $0.name == "a" })
-        pack.vectors[a].values[0] = .nan
-        var corrupt = row
-        corrupt.version = row.version + 1
-        corrupt.weightsSHA = try store.blobs.put(pack.encoded())
-        try store.savePolicyVersion(corrupt, createdMs: 2_000)
-        #expect {
-            try h.open(settings: OnlineSettings())
-        } throws: { error in
-            (error as? StoredPolicyUnusable)?.version == corrupt.version
-                && "\(error)".contains("cannot be served")
-        }
-        // Nothing was stored over it: the corrupt version is still the newest, for an operator to restore.
-        #expect(try RecStore(directory: h.directory).latestPolicyVersion()?.version == corrupt.version)
-    }
-
     @Test(
-        "a stored pack that no longer fits its own spec and catalogue (a vector missing or cut short) is refused, never a new lineage",
-        arguments: ["missing", "short"])
+        "a stored pack holding non-finite statistics, or that no longer fits its own spec and catalogue (a vector missing or cut short), stops the start; never replaced by the untrained policy",
+        arguments: ["nan", "missing", "short"])
     func damagedPackIsRefused(damage: String) throws {
         let h = try OnlineHarness()
         let store = try RecStore(directory: h.directory)
         let row = try #require(try store.latestPolicyVersion())
         var pack = try ParameterPack(decoding: try store.blobs.get(row.weightsSHA))
         let a = try #require(pack.vectors.firstIndex { $0.name == "a" })
-        if damage == "missing" { pack.vectors.remove(at: a) } else { pack.vectors[a].values.removeLast() }
+        switch damage {
+        case "nan": pack.vectors[a].values[0] = .nan
+        case "missing": pack.vectors.remove(at: a)
+        default: pack.vectors[a].values.removeLast()
+        }
         var damaged = row
         damaged.version = row.version + 1
         damaged.weightsSHA = try store.blobs.put(pack.encoded())
         try store.savePolicyVersion(damaged, createdMs: 2_000)
-        // Before, the start logged "does not fit the configured catalogue" and served the untrained policy as a new
-        // lineage, though neither the catalogue nor the spec had changed.
+        // Before, a pack that did not fit logged "does not fit the configured catalogue" and served the untrained
+        // policy as a new lineage, though neither the catalogue nor the spec had changed.
         #expect {
             try h.open(settings: OnlineSettings())
         } throws: { error in
             (error as? StoredPolicyUnusable)?.version == damaged.version && "\(error)".contains("cannot be served")
         }
+        // Nothing was stored over it: the damaged version is still the newest, for an operator to restore.
         #expect(try RecStore(directory: h.directory).latestPolicyVersion()?.version == damaged.version)
     }
 

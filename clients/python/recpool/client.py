@@ -103,7 +103,12 @@ class _Base:
 
     @staticmethod
     def _error(header: Header, payload) -> RecPoolError:
-        message = bytes(payload[0]).decode("utf-8", "replace") if payload else ""
+        # An error reply carries exactly one payload frame, its message (PROTOCOL.md, "Status codes"): one with
+        # none or several breaks the protocol, as the Swift client says too.
+        if len(payload) != 1:
+            return ProtocolViolation(
+                f"a {Status(header.status).name} reply with {len(payload)} payload frames instead of one message", header)
+        message = bytes(payload[0]).decode("utf-8", "replace")
         if not message:
             message = "(the reply carried no message)"
         return error_for(header, message)

@@ -393,3 +393,33 @@ def test_a_cancelled_job_fails_its_follow_without_printing_none():
 def test_a_fetched_checkpoint_that_is_not_the_models_is_a_protocol_violation(model, checkpoint, problem):
     with pytest.raises(recpool.ProtocolViolation, match=problem):
         ops.fetch(3).parse(reply(wire.Command.CONTROL, [json.dumps(model).encode(), checkpoint], model_version=3))
+
+
+# ---------------------------------------------------------------- error replies
+
+@pytest.mark.parametrize("frames", [0, 2])
+def test_an_error_reply_without_exactly_one_message_frame_is_a_protocol_violation(fake, frames):
+    # PROTOCOL.md, "Status codes": an error reply carries exactly one payload frame, its message. One with none was
+    # raised as BadRequest "(the reply carried no message)"; the Swift client says protocol violation, and so does
+    # this one now.
+    def answer(header, _frames):
+        if header is None:
+            return []
+        return [answer_to(header, *([b"why"] * frames), status=int(wire.Status.BAD_REQUEST))]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        with pytest.raises(recpool.ProtocolViolation, match=f"a BAD_REQUEST reply with {frames} payload frames"):
+            client.score(ROWS)
+
+
+def test_an_error_reply_with_its_message_is_the_server_error(fake):
+    def answer(header, _frames):
+        if header is None:
+            return []
+        return [answer_to(header, b"rows of 3 features", status=int(wire.Status.BAD_REQUEST))]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        with pytest.raises(recpool.BadRequest, match="rows of 3 features"):
+            client.score(ROWS)

@@ -144,6 +144,11 @@ public enum ConfigResolver {
             if entry.isText, !source.isEnvironment, !item.isString {
                 throw .invalidValue(key: entry.key, value: text, source: source, expected: "a string (in quotes)")
             }
+            // And a number option takes a TOML number: a string is a value of the wrong type (docs/OPERATIONS.md).
+            if entry.isNumber, !source.isEnvironment, item.isString {
+                throw .invalidValue(
+                    key: entry.key, value: "\"\(text)\"", source: source, expected: "a number (without quotes)")
+            }
             // One `--key=value` argument, so that a value starting with "-" (`epsilon = -0.5`) is the option's value,
             // not a flag: ArgumentParser reads `--key -0.5` as an option with no value.
             result.append("--\(entry.key)=\(text)")

@@ -22,6 +22,9 @@ public struct OptionCatalog: Sendable, Hashable {
         /// Whether its value is text (`String`, `String?`, `[String]`): a configuration file must give it a TOML
         /// string, never a number or a boolean whose text would be taken as the value.
         public var isText: Bool = false
+        /// Whether its value is a number (an integer or floating-point type): a configuration file must give it a
+        /// TOML number, never a string holding one (`queue-capacity = "4096"`).
+        public var isNumber: Bool = false
     }
 
     /// Options by key, for the command (or subcommand) the arguments select.
@@ -71,8 +74,9 @@ public struct OptionCatalog: Sendable, Hashable {
             for child in node.subcommands ?? [] { collect(child) }
         }
         collect(info)
-        let textKeys = OptionValueTypes.textKeys(
-            of: selected, described: (current.arguments ?? []).map { (kind: $0.kind, key: $0.key) })
+        let described = (current.arguments ?? []).map { (kind: $0.kind, key: $0.key) }
+        let textKeys = OptionValueTypes.textKeys(of: selected, described: described)
+        let numberKeys = OptionValueTypes.numberKeys(of: selected, described: described)
         let entries = (current.arguments ?? []).compactMap { argument -> Entry? in
             guard let key = argument.key, argument.kind != "positional" else { return nil }
             return Entry(
@@ -80,7 +84,7 @@ public struct OptionCatalog: Sendable, Hashable {
                 defaultValue: argument.defaultValue,
                 shortNames: (argument.names ?? []).filter { $0.kind == "short" }.compactMap(\.name.first),
                 negation: (argument.names ?? []).filter { $0.kind == "long" }.dropFirst().first?.name,
-                isText: textKeys.contains(key))
+                isText: textKeys.contains(key), isNumber: numberKeys.contains(key))
         }
         self.init(entries: entries, subcommandPath: path, allKeys: all.subtracting(Self.reserved))
         self.entries = self.entries.filter { !Self.reserved.contains($0.key) }

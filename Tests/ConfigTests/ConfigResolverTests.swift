@@ -290,6 +290,23 @@ struct ConfigResolverTests {
         #expect(command.frontend == "tcp://a:1" && command.batchMaxRows == 7 && command.allow == ["5"])
     }
 
+    @Test("a number option from a file takes a TOML number; a string holding one is refused, naming key and file")
+    func numberOptionsTakeNumbers() throws {
+        let catalog = try OptionCatalog(command: SampleDaemon.self, arguments: [])
+        #expect(catalog.entries["batch-max-rows"]?.isNumber == true && catalog.entries["heartbeat-ms"]?.isNumber == true)
+        #expect(catalog.entries["frontend"]?.isNumber == false && catalog.entries["allow"]?.isNumber == false)
+        #expect(throws: ConfigError.invalidValue(
+            key: "batch-max-rows", value: "\"4096\"", source: .file(path: "recpool.toml", table: "worker"),
+            expected: "a number (without quotes)")) {
+            try resolve([], file: "[worker]\nbatch-max-rows = \"4096\"\n")
+        }
+        // A number, and any environment value (all text), are read as before.
+        let fine = try resolve(
+            [], environment: ["RECPOOL_HEARTBEAT_MS": "250"], file: "[worker]\nbatch-max-rows = 4096\n")
+        let command = try SampleDaemon.parse(fine.arguments)
+        #expect(command.batchMaxRows == 4096 && command.heartbeatMs == 250)
+    }
+
     @Test("a custom-named text option is found by its place in ArgumentParser's description")
     func customNamedTextOption() throws {
         let catalog = try OptionCatalog(command: CustomNames.self, arguments: [])

@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// The one place RecPool parses TOML text: TOMLKit (toml++ 3.x) behind a check of the two inputs toml++ asserts on
@@ -14,11 +15,33 @@ public enum TOMLDocument {
         do {
             return try TOMLTable(string: text)
         } catch let error as TOMLParseError {
+            let line = Int(error.source.begin.line)
             throw TOMLSyntaxError(
-                line: error.source.begin.line, column: error.source.begin.column, reason: error.description)
+                line: error.source.begin.line, column: error.source.begin.column,
+                reason: redefinitionReason(error.description, text: text, line: line) ?? error.description)
         } catch {
             throw TOMLSyntaxError(line: 0, column: 0, reason: "\(error)")
         }
+    }
+
+    /// toml++'s "cannot redefine existing …" with the key as the document writes it, or nil for any other error.
+    /// toml++ echoes a quoted key garbled (`'a'` then `"a"` is reported as `'"a"a" '`); the key is read back from the
+    /// line the error names (the text before `=`, or the table header between its brackets).
+    static func redefinitionReason(_ reason: String, text: String, line: Int) -> String? {
+        guard let range = reason.range(of: "cannot redefine existing") else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return nil }
+        let source = lines[line - 1].trimmingCharacters(in: .whitespaces)
+        let key: String
+        if source.hasPrefix("[") {
+            key = source.trimmingCharacters(in: CharacterSet(charactersIn: "[] \t"))
+        } else if let equals = source.firstIndex(of: "=") {
+            key = source[..<equals].trimmingCharacters(in: .whitespaces)
+        } else {
+            return nil
+        }
+        guard !key.isEmpty else { return nil }
+        return reason[..<range.lowerBound] + "`\(key)` is defined twice (a TOML key or table may be defined once)"
     }
 
     /// The first place in `text` where toml++ would assert instead of reporting an error, or nil. A lexer over the

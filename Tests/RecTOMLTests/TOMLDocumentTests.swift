@@ -66,6 +66,22 @@ struct TOMLDocumentTests {
         }
     }
 
+    @Test(
+        "a key or table defined twice is named as the document writes it (toml++ garbled a quoted one)",
+        arguments: [
+            ("[broker]\n'a' = 1\n\"a\" = 2\n", 3, "`\"a\"` is defined twice"),
+            ("[broker]\nslots = 1\nslots = 2\n", 3, "`slots` is defined twice"),
+            ("[broker]\n[broker]\n", 2, "`broker` is defined twice"),
+        ])
+    func redefinition(text: String, line: Int, named: String) {
+        do {
+            _ = try TOMLDocument.parse(text)
+            Issue.record("parsed")
+        } catch {
+            #expect(error.line == line && error.reason.contains(named), "\(error.reason)")
+        }
+    }
+
     /// Random documents of up to 10 tokens over TOML's punctuation (the alphabet that found both assertions): each is
     /// parsed or refused, and the process survives every one (an assertion would abort this test run).
     @Test("random short documents are parsed or refused, never abort")

@@ -44,7 +44,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                     ? "it was moved to blobs/quarantine. "
                     : "it could not be moved to blobs/quarantine, and stays in place, never served. ")
                 + "Store the same content again to repair it: a model checkpoint with recpool import --model FILE, a "
-                + "dataset or a catalogue by uploading the same file again; an online policy version's weights cannot "
+                + "dataset or a catalogue by uploading the same file again (the newest catalogue version, when it came from "
+                + "an upload, is rebuilt from its stored source file at the broker's start); an online policy version's "
+                + "weights cannot "
                 + "be stored again: restore the state directory from a backup (docs/OPERATIONS.md, \"Recovering the "
                 + "state directory\")"
         case .unknownJob(let id): "no job \(id)"
@@ -65,3 +67,4 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+

@@ -129,6 +129,45 @@ struct CatalogueAcknowledgementTests {
         }
     }
 
+    @Test("a damaged or missing file of the newest uploaded catalogue is rebuilt from its source at the start, checked by its SHA-256")
+    func damagedUploadRebuilt() throws {
+        for damage in ["corrupt", "missing"] {
+            let h = try CatalogueHarness()
+            try h.upload(Self.items)
+            try h.confirm(1)
+            let record = try #require(try h.store.catalogue(nil))
+            let path = h.store.blobs.path(record.sha256)
+            if damage == "corrupt" {
+                try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
+            } else {
+                try FileManager.default.removeItem(atPath: path)
+            }
+            // Before, the start stopped (exit 65), advising an upload a stopped broker cannot take.
+            let reopened = try CatalogueCoordinator(
+                store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
+                emit: { _ in })
+            #expect(reopened.latest?.record.version == 1 && reopened.latest?.catalogue.count == 3)
+            #expect(BlobStore.digest(try h.store.blobs.get(record.sha256)) == record.sha256, "\(damage)")
+        }
+    }
+
+    @Test("a damaged file of a catalogue version that cannot be rebuilt (an add) still stops the start")
+    func damagedChangeNotRebuilt() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        try h.send(ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "d", fields: ["brand": "x", "price": "4.5"])))
+        try h.confirm(2)
+        let record = try #require(try h.store.catalogue(nil))
+        #expect(record.version == 2 && record.change == .add)
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: h.store.blobs.path(record.sha256)))
+        #expect(throws: StoreError.self) {
+            _ = try CatalogueCoordinator(
+                store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
+                emit: { _ in })
+        }
+    }
+
     @Test("a change whose record cannot be read back when it is acknowledged gets INTERNAL naming the failure")
     func unreadableRecordIsAnswered() throws {
         let h = try CatalogueHarness()

@@ -47,7 +47,10 @@ struct FitValidationMetricsTests {
         let validation = try #require(object["validation"] as? [String: Any])
         #expect(
             Set(validation.keys)
-                == ["rows", "clicks", "classification", "threshold", "at_chosen_threshold", "calibration", "warnings"])
+                == [
+                    "rows", "clicks", "classification", "threshold", "at_chosen_threshold", "calibration", "warnings",
+                    "threshold_undefined", "at_chosen_threshold_undefined",
+                ])
         #expect(validation["rows"] as? Int == 40)
         let classification = try #require(validation["classification"] as? [String: Any])
         for key in ["roc_auc", "average_precision", "log_loss", "precision", "recall", "f1", "threshold"] {

@@ -43,7 +43,20 @@ final class CatalogueCoordinator {
         self.emit = emit
         rollout.timeoutMs = confirmTimeoutMs
         if let record = try store.catalogue(nil) {
-            let bytes = try store.blobs.get(record.sha256)
+            let bytes: [UInt8]
+            if let stored = try? store.blobs.get(record.sha256) {
+                bytes = stored
+            } else if let rebuilt = Self.rebuiltUpload(record, store: store) {
+                // The broker cannot take an upload before it starts, so it repairs the newest version itself when it
+                // can: an upload's canonical catalogue is rebuilt from its stored source file and schema, and kept
+                // only when it hashes to the name the record gives it.
+                logger.warning(
+                    "the newest catalogue version's stored file was damaged or missing; rebuilt from its uploaded source",
+                    metadata: ["version": "\(record.version)", "sha256": "\(record.sha256)"])
+                bytes = rebuilt
+            } else {
+                bytes = try store.blobs.get(record.sha256)  // the damage, named, as before
+            }
             let catalogue = try ItemCatalogue(canonical: bytes)
             // The record's counts are what `catalogue show` and `catalogues` print: they must be the blob's.
             for (column, stored, loaded) in [
@@ -57,6 +70,33 @@ final class CatalogueCoordinator {
             latest = (record, catalogue, bytes)
         }
         rollout.start(latest: latest?.record.version)
+    }
+
+    /// An upload version's canonical catalogue rebuilt as ``upload(_:nowMs:)`` built it (its source file read with its
+    /// schema, the parent version's retired items kept retired) and stored again, or nil when it cannot be: another
+    /// kind of version (an add or a retire, whose fields are not stored), an unreadable source or parent, or bytes
+    /// that do not hash to the record's SHA-256.
+    static func rebuiltUpload(_ record: CatalogueRecord, store: RecStore) -> [UInt8]? {
+        guard record.change == .upload, let source = record.sourceSHA256 else { return nil }
+        do {
+            _ = try store.blobs.get(source)  // verified: a damaged source rebuilds nothing
+            let schema: DataSchema = try DataSchema.parse(record.schema, path: "schema")
+            var catalogue: ItemCatalogue = try ItemCatalogue.load(path: store.blobs.path(source), schema: schema.catalogue)
+            if let parentVersion = record.parent {
+                guard let parentRecord: CatalogueRecord = try store.catalogue(parentVersion) else { return nil }
+                let parent: ItemCatalogue = try ItemCatalogue(canonical: try store.blobs.get(parentRecord.sha256))
+                for row in parent.active.indices where !parent.active[row] {
+                    let id: String = parent.ids[row]
+                    if let index = catalogue.index(of: id), catalogue.active[index] { try catalogue.retire(id: id) }
+                }
+            }
+            let bytes: [UInt8] = try catalogue.canonicalBytes()
+            guard BlobStore.digest(bytes) == record.sha256 else { return nil }
+            try store.blobs.put(bytes)
+            return bytes
+        } catch {
+            return nil
+        }
     }
 
     /// Answers a catalogue CONTROL operation.

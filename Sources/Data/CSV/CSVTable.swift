@@ -89,11 +89,11 @@ public struct CSVTable: Sendable {
     /// A field parsed as an integer (it may be written as `2` or `2.0`).
     /// - Throws: `DataError.file(.invalidValue)` when the field is not a number or not integral.
     public func integer(row: Int, column: Int) throws(DataError) -> Int {
-        let value = try double(row: row, column: column)
-        guard value.rounded() == value, abs(value) < 1e15 else {
+        // Read from the text (`CSVNumber.wholeNumber`), never by rounding a Double: `0.99999999999999999` is no 1.
+        guard let value = CSVNumber.wholeNumber(rows[row][column]) else {
             throw invalid(row: row, column: column, reason: "is not an integer")
         }
-        return Int(value)
+        return value
     }
 
     /// A `DataError.file(.invalidValue)` for one field.

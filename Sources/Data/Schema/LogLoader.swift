@@ -101,14 +101,17 @@ extension LogLoader {
     static func itemID(_ table: CSVTable, row: Int, column: Int, count: Int) throws(DataError) -> Int {
         let rule = "the catalogue's item ids are the integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
         let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
-        guard let value = CSVNumber.double(text), value.isFinite, value.rounded() == value else {
+        guard let value = CSVNumber.wholeNumber(text) else {
+            // A huge integral number (`1e20`, twenty digits) is an id out of range, not a non-integer.
+            if let huge = CSVNumber.double(text), huge.isFinite, huge.rounded() == huge, abs(huge) >= 1e15 {
+                throw table.invalid(row: row, column: column, reason: "is out of range: \(rule)")
+            }
             throw table.invalid(row: row, column: column, reason: "is not an integer: \(rule)")
         }
-        // Compared as a Double first: `Int(value)` of a huge id (1e20) would trap.
-        guard value >= 0 && value < Double(count) else {
+        guard value >= 0 && value < count else {
             throw table.invalid(row: row, column: column, reason: "is out of range: \(rule)")
         }
-        return Int(value)
+        return value
     }
 }
 
@@ -125,10 +128,9 @@ enum ItemIds {
     static func numberedRows(_ texts: [String]) -> [Int]? {
         var order = [Int?](repeating: nil, count: texts.count)
         for (row, text) in texts.enumerated() {
-            guard let value = CSVNumber.double(text), value.rounded() == value, value >= 0,
-                value < Double(texts.count), order[Int(value)] == nil
+            guard let value = CSVNumber.wholeNumber(text), value >= 0, value < texts.count, order[value] == nil
             else { return nil }
-            order[Int(value)] = row
+            order[value] = row
         }
         return order.map { $0! }
     }
@@ -398,8 +400,8 @@ struct LogTable {
                 order.append(row)
                 continue
             }
-            // Read as the click is (a number: `1.0` and `0.0` as well as `1` and `0`).
-            let flag = CSVNumber.double(table.rows[row][observedColumn])
+            // Read as the click is (a whole number: `1.0` and `0.0` as well as `1` and `0`, never `1e-400`).
+            let flag = CSVNumber.wholeNumber(table.rows[row][observedColumn])
             guard flag == 0 || flag == 1 else {
                 throw table.invalid(row: row, column: observedColumn, reason: "is not 0 or 1 (whether the outcome was observed)")
             }
@@ -453,7 +455,9 @@ struct LogTable {
                         reason: "is above 1e9: a reward is a count or an amount, and sums of larger ones overflow")
                 }
             } else {
-                guard outcome == 0 || outcome == 1 else {
+                // From the text: a click of `0.99999999999999999` or `1e-400` is damaged, not a rounded 1 or 0.
+                let click = CSVNumber.wholeNumber(table.rows[row][outcomeColumn])
+                guard click == 0 || click == 1 else {
                     throw table.invalid(row: row, column: outcomeColumn, reason: "is not 0 or 1")
                 }
             }

@@ -98,15 +98,21 @@ public struct CSVFile: Sendable, Equatable {
             records.append(record)
             lines.append(start)
         }
-        if body.utf8.count(where: { $0 == 0x22 }) % 2 != 0 {
-            throw .unbalancedQuote(path: path, line: unbalancedQuoteLine(body) ?? lines.last ?? 1)
+        // Every quote is checked, not only their count: a closing quote with text after it (`"io"s`) pairs up, yet
+        // the reader then kept the field open and swallowed the rest of the file into it, rows and all.
+        if body.utf8.contains(0x22) {
+            if let line = unbalancedQuoteLine(body) { throw .unbalancedQuote(path: path, line: line) }
+            if body.utf8.count(where: { $0 == 0x22 }) % 2 != 0 {
+                throw .unbalancedQuote(path: path, line: lines.last ?? 1)
+            }
         }
         return CSVFile(path: path, records: records, lines: lines)
     }
 
-    /// The line to blame for quotes that do not pair up, reading the text as RFC 4180 does: the first double quote
-    /// inside a field that did not start with one (a stray quote, `io"s`), or else the line where a quoted field
-    /// opened and never closed. Nil when neither is found.
+    /// The line to blame for quotes RFC 4180 does not allow, reading the text as it does: the first double quote
+    /// inside a field that did not start with one (a stray quote, `io"s`), a closing quote followed by anything but a
+    /// comma or the end of the line (`"io"s`), or else the line where a quoted field opened and never closed. Nil when
+    /// none is found.
     static func unbalancedQuoteLine(_ text: String) -> Int? {
         var line = 1
         var quoted = false
@@ -121,6 +127,8 @@ public struct CSVFile: Sendable, Equatable {
                     // `""` inside a quoted field is one quote; a lone `"` closes the field.
                     let next = bytes.next()
                     if next == 0x22 { continue }
+                    // The field ends here: only a comma, a line end or the end of the text may follow.
+                    if let next, next != 0x2C, next != 0x0A, next != 0x0D { return line }
                     quoted = false
                     atFieldStart = false
                     pending = next

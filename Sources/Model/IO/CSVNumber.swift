@@ -15,6 +15,27 @@ public enum CSVNumber {
         return Double(trimmed)
     }
 
+    /// The value of a whole-number field (an id, a count, a 0/1 flag), read from its text: optional spaces, an
+    /// optional sign, at most 15 digits, and optionally a point followed only by zeros (`3`, `+3`, `-0`, `3.0`,
+    /// `3.`). Nil for anything else: `0.99999999999999999`, `1e-400` or `3.5` were read as a `Double` first and then
+    /// rounded to 1, 0 or refused, so a damaged id or click could pass as another.
+    public static func wholeNumber(_ text: String) -> Int? {
+        var digits = Substring(text.trimmingSpaces)
+        var negative = false
+        if let sign = digits.first, sign == "+" || sign == "-" {
+            negative = sign == "-"
+            digits = digits.dropFirst()
+        }
+        if let point = digits.firstIndex(of: ".") {
+            guard digits[digits.index(after: point)...].allSatisfy({ $0 == "0" }) else { return nil }
+            digits = digits[..<point]
+        }
+        guard !digits.isEmpty, digits.count <= 15, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let value = Int(digits)
+        else { return nil }
+        return negative ? -value : value
+    }
+
     /// The value of a decimal number field read straight as a 32-bit float (infinite when beyond a `Float`'s range),
     /// or nil when the text is not one (hexadecimal included).
     public static func float(_ text: String) -> Float? {

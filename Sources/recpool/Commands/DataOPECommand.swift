@@ -35,8 +35,8 @@ struct DataOPECommand: AsyncParsableCommand {
 
     @Flag(
         help: """
-            The online policy version the pool at --broker serves now: its first-slot exploration distribution at \
-            every logged slot (the logs' items must be its catalogue).
+            The online policy version the pool at --broker serves now: its first-slot exploration distribution, \
+            evaluated on the rows logged in the first slot only (the logs' items must be its catalogue).
             """)
     var online = false
 

@@ -108,6 +108,28 @@ struct TimeOrderAndNumberTests {
         #expect(ItemEncoding.number("0x10") == nil && ItemEncoding.number("16") == 16)
     }
 
+    @Test(
+        "an item id or a click is read from its text: 0.99999999999999999 and 1e-400 are damaged, not a rounded 1 or 0",
+        arguments: ["0.99999999999999999", "1e-400", "1.5"])
+    func wholeNumbersFromTheirText(text: String) throws {
+        guard case .failure(let item) = try load(column: 2, { t in t == 3 ? text : "\(t % 5)" }) else {
+            Issue.record("item \(text) loaded"); return
+        }
+        #expect(item.description.contains("logs.csv:98") && item.description.contains("is not an integer"), "\(item)")
+        guard case .failure(let click) = try load(column: 4, { t in t == 3 ? text : "\(t % 2)" }) else {
+            Issue.record("click \(text) loaded"); return
+        }
+        #expect(click.description.contains("logs.csv:98") && click.description.contains("is not 0 or 1"), "\(click)")
+        #expect(CSVNumber.wholeNumber(text) == nil)
+    }
+
+    @Test("whole numbers as spreadsheets write them", arguments: [
+        ("3", 3), ("+3", 3), ("-0", 0), ("3.0", 3), ("3.", 3), (" 7 ", 7), ("999999999999999", 999_999_999_999_999),
+    ])
+    func wholeNumberSpellings(text: String, value: Int) {
+        #expect(CSVNumber.wholeNumber(text) == value)
+    }
+
     @Test("a column that the schema both gives a role and ignores is refused naming it")
     func roleAndIgnored() throws {
         let schema = ShopFixture.schema.replacingOccurrences(of: "ignore = [\"note\"]", with: "ignore = [\"note\", \"device\"]")

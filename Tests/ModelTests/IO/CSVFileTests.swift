@@ -65,6 +65,21 @@ struct CSVFileTests {
         #expect(throws: CSVError.unbalancedQuote(path: "s.csv", line: line)) { try CSVFile.parse(text, path: "s.csv") }
     }
 
+    /// The quotes of `"io"s` pair up, so the count passed; the reader then kept the field open and swallowed every
+    /// later row into it (a 60-row log loaded as 5 rows, exit 0).
+    @Test("a closing quote followed by anything but a comma or a line end is refused on its own line", arguments: [
+        ("a,b\n1,2\n3,\"io\"s\n5,6\n7,8\n", 3), ("a,b\n1,\"x\" \n2,3\n", 2), ("a,b\n\"p\"q,1\n2,3\n", 2),
+    ])
+    func textAfterAClosingQuote(text: String, line: Int) {
+        #expect(throws: CSVError.unbalancedQuote(path: "q.csv", line: line)) { try CSVFile.parse(text, path: "q.csv") }
+    }
+
+    @Test("well-formed quoted fields still read: doubled quotes, commas and line breaks inside, CRLF after")
+    func wellFormedQuotes() throws {
+        let file = try CSVFile.parse("a,b\r\n\"x,\"\"y\"\"\",2\r\n\"multi\nline\",3\r\n", path: "w.csv")
+        #expect(file.records == [["a", "b"], ["x,\"y\"", "2"], ["multi\nline", "3"]])
+    }
+
     /// The parser ended a field at a NUL: `1,2,3\0junk` scored as 1,2,3 and `1,2\03` as two fields.
     @Test("a NUL character anywhere is refused naming its line and column, in rows, quoted fields and the header", arguments: [
         ("a,b,c\n1,2,3\u{0}junk\n", 2, 6),

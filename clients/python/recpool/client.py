@@ -114,6 +114,17 @@ class _Base:
         return error_for(header, message)
 
 
+_POLL_MS_MAX = 2**31 - 1
+"""The longest one ``zmq_poll`` waits, in ms (a C int): a longer wait, which a timeout up to 1e9 s asks for, is
+taken as several polls (the loop around each poll checks the time again)."""
+
+
+def _poll_ms(seconds: float, *, at_least: int, extra: int = 0) -> int:
+    """``seconds`` as a ``zmq_poll`` timeout: whole ms plus ``extra``, at least ``at_least``, at most
+    :data:`_POLL_MS_MAX` (beyond it pyzmq raised ``OverflowError``)."""
+    return min(_POLL_MS_MAX, max(at_least, int(seconds * 1000) + extra))
+
+
 class Client(_Base):
     """A blocking RecPool client (protocol v1, docs/PROTOCOL.md). Not thread-safe: use one per thread,
     or :class:`~recpool.AsyncClient`.
@@ -170,7 +181,7 @@ class Client(_Base):
                 now = time.monotonic()
                 if give_up_at is None or now >= give_up_at:
                     return False
-                self._socket.poll(max(1, int((give_up_at - now) * 1000)), zmq.POLLOUT)
+                self._socket.poll(_poll_ms(give_up_at - now, at_least=1), zmq.POLLOUT)
         for index in range(1, last + 1):
             frame = frames[index]
             self._socket.send(frame, _MORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
@@ -227,7 +238,7 @@ class Client(_Base):
                 if not pending:
                     time.sleep(max(0.0, wake - now))
                 elif self._socket.getsockopt(_EVENTS) & _POLLIN or self._poller.poll(
-                        max(0, int((wake - now) * 1000) + 1)):
+                        _poll_ms(wake - now, at_least=0, extra=1)):
                     while True:
                         try:
                             frames = self._socket.recv_multipart(_NOBLOCK, copy=False)

@@ -423,3 +423,17 @@ def test_an_error_reply_with_its_message_is_the_server_error(fake):
     with recpool.Client(broker.endpoint, timeout=5) as client:
         with pytest.raises(recpool.BadRequest, match="rows of 3 features"):
             client.score(ROWS)
+
+
+@pytest.mark.parametrize("timeout", [2.2e6, 1e9])
+def test_a_timeout_longer_than_one_poll_can_wait_is_taken(fake, timeout):
+    # zmq_poll takes a C int of ms (about 24.8 days): a documented timeout up to 1e9 s raised OverflowError from the
+    # poll; it is now waited for in polls of at most that length.
+    def answer(header, frames):
+        if header is None:
+            return []
+        return [answer_to(header, scores_for(frames))]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=timeout) as client:
+        assert client.score(ROWS).probabilities.tolist() == [0.5, 0.5]

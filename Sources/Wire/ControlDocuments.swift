@@ -100,7 +100,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let all = try decoder.container(keyedBy: AnyKey.self)
         try Self.refuseUnknown(
-            all.allKeys, known: Set(CodingKeys.allCases.map { Self.snakeCase($0.rawValue) }), in: "a CONTROL request")
+            all.allKeys, known: Set(CodingKeys.allCases.map { WireJSON.snakeCase($0.rawValue) }), in: "a CONTROL request")
         for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys), ("catalogue", CatalogueArguments.keys)] {
             let key = AnyKey(stringValue: name)
             // A missing, null or non-object value is left to the typed decode below.
@@ -138,11 +138,6 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     static func writtenName(_ decoded: String) -> String {
         guard let first = decoded.unicodeScalars.first, ("a"..."z").contains(first) else { return decoded }
         return WireJSON.snakeCase(decoded)
-    }
-
-    /// `catalogueVersion` → `catalogue_version`: a key as the client writes it.
-    private static func snakeCase(_ name: String) -> String {
-        name.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
     }
 
     /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case

@@ -152,7 +152,7 @@ public struct PolicyFeatures: Sendable {
             case .categorical:
                 // A blank value is a missing one (a log's blank cell, `logs export`'s omitted feature), as a request
                 // that leaves the feature out: no column, never the shared column of unlisted values.
-                if value.allSatisfy({ $0.isWhitespace && !$0.isNewline }) { continue }
+                if BlankText.isBlank(value) { continue }
                 if let code = codes[index][value] {
                     out[offsets[index] + code] = 1
                 } else if feature.buckets > 0 {

@@ -109,7 +109,7 @@ public struct DatasetResolver: Sendable {
                 )
             }
             let items = try CSVTable.read(path: catalogue)
-            let schema = DataSchema.openBanditDataset(logHeader: table.header, catalogueHeader: items.header)
+            let schema = try OBDLoader.schema(log: table, catalogue: items)
             let data = try LogLoader.build(log: table, catalogue: items, schema: schema, name: name)
             return .logs(
                 SplitDataset(data, split: split), kind: .openBanditLayout,

@@ -36,7 +36,9 @@ extension FeatureSpec {
         var clicks = [Double](repeating: 0, count: train.nActions)
         for row in 0..<train.rows {
             shows[train.action[row]] += 1
-            clicks[train.action[row]] += train.reward[row]
+            // A click, as the model's targets count it: a reward log's amounts would make the prior, a click rate,
+            // exceed 1.
+            if BanditDataset.isClick(reward: train.reward[row]) { clicks[train.action[row]] += 1 }
         }
         let ctr = clicks.reduce(0, +) / Double(train.rows)
         var spec = FeatureSpec(

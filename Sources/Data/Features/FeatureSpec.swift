@@ -243,8 +243,53 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
                 (0...Self.maximumHashBuckets).contains(crossBuckets ?? 0)
             else { return "hash buckets out of range: \(itemHashBuckets ?? 0) item, \(crossBuckets ?? 0) cross" }
         }
+        if let problem = statisticsProblem { return problem }
         guard !checkingColumns || columns == columnNames() else {
             return "columns (\(columns.count)) are not the ones the spec's fields define (\(columnNames().count))"
+        }
+        return nil
+    }
+}
+
+extension FeatureSpec {
+    /// Why a fitted statistic is one no fit gives, or `nil`. A checkpoint is untrusted input, and each of these scores
+    /// silently wrong rather than failing: a standard deviation of 0, negative or not finite (every z-score infinite,
+    /// NaN or of the wrong sign), a popularity outside [0, 1] (the cold-start answer ranks by it as a click rate), a
+    /// negative smoothing weight, an `engagedSeconds` that is not positive (every glance, or no view, is an
+    /// engagement; 0 divides 0 s by 0), a raw item value that is not finite, or a vocabulary out of order or with a
+    /// category twice (the transform finds a category by binary search: out of order, a known value falls into the
+    /// unknown bucket).
+    var statisticsProblem: String? {
+        var scalings: [(String, ZScore)] = [
+            ("itemContinuousScaling", itemContinuousScaling), ("affinityScaling", affinityScaling),
+        ]
+        scalings += (userNumericScalings ?? []).enumerated().map { ("userNumericScalings[\($0)]", $1) }
+        scalings += (itemNumericExtraScalings ?? []).enumerated().map { ("itemNumericExtraScalings[\($0)]", $1) }
+        for (name, scaling) in scalings where !(scaling.mean.isFinite && scaling.std.isFinite && scaling.std > 0) {
+            return "\(name) has mean \(scaling.mean) and std \(scaling.std): a standard deviation is positive and finite"
+        }
+        if let (item, rate) = popularity.enumerated().first(where: { !(0...1).contains($0.element) }) {
+            return "popularity[\(item)] is \(rate): a click rate is in [0, 1]"
+        }
+        guard popularitySmoothing.isFinite, popularitySmoothing >= 0 else {
+            return "popularitySmoothing is \(popularitySmoothing): a smoothing weight is finite and 0 or more"
+        }
+        guard engagedSeconds.isFinite, engagedSeconds > 0 else {
+            return "engagedSeconds is \(engagedSeconds): a dwell time is finite and positive"
+        }
+        if let item = itemContinuous.indices.first(where: { !itemContinuous[$0].isFinite }) {
+            return "itemContinuous[\(item)] is not finite"
+        }
+        if let item = (itemNumericExtra ?? []).indices.first(where: { !itemNumericExtra![$0].allSatisfy(\.isFinite) }) {
+            return "itemNumericExtra[\(item)] holds a value that is not finite"
+        }
+        for (name, vocabulary) in zip(userFeatureNames, userVocabularies) {
+            if let index = vocabulary.indices.dropFirst().first(where: {
+                !CategoricalColumns.precedes(vocabulary[$0 - 1], vocabulary[$0])
+            }) {
+                return "the vocabulary of \(name) is not in order or names a category twice ('\(vocabulary[index - 1])', "
+                    + "then '\(vocabulary[index])')"
+            }
         }
         return nil
     }

@@ -16,9 +16,10 @@ import RecModel
 ///   timestamp, such as the rest of its slate); a blank user id has no history;
 /// - with an `observed` role, a row whose `observed` is 0 (shown, no feedback) is left out before anything else:
 ///   its outcome is unknown, not a non-click (``BanditDataset/unobservedRows`` counts them);
-/// - a blank categorical user feature is missing: `FeatureSpec` keeps it out of the vocabulary, so it encodes to the
-///   unknown bucket; a blank numeric one is missing too: NaN in ``BanditDataset/userNumericRaw`` (the feature
-///   specification scores it as the training mean), its column's mean in the context;
+/// - a blank categorical user feature (empty, or white space only: ``BlankText``) is missing: `FeatureSpec` keeps it
+///   out of the vocabulary, so it encodes to the unknown bucket, and the context gives it no column; a blank numeric
+///   one is missing too: NaN in ``BanditDataset/userNumericRaw`` (the feature specification scores it as the training
+///   mean), its column's mean in the context;
 /// - a timestamp is a finite number or an ISO 8601 date-time (``ISO8601Text``), every row the same kind, and every
 ///   date-time with a zone (`Z`, an offset) or every one without.
 ///
@@ -524,8 +525,12 @@ struct LogTable {
                 }
             }
         }
+        // A blank categorical value (white space only) is missing, as an empty cell is: never a category of its own.
         let users = CategoricalColumns(
-            names: categorical.map { table.header[$0] }, rows: order.map { r in categorical.map { table.rows[r][$0] } })
+            names: categorical.map { table.header[$0] },
+            rows: order.map { r in
+                categorical.map { BlankText.isBlank(table.rows[r][$0]) ? "" : table.rows[r][$0] }
+            })
         let userNumeric = FeatureMatrix(
             rows: order.count, columnNames: numeric.map { table.header[$0] }, values: numericValues)
         var context = users.dummiesDroppingFirst()

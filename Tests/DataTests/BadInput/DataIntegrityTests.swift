@@ -1,0 +1,171 @@
+import Foundation
+import RecModel
+import RecTestKit
+import Testing
+
+@testable import RecData
+
+/// Inputs that were taken and scored silently wrong: an OBD file with a feature column missing or renamed, a feature
+/// specification whose statistics no fit gives, and a blank category that became a category of its own.
+@Suite("Data inputs that are not what they claim are refused or read as missing")
+struct DataIntegrityTests {
+    static let fixture = Paths.fixtures + "/obd/random/men"
+
+    /// The fixture's log and catalogue with `edit` applied to the log's header (or the catalogue's), written to a
+    /// fresh folder: returns the log's path.
+    static func edited(in folder: TemporaryDirectory, log: (inout [[String]]) -> Void = { _ in },
+                       catalogue: (inout [[String]]) -> Void = { _ in }) throws -> String {
+        func rows(_ path: String) throws -> [[String]] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            }
+        }
+        func write(_ rows: [[String]], _ name: String) throws {
+            try (rows.map { $0.joined(separator: ",") }.joined(separator: "\n") + "\n")
+                .write(to: folder.file(name), atomically: true, encoding: .utf8)
+        }
+        var logRows = try rows(fixture + "/men.csv")
+        var catalogueRows = try rows(fixture + "/item_context.csv")
+        log(&logRows)
+        catalogue(&catalogueRows)
+        try write(logRows, "men.csv")
+        try write(catalogueRows, "item_context.csv")
+        return folder.file("men.csv").path
+    }
+
+    /// Drops column `name` from every row.
+    static func drop(_ name: String) -> (inout [[String]]) -> Void {
+        { rows in
+            guard let index = rows[0].firstIndex(of: name) else { return }
+            for r in rows.indices { rows[r].remove(at: index) }
+        }
+    }
+
+    /// Renames column `name` in the header.
+    static func rename(_ name: String, to new: String) -> (inout [[String]]) -> Void {
+        { rows in rows[0] = rows[0].map { $0 == name ? new : $0 } }
+    }
+
+    @Test(
+        "an OBD-layout file with a user or item feature column left out or renamed is refused, naming it",
+        arguments: [
+            ("log", "drop user_feature_1", "no \"user_feature_1\" column"),
+            ("log", "rename user_feature_2 user_feature_x", "'user_feature_x' is not numbered"),
+            ("log", "rename user_feature_0 user_feature_00", "'user_feature_00' is not numbered"),
+            ("log", "rename user_feature_1 user_feature_7", "no \"user_feature_1\" column"),
+            ("catalogue", "drop item_feature_2", "no \"item_feature_2\" column"),
+            ("catalogue", "rename item_feature_0 item_feature_9", "no \"item_feature_0\" column"),
+        ])
+    func obdFeatureColumns(_ file: String, _ change: String, _ says: String) async throws {
+        try await withTemporaryDirectory("obd-columns") { folder in
+            let words = change.split(separator: " ").map(String.init)
+            let edit = words[0] == "drop" ? Self.drop(words[1]) : Self.rename(words[1], to: words[2])
+            let path =
+                file == "log" ? try Self.edited(in: folder, log: edit) : try Self.edited(in: folder, catalogue: edit)
+            // Both readers of a file in OBD's layout: the dataset specifier and the schema-less detection.
+            #expect(throws: DataError.self) {
+                _ = try OBDLoader.load(dataFile: path, itemContextFile: folder.file("item_context.csv").path, name: path)
+            }
+            #expect {
+                _ = try DatasetResolver(obdDirectory: folder.path).resolve(path)
+            } throws: { error in
+                "\(error)".contains(says)
+            }
+        }
+    }
+
+    @Test("the published dataset's sources need all four user and item feature columns")
+    func obdNamedSourceNeedsFour() async throws {
+        try await withTemporaryDirectory("obd-four") { folder in
+            let path = try Self.edited(in: folder, log: Self.drop("user_feature_3"))
+            // A file of one's own in OBD's layout may have three user features …
+            let three = try OBDLoader.load(
+                dataFile: path, itemContextFile: folder.file("item_context.csv").path, name: path)
+            #expect(three.userFeatures.names == ["user_feature_0", "user_feature_1", "user_feature_2"])
+            // … the published dataset has four, and `obd:` says which is missing.
+            let tree = folder.file("obd/random/men")
+            try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: path, toPath: tree.appendingPathComponent("men.csv").path)
+            try FileManager.default.copyItem(
+                atPath: folder.file("item_context.csv").path,
+                toPath: tree.appendingPathComponent("item_context.csv").path)
+            #expect {
+                _ = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: folder.file("obd").path)
+            } throws: { error in
+                "\(error)".contains("no \"user_feature_3\" column")
+            }
+        }
+        // The untouched fixture still loads with its four.
+        let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+        #expect(data.userFeatures.names.count == 4)
+    }
+
+    @Test(
+        "a feature specification with a statistic no fit gives is refused on decode, naming it",
+        arguments: [
+            ("negative std", "itemContinuousScaling has mean"), ("zero std", "affinityScaling has mean"),
+            ("popularity above 1", "popularity[0] is 1.5"), ("negative popularity", "popularity[3] is -0.1"),
+            ("negative engagedSeconds", "engagedSeconds is -5"), ("zero engagedSeconds", "engagedSeconds is 0"),
+            ("negative smoothing", "popularitySmoothing is -1"),
+            ("vocabulary out of order", "is not in order or names a category twice"),
+            ("vocabulary repeats", "is not in order or names a category twice"),
+        ])
+    func specStatistics(_ change: String, _ says: String) throws {
+        let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+        var spec = try FeatureSpec.fit(on: SplitDataset(data).train)
+        #expect(spec.shapeProblem == nil)
+        switch change {
+        case "negative std": spec.itemContinuousScaling.std = -0.5
+        case "zero std": spec.affinityScaling.std = 0
+        case "popularity above 1": spec.popularity[0] = 1.5
+        case "negative popularity": spec.popularity[3] = -0.1
+        case "negative engagedSeconds": spec.engagedSeconds = -5
+        case "zero engagedSeconds": spec.engagedSeconds = 0
+        case "negative smoothing": spec.popularitySmoothing = -1
+        case "vocabulary out of order": spec.userVocabularies[0].swapAt(0, 1)
+        default: spec.userVocabularies[0][1] = spec.userVocabularies[0][0]
+        }
+        let bytes = Array(try JSONEncoder().encode(spec))
+        #expect {
+            _ = try FeatureSpec.decode(bytes)
+        } throws: { error in
+            guard case FeatureSpecError.malformed(let why) = error else { return false }
+            return why.contains(says)
+        }
+        #expect(throws: FeatureSpecError.self) { _ = try spec.encoded() }
+    }
+
+    @Test("a blank category (white space only) is missing, as an empty cell is, never a category of its own")
+    func blankCategory() throws {
+        func log(_ blank: String) -> String {
+            var text = "ts,item,pos,click,prop,device\n"
+            for row in 0..<40 {
+                let device = row % 4 == 3 ? blank : (row % 2 == 0 ? "ios" : "android")
+                text += "\(row),\(row % 3),1,\(row % 5 == 0 ? 1 : 0),0.5,\(device)\n"
+            }
+            return text
+        }
+        let empty = try SmallLog.build(log(""), userFeatures: ["device": "categorical"], items: 3, name: "empty.csv")
+        for blank in [" ", "   ", "\t"] {
+            let spaced = try SmallLog.build(
+                log(blank), userFeatures: ["device": "categorical"], items: 3, name: "spaced.csv")
+            #expect(spaced.userFeatures.categories == empty.userFeatures.categories)
+            #expect(spaced.context == empty.context)
+            let spec = try FeatureSpec.fit(on: SplitDataset(spaced).train)
+            #expect(spec.userVocabularies == [["android", "ios"]])
+            // Served, the blank value is the unknown bucket, as a request that leaves the feature out.
+            #expect(spec.userColumns(["device": blank]) == spec.userColumns([:]))
+        }
+    }
+
+    @Test("a reward log's popularity prior is a click rate in [0, 1], counted as the model's targets are")
+    func rewardPopularity() throws {
+        var text = "ts,item,pos,reward,prop,device\n"
+        for row in 0..<60 { text += "\(row),\(row % 2),1,\(row % 3 == 0 ? 250 : 0),0.5,ios\n" }
+        let data = try SmallLog.build(
+            text, outcome: "reward", userFeatures: ["device": "categorical"], items: 2, name: "reward.csv")
+        let spec = try FeatureSpec.fit(on: SplitDataset(data).train)
+        #expect(spec.popularity.allSatisfy { (0...1).contains($0) })
+        #expect(spec.shapeProblem == nil)
+    }
+}

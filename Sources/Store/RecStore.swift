@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RecFiles
 
 /// RecPool's durable state in `--state-dir`: an SQLite database (through GRDB) for jobs, rounds,
 /// datasets, model versions and promotions, and a ``BlobStore`` for the bytes (datasets,
@@ -42,6 +43,9 @@ public final class RecStore: Sendable {
         if FileManager.default.fileExists(atPath: "\(directory)/recpool.sqlite", isDirectory: &isFolder), isFolder.boolValue {
             throw .io(path: "\(directory)/recpool.sqlite", reason: "is a directory, not the state's SQLite database file")
         }
+        // Before SQLite opens the database: it would drop a damaged log's frames without a word, and its last
+        // connection's checkpoint then deletes the log, and the evidence with it.
+        try Self.checkWriteAheadLog(path: "\(directory)/recpool.sqlite-wal")
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
@@ -89,6 +93,24 @@ public final class RecStore: Sendable {
                 problems: [
                     "its schema does not match the migrations recorded as applied (grdb_migrations): \(error.message ?? "\(error)")"
                 ])
+        }
+    }
+
+    /// Refuses a write-ahead log whose frames SQLite would stop reading at a damaged frame while the log goes on
+    /// (``WriteAheadLog/damage(in:)``): opened, the database would roll back silently to before the damage. An absent
+    /// log (a clean shutdown) and a torn last frame (a crash mid-write) open as before.
+    /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming the log and the frame, or ``StoreError/io(path:reason:)``
+    ///   when the log exists but cannot be read.
+    static func checkWriteAheadLog(path: String) throws(StoreError) {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let bytes: [UInt8]
+        do {
+            bytes = try AtomicFile.read(path)
+        } catch {
+            throw .io(path: path, reason: "\(error)")
+        }
+        if let damage = WriteAheadLog.damage(in: bytes) {
+            throw .corruptDatabase(path: path, problems: [damage.description])
         }
     }
 

@@ -142,6 +142,39 @@ class JobFailed(RecPoolError):
         self.job = job
 
 
+class ExportFormatError(ValueError):
+    """A file :func:`recpool.frames.read_export` refuses: not an impression log as ``recpool logs export`` (or the
+    Open Bandit Dataset) writes one. Raised before any DataFrame is returned, for the first problem in file order.
+
+    The message names the file, the 1-based line (the header is line 1, blank lines count, and a record whose
+    quoted field spans lines is named by the line it starts on, as the Swift CLI names CSV lines), the column
+    and the offending text, and says what the column must hold, e.g.
+    ``impressions.csv, line 7, column 'click': '2' is not 0 or 1: a click is 0 or 1 (or blank on an unobserved
+    row)``.
+
+    Attributes:
+        path: the file, as given.
+        line: the 1-based file line of the problem; ``None`` only when no line can be named (an empty file is
+            named at line 1).
+        column: the column's name as the header writes it, or ``None`` when the problem is not one column's (a
+            file that is not UTF-8, an unclosed quote).
+        text: the offending field's text, or ``None`` for a problem of the header or of a row's shape.
+        reason: what is wrong, without the file, line and column.
+    """
+
+    def __init__(self, path: str, line: Optional[int], column: Optional[str], reason: str,
+                 text: Optional[str] = None):
+        where = path if line is None else f"{path}, line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {reason}" if text is None else f"{where}: {text!r} {reason}")
+        self.path = path
+        self.line = line
+        self.column = column
+        self.text = text
+        self.reason = reason
+
+
 _BY_STATUS = {cls.status: cls for cls in (
     BadRequest, TooLarge, Busy, Expired, Cancelled, NoWorker, Unauthorized, Internal,
     UnsupportedVersion, NotFound, Conflict, WorkerLost)}

@@ -12,11 +12,18 @@ such rows out. A dwell nobody reported is missing too (``<NA>``, a nullable ``Fl
 """
 from __future__ import annotations
 
+import csv
 import inspect
 import io
+import operator
+import os
+import re
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
+
+from .errors import ExportFormatError
 
 #: The Open Bandit Dataset columns, in order, before the user features.
 OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
@@ -123,20 +130,364 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
 
 
 def read_export(path):
-    """Reads ``impressions.csv`` from ``recpool logs export`` (or an OBD file) into the same layout."""
+    """Reads ``impressions.csv`` from ``recpool logs export`` (or an OBD file) into the same layout.
+
+    The file is checked before anything is returned, and the first problem in file order is refused with an
+    :class:`~recpool.ExportFormatError` naming the line (1-based, the header is line 1, as the Swift CLI
+    counts them), the column and the text:
+
+    - the header: a column named twice, or a missing ``timestamp``, ``item_id``, ``position``, ``click`` or
+      ``propensity_score`` (the first column is the unnamed row index, and is never one of them);
+    - a row with more or fewer fields than the header; a quote that is never closed or has text after it;
+    - ``timestamp`` blank, or not a date-time pandas reads (or written unlike the other rows' timestamps);
+    - ``item_id`` not a whole number ≥ 0 (a catalogue row), ``position`` not a whole number ≥ 1;
+    - ``observed`` (when the file has the column) not 0 or 1;
+    - ``click`` not 0 or 1; blank only on an unobserved row (``observed`` 0), so an OBD file, which has no
+      ``observed`` column, needs a click on every row;
+    - ``propensity_score`` not a finite number in (0, 1];
+    - ``dwell`` (when the file has the column) neither blank nor a finite number ≥ 0.
+
+    Whole numbers may be written ``3`` or ``3.0`` (as the Swift loaders read them), never ``3.5`` or ``3e0``.
+    A file that passes reads as it always did: ``click`` is ``Int64`` with ``<NA>`` for a blank, ``dwell``
+    ``Float64`` with ``<NA>`` for a blank, and nothing else is missing.
+
+    Raises:
+        ExportFormatError: the file is not such a log (see above), or is not UTF-8 text.
+    """
     pd = _pandas()
-    header = pd.read_csv(path, nrows=0).columns
+    name = os.fspath(path)
+    text = _export_text(name)
+    lines, fields = _export_fields(text, name)
+    header = pd.read_csv(io.StringIO(text), nrows=0).columns
     # Raw user features (whatever their names) stay text, and an empty one stays "" (not NaN), as in the
     # live frame.
-    text = {name: str for name in _user_features_of(header[1:])}
-    text["viewed"] = str
-    frame = pd.read_csv(path, index_col=0, dtype=text, keep_default_na=False)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    text_columns = {column: str for column in _user_features_of(header[1:])}
+    text_columns["viewed"] = str
+    frame = pd.read_csv(io.StringIO(text), index_col=0, dtype=text_columns, keep_default_na=False)
+    if len(frame) != len(lines):  # both parsers skip blank lines; anything else is a file neither should read
+        raise ExportFormatError(name, None, None, f"pandas reads {len(frame)} rows where the file has {len(lines)}")
+    stamps, problem = _timestamps(pd, frame["timestamp"], lines)
+    problems = [problem] + [_first_problem(column, fields, lines) for column in _CHECK_ORDER
+                            if column in fields and not _reads_well(column, frame[column])]
+    problems = [p for p in problems if p is not None]
+    if problems:
+        line, _, column, value, reason = min(problems, key=lambda p: (p[0], p[1]))
+        raise ExportFormatError(name, line, column, reason, value)
+    frame["timestamp"] = stamps
+    # `3.0` is a whole number as well as `3`: such a column is still read as integers.
+    for column in ("item_id", "position", "observed"):
+        if column in frame.columns and frame[column].dtype != "int64":
+            frame[column] = pd.to_numeric(frame[column]).astype("int64")
     # A blank click is an unobserved row's (missing, not 0); a blank dwell was not reported.
-    frame["click"] = pd.to_numeric(frame["click"].replace("", None)).astype("Int64")
+    frame["click"] = pd.to_numeric(_blank_as_missing(frame["click"])).astype("Int64")
     if "dwell" in frame.columns:
-        frame["dwell"] = pd.to_numeric(frame["dwell"].replace("", None)).astype("Float64")
+        frame["dwell"] = pd.to_numeric(_blank_as_missing(frame["dwell"])).astype("Float64")
     return frame
+
+
+def _blank_as_missing(values):
+    """A column read as text with its blank fields (empty, or only spaces and tabs) as missing values."""
+    if values.dtype in ("int64", "float64"):
+        return values
+    return values.str.strip(" \t").replace("", None)
+
+
+#: The columns :func:`read_export` checks row by row, in the order a row's problems are named (``observed``
+#: before ``click``, whose rule depends on it).
+_CHECK_ORDER = ("item_id", "position", "observed", "click", "propensity_score", "dwell")
+#: A whole number as the Swift loaders read one (``CSVNumber.wholeNumber``): digits, optionally signed, optionally
+#: followed by a point and zeros; at most 15 digits.
+_WHOLE = re.compile(r"[ \t]*([+-]?)([0-9]+)(?:\.0*)?[ \t]*")
+#: A decimal number pandas reads as a float (no hexadecimal, no digit separators, no ``nan`` or ``inf``).
+_NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*")
+_NON_FINITE = re.compile(r"[ \t]*[+-]?(?:nan|inf|infinity)[ \t]*", re.IGNORECASE)
+
+
+def _export_text(path: str) -> str:
+    """The file's text (a leading byte-order mark dropped); ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip``
+    files decompressed, as pandas reads them."""
+    source = os.path.expanduser(path)  # as pandas reads `~/…`
+    lower = source.lower()
+    if lower.endswith(".gz"):
+        import gzip
+        with gzip.open(source, "rb") as stream:
+            data = stream.read()
+    elif lower.endswith(".bz2"):
+        import bz2
+        with bz2.open(source, "rb") as stream:
+            data = stream.read()
+    elif lower.endswith(".xz"):
+        import lzma
+        with lzma.open(source, "rb") as stream:
+            data = stream.read()
+    elif lower.endswith(".zip"):
+        import zipfile
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+            if len(names) != 1:
+                raise ExportFormatError(path, None, None, f"the zip archive holds {len(names)} files, not one")
+            data = archive.read(names[0])
+    else:
+        with open(source, "rb") as stream:
+            data = stream.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = 1 + data.count(b"\n", 0, error.start)
+        raise ExportFormatError(path, line, None, "the line is not UTF-8 text") from None
+
+
+def _export_fields(text: str, path: str):
+    """Checks the file's shape (one header naming each column once, with the required columns; every row as
+    wide as the header) and returns the 1-based line each data row starts on and the texts of the columns
+    :func:`read_export` checks row by row (those the file has), by name."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = None
+    lines = []
+    rows = []
+    previous = 0  # the last line read: a record starts on the line after it
+    try:
+        for record in reader:
+            # Blank lines (empty, or only spaces and tabs) are skipped, as pandas and the Swift loaders skip them.
+            if record and (len(record) > 1 or record[0].strip(" \t")):
+                header = record
+                break
+            previous = reader.line_num
+        if header is None:
+            raise ExportFormatError(path, 1, None, "the file is empty: no header line")
+        header_line = previous + 1
+        previous = reader.line_num
+        _check_header(header, header_line, path)
+        names = ["timestamp"] + [name for name in _CHECK_ORDER if name in header[1:]]
+        pick = operator.itemgetter(*[header.index(name) for name in names])  # at least the five OBD columns
+        width = len(header)
+        for record in reader:
+            if len(record) != width:
+                if not record or (len(record) == 1 and not record[0].strip(" \t")):
+                    previous = reader.line_num
+                    continue
+                if len(record) < width:
+                    column, detail = header[len(record)], f"no field for column {header[len(record)]!r} onward"
+                else:
+                    column, extra = header[-1], len(record) - width
+                    detail = f"{extra} field{'s' if extra > 1 else ''} beyond the last column {column!r}"
+                raise ExportFormatError(
+                    path, previous + 1, column,
+                    f"the row has {len(record)} fields but the header (line {header_line}) has {width}: {detail}")
+            lines.append(previous + 1)
+            rows.append(pick(record))
+            previous = reader.line_num
+    except csv.Error as error:
+        raise ExportFormatError(
+            path, previous + 1, None, f"unbalanced quote ({error}): a quoted field is never closed, or text follows "
+            "its closing quote (quote the whole field and double a quote inside it: \"io\"\"s\")") from None
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    return lines, dict(zip(names[1:], columns[1:]))
+
+
+def _check_header(header, line: int, path: str) -> None:
+    """Refuses a header that names a column twice or lacks one of :data:`OBD_COLUMNS`."""
+    seen = {}
+    for index, name in enumerate(header):
+        if name in seen:
+            raise ExportFormatError(
+                path, line, name, f"the header names the column twice (columns {seen[name] + 1} and {index + 1})")
+        seen[name] = index
+    for name in OBD_COLUMNS:
+        if name in header[1:]:
+            continue
+        if header[0] == name:
+            hint = (f": the first column, {name!r}, is the row index (the export's first column is unnamed: "
+                    "write an index column first)")
+        else:
+            spaced = [h for h in header if h.strip() == name]
+            hint = f": there is {spaced[0]!r} (column names are matched exactly)" if spaced else ""
+        raise ExportFormatError(path, line, name, f"the header has no such column{hint}")
+
+
+def _whole(text: str):
+    """``text`` as a whole number (``3``, ``-3``, ``3.0``), or ``None``."""
+    match = _WHOLE.fullmatch(text)
+    if match is None or len(match.group(2)) > 15:
+        return None
+    value = int(match.group(2))
+    return -value if match.group(1) == "-" else value
+
+
+def _whole_problem(text: str, rule: str):
+    """Why ``text`` is not a whole number (a reason ending in ``rule``), or ``None`` when it is one."""
+    if _whole(text) is not None:
+        return None
+    if not text.strip(" \t"):
+        return f"is blank: {rule}"
+    if _WHOLE.fullmatch(text) is not None:
+        return f"has more than 15 digits: {rule}"
+    return f"{_not_whole(text)}: {rule}"
+
+
+def _not_whole(text: str) -> str:
+    """What ``text``, which is not a whole number as :func:`_whole` reads one, is instead."""
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        if not np.isfinite(value):
+            return "is not a finite number"
+        return "is not written as a whole number" if value.is_integer() else "is a fraction"
+    return "is not a finite number" if _NON_FINITE.fullmatch(text) else "is not a number"
+
+
+def _reads_well(column: str, values) -> bool:
+    """Whether pandas read every value of ``column`` as a number that keeps its rule (a fast path: the texts are
+    checked one by one only when this is not so, e.g. a click column with blanks, or ``3.0`` ids)."""
+    kind = values.dtype
+    if kind != "int64" and (kind != "float64" or column not in ("propensity_score", "dwell")):
+        return False
+    numbers = values.to_numpy()
+    if column == "item_id":
+        return bool(((numbers >= 0) & (numbers < 10**15)).all())
+    if column == "position":
+        return bool(((numbers >= 1) & (numbers < 10**15)).all())
+    if column in ("observed", "click"):
+        return bool(((numbers == 0) | (numbers == 1)).all())
+    if column == "propensity_score":
+        return bool((np.isfinite(numbers) & (numbers > 0) & (numbers <= 1)).all())
+    return bool((np.isfinite(numbers) & (numbers >= 0)).all())  # dwell
+
+
+def _first_problem(column: str, fields: dict, lines: list):
+    """The first row of ``column`` that breaks its rule, as ``(line, order, column, text, reason)``, or ``None``."""
+    texts = fields[column]
+    order = _CHECK_ORDER.index(column)
+    for row, reason in _problems(column, texts, fields):
+        return lines[row], order, column, texts[row], reason
+    return None
+
+
+def _problems(column: str, texts, fields):
+    """Yields ``(row, reason)`` for the rows of ``column`` that break its rule, in file order."""
+    if column == "item_id":
+        rule = "an item id is a catalogue row (0, 1, 2, …)"
+        for row, text in enumerate(texts):
+            if text.isdigit() and text.isascii() and len(text) <= 15:
+                continue
+            reason = _whole_problem(text, rule)
+            if reason is None and _whole(text) < 0:
+                reason = f"is negative: {rule}"
+            if reason is not None:
+                yield row, reason
+    elif column == "position":
+        rule = "a position is the slot, counted from 1 (the top)"
+        for row, text in enumerate(texts):
+            reason = _whole_problem(text, rule)
+            if reason is None and _whole(text) < 1:
+                reason = f"is below 1: {rule}"
+            if reason is not None:
+                yield row, reason
+    elif column == "observed":
+        rule = "observed is 1 when feedback arrived for the item and 0 when none did"
+        for row, text in enumerate(texts):
+            if text == "1" or text == "0":
+                continue
+            reason = _whole_problem(text, rule)
+            if reason is not None or _whole(text) not in (0, 1):
+                yield row, reason or f"is not 0 or 1: {rule}"
+    elif column == "click":
+        observed = fields.get("observed")
+        for row, text in enumerate(texts):
+            if text == "1" or text == "0":
+                continue
+            if not text.strip(" \t"):
+                if observed is None:
+                    yield row, ("is blank: a file without an 'observed' column has every row observed, so each "
+                                "click is 0 or 1")
+                elif _whole(observed[row]) != 0:
+                    yield row, ("is blank on an observed row (observed is not 0): only an unobserved row's click "
+                                "may be blank")
+                continue
+            value = _whole(text)
+            if value in (0, 1):
+                continue
+            if value is None:
+                kind = _not_whole(text)
+            else:
+                kind = "is negative" if value < 0 else "is not 0 or 1"
+            yield row, f"{kind}: a click is 0 or 1 (or blank on an unobserved row)"
+    elif column == "propensity_score":
+        rule = "a propensity is a probability in (0, 1]"
+        for row, text in enumerate(texts):
+            reason = _real_problem(text, rule)
+            if reason is None and not 0 < float(text) <= 1:
+                reason = f"is outside (0, 1]: {rule}"
+            if reason is not None:
+                yield row, reason
+    elif column == "dwell":
+        rule = "a dwell is the seconds reported with the feedback, ≥ 0 (blank when none was)"
+        for row, text in enumerate(texts):
+            if not text:
+                continue
+            reason = None if not text.strip(" \t") else _real_problem(text, rule)
+            if reason is None and text.strip(" \t") and float(text) < 0:
+                reason = f"is negative: {rule}"
+            if reason is not None:
+                yield row, reason
+
+
+def _real_problem(text: str, rule: str):
+    """Why ``text`` is not a finite decimal number (a reason ending in ``rule``), or ``None`` when it is one."""
+    if _NUMBER.fullmatch(text):
+        return None if np.isfinite(float(text)) else f"is not a finite number: {rule}"
+    if not text.strip(" \t"):
+        return f"is blank: {rule}"
+    if _NON_FINITE.fullmatch(text):
+        return f"is not a finite number: {rule}"
+    return f"is not a number: {rule}"
+
+
+def _timestamps(pd, column, lines: list):
+    """``column`` as UTC times, as read_export has always converted it, and ``None``; or ``None`` and the first
+    row that is not a time, as ``(line, order, "timestamp", text, reason)``."""
+    try:
+        stamps = pd.to_datetime(column, utc=True)
+    except (ValueError, TypeError, OverflowError):
+        stamps = None
+    if stamps is not None and not stamps.isna().any():
+        return stamps, None
+    if stamps is not None:
+        bad = stamps.isna().to_numpy()
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bad = pd.to_datetime(column, utc=True, errors="coerce").isna().to_numpy()
+    rows = np.flatnonzero(bad)
+    row = int(rows[0]) if len(rows) else None
+    if row is None:  # each time reads alone, the column does not: find the first that breaks the first's format
+        row = next((k for k in range(1, len(column)) if _written_unlike(pd, column.iloc[[0, k]])), len(column) - 1)
+    text = str(column.iloc[row])
+    rule = "write a date-time such as 2024-05-01 10:00:00.000000+00:00, as the export does"
+    if not text.strip():
+        reason = f"is blank: {rule}"
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                alone = pd.to_datetime(text, utc=True)
+        except (ValueError, TypeError, OverflowError):
+            alone = None
+        if alone is not None and not pd.isna(alone) and row > 0:
+            reason = (f"is written unlike line {lines[0]}'s timestamp {str(column.iloc[0])!r}: write every timestamp "
+                      "the same way (pandas reads the column in one format)")
+        else:
+            reason = f"is not a date-time: {rule}"
+    return None, (lines[row], -1, "timestamp", text, reason)
+
+
+def _written_unlike(pd, pair) -> bool:
+    """Whether two times do not convert together (the second is written unlike the first)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(pd.to_datetime(pair, utc=True).isna().any())
+    except (ValueError, TypeError, OverflowError):
+        return True
 
 
 def _user_features_of(columns) -> list:

@@ -1,0 +1,273 @@
+"""``frames.read_export`` refuses a file that is not an impression log, naming the line, the column and the text,
+and reads a real ``recpool logs export`` file and an Open Bandit Dataset file exactly as it did before it checked."""
+import csv
+import io
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import recpool
+from recpool import ExportFormatError, frames
+from pools import ROOT, binary
+
+OBD_FIXTURE = ROOT / "Tests" / "DataTests" / "Fixtures" / "obd" / "random" / "men" / "men.csv"
+#: The column types of an export as read_export gives them (the simulator's four user features).
+EXPORT_DTYPES = {
+    "timestamp": "datetime64[us, UTC]", "item_id": "int64", "position": "int64", "click": "Int64",
+    "observed": "int64", "dwell": "Float64", "propensity_score": "float64", "impression_id": "str",
+    "policy_version": "int64", "viewed": "str", "score": "float64", "retrieval": "str",
+    "user_feature_0": "str", "user_feature_1": "str", "user_feature_2": "str", "user_feature_3": "str",
+}
+
+
+@pytest.fixture(scope="module")
+def export(pool, tmp_path_factory):
+    """A real ``recpool logs export`` file of the session pool: slates of three, some with feedback on the top
+    item only (the two others unobserved, click blank), a dwell on the top item, viewed items on some requests,
+    and a user feature holding a comma and a quote (a quoted field)."""
+    with recpool.Client(pool.frontend) as client:
+        for user in range(6):
+            slate = client.recommend({"user_feature_0": f"u0_{user % 3:02d}", "user_feature_1": 'u1_01, "q"'},
+                                     events=[(2, 12.5), (5, 3.0)] if user % 2 else (), top=3)
+            for position, item in enumerate(slate.items):
+                if position == 0 or user % 3 == 0:
+                    client.feedback(slate.impression_id, item, int(position == 0),
+                                    dwell=4.25 if position == 0 else None)
+    out = tmp_path_factory.mktemp("export") / "impressions.csv"
+    run = subprocess.run([binary("recpool"), "logs", "export", "--broker", pool.frontend, "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def plain_read(path):
+    """The file as read_export read it before it checked anything (the pandas calls alone)."""
+    header = pd.read_csv(path, nrows=0).columns
+    text = {name: str for name in frames._user_features_of(header[1:])}
+    text["viewed"] = str
+    frame = pd.read_csv(path, index_col=0, dtype=text, keep_default_na=False)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["click"] = pd.to_numeric(frame["click"].replace("", None)).astype("Int64")
+    if "dwell" in frame.columns:
+        frame["dwell"] = pd.to_numeric(frame["dwell"].replace("", None)).astype("Float64")
+    return frame
+
+
+def lines_of(path) -> list:
+    """The file's lines (each record of an export is one line), without their line ends."""
+    return path.read_text().split("\n")[:-1]
+
+
+def find_line(path, observed: str) -> int:
+    """The 1-based line of a data row past the first with ``observed`` equal to ``observed``."""
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    column = rows[0].index("observed")
+    return next(k + 1 for k, row in enumerate(rows) if k >= 2 and row[column] == observed)
+
+
+def record(fields) -> str:
+    """Fields as one CSV record, quoted as the export quotes them (only a field that needs it)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)  # "\n" also quotes a field holding a line break
+    return buffer.getvalue()[:-1]
+
+
+def with_field(export, tmp_path, line: int, column: str, value: str):
+    """A copy of the export with ``column`` of file line ``line`` (1-based) set to ``value``."""
+    lines = lines_of(export)
+    header = next(csv.reader([lines[0]]))
+    fields = next(csv.reader([lines[line - 1]]))
+    fields[header.index(column)] = value
+    lines[line - 1] = record(fields)
+    return write(tmp_path, lines)
+
+
+def write(tmp_path, lines, name="impressions.csv"):
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def refused(path, line: int, column):
+    """Reads ``path``, expecting an ExportFormatError naming ``line`` and ``column``; returns the error."""
+    with pytest.raises(ExportFormatError) as caught:
+        frames.read_export(path)
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert error.line == line and f"line {line}" in str(error), str(error)
+    assert str(path) in str(error)
+    if column is not None:
+        assert error.column == column and f"column '{column}'" in str(error), str(error)
+    return error
+
+
+# A valid file reads as before.
+
+def test_a_real_export_reads_exactly_as_before_with_missing_values_only_where_allowed(export):
+    frame = frames.read_export(export)
+    pd.testing.assert_frame_equal(frame, plain_read(export), check_exact=True)
+    assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == EXPORT_DTYPES
+    assert (frame["observed"] == 0).any() and (frame["observed"] == 1).any() and frame["dwell"].notna().any()
+    assert frame["viewed"].str.contains("2:12.5").any() and (frame["user_feature_1"] == 'u1_01, "q"').any()
+    # <NA> only in click (on unobserved rows, every one of them) and dwell; no NaN anywhere.
+    missing = frame.isna().any()
+    assert set(missing[missing].index) <= {"click", "dwell"}
+    assert (frame["click"].isna() == (frame["observed"] == 0)).all()
+    assert not np.isnan(frame["dwell"].dropna().to_numpy(float)).any()
+
+
+def test_an_obd_file_reads_exactly_as_before(tmp_path):
+    paths = [OBD_FIXTURE] + sorted((ROOT / "data" / "obd").glob("*/*/*.csv"))  # data/obd: scripts/fetch-obd
+    for path in (p for p in paths if p.name != "item_context.csv"):
+        frame = frames.read_export(path)
+        pd.testing.assert_frame_equal(frame, plain_read(path), check_exact=True)
+        assert list(frame.columns[:5]) == list(frames.OBD_COLUMNS) and not frame.isna().any().any()
+        assert frame["click"].dtype == "Int64" and frame["item_id"].dtype == "int64"
+        assert frames.bandit_feedback(frame)["n_rounds"] == len(frame)
+
+
+def test_whole_numbers_written_with_a_point_still_read_as_integers(export, tmp_path):
+    line = find_line(export, "1")
+    path = with_field(export, tmp_path, line, "item_id", "3.0")
+    frame = frames.read_export(path)
+    assert frame["item_id"].dtype == "int64" and frame["item_id"].iloc[line - 2] == 3
+
+
+# One refusal per kind of damage, each naming the line and the column.
+
+def test_a_fractional_item_id_is_refused(export, tmp_path):
+    error = refused(with_field(export, tmp_path, 5, "item_id", "3.5"), 5, "item_id")
+    assert error.text == "3.5" and "'3.5' is a fraction" in str(error)
+
+
+def test_a_negative_item_id_is_refused(export, tmp_path):
+    error = refused(with_field(export, tmp_path, 6, "item_id", "-2"), 6, "item_id")
+    assert "'-2' is negative" in str(error)
+
+
+def test_a_fractional_click_is_refused(export, tmp_path):
+    line = find_line(export, "1")
+    error = refused(with_field(export, tmp_path, line, "click", "0.5"), line, "click")
+    assert "'0.5' is a fraction" in str(error)
+
+
+def test_a_negative_click_is_refused(export, tmp_path):
+    line = find_line(export, "1")
+    error = refused(with_field(export, tmp_path, line, "click", "-1"), line, "click")
+    assert "'-1' is negative" in str(error)
+
+
+@pytest.mark.parametrize("value", ["2", "yes", "1e0"])
+def test_a_click_other_than_0_1_or_blank_is_refused(export, tmp_path, value):
+    line = find_line(export, "0")  # even where a blank click is allowed
+    error = refused(with_field(export, tmp_path, line, "click", value), line, "click")
+    assert error.text == value and "a click is 0 or 1" in str(error)
+
+
+def test_a_blank_click_is_refused_on_an_observed_row(export, tmp_path):
+    line = find_line(export, "1")
+    error = refused(with_field(export, tmp_path, line, "click", ""), line, "click")
+    assert "blank on an observed row" in str(error)
+    # An OBD file has no observed column: every row is observed.
+    lines = OBD_FIXTURE.read_text().split("\n")[:-1]
+    fields = lines[3].split(",")
+    fields[lines[0].split(",").index("click")] = ""
+    lines[3] = ",".join(fields)
+    error = refused(write(tmp_path, lines, "obd.csv"), 4, "click")
+    assert "without an 'observed' column" in str(error)
+
+
+@pytest.mark.parametrize("extra", [1, -1, -3])
+def test_a_ragged_row_is_refused(export, tmp_path, extra):
+    lines = lines_of(export)
+    header = next(csv.reader([lines[0]]))
+    fields = next(csv.reader([lines[4]]))
+    lines[4] = record(fields + ["x"] * extra if extra > 0 else fields[:extra])
+    error = refused(write(tmp_path, lines), 5, header[-1] if extra > 0 else header[extra])
+    assert f"has {len(header) + extra} fields but the header (line 1) has {len(header)}" in str(error)
+
+
+@pytest.mark.parametrize("column", ["click", "user_feature_0", ""])
+def test_a_repeated_header_column_is_refused(export, tmp_path, column):
+    lines = lines_of(export)
+    header = next(csv.reader([lines[0]]))
+    header[header.index("score")] = column  # "" is the index column's name
+    lines[0] = record(header)
+    error = refused(write(tmp_path, lines), 1, column)
+    assert "the header names the column twice" in str(error)
+
+
+@pytest.mark.parametrize("column", frames.OBD_COLUMNS)
+def test_a_missing_required_column_is_refused(export, tmp_path, column):
+    lines = lines_of(export)
+    lines[0] = lines[0].replace(f",{column},", f",{column}_renamed,", 1)
+    error = refused(write(tmp_path, lines), 1, column)
+    assert "the header has no such column" in str(error)
+
+
+def test_a_file_without_its_index_column_names_it(export, tmp_path):
+    lines = [line.split(",", 1)[1] for line in lines_of(export)]
+    error = refused(write(tmp_path, lines), 1, "timestamp")
+    assert "is the row index" in str(error)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "", "top"])
+def test_a_position_that_is_not_a_whole_number_from_1_is_refused(export, tmp_path, value):
+    error = refused(with_field(export, tmp_path, 4, "position", value), 4, "position")
+    assert error.text == value and "counted from 1" in str(error)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.25", "1.5", "nan", "inf", "", "p"])
+def test_a_propensity_outside_0_1_or_not_finite_is_refused(export, tmp_path, value):
+    error = refused(with_field(export, tmp_path, 7, "propensity_score", value), 7, "propensity_score")
+    assert error.text == value and "a probability in (0, 1]" in str(error)
+
+
+@pytest.mark.parametrize("value", ["2", "-1", "0.5", ""])
+def test_an_observed_other_than_0_or_1_is_refused(export, tmp_path, value):
+    line = find_line(export, "0")
+    error = refused(with_field(export, tmp_path, line, "observed", value), line, "observed")
+    assert error.text == value and "observed is 1 when feedback arrived" in str(error)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "", "2024-13-45 99:00:00.000000+00:00", "2024-05-01T10:00:00Z"])
+def test_an_unparsable_timestamp_is_refused(export, tmp_path, value):
+    error = refused(with_field(export, tmp_path, 6, "timestamp", value), 6, "timestamp")
+    assert error.text == value
+    if value == "2024-05-01T10:00:00Z":  # a time pandas reads alone, written unlike the others
+        assert "written unlike line 2's timestamp" in str(error)
+
+
+@pytest.mark.parametrize("value", ["-1", "-0.5", "inf", "-inf", "nan", "ten"])
+def test_a_negative_or_non_finite_dwell_is_refused(export, tmp_path, value):
+    error = refused(with_field(export, tmp_path, 3, "dwell", value), 3, "dwell")
+    assert error.text == value and "a dwell is the seconds" in str(error)
+
+
+# How lines are counted, and which problem is named first.
+
+def test_the_first_problem_in_file_order_is_named(export, tmp_path):
+    path = with_field(export, tmp_path, 6, "item_id", "-1")
+    path = with_field(path, tmp_path, 4, "dwell", "-3")
+    refused(path, 4, "dwell")
+
+
+def test_lines_are_file_lines_counting_blank_lines_and_line_breaks_in_quoted_fields(export, tmp_path):
+    lines = lines_of(export)
+    header = next(csv.reader([lines[0]]))
+    fields = next(csv.reader([lines[1]]))
+    fields[header.index("user_feature_2")] = "two\nlines"
+    bad = next(csv.reader([lines[3]]))
+    bad[header.index("item_id")] = "1.25"
+    # Line 1 the header, 2-3 a row whose quoted field spans two lines, 4 blank, 5 a row, 6 the bad row.
+    path = write(tmp_path, [lines[0], record(fields), "", lines[2], record(bad)] + lines[4:])
+    refused(path, 6, "item_id")
+
+
+def test_an_unbalanced_quote_and_an_empty_file_are_refused(export, tmp_path):
+    lines = lines_of(export)
+    lines[2] = lines[2].replace(",u0_", ',"u0_"x', 1)
+    refused(write(tmp_path, lines), 3, None)
+    refused(write(tmp_path, [], "empty.csv"), 1, None)

@@ -131,8 +131,11 @@ public enum WarmStart {
 /// (the mean logged click, with a bootstrap interval from the same resampling).
 ///
 /// An item the logs never showed (added to the catalogue since) has no logging support: the probability a policy
-/// gives it is reported (``unsupportedShare``) and counted as no click by IPW and SNIPW's numerator, so their
-/// estimates are then a lower bound for that share.
+/// gives it is reported (``unsupportedShare``) and counted as no click by every estimate, so each is then a lower
+/// bound for that share. IPW, DM and DR count it so by construction (the distribution they read has no mass there);
+/// SNIPW divides by the summed importance weights, whose mean estimates the supported mass `1 − u` rather than 1, so
+/// its estimate and interval are multiplied by each segment's supported mass (``supportedSNIPW(_:supported:segments:)``):
+/// unscaled, a policy that put 98% of its choices on new items was valued above the logging policy.
 public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     /// The trained policy's estimates on the held-out rows.
     public var candidate: OffPolicyReport
@@ -198,11 +201,15 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
             throw .catalogueMismatch(logItems: data.nActions, catalogueItems: trained.spec.itemCount)
         }
         let (candidate, unsupported) = try distribution(of: trained, on: data)
-        let (initial, _) = try distribution(of: start, on: data)
-        let report = OffPolicyEvaluation.evaluate(
-            policy: candidate, policyName: "warm start", on: data, resamples: resamples, seed: seed)
-        let startReport = OffPolicyEvaluation.evaluate(
-            policy: initial, policyName: "untrained start", on: data, resamples: resamples, seed: seed)
+        let (initial, startUnsupported) = try distribution(of: start, on: data)
+        let report = supportedSNIPW(
+            OffPolicyEvaluation.evaluate(
+                policy: candidate, policyName: "warm start", on: data, resamples: resamples, seed: seed),
+            supported: unsupported.map { 1 - $0 }, segments: data)
+        let startReport = supportedSNIPW(
+            OffPolicyEvaluation.evaluate(
+                policy: initial, policyName: "untrained start", on: data, resamples: resamples, seed: seed),
+            supported: startUnsupported.map { 1 - $0 }, segments: data)
         let logging = loggingTerms(data)
         let bootstrap = Bootstrap.intervalsWithReasons(logging, estimators: [.ipw], resamples: resamples, seed: seed)
         let interval = bootstrap.intervals[.ipw]
@@ -212,23 +219,50 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
                 ?? "the bootstrap gave no interval") : nil
         return WarmStartEvaluation(
             candidate: report, start: startReport, loggingValue: logging.estimate(.ipw) ?? 0,
-            loggingInterval: interval, loggingIntervalUndefined: intervalUndefined, unsupportedShare: unsupported,
+            loggingInterval: interval, loggingIntervalUndefined: intervalUndefined,
+            unsupportedShare: unsupported.isEmpty ? 0 : unsupported.reduce(0, +) / Double(unsupported.count),
             clicks: data.clicks,
             favouredClicks: (0..<data.rows).filter {
                 data.reward[$0] > 0 && candidate[$0, data.action[$0]] >= data.pscore[$0]
             }.count)
     }
 
+    /// `report` with each segment's SNIPW estimate and interval multiplied by the segment's mean supported mass (the
+    /// probability the policy leaves on the logs' items, per row in `supported`): SNIPW's normaliser, the mean
+    /// importance weight, estimates that mass, so the scaled estimate counts a choice of an item the logs never
+    /// showed as no click, as IPW does (Swaminathan and Joachims, "The self-normalized estimator for counterfactual
+    /// learning", NeurIPS 2015, for the normaliser's expectation).
+    static func supportedSNIPW(_ report: OffPolicyReport, supported: [Double], segments data: BanditDataset)
+        -> OffPolicyReport
+    {
+        var out = report
+        for s in out.segments.indices {
+            let rows = data.rows(in: out.segments[s].segment)
+            guard !rows.isEmpty else { continue }
+            let mass = rows.reduce(0.0) { $0 + supported[$1] } / Double(rows.count)
+            guard mass < 1 else { continue }
+            for e in out.segments[s].estimates.indices where out.segments[s].estimates[e].estimator == .snipw {
+                out.segments[s].estimates[e].value = out.segments[s].estimates[e].value.map { $0 * mass }
+                if var interval = out.segments[s].estimates[e].interval {
+                    interval.lower *= mass
+                    interval.upper *= mass
+                    out.segments[s].estimates[e].interval = interval
+                }
+            }
+        }
+        return out
+    }
+
     /// The policy's first-slot exploration distribution over its active items for each logged row's user,
     /// `π(a | x_i)` (the slot where it chooses among every item; an OBD row shows one item in one slot), restricted
-    /// to the logs' items, and the mean probability left on the others.
+    /// to the logs' items, and per row the probability left on the others.
     static func distribution(of policy: OnlinePolicy, on data: BanditDataset) throws(WarmStartError)
-        -> (ActionDistribution, unsupported: Double)
+        -> (ActionDistribution, unsupported: [Double])
     {
         let k = data.nActions
         let pool = policy.activeRows
         var out = [Double](repeating: 0, count: data.rows * k)
-        var outside = 0.0
+        var outside = [Double](repeating: 0, count: data.rows)
         for row in 0..<data.rows {
             let p: [Double]
             do {
@@ -238,10 +272,10 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
                 throw .policy(error)
             }
             for (index, item) in pool.enumerated() {
-                if item < k { out[row * k + item] = p[index] } else { outside += p[index] }
+                if item < k { out[row * k + item] = p[index] } else { outside[row] += p[index] }
             }
         }
-        return (ActionDistribution(nActions: k, probabilities: out), data.rows > 0 ? outside / Double(data.rows) : 0)
+        return (ActionDistribution(nActions: k, probabilities: out), outside)
     }
 
     /// The logging policy evaluated on its own logs: a distribution that gives each row's logged item its logged

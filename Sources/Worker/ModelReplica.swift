@@ -61,7 +61,9 @@ public struct ModelReplica: Sendable {
     /// - Throws: ``ReplicaError/notAnMLP(path:)`` for a checkpoint of another kind.
     public init(checkpoint: Checkpoint, version: UInt64, sha256: String? = nil) throws(ReplicaError) {
         guard case .mlp(let mlp) = checkpoint.model else { throw .notAnMLP(path: "WEIGHTS v\(version)") }
-        guard mlp.outputWidth == 1 else { throw .notOneScore(path: "WEIGHTS v\(version)", outputs: mlp.outputWidth) }
+        if let problem = Checkpoint.interestModelProblem(mlp) {
+            throw .notInterestModel(path: "WEIGHTS v\(version)", reason: problem)
+        }
         if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth) {
             throw .badFeatureSpec(path: "WEIGHTS v\(version)", reason: problem)
         }
@@ -72,13 +74,15 @@ public struct ModelReplica: Sendable {
     /// Loads a checkpoint file written by `recpool fit`, as an unregistered model: version 0 and
     /// the SHA-256 of the file's bytes (the version number stored in the file is not used).
     /// - Throws: the checkpoint's typed error, naming what is wrong with the file; ``ReplicaError`` for a checkpoint
-    ///   of another kind, with more than one output, or whose feature specification does not decode or fit.
+    ///   of another kind, that is not an interest model (one sigmoid output), or whose feature specification does not decode or fit.
     public static func load(checkpointPath path: String) throws -> ModelReplica {
         let (bytes, checkpoint) = try Checkpoint.decodeFile(path)
         guard case .mlp(let mlp) = checkpoint.model else {
             throw ReplicaError.notAnMLP(path: path)
         }
-        guard mlp.outputWidth == 1 else { throw ReplicaError.notOneScore(path: path, outputs: mlp.outputWidth) }
+        if let problem = Checkpoint.interestModelProblem(mlp) {
+            throw ReplicaError.notInterestModel(path: path, reason: problem)
+        }
         // As for WEIGHTS: a feature specification that does not decode or does not fit the model is named, never
         // served as a model without a recommender (RECOMMEND would then say it has none).
         if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth) {
@@ -104,8 +108,9 @@ public struct ModelReplica: Sendable {
 public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     /// The checkpoint holds another kind of model.
     case notAnMLP(path: String)
-    /// The MLP's last layer does not give one score per row (a replica answers one probability per row).
-    case notOneScore(path: String, outputs: Int)
+    /// The MLP does not give one probability per row (``Checkpoint/interestModelProblem(_:)``: more than one output,
+    /// or an output unit that is not a sigmoid); `reason` says which.
+    case notInterestModel(path: String, reason: String)
     /// The checkpoint's feature specification does not decode or does not fit its model (`FeatureSpec.servingProblem(_:inputWidth:)`).
     case badFeatureSpec(path: String, reason: String)
 
@@ -113,8 +118,7 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .badFeatureSpec(let path, let reason): "\(path) cannot be served: \(reason)"
         case .notAnMLP(let path): "\(path) does not hold an MLP checkpoint"
-        case .notOneScore(let path, let outputs):
-            "\(path) holds an MLP with \(outputs) outputs per row; a scoring replica serves one score per row"
+        case .notInterestModel(let path, let reason): "\(path) cannot be served by a scoring replica: \(reason)"
         }
     }
 }

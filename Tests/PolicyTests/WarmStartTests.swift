@@ -100,6 +100,12 @@ struct WarmStartTests {
         // Item 4 is the only new item: the cold-start share 0.05 plus its ε share of the rest, 0.95 · 0.1/5.
         #expect(abs(evaluation.unsupportedShare - (0.05 + 0.95 * 0.02)) < 1e-9)
         #expect(evaluation.loggingInterval == nil && evaluation.verdict == .tooFewClicks)
+        // Every estimate counts a choice of item 4 as no click. IPW does by construction; SNIPW divides by the mean
+        // importance weight, which estimates the supported mass 1 − u, so unscaled it valued the policy as if it
+        // never chose item 4. Each user saw every item equally often here, so SNIPW equals IPW once scaled.
+        let ipw = try #require(evaluation.value(.ipw))
+        let snipw = try #require(evaluation.value(.snipw))
+        #expect(abs(snipw - ipw) < 1e-9)
     }
 
     @Test("logs of another catalogue, or whose users the policy cannot read, are refused by name")

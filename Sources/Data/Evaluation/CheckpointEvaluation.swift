@@ -95,9 +95,12 @@ public enum CheckpointEvaluation {
         // A DQN checkpoint has no feature spec either, but the missing spec is not its problem: its model is the wrong
         // kind.
         guard case .mlp(let mlp) = checkpoint.model else { throw .notAnInterestModel(kind: "DQN") }
-        // One score per row, as import, predict and export require.
+        // One probability per row, as import, predict and export require.
         guard mlp.outputWidth == 1 else {
             throw .notAnInterestModel(kind: "\(mlp.outputWidth)-output MLP")
+        }
+        if let activation = mlp.layers.last?.activation, activation != .sigmoid {
+            throw .notAnInterestModel(kind: "non-sigmoid MLP (its output unit is \(activation.name))")
         }
         guard !checkpoint.featureSpec.isEmpty else { throw .missingFeatureSpec }
         let spec: FeatureSpec

@@ -6,7 +6,8 @@ extension FeatureSpec {
     /// and `crossBuckets` user × item-id cross buckets, 0 for none, `nil` for ``defaultCrossBuckets(items:)``);
     /// `itemIdEncoding: nil` fits the version-1/2
     /// item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
-    /// - Throws: `FeatureSpecError.emptyTrainingData`.
+    /// - Throws: `FeatureSpecError.emptyTrainingData`; `.noTrainingValues` for a numeric user feature blank on every
+    ///   training row.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
         popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
@@ -57,10 +58,15 @@ extension FeatureSpec {
         if train.userNumeric.columns > 0 {
             let numeric = train.userNumeric
             spec.userNumericNames = numeric.columnNames
-            spec.userNumericScalings = (0..<numeric.columns).map { c in
+            var scalings: [ZScore] = []
+            for c in 0..<numeric.columns {
                 // A missing value (NaN: a blank cell) is left out of the fit; it is scored as the mean.
-                ZScore(fitting: (0..<numeric.rows).map { train.userNumericRaw[$0 * numeric.columns + c] }.filter(\.isFinite))
+                let present = (0..<numeric.rows).map { train.userNumericRaw[$0 * numeric.columns + c] }.filter(\.isFinite)
+                // With no value there is no mean: a scaling of 0 ± 1 would pass later values in raw.
+                guard !present.isEmpty else { throw .noTrainingValues(feature: numeric.columnNames[c]) }
+                scalings.append(ZScore(fitting: present))
             }
+            spec.userNumericScalings = scalings
         }
         if !extraColumns.isEmpty {
             spec.itemNumericExtra = extra

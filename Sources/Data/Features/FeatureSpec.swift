@@ -306,6 +306,9 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     /// The training part of a log split by time (`log`, its first `fraction` of rows by time) has `rows`
     /// rows, fewer than the `needed` a model is fitted on.
     case emptyTrainingPart(log: String, fraction: Double, rows: Int, needed: Int)
+    /// The numeric user feature `feature` is blank (missing) on every training row: it has no mean or spread to be
+    /// scaled by, and a later row's value would reach the model unscaled.
+    case noTrainingValues(feature: String)
     /// The spec cannot be written: it holds a value JSON cannot encode (a statistic that is not finite), or its
     /// shape is one ``FeatureSpec/decode(_:)`` would refuse.
     case notEncodable(String)
@@ -323,6 +326,9 @@ extension FeatureSpecError: CustomStringConvertible {
             "the training part of \(log) (first \(Int((fraction * 100).rounded()))% by time) has \(rows) row"
                 + (rows == 1 ? "" : "s") + "; at least \(needed) \(needed == 1 ? "is" : "are") needed"
         case .notEncodable(let why): "the feature specification cannot be written: \(why)"
+        case .noTrainingValues(let feature):
+            "the numeric user feature '\(feature)' is blank on every training row: there is nothing to scale it by; "
+                + "fill it, or leave it out of the schema's [logs.user_features]"
         }
     }
 }

@@ -158,6 +158,24 @@ struct DataIntegrityTests {
         }
     }
 
+    @Test("a numeric user feature blank on every training row is refused by name, never scaled as 0 ± 1")
+    func numericFeatureWithoutTrainingValues() throws {
+        var text = "ts,item,pos,click,prop,age\n"
+        // The training part (the oldest rows) has no age; the newest rows do.
+        for row in 0..<100 { text += "\(row),\(row % 3),1,\(row % 5 == 0 ? 1 : 0),0.5,\(row >= 70 ? "\(20 + row % 40)" : "")\n" }
+        let data = try SmallLog.build(text, userFeatures: ["age": "numeric"], items: 3, name: "ages.csv")
+        #expect(throws: FeatureSpecError.noTrainingValues(feature: "age")) {
+            _ = try FeatureSpec.fit(on: SplitDataset(data).train)
+        }
+        #expect("\(FeatureSpecError.noTrainingValues(feature: "age"))".contains("'age' is blank on every training row"))
+        // With one value in the training part the feature is fitted on it.
+        let some = text.replacingOccurrences(of: "\n3,0,1,0,0.5,\n", with: "\n3,0,1,0,0.5,33\n")
+        #expect(some != text)
+        let fitted = try FeatureSpec.fit(
+            on: SplitDataset(try SmallLog.build(some, userFeatures: ["age": "numeric"], items: 3, name: "ages.csv")).train)
+        #expect(fitted.userNumericScalings?.first?.mean == 33)
+    }
+
     @Test("a reward log's popularity prior is a click rate in [0, 1], counted as the model's targets are")
     func rewardPopularity() throws {
         var text = "ts,item,pos,reward,prop,device\n"

@@ -1,0 +1,85 @@
+import Foundation
+import RecModel
+import RecTestKit
+import Testing
+
+@testable import RecData
+
+/// A checkpoint scores item `k` with its own feature table: a dataset whose catalogue lists the same shop ids in
+/// another row order (or holds other values) is refused, never scored as other items; and only an MLP whose output
+/// unit is a sigmoid is an interest model.
+@Suite("A checkpoint meets a dataset of its own catalogue and gives probabilities")
+struct CheckpointCatalogueTests {
+    /// A shop log over items named `SKU-0` … `SKU-4` (so an item is its catalogue row) and its catalogue, written in
+    /// the given row order.
+    static func shop(in folder: String, order: [Int]) throws -> (log: String, schema: String) {
+        var log = ["ts,sku,slot,clicked,p,device"]
+        for t in 0..<120 {
+            log.append("\(t),SKU-\(t % 5),1,\(t % 7 == 0 ? 1 : 0),0.2,\(["ios", "web"][t % 2])")
+        }
+        let items = ["sku,colour,price"] + order.map { "SKU-\($0),\(["red", "blue", "green"][$0 % 3]),\(10 + 3 * $0)" }
+        let schema = """
+            [logs]
+            timestamp = "ts"
+            item = "sku"
+            position = "slot"
+            click = "clicked"
+            propensity = "p"
+            [logs.user_features]
+            device = "categorical"
+            [catalogue]
+            file = "items.csv"
+            item = "sku"
+            [catalogue.item_features]
+            colour = "categorical"
+            price = "numeric"
+            """
+        try log.joined(separator: "\n").write(toFile: folder + "/logs.csv", atomically: true, encoding: .utf8)
+        try items.joined(separator: "\n").write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
+        try schema.write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
+        return (folder + "/logs.csv", folder + "/shop.toml")
+    }
+
+    static func load(_ files: (log: String, schema: String)) throws -> BanditDataset {
+        let folder = URL(fileURLWithPath: files.log).deletingLastPathComponent().path
+        return try LogLoader.load(
+            logFile: files.log, catalogueFile: folder + "/items.csv",
+            schema: DataSchema.parse(String(contentsOfFile: files.schema, encoding: .utf8), path: files.schema),
+            name: files.log)
+    }
+
+    @Test("the same items in another catalogue row order are refused naming the item; the fitted order passes")
+    func reorderedCatalogue() async throws {
+        try await withTemporaryDirectory("catalogue-order") { folder in
+            let fitted = folder.file("fitted").path
+            let reversed = folder.file("reversed").path
+            for path in [fitted, reversed] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+            let original = try Self.load(Self.shop(in: fitted, order: [0, 1, 2, 3, 4]))
+            let spec = try FeatureSpec.fit(on: SplitDataset(original).train)
+            try CheckpointEvaluation.check(spec: spec, data: original)
+            let other = try Self.load(Self.shop(in: reversed, order: [4, 3, 2, 1, 0]))
+            #expect {
+                try CheckpointEvaluation.check(spec: spec, data: other)
+            } throws: { error in
+                guard case .datasetMismatch(_, _, let problems) = error as? CheckpointEvaluationError else { return false }
+                return problems.joined().contains("item 0's features in the catalogue are not the ones the model was fitted with")
+            }
+        }
+    }
+
+    @Test("an MLP whose output unit is not a sigmoid is no interest model: every reader refuses it", arguments: [Activation.identity, .relu])
+    func nonSigmoidOutput(_ activation: Activation) throws {
+        let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+        let spec = try FeatureSpec.fit(on: SplitDataset(data).train)
+        var mlp = MLP(inputWidth: spec.width, seed: 3)
+        #expect(Checkpoint.interestModelProblem(mlp) == nil)
+        mlp.layers[mlp.layers.count - 1].activation = activation
+        let checkpoint = Checkpoint(model: .mlp(mlp), featureSpec: try spec.encoded())
+        #expect(checkpoint.interestModelProblem?.contains("output unit is \(activation.name), not sigmoid") == true)
+        #expect {
+            _ = try CheckpointEvaluation.load(bytes: checkpoint.encoded())
+        } throws: { error in
+            "\(error)".contains("its output unit is \(activation.name)")
+        }
+    }
+}

@@ -5,12 +5,19 @@ import RecWire
 extension OnlinePolicy {
     /// The policy's first-slot exploration distribution over its active items for each logged row's user,
     /// `π(a | x_i)`, used at every logged slot (an OBD row shows one item in one slot, and a slate's first slot is
-    /// where the policy chooses among every item). A retired item gets probability 0, as serving never shows it.
-    /// - Throws: `PolicyError` when the catalogue's size is not the data's item count, every item is retired, or a
-    ///   user feature is unknown.
+    /// where the policy chooses among every item). A retired item gets probability 0, as serving never shows it. Logs
+    /// of an earlier catalogue version (fewer items: rows never move) are evaluated on their items, and the
+    /// probability of an item added since is left out of the row (`rows × data.nActions`; a row then sums to less than 1).
+    /// - Throws: `PolicyError` when the data has more items than the catalogue, every item is retired, or a user
+    ///   feature is unknown.
     public func actionDistribution(on data: BanditDataset) throws(PolicyError) -> ActionDistribution {
-        guard spec.itemCount == data.nActions else {
-            throw .invalidSpec("the policy's catalogue has \(spec.itemCount) items, the logs \(data.nActions)")
+        // Rows never move: logs of an earlier catalogue version are its first rows. A choice of an item added since
+        // has no logged support; its probability is left out (the row sums to less than 1, and every estimator counts
+        // such a choice as no click: ``OffPolicyEstimator``).
+        guard data.nActions <= spec.itemCount else {
+            throw .invalidSpec(
+                "the logs have \(data.nActions) items, more than the \(spec.itemCount) of the policy's catalogue: they "
+                    + "are not of this catalogue or an earlier version of it")
         }
         let pool = activeRows
         guard !pool.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
@@ -18,7 +25,7 @@ extension OnlinePolicy {
         for row in 0..<data.rows {
             let z = try userVector(data.userContext(row))
             let p = probabilities(scores(z: z, items: pool), items: pool)
-            for (index, item) in pool.enumerated() { out[row * data.nActions + item] = p[index] }
+            for (index, item) in pool.enumerated() where item < data.nActions { out[row * data.nActions + item] = p[index] }
         }
         return ActionDistribution(nActions: data.nActions, probabilities: out)
     }

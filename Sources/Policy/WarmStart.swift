@@ -133,9 +133,8 @@ public enum WarmStart {
 /// An item the logs never showed (added to the catalogue since) has no logging support: the probability a policy
 /// gives it is reported (``unsupportedShare``) and counted as no click by every estimate, so each is then a lower
 /// bound for that share. IPW, DM and DR count it so by construction (the distribution they read has no mass there);
-/// SNIPW divides by the summed importance weights, whose mean estimates the supported mass `1 − u` rather than 1, so
-/// its estimate and interval are multiplied by each segment's supported mass (``supportedSNIPW(_:supported:segments:)``):
-/// unscaled, a policy that put 98% of its choices on new items was valued above the logging policy.
+/// SNIPW is scaled by the supported mass (``OffPolicyEstimator``): unscaled, a policy that put 98% of its choices on
+/// new items was valued above the logging policy.
 public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     /// The trained policy's estimates on the held-out rows.
     public var candidate: OffPolicyReport
@@ -201,15 +200,11 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
             throw .catalogueMismatch(logItems: data.nActions, catalogueItems: trained.spec.itemCount)
         }
         let (candidate, unsupported) = try distribution(of: trained, on: data)
-        let (initial, startUnsupported) = try distribution(of: start, on: data)
-        let report = supportedSNIPW(
-            OffPolicyEvaluation.evaluate(
-                policy: candidate, policyName: "warm start", on: data, resamples: resamples, seed: seed),
-            supported: unsupported.map { 1 - $0 }, segments: data)
-        let startReport = supportedSNIPW(
-            OffPolicyEvaluation.evaluate(
-                policy: initial, policyName: "untrained start", on: data, resamples: resamples, seed: seed),
-            supported: startUnsupported.map { 1 - $0 }, segments: data)
+        let (initial, _) = try distribution(of: start, on: data)
+        let report = OffPolicyEvaluation.evaluate(
+            policy: candidate, policyName: "warm start", on: data, resamples: resamples, seed: seed)
+        let startReport = OffPolicyEvaluation.evaluate(
+            policy: initial, policyName: "untrained start", on: data, resamples: resamples, seed: seed)
         let logging = loggingTerms(data)
         let bootstrap = Bootstrap.intervalsWithReasons(logging, estimators: [.ipw], resamples: resamples, seed: seed)
         let interval = bootstrap.intervals[.ipw]
@@ -225,32 +220,6 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
             favouredClicks: (0..<data.rows).filter {
                 data.reward[$0] > 0 && candidate[$0, data.action[$0]] >= data.pscore[$0]
             }.count)
-    }
-
-    /// `report` with each segment's SNIPW estimate and interval multiplied by the segment's mean supported mass (the
-    /// probability the policy leaves on the logs' items, per row in `supported`): SNIPW's normaliser, the mean
-    /// importance weight, estimates that mass, so the scaled estimate counts a choice of an item the logs never
-    /// showed as no click, as IPW does (Swaminathan and Joachims, "The self-normalized estimator for counterfactual
-    /// learning", NeurIPS 2015, for the normaliser's expectation).
-    static func supportedSNIPW(_ report: OffPolicyReport, supported: [Double], segments data: BanditDataset)
-        -> OffPolicyReport
-    {
-        var out = report
-        for s in out.segments.indices {
-            let rows = data.rows(in: out.segments[s].segment)
-            guard !rows.isEmpty else { continue }
-            let mass = rows.reduce(0.0) { $0 + supported[$1] } / Double(rows.count)
-            guard mass < 1 else { continue }
-            for e in out.segments[s].estimates.indices where out.segments[s].estimates[e].estimator == .snipw {
-                out.segments[s].estimates[e].value = out.segments[s].estimates[e].value.map { $0 * mass }
-                if var interval = out.segments[s].estimates[e].interval {
-                    interval.lower *= mass
-                    interval.upper *= mass
-                    out.segments[s].estimates[e].interval = interval
-                }
-            }
-        }
-        return out
     }
 
     /// The policy's first-slot exploration distribution over its active items for each logged row's user,

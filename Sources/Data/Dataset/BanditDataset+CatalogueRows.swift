@@ -7,9 +7,39 @@ extension BanditDataset {
     /// the log is the row ``ItemCatalogue/rowsOfLoggedItems(ids:)`` gives it. The actions, the action context's rows
     /// and the affinity's columns are renumbered together; a log whose numbers already are the rows (OBD, a shop's
     /// SKUs, fewer ids than items) is returned unchanged.
-    public func itemsAsCatalogueRows(ids: [String]) -> BanditDataset {
-        guard ids.count >= nActions else { return self }
+    ///
+    /// A log read with a catalogue file (``itemIds``) must name the same item at each row as the served catalogue:
+    /// the same SKUs in another row order, or other ids, would be learnt from or evaluated as other items. One
+    /// numbering is kept as it was: a log whose ids are the item numbers `0..<n` against a served catalogue whose ids
+    /// are not numbers is read by row (item `k` is row `k`, the simulator world's and a numbered export's convention).
+    /// Logs without item ids (generated data) must have the served catalogue's item count.
+    /// - Throws: ``DataError/inconsistent(_:)`` naming the first log item whose id is not the served catalogue's at
+    ///   its row, or the two item counts.
+    public func itemsAsCatalogueRows(ids: [String]) throws(DataError) -> BanditDataset {
+        guard let itemIds, itemIds.count == nActions else {
+            guard ids.count == nActions else {
+                throw .inconsistent(
+                    "the policy's catalogue has \(ids.count) items, the logs \(nActions) (logs without a catalogue "
+                        + "file are matched to the served catalogue item for item)")
+            }
+            return self
+        }
+        guard ids.count >= nActions else {
+            throw .inconsistent(
+                "the policy's catalogue has \(ids.count) items, the logs \(nActions): the logs are not of this "
+                    + "catalogue or an earlier version of it (rows never move)")
+        }
         let rowOfItem = ItemCatalogue.rowsOfLoggedItems(ids: Array(ids.prefix(nActions)))
+        let byRowNumber = ItemIds.numberedRows(itemIds) != nil && ItemIds.numberedRows(Array(ids.prefix(nActions))) == nil
+        if !byRowNumber, let item = (0..<nActions).first(where: { ids[rowOfItem[$0]] != itemIds[$0] }) {
+            let served = ids.firstIndex(of: itemIds[item]).map { "is at row \($0) of the served catalogue" }
+                ?? "is not in the served catalogue"
+            throw .inconsistent(
+                "\(name): the log's item \(item) is \(itemIds[item]) in its catalogue file but \(ids[rowOfItem[item]]) in "
+                    + "the served catalogue (\(itemIds[item]) \(served)): the log was read with another catalogue file "
+                    + "than the served version's (rows never move); read it with that version's catalogue "
+                    + "(`recpool catalogue show`)")
+        }
         guard rowOfItem != Array(0..<nActions) else { return self }
         var itemOfRow = [Int](repeating: 0, count: nActions)
         for (item, row) in rowOfItem.enumerated() { itemOfRow[row] = item }

@@ -51,6 +51,11 @@ public struct BanditDataset: Sendable {
     /// Rows of the source log left out because their outcome was never observed (the schema's `observed` role,
     /// value 0: shown, no feedback); they are in none of the per-row arrays. 0 for a log without that role.
     public var unobservedRows = 0
+    /// Each item's id as a served catalogue of its catalogue file names it (the file's id, or its SKU with a `sku`
+    /// role), in item order (`itemIds[k]` is item `k`'s), for a log read with a catalogue (``LogLoader``); nil for
+    /// generated data. A served catalogue's rows are matched to the log's
+    /// items by these (``itemsAsCatalogueRows(ids:)``).
+    public var itemIds: [String]? = nil
 
     /// Creates a dataset; all per-row arrays must have the same length.
     public init(
@@ -126,7 +131,7 @@ public struct BanditDataset: Sendable {
 
     /// The rows at `indices`, in that order.
     public func subset(_ indices: [Int], name: String? = nil) -> BanditDataset {
-        BanditDataset(
+        var out = BanditDataset(
             name: name ?? self.name, nActions: nActions, nPositions: nPositions,
             action: indices.map { action[$0] }, position: indices.map { position[$0] },
             reward: indices.map { reward[$0] }, pscore: indices.map { pscore[$0] },
@@ -137,6 +142,8 @@ public struct BanditDataset: Sendable {
                 userNumericRaw[(row * userNumeric.columns)..<((row + 1) * userNumeric.columns)]
             },
             itemNumericColumns: itemNumericColumns)
+        out.itemIds = itemIds
+        return out
     }
 
     /// The rows of `range`, in order (a time split's part).

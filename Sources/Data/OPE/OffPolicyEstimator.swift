@@ -3,7 +3,10 @@
 /// With importance weight `w_i = π(a_i | x_i) / b(a_i | x_i)` and reward model `q̂(x, a)`:
 /// - DM (direct method): `1/n Σ_i Σ_a π(a|x_i) q̂(x_i, a)`;
 /// - IPW (Horvitz–Thompson, 1952; Precup et al., 2000): `1/n Σ_i w_i r_i`;
-/// - SNIPW (self-normalised, Swaminathan & Joachims, 2015): `Σ_i w_i r_i / Σ_i w_i`;
+/// - SNIPW (self-normalised, Swaminathan & Joachims, 2015): `Σ_i w_i r_i / Σ_i w_i`, times the policy's mean mass on
+///   the logs' actions `1/n Σ_i Σ_a π(a|x_i)` when that is below 1 (a policy that may choose actions the logs never
+///   held, such as items added to the catalogue since): `Σ w_i / n` estimates that mass, not 1, so unscaled SNIPW
+///   would value the policy as if it never chose them, where IPW, DM and DR count such a choice as no reward;
 /// - DR (doubly robust, Dudík, Langford & Li, 2011): `1/n Σ_i [Σ_a π(a|x_i) q̂(x_i, a) + w_i (r_i − q̂(x_i, a_i))]`.
 public enum OffPolicyEstimator: String, Sendable, Codable, CaseIterable {
     /// Direct method.
@@ -36,6 +39,9 @@ public struct OPETerms: Sendable, Equatable {
     public var hasRewardModel: Bool
     /// Why there is no reward model, when there is none: DM and DR give it as their reason.
     public var noRewardModelReason = "needs a reward model"
+    /// `Σ_a π(a|x_i)` over the logs' actions: 1 for a policy over exactly those actions (within 1e-9, taken as 1),
+    /// less when it leaves mass on actions the logs never held. SNIPW is scaled by its mean (see the type).
+    public var supportedMass: [Double]
 
     /// Computes the terms.
     /// - Parameters:
@@ -47,6 +53,10 @@ public struct OPETerms: Sendable, Equatable {
         precondition(action.count == n && pscore.count == n && policy.rows == n, "OPETerms: lengths disagree")
         self.reward = reward
         weight = (0..<n).map { policy[$0, action[$0]] / pscore[$0] }
+        supportedMass = (0..<n).map { i in
+            let mass = (0..<policy.nActions).reduce(0.0) { $0 + policy[i, $1] }
+            return abs(mass - 1) < 1e-9 ? 1 : mass
+        }
         if let q = estimatedRewards {
             let k = policy.nActions
             precondition(q.count == n * k, "OPETerms: estimated rewards must be rows × nActions")
@@ -62,9 +72,10 @@ public struct OPETerms: Sendable, Equatable {
 
     init(
         reward: [Double], weight: [Double], modelValue: [Double], modelReward: [Double], hasRewardModel: Bool,
-        noRewardModelReason: String = "needs a reward model"
+        noRewardModelReason: String = "needs a reward model", supportedMass: [Double]? = nil
     ) {
         self.reward = reward
+        self.supportedMass = supportedMass ?? [Double](repeating: 1, count: reward.count)
         self.weight = weight
         self.modelValue = modelValue
         self.modelReward = modelReward
@@ -80,12 +91,13 @@ public struct OPETerms: Sendable, Equatable {
         OPETerms(
             reward: indices.map { reward[$0] }, weight: indices.map { weight[$0] },
             modelValue: indices.map { modelValue[$0] }, modelReward: indices.map { modelReward[$0] },
-            hasRewardModel: hasRewardModel, noRewardModelReason: noRewardModelReason)
+            hasRewardModel: hasRewardModel, noRewardModelReason: noRewardModelReason,
+            supportedMass: indices.map { supportedMass[$0] })
     }
 
     /// Sums from which every estimator follows; `count(i)` says how often row `i` is drawn (1 for the plain estimate).
     struct Sums {
-        var n = 0.0, w = 0.0, wr = 0.0, dm = 0.0, dr = 0.0
+        var n = 0.0, w = 0.0, wr = 0.0, dm = 0.0, dr = 0.0, mass = 0.0
     }
 
     func sums() -> Sums {
@@ -100,6 +112,7 @@ public struct OPETerms: Sendable, Equatable {
         s.wr += times * weight[i] * reward[i]
         s.dm += times * modelValue[i]
         s.dr += times * (modelValue[i] + weight[i] * (reward[i] - modelReward[i]))
+        s.mass += times * supportedMass[i]
     }
 
     /// The estimator's value from the sums, or nil when it is undefined (no rows, or SNIPW with `Σw = 0`) or not
@@ -112,7 +125,9 @@ public struct OPETerms: Sendable, Equatable {
         case .ipw: v = s.wr / s.n
         case .snipw:
             guard s.w > 0 else { return nil }
-            v = s.wr / s.w
+            // Exactly 1 (no scaling, no rounding) when every row's mass is 1.
+            let mass = s.mass == s.n ? 1 : s.mass / s.n
+            v = s.wr / s.w * mass
         case .dr: v = s.dr / s.n
         }
         return v.isFinite ? v : nil

@@ -183,6 +183,8 @@ struct ItemTable {
     var ids: ItemIds
     /// Each item's id as the catalogue writes it, in item order.
     var idTexts: [String]
+    /// Each item's id as a served catalogue of the same file names it (its SKU with a `sku` role), in item order.
+    var servedIds: [String]
     var actionContext: FeatureMatrix
     var numericColumns: Int
 
@@ -224,6 +226,13 @@ struct ItemTable {
             ids = .named(Dictionary(uniqueKeysWithValues: texts.enumerated().map { ($1, $0) }), count: texts.count)
         }
         idTexts = rowOfItem.map { texts[$0] }
+        // The id a served catalogue names each item by: its SKU with a `sku` role (``ItemCatalogue/make(_:schema:)``).
+        if let sku = schema.sku {
+            let column = try table.column(sku)
+            servedIds = rowOfItem.map { table.rows[$0][column].trimmingCharacters(in: .whitespaces) }
+        } else {
+            servedIds = idTexts
+        }
         var categorical: [Int] = []
         var numeric: [Int] = []
         for feature in features {
@@ -548,6 +557,7 @@ struct LogTable {
             context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
             userNumericRaw: numericRaw, itemNumericColumns: items.numericColumns)
         dataset.unobservedRows = timeOrdered.count - order.count
+        dataset.itemIds = items.servedIds
         return dataset
     }
 }

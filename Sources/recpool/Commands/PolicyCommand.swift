@@ -112,6 +112,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                     on: parts.test.itemsAsCatalogueRows(ids: install.spec.itemIds), resamples: resamples)
             } catch let error as WarmStartError {
                 throw CommandFailure("warm start: \(error)", exitCode: .badInput)
+            } catch let error as DataError {
+                throw CommandFailure("warm start: \(error)", exitCode: .badInput)
             } catch {
                 throw CommandFailure("warm start: the served policy: \(error)", exitCode: .badInput)
             }

@@ -24,7 +24,7 @@ import Testing
             path: folder.appendingPathComponent("items.csv").path,
             schema: try DataSchema.parse(String(contentsOf: folder.appendingPathComponent("shop.toml"), encoding: .utf8), path: "shop.toml").catalogue)
         let data = split.all
-        let rows = data.itemsAsCatalogueRows(ids: catalogue.ids)
+        let rows = try data.itemsAsCatalogueRows(ids: catalogue.ids)
         // Every click is on id "0", the catalogue's row 1.
         let clicked = Set((0..<rows.rows).filter { rows.reward[$0] > 0 }.map { rows.action[$0] })
         #expect(clicked == [try #require(catalogue.index(of: "0"))])
@@ -33,6 +33,41 @@ import Testing
         let column = rows.actionContext.columns - 1
         #expect(abs(rows.actionContext[1, column] - data.actionContext[0, column]) < 1e-6)
         // A catalogue of SKUs (or in file order) is already numbered by row: unchanged.
-        #expect(data.itemsAsCatalogueRows(ids: ["0", "1", "2"]).action == data.action)
+        #expect(try data.itemsAsCatalogueRows(ids: ["0", "1", "2"]).action == data.action)
+        // A later version (rows never move, one item added) fits too.
+        #expect(try data.itemsAsCatalogueRows(ids: catalogue.ids + ["new"]).action == rows.action)
+    }
+
+    @Test("a log read with another catalogue file than the served one (its SKUs reordered, or other ids) is refused")
+    func otherCatalogueFileRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("item_id,item_feature_0\nSKU-a,0.1\nSKU-b,0.2\nSKU-c,0.3\n".utf8).write(
+            to: folder.appendingPathComponent("items.csv"))
+        var log = "timestamp,item_id,position,click,propensity_score,u\n"
+        for t in 0..<30 { log += "\(t),SKU-\(["a", "b", "c"][t % 3]),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
+        try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
+        try Data(ShopLogSchema.toml(itemFeature: "numeric").utf8).write(to: folder.appendingPathComponent("shop.toml"))
+        let (split, _) = try DatasetResolver(obdDirectory: folder.path).logs(
+            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path)
+        let data = split.all
+        #expect(data.itemIds == ["SKU-a", "SKU-b", "SKU-c"])
+        // The served catalogue in the file's order, or a later version of it: the log is its rows.
+        #expect(try data.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c"]).action == data.action)
+        #expect(try data.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c", "SKU-d"]).action == data.action)
+        // The same SKUs in another row order: learnt as other items before.
+        #expect {
+            _ = try data.itemsAsCatalogueRows(ids: ["SKU-c", "SKU-b", "SKU-a"])
+        } throws: { error in
+            "\(error)".contains("the log's item 0 is SKU-a in its catalogue file but SKU-c in the served catalogue (SKU-a is at row 2")
+        }
+        // Ids the served catalogue does not hold (numbers, or other names).
+        #expect(throws: DataError.self) { _ = try data.itemsAsCatalogueRows(ids: ["item_0", "item_1", "item_2"]) }
+        #expect {
+            _ = try data.itemsAsCatalogueRows(ids: ["4", "26", "13"])
+        } throws: { error in
+            "\(error)".contains("(SKU-a is not in the served catalogue)")
+        }
     }
 }

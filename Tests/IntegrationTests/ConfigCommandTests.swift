@@ -28,6 +28,29 @@ struct ConfigCommandTests {
         #expect(unknown.code == 64)
     }
 
+    @Test(
+        "every command takes --config and --print-config, the local ones too (fit, eval, predict, data, export, keygen)",
+        arguments: [
+            ["fit", "--dataset", "synthetic:users=10", "--out", "m.ckpt"], ["eval", "--model", "m.ckpt", "--dataset", "x"],
+            ["predict", "--model", "m.ckpt", "--input", "rows.csv"], ["data", "describe", "synthetic:users=10"],
+            ["data", "features", "synthetic:users=10", "--out", "f.csv"], ["data", "schema", "--infer", "logs.csv"],
+            ["export", "--model", "m.ckpt", "--out", "m.onnx"], ["keygen", "--name", "k"], ["bench-model"],
+        ])
+    func localCommandsTakeConfig(_ command: [String]) throws {
+        let temporary = try TemporaryDirectory("config-local")
+        defer { temporary.remove() }
+        let file = temporary.file("c.toml")
+        try "[client]\nepochs = 2\n".write(to: file, atomically: true, encoding: .utf8)
+        let run = try runTool("recpool", command + ["--config", file.path, "--print-config"])
+        #expect(run.code == 0 && run.stdout.hasPrefix("[client]"), "\(command): \(run.stderr)")
+        #expect(!run.stderr.contains("Unknown option"), "\(run.stderr)")
+        if command.first == "fit" {
+            #expect(
+                run.stdout.split(separator: "\n").first { $0.hasPrefix("epochs =") }?.contains(file.path) == true,
+                "\(run.stdout)")
+        }
+    }
+
     @Test("a negative value from the file or the environment is the option's value, never 'Missing value'")
     func negativeValues() throws {
         let temporary = try TemporaryDirectory("config")

@@ -169,7 +169,12 @@ public struct ItemEncoding: Sendable, Equatable {
         row.reserveCapacity(width)
         for vocabulary in categorical {
             var block = [Float](repeating: 0, count: vocabulary.values.count)
-            if let value = fields[vocabulary.name], let slot = vocabulary.values.firstIndex(of: value) { block[slot] = 1 }
+            // A blank value (white space only) is the empty one, as the catalogue file's blank cells are read.
+            if let value = fields[vocabulary.name].map(BlankText.canonical),
+                let slot = vocabulary.values.firstIndex(of: value)
+            {
+                block[slot] = 1
+            }
             row.append(contentsOf: block)
         }
         for name in numeric {
@@ -215,7 +220,8 @@ extension ItemCatalogue {
         for feature in schema.itemFeatures {
             let column = try table.column(feature.name)
             if feature.kind == .categorical {
-                vocabularies.append(.init(name: feature.name, values: Set(table.rows.map { $0[column] }).sorted()))
+                vocabularies.append(
+                    .init(name: feature.name, values: Set(table.rows.map { BlankText.canonical($0[column]) }).sorted()))
             } else {
                 numeric.append(feature.name)
             }

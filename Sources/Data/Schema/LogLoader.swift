@@ -241,7 +241,7 @@ struct ItemTable {
         }
         let codes = CategoricalColumns(
             names: categorical.map { table.header[$0] },
-            rows: rowOfItem.map { r in categorical.map { table.rows[r][$0] } })
+            rows: rowOfItem.map { r in categorical.map { BlankText.canonical(table.rows[r][$0]) } })
         var values: [Float] = []
         for item in rowOfItem.indices {
             for column in categorical.indices { values.append(Float(codes.codes[item * categorical.count + column])) }

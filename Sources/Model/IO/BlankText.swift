@@ -7,4 +7,8 @@ public enum BlankText {
     public static func isBlank(_ text: String) -> Bool {
         text.allSatisfy { $0.isWhitespace && !$0.isNewline }
     }
+
+    /// `text`, or `""` when it is blank: the one spelling of a missing categorical value, so `" "` and `""` are one
+    /// value (for an item feature, one column) and never two.
+    public static func canonical(_ text: String) -> String { isBlank(text) ? "" : text }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecModel
 
 /// `recpool bench-model`: times the interest model's forward pass and training step.
@@ -17,6 +18,9 @@ struct BenchModelCommand: ParsableCommand {
 
     /// The parsed `--batches`.
     var forwardBatches: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         guard (1...65_536).contains(dIn), (1...1_000).contains(repeats), seconds > 0, seconds <= 3_600 else {

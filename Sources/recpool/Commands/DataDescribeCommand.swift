@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecData
 import RecTransport
 
@@ -12,6 +13,9 @@ struct DataDescribeCommand: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object (keys rows, unobserved_rows, clicks, items, positions, context_width, ...).")
     var json = false
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func run() async throws {
         let started = Date()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecData
 import RecModel
 import RecTransport
@@ -32,6 +33,9 @@ struct DataFeaturesCommand: AsyncParsableCommand {
 
     @Option(help: "Where to write the CSV.")
     var out: String
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out"), (specOut, "--spec-out")])

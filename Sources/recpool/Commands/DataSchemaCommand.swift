@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecData
 import RecTransport
 import RecWire
@@ -39,6 +40,9 @@ struct DataSchemaCommand: AsyncParsableCommand {
         guard common > 1 else { return target.path }
         return (Array(repeating: "..", count: from.count - common) + to[common...]).joined(separator: "/")
     }
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out")])

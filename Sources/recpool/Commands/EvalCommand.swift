@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecData
 import RecTransport
 
@@ -40,6 +41,9 @@ struct EvalCommand: AsyncParsableCommand {
 
     @Option(help: "Also write a self-contained HTML report here.")
     var report: String?
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         try PathOption.validateOutputs([(report, "--report")])

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecConfig
 import RecData
 import RecModel
 
@@ -22,6 +23,9 @@ struct ExportCommand: ParsableCommand {
         name: .customLong("raw-context"),
         help: "Include the feature transform (one-hot, scaling, events): the model scores raw context.")
     var rawContext = false
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         try PathOption.validateOutputs([(out, "--out")])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecData
 import RecModel
 import RecTransport
@@ -46,6 +47,9 @@ struct FitCommand: ParsableCommand {
 
     /// The default `--weight-decay`, measured in docs/BENCHMARKS.md ("Interest model").
     static let defaultWeightDecay: Float = 0
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecTransport
 import RecWire
 
@@ -19,6 +20,9 @@ struct KeygenCommand: AsyncParsableCommand {
 
     @Flag(help: "Replace an existing key pair of this name (every peer that trusts the old public key is locked out).")
     var force = false
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
         try PathOption.validateNamed([(out, "--out")], what: "a folder")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Crypto
+import RecConfig
 import RecData
 import RecModel
 
@@ -25,6 +26,9 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "CSV (optional header; a `label` column is ignored) or JSON rows to score; - for stdin.")
     var input: String
     @Flag(help: "Print JSON.") var json = false
+
+    /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
+    @OptionGroup var configuration: ConfigOptions
 
     func run() throws {
         do {

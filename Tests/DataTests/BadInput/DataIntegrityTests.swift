@@ -176,6 +176,37 @@ struct DataIntegrityTests {
         #expect(fitted.userNumericScalings?.first?.mean == 33)
     }
 
+    @Test("a blank item feature value is one value, whether empty or white space, in the catalogue and the log")
+    func blankItemCategory() throws {
+        let schema = try DataSchema.parse(
+            """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            click = "click"
+            propensity = "prop"
+            [logs.user_features]
+            device = "categorical"
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+            [catalogue.item_features]
+            colour = "categorical"
+            """, path: "blank.toml")
+        let text = "item,colour\nA,red\nB, \nC,\nD,red\n"
+        let catalogue = try ItemCatalogue.make(CSVTable.parse(Array(text.utf8), path: "cat.csv"), schema: schema.catalogue)
+        #expect(catalogue.encoding.categorical.map(\.values) == [["", "red"]])
+        #expect(catalogue.row(1) == catalogue.row(2))
+        var log = "ts,item,pos,click,prop,device\n"
+        for t in 0..<20 { log += "\(t),\(["A", "B", "C", "D"][t % 4]),1,\(t % 3 == 0 ? 1 : 0),0.25,ios\n" }
+        let data = try LogLoader.build(
+            log: CSVTable.parse(Array(log.utf8), path: "log.csv"), catalogue: CSVTable.parse(Array(text.utf8), path: "cat.csv"),
+            schema: schema, name: "log.csv")
+        #expect(data.actionContext.row(1) == data.actionContext.row(2))
+        #expect(data.actionContext.row(0) == data.actionContext.row(3))
+    }
+
     @Test("a reward log's popularity prior is a click rate in [0, 1], counted as the model's targets are")
     func rewardPopularity() throws {
         var text = "ts,item,pos,reward,prop,device\n"

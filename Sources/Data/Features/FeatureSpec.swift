@@ -188,6 +188,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
             throw .malformed(
                 "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
         } catch {
+            // Valid JSON whose value does not fit its field (`"version": 2.5` into an integer, a count beyond Int):
+            // say so, never "not JSON".
+            if !bytes.isEmpty, (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+                throw .malformed(
+                    "a value does not fit its field (a fraction or a number out of range where an integer belongs)")
+            }
             throw .malformed(bytes.isEmpty ? "the file is empty" : "not JSON")
         }
         guard (1...newestVersion).contains(spec.version) else { throw .unsupportedVersion(spec.version) }

@@ -135,6 +135,20 @@ struct DataIntegrityTests {
         #expect(throws: FeatureSpecError.self) { _ = try spec.encoded() }
     }
 
+    @Test("valid JSON whose number does not fit its field is named as such, never as 'not JSON'")
+    func specNumberThatDoesNotFit() throws {
+        let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+        let bytes = try FeatureSpec.fit(on: SplitDataset(data).train).encoded()
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        object["version"] = 2.5
+        #expect {
+            _ = try FeatureSpec.decode(Array(try JSONSerialization.data(withJSONObject: object)))
+        } throws: { error in
+            "\(error)".contains("a value does not fit its field")
+        }
+        #expect(throws: FeatureSpecError.malformed("not JSON")) { _ = try FeatureSpec.decode(Array("{\"a\":".utf8)) }
+    }
+
     @Test("a blank category (white space only) is missing, as an empty cell is, never a category of its own")
     func blankCategory() throws {
         func log(_ blank: String) -> String {

@@ -160,6 +160,61 @@ struct OffPolicyCandidateTests {
         #expect((registry["policy"] as? String)?.contains("registry version \(version)") == true)
     }
 
+    @Test(
+        "a shop's log named by SKUs (catalogue rows out of id order) and without affinity columns checks against numpy",
+        .enabled(if: python != nil, "needs .venv with numpy"))
+    func shopLogBySKU() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Ten items named SKU-k, listed in the catalogue in a shuffled order: an item is its catalogue row.
+        let order = [7, 2, 9, 0, 5, 3, 8, 1, 6, 4]
+        let catalogue = ["sku,price"] + order.map { "SKU-\($0),\(10 + $0)" }
+        var log = ["when,sku,slot,clicked,p_shown,device"]
+        for t in 0..<600 {
+            let item = (t * 7 + t / 10) % 10
+            log.append("\(t),SKU-\(item),\(t % 2 + 1),\(item % 3 == 0 && t % 4 == 0 ? 1 : 0),0.1,\(["ios", "web"][t % 2])")
+        }
+        let schema = """
+            [logs]
+            timestamp = "when"
+            item = "sku"
+            position = "slot"
+            click = "clicked"
+            propensity = "p_shown"
+            [logs.user_features]
+            device = "categorical"
+            [catalogue]
+            file = "items.csv"
+            item = "sku"
+            [catalogue.item_features]
+            price = "numeric"
+            """
+        let (logPath, schemaPath) = (dir.appendingPathComponent("log.csv").path, dir.appendingPathComponent("shop.toml").path)
+        try log.joined(separator: "\n").write(toFile: logPath, atomically: true, encoding: .utf8)
+        try catalogue.joined(separator: "\n").write(
+            toFile: dir.appendingPathComponent("items.csv").path, atomically: true, encoding: .utf8)
+        try schema.write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        let (pi, q, report) = (
+            dir.appendingPathComponent("pi.npy").path, dir.appendingPathComponent("q.npy").path,
+            dir.appendingPathComponent("r.json")
+        )
+        let made = try Self.reference([
+            "make-action-dist", "--csv", logPath, "--schema", schemaPath, "--split", "test", "--items", "10", "--out", pi,
+        ])
+        #expect(made.code == 0, "\(made.output)")
+        let run = try runTool(
+            "recpool",
+            ["data", "ope", logPath, "--schema", schemaPath, "--split", "test", "--action-dist", pi, "--json",
+             "--rewards-out", q, "--resamples", "50"])
+        #expect(run.code == 0, "\(run.stderr)")
+        try run.stdout.write(to: report, atomically: true, encoding: .utf8)
+        let check = try Self.reference([
+            "check", "--csv", logPath, "--schema", schemaPath, "--split", "test", "--action-dist", pi, "--rewards", q,
+            "--report", report.path, "--tolerance", "1e-9",
+        ])
+        #expect(check.code == 0 && check.output.contains("all figures agree"), "\(check.output)")
+    }
+
     @Test("the online policy version a pool serves is a candidate: all four estimators, CIs and the ESS")
     func onlinePolicyVersion() throws {
         let dir = try Self.temporary()

@@ -16,7 +16,9 @@ The rows are those RecData builds: sorted by timestamp with ties in file order, 
 and the split is recpool's by time: train = the first int(n * 0.6) rows, test = the rows after the first
 int(n * 0.7) (obp's last 30%), validation = those between. Those are OBD's column
 names; with --schema SHOP.toml both subcommands read the names of the schema's [logs] roles instead
-(timestamp, item, position, click or reward, propensity, affinity_prefix). Timestamps are compared as recpool
+(timestamp, item, position, click or reward, propensity, affinity_prefix) and number the items as RecData does from
+the schema's [catalogue] file (the id when the ids are exactly 0..n-1, else the id's row). Without affinity_prefix
+every row is cold, which is RecData's reading too unless the schema has a `viewed` or `user` role (refused here). Timestamps are compared as recpool
 compares them: as numbers when every one is a number, else as the instants ISO 8601 date-times name.
 
 Formulas (obp 0.5.7, pi indexed by each row's logged position, w_i = pi(a_i|x_i) / pscore_i):
@@ -49,8 +51,34 @@ def columns(schema_path):
     if missing:
         sys.exit(f"{schema_path}: [logs] names no {', '.join(missing)} (this check needs each of them)")
     if not roles["affinity_prefix"]:
-        sys.exit(f"{schema_path}: [logs] has no affinity_prefix; this check reads cold/warm rows from those columns")
+        # Without affinity columns RecData finds a warm row from a `viewed` column or a user's earlier clicks, which
+        # this check does not rebuild; with neither role, every row is cold, and so it is here.
+        history = [role for role in ("viewed", "user") if logs.get(role)]
+        if history:
+            sys.exit(f"{schema_path}: [logs] has a {' and a '.join(history)} role and no affinity_prefix; this check "
+                     "reads cold/warm rows from affinity columns only")
+    roles["catalogue"] = _catalogue_rows(schema_path)
     return roles
+
+
+def _catalogue_rows(schema_path):
+    """The item number of each catalogue id, as RecData's LogLoader numbers them: the id itself when the ids are
+    exactly the integers 0..n-1 (in any file order), else the id's row in the catalogue file; None without a
+    [catalogue] table (every logged item is then read as an integer)."""
+    import os
+    import tomllib
+    with open(schema_path, "rb") as f:
+        catalogue = tomllib.load(f).get("catalogue", {})
+    if not catalogue.get("file") or not catalogue.get("item"):
+        return None
+    path = os.path.join(os.path.dirname(os.path.abspath(schema_path)), catalogue["file"])
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        ids = [r[header.index(catalogue["item"])].strip() for r in reader if r]
+    if sorted(ids) == sorted(str(k) for k in range(len(ids))):
+        return {text: int(text) for text in ids}
+    return {text: row for row, text in enumerate(ids)}
 
 
 def time_keys(texts):
@@ -76,9 +104,11 @@ def load_rows(path, split, schema=None):
         rows = [r for r in reader if r]
     col = {name: i for i, name in enumerate(header)}
     for role, name in roles.items():
-        if role != "affinity_prefix" and name not in col:
+        if role not in ("affinity_prefix", "catalogue") and name not in col:
             sys.exit(f"{path}: no '{name}' column (the {role} role)")
-    affinity = [i for name, i in col.items() if name.startswith(roles["affinity_prefix"])]
+    prefix = roles["affinity_prefix"]
+    affinity = [i for name, i in col.items() if prefix and name.startswith(prefix)]
+    item_number = roles.get("catalogue")
     keys = time_keys([r[col[roles["timestamp"]]] for r in rows])
     rows = [rows[i] for i in sorted(range(len(rows)), key=lambda i: keys[i])]  # stable: ties keep their file order
     n = len(rows)
@@ -89,7 +119,8 @@ def load_rows(path, split, schema=None):
     position = [int(r[col[roles["position"]]]) for r in rows]
     levels = sorted(set(position))
     return {
-        "action": np.array([int(r[col[roles["item"]]]) for r in rows]),
+        "action": np.array([item_number[r[col[roles["item"]]].strip()] if item_number else int(r[col[roles["item"]]])
+                            for r in rows]),
         "position": np.array([levels.index(p) for p in position]),
         "reward": np.array([float(r[col[roles["click"]]]) for r in rows]),
         "pscore": np.array([float(r[col[roles["propensity"]]]) for r in rows]),

@@ -142,8 +142,17 @@ extension Checkpoint {
         let metadataCount = Int(try r.u32("metadata count"))
         guard metadataCount <= r.remaining / 8 else { throw .bodyTooShort(field: "metadata") }
         var metadata: [String: String] = [:]
+        var previousKey: String? = nil
         for i in 0..<metadataCount {
             let k = try r.string("metadata key \(i)")
+            // Written sorted, each key once: a key again (whose value would silently replace the first) or out of
+            // order is a damaged or hand-made file.
+            if let previousKey, !(previousKey < k) {
+                throw .invalidField(
+                    field: "metadata key \(i)",
+                    value: "'\(k)' after '\(previousKey)' (the keys are written once each, sorted)")
+            }
+            previousKey = k
             metadata[k] = try r.string("metadata value \(i)")
         }
         let count = try r.u64("weight count")

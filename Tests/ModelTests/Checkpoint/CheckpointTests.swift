@@ -158,6 +158,31 @@ struct CheckpointTests {
         #expect(throws: CheckpointError.weightCountMismatch(expected: 3, found: 4)) { try Checkpoint(decoding: Self.frame(w2.bytes)) }
     }
 
+    @Test("metadata with a key twice (the second value silently won) or out of order is refused, naming the key")
+    func metadataKeys() {
+        func body(_ entries: [(String, String)]) -> [UInt8] {
+            var w = ByteWriter()
+            w.u64(1); w.u8(1); w.u32(2); w.u32(1); w.u32(1); w.u8(2)
+            w.u64(0); w.u32(UInt32(entries.count))
+            for (key, value) in entries {
+                w.u32(UInt32(key.utf8.count)); w.raw(Array(key.utf8))
+                w.u32(UInt32(value.utf8.count)); w.raw(Array(value.utf8))
+            }
+            w.u64(3); w.f32s([1, 2, 3])
+            return Self.frame(w.bytes)
+        }
+        let sorted = try? Checkpoint(decoding: body([("batch", "32"), ("epochs", "3")]))
+        #expect(sorted?.metadata == ["batch": "32", "epochs": "3"])
+        #expect(throws: CheckpointError.invalidField(
+            field: "metadata key 1", value: "'batch' after 'batch' (the keys are written once each, sorted)")) {
+            try Checkpoint(decoding: body([("batch", "32"), ("batch", "64")]))
+        }
+        #expect(throws: CheckpointError.invalidField(
+            field: "metadata key 1", value: "'batch' after 'epochs' (the keys are written once each, sorted)")) {
+            try Checkpoint(decoding: body([("epochs", "3"), ("batch", "32")]))
+        }
+    }
+
     @Test("errors describe themselves in words")
     func descriptions() {
         #expect(CheckpointError.checksumMismatch.description.contains("corrupted"))

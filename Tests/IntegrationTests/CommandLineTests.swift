@@ -65,6 +65,27 @@ struct CommandLineTests {
         #expect(workerPort.code == 64 && workerPort.stderr.contains("the port '99999'"), "\(workerPort.stderr)")
     }
 
+    @Test("predict names a header column the specification does not have (a `Label` column), not only the count")
+    func predictNamesTheExtraColumn() throws {
+        let temporary = try TemporaryDirectory("predict-header")
+        defer { temporary.remove() }
+        let (rows, spec, model) = (temporary.file("f.csv").path, temporary.file("s.json").path, temporary.file("m.ckpt").path)
+        let features = try runTool(
+            "recpool", ["data", "features", "synthetic:users=100,rows=300,seed=1", "--out", rows, "--spec-out", spec])
+        #expect(features.code == 0, "\(features.stderr)")
+        let fit = try runTool("recpool", ["fit", "--dataset", rows, "--feature-spec", spec, "--out", model, "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let lines = try String(contentsOfFile: rows, encoding: .utf8).split(separator: "\n").prefix(3)
+        let renamed = temporary.file("g.csv").path
+        try ([lines[0].replacingOccurrences(of: "label", with: "Label")] + lines.dropFirst().map(String.init))
+            .joined(separator: "\n").write(toFile: renamed, atomically: true, encoding: .utf8)
+        let run = try runTool("recpool", ["predict", "--model", model, "--input", renamed])
+        #expect(run.code == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("not in the specification: 'Label'") && run.stderr.contains("exactly `label`"))
+        let plain = try runTool("recpool", ["predict", "--model", model, "--input", rows])
+        #expect(plain.code == 0, "\(plain.stderr)")
+    }
+
     @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")
     func local() async throws {
         let (process, log, text) = try Self.startLocal(["--workers", "2", "--log-level", "info"])

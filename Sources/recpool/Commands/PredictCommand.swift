@@ -50,15 +50,16 @@ struct PredictCommand: ParsableCommand {
                 throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
             }
             let (values, names) = try RowsFile.readNamed(input)
-            guard values[0].count == network.inputWidth else {
-                throw CSVError.wrongWidth(path: input, expected: network.inputWidth, found: values[0].count)
-            }
             // A header is checked against the checkpoint's feature specification: columns in another order would
-            // be scored by position, each feature in another one's place.
+            // be scored by position, each feature in another one's place. First, so a column of another width is
+            // named (a `Label` column, which only as `label` is left out), not only counted.
             if let names, !checkpoint.featureSpec.isEmpty, let spec = try? FeatureSpec.decode(checkpoint.featureSpec),  // checked above
                 let problem = RowsFile.columnMismatch(names, expected: spec.columns, source: input)
             {
                 throw CommandFailure(problem, exitCode: .badInput)
+            }
+            guard values[0].count == network.inputWidth else {
+                throw CSVError.wrongWidth(path: input, expected: network.inputWidth, found: values[0].count)
             }
             let rows = Matrix(rows: values.count, cols: network.inputWidth, values: values.flatMap { $0 })
             let scores = network.predict(rows)

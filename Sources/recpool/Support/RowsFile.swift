@@ -145,7 +145,16 @@ enum RowsFile {
     static func columnMismatch(_ names: [String], expected: [String], source: String) -> String? {
         guard names != expected else { return nil }
         guard names.count == expected.count else {
+            // Name what differs: the columns the specification does not have, and those it has that are missing.
+            let known = Set(expected), given = Set(names)
+            let extra = names.filter { !known.contains($0) }.prefix(5).map { "'\($0)'" }
+            let missing = expected.filter { !given.contains($0) }.prefix(5).map { "'\($0)'" }
+            var detail: [String] = []
+            if !extra.isEmpty { detail.append("not in the specification: \(extra.joined(separator: ", "))") }
+            if !missing.isEmpty { detail.append("missing: \(missing.joined(separator: ", "))") }
+            let hint = names.contains { $0 != "label" && $0.lowercased() == "label" } ? " (only a column named exactly `label` is left out)" : ""
             return "\(source): the header names \(names.count) feature columns, the feature specification \(expected.count)"
+                + (detail.isEmpty ? "" : " (\(detail.joined(separator: "; ")))") + hint
         }
         let at = names.indices.first { names[$0] != expected[$0] }!
         let elsewhere = expected.firstIndex(of: names[at]).map { " (its column \($0 + 1))" } ?? " (which it does not name)"

@@ -3,10 +3,15 @@
 ///
 /// SQLite reads the log's frames in order and stops at the first whose salts or checksum do not match: that frame and
 /// every frame after it are ignored, so one flipped bit in an early frame silently rolls the database back to the
-/// commit before it, and one in the log's header ignores the whole log. A crash in the middle of a write (a torn last
-/// frame) looks the same to SQLite, and there dropping the frame is right. The two differ in what follows: a torn
-/// write is the last frame with the log's salts, while a damaged frame is followed by a frame that continues the
-/// checksum chain from it. ``damage(in:)`` reports exactly that case.
+/// commit before it, and one in the log's header ignores the whole log. Frames SQLite rightly ignores look the same at
+/// that point: a crash in the middle of the last transaction (a torn frame, or frames written out of order), and the
+/// frames a rolled-back transaction spilled into the log before a shorter one overwrote their start. What tells
+/// damage apart is what follows: a **durable run**, frames with the log's salts that chain to one another (each
+/// checksum seeded by the one stored in the frame before it) and hold a commit frame followed by at least one more
+/// frame. With `synchronous = FULL` a transaction is written only after the commit before it was synced, so that
+/// commit was durable, and everything SQLite would drop before it was damaged, never torn. Spilled frames hold no
+/// commit; a torn last transaction has nothing after its commit. ``damage(in:databasePageSize:)`` reports exactly that
+/// case; damage inside the last transaction cannot be told from a torn write, and is dropped as one.
 ///
 /// The format is SQLite's ("The WAL File Format", https://www.sqlite.org/fileformat2.html#walformat): a 32-byte
 /// header of big-endian 32-bit words (magic `0x377f0682` or `0x377f0683`, version, page size, checkpoint sequence,
@@ -15,20 +20,20 @@
 /// bytes, or a frame header's first 8 bytes and its page, seeded by the previous checksum, in 32-bit words of the byte
 /// order the magic's low bit names (1: big-endian).
 enum WriteAheadLog {
-    /// A frame SQLite would stop at though the log goes on after it.
+    /// Frames SQLite would stop at though a durable part of the log follows them.
     struct Damage: Equatable, Sendable {
-        /// The damaged frame, from 1; 0 is the log's header.
+        /// The first frame SQLite would drop, from 1; 0 when the log's header is damaged (SQLite ignores the log).
         var frame: Int
         /// The frames in the file.
         var frames: Int
-        /// Commits after the damage that SQLite would drop.
+        /// Commit frames with the log's salts that SQLite would drop.
         var commitsDropped: Int
 
         /// One line for ``StoreError/corruptDatabase(path:problems:)``.
         var description: String {
             let place = frame == 0 ? "its header is damaged" : "frame \(frame) of \(frames) is damaged"
-            return "the write-ahead log is damaged: \(place), and the frames after it continue the log, so SQLite "
-                + "would drop them silently and roll the registry back by \(commitsDropped) "
+            return "the write-ahead log is damaged: \(place), and committed frames after it continue the log, so "
+                + "SQLite would drop them silently and roll the registry back by \(commitsDropped) "
                 + "commit\(commitsDropped == 1 ? "" : "s"); restore the state directory from a backup "
                 + "(docs/OPERATIONS.md), or move recpool.sqlite-wal aside to accept the rollback"
         }
@@ -40,78 +45,91 @@ enum WriteAheadLog {
     /// The size of the log's header and of a frame's header, bytes.
     static let headerSize = 32
     static let frameHeaderSize = 24
+    /// The WAL magic without its byte-order bit.
+    static let magic: UInt32 = 0x377f_0682
 
-    /// The damage in a log's bytes, or `nil` when SQLite reads every frame the log meant to hold (a torn last frame,
-    /// frames of an earlier log beyond the current one, and an empty or absent log are all fine).
-    static func damage(in bytes: [UInt8]) -> Damage? {
+    /// The damage in a log's bytes, or `nil` when SQLite reads every frame the log meant to hold (a torn last
+    /// transaction, frames a rolled-back transaction left, frames of an earlier log beyond the current one, and an
+    /// empty or absent log are all fine).
+    /// - Parameter databasePageSize: The database file's page size, used when the log's header names another or an
+    ///   impossible one (a damaged header); nil to trust the header.
+    static func damage(in bytes: [UInt8], databasePageSize: Int? = nil) -> Damage? {
         guard bytes.count >= headerSize else { return nil }
-        let magic = word(bytes, 0, bigEndian: true)
-        let pageSize = Int(word(bytes, 8, bigEndian: true))
-        guard (512...65_536).contains(pageSize), pageSize & (pageSize - 1) == 0 else { return nil }
+        let headerPageSize = Int(word(bytes, 8, bigEndian: true))
+        let plausible = (512...65_536).contains(headerPageSize) && headerPageSize & (headerPageSize - 1) == 0
+        guard let pageSize = databasePageSize ?? (plausible ? headerPageSize : nil) else { return nil }
         let frameSize = frameHeaderSize + pageSize
         let frames = (bytes.count - headerSize) / frameSize
         guard frames > 0 else { return nil }
-        let salts = (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))
-        let stored: Checksum = (word(bytes, 24, bigEndian: true), word(bytes, 28, bigEndian: true))
-        // A damaged magic leaves the byte order unknown: either one continuing the log is damage.
-        let orders: [Bool] = magic & ~1 == 0x377f_0682 ? [magic & 1 == 1] : [true, false]
+        let log = Log(bytes: bytes, pageSize: pageSize, frames: frames)
+        let magicWord = word(bytes, 0, bigEndian: true)
+        // A damaged magic leaves the byte order unknown: either one holding a durable run is damage.
+        let orders: [Bool] = magicWord & ~1 == magic ? [magicWord & 1 == 1] : [true, false]
         for bigEndian in orders {
+            let stored: Checksum = (word(bytes, 24, bigEndian: true), word(bytes, 28, bigEndian: true))
             let computed = checksum(bytes, 0..<24, seed: (0, 0), bigEndian: bigEndian)
-            let headerIntact = magic & ~1 == 0x377f_0682 && computed == stored
-            if !headerIntact {
-                // SQLite ignores the whole log; it was meant to be read if its first frame continues from the header.
-                if continues(bytes, frame: 0, frameSize: frameSize, salts: salts, seeds: [stored, computed], bigEndian) {
-                    return Damage(frame: 0, frames: frames, commitsDropped: commits(bytes, from: 0, frames, frameSize))
-                }
-                continue
-            }
+            let headerIntact = magicWord & ~1 == magic && computed == stored && headerPageSize == pageSize
+            // With a damaged header its salts may be the damage: the first frame's are the log's then.
+            let salts =
+                headerIntact
+                ? (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true)) : log.salts(of: 0)
+            // Where SQLite stops: at the first frame that does not chain (every frame, with a damaged header).
+            var stop = 0
             var running = stored
-            for frame in 0..<frames {
-                let start = headerSize + frame * frameSize
-                let frameSalts = (word(bytes, start + 8, bigEndian: true), word(bytes, start + 12, bigEndian: true))
-                let frameStored: Checksum = (
-                    word(bytes, start + 16, bigEndian: true), word(bytes, start + 20, bigEndian: true)
-                )
-                let frameComputed = frameChecksum(bytes, start: start, pageSize: pageSize, seed: running, bigEndian)
-                if frameSalts == salts && frameComputed == frameStored {
-                    running = frameStored
+            if headerIntact {
+                while stop < frames, log.verifies(stop, salts: salts, seed: running, bigEndian) {
+                    running = log.stored(stop)
+                    stop += 1
+                }
+            }
+            guard stop < frames else { return nil }
+            // A durable run anywhere after it: a frame that chains from the stored checksum before it (the header's,
+            // or the header's recomputed, for frame 0), and its successors.
+            var first = headerIntact ? stop + 1 : 0
+            while first < frames {
+                let seeds: [Checksum] = first == 0 ? [stored, computed] : [log.stored(first - 1)]
+                guard seeds.contains(where: { log.verifies(first, salts: salts, seed: $0, bigEndian) }) else {
+                    first += 1
                     continue
                 }
-                // The first frame SQLite stops at: damage if the next one continues the chain from it.
-                guard frame + 1 < frames,
-                    continues(
-                        bytes, frame: frame + 1, frameSize: frameSize, salts: salts,
-                        seeds: [frameStored, frameComputed], bigEndian)
-                else { return nil }
-                return Damage(
-                    frame: frame + 1, frames: frames, commitsDropped: commits(bytes, from: frame, frames, frameSize))
+                var last = first
+                while last + 1 < frames, log.verifies(last + 1, salts: salts, seed: log.stored(last), bigEndian) {
+                    last += 1
+                }
+                // A commit with a frame after it in the run: a later transaction was written, so it was durable.
+                if (first..<last).contains(where: log.isCommit) {
+                    let dropped = (stop..<frames).filter { log.salts(of: $0) == salts && log.isCommit($0) }.count
+                    return Damage(frame: headerIntact ? stop + 1 : 0, frames: frames, commitsDropped: dropped)
+                }
+                first = last + 1
             }
-            return nil
         }
         return nil
     }
 
-    /// Whether frame `frame` (from 0) has the log's salts and a checksum that one of `seeds` leads to.
-    private static func continues(
-        _ bytes: [UInt8], frame: Int, frameSize: Int, salts: (UInt32, UInt32), seeds: [Checksum], _ bigEndian: Bool
-    ) -> Bool {
-        let start = headerSize + frame * frameSize
-        guard (word(bytes, start + 8, bigEndian: true), word(bytes, start + 12, bigEndian: true)) == salts else {
-            return false
-        }
-        let stored: Checksum = (word(bytes, start + 16, bigEndian: true), word(bytes, start + 20, bigEndian: true))
-        return seeds.contains {
-            frameChecksum(bytes, start: start, pageSize: frameSize - frameHeaderSize, seed: $0, bigEndian) == stored
-        }
-    }
+    /// A log's frames, read in place.
+    private struct Log {
+        let bytes: [UInt8]
+        let pageSize: Int
+        let frames: Int
 
-    /// The commit frames (a non-zero database size) among frames `from..<frames`.
-    private static func commits(_ bytes: [UInt8], from: Int, _ frames: Int, _ frameSize: Int) -> Int {
-        (from..<frames).filter { word(bytes, headerSize + $0 * frameSize + 4, bigEndian: true) != 0 }.count
+        func start(_ frame: Int) -> Int { headerSize + frame * (frameHeaderSize + pageSize) }
+        func salts(of frame: Int) -> (UInt32, UInt32) {
+            (word(bytes, start(frame) + 8, bigEndian: true), word(bytes, start(frame) + 12, bigEndian: true))
+        }
+        func stored(_ frame: Int) -> Checksum {
+            (word(bytes, start(frame) + 16, bigEndian: true), word(bytes, start(frame) + 20, bigEndian: true))
+        }
+        func isCommit(_ frame: Int) -> Bool { word(bytes, start(frame) + 4, bigEndian: true) != 0 }
+        /// Whether `frame` has `salts` and the checksum `seed` leads to.
+        func verifies(_ frame: Int, salts: (UInt32, UInt32), seed: Checksum, _ bigEndian: Bool) -> Bool {
+            self.salts(of: frame) == salts
+                && frameChecksum(bytes, start: start(frame), pageSize: pageSize, seed: seed, bigEndian) == stored(frame)
+        }
     }
 
     /// A frame's checksum: its header's first 8 bytes, then its page.
-    private static func frameChecksum(
+    static func frameChecksum(
         _ bytes: [UInt8], start: Int, pageSize: Int, seed: Checksum, _ bigEndian: Bool
     ) -> Checksum {
         let header = checksum(bytes, start..<(start + 8), seed: seed, bigEndian: bigEndian)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import RecStore
@@ -94,6 +95,120 @@ struct WriteAheadLogDamageTests {
         let models = try RecStore(directory: copy).models()
         #expect(models.count == 5)
         #expect(models.map(\.version) == [1, 2, 3, 4, 5])
+    }
+
+    @Test("a rolled-back transaction's spilled frames left behind a shorter commit open as the intact log they are")
+    func rolledBackSpill() throws {
+        let temporary = try TemporaryDirectory("wal-spill")
+        defer { temporary.remove() }
+        let live = temporary.file("live").path
+        let copy = temporary.file("copy").path
+        withExtendedLifetime(try RecStore(directory: live)) {}
+        // The store's own database, written by SQLite with a tiny page cache: a large transaction spills pages into
+        // the log before it rolls back, and a small one then commits over the start of those frames.
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = 5") }
+        let queue = try DatabaseQueue(path: live + "/recpool.sqlite", configuration: configuration)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TABLE filler (payload TEXT)")
+            try db.execute(sql: "BEGIN")
+            for _ in 0..<400 { try db.execute(sql: "INSERT INTO filler VALUES (?)", arguments: [String(repeating: "x", count: 2048)]) }
+            try db.execute(sql: "ROLLBACK")
+            try db.execute(sql: "INSERT INTO filler VALUES ('kept')")
+        }
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: live + "/blobs", toPath: copy + "/blobs")
+        for name in ["recpool.sqlite", "recpool.sqlite-wal"] {
+            try FileManager.default.copyItem(atPath: live + "/" + name, toPath: copy + "/" + name)
+        }
+        withExtendedLifetime(queue) {}
+        let wal = Array(try Data(contentsOf: URL(fileURLWithPath: copy + "/recpool.sqlite-wal")))
+        // The spill left many more frames than SQLite reads.
+        #expect(Self.layout(wal).frames > 20)
+        #expect(WriteAheadLog.damage(in: wal) == nil)
+        _ = try RecStore(directory: copy)
+        let kept = try DatabaseQueue(path: copy + "/recpool.sqlite").read { db in
+            try String.fetchAll(db, sql: "SELECT payload FROM filler")
+        }
+        #expect(kept == ["kept"])
+    }
+
+    /// A log written as SQLite writes one (big-endian checksums, 512-byte pages), so each case below is exactly the
+    /// frames it names. `frames(_:from:)` chains frames from a seed; a case splices such chains as a crash leaves them.
+    struct Synthetic {
+        static let salts: (UInt32, UInt32) = (0x0102_0304, 0x0A0B_0C0D)
+        static let pageSize = 512
+
+        static func be(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+
+        static func header() -> [UInt8] {
+            var bytes = be(0x377f_0683) + be(3_007_000) + be(UInt32(pageSize)) + be(0) + be(salts.0) + be(salts.1)
+            let sum = WriteAheadLog.checksum(bytes, 0..<24, seed: (0, 0), bigEndian: true)
+            bytes += be(sum.0) + be(sum.1)
+            return bytes
+        }
+
+        static var headerChecksum: WriteAheadLog.Checksum {
+            let bytes = header()
+            return (WriteAheadLog.word(bytes, 24, bigEndian: true), WriteAheadLog.word(bytes, 28, bigEndian: true))
+        }
+
+        /// Frames for `commits` (true: a commit frame), each page filled with `fill` + its index, chained from `seed`.
+        static func frames(_ commits: [Bool], from seed: WriteAheadLog.Checksum, fill: UInt8 = 1) -> [[UInt8]] {
+            var running = seed
+            var out: [[UInt8]] = []
+            for (index, commit) in commits.enumerated() {
+                var frame = be(UInt32(index + 2)) + be(commit ? 10 : 0) + be(salts.0) + be(salts.1) + be(0) + be(0)
+                frame += [UInt8](repeating: fill &+ UInt8(index), count: pageSize)
+                running = WriteAheadLog.frameChecksum(frame, start: 0, pageSize: pageSize, seed: running, true)
+                frame.replaceSubrange(16..<24, with: be(running.0) + be(running.1))
+                out.append(frame)
+            }
+            return out
+        }
+
+        static func stored(_ frame: [UInt8]) -> WriteAheadLog.Checksum {
+            (WriteAheadLog.word(frame, 16, bigEndian: true), WriteAheadLog.word(frame, 20, bigEndian: true))
+        }
+    }
+
+    @Test("the rule on logs made frame by frame: damage is a drop followed by a durable run, nothing else")
+    func synthetic() {
+        typealias S = Synthetic
+        let six = S.frames([false, true, false, true, false, true], from: S.headerChecksum)
+        let log = S.header() + six.flatMap { $0 }
+        #expect(WriteAheadLog.damage(in: log) == nil)
+        // A bit flipped in frame 2's page: SQLite stops there; frames 3–6 chain and commit twice, with a frame after
+        // the first commit: damage, and three commits (frames 2, 4 and 6) would be dropped.
+        var flipped = six
+        flipped[1][24 + 100] ^= 0x04
+        #expect(
+            WriteAheadLog.damage(in: S.header() + flipped.flatMap { $0 })
+                == WriteAheadLog.Damage(frame: 2, frames: 6, commitsDropped: 3))
+        // Two frames' pages zeroed (a 4 KiB block across them): the run after them still shows the damage.
+        var zeroed = six
+        for f in [1, 2] { zeroed[f].replaceSubrange(24..., with: [UInt8](repeating: 0, count: S.pageSize)) }
+        #expect(WriteAheadLog.damage(in: S.header() + zeroed.flatMap { $0 })?.frame == 2)
+        // A rolled-back transaction's spilled frames, their start overwritten by a shorter committed one: they chain
+        // among themselves but hold no commit. SQLite ignores them rightly.
+        let committed = S.frames([false, true], from: S.headerChecksum)
+        let spill = S.frames([false, false, false, false, false], from: S.stored(committed[1]), fill: 90)
+        let shorter = S.frames([true], from: S.stored(committed[1]), fill: 50)
+        let leftover = S.header() + (committed + shorter + spill.dropFirst()).flatMap { $0 }
+        #expect(WriteAheadLog.damage(in: leftover) == nil)
+        // The last transaction torn out of order (its first frame's page half written, its commit frame written):
+        // nothing follows its commit, so it is a torn write, not damage.
+        var torn = S.frames([false, true, false, false, true], from: S.headerChecksum)
+        torn[2].replaceSubrange((24 + S.pageSize / 2)..., with: [UInt8](repeating: 0, count: S.pageSize / 2))
+        #expect(WriteAheadLog.damage(in: S.header() + torn.flatMap { $0 }) == nil)
+        // A flipped bit in the header's salt: SQLite ignores the whole log; the frames' own salts show the damage.
+        var salt = log
+        salt[17] ^= 0x01
+        #expect(WriteAheadLog.damage(in: salt)?.frame == 0)
+        // A damaged page size: read with the database's own.
+        var size = log
+        size[10] ^= 0x04
+        #expect(WriteAheadLog.damage(in: size, databasePageSize: S.pageSize)?.frame == 0)
     }
 
     @Test("SQLite's checksum: the sums of two words, seeded, in either byte order")

@@ -52,6 +52,8 @@ extension BanditDataset {
                 affinity.entries(r).map { ($0.column < nActions ? rowOfItem[$0.column] : $0.column, $0.value) })
         }
         out.affinity = renumbered
+        // Item r is now the served catalogue's row r.
+        out.itemIds = Array(ids.prefix(nActions))
         return out
     }
 }

@@ -5,9 +5,13 @@ import RecModel
 extension CheckpointEvaluation {
     /// Checks `data` against `spec`: the same categorical and numeric user feature names (order aside), the same
     /// item count, no slot beyond the spec's positions, and the same item features row for row (``catalogueProblem(spec:data:)``).
-    /// - Throws: `CheckpointEvaluationError.itemCountMismatch`, or `.datasetMismatch` naming every missing and
-    ///   extra feature and the position counts.
-    public static func check(spec: FeatureSpec, data: BanditDataset) throws(CheckpointEvaluationError) {
+    /// - Throws: `CheckpointEvaluationError.itemCountMismatch`, `.datasetMismatch` naming every missing and extra
+    ///   feature and the position counts, or `.catalogueMismatch` naming the first item whose features differ.
+    /// - Parameter catalogue: Whether to compare the item features too (false for rows that only need the model's
+    ///   shape, such as a load test's).
+    public static func check(spec: FeatureSpec, data: BanditDataset, catalogue: Bool = true)
+        throws(CheckpointEvaluationError)
+    {
         guard spec.itemCount == data.nActions else {
             throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
         }
@@ -28,7 +32,9 @@ extension CheckpointEvaluation {
         if data.nPositions > spec.positionCount {
             problems.append("\(data.nPositions) positions but the model knows \(spec.positionCount)")
         }
-        if let problem = catalogueProblem(spec: spec, data: data) { problems.append(problem) }
+        if catalogue, problems.isEmpty, let problem = catalogueProblem(spec: spec, data: data) {
+            throw .catalogueMismatch(dataset: data.name, problem: problem)
+        }
         guard problems.isEmpty else {
             throw .datasetMismatch(
                 dataset: data.name, expected: spec.allUserFeatureNames, problems: problems)
@@ -36,8 +42,11 @@ extension CheckpointEvaluation {
     }
 
     /// Why the dataset's catalogue is not the one the spec was fitted on, or `nil`: the spec scores item `k` with its
-    /// own table's features for `k` (category codes, numeric values), so a catalogue file with the same items in
-    /// another row order, or with other values, would be scored as other items without a word.
+    /// own table's features for `k`, so a catalogue file with the same items in another row order, or with other
+    /// values, would be scored as other items without a word. Numeric features must be equal; categorical ones must
+    /// group the items alike (two items share a value in the data exactly when they share one in the spec), since a
+    /// category's code depends on its file's values: OBD's `random` and `bts` files hash the same categories
+    /// differently, and a model fitted on one is evaluated on the other.
     static func catalogueProblem(spec: FeatureSpec, data: BanditDataset) -> String? {
         let context = data.actionContext
         guard context.rows == data.nActions else { return nil }
@@ -48,17 +57,27 @@ extension CheckpointEvaluation {
             return "the catalogue has \(firstNumeric) categorical and \(dataNumeric) numeric item features, not the "
                 + "\(spec.itemCategoryCardinalities.count) categorical and \(specExtras + 1) numeric the model was fitted on"
         }
+        var specOfData = [[Int: Int]](repeating: [:], count: firstNumeric)
+        var dataOfSpec = [[Int: Int]](repeating: [:], count: firstNumeric)
         for item in 0..<data.nActions {
-            let codes = (0..<firstNumeric).map { Int(context[item, $0]) }
-            let continuous = dataNumeric > 0 ? Double(context[item, firstNumeric]) : 0
-            let extras = dataNumeric > 1 ? ((firstNumeric + 1)..<context.columns).map { Double(context[item, $0]) } : []
-            let expectedExtras = spec.itemNumericExtra?[item] ?? []
-            guard codes == spec.itemCategoryCodes[item], Float(continuous) == Float(spec.itemContinuous[item]),
-                extras.map(Float.init) == expectedExtras.map(Float.init)
-            else {
-                return "item \(item)'s features in the catalogue are not the ones the model was fitted with (the same "
-                    + "items in another row order, or other values): the model would score it as another item; "
-                    + "evaluate with the catalogue file it was fitted on"
+            var same = true
+            for c in 0..<firstNumeric {
+                let (mine, theirs) = (Int(context[item, c]), spec.itemCategoryCodes[item][c])
+                if specOfData[c].updateValue(theirs, forKey: mine).map({ $0 != theirs }) == true
+                    || dataOfSpec[c].updateValue(mine, forKey: theirs).map({ $0 != mine }) == true
+                {
+                    same = false
+                }
+            }
+            let continuous = dataNumeric > 0 ? context[item, firstNumeric] : 0
+            let extras = dataNumeric > 1 ? ((firstNumeric + 1)..<context.columns).map { context[item, $0] } : []
+            same = same && continuous == Float(spec.itemContinuous[item])
+                && extras == (spec.itemNumericExtra?[item] ?? []).map(Float.init)
+            if !same {
+                let name = data.itemIds.map { "item \($0[item]) (row \(item))" } ?? "item \(item)"
+                return "\(name) of the catalogue does not have the features the model was fitted with (the same items in "
+                    + "another row order, or other values): the model would score it as another item; evaluate with the "
+                    + "catalogue file it was fitted on"
             }
         }
         return nil

@@ -19,6 +19,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The dataset lacks features the spec was fitted on, has features it was not, or has more positions; the
     /// problems are phrases such as `missing numeric user features basket_value`.
     case datasetMismatch(dataset: String, expected: [String], problems: [String])
+    /// The dataset's catalogue is not the one the model was fitted on (``CheckpointEvaluation/catalogueProblem(spec:data:)``):
+    /// `problem` names the first item whose features differ.
+    case catalogueMismatch(dataset: String, problem: String)
     /// The model's score of an item at a row (both 0-based) of a dataset (the evaluated rows or the validation rows
     /// the threshold is chosen on) is NaN or infinite: no metric would be defined.
     case nonFiniteScore(NonFiniteScore)
@@ -46,6 +49,7 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
             return "\(dataset) does not have the model's features: \(problems.joined(separator: "; ")) (the model "
                 + "was trained on user features \(expected.joined(separator: ", ")); read the data with the schema "
                 + "the model was trained with)"
+        case .catalogueMismatch(let dataset, let problem): return "\(dataset): \(problem)"
         case .nonFiniteScore(let bad): return bad.description
         }
     }
@@ -99,7 +103,8 @@ public enum CheckpointEvaluation {
         guard mlp.outputWidth == 1 else {
             throw .notAnInterestModel(kind: "\(mlp.outputWidth)-output MLP")
         }
-        if let activation = mlp.layers.last?.activation, activation != .sigmoid {
+        // The one rule (`Checkpoint.interestModelProblem`): here only the sigmoid part is left to say.
+        if Checkpoint.interestModelProblem(mlp) != nil, let activation = mlp.layers.last?.activation {
             throw .notAnInterestModel(kind: "non-sigmoid MLP (its output unit is \(activation.name))")
         }
         guard !checkpoint.featureSpec.isEmpty else { throw .missingFeatureSpec }

@@ -260,7 +260,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 extension FeatureSpec {
     /// Why a fitted statistic is one no fit gives, or `nil`. A checkpoint is untrusted input, and each of these scores
     /// silently wrong rather than failing: a standard deviation of 0, negative or not finite (every z-score infinite,
-    /// NaN or of the wrong sign), a popularity outside [0, 1] (the cold-start answer ranks by it as a click rate), a
+    /// NaN or of the wrong sign), a negative popularity (the cold-start answer ranks by it), a
     /// negative smoothing weight, an `engagedSeconds` that is not positive (every glance, or no view, is an
     /// engagement; 0 divides 0 s by 0), a raw item value that is not finite, or a vocabulary out of order or with a
     /// category twice (the transform finds a category by binary search: out of order, a known value falls into the
@@ -274,8 +274,10 @@ extension FeatureSpec {
         for (name, scaling) in scalings where !(scaling.mean.isFinite && scaling.std.isFinite && scaling.std > 0) {
             return "\(name) has mean \(scaling.mean) and std \(scaling.std): a standard deviation is positive and finite"
         }
-        if let (item, rate) = popularity.enumerated().first(where: { !(0...1).contains($0.element) }) {
-            return "popularity[\(item)] is \(rate): a click rate is in [0, 1]"
+        // Finite and 0 or more: a fit before this build summed a reward log's amounts into it (above 1), and such
+        // checkpoints still score; the cold-start answer ranks by it.
+        if let (item, rate) = popularity.enumerated().first(where: { !($0.element.isFinite && $0.element >= 0) }) {
+            return "popularity[\(item)] is \(rate): a smoothed click rate is finite and 0 or more"
         }
         guard popularitySmoothing.isFinite, popularitySmoothing >= 0 else {
             return "popularitySmoothing is \(popularitySmoothing): a smoothing weight is finite and 0 or more"

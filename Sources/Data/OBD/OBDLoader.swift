@@ -67,7 +67,8 @@ public enum OBDLoader {
             let suffix = name.dropFirst(prefix.count)
             guard let number = Int(suffix), number >= 0, String(number) == suffix else {
                 throw .inconsistent(
-                    "\(path): column '\(name)' is not numbered as the Open Bandit Dataset's are (\(prefix)0, \(prefix)1, …)")
+                    "\(path): column '\(name)' is not numbered as the Open Bandit Dataset's are (\(prefix)0, \(prefix)1, …); "
+                        + "a log with its own column names is read with --schema (docs/YOUR-DATA.md)")
             }
             if let expected, number >= expected {
                 throw .inconsistent(

@@ -39,7 +39,8 @@ public struct OPETerms: Sendable, Equatable {
     public var hasRewardModel: Bool
     /// Why there is no reward model, when there is none: DM and DR give it as their reason.
     public var noRewardModelReason = "needs a reward model"
-    /// `Σ_a π(a|x_i)` over the logs' actions: 1 for a policy over exactly those actions (within 1e-9, taken as 1),
+    /// `Σ_a π(a|x_i)` over the logs' actions: 1 for a policy over exactly those actions (within
+    /// ``ActionDistribution/sumTolerance`` of 1, or above, taken as 1),
     /// less when it leaves mass on actions the logs never held. SNIPW is scaled by its mean (see the type).
     public var supportedMass: [Double]
 
@@ -55,7 +56,8 @@ public struct OPETerms: Sendable, Equatable {
         weight = (0..<n).map { policy[$0, action[$0]] / pscore[$0] }
         supportedMass = (0..<n).map { i in
             let mass = (0..<policy.nActions).reduce(0.0) { $0 + policy[i, $1] }
-            return abs(mass - 1) < 1e-9 ? 1 : mass
+            // Within an action-distribution file's tolerance of 1 (and never above it) is a whole policy.
+            return mass >= 1 - ActionDistribution.sumTolerance ? 1 : mass
         }
         if let q = estimatedRewards {
             let k = policy.nActions

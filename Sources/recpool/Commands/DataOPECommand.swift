@@ -128,8 +128,16 @@ struct DataOPECommand: AsyncParsableCommand {
             data = data.subset(first, name: "\(data.name), first slot")
         }
         let (distribution, name) = try await candidate(data: data, train: parts.train)
-        let (report, rewards) = OffPolicyEvaluation.evaluateWithRewards(
+        var (report, rewards) = OffPolicyEvaluation.evaluateWithRewards(
             policy: distribution, policyName: name, on: data, resamples: resamples)
+        // Logs of an earlier catalogue version: say how much of the policy's choice went to items added since.
+        let rows = max(distribution.rows, 1)
+        let unsupported = 1 - distribution.probabilities.reduce(0, +) / Double(rows)
+        if onlineCandidate, unsupported > ActionDistribution.sumTolerance {
+            report.notes.append(
+                "the policy puts \(figureText(unsupported * 100, "%.1f"))% of its choices on items the logs never held (added "
+                    + "since): every estimate counts them as no click, so each is a lower bound")
+        }
         for (path, values) in [(rewardsOut, rewards), (policyOut, distribution.probabilities)] {
             guard let path, let values else { continue }
             let bytes: [UInt8]

@@ -281,7 +281,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         let payloads: [[UInt8]]
         let featureWidth: Int
         do {
-            if let servedSpec { try CheckpointEvaluation.check(spec: servedSpec, data: data) }
+            // Rows of the model's shape: a load test's rows need not be the model's own items.
+            if let servedSpec { try CheckpointEvaluation.check(spec: servedSpec, data: data, catalogue: false) }
             (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch, servedSpec: servedSpec)
         } catch {
             throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: .badInput)

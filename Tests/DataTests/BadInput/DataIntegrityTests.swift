@@ -104,7 +104,7 @@ struct DataIntegrityTests {
         "a feature specification with a statistic no fit gives is refused on decode, naming it",
         arguments: [
             ("negative std", "itemContinuousScaling has mean"), ("zero std", "affinityScaling has mean"),
-            ("popularity above 1", "popularity[0] is 1.5"), ("negative popularity", "popularity[3] is -0.1"),
+            ("negative popularity", "popularity[3] is -0.1"),
             ("negative engagedSeconds", "engagedSeconds is -5"), ("zero engagedSeconds", "engagedSeconds is 0"),
             ("negative smoothing", "popularitySmoothing is -1"),
             ("vocabulary out of order", "is not in order or names a category twice"),
@@ -117,7 +117,6 @@ struct DataIntegrityTests {
         switch change {
         case "negative std": spec.itemContinuousScaling.std = -0.5
         case "zero std": spec.affinityScaling.std = 0
-        case "popularity above 1": spec.popularity[0] = 1.5
         case "negative popularity": spec.popularity[3] = -0.1
         case "negative engagedSeconds": spec.engagedSeconds = -5
         case "zero engagedSeconds": spec.engagedSeconds = 0
@@ -219,6 +218,14 @@ struct DataIntegrityTests {
             schema: schema, name: "log.csv")
         #expect(data.actionContext.row(1) == data.actionContext.row(2))
         #expect(data.actionContext.row(0) == data.actionContext.row(3))
+    }
+
+    @Test("a spec fitted before on a reward log (popularity above 1) still decodes: checkpoints of it keep scoring")
+    func olderRewardSpecDecodes() throws {
+        let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
+        var spec = try FeatureSpec.fit(on: SplitDataset(data).train)
+        spec.popularity[0] = 83.33
+        #expect(try FeatureSpec.decode(spec.encoded()) == spec)
     }
 
     @Test("a reward log's popularity prior is a click rate in [0, 1], counted as the model's targets are")

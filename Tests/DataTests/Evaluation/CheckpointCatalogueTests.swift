@@ -61,10 +61,19 @@ struct CheckpointCatalogueTests {
             #expect {
                 try CheckpointEvaluation.check(spec: spec, data: other)
             } throws: { error in
-                guard case .datasetMismatch(_, _, let problems) = error as? CheckpointEvaluationError else { return false }
-                return problems.joined().contains("item 0's features in the catalogue are not the ones the model was fitted with")
+                guard case .catalogueMismatch(_, let problem) = error as? CheckpointEvaluationError else { return false }
+                return problem.contains("item SKU-4 (row 0) of the catalogue does not have the features the model was fitted with")
             }
         }
+    }
+
+    @Test("a model fitted on OBD's random logs evaluates on its bts logs: the same items, their categories hashed apart")
+    func obdAcrossPolicies() throws {
+        guard Paths.hasOBD else { return }
+        let random = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.obd)
+        let bts = try OBDLoader.load(OBDSource("bts/men")!, obdDirectory: Paths.obd)
+        let spec = try FeatureSpec.fit(on: SplitDataset(random).train)
+        try CheckpointEvaluation.check(spec: spec, data: bts)
     }
 
     @Test("an MLP whose output unit is not a sigmoid is no interest model: every reader refuses it", arguments: [Activation.identity, .relu])

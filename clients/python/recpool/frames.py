@@ -499,13 +499,16 @@ def _user_features_of(columns) -> list:
 
 
 def _user_dummies(frame, **options):
-    """The user features one-hot encoded (``pandas.get_dummies`` of their text); no columns for a pool whose
-    requests carry no user features."""
+    """The user features one-hot encoded (``pandas.get_dummies`` of their text, a blank value giving no column, as
+    RecPool's context gives none); no columns for a pool whose requests carry no user features."""
     pd = _pandas()
     features = _user_features_of(frame.columns)
     if not features:
         return pd.DataFrame(index=frame.index)
-    return pd.get_dummies(frame[features].astype(str), dtype=float, **options)
+    # A blank value (empty, or white space only) is missing, as RecPool reads it: no column, never `device_`.
+    text = frame[features].astype(str)
+    text = text.mask(text.apply(lambda column: column.str.fullmatch(r"[ \t]*")))
+    return pd.get_dummies(text, dtype=float, **options)
 
 
 def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None) -> dict:

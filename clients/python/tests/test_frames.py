@@ -120,3 +120,23 @@ def test_an_unreported_item_is_unobserved_not_a_non_click_and_dwell_is_kept(clie
     assert mine["observed"].tolist() == [1, 0, 0] and mine["click"].iloc[1:].isna().all()
     assert mine["dwell"].iloc[0] == 42.5 and mine["dwell"].dtype == "Float64"
     assert mine["dwell"].iloc[1:].tolist() == [pd.NA, pd.NA]
+
+
+def test_a_blank_user_feature_is_missing_in_the_context_as_recpool_reads_it():
+    """An empty and a white-space-only value both give no dummy column (RecPool's context gives none), so a frame
+    whose blank cells were written either way has the same context; before, each blank spelling was a column."""
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    def frame(blank):
+        return pd.DataFrame({
+            "timestamp": pd.to_datetime([1, 2, 3, 4], unit="s", utc=True), "item_id": [0, 1, 0, 1],
+            "position": [1, 1, 1, 1], "click": pd.array([1, 0, 0, 1], dtype="Int64"),
+            "propensity_score": [0.5] * 4, "device": ["ios", blank, "web", "ios"]})
+
+    empty = frames.bandit_feedback(frame(""), n_actions=2)
+    spaced = frames.bandit_feedback(frame("  "), n_actions=2)
+    assert (empty["context"] == spaced["context"]).all()
+    table = frames.training_frame(frame(" "), n_actions=2)
+    assert [c for c in table.columns if c.startswith("device")] == ["device=ios", "device=web"]
+    assert table.loc[1, ["device=ios", "device=web"]].tolist() == [0.0, 0.0]

@@ -51,6 +51,24 @@ struct ConfigCommandTests {
         }
     }
 
+    @Test("a dataset typed as the first argument wins over one from RECPOOL_DATASET or the file's [client] table")
+    func positionalDatasetWins() throws {
+        let temporary = try TemporaryDirectory("config-dataset")
+        defer { temporary.remove() }
+        let file = temporary.file("c.toml")
+        try "[client]\ndataset = \"synthetic:users=40,rows=90,seed=2\"\n".write(to: file, atomically: true, encoding: .utf8)
+        let fromFile = try runTool("recpool", ["data", "describe", "synthetic:users=30,rows=60,seed=1", "--config", file.path])
+        #expect(fromFile.code == 0 && fromFile.stderr.contains("dataset synthetic:users=30,rows=60,seed=1"), "\(fromFile.stderr)")
+        let fromEnvironment = try runTool(
+            "recpool", ["data", "describe", "synthetic:users=30,rows=60,seed=1"],
+            environment: ["RECPOOL_DATASET": "synthetic:users=40,rows=90,seed=2"])
+        #expect(fromEnvironment.code == 0 && fromEnvironment.stderr.contains("users=30"), "\(fromEnvironment.stderr)")
+        // Typed twice on the command line is still refused.
+        let twice = try runTool(
+            "recpool", ["data", "describe", "synthetic:users=30", "--dataset", "synthetic:users=40"])
+        #expect(twice.code == 64 && twice.stderr.contains("given twice"))
+    }
+
     @Test("a negative value from the file or the environment is the option's value, never 'Missing value'")
     func negativeValues() throws {
         let temporary = try TemporaryDirectory("config")

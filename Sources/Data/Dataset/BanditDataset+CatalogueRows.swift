@@ -10,12 +10,15 @@ extension BanditDataset {
     ///
     /// A log read with a catalogue file (``itemIds``) must name the same item at each row as the served catalogue:
     /// the same SKUs in another row order, or other ids, would be learnt from or evaluated as other items. One
-    /// numbering is kept as it was: a log whose ids are the item numbers `0..<n` against a served catalogue whose ids
-    /// are not numbers is read by row (item `k` is row `k`, the simulator world's and a numbered export's convention).
+    /// numbering is kept as it was: a log whose ids are the item numbers `0..<n` against the simulator world's
+    /// catalogue (named items) is read by row (item `k` is row `k`, that world's convention; `numberedByRow`).
     /// Logs without item ids (generated data) must have the served catalogue's item count.
     /// - Throws: ``DataError/inconsistent(_:)`` naming the first log item whose id is not the served catalogue's at
     ///   its row, or the two item counts.
-    public func itemsAsCatalogueRows(ids: [String]) throws(DataError) -> BanditDataset {
+    /// - Parameter numberedByRow: Whether a log numbering its items `0..<n` is read by row against a served catalogue
+    ///   of named items: true only for the simulator world's catalogue, whose logs are numbered so; against a shop's
+    ///   registry catalogue such a log names other items, and is refused.
+    public func itemsAsCatalogueRows(ids: [String], numberedByRow: Bool = true) throws(DataError) -> BanditDataset {
         guard let itemIds, itemIds.count == nActions else {
             guard ids.count == nActions else {
                 throw .inconsistent(
@@ -30,7 +33,8 @@ extension BanditDataset {
                     + "catalogue or an earlier version of it (rows never move)")
         }
         let rowOfItem = ItemCatalogue.rowsOfLoggedItems(ids: Array(ids.prefix(nActions)))
-        let byRowNumber = ItemIds.numberedRows(itemIds) != nil && ItemIds.numberedRows(Array(ids.prefix(nActions))) == nil
+        let byRowNumber =
+            numberedByRow && ItemIds.numberedRows(itemIds) != nil && ItemIds.numberedRows(Array(ids.prefix(nActions))) == nil
         if !byRowNumber, let item = (0..<nActions).first(where: { ids[rowOfItem[$0]] != itemIds[$0] }) {
             let served = ids.firstIndex(of: itemIds[item]).map { "is at row \($0) of the served catalogue" }
                 ?? "is not in the served catalogue"

@@ -22,15 +22,27 @@ struct DatasetOptions: ParsableArguments {
     )
     var datasetOption: String?
 
-    /// The dataset: `--dataset NAME` or the positional `NAME` (``validate()`` ensures exactly one was given).
-    var dataset: String { datasetOption ?? positionalDataset ?? "" }
+    /// Whether `--dataset` was typed on the command line, rather than set by `RECPOOL_DATASET` or a configuration
+    /// file's `[client]` table (which reach the parser as a `--dataset` placed before the user's own arguments).
+    static var datasetTyped: Bool {
+        CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains { $0 == "--dataset" || $0.hasPrefix("--dataset=") }
+    }
 
-    /// Requires the dataset exactly once: as `--dataset NAME` or as the first argument.
+    /// The dataset: `--dataset NAME` or the positional `NAME` (``validate()`` ensures exactly one was typed). The
+    /// command line wins over the environment and the file, the positional form as much as the flag.
+    var dataset: String {
+        if let positionalDataset, !Self.datasetTyped { return positionalDataset }
+        return datasetOption ?? positionalDataset ?? ""
+    }
+
+    /// Requires the dataset exactly once on the command line: as `--dataset NAME` or as the first argument.
     /// - Throws: `ValidationError` (exit 64) naming `--dataset` when it is missing or given twice.
     func validate() throws {
         switch (positionalDataset, datasetOption) {
         case (nil, nil):
             throw ValidationError("missing --dataset NAME (or the dataset as the first argument)")
+        case (.some, .some) where !Self.datasetTyped:
+            return
         case (let positional?, let option?):
             throw ValidationError(
                 "the dataset is given twice (\"\(positional)\" and --dataset \"\(option)\"): give it once, with --dataset")

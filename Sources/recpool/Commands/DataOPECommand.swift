@@ -193,7 +193,7 @@ struct DataOPECommand: AsyncParsableCommand {
                 let served = try OnlinePolicy.served(spec: install.spec, weights: pack)
                 // The policy's items are its catalogue's rows, while a log numbers ids 0..<n by id (in any file
                 // order): the distribution is computed over rows and read back in the log's item numbers.
-                let byRow = try served.actionDistribution(on: data.itemsAsCatalogueRows(ids: install.spec.itemIds))
+                let byRow = try served.actionDistribution(on: data.itemsAsCatalogueRows(ids: install.spec.itemIds, numberedByRow: install.catalogue == nil))
                 let ids = install.spec.itemIds
                 let rowOfItem =
                     ids.count >= data.nActions

@@ -106,10 +106,10 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             do {
                 start = try OnlinePolicy.served(spec: install.spec, weights: pack)
                 // The policy's items are its catalogue's rows; a log numbers ids 0..<n by id (in any file order).
-                trained = try WarmStart.train(start, on: parts.train.itemsAsCatalogueRows(ids: install.spec.itemIds))
+                trained = try WarmStart.train(start, on: parts.train.itemsAsCatalogueRows(ids: install.spec.itemIds, numberedByRow: install.catalogue == nil))
                 evaluation = try WarmStartEvaluation.evaluate(
                     trained: trained.policy, start: start,
-                    on: parts.test.itemsAsCatalogueRows(ids: install.spec.itemIds), resamples: resamples)
+                    on: parts.test.itemsAsCatalogueRows(ids: install.spec.itemIds, numberedByRow: install.catalogue == nil), resamples: resamples)
             } catch let error as WarmStartError {
                 throw CommandFailure("warm start: \(error)", exitCode: .badInput)
             } catch let error as DataError {

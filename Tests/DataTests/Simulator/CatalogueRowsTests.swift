@@ -38,6 +38,21 @@ import Testing
         #expect(try data.itemsAsCatalogueRows(ids: catalogue.ids + ["new"]).action == rows.action)
     }
 
+    /// A log whose catalogue ids are `0, 1, 2` (numbered items).
+    static func numberedLog() throws -> BanditDataset {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("item_id,item_feature_0\n0,0.1\n1,0.2\n2,0.3\n".utf8).write(to: folder.appendingPathComponent("items.csv"))
+        var log = "timestamp,item_id,position,click,propensity_score,u\n"
+        for t in 0..<30 { log += "\(t),\(t % 3),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
+        try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
+        try Data(ShopLogSchema.toml(itemFeature: "numeric").utf8).write(to: folder.appendingPathComponent("shop.toml"))
+        return try DatasetResolver(obdDirectory: folder.path).logs(
+            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path
+        ).0.all
+    }
+
     @Test("a log read with another catalogue file than the served one (its SKUs reordered, or other ids) is refused")
     func otherCatalogueFileRefused() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
@@ -61,6 +76,13 @@ import Testing
             _ = try data.itemsAsCatalogueRows(ids: ["SKU-c", "SKU-b", "SKU-a"])
         } throws: { error in
             "\(error)".contains("the log's item 0 is SKU-a in its catalogue file but SKU-c in the served catalogue (SKU-a is at row 2")
+        }
+        // A log numbering its items 0..<n against a shop's named catalogue names other items: refused, unless the
+        // catalogue is the simulator world's (read by row).
+        let numbered = try Self.numberedLog()
+        #expect(try numbered.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c"]).action == numbered.action)
+        #expect(throws: DataError.self) {
+            _ = try numbered.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c"], numberedByRow: false)
         }
         // Ids the served catalogue does not hold (numbers, or other names).
         #expect(throws: DataError.self) { _ = try data.itemsAsCatalogueRows(ids: ["item_0", "item_1", "item_2"]) }

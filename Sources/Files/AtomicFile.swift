@@ -29,11 +29,12 @@ public enum AtomicFile {
     /// The ``FileFailure/operation`` of a read refused because the path is not a regular file.
     public static let notRegularOperation = "read: it is a device, not a file (it would never end)"
 
-    /// Reads a whole file.
-    /// - Returns: its bytes.
+    /// Reads a whole file, or its first `limit` bytes.
+    /// - Parameter limit: The most bytes to read (a file header's size); the whole file by default.
+    /// - Returns: its bytes (fewer than `limit` when the file is shorter).
     /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno; a device (such as `/dev/zero`) is
     ///   refused before reading, with EINVAL and ``notRegularOperation``. A pipe is read to its end.
-    public static func read(_ path: String) throws(FileFailure) -> [UInt8] {
+    public static func read(_ path: String, limit: Int = .max) throws(FileFailure) -> [UInt8] {
         // Checked before open too, so a device is refused without being opened.
         var before = stat()
         if stat(path, &before) == 0, !Self.isReadableKind(before.st_mode) {
@@ -53,17 +54,21 @@ public enum AtomicFile {
             throw FileFailure(operation: Self.notRegularOperation, path: path, errno: .invalidArgument)
         }
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
+        var chunk = [UInt8](repeating: 0, count: min(1 << 16, max(limit, 1)))
+        while out.count < limit {
             let count: Int
             do {
-                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+                let wanted = min(chunk.count, limit - out.count)
+                count = try chunk.withUnsafeMutableBytes {
+                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted]), retryOnInterrupt: true)
+                }
             } catch {
                 throw FileFailure(operation: "read", path: path, errno: Errno(error))
             }
             if count == 0 { return out }
             out.append(contentsOf: chunk[0..<count])
         }
+        return out
     }
 
     /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of

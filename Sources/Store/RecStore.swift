@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import RecFiles
-import SystemPackage
 
 /// RecPool's durable state in `--state-dir`: an SQLite database (through GRDB) for jobs, rounds,
 /// datasets, model versions and promotions, and a ``BlobStore`` for the bytes (datasets,
@@ -110,28 +109,12 @@ public final class RecStore: Sendable {
         } catch {
             throw .io(path: path, reason: "\(error)")
         }
-        // The database's own page size (its header's bytes 16–17, big-endian; 1 means 65,536): a damaged log header
-        // may name another.
-        let database = String(path.dropLast("-wal".count))
-        var pageSize: Int? = nil
-        if let header = Self.leadingBytes(of: database, count: 100), header.count == 100 {
-            let size = Int(header[16]) << 8 | Int(header[17])
-            pageSize = size == 1 ? 65_536 : (size >= 512 && size & (size - 1) == 0 ? size : nil)
-        }
+        // The database's own page size: a damaged log header may name another.
+        let header = try? AtomicFile.read(String(path.dropLast("-wal".count)), limit: 100)
+        let pageSize = header.flatMap(WriteAheadLog.databasePageSize(header:))
         if let damage = WriteAheadLog.damage(in: bytes, databasePageSize: pageSize) {
             throw .corruptDatabase(path: path, problems: [damage.description])
         }
-    }
-
-    /// The first `count` bytes of a file (fewer when it is shorter), or nil when it cannot be read.
-    static func leadingBytes(of path: String, count: Int) -> [UInt8]? {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, retryOnInterrupt: true) else { return nil }
-        defer { try? fd.close() }
-        var buffer = [UInt8](repeating: 0, count: count)
-        guard let read = try? buffer.withUnsafeMutableBytes({ try fd.read(into: $0, retryOnInterrupt: true) }) else {
-            return nil
-        }
-        return Array(buffer.prefix(read))
     }
 
     /// Runs `PRAGMA quick_check` (every page and index entry is well formed; O(N), no cross-index

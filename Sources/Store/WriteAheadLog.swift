@@ -107,6 +107,16 @@ enum WriteAheadLog {
         return nil
     }
 
+    /// The page size a database file's header gives (bytes 16–17, big-endian; 1 means 65,536; "Database File
+    /// Format", https://www.sqlite.org/fileformat2.html#database_header), or nil for a header too short or a size
+    /// SQLite never writes.
+    static func databasePageSize(header: [UInt8]) -> Int? {
+        guard header.count >= 100 else { return nil }
+        let size = Int(header[16]) << 8 | Int(header[17])
+        if size == 1 { return 65_536 }
+        return size >= 512 && size & (size - 1) == 0 ? size : nil
+    }
+
     /// A log's frames, read in place.
     private struct Log {
         let bytes: [UInt8]

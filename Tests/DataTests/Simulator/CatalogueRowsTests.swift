@@ -9,21 +9,7 @@ import Testing
 /// `2, 0, 1` trained every click on item "0" into row 0, the item "2".
 @Suite struct CatalogueRowsTests {
     @Test func idsOutOfFileOrderAreRenumberedAsRows() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try Data("item_id,item_feature_0\n2,0.1\n0,0.2\n1,0.3\n".utf8).write(to: folder.appendingPathComponent("items.csv"))
-        var log = "timestamp,item_id,position,click,propensity_score,u\n"
-        for t in 0..<30 { log += "\(t),\(t % 3),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
-        try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
-        let schema = ShopLogSchema.toml(itemFeature: "numeric")
-        try Data(schema.utf8).write(to: folder.appendingPathComponent("shop.toml"))
-        let (split, _) = try DatasetResolver(obdDirectory: folder.path).logs(
-            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path)
-        let catalogue = try ItemCatalogue.load(
-            path: folder.appendingPathComponent("items.csv").path,
-            schema: try DataSchema.parse(String(contentsOf: folder.appendingPathComponent("shop.toml"), encoding: .utf8), path: "shop.toml").catalogue)
-        let data = split.all
+        let (data, catalogue) = try Self.log(ids: ["2", "0", "1"])
         let rows = try data.itemsAsCatalogueRows(ids: catalogue.ids)
         // Every click is on id "0", the catalogue's row 1.
         let clicked = Set((0..<rows.rows).filter { rows.reward[$0] > 0 }.map { rows.action[$0] })
@@ -38,35 +24,31 @@ import Testing
         #expect(try data.itemsAsCatalogueRows(ids: catalogue.ids + ["new"]).action == rows.action)
     }
 
-    /// A log whose catalogue ids are `0, 1, 2` (numbered items).
-    static func numberedLog() throws -> BanditDataset {
+    /// A log of 30 rows over a three-item catalogue whose ids are `ids` in file order (item `t % 3` of the sorted
+    /// ids at row t, clicked every third row), read with ``ShopLogSchema``, and that catalogue as served.
+    static func log(ids: [String]) throws -> (BanditDataset, ItemCatalogue) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        try Data("item_id,item_feature_0\n0,0.1\n1,0.2\n2,0.3\n".utf8).write(to: folder.appendingPathComponent("items.csv"))
+        let items = "item_id,item_feature_0\n" + ids.enumerated().map { "\($1),0.\($0 + 1)\n" }.joined()
+        try Data(items.utf8).write(to: folder.appendingPathComponent("items.csv"))
+        let named = ids.sorted()
         var log = "timestamp,item_id,position,click,propensity_score,u\n"
-        for t in 0..<30 { log += "\(t),\(t % 3),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
+        for t in 0..<30 { log += "\(t),\(named[t % 3]),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
         try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
-        try Data(ShopLogSchema.toml(itemFeature: "numeric").utf8).write(to: folder.appendingPathComponent("shop.toml"))
-        return try DatasetResolver(obdDirectory: folder.path).logs(
-            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path
-        ).0.all
+        let schema = ShopLogSchema.toml(itemFeature: "numeric")
+        try Data(schema.utf8).write(to: folder.appendingPathComponent("shop.toml"))
+        let (split, _) = try DatasetResolver(obdDirectory: folder.path).logs(
+            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path)
+        let catalogue = try ItemCatalogue.load(
+            path: folder.appendingPathComponent("items.csv").path,
+            schema: try DataSchema.parse(schema, path: "shop.toml").catalogue)
+        return (split.all, catalogue)
     }
 
     @Test("a log read with another catalogue file than the served one (its SKUs reordered, or other ids) is refused")
     func otherCatalogueFileRefused() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try Data("item_id,item_feature_0\nSKU-a,0.1\nSKU-b,0.2\nSKU-c,0.3\n".utf8).write(
-            to: folder.appendingPathComponent("items.csv"))
-        var log = "timestamp,item_id,position,click,propensity_score,u\n"
-        for t in 0..<30 { log += "\(t),SKU-\(["a", "b", "c"][t % 3]),1,\(t % 3 == 0 ? 1 : 0),0.33,u\(t % 2)\n" }
-        try Data(log.utf8).write(to: folder.appendingPathComponent("log.csv"))
-        try Data(ShopLogSchema.toml(itemFeature: "numeric").utf8).write(to: folder.appendingPathComponent("shop.toml"))
-        let (split, _) = try DatasetResolver(obdDirectory: folder.path).logs(
-            folder.appendingPathComponent("log.csv").path, schemaPath: folder.appendingPathComponent("shop.toml").path)
-        let data = split.all
+        let data = try Self.log(ids: ["SKU-a", "SKU-b", "SKU-c"]).0
         #expect(data.itemIds == ["SKU-a", "SKU-b", "SKU-c"])
         // The served catalogue in the file's order, or a later version of it: the log is its rows.
         #expect(try data.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c"]).action == data.action)
@@ -79,7 +61,7 @@ import Testing
         }
         // A log numbering its items 0..<n against a shop's named catalogue names other items: refused, unless the
         // catalogue is the simulator world's (read by row).
-        let numbered = try Self.numberedLog()
+        let numbered = try Self.log(ids: ["0", "1", "2"]).0
         #expect(try numbered.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c"]).action == numbered.action)
         #expect(throws: DataError.self) {
             _ = try numbered.itemsAsCatalogueRows(ids: ["SKU-a", "SKU-b", "SKU-c"], numberedByRow: false)

@@ -95,10 +95,13 @@ public struct OnlineLearner: Sendable {
 
     /// Adds feedback events to the statistics and, once `update_every` events have arrived, updates the served
     /// sample.
+    /// An event's reward is the response of a logistic likelihood, a click (1) or none (0), or a fraction between:
+    /// an event outside `[0, 1]` (an amount, such as a reward log's 12.5) is rejected and counted in
+    /// ``rejectedEvents``, never learnt as a response of 12.5.
     /// - Returns: whether an update ran (the caller then publishes ``current``).
     public mutating func learn(_ events: [LearnEvent]) -> Bool {
         for event in events {
-            guard event.item >= 0 && event.item < policy.spec.itemCount, event.reward.isFinite,
+            guard event.item >= 0 && event.item < policy.spec.itemCount, (0...1).contains(event.reward),
                 let z = try? policy.userVector(event.userFeatures, viewed: event.viewed)
             else {
                 rejectedEvents += 1

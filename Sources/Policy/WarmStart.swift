@@ -105,7 +105,10 @@ public enum WarmStart {
             batch.append(
                 LearnEvent(
                     impressionId: "log-\(row)", userFeatures: features, item: data.action[row],
-                    position: data.position[row], reward: data.reward[row], propensity: data.pscore[row], version: 0))
+                    position: data.position[row],
+                    // The learner fits P(click): a reward log's amount (12.5, 1e9) is a click, as the labels count it.
+                    reward: BanditDataset.isClick(reward: data.reward[row]) ? 1 : 0, propensity: data.pscore[row],
+                    version: 0))
             if batch.count == chunk || row == data.rows - 1 {
                 _ = learner.learn(batch)
                 batch.removeAll(keepingCapacity: true)

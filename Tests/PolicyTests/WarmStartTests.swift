@@ -55,6 +55,34 @@ struct WarmStartTests {
         #expect(Int(trained.policy.statistics.k.reduce(0, +)) == 400)
     }
 
+    /// A reward log's amounts are clicks to the learner, as they are to the model's labels: before, an amount of 100
+    /// was the response of the logistic likelihood, and the "trained" policy came back as the start policy.
+    @Test("a reward log whose clicks carry amounts (2.5, 100, 1e9) trains the same policy as the click log", arguments: [2.5, 100, 1e9])
+    func rewardAmountsAreClicks(amount: Double) throws {
+        let start = try oneHotPolicy()
+        let clicks = handMadeLog(rows: 400)
+        var amounts = clicks
+        amounts.reward = clicks.reward.map { $0 > 0 ? amount : 0 }
+        let fromClicks = try WarmStart.train(start, on: clicks)
+        let fromAmounts = try WarmStart.train(start, on: amounts)
+        #expect(fromAmounts.rows == 400 && fromAmounts.clicks == 100 && fromAmounts.refused == 0)
+        #expect(fromAmounts.policy.statistics == fromClicks.policy.statistics)
+        #expect(fromAmounts.policy.statistics != start.statistics)
+    }
+
+    @Test("the online learner rejects an event whose reward is outside [0, 1] instead of learning it as a response")
+    func learnerRejectsAmounts() throws {
+        let start = try oneHotPolicy()
+        var learner = OnlineLearner(policy: start, version: 0, seed: 1)
+        let event = { (reward: Double) in
+            LearnEvent(
+                impressionId: "e", userFeatures: ["country": "de"], item: 0, position: 0, reward: reward,
+                propensity: 0.25, version: 0)
+        }
+        _ = learner.learn([event(100), event(-1), event(.nan), event(1), event(0), event(0.5)])
+        #expect(learner.rejectedEvents == 3)
+    }
+
     @Test("the off-policy report: IPW and SNIPW equal the greedy item's probability, the logging policy's value is 1/4")
     func offPolicyReportOnAHandMadeLog() throws {
         let start = try oneHotPolicy()

@@ -45,14 +45,15 @@ extension SplitDataset {
     {
         try requireTrainingRows(name: name)
         let spec = try FeatureSpec.fit(on: train, featureSet: featureSet)
-        func rows(_ part: BanditDataset) -> LabeledData {
-            let features = spec.matrix(part)
+        // The training rows' cross rates are out-of-fold (`trainingMatrix`): a row's own click never reaches them.
+        func rows(_ part: BanditDataset, training: Bool = false) -> LabeledData {
+            let features = training ? spec.trainingMatrix(part) : spec.matrix(part)
             return LabeledData(
                 inputs: Matrix(rows: features.rows, cols: features.columns, values: features.values),
                 targets: part.reward.map { BanditDataset.isClick(reward: $0) ? 1 : 0 })
         }
         return TrainingRows(
-            spec: spec, train: rows(train), validation: rows(validation),
+            spec: spec, train: rows(train, training: true), validation: rows(validation),
             validationCold: (0..<validation.rows).map { validation.isCold($0) })
     }
 }

@@ -2,17 +2,20 @@
 extension FeatureSpec {
     /// Fits vocabularies, scalings, popularity and column order on `train` only (pass the training split).
     ///
-    /// The `extended` set is version 3 by default (`itemIdEncoding: .hashed`, with `itemHashBuckets` item-id buckets
-    /// and `crossBuckets` user × item-id cross buckets, 0 for none, `nil` for ``defaultCrossBuckets(items:)``);
-    /// `itemIdEncoding: nil` fits the version-1/2
-    /// item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
+    /// The `extended` set is hashed by default (`itemIdEncoding: .hashed`, with `itemHashBuckets` item-id buckets).
+    /// Its user × item crosses are, by default, the version-4 target-encoded ones below ``crossesBelowItems`` items
+    /// (`crossRates: nil` and `crossBuckets: nil`; `crossRateSmoothing` is their m-estimate weight) and none from
+    /// there on (version 3). `crossBuckets: n` fits version 3's `n` hashed cross buckets instead (0: none), and
+    /// `crossRates: true` or `false` forces the target-encoded crosses on or off. `itemIdEncoding: nil` fits the
+    /// version-1/2 item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
     /// - Throws: `FeatureSpecError.emptyTrainingData`; `.noTrainingValues` for a numeric user feature blank on every
     ///   training row.
     public static func fit(
         on train: BanditDataset, featureSet: FeatureSet = .extended, engagedSeconds: Double = 10,
         popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
         eventEncoding: EventEncoding = .interest, itemIdEncoding: ItemIdEncoding? = .hashed,
-        itemHashBuckets: Int = defaultItemHashBuckets, crossBuckets: Int? = nil
+        itemHashBuckets: Int = defaultItemHashBuckets, crossBuckets: Int? = nil, crossRates: Bool? = nil,
+        crossRateSmoothing: Double = defaultCrossRateSmoothing
     ) throws(FeatureSpecError) -> FeatureSpec {
         guard train.rows > 0 else { throw .emptyTrainingData }
         let users = train.userFeatures
@@ -80,9 +83,14 @@ extension FeatureSpec {
         if featureSet == .extended, eventEncoding == .interest, let encoding = itemIdEncoding {
             spec.itemIdEncoding = encoding
             spec.itemHashBuckets = max(1, itemHashBuckets)
-            spec.crossBuckets = max(0, crossBuckets ?? defaultCrossBuckets(items: train.nActions))
+            let rates = crossRates ?? (crossBuckets == nil && train.nActions < crossesBelowItems)
+            spec.crossBuckets = max(0, crossBuckets ?? (rates ? 0 : defaultCrossBuckets(items: train.nActions)))
             spec.eventEncoding = .interest
             spec.version = 3
+            if rates && !users.names.isEmpty {
+                spec.fitCrossRates(on: train, smoothing: crossRateSmoothing)
+                spec.version = 4
+            }
         }
         spec.columns = spec.columnNames()
         return spec

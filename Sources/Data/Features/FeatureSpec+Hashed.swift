@@ -10,6 +10,8 @@
 ///   categorical user feature, its (feature, category, item id) triple, and for each item category column its
 ///   (feature, category, column, item code) tuple, each hashed into a bucket that gets +1 (crosses that share a
 ///   bucket add up). Exact one-hots of these pairs would grow with the vocabularies (1,400 columns on OBD);
+/// - `user×item_rate=<feature>` for each categorical user feature, then `item_rate` (version 4, in place of or after
+///   the cross buckets): the target-encoded crosses of `FeatureSpec+CrossRates.swift`;
 /// - `viewed_item`, `interest_similarity`, `has_history`: as the `interest` event encoding;
 /// - `history_item_category_c=k` and `history_<numeric>`: the pooled history, `Σ_j e_j · x_j / Σ_j e_j` over the
 ///   items `j` the user engaged with (`e_j` the dwell-weighted engagements of ``FeatureSpec/affinity(from:)``, `x_j`
@@ -95,6 +97,7 @@ extension FeatureSpec {
         var names = (0..<(itemHashBuckets ?? 0)).map { "item_hash=\($0)" }
         names += (0..<positionCount).map { "position=\($0)" }
         names += (0..<(crossBuckets ?? 0)).map { "user×item_hash=\($0)" }
+        names += crossRateColumnNames
         names += ["viewed_item", "interest_similarity", "has_history"]
         for (c, cardinality) in itemCategoryCardinalities.enumerated() {
             names += (0..<cardinality).map { "history_item_category_\(c)=\($0)" }
@@ -123,6 +126,12 @@ extension FeatureSpec {
                 }
             }
             offset += buckets
+        }
+        if hasCrossRates {
+            for value in crossRateValues(codes: codes, item: item) {
+                out[offset] = value
+                offset += 1
+            }
         }
         out[offset] = Float(min(affinity[item] ?? 0, Self.maximumEngagements) / Self.maximumEngagements)
         out[offset + 1] = Float(interestSimilarity(item: item, affinity: affinity))

@@ -121,7 +121,9 @@ extension FeatureSpec {
         if isHashed {
             let crosses = crossBlocks(&g, userCodes: user.map(\.code))
             blocks += crosses.names
-            produced += crosses.width + pooledWidth
+            let rates = crossRateBlock(&g, userCodes: user.map(\.code))
+            blocks += rates.names
+            produced += crosses.width + rates.width + pooledWidth
         }
         try checkProduced(produced)
         let engagement = engagementVector(&g)

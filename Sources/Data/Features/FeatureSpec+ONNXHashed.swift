@@ -35,6 +35,37 @@ extension FeatureSpec {
         return ([oneHots.count == 1 ? oneHots[0] : g.node("Sum", oneHots)], buckets)
     }
 
+    /// The version-4 cross-rate block, `[batch, F + 1]`: per user feature, its z-scored lift looked up in a table
+    /// fitted into the graph, `table[code_f · itemCount + item]` (`crossRateValues` of every pair, unseen pairs
+    /// included), then the item's z-scored rate, `table[item]`. Empty without cross rates.
+    /// - Parameter userCodes: each user feature's code, int64 `[batch]` (unknown = vocabulary size).
+    func crossRateBlock(_ g: inout ONNXGraph, userCodes: [String]) -> (names: [String], width: Int) {
+        guard hasCrossRates else { return ([], 0) }
+        let axis1 = g.constant("axis1", dims: [1], ints: [1])
+        var columns: [String] = []
+        for (f, vocabulary) in userVocabularies.enumerated() {
+            var table: [Float] = []
+            table.reserveCapacity((vocabulary.count + 1) * itemCount)
+            for code in 0...vocabulary.count {
+                for item in 0..<itemCount {
+                    var codes = [Int](repeating: 0, count: userVocabularies.count)
+                    codes[f] = code
+                    table.append(crossRateValues(codes: codes, item: item)[f])
+                }
+            }
+            let lifts = g.constant("cross_rates", dims: [table.count], floats: table)
+            let row = g.node("Mul", [userCodes[f], g.constant("stride\(itemCount)", dims: [], ints: [Int64(itemCount)])])
+            let value = g.node("Gather", [lifts, g.node("Add", [row, "item"])], [.int("axis", 0)])
+            columns.append(g.node("Unsqueeze", [value, axis1]))
+        }
+        let rates = (0..<itemCount).map { item in
+            crossRateValues(codes: [Int](repeating: 0, count: userVocabularies.count), item: item).last ?? 0
+        }
+        let itemRates = g.constant("item_rates", dims: [itemCount], floats: rates)
+        columns.append(g.node("Unsqueeze", [g.node("Gather", [itemRates, "item"], [.int("axis", 0)]), axis1]))
+        return ([g.node("Concat", columns, [.int("axis", 1)])], columns.count)
+    }
+
     /// The pooled history `e · R / max(Σ e, tiny)`, `[batch, pooledWidth]`, with `R` the items' representations
     /// (`itemRepresentation`) and `e` the engagement vector; 0 without history.
     func pooledHistory(_ g: inout ONNXGraph, _ engagement: String) -> String {

@@ -13,9 +13,11 @@ import Foundation
 /// - `basic`: for each categorical user feature, one-hot over its training categories plus `unknown`; each numeric
 ///   user feature z-scored (0 when missing); for each item category column, one-hot over its codes; the item's
 ///   numeric features, z-scored.
-/// - `extended` (for the MLP), version 3 (the default): `basic`, then a hashed item id, position, user × item
-///   crosses, the `interest` event columns and the pooled history (see `FeatureSpec+Hashed.swift`); no column is
-///   per item, so the width does not grow with the catalogue.
+/// - `extended` (for the MLP), version 4 (the default below 2,000 items): `basic`, then a hashed item id, position,
+///   target-encoded user × item crosses (`FeatureSpec+CrossRates.swift`), the `interest` event columns and the pooled
+///   history (see `FeatureSpec+Hashed.swift`); no column is per item, so the width does not grow with the catalogue.
+/// - `extended`, version 3 (the default from 2,000 items on, without crosses; and specs fitted before version 4):
+///   the same with hashed user × item cross buckets, or none, in place of the target-encoded crosses.
 /// - `extended`, versions 1 and 2 (checkpoints written before version 3, still read and scored unchanged): `basic`,
 ///   then item one-hot, position one-hot, then the event columns of
 ///   ``eventEncoding``: `interest` (specs fitted now) gives `viewed_item` (the user's engagements with this item,
@@ -90,13 +92,13 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     }
 
     /// Format version of the JSON: 1, or 2 when the spec has numeric user features, more than one numeric item
-    /// feature or an ``eventEncoding``, or 3 with the hashed item encoding (``itemIdEncoding``), so a build that
-    /// predates them refuses the spec instead of producing rows of the wrong width. This build reads 1 to 3 and
-    /// scores a version 1 or 2 spec exactly as before.
+    /// feature or an ``eventEncoding``, 3 with the hashed item encoding (``itemIdEncoding``), or 4 with the
+    /// target-encoded crosses (``crossRates``), so a build that predates them refuses the spec instead of producing
+    /// rows of the wrong width. This build reads 1 to 4 and scores a version 1 to 3 spec exactly as before.
     public var version: Int = 1
 
     /// The newest format version this build reads.
-    public static let newestVersion = 3
+    public static let newestVersion = 4
     /// Which columns to produce.
     public var featureSet: FeatureSet
     /// User feature names, in column order.
@@ -146,6 +148,13 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var itemHashBuckets: Int? = nil
     /// User × item-id cross buckets (version 3; 0 leaves the crosses out).
     public var crossBuckets: Int? = nil
+    /// Version 4: per categorical user feature, its training counts per (category, item) pair, for the target-encoded
+    /// crosses (``CrossRateTable``, `FeatureSpec+CrossRates.swift`); nil without them.
+    public var crossRates: [CrossRateTable]? = nil
+    /// Version 4: the m-estimate weight of the cross rates.
+    public var crossRateSmoothing: Double? = nil
+    /// Version 4: the z-score of the `item_rate` column, the logit of ``popularity``.
+    public var itemRateScaling: ZScore? = nil
 
     /// The event encoding in force.
     public var events: EventEncoding { eventEncoding ?? .affinityZScore }
@@ -200,6 +209,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         if spec.itemIdEncoding != nil && spec.version < 3 {
             throw .malformed("a version \(spec.version) spec cannot use the hashed item encoding (version 3)")
         }
+        if spec.crossRates != nil && spec.version < 4 {
+            throw .malformed("a version \(spec.version) spec cannot hold cross rates (version 4)")
+        }
         if let problem = spec.shapeProblem { throw .malformed(problem) }
         return spec
     }
@@ -249,6 +261,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
                 (0...Self.maximumHashBuckets).contains(crossBuckets ?? 0)
             else { return "hash buckets out of range: \(itemHashBuckets ?? 0) item, \(crossBuckets ?? 0) cross" }
         }
+        if let problem = crossRateProblem { return problem }
         if let problem = statisticsProblem { return problem }
         guard !checkingColumns || columns == columnNames() else {
             return "columns (\(columns.count)) are not the ones the spec's fields define (\(columnNames().count))"
@@ -271,6 +284,8 @@ extension FeatureSpec {
         ]
         scalings += (userNumericScalings ?? []).enumerated().map { ("userNumericScalings[\($0)]", $1) }
         scalings += (itemNumericExtraScalings ?? []).enumerated().map { ("itemNumericExtraScalings[\($0)]", $1) }
+        scalings += (crossRates ?? []).enumerated().map { ("crossRates[\($0)].scaling", $1.scaling) }
+        scalings += itemRateScaling.map { [("itemRateScaling", $0)] } ?? []
         for (name, scaling) in scalings where !(scaling.mean.isFinite && scaling.std.isFinite && scaling.std > 0) {
             return "\(name) has mean \(scaling.mean) and std \(scaling.std): a standard deviation is positive and finite"
         }

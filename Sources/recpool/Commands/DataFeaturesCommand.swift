@@ -71,7 +71,17 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
             }
             if let path = specOut { try FileProblem.write(Data(try fitted.encoded()), to: path) }
-            let matrix = fitted.matrix(rows)
+            // The training part's cross rates are out-of-fold, as `fit` trains on them (`trainingMatrix`; on rows the
+            // spec was not fitted on it is `matrix`).
+            let matrix: FeatureMatrix
+            switch split {
+            case "train": matrix = fitted.trainingMatrix(rows)
+            case "all":
+                let blocks = [fitted.trainingMatrix(train), fitted.matrix(parts.validation), fitted.matrix(parts.test)]
+                matrix = FeatureMatrix(
+                    rows: rows.rows, columnNames: fitted.columns, values: blocks.flatMap(\.values))
+            default: matrix = fitted.matrix(rows)
+            }
             var text =
                 // Each name as one CSV field, quoted where it must be: `fit` and `predict` compare the header with
                 // the specification's names exactly, so a name is never rewritten.

@@ -26,10 +26,12 @@ struct FeatureSpecTests {
         if set == .extended {
             let users = spec.userVocabularies.reduce(0) { $0 + $1.count + 1 }
             let items = spec.itemCategoryCardinalities.reduce(0, +)
-            // Version 3: hashed item id, slots, crosses, events and pooled history; nothing per item.
+            // Version 4: hashed item id, slots, a cross rate per user feature and the item's rate, events and pooled
+            // history; nothing per item.
+            #expect(spec.version == 4)
             #expect(
-                spec.width == users + items + 1 + FeatureSpec.defaultItemHashBuckets + 3 + FeatureSpec.defaultCrossBuckets
-                    + 3 + items + 1)
+                spec.width == users + items + 1 + FeatureSpec.defaultItemHashBuckets + 3
+                    + spec.userFeatureNames.count + 1 + 3 + items + 1)
         }
     }
 

@@ -29,16 +29,19 @@ struct HashedFeatureTests {
         #expect(!large.columns.contains { $0.hasPrefix("item=") })
     }
 
-    /// By default a spec keeps its 512 user × item-id crosses below 2,000 items and has none from there on (random
-    /// per item over a large catalogue, where no index could retrieve by them): the width is one of two values, and
-    /// never grows with the items.
+    /// By default a spec keeps its target-encoded user × item crosses (version 4: one column per user feature and the
+    /// item's rate) below 2,000 items and has none from there on (per item over a large catalogue, where no index
+    /// could retrieve by them): the width is one of two values, and never grows with the items. Hashed cross buckets
+    /// (version 3) come only when asked for.
     @Test("by default the crosses stop at 2,000 items, and the width is the same at every larger size")
     func defaultCrossesStopAtLargeCatalogues() throws {
         let widths = try [40, 1_999, 2_000, 20_000].map { try Self.synthetic(items: $0) }
-        #expect(widths.map { $0.crossBuckets } == [512, 512, 0, 0])
+        #expect(widths.map { $0.crossBuckets } == [0, 0, 0, 0])
+        #expect(widths.map(\.hasCrossRates) == [true, true, false, false])
+        #expect(widths.map(\.version) == [4, 4, 3, 3])
         #expect(widths[0].width == widths[1].width && widths[2].width == widths[3].width)
-        #expect(widths[0].width == widths[2].width + 512)
-        #expect(widths[2].columns == widths[3].columns && !widths[3].columns.contains { $0.hasPrefix("user×item_hash") })
+        #expect(widths[0].width == widths[2].width + widths[0].userFeatureNames.count + 1)
+        #expect(widths[2].columns == widths[3].columns && !widths[3].columns.contains { $0.hasPrefix("user×item") })
         // Scored rows of the large spec hold no cross column: the row ends with the event and history columns.
         let row = widths[3].candidateRows(userFeatures: [:], affinity: [:], items: [19_999], position: 0)
         #expect(row.count == widths[3].width)
@@ -70,7 +73,8 @@ struct HashedFeatureTests {
 
     @Test("a row holds the item's hash bucket and, per user feature, its hashed crosses with the item id and each item category")
     func crosses() throws {
-        let spec = try FeatureSpec.fit(on: Self.train)
+        let spec = try FeatureSpec.fit(on: Self.train, crossBuckets: FeatureSpec.defaultCrossBuckets)
+        #expect(spec.version == 3 && !spec.hasCrossRates)
         let user = Self.train.userFeatures.dictionary(0)
         let item = 7
         let row = spec.candidateRows(userFeatures: user, affinity: [:], items: [item], position: 1)
@@ -126,9 +130,9 @@ struct HashedFeatureTests {
             decoded.candidateRows(userFeatures: user, affinity: affinity, items: [0, 1, 2], position: 0)
                 == old.candidateRows(userFeatures: user, affinity: affinity, items: [0, 1, 2], position: 0))
         var future = try FeatureSpec.fit(on: Self.train)
-        future.version = 4
-        #expect(throws: FeatureSpecError.unsupportedVersion(4)) { try FeatureSpec.decode(future.encoded()) }
-        #expect("\(FeatureSpecError.unsupportedVersion(4))".contains("version 4"))
+        future.version = 5
+        #expect(throws: FeatureSpecError.unsupportedVersion(5)) { try FeatureSpec.decode(future.encoded()) }
+        #expect("\(FeatureSpecError.unsupportedVersion(5))".contains("version 5"))
         var mislabelled = try FeatureSpec.fit(on: Self.train)
         mislabelled.version = 2
         #expect(throws: FeatureSpecError.self) { try FeatureSpec.decode(mislabelled.encoded()) }

@@ -104,6 +104,7 @@ struct RawContextONNXTests {
     func interest() throws {
         let train = SplitDataset(Self.fixture).train
         let spec = try FeatureSpec.fit(on: train)
+        #expect(spec.version == 4 && spec.hasCrossRates)  // the target-encoded crosses' lookups are in the graph
         let network = MLP(inputWidth: spec.width, hiddenSizes: [16, 8], seed: 9)
         let known = train.userFeatures.dictionary(3)
         var unknown = known
@@ -124,6 +125,10 @@ struct RawContextONNXTests {
         let oneHot = try FeatureSpec.fit(on: train, itemIdEncoding: nil)  // version 2: item one-hot
         #expect(oneHot.version == 2)
         try Self.compare(spec: oneHot, network: MLP(inputWidth: oneHot.width, hiddenSizes: [8], seed: 4), users: user)
+        let hashedCrosses = try FeatureSpec.fit(on: train, crossBuckets: 512)  // version 3: hashed cross buckets
+        #expect(hashedCrosses.version == 3 && !hashedCrosses.hasCrossRates)
+        try Self.compare(
+            spec: hashedCrosses, network: MLP(inputWidth: hashedCrosses.width, hiddenSizes: [8], seed: 6), users: user)
         let basic = try FeatureSpec.fit(on: train, featureSet: .basic)
         try Self.compare(spec: basic, network: MLP(inputWidth: basic.width, hiddenSizes: [8], seed: 3), users: user)
         #expect(throws: ONNXExportError.widthMismatch(spec: basic.width, model: 7)) {

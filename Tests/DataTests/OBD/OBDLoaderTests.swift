@@ -15,12 +15,12 @@ struct OBDLoaderTests {
     }
 
     static let expected: [Expected] = [
-        .init(source: "random/all", clicks: 38, contextWidth: 20, items: 80, widths: (68, 691)),
-        .init(source: "random/men", clicks: 46, contextWidth: 21, items: 34, widths: (56, 666)),
-        .init(source: "random/women", clicks: 46, contextWidth: 19, items: 46, widths: (60, 675)),
-        .init(source: "bts/all", clicks: 42, contextWidth: 22, items: 80, widths: (71, 694)),
-        .init(source: "bts/men", clicks: 69, contextWidth: 22, items: 34, widths: (57, 667)),
-        .init(source: "bts/women", clicks: 46, contextWidth: 19, items: 46, widths: (60, 675)),
+        .init(source: "random/all", clicks: 38, contextWidth: 20, items: 80, widths: (68, 184)),
+        .init(source: "random/men", clicks: 46, contextWidth: 21, items: 34, widths: (56, 159)),
+        .init(source: "random/women", clicks: 46, contextWidth: 19, items: 46, widths: (60, 168)),
+        .init(source: "bts/all", clicks: 42, contextWidth: 22, items: 80, widths: (71, 187)),
+        .init(source: "bts/men", clicks: 69, contextWidth: 22, items: 34, widths: (57, 160)),
+        .init(source: "bts/women", clicks: 46, contextWidth: 19, items: 46, widths: (60, 168)),
     ]
 
     @Test(

@@ -97,12 +97,13 @@ struct SchemaTests {
         #expect(data.isCold(0) && data.affinity.value(10, 0) == 1)
         let spec = try FeatureSpec.fit(on: split.train)
         #expect(spec.userNumericNames == ["age"] && spec.itemNumericExtraNames == ["price_band"])
-        #expect(spec.version == 3)
+        #expect(spec.version == 4)
         #expect(try FeatureSpec.decode(spec.encoded()) == spec)
         // Version 2 marks any field an older build would ignore: the interest event encoding (the default) too.
         let obdLike = try SplitDataset(ShopFixture.obdLike()).train
         #expect(try FeatureSpec.fit(on: obdLike, itemIdEncoding: nil).version == 2)
-        #expect(try FeatureSpec.fit(on: obdLike).version == 3)
+        #expect(try FeatureSpec.fit(on: obdLike).version == 4)
+        #expect(try FeatureSpec.fit(on: obdLike, crossRates: false).version == 3)
         #expect(try FeatureSpec.fit(on: obdLike, eventEncoding: .affinityZScore).version == 1)
         #expect(spec.columns.contains("age") && spec.columns.contains("price_band"))
         let matrix = spec.matrix(split.train)

@@ -27,6 +27,9 @@ from .errors import ExportFormatError
 
 #: The Open Bandit Dataset columns, in order, before the user features.
 OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
+#: The smallest propensity a file may hold, as the ``recpool`` commands read it (``BanditDataset.minimumPropensity``):
+#: below it an importance weight ``1 / p`` overflows the estimators' sums.
+MINIMUM_PROPENSITY = 1e-100
 #: The columns after the affinities.
 TAIL_COLUMNS = ("observed", "dwell", "impression_id", "policy_version")
 #: Columns of ``recpool logs export``'s file that are neither OBD's nor a user feature.
@@ -144,7 +147,8 @@ def read_export(path):
     - ``observed`` (when the file has the column) not 0 or 1;
     - ``click`` not 0 or 1; blank only on an unobserved row (``observed`` 0), so an OBD file, which has no
       ``observed`` column, needs a click on every row;
-    - ``propensity_score`` not a finite number in (0, 1];
+    - ``propensity_score`` not a finite number in (0, 1], or below ``MINIMUM_PROPENSITY`` (1e-100), whose weight
+      would overflow, as the ``recpool`` commands refuse it;
     - ``dwell`` (when the file has the column) neither blank nor a finite number ≥ 0.
 
     Whole numbers may be written ``3`` or ``3.0`` (as the Swift loaders read them), never ``3.5`` or ``3e0``.
@@ -349,7 +353,7 @@ def _reads_well(column: str, values) -> bool:
     if column in ("observed", "click"):
         return bool(((numbers == 0) | (numbers == 1)).all())
     if column == "propensity_score":
-        return bool((np.isfinite(numbers) & (numbers > 0) & (numbers <= 1)).all())
+        return bool((np.isfinite(numbers) & (numbers >= MINIMUM_PROPENSITY) & (numbers <= 1)).all())
     return bool((np.isfinite(numbers) & (numbers >= 0)).all())  # dwell
 
 
@@ -417,6 +421,9 @@ def _problems(column: str, texts, fields):
             reason = _real_problem(text, rule)
             if reason is None and not 0 < float(text) <= 1:
                 reason = f"is outside (0, 1]: {rule}"
+            elif reason is None and float(text) < MINIMUM_PROPENSITY:
+                reason = (f"is below the smallest usable propensity {MINIMUM_PROPENSITY:g} "
+                          "(its importance weight would overflow)")
             if reason is not None:
                 yield row, reason
     elif column == "dwell":
@@ -539,6 +546,9 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     pscore = frame["propensity_score"].to_numpy(dtype=float)
     if not ((pscore > 0) & (pscore <= 1)).all():
         raise ValueError("a propensity_score is outside (0, 1]")
+    if not (pscore >= MINIMUM_PROPENSITY).all():
+        raise ValueError(f"a propensity_score is below the smallest usable propensity {MINIMUM_PROPENSITY:g} "
+                         "(its importance weight would overflow)")
     users = _user_dummies(frame)
     affinity = frame[[c for c in frame.columns if str(c).startswith(AFFINITY_PREFIX)]].astype(float)
     context = pd.concat([users, affinity], axis=1).to_numpy(dtype=float)

@@ -225,6 +225,18 @@ def test_a_propensity_outside_0_1_or_not_finite_is_refused(export, tmp_path, val
     assert error.text == value and "a probability in (0, 1]" in str(error)
 
 
+@pytest.mark.parametrize("value", ["5e-324", "1e-200", "9.99e-101"])
+def test_a_propensity_below_the_floor_the_commands_refuse_is_refused(export, tmp_path, value):
+    # `recpool data describe` refuses it too: its importance weight 1/p overflows (5e-324 gives inf).
+    error = refused(with_field(export, tmp_path, 7, "propensity_score", value), 7, "propensity_score")
+    assert error.text == value and "below the smallest usable propensity 1e-100" in str(error)
+
+
+def test_the_propensity_floor_itself_is_read(export, tmp_path):
+    frame = frames.read_export(with_field(export, tmp_path, 7, "propensity_score", "1e-100"))
+    assert (frame["propensity_score"] == 1e-100).sum() == 1
+
+
 @pytest.mark.parametrize("value", ["2", "-1", "0.5", ""])
 def test_an_observed_other_than_0_or_1_is_refused(export, tmp_path, value):
     line = find_line(export, "0")

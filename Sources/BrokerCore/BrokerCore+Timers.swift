@@ -40,15 +40,14 @@ extension BrokerCore {
                 {
                     release(request)
                     locations[request.key] = nil
-                    let offered = workers.values.contains { $0.services.contains(service) }
-                    if offered {
+                    if !takingWorkers(service).isEmpty {
                         counters.add(.droppedNoVersion)
                         reply(to: request, status: .conflict, message: reason, into: &actions)
                     } else {
                         counters.add(.droppedNoWorker)
                         reply(
-                            to: request, status: .noWorker, message: "no live worker offers \(service.name)",
-                            into: &actions)
+                            to: request, status: .noWorker,
+                            message: "no live worker offers \(service.name)" + drainingNote(service), into: &actions)
                     }
                 } else {
                     kept.append(request)

@@ -453,7 +453,8 @@ extension BrokerCore {
     func isEligible(
         _ worker: WorkerRecord, for request: PendingRequest, serving: [UInt64: String]? = nil
     ) -> Bool {
-        guard worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
+        // A draining worker never takes another request: counted eligible, it held queued requests without a limit.
+        guard !worker.draining, worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
         if request.service == .recommend, let policyReplicas, !policyReplicas.contains(worker.identity) { return false }
@@ -553,11 +554,23 @@ extension BrokerCore {
         return worker.modelSHA256 == registered
     }
 
+    /// The live workers that offer `service` and still take requests: a draining worker answers what it holds and
+    /// takes nothing more, so no request waits for it.
+    func takingWorkers(_ service: Command) -> [WorkerRecord] {
+        workers.values.filter { $0.services.contains(service) && !$0.draining }
+    }
+
+    /// `" (N draining)"` when draining workers offer `service`, for a reply that says none takes it; else empty.
+    func drainingNote(_ service: Command) -> String {
+        let draining = workers.values.filter { $0.services.contains(service) && $0.draining }.count
+        return draining == 0 ? "" : " (\(draining) draining, which take no new request)"
+    }
+
     /// For a SCORE request whose rows no live worker's model takes (workers offer the service, none
     /// has the request's width), the BAD_REQUEST message; otherwise `nil`.
     func widthProblem(_ request: PendingRequest) -> String? {
         guard let columns = request.columns else { return nil }
-        let offering = workers.values.filter { $0.services.contains(request.service) }
+        let offering = takingWorkers(request.service)
         guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
         let served = Dictionary(offering.map { ($0.inputWidth, $0.modelVersion) }, uniquingKeysWith: max)
         let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }
@@ -568,10 +581,10 @@ extension BrokerCore {
     /// when one may.
     func ineligibilityReason(for request: PendingRequest) -> String? {
         let service = request.service
-        let offering = workers.values.filter { $0.services.contains(service) }
+        let offering = takingWorkers(service)
         let serving = servingIdentities(for: request)
         guard !offering.contains(where: { isEligible($0, for: request, serving: serving) }) else { return nil }
-        if offering.isEmpty { return "no live worker offers \(service.name)" }
+        if offering.isEmpty { return "no live worker offers \(service.name)" + drainingNote(service) }
         if service == .recommend, let policyReplicas,
             !offering.contains(where: { policyReplicas.contains($0.identity) })
         {

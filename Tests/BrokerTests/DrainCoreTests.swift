@@ -31,6 +31,30 @@ struct DrainCoreTests {
         #expect(h.core.counters[.workersDraining] == 1)
     }
 
+    /// A draining worker that held nothing kept requests queued for it without a limit: it counted as a worker that
+    /// could take them, so `no-worker-timeout` never answered them.
+    @Test("requests queued behind a draining worker are answered after no-worker-timeout, naming the drain")
+    func queuedBehindADrain() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 1)
+        h.score(from: client, id: 1)
+        let held = try #require(h.dispatches.first)
+        h.score(from: client, id: 2)  // queued: the one slot is taken
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        h.answer(held)
+        #expect(h.replies(to: client, id: 1).first?.header.status == .ok)
+        h.score(from: client, id: 3)  // arrives after the drain
+        h.advance(ms: 1_100)
+        h.feed(.tick)
+        for id: UInt64 in [2, 3] {
+            let reply = try #require(h.replies(to: client, id: id).first, "request \(id) got no reply")
+            #expect(reply.header.status == .noWorker)
+            let text = String(decoding: reply.payload.first ?? [], as: UTF8.self)
+            #expect(text.contains("no live worker offers SCORE") && text.contains("1 draining"), "\(text)")
+        }
+        #expect(h.core.counters[.droppedNoWorker] == 2)
+    }
+
     /// STATUS showed a draining worker's READY credit (4) after its DRAIN heartbeat reported slots 0.
     @Test("a DRAIN heartbeat's load frame restates the worker's credit")
     func drainingCredit() throws {

@@ -255,6 +255,28 @@ struct OnlineCoordinatorTests {
         #expect(stored["k"]?.allSatisfy { $0 == 0 } == true, "nothing learnt under the hashed encoding is carried")
     }
 
+    /// One byte of the newest row's stored spec changed (`"buckets":8` → `9`): the weights no longer fit the encoding
+    /// the row names. Before, the start took it for a changed schema, began a new lineage and served the untrained
+    /// policy in place of what the pool had learnt.
+    @Test("a stored spec whose user encoding its own weights do not fit stops the start; it is not a new lineage")
+    func damagedStoredEncodingIsRefused() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3]], parent: nil)
+        let hashed = [DataSchema.Feature("user_feature_0", .categorical)]
+        #expect(try h.start(v1, userFeatures: hashed).version == 1)
+        var damaged = try #require(try h.store.policyVersion(1))
+        #expect(damaged.spec.contains("\"buckets\":8"))
+        damaged.spec = damaged.spec.replacingOccurrences(of: "\"buckets\":8", with: "\"buckets\":9")
+        damaged.version = 2
+        try h.store.savePolicyVersion(damaged, createdMs: 2_000)
+        #expect {
+            try h.start(v1, userFeatures: hashed)
+        } throws: { error in
+            (error as? StoredPolicyUnusable)?.version == 2
+        }
+        #expect(try h.store.latestPolicyVersion()?.version == 2)
+    }
+
     @Test("a restart after items were added keeps the lineage's item scaling: the same number, the rows read as learnt")
     func restartKeepsItemScaling() throws {
         let h = try RegistryOnlineHarness()

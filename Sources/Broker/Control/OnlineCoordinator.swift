@@ -128,6 +128,19 @@ final class OnlineCoordinator: ControlShell {
         // declared where they were hashed) the same widths would mean other users, so nothing learnt is carried.
         let configuredUsers = Self.read(core) { $0.spec.userFeatures }
         if storedSpec.userFeatures != configuredUsers {
+            // Unless the stored weights do not fit the stored encoding itself: then the row is damaged (a byte of its
+            // spec changed, say a bucket count), never a schema that changed, and the start is refused rather than
+            // serving the untrained policy in place of what the pool learnt.
+            var asStored = Self.read(core) { $0.spec }
+            asStored.userFeatures = storedSpec.userFeatures
+            if relation != .unrelated, sameItemWidth(storedCatalogue: row.catalogueVersion),
+                let like = try? OnlinePolicy.initial(spec: asStored, catalogue: Self.read(core) { $0.policy.catalogue }),
+                case .failure(let error) = Result(catching: { () throws(PolicyError) in
+                    try PolicyWeights.policy(pack, like: like)
+                })
+            {
+                throw StoredPolicyUnusable(version: row.version, error: error)
+            }
             logger.warning(
                 "the schema's user features are encoded otherwise than the stored online policy's; starting a new lineage",
                 metadata: [

@@ -270,12 +270,21 @@ struct OnlineMachineTests {
         var m = try OnlineMachine()
         let judged = try Self.syncToGuard(&m)
         let accepted = OnlineMachine.admitted
-        _ = m.feed(.verdict(sync: judged.sync, decision: accepted))
-        _ = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)))
+        _ = m.feed(.verdict(sync: judged.sync, decision: accepted), nowMs: 12_000)
+        let failed = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)), nowMs: 12_000)
         #expect(!m.core.syncing && m.core.version == 1)
         #expect(m.core.durableWriteFailures == 1 && m.core.view.rejected == 1 && m.core.view.syncs == 0)
         let decision = try #require(m.core.view.lastDecision)
         #expect(!decision.accepted && decision.reason.contains("could not be stored durably"))
+        // Nothing acknowledged is lost: no event is marked learnt and no replica is reset to the served version, so
+        // the replicas keep what they learnt and the next sync merges and stores it again.
+        #expect(failed.markedLearnt.isEmpty)
+        #expect(failed.toWorkers(.policy).isEmpty)
+        #expect(m.core.eventsSinceSync > 0)
+        let early = m.feed(.tick, nowMs: 12_000 + OnlineSettings().syncTimeoutMs - 1).toWorkers(.policyPull)
+        #expect(early.isEmpty && !m.core.syncing)
+        let retried = m.feed(.tick, nowMs: 12_000 + OnlineSettings().syncTimeoutMs + OnlineSettings().syncIntervalMs)
+        #expect(Set(retried.toWorkers(.policyPull).map(\.identity)) == [m.workerA.identity, m.workerB.identity])
     }
 
     @Test(

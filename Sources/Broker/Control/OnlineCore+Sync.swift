@@ -221,18 +221,40 @@ extension OnlineCore {
         }
     }
 
-    /// Ends a sync whose admitted candidate could not be stored: it counts as rejected.
+    /// Ends a sync whose admitted candidate could not be stored (a full disk, an unwritable blob directory, no next
+    /// version number): it counts as rejected, and, as a timed-out sync (``abandonSync(nowMs:into:)``), changes
+    /// nothing else: the replicas are not re-installed and keep what they learnt, no event is consumed (each stays
+    /// unlearnt in the store), and the next sync, no sooner than one sync timeout from now, merges and stores it again.
+    /// Before, the events were marked learnt and the replicas reset to the served version: acknowledged feedback was
+    /// lost though the guard had accepted it.
     private mutating func versionNotStored(
         _ decision: GuardDecision, because error: String, nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
+        let round: SyncRound
+        switch phase {
+        case .idle: return
+        case .pulling(let r, _, _), .judging(let r, _, _, _), .storing(let r, _, _, _, _): round = r
+        }
         rejected += 1
-        actions.append(.log(.error, "cannot store the accepted online version", ["error": "\(error)"]))
+        actions.append(
+            .log(
+                .error, "cannot store the accepted online version; the replicas keep their learning for the next sync",
+                ["error": "\(error)", "pending_events": "\(eventsSinceSync)"]))
         var decision = decision
         decision.accepted = false
         decision.reason =
             "rejected: the guard accepted the candidate but it could not be stored durably (\(error)); "
-            + "replicas keep serving version \(version)"
-        finishSync(decision, nowMs: nowMs, into: &actions)
+            + "replicas keep serving version \(version) and keep what they learnt: the next sync stores it again"
+        lastDecision = decision
+        phase = .idle
+        answeredSync.removeAll()
+        syncRetryAfterMs = nowMs.addingSaturating(settings.syncTimeoutMs)
+        viewDirty = true
+        publishView(into: &actions)
+        for requester in round.requesters { answer(requester, WireJSON.encode(view), into: &actions) }
+        let why = "the online sync could not store its version (\(error)); nothing changed and no feedback is lost: retry"
+        for requester in waitingSyncs { reply(requester, .conflict, text: why, into: &actions) }
+        waitingSyncs.removeAll()
     }
 
     /// What the running sync does with the events delivered since the last one (``SyncPartition``).

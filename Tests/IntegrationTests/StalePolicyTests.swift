@@ -50,8 +50,12 @@ struct StalePolicyTests {
         }
     }
 
-    @Test("after a restart whose stored policy blob is corrupt, the broker refuses to serve (exit 65): no slate is served")
-    func corruptPolicyAtRestart() async throws {
+    /// A blob that cannot be read (here a directory in its place: EISDIR; as a non-root user, mode 000 too) was taken
+    /// for a write that failed: the broker started with online learning off and answered RECOMMEND from the MLP model.
+    @Test(
+        "after a restart whose stored policy blob is corrupt or unreadable, the broker refuses to serve (exit 65): no slate is served",
+        arguments: ["flipped", "directory"])
+    func corruptPolicyAtRestart(damage: String) async throws {
         let state = try TemporaryDirectory("stale-policy-a")
         defer { state.remove() }
         try await ProcessCluster.with { cluster in
@@ -60,7 +64,13 @@ struct StalePolicyTests {
             let old = cluster.endpoints
             _ = cluster.kill("broker", signal: SIGKILL)
             _ = cluster.waitForExit("broker", timeoutMs: 10_000)
-            try Data("flipped".utf8).write(to: state.url.appendingPathComponent("blobs/\(view.weightsSha256)"))
+            let blob = state.url.appendingPathComponent("blobs/\(view.weightsSha256)")
+            if damage == "flipped" {
+                try Data("flipped".utf8).write(to: blob)
+            } else {
+                try FileManager.default.removeItem(at: blob)
+                try FileManager.default.createDirectory(at: blob, withIntermediateDirectories: false)
+            }
             // Durable state it cannot read stops the broker before it binds (docs/OPERATIONS.md, exit 65): neither a
             // policy slate nor anything else is served over it.
             #expect(throws: ClusterError.self) {

@@ -63,6 +63,12 @@ extension ControlPlane {
             } catch let error as StoreError where Self.isUnreadable(error) {
                 judgeThread?.stop()
                 throw .unreadableState(what: "the online policy", error: "\(error)")
+            } catch let error as StoredPolicyUnusable {
+                // The served version's weights are damaged (not finite, or not the shape its own spec gives): they
+                // exist nowhere else, so the start stops rather than serve without them (answering RECOMMEND from
+                // the MLP model, refusing FEEDBACK).
+                judgeThread?.stop()
+                throw .unreadableState(what: "the online policy", error: "\(error)")
             } catch {
                 // A write that failed (a full disk, an I/O error storing the first version) is not unreadable state:
                 // online learning is off, saying why, and everything else is served.

@@ -43,7 +43,7 @@ final class OnlineCoordinator: ControlShell {
         // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
         let highestLogged = try store.highestImpressionVersion() ?? 0
         if let row = try store.latestPolicyVersion() {
-            let bytes = try store.blobs.get(row.weightsSHA)
+            let bytes = try storedWeights(of: row)
             let pack = try ParameterPack(decoding: bytes)
             // A stored spec that does not decode, or cannot be served, is an error naming it, never taken for a
             // changed spec.
@@ -83,6 +83,20 @@ final class OnlineCoordinator: ControlShell {
             createdMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
+    }
+
+    /// The stored weights of `row`. A read that fails (permission denied, a directory in the blob's place, a disk
+    /// error) leaves the served weights unknown: damaged state (``StoredPolicyUnusable``), never "a write that
+    /// failed", which would start with online learning off and answer RECOMMEND from the MLP model. Kept out of
+    /// ``start(nowMs:)``: a typed catch inline crashed Swift 6.3.1's ownership verifier.
+    @inline(never)
+    private func storedWeights(of row: PolicyVersionRow) throws -> [UInt8] {
+        do {
+            return try store.blobs.get(row.weightsSHA)
+        } catch let error as StoreError {
+            guard case .io(let path, let reason) = error else { throw error }
+            throw StoredPolicyUnusable(version: row.version, unreadable: "\(path): \(reason)")
+        }
     }
 
     /// User features as a log line shows their encoding: `segment (values a, b; 1 shared column)`, `device (8 hashed

@@ -395,16 +395,30 @@ struct PolicyVersionExhausted: Error, CustomStringConvertible {
     var description: String { "online policy version \(version) has no successor" }
 }
 
-/// The newest stored online policy version has the configured shape but cannot be served: its statistics give no
-/// finite posterior. Online learning does not start (the control plane logs this and refuses FEEDBACK) rather than
-/// serve an untrained policy under a new version; the stored versions are left as they are.
+/// The newest stored online policy version cannot be served: its weights cannot be read, give no finite posterior,
+/// or do not have the shape its own spec gives. The broker does not start (exit 65, `BrokerError.unreadableState`)
+/// rather than serve an untrained policy under a new version, or answer without the policy; the stored versions are
+/// left as they are.
 struct StoredPolicyUnusable: Error, CustomStringConvertible {
     /// The stored version.
     var version: UInt64
     /// Why it cannot be served.
-    var error: PolicyError
+    var problem: String
+
+    /// Weights that were read and do not fit or give no finite posterior.
+    init(version: UInt64, error: PolicyError) {
+        self.version = version
+        problem = "\(error)"
+    }
+
+    /// Weights that could not be read.
+    init(version: UInt64, unreadable: String) {
+        self.version = version
+        problem = "its weights cannot be read: \(unreadable)"
+    }
+
     var description: String {
-        "stored online policy version \(version) cannot be served (\(error)); the state directory is corrupt: restore "
+        "stored online policy version \(version) cannot be served (\(problem)); the state directory is corrupt: restore "
             + "it from a backup, or move it aside to start a new lineage"
     }
 }

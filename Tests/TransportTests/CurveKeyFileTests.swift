@@ -30,6 +30,33 @@ struct CurveKeyFileTests {
         #expect(CurveKeyFile.isKey(pair.secretKey))
     }
 
+    /// `cat broker.key client.key > both.key`: the last pair was used without a word, so a broker started as
+    /// `client`, and peers pinning the broker's key timed out.
+    @Test("a key file holding two key pairs, or a server key file holding two keys, is refused naming the line")
+    func twoPairs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-twopairs-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let a = try CurveKeyFile.generate(directory: directory, name: "a")
+        let b = try CurveKeyFile.generate(directory: directory, name: "b")
+        let both = directory + "/both.key"
+        let text = try String(contentsOfFile: a.key, encoding: .utf8) + String(contentsOfFile: b.key, encoding: .utf8)
+        #expect(FileManager.default.createFile(atPath: both, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let second = try #require(lines.indices.filter { lines[$0].hasPrefix("public-key") }.dropFirst().first) + 1
+        #expect(throws: CurveKeyError.repeated(path: both, what: "public-key", line: second)) {
+            try CurveKeyFile.readKeyPair(path: both)
+        }
+        #expect("\(CurveKeyError.repeated(path: both, what: "public-key", line: second))".contains("exactly one"))
+        let servers = directory + "/servers.pub"
+        let keys = try String(contentsOfFile: a.pub, encoding: .utf8) + String(contentsOfFile: b.pub, encoding: .utf8)
+        #expect(FileManager.default.createFile(atPath: servers, contents: Data(keys.utf8)))
+        #expect(throws: CurveKeyError.repeated(path: servers, what: "public key", line: 2)) {
+            try CurveKeyFile.readPublicKey(path: servers)
+        }
+        // An allow-list is many keys by design.
+        #expect(try CurveKeyFile.readAllowList(path: servers).count == 2)
+    }
+
     @Test("a bad allow-list line is named, and secrets are never read as public keys")
     func badLines() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-allow-\(getpid())").path

@@ -20,6 +20,9 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A public-key file (an allow-list, a `.pub`) that group or others may write: anyone could add a key to it, or
     /// swap the server's (`mode` is the file's permission bits).
     case writableByOthers(path: String, mode: UInt32)
+    /// A key-pair file holds a second `what` (`public-key` or `secret-key`) at `line`, or a server's public-key file
+    /// a second key: which one is meant cannot be told (two `.key` files concatenated; the last one used to win).
+    case repeated(path: String, what: String, line: Int)
 
     public var description: String {
         switch self {
@@ -37,6 +40,8 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .writableByOthers(let path, let mode):
             "\(path): permissions \(String(format: "%04o", mode)) let group or others change the keys it lists: a public-key "
                 + "file must not be writable by them (chmod go-w \(path))"
+        case .repeated(let path, let what, let line):
+            "\(path):\(line): a second \(what): the file must hold exactly one (is it two key files concatenated?)"
         }
     }
 }
@@ -112,8 +117,12 @@ public enum CurveKeyFile {
         for (number, line) in lines {
             guard case let (name, value)? = assignment(line) else { continue }
             guard isKey(value) else { throw .badKey(path: path, line: number) }
-            if name == "public-key" { publicKey = value }
+            if name == "public-key" {
+                guard publicKey == nil else { throw .repeated(path: path, what: name, line: number) }
+                publicKey = value
+            }
             if name == "secret-key" {
+                guard secretKey == nil else { throw .repeated(path: path, what: name, line: number) }
                 secretKey = value
                 secretLine = number
             }
@@ -136,9 +145,15 @@ public enum CurveKeyFile {
     }
 
     /// Reads one public key: a `.pub` file, or the public half of a `.key` file.
-    /// - Throws: ``CurveKeyError``.
+    /// - Throws: ``CurveKeyError``; ``CurveKeyError/repeated(path:what:line:)`` for a file holding two keys (a
+    ///   server is one key: the first used to be taken without a word).
     public static func readPublicKey(path: String) throws(CurveKeyError) -> String {
-        guard let key = try readAllowList(path: path).first else { throw .empty(path: path) }
+        let keys = try readAllowList(path: path)
+        guard let key = keys.first else { throw .empty(path: path) }
+        if keys.count > 1 {
+            let line = try read(path).filter { isKey($0.1) || assignment($0.1)?.0 == "public-key" }.dropFirst().first?.0 ?? 0
+            throw .repeated(path: path, what: "public key", line: line)
+        }
         return key
     }
 

@@ -248,7 +248,8 @@ extension BrokerCore {
     /// Why a decoded reply cannot be the answer to `request`, or nil when it can. The broker forwards a reply's
     /// frames without copying them, but the few bytes it checks here decide whether a client may trust them:
     /// - it answers the request's command (a SCORE is not answered by a RECOMMEND reply);
-    /// - an error reply carries exactly one payload frame, its message (docs/PROTOCOL.md, "Status codes");
+    /// - an error reply carries exactly one payload frame, its message: non-empty UTF-8 text (docs/PROTOCOL.md, "Status
+    ///   codes");
     /// - an OK SCORE reply is one `rows × 1` tensor of finite scores for the request's rows;
     /// - its model version is one the request's pin admits, and one the worker serves: its registered version, or one
     ///   this broker rolled out to it (WEIGHTS may swap it between a heartbeat and the reply). A version number is
@@ -266,8 +267,16 @@ extension BrokerCore {
             if Self.brokerOnlyStatuses.contains(header.status) {
                 return "a \(header.status.name) reply, a status only the broker gives"
             }
-            return message.payload.count == 1
-                ? nil : "a \(header.status.name) reply with \(message.payload.count) payload frames instead of one message"
+            guard message.payload.count == 1 else {
+                return "a \(header.status.name) reply with \(message.payload.count) payload frames instead of one message"
+            }
+            // The message is UTF-8 text naming the problem (docs/PROTOCOL.md, "Status codes"): a client would print
+            // other bytes as they came, or an empty string as the whole explanation.
+            if message.payload[0].isEmpty { return "a \(header.status.name) reply with an empty message" }
+            if String(validating: message.payload[0], as: UTF8.self) == nil {
+                return "a \(header.status.name) reply whose message is not UTF-8 text"
+            }
+            return nil
         }
         guard request.service == .score else {
             if message.payload.isEmpty { return "an OK reply with no payload" }

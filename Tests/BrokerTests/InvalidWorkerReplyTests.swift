@@ -152,6 +152,21 @@ struct InvalidWorkerReplyTests {
         #expect(try Self.onlyReply(g).header.status == .badRequest)
     }
 
+    /// A worker's error message was forwarded as it came: bytes that are not UTF-8, or an empty message.
+    @Test(
+        "an error reply whose message is empty or not UTF-8 is INTERNAL, counted, naming the worker",
+        arguments: [[UInt8](), [0xFF, 0xFE, 0x20, 0x62, 0x61, 0x64], [0x61, 0xC3]])
+    func errorMessageNotText(_ message: [UInt8]) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, status: .internal, payload: [message])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal)
+        let text = try #require(reply.errorText)
+        #expect(text.contains("sent an invalid reply") && (text.contains("empty message") || text.contains("not UTF-8")), "\(text)")
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+    }
+
     @Test("a reply that does not decode but names the request answers it INTERNAL at once and frees the worker's slot")
     func undecodableReply() throws {
         var h = CoreHarness()

@@ -291,6 +291,9 @@ public final class BrokerReactor: Sendable {
                     case .heldReply(let identity, let frames):
                         core.controlAnswered(identity: identity, frames: frames)
                         actions.append(.sendToClient(identity: identity, frames: frames))
+                    case .invalidSlateReply(let identity, let frames):
+                        core.invalidSlateAnswered(identity: identity, frames: frames)
+                        actions.append(.sendToClient(identity: identity, frames: frames))
                     }
                 }
                 shell.perform(&actions, core: &core, now: now)

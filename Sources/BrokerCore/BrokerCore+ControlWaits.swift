@@ -30,6 +30,14 @@ extension BrokerCore {
         controlWaitCount -= 1
     }
 
+    /// The control plane answered a held RECOMMEND INTERNAL because the worker's slate is invalid
+    /// (``ControlOutput/invalidSlateReply(identity:frames:)``): as ``controlAnswered(identity:frames:)``, and counted in
+    /// `invalid_worker_replies`.
+    public mutating func invalidSlateAnswered(identity: [UInt8], frames: [[UInt8]]) {
+        counters.add(.invalidWorkerReplies)
+        controlAnswered(identity: identity, frames: frames)
+    }
+
     /// For a CANCEL of a request the control plane holds (a policy slate waiting for its impression's commit, a
     /// CONTROL or a FEEDBACK), why it can no longer be cancelled; `nil` when the control plane holds no such request.
     /// Such a request is past the point of cancel: its reply will come (the slate, once logged, or the operation's

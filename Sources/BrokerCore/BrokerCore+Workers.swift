@@ -281,6 +281,11 @@ extension BrokerCore {
         guard request.service == .score else {
             if message.payload.isEmpty { return "an OK reply with no payload" }
             guard message.payload.count == 1 else { return nil }  // a policy slate: OnlineCore checks it against its record
+            if policyReplicas != nil {
+                // An online broker routes RECOMMEND only to policy replicas, whose slate always comes with its
+                // impression record: one frame is a slate without it, not a model's ranking to judge by its version.
+                return "a RECOMMEND reply of one frame: a policy slate comes with its impression record (two frames)"
+            }
             if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion) {
                 return problem
             }

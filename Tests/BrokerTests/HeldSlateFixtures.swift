@@ -19,7 +19,7 @@ enum HeldSlateFixtures {
     static func frames(for record: ImpressionRecord, requestId: UInt64) -> [[UInt8]] {
         let items = record.slate.indices.map { slot in
             SlateItem(
-                item: record.slate[slot], position: slot + 1,
+                item: record.slate[slot], position: slot,
                 score: slot < record.scores.count ? record.scores[slot] : 0,
                 propensity: slot < record.propensities.count ? record.propensities[slot] : 1)
         }

@@ -264,6 +264,27 @@ struct InvalidWorkerReplyTests {
         #expect(h.toControl.contains { if case .heldImpression = $0 { true } else { false } })
     }
 
+    /// On an online broker every RECOMMEND goes to a policy replica, whose slate comes with its impression record: a
+    /// one-frame reply was judged as a model's ranking and refused as "model version 3, which it does not serve",
+    /// naming the wrong fault.
+    @Test("on an online broker, a one-frame RECOMMEND reply is refused as a slate without its impression record")
+    func slateWithoutRecord() throws {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([Self.worker]))
+        let d = try Self.recommendDispatched(&h)
+        Self.send(&h, d, version: 3, payload: [Array(#"{"items":[]}"#.utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && h.core.counters[.invalidWorkerReplies] == 1)
+        #expect(reply.errorText?.contains("a policy slate comes with its impression record") == true, "\(reply.errorText ?? "")")
+    }
+
+    @Test("a held slate the control plane refuses as invalid is counted in invalid_worker_replies")
+    func refusedSlateCounted() throws {
+        var h = CoreHarness()
+        h.core.invalidSlateAnswered(identity: Self.client, frames: [Header(command: .recommend, isReply: true).encoded()])
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+    }
+
     /// A model-ranked RECOMMEND reply's document, as `RecommendHandler` writes it.
     static func ranking(version: UInt64, items: String = #"[{"item":4,"score":0.5},{"item":1,"score":0.25}]"#) -> [UInt8] {
         Array(#"{"items":\#(items),"source":"model","model_version":\#(version)}"#.utf8)

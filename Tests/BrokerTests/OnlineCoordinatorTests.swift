@@ -465,10 +465,11 @@ struct OnlineCoordinatorTests {
 
 @Suite("Online coordinator: held slates")
 struct HeldSlateCoordinatorTests {
-    /// The held answers the coordinator released to clients, decoded.
+    /// The held answers the coordinator released to clients, decoded (slates, and the errors that replace them).
     static func released(_ h: OnlineHarness) -> [WireMessage] {
         h.take().compactMap {
             if case .heldReply(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
+            if case .invalidSlateReply(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
             return nil
         }
     }
@@ -524,7 +525,8 @@ struct HeldSlateCoordinatorTests {
         coordinator.flushPending()
         let sent = outputs.compactMap { output -> WireMessage? in
             switch output {
-            case .heldReply(_, let frames), .toClient(_, let frames): return try? WireMessage(decoding: frames)
+            case .heldReply(_, let frames), .invalidSlateReply(_, let frames), .toClient(_, let frames):
+                return try? WireMessage(decoding: frames)
             default: return nil
             }
         }

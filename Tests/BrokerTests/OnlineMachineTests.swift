@@ -62,9 +62,18 @@ extension [OnlineAction] {
             return nil
         }
     }
+    /// The held RECOMMENDs answered: slates released, and the errors that replace them (an invalid slate's too).
     var heldReplies: [WireMessage] {
         compactMap {
             if case .send(.heldReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
+            if case .send(.invalidSlateReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
+            return nil
+        }
+    }
+    /// The held RECOMMENDs answered INTERNAL because the worker's slate is invalid (counted by the core).
+    var invalidSlateReplies: [WireMessage] {
+        compactMap {
+            if case .send(.invalidSlateReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
             return nil
         }
     }

@@ -28,6 +28,9 @@ struct UntrustedSlateTests {
             .impression(worker: "w-a", record: WireJSON.encode(record), reply: HeldSlate(client: [9], frames: frames)))
         guard let reply = actions.heldReplies.first else { return nil }
         #expect(reply.header.status == .internal && reply.header.requestId == 41)
+        // The worker's fault: named, and answered as an invalid reply, which the core counts.
+        #expect(actions.invalidSlateReplies.count == 1)
+        #expect(reply.errorText?.hasPrefix("worker w-a sent an invalid reply: ") == true, "\(reply.errorText ?? "")")
         #expect(m.feed(.flush).commits.allSatisfy { $0.impressions.isEmpty }, "nothing of a refused slate is stored")
         return reply.errorText
     }
@@ -49,6 +52,7 @@ struct UntrustedSlateTests {
             ("header version", "names policy version 1 (header 5), its impression record 1"),
             ("not json", "does not decode"),
             ("no slate", "is not one header and one slate document (1 frames)"),
+            ("position", "numbers its slots [0, 7, 2], not 0, 1, 2, … from the top"),
         ])
     func mismatch(change: String, problem: String) throws {
         var m = try OnlineMachine()
@@ -69,6 +73,11 @@ struct UntrustedSlateTests {
         }
         if change == "not json" { frames[1] = Array("not json at all".utf8) }
         if change == "no slate" { frames = [frames[0]] }
+        if change == "position" {
+            var slate = try WireJSON.decode(PolicyRecommendation.self, from: frames[1])
+            slate.items[1].position = 7
+            frames[1] = WireJSON.encode(slate)
+        }
         let text = try #require(Self.refusal(&m, record, frames: frames))
         #expect(text.contains(problem), "\(text)")
         #expect(text.contains("feedback on it could not be taken"), "\(text)")

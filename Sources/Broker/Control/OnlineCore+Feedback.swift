@@ -13,7 +13,7 @@ extension OnlineCore {
             actions.append(
                 .log(.warning, "a worker sent an impression record that does not decode", ["worker": "\(worker)"]))
             if let reply {
-                refuseSlate(reply, because: "the worker's impression record does not decode", into: &actions)
+                refuseSlate(reply, worker: worker, because: "its impression record does not decode", into: &actions)
             }
             return
         }
@@ -23,7 +23,7 @@ extension OnlineCore {
                     .warning, "a worker sent a malformed impression record",
                     ["worker": "\(worker)", "impression_id": "\(record.impressionId)", "problem": "\(problem)"]))
             if let reply {
-                refuseSlate(reply, because: "the worker's impression record is malformed: \(problem)", into: &actions)
+                refuseSlate(reply, worker: worker, because: "its impression record is malformed: \(problem)", into: &actions)
             }
             return
         }
@@ -32,7 +32,7 @@ extension OnlineCore {
                 .log(
                     .warning, "a worker sent a slate that cannot be logged as served",
                     ["worker": "\(worker)", "impression_id": "\(record.impressionId)", "problem": "\(problem)"]))
-            if let reply { refuseSlate(reply, because: "the worker's slate \(problem)", into: &actions) }
+            if let reply { refuseSlate(reply, worker: worker, because: "its slate \(problem)", into: &actions) }
             return
         }
         // Two records with one id in a group commit: the store keeps the first, so the second slate would be released
@@ -43,14 +43,17 @@ extension OnlineCore {
                     .warning, "a worker sent an impression id already queued for the log",
                     ["worker": "\(worker)", "impression_id": "\(record.impressionId)"]))
             if let reply {
-                refuseSlate(reply, because: "impression id \(record.impressionId) is already logged for another slate", into: &actions)
+                refuseSlate(
+                    reply, worker: worker, because: "impression id \(record.impressionId) is already logged for another slate",
+                    into: &actions)
             }
             return
         }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
         if let reply {
-            pendingSlates.append(PendingSlate(impressionId: record.impressionId, slate: reply, items: record.slate))
+            pendingSlates.append(
+                PendingSlate(impressionId: record.impressionId, slate: reply, items: record.slate, worker: worker))
         }
     }
 
@@ -91,6 +94,9 @@ extension OnlineCore {
         if slate.items.map(\.propensity) != record.propensities {
             return "gives propensities \(slate.items.map(\.propensity)), its impression record \(record.propensities)"
         }
+        if slate.items.map(\.position) != Array(slate.items.indices) {
+            return "numbers its slots \(slate.items.map(\.position)), not 0, 1, 2, … from the top"
+        }
         if let bad = slate.items.first(where: { !$0.score.isFinite }) {
             return "gives item \(bad.item) a score that is not finite"
         }
@@ -101,13 +107,22 @@ extension OnlineCore {
         return nil
     }
 
-    /// Answers a held RECOMMEND with INTERNAL instead of its slate: the impression was not stored, so
-    /// feedback on the slate could not be taken.
-    func refuseSlate(_ held: HeldSlate, because why: String, into actions: inout [OnlineAction]) {
-        let message = "\(why); the slate was not logged, so feedback on it could not be taken: nothing was served"
+    /// Answers a held RECOMMEND with INTERNAL "worker W sent an invalid reply: …" instead of the slate worker `worker`
+    /// drew, counted in `invalid_worker_replies` (``ControlOutput/invalidSlateReply(identity:frames:)``): the
+    /// impression was not stored, so feedback on the slate could not be taken.
+    /// With `worker` nil the fault is the broker's (the impression could not be stored): the answer names no worker and
+    /// is not counted as an invalid reply.
+    func refuseSlate(_ held: HeldSlate, worker: String?, because why: String, into actions: inout [OnlineAction]) {
+        let message =
+            (worker.map { "worker \($0) sent an invalid reply: " } ?? "") + "\(why); the slate was not logged, so "
+            + "feedback on it could not be taken: nothing was served"
         // Without a header (never: the broker core built these frames) the slate goes as it is.
         let frames = Self.refusal(of: held, status: .internal, message: message) ?? held.frames
-        actions.append(.send(.heldReply(identity: held.client, frames: frames)))
+        actions.append(
+            .send(
+                worker == nil
+                    ? .heldReply(identity: held.client, frames: frames)
+                    : .invalidSlateReply(identity: held.client, frames: frames)))
     }
 
     /// The error reply that replaces a held slate: its request's id, attempt and broker queue time, `status` and
@@ -165,7 +180,7 @@ extension OnlineCore {
                 reply(pending.query.requester, .internal, text: "feedback not stored: \(error)", into: &actions)
             }
             for pending in batch.slates {
-                refuseSlate(pending.slate, because: "the impression could not be stored (\(error))", into: &actions)
+                refuseSlate(pending.slate, worker: nil, because: "the impression could not be stored (\(error))", into: &actions)
             }
             return
         case .success(let stored): outcome = stored
@@ -181,8 +196,8 @@ extension OnlineCore {
         for pending in batch.slates {
             if repeated.contains(pending.impressionId) {
                 refuseSlate(
-                    pending.slate, because: "impression id \(pending.impressionId) is already logged for another slate",
-                    into: &actions)
+                    pending.slate, worker: pending.worker,
+                    because: "impression id \(pending.impressionId) is already logged for another slate", into: &actions)
             } else {
                 actions.append(.send(.heldReply(identity: pending.slate.client, frames: pending.slate.frames)))
             }

@@ -67,6 +67,8 @@ struct OnlineCore: ControlCore {
         var slate: HeldSlate
         /// The catalogue rows the slate shows.
         var items: [Int]
+        /// The worker that drew it.
+        var worker: String = ""
     }
 
     /// What the commit in flight holds besides its rows: whom to answer once it is stored.

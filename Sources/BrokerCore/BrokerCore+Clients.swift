@@ -26,7 +26,8 @@ extension BrokerCore {
             return
         }
         if let problem = header.requestProblem {
-            counters.add(.invalidRequests)
+            // `answer` counts a BAD_REQUEST; any other refusal of the header is an invalid request too.
+            if problem.status != .badRequest { counters.add(.invalidRequests) }
             answer(identity, header, problem.status, problem.description, &actions)
             return
         }
@@ -80,7 +81,6 @@ extension BrokerCore {
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
         case .ready, .heartbeat, .disconnect, .roundResult, .weights, .trainRound, .policyState, .learn, .policy,
             .policyPull, .catalogue, .catalogueState:
-            counters.add(.invalidRequests)
             answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
         }
     }
@@ -264,10 +264,13 @@ extension BrokerCore {
         answer(identity, request, error.status, error.description, &actions)
     }
 
+    /// Every BAD_REQUEST it gives is counted in `invalid_requests` here, whichever check refused the request (a reply
+    /// sent by a client, a CANCEL payload, a CONTROL document over its limit, a missing frame), so none is left out.
     private mutating func answer(
         _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, retryAfterMs: UInt32 = 0,
         _ actions: inout [BrokerAction]
     ) {
+        if status == .badRequest { counters.add(.invalidRequests) }
         let pending = PendingRequest(client: identity, header: request, acceptedAt: 0)
         reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
     }
@@ -298,12 +301,15 @@ extension BrokerCore {
                 _ = try frame.tensorShape(maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
             } catch {
                 // More rows or columns than the limits is TOO_LARGE, counted with the other size refusals.
-                counters.add(error.status == .tooLarge ? .droppedTooLarge : .invalidRequests)
+                if error.status == .tooLarge {
+                    counters.add(.droppedTooLarge)
+                } else if error.status != .badRequest {
+                    counters.add(.invalidRequests)
+                }
                 answer(identity, header, error.status, error.description, &actions)
                 return
             }
         } else if payload.isEmpty {
-            counters.add(.invalidRequests)
             answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
             return
         }

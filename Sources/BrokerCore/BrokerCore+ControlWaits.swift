@@ -21,8 +21,11 @@ extension BrokerCore {
 
     /// The control plane (or the reactor on its behalf) sent `frames` to `identity`: if they answer a request that
     /// waits for it, that request is no longer outstanding. Anything else is ignored.
+    /// A BAD_REQUEST the control plane gave (a CONTROL or FEEDBACK document that is missing or invalid) is counted in
+    /// `invalid_requests`, as the core's own are.
     public mutating func controlAnswered(identity: [UInt8], frames: [[UInt8]]) {
         guard let first = frames.first, let header = try? Header(decoding: first) else { return }
+        if header.isReply && header.status == .badRequest { counters.add(.invalidRequests) }
         let key = ControlWaitKey(client: identity, requestId: header.requestId, command: header.command)
         guard var waiting = controlWaits[key], !waiting.isEmpty else { return }
         waiting.removeFirst()

@@ -36,6 +36,7 @@ extension BrokerCore {
     mutating func drainRequest(identity: [UInt8], header: Header, worker id: String?, into actions: inout [BrokerAction]) {
         guard let id else {
             let request = PendingRequest(client: identity, header: header, acceptedAt: 0)
+            counters.add(.invalidRequests)
             reply(to: request, status: .badRequest, message: "drain needs a `worker` id", into: &actions)
             return
         }

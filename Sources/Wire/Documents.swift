@@ -46,6 +46,14 @@ public enum WireJSON {
         case nil:
             break
         }
+        // A document is UTF-8 JSON (docs/PROTOCOL.md): Foundation's decoder also takes UTF-16 and UTF-32 (by their
+        // byte-order marks) and a UTF-8 byte-order mark, and calls invalid UTF-8 only "not valid JSON".
+        if frame.starts(with: [0xEF, 0xBB, 0xBF]) {
+            throw .badDocument("the document starts with a byte-order mark: a document is UTF-8 JSON without one")
+        }
+        if String(validating: frame, as: UTF8.self) == nil {
+            throw .badDocument("the document is not UTF-8 text (\(invalidUTF8Description(frame)))")
+        }
         do {
             return try decoder.decode(type, from: Data(frame))
         } catch let error as DecodingError {
@@ -73,7 +81,18 @@ public enum WireJSON {
     /// when the decoder calls valid JSON "not valid JSON" (Foundation's answer to a number out of its type's range:
     /// `-1` or `1.5` for a count, `1e300` for an `Int`), the key whose number it refused.
     private static func describe<T: Decodable>(_ error: DecodingError, type: T.Type, frame: [UInt8]) -> String {
-        let json = try? JSONSerialization.jsonObject(with: Data(frame), options: [.fragmentsAllowed])
+        let json: Any?
+        var syntax: String?
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(frame), options: [.fragmentsAllowed])
+        } catch {
+            json = nil
+            // Where the text stops being JSON ("Invalid value around character 8."): Foundation's decoder says only
+            // "The given data was not valid JSON."
+            syntax = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String).map {
+                $0.hasSuffix(".") ? String($0.dropLast()) : $0
+            }
+        }
         func path(_ context: DecodingError.Context, then key: CodingKey? = nil) -> String {
             wirePath(context.codingPath + (key.map { [$0] } ?? []), in: json)
         }
@@ -91,12 +110,30 @@ public enum WireJSON {
                 return "a value is out of range or of the wrong kind for its key"
             }
             let at = path(c)
+            if at.isEmpty, json == nil, let syntax {
+                return "not valid JSON: \(syntax.prefix(1).lowercased() + syntax.dropFirst())"
+            }
             return at.isEmpty ? c.debugDescription : "\(at): \(c.debugDescription)"
         case .keyNotFound(let key, let c): return "missing key \(path(c, then: key))"
         case .typeMismatch(let expected, let c): return "wrong type at \(path(c)) (expected \(kind(expected)))"
         case .valueNotFound(_, let c): return "missing value at \(path(c))"
         @unknown default: return "\(error)"
         }
+    }
+
+    /// Where the first byte that is not UTF-8 stands: `byte 12 (0xFF)`.
+    static func invalidUTF8Description(_ frame: [UInt8]) -> String {
+        var offset = 0
+        while offset < frame.count {
+            // The longest prefix that is valid ends before the first bad sequence: shrink from the whole frame.
+            let lead = frame[offset]
+            let length = lead < 0x80 ? 1 : lead >> 5 == 0b110 ? 2 : lead >> 4 == 0b1110 ? 3 : lead >> 3 == 0b11110 ? 4 : 0
+            guard length > 0, offset + length <= frame.count,
+                String(validating: frame[offset..<(offset + length)], as: UTF8.self) != nil
+            else { return "byte \(offset) (0x\(String(lead, radix: 16, uppercase: true)))" }
+            offset += length
+        }
+        return "a truncated sequence at the end"
     }
 
     /// Where the number the decoder refuses stands (`seed`, `train.seed`, `candidates[0]`): the first numeric value,

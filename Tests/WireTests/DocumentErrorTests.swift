@@ -26,6 +26,32 @@ struct DocumentErrorTests {
         }
     }
 
+    /// Each got the same "The given data was not valid JSON.", naming neither the problem nor where it is; a UTF-16
+    /// document (with its byte-order mark) and a UTF-8 byte-order mark were decoded, though documents are UTF-8 JSON.
+    @Test(
+        "text that is not JSON says where it stops being JSON; bytes that are not UTF-8 are named by offset",
+        arguments: [
+            (Array(#"{"version":1} x"#.utf8), "not valid JSON: invalid value around character 14"),
+            (Array(#"{"version":NaN}"#.utf8), "not valid JSON: invalid value around character 11"),
+            (Array(#"{"version":"#.utf8), "not valid JSON: unexpected end of file"),
+            (Array(#"{"version":1}{"top":2}"#.utf8), "not valid JSON: invalid value around character 13"),
+            ([0xEF, 0xBB, 0xBF] + Array(#"{"version":1}"#.utf8), "starts with a byte-order mark"),
+            ([0xFF, 0xFE] + Array(#"{"version":1}"#.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }),
+                "not UTF-8 text (byte 0 (0xFF))"),
+            (Array(#"{"version":1,"impression_id":""#.utf8) + [0x61, 0xC3] + Array(#""}"#.utf8),
+                "not UTF-8 text (byte 31 (0xC3))"),
+        ] as [([UInt8], String)])
+    func notJSON(bytes: [UInt8], expected: String) {
+        let message: String
+        do {
+            _ = try WireJSON.decode(Probe.self, from: bytes)
+            message = "decoded"
+        } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains(expected), "\(message)")
+    }
+
     @Test(
         "a number out of range for its key names the key",
         arguments: [

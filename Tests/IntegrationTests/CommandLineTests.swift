@@ -86,6 +86,23 @@ struct CommandLineTests {
         #expect(plain.code == 0, "\(plain.stderr)")
     }
 
+    /// `fit --json` without validation rows printed `validation`, `constant_baseline` and `best_epoch` as bare nulls;
+    /// the text output said why, the JSON did not.
+    @Test("fit --json without validation rows gives the reason beside every null")
+    func fitWithoutValidationRows() throws {
+        let temporary = try TemporaryDirectory("fit-nulls")
+        defer { temporary.remove() }
+        let rows = temporary.file("m.csv").path
+        try "a,b,label\n1,2,1\n2,3,0\n3,1,0\n".write(toFile: rows, atomically: true, encoding: .utf8)
+        let run = try runTool(
+            "recpool", ["fit", "--dataset", rows, "--out", temporary.file("m.ckpt").path, "--epochs", "1", "--validation", "0", "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+        #expect(NullReasons.unexplained(in: json) == [], "\(run.stdout)")
+        let object = try #require(json as? [String: Any])
+        #expect(object["validation"] is NSNull && (object["validation_undefined"] as? String)?.contains("no validation rows") == true)
+    }
+
     @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")
     func local() async throws {
         let (process, log, text) = try Self.startLocal(["--workers", "2", "--log-level", "info"])

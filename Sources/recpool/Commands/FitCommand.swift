@@ -250,19 +250,26 @@ struct FitSummary: Encodable {
     /// The model against the constant predictor on the validation rows (null without any).
     var constantBaseline: ConstantBaseline?
 
+    /// Why `validation` and `constant_baseline` are null (``FitRun/noValidationRows``), or nil when they are not.
+    var undefined: String? { validation == nil ? FitRun.noValidationRows : nil }
+
     private enum CodingKeys: String, CodingKey {
-        case checkpoint, parameters, version, validation, training, constantBaseline
+        case checkpoint, parameters, version, validation, validationUndefined, training, constantBaseline
+        case constantBaselineUndefined
     }
 
-    /// Encodes every key, writing `null` for missing validation figures.
+    /// Encodes every key, writing `null` for missing validation figures with the reason beside each
+    /// (`validation_undefined`, `constant_baseline_undefined`).
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(checkpoint, forKey: .checkpoint)
         try c.encode(parameters, forKey: .parameters)
         try c.encode(version, forKey: .version)
         try c.encode(validation, forKey: .validation)
+        try c.encode(undefined, forKey: .validationUndefined)
         try c.encode(training, forKey: .training)
         try c.encode(constantBaseline, forKey: .constantBaseline)
+        try c.encode(constantBaseline == nil ? FitRun.noValidationRows : nil, forKey: .constantBaselineUndefined)
     }
 }
 
@@ -287,13 +294,19 @@ struct FitRun: Encodable {
         self.restoreBest = restoreBest
     }
 
-    private enum CodingKeys: String, CodingKey { case epochsRun, bestEpoch, stoppedEarly, restoreBest }
+    /// The reason beside every figure of the validation rows when there are none: a split that leaves them empty (a
+    /// log of a handful of rows, `--validation 0`).
+    static let noValidationRows =
+        "no validation rows (the split left none: a log of a few rows, or --validation 0); the last epoch's weights are kept"
 
-    /// Encodes every key, writing `null` for a missing best epoch.
+    private enum CodingKeys: String, CodingKey { case epochsRun, bestEpoch, bestEpochUndefined, stoppedEarly, restoreBest }
+
+    /// Encodes every key, writing `null` for a missing best epoch with its reason beside it (`best_epoch_undefined`).
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(epochsRun, forKey: .epochsRun)
         try c.encode(bestEpoch, forKey: .bestEpoch)
+        try c.encode(bestEpoch == nil ? Self.noValidationRows : nil, forKey: .bestEpochUndefined)
         try c.encode(stoppedEarly, forKey: .stoppedEarly)
         try c.encode(restoreBest, forKey: .restoreBest)
     }

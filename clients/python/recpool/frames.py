@@ -581,13 +581,23 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
 
     ``features`` fixes the user-feature dummy columns (``name=value``), so that later tables line up. Rows
     with ``observed`` 0 (no feedback) are left out: their label is unknown.
+
+    Raises:
+        ValueError: the frame holds no observed impression, an item is outside ``n_actions``, or ``label`` is not a
+            column (the same checks, worded the same way, as ``bandit_feedback``).
     """
     pd = _pandas()
     frame = observed_rows(frame).reset_index(drop=True)
+    if len(frame) == 0:
+        raise ValueError("the frame holds no impressions (no observed row: every label is unknown)")
+    if label not in frame.columns:
+        raise ValueError(f"the frame has no {label!r} column")
     users = _user_dummies(frame, prefix_sep="=")
     if features is not None:
         users = users.reindex(columns=list(features), fill_value=0.0)
     n_actions = int(n_actions if n_actions is not None else frame["item_id"].max() + 1)
+    if frame["item_id"].max() >= n_actions:
+        raise ValueError(f"item {int(frame['item_id'].max())} is outside n_actions = {n_actions}")
     items = np.zeros((len(frame), n_actions))
     items[np.arange(len(frame)), frame["item_id"].to_numpy(dtype=int)] = 1.0
     table = pd.concat([users.reset_index(drop=True),

@@ -140,3 +140,24 @@ def test_a_blank_user_feature_is_missing_in_the_context_as_recpool_reads_it():
     table = frames.training_frame(frame(" "), n_actions=2)
     assert [c for c in table.columns if c.startswith("device")] == ["device=ios", "device=web"]
     assert table.loc[1, ["device=ios", "device=web"]].tolist() == [0.0, 0.0]
+
+
+def test_training_frame_names_what_is_wrong_as_bandit_feedback_does():
+    """A frame of unobserved rows raised "cannot convert float NaN to integer", and an item outside ``n_actions`` a
+    bare IndexError; ``bandit_feedback`` named both."""
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    def frame(observed, items):
+        return pd.DataFrame({
+            "timestamp": pd.to_datetime([1, 2], unit="s", utc=True), "item_id": items, "position": [1, 1],
+            "click": pd.array([None if not o else 1 for o in observed], dtype="Int64"),
+            "propensity_score": [0.5, 0.5], "observed": observed, "device": ["ios", "web"]})
+
+    with pytest.raises(ValueError, match="no impressions"):
+        frames.training_frame(frame([0, 0], [0, 1]))
+    with pytest.raises(ValueError, match="item 4 is outside n_actions = 2"):
+        frames.training_frame(frame([1, 1], [0, 4]), n_actions=2)
+    with pytest.raises(ValueError, match="no 'reward' column"):
+        frames.training_frame(frame([1, 1], [0, 1]), label="reward")
+    assert len(frames.training_frame(frame([1, 0], [0, 1]), n_actions=2)) == 1

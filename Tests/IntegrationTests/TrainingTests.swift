@@ -229,11 +229,12 @@ struct TrainingStateSizeTests {
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", directory.url.appendingPathComponent("state").path], workers: ["w1"]
         ) { cluster, _ in
-            // 640 features × 4,096 hidden units: about 31 MB of parameters and Adam moments, over the 16 MiB limit.
+            // 133 features × 16,384 hidden units (then 64): about 3.2 M parameters, 39 MB with Adam moments, over the 16 MiB
+            // limit.
             let train = try runTool(
                 "recpool",
                 ["train", "--broker", cluster.endpoints.frontend, "--dataset", "synthetic:users=300,seed=3", "--epochs", "1",
-                 "--workers", "1", "--hidden", "4096", "--follow"])
+                 "--workers", "1", "--hidden", "16384", "--follow"])
             #expect(train.code == 4, "\(train.stderr)")
             #expect(train.stderr.contains("over the 16777216-byte message limit"), "\(train.stderr)")
             #expect(!train.stderr.contains("no replica answered"))

@@ -69,9 +69,25 @@ sql: Self.updateJobSQL, arguments: Self.arguments(job))
     }
 
     /// All jobs, oldest first.
-    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that cannot be read.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a value that cannot be read, and for a job
+    ///   id counter below a stored job's number (the next job would be given an id already taken: a damaged counter,
+    ///   which the broker's start reads here and refuses).
     public func jobs() throws(StoreError) -> [JobRecord] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at, id").map(Self.job) }
+        try read { db in
+            let jobs = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at, id").map(Self.job)
+            let highest = jobs.compactMap { $0.id.hasPrefix("job-") ? Int($0.id.dropFirst(4)) : nil }.max() ?? 0
+            // Jobs stored without the counter (written directly, as tests do) leave nothing to compare.
+            guard let counter = try Int.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'job'") else {
+                return jobs
+            }
+            guard counter >= highest else {
+                throw StoreError.corruptColumn(
+                    table: "counters", row: "name = \"job\"", column: "value",
+                    problem: "is \(counter), below job-\(highest), which the jobs table holds: the next job would be given "
+                        + "an id already taken")
+            }
+            return jobs
+        }
     }
 
     /// The rounds of a job, in order.

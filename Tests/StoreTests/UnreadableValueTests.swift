@@ -20,6 +20,28 @@ struct UnreadableValueTests {
         var testDescription: String { sql }
     }
 
+    /// A flipped bit made the job counter 0 with job-1 stored: the broker started, and the next `recpool train`
+    /// failed with a raw UNIQUE constraint error (the id was given again).
+    @Test("a job id counter below a stored job's number is an unreadable value, never an id given twice")
+    func jobCounterBelowStoredJobs() throws {
+        let temporary = try TemporaryDirectory("job-counter")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let first = try store.nextSequence("job")
+        #expect(first == 1)
+        try store.insertJob(JobRecord(id: "job-\(first)", model: "mlp", spec: "{}", totalRounds: 1, createdAt: 1))
+        #expect(try store.jobs().map(\.id) == ["job-1"])
+        let pool = try DatabasePool(path: temporary.path + "/recpool.sqlite")
+        try pool.write { try $0.execute(sql: "UPDATE counters SET value = 0 WHERE name = 'job'") }
+        #expect {
+            try store.jobs()
+        } throws: { error in
+            (error as? StoreError).map {
+                "\($0)".contains("table counters") && "\($0)".contains("below job-1")
+            } ?? false
+        }
+    }
+
     static let damages: [Damage] = [
         Damage(sql: "UPDATE jobs SET round = 'abc'", table: "jobs", row: #"id = "job-1""#, column: "round") {
             _ = try $0.jobs()

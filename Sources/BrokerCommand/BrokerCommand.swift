@@ -241,7 +241,15 @@ struct BrokerCommand: AsyncParsableCommand {
             try await group.run()
         } catch let error as BrokerError {
             switch error {
-            case .bindFailed: throw DaemonExit.unavailable
+            case .bindFailed(let endpoint, let zmqError):
+                // A Unix socket that cannot be created where it is asked for (a folder not writable, a directory or
+                // file in its place) is a fault of the file system, not an endpoint busy for now: a supervisor would
+                // restart into it for ever on "unavailable".
+                if let problem = IPCEndpointProblem.describe(endpoint: endpoint, error: zmqError) {
+                    CommandOutput.printError("recpool-broker: cannot bind \(endpoint): \(problem)")
+                    throw DaemonExit.cannotCreate
+                }
+                throw DaemonExit.unavailable
             case .store, .unreadableState:
                 CommandOutput.printError("recpool-broker: \(error)")
                 throw error.isDamagedState ? DaemonExit.dataError : DaemonExit.cannotCreate

@@ -130,6 +130,23 @@ struct ConfigFileTests {
         #expect(tinyInbox.stderr.contains("--control-inbox-bytes must be at least 16777216"), "\(tinyInbox.stderr)")
     }
 
+    /// A Unix socket path holding a directory, or in a folder that does not exist, exited 69 (unavailable: a
+    /// supervisor restarts into it for ever); the file system is at fault, as for a state directory: 73.
+    @Test("exit code 73 for an ipc:// socket that cannot be created where it is asked for, naming why")
+    func ipcSocketCannotBeCreated() throws {
+        let folder = try TemporaryDirectory("ipc-bind")
+        defer { folder.remove() }
+        let front = "ipc://\(folder.path)/front.ipc"
+        try FileManager.default.createDirectory(atPath: folder.path + "/sock", withIntermediateDirectories: false)
+        let directory = try runTool("recpool-broker", ["--frontend", front, "--backend", "ipc://\(folder.path)/sock"])
+        #expect(directory.code == 73, "\(directory.stderr)")
+        #expect(directory.stderr.contains("/sock is a directory"), "\(directory.stderr)")
+        let missing = try runTool(
+            "recpool-broker", ["--frontend", front, "--backend", "ipc://\(folder.path)/missing/sock"])
+        #expect(missing.code == 73, "\(missing.stderr)")
+        #expect(missing.stderr.contains("/missing does not exist"), "\(missing.stderr)")
+    }
+
     @Test("exit codes: 66 for an unreadable key file, 69 for an endpoint already bound")
     func exitCodes() async throws {
         let missing = try runTool("recpool-broker", ["--curve-key", "/nonexistent/broker.key"])
@@ -165,6 +182,7 @@ struct ConfigFileTests {
         #expect(takenNested.code == 69, "\(takenNested.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state + "-nested"), "\(state)-nested was left behind")
         let empty = state + "-empty"
+        defer { try? FileManager.default.removeItem(atPath: empty) }
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let takenEmpty = try runTool(
             "recpool-broker",

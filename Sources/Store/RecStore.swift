@@ -56,6 +56,7 @@ public final class RecStore: Sendable {
             try Self.check(database, path: "\(directory)/recpool.sqlite")
             try Self.checkNotLost(database, path: "\(directory)/recpool.sqlite", blobs: blobs)
             try Self.migrate(database, path: "\(directory)/recpool.sqlite")
+            try Self.checkWritable(database, path: "\(directory)/recpool.sqlite")
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError where Self.isCorruption(error) {
@@ -64,6 +65,30 @@ public final class RecStore: Sendable {
             throw .database("\(error)")
         }
         try blobs.removeTemporaryFiles()
+    }
+
+    /// Refuses a database this process may only read (its file, its log or its folder not writable by this user):
+    /// SQLite opens it read-only without a word, and every later write (each impression, each job) failed one request
+    /// at a time while the broker looked healthy. A write statement in a transaction that is rolled back takes the
+    /// write lock and changes nothing.
+    /// - Throws: ``StoreError/io(path:reason:)`` naming the file (the broker exits 73).
+    static func checkWritable(_ database: DatabaseQueue, path: String) throws {
+        do {
+            try database.writeWithoutTransaction { db in
+                try db.inTransaction {
+                    try db.execute(
+                        sql: "INSERT INTO counters(name, value) VALUES ('recpool write check', 0) ON CONFLICT(name) DO NOTHING")
+                    return .rollback
+                }
+            }
+        } catch let error as DatabaseError
+            where [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH].contains(error.resultCode)
+        {
+            throw StoreError.io(
+                path: path,
+                reason: "this user may only read it (\(error.message ?? "\(error.resultCode)")): make the file, its "
+                    + "-wal and -shm files and the state directory writable by the broker's user")
+        }
     }
 
     /// Brings the schema to this build's: refuses one a newer build migrated (its migrations are not all this

@@ -1,4 +1,5 @@
 import Foundation
+import RecStore
 import RecTestKit
 import Testing
 
@@ -83,5 +84,31 @@ struct UnreadableStateTests {
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(sql)")
+    }
+    /// A database its user may only read: SQLite opened it read-only without a word, the broker started, and every
+    /// RECOMMEND then failed "attempt to write a readonly database". Runs as an unprivileged user (root may write any
+    /// file), through util-linux's `setpriv`.
+    @Test(
+        "a recpool.sqlite the broker's user may only read stops the start with exit 73, naming the file",
+        .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func readOnlyDatabase() throws {
+        let folder = try TemporaryDirectory("read-only-db")
+        defer { folder.remove() }
+        let state = folder.path + "/state"
+        let endpoints = ["--frontend", "ipc://\(folder.path)/f.ipc", "--backend", "ipc://\(folder.path)/b.ipc"]
+        // The state as a broker leaves it: the store opened (and closed) once.
+        do { _ = try RecStore(directory: state) }
+        for path in [folder.path, state, state + "/blobs"] + (try FileManager.default.contentsOfDirectory(atPath: state))
+            .map({ state + "/" + $0 })
+        {
+            #expect(chown(path, 65534, 65534) == 0, "\(path)")
+        }
+        #expect(chmod(state + "/recpool.sqlite", 0o444) == 0)
+        let run = try runTool(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", ProcessCluster.executable("recpool-broker").path,
+             "--state-dir", state] + endpoints)
+        #expect(run.code == 73, "\(run.stderr)")
+        #expect(run.stderr.contains("recpool.sqlite: this user may only read it"), "\(run.stderr)")
     }
 }

@@ -199,12 +199,13 @@ public enum ClusterError: Error {
     case conditionNotMet
 }
 
-/// Runs a command-line program to completion and returns its exit code and output.
+/// Runs a command-line program to completion and returns its exit code and output: one of this package's binaries
+/// by name, or a system program by its absolute path (`/usr/bin/setpriv`).
 public func runTool(_ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (
     code: Int32, stdout: String, stderr: String
 ) {
     let process = Process()
-    process.executableURL = ProcessCluster.executable(name)
+    process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name) : ProcessCluster.executable(name)
     process.arguments = arguments
     if !environment.isEmpty {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

@@ -340,7 +340,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy", "RecTestKit",
+                "RecWire", "RecTransport", "RecClient", "RecData", "RecModel", "RecPolicy", "RecStore", "RecTestKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LoadTestTests", dependencies: ["RecLoad", "RecWire", "RecTransport", "RecClient", "RecTestKit"]),

@@ -258,6 +258,37 @@ struct OnlineRegistrationTests {
         #expect(m.core.view.pendingEvents == 1)
     }
 
+    /// The registered version could not be stored: the replicas had learnt the event and it was held again for them;
+    /// with no install it would have been sent to them a second time and learnt twice.
+    @Test("a registration that cannot be stored installs the served version again before the held feedback: learnt once")
+    func failedRegistrationLearnsOnce() throws {
+        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+        _ = m.feed(.workers([m.workerA]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-r"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-r", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        #expect(m.feed(.tick, nowMs: 1_500).learntKeys.count == 1)
+        let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
+        let stored = m.feed(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 7),
+                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
+            nowMs: 50_000
+        ).versionsToStore
+        let failed = m.feed(
+            .versionStored(sync: try #require(stored.first).sync, .failure(OnlineMachine.diskFull)), nowMs: 50_000)
+        #expect(m.core.version == 1 && failed.markedLearnt.isEmpty)
+        let order = failed.compactMap { action -> Command? in
+            guard case .send(.toWorker(_, let frames)) = action else { return nil }
+            return try? WireMessage(decoding: frames).header.command
+        }
+        #expect(order == [.policy, .learn], "the held feedback goes out once, after the install that resets the learner")
+        #expect(failed.learntKeys == [RecStore.FeedbackKey(impressionId: "imp-r", item: 3)])
+        #expect(m.feed(.tick, nowMs: 50_100).learntKeys.isEmpty, "sent a second time")
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
     @Test("a frame 2 that is not a pack is refused naming the decoding problem, not as a missing pack")
     func malformedPackIsNamed() throws {
         var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)

@@ -65,6 +65,20 @@ struct OnlineLearntMarkTests {
         #expect(m.core.view.pendingEvents == 0)
     }
 
+    /// The leaver's learning existed only in the candidate: with the candidate unstored, its events must go to a
+    /// replica still there, not be consumed as merged.
+    @Test("a replica that leaves after its learning was merged, then the version cannot be stored: its events go to another")
+    func leaverThenStoreFailure() throws {
+        var m = try OnlineMachine()
+        let judged = try OnlineMachineTests.syncToGuard(&m)
+        _ = m.feed(.workers([m.workerB]))
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted))
+        let failed = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)))
+        #expect(failed.markedLearnt.isEmpty)
+        #expect(failed.learnt.map(\.identity) == [m.workerB.identity])
+        #expect(failed.learnt.flatMap(\.events).map(\.impressionId) == ["imp-s"])
+    }
+
     @Test("a replica that leaves before it answered the pull: its events go to another replica, and are not marked")
     func leaverDuringPullingIsHandedOn() throws {
         var m = try OnlineMachine()

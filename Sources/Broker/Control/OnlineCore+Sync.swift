@@ -222,39 +222,25 @@ extension OnlineCore {
     }
 
     /// Ends a sync whose admitted candidate could not be stored (a full disk, an unwritable blob directory, no next
-    /// version number): it counts as rejected, and, as a timed-out sync (``abandonSync(nowMs:into:)``), changes
-    /// nothing else: the replicas are not re-installed and keep what they learnt, no event is consumed (each stays
-    /// unlearnt in the store), and the next sync, no sooner than one sync timeout from now, merges and stores it again.
-    /// Before, the events were marked learnt and the replicas reset to the served version: acknowledged feedback was
-    /// lost though the guard had accepted it.
+    /// version number): it counts as rejected, and nothing of it is consumed. As every sync's end does, the replicas are
+    /// installed the served version again (dropping what they learnt since), and then every event the sync would have
+    /// consumed is sent to them again (``finishSync(_:consumedStored:storeFailed:nowMs:into:)``), so each is learnt
+    /// once, stays unlearnt in the store, and is merged by the next sync. Before, the events were marked learnt with the
+    /// candidate dropped: acknowledged feedback the guard had accepted was never learnt.
     private mutating func versionNotStored(
         _ decision: GuardDecision, because error: String, nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
-        let round: SyncRound
-        switch phase {
-        case .idle: return
-        case .pulling(let r, _, _), .judging(let r, _, _, _), .storing(let r, _, _, _, _): round = r
-        }
         rejected += 1
         actions.append(
             .log(
-                .error, "cannot store the accepted online version; the replicas keep their learning for the next sync",
-                ["error": "\(error)", "pending_events": "\(eventsSinceSync)"]))
+                .error, "cannot store the accepted online version; its feedback goes to the replicas again",
+                ["error": "\(error)"]))
         var decision = decision
         decision.accepted = false
         decision.reason =
             "rejected: the guard accepted the candidate but it could not be stored durably (\(error)); "
-            + "replicas keep serving version \(version) and keep what they learnt: the next sync stores it again"
-        lastDecision = decision
-        phase = .idle
-        answeredSync.removeAll()
-        syncRetryAfterMs = nowMs.addingSaturating(settings.syncTimeoutMs)
-        viewDirty = true
-        publishView(into: &actions)
-        for requester in round.requesters { answer(requester, WireJSON.encode(view), into: &actions) }
-        let why = "the online sync could not store its version (\(error)); nothing changed and no feedback is lost: retry"
-        for requester in waitingSyncs { reply(requester, .conflict, text: why, into: &actions) }
-        waitingSyncs.removeAll()
+            + "replicas keep serving version \(version), and its feedback goes to them again for the next sync"
+        finishSync(decision, storeFailed: true, nowMs: nowMs, into: &actions)
     }
 
     /// What the running sync does with the events delivered since the last one (``SyncPartition``).
@@ -303,9 +289,13 @@ extension OnlineCore {
     }
 
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
-    /// - Parameter consumedStored: whether the version's store already marked the consumed events, in its transaction.
+    /// - Parameters:
+    ///   - consumedStored: whether the version's store already marked the consumed events, in its transaction.
+    ///   - storeFailed: the accepted version could not be stored: nothing is consumed, and the events the sync would
+    ///     have consumed are sent to the replicas again after the install, as a replica's in no merge are.
     mutating func finishSync(
-        _ decision: GuardDecision?, consumedStored: Bool = false, nowMs: UInt64, into actions: inout [OnlineAction]
+        _ decision: GuardDecision?, consumedStored: Bool = false, storeFailed: Bool = false, nowMs: UInt64,
+        into actions: inout [OnlineAction]
     ) {
         let round: SyncRound
         switch phase {
@@ -316,7 +306,13 @@ extension OnlineCore {
         phase = .idle
         // Merged into the stored version, or dropped with the candidate: either way a restarted broker must not hand
         // the consumed events on again. The others go to the replicas that answered, after the installs below.
-        let partition = syncPartition
+        var partition = syncPartition
+        if storeFailed {
+            // In no stored version: learnt by nobody once the install below drops the replicas' learning.
+            partition.again = partition.consumed + partition.again
+            partition.consumed = []
+            partition.unlearnt = 0
+        }
         let consumed = partition.consumedKeys
         if !consumedStored, !consumed.isEmpty { actions.append(.markLearnt(consumed)) }
         reheld.subtract(consumed)
@@ -331,7 +327,7 @@ extension OnlineCore {
                     .warning, "feedback sent again once was in no merge again; it is consumed without being learnt",
                     ["sync": "\(round.id)", "events": "\(partition.unlearnt)"]))
         }
-        if !partition.again.isEmpty {
+        if !partition.again.isEmpty && !storeFailed {
             actions.append(
                 .log(
                     .warning, "replicas in no merge of this sync; their feedback goes to the replicas again",

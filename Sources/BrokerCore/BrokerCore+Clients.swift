@@ -261,16 +261,18 @@ extension BrokerCore {
         let first = frames.first ?? []
         let requestId = Header.salvageRequestId(first) ?? 0
         let request = Header(command: Header.salvageCommand(first) ?? .control, requestId: requestId)
-        answer(identity, request, error.status, error.description, &actions)
+        // A message that does not decode is no request: counted in `malformed_client_messages` alone.
+        answer(identity, request, error.status, error.description, counted: false, &actions)
     }
 
     /// Every BAD_REQUEST it gives is counted in `invalid_requests` here, whichever check refused the request (a reply
-    /// sent by a client, a CANCEL payload, a CONTROL document over its limit, a missing frame), so none is left out.
+    /// sent by a client, a CANCEL payload, a CONTROL document over its limit, a missing frame), so none is left out;
+    /// `counted: false` for a message that is not a request (counted as malformed instead).
     private mutating func answer(
         _ identity: [UInt8], _ request: Header, _ status: Status, _ text: String, retryAfterMs: UInt32 = 0,
-        _ actions: inout [BrokerAction]
+        counted: Bool = true, _ actions: inout [BrokerAction]
     ) {
-        if status == .badRequest { counters.add(.invalidRequests) }
+        if counted && status == .badRequest { counters.add(.invalidRequests) }
         let pending = PendingRequest(client: identity, header: request, acceptedAt: 0)
         reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
     }

@@ -465,10 +465,13 @@ extension BrokerCore {
     /// One version number names one model: a worker whose model differs from the one its version number is served
     /// by for such requests (``servingIdentities(for:)``) takes no work, so no two models answer under one number.
     func isEligible(
-        _ worker: WorkerRecord, for request: PendingRequest, serving: [UInt64: String]? = nil
+        _ worker: WorkerRecord, for request: PendingRequest, serving: [UInt64: String]? = nil,
+        ignoringDrain: Bool = false
     ) -> Bool {
         // A draining worker never takes another request: counted eligible, it held queued requests without a limit.
-        guard !worker.draining, worker.serves(request.header), holdsClaimedVersion(worker) else { return false }
+        guard ignoringDrain || !worker.draining, worker.serves(request.header), holdsClaimedVersion(worker) else {
+            return false
+        }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
         if request.service == .recommend, let policyReplicas, !policyReplicas.contains(worker.identity) { return false }
@@ -598,6 +601,14 @@ extension BrokerCore {
         let offering = takingWorkers(service)
         let serving = servingIdentities(for: request)
         guard !offering.contains(where: { isEligible($0, for: request, serving: serving) }) else { return nil }
+        // A draining worker that could take it still holds requests: it keeps its version number until the last of
+        // them is answered (`servingIdentities`), and the worker benched behind it takes the request then. Not yet.
+        if workers.values.contains(where: {
+            $0.draining && !$0.inflight.isEmpty && $0.services.contains(service)
+                && isEligible($0, for: request, serving: serving, ignoringDrain: true)
+        }) {
+            return nil
+        }
         if offering.isEmpty { return "no live worker offers \(service.name)" + drainingNote(service) }
         if service == .recommend, let policyReplicas,
             !offering.contains(where: { policyReplicas.contains($0.identity) })

@@ -294,12 +294,20 @@ public final class RecStore: Sendable {
         }
     }
 
-    /// Increments and returns a named durable counter (job ids).
+    /// Increments and returns a named durable counter (job ids). The `job` counter never gives a number a stored job
+    /// holds: with its row missing (deleted by hand or lost), it continues past the highest `job-N` (a counter row below
+    /// them is refused as damage when the jobs are read, `jobs()`).
     public func nextSequence(_ name: String) throws(StoreError) -> Int {
         try write { db in
+            let floor =
+                name == "job"
+                ? try Int.fetchOne(
+                    db, sql: "SELECT MAX(CAST(substr(id, 5) AS INTEGER)) FROM jobs WHERE id GLOB 'job-[0-9]*'") ?? 0
+                : 0
             try db.execute(
-                sql: "INSERT INTO counters(name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
-                arguments: [name])
+                sql: "INSERT INTO counters(name, value) VALUES (?1, ?2 + 1) "
+                    + "ON CONFLICT(name) DO UPDATE SET value = MAX(value, ?2) + 1",
+                arguments: [name, floor])
             return try Int.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name]) ?? 1
         }
     }

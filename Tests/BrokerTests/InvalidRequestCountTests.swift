@@ -40,6 +40,13 @@ struct InvalidRequestCountTests {
         #expect(counted == 1, "\(fault)")
     }
 
+    @Test("a message whose header does not decode counts as malformed only, not as an invalid request too")
+    func malformedIsNotARequest() throws {
+        var h = CoreHarness()
+        h.feed(.client(identity: Self.client, frames: [[1, 2, 3]], userId: nil))
+        #expect(h.core.counters[.malformedClientMessages] == 1 && h.core.counters[.invalidRequests] == 0)
+    }
+
     @Test("a BAD_REQUEST the control plane answers counts once; its other answers do not")
     func controlPlane() {
         var h = CoreHarness()

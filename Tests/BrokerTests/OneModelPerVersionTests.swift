@@ -131,6 +131,26 @@ struct OneModelPerVersionTests {
         #expect(h.dispatches.count == 3 && h.dispatches.last?.identity == [0xB])
     }
 
+    /// With draining workers no longer counted as takers, a request queued behind a slow last answer of the draining
+    /// owner was answered CONFLICT ("served by … takes no work") after no-worker-timeout instead of waiting for it.
+    @Test("a request queued while the draining owner of its number still answers waits past no-worker-timeout")
+    func drainingOwnerIsWaitedFor() throws {
+        var h = CoreHarness()
+        IdentityCoreTests.register(&h, [0xA], id: "x", version: 0, sha: Self.fileX)
+        IdentityCoreTests.register(&h, [0xB], id: "y", version: 0, pid: 2, sha: Self.fileY)
+        IdentityCoreTests.score(&h, from: client, id: 1, cols: 2)
+        let held = try #require(h.dispatches.first)
+        h.feed(
+            .worker(
+                identity: [0xA], frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        IdentityCoreTests.score(&h, from: client, id: 2, cols: 2)
+        h.advance(ms: 1_500)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 2).isEmpty, "answered before the draining owner's last answer")
+        h.answer(held, version: 0)
+        #expect(h.dispatches.last?.identity == [0xB] && h.dispatches.count == 2)
+    }
+
     @Test("a seed in READY beside a checkpoint hash is ignored: the hash names the model")
     func hashOutranksSeed() throws {
         var h = CoreHarness()

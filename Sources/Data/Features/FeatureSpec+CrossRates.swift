@@ -250,7 +250,7 @@ struct CrossRateCounts {
     }
 
     /// Each row's raw out-of-fold lifts, then its item's out-of-fold log-odds: `rows × (F + 1)`, counted over the
-    /// other folds' rows (all rows when the other folds are empty, a part of fewer rows than folds).
+    /// other folds' rows; when those hold none (a part of a handful of rows), lifts 0 and the overall click rate.
     func outOfFoldLifts(codes: [[Int]], smoothing: Double, popularitySmoothing: Double) -> [[Double]] {
         let totalRows = foldRows.reduce(0, +)
         let totalClicks = foldClicks.reduce(0, +)
@@ -263,12 +263,12 @@ struct CrossRateCounts {
             let others = totalRows - foldRows[fold]
             holdsOthers.append(others > 0)
             let ctr = others > 0 ? (totalClicks - foldClicks[fold]) / others : totalClicks / totalRows
+            // With no row in the other folds (a training part of a handful of rows), nothing may be counted without
+            // the row's own click: every item's rate is the click rate, and every lift 0 (below).
             priors.append(
                 (0..<itemCount).map { i in
-                    let (n, c) =
-                        others > 0
-                        ? (itemTotal[i] - itemShows[fold][i], itemClickTotal[i] - itemClicks[fold][i])
-                        : (itemTotal[i], itemClickTotal[i])
+                    guard others > 0 else { return ctr }
+                    let (n, c) = (itemTotal[i] - itemShows[fold][i], itemClickTotal[i] - itemClicks[fold][i])
                     return (c + popularitySmoothing * ctr) / (n + popularitySmoothing)
                 })
         }
@@ -278,12 +278,13 @@ struct CrossRateCounts {
             var out: [Double] = []
             out.reserveCapacity(features + 1)
             for f in 0..<features {
+                guard holdsOthers[fold] else {
+                    out.append(0)
+                    continue
+                }
                 let counts = pairs[f][codes[row][f] * itemCount + item]
-                let (n, c) =
-                    holdsOthers[fold]
-                    ? ((counts?.shows.reduce(0, +) ?? 0) - (counts?.shows[fold] ?? 0),
-                        (counts?.clicks.reduce(0, +) ?? 0) - (counts?.clicks[fold] ?? 0))
-                    : (counts?.shows.reduce(0, +) ?? 0, counts?.clicks.reduce(0, +) ?? 0)
+                let n = (counts?.shows.reduce(0, +) ?? 0) - (counts?.shows[fold] ?? 0)
+                let c = (counts?.clicks.reduce(0, +) ?? 0) - (counts?.clicks[fold] ?? 0)
                 out.append(FeatureSpec.lift(clicks: c, shows: n, prior: prior, smoothing: smoothing))
             }
             out.append(FeatureSpec.logit(prior))

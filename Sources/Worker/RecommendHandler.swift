@@ -26,7 +26,7 @@ enum RecommendHandler {
         guard let recommender = replica.recommender else {
             return .errorReply(
                 to: header, status: .badRequest,
-                message: "model version \(replica.version) has no feature specification, so it cannot rank items from raw context; train it on obd: or synthetic: data")
+                message: "model version \(replica.version) has no feature specification, so it cannot rank items from raw context; fit it on a log (obd:, synthetic:, or a shop's log with --schema), or pass --feature-spec to fit from a features file (recpool data features --spec-out)")
         }
         let query: RecommendQuery
         do {

@@ -48,6 +48,15 @@ extension CheckpointEvaluation {
     /// category's code depends on its file's values: OBD's `random` and `bts` files hash the same categories
     /// differently, and a model fitted on one is evaluated on the other.
     static func catalogueProblem(spec: FeatureSpec, data: BanditDataset) -> String? {
+        // By id first, where both know them: two items with the same features (a shirt in two colours) in swapped
+        // rows pass the feature comparison below, but carry each other's per-item statistics.
+        if let mine = spec.itemIds, let theirs = data.itemIds, mine.count == theirs.count,
+            let row = mine.indices.first(where: { mine[$0] != theirs[$0] })
+        {
+            return "row \(row) of the catalogue is item \(theirs[row]), the model's row \(row) is item \(mine[row]) "
+                + "(the same items in another row order, or other items): the model would score it as another item; "
+                + "evaluate with the catalogue file it was fitted on"
+        }
         let context = data.actionContext
         guard context.rows == data.nActions else { return nil }
         let firstNumeric = context.columns - data.itemNumericColumns

@@ -87,11 +87,12 @@ extension FeatureSpec {
             spec.crossBuckets = max(0, crossBuckets ?? (rates ? 0 : defaultCrossBuckets(items: train.nActions)))
             spec.eventEncoding = .interest
             spec.version = 3
-            if rates && !users.names.isEmpty {
+            if rates {
                 spec.fitCrossRates(on: train, smoothing: crossRateSmoothing)
                 spec.version = 4
             }
         }
+        spec.itemIds = train.itemIds
         spec.columns = spec.columnNames()
         return spec
     }

@@ -155,6 +155,11 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var crossRateSmoothing: Double? = nil
     /// Version 4: the z-score of the `item_rate` column, the logit of ``popularity``.
     public var itemRateScaling: ZScore? = nil
+    /// Each item's id in the catalogue the spec was fitted on (`itemIds[k]` is row `k`'s), when the log was read with
+    /// one (``BanditDataset/itemIds``); nil for generated data and specs fitted before it was kept. Per-row statistics
+    /// (popularity, cross rates, the id hash) belong to these items: two items with the same catalogue features in
+    /// swapped rows are told apart by it (`CheckpointEvaluation.check`).
+    public var itemIds: [String]? = nil
 
     /// The event encoding in force.
     public var events: EventEncoding { eventEncoding ?? .affinityZScore }
@@ -252,6 +257,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         else { return "itemCategoryCodes is not itemCount rows of codes within itemCategoryCardinalities" }
         guard itemContinuous.count == itemCount else { return "itemContinuous does not have itemCount values" }
         guard popularity.count == itemCount else { return "popularity does not have itemCount values" }
+        guard itemIds.map({ $0.count == itemCount }) ?? true else { return "itemIds does not have itemCount ids" }
         let extra = itemNumericExtraScalings?.count ?? 0
         guard (itemNumericExtraNames?.count ?? 0) == extra,
             extra == 0 || (itemNumericExtra?.count == itemCount && itemNumericExtra?.allSatisfy { $0.count == extra } == true)

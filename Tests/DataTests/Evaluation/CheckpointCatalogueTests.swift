@@ -11,13 +11,18 @@ import Testing
 @Suite("A checkpoint meets a dataset of its own catalogue and gives probabilities")
 struct CheckpointCatalogueTests {
     /// A shop log over items named `SKU-0` … `SKU-4` (so an item is its catalogue row) and its catalogue, written in
-    /// the given row order.
-    static func shop(in folder: String, order: [Int]) throws -> (log: String, schema: String) {
+    /// the given row order; with `twins`, SKU-0 and SKU-1 have the same features.
+    static func shop(in folder: String, order: [Int], twins: Bool = false) throws -> (log: String, schema: String) {
         var log = ["ts,sku,slot,clicked,p,device"]
         for t in 0..<120 {
             log.append("\(t),SKU-\(t % 5),1,\(t % 7 == 0 ? 1 : 0),0.2,\(["ios", "web"][t % 2])")
         }
-        let items = ["sku,colour,price"] + order.map { "SKU-\($0),\(["red", "blue", "green"][$0 % 3]),\(10 + 3 * $0)" }
+        let items =
+            ["sku,colour,price"]
+            + order.map { k in
+                let twin = twins && k < 2 ? 0 : k
+                return "SKU-\(k),\(["red", "blue", "green"][twin % 3]),\(10 + 3 * twin)"
+            }
         let schema = """
             [logs]
             timestamp = "ts"
@@ -62,7 +67,38 @@ struct CheckpointCatalogueTests {
                 try CheckpointEvaluation.check(spec: spec, data: other)
             } throws: { error in
                 guard case .catalogueMismatch(_, let problem) = error as? CheckpointEvaluationError else { return false }
+                return problem.contains("row 0 of the catalogue is item SKU-4, the model's row 0 is item SKU-0")
+            }
+            // A spec without ids (fitted before they were kept) is still checked by the items' features.
+            var anonymous = spec
+            anonymous.itemIds = nil
+            #expect {
+                try CheckpointEvaluation.check(spec: anonymous, data: other)
+            } throws: { error in
+                guard case .catalogueMismatch(_, let problem) = error as? CheckpointEvaluationError else { return false }
                 return problem.contains("item SKU-4 (row 0) of the catalogue does not have the features the model was fitted with")
+            }
+        }
+    }
+
+    /// Two items with the same catalogue features (a shirt in two colours) swapped rows: the feature comparison passed,
+    /// and each was scored with the other's popularity, cross rates and id hash.
+    @Test("items with the same features in swapped rows are refused by their ids")
+    func swappedTwins() async throws {
+        try await withTemporaryDirectory("catalogue-twins") { folder in
+            let fitted = folder.file("fitted").path
+            let swapped = folder.file("swapped").path
+            for path in [fitted, swapped] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+            let original = try Self.load(Self.shop(in: fitted, order: [0, 1, 2, 3, 4], twins: true))
+            let spec = try FeatureSpec.fit(on: SplitDataset(original).train)
+            #expect(spec.itemIds == original.itemIds && spec.itemIds != nil)
+            try CheckpointEvaluation.check(spec: spec, data: original)
+            let other = try Self.load(Self.shop(in: swapped, order: [1, 0, 2, 3, 4], twins: true))
+            #expect {
+                try CheckpointEvaluation.check(spec: spec, data: other)
+            } throws: { error in
+                guard case .catalogueMismatch(_, let problem) = error as? CheckpointEvaluationError else { return false }
+                return problem.contains("row 0 of the catalogue is item SKU-1, the model's row 0 is item SKU-0")
             }
         }
     }

@@ -31,7 +31,22 @@ WIDTH = 106
 
 
 def seconds(text: str) -> float:
-    return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s"))
+    """A duration as `recpool loadtest --duration` reads it (`10s`, `250ms`, `500us`, `2m`, or bare seconds), so the
+    Python run lasts what the Swift one did; anything it refuses (`1ss`, `-1s`, `nan`) is a ValueError before either
+    runs."""
+    for suffix, scale in (("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0)):
+        if text.endswith(suffix):
+            number = text[: -len(suffix)]
+            break
+    else:
+        number, scale = text, 1.0
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"--duration {text!r} is not a duration such as 10s, 250ms, 500us or 2m") from None
+    if not (value >= 0 and value != float("inf")) or number.strip() != number or number.lower() in ("nan", "inf"):
+        raise ValueError(f"--duration {text!r} is not a duration such as 10s, 250ms, 500us or 2m")
+    return value * scale
 
 
 class Pool:

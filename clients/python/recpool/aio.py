@@ -89,6 +89,22 @@ class AsyncClient(_Base):
         waits while it has no connection); raises asyncio.TimeoutError past that."""
         await asyncio.wait_for(self._socket.send_multipart(frames, copy=False), within)
 
+    async def _send_waiting(self, frames: list, within: float, waiter: asyncio.Future) -> None:
+        """``_send`` for a call whose reply ``waiter`` is registered: the socket takes a message only once it has a
+        connection (``ZMQ_IMMEDIATE``), and a ``close`` meanwhile fails the waiter with ``Closed``, which is raised
+        here instead of waiting out the send."""
+        send = asyncio.ensure_future(self._socket.send_multipart(frames, copy=False))
+        done, _ = await asyncio.wait({send, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done() and waiter.exception() is not None:
+            # Closed (the socket's close also cancels the pending send): that is the reason, not the cancel.
+            send.cancel()
+            raise waiter.exception()
+        if send in done:
+            send.result()
+            return
+        send.cancel()
+        raise asyncio.TimeoutError
+
     async def _cancel(self, request_id: int) -> None:
         try:
             await self._send([Header(int(Command.CANCEL), next(self._ids)).encode(), cancel_payload(request_id)], 0.1)
@@ -110,7 +126,7 @@ class AsyncClient(_Base):
             self._waiters[request_id] = future
             give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
             try:
-                await self._send(self._frames(call, request_id, deadline_ms), max(0.0, give_up_in))
+                await self._send_waiting(self._frames(call, request_id, deadline_ms), max(0.0, give_up_in), future)
                 header, payload = await asyncio.wait_for(
                     future, max(0.0, self._give_up_at(deadline_ms, self.grace) - time.monotonic()))
             except asyncio.TimeoutError:

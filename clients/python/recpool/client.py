@@ -43,10 +43,13 @@ class _Base:
         self._ids = itertools.count(1)
 
     def _configure(self, socket) -> None:
-        """LINGER 0 (a closed client leaves nothing queued), CURVE when keys were given, ``ZMQ_IPV6`` for an
-        IPv6 endpoint (PROTOCOL.md, "Transport"), then the connect; a connect libzmq refuses is
-        ``InvalidRequest`` naming the endpoint."""
+        """LINGER 0 (a closed client leaves nothing queued), ``ZMQ_IMMEDIATE`` (a message is queued only to a
+        completed connection: with the broker down, a call cannot be sent and ends in ``Timeout``, instead of
+        waiting in the socket and running whenever the broker comes back, long after the caller was told it
+        failed), CURVE when keys were given, ``ZMQ_IPV6`` for an IPv6 endpoint (PROTOCOL.md, "Transport"), then
+        the connect; a connect libzmq refuses is ``InvalidRequest`` naming the endpoint."""
         socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.IMMEDIATE, 1)
         apply_curve(socket, *self._curve)
         if self._ipv6:
             socket.setsockopt(zmq.IPV6, 1)

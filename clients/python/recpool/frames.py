@@ -41,6 +41,84 @@ AFFINITY_PREFIX = "user-item_affinity_"
 AFFINITY_COLUMNS_LIMIT = 1000
 
 
+def _affinity(frame):
+    """The ``user-item_affinity_*`` columns as floats; ValueError naming the first value that is not a finite number
+    (the recpool commands refuse such a log)."""
+    pd = _pandas()
+    columns = [c for c in frame.columns if str(c).startswith(AFFINITY_PREFIX)]
+    out = {}
+    for column in columns:
+        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(numbers)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{column} {_plain(frame[column].iloc[row])!r} (row {_plain(frame.index[row])!r}) is not "
+                             "a finite number")
+        out[column] = numbers
+    return pd.DataFrame(out, index=frame.index, columns=columns)
+
+
+def _plain(value):
+    """A numpy scalar as the Python number it holds (``-1``, not ``np.int64(-1)``), for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _whole_column(frame, column: str, low: int):
+    """``column`` as int64 when every value is a whole number ≥ ``low``; else ValueError naming the first other."""
+    values = frame[column].to_numpy()
+    try:
+        numbers = values.astype(float)
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is not None:
+        bad = ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (numbers < low)
+    else:
+        bad = np.ones(len(values), dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        kind = "a whole number ≥ 0 (a catalogue row)" if low == 0 else f"a whole number ≥ {low} (counted from 1)"
+        raise ValueError(f"{column} {_plain(values[row])!r} (row {_plain(frame.index[row])!r}) is not {kind}; "
+                         "nothing is rounded")
+    return numbers.astype(np.int64)
+
+
+def _n_actions(n_actions, action) -> int:
+    """``n_actions`` as given (a whole number ≥ 1: not ``40.7``, not ``"40"``), or one past the largest item."""
+    if n_actions is None:
+        return int(action.max()) + 1
+    if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)):
+        raise ValueError(f"n_actions must be a whole number ≥ 1, got {n_actions!r}")
+    if n_actions < 1:
+        raise ValueError(f"n_actions must be a whole number ≥ 1, got {n_actions}")
+    return int(n_actions)
+
+
+def _checked_rows(frame, label: str, n_actions):
+    """The observed rows' items (int64), positions from 0, labels, and ``n_actions``, each checked as the recpool
+    commands check a log: an item a whole number in ``0..<n_actions``, a position a whole number ≥ 1, a label 0 or 1
+    (a click; rows with ``observed`` 0 are left out)."""
+    if len(frame) == 0:
+        raise ValueError("the frame holds no impressions (no observed row: every label is unknown)")
+    if label not in frame.columns:
+        raise ValueError(f"the frame has no {label!r} column")
+    action = _whole_column(frame, "item_id", 0)
+    position = _whole_column(frame, "position", 1) - 1
+    labels = frame[label].to_numpy()
+    try:
+        numbers = labels.astype(float)
+        bad = ~((numbers == 0) | (numbers == 1))
+    except (TypeError, ValueError):
+        bad = np.ones(len(labels), dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{label} {_plain(labels[row])!r} (row {_plain(frame.index[row])!r}) is not 0 or 1: a label "
+                         "is a click")
+    n = _n_actions(n_actions, action)
+    if action.max() >= n:
+        raise ValueError(f"item {int(action.max())} is outside n_actions = {n}")
+    return action, position, numbers, n
+
+
 def observed_rows(frame):
     """The rows whose outcome was reported (``observed`` 1; every row of a frame without that column)."""
     if "observed" not in frame.columns:
@@ -149,7 +227,11 @@ def read_export(path):
       ``observed`` column, needs a click on every row;
     - ``propensity_score`` not a finite number in (0, 1], or below ``MINIMUM_PROPENSITY`` (1e-100), whose weight
       would overflow, as the ``recpool`` commands refuse it;
-    - ``dwell`` (when the file has the column) neither blank nor a finite number ≥ 0.
+    - ``dwell`` (when the file has the column) neither blank nor a finite number ≥ 0;
+    - a ``user-item_affinity_*`` value that is not a finite number.
+
+    A ``timestamp`` column of numbers is Unix seconds, as the ``recpool`` commands read it; ``now`` or ``today`` is
+    not a timestamp.
 
     Whole numbers may be written ``3`` or ``3.0`` (as the Swift loaders read them), never ``3.5`` or ``3e0``.
     A file that passes reads as it always did: ``click`` is ``Int64`` with ``<NA>`` for a blank, ``dwell``
@@ -173,6 +255,8 @@ def read_export(path):
     stamps, problem = _timestamps(pd, frame["timestamp"], lines)
     problems = [problem] + [_first_problem(column, fields, lines) for column in _CHECK_ORDER
                             if column in fields and not _reads_well(column, frame[column])]
+    problems += [_affinity_problem(pd, column, frame[column], lines) for column in frame.columns
+                 if str(column).startswith(AFFINITY_PREFIX)]
     problems = [p for p in problems if p is not None]
     if problems:
         line, _, column, value, reason = min(problems, key=lambda p: (p[0], p[1]))
@@ -187,6 +271,17 @@ def read_export(path):
     if "dwell" in frame.columns:
         frame["dwell"] = pd.to_numeric(_blank_as_missing(frame["dwell"])).astype("Float64")
     return frame
+
+
+def _affinity_problem(pd, column: str, values, lines: list):
+    """The first row of an affinity column that is not a finite number, as ``(line, order, column, text, reason)``;
+    ``None`` when every row is one (the recpool commands refuse the file otherwise)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers)
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad)[0])
+    return lines[row], len(_CHECK_ORDER), str(column), str(values.iloc[row]), "is not a finite number"
 
 
 def _blank_as_missing(values):
@@ -451,7 +546,22 @@ def _real_problem(text: str, rule: str):
 
 def _timestamps(pd, column, lines: list):
     """``column`` as UTC times, as read_export has always converted it, and ``None``; or ``None`` and the first
-    row that is not a time, as ``(line, order, "timestamp", text, reason)``."""
+    row that is not a time, as ``(line, order, "timestamp", text, reason)``. A column of numbers is Unix seconds, as
+    the recpool commands read it (pandas alone would read them as nanoseconds, 1970 plus a second); the words pandas
+    turns into the clock's time (``now``, ``today``) are not timestamps."""
+    if column.dtype.kind in "iuf":
+        numbers = column.to_numpy(dtype=float)
+        bad = ~np.isfinite(numbers) | (np.abs(numbers) > 253402300799)  # within years 1…9999
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            return None, (lines[row], -1, "timestamp", str(column.iloc[row]),
+                          "is not a timestamp: a number is Unix seconds, finite and before the year 10000")
+        return pd.to_datetime(numbers, unit="s", utc=True), None
+    words = column.astype(str).str.strip().str.lower().isin(["now", "today", "tomorrow", "yesterday"]).to_numpy()
+    if words.any():
+        row = int(np.flatnonzero(words)[0])
+        return None, (lines[row], -1, "timestamp", str(column.iloc[row]),
+                      "is not a timestamp: a word for the clock's time; write the time itself")
     try:
         stamps = pd.to_datetime(column, utc=True)
     except (ValueError, TypeError, OverflowError):
@@ -539,10 +649,7 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
         frame = frame.sort_values("timestamp", kind="stable")
     if len(frame) == 0:
         raise ValueError("the frame holds no impressions")
-    action = frame["item_id"].to_numpy(dtype=int)
-    n_actions = int(n_actions if n_actions is not None else action.max() + 1)
-    if action.max() >= n_actions:
-        raise ValueError(f"item {action.max()} is outside n_actions = {n_actions}")
+    action, position, reward, n_actions = _checked_rows(frame, "click", n_actions)
     pscore = frame["propensity_score"].to_numpy(dtype=float)
     if not ((pscore > 0) & (pscore <= 1)).all():
         raise ValueError("a propensity_score is outside (0, 1]")
@@ -550,7 +657,7 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
         raise ValueError(f"a propensity_score is below the smallest usable propensity {MINIMUM_PROPENSITY:g} "
                          "(its importance weight would overflow)")
     users = _user_dummies(frame)
-    affinity = frame[[c for c in frame.columns if str(c).startswith(AFFINITY_PREFIX)]].astype(float)
+    affinity = _affinity(frame)
     context = pd.concat([users, affinity], axis=1).to_numpy(dtype=float)
     if item_context is None:
         if n_actions > AFFINITY_COLUMNS_LIMIT:
@@ -568,8 +675,8 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
         action_context = pd.concat(parts, axis=1).to_numpy(dtype=float)
     return {
         "n_rounds": len(frame), "n_actions": n_actions, "action": action,
-        "position": frame["position"].to_numpy(dtype=int) - 1,
-        "reward": frame["click"].to_numpy(dtype=int), "pscore": pscore, "context": context,
+        "position": position,
+        "reward": reward.astype(int), "pscore": pscore, "context": context,
         "action_context": action_context, "timestamp": frame["timestamp"].to_numpy(),
     }
 
@@ -583,27 +690,23 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     with ``observed`` 0 (no feedback) are left out: their label is unknown.
 
     Raises:
-        ValueError: the frame holds no observed impression, an item is outside ``n_actions``, or ``label`` is not a
-            column (the same checks, worded the same way, as ``bandit_feedback``).
+        ValueError: the frame holds no observed impression; ``label`` is not a column or holds a value other than 0
+            or 1; an item is not a whole number in ``0..<n_actions`` or a position not a whole number ≥ 1 (nothing is
+            rounded); ``n_actions`` is not a whole number ≥ 1 (the same checks, worded the same way, as
+            ``bandit_feedback``).
     """
     pd = _pandas()
     frame = observed_rows(frame).reset_index(drop=True)
-    if len(frame) == 0:
-        raise ValueError("the frame holds no impressions (no observed row: every label is unknown)")
-    if label not in frame.columns:
-        raise ValueError(f"the frame has no {label!r} column")
+    action, _, labels, n_actions = _checked_rows(frame, label, n_actions)
     users = _user_dummies(frame, prefix_sep="=")
     if features is not None:
         users = users.reindex(columns=list(features), fill_value=0.0)
-    n_actions = int(n_actions if n_actions is not None else frame["item_id"].max() + 1)
-    if frame["item_id"].max() >= n_actions:
-        raise ValueError(f"item {int(frame['item_id'].max())} is outside n_actions = {n_actions}")
     items = np.zeros((len(frame), n_actions))
-    items[np.arange(len(frame)), frame["item_id"].to_numpy(dtype=int)] = 1.0
+    items[np.arange(len(frame)), action] = 1.0
     table = pd.concat([users.reset_index(drop=True),
                        pd.DataFrame(items, columns=[f"item={k}" for k in range(n_actions)]),
                        pd.DataFrame({"position": frame["position"].to_numpy(dtype=float),
-                                     "label": frame[label].to_numpy(dtype=float)})], axis=1)
+                                     "label": labels})], axis=1)
     return table
 
 
@@ -616,6 +719,10 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     """
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
+    for column, dtype in frame.dtypes.items():
+        # numpy would turn a date into its epoch microseconds and drop a complex number's imaginary part.
+        if getattr(dtype, "kind", "O") in "mMcSUV":
+            raise ValueError(f"the frame holds a value that is not a number: column {column!r} is {dtype}")
     try:
         values = frame.drop(columns=[label]).to_numpy(dtype=float)
         labels = frame[label].to_numpy(dtype=float)

@@ -38,12 +38,28 @@ def _assignments(path) -> Dict[str, str]:
         if equals and name in ("public-key", "secret-key"):
             if not _is_key(value):
                 raise InvalidRequest(f"{path}, line {number}: {name} is not a 40-character Z85 key")
-            found.setdefault(name, value)
         elif _is_key(line):
-            found.setdefault("public-key", line)
+            name, value = "public-key", line
         else:
             raise InvalidRequest(f"{path}, line {number}: not a key")
+        # Two key files concatenated: which pair (or which server) is meant cannot be told; the recpool commands
+        # refuse it the same way (docs/SECURITY.md).
+        if name in found:
+            raise InvalidRequest(f"{path}, line {number}: a second {name}: the file must hold exactly one "
+                                 "(is it two key files concatenated?)")
+        found[name] = value
     return found
+
+
+def _check_private(path) -> None:
+    """A secret key file its group or others may read or write is refused, as the recpool commands refuse it."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return  # reading it names the problem
+    if mode & 0o077:
+        raise InvalidRequest(f"{path}: permissions {mode:04o} are too open: a secret key file must not be accessible "
+                             f"by group or others (chmod 600 {path})")
 
 
 def read_public_key(source) -> bytes:
@@ -68,11 +84,13 @@ def read_key_pair(path) -> KeyPair:
     """The pair in a ``NAME.key`` file; the public half is derived from the secret and checked.
 
     Raises:
-        InvalidRequest: unreadable file, no secret key, or halves that do not belong together.
+        InvalidRequest: unreadable file, no secret key, a second key pair, halves that do not belong together, or
+            a file its group or others may access (mode bits 0o077; ``chmod 600``).
     """
     keys = _assignments(path)
     if "secret-key" not in keys:
         raise InvalidRequest(f"{path} holds no secret-key (is it a .pub file?)")
+    _check_private(path)
     secret = keys["secret-key"].encode()
     public = zmq.curve_public(secret)
     if "public-key" in keys and keys["public-key"].encode() != public:

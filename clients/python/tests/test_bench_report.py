@@ -37,3 +37,15 @@ def test_medians_and_ratios_use_only_clean_runs_and_are_undefined_without_one():
     (row,) = bench.table(runs, ((1, "rps", "requests/s"),))[2:]
     assert row == ("| 1 | requests/s | 200 [100–300] | 100 [50–150] | 0.50× | undefined | undefined "
                    "| swift 1, python 1, python-async 3 |")
+
+
+@pytest.mark.parametrize("text, expected", [("10s", 10.0), ("250ms", 0.25), ("500us", 0.0005), ("2m", 120.0),
+                                            ("3", 3.0)])
+def test_a_duration_reads_as_recpool_loadtest_reads_it(text, expected):
+    assert bench.seconds(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["1ss", "-1s", "nan", "infs", "", "s"])
+def test_a_duration_recpool_loadtest_refuses_is_refused_before_anything_runs(text):
+    with pytest.raises(ValueError, match="not a duration"):
+        bench.seconds(text)

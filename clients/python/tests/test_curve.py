@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+import zmq
 
 import recpool
 from pools import DirectPool, binary, wait_for
@@ -101,3 +102,30 @@ def test_the_async_client_speaks_curve_and_times_out_for_an_unknown_key(secure, 
         return admitted
 
     assert asyncio.run(main()).live_workers == 1
+
+
+def _key_file(path, public: bytes, secret: bytes, mode: int = 0o600):
+    path.write_text(f"public-key = {public.decode()}\nsecret-key = {secret.decode()}\n")
+    path.chmod(mode)
+    return path
+
+
+def test_key_files_the_commands_refuse_are_refused_naming_the_file(tmp_path):
+    """Two key files concatenated were read as the first pair (the commands refuse them), a server key file with two
+    keys ended in a bare Timeout, and a 0644 secret key file was used without a word."""
+    from recpool.keys import read_key_pair, read_public_key
+
+    alice, eve = zmq.curve_keypair(), zmq.curve_keypair()
+    both = tmp_path / "both.key"
+    both.write_text(_key_file(tmp_path / "a.key", *alice).read_text() + _key_file(tmp_path / "e.key", *eve).read_text())
+    both.chmod(0o600)
+    with pytest.raises(recpool.InvalidRequest, match="line 3: a second public-key"):
+        read_key_pair(both)
+    servers = tmp_path / "servers.pub"
+    servers.write_text(alice[0].decode() + "\n" + eve[0].decode() + "\n")
+    with pytest.raises(recpool.InvalidRequest, match="line 2: a second public-key"):
+        read_public_key(servers)
+    open_file = _key_file(tmp_path / "open.key", *alice, mode=0o644)
+    with pytest.raises(recpool.InvalidRequest, match="permissions 0644 are too open"):
+        read_key_pair(open_file)
+    assert read_key_pair(tmp_path / "a.key").public == alice[0]

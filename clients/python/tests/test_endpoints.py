@@ -73,3 +73,30 @@ def test_a_call_after_close_raises_closed_not_a_zmq_error():
             await aclient.status()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_call_that_timed_out_with_the_broker_down_never_reaches_it_later(tmp_path, asynchronous):
+    """A `promote` sent while the broker was down was kept in the DEALER's queue and ran when the broker came back,
+    after the caller was told Timeout; with ZMQ_IMMEDIATE it is never queued. The "broker" here is a ROUTER bound
+    on the same ipc path after the timeout: it must receive nothing."""
+    endpoint = f"ipc://{tmp_path}/broker.ipc"
+    client = recpool.AsyncClient(endpoint, timeout=0.3) if asynchronous else recpool.Client(endpoint, timeout=0.3)
+    try:
+        with pytest.raises(recpool.Timeout):
+            if asynchronous:
+                asyncio.run(client.promote(2))
+            else:
+                client.promote(2)
+        router = zmq.Context.instance().socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.bind(endpoint)
+        try:
+            assert router.poll(1500) == 0, "the timed-out request reached the broker"
+        finally:
+            router.close(0)
+    finally:
+        if asynchronous:
+            asyncio.run(client.close()) if asyncio.iscoroutinefunction(client.close) else client.close()
+        else:
+            client.close()

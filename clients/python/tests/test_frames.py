@@ -161,3 +161,40 @@ def test_training_frame_names_what_is_wrong_as_bandit_feedback_does():
     with pytest.raises(ValueError, match="no 'reward' column"):
         frames.training_frame(frame([1, 1], [0, 1]), label="reward")
     assert len(frames.training_frame(frame([1, 0], [0, 1]), n_actions=2)) == 1
+
+
+def test_items_positions_clicks_and_n_actions_are_checked_never_rounded():
+    """item_id -1 was one-hot at column 39 (another item), 3.7 truncated to 3, a click of 2 became a reward of 2, a
+    position of 0 became obp's -1, and n_actions 40.7 or "40" became 40."""
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    def frame(**change):
+        columns = {
+            "timestamp": pd.to_datetime([1, 2], unit="s", utc=True), "item_id": [0, 1], "position": [1, 2],
+            "click": [1, 0], "propensity_score": [0.5, 0.5], "device": ["ios", "web"]}
+        columns.update(change)
+        return pd.DataFrame(columns)
+
+    for bad, match in [(frame(item_id=[0, -1]), "item_id -1"), (frame(item_id=[0, 3.7]), "item_id 3.7"),
+                       (frame(position=[1, 0]), "position 0"), (frame(click=[1, 2]), "click 2")]:
+        for helper in (frames.bandit_feedback, frames.training_frame):
+            with pytest.raises(ValueError, match=match):
+                helper(bad, n_actions=40)
+    for n in (40.7, "40", True, 0):
+        with pytest.raises(ValueError, match="n_actions must be a whole number"):
+            frames.bandit_feedback(frame(), n_actions=n)
+    fed = frames.bandit_feedback(frame(item_id=[0, 3.0]), n_actions=40)
+    assert fed["action"].tolist() == [0, 3] and fed["position"].tolist() == [0, 1] and fed["reward"].tolist() == [1, 0]
+
+
+def test_csv_bytes_refuses_time_and_complex_columns_instead_of_converting_them():
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    base = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]})
+    for column in (pd.to_datetime([1, 2], unit="s"), pd.to_timedelta([1, 2], unit="s"), np.array([1 + 2j, 3j])):
+        table = base.assign(t=column)
+        with pytest.raises(ValueError, match="column 't'"):
+            frames.csv_bytes(table)
+    assert frames.csv_bytes(base).startswith(b"f0,label")

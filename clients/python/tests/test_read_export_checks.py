@@ -283,3 +283,38 @@ def test_an_unbalanced_quote_and_an_empty_file_are_refused(export, tmp_path):
     lines[2] = lines[2].replace(",u0_", ',"u0_"x', 1)
     refused(write(tmp_path, lines), 3, None)
     refused(write(tmp_path, [], "empty.csv"), 1, None)
+
+
+# An OBD file as read_export reads it (the affinity columns, a numeric timestamp).
+
+def obd_copy(tmp_path, rows: int = 6):
+    """The first ``rows`` rows of the OBD fixture ``random/men`` (an OBD-layout file with affinity columns)."""
+    source = ROOT / "data" / "obd" / "random" / "men" / "men.csv"
+    lines = source.read_text().split("\n")[: rows + 1]
+    return write(tmp_path, lines, name="men.csv")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "abc", ""])
+def test_an_affinity_that_is_not_a_finite_number_is_refused_as_the_commands_refuse_it(tmp_path, value):
+    # It reached obp's context as NaN (or a bare ValueError naming no line); `recpool data describe` refuses it.
+    path = with_field(obd_copy(tmp_path), tmp_path, 3, "user-item_affinity_0", value)
+    error = refused(path, 3, "user-item_affinity_0")
+    assert "is not a finite number" in str(error)
+
+
+def test_numeric_timestamps_are_unix_seconds_and_clock_words_are_refused(tmp_path):
+    # 1574553793 was read as nanoseconds (1970-01-01 00:00:01.57…); the commands read Unix seconds.
+    lines = lines_of(obd_copy(tmp_path))
+    header = next(csv.reader([lines[0]]))
+    column = header.index("timestamp")
+    numeric = []
+    for k, line in enumerate(lines):
+        fields = next(csv.reader([line]))
+        if k > 0:
+            fields[column] = str(1574553793 + k)
+        numeric.append(record(fields))
+    frame = frames.read_export(write(tmp_path, numeric, name="numeric.csv"))
+    assert frame["timestamp"].iloc[0] == pd.Timestamp("2019-11-24 00:03:14", tz="UTC")
+    path = with_field(obd_copy(tmp_path), tmp_path, 4, "timestamp", "now")
+    error = refused(path, 4, "timestamp")
+    assert "word for the clock's time" in str(error)

@@ -33,8 +33,10 @@ def _wait_until_queued(client):
 
 def test_a_full_queue_is_busy_with_a_retry_hint_and_no_retry_when_retries_are_off(bare):
     with recpool.Client(bare.frontend) as holder, recpool.Client(bare.frontend, busy_retries=0) as c:
-        holder._send(holder._frames(recpool.operations.score_call(np.zeros((1, 4), np.float32), (0, 0), 5, None),
-                                    1, int(time.time() * 1000) + 5000))  # takes the one queue place
+        # Sent once the new socket has its connection (a message is queued only to a completed one): it takes the
+        # one queue place.
+        assert holder._send(holder._frames(recpool.operations.score_call(np.zeros((1, 4), np.float32), (0, 0), 5, None),
+                                           1, int(time.time() * 1000) + 5000), time.monotonic() + 5)
         _wait_until_queued(c)
         with pytest.raises(recpool.Busy) as caught:
             c.score(np.zeros((1, 4), np.float32))
@@ -44,8 +46,8 @@ def test_a_full_queue_is_busy_with_a_retry_hint_and_no_retry_when_retries_are_of
 def test_busy_is_retried_after_retry_after_while_the_deadline_allows(bare):
     # The holder's request leaves the queue with NO_WORKER after 1.5 s; a client that retries gets in then.
     with recpool.Client(bare.frontend) as holder, recpool.Client(bare.frontend, busy_retries=50, timeout=8) as c:
-        holder._send(holder._frames(recpool.operations.score_call(np.zeros((1, 4), np.float32), (0, 0), 5, None),
-                                    1, int(time.time() * 1000) + 5000))
+        assert holder._send(holder._frames(recpool.operations.score_call(np.zeros((1, 4), np.float32), (0, 0), 5, None),
+                                           1, int(time.time() * 1000) + 5000), time.monotonic() + 5)
         _wait_until_queued(c)
         with pytest.raises(recpool.NoWorker):  # not Busy: the retry was queued, then found no worker
             c.score(np.zeros((1, 4), np.float32))

@@ -447,12 +447,23 @@ extension WorkerHello: DocumentProblem {
     /// The widest input a worker may announce (2²⁴ features): a READY beyond it names no model any request could fit.
     public static let maximumInputWidth = 1 << 24
 
-    /// Why a READY cannot register its worker: an id that is empty, blank or holds a control character
-    /// (``WireText/nameProblem(_:field:maxBytes:)``: it is printed in `status` and logs), slots below 0 or above 2³² − 1 (a
+    /// The longest `worker_id` or `host`, in UTF-8 bytes: a name is a label in `status`, logs and the metrics
+    /// endpoint, where a 10,000-character id was taken as it came.
+    public static let maximumNameBytes = 256
+
+    /// Why a READY cannot register its worker: an id that is empty, blank, longer than ``maximumNameBytes`` or holds a
+    /// control character, or a host that is blank, too long or holds one (``WireText/nameProblem(_:field:maxBytes:)``:
+    /// they are printed in `status` and logs), slots below 0 or above 2³² − 1 (a
     /// HEARTBEAT's u32), an input width below 1 or above ``maximumInputWidth``, or a
     /// `model_sha256` that is not 64 lowercase hex digits.
     public var problem: String? {
-        if let problem = WireText.nameProblem(workerId, field: "worker_id") { return problem }
+        if let problem = WireText.nameProblem(workerId, field: "worker_id", maxBytes: Self.maximumNameBytes) {
+            return problem
+        }
+        // The host is shown in `status` beside the id (and may be empty: a worker that could not read its name).
+        if !host.isEmpty, let problem = WireText.nameProblem(host, field: "host", maxBytes: Self.maximumNameBytes) {
+            return problem
+        }
         // A HEARTBEAT carries slots as a u32: a READY's credit must be one a heartbeat can restate.
         if !(0...Int(UInt32.max)).contains(slots) { return "slots must be 0…\(UInt32.max), got \(slots)" }
         if !(1...Self.maximumInputWidth).contains(inputWidth) {

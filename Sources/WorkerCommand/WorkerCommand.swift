@@ -91,7 +91,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try EndpointSyntax.validate(broker, flag: "--broker")
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
-        if let id, let problem = WireText.nameProblem(id, field: "--id") { throw ValidationError(problem) }
+        if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
         guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
         if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
             throw ValidationError("--input-width \(inputWidth): \(problem)")

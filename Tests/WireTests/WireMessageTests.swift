@@ -77,6 +77,20 @@ struct WireMessageTests {
             workerId: "w", services: ["SCORE"], slots: 4, inputWidth: 3, modelVersion: 0, host: "h", pid: 1, modelSeed: 9)
         #expect(try WireJSON.decode(WorkerHello.self, from: WireJSON.encode(seeded)).modelSeed == 9)
     }
+
+    /// A 10,000-character worker id became a label in `status` and the metrics endpoint, and a host holding NUL was
+    /// shown as `h\u0000x`.
+    @Test("READY's worker_id and host are names: at most 256 bytes, no control character; an empty host is allowed")
+    func helloNames() {
+        func hello(id: String = "w", host: String = "h") -> WorkerHello {
+            WorkerHello(workerId: id, services: ["SCORE"], slots: 4, inputWidth: 3, modelVersion: 0, host: host, pid: 1)
+        }
+        #expect(hello().problem == nil && hello(host: "").problem == nil)
+        #expect(hello(id: String(repeating: "w", count: 256)).problem == nil)
+        #expect(hello(id: String(repeating: "w", count: 257)).problem == "worker_id must have 1 to 256 bytes, got 257")
+        #expect(hello(host: "h\u{0}x").problem == "host holds the control character U+0000, which no name may hold")
+        #expect(hello(host: String(repeating: "h", count: 300)).problem == "host must have 1 to 256 bytes, got 300")
+    }
 }
 
 @Suite("Training documents")

@@ -230,9 +230,8 @@ struct OnlineRegistrationTests {
         #expect(m.core.view.lastDecision?.accepted == true)
     }
 
-    @Test("feedback learnt since the last sync is sent again after the registered version's install, never refused")
-    func registrationSendsUnsyncedAgain() throws {
-        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+    /// One replica learns one event (`imp-r`), then a warm-started policy is registered; returns the version to store.
+    static func registerAfterOneEvent(_ m: inout OnlineMachine) throws -> [VersionToStore] {
         _ = m.feed(.workers([m.workerA]))
         _ = m.feed(.impression(worker: "w-a", record: m.record("imp-r"), reply: nil))
         _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-r", item: 3)))
@@ -240,12 +239,18 @@ struct OnlineRegistrationTests {
         _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
         #expect(m.feed(.tick, nowMs: 1_500).learntKeys.count == 1)
         let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
-        let stored = m.feed(
+        return m.feed(
             .control(
                 identity: [9], header: Header(command: .control, requestId: 7),
                 request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
             nowMs: 50_000
         ).versionsToStore
+    }
+
+    @Test("feedback learnt since the last sync is sent again after the registered version's install, never refused")
+    func registrationSendsUnsyncedAgain() throws {
+        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+        let stored = try Self.registerAfterOneEvent(&m)
         #expect(stored.map(\.version) == [2] && stored.map(\.learnt) == [[]])
         let done = m.feed(.versionStored(sync: try #require(stored.first).sync, .success("sha-r")), nowMs: 50_000)
         #expect(done.markedLearnt.isEmpty)
@@ -263,19 +268,7 @@ struct OnlineRegistrationTests {
     @Test("a registration that cannot be stored installs the served version again before the held feedback: learnt once")
     func failedRegistrationLearnsOnce() throws {
         var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
-        _ = m.feed(.workers([m.workerA]))
-        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-r"), reply: nil))
-        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-r", item: 3)))
-        _ = m.feed(.flush)
-        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
-        #expect(m.feed(.tick, nowMs: 1_500).learntKeys.count == 1)
-        let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
-        let stored = m.feed(
-            .control(
-                identity: [9], header: Header(command: .control, requestId: 7),
-                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
-            nowMs: 50_000
-        ).versionsToStore
+        let stored = try Self.registerAfterOneEvent(&m)
         let failed = m.feed(
             .versionStored(sync: try #require(stored.first).sync, .failure(OnlineMachine.diskFull)), nowMs: 50_000)
         #expect(m.core.version == 1 && failed.markedLearnt.isEmpty)

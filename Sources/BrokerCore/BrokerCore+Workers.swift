@@ -587,7 +587,9 @@ extension BrokerCore {
     /// has the request's width), the BAD_REQUEST message; otherwise `nil`.
     func widthProblem(_ request: PendingRequest) -> String? {
         guard let columns = request.columns else { return nil }
-        let offering = takingWorkers(request.service)
+        // A draining worker's width counts here: during a rolling restart its replacement is on its way, so the
+        // request is queued, and answered after no-worker-timeout if none comes (`ineligibilityReason`).
+        let offering = workers.values.filter { $0.services.contains(request.service) }
         guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
         let served = Dictionary(offering.map { ($0.inputWidth, $0.modelVersion) }, uniquingKeysWith: max)
         let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }

@@ -60,6 +60,14 @@ extension FeatureSpec {
     public static let defaultCrossRateSmoothing = 50.0
     /// The folds of the out-of-fold rates of training rows.
     public static let crossRateFolds = 5
+    /// The most (category, item) pairs a spec keeps over all its user features, the most shown first: about 4 MB of
+    /// JSON in the checkpoint, which must fit a WEIGHTS message.
+    public static let maximumCrossRatePairs = 200_000
+
+    /// The pairs kept per user feature: `total` (``maximumCrossRatePairs``) shared out, at least 1 each.
+    static func crossRatePairsPerFeature(features: Int, total: Int = maximumCrossRatePairs) -> Int {
+        max(1, total / max(features, 1))
+    }
     /// Rates are clamped to `[rateFloor, 1 − rateFloor]` before the logit.
     static let rateFloor = 1e-6
 
@@ -125,7 +133,13 @@ extension FeatureSpec {
         let full = matrix(data)
         guard hasCrossRates, let first = columns.firstIndex(of: crossRateColumnNames[0]) else { return full }
         let codes = userCodes(data)
-        guard let statistics = CrossRateCounts(data, codes: codes, itemCount: itemCount, features: userFeatureNames.count),
+        // Counted with the spec's own bound: a table the fit cut holds exactly the pairs kept per feature, the
+        // largest table's size, and the same most-shown pairs are kept again; an uncut one holds no more.
+        let kept = (crossRates ?? []).map(\.codes.count).max() ?? 0
+        guard
+            let statistics = CrossRateCounts(
+                data, codes: codes, itemCount: itemCount, features: userFeatureNames.count,
+                maximumPairs: max(kept, 1) * max(userFeatureNames.count, 1)),
             statistics.matches(crossRates ?? [])
         else { return full }
         var values = full.values
@@ -141,9 +155,11 @@ extension FeatureSpec {
 
     /// Fits the cross-rate tables, their smoothing and their scalings on the training rows (the spec's popularity
     /// must be fitted already).
-    mutating func fitCrossRates(on train: BanditDataset, smoothing: Double) {
+    mutating func fitCrossRates(on train: BanditDataset, smoothing: Double, maximumPairs: Int) {
         let codes = userCodes(train)
-        guard let statistics = CrossRateCounts(train, codes: codes, itemCount: itemCount, features: userFeatureNames.count)
+        guard
+            let statistics = CrossRateCounts(
+                train, codes: codes, itemCount: itemCount, features: userFeatureNames.count, maximumPairs: maximumPairs)
         else { return }
         let raw = statistics.outOfFoldLifts(codes: codes, smoothing: smoothing, popularitySmoothing: popularitySmoothing)
         let scalings = (0...userFeatureNames.count).map { k in ZScore(fitting: raw.map { $0[k] }) }
@@ -205,7 +221,10 @@ struct CrossRateCounts {
     private let actions: [Int]
 
     /// Counts `data`'s rows; nil when it has none.
-    init?(_ data: BanditDataset, codes: [[Int]], itemCount: Int, features: Int) {
+    init?(
+        _ data: BanditDataset, codes: [[Int]], itemCount: Int, features: Int,
+        maximumPairs: Int = FeatureSpec.maximumCrossRatePairs
+    ) {
         guard data.rows > 0 else { return nil }
         self.itemCount = itemCount
         self.features = features
@@ -230,6 +249,17 @@ struct CrossRateCounts {
                 pairs[f][key, default: empty].shows[fold] += 1
                 pairs[f][key, default: empty].clicks[fold] += click
             }
+        }
+        // The spec travels in every checkpoint (and every WEIGHTS rollout, under the message limit): a user feature of
+        // many values (a postcode) crossed with the items could hold a pair per training row. Only the most shown
+        // pairs are kept; the others are unseen pairs (lift 0) at serving and in the out-of-fold values alike.
+        let keep = FeatureSpec.crossRatePairsPerFeature(features: features, total: maximumPairs)
+        for f in 0..<features where pairs[f].count > keep {
+            let kept = pairs[f].sorted { a, b in
+                let (x, y) = (a.value.shows.reduce(0, +), b.value.shows.reduce(0, +))
+                return x != y ? x > y : a.key < b.key
+            }.prefix(keep)
+            pairs[f] = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
         }
     }
 

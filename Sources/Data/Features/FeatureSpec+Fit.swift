@@ -6,7 +6,8 @@ extension FeatureSpec {
     /// Its user × item crosses are, by default, the version-4 target-encoded ones below ``crossesBelowItems`` items
     /// (`crossRates: nil` and `crossBuckets: nil`; `crossRateSmoothing` is their m-estimate weight) and none from
     /// there on (version 3). `crossBuckets: n` fits version 3's `n` hashed cross buckets instead (0: none), and
-    /// `crossRates: true` or `false` forces the target-encoded crosses on or off. `itemIdEncoding: nil` fits the
+    /// `crossRates: true` or `false` forces the target-encoded crosses on or off; `crossRatePairs` bounds the (category,
+    /// item) pairs the spec keeps over all user features (``maximumCrossRatePairs``; the most shown first). `itemIdEncoding: nil` fits the
     /// version-1/2 item one-hot, whose width grows with the number of items (as does `eventEncoding: .affinityZScore`).
     /// - Throws: `FeatureSpecError.emptyTrainingData`; `.noTrainingValues` for a numeric user feature blank on every
     ///   training row.
@@ -15,7 +16,7 @@ extension FeatureSpec {
         popularitySmoothing: Double = 100, coldStartRule: ColdStartRule = .popularityWhenNoSignal,
         eventEncoding: EventEncoding = .interest, itemIdEncoding: ItemIdEncoding? = .hashed,
         itemHashBuckets: Int = defaultItemHashBuckets, crossBuckets: Int? = nil, crossRates: Bool? = nil,
-        crossRateSmoothing: Double = defaultCrossRateSmoothing
+        crossRateSmoothing: Double = defaultCrossRateSmoothing, crossRatePairs: Int = maximumCrossRatePairs
     ) throws(FeatureSpecError) -> FeatureSpec {
         guard train.rows > 0 else { throw .emptyTrainingData }
         let users = train.userFeatures
@@ -88,7 +89,7 @@ extension FeatureSpec {
             spec.eventEncoding = .interest
             spec.version = 3
             if rates {
-                spec.fitCrossRates(on: train, smoothing: crossRateSmoothing)
+                spec.fitCrossRates(on: train, smoothing: crossRateSmoothing, maximumPairs: crossRatePairs)
                 spec.version = 4
             }
         }

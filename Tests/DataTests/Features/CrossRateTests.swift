@@ -100,6 +100,36 @@ struct CrossRateTests {
         #expect(spec.trainingMatrix(Self.split.test) == spec.matrix(Self.split.test))
     }
 
+    /// A user feature of many values crossed with the items could keep a pair per training row in every checkpoint
+    /// (and WEIGHTS message); only the most shown pairs are kept, and the rest are unseen pairs at serving and in the
+    /// out-of-fold rows alike.
+    @Test("only the most shown pairs are kept, and a dropped pair is unseen in training rows and at serving alike")
+    func pairsAreBounded() throws {
+        let train = Self.split.train
+        let full = Self.spec
+        let bounded = try FeatureSpec.fit(on: train, crossRatePairs: 40)
+        let tables = try #require(bounded.crossRates)
+        #expect(tables.allSatisfy { $0.codes.count <= 10 })
+        for (f, table) in tables.enumerated() {
+            let all = try #require(full.crossRates?[f])
+            // Kept: the most shown of the full table's pairs.
+            let threshold = all.shows.sorted(by: >).prefix(10).last ?? 0
+            #expect(table.shows.allSatisfy { $0 >= threshold })
+        }
+        // The fitted rows are still recognised (out-of-fold values), and a dropped pair serves lift 0.
+        let trainingRows = bounded.trainingMatrix(train)
+        #expect(trainingRows != bounded.matrix(train))
+        let column = try #require(bounded.columns.firstIndex(of: "user×item_rate=\(bounded.userFeatureNames[2])"))
+        let codes = bounded.userCodes(train)
+        let dropped = try #require(
+            (0..<train.rows).first { tables[2].index(code: codes[$0][2], item: train.action[$0]) == nil })
+        let served = bounded.candidateRows(
+            userFeatures: train.userFeatures.dictionary(dropped), affinity: [:], items: [train.action[dropped]], position: 0)
+        let scaling = tables[2].scaling
+        #expect(served[column] == Float((0 - scaling.mean) / scaling.std))
+        #expect(trainingRows.values[dropped * bounded.width + column] == served[column])
+    }
+
     @Test("the spec round-trips through JSON, and the width does not grow with the catalogue or the vocabularies")
     func roundTripAndWidth() throws {
         let spec = Self.spec

@@ -170,14 +170,16 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         case below
         /// The intervals overlap.
         case indistinguishable
-        /// Fewer than ``minimumFavouredClicks`` held-out clicks fall on items the policy favours (or no intervals).
+        /// Fewer than ``minimumFavouredClicks`` held-out clicks fall on items the policy favours.
         case tooFewClicks = "too_few_clicks"
+        /// No intervals were computed (`--resamples 0`): nothing to compare, however many clicks.
+        case noIntervals = "no_intervals"
     }
 
     /// The comparison with the logging policy (see ``Verdict``).
     public var verdict: Verdict {
-        guard favouredClicks >= Self.minimumFavouredClicks, let mine = interval(.snipw), let logging = loggingInterval
-        else { return .tooFewClicks }
+        guard favouredClicks >= Self.minimumFavouredClicks else { return .tooFewClicks }
+        guard let mine = interval(.snipw), let logging = loggingInterval else { return .noIntervals }
         if mine.lower > logging.upper { return .above }
         if mine.upper < logging.lower { return .below }
         return .indistinguishable

@@ -11,6 +11,9 @@ struct CatalogueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalogue",
         abstract: "Register a shop's item catalogue with the broker, list and show its versions, add and retire items.",
+        discussion: """
+            upload, add and retire wait at least 15 s for the broker whatever --timeout-ms says: the broker waits up             to 10 s for every worker to confirm a change, and a shorter wait would report a change it goes on to make             as a failure.
+            """,
         subcommands: [
             CatalogueUploadCommand.self, CatalogueListCommand.self, CatalogueShowCommand.self,
             CatalogueAddCommand.self, CatalogueRetireCommand.self,
@@ -35,7 +38,9 @@ struct CatalogueOutputOptions: ParsableArguments {
         CommandOutput.printLine(json ? try JSONOutput.encode(reply) : render(reply))
     }
 
-    /// The wait for a change every worker must confirm: the broker waits up to 10 s for them.
+    /// The wait for a change every worker must confirm: the broker waits up to 10 s for them, so a change waits at
+    /// least 15 s whatever `--timeout-ms` says (a shorter wait would report a change the broker goes on to make as a
+    /// failure); the help says so.
     var changeTimeoutMs: UInt64 { max(connection.timeoutMs, 15_000) }
 }
 

@@ -194,6 +194,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                     comparison + "cannot tell: only \(e.favouredClicks) of the \(e.clicks) held-out clicks are on items "
                         + "this policy shows at least as often as the logging policy did (fewer than "
                         + "\(WarmStartEvaluation.minimumFavouredClicks); the bootstrap cannot see what so few clicks leave out)")
+            case .noIntervals:
+                lines.append(comparison + "not compared: no intervals were computed (--resamples 0)")
             }
         }
         if let version = o.registeredVersion {

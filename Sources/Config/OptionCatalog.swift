@@ -86,8 +86,34 @@ public struct OptionCatalog: Sendable, Hashable {
                 negation: (argument.names ?? []).filter { $0.kind == "long" }.dropFirst().first?.name,
                 isText: textKeys.contains(key), isNumber: numberKeys.contains(key))
         }
-        self.init(entries: entries, subcommandPath: path, allKeys: all.subtracting(Self.reserved))
+        self.init(
+            entries: Self.pairingInversions(entries), subcommandPath: path,
+            allKeys: all.subtracting(Self.reserved).subtracting(Self.inversionNames(entries)))
         self.entries = self.entries.filter { !Self.reserved.contains($0.key) }
+    }
+
+    /// The `no-X` flags that turn a flag `X` off: ArgumentParser describes an `@Flag(inversion: .prefixedNo)` as two
+    /// flags, `X` (its default `--X` when on) and `no-X`.
+    static func inversionNames(_ entries: [Entry]) -> Set<String> {
+        let flags = Set(entries.filter(\.isFlag).map(\.key))
+        return Set(flags.filter { $0.hasPrefix("no-") && flags.contains(String($0.dropFirst(3))) })
+    }
+
+    /// One entry per inverted flag: `X` with `negation` `no-X` (so `X = false` in a file or the environment gives
+    /// `--no-X`, where before it gave nothing and left the flag at its default, on) and its default as a boolean
+    /// (`true` for a default of `--X`; before, `--print-config` showed `X = false # default` for a flag that is on).
+    static func pairingInversions(_ entries: [Entry]) -> [Entry] {
+        let inversions = inversionNames(entries)
+        return entries.compactMap { entry in
+            guard !inversions.contains(entry.key) else { return nil }
+            guard entry.isFlag, inversions.contains("no-\(entry.key)") else { return entry }
+            var paired = entry
+            paired.negation = "no-\(entry.key)"
+            if let value = entry.defaultValue {
+                paired.defaultValue = value == "--\(entry.key)" ? "true" : value == "--no-\(entry.key)" ? "false" : value
+            }
+            return paired
+        }
     }
 
     /// ArgumentParser's description of `command` and its subcommands.

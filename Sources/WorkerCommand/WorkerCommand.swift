@@ -96,7 +96,11 @@ struct WorkerCommand: AsyncParsableCommand {
         if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
             throw ValidationError("--input-width \(inputWidth): \(problem)")
         }
-        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        // The broker's range too: a longer interval than the broker takes (up to an hour) registers, then expires
+        // after the broker's liveness window and stays silent until its next heartbeat.
+        guard (10...3_600_000).contains(heartbeatMs) else {
+            throw ValidationError("--heartbeat-ms must be 10…3600000 (an hour, as the broker's), got \(heartbeatMs)")
+        }
         guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
         guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1") }
         // A wait to fill a micro-batch longer than any request's deadline holds every request past it.

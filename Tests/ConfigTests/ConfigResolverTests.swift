@@ -310,6 +310,17 @@ struct ConfigResolverTests {
     @Test("a custom-named text option is found by its place in ArgumentParser's description")
     func customNamedTextOption() throws {
         let catalog = try OptionCatalog(command: CustomNames.self, arguments: [])
+        // An inverted flag is one key: `restore-best = false` gives `--no-restore-best` (it gave nothing, leaving the
+        // flag on), its default reads `true`, and `no-restore-best` is no key of its own.
+        #expect(catalog.entries["restore-best"]?.negation == "no-restore-best" && catalog.entries["no-restore-best"] == nil)
+        #expect(catalog.entries["restore-best"]?.defaultValue == "true")
+        let off = try ConfigResolver.resolve(
+            catalog: catalog, table: "client", arguments: [], environment: [:],
+            file: ConfigFile.parse("[client]\nrestore-best = false\n", path: "c.toml"))
+        #expect(off.arguments.contains("--no-restore-best"))
+        let fromEnvironment = try ConfigResolver.resolve(
+            catalog: catalog, table: "client", arguments: [], environment: ["RECPOOL_RESTORE_BEST": "false"], file: nil)
+        #expect(fromEnvironment.arguments.contains("--no-restore-best"))
         #expect(catalog.entries["data-dir"]?.isText == true && catalog.entries["count"]?.isText == false)
         #expect(catalog.entries["quiet"]?.isText == false)
         #expect(throws: ConfigError.invalidValue(

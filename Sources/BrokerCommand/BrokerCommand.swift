@@ -249,6 +249,12 @@ struct BrokerCommand: AsyncParsableCommand {
                     CommandOutput.printError("recpool-broker: cannot bind \(endpoint): \(problem)")
                     throw DaemonExit.cannotCreate
                 }
+                if endpoint.hasPrefix("tcp://"), zmqError.code == ENODEV {
+                    // libzmq reads a bind's host as an interface name: "No such device" for a host name.
+                    CommandOutput.printError(
+                        "recpool-broker: cannot bind \(endpoint): \(zmqError.message); a bind names an address or a "
+                            + "network interface, not a host name: give the address (tcp://10.0.0.1:5555)")
+                }
                 throw DaemonExit.unavailable
             case .store, .unreadableState:
                 CommandOutput.printError("recpool-broker: \(error)")

@@ -127,9 +127,14 @@ public enum ConfigResolver {
     ) throws(ConfigError) -> [String] {
         if entry.isFlag {
             guard items.count == 1, let on = boolean(items[0], wordsAllowed: source.isEnvironment) else {
+                // A file's string shown in its quotes: `insecure = "true"` read as `invalid value true` looked valid.
+                let shown = items.map { item in
+                    let text = item.argumentText ?? "?"
+                    return item.isString && !source.isEnvironment ? "\"\(text)\"" : text
+                }
                 throw .invalidValue(
-                    key: entry.key, value: items.map { $0.argumentText ?? "?" }.joined(separator: ","),
-                    source: source, expected: "true or false")
+                    key: entry.key, value: shown.joined(separator: ","), source: source,
+                    expected: "true or false (a TOML boolean, without quotes)")
             }
             if on { return ["--\(entry.key)"] }
             return entry.negation.map { ["--\($0)"] } ?? []

@@ -151,9 +151,15 @@ struct ConfigResolverTests {
     func invalidValues() throws {
         #expect(
             throws: ConfigError.invalidValue(
-                key: "insecure", value: "yes", source: .file(path: "recpool.toml", table: "worker"),
-                expected: "true or false")
+                key: "insecure", value: "\"yes\"", source: .file(path: "recpool.toml", table: "worker"),
+                expected: "true or false (a TOML boolean, without quotes)")
         ) { try resolve([], file: "[worker]\ninsecure = \"yes\"\n") }
+        // A quoted "true" is a string, shown in its quotes (it read as `invalid value true`, which looked valid).
+        #expect(
+            throws: ConfigError.invalidValue(
+                key: "insecure", value: "\"true\"", source: .file(path: "recpool.toml", table: "worker"),
+                expected: "true or false (a TOML boolean, without quotes)")
+        ) { try resolve([], file: "[worker]\ninsecure = \"true\"\n") }
         #expect(throws: ConfigError.self) { try resolve([], file: "[worker]\nfrontend = [\"a\", \"b\"]\n") }
         // A value of the right shape but the wrong type fails in ArgumentParser; the note names its source.
         let resolution = try resolve([], environment: ["RECPOOL_BATCH_MAX_ROWS": "many"])

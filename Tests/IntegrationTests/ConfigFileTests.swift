@@ -147,6 +147,15 @@ struct ConfigFileTests {
         #expect(missing.stderr.contains("/missing does not exist"), "\(missing.stderr)")
     }
 
+    /// libzmq reads a bind's host as an interface name, and said only "No such device" for a host name.
+    @Test("binding a host name says a bind names an address or an interface (exit 69)")
+    func bindHostName() throws {
+        let run = try runTool(
+            "recpool-broker", ["--frontend", "tcp://somehost:1", "--backend", "tcp://127.0.0.1:*", "--insecure"])
+        #expect(run.code == 69, "\(run.stderr)")
+        #expect(run.stderr.contains("not a host name: give the address"), "\(run.stderr)")
+    }
+
     @Test("exit codes: 66 for an unreadable key file, 69 for an endpoint already bound")
     func exitCodes() async throws {
         let missing = try runTool("recpool-broker", ["--curve-key", "/nonexistent/broker.key"])

@@ -42,19 +42,19 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Sweep: at most this many levels.")
     var maxLevels = 10
 
-    @Option(help: "Sweep: window length (a level is stable when 3 windows agree within 10%).")
+    @Option(parsing: .unconditional, help: "Sweep: window length (a level is stable when 3 windows agree within 10%).")
     var window = "1s"
 
     @Option(help: "Sweep: give up on stability after this many windows.")
     var maxWindows = 10
 
-    @Option(help: "How long to send (e.g. 10s, 500ms).")
+    @Option(parsing: .unconditional, help: "How long to send (e.g. 10s, 500ms).")
     var duration = "10s"
 
-    @Option(help: "How long to wait for outstanding replies after sending stops before counting them lost.")
+    @Option(parsing: .unconditional, help: "How long to wait for outstanding replies after sending stops before counting them lost.")
     var drain = "2s"
 
-    @Option(help: "Latency objective on p99 (goodput counts replies within it; a sweep stops past it).")
+    @Option(parsing: .unconditional, help: "Latency objective on p99 (goodput counts replies within it; a sweep stops past it).")
     var sloP99 = "10ms"
 
     @Option(help: "Rows per SCORE request.")
@@ -141,7 +141,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
         {
             guard let micros = LoadTestCommand.micros(text) else {
-                throw ValidationError("\(name): cannot read \"\(text)\"")
+                throw ValidationError("\(name): cannot read \"\(text)\": a duration is a number ≥ 0 with us, ms, s or m (10s, 250ms, 2m), or bare seconds")
             }
             guard micros <= Self.longestMicros else { throw ValidationError("\(name) must be at most 24h, got \(text)") }
             // A run, a window or an SLO of no time measures nothing (throughput over 0 s is not a number).

@@ -153,18 +153,29 @@ extension RecPoolClient {
         )
     }
 
-    /// The whole impression log, paged oldest first, and the serving policy's spec (the catalogue).
+    /// The whole impression log of the current lineage, paged oldest first, the serving policy's spec (the
+    /// catalogue), and how many impressions an earlier lineage logged (left out by the broker:
+    /// ``ImpressionPage/earlierLineage``).
     /// - Parameter pageSize: impressions per CONTROL request.
-    /// - Throws: ``ClientError``; ``ClientError/protocolViolation(_:)`` when the pages do not advance.
+    /// - Throws: ``ClientError``; ``ClientError/protocolViolation(_:)`` when the pages do not advance or a page covers
+    ///   more rows than asked.
     public func allImpressions(pageSize: Int = 1000, timeoutMs: UInt64? = nil) async throws(ClientError)
-        -> (impressions: [LoggedImpression], spec: OnlinePolicySpec?)
+        -> (impressions: [LoggedImpression], spec: OnlinePolicySpec?, earlierLineage: Int)
     {
         var rows: [LoggedImpression] = []
         var spec: OnlinePolicySpec?
         var after: Int64?
+        var earlierLineage = 0
         repeat {
             let page = try await impressions(after: after, limit: pageSize, timeoutMs: timeoutMs)
+            guard page.impressions.count.addingSaturating(page.earlierLineage) <= pageSize else {
+                throw .protocolViolation(
+                    .badDocument(
+                        "an impressions page covers \(page.impressions.count) rows and \(page.earlierLineage) of an "
+                            + "earlier lineage, more than the \(pageSize) asked"))
+            }
             rows += page.impressions
+            earlierLineage = earlierLineage.addingSaturating(page.earlierLineage)
             spec = spec ?? page.spec
             if let next = page.nextAfter, let previous = after, next <= previous {
                 throw .protocolViolation(
@@ -172,7 +183,7 @@ extension RecPoolClient {
             }
             after = page.nextAfter
         } while after != nil
-        return (rows, spec)
+        return (rows, spec, earlierLineage)
     }
 
     private static func decodeFirst<T: Decodable>(_ type: T.Type, _ reply: WireMessage) throws(ClientError) -> T {

@@ -112,12 +112,17 @@ public enum ImpressionExport {
         /// Impressions left out because they show or name an item beyond the served catalogue's rows (see
         /// ``Counts/skippedImpressions``); not counted in `impressions`.
         public var skippedImpressions: Int = 0
+        /// Impressions the broker left out because an earlier lineage logged them (a policy over another catalogue,
+        /// whose item rows the served catalogue does not name: ``ImpressionPage/earlierLineage``); not counted in
+        /// `impressions`.
+        public var earlierLineageImpressions: Int = 0
 
         enum CodingKeys: String, CodingKey {
             case impressions, rows, clicks
             case dataFile = "data_file", itemContextFile = "item_context_file", schemaFile = "schema_file"
             case feedbackRows = "feedback_rows", unobservedRows = "unobserved_rows", dwellRows = "dwell_rows"
             case skippedImpressions = "skipped_impressions"
+            case earlierLineageImpressions = "earlier_lineage_impressions"
         }
     }
 

@@ -12,4 +12,29 @@ extension RecStore {
             try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM impressions").map { UInt64(clamping: $0) }
         }
     }
+
+    /// The setting that holds the first policy version of the current lineage.
+    public static let lineageStartSetting = "online.lineage_start"
+
+    /// The first online policy version of the current lineage: impressions logged under an earlier version came from
+    /// a policy over another catalogue (its rows numbered otherwise) or another user encoding, so an export of the
+    /// current lineage leaves them out. `nil` when no new lineage was ever started (every logged version belongs).
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` when the stored value is not a version number
+    ///   (a damaged setting is named, never read as "no lineage", which would export rows under another catalogue's
+    ///   ids); ``StoreError`` when the database cannot be read.
+    public func lineageStart() throws(StoreError) -> UInt64? {
+        guard let text = try setting(Self.lineageStartSetting) else { return nil }
+        guard let version = UInt64(text), version >= 1, version <= UInt64(Int64.max) else {
+            throw .corruptColumn(
+                table: "settings", row: "name = '\(Self.lineageStartSetting)'", column: "value",
+                problem: "'\(text)' is not a policy version (they are numbered from 1)")
+        }
+        return version
+    }
+
+    /// Records that a new lineage begins at policy version `version` (see ``lineageStart()``).
+    /// - Throws: ``StoreError`` when the write fails.
+    public func setLineageStart(_ version: UInt64) throws(StoreError) {
+        try setSetting(Self.lineageStartSetting, String(version))
+    }
 }

@@ -160,20 +160,45 @@ public struct LoggedImpression: Codable, Sendable, Equatable {
     }
 }
 
-/// A page of the impression log. JSON keys: `impressions`, `next_after` (null at the end), `spec`.
+/// A page of the impression log. JSON keys: `impressions`, `next_after` (null at the end), `spec`,
+/// `earlier_lineage`.
+///
+/// A page covers up to `limit` rows of the log after `after`: those of the current lineage are in `impressions`, and
+/// those logged by an earlier lineage (a policy over another catalogue, whose item rows `spec` does not name) are only
+/// counted in `earlierLineage`, so `impressions.count + earlierLineage ≤ limit` and `next_after` is the last covered
+/// row's `seq` when the page covered `limit` rows.
 public struct ImpressionPage: Codable, Sendable, Equatable {
-    /// Rows, oldest first.
+    /// Rows of the current lineage, oldest first.
     public var impressions: [LoggedImpression]
     /// Pass as `after` for the next page; nil when this was the last.
     public var nextAfter: Int64?
     /// The serving policy's spec (the catalogue, for the item-context file of an export).
     public var spec: OnlinePolicySpec?
+    /// Rows this page covered that an earlier lineage logged, left out (0 from a broker that predates lineages).
+    public var earlierLineage: Int
 
     /// Creates a page.
-    public init(impressions: [LoggedImpression], nextAfter: Int64?, spec: OnlinePolicySpec?) {
+    public init(impressions: [LoggedImpression], nextAfter: Int64?, spec: OnlinePolicySpec?, earlierLineage: Int = 0) {
         self.impressions = impressions
         self.nextAfter = nextAfter
         self.spec = spec
+        self.earlierLineage = earlierLineage
+    }
+
+    enum CodingKeys: String, CodingKey { case impressions, nextAfter, spec, earlierLineage }
+
+    /// Decodes; a page without `earlier_lineage` (an older broker) left nothing out.
+    /// - Throws: `DecodingError` for a missing key or a negative `earlier_lineage`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        impressions = try c.decode([LoggedImpression].self, forKey: .impressions)
+        nextAfter = try c.decodeIfPresent(Int64.self, forKey: .nextAfter)
+        spec = try c.decodeIfPresent(OnlinePolicySpec.self, forKey: .spec)
+        earlierLineage = try c.decodeIfPresent(Int.self, forKey: .earlierLineage) ?? 0
+        guard earlierLineage >= 0 else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .earlierLineage, in: c, debugDescription: "earlier_lineage \(earlierLineage) is below 0")
+        }
     }
 }
 

@@ -64,7 +64,8 @@ import Testing
         defer { client.close() }
         _ = try await SimulationRunner.run(
             backend: PoolBackend(client: client), plan: SimulationPlan(users: 50, seed: 2, concurrency: 3, windows: 2))
-        let (rows, spec) = try await client.allImpressions(pageSize: 5)
+        let (rows, spec, earlier) = try await client.allImpressions(pageSize: 5)
+        #expect(earlier == 0)
         #expect(rows.map(\.seq) == backend.impressions.map(\.seq) && rows.count == 50)
         #expect(rows.allSatisfy { $0.clicks.count == 3 })
         let exported = try ImpressionExport.dataCSV(rows, spec: try #require(spec))

@@ -18,6 +18,10 @@ final class OnlineCoordinator: ControlShell {
     var judge: (GuardJudge.Case) -> Void = { _ in }
     /// The state machine.
     var core: OnlineCore
+    /// The first policy version of the lineage served now (``RecStore/lineageStart()``): impressions logged under an
+    /// earlier version name another catalogue's rows, and an `impressions` page only counts them. 1 when every logged
+    /// version belongs.
+    private(set) var lineageStart: UInt64 = 1
     /// Sends a registry catalogue version to a worker (CATALOGUE); false when the registry cannot.
     var shipCatalogue: (_ worker: [UInt8], _ version: UInt64) -> Bool = { _, _ in false }
 
@@ -40,6 +44,8 @@ final class OnlineCoordinator: ControlShell {
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
         var stored: UInt64 = 0
         var carried: OnlinePolicy?
+        var beginsLineage = false
+        lineageStart = try store.lineageStart() ?? 1
         // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
         let highestLogged = try store.highestImpressionVersion() ?? 0
         if let row = try store.latestPolicyVersion() {
@@ -59,7 +65,9 @@ final class OnlineCoordinator: ControlShell {
             {
             case .resumed: return try handOnUnlearnt(continuing: true)
             case .carried(let policy): carried = policy
-            case .newLineage: (core.spec, core.policy) = configured
+            case .newLineage:
+                (core.spec, core.policy) = configured
+                beginsLineage = true
             }
             stored = row.version
             if highestLogged > row.version {
@@ -74,6 +82,11 @@ final class OnlineCoordinator: ControlShell {
         // Before the new version is stored: a start that stops between the two must not resume that version and then
         // hand it the events of a lineage it does not continue.
         try handOnUnlearnt(continuing: carried != nil)
+        if beginsLineage {
+            // Stored before the version: a start that stops between the two begins the lineage again at this number.
+            try store.setLineageStart(stored + 1)
+            lineageStart = stored + 1
+        }
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
@@ -543,7 +556,14 @@ final class OnlineCoordinator: ControlShell {
         // row infinitely), is refused by name, never left out of the page: an export that silently skipped rows
         // would look complete.
         var logged: [LoggedImpression] = []
+        var earlierLineage = 0
         for row in rows {
+            // Logged by a policy over another catalogue (a new lineage began since): its slate's rows are not the
+            // served catalogue's, so it is counted, never exported under the served catalogue's ids.
+            guard row.version >= lineageStart else {
+                earlierLineage += 1
+                continue
+            }
             let record: ImpressionRecord
             do {
                 record = try StoredImpressionRecord.decode(
@@ -564,7 +584,8 @@ final class OnlineCoordinator: ControlShell {
                     dwell: Dictionary(uniqueKeysWithValues: row.dwell.map { ("\($0.key)", $0.value) })))
         }
         let page = ImpressionPage(
-            impressions: logged, nextAfter: rows.count == limit ? rows.last?.seq : nil, spec: spec)
+            impressions: logged, nextAfter: rows.count == limit ? rows.last?.seq : nil, spec: spec,
+            earlierLineage: earlierLineage)
         var ok = requester.header.reply(status: .ok, modelVersion: version)
         ok.command = .control
         emit(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(page)]))

@@ -33,7 +33,7 @@ struct LogsExportCommand: AsyncParsableCommand {
     @Flag(
         help: """
             Print one JSON object: {data_file, item_context_file, schema_file, impressions, rows, feedback_rows, \
-            unobserved_rows, dwell_rows, clicks, skipped_impressions}.
+            unobserved_rows, dwell_rows, clicks, skipped_impressions, earlier_lineage_impressions}.
             """)
     var json = false
 
@@ -49,16 +49,17 @@ struct LogsExportCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try await connection.connect()
             defer { client.close() }
-            let (rows, spec) = try await client.allImpressions(pageSize: pageSize)
+            let (rows, spec, earlierLineage) = try await client.allImpressions(pageSize: pageSize)
             guard let spec else {
                 throw CommandFailure("the broker sent no policy spec: is it running with --online?")
             }
-            let summary: ImpressionExport.Summary
+            var summary: ImpressionExport.Summary
             do throws(ImpressionExport.ExportError) {
                 summary = try ImpressionExport.write(rows, spec: spec, dataFile: out)
             } catch {
                 throw CommandFailure(error.description, exitCode: .badInput)
             }
+            summary.earlierLineageImpressions = earlierLineage
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(summary))
             } else {
@@ -71,6 +72,10 @@ struct LogsExportCommand: AsyncParsableCommand {
                     line += "; left out \(summary.skippedImpressions) impressions that show items beyond the served "
                     line += "catalogue's rows (served with a later catalogue version; serve it with --online-catalogue "
                     line += "to export them)"
+                }
+                if summary.earlierLineageImpressions > 0 {
+                    line += "; left out \(summary.earlierLineageImpressions) impressions an earlier lineage logged "
+                    line += "(a policy over another catalogue, whose item rows the served one numbers otherwise)"
                 }
                 CommandOutput.printLine(line)
             }

@@ -446,9 +446,10 @@ class Client(_Base):
         return self._drive(ops.control("online", timeout=timeout))
 
     def impressions(self, after: int = 0, page_size: int = 1000, *, timeout: Optional[float] = None):
-        """Every logged impression after sequence ``after`` with the feedback it got, oldest first, and the
-        served policy's spec: ``(rows, spec)``, read ``page_size`` (1…10,000) rows a request.
-        :func:`recpool.frames.impressions_frame` makes it a DataFrame."""
+        """Every logged impression of the current lineage after sequence ``after`` with the feedback it got, oldest
+        first, and the served policy's spec: ``(rows, spec)``, read ``page_size`` (1…10,000) rows a request. The
+        pair's ``earlier_lineage`` counts the impressions an earlier lineage logged (a policy over another
+        catalogue), which the broker leaves out. :func:`recpool.frames.impressions_frame` makes it a DataFrame."""
         return self._drive(ops.impression_log(after, page_size, timeout=timeout))
 
 

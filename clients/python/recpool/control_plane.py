@@ -406,12 +406,34 @@ def train(dataset, schema=None, *, timeout=None, **options):
     return job
 
 
+class ImpressionLog(tuple):
+    """The ``(rows, spec)`` pair :func:`impression_log` returns (it unpacks as one), with ``earlier_lineage``: how
+    many impressions the broker left out because an earlier lineage logged them (a policy over another catalogue,
+    whose slates name rows the served catalogue numbers otherwise; PROTOCOL.md, "impressions page")."""
+
+    def __new__(cls, rows: list, spec, earlier_lineage: int = 0):
+        log = super().__new__(cls, (rows, spec))
+        log.earlier_lineage = earlier_lineage
+        return log
+
+    @property
+    def rows(self) -> list:
+        """The impressions of the current lineage, oldest first."""
+        return self[0]
+
+    @property
+    def spec(self):
+        """The served policy's spec (the catalogue), or None."""
+        return self[1]
+
+
 def _check_page(page: dict, cursor: int, limit: int) -> None:
     """Raises ProtocolViolation unless ``page`` is the impressions page PROTOCOL.md describes for ``after`` =
-    ``cursor`` and ``limit``: ``impressions`` (at most ``limit`` rows, ``seq`` ints rising past ``cursor``, each
-    ``record`` an object whose ``slate`` and ``propensities`` are lists of one length, ``clicks`` and ``dwell``
-    objects) and ``next_after``: the last row's ``seq`` when the page is full, ``null`` otherwise (a ``null`` on
-    a full page would end the log early, silently)."""
+    ``cursor`` and ``limit``: ``impressions`` (``seq`` ints rising past ``cursor``, each ``record`` an object whose
+    ``slate`` and ``propensities`` are lists of one length, ``clicks`` and ``dwell`` objects), ``earlier_lineage``
+    (absent, or an int ≥ 0: the covered rows an earlier lineage logged, left out), at most ``limit`` rows covered in
+    all, and ``next_after``: at least the last row's ``seq`` when the page covered ``limit`` rows, ``null`` otherwise
+    (a ``null`` on a full page would end the log early, silently)."""
     def fault(problem):
         return ProtocolViolation(f"the CONTROL impressions page after {cursor} {problem}")
 
@@ -419,8 +441,12 @@ def _check_page(page: dict, cursor: int, limit: int) -> None:
         if key not in page:
             raise fault(f"has no {key!r}")
     impressions, following = page["impressions"], page["next_after"]
-    if not isinstance(impressions, list) or len(impressions) > limit:
-        raise fault(f"has impressions of type {type(impressions).__name__} (at most {limit} rows expected)")
+    earlier = page.get("earlier_lineage", 0)
+    if not is_integer(earlier) or earlier < 0:
+        raise fault(f"has earlier_lineage {earlier!r}; expected an int of at least 0")
+    if not isinstance(impressions, list) or len(impressions) + earlier > limit:
+        raise fault(f"has impressions of type {type(impressions).__name__} and earlier_lineage {earlier} "
+                    f"(at most {limit} rows covered expected)")
     last = cursor
     for row in impressions:
         seq = row.get("seq") if isinstance(row, dict) else None
@@ -436,13 +462,23 @@ def _check_page(page: dict, cursor: int, limit: int) -> None:
                 or not isinstance(row.get("clicks"), dict) or not isinstance(row.get("dwell", {}), dict)):
             raise fault(f"holds a malformed row {seq}: its record needs an impression_id, created_ms, version, and "
                         "a slate and propensities of one length, and the row clicks and dwell objects")
-    expected = last if len(impressions) == limit else None
-    if following != expected:
-        raise fault(f"holds {len(impressions)} of {limit} rows with next_after {following!r}; expected {expected!r}")
+    if earlier == 0:
+        expected = last if len(impressions) == limit else None
+        if following != expected:
+            raise fault(f"holds {len(impressions)} of {limit} rows with next_after {following!r}; expected {expected!r}")
+    elif len(impressions) + earlier == limit:
+        # The last covered row may be one left out: next_after is past every row the page holds.
+        if not is_integer(following) or following < last:
+            raise fault(f"covers {limit} rows with next_after {following!r}; expected a seq of at least {last}")
+    elif following is not None:
+        raise fault(f"covers {len(impressions) + earlier} of {limit} rows with next_after {following!r}; "
+                    "expected None")
 
 
 def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
-    """Generator of every impression after ``after``, page by page; returns ``(rows, spec)``.
+    """Generator of every impression of the current lineage after ``after``, page by page; returns an
+    :class:`ImpressionLog`: ``(rows, spec)``, with ``earlier_lineage`` the impressions an earlier lineage logged
+    (left out by the broker).
 
     Raises:
         InvalidRequest: ``after`` not an int in 0…2**63 − 1 (a sequence number, signed 64-bit on the wire),
@@ -456,13 +492,18 @@ def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
     limit = integer(page_size, "page_size", 1, MAX_PAGE_SIZE)
     rows: List[dict] = []
     spec = None
+    earlier = 0
     while True:
         (page,) = yield [control("impressions", {"after": cursor, "limit": limit}, timeout=timeout)]
         _check_page(page, cursor, limit)
         rows.extend(page["impressions"])
+        earlier += page.get("earlier_lineage", 0)
         spec = page["spec"] or spec
         if page["next_after"] is None:
-            return rows, spec
+            return ImpressionLog(rows, spec, earlier)
+        if page["next_after"] <= cursor:
+            raise ProtocolViolation(f"the CONTROL impressions page after {cursor} does not advance: next_after "
+                                    f"{page['next_after']}")
         cursor = page["next_after"]
 
 

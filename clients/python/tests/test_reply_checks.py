@@ -180,8 +180,11 @@ def row(seq, slate=(3,), propensities=(0.5,), **record):
             "clicks": {}, "dwell": {}}
 
 
-def page(rows, following, spec=None):
-    return {"impressions": rows, "next_after": following, "spec": spec}
+def page(rows, following, spec=None, earlier=None):
+    document = {"impressions": rows, "next_after": following, "spec": spec}
+    if earlier is not None:
+        document["earlier_lineage"] = earlier
+    return document
 
 
 @pytest.mark.parametrize("first, problem", [
@@ -192,6 +195,11 @@ def page(rows, following, spec=None):
     (page([row(1, created_ms=None)], None), "malformed row 1"),
     ({"impressions": [row(1)], "spec": None}, "has no 'next_after'"),
     ({"next_after": None, "spec": None}, "has no 'impressions'"),
+    (page([row(1)], 1, earlier=-1), "has earlier_lineage -1"),
+    (page([row(1)], 1, earlier="1"), "has earlier_lineage '1'"),
+    (page([row(1)], 4, earlier=2), "at most 2 rows covered expected"),  # covers 3 rows of a 2-row page
+    (page([row(3)], 2, earlier=1), "covers 2 rows with next_after 2; expected a seq of at least 3"),
+    (page([], 1, earlier=1), "covers 1 of 2 rows with next_after 1; expected None"),
 ])
 def test_an_impressions_page_that_breaks_the_paging_rules_is_a_protocol_violation(first, problem):
     with pytest.raises(recpool.ProtocolViolation, match=problem):
@@ -202,6 +210,19 @@ def test_the_impression_log_pages_to_the_end_and_keeps_the_first_pages_spec():
     rows, spec = finish(ops.impression_log(page_size=2), [page([row(1), row(2)], 2, {"slate_size": 3})],
                         [page([row(5), row(6)], 6)], [page([], None)])
     assert [r["seq"] for r in rows] == [1, 2, 5, 6] and spec == {"slate_size": 3}
+
+
+def test_the_impression_log_counts_what_an_earlier_lineage_logged_and_pages_past_it():
+    log = finish(ops.impression_log(page_size=2), [page([], 2, {"slate_size": 3}, earlier=2)],
+                 [page([row(4)], 4, earlier=1)], [page([row(5)], None)])
+    rows, spec = log
+    assert [r["seq"] for r in rows] == [4, 5] and spec == {"slate_size": 3}
+    assert log.earlier_lineage == 3 and log.rows == rows and log.spec == spec
+
+
+def test_an_impressions_page_that_does_not_advance_is_a_protocol_violation():
+    with pytest.raises(recpool.ProtocolViolation, match="does not advance"):
+        finish(ops.impression_log(after=5, page_size=2), [page([], 5, earlier=2)])
 
 
 # ---------------------------------------------------------------- jobs

@@ -111,11 +111,20 @@ enum ClientIOLoop {
         do {
             message = try WireMessage(decoding: frames, limits: WireLimits(maxFrames: 64, maxMessageBytes: 1 << 30))
         } catch {
-            if let id = frames.first.flatMap(Header.salvageRequestId),
-                let waiter = state.state.withLock({ $0.take(id) })
-            {
-                waiter.continuation.resume(returning: .failure(.protocolViolation(error)))
+            if let id = frames.first.flatMap(Header.salvageRequestId) {
+                if let waiter = state.state.withLock({ $0.take(id) }) {
+                    waiter.continuation.resume(returning: .failure(.protocolViolation(error)))
+                }
+                return
             }
+            // A message naming no request (a peer that is not a RecPool broker of this protocol) may have been the
+            // answer to any caller waiting: every one fails with it, as the Python clients' do, never left to time
+            // out as if nothing had answered.
+            let waiting: [ClientState.Waiter] = state.state.withLock { s in
+                defer { s.waiters.removeAll() }
+                return Array(s.waiters.values)
+            }
+            for waiter in waiting { waiter.continuation.resume(returning: .failure(.protocolViolation(error))) }
             return
         }
         guard message.header.isReply, let waiter = state.state.withLock({ $0.take(message.header.requestId) }) else {

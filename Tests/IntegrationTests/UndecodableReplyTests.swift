@@ -1,0 +1,80 @@
+import Foundation
+import RecClient
+import RecTestKit
+import RecTransport
+import RecWire
+import Testing
+
+/// What a command does when the peer at `--broker` answers with something that is not a RecPool reply (another
+/// service on the port, a broker of another protocol): exit 7 naming the broken reply, never "healthy", never a
+/// crash. docs/OPERATIONS.md lists 7 for `recpool health` too.
+@Suite("A reply that does not decode", .serialized)
+struct UndecodableReplyTests {
+    /// A ROUTER on a loopback port answering every message with `answer` on its own thread, until stopped.
+    final class GarbageRouter: @unchecked Sendable {
+        let context = ZMQContext()
+        let socket: ZMQSocket
+        let endpoint: String
+        private let stopped = LockedBox(false)
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(answer: [[UInt8]]) throws {
+            socket = try ZMQSocket(context, type: .router)
+            try socket.bind("tcp://127.0.0.1:*")
+            endpoint = try socket.lastEndpoint()
+            Thread.detachNewThread { [self] in
+                var poller = ZMQPoller([PollItem(socket: socket)])
+                while !stopped.withLock({ $0 }) {
+                    _ = try? poller.poll(timeoutMilliseconds: 20)
+                    while let message = try? socket.receive(dontWait: true), let identity = message.frames.first {
+                        _ = try? socket.send(to: identity, answer, dontWait: true)
+                    }
+                }
+                finished.signal()
+            }
+        }
+
+        func stop() {
+            stopped.withLock { $0 = true }
+            finished.wait()
+            socket.close()
+        }
+    }
+
+    @Test("health and status exit 7 naming the reply, for a short frame and for a header of another magic")
+    func exitsSeven() throws {
+        var header = Header(command: .status).reply()
+        header.status = .ok
+        var otherMagic = header.encoded()
+        otherMagic[0] = UInt8(ascii: "X")
+        for answer in [[[UInt8]([1, 2, 3])], [otherMagic, Array("{}".utf8)]] {
+            let router = try GarbageRouter(answer: answer)
+            defer { router.stop() }
+            for command in [["health"], ["health", "--service", "RECOMMEND"], ["status"]] {
+                let run = try runTool("recpool", command + ["--broker", router.endpoint, "--timeout-ms", "3000"])
+                #expect(run.code == 7, "\(command) \(answer.map(\.count)): \(run.code) \(run.stdout) \(run.stderr)")
+                #expect(!run.stdout.contains("healthy"), "\(run.stdout)")
+                #expect(!run.stderr.isEmpty)
+            }
+        }
+    }
+
+    @Test("callers waiting together all fail with a reply that names no request, as the Python clients do")
+    func concurrentCallers() async throws {
+        let router = try GarbageRouter(answer: [[7, 7]])
+        defer { router.stop() }
+        let client = try await RecPoolClient(endpoint: router.endpoint)
+        defer { client.close() }
+        @Sendable func call() async -> Result<StatusDocument, ClientError> {
+            do throws(ClientError) { return .success(try await client.status(timeoutMs: 600)) } catch { return .failure(error) }
+        }
+        async let first = call()
+        async let second = call()
+        for result in await [first, second] {
+            guard case .failure(.protocolViolation) = result else {
+                Issue.record("expected a protocol violation, got \(result)")
+                continue
+            }
+        }
+    }
+}

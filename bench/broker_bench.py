@@ -1,12 +1,16 @@
 """Broker overhead, measured side by side: RecPool's broker against a minimal libzmq forwarder.
 
 Both paths are driven by the same C load generator (bench/reference/zmqbench.c) with two
-workers each: echo workers behind the reference forwarder, recpool-worker processes behind
-recpool-broker. Each configuration runs REPEATS times, interleaved, and the medians are reported.
+workers each. Two references: the forwarder with echo workers moving one 64-byte frame each way
+(the floor of any request), and the forwarder carrying the same SCORE requests as RecPool's with C
+workers that answer them in RecPool's reply shape (`zmqbench answer`: the header and a rows × 1
+tensor, no model), so the broker's CPU is compared with a forwarder's for the very same messages.
+recpool-worker processes run behind recpool-broker. Each configuration runs REPEATS times,
+interleaved, and the medians are reported.
 
 Usage: broker_bench.py BIN_DIR ZMQBENCH [--repeats 3] [--rows 1] [--json OUT] [--baseline BIN_DIR]
 
---rows sets the rows of each RecPool SCORE (a batch; the reference path always echoes 64-byte frames).
+--rows sets the rows of each SCORE (a batch), RecPool's and the same-message reference's.
 
 --baseline names a second build (an earlier commit's recpool-broker and recpool-worker), run interleaved
 with BIN_DIR's so that a change to the broker is measured before and after in one session.
@@ -39,16 +43,22 @@ def measure(cluster, zmqbench, endpoint, mode, width, latency_n, throughput_n, r
     return {"p50_us": c1["p50_us"], "p99_us": c1["p99_us"], "rps_c1": c1["rps"], "rps_c16": c16["rps"], **cpu}
 
 
-def reference_run(zmqbench, args):
+def reference_run(zmqbench, args, width=None):
+    """The C forwarder with two C workers: echoing one 64-byte frame (`width` None), or answering SCOREs of
+    `width` features and `args.rows` rows in RecPool's reply shape."""
     front, back = free_port(), free_port()
     cluster = Cluster()
     try:
         cluster.start([zmqbench, "forwarder", f"tcp://127.0.0.1:{front}", f"tcp://127.0.0.1:{back}"])
         time.sleep(0.2)
         for _ in range(2):
-            cluster.start([zmqbench, "echo", f"tcp://127.0.0.1:{back}"])
+            cluster.start([zmqbench, "echo" if width is None else "answer", f"tcp://127.0.0.1:{back}"])
         time.sleep(0.3)
-        return measure(cluster, zmqbench, f"tcp://127.0.0.1:{front}", "raw", 0, args.latency_requests, args.throughput_requests)
+        if width is None:
+            return measure(cluster, zmqbench, f"tcp://127.0.0.1:{front}", "raw", 0, args.latency_requests,
+                           args.throughput_requests)
+        return measure(cluster, zmqbench, f"tcp://127.0.0.1:{front}", "recpool", width, args.latency_requests,
+                       args.throughput_requests, args.rows)
     finally:
         cluster.stop()
 
@@ -77,11 +87,13 @@ def main():
     parser.add_argument("--baseline", help="a second BIN_DIR (an earlier build) to run interleaved, for before/after")
     args = parser.parse_args()
 
-    runs = {"reference": [], "recpool_w8": [], "recpool_w106": []}
+    runs = {"reference": [], "reference_w8": [], "reference_w106": [], "recpool_w8": [], "recpool_w106": []}
     if args.baseline:
         runs.update({"baseline_w8": [], "baseline_w106": []})
     for rep in range(args.repeats):
         runs["reference"].append(reference_run(args.zmqbench, args))
+        runs["reference_w8"].append(reference_run(args.zmqbench, args, 8))
+        runs["reference_w106"].append(reference_run(args.zmqbench, args, 106))
         if args.baseline:
             runs["baseline_w8"].append(recpool_run(args.baseline, args.zmqbench, 8, args))
         runs["recpool_w8"].append(recpool_run(args.bin_dir, args.zmqbench, 8, args))
@@ -95,24 +107,35 @@ def main():
     print(f"Machine: {machine()}; "
           f"medians of {args.repeats} interleaved runs; 2 workers on each path.\n")
     print("| path | p50 at c=1 (µs) | p99 at c=1 (µs) | req/s at c=16 | p50 ratio (vs ref) | throughput ratio (vs ref) "
-          "| broker CPU µs/req | workers CPU µs/req | broker CPU ratio (vs ref) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(f"| reference ROUTER–ROUTER forwarder + echo workers (64-byte frames) | {ref['p50_us']:.0f} | "
-          f"{ref['p99_us']:.0f} | {ref['rps_c16']:.0f} | 1.00 | 1.00 | {ref['broker_cpu_us']:.1f} | "
-          f"{ref['workers_cpu_us']:.1f} | 1.00 |")
+          "| broker CPU µs/req | workers CPU µs/req | broker CPU ratio (vs ref) | broker CPU ratio (vs same messages) "
+          "| workers CPU ratio (vs same messages) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     summary = {"reference": ref}
     shape = f"{args.rows} row{'s' if args.rows != 1 else ''}"
-    rows = [("recpool_w8", f"RecPool broker + workers, SCORE {shape} × 8 features"),
-            ("recpool_w106", f"RecPool broker + workers, SCORE {shape} × 106 features")]
-    if args.baseline:
-        rows = [("baseline_w8", f"baseline build, SCORE {shape} × 8 features"), rows[0],
-                ("baseline_w106", f"baseline build, SCORE {shape} × 106 features"), rows[1]]
-    for key, label in rows:
-        m = {k: median(runs[key], k) for k in keys}
-        summary[key] = m
+
+    def line(label, m, same=None):
+        same_broker = f"{m['broker_cpu_us'] / same['broker_cpu_us']:.2f}" if same else "—"
+        same_workers = f"{m['workers_cpu_us'] / same['workers_cpu_us']:.2f}" if same else "—"
         print(f"| {label} | {m['p50_us']:.0f} | {m['p99_us']:.0f} | {m['rps_c16']:.0f} | "
               f"{m['p50_us'] / ref['p50_us']:.2f} | {m['rps_c16'] / ref['rps_c16']:.2f} | "
-              f"{m['broker_cpu_us']:.1f} | {m['workers_cpu_us']:.1f} | {m['broker_cpu_us'] / ref['broker_cpu_us']:.2f} |")
+              f"{m['broker_cpu_us']:.1f} | {m['workers_cpu_us']:.1f} | {m['broker_cpu_us'] / ref['broker_cpu_us']:.2f} | "
+              f"{same_broker} | {same_workers} |")
+
+    line("reference ROUTER–ROUTER forwarder + echo workers (64-byte frames)", ref)
+    for width in (8, 106):
+        key = f"reference_w{width}"
+        summary[key] = {k: median(runs[key], k) for k in keys}
+        line(f"reference forwarder + answering C workers, SCORE {shape} × {width} features", summary[key],
+             summary[key])
+    rows = [("recpool_w8", f"RecPool broker + workers, SCORE {shape} × 8 features", 8),
+            ("recpool_w106", f"RecPool broker + workers, SCORE {shape} × 106 features", 106)]
+    if args.baseline:
+        rows = [("baseline_w8", f"baseline build, SCORE {shape} × 8 features", 8), rows[0],
+                ("baseline_w106", f"baseline build, SCORE {shape} × 106 features", 106), rows[1]]
+    for key, label, width in rows:
+        m = {k: median(runs[key], k) for k in keys}
+        summary[key] = m
+        line(label, m, summary[f"reference_w{width}"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"runs": runs, "medians": summary}, f, indent=1)

@@ -118,7 +118,10 @@ extension BrokerCore {
     /// - Parameters:
     ///   - identity: the client's routing identity, for its byte limit.
     ///   - payloadBytes: the bytes of the frames after the header.
-    public func requestToShed(
+    ///
+    /// It changes nothing; it is `mutating` so that the reactor's receive closure reaches the core in place, where a
+    /// non-mutating call on the captured core copied all of its state per request.
+    public mutating func requestToShed(
         headerFrame: [UInt8], identity: [UInt8] = [], payloadBytes: Int = 0, userId: String?, now: BrokerInstant
     ) -> Header? {
         guard let header = try? Header(decoding: headerFrame), !header.isReply, header.requestProblem == nil

@@ -504,17 +504,20 @@ extension BrokerCore {
         // An online broker's slates come from the served policy, the same on every replica whatever model it holds
         // (``policyReplicas``): no replica that installed it is benched for another's checkpoint.
         if service == .recommend && policyReplicas != nil { return [:] }
-        func takes(_ worker: WorkerRecord) -> Bool {
-            worker.services.contains(service) && (columns.map { $0 == worker.inputWidth } ?? true)
+        // Walked by index, reading fields in place: iterating the records copied each one (a retain per field).
+        func takes(_ index: [[UInt8]: WorkerRecord].Index) -> Bool {
+            workers.values[index].services.contains(service)
+                && (columns.map { $0 == workers.values[index].inputWidth } ?? true)
         }
         var first: (version: UInt64, identity: String)?
         var uniform = true
-        for worker in workers.values where takes(worker) {
+        for index in workers.indices where takes(index) {
+            let version = workers.values[index].modelVersion
             guard let seen = first else {
-                first = (worker.modelVersion, worker.modelIdentity(for: service))
+                first = (version, workers.values[index].modelIdentity(for: service))
                 continue
             }
-            if seen.version != worker.modelVersion || seen.identity != worker.modelIdentity(for: service) {
+            if seen.version != version || seen.identity != workers.values[index].modelIdentity(for: service) {
                 uniform = false
                 break
             }
@@ -524,7 +527,9 @@ extension BrokerCore {
         // A draining worker keeps its number while it still holds requests: another model takes over only once its
         // last answer is in, so the two never answer under one number at the same time.
         for worker in workers.values
-        where (!worker.draining || !worker.inflight.isEmpty) && takes(worker) && holdsClaimedVersion(worker) {
+        where (!worker.draining || !worker.inflight.isEmpty) && worker.services.contains(service)
+            && (columns.map { $0 == worker.inputWidth } ?? true) && holdsClaimedVersion(worker)
+        {
             if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }
             chosen[worker.modelVersion] = (worker.registration, worker.modelIdentity(for: service))
         }
@@ -647,7 +652,6 @@ extension BrokerCore {
     }
 
     private func leastLoadedWorker(for request: PendingRequest) -> [UInt8]? {
-        var best: [UInt8]?
         var bestLoad = Double.infinity
         // During a rollout, once any replica serves the new version, unpinned requests go only to
         // such replicas, so a client never sees the version go back.
@@ -658,15 +662,18 @@ extension BrokerCore {
                     $0.modelVersion == rollout.version && isEligible($0, for: request, serving: serving)
                 }
         } ?? false
-        for worker in workers.values where worker.freeSlots > 0 && isEligible(worker, for: request, serving: serving) {
-            if rolledOut && worker.modelVersion != rollout?.version { continue }
-            let load = Double(worker.inflight.count) / Double(worker.slots)
-            if load < bestLoad {
+        // Walked by index, the record copied only for a worker with a free slot, to check it in full.
+        var bestIndex: [[UInt8]: WorkerRecord].Index?
+        for index in workers.indices where workers.values[index].freeSlots > 0 {
+            let version = workers.values[index].modelVersion
+            if rolledOut && version != rollout?.version { continue }
+            let load = Double(workers.values[index].inflight.count) / Double(workers.values[index].slots)
+            if load < bestLoad && isEligible(workers.values[index], for: request, serving: serving) {
                 bestLoad = load
-                best = worker.identity
+                bestIndex = index
             }
         }
-        return best
+        return bestIndex.map { workers.keys[$0] }
     }
 
     private mutating func dispatch(
@@ -680,7 +687,8 @@ extension BrokerCore {
         header.requestId = dispatchId
         header.attempt = request.attempts
         inflight[dispatchId] = InflightEntry(request: request, worker: worker, dispatchedAt: now.monotonicMicros)
-        workers[worker]?.inflight.insert(dispatchId)
+        // Through the index: the optional-chained subscript copied the whole record out and back.
+        if let index = workers.index(forKey: worker) { workers.values[index].inflight.insert(dispatchId) }
         locations[request.key] = .inflight(dispatchId: dispatchId)
         counters.add(.dispatched)
         actions.append(.sendToWorker(identity: worker, frames: [header.encoded()], payload: request.payload))

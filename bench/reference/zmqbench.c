@@ -5,6 +5,9 @@
  *   zmqbench forwarder FRONTEND BACKEND     ROUTER-ROUTER forwarder, no protocol work:
  *                                           client frames go round-robin to workers and back.
  *   zmqbench echo BACKEND                   a DEALER worker that echoes what it gets.
+ *   zmqbench answer BACKEND                 a DEALER worker that answers a SCORE as recpool-worker does, with
+ *                                           no model: the request's header with the reply bit set, then a
+ *                                           rows × 1 tensor of zeros (the reply's shape, not its scores).
  *   zmqbench client ENDPOINT MODE C N W     C requests in flight, N requests in all; MODE is
  *                                           "raw" (one 64-byte frame) or "recpool" (a SCORE of
  *                                           one row of W floats). Prints one JSON line.
@@ -100,6 +103,45 @@ static int echo(const char *back) {
     return 0;
 }
 
+static void put_u32(unsigned char *p, uint32_t v);
+
+/* Answers [header][tensor] with [header | reply bit][rows × 1 zeros]; anything else is echoed. */
+static int answer(const char *back) {
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_DEALER);
+    zmq_connect(s, back);
+    zmq_send(s, "", 0, 0);
+    zmq_msg_t parts[8];
+    unsigned char *scores = NULL;
+    size_t capacity = 0;
+    for (;;) {
+        int n = recv_parts(s, parts, 8);
+        if (n < 0) break;
+        if (n == 2 && zmq_msg_size(&parts[0]) == 56 && zmq_msg_size(&parts[1]) >= 8) {
+            unsigned char header[56];
+            memcpy(header, zmq_msg_data(&parts[0]), 56);
+            header[4] |= 0x80;
+            const unsigned char *t = zmq_msg_data(&parts[1]);
+            uint32_t rows = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+            size_t length = 8 + 4 * (size_t)rows;
+            if (length > capacity) {
+                free(scores);
+                scores = calloc(1, length);
+                capacity = length;
+            }
+            put_u32(scores, rows);
+            put_u32(scores + 4, 1);
+            zmq_msg_close(&parts[0]);
+            zmq_msg_close(&parts[1]);
+            zmq_send(s, header, 56, ZMQ_SNDMORE);
+            zmq_send(s, scores, length, 0);
+        } else {
+            send_parts(s, parts, 0, n);
+        }
+    }
+    return 0;
+}
+
 static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static uint64_t get_u64(const unsigned char *p) {
@@ -169,8 +211,9 @@ static int client(const char *endpoint, const char *mode, int concurrency, int t
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "forwarder") == 0) return forwarder(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "echo") == 0) return echo(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "answer") == 0) return answer(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "client") == 0)
         return client(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc >= 8 ? atoi(argv[7]) : 1);
-    fprintf(stderr, "usage: zmqbench forwarder FRONT BACK | echo BACK | client ENDPOINT raw|recpool C N WIDTH [ROWS]\n");
+    fprintf(stderr, "usage: zmqbench forwarder FRONT BACK | echo BACK | answer BACK | client ENDPOINT raw|recpool C N WIDTH [ROWS]\n");
     return 2;
 }

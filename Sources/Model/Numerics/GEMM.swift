@@ -87,20 +87,30 @@ public func gemm(
 /// `Z ← X·Wᵀ`, `X` is `rows × inputs`, `W` is `outputs × inputs` (PyTorch's and ONNX `Gemm`'s
 /// `transB = 1` layout) and `Z` is `rows × outputs`.
 ///
-/// The BLAS call is shaped for the batch: one row is a matrix–vector product `z = W·x`
-/// (`cblas_sgemv`), a single output unit is `z = X·w` (`cblas_sgemv`), and everything else is one
-/// `cblas_sgemm` (no transposed copy of `W`: BLAS packs it as it reads it). Matrix–vector shapes
-/// skip sgemm's packing of both operands, which is most of its cost at these sizes.
+/// The BLAS call is shaped for the batch: up to ``matrixVectorRows`` rows are one matrix–vector
+/// product `z = W·x` a row (`cblas_sgemv`), a single output unit is `z = X·w` (`cblas_sgemv`), and
+/// everything else is one `cblas_sgemm` (no transposed copy of `W`: BLAS packs it as it reads it).
+/// Matrix–vector shapes skip sgemm's packing of both operands, which is most of its cost at these
+/// sizes: OpenBLAS 0.3.21 packs all of `W` for a product of 2 rows as for 200 (docs/BENCHMARKS.md,
+/// "Micro-batches of a few rows").
 /// - Precondition: every buffer holds at least the elements its shape names.
+/// The most rows ``denseProduct(input:rows:inputs:weight:outputs:into:)`` computes as one
+/// matrix–vector product each: up to this sgemm's packing of the weights costs more than reading them
+/// once a row (measured with `recpool bench-model --batches 1,2,3,4,6,8` on this project's machine).
+public let matrixVectorRows = 7
+
 public func denseProduct(
     input x: UnsafePointer<Float>, rows: Int, inputs: Int, weight w: UnsafePointer<Float>, outputs: Int,
     into z: UnsafeMutablePointer<Float>
 ) {
     precondition(rows >= 0 && inputs > 0 && outputs > 0, "denseProduct: shape \(rows)×\(inputs) → \(outputs)")
     if rows == 0 { return }
-    if rows == 1 {
-        cblas_sgemv(
-            CblasRowMajor, CblasNoTrans, blasint(outputs), blasint(inputs), 1, w, blasint(inputs), x, 1, 0, z, 1)
+    if rows <= matrixVectorRows {
+        for row in 0..<rows {
+            cblas_sgemv(
+                CblasRowMajor, CblasNoTrans, blasint(outputs), blasint(inputs), 1, w, blasint(inputs),
+                x + row * inputs, 1, 0, z + row * outputs, 1)
+        }
     } else if outputs == 1 {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(inputs), 1, x, blasint(inputs), w, 1, 0, z, 1)
     } else {

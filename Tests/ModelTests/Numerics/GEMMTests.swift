@@ -21,6 +21,33 @@ struct GEMMTests {
         Matrix(rows: rows, cols: cols, values: (0..<(rows * cols)).map { _ in rng.nextFloat(in: -1, 1) })
     }
 
+    @Test(
+        "the dense product X·Wᵀ matches a Double reference on both sides of the matrix–vector threshold",
+        arguments: [1, 2, matrixVectorRows - 1, matrixVectorRows, matrixVectorRows + 1, 33])
+    func denseProductShapes(rows: Int) {
+        var rng = Xoshiro256(seed: UInt64(100 + rows))
+        for outputs in [1, 3, 17] {
+            let x = Self.random(rows, 11, &rng)
+            let w = Self.random(outputs, 11, &rng)
+            var z = [Float](repeating: .nan, count: rows * outputs)
+            x.values.withUnsafeBufferPointer { xp in
+                w.values.withUnsafeBufferPointer { wp in
+                    z.withUnsafeMutableBufferPointer { zp in
+                        denseProduct(
+                            input: xp.baseAddress!, rows: rows, inputs: 11, weight: wp.baseAddress!, outputs: outputs,
+                            into: zp.baseAddress!)
+                    }
+                }
+            }
+            var transposed = Matrix(zeros: 11, cols: outputs)
+            for o in 0..<outputs { for k in 0..<11 { transposed[k, o] = w[o, k] } }
+            let expected = Self.naive(x, transposed)
+            for index in 0..<(rows * outputs) {
+                #expect(abs(z[index] - expected.values[index]) < 1e-5, "rows \(rows), outputs \(outputs), \(index)")
+            }
+        }
+    }
+
     @Test("a 2×3 times 3×2 product equals the hand-computed answer")
     func knownProduct() {
         let a = Matrix(rowArrays: [[1, 2, 3], [4, 5, 6]])

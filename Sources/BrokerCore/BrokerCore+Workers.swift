@@ -303,6 +303,13 @@ extension BrokerCore {
         if let rows = request.rows, shape.rows != rows || shape.cols != 1 {
             return "a \(shape.rows)×\(shape.cols) score tensor for a \(rows)-row request (expected \(rows)×1)"
         }
+        // A score is a probability (the model ends in a sigmoid): 1.5 or −2 is no answer a client may trust.
+        if let row = message.payload[0].withUnsafeBytes({ Tensor.firstOutsideUnitInterval(inEncoded: $0, count: shape.rows) }) {
+            let value = message.payload[0].withUnsafeBytes {
+                Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8 + 4 * row, as: UInt32.self)))
+            }
+            return WireError.scoreOutOfRange(row: row, value: value).description
+        }
         return versionProblem(header.modelVersion, to: request, from: identity)
     }
 

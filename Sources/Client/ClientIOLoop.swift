@@ -120,17 +120,25 @@ enum ClientIOLoop {
             // A message naming no request (a peer that is not a RecPool broker of this protocol) may have been the
             // answer to any caller waiting: every one fails with it, as the Python clients' do, never left to time
             // out as if nothing had answered.
-            let waiting: [ClientState.Waiter] = state.state.withLock { s in
-                defer { s.waiters.removeAll() }
-                return Array(s.waiters.values)
-            }
-            for waiter in waiting { waiter.continuation.resume(returning: .failure(.protocolViolation(error))) }
-            return
+            return failEveryCaller(error, state: state)
         }
-        guard message.header.isReply, let waiter = state.state.withLock({ $0.take(message.header.requestId) }) else {
+        guard message.header.isReply else {
+            // A broker's backend talks to workers (DISCONNECT to a stranger): no caller's answer will come from it.
+            return failEveryCaller(.notAReply(command: message.header.command.name), state: state)
+        }
+        guard let waiter = state.state.withLock({ $0.take(message.header.requestId) }) else {
             return  // a reply nobody waits for any more (timed out or cancelled)
         }
         waiter.continuation.resume(returning: .success(message))
+    }
+
+    /// Fails every waiting caller with `error`: the peer answered, but with nothing any of them can use.
+    private static func failEveryCaller(_ error: WireError, state: ClientShared) {
+        let waiting: [ClientState.Waiter] = state.state.withLock { s in
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for waiter in waiting { waiter.continuation.resume(returning: .failure(.protocolViolation(error))) }
     }
 
     /// Fails the callers whose time is up: a heap pop per expiry, not a scan of every waiter.

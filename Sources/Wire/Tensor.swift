@@ -104,6 +104,33 @@ public struct Tensor: Sendable, Hashable {
         return nil
     }
 
+    /// The index (row-major) of the first of an encoded tensor frame's `count` values that is not a probability:
+    /// below 0, above 1, NaN or infinite (−0 is 0); `nil` when every one lies in [0, 1]. Reads the bit patterns in place,
+    /// from byte 8 on, as ``firstNonFinite(inEncoded:count:)`` does.
+    ///
+    /// A float32 lies in [+0, 1] exactly when its bits, read as an unsigned integer, are at most `0x3F80_0000` (1.0):
+    /// positive floats order as their bit patterns (IEEE 754-2019, §3.4), and a set sign bit, NaN or infinity is larger.
+    /// - Precondition: `frame.count >= 8 + 4 · count`.
+    public static func firstOutsideUnitInterval(inEncoded frame: UnsafeRawBufferPointer, count: Int) -> Int? {
+        precondition(
+            count >= 0 && frame.count >= 8 + 4 * count, "Tensor.firstOutsideUnitInterval: \(count) values in \(frame.count) bytes")
+        guard count > 0, let base = frame.baseAddress else { return nil }
+        let values = base + 8
+        func bits(_ index: Int) -> UInt32 {
+            let raw = UInt32(littleEndian: values.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self))
+            return raw == 0x8000_0000 ? 0 : raw  // −0 is 0
+        }
+        var start = 0
+        while start < count {
+            let end = min(start &+ 1024, count)
+            var largest: UInt32 = 0
+            for index in start..<end { largest = max(largest, bits(index)) }
+            if largest > 0x3F80_0000 { return (start..<end).first { bits($0) > 0x3F80_0000 } }
+            start = end
+        }
+        return nil
+    }
+
     private static func shape(of frame: [UInt8], maxRows: Int, maxCols: Int) throws(WireError) -> (Int, Int) {
         try frame.withUnsafeBytes { raw in
             Result { () throws(WireError) in try shape(ofEncoded: raw, maxRows: maxRows, maxCols: maxCols) }

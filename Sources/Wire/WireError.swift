@@ -46,6 +46,10 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
     case badPayloadLength(expected: Int, got: Int)
     /// A SCORE reply's score tensor is not `rows × 1` for the request's rows.
     case scoreShape(rows: Int, cols: Int, expectedRows: Int)
+    /// A client received a message that is not a reply (a broker's backend sends workers DISCONNECT and HEARTBEAT).
+    case notAReply(command: String)
+    /// A SCORE reply's score for `row` (0-based) is a finite number outside [0, 1]: no probability.
+    case scoreOutOfRange(row: Int, value: Float)
     /// An error reply does not carry exactly one payload frame, its message.
     case errorReplyFrames(status: String, payloadFrames: Int)
 
@@ -86,6 +90,11 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badPayloadLength(let expected, let got): "payload has \(got) bytes, expected \(expected)"
         case .scoreShape(let rows, let cols, let expectedRows):
             "a \(rows)×\(cols) score tensor for \(expectedRows) row\(expectedRows == 1 ? "" : "s") (expected \(expectedRows)×1)"
+        case .notAReply(let command):
+            "the peer sent a \(command) that is not a reply: is --broker the broker's worker (backend) endpoint instead of "
+                + "its client (frontend) one?"
+        case .scoreOutOfRange(let row, let value):
+            "the score of row \(row) (0-based) is \(value), not a probability in [0, 1]"
         case .errorReplyFrames(let status, let frames):
             "a \(status) reply with \(frames) payload frames instead of one message"
         }

@@ -138,6 +138,37 @@ struct InvalidWorkerReplyTests {
         #expect(reply.errorText?.contains("worker w161 sent an invalid reply") == true, "\(reply.errorText ?? "")")
     }
 
+    /// A worker's score of 1.5 or −2 was forwarded, and `recpool score` printed it with exit 0: a score is a
+    /// probability (the model ends in a sigmoid).
+    @Test(
+        "an OK SCORE reply with a score outside [0, 1] is INTERNAL naming the row and value, and counted",
+        arguments: [(Float(1.5), "1.5"), (-2, "-2.0"), (1.0000001, "1.0000001"), (-Float.leastNonzeroMagnitude, "-1e-45")])
+    func scoresOutsideUnitInterval(_ bad: (value: Float, text: String)) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, payload: [Tensor(rows: 1, cols: 1, values: [bad.value]).encoded()])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal, "\(reply.errorText ?? "")")
+        #expect(
+            reply.errorText?.contains("the score of row 0 (0-based) is \(bad.text), not a probability in [0, 1]") == true,
+            "\(reply.errorText ?? "")")
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+    }
+
+    @Test("scores of exactly 0, −0 and 1 are probabilities, forwarded")
+    func unitIntervalEdges() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, payload: [Tensor(rows: 1, cols: 1, values: [1]).encoded()])
+        #expect(try Self.onlyReply(h).header.status == .ok)
+        for edge: Float in [0, -0.0] {
+            var g = CoreHarness()
+            let e = try Self.dispatched(&g)
+            Self.send(&g, e, payload: [Tensor(rows: 1, cols: 1, values: [edge]).encoded()])
+            #expect(try Self.onlyReply(g).header.status == .ok, "\(edge)")
+        }
+    }
+
     @Test("an error reply without its one message frame is INTERNAL with a message")
     func errorWithoutMessage() throws {
         var h = CoreHarness()

@@ -18,7 +18,12 @@ struct UndecodableReplyTests {
         private let stopped = LockedBox(false)
         private let finished = DispatchSemaphore(value: 0)
 
-        init(answer: [[UInt8]]) throws {
+        convenience init(answer: [[UInt8]]) throws {
+            try self.init { _ in answer }
+        }
+
+        /// Answers each message's frames (without the identity) with `answer(frames)`.
+        init(answering answer: @escaping @Sendable ([[UInt8]]) -> [[UInt8]]) throws {
             socket = try ZMQSocket(context, type: .router)
             try socket.bind("tcp://127.0.0.1:*")
             endpoint = try socket.lastEndpoint()
@@ -27,7 +32,7 @@ struct UndecodableReplyTests {
                 while !stopped.withLock({ $0 }) {
                     _ = try? poller.poll(timeoutMilliseconds: 20)
                     while let message = try? socket.receive(dontWait: true), let identity = message.frames.first {
-                        _ = try? socket.send(to: identity, answer, dontWait: true)
+                        _ = try? socket.send(to: identity, answer(Array(message.frames.dropFirst())), dontWait: true)
                     }
                 }
                 finished.signal()
@@ -74,6 +79,38 @@ struct UndecodableReplyTests {
             guard case .failure(.protocolViolation) = result else {
                 Issue.record("expected a protocol violation, got \(result)")
                 continue
+            }
+        }
+    }
+
+    @Test("score exits 7 naming the row when a SCORE reply holds a score outside [0, 1]")
+    func scoreOutsideUnitInterval() throws {
+        let router = try GarbageRouter { frames in
+            guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
+            return [request.reply(status: .ok, modelVersion: 0).encoded(), Tensor(rows: 2, cols: 1, values: [0.5, 1.5]).encoded()]
+        }
+        defer { router.stop() }
+        let folder = try TemporaryDirectory("score-range")
+        defer { folder.remove() }
+        let input = folder.path + "/rows.csv"
+        try "0.1,0.2,0.3\n0.4,0.5,0.6\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let run = try runTool("recpool", ["score", "--broker", router.endpoint, "--input", input, "--timeout-ms", "3000"])
+        #expect(run.code == 7, "\(run.code) \(run.stdout) \(run.stderr)")
+        #expect(run.stderr.contains("the score of row 1 (0-based) is 1.5, not a probability in [0, 1]"), "\(run.stderr)")
+        #expect(run.stdout.isEmpty, "\(run.stdout)")
+    }
+
+    /// The broker's backend answers a stranger's message with a DISCONNECT (a worker it does not know): `health` and
+    /// `status` pointed at it said "timed out" (exit 3), as if nothing had answered.
+    @Test("health and status pointed at the broker's backend exit 7, saying it is the worker endpoint")
+    func backendEndpoint() async throws {
+        try await ProcessCluster.with { cluster in
+            try cluster.startBroker()
+            for command in [["health"], ["status"]] {
+                let run = try runTool("recpool", command + ["--broker", cluster.endpoints.backend, "--timeout-ms", "3000"])
+                #expect(run.code == 7, "\(command): \(run.code) \(run.stdout) \(run.stderr)")
+                #expect(run.stderr.contains("the peer sent a DISCONNECT that is not a reply"), "\(run.stderr)")
+                #expect(run.stderr.contains("backend"), "\(run.stderr)")
             }
         }
     }

@@ -112,6 +112,35 @@ struct TensorValidationTests {
         #expect(two.withUnsafeBytes { Tensor.firstNonFinite(inEncoded: $0, count: count) } == earlier)
     }
 
+    @Test("the unit-interval scan agrees with a test of each value, at block edges and on random bit patterns")
+    func firstOutsideUnitInterval() {
+        func scan(_ values: [Float]) -> Int? {
+            Tensor(rows: 1, cols: values.count, values: values).encoded().withUnsafeBytes {
+                Tensor.firstOutsideUnitInterval(inEncoded: $0, count: values.count)
+            }
+        }
+        let inside: [Float] = [0, -0.0, 1, .leastNonzeroMagnitude, 0.5, 1 - .ulpOfOne / 2]
+        #expect(scan(inside) == nil)
+        for bad: Float in [1.0000001, -.leastNonzeroMagnitude, -1, 2, .infinity, -.infinity, .nan, 1e30] {
+            for index in [0, 1023, 1024, 2999] {
+                var values = (0..<3000).map { inside[$0 % inside.count] }
+                values[index] = bad
+                #expect(scan(values) == index, "\(bad) at \(index)")
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let count = Int.random(in: 1...2500, using: &generator)
+            let values = (0..<count).map { _ -> Float in
+                Int.random(in: 0..<3000, using: &generator) == 0
+                    ? Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator))
+                    : Float.random(in: 0...1, using: &generator)
+            }
+            let expected = values.firstIndex { !($0 >= 0 && $0 <= 1) }
+            #expect(scan(values) == expected)
+        }
+    }
+
     @Test("the scan agrees with a test of each value on random bit patterns")
     func firstNonFiniteAgreesWithReference() {
         var generator = SystemRandomNumberGenerator()

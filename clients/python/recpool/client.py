@@ -85,15 +85,24 @@ class _Base:
             header = decode_header(frames[0].bytes if hasattr(frames[0], "bytes") else frames[0])
         except MalformedReply as error:
             raise ProtocolViolation(str(error)) from None
+        if not header.is_reply:
+            # A broker's backend talks to workers (a DISCONNECT to a stranger): no call's answer comes from it.
+            raise ProtocolViolation(
+                f"the peer sent a {header.command_name} that is not a reply: is the endpoint the broker's worker "
+                "(backend) endpoint instead of its client (frontend) one?")
         payload = [f.buffer if hasattr(f, "buffer") else f for f in frames[1:]]
         return header, payload
 
     @staticmethod
     def _salvaged_id(frames) -> Optional[int]:
-        """The request id a malformed message names (bytes 8-15 of a frame 0 starting ``RPL``), or None."""
+        """The request id a malformed reply names (bytes 8-15 of a frame 0 starting ``RPL``), or None; None for a
+        message that is not a reply, which answers no call."""
         if not frames:
             return None
-        return salvage_request_id(frames[0].bytes if hasattr(frames[0], "bytes") else frames[0])
+        first = frames[0].bytes if hasattr(frames[0], "bytes") else frames[0]
+        if len(first) > 4 and first[:3] == b"RPL" and not first[4] & REPLY_BIT:
+            return None
+        return salvage_request_id(first)
 
     @staticmethod
     def _check_reply(header: Header, call: ops.Call) -> None:

@@ -49,6 +49,12 @@ class Command(enum.IntEnum):
     CONTROL = 0x06
 
 
+#: The commands only a broker and its workers send each other (PROTOCOL.md, "Commands"), by code.
+_WORKER_COMMAND_NAMES = {0x20: "READY", 0x21: "HEARTBEAT", 0x22: "DISCONNECT", 0x23: "ROUND_RESULT",
+                         0x24: "POLICY_STATE", 0x25: "CATALOGUE_STATE", 0x30: "WEIGHTS", 0x31: "TRAIN_ROUND",
+                         0x32: "LEARN", 0x33: "POLICY", 0x34: "POLICY_PULL", 0x35: "CATALOGUE"}
+
+
 class Status(enum.IntEnum):
     """Reply status codes (PROTOCOL.md, "Status codes")."""
 
@@ -94,6 +100,16 @@ class Header:
     def is_reply(self) -> bool:
         """Whether bit 7 of the command is set."""
         return bool(self.command & REPLY_BIT)
+
+    @property
+    def command_name(self) -> str:
+        """The command's name without the reply bit (a worker command's too: READY, HEARTBEAT, DISCONNECT), or its
+        code in hex."""
+        code = self.command & ~REPLY_BIT
+        try:
+            return Command(code).name
+        except ValueError:
+            return _WORKER_COMMAND_NAMES.get(code, f"command 0x{code:02x}")
 
 
 class MalformedReply(ValueError):

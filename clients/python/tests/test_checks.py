@@ -628,3 +628,31 @@ def test_python_md_states_the_brokers_width_message_and_the_conflicts():
     registry = next(line for line in text.splitlines() if line.startswith("| `models()`, `promote(version)`"))
     assert "`Conflict`" in upload and "`Conflict` from `promote`, `rollback`" in registry
     assert "exclude_viewed" in text and "score_many" in text and "**Checks.**" in text
+
+
+# ---------------------------------------------------------------- 12. a peer that is not a broker's frontend
+
+def disconnect(header, frames):
+    """What a broker's backend sends a stranger: a DISCONNECT, request id 0, no reply bit."""
+    return [] if header is None else [[wire.Header(0x22, 0).encode()]]
+
+
+def test_a_message_that_is_not_a_reply_fails_the_call_naming_the_backend_endpoint(fake):
+    # Pointed at the broker's worker endpoint, the call waited for its timeout and said the broker did not answer.
+    broker = fake(disconnect)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        started = time.monotonic()
+        with pytest.raises(recpool.ProtocolViolation, match="sent a DISCONNECT that is not a reply.*backend"):
+            client.status()
+        assert time.monotonic() - started < 4
+
+
+def test_the_async_client_fails_every_waiting_call_on_a_message_that_is_not_a_reply(fake):
+    broker = fake(disconnect, async_context_for_fakes())
+
+    async def main():
+        async with recpool.AsyncClient(broker.endpoint, timeout=5) as client:
+            return await asyncio.gather(client.status(), client.status(), return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, recpool.ProtocolViolation) and "DISCONNECT" in str(r) for r in results), results

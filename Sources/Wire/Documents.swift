@@ -68,7 +68,14 @@ public enum WireJSON {
     /// with at most ``requestKeyLimit`` keys, so that its cost is bounded by its bytes, never by its number of keys.
     /// - Throws: ``WireError/badDocument(_:)``.
     public static func decodeRequest<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
-        try decode(type, from: frame, keyLimit: requestKeyLimit)
+        // Checked first: Foundation reads 1e-400 as 0 for a whole-number key and refuses it unnamed for another.
+        if let number = underflowingNumber(in: frame) {
+            let at = number.pathDescription
+            throw .badDocument(
+                (at.isEmpty ? "" : "\(at): ") + "the number \(number.text) is nearer 0 than the smallest 64-bit float "
+                    + "(it would be read as 0)")
+        }
+        return try decode(type, from: frame, keyLimit: requestKeyLimit)
     }
 
     private static var decoder: JSONDecoder {
@@ -115,8 +122,14 @@ public enum WireJSON {
             }
             return at.isEmpty ? c.debugDescription : "\(at): \(c.debugDescription)"
         case .keyNotFound(let key, let c): return "missing key \(path(c, then: key))"
-        case .typeMismatch(let expected, let c): return "wrong type at \(path(c)) (expected \(kind(expected)))"
-        case .valueNotFound(_, let c): return "missing value at \(path(c))"
+        case .typeMismatch(let expected, let c):
+            let at = path(c)
+            return at.isEmpty
+                ? "the document is \(valueKind(json)), not \(kind(expected))"
+                : "wrong type at \(at) (expected \(kind(expected)))"
+        case .valueNotFound(let expected, let c):
+            let at = path(c)
+            return at.isEmpty ? "the document is null, not \(kind(expected))" : "missing value at \(at)"
         @unknown default: return "\(error)"
         }
     }
@@ -247,7 +260,21 @@ public enum WireJSON {
         case is Double.Type, is Float.Type: "a number"
         case is Int.Type, is Int32.Type, is Int64.Type, is UInt64.Type, is UInt32.Type, is UInt16.Type, is UInt8.Type:
             "a whole number"
+        case is [String: Any].Type, is NSDictionary.Type: "a JSON object"
+        case is [Any].Type, is NSArray.Type: "a JSON array"
         default: "\(type)"
+        }
+    }
+
+    /// What a parsed JSON value is, in words: `an array`, `a string`, `null`.
+    private static func valueKind(_ value: Any?) -> String {
+        switch value {
+        case nil, is NSNull: "null"
+        case is [String: Any]: "a JSON object"
+        case is [Any]: "a JSON array"
+        case is String: "a string"
+        case is NSNumber: "a number or true or false"
+        default: "a JSON value"
         }
     }
 }

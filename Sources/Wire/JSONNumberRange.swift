@@ -36,6 +36,28 @@ extension WireJSON {
     /// not JSON for another reason. One pass over the bytes, outside strings; each number token is read with
     /// `Double(_:)`, which gives ±infinity for such a number.
     public static func outOfRangeNumber(in bytes: [UInt8]) -> JSONOutOfRangeNumber? {
+        guard let (first, patched) = scanNumbers(in: bytes, refusing: { value, _ in value.isInfinite }),
+            (try? JSONSerialization.jsonObject(with: Data(patched), options: [.fragmentsAllowed])) != nil
+        else { return nil }
+        return first
+    }
+
+    /// The first number in `bytes` that is not 0 but lies nearer 0 than the smallest 64-bit float (`1e-400`): a
+    /// decoder reads it as 0 (a `version` of 1e-400 named version 0) or refuses the document without naming it. nil
+    /// when there is none.
+    public static func underflowingNumber(in bytes: [UInt8]) -> JSONOutOfRangeNumber? {
+        scanNumbers(in: bytes) { value, token in
+            value == 0 && token.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
+                .contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
+        }?.number
+    }
+
+    /// The first number token in `bytes` (outside strings) that `refused` picks, with its path, and the bytes with
+    /// every such token written as `0`; nil when there is none. One pass; each token of JSON's number grammar is read
+    /// with `Double(_:)`.
+    private static func scanNumbers(
+        in bytes: [UInt8], refusing refused: (Double, ArraySlice<UInt8>) -> Bool
+    ) -> (number: JSONOutOfRangeNumber, patched: [UInt8])? {
         // Per open container: its kind, and the key or index the next value takes.
         var stack: [(isObject: Bool, key: Range<Int>, index: Int, expectingKey: Bool)] = []
         var first: JSONOutOfRangeNumber?
@@ -72,7 +94,7 @@ extension WireJSON {
                 let text = String(decoding: bytes[i..<end], as: UTF8.self)
                 // Only a token of JSON's number grammar (RFC 8259 §6): `01e400` or `-.5e999` is not JSON, and is
                 // left for the parser to refuse as such.
-                if Self.isJSONNumber(bytes[i..<end]), let value = Double(text), value.isInfinite {
+                if Self.isJSONNumber(bytes[i..<end]), let value = Double(text), refused(value, bytes[i..<end]) {
                     if first == nil {
                         let path: [JSONPathComponent] = stack.map {
                             $0.isObject ? .key(Self.keyText(bytes[$0.key])) : .index($0.index)
@@ -91,10 +113,7 @@ extension WireJSON {
         }
         guard let first else { return nil }
         patched.append(contentsOf: bytes[copied...])
-        guard (try? JSONSerialization.jsonObject(with: Data(patched), options: [.fragmentsAllowed])) != nil else {
-            return nil
-        }
-        return first
+        return (first, patched)
     }
 
     /// A key as the document means it: its escapes resolved (`"a\u0062"` is `ab`).

@@ -128,6 +128,47 @@ struct DocumentErrorTests {
         #expect(!message.contains("not valid JSON"))
     }
 
+    /// 1e-400 was read as 0 for a whole-number key (`promote` of version 1e-400 looked up version 0) and refused
+    /// for a fractional one naming the first numeric key in sorted order (`round_timeout_ms` for a bad `lr`).
+    @Test(
+        "a request's number nearer 0 than any float is refused naming where it stands, never read as 0",
+        arguments: [
+            (#"{"version":1e-400}"#, "version: the number 1e-400 is nearer 0 than the smallest 64-bit float"),
+            (#"{"version":1,"top":-5E-999}"#, "top: the number -5E-999 is nearer 0"),
+            (#"{"version":1,"user_features":{"a":"1e-400"},"top":0.00001e-330}"#, "top: the number 0.00001e-330"),
+        ])
+    func belowDouble(text: String, says: String) {
+        let message: String
+        do {
+            _ = try WireJSON.decodeRequest(Probe.self, from: Array(text.utf8))
+            message = "decoded"
+        } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains(says), "\(message)")
+    }
+
+    /// `[]` gave "wrong type at  (expected Dictionary<String, Any>)" and `null` "missing value at ": no key to name.
+    @Test("a document that is no object says what it is instead", arguments: [
+        ("[]", "the document is a JSON array, not a JSON object"), ("null", "the document is null, not a JSON object"),
+        (#""x""#, "the document is a string, not a JSON object"), ("3", "the document is a number"),
+    ])
+    func notAnObject(text: String, says: String) {
+        let message = Self.message(text)
+        #expect(message.contains(says), "\(message)")
+        #expect(!message.contains(" at  ") && !message.hasSuffix(" at "), "\(message)")
+    }
+
+    @Test("the underflow scan passes zeros, subnormals and strings")
+    func underflowScan() {
+        func scan(_ text: String) -> String? {
+            WireJSON.underflowingNumber(in: Array(text.utf8)).map { "\($0.pathDescription)=\($0.text)" }
+        }
+        #expect(scan(#"{"a": [0, -0, 0.0, 0e-999, 0.000e5, 1e-320, "1e-400"]}"#) == nil)
+        #expect(scan(#"{"train": {"lr": 1e-400, "seed": 1}}"#) == "train.lr=1e-400")
+        #expect(scan("[1, 2e-400]") == "[1]=2e-400")
+    }
+
     @Test("the out-of-range scan reads keys and positions, skips strings, and leaves broken JSON alone")
     func outOfRangeScan() {
         func scan(_ text: String) -> String? {

@@ -52,8 +52,11 @@ public struct DaemonOptions: ParsableArguments {
 public enum EndpointSyntax {
     /// - Throws: `ValidationError` naming the flag when `endpoint` is not `TRANSPORT://ADDRESS`
     ///   with a known transport, or a `tcp://` endpoint lacks `:PORT` (``ZMQEndpoint/problem(_:)``).
-    public static func validate(_ endpoint: String, flag: String) throws {
-        if let problem = ZMQEndpoint.problem(endpoint) { throw ValidationError("\(flag) \(endpoint): \(problem)") }
+    /// - Parameter connecting: the endpoint is connected to (a worker's `--broker`): port 0 and `*` are refused.
+    public static func validate(_ endpoint: String, flag: String, connecting: Bool = false) throws {
+        if let problem = ZMQEndpoint.problem(endpoint, connecting: connecting) {
+            throw ValidationError("\(flag) \(endpoint): \(problem)")
+        }
     }
 }
 

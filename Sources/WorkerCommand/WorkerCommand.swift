@@ -88,7 +88,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
-        try EndpointSyntax.validate(broker, flag: "--broker")
+        try EndpointSyntax.validate(broker, flag: "--broker", connecting: true)
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }

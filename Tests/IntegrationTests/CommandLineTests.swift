@@ -255,6 +255,20 @@ struct UsageBeforeSendingTests {
         #expect(zero.code == 64 && zero.stderr.contains("--exact needs --model-version 1 or more"), "\(zero.stderr)")
         let events = try runTool("recpool", ["recommend", "--events", ",,", "--broker", "tcp://127.0.0.1:1"])
         #expect(events.code == 64 && events.stderr.contains("--events"), "\(events.stderr)")
+        // A value starting with `-` was taken for a flag ("Missing value for '--events'"); a negative item id was sent.
+        for (flag, value, says) in [
+            ("--events", "-1:5", "--events: \"-1:5\" is not ITEM:SECONDS with an item id of 0 or more"),
+            ("--candidates", "-3", "--candidates: \"-3\" is not an item id (0 or more)"),
+            ("--candidates", "4,-3", "--candidates: \"-3\" is not an item id"),
+        ] {
+            let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
+            #expect(run.code == 64 && run.stderr.contains(says), "\(value): \(run.stderr)")
+        }
+        // A connect to port 0 waited for a broker that cannot be there (health exited 3, a worker reconnected forever).
+        let anyPort = try runTool("recpool", ["health", "--broker", "tcp://127.0.0.1:0"])
+        #expect(anyPort.code == 64 && anyPort.stderr.contains("picks a free port when binding"), "\(anyPort.stderr)")
+        let worker = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:0"])
+        #expect(worker.code == 64 && worker.stderr.contains("picks a free port when binding"), "\(worker.stderr)")
         // Every list flag refuses an empty entry the same way, before anything is sent.
         for (flag, value) in [("--candidates", "1,,2"), ("--candidates", "5,"), ("--candidates", ","),
             ("--user-features", "a=1,,b=2"), ("--user-features", "a=1,")] {

@@ -18,14 +18,23 @@ public struct ZMQEndpoint: Sendable, Hashable {
     /// Why `endpoint` is not one libzmq can take, or nil: it must be `TRANSPORT://ADDRESS` with a transport of
     /// ``transports`` and an address, a `tcp://` one with `:PORT` (or `:*`), whose port ``portProblem(_:)`` accepts.
     /// libzmq itself answers only `EINVAL` ("Invalid argument") for `foo`, `ipc://` or `tcp://127.0.0.1`.
-    public static func problem(_ endpoint: String) -> String? {
+    ///
+    /// With `connecting`, port 0 and `*` are refused too: they pick a free port when binding, and a connect to them
+    /// waits for a peer that cannot be there.
+    public static func problem(_ endpoint: String, connecting: Bool = false) -> String? {
         guard let range = endpoint.range(of: "://"), transports.contains(String(endpoint[..<range.lowerBound])),
             !endpoint[range.upperBound...].isEmpty
         else { return "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME" }
         if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
-            return "a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)"
+            return connecting
+                ? "a tcp endpoint needs a port (tcp://HOST:PORT)"
+                : "a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)"
         }
-        return portProblem(endpoint)
+        if let problem = portProblem(endpoint) { return problem }
+        if connecting, endpoint.hasPrefix("tcp://"), let port = endpoint.split(separator: ":").last, port == "0" || port == "*" {
+            return "port \(port) picks a free port when binding; a connect needs the port the broker listens on"
+        }
+        return nil
     }
 
     /// Why a `tcp://` endpoint's port cannot be used, or nil: it must be `*` or 0 (bind any) or 1…65535. libzmq takes a

@@ -26,12 +26,15 @@ struct RecommendCommand: AsyncParsableCommand {
         help: "One user feature as NAME=VALUE, the value taken whole (it may hold commas); repeat for more.")
     var userFeature: [String] = []
 
+    // Read whatever follows the flag (`.unconditional`): `-1:5` was taken for a flag and refused as a missing value,
+    // where the item it names is what is wrong.
     @Option(
+        parsing: .unconditional,
         help:
             "Items the user viewed, as ITEM:SECONDS pairs, comma-separated (e.g. 1:30,2:10); read as interest in those items and ones like them (docs/DATA.md).")
     var events: String = ""
 
-    @Option(help: "Only rank these item ids, comma-separated (default: every item).")
+    @Option(parsing: .unconditional, help: "Only rank these item ids, comma-separated (default: every item).")
     var candidates: String?
 
     @Option(help: "How many items to return (default: 10 from a trained model, the slate size from an online policy).")
@@ -143,16 +146,20 @@ struct RecommendCommand: AsyncParsableCommand {
         let entries = events.isEmpty ? [] : events.split(separator: ",", omittingEmptySubsequences: false)
         for pair in entries {
             let parts = pair.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let item = Int(parts[0]), let seconds = Double(parts[1]), ViewEvent.admits(seconds: seconds) else {
-                throw CommandFailure("--events: \"\(pair)\" is not ITEM:SECONDS with 0…1e9 seconds", exitCode: .usage)
+            guard parts.count == 2, let item = Int(parts[0]), item >= 0, let seconds = Double(parts[1]),
+                ViewEvent.admits(seconds: seconds)
+            else {
+                throw CommandFailure(
+                    "--events: \"\(pair)\" is not ITEM:SECONDS with an item id of 0 or more and 0…1e9 seconds",
+                    exitCode: .usage)
             }
             viewed.append(ViewEvent(item: item, seconds: seconds))
         }
         var list: [Int]? = nil
         if let candidates {
             list = try candidates.split(separator: ",", omittingEmptySubsequences: false).map { text in
-                guard let item = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw CommandFailure("--candidates: \"\(text)\" is not an item id", exitCode: .usage)
+                guard let item = Int(text.trimmingCharacters(in: .whitespaces)), item >= 0 else {
+                    throw CommandFailure("--candidates: \"\(text)\" is not an item id (0 or more)", exitCode: .usage)
                 }
                 return item
             }

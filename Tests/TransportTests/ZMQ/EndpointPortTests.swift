@@ -32,6 +32,19 @@ struct EndpointPortTests {
         #expect(ZMQEndpoint.problem(endpoint)?.contains(says) == true, "\(endpoint)")
     }
 
+    /// `recpool-worker --broker tcp://127.0.0.1:0` reconnected forever and `recpool health` timed out (exit 3).
+    @Test("a connect to port 0 or * is refused, naming why; a bind to them is not", arguments: [
+        "tcp://127.0.0.1:0", "tcp://localhost:*", "tcp://[::1]:0",
+    ])
+    func connectToAnyPort(endpoint: String) {
+        #expect(ZMQEndpoint.problem(endpoint) == nil)
+        #expect(
+            ZMQEndpoint.problem(endpoint, connecting: true)?.contains("picks a free port when binding") == true,
+            "\(endpoint)")
+        #expect(ZMQEndpoint.problem("tcp://127.0.0.1:5555", connecting: true) == nil)
+        #expect(ZMQEndpoint.problem("ipc:///tmp/x:0", connecting: true) == nil)
+    }
+
     @Test("every transport RecPool's sockets use passes", arguments: [
         "tcp://127.0.0.1:5555", "tcp://*:*", "ipc:///tmp/x.ipc", "ipc://state/workers.ipc", "inproc://a",
     ])

@@ -64,6 +64,9 @@ public enum ImpressionExport {
     public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The log holds no impression, so there is nothing a loader could read.
         case emptyLog
+        /// Every impression of the log was logged by an earlier lineage (a policy over another catalogue), which the
+        /// broker leaves out (``ImpressionPage/earlierLineage``).
+        case onlyEarlierLineage(impressions: Int)
         /// Every impression shows or names an item beyond the served catalogue's rows (an item added in a catalogue
         /// version the broker no longer serves, after a restart onto an older one).
         case beyondCatalogue(impressions: Int, items: Int)
@@ -78,6 +81,10 @@ public enum ImpressionExport {
         public var description: String {
             switch self {
             case .emptyLog: "the impression log is empty: nothing to export"
+            case .onlyEarlierLineage(let impressions):
+                "each of the \(impressions) logged impressions was served by an earlier lineage (a policy over another "
+                    + "catalogue, whose item rows the served one numbers otherwise), so none is exported; this lineage "
+                    + "has logged none yet"
             case .beyondCatalogue(let impressions, let items):
                 "each of the \(impressions) impressions names an item beyond the served catalogue's \(items) rows; "
                     + "serve the catalogue version they were served with (`--online-catalogue`) to export them"

@@ -221,15 +221,16 @@ extension RecStore {
         }
     }
 
-    /// The newest `limit` impressions that received feedback, oldest first (the guard's evidence).
-    public func recentImpressionsWithFeedback(limit: Int) throws(StoreError) -> [ImpressionRow] {
+    /// The newest `limit` impressions that received feedback, oldest first (the guard's evidence), logged under policy
+    /// version `fromVersion` or later (the current lineage's: an earlier lineage's slates name another catalogue's rows).
+    public func recentImpressionsWithFeedback(limit: Int, fromVersion: UInt64 = 1) throws(StoreError) -> [ImpressionRow] {
         try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM impressions WHERE id IN (SELECT DISTINCT impression_id FROM feedback)
+                    SELECT * FROM impressions WHERE id IN (SELECT DISTINCT impression_id FROM feedback) AND version >= ?
                     ORDER BY seq DESC LIMIT ?
-                    """, arguments: [limit]
+                    """, arguments: [Int64(clamping: fromVersion), limit]
             ).reversed().map { try Self.impression($0, db) }
         }
     }
@@ -310,13 +311,19 @@ extension RecStore {
 
     /// Stores a policy version; its weights must already be in ``blobs``. The feedback events `learnt` (the ones
     /// the version merged) are marked consumed in the same transaction, so a crash cannot leave them both in the
-    /// stored version and due to be learnt again.
-    public func savePolicyVersion(_ row: PolicyVersionRow, createdMs: UInt64, learnt: [FeedbackKey] = [])
-        throws(StoreError)
-    {
+    /// stored version and due to be learnt again. With `beginsLineage`, the version is recorded as the first of a new
+    /// lineage (``lineageStart()``) in that transaction too, so no crash leaves one without the other.
+    public func savePolicyVersion(
+        _ row: PolicyVersionRow, createdMs: UInt64, learnt: [FeedbackKey] = [], beginsLineage: Bool = false
+    ) throws(StoreError) {
         guard blobs.contains(row.weightsSHA) else { throw .missingBlob(row.weightsSHA) }
         try write { db in
             try Self.markLearnt(learnt, in: db)
+            if beginsLineage {
+                try db.execute(
+                    sql: "INSERT INTO settings(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    arguments: [Self.lineageStartSetting, String(row.version)])
+            }
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO policy_versions (version, weights_sha, spec, decision, created_ms, catalogue_version)

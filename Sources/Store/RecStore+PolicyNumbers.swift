@@ -32,9 +32,4 @@ extension RecStore {
         return version
     }
 
-    /// Records that a new lineage begins at policy version `version` (see ``lineageStart()``).
-    /// - Throws: ``StoreError`` when the write fails.
-    public func setLineageStart(_ version: UInt64) throws(StoreError) {
-        try setSetting(Self.lineageStartSetting, String(version))
-    }
 }

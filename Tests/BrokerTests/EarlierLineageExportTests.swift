@@ -57,6 +57,30 @@ struct EarlierLineageExportTests {
         let second = try Self.page(coordinator, replies: replies, after: 2, limit: 2)
         #expect(second.impressions.map(\.record.impressionId) == ["new-1"] && second.earlierLineage == 0)
         #expect(second.nextAfter == nil)
+        // Feedback on the earlier lineage's impression is refused: row 0 was sku a then and is sku c now.
+        coordinator.handleFeedback(
+            identity: [9],
+            message: WireMessage(
+                header: Header(command: .feedback, requestId: 42),
+                payload: [WireJSON.encode(FeedbackRequest(impressionId: "old-1", item: 0, click: 1))]),
+            nowMs: 1_500)
+        coordinator.flushPending()
+        let refused = try #require(replies.last)
+        #expect(refused.header.status == .conflict, "\(refused.errorText ?? "")")
+        #expect(refused.errorText?.contains("policy version 1 of an earlier lineage (this one began at version 2") == true)
+        #expect(coordinator.core.held.isEmpty && coordinator.core.outgoing.isEmpty)
+        // The guard reads only this lineage's impressions.
+        _ = try h.store.commitOnline(
+            impressions: [], keep: 1_000,
+            feedback: [
+                RecStore.FeedbackEvent(impressionId: "new-1", item: 0, click: 1, dwell: nil, createdMs: 1_600, toLearn: false),
+            ])
+        #expect(try h.store.recentImpressionsWithFeedback(limit: 10, fromVersion: 2).map(\.id) == ["new-1"])
+        // A slate a replica still draws under the earlier lineage's version is not logged as served.
+        #expect(coordinator.core.recordProblem(
+            ImpressionRecord(
+                impressionId: "late", createdMs: 1_700, version: 1, userFeatures: [:], slate: [0],
+                propensities: [1], scores: [0.5]))?.contains("of an earlier lineage") == true)
         // A restart that resumes the lineage keeps its start.
         let resumed = try h.start(replaced)
         #expect(resumed.version == 2 && resumed.lineageStart == 2)
@@ -81,14 +105,15 @@ struct EarlierLineageExportTests {
     func damagedLineageStart() throws {
         let h = try RegistryOnlineHarness()
         let v1 = try h.register(["f0"], [[0], [1]], ids: ["a", "b"], parent: nil)
-        for damaged in ["0", "-3", "two", "18446744073709551615"] {
+        for damaged in ["0", "-3", "two", "18446744073709551615", "999"] {
             try h.store.setSetting(RecStore.lineageStartSetting, damaged)
-            #expect(throws: StoreError.self) { _ = try h.store.lineageStart() }
+            if damaged != "999" { #expect(throws: StoreError.self) { _ = try h.store.lineageStart() } }
             do {
                 _ = try h.start(v1)
                 Issue.record("started over a lineage start of \(damaged)")
             } catch {
-                #expect("\(error)".contains("online.lineage_start") && "\(error)".contains("'\(damaged)'"), "\(error)")
+                let named = damaged == "999" ? "lineage start 999 is past every policy version" : "'\(damaged)'"
+                #expect("\(error)".contains("online.lineage_start") && "\(error)".contains(named), "\(error)")
             }
         }
     }

@@ -10,14 +10,18 @@ import Testing
 /// SKUs (row 0 was item 0; it became item 79). It now exports only the served lineage's impressions and counts the rest.
 @Suite("logs export after a replaced catalogue", .serialized)
 struct EarlierLineageExportIntegrationTests {
-    /// Sends `count` RECOMMENDs, each logging one impression.
-    static func recommend(_ client: RecPoolClient, count: Int) async throws {
+    /// Sends `count` RECOMMENDs, each logging one impression; returns their slates.
+    @discardableResult
+    static func recommend(_ client: RecPoolClient, count: Int) async throws -> [PolicyRecommendation] {
+        var slates: [PolicyRecommendation] = []
         for i in 0..<count {
             let query = RecommendQuery(userFeatures: ["user_feature_0": "u\(i)"], top: 3)
             let reply = try await client.call(
                 WireMessage(header: Header(command: .recommend), payload: [WireJSON.encode(query)]), timeoutMs: 10_000)
             #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
+            slates.append(try WireJSON.decode(PolicyRecommendation.self, from: reply.frame(0)))
         }
+        return slates
     }
 
     @Test(
@@ -47,12 +51,13 @@ struct EarlierLineageExportIntegrationTests {
                 try CatalogueRegistryTests.catalogue(frontend, arguments, as: CatalogueView.self)
             }
             #expect(try catalogue(["upload", "--schema", schema]).version == 1)
+            var earlier: [PolicyRecommendation] = []
             try await CatalogueOutlivesRegistryTests.replaceBroker(cluster, extra: online)
             do {
                 let client = try await cluster.client()
                 defer { client.close() }
                 _ = try await OnlinePoolTests.waitForOnline(client) { OnlinePoolTests.converged($0, replicas: 1) }
-                try await Self.recommend(client, count: 3)
+                earlier = try await Self.recommend(client, count: 3)
                 _ = try await OnlinePoolTests.waitForOnline(client) { $0.impressions >= 3 }
             }
             // The replacement: refused while the online policy serves the registry, so made with the pool offline.
@@ -65,10 +70,23 @@ struct EarlierLineageExportIntegrationTests {
             let served = try await OnlinePoolTests.waitForOnline(client) {
                 OnlinePoolTests.converged($0, replicas: 1) && $0.catalogueVersion == 2
             }
+            let out = folder.path + "/export/impressions.csv"
+            // Nothing of this lineage yet: the export says why it has nothing, not that the log is empty.
+            let none = try runTool("recpool", ["logs", "export", "--broker", frontend, "--out", out])
+            #expect(none.code == 2, "\(none.stderr)")
+            #expect(none.stderr.contains("each of the 3 logged impressions was served by an earlier lineage"), "\(none.stderr)")
+            // Feedback on an earlier slate would be learnt for whichever item holds its row now: refused.
+            let old = try #require(earlier.first)
+            let feedback = try runTool(
+                "recpool",
+                ["feedback", "--broker", frontend, "--impression", old.impressionId, "--item", "\(old.items[0].item)",
+                 "--click", "1"])
+            #expect(feedback.code == 21, "\(feedback.code) \(feedback.stderr)")
+            #expect(feedback.stderr.contains("of an earlier lineage"), "\(feedback.stderr)")
+
             try await Self.recommend(client, count: 1)
             _ = try await OnlinePoolTests.waitForOnline(client) { $0.impressions >= 4 }
 
-            let out = folder.path + "/export/impressions.csv"
             let export = try runTool("recpool", ["logs", "export", "--broker", frontend, "--out", out, "--json"])
             #expect(export.code == 0, "\(export.stderr)")
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])

@@ -18,10 +18,9 @@ final class OnlineCoordinator: ControlShell {
     var judge: (GuardJudge.Case) -> Void = { _ in }
     /// The state machine.
     var core: OnlineCore
-    /// The first policy version of the lineage served now (``RecStore/lineageStart()``): impressions logged under an
-    /// earlier version name another catalogue's rows, and an `impressions` page only counts them. 1 when every logged
-    /// version belongs.
-    private(set) var lineageStart: UInt64 = 1
+    /// The first policy version of the lineage served now (``OnlineCore/lineageStart``): impressions logged under an
+    /// earlier version name another catalogue's rows, and an `impressions` page only counts them.
+    var lineageStart: UInt64 { core.lineageStart }
     /// Sends a registry catalogue version to a worker (CATALOGUE); false when the registry cannot.
     var shipCatalogue: (_ worker: [UInt8], _ version: UInt64) -> Bool = { _, _ in false }
 
@@ -45,9 +44,18 @@ final class OnlineCoordinator: ControlShell {
         var stored: UInt64 = 0
         var carried: OnlinePolicy?
         var beginsLineage = false
-        lineageStart = try store.lineageStart() ?? 1
+        core.lineageStart = try store.lineageStart() ?? 1
         // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
         let highestLogged = try store.highestImpressionVersion() ?? 0
+        // The lineage start is stored with the version that begins it: one past every stored or logged version is
+        // damage (it would leave every impression, this lineage's too, out of exports and refuse their feedback).
+        let newest = max(try store.latestPolicyVersion()?.version ?? 0, highestLogged)
+        if core.lineageStart > max(newest, 1) {
+            throw StoreError.corruptColumn(
+                table: "settings", row: "name = '\(RecStore.lineageStartSetting)'", column: "value",
+                problem: "lineage start \(core.lineageStart) is past every policy version stored or logged (the newest is "
+                    + "\(newest))")
+        }
         if let row = try store.latestPolicyVersion() {
             let bytes = try storedWeights(of: row)
             let pack = try ParameterPack(decoding: bytes)
@@ -82,18 +90,14 @@ final class OnlineCoordinator: ControlShell {
         // Before the new version is stored: a start that stops between the two must not resume that version and then
         // hand it the events of a lineage it does not continue.
         try handOnUnlearnt(continuing: carried != nil)
-        if beginsLineage {
-            // Stored before the version: a start that stops between the two begins the lineage again at this number.
-            try store.setLineageStart(stored + 1)
-            lineageStart = stored + 1
-        }
         let bytes = PolicyWeights.pack(core.policy).encoded()
         let sha = try store.blobs.put(bytes)
         try store.savePolicyVersion(
             PolicyVersionRow(
                 version: stored + 1, weightsSHA: sha, spec: String(decoding: WireJSON.encode(core.storedSpec), as: UTF8.self),
                 decision: nil, catalogueVersion: core.catalogueVersion),
-            createdMs: nowMs)
+            createdMs: nowMs, beginsLineage: beginsLineage)
+        if beginsLineage { core.lineageStart = stored + 1 }
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
     }
@@ -254,7 +258,13 @@ final class OnlineCoordinator: ControlShell {
         var events: [LearnEvent] = []
         events.reserveCapacity(scan.rows.count)
         var records: [String: ImpressionRecord] = [:]
+        var earlierLineage = 0
         for row in scan.rows {
+            // Feedback an earlier build took on an earlier lineage's impression: its rows name another catalogue's items.
+            guard row.version >= core.lineageStart else {
+                earlierLineage += 1
+                continue
+            }
             let record: ImpressionRecord
             if let known = records[row.impressionId] {
                 record = known
@@ -283,6 +293,11 @@ final class OnlineCoordinator: ControlShell {
             logger.error(
                 "damaged feedback rows are not handed to the replicas again; they stay in the store",
                 metadata: ["rows": "\(damaged.count)", "first": "\(damaged[0])"])
+        }
+        if earlierLineage > 0 {
+            logger.warning(
+                "feedback on an earlier lineage's impressions is not learnt: their items are another catalogue's rows",
+                metadata: ["rows": "\(earlierLineage)", "lineage_start": "\(core.lineageStart)"])
         }
         guard !events.isEmpty else { return }
         core.held.append(contentsOf: events)
@@ -424,7 +439,7 @@ final class OnlineCoordinator: ControlShell {
     private func guardEvidence(limit: Int) throws(StoreError) -> (evidence: [GuardImpression], leftOut: Int) {
         var evidence: [GuardImpression] = []
         var leftOut = 0
-        for row in try store.recentImpressionsWithFeedback(limit: limit) {
+        for row in try store.recentImpressionsWithFeedback(limit: limit, fromVersion: lineageStart) {
             // A record that does not decode is an error naming it, never left out of the evidence unseen.
             let record = try StoredImpressionRecord.decode(row)
             // Served through retrieval: the candidate's probability of this slate depends on the candidates it would

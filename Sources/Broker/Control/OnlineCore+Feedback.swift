@@ -65,6 +65,10 @@ extension OnlineCore {
         guard (1...max(version, 1)).contains(record.version) else {
             return "names policy version \(record.version), which this pool never served (it serves \(version))"
         }
+        guard record.version >= lineageStart else {
+            return "names policy version \(record.version) of an earlier lineage (this one began at version \(lineageStart), "
+                + "over another catalogue)"
+        }
         if catalogue == nil, let item = (record.slate + record.viewed.map(\.item)).first(where: { $0 >= spec.itemCount }) {
             return "names item \(item), beyond the \(spec.itemCount) items the pool serves"
         }
@@ -319,6 +323,16 @@ extension OnlineCore {
                 query.requester, .expired,
                 text:
                     "impression \(request.impressionId) expired: feedback is accepted for \(settings.feedbackWindowMs / 1000) s after it is served",
+                into: &actions)
+        }
+        // Served by an earlier lineage: its slate's rows name another catalogue's items, so the click would be
+        // learnt for whatever item holds that row now.
+        guard row.record.version >= lineageStart else {
+            return reply(
+                query.requester, .conflict,
+                text:
+                    "impression \(request.impressionId) was served by policy version \(row.record.version) of an earlier "
+                    + "lineage (this one began at version \(lineageStart), over another catalogue): its feedback cannot be learnt",
                 into: &actions)
         }
         guard let slot = row.record.slate.firstIndex(of: request.item) else {

@@ -81,6 +81,10 @@ struct OnlineCore: ControlCore {
     let settings: OnlineSettings
     var spec: OnlinePolicySpec
     var version: UInt64 = 0
+    /// The first policy version of the lineage served (``RecStore/lineageStart()``; 1 when every version belongs):
+    /// an impression logged under an earlier version names another catalogue's rows, so its feedback is refused and a
+    /// slate under such a version is not logged.
+    var lineageStart: UInt64 = 1
     var policy: OnlinePolicy
     var pack: [UInt8] = []
     var weightsSHA = ""

@@ -55,6 +55,7 @@ struct LogsExportCommand: AsyncParsableCommand {
             }
             var summary: ImpressionExport.Summary
             do throws(ImpressionExport.ExportError) {
+                if rows.isEmpty && earlierLineage > 0 { throw .onlyEarlierLineage(impressions: earlierLineage) }
                 summary = try ImpressionExport.write(rows, spec: spec, dataFile: out)
             } catch {
                 throw CommandFailure(error.description, exitCode: .badInput)

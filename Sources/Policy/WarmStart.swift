@@ -141,7 +141,8 @@ public enum WarmStart {
 public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     /// The trained policy's estimates on the held-out rows.
     public var candidate: OffPolicyReport
-    /// The untrained start policy's estimates on the same rows (what the warm start replaces).
+    /// The start policy's estimates on the same rows: the served version the warm start began from (what it would
+    /// replace; untrained only in a pool that has learnt nothing yet).
     public var start: OffPolicyReport
     /// The logging policy's value on the same rows: the mean logged click.
     public var loggingValue: Double

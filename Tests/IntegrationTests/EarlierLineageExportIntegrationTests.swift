@@ -97,6 +97,23 @@ struct EarlierLineageExportIntegrationTests {
             #expect(page.impressions.allSatisfy { $0.record.version >= served.version })
             let text = try runTool("recpool", ["logs", "export", "--broker", frontend, "--out", out])
             #expect(text.stdout.contains("left out 3 impressions an earlier lineage logged"), "\(text.stdout)")
+
+            // Back onto version 1 (another new lineage): an add changes version 2, the newest, which the served version
+            // does not extend. The refusal named version 2 as the served one and advised the restart just made.
+            try await CatalogueOutlivesRegistryTests.replaceBroker(
+                cluster, extra: ["--state-dir", state, "--online", "--online-catalogue", "1"])
+            _ = try await OnlinePoolTests.waitForOnline(client) {
+                OnlinePoolTests.converged($0, replicas: 1) && $0.catalogueVersion == 1
+            }
+            let add = try runTool(
+                "recpool",
+                ["catalogue", "add", "NEW-1", "--field", "item_feature_0=0.25", "--field",
+                 "item_feature_1=e9d15d70c2ca6f1b23fb0bce37c4a179", "--broker", frontend])
+            #expect(add.code == 21, "\(add.stderr)")
+            #expect(
+                add.stderr.contains("serves catalogue version 1 (the change was made to version 2, the newest)"),
+                "\(add.stderr)")
+            #expect(add.stderr.contains("--online-catalogue latest"), "\(add.stderr)")
         }
     }
 }

@@ -28,6 +28,8 @@ final class CatalogueCoordinator {
     /// Asked before a version is stored: why the online policy cannot serve it, or `nil`. A reason refuses the
     /// change (`CONFLICT`), so no version is stored that the policy would silently not serve.
     var refusal: (ItemCatalogue) -> String? = { _ in nil }
+    /// The catalogue version the online policy serves (it may be older than the newest, `--online-catalogue N`).
+    var servedVersion: () -> UInt64? = { nil }
     /// The newest version: its record, catalogue and canonical bytes.
     private(set) var latest: (record: CatalogueRecord, catalogue: ItemCatalogue, bytes: [UInt8])?
 
@@ -331,12 +333,25 @@ final class CatalogueCoordinator {
         call: ControlCall, nowMs: UInt64
     ) throws {
         if let reason = refusal(catalogue) {
-            let serving = latest.map { "catalogue version \($0.record.version)" } ?? "its catalogue"
+            // The version the policy serves, which a restart onto an older one (`--online-catalogue N`) makes older than
+            // the newest; a change is made to the newest.
+            let served = servedVersion()
+            let newest = latest?.record.version
+            let serving =
+                served.map { version in
+                    "catalogue version \(version)"
+                        + (newest.map { $0 != version ? " (the change was made to version \($0), the newest)" : "" } ?? "")
+                } ?? "its catalogue"
+            let advice =
+                served != nil && newest != nil && served != newest
+                ? "an add or retire changes the newest version, whose rows the served one does not keep in place: restart "
+                    + "the broker with --online-catalogue latest (a new lineage) to change the catalogue, or upload one "
+                    + "that keeps version \(served!)'s rows in place"
+                : "keep every row in its place (retire items instead of removing them, append new ones), or restart the "
+                    + "broker with --online-catalogue naming the version to serve"
             throw CatalogueRefusal(
                 .conflict,
-                "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: keep "
-                    + "every row in its place (retire items instead of removing them, append new ones), or restart the "
-                    + "broker with --online-catalogue naming the version to serve")
+                "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: \(advice)")
         }
         let bytes = try catalogue.canonicalBytes()
         guard bytes.count <= WireLimits.maximumShippedBytes else {

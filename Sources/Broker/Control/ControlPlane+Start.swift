@@ -82,6 +82,7 @@ extension ControlPlane {
                 learner.moveToCatalogue(catalogue, version: version, sha256: sha256)
             }
             catalogues.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
+            catalogues.servedVersion = { learner.core.catalogueVersion }
             learner.shipCatalogue = { [weak catalogues] worker, version in
                 catalogues?.ship(version, to: worker) ?? false
             }

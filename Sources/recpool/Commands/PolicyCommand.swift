@@ -179,7 +179,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 String(format: "  %.1f%% of the warm start's choices are items the logs never showed (counted as no click)",
                     100 * e.unsupportedShare))
         }
-        lines.append("  untrained start policy:")
+        // The served version the warm start began from: untrained only in a pool that has learnt nothing yet.
+        lines.append("  start policy (online version \(o.startVersion), as served):")
         lines += OffPolicyText.lines(e.start, indent: "    ")
         if let snipw = e.value(.snipw) {
             let comparison = String(

@@ -45,11 +45,11 @@ public struct OnlineOptions: ParsableArguments {
 
     /// ε of ε-greedy exploration.
     @Option(help: "ε for epsilon_greedy exploration, in [0, 1].")
-    public var epsilon = 0.02
+    public var epsilon = OnlineOptions.defaultEpsilon
 
     /// The softmax temperature.
     @Option(help: "Temperature for softmax exploration, above 0.")
-    public var temperature = 0.05
+    public var temperature = OnlineOptions.defaultTemperature
 
     /// K: feedback events between two learning updates on a replica.
     @Option(help: "Feedback events between two learning updates on a replica (K).")
@@ -62,11 +62,11 @@ public struct OnlineOptions: ParsableArguments {
 
     /// γ of the session DQN.
     @Option(help: "γ, the discount of the session DQN's target r + γ·Q_target(s′, a*), in [0, 1).")
-    public var onlineGamma = 0.9
+    public var onlineGamma = OnlineOptions.defaultGamma
 
     /// Updates between two target network copies (session DQN).
     @Option(help: "Learning updates between two copies of the session DQN's online network into its target network.")
-    public var onlineTargetUpdateEvery = 8
+    public var onlineTargetUpdateEvery = OnlineOptions.defaultTargetUpdateEvery
 
     /// The seed of the simulator world whose items form the catalogue.
     @Option(help: "Seed of the simulator world whose items form the catalogue.")
@@ -98,10 +98,37 @@ public struct OnlineOptions: ParsableArguments {
         return kind
     }
 
-    /// Checks what can be checked without the broker: the exploration and learner kinds.
+    /// The defaults of the tunables ``validate()`` checks against the chosen kinds.
+    static let defaultEpsilon = 0.02
+    static let defaultTemperature = 0.05
+    static let defaultGamma = 0.9
+    static let defaultTargetUpdateEvery = 8
+
+    /// Checks what can be checked without the broker: the exploration and learner kinds, and that no tunable is
+    /// changed that the chosen kinds do not read (`--epsilon` with softmax exploration was accepted and ignored).
+    /// - Throws: `ValidationError` naming the flag.
     public func validate() throws {
-        _ = try explorationKind()
-        _ = try learnerKind()
+        let exploring = try explorationKind()
+        let learning = try learnerKind()
+        // Against the defaults themselves: ``changedTunables`` parses a default instance, which validates again.
+        var changed: Set<String> = []
+        if epsilon != Self.defaultEpsilon { changed.insert("--epsilon") }
+        if temperature != Self.defaultTemperature { changed.insert("--temperature") }
+        if onlineGamma != Self.defaultGamma { changed.insert("--online-gamma") }
+        if onlineTargetUpdateEvery != Self.defaultTargetUpdateEvery { changed.insert("--online-target-update-every") }
+        if exploring == .softmax && changed.contains("--epsilon") {
+            throw ValidationError("--epsilon applies to epsilon_greedy exploration; softmax exploration reads --temperature")
+        }
+        if exploring == .epsilonGreedy && changed.contains("--temperature") {
+            throw ValidationError(
+                "--temperature applies to softmax exploration (--exploration softmax); epsilon_greedy reads --epsilon")
+        }
+        if learning == .contextualBandit {
+            for flag in ["--online-gamma", "--online-target-update-every"] where changed.contains(flag) {
+                throw ValidationError(
+                    "\(flag) applies to the session DQN (--online-learner session_dqn); a contextual bandit has γ = 0")
+            }
+        }
     }
 
     /// Every tunable as `(flag, value)`, in declaration order (`--online` itself excluded; a set

@@ -25,6 +25,23 @@ struct OnlineOptionsTests {
         #expect(try OnlineOptions.parse(["--epsilon", "0.02"]).changedTunables.isEmpty)
     }
 
+    /// `recpool-broker --online --exploration softmax --epsilon 0.5` started, listing ε 0.5 that nothing read.
+    @Test("a tunable the chosen exploration or learner does not read is refused naming both", arguments: [
+        (["--exploration", "softmax", "--epsilon", "0.5"], "--epsilon applies to epsilon_greedy exploration"),
+        (["--temperature", "0.5"], "--temperature applies to softmax exploration"),
+        (["--online-gamma", "0.5"], "--online-gamma applies to the session DQN"),
+        (["--online-target-update-every", "3"], "--online-target-update-every applies to the session DQN"),
+    ])
+    func unreadTunables(arguments: [String], says: String) {
+        let message = OnlineOptions.message(for: OnlineOptionsTests.parseError(["--online"] + arguments))
+        #expect(message.contains(says), "\(message)")
+        // Each is read where it belongs.
+        #expect(throws: Never.self) { try OnlineOptions.parse(["--online", "--exploration", "softmax", "--temperature", "0.5"]) }
+        #expect(throws: Never.self) {
+            try OnlineOptions.parse(["--online", "--online-learner", "session_dqn", "--online-gamma", "0.5"])
+        }
+    }
+
     @Test("an unknown exploration kind is a validation error naming the flag")
     func badExploration() {
         #expect(throws: (any Error).self) { try OnlineOptions.parse(["--exploration", "greedy"]) }

@@ -103,6 +103,32 @@ struct CommandLineTests {
         #expect(object["validation"] is NSNull && (object["validation_undefined"] as? String)?.contains("no validation rows") == true)
     }
 
+    /// A log is split by time whatever `--validation` says: `fit --validation 0.5` on one trained on the same 60/10
+    /// split and said nothing, and `train --model dqn --validation 0.1` was sent and ignored.
+    @Test("--validation is refused where it has no effect: a log's fit or train, a dqn job")
+    func validationWithoutEffect() throws {
+        let temporary = try TemporaryDirectory("validation-refused")
+        defer { temporary.remove() }
+        let out = temporary.file("m.ckpt").path
+        let says = "--validation holds out rows of a feature matrix"
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", "synthetic:users=50,rows=400,seed=1", "--out", out, "--validation", "0.5"])
+        #expect(fit.code == 64 && fit.stderr.contains(says) && fit.stderr.contains("split by time"), "\(fit.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        // The default, given or not, is no change.
+        let same = try runTool(
+            "recpool", ["fit", "--dataset", "synthetic:users=50,rows=400,seed=1", "--out", out, "--validation", "0.2",
+                        "--epochs", "1"])
+        #expect(same.code == 0, "\(same.stderr)")
+        for arguments in [
+            ["--dataset", "synthetic:users=50,rows=400,seed=1", "--validation", "0.3"],
+            ["--model", "dqn", "--dataset", "synthetic:users=50,rows=400,seed=1", "--validation", "0.1"],
+        ] {
+            let train = try runTool("recpool", ["train"] + arguments + ["--broker", "tcp://127.0.0.1:1"])
+            #expect(train.code == 64 && train.stderr.contains(says), "\(arguments): \(train.stderr)")
+        }
+    }
+
     @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")
     func local() async throws {
         let (process, log, text) = try Self.startLocal(["--workers", "2", "--log-level", "info"])

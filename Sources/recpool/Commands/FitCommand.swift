@@ -33,8 +33,8 @@ struct FitCommand: ParsableCommand {
         help: "Decoupled weight decay λ (AdamW): each step multiplies the weights by 1 − lr·λ (0: none).")
     var weightDecay: Float = FitCommand.defaultWeightDecay
     @Option(help: "Hidden layer widths, comma-separated (default: d_in,64).") var hidden: String?
-    @Option(help: "Fraction of a feature matrix's rows held out at random for validation (logs: by time).")
-    var validation: Double = 0.2
+    @Option(help: "Fraction of a feature matrix's rows held out at random for validation (a log is split by time: refused for one).")
+    var validation: Double = FitCommand.defaultValidation
     @Option(help: "Stop after this many epochs in a row without a lower validation loss (0: run every epoch).")
     var patience: Int = 3
     @Flag(
@@ -44,6 +44,14 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Version number written inside the checkpoint (the file's own; a registry numbers what it imports itself).") var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
     @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
+
+    /// The default `--validation`: the fraction of a feature matrix's rows held out.
+    static let defaultValidation = 0.2
+
+    /// Why `--validation` is refused for a log: its parts are fixed by time.
+    static let logValidationRefusal =
+        "--validation holds out rows of a feature matrix at random; a log is split by time (the oldest 60% train, the "
+        + "next 10% validation, the newest 30% test), whatever it says"
 
     /// The default `--weight-decay`, measured in docs/BENCHMARKS.md ("Interest model").
     static let defaultWeightDecay: Float = 0
@@ -170,6 +178,7 @@ struct FitCommand: ParsableCommand {
             let (train, held) = data.split(validationFraction: validation, rng: &rng)
             return (train, held, nil, csv.header?.filter { $0 != "label" })
         case .logs(let split, _, _):
+            if validation != Self.defaultValidation { throw CommandFailure(Self.logValidationRefusal, exitCode: .usage) }
             let rows = try split.trainingRows(name: dataset)
             if let warning = split.noPositiveWarning(name: dataset) { CommandOutput.printError(warning) }
             return (rows.train, rows.validation, try rows.spec.encoded(), nil)

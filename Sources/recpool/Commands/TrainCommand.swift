@@ -55,8 +55,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Seed for initialisation, split and shuffling.")
     var seed: UInt64 = 0
 
-    @Option(help: "Fraction of a feature matrix's rows held out at random (logs are split by time).")
-    var validation = 0.2
+    @Option(help: "Fraction of a feature matrix's rows held out at random (a log is split by time: refused for one, and for dqn).")
+    var validation = FitCommand.defaultValidation
 
     @Option(help: "A round closes after this many ms with the replicas that answered.")
     var roundTimeoutMs: UInt64 = 30_000
@@ -170,11 +170,19 @@ extension TrainCommand {
                 throw CommandFailure("--dataset: \(error)", exitCode: .usage)
             }
         }
-        if model == "dqn" { return nil }
+        if model == "dqn" {
+            if validation != FitCommand.defaultValidation {
+                throw CommandFailure(
+                    "--validation holds out rows of a feature matrix for an mlp job; a dqn job trains in the simulator",
+                    exitCode: .usage)
+            }
+            return nil
+        }
         var options = try DatasetOptions.parse([dataset])
         options.dataDirectory = dataDirectory
         options.schema = schema
         if let specifier, schema == nil {
+            try refuseValidationForLogs()
             // A simulated log's split follows from its row count; there is no need to simulate it here.
             if case .synthetic(_, let rows, _) = specifier {
                 DatasetOptions.announce(dataset, kind: .synthetic, sizes: DatasetSplit.standard.sizes(rows: rows))
@@ -187,6 +195,7 @@ extension TrainCommand {
             return nil
         }
         let resolved = try options.resolve()
+        if case .logs = resolved { try refuseValidationForLogs() }
         if case .matrix(let path) = resolved {
             // Refused here, naming the file, before the upload: no rows, no feature column, a repeated column name.
             _ = try NumericCSV.read(path: path, headerRequired: true).labeledData()
@@ -195,6 +204,13 @@ extension TrainCommand {
         guard case .logs(let data, _, let files) = resolved else { return nil }
         try Self.check(data, name: dataset)  // before the upload, naming the file
         return files
+    }
+
+    /// Refuses `--validation` set for a log, which is split by time whatever it says (``FitCommand/logValidationRefusal``).
+    func refuseValidationForLogs() throws {
+        if validation != FitCommand.defaultValidation {
+            throw CommandFailure(FitCommand.logValidationRefusal, exitCode: .usage)
+        }
     }
 
     /// Refuses a log whose training part is empty and warns when it has no click, before anything is uploaded.

@@ -129,3 +129,25 @@ struct DurableWriteTests {
         #expect(h.coordinator.durableWriteFailures == 1)
     }
 }
+
+/// `train` with a `validation` a log or a dqn job never reads was accepted and the fraction silently replaced.
+@Suite("A train spec's validation where it has no effect")
+struct TrainValidationTests {
+    @Test("a log's job takes the default or its own split; another fraction is refused naming the split", arguments: [
+        ("synthetic:users=50,rows=400,seed=1", "mlp", 0.5, false), ("synthetic:users=50,rows=400,seed=1", "mlp", 0.2, true),
+        ("synthetic:users=50,rows=400,seed=1", "mlp", 0.1, true), ("obd:random/all", "mlp", 0.3, false),
+        ("synthetic:users=50,rows=400,seed=1", "dqn", 0.3, false), ("synthetic:users=50,rows=400,seed=1", "dqn", 0.2, true),
+    ])
+    func validation(dataset: String, model: String, fraction: Double, accepted: Bool) throws {
+        let h = try RegistryHarness()
+        var spec = TrainJobSpec(dataset: dataset, validation: fraction)
+        spec.model = model
+        let reply = try h.control(ControlRequest(.train, train: spec))
+        if accepted {
+            #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
+        } else {
+            #expect(reply.header.status == .badRequest)
+            #expect(reply.errorText?.contains("validation holds out rows of a feature matrix") == true, "\(reply.errorText ?? "")")
+        }
+    }
+}

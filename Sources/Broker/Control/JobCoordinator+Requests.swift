@@ -77,7 +77,7 @@ extension JobCoordinator {
             answer(identity, header, .badRequest, text: "train needs a `train` object")
             return
         }
-        if let problem = spec.problem ?? Self.datasetProblem(spec) {
+        if let problem = spec.problem ?? Self.datasetProblem(spec) ?? Self.validationProblem(spec) {
             answer(identity, header, .badRequest, text: problem)
             return
         }
@@ -115,6 +115,19 @@ extension JobCoordinator {
             }
         }
         return names
+    }
+
+    /// Why the spec's `validation` cannot apply, or nil: a log is split by time and a dqn job trains in the simulator,
+    /// so a fraction other than the default (0.2, what clients send unless told) or a log's own (0.1) would be
+    /// silently ignored.
+    static func validationProblem(_ spec: TrainJobSpec) -> String? {
+        let fraction = spec.validation
+        if spec.model == "dqn" {
+            return fraction == 0.2 ? nil : "train.validation holds out rows of a feature matrix; a dqn job trains in the simulator"
+        }
+        guard heldOutFraction(spec) != fraction, fraction != 0.2 else { return nil }
+        return "train.validation \(fraction): a log is split by time (the oldest 60% train, the next 10% validation, the "
+            + "newest 30% test); validation holds out rows of a feature matrix"
     }
 
     /// The fraction of rows the job validates on: a log (a shop's log with a schema, `obd:`, or a `synthetic:`

@@ -332,6 +332,10 @@ struct InvalidWorkerReplyTests {
             (Array(#"{"items":[]}"#.utf8), "does not decode"),
             (Array(#"{"items":[{"item":-2,"score":0.5}],"source":"model","model_version":3}"#.utf8), "item -2"),
             (Array(#"{"items":[],"source":"model","model_version":7}"#.utf8), "model version 7 under header version 3"),
+            (Array(#"{"items":[{"item":1,"score":1.5}],"source":"model","model_version":3}"#.utf8),
+             "gives item 1 the score 1.5, not a probability in [0, 1]"),
+            (Array(#"{"items":[{"item":2,"score":-0.25}],"source":"cold_start_fallback","model_version":3}"#.utf8),
+             "gives item 2 the score -0.25"),
         ])
     func rankingChecked(document: [UInt8], problem: String) throws {
         var h = CoreHarness()

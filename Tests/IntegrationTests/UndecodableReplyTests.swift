@@ -114,4 +114,17 @@ struct UndecodableReplyTests {
             }
         }
     }
+
+    @Test("recommend exits 7 naming the item when a model's ranking holds a score outside [0, 1]")
+    func rankingOutsideUnitInterval() throws {
+        let router = try GarbageRouter { frames in
+            guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
+            let document = #"{"items":[{"item":4,"score":1.25}],"source":"model","model_version":0}"#
+            return [request.reply(status: .ok, modelVersion: 0).encoded(), Array(document.utf8)]
+        }
+        defer { router.stop() }
+        let run = try runTool("recpool", ["recommend", "--broker", router.endpoint, "--timeout-ms", "3000"])
+        #expect(run.code == 7, "\(run.code) \(run.stdout) \(run.stderr)")
+        #expect(run.stderr.contains("the model ranking gives item 4 the score 1.25, not a probability in [0, 1]"), "\(run.stderr)")
+    }
 }

@@ -97,6 +97,12 @@ struct RecommendCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("the worker's answer did not decode: \(error)", exitCode: .protocolViolation)
             }
+            // A model's score is a click probability and the fallback's a popularity prior: both lie in [0, 1].
+            if let bad = answer.items.first(where: { !(0...1).contains($0.score) }) {
+                throw CommandFailure(
+                    "the \(answer.source) ranking gives item \(bad.item) the score \(bad.score), not a probability in [0, 1]",
+                    exitCode: .protocolViolation)
+            }
             if json {
                 CommandOutput.printLine(try JSONOutput.encode(answer))
                 return

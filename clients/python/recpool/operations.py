@@ -597,6 +597,9 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
         scores = [float(i["score"]) for i in items]
         if not policy and any(later > earlier for earlier, later in zip(scores, scores[1:])):
             raise _reply_fault(reply, "RECOMMEND", f"is a {source} ranking that is not best first: scores {scores}")
+        if not policy and any(not 0 <= score <= 1 for score in scores):
+            # a model's score is a click probability, the fallback's a popularity prior: both in [0, 1]
+            raise _reply_fault(reply, "RECOMMEND", f"is a {source} ranking with a score outside [0, 1]: {scores}")
         if len(set(ranked)) != len(ranked):
             raise _reply_fault(reply, "RECOMMEND", f"repeats an item: {ranked}")
         if top is not None and len(ranked) > top:

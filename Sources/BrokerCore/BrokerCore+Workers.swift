@@ -296,7 +296,8 @@ extension BrokerCore {
         }
         let shape: (rows: Int, cols: Int)
         do {
-            shape = try Tensor.validate(message.payload[0])
+            // The shape only: the one scan below refuses NaN and ±∞ with the other values that are no probability.
+            shape = try Tensor.validate(message.payload[0], requireFinite: false)
         } catch {
             return "its score tensor is invalid: \(error)"
         }

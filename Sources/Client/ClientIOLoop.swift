@@ -111,6 +111,10 @@ enum ClientIOLoop {
         do {
             message = try WireMessage(decoding: frames, limits: WireLimits(maxFrames: 64, maxMessageBytes: 1 << 30))
         } catch {
+            // A frame without the reply bit answers no call, whatever id it names (a broker's backend sends id 0).
+            if let first = frames.first, first.count > 4, first[4] & 0x80 == 0, Header.salvageRequestId(first) != nil {
+                return failEveryCaller(error, state: state)
+            }
             if let id = frames.first.flatMap(Header.salvageRequestId) {
                 if let waiter = state.state.withLock({ $0.take(id) }) {
                     waiter.continuation.resume(returning: .failure(.protocolViolation(error)))

@@ -28,13 +28,15 @@ extension RecPoolClient {
         }
         guard rows.count > perRequest else { return try await score(rows: rows, version: version, timeoutMs: timeoutMs) }
         let chunks = stride(from: 0, to: rows.count, by: perRequest).map { Array(rows[$0..<min($0 + perRequest, rows.count)]) }
-        var results = try await scoreAll(chunks, versions: Array(repeating: version, count: chunks.count), timeoutMs: timeoutMs)
+        var results = try await scoreAll(
+            chunks, offsets: chunks.indices.map { $0 * perRequest }, versions: Array(repeating: version, count: chunks.count),
+            timeoutMs: timeoutMs)
         let newest = results.map(\.modelVersion).max() ?? 0
         let stale = results.indices.filter { results[$0].modelVersion != newest }
         if !stale.isEmpty {
             let again = try await scoreAll(
-                stale.map { chunks[$0] }, versions: Array(repeating: .exactly(newest), count: stale.count),
-                timeoutMs: timeoutMs)
+                stale.map { chunks[$0] }, offsets: stale.map { $0 * perRequest },
+                versions: Array(repeating: .exactly(newest), count: stale.count), timeoutMs: timeoutMs)
             for (index, result) in zip(stale, again) { results[index] = result }
         }
         var timings = results[0].timings
@@ -46,15 +48,23 @@ extension RecPoolClient {
         return Scores(modelVersion: newest, values: results.flatMap(\.values), timings: timings)
     }
 
-    /// Scores each chunk with its version requirement, concurrently; the results in chunk order.
-    private func scoreAll(_ chunks: [[[Float]]], versions: [VersionRequirement], timeoutMs: UInt64?)
-        async throws(ClientError) -> [Scores]
-    {
+    /// Scores each chunk with its version requirement, concurrently; the results in chunk order. A score that is no
+    /// probability is named by its row among all the rows (chunk `i` starts at row `offsets[i]`).
+    private func scoreAll(
+        _ chunks: [[[Float]]], offsets: [Int], versions: [VersionRequirement], timeoutMs: UInt64?
+    ) async throws(ClientError) -> [Scores] {
         do {
             return try await withThrowingTaskGroup(of: (Int, Scores).self) { group in
                 for (index, chunk) in chunks.enumerated() {
                     let version = versions[index]
-                    group.addTask { (index, try await self.score(rows: chunk, version: version, timeoutMs: timeoutMs)) }
+                    let offset = offsets[index]
+                    group.addTask {
+                        do throws(ClientError) {
+                            return (index, try await self.score(rows: chunk, version: version, timeoutMs: timeoutMs))
+                        } catch .protocolViolation(.scoreOutOfRange(let row, let value)) {
+                            throw ClientError.protocolViolation(.scoreOutOfRange(row: offset + row, value: value))
+                        }
+                    }
                 }
                 var results = [Scores?](repeating: nil, count: chunks.count)
                 for try await (index, scores) in group { results[index] = scores }

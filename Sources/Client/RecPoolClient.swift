@@ -160,8 +160,8 @@ public final class RecPoolClient: Sendable {
         guard tensor.rows == rows.rows, tensor.cols == 1 else {
             throw .protocolViolation(.scoreShape(rows: tensor.rows, cols: tensor.cols, expectedRows: rows.rows))
         }
-        // A finite score outside [0, 1] is no probability; a non-finite one is left to the caller, which names it.
-        if let row = tensor.values.firstIndex(where: { $0.isFinite && !(0...1).contains($0) }) {
+        // A score outside [0, 1] is no probability, NaN and ±∞ included (as the Python client refuses them).
+        if let row = tensor.values.firstIndex(where: { !(0...1).contains($0) }) {
             throw .protocolViolation(.scoreOutOfRange(row: row, value: tensor.values[row]))
         }
         return Scores(

@@ -68,14 +68,30 @@ public enum WireJSON {
     /// with at most ``requestKeyLimit`` keys, so that its cost is bounded by its bytes, never by its number of keys.
     /// - Throws: ``WireError/badDocument(_:)``.
     public static func decodeRequest<T: Decodable>(_ type: T.Type, from frame: [UInt8]) throws(WireError) -> T {
-        // Checked first: Foundation reads 1e-400 as 0 for a whole-number key and refuses it unnamed for another.
-        if let number = underflowingNumber(in: frame) {
+        // Checked first: Foundation reads 1e-400 as 0 for a whole-number key and refuses it unnamed for another. Only a
+        // frame that could hold such a number is scanned (a negative exponent, or hundreds of digits in a row): the
+        // reactor decodes a worker's ranking per reply.
+        if Self.mayUnderflow(frame), let number = underflowingNumber(in: frame) {
             let at = number.pathDescription
             throw .badDocument(
                 (at.isEmpty ? "" : "\(at): ") + "the number \(number.text) is nearer 0 than the smallest 64-bit float "
                     + "(it would be read as 0)")
         }
         return try decode(type, from: frame, keyLimit: requestKeyLimit)
+    }
+
+    /// Whether `frame` holds `e-` or `E-` (a negative exponent) or a run of 300 digits (a decimal too small for a
+    /// float needs more than 300 zeros): otherwise no number in it can lie nearer 0 than the smallest 64-bit float.
+    static func mayUnderflow(_ frame: [UInt8]) -> Bool {
+        var digits = 0
+        var previous: UInt8 = 0
+        for byte in frame {
+            if byte == UInt8(ascii: "-") && (previous == UInt8(ascii: "e") || previous == UInt8(ascii: "E")) { return true }
+            digits = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? digits + 1 : 0
+            if digits >= 300 { return true }
+            previous = byte
+        }
+        return false
     }
 
     private static var decoder: JSONDecoder {

@@ -48,7 +48,7 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
     case scoreShape(rows: Int, cols: Int, expectedRows: Int)
     /// A client received a message that is not a reply (a broker's backend sends workers DISCONNECT and HEARTBEAT).
     case notAReply(command: String)
-    /// A SCORE reply's score for `row` (0-based) is a finite number outside [0, 1]: no probability.
+    /// A SCORE reply's score for `row` (0-based) is not in [0, 1] (NaN and ±∞ included): no probability.
     case scoreOutOfRange(row: Int, value: Float)
     /// An error reply does not carry exactly one payload frame, its message.
     case errorReplyFrames(status: String, payloadFrames: Int)

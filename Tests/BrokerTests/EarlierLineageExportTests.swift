@@ -38,14 +38,23 @@ struct EarlierLineageExportTests {
         let replaced = try h.register(["f0"], [[2], [1], [0]], ids: ["c", "b", "a"], parent: 1)
         #expect(try h.start(v1).version == 1)
         #expect(try h.store.lineageStart() == nil)
+        // old-1's click on item 1 was acknowledged and learnt; old-2's (an earlier build took it) never was.
         _ = try h.store.commitOnline(
             impressions: [("old-1", 1_000, "w-a", 1, Self.record("old-1", version: 1)),
                           ("old-2", 1_000, "w-a", 1, Self.record("old-2", version: 1))],
-            keep: 1_000, feedback: [])
+            keep: 1_000,
+            feedback: [
+                RecStore.FeedbackEvent(impressionId: "old-1", item: 1, click: 1, dwell: nil, createdMs: 1_100, toLearn: false),
+                RecStore.FeedbackEvent(impressionId: "old-2", item: 0, click: 1, dwell: nil, createdMs: 1_100, toLearn: true),
+            ])
         let replies = LockedReplies()
         let coordinator = try h.start(replaced, outputs: replies.record)
         #expect(coordinator.version == 2 && coordinator.lineageStart == 2)
         #expect(try h.store.lineageStart() == 2)
+        // The earlier lineage's unlearnt click is not handed to the replicas, and is marked consumed so that no later
+        // start reads it again.
+        #expect(coordinator.core.held.isEmpty)
+        #expect(try h.store.unlearntFeedback().rows.isEmpty)
         _ = try h.store.commitOnline(
             impressions: [("new-1", 1_000, "w-a", 2, Self.record("new-1", version: 2))], keep: 1_000, feedback: [])
         let whole = try Self.page(coordinator, replies: replies, after: nil, limit: 10)
@@ -69,13 +78,26 @@ struct EarlierLineageExportTests {
         #expect(refused.header.status == .conflict, "\(refused.errorText ?? "")")
         #expect(refused.errorText?.contains("policy version 1 of an earlier lineage (this one began at version 2") == true)
         #expect(coordinator.core.held.isEmpty && coordinator.core.outgoing.isEmpty)
-        // The guard reads only this lineage's impressions.
+        // A repeat of the click the log holds is a duplicate, whichever lineage served it: the client learns it was kept.
+        coordinator.handleFeedback(
+            identity: [9],
+            message: WireMessage(
+                header: Header(command: .feedback, requestId: 43),
+                payload: [WireJSON.encode(FeedbackRequest(impressionId: "old-1", item: 1, click: 1))]),
+            nowMs: 1_500)
+        coordinator.flushPending()
+        let repeated = try #require(replies.last)
+        #expect(repeated.header.status == .ok, "\(repeated.errorText ?? "")")
+        #expect(try WireJSON.decode(FeedbackReply.self, from: repeated.frame(0)).duplicate)
+        // The guard reads only this lineage's impressions: old-1 and old-2 have feedback too.
         _ = try h.store.commitOnline(
             impressions: [], keep: 1_000,
             feedback: [
                 RecStore.FeedbackEvent(impressionId: "new-1", item: 0, click: 1, dwell: nil, createdMs: 1_600, toLearn: false),
             ])
-        #expect(try h.store.recentImpressionsWithFeedback(limit: 10, fromVersion: 2).map(\.id) == ["new-1"])
+        #expect(try h.store.recentImpressionsWithFeedback(limit: 10).count == 3)
+        let (evidence, leftOut) = try coordinator.guardEvidence(limit: 10)
+        #expect(evidence.count == 1 && leftOut == 0)
         // A slate a replica still draws under the earlier lineage's version is not logged as served.
         #expect(coordinator.core.recordProblem(
             ImpressionRecord(

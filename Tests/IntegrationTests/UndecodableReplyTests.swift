@@ -83,11 +83,15 @@ struct UndecodableReplyTests {
         }
     }
 
-    @Test("score exits 7 naming the row when a SCORE reply holds a score outside [0, 1]")
-    func scoreOutsideUnitInterval() throws {
+    @Test("score exits 7 naming the row when a SCORE reply holds a score outside [0, 1], NaN included",
+          arguments: [(Float(1.5), "1.5"), (Float.nan, "nan"), (-Float.infinity, "-inf")])
+    func scoreOutsideUnitInterval(_ bad: (value: Float, text: String)) throws {
         let router = try GarbageRouter { frames in
             guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
-            return [request.reply(status: .ok, modelVersion: 0).encoded(), Tensor(rows: 2, cols: 1, values: [0.5, 1.5]).encoded()]
+            return [
+                request.reply(status: .ok, modelVersion: 0).encoded(),
+                Tensor(rows: 2, cols: 1, values: [0.5, bad.value]).encoded(),
+            ]
         }
         defer { router.stop() }
         let folder = try TemporaryDirectory("score-range")
@@ -96,8 +100,47 @@ struct UndecodableReplyTests {
         try "0.1,0.2,0.3\n0.4,0.5,0.6\n".write(toFile: input, atomically: true, encoding: .utf8)
         let run = try runTool("recpool", ["score", "--broker", router.endpoint, "--input", input, "--timeout-ms", "3000"])
         #expect(run.code == 7, "\(run.code) \(run.stdout) \(run.stderr)")
-        #expect(run.stderr.contains("the score of row 1 (0-based) is 1.5, not a probability in [0, 1]"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("the score of row 1 (0-based) is \(bad.text), not a probability in [0, 1]"), "\(run.stderr)")
         #expect(run.stdout.isEmpty, "\(run.stdout)")
+    }
+
+    @Test("a bad score in a later request of a split call is named by its row among all the rows")
+    func splitRowNamed() async throws {
+        let perRequest = RecPoolClient.rowsPerRequest(columns: 1)
+        let router = try GarbageRouter { frames in
+            guard let request = try? Header(decoding: frames.first ?? []), frames.count == 2,
+                let rows = try? Tensor.validate(frames[1]).rows
+            else { return [[1]] }
+            var values = [Float](repeating: 0.5, count: rows)
+            if rows < perRequest { values[rows - 1] = 3 }  // the last request's last row
+            return [request.reply(status: .ok, modelVersion: 0).encoded(), Tensor(rows: rows, cols: 1, values: values).encoded()]
+        }
+        defer { router.stop() }
+        let client = try await RecPoolClient(endpoint: router.endpoint)
+        defer { client.close() }
+        let total = perRequest + 10
+        do {
+            _ = try await client.scoreSplit(rows: Array(repeating: [0.25], count: total), timeoutMs: 5_000)
+            Issue.record("a score of 3 was returned")
+        } catch .protocolViolation(.scoreOutOfRange(let row, let value)) {
+            #expect(row == total - 1 && value == 3, "row \(row)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    /// A frame without the reply bit whose id could be read (a broker's backend sends id 0) was taken for a late reply
+    /// when it did not decode, and every caller timed out.
+    @Test("a garbled message without the reply bit fails every waiting call at once")
+    func garbledNonReply() throws {
+        var bytes = Header(command: .disconnect).encoded()
+        bytes[3] = 2  // protocol version 2: it does not decode, but its request id can be read
+        let router = try GarbageRouter(answer: [bytes])
+        defer { router.stop() }
+        let run = try runTool("recpool", ["status", "--broker", router.endpoint, "--timeout-ms", "20000"])
+        #expect(run.code == 7, "\(run.code) \(run.stderr)")
+        #expect(run.stderr.contains("protocol version 2"), "\(run.stderr)")
     }
 
     /// The broker's backend answers a stranger's message with a DISCONNECT (a worker it does not know): `health` and

@@ -258,11 +258,11 @@ final class OnlineCoordinator: ControlShell {
         var events: [LearnEvent] = []
         events.reserveCapacity(scan.rows.count)
         var records: [String: ImpressionRecord] = [:]
-        var earlierLineage = 0
+        var earlierLineage: [RecStore.FeedbackKey] = []
         for row in scan.rows {
             // Feedback an earlier build took on an earlier lineage's impression: its rows name another catalogue's items.
             guard row.version >= core.lineageStart else {
-                earlierLineage += 1
+                earlierLineage.append(RecStore.FeedbackKey(impressionId: row.impressionId, item: row.item))
                 continue
             }
             let record: ImpressionRecord
@@ -294,10 +294,12 @@ final class OnlineCoordinator: ControlShell {
                 "damaged feedback rows are not handed to the replicas again; they stay in the store",
                 metadata: ["rows": "\(damaged.count)", "first": "\(damaged[0])"])
         }
-        if earlierLineage > 0 {
+        if !earlierLineage.isEmpty {
+            // Marked consumed, so the next start neither reads nor reports them again.
+            try store.markLearnt(earlierLineage)
             logger.warning(
                 "feedback on an earlier lineage's impressions is not learnt: their items are another catalogue's rows",
-                metadata: ["rows": "\(earlierLineage)", "lineage_start": "\(core.lineageStart)"])
+                metadata: ["rows": "\(earlierLineage.count)", "lineage_start": "\(core.lineageStart)"])
         }
         guard !events.isEmpty else { return }
         core.held.append(contentsOf: events)
@@ -436,7 +438,7 @@ final class OnlineCoordinator: ControlShell {
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
-    private func guardEvidence(limit: Int) throws(StoreError) -> (evidence: [GuardImpression], leftOut: Int) {
+    func guardEvidence(limit: Int) throws(StoreError) -> (evidence: [GuardImpression], leftOut: Int) {
         var evidence: [GuardImpression] = []
         var leftOut = 0
         for row in try store.recentImpressionsWithFeedback(limit: limit, fromVersion: lineageStart) {

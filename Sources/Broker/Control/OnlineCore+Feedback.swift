@@ -307,18 +307,20 @@ extension OnlineCore {
                 text: "unknown impression \(request.impressionId): never served, or evicted from the log",
                 into: &actions)
         }
-        if query.receivedMs > row.createdMs.addingSaturating(settings.feedbackWindowMs) {
-            // A repeat of feedback the log holds is a duplicate however late (a client that retries to learn whether
-            // its event was kept must hear that it was), never EXPIRED; nothing is stored or learnt again.
-            if row.answeredItems.contains(request.item) {
-                duplicates += 1
-                let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: true)
-                var ok = query.requester.header.reply(status: .ok, modelVersion: row.record.version)
-                ok.command = .feedback
-                actions.append(
-                    .send(.toClient(identity: query.requester.identity, frames: [ok.encoded(), WireJSON.encode(answer)])))
-                return
-            }
+        // A repeat of feedback the log holds is a duplicate however late and whichever lineage served it (a client that
+        // retries to learn whether its event was kept must hear that it was), never EXPIRED or CONFLICT; nothing is
+        // stored or learnt again.
+        let late = query.receivedMs > row.createdMs.addingSaturating(settings.feedbackWindowMs)
+        if (late || row.record.version < lineageStart) && row.answeredItems.contains(request.item) {
+            duplicates += 1
+            let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: true)
+            var ok = query.requester.header.reply(status: .ok, modelVersion: row.record.version)
+            ok.command = .feedback
+            actions.append(
+                .send(.toClient(identity: query.requester.identity, frames: [ok.encoded(), WireJSON.encode(answer)])))
+            return
+        }
+        if late {
             return reply(
                 query.requester, .expired,
                 text:

@@ -87,8 +87,8 @@ public func gemm(
 /// `Z ← X·Wᵀ`, `X` is `rows × inputs`, `W` is `outputs × inputs` (PyTorch's and ONNX `Gemm`'s
 /// `transB = 1` layout) and `Z` is `rows × outputs`.
 ///
-/// The BLAS call is shaped for the batch: up to ``matrixVectorRows`` rows are one matrix–vector
-/// product `z = W·x` a row (`cblas_sgemv`), a single output unit is `z = X·w` (`cblas_sgemv`), and
+/// The BLAS call is shaped for the batch: a single output unit is `z = X·w` (`cblas_sgemv`), up to
+/// ``matrixVectorRows`` rows are one matrix–vector product `z = W·x` a row (`cblas_sgemv`), and
 /// everything else is one `cblas_sgemm` (no transposed copy of `W`: BLAS packs it as it reads it).
 /// Matrix–vector shapes skip sgemm's packing of both operands, which is most of its cost at these
 /// sizes: OpenBLAS 0.3.21 packs all of `W` for a product of 2 rows as for 200 (docs/BENCHMARKS.md,
@@ -105,14 +105,14 @@ public func denseProduct(
 ) {
     precondition(rows >= 0 && inputs > 0 && outputs > 0, "denseProduct: shape \(rows)×\(inputs) → \(outputs)")
     if rows == 0 { return }
-    if rows <= matrixVectorRows {
+    if outputs == 1 {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(inputs), 1, x, blasint(inputs), w, 1, 0, z, 1)
+    } else if rows <= matrixVectorRows {
         for row in 0..<rows {
             cblas_sgemv(
                 CblasRowMajor, CblasNoTrans, blasint(outputs), blasint(inputs), 1, w, blasint(inputs),
                 x + row * inputs, 1, 0, z + row * outputs, 1)
         }
-    } else if outputs == 1 {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(inputs), 1, x, blasint(inputs), w, 1, 0, z, 1)
     } else {
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), blasint(outputs), blasint(inputs),

@@ -367,9 +367,10 @@ def check_pin(reply: Reply, pin: Tuple[int, int], what: str) -> None:
                                 f"{wanted} or newer", reply.header)
 
 
-def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Call:
+def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline, first_row: int = 0) -> Call:
     """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags); a reply
-    from a version the pin excludes is a ``ProtocolViolation``."""
+    from a version the pin excludes is a ``ProtocolViolation``, and so is a score that is no probability, named by
+    its row among all the call's rows (the chunk starts at ``first_row``)."""
     expected = chunk.shape[0]
 
     def parse(reply: Reply):
@@ -384,8 +385,8 @@ def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline) -> Ca
         outside = ~((values >= 0) & (values <= 1))  # NaN fails both comparisons
         if outside.any():
             row = int(np.argmax(outside))
-            raise ProtocolViolation(f"SCORE reply: row {row} has score {float(values[row])}, not a probability "
-                                    "in [0, 1]", reply.header)
+            raise ProtocolViolation(f"SCORE reply: row {first_row + row} has score {float(values[row])}, not a "
+                                    "probability in [0, 1]", reply.header)
         return values, reply.header
 
     return Call(Command.SCORE, [tensor_frame(chunk)], parse, pin[0], pin[1], retry_busy=True,
@@ -404,12 +405,13 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     pin = version_pin(min_version, exact_version)
     per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1, DEFAULT_MAX_ROWS))
     chunks = [array[i:i + per_request] for i in range(0, array.shape[0], per_request)]
-    results = yield [score_call(c, pin, timeout, deadline) for c in chunks]
+    results = yield [score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)]
     versions = [header.model_version for _, header in results]
     if len(set(versions)) > 1:
         newest = max(versions)
         redo = [i for i, v in enumerate(versions) if v != newest]
-        again = yield [score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline) for i in redo]
+        again = yield [score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline, i * per_request)
+                       for i in redo]
         for i, result in zip(redo, again):
             results[i] = result
     headers = [header for _, header in results]

@@ -310,6 +310,21 @@ def test_a_score_that_is_not_a_probability_is_a_protocol_violation(value):
     assert call.parse(reply(wire.Command.SCORE, [good]))[0].tolist() == [0.0, 1.0]
 
 
+def test_a_bad_score_in_a_later_chunk_is_named_by_its_row_among_all_rows():
+    # The rows are split into requests of max_rows; the fault named row 1 of the second request, not row 5 of the call.
+    rows = np.zeros((6, WIDTH), np.float32)
+    generator = ops.score(rows, max_rows=4)
+    calls = next(generator)
+    replies = []
+    for call in calls:
+        values = np.full((call.payload and struct.unpack_from("<I", call.payload[0], 0)[0], 1), 0.5, np.float32)
+        if len(replies) == 1:
+            values[1, 0] = 2.0
+        replies.append(reply(wire.Command.SCORE, [bytes(wire.tensor_frame(values))]))
+    with pytest.raises(recpool.ProtocolViolation, match="row 5 has score 2.0"):
+        generator.send([call.parse(r) for call, r in zip(calls, replies)])
+
+
 @pytest.mark.parametrize("text, problem", [
     (b'{"workers": [], "uptime_ms": NaN}', "NaN"),
     (b'{"workers": [], "uptime_ms": Infinity}', "Infinity"),

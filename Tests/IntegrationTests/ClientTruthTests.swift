@@ -134,6 +134,17 @@ struct ClientTruthTests {
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any])
         #expect((summary["completed"] as? Int ?? 0) > 0)
         #expect((summary["errors"] as? [String: Int])?.isEmpty == true, "\(summary)")
+        // A dataset of more items than the served model knows is refused before anything is sent, naming the model,
+        // for RECOMMEND documents too (a third of them were refused BAD_REQUEST and the run exited 0).
+        for mode in [[], ["--recommend"]] {
+            let unfit = try runTool(
+                "recpool",
+                ["loadtest", "--broker", broker, "--dataset", "synthetic:users=200,items=60,seed=9", "--concurrency", "2",
+                 "--duration", "300ms", "--quiet"] + mode)
+            #expect(unfit.code == 2, "\(mode): \(unfit.code) \(unfit.stderr)")
+            #expect(unfit.stderr.contains("for model version 1, the one served"), "\(unfit.stderr)")
+            #expect(unfit.stderr.contains("serve a model trained on this dataset, or drop --dataset"), "\(unfit.stderr)")
+        }
     }
 
     @Test("local commands: overflow in predict exits 6 with no output, a tiny propensity exits 2 naming the line")

@@ -129,6 +129,22 @@ struct CommandLineTests {
         }
     }
 
+    /// Each was accepted and ignored: the run's label and figures were those of another mode.
+    @Test("loadtest and simulate refuse flags the chosen mode does not read", arguments: [
+        (["loadtest", "--concurrency", "2", "--poisson"], "--poisson and --seed shape an open loop"),
+        (["loadtest", "--seed", "9"], "--poisson and --seed shape an open loop"),
+        (["loadtest", "--sweep-factor", "3"], "shape a sweep: give --sweep"),
+        (["loadtest", "--window", "2s"], "shape a sweep: give --sweep"),
+        (["loadtest", "--max-levels", "5"], "shape a sweep: give --sweep"),
+        (["loadtest", "--recommend", "--batch", "64"], "--batch sets the rows of a SCORE"),
+        (["simulate", "--sessions", "--windows", "3"], "--windows splits a run of users"),
+        (["simulate", "--click-scale", "2"], "--click-scale scales the clicks of a --world built from logs"),
+    ])
+    func flagsWithoutEffect(arguments: [String], says: String) throws {
+        let run = try runTool("recpool", arguments + ["--broker", "tcp://127.0.0.1:1"])
+        #expect(run.code == 64 && run.stderr.contains(says), "\(arguments): \(run.code) \(run.stderr)")
+    }
+
     @Test("recpool local starts a broker and N workers; SIGTERM drains every worker and leaves no process behind")
     func local() async throws {
         let (process, log, text) = try Self.startLocal(["--workers", "2", "--log-level", "info"])

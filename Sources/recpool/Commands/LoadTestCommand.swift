@@ -66,7 +66,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Exit 5 when more than this fraction of sent requests fail or are lost (0 to 1).")
     var maxErrorFraction = 0.5
 
-    @Option(help: "Draw rows from a dataset: obd:random/all, synthetic:users=N,… or a .csv (default: random rows).")
+    @Option(help: "Draw rows from logged impressions: obd:random/all, synthetic:users=N,… or a shop's log with --schema (default: random rows).")
     var dataset: String?
 
     @Option(help: "A schema (TOML) for a shop's CSV log given as --dataset (docs/YOUR-DATA.md).")
@@ -138,6 +138,17 @@ struct LoadTestCommand: AsyncParsableCommand {
                 "--batch must be at most \(WireLimits.standard.maxRows) (the rows a request may carry), --width 65536 "
                     + "and --connections 256")
         }
+        // A flag the chosen mode never reads is refused, never silently dropped (its default, given or not, is no change).
+        if rate == nil && (poisson || seed != 1) {
+            throw ValidationError("--poisson and --seed shape an open loop's arrivals: give --rate, or drop them")
+        }
+        if !sweep && (sweepFactor != 2 || maxLevels != 10 || window != "1s" || maxWindows != 10) {
+            throw ValidationError(
+                "--sweep-factor, --max-levels, --window and --max-windows shape a sweep: give --sweep, or drop them")
+        }
+        if recommend && batch != 1 {
+            throw ValidationError("--batch sets the rows of a SCORE; --recommend sends one RECOMMEND document a request")
+        }
         for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
         {
             guard let micros = LoadTestCommand.micros(text) else {
@@ -159,12 +170,17 @@ struct LoadTestCommand: AsyncParsableCommand {
             defer { clients.forEach { $0.close() } }
             // With --width and no --dataset, rows need no STATUS: a pool that does not answer it (a
             // reference pool speaking only SCORE, as in bench/peers) is still loaded at that width.
+            // RECOMMEND documents from a dataset are checked against the model that ranks them (STATUS names it),
+            // unless an online policy answers RECOMMEND instead.
             let status: StatusDocument? =
-                if recommend { nil } else if width != nil && dataset == nil {
+                if recommend {
+                    dataset == nil ? nil : try? await clients[0].status()
+                } else if width != nil && dataset == nil {
                     try? await clients[0].status()
                 } else { try await clients[0].status() }
             let served = status.map(ServedWidth.widths(in:)) ?? []
-            let servedSpec = try await servedFeatureSpec(status, client: clients[0])
+            let ranksByModel = !recommend || status?.online.map { !$0.enabled } ?? true
+            let servedSpec = ranksByModel ? try await servedFeatureSpec(status, client: clients[0]) : nil
             let (command, payloads, rows) = try buildPayloads(served: served, servedSpec: servedSpec)
             let target = RecPoolTarget(
                 clients: clients, command: command, payloads: payloads, rowsPerRequest: rows,
@@ -245,7 +261,9 @@ struct LoadTestCommand: AsyncParsableCommand {
     /// that `--dataset` rows are built the way that model expects them (its width, its categories); `nil`
     /// without a dataset, when the workers serve no single registered version, or when its checkpoint carries
     /// no specification (rows are then built from a specification fitted on the dataset, and checked for width).
-    private func servedFeatureSpec(_ status: StatusDocument?, client: RecPoolClient) async throws -> FeatureSpec? {
+    private func servedFeatureSpec(_ status: StatusDocument?, client: RecPoolClient) async throws
+        -> (spec: FeatureSpec, version: UInt64)?
+    {
         guard dataset != nil, let status else { return nil }
         // The promoted version is what every SCORE request is served by (the broker holds rows back from a
         // replica still on another version); without one, the single registered version the workers serve.
@@ -258,13 +276,23 @@ struct LoadTestCommand: AsyncParsableCommand {
             throw CommandFailure("model version \(version) from the broker is unreadable: \(error)", exitCode: .protocolViolation)
         }
         guard !checkpoint.featureSpec.isEmpty else { return nil }
-        do { return try FeatureSpec.decode(checkpoint.featureSpec) } catch {
+        do { return (try FeatureSpec.decode(checkpoint.featureSpec), version) } catch {
             throw CommandFailure(
                 "model version \(version) carries an unreadable feature specification: \(error)", exitCode: .badInput)
         }
     }
 
-    private func buildPayloads(served: [Int], servedSpec: FeatureSpec?) throws -> (Command, [[UInt8]], Int) {
+    private func buildPayloads(served: [Int], servedSpec model: (spec: FeatureSpec, version: UInt64)?) throws
+        -> (Command, [[UInt8]], Int)
+    {
+        let servedSpec = model?.spec
+        /// Why the dataset's rows cannot be sent to the served model, naming the model and what to do.
+        func unfit(_ error: any Error, what: String) -> CommandFailure {
+            let by = model.map { " for model version \($0.version), the one served" } ?? ""
+            return CommandFailure(
+                "cannot build \(what) from \(dataset ?? "")\(by): \(error); serve a model trained on this dataset, or "
+                    + "drop --dataset", exitCode: .badInput)
+        }
         var data: BanditDataset?
         if let dataset {
             var options = try DatasetOptions.parse([dataset])
@@ -272,7 +300,16 @@ struct LoadTestCommand: AsyncParsableCommand {
             options.schema = schema
             data = try options.load()
         }
-        if recommend { return (.recommend, RequestPayloads.recommend(data), 1) }
+        if recommend {
+            // Its viewed items are the dataset's: a model that knows fewer items refuses them (BAD_REQUEST "unknown
+            // item"), a share of the run small enough to pass --max-error-fraction unnoticed.
+            if let data, let servedSpec {
+                do { try CheckpointEvaluation.check(spec: servedSpec, data: data, catalogue: false) } catch {
+                    throw unfit(error, what: "RECOMMEND documents")
+                }
+            }
+            return (.recommend, RequestPayloads.recommend(data), 1)
+        }
         guard let data else {
             let rowWidth = try resolveWidth(served: served, dataset: nil)
             try checkMessageBytes(width: rowWidth)
@@ -285,7 +322,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             if let servedSpec { try CheckpointEvaluation.check(spec: servedSpec, data: data, catalogue: false) }
             (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch, servedSpec: servedSpec)
         } catch {
-            throw CommandFailure("cannot build rows from \(dataset ?? ""): \(error)", exitCode: .badInput)
+            throw unfit(error, what: "rows")
         }
         // Rows built with the served model's own specification fit it by construction (a replica still on an
         // older version is not sent them); rows from a specification fitted here are checked against STATUS.
@@ -336,9 +373,11 @@ struct ProgressLine: Sendable {
 
     func show(_ s: WindowStats, prefix: String) {
         guard enabled else { return }
+        // A window with no OK reply has no latency: its stored 0 is never shown as a p99 (docs/LOADTEST.md).
+        let p99 = s.windowCompleted > 0 ? String(format: "%.3f ms", Double(s.p99Micros) / 1000) : "undefined (no OK reply)"
         let line = String(
-            format: "%@  %6.1fs  sent %d  completed %d  errors %d  %.0f req/s  p99 %.3f ms", prefix,
-            Double(s.elapsedMicros) / 1e6, s.sent, s.completed, s.errors, s.throughput, Double(s.p99Micros) / 1000)
+            format: "%@  %6.1fs  sent %d  completed %d  errors %d  %.0f req/s  p99 %@", prefix,
+            Double(s.elapsedMicros) / 1e6, s.sent, s.completed, s.errors, s.throughput, p99)
         FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8))
     }
 

@@ -119,6 +119,13 @@ struct SimulateCommand: AsyncParsableCommand {
         if !(clickScale.isFinite && clickScale > 0) {
             throw ValidationError("--click-scale must be a finite number above 0, got \(clickScale)")
         }
+        // A flag the run never reads is refused, never silently dropped (its default, given or not, changes nothing).
+        if clickScale != LoggedWorldDefaults.clickScale && (world.map { $0.hasPrefix(SimulatorConfig.specPrefix) } ?? true) {
+            throw ValidationError("--click-scale scales the clicks of a --world built from logs; this run simulates none")
+        }
+        if sessions && windows != nil {
+            throw ValidationError("--windows splits a run of users into windows; --sessions reports clicks per session")
+        }
     }
 
     /// The world named by --world, loaded (nil: the default simulator world).

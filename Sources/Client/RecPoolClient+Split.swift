@@ -13,7 +13,8 @@ extension RecPoolClient {
     /// Scores any number of rows as ``score(rows:version:timeoutMs:)`` scores one request's: split into requests of
     /// ``rowsPerRequest(columns:limits:)`` rows, all sent at once (the pool spreads them over its workers), the scores
     /// put back in row order. When the requests were answered by different model versions (a rollout in between),
-    /// those answered by an older one are sent again pinned to the newest, so every score comes from one version.
+    /// the others are sent again pinned to the version the pool is moving to (the promoted one, from STATUS, when it
+    /// answered some; else the highest number), so every score comes from one version.
     /// This is what the Python client's `score` does.
     /// - Throws: ``ClientError/invalidRequest(_:)`` for no rows, ragged rows, or a row over the message limit; the
     ///   first request's error otherwise.
@@ -31,8 +32,16 @@ extension RecPoolClient {
         var results = try await scoreAll(
             chunks, offsets: chunks.indices.map { $0 * perRequest }, versions: Array(repeating: version, count: chunks.count),
             timeoutMs: timeoutMs)
-        let newest = results.map(\.modelVersion).max() ?? 0
-        let stale = results.indices.filter { results[$0].modelVersion != newest }
+        var newest = results.map(\.modelVersion).max() ?? 0
+        var stale = results.indices.filter { results[$0].modelVersion != newest }
+        if !stale.isEmpty, let promoted = try? await status().promotedVersion,
+            results.contains(where: { $0.modelVersion == promoted })
+        {
+            // The version the pool is moving to, which a rollback makes a lower number than the one it leaves: pinned
+            // to the highest number, the parts went to a version the pool no longer serves (CONFLICT).
+            newest = promoted
+            stale = results.indices.filter { results[$0].modelVersion != newest }
+        }
         if !stale.isEmpty {
             let again = try await scoreAll(
                 stale.map { chunks[$0] }, offsets: stale.map { $0 * perRequest },

@@ -170,4 +170,39 @@ struct UndecodableReplyTests {
         #expect(run.code == 7, "\(run.code) \(run.stdout) \(run.stderr)")
         #expect(run.stderr.contains("the model ranking gives item 4 the score 1.25, not a probability in [0, 1]"), "\(run.stderr)")
     }
+
+    /// A rollback from 5 to 4 straddled by a split call: the parts answered by 4 were sent again pinned to 5, the
+    /// highest number, which the pool was leaving (CONFLICT). They go to the promoted version now.
+    @Test("a split call answered by two versions is sent again pinned to the promoted one, even a lower number")
+    func splitRepinsToPromoted() async throws {
+        let perRequest = RecPoolClient.rowsPerRequest(columns: 1)
+        let pinned = LockedBox<[UInt64]>([])
+        let router = try GarbageRouter { frames in
+            guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
+            if request.command == .status {
+                let status = StatusDocument(
+                    protocolVersion: 1, uptimeMs: 1, workers: [], queues: [], inflight: 0, counters: [:],
+                    promotedVersion: 4)
+                return [request.reply(status: .ok, modelVersion: 0).encoded(), WireJSON.encode(status)]
+            }
+            guard frames.count == 2, let rows = try? Tensor.validate(frames[1]).rows else { return [[1]] }
+            let version: UInt64
+            if request.flags.contains(.exactVersion) {
+                pinned.withLock { $0.append(request.modelVersion) }
+                version = request.modelVersion
+            } else {
+                version = rows == perRequest ? 5 : 4  // the first part from the version the pool leaves
+            }
+            return [
+                request.reply(status: .ok, modelVersion: version).encoded(),
+                Tensor(rows: rows, cols: 1, values: Array(repeating: 0.5, count: rows)).encoded(),
+            ]
+        }
+        defer { router.stop() }
+        let client = try await RecPoolClient(endpoint: router.endpoint)
+        defer { client.close() }
+        let scores = try await client.scoreSplit(rows: Array(repeating: [0.25], count: perRequest + 10), timeoutMs: 5_000)
+        #expect(scores.modelVersion == 4 && scores.values.count == perRequest + 10)
+        #expect(pinned.withLock { $0 } == [4])
+    }
 }

@@ -16,10 +16,14 @@ public enum ValidationMetrics {
         let validation = split.validation
         var out: MetricValues = ["val_rows": Double(validation.count)]
         guard validation.count > 0 else {
-            // No validation row: every figure is undefined, and listed with no value (`out[k] = nil` would remove it).
-            for name in ["val_loss", "train_click_rate", "constant_log_loss", "beats_constant"] + segmentFigures {
+            // No validation row: every figure of those rows is undefined, and listed with no value (`out[k] = nil`
+            // would remove it). The training click rate is the training rows' and stays defined while there are any.
+            for name in ["val_loss", "constant_log_loss", "beats_constant"] + segmentFigures {
                 out.updateValue(nil, forKey: name)
             }
+            let trainingRows = split.train.count
+            let rate = trainingRows > 0 ? Double(split.train.targets.reduce(0, +)) / Double(trainingRows) : nil
+            out.updateValue(rate.flatMap { $0.isFinite ? $0 : nil }, forKey: "train_click_rate")
             if split.validationCold != nil {
                 for suffix in ["_cold", "_warm"] {
                     out["val_rows" + suffix] = 0

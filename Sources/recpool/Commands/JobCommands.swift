@@ -205,6 +205,7 @@ enum JobFollower {
         let rows = all["val_rows" + suffix] ?? nil
         if name.contains("auc") && rows != 0 { return "the validation rows\(segment) hold no click or no non-click" }
         if name == "ctr" || name == "reward" { return "no item could be shown" }
+        if name == "train_click_rate" { return "no training rows" }
         return "no validation rows\(segment)"
     }
 

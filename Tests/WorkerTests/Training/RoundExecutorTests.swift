@@ -250,7 +250,7 @@ struct RoundExecutorTests {
         #expect(resolved.split.train.count == 240 && resolved.split.validation.count == 40)
     }
 
-    @Test("an empty validation split keeps every metric key as null, not only val_rows (docs/TRAINING.md)")
+    @Test("an empty validation split keeps every metric key of those rows as null, not only val_rows (docs/TRAINING.md)")
     func emptyValidationKeepsEveryKey() throws {
         let train = LabeledData(
             inputs: Matrix(rows: 4, cols: 2, values: [0, 1, 1, 0, 0.5, 0.5, 1, 1]), targets: [0, 1, 0, 1])
@@ -258,11 +258,14 @@ struct RoundExecutorTests {
         let split = TrainingSplit(train: train, validation: empty, seed: 1, validationCold: [])
         let metrics = ValidationMetrics.compute(model: MLP(inputWidth: 2, hiddenSizes: [4], seed: 1), split: split)
         #expect(metrics["val_rows"] == 0 && metrics["val_rows_cold"] == 0 && metrics["val_rows_warm"] == 0)
-        let undefined = ["val_loss", "train_click_rate", "constant_log_loss", "beats_constant"]
+        let undefined = ["val_loss", "constant_log_loss", "beats_constant"]
             + ["auc", "pr_auc", "accuracy", "log_loss"].flatMap { [$0, $0 + "_cold", $0 + "_warm"] }
         for key in undefined {
             #expect(metrics[key] == .some(nil), "\(key) is \(String(describing: metrics[key]))")
         }
+        // The training rows' click rate is theirs, defined whatever the validation split holds (it was null, "no
+        // validation rows").
+        #expect(metrics["train_click_rate"] == .some(0.5))
     }
 
     @Test("validation rows of one class keep auc and pr_auc as null, through the wire, not a missing key")

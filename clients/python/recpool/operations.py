@@ -398,8 +398,9 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     """Generator of the ``score`` call: one SCORE per :func:`rows_per_request` rows (``max_rows``, fewer
     for rows so wide that the message limit comes first), all sent at once.
 
-    When the requests were answered by different versions (a rollout in between), the ones that got
-    an older version are sent again pinned to the newest, so the call's rows share one version.
+    When the requests were answered by different versions (a rollout in between), the others are sent
+    again pinned to the version the pool is moving to (the promoted one, from STATUS, when it answered
+    some; else the highest number), so the call's rows share one version.
     """
     array = as_rows(rows)
     pin = version_pin(min_version, exact_version)
@@ -408,7 +409,11 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     results = yield [score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)]
     versions = [header.model_version for _, header in results]
     if len(set(versions)) > 1:
-        newest = max(versions)
+        # The version the pool is moving to: the promoted one when it answered some (a rollback moves the pool to a
+        # lower number, and parts pinned to the higher one it leaves would be refused CONFLICT), else the highest.
+        (document,) = yield [status(timeout=timeout)]
+        promoted = document.get("promoted_version") if isinstance(document, dict) else None
+        newest = promoted if promoted in versions else max(versions)
         redo = [i for i, v in enumerate(versions) if v != newest]
         again = yield [score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline, i * per_request)
                        for i in redo]

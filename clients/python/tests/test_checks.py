@@ -671,3 +671,25 @@ def test_the_async_client_fails_every_waiting_call_on_a_message_that_is_not_a_re
 
     results = asyncio.run(main())
     assert all(isinstance(r, recpool.ProtocolViolation) and "DISCONNECT" in str(r) for r in results), results
+
+
+@pytest.mark.parametrize("promoted, pinned, again", [(4, 4, [0]), (5, 5, [1]), (None, 5, [1]), (9, 5, [1])])
+def test_a_split_call_answered_by_two_versions_is_sent_again_pinned_to_the_promoted_one(promoted, pinned, again):
+    # A rollback from 5 to 4 straddled by a call: pinned to the highest number (5), the parts went to a version the
+    # pool was leaving and were refused CONFLICT; the promoted version (STATUS) is the one it moves to.
+    rows = np.zeros((4, WIDTH), np.float32)
+    generator = ops.score(rows, max_rows=2)
+    calls = next(generator)
+
+    def answered(call, version):
+        values = bytes(wire.tensor_frame(np.full((2, 1), 0.5, np.float32)))
+        return call.parse(reply(wire.Command.SCORE, [values], model_version=version))
+
+    status_calls = generator.send([answered(calls[0], 5), answered(calls[1], 4)])
+    assert [c.command for c in status_calls] == [wire.Command.STATUS]
+    resend = generator.send([{"promoted_version": promoted}])
+    assert [(c.model_version, c.flags) for c in resend] == [(pinned, wire.FLAG_EXACT_VERSION)] * len(again)
+    assert resend[0].payload == calls[again[0]].payload
+    with pytest.raises(StopIteration) as done:
+        generator.send([answered(resend[0], pinned)])
+    assert done.value.value.model_version == pinned

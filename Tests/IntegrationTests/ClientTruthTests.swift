@@ -70,6 +70,10 @@ struct ClientTruthTests {
 
             let narrow = try runTool("recpool", ["score", "--broker", broker, "--input", "-"], stdin: "1,2,3\n")
             #expect(narrow.code == 11 && narrow.stderr.contains("BAD_REQUEST"), "\(narrow.code) \(narrow.stderr)")
+            // The text status shows every counter that moved: invalid_requests was in --json only.
+            let table = try runTool("recpool", ["status", "--broker", broker])
+            #expect(table.code == 0 && table.stdout.contains("invalid_requests"), "\(table.stdout)")
+            #expect(!table.stdout.split(separator: "\n").contains { $0.hasPrefix("dropped_expired ") && $0.hasSuffix(" 0") })
 
             // loadtest builds random rows for the served width (4, from STATUS) without being told.
             let load = try runTool(

@@ -108,9 +108,9 @@ enum StatusTable {
         lines.append("")
         lines += aligned(
             [["QUEUE", "DEPTH", "CAPACITY"]] + status.queues.map { [$0.service, "\($0.depth)", "\($0.capacity)"] })
-        let interesting = status.counters.filter {
-            $0.key.hasPrefix("dropped") || $0.key.hasPrefix("replies") || $0.key == "redispatched"
-        }
+        // Every counter that moved (an expired worker, an invalid request, a cancel): the drop and reply counters
+        // alone hid them from an operator reading the text; `--json` gives every counter.
+        let interesting = status.counters.filter { $0.value != 0 }
         if !interesting.isEmpty {
             lines.append("")
             lines += aligned(

@@ -42,11 +42,26 @@ struct ControlInboxTests {
         #expect(inbox.admit(.workers([])) == .accepted)
         let taken = inbox.takeAll()
         #expect(taken.count == 5 && inbox.queue.isEmpty)
-        // Taken but not yet handled: still counted.
-        #expect(inbox.admit(input) == .refused(heldBytes: taken.reduce(0) { $0 + $1.bytes }, limit: 16 * Self.mib))
+        // Taken but not yet handled: still counted; the worker's bytes are held but do not count against clients.
+        #expect(inbox.heldBytes == taken.reduce(0) { $0 + $1.bytes })
+        #expect(inbox.admit(input) == .refused(heldBytes: 3 * size, limit: 16 * Self.mib))
         inbox.handled(taken)
         #expect(inbox.heldBytes == 0 && inbox.clientBytes.isEmpty)
         #expect(inbox.admit(input) == .accepted)
+    }
+
+    /// The results of a round of 256 replicas (75 MB of parameter packs) refused every client's FEEDBACK BUSY while
+    /// they were merged, saying "75362563 bytes of requests already wait".
+    @Test("worker messages never count against clients: a round's results leave the whole limit to requests")
+    func workerBytesAreNotRequests() throws {
+        var inbox = ControlInbox(limit: 16 * Self.mib)
+        let round = WireMessage(
+            header: Header(command: .roundResult), payload: [[UInt8](repeating: 1, count: 4 * Self.mib)])
+        for replica in 0..<8 { #expect(inbox.admit(.worker(identity: [UInt8(replica)], message: round)) == .accepted) }
+        #expect(inbox.heldBytes > 32 * Self.mib && inbox.requestBytes == 0)
+        let feedback = Self.control(1, bytes: 100, client: [9])
+        #expect(inbox.admit(feedback) == .accepted)
+        #expect(inbox.admit(Self.control(2, bytes: 5 * Self.mib, client: [8])) == .accepted)
     }
 
     @Test("one client's inputs may hold at most half the inbox: a flood from one leaves room for the others")

@@ -9,12 +9,16 @@ import DequeModule
 /// would pass ``clientShare`` (half the limit: one client flooding FEEDBACK or CONTROL leaves the other half to the
 /// rest); the reactor answers them BUSY. One input is always taken when nothing waits, and one of a client's when
 /// none of its own waits, so a message at the wire limit still fits. Worker messages and the broker's own inputs are
-/// always taken (and counted).
+/// always taken, and counted in ``heldBytes`` but not against the limit: a training round's results (a parameter
+/// pack from each of hundreds of replicas) refused every client's FEEDBACK and slates BUSY while they were merged,
+/// with a message that called them "requests" (docs/PROTOCOL.md, "Limits").
 struct ControlInbox {
     /// Inputs in arrival order, with the bytes each holds.
     private(set) var queue = Deque<(input: ControlInput, bytes: Int)>()
-    /// Bytes of the inputs queued or being handled.
+    /// Bytes of the inputs queued or being handled, workers' and the broker's own included.
     private(set) var heldBytes = 0
+    /// Of ``heldBytes``, those of refusable inputs (what clients sent): what the limit bounds.
+    private(set) var requestBytes = 0
     /// Of ``heldBytes``, those of each client's inputs (``ControlInput/client``); a client holding none has no entry.
     private(set) var clientBytes: [[UInt8]: Int] = [:]
     /// The most bytes that may wait before a refusable input is refused.
@@ -28,8 +32,8 @@ struct ControlInbox {
     /// Queues `input` unless it is refusable and would pass the limit.
     mutating func admit(_ input: ControlInput) -> ControlAdmission {
         let bytes = input.byteCount
-        if input.isRefusable, heldBytes > 0, heldBytes.addingReportingOverflow(bytes).partialValue > limit {
-            return .refused(heldBytes: heldBytes, limit: limit)
+        if input.isRefusable, requestBytes > 0, requestBytes.addingReportingOverflow(bytes).partialValue > limit {
+            return .refused(heldBytes: requestBytes, limit: limit)
         }
         let client = input.client
         if input.isRefusable, let client, let own = clientBytes[client], own > 0,
@@ -39,6 +43,7 @@ struct ControlInbox {
         }
         queue.append((input, bytes))
         heldBytes += bytes
+        if input.isRefusable { requestBytes += bytes }
         if let client { clientBytes[client, default: 0] += bytes }
         return .accepted
     }
@@ -56,6 +61,7 @@ struct ControlInbox {
     mutating func handled(_ inputs: [(input: ControlInput, bytes: Int)]) {
         for (input, bytes) in inputs {
             heldBytes = max(0, heldBytes - bytes)
+            if input.isRefusable { requestBytes = max(0, requestBytes - bytes) }
             guard let client = input.client, let own = clientBytes[client] else { continue }
             clientBytes[client] = own > bytes ? own - bytes : nil
         }

@@ -59,16 +59,14 @@ extension BrokerCore {
                 workers[identity]?.modelSeed = nil
             }
             workers[identity]?.modelVersion = header.modelVersion
-            if let load {
+            // Checked as READY's is (WorkerHello.problem): a width no model has makes the load frame malformed, counted,
+            // and none of it is applied (its slots were taken while the frame was counted malformed; docs/PROTOCOL.md,
+            // "HEARTBEAT": a malformed payload leaves `slots` unchanged).
+            if let load, let width = load.inputWidth, !(1...WorkerHello.maximumInputWidth).contains(Int(width)) {
+                counters.add(.malformedWorkerMessages)
+            } else if let load {
                 workers[identity]?.slots = Int(load.slots)
-                // Checked as READY's is (WorkerHello.problem): a width no model has is counted, never recorded.
-                if let width = load.inputWidth {
-                    if (1...WorkerHello.maximumInputWidth).contains(Int(width)) {
-                        workers[identity]?.inputWidth = Int(width)
-                    } else {
-                        counters.add(.malformedWorkerMessages)
-                    }
-                }
+                if let width = load.inputWidth { workers[identity]?.inputWidth = Int(width) }
                 if let sha = load.modelSHA256Hex { workers[identity]?.modelSHA256 = sha }
             }
             sendWeightsIfStale(identity, now: now, into: &actions, force: false)

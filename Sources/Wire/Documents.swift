@@ -43,6 +43,8 @@ public enum WireJSON {
         case .tooManyKeys(let limit):
             throw .badDocument(
                 "the document holds more than \(limit) object keys, the most a request may hold (a view event counts two)")
+        case .trailingComma(let offset):
+            throw .badDocument("not valid JSON: a comma before a closing bracket at byte \(offset) (a trailing comma)")
         case nil:
             break
         }

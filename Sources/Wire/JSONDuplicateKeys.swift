@@ -21,6 +21,9 @@ extension WireJSON {
         case duplicate(String)
         /// The document holds more object keys than the limit (the scan stopped there).
         case tooManyKeys(limit: Int)
+        /// A comma right before a closing `}` or `]` (at this byte offset): not JSON (RFC 8259 §4, §5), though
+        /// Foundation's decoder takes it.
+        case trailingComma(offset: Int)
     }
 
     /// ``duplicateKey(in:mapAtTop:)``, and, with a `keyLimit`, whether the document holds more object keys in all
@@ -32,8 +35,19 @@ extension WireJSON {
         // whether its keys fold snake case (a struct's), and the last key read (what a nested value belongs to).
         var stack: [(keys: Set<ArraySlice<UInt8>>?, expectingKey: Bool, folds: Bool, lastKey: ArraySlice<UInt8>)] = []
         var i = 0
+        // The last byte outside a string that is not white space, and where it stands.
+        var previous: UInt8 = 0
+        var previousAt = 0
         while i < frame.count {
-            switch frame[i] {
+            let byte = frame[i]
+            let at = i
+            defer {
+                if byte != 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D {
+                    previous = byte
+                    previousAt = at
+                }
+            }
+            switch byte {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let parent = stack.last
                 // A container inside a map's value, or the map itself, does not fold; a struct's does.
@@ -46,6 +60,7 @@ extension WireJSON {
                     stack.append((keys: nil, expectingKey: false, folds: folds, lastKey: []))
                 }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if previous == UInt8(ascii: ",") { return .trailingComma(offset: previousAt) }
                 if !stack.isEmpty { stack.removeLast() }
             case UInt8(ascii: ","):
                 if let last = stack.indices.last, stack[last].keys != nil { stack[last].expectingKey = true }

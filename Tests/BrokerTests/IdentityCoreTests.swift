@@ -77,6 +77,23 @@ struct IdentityCoreTests {
         #expect(h.dispatches.count == 1)
     }
 
+    /// A load frame with width 0 was counted malformed, and its slots were applied all the same.
+    @Test("a heartbeat whose load names a width no model has is malformed: counted, and none of it applied",
+          arguments: [UInt32(0), UInt32(1 << 24 + 1)])
+    func heartbeatWithImpossibleWidth(width: UInt32) {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "n", width: 153)
+        let before = h.core.statusDocument(now: h.now).workers.first
+        let load = WorkerLoad(slots: 99, queued: 0, inputWidth: width)
+        h.feed(
+            .worker(
+                identity: narrow,
+                frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), load.encoded()], peerAddress: nil))
+        let after = h.core.statusDocument(now: h.now).workers.first
+        #expect(after?.slots == before?.slots && after?.inputWidth == 153)
+        #expect(h.core.counters[.malformedWorkerMessages] == 1)
+    }
+
     @Test("a second live worker with the same id is registered as id#2 and told so; one process reconnecting is not")
     func uniqueIds() throws {
         var h = CoreHarness()

@@ -159,6 +159,17 @@ struct DocumentErrorTests {
         #expect(!message.contains(" at  ") && !message.hasSuffix(" at "), "\(message)")
     }
 
+    /// `{"op":"jobs",}` was answered OK and `"candidates":[1,2,3,]` served a slate: Foundation takes a trailing comma.
+    @Test("a trailing comma in an object or an array is not JSON, named by its byte", arguments: [
+        (#"{"version":1,}"#, 12), (#"{"version":1,"candidates":[1,2,3,]}"#, 32), ("{\"version\":1 , \n }", 13),
+    ])
+    func trailingComma(text: String, offset: Int) {
+        let message = Self.message(text)
+        #expect(message.contains("not valid JSON: a comma before a closing bracket at byte \(offset)"), "\(message)")
+        // A comma inside a string is text.
+        #expect(Self.message(#"{"version":1,"impression_id":"a,]"}"#) == "decoded")
+    }
+
     @Test("the underflow scan passes zeros, subnormals and strings")
     func underflowScan() {
         func scan(_ text: String) -> String? {

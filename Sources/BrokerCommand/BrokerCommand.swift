@@ -25,6 +25,7 @@ struct BrokerCommand: AsyncParsableCommand {
 
     /// Reads the environment and the configuration file before ArgumentParser parses.
     static func main() async {
+        HangupService.ignoreUntilTrapped()
         // On the main thread, before libzmq's and the broker's threads allocate.
         _ = FreeMemory.daemonHeapThresholds
         await runConfigured(table: "broker")

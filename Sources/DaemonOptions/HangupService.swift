@@ -1,6 +1,10 @@
 import ServiceLifecycle
 import UnixSignals
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Traps SIGHUP for the life of a daemon and calls a handler on each one, instead of letting the
 /// default action end the process (exit 129, no drain, no log line). The broker reloads its
 /// allow-lists; the worker logs that it has nothing to reload.
@@ -14,6 +18,13 @@ public struct HangupService: Service {
     private init(signals: UnixSignalsSequence, onHangup: @escaping @Sendable () -> Void) {
         self.signals = signals
         self.onHangup = onHangup
+    }
+
+    /// Ignores SIGHUP from the first line of `main` until ``trap(onHangup:)`` traps it: a reload sent in the first
+    /// ~100 ms of a start (`systemctl start` then `reload`) ended the daemon with exit 129 (docs/SECURITY.md: SIGHUP
+    /// never ends a RecPool daemon).
+    public static func ignoreUntilTrapped() {
+        signal(SIGHUP, SIG_IGN)
     }
 
     /// Starts trapping SIGHUP now; `onHangup` runs once per signal while the service runs.

@@ -78,9 +78,14 @@ public enum AtomicFile {
     /// into, in place: renaming over it replaced `/dev/null` with a regular file, and reported a write to `/dev/full`
     /// as done. Such a write is not atomic, and its errors are the device's (`ENOSPC` for `/dev/full`). A symbolic
     /// link to an existing file is kept, and the file it resolves to written (in place under `/proc` and `/dev`).
+    ///
+    /// The file is created with `permissions` (less the umask) from the start; a file no group or other may read (a
+    /// secret key, 0600) is created exclusively, so a temporary file someone else made first is never written into.
     /// - Throws: ``FileFailure`` naming the failed step (`create`, `write`, `fsync`, `close`,
     ///   `rename onto`; `open` and `write` into a device) and its errno (`ENOSPC` and `EDQUOT` for a full disk).
-    public static func write(_ bytes: [UInt8], to path: String) throws(FileFailure) {
+    public static func write(
+        _ bytes: [UInt8], to path: String, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+    ) throws(FileFailure) {
         var existing = stat()
         if stat(path, &existing) == 0, [S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].contains(existing.st_mode & S_IFMT) {
             return try writeInPlace(bytes, to: path)
@@ -94,15 +99,17 @@ public enum AtomicFile {
             let target = String(cString: resolved)
             free(resolved)
             if target.hasPrefix("/proc/") || target.hasPrefix("/dev/") { return try writeInPlace(bytes, to: path) }
-            return try write(bytes, to: target)
+            return try write(bytes, to: target, permissions: permissions)
         }
         let temporary = "\(path)\(temporarySuffix)\(getpid())"
         do throws(FileFailure) {
             let fd: FileDescriptor
             do {
+                let secret = permissions.isDisjoint(with: [.groupReadWriteExecute, .otherReadWriteExecute])
+                if secret { unlink(temporary) }  // a leftover of ours; one made by someone else fails the exclusive create
                 fd = try FileDescriptor.open(
-                    FilePath(temporary), .writeOnly, options: [.create, .truncate],
-                    permissions: [.ownerReadWrite, .groupRead, .otherRead], retryOnInterrupt: true)
+                    FilePath(temporary), .writeOnly, options: secret ? [.create, .exclusiveCreate] : [.create, .truncate],
+                    permissions: permissions, retryOnInterrupt: true)
             } catch {
                 throw FileFailure(operation: "create", path: temporary, errno: Errno(error))
             }

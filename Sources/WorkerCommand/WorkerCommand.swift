@@ -25,6 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static func main() async {
         // On the main thread, before the concurrency pool's threads allocate: they would each get an arena.
         _ = arenaLimit
+        HangupService.ignoreUntilTrapped()
         _ = FreeMemory.daemonHeapThresholds
         await runConfigured(table: "worker")
     }

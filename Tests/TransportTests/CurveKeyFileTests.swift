@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+import RecFiles
+
 @testable import RecTransport
 
 @Suite("CURVE key files and endpoint scope")
@@ -15,6 +17,38 @@ struct CurveKeyFileTests {
         ] as [(String, Bool)])
     func loopback(endpoint: String, expected: Bool) {
         #expect(EndpointScope.isLoopback(endpoint) == expected)
+    }
+
+    /// keygen's secret was written to a 0666 temporary file and set to 0600 after the rename (readable by others for a
+    /// moment), and under umask 000 its `.pub` was 0666, which RecPool's own readers refuse.
+    @Test("the secret key file is created 0600 and exclusively; a planted temporary file is never written into")
+    func secretCreatedPrivate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curve-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "s")
+        func mode(_ path: String) throws -> Int {
+            try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        }
+        #expect(try mode(paths.key) == 0o600 && mode(paths.pub) == 0o644)
+        // A file someone else created under the temporary name: an exclusive create of a secret fails instead of
+        // writing the secret into a file they can read (our own leftover is removed first, so only a race remains).
+        let target = directory + "/planted.key"
+        let planted = "\(target)\(AtomicFile.temporarySuffix)\(getpid())"
+        FileManager.default.createFile(atPath: planted, contents: Data(), attributes: [.posixPermissions: 0o666])
+        try AtomicFile.write(Array("secret".utf8), to: target, permissions: [.ownerReadWrite])
+        #expect(try mode(target) == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: planted))
+    }
+
+    @Test("a .key file group or others may read is refused as a server key: its secret would sit readable")
+    func openKeyFileAsServerKey() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curve-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "broker")
+        #expect(try CurveKeyFile.readPublicKey(path: paths.key) == CurveKeyFile.readPublicKey(path: paths.pub))
+        chmod(paths.key, 0o644)
+        #expect(throws: CurveKeyError.tooOpen(path: paths.key, mode: 0o644)) { try CurveKeyFile.readPublicKey(path: paths.key) }
+        #expect(try CurveKeyFile.readPublicKey(path: paths.pub).count == 40)
     }
 
     @Test("keygen writes a 0600 key pair and a .pub that read back and belong together")

@@ -86,16 +86,21 @@ public enum CurveKeyFile {
             secret-key = \(pair.secretKey)
 
             """
-        // Create the secret file with 0600 from the start, so it is never readable by others.
-        guard manager.createFile(atPath: keyPath, contents: Data(keyText.utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw .io(path: keyPath, reason: "cannot write the key file")
+        // The secret file is created 0600 from the start (Foundation's createFile wrote a 0666 temporary file and
+        // set 0600 after the rename, so it was readable by others for a moment); the public one 0644 whatever the
+        // umask (0666 under umask 000 was refused by RecPool's own readers as writable by others).
+        do {
+            try AtomicFile.write(Array(keyText.utf8), to: keyPath, permissions: [.ownerReadWrite])
+        } catch {
+            throw .io(path: keyPath, reason: "\(error)")
         }
         do {
-            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
-            try Data("\(pair.publicKey)\n".utf8).write(to: URL(fileURLWithPath: pubPath))
+            try AtomicFile.write(Array("\(pair.publicKey)\n".utf8), to: pubPath)
         } catch {
-            throw .io(path: pubPath, reason: error.localizedDescription)
+            throw .io(path: pubPath, reason: "\(error)")
+        }
+        guard chmod(pubPath, 0o644) == 0 else {
+            throw .io(path: pubPath, reason: "cannot set its mode to 0644: \(String(cString: strerror(errno)))")
         }
         return (keyPath, pubPath)
     }
@@ -147,9 +152,14 @@ public enum CurveKeyFile {
     /// Reads one public key: a `.pub` file, or the public half of a `.key` file.
     /// - Throws: ``CurveKeyError``; ``CurveKeyError/repeated(path:what:line:)`` for a file holding two keys (a
     ///   server is one key: the first used to be taken without a word).
+    ///   A `.key` file (it holds a secret) that its group or others may access is refused as ``readKeyPair(path:allowOpenPermissions:)``
+    ///   refuses it (``CurveKeyError/tooOpen(path:mode:)``): given as a server key, its secret sat readable by everyone.
     public static func readPublicKey(path: String) throws(CurveKeyError) -> String {
         let keys = try readAllowList(path: path)
         guard let key = keys.first else { throw .empty(path: path) }
+        if let mode = openPermissions(path), try read(path).contains(where: { assignment($0.1)?.0 == "secret-key" }) {
+            throw .tooOpen(path: path, mode: mode)
+        }
         if keys.count > 1 {
             let line = try read(path).filter { isKey($0.1) || assignment($0.1)?.0 == "public-key" }.dropFirst().first?.0 ?? 0
             throw .repeated(path: path, what: "public key", line: line)

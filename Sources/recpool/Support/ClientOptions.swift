@@ -55,6 +55,12 @@ struct BrokerOptions: ParsableArguments {
             } catch {
                 throw CommandFailure(error.description, exitCode: .badInput)
             }
+            // Accepted, but said, as the broker and the worker log it (docs/SECURITY.md).
+            if allowOpenKeyFile, let mode = CurveKeyFile.openPermissions(curveKey) {
+                CommandOutput.printError(
+                    "recpool: warning: using \(curveKey), a secret key file its group or others may access (mode "
+                        + "\(String(mode, radix: 8))), because of --allow-open-key-file")
+            }
         }
         do {
             return try await RecPoolClient(endpoint: broker, options: options)

@@ -63,12 +63,27 @@ def _check_private(path) -> None:
 
 
 def read_public_key(source) -> bytes:
-    """A public key from a ``.pub`` file, the public half of a ``.key`` file, or a Z85 string itself."""
+    """A public key from a ``.pub`` file, the public half of a ``.key`` file, or a Z85 string itself.
+
+    Raises:
+        InvalidRequest: as the recpool commands refuse them: a file holding no public key, one its group or others
+            may write (they could swap the server's key), or a ``.key`` file its group or others may access (its
+            secret would sit readable).
+    """
     if isinstance(source, (bytes, str)) and not os.path.exists(os.fsdecode(source)) and _is_key(os.fsdecode(source)):
         return os.fsencode(source)
     keys = _assignments(source)
     if "public-key" not in keys:
         raise InvalidRequest(f"{source} holds no public key")
+    try:
+        mode = os.stat(source).st_mode & 0o777
+    except OSError:
+        mode = 0
+    if mode & 0o022:
+        raise InvalidRequest(f"{source}: permissions {mode:04o} let group or others change the keys it lists "
+                             f"(chmod 644 {source})")
+    if "secret-key" in keys:
+        _check_private(source)
     return keys["public-key"].encode()
 
 

@@ -129,3 +129,15 @@ def test_key_files_the_commands_refuse_are_refused_naming_the_file(tmp_path):
     with pytest.raises(recpool.InvalidRequest, match="permissions 0644 are too open"):
         read_key_pair(open_file)
     assert read_key_pair(tmp_path / "a.key").public == alice[0]
+    # As a server key: a .key file others may read (its secret sat readable) and a .pub others may write (they could
+    # swap the server's key) were taken; the commands refuse both.
+    with pytest.raises(recpool.InvalidRequest, match="permissions 0644 are too open"):
+        read_public_key(open_file)
+    writable = tmp_path / "broker.pub"
+    writable.write_text(alice[0].decode() + "\n")
+    writable.chmod(0o666)
+    with pytest.raises(recpool.InvalidRequest, match="permissions 0666 let group or others change"):
+        read_public_key(writable)
+    writable.chmod(0o644)
+    assert read_public_key(writable) == alice[0]
+    assert read_public_key(tmp_path / "a.key") == alice[0]

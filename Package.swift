@@ -317,7 +317,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
-        .testTarget(name: "TransportTests", dependencies: ["RecTransport"]),
+        .testTarget(name: "TransportTests", dependencies: ["RecTransport", "RecFiles"]),
         .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire", "RecTestKit"]),
         .testTarget(
             name: "BrokerTests",

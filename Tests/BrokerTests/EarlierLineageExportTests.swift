@@ -31,6 +31,20 @@ struct EarlierLineageExportTests {
         return try WireJSON.decode(ImpressionPage.self, from: try reply.frame(0))
     }
 
+    /// The reply to a click on `item` of the earlier lineage's impression `old-1`.
+    static func feedback(_ coordinator: OnlineCoordinator, replies: LockedReplies, item: Int, requestId: UInt64) throws
+        -> WireMessage
+    {
+        coordinator.handleFeedback(
+            identity: [9],
+            message: WireMessage(
+                header: Header(command: .feedback, requestId: requestId),
+                payload: [WireJSON.encode(FeedbackRequest(impressionId: "old-1", item: item, click: 1))]),
+            nowMs: 1_500)
+        coordinator.flushPending()
+        return try #require(replies.last)
+    }
+
     @Test("a new lineage's page holds only its own impressions; the earlier ones are counted, and stay so after a restart")
     func earlierLineageLeftOut() throws {
         let h = try RegistryOnlineHarness()
@@ -67,26 +81,12 @@ struct EarlierLineageExportTests {
         #expect(second.impressions.map(\.record.impressionId) == ["new-1"] && second.earlierLineage == 0)
         #expect(second.nextAfter == nil)
         // Feedback on the earlier lineage's impression is refused: row 0 was sku a then and is sku c now.
-        coordinator.handleFeedback(
-            identity: [9],
-            message: WireMessage(
-                header: Header(command: .feedback, requestId: 42),
-                payload: [WireJSON.encode(FeedbackRequest(impressionId: "old-1", item: 0, click: 1))]),
-            nowMs: 1_500)
-        coordinator.flushPending()
-        let refused = try #require(replies.last)
+        let refused = try Self.feedback(coordinator, replies: replies, item: 0, requestId: 42)
         #expect(refused.header.status == .conflict, "\(refused.errorText ?? "")")
         #expect(refused.errorText?.contains("policy version 1 of an earlier lineage (this one began at version 2") == true)
         #expect(coordinator.core.held.isEmpty && coordinator.core.outgoing.isEmpty)
         // A repeat of the click the log holds is a duplicate, whichever lineage served it: the client learns it was kept.
-        coordinator.handleFeedback(
-            identity: [9],
-            message: WireMessage(
-                header: Header(command: .feedback, requestId: 43),
-                payload: [WireJSON.encode(FeedbackRequest(impressionId: "old-1", item: 1, click: 1))]),
-            nowMs: 1_500)
-        coordinator.flushPending()
-        let repeated = try #require(replies.last)
+        let repeated = try Self.feedback(coordinator, replies: replies, item: 1, requestId: 43)
         #expect(repeated.header.status == .ok, "\(repeated.errorText ?? "")")
         #expect(try WireJSON.decode(FeedbackReply.self, from: repeated.frame(0)).duplicate)
         // The guard reads only this lineage's impressions: old-1 and old-2 have feedback too.

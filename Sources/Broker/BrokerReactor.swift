@@ -78,14 +78,15 @@ public final class BrokerReactor: Sendable {
     ///   when the broker runs without CURVE (or has not started).
     public func replaceAllowLists(_ lists: AllowLists) -> Int? {
         guard let handler = zapHandler.withLock({ $0 }) else { return nil }
-        let stillConnected = handler.replaceAllowLists(lists)
+        // The reactor's lists first, then the ZAP handler's: a handshake the new lists admit completes only after
+        // the reactor can see them, so its first message is never judged by the lists it replaced.
         allowLists.withLock { state in
             state.security?.clients = lists.clients
             state.security?.trainers = lists.trainers
             state.security?.workers = lists.workers
             state.generation += 1
         }
-        return stillConnected
+        return handler.replaceAllowLists(lists)
     }
 
     /// Asks the running reactor to stop gracefully: new requests are refused with BUSY, what is held
@@ -252,13 +253,6 @@ public final class BrokerReactor: Sendable {
             return role.userId(key: key)
         }
         while true {
-            if secure, allowLists.withLock({ $0.generation }) != admission.generation {
-                admission = allowLists.withLock { $0 }
-                if let workers = admission.security?.workers {
-                    core.handle(.workerKeysAllowed(workers), now: Self.now(), into: &actions)
-                    shell.perform(&actions, core: &core, now: Self.now())
-                }
-            }
             if stopRequested.withLock({ $0 }) {
                 let now = Self.now()
                 if shutdownDeadline == nil {
@@ -275,6 +269,15 @@ public final class BrokerReactor: Sendable {
             }
             try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
             if poller.isReadable(2) { wakeup.drain() }
+            // After the poll, not before it: a message that arrived during the poll is judged by the lists in force
+            // when it is read (a reload during the poll would otherwise refuse a peer the new lists admitted).
+            if secure, allowLists.withLock({ $0.generation }) != admission.generation {
+                admission = allowLists.withLock { $0 }
+                if let workers = admission.security?.workers {
+                    core.handle(.workerKeysAllowed(workers), now: Self.now(), into: &actions)
+                    shell.perform(&actions, core: &core, now: Self.now())
+                }
+            }
             var now = Self.now()
             if let control {
                 for output in control.drainOutputs() {

@@ -36,41 +36,127 @@ final class ClientShared: Sendable {
 
 /// The client's I/O thread: it alone owns the DEALER socket. It sends what async callers queued,
 /// routes each reply to the caller waiting on its request id, and fails callers whose time is up.
+///
+/// It also watches the socket's security handshakes (``HandshakeWatch``). libzmq ends a connecting
+/// session for good when the broker refuses the handshake, so a refusal fails every waiting caller with
+/// ``ClientError/handshakeFailed(endpoint:_:)`` at once, and the next call, no sooner than
+/// ``reopenIntervalMicros`` later, goes out on a new socket: a key the broker admits later (after SIGHUP)
+/// is used without restarting the client.
 enum ClientIOLoop {
+    /// The shortest time between two sockets opened after refused handshakes, in µs: each attempt costs the
+    /// broker a ZAP request and a log line.
+    static let reopenIntervalMicros: UInt64 = 1_000_000
+
+    /// One DEALER socket connected to the broker, with the watch on its handshakes.
+    private final class Connection {
+        let socket: ZMQSocket
+        let handshakes: HandshakeWatch
+
+        init(context: ZMQContext, endpoint: String, socketOptions: [SocketOption]) throws(ZMQError) {
+            socket = try ZMQSocket(context, type: .dealer)
+            do {
+                try socket.set(.sendHighWaterMark(100_000))
+                try socket.set(.receiveHighWaterMark(100_000))
+                for option in socketOptions { try socket.set(option) }
+                handshakes = try HandshakeWatch(
+                    socket, context: context, events: [.handshakeFailed, .handshakeSucceeded])
+                try socket.connect(endpoint)
+            } catch {
+                socket.close()
+                throw error
+            }
+        }
+
+        deinit { socket.close() }
+
+        /// Polls the socket (item 0), the wake-up signal (item 1) and the handshake monitor (item 2).
+        func poller(wakeup: WakeupSignal) -> ZMQPoller {
+            ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor), handshakes.pollItem])
+        }
+    }
+
+    /// What the handshakes of the current connection have shown.
+    private struct HandshakeState {
+        /// The last failure since the last successful handshake.
+        var failure: HandshakeFailure?
+        /// When the session ended for good (a refusal or a protocol error): the connection must be replaced,
+        /// no sooner than this monotonic time in µs.
+        var reopenAtMicros: UInt64?
+
+        /// Applies the monitor's events in order; returns the failure that ended the session, if one did.
+        mutating func apply(_ events: [ZMQMonitorEvent], now: UInt64) -> HandshakeFailure? {
+            var ended: HandshakeFailure?
+            for event in events {
+                switch event.event {
+                case .handshakeSucceeded:
+                    failure = nil
+                case .handshakeFailedAuth:
+                    failure = .refused(zapStatus: event.value)
+                    ended = failure
+                case .handshakeFailedProtocol:
+                    failure = .protocolError(code: event.value)
+                    ended = failure
+                case .handshakeFailedNoDetail:
+                    failure = .closedDuringHandshake(errno: event.value)
+                default:
+                    continue
+                }
+            }
+            if ended != nil { reopenAtMicros = now.addingSaturating(ClientIOLoop.reopenIntervalMicros) }
+            return ended
+        }
+    }
+
     static func run(
         context: ZMQContext, endpoint: String, socketOptions: [SocketOption], shared: ClientShared,
         connected: (Result<Void, ClientError>) -> Void
     ) {
         let state = shared
         let wakeup = shared.wakeup
-        let socket: ZMQSocket
+        var connection: Connection
         do {
-            socket = try ZMQSocket(context, type: .dealer)
-            try socket.set(.sendHighWaterMark(100_000))
-            try socket.set(.receiveHighWaterMark(100_000))
-            for option in socketOptions { try socket.set(option) }
-            try socket.connect(endpoint)
+            connection = try Connection(context: context, endpoint: endpoint, socketOptions: socketOptions)
         } catch {
             connected(.failure(.badEndpoint(endpoint, error)))
             return
         }
         connected(.success(()))
-        defer { socket.close() }
-        var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
+        var poller = connection.poller(wakeup: wakeup)
+        var handshake = HandshakeState()
         var batch: [[[UInt8]]] = []
         while true {
-            let (closed, timeout) = state.state.withLock { s -> (Bool, Int) in
-                guard let next = s.expiries.min else { return (s.closed, 1000) }
+            let (closed, timeout, hasOutgoing) = state.state.withLock { s -> (Bool, Int, Bool) in
                 let now = Clocks.monotonicMicros()
-                return (s.closed, next.atMicros > now ? Int(min(1000, (next.atMicros - now) / 1000 + 1)) : 0)
+                var waitMicros: UInt64 = 1_000_000
+                if let next = s.expiries.min { waitMicros = min(waitMicros, next.atMicros > now ? next.atMicros - now : 0) }
+                if let reopenAt = handshake.reopenAtMicros, !s.outgoing.isEmpty {
+                    waitMicros = min(waitMicros, reopenAt > now ? reopenAt - now : 0)
+                }
+                return (s.closed, waitMicros == 0 ? 0 : Int(waitMicros / 1000 + 1), !s.outgoing.isEmpty)
             }
             if closed { break }
+            if let reopenAt = handshake.reopenAtMicros, hasOutgoing, Clocks.monotonicMicros() >= reopenAt {
+                // The old session is over: what the broker refused, a new socket may now be admitted for.
+                if let fresh = try? Connection(context: context, endpoint: endpoint, socketOptions: socketOptions) {
+                    connection = fresh
+                    poller = connection.poller(wakeup: wakeup)
+                    handshake = HandshakeState()
+                } else {
+                    handshake.reopenAtMicros = Clocks.monotonicMicros().addingSaturating(reopenIntervalMicros)
+                }
+            }
             do {
                 try poller.poll(timeoutMilliseconds: timeout)
             } catch {
                 break
             }
             if poller.isReadable(1) { wakeup.drain() }
+            if poller.isReadable(2),
+                let ended = handshake.apply(connection.handshakes.events(), now: Clocks.monotonicMicros())
+            {
+                failEveryCaller(.handshakeFailed(endpoint: endpoint, ended), state: state)
+                continue
+            }
             batch.removeAll(keepingCapacity: true)
             state.state.withLock { s in
                 while let frames = s.outgoing.popFirst() { batch.append(frames) }
@@ -80,7 +166,7 @@ enum ClientIOLoop {
             // from timing out its callers. What cannot be sent now is retried on the next turn,
             // unless nobody waits for it any more.
             for (index, frames) in batch.enumerated() {
-                if (try? socket.send(frames, dontWait: true)) != true {
+                if (try? connection.socket.send(frames, dontWait: true)) != true {
                     let unsent = batch[index...]
                     state.state.withLock { s in
                         for frames in unsent.reversed() {
@@ -93,10 +179,10 @@ enum ClientIOLoop {
                     break
                 }
             }
-            while let message = try? socket.receive(dontWait: true) {
+            while let message = try? connection.socket.receive(dontWait: true) {
                 deliver(message.frames, state: state)
             }
-            expire(state: state)
+            expire(state: state, handshakeFailure: handshake.failure.map { .handshakeFailed(endpoint: endpoint, $0) })
         }
         let waiters = state.state.withLock { s in
             s.closed = true
@@ -138,15 +224,25 @@ enum ClientIOLoop {
 
     /// Fails every waiting caller with `error`: the peer answered, but with nothing any of them can use.
     private static func failEveryCaller(_ error: WireError, state: ClientShared) {
-        let waiting: [ClientState.Waiter] = state.state.withLock { s in
-            defer { s.waiters.removeAll() }
-            return Array(s.waiters.values)
-        }
-        for waiter in waiting { waiter.continuation.resume(returning: .failure(.protocolViolation(error))) }
+        failEveryCaller(.protocolViolation(error), state: state)
     }
 
-    /// Fails the callers whose time is up: a heap pop per expiry, not a scan of every waiter.
-    private static func expire(state: ClientShared) {
+    /// Fails every waiting caller with `error`, and drops what is still queued for them.
+    private static func failEveryCaller(_ error: ClientError, state: ClientShared) {
+        let waiting: [ClientState.Waiter] = state.state.withLock { s in
+            defer {
+                s.waiters.removeAll()
+                s.outgoing.removeAll()
+            }
+            return Array(s.waiters.values)
+        }
+        for waiter in waiting { waiter.continuation.resume(returning: .failure(error)) }
+    }
+
+    /// Fails the callers whose time is up: a heap pop per expiry, not a scan of every waiter. They fail with
+    /// `handshakeFailure` instead of a timeout when the connection's last handshake failed (libzmq is still
+    /// retrying it): that, not a silent broker, is why no reply came.
+    private static func expire(state: ClientShared, handshakeFailure: ClientError?) {
         let now = Clocks.monotonicMicros()
         let expired: [(UInt64, ClientState.Waiter)] = state.state.withLock { s in
             var due: [(UInt64, ClientState.Waiter)] = []
@@ -159,7 +255,8 @@ enum ClientIOLoop {
             return due
         }
         for (id, waiter) in expired {
-            waiter.continuation.resume(returning: .failure(.timedOut(requestId: id, afterMs: waiter.timeoutMs)))
+            waiter.continuation.resume(
+                returning: .failure(handshakeFailure ?? .timedOut(requestId: id, afterMs: waiter.timeoutMs)))
         }
     }
 }

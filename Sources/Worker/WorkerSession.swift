@@ -107,8 +107,7 @@ public final class WorkerSession: Sendable {
         try socket.set(.maxMessageSize(Int64(configuration.limits.maxMessageBytes)))
         for option in configuration.socketOptions { try socket.set(option) }
         // A refused CURVE handshake leaves a worker in silence: say why when the broker seems silent.
-        let handshakes = try HandshakeWatch(
-            socket, context: context, endpoint: "inproc://worker-handshakes-\(Self.nextWatch())")
+        let handshakes = try HandshakeWatch(socket, context: context)
         try socket.connect(configuration.broker)
         let shell = Shell(session: self, socket: socket, handshakes: handshakes, parent: parent)
         if let exit = try shell.perform(core.handle(.connected, now: .now)) { return exit }
@@ -216,14 +215,6 @@ public final class WorkerSession: Sendable {
                 metadata: ["request_id": "\(message.header.requestId)", "status": "\(reply.header.status)"])
         }
         return reply
-    }
-
-    private static let watches = LockedBox(0)
-    /// A fresh number for a monitor's `inproc://` name (one per connection attempt).
-    private static func nextWatch() -> Int {
-        watches.withLock {
-            $0 += 1; return $0
-        }
     }
 
     /// Logs, at `error`, handshakes the broker refused since the last connection attempt: with CURVE,

@@ -97,28 +97,51 @@ struct SecurityTests {
         }
     }
 
-    @Test("a client with no key or a key not on the allow-list never gets an answer (typed timeout)")
-    func strangersTimeOut() async throws {
+    @Test(
+        "a client with no key, a key not on the allow-list or another broker's key is told why its handshake failed, not left to time out"
+    )
+    func strangersAreToldWhy() async throws {
         let keys = try SecuredKeys()
         defer { keys.remove() }
         let cluster = try await securedCluster(keys)
         defer { cluster.stop() }
-        let plain = try await cluster.client(timeoutMs: 800)
+        // A long timeout: the refusal and the mismatch must fail the call at once, not at its deadline.
+        let plain = try await cluster.client(timeoutMs: 60_000)
         defer { plain.close() }
-        let stranger = try await cluster.client(socketOptions: try keys.options(as: "stranger"), timeoutMs: 800)
+        let stranger = try await cluster.client(socketOptions: try keys.options(as: "stranger"), timeoutMs: 60_000)
         defer { stranger.close() }
+        let endpoint = cluster.endpoints.frontend
+        let started = ContinuousClock.now
+        let mismatch = await clientError { try await plain.score(rows: [Self.row]) }
+        #expect(mismatch == .handshakeFailed(endpoint: endpoint, .protocolError(code: ZMQMonitorEvent.mechanismMismatch)))
+        #expect(mismatch?.description.contains("only one side uses CURVE") == true)
+        let refused = await clientError { try await stranger.score(rows: [Self.row]) }
+        #expect(refused == .handshakeFailed(endpoint: endpoint, .refused(zapStatus: 400)))
+        #expect(refused?.description.contains("allow-list") == true)
+        #expect(ContinuousClock.now - started < .seconds(50), "neither waited for its deadline")
+        // The CLI says the same and exits 17, as for UNAUTHORIZED (docs/OPERATIONS.md, "Exit codes").
+        let cli = try runTool(
+            "recpool",
+            [
+                "status", "--broker", endpoint, "--curve-server-key", keys.path("broker.pub"),
+                "--curve-key", keys.path("stranger.key"), "--timeout-ms", "60000",
+            ])
+        #expect(cli.code == 17, "\(cli.stderr)")
+        #expect(cli.stderr.contains("refused this client's CURVE key"), "\(cli.stderr)")
+
+        // A CURVE client pinning another server key: the broker cannot open its HELLO and closes the
+        // connection; libzmq keeps retrying, so the call ends at its deadline, saying why.
         let wrongServer = try await cluster.client(
             socketOptions: try CurveKeyFile.clientOptions(
                 serverKeyPath: keys.path("stranger.pub"), keyPath: keys.path("client.key")),
             timeoutMs: 800)
         defer { wrongServer.close() }
-        for client in [plain, stranger, wrongServer] {
-            let error = await clientError { try await client.score(rows: [Self.row]) }
-            guard case .timedOut? = error else {
-                Issue.record("expected a timeout, got \(String(describing: error))")
-                continue
-            }
+        let closed = await clientError { try await wrongServer.score(rows: [Self.row]) }
+        guard case .handshakeFailed(endpoint, .closedDuringHandshake)? = closed else {
+            Issue.record("expected the closed handshake, got \(String(describing: closed))")
+            return
         }
+        #expect(closed?.description.contains("--curve-server-key") == true)
     }
 
     @Test("a client key cannot register a worker: the broker never answers its READY")

@@ -16,11 +16,17 @@ public struct ZMQMonitorEvents: OptionSet, Sendable, Hashable {
     public static let disconnected = ZMQMonitorEvents(rawValue: 0x0200)
     /// `ZMQ_EVENT_MONITOR_STOPPED`: the monitor ended (the socket closed).
     public static let monitorStopped = ZMQMonitorEvents(rawValue: 0x0400)
-    /// `ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`: a security handshake failed for an unspecified reason.
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`: a security handshake failed for an unspecified reason, such as
+    /// the peer closing the connection mid-handshake (value: the errno); libzmq reconnects by itself.
     public static let handshakeFailedNoDetail = ZMQMonitorEvents(rawValue: 0x0800)
-    /// `ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`: the peer broke the ZMTP or mechanism protocol.
+    /// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`: a security handshake completed (value: 0).
+    public static let handshakeSucceeded = ZMQMonitorEvents(rawValue: 0x1000)
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`: the peer broke the ZMTP or mechanism protocol (value: a
+    /// `ZMQ_PROTOCOL_ERROR_*` code, such as ``ZMQMonitorEvent/mechanismMismatch``). A connecting socket does not
+    /// reconnect after it: libzmq ends that session.
     public static let handshakeFailedProtocol = ZMQMonitorEvents(rawValue: 0x2000)
-    /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`: the ZAP handler refused the peer (value: the ZAP status).
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`: the ZAP handler refused the peer (value: the ZAP status, such as 400).
+    /// A connecting socket does not reconnect after it: libzmq ends that session.
     public static let handshakeFailedAuth = ZMQMonitorEvents(rawValue: 0x4000)
     /// Every handshake failure.
     public static let handshakeFailed: ZMQMonitorEvents = [
@@ -50,33 +56,62 @@ public struct ZMQMonitorEvent: Sendable, Hashable {
         endpoint = String(decoding: frames[1], as: UTF8.self)
     }
 
+    /// `ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH`: the ``value`` of a protocol failure when one side uses
+    /// CURVE and the other does not (ZMTP 3.1, RFC 23: both peers must name the same mechanism).
+    public static let mechanismMismatch: UInt32 = 0x1100_0002
+    /// `ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC`: the ``value`` of a protocol failure when a CURVE box does not open
+    /// (a key that is not the peer's).
+    public static let cryptographic: UInt32 = 0x1100_0001
+
     /// For ``ZMQMonitorEvents/acceptFailed``: the system's description of the errno in ``value``.
     public var errnoDescription: String { String(cString: strerror(Int32(bitPattern: value))) }
 }
 
 /// Watches one socket's security handshakes, for a peer that should say why it hears nothing:
-/// a worker or client whose CURVE key the broker refused otherwise just waits in silence.
+/// a worker or client whose CURVE key the broker refused otherwise just waits in silence, and libzmq
+/// never reconnects a session that ended in a refused (``ZMQMonitorEvents/handshakeFailedAuth``) or
+/// broken (``ZMQMonitorEvents/handshakeFailedProtocol``) handshake.
 ///
 /// Not `Sendable`: create, poll and close it on the thread that owns the watched socket.
 public final class HandshakeWatch {
     private let monitor: ZMQSocket
 
-    /// Starts watching `socket` (before it connects) through a PAIR on the `inproc://` name `endpoint`.
+    /// Starts watching `socket` (before it connects) for `events` through a PAIR on a fresh `inproc://` name.
     /// - Throws: ``ZMQError`` when libzmq cannot start the monitor.
-    public init(_ socket: ZMQSocket, context: ZMQContext, endpoint: String) throws(ZMQError) {
-        try socket.monitor(endpoint, events: .handshakeFailed)
+    public init(
+        _ socket: ZMQSocket, context: ZMQContext, events: ZMQMonitorEvents = .handshakeFailed
+    ) throws(ZMQError) {
+        let endpoint = "inproc://recpool-handshakes-\(Self.nextName())"
+        try socket.monitor(endpoint, events: events)
         monitor = try ZMQSocket(context, type: .pair)
         try monitor.connect(endpoint)
     }
 
     deinit { monitor.close() }
 
-    /// The handshake failures reported since the last call, oldest first; never blocks.
-    public func failures() -> [ZMQMonitorEvent] {
+    /// The monitor's PAIR, to wait for events in a ``ZMQPoller`` beside the watched socket.
+    public var pollItem: PollItem { PollItem(socket: monitor) }
+
+    /// The events reported since the last call, oldest first; never blocks.
+    public func events() -> [ZMQMonitorEvent] {
         var events: [ZMQMonitorEvent] = []
         while let message = try? monitor.receive(dontWait: true) {
             if let event = ZMQMonitorEvent(frames: message.frames) { events.append(event) }
         }
         return events
+    }
+
+    /// The handshake failures reported since the last call, oldest first; never blocks.
+    public func failures() -> [ZMQMonitorEvent] {
+        events().filter { !$0.event.isDisjoint(with: .handshakeFailed) }
+    }
+
+    private static let names = LockedBox(0)
+    /// A number for a monitor's `inproc://` name, unique in this process.
+    private static func nextName() -> Int {
+        names.withLock {
+            $0 += 1
+            return $0
+        }
     }
 }

@@ -41,7 +41,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     case cancelled = 15
     /// `NO_WORKER`.
     case noWorker = 16
-    /// `UNAUTHORIZED`.
+    /// `UNAUTHORIZED`, or the broker refused the client's security handshake (a CURVE key on no allow-list, CURVE
+    /// on one side only, another broker key).
     case unauthorized = 17
     /// `INTERNAL`.
     case `internal` = 18
@@ -85,6 +86,7 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .badEndpoint: .usage
         case .invalidRequest: .badInput
         case .protocolViolation: .protocolViolation
+        case .handshakeFailed: .unauthorized
         case .notAPolicyReply: .failed
         @unknown default: .failed
         }

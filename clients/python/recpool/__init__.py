@@ -6,15 +6,15 @@ pandas helpers (the impression log as OBD/obp data, a DataFrame as an upload) ar
 """
 from .aio import AsyncClient, AsyncJob
 from .client import Client, Job
-from .errors import (BadRequest, Busy, Cancelled, Closed, Conflict, Expired, ExportFormatError, Internal,
-                     InvalidRequest, JobFailed, NoWorker, NotFound, ProtocolViolation, RecPoolError, Timeout,
+from .errors import (BadRequest, Busy, Cancelled, Closed, Conflict, Expired, ExportFormatError, HandshakeFailed,
+                     Internal, InvalidRequest, JobFailed, NoWorker, NotFound, ProtocolViolation, RecPoolError, Timeout,
                      TooLarge, Unauthorized, UnsupportedVersion, WorkerLost)
 from .results import FeedbackAck, Health, Scores, Slate, Timings
 from .wire import PROTOCOL_VERSION, Command, Status
 
 __all__ = [
     "AsyncClient", "AsyncJob", "Client", "Job", "BadRequest", "Busy", "Cancelled", "Closed", "Conflict", "Expired",
-    "ExportFormatError", "Internal", "InvalidRequest", "JobFailed", "NoWorker", "NotFound", "ProtocolViolation",
+    "ExportFormatError", "HandshakeFailed", "Internal", "InvalidRequest", "JobFailed", "NoWorker", "NotFound", "ProtocolViolation",
     "RecPoolError", "Timeout", "TooLarge", "Unauthorized", "UnsupportedVersion", "WorkerLost", "FeedbackAck",
     "Health", "Scores", "Slate", "Timings", "PROTOCOL_VERSION", "Command", "Status",
 ]

@@ -9,6 +9,7 @@ from typing import AsyncIterator, Dict, List, Optional
 import zmq
 import zmq.asyncio
 
+from . import handshake
 from . import operations as ops
 from .client import _Base, job_pause, unanswered_read
 from .errors import Closed, JobFailed, ProtocolViolation, Timeout
@@ -25,14 +26,36 @@ class AsyncClient(_Base):
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
         super().__init__(endpoint, **options)
         self._context = zmq.asyncio.Context.instance()
-        self._socket = self._context.socket(zmq.DEALER)
-        try:
-            self._configure(self._socket)
-        except Exception:
-            self._socket.close(0)
-            raise
+        self._closed = False
         self._waiters: Dict[int, asyncio.Future] = {}
         self._reader: Optional[asyncio.Task] = None
+        self._watcher: Optional[asyncio.Task] = None
+        self._open()
+
+    def _open(self) -> None:
+        """A new DEALER with a monitor on its handshakes (:mod:`recpool.handshake`), configured and connected."""
+        socket = self._context.socket(zmq.DEALER)
+        monitor = None
+        try:
+            monitor = socket.get_monitor_socket(handshake.EVENTS)
+            self._configure(socket)
+        except Exception:
+            if monitor is not None:
+                monitor.close(0)
+            socket.close(0)
+            raise
+        self._socket, self._monitor = socket, monitor
+        self._handshake = handshake.HandshakeState(self.endpoint)
+
+    async def _stop_tasks(self) -> None:
+        for task in (self._reader, self._watcher):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        self._reader = self._watcher = None
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -43,17 +66,13 @@ class AsyncClient(_Base):
     async def close(self) -> None:
         """Stops the reader and closes the socket; calls still waiting, and any call after this, raise
         :class:`~recpool.Closed`."""
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._reader = None
+        self._closed = True
+        await self._stop_tasks()
         for future in self._waiters.values():
             if not future.done():
                 future.set_exception(Closed(f"the client of {self.endpoint} was closed while the call waited"))
         self._waiters.clear()
+        self._monitor.close(0)
         self._socket.close(0)
 
     # ------------------------------------------------------------ the engine
@@ -84,6 +103,40 @@ class AsyncClient(_Base):
             if future is not None and not future.done():
                 future.set_result((header, payload))
 
+    async def _watch_loop(self) -> None:
+        """Reads the socket's handshake events: when libzmq ends the session (the broker refused the key, or only
+        one side uses CURVE), every waiting call fails with HandshakeFailed at once."""
+        while True:
+            frames = await self._monitor.recv_multipart()
+            if self._handshake.apply(frames) is None:
+                continue
+            waiting = list(self._waiters.values())
+            self._waiters.clear()
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(self._handshake.fresh_error())
+
+    async def _reopen_if_refused(self) -> None:
+        """After a session libzmq ended, a new socket for the next call, no sooner than
+        :data:`recpool.handshake.REOPEN_INTERVAL` after the failure (one call replaces it; the others use it)."""
+        state = self._handshake
+        if state.reopen_at is None:
+            return
+        await asyncio.sleep(max(0.0, state.reopen_at - time.monotonic()))
+        if self._handshake is not state or self._closed:
+            return
+        await self._stop_tasks()
+        self._monitor.close(0)
+        self._socket.close(0)
+        self._open()
+
+    def _start_tasks(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._reader is None or self._reader.done():
+            self._reader = loop.create_task(self._read_loop())
+        if self._watcher is None or self._watcher.done():
+            self._watcher = loop.create_task(self._watch_loop())
+
     async def _send(self, frames: list, within: Optional[float] = None) -> None:
         """Sends a message, waiting at most ``within`` seconds for the socket to take it (a DEALER
         waits while it has no connection); raises asyncio.TimeoutError past that."""
@@ -112,15 +165,15 @@ class AsyncClient(_Base):
             pass  # best effort: the broker drops the request at its deadline anyway
 
     async def _run_one(self, call: ops.Call):
-        if self._socket.closed:
+        if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         deadline_ms = self._deadline_ms(call)
         tries = 0
         while True:
-            if self._socket.closed:  # also after a BUSY pause during which the client was closed
+            await self._reopen_if_refused()
+            if self._closed:  # also after a BUSY pause during which the client was closed
                 raise Closed(f"the client of {self.endpoint} is closed")
+            self._start_tasks()
             request_id = next(self._ids)
             future = asyncio.get_running_loop().create_future()
             self._waiters[request_id] = future
@@ -132,8 +185,9 @@ class AsyncClient(_Base):
             except asyncio.TimeoutError:
                 self._waiters.pop(request_id, None)
                 await self._cancel(request_id)
-                raise Timeout(f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
-                              f"from {self.endpoint}") from None
+                raise self._handshake.fresh_error() or Timeout(
+                    f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
+                    f"from {self.endpoint}") from None
             except asyncio.CancelledError:
                 if self._waiters.pop(request_id, None) is not None:
                     await self._cancel(request_id)

@@ -9,6 +9,7 @@ from typing import Iterable, Iterator, List, Optional
 import zmq
 
 from . import operations as ops
+from . import handshake
 from .errors import Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
@@ -156,19 +157,61 @@ class Client(_Base):
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
         super().__init__(endpoint, **options)
         self._context = zmq.Context.instance()
-        self._socket = self._context.socket(zmq.DEALER)
+        self._closed = False
+        self._open()
+
+    def _open(self) -> None:
+        """A new DEALER with a monitor on its handshakes (:mod:`recpool.handshake`), configured and connected."""
+        socket = self._context.socket(zmq.DEALER)
+        monitor = None
         try:
-            self._configure(self._socket)
+            monitor = socket.get_monitor_socket(handshake.EVENTS)
+            self._configure(socket)
         except Exception:
-            self._socket.close(0)
+            if monitor is not None:
+                monitor.close(0)
+            socket.close(0)
             raise
+        self._socket, self._monitor = socket, monitor
+        self._handshake = handshake.HandshakeState(self.endpoint)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+
+    def _close_socket(self) -> None:
+        self._monitor.close(0)
+        self._socket.close(0)
+
+    def _watch_handshakes(self) -> None:
+        """Reads the monitor's events without blocking; raises HandshakeFailed when libzmq ended the session."""
+        while True:
+            try:
+                frames = self._monitor.recv_multipart(_NOBLOCK)
+            except zmq.Again:
+                return
+            if self._handshake.apply(frames) is not None:
+                raise self._handshake.fresh_error()
+
+    def _reopen_if_refused(self) -> None:
+        """After a session libzmq ended (a refused or broken handshake), a new socket for the next call, no sooner
+        than :data:`recpool.handshake.REOPEN_INTERVAL` after the failure."""
+        reopen_at = self._handshake.reopen_at
+        if reopen_at is None:
+            return
+        time.sleep(max(0.0, reopen_at - time.monotonic()))
+        self._close_socket()
+        self._open()
+
+    def _no_reply(self, what: str) -> RecPoolError:
+        """The error for a call whose time ran out: the handshake failure libzmq is retrying past, if there is one,
+        else Timeout."""
+        return self._handshake.fresh_error() or Timeout(what)
 
     def close(self) -> None:
         """Closes the socket; requests still outstanding are abandoned. A call after this raises
         :class:`~recpool.Closed`."""
-        self._socket.close(0)
+        self._closed = True
+        self._close_socket()
 
     def __enter__(self) -> "Client":
         return self
@@ -193,7 +236,8 @@ class Client(_Base):
                 now = time.monotonic()
                 if give_up_at is None or now >= give_up_at:
                     return False
-                self._socket.poll(_poll_ms(give_up_at - now, at_least=1), zmq.POLLOUT)
+                zmq.select([self._monitor], [self._socket], [], max(0.001, give_up_at - now))
+                self._watch_handshakes()
         for index in range(1, last + 1):
             frame = frames[index]
             self._socket.send(frame, _MORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
@@ -214,8 +258,9 @@ class Client(_Base):
         call is taken when a reply frees a place. The first failure cancels what is still outstanding and
         is raised, whatever it is: an error reply, a malformed reply (``ProtocolViolation``), a call the
         iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
-        if self._socket.closed:
+        if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
+        self._reopen_if_refused()
         source = iter(calls)
         taken: List[ops.Call] = []
         results: dict = {}
@@ -226,8 +271,8 @@ class Client(_Base):
             request_id = next(self._ids)
             give_up_at = self._give_up_at(deadline_ms, self.grace)
             if not self._send(self._frames(taken[index], request_id, deadline_ms), give_up_at):
-                raise Timeout(f"could not send {taken[index].command.name} to {self.endpoint} within its deadline "
-                              "(no connection; with CURVE, a key the broker does not admit never connects)")
+                raise self._no_reply(f"could not send {taken[index].command.name} to {self.endpoint} within its "
+                                     "deadline (no connection)")
             pending[request_id] = [index, deadline_ms, give_up_at, tries]
 
         def take_next() -> bool:
@@ -249,8 +294,9 @@ class Client(_Base):
                 wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]], default=now)
                 if not pending:
                     time.sleep(max(0.0, wake - now))
-                elif self._socket.getsockopt(_EVENTS) & _POLLIN or self._poller.poll(
-                        _poll_ms(wake - now, at_least=0, extra=1)):
+                elif self._socket.getsockopt(_EVENTS) & _POLLIN or (
+                        self._poller.poll(_poll_ms(wake - now, at_least=0, extra=1))
+                        and self._watch_handshakes() is None):
                     while True:
                         try:
                             frames = self._socket.recv_multipart(_NOBLOCK, copy=False)
@@ -285,8 +331,8 @@ class Client(_Base):
                 now = time.monotonic()
                 for request_id, (index, deadline_ms, give_up_at, _) in list(pending.items()):
                     if give_up_at <= now:
-                        raise Timeout(f"no reply to {taken[index].command.name} within its deadline "
-                                      f"(+{self.grace:.2f} s grace) from {self.endpoint}")
+                        raise self._no_reply(f"no reply to {taken[index].command.name} within its deadline "
+                                             f"(+{self.grace:.2f} s grace) from {self.endpoint}")
         except BaseException:
             for request_id in list(pending):
                 self._cancel(request_id)

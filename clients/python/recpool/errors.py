@@ -122,6 +122,20 @@ class Timeout(RecPoolError, TimeoutError):
     or, with CURVE, may not have admitted this key: a refused handshake gets no reply at all)."""
 
 
+class HandshakeFailed(RecPoolError, ConnectionError):
+    """The security handshake with the broker failed, so no reply can come (docs/SECURITY.md): ``reason`` is
+    ``"refused"`` (the broker's ZAP handler refused this client's CURVE key; ``code`` the ZAP status, 400),
+    ``"protocol"`` (``code`` a ``ZMQ_PROTOCOL_ERROR_*`` value, such as 0x11000002 when only one side uses CURVE) or
+    ``"closed"`` (the broker closed the connection mid-handshake, as for a ``server_key`` that is not its key;
+    ``code`` the errno). The first two fail every waiting call at once; ``"closed"`` is raised instead of
+    :class:`Timeout` when a call's time runs out while libzmq keeps retrying."""
+
+    def __init__(self, message: str, *, reason: str, code: int):
+        super().__init__(message)
+        self.reason = reason
+        self.code = code
+
+
 class ProtocolViolation(RecPoolError):
     """A reply that does not follow docs/PROTOCOL.md; the message says how."""
 

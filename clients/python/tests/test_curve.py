@@ -54,11 +54,60 @@ def test_a_trainer_key_may_use_the_control_plane(secure, keys):
         assert c.jobs() == []
 
 
-def test_a_key_that_is_not_allow_listed_gets_no_reply_at_all(secure, keys):
+def test_a_key_that_is_not_allow_listed_is_told_at_once_that_the_broker_refused_it(secure, keys):
+    """It waited for its whole timeout and raised a bare Timeout: libzmq reports the refusal only to a monitor."""
     with recpool.Client(secure.frontend, server_key=keys / "broker.pub", client_key=keys / "mallory.key",
-                        timeout=0.5, grace=0.1) as c:
-        with pytest.raises(recpool.Timeout):
+                        timeout=60) as c:
+        started = time.monotonic()
+        with pytest.raises(recpool.HandshakeFailed, match="refused this client's CURVE key") as error:
             c.status()
+        assert (error.value.reason, error.value.code) == ("refused", 400)
+        # And again on the next call: libzmq ended the session, so the client opened a new socket for it.
+        with pytest.raises(recpool.HandshakeFailed, match="allow-list"):
+            c.status()
+        assert time.monotonic() - started < 30
+
+
+def test_a_client_without_curve_and_one_pinning_another_key_are_told_why(secure, keys):
+    with recpool.Client(secure.frontend, timeout=60) as c:
+        with pytest.raises(recpool.HandshakeFailed, match="only one side uses CURVE") as error:
+            c.status()
+        assert (error.value.reason, error.value.code) == ("protocol", 0x11000002)
+    # The broker cannot open a HELLO sealed for another key and closes the connection; libzmq retries, so the call
+    # ends at its deadline, saying why instead of a bare Timeout.
+    with recpool.Client(secure.frontend, server_key=keys / "alice.pub", client_key=keys / "alice.key",
+                        timeout=0.8, grace=0.1) as c:
+        with pytest.raises(recpool.HandshakeFailed, match="server_key the broker's public key") as error:
+            c.status()
+        assert error.value.reason == "closed"
+
+
+def test_a_refused_client_is_admitted_in_the_same_process_after_sighup(keys, tmp_path):
+    import signal
+
+    allow = tmp_path / "clients.allow"
+    allow.write_text("# nobody yet\n")
+    pool = DirectPool(["--curve-key", str(keys / "broker.key"), "--allow-clients", str(allow),
+                       "--allow-workers", str(keys / "worker.pub")], workers=0)
+    try:
+        with recpool.Client(pool.frontend, server_key=keys / "broker.pub", client_key=keys / "mallory.key",
+                            timeout=10) as c:
+            with pytest.raises(recpool.HandshakeFailed):
+                c.status()
+            allow.write_text((keys / "mallory.pub").read_text())
+            pool.children[0].send_signal(signal.SIGHUP)
+            wait_for(lambda: _admitted(c), what="the refused key admitted after SIGHUP")
+            assert c.status()["protocol_version"] == 1
+    finally:
+        pool.stop()
+
+
+def _admitted(client) -> bool:
+    try:
+        client.status()
+        return True
+    except recpool.HandshakeFailed:
+        return False  # the broker had not re-read the list yet
 
 
 def test_a_public_key_given_as_z85_text_works_like_the_file(secure, keys):
@@ -88,7 +137,7 @@ def test_feedback_after_the_window_is_expired(secure, keys):
         assert c.feedback(slate.impression_id, slate.items[0], 1).duplicate is True
 
 
-def test_the_async_client_speaks_curve_and_times_out_for_an_unknown_key(secure, keys):
+def test_the_async_client_speaks_curve_and_is_told_when_its_key_is_refused(secure, keys):
     import asyncio
 
     async def main():
@@ -96,8 +145,15 @@ def test_the_async_client_speaks_curve_and_times_out_for_an_unknown_key(secure, 
                                        client_key=keys / "ci.key") as c:
             admitted = await c.health()
         async with recpool.AsyncClient(secure.frontend, server_key=keys / "broker.pub",
-                                       client_key=keys / "mallory.key", timeout=0.5, grace=0.1) as c:
-            with pytest.raises(recpool.Timeout):
+                                       client_key=keys / "mallory.key", timeout=60) as c:
+            started = time.monotonic()
+            for _ in range(2):  # the second on a new socket
+                with pytest.raises(recpool.HandshakeFailed) as error:
+                    await c.status()
+                assert (error.value.reason, error.value.code) == ("refused", 400)
+            assert time.monotonic() - started < 30
+        async with recpool.AsyncClient(secure.frontend, timeout=60) as c:
+            with pytest.raises(recpool.HandshakeFailed, match="only one side uses CURVE"):
                 await c.status()
         return admitted
 

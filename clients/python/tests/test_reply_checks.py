@@ -400,7 +400,8 @@ def test_impressions_frame_of_an_async_client_says_to_await_its_log():
         with pytest.raises(TypeError, match="pass `await aclient.impressions\\(\\)`"):
             frames.impressions_frame(async_client)
     finally:
-        async_client._socket.close(0)
+        import asyncio
+        asyncio.run(async_client.close())
 
 
 def test_a_cancelled_job_fails_its_follow_without_printing_none():

@@ -20,6 +20,10 @@ import RecModel
 /// running the MLP on both halves of one batch). Opsets: ONNX 13 and ai.onnx.ml 2; IR version 8. The model's
 /// `metadata_props` name the inputs, the user columns in order, the missing-value convention and the spec version
 /// (``onnxMetadata``).
+///
+/// Sized for a shop's catalogue: every table is one row per item (or per user value × item for the version-3 and 4
+/// crosses), never item × item; one-hots are `OneHot` nodes, and the views are summed per event, so a batch costs
+/// `batch × views` work, not `batch × items`. A model past protobuf's 2 GiB is refused before it is built.
 extension FeatureSpec {
     /// The serialised `ModelProto` of the transform and `network`.
     /// - Throws: `ONNXExportError` when the network's activations have no ONNX node, its input width is not the
@@ -27,6 +31,7 @@ extension FeatureSpec {
     public func onnxModel(network: MLP, producer: String = "recpool") throws(ONNXExportError) -> [UInt8] {
         try ONNXExport.checkExportable(network)
         guard network.inputWidth == width else { throw .widthMismatch(spec: width, model: network.inputWidth) }
+        try checkSize(extra: [("the network's weights", network.parameterCount * 4)])
         var g = ONNXGraph()
         let rows = try transformRows(&g)
         guard let withoutEvents = rows.withoutEvents, let engagement = rows.engagement else {
@@ -50,6 +55,7 @@ extension FeatureSpec {
     /// the events). Tests compare it column by column with `candidateRows`.
     /// - Throws: `ONNXExportError` as ``onnxModel(network:producer:)`` for the spec.
     func onnxTransformModel() throws(ONNXExportError) -> [UInt8] {
+        try checkSize(extra: [])
         var g = ONNXGraph()
         let rows = try transformRows(&g)
         g.node("Identity", [rows.withEvents], output: "features")
@@ -110,13 +116,22 @@ extension FeatureSpec {
         let table = itemTable(&g)
         blocks.append(g.node("Gather", [table.name, "item"], [.int("axis", 0)]))
         produced += table.width
+        if isHashed {
+            let buckets = itemHashBuckets ?? 0
+            let bucketOf = g.constant("item_buckets", dims: [itemCount], ints: (0..<itemCount).map { Int64(itemHashBucket($0)) })
+            blocks.append(oneHot(&g, g.node("Gather", [bucketOf, "item"], [.int("axis", 0)]), depth: buckets))
+            produced += buckets
+        } else if featureSet == .extended {
+            blocks.append(oneHot(&g, "item", depth: itemCount))
+            produced += itemCount
+        }
         guard featureSet == .extended else {
             try checkProduced(produced)
             return (g.node("Concat", blocks, [.int("axis", 1)]), nil, nil)
         }
         let last = g.constant("last_position", dims: [], ints: [Int64(positionCount - 1)])
         let clipped = g.node("Clip", ["position", g.constant("zero", dims: [], ints: [0]), last])
-        blocks.append(g.node("Gather", [identity(&g, positionCount), clipped], [.int("axis", 0)]))
+        blocks.append(oneHot(&g, clipped, depth: positionCount))
         produced += positionCount + (events == .interest ? 3 : 2)
         if isHashed {
             let crosses = crossBlocks(&g, userCodes: user.map(\.code))
@@ -126,7 +141,7 @@ extension FeatureSpec {
             produced += crosses.width + rates.width + pooledWidth
         }
         try checkProduced(produced)
-        let engagement = engagementVector(&g)
+        let engagement = eventWeights(&g)
         let eventBlocks = { (g: inout ONNXGraph, e: String) -> [String] in
             [eventBlock(&g, e)] + (isHashed ? [pooledHistory(&g, e)] : [])
         }
@@ -170,8 +185,8 @@ extension FeatureSpec {
         return model.bytes
     }
 
-    /// One-hot of each user feature with its unknown bucket: `LabelEncoder` then a row of an identity matrix; and the
-    /// code itself (int64 `[batch]`), for the crosses.
+    /// One-hot of each user feature with its unknown bucket: `LabelEncoder` then `OneHot`; and the code itself (int64
+    /// `[batch]`), for the crosses.
     private func userBlocks(_ g: inout ONNXGraph) -> [(oneHot: String, code: String)] {
         userVocabularies.enumerated().map { f, vocabulary in
             let column = g.node(
@@ -183,7 +198,7 @@ extension FeatureSpec {
                     .strings("keys_strings", keys), .ints("values_int64s", keys.indices.map { Int64($0) }),
                     .int("default_int64", Int64(vocabulary.count)),
                 ])
-            return (g.node("Gather", [identity(&g, vocabulary.count + 1), code], [.int("axis", 0)]), code)
+            return (oneHot(&g, code, depth: vocabulary.count + 1), code)
         }
     }
 
@@ -200,73 +215,94 @@ extension FeatureSpec {
         return (g.node("Where", [missing, zero, z]), k)
     }
 
-    /// Per item, its encoded item columns (category one-hots, the scaled numeric features, and in the extended set
-    /// the item one-hot or, version 3, the item-id hash one-hot), `[itemCount, columns]`.
+    /// Per item, its encoded item columns (category one-hots and the scaled numeric features), `[itemCount, columns]`;
+    /// the item's one-hot (extended set) or item-id hash one-hot (version 3) follows it as a `OneHot` node.
     private func itemTable(_ g: inout ONNXGraph) -> (name: String, width: Int) {
+        let columns = itemTableWidth
         var table: [Float] = []
-        var columns = 0
+        table.reserveCapacity(itemCount * columns)
         for item in 0..<itemCount {
-            var row: [Float] = []
             for (c, cardinality) in itemCategoryCardinalities.enumerated() {
-                var block = [Float](repeating: 0, count: cardinality)
                 let code = itemCategoryCodes[item][c]
-                if code >= 0 && code < cardinality { block[code] = 1 }
-                row += block
+                for k in 0..<cardinality { table.append(k == code ? 1 : 0) }
             }
-            row.append(itemContinuousScaling.apply(itemContinuous[item]))
+            table.append(itemContinuousScaling.apply(itemContinuous[item]))
             for (c, scaling) in (itemNumericExtraScalings ?? []).enumerated() {
-                row.append(scaling.apply(itemNumericExtra![item][c]))
+                table.append(scaling.apply(itemNumericExtra![item][c]))
             }
-            if isHashed {
-                var oneHot = [Float](repeating: 0, count: itemHashBuckets ?? 0)
-                oneHot[itemHashBucket(item)] = 1
-                row += oneHot
-            } else if featureSet == .extended {
-                var oneHot = [Float](repeating: 0, count: itemCount)
-                oneHot[item] = 1
-                row += oneHot
-            }
-            columns = row.count
-            table += row
         }
         return (g.constant("item_table", dims: [itemCount, columns], floats: table), columns)
     }
 
-    /// The `n × n` identity, a row per one-hot code.
-    func identity(_ g: inout ONNXGraph, _ n: Int) -> String {
-        var values = [Float](repeating: 0, count: n * n)
-        for i in 0..<n { values[i * n + i] = 1 }
-        return g.constant("eye\(n)", dims: [n, n], floats: values)
+    /// The columns of ``itemTable(_:)``.
+    private var itemTableWidth: Int {
+        itemCategoryCardinalities.reduce(0, +) + 1 + (itemNumericExtraScalings?.count ?? 0)
     }
 
-    /// `e[batch, itemCount]`: each view of at least `engagedSeconds` adds `min(seconds / engagedSeconds, 3)` (the
-    /// `interest` encoding) or 1 (the old one) to its item, as `affinity(from:)`.
-    private func engagementVector(_ g: inout ONNXGraph) -> String {
+    /// `OneHot(codes, depth)`, float `[..., depth]` (ONNX 11): a code outside `0..<depth` is a row of zeros.
+    func oneHot(_ g: inout ONNXGraph, _ codes: String, depth: Int) -> String {
+        g.node(
+            "OneHot",
+            [codes, g.constant("depth\(depth)", dims: [], ints: [Int64(depth)]), g.constant("off_on", dims: [2], floats: [0, 1])],
+            [.int("axis", -1)])
+    }
+
+    /// The bytes a protobuf message may hold (2 GiB − 1), less room for the graph's nodes and names.
+    static let onnxByteLimit = Int(Int32.max) - (1 << 20)
+
+    /// Refuses a model whose tables (with `extra`, such as the network's weights) would pass ``onnxByteLimit``,
+    /// before any is built: a catalogue of 100,000 items once asked for two 40 GB item × item tables.
+    private func checkSize(extra: [(String, Int)]) throws(ONNXExportError) {
+        var parts = extra
+        parts.append(("the item table (\(itemCount) items × \(itemTableWidth) columns)", itemCount * itemTableWidth * 4))
+        if events == .interest && featureSet == .extended {
+            parts.append(("the item category codes", itemCount * itemCategoryCardinalities.count * 8))
+        }
+        if isHashed {
+            parts.append(("the item buckets", itemCount * 8))
+            parts.append(("the item representations", itemCount * pooledWidth * 4))
+            if let buckets = crossBuckets, buckets > 0 {
+                for (f, vocabulary) in userVocabularies.enumerated() {
+                    let cells = (vocabulary.count + 1) * (itemCount + itemCategoryCardinalities.reduce(0, +))
+                    parts.append(("the cross buckets of user feature \(userFeatureNames[f]) ((\(vocabulary.count) + 1) values × \(itemCount) items)", cells * 8))
+                }
+            }
+            if hasCrossRates {
+                for (f, vocabulary) in userVocabularies.enumerated() {
+                    parts.append(("the cross rates of user feature \(userFeatureNames[f]) ((\(vocabulary.count) + 1) values × \(itemCount) items)", (vocabulary.count + 1) * itemCount * 4))
+                }
+            }
+        }
+        let total = parts.reduce(0) { $0.addingReportingOverflow($1.1).partialValue }
+        guard total > Self.onnxByteLimit, let largest = parts.max(by: { $0.1 < $1.1 }) else { return }
+        throw .tooLarge(bytes: total, limit: Self.onnxByteLimit, largest: "\(largest.0): \(largest.1) bytes")
+    }
+
+    /// `w[batch, V]`: each view of at least `engagedSeconds` weighs `min(seconds / engagedSeconds, 3)` (the `interest`
+    /// encoding) or 1 (the old one), a shorter one 0: the engagement vector `e[j] = Σ_{v: item_v = j} w_v` of
+    /// `affinity(from:)`, kept per event so that nothing is `[batch, itemCount]`.
+    private func eventWeights(_ g: inout ONNXGraph) -> String {
         let threshold = g.constant("engaged_seconds", dims: [], floats: [Float(engagedSeconds)])
         let engaged = g.node("GreaterOrEqual", ["event_seconds", threshold])
-        let weight: String
-        if events == .interest {
-            let ratio = g.node("Div", ["event_seconds", threshold])
-            let cap = g.constant("cap", dims: [], floats: [Float(Self.maximumEngagements)])
-            weight = g.node(
-                "Where", [engaged, g.node("Min", [ratio, cap]), g.constant("zero_f", dims: [], floats: [0])])
-        } else {
-            weight = g.node("Cast", [engaged], [.int("to", ONNXGraph.ElementType.float.rawValue)])
+        guard events == .interest else {
+            return g.node("Cast", [engaged], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         }
-        let oneHot = g.node("Gather", [identity(&g, itemCount), "event_item"], [.int("axis", 0)])
-        let column = g.node("Unsqueeze", [weight, g.constant("axis2", dims: [1], ints: [2])])
+        let ratio = g.node("Div", ["event_seconds", threshold])
+        let cap = g.constant("cap", dims: [], floats: [Float(Self.maximumEngagements)])
+        return g.node("Where", [engaged, g.node("Min", [ratio, cap]), g.constant("zero_f", dims: [], floats: [0])])
+    }
+
+    /// `e[item] = Σ_v w_v · [item_v = item]`, `[batch, 1]`, from the event weights `w`.
+    private func ownEngagement(_ g: inout ONNXGraph, _ weights: String) -> String {
+        let item = g.node("Unsqueeze", ["item", g.constant("axis1", dims: [1], ints: [1])])
+        let same = g.node(
+            "Cast", [g.node("Equal", ["event_item", item])], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         return g.node(
-            "ReduceSum", [g.node("Mul", [oneHot, column]), g.constant("axis1", dims: [1], ints: [1])],
-            [.int("keepdims", 0)])
+            "ReduceSum", [g.node("Mul", [same, weights]), g.constant("axis1", dims: [1], ints: [1])],
+            [.int("keepdims", 1)])
     }
 
-    /// `e[item]`, `[batch, 1]`.
-    private func ownEngagement(_ g: inout ONNXGraph, _ engagement: String) -> String {
-        let index = g.node("Unsqueeze", ["item", g.constant("axis1", dims: [1], ints: [1])])
-        return g.node("GatherElements", [engagement, index], [.int("axis", 1)])
-    }
-
-    /// The event columns from the engagement vector, `[batch, 2 or 3]`, as `append` computes them.
+    /// The event columns from the event weights, `[batch, 2 or 3]`, as `append` computes them.
     private func eventBlock(_ g: inout ONNXGraph, _ engagement: String) -> String {
         let own = ownEngagement(&g, engagement)
         let axis1 = g.constant("axis1", dims: [1], ints: [1])
@@ -281,23 +317,36 @@ extension FeatureSpec {
         }
         let cap = g.constant("cap", dims: [], floats: [Float(Self.maximumEngagements)])
         let viewed = g.node("Div", [g.node("Min", [own, cap]), cap])
-        var similarity = [Float](repeating: 0, count: itemCount * itemCount)
-        let nColumns = Float(itemCategoryCardinalities.count)
-        for i in 0..<itemCount {
-            for j in 0..<itemCount where nColumns > 0 {
-                let same = itemCategoryCardinalities.indices.filter {
-                    itemCategoryCodes[i][$0] == itemCategoryCodes[j][$0]
-                }
-                similarity[i * itemCount + j] = Float(same.count) / nColumns
-            }
-        }
-        let rows = g.node(
-            "Gather", [g.constant("similarity", dims: [itemCount, itemCount], floats: similarity), "item"],
-            [.int("axis", 0)])
-        let share = g.node("ReduceSum", [g.node("Mul", [rows, engagement]), axis1], [.int("keepdims", 1)])
+        let share = similarityShare(&g, engagement)
         let floor = g.constant("tiny", dims: [], floats: [1e-30])
         let ratio = g.node("Div", [share, g.node("Max", [total, floor])])
         let one = g.constant("one", dims: [], floats: [1])
         return g.node("Concat", [viewed, g.node("Min", [ratio, one]), has], [.int("axis", 1)])
+    }
+
+    /// `Σ_v w_v · sim(item, item_v)`, `[batch, 1]`: the similarity of two items is the share of the item category
+    /// columns on which their codes agree (`similarity(_:_:)`), computed from the items' codes, `[itemCount, C]`,
+    /// rather than from an `itemCount × itemCount` table. 0 when the catalogue has no category column.
+    private func similarityShare(_ g: inout ONNXGraph, _ weights: String) -> String {
+        let axis1 = g.constant("axis1", dims: [1], ints: [1])
+        let columns = itemCategoryCardinalities.count
+        guard columns > 0 else {
+            let none = g.node("Mul", [weights, g.constant("zero_f", dims: [], floats: [0])])
+            return g.node("ReduceSum", [none, axis1], [.int("keepdims", 1)])
+        }
+        let codes = g.constant(
+            "item_category_codes", dims: [itemCount, columns],
+            ints: (0..<itemCount).flatMap { item in itemCategoryCodes[item].prefix(columns).map { Int64($0) } })
+        let candidate = g.node("Unsqueeze", [g.node("Gather", [codes, "item"], [.int("axis", 0)]), axis1])
+        let viewed = g.node("Gather", [codes, "event_item"], [.int("axis", 0)])
+        let agree = g.node(
+            "Cast", [g.node("Equal", [viewed, candidate])], [.int("to", ONNXGraph.ElementType.float.rawValue)])
+        let similarity = g.node(
+            "Div",
+            [
+                g.node("ReduceSum", [agree, g.constant("axis2", dims: [1], ints: [2])], [.int("keepdims", 0)]),
+                g.constant("category_columns", dims: [], floats: [Float(columns)]),
+            ])
+        return g.node("ReduceSum", [g.node("Mul", [similarity, weights]), axis1], [.int("keepdims", 1)])
     }
 }

@@ -12,7 +12,7 @@ extension FeatureSpec {
             let tableName = g.constant("cross_buckets", dims: [table.count], ints: table)
             let row = g.node("Mul", [code, g.constant("stride\(stride)", dims: [], ints: [Int64(stride)])])
             let bucket = g.node("Gather", [tableName, g.node("Add", [row, index])], [.int("axis", 0)])
-            return g.node("Gather", [identity(&g, buckets), bucket], [.int("axis", 0)])
+            return oneHot(&g, bucket, depth: buckets)
         }
         var oneHots: [String] = []
         for (f, vocabulary) in userVocabularies.enumerated() {
@@ -67,13 +67,16 @@ extension FeatureSpec {
     }
 
     /// The pooled history `e · R / max(Σ e, tiny)`, `[batch, pooledWidth]`, with `R` the items' representations
-    /// (`itemRepresentation`) and `e` the engagement vector; 0 without history.
-    func pooledHistory(_ g: inout ONNXGraph, _ engagement: String) -> String {
+    /// (`itemRepresentation`) and `e` the engagement vector, summed per event (`Σ_v w_v R[item_v]`) from the event
+    /// weights `w`; 0 without history.
+    func pooledHistory(_ g: inout ONNXGraph, _ weights: String) -> String {
         let table = (0..<itemCount).flatMap { itemRepresentation($0) }
         let representations = g.constant("item_representations", dims: [itemCount, pooledWidth], floats: table)
-        let sum = g.node("MatMul", [engagement, representations])
-        let total = g.node(
-            "ReduceSum", [engagement, g.constant("axis1", dims: [1], ints: [1])], [.int("keepdims", 1)])
+        let viewed = g.node("Gather", [representations, "event_item"], [.int("axis", 0)])
+        let weighted = g.node("Mul", [viewed, g.node("Unsqueeze", [weights, g.constant("axis2", dims: [1], ints: [2])])])
+        let axis1 = g.constant("axis1", dims: [1], ints: [1])
+        let sum = g.node("ReduceSum", [weighted, axis1], [.int("keepdims", 0)])
+        let total = g.node("ReduceSum", [weights, axis1], [.int("keepdims", 1)])
         return g.node("Div", [sum, g.node("Max", [total, g.constant("tiny", dims: [], floats: [1e-30])])])
     }
 }

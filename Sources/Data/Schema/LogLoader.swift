@@ -338,7 +338,15 @@ struct LogTable {
             }
             return (rows, instant)
         }
-        return numeric ? ordered(numbers.map { $0! }) : ordered(instants.map { $0! })
+        guard numeric else { return ordered(instants.map { $0! }) }
+        // Ordered by the exact decimal value, not the Double: Unix nanoseconds (19 digits, as pandas writes int64
+        // date-times) are beyond a Double's 53 bits, and distinct instants would become ties left in file order,
+        // putting newer rows into training. Decimal holds 38 digits; text it cannot hold (an exponent beyond ±128)
+        // falls back to the Double, which orders every timestamp a Double can tell apart.
+        let posix = Locale(identifier: "en_US_POSIX")
+        let exact = texts.map { Decimal(string: $0.trimmingCharacters(in: [" ", "\t"]), locale: posix) }
+        if exact.allSatisfy({ $0 != nil }) { return ordered(exact.map { $0! }) }
+        return ordered(numbers.map { $0! })
     }
 
     /// The engagements a `viewed` field (`item:seconds` pairs joined by `;`) counts, per item, sorted by item: a

@@ -10,6 +10,9 @@ public enum ONNXExportError: Error, Sendable, Equatable, CustomStringConvertible
     case transformIncomplete(column: String, graph: Int, spec: Int)
     /// A field of the feature spec disagrees with another (e.g. fewer scalings than names), named in the message.
     case inconsistentSpec(String)
+    /// The model would take `bytes` (at least), past `limit`: a protobuf message (an ONNX `ModelProto`) holds at most
+    /// 2 GiB, and onnxruntime cannot load a larger one. `largest` names the biggest table and its bytes.
+    case tooLarge(bytes: Int, limit: Int, largest: String)
 
     /// A one-line explanation.
     public var description: String {
@@ -21,6 +24,9 @@ public enum ONNXExportError: Error, Sendable, Equatable, CustomStringConvertible
             "cannot export the feature transform to ONNX: column \"\(column)\" has no graph form (the graph would "
                 + "write \(graph) of the spec's \(spec) columns)"
         case .inconsistentSpec(let problem): "cannot export the feature transform to ONNX: \(problem)"
+        case .tooLarge(let bytes, let limit, let largest):
+            "the ONNX model would take at least \(bytes) bytes, past the \(limit) bytes a protobuf message may hold "
+                + "(onnxruntime could not load it); the largest part is \(largest)"
         }
     }
 }

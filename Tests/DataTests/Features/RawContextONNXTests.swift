@@ -215,6 +215,25 @@ struct RawContextONNXTests {
         }
     }
 
+    @Test("a model past protobuf's 2 GiB is refused before its tables are built, naming the largest one")
+    func refusesModelsProtobufCannotHold() throws {
+        var huge = try Self.shopSpec(.extended, .interest)
+        // The arrays stay small: the size check runs first, so no table of 600 million items is ever allocated.
+        huge.itemCount = 600_000_000
+        do {
+            _ = try huge.onnxTransformModel()
+            Issue.record("a 600-million-item model was exported")
+        } catch {
+            guard case .tooLarge(let bytes, let limit, let largest) = error else {
+                Issue.record("expected tooLarge, got \(error)")
+                return
+            }
+            #expect(bytes > limit && limit < Int(Int32.max))
+            #expect(largest.hasPrefix("the item table (600000000 items"), "\(largest)")
+            #expect(error.description.contains("onnxruntime could not load it"))
+        }
+    }
+
     @Test("a spec the graph cannot write completely is refused with an error naming the column, never exported")
     func refusesIncompleteGraph() throws {
         var future = try Self.shopSpec(.extended, .interest)

@@ -49,6 +49,19 @@ struct TimeOrderAndNumberTests {
         #expect(fractions.action == order.map { $0 % 5 })
     }
 
+    @Test("numeric timestamps sort by their exact value: Unix nanoseconds beyond a Double's 53 bits are not ties")
+    func nanosecondsSortExactly() throws {
+        // 1_700_000_000_000_000_000 + t: every t rounds to one of a handful of Doubles (their spacing there is 256),
+        // so read as Doubles the rows tied and kept file order (newest first), putting the newest into training.
+        let data = try load(column: 1) { t in "\(1_700_000_000_000_000_000 as Int64 + Int64(t))" }.get()
+        #expect(data.action == (0..<100).map { $0 % 5 })
+        // Also written with an exponent, a point and spaces: the same exact values, the same order.
+        let written = try load(column: 1) { t in
+            t % 3 == 0 ? " 1.7000000000000000\(String(format: "%02d", t))e18 " : "\(1_700_000_000_000_000_000 as Int64 + Int64(t)).0"
+        }.get()
+        #expect(written.action == (0..<100).map { $0 % 5 })
+    }
+
     @Test("the instant of an ISO 8601 text: epoch seconds in UTC, the fraction without trailing zeros")
     func instants() throws {
         let obd = try #require(ISO8601Text.instant("2019-11-24 00:00:14.386364+00:00"))

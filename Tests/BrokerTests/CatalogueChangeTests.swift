@@ -144,6 +144,20 @@ struct CatalogueChangeTests {
         #expect(stored.header.status == .ok, "\(stored.errorText ?? "")")
     }
 
+    @Test("an id canonically equivalent to a stored one (é, and e + U+0301) is that item, and the refusal says so")
+    func canonicallyEquivalentIds() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        let added = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "caf\u{E9}", fields: ["price": "4.5"])))
+        #expect(added.header.status == .ok, "\(added.errorText ?? "")")
+        let equivalent = try Self.confirmed(
+            h, ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "cafe\u{301}", fields: ["price": "4.5"])))
+        #expect(equivalent.header.status == .badRequest)
+        #expect(equivalent.errorText?.contains("canonically equivalent") == true, "\(equivalent.errorText ?? "")")
+    }
+
     @Test("an id with surrounding spaces is the same item: added once, retired by its bare id")
     func spacesAroundAnId() throws {
         let h = try CatalogueHarness()

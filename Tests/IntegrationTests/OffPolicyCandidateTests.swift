@@ -162,17 +162,37 @@ struct OffPolicyCandidateTests {
 
     @Test(
         "a shop's log named by SKUs (catalogue rows out of id order) and without affinity columns checks against numpy",
-        .enabled(if: python != nil, "needs .venv with numpy"))
-    func shopLogBySKU() throws {
+        .enabled(if: python != nil, "needs .venv with numpy"),
+        arguments: ["sku", "numbered", "accented"])
+    func shopLogBySKU(_ ids: String) throws {
         let dir = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: dir) }
-        // Ten items named SKU-k, listed in the catalogue in a shuffled order: an item is its catalogue row.
+        // Ten items listed in the catalogue in a shuffled order. "sku": named SKU-k, an item is its catalogue row.
+        // "numbered": the whole numbers 0…9 written as `4.0`, `07` or `+3` too (an item is its number; the reference
+        // script's --items defaulted to OBD's 80 and it failed on `4.0`), with Unix-nanosecond timestamps newest first
+        // (beyond a float's 53 bits: distinct instants tied). "accented": `café-k` in the catalogue, written with a
+        // combining accent (NFD) in the log, one id to RecData as to Swift.
         let order = [7, 2, 9, 0, 5, 3, 8, 1, 6, 4]
-        let catalogue = ["sku,price"] + order.map { "SKU-\($0),\(10 + $0)" }
+        let catalogueId = { (k: Int) -> String in
+            switch ids {
+            case "numbered": k == 4 ? "4.0" : k == 7 ? "07" : k == 3 ? "+3" : "\(k)"
+            case "accented": "caf\u{E9}-\(k)"
+            default: "SKU-\(k)"
+            }
+        }
+        let loggedId = { (k: Int) -> String in
+            switch ids {
+            case "numbered": "\(k)"
+            case "accented": "cafe\u{301}-\(k)"
+            default: "SKU-\(k)"
+            }
+        }
+        let catalogue = ["sku,price"] + order.map { "\(catalogueId($0)),\(10 + $0)" }
         var log = ["when,sku,slot,clicked,p_shown,device"]
         for t in 0..<600 {
             let item = (t * 7 + t / 10) % 10
-            log.append("\(t),SKU-\(item),\(t % 2 + 1),\(item % 3 == 0 && t % 4 == 0 ? 1 : 0),0.1,\(["ios", "web"][t % 2])")
+            let when = ids == "numbered" ? "\(1_700_000_000_000_000_000 as Int64 + Int64(600 - t))" : "\(t)"
+            log.append("\(when),\(loggedId(item)),\(t % 2 + 1),\(item % 3 == 0 && t % 4 == 0 ? 1 : 0),0.1,\(["ios", "web"][t % 2])")
         }
         let schema = """
             [logs]
@@ -199,8 +219,9 @@ struct OffPolicyCandidateTests {
             dir.appendingPathComponent("r.json")
         )
         let made = try Self.reference([
-            "make-action-dist", "--csv", logPath, "--schema", schemaPath, "--split", "test", "--items", "10", "--out", pi,
+            "make-action-dist", "--csv", logPath, "--schema", schemaPath, "--split", "test", "--out", pi,
         ])
+        #expect(made.output.contains("shape (180, 10, 2)"), "\(made.output)")
         #expect(made.code == 0, "\(made.output)")
         let run = try runTool(
             "recpool",

@@ -28,8 +28,11 @@ Formulas (obp 0.5.7, pi indexed by each row's logged position, w_i = pi(a_i|x_i)
 import argparse
 import csv
 import datetime
+import decimal
 import json
+import re
 import sys
+import unicodedata
 
 import numpy as np
 
@@ -61,10 +64,25 @@ def columns(schema_path):
     return roles
 
 
+def whole_number(text):
+    """The value of a whole-number field as RecData reads one (CSVNumber.wholeNumber): optional spaces, an optional
+    sign, at most 15 digits and optionally a point followed only by zeros (`4`, `+4`, `04`, `4.0`, `4.`), else None."""
+    match = re.fullmatch(r"[ \t]*([+-]?)([0-9]{1,15})(\.0*)?[ \t]*", text)
+    if match is None:
+        return None
+    return -int(match.group(2)) if match.group(1) == "-" else int(match.group(2))
+
+
+def item_key(text):
+    """A catalogue id as RecData compares ids: Swift compares strings by canonical equivalence, so an id is keyed by its
+    NFC form (`café` written with a combining accent is the same id)."""
+    return unicodedata.normalize("NFC", text.strip())
+
+
 def _catalogue_rows(schema_path):
-    """The item number of each catalogue id, as RecData's LogLoader numbers them: the id itself when the ids are
-    exactly the integers 0..n-1 (in any file order), else the id's row in the catalogue file; None without a
-    [catalogue] table (every logged item is then read as an integer)."""
+    """The item number of each catalogue id, as RecData's LogLoader numbers them: the id's value when the ids are
+    exactly the whole numbers 0..n-1 (in any file order, written as `4`, `04` or `4.0`), else the id's row in the
+    catalogue file; None without a [catalogue] table (every logged item is then read as an integer)."""
     import os
     import tomllib
     with open(schema_path, "rb") as f:
@@ -75,19 +93,34 @@ def _catalogue_rows(schema_path):
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader)
-        ids = [r[header.index(catalogue["item"])].strip() for r in reader if r]
-    if sorted(ids) == sorted(str(k) for k in range(len(ids))):
-        return {text: int(text) for text in ids}
-    return {text: row for row, text in enumerate(ids)}
+        ids = [r[header.index(catalogue["item"])] for r in reader if r]
+    numbers = [whole_number(text) for text in ids]
+    if sorted(n if n is not None else -1 for n in numbers) == list(range(len(ids))):
+        return {"numbered": True, "count": len(ids)}
+    return {"numbered": False, "count": len(ids), "rows": {item_key(text): row for row, text in enumerate(ids)}}
+
+
+def item_number(text, catalogue):
+    """The item number of a logged item, as RecData's LogLoader gives it."""
+    if catalogue is None or catalogue["numbered"]:
+        number = whole_number(text)
+        if number is None:
+            sys.exit(f"the logged item {text!r} is not a whole number")
+        return number
+    key = item_key(text)
+    if key not in catalogue["rows"]:
+        sys.exit(f"the logged item {text!r} is not in the catalogue")
+    return catalogue["rows"][key]
 
 
 def time_keys(texts):
-    """The sort key of each timestamp text: a number when every timestamp is one, else the instant an ISO 8601
-    date-time names (an exact timedelta from the epoch, so an offset is converted and a fraction orders after its
-    whole second), as RecData's LogLoader orders them."""
+    """The sort key of each timestamp text: its exact decimal value when every timestamp is a number (Unix
+    nanoseconds' 19 digits are beyond a float's 53 bits), else the instant an ISO 8601 date-time names (an exact
+    timedelta from the epoch, so an offset is converted and a fraction orders after its whole second), as RecData's
+    LogLoader orders them."""
     try:
-        return [float(t) for t in texts]
-    except ValueError:
+        return [decimal.Decimal(t.strip(" \t")) for t in texts]
+    except decimal.InvalidOperation:
         pass
     def instant(text):
         stamp = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -108,7 +141,7 @@ def load_rows(path, split, schema=None):
             sys.exit(f"{path}: no '{name}' column (the {role} role)")
     prefix = roles["affinity_prefix"]
     affinity = [i for name, i in col.items() if prefix and name.startswith(prefix)]
-    item_number = roles.get("catalogue")
+    catalogue = roles.get("catalogue")
     keys = time_keys([r[col[roles["timestamp"]]] for r in rows])
     rows = [rows[i] for i in sorted(range(len(rows)), key=lambda i: keys[i])]  # stable: ties keep their file order
     n = len(rows)
@@ -119,13 +152,13 @@ def load_rows(path, split, schema=None):
     position = [int(r[col[roles["position"]]]) for r in rows]
     levels = sorted(set(position))
     return {
-        "action": np.array([item_number[r[col[roles["item"]]].strip()] if item_number else int(r[col[roles["item"]]])
-                            for r in rows]),
+        "action": np.array([item_number(r[col[roles["item"]]], catalogue) for r in rows]),
         "position": np.array([levels.index(p) for p in position]),
         "reward": np.array([float(r[col[roles["click"]]]) for r in rows]),
         "pscore": np.array([float(r[col[roles["propensity"]]]) for r in rows]),
         "cold": np.array([all(float(r[i]) == 0 for i in affinity) for r in rows]),
         "n_positions": len(levels),
+        "n_items": catalogue["count"] if catalogue else None,
     }
 
 
@@ -133,7 +166,8 @@ def make_action_dist(args):
     data = load_rows(args.csv, args.split, args.schema)
     n = len(data["action"])
     rng = np.random.default_rng(args.seed)
-    logits = args.temperature * rng.normal(size=(n, args.items, data["n_positions"]))
+    items = args.items or data["n_items"] or 80
+    logits = args.temperature * rng.normal(size=(n, items, data["n_positions"]))
     logits -= logits.max(axis=1, keepdims=True)
     dist = np.exp(logits)
     dist /= dist.sum(axis=1, keepdims=True)
@@ -201,7 +235,7 @@ def main():
     make.add_argument("--csv", required=True)
     make.add_argument("--schema", help="a shop's schema (TOML): read its [logs] column names instead of OBD's")
     make.add_argument("--split", default="test", choices=["all", "train", "validation", "test"])
-    make.add_argument("--items", type=int, default=80)
+    make.add_argument("--items", type=int, help="items (default: the schema's catalogue size, else OBD's 80)")
     make.add_argument("--seed", type=int, default=1)
     make.add_argument("--temperature", type=float, default=1.0)
     make.add_argument("--out", required=True)

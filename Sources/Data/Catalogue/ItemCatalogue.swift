@@ -89,8 +89,14 @@ public struct ItemCatalogue: Sendable, Equatable {
         let id = raw.trimmingCharacters(in: .whitespaces)
         guard !id.isEmpty else { throw .inconsistent("an item needs an id") }
         if let problem = Self.idProblem(id) { throw .inconsistent(problem) }
-        guard indexByID[id] == nil else {
-            throw .inconsistent("item id \(id) is already in the catalogue (retired ids are not reused)")
+        if let existing = indexByID.index(forKey: id) {
+            let stored = indexByID[existing].key
+            let spelling =
+                stored.unicodeScalars.elementsEqual(id.unicodeScalars)
+                ? ""
+                : " as '\(stored)', written with other Unicode code points but canonically equivalent (one id, as NFC "
+                    + "compares them)"
+            throw .inconsistent("item id \(id) is already in the catalogue\(spelling) (retired ids are not reused)")
         }
         let row = try encoding.encode(fields, item: id)
         indexByID[id] = ids.count
@@ -255,7 +261,9 @@ extension ItemCatalogue {
             if let first = seen.updateValue(row, forKey: id) {
                 throw table.invalid(
                     row: row, column: idColumn,
-                    reason: "is item \(id) again (first at line \(table.lines[first])): each item id appears once")
+                    reason: ItemIds.repeated(
+                        id, first: table.rows[first][idColumn].trimmingCharacters(in: .whitespaces),
+                        line: table.lines[first]))
             }
             var fields: [String: String] = [:]
             for (column, name) in table.header.enumerated() { fields[name] = table.rows[row][column] }
@@ -296,7 +304,9 @@ extension ItemCatalogue {
                 if let first = seen.updateValue(row, forKey: id) {
                     throw table.invalid(
                         row: row, column: column,
-                        reason: "is item \(id) again (first at line \(table.lines[first])): each item id appears once")
+                        reason: ItemIds.repeated(
+                            id, first: table.rows[first][column].trimmingCharacters(in: .whitespaces),
+                            line: table.lines[first]))
                 }
             }
         }
@@ -316,7 +326,7 @@ extension ItemCatalogue {
             if let first = seen.updateValue(row, forKey: text) {
                 throw table.invalid(
                     row: row, column: itemColumn,
-                    reason: "is item \(text) again (first at line \(table.lines[first])): each item appears once")
+                    reason: ItemIds.repeated(text, first: texts[first], line: table.lines[first], what: "item"))
             }
         }
         return ItemIds.numberedRows(texts) ?? Array(table.rows.indices)

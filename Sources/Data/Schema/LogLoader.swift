@@ -118,6 +118,16 @@ extension LogLoader {
 
 /// How a log names the catalogue's items (``ItemTable/ids``).
 enum ItemIds {
+    /// The refusal of an id seen before, first on `line` as `first`. Ids compare as Swift compares strings, by
+    /// Unicode canonical equivalence, so `café` with a precomposed é and with e + U+0301 are one id: when the two are
+    /// written with other code points, the message says so instead of quoting two texts that look the same.
+    static func repeated(_ id: String, first: String, line: Int, what: String = "item id") -> String {
+        let spelling =
+            id.unicodeScalars.elementsEqual(first.unicodeScalars)
+            ? "" : ", written with other Unicode code points but canonically equivalent (one id, as NFC compares them)"
+        return "is item '\(id)' again (first at line \(line)\(spelling)): each \(what) appears once"
+    }
+
     /// The catalogue's ids are exactly the integers `0..<count` (OBD's layout): an item is its id's number.
     case numbered(count: Int)
     /// Any other distinct ids (a shop's SKUs, `1…n`, `1001…`): an item is its row in the catalogue file, and a log
@@ -213,7 +223,9 @@ struct ItemTable {
             if let first = firstRow.updateValue(row, forKey: text) {
                 throw table.invalid(
                     row: row, column: idColumn,
-                    reason: "is item '\(text)' again (first at line \(table.lines[first])): each item id appears once")
+                    reason: ItemIds.repeated(
+                        text, first: table.rows[first][idColumn].trimmingCharacters(in: .whitespaces),
+                        line: table.lines[first]))
             }
         }
         // The integers 0..n−1, in any order: an item is its number (OBD). Anything else: an item is its row.

@@ -161,6 +161,15 @@ struct SchemaBadInputTests {
         #expect(text.contains("'0' is not an item id of the catalogue") && text.contains("docs/YOUR-DATA.md"), "\(text)")
         let repeated = try #require(try loadError(items: { Self.setField(&$0, line: 3, column: 0, to: "0") }))
         #expect(repeated.contains("items.csv:3") && repeated.contains("is item '0' again (first at line 2)"), "\(repeated)")
+        // Two ids that look the same and are one id to Swift (canonically equivalent: é precomposed, and e + U+0301).
+        let equivalent = try #require(
+            try loadError(items: {
+                Self.setField(&$0, line: 2, column: 0, to: "caf\u{E9}")
+                Self.setField(&$0, line: 3, column: 0, to: "cafe\u{301}")
+            }))
+        #expect(
+            equivalent.contains("items.csv:3") && equivalent.contains("first at line 2, written with other Unicode code points")
+                && equivalent.contains("canonically equivalent"), "\(equivalent)")
         let blank = try #require(try loadError(items: { Self.setField(&$0, line: 4, column: 0, to: " ") }))
         #expect(blank.contains("items.csv:4") && blank.contains("is blank: every item needs an id"), "\(blank)")
         let logged = try #require(try loadError(log: { Self.setField(&$0, line: 4, column: 2, to: "7") }))

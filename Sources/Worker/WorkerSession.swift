@@ -18,6 +18,8 @@ public final class WorkerSession: Sendable {
     private let background: BackgroundWork
     private let online: OnlineLearning
     private let sampler: LockedBox<PolicySampler>
+    /// The newest catalogue version a CATALOGUE message announced (0: none), installed or still installing.
+    private let announcedCatalogue = LockedBox<UInt64>(0)
     private let metrics = WorkerMetrics()
     /// A replica handed to ``swap(to:)`` that the session thread has not yet given to its core.
     private let incomingReplica = LockedBox<ModelReplica?>(nil)
@@ -162,6 +164,9 @@ public final class WorkerSession: Sendable {
                 case .background(let task):
                     session.background.submit(task)
                 case .online(let task):
+                    if case .received(let notice, _) = task {
+                        session.announcedCatalogue.withLock { $0 = max($0, notice.version) }
+                    }
                     session.online.submit(task)
                 case .recommend(let message):
                     _ = try? socket.send(session.answerRecommend(message).frames())
@@ -199,7 +204,7 @@ public final class WorkerSession: Sendable {
             reply = sampler.withLock { sampler in
                 PolicyRecommendHandler.answer(
                     message, served: served, modelVersion: modelVersion, sampler: &sampler,
-                    nowEpochMillis: Clocks.epochMillis(),
+                    nowEpochMillis: Clocks.epochMillis(), announcedCatalogue: announcedCatalogue.withLock { $0 },
                     onTruncatedRetrieval: { metrics.retrievalTruncated.increment() })
             }
             // A slate served, not a request answered: error replies are not recommendations.

@@ -21,11 +21,14 @@ enum PolicyRecommendHandler {
     ///     version, as the broker routed it by, never a policy version (docs/PROTOCOL.md, "Model versions").
     ///   - sampler: the session's exploration stream and impression ids.
     ///   - nowEpochMillis: the time, for the deadline and the impression record.
+    ///   - announcedCatalogue: the newest catalogue version the broker sent this worker (CATALOGUE), installed or
+    ///     not: an item past the served catalogue is `CONFLICT` (retry) while a newer version installs, since that
+    ///     version may add it, and `BAD_REQUEST` otherwise.
     ///   - onTruncatedRetrieval: called when retrieval's completion by bucket bias stopped at its scan limit
     ///     (``RecData/RetrievedCandidates/truncated``), for the worker's counter.
     static func answer(
         _ message: WireMessage, served: ServedPolicy, modelVersion: UInt64, sampler: inout PolicySampler,
-        nowEpochMillis: UInt64,
+        nowEpochMillis: UInt64, announcedCatalogue: UInt64? = nil,
         onTruncatedRetrieval: () -> Void = {}
     ) -> WireMessage {
         let header = message.header
@@ -72,6 +75,16 @@ enum PolicyRecommendHandler {
                 userFeatures: query.userFeatures, viewed: viewed, candidates: candidates, top: top,
                 rng: &sampler.rng)
         } catch {
+            if case .unknownItem(let item)? = error as? PolicyError, let newer = announcedCatalogue,
+                let serving = served.catalogueVersion, newer > serving, item >= served.policy.spec.itemCount
+            {
+                // An item past this replica's catalogue while it installs a newer version (catalogue_add, an upload
+                // that appends rows): the pool already names that version, so the client's request is not wrong.
+                return .errorReply(
+                    to: header, status: .conflict,
+                    message: "item \(item) is not in catalogue version \(serving) (\(served.policy.spec.itemCount) "
+                        + "items), which this replica serves while it installs version \(newer); retry")
+            }
             return .errorReply(to: header, status: .badRequest, message: "\(error)")
         }
         let impressionId = sampler.ids.next()

@@ -52,6 +52,41 @@ struct PolicyRecommendTests {
         #expect(String(decoding: reply.payload[1], as: UTF8.self).contains("\"retrieval\":null"))
     }
 
+    @Test(
+        "an item past the served catalogue is CONFLICT (retry) while a newer announced version installs, BAD_REQUEST otherwise"
+    )
+    func itemOfANewerCatalogue() throws {
+        var served = try Self.served()
+        served.catalogueVersion = 2
+        let count = served.policy.spec.itemCount
+        var sampler = PolicySampler(seed: 3, prefix: 1)
+        let user = onlineUser(1, spec: served.policy.spec)
+        let asked = [RecommendQuery(userFeatures: user, candidates: [0, count], top: 1),
+                     RecommendQuery(userFeatures: user, events: [ViewEvent(item: count + 5, seconds: 30)], top: 1)]
+        for query in asked {
+            // Version 3 (which may add the item) is announced and installing: the request is not wrong, the replica
+            // is behind; the pool answered catalogue_add with version 3 already.
+            let installing = PolicyRecommendHandler.answer(
+                Self.request(query), served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1,
+                announcedCatalogue: 3)
+            #expect(installing.header.status == .conflict)
+            let text = String(decoding: installing.payload.first ?? [], as: UTF8.self)
+            #expect(text.contains("not in catalogue version 2") && text.contains("installs version 3; retry"), "\(text)")
+            // Nothing newer announced: an unknown item is the request's fault.
+            for announced: UInt64? in [nil, 2] {
+                let unknown = PolicyRecommendHandler.answer(
+                    Self.request(query), served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1,
+                    announcedCatalogue: announced)
+                #expect(unknown.header.status == .badRequest)
+            }
+        }
+        // A negative item is never in any version.
+        let negative = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(userFeatures: user, candidates: [-1], top: 1)), served: served,
+            modelVersion: 0, sampler: &sampler, nowEpochMillis: 1, announcedCatalogue: 3)
+        #expect(negative.header.status == .badRequest)
+    }
+
     @Test("an omitted top gives the spec's slate size, and candidates bound the slate")
     func topAndCandidates() throws {
         let served = try Self.served()

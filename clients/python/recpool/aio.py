@@ -140,13 +140,13 @@ class AsyncClient(_Base):
     async def _send(self, frames: list, within: Optional[float] = None) -> None:
         """Sends a message, waiting at most ``within`` seconds for the socket to take it (a DEALER
         waits while it has no connection); raises asyncio.TimeoutError past that."""
-        await asyncio.wait_for(self._socket.send_multipart(frames, copy=False), within)
+        await asyncio.wait_for(self._socket.send_multipart(frames), within)
 
     async def _send_waiting(self, frames: list, within: float, waiter: asyncio.Future) -> None:
         """``_send`` for a call whose reply ``waiter`` is registered: the socket takes a message only once it has a
         connection (``ZMQ_IMMEDIATE``), and a ``close`` meanwhile fails the waiter with ``Closed``, which is raised
         here instead of waiting out the send."""
-        send = asyncio.ensure_future(self._socket.send_multipart(frames, copy=False))
+        send = asyncio.ensure_future(self._socket.send_multipart(frames))
         done, _ = await asyncio.wait({send, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
         if waiter.done() and waiter.exception() is not None:
             # Closed (the socket's close also cancels the pending send): that is the reason, not the cancel.
@@ -203,8 +203,17 @@ class AsyncClient(_Base):
                 continue
             raise self._error(header, payload)
 
-    async def _run(self, calls) -> list:
-        tasks = [asyncio.ensure_future(self._run_one(call)) for call in calls]
+    async def _run(self, calls, window: Optional[int] = None) -> list:
+        """Runs the calls together, at most ``window`` at a time when given; the first failure cancels the rest."""
+        places = asyncio.Semaphore(window) if window else None
+
+        async def one(call):
+            if places is None:
+                return await self._run_one(call)
+            async with places:
+                return await self._run_one(call)
+
+        tasks = [asyncio.ensure_future(one(call)) for call in calls]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:
@@ -219,7 +228,7 @@ class AsyncClient(_Base):
         try:
             calls = next(plan)
             while True:
-                calls = plan.send(await self._run(calls))
+                calls = plan.send(await self._run(calls, getattr(calls, "window", None)))
         except StopIteration as stop:
             return stop.value
 

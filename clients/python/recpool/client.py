@@ -16,8 +16,6 @@ from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import (REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, resolve_endpoint,
                    salvage_request_id)
 
-#: Frames at least this long are handed to libzmq without a copy.
-_ZERO_COPY_BYTES = 64 * 1024
 # Plain ints: combining pyzmq's enum flags costs an enum construction per send.
 _MORE, _NOBLOCK, _EVENTS, _POLLIN = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
 
@@ -229,8 +227,7 @@ class Client(_Base):
         last = len(frames) - 1
         while True:
             try:
-                self._socket.send(frames[0], (_MORE if last else 0) | _NOBLOCK,
-                                  copy=len(frames[0]) < _ZERO_COPY_BYTES)
+                self._socket.send(frames[0], (_MORE if last else 0) | _NOBLOCK)
                 break
             except zmq.Again:
                 now = time.monotonic()
@@ -240,7 +237,7 @@ class Client(_Base):
                 self._watch_handshakes()
         for index in range(1, last + 1):
             frame = frames[index]
-            self._socket.send(frame, _MORE if index < last else 0, copy=len(frame) < _ZERO_COPY_BYTES)
+            self._socket.send(frame, _MORE if index < last else 0)
         return True
 
     def _cancel(self, request_id: int) -> None:
@@ -347,7 +344,7 @@ class Client(_Base):
         try:
             calls = next(plan)
             while True:
-                calls = plan.send(self._run(calls))
+                calls = plan.send(self._run(calls, getattr(calls, "window", None)))
         except StopIteration as stop:
             return stop.value
 

@@ -393,10 +393,26 @@ def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline, first
                 timeout=timeout, deadline=deadline)
 
 
+#: The request bytes one ``score`` call keeps in flight: under the smallest ``--client-bytes`` a broker may have (16 MiB;
+#: the default is 64 MiB), so that a batch of any size goes through instead of being refused ``BUSY`` once its
+#: requests pass the broker's per-client budget.
+IN_FLIGHT_BYTES = 12 * 1024 * 1024
+
+
+class Windowed(list):
+    """Calls a plan yields that the client sends at most ``window`` at a time (the next one when a reply frees a
+    place), instead of all at once."""
+
+    def __init__(self, calls, window: int):
+        super().__init__(calls)
+        self.window = window
+
+
 def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=None,
           max_rows: int = DEFAULT_MAX_ROWS):
     """Generator of the ``score`` call: one SCORE per :func:`rows_per_request` rows (``max_rows``, fewer
-    for rows so wide that the message limit comes first), all sent at once.
+    for rows so wide that the message limit comes first), sent together, at most :data:`IN_FLIGHT_BYTES` of them
+    in flight at a time (a window of whole requests, at least one).
 
     When the requests were answered by different versions (a rollout in between), the others are sent
     again pinned to the version the pool is moving to (the promoted one, from STATUS, when it answered
@@ -406,7 +422,9 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     pin = version_pin(min_version, exact_version)
     per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1, DEFAULT_MAX_ROWS))
     chunks = [array[i:i + per_request] for i in range(0, array.shape[0], per_request)]
-    results = yield [score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)]
+    window = max(1, IN_FLIGHT_BYTES // (per_request * array.shape[1] * 4 + _SCORE_OVERHEAD_BYTES))
+    results = yield Windowed([score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)],
+                             window)
     versions = [header.model_version for _, header in results]
     if len(set(versions)) > 1:
         # The version the pool is moving to: the promoted one when it answered some (a rollback moves the pool to a
@@ -415,8 +433,8 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
         promoted = document.get("promoted_version") if isinstance(document, dict) else None
         newest = promoted if promoted in versions else max(versions)
         redo = [i for i, v in enumerate(versions) if v != newest]
-        again = yield [score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline, i * per_request)
-                       for i in redo]
+        again = yield Windowed([score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline, i * per_request)
+                                for i in redo], window)
         for i, result in zip(redo, again):
             results[i] = result
     headers = [header for _, header in results]

@@ -1,8 +1,11 @@
 """SCORE, RECOMMEND, FEEDBACK, STATUS against the session pool (recpool local --online)."""
 import asyncio
 import json
+import os
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +48,47 @@ def test_a_10000_row_batch_scores_in_one_call_with_the_numbers_recpool_score_pri
     # Same model, same rows; batch shapes differ (8,192 + 1,808 rows against 2 × 5,000), which may move the
     # last bit of a float32 (see test_score_many...), never more.
     np.testing.assert_allclose(scores.probabilities, np.array(expected, dtype=np.float32), rtol=4e-7, atol=0)
+
+
+def test_a_batch_far_over_the_brokers_client_budget_scores_in_one_call(client, pool):
+    """400,000 rows (170 MB) were sent at once and refused BUSY past the broker's 64 MiB per client; the requests
+    now go out at most 12 MiB at a time."""
+    import asyncio
+
+    rows = np.random.default_rng(3).random((400_000, WIDTH), dtype=np.float32)
+    scores = recpool.Client(pool.frontend, timeout=120).score(rows)
+    assert len(scores) == 400_000 and scores.requests == 49
+    assert ((scores.probabilities > 0) & (scores.probabilities < 1)).all()
+
+    async def main():
+        async with recpool.AsyncClient(pool.frontend, timeout=120) as c:
+            return await c.score(rows)
+
+    again = asyncio.run(main())
+    assert len(again) == 400_000 and again.model_version == scores.model_version
+    np.testing.assert_array_equal(again.probabilities, scores.probabilities)
+
+
+def test_a_script_that_ends_with_requests_still_queued_exits_cleanly(pool, tmp_path):
+    """Many big requests given up on at once (a failed call cancels the rest) left their zero-copy frames queued in
+    libzmq; at exit Python freed them while libzmq's I/O thread still sent them: `Bad address (src/tcp.cpp:227)`,
+    exit 134 or 139, in 5 runs of 5. The requests go out all at once here, as `score` sent them before it kept at
+    most 12 MiB in flight (a `score_many` window of 64 does the same to an application)."""
+    script = tmp_path / "abandon.py"
+    script.write_text(
+        "import numpy as np, recpool\n"
+        "from recpool import operations as ops\n"
+        f"c = recpool.Client({pool.frontend!r})\n"
+        "x = np.random.default_rng(0).random((300_000, 106), dtype=np.float32)\n"
+        "pin = ops.version_pin(None, None)\n"
+        "try:\n"
+        "    c._run([ops.score_call(x[i:i + 8192], pin, 0.05, None, i) for i in range(0, len(x), 8192)])\n"
+        "except recpool.RecPoolError as error:\n"
+        "    print(type(error).__name__)\n")
+    for _ in range(4):
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(Path(recpool.__file__).resolve().parents[1])})
+        assert run.returncode == 0, run.stderr
 
 
 def test_score_accepts_any_real_dtype_and_a_single_row(client):

@@ -10,8 +10,14 @@ extension RecPoolClient {
         return max(0, min(limits.maxRows, fit))
     }
 
+    /// The request bytes ``scoreSplit(rows:version:timeoutMs:)`` keeps in flight: under the smallest `--client-bytes` a
+    /// broker may have (16 MiB; the default is 64 MiB), so that rows of any number stay within the broker's per-client
+    /// budget instead of being refused `BUSY` once their requests pass it. The Python client's `score` uses the same.
+    public static let inFlightBytes = 12 << 20
+
     /// Scores any number of rows as ``score(rows:version:timeoutMs:)`` scores one request's: split into requests of
-    /// ``rowsPerRequest(columns:limits:)`` rows, all sent at once (the pool spreads them over its workers), the scores
+    /// ``rowsPerRequest(columns:limits:)`` rows, sent together at most ``inFlightBytes`` at a time (at least one
+    /// request; the pool spreads them over its workers), the scores
     /// put back in row order. When the requests were answered by different model versions (a rollout in between),
     /// the others are sent again pinned to the version the pool is moving to (the promoted one, from STATUS, when it
     /// answered some; else the highest number), so every score comes from one version.
@@ -63,10 +69,11 @@ extension RecPoolClient {
         _ chunks: [[[Float]]], offsets: [Int], versions: [VersionRequirement], timeoutMs: UInt64?
     ) async throws(ClientError) -> [Scores] {
         do {
+            let requestBytes = Header.size + 8 + 4 * (chunks.first?.first?.count ?? 0) * (chunks.first?.count ?? 0)
+            let window = max(1, Self.inFlightBytes / max(1, requestBytes))
             return try await withThrowingTaskGroup(of: (Int, Scores).self) { group in
-                for (index, chunk) in chunks.enumerated() {
-                    let version = versions[index]
-                    let offset = offsets[index]
+                func add(_ index: Int) {
+                    let (chunk, version, offset) = (chunks[index], versions[index], offsets[index])
                     group.addTask {
                         do throws(ClientError) {
                             return (index, try await self.score(rows: chunk, version: version, timeoutMs: timeoutMs))
@@ -75,8 +82,16 @@ extension RecPoolClient {
                         }
                     }
                 }
+                var next = min(window, chunks.count)
+                for index in 0..<next { add(index) }
                 var results = [Scores?](repeating: nil, count: chunks.count)
-                for try await (index, scores) in group { results[index] = scores }
+                for try await (index, scores) in group {
+                    results[index] = scores
+                    if next < chunks.count {
+                        add(next)
+                        next += 1
+                    }
+                }
                 return results.map { $0! }
             }
         } catch let error as ClientError {

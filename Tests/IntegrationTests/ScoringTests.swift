@@ -35,6 +35,27 @@ struct ScoringTests {
         }
     }
 
+    @Test("rows far past the broker's per-client budget score in one split call, at most 12 MiB in flight")
+    func rowsPastTheClientBudget() async throws {
+        // 1,000,000 rows of 106 features are 123 requests of 3.5 MB: sent at once, 427 MB passed the broker's 64 MiB a
+        // client may hold, and the call failed BUSY.
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker()
+        try cluster.startWorker("w1")
+        let client = try await cluster.client(timeoutMs: 120_000)
+        defer { client.close() }
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 1 }
+        let distinct = (0..<11).map { Self.row(106, $0) }
+        let rows = (0..<1_000_000).map { distinct[$0 % 11] }
+        let scores = try await client.scoreSplit(rows: rows)
+        #expect(scores.values.count == 1_000_000)
+        let first = try await client.score(rows: distinct)
+        // Same rows, other batch shapes: at most the last bit of a float32 may move.
+        let worst = stride(from: 0, to: 1_000_000, by: 997).map { abs(scores.values[$0] - first.values[$0 % 11]) }.max()
+        #expect((worst ?? 1) <= 1e-6)
+    }
+
     @Test("wrong widths and NaN get typed errors and the worker keeps serving")
     func badRows() async throws {
         try await ProcessCluster.withPool(workers: ["w1"]) { cluster, client in

@@ -176,7 +176,13 @@ struct BrokerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let metricsService = try daemon.start(commandName: "recpool-broker")
+        // The metrics port opens once the broker bound its endpoints over a state directory that passed its checks.
+        let metricsGate = ListeningSignal()
+        let metricsService = try daemon.start(commandName: "recpool-broker").map { endpoint in
+            var gated = endpoint
+            gated.startGate = metricsGate
+            return gated
+        }
         let logger = Logger(label: "recpool.broker")
         let security: BrokerSecurity?
         do {
@@ -207,6 +213,7 @@ struct BrokerCommand: AsyncParsableCommand {
         settings.catalogueConfirmTimeoutMs = catalogueConfirmTimeoutMs
         settings.controlInboxBytes = controlInboxBytes
         let service = BrokerService(settings: settings, logger: logger) { result in
+            if case .success = result { metricsGate.settle(true) } else { metricsGate.settle(false) }
             switch result {
             case .success(let endpoints):
                 // With --metrics, announced only once that endpoint is bound too: a metrics address in use stops the
@@ -231,7 +238,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)]
-                    + (metricsService.map { [.init(service: $0)] } ?? [])
+                    + (metricsService.map { [.init(service: $0, successTerminationBehavior: .ignore)] } ?? [])
                     + [.init(service: hangup, successTerminationBehavior: .ignore)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // A state directory this start creates is removed again when the start fails: the reactor does so for its own

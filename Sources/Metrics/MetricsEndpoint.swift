@@ -42,6 +42,11 @@ public struct MetricsEndpoint: Service {
     private let logger: Logger
     /// Settled `true` once the HTTP socket is bound, `false` when the endpoint stops without having bound it.
     public let listening = ListeningSignal()
+    /// When set, the endpoint binds only once this settles `true`, and returns without binding when it settles
+    /// `false` (or the group shuts down first): the broker opens its metrics port only after its state directory
+    /// passed its checks and its endpoints bound, so a start refused for damaged state (exit 65) or a held directory
+    /// (exit 73) never listens on it, nor logs a server it cancels at once.
+    public var startGate: ListeningSignal? = nil
 
     /// Installs the Prometheus backend for swift-metrics. Call once per process, before creating metrics.
     public static func bootstrap() -> PrometheusCollectorRegistry {
@@ -85,6 +90,21 @@ public struct MetricsEndpoint: Service {
     }
 
     public func run() async throws {
+        if let startGate {
+            let open = await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
+                    await startGate.wait()
+                } onCancel: {
+                    startGate.settle(false)
+                }
+            } onGracefulShutdown: {
+                startGate.settle(false)
+            }
+            guard open else {
+                listening.settle(false)
+                return
+            }
+        }
         let registry = self.registry
         let router = Router()
         router.get("metrics") { _, _ -> Response in

@@ -104,6 +104,23 @@ extension RecStore {
             createdAt: try row.finite("created_at"))
     }
 
+    /// Reads the whole promotion history (every row's version and flag checked) and returns the first row, oldest
+    /// first, that names a model version the registry does not hold: versions are never deleted, so such a row is
+    /// damage (a row edited or a `models` row lost), and `rollback` would later serve or fail on it.
+    /// - Returns: the row's `seq` and version, or nil when every promotion names a registered version.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for a row that does not read.
+    public func promotionNamingUnregisteredVersion() throws(StoreError) -> (seq: Int64, version: UInt64)? {
+        try read { db in
+            _ = try Self.promotions(db)
+            let registered = Set(try UInt64.fetchAll(db, sql: "SELECT version FROM models"))
+            for row in try Row.fetchAll(db, sql: "SELECT seq, version FROM promotions ORDER BY seq") {
+                let version = try StoredRow(row, table: "promotions", key: "seq").version("version")
+                if !registered.contains(version) { return (row["seq"], version) }
+            }
+            return nil
+        }
+    }
+
     /// The promotion history, oldest first: each row's version and whether it was a rollback.
     private static func promotions(_ db: Database) throws -> [(version: UInt64, rollback: Bool)] {
         // Read newest first (a damaged row is named as the newest one is, whichever query reads it), then replayed

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import RecData
 import RecPolicy
@@ -172,6 +173,30 @@ struct OnlineCoordinatorTests {
         // Nothing is logged past 6 now: the next restart resumes it.
         try h.open(settings: OnlineSettings())
         #expect(h.coordinator.version == 6)
+    }
+
+    @Test("every policy version gone while impressions name versions stops the start: learnt weights are never replaced by a fresh policy")
+    func lostVersionsStopTheStart() throws {
+        let h = try OnlineHarness()
+        let store = try RecStore(directory: h.directory)
+        let record = ImpressionRecord(
+            impressionId: "i-1", createdMs: 900, version: 1, userFeatures: [:], slate: [1, 2, 3],
+            propensities: [0.5, 0.25, 0.1], scores: [0.1, 0.05, 0.01])
+        _ = try store.commitOnline(
+            impressions: [("i-1", 900, "w-a", 1, String(decoding: WireJSON.encode(record), as: UTF8.self))],
+            keep: 1_000, feedback: [])
+        // The table emptied by hand (the helper's case: 187 versions deleted; the broker served version 187 with the
+        // untrained weights of version 1 and logged only "online policy created").
+        try DatabaseQueue(path: h.directory + "/recpool.sqlite").write { db in
+            try db.execute(sql: "DELETE FROM policy_versions")
+        }
+        do {
+            try h.open(settings: OnlineSettings())
+            Issue.record("the start served a fresh policy over lost versions")
+        } catch let error as StoreError {
+            #expect(ControlPlane.isUnreadable(error))
+            #expect("\(error)".contains("impressions name versions up to 1"), "\(error)")
+        }
     }
 
     @Test("feedback on an impression whose stored record does not decode is INTERNAL naming it, never NOT_FOUND")

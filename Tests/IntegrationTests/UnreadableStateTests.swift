@@ -26,6 +26,20 @@ struct UnreadableStateTests {
             "UPDATE models SET created_at = 'yesterday' WHERE version = 2",
             "table models, row version = 2, column created_at"
         ),
+        // An older promotion, which only rollback replays: accepted at start, then every rollback failed INTERNAL.
+        (
+            "UPDATE promotions SET rollback = 5 WHERE seq = (SELECT min(seq) FROM promotions)",
+            "column rollback: 5 is not 0 or 1"
+        ),
+        (
+            "UPDATE promotions SET version = 99 WHERE seq = (SELECT min(seq) FROM promotions)",
+            "names model version 99, which the models table does not hold"
+        ),
+        // The newest: the broker logged it and served version 1 while `status` said 99.
+        (
+            "UPDATE promotions SET version = 99 WHERE seq = (SELECT max(seq) FROM promotions)",
+            "names model version 99, which the models table does not hold"
+        ),
         ("ALTER TABLE catalogue_versions RENAME TO catalogues_lost", "the catalogue registry cannot be read"),
         (
             """
@@ -49,7 +63,9 @@ struct UnreadableStateTests {
                     try runTool("recpool", ["import", "--broker", broker, "--model", f.path("\(name).ckpt").path]).code
                         == 0)
             }
-            #expect(try runTool("recpool", ["promote", "--broker", broker, "2"]).code == 0)
+            for version in ["1", "2"] {
+                #expect(try runTool("recpool", ["promote", "--broker", broker, version]).code == 0)
+            }
             #expect(cluster.kill("broker", signal: SIGTERM) == 0)
         }
         for damage in Self.damages {
@@ -69,6 +85,17 @@ struct UnreadableStateTests {
                 "\(started.stderr)")
             #expect(started.stdout.isEmpty, "the broker announced endpoints over state it cannot read")
         }
+        // With --metrics, a refused start never opens the metrics port: it listened, then logged Hummingbird's
+        // "Waiting on child channel: CancellationError()" and "Server shutdown error: Already closed" over the cause.
+        let refused = try runTool(
+            "recpool-broker",
+            [
+                "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--state-dir", f.path("damaged").path,
+                "--metrics", "127.0.0.1:\(freeLoopbackPort())", "--log-level", "info",
+            ])
+        #expect(refused.code == 65, "\(refused.stderr)")
+        #expect(!refused.stderr.contains("listening") && !refused.stderr.contains("Server shutdown error"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("refusing to serve"), "\(refused.stderr)")
     }
 
     /// Runs one statement on an SQLite file with Python's `sqlite3` module (real SQLite; the tests install no

@@ -36,7 +36,8 @@ final class JobCoordinator: ControlShell {
     /// claimed version would go unchecked, and a seeded model would answer while a version is promoted).
     /// - Throws: ``StoreError`` when the jobs, a job's or a round's stored JSON (spec, metrics; finished jobs
     ///   included), the model registry (a version's metrics, hyperparameters or time) or the promotions cannot be read
-    ///   (``StoreError/corruptColumn(table:row:column:problem:)`` names the value). A job whose own state cannot
+    ///   (``StoreError/corruptColumn(table:row:column:problem:)`` names the value), or a promotion names a version the
+    ///   registry does not hold. A job whose own state cannot
     ///   be resumed fails instead (``ResumeProblem``), and a promoted version whose checkpoint cannot be read is
     ///   rolled out as unavailable, so workers take no work until it is imported again.
     func start(nowMs: UInt64) throws(StoreError) {
@@ -50,13 +51,20 @@ final class JobCoordinator: ControlShell {
         for record in jobs where !record.state.isFinal {
             try resume(record, nowMs: nowMs)
         }
+        // The whole promotion history, not only its newest row: `rollback` replays it, and a row that does not read or
+        // names a version the registry does not hold would fail every rollback (or serve what was never registered).
+        if let (seq, version) = try store.promotionNamingUnregisteredVersion() {
+            throw .corruptColumn(
+                table: "promotions", row: "seq = \(seq)", column: "version",
+                problem: "names model version \(version), which the models table does not hold (versions are never "
+                    + "deleted)")
+        }
         try publishRegistry()
         guard let version = try store.promotedVersion() else { return }
         guard let model = try store.model(version) else {
-            logger.critical(
-                "the promoted model version is not registered; workers without it take no work",
-                metadata: ["model_version": "\(version)"])
-            return publishUnavailableRollout(version)
+            throw .corruptColumn(
+                table: "promotions", row: "the newest", column: "version",
+                problem: "names model version \(version), which the models table does not hold")
         }
         do {
             publishRollout(model, bytes: try verifiedCheckpoint(model))

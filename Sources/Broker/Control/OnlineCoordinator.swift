@@ -56,7 +56,17 @@ final class OnlineCoordinator: ControlShell {
                 problem: "lineage start \(core.lineageStart) is past every policy version stored or logged (the newest is "
                     + "\(newest))")
         }
-        if let row = try store.latestPolicyVersion() {
+        let latest = try store.latestPolicyVersion()
+        if latest == nil && highestLogged > 0 {
+            // Impressions are logged only by a served version, and versions are never deleted: every version row is
+            // gone (a table emptied by hand, a bad restore), and with them the only copy of the learnt weights. A
+            // fresh policy numbered past them would serve the untrained model as if it had learnt.
+            throw StoreError.corruptColumn(
+                table: "policy_versions", row: "every row", column: "version",
+                problem: "the table holds no version while impressions name versions up to \(highestLogged): the online "
+                    + "policy's learnt weights are lost (they exist nowhere else)")
+        }
+        if let row = latest {
             let bytes = try storedWeights(of: row)
             let pack = try ParameterPack(decoding: bytes)
             // A stored spec that does not decode, or cannot be served, is an error naming it, never taken for a

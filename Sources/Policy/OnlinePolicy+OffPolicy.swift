@@ -20,7 +20,7 @@ extension OnlinePolicy {
                     + "are not of this catalogue or an earlier version of it")
         }
         let pool = activeRows
-        guard !pool.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
+        guard !pool.isEmpty else { throw .noActiveItem }
         var out = [Double](repeating: 0, count: data.rows * data.nActions)
         for row in 0..<data.rows {
             let z = try userVector(data.userContext(row))

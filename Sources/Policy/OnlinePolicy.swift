@@ -339,7 +339,7 @@ public struct OnlinePolicy: Sendable {
 
     private func validated(_ candidates: [Int]?) throws(PolicyError) -> [Int] {
         guard let candidates else {
-            guard !activeRows.isEmpty else { throw .invalidCandidates("every item of the catalogue is retired") }
+            guard !activeRows.isEmpty else { throw .noActiveItem }
             return activeRows
         }
         guard !candidates.isEmpty else { throw .invalidCandidates("the list is empty") }

@@ -26,6 +26,8 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidDwell(Double)
     /// The candidate list is empty, repeats an item, or holds only retired items.
     case invalidCandidates(String)
+    /// Every item of the catalogue is retired: nothing can be recommended, however the request is written.
+    case noActiveItem
     /// `top` is below 1.
     case invalidTop(Int)
     /// A new catalogue does not fit the policy (another feature width, or rows that moved).
@@ -51,6 +53,8 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownItem(let item): "unknown item \(item)"
         case .invalidDwell(let seconds): "a viewed item's dwell time must be 0…1e9 seconds, got \(seconds)"
         case .invalidCandidates(let why): "invalid candidates: \(why)"
+        case .noActiveItem:
+            "the catalogue has no active item: every item is retired (add items, or upload a catalogue, to serve again)"
         case .invalidTop(let top):
             "top must be 1…\(OnlinePolicy.maximumTop) (or up to the policy's slate size, when larger), got \(top)"
         case .catalogueMismatch(let why): "the catalogue does not fit the policy: \(why)"

@@ -36,7 +36,7 @@ struct OnlinePolicyOffPolicyTests {
             features: (0..<16).map { $0 % 5 == 0 ? 1 : 0 })
         for id in ["0", "1", "2", "3"] { try catalogue.retire(id: id) }
         let policy = try oneHotPolicy().with(catalogue: catalogue)
-        #expect(throws: PolicyError.invalidCandidates("every item of the catalogue is retired")) {
+        #expect(throws: PolicyError.noActiveItem) {
             try policy.actionDistribution(on: handMadeLog(rows: 4))
         }
     }

@@ -85,6 +85,10 @@ enum PolicyRecommendHandler {
                     message: "item \(item) is not in catalogue version \(serving) (\(served.policy.spec.itemCount) "
                         + "items), which this replica serves while it installs version \(newer); retry")
             }
+            if case .noActiveItem? = error as? PolicyError {
+                // The pool's state, not the request: CONFLICT, as for the other states a client cannot change.
+                return .errorReply(to: header, status: .conflict, message: "\(error)")
+            }
             return .errorReply(to: header, status: .badRequest, message: "\(error)")
         }
         let impressionId = sampler.ids.next()

@@ -87,6 +87,21 @@ struct PolicyRecommendTests {
         #expect(negative.header.status == .badRequest)
     }
 
+    @Test("a catalogue whose every item is retired is CONFLICT naming it, not BAD_REQUEST blaming candidates never sent")
+    func everyItemRetired() throws {
+        var served = try Self.served()
+        var catalogue = served.policy.catalogue
+        for id in catalogue.ids { try catalogue.retire(id: id) }
+        served.policy = try served.policy.with(catalogue: catalogue)
+        var sampler = PolicySampler(seed: 4, prefix: 1)
+        let reply = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(userFeatures: onlineUser(0, spec: served.policy.spec), top: 3)), served: served,
+            sampler: &sampler, nowEpochMillis: 1)
+        #expect(reply.header.status == .conflict)
+        let text = String(decoding: reply.payload.first ?? [], as: UTF8.self)
+        #expect(text.contains("no active item") && !text.contains("candidates"), "\(text)")
+    }
+
     @Test("an omitted top gives the spec's slate size, and candidates bound the slate")
     func topAndCandidates() throws {
         let served = try Self.served()

@@ -178,13 +178,20 @@ class AsyncClient(_Base):
             future = asyncio.get_running_loop().create_future()
             self._waiters[request_id] = future
             give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
+            sent = False
             try:
                 await self._send_waiting(self._frames(call, request_id, deadline_ms), max(0.0, give_up_in), future)
+                sent = True
                 header, payload = await asyncio.wait_for(
                     future, max(0.0, self._give_up_at(deadline_ms, self.grace) - time.monotonic()))
             except asyncio.TimeoutError:
                 self._waiters.pop(request_id, None)
                 await self._cancel(request_id)
+                if not sent:
+                    # As the sync client says: with ZMQ_IMMEDIATE nothing was queued, so nothing can run later.
+                    raise self._handshake.fresh_error() or Timeout(
+                        f"could not send {call.command.name} to {self.endpoint} within its deadline (no connection)"
+                    ) from None
                 raise self._handshake.fresh_error() or Timeout(
                     f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
                     f"from {self.endpoint}") from None

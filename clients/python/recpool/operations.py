@@ -285,9 +285,41 @@ def encode_json(document: dict) -> bytes:
         InvalidRequest: a NaN or infinity, or a value JSON cannot hold (an object, a set), naming it.
     """
     try:
-        return json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value).encode()
+        text = json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError) as error:
         raise InvalidRequest(f"cannot encode the request: {error}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # A lone surrogate (such as "\ud800", which a str may hold and JSON's escapes would carry) is no Unicode text:
+        # the broker refused it as "unexpected end of file during string parse", naming neither the field nor why.
+        where = _surrogate_path(document) or "a string"
+        raise InvalidRequest(f"{where} holds a lone surrogate (U+{ord(error.object[error.start]):04X}), which is not "
+                             "Unicode text and cannot be sent as UTF-8") from None
+
+
+def _surrogate_path(value, path: str = "") -> Optional[str]:
+    """Where in a document a string holding a lone surrogate is, such as ``user_features["segment"]``; None if none."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return None
+        except UnicodeEncodeError:
+            return path or "a string"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{path}[{key!r}]" if path else str(key)
+            if isinstance(key, str) and _surrogate_path(key) is not None:
+                return f"a key of {path}" if path else "a key"
+            found = _surrogate_path(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 # ---------------------------------------------------------------- SCORE

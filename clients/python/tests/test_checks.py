@@ -276,6 +276,9 @@ def test_values_that_round_to_float32s_largest_are_kept():
     ({"user_features": {"age": None}}, "user_features['age'] must be a string or a finite number, got None"),
     ({"user_features": {"age": float("nan")}}, "user_features['age'] must be a string or a finite number, got nan"),
     ({"user_features": {0: "a"}}, "a feature name must be a string, got 0"),
+    # A lone surrogate is no Unicode text: the broker answered "unexpected end of file during string parse".
+    ({"user_features": {"segment": "\ud800"}}, "user_features['segment'] holds a lone surrogate (U+D800)"),
+    ({"user_features": {"seg\udfff": "a"}}, "a key of user_features holds a lone surrogate (U+DFFF)"),
     ({"exclude_viewed": "yes"}, "exclude_viewed must be True or False, got 'yes'"),
 ])
 def test_recommend_refuses_each_bad_argument_naming_it_and_its_rule(arguments, message):

@@ -98,6 +98,45 @@ struct JobResumeTests {
         #expect(try h.store.rounds(of: "job-1").last?.metrics == #"{"auc":0.75}"#)
         let rollouts = h.outputs.compactMap { if case .rollout(let version, _) = $0 { version } else { nil } }
         #expect(rollouts == [1])
+        // The job ended: its round states (weights and both Adam moments each) are released; the model version has
+        // its own checkpoint. The rounds keep their rows.
+        #expect(try h.store.rounds(of: "job-1").map(\.stateSHA) == ["", ""])
+        #expect(h.states.values.allSatisfy { !h.store.blobs.contains($0) })
+        #expect(try h.store.model(1).map { h.store.blobs.contains($0.checkpointSHA) } == true)
+    }
+
+    @Test(
+        "a running job keeps only its last two round states and its best-validating one; an ended job's go at the next start"
+    )
+    func roundStatesAreReleased() throws {
+        let h = try ResumeHarness(rounds: 5, totalRounds: 10, totalSteps: 50)
+        for round in 1...5 {
+            try h.edit(#"UPDATE rounds SET metrics = '{"val_loss":\#(round == 2 ? 0.1 : 0.3)}' WHERE round = \#(round)"#)
+        }
+        try h.start()
+        #expect(try h.workerJoins().first?.round == 6)
+        h.coordinator.handleWorker(
+            identity: [1],
+            message: JobMachine.result(
+                round: 6, shard: 0, stateSHA: h.states[5]!, totalSteps: 50, metrics: ["val_loss": 0.3],
+                weights: [6, 1]),
+            nowMs: 3_000)
+        let rounds = try h.store.rounds(of: "job-1")
+        #expect(rounds.count == 6)
+        // Kept: round 6 (what it resumes from), 5 (not measured yet when 6 was stored), 2 (the best, val_loss 0.1).
+        #expect(rounds.filter { !$0.stateSHA.isEmpty }.map(\.round) == [2, 5, 6])
+        for round in [1, 3, 4] { #expect(!h.store.blobs.contains(h.states[round]!)) }
+        for round in [2, 5] { #expect(h.store.blobs.contains(h.states[round]!)) }
+        // And it still resumes, after a restart, from round 6's state with round 2 as its best.
+        try h.start()
+        let next = try #require(try h.workerJoins().first)
+        #expect(next.round == 7 && next.stateSHA == rounds.last?.stateSHA)
+
+        // A job that ended before states were released (an older broker's) has them released at the next start.
+        try h.edit("UPDATE jobs SET state = 'cancelled'")
+        try h.start()
+        #expect(try h.store.rounds(of: "job-1").allSatisfy { $0.stateSHA.isEmpty })
+        #expect(h.states.values.allSatisfy { !h.store.blobs.contains($0) })
     }
 
     @Test("a final checkpoint that does not decode fails the job naming why, and registers no version")

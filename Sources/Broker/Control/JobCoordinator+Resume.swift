@@ -55,15 +55,7 @@ extension JobCoordinator {
             logger.warning("the best round cannot be found after the restart", metadata: ["job_id": "\(record.id)", "error": "\(error)"])
             return nil
         }
-        let measured = rounds.compactMap { round -> (loss: Double, round: Int, sha: String)? in
-            guard round.round >= 1, let text = round.metrics,
-                let metrics = try? WireJSON.decode([String: Double?].self, from: Array(text.utf8)),
-                let loss = metrics["val_loss"] ?? nil, loss.isFinite
-            else { return nil }
-            return (loss, round.round, round.stateSHA)
-        }
-        // The earliest of equal losses, as the running job keeps it (a later round replaces it only when lower).
-        for candidate in measured.sorted(by: { ($0.loss, $0.round) < ($1.loss, $1.round) }) {
+        for candidate in Self.measuredRounds(rounds) {
             do {
                 return (candidate.loss, try store.blobs.get(candidate.sha), candidate.sha)
             } catch {
@@ -73,6 +65,42 @@ extension JobCoordinator {
             }
         }
         return nil
+    }
+
+    /// The rounds whose state has a finite validation loss, best first: the earliest of equal losses, as the running
+    /// job keeps it (a later round replaces it only when lower). Rounds whose state was released are left out.
+    static func measuredRounds(_ rounds: [RoundRecord]) -> [(loss: Double, round: Int, sha: String)] {
+        rounds.compactMap { round -> (loss: Double, round: Int, sha: String)? in
+            guard round.round >= 1, !round.stateSHA.isEmpty, let text = round.metrics,
+                let metrics = try? WireJSON.decode([String: Double?].self, from: Array(text.utf8)),
+                let loss = metrics["val_loss"] ?? nil, loss.isFinite
+            else { return nil }
+            return (loss, round.round, round.stateSHA)
+        }.sorted { ($0.loss, $0.round) < ($1.loss, $1.round) }
+    }
+
+    /// Releases the round states a job no longer needs (``RecStore/releaseRoundStates(jobId:keeping:)``): while it
+    /// runs, all but its last two rounds' (the last is what it resumes from; the one before may not be measured yet)
+    /// and its best-validating one's (what `--restore-best` registers, found again after a restart); once it has
+    /// ended (completed, failed or cancelled), all of them: its model version has its own checkpoint. A failure is
+    /// logged and changes nothing else: the states only take space.
+    func releaseRoundStates(of jobId: String, ended: Bool) {
+        do {
+            var keep: Set<Int> = []
+            if !ended {
+                let rounds = try store.rounds(of: jobId)
+                if let last = rounds.map(\.round).max() { keep.formUnion([last, last - 1]) }
+                if let best = Self.measuredRounds(rounds).first { keep.insert(best.round) }
+            }
+            let freed = try store.releaseRoundStates(jobId: jobId, keeping: keep)
+            if freed > 0 {
+                logger.debug("round states released", metadata: ["job_id": "\(jobId)", "bytes": "\(freed)", "ended": "\(ended)"])
+            }
+        } catch {
+            logger.warning(
+                "round states no longer needed were not released; they only take space",
+                metadata: ["job_id": "\(jobId)", "error": "\(error)"])
+        }
     }
 
     /// The averaged state a job resumes from: none before its first round, else its last round's stored blob.

@@ -51,6 +51,8 @@ final class JobCoordinator: ControlShell {
         for record in jobs where !record.state.isFinal {
             try resume(record, nowMs: nowMs)
         }
+        // Jobs that ended before their states were released as they end (or while the release failed).
+        for record in jobs where record.state.isFinal { releaseRoundStates(of: record.id, ended: true) }
         // The whole promotion history, not only its newest row: `rollback` replays it, and a row that does not read or
         // names a version the registry does not hold would fail every rollback (or serve what was never registered).
         if let (seq, version) = try store.promotionNamingUnregisteredVersion() {
@@ -127,12 +129,16 @@ final class JobCoordinator: ControlShell {
             }
             if case .success = result { Counter(label: "recpool_broker_training_rounds_total").increment() }
             run(.roundStored(job: toStore.round.jobId, result), nowMs: nowMs)
+            if case .success = result { releaseRoundStates(of: toStore.round.jobId, ended: false) }
         case .register(let model):
-            run(.registered(job: model.job.id, Result { try register(model) }), nowMs: nowMs)
+            let result = Result { try register(model) }
+            run(.registered(job: model.job.id, result), nowMs: nowMs)
+            if case .success = result { releaseRoundStates(of: model.job.id, ended: true) }
         case .persist(let record, let what):
             let result = Result { try writeJob(record) }
             if case .failure = result { Counter(label: "recpool_broker_durable_write_failures_total").increment() }
             run(.persisted(record, what: what, result), nowMs: nowMs)
+            if case .success = result, record.state.isFinal { releaseRoundStates(of: record.id, ended: true) }
         }
     }
 

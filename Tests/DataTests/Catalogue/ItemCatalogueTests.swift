@@ -82,8 +82,8 @@ struct ItemCatalogueTests {
         #expect(try DataSchema.parse(text, path: "s.toml").catalogue == schema)
         for (bad, says) in [
             (",item_id,item_sku,active,price\n0,0,A-1,2,1\n", #"'active': '2' is not 1 or 0"#),
-            (",item_id,item_sku,active,price\n0,0,A-1,1,1\n1,0,B-2,1,1\n", "is item 0 again"),
-            (",item_id,item_sku,active,price\n0,0,A-1,1,1\n1,1,A-1,1,1\n", "is item A-1 again"),
+            (",item_id,item_sku,active,price\n0,0,A-1,1,1\n1,0,B-2,1,1\n", "is item '0' again"),
+            (",item_id,item_sku,active,price\n0,0,A-1,1,1\n1,1,A-1,1,1\n", "is item 'A-1' again"),
             (",item_id,item_sku,price\n0,0,A-1,1\n", #"no "active" column"#),
         ] {
             let (badFolder, badPath) = try Self.write(bad)
@@ -112,7 +112,7 @@ struct ItemCatalogueTests {
         #expect(try load("item,code,live,price\n0,A,1,1\n1,B,0,2\n").nActions == 2)
         for (items, says) in [
             ("item,code,live,price\n0,A,yes,1\n1,B,0,2\n", "'yes' is not 1 or 0"),
-            ("item,code,live,price\n0,A,1,1\n1,A,1,2\n", "is item A again"),
+            ("item,code,live,price\n0,A,1,1\n1,A,1,2\n", "is item 'A' again"),
             ("item,code,live,price\n0,,1,1\n1,B,1,2\n", "is an empty item id"),
         ] {
             #expect {

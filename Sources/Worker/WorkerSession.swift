@@ -18,8 +18,9 @@ public final class WorkerSession: Sendable {
     private let background: BackgroundWork
     private let online: OnlineLearning
     private let sampler: LockedBox<PolicySampler>
-    /// The newest catalogue version a CATALOGUE message announced (0: none), installed or still installing.
-    private let announcedCatalogue = LockedBox<UInt64>(0)
+    /// The newest catalogue version a CATALOGUE message sent this worker that the online thread has not answered yet
+    /// (0: none): installing. Its CATALOGUE_STATE (installed, held or refused) ends it.
+    private let installingCatalogue = LockedBox<UInt64>(0)
     private let metrics = WorkerMetrics()
     /// A replica handed to ``swap(to:)`` that the session thread has not yet given to its core.
     private let incomingReplica = LockedBox<ModelReplica?>(nil)
@@ -165,7 +166,7 @@ public final class WorkerSession: Sendable {
                     session.background.submit(task)
                 case .online(let task):
                     if case .received(let notice, _) = task {
-                        session.announcedCatalogue.withLock { $0 = max($0, notice.version) }
+                        session.installingCatalogue.withLock { $0 = max($0, notice.version) }
                     }
                     session.online.submit(task)
                 case .recommend(let message):
@@ -204,7 +205,7 @@ public final class WorkerSession: Sendable {
             reply = sampler.withLock { sampler in
                 PolicyRecommendHandler.answer(
                     message, served: served, modelVersion: modelVersion, sampler: &sampler,
-                    nowEpochMillis: Clocks.epochMillis(), announcedCatalogue: announcedCatalogue.withLock { $0 },
+                    nowEpochMillis: Clocks.epochMillis(), installingCatalogue: installingCatalogue.withLock { $0 },
                     onTruncatedRetrieval: { metrics.retrievalTruncated.increment() })
             }
             // A slate served, not a request answered: error replies are not recommendations.
@@ -260,6 +261,11 @@ public final class WorkerSession: Sendable {
             }
         }
         for frames in online.drain() {
+            if frames.count >= 2, (try? Header(decoding: frames[0]))?.command == .catalogueState,
+                let report = try? WireJSON.decode(CatalogueState.self, from: frames[1])
+            {
+                installingCatalogue.withLock { if report.version >= $0 { $0 = 0 } }
+            }
             try socket.send(frames)
         }
     }

@@ -135,6 +135,9 @@ struct JobResumeTests {
         // A job that ended before states were released (an older broker's) has them released at the next start.
         try h.edit("UPDATE jobs SET state = 'cancelled'")
         try h.start()
+        // Not at start (a start that a later check refuses must leave the directory as it was), at the first tick.
+        #expect(try h.store.rounds(of: "job-1").contains { !$0.stateSHA.isEmpty })
+        h.coordinator.tick(nowMs: 4_000)
         #expect(try h.store.rounds(of: "job-1").allSatisfy { $0.stateSHA.isEmpty })
         #expect(h.states.values.allSatisfy { !h.store.blobs.contains($0) })
     }

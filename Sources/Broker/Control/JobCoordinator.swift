@@ -19,6 +19,8 @@ final class JobCoordinator: ControlShell {
     var writeJob: (JobRecord) throws -> Void
     /// The state machine of the running jobs.
     var core = JobCore()
+    /// Jobs that had ended when the broker started, whose round states the first tick releases.
+    var endedBeforeStart: [String] = []
 
     init(store: RecStore, logger: Logger, emit: @escaping (ControlOutput) -> Void) {
         self.store = store
@@ -51,8 +53,10 @@ final class JobCoordinator: ControlShell {
         for record in jobs where !record.state.isFinal {
             try resume(record, nowMs: nowMs)
         }
-        // Jobs that ended before their states were released as they end (or while the release failed).
-        for record in jobs where record.state.isFinal { releaseRoundStates(of: record.id, ended: true) }
+        // Jobs that ended before their states were released as they end (or while the release failed): released on the
+        // first tick, once the whole start has passed its checks. A start refused for damaged state (exit 65) must
+        // leave the directory as it found it, for the operator to repair or restore.
+        endedBeforeStart = jobs.filter { $0.state.isFinal }.map(\.id)
         // The whole promotion history, not only its newest row: `rollback` replays it, and a row that does not read or
         // names a version the registry does not hold would fail every rollback (or serve what was never registered).
         if let (seq, version) = try store.promotionNamingUnregisteredVersion() {
@@ -85,7 +89,14 @@ final class JobCoordinator: ControlShell {
     func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) { run(.workers(live), nowMs: nowMs) }
 
     /// Starts rounds for waiting jobs and closes rounds whose time is up.
-    func tick(nowMs: UInt64) { run(.tick, nowMs: nowMs) }
+    func tick(nowMs: UInt64) {
+        if !endedBeforeStart.isEmpty {
+            let ended = endedBeforeStart
+            endedBeforeStart = []
+            for id in ended { releaseRoundStates(of: id, ended: true) }
+        }
+        run(.tick, nowMs: nowMs)
+    }
 
     /// Handles a worker's ROUND_RESULT.
     func handleWorker(identity: [UInt8], message: WireMessage, nowMs: UInt64) {

@@ -21,14 +21,14 @@ enum PolicyRecommendHandler {
     ///     version, as the broker routed it by, never a policy version (docs/PROTOCOL.md, "Model versions").
     ///   - sampler: the session's exploration stream and impression ids.
     ///   - nowEpochMillis: the time, for the deadline and the impression record.
-    ///   - announcedCatalogue: the newest catalogue version the broker sent this worker (CATALOGUE), installed or
-    ///     not: an item past the served catalogue is `CONFLICT` (retry) while a newer version installs, since that
-    ///     version may add it, and `BAD_REQUEST` otherwise.
+    ///   - installingCatalogue: the catalogue version this worker is installing (sent by the broker, not answered yet):
+    ///     an item past the served catalogue is `CONFLICT` (retry) while a newer version installs, since that version
+    ///     may add it, and `BAD_REQUEST` otherwise (nothing installing, or a version it held or refused).
     ///   - onTruncatedRetrieval: called when retrieval's completion by bucket bias stopped at its scan limit
     ///     (``RecData/RetrievedCandidates/truncated``), for the worker's counter.
     static func answer(
         _ message: WireMessage, served: ServedPolicy, modelVersion: UInt64, sampler: inout PolicySampler,
-        nowEpochMillis: UInt64, announcedCatalogue: UInt64? = nil,
+        nowEpochMillis: UInt64, installingCatalogue: UInt64? = nil,
         onTruncatedRetrieval: () -> Void = {}
     ) -> WireMessage {
         let header = message.header
@@ -75,7 +75,7 @@ enum PolicyRecommendHandler {
                 userFeatures: query.userFeatures, viewed: viewed, candidates: candidates, top: top,
                 rng: &sampler.rng)
         } catch {
-            if case .unknownItem(let item)? = error as? PolicyError, let newer = announcedCatalogue,
+            if case .unknownItem(let item)? = error as? PolicyError, let newer = installingCatalogue,
                 let serving = served.catalogueVersion, newer > serving, item >= served.policy.spec.itemCount
             {
                 // An item past this replica's catalogue while it installs a newer version (catalogue_add, an upload

@@ -64,26 +64,26 @@ struct PolicyRecommendTests {
         let asked = [RecommendQuery(userFeatures: user, candidates: [0, count], top: 1),
                      RecommendQuery(userFeatures: user, events: [ViewEvent(item: count + 5, seconds: 30)], top: 1)]
         for query in asked {
-            // Version 3 (which may add the item) is announced and installing: the request is not wrong, the replica
+            // Version 3 (which may add the item) is installing: the request is not wrong, the replica
             // is behind; the pool answered catalogue_add with version 3 already.
             let installing = PolicyRecommendHandler.answer(
                 Self.request(query), served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1,
-                announcedCatalogue: 3)
+                installingCatalogue: 3)
             #expect(installing.header.status == .conflict)
             let text = String(decoding: installing.payload.first ?? [], as: UTF8.self)
             #expect(text.contains("not in catalogue version 2") && text.contains("installs version 3; retry"), "\(text)")
-            // Nothing newer announced: an unknown item is the request's fault.
+            // Nothing newer installing (none sent, or one held or refused): an unknown item is the request's fault.
             for announced: UInt64? in [nil, 2] {
                 let unknown = PolicyRecommendHandler.answer(
                     Self.request(query), served: served, modelVersion: 0, sampler: &sampler, nowEpochMillis: 1,
-                    announcedCatalogue: announced)
+                    installingCatalogue: announced)
                 #expect(unknown.header.status == .badRequest)
             }
         }
         // A negative item is never in any version.
         let negative = PolicyRecommendHandler.answer(
             Self.request(RecommendQuery(userFeatures: user, candidates: [-1], top: 1)), served: served,
-            modelVersion: 0, sampler: &sampler, nowEpochMillis: 1, announcedCatalogue: 3)
+            modelVersion: 0, sampler: &sampler, nowEpochMillis: 1, installingCatalogue: 3)
         #expect(negative.header.status == .badRequest)
     }
 

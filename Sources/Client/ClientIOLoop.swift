@@ -77,6 +77,10 @@ enum ClientIOLoop {
 
     /// What the handshakes of the current connection have shown.
     private struct HandshakeState {
+        /// Whether the socket uses CURVE: a connection closed mid-handshake then means a server key that is not the
+        /// broker's; without CURVE it is no security matter (a port that is not a broker's), and is left to the
+        /// call's timeout.
+        var curve: Bool
         /// The last failure since the last successful handshake.
         var failure: HandshakeFailure?
         /// When the session ended for good (a refusal or a protocol error): the connection must be replaced,
@@ -96,7 +100,7 @@ enum ClientIOLoop {
                 case .handshakeFailedProtocol:
                     failure = .protocolError(code: event.value)
                     ended = failure
-                case .handshakeFailedNoDetail:
+                case .handshakeFailedNoDetail where curve:
                     failure = .closedDuringHandshake(errno: event.value)
                 default:
                     continue
@@ -122,7 +126,8 @@ enum ClientIOLoop {
         }
         connected(.success(()))
         var poller = connection.poller(wakeup: wakeup)
-        var handshake = HandshakeState()
+        let curve = socketOptions.contains { $0.name == .curveServerKey }
+        var handshake = HandshakeState(curve: curve)
         var batch: [[[UInt8]]] = []
         while true {
             let (closed, timeout, hasOutgoing) = state.state.withLock { s -> (Bool, Int, Bool) in
@@ -140,7 +145,7 @@ enum ClientIOLoop {
                 if let fresh = try? Connection(context: context, endpoint: endpoint, socketOptions: socketOptions) {
                     connection = fresh
                     poller = connection.poller(wakeup: wakeup)
-                    handshake = HandshakeState()
+                    handshake = HandshakeState(curve: curve)
                 } else {
                     handshake.reopenAtMicros = Clocks.monotonicMicros().addingSaturating(reopenIntervalMicros)
                 }

@@ -79,6 +79,11 @@ struct MetricsTests {
         try cluster.startBroker(extra: ["--metrics", "localhost:\(port)"])
         let text = try await Self.scrapeText("http://127.0.0.1:\(port)/metrics")
         #expect(text.contains("recpool_broker"))
+        // A client without CURVE pointed at that HTTP port: the server closes during the ZMTP greeting, which libzmq
+        // reports as a handshake failure. No key is involved: a timeout (exit 3), not "is --curve-server-key the
+        // broker's public key?" with exit 17.
+        let wrongPort = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:\(port)", "--timeout-ms", "1500"])
+        #expect(wrongPort.code == 3 && !wrongPort.stderr.contains("curve"), "\(wrongPort.code): \(wrongPort.stderr)")
         let ipv6Port = Self.freePort()
         try cluster.startWorker("w1", extra: ["--metrics", "[::1]:\(ipv6Port)"])
         // URLSession on Linux does not take [::1] URLs, so this one is a plain HTTP/1.1 GET (Connection: close) over a socket.

@@ -86,6 +86,10 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .badEndpoint: .usage
         case .invalidRequest: .badInput
         case .protocolViolation: .protocolViolation
+        case .handshakeFailed(_, .protocolError(let code))
+        where code != ZMQMonitorEvent.mechanismMismatch && code != ZMQMonitorEvent.cryptographic:
+            // The peer does not speak ZMTP as a broker does: a protocol matter, not an unadmitted key.
+            .protocolViolation
         case .handshakeFailed: .unauthorized
         case .notAPolicyReply: .failed
         @unknown default: .failed

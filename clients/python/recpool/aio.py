@@ -45,7 +45,7 @@ class AsyncClient(_Base):
             socket.close(0)
             raise
         self._socket, self._monitor = socket, monitor
-        self._handshake = handshake.HandshakeState(self.endpoint)
+        self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
 
     async def _stop_tasks(self) -> None:
         for task in (self._reader, self._watcher):
@@ -125,10 +125,20 @@ class AsyncClient(_Base):
         await asyncio.sleep(max(0.0, state.reopen_at - time.monotonic()))
         if self._handshake is not state or self._closed:
             return
-        await self._stop_tasks()
-        self._monitor.close(0)
-        self._socket.close(0)
+        # Replace the socket before anything awaits, so that the other calls waking here see the new state and use the
+        # new socket instead of each closing and reopening it in turn (which cancelled sends on a socket just opened).
+        old = (self._socket, self._monitor, self._reader, self._watcher)
+        self._reader = self._watcher = None
         self._open()
+        for task in old[2:]:
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        old[1].close(0)
+        old[0].close(0)
 
     def _start_tasks(self) -> None:
         loop = asyncio.get_running_loop()

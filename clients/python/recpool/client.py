@@ -171,7 +171,7 @@ class Client(_Base):
             socket.close(0)
             raise
         self._socket, self._monitor = socket, monitor
-        self._handshake = handshake.HandshakeState(self.endpoint)
+        self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)

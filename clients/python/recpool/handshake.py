@@ -57,10 +57,12 @@ def parse(frames: Iterable) -> Optional[tuple]:
 class HandshakeState:
     """What the monitor of one socket has shown: the last failure since the last success, and whether libzmq ended
     the session (a refusal or a protocol error), in which case the socket must be replaced, not before
-    ``reopen_at`` (monotonic seconds)."""
+    ``reopen_at`` (monotonic seconds). ``curve``: whether the socket uses CURVE (a connection closed mid-handshake
+    means a wrong server key only then)."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, curve: bool):
         self.endpoint = endpoint
+        self.curve = curve
         self.failure: Optional[HandshakeFailed] = None
         self.reopen_at: Optional[float] = None
 
@@ -75,7 +77,9 @@ class HandshakeState:
             return None
         reason = {int(zmq.EVENT_HANDSHAKE_FAILED_AUTH): "refused", int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL): "protocol",
                   int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL): "closed"}.get(event)
-        if reason is None:
+        if reason is None or (reason == "closed" and not self.curve):
+            # Without CURVE a peer that closes during the greeting is no security matter (a port that is not a
+            # broker's, such as an HTTP server): the call ends in Timeout as before, not with a hint about keys.
             return None
         self.failure = HandshakeFailed(explain(self.endpoint, reason, value), reason=reason, code=value)
         if reason == "closed":

@@ -285,33 +285,46 @@ def encode_json(document: dict) -> bytes:
         InvalidRequest: a NaN or infinity, or a value JSON cannot hold (an object, a set), naming it.
     """
     try:
-        text = json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value, ensure_ascii=False)
+        frame = json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value).encode()
     except (TypeError, ValueError, RecursionError) as error:
         raise InvalidRequest(f"cannot encode the request: {error}") from None
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        # A lone surrogate (such as "\ud800", which a str may hold and JSON's escapes would carry) is no Unicode text:
-        # the broker refused it as "unexpected end of file during string parse", naming neither the field nor why.
-        where = _surrogate_path(document) or "a string"
-        raise InvalidRequest(f"{where} holds a lone surrogate (U+{ord(error.object[error.start]):04X}), which is not "
-                             "Unicode text and cannot be sent as UTF-8") from None
+    # A lone surrogate (such as "\ud800", which a str may hold and JSON's escapes carry) is no Unicode text: the broker
+    # refused it as "unexpected end of file during string parse", naming neither the field nor why. A surrogate pair
+    # ("\ud83d\ude00") is one character and goes as its two escapes, which every JSON reader joins.
+    if b"\\ud" in frame:
+        found = _surrogate_path(document)
+        if found is not None:
+            where, code = found
+            raise InvalidRequest(f"{where} holds a lone surrogate (U+{code:04X}), which is not Unicode text and "
+                                 "cannot be sent as UTF-8")
+    return frame
 
 
-def _surrogate_path(value, path: str = "") -> Optional[str]:
-    """Where in a document a string holding a lone surrogate is, such as ``user_features["segment"]``; None if none."""
+def _lone_surrogate(text: str) -> Optional[int]:
+    """The first surrogate code point in ``text`` that is not half of a high-then-low pair, or None."""
+    index = 0
+    while index < len(text):
+        code = ord(text[index])
+        if 0xD800 <= code <= 0xDBFF and index + 1 < len(text) and 0xDC00 <= ord(text[index + 1]) <= 0xDFFF:
+            index += 2
+            continue
+        if 0xD800 <= code <= 0xDFFF:
+            return code
+        index += 1
+    return None
+
+
+def _surrogate_path(value, path: str = "") -> Optional[Tuple[str, int]]:
+    """Where in a document a string holding a lone surrogate is, such as ``user_features['segment']``, and the
+    surrogate; None if none."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-            return None
-        except UnicodeEncodeError:
-            return path or "a string"
+        code = _lone_surrogate(value)
+        return None if code is None else (path or "a string", code)
     if isinstance(value, Mapping):
         for key, item in value.items():
-            inner = f"{path}[{key!r}]" if path else str(key)
-            if isinstance(key, str) and _surrogate_path(key) is not None:
-                return f"a key of {path}" if path else "a key"
-            found = _surrogate_path(item, inner)
+            if isinstance(key, str) and (code := _lone_surrogate(key)) is not None:
+                return (f"a key of {path}" if path else "a key", code)
+            found = _surrogate_path(item, f"{path}[{key!r}]" if path else str(key))
             if found is not None:
                 return found
     elif isinstance(value, (list, tuple)):

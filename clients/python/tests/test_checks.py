@@ -296,6 +296,11 @@ def test_recommend_sends_exclude_viewed_only_when_true_and_candidates_as_ints():
     assert ops.recommend(events=[(1, 1e9)]).payload  # the range's end is allowed
 
 
+def test_a_surrogate_pair_is_one_character_and_is_sent():
+    """Only a lone surrogate is refused: a pair (a str holding 😀 as two halves) goes as its escapes, as it always did."""
+    assert payload(ops.recommend({"seg": "\ud83d\ude00"}))["user_features"] == {"seg": "\U0001F600"}
+
+
 def test_recommend_leaves_top_out_unless_given_so_a_policy_serves_its_own_slate_size():
     assert "top" not in payload(ops.recommend())
     assert payload(ops.recommend(top=7))["top"] == 7

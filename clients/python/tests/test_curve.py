@@ -98,8 +98,66 @@ def test_a_refused_client_is_admitted_in_the_same_process_after_sighup(keys, tmp
             pool.children[0].send_signal(signal.SIGHUP)
             wait_for(lambda: _admitted(c), what="the refused key admitted after SIGHUP")
             assert c.status()["protocol_version"] == 1
+
+        # The async client, with several calls waking together after a refusal: each closed and reopened the socket
+        # another had just opened (CancelledError, then a client that never connected again).
+        import asyncio
+
+        allow.write_text("# nobody again\n")
+        pool.children[0].send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+
+        async def main():
+            async with recpool.AsyncClient(pool.frontend, server_key=keys / "broker.pub",
+                                           client_key=keys / "mallory.key", timeout=10) as c:
+                with pytest.raises(recpool.HandshakeFailed):
+                    await c.status()
+                allow.write_text((keys / "mallory.pub").read_text())
+                pool.children[0].send_signal(signal.SIGHUP)
+                await asyncio.sleep(1.2)
+                together = await asyncio.gather(*[c.status() for _ in range(3)], return_exceptions=True)
+                return together, await c.status()
+
+        together, after = asyncio.run(main())
+        assert all(isinstance(r, dict) for r in together), together
+        assert after["protocol_version"] == 1
     finally:
         pool.stop()
+
+
+def test_a_client_without_curve_at_a_port_that_is_no_broker_times_out_without_a_key_hint():
+    """libzmq reports a peer that closes during the greeting as a handshake failure with no detail, with or without
+    CURVE; without CURVE it is no key problem (an HTTP port, say), so the call ends in Timeout as before."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def answer():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            connection.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        with recpool.Client(f"tcp://127.0.0.1:{port}", timeout=1.0, grace=0.1) as c:
+            with pytest.raises(recpool.Timeout) as error:
+                c.health()
+            assert not isinstance(error.value, recpool.HandshakeFailed)
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
 
 
 def _admitted(client) -> bool:

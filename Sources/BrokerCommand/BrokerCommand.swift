@@ -113,6 +113,13 @@ struct BrokerCommand: AsyncParsableCommand {
             throw ValidationError(
                 "\(tunables.map(\.flag).joined(separator: ", ")) \(tunables.count == 1 ? "needs" : "need") --online")
         }
+        // Checked here, not in run(): --print-config exits 0 only for what a start accepts.
+        guard catalogueConfirmTimeoutMs >= 1 else {
+            throw ValidationError("--catalogue-confirm-timeout-ms must be at least 1, got \(catalogueConfirmTimeoutMs)")
+        }
+        if let metrics = daemon.metrics, let problem = MetricsEndpoint.addressProblem(metrics) {
+            throw ValidationError(problem)
+        }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard heartbeatMs <= 3_600_000 else { throw ValidationError("--heartbeat-ms must be at most 3600000 (an hour)") }
         guard noWorkerTimeoutMs <= 86_400_000 else {

@@ -12,6 +12,8 @@ public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     case misplacedKey(key: String, path: String)
     /// A value of the wrong shape for its key (a table, an array for a single option, a non-boolean flag).
     case invalidValue(key: String, value: String, source: ConfigSource, expected: String)
+    /// `--config` given more than once (the paths, in order): one file configures a run.
+    case repeatedConfig([String])
 
     /// The message printed before the program exits.
     public var description: String {
@@ -28,6 +30,8 @@ public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path): \"\(key)\" is not in a program table: put keys under [broker], [worker] or [client]"
         case .invalidValue(let key, let value, let source, let expected):
             "invalid value \(value) for \"\(key)\" (from \(source)): expected \(expected)"
+        case .repeatedConfig(let paths):
+            "--config is given \(paths.count) times (\(paths.joined(separator: ", "))): give one configuration file"
         }
     }
 }

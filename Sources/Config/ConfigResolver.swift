@@ -17,13 +17,26 @@ public enum ConfigResolver {
     }
 
     /// The configuration file path: `--config PATH` (or `--config=PATH`), else `RECPOOL_CONFIG`.
-    public static func configPath(arguments: [String], environment: [String: String]) -> String? {
+    /// - Throws: ``ConfigError/repeatedConfig(_:)`` for `--config` given twice: a second file was silently ignored
+    ///   where every other repeated option takes its last value.
+    public static func configPath(arguments: [String], environment: [String: String]) throws(ConfigError) -> String? {
+        try configFile(arguments: arguments, environment: environment)?.path
+    }
+
+    /// The configuration file and what named it (`--config`, or the ``configVariable`` variable).
+    /// - Throws: ``ConfigError/repeatedConfig(_:)`` for `--config` given twice.
+    public static func configFile(arguments: [String], environment: [String: String]) throws(ConfigError)
+        -> (path: String, fromEnvironment: Bool)?
+    {
+        var paths: [String] = []
         for (index, argument) in arguments.enumerated() {
             if argument == "--" { break }
-            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
-            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
+            if argument == "--config", index + 1 < arguments.count { paths.append(arguments[index + 1]) }
+            if argument.hasPrefix("--config=") { paths.append(String(argument.dropFirst("--config=".count))) }
         }
-        if let path = environment[configVariable], !path.isEmpty { return path }
+        if paths.count > 1 { throw .repeatedConfig(paths) }
+        if let path = paths.first { return (path, false) }
+        if let path = environment[configVariable], !path.isEmpty { return (path, true) }
         return nil
     }
 

@@ -23,8 +23,16 @@ extension AsyncParsableCommand {
         let resolution: ConfigResolution
         do throws(ConfigError) {
             var file: ConfigFile?
-            if let path = ConfigResolver.configPath(arguments: arguments, environment: environment) {
-                file = try ConfigFile.read(path: path)
+            let asksHelp = arguments.prefix { $0 != "--" }.contains { $0 == "--help" || $0 == "-h" || $0 == "help" }
+            if let named = try ConfigResolver.configFile(arguments: arguments, environment: environment) {
+                do throws(ConfigError) {
+                    file = try ConfigFile.read(path: named.path)
+                } catch .unreadableFile(let path, let reason) where named.fromEnvironment {
+                    // Help needs no configuration: a stale export must not hide it.
+                    if !asksHelp {
+                        throw .unreadableFile(path: path, reason: "\(reason) (the path comes from \(ConfigResolver.configVariable))")
+                    }
+                }
             }
             // Every subcommand's keys only to judge a file's table: describing the whole tree is most of a start.
             catalog = try OptionCatalog(command: self, arguments: arguments, siblingKeys: file != nil)

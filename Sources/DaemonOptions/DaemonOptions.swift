@@ -54,7 +54,7 @@ public enum EndpointSyntax {
     ///   with a known transport, or a `tcp://` endpoint lacks `:PORT` (``ZMQEndpoint/problem(_:)``).
     /// - Parameter connecting: the endpoint is connected to (a worker's `--broker`): port 0 and `*` are refused.
     public static func validate(_ endpoint: String, flag: String, connecting: Bool = false) throws {
-        if let problem = ZMQEndpoint.problem(endpoint, connecting: connecting) {
+        if let problem = ZMQEndpoint.problem(endpoint, connecting: connecting, betweenProcesses: true) {
             throw ValidationError("\(flag) \(endpoint): \(problem)")
         }
     }

@@ -66,20 +66,33 @@ public struct MetricsEndpoint: Service {
     /// ZeroMQ endpoints) or `[IPV6]:PORT` such as `[::1]:9100`.
     /// - Throws: ``EndpointError/badAddress(_:)`` when the address does not parse.
     public init(address: String, registry: PrometheusCollectorRegistry, logger: Logger) throws {
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...])
-        else { throw EndpointError.badAddress(address) }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") {
-            host = String(host.dropFirst().dropLast())
-        } else if host.contains(":") {
-            throw EndpointError.badAddress(address)  // an IPv6 address needs brackets: [::1]:9100
-        }
-        if host.lowercased() == "localhost" { host = "127.0.0.1" }
-        guard Self.isAddressLiteral(host) else { throw EndpointError.badAddress(address) }
+        guard let (host, port) = Self.parse(address) else { throw EndpointError.badAddress(address) }
         self.host = host
         self.port = port
         self.registry = registry
         self.logger = logger
+    }
+
+    /// Why `address` cannot be a `--metrics` address, or nil: the check a start makes, for a command's `validate()`
+    /// (so that `--print-config` refuses what a start would).
+    public static func addressProblem(_ address: String) -> String? {
+        parse(address) == nil ? EndpointError.badAddress(address).description : nil
+    }
+
+    /// The host (an address literal; `localhost` is 127.0.0.1) and port of `IPV4:PORT`, `localhost:PORT` or
+    /// `[IPV6]:PORT`, or nil.
+    static func parse(_ address: String) -> (host: String, port: UInt16)? {
+        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...])
+        else { return nil }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") {
+            return nil  // an IPv6 address needs brackets: [::1]:9100
+        }
+        if host.lowercased() == "localhost" { host = "127.0.0.1" }
+        guard isAddressLiteral(host) else { return nil }
+        return (host, port)
     }
 
     /// Whether `host` is an IPv4 or IPv6 address as text (`inet_pton`), not a name to resolve.

@@ -90,6 +90,10 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         try EndpointSyntax.validate(broker, flag: "--broker", connecting: true)
+        // As a start would: --print-config exits 0 only for what a start accepts.
+        if let metrics = daemon.metrics, let problem = MetricsEndpoint.addressProblem(metrics) {
+            throw ValidationError(problem)
+        }
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }

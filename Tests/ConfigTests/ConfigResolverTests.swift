@@ -172,14 +172,18 @@ struct ConfigResolverTests {
         }
     }
 
-    @Test("the configuration path comes from --config, else RECPOOL_CONFIG")
-    func configPath() {
+    @Test("the configuration path comes from --config, else RECPOOL_CONFIG; --config twice is refused naming both")
+    func configPath() throws {
         #expect(
-            ConfigResolver.configPath(arguments: ["--config", "a.toml"], environment: ["RECPOOL_CONFIG": "b"])
+            try ConfigResolver.configPath(arguments: ["--config", "a.toml"], environment: ["RECPOOL_CONFIG": "b"])
                 == "a.toml")
-        #expect(ConfigResolver.configPath(arguments: ["--config=c.toml"], environment: [:]) == "c.toml")
-        #expect(ConfigResolver.configPath(arguments: [], environment: ["RECPOOL_CONFIG": "b.toml"]) == "b.toml")
-        #expect(ConfigResolver.configPath(arguments: [], environment: [:]) == nil)
+        #expect(try ConfigResolver.configPath(arguments: ["--config=c.toml"], environment: [:]) == "c.toml")
+        #expect(try ConfigResolver.configPath(arguments: [], environment: ["RECPOOL_CONFIG": "b.toml"]) == "b.toml")
+        #expect(try ConfigResolver.configPath(arguments: [], environment: [:]) == nil)
+        // The second file was silently ignored (every other repeated option takes its last value).
+        #expect(throws: ConfigError.repeatedConfig(["a.toml", "b.toml"])) {
+            try ConfigResolver.configPath(arguments: ["--config", "a.toml", "--config=b.toml"], environment: [:])
+        }
     }
 
     @Test("a flag set by any spelling the environment allows prints as a TOML boolean that parses back",

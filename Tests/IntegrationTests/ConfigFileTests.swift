@@ -125,6 +125,36 @@ struct ConfigFileTests {
         #expect(noWait.code == 64)
         #expect(noWait.stderr.contains("--catalogue-confirm-timeout-ms"), "\(noWait.stderr)")
 
+        // --print-config exits 0 only for what a start accepts: these were printed with exit 0, then refused at start.
+        for arguments in [["--catalogue-confirm-timeout-ms", "0"], ["--metrics", "nonsense"], ["--metrics", "127.0.0.1:99999"]] {
+            let printed = try runTool("recpool-broker", arguments + ["--print-config"])
+            #expect(printed.code == 64, "\(arguments): \(printed.stdout)")
+        }
+        #expect(try runTool("recpool-worker", ["--metrics", "", "--print-config"]).code == 64)
+
+        // Two --config files: the second was silently ignored.
+        let other = try Self.write("[worker]\nslots = 3\n", "other.toml", in: directory)
+        let twice = try runTool("recpool-worker", ["--config", typo, "--config", other, "--print-config"])
+        #expect(twice.code == 64 && twice.stderr.contains("--config is given 2 times"), "\(twice.stderr)")
+
+        // A RECPOOL_CONFIG naming no file: the message says where the path came from, and --help still works.
+        let stale = ["RECPOOL_CONFIG": directory.appendingPathComponent("gone.toml").path]
+        let named = try runTool("recpool", ["status"], environment: stale)
+        #expect(named.code == 64 && named.stderr.contains("RECPOOL_CONFIG"), "\(named.stderr)")
+        for help in [["--help"], ["status", "--help"]] {
+            #expect(try runTool("recpool", help, environment: stale).code == 0, "\(help)")
+        }
+        #expect(try runTool("recpool-broker", ["--help"], environment: stale).code == 0)
+
+        // inproc:// joins sockets of one process: a worker, a client or a broker given one waited for ever.
+        for (tool, arguments) in [
+            ("recpool-worker", ["--broker", "inproc://x"]), ("recpool", ["status", "--broker", "inproc://x"]),
+            ("recpool-broker", ["--backend", "inproc://x"]),
+        ] {
+            let refused = try runTool(tool, arguments)
+            #expect(refused.code == 64 && refused.stderr.contains("inproc:// joins sockets within one process"), "\(tool): \(refused.stderr)")
+        }
+
         let tinyInbox = try runTool("recpool-broker", ["--control-inbox-bytes", "1000"])
         #expect(tinyInbox.code == 64)
         #expect(tinyInbox.stderr.contains("--control-inbox-bytes must be at least 16777216"), "\(tinyInbox.stderr)")

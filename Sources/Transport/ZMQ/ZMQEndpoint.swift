@@ -20,11 +20,20 @@ public struct ZMQEndpoint: Sendable, Hashable {
     /// libzmq itself answers only `EINVAL` ("Invalid argument") for `foo`, `ipc://` or `tcp://127.0.0.1`.
     ///
     /// With `connecting`, port 0 and `*` are refused too: they pick a free port when binding, and a connect to them
-    /// waits for a peer that cannot be there.
-    public static func problem(_ endpoint: String, connecting: Bool = false) -> String? {
+    /// waits for a peer that cannot be there. With `betweenProcesses` (the endpoint of a flag of RecPool's programs,
+    /// whose peers are other processes), `inproc://` is refused: it joins sockets of one process only.
+    public static func problem(_ endpoint: String, connecting: Bool = false, betweenProcesses: Bool = false) -> String? {
         guard let range = endpoint.range(of: "://"), transports.contains(String(endpoint[..<range.lowerBound])),
             !endpoint[range.upperBound...].isEmpty
-        else { return "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME" }
+        else {
+            return betweenProcesses
+                ? "expected tcp://HOST:PORT or ipc://PATH" : "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME"
+        }
+        if betweenProcesses, endpoint.hasPrefix("inproc://") {
+            // libzmq takes the bind or connect, and the peer in the other process waits for ever.
+            return "inproc:// joins sockets within one process only, and recpool-broker, recpool-worker and recpool "
+                + "are separate processes: use tcp:// or ipc://"
+        }
         if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
             return connecting
                 ? "a tcp endpoint needs a port (tcp://HOST:PORT)"

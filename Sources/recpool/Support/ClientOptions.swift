@@ -43,7 +43,7 @@ struct BrokerOptions: ParsableArguments {
     func connect() async throws -> RecPoolClient {
         // Checked at connect, as the port is, so `--print-config` still shows (escaped) what it was given.
         if let problem = WireText.nameProblem(broker, field: "--broker") { throw CommandFailure(problem, exitCode: .usage) }
-        if let problem = ZMQEndpoint.problem(broker, connecting: true) {
+        if let problem = ZMQEndpoint.problem(broker, connecting: true, betweenProcesses: true) {
             throw CommandFailure("--broker \(broker): \(problem)", exitCode: .usage)
         }
         var options = RecPoolClient.Options()

@@ -16,7 +16,7 @@ enum StatusWatch {
         defer { interrupts.cancel() }
         var previous: [String: (completed: UInt64, at: UInt64)] = [:]
         while !stop.isSet {
-            let status = try await client.status(timeoutMs: 2000)
+            let status = try await client.status()  // the client's timeout: --timeout-ms
             let now = Clocks.monotonicMicros()
             var rates: [String: Double] = [:]
             for worker in status.workers {

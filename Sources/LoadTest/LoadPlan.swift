@@ -48,11 +48,19 @@ public struct LoadPlan: Sendable, Hashable {
     public var batch: Int
     /// Seed of the Poisson schedule.
     public var seed: UInt64
+    /// The open loop's bound on requests in flight: an arrival that finds this many outstanding is not sent and
+    /// counts as the error ``inFlightLimitError``, so a rate the pool (or this machine) cannot keep up with shows as
+    /// dropped at the client instead of a backlog that grows until the load generator runs out of memory (about
+    /// 5 KB a request: `--rate 10000000` for 1 s was killed by the kernel at 22 GB).
+    public var maxInFlight: Int
+
+    /// The error name an arrival dropped at ``maxInFlight`` counts under.
+    public static let inFlightLimitError = "IN_FLIGHT_LIMIT"
 
     /// Creates a plan.
     public init(
         mode: LoadMode, durationMicros: UInt64, drainMicros: UInt64 = 1_000_000, objectiveMicros: UInt64 = 10_000,
-        batch: Int = 1, seed: UInt64 = 1
+        batch: Int = 1, seed: UInt64 = 1, maxInFlight: Int = 10_000
     ) {
         self.mode = mode
         self.durationMicros = durationMicros
@@ -60,5 +68,6 @@ public struct LoadPlan: Sendable, Hashable {
         self.objectiveMicros = objectiveMicros
         self.batch = batch
         self.seed = seed
+        self.maxInFlight = max(1, maxInFlight)
     }
 }

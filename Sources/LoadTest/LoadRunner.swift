@@ -51,6 +51,15 @@ public enum LoadRunner {
                     }
                     guard recorder.sent(index) else { break }
                     let i = index
+                    if recorder.outstandingCount > plan.maxInFlight {
+                        // Dropped here, counted, never queued: the backlog of a rate nobody keeps up with must not
+                        // grow without bound in this process.
+                        recorder.finished(
+                            i, intendedMicros: intended, at: Clocks.monotonicMicros(),
+                            outcome: .failed(LoadPlan.inFlightLimitError))
+                        index += 1
+                        continue
+                    }
                     group.addTask {
                         let outcome = await target.send(index: i)
                         recorder.finished(i, intendedMicros: intended, at: Clocks.monotonicMicros(), outcome: outcome)

@@ -131,8 +131,16 @@ struct CommandLineTests {
 
     /// Each was accepted and ignored: the run's label and figures were those of another mode.
     @Test("loadtest and simulate refuse flags the chosen mode does not read", arguments: [
-        (["loadtest", "--concurrency", "2", "--poisson"], "--poisson and --seed shape an open loop"),
-        (["loadtest", "--seed", "9"], "--poisson and --seed shape an open loop"),
+        (["loadtest", "--concurrency", "2", "--poisson"], "--poisson, --seed and --max-in-flight shape an open loop"),
+        (["loadtest", "--seed", "9"], "--poisson, --seed and --max-in-flight shape an open loop"),
+        (["loadtest", "--rate", "100", "--seed", "5"], "--seed draws Poisson arrivals: give --poisson"),
+        (["loadtest", "--max-in-flight", "5"], "--poisson, --seed and --max-in-flight shape an open loop"),
+        (["loadtest", "--sweep", "--concurrency", "1", "--duration", "30s"], "--duration is not read"),
+        (["loadtest", "--sweep", "--max-windows", "2"], "--max-windows must be 3…10000"),
+        (["loadtest", "--recommend", "--width", "5"], "--width sets a SCORE row's features"),
+        (["loadtest", "--dataset", "synthetic:users=100", "--width", "106"], "drop --width"),
+        (["loadtest", "--schema", "x.toml"], "--schema and --data-dir read a --dataset"),
+        (["loadtest", "--dataset", "synthetic:users=100", "--data-dir", "d"], "--data-dir is where obd: datasets"),
         (["loadtest", "--sweep-factor", "3"], "shape a sweep: give --sweep"),
         (["loadtest", "--window", "2s"], "shape a sweep: give --sweep"),
         (["loadtest", "--max-levels", "5"], "shape a sweep: give --sweep"),

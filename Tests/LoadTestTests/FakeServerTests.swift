@@ -55,6 +55,28 @@ struct FakeServerTests {
         #expect(s.breakdown.clientBrokerMs >= Double(Self.delayMs) - 6 - 0.1)
     }
 
+    @Test("an open loop holds at most --max-in-flight requests: later arrivals are counted as IN_FLIGHT_LIMIT, never queued")
+    func inFlightBound() async throws {
+        // A rate nobody answers: the backlog grew without bound (about 5 KB a request; 10M/s for 1 s reached 22 GB and
+        // the kernel killed the load generator).
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let silent = [Tensor(rows: 2, cols: 3, values: [FakeServer.silentMarker, 0, 0, 0, 0, 0]).encoded()]
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: silent, rowsPerRequest: 2, timeoutMs: 30_000)
+        let plan = LoadPlan(
+            mode: .open(rate: 1_000, poisson: false), durationMicros: 200_000, drainMicros: 0, objectiveMicros: 10_000,
+            batch: 2, maxInFlight: 5)
+        let s = await LoadRunner.run(target: target, plan: plan)
+        #expect(s.sent == 200)
+        #expect(s.completed == 0)
+        #expect(s.lost == 5, "outstanding when the run ended: exactly the bound")
+        #expect(s.errors == [LoadPlan.inFlightLimitError: 195])
+        #expect(s.isConsistent)
+    }
+
     @Test("an open loop below one request per run lasts its duration and reports its fractional rate")
     func lowRateLastsItsDuration() async throws {
         let server = try await FakeServer(delayMs: Self.delayMs)

@@ -54,6 +54,13 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "How long to wait for outstanding replies after sending stops before counting them lost.")
     var drain = "2s"
 
+    @Option(
+        help: """
+            Open loop: the most requests in flight. An arrival that finds more outstanding is not sent and counts as \
+            the error IN_FLIGHT_LIMIT (dropped at the client), so a rate nobody keeps up with cannot exhaust memory.
+            """)
+    var maxInFlight = 10_000
+
     @Option(parsing: .unconditional, help: "Latency objective on p99 (goodput counts replies within it; a sweep stops past it).")
     var sloP99 = "10ms"
 
@@ -114,7 +121,13 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         guard sweepFactor > 1, sweepFactor <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
         guard (1...100).contains(maxLevels) else { throw ValidationError("--max-levels must be 1…100") }
-        guard (1...10_000).contains(maxWindows) else { throw ValidationError("--max-windows must be 1…10000") }
+        // A level is stable when 3 windows agree: fewer could never be.
+        guard (3...10_000).contains(maxWindows) else {
+            throw ValidationError("--max-windows must be 3…10000 (a level is stable when 3 windows agree), got \(maxWindows)")
+        }
+        guard (1...1_000_000).contains(maxInFlight) else {
+            throw ValidationError("--max-in-flight must be 1…1000000, got \(maxInFlight)")
+        }
         if sweep {
             // The last level a sweep may reach stays within the same bounds as the first (rate × factor^(levels − 1)).
             var last = rate ?? Double(concurrency ?? 1)
@@ -139,8 +152,28 @@ struct LoadTestCommand: AsyncParsableCommand {
                     + "and --connections 256")
         }
         // A flag the chosen mode never reads is refused, never silently dropped (its default, given or not, is no change).
-        if rate == nil && (poisson || seed != 1) {
-            throw ValidationError("--poisson and --seed shape an open loop's arrivals: give --rate, or drop them")
+        if rate == nil && (poisson || seed != 1 || maxInFlight != 10_000) {
+            throw ValidationError(
+                "--poisson, --seed and --max-in-flight shape an open loop's arrivals: give --rate, or drop them")
+        }
+        if !poisson && seed != 1 {
+            throw ValidationError("--seed draws Poisson arrivals: give --poisson, or drop it (a constant rate has no draws)")
+        }
+        if sweep && duration != "10s" {
+            throw ValidationError(
+                "a sweep's levels last until they are stable (--window × up to --max-windows): --duration is not read")
+        }
+        if recommend && width != nil {
+            throw ValidationError("--width sets a SCORE row's features; --recommend sends RECOMMEND documents")
+        }
+        if dataset != nil && width != nil {
+            throw ValidationError("--dataset's rows have the dataset's width: drop --width")
+        }
+        if dataset == nil && (schema != nil || dataDirectory != nil) {
+            throw ValidationError("--schema and --data-dir read a --dataset: give one, or drop them")
+        }
+        if let dataset, dataDirectory != nil, !dataset.hasPrefix("obd:") {
+            throw ValidationError("--data-dir is where obd: datasets are found; \(dataset) is not one")
         }
         if !sweep && (sweepFactor != 2 || maxLevels != 10 || window != "1s" || maxWindows != 10) {
             throw ValidationError(
@@ -189,7 +222,7 @@ struct LoadTestCommand: AsyncParsableCommand {
                 if let rate { .open(rate: rate, poisson: poisson) } else { .closed(concurrency: concurrency ?? 1) }
             let plan = LoadPlan(
                 mode: mode, durationMicros: Self.micros(duration)!, drainMicros: Self.micros(drain)!,
-                objectiveMicros: Self.micros(sloP99)!, batch: rows, seed: seed)
+                objectiveMicros: Self.micros(sloP99)!, batch: rows, seed: seed, maxInFlight: maxInFlight)
             let progress = ProgressLine(enabled: !quiet)
             let commandLine = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             if sweep {

@@ -92,13 +92,22 @@ public enum SimulationRunner {
     /// from the world's slots: each RECOMMEND asks for as many items as the world shows (`top`).
     static func checkCatalogue(_ spec: OnlinePolicySpec, world: any VisitorWorld) throws(SimulationError) {
         guard spec.itemCount == world.itemCount else {
-            // Rows never move, so more rows than the world's are items added after its catalogue was uploaded.
+            // Another catalogue, or the world's with items added since (rows never move): name both remedies.
             let remedy =
-                spec.itemCount > world.itemCount
-                ? "; items were added after the world's catalogue: restart the broker with --online-catalogue set to "
-                    + "the version that was uploaded (`recpool catalogue list`)"
-                : ""
+                "; serve the world's catalogue (for an OBD world, the same obd: source; for the simulator's, the one "
+                + "`simulate --export-catalogue` writes)"
+                + (spec.itemCount > world.itemCount
+                    ? ", or, if items were added to it since, restart the broker with --online-catalogue set to the "
+                        + "version that was uploaded (`recpool catalogue list`)" : "")
             throw .catalogueMismatch("\(spec.itemCount) items, the world has \(world.itemCount)\(remedy)")
+        }
+        // The baselines show every item of the world; a pool with retired items cannot, and the CTRs (÷ oracle too)
+        // would compare slates drawn from different catalogues.
+        let retired = spec.itemActive.filter { !$0 }.count
+        guard retired == 0 else {
+            throw .catalogueMismatch(
+                "\(retired) of the pool's \(spec.itemCount) items are retired, while the baselines show every item of "
+                    + "the world: serve a catalogue version with every item active")
         }
         // As sets: the policy lists the schema's features in its own order, the world categorical ones first.
         let names = world.userFeatureNames

@@ -128,12 +128,21 @@ import Testing
         #expect {
             try SimulationRunner.checkCatalogue(SimulatorCatalog.spec(world: large), world: small)
         } throws: { error in
-            "\(error)".contains("31 items, the world has 30; items were added after the world's catalogue: restart the broker with --online-catalogue")
+            "\(error)".contains("31 items, the world has 30; serve the world's catalogue")
+                && "\(error)".contains("if items were added to it since, restart the broker with --online-catalogue")
         }
         #expect {
             try SimulationRunner.checkCatalogue(SimulatorCatalog.spec(world: small), world: large)
         } throws: { error in
             "\(error)".contains("30 items, the world has 31") && !"\(error)".contains("were added")
+        }
+        // Retired items: the pool's slates come from fewer items than the baselines', so the CTRs would not compare.
+        var retired = SimulatorCatalog.spec(world: small)
+        for item in 0..<27 { retired.itemActive[item] = false }
+        #expect {
+            try SimulationRunner.checkCatalogue(retired, world: small)
+        } throws: { error in
+            "\(error)".contains("27 of the pool's 30 items are retired")
         }
     }
 

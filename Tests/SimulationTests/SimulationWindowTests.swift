@@ -46,6 +46,25 @@ struct SimulationWindowTests {
         #expect(report.windows.map(\.version) == [1, 1] && report.firstVersion == 1 && report.lastVersion == 1)
     }
 
+    @Test("the pool's last fifth is divided by the oracle's last fifth, on the same users, not by its whole run")
+    func lastFifthAgainstTheOraclesLastFifth() throws {
+        // 10 users, every one served; the pool clicks on users 8 and 9 (last fifth 1.0). The oracle clicks on users
+        // 0-5 and 8 (CTR 0.7, last fifth 0.5): 1.0 ÷ 0.5 = 2.00, where ÷ its whole run read 1.43.
+        let outcomes = (0..<10).map { i in
+            SimulationRunner.LiveOutcome(index: i, served: true, click: i >= 8 ? 1 : 0, version: 1)
+        }
+        let oracle = (0..<10).map { $0 < 6 || $0 == 8 ? 1 : 0 }
+        let baselines = Baselines(series: [
+            BaselineSeries(name: "random", clicks: Array(repeating: 0, count: 10)),
+            BaselineSeries(name: "oracle", clicks: oracle),
+        ])
+        let report = SimulationReport(
+            plan: SimulationPlan(users: 10, seed: 1, windows: 2), world: "simulator", outcomes: outcomes,
+            baselines: baselines, fixedVersion: 1, elapsedMs: 0)
+        #expect(report.ctrLastFifth == 1 && report.baseline("oracle")?.ctrLastFifth == 0.5)
+        #expect(report.text.contains("last fifth 1.0000 (÷ oracle's last fifth 2.00)"), "\(report.text)")
+    }
+
     @Test("a window nobody was served in names no version: null in JSON and - in text, not 0")
     func unservedWindowHasNoVersion() throws {
         // 10 users in 2 windows: the first window got no slate (a failed RECOMMEND leaves the outcome's version 0).

@@ -24,7 +24,8 @@ extension BrokerCore {
                 modelSha256: worker.modelSHA256,
                 waitingForVersion: rollout != nil && (worker.modelVersion == 0 || !holdsClaimedVersion(worker))
                     ? rollout?.version : nil,
-                modelSeed: worker.modelSeed, idleReason: idleReason(worker), draining: worker.draining)
+                modelSeed: worker.modelSeed, idleReason: idleReason(worker), draining: worker.draining,
+                explorationSeeded: worker.hello.explorationSeeded)
         }.sorted { $0.id < $1.id }
         let services: [Command] = [.score, .recommend]
         let queueEntries = services.map { service in

@@ -54,6 +54,21 @@ extension PoolBackend {
         if view.replicas.count != 1 {
             throw .notDeterministic("the pool has \(view.replicas.count) replicas; a deterministic run needs exactly 1")
         }
+        // The replica's Thompson samples come from its exploration stream: unseeded, two runs drew differently (window
+        // CTRs 0.033, 0, 0.1 against 0.033 three times) with nothing said. The worker says in READY (STATUS shows it).
+        let replica = view.replicas[0].worker
+        let seeded: Bool?
+        do throws(ClientError) {
+            seeded = try await client.status(timeoutMs: timeoutMs).workers.first { $0.id == replica }?.explorationSeeded
+        } catch {
+            throw .policyUnavailable(error)
+        }
+        if seeded != true {
+            throw .notDeterministic(
+                "worker \(replica)'s exploration is "
+                    + (seeded == false ? "not seeded" : "not known to be seeded (a worker too old to say)")
+                    + ": start it with recpool-worker --exploration-seed N")
+        }
         let client = client
         let timeoutMs = timeoutMs
         return SyncBarrier(everyEvents: m) { () async throws(SimulationError) in

@@ -325,12 +325,17 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// workers with different seeds serve different weights under version 0, and the broker tells them apart by it;
     /// absent from an older worker's hello (decoded as `nil`).
     public var modelSeed: UInt64?
+    /// Whether its online policy's exploration draws from a fixed seed (`recpool-worker --exploration-seed`), which a
+    /// reproducible run needs (`recpool simulate --deterministic`); absent from an older worker's hello (`nil`:
+    /// unknown).
+    public var explorationSeeded: Bool?
 
     /// Creates a hello document.
     public init(
         workerId: String, services: [String], slots: Int, inputWidth: Int, modelVersion: UInt64, host: String,
-        pid: Int32, modelSha256: String? = nil, modelSeed: UInt64? = nil
+        pid: Int32, modelSha256: String? = nil, modelSeed: UInt64? = nil, explorationSeeded: Bool? = nil
     ) {
+        self.explorationSeeded = explorationSeeded
         self.modelSha256 = modelSha256
         self.modelSeed = modelSha256 == nil ? modelSeed : nil
         self.workerId = workerId

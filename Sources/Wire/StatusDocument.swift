@@ -34,6 +34,9 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         public var modelSha256: String?
         /// The seed of the seeded model it serves (`null` for a checkpoint's model, or a worker too old to say).
         public var modelSeed: UInt64?
+        /// Whether its online policy's exploration is seeded (`--exploration-seed`; `null` from a worker too old to
+        /// say).
+        public var explorationSeeded: Bool?
         /// Which kinds of request it takes none of although live, and why: another model serves its version number
         /// for them (docs/PROTOCOL.md, "Model versions"); `null` when it may take every kind it offers.
         public var idleReason: String?
@@ -50,8 +53,9 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             heartbeatAgeMs: UInt64, services: [String], completed: UInt64, errors: UInt64, pid: Int32,
             host: String = "", modelSource: String = "registry", modelSha256: String? = nil,
             waitingForVersion: UInt64? = nil, modelSeed: UInt64? = nil, idleReason: String? = nil,
-            draining: Bool = false
+            draining: Bool = false, explorationSeeded: Bool? = nil
         ) {
+            self.explorationSeeded = explorationSeeded
             self.draining = draining
             self.idleReason = idleReason
             self.modelSource = modelSource
@@ -93,11 +97,13 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             try container.encode(idleReason, forKey: .idleReason)
             try container.encode(waitingForVersion, forKey: .waitingForVersion)
             try container.encode(draining, forKey: .draining)
+            try container.encode(explorationSeeded, forKey: .explorationSeeded)
         }
 
         enum CodingKeys: String, CodingKey {
             case id, address, host, slots, inflight, modelVersion, inputWidth, heartbeatAgeMs, services, completed
             case errors, pid, modelSource, modelSha256, modelSeed, idleReason, waitingForVersion, draining
+            case explorationSeeded
         }
 
         /// Decodes an entry; `draining` may be absent (a broker from before it), and then reads `false`.
@@ -121,6 +127,7 @@ public struct StatusDocument: Codable, Sendable, Hashable {
             idleReason = try c.decodeIfPresent(String.self, forKey: .idleReason)
             waitingForVersion = try c.decodeIfPresent(UInt64.self, forKey: .waitingForVersion)
             draining = try c.decodeIfPresent(Bool.self, forKey: .draining) ?? false
+            explorationSeeded = try c.decodeIfPresent(Bool.self, forKey: .explorationSeeded)
         }
     }
 

@@ -128,7 +128,8 @@ struct WorkerCore: Sendable {
             slots: configuration.slots,
             inputWidth: replica.inputWidth, modelVersion: replica.version,
             host: host, pid: pid, modelSha256: replica.checkpointSHA256,
-            modelSeed: replica.version == 0 ? replica.seed : nil)
+            modelSeed: replica.version == 0 ? replica.seed : nil,
+            explorationSeeded: configuration.explorationSeed != nil)
         return WireMessage(
             header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
     }

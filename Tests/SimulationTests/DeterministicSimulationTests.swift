@@ -65,6 +65,33 @@ struct DeterministicSimulationTests {
         }
     }
 
+    @Test("a worker whose exploration is not seeded is refused, naming the flag: two runs drew differently")
+    func refusedWithoutExplorationSeed() async throws {
+        let state = try TemporaryDirectory("deterministic-unseeded").url
+        defer { try? FileManager.default.removeItem(at: state) }
+        try await ProcessCluster.withPool(
+            brokerArguments: [
+                "--state-dir", state.path, "--online", "--online-sync-interval-ms", "0", "--online-sync-events", "24",
+                "--online-update-every", "24",
+            ],
+            workers: ["a"]
+        ) { _, client in
+            try await eventually(timeoutMs: 30_000) {
+                guard let view = try? await client.online(timeoutMs: 1000) else { return false }
+                return view.replicas.count == 1
+            }
+            #expect(try await client.status().workers.first?.explorationSeeded == false)
+            var plan = SimulationPlan(users: 10, seed: 1, concurrency: 1, windows: 1)
+            plan.deterministic = true
+            await #expect {
+                _ = try await SimulationRunner.run(backend: PoolBackend(client: client, timeoutMs: 10_000), plan: plan)
+            } throws: { error in
+                guard case SimulationError.notDeterministic(let why) = error else { return false }
+                return why.contains("exploration is not seeded") && why.contains("--exploration-seed")
+            }
+        }
+    }
+
     /// The CI check of issue 18: on a short deterministic run the learning pool beats the random policy and the
     /// policy it started from. Measured (docs/BENCHMARKS.md, 1 December 2026, Thompson samples keyed by version and
     /// update): 900 users, seed 1, M = K = 24, last fifth pool 0.1111, random 0.0722, fixed 0.0667; whole run

@@ -68,7 +68,13 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .empty(let p): "\(p): no data rows"
         case .raggedRow(let p, let l, let e, let f): "\(p):\(l): row has \(f) fields, expected \(e)"
         case .nonNumeric(let p, let l, let c, let t): "\(p):\(l):\(c): not a number: \"\(t)\""
-        case .notFinite(let p, let l, let c, let t): "\(p):\(l):\(c): not a finite number: \"\(t)\""
+        case .notFinite(let p, let l, let c, let t):
+            // 1e308 is a finite number, but not a 32-bit float's: say which, rather than call it infinite.
+            if let value = CSVNumber.double(t), value.isFinite {
+                "\(p):\(l):\(c): \"\(t)\" is beyond a 32-bit float's range (±3.4e38), which the model reads"
+            } else {
+                "\(p):\(l):\(c): not a finite number: \"\(t)\""
+            }
         case .invalidValue(let p, let l, let c, let n, let t, let r): "\(p):\(l): column \(c) '\(n)': '\(t)' \(r)"
         case .missingColumn(let p, let n): "\(p): no \"\(n)\" column in the header"
         case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"

@@ -116,6 +116,24 @@ struct SimulateCommand: AsyncParsableCommand {
         if exportCatalogue != nil, let world, !world.hasPrefix(SimulatorConfig.specPrefix) {
             throw ValidationError("--export-catalogue writes a simulator world's catalogue; \(world) has its own")
         }
+        if exportCatalogue != nil {
+            // It writes the catalogue and stops: no user is simulated, so a flag of a run would be dropped.
+            var ignored: [String] = []
+            if users != 5000 { ignored.append("--users") }
+            if seed != 1 { ignored.append("--seed") }
+            if concurrency != 1 { ignored.append("--concurrency") }
+            if windows != nil { ignored.append("--windows") }
+            if json { ignored.append("--json") }
+            if report != nil { ignored.append("--report") }
+            if baselinesOnly { ignored.append("--baselines-only") }
+            if deterministic { ignored.append("--deterministic") }
+            if sessions { ignored.append("--sessions") }
+            if !ignored.isEmpty {
+                throw ValidationError(
+                    "--export-catalogue writes the world's catalogue and stops, simulating no user: drop "
+                        + ignored.joined(separator: ", "))
+            }
+        }
         if !(clickScale.isFinite && clickScale > 0) {
             throw ValidationError("--click-scale must be a finite number above 0, got \(clickScale)")
         }

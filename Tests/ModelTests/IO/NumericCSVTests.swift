@@ -40,6 +40,14 @@ struct NumericCSVTests {
         let bad = try NumericCSV.parse("a,label\n1,2\n", path: "f.csv")
         #expect(throws: CSVError.invalidLabel(path: "f.csv", line: 2, column: 2, value: 2)) { try bad.labeledData() }
         #expect(CSVError.nonNumeric(path: "f.csv", line: 3, column: 2, text: "x").description == "f.csv:3:2: not a number: \"x\"")
+        // 1e308 is finite, but not as a 32-bit float: said so, not called "not a finite number".
+        #expect(throws: CSVError.notFinite(path: "f.csv", line: 1, column: 1, text: "1e308")) {
+            try NumericCSV.parse("1e308,1\n", path: "f.csv")
+        }
+        #expect(
+            CSVError.notFinite(path: "f.csv", line: 1, column: 1, text: "1e39").description
+                == "f.csv:1:1: \"1e39\" is beyond a 32-bit float's range (±3.4e38), which the model reads")
+        #expect(CSVError.notFinite(path: "f.csv", line: 1, column: 2, text: "inf").description == "f.csv:1:2: not a finite number: \"inf\"")
     }
 
     @Test("a missing file is an unreadable error with errno")

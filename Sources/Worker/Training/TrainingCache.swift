@@ -1,4 +1,5 @@
 import Foundation
+import RecData
 import RecModel
 import RecTransport
 
@@ -66,11 +67,12 @@ public final class TrainingCache: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    /// `$RECPOOL_DATA_DIR/obd` (or `$RECPOOL_DATA_DIR` itself when it has no `obd` child), else `data/obd`.
+    /// `$RECPOOL_DATA_DIR/obd` (or `$RECPOOL_DATA_DIR` itself when it has no `obd` child), else the nearest `data/obd`
+    /// from the working directory up, as the `recpool` commands find it (``OBDDirectory/locate(dataDirectory:currentDirectory:)``):
+    /// a worker started in a subfolder of the project once failed every `obd:` job the client had accepted.
     public static func defaultOBDDirectory() -> String {
-        guard let dir = ProcessInfo.processInfo.environment["RECPOOL_DATA_DIR"], !dir.isEmpty else { return "data/obd" }
-        let child = URL(fileURLWithPath: dir).appendingPathComponent("obd").path
-        return FileManager.default.fileExists(atPath: child) ? child : dir
+        let dir = ProcessInfo.processInfo.environment["RECPOOL_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        return OBDDirectory.locate(dataDirectory: dir)
     }
 
     /// The raw shipped bytes (a log or a catalogue) whose SHA-256 is `sha256` (lower-case hex), if kept.

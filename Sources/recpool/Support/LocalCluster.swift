@@ -215,7 +215,9 @@ final class LocalCluster: Service, @unchecked Sendable {
     /// configured them behind its back: a `RECPOOL_CURVE_KEY` exported for a trainer made the broker a CURVE server
     /// with that key and no allow-list, and a `RECPOOL_METRICS` made every worker fail to bind the same port.
     static var childEnvironment: [String: String] {
-        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RECPOOL_") }
+        // RECPOOL_DATA_DIR is no option of theirs but where data is: a worker training an `obd:` job reads it as the
+        // client does, so it is passed on (stripped, the workers found no data the client had found).
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RECPOOL_") || $0.key == "RECPOOL_DATA_DIR" }
     }
 
     /// How a worker process ended.

@@ -33,7 +33,13 @@ public enum ConfigReport {
     /// A TOML literal of a value that is not text: integers, floats (`0.02`, `1e-3`) and booleans bare, everything
     /// else (an enumeration's name, a duration such as `10s`) a quoted string.
     static func literal(_ text: String) -> String {
-        if Int(text) != nil || text == "true" || text == "false" || isTOMLFloat(text) { return text }
+        if text == "true" || text == "false" || isTOMLFloat(text) { return text }
+        // A number the flag read but TOML would not (`0100`, `+5`, `.5`, `1.`, `0x1p-2`): the value it stands for, in
+        // TOML's spelling, so the output loads back to the same value (TOML forbids leading zeros and bare points).
+        if let integer = Int(text) { return String(integer) }
+        if let value = Double(text), value.isFinite, let canonical = Optional("\(value)"), isTOMLFloat(canonical) {
+            return canonical
+        }
         return quoted(text)
     }
 

@@ -14,6 +14,13 @@ enum IPCEndpointProblem {
         let path = String(endpoint.dropFirst("ipc://".count))
         guard !path.hasPrefix("@") else { return nil }  // an abstract socket has no file
         let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        // First: a start that created the state folder removes it again before this runs, so the checks below would
+        // blame a missing folder for a path no folder could make bindable.
+        let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+        if error.code == ENAMETOOLONG || path.utf8.count > limit {
+            return "the socket path is \(path.utf8.count) bytes, more than the \(limit) a Unix socket's path may hold: use a "
+                + "shorter path (a shorter --state-dir for recpool local, whose backend is STATE/workers.ipc)"
+        }
         var info = stat()
         if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFSOCK {
             let what = info.st_mode & S_IFMT == S_IFDIR ? "a directory" : "a file that is not a socket"

@@ -175,6 +175,13 @@ struct ConfigFileTests {
             "recpool-broker", ["--frontend", front, "--backend", "ipc://\(folder.path)/missing/sock"])
         #expect(missing.code == 73, "\(missing.stderr)")
         #expect(missing.stderr.contains("/missing does not exist"), "\(missing.stderr)")
+        // A path longer than a Unix socket's, in a state folder this start creates (and removes again): it was
+        // blamed on the folder, "does not exist", which the start itself had removed.
+        let long = folder.path + "/" + String(repeating: "e", count: 110)
+        let tooLong = try runTool(
+            "recpool-broker", ["--frontend", front, "--state-dir", long, "--backend", "ipc://\(long)/w.ipc"])
+        #expect(tooLong.code == 73, "\(tooLong.stderr)")
+        #expect(tooLong.stderr.contains("more than the 107 a Unix socket's path may hold"), "\(tooLong.stderr)")
     }
 
     /// libzmq reads a bind's host as an interface name, and said only "No such device" for a host name.

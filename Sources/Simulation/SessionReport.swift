@@ -84,7 +84,13 @@ public struct SessionReport: Codable, Sendable, Equatable {
         case learner, gamma, version, errors, seed, elapsedMs
     }
 
-    /// Encodes every key, an undefined figure as `null`.
+    /// The reasons beside the figures that may be null (encoded only).
+    private enum UndefinedKeys: String, CodingKey {
+        case clicksPerSessionUndefined, clicksPerSessionSdUndefined, clicksPerSessionFirstFifthUndefined
+        case clicksPerSessionLastFifthUndefined, stepsPerSessionUndefined, ctrPerStepUndefined, versionUndefined
+    }
+
+    /// Encodes every key, an undefined figure as `null` with its reason in the key's `_undefined` twin.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(sessions, forKey: .sessions)
@@ -105,6 +111,22 @@ public struct SessionReport: Codable, Sendable, Equatable {
         try c.encode(errors, forKey: .errors)
         try c.encode(seed, forKey: .seed)
         try c.encode(elapsedMs, forKey: .elapsedMs)
+        // Each null above with its reason (`*_undefined`; null when the figure is defined).
+        var u = encoder.container(keyedBy: UndefinedKeys.self)
+        let noSession = "no session completed"
+        try u.encode(clicksPerSession == nil ? noSession : nil, forKey: .clicksPerSessionUndefined)
+        try u.encode(
+            clicksPerSessionSd != nil ? nil : completed < 2 ? "fewer than 2 sessions completed" : noSession,
+            forKey: .clicksPerSessionSdUndefined)
+        try u.encode(
+            clicksPerSessionFirstFifth == nil ? "no session of the first fifth completed" : nil,
+            forKey: .clicksPerSessionFirstFifthUndefined)
+        try u.encode(
+            clicksPerSessionLastFifth == nil ? "no session of the last fifth completed" : nil,
+            forKey: .clicksPerSessionLastFifthUndefined)
+        try u.encode(stepsPerSession == nil ? noSession : nil, forKey: .stepsPerSessionUndefined)
+        try u.encode(ctrPerStep == nil ? "no step taken" : nil, forKey: .ctrPerStepUndefined)
+        try u.encode(version == nil ? "no step taken" : nil, forKey: .versionUndefined)
     }
 
     /// The report as one JSON object (snake_case keys).

@@ -27,6 +27,7 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case users, served, ctr, version, baselines
         case randomCtr = "random_ctr", fixedCtr = "fixed_ctr", oracleCtr = "oracle_ctr"
+        case ctrUndefined = "ctr_undefined"
     }
 
     /// Creates a window.
@@ -48,6 +49,7 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
         try c.encode(users, forKey: .users)
         try c.encode(served, forKey: .served)
         try c.encode(served > 0 ? ctr : nil, forKey: .ctr)
+        try c.encode(served > 0 ? nil : SimulationReport.noUserOfItServed, forKey: .ctrUndefined)
         try c.encode(randomCtr, forKey: .randomCtr)
         try c.encode(baselines["fixed"] == nil && !baselines.isEmpty ? nil : fixedCtr, forKey: .fixedCtr)
         try c.encode(oracleCtr, forKey: .oracleCtr)
@@ -182,7 +184,15 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         case fixedCtr = "fixed_ctr", oracleCtr = "oracle_ctr", fixedVersion = "fixed_version"
         case firstVersion = "first_version", lastVersion = "last_version", feedbackSent = "feedback_sent"
         case feedbackDuplicates = "feedback_duplicates", elapsedMs = "elapsed_ms"
+        case ctrUndefined = "ctr_undefined", ctrFirstFifthUndefined = "ctr_first_fifth_undefined"
+        case ctrLastFifthUndefined = "ctr_last_fifth_undefined", fixedCtrUndefined = "fixed_ctr_undefined"
+        case versionsUndefined = "versions_undefined", elapsedMsUndefined = "elapsed_ms_undefined"
     }
+
+    /// Why a pool figure of a window or fifth is undefined.
+    public static let noUserOfItServed = "no user of it served"
+    /// Why the pool's figures are undefined.
+    public static let noUserServed = "no user served"
 
     /// Failed calls in all.
     public var errorCount: Int { errors.values.reduce(0, +) }
@@ -291,6 +301,17 @@ extension SimulationReport {
         try c.encode(elapsedMs, forKey: .elapsedMs)
         try c.encode(baselines, forKey: .baselines)
         try c.encode(windows, forKey: .windows)
+        // Every null above with its reason beside it (`*_undefined`, null when the figure is defined), as the
+        // baselines' `of_oracle_undefined` and loadtest's `latency_undefined` say theirs.
+        try c.encode(pool ? nil : Self.noUserServed, forKey: .ctrUndefined)
+        try c.encode(
+            !pool ? Self.noUserServed : ctrFirstFifth == nil ? Self.noUserOfItServed : nil, forKey: .ctrFirstFifthUndefined)
+        try c.encode(
+            !pool ? Self.noUserServed : ctrLastFifth == nil ? Self.noUserOfItServed : nil, forKey: .ctrLastFifthUndefined)
+        try c.encode(
+            baseline("fixed") == nil && !baselines.isEmpty ? "no fixed baseline ran" : nil, forKey: .fixedCtrUndefined)
+        try c.encode(pool ? nil : Self.noUserServed, forKey: .versionsUndefined)
+        try c.encode(elapsedMs == nil ? "no live part (the baselines alone)" : nil, forKey: .elapsedMsUndefined)
     }
 
     /// Decodes what ``encode(to:)`` writes (`null` CTRs read back as 0, the fifths' as nil).

@@ -38,6 +38,10 @@ struct SimulationWindowTests {
         #expect(report.ctrLastFifth == 0.5)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         #expect(object.keys.contains("ctr_first_fifth") && object["ctr_first_fifth"] is NSNull)
+        // Each null has its reason beside it; a defined figure's reason is null.
+        #expect(object["ctr_first_fifth_undefined"] as? String == "no user of it served")
+        #expect(object["ctr_last_fifth_undefined"] is NSNull && object["ctr_undefined"] is NSNull)
+        #expect(object["elapsed_ms_undefined"] is NSNull)
         #expect(object["ctr_last_fifth"] as? Double == 0.5)
         #expect(try JSONDecoder().decode(SimulationReport.self, from: Data(report.json().utf8)) == report)
         #expect(report.text.contains("first fifth undefined (no user of it served)"), "\(report.text)")
@@ -80,6 +84,9 @@ struct SimulationWindowTests {
         // No fixed baseline ran, so fixed_version is null even though the runner knew the version it installed.
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         #expect(object["fixed_version"] is NSNull && object["first_version"] as? Int == 4)
+        let windows = try #require(object["windows"] as? [[String: Any]])
+        #expect(windows[0]["ctr"] is NSNull && windows[0]["ctr_undefined"] as? String == "no user of it served")
+        #expect(windows[1]["ctr_undefined"] is NSNull)
         let lastLine = try #require(report.text.split(separator: "\n").last)
         #expect(lastLine.hasSuffix("4"))
         let firstWindow = try #require(report.text.split(separator: "\n").dropLast().last)

@@ -116,7 +116,8 @@ public struct LoadReport: Sendable {
 
     private func ticks(_ high: Double) -> [(Double, String)] {
         SVGChart.quarterTicks(high) { v in
-            v >= 1000 ? String(format: "%.0fk", v / 1000) : String(format: v < 10 ? "%.2g" : "%.0f", v)
+            // 2,500 and 7,500 read "2k" and "8k" with %.0fk (half to even): 2.5k and 7.5k.
+            v >= 1000 ? SVGChart.tickLabel(v / 1000, maxDigits: 2) + "k" : SVGChart.tickLabel(v, maxDigits: v < 10 ? 2 : 0)
         }
     }
 }

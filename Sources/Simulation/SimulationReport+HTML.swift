@@ -19,7 +19,8 @@ extension SimulationReport {
             title: "clicks per user over time (windows of users)", xLabel: "users simulated",
             yLabel: "click-through rate", xTicks: ticks(xMax, digits: 0), yTicks: ticks(yMax, digits: 3),
             xRange: 0...xMax, yRange: 0...yMax,
-            series: [.init(label: "pool (learning)", color: "#1f77b4", points: poolPoints, markers: true)]
+            // No pool line (nor its legend entry) when no pool ran (--baselines-only) or served no one.
+            series: (poolPoints.isEmpty ? [] : [.init(label: "pool (learning)", color: "#1f77b4", points: poolPoints, markers: true)])
                 + baselines.enumerated().map { index, b in
                     .init(
                         label: b.name == "fixed" ? fixedLabel : b.name,
@@ -86,6 +87,6 @@ extension SimulationReport {
     static let palette = ["#ff7f0e", "#7f7f7f", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#2ca02c", "#d62728"]
 
     private func ticks(_ high: Double, digits: Int) -> [(Double, String)] {
-        SVGChart.quarterTicks(high) { String(format: "%.\(digits)f", $0) }
+        SVGChart.quarterTicks(high) { SVGChart.tickLabel($0, maxDigits: max(digits, 2)) }
     }
 }

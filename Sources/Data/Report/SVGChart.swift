@@ -60,6 +60,17 @@ public struct SVGChart {
         return 10 * p
     }
 
+    /// A tick value as short text that never rounds two ticks to one label: a whole number as such, otherwise with
+    /// the decimals it needs (up to `maxDigits`, trailing zeros dropped). `%.0f` labelled ticks at 0, 0.5, 1, 1.5
+    /// and 2 as `0 0 1 2 2` (it rounds half to even).
+    public static func tickLabel(_ value: Double, maxDigits: Int = 3) -> String {
+        if value == value.rounded() && abs(value) < 1e15 { return String(format: "%.0f", value) }
+        var text = String(format: "%.\(maxDigits)f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
     /// Five evenly spaced ticks from 0 to `high` (the quarters), labelled with `label`.
     public static func quarterTicks(_ high: Double, label: (Double) -> String) -> [(Double, String)] {
         (0...4).map { i in

@@ -14,6 +14,14 @@ import Testing
         #expect(abs(SVGChart.niceCeiling(value) - expected) < 1e-12)
     }
 
+    @Test("tick labels never round two ticks to one label: 0, 0.5, 1, 1.5, 2 (not 0 0 1 2 2)")
+    func tickLabelsKeepTheirDecimals() {
+        #expect(SVGChart.quarterTicks(2) { SVGChart.tickLabel($0, maxDigits: 2) }.map(\.1) == ["0", "0.5", "1", "1.5", "2"])
+        #expect(SVGChart.quarterTicks(3) { SVGChart.tickLabel($0, maxDigits: 2) }.map(\.1) == ["0", "0.75", "1.5", "2.25", "3"])
+        #expect(SVGChart.quarterTicks(10) { SVGChart.tickLabel($0, maxDigits: 2) + "k" }.map(\.1) == ["0k", "2.5k", "5k", "7.5k", "10k"])
+        #expect(SVGChart.tickLabel(0.025, maxDigits: 3) == "0.025" && SVGChart.tickLabel(0.1, maxDigits: 3) == "0.1")
+    }
+
     @Test func quarterTicksRunFromZeroToTheMaximum() {
         let ticks = SVGChart.quarterTicks(8) { "\(Int($0))" }
         #expect(ticks.map(\.0) == [0, 2, 4, 6, 8])

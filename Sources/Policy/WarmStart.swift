@@ -84,10 +84,11 @@ public enum WarmStart {
         batch.reserveCapacity(chunk)
         for row in 0..<data.rows {
             let features = data.userContext(row)
+            let viewed = data.viewedItems(row)
             do throws(WarmStartRowRefusal) {
                 // The learner's own tests (`OnlineLearner.learn`), made here so a refused row's click is known.
                 let z: [Double]
-                do { z = try start.userVector(features) } catch { throw WarmStartRowRefusal(reason: "\(error)") }
+                do { z = try start.userVector(features, viewed: viewed) } catch { throw WarmStartRowRefusal(reason: "\(error)") }
                 let phi = start.interactions(z: z, item: data.action[row], position: max(data.position[row], 0))
                 guard data.reward[row].isFinite, BayesianLastLayer.admits(phi) else {
                     throw WarmStartRowRefusal(reason: "its reward or features are beyond what the posterior admits")
@@ -104,7 +105,7 @@ public enum WarmStart {
             }
             batch.append(
                 LearnEvent(
-                    impressionId: "log-\(row)", userFeatures: features, item: data.action[row],
+                    impressionId: "log-\(row)", userFeatures: features, viewed: viewed, item: data.action[row],
                     position: data.position[row],
                     // The learner fits P(click): a reward log's amount (12.5, 1e9) is a click, as the labels count it.
                     reward: BanditDataset.isClick(reward: data.reward[row]) ? 1 : 0, propensity: data.pscore[row],
@@ -242,7 +243,8 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
             let p: [Double]
             do {
                 p = policy.probabilities(
-                    policy.scores(z: try policy.userVector(data.userContext(row)), items: pool), items: pool)
+                    policy.scores(z: try policy.userVector(data.userContext(row), viewed: data.viewedItems(row)), items: pool),
+                    items: pool)
             } catch {
                 throw .policy(error)
             }

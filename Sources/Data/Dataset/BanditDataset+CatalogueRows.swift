@@ -50,12 +50,18 @@ extension BanditDataset {
         var out = self
         out.action = action.map { rowOfItem[$0] }
         if actionContext.rows == nActions { out.actionContext = actionContext.gather(itemOfRow) }
-        var renumbered = SparseRows()
-        for r in 0..<affinity.rows {
-            renumbered.append(
-                affinity.entries(r).map { ($0.column < nActions ? rowOfItem[$0.column] : $0.column, $0.value) })
+        func renumber(_ rows: SparseRows) -> SparseRows {
+            var renumbered = SparseRows()
+            for r in 0..<rows.rows {
+                renumbered.append(
+                    rows.entries(r).map { ($0.column < nActions ? rowOfItem[$0.column] : $0.column, $0.value) }
+                        .sorted { $0.0 < $1.0 })
+            }
+            return renumbered
         }
-        out.affinity = renumbered
+        out.affinity = renumber(affinity)
+        // The views name items too: the online policy reads them as served catalogue rows.
+        out.viewedSeconds = viewedSeconds.map(renumber)
         // Item r is now the served catalogue's row r.
         out.itemIds = Array(ids.prefix(nActions))
         return out

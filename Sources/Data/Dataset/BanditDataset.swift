@@ -56,6 +56,11 @@ public struct BanditDataset: Sendable {
     /// generated data. A served catalogue's rows are matched to the log's
     /// items by these (``itemsAsCatalogueRows(ids:)``).
     public var itemIds: [String]? = nil
+    /// Each row's viewed items with their dwell seconds summed per item (a log's `viewed` column: every view, short
+    /// ones too), as a request's `events` carry them to the online policy, which weighs the viewed items' vectors by
+    /// these; nil for a log without a `viewed` column. ``affinity`` keeps only the engagements the MLP's features
+    /// count, so an online policy scored from it would see another history than the one it served.
+    public var viewedSeconds: SparseRows? = nil
 
     /// Creates a dataset; all per-row arrays must have the same length.
     public init(
@@ -143,6 +148,7 @@ public struct BanditDataset: Sendable {
             },
             itemNumericColumns: itemNumericColumns)
         out.itemIds = itemIds
+        out.viewedSeconds = viewedSeconds?.gather(indices)
         return out
     }
 

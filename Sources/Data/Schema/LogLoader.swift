@@ -366,9 +366,28 @@ struct LogTable {
     /// - Throws: `DataError.file(.invalidValue)` naming the field when a pair is not `row:seconds` with a catalogue
     ///   row and a finite time ≥ 0.
     func viewedHistory(row: Int, column: Int, engagedSeconds: Double) throws(DataError) -> [(Int, Float)] {
+        var engagements: [Int: Double] = [:]
+        for (item, seconds) in try viewedPairs(row: row, column: column) where seconds >= engagedSeconds {
+            engagements[item, default: 0] += min(seconds / engagedSeconds, FeatureSpec.maximumEngagements)
+        }
+        return engagements.keys.sorted().map { ($0, Float(engagements[$0]!)) }
+    }
+
+    /// Every view of a `viewed` field, summed per item, sorted by item: the dwell seconds as a request's `events`
+    /// carry them, short views too, which the online policy weighs (``BanditDataset/viewedSeconds``).
+    func viewedSeconds(row: Int, column: Int) throws(DataError) -> [(Int, Float)] {
+        var seconds: [Int: Double] = [:]
+        for (item, time) in try viewedPairs(row: row, column: column) { seconds[item, default: 0] += time }
+        return seconds.keys.sorted().map { ($0, Float(seconds[$0]!)) }
+    }
+
+    /// The `(item, seconds)` pairs of a `viewed` field, in order.
+    /// - Throws: `DataError.file(.invalidValue)` naming the field when a pair is not `row:seconds` with a catalogue
+    ///   row and a finite time ≥ 0.
+    private func viewedPairs(row: Int, column: Int) throws(DataError) -> [(Int, Double)] {
         let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return [] }
-        var engagements: [Int: Double] = [:]
+        var pairs: [(Int, Double)] = []
         for pair in text.split(separator: ";", omittingEmptySubsequences: false) {
             // An item id may itself hold ':' (SKU:123): the seconds are after the last one.
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
@@ -388,11 +407,9 @@ struct LogTable {
                     row: row, column: column,
                     reason: "holds '\(pair)': the seconds '\(parts[parts.count - 1])' are not a finite number ≥ 0")
             }
-            if seconds >= engagedSeconds {
-                engagements[item, default: 0] += min(seconds / engagedSeconds, FeatureSpec.maximumEngagements)
-            }
+            pairs.append((item, seconds))
         }
-        return engagements.keys.sorted().map { ($0, Float(engagements[$0]!)) }
+        return pairs
     }
 
     /// A row's logging propensity: a probability in (0, 1], and at least ``BanditDataset/minimumPropensity``.
@@ -462,6 +479,7 @@ struct LogTable {
         var reward: [Double] = []
         var pscore: [Double] = []
         var affinity = SparseRows()
+        var viewedRows = SparseRows()
         var numericValues: [Float] = []
         var numericRaw: [Double] = []
         var history: [String: [Int: Float]] = [:]
@@ -531,6 +549,7 @@ struct LogTable {
                 affinity.append(entries)
             } else if let viewedColumn {
                 affinity.append(try viewedHistory(row: row, column: viewedColumn, engagedSeconds: engagedSeconds))
+                viewedRows.append(try viewedSeconds(row: row, column: viewedColumn))
             } else if let userColumn, !table.rows[row][userColumn].isEmpty {
                 // A blank user id is an anonymous visit: no history, and none recorded.
                 let user = table.rows[row][userColumn]
@@ -578,6 +597,7 @@ struct LogTable {
             userNumericRaw: numericRaw, itemNumericColumns: items.numericColumns)
         dataset.unobservedRows = timeOrdered.count - order.count
         dataset.itemIds = items.servedIds
+        if affinityColumns.isEmpty && viewedColumn != nil { dataset.viewedSeconds = viewedRows }
         return dataset
     }
 }

@@ -97,7 +97,12 @@ struct NamedItemIdsTests {
         // SKU-C (row 2) viewed 30 s: 3 engagements; SKU-B's 5 s is a glance.
         #expect(viewed.affinity.entries(0).map(\.column) == [2] && viewed.affinity.entries(0).map(\.value) == [3])
         #expect(viewed.affinity.isEmpty(1))
+        // The views as the online policy served them: every view with its seconds, the glance too.
+        #expect(viewed.viewedSeconds?.entries(0).map(\.column) == [0, 2])
+        #expect(viewed.viewedSeconds?.entries(0).map(\.value) == [5, 30])
+        #expect(viewed.viewedSeconds?.isEmpty(1) == true)
         let affinity = try load(ids: ["SKU-B", "SKU-A", "SKU-C"], logItems: ["SKU-A"], affinity: true)
+        #expect(affinity.viewedSeconds == nil)
         #expect(affinity.affinity.value(0, 1) == 2 && affinity.affinity.value(0, 0) == 0)
     }
 

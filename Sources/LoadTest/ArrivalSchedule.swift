@@ -32,6 +32,8 @@ public struct ArrivalSchedule: Sendable {
             offset = Double(index) / rate * 1e6
         }
         index += 1
-        return UInt64(offset.rounded())
+        // Down, to the µs (the 1e-6 absorbs a quotient's last-bit error): rounded to nearest, the arrivals within half
+        // a µs of the end fell past it, and 10,000,000/s for 1 s scheduled 9,999,995.
+        return UInt64((offset + 1e-6).rounded(.down))
     }
 }

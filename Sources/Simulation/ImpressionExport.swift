@@ -282,10 +282,7 @@ public enum ImpressionExport {
     {
         guard !impressions.isEmpty else { throw .emptyLog }
         let featureNames = spec.userFeatures.map(\.name)
-        let fixed = [
-            "", "timestamp", "item_id", "position", "click", "observed", "dwell", "propensity_score",
-            "impression_id", "policy_version", "viewed", "score", "retrieval",
-        ]
+        let fixed = ImpressionLogColumns.fixed
         if let clash = featureNames.first(where: { fixed.contains($0) }) {
             throw .malformedImpression(
                 id: impressions[0].record.impressionId,

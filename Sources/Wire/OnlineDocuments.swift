@@ -455,6 +455,18 @@ public struct PolicyRecommendation: Codable, Sendable, Equatable {
     }
 }
 
+/// The columns `recpool logs export` writes before the user features, in order (docs/ONLINE.md, "Exporting the
+/// log"): the first is the unnamed row index. A user feature of the online policy may not take one of these names,
+/// or its column would shadow (in pandas, duplicate) the logged one; a catalogue upload whose schema names one is
+/// refused.
+public enum ImpressionLogColumns {
+    /// The fixed columns' names.
+    public static let fixed = [
+        "", "timestamp", "item_id", "position", "click", "observed", "dwell", "propensity_score",
+        "impression_id", "policy_version", "viewed", "score", "retrieval",
+    ]
+}
+
 /// What the impression log keeps of one recommendation: the worker sends it to the broker as a third frame
 /// of its RECOMMEND reply, and the broker strips it before answering the client. JSON keys: `impression_id`,
 /// `created_ms`, `version`, `user_features`, `viewed`, `slate`, `propensities`, `scores`.

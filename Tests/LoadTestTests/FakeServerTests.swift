@@ -77,6 +77,26 @@ struct FakeServerTests {
         #expect(s.isConsistent)
     }
 
+    @Test("an open loop whose generator falls a second behind its schedule counts the rest as GENERATOR_BEHIND, unsent")
+    func generatorBehind() async throws {
+        // 10,000,000 requests/s: no process sends that; it sent every arrival late, for ten times the run's duration,
+        // and reported its own lag as the pool's latency.
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: Self.payloads(), rowsPerRequest: 2, timeoutMs: 30_000)
+        let plan = LoadPlan(
+            mode: .open(rate: 10_000_000, poisson: false), durationMicros: 1_000_000, drainMicros: 200_000,
+            objectiveMicros: 10_000, batch: 2, maxInFlight: 50)
+        let s = await LoadRunner.run(target: target, plan: plan)
+        #expect(s.sent == 10_000_000, "every arrival of the schedule is counted")
+        #expect((s.errors[LoadPlan.generatorBehindError] ?? 0) > 0, "\(s.errors)")
+        #expect(Set(s.errors.keys).isSubset(of: [LoadPlan.generatorBehindError, LoadPlan.inFlightLimitError, "BUSY"]))
+        #expect(s.isConsistent)
+    }
+
     @Test("an open loop below one request per run lasts its duration and reports its fractional rate")
     func lowRateLastsItsDuration() async throws {
         let server = try await FakeServer(delayMs: Self.delayMs)

@@ -419,8 +419,14 @@ final class CatalogueCoordinator {
     }
 
     /// Why an online policy over `catalogue` could not serve `userFeatures` (a schema's `[logs.user_features]`), or
-    /// nil: its interaction features would be wider than ``PolicyFeatures/maximumWidth``.
+    /// nil: a feature takes the name of an exported log column (``ImpressionLogColumns/fixed``), or its interaction
+    /// features would be wider than ``PolicyFeatures/maximumWidth``.
     static func userFeatureProblem(_ userFeatures: [DataSchema.Feature], catalogue: ItemCatalogue) -> String? {
+        // Stored, served and logged, then refused only when the log was exported, days later.
+        if let clash = userFeatures.first(where: { ImpressionLogColumns.fixed.contains($0.name) }) {
+            return "user feature '\(clash.name)' has the name of a column the impression log's export writes ("
+                + ImpressionLogColumns.fixed.dropFirst().joined(separator: ", ") + "): rename it in the schema"
+        }
         let spec = OnlinePolicySpec.make(catalogue: catalogue, userFeatures: userFeatures)
         guard (try? PolicyFeatures(spec: spec)) == nil else { return nil }
         return "the schema's user features make \(spec.userWidth) columns of the online policy's context: its interaction "

@@ -117,6 +117,22 @@ struct CatalogueChangeTests {
         #expect(stored.ids == ["a", "b", "n"] && stored.active == [true, false, true])
     }
 
+    /// Accepted, stored and served, then refused only by `logs export`, days later (and duplicated in pandas).
+    @Test(
+        "an upload naming a user feature like an exported log column is refused naming it; nothing is stored",
+        arguments: ["score", "timestamp", "viewed", "retrieval"])
+    func userFeatureNamedLikeALogColumn(_ name: String) throws {
+        let h = try CatalogueHarness()
+        let schema = CatalogueHarness.schema.replacingOccurrences(
+            of: "device = \"categorical\"", with: "\(name) = \"categorical\"")
+        let sha = try h.store.blobs.put(Array(Self.items.utf8))
+        let upload = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: schema)))
+        #expect(upload.header.status == .badRequest)
+        #expect(upload.errorText?.contains("user feature '\(name)' has the name of a column the impression log's export writes") == true, "\(upload.errorText ?? "")")
+        #expect(try h.store.catalogue(nil) == nil)
+    }
+
     /// Each declared value is a column of the policy's context. With this catalogue's 3 item columns, 8 features of
     /// 64 values (520 context columns) exceed its 2,048 interaction features.
     @Test(

@@ -169,8 +169,26 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
     if isinstance(cardinalities, list):
         feature_names.update(f"user_feature_{j}" for j in range(len(cardinalities)))
     features = sorted(feature_names, key=lambda name: (len(name), name))
+    # As `recpool logs export` refuses it: a user feature named like a logged column would shadow (in pandas,
+    # duplicate) that column, and the frame would not be the rows the export writes.
+    reserved = set(OBD_COLUMNS) | set(TAIL_COLUMNS) | set(EXPORT_COLUMNS)
+    clash = next((name for name in features if name in reserved), None)
+    if clash is not None:
+        raise ValueError(f"user feature '{clash}' has the name of an exported column: rename it in the schema")
     n_items = _catalogue_size(spec)
     records = []
+    skipped = 0
+    kept = []
+    for row in rows:
+        record = row["record"]
+        # As the export does: an impression that shows or names an item beyond the served catalogue's rows (logged
+        # before a broker restarted onto an earlier catalogue version) is left out and counted.
+        if n_items is not None and (any(int(item) >= n_items for item in record["slate"])
+                                    or any(int(v["item"]) >= n_items for v in record.get("viewed") or [])):
+            skipped += 1
+            continue
+        kept.append(row)
+    rows = kept
     for row in rows:
         record = row["record"]
         clicks = row.get("clicks") or {}
@@ -207,6 +225,7 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
                     affinity[index, int(view["item"])] += min(float(view["seconds"]) / 10, 3)
         affinity = pd.DataFrame(affinity, columns=[f"{AFFINITY_PREFIX}{k}" for k in range(n_items)])
         frame = pd.concat([frame.iloc[:, :len(columns)], affinity, frame[tail]], axis=1)
+    frame.attrs["skipped_impressions"] = skipped
     return frame
 
 

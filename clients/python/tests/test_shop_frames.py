@@ -89,3 +89,24 @@ def test_viewed_dwell_is_written_as_the_export_writes_it_never_rounded():
                                    {"item": 3, "seconds": 30}]
     log = frames.impressions_frame((rows, spec))
     assert log.loc[log["impression_id"] == "imp-1", "viewed"].tolist()[0] == "1:1234567.0;2:12.345678;3:30.0"
+
+
+def test_a_user_feature_named_like_a_logged_column_is_refused_as_the_export_refuses_it():
+    """It overwrote the logged column (two `timestamp` columns holding the user's value; pandas then refused them)."""
+    rows, spec = shop_log(20)
+    for name in ("timestamp", "viewed", "score", "retrieval"):
+        named = {**spec, "user_features": [{"name": name, "kind": "categorical"}]}
+        with pytest.raises(ValueError, match=f"user feature '{name}' has the name of an exported column"):
+            frames.impressions_frame((rows, named))
+
+
+def test_impressions_beyond_the_served_catalogue_are_left_out_and_counted_as_the_export_does():
+    """After a restart onto an earlier catalogue version, the frame kept impressions of items the served catalogue
+    does not have (and then bandit_feedback refused the frame); `recpool logs export` leaves them out and counts them."""
+    rows, spec = shop_log(20, impressions=6)
+    rows[2]["record"]["slate"] = [21, 3]               # shows an item the 20-item catalogue does not have
+    rows[4]["record"]["viewed"] = [{"item": 25, "seconds": 30.0}]   # names one
+    log = frames.impressions_frame((rows, spec))
+    assert log.attrs["skipped_impressions"] == 2
+    assert set(log["impression_id"]) == {"imp-0", "imp-1", "imp-3", "imp-5"}
+    assert frames.bandit_feedback(log, n_actions=20)["n_rounds"] == 8

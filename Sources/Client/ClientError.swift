@@ -69,6 +69,10 @@ public enum HandshakeFailure: Sendable, Hashable {
     /// it cannot open a CURVE HELLO: the client's `--curve-server-key` is not the broker's public key. libzmq
     /// keeps reconnecting; calls that time out meanwhile fail with this instead of a bare timeout.
     case closedDuringHandshake(errno: UInt32)
+    /// The peer closed the connection during the ZMTP greeting of a client without CURVE (`errno` is the error libzmq
+    /// saw): a CURVE broker does so when it sees the other mechanism first, and so does a port that is not a broker's
+    /// (an HTTP server). Reported, as ``closedDuringHandshake(errno:)``, when a call's time runs out.
+    case closedDuringGreeting(errno: UInt32)
 
     /// A sentence for an operator: what failed and the usual cause.
     func explanation(endpoint: String) -> String {
@@ -84,6 +88,9 @@ public enum HandshakeFailure: Sendable, Hashable {
                 + "the broker's public key?)"
         case .protocolError(let code):
             "the security handshake with \(endpoint) failed: ZMTP protocol error 0x\(String(code, radix: 16))"
+        case .closedDuringGreeting(let errno):
+            "the peer at \(endpoint) closed the connection during the ZMTP handshake (errno \(errno)): it requires CURVE "
+                + "(give --curve-server-key and --curve-key), or it is not a RecPool broker's frontend"
         case .closedDuringHandshake(let errno):
             "the broker at \(endpoint) closed the connection during the security handshake (errno \(errno)): is "
                 + "--curve-server-key the broker's public key?"

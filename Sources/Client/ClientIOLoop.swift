@@ -78,8 +78,7 @@ enum ClientIOLoop {
     /// What the handshakes of the current connection have shown.
     private struct HandshakeState {
         /// Whether the socket uses CURVE: a connection closed mid-handshake then means a server key that is not the
-        /// broker's; without CURVE it is no security matter (a port that is not a broker's), and is left to the
-        /// call's timeout.
+        /// broker's; without CURVE, a broker that requires CURVE or a port that is not a broker's.
         var curve: Bool
         /// The last failure since the last successful handshake.
         var failure: HandshakeFailure?
@@ -100,8 +99,8 @@ enum ClientIOLoop {
                 case .handshakeFailedProtocol:
                     failure = .protocolError(code: event.value)
                     ended = failure
-                case .handshakeFailedNoDetail where curve:
-                    failure = .closedDuringHandshake(errno: event.value)
+                case .handshakeFailedNoDetail:
+                    failure = curve ? .closedDuringHandshake(errno: event.value) : .closedDuringGreeting(errno: event.value)
                 default:
                     continue
                 }

@@ -338,10 +338,9 @@ public struct OnlinePolicy: Sendable {
     }
 
     private func validated(_ candidates: [Int]?) throws(PolicyError) -> [Int] {
-        guard let candidates else {
-            guard !activeRows.isEmpty else { throw .noActiveItem }
-            return activeRows
-        }
+        // The pool's state first, whatever the request names: with no active item nothing can be served.
+        guard !activeRows.isEmpty else { throw .noActiveItem }
+        guard let candidates else { return activeRows }
         guard !candidates.isEmpty else { throw .invalidCandidates("the list is empty") }
         var seen = Set<Int>()
         var out: [Int] = []

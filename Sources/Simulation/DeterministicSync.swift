@@ -72,6 +72,19 @@ extension PoolBackend {
         let client = client
         let timeoutMs = timeoutMs
         return SyncBarrier(everyEvents: m) { () async throws(SimulationError) in
+            // A worker that joins during the run takes part in it (an unseeded one silently changed its draws): the
+            // pool is checked again at every barrier.
+            let now: OnlineView
+            do throws(ClientError) {
+                now = try await client.online(timeoutMs: timeoutMs)
+            } catch {
+                throw .policyUnavailable(error)
+            }
+            guard now.replicas.count == 1, now.replicas[0].worker == replica else {
+                throw .notDeterministic(
+                    "the pool's replicas changed during the run (now \(now.replicas.map(\.worker))); a "
+                        + "deterministic run needs its one replica, \(replica), throughout")
+            }
             var completed = 0
             let deadline = Date().addingTimeInterval(60)
             while completed < 2 {

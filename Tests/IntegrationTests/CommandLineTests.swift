@@ -148,6 +148,7 @@ struct CommandLineTests {
         (["simulate", "--sessions", "--windows", "3"], "--windows splits a run of users"),
         (["simulate", "--click-scale", "2"], "--click-scale scales the clicks of a --world built from logs"),
         (["simulate", "--export-catalogue", "ec", "--json", "--users", "5"], "simulating no user: drop --users, --json"),
+        (["simulate", "--deterministic", "--baselines-only"], "--baselines-only runs none"),
     ])
     func flagsWithoutEffect(arguments: [String], says: String) throws {
         let run = try runTool("recpool", arguments + ["--broker", "tcp://127.0.0.1:1"])

@@ -105,16 +105,24 @@ struct SecurityTests {
         defer { keys.remove() }
         let cluster = try await securedCluster(keys)
         defer { cluster.stop() }
-        // A long timeout: the refusal and the mismatch must fail the call at once, not at its deadline.
-        let plain = try await cluster.client(timeoutMs: 60_000)
+        // A long timeout: the refusal must fail the call at once, not at its deadline.
+        let plain = try await cluster.client(timeoutMs: 5_000)
         defer { plain.close() }
         let stranger = try await cluster.client(socketOptions: try keys.options(as: "stranger"), timeoutMs: 60_000)
         defer { stranger.close() }
         let endpoint = cluster.endpoints.frontend
         let started = ContinuousClock.now
+        // Without keys: the mechanism mismatch (at once), or, when the broker closes the connection before the
+        // client reads its greeting (a few runs in a hundred), the closed greeting at the deadline; never a bare timeout.
         let mismatch = await clientError { try await plain.score(rows: [Self.row]) }
-        #expect(mismatch == .handshakeFailed(endpoint: endpoint, .protocolError(code: ZMQMonitorEvent.mechanismMismatch)))
-        #expect(mismatch?.description.contains("only one side uses CURVE") == true)
+        switch mismatch {
+        case .handshakeFailed(endpoint, .protocolError(ZMQMonitorEvent.mechanismMismatch))?:
+            #expect(mismatch?.description.contains("only one side uses CURVE") == true)
+        case .handshakeFailed(endpoint, .closedDuringGreeting)?:
+            #expect(mismatch?.description.contains("it requires CURVE") == true)
+        default:
+            Issue.record("expected the mechanism mismatch, got \(String(describing: mismatch))")
+        }
         let refused = await clientError { try await stranger.score(rows: [Self.row]) }
         #expect(refused == .handshakeFailed(endpoint: endpoint, .refused(zapStatus: 400)))
         #expect(refused?.description.contains("allow-list") == true)

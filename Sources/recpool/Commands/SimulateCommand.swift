@@ -105,6 +105,9 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--sessions runs the built-in simulator against a pool: no --world, --baselines-only, --deterministic or --report")
         }
+        if deterministic && baselinesOnly {
+            throw ValidationError("--deterministic paces a pool's live part; --baselines-only runs none: drop one")
+        }
         var plan = SimulationPlan(users: users, seed: seed, concurrency: concurrency, windows: windowCount)
         plan.deterministic = deterministic
         // The plan names its fields as the flags spell them without the dashes (users, concurrency, windows).

@@ -90,6 +90,9 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         where code != ZMQMonitorEvent.mechanismMismatch && code != ZMQMonitorEvent.cryptographic:
             // The peer does not speak ZMTP as a broker does: a protocol matter, not an unadmitted key.
             .protocolViolation
+        case .handshakeFailed(_, .closedDuringGreeting):
+            // A CURVE broker or a port that is no broker's: the handshake did not complete, whichever it was.
+            .protocolViolation
         case .handshakeFailed: .unauthorized
         case .notAPolicyReply: .failed
         @unknown default: .failed

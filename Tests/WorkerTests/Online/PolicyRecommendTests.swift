@@ -100,6 +100,11 @@ struct PolicyRecommendTests {
         #expect(reply.header.status == .conflict)
         let text = String(decoding: reply.payload.first ?? [], as: UTF8.self)
         #expect(text.contains("no active item") && !text.contains("candidates"), "\(text)")
+        // With candidates too: the pool's state, not the request's choice of retired items.
+        let named = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(userFeatures: onlineUser(0, spec: served.policy.spec), candidates: [0], top: 1)),
+            served: served, sampler: &sampler, nowEpochMillis: 1)
+        #expect(named.header.status == .conflict)
     }
 
     @Test("an omitted top gives the spec's slate size, and candidates bound the slate")

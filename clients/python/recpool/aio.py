@@ -118,12 +118,16 @@ class AsyncClient(_Base):
 
     async def _reopen_if_refused(self) -> None:
         """After a session libzmq ended, a new socket for the next call, no sooner than
-        :data:`recpool.handshake.REOPEN_INTERVAL` after the failure (one call replaces it; the others use it)."""
+        :data:`recpool.handshake.REOPEN_INTERVAL` after the failure (one call replaces it; the others use it); a call
+        before that raises the failure."""
         state = self._handshake
         if state.reopen_at is None:
             return
-        await asyncio.sleep(max(0.0, state.reopen_at - time.monotonic()))
-        if self._handshake is not state or self._closed:
+        if time.monotonic() < state.reopen_at:
+            # Within a second of the refusal: the call fails at once as the waiting ones did, never waiting (perhaps
+            # past its own deadline) for the next attempt.
+            raise state.fresh_error()
+        if self._closed:
             return
         # Replace the socket before anything awaits, so that the other calls waking here see the new state and use the
         # new socket instead of each closing and reopening it in turn (which cancelled sends on a socket just opened).

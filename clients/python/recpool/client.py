@@ -192,11 +192,14 @@ class Client(_Base):
 
     def _reopen_if_refused(self) -> None:
         """After a session libzmq ended (a refused or broken handshake), a new socket for the next call, no sooner
-        than :data:`recpool.handshake.REOPEN_INTERVAL` after the failure."""
+        than :data:`recpool.handshake.REOPEN_INTERVAL` after the failure; a call before that raises the failure."""
         reopen_at = self._handshake.reopen_at
         if reopen_at is None:
             return
-        time.sleep(max(0.0, reopen_at - time.monotonic()))
+        if time.monotonic() < reopen_at:
+            # Within a second of the refusal: the call fails at once as the waiting ones did, never waiting (perhaps
+            # past its own deadline) for the next attempt.
+            raise self._handshake.fresh_error()
         self._close_socket()
         self._open()
 

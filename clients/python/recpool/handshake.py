@@ -77,11 +77,16 @@ class HandshakeState:
             return None
         reason = {int(zmq.EVENT_HANDSHAKE_FAILED_AUTH): "refused", int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL): "protocol",
                   int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL): "closed"}.get(event)
-        if reason is None or (reason == "closed" and not self.curve):
-            # Without CURVE a peer that closes during the greeting is no security matter (a port that is not a
-            # broker's, such as an HTTP server): the call ends in Timeout as before, not with a hint about keys.
+        if reason is None:
             return None
-        self.failure = HandshakeFailed(explain(self.endpoint, reason, value), reason=reason, code=value)
+        if reason == "closed" and not self.curve:
+            # Without CURVE a peer that closes during the greeting is a broker that requires CURVE (it saw the other
+            # mechanism first) or a port that is not a broker's (an HTTP server): no server key is to blame.
+            message = (f"the peer at {self.endpoint} closed the connection during the ZMTP handshake (errno {value}): it "
+                       "requires CURVE (give server_key and client_key), or it is not a RecPool broker's frontend")
+        else:
+            message = explain(self.endpoint, reason, value)
+        self.failure = HandshakeFailed(message, reason=reason, code=value)
         if reason == "closed":
             return None  # libzmq reconnects by itself; a call that times out meanwhile is told this instead
         self.reopen_at = time.monotonic() + REOPEN_INTERVAL

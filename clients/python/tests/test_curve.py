@@ -62,17 +62,19 @@ def test_a_key_that_is_not_allow_listed_is_told_at_once_that_the_broker_refused_
         with pytest.raises(recpool.HandshakeFailed, match="refused this client's CURVE key") as error:
             c.status()
         assert (error.value.reason, error.value.code) == ("refused", 400)
-        # And again on the next call: libzmq ended the session, so the client opened a new socket for it.
+        # And again on the next call (within the second after a refusal it fails at once, without a new socket).
         with pytest.raises(recpool.HandshakeFailed, match="allow-list"):
             c.status()
         assert time.monotonic() - started < 30
 
 
 def test_a_client_without_curve_and_one_pinning_another_key_are_told_why(secure, keys):
-    with recpool.Client(secure.frontend, timeout=60) as c:
-        with pytest.raises(recpool.HandshakeFailed, match="only one side uses CURVE") as error:
+    # The mechanism mismatch at once, or (when the broker closes before the client reads its greeting, a few runs
+    # in a hundred) the closed greeting at the deadline, naming CURVE too; never a bare Timeout.
+    with recpool.Client(secure.frontend, timeout=5) as c:
+        with pytest.raises(recpool.HandshakeFailed, match="only one side uses CURVE|it requires CURVE") as error:
             c.status()
-        assert (error.value.reason, error.value.code) == ("protocol", 0x11000002)
+        assert (error.value.reason, error.value.code) == ("protocol", 0x11000002) or error.value.reason == "closed"
     # The broker cannot open a HELLO sealed for another key and closes the connection; libzmq retries, so the call
     # ends at its deadline, saying why instead of a bare Timeout.
     with recpool.Client(secure.frontend, server_key=keys / "alice.pub", client_key=keys / "alice.key",
@@ -125,9 +127,10 @@ def test_a_refused_client_is_admitted_in_the_same_process_after_sighup(keys, tmp
         pool.stop()
 
 
-def test_a_client_without_curve_at_a_port_that_is_no_broker_times_out_without_a_key_hint():
+def test_a_client_without_curve_at_a_port_that_is_no_broker_is_not_told_its_server_key_is_wrong():
     """libzmq reports a peer that closes during the greeting as a handshake failure with no detail, with or without
-    CURVE; without CURVE it is no key problem (an HTTP port, say), so the call ends in Timeout as before."""
+    CURVE; without CURVE it is no server-key problem: the message names both causes it may be (a broker that
+    requires CURVE, or a port that is not a broker's)."""
     import socket
     import threading
 
@@ -151,9 +154,9 @@ def test_a_client_without_curve_at_a_port_that_is_no_broker_times_out_without_a_
     thread.start()
     try:
         with recpool.Client(f"tcp://127.0.0.1:{port}", timeout=1.0, grace=0.1) as c:
-            with pytest.raises(recpool.Timeout) as error:
+            with pytest.raises(recpool.HandshakeFailed, match="it is not a RecPool broker's frontend") as error:
                 c.health()
-            assert not isinstance(error.value, recpool.HandshakeFailed)
+            assert error.value.reason == "closed" and "server_key the broker's" not in error.value.message
     finally:
         stop.set()
         thread.join()
@@ -205,13 +208,13 @@ def test_the_async_client_speaks_curve_and_is_told_when_its_key_is_refused(secur
         async with recpool.AsyncClient(secure.frontend, server_key=keys / "broker.pub",
                                        client_key=keys / "mallory.key", timeout=60) as c:
             started = time.monotonic()
-            for _ in range(2):  # the second on a new socket
+            for _ in range(2):  # the second within the second after the refusal: at once
                 with pytest.raises(recpool.HandshakeFailed) as error:
                     await c.status()
                 assert (error.value.reason, error.value.code) == ("refused", 400)
             assert time.monotonic() - started < 30
-        async with recpool.AsyncClient(secure.frontend, timeout=60) as c:
-            with pytest.raises(recpool.HandshakeFailed, match="only one side uses CURVE"):
+        async with recpool.AsyncClient(secure.frontend, timeout=5) as c:
+            with pytest.raises(recpool.HandshakeFailed, match="only one side uses CURVE|it requires CURVE"):
                 await c.status()
         return admitted
 

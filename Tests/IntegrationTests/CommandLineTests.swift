@@ -135,6 +135,12 @@ struct CommandLineTests {
         (["loadtest", "--seed", "9"], "--poisson, --seed and --max-in-flight shape an open loop"),
         (["loadtest", "--rate", "100", "--seed", "5"], "--seed draws Poisson arrivals: give --poisson"),
         (["loadtest", "--max-in-flight", "5"], "--poisson, --seed and --max-in-flight shape an open loop"),
+        // Given at their default values, they are given all the same (they were accepted and read as not given).
+        (["loadtest", "--rate", "100", "--sweep-factor", "2"], "shape a sweep: give --sweep"),
+        (["loadtest", "--rate", "100", "--window", "1s"], "shape a sweep: give --sweep"),
+        (["loadtest", "--concurrency", "2", "--max-in-flight", "10000"], "--max-in-flight shape an open loop"),
+        (["loadtest", "--rate", "100", "--seed", "1"], "--seed draws Poisson arrivals"),
+        (["loadtest", "--sweep", "--concurrency", "1", "--duration", "10s"], "--duration is not read"),
         (["loadtest", "--sweep", "--concurrency", "1", "--duration", "30s"], "--duration is not read"),
         (["loadtest", "--sweep", "--max-windows", "2"], "--max-windows must be 3…10000"),
         (["loadtest", "--recommend", "--width", "5"], "--width sets a SCORE row's features"),

@@ -36,20 +36,21 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Flag(help: "Raise the rate or concurrency level by level until p99 passes --slo-p99.")
     var sweep = false
 
-    @Option(help: "Sweep: each level is the previous times this factor.")
-    var sweepFactor: Double = 2
+    @Option(help: "Sweep: each level is the previous times this factor (default 2).")
+    var sweepFactor: Double?
 
-    @Option(help: "Sweep: at most this many levels.")
-    var maxLevels = 10
+    @Option(help: "Sweep: at most this many levels (default 10).")
+    var maxLevels: Int?
 
-    @Option(parsing: .unconditional, help: "Sweep: window length (a level is stable when 3 windows agree within 10%).")
-    var window = "1s"
+    @Option(
+        parsing: .unconditional, help: "Sweep: window length (a level is stable when 3 windows agree within 10%; default 1s).")
+    var window: String?
 
-    @Option(help: "Sweep: give up on stability after this many windows.")
-    var maxWindows = 10
+    @Option(help: "Sweep: give up on stability after this many windows (default 10).")
+    var maxWindows: Int?
 
-    @Option(parsing: .unconditional, help: "How long to send (e.g. 10s, 500ms).")
-    var duration = "10s"
+    @Option(parsing: .unconditional, help: "How long to send (e.g. 10s, 500ms; default 10s). A sweep's levels last until stable.")
+    var duration: String?
 
     @Option(parsing: .unconditional, help: "How long to wait for outstanding replies after sending stops before counting them lost.")
     var drain = "2s"
@@ -57,12 +58,22 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(
         help: """
             Open loop: the most requests in flight. An arrival that finds more outstanding is not sent and counts as \
-            the error IN_FLIGHT_LIMIT (dropped at the client), so a rate nobody keeps up with cannot exhaust memory.
+            the error IN_FLIGHT_LIMIT (dropped at the client), so a rate nobody keeps up with cannot exhaust memory \
+            (default 10000).
             """)
-    var maxInFlight = 10_000
+    var maxInFlight: Int?
 
     @Option(parsing: .unconditional, help: "Latency objective on p99 (goodput counts replies within it; a sweep stops past it).")
     var sloP99 = "10ms"
+
+    // The options a mode may not be given are optional, so that one given at its default value is refused as well.
+    var sweepFactorValue: Double { sweepFactor ?? 2 }
+    var maxLevelsValue: Int { maxLevels ?? 10 }
+    var windowValue: String { window ?? "1s" }
+    var maxWindowsValue: Int { maxWindows ?? 10 }
+    var durationValue: String { duration ?? "10s" }
+    var maxInFlightValue: Int { maxInFlight ?? 10_000 }
+    var seedValue: UInt64 { seed ?? 1 }
 
     @Option(help: "Rows per SCORE request.")
     var batch = 1
@@ -89,7 +100,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var connections = 1
 
     @Option(help: "Seed of the Poisson schedule.")
-    var seed: UInt64 = 1
+    var seed: UInt64?
 
     @Flag(help: "Print one JSON object (a sweep prints {\"levels\": [...]}).")
     var json = false
@@ -119,19 +130,21 @@ struct LoadTestCommand: AsyncParsableCommand {
         if let concurrency, !(1...100_000).contains(concurrency) {
             throw ValidationError("--concurrency must be 1…100000, got \(concurrency)")
         }
-        guard sweepFactor > 1, sweepFactor <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
-        guard (1...100).contains(maxLevels) else { throw ValidationError("--max-levels must be 1…100") }
+        guard sweepFactorValue > 1, sweepFactorValue <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
+        guard (1...100).contains(maxLevelsValue) else { throw ValidationError("--max-levels must be 1…100") }
         // A level is stable when 3 windows agree: fewer could never be.
-        guard (3...10_000).contains(maxWindows) else {
-            throw ValidationError("--max-windows must be 3…10000 (a level is stable when 3 windows agree), got \(maxWindows)")
+        guard (3...10_000).contains(maxWindowsValue) else {
+            throw ValidationError("--max-windows must be 3…10000 (a level is stable when 3 windows agree), got \(maxWindowsValue)")
         }
-        guard (1...1_000_000).contains(maxInFlight) else {
-            throw ValidationError("--max-in-flight must be 1…1000000, got \(maxInFlight)")
+        guard (1...1_000_000).contains(maxInFlightValue) else {
+            throw ValidationError("--max-in-flight must be 1…1000000, got \(maxInFlightValue)")
         }
         if sweep {
             // The last level a sweep may reach stays within the same bounds as the first (rate × factor^(levels − 1)).
             var last = rate ?? Double(concurrency ?? 1)
-            for _ in 1..<maxLevels { last = rate == nil ? max(last + 1, (last * sweepFactor).rounded(.up)) : last * sweepFactor }
+            for _ in 1..<maxLevelsValue {
+                last = rate == nil ? max(last + 1, (last * sweepFactorValue).rounded(.up)) : last * sweepFactorValue
+            }
             let bound = rate == nil ? 100_000.0 : 10_000_000.0
             guard last <= bound else {
                 throw ValidationError(
@@ -152,14 +165,14 @@ struct LoadTestCommand: AsyncParsableCommand {
                     + "and --connections 256")
         }
         // A flag the chosen mode never reads is refused, never silently dropped (its default, given or not, is no change).
-        if rate == nil && (poisson || seed != 1 || maxInFlight != 10_000) {
+        if rate == nil && (poisson || seed != nil || maxInFlight != nil) {
             throw ValidationError(
                 "--poisson, --seed and --max-in-flight shape an open loop's arrivals: give --rate, or drop them")
         }
-        if !poisson && seed != 1 {
+        if !poisson && seed != nil {
             throw ValidationError("--seed draws Poisson arrivals: give --poisson, or drop it (a constant rate has no draws)")
         }
-        if sweep && duration != "10s" {
+        if sweep && duration != nil {
             throw ValidationError(
                 "a sweep's levels last until they are stable (--window × up to --max-windows): --duration is not read")
         }
@@ -175,14 +188,14 @@ struct LoadTestCommand: AsyncParsableCommand {
         if let dataset, dataDirectory != nil, !dataset.hasPrefix("obd:") {
             throw ValidationError("--data-dir is where obd: datasets are found; \(dataset) is not one")
         }
-        if !sweep && (sweepFactor != 2 || maxLevels != 10 || window != "1s" || maxWindows != 10) {
+        if !sweep && (sweepFactor != nil || maxLevels != nil || window != nil || maxWindows != nil) {
             throw ValidationError(
                 "--sweep-factor, --max-levels, --window and --max-windows shape a sweep: give --sweep, or drop them")
         }
         if recommend && batch != 1 {
             throw ValidationError("--batch sets the rows of a SCORE; --recommend sends one RECOMMEND document a request")
         }
-        for (name, text) in [("--duration", duration), ("--drain", drain), ("--slo-p99", sloP99), ("--window", window)]
+        for (name, text) in [("--duration", durationValue), ("--drain", drain), ("--slo-p99", sloP99), ("--window", windowValue)]
         {
             guard let micros = LoadTestCommand.micros(text) else {
                 throw ValidationError("\(name): cannot read \"\(text)\": a duration is a number ≥ 0 with us, ms, s or m (10s, 250ms, 2m), or bare seconds")
@@ -221,14 +234,14 @@ struct LoadTestCommand: AsyncParsableCommand {
             let mode: LoadMode =
                 if let rate { .open(rate: rate, poisson: poisson) } else { .closed(concurrency: concurrency ?? 1) }
             let plan = LoadPlan(
-                mode: mode, durationMicros: Self.micros(duration)!, drainMicros: Self.micros(drain)!,
-                objectiveMicros: Self.micros(sloP99)!, batch: rows, seed: seed, maxInFlight: maxInFlight)
+                mode: mode, durationMicros: Self.micros(durationValue)!, drainMicros: Self.micros(drain)!,
+                objectiveMicros: Self.micros(sloP99)!, batch: rows, seed: seedValue, maxInFlight: maxInFlightValue)
             let progress = ProgressLine(enabled: !quiet)
             let commandLine = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             if sweep {
                 let sweepPlan = SweepPlan(
-                    start: mode, factor: sweepFactor, maxLevels: maxLevels, windowMicros: Self.micros(window)!,
-                    maxWindows: maxWindows)
+                    start: mode, factor: sweepFactorValue, maxLevels: maxLevelsValue, windowMicros: Self.micros(windowValue)!,
+                    maxWindows: maxWindowsValue)
                 let levels = await SweepRunner.run(
                     target: target, sweep: sweepPlan, base: plan,
                     onWindow: { index, stats in
@@ -279,7 +292,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard run.sent > 0 else {
             // No failure share to state: nothing was measured at all.
             throw CommandFailure(
-                "nothing was sent in \(run.label): no request to measure (a longer --duration or a higher --rate sends some)",
+                "nothing was sent in \(run.label): no request to measure ("
+                    + (sweep ? "a longer --window sends some" : "a longer --duration or a higher --rate sends some") + ")",
                 exitCode: .errorsDominate)
         }
         let errors = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

@@ -164,6 +164,25 @@ struct RawContextExportTests {
         let bytes = try #require(
             try FileManager.default.attributesOfItem(atPath: path("m.onnx"))[.size] as? Int)
         #expect(bytes < 32 << 20, "\(bytes) bytes for \(items) items")
+        // A negative item or viewed item is no catalogue row: Gather read it from the end (item -1 scored as the last
+        // item, a view of -30000 as one of item 0). The score is NaN instead.
+        let checked = try Self.pythonJSON([
+            "-c",
+            """
+            import json, math, sys, numpy as np, onnxruntime as ort
+            s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+            def score(item, views):
+                feeds = {"user_features": np.array([["ios"]], dtype=object), "item": np.array([item], dtype=np.int64),
+                         "position": np.array([0], dtype=np.int64),
+                         "event_item": np.array([[v for v, _ in views]], dtype=np.int64),
+                         "event_seconds": np.array([[t for _, t in views]], dtype=np.float32)}
+                return float(s.run(["score"], {k: v for k, v in feeds.items() if k in {i.name for i in s.get_inputs()}})[0].reshape(-1)[0])
+            print(json.dumps({"valid": math.isfinite(score(5, [(3, 30.0)])), "item": math.isnan(score(-1, [(3, 30.0)])),
+                              "view": math.isnan(score(5, [(-30000, 30.0)]))}))
+            """,
+            path("m.onnx"),
+        ])
+        #expect(checked["valid"] as? Bool == true && checked["item"] as? Bool == true && checked["view"] as? Bool == true, "\(checked)")
     }
 
     @Test(

@@ -35,7 +35,9 @@ extension FeatureSpec {
         var g = ONNXGraph()
         let rows = try transformRows(&g)
         guard let withoutEvents = rows.withoutEvents, let engagement = rows.engagement else {
-            g.mlp(network, input: rows.withEvents, output: "score")
+            let score = g.name("raw_score")
+            g.mlp(network, input: rows.withEvents, output: score)
+            refuseNegativeItems(&g, score: score, output: "score")
             return finish(&g, producer: producer, output: "score", width: 1)
         }
         let stacked = g.node("Concat", [rows.withEvents, withoutEvents], [.int("axis", 0)])
@@ -47,8 +49,24 @@ extension FeatureSpec {
         let b = g.node("Slice", [scores, batch, g.constant("end", dims: [1], ints: [Int64.max]), axis0])
         let viewed = g.node(
             "Greater", [ownEngagement(&g, engagement), g.constant("zero_f", dims: [], floats: [0])])
-        g.node("Where", [viewed, g.node("Max", [a, b]), a], output: "score")
+        let raw = g.node("Where", [viewed, g.node("Max", [a, b]), a])
+        refuseNegativeItems(&g, score: raw, output: "score")
         return finish(&g, producer: producer, output: "score", width: 1)
+    }
+
+    /// Writes `output`: `score`, or NaN for a row whose `item` or an `event_item` is negative. ONNX's `Gather` reads a
+    /// negative index from the end, so item −1 was scored as the last item and a view of −n as item 0; an index
+    /// past the catalogue fails in the runtime. A NaN score says the row named no item of the catalogue.
+    private func refuseNegativeItems(_ g: inout ONNXGraph, score: String, output: String) {
+        let zero = g.constant("zero_i", dims: [], ints: [0])
+        let itemOK = g.node("GreaterOrEqual", ["item", zero])
+        // An event list may be empty (V = 0): ReduceMin over nothing is +∞ for floats, so the check runs on floats.
+        let asFloat = g.node("Cast", ["event_item"], [.int("to", ONNXGraph.ElementType.float.rawValue)])
+        let lowest = g.node(
+            "ReduceMin", [asFloat], [.ints("axes", [1]), .int("keepdims", 0)])
+        let eventsOK = g.node("GreaterOrEqual", [lowest, g.constant("zero_f", dims: [], floats: [0])])
+        let ok = g.node("Unsqueeze", [g.node("And", [itemOK, eventsOK]), g.constant("axis1", dims: [1], ints: [1])])
+        g.node("Where", [ok, score, g.constant("nan", dims: [], floats: [.nan])], output: output)
     }
 
     /// The transform alone: the same inputs, output `features` float `[batch, width]`, the rows `append` writes (with

@@ -56,12 +56,7 @@ public struct LoadPlan: Sendable, Hashable {
 
     /// The error name an arrival dropped at ``maxInFlight`` counts under.
     public static let inFlightLimitError = "IN_FLIGHT_LIMIT"
-    /// The error name of the arrivals an open loop's generator could not reach in time: once it falls more than
-    /// ``maxGeneratorLagMicros`` behind its schedule, every arrival still due before the end counts so, unsent.
-    public static let generatorBehindError = "GENERATOR_BEHIND"
-    /// How far behind its schedule an open loop's generator may fall before it gives up on the rest: 1 s. Sending
-    /// later still made a 3 s run at 10,000,000 requests/s last 34 s and report its own lag as the pool's latency.
-    public static let maxGeneratorLagMicros: UInt64 = 1_000_000
+
 
     /// Creates a plan.
     public init(

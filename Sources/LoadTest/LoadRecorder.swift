@@ -88,17 +88,6 @@ public final class LoadRecorder: Sendable {
         }
     }
 
-    /// Notes `count` arrivals of the schedule that were never sent, as the error `name`: they count among the sent
-    /// (the schedule's arrivals), so that sent = completed + errors + lost still holds.
-    public func dropped(_ count: Int, as name: String) {
-        guard count > 0 else { return }
-        state.withLock { s in
-            guard !s.closed else { return }
-            s.sent += count
-            s.errors[name, default: 0] += count
-        }
-    }
-
     /// Notes how request `index` ended at `nowMicros`; its latency counts from `intendedMicros`.
     public func finished(_ index: Int, intendedMicros: UInt64, at nowMicros: UInt64, outcome: LoadOutcome) {
         let latency = nowMicros > intendedMicros ? nowMicros - intendedMicros : 0

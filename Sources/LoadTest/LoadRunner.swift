@@ -45,14 +45,6 @@ public enum LoadRunner {
                         break
                     }
                     let now = Clocks.monotonicMicros()
-                    if now > intended + LoadPlan.maxGeneratorLagMicros {
-                        // This process cannot produce the rate: the rest of the schedule is counted, not sent late.
-                        var remaining = 1
-                        while start + schedule.nextOffsetMicros() < end { remaining += 1 }
-                        recorder.dropped(remaining, as: LoadPlan.generatorBehindError)
-                        scheduleEnded = true
-                        break
-                    }
                     if intended > now + 200 {
                         try? await Task.sleep(for: .microseconds(intended - now))
                         if control.stopped { break }

@@ -18,6 +18,17 @@ struct FakeServerTests {
         }
     }
 
+    /// Runs `plan` against a fresh fake server with one client sending `payloads` (2 rows each, 30 s timeout).
+    static func run(_ plan: LoadPlan, payloads: [[UInt8]] = payloads()) async throws -> LoadSummary {
+        let server = try await FakeServer(delayMs: delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: payloads, rowsPerRequest: 2, timeoutMs: 30_000)
+        return await LoadRunner.run(target: target, plan: plan)
+    }
+
     @Test("an open loop counts OK, BUSY and unanswered requests exactly, and p50 sits at the delay")
     func openLoopCounts() async throws {
         let server = try await FakeServer(delayMs: Self.delayMs)
@@ -59,41 +70,16 @@ struct FakeServerTests {
     func inFlightBound() async throws {
         // A rate nobody answers: the backlog grew without bound (about 5 KB a request; 10M/s for 1 s reached 22 GB and
         // the kernel killed the load generator).
-        let server = try await FakeServer(delayMs: Self.delayMs)
-        defer { server.stop() }
-        let client = try await RecPoolClient(endpoint: server.endpoint)
-        defer { client.close() }
         let silent = [Tensor(rows: 2, cols: 3, values: [FakeServer.silentMarker, 0, 0, 0, 0, 0]).encoded()]
-        let target = RecPoolTarget(
-            clients: [client], command: .score, payloads: silent, rowsPerRequest: 2, timeoutMs: 30_000)
-        let plan = LoadPlan(
-            mode: .open(rate: 1_000, poisson: false), durationMicros: 200_000, drainMicros: 0, objectiveMicros: 10_000,
-            batch: 2, maxInFlight: 5)
-        let s = await LoadRunner.run(target: target, plan: plan)
+        let s = try await Self.run(
+            LoadPlan(
+                mode: .open(rate: 1_000, poisson: false), durationMicros: 200_000, drainMicros: 0,
+                objectiveMicros: 10_000, batch: 2, maxInFlight: 5),
+            payloads: silent)
         #expect(s.sent == 200)
         #expect(s.completed == 0)
         #expect(s.lost == 5, "outstanding when the run ended: exactly the bound")
         #expect(s.errors == [LoadPlan.inFlightLimitError: 195])
-        #expect(s.isConsistent)
-    }
-
-    @Test("an open loop whose generator falls a second behind its schedule counts the rest as GENERATOR_BEHIND, unsent")
-    func generatorBehind() async throws {
-        // 10,000,000 requests/s: no process sends that; it sent every arrival late, for ten times the run's duration,
-        // and reported its own lag as the pool's latency.
-        let server = try await FakeServer(delayMs: Self.delayMs)
-        defer { server.stop() }
-        let client = try await RecPoolClient(endpoint: server.endpoint)
-        defer { client.close() }
-        let target = RecPoolTarget(
-            clients: [client], command: .score, payloads: Self.payloads(), rowsPerRequest: 2, timeoutMs: 30_000)
-        let plan = LoadPlan(
-            mode: .open(rate: 10_000_000, poisson: false), durationMicros: 1_000_000, drainMicros: 200_000,
-            objectiveMicros: 10_000, batch: 2, maxInFlight: 50)
-        let s = await LoadRunner.run(target: target, plan: plan)
-        #expect(s.sent == 10_000_000, "every arrival of the schedule is counted")
-        #expect((s.errors[LoadPlan.generatorBehindError] ?? 0) > 0, "\(s.errors)")
-        #expect(Set(s.errors.keys).isSubset(of: [LoadPlan.generatorBehindError, LoadPlan.inFlightLimitError, "BUSY"]))
         #expect(s.isConsistent)
     }
 

@@ -321,7 +321,8 @@ struct DataFaultTests {
             // A number beyond a Double's range is valid JSON: named with its row and column, on one line or several.
             ("[[0.1, 1e400]]", #":1:2: not a finite number: "1e400""#),
             ("{\"rows\": [[0.1, 0.2],\n [-1e999, 0.3]]}", #":2:1: not a finite number: "-1e999""#),
-            ("[[0.1, 1e39]]", #":1:2: not a finite number: "#),
+            // Finite, but past a 32-bit float's range: said so, not called "not a finite number".
+            ("[[0.1, 1e39]]", #":1:2: "1e+39" is beyond a 32-bit float's range"#),
         ] {
             let run = try runTool(
                 "recpool", ["predict", "--model", model, "--input", try Self.write(text, "bad.json", in: temporary)])

@@ -2,10 +2,6 @@ import Foundation
 import GRDB
 
 extension RecStore {
-    /// Tables no blob name is ever written to (the online log): left out of the reference check, which would
-    /// otherwise scan every logged impression once per released state.
-    static let tablesWithoutBlobs: Set<String> = ["impressions", "feedback", "counters", "sqlite_sequence", "grdb_migrations"]
-
     /// Releases the stored averaged states of a job's rounds that are not in `keep`: the rounds keep their rows (loss,
     /// metrics, timing, which `recpool job` shows) with `state_sha` cleared, and each state's blob is deleted once no
     /// row of any table names it any more. A round state is the model's weights and both Adam moments, 3 × its
@@ -45,23 +41,15 @@ extension RecStore {
         return freed
     }
 
-    /// Whether any text column of any table (but the online log's) holds `sha`, whole or inside a document.
+    /// Whether a round or a job still names `sha` as its state. Only those two columns hold round states (a state
+    /// is a parameter pack of weights and both Adam moments, never the bytes of a checkpoint, a dataset, a catalogue or
+    /// a policy pack), so the check is two exact lookups, not a scan of every table on each stored round.
     static func isNamed(_ sha: String, _ db: Database) throws -> Bool {
-        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-        for table in tables where !tablesWithoutBlobs.contains(table) {
-            let columns = try Row.fetchAll(db, sql: "SELECT name, type FROM pragma_table_info(?)", arguments: [table])
-            for column in columns where (column["type"] as String).uppercased().contains("TEXT") {
-                let name: String = column["name"]
-                let quoted = "\"\(name.replacingOccurrences(of: "\"", with: "\"\""))\""
-                let table = "\"\(table.replacingOccurrences(of: "\"", with: "\"\""))\""
-                if try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE instr(\(quoted), ?) > 0)", arguments: [sha])
-                    ?? false
-                {
-                    return true
-                }
-            }
-        }
-        return false
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM rounds WHERE state_sha = ?1)
+                    OR EXISTS (SELECT 1 FROM jobs WHERE state_sha = ?1)
+                """, arguments: [sha]) ?? false
     }
 }

@@ -9,7 +9,6 @@ from typing import AsyncIterator, Dict, List, Optional
 import zmq
 import zmq.asyncio
 
-from . import handshake
 from . import operations as ops
 from .client import _Base, job_pause, unanswered_read
 from .errors import Closed, JobFailed, ProtocolViolation, Timeout
@@ -30,22 +29,7 @@ class AsyncClient(_Base):
         self._waiters: Dict[int, asyncio.Future] = {}
         self._reader: Optional[asyncio.Task] = None
         self._watcher: Optional[asyncio.Task] = None
-        self._open()
-
-    def _open(self) -> None:
-        """A new DEALER with a monitor on its handshakes (:mod:`recpool.handshake`), configured and connected."""
-        socket = self._context.socket(zmq.DEALER)
-        monitor = None
-        try:
-            monitor = socket.get_monitor_socket(handshake.EVENTS)
-            self._configure(socket)
-        except Exception:
-            if monitor is not None:
-                monitor.close(0)
-            socket.close(0)
-            raise
-        self._socket, self._monitor = socket, monitor
-        self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
+        self._open_socket()
 
     async def _stop_tasks(self) -> None:
         for task in (self._reader, self._watcher):
@@ -133,7 +117,7 @@ class AsyncClient(_Base):
         # new socket instead of each closing and reopening it in turn (which cancelled sends on a socket just opened).
         old = (self._socket, self._monitor, self._reader, self._watcher)
         self._reader = self._watcher = None
-        self._open()
+        self._open_socket()
         for task in old[2:]:
             if task is not None:
                 task.cancel()

@@ -57,6 +57,22 @@ class _Base:
         except zmq.ZMQError as error:
             raise InvalidRequest(f"cannot connect to {self.endpoint}: {error.strerror}") from None
 
+    def _open_socket(self) -> None:
+        """A new DEALER in ``self._context`` with a monitor on its handshakes (:mod:`recpool.handshake`), configured
+        and connected: sets ``_socket``, ``_monitor`` and a fresh ``_handshake``."""
+        socket = self._context.socket(zmq.DEALER)
+        monitor = None
+        try:
+            monitor = socket.get_monitor_socket(handshake.EVENTS)
+            self._configure(socket)
+        except Exception:
+            if monitor is not None:
+                monitor.close(0)
+            socket.close(0)
+            raise
+        self._socket, self._monitor = socket, monitor
+        self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
+
     def _deadline_ms(self, call: ops.Call) -> int:
         if call.deadline is not None:
             return max(1, int(call.deadline * 1000))
@@ -159,19 +175,8 @@ class Client(_Base):
         self._open()
 
     def _open(self) -> None:
-        """A new DEALER with a monitor on its handshakes (:mod:`recpool.handshake`), configured and connected."""
-        socket = self._context.socket(zmq.DEALER)
-        monitor = None
-        try:
-            monitor = socket.get_monitor_socket(handshake.EVENTS)
-            self._configure(socket)
-        except Exception:
-            if monitor is not None:
-                monitor.close(0)
-            socket.close(0)
-            raise
-        self._socket, self._monitor = socket, monitor
-        self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
+        """A new socket (:meth:`_Base._open_socket`) and the poller over it and its handshake monitor."""
+        self._open_socket()
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)

@@ -37,16 +37,10 @@ public enum WireJSON {
         throws(WireError) -> T
     {
         // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
-        switch keyProblem(in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit) {
-        case .duplicate(let key):
-            throw .badDocument("the key `\(key)` appears twice in one object; each key may appear once")
-        case .tooManyKeys(let limit):
-            throw .badDocument(
-                "the document holds more than \(limit) object keys, the most a request may hold (a view event counts two)")
-        case .trailingComma(let offset):
-            throw .badDocument("not valid JSON: a comma before a closing bracket at byte \(offset) (a trailing comma)")
-        case nil:
-            break
+        if let problem = keyProblem(
+            in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit)
+        {
+            throw .badDocument(problem.description)
         }
         // A document is UTF-8 JSON (docs/PROTOCOL.md): Foundation's decoder also takes UTF-16 and UTF-32 (by their
         // byte-order marks) and a UTF-8 byte-order mark, and calls invalid UTF-8 only "not valid JSON".

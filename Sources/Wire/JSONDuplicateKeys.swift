@@ -15,8 +15,17 @@ extension WireJSON {
         return nil
     }
 
+    /// Why the JSON text `bytes` (a file a command reads: score rows, a feature specification) is not a document
+    /// RecPool accepts although Foundation's decoder would take it: a key that appears twice in one object (the
+    /// decoder keeps one silently), or a trailing comma (not JSON, RFC 8259 §4–5); nil when neither. Text that is not
+    /// JSON otherwise is left to the decoder, which names it. Keys are compared unescaped and never converted from
+    /// snake case, as a plain `JSONDecoder` reads them: `sku_1` and `sku1` are two keys.
+    public static func fileKeyProblem(in bytes: [UInt8]) -> String? {
+        keyProblem(in: bytes, mapAtTop: true, keyLimit: nil)?.description
+    }
+
     /// What ``keyProblem(in:mapAtTop:keyLimit:)`` found.
-    enum KeyProblem: Equatable {
+    enum KeyProblem: Equatable, CustomStringConvertible {
         /// A key that appears twice in one object, as written.
         case duplicate(String)
         /// The document holds more object keys than the limit (the scan stopped there).
@@ -24,6 +33,17 @@ extension WireJSON {
         /// A comma right before a closing `}` or `]` (at this byte offset): not JSON (RFC 8259 §4, §5), though
         /// Foundation's decoder takes it.
         case trailingComma(offset: Int)
+
+        /// The problem in a sentence, as an error names it.
+        var description: String {
+            switch self {
+            case .duplicate(let key): "the key `\(key)` appears twice in one object; each key may appear once"
+            case .tooManyKeys(let limit):
+                "the document holds more than \(limit) object keys, the most a request may hold (a view event counts two)"
+            case .trailingComma(let offset):
+                "not valid JSON: a comma before a closing bracket at byte \(offset) (a trailing comma)"
+            }
+        }
     }
 
     /// ``duplicateKey(in:mapAtTop:)``, and, with a `keyLimit`, whether the document holds more object keys in all

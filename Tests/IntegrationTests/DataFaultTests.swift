@@ -36,6 +36,22 @@ struct DataFaultTests {
             refused.code == 2 && refused.stderr.contains("header column 1 is 'history_item_continuous'")
                 && refused.stderr.contains("in its order"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: model))
+        // A specification file with a key written twice is refused naming the key, by fit and by data features: the
+        // decoder would keep one of the two silently.
+        let specText = try String(contentsOfFile: specFile, encoding: .utf8)
+        #expect(specText.hasPrefix("{"))
+        let doubled = try Self.write(#"{"version": 1, "# + specText.dropFirst(), "doubled.json", in: temporary)
+        let refusedDoubled = try runTool(
+            "recpool", ["fit", "--dataset", features, "--feature-spec", doubled, "--out", model, "--epochs", "1"])
+        #expect(
+            refusedDoubled.code == 2 && refusedDoubled.stderr.contains("the key `version` appears twice in one object"),
+            "\(refusedDoubled.stderr)")
+        let refusedFeatures = try runTool(
+            "recpool",
+            ["data", "features", "synthetic:users=100,rows=600,seed=3", "--spec", doubled, "--out", temporary.file("f2.csv").path])
+        #expect(
+            refusedFeatures.code == 2 && refusedFeatures.stderr.contains("the key `version` appears twice in one object"),
+            "\(refusedFeatures.stderr)")
         let fit = try runTool("recpool", ["fit", "--dataset", features, "--feature-spec", specFile, "--out", model, "--epochs", "1"])
         #expect(fit.code == 0, "\(fit.stderr)")
         let rows = lines.prefix(3).map { $0.dropLast().joined(separator: ",") }.joined(separator: "\n") + "\n"
@@ -323,6 +339,9 @@ struct DataFaultTests {
             ("{\"rows\": [[0.1, 0.2],\n [-1e999, 0.3]]}", #":2:1: not a finite number: "-1e999""#),
             // Finite, but past a 32-bit float's range: said so, not called "not a finite number".
             ("[[0.1, 1e39]]", #":1:2: "1e+39" is beyond a 32-bit float's range"#),
+            // Foundation keeps one of two `rows` keys silently and takes a trailing comma: both refused, named.
+            (#"{"rows": [[9, 9]], "rows": [[0.1, 0.2]]}"#, "the key `rows` appears twice in one object"),
+            ("[[0.1, 0.2], [0.3, 0.4],]", "a comma before a closing bracket at byte 23 (a trailing comma)"),
         ] {
             let run = try runTool(
                 "recpool", ["predict", "--model", model, "--input", try Self.write(text, "bad.json", in: temporary)])

@@ -4,6 +4,7 @@ import RecConfig
 import RecData
 import RecModel
 import RecTransport
+import RecWire
 
 /// `recpool data features DATASET --out train.csv --spec-out spec.json`: fits a FeatureSpec on the training split
 /// and writes a numeric CSV (features + `label`) that `recpool fit` trains on, so that the checkpoint carries the
@@ -59,7 +60,11 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         let fitted: FeatureSpec
         do {
             if let path = spec {
-                fitted = try FeatureSpec.decode(try FileProblem.read(path))
+                let bytes = try FileProblem.read(path)
+                if let problem = WireJSON.fileKeyProblem(in: bytes) {
+                    throw CommandFailure("\(path): not a feature specification: \(problem)", exitCode: .badInput)
+                }
+                fitted = try FeatureSpec.decode(bytes)
                 do { try CheckpointEvaluation.check(spec: fitted, data: rows) } catch {
                     throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)
                 }

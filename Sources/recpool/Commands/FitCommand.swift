@@ -4,6 +4,7 @@ import RecConfig
 import RecData
 import RecModel
 import RecTransport
+import RecWire
 
 /// `recpool fit`: trains the interest model on a CSV file and writes a checkpoint.
 struct FitCommand: ParsableCommand {
@@ -226,6 +227,9 @@ struct FitCommand: ParsableCommand {
     /// A matrix's header (`names`) must be the specification's columns, in order.
     func readFeatureSpec(_ path: String, width: Int, names: [String]?) throws -> [UInt8] {
         let bytes = try Checkpoint.readRawFile(path)
+        if let problem = WireJSON.fileKeyProblem(in: bytes) {
+            throw CommandFailure("\(path): not a feature specification: \(problem)", exitCode: .badInput)
+        }
         let spec: FeatureSpec
         do {
             spec = try FeatureSpec.decode(bytes)

@@ -73,6 +73,10 @@ enum RowsFile {
     /// Rows from JSON, decoded with `JSONDecoder` (numbers only: `true`, `"1"` or `null` is an error naming its row
     /// and column, and so is a number too large for a float).
     private static func json(_ data: Data, path: String) throws(CSVError) -> [[Float]] {
+        // Foundation's decoder keeps one of two `rows` keys silently, and takes a trailing comma.
+        if let problem = WireJSON.fileKeyProblem(in: Array(data)) {
+            throw .badJSON(path: path, reason: problem)
+        }
         let decoded: [[Double]]
         do {
             guard case .rows(let rows) = try JSONDecoder().decode(JSONRows.self, from: data) else { return [] }

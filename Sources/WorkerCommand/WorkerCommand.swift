@@ -47,11 +47,15 @@ struct WorkerCommand: AsyncParsableCommand {
             """)
     var model: String?
 
-    @Option(help: "Input width of the seeded random MLP when no --model is given.")
-    var inputWidth = 106
+    @Option(help: "Input width of the seeded random MLP served without --model (default 106; a checkpoint sets its own).")
+    var inputWidth: Int?
 
-    @Option(help: "Seed of the random MLP when no --model is given.")
-    var seed: UInt64 = 42
+    @Option(help: "Seed of the random MLP served without --model (default 42).")
+    var seed: UInt64?
+
+    /// The seeded random MLP's width and seed when neither is given.
+    static let defaultInputWidth = 106
+    static let defaultSeed: UInt64 = 42
 
     @Option(help: "Requests accepted at once (credit with the broker).")
     var slots = 64
@@ -97,9 +101,21 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
-        guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
-        if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
-            throw ValidationError("--input-width \(inputWidth): \(problem)")
+        // Both describe the random MLP only: beside --model they were ignored, and a width that is not the
+        // checkpoint's served rows of another width than the operator asked for.
+        if model != nil {
+            let given = [(inputWidth != nil, "--input-width"), (seed != nil, "--seed")].filter(\.0).map(\.1)
+            if !given.isEmpty {
+                throw ValidationError(
+                    "\(given.joined(separator: " and ")) \(given.count == 1 ? "describes" : "describe") the seeded random "
+                        + "MLP served without --model; the checkpoint sets its own input width and weights: give one or the other")
+            }
+        }
+        if let inputWidth {
+            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+            if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
+                throw ValidationError("--input-width \(inputWidth): \(problem)")
+            }
         }
         // The broker's range too: a longer interval than the broker takes (up to an hour) registers, then expires
         // after the broker's liveness window and stays silent until its next heartbeat.
@@ -134,7 +150,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw DaemonExit.noInput
             }
         } else {
-            replica = ModelReplica.seeded(inputWidth: inputWidth, seed: seed)
+            replica = ModelReplica.seeded(
+                inputWidth: inputWidth ?? Self.defaultInputWidth, seed: seed ?? Self.defaultSeed)
         }
         logger.info(
             "serving",

@@ -249,6 +249,20 @@ struct LocalStartupTests {
         #expect(level.code == 64 && level.stderr.contains("--log-level must be one of"), "\(level.stderr)")
         let model = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt"])
         #expect(model.code == 2 && model.stderr.contains("cannot read the checkpoint"), "\(model.stderr)")
+        // The random MLP's width and seed beside a checkpoint were ignored: the checkpoint sets its own.
+        let localBoth = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt", "--input-width", "8"])
+        #expect(
+            localBoth.code == 64 && localBoth.stderr.contains("--input-width describes the seeded random MLP"),
+            "\(localBoth.stderr)")
+        for (flags, says) in [
+            (["--input-width", "8"], "--input-width describes the seeded random MLP served without --model"),
+            (["--seed", "7"], "--seed describes the seeded random MLP served without --model"),
+            (["--input-width", "106", "--seed", "7"], "--input-width and --seed describe the seeded random MLP"),
+        ] {
+            let worker = try runTool(
+                "recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", "/nonexistent/m.ckpt"] + flags)
+            #expect(worker.code == 64 && worker.stderr.contains(says), "\(flags) \(worker.stderr)")
+        }
     }
 
     @Test("an online setting the broker refuses is a usage error of recpool local too (exit 64), naming the problem")

@@ -26,8 +26,8 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Checkpoint for every worker to serve (default: a seeded random MLP).")
     var model: String?
 
-    @Option(help: "Input width of the seeded random MLP when no --model is given.")
-    var inputWidth = 106
+    @Option(help: "Input width of the seeded random MLP served without --model (default 106; a checkpoint sets its own).")
+    var inputWidth: Int?
 
     @Option(help: "The broker's state directory (jobs, datasets, model versions).")
     var stateDir = "state"
@@ -45,9 +45,16 @@ struct LocalCommand: AsyncParsableCommand {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.
-        guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
-        if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
-            throw ValidationError("--input-width \(inputWidth): \(problem)")
+        if model != nil && inputWidth != nil {
+            throw ValidationError(
+                "--input-width describes the seeded random MLP served without --model; the checkpoint sets its own "
+                    + "input width: give one or the other")
+        }
+        if let inputWidth {
+            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+            if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
+                throw ValidationError("--input-width \(inputWidth): \(problem)")
+            }
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError(
@@ -72,7 +79,7 @@ struct LocalCommand: AsyncParsableCommand {
             CommandOutput.printError("recpool: --model \(model): cannot read the checkpoint")
             throw ExitStatus.badInput.exitCode
         }
-        var workerArguments = ["--input-width", "\(inputWidth)"]
+        var workerArguments = ["--input-width", "\(inputWidth ?? 106)"]
         if let model { workerArguments = ["--model", model] }
         let settings = LocalCluster.Settings(
             frontend: frontend, backend: backend ?? Self.defaultBackend(stateDirectory: stateDir), workers: workers,

@@ -40,6 +40,27 @@ public enum ConfigResolver {
         return nil
     }
 
+    /// The command line with a leading `--config FILE` (or `--config=FILE`) moved after the subcommand it precedes:
+    /// `recpool --config FILE status` reads as `recpool status --config FILE`, as an operator means it. Options
+    /// belong to the subcommand that takes them, so the file was otherwise judged against the top-level command,
+    /// which has none ("unknown key"). A command line that does not start with `--config`, or where no subcommand
+    /// follows it, is returned as it is.
+    public static func configAfterSubcommand(_ arguments: [String]) -> [String] {
+        let taken: Int
+        if arguments.first == "--config", arguments.count >= 2 {
+            taken = 2
+        } else if arguments.first?.hasPrefix("--config=") == true {
+            taken = 1
+        } else {
+            return arguments
+        }
+        var rest = Array(arguments.dropFirst(taken))
+        guard let next = rest.first, !next.hasPrefix("-") else { return arguments }
+        let end = rest.firstIndex(of: "--") ?? rest.endIndex
+        rest.insert(contentsOf: arguments.prefix(taken), at: end)
+        return rest
+    }
+
     /// Resolves the arguments to parse.
     /// - Parameters:
     ///   - catalog: the command's options (``OptionCatalog``).

@@ -19,6 +19,7 @@ extension AsyncParsableCommand {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         translateError: (any Error) -> any Error = { $0 }
     ) async {
+        let arguments = configuration.subcommands.isEmpty ? arguments : ConfigResolver.configAfterSubcommand(arguments)
         let catalog: OptionCatalog
         let resolution: ConfigResolution
         do throws(ConfigError) {

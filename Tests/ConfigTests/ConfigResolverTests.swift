@@ -340,4 +340,15 @@ struct ConfigResolverTests {
                 file: ConfigFile.parse("[client]\ndata-dir = 5\n", path: "c.toml"))
         }
     }
+
+    @Test("a leading --config moves after the subcommand it precedes, before a `--`; other command lines are kept")
+    func leadingConfig() {
+        #expect(ConfigResolver.configAfterSubcommand(["--config", "c.toml", "status", "--json"])
+            == ["status", "--json", "--config", "c.toml"])
+        #expect(ConfigResolver.configAfterSubcommand(["--config=c.toml", "data", "ope", "x", "--", "-y"])
+            == ["data", "ope", "x", "--config=c.toml", "--", "-y"])
+        for kept in [["status", "--config", "c.toml"], ["--config", "c.toml", "--frontend", "x"], ["--config"], []] {
+            #expect(ConfigResolver.configAfterSubcommand(kept) == kept)
+        }
+    }
 }

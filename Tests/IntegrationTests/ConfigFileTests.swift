@@ -57,6 +57,12 @@ struct ConfigFileTests {
         #expect(shown.stdout.contains("\"host\""))
         let health = try runTool("recpool", ["health"], environment: ["RECPOOL_CONFIG": clientConfig])
         #expect(health.code == 0, "\(health.stderr)")
+        // --config before the subcommand is the subcommand's (it was judged against the top-level command, which takes
+        // no option: "unknown key broker").
+        for arguments in [["--config", clientConfig, "status", "--json"], ["--config=\(clientConfig)", "status", "--json"]] {
+            let before = try runTool("recpool", arguments)
+            #expect(before.code == 0 && before.stdout.contains("\"from-env\""), "\(arguments) \(before.stderr)")
+        }
 
         #expect(cluster.kill("worker", signal: SIGTERM) == 0)
         #expect(cluster.kill("broker", signal: SIGTERM) == 0)

@@ -2,8 +2,8 @@ import Foundation
 import RecModel
 
 /// The constant predictor a click model must beat: every row scored with the training click rate (held within
-/// [1e-6, 1 − 1e-6], as the model's starting point is: ``MLPTrainer/constantScore(clickRate:)``). A model whose
-/// validation log-loss is not below this one's has learnt nothing the click rate does not already say.
+/// [1e-6, 1 − 1e-6], and rounded as the model started at it scores every row: ``MLPTrainer/startingScore(clickRate:)``).
+/// A model whose validation log-loss is not below this one's has learnt nothing the click rate does not already say.
 ///
 /// Log-loss is scikit-learn's `log_loss` (``ClassificationMetrics/logLoss(labels:scores:)``), so the two figures are
 /// comparable with every other log-loss RecPool prints.
@@ -32,7 +32,7 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         clickRate = rate
         // The constant the model starts from (the rate within [1e-6, 1 − 1e-6]): scored unclamped, a training part
         // with no click gave the constant a log-loss of 34.5 per click, and the starting weights "beat" it.
-        let constant = MLPTrainer.constantScore(clickRate: rate)
+        let constant = MLPTrainer.startingScore(clickRate: rate)
         logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: constant, count: labels.count))
         modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
         beatsConstant = modelLogLoss < logLoss * (1 - Self.tieTolerance)

@@ -66,14 +66,25 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         /// 1983), so a constant column's mean is its value exactly and its spread exactly 0, however large the value:
         /// summed unshifted, 60 rows of `1234567.1` have a mean one rounding off and a spread of 7e-10, which z-scores
         /// every row to −1 instead of 0. A spread within 1e-12 of the mean's magnitude is rounding, and counts as 0.
+        /// The spread is summed over deviations divided by the largest one, so a feature measured in tiny units
+        /// (values 0 and 1e-13) keeps its own scale: an absolute floor on the variance (1e-24) once set its std to 1
+        /// and fed the network 5e-14, which trained as a constant. A spread below Float32's smallest normal number
+        /// (1.2e-38), which an exported model's Float32 divisor cannot hold, counts as 0 too.
         public init(fitting values: [Double]) {
             let n = Double(max(values.count, 1))
             let shift = values.first ?? 0
             let offset = values.reduce(0) { $0 + ($1 - shift) } / n
-            let variance = values.reduce(0) { $0 + ($1 - shift - offset) * ($1 - shift - offset) } / n
             mean = shift + offset
-            let spread = variance.squareRoot()
-            std = variance > 1e-24 && spread > 1e-12 * abs(mean) ? spread : 1
+            let largest = values.reduce(0) { max($0, abs($1 - shift - offset)) }
+            var spread = 0.0
+            if largest > 0 && largest.isFinite {
+                let scaled = values.reduce(0) { sum, x in
+                    let d = (x - shift - offset) / largest
+                    return sum + d * d
+                }
+                spread = largest * (scaled / n).squareRoot()
+            }
+            std = spread.isFinite && spread >= Double(Float.leastNormalMagnitude) && spread > 1e-12 * abs(mean) ? spread : 1
         }
 
         /// Applies the transform.

@@ -28,4 +28,14 @@ extension MLPTrainer {
     public static func constantScore(clickRate: Double) -> Double {
         min(max(clickRate, 1e-6), 1 - 1e-6)
     }
+
+    /// The score the model started by ``startFromConstant(clickRate:)`` gives every row: the Float32 sigmoid of its
+    /// Float32 bias, as the forward pass computes it. It is ``constantScore(clickRate:)`` up to Float32 rounding,
+    /// which near 0 or 1 is not negligible in a log-loss: at a rate of 1 the model scores `1 − 9.5e-7`, not
+    /// `1 − 1e-6`, and each row labelled 0 costs 0.05 more or less. The baseline a model must beat scores this, so a
+    /// checkpoint that kept its starting weights ties with it exactly.
+    public static func startingScore(clickRate: Double) -> Double {
+        let p = constantScore(clickRate: clickRate)
+        return Double(logistic(Float(log(p / (1 - p)))))
+    }
 }

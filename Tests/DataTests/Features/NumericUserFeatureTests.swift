@@ -52,6 +52,23 @@ struct NumericUserFeatureTests {
         #expect(abs(mean) < 1e-6 && abs(spread - 1) < 1e-6, "mean \(mean), spread \(spread)")
     }
 
+    /// A feature measured in tiny units (0 or 1e-13) had std 1 under an absolute floor on the variance, so it reached
+    /// the network as 5e-14 and trained as a constant (test AUC 0.51 against 0.80 for the same column written 0/1).
+    @Test("a numeric feature of tiny magnitude is z-scored by its own spread; a constant one and a subnormal spread are not")
+    func tinyMagnitude() {
+        for unit in [1e-13, 1e-30, 1.0, 1e30] {
+            let values = (0..<10).map { Double($0 % 2) * unit }
+            let scaling = FeatureSpec.ZScore(fitting: values)
+            #expect(abs(scaling.mean - unit / 2) <= unit * 1e-15 && abs(scaling.std / (unit / 2) - 1) < 1e-12, "\(unit)")
+            #expect(values.map(scaling.apply) == (0..<10).map { $0 % 2 == 0 ? -1 : 1 }, "\(unit)")
+        }
+        // Below Float32's smallest normal number (what an exported model divides by): no scale of its own.
+        #expect(FeatureSpec.ZScore(fitting: [1e-300, 0, 1e-300]).std == 1)
+        #expect(FeatureSpec.ZScore(fitting: [3e-320, 0, 3e-320]).std == 1)
+        #expect(FeatureSpec.ZScore(fitting: [1e-13, 1e-13]).std == 1)
+        #expect(FeatureSpec.ZScore(fitting: []).std == 1)
+    }
+
     @Test("a logged row and the same context sent to serving, as text, give the same bits")
     func noSkew() throws {
         let (data, users) = try Self.log()

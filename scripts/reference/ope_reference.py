@@ -111,15 +111,16 @@ def ranking_case(rng, queries, k):
     scores = rng.normal(size=(queries, k))
     scores[:5, :3] = 0.5  # ties
     relevant = rng.integers(0, k, size=queries)
-    ranks = np.array([
-        (scores[q] > scores[q, relevant[q]]).sum() + (scores[q, :relevant[q]] == scores[q, relevant[q]]).sum()
+    # Ties broken at random, in expectation (McSherry & Najork 2008): every rank from `higher` to `higher + tied`
+    # equally likely.
+    possible = [
+        (scores[q] > scores[q, relevant[q]]).sum() + np.arange((scores[q] == scores[q, relevant[q]]).sum())
         for q in range(queries)
-    ])
+    ]
     expected = {}
     for cutoff in (1, 3, 5):
-        hit = ranks < cutoff
-        expected[f"hit_rate@{cutoff}"] = float(hit.mean())
-        expected[f"ndcg@{cutoff}"] = float(np.where(hit, 1 / np.log2(ranks + 2), 0).mean())
+        expected[f"hit_rate@{cutoff}"] = float(np.mean([(r < cutoff).mean() for r in possible]))
+        expected[f"ndcg@{cutoff}"] = float(np.mean([np.where(r < cutoff, 1 / np.log2(r + 2), 0).mean() for r in possible]))
     return {"n_items": k, "scores": scores.ravel().tolist(), "relevant": relevant.tolist(), "expected": expected}
 
 

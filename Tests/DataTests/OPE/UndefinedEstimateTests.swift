@@ -193,13 +193,40 @@ struct UndefinedEstimateTests {
         #expect(!json.lowercased().contains("nan"))
     }
 
+    /// A checkpoint that kept the constant's weights scores every item alike: a stable sort gave every hit to the
+    /// catalogue's first items (HitRate@1 0.32 on one order of a catalogue, 0 on the reverse, both with AUC 0.5).
+    @Test("tied scores rank at random in expectation: all alike gives K / items whatever the order; partial ties by hand")
+    func tiesAtRandom() {
+        let flat = [Double](repeating: 0.4, count: 5)
+        for k in [1, 3, 5] {
+            for relevant in 0..<5 {
+                let m = RankingMetrics(ranks: [RankingMetrics.rank(of: relevant, scores: flat)], k: k)
+                #expect(abs(m.hitRate - Double(k) / 5) < 1e-15)
+                let ndcg = (0..<k).reduce(0.0) { $0 + 1 / log2(Double($1) + 2) } / 5
+                #expect(abs(m.ndcg - ndcg) < 1e-15)
+            }
+        }
+        // Item 2 (0.5) has one item above it (0.9) and two alike (items 0 and 4): rank 1, 2 or 3, a third each.
+        let scores = [0.5, 0.9, 0.5, 0.1, 0.5]
+        let rank = RankingMetrics.rank(of: 2, scores: scores)
+        #expect(rank == .init(higher: 1, tied: 2))
+        let at1 = RankingMetrics(ranks: [rank], k: 1)
+        #expect(at1.hitRate == 0 && at1.ndcg == 0)
+        let at3 = RankingMetrics(ranks: [rank], k: 3)
+        #expect(abs(at3.hitRate - 2.0 / 3) < 1e-15)
+        #expect(abs(at3.ndcg - (1 / log2(3.0) + 1 / log2(4.0)) / 3) < 1e-15)
+        let at5 = RankingMetrics(ranks: [rank, .init(higher: 0)], k: 5)
+        #expect(abs(at5.hitRate - 1) < 1e-15)
+        #expect(abs(at5.ndcg - ((1 / log2(3.0) + 1 / log2(4.0) + 1 / log2(5.0)) / 3 + 1) / 2) < 1e-15)
+    }
+
     @Test("HitRate and NDCG with no click among the rows are null in JSON, not 0")
     func rankingWithoutQueries() throws {
         let none = RankingMetrics(ranks: [], k: 5)
         #expect(!none.isDefined)
         let json = String(decoding: try JSONEncoder().encode(none), as: UTF8.self)
         #expect(json.contains(#""hitRate":null"#) && json.contains(#""ndcg":null"#), "\(json)")
-        let some = RankingMetrics(ranks: [0, 9], k: 5)
+        let some = RankingMetrics(ranks: [.init(higher: 0), .init(higher: 9)], k: 5)
         #expect(some.isDefined && some.hitRate == 0.5)
         #expect(try JSONDecoder().decode(RankingMetrics.self, from: try JSONEncoder().encode(some)) == some)
     }

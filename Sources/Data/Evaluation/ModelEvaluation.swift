@@ -54,15 +54,29 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
     /// The reason beside a missing ``atChosenThreshold`` of a segment with rows.
     public static let noThreshold = "no decision threshold was chosen"
 
+    /// Why ``oracleGreedyValue``, ``oracleLoggedValue`` and ``references`` are missing: no rows, or a log without
+    /// ground truth (every log but the simulator's); nil when the figure is given.
+    public func groundTruthUndefined(_ present: Bool) -> String? {
+        present ? nil : undefined ?? Self.noGroundTruth
+    }
+
+    /// The reason beside the ground-truth figures of a log that is not the simulator's.
+    public static let noGroundTruth =
+        "the log has no ground truth: only the simulator's data knows each row's true click probability"
+
     private enum CodingKeys: String, CodingKey {
         case segment, rows, undefined, clicks, meanReward, classification, atChosenThreshold, intervals
         case intervalsUndefined, warnings, calibration, ranking, roc
         case oracleGreedyValue, oracleLoggedValue, references
     }
 
-    /// The reasons beside ``roc`` and ``atChosenThreshold`` (`roc_undefined`, `at_chosen_threshold_undefined`);
-    /// computed, so they are written but not read back.
-    private enum ReasonKeys: String, CodingKey { case rocUndefined, atChosenThresholdUndefined }
+    /// The reasons beside ``roc``, ``atChosenThreshold`` and the ground-truth figures (`roc_undefined`,
+    /// `at_chosen_threshold_undefined`, `oracle_greedy_value_undefined`, `oracle_logged_value_undefined`,
+    /// `references_undefined`); computed, so they are written but not read back.
+    private enum ReasonKeys: String, CodingKey {
+        case rocUndefined, atChosenThresholdUndefined, oracleGreedyValueUndefined, oracleLoggedValueUndefined
+        case referencesUndefined
+    }
 
     /// Encodes every key, writing `null` for a missing value.
     public func encode(to encoder: any Encoder) throws {
@@ -86,6 +100,9 @@ public struct SegmentEvaluation: Sendable, Codable, Equatable {
         var reasons = encoder.container(keyedBy: ReasonKeys.self)
         try reasons.encode(rocUndefined, forKey: .rocUndefined)
         try reasons.encode(atChosenThresholdUndefined, forKey: .atChosenThresholdUndefined)
+        try reasons.encode(groundTruthUndefined(oracleGreedyValue != nil), forKey: .oracleGreedyValueUndefined)
+        try reasons.encode(groundTruthUndefined(oracleLoggedValue != nil), forKey: .oracleLoggedValueUndefined)
+        try reasons.encode(groundTruthUndefined(references != nil), forKey: .referencesUndefined)
     }
 }
 

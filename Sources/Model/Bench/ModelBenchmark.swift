@@ -20,10 +20,44 @@ public struct BenchmarkResult: Sendable, Equatable, Codable {
     public var allocationsPerCall: Double?
 
     private enum CodingKeys: String, CodingKey {
-        case operation, batch, medianMicroseconds, repeats, iterations, allocationsPerCall
+        case operation, batch, medianMicroseconds, repeats, iterations, allocationsPerCall, allocationsPerCallUndefined
     }
 
-    /// Encodes every key, `allocationsPerCall` as `null` when it was not counted.
+    /// Why ``allocationsPerCall`` is missing, or nil when it was counted.
+    public var allocationsPerCallUndefined: String? {
+        allocationsPerCall == nil ? Self.notCounted : nil
+    }
+
+    /// The reason beside a missing ``allocationsPerCall``.
+    public static let notCounted =
+        "not counted: no allocation counter is loaded (scripts/bench-model preloads one, bench/reference/malloc_count.c)"
+
+    /// Creates a result.
+    public init(
+        operation: String, batch: Int, medianMicroseconds: Double, repeats: Int, iterations: Int,
+        allocationsPerCall: Double?
+    ) {
+        self.operation = operation
+        self.batch = batch
+        self.medianMicroseconds = medianMicroseconds
+        self.repeats = repeats
+        self.iterations = iterations
+        self.allocationsPerCall = allocationsPerCall
+    }
+
+    /// Decodes what ``encode(to:)`` writes (the reason is computed, so it is not read back).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        operation = try c.decode(String.self, forKey: .operation)
+        batch = try c.decode(Int.self, forKey: .batch)
+        medianMicroseconds = try c.decode(Double.self, forKey: .medianMicroseconds)
+        repeats = try c.decode(Int.self, forKey: .repeats)
+        iterations = try c.decode(Int.self, forKey: .iterations)
+        allocationsPerCall = try c.decodeIfPresent(Double.self, forKey: .allocationsPerCall)
+    }
+
+    /// Encodes every key, `allocationsPerCall` as `null` when it was not counted, with the reason beside it
+    /// (`allocationsPerCallUndefined`).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(operation, forKey: .operation)
@@ -32,6 +66,7 @@ public struct BenchmarkResult: Sendable, Equatable, Codable {
         try container.encode(repeats, forKey: .repeats)
         try container.encode(iterations, forKey: .iterations)
         try container.encode(allocationsPerCall, forKey: .allocationsPerCall)
+        try container.encode(allocationsPerCallUndefined, forKey: .allocationsPerCallUndefined)
     }
 }
 

@@ -341,13 +341,14 @@ extension BrokerCore {
     private mutating func abandonMalformedReply(
         identity: [UInt8], frames: [[UInt8]], error: WireError, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
-        // Only a reply to a client's service (SCORE, RECOMMEND: the reply bit and a worker-service command) can name
-        // a dispatch: a ROUND_RESULT's id is its round and a POLICY_STATE's its sync, which may equal a dispatch id.
-        guard let first = frames.first, first.count > 4, first[4] & Header.replyBit != 0,
-            let command = Header.salvageCommand(first), command.isWorkerService,
-            let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity,
-            entry.request.service == command
+        // A message whose id names one of this worker's dispatches is taken as that dispatch's reply unless its
+        // command is a known other one: a ROUND_RESULT's id is its round and a POLICY_STATE's its sync, which may
+        // equal a dispatch id. An undefined command code (0xff, 0x80) names the dispatch too: it was left in flight,
+        // without a deadline for ever.
+        guard let first = frames.first, first.count > 4,
+            let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity
         else { return }
+        if let command = Header.salvageCommand(first), command != entry.request.service { return }
         abandonDispatch(dispatchId, from: identity, problem: "sent a reply that does not decode: \(error)", now: now, into: &actions)
     }
 

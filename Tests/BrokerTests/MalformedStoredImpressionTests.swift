@@ -27,8 +27,9 @@ struct MalformedStoredImpressionTests {
     }
 
     static let damages: [(propensities: [Double], problem: String)] = [
-        ([0, 0.5, 0.5], "a propensity is not in (0, 1]"), ([0.5, 0.5], "differ in length"),
-        ([1.5, 0.5, 0.5], "a propensity is not in (0, 1]"),
+        ([0, 0.5, 0.5], "propensity 0.0 is not in [1e-100, 1]"), ([0.5, 0.5], "differ in length"),
+        ([1.5, 0.5, 0.5], "propensity 1.5 is not in [1e-100, 1]"),
+        ([1e-320, 0.5, 0.5], "propensity 1e-320 is not in [1e-100, 1]"),
     ]
 
     @Test("feedback on it is INTERNAL naming the row and the problem, never taken", arguments: damages)

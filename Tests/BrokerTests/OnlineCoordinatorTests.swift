@@ -575,4 +575,30 @@ struct HeldSlateCoordinatorTests {
         #expect(sent.first?.header.status == .internal)
         #expect(sent.first?.errorText?.contains("feedback on it could not be taken") == true)
     }
+
+    /// Each was acknowledged and logged, then refused by `recpool logs export` for the whole log (or exported as a CSV
+    /// no reader takes): a propensity below the log's floor, a user feature the policy does not have, a NUL in a value.
+    @Test("a held slate whose record the log could not export is INTERNAL and never logged")
+    func refusedWhenNotExportable() throws {
+        let cases: [(features: [String: String], propensities: [Double], says: String)] = [
+            (["user_feature_0": "u0_01"], [1e-320, 0.25, 0.1], "propensity 1e-320 is not in [1e-100, 1]"),
+            (["zzz": "q"], [0.5, 0.25, 0.1], "names user feature 'zzz', which the policy does not have"),
+            (["user_feature_0": "a\u{0}b"], [0.5, 0.25, 0.1], "user feature 'user_feature_0' holds U+0000"),
+        ]
+        for (index, bad) in cases.enumerated() {
+            let h = try OnlineHarness()
+            _ = h.take()
+            let record = ImpressionRecord(
+                impressionId: "bad-\(index)", createdMs: 1_000, version: h.coordinator.version,
+                userFeatures: bad.features, slate: [3, 7, 9], propensities: bad.propensities, scores: [0.1, 0.05, 0.01])
+            h.coordinator.handleImpression(
+                worker: "w-a", record: WireJSON.encode(record),
+                reply: ([9], HeldSlateFixtures.frames(for: record, requestId: 50)))
+            h.coordinator.flushPending()
+            let sent = Self.released(h)
+            #expect(sent.map(\.header.requestId) == [50] && sent.first?.header.status == .internal, "\(bad.says)")
+            #expect(sent.first?.errorText?.contains(bad.says) == true, "\(sent.first?.errorText ?? "")")
+            #expect(try h.coordinator.store.impressions(after: 0, limit: 10).isEmpty)
+        }
+    }
 }

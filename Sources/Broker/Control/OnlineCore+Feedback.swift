@@ -69,6 +69,10 @@ extension OnlineCore {
             return "names policy version \(record.version) of an earlier lineage (this one began at version \(lineageStart), "
                 + "over another catalogue)"
         }
+        // The policy's own user features only: a name it does not have was logged, then refused by the export.
+        if let name = record.userFeatures.keys.sorted().first(where: { name in !spec.userFeatures.contains { $0.name == name } }) {
+            return "names user feature '\(name)', which the policy does not have"
+        }
         if catalogue == nil, let item = (record.slate + record.viewed.map(\.item)).first(where: { $0 >= spec.itemCount }) {
             return "names item \(item), beyond the \(spec.itemCount) items the pool serves"
         }

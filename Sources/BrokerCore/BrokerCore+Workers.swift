@@ -284,7 +284,9 @@ extension BrokerCore {
                 // impression record: one frame is a slate without it, not a model's ranking to judge by its version.
                 return "a RECOMMEND reply of one frame: a policy slate comes with its impression record (two frames)"
             }
-            if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion) {
+            if let problem = RankedItemsReply.problem(
+                message.payload[0], headerVersion: header.modelVersion, request: request.payload.first?.bytes)
+            {
                 return problem
             }
             return versionProblem(header.modelVersion, to: request, from: identity)

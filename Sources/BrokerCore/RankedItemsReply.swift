@@ -22,8 +22,16 @@ struct RankedItemsReply: Decodable {
     /// The version that ranked the items.
     var modelVersion: UInt64
 
-    /// Why `frame` cannot be forwarded as the ranking of a reply whose header names `headerVersion`, or nil.
-    static func problem(_ frame: [UInt8], headerVersion: UInt64) -> String? {
+    /// What the RECOMMEND asked for, as far as its ranking is bound by it: `top` (10 when omitted) and `candidates`.
+    struct Asked: Decodable {
+        var top: Int?
+        var candidates: [Int]?
+    }
+
+    /// Why `frame` cannot be forwarded as the ranking of a reply whose header names `headerVersion`, or nil. With the
+    /// request's document (`request`), the ranking must also be what PROTOCOL.md says a reply is: best first, at most
+    /// `top` items, each once, from `candidates` when given, its source `model` or `cold_start_fallback`.
+    static func problem(_ frame: [UInt8], headerVersion: UInt64, request: [UInt8]? = nil) -> String? {
         let reply: RankedItemsReply
         do {
             reply = try WireJSON.decodeRequest(RankedItemsReply.self, from: frame)
@@ -43,6 +51,28 @@ struct RankedItemsReply: Decodable {
         if reply.modelVersion != headerVersion {
             return "its ranking names model version \(reply.modelVersion) under header version \(headerVersion)"
         }
+        if !Self.sources.contains(reply.source) {
+            return "its ranking's source is '\(reply.source)', not one of \(Self.sources.sorted().joined(separator: ", "))"
+        }
+        var seen = Set<Int>()
+        if let repeated = reply.items.first(where: { !seen.insert($0.item).inserted }) {
+            return "its ranking names item \(repeated.item) twice"
+        }
+        if let index = reply.items.indices.dropFirst().first(where: { reply.items[$0].score > reply.items[$0 - 1].score }) {
+            return "its ranking is not best first: item \(reply.items[index].item) (\(reply.items[index].score)) after item "
+                + "\(reply.items[index - 1].item) (\(reply.items[index - 1].score))"
+        }
+        guard let request, let asked = try? WireJSON.decodeRequest(Asked.self, from: request) else { return nil }
+        let top = asked.top ?? 10
+        if reply.items.count > top { return "its ranking has \(reply.items.count) items, the request asked for at most \(top)" }
+        if let candidates = asked.candidates.map(Set.init),
+            let outside = reply.items.first(where: { !candidates.contains($0.item) })
+        {
+            return "its ranking names item \(outside.item), which is not among the request's candidates"
+        }
         return nil
     }
+
+    /// The sources a model's ranking may name (docs/PROTOCOL.md, "RECOMMEND").
+    static let sources: Set<String> = ["model", "cold_start_fallback"]
 }

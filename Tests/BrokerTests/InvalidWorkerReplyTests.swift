@@ -275,7 +275,9 @@ struct InvalidWorkerReplyTests {
     }
 
     /// A RECOMMEND dispatched to a worker serving SCORE and RECOMMEND at version 3, pinned exactly to 3.
-    static func recommendDispatched(_ h: inout CoreHarness) throws -> (identity: [UInt8], message: WireMessage) {
+    static func recommendDispatched(_ h: inout CoreHarness, request: String = "{}") throws
+        -> (identity: [UInt8], message: WireMessage)
+    {
         let hello = WorkerHello(
             workerId: "r1", services: ["SCORE", "RECOMMEND"], slots: 4, inputWidth: 2, modelVersion: 3, host: "h", pid: 1)
         h.feed(
@@ -284,7 +286,7 @@ struct InvalidWorkerReplyTests {
                 frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
                 peerAddress: "127.0.0.1"))
         let header = Header(command: .recommend, flags: .exactVersion, requestId: 7, modelVersion: 3)
-        h.feed(.client(identity: client, frames: WireMessage(header: header, payload: [Array("{}".utf8)]).frames(), userId: nil))
+        h.feed(.client(identity: client, frames: WireMessage(header: header, payload: [Array(request.utf8)]).frames(), userId: nil))
         return try #require(h.sentToWorkers.last { $0.message.header.command == .recommend && !$0.message.header.isReply })
     }
 
@@ -336,6 +338,38 @@ struct InvalidWorkerReplyTests {
     /// A model-ranked RECOMMEND reply's document, as `RecommendHandler` writes it.
     static func ranking(version: UInt64, items: String = #"[{"item":4,"score":0.5},{"item":1,"score":0.25}]"#) -> [UInt8] {
         Array(#"{"items":\#(items),"source":"model","model_version":\#(version)}"#.utf8)
+    }
+
+    /// A ranking that breaks PROTOCOL.md's shape of a reply (best first, at most `top` items, each once, from the
+    /// candidates, source `model` or `cold_start_fallback`) was forwarded OK.
+    @Test("a model-ranked RECOMMEND reply that repeats an item, is not best first, passes top, leaves the candidates or names another source is INTERNAL",
+        arguments: [
+            (#"{"top":2}"#, #"[{"item":1,"score":0.5},{"item":1,"score":0.4}]"#, "model", "names item 1 twice"),
+            (#"{"top":2}"#, #"[{"item":1,"score":0.1},{"item":2,"score":0.9}]"#, "model", "not best first: item 2 (0.9) after item 1 (0.1)"),
+            (#"{"top":2}"#, #"[{"item":1,"score":0.5},{"item":2,"score":0.4},{"item":3,"score":0.3}]"#, "model",
+             "3 items, the request asked for at most 2"),
+            ("{}", (0..<11).map { #"{"item":\#($0),"score":0.5}"# }.joined(separator: ",").wrappedInBrackets, "model",
+             "11 items, the request asked for at most 10"),
+            (#"{"top":5,"candidates":[1,2]}"#, #"[{"item":1,"score":0.5},{"item":9,"score":0.4}]"#, "model",
+             "names item 9, which is not among the request's candidates"),
+            (#"{"top":2}"#, #"[{"item":1,"score":0.5}]"#, "zzz", "source is 'zzz'"),
+        ])
+    func rankingShapeChecked(request: String, items: String, source: String, problem: String) throws {
+        var h = CoreHarness()
+        let d = try Self.recommendDispatched(&h, request: request)
+        let document = Array(#"{"items":\#(items),"source":"\#(source)","model_version":3}"#.utf8)
+        Self.send(&h, d, version: 3, payload: [document])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains(problem) == true, "\(reply.errorText ?? "")")
+    }
+
+    @Test("a ranking within the request's top and candidates, ties kept in order, is forwarded")
+    func rankingShapeForwarded() throws {
+        var h = CoreHarness()
+        let d = try Self.recommendDispatched(&h, request: #"{"top":3,"candidates":[4,1,2]}"#)
+        let items = #"[{"item":4,"score":0.5},{"item":1,"score":0.5},{"item":2,"score":0.1}]"#
+        Self.send(&h, d, version: 3, payload: [Self.ranking(version: 3, items: items)])
+        #expect(try Self.onlyReply(h).header.status == .ok)
     }
 
     /// The broker checked a SCORE reply's tensor but forwarded a ranking as it came: NaN, bytes that are not JSON, an
@@ -413,4 +447,9 @@ struct InvalidWorkerReplyTests {
             #expect(try Self.onlyReply(g).header.status == forwarded)
         }
     }
+}
+
+extension String {
+    /// The text between `[` and `]`.
+    fileprivate var wrappedInBrackets: String { "[\(self)]" }
 }

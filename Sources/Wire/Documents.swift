@@ -498,8 +498,8 @@ extension WorkerHello: DocumentProblem {
     /// Why a READY cannot register its worker: an id that is empty, blank, longer than ``maximumNameBytes`` or holds a
     /// control character, or a host that is blank, too long or holds one (``WireText/nameProblem(_:field:maxBytes:)``:
     /// they are printed in `status` and logs), slots below 0 or above 2³² − 1 (a
-    /// HEARTBEAT's u32), an input width below 1 or above ``maximumInputWidth``, or a
-    /// `model_sha256` that is not 64 lowercase hex digits.
+    /// HEARTBEAT's u32), an input width below 1 or above ``maximumInputWidth``, a
+    /// `model_sha256` that is not 64 lowercase hex digits, or a `pid` below 1.
     public var problem: String? {
         if let problem = WireText.nameProblem(workerId, field: "worker_id", maxBytes: Self.maximumNameBytes) {
             return problem
@@ -518,6 +518,8 @@ extension WorkerHello: DocumentProblem {
         {
             return "model_sha256 must be 64 lowercase hex digits"
         }
+        // A process id is at least 1: a negative one was registered and shown in `status` as it came.
+        if pid < 1 { return "pid must be a process id (1 or more), got \(pid)" }
         return nil
     }
 }

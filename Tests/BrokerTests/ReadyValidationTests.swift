@@ -8,10 +8,10 @@ import Testing
 @Suite("READY documents are validated")
 struct ReadyValidationTests {
     static func hello(
-        id: String = "w", slots: Int = 4, width: Int = 2, sha: String? = nil
+        id: String = "w", slots: Int = 4, width: Int = 2, sha: String? = nil, pid: Int32 = 1
     ) -> WorkerHello {
         WorkerHello(
-            workerId: id, services: ["SCORE"], slots: slots, inputWidth: width, modelVersion: 0, host: "h", pid: 1,
+            workerId: id, services: ["SCORE"], slots: slots, inputWidth: width, modelVersion: 0, host: "h", pid: pid,
             modelSha256: sha)
     }
 
@@ -28,6 +28,7 @@ struct ReadyValidationTests {
         arguments: [
             hello(slots: -1), hello(slots: Int(UInt32.max) + 1), hello(width: 0), hello(width: -3), hello(width: 1 << 33), hello(sha: "zz"),
             hello(sha: String(repeating: "A", count: 64)), hello(id: ""), hello(id: "a\nb"), hello(id: "a\u{0}c"),
+            hello(pid: -5), hello(pid: 0), hello(pid: .min),
         ])
     func refused(_ document: WorkerHello) {
         var h = CoreHarness()
@@ -41,7 +42,7 @@ struct ReadyValidationTests {
     func accepted() {
         for document in [
             Self.hello(slots: 0), Self.hello(slots: Int(UInt32.max)), Self.hello(width: 1), Self.hello(width: 1 << 24),
-            Self.hello(sha: String(repeating: "0a", count: 32)), Self.hello(id: "größe-1"),
+            Self.hello(sha: String(repeating: "0a", count: 32)), Self.hello(id: "größe-1"), Self.hello(pid: .max),
         ] {
             var h = CoreHarness()
             Self.ready(&h, document)

@@ -16,6 +16,13 @@ extension WorkerCore {
             return
         }
         let header = message.header
+        // A broker's backend never replies to READY or HEARTBEAT; its frontend answers both BAD_REQUEST ("not a client
+        // command"), about once a second for ever, while the worker took the replies for the broker's heartbeats.
+        if header.isReply && header.status != .ok && (header.command == .ready || header.command == .heartbeat) {
+            let text = message.payload.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            actions.append(.exit(.notABackend(answer: "\(header.status.name) \"\(text)\"")))
+            return
+        }
         switch header.command {
         case .heartbeat:
             acknowledge(message, into: &actions)

@@ -50,6 +50,9 @@ enum WorkerExit: Sendable, Equatable {
     case stopped
     /// The broker was silent for `liveness` heartbeat intervals: reconnect after `afterMs` ms.
     case reconnect(afterMs: UInt64)
+    /// The peer answered this worker's READY or HEARTBEAT with an error reply (`answer`, its status and message), as
+    /// a broker's client endpoint (the frontend) does: `--broker` names no worker endpoint, and retrying cannot help.
+    case notABackend(answer: String)
 }
 
 /// Something the shell must do: the output of ``WorkerCore/handle(_:now:)``, in the order to perform it.

@@ -64,8 +64,26 @@ public final class WorkerSession: Sendable {
 
     private var shouldStop: Bool { stopRequested.withLock { $0 } }
 
+    /// Why a session ended other than by ``stop()``.
+    public enum SessionError: Error, CustomStringConvertible {
+        /// The socket failed.
+        case socket(ZMQError)
+        /// The peer at `endpoint` answered READY with an error reply (`answer`), as a broker's client endpoint does:
+        /// `--broker` names no worker endpoint (a configuration error; retrying cannot help).
+        case notABackend(endpoint: String, answer: String)
+
+        public var description: String {
+            switch self {
+            case .socket(let error): "\(error)"
+            case .notABackend(let endpoint, let answer):
+                "\(endpoint) answered this worker's READY with \(answer): it is a broker's client endpoint (its "
+                    + "--frontend), not its worker endpoint; --broker must name the broker's --backend"
+            }
+        }
+    }
+
     /// Runs until ``stop()`` (or, with `exitWithParent`, until the parent dies). Call on a dedicated thread.
-    public func run() -> Result<Void, ZMQError> {
+    public func run() -> Result<Void, SessionError> {
         incomingReplica.withLock { $0 = nil }
         var core = WorkerCore(
             configuration: configuration, replica: replica.withLock { $0 },
@@ -78,11 +96,13 @@ public final class WorkerSession: Sendable {
             } catch {
                 if error.isTerminated { return .success(()) }
                 logger.error("worker socket failed", metadata: ["error": "\(error)"])
-                return .failure(error)
+                return .failure(.socket(error))
             }
             switch exit {
             case .stopped:
                 return .success(())
+            case .notABackend(let answer):
+                return .failure(.notABackend(endpoint: configuration.broker, answer: answer))
             case .reconnect(let afterMs):
                 if waitInterruptibly(milliseconds: afterMs) { return .success(()) }
             }

@@ -197,6 +197,11 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let error as WorkerSession.SessionError {
+            logger.critical("stopped", metadata: ["error": "\(error)"])
+            // A worker endpoint that is no broker's backend is configuration: restarting cannot help (64).
+            if case .notABackend = error { throw DaemonExit.usage }
+            throw DaemonExit.software
         } catch {
             logger.critical("stopped", metadata: ["error": "\(error)"])
             throw DaemonExit.code(for: error)

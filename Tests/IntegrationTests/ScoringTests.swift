@@ -224,6 +224,21 @@ struct CheckpointServingTests {
         #expect(zip(scores.values, want).allSatisfy { abs(Double($0) - $1) < 1e-6 })
     }
 
+    /// Pointed at the broker's client endpoint, a worker took the BAD_REQUEST answers to its READY and heartbeats for
+    /// the broker's heartbeats and waited for ever, logging nothing above debug.
+    @Test("a worker pointed at the broker's client endpoint exits 64 naming it, at once")
+    func workerOnTheFrontend() throws {
+        let cluster = ProcessCluster()
+        try cluster.startBroker()
+        defer { cluster.stop() }
+        let result = try runTool(
+            "recpool-worker", ["--broker", cluster.endpoints.frontend, "--log-level", "warning", "--heartbeat-ms", "200"])
+        #expect(result.code == 64, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("answered this worker's READY with BAD_REQUEST")
+                && result.stderr.contains("--broker must name the broker's --backend"), "\(result.stderr)")
+    }
+
     @Test("a worker refuses a corrupt checkpoint with a clear error instead of serving")
     func corruptCheckpoint() throws {
         let temporary = try TemporaryDirectory("bad-ckpt")

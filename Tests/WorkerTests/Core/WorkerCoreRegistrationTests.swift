@@ -29,6 +29,24 @@ struct WorkerCoreRegistrationTests {
         return nil
     }
 
+    /// Pointed at a broker's client endpoint, a worker took the BAD_REQUEST replies to its READY and heartbeats for
+    /// the broker's heartbeats and waited for ever, without a word above debug.
+    @Test("an error reply to READY or HEARTBEAT ends the worker: the endpoint is no broker's backend")
+    func errorReplyToRegistration() {
+        for command in [Command.ready, .heartbeat] {
+            var harness = WorkerHarness()
+            harness.feed(.connected)
+            var reply = Header(command: command).reply(status: .badRequest)
+            reply.command = command
+            harness.receive(reply, [Array("\(command.name) is not a client command".utf8)])
+            #expect(harness.exits == [.notABackend(answer: "BAD_REQUEST \"\(command.name) is not a client command\"")])
+        }
+        // A broker's own heartbeat (no reply bit) registers as before.
+        var harness = WorkerHarness()
+        harness.register()
+        #expect(harness.exits.isEmpty)
+    }
+
     @Test("each registration tells the online thread which policy the broker serves, or none")
     func registrationNamesThePolicy() throws {
         var harness = WorkerHarness()

@@ -34,6 +34,22 @@ public struct ZMQEndpoint: Sendable, Hashable {
             return "inproc:// joins sockets within one process only, and recpool-broker, recpool-worker and recpool "
                 + "are separate processes: use tcp:// or ipc://"
         }
+        if endpoint.hasPrefix("tcp://") {
+            // The destination's host: `tcp://:5555` was said to need a port, and `tcp://*:5555` passed a worker's
+            // check and failed its connect at run time (exit 70, restarted for ever).
+            let target = endpoint.dropFirst("tcp://".count).split(separator: ";", omittingEmptySubsequences: false).last ?? ""
+            if let colon = target.lastIndex(of: ":") {
+                let host = target[..<colon]
+                if host.isEmpty {
+                    return connecting
+                        ? "a tcp endpoint needs a host before its port (tcp://HOST:PORT)"
+                        : "a tcp endpoint needs a host before its port (tcp://HOST:PORT, or tcp://*:PORT for every interface)"
+                }
+                if connecting && host == "*" {
+                    return "host * binds every interface; a connect needs the host the broker listens on (tcp://HOST:PORT)"
+                }
+            }
+        }
         if endpoint.hasPrefix("tcp://"), endpoint[range.upperBound...].split(separator: ":").count < 2 {
             return connecting
                 ? "a tcp endpoint needs a port (tcp://HOST:PORT)"

@@ -45,6 +45,20 @@ struct EndpointPortTests {
         #expect(ZMQEndpoint.problem("ipc:///tmp/x:0", connecting: true) == nil)
     }
 
+    /// `recpool-worker --broker 'tcp://*:7599'` passed its check and failed its connect at run time (exit 70, which a
+    /// service manager restarts for ever); `tcp://:7599` was said to need a port.
+    @Test("a tcp endpoint with no host is named as such; a connect to host * is refused, a bind to it is not")
+    func hosts() {
+        for endpoint in ["tcp://:7599", "tcp://127.0.0.1:5000;:7599"] {
+            #expect(ZMQEndpoint.problem(endpoint)?.contains("needs a host before its port") == true, "\(endpoint)")
+            #expect(ZMQEndpoint.problem(endpoint, connecting: true)?.contains("needs a host before its port") == true)
+        }
+        #expect(ZMQEndpoint.problem("tcp://*:7599") == nil)
+        #expect(ZMQEndpoint.problem("tcp://*:7599", connecting: true)?.contains("host * binds every interface") == true)
+        #expect(ZMQEndpoint.problem("tcp://localhost:7599", connecting: true) == nil)
+        #expect(ZMQEndpoint.problem("tcp://[::1]:7599", connecting: true) == nil)
+    }
+
     @Test("every transport RecPool's sockets use passes", arguments: [
         "tcp://127.0.0.1:5555", "tcp://*:*", "ipc:///tmp/x.ipc", "ipc://state/workers.ipc", "inproc://a",
     ])

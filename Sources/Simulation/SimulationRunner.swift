@@ -32,14 +32,25 @@ public enum SimulationRunner {
     ) async throws(SimulationError) -> SimulationReport {
         if let problem = plan.problem { throw .invalidPlan(problem) }
         let world = world ?? SimulatorWorld(config: plan.world)
-        let install: PolicyInstall
-        let pack: ParameterPack
-        do throws(ClientError) {
-            (install, pack) = try await backend.currentPolicy()
-        } catch {
-            throw .policyUnavailable(error)
+        func served() async throws(SimulationError) -> (PolicyInstall, ParameterPack) {
+            do throws(ClientError) {
+                return try await backend.currentPolicy()
+            } catch {
+                throw .policyUnavailable(error)
+            }
         }
+        var (install, pack) = try await served()
         try checkCatalogue(install.spec, world: world)
+        var barrier: SyncBarrier?
+        if plan.deterministic {
+            let wait = try await backend.syncBarrier(spec: install.spec)
+            try await wait.settle()
+            barrier = wait
+            // The settle syncs what feedback was pending, which may serve a newer version: the `fixed` baseline is
+            // the policy the pool serves when the first user arrives, not the one before the barrier.
+            (install, pack) = try await served()
+            try checkCatalogue(install.spec, world: world)
+        }
         let fixed: OnlinePolicy
         do throws(PolicyError) {
             fixed = try OnlinePolicy.served(spec: install.spec, weights: pack)
@@ -52,13 +63,6 @@ public enum SimulationRunner {
         let visitors = world.visitors(count: plan.users, seed: plan.seed)
         let baselines = try Baselines.run(
             visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed)
-
-        var barrier: SyncBarrier?
-        if plan.deterministic {
-            let wait = try await backend.syncBarrier(spec: install.spec)
-            try await wait.settle()
-            barrier = wait
-        }
         let started = Clocks.monotonicMicros()
         let outcomes = await serveLive(
             backend: backend, visitors: visitors, slateLength: slateLength, plan: plan, barrier: barrier, onProgress)

@@ -11,9 +11,19 @@ extension SimulationReport {
             let served = outcomes[range].filter(\.served)
             return served.isEmpty ? nil : Double(served.reduce(0) { $0 + $1.click }) / Double(served.count)
         }
+        // The users a baseline is averaged over: in a live run, the served users of `range`, so that every CTR and
+        // ratio compares the same users (a run whose RECOMMENDs expired for a quarter of its users divided the pool's
+        // CTR over the rest by the oracle's over all); all of them without a live part (`--baselines-only`) or when
+        // none of the range was served (the pool's figure is undefined there).
+        func compared(_ range: Range<Int>) -> [Int] {
+            guard elapsedMs != nil else { return Array(range) }
+            let servedUsers = range.filter { outcomes[$0].served }
+            return servedUsers.isEmpty ? Array(range) : servedUsers
+        }
         func mean(_ clicks: [Int]?, _ range: Range<Int>) -> Double {
-            guard let clicks, !range.isEmpty else { return 0 }
-            return Double(clicks[range].reduce(0, +)) / Double(range.count)
+            let users = compared(range)
+            guard let clicks, !users.isEmpty else { return 0 }
+            return Double(users.reduce(0) { $0 + clicks[$1] }) / Double(users.count)
         }
         let windows = (0..<plan.windows).map { w -> SimulationWindow in
             let range = (w * n / plan.windows)..<((w + 1) * n / plan.windows)

@@ -241,7 +241,10 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         } else {
             lines.append("pool: no user served")
         }
-        lines.append("baselines on the same users (CTR, last fifth, ÷ oracle):")
+        lines.append(
+            served > 0 && served < users
+                ? "baselines on the same users, the \(served) served (CTR, last fifth, ÷ oracle):"
+                : "baselines on the same users (CTR, last fifth, ÷ oracle):")
         for b in baselines {
             let label = b.name == "fixed" ? fixedLabel : b.name
             lines.append(

@@ -69,6 +69,33 @@ struct SimulationWindowTests {
         #expect(report.text.contains("last fifth 1.0000 (÷ oracle's last fifth 2.00)"), "\(report.text)")
     }
 
+    /// With a quarter of the users' RECOMMENDs expired, the pool's CTR counted the served users and the oracle's and
+    /// every baseline's all users, and "÷ oracle" divided the two.
+    @Test("baselines are averaged over the served users, the ones the pool's CTR counts; all users without a live part")
+    func baselinesOnTheServedUsers() throws {
+        // 8 users; users 0-3 served. The pool clicks on users 0 and 1; the oracle on users 0-3 and 6-7.
+        let outcomes = (0..<8).map { i in
+            SimulationRunner.LiveOutcome(index: i, served: i < 4, click: i < 2 ? 1 : 0, version: 1)
+        }
+        let baselines = Baselines(series: [
+            BaselineSeries(name: "random", clicks: [0, 1, 0, 0, 1, 1, 1, 1]),
+            BaselineSeries(name: "oracle", clicks: [1, 1, 1, 1, 0, 0, 1, 1]),
+        ])
+        let plan = SimulationPlan(users: 8, seed: 1, windows: 2)
+        let live = SimulationReport(
+            plan: plan, world: "simulator", outcomes: outcomes, baselines: baselines, fixedVersion: 1, elapsedMs: 0)
+        #expect(live.ctr == 0.5 && live.oracleCtr == 1 && live.randomCtr == 0.25)
+        #expect(live.baseline("oracle")?.ctr == 1 && live.baseline("random")?.ofOracle == 0.25)
+        #expect(live.text.contains("pool CTR 0.5000 (÷ oracle 0.50)"), "\(live.text)")
+        #expect(live.text.contains("baselines on the same users, the 4 served"), "\(live.text)")
+        // The second window served nobody: its baselines are over all its users.
+        #expect(live.windows[0].oracleCtr == 1 && live.windows[1].oracleCtr == 0.5 && live.windows[1].randomCtr == 1)
+        let unserved = outcomes.map { SimulationRunner.LiveOutcome(index: $0.index, served: false, click: 0, version: 0) }
+        let baselinesOnly = SimulationReport(
+            plan: plan, world: "simulator", outcomes: unserved, baselines: baselines, fixedVersion: nil, elapsedMs: nil)
+        #expect(baselinesOnly.oracleCtr == 0.75 && baselinesOnly.randomCtr == 0.625)
+    }
+
     @Test("a window nobody was served in names no version: null in JSON and - in text, not 0")
     func unservedWindowHasNoVersion() throws {
         // 10 users in 2 windows: the first window got no slate (a failed RECOMMEND leaves the outcome's version 0).

@@ -27,7 +27,8 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case users, served, ctr, version, baselines
         case randomCtr = "random_ctr", fixedCtr = "fixed_ctr", oracleCtr = "oracle_ctr"
-        case ctrUndefined = "ctr_undefined"
+        case ctrUndefined = "ctr_undefined", fixedCtrUndefined = "fixed_ctr_undefined"
+        case versionUndefined = "version_undefined"
     }
 
     /// Creates a window.
@@ -51,9 +52,12 @@ public struct SimulationWindow: Codable, Sendable, Equatable {
         try c.encode(served > 0 ? ctr : nil, forKey: .ctr)
         try c.encode(served > 0 ? nil : SimulationReport.noUserOfItServed, forKey: .ctrUndefined)
         try c.encode(randomCtr, forKey: .randomCtr)
-        try c.encode(baselines["fixed"] == nil && !baselines.isEmpty ? nil : fixedCtr, forKey: .fixedCtr)
+        let noFixed = baselines["fixed"] == nil && !baselines.isEmpty
+        try c.encode(noFixed ? nil : fixedCtr, forKey: .fixedCtr)
+        try c.encode(noFixed ? "no fixed baseline ran" : nil, forKey: .fixedCtrUndefined)
         try c.encode(oracleCtr, forKey: .oracleCtr)
         try c.encode(version, forKey: .version)
+        try c.encode(version == nil ? SimulationReport.noUserOfItServed : nil, forKey: .versionUndefined)
         try c.encode(baselines, forKey: .baselines)
     }
 
@@ -187,6 +191,8 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         case ctrUndefined = "ctr_undefined", ctrFirstFifthUndefined = "ctr_first_fifth_undefined"
         case ctrLastFifthUndefined = "ctr_last_fifth_undefined", fixedCtrUndefined = "fixed_ctr_undefined"
         case versionsUndefined = "versions_undefined", elapsedMsUndefined = "elapsed_ms_undefined"
+        case fixedVersionUndefined = "fixed_version_undefined", firstVersionUndefined = "first_version_undefined"
+        case lastVersionUndefined = "last_version_undefined"
     }
 
     /// Why a pool figure of a window or fifth is undefined.
@@ -314,6 +320,10 @@ extension SimulationReport {
         try c.encode(
             baseline("fixed") == nil && !baselines.isEmpty ? "no fixed baseline ran" : nil, forKey: .fixedCtrUndefined)
         try c.encode(pool ? nil : Self.noUserServed, forKey: .versionsUndefined)
+        // Each version's own reason too, as every other null has one beside it.
+        try c.encode(fixedVersion == nil ? "no fixed baseline ran" : nil, forKey: .fixedVersionUndefined)
+        try c.encode(pool ? nil : Self.noUserServed, forKey: .firstVersionUndefined)
+        try c.encode(pool ? nil : Self.noUserServed, forKey: .lastVersionUndefined)
         try c.encode(elapsedMs == nil ? "no live part (the baselines alone)" : nil, forKey: .elapsedMsUndefined)
     }
 

@@ -86,6 +86,15 @@ struct CommandLineTests {
         #expect(plain.code == 0, "\(plain.stderr)")
     }
 
+    /// Each window of `simulate --baselines-only --json` held `"fixed_ctr": null` and `"version": null` with no reason.
+    @Test("simulate --baselines-only --json gives the reason beside every null, in every window too")
+    func simulateBaselinesOnlyNulls() throws {
+        let run = try runTool("recpool", ["simulate", "--baselines-only", "--users", "30", "--windows", "3", "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+        #expect(NullReasons.unexplained(in: json) == [], "\(run.stdout)")
+    }
+
     /// `fit --json` without validation rows printed `validation`, `constant_baseline` and `best_epoch` as bare nulls;
     /// the text output said why, the JSON did not.
     @Test("fit --json without validation rows gives the reason beside every null")

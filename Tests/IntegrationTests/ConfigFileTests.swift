@@ -68,6 +68,33 @@ struct ConfigFileTests {
         #expect(cluster.kill("broker", signal: SIGTERM) == 0)
     }
 
+    /// `--print-config` said these were fine (exit 0) and the command refused them when run (exit 64), some only after
+    /// loading its data; a value from a file or the environment is traced to it.
+    @Test("--print-config refuses what a run refuses, naming the flag and where its value came from")
+    func printConfigRefusesWhatARunRefuses() throws {
+        let cases: [(arguments: [String], says: String)] = [
+            (["recommend", "--top", "0"], "--top must be 1…1000, got 0"),
+            (["recommend", "--user-feature", "a=1", "--user-feature", "a=2"], "a is given twice"),
+            (["recommend", "--events", "1:nan"], #"--events: "1:nan" is not ITEM:SECONDS"#),
+            (["train", "--dataset", "synthetic:users=10", "--epochs", "0"], "--epochs must be 1…10000"),
+            (["train", "--dataset", "synthetic:users=10", "--sync-every", "0"], "--sync-every must be 1…1000000"),
+            (["train", "--dataset", "synthetic:users=10", "--lr", "-1"], "--lr must be in (0, 10)"),
+            (["data", "features", "synthetic:users=10", "--split", "bogus", "--out", "x.csv"], "--split must be train"),
+            (["data", "ope", "synthetic:users=10", "--policy", "bogus"], "unknown --policy 'bogus'"),
+            (["eval", "--model", "m.ckpt", "--dataset", "synthetic:users=10", "--split", "bogus"], "--split must be test"),
+            (["catalogue", "add", "sku-1", "--field", "a=1", "--field", "a=2"], "--field a is given twice"),
+        ]
+        for (arguments, says) in cases {
+            for printing in [true, false] {
+                let run = try runTool("recpool", arguments + (printing ? ["--print-config"] : []))
+                #expect(run.code == 64 && run.stderr.contains(says), "\(arguments) \(printing): \(run.code) \(run.stderr)")
+            }
+        }
+        let traced = try runTool(
+            "recpool", ["train", "--dataset", "synthetic:users=10", "--print-config"], environment: ["RECPOOL_LR": "-1"])
+        #expect(traced.code == 64 && traced.stderr.contains("note: --lr came from environment RECPOOL_LR"), "\(traced.stderr)")
+    }
+
     @Test("--print-config shows each value with its source")
     func printConfig() throws {
         let directory = try TrainingTests.makeDirectory("config-print")

@@ -182,6 +182,11 @@ struct CatalogueAddCommand: AsyncParsableCommand {
         if let problem = ItemCatalogue.idProblem(item) { throw ValidationError(problem) }
         guard !fields.isEmpty || rowFile != nil else { throw ValidationError("give the item's fields: --field or --row-file") }
         guard fields.isEmpty || rowFile == nil else { throw ValidationError("--field and --row-file do not go together") }
+        var names = Set<Substring>()
+        for field in fields {
+            let name = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            guard names.insert(name).inserted else { throw ValidationError("--field \(name) is given twice") }
+        }
         for field in fields where !field.contains("=") || field.hasPrefix("=") {
             throw ValidationError("--field must be name=value, got \(field)")
         }

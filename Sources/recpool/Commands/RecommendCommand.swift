@@ -126,6 +126,16 @@ struct RecommendCommand: AsyncParsableCommand {
         return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
     }
 
+    /// Checks the query as ``run()`` reads it (`--top`, the user features, `--events`, `--candidates`), so
+    /// `--print-config` refuses what a run refuses.
+    func validate() throws {
+        do {
+            _ = try parseQuery()
+        } catch let failure as CommandFailure {
+            throw ValidationError(failure.description)
+        }
+    }
+
     private func parseQuery() throws -> RecommendQuery {
         if let top, !(1...RecommendQuery.maximumTop).contains(top) {
             throw CommandFailure("--top must be 1…\(RecommendQuery.maximumTop), got \(top)", exitCode: .usage)

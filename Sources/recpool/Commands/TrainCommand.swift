@@ -86,22 +86,53 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Machine output: JSON.")
     var json = false
 
+    /// `--hidden` as widths; nil when it is not given.
+    private func hiddenSizes() throws(ValidationError) -> [Int]? {
+        guard let hidden else { return nil }
+        // An empty entry (`4,,4`, a trailing comma) is a typo, never skipped.
+        let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--hidden must be positive integers separated by commas, got \(hidden)")
+        }
+        return parts.compactMap { $0 }
+    }
+
+    /// The job's settings checked as the broker checks them (``TrainJobSpec/problem``), before anything is read or
+    /// uploaded, so `--print-config` refuses what a run refuses and a run refuses them before loading its dataset. The
+    /// problem names the flag (`--sync-every`, not `sync_every`), so a value from a file or the environment is traced.
+    func validate() throws {
+        if model == "dqn" && !dataset.hasPrefix("synthetic:") {
+            throw ValidationError("dqn jobs train in the simulator: --dataset must be synthetic:…")
+        }
+        var spec = TrainJobSpec(
+            model: model, dataset: "sha256:" + String(repeating: "0", count: 64), epochs: epochs, batch: batch, lr: lr,
+            hidden: try hiddenSizes(), workers: workers, syncEvery: syncEvery, seed: seed, validation: validation,
+            promote: promote, roundTimeoutMs: roundTimeoutMs)
+        spec.gamma = gamma
+        spec.epsilonEnd = epsilonEnd
+        spec.epsilonDecaySteps = epsilonDecaySteps
+        spec.replayCapacity = replayCapacity
+        if !restoreBest { spec.restoreBest = false }
+        if let problem = spec.problem { throw ValidationError(Self.flagNames(problem)) }
+    }
+
+    /// A job spec's problem with its fields named as this command's flags: `sync_every must be…` → `--sync-every
+    /// must be…`, `hidden sizes` → `--hidden sizes`.
+    static func flagNames(_ problem: String) -> String {
+        let fields = [
+            "round_timeout_ms", "epsilon_decay_steps", "epsilon_end", "replay_capacity", "sync_every", "restore_best",
+            "validation", "workers", "epochs", "batch", "gamma", "hidden", "model", "promote", "lr",
+        ]
+        guard let field = fields.first(where: { problem.hasPrefix($0 + " ") }) else { return problem }
+        let flag = field == "restore_best" ? "--no-restore-best" : "--" + field.replacingOccurrences(of: "_", with: "-")
+        return flag + problem.dropFirst(field.count)
+    }
+
     func run() async throws {
         try await reportingFailures {
-            var hiddenSizes: [Int]? = nil
-            if let hidden {
-                // An empty entry (`4,,4`, a trailing comma) is a typo, never skipped.
-                let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map {
-                    Int($0.trimmingCharacters(in: .whitespaces))
-                }
-                guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                    throw CommandFailure("--hidden must be positive integers separated by commas, got \(hidden)", exitCode: .usage)
-                }
-                hiddenSizes = parts.compactMap { $0 }
-            }
-            if model == "dqn" && !dataset.hasPrefix("synthetic:") {
-                throw CommandFailure("dqn jobs train in the simulator: --dataset must be synthetic:…", exitCode: .usage)
-            }
+            let hiddenSizes = try hiddenSizes()
             let local = try resolveLocally()  // before connecting: a bad dataset is reported at once
             let client = try await connection.connect()
             defer { client.close() }

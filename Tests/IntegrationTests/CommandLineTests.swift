@@ -279,8 +279,8 @@ struct LocalStartupTests {
         let temporary = try TemporaryDirectory("local-online-flags")
         defer { temporary.remove() }
         let cases: [(flags: [String], says: String)] = [
-            (["--epsilon", "2"], "epsilon must be in [0, 1]"),
-            (["--online-sync-events", "0"], "online sync events must be at least 1"),
+            (["--epsilon", "2"], "--epsilon must be in [0, 1]"),
+            (["--online-sync-events", "0"], "--online-sync-events (online sync events) must be at least 1"),
             (["--feedback-window-s", "0"], "the feedback window must be at least 1 s"),
             (["--online-catalogue", "foo"], "--online-catalogue must be a version number or latest"),
         ]

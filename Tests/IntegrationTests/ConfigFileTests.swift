@@ -93,6 +93,12 @@ struct ConfigFileTests {
         let traced = try runTool(
             "recpool", ["train", "--dataset", "synthetic:users=10", "--print-config"], environment: ["RECPOOL_LR": "-1"])
         #expect(traced.code == 64 && traced.stderr.contains("note: --lr came from environment RECPOOL_LR"), "\(traced.stderr)")
+        // The broker's online settings name their flags too ("epsilon must be in [0, 1]" named no flag and no source).
+        let broker = try runTool(
+            "recpool-broker", ["--online", "--state-dir", "unused-state", "--print-config"], environment: ["RECPOOL_EPSILON": "2"])
+        #expect(
+            broker.code == 64 && broker.stderr.contains("--epsilon must be in [0, 1], got 2.0")
+                && broker.stderr.contains("note: --epsilon came from environment RECPOOL_EPSILON"), "\(broker.stderr)")
     }
 
     @Test("--print-config shows each value with its source")

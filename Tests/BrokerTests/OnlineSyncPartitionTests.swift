@@ -110,6 +110,32 @@ struct OnlineSyncPartitionTests {
         #expect(!m.core.syncing)
     }
 
+    /// A version that could not be stored (a full disk) sent its events again and counted that as their one chance:
+    /// the next sync that did not merge the replica holding them consumed them without learning them, and marked them
+    /// learnt in the store, so a restart did not hand them on either.
+    @Test("events sent again after a version could not be stored keep their chance: a later miss sends them again")
+    func storeFailureIsNotTheirChance() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let first = try Self.pull(&m, at: 1_000 + interval)
+        _ = Self.answer(&m, m.workerB, sync: first, version: 1, nowMs: 2_000 + interval)
+        let judged = Self.answer(&m, m.workerA, sync: first, version: 1, events: 1, nowMs: 2_000 + interval).judged
+        let sync = try #require(judged.first).sync
+        _ = m.feed(.verdict(sync: sync, decision: OnlineMachine.admitted), nowMs: 2_000 + interval)
+        let failed = m.feed(.versionStored(sync: sync, .failure(OnlineMachine.diskFull)), nowMs: 2_000 + interval)
+        #expect(failed.markedLearnt.isEmpty)
+        let holder = try #require(failed.learnt.first { $0.events.map(RecStore.FeedbackKey.init) == [Self.key] }).identity
+        let other = holder == m.workerA.identity ? m.workerB : m.workerA
+        let holding = holder == m.workerA.identity ? m.workerA : m.workerB
+        // The next sync does not merge the replica holding it: it goes again, to the other, never consumed unlearnt.
+        let second = try Self.pull(&m, at: 3_000 + 2 * interval)
+        _ = Self.answer(&m, other, sync: second, version: 1, nowMs: 4_000 + 2 * interval)
+        let finished = Self.answer(&m, holding, sync: second, version: 0, nowMs: 4_000 + 2 * interval)
+        #expect(finished.markedLearnt.isEmpty)
+        #expect(finished.learntKeys == [Self.key] && finished.learnt.map(\.identity) == [other.identity])
+        #expect(m.core.view.pendingEvents == 1)
+    }
+
     @Test("a replica that does not answer before the sync times out: its events go to the replica that answered")
     func timedOutIsSentAgain() throws {
         var m = try Self.machineWithOneEvent()

@@ -307,6 +307,10 @@ extension OnlineCore {
         // Merged into the stored version, or dropped with the candidate: either way a restarted broker must not hand
         // the consumed events on again. The others go to the replicas that answered, after the installs below.
         var partition = syncPartition
+        // Events of replicas in no merge use their one chance of being sent again; events a failed store drops were
+        // merged (the store failed, not their replica) and keep theirs: counted as used, a full disk followed by one
+        // slow replica consumed acknowledged feedback without learning it, and marked it learnt in the store.
+        let missedMerge = partition.again
         if storeFailed {
             // In no stored version: learnt by nobody once the install below drops the replicas' learning.
             partition.again = partition.consumed + partition.again
@@ -316,7 +320,7 @@ extension OnlineCore {
         let consumed = partition.consumedKeys
         if !consumedStored, !consumed.isEmpty { actions.append(.markLearnt(consumed)) }
         reheld.subtract(consumed)
-        for event in partition.again { reheld.insert(RecStore.FeedbackKey(event)) }
+        for event in missedMerge { reheld.insert(RecStore.FeedbackKey(event)) }
         let answered = workers.map(\.identity).filter { answeredSync.contains($0) }
         unsynced.removeAll()
         consumedBySync.removeAll()

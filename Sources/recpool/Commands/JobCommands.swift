@@ -209,18 +209,6 @@ enum JobFollower {
         return "no validation rows\(segment)"
     }
 
-    /// What a completed job's metrics describe: the last round's state, or (restore_best) an earlier round's, the one
-    /// whose stored metrics they are (the last round then keeps its own, on its line).
-    static func registeredLabel(_ job: JobView) -> String {
-        guard let rounds = job.rounds, let last = rounds.last else { return "validation of the registered model:" }
-        if last.metrics == job.metrics { return "validation of the final model (= last round's):" }
-        if let best = rounds.last(where: { $0.metrics == job.metrics }) {
-            return "validation of the registered model (the state after round \(best.round), which validated best; "
-                + "the checkpoint is that state, not the last round's):"
-        }
-        return "validation of the registered model (an earlier round's state, which validated best):"
-    }
-
     /// The one-line summary of a job: state, progress, loss, model version, validation metrics and error.
     static func describe(_ job: JobView) -> String {
         var parts = ["\(job.job): \(job.state)", "round \(job.round)/\(job.totalRounds)", "epoch \(job.epoch)", "step \(job.step)"]
@@ -228,7 +216,7 @@ enum JobFollower {
         if let version = job.modelVersion { parts.append("model version \(version)") }
         if let metrics = job.metrics, !metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.
-            let label = job.modelVersion != nil ? registeredLabel(job) : "validation:"
+            let label = job.modelVersion != nil ? job.registeredModelLabel : "validation:"
             parts.append(label + " " + metrics.keys.sorted().map { "\($0) \(metric($0, metrics[$0] ?? nil, among: metrics))" }.joined(separator: ", "))
         }
         if job.metrics?["beats_constant"] == 0 {

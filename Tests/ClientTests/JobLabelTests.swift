@@ -1,0 +1,37 @@
+import RecWire
+import Testing
+
+@testable import RecClient
+
+/// Which state a completed job's registered metrics describe, as `recpool job` labels them.
+@Suite("Client: the label of a completed job's registered model")
+struct JobLabelTests {
+    static func job(rounds: [(Int, Double)], registered: Double) -> JobView {
+        JobView(
+            job: "job-2", state: "completed", model: "mlp", round: rounds.count, totalRounds: rounds.count, epoch: 1,
+            step: 1, loss: 0.1, metrics: ["val_loss": registered], modelVersion: 2, error: nil, createdAt: 0, updatedAt: 0,
+            spec: nil,
+            rounds: rounds.map {
+                JobView.Round(round: $0.0, loss: 0.1, samples: 1, replicas: 1, metrics: ["val_loss": $0.1], seconds: 0)
+            })
+    }
+
+    @Test("the last round, or the round that validated best")
+    func bestOrLast() {
+        #expect(Self.job(rounds: [(1, 0.3), (2, 0.2)], registered: 0.2).registeredModelLabel.contains("final model"))
+        let best = Self.job(rounds: [(1, 0.3), (2, 0.1), (3, 0.2)], registered: 0.1).registeredModelLabel
+        #expect(best.contains("the state after round 2, which validated best"), "\(best)")
+    }
+
+    /// The best round's stored state was damaged when the job resumed: the best readable state was registered, and
+    /// the label said it "validated best" although round 12 validated lower.
+    @Test("a round that validated better than the registered state is named, never called best")
+    func betterRoundLost() {
+        let label = Self.job(rounds: [(12, 0.10102), (66, 0.10196), (67, 0.1030)], registered: 0.10196)
+            .registeredModelLabel
+        #expect(!label.contains("which validated best"), "\(label)")
+        #expect(
+            label.contains("the state after round 66; round 12 validated better, val_loss 0.10102, but its stored state "
+                + "could not be read"), "\(label)")
+    }
+}

@@ -256,7 +256,7 @@ struct JobMachineTests {
         let failed = m.feed(.roundStored(job: "job-1", .failure(JobMachine.diskFull)))
         let record = try #require(failed.persisted.first?.record)
         #expect(record.state == .failed && record.round == 0)
-        #expect(record.error?.contains("round 1 could not be averaged") == true)
+        #expect(record.error?.contains("round 1's averaged state could not be stored") == true, "\(record.error ?? "")")
         #expect(m.core.jobs["job-1"] == nil)
     }
 

@@ -258,7 +258,8 @@ extension JobCore {
         let sha: String
         switch result {
         case .failure(let error):
-            return fail(id, "round \(stored.round.round) could not be averaged: \(error)", into: &actions)
+            // The round was averaged; its state's write failed (a full disk, a read-only blob directory).
+            return fail(id, "round \(stored.round.round)'s averaged state could not be stored: \(error)", into: &actions)
         case .success(let value): sha = value
         }
         job.record = stored.job

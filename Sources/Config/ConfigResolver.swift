@@ -164,6 +164,7 @@ public enum ConfigResolver {
                 // A file's string shown in its quotes: `insecure = "true"` read as `invalid value true` looked valid.
                 let shown = items.map { item in
                     let text = item.argumentText ?? "?"
+                    if text.isEmpty { return "\"\" (empty)" }
                     return item.isString && !source.isEnvironment ? "\"\(text)\"" : text
                 }
                 throw .invalidValue(
@@ -202,7 +203,8 @@ public enum ConfigResolver {
         case .string(let text) where wordsAllowed:
             switch text.lowercased() {
             case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off", "": return false
+            // An empty variable is no value: refused, as an empty number is, never read as false.
+            case "0", "false", "no", "off": return false
             default: return nil
             }
         default: return nil

@@ -101,6 +101,8 @@ struct ConfigResolverTests {
         let off = try resolve([], environment: ["RECPOOL_INSECURE": "0"], file: "[worker]\ninsecure = true\n")
         #expect(try SampleDaemon.parse(off.arguments).insecure == false)
         #expect(throws: ConfigError.self) { try resolve([], environment: ["RECPOOL_INSECURE": "maybe"]) }
+        // An empty variable was read as false (an empty number is refused): refused too, naming the variable.
+        #expect(throws: ConfigError.self) { try resolve([], environment: ["RECPOOL_INSECURE": ""]) }
     }
 
     @Test("repeated options take a TOML array or a comma-separated variable")

@@ -164,6 +164,15 @@ struct CommandLineTests {
         (["simulate", "--click-scale", "2"], "--click-scale scales the clicks of a --world built from logs"),
         (["simulate", "--export-catalogue", "ec", "--json", "--users", "5"], "simulating no user: drop --users, --json"),
         (["simulate", "--deterministic", "--baselines-only"], "--baselines-only runs none"),
+        (["simulate", "--baselines-only", "--concurrency", "5"], "--concurrency paces a pool's live part"),
+        (["simulate", "--baselines-only", "--concurrency", "1"], "--concurrency paces a pool's live part"),
+        (["simulate", "--users", "2", "--data-dir", "d"], "this run reads no OBD logs"),
+        (["simulate", "--sessions", "--users", "2", "--data-dir", "d"], "this run reads no OBD logs"),
+        // Each range names its flag alone, and a duration in the units it is read in.
+        (["loadtest", "--connections", "100000"], "--connections must be 1…256, got 100000"),
+        (["loadtest", "--width", "0"], "--width must be 1…65536, got 0"),
+        (["loadtest", "--duration", "1441m"], "--duration must be at most 1440m (a day)"),
+        (["loadtest", "--duration", "0.0001us"], "--duration must be at least 1us"),
     ])
     func flagsWithoutEffect(arguments: [String], says: String) throws {
         let run = try runTool("recpool", arguments + ["--broker", "tcp://127.0.0.1:1"])

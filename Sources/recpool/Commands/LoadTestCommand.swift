@@ -155,14 +155,13 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard maxErrorFraction >= 0 && maxErrorFraction <= 1 else {
             throw ValidationError("--max-error-fraction must be in [0, 1]")
         }
-        guard batch >= 1, (width ?? 1) >= 1, connections >= 1 else {
-            throw ValidationError("--batch, --width and --connections must be at least 1")
-        }
-        guard batch <= WireLimits.standard.maxRows, (width ?? 1) <= 65_536, connections <= 256 else {
-            // More rows than a request may carry would be refused TOO_LARGE, every one (docs/PROTOCOL.md, "Limits").
-            throw ValidationError(
-                "--batch must be at most \(WireLimits.standard.maxRows) (the rows a request may carry), --width 65536 "
-                    + "and --connections 256")
+        // Each flag named alone, with its range and the value given.
+        // More rows than a request may carry would be refused TOO_LARGE, every one (docs/PROTOCOL.md, "Limits").
+        for (flag, value, upper, why) in [
+            ("--batch", batch, WireLimits.standard.maxRows, " (the rows a request may carry)"),
+            ("--width", width ?? 1, 65_536, ""), ("--connections", connections, 256, ""),
+        ] where !(1...upper).contains(value) {
+            throw ValidationError("\(flag) must be 1…\(upper)\(why), got \(value)")
         }
         // A flag the chosen mode never reads is refused, never silently dropped (its default, given or not, is no change).
         if rate == nil && (poisson || seed != nil || maxInFlight != nil) {
@@ -200,9 +199,15 @@ struct LoadTestCommand: AsyncParsableCommand {
             guard let micros = LoadTestCommand.micros(text) else {
                 throw ValidationError("\(name): cannot read \"\(text)\": a duration is a number ≥ 0 with us, ms, s or m (10s, 250ms, 2m), or bare seconds")
             }
-            guard micros <= Self.longestMicros else { throw ValidationError("\(name) must be at most 24h, got \(text)") }
-            // A run, a window or an SLO of no time measures nothing (throughput over 0 s is not a number).
-            if name != "--drain" && micros == 0 { throw ValidationError("\(name) must be longer than 0, got \(text)") }
+            // Said in the units a duration is read in: "24h" itself is not one of them.
+            guard micros <= Self.longestMicros else {
+                throw ValidationError("\(name) must be at most 1440m (a day), got \(text)")
+            }
+            // A run, a window or an SLO of no time measures nothing (throughput over 0 s is not a number); a value
+            // below 1 µs, the resolution, is 0 µs.
+            if name != "--drain" && micros == 0 {
+                throw ValidationError("\(name) must be at least 1us (durations are counted in whole µs), got \(text)")
+            }
         }
     }
 

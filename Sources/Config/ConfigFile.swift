@@ -88,6 +88,12 @@ public struct ConfigFile: Sendable, Hashable {
                 items.append(try convert(item, key: key, source: source, nested: true))
             }
             return .list(items)
+        case .table where !nested:
+            // `[broker.sub]` or `sub = { … }`: the value was shown as its contents ("invalid value x = 1").
+            throw .invalidValue(
+                key: key, value: "a table", source: source,
+                expected: "a string, number, boolean or array (a program's table holds no tables: [broker], [worker] "
+                    + "and [client] take keys only)")
         default:
             throw .invalidValue(
                 key: key, value: value.debugDescription, source: source,

@@ -353,4 +353,16 @@ struct ConfigResolverTests {
             #expect(ConfigResolver.configAfterSubcommand(kept) == kept)
         }
     }
+
+    /// `[broker.sub]` was refused as `invalid value x = 1 for "sub"`, its contents shown as if a value.
+    @Test("a table inside a program's table is named as a table")
+    func nestedTable() {
+        for text in ["[broker.sub]\nx = 1\n", "[broker]\nsub = { x = 1 }\n"] {
+            #expect {
+                try ConfigFile.parse(text, path: "n.toml")
+            } throws: { error in
+                "\(error)".contains("invalid value a table for \"sub\"") && "\(error)".contains("take keys only")
+            }
+        }
+    }
 }

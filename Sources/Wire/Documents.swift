@@ -172,17 +172,26 @@ public enum WireJSON {
         var numbers = 0
         numericLeaves(json, at: [], into: &leaves, counting: &numbers)
         guard numbers <= refusedNumberSearch else { return nil }
-        for path in leaves {
-            let patched = replacing(path[...], in: json, with: 0)
-            guard JSONSerialization.isValidJSONObject(patched),
-                let data = try? JSONSerialization.data(withJSONObject: patched)
-            else { continue }
+        /// Whether the decoder refuses `node` as it refuses an out-of-range number (nil: it cannot be re-encoded).
+        func refusesRange(_ node: Any) -> Bool? {
+            guard JSONSerialization.isValidJSONObject(node), let data = try? JSONSerialization.data(withJSONObject: node)
+            else { return nil }
             do {
                 _ = try decoder.decode(type, from: data)
             } catch DecodingError.dataCorrupted(let c) where c.codingPath.isEmpty {
-                continue
+                return true
             } catch {}
+            return false
+        }
+        // One number out of range: the document decodes once that number is 0.
+        for path in leaves where refusesRange(replacing(path[...], in: json, with: 0)) == false {
             return JSONOutOfRangeNumber(path: path, text: "").pathDescription
+        }
+        // Several (`total_bytes` and `offset` both 2⁶³): each alone, every other number 0, names the first.
+        for path in leaves {
+            var alone = json
+            for other in leaves where other != path { alone = replacing(other[...], in: alone, with: 0) }
+            if refusesRange(alone) == true { return JSONOutOfRangeNumber(path: path, text: "").pathDescription }
         }
         return nil
     }

@@ -57,6 +57,8 @@ struct DocumentErrorTests {
         arguments: [
             (#"{"version":-1}"#, "version"), (#"{"version":1.5}"#, "version"),
             (#"{"version":18446744073709551616}"#, "version"), (#"{"version":1,"top":1e300}"#, "top"),
+            // Two out of range: each alone, the other 0, names the first ("a value is out of range" named none).
+            (#"{"version":-1,"top":1e300}"#, "top"), (#"{"version":1.5,"top":1}"#, "version"),
         ])
     func outOfRange(text: String, key: String) {
         let message = Self.message(text)

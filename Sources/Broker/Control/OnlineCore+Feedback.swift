@@ -1,4 +1,5 @@
 import BrokerCore
+import RecPolicy
 import RecStore
 import RecWire
 
@@ -72,6 +73,13 @@ extension OnlineCore {
         // The policy's own user features only: a name it does not have was logged, then refused by the export.
         if let name = record.userFeatures.keys.sorted().first(where: { name in !spec.userFeatures.contains { $0.name == name } }) {
             return "names user feature '\(name)', which the policy does not have"
+        }
+        // Values as the policy reads a RECOMMEND's (a numeric feature a finite number near its mean, no NUL
+        // character): a context the worker would have refused from a client is never logged from the worker.
+        do throws(PolicyError) {
+            _ = try policy.userVector(record.userFeatures)
+        } catch {
+            return "logs a context the policy refuses: \(error)"
         }
         if catalogue == nil, let item = (record.slate + record.viewed.map(\.item)).first(where: { $0 >= spec.itemCount }) {
             return "names item \(item), beyond the \(spec.itemCount) items the pool serves"

@@ -371,8 +371,10 @@ class Client(_Base):
             min_version: serve with this version or newer. exact_version: exactly this version.
             timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
         Raises:
-            InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, more
-            than 4,096 features, a bad pin, timeout or deadline, or both a timeout and a deadline), BadRequest (e.g. wrong width, naming both),
+            InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, rows
+            that are not real numbers (naming a DataFrame's first column of another dtype), more than 4,096
+            features, a bad pin, timeout or deadline, or both a timeout and a deadline), BadRequest (e.g. wrong
+            width, naming both),
             TooLarge, Busy (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned
             version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row, or
             names a version the pin excludes), Closed.

@@ -16,6 +16,11 @@ from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
 
+def _taken(send: Optional[asyncio.Future]) -> bool:
+    """Whether the socket took a call's message: its send (pyzmq's future) ended without an error."""
+    return send is not None and send.done() and not send.cancelled() and send.exception() is None
+
+
 class AsyncClient(_Base):
     """An asyncio RecPool client; takes the same options as :class:`~recpool.Client`.
 
@@ -140,21 +145,27 @@ class AsyncClient(_Base):
         waits while it has no connection); raises asyncio.TimeoutError past that."""
         await asyncio.wait_for(self._socket.send_multipart(frames), within)
 
-    async def _send_waiting(self, frames: list, within: float, waiter: asyncio.Future) -> None:
-        """``_send`` for a call whose reply ``waiter`` is registered: the socket takes a message only once it has a
-        connection (``ZMQ_IMMEDIATE``), and a ``close`` meanwhile fails the waiter with ``Closed``, which is raised
-        here instead of waiting out the send."""
-        send = asyncio.ensure_future(self._socket.send_multipart(frames))
-        done, _ = await asyncio.wait({send, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-        if waiter.done() and waiter.exception() is not None:
-            # Closed (the socket's close also cancels the pending send): that is the reason, not the cancel.
-            send.cancel()
-            raise waiter.exception()
-        if send in done:
-            send.result()
-            return
-        send.cancel()
-        raise asyncio.TimeoutError
+    async def _send_waiting(self, send: asyncio.Future, within: float, waiter: asyncio.Future) -> None:
+        """Waits for ``send``, the socket's send of a call's message whose reply ``waiter`` is registered: the socket
+        takes a message only once it has a connection (``ZMQ_IMMEDIATE``), and a ``close`` meanwhile fails the waiter
+        with ``Closed``, which is raised here instead of waiting out the send; raises asyncio.TimeoutError after
+        ``within`` seconds.
+
+        Whatever ends the wait before the socket took the message (the time is up, a close, the caller's task
+        cancelled) withdraws it: pyzmq would otherwise keep it queued and send it once the broker is back, to run
+        after the caller was told the call failed."""
+        try:
+            done, _ = await asyncio.wait({send, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+            if waiter.done() and waiter.exception() is not None:
+                # Closed (the socket's close also cancels the pending send): that is the reason, not the cancel.
+                raise waiter.exception()
+            if send in done:
+                send.result()
+                return
+            raise asyncio.TimeoutError
+        finally:
+            if not send.done():
+                send.cancel()
 
     async def _cancel(self, request_id: int) -> None:
         try:
@@ -176,25 +187,28 @@ class AsyncClient(_Base):
             future = asyncio.get_running_loop().create_future()
             self._waiters[request_id] = future
             give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
-            sent = False
+            send = None
             try:
-                await self._send_waiting(self._frames(call, request_id, deadline_ms), max(0.0, give_up_in), future)
-                sent = True
+                send = self._socket.send_multipart(self._frames(call, request_id, deadline_ms))
+                await self._send_waiting(send, max(0.0, give_up_in), future)
                 header, payload = await asyncio.wait_for(
                     future, max(0.0, self._give_up_at(deadline_ms, self.grace) - time.monotonic()))
             except asyncio.TimeoutError:
                 self._waiters.pop(request_id, None)
-                await self._cancel(request_id)
-                if not sent:
-                    # As the sync client says: with ZMQ_IMMEDIATE nothing was queued, so nothing can run later.
+                if not _taken(send):
+                    # As the sync client says: with ZMQ_IMMEDIATE nothing was queued (and _send_waiting withdrew the
+                    # send), so nothing can run later, and there is nothing to cancel.
                     raise self._handshake.fresh_error() or Timeout(
                         f"could not send {call.command.name} to {self.endpoint} within its deadline (no connection)"
                     ) from None
+                await self._cancel(request_id)
                 raise self._handshake.fresh_error() or Timeout(
                     f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
                     f"from {self.endpoint}") from None
             except asyncio.CancelledError:
-                if self._waiters.pop(request_id, None) is not None:
+                # The caller cancelled the call (task.cancel(), asyncio.wait_for's timeout). Unsent, it was withdrawn;
+                # sent, the broker is told to drop it.
+                if self._waiters.pop(request_id, None) is not None and _taken(send):
                     await self._cancel(request_id)
                 raise
             self._check_reply(header, call)

@@ -24,7 +24,8 @@ def _taken(send: Optional[asyncio.Future]) -> bool:
 class AsyncClient(_Base):
     """An asyncio RecPool client; takes the same options as :class:`~recpool.Client`.
 
-    Use ``async with AsyncClient(endpoint) as client:`` or call :meth:`close`.
+    Use ``async with AsyncClient(endpoint) as client:`` or call :meth:`close`. As a :class:`~recpool.Client`, one
+    inherited by a forked process opens its own socket there at its first call (in an event loop of that process).
     """
 
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
@@ -52,10 +53,24 @@ class AsyncClient(_Base):
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
+    def _reopen_if_forked(self) -> None:
+        """In a forked child (see :meth:`_Base._forked`), forgets the parent's socket, tasks and waiting calls without
+        touching them (they are the parent's, and its event loop's) and opens a socket of this process's own."""
+        if not self._forked():
+            return
+        self._context = zmq.asyncio.Context.instance()  # pyzmq makes a new one in a new process
+        self._waiters = {}
+        self._reader = self._watcher = None
+        self._open_socket()
+
     async def close(self) -> None:
         """Stops the reader and closes the socket; calls still waiting, and any call after this, raise
-        :class:`~recpool.Closed`."""
+        :class:`~recpool.Closed`. In a forked child that has not used the client, the parent's socket is left
+        alone."""
         self._closed = True
+        if self._forked():
+            self._waiters, self._reader, self._watcher = {}, None, None
+            return
         await self._stop_tasks()
         for future in self._waiters.values():
             if not future.done():
@@ -176,6 +191,7 @@ class AsyncClient(_Base):
     async def _run_one(self, call: ops.Call):
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
+        self._reopen_if_forked()
         deadline_ms = self._deadline_ms(call)
         tries = 0
         while True:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import time
 from typing import Iterable, Iterator, List, Optional
 
@@ -71,7 +72,14 @@ class _Base:
             socket.close(0)
             raise
         self._socket, self._monitor = socket, monitor
+        self._pid = os.getpid()
         self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
+
+    def _forked(self) -> bool:
+        """Whether this process is a fork of the one that opened the socket (``multiprocessing`` with fork,
+        ``os.fork``): ZeroMQ's contexts and sockets must not cross a fork, so the child never uses the parent's, nor
+        closes them (that is the parent's to do); it opens its own instead."""
+        return self._pid != os.getpid()
 
     def _deadline_ms(self, call: ops.Call) -> int:
         if call.deadline is not None:
@@ -154,7 +162,8 @@ def _poll_ms(seconds: float, *, at_least: int, extra: int = 0) -> int:
 
 class Client(_Base):
     """A blocking RecPool client (protocol v1, docs/PROTOCOL.md). Not thread-safe: use one per thread,
-    or :class:`~recpool.AsyncClient`.
+    or :class:`~recpool.AsyncClient`. A client inherited by a forked process (``multiprocessing`` with fork) opens
+    its own socket there at its first call.
 
     Args:
         endpoint: the broker's frontend, such as ``tcp://127.0.0.1:5555``.
@@ -182,8 +191,16 @@ class Client(_Base):
         self._poller.register(self._monitor, zmq.POLLIN)
 
     def _close_socket(self) -> None:
-        self._monitor.close(0)
-        self._socket.close(0)
+        if not self._forked():  # a forked child leaves the parent's socket alone
+            self._monitor.close(0)
+            self._socket.close(0)
+
+    def _reopen_if_forked(self) -> None:
+        """In a forked child, a new context and socket for this process (see :meth:`_Base._forked`): a call on the
+        parent's socket hung for good in libzmq, whatever its timeout. The parent's socket is left untouched."""
+        if self._forked():
+            self._context = zmq.Context.instance()  # pyzmq makes a new one in a new process
+            self._open()
 
     def _watch_handshakes(self) -> None:
         """Reads the monitor's events without blocking; raises HandshakeFailed when libzmq ended the session."""
@@ -265,6 +282,7 @@ class Client(_Base):
         iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
+        self._reopen_if_forked()
         self._reopen_if_refused()
         source = iter(calls)
         taken: List[ops.Call] = []

@@ -8,14 +8,14 @@ from .aio import AsyncClient, AsyncJob
 from .client import Client, Job
 from .errors import (BadRequest, Busy, Cancelled, Closed, Conflict, Expired, ExportFormatError, HandshakeFailed,
                      Internal, InvalidRequest, JobFailed, NoWorker, NotFound, ProtocolViolation, RecPoolError, Timeout,
-                     TooLarge, Unauthorized, UnsupportedVersion, WorkerLost)
+                     TooLarge, TooManyOpenFiles, Unauthorized, UnsupportedVersion, WorkerLost)
 from .results import FeedbackAck, Health, Scores, Slate, Timings
 from .wire import PROTOCOL_VERSION, Command, Status
 
 __all__ = [
     "AsyncClient", "AsyncJob", "Client", "Job", "BadRequest", "Busy", "Cancelled", "Closed", "Conflict", "Expired",
     "ExportFormatError", "HandshakeFailed", "Internal", "InvalidRequest", "JobFailed", "NoWorker", "NotFound", "ProtocolViolation",
-    "RecPoolError", "Timeout", "TooLarge", "Unauthorized", "UnsupportedVersion", "WorkerLost", "FeedbackAck",
-    "Health", "Scores", "Slate", "Timings", "PROTOCOL_VERSION", "Command", "Status",
+    "RecPoolError", "Timeout", "TooLarge", "TooManyOpenFiles", "Unauthorized", "UnsupportedVersion", "WorkerLost",
+    "FeedbackAck", "Health", "Scores", "Slate", "Timings", "PROTOCOL_VERSION", "Command", "Status",
 ]
 __version__ = "0.1.0"

@@ -3,33 +3,71 @@ of one event loop. One reader task routes replies to the waiting calls by reques
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+import weakref
 from typing import AsyncIterator, Dict, List, Optional
 
 import zmq
 import zmq.asyncio
 
 from . import operations as ops
-from .client import _Base, job_pause, unanswered_read
+from .client import _Base, job_pause, keep_inherited, unanswered_read
 from .errors import Closed, JobFailed, ProtocolViolation, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
 
+async def _pump(client: "weakref.ref[AsyncClient]", socket, handle) -> None:
+    """The body of an AsyncClient's reader or watcher task: each message of ``socket`` goes to ``handle(owner,
+    frames)``. The task holds its client only by a weak reference between messages: a client nobody closed is still
+    collected (its tasks kept it alive for good, with its files), and its finalizer closes ``socket``, which cancels
+    the receive awaited here and so ends the task."""
+    while True:
+        frames = await socket.recv_multipart(copy=False)
+        owner = client()
+        if owner is None:
+            return
+        handle(owner, frames)
+        del owner
+
+
+def _close_sockets(pid: int, socket, monitor) -> None:
+    """Closes an AsyncClient's socket and monitor (``close``, or its finalizer once it is collected unclosed), in the
+    process that opened them only: a forked child never closes its parent's."""
+    if os.getpid() == pid:
+        monitor.close(0)
+        socket.close(0)
+
+
+def _taken(send: Optional[asyncio.Future]) -> bool:
+    """Whether the socket took a call's message: its send (pyzmq's future) ended without an error."""
+    return send is not None and send.done() and not send.cancelled() and send.exception() is None
+
+
 class AsyncClient(_Base):
     """An asyncio RecPool client; takes the same options as :class:`~recpool.Client`.
 
-    Use ``async with AsyncClient(endpoint) as client:`` or call :meth:`close`.
+    Use ``async with AsyncClient(endpoint) as client:`` or call :meth:`close`; a client nobody closed is closed when
+    it is collected (its tasks do not keep it alive). As a :class:`~recpool.Client`, one inherited by a forked process
+    opens its own socket there at its first call (in an event loop of that process).
     """
 
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
         super().__init__(endpoint, **options)
-        self._context = zmq.asyncio.Context.instance()
+        self._context = self._instance_context(zmq.asyncio.Context)
         self._closed = False
         self._waiters: Dict[int, asyncio.Future] = {}
         self._reader: Optional[asyncio.Task] = None
         self._watcher: Optional[asyncio.Task] = None
         self._open_socket()
+
+    def _open_socket(self) -> None:
+        """:meth:`_Base._open_socket`, and the finalizer that closes the new socket and its monitor should the client be
+        collected unclosed (``_release``; calling it closes them)."""
+        super()._open_socket()
+        self._release = weakref.finalize(self, _close_sockets, self._pid, self._socket, self._monitor)
+        self._release.atexit = False  # at exit, as before: the sockets go with the process
 
     async def _stop_tasks(self) -> None:
         for task in (self._reader, self._watcher):
@@ -47,58 +85,76 @@ class AsyncClient(_Base):
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
+    def _reopen_if_forked(self) -> None:
+        """In a forked child (see :meth:`_Base._forked`), forgets the parent's socket, tasks and waiting calls without
+        touching them (they are the parent's, and its event loop's) and opens a socket of this process's own."""
+        if not self._forked():
+            return
+        self._forget_parent()
+        self._context = self._instance_context(zmq.asyncio.Context)  # pyzmq makes a new one in a new process
+        self._open_socket()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: drops the parent's socket, tasks and waiting calls, kept from being closed or collected
+        here (:func:`recpool.client.keep_inherited`: closing a socket also unregisters it from the event loop's
+        selector, which a child forked from a running loop shares with its parent)."""
+        self._release.detach()
+        keep_inherited(self._socket, self._monitor, self._reader, self._watcher, self._waiters)
+        self._waiters = {}
+        self._reader = self._watcher = None
+
     async def close(self) -> None:
         """Stops the reader and closes the socket; calls still waiting, and any call after this, raise
-        :class:`~recpool.Closed`."""
+        :class:`~recpool.Closed`. In a forked child that has not used the client, the parent's socket is left
+        alone."""
         self._closed = True
+        if self._forked():
+            self._forget_parent()
+            return
         await self._stop_tasks()
         for future in self._waiters.values():
             if not future.done():
                 future.set_exception(Closed(f"the client of {self.endpoint} was closed while the call waited"))
         self._waiters.clear()
-        self._monitor.close(0)
-        self._socket.close(0)
+        self._release()
 
     # ------------------------------------------------------------ the engine
 
-    async def _read_loop(self) -> None:
-        """Routes each reply to the call waiting for its request id. A malformed reply fails its call with
-        ProtocolViolation (the id is salvaged from bytes 8-15 when the frame starts ``RPL``); one that
-        names no request at all fails every waiting call, as the sync client's run fails, since any of
-        them may have been its request. A reply nobody waits for (a CANCEL's, a late one) is dropped."""
-        while True:
-            frames = await self._socket.recv_multipart(copy=False)
-            try:
-                header, payload = self._read(frames)
-            except ProtocolViolation as error:
-                salvaged = self._salvaged_id(frames)
-                if salvaged is not None:
-                    failed = [self._waiters.pop(salvaged, None)]
-                else:
-                    failed = list(self._waiters.values())
-                    self._waiters.clear()
-                    error = ProtocolViolation(f"{error.message} (a message naming no request: every outstanding "
-                                              "request fails)")
-                for future in failed:
-                    if future is not None and not future.done():
-                        future.set_exception(ProtocolViolation(error.message))
-                continue
-            future = self._waiters.pop(header.request_id, None)
-            if future is not None and not future.done():
-                future.set_result((header, payload))
+    def _route(self, frames) -> None:
+        """The reader task's work (see :func:`_pump`): routes a reply to the call waiting for its request id. A
+        malformed reply fails its call with ProtocolViolation (the id is salvaged from bytes 8-15 when the frame starts
+        ``RPL``); one that names no request at all fails every waiting call, as the sync client's run fails, since any
+        of them may have been its request. A reply nobody waits for (a CANCEL's, a late one) is dropped."""
+        try:
+            header, payload = self._read(frames)
+        except ProtocolViolation as error:
+            salvaged = self._salvaged_id(frames)
+            if salvaged is not None:
+                failed = [self._waiters.pop(salvaged, None)]
+            else:
+                failed = list(self._waiters.values())
+                self._waiters.clear()
+                error = ProtocolViolation(f"{error.message} (a message naming no request: every outstanding "
+                                          "request fails)")
+            for future in failed:
+                if future is not None and not future.done():
+                    future.set_exception(ProtocolViolation(error.message))
+            return
+        future = self._waiters.pop(header.request_id, None)
+        if future is not None and not future.done():
+            future.set_result((header, payload))
 
-    async def _watch_loop(self) -> None:
-        """Reads the socket's handshake events: when libzmq ends the session (the broker refused the key, or only
-        one side uses CURVE), every waiting call fails with HandshakeFailed at once."""
-        while True:
-            frames = await self._monitor.recv_multipart()
-            if self._handshake.apply(frames) is None:
-                continue
-            waiting = list(self._waiters.values())
-            self._waiters.clear()
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(self._handshake.fresh_error())
+    def _on_handshake(self, frames) -> None:
+        """The watcher task's work (see :func:`_pump`): applies one of the socket's handshake events; when libzmq
+        ends the session (the broker refused the key, or only one side uses CURVE), every waiting call fails with
+        HandshakeFailed at once."""
+        if self._handshake.apply(frames) is None:
+            return
+        waiting = list(self._waiters.values())
+        self._waiters.clear()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(self._handshake.fresh_error())
 
     async def _reopen_if_refused(self) -> None:
         """After a session libzmq ended, a new socket for the next call, no sooner than
@@ -115,46 +171,51 @@ class AsyncClient(_Base):
             return
         # Replace the socket before anything awaits, so that the other calls waking here see the new state and use the
         # new socket instead of each closing and reopening it in turn (which cancelled sends on a socket just opened).
-        old = (self._socket, self._monitor, self._reader, self._watcher)
+        release, tasks = self._release, (self._reader, self._watcher)
         self._reader = self._watcher = None
         self._open_socket()
-        for task in old[2:]:
+        for task in tasks:
             if task is not None:
                 task.cancel()
                 try:
                     await task
                 except (asyncio.CancelledError, Exception):
                     pass
-        old[1].close(0)
-        old[0].close(0)
+        release()
 
     def _start_tasks(self) -> None:
         loop = asyncio.get_running_loop()
         if self._reader is None or self._reader.done():
-            self._reader = loop.create_task(self._read_loop())
+            self._reader = loop.create_task(_pump(weakref.ref(self), self._socket, AsyncClient._route))
         if self._watcher is None or self._watcher.done():
-            self._watcher = loop.create_task(self._watch_loop())
+            self._watcher = loop.create_task(_pump(weakref.ref(self), self._monitor, AsyncClient._on_handshake))
 
     async def _send(self, frames: list, within: Optional[float] = None) -> None:
         """Sends a message, waiting at most ``within`` seconds for the socket to take it (a DEALER
         waits while it has no connection); raises asyncio.TimeoutError past that."""
         await asyncio.wait_for(self._socket.send_multipart(frames), within)
 
-    async def _send_waiting(self, frames: list, within: float, waiter: asyncio.Future) -> None:
-        """``_send`` for a call whose reply ``waiter`` is registered: the socket takes a message only once it has a
-        connection (``ZMQ_IMMEDIATE``), and a ``close`` meanwhile fails the waiter with ``Closed``, which is raised
-        here instead of waiting out the send."""
-        send = asyncio.ensure_future(self._socket.send_multipart(frames))
-        done, _ = await asyncio.wait({send, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-        if waiter.done() and waiter.exception() is not None:
-            # Closed (the socket's close also cancels the pending send): that is the reason, not the cancel.
-            send.cancel()
-            raise waiter.exception()
-        if send in done:
-            send.result()
-            return
-        send.cancel()
-        raise asyncio.TimeoutError
+    async def _send_waiting(self, send: asyncio.Future, within: float, waiter: asyncio.Future) -> None:
+        """Waits for ``send``, the socket's send of a call's message whose reply ``waiter`` is registered: the socket
+        takes a message only once it has a connection (``ZMQ_IMMEDIATE``), and a ``close`` meanwhile fails the waiter
+        with ``Closed``, which is raised here instead of waiting out the send; raises asyncio.TimeoutError after
+        ``within`` seconds.
+
+        Whatever ends the wait before the socket took the message (the time is up, a close, the caller's task
+        cancelled) withdraws it: pyzmq would otherwise keep it queued and send it once the broker is back, to run
+        after the caller was told the call failed."""
+        try:
+            done, _ = await asyncio.wait({send, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+            if waiter.done() and waiter.exception() is not None:
+                # Closed (the socket's close also cancels the pending send): that is the reason, not the cancel.
+                raise waiter.exception()
+            if send in done:
+                send.result()
+                return
+            raise asyncio.TimeoutError
+        finally:
+            if not send.done():
+                send.cancel()
 
     async def _cancel(self, request_id: int) -> None:
         try:
@@ -165,6 +226,7 @@ class AsyncClient(_Base):
     async def _run_one(self, call: ops.Call):
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
+        self._reopen_if_forked()
         deadline_ms = self._deadline_ms(call)
         tries = 0
         while True:
@@ -176,25 +238,26 @@ class AsyncClient(_Base):
             future = asyncio.get_running_loop().create_future()
             self._waiters[request_id] = future
             give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
-            sent = False
+            send = None
             try:
-                await self._send_waiting(self._frames(call, request_id, deadline_ms), max(0.0, give_up_in), future)
-                sent = True
+                send = self._socket.send_multipart(self._frames(call, request_id, deadline_ms))
+                await self._send_waiting(send, max(0.0, give_up_in), future)
                 header, payload = await asyncio.wait_for(
                     future, max(0.0, self._give_up_at(deadline_ms, self.grace) - time.monotonic()))
             except asyncio.TimeoutError:
                 self._waiters.pop(request_id, None)
+                if not _taken(send):
+                    # As the sync client says: with ZMQ_IMMEDIATE nothing was queued (and _send_waiting withdrew the
+                    # send), so nothing can run later, and there is nothing to cancel.
+                    raise self._unsent(call) from None
                 await self._cancel(request_id)
-                if not sent:
-                    # As the sync client says: with ZMQ_IMMEDIATE nothing was queued, so nothing can run later.
-                    raise self._handshake.fresh_error() or Timeout(
-                        f"could not send {call.command.name} to {self.endpoint} within its deadline (no connection)"
-                    ) from None
                 raise self._handshake.fresh_error() or Timeout(
                     f"no reply to {call.command.name} within its deadline (+{self.grace:.2f} s grace) "
                     f"from {self.endpoint}") from None
             except asyncio.CancelledError:
-                if self._waiters.pop(request_id, None) is not None:
+                # The caller cancelled the call (task.cancel(), asyncio.wait_for's timeout). Unsent, it was withdrawn;
+                # sent, the broker is told to drop it.
+                if self._waiters.pop(request_id, None) is not None and _taken(send):
                     await self._cancel(request_id)
                 raise
             self._check_reply(header, call)

@@ -1,8 +1,10 @@
 """The synchronous client: one DEALER socket, many requests in flight, replies matched by id."""
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
+import os
 import time
 from typing import Iterable, Iterator, List, Optional
 
@@ -10,7 +12,8 @@ import zmq
 
 from . import operations as ops
 from . import handshake
-from .errors import Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, error_for
+from .errors import (Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, TooManyOpenFiles,
+                     error_for)
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import (REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, resolve_endpoint,
@@ -18,6 +21,47 @@ from .wire import (REPLY_BIT, Command, Header, MalformedReply, Status, cancel_pa
 
 # Plain ints: combining pyzmq's enum flags costs an enum construction per send.
 _MORE, _NOBLOCK, _EVENTS, _POLLIN = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
+
+_OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
+
+
+def out_of_files(what: str, code: int = errno.EMFILE) -> TooManyOpenFiles:
+    """The error for ``what`` (a sentence's start, such as ``could not send STATUS to …``) failing because the
+    process (``EMFILE``) or the system (``ENFILE``) has no file descriptor left, with the limit when it is known."""
+    if code == errno.ENFILE:
+        whose = "the system has no file descriptor left"
+    else:
+        try:
+            import resource  # Unix only
+            limit = f" (its limit, ulimit -n, is {resource.getrlimit(resource.RLIMIT_NOFILE)[0]})"
+        except (ImportError, OSError, ValueError):
+            limit = ""
+        whose = f"this process has no file descriptor left{limit}"
+    return TooManyOpenFiles(
+        f"{what}: too many open files: {whose}, so libzmq cannot open a socket or a connection. Every open client "
+        "holds a few file descriptors (its socket, its handshake monitor, its connection): close the clients you no "
+        "longer use (close(), or `with` / `async with`), or raise the limit", code)
+
+
+_INHERITED: list = []
+
+
+def keep_inherited(*objects) -> None:
+    """Keeps a parent process's sockets (and what goes with them) for good in a forked child that replaced them:
+    collected, pyzmq would close them, which a child must not do (an asyncio socket's close also unregisters it from
+    the event loop's selector, the parent's own epoll instance when the child was forked from a running loop)."""
+    _INHERITED.append(objects)
+
+
+def files_exhausted() -> Optional[int]:
+    """``EMFILE`` or ``ENFILE`` when this process cannot open one more file descriptor now, else None: why libzmq could
+    not connect a socket (its I/O thread retries in silence, and a call waits for a connection that never comes)."""
+    try:
+        descriptor = os.open(os.devnull, os.O_RDONLY)
+    except OSError as error:
+        return error.errno if error.errno in _OUT_OF_FILES else None
+    os.close(descriptor)
+    return None
 
 
 class _Base:
@@ -55,23 +99,63 @@ class _Base:
         try:
             socket.connect(self._zmq_endpoint)
         except zmq.ZMQError as error:
+            if error.errno in _OUT_OF_FILES:
+                raise out_of_files(f"cannot connect to {self.endpoint}", error.errno) from None
             raise InvalidRequest(f"cannot connect to {self.endpoint}: {error.strerror}") from None
+
+    def _instance_context(self, kind=zmq.Context):
+        """``kind.instance()``, the process's shared context (pyzmq makes a new one in a forked child); a process out of
+        file descriptors gets :class:`~recpool.TooManyOpenFiles` (a context opens one)."""
+        try:
+            return kind.instance()
+        except zmq.ZMQError as error:
+            if error.errno in _OUT_OF_FILES:
+                raise out_of_files(f"cannot open a ZeroMQ context for {self.endpoint}", error.errno) from None
+            raise
 
     def _open_socket(self) -> None:
         """A new DEALER in ``self._context`` with a monitor on its handshakes (:mod:`recpool.handshake`), configured
-        and connected: sets ``_socket``, ``_monitor`` and a fresh ``_handshake``."""
-        socket = self._context.socket(zmq.DEALER)
+        and connected: sets ``_socket``, ``_monitor`` and a fresh ``_handshake``. A process out of file descriptors
+        gets :class:`~recpool.TooManyOpenFiles`."""
+        try:
+            socket = self._context.socket(zmq.DEALER)
+        except zmq.ZMQError as error:
+            if error.errno in _OUT_OF_FILES:
+                raise out_of_files(f"cannot open a socket for {self.endpoint}", error.errno) from None
+            raise
         monitor = None
         try:
             monitor = socket.get_monitor_socket(handshake.EVENTS)
             self._configure(socket)
-        except Exception:
+        except Exception as error:
             if monitor is not None:
                 monitor.close(0)
             socket.close(0)
+            if isinstance(error, zmq.ZMQError) and error.errno in _OUT_OF_FILES:
+                raise out_of_files(f"cannot open a socket for {self.endpoint}", error.errno) from None
             raise
         self._socket, self._monitor = socket, monitor
+        self._pid = os.getpid()
         self._handshake = handshake.HandshakeState(self.endpoint, curve=self._curve != (None, None))
+
+    def _forked(self) -> bool:
+        """Whether this process is a fork of the one that opened the socket (``multiprocessing`` with fork,
+        ``os.fork``): ZeroMQ's contexts and sockets must not cross a fork, so the child never uses the parent's, nor
+        closes them (that is the parent's to do); it opens its own instead."""
+        return self._pid != os.getpid()
+
+    def _unsent(self, call: ops.Call) -> RecPoolError:
+        """The error for a call the socket could not take by its deadline (``ZMQ_IMMEDIATE``: no connection): the
+        handshake failure libzmq is retrying past, if there is one; :class:`~recpool.TooManyOpenFiles` when the
+        process has no file descriptor left for the connection; else :class:`~recpool.Timeout`."""
+        what = f"could not send {call.command.name} to {self.endpoint} within its deadline"
+        failure = self._handshake.fresh_error()
+        if failure is not None:
+            return failure
+        code = files_exhausted()
+        if code is not None:
+            return out_of_files(what, code)
+        return Timeout(f"{what} (no connection)")
 
     def _deadline_ms(self, call: ops.Call) -> int:
         if call.deadline is not None:
@@ -154,7 +238,8 @@ def _poll_ms(seconds: float, *, at_least: int, extra: int = 0) -> int:
 
 class Client(_Base):
     """A blocking RecPool client (protocol v1, docs/PROTOCOL.md). Not thread-safe: use one per thread,
-    or :class:`~recpool.AsyncClient`.
+    or :class:`~recpool.AsyncClient`. A client inherited by a forked process (``multiprocessing`` with fork) opens
+    its own socket there at its first call.
 
     Args:
         endpoint: the broker's frontend, such as ``tcp://127.0.0.1:5555``.
@@ -170,7 +255,7 @@ class Client(_Base):
 
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", **options):
         super().__init__(endpoint, **options)
-        self._context = zmq.Context.instance()
+        self._context = self._instance_context()
         self._closed = False
         self._open()
 
@@ -182,8 +267,19 @@ class Client(_Base):
         self._poller.register(self._monitor, zmq.POLLIN)
 
     def _close_socket(self) -> None:
-        self._monitor.close(0)
-        self._socket.close(0)
+        if self._forked():  # a forked child leaves the parent's socket alone
+            keep_inherited(self._socket, self._monitor, self._poller)
+        else:
+            self._monitor.close(0)
+            self._socket.close(0)
+
+    def _reopen_if_forked(self) -> None:
+        """In a forked child, a new context and socket for this process (see :meth:`_Base._forked`): a call on the
+        parent's socket hung for good in libzmq, whatever its timeout. The parent's socket is left untouched."""
+        if self._forked():
+            keep_inherited(self._socket, self._monitor, self._poller)
+            self._context = self._instance_context()  # pyzmq makes a new one in a new process
+            self._open()
 
     def _watch_handshakes(self) -> None:
         """Reads the monitor's events without blocking; raises HandshakeFailed when libzmq ended the session."""
@@ -265,6 +361,7 @@ class Client(_Base):
         iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
+        self._reopen_if_forked()
         self._reopen_if_refused()
         source = iter(calls)
         taken: List[ops.Call] = []
@@ -276,8 +373,7 @@ class Client(_Base):
             request_id = next(self._ids)
             give_up_at = self._give_up_at(deadline_ms, self.grace)
             if not self._send(self._frames(taken[index], request_id, deadline_ms), give_up_at):
-                raise self._no_reply(f"could not send {taken[index].command.name} to {self.endpoint} within its "
-                                     "deadline (no connection)")
+                raise self._unsent(taken[index])
             pending[request_id] = [index, deadline_ms, give_up_at, tries]
 
         def take_next() -> bool:
@@ -371,8 +467,10 @@ class Client(_Base):
             min_version: serve with this version or newer. exact_version: exactly this version.
             timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
         Raises:
-            InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, more
-            than 4,096 features, a bad pin, timeout or deadline, or both a timeout and a deadline), BadRequest (e.g. wrong width, naming both),
+            InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, rows
+            that are not real numbers (naming a DataFrame's first column of another dtype), more than 4,096
+            features, a bad pin, timeout or deadline, or both a timeout and a deadline), BadRequest (e.g. wrong
+            width, naming both),
             TooLarge, Busy (after ``busy_retries``), Expired, NoWorker, Conflict (no worker serves the pinned
             version), WorkerLost, Timeout, ProtocolViolation (a reply that is not one score in [0, 1] a row, or
             names a version the pin excludes), Closed.

@@ -5,6 +5,7 @@ message the peer sent (which names the problem) and the reply header's fields.
 """
 from __future__ import annotations
 
+import errno
 from typing import Optional
 
 from .wire import Header, Status
@@ -134,6 +135,17 @@ class HandshakeFailed(RecPoolError, ConnectionError):
         super().__init__(message)
         self.reason = reason
         self.code = code
+
+
+class TooManyOpenFiles(RecPoolError, OSError):
+    """This process has run out of file descriptors (``EMFILE``, ``errno`` set; ``ENFILE`` when the whole system has):
+    libzmq could not open a client's socket, or the connection to the broker, so a call could not be sent. Every
+    open client holds a few (its socket, its handshake monitor, the connection): close the clients you no longer use,
+    or raise the limit (``ulimit -n``)."""
+
+    def __init__(self, message: str, code: int = errno.EMFILE):
+        super().__init__(message)
+        self.errno = code
 
 
 class ProtocolViolation(RecPoolError):

@@ -362,9 +362,8 @@ def as_rows(rows) -> np.ndarray:
     if array.shape[1] > MAX_COLUMNS:
         raise InvalidRequest(f"rows have {array.shape[1]} features; a SCORE row holds at most {MAX_COLUMNS} "
                              "(the broker's column limit, answered TOO_LARGE)")
-    # timedelta64 counts as a signed integer to numpy (kind "m"); only booleans' and numbers' kinds are values.
-    if array.dtype.kind not in "iuf" or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}")
+    if not _real(array.dtype) or np.iscomplexobj(array):
+        raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}{_offending_column(rows)}")
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
         raise InvalidRequest(f"row {bad[0]}, feature {bad[1]} is {array[bad[0], bad[1]]} (NaN and infinity are refused)")
@@ -380,6 +379,30 @@ def as_rows(rows) -> np.ndarray:
                 raise InvalidRequest(f"row {row}, feature {col} is {float(array[row, col])!r}, beyond float32's range "
                                      f"(±{FLOAT32_MAX:.8g}): it would be sent as infinity, which is refused")
     return array
+
+
+def _real(dtype) -> bool:
+    """Whether ``dtype`` is a numpy dtype of real numbers (ints or floats; timedelta64 counts as a signed integer to
+    numpy, kind "m": only booleans' and numbers' kinds are values)."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf" and np.issubdtype(dtype, np.number)
+
+
+def _offending_column(rows) -> str:
+    """For a DataFrame (anything with ``columns`` and per-column ``dtypes``), the first column whose dtype is not
+    numpy's real numbers, as a clause for :func:`as_rows`'s message (one such column, a pandas nullable ``Float64``
+    or ``Int64``, a bool, text or a date, makes the whole frame an ``object`` array); else ``""``."""
+    columns, dtypes = getattr(rows, "columns", None), getattr(rows, "dtypes", None)
+    if columns is None or dtypes is None:
+        return ""
+    try:
+        pairs = list(zip(columns, dtypes))
+    except TypeError:
+        return ""
+    for position, (name, dtype) in enumerate(pairs):
+        if not _real(dtype):
+            return (f": column {name!r} (column {position}) has dtype {dtype} (convert the columns to numpy floats "
+                    "first, e.g. frame.astype('float32'), with a nullable column's missing values filled)")
+    return ""
 
 
 def rows_per_request(cols: int, max_rows: int) -> int:

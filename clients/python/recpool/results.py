@@ -20,7 +20,8 @@ class Timings:
 class Scores:
     """Click probabilities for the rows of one ``score`` call, in row order.
 
-    ``np.asarray(scores)`` gives ``probabilities``. All rows were scored by one model version,
+    ``np.asarray(scores)`` gives ``probabilities`` (no copy: it may be read-only), ``np.array(scores)`` a
+    copy of them, which changes nothing in the result. All rows were scored by one model version,
     ``model_version`` (0: a model the registry does not hold; see ``status()``).
     """
 
@@ -30,7 +31,16 @@ class Scores:
     timings: Timings = field(default_factory=Timings)
 
     def __array__(self, dtype=None, copy=None):
-        return self.probabilities if dtype is None else self.probabilities.astype(dtype)
+        """``probabilities`` for NumPy, as NumPy 2's ``__array__`` protocol asks: ``copy=True`` (``np.array``) a new
+        array, always; ``copy=None`` (``np.asarray``) a copy only for another ``dtype``, else ``probabilities``
+        itself; ``copy=False`` ``probabilities`` itself, and ``ValueError`` when ``dtype`` would need a copy."""
+        probabilities = self.probabilities
+        if dtype is not None and np.dtype(dtype) != probabilities.dtype:
+            if copy is False:
+                raise ValueError(f"Scores holds {probabilities.dtype} probabilities: a {np.dtype(dtype)} array of "
+                                 "them needs a copy, which copy=False forbids")
+            return probabilities.astype(dtype)
+        return probabilities.copy() if copy else probabilities
 
     def __len__(self) -> int:
         return len(self.probabilities)

@@ -186,6 +186,33 @@ def test_rows_that_are_not_real_numbers_are_invalid_requests_naming_the_dtype(ro
     assert "rows must be real numbers" in str(caught.value)
 
 
+@pytest.mark.parametrize("column, dtype", [
+    (lambda pd: pd.array([1.0, 2.0], dtype="Float64"), "Float64"),
+    (lambda pd: pd.array([1, None], dtype="Int64"), "Int64"),
+    (lambda pd: [True, False], "bool"),
+    (lambda pd: ["a", "b"], None),  # object, or str under pandas' string dtype
+    (lambda pd: pd.to_datetime([1, 2], unit="s"), None),
+])
+def test_a_dataframe_column_that_is_not_real_numbers_is_named_with_its_dtype(column, dtype):
+    # Such a column makes the whole frame an object array: the message named only "dtype object".
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"f0": [0.5, 1.5], "f1": np.array([1, 2], np.int32), "bad one": column(pd), "f3": [0.0, 1.0]})
+    shown = str(frame.dtypes["bad one"])
+    assert dtype is None or shown == dtype
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.as_rows(frame)
+    message = str(caught.value)
+    assert "rows must be real numbers" in message
+    assert f"column 'bad one' (column 2) has dtype {shown}" in message
+    with recpool.Client("tcp://127.0.0.1:7699") as client:  # refused before anything is sent: no broker needed
+        with pytest.raises(recpool.InvalidRequest, match="column 'bad one'"):
+            client.score(frame)
+    # The first offending column is named, and a frame of numpy numbers is still taken as it was.
+    frame.insert(0, "first", ["x", "y"])
+    assert "column 'first' (column 0) has dtype" in str(pytest.raises(recpool.InvalidRequest, ops.as_rows, frame).value)
+    assert ops.as_rows(frame[["f0", "f1", "f3"]]).tolist() == [[0.5, 1.0, 0.0], [1.5, 2.0, 1.0]]
+
+
 def test_a_masked_array_with_masked_values_is_refused_and_one_without_is_sent():
     masked = np.ma.masked_array(np.ones((2, WIDTH), np.float32), mask=np.zeros((2, WIDTH), bool))
     assert ops.as_rows(masked).shape == (2, WIDTH)

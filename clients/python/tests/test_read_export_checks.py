@@ -288,9 +288,9 @@ def test_an_unbalanced_quote_and_an_empty_file_are_refused(export, tmp_path):
 # An OBD file as read_export reads it (the affinity columns, a numeric timestamp).
 
 def obd_copy(tmp_path, rows: int = 6):
-    """The first ``rows`` rows of the OBD fixture ``random/men`` (an OBD-layout file with affinity columns)."""
-    source = ROOT / "data" / "obd" / "random" / "men" / "men.csv"
-    lines = source.read_text().split("\n")[: rows + 1]
+    """The first ``rows`` rows of the OBD fixture ``random/men`` (an OBD-layout file with affinity columns; the
+    checked-in fixture, not ``data/obd``, which only ``scripts/fetch-obd`` creates)."""
+    lines = OBD_FIXTURE.read_text().split("\n")[: rows + 1]
     return write(tmp_path, lines, name="men.csv")
 
 

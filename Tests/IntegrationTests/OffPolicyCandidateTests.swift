@@ -234,6 +234,21 @@ struct OffPolicyCandidateTests {
             "--report", report.path, "--tolerance", "1e-9",
         ])
         #expect(check.code == 0 && check.output.contains("all figures agree"), "\(check.output)")
+        // A schema with a `user` role: `make-action-dist` reads rows, items and slots only and writes the candidate
+        // (it was refused as `check` is, which splits cold from warm rows by affinity columns).
+        let withUser = schema.replacingOccurrences(of: "propensity = \"p_shown\"\n", with: "propensity = \"p_shown\"\nuser = \"device\"\n")
+        #expect(withUser != schema)
+        let userSchema = dir.appendingPathComponent("shop-user.toml").path
+        try withUser.write(toFile: userSchema, atomically: true, encoding: .utf8)
+        let madeWithUser = try Self.reference([
+            "make-action-dist", "--csv", logPath, "--schema", userSchema, "--split", "test", "--out", pi,
+        ])
+        #expect(madeWithUser.code == 0 && madeWithUser.output.contains("shape (180, 10, 2)"), "\(madeWithUser.output)")
+        let checkWithUser = try Self.reference([
+            "check", "--csv", logPath, "--schema", userSchema, "--split", "test", "--action-dist", pi, "--rewards", q,
+            "--report", report.path,
+        ])
+        #expect(checkWithUser.code != 0 && checkWithUser.output.contains("has a user role"), "\(checkWithUser.output)")
     }
 
     @Test("the online policy version a pool serves is a candidate: all four estimators, CIs and the ESS")

@@ -41,8 +41,10 @@ OBD_COLUMNS = {"timestamp": "timestamp", "item": "item_id", "position": "positio
                "propensity": "propensity_score", "affinity_prefix": "user-item_affinity_"}
 
 
-def columns(schema_path):
-    """The roles RecData reads, by column name: OBD's names, or those of a schema's [logs] table."""
+def columns(schema_path, needs_cold_rows=True):
+    """The roles RecData reads, by column name: OBD's names, or those of a schema's [logs] table. Only a caller that
+    splits cold from warm rows (`check`) needs them from affinity columns; `make-action-dist` reads the rows, items and
+    slots alone, so a `user` or `viewed` role does not stop it."""
     if not schema_path:
         return OBD_COLUMNS
     import tomllib  # Python 3.11+
@@ -53,7 +55,7 @@ def columns(schema_path):
     missing = [role for role in ["timestamp", "item", "position", "click", "propensity"] if not roles[role]]
     if missing:
         sys.exit(f"{schema_path}: [logs] names no {', '.join(missing)} (this check needs each of them)")
-    if not roles["affinity_prefix"]:
+    if needs_cold_rows and not roles["affinity_prefix"]:
         # Without affinity columns RecData finds a warm row from a `viewed` column or a user's earlier clicks, which
         # this check does not rebuild; with neither role, every row is cold, and so it is here.
         history = [role for role in ("viewed", "user") if logs.get(role)]
@@ -129,8 +131,8 @@ def time_keys(texts):
     return [instant(t) for t in texts]
 
 
-def load_rows(path, split, schema=None):
-    roles = columns(schema)
+def load_rows(path, split, schema=None, needs_cold_rows=True):
+    roles = columns(schema, needs_cold_rows)
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader)
@@ -163,7 +165,7 @@ def load_rows(path, split, schema=None):
 
 
 def make_action_dist(args):
-    data = load_rows(args.csv, args.split, args.schema)
+    data = load_rows(args.csv, args.split, args.schema, needs_cold_rows=False)
     n = len(data["action"])
     rng = np.random.default_rng(args.seed)
     items = args.items or data["n_items"] or 80

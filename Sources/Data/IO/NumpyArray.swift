@@ -24,7 +24,13 @@ public struct NumpyArray: Sendable, Equatable {
     /// Reads a `.npy` file.
     /// - Throws: `NumpyArrayError` naming the file and the problem.
     public static func read(path: String) throws(NumpyArrayError) -> NumpyArray {
-        guard let bytes = try? CSVFile.readBytes(path: path) else { throw .unreadable(path) }
+        let bytes: [UInt8]
+        do {
+            bytes = try CSVFile.readBytes(path: path)
+        } catch {
+            // The cause, as every other file a command reads says it ("No such file or directory", "Is a directory").
+            throw .unreadable(path, reason: error.description)
+        }
         return try decode(bytes, name: path)
     }
 
@@ -150,8 +156,8 @@ public struct NumpyArray: Sendable, Equatable {
 
 /// Why a `.npy` file could not be read.
 public enum NumpyArrayError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The file is missing or unreadable.
-    case unreadable(String)
+    /// The file is missing or unreadable: `reason` names the path and the operating system's error.
+    case unreadable(String, reason: String)
     /// The bytes are not a `.npy` file.
     case notNumpy(String)
     /// A feature this reader does not handle (a dtype, Fortran order, a format version).
@@ -164,7 +170,7 @@ public enum NumpyArrayError: Error, Sendable, Equatable, CustomStringConvertible
     /// A one-line message naming the file.
     public var description: String {
         switch self {
-        case .unreadable(let path): return "\(path): cannot read the file"
+        case .unreadable(_, let reason): return reason
         case .notNumpy(let path): return "\(path): not a .npy file (no \\x93NUMPY header)"
         case .unsupported(let path, let what): return "\(path): unsupported .npy \(what)"
         case .sizeMismatch(let path, let shape, let bytes):

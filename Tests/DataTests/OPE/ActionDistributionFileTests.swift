@@ -23,6 +23,13 @@ struct ActionDistributionFileTests {
         for v: Float in [1.5, -2] { withUnsafeBytes(of: v.bitPattern.littleEndian) { f4 += $0 } }
         #expect(try NumpyArray.decode(f4, name: "f.npy") == NumpyArray(shape: [2], values: [1.5, -2]))
         #expect(throws: NumpyArrayError.notNumpy("x.npy")) { try NumpyArray.decode(Array("hello".utf8), name: "x.npy") }
+        // A missing file and a folder name their cause, as every other file a command reads does ("cannot read the
+        // file" named neither).
+        let missing = "/nonexistent-\(UInt64.random(in: 0...UInt64.max)).npy"
+        #expect { try NumpyArray.read(path: missing) } throws: { error in
+            "\(error)" == "\(missing): cannot read (open): No such file or directory (errno 2)"
+        }
+        #expect { try NumpyArray.read(path: "/") } throws: { error in "\(error)".contains("Is a directory") }
         let truncated = Array(bytes.dropLast(8))
         #expect(throws: NumpyArrayError.sizeMismatch("t.npy", shape: [2, 3, 1], bytes: 40)) {
             try NumpyArray.decode(truncated, name: "t.npy")

@@ -39,13 +39,6 @@ struct DataFeaturesCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        // Checked before the data is read (it was refused only after loading it), and by --print-config.
-        guard ["train", "validation", "test", "all"].contains(split) else {
-            throw ValidationError("--split must be train, validation, test or all, got '\(split)'")
-        }
-        if let featureSet, FeatureSpec.FeatureSet(rawValue: featureSet) == nil {
-            throw ValidationError("--feature-set must be basic or extended, got '\(featureSet)'")
-        }
         try PathOption.validateOutputs([(out, "--out"), (specOut, "--spec-out")])
         try PathOption.validateDistinct(
             outputs: [(out, "--out"), (specOut, "--spec-out")],
@@ -53,6 +46,13 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         // A spec carries its own feature set: a --feature-set beside it was silently ignored.
         if spec != nil && featureSet != nil {
             throw ValidationError("--feature-set does not go with --spec: the spec's own feature set is applied")
+        }
+        // Checked before the data is read (it was refused only after loading it), and by --print-config.
+        guard ["train", "validation", "test", "all"].contains(split) else {
+            throw ValidationError("--split must be train, validation, test or all, got '\(split)'")
+        }
+        if let featureSet, FeatureSpec.FeatureSet(rawValue: featureSet) == nil {
+            throw ValidationError("--feature-set must be basic or extended, got '\(featureSet)'")
         }
     }
 

@@ -81,13 +81,6 @@ struct DataOPECommand: AsyncParsableCommand {
     @OptionGroup var connection: BrokerOptions
 
     func validate() throws {
-        // Checked before the logs are read (they were refused only after loading them), and by --print-config.
-        guard ["all", "train", "validation", "test"].contains(split) else {
-            throw ValidationError("--split must be all, train, validation or test, got '\(split)'")
-        }
-        if let policy, !["uniform", "popular"].contains(policy) {
-            throw ValidationError("unknown --policy '\(policy)' (uniform, popular)")
-        }
         try PathOption.validateOutputs([(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")])
         try PathOption.validateDistinct(
             outputs: [(rewardsOut, "--rewards-out"), (policyOut, "--policy-out")],
@@ -109,6 +102,13 @@ struct DataOPECommand: AsyncParsableCommand {
             URL(fileURLWithPath: rewardsOut).standardizedFileURL == URL(fileURLWithPath: policyOut).standardizedFileURL
         {
             throw ValidationError("--rewards-out and --policy-out name the same file: the second would overwrite the first")
+        }
+        // Checked before the logs are read (they were refused only after loading them), and by --print-config.
+        guard ["all", "train", "validation", "test"].contains(split) else {
+            throw ValidationError("--split must be all, train, validation or test, got '\(split)'")
+        }
+        if let policy, !["uniform", "popular"].contains(policy) {
+            throw ValidationError("unknown --policy '\(policy)' (uniform, popular)")
         }
     }
 

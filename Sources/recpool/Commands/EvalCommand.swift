@@ -46,15 +46,15 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        // Checked before the data is read (it was refused only after loading it), and by --print-config.
-        guard ["test", "validation", "train", "all"].contains(split) else {
-            throw ValidationError("--split must be test, validation, train or all, got '\(split)'")
-        }
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(
             outputs: [(report, "--report")],
             inputs: [(model, "--model"), (dataset, "--dataset")] + PathOption.schemaInputs(schema))
         try BootstrapResamples.validate(resamples)
+        // Checked before the data is read (it was refused only after loading it), and by --print-config.
+        guard ["test", "validation", "train", "all"].contains(split) else {
+            throw ValidationError("--split must be test, validation, train or all, got '\(split)'")
+        }
     }
 
     func run() async throws {

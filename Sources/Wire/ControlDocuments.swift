@@ -111,6 +111,19 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)
         op = try container.decode(String.self, forKey: .op)
+        // A key another operation takes is no argument of this one: never silently ignored. An op this build does
+        // not know is the control plane's to refuse, naming it.
+        if let operation = ControlOperation(rawValue: op) {
+            let taken = operation.arguments
+            for key in all.allKeys {
+                let name = Self.writtenName(key.stringValue)
+                // A `null` is an absent argument (a client writing its optional fields), not one this op ignores.
+                guard name != "op", !taken.contains(name), (try? all.decodeNil(forKey: key)) != true else { continue }
+                let takes = taken.isEmpty ? "takes no argument" : "takes \(taken.sorted().joined(separator: ", "))"
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: [], debugDescription: "`\(name)` is no argument of \(op) (it \(takes))"))
+            }
+        }
         job = try container.decodeIfPresent(String.self, forKey: .job)
         version = try container.decodeIfPresent(UInt64.self, forKey: .version)
         train = try container.decodeIfPresent(TrainJobSpec.self, forKey: .train)

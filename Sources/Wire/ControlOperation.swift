@@ -95,6 +95,25 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
 
     /// The wire name, as in `{"op": "cancel_job"}`.
     public var name: String { rawValue }
+
+    /// The keys this operation reads beside `op`, snake_case as on the wire (docs/PROTOCOL.md, "CONTROL"). Any other
+    /// key of ``ControlRequest`` is refused for it: `{"op": "rollback", "version": 2}` rolled back to version 1,
+    /// ignoring the version the caller named.
+    public var arguments: Set<String> {
+        switch self {
+        case .train: ["train"]
+        case .upload: ["upload"]
+        case .job, .cancelJob: ["job"]
+        case .promote, .fetch, .onlinePolicy: ["version"]
+        case .drain: ["worker"]
+        case .onlineSync: ["corrupt"]
+        case .impressions: ["after", "limit"]
+        case .onlineRegister: ["catalogue_version"]
+        case .catalogue: ["version", "after", "limit"]
+        case .catalogueUpload, .catalogueAdd, .catalogueRetire: ["catalogue"]
+        case .jobs, .models, .importModel, .rollback, .online, .onlineFreeze, .onlineUnfreeze, .catalogues: []
+        }
+    }
 }
 
 extension ControlRequest {

@@ -114,8 +114,25 @@ struct TrainingDocumentTests {
 
     @Test("a CONTROL request with a key it does not take, at the top or in `train`, `upload` or `catalogue`, is refused naming it")
     func controlRequestUnknownKey() throws {
-        let known = Array(#"{"op": "jobs", "job": null, "limit": 3}"#.utf8)
-        #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "jobs", limit: 3))
+        let known = Array(#"{"op": "impressions", "job": null, "limit": 3}"#.utf8)
+        #expect(try WireJSON.decode(ControlRequest.self, from: known) == ControlRequest(op: "impressions", limit: 3))
+        // A key another op takes is no argument of this one (`rollback` with a version rolled back to another): refused
+        // naming it and what the op takes; a `null` is an absent argument.
+        for (text, says) in [
+            (#"{"op": "rollback", "version": 2}"#, "`version` is no argument of rollback (it takes no argument)"),
+            (#"{"op": "promote", "version": 2, "job": "job-1"}"#, "`job` is no argument of promote (it takes version)"),
+            (#"{"op": "online_policy", "catalogue_version": 99}"#, "`catalogue_version` is no argument of online_policy"),
+            (#"{"op": "models", "version": 99}"#, "`version` is no argument of models"),
+            (#"{"op": "jobs", "limit": 3}"#, "`limit` is no argument of jobs"),
+        ] {
+            #expect(throws: WireError.self) { try WireJSON.decode(ControlRequest.self, from: Array(text.utf8)) }
+            do {
+                _ = try WireJSON.decode(ControlRequest.self, from: Array(text.utf8))
+            } catch {
+                #expect("\(error)".contains(says), "\(error)")
+            }
+        }
+        #expect(try WireJSON.decode(ControlRequest.self, from: Array(#"{"op": "rollback", "version": null}"#.utf8)).version == nil)
         let cases = [
             (#"{"op": "jobs", "schema": 1}"#, "unknown key `schema` (a CONTROL request takes after, catalogue, catalogue_version, corrupt, job"),
             (#"{"op": "catalogue_add", "catalogue": {"item": "a", "field": {}}}"#, "unknown key `field` (`catalogue` takes"),

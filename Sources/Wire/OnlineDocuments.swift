@@ -549,12 +549,7 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
         if propensities.count != slate.count || scores.count != slate.count {
             return "slate, propensities and scores differ in length"
         }
-        if let bad = propensities.first(where: { !($0 >= Self.minimumPropensity && $0 <= 1) }) {
-            return "propensity \(bad) is not in [\(Self.minimumPropensity), 1] (the smallest a log may hold)"
-        }
-        if let name = userFeatures.first(where: { $0.value.unicodeScalars.contains("\u{0}") })?.key {
-            return "user feature '\(name)' holds U+0000, which the exported log (CSV) cannot hold"
-        }
+        if propensities.contains(where: { !($0 > 0 && $0 <= 1) }) { return "a propensity is not in (0, 1]" }
         if Set(slate).count != slate.count { return "the slate repeats an item" }
         if let item = slate.first(where: { $0 < 0 }) { return "the slate shows item \(item), below 0" }
         if let view = viewed.first(where: { $0.item < 0 }) { return "viewed names item \(view.item), below 0" }
@@ -567,11 +562,25 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
         return nil
     }
 
-    /// The smallest propensity a record may carry: 1e-100, RecData's `BanditDataset.minimumPropensity`, the
+    /// The smallest propensity a new record may carry: 1e-100, RecData's `BanditDataset.minimumPropensity`, the
     /// smallest a log's reader and every off-policy estimator takes (a weight `π/p` stays finite). A policy's
     /// propensities are at least 1e-12; a record below this floor was logged and acknowledged, then refused by
-    /// `recpool logs export` for the whole log.
+    /// `recpool logs export` for the whole log. ``exportProblem`` checks it when a record arrives; ``problem``, which
+    /// stored rows are read by too, does not, so a row logged before the check was made still reads.
     public static let minimumPropensity = 1e-100
+
+    /// Why a well-formed record cannot be logged, though ``problem`` takes it: what `recpool logs export` and the
+    /// loaders that read its CSV would refuse (a propensity below ``minimumPropensity``, a user feature value holding
+    /// U+0000). Checked when a worker's record arrives, never on stored rows.
+    public var exportProblem: String? {
+        if let bad = propensities.first(where: { $0 < Self.minimumPropensity }) {
+            return "propensity \(bad) is below \(Self.minimumPropensity), the smallest a log may hold"
+        }
+        if let name = userFeatures.keys.sorted().first(where: { userFeatures[$0]!.unicodeScalars.contains("\u{0}") }) {
+            return "user feature '\(name)' holds U+0000, which the exported log (CSV) cannot hold"
+        }
+        return nil
+    }
 
     /// The latest `created_ms` a record may carry: 9999-12-31T23:59:59.999Z, the last instant an ISO 8601 timestamp
     /// with a four-digit year (what `recpool logs export` writes and the log loader reads) can name.

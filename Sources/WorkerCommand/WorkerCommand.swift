@@ -101,16 +101,6 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
-        // Both describe the random MLP only: beside --model they were ignored, and a width that is not the
-        // checkpoint's served rows of another width than the operator asked for.
-        if model != nil {
-            let given = [(inputWidth != nil, "--input-width"), (seed != nil, "--seed")].filter(\.0).map(\.1)
-            if !given.isEmpty {
-                throw ValidationError(
-                    "\(given.joined(separator: " and ")) \(given.count == 1 ? "describes" : "describe") the seeded random "
-                        + "MLP served without --model; the checkpoint sets its own input width and weights: give one or the other")
-            }
-        }
         if let inputWidth {
             guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
@@ -148,6 +138,19 @@ struct WorkerCommand: AsyncParsableCommand {
             } catch {
                 CommandOutput.printError("recpool-worker: cannot load model: \(error)")
                 throw DaemonExit.noInput
+            }
+            // The random MLP's width beside a checkpoint (a fleet's config file may set it for every worker): it must be
+            // the checkpoint's, or the worker would serve rows of another width than the operator said (it was ignored).
+            if let inputWidth, inputWidth != replica.inputWidth {
+                CommandOutput.printError(
+                    "recpool-worker: --input-width \(inputWidth), but --model \(model) takes rows of \(replica.inputWidth) "
+                        + "features: drop --input-width or set it to \(replica.inputWidth)")
+                throw DaemonExit.usage
+            }
+            if seed != nil {
+                logger.notice(
+                    "--seed seeds the random MLP served without --model; the checkpoint's weights are served",
+                    metadata: ["model": "\(model)"])
             }
         } else {
             replica = ModelReplica.seeded(

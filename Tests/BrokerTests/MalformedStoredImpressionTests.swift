@@ -27,10 +27,19 @@ struct MalformedStoredImpressionTests {
     }
 
     static let damages: [(propensities: [Double], problem: String)] = [
-        ([0, 0.5, 0.5], "propensity 0.0 is not in [1e-100, 1]"), ([0.5, 0.5], "differ in length"),
-        ([1.5, 0.5, 0.5], "propensity 1.5 is not in [1e-100, 1]"),
-        ([1e-320, 0.5, 0.5], "propensity 1e-320 is not in [1e-100, 1]"),
+        ([0, 0.5, 0.5], "a propensity is not in (0, 1]"), ([0.5, 0.5], "differ in length"),
+        ([1.5, 0.5, 0.5], "a propensity is not in (0, 1]"),
     ]
+
+    /// The floor a new record must meet (`ImpressionRecord.exportProblem`) is not a stored row's: a row logged before
+    /// it was checked still reads, and its feedback is taken.
+    @Test("a stored row below the new records' propensity floor still reads: feedback on it is taken")
+    func storedRowBelowTheNewFloor() throws {
+        let h = try Self.harnessLogging([1e-320, 0.5, 0.5])
+        try h.open(settings: OnlineSettings())
+        let reply = try #require(h.feedback("bad", item: 1))
+        #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
+    }
 
     @Test("feedback on it is INTERNAL naming the row and the problem, never taken", arguments: damages)
     func feedbackIsRefused(_ damage: (propensities: [Double], problem: String)) throws {

@@ -581,7 +581,7 @@ struct HeldSlateCoordinatorTests {
     @Test("a held slate whose record the log could not export is INTERNAL and never logged")
     func refusedWhenNotExportable() throws {
         let cases: [(features: [String: String], propensities: [Double], says: String)] = [
-            (["user_feature_0": "u0_01"], [1e-320, 0.25, 0.1], "propensity 1e-320 is not in [1e-100, 1]"),
+            (["user_feature_0": "u0_01"], [1e-320, 0.25, 0.1], "propensity 1e-320 is below 1e-100"),
             (["zzz": "q"], [0.5, 0.25, 0.1], "names user feature 'zzz', which the policy does not have"),
             (["user_feature_0": "a\u{0}b"], [0.5, 0.25, 0.1], "user feature 'user_feature_0' holds U+0000"),
         ]

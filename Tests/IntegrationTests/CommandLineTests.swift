@@ -164,10 +164,6 @@ struct CommandLineTests {
         (["simulate", "--click-scale", "2"], "--click-scale scales the clicks of a --world built from logs"),
         (["simulate", "--export-catalogue", "ec", "--json", "--users", "5"], "simulating no user: drop --users, --json"),
         (["simulate", "--deterministic", "--baselines-only"], "--baselines-only runs none"),
-        (["simulate", "--baselines-only", "--concurrency", "5"], "--concurrency paces a pool's live part"),
-        (["simulate", "--baselines-only", "--concurrency", "1"], "--concurrency paces a pool's live part"),
-        (["simulate", "--users", "2", "--data-dir", "d"], "this run reads no OBD logs"),
-        (["simulate", "--sessions", "--users", "2", "--data-dir", "d"], "this run reads no OBD logs"),
         // Each range names its flag alone, and a duration in the units it is read in.
         (["loadtest", "--connections", "100000"], "--connections must be 1…256, got 100000"),
         (["loadtest", "--width", "0"], "--width must be 1…65536, got 0"),
@@ -267,20 +263,6 @@ struct LocalStartupTests {
         #expect(level.code == 64 && level.stderr.contains("--log-level must be one of"), "\(level.stderr)")
         let model = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt"])
         #expect(model.code == 2 && model.stderr.contains("cannot read the checkpoint"), "\(model.stderr)")
-        // The random MLP's width and seed beside a checkpoint were ignored: the checkpoint sets its own.
-        let localBoth = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt", "--input-width", "8"])
-        #expect(
-            localBoth.code == 64 && localBoth.stderr.contains("--input-width describes the seeded random MLP"),
-            "\(localBoth.stderr)")
-        for (flags, says) in [
-            (["--input-width", "8"], "--input-width describes the seeded random MLP served without --model"),
-            (["--seed", "7"], "--seed describes the seeded random MLP served without --model"),
-            (["--input-width", "106", "--seed", "7"], "--input-width and --seed describe the seeded random MLP"),
-        ] {
-            let worker = try runTool(
-                "recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", "/nonexistent/m.ckpt"] + flags)
-            #expect(worker.code == 64 && worker.stderr.contains(says), "\(flags) \(worker.stderr)")
-        }
     }
 
     @Test("an online setting the broker refuses is a usage error of recpool local too (exit 64), naming the problem")

@@ -222,6 +222,15 @@ struct CheckpointServingTests {
         #expect(scores.modelVersion == 0)
         let want = try #require(expected["scores"] as? [Double])
         #expect(zip(scores.values, want).allSatisfy { abs(Double($0) - $1) < 1e-6 })
+        // The random MLP's width beside a checkpoint (a fleet's config may set it for every worker) was ignored: it
+        // must be the checkpoint's. The same width starts (checked by the worker above, which got none), another
+        // exits 64 naming both.
+        let other = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", model.path, "--input-width", "8"])
+        #expect(
+            other.code == 64 && other.stderr.contains("--input-width 8, but --model") && other.stderr.contains("rows of 3 features"),
+            "\(other.stderr)")
+        try cluster.startWorker("w2", extra: ["--model", model.path, "--input-width", "3", "--seed", "9"])
+        _ = try await cluster.waitForStatus(client) { $0.workers.count == 2 }
     }
 
     /// Pointed at the broker's client endpoint, a worker took the BAD_REQUEST answers to its READY and heartbeats for

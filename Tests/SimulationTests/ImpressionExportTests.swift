@@ -311,7 +311,7 @@ import Testing
             scores: [0, 0])
         #expect(
             throws: ImpressionExport.ExportError.malformedImpression(
-                id: "t-1", reason: "propensity 1e-160 is not in [1e-100, 1] (the smallest a log may hold)")
+                id: "t-1", reason: "propensity 1e-160 is below the smallest usable propensity 1e-100")
         ) { try ImpressionExport.dataCSV([LoggedImpression(seq: 1, record: tiny, clicks: [:])], spec: spec) }
         // The broker refuses to log what the export would refuse: one floor on both sides.
         #expect(ImpressionRecord.minimumPropensity == BanditDataset.minimumPropensity)

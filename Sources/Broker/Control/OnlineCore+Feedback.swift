@@ -70,6 +70,7 @@ extension OnlineCore {
             return "names policy version \(record.version) of an earlier lineage (this one began at version \(lineageStart), "
                 + "over another catalogue)"
         }
+        if let problem = record.exportProblem { return "logs what its export would refuse: \(problem)" }
         // The policy's own user features only: a name it does not have was logged, then refused by the export.
         if let name = record.userFeatures.keys.sorted().first(where: { name in !spec.userFeatures.contains { $0.name == name } }) {
             return "names user feature '\(name)', which the policy does not have"

@@ -45,11 +45,6 @@ struct LocalCommand: AsyncParsableCommand {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.
-        if model != nil && inputWidth != nil {
-            throw ValidationError(
-                "--input-width describes the seeded random MLP served without --model; the checkpoint sets its own "
-                    + "input width: give one or the other")
-        }
         if let inputWidth {
             guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
@@ -80,7 +75,8 @@ struct LocalCommand: AsyncParsableCommand {
             throw ExitStatus.badInput.exitCode
         }
         var workerArguments = ["--input-width", "\(inputWidth ?? 106)"]
-        if let model { workerArguments = ["--model", model] }
+        // Beside a checkpoint, a width is the workers' to check against it (they refuse another, exit 64).
+        if let model { workerArguments = ["--model", model] + (inputWidth.map { ["--input-width", "\($0)"] } ?? []) }
         let settings = LocalCluster.Settings(
             frontend: frontend, backend: backend ?? Self.defaultBackend(stateDirectory: stateDir), workers: workers,
             workerArguments: workerArguments,

@@ -28,11 +28,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Seed of the user sequence.")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("concurrency"), help: "Users in flight at once (default 1).")
-    var concurrencyOption: Int?
-
-    /// ``concurrencyOption`` as given, else 1.
-    var concurrency: Int { concurrencyOption ?? 1 }
+    @Option(help: "Users in flight at once.")
+    var concurrency = 1
 
     @Option(help: "Windows of the CTR-over-time series (default 10, or one per user when there are fewer users).")
     var windows: Int?
@@ -127,7 +124,7 @@ struct SimulateCommand: AsyncParsableCommand {
             var ignored: [String] = []
             if users != 5000 { ignored.append("--users") }
             if seed != 1 { ignored.append("--seed") }
-            if concurrencyOption != nil { ignored.append("--concurrency") }
+            if concurrency != 1 { ignored.append("--concurrency") }
             if windows != nil { ignored.append("--windows") }
             if json { ignored.append("--json") }
             if report != nil { ignored.append("--report") }
@@ -149,15 +146,6 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if sessions && windows != nil {
             throw ValidationError("--windows splits a run of users into windows; --sessions reports clicks per session")
-        }
-        // Given at its default value, it is given all the same: the JSON reported "concurrency": 5 for a run that has
-        // no live part.
-        if baselinesOnly && concurrencyOption != nil {
-            throw ValidationError("--concurrency paces a pool's live part; --baselines-only runs none: drop one")
-        }
-        // Only a world built from OBD's logs reads it; the simulator and a shop's own log never do.
-        if dataDirectory != nil && !(world?.hasPrefix("obd:") ?? false) {
-            throw ValidationError("--data-dir is where an obd: --world is found; this run reads no OBD logs")
         }
     }
 

@@ -568,6 +568,17 @@ extension BrokerReactor {
     /// FEEDBACK and the online operations need online learning (`--online` with `--state-dir`); the rest (jobs,
     /// the registry, catalogues) need the state directory.
     static func statelessRefusal(_ message: WireMessage) -> String {
+        // A CONTROL document that does not decode is refused for what is wrong with it, whatever the broker keeps: a
+        // `drain` (which needs no state) with a key it does not take was told to start the broker with --state-dir.
+        if message.header.command == .control, let frame = message.payload.first,
+            frame.count <= ControlRequest.maximumDocumentBytes
+        {
+            do {
+                _ = try WireJSON.decodeRequest(ControlRequest.self, from: frame)
+            } catch {
+                return "\(error)"
+            }
+        }
         let needsOnline: Bool
         if message.header.command == .feedback {
             needsOnline = true

@@ -284,9 +284,12 @@ extension BrokerCore {
                 // impression record: one frame is a slate without it, not a model's ranking to judge by its version.
                 return "a RECOMMEND reply of one frame: a policy slate comes with its impression record (two frames)"
             }
-            if let problem = RankedItemsReply.problem(
-                message.payload[0], headerVersion: header.modelVersion, request: request.payload.first?.bytes)
-            {
+            // The request's `top` and `candidates` bound the ranking; a request document past the reactor's budget
+            // for a second read (a long candidate list) is not read again: its ranking is checked on its own terms.
+            let asked = request.payload.first.flatMap {
+                $0.byteCount <= RankedItemsReply.requestReadLimitBytes ? $0.bytes : nil
+            }
+            if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion, request: asked) {
                 return problem
             }
             return versionProblem(header.modelVersion, to: request, from: identity)
@@ -343,11 +346,10 @@ extension BrokerCore {
     private mutating func abandonMalformedReply(
         identity: [UInt8], frames: [[UInt8]], error: WireError, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
-        // A message whose id names one of this worker's dispatches is taken as that dispatch's reply unless its
-        // command is a known other one: a ROUND_RESULT's id is its round and a POLICY_STATE's its sync, which may
-        // equal a dispatch id. An undefined command code (0xff, 0x80) names the dispatch too: it was left in flight,
-        // without a deadline for ever.
-        guard let first = frames.first, first.count > 4,
+        // Only a reply (the reply bit) can name a dispatch, and only as the request's own service or under an
+        // undefined command code (0xff, 0x80: it was left in flight, without a deadline for ever): a ROUND_RESULT's
+        // id is its round and a POLICY_STATE's its sync, and a message that is no reply is in no dispatch's id space.
+        guard let first = frames.first, first.count > 4, first[4] & Header.replyBit != 0,
             let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity
         else { return }
         if let command = Header.salvageCommand(first), command != entry.request.service { return }

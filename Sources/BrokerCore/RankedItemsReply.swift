@@ -73,6 +73,11 @@ struct RankedItemsReply: Decodable {
         return nil
     }
 
+    /// The largest RECOMMEND document the reactor reads again to bound its ranking by `top` and `candidates` (16 KiB,
+    /// about 2,000 candidates): the reactor's one thread serves every client, and a 1 MiB candidate list decoded per
+    /// reply would hold all of them up.
+    static let requestReadLimitBytes = 16 << 10
+
     /// The sources a model's ranking may name (docs/PROTOCOL.md, "RECOMMEND").
     static let sources: Set<String> = ["model", "cold_start_fallback"]
 }

@@ -23,4 +23,13 @@ struct StatelessRefusalTests {
         let text = BrokerReactor.statelessRefusal(Self.control(op))
         #expect(text.contains("start it with --state-dir") && !text.contains("--online"))
     }
+
+    /// A `drain` (which needs no state) with a key it does not take was told to start the broker with --state-dir.
+    @Test("a CONTROL document that does not decode is refused for what is wrong with it")
+    func malformedDocument() {
+        let drain = WireMessage(
+            header: Header(command: .control), payload: [Array(#"{"op":"drain","worker":"w1","job":"x"}"#.utf8)])
+        let text = BrokerReactor.statelessRefusal(drain)
+        #expect(text.contains("`job` is no argument of drain") && !text.contains("--state-dir"), "\(text)")
+    }
 }

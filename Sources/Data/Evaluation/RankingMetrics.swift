@@ -88,6 +88,9 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
     /// Where `relevant` (an offset into `scores`) stands among `scores`.
     public static func rank(of relevant: Int, scores: some RandomAccessCollection<Double>) -> Rank {
         let target = scores[scores.index(scores.startIndex, offsetBy: relevant)]
+        // A NaN score ranks nothing: the relevant item is last (a NaN compares as neither above nor equal, which
+        // left `tied` at −1 and made the hit 0/0).
+        guard !target.isNaN else { return Rank(higher: scores.count - 1, tied: 0) }
         var rank = Rank(higher: 0, tied: -1)
         for s in scores {
             if s > target { rank.higher += 1 } else if s == target { rank.tied += 1 }

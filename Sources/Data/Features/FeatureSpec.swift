@@ -75,9 +75,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
             let shift = values.first ?? 0
             let offset = values.reduce(0) { $0 + ($1 - shift) } / n
             mean = shift + offset
+            // Summed directly, as specs were always fitted (the same bits for every feature of a usual scale); only a
+            // variance that squaring took below 1e-24 is summed again over deviations divided by the largest one.
+            let variance = values.reduce(0) { $0 + ($1 - shift - offset) * ($1 - shift - offset) } / n
+            var spread = variance.squareRoot()
             let largest = values.reduce(0) { max($0, abs($1 - shift - offset)) }
-            var spread = 0.0
-            if largest > 0 && largest.isFinite {
+            if variance <= 1e-24, largest > 0, largest.isFinite {
                 let scaled = values.reduce(0) { sum, x in
                     let d = (x - shift - offset) / largest
                     return sum + d * d

@@ -215,6 +215,8 @@ struct UndefinedEstimateTests {
         let at3 = RankingMetrics(ranks: [rank], k: 3)
         #expect(abs(at3.hitRate - 2.0 / 3) < 1e-15)
         #expect(abs(at3.ndcg - (1 / log2(3.0) + 1 / log2(4.0)) / 3) < 1e-15)
+        #expect(RankingMetrics.rank(of: 1, scores: [0.5, .nan, 0.2]) == .init(higher: 2, tied: 0))
+        #expect(RankingMetrics(ranks: [RankingMetrics.rank(of: 1, scores: [0.5, .nan, 0.2])], k: 1).hitRate == 0)
         let at5 = RankingMetrics(ranks: [rank, .init(higher: 0)], k: 5)
         #expect(abs(at5.hitRate - 1) < 1e-15)
         #expect(abs(at5.ndcg - ((1 / log2(3.0) + 1 / log2(4.0) + 1 / log2(5.0)) / 3 + 1) / 2) < 1e-15)

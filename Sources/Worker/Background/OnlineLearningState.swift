@@ -166,6 +166,12 @@ struct OnlineLearningState: Sendable {
                 throw .delta(policy: install.version, error)
             }
         }
+        // Every POLICY a broker sends names the SHA-256 of the pack it means (docs/PROTOCOL.md, "Online learning"):
+        // a whole pack without it was installed unchecked, so any bytes that decode as a pack were served as a version.
+        // (A delta without it is refused as a delta, and the broker sends the whole pack.)
+        guard install.weightsSha256 != nil else {
+            throw .malformed("the POLICY names no weights_sha256, so its pack cannot be checked")
+        }
         do {
             let pack = try ParameterPack(decoding: payload[1])
             return (install, .full(pack, sha256: PolicyWeights.sha256(of: payload[1])))

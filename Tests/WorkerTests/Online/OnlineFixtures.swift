@@ -20,7 +20,8 @@ func policyPayload(
     spec: OnlinePolicySpec, version: UInt64, learningEnabled: Bool = true, pack: ParameterPack? = nil
 ) throws -> [[UInt8]] {
     let weights = try pack ?? PolicyWeights.pack(OnlinePolicy.initial(spec: spec))
-    let install = PolicyInstall(version: version, spec: spec, learningEnabled: learningEnabled)
+    var install = PolicyInstall(version: version, spec: spec, learningEnabled: learningEnabled)
+    install.weightsSha256 = PolicyWeights.sha256(of: weights.encoded())
     return [WireJSON.encode(install), weights.encoded()]
 }
 

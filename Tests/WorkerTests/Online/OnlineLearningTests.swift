@@ -75,7 +75,7 @@ struct OnlineLearningTests {
 
     @Test(
         "a bad POLICY is rejected and the old policy keeps serving",
-        arguments: ["wrong size", "no pack frame", "bad json", "version 0", "invalid spec"])
+        arguments: ["wrong size", "no pack frame", "bad json", "version 0", "invalid spec", "no sha, damaged pack"])
     func badPolicyKeepsTheOld(kind: String) throws {
         let spec = onlineSpec()
         let online = manualOnlineLearning()
@@ -88,6 +88,12 @@ struct OnlineLearningTests {
         case "no pack frame": bad.removeLast()
         case "bad json": bad[0] = Array("{\"version\": 2".utf8)
         case "version 0": bad = try policyPayload(spec: spec, version: 0)
+        case "no sha, damaged pack":
+            // A whole pack whose POLICY names no SHA-256 was installed unchecked: any bytes that decode were served.
+            var pack = try ParameterPack(decoding: bad[1])
+            pack.vectors[0].values[0] += 1
+            bad[0] = WireJSON.encode(PolicyInstall(version: 2, spec: spec, learningEnabled: true))
+            bad[1] = pack.encoded()
         default:
             var broken = spec
             broken.slateSize = 0

@@ -24,8 +24,10 @@ struct PolicyCatalogueReferenceTests {
     /// POLICY frames at `version` over `catalogue`, naming it as `reference`.
     static func payload(_ catalogue: ItemCatalogue, version: UInt64, reference: CatalogueReference) throws -> [[UInt8]] {
         let spec = OnlinePolicySpec.make(catalogue: catalogue, userFeatures: [DataSchema.Feature("u", .categorical)])
-        let install = PolicyInstall(version: version, spec: spec, learningEnabled: true, catalogue: reference)
-        return [WireJSON.encode(install), try PolicyWeights.pack(OnlinePolicy.initial(spec: spec)).encoded()]
+        var install = PolicyInstall(version: version, spec: spec, learningEnabled: true, catalogue: reference)
+        let pack = try PolicyWeights.pack(OnlinePolicy.initial(spec: spec)).encoded()
+        install.weightsSha256 = PolicyWeights.sha256(of: pack)
+        return [WireJSON.encode(install), pack]
     }
 
     @Test("without the named version the replica refuses catalogue_missing; once it holds it, it serves those rows")

@@ -111,26 +111,8 @@ extension WorkerCore {
     /// (version, SHA-256) the broker serves (``WorkerRegistration/servedPolicy``), so a worker never serves slates
     /// of a policy the broker cannot log; an online broker sends its own with POLICY.
     mutating func acknowledge(_ message: WireMessage, into actions: inout [WorkerAction]) {
-        if !registered, let frame = message.payload.first,
-            let registration = try? WireJSON.decode(WorkerRegistration.self, from: frame)
-        {
-            actions.append(.online(.registered(servedPolicy: registration.servedPolicy)))
-            if let requested = registration.requestedId {
-                actions.append(
-                    .log(
-                        .warning, "another live worker has this id; the broker registered this one under another",
-                        ["id": "\(requested)", "registered_as": "\(registration.workerId)"]))
-            }
-            if let promoted = registration.waitingForVersion {
-                actions.append(
-                    .log(
-                        .warning,
-                        """
-                        this worker serves no registered model while one is promoted: \
-                        it takes no work until WEIGHTS bring it
-                        """,
-                        ["model_version": "\(promoted)"]))
-            }
+        if !registered {
+            acknowledgeRegistration(message, into: &actions)
         }
         registered = true
         if message.header.flags.contains(.drain) {
@@ -140,6 +122,41 @@ extension WorkerCore {
             if !isStopping { actions.append(.log(.info, "the broker asked us to drain", [:])) }
             isStopping = true
             actions.append(.stopWorker)
+        }
+    }
+
+    /// The registration's document (frame 1 of the first HEARTBEAT after READY). One that is missing or does not
+    /// decode still starts what the worker holds afresh, as a registration naming no served policy (the broker sends
+    /// its own with POLICY), and is logged with why: it was taken silently, and the old policy and catalogue kept.
+    private mutating func acknowledgeRegistration(_ message: WireMessage, into actions: inout [WorkerAction]) {
+        let registration: WorkerRegistration
+        do throws(WireError) {
+            guard let frame = message.payload.first else { throw .badDocument("the registration has no document") }
+            registration = try WireJSON.decode(WorkerRegistration.self, from: frame)
+        } catch {
+            actions.append(
+                .log(
+                    .error, "the broker's registration does not decode; dropping what this worker held from a broker",
+                    ["error": "\(error)"]))
+            actions.append(.online(.registered(servedPolicy: nil)))
+            return
+        }
+        actions.append(.online(.registered(servedPolicy: registration.servedPolicy)))
+        if let requested = registration.requestedId {
+            actions.append(
+                .log(
+                    .warning, "another live worker has this id; the broker registered this one under another",
+                    ["id": "\(requested)", "registered_as": "\(registration.workerId)"]))
+        }
+        if let promoted = registration.waitingForVersion {
+            actions.append(
+                .log(
+                    .warning,
+                    """
+                    this worker serves no registered model while one is promoted: \
+                    it takes no work until WEIGHTS bring it
+                    """,
+                    ["model_version": "\(promoted)"]))
         }
     }
 

@@ -47,6 +47,19 @@ struct WorkerCoreRegistrationTests {
         #expect(harness.exits.isEmpty)
     }
 
+    /// A registration whose document did not decode (or was missing) was taken silently, and the worker kept the
+    /// policy and catalogue it held from another broker.
+    @Test("a registration that does not decode still starts afresh, as one naming no served policy, and is logged")
+    func undecodableRegistration() {
+        for payload: [[UInt8]] in [[Array("{".utf8)], [Array(#"{"worker_id":"w1","waiting_for_version":"x"}"#.utf8)], []] {
+            var harness = WorkerHarness()
+            harness.feed(.connected)
+            harness.receive(Header(command: .heartbeat), payload)
+            #expect(Self.registeredTask(harness) == .some(nil), "\(payload)")
+            #expect(harness.logs.contains { $0.level == .error && $0.message.contains("registration does not decode") })
+        }
+    }
+
     @Test("each registration tells the online thread which policy the broker serves, or none")
     func registrationNamesThePolicy() throws {
         var harness = WorkerHarness()

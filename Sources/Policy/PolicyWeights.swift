@@ -50,6 +50,9 @@ public enum PolicyWeights {
                 throw .nonFiniteStatistic(vector: name, index: index, value: v[index])
             }
         }
+        // A vector the statistics do not have (`zz`) was carried unread, and the pack's SHA-256 named bytes the
+        // replica then reported as another pack's.
+        guard pack.vectors.count == lengths.count else { throw .weightsMismatch(expected: expected, got: got) }
         // Sums no learner makes below 0: per-bucket weights (`n`, each `w = p̂(1 − p̂)` or 1) and event counts (`k`),
         // and `a`'s diagonal (Σ w·φᵢ²).
         for name in ["n", "k"] {

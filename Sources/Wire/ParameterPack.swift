@@ -71,11 +71,14 @@ public struct ParameterPack: Sendable, Equatable {
         }
         let count = Int(reader.read(UInt32.self))
         var vectors: [Vector] = []
+        // A name is a vector's identity: a second one under it was dropped by every reader (which takes the first).
+        var names = Set<String>()
         for index in 0..<count {
             guard reader.remaining >= 2 else { throw .badPack("parameter pack truncated at vector \(index)") }
             let nameLength = Int(reader.read(UInt16.self))
             guard reader.remaining >= nameLength + 8 else { throw .badPack("parameter pack truncated at vector \(index)") }
             let name = String(decoding: bytes[reader.offset..<(reader.offset + nameLength)], as: UTF8.self)
+            guard names.insert(name).inserted else { throw .badPack("vector \(name) appears twice in the parameter pack") }
             reader.offset += nameLength
             let length = reader.read(UInt64.self)
             guard length <= UInt64(reader.remaining / 4) else { throw .badPack("vector \(name) is truncated") }

@@ -24,6 +24,17 @@ struct NonFiniteStatisticsTests {
         #expect(message.contains("g[0] is inf") && message.contains("never served"))
     }
 
+    /// A vector the statistics do not have was carried unread (and the replica reported another pack's SHA-256).
+    @Test("a pack with a vector the statistics do not have is refused")
+    func extraVector() throws {
+        let (_, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        var pack = PolicyWeights.pack(policy)
+        pack.vectors.append(.init(name: "zz", values: [0.5]))
+        #expect(throws: PolicyError.self) { try PolicyWeights.statistics(pack, like: policy) }
+        #expect(try PolicyWeights.statistics(PolicyWeights.pack(policy), like: policy).width > 0)
+    }
+
     @Test("a pack holding NaN is refused naming where it is")
     func nanInAPack() throws {
         let (_, spec) = smallSpec()

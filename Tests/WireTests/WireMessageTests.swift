@@ -174,6 +174,12 @@ struct TrainingDocumentTests {
         let other = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1])])
         #expect(throws: WireError.self) { try ParameterPack.weightedMean([(a, 1), (other, 1)]) }
         #expect(throws: WireError.self) { try ParameterPack(decoding: Array(mean.encoded().dropLast())) }
+        // A second vector under one name was dropped by every reader (which takes the first) while the pack's SHA-256
+        // named both: refused, naming it.
+        let twice = ParameterPack(step: 1, vectors: [.init(name: "g", values: [1]), .init(name: "g", values: [0.5])])
+        #expect(throws: WireError.badPack("vector g appears twice in the parameter pack")) {
+            try ParameterPack(decoding: twice.encoded())
+        }
     }
 
     @Test("a pack's step is bounded at 2^53: one past it is refused naming the step, the bound itself decodes")

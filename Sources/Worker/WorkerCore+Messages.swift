@@ -32,10 +32,12 @@ extension WorkerCore {
             registered = false
             actions.append(.send(hello().frames(), .bestEffort))
         case .weights where !header.isReply:
-            guard message.payload.count >= 2,
-                let notice = try? WireJSON.decode(WeightsNotice.self, from: message.payload[0])
-            else {
-                actions.append(.log(.error, "malformed WEIGHTS message ignored", [:]))
+            let notice: WeightsNotice
+            do throws(WireError) {
+                guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
+                notice = try WireJSON.decode(WeightsNotice.self, from: message.payload[0])
+            } catch {
+                actions.append(.log(.error, "malformed WEIGHTS message ignored", ["error": "\(error)"]))
                 return
             }
             // The broker's latest intent, even when it is the version served now: a build of another version still
@@ -47,10 +49,12 @@ extension WorkerCore {
                     .background(.weights(notice: notice, bytes: message.payload[1], receivedAt: now.monotonicMicros)))
             }
         case .trainRound where !header.isReply:
-            guard message.payload.count >= 2,
-                let assignment = try? WireJSON.decode(RoundAssignment.self, from: message.payload[0])
-            else {
-                actions.append(.log(.error, "malformed TRAIN_ROUND message ignored", [:]))
+            let assignment: RoundAssignment
+            do throws(WireError) {
+                guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
+                assignment = try WireJSON.decode(RoundAssignment.self, from: message.payload[0])
+            } catch {
+                actions.append(.log(.error, "malformed TRAIN_ROUND message ignored", ["error": "\(error)"]))
                 return
             }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil

@@ -60,7 +60,7 @@ struct WorkerCoreCatalogueTests {
         #expect(harness.relay?.state.withLock { $0.held[2] } == installed)
     }
 
-    @Test("bytes that hash right but are no catalogue are refused; a notice without its bytes is ignored")
+    @Test("bytes that hash right but are no catalogue are refused; a notice without its bytes is answered, refused")
     func malformed() throws {
         var harness = WorkerHarness.registered(relay: manualOnlineLearning())
         let junk = Array("{\"format\":1}".utf8)
@@ -68,9 +68,12 @@ struct WorkerCoreCatalogueTests {
         let refused = try #require(try Self.state(&harness))
         #expect(!refused.installed && refused.error?.hasPrefix("the catalogue does not decode: ") == true)
         #expect(Self.newest(harness) == nil)
+        // A notice without its bytes is answered (docs/PROTOCOL.md: CATALOGUE_STATE either way), never left waiting.
         harness.receive(Header(command: .catalogue), [WireJSON.encode(CatalogueInstall(version: 1, sha256: "x"))])
+        let noBytes = try #require(try Self.state(&harness))
+        #expect(!noBytes.installed && noBytes.version == 1 && noBytes.error?.isEmpty == false)
         harness.receive(Header(command: .catalogue), [Array("not json".utf8), junk])
         #expect(harness.takeSent().isEmpty)
-        #expect(harness.logs.filter { $0.message == "malformed CATALOGUE message ignored" }.count == 2)
+        #expect(harness.logs.filter { $0.message == "malformed CATALOGUE message ignored" }.count == 1)
     }
 }

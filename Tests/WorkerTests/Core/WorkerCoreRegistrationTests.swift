@@ -60,6 +60,26 @@ struct WorkerCoreRegistrationTests {
         }
     }
 
+    /// A CATALOGUE whose notice read but whose bytes were missing was dropped with no answer (the broker waited for
+    /// a CATALOGUE_STATE), and every malformed WEIGHTS, TRAIN_ROUND or CATALOGUE was logged without why.
+    @Test("a CATALOGUE without its bytes is checked as no bytes (answered); malformed messages are logged with why")
+    func catalogueWithoutBytes() throws {
+        var harness = WorkerHarness.registered()
+        harness.receive(
+            Header(command: .catalogue),
+            [WireJSON.encode(CatalogueInstall(version: 7, sha256: String(repeating: "a", count: 64)))])
+        let received = harness.online.contains { task in
+            if case .received(let notice, let bytes) = task { return notice.version == 7 && bytes.isEmpty }
+            return false
+        }
+        #expect(received)
+        for command in [Command.weights, .trainRound, .catalogue] {
+            harness.logs.removeAll()
+            harness.receive(Header(command: command), [Array(#"{"version": 1.5}"#.utf8), [1]])
+            #expect(harness.logs.contains { $0.level == .error && $0.message.contains("malformed") }, "\(command)")
+        }
+    }
+
     @Test("each registration tells the online thread which policy the broker serves, or none")
     func registrationNamesThePolicy() throws {
         var harness = WorkerHarness()

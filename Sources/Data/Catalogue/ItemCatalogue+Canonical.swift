@@ -35,7 +35,7 @@ extension ItemCatalogue {
         do {
             document = try JSONDecoder().decode(CanonicalDocument.self, from: Data(bytes))
         } catch {
-            throw .inconsistent("not a catalogue document: \(error)")
+            throw .inconsistent("not a catalogue document: \(Self.describe(error))")
         }
         guard document.format == Self.canonicalFormat else {
             throw .inconsistent("catalogue format \(document.format), this build reads \(Self.canonicalFormat)")
@@ -62,5 +62,34 @@ extension ItemCatalogue {
         var ids: [String]
         var active: [Bool]
         var features: [Float]
+    }
+}
+
+extension ItemCatalogue {
+    /// A decoding error in one line naming where it stands (`features[0] is null`), never Swift's dump of it
+    /// ("DecodingError.valueNotFound: Expected value of type Float …").
+    static func describe(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context, then key: (any CodingKey)? = nil) -> String {
+            var out = ""
+            for component in context.codingPath + (key.map { [$0] } ?? []) {
+                if let index = component.intValue {
+                    out += "[\(index)]"
+                } else {
+                    out += (out.isEmpty ? "" : ".") + component.stringValue
+                }
+            }
+            return out.isEmpty ? "the document" : out
+        }
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .valueNotFound(_, let context): return "\(path(context)) is null"
+        case .typeMismatch(let type, let context): return "\(path(context)) is not a \(type)"
+        case .keyNotFound(let key, let context): return "missing key \(path(context, then: key))"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            // Foundation's word for valid JSON holding a number its field cannot take, as for text that is not JSON.
+            return "not valid JSON, or a number beyond its field's range (a feature beyond a 32-bit float's ±3.4e38)"
+        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
     }
 }

@@ -44,4 +44,20 @@ struct ItemCatalogueCanonicalTests {
             "\(error)".contains("B-2")
         }
     }
+
+    /// A worker's CATALOGUE_STATE gave Swift's dump ("DecodingError.valueNotFound: Expected value of type Float …")
+    /// for a null feature, and "not valid JSON" for a feature of 1e39.
+    @Test("a document that does not decode is named in one line: where a value is null, a number beyond a float")
+    func decodeErrorsNamed() throws {
+        let text = String(decoding: try Self.catalogue().canonicalBytes(), as: UTF8.self)
+        let range = try #require(text.range(of: #""features":["#))
+        for (value, says) in [("null", "features[0] is null"), ("1e39", "a feature beyond a 32-bit float's")] {
+            let damaged = text.replacingCharacters(in: range.upperBound..<text.index(after: range.upperBound), with: value)
+            #expect {
+                try ItemCatalogue(canonical: Array(damaged.utf8))
+            } throws: { error in
+                "\(error)".contains(says) && !"\(error)".contains("DecodingError")
+            }
+        }
+    }
 }

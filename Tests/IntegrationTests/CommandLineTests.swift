@@ -138,6 +138,16 @@ struct CommandLineTests {
         }
     }
 
+    /// A retire at 200,000 items was stored 16 s after the request, while the command had said "timed out": a retry
+    /// was then refused as already retired. The wait is 15 s at least, whatever --timeout-ms says.
+    @Test("a catalogue change that times out says the broker may still make it")
+    func catalogueChangeTimeout() throws {
+        let run = try runTool("recpool", ["catalogue", "retire", "sku-1", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "100"])
+        #expect(
+            run.code == 3 && run.stderr.contains("timed out after 15000 ms; the broker may still make the change"),
+            "\(run.code) \(run.stderr)")
+    }
+
     /// Each was accepted and ignored: the run's label and figures were those of another mode.
     @Test("loadtest and simulate refuse flags the chosen mode does not read", arguments: [
         (["loadtest", "--concurrency", "2", "--poisson"], "--poisson, --seed and --max-in-flight shape an open loop"),

@@ -34,9 +34,24 @@ struct CatalogueOutputOptions: ParsableArguments {
     ) async throws {
         let client = try await connection.connect()
         defer { client.close() }
-        let reply = try await client.control(request, bytes: bytes, as: type, timeoutMs: timeoutMs)
+        let reply: T
+        do {
+            reply = try await client.control(request, bytes: bytes, as: type, timeoutMs: timeoutMs)
+        } catch {
+            guard case .timedOut(let id, let ms) = error as? ClientError,
+                let operation = request.operation, Self.changes.contains(operation)
+            else { throw error }
+            // A change the broker took may still be stored after the wait (a catalogue of 200,000 items took 16–33 s
+            // after a restart): "timed out" read as "not done", and a retry was then refused as already done.
+            throw CommandFailure(
+                "request \(id) timed out after \(ms) ms; the broker may still make the change (a large catalogue takes "
+                    + "longer to store): check `recpool catalogue list` before you retry", exitCode: .unreachable)
+        }
         CommandOutput.printLine(json ? try JSONOutput.encode(reply) : render(reply))
     }
+
+    /// The operations that change the registry: a timeout does not say they were not made.
+    static let changes: Set<ControlOperation> = [.catalogueUpload, .catalogueAdd, .catalogueRetire]
 
     /// The wait for a change every worker must confirm: the broker waits up to 10 s for them, so a change waits at
     /// least 15 s whatever `--timeout-ms` says (a shorter wait would report a change the broker goes on to make as a

@@ -298,6 +298,21 @@ struct OnlineMachineTests {
         #expect(m.core.view.pendingEvents == 1)
     }
 
+    /// A freeze acknowledged while a sync's candidate was judged said version 1, then version 2 rolled out frozen.
+    @Test("online_freeze during a judged sync takes effect, and is answered, when that sync ends: at its version")
+    func freezeWaitsForTheJudgedSync() throws {
+        var m = try OnlineMachine()
+        let judged = try Self.syncToGuard(&m)
+        let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
+        let waited = m.feed(.frozenStored(true, requester: requester, .success(())), nowMs: 12_000)
+        #expect(waited.clientReplies.isEmpty && !m.core.frozen)
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
+        let stored = m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+        #expect(m.core.frozen && m.core.version == 2)
+        let answers = try stored.clientReplies.map { try WireJSON.decode(OnlineView.self, from: $0.frame(0)) }
+        #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
+    }
+
     @Test(
         "online_freeze takes effect only once the flag is stored; a failed write answers INTERNAL and changes nothing")
     func freezeIsDurable() throws {

@@ -71,6 +71,22 @@ extension OnlineCore {
             actions.append(.log(.error, "online control failed", ["op": "\(op)", "error": "\(error)"]))
             return reply(requester, .internal, text: "\(op) failed: \(error)", into: &actions)
         }
+        // A candidate judged or being stored finishes first: freezing now served its version after the freeze's
+        // answer ("frozen at 586", then 587 rolled out).
+        if freeze && !frozen {
+            switch phase {
+            case .judging, .storing:
+                deferredFreezes.append(requester)
+                return
+            case .idle, .pulling:
+                break
+            }
+        }
+        applyFrozen(freeze, requester: requester, nowMs: nowMs, into: &actions)
+    }
+
+    /// The stored frozen flag takes effect: the replicas are told, and `requester` is answered with the view.
+    mutating func applyFrozen(_ freeze: Bool, requester: Requester, nowMs: UInt64, into actions: inout [OnlineAction]) {
         if freeze != frozen {
             frozen = freeze
             actions.append(.log(.info, freeze ? "online learning frozen" : "online learning unfrozen", [:]))

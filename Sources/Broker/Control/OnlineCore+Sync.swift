@@ -346,6 +346,10 @@ extension OnlineCore {
         flushLearn(into: &actions)
         publishView(into: &actions)
         for requester in round.requesters { answer(requester, WireJSON.encode(view), into: &actions) }
+        // Freezes that waited for this sync's candidate take effect now, before a waiting sync could start.
+        let freezes = deferredFreezes
+        deferredFreezes.removeAll()
+        for requester in freezes { applyFrozen(true, requester: requester, nowMs: nowMs, into: &actions) }
         startWaitingSync(nowMs: nowMs, into: &actions)
     }
 

@@ -97,6 +97,10 @@ struct OnlineCore: ControlCore {
     var pendingFeedback: [PendingFeedback] = []
     /// RECOMMEND replies waiting for their impression's commit.
     var pendingSlates: [PendingSlate] = []
+    /// Stored `online_freeze` requests that arrived while a sync's candidate was being judged or stored: they take
+    /// effect, and are answered, when that sync ends (``finishSync(_:consumedStored:storeFailed:nowMs:into:)``), so
+    /// a freeze acknowledged at version N is never followed by version N + 1 rolling out.
+    var deferredFreezes: [Requester] = []
     /// The group commit the shell is performing.
     var inFlight: InFlight?
     var outgoing: [[UInt8]: [LearnEvent]] = [:]

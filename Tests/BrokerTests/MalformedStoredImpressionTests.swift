@@ -31,6 +31,24 @@ struct MalformedStoredImpressionTests {
         ([1.5, 0.5, 0.5], "a propensity is not in (0, 1]"),
     ]
 
+    /// After a restart onto an earlier catalogue version, feedback on an item of a later version was acknowledged
+    /// and never learnt (the replica drops an item beyond its rows), with nothing logged.
+    @Test("feedback naming an item beyond the catalogue served now is CONFLICT, not acknowledged and dropped")
+    func itemBeyondTheServedCatalogue() throws {
+        let h = try OnlineHarness()
+        let record = ImpressionRecord(
+            impressionId: "later", createdMs: 1_000, version: 1, userFeatures: ["user_feature_0": "u0_01"],
+            slate: [1, 2, 45], propensities: [0.5, 0.25, 0.1], scores: [0.3, 0.2, 0.1])
+        _ = try RecStore(directory: h.directory).commitOnline(
+            impressions: [("later", 1_000, "w-a", 1, String(decoding: WireJSON.encode(record), as: UTF8.self))],
+            keep: 1_000, feedback: [])
+        try h.open(settings: OnlineSettings())
+        let beyond = try #require(h.feedback("later", item: 45))
+        #expect(beyond.header.status == .conflict, "\(beyond.errorText ?? "")")
+        #expect(beyond.errorText?.contains("names item 45, beyond the 40 items") == true, "\(beyond.errorText ?? "")")
+        #expect(try #require(h.feedback("later", item: 1)).header.status == .ok)
+    }
+
     /// The floor a new record must meet (`ImpressionRecord.exportProblem`) is not a stored row's: a row logged before
     /// it was checked still reads, and its feedback is taken.
     @Test("a stored row below the new records' propensity floor still reads: feedback on it is taken")

@@ -357,6 +357,18 @@ extension OnlineCore {
                     "item \(request.item) was not shown in impression \(request.impressionId) (slate \(row.record.slate))",
                 into: &actions)
         }
+        // Served from a later catalogue version than the one served now (a restart onto an earlier one): no replica
+        // can learn an item (or a viewed item) beyond its rows, so the event was acknowledged and never learnt.
+        let served = policy.spec.itemCount
+        if let beyond = ([request.item] + row.record.viewed.map(\.item)).first(where: { $0 >= served }) {
+            return reply(
+                query.requester, .conflict,
+                text:
+                    "impression \(request.impressionId) names item \(beyond), beyond the \(served) items of the catalogue "
+                    + "version served now (it was served from a later one): its feedback cannot be learnt until that "
+                    + "version is served again",
+                into: &actions)
+        }
         pendingFeedback.append(
             PendingFeedback(query: query, record: row.record, worker: row.worker, slot: slot, queued: queued))
     }

@@ -192,7 +192,9 @@ struct OperationsSecurityTests {
         kill(brokerPid, SIGHUP)
         #expect(Self.waitForLog(log, "allow-lists reloaded"))
         let status = try await stranger.status()
-        #expect(status.counters["refused_handshakes", default: 0] >= 2)
+        // At least the first refusal: a second call within a second of it is refused by the client itself (it reopens
+        // its socket at most once a second), so whether the broker saw a second handshake depends on timing.
+        #expect(status.counters["refused_handshakes", default: 0] >= 1)
         // And it stays connected: the next call uses the same admitted session.
         _ = try await stranger.status()
     }

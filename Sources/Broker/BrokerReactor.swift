@@ -568,27 +568,18 @@ extension BrokerReactor {
     /// FEEDBACK and the online operations need online learning (`--online` with `--state-dir`); the rest (jobs,
     /// the registry, catalogues) need the state directory.
     static func statelessRefusal(_ message: WireMessage) -> String {
-        // A CONTROL document that does not decode is refused for what is wrong with it, whatever the broker keeps: a
-        // `drain` (which needs no state) with a key it does not take was told to start the broker with --state-dir.
+        var needsOnline = message.header.command == .feedback
         if message.header.command == .control, let frame = message.payload.first,
             frame.count <= ControlRequest.maximumDocumentBytes
         {
             do {
-                _ = try WireJSON.decodeRequest(ControlRequest.self, from: frame)
+                let request = try WireJSON.decodeRequest(ControlRequest.self, from: frame)
+                needsOnline = ControlOperation(rawValue: request.op)?.owner == .online
             } catch {
+                // Refused for what is wrong with it, whatever the broker keeps: a `drain` (which needs no state) with a
+                // key it does not take was told to start the broker with --state-dir.
                 return "\(error)"
             }
-        }
-        let needsOnline: Bool
-        if message.header.command == .feedback {
-            needsOnline = true
-        } else if let frame = message.payload.first, frame.count <= ControlRequest.maximumDocumentBytes,
-            let request = try? WireJSON.decodeRequest(ControlRequest.self, from: frame),
-            let operation = ControlOperation(rawValue: request.op)
-        {
-            needsOnline = operation.owner == .online
-        } else {
-            needsOnline = false
         }
         return needsOnline
             ? "this broker keeps no durable state, so it logs no impressions and takes no feedback: start it with "

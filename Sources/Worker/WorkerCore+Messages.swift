@@ -32,14 +32,7 @@ extension WorkerCore {
             registered = false
             actions.append(.send(hello().frames(), .bestEffort))
         case .weights where !header.isReply:
-            let notice: WeightsNotice
-            do throws(WireError) {
-                guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
-                notice = try WireJSON.decode(WeightsNotice.self, from: message.payload[0])
-            } catch {
-                actions.append(.log(.error, "malformed WEIGHTS message ignored", ["error": "\(error)"]))
-                return
-            }
+            guard let notice = Self.document(WeightsNotice.self, of: message, into: &actions) else { return }
             // The broker's latest intent, even when it is the version served now: a build of another version still
             // running (a promotion since rolled back) is then dropped when it finishes.
             wantedWeights = (notice.version, notice.sha256)
@@ -49,14 +42,7 @@ extension WorkerCore {
                     .background(.weights(notice: notice, bytes: message.payload[1], receivedAt: now.monotonicMicros)))
             }
         case .trainRound where !header.isReply:
-            let assignment: RoundAssignment
-            do throws(WireError) {
-                guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
-                assignment = try WireJSON.decode(RoundAssignment.self, from: message.payload[0])
-            } catch {
-                actions.append(.log(.error, "malformed TRAIN_ROUND message ignored", ["error": "\(error)"]))
-                return
-            }
+            guard let assignment = Self.document(RoundAssignment.self, of: message, into: &actions) else { return }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
             // A shop's log (the spec has a catalogue) brings its catalogue in frame 4.
             let catalogue = dataset != nil && message.payload.count >= 4 ? message.payload[3] : nil
@@ -102,6 +88,19 @@ extension WorkerCore {
             } else {
                 actions.append(.log(.debug, "ignored message", ["command": "\(header.command.name)"]))
             }
+        }
+    }
+
+    /// The JSON document (frame 1) of a broker message that carries bytes after it (frame 2: WEIGHTS' checkpoint,
+    /// TRAIN_ROUND's state), or nil when it is missing or does not decode: logged at `error` with why, and ignored.
+    static func document<T: Decodable>(_ type: T.Type, of message: WireMessage, into actions: inout [WorkerAction]) -> T? {
+        do throws(WireError) {
+            guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
+            return try WireJSON.decode(type, from: message.payload[0])
+        } catch {
+            actions.append(
+                .log(.error, "malformed \(message.header.command.name) message ignored", ["error": "\(error)"]))
+            return nil
         }
     }
 

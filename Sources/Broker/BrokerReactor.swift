@@ -294,8 +294,8 @@ public final class BrokerReactor: Sendable {
                     case .heldReply(let identity, let frames):
                         core.controlAnswered(identity: identity, frames: frames)
                         actions.append(.sendToClient(identity: identity, frames: frames))
-                    case .invalidSlateReply(let identity, let frames):
-                        core.invalidSlateAnswered(identity: identity, frames: frames)
+                    case .invalidSlateReply(let identity, let frames, let worker):
+                        core.invalidSlateAnswered(identity: identity, frames: frames, worker: worker)
                         actions.append(.sendToClient(identity: identity, frames: frames))
                     }
                 }

@@ -49,6 +49,7 @@ extension BrokerCore {
                 shed(identity: identity, header: header, now: now, into: &actions)
                 return
             }
+            if refuseOutstandingId(identity, header, &actions) { return }
             // Feedback is made durable by the control plane before it is acknowledged.
             awaitControl(client: identity, header: header)
             actions.append(.toControl(.client(identity: identity, message: message, userId: userId)))
@@ -70,6 +71,7 @@ extension BrokerCore {
                         + "\(frame.count) (bytes to upload or import go in frame 2)", &actions)
                 return
             }
+            if refuseOutstandingId(identity, header, &actions) { return }
             if let frame = message.payload.first,
                 let request = try? WireJSON.decodeRequest(ControlRequest.self, from: frame),
                 request.operation == .drain
@@ -280,6 +282,22 @@ extension BrokerCore {
         reply(to: pending, status: status, message: text, retryAfterMs: retryAfterMs, into: &actions)
     }
 
+    /// Answers CONFLICT, and returns true, when a CONTROL or FEEDBACK names a request id the client already has
+    /// outstanding (a SCORE or RECOMMEND queued or in flight, or a CONTROL, FEEDBACK or held slate the control plane
+    /// has not answered): a request id is unique among a client's outstanding requests (docs/PROTOCOL.md, "Frame 0"),
+    /// or two replies would carry it and a CANCEL of it could not say which request it meant.
+    private mutating func refuseOutstandingId(
+        _ identity: [UInt8], _ header: Header, _ actions: inout [BrokerAction]
+    ) -> Bool {
+        let key = ClientRequestKey(client: identity, requestId: header.requestId)
+        guard locations[key] != nil
+            || (controlWaitCount > 0 && controlHeld(client: identity, requestId: header.requestId) != nil)
+        else { return false }
+        counters.add(.duplicateRequestIds)
+        answer(identity, header, .conflict, "request id \(header.requestId) is already outstanding", &actions)
+        return true
+    }
+
     /// Accepts a SCORE or RECOMMEND: `held` are payload frames the reactor kept uncopied, after the
     /// message's own payload. The broker reads only the header and, for SCORE, the tensor's shape
     /// (in place): the rows are forwarded as they arrived.
@@ -320,6 +338,14 @@ extension BrokerCore {
         }
         var request = PendingRequest(client: identity, header: header, payload: payload, acceptedAt: now.monotonicMicros)
         request.bytes = bytes
+        // A CONTROL, FEEDBACK or held slate of this id is outstanding too: its reply would carry the same id.
+        if controlWaitCount > 0, controlHeld(client: identity, requestId: header.requestId) != nil {
+            counters.add(.duplicateRequestIds)
+            reply(
+                to: request, status: .conflict, message: "request id \(header.requestId) is already outstanding",
+                into: &actions)
+            return
+        }
         // Recorded as queued and checked in one lookup; a duplicate puts the outstanding one's location back.
         let key = request.key
         if let outstanding = locations.updateValue(.queued, forKey: key) {

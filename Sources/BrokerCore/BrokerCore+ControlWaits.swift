@@ -34,10 +34,14 @@ extension BrokerCore {
     }
 
     /// The control plane answered a held RECOMMEND INTERNAL because the worker's slate is invalid
-    /// (``ControlOutput/invalidSlateReply(identity:frames:)``): as ``controlAnswered(identity:frames:)``, and counted in
-    /// `invalid_worker_replies`.
-    public mutating func invalidSlateAnswered(identity: [UInt8], frames: [[UInt8]]) {
+    /// (``ControlOutput/invalidSlateReply(identity:frames:worker:)``): as ``controlAnswered(identity:frames:)``, counted
+    /// in `invalid_worker_replies` and in the `errors` of the worker whose id is `worker` (a refused reply is an error
+    /// reply the worker returned, as one the core refuses is).
+    public mutating func invalidSlateAnswered(identity: [UInt8], frames: [[UInt8]], worker: String) {
         counters.add(.invalidWorkerReplies)
+        if let index = workers.firstIndex(where: { $0.value.hello.workerId == worker }) {
+            workers.values[index].errors += 1
+        }
         controlAnswered(identity: identity, frames: frames)
     }
 

@@ -67,7 +67,11 @@ extension BrokerCore {
             } else if let load {
                 workers[identity]?.slots = Int(load.slots)
                 if let width = load.inputWidth { workers[identity]?.inputWidth = Int(width) }
-                if let sha = load.modelSHA256Hex { workers[identity]?.modelSHA256 = sha }
+                if let sha = load.modelSHA256Hex {
+                    // A checkpoint's hash: the worker serves no seeded model (STATUS's `model_seed` is null for it).
+                    workers[identity]?.modelSHA256 = sha
+                    workers[identity]?.modelSeed = nil
+                }
             }
             sendWeightsIfStale(identity, now: now, into: &actions, force: false)
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
@@ -203,7 +207,9 @@ extension BrokerCore {
             counters.add(.droppedLateReplies)
         } else if let problem = replyProblem(message, to: entry.request, from: identity) {
             // Never forwarded: a score under another version's number, a NaN, a shape the request did not ask for.
+            // The client gets an error from this worker's reply: one of its `errors`, as an error status is.
             counters.add(.invalidWorkerReplies)
+            if message.header.status == .ok, let index = workers.index(forKey: identity) { workers.values[index].errors += 1 }
             locations[entry.request.key] = nil
             let worker = workers[identity]?.hello.workerId ?? "?"
             reply(
@@ -278,7 +284,15 @@ extension BrokerCore {
         }
         guard request.service == .score else {
             if message.payload.isEmpty { return "an OK reply with no payload" }
-            guard message.payload.count == 1 else { return nil }  // a policy slate: OnlineCore checks it against its record
+            // The request's `top` and `candidates` bound a slate as they bound a ranking (a request document past the
+            // reactor's budget for a second read is not read again).
+            let asked = request.payload.first.flatMap {
+                $0.byteCount <= RankedItemsReply.requestReadLimitBytes ? $0.bytes : nil
+            }
+            guard message.payload.count == 1 else {
+                // A policy slate: checked against the request here, against its impression record by OnlineCore.
+                return message.payload.count == 2 ? PolicySlateReply.problem(message.payload[0], request: asked) : nil
+            }
             if policyReplicas != nil {
                 // An online broker routes RECOMMEND only to policy replicas, whose slate always comes with its
                 // impression record: one frame is a slate without it, not a model's ranking to judge by its version.
@@ -286,9 +300,6 @@ extension BrokerCore {
             }
             // The request's `top` and `candidates` bound the ranking; a request document past the reactor's budget
             // for a second read (a long candidate list) is not read again: its ranking is checked on its own terms.
-            let asked = request.payload.first.flatMap {
-                $0.byteCount <= RankedItemsReply.requestReadLimitBytes ? $0.bytes : nil
-            }
             if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion, request: asked) {
                 return problem
             }

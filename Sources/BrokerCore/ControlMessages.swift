@@ -95,7 +95,7 @@ public enum ControlOutput: Sendable {
     /// Send a held RECOMMEND's INTERNAL answer that replaces a worker's invalid slate (a slate that is not the
     /// impression its record describes, a record that does not decode or is malformed): answered as `heldReply`, and
     /// counted in `invalid_worker_replies` as the core counts the invalid replies it refuses itself.
-    case invalidSlateReply(identity: [UInt8], frames: [[UInt8]])
+    case invalidSlateReply(identity: [UInt8], frames: [[UInt8]], worker: String)
     /// Send frames to a worker.
     case toWorker(identity: [UInt8], frames: [[UInt8]])
     /// Roll this version out to every scoring replica: the complete WEIGHTS message frames.

@@ -107,13 +107,15 @@ extension RecPoolClient {
     ///   - pack: the policy's statistics (``ParameterPack``, as `PolicyWeights.pack` makes them).
     ///   - catalogueVersion: the registry's catalogue version it was trained on; the broker refuses CONFLICT
     ///     when it serves another one.
+    ///   - startVersion: the served policy version it was warm-started from; the broker refuses CONFLICT when it
+    ///     serves another one by then (feedback merged since would be lost).
     /// - Returns: the online view after the new version is served.
-    public func onlineRegister(_ pack: ParameterPack, catalogueVersion: UInt64, timeoutMs: UInt64? = nil)
-        async throws(ClientError) -> OnlineView
-    {
+    public func onlineRegister(
+        _ pack: ParameterPack, catalogueVersion: UInt64, startVersion: UInt64, timeoutMs: UInt64? = nil
+    ) async throws(ClientError) -> OnlineView {
         try await control(
-            ControlRequest(.onlineRegister, catalogueVersion: catalogueVersion), bytes: pack.encoded(),
-            as: OnlineView.self, timeoutMs: timeoutMs)
+            ControlRequest(.onlineRegister, version: startVersion, catalogueVersion: catalogueVersion),
+            bytes: pack.encoded(), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
     /// A policy version of the pool's, with its weights (CONTROL `online_policy`).

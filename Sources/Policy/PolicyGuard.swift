@@ -156,10 +156,24 @@ public enum PolicyGuard {
         guard rows >= minimumRows else {
             // The logged propensity of a retrieval slate is exact; what cannot be computed is the candidate's
             // probability of it, which depends on the candidates the candidate would retrieve (not logged).
-            let approximate =
+            var omitted = [
                 leftOut > 0
-                ? " (\(leftOut) impressions with feedback left out: served through retrieval, so the candidate's "
-                    + "probability of their slates cannot be computed)" : ""
+                    ? "\(leftOut) impressions with feedback left out: served through retrieval, so the candidate's "
+                        + "probability of their slates cannot be computed" : nil
+            ]
+            // Impressions one policy could not score are left out of both estimates; they may be what left it short.
+            if let compared = candidateEstimate.compared, compared < impressions.count {
+                let skipped = [
+                    candidateEstimate.unscored > 0 ? "the candidate could not score \(candidateEstimate.unscored)" : nil,
+                    currentEstimate.unscored > 0
+                        ? "the current version could not score \(currentEstimate.unscored)" : nil,
+                ].compactMap { $0 }
+                omitted.append(
+                    "both compared on the \(compared) of \(impressions.count) impressions both can score"
+                        + (skipped.isEmpty ? "" : ": " + skipped.joined(separator: ", ")))
+            }
+            let kept = omitted.compactMap { $0 }
+            let approximate = kept.isEmpty ? "" : " (" + kept.joined(separator: "; ") + ")"
             return GuardDecision(
                 accepted: true,
                 reason: "accepted without comparison: \(rows) logged rows with exact propensities, fewer than "

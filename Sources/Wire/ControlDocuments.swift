@@ -34,7 +34,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var op: String
     /// A job id (`job`, `cancel_job`).
     public var job: String?
-    /// A model version (`promote`).
+    /// A model version (`promote`, `fetch`, `online_policy`), or the served policy version an `online_register`ed
+    /// policy was warm-started from.
     public var version: UInt64?
     /// A job to start (`train`).
     public var train: TrainJobSpec?

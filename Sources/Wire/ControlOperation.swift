@@ -108,7 +108,7 @@ public enum ControlOperation: String, CaseIterable, Sendable, Codable, Hashable 
         case .drain: ["worker"]
         case .onlineSync: ["corrupt"]
         case .impressions: ["after", "limit"]
-        case .onlineRegister: ["catalogue_version"]
+        case .onlineRegister: ["catalogue_version", "version"]
         case .catalogue: ["version", "after", "limit"]
         case .catalogueUpload, .catalogueAdd, .catalogueRetire: ["catalogue"]
         case .jobs, .models, .importModel, .rollback, .online, .onlineFreeze, .onlineUnfreeze, .catalogues: []

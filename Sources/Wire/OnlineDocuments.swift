@@ -571,7 +571,8 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
 
     /// Why a well-formed record cannot be logged, though ``problem`` takes it: what `recpool logs export` and the
     /// loaders that read its CSV would refuse (a propensity below ``minimumPropensity``, a user feature value holding
-    /// U+0000). Checked when a worker's record arrives, never on stored rows.
+    /// U+0000), or a `retrieval` that is not an item index version (``isIndexVersion(_:)``). Checked when a worker's
+    /// record arrives, never on stored rows.
     public var exportProblem: String? {
         if let bad = propensities.first(where: { $0 < Self.minimumPropensity }) {
             return "propensity \(bad) is below \(Self.minimumPropensity), the smallest a log may hold"
@@ -579,7 +580,22 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
         if let name = userFeatures.keys.sorted().first(where: { userFeatures[$0]!.unicodeScalars.contains("\u{0}") }) {
             return "user feature '\(name)' holds U+0000, which the exported log (CSV) cannot hold"
         }
+        if let retrieval, !Self.isIndexVersion(retrieval) {
+            return "retrieval '\(retrieval.unicodeScalars.prefix(80).map { $0.escaped(asASCII: true) }.joined())' is not an "
+                + "item index version (e<embeddings>.c<catalogue>.g<generation>)"
+        }
         return nil
+    }
+
+    /// Whether `text` is an item index version as a worker logs it, `e<embeddings>.c<catalogue>.g<generation>`, each
+    /// a decimal `UInt64` (RecIndex's `IndexVersion`).
+    public static func isIndexVersion(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return false }
+        return zip(parts, ["e", "c", "g"]).allSatisfy { part, prefix in
+            part.hasPrefix(prefix) && part.count > 1 && part.dropFirst().allSatisfy { ("0"..."9").contains($0) }
+                && UInt64(part.dropFirst()) != nil
+        }
     }
 
     /// The latest `created_ms` a record may carry: 9999-12-31T23:59:59.999Z, the last instant an ISO 8601 timestamp

@@ -148,9 +148,11 @@ public struct Tensor: Sendable, Hashable {
         guard frame.count >= 8 else { throw .tensorTooShort(bytes: frame.count) }
         let rows = Int(UInt32(littleEndian: frame.loadUnaligned(as: UInt32.self)))
         let cols = Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        guard rows > 0, cols > 0 else { throw .emptyTensor(rows: rows, cols: cols) }
+        // The limits first (TOO_LARGE), then emptiness (BAD_REQUEST): a 0 × 2³² − 1 tensor is refused for its
+        // columns, as docs/PROTOCOL.md's order of checks says (the shape against the limits, then the tensor).
         guard rows <= maxRows else { throw .tooManyRows(rows: rows, limit: maxRows) }
         guard cols <= maxCols else { throw .tooManyColumns(cols: cols, limit: maxCols) }
+        guard rows > 0, cols > 0 else { throw .emptyTensor(rows: rows, cols: cols) }
         let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
         // `count ≤ (bytes − 8) / 4` first, so `count * 4` cannot overflow (2³¹ × 2³⁰ cells would trap there).
         guard !overflow, count <= (frame.count - 8) / 4, frame.count == 8 + count * 4 else {

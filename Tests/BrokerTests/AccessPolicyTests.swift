@@ -51,16 +51,17 @@ struct AccessPolicyTests {
     @Test("with roles enforced, an op this build does not know goes to the control plane (BAD_REQUEST there), not UNAUTHORIZED")
     func unknownOpIsNotAPermissionProblem() throws {
         var h = CoreHarness { $0.enforceRoles = true }
-        let bogus = WireMessage(
-            header: Header(command: .control, requestId: 7), payload: [Array(#"{"op":"nope"}"#.utf8)])
-        for role in ["client", "trainer"] {
-            h.feed(.client(identity: client, frames: bogus.frames(), userId: role))
+        func bogus(_ id: UInt64) -> WireMessage {
+            WireMessage(header: Header(command: .control, requestId: id), payload: [Array(#"{"op":"nope"}"#.utf8)])
         }
-        #expect(h.replies(to: client, id: 7).isEmpty && h.toControl.count == 2)
+        for (id, role) in [(UInt64(7), "client"), (8, "trainer")] {
+            h.feed(.client(identity: client, frames: bogus(id).frames(), userId: role))
+        }
+        #expect(h.replies(to: client, id: 7).isEmpty && h.replies(to: client, id: 8).isEmpty && h.toControl.count == 2)
         #expect(h.core.counters[.unauthorizedRequests] == 0)
         // A peer with no CONTROL role at all is still refused by its role, whatever the op.
-        h.feed(.client(identity: client, frames: bogus.frames(), userId: nil))
-        #expect(h.replies(to: client, id: 7).first?.header.status == .unauthorized)
+        h.feed(.client(identity: client, frames: bogus(9).frames(), userId: nil))
+        #expect(h.replies(to: client, id: 9).first?.header.status == .unauthorized)
     }
 
     @Test("a User-Id names its role and key (a Z85 key may hold ':'); a revoked key has no role and is refused per message")

@@ -44,11 +44,37 @@ struct ControlWaitTests {
         #expect(h.core.outstandingRequests == 0)
     }
 
+    /// A request id is unique among a client's outstanding requests: a SCORE named the id of a CONTROL the control
+    /// plane was carrying out and was accepted, so two replies carried one id and a CANCEL of it cancelled the SCORE.
+    @Test("a request naming an id outstanding in another command is CONFLICT at once; the outstanding one is unaffected")
+    func duplicateIdAcrossCommands() throws {
+        var h = CoreHarness()
+        h.registerWorker([0xA1])
+        Self.control(&h, client: [1], id: 77)
+        h.score(from: [1], id: 77)
+        Self.feedback(&h, client: [1], id: 77)
+        Self.control(&h, client: [1], id: 77)
+        h.score(from: [1], id: 78)
+        Self.control(&h, client: [1], id: 78)
+        Self.feedback(&h, client: [1], id: 78)
+        let refusals = h.sentToClients.filter { $0.message.header.status == .conflict }.map(\.message)
+        #expect(refusals.count == 5)
+        #expect(refusals.allSatisfy { $0.errorText?.contains("is already outstanding") == true })
+        #expect(Set(refusals.map(\.header.command)) == [.score, .feedback, .control])
+        #expect(h.core.counters[.duplicateRequestIds] == 5)
+        // Only the first CONTROL went to the control plane, and only the first SCORE to a worker.
+        #expect(h.toControl.count == 1 && h.dispatches.count == 1)
+        #expect(h.core.outstandingRequests == 2)
+        // Another client's id 77 is its own.
+        h.score(from: [2], id: 77)
+        #expect(h.dispatches.count == 2)
+    }
+
     @Test("the shutdown bound answers each request still waiting for the control plane BUSY, once")
     func abandonedAtShutdown() throws {
         var h = CoreHarness()
         Self.control(&h, client: [1], id: 7, op: "train")
-        Self.control(&h, client: [1], id: 7, op: "train")  // the same id twice: two requests, two replies
+        Self.control(&h, client: [1], id: 6, op: "train")
         Self.feedback(&h, client: [2], id: 8)
         h.core.beginShutdown()
         var actions: [BrokerAction] = []
@@ -63,7 +89,7 @@ struct ControlWaitTests {
         let control = replies.filter { $0.0 == [1] }.map(\.1)
         #expect(control.count == 2)
         for reply in control {
-            #expect(reply.header.command == .control && reply.header.isReply && reply.header.requestId == 7)
+            #expect(reply.header.command == .control && reply.header.isReply && [6, 7].contains(reply.header.requestId))
             #expect(reply.header.status == .busy && reply.header.retryAfterMs > 0)
             #expect(reply.errorText?.contains("may have taken effect") == true, "\(reply.errorText ?? "")")
         }

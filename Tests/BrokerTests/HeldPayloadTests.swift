@@ -87,6 +87,28 @@ struct HeldPayloadTests {
         #expect(h.dispatches.isEmpty)
     }
 
+    @Test("an empty tensor over a limit is TOO_LARGE for the limit (limits are checked before emptiness)")
+    func emptyOverLimitIsTooLarge() {
+        var h = CoreHarness()
+        h.registerWorker(worker)
+        let limits = h.core.configuration.limits
+        let cases: [([UInt8], WireError)] = [
+            ([0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], .tooManyColumns(cols: Int(UInt32.max), limit: limits.maxColumns)),
+            ([0x28, 0x23, 0, 0, 0, 0, 0, 0], .tooManyRows(rows: 9_000, limit: limits.maxRows)),
+        ]
+        for (index, (bytes, error)) in cases.enumerated() {
+            let id = UInt64(index + 1)
+            h.feed(
+                .client(
+                    identity: client, frames: [Header(command: .score, requestId: id).encoded()], userId: nil,
+                    held: [OpaqueFrame(bytes)]))
+            let reply = h.replies(to: client, id: id).first
+            #expect(reply?.header.status == .tooLarge)
+            #expect(reply?.errorText == error.description)
+        }
+        #expect(h.dispatches.isEmpty)
+    }
+
     @Test("held bytes count against the byte limits like copied ones")
     func heldBytesCounted() {
         var h = CoreHarness { $0.clientBytesLimit = 100 }

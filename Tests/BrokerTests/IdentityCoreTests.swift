@@ -77,6 +77,22 @@ struct IdentityCoreTests {
         #expect(h.dispatches.count == 1)
     }
 
+    /// STATUS showed `model_seed: 7` beside the checkpoint's hash a heartbeat had just reported ("file" and a seed).
+    @Test("a heartbeat naming a checkpoint's SHA-256 clears the seed READY reported: status shows no seed beside a hash")
+    func heartbeatHashClearsSeed() {
+        var h = CoreHarness()
+        Self.register(&h, narrow, id: "n", version: 0, seed: 7)
+        #expect(h.core.statusDocument(now: h.now).workers.first?.modelSeed == 7)
+        let load = WorkerLoad(slots: 4, queued: 0, inputWidth: 2, modelSHA256: [UInt8](repeating: 0x11, count: 32))
+        h.feed(
+            .worker(
+                identity: narrow,
+                frames: [Header(command: .heartbeat, modelVersion: 0).encoded(), load.encoded()], peerAddress: nil))
+        let worker = h.core.statusDocument(now: h.now).workers.first
+        #expect(worker?.modelSha256 == String(repeating: "11", count: 32))
+        #expect(worker?.modelSeed == nil && worker?.modelSource == "file")
+    }
+
     /// A load frame with width 0 was counted malformed, and its slots were applied all the same.
     @Test("a heartbeat whose load names a width no model has is malformed: counted, and none of it applied",
           arguments: [UInt32(0), UInt32(1 << 24 + 1)])

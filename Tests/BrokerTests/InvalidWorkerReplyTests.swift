@@ -338,11 +338,51 @@ struct InvalidWorkerReplyTests {
         #expect(reply.errorText?.contains("a policy slate comes with its impression record") == true, "\(reply.errorText ?? "")")
     }
 
-    @Test("a held slate the control plane refuses as invalid is counted in invalid_worker_replies")
+    @Test("a held slate the control plane refuses as invalid is counted in invalid_worker_replies and the worker's errors")
     func refusedSlateCounted() throws {
         var h = CoreHarness()
-        h.core.invalidSlateAnswered(identity: Self.client, frames: [Header(command: .recommend, isReply: true).encoded()])
+        _ = try Self.recommendDispatched(&h)
+        h.core.invalidSlateAnswered(
+            identity: Self.client, frames: [Header(command: .recommend, isReply: true).encoded()], worker: "r1")
         #expect(h.core.counters[.invalidWorkerReplies] == 1)
+        #expect(h.core.workers[Self.worker]?.errors == 1)
+    }
+
+    /// A worker's `errors` left out the OK replies the broker refused (a SCORE tensor of the wrong shape, a NaN): a
+    /// worker whose every reply reached its client as INTERNAL showed `errors 0`.
+    @Test("an OK reply the broker refuses as invalid counts in the worker's errors, as an error reply does")
+    func refusedReplyIsAnError() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, payload: [Tensor(rows: 2, cols: 1, values: [0.1, 0.2]).encoded()])
+        #expect(try Self.onlyReply(h).header.status == .internal)
+        let worker = try #require(h.core.statusDocument(now: h.now).workers.first)
+        #expect(worker.completed == 1 && worker.errors == 1)
+    }
+
+    /// A policy slate (slate and impression record) was logged and forwarded OK with more items than `top`, or items
+    /// outside the request's candidates, or a source other than `policy`: its impression claimed propensities for a
+    /// choice the policy was never offered.
+    @Test("a policy slate that passes top, leaves the candidates or names another source is INTERNAL, never logged",
+        arguments: [
+            (#"{"top":1}"#, "[1,2,3]", "policy", "3 items, the request asked for at most 1"),
+            (#"{"candidates":[5,6,7]}"#, "[5,2]", "policy", "shows item 2, which is not among the request's candidates"),
+            ("{}", "[1]", "model", "source is 'model', not 'policy'"),
+        ])
+    func policySlateShapeChecked(request: String, items: String, source: String, problem: String) throws {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([Self.worker]))
+        let d = try Self.recommendDispatched(&h, request: request)
+        let slots = try WireJSON.decode([Int].self, from: Array(items.utf8)).enumerated().map {
+            #"{"item":\#($0.element),"position":\#($0.offset),"score":0.5,"propensity":0.5}"#
+        }
+        let slate = Array(
+            #"{"impression_id":"i1","items":[\#(slots.joined(separator: ","))],"model_version":3,"source":"\#(source)","#
+                .utf8) + Array(#""exploration":{"kind":"epsilon_greedy","epsilon":0.1,"temperature":0.05}}"#.utf8)
+        Self.send(&h, d, version: 3, payload: [slate, Array("{}".utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.errorText?.contains(problem) == true, "\(reply.errorText ?? "")")
+        #expect(h.toControl.isEmpty)
     }
 
     /// A model-ranked RECOMMEND reply's document, as `RecommendHandler` writes it.

@@ -219,7 +219,8 @@ struct OnlineRegistrationTests {
         let stored = m.feed(
             .control(
                 identity: [9], header: Header(command: .control, requestId: 7),
-                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
+                request: ControlRequest(op: "online_register", version: m.core.version, catalogueVersion: 3),
+                bytes: pack.encoded()),
             nowMs: 50_000
         ).versionsToStore
         #expect(stored.map(\.version) == [2] && stored.map(\.catalogueVersion) == [3])
@@ -242,7 +243,8 @@ struct OnlineRegistrationTests {
         return m.feed(
             .control(
                 identity: [9], header: Header(command: .control, requestId: 7),
-                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
+                request: ControlRequest(op: "online_register", version: m.core.version, catalogueVersion: 3),
+                bytes: pack.encoded()),
             nowMs: 50_000
         ).versionsToStore
     }
@@ -282,6 +284,34 @@ struct OnlineRegistrationTests {
         #expect(m.core.view.pendingEvents == 1)
     }
 
+    /// A warm start trained on version N while a sync merged acknowledged feedback into N + 1; registering it as N + 2
+    /// dropped that feedback from every policy (the sync had consumed it), with nothing said.
+    @Test("a policy warm-started from a version the pool no longer serves is CONFLICT, naming both; without version BAD_REQUEST")
+    func staleStartRefused() throws {
+        var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
+        _ = m.feed(.workers([m.workerA]))
+        let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
+        func register(_ start: UInt64?) -> [OnlineAction] {
+            m.feed(
+                .control(
+                    identity: [9], header: Header(command: .control, requestId: 9),
+                    request: ControlRequest(op: "online_register", version: start, catalogueVersion: 3),
+                    bytes: pack.encoded()),
+                nowMs: 50_000)
+        }
+        let served = m.core.version
+        let stale = register(served + 1)
+        #expect(stale.versionsToStore.isEmpty)
+        let reply = try #require(stale.clientReplies.first)
+        #expect(reply.header.status == .conflict)
+        #expect(
+            reply.errorText?.contains("warm-started from version \(served + 1), the pool serves version \(served)") == true,
+            "\(reply.errorText ?? "")")
+        let missing = try #require(register(nil).clientReplies.first)
+        #expect(missing.header.status == .badRequest && missing.errorText?.contains("needs version") == true)
+        #expect(m.core.version == served)
+    }
+
     @Test("a frame 2 that is not a pack is refused naming the decoding problem, not as a missing pack")
     func malformedPackIsNamed() throws {
         var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
@@ -289,7 +319,8 @@ struct OnlineRegistrationTests {
         let refused = m.feed(
             .control(
                 identity: [9], header: Header(command: .control, requestId: 8),
-                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: Array("not a pack".utf8)),
+                request: ControlRequest(op: "online_register", version: m.core.version, catalogueVersion: 3),
+                bytes: Array("not a pack".utf8)),
             nowMs: 50_000
         ).clientReplies
         let reply = try #require(refused.first)

@@ -494,7 +494,7 @@ struct HeldSlateCoordinatorTests {
     static func released(_ h: OnlineHarness) -> [WireMessage] {
         h.take().compactMap {
             if case .heldReply(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
-            if case .invalidSlateReply(_, let frames) = $0 { return try? WireMessage(decoding: frames) }
+            if case .invalidSlateReply(_, let frames, _) = $0 { return try? WireMessage(decoding: frames) }
             return nil
         }
     }
@@ -550,7 +550,7 @@ struct HeldSlateCoordinatorTests {
         coordinator.flushPending()
         let sent = outputs.compactMap { output -> WireMessage? in
             switch output {
-            case .heldReply(_, let frames), .invalidSlateReply(_, let frames), .toClient(_, let frames):
+            case .heldReply(_, let frames), .invalidSlateReply(_, let frames, _), .toClient(_, let frames):
                 return try? WireMessage(decoding: frames)
             default: return nil
             }

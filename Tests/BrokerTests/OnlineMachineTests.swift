@@ -66,14 +66,14 @@ extension [OnlineAction] {
     var heldReplies: [WireMessage] {
         compactMap {
             if case .send(.heldReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
-            if case .send(.invalidSlateReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
+            if case .send(.invalidSlateReply(_, let frames, _)) = $0 { return try? WireMessage(decoding: frames) }
             return nil
         }
     }
     /// The held RECOMMENDs answered INTERNAL because the worker's slate is invalid (counted by the core).
     var invalidSlateReplies: [WireMessage] {
         compactMap {
-            if case .send(.invalidSlateReply(_, let frames)) = $0 { return try? WireMessage(decoding: frames) }
+            if case .send(.invalidSlateReply(_, let frames, _)) = $0 { return try? WireMessage(decoding: frames) }
             return nil
         }
     }
@@ -114,6 +114,69 @@ struct OnlineMachineTests {
         #expect(m.core.view.impressions == 1)
         #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["held-2"]])
         #expect(m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies.map(\.header.requestId) == [42])
+    }
+
+    /// The impression's time came from the worker's clock: a worker two hours behind the broker made every FEEDBACK on
+    /// its slates EXPIRED at once, and the exported log's timestamps followed the worker's clock.
+    @Test("an impression is logged at the broker's time, whatever the worker's clock wrote", arguments: [0, 1, 9_000_000])
+    func loggedAtBrokerTime(workerMs: UInt64) throws {
+        var m = try OnlineMachine()
+        let record = m.record("clock-1", createdMs: workerMs)
+        _ = m.feed(.impression(worker: "w-a", record: record, reply: OnlineMachine.slate(61, for: record)), nowMs: 5_000)
+        let logged = try #require(m.feed(.flush).commits.first?.impressions.first)
+        #expect(logged.createdMs == 5_000)
+        let stored = try WireJSON.decode(ImpressionRecord.self, from: Array(logged.record.utf8))
+        #expect(stored.createdMs == 5_000)
+        // What the record says apart from its time is what the worker sent.
+        var sent = try WireJSON.decode(ImpressionRecord.self, from: record)
+        sent.createdMs = 5_000
+        #expect(stored == sent)
+    }
+
+    /// A slate record's `retrieval` holding U+0000 (or any text that is not an index version) was logged, and `logs
+    /// export` then wrote a CSV that RecPool's own loader refuses.
+    @Test("a record whose retrieval is not an item index version is refused, never logged",
+        arguments: ["zzz\u{0}", "zzz", "e1.c2", "e1.c2.g", "e1.c2.g3.x", "E1.c2.g3", "e-1.c2.g3", "e99999999999999999999.c1.g1"])
+    func retrievalChecked(retrieval: String) throws {
+        var m = try OnlineMachine()
+        var record = try WireJSON.decode(ImpressionRecord.self, from: m.record("ret-1"))
+        record.retrieval = retrieval
+        let bytes = WireJSON.encode(record)
+        let refused = m.feed(.impression(worker: "w-a", record: bytes, reply: OnlineMachine.slate(62, for: bytes)))
+        #expect(refused.invalidSlateReplies.first?.errorText?.contains("is not an item index version") == true)
+        #expect(m.feed(.flush).commits.isEmpty)
+    }
+
+    @Test("a record whose retrieval is an item index version is logged")
+    func retrievalAccepted() throws {
+        var m = try OnlineMachine()
+        var record = try WireJSON.decode(ImpressionRecord.self, from: m.record("ret-2"))
+        record.retrieval = "e0.c12.g3"
+        let bytes = WireJSON.encode(record)
+        #expect(m.feed(.impression(worker: "w-a", record: bytes, reply: OnlineMachine.slate(63, for: bytes))).isEmpty)
+        #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["ret-2"]])
+    }
+
+    /// A slate naming an exploration rule no policy can have (ε 7) was logged and forwarded OK.
+    @Test("a slate whose exploration rule is not valid or whose source is not 'policy' is refused, never logged")
+    func slateExplorationChecked() throws {
+        var m = try OnlineMachine()
+        let record = m.record("exp-1")
+        var frames = HeldSlateFixtures.frames(for: record, requestId: 64)
+        var slate = try WireJSON.decode(PolicyRecommendation.self, from: frames[1])
+        slate.exploration = ExplorationSpec(kind: .softmax, epsilon: 7, temperature: 1e300)
+        frames[1] = WireJSON.encode(slate)
+        let refused = m.feed(.impression(worker: "w-a", record: record, reply: HeldSlate(client: [9], frames: frames)))
+        #expect(refused.invalidSlateReplies.first?.errorText?.contains("epsilon must be in [0, 1]") == true)
+        slate.exploration = ExplorationSpec()
+        slate.source = "model"
+        frames[1] = WireJSON.encode(slate)
+        let record2 = m.record("exp-2")
+        slate.impressionId = "exp-2"
+        frames[1] = WireJSON.encode(slate)
+        let refused2 = m.feed(.impression(worker: "w-a", record: record2, reply: HeldSlate(client: [9], frames: frames)))
+        #expect(refused2.invalidSlateReplies.first?.errorText?.contains("source 'model'") == true)
+        #expect(m.feed(.flush).commits.isEmpty)
     }
 
     @Test("a second slate with an impression id already queued is refused, never released as if stored")

@@ -83,7 +83,7 @@ struct WarmStartTests {
             // A policy trained for another catalogue version is refused, typed, and changes nothing.
             let (_, pack) = try await client.onlinePolicy()
             do {
-                _ = try await client.onlineRegister(pack, catalogueVersion: 7)
+                _ = try await client.onlineRegister(pack, catalogueVersion: 7, startVersion: 2)
                 Issue.record("a policy for catalogue version 7 was registered")
             } catch let error as ClientError {
                 guard case .server(let status, let message, _) = error else { throw error }

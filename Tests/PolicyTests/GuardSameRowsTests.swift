@@ -40,6 +40,16 @@ struct GuardSameRowsTests {
                 "both on the \(both.count) of \(impressions.count) impressions both can score "
                     + "(the candidate could not score \(skipped))"), "\(decision.reason)")
 
+        // Below the minimum rows the candidate is accepted without comparison, and the reason still names the
+        // impressions left out (it said only "N rows, fewer than M", hiding that the exclusion left it short).
+        let short = PolicyGuard.decide(
+            candidate: candidate, current: current, on: impressions, margin: 0.01, minimumRows: 1_000_000, nowMs: 0)
+        #expect(short.accepted && short.reason.hasPrefix("accepted without comparison"), "\(short.reason)")
+        #expect(
+            short.reason.contains(
+                "both compared on the \(both.count) of \(impressions.count) impressions both can score: "
+                    + "the candidate could not score \(skipped)"), "\(short.reason)")
+
         let (x, y) = PolicyGuard.pairedEstimates(candidate: candidate, current: current, on: impressions)
         #expect(x.compared == both.count && y.compared == both.count)
         #expect(x.unscored == skipped && y.unscored == 0)

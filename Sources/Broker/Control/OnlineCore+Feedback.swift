@@ -7,10 +7,14 @@ extension OnlineCore {
     /// Queues an impression record for the next group commit. With `reply` (the RECOMMEND reply it
     /// came with), the reply is released only on the commit that stores the record, or replaced by an
     /// error that says it was not stored.
+    ///
+    /// The impression is logged as served at `nowMs`, when the broker received it (epoch ms), whatever time the
+    /// worker's clock wrote in the record: the feedback window and the exported log's timestamps are the broker's
+    /// clock, so a worker whose clock lags or leads neither expires its slates' feedback at once nor misorders the log.
     mutating func queueImpression(
-        worker: String, record bytes: [UInt8], reply: HeldSlate?, into actions: inout [OnlineAction]
+        worker: String, record received: [UInt8], reply: HeldSlate?, nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
-        guard let record = try? WireJSON.decode(ImpressionRecord.self, from: bytes) else {
+        guard var record = try? WireJSON.decode(ImpressionRecord.self, from: received) else {
             actions.append(
                 .log(.warning, "a worker sent an impression record that does not decode", ["worker": "\(worker)"]))
             if let reply {
@@ -49,6 +53,11 @@ extension OnlineCore {
                     into: &actions)
             }
             return
+        }
+        var bytes = received
+        if record.createdMs != nowMs {
+            record.createdMs = nowMs
+            bytes = WireJSON.encode(record)
         }
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
@@ -91,7 +100,11 @@ extension OnlineCore {
     /// Why the slate a client would be sent (`held`: the reply header, then the slate document) is not the impression
     /// `record` describes, or nil: feedback is checked against the record, so a slate that differs from it (other items,
     /// propensities or impression id, another version, a document that does not decode) would have its feedback refused
-    /// while feedback on items it never showed is taken (docs/PROTOCOL.md, "Online learning").
+    /// while feedback on items it never showed is taken (docs/PROTOCOL.md, "Online learning"). Its `source` must be
+    /// `policy` and its `exploration` a valid rule (ε in [0, 1], a temperature above 0): a client reads the rule to
+    /// know how the slate was drawn. (It is not compared with the served spec's: a replica installed by an earlier run
+    /// of the broker with other settings draws by its own rule until it installs again, and its propensities are exact
+    /// for what it drew.)
     static func slateProblem(_ held: HeldSlate, record: ImpressionRecord) -> String? {
         guard held.frames.count == 2, let header = try? Header(decoding: held.frames[0]) else {
             return "is not one header and one slate document (\(held.frames.count) frames)"
@@ -117,6 +130,8 @@ extension OnlineCore {
         if let bad = slate.items.first(where: { !$0.score.isFinite }) {
             return "gives item \(bad.item) a score that is not finite"
         }
+        if slate.source != "policy" { return "names its source '\(slate.source)', not 'policy'" }
+        if let problem = slate.exploration.problem { return "gives an exploration rule that is not valid: \(problem)" }
         if slate.modelVersion != record.version || header.modelVersion != record.version {
             return "names policy version \(slate.modelVersion) (header \(header.modelVersion)), its impression record "
                 + "\(record.version)"
@@ -125,7 +140,7 @@ extension OnlineCore {
     }
 
     /// Answers a held RECOMMEND with INTERNAL "worker W sent an invalid reply: …" instead of the slate worker `worker`
-    /// drew, counted in `invalid_worker_replies` (``ControlOutput/invalidSlateReply(identity:frames:)``): the
+    /// drew, counted in `invalid_worker_replies` (``ControlOutput/invalidSlateReply(identity:frames:worker:)``): the
     /// impression was not stored, so feedback on the slate could not be taken.
     /// With `worker` nil the fault is the broker's (the impression could not be stored): the answer names no worker and
     /// is not counted as an invalid reply.
@@ -139,7 +154,7 @@ extension OnlineCore {
             .send(
                 worker == nil
                     ? .heldReply(identity: held.client, frames: frames)
-                    : .invalidSlateReply(identity: held.client, frames: frames)))
+                    : .invalidSlateReply(identity: held.client, frames: frames, worker: worker ?? "")))
     }
 
     /// The error reply that replaces a held slate: its request's id, attempt and broker queue time, `status` and

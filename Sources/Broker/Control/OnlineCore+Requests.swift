@@ -30,7 +30,9 @@ extension OnlineCore {
             actions.append(
                 .send(.toClient(identity: requester.identity, frames: [ok.encoded(), WireJSON.encode(document), pack])))
         case .onlineRegister?:
-            register(requester, catalogueVersion: request.catalogueVersion, pack: bytes, nowMs: nowMs, into: &actions)
+            register(
+                requester, catalogueVersion: request.catalogueVersion, startVersion: request.version, pack: bytes,
+                nowMs: nowMs, into: &actions)
         case .impressions?:
             let limit = request.limit ?? 1000
             guard (1...10_000).contains(limit) else {

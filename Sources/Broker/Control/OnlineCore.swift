@@ -201,7 +201,7 @@ struct OnlineCore: ControlCore {
         switch event {
         case .workers(let live): updateWorkers(live, nowMs: nowMs, into: &actions)
         case .impression(let worker, let record, let reply):
-            queueImpression(worker: worker, record: record, reply: reply, into: &actions)
+            queueImpression(worker: worker, record: record, reply: reply, nowMs: nowMs, into: &actions)
         case .feedback(let identity, let message):
             handleFeedback(identity: identity, message: message, nowMs: nowMs, into: &actions)
         case .lookedUp(let query, let found): lookedUp(query, found: found, into: &actions)

@@ -120,7 +120,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             var registered: OnlineView?
             if register {
                 registered = try await client.onlineRegister(
-                    PolicyWeights.pack(trained.policy), catalogueVersion: catalogue,
+                    PolicyWeights.pack(trained.policy), catalogueVersion: catalogue, startVersion: install.version,
                     timeoutMs: max(connection.timeoutMs, 15_000))
             }
             let output = Output(

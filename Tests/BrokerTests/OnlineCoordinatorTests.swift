@@ -60,7 +60,7 @@ final class OnlineHarness {
             impressionId: id, createdMs: createdMs, version: coordinator.version,
             userFeatures: ["user_feature_0": "u0_01"], slate: slate, propensities: [0.5, 0.25, 0.1],
             scores: [0.1, 0.05, 0.01])
-        coordinator.handleImpression(worker: worker, record: WireJSON.encode(record))
+        coordinator.handleImpression(worker: worker, record: WireJSON.encode(record), nowMs: createdMs)
     }
 
     /// Sends FEEDBACK and returns the reply.
@@ -509,7 +509,7 @@ struct HeldSlateCoordinatorTests {
             scores: [0.1, 0.05, 0.01])
         h.coordinator.handleImpression(
             worker: "w-a", record: WireJSON.encode(record),
-            reply: ([9], HeldSlateFixtures.frames(for: record, requestId: 41)))
+            reply: ([9], HeldSlateFixtures.frames(for: record, requestId: 41)), nowMs: record.createdMs)
         #expect(Self.released(h).isEmpty)
         h.coordinator.flushPending()
         let sent = Self.released(h)
@@ -535,8 +535,8 @@ struct HeldSlateCoordinatorTests {
         func slate(_ requestId: UInt64, _ record: [UInt8]) -> [[UInt8]] {
             HeldSlateFixtures.frames(for: record, requestId: requestId)
         }
-        coordinator.handleImpression(worker: "w-a", record: record("held-r", [2, 0]), reply: ([9], slate(43, record("held-r", [2, 0]))))
-        coordinator.handleImpression(worker: "w-a", record: record("held-k", [1, 3]), reply: ([9], slate(44, record("held-k", [1, 3]))))
+        coordinator.handleImpression(worker: "w-a", record: record("held-r", [2, 0]), reply: ([9], slate(43, record("held-r", [2, 0]))), nowMs: 1_000)
+        coordinator.handleImpression(worker: "w-a", record: record("held-k", [1, 3]), reply: ([9], slate(44, record("held-k", [1, 3]))), nowMs: 1_000)
         // A FEEDBACK naming the queued impression (a guessed id: its slate was never sent) is looked up again.
         let feedback = WireMessage(
             header: Header(command: .feedback, requestId: 45),
@@ -569,7 +569,7 @@ struct HeldSlateCoordinatorTests {
         _ = h.take()
         let slate = WireMessage(
             header: Header(command: .recommend, isReply: true, requestId: 42), payload: [Array("{\"items\":[]}".utf8)])
-        h.coordinator.handleImpression(worker: "w-a", record: Array("not json".utf8), reply: ([9], slate.frames()))
+        h.coordinator.handleImpression(worker: "w-a", record: Array("not json".utf8), reply: ([9], slate.frames()), nowMs: 1_000)
         let sent = Self.released(h)
         #expect(sent.map(\.header.requestId) == [42])
         #expect(sent.first?.header.status == .internal)
@@ -593,7 +593,7 @@ struct HeldSlateCoordinatorTests {
                 userFeatures: bad.features, slate: [3, 7, 9], propensities: bad.propensities, scores: [0.1, 0.05, 0.01])
             h.coordinator.handleImpression(
                 worker: "w-a", record: WireJSON.encode(record),
-                reply: ([9], HeldSlateFixtures.frames(for: record, requestId: 50)))
+                reply: ([9], HeldSlateFixtures.frames(for: record, requestId: 50)), nowMs: record.createdMs)
             h.coordinator.flushPending()
             let sent = Self.released(h)
             #expect(sent.map(\.header.requestId) == [50] && sent.first?.header.status == .internal, "\(bad.says)")

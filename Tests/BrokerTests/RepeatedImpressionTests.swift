@@ -27,7 +27,7 @@ struct RepeatedImpressionTests {
             scores: [0.1, 0.05, 0.01])
         h.coordinator.handleImpression(
             worker: "w-a", record: WireJSON.encode(record),
-            reply: ([9], HeldSlateFixtures.frames(for: record, requestId: requestId)))
+            reply: ([9], HeldSlateFixtures.frames(for: record, requestId: requestId)), nowMs: record.createdMs)
         guard commit else { return [] }
         h.coordinator.flushPending()
         return HeldSlateCoordinatorTests.released(h)

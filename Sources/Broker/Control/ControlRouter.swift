@@ -61,7 +61,7 @@ struct ControlRouter {
                 // A replica that has not installed the retire yet: the client never sees the item.
                 jobs.emit(.heldReply(identity: client, frames: refusal))
             } else if let online {
-                online.handleImpression(worker: worker, record: record, reply: (client, frames))
+                online.handleImpression(worker: worker, record: record, reply: (client, frames), nowMs: nowMs)
             } else {
                 // No online policy here: the impression cannot be logged, so the slate never reaches the client.
                 jobs.emit(.heldReply(identity: client, frames: unloggedSlateRefusal(worker: worker, frames: frames)))

@@ -8,12 +8,15 @@ extension OnlineCoordinator {
     func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64) { run(.workers(live), nowMs: nowMs) }
 
     /// An impression record a worker attached to its RECOMMEND reply; with `reply`, that reply is
-    /// sent only once the record is committed, or replaced by an error that says it was not stored.
-    func handleImpression(worker: String, record: [UInt8], reply: (client: [UInt8], frames: [[UInt8]])? = nil) {
+    /// sent only once the record is committed, or replaced by an error that says it was not stored. The impression is
+    /// logged as served at `nowMs` (epoch ms, the broker's clock), not at the worker's `created_ms`.
+    func handleImpression(
+        worker: String, record: [UInt8], reply: (client: [UInt8], frames: [[UInt8]])? = nil, nowMs: UInt64
+    ) {
         run(
             .impression(
                 worker: worker, record: record, reply: reply.map { HeldSlate(client: $0.client, frames: $0.frames) }),
-            nowMs: 0)
+            nowMs: nowMs)
     }
 
     /// A client's FEEDBACK: acknowledged once committed (``flushPending()``).

@@ -612,12 +612,17 @@ extension BrokerCore {
 
     /// For a SCORE request whose rows no live worker's model takes (workers offer the service, none
     /// has the request's width), the BAD_REQUEST message; otherwise `nil`.
+    ///
+    /// Not while a promoted version is still rolling out to a worker offering the service: the promoted model's width
+    /// may be the request's, so the request waits, and is answered CONFLICT after no-worker-timeout if no worker
+    /// reaches the version (docs/PROTOCOL.md, "Status codes"), never told that rows of the promoted width are bad.
     func widthProblem(_ request: PendingRequest) -> String? {
         guard let columns = request.columns else { return nil }
         // A draining worker's width counts here: during a rolling restart its replacement is on its way, so the
         // request is queued, and answered after no-worker-timeout if none comes (`ineligibilityReason`).
         let offering = workers.values.filter { $0.services.contains(request.service) }
         guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
+        if let rollout, offering.contains(where: { $0.modelVersion != rollout.version }) { return nil }
         let served = Dictionary(offering.map { ($0.inputWidth, $0.modelVersion) }, uniquingKeysWith: max)
         let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }
         return "rows have \(columns) features; no live worker takes them (\(expected.joined(separator: "; ")))"

@@ -130,8 +130,8 @@ extension RecStore {
         let row = StoredRow(row, table: "catalogue_versions", key: "version")
         return CatalogueRecord(
             version: try row.version("version"), parent: try row.versionIfPresent("parent"),
-            change: try row.value("change"), item: try row.value("item"), sha256: try row.value("sha256"),
-            sourceSHA256: try row.value("source_sha256"), schema: try row.value("schema"), items: try row.count("items"),
+            change: try row.value("change"), item: try row.value("item"), sha256: try row.sha256("sha256"),
+            sourceSHA256: try row.sha256IfPresent("source_sha256"), schema: try row.value("schema"), items: try row.count("items"),
             active: try row.count("active"), width: try row.count("width"), createdMs: try row.unsigned("created_ms"))
     }
 }

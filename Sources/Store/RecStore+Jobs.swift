@@ -122,7 +122,7 @@ sql: Self.updateJobSQL, arguments: Self.arguments(job))
         RoundRecord(
             jobId: try row.value("job_id"), round: try row.count("round"), loss: try row.finiteIfPresent("loss"),
             samples: try row.count("samples"), replicas: try row.count("replicas"), metrics: try row.value("metrics"),
-            stateSHA: try row.value("state_sha"), seconds: try row.finite("seconds"))
+            stateSHA: try row.sha256OrEmpty("state_sha"), seconds: try row.finite("seconds"))
     }
 
     private static func job(_ row: Row) throws(StoreError) -> JobRecord {
@@ -139,7 +139,8 @@ sql: Self.updateJobSQL, arguments: Self.arguments(job))
         job.metrics = try row.value("metrics")
         job.modelVersion = try row.versionIfPresent("model_version")
         job.error = try row.value("error")
-        job.stateSHA = try row.value("state_sha")
+        let stateSHA: String? = try row.value("state_sha")
+        job.stateSHA = stateSHA?.isEmpty == false ? try row.sha256IfPresent("state_sha") : stateSHA
         job.updatedAt = try row.finite("updated_at")
         return job
     }

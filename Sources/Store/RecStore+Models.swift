@@ -100,7 +100,7 @@ extension RecStore {
         return ModelRecord(
             version: version, job: try row.value("job"), datasetSHA: try row.value("dataset_sha"),
             hyperparameters: try row.value("hyperparameters"), metrics: try row.value("metrics"),
-            checkpointSHA: try row.value("checkpoint_sha"), promoted: version == promoted,
+            checkpointSHA: try row.sha256("checkpoint_sha"), promoted: version == promoted,
             createdAt: try row.finite("created_at"))
     }
 

@@ -369,7 +369,7 @@ extension RecStore {
     private static func policyVersion(_ row: Row) throws(StoreError) -> PolicyVersionRow {
         let row = StoredRow(row, table: "policy_versions", key: "version")
         return PolicyVersionRow(
-            version: try row.version("version"), weightsSHA: try row.value("weights_sha"), spec: try row.value("spec"),
+            version: try row.version("version"), weightsSHA: try row.sha256("weights_sha"), spec: try row.value("spec"),
             decision: try row.value("decision"), catalogueVersion: try row.versionIfPresent("catalogue_version"))
     }
 

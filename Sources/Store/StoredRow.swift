@@ -100,6 +100,36 @@ struct StoredRow {
     /// Why `stored` is not a version number.
     static func notAVersion(_ stored: Int64) -> String { "\(stored) is not a version (they are numbered from 1)" }
 
+    /// The value of a column the store writes only as a SHA-256 in lowercase hex (64 digits: a blob's name, an
+    /// uploaded file's hash): anything else is a damaged row, never used as a blob's name (a path such as
+    /// `../recpool.lock` was served as a hash and reported as a missing blob with a repair that could not work).
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` for another value or one of another type.
+    func sha256(_ column: String) throws(StoreError) -> String {
+        guard let value = try sha256IfPresent(column) else { throw corrupt(column, "NULL is not a SHA-256") }
+        return value
+    }
+
+    /// ``sha256(_:)`` for a column that may be NULL.
+    func sha256IfPresent(_ column: String) throws(StoreError) -> String? {
+        guard let stored = try value(column, as: String?.self) else { return nil }
+        guard Self.isSHA256Hex(stored) else {
+            throw corrupt(column, "'\(stored.prefix(80))' is not a SHA-256 (64 lowercase hex digits)")
+        }
+        return stored
+    }
+
+    /// ``sha256(_:)`` for a column where "" means none (a round whose state was pruned, a model imported without a
+    /// dataset).
+    func sha256OrEmpty(_ column: String) throws(StoreError) -> String {
+        let stored: String = try value(column)
+        return stored.isEmpty ? stored : try sha256(column)
+    }
+
+    /// Whether `text` is 64 lowercase hexadecimal digits.
+    static func isSHA256Hex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// The error for `column` of this row.
     func corrupt(_ column: String, _ problem: String) -> StoreError {
         .corruptColumn(table: table, row: key, column: column, problem: problem)

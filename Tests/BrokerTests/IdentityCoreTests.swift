@@ -151,6 +151,25 @@ struct IdentityCoreTests {
         #expect(reply.errorText?.contains("promoted model version 1") == true)
     }
 
+    /// Rows of the promoted model's width (133) were refused BAD_REQUEST at once, naming the seeded model's width
+    /// (106), while workers waited for the promoted version; rows of the seeded width got the documented CONFLICT.
+    @Test("while a promoted version rolls out, rows of a width no live worker takes wait and are CONFLICT, not BAD_REQUEST")
+    func rowsWaitForTheRollout() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        Self.register(&h, narrow, id: "seeded", width: 106, version: 0)
+        h.feed(.rollout(version: 2, frames: []))
+        Self.score(&h, from: client, id: 1, cols: 133)
+        #expect(h.replies(to: client, id: 1).isEmpty, "refused before the promoted version could arrive")
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: client, id: 1).first)
+        #expect(reply.header.status == .conflict, "\(reply.errorText ?? "")")
+        // Once every worker serves the promoted version, a width none takes is BAD_REQUEST at once again.
+        Self.register(&h, narrow, id: "seeded", width: 133, version: 2)
+        Self.score(&h, from: client, id: 2, cols: 7)
+        #expect(h.replies(to: client, id: 2).first?.header.status == .badRequest)
+    }
+
     @Test("a file model is shown unregistered with its hash; after WEIGHTS it is the registry's version")
     func fileModelStatus() {
         var h = CoreHarness { $0.keepsRegistry = true }

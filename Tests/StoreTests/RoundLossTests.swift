@@ -47,8 +47,8 @@ struct RoundLossTests {
                 try db.execute(
                     sql: """
                         INSERT INTO jobs VALUES ('job-1', 'mlp', 'completed', '{}', 1, 1, 5, 1, 0.5, NULL, NULL, NULL,
-                            'ab', 1, 2);
-                        INSERT INTO rounds VALUES ('job-1', 1, 0.5, 64, 2, '{"auc":0.7}', 'ab', 0.25);
+                            'abababababababababababababababababababababababababababababababab', 1, 2);
+                        INSERT INTO rounds VALUES ('job-1', 1, 0.5, 64, 2, '{"auc":0.7}', 'abababababababababababababababababababababababababababababababab', 0.25);
                         """)
             }
         }
@@ -60,7 +60,7 @@ struct RoundLossTests {
         job.loss = nil
         try store.completeRound(
             RoundRecord(
-                jobId: "job-1", round: 2, loss: nil, samples: 0, replicas: 1, metrics: nil, stateSHA: "ab",
+                jobId: "job-1", round: 2, loss: nil, samples: 0, replicas: 1, metrics: nil, stateSHA: String(repeating: "ab", count: 32),
                 seconds: 0.1),
             job: job)
         #expect(try store.rounds(of: "job-1").map(\.loss) == [0.5, nil])

@@ -97,6 +97,35 @@ struct UnreadableValueTests {
         ) {
             _ = try $0.model(1)
         },
+        // A path in a blob-naming column was served as a hash: "blob ../recpool.lock is missing", with a repair (import
+        // the checkpoint again) that could not work.
+        Damage(
+            sql: "UPDATE models SET checkpoint_sha = '../recpool.lock'", table: "models", row: "version = 1",
+            column: "checkpoint_sha"
+        ) {
+            _ = try $0.model(1)
+        },
+        Damage(
+            sql: "UPDATE models SET checkpoint_sha = upper(checkpoint_sha)", table: "models", row: "version = 1",
+            column: "checkpoint_sha"
+        ) {
+            _ = try $0.models()
+        },
+        Damage(
+            sql: "UPDATE rounds SET state_sha = 'abc'", table: "rounds", row: #"job_id = "job-1", round = 1"#,
+            column: "state_sha"
+        ) { _ = try $0.rounds(of: "job-1") },
+        Damage(sql: "UPDATE jobs SET state_sha = '/etc/passwd'", table: "jobs", row: #"id = "job-1""#, column: "state_sha") {
+            _ = try $0.job("job-1")
+        },
+        Damage(
+            sql: "UPDATE policy_versions SET weights_sha = 'sha-1'", table: "policy_versions", row: "version = 1",
+            column: "weights_sha"
+        ) { _ = try $0.policyVersion(1) },
+        Damage(
+            sql: "UPDATE catalogue_versions SET sha256 = '../x'", table: "catalogue_versions", row: "version = 1",
+            column: "sha256"
+        ) { _ = try $0.catalogues() },
         Damage(sql: "UPDATE promotions SET version = 'one'", table: "promotions", row: "seq = 2", column: "version") {
             _ = try $0.promotedVersion()
         },

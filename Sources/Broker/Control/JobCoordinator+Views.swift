@@ -10,7 +10,13 @@ extension JobCoordinator {
         var record = stored
         if let unsaved = core.unsavedJobs[stored.id] {
             record = unsaved.record
-            let note = "not stored durably: \(unsaved.error)"
+            var note = "not stored durably: \(unsaved.error)"
+            // The store still holds the job as it was: a job that failed for the store's sake (a full disk) but is
+            // stored running resumes at the broker's next start, and may still complete (and promote, if asked).
+            if record.state == .failed || record.state == .cancelled, stored.state == .running || stored.state == .queued {
+                note += "; the state directory still records it as \(stored.state.rawValue), so the broker's next start "
+                    + "resumes it"
+            }
             record.error = record.error.map { "\($0); \(note)" } ?? note
         }
         let key = "id = \(String(reflecting: record.id))"

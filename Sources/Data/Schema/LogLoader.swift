@@ -171,7 +171,8 @@ enum ItemIds {
     /// The item `text` names in a `viewed` pair, or nil when it names none.
     func item(named text: Substring) -> Int? {
         switch self {
-        case .numbered(let count): Int(text).flatMap { (0..<count).contains($0) ? $0 : nil }
+        // Read as the log's item column is (`CSVNumber.wholeNumber`): ` 1`, `1.0` and `1e0` name item 1 there too.
+        case .numbered(let count): CSVNumber.wholeNumber(String(text)).flatMap { (0..<count).contains($0) ? $0 : nil }
         case .named(let rows, _): rows[text.trimmingCharacters(in: .whitespaces)]
         }
     }

@@ -23,53 +23,44 @@ public enum CSVNumber {
     /// were read as a `Double` first and then rounded to 1, 0 or refused, so a damaged id or click could pass as
     /// another.
     public static func wholeNumber(_ text: String) -> Int? {
-        var rest = Substring(text.trimmingSpaces).utf8[...]
-        func digits() -> Substring.UTF8View.SubSequence {
-            let run = rest.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-            rest = rest.dropFirst(run.count)
-            return run
+        let bytes = Array(text.trimmingSpaces.utf8)
+        var at = 0
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        func digits() -> ArraySlice<UInt8> {
+            let start = at
+            while at < bytes.count, isDigit(bytes[at]) { at += 1 }
+            return bytes[start..<at]
         }
-        var negative = false
-        if let sign = rest.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
-            negative = sign == UInt8(ascii: "-")
-            rest = rest.dropFirst()
+        func take(_ characters: String) -> UInt8? {
+            guard at < bytes.count, characters.utf8.contains(bytes[at]) else { return nil }
+            at += 1
+            return bytes[at - 1]
         }
+        let negative = take("+-") == UInt8(ascii: "-")
         let whole = digits()
         guard !whole.isEmpty else { return nil }
-        var fraction = Substring.UTF8View.SubSequence()
-        if rest.first == UInt8(ascii: ".") {
-            rest = rest.dropFirst()
-            fraction = digits()
-        }
+        let fraction = take(".") == nil ? [] : digits()
         var exponent = 0
-        if let e = rest.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
-            rest = rest.dropFirst()
-            var negativeExponent = false
-            if let sign = rest.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
-                negativeExponent = sign == UInt8(ascii: "-")
-                rest = rest.dropFirst()
-            }
+        if take("eE") != nil {
+            let negativeExponent = take("+-") == UInt8(ascii: "-")
             let power = digits()
             guard !power.isEmpty, power.count <= 4, let value = Int(String(decoding: power, as: UTF8.self)) else {
                 return nil
             }
             exponent = negativeExponent ? -value : value
         }
-        guard rest.isEmpty else { return nil }
-        // The number is `significand × 10^scale`, its digits with the point removed.
-        var significand = Array(whole) + Array(fraction)
+        guard at == bytes.count else { return nil }
+        // The number is `significand × 10^scale`: its digits with the point removed, leading zeros dropped.
+        var significand = Array((whole + fraction).drop { $0 == UInt8(ascii: "0") })
         var scale = exponent - fraction.count
-        while let first = significand.first, first == UInt8(ascii: "0"), significand.count > 1 {
-            significand.removeFirst()
-        }
-        if significand == [UInt8(ascii: "0")] { return 0 }
+        if significand.isEmpty { return 0 }
         // Trailing zeros move into the scale; a negative scale left over is a fraction.
-        while scale < 0, let last = significand.last, last == UInt8(ascii: "0") {
+        while scale < 0, significand.last == UInt8(ascii: "0") {
             significand.removeLast()
             scale += 1
         }
-        guard scale >= 0, significand.count + scale <= 15 else { return nil }
-        guard let value = Int(String(decoding: significand, as: UTF8.self) + String(repeating: "0", count: scale))
+        guard scale >= 0, significand.count + scale <= 15,
+            let value = Int(String(decoding: significand, as: UTF8.self) + String(repeating: "0", count: scale))
         else { return nil }
         return negative ? -value : value
     }

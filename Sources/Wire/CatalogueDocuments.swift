@@ -42,7 +42,7 @@ public struct CatalogueArguments: Codable, Sendable, Equatable {
         case .catalogueUpload: ["source_sha256", "schema", "replace"]
         case .catalogueAdd: ["item", "fields"]
         case .catalogueRetire: ["item"]
-        default: keys
+        default: Self.keys
         }
     }
 }

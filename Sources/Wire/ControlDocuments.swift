@@ -103,7 +103,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         try Self.refuseUnknown(
             all.allKeys, known: Set(CodingKeys.allCases.map { WireJSON.snakeCase($0.rawValue) }), in: "a CONTROL request")
         // The op as far as it decodes (a missing or mistyped one is refused by the typed decode below).
-        let named = (try? all.decode(String.self, forKey: AnyKey(stringValue: "op"))).flatMap(ControlOperation.init)
+        let named = (try? all.decode(String.self, forKey: AnyKey(stringValue: "op"))).flatMap { ControlOperation(rawValue: $0) }
         for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys), ("catalogue", CatalogueArguments.keys)] {
             let key = AnyKey(stringValue: name)
             // A missing, null or non-object value is left to the typed decode below.

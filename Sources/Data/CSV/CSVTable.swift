@@ -67,7 +67,7 @@ public struct CSVTable: Sendable {
     /// - Throws: `DataError.file(.invalidValue)` naming file, line and column, with ``NumberProblem``'s reason: a blank
     ///   field, text that is not a number, NaN or an infinity.
     public func double(row: Int, column: Int) throws(DataError) -> Double {
-        do {
+        do throws(NumberProblem) {
             return try NumberProblem.double(rows[row][column])
         } catch {
             throw invalid(row: row, column: column, reason: error.description)
@@ -78,7 +78,7 @@ public struct CSVTable: Sendable {
     /// - Throws: `DataError.file(.invalidValue)` when the field is blank, not a number, not finite, or outside a
     ///   32-bit float's range (`1e39` is a finite `Double` but would become an infinite `Float`): ``NumberProblem``.
     public func float(row: Int, column: Int) throws(DataError) -> Float {
-        do {
+        do throws(NumberProblem) {
             return try NumberProblem.float(rows[row][column])
         } catch {
             throw invalid(row: row, column: column, reason: error.description)

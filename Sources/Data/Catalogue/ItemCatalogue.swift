@@ -182,7 +182,7 @@ public struct ItemEncoding: Sendable, Equatable {
         }
         for name in numeric {
             guard let text = fields[name] else { throw .schema("item \(item): numeric feature \(name) is missing") }
-            do {
+            do throws(NumberProblem) {
                 row.append(try NumberProblem.float(text))
             } catch {
                 throw .numericField(item: item, name: name, text: text, problem: error)
@@ -263,7 +263,7 @@ extension ItemCatalogue {
             }
             var fields: [String: String] = [:]
             for (column, name) in table.header.enumerated() { fields[name] = table.rows[row][column] }
-            do {
+            do throws(DataError) {
                 values.append(contentsOf: try encoding.encode(fields, item: id))
             } catch {
                 // The field's own cause (blank, not a number, not finite, beyond a Float), named by line and column

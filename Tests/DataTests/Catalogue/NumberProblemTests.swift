@@ -29,7 +29,7 @@ struct NumberProblemTests {
             DataError.numericField(item: "N", name: "price_eur", text: text, problem: try #require(Self.problem(reason)))
                 .description == "item N: numeric feature price_eur '\(text)' \(reason)")
         // The same field in the file: the same reason, named by line and column (the upload reads files so too).
-        try "sku,category,price_eur\nA-1,shoes,3.5\nN,hats,\(text)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "sku,category,price_eur\nA-1,shoes,3.5\nN,hats,\"\(text)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect {
             try ItemCatalogue.load(path: path, schema: Self.schema)
         } throws: { error in

@@ -17,7 +17,7 @@ struct GreedyTieTests {
         return BanditDataset(
             name: "ties", nActions: 3, nPositions: 1, action: items.map { order[$0] },
             position: [Int](repeating: 0, count: rows), reward: clicks, pscore: pscores,
-            userFeatures: CategoricalColumns(names: ["country"], rows: (0..<rows).map { ["de", "fr"][$0 % 2] }),
+            userFeatures: CategoricalColumns(names: ["country"], rows: (0..<rows).map { [["de", "fr"][$0 % 2]] }),
             context: FeatureMatrix(rows: rows, columnNames: [], values: []),
             actionContext: FeatureMatrix(rows: 3, columnNames: [], values: []), affinity: affinity,
             itemNumericColumns: 0)

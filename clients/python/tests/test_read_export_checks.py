@@ -172,7 +172,7 @@ def test_a_negative_click_is_refused(export, tmp_path):
     assert "'-1' is negative" in str(error)
 
 
-@pytest.mark.parametrize("value", ["2", "yes", "1e0"])
+@pytest.mark.parametrize("value", ["2", "yes", "2e0", "0.5e0"])
 def test_a_click_other_than_0_1_or_blank_is_refused(export, tmp_path, value):
     line = find_line(export, "0")  # even where a blank click is allowed
     error = refused(with_field(export, tmp_path, line, "click", value), line, "click")
@@ -331,3 +331,9 @@ def test_numeric_timestamps_are_unix_seconds_and_clock_words_are_refused(tmp_pat
     path = with_field(obd_copy(tmp_path), tmp_path, 4, "timestamp", "now")
     error = refused(path, 4, "timestamp")
     assert "word for the clock's time" in str(error)
+
+
+def test_a_click_of_1_in_any_integer_spelling_reads_as_1_as_the_swift_loaders_read_it(export, tmp_path):
+    line = find_line(export, "0")
+    frame = frames.read_export(with_field(export, tmp_path, line, "click", "1e0"))
+    assert frame["click"].iloc[line - 2] == 1

@@ -135,7 +135,8 @@ public struct PolicyFeatures: Sendable {
     public static let maximumStandardScore = 1e15
 
     /// The user's encoded features `e` (without the leading 1 and the history). A categorical feature whose value is
-    /// blank (white space only, no line break) is missing, as when it is left out: none of its columns is set.
+    /// blank (white space only, no line break) is missing, as when it is left out: none of its columns is set; spaces
+    /// and tabs around any other value are no part of it (``BlankText/canonical(_:)``, as a log's cell is read).
     /// - Throws: ``PolicyError/unknownUserFeature(_:)`` for a name the spec does not have, or
     ///   ``PolicyError/invalidUserFeature(name:value:)`` for a numeric feature that is not a finite number or lies
     ///   more than ``maximumStandardScore`` scales from its mean; ``PolicyError/nulInUserFeature(name:)`` for a value
@@ -153,10 +154,13 @@ public struct PolicyFeatures: Sendable {
                 // A blank value is a missing one (a log's blank cell, `logs export`'s omitted feature), as a request
                 // that leaves the feature out: no column, never the shared column of unlisted values.
                 if BlankText.isBlank(value) { continue }
-                if let code = codes[index][value] {
+                // Spaces and tabs around a value are no part of it, as in the log the policy is warm-started from:
+                // ` android ` is `android`.
+                let category = BlankText.canonical(value)
+                if let code = codes[index][category] {
                     out[offsets[index] + code] = 1
                 } else if feature.buckets > 0 {
-                    let slot = Int(PolicyHash.fnv1a("\(feature.name)=\(value)") % UInt64(feature.buckets))
+                    let slot = Int(PolicyHash.fnv1a("\(feature.name)=\(category)") % UInt64(feature.buckets))
                     out[offsets[index] + feature.values.count + slot] = 1
                 }
             case .numeric:

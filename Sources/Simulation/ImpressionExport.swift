@@ -369,7 +369,7 @@ public enum ImpressionExport {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         return String(
-            format: "%04lld-%02lld-%02lld %02d:%02d:%02d.%06llu+00:00", year, month, day, secondOfDay / 3600,
+            format: "%04lld-%02lld-%02lld %02ld:%02ld:%02ld.%06llu+00:00", year, month, day, secondOfDay / 3600,
             secondOfDay / 60 % 60, secondOfDay % 60, (ms % 1000) * 1000)
     }
 

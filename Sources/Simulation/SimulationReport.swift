@@ -276,7 +276,7 @@ public struct SimulationReport: Codable, Sendable, Equatable {
             let pool = w.served > 0 ? String(format: "%.4f", w.ctr) : (served > 0 ? "undefined (none served)" : "   -  ")
             let cells = names.map { (w.baselines[$0].map(f) ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0) }
             lines.append(
-                ([String(format: "%6d", index + 1), String(format: "%6d", w.users), pool] + cells + [w.version.map { "\($0)" } ?? "-"])
+                ([String(format: "%6ld", index + 1), String(format: "%6ld", w.users), pool] + cells + [w.version.map { "\($0)" } ?? "-"])
                     .joined(separator: "  "))
         }
         return lines.joined(separator: "\n")

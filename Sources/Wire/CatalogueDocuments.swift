@@ -32,8 +32,19 @@ public struct CatalogueArguments: Codable, Sendable, Equatable {
         self.replace = replace
     }
 
-    /// The keys a `catalogue` object may hold, snake_case as on the wire.
+    /// The keys a `catalogue` object may hold for some operation, snake_case as on the wire.
     public static let keys: Set<String> = ["source_sha256", "schema", "item", "fields", "replace"]
+
+    /// The keys a `catalogue` object may hold for `operation` (the table above); ``keys`` for an operation that takes
+    /// no `catalogue` object, which is refused as no argument of it before its keys matter.
+    public static func keys(for operation: ControlOperation) -> Set<String> {
+        switch operation {
+        case .catalogueUpload: ["source_sha256", "schema", "replace"]
+        case .catalogueAdd: ["item", "fields"]
+        case .catalogueRetire: ["item"]
+        default: Self.keys
+        }
+    }
 }
 
 /// A catalogue version as clients see it (`recpool catalogue show --json`). JSON keys: `version`, `parent`,

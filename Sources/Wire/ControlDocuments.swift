@@ -103,6 +103,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         let all = try decoder.container(keyedBy: AnyKey.self)
         try Self.refuseUnknown(
             all.allKeys, known: Set(CodingKeys.allCases.map { WireJSON.snakeCase($0.rawValue) }), in: "a CONTROL request")
+        // The op as far as it decodes (a missing or mistyped one is refused by the typed decode below).
+        let named = (try? all.decode(String.self, forKey: AnyKey(stringValue: "op"))).flatMap { ControlOperation(rawValue: $0) }
         for (name, known) in [("train", Self.trainKeys), ("upload", Self.uploadKeys), ("catalogue", CatalogueArguments.keys)] {
             let key = AnyKey(stringValue: name)
             // A missing, null or non-object value is left to the typed decode below.
@@ -110,6 +112,10 @@ public struct ControlRequest: Codable, Sendable, Equatable {
                 let nested = try? all.nestedContainer(keyedBy: AnyKey.self, forKey: key)
             else { continue }
             try Self.refuseUnknown(nested.allKeys, known: known, in: "`\(name)`")
+            // Each catalogue op takes only its own keys of the object: another op's key is never silently ignored.
+            if name == "catalogue", let named {
+                try Self.refuseOtherOperations(nested, taken: CatalogueArguments.keys(for: named), op: named.rawValue)
+            }
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)
         op = try container.decode(String.self, forKey: .op)
@@ -153,6 +159,23 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     static func writtenName(_ decoded: String) -> String {
         guard let first = decoded.unicodeScalars.first, ("a"..."z").contains(first) else { return decoded }
         return WireJSON.snakeCase(decoded)
+    }
+
+    /// Throws for the first key of a `catalogue` object that another catalogue op takes but `op` does not (a key sent
+    /// as `null` is an absent one), naming the key, the op and what it takes.
+    private static func refuseOtherOperations(
+        _ nested: KeyedDecodingContainer<AnyKey>, taken: Set<String>, op: String
+    ) throws {
+        for key in nested.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            let name = writtenName(key.stringValue)
+            guard !taken.contains(name), (try? nested.decodeNil(forKey: key)) != true else { continue }
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: [],
+                    debugDescription:
+                        "`catalogue.\(name)` is no argument of \(op) (its `catalogue` takes "
+                        + "\(taken.sorted().joined(separator: ", ")))"))
+        }
     }
 
     /// Throws for the first of `keys` (as the decoder converted them to camelCase) whose snake_case

@@ -77,6 +77,21 @@ struct UserEncodingTests {
         #expect(try hashed.features.encode(["segment": ""]) == [Double](repeating: 0, count: 8))
     }
 
+    @Test("a value with spaces or tabs around it is the value, declared or hashed, as the log it warm-starts from reads it")
+    func surroundingSpace() throws {
+        let declared = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(
+                catalogue: try unitCatalogue(), userFeatures: [.init("os", .categorical, values: ["android", "ios"])]))
+        for spaced in [" android ", "\tandroid", "android  "] {
+            #expect(try declared.features.encode(["os": spaced]) == [1, 0, 0])
+        }
+        let hashed = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(catalogue: try unitCatalogue(), userFeatures: [.init("os", .categorical)]))
+        #expect(try hashed.features.encode(["os": " linux\t"]) == hashed.features.encode(["os": "linux"]))
+        // Inside a value, white space is part of it.
+        #expect(try declared.features.encode(["os": "and roid"]) == [0, 0, 1])
+    }
+
     /// Hashed, the two kinds of user are one context: the policy can only learn a slate for both (about
     /// (0.5 + 0.05) / 2 clicks per slot at best); declared, it personalises (0.5 at best).
     @Test("two segments whose hashes collide are learnt apart once the schema declares them", arguments: [1, 2, 3] as [UInt64])

@@ -150,6 +150,37 @@ struct TrainingDocumentTests {
         }
     }
 
+    @Test(
+        "each catalogue op takes only its own keys of the `catalogue` object: another op's key is refused naming it and the op",
+        arguments: [
+            (#"{"op": "catalogue_retire", "catalogue": {"item": "b", "fields": {}}}"#, "`catalogue.fields` is no argument of catalogue_retire (its `catalogue` takes item)"),
+            (#"{"op": "catalogue_retire", "catalogue": {"item": "b", "replace": true}}"#, "`catalogue.replace` is no argument of catalogue_retire"),
+            (#"{"op": "catalogue_add", "catalogue": {"item": "b", "fields": {}, "replace": true}}"#, "`catalogue.replace` is no argument of catalogue_add (its `catalogue` takes fields, item)"),
+            (#"{"op": "catalogue_add", "catalogue": {"item": "b", "schema": "[catalogue]"}}"#, "`catalogue.schema` is no argument of catalogue_add"),
+            (#"{"op": "catalogue_add", "catalogue": {"item": "b", "sourceSha256": "sha256:ab"}}"#, "`catalogue.source_sha256` is no argument of catalogue_add"),
+            (#"{"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:ab", "schema": "", "item": "b"}}"#, "`catalogue.item` is no argument of catalogue_upload (its `catalogue` takes replace, schema, source_sha256)"),
+            (#"{"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:ab", "schema": "", "fields": {}}}"#, "`catalogue.fields` is no argument of catalogue_upload"),
+        ])
+    func catalogueKeysPerOperation(document: String, message: String) throws {
+        #expect {
+            try WireJSON.decode(ControlRequest.self, from: Array(document.utf8))
+        } throws: { error in
+            guard case WireError.badDocument(let why) = error else { return false }
+            return why.contains(message)
+        }
+    }
+
+    @Test("each catalogue op still takes its own keys, and another op's key sent as null is an absent one")
+    func catalogueOwnKeys() throws {
+        for document in [
+            #"{"op": "catalogue_retire", "catalogue": {"item": "b", "fields": null}}"#,
+            #"{"op": "catalogue_add", "catalogue": {"item": "b", "fields": {"price": "1"}}}"#,
+            #"{"op": "catalogue_upload", "catalogue": {"source_sha256": "sha256:ab", "schema": "", "replace": true}}"#,
+        ] {
+            #expect(try WireJSON.decode(ControlRequest.self, from: Array(document.utf8)).catalogue != nil, "\(document)")
+        }
+    }
+
     @Test("the keys a CONTROL request accepts in `train` and `upload` are exactly the ones their encoders write")
     func controlRequestKnownKeys() throws {
         func keys(_ frame: [UInt8]) throws -> Set<String> {

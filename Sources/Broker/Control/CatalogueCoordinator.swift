@@ -2,6 +2,7 @@ import BrokerCore
 import Foundation
 import Logging
 import RecData
+import RecModel
 import RecPolicy
 import RecStore
 import RecWire
@@ -404,7 +405,8 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the id column \(idColumn) holds '\(id)', another item (it must be \(item) or absent)")
         }
-        if roles.sku != nil, let number = fields[roles.item], number.trimmingCharacters(in: .whitespaces) != "\(newRow)" {
+        // Read as the file's item column is (`CSVNumber.wholeNumber`): `2`, `2.0` and `2e0` are row 2 alike.
+        if roles.sku != nil, let number = fields[roles.item], CSVNumber.wholeNumber(number) != newRow {
             throw CatalogueRefusal(
                 .badRequest,
                 "item \(item): the \(roles.item) column holds '\(number)', but the item is added at row \(newRow) (it must be "

@@ -87,7 +87,12 @@ extension JobCoordinator {
                 answer(identity, header, .notFound, text: "no uploaded \(what) \(sha)")
                 return
             }
-            try store.blobs.verify(sha)  // a corrupt copy is quarantined and refused: upload the file again
+            // Read whole: a corrupt copy is quarantined and refused (upload the file again), and a file with no row
+            // (stored before uploads were checked) is refused now, not at round 1 as "the frame is empty".
+            if let problem = Self.rowlessProblem(try store.blobs.get(sha)) {
+                answer(identity, header, .badRequest, text: "uploaded \(what) \(name) \(problem): nothing to train on")
+                return
+            }
         }
         spec.validation = Self.heldOutFraction(spec)  // what the job's hyperparameters record
         let id = "job-\(try store.nextSequence("job"))"
@@ -160,10 +165,31 @@ extension JobCoordinator {
                 text: "an upload holds at most \(WireLimits.maximumShippedBytes) bytes (a worker is sent it whole), "
                     + "got total_bytes \(chunk.totalBytes)")
         }
+        // A file with no row is refused before anything is stored: every upload (a dataset, a shop's log, a
+        // catalogue) is a CSV with a header and rows, and one without rows would be acknowledged complete only for
+        // `train` to fail later. The whole content arrives in one chunk unless it is large, and then it has rows.
+        if chunk.totalBytes == 0 || (chunk.offset == 0 && bytes.count == chunk.totalBytes) {
+            if let problem = Self.rowlessProblem(bytes) {
+                return answer(call, .badRequest, text: "upload \(chunk.name) \(problem): upload a file with rows")
+            }
+        }
         let complete = try store.appendUpload(
             sha256: chunk.sha256, name: chunk.name, totalBytes: chunk.totalBytes, offset: chunk.offset,
             chunk: bytes, chunkSHA256: chunk.chunkSha256)
         answer(call, .ok, document: WireJSON.encode(["complete": complete]))
+    }
+
+    /// Why an upload's whole content has no row to train on, or nil: it is empty (0 bytes), or holds no line but a
+    /// header (white space and blank lines aside). Every upload is a CSV whose first line is its header.
+    static func rowlessProblem(_ content: [UInt8]) -> String? {
+        guard !content.isEmpty else { return "is empty (0 bytes)" }
+        var lines = 0
+        for line in content.split(separator: UInt8(ascii: "\n"))
+        where line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }) {
+            lines += 1
+            if lines > 1 { return nil }
+        }
+        return lines == 0 ? "holds only white space (\(content.count) bytes), no row" : "holds a header and no row"
     }
 
     /// `jobs`: every job, oldest first.

@@ -64,26 +64,25 @@ public struct CSVTable: Sendable {
     }
 
     /// A field parsed as a `Double`.
-    /// - Throws: `DataError.file(.invalidValue)` naming file, line and column, for text that is not a number, NaN or
-    ///   an infinity.
+    /// - Throws: `DataError.file(.invalidValue)` naming file, line and column, with ``NumberProblem``'s reason: a blank
+    ///   field, text that is not a number, NaN or an infinity.
     public func double(row: Int, column: Int) throws(DataError) -> Double {
-        let text = rows[row][column]
-        guard let value = CSVNumber.double(text) else {
-            throw invalid(row: row, column: column, reason: "is not a number")
+        do throws(NumberProblem) {
+            return try NumberProblem.double(rows[row][column])
+        } catch {
+            throw invalid(row: row, column: column, reason: error.description)
         }
-        guard value.isFinite else { throw invalid(row: row, column: column, reason: "is not finite") }
-        return value
     }
 
     /// A field parsed as a number the models hold as a 32-bit float.
-    /// - Throws: `DataError.file(.invalidValue)` when the field is not a number, not finite, or outside a 32-bit
-    ///   float's range (`1e39` is a finite `Double` but would become an infinite `Float`).
+    /// - Throws: `DataError.file(.invalidValue)` when the field is blank, not a number, not finite, or outside a
+    ///   32-bit float's range (`1e39` is a finite `Double` but would become an infinite `Float`): ``NumberProblem``.
     public func float(row: Int, column: Int) throws(DataError) -> Float {
-        let single = Float(try double(row: row, column: column))
-        guard single.isFinite else {
-            throw invalid(row: row, column: column, reason: "is outside a 32-bit float's range (±3.4e38)")
+        do throws(NumberProblem) {
+            return try NumberProblem.float(rows[row][column])
+        } catch {
+            throw invalid(row: row, column: column, reason: error.description)
         }
-        return single
     }
 
     /// A field parsed as an integer (it may be written as `2` or `2.0`).

@@ -161,15 +161,12 @@ public struct ItemEncoding: Sendable, Equatable {
 
     /// A numeric field's value as the model holds it: a `Float` that is finite, or `nil` when the text is not a number,
     /// not finite, or outside a 32-bit float's range (`1e39` is a finite `Double` but an infinite `Float`).
-    public static func number(_ text: String) -> Float? {
-        guard let value = CSVNumber.double(text) else { return nil }
-        let single = Float(value)
-        return single.isFinite ? single : nil
-    }
+    public static func number(_ text: String) -> Float? { try? NumberProblem.float(text) }
 
     /// The feature row of one item's raw fields.
-    /// - Throws: ``DataError/schema(_:)`` naming the item and field when a numeric field is missing or not a
-    ///   finite number. A missing categorical field encodes as all zeros.
+    /// - Throws: ``DataError/schema(_:)`` naming the item and field when a numeric field is missing, or
+    ///   ``DataError/numericField(item:name:text:problem:)`` with its one cause (``NumberProblem``: blank, not a
+    ///   number, not finite, outside a 32-bit float's range). A missing categorical field encodes as all zeros.
     public func encode(_ fields: [String: String], item: String) throws(DataError) -> [Float] {
         var row: [Float] = []
         row.reserveCapacity(width)
@@ -185,12 +182,11 @@ public struct ItemEncoding: Sendable, Equatable {
         }
         for name in numeric {
             guard let text = fields[name] else { throw .schema("item \(item): numeric feature \(name) is missing") }
-            guard let value = Self.number(text) else {
-                throw .schema(
-                    "item \(item): numeric feature \(name) is '\(text)', not a finite number within a 32-bit float's "
-                        + "range (±3.4e38)")
+            do throws(NumberProblem) {
+                row.append(try NumberProblem.float(text))
+            } catch {
+                throw .numericField(item: item, name: name, text: text, problem: error)
             }
-            row.append(value)
         }
         return row
     }
@@ -267,13 +263,15 @@ extension ItemCatalogue {
             }
             var fields: [String: String] = [:]
             for (column, name) in table.header.enumerated() { fields[name] = table.rows[row][column] }
-            do {
+            do throws(DataError) {
                 values.append(contentsOf: try encoding.encode(fields, item: id))
             } catch {
-                let name = numeric.first { ItemEncoding.number(fields[$0] ?? "") == nil } ?? schema.item
-                throw table.invalid(
-                    row: row, column: (try? table.column(name)) ?? idColumn,
-                    reason: "is not a finite number within a 32-bit float's range (±3.4e38)")
+                // The field's own cause (blank, not a number, not finite, beyond a Float), named by line and column
+                // as the log loader names it.
+                guard case .numericField(_, let name, _, let problem) = error, let column = try? table.column(name) else {
+                    throw error
+                }
+                throw table.invalid(row: row, column: column, reason: problem.description)
             }
             ids.append(id)
         }

@@ -14,6 +14,9 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case inconsistent(String)
     /// A schema file is unreadable or malformed, or does not match the columns of the file it describes.
     case schema(String)
+    /// An item's numeric feature field (a catalogue row, or `catalogue add`'s fields) is not a value the models hold,
+    /// for one ``NumberProblem``.
+    case numericField(item: String, name: String, text: String, problem: NumberProblem)
 
     /// A one-line message for people.
     public var description: String {
@@ -26,6 +29,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "inconsistent dataset: \(message)"
         case .schema(let message):
             return "schema: \(message)"
+        case .numericField(let item, let name, let text, let problem):
+            return "item \(item): numeric feature \(name) '\(text)' \(problem)"
         }
     }
 }

@@ -212,10 +212,14 @@ public enum ModelEvaluation {
             }
             var greedyValue: Double?
             if let oracle = data.oracle {
+                // The greedy policy's expected true click: items tied for the best score share the choice.
                 greedyValue =
                     rows.reduce(0.0) { sum, row in
-                        let best = (0..<k).first { policy[row, $0] == 1 } ?? 0
-                        return sum + oracle.probability(row: row, item: best, position: data.position[row])
+                        sum + (0..<k).reduce(0.0) { value, item in
+                            let p = policy[row, item]
+                            return p == 0
+                                ? value : value + p * oracle.probability(row: row, item: item, position: data.position[row])
+                        }
                     } / Double(rows.count)
             }
             // The logged items' true click probabilities are the true click model's reference scores.

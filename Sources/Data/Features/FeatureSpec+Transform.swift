@@ -33,20 +33,24 @@ extension FeatureSpec {
         return offsets
     }
 
-    /// Per user feature, the active column index (known category or unknown bucket).
+    /// Per user feature, the active column index (known category or unknown bucket). A value is read as a log's cell
+    /// is (``BlankText/canonical(_:)``): ` android ` is `android`, and a blank value the log's blank one.
     public func userColumns(_ features: [String: String]) -> [Int] {
         zip(userOffsets, zip(userFeatureNames, userVocabularies)).map { offset, entry in
             let (name, vocabulary) = entry
-            if let value = features[name], let index = Self.index(of: value, in: vocabulary) { return offset + index }
+            if let value = features[name], let index = Self.index(of: BlankText.canonical(value), in: vocabulary) {
+                return offset + index
+            }
             return offset + vocabulary.count
         }
     }
 
-    /// Whether any user feature value is known to the spec: a category seen in training, or a numeric value.
+    /// Whether any user feature value is known to the spec: a category seen in training, or a numeric value (each read
+    /// as a log's cell is: ``BlankText/canonical(_:)``, ``CSVNumber/double(_:)``).
     public func knowsAnyFeature(_ features: [String: String]) -> Bool {
         zip(userFeatureNames, userVocabularies).contains { name, vocabulary in
-            features[name].map { Self.index(of: $0, in: vocabulary) != nil } ?? false
-        } || (userNumericNames ?? []).contains { features[$0].flatMap(Double.init)?.isFinite ?? false }
+            features[name].map { Self.index(of: BlankText.canonical($0), in: vocabulary) != nil } ?? false
+        } || (userNumericNames ?? []).contains { features[$0].flatMap(CSVNumber.double)?.isFinite ?? false }
     }
 
     /// Every user feature name the spec reads: the categorical ones, then the numeric ones.

@@ -171,7 +171,8 @@ enum ItemIds {
     /// The item `text` names in a `viewed` pair, or nil when it names none.
     func item(named text: Substring) -> Int? {
         switch self {
-        case .numbered(let count): Int(text).flatMap { (0..<count).contains($0) ? $0 : nil }
+        // Read as the log's item column is (`CSVNumber.wholeNumber`): ` 1`, `1.0` and `1e0` name item 1 there too.
+        case .numbered(let count): CSVNumber.wholeNumber(String(text)).flatMap { (0..<count).contains($0) ? $0 : nil }
         case .named(let rows, _): rows[text.trimmingCharacters(in: .whitespaces)]
         }
     }
@@ -317,7 +318,8 @@ struct LogTable {
     ///   row's does not (or the reverse: a time without a zone cannot be placed beside one with a zone).
     func timeOrder() throws(DataError) -> (rows: [Int], instant: [Int]) {
         let column = try table.column(schema.timestamp)
-        let texts = table.rows.map { $0[column] }
+        // Spaces and tabs around a timestamp are no part of it, as around a number.
+        let texts = table.rows.map { BlankText.trimmed($0[column]) }
         let numbers = texts.map { CSVNumber.double($0).flatMap { $0.isFinite ? $0 : nil } }
         let numeric = numbers[0] != nil
         let instants = numeric ? [] : texts.map(ISO8601Text.instant)
@@ -356,7 +358,7 @@ struct LogTable {
         // putting newer rows into training. Decimal holds 38 digits; text it cannot hold (an exponent beyond ±128)
         // falls back to the Double, which orders every timestamp a Double can tell apart.
         let posix = Locale(identifier: "en_US_POSIX")
-        let exact = texts.map { Decimal(string: $0.trimmingCharacters(in: [" ", "\t"]), locale: posix) }
+        let exact = texts.map { Decimal(string: $0, locale: posix) }
         if exact.allSatisfy({ $0 != nil }) { return ordered(exact.map { $0! }) }
         return ordered(numbers.map { $0! })
     }
@@ -550,9 +552,10 @@ struct LogTable {
             } else if let viewedColumn {
                 affinity.append(try viewedHistory(row: row, column: viewedColumn, engagedSeconds: engagedSeconds))
                 viewedRows.append(try viewedSeconds(row: row, column: viewedColumn))
-            } else if let userColumn, !table.rows[row][userColumn].isEmpty {
-                // A blank user id is an anonymous visit: no history, and none recorded.
-                let user = table.rows[row][userColumn]
+            } else if let userColumn, !BlankText.isBlank(table.rows[row][userColumn]) {
+                // A blank user id is an anonymous visit: no history, and none recorded. Spaces and tabs around an id
+                // are no part of it (` u1 ` is `u1`), as around an item id.
+                let user = BlankText.trimmed(table.rows[row][userColumn])
                 let past = history[user] ?? [:]
                 affinity.append(past.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
                 if outcome > 0 || (dwell ?? 0) >= engagedSeconds { engagedNow.append((user, item)) }
@@ -573,12 +576,11 @@ struct LogTable {
                 }
             }
         }
-        // A blank categorical value (white space only) is missing, as an empty cell is: never a category of its own.
+        // A blank categorical value (white space only) is missing, as an empty cell is: never a category of its own;
+        // spaces and tabs around a value are no part of it (` android ` is `android`), as around a number or an id.
         let users = CategoricalColumns(
             names: categorical.map { table.header[$0] },
-            rows: order.map { r in
-                categorical.map { BlankText.isBlank(table.rows[r][$0]) ? "" : table.rows[r][$0] }
-            })
+            rows: order.map { r in categorical.map { BlankText.canonical(table.rows[r][$0]) } })
         let userNumeric = FeatureMatrix(
             rows: order.count, columnNames: numeric.map { table.header[$0] }, values: numericValues)
         var context = users.dummiesDroppingFirst()

@@ -146,7 +146,8 @@ public enum SchemaInference {
         guard kind == .categorical, let index = table.header.firstIndex(of: column) else {
             return DataSchema.Feature(column, kind)
         }
-        let cells = table.rows.map { $0[index] }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        // Read as the loader reads a categorical cell: ` android ` is `android`, and a blank cell no value.
+        let cells = table.rows.map { BlankText.canonical($0[index]) }.filter { !$0.isEmpty }
         guard !cells.isEmpty else { return DataSchema.Feature(column, kind) }
         let counts = Dictionary(cells.map { ($0, 1) }, uniquingKeysWith: +)
         let values = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
@@ -160,9 +161,10 @@ public enum SchemaInference {
         var distinct = Set<String>()
         for row in table.rows {
             // A blank cell is a missing value of either kind (the loader reads a blank numeric one as missing).
-            if row[index].trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            guard let value = CSVNumber.double(row[index]), value.isFinite else { return .categorical }
-            distinct.insert(row[index])
+            let text = BlankText.canonical(row[index])
+            if text.isEmpty { continue }
+            guard let value = CSVNumber.double(text), value.isFinite else { return .categorical }
+            distinct.insert(text)
         }
         return distinct.count > 10 ? .numeric : .categorical
     }

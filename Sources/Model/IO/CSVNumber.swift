@@ -16,22 +16,51 @@ public enum CSVNumber {
     }
 
     /// The value of a whole-number field (an id, a count, a 0/1 flag), read from its text: optional spaces, an
-    /// optional sign, at most 15 digits, and optionally a point followed only by zeros (`3`, `+3`, `-0`, `3.0`,
-    /// `3.`). Nil for anything else: `0.99999999999999999`, `1e-400` or `3.5` were read as a `Double` first and then
-    /// rounded to 1, 0 or refused, so a damaged id or click could pass as another.
+    /// optional sign, digits, optionally a point and more digits, optionally an exponent (`e` or `E`, an optional sign
+    /// and at most 4 digits), whose exact decimal value is an integer of at most 15 digits. Every spelling of an
+    /// integer-valued number is the integer (`3`, `+3`, `03`, `-0`, `3.0`, `3.`, `3e0`, `0.3e1`, `30e-1`); anything
+    /// else is nil, computed on the digits and never through a `Double`: `0.99999999999999999`, `1e-400` or `3.5`
+    /// were read as a `Double` first and then rounded to 1, 0 or refused, so a damaged id or click could pass as
+    /// another.
     public static func wholeNumber(_ text: String) -> Int? {
-        var digits = Substring(text.trimmingSpaces)
-        var negative = false
-        if let sign = digits.first, sign == "+" || sign == "-" {
-            negative = sign == "-"
-            digits = digits.dropFirst()
+        let bytes = Array(text.trimmingSpaces.utf8)
+        var at = 0
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        func digits() -> ArraySlice<UInt8> {
+            let start = at
+            while at < bytes.count, isDigit(bytes[at]) { at += 1 }
+            return bytes[start..<at]
         }
-        if let point = digits.firstIndex(of: ".") {
-            guard digits[digits.index(after: point)...].allSatisfy({ $0 == "0" }) else { return nil }
-            digits = digits[..<point]
+        func take(_ characters: String) -> UInt8? {
+            guard at < bytes.count, characters.utf8.contains(bytes[at]) else { return nil }
+            at += 1
+            return bytes[at - 1]
         }
-        guard !digits.isEmpty, digits.count <= 15, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-            let value = Int(digits)
+        let negative = take("+-") == UInt8(ascii: "-")
+        let whole = digits()
+        guard !whole.isEmpty else { return nil }
+        let fraction = take(".") == nil ? [] : digits()
+        var exponent = 0
+        if take("eE") != nil {
+            let negativeExponent = take("+-") == UInt8(ascii: "-")
+            let power = digits()
+            guard !power.isEmpty, power.count <= 4, let value = Int(String(decoding: power, as: UTF8.self)) else {
+                return nil
+            }
+            exponent = negativeExponent ? -value : value
+        }
+        guard at == bytes.count else { return nil }
+        // The number is `significand × 10^scale`: its digits with the point removed, leading zeros dropped.
+        var significand = Array((whole + fraction).drop { $0 == UInt8(ascii: "0") })
+        var scale = exponent - fraction.count
+        if significand.isEmpty { return 0 }
+        // Trailing zeros move into the scale; a negative scale left over is a fraction.
+        while scale < 0, significand.last == UInt8(ascii: "0") {
+            significand.removeLast()
+            scale += 1
+        }
+        guard scale >= 0, significand.count + scale <= 15,
+            let value = Int(String(decoding: significand, as: UTF8.self) + String(repeating: "0", count: scale))
         else { return nil }
         return negative ? -value : value
     }

@@ -24,7 +24,7 @@ struct DataOPECommand: AsyncParsableCommand {
 
     @OptionGroup var options: DatasetOptions
 
-    @Option(help: "uniform, or popular (always the training split's most clicked item); the default candidate.")
+    @Option(help: "uniform, or popular (always the training split's most clicked item; items tied for the most clicks share the choice equally); the default candidate.")
     var policy: String?
 
     @Option(help: "A checkpoint with its feature spec: evaluate its greedy (or --epsilon) policy.")
@@ -235,10 +235,8 @@ struct DataOPECommand: AsyncParsableCommand {
                     "--policy popular: the training split (\(train.rows) rows) has no click, so no item is the most "
                         + "clicked; use --policy uniform or a model", exitCode: .badInput)
             }
-            let best = ActionDistribution.mostClicked(in: train)
-            var scores = [Double](repeating: 0, count: data.rows * data.nActions)
-            for row in 0..<data.rows { scores[row * data.nActions + best] = 1 }
-            return (.greedy(scores: scores, nActions: data.nActions), "popular")
+            // Items tied for the most clicks share the choice equally (never the lowest row by a tie).
+            return (.popular(in: train, rows: data.rows), "popular")
         case let other:
             CommandOutput.printError("recpool: unknown policy '\(other)' (uniform, popular)")
             throw ExitStatus.usage.exitCode

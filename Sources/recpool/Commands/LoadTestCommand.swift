@@ -428,7 +428,7 @@ struct ProgressLine: Sendable {
         // A window with no OK reply has no latency: its stored 0 is never shown as a p99 (docs/LOADTEST.md).
         let p99 = s.windowCompleted > 0 ? String(format: "%.3f ms", Double(s.p99Micros) / 1000) : "undefined (no OK reply)"
         let line = String(
-            format: "%@  %6.1fs  sent %d  completed %d  errors %d  %.0f req/s  p99 %@", prefix,
+            format: "%@  %6.1fs  sent %ld  completed %ld  errors %ld  %.0f req/s  p99 %@", prefix,
             Double(s.elapsedMicros) / 1e6, s.sent, s.completed, s.errors, s.throughput, p99)
         FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8))
     }

@@ -52,25 +52,9 @@ struct RecommendCommand: AsyncParsableCommand {
             """)
     var json = false
 
-    /// A policy reply as text: the impression id, the version, and the slate with propensities.
-    static func render(_ reply: PolicyRecommendation) -> String {
-        let rule =
-            switch reply.exploration.kind {
-            case .epsilonGreedy: "epsilon_greedy ε=\(reply.exploration.epsilon)"
-            case .softmax: "softmax T=\(reply.exploration.temperature)"
-            }
-        var lines = [
-            "impression \(reply.impressionId)",
-            "policy version \(reply.modelVersion), source policy, exploration \(rule)",
-        ]
-        for item in reply.items {
-            lines.append(
-                String(
-                    format: "%2d. item %d  score %.4f  propensity %.4f", item.position + 1, item.item, item.score,
-                    item.propensity))
-        }
-        return lines.joined(separator: "\n")
-    }
+    /// A policy reply as text: the impression id, the version, and the slate with propensities
+    /// (``RecommendText/slate(_:)``).
+    static func render(_ reply: PolicyRecommendation) -> String { RecommendText.slate(reply) }
 
     func run() async throws {
         try await reportingFailures {
@@ -109,7 +93,7 @@ struct RecommendCommand: AsyncParsableCommand {
             }
             CommandOutput.printLine("model version \(version), source \(answer.source)")
             for (rank, item) in answer.items.enumerated() {
-                CommandOutput.printLine(String(format: "%2d. item %d  %.4f", rank + 1, item.item, item.score))
+                CommandOutput.printLine(RecommendText.rankedLine(rank: rank + 1, item: item.item, score: item.score))
             }
         }
     }

@@ -260,9 +260,9 @@ struct SimulationProgressLine: Sendable {
         // Before any user is served the CTRs are undefined and no version has answered: `-`, not 0 or v0.
         let served = p.served > 0
         let line =
-            String(format: "users %d/%d  served %d  ", p.done, p.users, p.served)
+            String(format: "users %ld/%ld  served %ld  ", p.done, p.users, p.served)
             + (served ? String(format: "CTR %.4f  recent %.4f", p.ctr, p.recentCtr) : "CTR -  recent -")
-            + String(format: "  feedback %d  errors %d  ", p.feedbackSent, p.errors)
+            + String(format: "  feedback %ld  errors %ld  ", p.feedbackSent, p.errors)
             + (served ? "policy v\(p.version)" : "policy -")
         FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8))
     }

@@ -61,7 +61,7 @@ enum EvaluationText {
     static func thresholdLine(_ t: ThresholdChoice?, undefined: String?) -> String {
         guard let t else { return "  threshold: undefined (\(undefined ?? "no click to choose it on"))" }
         return String(
-            format: "  threshold %.6g (%@ on %d %@ rows, %d clicks)", t.threshold, t.criterion, t.rows, t.chosenOn,
+            format: "  threshold %.6g (%@ on %ld %@ rows, %ld clicks)", t.threshold, t.criterion, t.rows, t.chosenOn,
             t.clicks)
     }
 

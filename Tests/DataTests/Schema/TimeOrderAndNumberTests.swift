@@ -123,7 +123,7 @@ struct TimeOrderAndNumberTests {
 
     @Test(
         "an item id or a click is read from its text: 0.99999999999999999 and 1e-400 are damaged, not a rounded 1 or 0",
-        arguments: ["0.99999999999999999", "1e-400", "1.5"])
+        arguments: ["0.99999999999999999", "1e-400", "1.5", "1.5e0", "15e-1"])
     func wholeNumbersFromTheirText(text: String) throws {
         guard case .failure(let item) = try load(column: 2, { t in t == 3 ? text : "\(t % 5)" }) else {
             Issue.record("item \(text) loaded"); return
@@ -138,9 +138,17 @@ struct TimeOrderAndNumberTests {
 
     @Test("whole numbers as spreadsheets write them", arguments: [
         ("3", 3), ("+3", 3), ("-0", 0), ("3.0", 3), ("3.", 3), (" 7 ", 7), ("999999999999999", 999_999_999_999_999),
+        ("1e0", 1), ("01", 1), ("1.0", 1), ("+1", 1), ("1E0", 1), ("30e-1", 3), ("0.3e1", 3), ("1e+2", 100), ("0e-400", 0),
     ])
     func wholeNumberSpellings(text: String, value: Int) {
         #expect(CSVNumber.wholeNumber(text) == value)
+    }
+
+    @Test("text that is no number, or an integer of more than 15 digits, is no whole number in any spelling")
+    func notWholeNumbers() {
+        for text in ["1e", "e1", "1e99999", "1e15", "1000000000000000", "+", "1.0.0", "1e1.5", "0x1", " "] {
+            #expect(CSVNumber.wholeNumber(text) == nil, "\(text)")
+        }
     }
 
     @Test("a column that the schema both gives a role and ignores is refused naming it")

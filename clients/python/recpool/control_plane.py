@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from .errors import InvalidRequest, ProtocolViolation
 from .operations import (JOB_STATES, MAX_PAGE_SIZE, U64_MAX, UPLOAD_CHUNK_BYTES, Call, Reply, encode_json, flag,
-                         integer, is_integer, json_frame, number, version, has_control_character)
+                         integer, is_integer, json_frame, number, version, has_control_character, wire_key)
 from .wire import Command
 
 #: The largest `after` cursor: impressions' sequence numbers are signed 64-bit integers on the wire.
@@ -30,6 +30,9 @@ def with_keys(document, keys: Sequence[str]):
     """The document with every key the spec lists, ``None`` where the peer sent none (the spec says such keys
     are present as ``null``; older brokers leave them out)."""
     if isinstance(document, dict):
+        # A key in camel case is its snake-case key, as the broker reads documents (PROTOCOL.md).
+        spec = {wire_key(name): name for name in keys}
+        document = {spec.get(wire_key(key), key): value for key, value in document.items()}
         for name in keys:
             document.setdefault(name, None)
     return document

@@ -313,9 +313,10 @@ def _blank_as_missing(values):
 #: The columns :func:`read_export` checks row by row, in the order a row's problems are named (``observed``
 #: before ``click``, whose rule depends on it).
 _CHECK_ORDER = ("item_id", "position", "observed", "click", "propensity_score", "dwell")
-#: A whole number as the Swift loaders read one (``CSVNumber.wholeNumber``): digits, optionally signed, optionally
-#: followed by a point and zeros; at most 15 digits.
-_WHOLE = re.compile(r"[ \t]*([+-]?)([0-9]+)(?:\.0*)?[ \t]*")
+#: A number as the Swift loaders read a whole number's text (``CSVNumber.wholeNumber``): digits, optionally signed,
+#: optionally a point and digits, optionally an exponent of at most 4 digits; it is whole when its exact value is an
+#: integer of at most 15 digits (``3``, ``+3``, ``3.0``, ``3e0``, ``30e-1``).
+_WHOLE = re.compile(r"[ \t]*([+-]?)([0-9]+)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]{1,4}))?[ \t]*")
 #: A decimal number pandas reads as a float (no hexadecimal, no digit separators, no ``nan`` or ``inf``).
 _NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*")
 _NON_FINITE = re.compile(r"[ \t]*[+-]?(?:nan|inf|infinity)[ \t]*", re.IGNORECASE)
@@ -423,12 +424,28 @@ def _check_header(header, line: int, path: str) -> None:
         raise ExportFormatError(path, line, name, f"the header has no such column{hint}")
 
 
-def _whole(text: str):
-    """``text`` as a whole number (``3``, ``-3``, ``3.0``), or ``None``."""
-    match = _WHOLE.fullmatch(text)
-    if match is None or len(match.group(2)) > 15:
+def _whole_digits(match):
+    """The digits of a :data:`_WHOLE` match's integer value without leading zeros (``"0"`` for zero), or ``None``
+    when its value is not an integer; computed on the digits, never through a float."""
+    fraction = match.group(3) or ""
+    significand = (match.group(2) + fraction).lstrip("0")
+    scale = int(match.group(4) or 0) - len(fraction)
+    if not significand:
+        return "0"
+    while scale < 0 and significand.endswith("0"):
+        significand, scale = significand[:-1], scale + 1
+    if scale < 0:
         return None
-    value = int(match.group(2))
+    return significand + "0" * scale if len(significand) + scale <= 16 else "9" * 16
+
+
+def _whole(text: str):
+    """``text`` as a whole number (``3``, ``-3``, ``3.0``, ``3e0``), or ``None``."""
+    match = _WHOLE.fullmatch(text)
+    digits = _whole_digits(match) if match is not None else None
+    if digits is None or len(digits) > 15:
+        return None
+    value = int(digits)
     return -value if match.group(1) == "-" else value
 
 
@@ -438,7 +455,8 @@ def _whole_problem(text: str, rule: str):
         return None
     if not text.strip(" \t"):
         return f"is blank: {rule}"
-    if _WHOLE.fullmatch(text) is not None:
+    match = _WHOLE.fullmatch(text)
+    if match is not None and _whole_digits(match) is not None:
         return f"has more than 15 digits: {rule}"
     return f"{_not_whole(text)}: {rule}"
 

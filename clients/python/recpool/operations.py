@@ -56,6 +56,10 @@ HEALTH_SERVICES = ("SCORE", "RECOMMEND", "FEEDBACK", "TRAIN_ROUND")
 JOB_STATES = frozenset({"queued", "running", "completed", "failed", "cancelled"})
 #: The ``source`` of a RECOMMEND answer: a trained model's ranking, its popularity fallback, a policy slate.
 SLATE_SOURCES = ("model", "cold_start_fallback", "policy")
+#: The keys of a RECOMMEND reply, of one of its items, and of a policy's exploration (PROTOCOL.md, "RECOMMEND").
+SLATE_KEYS = ("items", "source", "model_version", "impression_id", "exploration")
+SLATE_ITEM_KEYS = ("item", "score", "position", "propensity")
+EXPLORATION_KEYS = ("kind", "epsilon", "temperature")
 # Bytes of a SCORE message besides its rows: the header and the tensor's shape.
 _SCORE_OVERHEAD_BYTES = HEADER_BYTES + TENSOR_SHAPE_BYTES
 
@@ -263,6 +267,50 @@ def json_frame(reply: Reply, what: str) -> dict:
     if not isinstance(document, dict):
         raise ProtocolViolation(f"the {what} reply is a JSON {type(document).__name__}, not an object", reply.header)
     return document
+
+
+def wire_key(key: str) -> str:
+    """A document key as the broker's decoder compares keys (PROTOCOL.md, "A key appears at most once": snake case is
+    taken as camel case, as Swift's ``convertFromSnakeCase`` does): ``model_version``, ``modelVersion`` and
+    ``MODEL_VERSION`` are all ``modelVersion``; a key without an underscore is compared as written."""
+    core = key.strip("_")
+    parts = [part for part in core.split("_") if part]
+    if len(parts) <= 1:
+        return key
+    lead = key[:len(key) - len(key.lstrip("_"))]
+    trail = key[len(key.rstrip("_")):]
+    return lead + parts[0].lower() + "".join(part.capitalize() for part in parts[1:]) + trail
+
+
+def document_keys(document, keys: Sequence[str], reply: Reply, what: str):
+    """``document`` (a JSON object the spec describes) with each key that the broker reads as one of ``keys`` renamed
+    to it (``modelVersion`` → ``model_version``), other keys kept as written; a non-object is returned as it is.
+    The keys of a map inside it (``user_features``, ``metrics``) are data and are left alone.
+
+    Raises:
+        ProtocolViolation: two keys that are one key (``model_version`` and ``modelVersion``), which the broker
+            refuses too.
+    """
+    if not isinstance(document, dict):
+        return document
+    spec = {wire_key(name): name for name in keys}
+    out = {}
+    for key, value in document.items():
+        name = spec.get(wire_key(key), key)
+        if name in out:
+            raise ProtocolViolation(f"the {what} reply holds the key {name!r} twice (as {key!r} too)", reply.header)
+        out[name] = value
+    return out
+
+
+def integral(value):
+    """``value`` as the int an "int" field holds, or ``None``: an integer, or a JSON number with a zero fraction
+    (``1.0``, ``1e0``) within a double's exact integers (±2⁵³), as the broker's decoder reads an int; never a bool."""
+    if is_integer(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
+        return int(value)
+    return None
 
 
 def _json_value(value):
@@ -666,15 +714,18 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
                 first; an item repeated, more items
                 than ``top``, an item outside ``candidates``, or a viewed item with ``exclude_viewed``.
         """
-        document = json_frame(reply, "RECOMMEND")
+        # Read by PROTOCOL.md's rules for documents, as the broker read it before forwarding it: a key in camel case
+        # is its snake-case key, and an int may be written 1.0.
+        document = document_keys(json_frame(reply, "RECOMMEND"), SLATE_KEYS, reply, "RECOMMEND")
         items = document.get("items")
         source = document.get("source")
-        version = document.get("model_version")
+        version = integral(document.get("model_version"))
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise _reply_fault(reply, "RECOMMEND", "has no list of item objects in 'items'")
+        items = [document_keys(item, SLATE_ITEM_KEYS, reply, "RECOMMEND") for item in items]
         if source not in SLATE_SOURCES:
             raise _reply_fault(reply, "RECOMMEND", f"has source {source!r}, not one of {', '.join(SLATE_SOURCES)}")
-        if not is_integer(version) or version != reply.header.model_version:
+        if version is None or version != reply.header.model_version:
             raise _reply_fault(reply, "RECOMMEND", f"names model_version {version!r} in its document and "
                                                    f"{reply.header.model_version} in its header")
         policy = source == "policy"
@@ -682,11 +733,11 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             check_pin(reply, pin, "RECOMMEND")
         for slot, entry in enumerate(items):
             propensity = entry.get("propensity")
-            if (not is_integer(entry.get("item")) or not is_number(entry.get("score"))
+            if (integral(entry.get("item")) is None or not is_number(entry.get("score"))
                     or (policy and not (is_number(propensity) and 0 < propensity <= 1))
-                    or (policy and entry.get("position") != slot)):
+                    or (policy and integral(entry.get("position")) != slot)):
                 raise _reply_fault(reply, "RECOMMEND", f"has a malformed item in slot {slot}: {entry!r}")
-        ranked = [int(i["item"]) for i in items]
+        ranked = [integral(i["item"]) for i in items]
         scores = [float(i["score"]) for i in items]
         if not policy and any(later > earlier for earlier, later in zip(scores, scores[1:])):
             raise _reply_fault(reply, "RECOMMEND", f"is a {source} ranking that is not best first: scores {scores}")
@@ -717,9 +768,9 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             scores=scores,
             propensities=[float(i["propensity"]) for i in items] if policy else None,
             impression_id=impression_id if policy else None,
-            model_version=int(version),
+            model_version=version,
             source=source,
-            exploration=document.get("exploration"))
+            exploration=document_keys(document.get("exploration"), EXPLORATION_KEYS, reply, "RECOMMEND"))
 
     return parse
 
@@ -771,9 +822,10 @@ def feedback(impression_id: str, item: int, click, dwell=None, *, timeout=None, 
         document["dwell_seconds"] = number(dwell, "dwell", 0, MAX_DWELL_SECONDS)
 
     def parse(reply: Reply) -> FeedbackAck:
-        answer = json_frame(reply, "FEEDBACK")
+        answer = document_keys(json_frame(reply, "FEEDBACK"), ("impression_id", "item", "duplicate"), reply, "FEEDBACK")
         impression, acked, duplicate = (answer.get(k) for k in ("impression_id", "item", "duplicate"))
-        if not isinstance(impression, str) or not is_integer(acked) or not isinstance(duplicate, bool):
+        acked = integral(acked) if integral(acked) is not None else acked
+        if not isinstance(impression, str) or integral(acked) is None or not isinstance(duplicate, bool):
             raise _reply_fault(reply, "FEEDBACK", f"is not {{impression_id: string, item: int, duplicate: bool}}: "
                                                   f"{answer!r}")
         if impression != document["impression_id"] or acked != document["item"]:

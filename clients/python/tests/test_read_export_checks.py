@@ -135,6 +135,19 @@ def test_whole_numbers_written_with_a_point_still_read_as_integers(export, tmp_p
     assert frame["item_id"].dtype == "int64" and frame["item_id"].iloc[line - 2] == 3
 
 
+@pytest.mark.parametrize("value", ["3e0", "+3", "03", "30e-1", "0.3E1"])
+def test_every_spelling_of_an_integer_valued_item_id_reads_as_the_integer_as_the_swift_loaders_read_it(
+        export, tmp_path, value):
+    line = find_line(export, "1")
+    frame = frames.read_export(with_field(export, tmp_path, line, "item_id", value))
+    assert frame["item_id"].dtype == "int64" and frame["item_id"].iloc[line - 2] == 3
+
+
+@pytest.mark.parametrize("value", ["1e-400", "0.99999999999999999", "3.5e0"])
+def test_a_spelling_whose_value_is_no_integer_is_refused(export, tmp_path, value):
+    refused(with_field(export, tmp_path, 5, "item_id", value), 5, "item_id")
+
+
 # One refusal per kind of damage, each naming the line and the column.
 
 def test_a_fractional_item_id_is_refused(export, tmp_path):
@@ -159,7 +172,7 @@ def test_a_negative_click_is_refused(export, tmp_path):
     assert "'-1' is negative" in str(error)
 
 
-@pytest.mark.parametrize("value", ["2", "yes", "1e0"])
+@pytest.mark.parametrize("value", ["2", "yes", "2e0", "0.5e0"])
 def test_a_click_other_than_0_1_or_blank_is_refused(export, tmp_path, value):
     line = find_line(export, "0")  # even where a blank click is allowed
     error = refused(with_field(export, tmp_path, line, "click", value), line, "click")
@@ -318,3 +331,9 @@ def test_numeric_timestamps_are_unix_seconds_and_clock_words_are_refused(tmp_pat
     path = with_field(obd_copy(tmp_path), tmp_path, 4, "timestamp", "now")
     error = refused(path, 4, "timestamp")
     assert "word for the clock's time" in str(error)
+
+
+def test_a_click_of_1_in_any_integer_spelling_reads_as_1_as_the_swift_loaders_read_it(export, tmp_path):
+    line = find_line(export, "0")
+    frame = frames.read_export(with_field(export, tmp_path, line, "click", "1e0"))
+    assert frame["click"].iloc[line - 2] == 1

@@ -111,6 +111,35 @@ def test_slates_that_keep_the_rules_are_returned():
     assert ops.recommend(events=[(7, 3.0)], exclude_viewed=True).parse(slate_reply(policy_slate(7))).items == [7]
 
 
+def test_a_slate_is_read_by_the_protocols_rules_for_documents_as_the_broker_reads_it():
+    # PROTOCOL.md: a key in camel case is its snake-case key, and an int may be written 1.0; the broker forwards such a
+    # ranking as OK, so the client returns it.
+    camel = {"items": [{"item": 1.0, "score": 0.5}, {"item": 2, "score": 0.25}], "source": "model",
+             "modelVersion": 1}
+    slate = ops.recommend().parse(slate_reply(camel))
+    assert (slate.items, slate.model_version) == ([1, 2], 1)
+    assert all(type(item) is int for item in slate.items)
+    policy = {"impressionId": "imp-1", "source": "policy", "MODEL_VERSION": 2.0, "exploration": None,
+              "items": [{"item": 7.0, "position": 0.0, "score": 0.5, "propensity": 0.5}]}
+    slate = ops.recommend().parse(slate_reply(policy, 2))
+    assert (slate.items, slate.impression_id, slate.model_version) == ([7], "imp-1", 2)
+
+
+@pytest.mark.parametrize("document, problem", [
+    ({**ranking(3), "modelVersion": 1}, "holds the key 'model_version' twice"),
+    ({**ranking(3), "items": [{"item": 1.5, "score": 0.5}]}, "malformed item in slot 0"),
+    ({**ranking(3), "model_version": 1.5}, "names model_version None"),
+    ({**ranking(3), "items": [{"item": True, "score": 0.5}]}, "malformed item in slot 0"),
+])
+def test_a_slate_that_does_not_decode_by_those_rules_is_still_a_protocol_violation(document, problem):
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        ops.recommend().parse(slate_reply(document))
+
+
+def test_a_job_document_in_camel_case_reads_as_its_snake_case_keys():
+    assert control_plane.with_keys({"totalRounds": 3, "modelVersion": 2}, control_plane.JOB_KEYS)["total_rounds"] == 3
+
+
 # ---------------------------------------------------------------- FEEDBACK
 
 @pytest.mark.parametrize("ack", [

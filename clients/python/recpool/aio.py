@@ -12,7 +12,7 @@ import zmq
 import zmq.asyncio
 
 from . import operations as ops
-from .client import _Base, job_pause, keep_inherited, unanswered_read
+from .client import _Base, close_monitored, job_pause, keep_inherited, unanswered_read
 from .errors import Closed, JobFailed, ProtocolViolation, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
@@ -36,8 +36,7 @@ def _close_sockets(pid: int, socket, monitor) -> None:
     """Closes an AsyncClient's socket and monitor (``close``, or its finalizer once it is collected unclosed), in the
     process that opened them only: a forked child never closes its parent's."""
     if os.getpid() == pid:
-        monitor.close(0)
-        socket.close(0)
+        close_monitored(socket, monitor)
 
 
 def _taken(send: Optional[asyncio.Future]) -> bool:

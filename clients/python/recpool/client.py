@@ -6,6 +6,7 @@ import heapq
 import itertools
 import os
 import time
+import uuid
 from typing import Iterable, Iterator, List, Optional
 
 import zmq
@@ -51,6 +52,20 @@ def keep_inherited(*objects) -> None:
     collected, pyzmq would close them, which a child must not do (an asyncio socket's close also unregisters it from
     the event loop's selector, the parent's own epoll instance when the child was forked from a running loop)."""
     _INHERITED.append(objects)
+
+
+def close_monitored(socket, monitor) -> None:
+    """Closes a socket and its handshake monitor: the socket's monitor is stopped first (``zmq_socket_monitor`` with
+    no endpoint), which closes libzmq's own end of the monitor pair. Closed without it, that end stayed open with its
+    descriptors: a process that opened and closed a hundred clients before their first reply held ~300 descriptors and
+    no new socket of it connected any more."""
+    if monitor is not None:
+        try:
+            socket.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        monitor.close(0)
+    socket.close(0)
 
 
 def files_exhausted() -> Optional[int]:
@@ -125,12 +140,12 @@ class _Base:
             raise
         monitor = None
         try:
-            monitor = socket.get_monitor_socket(handshake.EVENTS)
+            # A name of its own: pyzmq's default (``inproc://monitor.s-FD``) is taken again by a socket that gets the
+            # descriptor number of one closed but not yet torn down, and binding it failed "Address already in use".
+            monitor = socket.get_monitor_socket(handshake.EVENTS, addr=f"inproc://recpool-monitor-{uuid.uuid4().hex}")
             self._configure(socket)
         except Exception as error:
-            if monitor is not None:
-                monitor.close(0)
-            socket.close(0)
+            close_monitored(socket, monitor)
             if isinstance(error, zmq.ZMQError) and error.errno in _OUT_OF_FILES:
                 raise out_of_files(f"cannot open a socket for {self.endpoint}", error.errno) from None
             raise
@@ -270,8 +285,7 @@ class Client(_Base):
         if self._forked():  # a forked child leaves the parent's socket alone
             keep_inherited(self._socket, self._monitor, self._poller)
         else:
-            self._monitor.close(0)
-            self._socket.close(0)
+            close_monitored(self._socket, self._monitor)
 
     def _reopen_if_forked(self) -> None:
         """In a forked child, a new context and socket for this process (see :meth:`_Base._forked`): a call on the

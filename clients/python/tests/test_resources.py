@@ -109,3 +109,29 @@ def test_a_process_out_of_file_descriptors_is_told_so(make, call):
     assert kind == f"TooManyOpenFiles True True {errno.EMFILE}", done.stdout + done.stderr
     assert "too many open files: this process has no file descriptor left (its limit, ulimit -n, is 96)" in message
     assert "close the clients you no longer use" in message
+
+
+def test_clients_closed_before_any_reply_leave_no_files_and_the_next_one_connects(broker):
+    # Each client's handshake monitor kept libzmq's end of the monitor pair open after close: a hundred clients closed
+    # before their first reply held ~300 descriptors, no new socket of the process connected any more (every call
+    # ended "Timeout ... (no connection)"), and a reused descriptor number made the monitor's name collide: a bare
+    # zmq.ZMQError "Address already in use" from the constructor.
+    with recpool.Client(broker._endpoint) as first:  # the context's own files are opened once
+        assert first.status() == {}
+    files = open_files()
+    for _ in range(300):
+        recpool.Client(broker._endpoint).close()
+
+    async def async_ones():
+        for _ in range(100):
+            async with recpool.AsyncClient(broker._endpoint):
+                pass
+
+    asyncio.run(async_ones())
+    gc.collect()
+    end = time.monotonic() + 5
+    while time.monotonic() < end and open_files() > files + 2:
+        time.sleep(0.05)  # libzmq's reaper closes the files
+    assert open_files() <= files + 2
+    with recpool.Client(broker._endpoint, timeout=3) as client:
+        assert client.status() == {}

@@ -170,6 +170,12 @@ public final class BrokerReactor: Sendable {
         monitor.start()
         onBound(.success(endpoints))
         defer {
+            // The last replies (the control plane's final answers, the BUSYs of the drain) are in libzmq's queues when
+            // the loop ends: with the sockets' usual linger of 0 they were discarded on close, and the clients that had
+            // been accepted got no reply at all. Closed with a bounded linger, libzmq delivers them while the context
+            // terminates (at most `shutdownLingerMs` for a peer that no longer reads).
+            try? frontend.set(.linger(milliseconds: Self.shutdownLingerMs))
+            try? backend.set(.linger(milliseconds: Self.shutdownLingerMs))
             frontend.close()
             backend.close()
             monitor.stop()
@@ -220,6 +226,10 @@ public final class BrokerReactor: Sendable {
         return (frontend, backend, BrokerEndpoints(frontend: frontendEndpoint, backend: backendEndpoint))
     }
 
+    /// How long the sockets keep undelivered replies after the loop ends (ms): enough for a drain's last replies to
+    /// reach clients that still read, bounded for those that do not.
+    static let shutdownLingerMs: Int32 = 1_000
+
     private static func now() -> BrokerInstant {
         BrokerInstant(monotonicMicros: Clocks.monotonicMicros(), epochMillis: Clocks.epochMillis())
     }
@@ -245,6 +255,10 @@ public final class BrokerReactor: Sendable {
         var shutdownDeadline: UInt64? = nil
         allowLists.withLock { $0.security = settings.security }
         var admission = (generation: 0, security: settings.security)
+        // Whether the last pass read a client message. A shutdown ends only after a pass that read none with nothing
+        // outstanding: requests clients sent before they saw a BUSY wait in the frontend's queue, and each is read and
+        // answered (BUSY, shutting down), never left for the client's timeout.
+        var clientsSent = true
         /// The `User-Id` a message is handled under: its key's role under the allow-lists in force now (a reload
         /// moves a connected peer to its new role at once), or `revoked:KEY` when they no longer admit it.
         func admitted(_ userId: String?, domain: String) -> String? {
@@ -260,14 +274,17 @@ public final class BrokerReactor: Sendable {
                         settings.drainTimeoutMs.multipliedSaturating(by: 1000))
                     core.beginShutdown()
                     logger.info("draining before shutdown", metadata: ["outstanding": "\(core.outstandingRequests)"])
+                    clientsSent = true
                 }
-                if core.outstandingRequests == 0 || now.monotonicMicros >= shutdownDeadline! {
+                if (core.outstandingRequests == 0 && !clientsSent) || now.monotonicMicros >= shutdownDeadline! {
                     core.abandonOutstanding(into: &actions)
                     shell.perform(&actions, core: &core, now: now)
                     break
                 }
             }
-            try poller.poll(timeoutMilliseconds: core.nextTimerDelayMs(now: Self.now()))
+            // While shutting down, a short poll: the pass that finds the frontend empty ends the loop.
+            let delay = core.nextTimerDelayMs(now: Self.now())
+            try poller.poll(timeoutMilliseconds: shutdownDeadline == nil ? delay : min(delay, 10))
             if poller.isReadable(2) { wakeup.drain() }
             // After the poll, not before it: a message that arrived during the poll is judged by the lists in force
             // when it is read (a reload during the poll would otherwise refuse a peer the new lists admitted).
@@ -314,6 +331,7 @@ public final class BrokerReactor: Sendable {
                     now: now, into: &actions)
                 shell.perform(&actions, core: &core, now: now)
             }
+            clientsSent = false
             for _ in 0..<batch {
                 // Read the identity and the header first: a message over the limits, or a request the
                 // core will refuse on arrival (an expired one, a full queue, a shutdown), is answered
@@ -340,6 +358,7 @@ public final class BrokerReactor: Sendable {
                     }
                 }
                 guard let message = received else { break }
+                clientsSent = true
                 guard message.frames.count >= 2 else { continue }
                 let messageBytes = message.byteCount - message.frames[0].count
                 // Refused or not, libzmq allocated the whole message: it counts towards a burst.

@@ -25,14 +25,13 @@ extension AsyncParsableCommand {
         do throws(ConfigError) {
             var file: ConfigFile?
             let asksHelp = arguments.prefix { $0 != "--" }.contains { $0 == "--help" || $0 == "-h" || $0 == "help" }
-            if let named = try ConfigResolver.configFile(arguments: arguments, environment: environment) {
+            // Help needs no configuration and never opens the file: a stale export, or a FIFO nobody writes to, must
+            // not hide or hold it.
+            if !asksHelp, let named = try ConfigResolver.configFile(arguments: arguments, environment: environment) {
                 do throws(ConfigError) {
                     file = try ConfigFile.read(path: named.path)
                 } catch .unreadableFile(let path, let reason) where named.fromEnvironment {
-                    // Help needs no configuration: a stale export must not hide it.
-                    if !asksHelp {
-                        throw .unreadableFile(path: path, reason: "\(reason) (the path comes from \(ConfigResolver.configVariable))")
-                    }
+                    throw .unreadableFile(path: path, reason: "\(reason) (the path comes from \(ConfigResolver.configVariable))")
                 }
             }
             // Every subcommand's keys only to judge a file's table: describing the whole tree is most of a start.

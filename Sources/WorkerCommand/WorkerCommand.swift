@@ -60,7 +60,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Requests accepted at once (credit with the broker).")
     var slots = 64
 
-    @Option(help: "Heartbeat interval in ms (must match the broker's).")
+    @Option(help: "Heartbeat interval in ms until registered: the broker's interval replaces it (logged when it differs).")
     var heartbeatMs: UInt64 = 1000
 
     @Option(help: "Most rows scored in one micro-batch.")
@@ -112,8 +112,8 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (10...3_600_000).contains(heartbeatMs) else {
             throw ValidationError("--heartbeat-ms must be 10…3600000 (an hour, as the broker's), got \(heartbeatMs)")
         }
-        guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
-        guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1") }
+        guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1, got \(batchMaxRows)") }
+        guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1, got \(batchAloneRows)") }
         // A wait to fill a micro-batch longer than any request's deadline holds every request past it.
         guard batchWaitUs <= Self.maximumBatchWaitMicros else {
             throw ValidationError(

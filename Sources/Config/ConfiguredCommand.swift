@@ -61,8 +61,15 @@ extension AsyncParsableCommand {
             // ArgumentParser reads a negative number where no option takes it (`promote -1`) as a flag, and says the
             // argument is missing: say which word it was.
             let negatives = resolution.arguments.prefix { $0 != "--" }.filter(ConfigResolver.isNegativeNumber)
+            // `promote -1` said only "Missing expected argument '<version>'": the value typed is named as invalid.
+            if code != .success, let negative = negatives.first, let range = text.range(of: "Missing expected argument '") {
+                let argument = text[range.upperBound...].prefix { $0 != "'" }
+                FileHandle.standardError.write(
+                    Data("Error: The value '\(negative)' is invalid for '\(argument)': a negative number is not valid here\n".utf8))
+                Foundation.exit(code.rawValue)
+            }
             let misread =
-                code != .success && (text.contains("Missing expected argument") || text.contains("Unknown option '-"))
+                code != .success && text.contains("Unknown option '-")
                 ? negatives.first.map { "\($0) was read as a flag, not as a value: a negative number is not valid here" }
                 : nil
             guard code != .success, let note = resolution.note(forMessage: text) ?? misread else {

@@ -359,7 +359,8 @@ struct UsageBeforeSendingTests {
         }
         let negative = try runTool("recpool", ["promote", "-1", "--broker", "tcp://127.0.0.1:1"])
         #expect(
-            negative.code == 64 && negative.stderr.contains("note: -1 was read as a flag, not as a value"), "\(negative.stderr)")
+            negative.code == 64 && negative.stderr.contains("The value '-1' is invalid for '<version>'")
+                && !negative.stderr.contains("Missing expected argument"), "\(negative.stderr)")
         let wait = try runTool("recpool-worker", ["--batch-wait-us", "99999999999", "--broker", "tcp://127.0.0.1:1"])
         #expect(wait.code == 64 && wait.stderr.contains("--batch-wait-us must be 0…60000000"), "\(wait.stderr)")
         let guardRows = try runTool(

@@ -129,7 +129,7 @@ struct CatalogueShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show a catalogue version (the newest by default), its workers and items.")
 
-    @Argument(help: "The version (default: the newest).")
+    @Argument(help: "The version (default: the newest).", transform: VersionNumber.parse)
     var version: UInt64?
 
     // `.unconditional` here and below: a negative value is read as a value (and then checked), not as a flag.

@@ -5,6 +5,7 @@ import RecData
 import RecModel
 import RecPolicy
 import RecTransport
+import RecWire
 
 /// `recpool data ope DATASET [--policy uniform|popular | --model F.ckpt | --version N | --online [--online-version N]
 /// | --action-dist F.npy]`:
@@ -30,7 +31,7 @@ struct DataOPECommand: AsyncParsableCommand {
     @Option(help: "A checkpoint with its feature spec: evaluate its greedy (or --epsilon) policy.")
     var model: String?
 
-    @Option(help: "A registered model version: fetched from --broker, evaluated like --model.")
+    @Option(help: "A registered model version: fetched from --broker, evaluated like --model.", transform: VersionNumber.parse)
     var version: UInt64?
 
     @Flag(
@@ -45,7 +46,7 @@ struct DataOPECommand: AsyncParsableCommand {
         help: """
             With --online (implied): this online policy version, one the pool accepted and stored, instead of the \
             one it serves now.
-            """)
+            """, transform: VersionNumber.parse)
     var onlineVersion: UInt64?
 
     /// Whether the candidate is an online policy version (`--online`, `--online-version` or both).

@@ -42,7 +42,10 @@ struct FitCommand: ParsableCommand {
         inversion: .prefixedNo,
         help: "End with the weights of the epoch with the lowest validation loss (--no-restore-best: the last epoch's).")
     var restoreBest = true
-    @Option(help: "Version number written inside the checkpoint (the file's own; a registry numbers what it imports itself).") var version: UInt64 = 1
+    @Option(
+        help: "Version number written inside the checkpoint (the file's own; a registry numbers what it imports itself).",
+        transform: VersionNumber.parse)
+    var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
     @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
 

@@ -370,6 +370,15 @@ struct UsageBeforeSendingTests {
         #expect(offline.code == 64 && offline.stderr.contains("need --online"), "\(offline.stderr)")
         let emptyJob = try runTool("recpool", ["job", "", "--broker", "tcp://127.0.0.1:1"])
         #expect(emptyJob.code == 64 && emptyJob.stderr.contains("the job id is empty"), "\(emptyJob.stderr)")
+        // A model no worker builds was submitted and failed on the worker; fit refused it at once.
+        for printing in [[], ["--print-config"]] {
+            let huge = try runTool(
+                "recpool", ["train", "--dataset", "synthetic:users=10", "--hidden", "65536,65536", "--broker", "tcp://127.0.0.1:1"]
+                    + printing)
+            #expect(
+                huge.code == 64 && huge.stderr.contains("--hidden 65536,65536 makes a model of at least")
+                    && huge.stderr.contains("more than the 50000000 RecPool builds"), "\(huge.stderr)")
+        }
         let hidden = try runTool("recpool", ["train", "--dataset", "synthetic:users=10", "--hidden", "4,,4", "--broker", "tcp://127.0.0.1:1"])
         #expect(hidden.code == 64 && hidden.stderr.contains("--hidden"), "\(hidden.stderr)")
         let rows = try runTool("recpool", ["loadtest", "--batch", "8193", "--broker", "tcp://127.0.0.1:1"])

@@ -168,6 +168,33 @@ struct ConfigFileTests {
         #expect(unresolved.code == 3, "\(unresolved.stderr)")
     }
 
+    /// Dataset names were checked only when loaded: `--print-config` printed them with exit 0, `loadtest` connected
+    /// first and exited 3, and the message named neither `--dataset` nor the variable or key it came from.
+    @Test("a bad dataset name is refused when parsed, by --print-config too, naming --dataset and its source")
+    func datasetNamesCheckedWhenParsed() throws {
+        let bad = ["bogus:x", "obd:nosuch/all", "synthetic:users=abc", "synthetic:users=0", "sha256:xyz"]
+        let broker = ["--broker", "tcp://127.0.0.1:1", "--timeout-ms", "300"]
+        for dataset in bad {
+            let cases: [[String]] = [
+                ["data", "describe", dataset], ["data", "describe", "--dataset", dataset],
+                ["fit", "--dataset", dataset, "--out", "x.ckpt"], ["eval", "--model", "m.ckpt", "--dataset", dataset],
+                ["train", "--dataset", dataset] + broker, ["loadtest", "--dataset", dataset] + broker,
+            ]
+            for arguments in cases {
+                for printing in [true, false] {
+                    let run = try runTool("recpool", arguments + (printing ? ["--print-config"] : []))
+                    let named = dataset.hasPrefix("bogus") || run.stderr.contains("--dataset")
+                    #expect(run.code == 64 && named, "\(arguments) \(printing): \(run.code) \(run.stderr)")
+                }
+            }
+        }
+        let traced = try runTool(
+            "recpool", ["loadtest", "--print-config"] + broker, environment: ["RECPOOL_DATASET": "synthetic:users=abc"])
+        #expect(
+            traced.code == 64 && traced.stderr.contains("--dataset")
+                && traced.stderr.contains("note: --dataset came from environment RECPOOL_DATASET"), "\(traced.stderr)")
+    }
+
     @Test("an unknown key or an invalid value exits 64 and names the key and where it came from")
     func configurationErrors() throws {
         let directory = try TrainingTests.makeDirectory("config-errors")

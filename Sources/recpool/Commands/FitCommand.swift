@@ -64,6 +64,7 @@ struct FitCommand: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        try DatasetName.validate(dataset)
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }

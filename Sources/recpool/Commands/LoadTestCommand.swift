@@ -115,6 +115,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
+        try DatasetName.validate(dataset)
         if json && csv { throw ValidationError("give --json or --csv, not both: stdout would parse as neither") }
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(

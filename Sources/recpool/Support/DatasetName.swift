@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RecData
 
 /// The one parse-time check of a dataset name, for every command that takes `--dataset` (or the dataset as its first
@@ -19,7 +20,13 @@ enum DatasetName {
             }
             return nil
         }
-        guard name.hasPrefix("obd:") || name.hasPrefix("synthetic") else { return nil }
+        guard name.hasPrefix("obd:") || name.hasPrefix("synthetic") else {
+            // As the resolver judges it: a word that names no file and looks like no path is a misspelt name.
+            if !FileManager.default.fileExists(atPath: name) && !name.contains("/") && !name.contains(".") {
+                return "\(flag): '\(name)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,… or a CSV file"
+            }
+            return nil
+        }
         do {
             _ = try DatasetSpecifier(parsing: name)
             return nil

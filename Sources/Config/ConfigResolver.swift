@@ -229,7 +229,8 @@ public enum ConfigResolver {
                 throw .invalidValue(key: entry.key, value: text, source: source, expected: "a string (in quotes)")
             }
             // And a number option takes a TOML number: a string is a value of the wrong type (docs/OPERATIONS.md).
-            if entry.isNumber, !source.isEnvironment, item.isString {
+            // (A whole number beyond TOML's 64-bit integers is the exception: it can only be written as a string.)
+            if entry.isNumber, !source.isEnvironment, item.isString, !ConfigReport.isWideWholeNumber(text) {
                 throw .invalidValue(
                     key: entry.key, value: "\"\(text)\"", source: source, expected: "a number (without quotes)")
             }

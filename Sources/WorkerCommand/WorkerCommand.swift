@@ -102,7 +102,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
         if let inputWidth {
-            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536, got \(inputWidth)") }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }
@@ -120,7 +120,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 "--batch-wait-us must be 0…\(Self.maximumBatchWaitMicros) (60 s: a longer wait outlasts any request's "
                     + "deadline), got \(batchWaitUs)")
         }
-        guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256") }
+        guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256, got \(blasThreads)") }
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }

@@ -91,12 +91,12 @@ struct DataOPECommand: AsyncParsableCommand {
         guard given <= 1 else {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
         }
-        guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1]") }
+        guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1], got \(epsilon)") }
         if epsilon > 0 && model == nil && version == nil {
             throw ValidationError("--epsilon needs --model or --version: it mixes a model's greedy policy with uniform")
         }
         guard ["all", "train", "validation", "test"].contains(split) else {
-            throw ValidationError("--split must be all, train, validation or test")
+            throw ValidationError("--split must be all, train, validation or test, got '\(split)'")
         }
         try BootstrapResamples.validate(resamples)
         if let rewardsOut, let policyOut,

@@ -71,11 +71,11 @@ struct FitCommand: ParsableCommand {
         guard epochs >= 0 else { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a finite number > 0, got \(lr)") }
-        guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }
+        guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {
-            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr")
+            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr (\(1 / lr)), got \(weightDecay)")
         }
-        guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more") }
+        guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more, got \(patience)") }
         // The paths last: a wrong number is named first, whatever the paths.
         try PathOption.validateOutputs([(out, "--out")])
         try PathOption.validateDistinct(

@@ -131,8 +131,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         if let concurrency, !(1...100_000).contains(concurrency) {
             throw ValidationError("--concurrency must be 1…100000, got \(concurrency)")
         }
-        guard sweepFactorValue > 1, sweepFactorValue <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
-        guard (1...100).contains(maxLevelsValue) else { throw ValidationError("--max-levels must be 1…100") }
+        guard sweepFactorValue > 1, sweepFactorValue <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100], got \(sweepFactorValue)") }
+        guard (1...100).contains(maxLevelsValue) else { throw ValidationError("--max-levels must be 1…100, got \(maxLevelsValue)") }
         // A level is stable when 3 windows agree: fewer could never be.
         guard (3...10_000).contains(maxWindowsValue) else {
             throw ValidationError("--max-windows must be 3…10000 (a level is stable when 3 windows agree), got \(maxWindowsValue)")
@@ -154,7 +154,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             }
         }
         guard maxErrorFraction >= 0 && maxErrorFraction <= 1 else {
-            throw ValidationError("--max-error-fraction must be in [0, 1]")
+            throw ValidationError("--max-error-fraction must be in [0, 1], got \(maxErrorFraction)")
         }
         // Each flag named alone, with its range and the value given.
         // More rows than a request may carry would be refused TOO_LARGE, every one (docs/PROTOCOL.md, "Limits").

@@ -42,11 +42,11 @@ struct LocalCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateNamed([(stateDir, "--state-dir")], what: "a folder")
-        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64, got \(workers)") }
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.
         if let inputWidth {
-            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536, got \(inputWidth)") }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }

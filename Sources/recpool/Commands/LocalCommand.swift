@@ -51,7 +51,8 @@ struct LocalCommand: AsyncParsableCommand {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
+        // Any case, as the broker and the workers take it (`--log-level INFO` was refused here only).
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError(
                 "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(logLevel)'")
         }
@@ -82,7 +83,7 @@ struct LocalCommand: AsyncParsableCommand {
             workerArguments: workerArguments,
             // `recpool local` is a development cluster: it may run without keys on any endpoint.
             brokerArguments: ["--state-dir", stateDir, "--insecure"] + online.brokerArguments,
-            logLevel: logLevel)
+            logLevel: logLevel.lowercased())
         let cluster = LocalCluster(settings: settings, logger: logger) { endpoints, pids in
             CommandOutput.printLine("frontend \(endpoints.frontend)")
             CommandOutput.printLine("backend  \(endpoints.backend)")

@@ -61,8 +61,11 @@ extension AsyncParsableCommand {
             // ArgumentParser reads a negative number where no option takes it (`promote -1`) as a flag, and says the
             // argument is missing: say which word it was.
             let negatives = resolution.arguments.prefix { $0 != "--" }.filter(ConfigResolver.isNegativeNumber)
-            // `promote -1` said only "Missing expected argument '<version>'": the value typed is named as invalid.
-            if code != .success, let negative = negatives.first, let range = text.range(of: "Missing expected argument '") {
+            // `promote -1` said only "Missing expected argument '<version>'" (and `fit --version -0`, whose option the
+            // configuration does not join with its value, "Missing value"): the value typed is named as invalid.
+            if code != .success, let negative = negatives.first,
+                let range = text.range(of: "Missing expected argument '") ?? text.range(of: "Missing value for '")
+            {
                 let argument = text[range.upperBound...].prefix { $0 != "'" }
                 FileHandle.standardError.write(
                     Data("Error: The value '\(negative)' is invalid for '\(argument)': a negative number is not valid here\n".utf8))

@@ -2,42 +2,39 @@ import Foundation
 import RecTestKit
 import Testing
 
-/// The `--help` of every program and subcommand, on real processes.
+/// The help texts of every program and subcommand, read from ArgumentParser's own description of them.
 @Suite("Help texts", .serialized)
 struct HelpTextTests {
-    /// The subcommand names a help text lists under SUBCOMMANDS.
-    static func subcommands(_ help: String) -> [String] {
-        guard let start = help.range(of: "SUBCOMMANDS:") else { return [] }
-        return help[start.upperBound...].split(separator: "\n").prefix { !$0.isEmpty && $0.hasPrefix(" ") }
-            .compactMap { $0.split(separator: " ").first.map(String.init) }
-            .filter { $0 != "help" && !$0.hasPrefix("(") }
+    /// Every abstract and discussion in a described command tree, with where it is.
+    static func texts(_ node: Any, path: String, into out: inout [(String, String)]) {
+        if let object = node as? [String: Any] {
+            let name = (object["commandName"] as? String).map { path + " " + $0 } ?? path
+            for key in ["abstract", "discussion"] {
+                if let text = object[key] as? String { out.append((name + " " + key, text)) }
+            }
+            for (key, value) in object where key != "abstract" && key != "discussion" {
+                texts(value, path: name, into: &out)
+            }
+        } else if let array = node as? [Any] {
+            for item in array { texts(item, path: path, into: &out) }
+        }
     }
 
-    /// `recpool catalogue --help` had runs of 13 spaces inside sentences (source lines joined without their `\`):
-    /// no help text holds a run of spaces between two words of a sentence.
+    /// `recpool catalogue --help` had runs of 13 spaces inside sentences (source lines joined without their `\`), as
+    /// did `recpool online sync --help`: no help text of any program holds a run of spaces between two words.
     @Test("no help text holds a run of spaces inside a sentence")
     func noSpaceRuns() throws {
-        var helps: [(String, String)] = []
-        for tool in ["recpool-broker", "recpool-worker"] {
-            helps.append((tool, try runTool(tool, ["--help"]).stdout))
+        var texts: [(String, String)] = []
+        for tool in ["recpool", "recpool-broker", "recpool-worker"] {
+            let dump = try runTool(tool, ["--experimental-dump-help"])
+            #expect(dump.code == 0, "\(tool): \(dump.stderr)")
+            Self.texts(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)), path: tool, into: &texts)
         }
-        let top = try runTool("recpool", ["--help"]).stdout
-        helps.append(("recpool", top))
-        for command in Self.subcommands(top) {
-            let help = try runTool("recpool", [command, "--help"]).stdout
-            helps.append((command, help))
-            for sub in Self.subcommands(help) {
-                helps.append(("\(command) \(sub)", try runTool("recpool", [command, sub, "--help"]).stdout))
-            }
-        }
-        #expect(helps.count > 20)
-        let run = try Regex(#"[a-z,.;:)] {4,}[a-z(]"#)
-        for (name, help) in helps {
-            for line in help.split(separator: "\n") {
-                let text = line.drop { $0 == " " }
-                // An option's line aligns its help in a column after the option's name.
-                if text.hasPrefix("-") || text.hasPrefix("<") { continue }
-                #expect(text.firstMatch(of: run) == nil, "\(name): \(line)")
+        #expect(texts.count > 100)
+        let run = try Regex(#"\S {3,}\S"#)
+        for (place, text) in texts {
+            for line in text.split(separator: "\n") {
+                #expect(line.firstMatch(of: run) == nil, "\(place): \(line)")
             }
         }
     }

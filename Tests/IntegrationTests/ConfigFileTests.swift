@@ -127,7 +127,7 @@ struct ConfigFileTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         // A broker holding a control character is refused by --print-config as by a run (below); the quoting of
         // control characters is ConfigLiteralTests'.
-        for broker in ["tcp://127.0.0.1:20520/some-long-but-valid-endpoint-host-name"] {
+        for broker in ["tcp://some-long-but-valid-endpoint-host-name.recpool.invalid:20520"] {
             let first = try runTool("recpool", ["status", "--broker", broker, "--print-config"])
             #expect(first.code == 0, "\(first.stderr)")
             let saved = directory.appendingPathComponent("saved.toml").path

@@ -183,7 +183,7 @@ struct ConfigFileTests {
             for arguments in cases {
                 for printing in [true, false] {
                     let run = try runTool("recpool", arguments + (printing ? ["--print-config"] : []))
-                    let named = dataset.hasPrefix("bogus") || run.stderr.contains("--dataset")
+                    let named = run.stderr.contains("--dataset")
                     #expect(run.code == 64 && named, "\(arguments) \(printing): \(run.code) \(run.stderr)")
                 }
             }

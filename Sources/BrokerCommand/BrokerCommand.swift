@@ -120,10 +120,11 @@ struct BrokerCommand: AsyncParsableCommand {
         if let metrics = daemon.metrics, let problem = MetricsEndpoint.addressProblem(metrics) {
             throw ValidationError(problem)
         }
-        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
-        guard heartbeatMs <= 3_600_000 else { throw ValidationError("--heartbeat-ms must be at most 3600000 (an hour)") }
+        guard (10...3_600_000).contains(heartbeatMs) else {
+            throw ValidationError("--heartbeat-ms must be 10…3600000 (an hour), got \(heartbeatMs)")
+        }
         guard noWorkerTimeoutMs <= 86_400_000 else {
-            throw ValidationError("--no-worker-timeout-ms must be at most 86400000 (a day)")
+            throw ValidationError("--no-worker-timeout-ms must be at most 86400000 (a day), got \(noWorkerTimeoutMs)")
         }
         let messageLimit = WireLimits.standard.maxMessageBytes
         guard queueBytes >= messageLimit else {
@@ -135,13 +136,13 @@ struct BrokerCommand: AsyncParsableCommand {
         guard clientBytes >= messageLimit else {
             throw ValidationError("--client-bytes must be at least \(messageLimit) (one largest request)")
         }
-        guard clientReplyBytes >= 1 << 20 else { throw ValidationError("--client-reply-bytes must be at least 1048576") }
-        guard clientReceiveHwm >= 1 else { throw ValidationError("--client-receive-hwm must be at least 1") }
+        guard clientReplyBytes >= 1 << 20 else { throw ValidationError("--client-reply-bytes must be at least 1048576, got \(clientReplyBytes)") }
+        guard clientReceiveHwm >= 1 else { throw ValidationError("--client-receive-hwm must be at least 1, got \(clientReceiveHwm)") }
         guard hardFrameLimitBytes > messageLimit else {
             throw ValidationError("--hard-frame-limit-bytes must be more than the message limit of \(messageLimit)")
         }
-        guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1, got \(queueCapacity)") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1, got \(maxAttempts)") }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
         if let stateDir, stateDir.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("--state-dir must name a folder, got \(stateDir.isEmpty ? "an empty string" : "only white space")")

@@ -23,12 +23,9 @@ extension OnlineOptions {
             targetUpdateEvery: onlineTargetUpdateEvery)
         s.world.seed = onlineWorldSeed
         s.allowFaultInjection = allowFaultInjection
-        if let onlineCatalogue {
-            guard onlineCatalogue == "latest" || UInt64(onlineCatalogue) != nil else {
-                throw ValidationError("--online-catalogue must be a version number or latest, got \(onlineCatalogue)")
-            }
-            s.catalogue = onlineCatalogue
-        }
+        // Checked when parsed (``VersionNumber/parseOrLatest(_:)``): `0`, `+1` and `01` passed here and turned online
+        // learning off at start.
+        if let onlineCatalogue { s.catalogue = onlineCatalogue }
         if let problem = s.problem { throw ValidationError("online learning: \(Self.flagNames(problem))") }
         return s
     }

@@ -178,7 +178,7 @@ extension BrokerCore {
             waitingForVersion: waits ? rollout?.version : nil,
             servedPolicy: onlineView.flatMap {
                 $0.enabled ? PolicyVersionReference(version: $0.version, weightsSha256: $0.weightsSha256) : nil
-            })
+            }, heartbeatMs: configuration.heartbeatIntervalMs, liveness: configuration.liveness)
         let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
         actions.append(.sendToWorker(identity: identity, frames: answer))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)

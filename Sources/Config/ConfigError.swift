@@ -12,6 +12,8 @@ public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     case misplacedKey(key: String, path: String)
     /// A value of the wrong shape for its key (a table, an array for a single option, a non-boolean flag).
     case invalidValue(key: String, value: String, source: ConfigSource, expected: String)
+    /// An inverted flag given by both its names in one source (`RECPOOL_RESTORE_BEST` and `RECPOOL_NO_RESTORE_BEST`).
+    case bothNames(key: String, negation: String, source: ConfigSource)
     /// `--config` given more than once (the paths, in order): one file configures a run.
     case repeatedConfig([String])
 
@@ -30,6 +32,13 @@ public enum ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path): \"\(key)\" is not in a program table: put keys under [broker], [worker] or [client]"
         case .invalidValue(let key, let value, let source, let expected):
             "invalid value \(value) for \"\(key)\" (from \(source)): expected \(expected)"
+        case .bothNames(let key, let negation, let source):
+            if case .environment = source {
+                "\(ConfigResolver.environmentVariable(for: key)) and \(ConfigResolver.environmentVariable(for: negation)) "
+                    + "are both set: set one"
+            } else {
+                "\"\(key)\" and \"\(negation)\" are both given (from \(source)): give one"
+            }
         case .repeatedConfig(let paths):
             "--config is given \(paths.count) times (\(paths.joined(separator: ", "))): give one configuration file"
         }

@@ -41,8 +41,7 @@ public struct ConfigFile: Sendable, Hashable {
             bytes = try AtomicFile.read(path)
         } catch {
             // The operating system's reason (`Is a directory`, `No such file or directory`), or that it is a device.
-            let reason = error.operation == AtomicFile.notRegularOperation ? "it is a device, not a file" : "\(error.errno)"
-            throw .unreadableFile(path: path, reason: reason)
+            throw .unreadableFile(path: path, reason: AtomicFile.reason(error))
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .unreadableFile(path: path, reason: "it is not UTF-8 text")

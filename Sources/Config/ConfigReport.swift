@@ -33,7 +33,12 @@ public enum ConfigReport {
     /// A TOML literal of a value that is not text: integers, floats (`0.02`, `1e-3`) and booleans bare, everything
     /// else (an enumeration's name, a duration such as `10s`) a quoted string.
     static func literal(_ text: String) -> String {
-        if text == "true" || text == "false" || isTOMLFloat(text) { return text }
+        if text == "true" || text == "false" { return text }
+        // A whole number TOML's 64-bit signed integers cannot hold (a seed of 18446744073709551615) is written as a
+        // string, which a number option takes for such a value (``ConfigResolver``): written bare it did not load
+        // back, and a float option's huge whole number was written as an integer literal that did not either.
+        if isWholeNumber(text) { return Int(text).map(String.init) ?? quoted(text) }
+        if isTOMLFloat(text) { return text }
         // A number the flag read but TOML would not (`0100`, `+5`, `.5`, `1.`, `0x1p-2`): the value it stands for, in
         // TOML's spelling, so the output loads back to the same value (TOML forbids leading zeros and bare points).
         if let integer = Int(text) { return String(integer) }
@@ -42,6 +47,17 @@ public enum ConfigReport {
         }
         return quoted(text)
     }
+
+    /// Whether `text` is a whole number as typed: an optional sign, then decimal digits only.
+    static func isWholeNumber(_ text: String) -> Bool {
+        var digits = Substring(text)
+        if digits.first == "+" || digits.first == "-" { digits = digits.dropFirst() }
+        return !digits.isEmpty && digits.utf8.allSatisfy { (48...57).contains($0) }
+    }
+
+    /// Whether `text` is a whole number beyond TOML's integers (outside −2⁶³ … 2⁶³ − 1), which a configuration file
+    /// gives as a string.
+    static func isWideWholeNumber(_ text: String) -> Bool { isWholeNumber(text) && Int(text) == nil }
 
     /// Whether `text` is a finite TOML 1.0 float as written (`0.02`, `-1.5e3`, `1e-3`; not `.5`, `1.` or `inf`).
     static func isTOMLFloat(_ text: String) -> Bool {

@@ -77,8 +77,9 @@ public enum ConfigResolver {
     ) throws(ConfigError) -> ConfigResolution {
         let typed = commandLineValues(arguments.dropFirst(catalog.subcommandPath.count), catalog: catalog)
         let fileValues = file?.tables[table] ?? [:]
+        let negations = Set(catalog.entries.values.compactMap(\.negation))
         if let file {
-            for key in fileValues.keys.sorted() where catalog.entries[key] == nil {
+            for key in fileValues.keys.sorted() where catalog.entries[key] == nil && !negations.contains(key) {
                 // A shared [client] table may hold keys of sibling subcommands; anything else is a mistake.
                 if catalog.allKeys.contains(key) && !catalog.subcommandPath.isEmpty { continue }
                 throw .unknownKey(key: key, source: .file(path: file.path, table: table))
@@ -92,7 +93,14 @@ public enum ConfigResolver {
                 continue
             }
             let variable = environmentVariable(for: entry.key)
-            if let text = environment[variable] {
+            // An inverted flag's other name is a variable and a key too (`RECPOOL_NO_RESTORE_BEST=true`,
+            // `no-restore-best = true`): it was silently ignored, leaving the flag at its default.
+            if let inverted = try invertedValue(
+                of: entry, environment: environment, fileValues: fileValues, file: file, table: table)
+            {
+                injected.append(inverted.argument)
+                values.append(.init(key: entry.key, values: [inverted.on ? "true" : "false"], source: inverted.source))
+            } else if let text = environment[variable] {
                 let source = ConfigSource.environment(variable: variable)
                 let items = entry.isRepeating ? text.split(separator: ",").map(String.init) : [text]
                 injected += try injectedArguments(for: entry, items.map(ConfigValue.string), source: source)
@@ -118,6 +126,42 @@ public enum ConfigResolver {
         let prefix = Array(arguments.prefix(catalog.subcommandPath.count))
         let rest = joiningNegativeValues(Array(arguments.dropFirst(catalog.subcommandPath.count)), catalog: catalog)
         return ConfigResolution(arguments: prefix + injected + rest, values: values)
+    }
+
+    /// The value an inverted flag takes from its `no-X` (or `disable-X`) variable or file key, when that is given: the
+    /// argument that sets it (`--no-X` for `true`, `--X` for `false`), whether the flag ends up on, and the source.
+    /// The environment outranks the file, as for every key.
+    /// - Throws: ``ConfigError/invalidValue(key:value:source:expected:)`` for a value that is no boolean, and
+    ///   ``ConfigError/bothNames(key:negation:source:)`` when both names are given in one source.
+    static func invertedValue(
+        of entry: OptionCatalog.Entry, environment: [String: String], fileValues: [String: ConfigValue],
+        file: ConfigFile?, table: String
+    ) throws(ConfigError) -> (argument: String, on: Bool, source: ConfigSource)? {
+        guard let negation = entry.negation else { return nil }
+        let variable = environmentVariable(for: entry.key)
+        let negatedVariable = environmentVariable(for: negation)
+        let candidate: (ConfigValue, ConfigSource)
+        if let text = environment[negatedVariable] {
+            let source = ConfigSource.environment(variable: negatedVariable)
+            if environment[variable] != nil { throw .bothNames(key: entry.key, negation: negation, source: source) }
+            candidate = (.string(text), source)
+        } else if environment[variable] != nil {
+            return nil
+        } else if let value = fileValues[negation], let file {
+            let source = ConfigSource.file(path: file.path, table: table)
+            if fileValues[entry.key] != nil { throw .bothNames(key: entry.key, negation: negation, source: source) }
+            candidate = (value, source)
+        } else {
+            return nil
+        }
+        let (value, source) = candidate
+        guard let negated = boolean(value, wordsAllowed: source.isEnvironment) else {
+            let text = value.argumentText ?? "?"
+            let shown = text.isEmpty ? "\"\" (empty)" : value.isString && !source.isEnvironment ? "\"\(text)\"" : text
+            throw .invalidValue(
+                key: negation, value: shown, source: source, expected: "true or false (a TOML boolean, without quotes)")
+        }
+        return (negated ? "--\(negation)" : "--\(entry.key)", !negated, source)
     }
 
     /// `--key -1` as `--key=-1` for an option that takes a value, so that a negative number typed after it is the
@@ -185,7 +229,8 @@ public enum ConfigResolver {
                 throw .invalidValue(key: entry.key, value: text, source: source, expected: "a string (in quotes)")
             }
             // And a number option takes a TOML number: a string is a value of the wrong type (docs/OPERATIONS.md).
-            if entry.isNumber, !source.isEnvironment, item.isString {
+            // (A whole number beyond TOML's 64-bit integers is the exception: it can only be written as a string.)
+            if entry.isNumber, !source.isEnvironment, item.isString, !ConfigReport.isWideWholeNumber(text) {
                 throw .invalidValue(
                     key: entry.key, value: "\"\(text)\"", source: source, expected: "a number (without quotes)")
             }

@@ -25,14 +25,13 @@ extension AsyncParsableCommand {
         do throws(ConfigError) {
             var file: ConfigFile?
             let asksHelp = arguments.prefix { $0 != "--" }.contains { $0 == "--help" || $0 == "-h" || $0 == "help" }
-            if let named = try ConfigResolver.configFile(arguments: arguments, environment: environment) {
+            // Help needs no configuration and never opens the file: a stale export, or a FIFO nobody writes to, must
+            // not hide or hold it.
+            if !asksHelp, let named = try ConfigResolver.configFile(arguments: arguments, environment: environment) {
                 do throws(ConfigError) {
                     file = try ConfigFile.read(path: named.path)
                 } catch .unreadableFile(let path, let reason) where named.fromEnvironment {
-                    // Help needs no configuration: a stale export must not hide it.
-                    if !asksHelp {
-                        throw .unreadableFile(path: path, reason: "\(reason) (the path comes from \(ConfigResolver.configVariable))")
-                    }
+                    throw .unreadableFile(path: path, reason: "\(reason) (the path comes from \(ConfigResolver.configVariable))")
                 }
             }
             // Every subcommand's keys only to judge a file's table: describing the whole tree is most of a start.
@@ -62,8 +61,18 @@ extension AsyncParsableCommand {
             // ArgumentParser reads a negative number where no option takes it (`promote -1`) as a flag, and says the
             // argument is missing: say which word it was.
             let negatives = resolution.arguments.prefix { $0 != "--" }.filter(ConfigResolver.isNegativeNumber)
+            // `promote -1` said only "Missing expected argument '<version>'" (and `fit --version -0`, whose option the
+            // configuration does not join with its value, "Missing value"): the value typed is named as invalid.
+            if code != .success, let negative = negatives.first,
+                let range = text.range(of: "Missing expected argument '") ?? text.range(of: "Missing value for '")
+            {
+                let argument = text[range.upperBound...].prefix { $0 != "'" }
+                FileHandle.standardError.write(
+                    Data("Error: The value '\(negative)' is invalid for '\(argument)': a negative number is not valid here\n".utf8))
+                Foundation.exit(code.rawValue)
+            }
             let misread =
-                code != .success && (text.contains("Missing expected argument") || text.contains("Unknown option '-"))
+                code != .success && text.contains("Unknown option '-")
                 ? negatives.first.map { "\($0) was read as a flag, not as a value: a negative number is not valid here" }
                 : nil
             guard code != .success, let note = resolution.note(forMessage: text) ?? misread else {

@@ -89,5 +89,9 @@ public enum DaemonExit {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+/// A log level in any case (`info`, `INFO`), as `recpool local` takes it for the daemons it starts.
+extension Logger.Level: @retroactive ExpressibleByArgument {
+    /// The level `argument` names, whatever its case.
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
 extension LogFormat: ExpressibleByArgument {}

@@ -29,20 +29,50 @@ public enum AtomicFile {
     /// The ``FileFailure/operation`` of a read refused because the path is not a regular file.
     public static let notRegularOperation = "read: it is a device, not a file (it would never end)"
 
+    /// How long a read waits for a pipe's writer to send something (or to close it) before it fails, by default:
+    /// a named FIFO nobody writes to blocked every program that read it, `--help` included.
+    public static let defaultPipeWaitMilliseconds: Int32 = 5_000
+
+    /// The ``FileFailure/operation`` of a read of a pipe whose writer sent nothing for the pipe wait: ETIMEDOUT.
+    public static func pipeTimeoutOperation(milliseconds: Int32) -> String {
+        let wait = milliseconds % 1_000 == 0 ? "\(milliseconds / 1_000) s" : "\(milliseconds) ms"
+        return "read: it is a pipe (FIFO) and no writer sent anything or closed it within \(wait)"
+    }
+
+    /// Why a read failed, in words for a message: the operation's own words when it says more than the errno (a
+    /// device, a pipe nobody writes to), else the operating system's reason ("No such file or directory").
+    public static func reason(_ failure: FileFailure) -> String {
+        if failure.operation == notRegularOperation { return "it is a device, not a file" }
+        if failure.operation.hasPrefix("read: it is a pipe") { return String(failure.operation.dropFirst("read: ".count)) }
+        return "\(failure.errno)"
+    }
+
     /// Reads a whole file, or its first `limit` bytes.
-    /// - Parameter limit: The most bytes to read (a file header's size); the whole file by default.
+    ///
+    /// A pipe (a FIFO, or `<(cat log.csv)`) is opened without blocking and read as its writer sends; when its writer
+    /// sends nothing and does not close it for `pipeWaitMilliseconds` (a FIFO nobody writes to), the read fails with
+    /// ETIMEDOUT and ``pipeTimeoutOperation(milliseconds:)`` rather than wait for ever.
+    /// - Parameters:
+    ///   - limit: The most bytes to read (a file header's size); the whole file by default.
+    ///   - pipeWaitMilliseconds: The longest wait for a pipe's writer between two reads.
     /// - Returns: its bytes (fewer than `limit` when the file is shorter).
     /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno; a device (such as `/dev/zero`) is
     ///   refused before reading, with EINVAL and ``notRegularOperation``. A pipe is read to its end.
-    public static func read(_ path: String, limit: Int = .max) throws(FileFailure) -> [UInt8] {
+    public static func read(
+        _ path: String, limit: Int = .max, pipeWaitMilliseconds: Int32 = defaultPipeWaitMilliseconds
+    ) throws(FileFailure) -> [UInt8] {
         // Checked before open too, so a device is refused without being opened.
         var before = stat()
-        if stat(path, &before) == 0, !Self.isReadableKind(before.st_mode) {
+        let statted = stat(path, &before) == 0
+        if statted, !Self.isReadableKind(before.st_mode) {
             throw FileFailure(operation: Self.notRegularOperation, path: path, errno: .invalidArgument)
         }
+        // open(2) of a FIFO blocks until a writer opens it: a pipe is opened without blocking, and waited for by poll.
+        let isPipe = statted && before.st_mode & S_IFMT == S_IFIFO
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, retryOnInterrupt: true)
+            fd = try FileDescriptor.open(
+                FilePath(path), .readOnly, options: isPipe ? [.nonBlocking] : [], retryOnInterrupt: true)
         } catch {
             throw FileFailure(operation: "open", path: path, errno: Errno(error))
         }
@@ -56,12 +86,15 @@ public enum AtomicFile {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: min(1 << 16, max(limit, 1)))
         while out.count < limit {
+            if isPipe { try waitForPipe(fd, path: path, milliseconds: pipeWaitMilliseconds) }
             let count: Int
             do {
                 let wanted = min(chunk.count, limit - out.count)
                 count = try chunk.withUnsafeMutableBytes {
                     try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted]), retryOnInterrupt: true)
                 }
+            } catch let error as Errno where isPipe && (error == .wouldBlock || error == .resourceTemporarilyUnavailable) {
+                continue  // woken with nothing to read yet: wait again
             } catch {
                 throw FileFailure(operation: "read", path: path, errno: Errno(error))
             }
@@ -69,6 +102,21 @@ public enum AtomicFile {
             out.append(contentsOf: chunk[0..<count])
         }
         return out
+    }
+
+    /// Waits until the pipe `fd` has bytes to read or its writer closed it.
+    /// - Throws: ``FileFailure`` with ETIMEDOUT and ``pipeTimeoutOperation(milliseconds:)`` when neither happens within
+    ///   `milliseconds` (a FIFO no writer has opened: poll(2) reports no hang-up for a writer that never came).
+    private static func waitForPipe(_ fd: FileDescriptor, path: String, milliseconds: Int32) throws(FileFailure) {
+        var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&entry, 1, milliseconds)
+            if ready > 0 { return }
+            if ready < 0, errno == EINTR { continue }
+            if ready < 0 { throw FileFailure(operation: "read", path: path, errno: Errno(rawValue: errno)) }
+            throw FileFailure(
+                operation: pipeTimeoutOperation(milliseconds: milliseconds), path: path, errno: .timedOut)
+        }
     }
 
     /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of

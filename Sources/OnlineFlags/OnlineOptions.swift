@@ -73,7 +73,9 @@ public struct OnlineOptions: ParsableArguments {
     public var onlineWorldSeed: UInt64 = 7
 
     /// The registered catalogue the policy serves, `latest` or a version number (`recpool catalogue upload`).
-    @Option(help: "Serve the policy over a registered catalogue: a version number or latest (default: the simulator world's).")
+    @Option(
+        help: "Serve the policy over a registered catalogue: a version number or latest (default: the simulator world's).",
+        transform: VersionNumber.parseOrLatest)
     public var onlineCatalogue: String?
 
     /// Whether `recpool online sync --corrupt noise` may replace a candidate (guard testing).

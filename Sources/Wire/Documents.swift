@@ -418,16 +418,24 @@ public struct WorkerRegistration: Codable, Sendable, Hashable {
     /// reads the same). A worker holding any other policy drops it, so it never serves slates the broker cannot
     /// log; an online broker then sends its own version with POLICY.
     public var servedPolicy: PolicyVersionReference?
+    /// The broker's heartbeat interval, ms (its `--heartbeat-ms`): the worker heartbeats at this interval whatever its
+    /// own flag says, so the broker never expires a live worker. `nil` from a broker older than this key.
+    public var heartbeatMs: UInt64?
+    /// The silent intervals after which the broker declares a worker dead (and the worker its broker gone). `nil`
+    /// from a broker older than this key.
+    public var liveness: UInt64?
 
     /// Creates a registration answer.
     public init(
         workerId: String, requestedId: String?, waitingForVersion: UInt64? = nil,
-        servedPolicy: PolicyVersionReference? = nil
+        servedPolicy: PolicyVersionReference? = nil, heartbeatMs: UInt64? = nil, liveness: UInt64? = nil
     ) {
         self.workerId = workerId
         self.requestedId = requestedId
         self.waitingForVersion = waitingForVersion
         self.servedPolicy = servedPolicy
+        self.heartbeatMs = heartbeatMs
+        self.liveness = liveness
     }
 
     /// Encodes every key, `null` included.
@@ -437,6 +445,8 @@ public struct WorkerRegistration: Codable, Sendable, Hashable {
         try container.encode(requestedId, forKey: .requestedId)
         try container.encode(waitingForVersion, forKey: .waitingForVersion)
         try container.encode(servedPolicy, forKey: .servedPolicy)
+        try container.encodeIfPresent(heartbeatMs, forKey: .heartbeatMs)
+        try container.encodeIfPresent(liveness, forKey: .liveness)
     }
 }
 

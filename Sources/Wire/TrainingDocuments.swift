@@ -64,6 +64,25 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
     /// (docs/MODELS.md), so a deeper job would train to a final checkpoint no reader decodes, registered as a model
     /// version that can be neither promoted nor pulled into `recpool predict`.
     public static let maximumHiddenLayers = 63
+    /// The largest model a job may train, in parameters: RecModel's `MLP.maximumParameters` (RecModel knows nothing of
+    /// the wire, so the number is repeated here; a test holds the two equal).
+    public static let maximumParameters = 50_000_000
+
+    /// The fewest parameters the hidden layers `hidden` make, whatever the dataset's width (one input feature, one
+    /// output), or nil on overflow: a lower bound known before the width is.
+    public static func minimumParameters(hidden: [Int]) -> Int? {
+        let widths = [1] + hidden + [1]
+        var total = 0
+        for i in 0..<(widths.count - 1) {
+            let (weights, o1) = widths[i].multipliedReportingOverflow(by: widths[i + 1])
+            let (layer, o2) = weights.addingReportingOverflow(widths[i + 1])
+            let (sum, o3) = total.addingReportingOverflow(layer)
+            if o1 || o2 || o3 { return nil }
+            total = sum
+        }
+        return total
+    }
+
     /// A DQN job's replay buffer when `replay_capacity` is not given.
     public static let defaultReplayCapacity = 10_000
 
@@ -81,6 +100,15 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         }
         if let hidden, hidden.count > Self.maximumHiddenLayers {
             return "hidden lists \(hidden.count) layers; at most \(Self.maximumHiddenLayers) (a checkpoint holds 64 layers with the output)"
+        }
+        // `--hidden 65536,65536` passed every per-width check and failed on the worker, round after round: a model
+        // larger than any worker builds whatever the dataset's width is refused at submission.
+        if let hidden, (Self.minimumParameters(hidden: hidden) ?? .max) > Self.maximumParameters {
+            let count = Self.minimumParameters(hidden: hidden)
+            let shown = hidden.map(String.init).joined(separator: ",")
+            let size = count.map { "at least \($0) parameters" } ?? "more parameters than an Int can count"
+            return "hidden \(shown) makes a model of \(size) (with a single input feature), more than the "
+                + "\(Self.maximumParameters) RecPool builds"
         }
         if !(1...256).contains(workers) { return "workers must be 1…256" }
         if !(1...1_000_000).contains(syncEvery) { return "sync_every must be 1…1000000" }
@@ -177,6 +205,16 @@ public typealias MetricValues = [String: Double?]
 ///
 /// Frames: `[header][report JSON][state pack, or checkpoint bytes when finalizing]`.
 public struct RoundReport: Codable, Sendable, Equatable {
+    /// What a worker's round error says when it lacks an uploaded file the round names (the broker then sends the
+    /// round again with the file's bytes); no other error is about missing files.
+    public static let notCachedPhrase = "is not cached on this worker"
+
+    /// Whether `error` (a report's ``error``) says the worker lacks an uploaded file, so sending the round again with
+    /// the files can help: a model too large, a diverged round or a bad dataset would fail the same way again.
+    public static func isMissingFiles(_ error: String) -> Bool {
+        error.hasPrefix("unknown dataset: ") && error.contains(notCachedPhrase)
+    }
+
     /// The job.
     public var job: String
     /// The round.

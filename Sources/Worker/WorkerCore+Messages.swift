@@ -145,6 +145,7 @@ extension WorkerCore {
             return
         }
         actions.append(.online(.registered(servedPolicy: registration.servedPolicy)))
+        adoptHeartbeat(of: registration, into: &actions)
         if let requested = registration.requestedId {
             actions.append(
                 .log(
@@ -161,6 +162,32 @@ extension WorkerCore {
                     """,
                     ["model_version": "\(promoted)"]))
         }
+    }
+
+    /// Takes the broker's heartbeat interval and liveness from its registration, warning when they differ from the
+    /// worker's own flags. A registration without them (an older broker) keeps the worker's; a value outside what a
+    /// broker accepts (10 ms … 1 h, liveness 1 or more) is logged and ignored.
+    mutating func adoptHeartbeat(of registration: WorkerRegistration, into actions: inout [WorkerAction]) {
+        guard let intervalMs = registration.heartbeatMs else { return }
+        let liveness = registration.liveness ?? configuration.liveness
+        guard (10...3_600_000).contains(intervalMs), liveness >= 1 else {
+            actions.append(
+                .log(
+                    .error, "the broker's registration names a heartbeat no broker accepts; keeping this worker's own",
+                    ["heartbeat_ms": "\(intervalMs)", "liveness": "\(liveness)"]))
+            return
+        }
+        if intervalMs != configuration.heartbeatIntervalMs || liveness != configuration.liveness {
+            actions.append(
+                .log(
+                    .warning, "the broker's heartbeat differs from --heartbeat-ms; using the broker's",
+                    [
+                        "heartbeat_ms": "\(intervalMs)", "worker_heartbeat_ms": "\(configuration.heartbeatIntervalMs)",
+                        "liveness": "\(liveness)", "worker_liveness": "\(configuration.liveness)",
+                    ]))
+        }
+        brokerHeartbeat = (intervalMs, liveness)
+        lastBeat = 0  // the first heartbeat at the broker's interval goes out now
     }
 
     /// A message that does not decode: logged, and a request among them is refused, echoing its attempt.

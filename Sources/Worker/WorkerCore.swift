@@ -46,6 +46,10 @@ struct WorkerCore: Sendable {
     var backoffMs: UInt64
     /// Set once the connection ended; later events do nothing until ``WorkerEvent/connected``.
     var exited = false
+    /// The heartbeat interval (ms) and liveness the broker's registration named, which replace the worker's own
+    /// (``WorkerConfiguration/heartbeatIntervalMs``, ``WorkerConfiguration/liveness``): a worker heartbeating slower
+    /// than its broker expects was expired again and again, and one expecting faster heartbeats reconnected.
+    var brokerHeartbeat: (intervalMs: UInt64, liveness: UInt64)?
 
     /// Creates the core for a worker serving `replica`.
     init(configuration: WorkerConfiguration, replica: ModelReplica, host: String, pid: Int32) {
@@ -58,11 +62,16 @@ struct WorkerCore: Sendable {
 
     /// The heartbeat interval, µs. Flags are numbers from a command line or a file: no sum or
     /// product of them may trap.
-    var intervalMicros: UInt64 { configuration.heartbeatIntervalMs.multipliedSaturating(by: 1000) }
+    /// The broker's, once a registration named it.
+    var intervalMicros: UInt64 {
+        (brokerHeartbeat?.intervalMs ?? configuration.heartbeatIntervalMs).multipliedSaturating(by: 1000)
+    }
 
     /// How long the broker may stay silent before the worker reconnects (and how long a drain may
     /// wait for its acknowledgement), µs.
-    var silenceMicros: UInt64 { intervalMicros.multipliedSaturating(by: configuration.liveness) }
+    var silenceMicros: UInt64 {
+        intervalMicros.multipliedSaturating(by: brokerHeartbeat?.liveness ?? configuration.liveness)
+    }
 
     /// Whether `built` is what the broker last asked for (true before any WEIGHTS notice).
     func wants(_ built: ModelReplica) -> Bool {

@@ -60,7 +60,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Requests accepted at once (credit with the broker).")
     var slots = 64
 
-    @Option(help: "Heartbeat interval in ms (must match the broker's).")
+    @Option(help: "Heartbeat interval in ms until registered: the broker's interval replaces it (logged when it differs).")
     var heartbeatMs: UInt64 = 1000
 
     @Option(help: "Most rows scored in one micro-batch.")
@@ -102,7 +102,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
         if let inputWidth {
-            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536, got \(inputWidth)") }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }
@@ -112,15 +112,15 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (10...3_600_000).contains(heartbeatMs) else {
             throw ValidationError("--heartbeat-ms must be 10…3600000 (an hour, as the broker's), got \(heartbeatMs)")
         }
-        guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1") }
-        guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1") }
+        guard batchMaxRows >= 1 else { throw ValidationError("--batch-max-rows must be at least 1, got \(batchMaxRows)") }
+        guard batchAloneRows >= 1 else { throw ValidationError("--batch-alone-rows must be at least 1, got \(batchAloneRows)") }
         // A wait to fill a micro-batch longer than any request's deadline holds every request past it.
         guard batchWaitUs <= Self.maximumBatchWaitMicros else {
             throw ValidationError(
                 "--batch-wait-us must be 0…\(Self.maximumBatchWaitMicros) (60 s: a longer wait outlasts any request's "
                     + "deadline), got \(batchWaitUs)")
         }
-        guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256") }
+        guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be 1…256, got \(blasThreads)") }
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }

@@ -118,7 +118,9 @@ struct IdentityCoreTests {
         #expect(h.core.statusDocument(now: h.now).workers.map(\.id) == ["dup", "dup#2"])
         let ack = try #require(h.sentToWorkers.last { $0.identity == wide && $0.message.header.command == .heartbeat })
         let registration = try WireJSON.decode(WorkerRegistration.self, from: try #require(ack.message.payload.first))
-        #expect(registration == WorkerRegistration(workerId: "dup#2", requestedId: "dup"))
+        // The registration names the broker's heartbeat interval and liveness, which the worker adopts.
+        #expect(
+            registration == WorkerRegistration(workerId: "dup#2", requestedId: "dup", heartbeatMs: 1_000, liveness: 3))
         #expect(h.core.counters[.workersRenamed] == 1)
         // The same process (pid 10) on a new connection replaces its old registration.
         Self.register(&h, [0xC], id: "dup", pid: 10)

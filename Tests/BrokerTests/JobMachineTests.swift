@@ -178,6 +178,24 @@ struct JobMachineTests {
         #expect(record.error == "round 1, shard 0: bad dataset: sha256:logs (shop.csv): no \"p\" column in the header")
     }
 
+    /// A round that failed for a model too large for the dataset's width was logged as "worker no longer holds the
+    /// uploaded files" and sent again with the dataset: only the not-cached error resends.
+    @Test("a round error that is not about missing files fails the job at once, without sending the dataset again")
+    func otherErrorsAreNotResent() throws {
+        var m = JobMachine()
+        _ = m.feed(.workers(m.workers))
+        _ = Self.shopJob(&m, id: "job-1", catalogue: "items", schema: "a")
+        m.core.datasetHolders = ["logs": [[1], [2]], "items": [[1], [2]]]
+        let tooLarge = "invalid assignment: the model for width 70000 is larger than 50000000 parameters"
+        let failed = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", error: tooLarge)))
+        #expect(failed.shards.isEmpty)
+        let record = try #require(failed.persisted.first?.record)
+        #expect(record.state == .failed)
+        #expect(record.error == "round 1, shard 0: \(tooLarge)")
+        #expect(m.core.datasetHolders["logs"]?.contains([1]) == true)
+    }
+
     @Test(
         "a diverged or impossible round report fails the job naming the round, and never reaches the average",
         arguments: [

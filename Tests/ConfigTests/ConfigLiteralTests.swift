@@ -38,12 +38,34 @@ struct ConfigLiteralTests {
             ("0.02", "0.02"), ("-1.5e3", "-1.5e3"), ("1e-3", "1e-3"), ("4096", "4096"),
             // Numbers a flag reads but TOML spells otherwise: printed as quoted strings, they did not load back
             // ("expected a number (without quotes)"), and 0100 printed bare was refused for its leading zero.
-            (".5", "0.5"), ("1.", "1.0"), ("010.5", "10.5"), ("0100", "100"), ("+5", "+5"), ("0x1p-2", "0.25"),
+            (".5", "0.5"), ("1.", "1.0"), ("010.5", "10.5"), ("0100", "100"), ("+5", "5"), ("0x1p-2", "0.25"),
             ("inf", "\"inf\""), ("softmax", "\"softmax\""), ("10s", "\"10s\""),
         ])
     func numbersPrintBare(text: String, literal: String) throws {
         #expect(ConfigReport.literal(text) == literal)
         // Either way the line parses as TOML.
         _ = try ConfigFile.parse("[broker]\nkey = \(literal)\n", path: "saved.toml")
+    }
+
+    /// `recpool-worker --print-config --seed 18446744073709551615` printed a bare integer TOMLKit (64-bit signed) could
+    /// not read back, and a float option's huge whole number was printed as an integer literal: such numbers are
+    /// printed as strings, and a number option takes a string only for them.
+    @Test(
+        "a whole number beyond TOML's integers prints as a string that a number option takes back",
+        arguments: ["18446744073709551615", "9223372036854775808", "-9223372036854775809", "100000000000000000000000"])
+    func wideWholeNumbers(text: String) throws {
+        #expect(ConfigReport.literal(text) == "\"\(text)\"")
+        let catalog = OptionCatalog(entries: [
+            .init(key: "seed", isFlag: false, isRepeating: false, defaultValue: nil, shortNames: [], isNumber: true)
+        ])
+        let saved = try ConfigFile.parse("[worker]\nseed = \(ConfigReport.literal(text))\n", path: "w.toml")
+        let reloaded = try ConfigResolver.resolve(catalog: catalog, table: "worker", arguments: [], environment: [:], file: saved)
+        #expect(reloaded.arguments == ["--seed=\(text)"])
+        // Within TOML's integers a string is still a value of the wrong type.
+        let narrow = try ConfigFile.parse("[worker]\nseed = \"4096\"\n", path: "w.toml")
+        #expect(throws: ConfigError.self) {
+            try ConfigResolver.resolve(catalog: catalog, table: "worker", arguments: [], environment: [:], file: narrow)
+        }
+        #expect(ConfigReport.literal("9223372036854775807") == "9223372036854775807")
     }
 }

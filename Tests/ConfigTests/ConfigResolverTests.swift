@@ -105,6 +105,34 @@ struct ConfigResolverTests {
         #expect(throws: ConfigError.self) { try resolve([], environment: ["RECPOOL_INSECURE": ""]) }
     }
 
+    /// `RECPOOL_NO_RESTORE_BEST=true` was silently ignored: `--no-restore-best` is a long name, so its variable and
+    /// file key are the flag's too, and both names in one source are refused naming both.
+    @Test("an inverted flag's no-X variable and file key set it; both names in one source are refused")
+    func invertedFlagNames() throws {
+        func parsed(_ environment: [String: String], file: String? = nil) throws -> (Bool, ConfigResolution) {
+            let config = try file.map { try ConfigFile.parse($0, path: "recpool.toml") }
+            let resolution = try ConfigResolver.resolve(
+                catalog: try OptionCatalog(command: CustomNames.self, arguments: []), table: "client",
+                arguments: [], environment: environment, file: config)
+            return (try CustomNames.parse(resolution.arguments).restoreBest, resolution)
+        }
+        let (off, resolution) = try parsed(["RECPOOL_NO_RESTORE_BEST": "true"])
+        #expect(off == false)
+        let value = resolution.values.first { $0.key == "restore-best" }
+        #expect(value?.values == ["false"] && value?.source == .environment(variable: "RECPOOL_NO_RESTORE_BEST"))
+        #expect(try parsed(["RECPOOL_NO_RESTORE_BEST": "no"]).0 == true)
+        #expect(try parsed([:], file: "[client]\nno-restore-best = true\n").0 == false)
+        // The environment outranks the file, whichever name each uses.
+        #expect(try parsed(["RECPOOL_RESTORE_BEST": "1"], file: "[client]\nno-restore-best = true\n").0 == true)
+        #expect(try parsed(["RECPOOL_NO_RESTORE_BEST": "1"], file: "[client]\nrestore-best = true\n").0 == false)
+        #expect(throws: ConfigError.bothNames(
+            key: "restore-best", negation: "no-restore-best", source: .environment(variable: "RECPOOL_NO_RESTORE_BEST"))
+        ) { try parsed(["RECPOOL_NO_RESTORE_BEST": "1", "RECPOOL_RESTORE_BEST": "1"]) }
+        #expect(throws: ConfigError.self) { try parsed([:], file: "[client]\nno-restore-best = true\nrestore-best = true\n") }
+        let invalid = #expect(throws: ConfigError.self) { try parsed(["RECPOOL_NO_RESTORE_BEST": "maybe"]) }
+        #expect(invalid?.description.contains("RECPOOL_NO_RESTORE_BEST") == true)
+    }
+
     @Test("repeated options take a TOML array or a comma-separated variable")
     func repeated() throws {
         let fromFile = try resolve([], file: "[worker]\nallow = [\"a.pub\", \"b.pub\"]\n")

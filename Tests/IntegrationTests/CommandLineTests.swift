@@ -359,7 +359,28 @@ struct UsageBeforeSendingTests {
         }
         let negative = try runTool("recpool", ["promote", "-1", "--broker", "tcp://127.0.0.1:1"])
         #expect(
-            negative.code == 64 && negative.stderr.contains("note: -1 was read as a flag, not as a value"), "\(negative.stderr)")
+            negative.code == 64 && negative.stderr.contains("The value '-1' is invalid for '<version>'")
+                && !negative.stderr.contains("Missing expected argument"), "\(negative.stderr)")
+        // A log level in capitals: the daemons took it and `recpool local` refused it.
+        for (tool, arguments) in [
+            ("recpool", ["local", "--log-level", "INFO", "--print-config"]), ("recpool-broker", ["--log-level", "INFO", "--print-config"]),
+            ("recpool-worker", ["--log-level", "Warning", "--print-config"]),
+        ] {
+            let level = try runTool(tool, arguments)
+            #expect(level.code == 0, "\(tool): \(level.stderr)")
+        }
+        let badLevel = try runTool("recpool", ["local", "--log-level", "loud", "--print-config"])
+        #expect(badLevel.code == 64 && badLevel.stderr.contains("got 'loud'"), "\(badLevel.stderr)")
+        // Each bench-model flag is named alone, with its value.
+        for (flag, value, says) in [
+            ("--d-in", "0", "--d-in must be 1…65536, got 0"), ("--repeats", "0", "--repeats must be 1…1000, got 0"),
+            ("--seconds", "nan", "--seconds must be in (0, 3600], got nan"),
+        ] {
+            let bench = try runTool("recpool", ["bench-model", flag, value])
+            #expect(bench.code == 64 && bench.stderr.contains(says) && !bench.stderr.contains(" and --"), "\(bench.stderr)")
+        }
+        let heartbeat = try runTool("recpool-broker", ["--heartbeat-ms", "5", "--print-config"])
+        #expect(heartbeat.code == 64 && heartbeat.stderr.contains("--heartbeat-ms must be 10…3600000 (an hour), got 5"), "\(heartbeat.stderr)")
         let wait = try runTool("recpool-worker", ["--batch-wait-us", "99999999999", "--broker", "tcp://127.0.0.1:1"])
         #expect(wait.code == 64 && wait.stderr.contains("--batch-wait-us must be 0…60000000"), "\(wait.stderr)")
         let guardRows = try runTool(
@@ -369,6 +390,15 @@ struct UsageBeforeSendingTests {
         #expect(offline.code == 64 && offline.stderr.contains("need --online"), "\(offline.stderr)")
         let emptyJob = try runTool("recpool", ["job", "", "--broker", "tcp://127.0.0.1:1"])
         #expect(emptyJob.code == 64 && emptyJob.stderr.contains("the job id is empty"), "\(emptyJob.stderr)")
+        // A model no worker builds was submitted and failed on the worker; fit refused it at once.
+        for printing in [[], ["--print-config"]] {
+            let huge = try runTool(
+                "recpool", ["train", "--dataset", "synthetic:users=10", "--hidden", "65536,65536", "--broker", "tcp://127.0.0.1:1"]
+                    + printing)
+            #expect(
+                huge.code == 64 && huge.stderr.contains("--hidden 65536,65536 makes a model of at least")
+                    && huge.stderr.contains("more than the 50000000 RecPool builds"), "\(huge.stderr)")
+        }
         let hidden = try runTool("recpool", ["train", "--dataset", "synthetic:users=10", "--hidden", "4,,4", "--broker", "tcp://127.0.0.1:1"])
         #expect(hidden.code == 64 && hidden.stderr.contains("--hidden"), "\(hidden.stderr)")
         let rows = try runTool("recpool", ["loadtest", "--batch", "8193", "--broker", "tcp://127.0.0.1:1"])

@@ -31,7 +31,7 @@ struct ConfigCommandTests {
     @Test(
         "every command takes --config and --print-config, the local ones too (fit, eval, predict, data, export, keygen)",
         arguments: [
-            ["fit", "--dataset", "synthetic:users=10", "--out", "m.ckpt"], ["eval", "--model", "m.ckpt", "--dataset", "x"],
+            ["fit", "--dataset", "synthetic:users=10", "--out", "m.ckpt"], ["eval", "--model", "m.ckpt", "--dataset", "x.csv"],
             ["predict", "--model", "m.ckpt", "--input", "rows.csv"], ["data", "describe", "synthetic:users=10"],
             ["data", "features", "synthetic:users=10", "--out", "f.csv"], ["data", "schema", "--infer", "logs.csv"],
             ["export", "--model", "m.ckpt", "--out", "m.onnx"], ["keygen", "--name", "k"], ["bench-model"],

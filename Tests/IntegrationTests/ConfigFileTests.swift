@@ -125,7 +125,9 @@ struct ConfigFileTests {
     func printedConfigReadsBack() throws {
         let directory = try TrainingTests.makeDirectory("config-roundtrip")
         defer { try? FileManager.default.removeItem(at: directory) }
-        for broker in ["tcp://127.0.0.1:20520/some-long-but-valid-endpoint-host-name", "tcp://127.0.0.1:1\n--insecure"] {
+        // A broker holding a control character is refused by --print-config as by a run (below); the quoting of
+        // control characters is ConfigLiteralTests'.
+        for broker in ["tcp://some-long-but-valid-endpoint-host-name.recpool.invalid:20520"] {
             let first = try runTool("recpool", ["status", "--broker", broker, "--print-config"])
             #expect(first.code == 0, "\(first.stderr)")
             let saved = directory.appendingPathComponent("saved.toml").path
@@ -136,6 +138,61 @@ struct ConfigFileTests {
             let printed = try #require(line(first.stdout))
             #expect(line(again.stdout)?.hasPrefix(String(printed.prefix { $0 != "#" })) == true, "\(again.stdout)")
         }
+    }
+
+    /// `--print-config` on client commands printed `--broker` values every run refuses (port 0, no port, `*`,
+    /// `inproc://`, empty, an unknown transport) with exit 0, and refused a valid one whose host did not resolve on
+    /// this machine: it applies the run's syntactic checks and looks nothing up.
+    @Test("--print-config on client commands refuses the --broker values a run refuses, and resolves no host name")
+    func printConfigBrokerSyntax() throws {
+        let refused = [
+            "tcp://127.0.0.1:0", "tcp://host", "tcp://*:5555", "inproc://x", "", "udp://x:1", "tcp://127.0.0.1:1\n--insecure",
+        ]
+        for command in [["status"], ["health"], ["jobs"], ["recommend"], ["loadtest"]] {
+            for broker in refused {
+                let printed = try runTool("recpool", command + ["--broker", broker, "--print-config"])
+                #expect(printed.code == 64 && printed.stderr.contains("--broker"), "\(command) \(broker): \(printed.stderr)")
+                let run = try runTool("recpool", command + ["--broker", broker, "--timeout-ms", "200"])
+                #expect(run.code == 64, "\(command) \(broker) run: \(run.code) \(run.stderr)")
+            }
+            // A host name this machine cannot resolve is another host's configuration: printed, not looked up.
+            let elsewhere = try runTool("recpool", command + ["--broker", "tcp://broker.recpool.invalid:5555", "--print-config"])
+            #expect(elsewhere.code == 0, "\(command): \(elsewhere.stderr)")
+        }
+        let fromEnvironment = try runTool("recpool", ["status", "--print-config"], environment: ["RECPOOL_BROKER": "tcp://host"])
+        #expect(
+            fromEnvironment.code == 64 && fromEnvironment.stderr.contains("note: --broker came from environment RECPOOL_BROKER"),
+            "\(fromEnvironment.stderr)")
+        // A run still names a host that does not resolve, exit 3, when it connects.
+        let unresolved = try runTool("recpool", ["status", "--broker", "tcp://broker.recpool.invalid:5555"])
+        #expect(unresolved.code == 3, "\(unresolved.stderr)")
+    }
+
+    /// Dataset names were checked only when loaded: `--print-config` printed them with exit 0, `loadtest` connected
+    /// first and exited 3, and the message named neither `--dataset` nor the variable or key it came from.
+    @Test("a bad dataset name is refused when parsed, by --print-config too, naming --dataset and its source")
+    func datasetNamesCheckedWhenParsed() throws {
+        let bad = ["bogus:x", "obd:nosuch/all", "synthetic:users=abc", "synthetic:users=0", "sha256:xyz"]
+        let broker = ["--broker", "tcp://127.0.0.1:1", "--timeout-ms", "300"]
+        for dataset in bad {
+            let cases: [[String]] = [
+                ["data", "describe", dataset], ["data", "describe", "--dataset", dataset],
+                ["fit", "--dataset", dataset, "--out", "x.ckpt"], ["eval", "--model", "m.ckpt", "--dataset", dataset],
+                ["train", "--dataset", dataset] + broker, ["loadtest", "--dataset", dataset] + broker,
+            ]
+            for arguments in cases {
+                for printing in [true, false] {
+                    let run = try runTool("recpool", arguments + (printing ? ["--print-config"] : []))
+                    let named = run.stderr.contains("--dataset")
+                    #expect(run.code == 64 && named, "\(arguments) \(printing): \(run.code) \(run.stderr)")
+                }
+            }
+        }
+        let traced = try runTool(
+            "recpool", ["loadtest", "--print-config"] + broker, environment: ["RECPOOL_DATASET": "synthetic:users=abc"])
+        #expect(
+            traced.code == 64 && traced.stderr.contains("--dataset")
+                && traced.stderr.contains("note: --dataset came from environment RECPOOL_DATASET"), "\(traced.stderr)")
     }
 
     @Test("an unknown key or an invalid value exits 64 and names the key and where it came from")

@@ -66,6 +66,34 @@ struct AtomicFileTests {
         #expect(try AtomicFile.read(folder + "/file") == [1, 2])
     }
 
+    /// `--config FIFO` with no writer blocked every program for ever in open(2), `--help` included: a pipe is opened
+    /// without blocking, and a read that hears nothing for the pipe wait fails naming the pipe and the wait.
+    @Test("a FIFO no writer opens fails after the pipe wait, naming it; a writer that comes late is still read")
+    func pipeWithoutWriter() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fifo = folder + "/silent"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let started = ContinuousClock.now
+        let failure = #expect(throws: FileFailure.self) { try AtomicFile.read(fifo, pipeWaitMilliseconds: 300) }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(failure?.errno == .timedOut)
+        #expect(failure?.path == fifo)
+        #expect(failure.map(AtomicFile.reason) == "it is a pipe (FIFO) and no writer sent anything or closed it within 300 ms")
+        #expect(AtomicFile.pipeTimeoutOperation(milliseconds: 5_000).hasSuffix("within 5 s"))
+        // A writer that opens after the reader, waits, then writes in two parts is read to its end.
+        let writer = Thread {
+            let fd = open(fifo, O_WRONLY)
+            usleep(100_000)
+            _ = [UInt8]("a,".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            usleep(100_000)
+            _ = [UInt8]("b\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        writer.start()
+        #expect(try AtomicFile.read(fifo, pipeWaitMilliseconds: 2_000) == Array("a,b\n".utf8))
+    }
+
     /// `fit --out /dev/null` renamed a regular file over the system's /dev/null, and `--out /dev/full` reported
     /// success: a device or pipe is written into, in place, and its errors are reported.
     @Test("a write to an existing pipe or device goes into it, never renames over it, and reports the device's error")

@@ -24,4 +24,27 @@ struct TrainJobSpecProblemTests {
         // An MLP's batch is not bounded by a replay buffer.
         #expect(TrainJobSpec(dataset: "synthetic:users=100", batch: 65_536).problem == nil)
     }
+
+    /// `recpool train --hidden 65536,65536` was accepted and failed on the worker ("model larger than 50000000
+    /// parameters"): a model larger than any worker builds, whatever the dataset's width, is refused at submission.
+    @Test("hidden layers too large for any dataset's width are refused naming the smallest count")
+    func hiddenTooLarge() {
+        let spec = TrainJobSpec(dataset: "synthetic:users=100", hidden: [65_536, 65_536])
+        let expected = 65_536 + 65_536 + 65_536 * 65_536 + 65_536 + 65_536 + 1
+        #expect(TrainJobSpec.minimumParameters(hidden: [65_536, 65_536]) == expected)
+        #expect(
+            spec.problem == "hidden 65536,65536 makes a model of at least \(expected) parameters (with a single input "
+                + "feature), more than the 50000000 RecPool builds")
+        #expect(TrainJobSpec(dataset: "synthetic:users=100", hidden: [8_000, 8_000]).problem?.hasPrefix("hidden 8000,8000") == true)
+        #expect(TrainJobSpec(dataset: "synthetic:users=100", hidden: [7_000, 7_000]).problem == nil)
+    }
+
+    /// A round error that is not about missing files was blamed on them, and the dataset sent again.
+    @Test("only the not-cached error reads as missing files")
+    func missingFilesClassification() {
+        #expect(RoundReport.isMissingFiles("unknown dataset: sha256:ab is not cached on this worker (never sent, or dropped)"))
+        #expect(!RoundReport.isMissingFiles("invalid assignment: the model for width 3 is larger than 50000000 parameters"))
+        #expect(!RoundReport.isMissingFiles("bad dataset: sha256:ab: no \"p\" column in the header"))
+        #expect(!RoundReport.isMissingFiles("training diverged: loss is nan"))
+    }
 }

@@ -106,7 +106,7 @@ extension JobCore {
         switch job.phase {
         case .finalizing(let worker, _) where worker == identity && report.round == job.record.round + 1:
             if let error = report.error {
-                if forgetDroppedFiles(identity, of: job.spec) {
+                if RoundReport.isMissingFiles(error), forgetDroppedFiles(identity, of: job.spec) {
                     return resend(job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
                 }
                 return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
@@ -142,7 +142,9 @@ extension JobCore {
         case .training(let round, let started, var pending, var results)
         where round == report.round && pending[report.shard] == identity:
             if let error = report.error {
-                if !error.hasPrefix("training diverged"), forgetDroppedFiles(identity, of: job.spec) {
+                // Only an error about missing files is helped by sending them: any other (a model too large for the
+                // dataset's width) was blamed on them and the dataset shipped again for nothing.
+                if RoundReport.isMissingFiles(error), forgetDroppedFiles(identity, of: job.spec) {
                     return resend(job, round: round, shard: report.shard, to: identity, finalize: false, into: &actions)
                 }
                 return fail(

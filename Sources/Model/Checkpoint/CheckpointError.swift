@@ -33,6 +33,8 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .invalidField(let f, let v): "checkpoint field \(f) has invalid value \(v)"
         case .bodyTooShort(let f): "checkpoint body ends inside field \(f)"
         case .weightCountMismatch(let e, let f): "checkpoint holds \(f) weights, architecture needs \(e)"
+        // An operation that says why itself ("read: it is a pipe (FIFO) and no writer …") is the reason.
+        case .io(let p, let op, _) where op.hasPrefix("read: "): "cannot read \(p): \(op.dropFirst("read: ".count))"
         case .io(let p, let op, let e): "cannot \(op) \(p): \(errnoDescription(e))"
         case .inFile(let p, let error): "\(p): \(error)"
         }

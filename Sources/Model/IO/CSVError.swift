@@ -60,6 +60,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A one-line explanation naming file, line and column.
     public var description: String {
         switch self {
+        case .unreadable(let p, let op, _) where op.hasPrefix("read: "): "\(p): cannot read: \(op.dropFirst("read: ".count))"
         case .unreadable(let p, let op, let e): "\(p): cannot read (\(op)): \(errnoDescription(e))"
         case .notUTF8(let p, let l): "\(p):\(l): not UTF-8 text"
         case .unbalancedQuote(let p, let l):

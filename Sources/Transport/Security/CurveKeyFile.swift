@@ -233,7 +233,7 @@ public enum CurveKeyFile {
             data = try AtomicFile.read(path)
         } catch {
             // The operating system's reason ("No such file or directory"), not Foundation's "could not be completed".
-            throw .io(path: path, reason: "cannot read: \(error.errno)")
+            throw .io(path: path, reason: "cannot read: \(AtomicFile.reason(error))")
         }
         let text = String(decoding: data, as: UTF8.self)
         var result: [(Int, String)] = []

@@ -197,6 +197,6 @@ public enum RoundExecutor {
     /// The error of a round naming bytes this worker does not hold.
     static func notCached(_ name: String) -> TrainingError {
         .unknownDataset(
-            "\(name) is not cached on this worker (never sent, or dropped); the broker must include its bytes")
+            "\(name) \(RoundReport.notCachedPhrase) (never sent, or dropped); the broker must include its bytes")
     }
 }

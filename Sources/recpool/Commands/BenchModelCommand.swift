@@ -23,9 +23,10 @@ struct BenchModelCommand: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        guard (1...65_536).contains(dIn), (1...1_000).contains(repeats), seconds > 0, seconds <= 3_600 else {
-            throw ValidationError("--d-in must be 1…65536, --repeats 1…1000 and --seconds in (0, 3600]")
-        }
+        // One message per flag, naming the value given: one message naming all three said neither which nor what.
+        guard (1...65_536).contains(dIn) else { throw ValidationError("--d-in must be 1…65536, got \(dIn)") }
+        guard (1...1_000).contains(repeats) else { throw ValidationError("--repeats must be 1…1000, got \(repeats)") }
+        guard seconds > 0, seconds <= 3_600 else { throw ValidationError("--seconds must be in (0, 3600], got \(seconds)") }
         if let problem = MLP.sizeProblem(inputWidth: dIn, hiddenSizes: nil) {
             throw ValidationError("--d-in \(dIn): \(problem)")
         }

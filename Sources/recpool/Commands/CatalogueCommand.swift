@@ -12,7 +12,9 @@ struct CatalogueCommand: AsyncParsableCommand {
         commandName: "catalogue",
         abstract: "Register a shop's item catalogue with the broker, list and show its versions, add and retire items.",
         discussion: """
-            upload, add and retire wait at least 15 s for the broker whatever --timeout-ms says: the broker waits up             to 10 s for every worker to confirm a change, and a shorter wait would report a change it goes on to make             as a failure.
+            upload, add and retire wait at least 15 s for the broker whatever --timeout-ms says: the broker waits up \
+            to 10 s for every worker to confirm a change, and a shorter wait would report a change it goes on to make \
+            as a failure.
             """,
         subcommands: [
             CatalogueUploadCommand.self, CatalogueListCommand.self, CatalogueShowCommand.self,
@@ -129,7 +131,7 @@ struct CatalogueShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show a catalogue version (the newest by default), its workers and items.")
 
-    @Argument(help: "The version (default: the newest).")
+    @Argument(help: "The version (default: the newest).", transform: VersionNumber.parse)
     var version: UInt64?
 
     // `.unconditional` here and below: a negative value is read as a value (and then checked), not as a flag.

@@ -41,6 +41,8 @@ struct DatasetOptions: ParsableArguments {
         switch (positionalDataset, datasetOption) {
         case (nil, nil):
             throw ValidationError("missing --dataset NAME (or the dataset as the first argument)")
+        case (_, _) where DatasetName.problem(dataset) != nil:
+            throw ValidationError(DatasetName.problem(dataset) ?? "")
         case (.some, .some) where !Self.datasetTyped:
             return
         case (let positional?, let option?):

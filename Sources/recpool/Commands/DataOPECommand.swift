@@ -5,6 +5,7 @@ import RecData
 import RecModel
 import RecPolicy
 import RecTransport
+import RecWire
 
 /// `recpool data ope DATASET [--policy uniform|popular | --model F.ckpt | --version N | --online [--online-version N]
 /// | --action-dist F.npy]`:
@@ -30,7 +31,7 @@ struct DataOPECommand: AsyncParsableCommand {
     @Option(help: "A checkpoint with its feature spec: evaluate its greedy (or --epsilon) policy.")
     var model: String?
 
-    @Option(help: "A registered model version: fetched from --broker, evaluated like --model.")
+    @Option(help: "A registered model version: fetched from --broker, evaluated like --model.", transform: VersionNumber.parse)
     var version: UInt64?
 
     @Flag(
@@ -45,7 +46,7 @@ struct DataOPECommand: AsyncParsableCommand {
         help: """
             With --online (implied): this online policy version, one the pool accepted and stored, instead of the \
             one it serves now.
-            """)
+            """, transform: VersionNumber.parse)
     var onlineVersion: UInt64?
 
     /// Whether the candidate is an online policy version (`--online`, `--online-version` or both).
@@ -90,12 +91,12 @@ struct DataOPECommand: AsyncParsableCommand {
         guard given <= 1 else {
             throw ValidationError("give one candidate: --policy, --model, --version, --online or --action-dist")
         }
-        guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1]") }
+        guard epsilon >= 0 && epsilon <= 1 else { throw ValidationError("--epsilon must be in [0, 1], got \(epsilon)") }
         if epsilon > 0 && model == nil && version == nil {
             throw ValidationError("--epsilon needs --model or --version: it mixes a model's greedy policy with uniform")
         }
         guard ["all", "train", "validation", "test"].contains(split) else {
-            throw ValidationError("--split must be all, train, validation or test")
+            throw ValidationError("--split must be all, train, validation or test, got '\(split)'")
         }
         try BootstrapResamples.validate(resamples)
         if let rewardsOut, let policyOut,

@@ -46,6 +46,7 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        try DatasetName.validate(dataset)
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(
             outputs: [(report, "--report")],

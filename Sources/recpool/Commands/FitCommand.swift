@@ -42,7 +42,10 @@ struct FitCommand: ParsableCommand {
         inversion: .prefixedNo,
         help: "End with the weights of the epoch with the lowest validation loss (--no-restore-best: the last epoch's).")
     var restoreBest = true
-    @Option(help: "Version number written inside the checkpoint (the file's own; a registry numbers what it imports itself).") var version: UInt64 = 1
+    @Option(
+        help: "Version number written inside the checkpoint (the file's own; a registry numbers what it imports itself).",
+        transform: VersionNumber.parse)
+    var version: UInt64 = 1
     @Option(help: "A feature specification file (JSON) to embed in the checkpoint.") var featureSpec: String?
     @Flag(help: "Print the checkpoint and the validation figures as one JSON object.") var json = false
 
@@ -61,17 +64,18 @@ struct FitCommand: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        try DatasetName.validate(dataset)
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
         guard epochs >= 0 else { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a finite number > 0, got \(lr)") }
-        guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1)") }
+        guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {
-            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr")
+            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr (\(1 / lr)), got \(weightDecay)")
         }
-        guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more") }
+        guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more, got \(patience)") }
         // The paths last: a wrong number is named first, whatever the paths.
         try PathOption.validateOutputs([(out, "--out")])
         try PathOption.validateDistinct(

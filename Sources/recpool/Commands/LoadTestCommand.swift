@@ -115,6 +115,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
+        try DatasetName.validate(dataset)
         if json && csv { throw ValidationError("give --json or --csv, not both: stdout would parse as neither") }
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(
@@ -130,8 +131,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         if let concurrency, !(1...100_000).contains(concurrency) {
             throw ValidationError("--concurrency must be 1…100000, got \(concurrency)")
         }
-        guard sweepFactorValue > 1, sweepFactorValue <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100]") }
-        guard (1...100).contains(maxLevelsValue) else { throw ValidationError("--max-levels must be 1…100") }
+        guard sweepFactorValue > 1, sweepFactorValue <= 100 else { throw ValidationError("--sweep-factor must be in (1, 100], got \(sweepFactorValue)") }
+        guard (1...100).contains(maxLevelsValue) else { throw ValidationError("--max-levels must be 1…100, got \(maxLevelsValue)") }
         // A level is stable when 3 windows agree: fewer could never be.
         guard (3...10_000).contains(maxWindowsValue) else {
             throw ValidationError("--max-windows must be 3…10000 (a level is stable when 3 windows agree), got \(maxWindowsValue)")
@@ -153,7 +154,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             }
         }
         guard maxErrorFraction >= 0 && maxErrorFraction <= 1 else {
-            throw ValidationError("--max-error-fraction must be in [0, 1]")
+            throw ValidationError("--max-error-fraction must be in [0, 1], got \(maxErrorFraction)")
         }
         // Each flag named alone, with its range and the value given.
         // More rows than a request may carry would be refused TOO_LARGE, every one (docs/PROTOCOL.md, "Limits").
@@ -194,25 +195,17 @@ struct LoadTestCommand: AsyncParsableCommand {
         if recommend && batch != 1 {
             throw ValidationError("--batch sets the rows of a SCORE; --recommend sends one RECOMMEND document a request")
         }
+        // A run, a window or an SLO of no time measures nothing (throughput over 0 s is not a number); only the drain
+        // may be 0.
         for (name, text) in [("--duration", durationValue), ("--drain", drain), ("--slo-p99", sloP99), ("--window", windowValue)]
         {
-            guard let micros = LoadTestCommand.micros(text) else {
-                throw ValidationError("\(name): cannot read \"\(text)\": a duration is a number ≥ 0 with us, ms, s or m (10s, 250ms, 2m), or bare seconds")
-            }
-            // Said in the units a duration is read in: "24h" itself is not one of them.
-            guard micros <= Self.longestMicros else {
-                throw ValidationError("\(name) must be at most 1440m (a day), got \(text)")
-            }
-            // A run, a window or an SLO of no time measures nothing (throughput over 0 s is not a number); a value
-            // below 1 µs, the resolution, is 0 µs.
-            if name != "--drain" && micros == 0 {
-                throw ValidationError("\(name) must be at least 1us (durations are counted in whole µs), got \(text)")
+            do {
+                _ = try LoadDuration.micros(text, flag: name, allowsZero: name == "--drain")
+            } catch {
+                throw ValidationError(error.description)
             }
         }
     }
-
-    /// The longest `--duration`, `--drain`, `--window` or `--slo-p99`: one day, in µs.
-    static let longestMicros: UInt64 = 86_400_000_000
 
     func run() async throws {
         try await reportingFailures {
@@ -239,13 +232,13 @@ struct LoadTestCommand: AsyncParsableCommand {
             let mode: LoadMode =
                 if let rate { .open(rate: rate, poisson: poisson) } else { .closed(concurrency: concurrency ?? 1) }
             let plan = LoadPlan(
-                mode: mode, durationMicros: Self.micros(durationValue)!, drainMicros: Self.micros(drain)!,
-                objectiveMicros: Self.micros(sloP99)!, batch: rows, seed: seedValue, maxInFlight: maxInFlightValue)
+                mode: mode, durationMicros: try LoadDuration.micros(durationValue, flag: "--duration"), drainMicros: try LoadDuration.micros(drain, flag: "--drain", allowsZero: true),
+                objectiveMicros: try LoadDuration.micros(sloP99, flag: "--slo-p99"), batch: rows, seed: seedValue, maxInFlight: maxInFlightValue)
             let progress = ProgressLine(enabled: !quiet)
             let commandLine = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             if sweep {
                 let sweepPlan = SweepPlan(
-                    start: mode, factor: sweepFactorValue, maxLevels: maxLevelsValue, windowMicros: Self.micros(windowValue)!,
+                    start: mode, factor: sweepFactorValue, maxLevels: maxLevelsValue, windowMicros: try LoadDuration.micros(windowValue, flag: "--window"),
                     maxWindows: maxWindowsValue)
                 let levels = await SweepRunner.run(
                     target: target, sweep: sweepPlan, base: plan,
@@ -402,17 +395,6 @@ struct LoadTestCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("\(error)", exitCode: error == .noScoringWorker ? .noWorker : .badInput)
         }
-    }
-
-    /// Reads `10s`, `250ms`, `500us`, `2m` or a bare number of seconds as µs.
-    static func micros(_ text: String) -> UInt64? {
-        let units: [(String, Double)] = [("us", 1), ("µs", 1), ("ms", 1e3), ("s", 1e6), ("m", 60e6)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let v = Double(text.dropLast(suffix.count)), v >= 0 else { return nil }
-            return UInt64(exactly: (v * scale).rounded(.down))  // nil, not a trap, for inf or > 2⁶⁴ − 1
-        }
-        guard let v = Double(text), v >= 0 else { return nil }
-        return UInt64(exactly: (v * 1e6).rounded(.down))
     }
 }
 

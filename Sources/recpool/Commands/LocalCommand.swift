@@ -42,16 +42,17 @@ struct LocalCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateNamed([(stateDir, "--state-dir")], what: "a folder")
-        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64, got \(workers)") }
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.
         if let inputWidth {
-            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536") }
+            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536, got \(inputWidth)") }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
+        // Any case, as the broker and the workers take it (`--log-level INFO` was refused here only).
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError(
                 "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(logLevel)'")
         }
@@ -82,7 +83,7 @@ struct LocalCommand: AsyncParsableCommand {
             workerArguments: workerArguments,
             // `recpool local` is a development cluster: it may run without keys on any endpoint.
             brokerArguments: ["--state-dir", stateDir, "--insecure"] + online.brokerArguments,
-            logLevel: logLevel)
+            logLevel: logLevel.lowercased())
         let cluster = LocalCluster(settings: settings, logger: logger) { endpoints, pids in
             CommandOutput.printLine("frontend \(endpoints.frontend)")
             CommandOutput.printLine("backend  \(endpoints.backend)")

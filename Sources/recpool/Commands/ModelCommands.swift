@@ -43,7 +43,7 @@ struct PromoteCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: BrokerOptions
 
-    @Argument(help: "The model version.")
+    @Argument(help: "The model version.", transform: VersionNumber.parse)
     var version: UInt64
 
     func run() async throws {
@@ -132,7 +132,7 @@ struct PullCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: BrokerOptions
 
-    @Argument(help: "The model version.")
+    @Argument(help: "The model version.", transform: VersionNumber.parse)
     var version: UInt64
 
     @Option(help: "Where to write the checkpoint.")

@@ -79,7 +79,9 @@ struct OnlineSyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Sync now: average the replicas' learning, run the guard, and serve the result if it passes.",
         discussion: """
-            A sync pulls every replica and judges the candidate on the logged impressions, so the command waits at             least 30 s for it, whatever --timeout-ms says (a shorter wait would report a sync the broker goes on to             finish as a failure).
+            A sync pulls every replica and judges the candidate on the logged impressions, so the command waits at \
+            least 30 s for it, whatever --timeout-ms says (a shorter wait would report a sync the broker goes on to \
+            finish as a failure).
             """)
 
     @OptionGroup var options: OnlineOutputOptions

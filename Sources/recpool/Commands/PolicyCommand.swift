@@ -36,7 +36,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
         help: """
             The catalogue version the pool serves (--online-catalogue; `recpool online status`): the policy is \
             trained for it and registered on it. Logs of an earlier version of it fit, since rows never move.
-            """)
+            """, transform: VersionNumber.parse)
     var catalogue: UInt64
 
     @Flag(help: "Register the trained policy as the pool's next online version (online learning continues from it).")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecClient
 import RecTransport
+import RecWire
 
 /// `recpool score`: scores feature rows from a file through the pool.
 struct ScoreCommand: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct ScoreCommand: AsyncParsableCommand {
     @Option(help: "CSV (optional header; a `label` column is ignored) or JSON rows; - for stdin.")
     var input: String
 
-    @Option(help: "Require at least this model version (or exactly, with --exact).")
+    @Option(help: "Require at least this model version (or exactly, with --exact).", transform: VersionNumber.parse)
     var modelVersion: UInt64?
 
     @Flag(help: "With --model-version: require exactly that version.")
@@ -24,8 +25,7 @@ struct ScoreCommand: AsyncParsableCommand {
 
     func validate() throws {
         if exact && modelVersion == nil { throw ValidationError("--exact needs --model-version: the version to require") }
-        // Versions are numbered from 1: "exactly version 0" names no model (the broker refuses it in wire terms).
-        if exact && modelVersion == 0 { throw ValidationError("--exact needs --model-version 1 or more: versions start at 1") }
+        // Versions are numbered from 1: `--model-version 0` is refused when parsed (``VersionNumber``).
     }
 
     func run() async throws {

@@ -103,6 +103,7 @@ struct TrainCommand: AsyncParsableCommand {
     /// uploaded, so `--print-config` refuses what a run refuses and a run refuses them before loading its dataset. The
     /// problem names the flag (`--sync-every`, not `sync_every`), so a value from a file or the environment is traced.
     func validate() throws {
+        try DatasetName.validate(dataset)
         if model == "dqn" && !dataset.hasPrefix("synthetic:") {
             throw ValidationError("dqn jobs train in the simulator: --dataset must be synthetic:…")
         }
@@ -229,7 +230,12 @@ extension TrainCommand {
         if case .logs = resolved { try refuseValidationForLogs() }
         if case .matrix(let path) = resolved {
             // Refused here, naming the file, before the upload: no rows, no feature column, a repeated column name.
-            _ = try NumericCSV.read(path: path, headerRequired: true).labeledData()
+            let data = try NumericCSV.read(path: path, headerRequired: true).labeledData()
+            // A model too large for the file's width, with fit's check and message: it was submitted and failed on the
+            // worker.
+            if let problem = MLP.sizeProblem(inputWidth: data.inputs.cols, hiddenSizes: try hiddenSizes()) {
+                throw CommandFailure("\(dataset): \(problem) (--hidden)", exitCode: .usage)
+            }
             return nil
         }
         guard case .logs(let data, _, let files) = resolved else { return nil }

@@ -31,20 +31,23 @@ struct BrokerOptions: ParsableArguments {
         guard (curveServerKey == nil) == (curveKey == nil) else {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }
-        // A name that does not resolve is named here (libzmq would retry it until the timeout); the broker cannot be
-        // reached, exit 3, as `recpool health` promises supervisors.
-        if let problem = ZMQEndpoint.hostProblem(broker) {
-            CommandOutput.printError("recpool: --broker \(broker): \(problem)")
-            throw ExitStatus.unreachable.exitCode
+        // Exactly the run's syntactic checks, so `--print-config` refuses what a run refuses (it printed
+        // `tcp://127.0.0.1:0`, `tcp://host`, `inproc://x` and "" as valid), and a value from the environment or a file
+        // is traced to it. No network lookup here: a name is resolved when the command connects.
+        if let problem = WireText.nameProblem(broker, field: "--broker") { throw ValidationError(problem) }
+        if let problem = ZMQEndpoint.problem(broker, connecting: true, betweenProcesses: true) {
+            throw ValidationError("--broker \(broker): \(problem)")
         }
     }
 
     /// Connects a client, turning a bad endpoint into a clear error and exit code.
     func connect() async throws -> RecPoolClient {
-        // Checked at connect, as the port is, so `--print-config` still shows (escaped) what it was given.
-        if let problem = WireText.nameProblem(broker, field: "--broker") { throw CommandFailure(problem, exitCode: .usage) }
-        if let problem = ZMQEndpoint.problem(broker, connecting: true, betweenProcesses: true) {
-            throw CommandFailure("--broker \(broker): \(problem)", exitCode: .usage)
+        // A name that does not resolve is named here (libzmq would retry it until the timeout); the broker cannot be
+        // reached, exit 3, as `recpool health` promises supervisors. Not in `validate()`: `--print-config` looks
+        // nothing up, and a configuration for another host prints wherever it is checked.
+        if let problem = ZMQEndpoint.hostProblem(broker) {
+            CommandOutput.printError("recpool: --broker \(broker): \(problem)")
+            throw ExitStatus.unreachable.exitCode
         }
         var options = RecPoolClient.Options()
         options.timeoutMs = timeoutMs

@@ -54,8 +54,7 @@ enum FileProblem {
         do {
             return try AtomicFile.read(path)
         } catch {
-            let why = error.operation == AtomicFile.notRegularOperation ? "it is a device, not a file" : "\(error.errno)"
-            throw CommandFailure("cannot read \(path): \(why)", exitCode: .badInput)
+            throw CommandFailure("cannot read \(path): \(AtomicFile.reason(error))", exitCode: .badInput)
         }
     }
 

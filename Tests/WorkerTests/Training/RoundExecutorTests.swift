@@ -39,7 +39,9 @@ struct RoundExecutorTests {
             label: "a path", spec: TrainingFixtures.spec(dataset: "/etc/passwd.csv"), included: false,
             message: "upload the CSV"),
         BadInput(
-            label: "an absurd model", spec: TrainingFixtures.spec(hidden: [65_536, 65_536]), message: "larger than"),
+            // Too large at any width: the spec itself is refused (the broker refuses it at submission too).
+            label: "an absurd model", spec: TrainingFixtures.spec(hidden: [65_536, 65_536]),
+            message: "makes a model of at least"),
         BadInput(
             label: "more hidden layers than a checkpoint holds",
             spec: TrainingFixtures.spec(hidden: [Int](repeating: 1, count: TrainJobSpec.maximumHiddenLayers + 1)),

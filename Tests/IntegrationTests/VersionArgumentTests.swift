@@ -1,0 +1,48 @@
+import Foundation
+import RecTestKit
+import Testing
+
+/// Every option and argument that takes a version reads it one way, on real processes.
+@Suite("Version numbers on the command line", .serialized)
+struct VersionArgumentTests {
+    /// `--online-catalogue 0`, `-0`, `+1` and `01` passed parsing and the broker started with online learning off;
+    /// `promote -1` said "Missing expected argument". Each is refused with 64 naming the value as typed.
+    @Test("0 and non-canonical versions are refused with 64 on every option and argument, naming the value")
+    func refused() throws {
+        let broker = ["--broker", "tcp://127.0.0.1:1"]
+        for bad in ["0", "-0", "+1", "01", "1.0", " 1"] {
+            let cases: [(String, [String])] = [
+                ("recpool-broker", ["--online", "--state-dir", "unused-state", "--online-catalogue", bad, "--print-config"]),
+                ("recpool", ["promote", bad] + broker),
+                ("recpool", ["pull", bad, "--out", "x.ckpt"] + broker),
+                ("recpool", ["catalogue", "show", bad] + broker),
+                ("recpool", ["score", "--model-version", bad] + broker),
+                ("recpool", ["policy", "warmstart", "synthetic:users=10", "--catalogue", bad] + broker),
+                ("recpool", ["fit", "--dataset", "synthetic:users=10", "--version", bad, "--out", "x.ckpt"]),
+            ]
+            for (tool, arguments) in cases {
+                let run = try runTool(tool, arguments)
+                #expect(run.code == 64, "\(tool) \(arguments): \(run.code) \(run.stderr)")
+                // A negative spelling typed as an argument is read as a flag by ArgumentParser: named as negative.
+                let said = bad.hasPrefix("-")
+                    ? run.stderr.contains(bad) && run.stderr.contains("a negative number is not valid")
+                        || run.stderr.contains("'\(bad)'") && run.stderr.contains("versions are numbered from 1")
+                    : run.stderr.contains("'\(bad)'") && run.stderr.contains("versions are numbered from 1")
+                #expect(said, "\(tool) \(arguments): \(run.stderr)")
+            }
+        }
+        let fromEnvironment = try runTool(
+            "recpool-broker", ["--online", "--state-dir", "unused-state", "--print-config"],
+            environment: ["RECPOOL_ONLINE_CATALOGUE": "0"])
+        #expect(
+            fromEnvironment.code == 64 && fromEnvironment.stderr.contains("RECPOOL_ONLINE_CATALOGUE"),
+            "\(fromEnvironment.stderr)")
+        for negative in [["promote", "-1"], ["pull", "-3", "--out", "x.ckpt"]] {
+            let run = try runTool("recpool", negative + broker)
+            #expect(run.code == 64 && run.stderr.contains("is invalid for '<version>'"), "\(negative): \(run.stderr)")
+        }
+        let latest = try runTool(
+            "recpool-broker", ["--online", "--state-dir", "unused-state", "--online-catalogue", "latest", "--print-config"])
+        #expect(latest.code == 0, "\(latest.stderr)")
+    }
+}

@@ -158,10 +158,16 @@ public enum ConfigResolver {
         guard let negated = boolean(value, wordsAllowed: source.isEnvironment) else {
             let text = value.argumentText ?? "?"
             let shown = text.isEmpty ? "\"\" (empty)" : value.isString && !source.isEnvironment ? "\"\(text)\"" : text
-            throw .invalidValue(
-                key: negation, value: shown, source: source, expected: "true or false (a TOML boolean, without quotes)")
+            throw .invalidValue(key: negation, value: shown, source: source, expected: Self.flagExpected(source))
         }
         return (negated ? "--\(negation)" : "--\(entry.key)", !negated, source)
+    }
+
+    /// What a flag takes from `source`: a file's TOML boolean, or an environment variable's word (docs/OPERATIONS.md,
+    /// "Configuration": `1`/`0`, `yes`/`no`, `on`/`off` too; quotes mean nothing there).
+    static func flagExpected(_ source: ConfigSource) -> String {
+        source.isEnvironment
+            ? "true or false (or 1/0, yes/no, on/off)" : "true or false (a TOML boolean, without quotes)"
     }
 
     /// `--key -1` as `--key=-1` for an option that takes a value, so that a negative number typed after it is the
@@ -213,7 +219,7 @@ public enum ConfigResolver {
                 }
                 throw .invalidValue(
                     key: entry.key, value: shown.joined(separator: ","), source: source,
-                    expected: "true or false (a TOML boolean, without quotes)")
+                    expected: Self.flagExpected(source))
             }
             if on { return ["--\(entry.key)"] }
             return entry.negation.map { ["--\($0)"] } ?? []

@@ -134,6 +134,20 @@ public struct MetricsEndpoint: Service {
             }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition)))
         }
+        // HEAD is served wherever GET is (RFC 9110, 9.3.2): the headers alone. Another method on the path is 405 with
+        // the methods it takes (RFC 9110, 15.5.6), never a 404 that says the path is wrong.
+        router.head("metrics") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: registry.emitToBuffer().isEmpty ? .serviceUnavailable : .ok, headers: headers)
+        }
+        for method in [HTTPRequest.Method.post, .put, .delete, .patch, .options] {
+            router.on("metrics", method: method) { _, _ -> Response in
+                var headers = HTTPFields()
+                headers[.allow] = "GET, HEAD"
+                return Response(status: .methodNotAllowed, headers: headers)
+            }
+        }
         let address = "\(host):\(port)"
         // Said once the socket is bound, never before: an address in use must not be logged as listening.
         let application = Application(
@@ -154,6 +168,12 @@ public struct MetricsEndpoint: Service {
             try await application.run()
         } catch {
             if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
+            // NIO's error names its own call (`bind(descriptor:ptr:bytes:): … (errno: 98)`): say what failed instead.
+            if let io = error as? IOError {
+                throw EndpointError.serveFailed(
+                    address: address,
+                    reason: "cannot listen there: \(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))")
+            }
             throw EndpointError.serveFailed(address: address, reason: "\(error)")
         }
     }

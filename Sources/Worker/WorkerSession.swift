@@ -249,10 +249,33 @@ public final class WorkerSession: Sendable {
     private func logHandshakeFailures(_ watch: HandshakeWatch) {
         let failures = watch.failures()
         guard let last = failures.last else { return }
-        let kind = last.event == .handshakeFailedAuth ? "the broker refused this worker's key" : "handshake failed"
         logger.error(
-            "cannot register: \(kind) (is its public key on the broker's workers allow-list, and is --curve-server-key the broker's?)",
-            metadata: ["broker": "\(configuration.broker)", "failures": "\(failures.count)", "status": "\(last.value)"])
+            "cannot register: \(Self.handshakeCause(event: last.event, value: last.value))",
+            metadata: ["broker": "\(configuration.broker)", "failures": "\(failures.count)"])
+    }
+
+    /// What a failed handshake with the broker means and the usual fix, from the monitor's event and value (ZAP's
+    /// status for a refusal, a `ZMQ_PROTOCOL_ERROR_*` code, or an errno; `zmq_socket_monitor(3)`): a mechanism
+    /// mismatch was logged as "handshake failed" with status 285212674 and advice about keys a plaintext worker
+    /// does not have.
+    static func handshakeCause(event: ZMQMonitorEvents, value: UInt32) -> String {
+        if event == .handshakeFailedAuth {
+            return "the broker refused this worker's CURVE key (ZAP status \(value)): is its public key on the broker's "
+                + "workers allow-list? (the broker re-reads the lists on SIGHUP)"
+        }
+        if event == .handshakeFailedProtocol {
+            switch value {
+            case ZMQMonitorEvent.mechanismMismatch:
+                return "only one side uses CURVE: give the worker --curve-server-key and --curve-key exactly when the "
+                    + "broker has --curve-key"
+            case ZMQMonitorEvent.cryptographic:
+                return "a CURVE message did not open: is --curve-server-key the broker's public key?"
+            default:
+                return "the handshake broke the ZMTP protocol (error 0x\(String(value, radix: 16)))"
+            }
+        }
+        return "the broker closed the connection during the handshake (errno \(value)): is --curve-server-key the "
+            + "broker's public key, or does the broker need CURVE keys this worker was not given?"
     }
 
     /// Applies finished background work between batches: swaps replicas, sends round results and

@@ -190,6 +190,12 @@ struct ConfigResolverTests {
                 key: "insecure", value: "\"true\"", source: .file(path: "recpool.toml", table: "worker"),
                 expected: "true or false (a TOML boolean, without quotes)")
         ) { try resolve([], file: "[worker]\ninsecure = \"true\"\n") }
+        // An environment variable is told the words it takes, not about TOML's quotes.
+        #expect(
+            throws: ConfigError.invalidValue(
+                key: "insecure", value: "\"\" (empty)", source: .environment(variable: "RECPOOL_INSECURE"),
+                expected: "true or false (or 1/0, yes/no, on/off)")
+        ) { try resolve([], environment: ["RECPOOL_INSECURE": ""]) }
         #expect(throws: ConfigError.self) { try resolve([], file: "[worker]\nfrontend = [\"a\", \"b\"]\n") }
         // A value of the right shape but the wrong type fails in ArgumentParser; the note names its source.
         let resolution = try resolve([], environment: ["RECPOOL_BATCH_MAX_ROWS": "many"])

@@ -367,4 +367,31 @@ struct ConfigFileTests {
             #expect(shown.stdout.contains("# \(path) ["), "\(file): \(shown.stdout)")
         }
     }
+
+    /// OPERATIONS.md's first example, "one file can serve every program on a host", was refused by the broker it
+    /// configures (allow-lists without a CURVE key, a non-loopback endpoint without CURVE).
+    @Test("OPERATIONS.md's configuration example is taken by each program's --print-config, with real key files")
+    func operationsExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/OPERATIONS.md"), encoding: .utf8)
+        let start = try #require(text.range(of: "```toml\n[broker]                     # read by recpool-broker"))
+        let body = text[start.upperBound...]
+        let end = try #require(body.range(of: "```"))
+        let keys = try TemporaryDirectory("operations-example")
+        defer { keys.remove() }
+        for name in ["broker", "worker", "client"] {
+            #expect(try runTool("recpool", ["keygen", "--out", keys.path, "--name", name]).code == 0)
+        }
+        try FileManager.default.copyItem(atPath: keys.path + "/worker.pub", toPath: keys.path + "/workers.allow")
+        try FileManager.default.copyItem(atPath: keys.path + "/client.pub", toPath: keys.path + "/clients.allow")
+        let file = keys.path + "/recpool.toml"
+        let toml = "[broker]                     # read by recpool-broker" + body[..<end.lowerBound]
+        try toml.replacingOccurrences(of: "/etc/recpool/keys/", with: keys.path + "/")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        for (tool, arguments) in [("recpool-broker", [String]()), ("recpool-worker", []), ("recpool", ["status"])] {
+            let shown = try runTool(tool, arguments + ["--config", file, "--print-config"])
+            #expect(shown.code == 0, "\(tool): \(shown.stderr)")
+        }
+    }
 }

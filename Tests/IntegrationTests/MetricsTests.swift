@@ -39,6 +39,34 @@ struct MetricsTests {
         return try parse(String(decoding: data, as: UTF8.self))
     }
 
+    /// HEAD and every other method on `/metrics` were 404 with an empty body, which tells a user the path is wrong.
+    @Test("HEAD /metrics is served as GET without a body; another method is 405 naming GET and HEAD")
+    func methods() async throws {
+        let port = Self.freePort()
+        try await ProcessCluster.withPool(brokerArguments: ["--metrics", "127.0.0.1:\(port)"], workers: ["w1"]) {
+            _, _ in
+            let url = URL(string: "http://127.0.0.1:\(port)/metrics")!
+            try await eventually(pollMs: 50, "the broker's metrics published") {
+                let (_, response) = try await URLSession.shared.data(from: url)
+                return (response as? HTTPURLResponse)?.statusCode == 200
+            }
+            var head = URLRequest(url: url)
+            head.httpMethod = "HEAD"
+            let (body, headResponse) = try await URLSession.shared.data(for: head)
+            let headHTTP = try #require(headResponse as? HTTPURLResponse)
+            #expect(headHTTP.statusCode == 200 && body.isEmpty)
+            #expect(headHTTP.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain") == true)
+            for method in ["POST", "PUT", "DELETE", "PATCH"] {
+                var request = URLRequest(url: url)
+                request.httpMethod = method
+                let (_, response) = try await URLSession.shared.data(for: request)
+                let http = try #require(response as? HTTPURLResponse)
+                #expect(http.statusCode == 405, "\(method)")
+                #expect(http.value(forHTTPHeaderField: "Allow") == "GET, HEAD", "\(method)")
+            }
+        }
+    }
+
     @Test("the broker and the worker expose request, queue, worker and compute metrics that parse")
     func scrape() async throws {
         let brokerPort = Self.freePort(), workerPort = Self.freePort()

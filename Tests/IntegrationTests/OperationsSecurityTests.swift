@@ -319,6 +319,6 @@ struct OperationsSecurityTests {
         let log = keys.directory.appendingPathComponent("intruder.log")
         cluster.workerLogs["intruder"] = log
         try cluster.startWorker("intruder", extra: keys.workerArguments(as: "client") + ["--heartbeat-ms", "200"])
-        #expect(Self.waitForLog(log, "the broker refused this worker's key"))
+        #expect(Self.waitForLog(log, "the broker refused this worker's CURVE key"))
     }
 }

@@ -184,7 +184,7 @@ struct SecurityTests {
         // The worker says so when it gives up on a silent broker and reconnects (heartbeat liveness, then backoff): under
         // ThreadSanitizer that took over 30 s once in CI.
         try await eventually(timeoutMs: 90_000, pollMs: 100, "intruder2 logs that the broker refused its key") {
-            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("the broker refused this worker's key")
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("the broker refused this worker's CURVE key")
         }
         let status = try await cluster.waitForStatus(trainer) {
             $0.counters["refused_handshakes", default: 0] > refusedBefore

@@ -98,6 +98,11 @@ struct CurveKeyFileTests {
         try Data("# comment\n\nnot-a-key\n".utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: CurveKeyError.badKey(path: path, line: 3)) { try CurveKeyFile.readAllowList(path: path) }
         try Data("secret-key = \(String(repeating: "a", count: 40))\n".utf8).write(to: URL(fileURLWithPath: path))
+        // A secret readable by others, given as an allow-list, is refused as a key file is (it was read for its public
+        // half without a word).
+        chmod(path, 0o644)
+        #expect(throws: CurveKeyError.tooOpen(path: path, mode: 0o644)) { try CurveKeyFile.readAllowList(path: path) }
+        chmod(path, 0o600)
         #expect(try CurveKeyFile.readAllowList(path: path).isEmpty)
         #expect(throws: CurveKeyError.empty(path: path)) { try CurveKeyFile.readPublicKey(path: path) }
         #expect(throws: CurveKeyError.self) { try CurveKeyFile.readKeyPair(path: path + ".missing") }

@@ -179,8 +179,9 @@ public enum CurveKeyFile {
     /// Reads an allow-list: public keys one per line (or `.pub` files concatenated).
     /// - Returns: the keys in file order; empty when the file holds only blank lines and comments
     ///   (an empty allow-list admits no one of its role).
-    /// - Throws: ``CurveKeyError``, naming the first line that is not a key, an unreadable file, or a file group or
-    ///   others may write (``CurveKeyError/writableByOthers(path:mode:)``).
+    /// - Throws: ``CurveKeyError``, naming the first line that is not a key, an unreadable file, a file group or
+    ///   others may write (``CurveKeyError/writableByOthers(path:mode:)``), or a file holding a secret key that group
+    ///   or others may read (``CurveKeyError/tooOpen(path:mode:)``).
     public static func readAllowList(path: String) throws(CurveKeyError) -> [String] {
         try checkRegularFile(path)
         var info = stat()
@@ -188,7 +189,13 @@ public enum CurveKeyFile {
             throw .writableByOthers(path: path, mode: UInt32(info.st_mode) & 0o7777)
         }
         var keys: [String] = []
-        for (number, line) in try read(path) {
+        let lines = try read(path)
+        // A `.key` file given as an allow-list holds a secret: readable by its group or others, it is refused as a key
+        // file is (ssh's rule), not read for its public half without a word.
+        if let mode = openPermissions(path), lines.contains(where: { assignment($0.1)?.0 == "secret-key" }) {
+            throw .tooOpen(path: path, mode: mode)
+        }
+        for (number, line) in lines {
             if case let (name, value)? = assignment(line) {
                 guard name == "public-key" else { continue }  // never treat a secret as a public key
                 guard isKey(value) else { throw .badKey(path: path, line: number) }

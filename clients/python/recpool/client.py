@@ -5,6 +5,7 @@ import errno
 import heapq
 import itertools
 import os
+import threading
 import time
 import uuid
 from typing import Iterable, Iterator, List, Optional
@@ -272,6 +273,8 @@ class Client(_Base):
         super().__init__(endpoint, **options)
         self._context = self._instance_context()
         self._closed = False
+        # Held while a call runs: one socket serves one call at a time (ZeroMQ sockets are not thread-safe).
+        self._in_call = threading.Lock()
         self._open()
 
     def _open(self) -> None:
@@ -456,15 +459,27 @@ class Client(_Base):
         return [results[index] for index in range(len(taken))]
 
     def _drive(self, plan):
-        """Runs a Call, or a generator of lists of calls (operations.py), to its result."""
-        if isinstance(plan, ops.Call):
-            return self._run([plan])[0]
+        """Runs a Call, or a generator of lists of calls (operations.py), to its result.
+
+        Raises:
+            InvalidRequest: another thread's call on this client is running. A client serves one call at a time (its
+                socket is not thread-safe); shared by threads, each dropped the others' replies as late and every call
+                waited out its deadline. Give each thread its own Client, or use an AsyncClient.
+        """
+        if not self._in_call.acquire(blocking=False):
+            raise InvalidRequest("this Client is running another thread's call: a Client serves one thread at a time "
+                                 "(give each thread its own Client, or use an AsyncClient)")
         try:
-            calls = next(plan)
-            while True:
-                calls = plan.send(self._run(calls, getattr(calls, "window", None)))
-        except StopIteration as stop:
-            return stop.value
+            if isinstance(plan, ops.Call):
+                return self._run([plan])[0]
+            try:
+                calls = next(plan)
+                while True:
+                    calls = plan.send(self._run(calls, getattr(calls, "window", None)))
+            except StopIteration as stop:
+                return stop.value
+        finally:
+            self._in_call.release()
 
     # ------------------------------------------------------------ serving
 

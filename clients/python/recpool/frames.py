@@ -752,10 +752,13 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     feature names (``f0``, ``f1``, …), the features, then ``label``.
 
     Raises:
-        ValueError: no ``label`` column, or a value that is NaN, infinite or not numeric.
+        ValueError: no ``label`` column, no row (a job on it would fail on the workers: the CLI refuses such a file
+            before uploading it), or a value that is NaN, infinite or not numeric.
     """
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
+    if len(frame) == 0:
+        raise ValueError("the frame has no data rows")
     for column, dtype in frame.dtypes.items():
         # numpy would turn a date into its epoch microseconds and drop a complex number's imaginary part.
         if getattr(dtype, "kind", "O") in "mMcSUV":

@@ -110,7 +110,8 @@ def integer(value, name: str, low: Optional[int] = None, high: Optional[int] = N
     Raises:
         InvalidRequest: naming ``name`` and the rule.
     """
-    if not is_integer(value) or (low is not None and value < low) or (high is not None and value > high):
+    # Compared as a Python int: a numpy scalar of a narrow type compared with a wide bound converts the bound.
+    if not is_integer(value) or (low is not None and int(value) < low) or (high is not None and int(value) > high):
         raise InvalidRequest(f"{name} must be an integer{_range(low, high)}, got {value!r}")
     return int(value)
 
@@ -121,8 +122,9 @@ def number(value, name: str, low: Optional[float] = None, high: Optional[float] 
     Raises:
         InvalidRequest: naming ``name`` and the rule.
     """
-    if (not is_finite_number(value) or (low is not None and value < low)
-            or (high is not None and value > high)):
+    # Compared as a Python float: np.float16(1) < 1e9 casts 1e9 to float16 (a RuntimeWarning, an error under -W error).
+    if (not is_finite_number(value) or (low is not None and float(value) < low)
+            or (high is not None and float(value) > high)):
         raise InvalidRequest(f"{name} must be a finite number{_range(low, high)}, got {value!r}")
     return float(value)
 
@@ -134,7 +136,7 @@ def seconds(value, name: str) -> float:
         InvalidRequest: naming ``name`` and the rule (``inf`` and ``1e20`` included: their deadline
             does not fit the header).
     """
-    if not is_finite_number(value) or not 0 < value <= MAX_SECONDS:
+    if not is_finite_number(value) or not 0 < float(value) <= MAX_SECONDS:
         raise InvalidRequest(f"{name} must be a finite number of seconds > 0 and ≤ {_show(MAX_SECONDS)}, "
                              f"got {value!r}")
     return float(value)
@@ -146,8 +148,8 @@ def deadline_seconds(value) -> float:
     Raises:
         InvalidRequest: naming ``deadline`` and the rule.
     """
-    if (not is_finite_number(value) or value <= 0
-            or value > time.time() + MAX_SECONDS):
+    if (not is_finite_number(value) or float(value) <= 0
+            or float(value) > time.time() + MAX_SECONDS):
         raise InvalidRequest(f"deadline must be finite epoch seconds > 0 and at most {_show(MAX_SECONDS)} s "
                              f"from now, got {value!r}")
     return float(value)

@@ -404,6 +404,8 @@ def as_rows(rows) -> np.ndarray:
     except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
         raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
     if array.ndim == 1:
+        if array.size == 0:
+            raise InvalidRequest("rows must have at least one row and one feature, got an empty sequence")
         array = array.reshape(1, -1)
     if array.ndim != 2:
         raise InvalidRequest(f"rows must be a 2-D array (rows × features), got {array.ndim} dimensions")
@@ -426,7 +428,8 @@ def as_rows(rows) -> np.ndarray:
                 overflow = ~np.isfinite(array[beyond].astype(np.float32))
             if overflow.any():
                 row, col = np.argwhere(beyond)[int(np.argmax(overflow))]
-                raise InvalidRequest(f"row {row}, feature {col} is {float(array[row, col])!r}, beyond float32's range "
+                # Shown as str() prints its own dtype: a longdouble 1e4000 is not a float, and float() (or format()) showed inf.
+                raise InvalidRequest(f"row {row}, feature {col} is {str(array[row, col])}, beyond float32's range "
                                      f"(±{FLOAT32_MAX:.8g}): it would be sent as infinity, which is refused")
     return array
 

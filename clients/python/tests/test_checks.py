@@ -728,3 +728,15 @@ def test_a_split_call_answered_by_two_versions_is_sent_again_pinned_to_the_promo
     with pytest.raises(StopIteration) as done:
         generator.send([answered(resend[0], pinned)])
     assert done.value.value.model_version == pinned
+
+
+def test_an_empty_sequence_and_a_long_double_beyond_float32_are_named_as_given():
+    # `score([])` said "got shape (1, 0)", and a longdouble 1e4000 was reported as inf.
+    import numpy as np
+    from recpool import operations as ops
+
+    with pytest.raises(recpool.InvalidRequest, match="got an empty sequence"):
+        ops.as_rows([])
+    if np.finfo(np.longdouble).max > 1e4000:  # 80-bit extended precision (x86-64)
+        with pytest.raises(recpool.InvalidRequest, match=r"is 1e\+4000, beyond float32's range"):
+            ops.as_rows(np.array([[np.longdouble("1e4000")]]))

@@ -48,7 +48,9 @@ extension WorkerCore {
             let catalogue = dataset != nil && message.payload.count >= 4 ? message.payload[3] : nil
             actions.append(
                 .background(
-                    .round(assignment: assignment, state: message.payload[1], dataset: dataset, catalogue: catalogue)))
+                    .round(
+                        assignment: assignment, state: message.payload[1], dataset: dataset, catalogue: catalogue,
+                        request: header)))
         case .policy where !header.isReply:
             actions.append(.online(.install(message.payload)))
         case .catalogue where !header.isReply:

@@ -31,17 +31,18 @@ struct JobMachine {
         return feed(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")))
     }
 
-    /// A worker's ROUND_RESULT for `job-1`.
+    /// A worker's ROUND_RESULT for `job-1`, echoing dispatch `attempt` (the round's first request is attempt 1).
     static func result(
         round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil,
-        metrics: [String: Double]? = nil, samples: Int = 10, loss: Double? = 0.5, weights: [Float]? = nil
+        metrics: [String: Double]? = nil, samples: Int = 10, loss: Double? = 0.5, weights: [Float]? = nil,
+        attempt: UInt16 = 1
     ) -> WireMessage {
         let report = RoundReport(
             job: "job-1", round: round, shard: shard, samples: samples, loss: loss, receivedStateSHA: stateSHA,
             metrics: metrics, epoch: 1, step: round * 5, totalSteps: totalSteps, datasetSHA: "ab", error: error)
         let pack = ParameterPack(step: 0, vectors: [.init(name: "w", values: weights ?? [Float(shard), 1])])
         return WireMessage(
-            header: Header(command: .roundResult, requestId: UInt64(round)),
+            header: Header(command: .roundResult, requestId: UInt64(round), attempt: attempt),
             payload: [WireJSON.encode(report), pack.encoded()])
     }
 }
@@ -171,8 +172,10 @@ struct JobMachineTests {
         #expect(m.core.jobs["job-1"] != nil)
         // Sent with the bytes and still failing: the job fails, and its error names the uploaded file.
         let bad = "bad dataset: sha256:logs: no \"p\" column in the header"
+        #expect(resent.shards.first?.attempt == 2)
         let failed = m.feed(
-            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", error: bad)))
+            .roundResult(
+                identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", error: bad, attempt: 2)))
         let record = try #require(failed.persisted.first?.record)
         #expect(record.state == .failed)
         #expect(record.error == "round 1, shard 0: bad dataset: sha256:logs (shop.csv): no \"p\" column in the header")
@@ -354,10 +357,12 @@ struct JobMachineTests {
         let resent = try #require(again.shards.first)
         #expect(again.shards.count == 1 && resent.assignment.finalize)
         #expect(resent.assignment.stateSHA == "sha-r2" && resent.state == round2State)
+        #expect(resent.attempt == 2)
         let register = m.feed(
             .roundResult(
                 identity: [1],
-                message: JobMachine.result(round: 4, shard: 0, stateSHA: "sha-r2", metrics: ["val_loss": 0.20])))
+                message: JobMachine.result(
+                    round: 4, shard: 0, stateSHA: "sha-r2", metrics: ["val_loss": 0.20], attempt: 2)))
         guard case .register(let model)? = register.first else {
             Issue.record("expected a registration, got \(register)")
             return

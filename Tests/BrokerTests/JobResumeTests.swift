@@ -175,7 +175,7 @@ struct JobResumeTests {
         h.coordinator.handleWorker(
             identity: [1],
             message: WireMessage(
-                header: Header(command: .roundResult, requestId: 4), payload: [WireJSON.encode(report), checkpoint]),
+                header: Header(command: .roundResult, requestId: 4, attempt: 1), payload: [WireJSON.encode(report), checkpoint]),
             nowMs: 3_000)
         // The final checkpoint is asked again, of round 1's state (val_loss 0.1), not registered from round 3's.
         let again = try #require(try h.sent().first)
@@ -189,7 +189,7 @@ struct JobResumeTests {
         h.coordinator.handleWorker(
             identity: [1],
             message: WireMessage(
-                header: Header(command: .roundResult, requestId: 5), payload: [WireJSON.encode(best), checkpoint]),
+                header: Header(command: .roundResult, requestId: 5, attempt: 2), payload: [WireJSON.encode(best), checkpoint]),
             nowMs: 4_000)
         let job = try #require(try h.store.job("job-1"))
         #expect(job.state == .completed && job.metrics == #"{"val_loss":0.1}"#, "\(job.error ?? "")")
@@ -359,7 +359,7 @@ extension ResumeHarness {
         coordinator.handleWorker(
             identity: [1],
             message: WireMessage(
-                header: Header(command: .roundResult, requestId: 3), payload: [WireJSON.encode(report), checkpoint]),
+                header: Header(command: .roundResult, requestId: 3, attempt: 1), payload: [WireJSON.encode(report), checkpoint]),
             nowMs: 3_000)
     }
 }

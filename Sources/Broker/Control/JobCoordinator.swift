@@ -100,7 +100,11 @@ final class JobCoordinator: ControlShell {
 
     /// Handles a worker's ROUND_RESULT.
     func handleWorker(identity: [UInt8], message: WireMessage, nowMs: UInt64) {
+        let stale = core.staleResults
         run(.roundResult(identity: identity, message: message), nowMs: nowMs)
+        if core.staleResults > stale {
+            Counter(label: "recpool_broker_stale_round_results_total").increment(by: Int64(core.staleResults - stale))
+        }
     }
 
     /// Marks a job failed, durably.
@@ -113,7 +117,7 @@ final class JobCoordinator: ControlShell {
             logger.log(level: level, "\(message)", metadata: metadata)
         case .sendShard(let shard):
             var frames = [
-                Header(command: .trainRound, requestId: UInt64(shard.assignment.round)).encoded(),
+                Header(command: .trainRound, requestId: UInt64(shard.assignment.round), attempt: shard.attempt).encoded(),
                 WireJSON.encode(shard.assignment), shard.state,
             ]
             if let sha = shard.dataset {

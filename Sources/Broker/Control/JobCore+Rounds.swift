@@ -1,8 +1,9 @@
+import Logging
 import RecStore
 import RecWire
 
 extension JobCore {
-    /// Sends round `record.round + 1` to the live workers, one shard each (round-robin).
+    /// Sends round `record.round + 1` to the live workers, one shard each, by load (``pickWorker(avoiding:load:)``).
     mutating func startRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
         guard var job = jobs[id], !workers.isEmpty else { return }
         if let total = job.totalSteps, job.record.round * job.spec.syncEvery >= total {
@@ -10,10 +11,12 @@ extension JobCore {
             return
         }
         let round = job.record.round + 1
-        var pending: [Int: [UInt8]] = [:]
+        var load = outstanding()
+        let attempt = job.nextAttempt()
+        var pending: [Int: Dispatch] = [:]
         for shard in 0..<job.spec.workers {
-            guard let worker = pickWorker(for: shard) else { return }
-            pending[shard] = worker
+            guard let worker = pickWorker(avoiding: job.silent, load: &load) else { return }
+            pending[shard] = Dispatch(worker: worker, attempt: attempt, stateSHA: job.stateSHA)
         }
         if job.record.state == .queued {
             job.record.state = .running
@@ -21,8 +24,8 @@ extension JobCore {
         }
         job.phase = .training(round: round, startedMs: nowMs, pending: pending, results: [:])
         jobs[id] = job
-        for (shard, worker) in pending.sorted(by: { $0.key < $1.key }) {
-            send(job: job, round: round, shard: shard, to: worker, finalize: false, into: &actions)
+        for (shard, dispatch) in pending.sorted(by: { $0.key < $1.key }) {
+            send(job: job, round: round, shard: shard, to: dispatch, finalize: false, into: &actions)
         }
     }
 
@@ -55,10 +58,11 @@ extension JobCore {
         return true
     }
 
-    /// Asks for one shard's TRAIN_ROUND (or the finalize request) to go to `worker`.
+    /// Asks for one shard's TRAIN_ROUND (or the finalize request) to go out as `dispatch` (its worker and attempt).
     func send(
-        job: RunningJob, round: Int, shard: Int, to worker: [UInt8], finalize: Bool, into actions: inout [JobAction]
+        job: RunningJob, round: Int, shard: Int, to dispatch: Dispatch, finalize: Bool, into actions: inout [JobAction]
     ) {
+        let worker = dispatch.worker
         let attach = holdsFiles(worker, of: job.spec) ? nil : Self.uploadedDataset(job.spec)
         let assignment = RoundAssignment(
             job: job.record.id, round: round, shard: shard, shards: job.spec.workers,
@@ -71,7 +75,8 @@ extension JobCore {
         actions.append(
             .sendShard(
                 ShardToSend(
-                    worker: worker, assignment: assignment, state: job.state, dataset: attach, catalogue: catalogue)))
+                    worker: worker, attempt: dispatch.attempt, assignment: assignment, state: job.state, dataset: attach,
+                    catalogue: catalogue)))
     }
 
     /// Handles a worker's ROUND_RESULT.
@@ -103,13 +108,27 @@ extension JobCore {
         if report.error == nil {
             for file in Self.uploadedFiles(job.spec) { datasetHolders[file, default: []].insert(identity) }
         }
+        let attempt = message.header.attempt
         switch job.phase {
-        case .finalizing(let worker, _) where worker == identity && report.round == job.record.round + 1:
+        case .finalizing(let sent, _):
+            guard
+                Self.answers(report, attempt: attempt, from: identity, to: sent, round: job.record.round + 1, shard: 0)
+            else {
+                return dropStale(report, attempt: attempt, from: identity, expected: sent, into: &actions)
+            }
+            job.silent.remove(identity)
             if let error = report.error {
                 if RoundReport.isMissingFiles(error), forgetDroppedFiles(identity, of: job.spec) {
-                    return resend(job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
+                    let again = Dispatch(worker: identity, attempt: job.nextAttempt(), stateSHA: job.stateSHA)
+                    job.phase = .finalizing(again, sentMs: nowMs)
+                    jobs[report.job] = job
+                    return resend(job, round: report.round, shard: 0, to: again, finalize: true, into: &actions)
                 }
                 return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
+            }
+            // The checkpoint must be of the state sent: another state's would be registered under this job's metrics.
+            guard Self.startedFrom(sent, report) else {
+                return rejectInconsistent(report, expected: sent, into: &actions)
             }
             // Checked like a training round's report: a final report with a negative count or a loss that is not
             // finite would be registered as the model's metrics.
@@ -128,8 +147,12 @@ extension JobCore {
                 job.stateSHA = best.stateSHA
                 job.best = nil
                 job.lastRoundMetrics = report.metrics
+                // A new request: only its answer (this attempt, the best state) is registered; the answer to an
+                // earlier finalize request still on its way (the last state's) is dropped as stale.
+                let again = Dispatch(worker: identity, attempt: job.nextAttempt(), stateSHA: best.stateSHA)
+                job.phase = .finalizing(again, sentMs: nowMs)
                 jobs[report.job] = job
-                return send(job: job, round: report.round, shard: 0, to: identity, finalize: true, into: &actions)
+                return send(job: job, round: report.round, shard: 0, to: again, finalize: true, into: &actions)
             }
             job.phase = .registering
             jobs[report.job] = job
@@ -139,46 +162,100 @@ extension JobCore {
                         job: job.record, report: report, checkpoint: body, promote: job.spec.promote,
                         lastRoundMetrics: job.lastRoundMetrics))
             )
-        case .training(let round, let started, var pending, var results)
-        where round == report.round && pending[report.shard] == identity:
+        case .training(let round, let started, var pending, var results):
+            guard let sent = pending[report.shard],
+                Self.answers(report, attempt: attempt, from: identity, to: sent, round: round, shard: report.shard)
+            else {
+                return dropStale(
+                    report, attempt: attempt, from: identity, expected: pending[report.shard], into: &actions)
+            }
+            job.silent.remove(identity)
             if let error = report.error {
                 // Only an error about missing files is helped by sending them: any other (a model too large for the
                 // dataset's width) was blamed on them and the dataset shipped again for nothing.
                 if RoundReport.isMissingFiles(error), forgetDroppedFiles(identity, of: job.spec) {
-                    return resend(job, round: round, shard: report.shard, to: identity, finalize: false, into: &actions)
+                    let again = Dispatch(worker: identity, attempt: job.nextAttempt(), stateSHA: job.stateSHA)
+                    pending[report.shard] = again
+                    job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
+                    jobs[report.job] = job
+                    return resend(job, round: round, shard: report.shard, to: again, finalize: false, into: &actions)
                 }
                 return fail(
                     report.job, "round \(round), shard \(report.shard): \(describe(error, of: job))", into: &actions)
             }
-            guard report.receivedStateSHA == job.stateSHA || (job.stateSHA.isEmpty && round == 1) else {
-                inconsistentReplicas += 1
-                actions.append(
-                    .log(
-                        .error, "replica started from a different state; result rejected",
-                        ["job_id": "\(report.job)", "shard": "\(report.shard)"]))
-                return
+            guard Self.startedFrom(sent, report) else {
+                return rejectInconsistent(report, expected: sent, into: &actions)
             }
             if let problem = report.problem {
                 return fail(report.job, "round \(round), shard \(report.shard): \(problem)", into: &actions)
             }
             pending[report.shard] = nil
             results[report.shard] = ShardResult(report: report, pack: body)
-            job.totalSteps = max(job.totalSteps ?? 0, report.totalSteps)
+            // The job's total is its longest shard's, known once every shard has said its own: shards can differ
+            // (uneven rows), and one shard's shorter total would end the job before the others' steps were run.
+            job.shardTotals[report.shard] = report.totalSteps
+            if job.shardTotals.count >= job.spec.workers, let longest = job.shardTotals.values.max() {
+                job.totalSteps = longest
+            }
             job.datasetSHA = report.datasetSHA
             job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
             jobs[report.job] = job
             if pending.isEmpty { closeRound(report.job, nowMs: nowMs, into: &actions) }
-        default:
-            actions.append(
-                .log(
-                    .debug, "late or unexpected round result dropped",
-                    ["job_id": "\(report.job)", "round": "\(report.round)"]))
+        case .waiting, .storing, .registering:
+            dropStale(report, attempt: attempt, from: identity, expected: nil, into: &actions)
         }
+    }
+
+    /// Whether `report` (with the header's echoed `attempt`, from `identity`) is the answer to the request `sent`:
+    /// the same worker, round, shard and attempt. Whether it started from the state sent is checked after
+    /// (``startedFrom(_:_:)``): a mismatch there is a replica that trained something else, not a late answer.
+    static func answers(
+        _ report: RoundReport, attempt: UInt16, from identity: [UInt8], to sent: Dispatch, round: Int, shard: Int
+    ) -> Bool {
+        identity == sent.worker && attempt == sent.attempt && report.round == round && report.shard == shard
+    }
+
+    /// Whether a replica started from the state `sent` named (`received_state_sha`); round 1 sends none (the replicas
+    /// start from the seed), so anything goes there.
+    static func startedFrom(_ sent: Dispatch, _ report: RoundReport) -> Bool {
+        sent.stateSHA.isEmpty || report.receivedStateSHA == sent.stateSHA
+    }
+
+    /// Counts and logs a result whose replica started from another state than the one sent.
+    mutating func rejectInconsistent(_ report: RoundReport, expected: Dispatch, into actions: inout [JobAction]) {
+        inconsistentReplicas += 1
+        actions.append(
+            .log(
+                .error, "replica started from a different state; result rejected",
+                [
+                    "job_id": "\(report.job)", "round": "\(report.round)", "shard": "\(report.shard)",
+                    "received_state_sha": "\(report.receivedStateSHA)", "sent_state_sha": "\(expected.stateSHA)",
+                ]))
+    }
+
+    /// A ROUND_RESULT that answers no request out (an earlier attempt of the round, a final request sent again with
+    /// another state, a round already closed): counted, logged with what it names and what was expected, never used.
+    mutating func dropStale(
+        _ report: RoundReport, attempt: UInt16, from identity: [UInt8], expected: Dispatch?,
+        into actions: inout [JobAction]
+    ) {
+        staleResults += 1
+        var metadata: Logger.Metadata = [
+            "job_id": "\(report.job)", "round": "\(report.round)", "shard": "\(report.shard)",
+            "attempt": "\(attempt)", "worker": "\(name(of: identity))",
+            "received_state_sha": "\(report.receivedStateSHA)",
+        ]
+        if let expected {
+            metadata["expected_attempt"] = "\(expected.attempt)"
+            metadata["expected_worker"] = "\(name(of: expected.worker))"
+            metadata["expected_state_sha"] = "\(expected.stateSHA)"
+        }
+        actions.append(.log(.warning, "stale ROUND_RESULT dropped: it answers no request that is out", metadata))
     }
 
     /// Sends a shard again, with the uploaded bytes, to the worker that could not find them.
     func resend(
-        _ job: RunningJob, round: Int, shard: Int, to worker: [UInt8], finalize: Bool, into actions: inout [JobAction]
+        _ job: RunningJob, round: Int, shard: Int, to worker: Dispatch, finalize: Bool, into actions: inout [JobAction]
     ) {
         actions.append(
             .log(
@@ -208,14 +285,24 @@ extension JobCore {
 
     /// Averages the results that arrived and asks for the round to be stored (training → storing).
     mutating func closeRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
-        guard var job = jobs[id], case .training(let round, let started, _, let results) = job.phase else { return }
+        guard var job = jobs[id], case .training(let round, let started, let pending, let results) = job.phase else {
+            return
+        }
         let ordered = results.sorted { $0.key < $1.key }.map(\.value)
+        // A replica that trained no row (its shard has no steps left: uneven shards near the end) carries no update.
+        // With only such answers and a shard still out, the round has no update yet: it goes again, as if no replica
+        // had answered, instead of being averaged from weights that sum to 0.
+        if !pending.isEmpty, !ordered.contains(where: { $0.report.samples > 0 }) {
+            let idle = results.keys.sorted().map(String.init).joined(separator: ", ")
+            actions.append(
+                .log(
+                    .warning, "the replicas that answered had no rows left to train; the round goes again",
+                    ["job_id": "\(id)", "round": "\(round)", "answered_shards": "\(idle)"]))
+            return retry(id, nowMs: nowMs, into: &actions)
+        }
         let averaged: ParameterPack
         do {
-            let packs = try ordered.map { result throws(WireError) in
-                (pack: try ParameterPack(decoding: result.pack), weight: Double(result.report.samples))
-            }
-            averaged = try ParameterPack.weightedMean(packs)
+            averaged = try Self.average(ordered, carrying: job.state)
         } catch {
             return fail(id, "round \(round) could not be averaged: \(error)", into: &actions)
         }
@@ -251,6 +338,18 @@ extension JobCore {
         actions.append(.storeRound(toStore))
     }
 
+    /// The replicas' packs weighted by their samples; when every shard answered and none trained a row (the job's
+    /// steps are run out), the state is carried over unchanged: `state`, or in round 1 (no state sent yet) the
+    /// replicas' own, which all start from the job's seed, averaged with equal weights.
+    static func average(_ results: [ShardResult], carrying state: [UInt8]) throws(WireError) -> ParameterPack {
+        let packs = try results.map { result throws(WireError) in
+            (pack: try ParameterPack(decoding: result.pack), weight: Double(result.report.samples))
+        }
+        if packs.contains(where: { $0.weight > 0 }) { return try ParameterPack.weightedMean(packs) }
+        if !state.isEmpty { return try ParameterPack(decoding: state) }
+        return try ParameterPack.weightedMean(packs.map { ($0.pack, 1) })
+    }
+
     /// The round's write: stored, the job takes the averaged state and starts the next round (storing →
     /// training); not stored, it fails.
     mutating func roundStored(
@@ -270,6 +369,8 @@ extension JobCore {
         job.state = stored.state
         job.stateSHA = sha
         job.attempts = 0
+        job.attempt = 0
+        job.unanswered = [:]
         job.phase = .waiting
         jobs[id] = job
         actions.append(
@@ -299,10 +400,12 @@ extension JobCore {
                 id, "no replica took a training step in any of the \(job.record.round) round(s), so the model is untrained: \(why)",
                 into: &actions)
         }
-        guard let worker = pickWorker(for: 0) else { return }
-        job.phase = .finalizing(worker: worker, sentMs: nowMs)
+        var load = outstanding()
+        guard let worker = pickWorker(avoiding: job.silent, load: &load) else { return }
+        let dispatch = Dispatch(worker: worker, attempt: job.nextAttempt(), stateSHA: job.stateSHA)
+        job.phase = .finalizing(dispatch, sentMs: nowMs)
         jobs[id] = job
-        send(job: job, round: job.record.round + 1, shard: 0, to: worker, finalize: true, into: &actions)
+        send(job: job, round: job.record.round + 1, shard: 0, to: dispatch, finalize: true, into: &actions)
     }
 
     /// The registration's result: the job is complete, or it fails.

@@ -18,15 +18,25 @@ struct JobCore: ControlCore {
         var pack: [UInt8]
     }
 
+    /// One request out to a worker, and what its ROUND_RESULT must name to be taken as the answer: the worker, the
+    /// dispatch `attempt` (the header field the worker echoes) and the state sent (`received_state_sha`). An answer
+    /// to an earlier request of the same round (a retry's stalled predecessor, the final request before it was sent
+    /// again with the best state) names another attempt or state and is dropped (``JobCore/staleResults``).
+    struct Dispatch: Equatable {
+        var worker: [UInt8]
+        var attempt: UInt16
+        var stateSHA: String
+    }
+
     enum Phase {
         /// Waiting for a live worker.
         case waiting
-        /// A round is out: who holds which shard, and what came back.
-        case training(round: Int, startedMs: UInt64, pending: [Int: [UInt8]], results: [Int: ShardResult])
+        /// A round is out: which request holds which shard, and what came back.
+        case training(round: Int, startedMs: UInt64, pending: [Int: Dispatch], results: [Int: ShardResult])
         /// The averaged round is being stored.
         case storing(RoundToStore)
         /// The final state is out for a checkpoint.
-        case finalizing(worker: [UInt8], sentMs: UInt64)
+        case finalizing(Dispatch, sentMs: UInt64)
         /// The final checkpoint is being registered.
         case registering
     }
@@ -38,7 +48,21 @@ struct JobCore: ControlCore {
         var state: [UInt8]
         var stateSHA: String
         var phase: Phase = .waiting
+        /// Times the current round (or the final checkpoint request) went out to no answer, reset when a round is stored.
         var attempts = 0
+        /// The last dispatch attempt of the current round (or final request), from 1; every request of the round,
+        /// first send, retry, reassignment or resend, gets a new one. Reset when a round is stored.
+        var attempt: UInt16 = 0
+        /// The display ids of the workers that were sent the current round's shards (by shard) or the final request
+        /// (shard 0 of ``finalRequestShard``) and did not answer in time, for the job's error.
+        var unanswered: [Int: [String]] = [:]
+        /// Workers that let one of this job's requests time out and have not answered since: a new request goes to
+        /// another live worker when there is one.
+        var silent: Set<[UInt8]> = []
+        /// The total steps each shard reported (`total_steps`): the job's total is known only once every shard
+        /// has reported, never from a partial set (one shard's shorter total finalized a job early).
+        var shardTotals: [Int: Int] = [:]
+        /// The local steps of the job's longest shard, once known (every shard reported, or the stored record shows it).
         var totalSteps: Int?
         var datasetSHA = ""
         /// The names the job's uploaded files were uploaded under, by SHA-256 (hex), for its errors.
@@ -54,6 +78,12 @@ struct JobCore: ControlCore {
         /// Whether some round of this job had a replica take a gradient step (a loss): the state is trained. Rebuilt
         /// from the stored rounds when a job resumes.
         var stepped = false
+
+        /// A new dispatch attempt for the current round (saturating: a round is sent a handful of times at most).
+        mutating func nextAttempt() -> UInt16 {
+            attempt = attempt == .max ? .max : attempt + 1
+            return attempt
+        }
     }
 
     /// Whether a job may have completed `round` rounds of `syncEvery` steps: 0 (none yet) or more, with the first
@@ -88,6 +118,11 @@ struct JobCore: ControlCore {
     var datasetHolders: [String: Set<[UInt8]>] = [:]
     /// Replica results rejected because the state they started from was not the one sent.
     var inconsistentReplicas = 0
+    /// ROUND_RESULTs dropped because they answer no request that is out: an earlier attempt of the round, a final
+    /// request sent again, a worker the request did not go to.
+    var staleResults = 0
+    /// Where the next tie among equally loaded workers starts (``pickWorker(avoiding:load:)``), so ties rotate.
+    var rotation = 0
     /// Job records whose last change could not be written, with the store's error: the job's views
     /// show the record as the core holds it and say that it is not durable.
     var unsavedJobs: [String: UnsavedJob] = [:]
@@ -137,21 +172,24 @@ struct JobCore: ControlCore {
         let current = Set(workers.map(\.identity))
         guard previous != current else { return }
         for (id, holders) in datasetHolders { datasetHolders[id] = holders.intersection(current) }
+        var load = outstanding()
         for id in jobs.keys.sorted() {
             guard var job = jobs[id] else { continue }
             switch job.phase {
             case .training(let round, let started, var pending, let results):
-                for (shard, worker) in pending.sorted(by: { $0.key < $1.key }) where !current.contains(worker) {
-                    guard let replacement = pickWorker(for: shard) else { continue }
+                for (shard, sent) in pending.sorted(by: { $0.key < $1.key }) where !current.contains(sent.worker) {
+                    guard let replacement = pickWorker(avoiding: job.silent, load: &load) else { continue }
                     actions.append(
                         .log(
                             .warning, "reassigning shard of a departed worker",
-                            ["job_id": "\(id)", "shard": "\(shard)"]))
-                    pending[shard] = replacement
-                    send(job: job, round: round, shard: shard, to: replacement, finalize: false, into: &actions)
+                            ["job_id": "\(id)", "shard": "\(shard)", "to": "\(name(of: replacement))"]))
+                    let dispatch = Dispatch(
+                        worker: replacement, attempt: job.nextAttempt(), stateSHA: job.stateSHA)
+                    pending[shard] = dispatch
+                    send(job: job, round: round, shard: shard, to: dispatch, finalize: false, into: &actions)
                 }
                 job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
-            case .finalizing(let worker, _) where !current.contains(worker):
+            case .finalizing(let sent, _) where !current.contains(sent.worker):
                 job.phase = .waiting
             default:
                 break
@@ -168,10 +206,11 @@ struct JobCore: ControlCore {
             switch job.phase {
             case .waiting:
                 if !workers.isEmpty { startRound(id, nowMs: nowMs, into: &actions) }
-            case .training(let round, let started, _, let results):
+            case .training(let round, let started, let pending, let results):
                 guard nowMs >= started.addingSaturating(job.spec.roundTimeoutMs) else { continue }
+                markUnanswered(id, pending)
                 if results.isEmpty {
-                    retryRound(id, round: round, nowMs: nowMs, into: &actions)
+                    retry(id, nowMs: nowMs, into: &actions)
                 } else {
                     actions.append(
                         .log(
@@ -179,9 +218,10 @@ struct JobCore: ControlCore {
                             ["job_id": "\(id)", "round": "\(round)", "answered": "\(results.count)"]))
                     closeRound(id, nowMs: nowMs, into: &actions)
                 }
-            case .finalizing(_, let sent):
-                if nowMs >= sent.addingSaturating(job.spec.roundTimeoutMs) {
-                    retryRound(id, round: job.record.round + 1, nowMs: nowMs, into: &actions)
+            case .finalizing(let sent, let sentMs):
+                if nowMs >= sentMs.addingSaturating(job.spec.roundTimeoutMs) {
+                    markUnanswered(id, [Self.finalRequestShard: sent])
+                    retry(id, nowMs: nowMs, into: &actions)
                 }
             case .storing, .registering:
                 break
@@ -189,23 +229,87 @@ struct JobCore: ControlCore {
         }
     }
 
-    private mutating func retryRound(_ id: String, round: Int, nowMs: UInt64, into actions: inout [JobAction]) {
+    /// The key of the final checkpoint request in ``RunningJob/unanswered`` (no shard of a round is negative).
+    static let finalRequestShard = -1
+
+    /// Notes the requests that are out at a timeout: their workers, by shard, for the job's error, and as silent, so
+    /// the next request goes elsewhere when another live worker exists.
+    mutating func markUnanswered(_ id: String, _ pending: [Int: Dispatch]) {
         guard var job = jobs[id] else { return }
+        for (shard, sent) in pending {
+            job.unanswered[shard, default: []].append(name(of: sent.worker))
+            job.silent.insert(sent.worker)
+        }
+        jobs[id] = job
+    }
+
+    /// No usable answer came back in time (none, or only replicas with no rows left to train): the round (or the
+    /// final checkpoint request) goes out again, to other live workers when there are some, at most 3 times.
+    mutating func retry(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
+        guard var job = jobs[id] else { return }
+        let finalizing: Bool
+        if case .finalizing = job.phase { finalizing = true } else { finalizing = false }
         job.attempts += 1
         job.phase = .waiting
         jobs[id] = job
+        let what = finalizing ? "the final checkpoint request" : "round \(job.record.round + 1)"
         if job.attempts > 3 {
-            fail(id, "no replica answered round \(round) after \(job.attempts) attempts", into: &actions)
+            fail(id, "\(what) got no answer after \(job.attempts) attempts (\(Self.unansweredText(job)))", into: &actions)
         } else {
             actions.append(
-                .log(.warning, "no replica answered; retrying the round", ["job_id": "\(id)", "round": "\(round)"]))
+                .log(
+                    .warning, "no usable answer in time; sending \(what) again",
+                    ["job_id": "\(id)", "attempt": "\(job.attempts + 1)", "unanswered": "\(Self.unansweredText(job))"]))
             startRound(id, nowMs: nowMs, into: &actions)
         }
     }
 
-    func pickWorker(for shard: Int) -> [UInt8]? {
+    /// Which requests got no answer, from which workers: `shard 0 sent to w-a, w-b` or `sent to w-a, w-b`.
+    static func unansweredText(_ job: RunningJob) -> String {
+        job.unanswered.sorted { $0.key < $1.key }.map { shard, names in
+            (shard == finalRequestShard ? "" : "shard \(shard) ") + "sent to " + names.joined(separator: ", ")
+        }.joined(separator: "; ")
+    }
+
+    /// The requests out per live worker, over every job: pending training shards and final checkpoint requests.
+    func outstanding() -> [[UInt8]: Int] {
+        var load: [[UInt8]: Int] = [:]
+        for worker in workers { load[worker.identity] = 0 }
+        for job in jobs.values {
+            switch job.phase {
+            case .training(_, _, let pending, _):
+                for sent in pending.values where load[sent.worker] != nil { load[sent.worker]! += 1 }
+            case .finalizing(let sent, _) where load[sent.worker] != nil:
+                load[sent.worker]! += 1
+            default:
+                break
+            }
+        }
+        return load
+    }
+
+    /// The live training worker with the fewest requests out (`load`, which the pick increments), preferring
+    /// workers outside `avoiding` (those that let this job's requests time out) while any other is live; ties go
+    /// round the workers from where the last pick stopped, so equal workers share the jobs' first shards and final
+    /// requests instead of the first by id taking every one.
+    mutating func pickWorker(avoiding: Set<[UInt8]>, load: inout [[UInt8]: Int]) -> [UInt8]? {
         guard !workers.isEmpty else { return nil }
-        return workers[shard % workers.count].identity
+        let preferred = workers.indices.filter { !avoiding.contains(workers[$0].identity) }
+        let candidates = preferred.isEmpty ? Array(workers.indices) : preferred
+        let start = rotation % workers.count
+        // Rotated order: start, start + 1, …, wrapping; the first of the least loaded in that order wins.
+        let ordered = candidates.sorted { ($0 - start + workers.count) % workers.count < ($1 - start + workers.count) % workers.count }
+        guard let chosen = ordered.min(by: { load[workers[$0].identity, default: 0] < load[workers[$1].identity, default: 0] })
+        else { return nil }
+        rotation = chosen + 1
+        load[workers[chosen].identity, default: 0] += 1
+        return workers[chosen].identity
+    }
+
+    /// A worker's display id (its identity in hex when it is no longer live).
+    func name(of identity: [UInt8]) -> String {
+        workers.first { $0.identity == identity }?.id
+            ?? identity.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     /// Marks a job failed, durably (a failed write is surfaced by ``JobEvent/persisted(_:what:_:)``).

@@ -49,6 +49,9 @@ enum JobAction {
 struct ShardToSend {
     /// The worker's routing identity.
     var worker: [UInt8]
+    /// The dispatch attempt within the round, from 1 (the header's `attempt`, which the worker echoes in its
+    /// ROUND_RESULT): the answer is taken only from the attempt that is out.
+    var attempt: UInt16
     /// The assignment document.
     var assignment: RoundAssignment
     /// The state the round starts from (a parameter pack).

@@ -158,7 +158,11 @@ public struct MLPTrainer: Sendable, Equatable {
                 sinceBest = 0
             } else {
                 sinceBest += 1
-                if let patience = config.earlyStoppingPatience, patience > 0, sinceBest >= patience {
+                // Stopping "early" means skipping epochs that were asked for: patience running out on the last
+                // epoch stops nothing, so the run is not reported as stopped early.
+                if let patience = config.earlyStoppingPatience, patience > 0, sinceBest >= patience,
+                    epoch + 1 < config.epochs
+                {
                     history.stoppedEarly = true
                     break
                 }

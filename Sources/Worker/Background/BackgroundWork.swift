@@ -13,7 +13,11 @@ import RecWire
 final class BackgroundWork: Sendable {
     enum Task: Sendable {
         case weights(notice: WeightsNotice, bytes: [UInt8], receivedAt: UInt64)
-        case round(assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, catalogue: [UInt8]? = nil)
+        /// A TRAIN_ROUND; `request` is its header, whose id and `attempt` the ROUND_RESULT echoes, so the broker
+        /// takes the answer only as the reply to the request it names.
+        case round(
+            assignment: RoundAssignment, state: [UInt8], dataset: [UInt8]?, catalogue: [UInt8]? = nil,
+            request: Header = Header(command: .trainRound))
     }
 
     enum Outcome: Sendable {
@@ -78,7 +82,7 @@ final class BackgroundWork: Sendable {
                 logger.error("rejected WEIGHTS", metadata: ["model_version": "\(notice.version)", "error": "\(error)"])
                 return nil
             }
-        case .round(let assignment, let state, let dataset, let catalogue):
+        case .round(let assignment, let state, let dataset, let catalogue, let request):
             var (report, body) = trainer.run(
                 assignment: assignment, state: state, dataset: dataset, catalogue: catalogue)
             // A state the broker cannot receive is a failed round that says why: sent, the message would be refused
@@ -101,8 +105,9 @@ final class BackgroundWork: Sendable {
                     "training round done", metadata: ["job_id": "\(report.job)", "round": "\(assignment.round)"])
             }
             if report.error == nil { metrics.trainingSteps.increment(by: Int64(max(0, report.step - assignment.fromStep))) }
-            // The round number is echoed as the request id; a negative one (refused above) must not trap here.
-            var header = Header(command: .roundResult, requestId: UInt64(clamping: assignment.round))
+            // The request's id (the broker sends the round number) and its dispatch attempt are echoed: a retried
+            // round's late first answer names its own attempt and is dropped by the broker.
+            var header = Header(command: .roundResult, requestId: request.requestId, attempt: request.attempt)
             header.status = report.error == nil ? .ok : .badRequest
             var frames = [header.encoded(), WireJSON.encode(report)]
             if report.error == nil { frames.append(body) }

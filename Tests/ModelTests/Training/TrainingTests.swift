@@ -124,6 +124,28 @@ struct BestEpochTests {
         #expect(restored.evaluateLoss(validation) == losses[1])
     }
 
+    @Test("patience running out on the last epoch asked for is not a stop: every epoch ran, stopped early is false")
+    func patienceOnTheLastEpochIsNoStop() {
+        // The run above stops after epoch 6 (best epoch 2, patience 4); asked for exactly 6 epochs it runs them all.
+        let (train, validation) = Self.noisy()
+        var rng = Xoshiro256(seed: 5)
+        var trainer = Self.trainer()
+        let history = trainer.fit(
+            train: train, validation: validation, config: TrainingConfig(epochs: 6, seed: 5, earlyStoppingPatience: 4),
+            rng: &rng)
+        #expect(history.epochs.count == 6)
+        #expect(history.bestEpoch == 1)
+        #expect(!history.stoppedEarly)
+        #expect(history.restoredBest)
+        // One epoch more and the same patience does stop it early, after 6 of 7.
+        var rng7 = Xoshiro256(seed: 5)
+        var seven = Self.trainer()
+        let stopped = seven.fit(
+            train: train, validation: validation, config: TrainingConfig(epochs: 7, seed: 5, earlyStoppingPatience: 4),
+            rng: &rng7)
+        #expect(stopped.stoppedEarly && stopped.epochs.count == 6)
+    }
+
     @Test("--no-restore-best keeps the last epoch, and patience 0 runs every epoch")
     func keepsLastEpoch() {
         let (train, validation) = Self.noisy()

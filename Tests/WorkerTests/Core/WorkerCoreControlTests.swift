@@ -48,16 +48,18 @@ struct WorkerCoreControlTests {
         var assignment = RoundAssignment(
             job: "j1", round: 2, shard: 0, shards: 1, fromStep: 0, steps: 5, spec: TrainJobSpec(dataset: "synthetic:"),
             stateSHA: "", evaluate: false, finalize: false, datasetIncluded: true)
-        harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [4], [5]])
+        harness.receive(Header(command: .trainRound, requestId: 2, attempt: 3), [WireJSON.encode(assignment), [4], [5]])
         assignment.datasetIncluded = false
         harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [6], [7]])
         #expect(harness.background.count == 2)
-        if case .round(let first, let state, let dataset, let catalogue) = harness.background[0] {
+        if case .round(let first, let state, let dataset, let catalogue, let request) = harness.background[0] {
             #expect(first.round == 2 && state == [4] && dataset == [5] && catalogue == nil)
+            // The request's id and dispatch attempt travel with the round, for the ROUND_RESULT to echo.
+            #expect(request.requestId == 2 && request.attempt == 3)
         } else {
             Issue.record("expected a round")
         }
-        if case .round(_, let state, let dataset, let catalogue) = harness.background[1] {
+        if case .round(_, let state, let dataset, let catalogue, _) = harness.background[1] {
             #expect(state == [6] && dataset == nil && catalogue == nil)
         } else {
             Issue.record("expected a round")
@@ -65,7 +67,7 @@ struct WorkerCoreControlTests {
         // A shop's log brings its catalogue as frame 4, only with the dataset.
         assignment.datasetIncluded = true
         harness.receive(Header(command: .trainRound), [WireJSON.encode(assignment), [4], [5], [8]])
-        if case .round(_, _, let dataset, let catalogue) = harness.background[2] {
+        if case .round(_, _, let dataset, let catalogue, _) = harness.background[2] {
             #expect(dataset == [5] && catalogue == [8])
         } else {
             Issue.record("expected a round")

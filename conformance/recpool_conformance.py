@@ -694,7 +694,8 @@ SPEC_KEYS = {"model": str, "dataset": str, "epochs": int, "batch": int, "lr": (i
 @check("control.upload_and_job_document", "CONTROL requests (upload: dataset named sha256:<hex>; train; job)")
 def _(s):
     c = s.client()
-    content = b"conformance upload %d\n" % time.time_ns()
+    # A CSV with a data row (a file with none is refused at upload): unique, so each run uploads anew.
+    content = b"f0,label\n0.%d,1\n" % time.time_ns()
     digest = hashlib.sha256(content).hexdigest()
     chunk = {"sha256": digest, "name": "conformance.csv", "total_bytes": len(content), "offset": 0,
              "chunk_sha256": digest}
@@ -1264,6 +1265,10 @@ def _(s):
                               and isinstance(served["version"], int) and served["version"] >= 1
                               and isinstance(served["weights_sha256"], str) and len(served["weights_sha256"]) == 64),
            "served_policy %r" % (served,))
+    # The broker's heartbeat interval and liveness, which the worker adopts (ms and missed intervals, integers ≥ 1).
+    for key in ("heartbeat_ms", "liveness"):
+        value = registration.pop(key, None)
+        expect(isinstance(value, int) and not isinstance(value, bool) and value >= 1, "%s %r" % (key, value))
     expect(registration == {"worker_id": w.worker_id, "requested_id": None, "waiting_for_version": None},
            "registration %r" % registration)
     w.leave()

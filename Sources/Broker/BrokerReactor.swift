@@ -230,6 +230,10 @@ public final class BrokerReactor: Sendable {
     /// reach clients that still read, bounded for those that do not.
     static let shutdownLingerMs: Int32 = 1_000
 
+    /// How long a shutdown with nothing outstanding goes on reading client messages that keep arriving (µs), each
+    /// answered BUSY, before it ends.
+    static let quietWaitMicros: UInt64 = 250_000
+
     private static func now() -> BrokerInstant {
         BrokerInstant(monotonicMicros: Clocks.monotonicMicros(), epochMillis: Clocks.epochMillis())
     }
@@ -255,10 +259,12 @@ public final class BrokerReactor: Sendable {
         var shutdownDeadline: UInt64? = nil
         allowLists.withLock { $0.security = settings.security }
         var admission = (generation: 0, security: settings.security)
-        // Whether the last pass read a client message. A shutdown ends only after a pass that read none with nothing
-        // outstanding: requests clients sent before they saw a BUSY wait in the frontend's queue, and each is read and
-        // answered (BUSY, shutting down), never left for the client's timeout.
+        // Whether the last pass read a client message. With nothing outstanding, a shutdown ends after a pass that read
+        // none: requests clients sent before they saw a BUSY wait in the frontend's queue, and each is read and
+        // answered (BUSY, shutting down), never left for the client's timeout. Clients that keep sending (retrying
+        // their BUSYs) cannot hold it open: it ends at most `quietWaitMicros` after nothing was outstanding.
         var clientsSent = true
+        var quietUntil: UInt64? = nil
         /// The `User-Id` a message is handled under: its key's role under the allow-lists in force now (a reload
         /// moves a connected peer to its new role at once), or `revoked:KEY` when they no longer admit it.
         func admitted(_ userId: String?, domain: String) -> String? {
@@ -276,7 +282,11 @@ public final class BrokerReactor: Sendable {
                     logger.info("draining before shutdown", metadata: ["outstanding": "\(core.outstandingRequests)"])
                     clientsSent = true
                 }
-                if (core.outstandingRequests == 0 && !clientsSent) || now.monotonicMicros >= shutdownDeadline! {
+                if core.outstandingRequests == 0, quietUntil == nil {
+                    quietUntil = now.monotonicMicros.addingSaturating(Self.quietWaitMicros)
+                }
+                let quiet = core.outstandingRequests == 0 && (!clientsSent || now.monotonicMicros >= quietUntil!)
+                if quiet || now.monotonicMicros >= shutdownDeadline! {
                     core.abandonOutstanding(into: &actions)
                     shell.perform(&actions, core: &core, now: now)
                     break

@@ -63,6 +63,18 @@ extension RecPoolClient {
         return Scores(modelVersion: newest, values: results.flatMap(\.values), timings: timings)
     }
 
+    /// A worker's refusal of one request of a split call names its row within that request ("row 808 (0-based): …"):
+    /// renamed by its row among all the call's rows (the request starts at row `offset`), so the user is pointed at the
+    /// row of their input. Any other message is returned as it is.
+    static func renumberingRow(_ message: String, offset: Int) -> String {
+        guard offset > 0, message.hasPrefix("row "), let end = message.range(of: " (0-based)") else { return message }
+        let digits = message[message.index(message.startIndex, offsetBy: 4)..<end.lowerBound]
+        guard let row = Int(digits) else { return message }
+        return "row \(offset + row) (0-based) of all the rows"
+            + String(message[end.upperBound...])
+            .replacing("no row of this request was scored", with: "none of that request's rows was scored")
+    }
+
     /// Scores each chunk with its version requirement, concurrently; the results in chunk order. A score that is no
     /// probability is named by its row among all the rows (chunk `i` starts at row `offsets[i]`).
     private func scoreAll(
@@ -79,6 +91,10 @@ extension RecPoolClient {
                             return (index, try await self.score(rows: chunk, version: version, timeoutMs: timeoutMs))
                         } catch .protocolViolation(.scoreOutOfRange(let row, let value)) {
                             throw ClientError.protocolViolation(.scoreOutOfRange(row: offset + row, value: value))
+                        } catch .server(let status, let message, let retryAfterMs) {
+                            throw ClientError.server(
+                                status: status, message: Self.renumberingRow(message, offset: offset),
+                                retryAfterMs: retryAfterMs)
                         }
                     }
                 }

@@ -49,12 +49,13 @@ public enum AtomicFile {
 
     /// Reads a whole file, or its first `limit` bytes.
     ///
-    /// A pipe (a FIFO, or `<(cat log.csv)`) is opened without blocking and read as its writer sends; when its writer
-    /// sends nothing and does not close it for `pipeWaitMilliseconds` (a FIFO nobody writes to), the read fails with
+    /// A pipe (a FIFO, or `<(cat log.csv)`) is opened without blocking and read as its writer sends; when a named FIFO
+    /// shows no writer (no byte, no close) for `pipeWaitMilliseconds` (a FIFO nobody writes to), the read fails with
     /// ETIMEDOUT and ``pipeTimeoutOperation(milliseconds:)`` rather than wait for ever.
     /// - Parameters:
     ///   - limit: The most bytes to read (a file header's size); the whole file by default.
-    ///   - pipeWaitMilliseconds: The longest wait for a pipe's writer between two reads.
+    ///   - pipeWaitMilliseconds: The longest wait for a named FIFO's first sign of a writer (bytes, or its close);
+    ///     once it has one, and for an anonymous pipe (`<(cmd)`), the read waits for the writer as long as it takes.
     /// - Returns: its bytes (fewer than `limit` when the file is shorter).
     /// - Throws: ``FileFailure`` for `open` or `read`, with the path and errno; a device (such as `/dev/zero`) is
     ///   refused before reading, with EINVAL and ``notRegularOperation``. A pipe is read to its end.
@@ -85,8 +86,15 @@ public enum AtomicFile {
         }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: min(1 << 16, max(limit, 1)))
+        // Only a named FIFO may have no writer at all, and only until its first sign of one (bytes, or a writer that
+        // closed it): a process substitution's pipe (`<(cmd)`, `pipe:[…]`) always has its writer, and a writer slow
+        // between two sends (a download that stalls) is waited for, as a file being read is.
+        var firstWait = isPipe && !Self.isAnonymousPipe(path)
         while out.count < limit {
-            if isPipe { try waitForPipe(fd, path: path, milliseconds: pipeWaitMilliseconds) }
+            if isPipe {
+                try waitForPipe(fd, path: path, milliseconds: firstWait ? pipeWaitMilliseconds : -1)
+                firstWait = false
+            }
             let count: Int
             do {
                 let wanted = min(chunk.count, limit - out.count)
@@ -104,7 +112,16 @@ public enum AtomicFile {
         return out
     }
 
-    /// Waits until the pipe `fd` has bytes to read or its writer closed it.
+    /// Whether `path` names an anonymous pipe (`/dev/fd/63` of `<(cmd)`, `/dev/stdin` of `cmd |`): its link reads
+    /// `pipe:[inode]`; a named FIFO is a path of its own.
+    public static func isAnonymousPipe(_ path: String) -> Bool {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count > 0 else { return false }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("pipe:")
+    }
+
+    /// Waits until the pipe `fd` has bytes to read or its writer closed it (`milliseconds` -1: for as long as it takes).
     /// - Throws: ``FileFailure`` with ETIMEDOUT and ``pipeTimeoutOperation(milliseconds:)`` when neither happens within
     ///   `milliseconds` (a FIFO no writer has opened: poll(2) reports no hang-up for a writer that never came).
     private static func waitForPipe(_ fd: FileDescriptor, path: String, milliseconds: Int32) throws(FileFailure) {

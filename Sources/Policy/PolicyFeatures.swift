@@ -92,8 +92,10 @@ public struct PolicyFeatures: Sendable {
         }
         self.offsets = offsets
         userWidth = offset
+        // Keyed as values are read (``BlankText/canonical(_:)``): a spec declared before values were trimmed (` android`)
+        // still matches `android`; the first of two values that trim alike keeps the key.
         codes = spec.userFeatures.map { f in
-            Dictionary(uniqueKeysWithValues: f.values.enumerated().map { ($1, $0) })
+            Dictionary(f.values.enumerated().map { (BlankText.canonical($1), $0) }, uniquingKeysWith: { first, _ in first })
         }
         rawWidth = spec.itemWidth
         if let scaling = spec.itemScaling, !scaling.isIdentity {

@@ -17,7 +17,7 @@
 /// | `online_freeze`, `online_unfreeze` | — | ``OnlineView`` |
 /// | `online_sync` | `corrupt` (`"noise"`, only with `--allow-fault-injection`) | ``OnlineView`` after the sync |
 /// | `online_policy` | `version` (absent: the served one) | ``PolicyInstall``, then the weights' ``ParameterPack`` in frame 2 |
-/// | `online_register` | `catalogue_version`; the policy's ``ParameterPack`` in frame 2 | ``OnlineView`` |
+/// | `online_register` | `catalogue_version`, `version` (the served version it was warm-started from); the policy's ``ParameterPack`` in frame 2 | ``OnlineView`` |
 /// | `impressions` | `after`, `limit` | ``ImpressionPage`` |
 /// | `catalogue_upload` | `catalogue` (`source_sha256`, `schema`) | ``CatalogueView`` of the new version |
 /// | `catalogues` | — | ``CatalogueList`` |

@@ -146,6 +146,9 @@ struct WorkerCore: Sendable {
     /// A new connection: per-connection state starts afresh and READY goes out.
     private mutating func connect(now: WorkerInstant, into actions: inout [WorkerAction]) {
         registered = false
+        // The intervals adopted from the broker this worker last registered with are that broker's: until the new
+        // registration names its own (an older broker names none), the worker's own flags apply again.
+        brokerHeartbeat = nil
         drainStartedAt = nil
         drainAcknowledged = false
         lastHeard = now.monotonicMicros

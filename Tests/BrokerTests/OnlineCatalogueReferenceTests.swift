@@ -286,7 +286,7 @@ struct OnlineRegistrationTests {
 
     /// A warm start trained on version N while a sync merged acknowledged feedback into N + 1; registering it as N + 2
     /// dropped that feedback from every policy (the sync had consumed it), with nothing said.
-    @Test("a policy warm-started from a version the pool no longer serves is CONFLICT, naming both; without version BAD_REQUEST")
+    @Test("a policy warm-started from a version the pool no longer serves is CONFLICT, naming both; without version it registers, warned")
     func staleStartRefused() throws {
         var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)
         _ = m.feed(.workers([m.workerA]))
@@ -307,9 +307,16 @@ struct OnlineRegistrationTests {
         #expect(
             reply.errorText?.contains("warm-started from version \(served + 1), the pool serves version \(served)") == true,
             "\(reply.errorText ?? "")")
-        let missing = try #require(register(nil).clientReplies.first)
-        #expect(missing.header.status == .badRequest && missing.errorText?.contains("needs version") == true)
         #expect(m.core.version == served)
+        // A client from before `version` existed still registers (unchecked, with a warning logged).
+        var actions: [OnlineAction] = []
+        m.core.handle(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 10),
+                request: ControlRequest(op: "online_register", catalogueVersion: 3), bytes: pack.encoded()),
+            nowMs: 50_000, into: &actions)
+        #expect(actions.versionsToStore.map(\.version) == [served + 1])
+        #expect(actions.contains { if case .log(.warning, let text, _) = $0 { text.contains("names no version") } else { false } })
     }
 
     @Test("a frame 2 that is not a pack is refused naming the decoding problem, not as a missing pack")

@@ -99,6 +99,21 @@ struct RegistryCoordinatorTests {
         #expect(h.takeRollouts().map(\.version) == [2])
     }
 
+    /// A model of 5,000 features was imported and promoted: every worker installed it, and every SCORE was refused
+    /// TOO_LARGE (a row holds at most 4,096 columns) until someone rolled back.
+    @Test("a model wider than a SCORE row may be (and with no feature specification) is refused at import, naming the limit")
+    func tooWideForScore() throws {
+        let h = try RegistryHarness()
+        let wide = Checkpoint(model: .mlp(MLP(inputWidth: 4_097, hiddenSizes: [1], seed: 1))).encoded()
+        let refused = try h.control(ControlRequest(op: "import"), bytes: wide)
+        #expect(refused.header.status == .badRequest)
+        #expect(refused.errorText?.contains("4097 features") == true && refused.errorText?.contains("at most 4096") == true,
+            "\(refused.errorText ?? "")")
+        #expect(try h.store.models().isEmpty)
+        let edge = Checkpoint(model: .mlp(MLP(inputWidth: 4_096, hiddenSizes: [1], seed: 1))).encoded()
+        #expect(try h.control(ControlRequest(op: "import"), bytes: edge).header.status == .ok)
+    }
+
     /// A registered version whose checkpoint file was deleted answered NOT_FOUND "no stored blob", the same as a
     /// version that does not exist; it is CONFLICT naming the version and how to repair it.
     @Test("promoting or fetching a version whose checkpoint file is missing is CONFLICT naming it and the repair")

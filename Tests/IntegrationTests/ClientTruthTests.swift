@@ -59,6 +59,24 @@ struct ClientTruthTests {
             let first = try #require(aloneScore.first), last = try #require(splitScores.last)
             #expect(abs(first - last) < 1e-6)
 
+            // A row that overflows in the second request of a split call is named by its row in the input (it was
+            // named by its row within that request, 808 for 9,000).
+            var overflowing = many.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            overflowing[9_000] = "3e38,3e38,0,0"
+            let badFile = try Self.file("bad-many.csv", Array((overflowing.joined(separator: "\n") + "\n").utf8), in: temporary)
+            let bad = try runTool("recpool", ["score", "--broker", broker, "--input", badFile.path])
+            #expect(bad.code == 11 && bad.stderr.contains("row 9000 (0-based) of all the rows"), "\(bad.stderr)")
+
+            // Text output prints each score as --json does (the shortest form that reads back as the same float): six
+            // fixed decimals printed a score of 1e-9 as 0.000000.
+            let extreme = try Self.file("extreme.csv", Array("-1e4,-1e4,-1e4,-1e4\n0.1,0.2,0.3,0.4\n1e4,1e4,1e4,1e4\n".utf8), in: temporary)
+            let text = try runTool("recpool", ["score", "--broker", broker, "--input", extreme.path])
+            let json = try runTool("recpool", ["score", "--broker", broker, "--input", extreme.path, "--json"])
+            let printed = text.stdout.split(separator: "\n").dropFirst().map { Float(String($0)) }
+            let jsonScores = try #require(
+                (try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["scores"] as? [Double])
+            #expect(printed == jsonScores.map { Float($0) }, "\(text.stdout) \(json.stdout)")
+
             let big = try Self.file("big.csv", Array("0.1,0.2,0.3,0.4\n3e38,3e38,0,0\n".utf8), in: temporary)
             for json in [true, false] {
                 let overflow = try runTool(

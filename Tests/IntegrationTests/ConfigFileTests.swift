@@ -188,6 +188,15 @@ struct ConfigFileTests {
                 }
             }
         }
+        // A file whose name starts with "synthetic" is a file, as the run reads it (it was refused as a bad name).
+        let directory = try TemporaryDirectory("synthetic-named-file")
+        defer { directory.remove() }
+        let file = directory.path + "/synthetic_clicks.csv"
+        try "f0,label\n0.5,1\n0.25,0\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let named = try runTool("recpool", ["fit", "--dataset", file, "--out", directory.path + "/m.ckpt", "--print-config"])
+        #expect(named.code == 0, "\(named.stderr)")
+        let relative = try runTool("recpool", ["data", "describe", "synthetic_x.csv", "--print-config"])
+        #expect(relative.code == 0, "\(relative.stderr)")
         let traced = try runTool(
             "recpool", ["loadtest", "--print-config"] + broker, environment: ["RECPOOL_DATASET": "synthetic:users=abc"])
         #expect(

@@ -90,6 +90,11 @@ struct UserEncodingTests {
         #expect(try hashed.features.encode(["os": " linux\t"]) == hashed.features.encode(["os": "linux"]))
         // Inside a value, white space is part of it.
         #expect(try declared.features.encode(["os": "and roid"]) == [0, 0, 1])
+        // A spec declared before values were trimmed (` android`, from an earlier schema draft) still matches.
+        let older = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(
+                catalogue: try unitCatalogue(), userFeatures: [.init("os", .categorical, values: [" android", "ios"])]))
+        #expect(try older.features.encode(["os": "android"]) == [1, 0, 0])
     }
 
     /// Hashed, the two kinds of user are one context: the policy can only learn a slate for both (about

@@ -92,6 +92,30 @@ struct AtomicFileTests {
         }
         writer.start()
         #expect(try AtomicFile.read(fifo, pipeWaitMilliseconds: 2_000) == Array("a,b\n".utf8))
+        // Once a writer has shown itself, a pause between its sends longer than the pipe wait is waited for (a
+        // stalled download, a slow generator): the wait bounds only the wait for a writer.
+        let slow = Thread {
+            let fd = open(fifo, O_WRONLY)
+            _ = [UInt8]("a,".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            usleep(700_000)
+            _ = [UInt8]("b\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        slow.start()
+        #expect(try AtomicFile.read(fifo, pipeWaitMilliseconds: 300) == Array("a,b\n".utf8))
+    }
+
+    @Test("an anonymous pipe (process substitution, a shell pipe) is told from a named FIFO")
+    func anonymousPipe() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        #expect(AtomicFile.isAnonymousPipe("/proc/self/fd/\(fds[0])"))
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(mkfifo(folder + "/named", 0o600) == 0)
+        #expect(!AtomicFile.isAnonymousPipe(folder + "/named"))
+        #expect(!AtomicFile.isAnonymousPipe(folder))
     }
 
     /// `fit --out /dev/null` renamed a regular file over the system's /dev/null, and `--out /dev/full` reported

@@ -7,12 +7,13 @@ extension OnlineCore {
     /// its statistics. The guard does not judge it (the off-policy report of the warm start is its check), and the
     /// stored version records the catalogue version it was trained on.
     ///
-    /// Refusals, each naming the problem: BAD_REQUEST without a pack that fits the served spec, without
-    /// `catalogue_version` or without `version` (the served version the policy was warm-started from); CONFLICT when
+    /// Refusals, each naming the problem: BAD_REQUEST without a pack that fits the served spec or without
+    /// `catalogue_version`; CONFLICT when
     /// the policy was trained on another catalogue version than the one served (or the pool serves the simulator
-    /// world's catalogue), when the pool serves another version than `version` now (a sync merged feedback into a
-    /// newer version while the warm start trained: registering over it would drop that feedback, consumed by the
-    /// sync, from every policy), or while a sync is out. What the replicas learnt since the last sync is not lost:
+    /// world's catalogue), when the pool serves another version than `version` (the served version the policy was
+    /// warm-started from) now (a sync merged feedback into a newer version while the warm start trained: registering
+    /// over it would drop that feedback, consumed by the sync, from every policy), or while a sync is out. A request
+    /// without `version` (a client from before it was added) is registered unchecked, with a warning logged. What the replicas learnt since the last sync is not lost:
     /// those events are sent again after the registered version's install.
     mutating func register(
         _ requester: Requester, catalogueVersion trained: UInt64?, startVersion: UInt64?, pack bytes: [UInt8]?,
@@ -37,12 +38,6 @@ extension OnlineCore {
                 requester, .badRequest, text: "online_register needs catalogue_version: the catalogue the policy was trained on",
                 into: &actions)
         }
-        guard let startVersion else {
-            return reply(
-                requester, .badRequest,
-                text: "online_register needs version: the served policy version the policy was warm-started from",
-                into: &actions)
-        }
         guard let serving = catalogueVersion else {
             return reply(
                 requester, .conflict,
@@ -58,10 +53,19 @@ extension OnlineCore {
         guard !syncing else {
             return reply(requester, .conflict, text: "a sync is in progress; retry shortly", into: &actions)
         }
-        guard startVersion == version else {
+        if startVersion == nil {
+            // A client from before `version` was added: registered as it was then, and said so.
+            actions.append(
+                .log(
+                    .warning,
+                    "online_register names no version it was warm-started from: registered without checking that no "
+                        + "sync stored a newer version meanwhile (feedback that sync merged is not in it)",
+                    ["serving": "\(version)"]))
+        }
+        guard startVersion == nil || startVersion == version else {
             return reply(
                 requester, .conflict,
-                text: "the policy was warm-started from version \(startVersion), the pool serves version \(version) now: "
+                text: "the policy was warm-started from version \(startVersion ?? 0), the pool serves version \(version) now: "
                     + "feedback merged into the versions since would be lost; warm-start it again from version \(version)",
                 into: &actions)
         }

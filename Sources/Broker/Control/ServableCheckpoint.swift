@@ -1,5 +1,6 @@
 import RecData
 import RecModel
+import RecWire
 
 /// What a scoring replica needs of a checkpoint before the registry calls it servable: it decodes (format and shapes;
 /// ``Checkpoint/init(decoding:)``), it holds an MLP with one output per row (a worker's `ModelReplica` serves nothing
@@ -20,7 +21,16 @@ enum ServableCheckpoint {
             return "the checkpoint does not decode: \(error)"
         }
         if let problem = checkpoint.interestModelProblem { return problem }
-        return FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: checkpoint.model.network.inputWidth)
+        // A model without a feature specification is reached only by SCORE, whose rows hold at most the column limit:
+        // promoted, it replaced a servable version and every SCORE was refused TOO_LARGE. (One with a specification
+        // also ranks RECOMMEND's candidates, whose rows the worker builds itself.)
+        let width = checkpoint.model.network.inputWidth
+        let limit = WireLimits.standard.maxColumns
+        if checkpoint.featureSpec.isEmpty, width > limit {
+            return "the model takes rows of \(width) features, and a SCORE row holds at most \(limit) "
+                + "(docs/PROTOCOL.md, \"Limits\"): no request could reach it"
+        }
+        return FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: width)
     }
 }
 

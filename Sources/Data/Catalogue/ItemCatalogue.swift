@@ -173,8 +173,10 @@ public struct ItemEncoding: Sendable, Equatable {
         for vocabulary in categorical {
             var block = [Float](repeating: 0, count: vocabulary.values.count)
             // A blank value (white space only) is the empty one, as the catalogue file's blank cells are read.
+            // A vocabulary stored before values were trimmed (` red` of an earlier catalogue version) still matches.
             if let value = fields[vocabulary.name].map(BlankText.canonical),
                 let slot = vocabulary.values.firstIndex(of: value)
+                    ?? vocabulary.values.firstIndex(where: { BlankText.canonical($0) == value })
             {
                 block[slot] = 1
             }

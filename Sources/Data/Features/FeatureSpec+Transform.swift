@@ -79,7 +79,10 @@ extension FeatureSpec {
             let mid = (low + high) / 2
             if CategoricalColumns.precedes(sorted[mid], value) { low = mid + 1 } else { high = mid }
         }
-        return low < sorted.count && sorted[low] == value ? low : nil
+        if low < sorted.count && sorted[low] == value { return low }
+        // A vocabulary stored before values were read without surrounding white space (a checkpoint fitted on
+        // `a, b, c` cells holds ` android`): its entry still matches the trimmed value.
+        return sorted.firstIndex { $0 != BlankText.canonical($0) && BlankText.canonical($0) == value }
     }
 
     /// Appends one example's `width` values to `out`.

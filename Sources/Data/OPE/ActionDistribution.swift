@@ -34,7 +34,9 @@ public struct ActionDistribution: Sendable, Equatable {
         var p = [Double](repeating: 0, count: scores.count)
         for row in 0..<(scores.count / nActions) {
             let base = row * nActions
-            let best = scores[base..<(base + nActions)].max() ?? 0
+            // Over the comparable scores only: Swift's max() of a row starting with NaN is NaN, which made the row
+            // uniform whatever its other scores.
+            let best = scores[base..<(base + nActions)].filter { !$0.isNaN }.max() ?? .nan
             let tied = (0..<nActions).filter { scores[base + $0] == best }
             // A row with no comparable score (NaN everywhere) has no best action: uniform, never action 0.
             let chosen = tied.isEmpty ? Array(0..<nActions) : tied

@@ -43,7 +43,9 @@ struct ScoreCommand: AsyncParsableCommand {
                     try JSONOutput.encode(ScoreOutput(modelVersion: scores.modelVersion, scores: scores.values)))
             } else {
                 CommandOutput.printLine("model version \(scores.modelVersion)")
-                for value in scores.values { CommandOutput.printLine(String(format: "%.6f", value)) }
+                // The shortest text that reads back as the same float, as `predict` and `--json` print it: six fixed decimals
+                // printed 1.4e-09 as 0.000000 and made distinct scores equal.
+                for value in scores.values { CommandOutput.printLine("\(value)") }
             }
         }
     }

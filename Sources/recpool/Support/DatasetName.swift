@@ -20,7 +20,8 @@ enum DatasetName {
             }
             return nil
         }
-        guard name.hasPrefix("obd:") || name.hasPrefix("synthetic") else {
+        // The resolver's own test: `synthetic_clicks.tsv` is a file, not a synthetic dataset's name.
+        guard name.hasPrefix("obd:") || name.hasPrefix("synthetic:") || name == "synthetic" else {
             // As the resolver judges it: a word that names no file and looks like no path is a misspelt name.
             if !FileManager.default.fileExists(atPath: name) && !name.contains("/") && !name.contains(".") {
                 return "\(flag): '\(name)': expected obd:POLICY/CAMPAIGN, synthetic:KEY=VALUE,… or a CSV file"

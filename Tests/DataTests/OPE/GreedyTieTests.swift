@@ -23,6 +23,15 @@ struct GreedyTieTests {
             itemNumericColumns: 0)
     }
 
+    /// A row whose first score was NaN became uniform (Swift's max() of it is NaN), ignoring its finite scores.
+    @Test("a NaN score is skipped: the best finite score is chosen; a row of NaN only is uniform")
+    func nanScoresSkipped() {
+        let greedy = ActionDistribution.greedy(scores: [.nan, 0.2, 0.7, .nan, .nan, .nan], nActions: 3)
+        let third: Double = 1.0 / 3
+        let expected: [Double] = [0, 0, 1, third, third, third]
+        #expect(greedy.probabilities == expected)
+    }
+
     @Test("the greedy policy puts 1/m on each of m tied best items, and ε-greedy (1 − ε)/m + ε/n")
     func greedySharesTies() {
         let greedy = ActionDistribution.greedy(scores: [0.1, 0.3, 0.3, 0.2, 0.5, 0.5, 0.5, 0.5], nActions: 4)

@@ -19,6 +19,15 @@ struct SurroundingSpaceTests {
         return text
     }
 
+    /// A vocabulary stored before values were trimmed (a checkpoint fitted on `a, b, c` cells holds ` android`) matched
+    /// nothing once input values were trimmed: every such row fell into the unknown bucket, silently.
+    @Test("a stored vocabulary entry with surrounding spaces still matches the trimmed value")
+    func olderVocabularies() {
+        #expect(FeatureSpec.index(of: "android", in: [" android", "ios"]) == 0)
+        #expect(FeatureSpec.index(of: "ios", in: [" android", "ios"]) == 1)
+        #expect(FeatureSpec.index(of: "linux", in: [" android", "ios"]) == nil)
+    }
+
     @Test("a categorical value with spaces or tabs around it is the same category, not a second one")
     func categoricalValues() throws {
         let plain = try SmallLog.build(

@@ -72,3 +72,18 @@ struct WorkerHeartbeatAdoptionTests {
         #expect(old.heartbeatMs == nil && old.liveness == nil)
     }
 }
+
+/// A worker kept the intervals of the broker it was first registered with after reconnecting to another (a rolled
+/// back broker that names none): it heartbeat every 10 s against a broker expiring it after 3 s.
+@Suite("Worker core: adopted intervals end with the connection")
+struct WorkerHeartbeatReconnectTests {
+    @Test("reconnecting drops the adopted intervals: an older broker's registration leaves the worker's own")
+    func reconnectForgetsAdopted() {
+        var harness = WorkerHarness { $0.heartbeatIntervalMs = 1_000 }
+        WorkerHeartbeatAdoptionTests.register(&harness, heartbeatMs: 10_000, liveness: 3)
+        #expect(harness.core.intervalMicros == 10_000_000)
+        WorkerHeartbeatAdoptionTests.register(&harness, heartbeatMs: nil, liveness: nil)
+        #expect(harness.core.intervalMicros == 1_000_000)
+        #expect(harness.core.silenceMicros == 3_000_000)
+    }
+}

@@ -268,7 +268,7 @@ class AsyncClient(_Base):
                 tries += 1
                 await asyncio.sleep(wait)
                 continue
-            raise self._error(header, payload)
+            raise self._error(header, payload, call.first_row)
 
     async def _run(self, calls, window: Optional[int] = None) -> list:
         """Runs the calls together, at most ``window`` at a time when given; the first failure cancels the rest."""

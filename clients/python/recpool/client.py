@@ -229,13 +229,13 @@ class _Base:
                                     f"0x{header.command:02x}, expected 0x{expected:02x}", header)
 
     @staticmethod
-    def _error(header: Header, payload) -> RecPoolError:
+    def _error(header: Header, payload, first_row: int = 0) -> RecPoolError:
         # An error reply carries exactly one payload frame, its message (PROTOCOL.md, "Status codes"): one with
         # none or several breaks the protocol, as the Swift client says too.
         if len(payload) != 1:
             return ProtocolViolation(
                 f"a {Status(header.status).name} reply with {len(payload)} payload frames instead of one message", header)
-        message = bytes(payload[0]).decode("utf-8", "replace")
+        message = ops.renumbering_row(bytes(payload[0]).decode("utf-8", "replace"), first_row)
         if not message:
             message = "(the reply carried no message)"
         return error_for(header, message)
@@ -439,7 +439,7 @@ class Client(_Base):
                             if window is not None:
                                 take_next()
                             continue
-                        error = self._error(header, payload)
+                        error = self._error(header, payload, taken[index].first_row)
                         retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
                         if (header.status == Status.BUSY and taken[index].retry_busy and tries < self.busy_retries
                                 and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
@@ -466,6 +466,10 @@ class Client(_Base):
                 socket is not thread-safe); shared by threads, each dropped the others' replies as late and every call
                 waited out its deadline. Give each thread its own Client, or use an AsyncClient.
         """
+        if self._forked():
+            # Forked while another thread's call held the lock: the child's copy stays held for good. The child opens
+            # its own socket at its first call (_reopen_if_forked), and so its own lock here.
+            self._in_call = threading.Lock()
         if not self._in_call.acquire(blocking=False):
             raise InvalidRequest("this Client is running another thread's call: a Client serves one thread at a time "
                                  "(give each thread its own Client, or use an AsyncClient)")

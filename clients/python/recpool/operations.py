@@ -196,6 +196,9 @@ class Call:
     retry_busy: bool = False
     timeout: Optional[float] = None
     deadline: Optional[float] = None
+    #: For one request of a split ``score``: the row of the call its first row is. A worker's refusal naming a row
+    #: of the request ("row 808 (0-based): …") is renamed by its row among all the call's rows.
+    first_row: int = 0
 
     def __post_init__(self):
         """Checks the call's own timeout and deadline (see :func:`seconds`, :func:`deadline_seconds`), so
@@ -511,7 +514,21 @@ def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline, first
         return values, reply.header
 
     return Call(Command.SCORE, [tensor_frame(chunk)], parse, pin[0], pin[1], retry_busy=True,
-                timeout=timeout, deadline=deadline)
+                timeout=timeout, deadline=deadline, first_row=first_row)
+
+
+def renumbering_row(message: str, first_row: int) -> str:
+    """A worker's refusal of one request of a split ``score`` ("row 808 (0-based): …; no row of this request was
+    scored"), named by the row among all the call's rows when the request starts at ``first_row``; any other message
+    as it is (the Swift client does the same)."""
+    marker = " (0-based)"
+    if first_row <= 0 or not message.startswith("row ") or marker not in message:
+        return message
+    digits, rest = message[4:].split(marker, 1)
+    if not digits.isdigit():
+        return message
+    rest = rest.replace("no row of this request was scored", "none of that request's rows was scored")
+    return f"row {first_row + int(digits)} (0-based) of all the rows{rest}"
 
 
 #: The request bytes one ``score`` call keeps in flight: under the smallest ``--client-bytes`` a broker may have (16 MiB;

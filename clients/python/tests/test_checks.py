@@ -740,3 +740,15 @@ def test_an_empty_sequence_and_a_long_double_beyond_float32_are_named_as_given()
     if np.finfo(np.longdouble).max > 1e4000:  # 80-bit extended precision (x86-64)
         with pytest.raises(recpool.InvalidRequest, match=r"is 1e\+4000, beyond float32's range"):
             ops.as_rows(np.array([[np.longdouble("1e4000")]]))
+
+
+def test_a_refusal_of_one_request_of_a_split_score_names_the_row_of_the_call():
+    # A split score's refusal named the row within its request: row 808 of the second request of 8,192 rows is row
+    # 9,000 of the call.
+    message = ("row 808 (0-based): model version 1 computes a score of nan (the values overflow inside the model); "
+               "no row of this request was scored")
+    renamed = ops.renumbering_row(message, 8192)
+    assert renamed.startswith("row 9000 (0-based) of all the rows: model version 1")
+    assert renamed.endswith("none of that request's rows was scored")
+    assert ops.renumbering_row(message, 0) == message
+    assert ops.renumbering_row("rows have 3 features", 8192) == "rows have 3 features"

@@ -64,3 +64,27 @@ def test_a_training_frame_with_no_row_is_refused_before_anything_is_sent(broker)
         with pytest.raises(recpool.InvalidRequest, match="no data rows"):
             client.train(pd.DataFrame({"f0": [], "label": []}))
     assert broker.received == []
+
+
+def test_a_child_forked_during_another_threads_call_can_call(broker):
+    # The child's copy of the in-call lock stayed held: every call in the child was refused as another thread's.
+    import os
+
+    with recpool.Client(broker._endpoint, timeout=2) as client:
+        assert client.status() == {}
+        thread = threading.Thread(target=lambda: pytest.raises(recpool.Timeout, client.score, np.zeros((1, 3))))
+        thread.start()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(h.command == recpool.Command.SCORE for h, _ in broker.received):
+            time.sleep(0.01)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = 0 if client.status() == {} else 2
+            except BaseException:
+                code = 3
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        thread.join()
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

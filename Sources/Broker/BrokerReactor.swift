@@ -192,7 +192,7 @@ public final class BrokerReactor: Sendable {
     private func bindSockets() throws(BrokerError) -> (ZMQSocket, ZMQSocket, BrokerEndpoints) {
         let configuration = settings.configuration
         func open(_ endpoint: String, domain: String, clientFacing: Bool) throws(BrokerError) -> (ZMQSocket, String) {
-            do {
+            do throws(ZMQError) {
                 let socket = try ZMQSocket(context, type: .router)
                 // The message limit is enforced by the reactor, which answers TOO_LARGE; libzmq's
                 // own limit, which drops the connection without a word, is only a far backstop.
@@ -213,6 +213,8 @@ public final class BrokerReactor: Sendable {
                     try socket.set(.handshakeInterval(milliseconds: 5000))
                 }
                 try monitor.attach(socket, name: domain == BrokerSecurity.frontendDomain ? "frontend" : "backend")
+                // libzmq unlinks what is at an ipc:// path before it binds: a socket in use, or a file, is refused.
+                if let occupied = IPCBindCheck.occupied(endpoint) { throw occupied }
                 try socket.bind(endpoint)
                 return (socket, try socket.lastEndpoint())
             } catch {
@@ -232,7 +234,12 @@ public final class BrokerReactor: Sendable {
 
     /// How long a shutdown with nothing outstanding goes on reading client messages that keep arriving (µs), each
     /// answered BUSY, before it ends.
-    static let quietWaitMicros: UInt64 = 250_000
+    static let quietWaitMicros: UInt64 = 500_000
+
+    /// How long no client message must arrive, once nothing is outstanding, for a shutdown to end (µs): a client
+    /// answered by the last replies sends its next request a round trip later, and that request is answered BUSY
+    /// rather than left unread (a pass that had read nothing ended the loop at once, before it came).
+    static let quietGapMicros: UInt64 = 100_000
 
     private static func now() -> BrokerInstant {
         BrokerInstant(monotonicMicros: Clocks.monotonicMicros(), epochMillis: Clocks.epochMillis())
@@ -265,6 +272,7 @@ public final class BrokerReactor: Sendable {
         // their BUSYs) cannot hold it open: it ends at most `quietWaitMicros` after nothing was outstanding.
         var clientsSent = true
         var quietUntil: UInt64? = nil
+        var lastClientAt: UInt64 = 0
         /// The `User-Id` a message is handled under: its key's role under the allow-lists in force now (a reload
         /// moves a connected peer to its new role at once), or `revoked:KEY` when they no longer admit it.
         func admitted(_ userId: String?, domain: String) -> String? {
@@ -284,8 +292,13 @@ public final class BrokerReactor: Sendable {
                 }
                 if core.outstandingRequests == 0, quietUntil == nil {
                     quietUntil = now.monotonicMicros.addingSaturating(Self.quietWaitMicros)
+                    // The last replies just went out: a client answered sends its next request a round trip later.
+                    lastClientAt = now.monotonicMicros
                 }
-                let quiet = core.outstandingRequests == 0 && (!clientsSent || now.monotonicMicros >= quietUntil!)
+                if clientsSent { lastClientAt = now.monotonicMicros }
+                let silent = now.monotonicMicros &- lastClientAt >= Self.quietGapMicros
+                let quiet =
+                    core.outstandingRequests == 0 && (silent || now.monotonicMicros >= quietUntil ?? .max)
                 if quiet || now.monotonicMicros >= shutdownDeadline! {
                     core.abandonOutstanding(into: &actions)
                     shell.perform(&actions, core: &core, now: now)

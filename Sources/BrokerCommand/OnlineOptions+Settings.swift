@@ -29,21 +29,4 @@ extension OnlineOptions {
         if let problem = s.problem { throw ValidationError("online learning: \(Self.flagNames(problem))") }
         return s
     }
-
-    /// A settings problem with the flag that sets its value named (`epsilon must be…` → `--epsilon must be…`), so a
-    /// value from a configuration file or the environment is traced to its source; problems that name their flag
-    /// already are kept.
-    static func flagNames(_ problem: String) -> String {
-        let fields: [(field: String, flag: String)] = [
-            ("online sync events", "--online-sync-events"), ("online guard margin", "--online-guard-margin"),
-            ("the impression log", "--impression-log-size"), ("target_update_every", "--online-target-update-every"),
-            ("update_every", "--online-update-every"), ("epsilon", "--epsilon"), ("temperature", "--temperature"),
-            ("gamma", "--online-gamma"),
-        ]
-        guard !problem.contains("(--"), let match = fields.first(where: { problem.hasPrefix($0.field + " ") }) else {
-            return problem
-        }
-        let named = match.flag == "--" + match.field ? match.flag : match.flag + " (\(match.field))"
-        return named + problem.dropFirst(match.field.count)
-    }
 }

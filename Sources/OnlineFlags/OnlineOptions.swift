@@ -131,6 +131,45 @@ public struct OnlineOptions: ParsableArguments {
                     "\(flag) applies to the session DQN (--online-learner session_dqn); a contextual bandit has γ = 0")
             }
         }
+        // The values the broker refuses, refused when parsed by every command that takes these flags: `recpool local
+        // --print-config` printed `--online-gamma 1` as valid, and its broker then refused it.
+        if online, let problem = valueProblem(exploring: exploring, learning: learning) {
+            throw ValidationError("online learning: \(Self.flagNames(problem))")
+        }
+    }
+
+    /// Why a tunable's value cannot be used, in the broker's words (`OnlineSettings.problem`), or nil.
+    func valueProblem(exploring: ExplorationSpec.Kind, learning: OnlineLearnerKind) -> String? {
+        if onlineSyncEvents < 1 { return "online sync events must be at least 1" }
+        if !(onlineGuardMargin.isFinite && onlineGuardMargin >= 0) {
+            return "online guard margin must be a finite number ≥ 0, got \(onlineGuardMargin)"
+        }
+        if onlineGuardMinRows < 0 {
+            return "online guard minimum rows must be ≥ 0 (--online-guard-min-rows), got \(onlineGuardMinRows)"
+        }
+        if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
+        if feedbackWindowS < 1 { return "the feedback window must be at least 1 s (--feedback-window-s)" }
+        let spec = OnlineLearningSpec(
+            updateEvery: onlineUpdateEvery, batchSize: 64, learner: learning, gamma: onlineGamma,
+            targetUpdateEvery: onlineTargetUpdateEvery)
+        return ExplorationSpec(kind: exploring, epsilon: epsilon, temperature: temperature).problem ?? spec.problem
+    }
+
+    /// A settings problem with the flag that sets its value named (`epsilon must be…` → `--epsilon must be…`), so a
+    /// value from a configuration file or the environment is traced to its source; problems that name their flag
+    /// already are kept.
+    public static func flagNames(_ problem: String) -> String {
+        let fields: [(field: String, flag: String)] = [
+            ("online sync events", "--online-sync-events"), ("online guard margin", "--online-guard-margin"),
+            ("the impression log", "--impression-log-size"), ("target_update_every", "--online-target-update-every"),
+            ("update_every", "--online-update-every"), ("epsilon", "--epsilon"), ("temperature", "--temperature"),
+            ("gamma", "--online-gamma"),
+        ]
+        guard !problem.contains("(--"), let match = fields.first(where: { problem.hasPrefix($0.field + " ") }) else {
+            return problem
+        }
+        let named = match.flag == "--" + match.field ? match.flag : match.flag + " (\(match.field))"
+        return named + problem.dropFirst(match.field.count)
     }
 
     /// Every tunable as `(flag, value)`, in declaration order (`--online` itself excluded; a set

@@ -68,13 +68,14 @@ public struct SessionQLearner: Sendable {
     public private(set) var target: BayesianLastLayer.Coefficients
     private var statistics: BayesianLastLayer
     private var policy: OnlinePolicy
-    private var rng: Xoshiro256
+    /// The seed the Thompson samples' streams are keyed by (``OnlineLearner/sampleSeed(seed:version:update:)``).
+    private let seed: UInt64
     private var updatesSinceCopy = 0
 
     /// Creates a learner starting from `policy`'s statistics at `version`; online and target networks start at its
     /// posterior mean and it serves a Thompson sample at once.
     public init(policy: OnlinePolicy, version: UInt64, seed: UInt64) {
-        rng = Xoshiro256(seed: seed)
+        self.seed = seed
         statistics = policy.statistics
         online = policy.with(mean: policy.statistics) ?? policy.coefficients
         target = online
@@ -187,9 +188,13 @@ public struct SessionQLearner: Sendable {
     }
 
     /// Solves the posterior: its mean becomes the online network and a Thompson sample the served policy; on a
-    /// failure (a posterior that cannot be solved) both stay as they were.
+    /// failure (a posterior that cannot be solved) both stay as they were. The sample is drawn from a stream keyed by
+    /// the seed, the installed version and the updates since that install, as the contextual bandit's is: a running
+    /// generator gave a re-installed version another sample, and `simulate --deterministic` on a session DQN pool
+    /// another curve on every fresh pool.
     private mutating func resample() {
-        let stream = Xoshiro256(seed: rng.next())
+        let stream = Xoshiro256(
+            seed: OnlineLearner.sampleSeed(seed: seed, version: baseVersion, update: updatesSinceInstall))
         guard
             let solved = statistics.posterior(
                 lambda: policy.spec.learning.priorPrecision, sample: (policy.spec.learning.noiseVariance, stream)),

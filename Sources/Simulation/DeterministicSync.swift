@@ -80,6 +80,9 @@ extension PoolBackend {
             } catch {
                 throw .policyUnavailable(error)
             }
+            // Frozen during the run (`recpool online freeze`): no sync can happen, so the barrier fails at once rather
+            // than retry the broker's CONFLICT for a minute at every barrier.
+            if now.frozen { throw .notDeterministic("online learning was frozen during the run (recpool online unfreeze)") }
             guard now.replicas.count == 1, now.replicas[0].worker == replica else {
                 throw .notDeterministic(
                     "the pool's replicas changed during the run (now \(now.replicas.map(\.worker))); a "
@@ -93,7 +96,9 @@ extension PoolBackend {
                     _ = try await client.onlineSync(timeoutMs: max(timeoutMs ?? 0, 30_000))
                     completed += 1
                 } catch {
-                    guard case .server(.conflict, _, _) = error, Date() < deadline else {
+                    // CONFLICT while a sync runs is retried; one that says learning is frozen never clears by itself.
+                    guard case .server(.conflict, let message, _) = error, !message.contains("frozen"), Date() < deadline
+                    else {
                         throw .notDeterministic("a sync at the barrier failed: \(error)")
                     }
                     try? await Task.sleep(nanoseconds: 5_000_000)

@@ -29,10 +29,11 @@ public struct SessionReport: Codable, Sendable, Equatable {
     public var stepsPerSession: Double?
     /// Clicks per step over every session; nil with no step.
     public var ctrPerStep: Double?
-    /// The uniform random slate's clicks per session on the same users.
-    public var randomClicksPerSession: Double
-    /// The myopic oracle's clicks per session on the same users.
-    public var oracleClicksPerSession: Double
+    /// The uniform random slate's clicks per session on the same users: the sessions the pool completed, as its own
+    /// figure is (a session the pool failed is in neither); nil when none completed.
+    public var randomClicksPerSession: Double?
+    /// The myopic oracle's clicks per session on the same users (the completed sessions); nil when none completed.
+    public var oracleClicksPerSession: Double?
     /// The pool's learner at the start (`contextual_bandit` or `session_dqn`).
     public var learner: String
     /// Its γ (0 for the contextual bandit).
@@ -68,8 +69,11 @@ public struct SessionReport: Codable, Sendable, Equatable {
         clicksPerSessionLastFifth = mean(outcomes.suffix(fifth).filter(\.completed).map { Double($0.clicks) })
         stepsPerSession = mean(done.map { Double($0.steps) })
         ctrPerStep = steps > 0 ? Double(clicks) / Double(steps) : nil
-        randomClicksPerSession = mean(random.map(Double.init)) ?? 0  // one reference per session, and a plan has ≥ 1
-        oracleClicksPerSession = mean(oracle.map(Double.init)) ?? 0
+        // One reference per session, in the sessions' order: averaged over the sessions the pool completed, so the
+        // three figures are on the same users (the pool's failed sessions counted for the baselines alone).
+        let served = outcomes.indices.filter { outcomes[$0].completed && $0 < random.count && $0 < oracle.count }
+        randomClicksPerSession = mean(served.map { Double(random[$0]) })
+        oracleClicksPerSession = mean(served.map { Double(oracle[$0]) })
         self.learner = learner
         self.gamma = gamma
         version = outcomes.filter { $0.steps > 0 }.map(\.version).max()
@@ -88,6 +92,7 @@ public struct SessionReport: Codable, Sendable, Equatable {
     private enum UndefinedKeys: String, CodingKey {
         case clicksPerSessionUndefined, clicksPerSessionSdUndefined, clicksPerSessionFirstFifthUndefined
         case clicksPerSessionLastFifthUndefined, stepsPerSessionUndefined, ctrPerStepUndefined, versionUndefined
+        case randomClicksPerSessionUndefined, oracleClicksPerSessionUndefined
     }
 
     /// Encodes every key, an undefined figure as `null` with its reason in the key's `_undefined` twin.
@@ -127,6 +132,8 @@ public struct SessionReport: Codable, Sendable, Equatable {
         try u.encode(stepsPerSession == nil ? noSession : nil, forKey: .stepsPerSessionUndefined)
         try u.encode(ctrPerStep == nil ? "no step taken" : nil, forKey: .ctrPerStepUndefined)
         try u.encode(version == nil ? "no step taken" : nil, forKey: .versionUndefined)
+        try u.encode(randomClicksPerSession == nil ? noSession : nil, forKey: .randomClicksPerSessionUndefined)
+        try u.encode(oracleClicksPerSession == nil ? noSession : nil, forKey: .oracleClicksPerSessionUndefined)
     }
 
     /// The report as one JSON object (snake_case keys).
@@ -155,9 +162,8 @@ public struct SessionReport: Codable, Sendable, Equatable {
                 + " last fifth \(figure(clicksPerSessionLastFifth, "%.3f", "no session of it completed"))),"
                 + " steps per session \(figure(stepsPerSession, "%.2f", none)),"
                 + " CTR per step \(figure(ctrPerStep, "%.4f", "no step"))",
-            String(
-                format: "same users: random %.3f, myopic oracle %.3f clicks per session", randomClicksPerSession,
-                oracleClicksPerSession),
+            "same users (the sessions completed): random \(figure(randomClicksPerSession, "%.3f", none)), myopic oracle "
+                + "\(figure(oracleClicksPerSession, "%.3f", none)) clicks per session",
             "errors: \(errorText), elapsed \(elapsedMs) ms",
         ].joined(separator: "\n")
     }

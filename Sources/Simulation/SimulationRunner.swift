@@ -153,6 +153,7 @@ public enum SimulationRunner {
         var progress = SimulationProgress(
             done: 0, users: draws.count, served: 0, clicks: 0, recentCtr: 0, feedbackSent: 0, errors: 0, version: 0)
         var recent = RecentClicks(capacity: max(1, draws.count / plan.windows))
+        var barrier = barrier
         await withTaskGroup(of: LiveOutcome.self) { group in
             var next = 0
             func startNext() {
@@ -176,12 +177,15 @@ public enum SimulationRunner {
                     progress.recentCtr = recent.mean
                 }
                 if progress.done % plan.progressEvery == 0 || progress.done == draws.count { onProgress(progress) }
-                if let barrier, outcome.feedbackSent > 0, progress.feedbackSent % barrier.everyEvents == 0 {
+                if let active = barrier, outcome.feedbackSent > 0, progress.feedbackSent % active.everyEvents == 0 {
                     do throws(SimulationError) {
-                        try await barrier.settle()
+                        try await active.settle()
                     } catch {
+                        // The run is no longer deterministic: counted once, and no later barrier is waited for (a
+                        // frozen pool made every barrier retry for a minute, a 300-user run half an hour).
                         outcomes[outcome.index].errors["SYNC_BARRIER", default: 0] += 1
                         progress.errors += 1
+                        barrier = nil
                     }
                 }
                 startNext()

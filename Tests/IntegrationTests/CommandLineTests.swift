@@ -299,6 +299,16 @@ struct LocalStartupTests {
             ["local", "--online", "--workers", "1", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
              "--state-dir", temporary.url.appendingPathComponent("state-catalogue").path, "--online-catalogue", "foo"])
         #expect(catalogue.code == 64 && catalogue.stderr.contains("\"foo\" is not a version"), "\(catalogue.stderr)")
+        // --print-config refuses them too, as the broker's does (it printed `online-gamma = 1` and exited 0).
+        for flags in [
+            ["--online-learner", "session_dqn", "--online-gamma", "1"], ["--epsilon", "2"],
+            ["--online-update-every", "0"], ["--online-guard-margin", "nan"],
+        ] {
+            let printed = try runTool(
+                "recpool", ["local", "--online", "--state-dir", temporary.url.appendingPathComponent("p").path]
+                    + flags + ["--print-config"])
+            #expect(printed.code == 64 && printed.stderr.contains("online learning:"), "\(flags): \(printed.stderr)")
+        }
     }
 
     @Test("when every worker exits at start (a checkpoint they cannot load), recpool local stops and says why")

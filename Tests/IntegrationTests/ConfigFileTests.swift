@@ -403,4 +403,30 @@ struct ConfigFileTests {
             #expect(shown.code == 0, "\(tool): \(shown.stderr)")
         }
     }
+
+    /// libzmq unlinks what is at an ipc:// path before it binds: a second broker silently took over the first's
+    /// backend socket (its workers, reconnecting, reached nobody), and `--frontend ipc://recpool.toml` replaced the file.
+    @Test("an ipc:// path another broker listens on is exit 69, a regular file there is exit 73 and left as it was")
+    func ipcPathsOccupied() throws {
+        let folder = try TemporaryDirectory("ipc-occupied")
+        defer { folder.remove() }
+        let socketPath = folder.path + "/b.ipc"
+        let first = Process()
+        first.executableURL = ProcessCluster.executable("recpool-broker")
+        first.arguments = ["--frontend", "tcp://127.0.0.1:*", "--backend", "ipc://\(socketPath)", "--exit-with-parent"]
+        first.standardOutput = Pipe()
+        first.standardError = Pipe()
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        #expect(eventuallyBlocking(timeoutMs: 20_000) { FileManager.default.fileExists(atPath: socketPath) })
+        let second = try runTool(
+            "recpool-broker", ["--frontend", "tcp://127.0.0.1:*", "--backend", "ipc://\(socketPath)"])
+        #expect(second.code == 69, "\(second.stderr)")
+        #expect(first.isRunning)
+        let file = folder.path + "/recpool.toml"
+        try "[client]\ntimeout-ms = 3000\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let onFile = try runTool("recpool-broker", ["--frontend", "ipc://\(file)", "--backend", "tcp://127.0.0.1:*"])
+        #expect(onFile.code == 73 && onFile.stderr.contains("not a socket"), "\(onFile.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "[client]\ntimeout-ms = 3000\n")
+    }
 }

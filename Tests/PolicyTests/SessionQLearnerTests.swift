@@ -48,6 +48,21 @@ struct SessionQLearnerTests {
         #expect(SessionQLearner.nextViewed(after: first) == [ViewedItem(item: 7, seconds: 1)])
     }
 
+    /// The Thompson sample came from a running generator: installing the version a replica already served drew
+    /// another sample, and `simulate --deterministic` on a session DQN pool gave another curve on every fresh pool.
+    @Test("the served sample is keyed by seed, version and updates: installing the same version serves the same sample")
+    func samplesAreKeyed() throws {
+        let (_, spec) = spec(gamma: 0.8, targetUpdateEvery: 30)
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let first = SessionQLearner(policy: policy, version: 3, seed: 5)
+        var again = first
+        again.install(policy, version: 3)
+        again.install(policy, version: 3)
+        #expect(again.current.coefficients == first.current.coefficients)
+        #expect(SessionQLearner(policy: policy, version: 3, seed: 5).current.coefficients == first.current.coefficients)
+        #expect(SessionQLearner(policy: policy, version: 4, seed: 5).current.coefficients != first.current.coefficients)
+    }
+
     @Test("an event's target is r + γ·Q_target(s′, argmax Q_online(s′, ·)) over the active items, s′ holding the click")
     func eventTarget() throws {
         // One update per event, a target copy at the 30th: after 40 events both networks are learnt and differ.

@@ -27,7 +27,7 @@ struct SessionSimulationTests {
         #expect(backend.impressions.count == report.steps)
         #expect(backend.impressions.allSatisfy { $0.clicks.count == 3 })
         // The references ran on the same users: the myopic oracle beats random by far on this world.
-        #expect(report.oracleClicksPerSession > report.randomClicksPerSession + 1)
+        #expect(try #require(report.oracleClicksPerSession) > #require(report.randomClicksPerSession) + 1)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         #expect(json["clicks_per_session"] as? Double == report.clicksPerSession)
         #expect(json["random_clicks_per_session"] as? Double == report.randomClicksPerSession)
@@ -76,10 +76,26 @@ struct SessionSimulationTests {
         ] {
             #expect(json[key] is NSNull, "\(key): \(String(describing: json[key]))")
         }
-        #expect(json["random_clicks_per_session"] as? Double == 1)
+        // The references of users the pool never served are no comparison: null, with the reason.
+        #expect(json["random_clicks_per_session"] is NSNull && json["oracle_clicks_per_session"] is NSNull)
+        #expect(json["random_clicks_per_session_undefined"] as? String == "no session completed")
         #expect(report.text.contains("clicks per session undefined (no session completed)"), "\(report.text)")
         #expect(report.text.contains("steps per session undefined (no session completed)"))
         #expect(!report.text.contains("0.000"), "\(report.text)")
+    }
+
+    /// The pool's mean was over its completed sessions and the references' over every session, both labelled "same
+    /// users": with half the sessions failed, the references were the healthy run's.
+    @Test("the references are averaged over the sessions the pool completed, as its own figure is")
+    func referencesOverCompletedSessions() throws {
+        let outcomes = (0..<4).map {
+            SessionOutcome(index: $0, steps: $0 < 2 ? 31 : 0, clicks: $0 < 2 ? 2 : 0, completed: $0 < 2)
+        }
+        let report = SessionReport(
+            plan: SimulationPlan(users: 4, seed: 3, windows: 1), outcomes: outcomes, random: [1, 3, 10, 10],
+            oracle: [5, 7, 20, 20], learner: "contextual_bandit", gamma: 0, elapsedMs: 1)
+        #expect(report.randomClicksPerSession == 2 && report.oracleClicksPerSession == 6)
+        #expect(report.text.contains("same users (the sessions completed): random 2.000, myopic oracle 6.000"))
     }
 
     @Test("one completed session has a mean but no standard deviation (it needs two)")

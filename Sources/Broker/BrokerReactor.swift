@@ -237,9 +237,12 @@ public final class BrokerReactor: Sendable {
     static let quietWaitMicros: UInt64 = 500_000
 
     /// How long no client message must arrive, once nothing is outstanding, for a shutdown to end (µs): a client
-    /// answered by the last replies sends its next request a round trip later, and that request is answered BUSY
-    /// rather than left unread (a pass that had read nothing ended the loop at once, before it came).
-    static let quietGapMicros: UInt64 = 100_000
+    /// answered by the last replies sends its next request a round trip later, and one told BUSY retries after the
+    /// hint (`busyRetryAfterMs`), so twice the hint and 50 ms more, and at least 100 ms (a pass that had read nothing
+    /// ended the loop at once, before either came).
+    static func quietGapMicros(busyRetryAfterMs: UInt32) -> UInt64 {
+        max(100_000, 2 * UInt64(busyRetryAfterMs) * 1_000 + 50_000)
+    }
 
     private static func now() -> BrokerInstant {
         BrokerInstant(monotonicMicros: Clocks.monotonicMicros(), epochMillis: Clocks.epochMillis())
@@ -266,13 +269,16 @@ public final class BrokerReactor: Sendable {
         var shutdownDeadline: UInt64? = nil
         allowLists.withLock { $0.security = settings.security }
         var admission = (generation: 0, security: settings.security)
-        // Whether the last pass read a client message. With nothing outstanding, a shutdown ends after a pass that read
-        // none: requests clients sent before they saw a BUSY wait in the frontend's queue, and each is read and
-        // answered (BUSY, shutting down), never left for the client's timeout. Clients that keep sending (retrying
-        // their BUSYs) cannot hold it open: it ends at most `quietWaitMicros` after nothing was outstanding.
+        // Whether the last pass read a client message. With nothing outstanding, a shutdown ends once no client has
+        // sent for `quietGap`: requests clients sent before they saw a BUSY wait in the frontend's queue, and a client
+        // answered by the last replies (or retrying its BUSY after the hint) sends one more, and each is read and
+        // answered (BUSY, shutting down), never left for the client's timeout. Clients that keep sending cannot hold
+        // it open: it ends at most `quietWait` after nothing was outstanding.
         var clientsSent = true
         var quietUntil: UInt64? = nil
         var lastClientAt: UInt64 = 0
+        let quietGap = Self.quietGapMicros(busyRetryAfterMs: configuration.busyRetryAfterMs)
+        let quietWait = max(Self.quietWaitMicros, 3 * quietGap)
         /// The `User-Id` a message is handled under: its key's role under the allow-lists in force now (a reload
         /// moves a connected peer to its new role at once), or `revoked:KEY` when they no longer admit it.
         func admitted(_ userId: String?, domain: String) -> String? {
@@ -291,12 +297,12 @@ public final class BrokerReactor: Sendable {
                     clientsSent = true
                 }
                 if core.outstandingRequests == 0, quietUntil == nil {
-                    quietUntil = now.monotonicMicros.addingSaturating(Self.quietWaitMicros)
+                    quietUntil = now.monotonicMicros.addingSaturating(quietWait)
                     // The last replies just went out: a client answered sends its next request a round trip later.
                     lastClientAt = now.monotonicMicros
                 }
                 if clientsSent { lastClientAt = now.monotonicMicros }
-                let silent = now.monotonicMicros &- lastClientAt >= Self.quietGapMicros
+                let silent = now.monotonicMicros &- lastClientAt >= quietGap
                 let quiet =
                     core.outstandingRequests == 0 && (silent || now.monotonicMicros >= quietUntil ?? .max)
                 if quiet || now.monotonicMicros >= shutdownDeadline! {
@@ -305,7 +311,7 @@ public final class BrokerReactor: Sendable {
                     break
                 }
             }
-            // While shutting down, a short poll: the pass that finds the frontend empty ends the loop.
+            // While shutting down, a short poll: the silence that ends the loop is measured in these passes.
             let delay = core.nextTimerDelayMs(now: Self.now())
             try poller.poll(timeoutMilliseconds: shutdownDeadline == nil ? delay : min(delay, 10))
             if poller.isReadable(2) { wakeup.drain() }

@@ -23,7 +23,9 @@ enum IPCEndpointProblem {
         }
         var info = stat()
         if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFSOCK {
-            let what = info.st_mode & S_IFMT == S_IFDIR ? "a directory" : "a file that is not a socket"
+            let kind = info.st_mode & S_IFMT
+            let what =
+                kind == S_IFDIR ? "a directory" : kind == S_IFLNK ? "a symbolic link" : "a file that is not a socket"
             return "\(path) is \(what): move it away (the socket is created in its place)"
         }
         var folderInfo = stat()

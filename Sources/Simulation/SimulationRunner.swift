@@ -64,8 +64,11 @@ public enum SimulationRunner {
         let baselines = try Baselines.run(
             visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed)
         let started = Clocks.monotonicMicros()
-        let outcomes = await serveLive(
+        let (outcomes, broken) = await serveLive(
             backend: backend, visitors: visitors, slateLength: slateLength, plan: plan, barrier: barrier, onProgress)
+        // A deterministic run whose barrier failed is no longer one: said, with why, rather than reported as a
+        // run whose curve a second run would repeat (it counted one SYNC_BARRIER error and exited 0).
+        if let broken { throw broken }
         let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
         return SimulationReport(
             plan: plan, world: name(of: world), outcomes: outcomes, baselines: baselines,
@@ -148,16 +151,17 @@ public enum SimulationRunner {
         backend: Backend, visitors draws: [SimulatedVisitor], slateLength: Int, plan: SimulationPlan,
         barrier: SyncBarrier?,
         _ onProgress: @Sendable (SimulationProgress) -> Void
-    ) async -> [LiveOutcome] {
+    ) async -> (outcomes: [LiveOutcome], broken: SimulationError?) {
         var outcomes = draws.indices.map { LiveOutcome(index: $0) }
         var progress = SimulationProgress(
             done: 0, users: draws.count, served: 0, clicks: 0, recentCtr: 0, feedbackSent: 0, errors: 0, version: 0)
         var recent = RecentClicks(capacity: max(1, draws.count / plan.windows))
         var barrier = barrier
+        var broken: SimulationError? = nil
         await withTaskGroup(of: LiveOutcome.self) { group in
             var next = 0
             func startNext() {
-                guard next < draws.count else { return }
+                guard next < draws.count, broken == nil else { return }
                 let index = next
                 let draw = draws[index]
                 next += 1
@@ -181,17 +185,19 @@ public enum SimulationRunner {
                     do throws(SimulationError) {
                         try await active.settle()
                     } catch {
-                        // The run is no longer deterministic: counted once, and no later barrier is waited for (a
-                        // frozen pool made every barrier retry for a minute, a 300-user run half an hour).
-                        outcomes[outcome.index].errors["SYNC_BARRIER", default: 0] += 1
-                        progress.errors += 1
+                        // The run is no longer deterministic: it stops (the users in flight finish) and says why, after
+                        // how many users; no later barrier is waited for (a frozen pool made every barrier retry for a
+                        // minute, a 300-user run half an hour, and the run then exited 0).
                         barrier = nil
+                        let why: String
+                        if case .notDeterministic(let text) = error { why = text } else { why = "\(error)" }
+                        broken = .notDeterministic("the run stopped after \(progress.done) of \(draws.count) users: \(why)")
                     }
                 }
                 startNext()
             }
         }
-        return outcomes
+        return (outcomes, broken)
     }
 
     private static func serve<Backend: RecommendFeedbackBackend>(

@@ -45,4 +45,53 @@ struct DeterministicFixedBaselineTests {
         let report = try await SimulationRunner.run(backend: backend, plan: plan)
         #expect(report.fixedVersion == 2)
     }
+
+    /// A backend whose barrier settles at the start, then fails at every later wait (a pool frozen during the run),
+    /// counting the waits.
+    final class FrozenLaterBackend: RecommendFeedbackBackend {
+        let inner: LearnerBackend
+        let waits = LockedBox(0)
+
+        init() throws { inner = try LearnerBackend() }
+
+        func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
+            try await inner.recommend(query)
+        }
+
+        func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply {
+            try await inner.feedback(request)
+        }
+
+        func currentPolicy() async throws(ClientError) -> (PolicyInstall, ParameterPack) {
+            try await inner.currentPolicy()
+        }
+
+        func syncBarrier(spec: OnlinePolicySpec) async throws(SimulationError) -> SyncBarrier {
+            let waits = self.waits
+            return SyncBarrier(everyEvents: 3) { () throws(SimulationError) in
+                let count = waits.withLock { $0 += 1; return $0 }
+                if count > 1 { throw .notDeterministic("online learning was frozen during the run (recpool online unfreeze)") }
+            }
+        }
+    }
+
+    /// A pool frozen during a deterministic run made every barrier retry the broker's CONFLICT for a minute (a
+    /// 300-user run half an hour), and the run then exited 0 with one SYNC_BARRIER error a barrier.
+    @Test("a barrier that fails ends the run: it throws why, after how many users, and waits for no later barrier")
+    func failedBarrierEndsTheRun() async throws {
+        let backend = try FrozenLaterBackend()
+        var plan = SimulationPlan(users: 40, seed: 3, windows: 2)
+        plan.deterministic = true
+        do {
+            _ = try await SimulationRunner.run(backend: backend, plan: plan)
+            Issue.record("the run reported a deterministic curve after its barrier failed")
+        } catch {
+            guard case .notDeterministic(let why) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(why.contains("the run stopped after") && why.contains("of 40 users") && why.contains("frozen"), "\(why)")
+        }
+        #expect(backend.waits.withLock { $0 } == 2, "waited at a barrier after one had failed")
+    }
 }

@@ -74,6 +74,11 @@ struct HeldPayloadTests {
             (Tensor(rows: 1, cols: 2, values: [1, 2]).encoded() + [0], .tensorSizeMismatch(rows: 1, cols: 2, bytes: 17)),
             ([0, 0, 0, 0, 2, 0, 0, 0], .emptyTensor(rows: 0, cols: 2)),
         ]
+        expectRefused(cases, status: .badRequest, &h)
+    }
+
+    /// Sends each held frame as a SCORE and expects it refused with `status` and its error's text, never dispatched.
+    private func expectRefused(_ cases: [([UInt8], WireError)], status: Status, _ h: inout CoreHarness) {
         for (index, (bytes, error)) in cases.enumerated() {
             let id = UInt64(index + 1)
             h.feed(
@@ -81,7 +86,7 @@ struct HeldPayloadTests {
                     identity: client, frames: [Header(command: .score, requestId: id).encoded()], userId: nil,
                     held: [OpaqueFrame(bytes)]))
             let reply = h.replies(to: client, id: id).first
-            #expect(reply?.header.status == .badRequest)
+            #expect(reply?.header.status == status)
             #expect(reply?.errorText == error.description)
         }
         #expect(h.dispatches.isEmpty)
@@ -96,17 +101,7 @@ struct HeldPayloadTests {
             ([0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], .tooManyColumns(cols: Int(UInt32.max), limit: limits.maxColumns)),
             ([0x28, 0x23, 0, 0, 0, 0, 0, 0], .tooManyRows(rows: 9_000, limit: limits.maxRows)),
         ]
-        for (index, (bytes, error)) in cases.enumerated() {
-            let id = UInt64(index + 1)
-            h.feed(
-                .client(
-                    identity: client, frames: [Header(command: .score, requestId: id).encoded()], userId: nil,
-                    held: [OpaqueFrame(bytes)]))
-            let reply = h.replies(to: client, id: id).first
-            #expect(reply?.header.status == .tooLarge)
-            #expect(reply?.errorText == error.description)
-        }
-        #expect(h.dispatches.isEmpty)
+        expectRefused(cases, status: .tooLarge, &h)
     }
 
     @Test("held bytes count against the byte limits like copied ones")

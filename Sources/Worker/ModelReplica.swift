@@ -1,6 +1,7 @@
 import Crypto
 import RecData
 import RecModel
+import RecWire
 
 /// The model a worker serves, with the version that names it. A value: swapping replicas between
 /// batches is an assignment, so a batch is always scored entirely by one version.
@@ -64,6 +65,9 @@ public struct ModelReplica: Sendable {
         if let problem = Checkpoint.interestModelProblem(mlp) {
             throw .notInterestModel(path: "WEIGHTS v\(version)", reason: problem)
         }
+        if let problem = Self.unreachableProblem(checkpoint, mlp) {
+            throw .unreachable(path: "WEIGHTS v\(version)", reason: problem)
+        }
         if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth) {
             throw .badFeatureSpec(path: "WEIGHTS v\(version)", reason: problem)
         }
@@ -83,6 +87,10 @@ public struct ModelReplica: Sendable {
         if let problem = Checkpoint.interestModelProblem(mlp) {
             throw ReplicaError.notInterestModel(path: path, reason: problem)
         }
+        // As the registry's import refuses it: a model without a feature specification wider than a SCORE row.
+        if let problem = Self.unreachableProblem(checkpoint, mlp) {
+            throw ReplicaError.unreachable(path: path, reason: problem)
+        }
         // As for WEIGHTS: a feature specification that does not decode or does not fit the model is named, never
         // served as a model without a recommender (RECOMMEND would then say it has none).
         if let problem = FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: mlp.inputWidth) {
@@ -91,6 +99,14 @@ public struct ModelReplica: Sendable {
         var replica = ModelReplica(version: 0, mlp: mlp, featureSpec: checkpoint.featureSpec)
         replica.checkpointSHA256 = Self.digest(bytes)
         return replica
+    }
+
+    /// Why no request could reach `mlp`, the model of `checkpoint` (the registry's rule,
+    /// `Checkpoint.servingProblem(maxScoreColumns:)`: one without a feature specification is reached only by SCORE,
+    /// whose rows hold at most ``WireLimits/maxColumns`` features), or nil.
+    static func unreachableProblem(_ checkpoint: Checkpoint, _ mlp: MLP) -> String? {
+        guard checkpoint.featureSpec.isEmpty else { return nil }
+        return MLP.unreachableWidthProblem(mlp.inputWidth, maxScoreColumns: WireLimits.standard.maxColumns)
     }
 
     /// The hex SHA-256 of `bytes`.
@@ -113,11 +129,15 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     case notInterestModel(path: String, reason: String)
     /// The checkpoint's feature specification does not decode or does not fit its model (`FeatureSpec.servingProblem(_:inputWidth:)`).
     case badFeatureSpec(path: String, reason: String)
+    /// The model has no feature specification and is wider than a SCORE row may be (``WireLimits/maxColumns``), so no
+    /// request could reach it; `reason` says so with both widths.
+    case unreachable(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .badFeatureSpec(let path, let reason): "\(path) cannot be served: \(reason)"
         case .notAnMLP(let path): "\(path) does not hold an MLP checkpoint"
+        case .unreachable(let path, let reason): "\(path) cannot be served: \(reason)"
         case .notInterestModel(let path, let reason): "\(path) cannot be served by a scoring replica: \(reason)"
         }
     }

@@ -102,7 +102,13 @@ struct WorkerCommand: AsyncParsableCommand {
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
         if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
         if let inputWidth {
-            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536, got \(inputWidth)") }
+            // A seeded model has no feature specification: it is reached only by SCORE, whose rows hold at most the
+            // column limit (the registry refuses such a checkpoint at import for the same reason).
+            let maxWidth = WireLimits.standard.maxColumns
+            guard (1...maxWidth).contains(inputWidth) else {
+                throw ValidationError(
+                    "--input-width must be 1…\(maxWidth) (a SCORE row holds at most \(maxWidth) features), got \(inputWidth)")
+            }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }

@@ -176,7 +176,8 @@ struct CommandLineTests {
         (["simulate", "--deterministic", "--baselines-only"], "--baselines-only runs none"),
         // Each range names its flag alone, and a duration in the units it is read in.
         (["loadtest", "--connections", "100000"], "--connections must be 1…256, got 100000"),
-        (["loadtest", "--width", "0"], "--width must be 1…65536, got 0"),
+        (["loadtest", "--width", "0"], "--width must be 1…4096 (the features a SCORE row may hold), got 0"),
+        (["loadtest", "--width", "4097"], "--width must be 1…4096 (the features a SCORE row may hold), got 4097"),
         (["loadtest", "--duration", "1441m"], "--duration must be at most 1440m (a day)"),
         (["loadtest", "--duration", "0.0001us"], "--duration must be at least 1us"),
     ])
@@ -268,7 +269,7 @@ struct LocalStartupTests {
     @Test("a width, log level or checkpoint path the workers would refuse is refused up front")
     func refusedUpFront() throws {
         let width = try runTool("recpool", ["local", "--input-width", "0"])
-        #expect(width.code == 64 && width.stderr.contains("--input-width must be 1…65536"), "\(width.stderr)")
+        #expect(width.code == 64 && width.stderr.contains("--input-width must be 1…4096"), "\(width.stderr)")
         let level = try runTool("recpool", ["local", "--log-level", "bogus"])
         #expect(level.code == 64 && level.stderr.contains("--log-level must be one of"), "\(level.stderr)")
         let model = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt"])
@@ -478,7 +479,7 @@ struct UsageBeforeSendingTests {
     }
 
     /// A model no replica could hold is refused before it is allocated (17 GB aborted each of these).
-    @Test("fit, bench-model, local and recpool-worker refuse a model over the parameter limit, naming it")
+    @Test("fit and bench-model refuse a model over the parameter limit, naming it")
     func tooLargeModels() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-large-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -488,8 +489,6 @@ struct UsageBeforeSendingTests {
         let cases: [(tool: String, arguments: [String])] = [
             ("recpool", ["fit", "--dataset", matrix, "--out", directory.appendingPathComponent("x").path, "--hidden", "65536,65536"]),
             ("recpool", ["bench-model", "--d-in", "65536"]),
-            ("recpool", ["local", "--input-width", "65536", "--state-dir", directory.path]),
-            ("recpool-worker", ["--input-width", "65536", "--broker", "tcp://127.0.0.1:1"]),
         ]
         for (tool, arguments) in cases {
             let run = try runTool(tool, arguments)

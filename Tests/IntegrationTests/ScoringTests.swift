@@ -1,5 +1,6 @@
 import Foundation
 import RecClient
+import RecModel
 import RecTransport
 import RecWire
 import RecTestKit
@@ -266,6 +267,31 @@ struct CheckpointServingTests {
             let command = try runTool("recpool", arguments)
             #expect(command.code == 2, "\(arguments[0]): \(command.stderr)")
             #expect(command.stderr.contains("\(path.path): checkpoint"), "\(arguments[0]): \(command.stderr)")
+        }
+    }
+}
+
+/// The registry refuses to import such a model; a worker started with it served nothing (every SCORE TOO_LARGE).
+@Suite("Worker start: a model no request could reach")
+struct UnreachableModelStartTests {
+    @Test("recpool-worker and recpool local refuse a model wider than a SCORE row without a feature specification")
+    func refusesWideModel() throws {
+        let temporary = try TemporaryDirectory("wide-ckpt")
+        defer { temporary.remove() }
+        let path = temporary.file("wide.ckpt")
+        try Data(Checkpoint(model: .mlp(MLP(inputWidth: 4_097, hiddenSizes: [1], seed: 1))).encoded()).write(to: path)
+        let worker = try runTool("recpool-worker", ["--broker", "tcp://127.0.0.1:1", "--model", path.path])
+        #expect(worker.code == 66, "\(worker.stderr)")
+        #expect(
+            worker.stderr.contains("\(path.path) cannot be served: its model takes rows of 4097 features, and a SCORE row "
+                + "holds at most 4096"), "\(worker.stderr)")
+        for tool in ["recpool-worker", "recpool"] {
+            let arguments = ["--input-width", "4097"] + (tool == "recpool" ? [] : ["--broker", "tcp://127.0.0.1:1"])
+            let run = try runTool(tool, (tool == "recpool" ? ["local"] : []) + arguments)
+            #expect(run.code == 64, "\(tool): \(run.stderr)")
+            #expect(
+                run.stderr.contains("--input-width must be 1…4096 (a SCORE row holds at most 4096 features), got 4097"),
+                "\(tool): \(run.stderr)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import RecModel
 import RecWire
 import Testing
@@ -36,5 +37,35 @@ struct WeightsTests {
         #expect(throws: WeightsError.self) {
             try BackgroundWork.replica(from: WeightsNotice(version: 9, sha256: Self.sha(bytes)), bytes: bytes)
         }
+    }
+
+    /// The registry refuses to import or promote such a model; a worker took it from `--model` (and from WEIGHTS) and
+    /// then refused every SCORE it was sent TOO_LARGE.
+    @Test("a model wider than a SCORE row with no feature specification is refused from a file and from WEIGHTS")
+    func refusesUnreachableWidth() throws {
+        let wide = Checkpoint(model: .mlp(MLP(inputWidth: 4_097, hiddenSizes: [1], seed: 1))).encoded()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wide-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("wide.ckpt").path
+        try Data(wide).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try ModelReplica.load(checkpointPath: path)
+            Issue.record("a 4097-wide model was loaded")
+        } catch let error as ReplicaError {
+            #expect(
+                "\(error)" == "\(path) cannot be served: its model takes rows of 4097 features, and a SCORE row holds at "
+                    + "most 4096 (docs/PROTOCOL.md, \"Limits\"): no request could reach it")
+        }
+        do {
+            _ = try BackgroundWork.replica(from: WeightsNotice(version: 9, sha256: Self.sha(wide)), bytes: wide)
+            Issue.record("WEIGHTS of a 4097-wide model were installed")
+        } catch {
+            #expect("\(error)".hasPrefix("unusable checkpoint: WEIGHTS v9 cannot be served: its model takes rows of 4097"))
+        }
+        // At the limit it is served.
+        let widest = Checkpoint(model: .mlp(MLP(inputWidth: 4_096, hiddenSizes: [1], seed: 1))).encoded()
+        let replica = try BackgroundWork.replica(from: WeightsNotice(version: 9, sha256: Self.sha(widest)), bytes: widest)
+        #expect(replica.inputWidth == 4_096)
     }
 }

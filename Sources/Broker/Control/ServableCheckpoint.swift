@@ -20,17 +20,8 @@ enum ServableCheckpoint {
         } catch {
             return "the checkpoint does not decode: \(error)"
         }
-        if let problem = checkpoint.interestModelProblem { return problem }
-        // A model without a feature specification is reached only by SCORE, whose rows hold at most the column limit:
-        // promoted, it replaced a servable version and every SCORE was refused TOO_LARGE. (One with a specification
-        // also ranks RECOMMEND's candidates, whose rows the worker builds itself.)
-        let width = checkpoint.model.network.inputWidth
-        let limit = WireLimits.standard.maxColumns
-        if checkpoint.featureSpec.isEmpty, width > limit {
-            return "the model takes rows of \(width) features, and a SCORE row holds at most \(limit) "
-                + "(docs/PROTOCOL.md, \"Limits\"): no request could reach it"
-        }
-        return FeatureSpec.servingProblem(checkpoint.featureSpec, inputWidth: width)
+        // The same rule a worker applies to `--model` and WEIGHTS (`Checkpoint.servingProblem(maxScoreColumns:)`).
+        return checkpoint.servingProblem(maxScoreColumns: WireLimits.standard.maxColumns)
     }
 }
 

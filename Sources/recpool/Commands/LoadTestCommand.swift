@@ -160,7 +160,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         // More rows than a request may carry would be refused TOO_LARGE, every one (docs/PROTOCOL.md, "Limits").
         for (flag, value, upper, why) in [
             ("--batch", batch, WireLimits.standard.maxRows, " (the rows a request may carry)"),
-            ("--width", width ?? 1, 65_536, ""), ("--connections", connections, 256, ""),
+            ("--width", width ?? 1, WireLimits.standard.maxColumns, " (the features a SCORE row may hold)"), ("--connections", connections, 256, ""),
         ] where !(1...upper).contains(value) {
             throw ValidationError("\(flag) must be 1…\(upper)\(why), got \(value)")
         }

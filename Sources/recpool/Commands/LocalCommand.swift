@@ -46,7 +46,13 @@ struct LocalCommand: AsyncParsableCommand {
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.
         if let inputWidth {
-            guard (1...65_536).contains(inputWidth) else { throw ValidationError("--input-width must be 1…65536, got \(inputWidth)") }
+            // A seeded model has no feature specification: it is reached only by SCORE, whose rows hold at most the
+            // column limit (the registry refuses such a checkpoint at import for the same reason).
+            let maxWidth = WireLimits.standard.maxColumns
+            guard (1...maxWidth).contains(inputWidth) else {
+                throw ValidationError(
+                    "--input-width must be 1…\(maxWidth) (a SCORE row holds at most \(maxWidth) features), got \(inputWidth)")
+            }
             if let problem = MLP.sizeProblem(inputWidth: inputWidth, hiddenSizes: nil) {
                 throw ValidationError("--input-width \(inputWidth): \(problem)")
             }

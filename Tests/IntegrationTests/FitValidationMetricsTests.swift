@@ -46,7 +46,8 @@ struct FitValidationMetricsTests {
         #expect(training["epochs_run"] as? Int == 1 && (best == 0 || best == 1) && training["best_epoch_undefined"] is NSNull)
         #expect(text.stdout.contains("trained 1 epoch; best validation epoch \(best)"))
         let constant = try #require(object["constant_baseline"] as? [String: Any])
-        #expect(Set(constant.keys) == ["click_rate", "log_loss", "model_log_loss", "beats_constant"])
+        #expect(Set(constant.keys) == ["click_rate", "log_loss", "model_log_loss", "beats_constant", "training_labels_vary"])
+        #expect(constant["training_labels_vary"] as? Bool == true)
         let modelLoss = try #require(constant["model_log_loss"] as? Double)
         let constantLoss = try #require(constant["log_loss"] as? Double)
         let beats = modelLoss < constantLoss * (1 - 1e-6)  // ConstantBaseline.tieTolerance

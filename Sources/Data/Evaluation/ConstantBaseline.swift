@@ -17,6 +17,12 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
     /// Whether the model's log-loss is below the constant's by more than ``tieTolerance`` of it: a model that scores
     /// the click rate itself (a checkpoint that kept its starting weights, whose Float32 sigmoid rounds the rate) ties.
     public var beatsConstant: Bool
+    /// Whether the training labels vary (at least two distinct values: a click and a row without one). Labels all
+    /// alike (no click, or every row clicked) teach a model nothing the constant does not already say, so
+    /// ``beatsConstant`` is false then whatever the log-losses are: on validation rows of the same one label, a model
+    /// whose bias kept drifting past the constant held within [1e-6, 1 − 1e-6] scored a lower log-loss than it,
+    /// having learnt nothing.
+    public var trainingLabelsVary: Bool
 
     /// The relative margin below which two log-losses tie (1e-6: far above Float32 rounding of a rate's score, far
     /// below any difference a model makes).
@@ -35,7 +41,8 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         let constant = MLPTrainer.startingScore(clickRate: rate)
         logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: constant, count: labels.count))
         modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
-        beatsConstant = modelLogLoss < logLoss * (1 - Self.tieTolerance)
+        trainingLabelsVary = trainingLabels.contains { $0 != trainingLabels.first }
+        beatsConstant = trainingLabelsVary && modelLogLoss < logLoss * (1 - Self.tieTolerance)
     }
 
     /// One line for people: both log-losses, and a warning when the model does not beat the constant.
@@ -43,6 +50,13 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         let figures =
             "validation log-loss \(Self.format(modelLogLoss)) vs \(Self.format(logLoss)) for the constant predictor "
             + "(the training click rate \(Self.format(clickRate)))"
+        guard trainingLabelsVary else {
+            let which =
+                clickRate == 0 ? "no training row has a click" : clickRate == 1 ? "every training row has a click"
+                : "every training row has the label \(Self.format(clickRate))"
+            return "warning: the model cannot beat the constant predictor: \(which), so there was nothing to learn: "
+                + figures
+        }
         return beatsConstant
             ? "beats the constant predictor: \(figures)"
             : "warning: the model does not beat the constant predictor: \(figures)"

@@ -286,7 +286,8 @@ private struct Reader {
             guard let value = item.string else {
                 throw .schema("\(at): values must be strings (write a number as text: \"1\", not 1)")
             }
-            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+            // Blank as every reader of a cell calls it (`BlankText`), so a value `data schema --infer` wrote loads back.
+            guard !BlankText.isBlank(value) else {
                 throw .schema("\(at): values must not be blank (a blank cell is a missing value)")
             }
             values.append(value)

@@ -57,6 +57,23 @@ struct ConstantBaselineTests {
         }
     }
 
+    /// A training part with no click: the model's bias went on falling past the logit of 1e-6 (the constant held
+    /// within [1e-6, 1 − 1e-6]), and on validation rows without a click `fit` reported that it beat the constant
+    /// (9.4e-7 against 1.0e-6) while warning that it could learn nothing.
+    @Test("labels all alike in the training part: never reported as beating the constant, whatever the log-losses")
+    func trainingLabelsAlike() {
+        let quiet = ConstantBaseline(trainingLabels: [0, 0, 0, 0], labels: [0, 0], scores: [9.4e-7, 9.4e-7])
+        #expect(quiet.modelLogLoss < quiet.logLoss * (1 - ConstantBaseline.tieTolerance))
+        #expect(!quiet.beatsConstant && !quiet.trainingLabelsVary)
+        #expect(quiet.text.hasPrefix("warning: the model cannot beat the constant predictor: no training row has a click"))
+        let busy = ConstantBaseline(trainingLabels: [1, 1], labels: [1, 1], scores: [1 - 9e-7, 1 - 9e-7])
+        #expect(!busy.beatsConstant && busy.text.contains("every training row has a click"))
+        let alike = ConstantBaseline(trainingLabels: [0.25, 0.25], labels: [0, 1], scores: [0.5, 0.5])
+        #expect(!alike.beatsConstant && alike.text.contains("every training row has the label 0.2500"))
+        let varied = ConstantBaseline(trainingLabels: [0, 1], labels: [0, 1], scores: [0.1, 0.9])
+        #expect(varied.beatsConstant && varied.trainingLabelsVary)
+    }
+
     /// Labels in (0, 1) (click probabilities, which MODELS.md allows) counted as 0 or 1 in log-loss while the trainer
     /// and the calibration counted them as themselves.
     @Test("log-loss counts a fractional label as itself, and a 0/1 label exactly as scikit-learn does")

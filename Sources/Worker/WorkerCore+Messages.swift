@@ -42,7 +42,10 @@ extension WorkerCore {
                     .background(.weights(notice: notice, bytes: message.payload[1], receivedAt: now.monotonicMicros)))
             }
         case .trainRound where !header.isReply:
-            guard let assignment = Self.document(RoundAssignment.self, of: message, into: &actions) else { return }
+            guard let assignment = Self.document(RoundAssignment.self, of: message, into: &actions) else {
+                refuseRound(message, into: &actions)
+                return
+            }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
             // A shop's log (the spec has a catalogue) brings its catalogue in frame 4.
             let catalogue = dataset != nil && message.payload.count >= 4 ? message.payload[3] : nil
@@ -91,6 +94,38 @@ extension WorkerCore {
                 actions.append(.log(.debug, "ignored message", ["command": "\(header.command.name)"]))
             }
         }
+    }
+
+    /// Answers a TRAIN_ROUND whose assignment does not decode (a broker of another build, a damaged frame) with a
+    /// failed ROUND_RESULT naming why, so the broker fails the job at once instead of waiting out `round_timeout_ms`
+    /// and sending it again, as often, to replicas that cannot read it either. The report needs the job, round and
+    /// shard it answers (docs/PROTOCOL.md: the broker takes it only as the answer to the request out for that
+    /// round and shard); an assignment without even those is only logged (``document(_:of:into:)``).
+    func refuseRound(_ message: WireMessage, into actions: inout [WorkerAction]) {
+        struct RoundIdentity: Decodable {
+            var job: String
+            var round: Int
+            var shard: Int
+        }
+        guard let frame = message.payload.first,
+            let identity = try? WireJSON.decode(RoundIdentity.self, from: frame)
+        else { return }
+        let why: String
+        do throws(WireError) {
+            guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
+            _ = try WireJSON.decode(RoundAssignment.self, from: frame)
+            return
+        } catch {
+            why = "\(error)"
+        }
+        let report = RoundReport(
+            job: identity.job, round: identity.round, shard: identity.shard, samples: 0, loss: nil, receivedStateSHA: "",
+            metrics: nil, epoch: 0, step: 0, totalSteps: 0, datasetSHA: "",
+            error: "this worker cannot read the round's assignment: \(why)")
+        // The request's id and attempt are echoed, as for every round answered (`BackgroundWork`).
+        var reply = Header(command: .roundResult, requestId: message.header.requestId, attempt: message.header.attempt)
+        reply.status = .badRequest
+        actions.append(.send([reply.encoded(), WireJSON.encode(report)], .bestEffort))
     }
 
     /// The JSON document (frame 1) of a broker message that carries bytes after it (frame 2: WEIGHTS' checkpoint,

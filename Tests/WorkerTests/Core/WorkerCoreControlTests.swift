@@ -75,6 +75,25 @@ struct WorkerCoreControlTests {
         harness.receive(Header(command: .trainRound), [Array("{}".utf8)])
         #expect(harness.background.count == 3)
         #expect(harness.logs.contains { $0.message == "malformed TRAIN_ROUND message ignored" })
+        // Nothing names the round it would answer: no reply.
+        #expect(!harness.sent.contains { $0.message.header.command == .roundResult })
+    }
+
+    /// An assignment the worker cannot read was only logged: the broker waited out `round_timeout_ms`, then sent it
+    /// again, as often, before the job failed as "no answer".
+    @Test("a TRAIN_ROUND whose assignment does not decode is answered with a failed ROUND_RESULT naming why")
+    func undecodableAssignment() throws {
+        var harness = WorkerHarness.registered()
+        let document = #"{"job": "job-7", "round": 3, "shard": 1, "steps": "many"}"#
+        harness.receive(Header(command: .trainRound, requestId: 3, attempt: 2), [Array(document.utf8), []])
+        #expect(harness.background.isEmpty)
+        let reply = try #require(harness.sent.first { $0.message.header.command == .roundResult })
+        #expect(reply.message.header.status == .badRequest)
+        #expect(reply.message.header.requestId == 3 && reply.message.header.attempt == 2)
+        let report = try WireJSON.decode(RoundReport.self, from: try #require(reply.message.payload.first))
+        #expect(report.job == "job-7" && report.round == 3 && report.shard == 1)
+        #expect(report.error?.hasPrefix("this worker cannot read the round's assignment: ") == true, "\(report)")
+        #expect(reply.message.payload.count == 1, "a failed round carries no pack")
     }
 
     @Test("POLICY, LEARN and POLICY_PULL go to the online thread in arrival order; RECOMMEND to the shell")

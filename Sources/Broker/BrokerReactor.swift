@@ -332,7 +332,8 @@ public final class BrokerReactor: Sendable {
                         core.controlAnswered(identity: identity, frames: frames)
                         actions.append(.sendToClient(identity: identity, frames: frames))
                     case .toWorker(let identity, let frames): actions.append(.sendToWorker(identity: identity, frames: frames))
-                    case .rollout(let version, let frames): core.handle(.rollout(version: version, frames: frames), now: now, into: &actions)
+                    case .rollout(let version, let frames, let inputWidth):
+                        core.handle(.rollout(version: version, frames: frames, inputWidth: inputWidth), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
                     case .policyReplicas(let replicas):
                         core.handle(.policyReplicas(replicas), now: now, into: &actions)

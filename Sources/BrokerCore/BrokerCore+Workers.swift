@@ -622,7 +622,14 @@ extension BrokerCore {
         // request is queued, and answered after no-worker-timeout if none comes (`ineligibilityReason`).
         let offering = workers.values.filter { $0.services.contains(request.service) }
         guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
-        if let rollout, offering.contains(where: { $0.modelVersion != rollout.version }) { return nil }
+        if let rollout, offering.contains(where: { $0.modelVersion != rollout.version }) {
+            // Workers are moving to the promoted version: rows of its width wait for them; rows of another width no
+            // live worker takes now could only wait for the no-worker timeout.
+            guard let promotedWidth = rolloutInputWidth, promotedWidth != columns else { return nil }
+            let widths = Set(offering.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
+            return "rows have \(columns) features; no live worker takes them (served widths: \(widths)), and the "
+                + "promoted model version \(rollout.version), which the workers are moving to, expects \(promotedWidth)"
+        }
         let served = Dictionary(offering.map { ($0.inputWidth, $0.modelVersion) }, uniquingKeysWith: max)
         let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }
         return "rows have \(columns) features; no live worker takes them (\(expected.joined(separator: "; ")))"

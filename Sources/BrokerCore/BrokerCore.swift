@@ -34,6 +34,8 @@ public struct BrokerCore: Sendable {
     /// The promoted version every scoring replica should serve, and the WEIGHTS frames that carry it
     /// (empty when its checkpoint cannot be read: workers then wait, and none is sent).
     var rollout: (version: UInt64, frames: [[UInt8]])?
+    /// The features per row the promoted version's model takes, when the control plane could read its checkpoint.
+    var rolloutInputWidth: Int?
     /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
     var rolledOutSHA: [UInt64: String] = [:]
     /// Requests handed to the control plane and not yet answered (CONTROL, FEEDBACK, RECOMMENDs whose policy slate
@@ -118,8 +120,9 @@ public struct BrokerCore: Sendable {
                     + "wait for it, and this one (\(input.byteCount) bytes) would pass a client's share of \(share), half "
                     + "of --control-inbox-bytes",
                 into: &actions)
-        case .rollout(let version, let frames):
+        case .rollout(let version, let frames, let inputWidth):
             rollout = (version, frames)
+            rolloutInputWidth = inputWidth
             if frames.count >= 2, let notice = try? WireJSON.decodeRequest(WeightsNotice.self, from: frames[1]) {
                 rolledOutSHA[version] = notice.sha256
             }

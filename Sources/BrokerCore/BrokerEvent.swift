@@ -42,8 +42,10 @@ public enum BrokerEvent: Sendable {
     case workerUnreachable(identity: [UInt8])
     /// A reply to this client could not be routed: it disconnected.
     case clientUnreachable(identity: [UInt8])
-    /// The control plane promoted a version: roll it out with these WEIGHTS frames.
-    case rollout(version: UInt64, frames: [[UInt8]])
+    /// The control plane promoted a version: roll it out with these WEIGHTS frames. `inputWidth` is the features per
+    /// row its model takes (nil when unknown): a SCORE of another width that no live worker takes is refused at once,
+    /// not held for workers that are moving to this version.
+    case rollout(version: UInt64, frames: [[UInt8]], inputWidth: Int? = nil)
     /// The online policy's replicas changed: the routing identities of the workers that reported an installed
     /// policy version (POLICY_STATE `installed`), or nil when the broker runs no online learning. While it is set,
     /// RECOMMEND goes only to those workers, so a replica that has not installed the policy yet never answers from

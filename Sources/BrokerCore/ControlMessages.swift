@@ -98,8 +98,9 @@ public enum ControlOutput: Sendable {
     case invalidSlateReply(identity: [UInt8], frames: [[UInt8]], worker: String)
     /// Send frames to a worker.
     case toWorker(identity: [UInt8], frames: [[UInt8]])
-    /// Roll this version out to every scoring replica: the complete WEIGHTS message frames.
-    case rollout(version: UInt64, frames: [[UInt8]])
+    /// Roll this version out to every scoring replica: the complete WEIGHTS message frames, and the features per row
+    /// its model takes (nil when its checkpoint cannot be read).
+    case rollout(version: UInt64, frames: [[UInt8]], inputWidth: Int? = nil)
     /// The online learner's state changed: shown in the status document.
     case online(OnlineView)
     /// The workers (routing identities) that reported an installed online policy version, or nil when online

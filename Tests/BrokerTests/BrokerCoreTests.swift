@@ -311,6 +311,38 @@ struct BrokerRolloutTests {
         #expect(h.sentToWorkers.filter { $0.identity == workerB && $0.message.header.command == .weights }.count == 2)
     }
 
+    /// A SCORE of a width no live worker took waited for the no-worker timeout (then CONFLICT) whenever a worker was
+    /// still moving to the promoted version, though that version's width did not fit it either.
+    @Test("while workers move to a promoted version, a SCORE of a width neither they nor it take is refused at once")
+    func wrongWidthDuringRollout() {
+        func send(_ h: inout CoreHarness, columns: Int, id: UInt64) {
+            let tensor = Tensor(rows: 1, cols: columns, values: [Float](repeating: 0.5, count: columns))
+            let message = WireMessage(header: Header(command: .score, requestId: id), payload: [tensor.encoded()])
+            h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+        }
+        let v2 = [Header(command: .weights, modelVersion: 2).encoded(), WireJSON.encode(WeightsNotice(version: 2, sha256: "s2")), [2]]
+        var h = CoreHarness()
+        h.registerWorker(workerA, version: 1)  // rows of 2 features
+        h.feed(.rollout(version: 2, frames: v2, inputWidth: 5))
+        send(&h, columns: 7, id: 1)
+        let refused = h.replies(to: client, id: 1)
+        #expect(refused.count == 1 && refused.first?.header.status == .badRequest)
+        #expect(
+            refused.first?.errorText == "rows have 7 features; no live worker takes them (served widths: 2), and the "
+                + "promoted model version 2, which the workers are moving to, expects 5")
+        // The promoted width waits for the workers moving to it; the width still served goes to them meanwhile.
+        send(&h, columns: 5, id: 2)
+        #expect(h.replies(to: client, id: 2).isEmpty && h.dispatches.isEmpty)
+        send(&h, columns: 2, id: 3)
+        #expect(h.dispatches.count == 1 && h.dispatches.first?.identity == workerA)
+        // A promoted version whose width is unknown (its checkpoint could not be read) still holds the request.
+        var unknown = CoreHarness()
+        unknown.registerWorker(workerA, version: 1)
+        unknown.feed(.rollout(version: 2, frames: []))
+        send(&unknown, columns: 7, id: 1)
+        #expect(unknown.replies(to: client, id: 1).isEmpty)
+    }
+
     @Test("a rollback to the version replicas report is still sent to them: one may be building the version rolled back from")
     func rollbackReachesCurrentReplicas() {
         var h = CoreHarness()

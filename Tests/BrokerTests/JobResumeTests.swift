@@ -96,7 +96,7 @@ struct JobResumeTests {
         #expect(job.state == .completed && job.modelVersion == 1, "\(job.error ?? "")")
         #expect(try h.store.promotedVersion() == 1)
         #expect(try h.store.rounds(of: "job-1").last?.metrics == #"{"auc":0.75}"#)
-        let rollouts = h.outputs.compactMap { if case .rollout(let version, _) = $0 { version } else { nil } }
+        let rollouts = h.outputs.compactMap { if case .rollout(let version, _, _) = $0 { version } else { nil } }
         #expect(rollouts == [1])
         // The job ended: its round states (weights and both Adam moments each) are released; the model version has
         // its own checkpoint. The rounds keep their rows.

@@ -50,9 +50,14 @@ final class RegistryHarness {
 
     /// The rollouts emitted since the last call: (version, whether WEIGHTS frames came with it).
     func takeRollouts() -> [(version: UInt64, hasWeights: Bool)] {
+        takeRolloutWidths().map { ($0.version, $0.hasWeights) }
+    }
+
+    /// The rollouts emitted since the last call, with the input width each carried.
+    func takeRolloutWidths() -> [(version: UInt64, hasWeights: Bool, inputWidth: Int?)] {
         defer { outputs.removeAll() }
         return outputs.compactMap {
-            if case .rollout(let version, let frames) = $0 { return (version, !frames.isEmpty) }
+            if case .rollout(let version, let frames, let width) = $0 { return (version, !frames.isEmpty, width) }
             return nil
         }
     }
@@ -96,7 +101,10 @@ struct RegistryCoordinatorTests {
         #expect(try h.store.models().count == 2)
         #expect(try h.store.blobs.get(sha2) == RegistryHarness.checkpoint(2))
         #expect(try h.control(promote2).header.status == .ok)
-        #expect(h.takeRollouts().map(\.version) == [2])
+        let rollouts = h.takeRolloutWidths()
+        #expect(rollouts.map(\.version) == [2])
+        // The promoted model's width goes with its WEIGHTS (the checkpoints here take rows of 2 features).
+        #expect(rollouts.map(\.inputWidth) == [2])
     }
 
     /// A model of 5,000 features was imported and promoted: every worker installed it, and every SCORE was refused

@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 import RecStore
 import RecWire
 
@@ -138,7 +139,12 @@ extension JobCoordinator {
             Header(command: .weights, modelVersion: model.version).encoded(),
             WireJSON.encode(WeightsNotice(version: model.version, sha256: model.checkpointSHA)), bytes,
         ]
-        emit(.rollout(version: model.version, frames: frames))
+        // Its width lets the broker refuse a SCORE of another width at once while workers move to this version.
+        var inputWidth: Int? = nil
+        if let checkpoint = try? Checkpoint(decoding: bytes), case .mlp(let mlp) = checkpoint.model {
+            inputWidth = mlp.inputWidth
+        }
+        emit(.rollout(version: model.version, frames: frames, inputWidth: inputWidth))
     }
 
     /// Tells the reactor every registered version's checkpoint hash, so workers' claims are checked.

@@ -166,6 +166,9 @@ public struct PolicyFeatures: Sendable {
                     out[offsets[index] + feature.values.count + slot] = 1
                 }
             case .numeric:
+                // A blank value is a missing one, as a log's blank cell is (the learner's context leaves it out, and
+                // warm start reads the log so): the feature's mean, 0 here.
+                if BlankText.isBlank(value) { continue }
                 // Read as a log's cell is (a decimal number: `0x10` is not 16 here either).
                 guard let x = CSVNumber.double(value), x.isFinite else {
                     throw .invalidUserFeature(name: feature.name, value: value)

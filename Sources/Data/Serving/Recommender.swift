@@ -102,8 +102,11 @@ public struct Recommender: Sendable {
             throw .unknownUserFeature(name)
         }
         for (name, scaling) in zip(spec.userNumericNames ?? [], spec.userNumericScalings ?? []) {
-            // Parsed as the transform parses it (a log's cell, CSVNumber.double): a value it reads as missing is refused.
-            if let value = query.userFeatures[name], !(CSVNumber.double(value).map(scaling.admits) ?? false) {
+            // Parsed as the transform parses it (a log's cell, CSVNumber.double): a blank value is missing, as a log's
+            // blank cell is (the training mean); any other value the transform would read as missing is refused.
+            if let value = query.userFeatures[name], !BlankText.isBlank(value),
+                !(CSVNumber.double(value).map(scaling.admits) ?? false)
+            {
                 throw .notNumeric(feature: name, value: value)
             }
         }

@@ -135,6 +135,13 @@ struct SchemaTests {
         #expect(try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "9e8"])).items.count == 5)
         #expect(
             try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": "31"])).items.count == 5)
+        // A blank value is missing, as the log's blank cell is (the training mean): scored as if it were left out,
+        // never refused (a shop front end forwards its log's fields as they are).
+        let absent = try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios"]))
+        for blank in ["", " ", "\t"] {
+            let served = try recommender.recommend(RecommendQuery(userFeatures: ["device": "ios", "age": blank]))
+            #expect(served.items == absent.items)
+        }
     }
 
     @Test("no test row reaches training: the spec and the training rows come from the oldest 60% only")

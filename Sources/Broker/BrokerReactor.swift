@@ -618,16 +618,15 @@ extension BrokerReactor {
     /// the registry, catalogues) need the state directory.
     static func statelessRefusal(_ message: WireMessage) -> String {
         var needsOnline = message.header.command == .feedback
-        if message.header.command == .control, let frame = message.payload.first,
-            frame.count <= ControlRequest.maximumDocumentBytes
-        {
+        if message.header.command == .control {
+            // Read as the control plane reads it, and refused for what is wrong with it whatever the broker keeps: a
+            // document that does not decode, a missing one, or an op this build does not know (`drian`) is named, not
+            // told to start the broker with --state-dir, which would not help.
+            // (A document over the size limit never gets here: the core refuses it unread.)
             do {
-                let request = try WireJSON.decodeRequest(ControlRequest.self, from: frame)
-                needsOnline = ControlOperation(rawValue: request.op)?.owner == .online
+                needsOnline = try ControlCall(identity: [], message: message).operation.owner == .online
             } catch {
-                // Refused for what is wrong with it, whatever the broker keeps: a `drain` (which needs no state) with a
-                // key it does not take was told to start the broker with --state-dir.
-                return "\(error)"
+                return error.text
             }
         }
         return needsOnline

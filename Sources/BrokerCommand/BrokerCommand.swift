@@ -62,7 +62,7 @@ struct BrokerCommand: AsyncParsableCommand {
     var queueCapacity = 4096
 
     @Option(help: "Dispatch attempts per request (2 = re-dispatch once if a worker dies).")
-    var maxAttempts: UInt16 = 2
+    var maxAttempts = 2
 
     @Option(help: "How long a request waits for a worker when none offers its service, in ms.")
     var noWorkerTimeoutMs: UInt64 = 1000
@@ -142,7 +142,10 @@ struct BrokerCommand: AsyncParsableCommand {
             throw ValidationError("--hard-frame-limit-bytes must be more than the message limit of \(messageLimit)")
         }
         guard queueCapacity >= 1 else { throw ValidationError("--queue-capacity must be at least 1, got \(queueCapacity)") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1, got \(maxAttempts)") }
+        // A header's `attempt` is 16 bits: a request is dispatched at most 65,535 times.
+        guard (1...Int(UInt16.max)).contains(maxAttempts) else {
+            throw ValidationError("--max-attempts must be 1…\(UInt16.max), got \(maxAttempts)")
+        }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
         if let stateDir, stateDir.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("--state-dir must name a folder, got \(stateDir.isEmpty ? "an empty string" : "only white space")")
@@ -202,7 +205,7 @@ struct BrokerCommand: AsyncParsableCommand {
         var configuration = BrokerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.queueCapacity = queueCapacity
-        configuration.maxAttempts = maxAttempts
+        configuration.maxAttempts = UInt16(maxAttempts)
         configuration.noWorkerTimeoutMs = noWorkerTimeoutMs
         configuration.serviceBytesLimit = queueBytes
         configuration.clientBytesLimit = clientBytes

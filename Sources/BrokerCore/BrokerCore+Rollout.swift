@@ -23,7 +23,9 @@ extension BrokerCore {
     /// The live workers that run training rounds, for the control plane.
     public var trainingWorkers: [TrainingWorker] {
         workers.values.filter { $0.trains || $0.online }.map {
-            TrainingWorker(identity: $0.identity, id: $0.hello.workerId, trains: $0.trains, online: $0.online)
+            TrainingWorker(
+                identity: $0.identity, id: $0.hello.workerId, trains: $0.trains, online: $0.online,
+                registration: $0.registration)
         }
             .sorted { $0.id < $1.id }
     }

@@ -75,13 +75,25 @@ public struct TrainingWorker: Sendable, Hashable {
     public var trains: Bool
     /// Whether it serves and learns the online policy.
     public var online: Bool
+    /// Its registration's place in the broker's order of registrations: a new READY on the same connection gives
+    /// the same identity a new number, and what the control plane had sent it (a training shard, a policy pull) is
+    /// lost with the registration it replaced (docs/PROTOCOL.md, READY).
+    public var registration: UInt64
 
     /// Creates a view of a worker.
-    public init(identity: [UInt8], id: String, trains: Bool = true, online: Bool = false) {
+    public init(identity: [UInt8], id: String, trains: Bool = true, online: Bool = false, registration: UInt64 = 0) {
         self.identity = identity
         self.id = id
         self.trains = trains
         self.online = online
+        self.registration = registration
+    }
+
+    /// The identities of `live` workers registered again since `previous` (the same identity, another
+    /// ``registration``).
+    public static func registeredAgain(_ live: [TrainingWorker], since previous: [TrainingWorker]) -> Set<[UInt8]> {
+        let before = Dictionary(previous.map { ($0.identity, $0.registration) }, uniquingKeysWith: { first, _ in first })
+        return Set(live.filter { worker in before[worker.identity].map { $0 != worker.registration } ?? false }.map(\.identity))
     }
 }
 

@@ -205,6 +205,19 @@ public enum ConfigResolver {
         word.hasPrefix("-") && word.count > 1 && Double(word) != nil
     }
 
+    /// Why ArgumentParser found a whole number invalid for an option (`The value '-5' is invalid for '--heartbeat-ms
+    /// <heartbeat-ms>'`, which names neither the rule nor the range), or nil for any other message: a negative number
+    /// where the option counts from 0, or one past the largest an option's 64-bit count holds. The options' own
+    /// ranges are checked, and named, once a value parses.
+    static func invalidNumberNote(forMessage text: String) -> String? {
+        guard let start = text.range(of: "The value '"), text.contains("' is invalid for '") else { return nil }
+        let value = String(text[start.upperBound...].prefix { $0 != "'" })
+        let digits = value.first == "-" ? value.dropFirst() : Substring(value)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        if value.hasPrefix("-") { return "\(value) is negative: this option takes a whole number, 0 or more" }
+        return UInt64(value) == nil ? "\(value) is more than this option takes (at most \(UInt64.max))" : nil
+    }
+
     /// The `--key value` arguments for one key's values.
     private static func injectedArguments(
         for entry: OptionCatalog.Entry, _ items: [ConfigValue], source: ConfigSource

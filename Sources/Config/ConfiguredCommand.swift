@@ -75,7 +75,8 @@ extension AsyncParsableCommand {
                 code != .success && text.contains("Unknown option '-")
                 ? negatives.first.map { "\($0) was read as a flag, not as a value: a negative number is not valid here" }
                 : nil
-            guard code != .success, let note = resolution.note(forMessage: text) ?? misread else {
+            let outOfRange = code != .success ? ConfigResolver.invalidNumberNote(forMessage: text) : nil
+            guard code != .success, let note = resolution.note(forMessage: text) ?? misread ?? outOfRange else {
                 exit(withError: error)
             }
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\nnote: \(note)\n").utf8))

@@ -4,6 +4,9 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidSpec(String)
     /// The weights do not fit the spec's model.
     case weightsMismatch(expected: Int, got: Int)
+    /// A statistics pack's vectors are not the ones the statistics have (`a`, `g`, `n`, `c`, `s`, `k`): the text names
+    /// the one missing, of another length, or unknown.
+    case statisticsVectors(String)
     /// The posterior cannot be solved into finite weights.
     case nonFiniteWeights
     /// A learnt statistic in a pack is not finite (a learner whose sums overflowed, or a damaged pack): which vector
@@ -38,6 +41,7 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .invalidSpec(let why): "invalid online policy spec: \(why)"
         case .weightsMismatch(let expected, let got): "the policy weights have \(got) parameters, the spec needs \(expected)"
+        case .statisticsVectors(let why): "the policy statistics do not fit the spec: \(why)"
         case .nonFiniteWeights: "the policy weights contain NaN or infinity (the posterior cannot be solved)"
         case .nonFiniteStatistic(let vector, let index, let value):
             "the policy statistics are not finite: \(vector)[\(index)] is \(value) (a learner's sums overflowed); "

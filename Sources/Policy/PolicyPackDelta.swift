@@ -334,6 +334,11 @@ public struct PolicyPackDelta: Sendable, Equatable {
         baseSha256 = bytes[offset..<(offset + 32)].map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         offset += 32
         step = u64()
+        // The bound a whole pack's step has (``ParameterPack/maximumStep``): the delta applied is repacked as one, and
+        // a step past it installed under a SHA-256 of another step than the POLICY's.
+        guard step <= ParameterPack.maximumStep else {
+            throw .malformed("step \(step) is past the largest a pack may carry (2^53)")
+        }
         width = u32()
         buckets = u32()
         let rowCount = u32()

@@ -33,8 +33,9 @@ public enum PolicyWeights {
 
     /// The statistics in a pack of `width`-wide features and `buckets` id buckets. Every vector's length is checked
     /// against that shape before any is converted, so nothing is sized from the shape alone.
-    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when a vector is missing or has another length,
-    ///   ``PolicyError/nonFiniteStatistic(vector:index:value:)`` naming the first value that is not finite,
+    /// - Throws: ``PolicyError/statisticsVectors(_:)`` naming a vector that is missing or unknown (or of another length
+    ///   when the total is right), ``PolicyError/weightsMismatch(expected:got:)`` when the lengths add up to another
+    ///   total, ``PolicyError/nonFiniteStatistic(vector:index:value:)`` naming the first value that is not finite,
     ///   ``PolicyError/impossibleStatistic(vector:index:value:)`` for a count or sum of squares below 0.
     public static func statistics(_ pack: ParameterPack, width: Int, buckets: Int) throws(PolicyError)
         -> BayesianLastLayer
@@ -45,14 +46,29 @@ public enum PolicyWeights {
             ("a", width * width), ("g", width), ("n", buckets), ("c", buckets * width), ("s", buckets), ("k", buckets),
         ]
         for (name, count) in lengths {
-            guard let v = pack[name], v.count == count else { throw .weightsMismatch(expected: expected, got: got) }
+            guard let v = pack[name] else {
+                // Named: a renamed vector (`A` for `a`) left the parameter counts equal, and the refusal read
+                // "320298 parameters, the spec needs 320298".
+                let others = pack.vectors.map(\.name).filter { name in !lengths.contains { $0.0 == name } }
+                throw .statisticsVectors(
+                    "vector \(name) is missing" + (others.isEmpty ? "" : " (the pack has \(others.joined(separator: ", ")))"))
+            }
+            guard v.count == count else {
+                if got == expected {
+                    throw .statisticsVectors("vector \(name) has \(v.count) values, the spec needs \(count)")
+                }
+                throw .weightsMismatch(expected: expected, got: got)
+            }
             if let index = v.firstIndex(where: { !$0.isFinite }) {
                 throw .nonFiniteStatistic(vector: name, index: index, value: v[index])
             }
         }
         // A vector the statistics do not have (`zz`) was carried unread, and the pack's SHA-256 named bytes the
         // replica then reported as another pack's.
-        guard pack.vectors.count == lengths.count else { throw .weightsMismatch(expected: expected, got: got) }
+        guard pack.vectors.count == lengths.count else {
+            let unknown = pack.vectors.map(\.name).filter { name in !lengths.contains { $0.0 == name } }
+            throw .statisticsVectors("the pack holds vectors the statistics do not have: \(unknown.joined(separator: ", "))")
+        }
         // Sums no learner makes below 0: per-bucket weights (`n`, each `w = p̂(1 − p̂)` or 1) and event counts (`k`),
         // and `a`'s diagonal (Σ w·φᵢ²).
         for name in ["n", "k"] {

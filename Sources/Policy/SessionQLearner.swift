@@ -158,7 +158,10 @@ public struct SessionQLearner: Sendable {
     /// - Returns: whether an update ran (the caller then publishes ``current``).
     public mutating func learn(_ events: [LearnEvent]) -> Bool {
         for event in events {
-            guard event.item >= 0 && event.item < policy.spec.itemCount, event.reward.isFinite,
+            // A reward is a click (1) or none (0), or a fraction between, as the contextual bandit reads it: one outside
+            // [0, 1] (1e308, or an amount such as 12.5) is rejected and counted, never learnt (1e308 made every later
+            // statistic infinite, and the replica's learning was silently lost at each sync).
+            guard event.item >= 0 && event.item < policy.spec.itemCount, (0...1).contains(event.reward),
                 let z = try? policy.userVector(event.userFeatures, viewed: event.viewed),
                 let y = try? target(of: event), y.isFinite
             else {

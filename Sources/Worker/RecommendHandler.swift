@@ -23,16 +23,17 @@ enum RecommendHandler {
         if let problem = ScoringBatch.versionProblem(header, replica: replica) {
             return .errorReply(to: header, status: .conflict, message: problem)
         }
-        guard let recommender = replica.recommender else {
-            return .errorReply(
-                to: header, status: .badRequest,
-                message: "model version \(replica.version) has no feature specification, so it cannot rank items from raw context; fit it on a log (obd:, synthetic:, or a shop's log with --schema), or pass --feature-spec to fit from a features file (recpool data features --spec-out)")
-        }
+        // The document first: what is wrong with the request is named before what this replica cannot do.
         let query: RecommendQuery
         do {
             query = try WireJSON.decodeRequest(RecommendQuery.self, from: try message.frame(0))
         } catch {
             return .errorReply(to: header, status: .badRequest, message: error.description)
+        }
+        guard let recommender = replica.recommender else {
+            return .errorReply(
+                to: header, status: .badRequest,
+                message: "model version \(replica.version) has no feature specification, so it cannot rank items from raw context; fit it on a log (obd:, synthetic:, or a shop's log with --schema), or pass --feature-spec to fit from a features file (recpool data features --spec-out)")
         }
         let start = Clocks.monotonicMicros()
         do {

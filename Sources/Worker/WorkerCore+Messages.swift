@@ -6,8 +6,16 @@ extension WorkerCore {
     /// Handles one message from the broker: control messages change the core's state or become work
     /// for another thread, SCORE requests join the micro-batch, other requests are answered at once.
     mutating func receive(
-        _ frames: [[UInt8]], held: [ZMQFrame] = [], now: WorkerInstant, into actions: inout [WorkerAction]
+        _ frames: [[UInt8]], held: [ZMQFrame] = [], frameCount: Int? = nil, now: WorkerInstant,
+        into actions: inout [WorkerAction]
     ) {
+        // Counted over the whole message, a SCORE's held tensor and any frame past the 16 the shell keeps included:
+        // a SCORE of 40 frames was scored, and a RECOMMEND of 40 was refused as "16 frames".
+        let count = frameCount ?? frames.count + held.count
+        if count > configuration.limits.maxFrames {
+            refuseMalformed(frames, error: .tooManyFrames(count: count, limit: configuration.limits.maxFrames), into: &actions)
+            return
+        }
         let message: WireMessage
         do {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
@@ -18,9 +26,19 @@ extension WorkerCore {
         let header = message.header
         // A broker's backend never replies to READY or HEARTBEAT; its frontend answers both BAD_REQUEST ("not a client
         // command"), about once a second for ever, while the worker took the replies for the broker's heartbeats.
+        // Before the registration is acknowledged that is what such an answer means; once the broker on this
+        // connection registered the worker it is a malformed message, ignored (docs/PROTOCOL.md, Liveness): one
+        // made a serving worker exit 64 as if misconfigured.
         if header.isReply && header.status != .ok && (header.command == .ready || header.command == .heartbeat) {
             let text = message.payload.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-            actions.append(.exit(.notABackend(answer: "\(header.status.name) \"\(text)\"")))
+            guard registered else {
+                actions.append(.exit(.notABackend(answer: "\(header.status.name) \"\(text)\"")))
+                return
+            }
+            actions.append(
+                .log(
+                    .warning, "ignored a reply to \(header.command.name) from the broker that registered this worker",
+                    ["status": "\(header.status.name)"]))
             return
         }
         switch header.command {
@@ -203,11 +221,11 @@ extension WorkerCore {
 
     /// Takes the broker's heartbeat interval and liveness from its registration, warning when they differ from the
     /// worker's own flags. A registration without them (an older broker) keeps the worker's; a value outside what a
-    /// broker accepts (10 ms … 1 h, liveness 1 or more) is logged and ignored.
+    /// broker accepts (10 ms … 1 h, liveness ``adoptableLiveness``) is logged and ignored.
     mutating func adoptHeartbeat(of registration: WorkerRegistration, into actions: inout [WorkerAction]) {
         guard let intervalMs = registration.heartbeatMs else { return }
         let liveness = registration.liveness ?? configuration.liveness
-        guard (10...3_600_000).contains(intervalMs), liveness >= 1 else {
+        guard (10...3_600_000).contains(intervalMs), Self.adoptableLiveness.contains(liveness) else {
             actions.append(
                 .log(
                     .error, "the broker's registration names a heartbeat no broker accepts; keeping this worker's own",
@@ -226,6 +244,11 @@ extension WorkerCore {
         brokerHeartbeat = (intervalMs, liveness)
         lastBeat = 0  // the first heartbeat at the broker's interval goes out now
     }
+
+    /// The liveness a worker takes from a registration: 1…10 silent intervals (a broker declares a worker dead after
+    /// 3; Majordomo's heartbeating uses 3 to 5). A broker naming more (2⁶³) left the worker waiting that many
+    /// intervals for a broker gone silent before it reconnected, and as long for a drain's acknowledgement on SIGTERM.
+    static let adoptableLiveness: ClosedRange<UInt64> = 1...10
 
     /// A message that does not decode: logged, and a request among them is refused, echoing its attempt.
     private func refuseMalformed(_ frames: [[UInt8]], error: WireError, into actions: inout [WorkerAction]) {

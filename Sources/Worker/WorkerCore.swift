@@ -92,10 +92,10 @@ struct WorkerCore: Sendable {
             // running from before is judged against the version served now (a rollback missed while away).
             wantedWeights = replica.checkpointSHA256.map { (replica.version, $0) }
             connect(now: now, into: &actions)
-        case .message(let frames, let held):
+        case .message(let frames, let held, let frameCount):
             guard !exited else { break }
             lastHeard = now.monotonicMicros
-            receive(frames, held: held, now: now, into: &actions)
+            receive(frames, held: held, frameCount: frameCount, now: now, into: &actions)
         case .tick:
             guard !exited else { break }
             tick(now: now, into: &actions)

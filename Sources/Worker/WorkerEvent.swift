@@ -22,7 +22,9 @@ enum WorkerEvent: Sendable {
     case connected
     /// A message from the broker: frames as bytes, then `held`, payload frames kept inside libzmq
     /// uncopied (a SCORE's tensor, read in place).
-    case message([[UInt8]], held: [ZMQFrame] = [])
+    /// `frameCount` is how many frames the whole message had (nil: `frames` and `held` are all of them): the shell
+    /// keeps at most 16 and holds a SCORE's tensor uncopied, so only this count says whether it had too many.
+    case message([[UInt8]], held: [ZMQFrame] = [], frameCount: Int? = nil)
     /// Time passed: a due micro-batch is scored, heartbeats, the drain and liveness are checked.
     case tick
     /// The worker was asked to stop: drain, then leave the broker.

@@ -146,7 +146,8 @@ public final class WorkerSession: Sendable {
                 try applyBackgroundOutcomes(&core, socket: socket)
             }
             while core.acceptsMessages, let message = try Self.receive(socket) {
-                if let exit = try shell.perform(core.handle(.message(message.frames, held: message.held), now: .now)) {
+                let event = WorkerEvent.message(message.frames, held: message.held, frameCount: message.frameCount)
+                if let exit = try shell.perform(core.handle(event, now: .now)) {
                     return exit
                 }
             }

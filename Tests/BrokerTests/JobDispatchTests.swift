@@ -192,6 +192,26 @@ struct JobDispatchTests {
 
     /// The fault: shard 1 had no steps left and answered with 0 samples, shard 0's worker did not answer in time, and
     /// the round failed as "malformed parameter pack: the replicas reported no samples".
+    /// A worker that sent READY again (the same connection, a new registration) lost the shard it held, and the round
+    /// waited for its timeout: the shard now goes out again at once, as a departed worker's does.
+    @Test("a shard whose worker registered again is sent out again at once, with a new attempt")
+    func shardOfWorkerRegisteredAgain() throws {
+        var m = DispatchMachine()
+        let sent = m.start().shards
+        #expect(sent.count == 2)
+        let first = try #require(sent.first)
+        let live = m.machine.workers.map { worker -> TrainingWorker in
+            var worker = worker
+            if worker.identity == first.worker { worker.registration += 1 }
+            return worker
+        }
+        let again = m.feed(.workers(live)).shards
+        #expect(again.count == 1 && again.first?.assignment.shard == first.assignment.shard)
+        #expect((again.first?.attempt ?? 0) > first.attempt)
+        // The same registrations again: nothing is sent.
+        #expect(m.feed(.workers(live)).shards.isEmpty)
+    }
+
     @Test("a round whose only answers trained no row goes again instead of failing as malformed")
     func zeroSampleAnswersRetryTheRound() throws {
         var m = DispatchMachine()

@@ -288,6 +288,42 @@ struct OnlineMachineTests {
         return try #require(judged.first)
     }
 
+    /// A replica that sent READY again after its POLICY_PULL held the sync until the 5 s timeout, which then blamed it
+    /// for being "behind on learning"; READY replaces the registration and what it held is lost, as at a departure.
+    @Test("a replica registered again during a pull leaves the pull at once and is installed again")
+    func registeredAgainDuringPull() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-r"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-r", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        _ = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs)
+        guard case .pulling(let round, let pending, _) = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            return
+        }
+        #expect(pending.count == 2)
+        var again = m.workerB
+        again.registration += 1
+        let actions = m.feed(.workers([m.workerA, again]))
+        #expect(actions.installedVersions == [1], "the new registration gets the served policy")
+        #expect(actions.toWorkers(.policy).map(\.identity) == [m.workerB.identity])
+        guard case .pulling(_, let left, _) = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            return
+        }
+        #expect(left == [m.workerA.identity])
+        // A's answer closes the sync: nothing waits for B's.
+        let report = PolicyStateReport(kind: .sync, sync: round.id, version: 1, events: 1, updates: 1, weightsSha256: "")
+        let base = PolicyWeights.pack(m.core.policy)
+        let message = WireMessage(
+            header: Header(command: .policyState, requestId: round.id), payload: [WireJSON.encode(report), base.shifting("s", by: 0.1).encoded()])
+        #expect(m.feed(.policyState(identity: m.workerA.identity, message: message), nowMs: 12_000).judged.count == 1)
+        // The same registration again changes nothing.
+        #expect(m.feed(.workers([m.workerA, again])).toWorkers(.policy).isEmpty)
+    }
+
     @Test("a sync goes idle → pulling → judging → storing → idle, and serves version 2 only once it is stored")
     func syncPhases() throws {
         var m = try OnlineMachine()

@@ -18,7 +18,7 @@ struct StatelessRefusalTests {
         #expect(BrokerReactor.statelessRefusal(feedback).contains("takes no feedback"))
     }
 
-    @Test("jobs, the registry and catalogues need --state-dir", arguments: ["train", "models", "catalogues", "nope"])
+    @Test("jobs, the registry and catalogues need --state-dir", arguments: ["train", "models", "catalogues"])
     func stateful(op: String) {
         let text = BrokerReactor.statelessRefusal(Self.control(op))
         #expect(text.contains("start it with --state-dir") && !text.contains("--online"))
@@ -31,5 +31,14 @@ struct StatelessRefusalTests {
             header: Header(command: .control), payload: [Array(#"{"op":"drain","worker":"w1","job":"x"}"#.utf8)])
         let text = BrokerReactor.statelessRefusal(drain)
         #expect(text.contains("`job` is no argument of drain") && !text.contains("--state-dir"), "\(text)")
+    }
+
+    /// A misspelt op (`drian`), or no document at all, was told to start the broker with --state-dir, which would not
+    /// help; the control plane, and a broker with a state directory, name the problem.
+    @Test("an op this build does not know, or a missing document, is named as the control plane names it")
+    func unknownOperation() {
+        #expect(BrokerReactor.statelessRefusal(Self.control("drian")) == "unknown CONTROL op \"drian\"")
+        let bare = BrokerReactor.statelessRefusal(WireMessage(header: Header(command: .control), payload: []))
+        #expect(!bare.contains("--state-dir") && bare.contains("frame"), "\(bare)")
     }
 }

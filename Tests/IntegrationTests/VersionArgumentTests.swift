@@ -2,6 +2,27 @@ import Foundation
 import RecTestKit
 import Testing
 
+/// A count option given a negative number, or one past what it holds, named neither the rule nor the range
+/// (`The value '-5' is invalid for '--heartbeat-ms <heartbeat-ms>'`); `--max-attempts 65536` the same.
+@Suite("Whole-number options out of range")
+struct NumberOptionRangeTests {
+    @Test("a negative or too large whole number is refused with 64, naming why")
+    func namesWhy() throws {
+        let cases: [(String, [String], String)] = [
+            ("recpool-broker", ["--heartbeat-ms", "-5"], "-5 is negative: this option takes a whole number, 0 or more"),
+            ("recpool-broker", ["--no-worker-timeout-ms", "99999999999999999999"],
+             "99999999999999999999 is more than this option takes (at most 18446744073709551615)"),
+            ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
+            ("recpool-broker", ["--max-attempts", "65536"], "--max-attempts must be 1…65535, got 65536"),
+            ("recpool-broker", ["--max-attempts", "0"], "--max-attempts must be 1…65535, got 0"),
+        ]
+        for (tool, arguments, says) in cases {
+            let run = try runTool(tool, arguments + ["--print-config"])
+            #expect(run.code == 64 && run.stderr.contains(says), "\(tool) \(arguments): \(run.code) \(run.stderr)")
+        }
+    }
+}
+
 /// Every option and argument that takes a version reads it one way, on real processes.
 @Suite("Version numbers on the command line", .serialized)
 struct VersionArgumentTests {

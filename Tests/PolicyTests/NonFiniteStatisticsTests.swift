@@ -31,8 +31,33 @@ struct NonFiniteStatisticsTests {
         let policy = try OnlinePolicy.initial(spec: spec)
         var pack = PolicyWeights.pack(policy)
         pack.vectors.append(.init(name: "zz", values: [0.5]))
-        #expect(throws: PolicyError.self) { try PolicyWeights.statistics(pack, like: policy) }
+        #expect(throws: PolicyError.statisticsVectors("the pack holds vectors the statistics do not have: zz")) {
+            try PolicyWeights.statistics(pack, like: policy)
+        }
         #expect(try PolicyWeights.statistics(PolicyWeights.pack(policy), like: policy).width > 0)
+    }
+
+    /// A renamed vector kept the parameter counts equal, and the refusal read "320298 parameters, the spec needs
+    /// 320298".
+    @Test("a pack whose vector is renamed, or of another length at the same total, is refused naming the vector")
+    func renamedVector() throws {
+        let (_, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        var renamed = PolicyWeights.pack(policy)
+        let a = try #require(renamed.vectors.firstIndex { $0.name == "a" })
+        renamed.vectors[a].name = "A"
+        #expect(throws: PolicyError.statisticsVectors("vector a is missing (the pack has A)")) {
+            try PolicyWeights.statistics(renamed, like: policy)
+        }
+        var moved = PolicyWeights.pack(policy)
+        let g = try #require(moved.vectors.firstIndex { $0.name == "g" })
+        let n = try #require(moved.vectors.firstIndex { $0.name == "n" })
+        moved.vectors[g].values.append(0)
+        moved.vectors[n].values.removeLast()
+        let expected = moved.vectors[g].values.count - 1
+        #expect(throws: PolicyError.statisticsVectors("vector g has \(expected + 1) values, the spec needs \(expected)")) {
+            try PolicyWeights.statistics(moved, like: policy)
+        }
     }
 
     @Test("a pack holding NaN is refused naming where it is")

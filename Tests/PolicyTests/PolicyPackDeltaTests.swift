@@ -172,6 +172,19 @@ struct PolicyPackDeltaTests {
         }
     }
 
+    /// A whole pack's step past 2⁵³ is refused; a delta's was installed, and the replica reported the SHA-256 of a
+    /// step-0 repack as the POLICY's.
+    @Test("a delta's step is bounded as a whole pack's: past 2^53 is malformed")
+    func stepBounded() throws {
+        var delta = smallDelta()
+        delta.step = ParameterPack.maximumStep
+        #expect(try PolicyPackDelta(decoding: delta.encoded()).step == ParameterPack.maximumStep)
+        delta.step = UInt64.max
+        #expect(throws: PolicyDeltaError.malformed("step \(UInt64.max) is past the largest a pack may carry (2^53)")) {
+            try PolicyPackDelta(decoding: delta.encoded())
+        }
+    }
+
     @Test("a width or bucket count from the wire sizes nothing: 2³²−1 is malformed or refused, never a trap")
     func hugeSizesFromTheWire() throws {
         // An 88-byte delta announcing width 2³²−1: width × width overflowed `Int` (a trap) before this was checked.

@@ -94,6 +94,28 @@ struct SessionQLearnerTests {
         #expect(try learner.target(of: event) != 1, "the bootstrap term is there")
     }
 
+    /// A LEARN reward of 1e308 was learnt (only finiteness was checked): every later statistic was infinite, the
+    /// replica's slate never changed again and each sync's delta was refused. The contextual bandit refuses it.
+    @Test("a reward outside [0, 1] is rejected and counted, never learnt, as the contextual bandit rejects it")
+    func rewardOutsideUnitInterval() throws {
+        let (world, spec) = spec(updateEvery: 1)
+        var learner = SessionQLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: 9)
+        let features = user(world, seed: 3)
+        let before = learner.learnt
+        for (index, reward) in [1e308, 2, -1, 12.5].enumerated() {
+            _ = learner.learn([
+                LearnEvent(
+                    impressionId: "bad\(index)", userFeatures: features, item: 1, reward: reward, propensity: 0.3, version: 1)
+            ])
+        }
+        #expect(learner.rejectedEvents == 4)
+        #expect(learner.learnt == before)
+        _ = learner.learn([
+            LearnEvent(impressionId: "ok", userFeatures: features, item: 1, reward: 1, propensity: 0.3, version: 1)
+        ])
+        #expect(learner.rejectedEvents == 4 && learner.learnt != before)
+    }
+
     @Test("the target network is a copy of the online network taken every target_update_every updates")
     func targetNetworkUpdate() throws {
         let (world, spec) = spec(updateEvery: 2, targetUpdateEvery: 3)

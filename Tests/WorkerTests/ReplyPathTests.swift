@@ -55,6 +55,19 @@ struct ReplyPathTests {
         #expect(refused.errorText?.contains("status") == true)
     }
 
+    /// A document that is not JSON was answered "model version 0 has no feature specification", which did not name
+    /// the broken document (the broker does not read it: docs/PROTOCOL.md, the checks' order, step 6).
+    @Test("a RECOMMEND whose document is not JSON is refused naming the document, before the replica's abilities")
+    func brokenDocumentFirst() {
+        for document in ["{", "\u{FF}", "[1]"] {
+            let reply = RecommendHandler.answer(
+                WireMessage(header: Header(command: .recommend, requestId: 1), payload: [Array(document.utf8)]),
+                replica: Self.replica, nowEpochMillis: 10)
+            #expect(reply.header.status == .badRequest)
+            #expect(reply.errorText?.contains("feature specification") == false, "\(reply.errorText ?? "")")
+        }
+    }
+
     @Test("a RECOMMEND document of more keys than any request holds is refused before it is decoded")
     func recommendKeyLimit() throws {
         // The session thread answers RECOMMEND and must never stall: a million unknown keys took seconds to decode.

@@ -168,16 +168,23 @@ struct JobCore: ControlCore {
     /// The live workers changed: reassign shards held by the departed, start waiting jobs.
     mutating func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64, into actions: inout [JobAction]) {
         let previous = Set(workers.map(\.identity))
-        workers = live.filter(\.trains).sorted { $0.id < $1.id }
+        let trainers = live.filter(\.trains).sorted { $0.id < $1.id }
+        // A worker that sent READY again lost what it held with the registration it replaced: its shard goes out
+        // again (to whichever worker is least loaded, it included), as a departed worker's does, never waiting for the
+        // round's timeout.
+        let registeredAgain = TrainingWorker.registeredAgain(trainers, since: workers)
+        workers = trainers
         let current = Set(workers.map(\.identity))
-        guard previous != current else { return }
+        guard previous != current || !registeredAgain.isEmpty else { return }
+        // Uploaded files it cached stay on its disk: a new registration does not clear them.
         for (id, holders) in datasetHolders { datasetHolders[id] = holders.intersection(current) }
+        let holding = current.subtracting(registeredAgain)
         var load = outstanding()
         for id in jobs.keys.sorted() {
             guard var job = jobs[id] else { continue }
             switch job.phase {
             case .training(let round, let started, var pending, let results):
-                for (shard, sent) in pending.sorted(by: { $0.key < $1.key }) where !current.contains(sent.worker) {
+                for (shard, sent) in pending.sorted(by: { $0.key < $1.key }) where !holding.contains(sent.worker) {
                     guard let replacement = pickWorker(avoiding: job.silent, load: &load) else { continue }
                     actions.append(
                         .log(
@@ -189,7 +196,7 @@ struct JobCore: ControlCore {
                     send(job: job, round: round, shard: shard, to: dispatch, finalize: false, into: &actions)
                 }
                 job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
-            case .finalizing(let sent, _) where !current.contains(sent.worker):
+            case .finalizing(let sent, _) where !holding.contains(sent.worker):
                 job.phase = .waiting
             default:
                 break

@@ -223,44 +223,57 @@ struct OnlineCore: ControlCore {
         }
     }
 
-    /// The live workers changed: install the policy on newcomers, hand the departed's unsynced events on.
+    /// The live workers changed: install the policy on newcomers, hand the departed's unsynced events on. A worker
+    /// that sent READY again (the same identity, a new registration) lost what it held with the registration it
+    /// replaced: it is forgotten as a departed one is (a sync's pull to it no longer waits for its answer, its
+    /// unsynced events go on), then installed as a newcomer.
     mutating func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64, into actions: inout [OnlineAction]) {
         let online = live.filter(\.online).sorted { $0.id < $1.id }
+        let registeredAgain = TrainingWorker.registeredAgain(online, since: workers)
         let before = Set(workers.map(\.identity))
         let now = Set(online.map(\.identity))
         workers = online
-        for worker in online where !before.contains(worker.identity) { install(on: worker.identity, into: &actions) }
-        for gone in before.subtracting(now) {
-            replicas[gone] = nil
-            installedBases[gone] = nil
-            outgoing[gone] = nil
-            catalogueShipments[gone] = nil
-            if case .pulling(let round, var pending, var results) = phase {
-                pending.remove(gone)
-                results[gone] = nil
-                phase = .pulling(round, pending: pending, results: results)
-            }
-            var orphaned = unsynced.removeValue(forKey: gone) ?? []
-            switch phase {
-            case .judging, .storing:
-                // The sync consumes what it merged (the replica answered) and what was sent again once already
-                // (``syncPartition``, which the stored version's marks already name): only the rest is handed on.
-                let merged = answeredSync.contains(gone)
-                consumedBySync += orphaned.filter { merged || reheld.contains(RecStore.FeedbackKey($0)) }
-                orphaned.removeAll { merged || reheld.contains(RecStore.FeedbackKey($0)) }
-            case .idle, .pulling:
-                break
-            }
-            if !orphaned.isEmpty {
-                actions.append(
-                    .log(
-                        .warning, "a learner left; its unsynced feedback goes to another replica",
-                        ["events": "\(orphaned.count)"]))
-                for event in orphaned { deliver(event, preferring: nil) }
-            }
-            viewDirty = true
+        for identity in registeredAgain.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            forget(identity, into: &actions)
         }
+        for worker in online where !before.contains(worker.identity) || registeredAgain.contains(worker.identity) {
+            install(on: worker.identity, into: &actions)
+        }
+        for gone in before.subtracting(now) { forget(gone, into: &actions) }
         if case .pulling(_, let pending, _) = phase, pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
+    }
+
+    /// Forgets a replica that left (or registered again): its installed state, its share of a sync's pull, and hands
+    /// its unsynced feedback to another replica.
+    mutating func forget(_ gone: [UInt8], into actions: inout [OnlineAction]) {
+        replicas[gone] = nil
+        installedBases[gone] = nil
+        outgoing[gone] = nil
+        catalogueShipments[gone] = nil
+        if case .pulling(let round, var pending, var results) = phase {
+            pending.remove(gone)
+            results[gone] = nil
+            phase = .pulling(round, pending: pending, results: results)
+        }
+        var orphaned = unsynced.removeValue(forKey: gone) ?? []
+        switch phase {
+        case .judging, .storing:
+            // The sync consumes what it merged (the replica answered) and what was sent again once already
+            // (``syncPartition``, which the stored version's marks already name): only the rest is handed on.
+            let merged = answeredSync.contains(gone)
+            consumedBySync += orphaned.filter { merged || reheld.contains(RecStore.FeedbackKey($0)) }
+            orphaned.removeAll { merged || reheld.contains(RecStore.FeedbackKey($0)) }
+        case .idle, .pulling:
+            break
+        }
+        if !orphaned.isEmpty {
+            actions.append(
+                .log(
+                    .warning, "a learner left; its unsynced feedback goes to another replica",
+                    ["events": "\(orphaned.count)"]))
+            for event in orphaned { deliver(event, preferring: nil) }
+        }
+        viewDirty = true
     }
 
     /// The spec as POLICY messages and stored versions hold it: without items when it names a registry catalogue

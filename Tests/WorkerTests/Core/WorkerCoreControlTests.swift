@@ -79,6 +79,24 @@ struct WorkerCoreControlTests {
         #expect(!harness.sent.contains { $0.message.header.command == .roundResult })
     }
 
+    /// A SCORE's tensor is held uncopied and the shell keeps 16 frames: a SCORE of 40 frames was scored, and a
+    /// RECOMMEND of 40 refused as "16 frames".
+    @Test("a message of more frames than the limit is refused TOO_LARGE naming its whole count, SCORE included")
+    func frameLimitCountsWholeMessage() throws {
+        var harness = WorkerHarness.registered()
+        let limit = WireLimits.workerInbound.maxFrames
+        for (command, id) in [(Command.score, UInt64(7)), (.recommend, 8)] {
+            let frames = WireMessage(
+                header: Header(command: command, requestId: id, attempt: 1),
+                payload: [Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()]).frames()
+            harness.feed(.message(frames, frameCount: 40))
+            let reply = try #require(harness.sent.last { $0.message.header.requestId == id })
+            #expect(reply.message.header.status == .tooLarge)
+            #expect(reply.message.errorText == "40 frames exceed the limit of \(limit)")
+        }
+        #expect(harness.sent.allSatisfy { $0.message.header.status == .tooLarge })
+    }
+
     /// An assignment the worker cannot read was only logged: the broker waited out `round_timeout_ms`, then sent it
     /// again, as often, before the job failed as "no answer".
     @Test("a TRAIN_ROUND whose assignment does not decode is answered with a failed ROUND_RESULT naming why")

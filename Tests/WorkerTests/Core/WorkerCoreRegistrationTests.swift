@@ -47,6 +47,20 @@ struct WorkerCoreRegistrationTests {
         #expect(harness.exits.isEmpty)
     }
 
+    /// Once registered, one such message (which no broker sends) made a serving worker exit 64 as if `--broker` named
+    /// a client endpoint.
+    @Test("a registered worker ignores an error reply to READY or HEARTBEAT, and keeps serving")
+    func errorReplyAfterRegistration() {
+        var harness = WorkerHarness.registered()
+        for (command, status) in [(Command.heartbeat, Status.badRequest), (.ready, .unauthorized), (.heartbeat, .busy)] {
+            var reply = Header(command: command).reply(status: status)
+            reply.command = command
+            harness.receive(reply, [Array("x".utf8)])
+        }
+        #expect(harness.exits.isEmpty)
+        #expect(harness.logs.filter { $0.level == .warning && $0.message.hasPrefix("ignored a reply to") }.count == 3)
+    }
+
     /// A registration whose document did not decode (or was missing) was taken silently, and the worker kept the
     /// policy and catalogue it held from another broker.
     @Test("a registration that does not decode still starts afresh, as one naming no served policy, and is logged")

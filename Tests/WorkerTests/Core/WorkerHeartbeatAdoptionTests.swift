@@ -48,7 +48,10 @@ struct WorkerHeartbeatAdoptionTests {
 
     @Test("a registration without the keys (an older broker) or with one no broker sends keeps the worker's own")
     func olderBrokerKeepsOwn() {
-        for (heartbeatMs, liveness) in [(nil, nil), (UInt64(0), UInt64(3)), (5_000, 0)] as [(UInt64?, UInt64?)] {
+        // A liveness past 10 left a worker waiting that many intervals (2⁶³: for ever) for a silent broker, and on
+        // SIGTERM for a drain acknowledgement.
+        let cases: [(UInt64?, UInt64?)] = [(nil, nil), (0, 3), (5_000, 0), (5_000, 11), (5_000, UInt64(Int64.max))]
+        for (heartbeatMs, liveness) in cases {
             var harness = WorkerHarness { $0.heartbeatIntervalMs = 2_000 }
             Self.register(&harness, heartbeatMs: heartbeatMs, liveness: liveness)
             #expect(harness.core.intervalMicros == 2_000_000, "\(String(describing: heartbeatMs))")

@@ -491,12 +491,15 @@ extension BrokerCore {
         ignoringDrain: Bool = false
     ) -> Bool {
         // A draining worker never takes another request: counted eligible, it held queued requests without a limit.
-        guard ignoringDrain || !worker.draining, worker.serves(request.header), holdsClaimedVersion(worker) else {
-            return false
-        }
+        guard ignoringDrain || !worker.draining, worker.serves(request.header) else { return false }
+        // An online broker's RECOMMEND is answered by the policy a replica installed, the same on every replica, and
+        // its slate carries the policy's version: whose model the replica holds (a number from another registry, the
+        // seeded model while a version is promoted) does not decide whether it may take one. Such replicas, left
+        // running from another state directory, held every policy slate CONFLICT.
+        if request.service == .recommend, let policyReplicas { return policyReplicas.contains(worker.identity) }
+        guard holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }
-        if request.service == .recommend, let policyReplicas, !policyReplicas.contains(worker.identity) { return false }
         if let chosen = (serving ?? servingIdentities(for: request))[worker.modelVersion],
             chosen != worker.modelIdentity(for: request.service)
         {
@@ -690,7 +693,9 @@ extension BrokerCore {
         // During a rollout, once any replica serves the new version, unpinned requests go only to
         // such replicas, so a client never sees the version go back.
         let serving = servingIdentities(for: request)
-        let rolledOut = rollout.map { rollout in
+        // A policy slate does not come from the model being rolled out (``isEligible(_:for:serving:ignoringDrain:)``).
+        let policySlate = request.service == .recommend && policyReplicas != nil
+        let rolledOut = policySlate ? false : rollout.map { rollout in
             request.header.modelVersion == 0
                 && workers.values.contains {
                     $0.modelVersion == rollout.version && isEligible($0, for: request, serving: serving)

@@ -61,10 +61,42 @@ public final class RecStore: Sendable {
             throw error
         } catch let error as DatabaseError where Self.isCorruption(error) {
             throw .corruptDatabase(path: "\(directory)/recpool.sqlite", problems: ["\(error)"])
+        } catch let error as DatabaseError
+            where error.resultCode == .SQLITE_FULL
+                || (error.resultCode.primaryResultCode == .SQLITE_IOERR && Self.isOutOfSpace(directory))
+        {
+            // SQLite says "disk I/O error" when a full file system refuses the shared-memory file it creates at open,
+            // which reads like failing hardware.
+            throw .noSpace(path: "\(directory)/recpool.sqlite", reason: "\(error)")
         } catch {
+            if let problem = Self.sidecarProblem("\(directory)/recpool.sqlite") { throw problem }
             throw .database("\(error)")
         }
         try blobs.removeTemporaryFiles()
+    }
+
+    /// Whether the file system holding `directory` has less than 64 KiB left for this user (`statvfs`): the space
+    /// SQLite needs to create its shared-memory and log files at open.
+    static func isOutOfSpace(_ directory: String) -> Bool {
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return false }
+        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize) < 64 << 10
+    }
+
+    /// A database file's log or shared-memory file that is not a regular file (a folder, a socket): SQLite calls the
+    /// database read-only, which a user would try to fix with permissions.
+    static func sidecarProblem(_ path: String) -> StoreError? {
+        for suffix in ["-wal", "-shm"] {
+            let sidecar = path + suffix
+            guard let type = try? FileManager.default.attributesOfItem(atPath: sidecar)[.type] as? FileAttributeType,
+                type != .typeRegular
+            else { continue }
+            let kind = type == .typeDirectory ? "a directory" : "not a regular file (\(type.rawValue))"
+            return .io(
+                path: sidecar,
+                reason: "is \(kind), where SQLite keeps the database's \(suffix == "-wal" ? "write-ahead log" : "shared memory"): remove it")
+        }
+        return nil
     }
 
     /// Refuses a database this process may only read (its file, its log or its folder not writable by this user):
@@ -84,6 +116,7 @@ public final class RecStore: Sendable {
         } catch let error as DatabaseError
             where [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH].contains(error.resultCode)
         {
+            if let problem = sidecarProblem(path) { throw problem }
             throw StoreError.io(
                 path: path,
                 reason: "this user may only read it (\(error.message ?? "\(error.resultCode)")): make the file, its "

@@ -161,11 +161,44 @@ struct CatalogueAcknowledgementTests {
         let record = try #require(try h.store.catalogue(nil))
         #expect(record.version == 2 && record.change == .add)
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: h.store.blobs.path(record.sha256)))
-        #expect(throws: StoreError.self) {
+        // Named with a repair a broker that cannot start allows: the generic advice (upload the same file again)
+        // needs a running broker.
+        do {
             _ = try CatalogueCoordinator(
                 store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
                 emit: { _ in })
+            Issue.record("the start went on over a damaged newest catalogue")
+        } catch let error as UnreadableCatalogueVersion {
+            let text = "\(error)"
+            #expect(text.hasPrefix("catalogue version 2, the newest, cannot be read: its stored file \(record.sha256) is corrupt"))
+            #expect(text.contains("it was made by add, whose fields are not stored") && text.contains("restore the state directory"))
+            #expect(!text.contains("uploading the same file again"), "\(text)")
         }
+    }
+
+    /// `--online-catalogue 1` over a damaged version 1 (not the newest) stopped the start advising an upload, which a
+    /// stopped broker cannot take and which would not make version 1 again.
+    @Test("a damaged served version that is not the newest stops the start, advising --online-catalogue latest")
+    func damagedServedOlderVersion() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        try h.send(ControlRequest(.catalogueRetire, catalogue: CatalogueArguments(item: "b")))
+        try h.confirm(2)
+        let first = try #require(try h.store.catalogue(1))
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: h.store.blobs.path(first.sha256)))
+        let reopened = try CatalogueCoordinator(
+            store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
+            emit: { _ in })
+        do {
+            _ = try reopened.served("1")
+            Issue.record("a damaged catalogue version was served")
+        } catch let error as UnreadableCatalogueVersion {
+            let text = "\(error)"
+            #expect(text.hasPrefix("catalogue version 1, which --online-catalogue names, cannot be served"), "\(text)")
+            #expect(text.contains("start with --online-catalogue latest"), "\(text)")
+        }
+        #expect(try reopened.served("latest").version == 2)
     }
 
     @Test("a change whose record cannot be read back when it is acknowledged gets INTERNAL naming the failure")

@@ -91,6 +91,33 @@ struct PolicyReplicaRoutingTests {
         #expect(Self.recommendsSent(g) == Array(repeating: [0xA], count: 6))
     }
 
+    /// Workers left running from another state directory claimed model version 3, which this broker's registry does
+    /// not hold: every policy slate was refused CONFLICT ("no live worker holds a registered model") for as long as
+    /// they ran, though the slate comes from the policy they had installed, not from that model.
+    @Test("a replica whose model claim the registry does not hold, or on the seeded model during a rollout, serves slates")
+    func modelClaimDoesNotDecidePolicySlates() {
+        var h = CoreHarness()
+        h.core.registeredModels = [1: String(repeating: "1", count: 64)]
+        h.feed(.policyReplicas([]))
+        let hello = WorkerHello(
+            workerId: "stale", services: ["SCORE", "RECOMMEND", "POLICY"], slots: 16, inputWidth: 2, modelVersion: 3,
+            host: "h", pid: 7, modelSha256: String(repeating: "3", count: 64))
+        h.feed(
+            .worker(
+                identity: [0xA],
+                frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: "127.0.0.1"))
+        Self.registerOnline(&h, [0xB])  // the seeded model (version 0)
+        h.feed(.rollout(version: 1, frames: []))
+        h.feed(.policyReplicas([[0xA], [0xB]]))
+        for id in 1...4 { Self.recommend(&h, id: UInt64(id)) }
+        #expect(Set(Self.recommendsSent(h)) == [[0xA], [0xB]])
+        #expect(h.sentToClients.isEmpty)
+        // SCORE still goes by the model: neither holds a registered version, so neither takes it.
+        IdentityCoreTests.score(&h, from: Self.client, id: 9, cols: 2)
+        #expect(h.dispatches.isEmpty)
+    }
+
     @Test("a RECOMMEND no installed replica takes is answered CONFLICT naming why, after the no-worker timeout")
     func refusedWithTheReasonAfterTheTimeout() throws {
         var h = CoreHarness { $0.noWorkerTimeoutMs = 200 }

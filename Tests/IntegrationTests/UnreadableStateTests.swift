@@ -40,6 +40,19 @@ struct UnreadableStateTests {
             "UPDATE promotions SET version = 99 WHERE seq = (SELECT max(seq) FROM promotions)",
             "names model version 99, which the models table does not hold"
         ),
+        // Two versions naming one checkpoint: version 2 served version 1's weights under its own number.
+        (
+            "UPDATE models SET checkpoint_sha = (SELECT checkpoint_sha FROM models WHERE version = 1) WHERE version = 2",
+            "table models, row version = 2, column checkpoint_sha"
+        ),
+        // A job's model version lost: `recpool jobs` named it, `promote` answered NOT_FOUND, and the start said nothing.
+        (
+            """
+            INSERT INTO jobs (id, model, state, spec, round, total_rounds, step, epoch, model_version, created_at, updated_at)
+            VALUES ('job-9', 'mlp', 'completed', '{"model": "mlp", "dataset": "synthetic:", "epochs": 1, "batch": 32, "lr": 0.001, "workers": 1, "sync_every": 5, "seed": 0, "validation": 0.1, "promote": false, "round_timeout_ms": 30000}', 1, 1, 0, 0, 7, 1, 1)
+            """,
+            "names model version 7, which the models table does not hold"
+        ),
         ("ALTER TABLE catalogue_versions RENAME TO catalogues_lost", "the catalogue registry cannot be read"),
         (
             """

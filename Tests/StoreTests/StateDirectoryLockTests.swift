@@ -48,5 +48,23 @@ struct StateDirectoryLockTests {
             _ = try RecStore(directory: directory)
         }
     }
-}
 
+    /// A `-shm` replaced by a folder was reported as "this user may only read it … make the file writable", which a
+    /// root-run broker's operator cannot act on.
+    @Test("a database's -shm or -wal that is a folder is named as such", arguments: ["-shm", "-wal"])
+    func sidecarIsAFolder(suffix: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-side-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do { _ = try RecStore(directory: directory) }
+        try? FileManager.default.removeItem(atPath: "\(directory)/recpool.sqlite\(suffix)")
+        try FileManager.default.createDirectory(
+            atPath: "\(directory)/recpool.sqlite\(suffix)", withIntermediateDirectories: true)
+        do {
+            _ = try RecStore(directory: directory)
+            Issue.record("opened a store whose \(suffix) is a folder")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("recpool.sqlite\(suffix)") && text.lowercased().contains("is a directory"), "\(text)")
+        }
+    }
+}

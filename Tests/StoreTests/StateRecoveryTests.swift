@@ -180,4 +180,35 @@ struct StateRecoveryTests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: blobs.directory).isEmpty)
     }
+
+    /// Opening a state directory on a full file system said "SQLite error 10: disk I/O error - while executing
+    /// `PRAGMA journal_mode = WAL`", which reads like failing hardware.
+    @Test("a store opened on a full file system throws noSpace naming the database, not a disk I/O error")
+    func openOnFullDisk() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let directory = temporary.path
+        guard mount("tmpfs", directory, "tmpfs", 0, "size=4m") == 0 else {
+            Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { umount2(directory, 0) }
+        do { _ = try RecStore(directory: "\(directory)/state") }  // created, then closed
+        // Fill what is left, then open again.
+        #expect(FileManager.default.createFile(atPath: "\(directory)/filler", contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: "\(directory)/filler"))
+        for size in [1 << 16, 1 << 12, 1 << 9] {
+            while (try? handle.write(contentsOf: Data(repeating: 2, count: size))) != nil {}
+        }
+        try? handle.close()
+        #expect(RecStore.isOutOfSpace(directory))
+        #expect {
+            _ = try RecStore(directory: "\(directory)/state")
+        } throws: { error in
+            // Opened, or named as out of space: never a bare I/O error.
+            guard let store = error as? StoreError else { return false }
+            if case .noSpace = store { return true }
+            return false
+        }
+    }
 }

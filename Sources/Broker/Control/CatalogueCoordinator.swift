@@ -58,7 +58,13 @@ final class CatalogueCoordinator {
                     metadata: ["version": "\(record.version)", "sha256": "\(record.sha256)"])
                 bytes = rebuilt
             } else {
-                bytes = try store.blobs.get(record.sha256)  // the damage, named, as before
+                do {
+                    bytes = try store.blobs.get(record.sha256)
+                } catch {
+                    // The damage named, with the repair a broker that cannot start allows (the generic advice, to upload
+                    // the file again, needs a running broker).
+                    throw UnreadableCatalogueVersion(record: record, newest: true, error: error)
+                }
             }
             let catalogue = try ItemCatalogue(canonical: bytes)
             // The record's counts are what `catalogue show` and `catalogues` print: they must be the blob's.
@@ -177,8 +183,18 @@ final class CatalogueCoordinator {
         guard let record else {
             throw CatalogueRefusal(.notFound, "no catalogue version \(name) is registered; run `recpool catalogue upload`")
         }
-        let catalogue = record.version == latest?.record.version
-            ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
+        let catalogue: ItemCatalogue
+        if record.version == latest?.record.version {
+            catalogue = latest!.catalogue
+        } else {
+            let bytes: [UInt8]
+            do {
+                bytes = try store.blobs.get(record.sha256)
+            } catch {
+                throw UnreadableCatalogueVersion(record: record, newest: false, error: error)
+            }
+            catalogue = try ItemCatalogue(canonical: bytes)
+        }
         let schema = try DataSchema.parse(record.schema, path: "catalogue version \(record.version)'s schema")
         return (catalogue, schema.logs.userFeatures, record.version, record.sha256)
     }
@@ -540,6 +556,42 @@ final class CatalogueCoordinator {
 
     private func refuse(_ call: ControlCall, _ status: Status, _ text: String) {
         emit(.toClient(identity: call.identity, frames: WireMessage.errorReply(to: call.header, status: status, message: text).frames()))
+    }
+}
+
+/// A catalogue version whose stored file is missing or damaged when the broker starts, named with the repair a broker
+/// that cannot start allows: the generic advice (upload the same file again) needs a running broker, only the newest
+/// version is rebuilt at start, and only from an upload's stored source file.
+struct UnreadableCatalogueVersion: Error, CustomStringConvertible {
+    /// The version's record.
+    let record: CatalogueRecord
+    /// Whether it is the newest version (the one every change builds on).
+    let newest: Bool
+    /// The store's error reading its file.
+    let error: StoreError
+
+    var description: String {
+        let damage: String
+        switch error {
+        case .corruptBlob(let sha, let quarantined):
+            damage = "its stored file \(sha) is corrupt (checksum mismatch)"
+                + (quarantined ? " and was moved to blobs/quarantine" : "")
+        case .missingBlob(let sha): damage = "its stored file \(sha) is missing"
+        default: damage = "its stored file cannot be read: \(error)"
+        }
+        let restore = "restore the state directory from a backup (docs/OPERATIONS.md, \"Recovering the state directory\")"
+        guard newest else {
+            return "catalogue version \(record.version), which --online-catalogue names, cannot be served: \(damage); only "
+                + "the newest version is rebuilt at start: start with --online-catalogue latest (or another version), "
+                + "or \(restore)"
+        }
+        let rebuilt =
+            record.change == .upload
+            ? "its uploaded source file could not rebuild it either"
+            : record.change == .add
+                ? "it was made by add, whose fields are not stored, so it cannot be rebuilt"
+                : "it was made by retire, which is not rebuilt at start"
+        return "catalogue version \(record.version), the newest, cannot be read: \(damage), and \(rebuilt): \(restore)"
     }
 }
 

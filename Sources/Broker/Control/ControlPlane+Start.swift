@@ -39,6 +39,8 @@ extension ControlPlane {
                 settings?.served = try catalogues.served(name)
             } catch let error as StoreError {
                 throw .unreadableState(what: "the catalogue registry", error: "\(error)")
+            } catch let error as UnreadableCatalogueVersion {
+                throw .unreadableState(what: "the catalogue registry", error: "\(error)")
             } catch {
                 let reason = (error as? CatalogueRefusal)?.text ?? "\(error)"
                 onlineOff = "--online-catalogue \(name) cannot be served: \(reason)"

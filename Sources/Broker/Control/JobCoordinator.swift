@@ -49,7 +49,31 @@ final class JobCoordinator: ControlShell {
         for record in jobs { _ = try view(record, rounds: try store.rounds(of: record.id)) }
         // So is every registered version `recpool models` shows (its metrics, hyperparameters, time): a damaged row
         // would otherwise fail `models`, and a promotion or rollback to it, while the broker served.
-        for model in try store.models() { _ = try view(model) }
+        let models = try store.models()
+        for model in models { _ = try view(model) }
+        // One checkpoint, one version: an import of a checkpoint the registry holds answers its version, so two rows
+        // naming one checkpoint are damage (a row edited or restored from another registry), and the later number
+        // would serve the earlier one's weights under its own (docs/PROTOCOL.md: one number names one model).
+        var versionOfCheckpoint: [String: UInt64] = [:]
+        for model in models.sorted(by: { $0.version < $1.version }) {
+            if let first = versionOfCheckpoint.updateValue(model.version, forKey: model.checkpointSHA) {
+                throw .corruptColumn(
+                    table: "models", row: "version = \(model.version)", column: "checkpoint_sha",
+                    problem: "names checkpoint \(model.checkpointSHA), which version \(first) names too (one checkpoint "
+                        + "is one version)")
+            }
+        }
+        // A completed job's model version is one `recpool jobs` shows and a client was told: versions are never
+        // deleted, so one the models table does not hold is a lost row.
+        let registered = Set(models.map(\.version))
+        for record in jobs {
+            if let version = record.modelVersion, !registered.contains(version) {
+                throw .corruptColumn(
+                    table: "jobs", row: "id = '\(record.id)'", column: "model_version",
+                    problem: "names model version \(version), which the models table does not hold (versions are never "
+                        + "deleted)")
+            }
+        }
         for record in jobs where !record.state.isFinal {
             try resume(record, nowMs: nowMs)
         }

@@ -370,7 +370,12 @@ final class CatalogueCoordinator {
                 .conflict,
                 "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: \(advice)")
         }
-        let bytes = try catalogue.canonicalBytes()
+        // Made from the newest version's bytes when this one only appends rows or changes flags (an add, a retire, an
+        // upload that keeps every row): the same bytes as a whole encode, without re-encoding every item on the thread
+        // that also commits impressions.
+        let bytes =
+            try latest.map { try catalogue.canonicalBytes(changing: $0.catalogue, bytes: $0.bytes) }
+            ?? catalogue.canonicalBytes()
         guard bytes.count <= WireLimits.maximumShippedBytes else {
             // Every worker is sent the version whole, in one message.
             throw CatalogueRefusal(

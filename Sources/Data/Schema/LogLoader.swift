@@ -404,10 +404,12 @@ struct LogTable {
                 throw table.invalid(
                     row: row, column: column, reason: "holds '\(pair)': '\(id)' is not an item id of the catalogue")
             }
-            guard let seconds = CSVNumber.double(String(parts[parts.count - 1])), seconds.isFinite, seconds >= 0 else {
+            // The bound a RECOMMEND's view has (`ViewEvent.admits`): a log's history trains and warm-starts the state a
+            // request's history is served in, and one of 1e20 s was taken here and refused there.
+            guard let seconds = CSVNumber.double(String(parts[parts.count - 1])), ViewEvent.admits(seconds: seconds) else {
                 throw table.invalid(
                     row: row, column: column,
-                    reason: "holds '\(pair)': the seconds '\(parts[parts.count - 1])' are not a finite number ≥ 0")
+                    reason: "holds '\(pair)': the seconds '\(parts[parts.count - 1])' are not a number of 0 to 1e9")
             }
             pairs.append((item, seconds))
         }
@@ -517,8 +519,11 @@ struct LogTable {
                 table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty
                     ? nil : try table.double(row: row, column: column)
             }
-            if let dwell, let dwellColumn, dwell < 0 {
-                throw table.invalid(row: row, column: dwellColumn, reason: "is a negative dwell time")
+            // FEEDBACK's bound (`dwell_seconds` 0…1e9), so an exported log and the log it was exported from read alike.
+            if let dwell, let dwellColumn, !ViewEvent.admits(seconds: dwell) {
+                throw table.invalid(
+                    row: row, column: dwellColumn,
+                    reason: dwell < 0 ? "is a negative dwell time" : "is not a dwell time of 0 to 1e9 seconds")
             }
             action.append(item)
             rawPosition.append(try table.integer(row: row, column: positionColumn))

@@ -88,7 +88,11 @@ struct SchemaBadInputTests {
         #expect(outside.contains("logs.csv:4") && outside.contains("'5:12'"), "\(outside)")
         // Each fault is named: an id the catalogue lacks, seconds that are negative or not a number.
         #expect(outside.contains("'5' is not an item id of the catalogue"), "\(outside)")
-        for (field, says) in [("1:-3", "the seconds '-3' are not a finite number ≥ 0"), ("1:nan", "the seconds 'nan'")] {
+        // Above 1e9 too: a RECOMMEND's view of that length is refused, and the log trains the state it is served in.
+        for (field, says) in [
+            ("1:-3", "the seconds '-3' are not a number of 0 to 1e9"), ("1:nan", "the seconds 'nan'"),
+            ("1:1e20", "the seconds '1e20' are not a number of 0 to 1e9"),
+        ] {
             let seconds = try #require(
                 try loadError(schema: viewed) { lines in
                     for line in 2...lines.count { Self.setField(&lines, line: line, column: 0, to: "") }
@@ -99,6 +103,17 @@ struct SchemaBadInputTests {
         let both = viewed.replacingOccurrences(of: "viewed = \"note\"", with: "viewed = \"note\"\naffinity_prefix = \"a_\"")
         let conflict = try #require(try loadError(schema: both))
         #expect(conflict.contains("both 'viewed' and 'affinity_prefix'"), "\(conflict)")
+    }
+
+    /// A dwell of 1e20 s was taken from a log while FEEDBACK refuses any above 1e9 (an exported log would not read
+    /// as the one it came from).
+    @Test("a dwell column's value above 1e9 seconds, or negative, is refused naming file:line and column")
+    func dwellBounded() throws {
+        for (value, says) in [("1e20", "is not a dwell time of 0 to 1e9 seconds"), ("-2", "is a negative dwell time")] {
+            let error = try #require(try loadError { lines in Self.setField(&lines, line: 5, column: 7, to: value) })
+            #expect(error.contains("logs.csv:5") && error.contains("seconds") && error.contains(says), "\(error)")
+        }
+        #expect(try loadError { lines in Self.setField(&lines, line: 5, column: 7, to: "1e9") } == nil)
     }
 
     @Test("a timestamp that is neither a number nor an ISO 8601 date-time is refused naming file:line and column")

@@ -465,7 +465,7 @@ struct LogTable {
                 _ = try self.items.item(table, row: row, column: itemColumn)
                 _ = try table.integer(row: row, column: positionColumn)
                 _ = try propensity(row: row, column: pscoreColumn)
-                if !table.rows[row][outcomeColumn].trimmingCharacters(in: .whitespaces).isEmpty {
+                if !BlankText.isBlank(table.rows[row][outcomeColumn]) {
                     let outcome = try table.double(row: row, column: outcomeColumn)
                     if schema.isReward ? !(0...LogLoader.maximumReward).contains(outcome) : !(outcome == 0 || outcome == 1) {
                         throw table.invalid(
@@ -516,7 +516,7 @@ struct LogTable {
             let propensity = try propensity(row: row, column: pscoreColumn)
             // A blank dwell was not reported.
             let dwell = try dwellColumn.flatMap { column throws(DataError) -> Double? in
-                table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty
+                BlankText.isBlank(table.rows[row][column])
                     ? nil : try table.double(row: row, column: column)
             }
             // FEEDBACK's bound (`dwell_seconds` 0…1e9), so an exported log and the log it was exported from read alike.
@@ -533,7 +533,7 @@ struct LogTable {
                 // A blank cell is a missing value (a request that left the feature out: `recpool logs export` writes
                 // it blank): NaN as read, which the feature specification scores as the training mean; the context
                 // holds the column's mean (below).
-                if table.rows[row][column].trimmingCharacters(in: .whitespaces).isEmpty {
+                if BlankText.isBlank(table.rows[row][column]) {
                     numericValues.append(.nan)
                     numericRaw.append(.nan)
                     continue

@@ -12,6 +12,15 @@ import Glibc
 /// wedges an upload.
 @Suite("Durable store: verification and recovery")
 struct StateRecoveryTests {
+    /// Mounts a tmpfs of `size` (`4m`) on `directory` (the tests run as root), recording an issue when it cannot.
+    static func mountTmpfs(_ directory: String, size: String) -> Bool {
+        guard mount("tmpfs", directory, "tmpfs", 0, "size=\(size)") == 0 else {
+            Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
+            return false
+        }
+        return true
+    }
+
     static func upload(
         _ store: RecStore, _ content: [UInt8], chunk size: Int, from start: Int = 0
     ) throws -> Bool {
@@ -135,10 +144,7 @@ struct StateRecoveryTests {
         let temporary = try TemporaryDirectory("store")
         defer { temporary.remove() }
         let directory = temporary.path
-        guard mount("tmpfs", directory, "tmpfs", 0, "size=4m") == 0 else {
-            Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
-            return
-        }
+        guard Self.mountTmpfs(directory, size: "4m") else { return }
         defer { umount2(directory, 0) }
         let store = try RecStore(directory: directory)
         // Fill the disk but for about 1 MiB.
@@ -166,10 +172,7 @@ struct StateRecoveryTests {
         let temporary = try TemporaryDirectory("store")
         defer { temporary.remove() }
         let directory = temporary.path
-        guard mount("tmpfs", directory, "tmpfs", 0, "size=1m") == 0 else {
-            Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
-            return
-        }
+        guard Self.mountTmpfs(directory, size: "1m") else { return }
         defer { umount2(directory, 0) }
         let blobs = try BlobStore(directory: "\(directory)/blobs")
         #expect {
@@ -188,10 +191,7 @@ struct StateRecoveryTests {
         let temporary = try TemporaryDirectory("store")
         defer { temporary.remove() }
         let directory = temporary.path
-        guard mount("tmpfs", directory, "tmpfs", 0, "size=4m") == 0 else {
-            Issue.record("cannot mount a tmpfs (run as root): \(String(cString: strerror(errno)))")
-            return
-        }
+        guard Self.mountTmpfs(directory, size: "4m") else { return }
         defer { umount2(directory, 0) }
         do { _ = try RecStore(directory: "\(directory)/state") }  // created, then closed
         // Fill what is left, then open again.

@@ -18,10 +18,16 @@ extension ItemCatalogue {
             format: Self.canonicalFormat, width: width,
             categorical: encoding.categorical.map { .init(name: $0.name, values: $0.values) },
             numeric: encoding.numeric, ids: ids, active: active, features: features)
+        return try Self.canonicalJSON(document)
+    }
+
+    /// `value` as the canonical encoding writes every part of the document: sorted keys, no whitespace, `/` as is.
+    /// - Throws: ``DataError/inconsistent(_:)`` when it cannot be encoded.
+    static func canonicalJSON<T: Encodable>(_ value: T) throws(DataError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return [UInt8](try encoder.encode(document))
+            return [UInt8](try encoder.encode(value))
         } catch {
             throw .inconsistent("the catalogue cannot be encoded: \(error)")
         }

@@ -90,13 +90,7 @@ extension ItemCatalogue {
 
     /// `values` encoded as the whole document encodes them, as a JSON array's bytes.
     private static func fragment<T: Encodable>(_ values: [T]) throws(DataError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return [UInt8](try encoder.encode(values))
-        } catch {
-            throw .inconsistent("the catalogue cannot be encoded: \(error)")
-        }
+        try canonicalJSON(values)
     }
 
     /// Appends `values` to a JSON array whose earlier elements `out` ends with (one at least): `,` and the elements as

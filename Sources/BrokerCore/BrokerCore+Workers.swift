@@ -496,7 +496,11 @@ extension BrokerCore {
         // its slate carries the policy's version: whose model the replica holds (a number from another registry, the
         // seeded model while a version is promoted) does not decide whether it may take one. Such replicas, left
         // running from another state directory, held every policy slate CONFLICT.
-        if request.service == .recommend, let policyReplicas { return policyReplicas.contains(worker.identity) }
+        // A pinned one is judged against the replica's model number (PROTOCOL.md), which must then be the registry's.
+        if request.service == .recommend, let policyReplicas {
+            return policyReplicas.contains(worker.identity)
+                && (request.header.modelVersion == 0 || holdsClaimedVersion(worker))
+        }
         guard holdsClaimedVersion(worker) else { return false }
         if let columns = request.columns, columns != worker.inputWidth { return false }
         if rollout != nil && worker.modelVersion == 0 { return false }

@@ -215,7 +215,9 @@ public enum ConfigResolver {
         let digits = value.first == "-" ? value.dropFirst() : Substring(value)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         if value.hasPrefix("-") { return "\(value) is negative: this option takes a whole number, 0 or more" }
-        return UInt64(value) == nil ? "\(value) is more than this option takes (at most \(UInt64.max))" : nil
+        // Past a 64-bit count's range (past Int64's, for an option counted in signed numbers, whose own range is checked
+        // and named once a value parses).
+        return Int64(value) == nil ? "\(value) is more than any whole number an option takes" : nil
     }
 
     /// The `--key value` arguments for one key's values.

@@ -82,6 +82,28 @@ struct CatalogueRolloutTests {
         #expect(!rollout.allConfirmed(4))
     }
 
+    /// A worker that sent READY again within one tick kept its identity and its confirmation here, though its new
+    /// registration had forgotten the version: the newest one was never sent again.
+    @Test("a worker registered again is sent the newest version, and its earlier confirmation no longer counts")
+    func registeredAgain() {
+        var rollout = CatalogueRollout()
+        var actions: [CatalogueRollout.Action] = []
+        rollout.workers([Self.a, Self.b], nowMs: 0, into: &actions)
+        rollout.stored(4, requester: ([7], Self.header), nowMs: 0, into: &actions)
+        rollout.state(Self.installed(4), from: [1], expectedSHA: "s4", nowMs: 1, into: &actions)
+        rollout.state(Self.installed(4), from: [2], expectedSHA: "s4", nowMs: 1, into: &actions)
+        #expect(rollout.allConfirmed(4))
+        actions = []
+        var again = Self.b
+        again.registration += 1
+        rollout.workers([Self.a, again], nowMs: 2, into: &actions)
+        #expect(actions == [.install(worker: [2], version: 4)])
+        #expect(!rollout.allConfirmed(4))
+        actions = []
+        rollout.workers([Self.a, again], nowMs: 3, into: &actions)
+        #expect(actions.isEmpty, "the same registration is not sent the version twice")
+    }
+
     @Test("a change nobody confirms is acknowledged after the timeout, saying it is not confirmed")
     func timeout() {
         var rollout = CatalogueRollout()

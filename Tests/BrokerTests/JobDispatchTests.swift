@@ -190,8 +190,6 @@ struct JobDispatchTests {
         #expect(stored.round.replicas == 2 && stored.round.samples == 20)
     }
 
-    /// The fault: shard 1 had no steps left and answered with 0 samples, shard 0's worker did not answer in time, and
-    /// the round failed as "malformed parameter pack: the replicas reported no samples".
     /// A worker that sent READY again (the same connection, a new registration) lost the shard it held, and the round
     /// waited for its timeout: the shard now goes out again at once, as a departed worker's does.
     @Test("a shard whose worker registered again is sent out again at once, with a new attempt")
@@ -212,6 +210,8 @@ struct JobDispatchTests {
         #expect(m.feed(.workers(live)).shards.isEmpty)
     }
 
+    /// The fault: shard 1 had no steps left and answered with 0 samples, shard 0's worker did not answer in time, and
+    /// the round failed as "malformed parameter pack: the replicas reported no samples".
     @Test("a round whose only answers trained no row goes again instead of failing as malformed")
     func zeroSampleAnswersRetryTheRound() throws {
         var m = DispatchMachine()

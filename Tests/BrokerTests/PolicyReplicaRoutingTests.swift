@@ -113,6 +113,13 @@ struct PolicyReplicaRoutingTests {
         for id in 1...4 { Self.recommend(&h, id: UInt64(id)) }
         #expect(Set(Self.recommendsSent(h)) == [[0xA], [0xB]])
         #expect(h.sentToClients.isEmpty)
+        // A RECOMMEND pinned to a model version is judged against the replica's model number, which must then be the
+        // registry's: the stale claim of 3 does not take a pin of 2.
+        let pinned = WireMessage(
+            header: Header(command: .recommend, requestId: 20, modelVersion: 2), payload: [Array("{}".utf8)])
+        let before = Self.recommendsSent(h).count
+        h.feed(.client(identity: Self.client, frames: pinned.frames(), userId: nil))
+        #expect(Self.recommendsSent(h).count == before)
         // SCORE still goes by the model: neither holds a registered version, so neither takes it.
         IdentityCoreTests.score(&h, from: Self.client, id: 9, cols: 2)
         #expect(h.dispatches.isEmpty)

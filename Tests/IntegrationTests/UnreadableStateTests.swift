@@ -40,11 +40,6 @@ struct UnreadableStateTests {
             "UPDATE promotions SET version = 99 WHERE seq = (SELECT max(seq) FROM promotions)",
             "names model version 99, which the models table does not hold"
         ),
-        // Two versions naming one checkpoint: version 2 served version 1's weights under its own number.
-        (
-            "UPDATE models SET checkpoint_sha = (SELECT checkpoint_sha FROM models WHERE version = 1) WHERE version = 2",
-            "table models, row version = 2, column checkpoint_sha"
-        ),
         // A job's model version lost: `recpool jobs` named it, `promote` answered NOT_FOUND, and the start said nothing.
         (
             """

@@ -11,7 +11,7 @@ struct NumberOptionRangeTests {
         let cases: [(String, [String], String)] = [
             ("recpool-broker", ["--heartbeat-ms", "-5"], "-5 is negative: this option takes a whole number, 0 or more"),
             ("recpool-broker", ["--no-worker-timeout-ms", "99999999999999999999"],
-             "99999999999999999999 is more than this option takes (at most 18446744073709551615)"),
+             "99999999999999999999 is more than any whole number an option takes"),
             ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
             ("recpool-broker", ["--max-attempts", "65536"], "--max-attempts must be 1…65535, got 65536"),
             ("recpool-broker", ["--max-attempts", "0"], "--max-attempts must be 1…65535, got 0"),

@@ -205,7 +205,7 @@ struct StateRecoveryTests {
         #expect {
             _ = try RecStore(directory: "\(directory)/state")
         } throws: { error in
-            // Opened, or named as out of space: never a bare I/O error.
+            // Named as out of space: never a bare I/O error.
             guard let store = error as? StoreError else { return false }
             if case .noSpace = store { return true }
             return false

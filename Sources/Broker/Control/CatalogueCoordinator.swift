@@ -249,7 +249,7 @@ final class CatalogueCoordinator {
         var catalogue: ItemCatalogue
         let schema: DataSchema
         do {
-            schema = try DataSchema.parse(schemaText, path: "schema")
+            schema = try DataSchema.parse(schemaText, path: "catalogue.schema")
             catalogue = try ItemCatalogue.load(path: store.blobs.path(sha), schema: schema.catalogue)
         } catch {
             let text = error.description.replacingOccurrences(of: store.blobs.path(sha), with: "the catalogue file")
@@ -299,7 +299,7 @@ final class CatalogueCoordinator {
         }
         // An id is read as the catalogue CSV reads one, without surrounding spaces: ` sku-1` is `sku-1`, never a
         // second item beside it.
-        guard let item = call.request.catalogue?.item?.trimmingCharacters(in: .whitespaces), !item.isEmpty else {
+        guard let item = call.request.catalogue?.item.map(BlankText.trimmed), !item.isEmpty else {
             throw CatalogueRefusal(.badRequest, "\(call.request.op) needs catalogue.item")
         }
         var catalogue = latest.catalogue
@@ -331,6 +331,10 @@ final class CatalogueCoordinator {
         let limit = call.request.limit ?? 100
         guard (0...10_000).contains(limit) else {
             throw CatalogueRefusal(.badRequest, "limit must be in 0...10000, got \(limit)")
+        }
+        // As `recpool catalogue show --after` checks it: −1 (the start) or a row; −2 was read as −1.
+        if let after = call.request.after, after < -1 {
+            throw CatalogueRefusal(.badRequest, "after must be -1 (the first page) or a row ≥ 0, got \(after)")
         }
         let catalogue = record.version == latest?.record.version
             ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
@@ -422,7 +426,7 @@ final class CatalogueCoordinator {
                 "item \(item): the catalogue has no field '\(unknown)' (its features: \(features.joined(separator: ", "))"
                     + "; id column: \(idColumn))")
         }
-        if let id = fields[idColumn], id.trimmingCharacters(in: .whitespaces) != item {
+        if let id = fields[idColumn], BlankText.trimmed(id) != item {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the id column \(idColumn) holds '\(id)', another item (it must be \(item) or absent)")
         }
@@ -434,7 +438,7 @@ final class CatalogueCoordinator {
                     + "\(newRow) or absent)")
         }
         if let active = roles.active, let flag = fields[active],
-            !["1", "true"].contains(flag.trimmingCharacters(in: .whitespaces).lowercased())
+            !["1", "true"].contains(BlankText.trimmed(flag).lowercased())
         {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the \(active) column holds '\(flag)'; an added item is active (1): retire it after")

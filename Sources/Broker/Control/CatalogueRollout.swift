@@ -45,6 +45,8 @@ struct CatalogueRollout {
     private(set) var latest: UInt64?
     /// Live workers: identity → display id.
     private(set) var live: [[UInt8]: String] = [:]
+    /// The live workers as last told, with their registrations (``TrainingWorker/registration``).
+    private var registered: [TrainingWorker] = []
     /// The live workers that serve the online policy: the ones an acknowledgement waits for.
     private(set) var serving: Set<[UInt8]> = []
     /// The version each worker confirmed (with the SHA-256 it computed).
@@ -97,14 +99,19 @@ struct CatalogueRollout {
     /// The live workers changed: a new one gets the newest version, one that left no longer counts.
     mutating func workers(_ workers: [TrainingWorker], nowMs: UInt64, into actions: inout [Action]) {
         let now = Dictionary(workers.map { ($0.identity, $0.id) }, uniquingKeysWith: { first, _ in first })
-        for gone in live.keys where now[gone] == nil {
+        // A worker that sent READY again forgot its catalogue version (a registration starts afresh): it is a newcomer,
+        // sent the newest version, and what it had confirmed no longer counts.
+        let registeredAgain = TrainingWorker.registeredAgain(workers, since: registered)
+        registered = workers
+        for gone in live.keys where now[gone] == nil || registeredAgain.contains(gone) {
             confirmed[gone] = nil
             resends[gone] = nil
             refusals[gone] = nil
             unchecked[gone] = nil
         }
         if let latest {
-            for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where live[worker] == nil {
+            for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) })
+            where live[worker] == nil || registeredAgain.contains(worker) {
                 actions.append(.install(worker: worker, version: latest))
             }
         }

@@ -51,16 +51,17 @@ final class JobCoordinator: ControlShell {
         // would otherwise fail `models`, and a promotion or rollback to it, while the broker served.
         let models = try store.models()
         for model in models { _ = try view(model) }
-        // One checkpoint, one version: an import of a checkpoint the registry holds answers its version, so two rows
-        // naming one checkpoint are damage (a row edited or restored from another registry), and the later number
-        // would serve the earlier one's weights under its own (docs/PROTOCOL.md: one number names one model).
+        // One checkpoint, one version today (an import or a job of a checkpoint the registry holds answers its
+        // version), but builds before that registered a job's checkpoint again under a new number: such rows serve the
+        // same weights under both numbers, so they are named, not refused (a hand-edited row looks the same).
         var versionOfCheckpoint: [String: UInt64] = [:]
         for model in models.sorted(by: { $0.version < $1.version }) {
             if let first = versionOfCheckpoint.updateValue(model.version, forKey: model.checkpointSHA) {
-                throw .corruptColumn(
-                    table: "models", row: "version = \(model.version)", column: "checkpoint_sha",
-                    problem: "names checkpoint \(model.checkpointSHA), which version \(first) names too (one checkpoint "
-                        + "is one version)")
+                logger.warning(
+                    "two model versions name one checkpoint: they serve the same weights",
+                    metadata: [
+                        "model_version": "\(model.version)", "same_as": "\(first)", "checkpoint_sha": "\(model.checkpointSHA)",
+                    ])
             }
         }
         // A completed job's model version is one `recpool jobs` shows and a client was told: versions are never

@@ -11,8 +11,8 @@ extension ItemCatalogue {
     /// size").
     ///
     /// Falls back to ``canonicalBytes()`` when this catalogue is not such a change of `previous` (another encoding,
-    /// fewer rows, an earlier row's id or features changed) or when `previousBytes` are not laid out as that
-    /// document is.
+    /// fewer rows, an earlier row's id or features changed, compared byte for byte) or when `previousBytes` are not
+    /// laid out as that document is.
     /// - Parameters:
     ///   - previous: the catalogue `previousBytes` encode.
     ///   - previousBytes: `previous.canonicalBytes()`, as stored.
@@ -29,10 +29,12 @@ extension ItemCatalogue {
         -> [UInt8]?
     {
         let oldCount = previous.count
-        guard encoding == previous.encoding, oldCount > 0, count >= oldCount,
-            ids[oldCount - 1] == previous.ids[oldCount - 1],
-            features.count == count * width, previous.features.count == oldCount * width
+        guard oldCount > 0, count >= oldCount, features.count == count * width,
+            previous.features.count == oldCount * width, Self.sameBytes(encoding, previous.encoding)
         else { return nil }
+        // Every earlier id as the same bytes (Swift's `==` calls canonically equivalent spellings equal, and the bytes
+        // written are the earlier version's): a replace upload that renamed an item, or swapped two rows, is no splice.
+        guard ids.prefix(oldCount).elementsEqual(previous.ids, by: { $0.utf8.elementsEqual($1.utf8) }) else { return nil }
         // Rows never move: the earlier rows' features are the same values (checked, as they decide the bytes).
         guard features.withUnsafeBufferPointer({ new in
             previous.features.withUnsafeBufferPointer { was in
@@ -86,6 +88,15 @@ extension ItemCatalogue {
         try Self.append(Array(ids[oldCount...]), to: &out)
         out += tail
         return out
+    }
+
+    /// Whether two encodings name the same features with the same bytes (not only canonically equivalent text).
+    private static func sameBytes(_ a: ItemEncoding, _ b: ItemEncoding) -> Bool {
+        let text: (String, String) -> Bool = { $0.utf8.elementsEqual($1.utf8) }
+        return a.numeric.elementsEqual(b.numeric, by: text)
+            && a.categorical.elementsEqual(b.categorical) { x, y in
+                text(x.name, y.name) && x.values.elementsEqual(y.values, by: text)
+            }
     }
 
     /// `values` encoded as the whole document encodes them, as a JSON array's bytes.

@@ -29,6 +29,11 @@ extension DataSchema {
             return "the schema holds \(text.utf8.count) bytes; a schema may hold at most \(maximumBytes)"
         }
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            // The TOML parser hands strings over as C strings: a value escaping U+0000 (`"a\u0000b"`) was read cut at it
+            // (`"a"`), without a word. No value may hold one (no request or log cell can).
+            if line.range(of: #"\\(u0000|U00000000)"#, options: .regularExpression) != nil {
+                return "line \(index + 1): a string escapes the character U+0000 (\\u0000), which no value may hold"
+            }
             var dots = 0
             var deepest = 0
             var quote: Character? = nil
@@ -290,6 +295,10 @@ private struct Reader {
             guard !BlankText.isBlank(value) else {
                 throw .schema("\(at): values must not be blank (a blank cell is a missing value)")
             }
+            // No request can carry it (a served value holding U+0000 is refused: the impression log keeps it).
+            guard !value.unicodeScalars.contains("\u{0}") else {
+                throw .schema("\(at): a value holds the character U+0000, which no request or log cell may hold")
+            }
             values.append(value)
         }
         guard (1...DataSchema.Feature.maximumValues).contains(values.count) else {
@@ -297,8 +306,13 @@ private struct Reader {
                 "\(at): values holds \(values.count) values; give 1 to \(DataSchema.Feature.maximumValues) (the "
                     + "most frequent; every other value shares one column)")
         }
-        if let repeated = values.indices.first(where: { values[..<$0].contains(values[$0]) }) {
-            throw .schema("\(at): values lists \"\(values[repeated])\" twice")
+        // Compared as they are read (`BlankText.canonical`: without the spaces and tabs around them): `" ios"` is `ios`,
+        // and a second spelling of one value was a policy column no request could set.
+        let read = values.map(BlankText.canonical)
+        if let repeated = read.indices.first(where: { read[..<$0].contains(read[$0]) }) {
+            let first = read.firstIndex(of: read[repeated])!
+            let spellings = values[first] == values[repeated] ? "" : " (as \"\(values[first])\" and \"\(values[repeated])\")"
+            throw .schema("\(at): values lists \"\(read[repeated])\" twice\(spellings): a value is read without the spaces and tabs around it")
         }
         return DataSchema.Feature(column, kind, values: values)
     }

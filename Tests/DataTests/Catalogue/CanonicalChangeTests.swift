@@ -67,6 +67,23 @@ struct CanonicalChangeTests {
         let changed = try ItemCatalogue(encoding: Self.encoding(), ids: ["a", "b", "c"], features: features)
         #expect(try changed.splicedCanonicalBytes(changing: base, bytes: bytes) == nil)
         #expect(try changed.canonicalBytes(changing: base, bytes: bytes) == changed.canonicalBytes())
+        // An earlier id renamed (a replace upload fixing a typo), two rows with equal features swapped, or an id or a
+        // value in another Unicode spelling (canonically equivalent, other bytes): the old bytes would have been kept.
+        let ones = [Float](repeating: 1, count: 3 * Self.encoding().width)
+        let three = try ItemCatalogue(encoding: Self.encoding(), ids: ["a", "b-typo", "c"], features: ones)
+        let threeBytes = try three.canonicalBytes()
+        for ids in [["a", "b", "c"], ["a", "c", "b-typo"], ["a", "b-typo", "c"].map { $0 == "c" ? "c" : $0 }] where ids != three.ids {
+            let other = try ItemCatalogue(encoding: Self.encoding(), ids: ids, features: ones)
+            #expect(try other.splicedCanonicalBytes(changing: three, bytes: threeBytes) == nil, "\(ids)")
+            #expect(try other.canonicalBytes(changing: three, bytes: threeBytes) == other.canonicalBytes())
+        }
+        let composed = try ItemCatalogue(encoding: Self.encoding(), ids: ["\u{E9}", "x"], features: [Float](repeating: 1, count: 2 * Self.encoding().width))
+        let decomposed = try ItemCatalogue(encoding: Self.encoding(), ids: ["e\u{301}", "x", "y"], features: [Float](repeating: 1, count: 3 * Self.encoding().width))
+        #expect(try decomposed.splicedCanonicalBytes(changing: composed, bytes: composed.canonicalBytes()) == nil)
+        let nfd = ItemEncoding(categorical: [.init(name: "colour/\"hue\"", values: ["red", "gru\u{308}n"])], numeric: ["price", "weight"])
+        let respelt = try ItemCatalogue(encoding: nfd, ids: ["a", "b", "c"], features: ones)
+        let baseBytes = try ItemCatalogue(encoding: Self.encoding(), ids: ["a", "b"], features: [Float](repeating: 1, count: 2 * Self.encoding().width))
+        #expect(try respelt.splicedCanonicalBytes(changing: baseBytes, bytes: baseBytes.canonicalBytes()) == nil)
         // Bytes that are not the base's document: still the whole encode.
         var added = base
         try added.add(id: "c", fields: ["colour/\"hue\"": "red", "price": "1", "weight": "2"])

@@ -50,6 +50,9 @@ struct UserFeatureEncodingTests {
             ("seg = { kind = \"categorical\", values = [\"a\", \" \"] }", "seg: values must not be blank"),
             ("seg = { kind = \"categorical\", values = [\"a\", 2] }", "seg: values must be strings (write a number as text"),
             ("seg = { kind = \"categorical\", values = [\"a\", \"b\", \"a\"] }", "seg: values lists \"a\" twice"),
+            // Two spellings of one value as it is read (without the spaces and tabs around it): a dead policy column.
+            ("seg = { kind = \"categorical\", values = [\"ios\", \" ios\"] }", "seg: values lists \"ios\" twice (as \"ios\" and \" ios\")"),
+            ("seg = { kind = \"categorical\", values = [\"a\\u0000b\"] }", "escapes the character U+0000"),
             ("seg = 3", "seg must be \"categorical\" or \"numeric\", or a table"),
         ])
     func refused(_ feature: String, _ expected: String) {

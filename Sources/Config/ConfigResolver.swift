@@ -89,6 +89,9 @@ public enum ConfigResolver {
         var values: [ConfigResolution.Value] = []
         for entry in catalog.entries.values.sorted(by: { $0.key < $1.key }) {
             if let typedValues = typed[entry.key] {
+                if entry.isNumber, let hex = typedValues.first(where: isHexadecimal) {
+                    throw .invalidValue(key: entry.key, value: hex, source: .commandLine, expected: Self.decimalNumber)
+                }
                 values.append(.init(key: entry.key, values: typedValues, source: .commandLine))
                 continue
             }
@@ -103,6 +106,9 @@ public enum ConfigResolver {
             } else if let text = environment[variable] {
                 let source = ConfigSource.environment(variable: variable)
                 let items = entry.isRepeating ? text.split(separator: ",").map(String.init) : [text]
+                if entry.isNumber, let hex = items.first(where: isHexadecimal) {
+                    throw .invalidValue(key: entry.key, value: hex, source: source, expected: Self.decimalNumber)
+                }
                 injected += try injectedArguments(for: entry, items.map(ConfigValue.string), source: source)
                 values.append(.init(key: entry.key, values: items, source: source))
             } else if let value = fileValues[entry.key], let file {
@@ -201,6 +207,16 @@ public enum ConfigResolver {
 
     /// Whether `word` is a negative number as a user types one: `-` then something `Double` reads (`-1`, `-0.5`,
     /// `-1e3`, `-inf`, `-nan`).
+    /// What a number option takes, as the refusal of a hexadecimal one says it.
+    static let decimalNumber = "a decimal number (0x10 is not read as 16 here, as in a log or a request)"
+
+    /// Whether `word` is a hexadecimal number (`0x10`, `-0x1p3`): Swift's parsers read it, so an option took it, while
+    /// a log's cell, a request's value and a configuration file refuse it (docs/DATA.md, "Bad input").
+    static func isHexadecimal(_ word: String) -> Bool {
+        let body = word.drop { $0 == "+" || $0 == "-" }
+        return body.count > 2 && (body.hasPrefix("0x") || body.hasPrefix("0X"))
+    }
+
     static func isNegativeNumber(_ word: String) -> Bool {
         word.hasPrefix("-") && word.count > 1 && Double(word) != nil
     }

@@ -76,6 +76,8 @@ struct ConfigFileTests {
             (["recommend", "--top", "0"], "--top must be 1…1000, got 0"),
             (["recommend", "--user-feature", "a=1", "--user-feature", "a=2"], "a is given twice"),
             (["recommend", "--events", "1:nan"], #"--events: "1:nan" is not ITEM:SECONDS"#),
+            // Read as a request's seconds are: hexadecimal is no number (it was served as 16 s).
+            (["recommend", "--events", "1:0x10"], #"--events: "1:0x10" is not ITEM:SECONDS"#),
             (["train", "--dataset", "synthetic:users=10", "--epochs", "0"], "--epochs must be 1…10000"),
             (["train", "--dataset", "synthetic:users=10", "--sync-every", "0"], "--sync-every must be 1…1000000"),
             (["train", "--dataset", "synthetic:users=10", "--lr", "-1"], "--lr must be in (0, 10)"),

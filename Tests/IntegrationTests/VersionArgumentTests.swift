@@ -6,7 +6,7 @@ import Testing
 /// (`The value '-5' is invalid for '--heartbeat-ms <heartbeat-ms>'`); `--max-attempts 65536` the same.
 @Suite("Whole-number options out of range")
 struct NumberOptionRangeTests {
-    @Test("a negative or too large whole number is refused with 64, naming why")
+    @Test("a negative, too large or hexadecimal number is refused with 64, naming why")
     func namesWhy() throws {
         let cases: [(String, [String], String)] = [
             ("recpool-broker", ["--heartbeat-ms", "-5"], "-5 is negative: this option takes a whole number, 0 or more"),
@@ -15,6 +15,9 @@ struct NumberOptionRangeTests {
             ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
             ("recpool-broker", ["--max-attempts", "65536"], "--max-attempts must be 1…65535, got 65536"),
             ("recpool-broker", ["--max-attempts", "0"], "--max-attempts must be 1…65535, got 0"),
+            // Hexadecimal, which a log's cell and a request's value refuse, was taken by a number option (0x10 = 16).
+            ("recpool-broker", ["--epsilon", "0x1p-1"], "invalid value 0x1p-1 for \"epsilon\" (from command line): expected a decimal number"),
+            ("recpool-worker", ["--slots", "0x10"], "expected a decimal number (0x10 is not read as 16"),
         ]
         for (tool, arguments, says) in cases {
             let run = try runTool(tool, arguments + ["--print-config"])

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecClient
 import RecData
+import RecModel
 import RecTransport
 import RecWire
 
@@ -146,7 +147,8 @@ struct RecommendCommand: AsyncParsableCommand {
         let entries = events.isEmpty ? [] : events.split(separator: ",", omittingEmptySubsequences: false)
         for pair in entries {
             let parts = pair.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let item = Int(parts[0]), item >= 0, let seconds = Double(parts[1]),
+            // The seconds read as a request's or a log's are (`CSVNumber.double`: decimal; `0x10` is no number there).
+            guard parts.count == 2, let item = Int(parts[0]), item >= 0, let seconds = CSVNumber.double(String(parts[1])),
                 ViewEvent.admits(seconds: seconds)
             else {
                 throw CommandFailure(

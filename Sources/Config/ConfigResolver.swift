@@ -229,6 +229,14 @@ public enum ConfigResolver {
         guard let start = text.range(of: "The value '"), text.contains("' is invalid for '") else { return nil }
         let value = String(text[start.upperBound...].prefix { $0 != "'" })
         let digits = value.first == "-" ? value.dropFirst() : Substring(value)
+        // A whole number spelt with a fraction or an exponent (a log's click of `1.0` or `1e0` reads as 1): a count
+        // option takes its digits alone.
+        if let number = Double(value), number.isFinite, number == number.rounded(), !ConfigResolver.isHexadecimal(value),
+            !digits.allSatisfy({ $0.isASCII && $0.isNumber })
+        {
+            return "\(value) is a whole number written with a fraction or an exponent: this option takes its digits "
+                + "alone (\(Int64(exactly: number).map(String.init) ?? "1"), not \(value))"
+        }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         if value.hasPrefix("-") { return "\(value) is negative: this option takes a whole number, 0 or more" }
         // Past a 64-bit count's range (past Int64's, for an option counted in signed numbers, whose own range is checked

@@ -209,11 +209,22 @@ extension FeatureSpec {
         userVocabularies.enumerated().map { f, vocabulary in
             let column = g.node(
                 "Gather", ["user_features", g.constant("feature", dims: [], ints: [Int64(f)])], [.int("axis", 1)])
-            let keys = vocabulary.isEmpty ? ["\u{0}"] : vocabulary
+            // Each value also in its other Unicode forms (composed and decomposed), which training and `recommend` read
+            // as the same category: the graph compares bytes.
+            var keys: [String] = []
+            var codes: [Int64] = []
+            var seen = Set<[UInt8]>()
+            for (index, value) in (vocabulary.isEmpty ? ["\u{0}"] : vocabulary).enumerated() {
+                for spelling in [value, value.precomposedStringWithCanonicalMapping, value.decomposedStringWithCanonicalMapping]
+                where seen.insert(Array(spelling.utf8)).inserted {
+                    keys.append(spelling)
+                    codes.append(Int64(index))
+                }
+            }
             let code = g.node(
                 "LabelEncoder", [column], domain: "ai.onnx.ml",
                 [
-                    .strings("keys_strings", keys), .ints("values_int64s", keys.indices.map { Int64($0) }),
+                    .strings("keys_strings", keys), .ints("values_int64s", codes),
                     .int("default_int64", Int64(vocabulary.count)),
                 ])
             return (oneHot(&g, code, depth: vocabulary.count + 1), code)

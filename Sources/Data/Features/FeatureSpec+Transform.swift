@@ -80,6 +80,9 @@ extension FeatureSpec {
             if CategoricalColumns.precedes(sorted[mid], value) { low = mid + 1 } else { high = mid }
         }
         if low < sorted.count && sorted[low] == value { return low }
+        // The same value in another Unicode form (`ö` as U+00F6 or as `o` + U+0308): training's codes are keyed by
+        // Swift's `==`, which calls the two equal, so the binary search by scalars must not call it unknown.
+        if let equivalent = sorted.firstIndex(where: { $0 == value }) { return equivalent }
         // A vocabulary stored before values were read without surrounding white space (a checkpoint fitted on
         // `a, b, c` cells holds ` android`): its entry still matches the trimmed value.
         return sorted.firstIndex { $0 != BlankText.canonical($0) && BlankText.canonical($0) == value }

@@ -183,6 +183,26 @@ struct RawContextONNXTests {
             spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: Self.shopUsers)
     }
 
+    /// A value holding `é` decomposed in training (`e` + U+0301) and composed in a request (U+00E9): training's codes
+    /// call them one category, the served transform called the composed one unknown, and so did the graph.
+    @Test(
+        "a category in either Unicode form is the same column in Recommender's transform and in the graph",
+        .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"))
+    func unicodeForms() throws {
+        var spec = try Self.shopSpec(.extended, .interest)
+        let device = try #require(spec.userFeatureNames.firstIndex(of: "device"))
+        let decomposed = "we\u{301}b"
+        let web = try #require(spec.userVocabularies[device].firstIndex(of: "web"))
+        spec.userVocabularies[device][web] = decomposed
+        spec.userVocabularies[device].sort(by: CategoricalColumns.precedes)
+        let composed = ["device": "w\u{E9}b", "age": "40"]
+        let asTrained = ["device": decomposed, "age": "40"]
+        #expect(spec.userColumns(composed) == spec.userColumns(asTrained))
+        #expect(spec.userColumns(composed) != spec.userColumns(["device": "never-seen", "age": "40"]))
+        try Self.compare(
+            spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: [composed, asTrained])
+    }
+
     @Test(
         "the graph writes every column of the spec, value for value, as candidateRows does",
         .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"),

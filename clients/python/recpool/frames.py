@@ -753,7 +753,8 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
 
     Raises:
         ValueError: no ``label`` column, no row (a job on it would fail on the workers: the CLI refuses such a file
-            before uploading it), or a value that is NaN, infinite or not numeric.
+            before uploading it), a value that is NaN, infinite or not numeric, a feature beyond a 32-bit float's
+            range, or a label outside [0, 1].
     """
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
@@ -770,6 +771,17 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         raise ValueError(f"the frame holds a value that is not a number: {error}") from None
     if not np.isfinite(values).all() or not np.isfinite(labels).all():
         raise ValueError("the frame holds NaN or infinity")
+    # As `recpool train` and `fit` check the file before uploading it: the workers read features as 32-bit floats
+    # and a label as a click probability, and a job on anything else failed on them after the upload.
+    beyond = np.argwhere(np.abs(values) > float(np.finfo(np.float32).max))
+    if len(beyond):
+        row, column = (int(i) for i in beyond[0])
+        raise ValueError(f"row {row}, column {frame.drop(columns=[label]).columns[column]!r}: {float(values[row, column])!r} is "
+                         "beyond a 32-bit float's range (±3.4e38), which the model reads")
+    outside = np.flatnonzero((labels < 0) | (labels > 1))
+    if len(outside):
+        raise ValueError(f"row {int(outside[0])}: the {label!r} value {float(labels[outside[0]])!r} is not a click probability "
+                         "in [0, 1]")
     pd = _pandas()
     table = pd.DataFrame(values, columns=[f"f{j}" for j in range(values.shape[1])])
     table["label"] = labels

@@ -198,3 +198,16 @@ def test_csv_bytes_refuses_time_and_complex_columns_instead_of_converting_them()
         with pytest.raises(ValueError, match="column 't'"):
             frames.csv_bytes(table)
     assert frames.csv_bytes(base).startswith(b"f0,label")
+
+
+def test_csv_bytes_refuses_what_the_workers_refuse_before_uploading():
+    # A feature beyond a 32-bit float, or a label outside [0, 1], was uploaded and the job then failed on the workers,
+    # where `recpool train` refuses the same file before uploading it.
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    with pytest.raises(ValueError, match=r"row 0, column 'a': 1e\+39 is beyond a 32-bit float's range"):
+        frames.csv_bytes(pd.DataFrame({"a": [1e39, 0.0], "label": [1, 0]}))
+    with pytest.raises(ValueError, match=r"row 1: the 'label' value 2\.0 is not a click probability in \[0, 1\]"):
+        frames.csv_bytes(pd.DataFrame({"a": [1.0, 0.0], "label": [1, 2]}))
+    assert frames.csv_bytes(pd.DataFrame({"a": [3.4e38, -3.4e38], "label": [0.25, 1]})).startswith(b"f0,label")

@@ -25,6 +25,10 @@ public enum SchemaInference {
         ("catalogue item", ["item_id", "item", "id", "sku", "product_id"]),
     ]
 
+    /// Columns `recpool logs export` writes that are neither a role nor a feature (the impression's id, the policy
+    /// version that served it, its score, the retrieval that found it): a draft of an export ignores them.
+    public static let exportOnlyColumns = ["impression_id", "policy_version", "score", "retrieval"]
+
     /// The names accepted for `role`.
     static func names(_ role: String) -> [String] { acceptedNames.first { $0.role == role }?.names ?? [] }
 
@@ -73,7 +77,11 @@ public enum SchemaInference {
         let user = take(names("user"))
         let affinityPrefix = affinityFamily(in: rest, of: log, itemCount: catalogue.rows.count)
         if let affinityPrefix { rest.removeAll { isFamilyMember($0, prefix: affinityPrefix) } }
-        let ignoredLog = rest.filter(isIndexColumn)
+        // The history column `recpool logs export` writes (`item:seconds` pairs), not together with a family.
+        let viewed = affinityPrefix == nil ? take(["viewed"]) : nil
+        let exported = rest.filter { exportOnlyColumns.contains($0.lowercased()) }
+        rest.removeAll { exportOnlyColumns.contains($0.lowercased()) }
+        let ignoredLog = rest.filter(isIndexColumn) + exported
         rest.removeAll(where: isIndexColumn)
         var catalogueRest = catalogue.header
         let catalogueItem: String
@@ -82,6 +90,10 @@ public enum SchemaInference {
         } else {
             catalogueItem = placeholder("item id", names("catalogue item"), in: catalogue.path)
         }
+        // The export's item context names its SKU and retired flag so: roles, never item features (a retired flag as
+        // an input feature, the SKU as a category).
+        let sku = catalogueRest.firstIndex { $0.lowercased() == "item_sku" }.map { catalogueRest.remove(at: $0) }
+        let active = catalogueRest.firstIndex { $0.lowercased() == "active" }.map { catalogueRest.remove(at: $0) }
         // A log with no column left for the user features: the schema needs one, and nothing here can name it.
         let userFeatures =
             rest.isEmpty
@@ -94,10 +106,10 @@ public enum SchemaInference {
                 timestamp: timestamp, item: item, position: position, outcome: outcome,
                 isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, observed: observed,
                 session: session,
-                user: user, affinityPrefix: affinityPrefix,
+                user: user, affinityPrefix: affinityPrefix, viewed: viewed,
                 userFeatures: userFeatures, ignore: ignoredLog),
             catalogue: .init(
-                file: catalogueFile, item: catalogueItem,
+                file: catalogueFile, item: catalogueItem, sku: sku, active: active,
                 itemFeatures: catalogueRest.map { DataSchema.Feature($0, kind(of: $0, in: catalogue)) },
                 ignore: ignoredCatalogue))
         return Draft(schema: schema, unrecognised: unrecognised)

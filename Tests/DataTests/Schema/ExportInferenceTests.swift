@@ -1,0 +1,40 @@
+import Testing
+
+@testable import RecData
+
+/// `data schema --infer` on what `recpool logs export` writes: its history, its own bookkeeping columns and its item
+/// context's SKU and retired flag were drafted as features (`viewed` as a category of `item:seconds` texts, `active`
+/// as an item input).
+@Suite("A drafted schema of a logs export")
+struct ExportInferenceTests {
+    @Test("the export's viewed column, bookkeeping columns, SKU and active flag get their roles, not features")
+    func exportColumnsRecognised() throws {
+        let log = """
+            ,timestamp,item_id,position,click,observed,dwell,propensity_score,impression_id,policy_version,viewed,score,retrieval,device
+            0,1000,0,1,1,1,12.5,0.3,i-0,1,,0.2,e1.c2.g0,ios
+            1,1001,1,2,0,1,,0.3,i-1,1,0:12.5,0.1,e1.c2.g0,web
+            2,1002,2,3,0,0,,0.4,i-2,2,0:12.5;1:3,0.05,e1.c2.g0,ios
+
+            """
+        let items = """
+            ,item_id,item_sku,active,item_feature_0
+            0,0,sku-a,1,0.5
+            1,1,sku-b,0,1.5
+            2,2,sku-c,1,2.5
+
+            """
+        let draft = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "impressions.csv"),
+            catalogue: try CSVTable.parse(Array(items.utf8), path: "item_context.csv"), catalogueFile: "item_context.csv")
+        let schema = draft.schema
+        #expect(draft.unrecognised.isEmpty, "\(draft.unrecognised)")
+        #expect(schema.logs.viewed == "viewed" && schema.logs.dwell == "dwell" && schema.logs.observed == "observed")
+        #expect(schema.logs.userFeatures.map(\.name) == ["device"])
+        #expect(Set(schema.logs.ignore).isSuperset(of: ["impression_id", "policy_version", "score", "retrieval"]))
+        #expect(schema.catalogue.sku == "item_sku" && schema.catalogue.active == "active")
+        #expect(schema.catalogue.itemFeatures.map(\.name) == ["item_feature_0"])
+        // The draft reads back with the same roles.
+        let back = try DataSchema.parse(schema.toml(), path: "inferred.toml")
+        #expect(back.logs.viewed == "viewed" && back.catalogue.sku == "item_sku" && back.catalogue.active == "active")
+    }
+}

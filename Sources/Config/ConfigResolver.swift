@@ -88,6 +88,11 @@ public enum ConfigResolver {
         var injected: [String] = []
         var values: [ConfigResolution.Value] = []
         for entry in catalog.entries.values.sorted(by: { $0.key < $1.key }) {
+            // The dataset given as the first positional word is given on the command line, as `--dataset` is.
+            if entry.key == positionalOption, typed[entry.key] == nil, let word = typed[positionalKey]?.first {
+                values.append(.init(key: entry.key, values: [word], source: .commandLine))
+                continue
+            }
             if let typedValues = typed[entry.key] {
                 if entry.isNumber, let hex = typedValues.first(where: isHexadecimal) {
                     throw .invalidValue(key: entry.key, value: hex, source: .commandLine, expected: Self.decimalNumber)
@@ -319,7 +324,11 @@ public enum ConfigResolver {
             if argument.hasPrefix("--") {
                 let body = argument.dropFirst(2)
                 let name = String(body.prefix { $0 != "=" })
-                guard let entry = byLong[name] else { continue }
+                guard let entry = byLong[name] else {
+                    // `--config FILE` is no entry of the catalog, and its path is no positional word.
+                    if name == "config" && !body.contains("=") { index += 1 }
+                    continue
+                }
                 if entry.isFlag {
                     found[entry.key, default: []].append(name == entry.key ? "true" : "false")
                 } else if let equals = body.firstIndex(of: "=") {
@@ -338,10 +347,20 @@ public enum ConfigResolver {
                         index += 1
                     }
                 }
+            } else {
+                found[positionalKey, default: []].append(argument)
             }
         }
         return found
     }
+
+    /// The key under which ``commandLineValues(_:catalog:)`` lists the words no option took (positional arguments).
+    static let positionalKey = " positional"
+
+    /// The option a command's first positional argument gives when it has one: the data commands take their dataset
+    /// as `--dataset NAME` or as `NAME` (`DatasetOptions`), and `--print-config` reported the positional form as not
+    /// set, so its output did not load back.
+    static let positionalOption = "dataset"
 }
 
 /// What ``ConfigResolver`` produced: the arguments to parse and where each value came from.

@@ -103,6 +103,25 @@ struct ConfigFileTests {
                 && broker.stderr.contains("note: --epsilon came from environment RECPOOL_EPSILON"), "\(broker.stderr)")
     }
 
+    /// `data ope DATASET --print-config` printed "# dataset is not set", so its output, saved as a configuration file,
+    /// was refused "missing --dataset NAME".
+    @Test("a dataset given as the first argument is printed as set from the command line, and the output loads back")
+    func printConfigPositionalDataset() throws {
+        let directory = try TrainingTests.makeDirectory("config-positional")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for command in [["data", "describe"], ["data", "ope"]] {
+            let printed = try runTool("recpool", command + ["synthetic:users=10,seed=1", "--print-config"])
+            #expect(printed.code == 0, "\(printed.stderr)")
+            #expect(
+                printed.stdout.contains(#"dataset = "synthetic:users=10,seed=1""#) && printed.stdout.contains("command line"),
+                "\(printed.stdout)")
+            let file = directory.appendingPathComponent("\(command[1]).toml")
+            try printed.stdout.write(to: file, atomically: true, encoding: .utf8)
+            let again = try runTool("recpool", command + ["--config", file.path, "--print-config"])
+            #expect(again.code == 0 && again.stdout.contains(#"dataset = "synthetic:users=10,seed=1""#), "\(again.stderr)")
+        }
+    }
+
     @Test("--print-config shows each value with its source")
     func printConfig() throws {
         let directory = try TrainingTests.makeDirectory("config-print")

@@ -216,7 +216,8 @@ public enum ConfigResolver {
     static let decimalNumber = "a decimal number (0x10 is not read as 16 here, as in a log or a request)"
 
     /// Whether `word` is a hexadecimal number (`0x10`, `-0x1p3`): Swift's parsers read it, so an option took it, while
-    /// a log's cell, a request's value and a configuration file refuse it (docs/DATA.md, "Bad input").
+    /// a log's cell and a request's value refuse it (docs/DATA.md, "Bad input"). (A configuration file is TOML, whose
+    /// own `0x10` integer is 16.)
     static func isHexadecimal(_ word: String) -> Bool {
         let body = word.drop { $0 == "+" || $0 == "-" }
         return body.count > 2 && (body.hasPrefix("0x") || body.hasPrefix("0X"))
@@ -239,8 +240,8 @@ public enum ConfigResolver {
         if let number = Double(value), number.isFinite, number == number.rounded(), !ConfigResolver.isHexadecimal(value),
             !digits.allSatisfy({ $0.isASCII && $0.isNumber })
         {
-            return "\(value) is a whole number written with a fraction or an exponent: this option takes its digits "
-                + "alone (\(Int64(exactly: number).map(String.init) ?? "1"), not \(value))"
+            return "\(value) is written with a fraction or an exponent: this option takes a whole number written in digits "
+                + "alone"
         }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         if value.hasPrefix("-") { return "\(value) is negative: this option takes a whole number, 0 or more" }

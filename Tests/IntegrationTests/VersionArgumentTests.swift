@@ -15,7 +15,7 @@ struct NumberOptionRangeTests {
             ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
             ("recpool-broker", ["--max-attempts", "65536"], "--max-attempts must be 1…65535, got 65536"),
             ("recpool-broker", ["--max-attempts", "0"], "--max-attempts must be 1…65535, got 0"),
-            ("recpool-broker", ["--max-attempts", "3.0"], "3.0 is a whole number written with a fraction or an exponent: this option takes its digits alone (3, not 3.0)"),
+            ("recpool-broker", ["--max-attempts", "3.0"], "3.0 is written with a fraction or an exponent: this option takes a whole number written in digits alone"),
             // Hexadecimal, which a log's cell and a request's value refuse, was taken by a number option (0x10 = 16).
             ("recpool-broker", ["--epsilon", "0x1p-1"], "invalid value 0x1p-1 for \"epsilon\" (from command line): expected a decimal number"),
             ("recpool-worker", ["--slots", "0x10"], "expected a decimal number (0x10 is not read as 16"),

@@ -299,7 +299,7 @@ final class CatalogueCoordinator {
         }
         // An id is read as the catalogue CSV reads one, without surrounding spaces: ` sku-1` is `sku-1`, never a
         // second item beside it.
-        guard let item = call.request.catalogue?.item.map(BlankText.trimmed), !item.isEmpty else {
+        guard let item = call.request.catalogue?.item?.trimmingCharacters(in: .whitespaces), !item.isEmpty else {
             throw CatalogueRefusal(.badRequest, "\(call.request.op) needs catalogue.item")
         }
         var catalogue = latest.catalogue
@@ -426,7 +426,7 @@ final class CatalogueCoordinator {
                 "item \(item): the catalogue has no field '\(unknown)' (its features: \(features.joined(separator: ", "))"
                     + "; id column: \(idColumn))")
         }
-        if let id = fields[idColumn], BlankText.trimmed(id) != item {
+        if let id = fields[idColumn], id.trimmingCharacters(in: .whitespaces) != item {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the id column \(idColumn) holds '\(id)', another item (it must be \(item) or absent)")
         }
@@ -438,7 +438,7 @@ final class CatalogueCoordinator {
                     + "\(newRow) or absent)")
         }
         if let active = roles.active, let flag = fields[active],
-            !["1", "true"].contains(BlankText.trimmed(flag).lowercased())
+            !["1", "true"].contains(flag.trimmingCharacters(in: .whitespaces).lowercased())
         {
             throw CatalogueRefusal(
                 .badRequest, "item \(item): the \(active) column holds '\(flag)'; an added item is active (1): retire it after")

@@ -44,7 +44,7 @@ public struct ItemCatalogue: Sendable, Equatable {
         }
         var index: [String: Int] = [:]
         for (row, id) in ids.enumerated() {
-            guard !BlankText.trimmed(id).isEmpty else {
+            guard !id.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw .inconsistent("item \(row) has an empty id")
             }
             guard index.updateValue(row, forKey: id) == nil else {
@@ -86,7 +86,7 @@ public struct ItemCatalogue: Sendable, Equatable {
     @discardableResult
     public mutating func add(id raw: String, fields: [String: String]) throws(DataError) -> Int {
         // Read as the CSV reads an id (``make(_:schema:)``): ` sku-1` is `sku-1`, never a second item beside it.
-        let id = BlankText.trimmed(raw)
+        let id = raw.trimmingCharacters(in: .whitespaces)
         guard !id.isEmpty else { throw .inconsistent("an item needs an id") }
         if let problem = Self.idProblem(id) { throw .inconsistent(problem) }
         if let existing = indexByID.index(forKey: id) {
@@ -109,7 +109,7 @@ public struct ItemCatalogue: Sendable, Equatable {
     /// Retires an item (its id read without surrounding spaces): its row stays, it is no longer recommended.
     /// - Throws: ``DataError/inconsistent(_:)`` for an unknown or already retired id.
     public mutating func retire(id raw: String) throws(DataError) {
-        let id = BlankText.trimmed(raw)
+        let id = raw.trimmingCharacters(in: .whitespaces)
         guard let row = indexByID[id] else {
             // `recommend` prints rows; a row number given where an id belongs gets the id it names.
             if let number = Int(id), number >= 0, number < ids.count {
@@ -247,20 +247,20 @@ extension ItemCatalogue {
         var seen: [String: Int] = [:]
         for row in order {
             if let activeColumn {
-                let text = BlankText.trimmed(table.rows[row][activeColumn]).lowercased()
+                let text = table.rows[row][activeColumn].trimmingCharacters(in: .whitespaces).lowercased()
                 guard let flag = ["1": true, "true": true, "0": false, "false": false][text] else {
                     throw table.invalid(row: row, column: activeColumn, reason: "is not 1 or 0 (true or false)")
                 }
                 flags.append(flag)
             }
-            let id = BlankText.trimmed(table.rows[row][idColumn])
+            let id = table.rows[row][idColumn].trimmingCharacters(in: .whitespaces)
             guard !id.isEmpty else { throw table.invalid(row: row, column: idColumn, reason: "is an empty item id") }
             if let problem = Self.idProblem(id) { throw table.invalid(row: row, column: idColumn, reason: problem) }
             if let first = seen.updateValue(row, forKey: id) {
                 throw table.invalid(
                     row: row, column: idColumn,
                     reason: ItemIds.repeated(
-                        id, first: BlankText.trimmed(table.rows[first][idColumn]),
+                        id, first: table.rows[first][idColumn].trimmingCharacters(in: .whitespaces),
                         line: table.lines[first]))
             }
             var fields: [String: String] = [:]
@@ -288,7 +288,7 @@ extension ItemCatalogue {
         if let active = schema.active {
             let column = try table.column(active)
             for row in table.rows.indices {
-                let text = BlankText.trimmed(table.rows[row][column]).lowercased()
+                let text = table.rows[row][column].trimmingCharacters(in: .whitespaces).lowercased()
                 guard ["1", "0", "true", "false"].contains(text) else {
                     throw table.invalid(row: row, column: column, reason: "is not 1 or 0 (true or false)")
                 }
@@ -298,14 +298,14 @@ extension ItemCatalogue {
             let column = try table.column(sku)
             var seen: [String: Int] = [:]
             for row in table.rows.indices {
-                let id = BlankText.trimmed(table.rows[row][column])
+                let id = table.rows[row][column].trimmingCharacters(in: .whitespaces)
                 guard !id.isEmpty else { throw table.invalid(row: row, column: column, reason: "is an empty item id") }
                 if let problem = idProblem(id) { throw table.invalid(row: row, column: column, reason: problem) }
                 if let first = seen.updateValue(row, forKey: id) {
                     throw table.invalid(
                         row: row, column: column,
                         reason: ItemIds.repeated(
-                            id, first: BlankText.trimmed(table.rows[first][column]),
+                            id, first: table.rows[first][column].trimmingCharacters(in: .whitespaces),
                             line: table.lines[first]))
                 }
             }
@@ -319,7 +319,7 @@ extension ItemCatalogue {
         _ table: CSVTable, schema: DataSchema.Catalogue, itemColumn: Int
     ) throws(DataError) -> [Int] {
         guard schema.sku != nil else { return Array(table.rows.indices) }
-        let texts = table.rows.map { BlankText.trimmed($0[itemColumn]) }
+        let texts = table.rows.map { $0[itemColumn].trimmingCharacters(in: .whitespaces) }
         var seen: [String: Int] = [:]
         for (row, text) in texts.enumerated() {
             guard !text.isEmpty else { throw table.invalid(row: row, column: itemColumn, reason: "is an empty item") }

@@ -209,16 +209,24 @@ extension FeatureSpec {
         userVocabularies.enumerated().map { f, vocabulary in
             let column = g.node(
                 "Gather", ["user_features", g.constant("feature", dims: [], ints: [Int64(f)])], [.int("axis", 1)])
-            // Each value also in its other Unicode forms (composed and decomposed), which training and `recommend` read
-            // as the same category: the graph compares bytes.
+            // Each value as written, then in its other Unicode forms (composed, decomposed), then a legacy entry without
+            // the spaces around it, each to the first entry that has it, in the order `FeatureSpec.index(of:in:)` tries
+            // them (the exact value, an equivalent one, a legacy one): the graph compares bytes.
             var keys: [String] = []
             var codes: [Int64] = []
             var seen = Set<[UInt8]>()
-            for (index, value) in (vocabulary.isEmpty ? ["\u{0}"] : vocabulary).enumerated() {
-                for spelling in [value, value.precomposedStringWithCanonicalMapping, value.decomposedStringWithCanonicalMapping]
-                where seen.insert(Array(spelling.utf8)).inserted {
-                    keys.append(spelling)
-                    codes.append(Int64(index))
+            let values = vocabulary.isEmpty ? ["\u{0}"] : vocabulary
+            let passes: [(String) -> [String]] = [
+                { [$0] },
+                { [$0.precomposedStringWithCanonicalMapping, $0.decomposedStringWithCanonicalMapping] },
+                { [BlankText.canonical($0)] },
+            ]
+            for spellings in passes {
+                for (index, value) in values.enumerated() {
+                    for spelling in spellings(value) where !spelling.isEmpty && seen.insert(Array(spelling.utf8)).inserted {
+                        keys.append(spelling)
+                        codes.append(Int64(index))
+                    }
                 }
             }
             let code = g.node(

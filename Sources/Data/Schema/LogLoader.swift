@@ -101,7 +101,7 @@ extension LogLoader {
     ///   which rule the field breaks.
     static func itemID(_ table: CSVTable, row: Int, column: Int, count: Int) throws(DataError) -> Int {
         let rule = "the catalogue's item ids are the integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
-        let text = BlankText.trimmed(table.rows[row][column])
+        let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
         guard let value = CSVNumber.wholeNumber(text) else {
             // A huge integral number (`1e20`, twenty digits) is an id out of range, not a non-integer.
             if let huge = CSVNumber.double(text), huge.isFinite, huge.rounded() == huge, abs(huge) >= 1e15 {
@@ -159,7 +159,7 @@ enum ItemIds {
         switch self {
         case .numbered(let count): return try LogLoader.itemID(table, row: row, column: column, count: count)
         case .named(let rows, _):
-            let text = BlankText.trimmed(table.rows[row][column])
+            let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
             guard let item = rows[text] else {
                 throw table.invalid(
                     row: row, column: column, reason: "is not an item id of the catalogue (docs/YOUR-DATA.md)")
@@ -173,7 +173,7 @@ enum ItemIds {
         switch self {
         // Read as the log's item column is (`CSVNumber.wholeNumber`): ` 1`, `1.0` and `1e0` name item 1 there too.
         case .numbered(let count): CSVNumber.wholeNumber(String(text)).flatMap { (0..<count).contains($0) ? $0 : nil }
-        case .named(let rows, _): rows[BlankText.trimmed(String(text))]
+        case .named(let rows, _): rows[text.trimmingCharacters(in: .whitespaces)]
         }
     }
 
@@ -211,7 +211,7 @@ struct ItemTable {
         guard !table.rows.isEmpty else { throw .inconsistent("\(table.path): no items") }
         let idColumn = try table.column(schema.item)
         var firstRow: [String: Int] = [:]
-        let texts = table.rows.indices.map { BlankText.trimmed(table.rows[$0][idColumn]) }
+        let texts = table.rows.indices.map { table.rows[$0][idColumn].trimmingCharacters(in: .whitespaces) }
         for (row, text) in texts.enumerated() {
             guard !text.isEmpty else {
                 throw table.invalid(row: row, column: idColumn, reason: "is blank: every item needs an id")
@@ -225,7 +225,7 @@ struct ItemTable {
                 throw table.invalid(
                     row: row, column: idColumn,
                     reason: ItemIds.repeated(
-                        text, first: BlankText.trimmed(table.rows[first][idColumn]),
+                        text, first: table.rows[first][idColumn].trimmingCharacters(in: .whitespaces),
                         line: table.lines[first]))
             }
         }
@@ -242,7 +242,7 @@ struct ItemTable {
         // The id a served catalogue names each item by: its SKU with a `sku` role (``ItemCatalogue/make(_:schema:)``).
         if let sku = schema.sku {
             let column = try table.column(sku)
-            servedIds = rowOfItem.map { BlankText.trimmed(table.rows[$0][column]) }
+            servedIds = rowOfItem.map { table.rows[$0][column].trimmingCharacters(in: .whitespaces) }
         } else {
             servedIds = idTexts
         }
@@ -387,7 +387,7 @@ struct LogTable {
     /// - Throws: `DataError.file(.invalidValue)` naming the field when a pair is not `row:seconds` with a catalogue
     ///   row and a finite time ≥ 0.
     private func viewedPairs(row: Int, column: Int) throws(DataError) -> [(Int, Double)] {
-        let text = BlankText.trimmed(table.rows[row][column])
+        let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return [] }
         var pairs: [(Int, Double)] = []
         for pair in text.split(separator: ";", omittingEmptySubsequences: false) {

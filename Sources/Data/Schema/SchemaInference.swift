@@ -77,10 +77,15 @@ public enum SchemaInference {
         let user = take(names("user"))
         let affinityPrefix = affinityFamily(in: rest, of: log, itemCount: catalogue.rows.count)
         if let affinityPrefix { rest.removeAll { isFamilyMember($0, prefix: affinityPrefix) } }
-        // The history column `recpool logs export` writes (`item:seconds` pairs), not together with a family.
-        let viewed = affinityPrefix == nil ? take(["viewed"]) : nil
-        let exported = rest.filter { exportOnlyColumns.contains($0.lowercased()) }
-        rest.removeAll { exportOnlyColumns.contains($0.lowercased()) }
+        // The history column `recpool logs export` writes (`item:seconds` pairs), not together with a family, and only
+        // when its cells are such pairs (a shop's own `viewed` 0/1 column stays a feature).
+        let viewedColumn = rest.first { $0.lowercased() == "viewed" && Self.holdsViewedPairs($0, in: log) }
+        let viewed = affinityPrefix == nil ? viewedColumn.flatMap { column in take([column.lowercased()]) } : nil
+        // The export's bookkeeping columns, ignored only in an export (it has an `impression_id` column): a shop's own
+        // `score` is a feature.
+        let isExport = rest.contains { $0.lowercased() == "impression_id" }
+        let exported = isExport ? rest.filter { exportOnlyColumns.contains($0.lowercased()) } : []
+        rest.removeAll { exported.contains($0) }
         let ignoredLog = rest.filter(isIndexColumn) + exported
         rest.removeAll(where: isIndexColumn)
         var catalogueRest = catalogue.header
@@ -91,9 +96,12 @@ public enum SchemaInference {
             catalogueItem = placeholder("item id", names("catalogue item"), in: catalogue.path)
         }
         // The export's item context names its SKU and retired flag so: roles, never item features (a retired flag as
-        // an input feature, the SKU as a category).
-        let sku = catalogueRest.firstIndex { $0.lowercased() == "item_sku" }.map { catalogueRest.remove(at: $0) }
-        let active = catalogueRest.firstIndex { $0.lowercased() == "active" }.map { catalogueRest.remove(at: $0) }
+        // an input feature, the SKU as a category), when their cells are what the roles take (ids each once; 1/0 or
+        // true/false): a shop's own `active` of `yes`/`no` stays a feature the loader reads.
+        let sku = catalogueRest.firstIndex { $0.lowercased() == "item_sku" && Self.holdsIds($0, in: catalogue) }
+            .map { catalogueRest.remove(at: $0) }
+        let active = catalogueRest.firstIndex { $0.lowercased() == "active" && Self.holdsFlags($0, in: catalogue) }
+            .map { catalogueRest.remove(at: $0) }
         // A log with no column left for the user features: the schema needs one, and nothing here can name it.
         let userFeatures =
             rest.isEmpty
@@ -137,6 +145,32 @@ public enum SchemaInference {
         }
         return candidates.keys.sorted().first { candidates[$0]!.count == itemCount }
             ?? candidates.keys.sorted().first { candidates[$0]!.count >= 5 && isCounts($0) }
+    }
+
+    /// Whether every non-blank cell of `column` is `ITEM:SECONDS` pairs joined by `;`, as the `viewed` role reads.
+    static func holdsViewedPairs(_ column: String, in table: CSVTable) -> Bool {
+        guard let index = table.header.firstIndex(of: column) else { return false }
+        return table.rows.allSatisfy { row in
+            let cell = BlankText.trimmed(row[index])
+            return cell.isEmpty
+                || cell.split(separator: ";", omittingEmptySubsequences: false).allSatisfy { pair in
+                    let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
+                    return parts.count >= 2 && CSVNumber.double(String(parts[parts.count - 1])) != nil
+                }
+        }
+    }
+
+    /// Whether `column`'s cells are ids, each once and none blank, as the `sku` role reads them.
+    static func holdsIds(_ column: String, in table: CSVTable) -> Bool {
+        guard let index = table.header.firstIndex(of: column) else { return false }
+        let ids = table.rows.map { $0[index].trimmingCharacters(in: .whitespaces) }
+        return !ids.contains(where: \.isEmpty) && Set(ids).count == ids.count
+    }
+
+    /// Whether `column`'s cells are each `1`, `0`, `true` or `false`, as the `active` role reads them.
+    static func holdsFlags(_ column: String, in table: CSVTable) -> Bool {
+        guard let index = table.header.firstIndex(of: column) else { return false }
+        return table.rows.allSatisfy { ["1", "0", "true", "false"].contains($0[index].trimmingCharacters(in: .whitespaces).lowercased()) }
     }
 
     /// Whether `column` is `prefix` followed by digits only.

@@ -196,7 +196,7 @@ struct CatalogueAddCommand: AsyncParsableCommand {
     @OptionGroup var options: CatalogueOutputOptions
 
     func validate() throws {
-        guard !BlankText.trimmed(item).isEmpty else { throw ValidationError("the item id is empty") }
+        guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
         if let problem = ItemCatalogue.idProblem(item) { throw ValidationError(problem) }
         guard !fields.isEmpty || rowFile != nil else { throw ValidationError("give the item's fields: --field or --row-file") }
         guard fields.isEmpty || rowFile == nil else { throw ValidationError("--field and --row-file do not go together") }
@@ -244,7 +244,7 @@ struct CatalogueRetireCommand: AsyncParsableCommand {
     @OptionGroup var options: CatalogueOutputOptions
 
     func validate() throws {
-        guard !BlankText.trimmed(item).isEmpty else { throw ValidationError("the item id is empty") }
+        guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
         if let problem = ItemCatalogue.idProblem(item) { throw ValidationError(problem) }
     }
 

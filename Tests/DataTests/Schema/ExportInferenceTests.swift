@@ -37,4 +37,29 @@ struct ExportInferenceTests {
         let back = try DataSchema.parse(schema.toml(), path: "inferred.toml")
         #expect(back.logs.viewed == "viewed" && back.catalogue.sku == "item_sku" && back.catalogue.active == "active")
     }
+
+    /// Taken by name alone, a shop's own `viewed` 0/1 column, `score` feature, `active` of yes/no and repeated
+    /// `item_sku` became roles the loader then refused (or were dropped).
+    @Test("a shop's own columns of those names that do not hold what the roles read stay features")
+    func shopColumnsOfThoseNamesStayFeatures() throws {
+        let log = """
+            timestamp,item_id,position,click,propensity_score,viewed,score,device
+            1000,0,1,1,0.3,1,0.5,ios
+            1001,1,2,0,0.3,0,0.7,web
+
+            """
+        let items = """
+            item_id,item_sku,active,price
+            0,sku-a,yes,0.5
+            1,sku-a,no,1.5
+
+            """
+        let draft = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "logs.csv"),
+            catalogue: try CSVTable.parse(Array(items.utf8), path: "items.csv"), catalogueFile: "items.csv")
+        #expect(draft.schema.logs.viewed == nil)
+        #expect(Set(draft.schema.logs.userFeatures.map(\.name)) == ["viewed", "score", "device"])
+        #expect(draft.schema.catalogue.sku == nil && draft.schema.catalogue.active == nil)
+        #expect(Set(draft.schema.catalogue.itemFeatures.map(\.name)) == ["item_sku", "active", "price"])
+    }
 }

@@ -773,12 +773,15 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         raise ValueError("the frame holds NaN or infinity")
     # As `recpool train` and `fit` check the file before uploading it: the workers read features as 32-bit floats
     # and a label as a click probability, and a job on anything else failed on them after the upload.
-    beyond = np.argwhere(np.abs(values) > float(np.finfo(np.float32).max))
+    # Compared as the workers read them, after rounding to float32 (3.4028235e38 is the largest finite one).
+    with np.errstate(over="ignore"):
+        beyond = np.argwhere(np.isinf(values.astype(np.float32)))
     if len(beyond):
         row, column = (int(i) for i in beyond[0])
         raise ValueError(f"row {row}, column {frame.drop(columns=[label]).columns[column]!r}: {float(values[row, column])!r} is "
                          "beyond a 32-bit float's range (±3.4e38), which the model reads")
-    outside = np.flatnonzero((labels < 0) | (labels > 1))
+    rounded = labels.astype(np.float32)
+    outside = np.flatnonzero((rounded < 0) | (rounded > 1))
     if len(outside):
         raise ValueError(f"row {int(outside[0])}: the {label!r} value {float(labels[outside[0]])!r} is not a click probability "
                          "in [0, 1]")

@@ -211,3 +211,5 @@ def test_csv_bytes_refuses_what_the_workers_refuse_before_uploading():
     with pytest.raises(ValueError, match=r"row 1: the 'label' value 2\.0 is not a click probability in \[0, 1\]"):
         frames.csv_bytes(pd.DataFrame({"a": [1.0, 0.0], "label": [1, 2]}))
     assert frames.csv_bytes(pd.DataFrame({"a": [3.4e38, -3.4e38], "label": [0.25, 1]})).startswith(b"f0,label")
+    # Read as the workers read them, in float32: FLT_MAX and a label a rounding step past 1 are theirs to take.
+    assert frames.csv_bytes(pd.DataFrame({"a": [3.4028235e38, 0.0], "label": [1.0000000000000002, -1e-50]}))

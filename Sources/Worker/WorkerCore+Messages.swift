@@ -50,7 +50,9 @@ extension WorkerCore {
             registered = false
             actions.append(.send(hello().frames(), .bestEffort))
         case .weights where !header.isReply:
-            guard let notice = Self.document(WeightsNotice.self, of: message, into: &actions) else { return }
+            guard case .success(let notice) = Self.document(WeightsNotice.self, of: message, into: &actions) else {
+                return
+            }
             // The broker's latest intent, even when it is the version served now: a build of another version still
             // running (a promotion since rolled back) is then dropped when it finishes.
             wantedWeights = (notice.version, notice.sha256)
@@ -60,8 +62,9 @@ extension WorkerCore {
                     .background(.weights(notice: notice, bytes: message.payload[1], receivedAt: now.monotonicMicros)))
             }
         case .trainRound where !header.isReply:
-            guard let assignment = Self.document(RoundAssignment.self, of: message, into: &actions) else {
-                refuseRound(message, into: &actions)
+            let decoded = Self.document(RoundAssignment.self, of: message, into: &actions)
+            guard case .success(let assignment) = decoded else {
+                if case .failure(let error) = decoded { refuseRound(message, why: error, into: &actions) }
                 return
             }
             let dataset = assignment.datasetIncluded && message.payload.count >= 3 ? message.payload[2] : nil
@@ -119,7 +122,7 @@ extension WorkerCore {
     /// and sending it again, as often, to replicas that cannot read it either. The report needs the job, round and
     /// shard it answers (docs/PROTOCOL.md: the broker takes it only as the answer to the request out for that
     /// round and shard); an assignment without even those is only logged (``document(_:of:into:)``).
-    func refuseRound(_ message: WireMessage, into actions: inout [WorkerAction]) {
+    func refuseRound(_ message: WireMessage, why: WireError, into actions: inout [WorkerAction]) {
         struct RoundIdentity: Decodable {
             var job: String
             var round: Int
@@ -128,14 +131,6 @@ extension WorkerCore {
         guard let frame = message.payload.first,
             let identity = try? WireJSON.decode(RoundIdentity.self, from: frame)
         else { return }
-        let why: String
-        do throws(WireError) {
-            guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
-            _ = try WireJSON.decode(RoundAssignment.self, from: frame)
-            return
-        } catch {
-            why = "\(error)"
-        }
         let report = RoundReport(
             job: identity.job, round: identity.round, shard: identity.shard, samples: 0, loss: nil, receivedStateSHA: "",
             metrics: nil, epoch: 0, step: 0, totalSteps: 0, datasetSHA: "",
@@ -147,15 +142,17 @@ extension WorkerCore {
     }
 
     /// The JSON document (frame 1) of a broker message that carries bytes after it (frame 2: WEIGHTS' checkpoint,
-    /// TRAIN_ROUND's state), or nil when it is missing or does not decode: logged at `error` with why, and ignored.
-    static func document<T: Decodable>(_ type: T.Type, of message: WireMessage, into actions: inout [WorkerAction]) -> T? {
+    /// TRAIN_ROUND's state), or why it is missing or does not decode: logged at `error` with why, and ignored.
+    static func document<T: Decodable>(_ type: T.Type, of message: WireMessage, into actions: inout [WorkerAction])
+        -> Result<T, WireError>
+    {
         do throws(WireError) {
             guard message.payload.count >= 2 else { throw .missingFrames(expected: 3, got: message.payload.count + 1) }
-            return try WireJSON.decode(type, from: message.payload[0])
+            return .success(try WireJSON.decode(type, from: message.payload[0]))
         } catch {
             actions.append(
                 .log(.error, "malformed \(message.header.command.name) message ignored", ["error": "\(error)"]))
-            return nil
+            return .failure(error)
         }
     }
 

@@ -41,6 +41,20 @@ struct DispatchMachine {
 
     mutating func feed(_ event: JobEvent, nowMs: UInt64 = 2_000) -> [JobAction] { machine.feed(event, nowMs: nowMs) }
 
+    /// Starts job-1 and answers its round 1 for shard 1 alone (attempt 1), leaving shard 0 unanswered; returns the
+    /// shard-1 request it answered.
+    @discardableResult
+    mutating func startAnsweringShard1(samples: Int = 10, totalSteps: Int = 100) throws -> ShardToSend {
+        let first = start()
+        let shard1 = try #require(first.shards.first { $0.assignment.shard == 1 })
+        _ = feed(
+            .roundResult(
+                identity: shard1.worker,
+                message: Self.result(
+                    round: 1, shard: 1, stateSHA: "", attempt: 1, samples: samples, totalSteps: totalSteps)))
+        return shard1
+    }
+
     var core: JobCore { machine.core }
 
     /// Runs job-1 (two shards) through three rounds on the live workers, shard 0 measuring round r − 1's average as
@@ -215,12 +229,7 @@ struct JobDispatchTests {
     @Test("a round whose only answers trained no row goes again instead of failing as malformed")
     func zeroSampleAnswersRetryTheRound() throws {
         var m = DispatchMachine()
-        let first = m.start()
-        let shard1 = try #require(first.shards.first { $0.assignment.shard == 1 })
-        _ = m.feed(
-            .roundResult(
-                identity: shard1.worker,
-                message: DispatchMachine.result(round: 1, shard: 1, stateSHA: "", attempt: 1, samples: 0)))
+        let shard1 = try m.startAnsweringShard1(samples: 0)
         let timedOut = m.feed(.tick, nowMs: 2_000 + DispatchMachine.timeout)
         #expect(timedOut.persisted.isEmpty && timedOut.rounds.isEmpty)
         #expect(m.core.jobs["job-1"] != nil)
@@ -349,12 +358,7 @@ struct JobDispatchTests {
     @Test("the job's total steps wait for every shard's report: one shard's shorter total does not end it")
     func totalStepsFromEveryShard() throws {
         var m = DispatchMachine()
-        let first = m.start()
-        let shard1 = try #require(first.shards.first { $0.assignment.shard == 1 })
-        _ = m.feed(
-            .roundResult(
-                identity: shard1.worker,
-                message: DispatchMachine.result(round: 1, shard: 1, stateSHA: "", attempt: 1, totalSteps: 5)))
+        try m.startAnsweringShard1(totalSteps: 5)
         let closed = m.feed(.tick, nowMs: 32_000)
         let stored = try #require(closed.rounds.first)
         #expect(stored.job.totalRounds == 0 && m.core.jobs["job-1"]?.totalSteps == nil)

@@ -29,6 +29,14 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
         case .socketFailed(let error): "socket failure: \(error)"
         case .store(let error):
             switch error {
+            case .corruptDatabase(let path, _) where path.hasSuffix("-wal"):
+                // Not the salvage below: the sqlite3 shell reads the log as SQLite does, stopping at the damaged frame,
+                // so a .dump is the silent rollback refused here, and closing the shell deletes the log and the commits
+                // it alone holds.
+                "refusing to serve from a damaged state directory: \(error). Stop here, and copy the whole state "
+                    + "directory aside before anything opens recpool.sqlite (the sqlite3 shell too: it stops at the "
+                    + "damaged frame, and on closing deletes the log with the commits only it holds) "
+                    + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .corruptDatabase:
                 "refusing to serve from a damaged state directory: \(error). Stop here and restore "
                     + "recpool.sqlite from a backup, or salvage it with sqlite3's .recover into a new file "

@@ -318,10 +318,11 @@ extension BrokerCore {
             shed(identity: identity, header: header, payloadBytes: bytes, now: now, into: &actions)
             return
         }
+        var columns: Int?
         if header.command == .score {
             do throws(WireError) {
                 guard let frame = payload.first else { throw .missingFrames(expected: 2, got: 1) }
-                _ = try frame.tensorShape(maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns)
+                columns = try frame.tensorShape(maxRows: configuration.limits.maxRows, maxCols: configuration.limits.maxColumns).cols
             } catch {
                 // More rows or columns than the limits is TOO_LARGE, counted with the other size refusals.
                 if error.status == .tooLarge {
@@ -356,10 +357,38 @@ extension BrokerCore {
                 into: &actions)
             return
         }
+        // Its width is judged on arrival while any worker offers SCORE (``PendingRequest/widthJudged``): rows no live
+        // worker's model takes are BAD_REQUEST now; rows accepted while a worker of their width was live wait, if
+        // those workers leave, for the no-worker timeout (CONFLICT), wherever they are in the queue.
+        if let columns, let problem = judgeWidth(&request, columns: columns) {
+            locations[key] = nil
+            counters.add(.invalidRequests)
+            reply(to: request, status: .badRequest, message: problem, into: &actions)
+            return
+        }
         // Appended in place: copying the queue out and back would copy every waiting request.
         queues[header.command, default: Deque()].append(request)
         hold(request)
         pump(header.command, now: now, into: &actions)
+    }
+
+    /// Judges a SCORE's width (`columns`, read once with its shape) on arrival, when any live worker offers SCORE: marks it judged and returns nil when a
+    /// worker of its width is live (the usual case: one pass over the workers, no allocation) or when
+    /// ``widthProblem(_:)`` lets it wait; otherwise the BAD_REQUEST message. With no worker offering SCORE it stays
+    /// unjudged, and the first pump that finds one judges it.
+    private func judgeWidth(_ request: inout PendingRequest, columns: Int) -> String? {
+        var offered = false
+        for worker in workers.values where worker.services.contains(.score) {
+            if worker.inputWidth == columns {
+                request.widthJudged = true
+                return nil
+            }
+            offered = true
+        }
+        guard offered else { return nil }
+        if let problem = widthProblem(request) { return problem }
+        request.widthJudged = true
+        return nil
     }
 
     private mutating func cancel(

@@ -123,6 +123,9 @@ extension BrokerCore {
     ) {
         var hello: WorkerHello
         do {
+            // An undefined flag bit or a status on the READY is a header no request may carry (docs/PROTOCOL.md,
+            // "Frame 0"): refused as a READY that does not decode is, as a HEARTBEAT's is not applied.
+            if let problem = message.header.requestProblem { throw problem }
             let frame = try message.frame(0)
             // Read on the reactor: a READY is a few hundred bytes, and a larger one is not read at all.
             guard frame.count <= WorkerHello.maximumDocumentBytes else {
@@ -244,7 +247,12 @@ extension BrokerCore {
                 pump(entry.request.service, now: now, into: &actions)
                 return
             }
-            actions.append(.sendToClient(identity: entry.request.client, frames: [header.encoded()] + payload))
+            // One array sized for every frame: `[header] + payload` allocated twice per reply.
+            var frames: [[UInt8]] = []
+            frames.reserveCapacity(1 + payload.count)
+            frames.append(header.encoded())
+            frames.append(contentsOf: payload)
+            actions.append(.sendToClient(identity: entry.request.client, frames: frames))
         }
         pump(entry.request.service, now: now, into: &actions)
     }
@@ -452,22 +460,30 @@ extension BrokerCore {
                 continue
             }
             guard let worker = leastLoadedWorker(for: request) else {
-                if let problem = widthProblem(request) {
-                    // No live worker's model takes rows this wide: say so now rather than at the timeout.
-                    queue.remove(at: index)
-                    release(request)
-                    locations[request.key] = nil
-                    counters.add(.invalidRequests)
-                    reply(to: request, status: .badRequest, message: problem, into: &actions)
-                    continue
+                if !request.widthJudged {
+                    if let problem = widthProblem(request) {
+                        // No live worker's model takes rows this wide: say so now rather than at the timeout.
+                        queue.remove(at: index)
+                        release(request)
+                        locations[request.key] = nil
+                        counters.add(.invalidRequests)
+                        reply(to: request, status: .badRequest, message: problem, into: &actions)
+                        continue
+                    }
+                    // Judged once a worker offering the service has seen it: a re-queued or long-queued request whose
+                    // width's workers then leave waits for the no-worker timeout (CONFLICT), it is not BAD_REQUEST.
+                    if workers.values.contains(where: { $0.services.contains(service) }) {
+                        queue[index].widthJudged = true
+                    }
                 }
                 if !hasFreeSlot(for: service) { break }
                 index += 1
                 skipped += 1
                 continue
             }
-            queue.remove(at: index)
-            dispatch(request, to: worker, now: now, into: &actions)
+            var taken = queue.remove(at: index)
+            taken.widthJudged = true
+            dispatch(taken, to: worker, now: now, into: &actions)
         }
     }
 

@@ -14,6 +14,11 @@ struct PendingRequest: Sendable {
     var attempts: UInt16 = 0
     /// The bytes of its payload frames, as the byte limits count them.
     var bytes: Int = 0
+    /// Whether its rows' width was judged against the live workers (``BrokerCore/widthProblem(_:)``): once a worker
+    /// offering the service has seen it queued, or it was dispatched. A judged request is never refused BAD_REQUEST
+    /// for its width later: when the workers of its width leave, it waits for the no-worker timeout like any other
+    /// queued request (docs/PROTOCOL.md, CONFLICT), never told that rows it was accepted with are bad.
+    var widthJudged = false
 
     var service: Command { header.command }
 

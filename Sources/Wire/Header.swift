@@ -139,7 +139,8 @@ public struct Header: Sendable, Hashable {
     /// Decodes a header frame.
     /// - Throws: ``WireError`` naming what is wrong: length, magic, version, command or status.
     public init(decoding frame: [UInt8]) throws(WireError) {
-        guard frame.count >= 3, Array(frame[0..<3]) == Header.magic else { throw .badMagic }
+        // Compared byte by byte: `Array(frame[0..<3])` allocated on every decode (three per request in the broker).
+        guard Header.startsWithMagic(frame) else { throw .badMagic }
         // The magic alone, with no version byte: the frame is too short, not another protocol.
         guard frame.count >= 4 else { throw .badHeaderLength(frame.count) }
         guard frame[3] == Header.currentVersion else { throw .unsupportedVersion(frame[3]) }
@@ -177,6 +178,11 @@ public struct Header: Sendable, Hashable {
         return reader.read(UInt16.self)
     }
 
+    /// Whether `frame` starts with ``magic``, read in place (no copy of its first bytes).
+    static func startsWithMagic(_ frame: [UInt8]) -> Bool {
+        frame.count >= 3 && frame[0] == magic[0] && frame[1] == magic[1] && frame[2] == magic[2]
+    }
+
     /// The status (bytes 32–33) of a reply header frame, read in place without decoding the rest: `nil` when the frame
     /// is not 56 bytes, lacks the magic or the reply bit, or names no status. For a sender that built the frame
     /// itself (the broker counting the replies it sends) and needs only that field.
@@ -199,7 +205,7 @@ public struct Header: Sendable, Hashable {
     /// Reads the request id of a frame whose header is otherwise invalid, so that an error reply can
     /// still name the request. Returns `nil` when the frame is too short or lacks the magic.
     public static func salvageRequestId(_ frame: [UInt8]) -> UInt64? {
-        guard frame.count >= 16, Array(frame[0..<3]) == magic else { return nil }
+        guard frame.count >= 16, startsWithMagic(frame) else { return nil }
         var reader = ByteReader(frame, offset: 8)
         return reader.read(UInt64.self)
     }

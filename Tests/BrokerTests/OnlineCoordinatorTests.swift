@@ -253,6 +253,44 @@ struct OnlineCoordinatorTests {
         #expect(carried.sha != (try #require(try store.policyVersion(3))).weightsSHA)
     }
 
+    /// The newest stored version names a catalogue version the registry lost (a row deleted) or cannot read (its file
+    /// damaged). Before, either was taken for a catalogue the configuration changed to: a new lineage served the
+    /// untrained policy under a new number and every logged impression went to an earlier lineage, with a warning.
+    @Test("a stored version's catalogue that the registry lost or cannot read stops the start; it is not a new lineage")
+    func lostPolicyCatalogueIsRefused() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3]], parent: nil)
+        let v2 = try h.register(["f0"], [[0.1], [0.2], [0.3], [0.4]], parent: nil)
+        #expect(try h.start(v1).version == 1)
+        // A row naming catalogue 9, which was never registered.
+        var row = try #require(try h.store.policyVersion(1))
+        row.catalogueVersion = 9
+        row.version = 2
+        try h.store.savePolicyVersion(row, createdMs: 2_000)
+        #expect {
+            try h.start(v2)
+        } throws: { error in
+            (error as? StoredPolicyUnusable)?.version == 2
+                && "\(error)".contains("it was learnt over catalogue version 9, and the catalogue registry holds no such version")
+        }
+        #expect(try h.store.latestPolicyVersion()?.version == 2)
+        // Catalogue 1's file damaged: the newest row names it again.
+        row.catalogueVersion = 1
+        row.version = 3
+        try h.store.savePolicyVersion(row, createdMs: 3_000)
+        let path = h.store.blobs.path(v1.record.sha256)
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect {
+            try h.start(v2)
+        } throws: { error in
+            (error as? StoredPolicyUnusable)?.version == 3
+                && "\(error)".contains("it was learnt over catalogue version 1, and it cannot be read")
+        }
+        #expect(try h.store.latestPolicyVersion()?.version == 3)
+    }
+
     /// Hashed into 8 columns, or 7 declared values and a shared column: the same widths, so the weights fit, but
     /// each column means other users. What was learnt is not carried into the new encoding.
     @Test("a restart whose schema encodes the user features otherwise begins a new lineage, even at the same width")

@@ -38,6 +38,26 @@ struct ReadyValidationTests {
         #expect(h.core.counters[.malformedWorkerMessages] == 1)
     }
 
+    /// A READY with an undefined flag bit or a status registered the worker silently, while a HEARTBEAT with the same
+    /// header is counted and not applied.
+    @Test("a READY whose header sets an undefined flag or a status is refused as malformed")
+    func refusedHeader() {
+        var flagged = Header(command: .ready)
+        flagged.flags = Header.Flags(rawValue: 0x80)
+        var withStatus = Header(command: .ready)
+        withStatus.status = .busy
+        for header in [flagged, withStatus] {
+            var h = CoreHarness()
+            h.feed(
+                .worker(
+                    identity: [0x7], frames: WireMessage(header: header, payload: [WireJSON.encode(Self.hello())]).frames(),
+                    peerAddress: "127.0.0.1"))
+            #expect(h.core.liveWorkerCount == 0)
+            #expect(h.sentToWorkers.last?.message.header.command == .disconnect)
+            #expect(h.core.counters[.malformedWorkerMessages] == 1)
+        }
+    }
+
     @Test("a valid READY registers, at the edges too")
     func accepted() {
         for document in [

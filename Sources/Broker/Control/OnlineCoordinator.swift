@@ -72,7 +72,7 @@ final class OnlineCoordinator: ControlShell {
             // A stored spec that does not decode, or cannot be served, is an error naming it, never taken for a
             // changed spec.
             let storedSpec = try storedSpecAsStored(row)
-            let relation = catalogueRelation(stored: row.catalogueVersion)
+            let relation = try catalogueRelation(stored: row.catalogueVersion, policyVersion: row.version)
             // The item scaling belongs to the lineage (fixed when it began, over the catalogue of that day): a
             // restart that continues it reads the items as the stored statistics were learnt, not as today's
             // catalogue would scale them. A start that turns out to begin a new lineage scales on today's.
@@ -327,9 +327,6 @@ final class OnlineCoordinator: ControlShell {
         case unrelated
     }
 
-    /// How the catalogue this broker is configured to serve relates to the registry's catalogue version `stored`,
-    /// judged by their rows' item ids (rows never move), not by version numbers: an upload is a later number whose
-    /// rows may have moved.
     /// Whether the stored version's catalogue encodes items in as many columns as the configured one: the same ids
     /// under another encoding (an upload with a column more) give weights of another shape, a new lineage rather
     /// than damage. Unreadable counts as "not known to match".
@@ -341,11 +338,22 @@ final class OnlineCoordinator: ControlShell {
         return record.width == configured.catalogue.width
     }
 
-    func catalogueRelation(stored: UInt64?) -> CatalogueRelation {
+    /// How the catalogue this broker is configured to serve relates to the registry's catalogue version `stored`,
+    /// judged by their rows' item ids (rows never move), not by version numbers: an upload is a later number whose
+    /// rows may have moved.
+    /// - Throws: ``StoredPolicyUnusable`` for stored policy version `policyVersion` when the registry does not hold
+    ///   catalogue version `stored`, or cannot read it or the versions between (exit 65 at start).
+    func catalogueRelation(stored: UInt64?, policyVersion: UInt64) throws(StoredPolicyUnusable) -> CatalogueRelation {
         guard let stored, let configured = core.settings.served else {
             return stored == nil && core.settings.served == nil ? .extends : .unrelated
         }
         if stored == configured.version { return .extends }
+        // The stored version's catalogue is part of its state: one the registry lost, or cannot read, is damage to
+        // that state, never a catalogue the configuration changed to. Taken for `.unrelated`, it began a new lineage:
+        // the untrained policy served under a new number, every logged impression moved to an earlier lineage.
+        func unusable(_ problem: String) -> StoredPolicyUnusable {
+            StoredPolicyUnusable(version: policyVersion, catalogue: stored, problem: problem)
+        }
         do {
             // Adds and retires never move rows: a chain of them from the configured version back to the stored one
             // extends it, with no catalogue to read (one of a million items is megabytes to check and decode).
@@ -355,13 +363,16 @@ final class OnlineCoordinator: ControlShell {
                 version = record.parent
             }
             if version == stored { return .extends }
-            guard let record = try store.catalogue(stored) else { return .unrelated }
+            guard let record = try store.catalogue(stored) else {
+                throw unusable("the catalogue registry holds no such version")
+            }
             let storedIds = try ItemCatalogue(canonical: store.blobs.get(record.sha256)).ids
             if configured.catalogue.ids.starts(with: storedIds) { return .extends }
             if storedIds.starts(with: configured.catalogue.ids) { return .precedes }
+        } catch let error as StoredPolicyUnusable {
+            throw error
         } catch {
-            logger.warning(
-                "the stored online policy's catalogue version cannot be read", metadata: ["catalogue_version": "\(stored)", "error": "\(error)"])
+            throw unusable("it cannot be read: \(error)")
         }
         return .unrelated
     }

@@ -421,6 +421,12 @@ struct StoredPolicyUnusable: Error, CustomStringConvertible {
         problem = "its weights cannot be read: \(unreadable)"
     }
 
+    /// The catalogue version it was learnt over is lost or unreadable: its statistics' rows cannot be matched to items.
+    init(version: UInt64, catalogue: UInt64, problem: String) {
+        self.version = version
+        self.problem = "it was learnt over catalogue version \(catalogue), and \(problem)"
+    }
+
     var description: String {
         "stored online policy version \(version) cannot be served (\(problem)); the state directory is corrupt: restore "
             + "it from a backup, or move it aside to start a new lineage"

@@ -205,7 +205,10 @@ enum LibZMQ {
             return Array(UnsafeRawBufferPointer(start: data, count: size))
         }
         let peek = max(1, peekFrames)
-        var frames = (0..<min(peek, heldCount)).map(copy)
+        // Sized for every frame kept: the copied rest is appended without growing the array again.
+        var frames: [[UInt8]] = []
+        frames.reserveCapacity(heldCount)
+        for index in 0..<min(peek, heldCount) { frames.append(copy(index)) }
         var disposition = ZMQRestFrames.copy
         if frameCount > peek {
             disposition = rest(
@@ -216,7 +219,7 @@ enum LibZMQ {
         var kept: [ZMQFrame] = []
         switch disposition {
         case .discard: break
-        case .copy: frames += (frames.count..<heldCount).map(copy)
+        case .copy: for index in frames.count..<heldCount { frames.append(copy(index)) }
         case .hold:
             kept.reserveCapacity(heldCount - frames.count)
             for index in frames.count..<heldCount {

@@ -2,13 +2,23 @@ import Foundation
 import RecModel
 import RecWire
 
-/// FNV-1a (64-bit) over UTF-8 bytes: the one hash the policy buckets user feature values and item ids with, so
-/// every process maps a value to the same bucket (Fowler, Noll and Vo).
+/// FNV-1a (64-bit) over the UTF-8 bytes of a text's canonical composition (Unicode NFC): the one hash the policy
+/// buckets user feature values and item ids with, so every process maps a value to the same bucket (Fowler, Noll and
+/// Vo; Unicode Standard Annex #15).
 public enum PolicyHash {
-    /// The FNV-1a hash of `text`.
+    /// The FNV-1a hash of `text` in NFC. Two spellings of one text (`é` as one code point, or `e` and a combining
+    /// accent) compare equal everywhere else (the catalogue's ids, a log's categories, declared values): hashed as
+    /// their bytes, an id re-uploaded in the other form lost its learnt bias and a user category split its columns.
+    /// ASCII text is its own NFC and is hashed as it is.
     public static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        } else {
+            for byte in text.precomposedStringWithCanonicalMapping.utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            }
+        }
         return hash
     }
 

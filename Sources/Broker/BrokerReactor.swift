@@ -263,7 +263,9 @@ public final class BrokerReactor: Sendable {
         var trainingWorkers: [TrainingWorker] = []
         var metrics = BrokerMetrics()
         let secure = settings.security != nil
-        let shell = Shell(frontend: frontend, backend: backend, control: control, logger: logger)
+        let shell = Shell(
+            frontend: frontend, backend: backend, control: control, logger: logger,
+            backlog: ReplyBacklog(limitBytes: configuration.clientReplyBytes))
         let limits = settings.configuration.limits
         var memory = MemoryReturn()
         var shutdownDeadline: UInt64? = nil
@@ -303,8 +305,10 @@ public final class BrokerReactor: Sendable {
                 }
                 if clientsSent { lastClientAt = now.monotonicMicros }
                 let silent = now.monotonicMicros &- lastClientAt >= quietGap
+                // Replies waiting for a client's queue to drain hold the drain open too, up to its deadline.
                 let quiet =
-                    core.outstandingRequests == 0 && (silent || now.monotonicMicros >= quietUntil ?? .max)
+                    core.outstandingRequests == 0 && shell.backlog.isEmpty
+                    && (silent || now.monotonicMicros >= quietUntil ?? .max)
                 if quiet || now.monotonicMicros >= shutdownDeadline! {
                     core.abandonOutstanding(into: &actions)
                     shell.perform(&actions, core: &core, now: now)
@@ -312,7 +316,9 @@ public final class BrokerReactor: Sendable {
                 }
             }
             // While shutting down, a short poll: the silence that ends the loop is measured in these passes.
-            let delay = core.nextTimerDelayMs(now: Self.now())
+            var delay = core.nextTimerDelayMs(now: Self.now())
+            // Replies waiting for a client's queue to drain are retried every millisecond.
+            if !shell.backlog.isEmpty { delay = min(delay, 1) }
             try poller.poll(timeoutMilliseconds: shutdownDeadline == nil ? delay : min(delay, 10))
             if poller.isReadable(2) { wakeup.drain() }
             // After the poll, not before it: a message that arrived during the poll is judged by the lists in force
@@ -416,6 +422,7 @@ public final class BrokerReactor: Sendable {
                 shell.perform(&actions, core: &core, now: now)
             }
             now = Self.now()
+            shell.flushBacklog(core: &core, now: now)
             if now.monotonicMicros >= nextTickAt {
                 nextTickAt = now.monotonicMicros.addingSaturating(50_000)
                 if settings.exitWithParent && getppid() != parent {
@@ -439,6 +446,9 @@ public final class BrokerReactor: Sendable {
                 }
             }
         }
+        // Replies still waiting for their clients' queues: one last try, then dropped and counted.
+        shell.flushBacklog(core: &core, now: Self.now())
+        shell.dropBacklog(core: &core, now: Self.now())
         logger.info("broker stopping", metadata: ["outstanding": "\(core.outstandingRequests)"])
     }
 
@@ -485,6 +495,8 @@ private struct Shell {
     let logger: Logger
     /// One line at once, then a summary per interval, however many replies a slow client loses.
     let droppedReplies = RepeatedWarning("client send queue full; reply dropped")
+    /// Replies that met a client's full send queue, waiting for it to read (``ReplyBacklog``).
+    let backlog: ReplyBacklog
 
     /// Logs the summaries of repeated warnings whose interval has ended.
     func flushWarnings(now: BrokerInstant) {
@@ -536,6 +548,49 @@ private struct Shell {
         return true
     }
 
+    /// Counts what became of a reply: one handed to libzmq in `replies_<status>` (a reply is counted once delivered,
+    /// never when it only waits), one dropped in `replies_dropped_hwm` with a rate-limited warning; a client found gone
+    /// is the core's `clientUnreachable`.
+    private func record(
+        _ outcome: ReplyBacklog.Outcome, core: inout BrokerCore, now: BrokerInstant, into actions: inout [BrokerAction]
+    ) {
+        switch outcome {
+        case .sent(let frames):
+            if let status = Self.replyStatus(frames) { core.counters.reply(status) }
+        case .dropped(let frames):
+            core.counters.add(.repliesDroppedHighWaterMark)
+            let requestId = frames.first.flatMap { try? Header(decoding: $0) }?.requestId
+            droppedReplies.record(
+                nowMicros: now.monotonicMicros,
+                metadata: [
+                    "request_id": "\(requestId.map { String($0) } ?? "?")",
+                    "dropped_total": "\(core.counters[.repliesDroppedHighWaterMark])",
+                ], logger: logger)
+        case .waiting:
+            break
+        case .unreachable(let identity):
+            core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)
+        }
+    }
+
+    /// Sends the replies waiting for clients whose queues have room again (``ReplyBacklog/flush(now:through:)``).
+    func flushBacklog(core: inout BrokerCore, now: BrokerInstant) {
+        guard !backlog.isEmpty else { return }
+        var actions: [BrokerAction] = []
+        for outcome in backlog.flush(now: now.monotonicMicros, through: { identity, frames in
+            try frontend.send(to: identity, frames, dontWait: true)
+        }) {
+            record(outcome, core: &core, now: now, into: &actions)
+        }
+        if !actions.isEmpty { perform(&actions, core: &core, now: now) }
+    }
+
+    /// Drops what still waits when the broker stops: counted, as a reply dropped at a full queue is.
+    func dropBacklog(core: inout BrokerCore, now: BrokerInstant) {
+        var actions: [BrokerAction] = []
+        for frames in backlog.removeAll() { record(.dropped(frames), core: &core, now: now, into: &actions) }
+    }
+
     func perform(_ actions: inout [BrokerAction], core: inout BrokerCore, now: BrokerInstant) {
         var index = 0
         // Performing an action can produce more (an unreachable worker re-dispatches its requests).
@@ -546,19 +601,10 @@ private struct Shell {
             case .sendToClient(let identity, let frames):
                 if logger.logLevel <= .debug { logErrorReply(frames) }
                 do {
-                    if try frontend.send(to: identity, frames, dontWait: true) {
-                        // Counted once delivered to libzmq: a dropped reply is not a reply sent.
-                        if let status = Self.replyStatus(frames) { core.counters.reply(status) }
-                    } else {
-                        core.counters.add(.repliesDroppedHighWaterMark)
-                        let requestId = frames.first.flatMap { try? Header(decoding: $0) }?.requestId
-                        droppedReplies.record(
-                            nowMicros: now.monotonicMicros,
-                            metadata: [
-                                "request_id": "\(requestId.map { String($0) } ?? "?")",
-                                "dropped_total": "\(core.counters[.repliesDroppedHighWaterMark])",
-                            ], logger: logger)
+                    let outcome = try backlog.send(frames, to: identity, now: now.monotonicMicros) { identity, frames in
+                        try frontend.send(to: identity, frames, dontWait: true)
                     }
+                    record(outcome, core: &core, now: now, into: &actions)
                 } catch {
                     core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)
                 }

@@ -365,6 +365,37 @@ struct LimitsTests {
         #expect(peak - warm < 512 << 20, "peak RSS \(peak >> 20) MiB from \(warm >> 20) MiB")
     }
 
+    /// A client reading its replies lost part of a burst: the broker answered every queued request NO_WORKER in one
+    /// timer pass, faster than libzmq's I/O thread handed the replies to the connection, and each send past the
+    /// frontend's high-water mark was dropped (the helper's run: 4,096 sent, 2,555 answered). Such replies now wait in
+    /// the broker (`ReplyBacklog`) for the queue to drain. A reply budget of 1 MiB makes the high-water mark 31
+    /// messages, so the burst passes it many times over.
+    @Test("a client that reads its replies gets every reply of a burst past its send queue: none is dropped")
+    func burstPastSendQueue() async throws {
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--client-reply-bytes", "1048576", "--no-worker-timeout-ms", "500"], workers: []
+        ) { cluster, client in
+            let endpoint = cluster.endpoints.frontend
+            let count = 1_500
+            let tensor = Self.tensor(rows: 1, cols: 1)
+            let statuses = await DedicatedThread.run(name: "burst") { () -> [Status: Int] in
+                guard let peer = try? RawPeer(endpoint: endpoint, sendHighWaterMark: 10_000) else { return [:] }
+                for id in 1...count {
+                    _ = try? peer.socket.send([Header(command: .score, requestId: UInt64(id)).encoded(), tensor])
+                }
+                _ = peer.wait(timeoutMs: 60_000) { $0.replies.count == count }
+                #expect(peer.replies.values.allSatisfy { $0.count == 1 }, "a request answered twice")
+                return peer.replies.values.reduce(into: [:]) { counts, replies in
+                    for reply in replies { counts[reply.header.status, default: 0] += 1 }
+                }
+            }
+            #expect(statuses == [.noWorker: count], "\(statuses)")
+            let counters = try await client.status(timeoutMs: 5000).counters
+            #expect(counters["replies_dropped_hwm", default: 0] == 0, "\(counters)")
+            #expect(counters["replies_no_worker", default: 0] == UInt64(count), "\(counters)")
+        }
+    }
+
     @Test("a client that never reads: replies beyond its buffer are dropped and counted apart from replies_ok, warnings are rate-limited, RSS bounded")
     func clientThatNeverReads() async throws {
         let cluster = ProcessCluster()

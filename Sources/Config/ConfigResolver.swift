@@ -274,6 +274,12 @@ public enum ConfigResolver {
             guard let text = item.argumentText else {
                 throw .invalidValue(key: entry.key, value: "a nested array", source: source, expected: "a scalar")
             }
+            // An empty value is an error wherever it comes from, as an empty flag is: injected as `--items=`, it made the
+            // argument parser take the next word of the command line as the option's value (`RECPOOL_ITEMS=` with
+            // `catalogue show 2` listed the newest version, not version 2).
+            if text.isEmpty {
+                throw .invalidValue(key: entry.key, value: "\"\" (empty)", source: source, expected: "a non-empty value")
+            }
             // A text option from a file takes a TOML string: the text of a number or a boolean (`id = 1e300` read as
             // "1e+300") is never what was meant.
             if entry.isText, !source.isEnvironment, !item.isString {

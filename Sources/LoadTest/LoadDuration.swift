@@ -22,7 +22,9 @@ public enum LoadDuration {
             number = number.dropLast(suffix.count)
             scale = unitScale
         }
-        guard let value = Double(number), value >= 0, !value.isNaN else {
+        // Decimal only, as every other number option: Swift's `Double(_:)` reads `0x1p-1` as 0.5 and `0x10` as 16.
+        guard !number.contains(where: { $0 == "x" || $0 == "X" }), let value = Double(number), value >= 0, !value.isNaN
+        else {
             throw LoadDurationError(flag: flag, text: text, problem: .unreadable)
         }
         let exact = value * scale

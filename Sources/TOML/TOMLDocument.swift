@@ -11,7 +11,7 @@ public enum TOMLDocument {
     /// Parses `text` into its root table.
     /// - Throws: ``TOMLSyntaxError`` with the 1-based line and column of the problem.
     public static func parse(_ text: String) throws(TOMLSyntaxError) -> TOMLTable {
-        if let problem = unsafeSyntax(text) { throw problem }
+        if let problem = unsafeSyntax(text) ?? shapeError(text) { throw problem }
         do {
             return try TOMLTable(string: text)
         } catch let error as TOMLParseError {

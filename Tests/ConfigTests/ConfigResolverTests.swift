@@ -105,6 +105,20 @@ struct ConfigResolverTests {
         #expect(throws: ConfigError.self) { try resolve([], environment: ["RECPOOL_INSECURE": ""]) }
     }
 
+    /// `RECPOOL_ITEMS=` was injected as `--items=`, and the argument parser took the next word of the command line
+    /// (`catalogue show 2`'s version) as its value: every empty value is refused, naming the key and its source.
+    @Test("an empty value from the environment or the file is refused for every option that takes one")
+    func emptyValues() throws {
+        for environment in [["RECPOOL_FRONTEND": ""], ["RECPOOL_BATCH_MAX_ROWS": ""], ["RECPOOL_HEARTBEAT_MS": ""]] {
+            let error = #expect(throws: ConfigError.self) { try resolve([], environment: environment) }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("expected a non-empty value"), "\(environment)")
+        }
+        for file in ["[worker]\nfrontend = \"\"\n", "[worker]\nallow = [\"a\", \"\"]\n"] {
+            let error = #expect(throws: ConfigError.self) { try resolve([], file: file) }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("invalid value \"\" (empty)"), "\(file)")
+        }
+    }
+
     /// `RECPOOL_NO_RESTORE_BEST=true` was silently ignored: `--no-restore-best` is a long name, so its variable and
     /// file key are the flag's too, and both names in one source are refused naming both.
     @Test("an inverted flag's no-X variable and file key set it; both names in one source are refused")

@@ -12,6 +12,15 @@ struct LoadDurationTests {
         #expect(try LoadDuration.micros(text, flag: "--duration") == micros)
     }
 
+    /// `--duration 0x1p-1` ran half a second and `0x10` sixteen, where every other number option refuses hexadecimal.
+    @Test("a hexadecimal duration is unreadable for every flag", arguments: ["0x1p-1", "0x10", "0X10s", "0x1p0ms"])
+    func hexadecimal(text: String) {
+        for flag in ["--duration", "--drain", "--window", "--slo-p99"] {
+            let error = #expect(throws: LoadDurationError.self) { try LoadDuration.micros(text, flag: flag) }
+            #expect(error?.problem == .unreadable, "\(flag) \(text)")
+        }
+    }
+
     /// `--duration 9223372036854775807` said "cannot read"; the real problem is its length.
     @Test("a duration beyond a day is too long, whatever its size", arguments: ["9223372036854775807", "1441m", "1e300s", "inf"])
     func tooLong(text: String) {

@@ -103,3 +103,35 @@ struct TOMLDocumentTests {
         #expect(refused > 0)
     }
 }
+
+/// A config file whose key had 30,000 dotted parts (60 KB) killed every program reading it with SIGSEGV (toml++
+/// recurses once per part), and `id = "w\u0000evil"` was read as `w`: the schema reader guarded both, the config
+/// reader did not. The guard is now in front of every TOML document.
+@Suite("TOML documents are refused before toml++ could crash on them or cut a value short")
+struct TOMLShapeTests {
+    @Test("a key or table header nested past 65 parts is a syntax error naming its line, at any depth past it")
+    func deepKeys() {
+        for dots in [65, 30_000, 200_000] {
+            let key = String(repeating: "a.", count: dots) + "b"
+            for text in ["[client]\n\(key) = 1\n", "[client]\r\n\(key) = 1\r\n", "x = 1\n[\(key)]\n"] {
+                let error = #expect(throws: TOMLSyntaxError.self) { try TOMLDocument.parse(text) }
+                #expect(error?.line == 2, "\(dots) dots")
+                #expect(error?.reason == "a key or table header nested \(dots + 1) deep; keys are at most 65 parts deep")
+            }
+        }
+        // 64 dots parse; dots in values, strings and comments never count.
+        let allowed = String(repeating: "a.", count: 64) + "b = 1\n"
+        #expect(throws: Never.self) { try TOMLDocument.parse(allowed) }
+        let values = "v = 0.25\ns = \"\(String(repeating: "a.", count: 100))\"\n# \(String(repeating: "x.", count: 100))\n"
+        #expect(throws: Never.self) { try TOMLDocument.parse(values) }
+    }
+
+    @Test("a string escaping U+0000 is refused, naming its line, never read cut at it")
+    func escapedNul() {
+        for text in ["[worker]\nid = \"w\\u0000evil\"\n", "a = 1\nb = 'x'\nc = \"\\U00000000\"\n"] {
+            let error = #expect(throws: TOMLSyntaxError.self) { try TOMLDocument.parse(text) }
+            #expect(error?.reason == "a string escapes the character U+0000 (\\u0000), which no value may hold")
+            #expect(error?.line == text.split(separator: "\n").firstIndex { $0.contains("0000") }.map { $0 + 1 })
+        }
+    }
+}

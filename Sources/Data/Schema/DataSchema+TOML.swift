@@ -28,34 +28,15 @@ extension DataSchema {
         guard text.utf8.count <= maximumBytes else {
             return "the schema holds \(text.utf8.count) bytes; a schema may hold at most \(maximumBytes)"
         }
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            // The TOML parser hands strings over as C strings: a value escaping U+0000 (`"a\u0000b"`) was read cut at it
-            // (`"a"`), without a word. No value may hold one (no request or log cell can).
-            if line.range(of: #"\\(u0000|U00000000)"#, options: .regularExpression) != nil {
-                return "line \(index + 1): a string escapes the character U+0000 (\\u0000), which no value may hold"
-            }
-            var dots = 0
-            var deepest = 0
-            var quote: Character? = nil
-            for character in line {
-                if let open = quote {
-                    if character == open { quote = nil }
-                    continue
-                }
-                if character == "#" { break }
-                if character == "\"" || character == "'" {
-                    quote = character
-                } else if character == "." {
-                    dots += 1
-                    deepest = max(deepest, dots)
-                } else if !(character.isLetter || character.isNumber || "_- \t".contains(character)) {
-                    dots = 0
-                }
-            }
-            if deepest > maximumKeyDots {
-                return "line \(index + 1): a key or table header nested \(deepest + 1) deep; a schema's keys are at "
-                    + "most \(maximumKeyDots + 1) parts deep"
-            }
+        // The TOML parser hands strings over as C strings: a value escaping U+0000 (`"a\u0000b"`) was read cut at it
+        // (`"a"`), without a word. No value may hold one (no request or log cell can).
+        if let line = TOMLDocument.lineEscapingNUL(in: text) {
+            return "line \(line): a string escapes the character U+0000 (\\u0000), which no value may hold"
+        }
+        let deepest = TOMLDocument.deepestKey(in: text)
+        if deepest.dots > maximumKeyDots {
+            return "line \(deepest.line): a key or table header nested \(deepest.dots + 1) deep; a schema's keys are at "
+                + "most \(maximumKeyDots + 1) parts deep"
         }
         return nil
     }

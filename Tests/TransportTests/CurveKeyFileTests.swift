@@ -134,6 +134,32 @@ struct CurveKeyFileTests {
         #expect(try CurveKeyFile.readAllowList(path: path).count == 1)
     }
 
+    /// A CRLF allow-list starting with a comment was read as one comment line (empty: the listed client was refused),
+    /// a CRLF key file as holding no secret key, and a byte-order mark was part of a `.pub` file's first line.
+    @Test("key files and allow-lists read alike with LF or CRLF line ends and with or without a byte-order mark")
+    func lineEnds() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-crlf-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "bob")
+        let pair = try CurveKeyFile.readKeyPair(path: paths.key)
+        let keyText = try String(contentsOfFile: paths.key, encoding: .utf8)
+        let other = String(repeating: "a", count: 40)
+        for (prefix, end) in [("", "\r\n"), ("\u{FEFF}", "\n"), ("\u{FEFF}", "\r\n")] {
+            let allow = directory + "/crlf.allow"
+            try Data((prefix + "# clients of the shop" + end + pair.publicKey + end + other + end).utf8)
+                .write(to: URL(fileURLWithPath: allow))
+            #expect(try CurveKeyFile.readAllowList(path: allow) == [pair.publicKey, other])
+            let pub = directory + "/crlf.pub"
+            try Data((prefix + pair.publicKey + end).utf8).write(to: URL(fileURLWithPath: pub))
+            #expect(try CurveKeyFile.readPublicKey(path: pub) == pair.publicKey)
+            let key = directory + "/crlf.key"
+            try Data((prefix + keyText.replacingOccurrences(of: "\n", with: end)).utf8).write(to: URL(fileURLWithPath: key))
+            chmod(key, 0o600)
+            let read = try CurveKeyFile.readKeyPair(path: key)
+            #expect(read.publicKey == pair.publicKey && read.secretKey == pair.secretKey)
+        }
+    }
+
     @Test("an allow-list of comments only is empty (no one of that role); a missing one is an error")
     func emptyAllowList() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-empty-\(getpid())").path

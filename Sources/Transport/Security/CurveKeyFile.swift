@@ -242,9 +242,13 @@ public enum CurveKeyFile {
             // The operating system's reason ("No such file or directory"), not Foundation's "could not be completed".
             throw .io(path: path, reason: "cannot read: \(AtomicFile.reason(error))")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        var text = String(decoding: data, as: UTF8.self)
+        // A byte-order mark an editor wrote is no part of the first line, in a key file and an allow-list alike.
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var result: [(Int, String)] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end at LF or CRLF: split at "\n" alone, a CRLF file (whose "\r\n" Swift reads as one character) was
+        // one line, so an allow-list starting with a comment was read as empty and a key file as holding no key.
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             result.append((index + 1, line))

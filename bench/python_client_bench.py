@@ -16,7 +16,9 @@ Usage: python_client_bench.py BIN_DIR [--repeats 3] [--duration 4s] [--concurren
 import argparse
 import asyncio
 import json
+import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,23 +32,77 @@ from benchlib import Cluster, machine, single_thread_blas_env, start_broker, sta
 WIDTH = 106
 
 
+#: The units `recpool loadtest` reads, in the order it tries them (Sources/LoadTest/LoadDuration.swift), with their
+#: length in µs; a duration with none is bare seconds.
+UNITS = (("us", 1.0), ("µs", 1.0), ("ms", 1e3), ("s", 1e6), ("m", 60e6))
+#: The longest duration `recpool loadtest` takes: a day, in µs.
+LONGEST_MICROS = 86_400_000_000
+#: What Swift's `Double(_:)` reads (the C library's `strtod` grammar, in the C locale, the whole text and nothing
+#: around it): a sign, then ASCII decimal digits with an optional point and exponent, hexadecimal digits after `0x`
+#: with an optional point and binary exponent, or `inf`, `infinity`, `nan` and `nan(...)` in any case.
+_DOUBLE = re.compile(r"""[+-]?(?:
+    (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
+  | 0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?
+  | (?i:inf|infinity|s?nan(?:\([0-9A-Za-z_]*\))?)
+)""", re.VERBOSE)
+#: Concurrency, as `recpool loadtest --concurrency` takes it, and rows per request, as `--batch` does.
+CONCURRENCY_RANGE = (1, 100_000)
+BATCH_RANGE = (1, 8192)
+
+
+def _double(text: str):
+    """``text`` as Swift's ``Double(text)`` reads it, or None where it reads nothing (``1_0``, ``١``, `` 1``)."""
+    if not _DOUBLE.fullmatch(text):
+        return None
+    body = text.lstrip("+-")
+    if body.lower().startswith(("nan", "snan")):
+        return float("nan")
+    if "x" in body.lower():
+        return None  # hexadecimal (`0x1p0`), which Swift's Double reads and the duration parser refuses
+    return float(text)  # decimal digits or infinity, correctly rounded as Swift reads them
+
+
 def seconds(text: str) -> float:
-    """A duration as `recpool loadtest --duration` reads it (`10s`, `250ms`, `500us`, `2m`, or bare seconds), so the
-    Python run lasts what the Swift one did; anything it refuses (`1ss`, `-1s`, `nan`) is a ValueError before either
-    runs."""
-    for suffix, scale in (("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0)):
+    """A duration as `recpool loadtest --duration` reads it (Sources/LoadTest/LoadDuration.swift): a number ≥ 0 with
+    `us`, `µs`, `ms`, `s` or `m`, or bare seconds, as Swift's `Double` reads decimal numbers (`1e-3s`, `+.5s`, but no
+    hexadecimal, no space, no `_`, no digits other than ASCII's), counted in whole µs (rounded down), at least 1 µs and
+    at most a day. Returns the seconds, so the Python run lasts what the Swift one did; anything it refuses (`0s`,
+    `-0s`, `1e-7s`, `1_0s`, `0x1p0s`, `1h`, `nan`) is a ValueError naming the flag, the text and the rule, before
+    either runs."""
+    number, scale = text, 1e6
+    for suffix, unit in UNITS:
         if text.endswith(suffix):
-            number = text[: -len(suffix)]
+            number, scale = text[: -len(suffix)], unit
             break
-    else:
-        number, scale = text, 1.0
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"--duration {text!r} is not a duration such as 10s, 250ms, 500us or 2m") from None
-    if not (value >= 0 and value != float("inf")) or number.strip() != number or number.lower() in ("nan", "inf"):
-        raise ValueError(f"--duration {text!r} is not a duration such as 10s, 250ms, 500us or 2m")
-    return value * scale
+    value = _double(number)
+    if value is None or not value >= 0:  # NaN is not ≥ 0; -0 is, and is then below the resolution
+        raise ValueError(f"--duration: cannot read {text!r}: a duration is a number ≥ 0 with us, ms, s or m (10s, "
+                         "250ms, 2m), or bare seconds")
+    exact = value * scale
+    if not exact <= LONGEST_MICROS:
+        raise ValueError(f"--duration must be at most 1440m (a day), got {text}")
+    micros = math.floor(exact)
+    if micros == 0:
+        raise ValueError(f"--duration must be at least 1us (durations are counted in whole µs), got {text}")
+    return micros / 1e6
+
+
+def checked(value, name: str, bounds) -> int:
+    """``value`` when it is an int within ``bounds`` (inclusive), as `recpool loadtest` takes ``--concurrency`` and
+    ``--batch``; else a ValueError naming the flag, before anything runs (a concurrency of 0 sent nothing, and the
+    run was reported as a clean rate of 0)."""
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"--{name} must be {low}…{high}, got {value!r}")
+    return value
+
+
+def rates(done: int, batch: int, elapsed: float, errors: dict) -> dict:
+    """A run's result: its requests/s and rows/s, or ``None`` for both (undefined, never 0) when no request completed
+    in it, since a rate of nothing measured nothing."""
+    if done == 0 or not elapsed > 0:
+        return {"rps": None, "rows_per_s": None, "errors": errors}
+    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": errors}
 
 
 class Pool:
@@ -104,11 +160,19 @@ def batches(batch: int):
 def python_sync(frontend, batch, concurrency, duration):
     """Closed loop through Client.score_many: `concurrency` requests in flight on one socket, the next
     batch sent as each reply arrives, until `duration` has passed. `score_many` ends at its first failure
-    (and cancels the rest), so a run with an error has no throughput: it is counted, with the rates `None`."""
+    (and cancels the rest), so a run with an error has no throughput: it is counted, with the rates `None`,
+    as is a run in which no request completed. A `concurrency` or `batch` `recpool loadtest` refuses, or a
+    `duration` it cannot read, is a ValueError before anything runs.
+
+    The call's timeout bounds the whole run (one deadline for all its requests): the duration plus 5 s, as each
+    of recpool loadtest's requests gets 5 s (`--timeout-ms 5000`)."""
+    checked(concurrency, "concurrency", CONCURRENCY_RANGE)
+    checked(batch, "batch", BATCH_RANGE)
+    length = seconds(duration)
     pool = batches(batch)
     with recpool.Client(frontend) as client:
         start = time.perf_counter()
-        end = start + seconds(duration)
+        end = start + length
 
         def until_time():
             k = 0
@@ -117,15 +181,19 @@ def python_sync(frontend, batch, concurrency, duration):
                 k += 1
 
         try:
-            done = len(client.score_many(until_time(), window=concurrency))
+            done = len(client.score_many(until_time(), window=concurrency, timeout=length + 5.0))
         except recpool.RecPoolError as error:
             return {"rps": None, "rows_per_s": None, "errors": {error_name(error): 1}}
         elapsed = time.perf_counter() - start
-    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": {}}
+    return rates(done, batch, elapsed, {})
 
 
 def python_async(frontend, batch, concurrency, duration):
-    """Closed loop through AsyncClient.score: `concurrency` tasks, each awaiting one request at a time."""
+    """Closed loop through AsyncClient.score: `concurrency` tasks, each awaiting one request at a time. Refuses
+    what :func:`python_sync` refuses; a run in which no request completed has the rates `None`."""
+    checked(concurrency, "concurrency", CONCURRENCY_RANGE)
+    checked(batch, "batch", BATCH_RANGE)
+    length = seconds(duration)
     pool = batches(batch)
 
     errors: dict = {}
@@ -134,7 +202,7 @@ def python_async(frontend, batch, concurrency, duration):
         done = 0
         async with recpool.AsyncClient(frontend) as client:
             start = time.perf_counter()
-            end = start + seconds(duration)
+            end = start + length
 
             async def lane(offset):
                 nonlocal done
@@ -151,7 +219,7 @@ def python_async(frontend, batch, concurrency, duration):
             return done, time.perf_counter() - start
 
     done, elapsed = asyncio.run(main())
-    return {"rps": done / elapsed, "rows_per_s": done * batch / elapsed, "errors": errors}
+    return rates(done, batch, elapsed, errors)
 
 
 def clean(runs):
@@ -204,6 +272,15 @@ def main():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--json")
     args = parser.parse_args()
+    # Checked before any pool starts, by recpool loadtest's rules: a bad value found after the warm-up left a pool
+    # started for nothing, and one Python took (--duration 0s) measured a rate of 0 as a clean run.
+    try:
+        seconds(args.duration)
+        checked(args.concurrency, "concurrency", CONCURRENCY_RANGE)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     runners = {"swift": lambda f, b: swift_loadtest(args.bin_dir, f, b, args.concurrency, args.duration),
                "python": lambda f, b: python_sync(f, b, args.concurrency, args.duration),
                "python-async": lambda f, b: python_async(f, b, args.concurrency, args.duration)}
@@ -218,7 +295,8 @@ def main():
                 for kind, run in runners.items():
                     r = run(pool.frontend, batch)
                     runs.setdefault(f"{kind}/{batch}", []).append(r)
-                    rate = ("undefined (the run failed)" if r["rps"] is None
+                    rate = ("undefined (the run failed)" if r["rps"] is None and r["errors"]
+                            else "undefined (no request completed)" if r["rps"] is None
                             else f"{r['rps']:,.0f} req/s, {r['rows_per_s']:,.0f} rows/s")
                     print(f"repeat {repeat + 1} batch {batch} {kind}: {rate}, errors {r['errors'] or 'none'}",
                           file=sys.stderr)

@@ -38,9 +38,9 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
                     + "damaged frame, and on closing deletes the log with the commits only it holds) "
                     + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .corruptDatabase:
-                "refusing to serve from a damaged state directory: \(error). Stop here and restore "
-                    + "recpool.sqlite from a backup, or salvage it with sqlite3's .recover into a new file "
-                    + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
+                "refusing to serve from a damaged state directory: \(error). Stop here, copy the whole state directory "
+                    + "aside, then restore recpool.sqlite from a backup, or salvage it with sqlite3's .recover into a new "
+                    + "file (docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .noSpace:
                 "cannot open the state directory: \(error). Free space on its file system and start again"
             default:

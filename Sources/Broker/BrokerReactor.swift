@@ -305,10 +305,11 @@ public final class BrokerReactor: Sendable {
                 }
                 if clientsSent { lastClientAt = now.monotonicMicros }
                 let silent = now.monotonicMicros &- lastClientAt >= quietGap
-                // Replies waiting for a client's queue to drain hold the drain open too, up to its deadline.
+                // Replies waiting for a client's queue to drain hold the drain open too, but no longer than the quiet
+                // wait: a client that never reads cannot hold a shutdown to its deadline.
+                let waitedOut = now.monotonicMicros >= quietUntil ?? .max
                 let quiet =
-                    core.outstandingRequests == 0 && shell.backlog.isEmpty
-                    && (silent || now.monotonicMicros >= quietUntil ?? .max)
+                    core.outstandingRequests == 0 && ((silent && shell.backlog.isEmpty) || waitedOut)
                 if quiet || now.monotonicMicros >= shutdownDeadline! {
                     core.abandonOutstanding(into: &actions)
                     shell.perform(&actions, core: &core, now: now)
@@ -317,8 +318,8 @@ public final class BrokerReactor: Sendable {
             }
             // While shutting down, a short poll: the silence that ends the loop is measured in these passes.
             var delay = core.nextTimerDelayMs(now: Self.now())
-            // Replies waiting for a client's queue to drain are retried every millisecond.
-            if !shell.backlog.isEmpty { delay = min(delay, 1) }
+            // Replies waiting for a client's queue to drain are retried soon (1 ms, backing off while none leaves).
+            if !shell.backlog.isEmpty { delay = min(delay, shell.backlog.retryDelayMs) }
             try poller.poll(timeoutMilliseconds: shutdownDeadline == nil ? delay : min(delay, 10))
             if poller.isReadable(2) { wakeup.drain() }
             // After the poll, not before it: a message that arrived during the poll is judged by the lists in force
@@ -568,8 +569,9 @@ private struct Shell {
                 ], logger: logger)
         case .waiting:
             break
-        case .unreachable(let identity):
-            core.handle(.clientUnreachable(identity: identity), now: now, into: &actions)
+        case .unreachable(let identity, let lost):
+            // Every reply lost with the client is counted, as each is when a send finds it gone.
+            for _ in 0..<lost { core.handle(.clientUnreachable(identity: identity), now: now, into: &actions) }
         }
     }
 

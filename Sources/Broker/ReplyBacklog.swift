@@ -33,8 +33,8 @@ final class ReplyBacklog {
         case waiting
         /// Dropped: its client's budget was full, or it waited longer than ``maximumAgeMicros``.
         case dropped([[UInt8]])
-        /// The client is gone (`EHOSTUNREACH`): every reply waiting for it was dropped with it.
-        case unreachable(identity: [UInt8])
+        /// The client is gone (`EHOSTUNREACH`): every reply waiting for it (`lost`) was dropped with it.
+        case unreachable(identity: [UInt8], lost: Int)
     }
 
     /// How long a reply may wait for its client to read, in µs: 10 s.
@@ -53,6 +53,12 @@ final class ReplyBacklog {
     /// Whether no reply waits.
     var isEmpty: Bool { waiting.isEmpty }
 
+    /// How long the reactor may sleep before the next ``flush(now:through:)``, in ms: 1 after a flush that sent
+    /// something, doubled after each that sent nothing, up to 64. A client that sends and never reads keeps a reply
+    /// waiting for up to ``maximumAgeMicros``; retried every millisecond all that time, the reactor woke a thousand
+    /// times a second for nothing.
+    private(set) var retryDelayMs = 1
+
     /// Replies waiting, over every client.
     var count: Int { waiting.values.reduce(0) { $0 + $1.count } }
 
@@ -64,6 +70,7 @@ final class ReplyBacklog {
         through attempt: ([UInt8], [[UInt8]]) throws -> Bool
     ) rethrows -> Outcome {
         if waiting[identity] == nil, try attempt(identity, frames) { return .sent(frames) }
+        if waiting.isEmpty { retryDelayMs = 1 }
         let size = frames.reduce(0) { $0.addingSaturating($1.count) }
         let held = bytes[identity, default: 0]
         guard held.addingSaturating(size) <= limitBytes else { return .dropped(frames) }
@@ -88,7 +95,7 @@ final class ReplyBacklog {
                         guard try attempt(identity, first.frames) else { break }
                         outcomes.append(.sent(first.frames))
                     } catch {
-                        outcomes.append(.unreachable(identity: identity))
+                        outcomes.append(.unreachable(identity: identity, lost: queue.count))
                         queue.removeAll()
                         held = 0
                         break
@@ -102,6 +109,8 @@ final class ReplyBacklog {
                 bytes[identity] = held
             }
         }
+        let progress = outcomes.contains { if case .sent = $0 { true } else { false } }
+        retryDelayMs = progress ? 1 : min(retryDelayMs * 2, 64)
         return outcomes
     }
 

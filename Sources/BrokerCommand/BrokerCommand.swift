@@ -74,7 +74,7 @@ struct BrokerCommand: AsyncParsableCommand {
     var clientBytes = 64 << 20
 
     @Option(
-        help: "Reply bytes buffered for a client that does not read them (sets the frontend's send high-water mark); beyond, replies are dropped and counted."
+        help: "Reply bytes buffered for a client that does not read them (sets the frontend's send high-water mark); beyond, as many more wait in the broker for at most 10 s, then replies are dropped and counted."
     )
     var clientReplyBytes = 32 << 20
 

@@ -35,8 +35,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var clientBytesLimit: Int = 64 << 20
     /// The reply bytes libzmq may buffer for one client that does not read them. libzmq counts
     /// messages, not bytes, so the frontend's send high-water mark is this over the largest SCORE
-    /// reply (``largestScoreReplyBytes``); replies past it are dropped and counted
-    /// (`replies_dropped_hwm`).
+    /// reply (``largestScoreReplyBytes``); replies past it wait in the broker (the reactor's `ReplyBacklog`, as many
+    /// bytes again, at most 10 s), then are dropped and counted (`replies_dropped_hwm`).
     public var clientReplyBytes: Int = 32 << 20
     /// The most messages libzmq reads ahead from one client connection before it stops reading it
     /// (the frontend's receive high-water mark; TCP then pushes back on the client): at most this

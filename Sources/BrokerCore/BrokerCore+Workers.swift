@@ -185,6 +185,7 @@ extension BrokerCore {
         let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
         actions.append(.sendToWorker(identity: identity, frames: answer))
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
+        if services.contains(.score) { judgeQueuedWidths(into: &actions) }
         for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
     }
 
@@ -484,6 +485,32 @@ extension BrokerCore {
             var taken = queue.remove(at: index)
             taken.widthJudged = true
             dispatch(taken, to: worker, now: now, into: &actions)
+        }
+    }
+
+    /// Judges the width of every queued SCORE that arrived while no worker offered SCORE (``PendingRequest/widthJudged``),
+    /// now that one does: rows no live worker takes are BAD_REQUEST, the rest judged. A pump stops at the first request
+    /// it cannot place, so it would leave the rest of the queue unjudged, and a request behind it would be answered
+    /// BAD_REQUEST later, once the workers of its width had come and gone, where the one before it got CONFLICT.
+    private mutating func judgeQueuedWidths(into actions: inout [BrokerAction]) {
+        guard var queue = queues.removeValue(forKey: .score) else { return }
+        defer { queues[.score] = queue }
+        var index = queue.startIndex
+        while index < queue.endIndex {
+            guard !queue[index].widthJudged else {
+                index += 1
+                continue
+            }
+            if let problem = widthProblem(queue[index]) {
+                let request = queue.remove(at: index)
+                release(request)
+                locations[request.key] = nil
+                counters.add(.invalidRequests)
+                reply(to: request, status: .badRequest, message: problem, into: &actions)
+                continue
+            }
+            queue[index].widthJudged = true
+            index += 1
         }
     }
 

@@ -173,7 +173,7 @@ public struct Header: Sendable, Hashable {
     /// Reads the attempt of a frame whose header is otherwise invalid, so that an error reply can
     /// still echo it. Returns `nil` when the frame is too short or lacks the magic.
     public static func salvageAttempt(_ frame: [UInt8]) -> UInt16? {
-        guard frame.count >= 36, Array(frame[0..<3]) == magic else { return nil }
+        guard frame.count >= 36, startsWithMagic(frame) else { return nil }
         var reader = ByteReader(frame, offset: 34)
         return reader.read(UInt16.self)
     }

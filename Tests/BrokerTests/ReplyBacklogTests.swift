@@ -71,6 +71,23 @@ struct ReplyBacklogTests {
         #expect(queue.sent == [[3, 3, 3, 3]] && backlog.isEmpty)
     }
 
+    @Test("the retry delay backs off while nothing leaves, and is 1 ms again once a reply does")
+    func backoff() throws {
+        let backlog = ReplyBacklog(limitBytes: 100)
+        let queue = Queue()
+        _ = try backlog.send([[1]], to: [1], now: 0, through: queue.send)
+        #expect(backlog.retryDelayMs == 1)
+        var delays: [Int] = []
+        for step in 1...8 {
+            _ = backlog.flush(now: UInt64(step), through: queue.send)
+            delays.append(backlog.retryDelayMs)
+        }
+        #expect(delays == [2, 4, 8, 16, 32, 64, 64, 64])
+        queue.room = 1
+        _ = backlog.flush(now: 9, through: queue.send)
+        #expect(backlog.retryDelayMs == 1 && backlog.isEmpty)
+    }
+
     @Test("a client found gone while replies wait takes them with it")
     func unreachable() throws {
         let backlog = ReplyBacklog(limitBytes: 100)
@@ -79,7 +96,11 @@ struct ReplyBacklogTests {
         queue.gone = true
         let outcomes = backlog.flush(now: 1, through: queue.send)
         #expect(backlog.isEmpty && outcomes.count == 1)
-        if case .unreachable(let identity) = outcomes.first { #expect(identity == [9]) } else { Issue.record("\(outcomes)") }
+        if case .unreachable(let identity, let lost) = outcomes.first {
+            #expect(identity == [9] && lost == 3)
+        } else {
+            Issue.record("\(outcomes)")
+        }
         #expect(backlog.removeAll().isEmpty)
     }
 }

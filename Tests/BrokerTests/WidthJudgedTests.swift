@@ -80,6 +80,24 @@ struct WidthJudgedTests {
         #expect(h.dispatches.count == 2 && h.dispatches.allSatisfy { $0.identity == wide })
     }
 
+    /// Requests queued before any worker: a pump stops at the first it cannot place, so the one behind it was left
+    /// unjudged, and answered BAD_REQUEST once its width's worker had come and gone, where the one before it got
+    /// CONFLICT.
+    @Test("requests queued before any worker are all judged when one registers, wherever they are in the queue")
+    func queuedBeforeWorkers() {
+        var h = CoreHarness()
+        for id in 1...3 { send(&h, columns: 5, id: UInt64(id)) }
+        register(&h, wide, width: 5, slots: 1)
+        #expect(h.dispatches.count == 1)
+        h.feed(.worker(identity: wide, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        register(&h, narrow, width: 2)
+        #expect(statuses(h).values.allSatisfy { $0.isEmpty })
+        h.advance(ms: 1_100)
+        h.feed(.tick)
+        #expect(statuses(h) == [1: [.conflict], 2: [.conflict], 3: [.conflict]])
+        #expect(h.core.counters[.invalidRequests] == 0)
+    }
+
     @Test("a width no live worker takes on arrival is still BAD_REQUEST at once, also when it arrived before any worker")
     func arrival() {
         var h = CoreHarness()

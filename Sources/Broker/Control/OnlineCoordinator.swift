@@ -167,6 +167,7 @@ final class OnlineCoordinator: ControlShell {
     ) throws(StoredPolicyUnusable) -> Resumption {
         // The statistics are per context column: under another user encoding (a feature added or removed, values
         // declared where they were hashed) the same widths would mean other users, so nothing learnt is carried.
+        let sameWidth = try sameItemWidth(storedCatalogue: row.catalogueVersion, policyVersion: row.version)
         let configuredUsers = Self.read(core) { $0.spec.userFeatures }
         if storedSpec.userFeatures != configuredUsers {
             // Unless the stored weights do not fit the stored encoding itself: then the row is damaged (a byte of its
@@ -174,7 +175,7 @@ final class OnlineCoordinator: ControlShell {
             // serving the untrained policy in place of what the pool learnt.
             var asStored = Self.read(core) { $0.spec }
             asStored.userFeatures = storedSpec.userFeatures
-            if relation != .unrelated, sameItemWidth(storedCatalogue: row.catalogueVersion),
+            if relation != .unrelated, sameWidth,
                 let like = try? OnlinePolicy.initial(spec: asStored, catalogue: Self.read(core) { $0.policy.catalogue }),
                 case .failure(let error) = Result(catching: { () throws(PolicyError) in
                     try PolicyWeights.policy(pack, like: like)
@@ -198,7 +199,7 @@ final class OnlineCoordinator: ControlShell {
             resumed = policy
         case .failure(let error)
         where relation != .unrelated && storedSpec == configuredSpec
-            && sameItemWidth(storedCatalogue: row.catalogueVersion):
+            && sameWidth:
             // The same spec over the same catalogue's rows (or rows that extend them) gives weights of one shape:
             // a stored pack that does not fit them is damaged (a vector missing or cut short), never another
             // lineage. It is refused, not replaced by the untrained policy, which would throw away what the pool
@@ -323,18 +324,31 @@ final class OnlineCoordinator: ControlShell {
         case extends
         /// A prefix of the stored one's rows (an earlier version).
         case precedes
-        /// Rows that moved, or another kind of catalogue, or a stored catalogue that cannot be read.
+        /// Rows that moved, or another kind of catalogue (a stored catalogue that cannot be read is damage: the start
+        /// stops, ``StoredPolicyUnusable``).
         case unrelated
     }
 
     /// Whether the stored version's catalogue encodes items in as many columns as the configured one: the same ids
     /// under another encoding (an upload with a column more) give weights of another shape, a new lineage rather
     /// than damage. Unreadable counts as "not known to match".
-    func sameItemWidth(storedCatalogue stored: UInt64?) -> Bool {
+    /// - Throws: ``StoredPolicyUnusable`` for stored policy version `policyVersion` when the registry does not hold
+    ///   catalogue version `stored` or cannot read its row: damage, which read as "not the same width" began a new
+    ///   lineage.
+    func sameItemWidth(storedCatalogue stored: UInt64?, policyVersion: UInt64) throws(StoredPolicyUnusable) -> Bool {
         guard let stored, let configured = core.settings.served else {
             return stored == nil && core.settings.served == nil
         }
-        guard let record = try? store.catalogue(stored) else { return false }
+        let record: CatalogueRecord?
+        do {
+            record = try store.catalogue(stored)
+        } catch {
+            throw StoredPolicyUnusable(version: policyVersion, catalogue: stored, problem: "it cannot be read: \(error)")
+        }
+        guard let record else {
+            throw StoredPolicyUnusable(
+                version: policyVersion, catalogue: stored, problem: "the catalogue registry holds no such version")
+        }
         return record.width == configured.catalogue.width
     }
 

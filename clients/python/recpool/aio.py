@@ -12,7 +12,7 @@ import zmq
 import zmq.asyncio
 
 from . import operations as ops
-from .client import _Base, close_monitored, job_pause, keep_inherited, unanswered_read
+from .client import _Base, close_monitored, job_pause, keep_inherited, read_timeout, unanswered_read
 from .errors import Closed, JobFailed, ProtocolViolation, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
@@ -222,11 +222,15 @@ class AsyncClient(_Base):
         except (asyncio.TimeoutError, zmq.ZMQError):
             pass  # best effort: the broker drops the request at its deadline anyway
 
-    async def _run_one(self, call: ops.Call):
+    async def _run_one(self, call: ops.Call, started: Optional[float] = None):
+        """Runs one request to its parsed result; its deadline is fixed by ``started``, the epoch seconds the client's
+        call started (now by default), as every request of that call (see :meth:`_Base._deadline_ms`)."""
+        if started is None:
+            started = time.time()
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
         self._reopen_if_forked()
-        deadline_ms = self._deadline_ms(call)
+        deadline_ms = self._deadline_ms(call, started)
         tries = 0
         while True:
             await self._reopen_if_refused()
@@ -236,13 +240,13 @@ class AsyncClient(_Base):
             request_id = next(self._ids)
             future = asyncio.get_running_loop().create_future()
             self._waiters[request_id] = future
-            give_up_in = self._give_up_at(deadline_ms, self.grace) - time.monotonic()
+            give_up_in = self._give_up_at(deadline_ms, self.grace, started) - time.monotonic()
             send = None
             try:
                 send = self._socket.send_multipart(self._frames(call, request_id, deadline_ms))
                 await self._send_waiting(send, max(0.0, give_up_in), future)
                 header, payload = await asyncio.wait_for(
-                    future, max(0.0, self._give_up_at(deadline_ms, self.grace) - time.monotonic()))
+                    future, max(0.0, self._give_up_at(deadline_ms, self.grace, started) - time.monotonic()))
             except asyncio.TimeoutError:
                 self._waiters.pop(request_id, None)
                 if not _taken(send):
@@ -270,15 +274,17 @@ class AsyncClient(_Base):
                 continue
             raise self._error(header, payload, call.first_row)
 
-    async def _run(self, calls, window: Optional[int] = None) -> list:
-        """Runs the calls together, at most ``window`` at a time when given; the first failure cancels the rest."""
+    async def _run(self, calls, window: Optional[int] = None, started: Optional[float] = None) -> list:
+        """Runs the calls together, at most ``window`` at a time when given, each with the deadline ``started`` fixes
+        (see :meth:`_run_one`); the first failure cancels the rest."""
         places = asyncio.Semaphore(window) if window else None
+        started = time.time() if started is None else started
 
         async def one(call):
             if places is None:
-                return await self._run_one(call)
+                return await self._run_one(call, started)
             async with places:
-                return await self._run_one(call)
+                return await self._run_one(call, started)
 
         tasks = [asyncio.ensure_future(one(call)) for call in calls]
         try:
@@ -290,12 +296,15 @@ class AsyncClient(_Base):
             raise
 
     async def _drive(self, plan):
+        """Runs a Call, or a generator of lists of calls (operations.py), to its result; every request of it gets the
+        one deadline fixed as it starts."""
+        started = time.time()
         if isinstance(plan, ops.Call):
-            return await self._run_one(plan)
+            return await self._run_one(plan, started)
         try:
             calls = next(plan)
             while True:
-                calls = plan.send(await self._run(calls, getattr(calls, "window", None)))
+                calls = plan.send(await self._run(calls, getattr(calls, "window", None), started))
         except StopIteration as stop:
             return stop.value
 
@@ -315,11 +324,12 @@ class AsyncClient(_Base):
         window = ops.integer(window, "window", 1)
         source = enumerate(ops.score_batches(batches, pin, timeout, deadline, self.max_rows))
         results: dict = {}
+        started = time.time()
 
         async def lane() -> None:
             # Every lane reads the one iterator: next() never awaits, so two lanes never take the same batch.
             for index, call in source:
-                results[index] = await self._run_one(call)
+                results[index] = await self._run_one(call, started)
 
         lanes = [asyncio.ensure_future(lane()) for _ in range(window)]
         try:
@@ -418,14 +428,16 @@ class AsyncJob:
     async def follow(self, interval: float = 0.3, raise_on_failure: bool = True,
                      timeout: Optional[float] = None) -> AsyncIterator[dict]:
         """Yields the job each time its progress changes, until it ends; see :meth:`recpool.Job.follow`
-        (``timeout``: seconds to follow at most, ``None`` for no bound; then :class:`~recpool.Timeout`)."""
+        (``timeout``: seconds to follow at most, ``None`` for no bound; then :class:`~recpool.Timeout`; each read
+        waits at most what is left of it)."""
         interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
         give_up_at = None if timeout is None else time.monotonic() + ops.seconds(timeout, "timeout")
         last = None
         silent_since = None
         while True:
+            within = read_timeout(self.id, self.document, self.client, timeout, give_up_at)
             try:
-                self.document = document = await self.client.job(self.id)
+                self.document = document = await self.client.job(self.id, timeout=within)
                 silent_since = None
             except Timeout:
                 # As Job.follow: a broker restart is waited through, up to UNANSWERED_GRACE_SECONDS.

@@ -1,6 +1,7 @@
 """The synchronous client: one DEALER socket, many requests in flight, replies matched by id."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import heapq
 import itertools
@@ -173,23 +174,30 @@ class _Base:
             return out_of_files(what, code)
         return Timeout(f"{what} (no connection)")
 
-    def _deadline_ms(self, call: ops.Call) -> int:
+    def _deadline_ms(self, call: ops.Call, started: float) -> int:
+        """The deadline of one request of a call that started at ``started`` (epoch seconds), in epoch ms: the call's
+        ``deadline``, else ``started`` plus its ``timeout`` (the client's by default). Every request of one call (the
+        parts of a split ``score`` and the second pass of those another version answered, ``score_many``'s batches,
+        an upload's chunks, a log's pages, a BUSY retry) carries the one deadline fixed when the call started, so a
+        call ends within its ``timeout`` (plus ``grace``) however many requests it sends."""
         if call.deadline is not None:
             return max(1, int(call.deadline * 1000))
         timeout = call.timeout if call.timeout is not None else self.timeout
-        return int(time.time() * 1000 + timeout * 1000)
+        return int(started * 1000 + timeout * 1000)
 
     def _frames(self, call: ops.Call, request_id: int, deadline_ms: int) -> list:
         header = Header(int(call.command), request_id, call.flags, deadline_ms, call.model_version).encode()
         return [header, *call.payload]
 
     @staticmethod
-    def _give_up_at(deadline_ms: int, grace: float) -> float:
-        """The monotonic time to stop waiting: the deadline plus ``grace``. A queued request's EXPIRED
-        comes from the broker at the deadline, so within the grace; a request a worker sits on is
-        answered EXPIRED by the broker only 1 s after its deadline, and the client raises Timeout
-        (and sends CANCEL) before that."""
-        return time.monotonic() + max(0.0, deadline_ms / 1000 - time.time()) + grace
+    def _give_up_at(deadline_ms: int, grace: float, started: float) -> float:
+        """The monotonic time to stop waiting for a request of a call that started at ``started`` (epoch seconds):
+        the deadline plus ``grace`` (the call's start plus ``grace`` for a deadline already past then). A queued
+        request's EXPIRED comes from the broker at the deadline, so within the grace; a request a worker sits on is
+        answered EXPIRED by the broker only 1 s after its deadline, and the client raises Timeout (and sends CANCEL)
+        before that. A request the call sends late (a split score's next part) gets no grace of its own past the
+        call's: the call ends by then."""
+        return time.monotonic() + max(started, deadline_ms / 1000) - time.time() + grace
 
     @staticmethod
     def _read(frames) -> tuple:
@@ -246,6 +254,14 @@ _POLL_MS_MAX = 2**31 - 1
 taken as several polls (the loop around each poll checks the time again)."""
 
 
+#: The longest a waiting sync call goes without looking whether another thread closed its client, in seconds: it
+#: then raises Closed (and closes the socket, which only the thread using it may do) within this long.
+CLOSE_CHECK_SECONDS = 0.05
+
+#: How long ``Client.close`` waits for another thread's call to see the close and end, in seconds.
+CLOSE_WAIT_SECONDS = 1.0
+
+
 def _poll_ms(seconds: float, *, at_least: int, extra: int = 0) -> int:
     """``seconds`` as a ``zmq_poll`` timeout: whole ms plus ``extra``, at least ``at_least``, at most
     :data:`_POLL_MS_MAX` (beyond it pyzmq raised ``OverflowError``)."""
@@ -254,12 +270,14 @@ def _poll_ms(seconds: float, *, at_least: int, extra: int = 0) -> int:
 
 class Client(_Base):
     """A blocking RecPool client (protocol v1, docs/PROTOCOL.md). Not thread-safe: use one per thread,
-    or :class:`~recpool.AsyncClient`. A client inherited by a forked process (``multiprocessing`` with fork) opens
+    or :class:`~recpool.AsyncClient` (only :meth:`close` may come from another thread: the call waiting there raises
+    :class:`~recpool.Closed`). A client inherited by a forked process (``multiprocessing`` with fork) opens
     its own socket there at its first call.
 
     Args:
         endpoint: the broker's frontend, such as ``tcp://127.0.0.1:5555``.
-        timeout: default seconds per call; sent to the broker as each request's deadline.
+        timeout: default seconds per call; the call's deadline (fixed when it starts, the same for every request of
+            a call made of several), sent to the broker as each request's deadline.
         grace: extra seconds to wait past a deadline for the broker's own EXPIRED before raising
             :class:`~recpool.Timeout` (and sending CANCEL).
         busy_retries: how many times a call refused BUSY is resent (after the broker's
@@ -273,8 +291,11 @@ class Client(_Base):
         super().__init__(endpoint, **options)
         self._context = self._instance_context()
         self._closed = False
-        # Held while a call runs: one socket serves one call at a time (ZeroMQ sockets are not thread-safe).
-        self._in_call = threading.Lock()
+        self._released = False  # the socket closed (by close(), or by the call that was running when it came)
+        # Guards which thread's call runs (``_caller``, its thread id, or None): one socket serves one call at a time
+        # (ZeroMQ sockets are not thread-safe), and a close() that comes while a call runs leaves the socket to it.
+        self._state = threading.Condition()
+        self._caller: Optional[int] = None
         self._open()
 
     def _open(self) -> None:
@@ -328,9 +349,39 @@ class Client(_Base):
 
     def close(self) -> None:
         """Closes the socket; requests still outstanding are abandoned. A call after this raises
-        :class:`~recpool.Closed`."""
-        self._closed = True
-        self._close_socket()
+        :class:`~recpool.Closed`, and so does a call another thread is running (within
+        :data:`CLOSE_CHECK_SECONDS`, after sending CANCEL for its outstanding requests).
+
+        Safe from another thread while a call runs: a ZeroMQ socket must not be closed under the thread using it (the
+        call raised a bare ``ZMQError`` "Socket operation on non-socket", and libzmq may abort), so the call closes it
+        as it ends; ``close`` waits up to :data:`CLOSE_WAIT_SECONDS` for that (not when it runs in the call's own
+        thread, from a signal handler)."""
+        self._fresh_state_if_forked()
+        with self._state:
+            self._closed = True
+            if self._caller is None:
+                self._release_socket()
+            elif self._caller != threading.get_ident():
+                self._state.wait_for(lambda: self._caller is None, CLOSE_WAIT_SECONDS)
+
+    def _fresh_state_if_forked(self) -> None:
+        """In a forked child (see :meth:`_Base._forked`), a new ``_state`` and no call running: forked during another
+        thread's call, the child has no such thread, so that call never ends here (and the lock may be held for
+        good). The child opens its own socket at its first call (:meth:`_reopen_if_forked`)."""
+        if self._forked():
+            self._state = threading.Condition()
+            self._caller = None
+
+    def _release_socket(self) -> None:
+        """Closes the socket once (with ``_state`` held, no call running)."""
+        if not self._released:
+            self._released = True
+            self._close_socket()
+
+    def _closed_while_waiting(self) -> None:
+        """Raises Closed once another thread closed the client during this call."""
+        if self._closed:
+            raise Closed(f"the client of {self.endpoint} was closed while the call waited")
 
     def __enter__(self) -> "Client":
         return self
@@ -354,8 +405,9 @@ class Client(_Base):
                 now = time.monotonic()
                 if give_up_at is None or now >= give_up_at:
                     return False
-                zmq.select([self._monitor], [self._socket], [], max(0.001, give_up_at - now))
+                zmq.select([self._monitor], [self._socket], [], min(CLOSE_CHECK_SECONDS, max(0.001, give_up_at - now)))
                 self._watch_handshakes()
+                self._closed_while_waiting()
         for index in range(1, last + 1):
             frame = frames[index]
             self._socket.send(frame, _MORE if index < last else 0)
@@ -370,12 +422,16 @@ class Client(_Base):
         except zmq.ZMQError:
             pass
 
-    def _run(self, calls: Iterable[ops.Call], window: Optional[int] = None) -> list:
+    def _run(self, calls: Iterable[ops.Call], window: Optional[int] = None, started: Optional[float] = None) -> list:
         """Sends the calls, at most ``window`` outstanding (all at once without one), waits for every reply
         and returns the parsed results in order. ``calls`` may be any iterable, even a lazy one: the next
-        call is taken when a reply frees a place. The first failure cancels what is still outstanding and
-        is raised, whatever it is: an error reply, a malformed reply (``ProtocolViolation``), a call the
-        iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``, even ``KeyboardInterrupt``."""
+        call is taken when a reply frees a place. Each request's deadline is fixed by ``started``, the epoch
+        seconds the client's call started (now by default; see :meth:`_Base._deadline_ms`). The first failure
+        cancels what is still outstanding and is raised, whatever it is: an error reply, a malformed reply
+        (``ProtocolViolation``), a call the iterable refuses when it is taken (``InvalidRequest``), a ``Timeout``,
+        ``Closed`` (another thread closed the client), even ``KeyboardInterrupt``."""
+        if started is None:
+            started = time.time()
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
         self._reopen_if_forked()
@@ -388,7 +444,7 @@ class Client(_Base):
 
         def dispatch(index, deadline_ms, tries):
             request_id = next(self._ids)
-            give_up_at = self._give_up_at(deadline_ms, self.grace)
+            give_up_at = self._give_up_at(deadline_ms, self.grace, started)
             if not self._send(self._frames(taken[index], request_id, deadline_ms), give_up_at):
                 raise self._unsent(taken[index])
             pending[request_id] = [index, deadline_ms, give_up_at, tries]
@@ -398,18 +454,21 @@ class Client(_Base):
             if call is None:
                 return False
             taken.append(call)
-            dispatch(len(taken) - 1, self._deadline_ms(call), 0)
+            dispatch(len(taken) - 1, self._deadline_ms(call, started), 0)
             return True
 
         try:
             while (window is None or len(pending) < window) and take_next():
                 pass
             while pending or retry_heap:
+                self._closed_while_waiting()
                 now = time.monotonic()
                 while retry_heap and retry_heap[0][0] <= now:
                     _, index, deadline_ms, tries = heapq.heappop(retry_heap)
                     dispatch(index, deadline_ms, tries)
-                wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]], default=now)
+                # Woken at least every CLOSE_CHECK_SECONDS, to see a close() from another thread.
+                wake = min([p[2] for p in pending.values()] + [r[0] for r in retry_heap[:1]]
+                           + [now + CLOSE_CHECK_SECONDS])
                 if not pending:
                     time.sleep(max(0.0, wake - now))
                 elif self._socket.getsockopt(_EVENTS) & _POLLIN or (
@@ -458,32 +517,47 @@ class Client(_Base):
             raise
         return [results[index] for index in range(len(taken))]
 
-    def _drive(self, plan):
-        """Runs a Call, or a generator of lists of calls (operations.py), to its result.
+    @contextlib.contextmanager
+    def _call(self):
+        """Holds the client for one call of this thread; yields the epoch seconds the call started (every request
+        of it gets the deadline that fixes, :meth:`_Base._deadline_ms`). As the call ends, closes the socket if a
+        ``close()`` came meanwhile (it left the socket to this thread).
 
         Raises:
             InvalidRequest: another thread's call on this client is running. A client serves one call at a time (its
                 socket is not thread-safe); shared by threads, each dropped the others' replies as late and every call
                 waited out its deadline. Give each thread its own Client, or use an AsyncClient.
+            Closed: the client is closed.
         """
-        if self._forked():
-            # Forked while another thread's call held the lock: the child's copy stays held for good. The child opens
-            # its own socket at its first call (_reopen_if_forked), and so its own lock here.
-            self._in_call = threading.Lock()
-        if not self._in_call.acquire(blocking=False):
-            raise InvalidRequest("this Client is running another thread's call: a Client serves one thread at a time "
-                                 "(give each thread its own Client, or use an AsyncClient)")
+        self._fresh_state_if_forked()
+        with self._state:
+            if self._caller is not None:
+                raise InvalidRequest("this Client is running another thread's call: a Client serves one thread at a "
+                                     "time (give each thread its own Client, or use an AsyncClient)")
+            if self._closed:
+                raise Closed(f"the client of {self.endpoint} is closed")
+            self._caller = threading.get_ident()
         try:
+            yield time.time()
+        finally:
+            with self._state:
+                self._caller = None
+                if self._closed:
+                    self._release_socket()
+                self._state.notify_all()
+
+    def _drive(self, plan):
+        """Runs a Call, or a generator of lists of calls (operations.py), to its result, as one call (see
+        :meth:`_call`: one thread's, one deadline)."""
+        with self._call() as started:
             if isinstance(plan, ops.Call):
-                return self._run([plan])[0]
+                return self._run([plan], started=started)[0]
             try:
                 calls = next(plan)
                 while True:
-                    calls = plan.send(self._run(calls, getattr(calls, "window", None)))
+                    calls = plan.send(self._run(calls, getattr(calls, "window", None), started))
             except StopIteration as stop:
                 return stop.value
-        finally:
-            self._in_call.release()
 
     # ------------------------------------------------------------ serving
 
@@ -498,7 +572,9 @@ class Client(_Base):
 
         Args:
             min_version: serve with this version or newer. exact_version: exactly this version.
-            timeout: seconds (the deadline sent), default the client's. deadline: absolute, epoch seconds.
+            timeout: seconds for the whole call, default the client's: one deadline, fixed as the call starts, sent
+                with each of its requests (those of a split batch, and any sent again). deadline: absolute, epoch
+                seconds.
         Raises:
             InvalidRequest (before sending: ragged rows, NaN, infinity, a value beyond float32's range, rows
             that are not real numbers (naming a DataFrame's first column of another dtype), more than 4,096
@@ -518,7 +594,8 @@ class Client(_Base):
         a closed loop that sends the next batch as soon as a reply frees a place. ``batches`` may be any
         iterable, also a lazy generator; each batch must fit in one request (``max_rows`` rows, and the
         16 MiB message limit for wide rows). Returns one :class:`~recpool.Scores` per batch, in order (each
-        names the version that scored it).
+        names the version that scored it). ``timeout`` bounds the whole call, as for :meth:`score`: every batch's
+        request carries the one deadline fixed as the call starts.
 
         Raises: as :meth:`score`, and ``InvalidRequest`` for a ``window`` that is not an int ≥ 1 or for a
         batch that is not valid rows or does not fit, naming the batch; the first failure (such a batch
@@ -527,7 +604,8 @@ class Client(_Base):
         pin = ops.version_pin(min_version, exact_version)
         window = ops.integer(window, "window", 1)
         calls = ops.score_batches(batches, pin, timeout, deadline, self.max_rows)
-        return [ops.batch_scores(result) for result in self._run(calls, window=window)]
+        with self._call() as started:
+            return [ops.batch_scores(result) for result in self._run(calls, window, started)]
 
     def recommend(self, user_features: Optional[dict] = None, events=(), top: Optional[int] = None, candidates=None, *,
                   exclude_viewed: bool = False, min_version: Optional[int] = None,
@@ -656,9 +734,9 @@ class Job:
         """The job id, such as ``job-1``."""
         return self.document["job"]
 
-    def refresh(self) -> dict:
-        """Reads the job's current state."""
-        self.document = self.client.job(self.id)
+    def refresh(self, *, timeout: Optional[float] = None) -> dict:
+        """Reads the job's current state; ``timeout`` as for any call (seconds, the client's by default)."""
+        self.document = self.client.job(self.id, timeout=timeout)
         return self.document
 
     def follow(self, interval: float = 0.3, raise_on_failure: bool = True,
@@ -667,8 +745,11 @@ class Job:
 
         Args:
             interval: seconds between two reads of the job (finite, ≥ 0).
-            timeout: seconds to follow the job at most, checked between reads; ``None`` (the default)
-                follows it however long it runs.
+            timeout: seconds to follow the job at most, checked between reads, each read waiting at most the
+                client's timeout cut to what is left of it (so the follow ends within ``timeout``, plus the client's
+                ``grace`` for a read the broker does not answer); ``None`` (the default) follows it however long
+                it runs.
+
         Raises:
             JobFailed: the job ended ``failed`` or ``cancelled`` (unless ``raise_on_failure`` is false).
             Timeout: the job had not ended within ``timeout`` (it keeps running on the pool), or the broker
@@ -681,8 +762,9 @@ class Job:
         last = None
         silent_since = None
         while True:
+            within = read_timeout(self.id, self.document, self.client, timeout, give_up_at)
             try:
-                document = self.refresh()
+                document = self.refresh(timeout=within)
                 silent_since = None
             except Timeout:
                 # A broker restart: the job resumes from its last stored round, so keep reading it for a while.
@@ -722,6 +804,27 @@ def unanswered_read(silent_since: Optional[float], give_up_at: Optional[float]) 
     return since
 
 
+def _not_ended(job_id: str, document: dict, timeout: float) -> Timeout:
+    """The Timeout of a follow whose ``timeout`` (seconds) ran out, naming the job's last known state."""
+    return Timeout(f"job {job_id} did not end within {timeout:g} s (it is {document.get('state')}, round "
+                   f"{document.get('round')}/{document.get('total_rounds')}; it keeps running: follow it "
+                   "again, or cancel_job)")
+
+
+def read_timeout(job_id: str, document: dict, client, timeout: Optional[float],
+                 give_up_at: Optional[float]) -> Optional[float]:
+    """The ``timeout`` (seconds) of the next read of a followed job: None (the client's) when the follow has no
+    ``timeout``; else ``client.timeout`` cut to what is left of the follow's, which ends at ``give_up_at`` (monotonic
+    seconds): each read waited the client's whole timeout, so ``follow(timeout=1)`` ran 5 s against a broker that did
+    not answer. Raises :class:`~recpool.Timeout` once nothing is left."""
+    if give_up_at is None:
+        return None
+    left = give_up_at - time.monotonic()
+    if left <= 0:
+        raise _not_ended(job_id, document, timeout)
+    return min(client.timeout, left)
+
+
 def job_pause(job_id: str, document: dict, interval: float, timeout: Optional[float],
               give_up_at: Optional[float]) -> float:
     """Seconds to sleep before reading a followed job again: ``interval``, cut to what is left of
@@ -730,7 +833,5 @@ def job_pause(job_id: str, document: dict, interval: float, timeout: Optional[fl
         return interval
     left = give_up_at - time.monotonic()
     if left <= 0:
-        raise Timeout(f"job {job_id} did not end within {timeout:g} s (it is {document.get('state')}, round "
-                      f"{document.get('round')}/{document.get('total_rounds')}; it keeps running: follow it "
-                      "again, or cancel_job)")
+        raise _not_ended(job_id, document, timeout)
     return min(interval, left)

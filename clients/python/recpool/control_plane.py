@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import List, Optional, Sequence, Tuple
 
 from .errors import InvalidRequest, ProtocolViolation
-from .operations import (JOB_STATES, MAX_PAGE_SIZE, U64_MAX, UPLOAD_CHUNK_BYTES, Call, Reply, encode_json, flag,
-                         integer, is_integer, json_frame, number, version, has_control_character, wire_key)
+from .operations import (JOB_STATES, MAX_PAGE_SIZE, U64_MAX, UPLOAD_CHUNK_BYTES, Call, Reply, document_keys,
+                         encode_json, flag, integer, is_integer, json_frame, number, version, has_control_character)
 from .wire import Command
 
 #: The largest `after` cursor: impressions' sequence numbers are signed 64-bit integers on the wire.
@@ -26,13 +26,17 @@ MODEL_KEYS = ("version", "job", "promoted", "metrics", "dataset_sha256", "hyperp
               "created_at")
 
 
-def with_keys(document, keys: Sequence[str]):
+def with_keys(document, keys: Sequence[str], reply: Optional[Reply] = None, what: str = "CONTROL"):
     """The document with every key the spec lists, ``None`` where the peer sent none (the spec says such keys
-    are present as ``null``; older brokers leave them out)."""
+    are present as ``null``; older brokers leave them out). A key in camel case is its snake-case key, as the broker
+    reads documents (PROTOCOL.md).
+
+    Raises:
+        ProtocolViolation: two keys that are one key (``model_version`` and ``modelVersion``), naming it (``what``,
+            the reply's name, and ``reply``'s header in the error), which the broker refuses too.
+    """
     if isinstance(document, dict):
-        # A key in camel case is its snake-case key, as the broker reads documents (PROTOCOL.md).
-        spec = {wire_key(name): name for name in keys}
-        document = {spec.get(wire_key(key), key): value for key, value in document.items()}
+        document = document_keys(document, keys, reply, what)
         for name in keys:
             document.setdefault(name, None)
     return document
@@ -72,9 +76,9 @@ def control(op: str, arguments: Optional[dict] = None, data: Optional[bytes] = N
             answer = answer[key]
         if keys is not None:
             if isinstance(answer, list):
-                answer = [with_keys(item, keys) for item in answer]
+                answer = [with_keys(item, keys, reply, f"CONTROL {op}") for item in answer]
             else:
-                answer = with_keys(answer, keys)
+                answer = with_keys(answer, keys, reply, f"CONTROL {op}")
         if raw:
             if len(reply.frames) < 2:
                 raise ProtocolViolation(f"the CONTROL {op} reply has no frame 2", reply.header)

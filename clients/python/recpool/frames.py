@@ -140,7 +140,7 @@ def _catalogue_size(spec: Optional[dict]) -> Optional[int]:
 
 
 def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
-                      affinity_columns: Optional[bool] = None):
+                      affinity_columns: Optional[bool] = None, timeout: Optional[float] = None):
     """The impression log as a DataFrame in the OBD layout (one row per shown item, slot order).
 
     Args:
@@ -151,12 +151,17 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
             from each impression's viewed items. By default only for a catalogue of at most
             :data:`AFFINITY_COLUMNS_LIMIT` items; the history is always in the ``viewed`` column too
             (``item:seconds`` pairs joined by ``;``, as ``recpool logs export`` writes it).
+        timeout: seconds for reading the whole log from a client (one deadline for all its pages; the client's
+            timeout by default): give a long log the time all its pages need.
     """
     pd = _pandas()
     if inspect.iscoroutinefunction(getattr(source, "impressions", None)):
         raise TypeError("impressions_frame reads an AsyncClient's log only once awaited: pass "
                         "`await aclient.impressions()`")
-    rows, spec = source.impressions(after, page_size) if hasattr(source, "impressions") else source
+    if hasattr(source, "impressions"):
+        rows, spec = source.impressions(after, page_size, timeout=timeout)
+    else:
+        rows, spec = source
     feature_names = set()
     for row in rows:
         feature_names.update((row["record"].get("user_features") or {}).keys())
@@ -688,11 +693,16 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
         raise ValueError("the frame holds no impressions")
     action, position, reward, n_actions = _checked_rows(frame, "click", n_actions)
     pscore = frame["propensity_score"].to_numpy(dtype=float)
-    if not ((pscore > 0) & (pscore <= 1)).all():
-        raise ValueError("a propensity_score is outside (0, 1]")
-    if not (pscore >= MINIMUM_PROPENSITY).all():
-        raise ValueError(f"a propensity_score is below the smallest usable propensity {MINIMUM_PROPENSITY:g} "
-                         "(its importance weight would overflow)")
+    outside = ~((pscore > 0) & (pscore <= 1))  # NaN fails both
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"propensity_score {float(pscore[row])!r} (row {_plain(frame.index[row])!r}) is outside "
+                         "(0, 1]")
+    small = pscore < MINIMUM_PROPENSITY
+    if small.any():
+        row = int(np.flatnonzero(small)[0])
+        raise ValueError(f"propensity_score {float(pscore[row])!r} (row {_plain(frame.index[row])!r}) is below the "
+                         f"smallest usable propensity {MINIMUM_PROPENSITY:g} (its importance weight would overflow)")
     users = _user_dummies(frame)
     affinity = _affinity(frame)
     context = pd.concat([users, affinity], axis=1).to_numpy(dtype=float)
@@ -754,7 +764,8 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     Raises:
         ValueError: no ``label`` column, no row (a job on it would fail on the workers: the CLI refuses such a file
             before uploading it), a value that is NaN, infinite or not numeric, a feature beyond a 32-bit float's
-            range, or a label outside [0, 1].
+            range, or a label outside [0, 1]; a bad value is named by its row (0-based, by position) and column,
+            the first in row order.
     """
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
@@ -764,13 +775,22 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         # numpy would turn a date into its epoch microseconds and drop a complex number's imaginary part.
         if getattr(dtype, "kind", "O") in "mMcSUV":
             raise ValueError(f"the frame holds a value that is not a number: column {column!r} is {dtype}")
+    features = frame.drop(columns=[label])
     try:
-        values = frame.drop(columns=[label]).to_numpy(dtype=float)
+        values = features.to_numpy(dtype=float)
         labels = frame[label].to_numpy(dtype=float)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"the frame holds a value that is not a number: {error}") from None
-    if not np.isfinite(values).all() or not np.isfinite(labels).all():
-        raise ValueError("the frame holds NaN or infinity")
+        found = _first_not_a_number(frame)
+        where = "" if found is None else f"row {found[0]}, column {found[1]!r}: {found[2]!r} is not a number; "
+        raise ValueError(f"the frame holds a value that is not a number: {where}{error}") from None
+    # The first bad value in row order, the label being the last column of a row as in the CSV.
+    bad = np.argwhere(~np.isfinite(np.column_stack([values, labels])))
+    if len(bad):
+        row, column = (int(i) for i in bad[0])
+        name = label if column == values.shape[1] else features.columns[column]
+        value = labels[row] if column == values.shape[1] else values[row, column]
+        raise ValueError(f"row {row}, column {name!r}: {float(value)!r} is not a finite number (the frame holds NaN "
+                         "or infinity; a training CSV holds neither)")
     # As `recpool train` and `fit` check the file before uploading it: the workers read features as 32-bit floats
     # and a label as a click probability, and a job on anything else failed on them after the upload.
     # Compared as the workers read them, after rounding to float32 (3.4028235e38 is the largest finite one).
@@ -793,10 +813,25 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     return buffer.getvalue().encode()
 
 
-def upload_frame(client, frame, *, name: str = "frame.csv", label: str = "label") -> str:
+def _first_not_a_number(frame):
+    """``(row, column, value)`` of the first value in row order (by position) that ``float()`` cannot read, in a frame
+    that ``to_numpy(dtype=float)`` refused; None if none is found one by one."""
+    columns = list(frame.columns)
+    for row, values in enumerate(frame.itertuples(index=False, name=None)):
+        for column, value in zip(columns, values):
+            try:
+                float(value)
+            except (TypeError, ValueError, OverflowError):
+                return row, column, _plain(value)
+    return None
+
+
+def upload_frame(client, frame, *, name: str = "frame.csv", label: str = "label",
+                 timeout: Optional[float] = None) -> str:
     """Uploads a numeric DataFrame (with a ``label`` column) as a training CSV; returns ``sha256:<hex>``.
+    ``timeout``: seconds for the whole upload (one deadline for all its chunks; the client's by default).
 
     Logged impressions go through :func:`training_frame` first. ``client.train(frame)`` does the same.
     With an :class:`~recpool.AsyncClient`, await the result.
     """
-    return client.upload_bytes(csv_bytes(frame, label=label), name)
+    return client.upload_bytes(csv_bytes(frame, label=label), name, timeout=timeout)

@@ -257,16 +257,44 @@ def _finite_float(text: str) -> float:
     return value
 
 
+class _RepeatedKey(Exception):
+    """A JSON object with a key twice (raised out of :func:`json.loads` by :func:`_unique_keys`)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``json.loads``'s ``object_pairs_hook``: the object as a dict, or :class:`_RepeatedKey` for a key it holds
+    twice. Keys are compared as read, escapes resolved (``"click"`` and ``"\\u0063lick"`` are one key), as
+    PROTOCOL.md says every reader compares them; :func:`json.loads` alone kept the last value."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return document
+
+
 def json_frame(reply: Reply, what: str) -> dict:
     """The reply's frame 1 as a JSON object.
 
     Raises:
-        ProtocolViolation: no frame, not UTF-8 JSON, not an object, or a NaN or infinity in it (``NaN``,
-            ``Infinity`` or a number too large for a double, which :func:`json.loads` would accept).
+        ProtocolViolation: no frame, not UTF-8 JSON, not an object, a NaN or infinity in it (``NaN``,
+            ``Infinity`` or a number too large for a double, which :func:`json.loads` would accept), or an object
+            in it (the document or one nested in it) with a key twice, naming the key (PROTOCOL.md: "A key appears
+            at most once in an object"; :func:`json.loads` would keep the last value).
     """
     frame = _first_frame(reply, what)
     try:
-        document = json.loads(bytes(frame), parse_constant=_refuse_constant, parse_float=_finite_float)
+        document = json.loads(bytes(frame), parse_constant=_refuse_constant, parse_float=_finite_float,
+                              object_pairs_hook=_unique_keys)
+    except _RepeatedKey as repeated:
+        raise ProtocolViolation(f"the {what} reply holds the key {repeated.key!r} twice in one object (a key appears "
+                                "at most once: which value would count?)", reply.header) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolViolation(f"the {what} reply is not the protocol's JSON: {error}", reply.header) from None
     if not isinstance(document, dict):
@@ -287,23 +315,27 @@ def wire_key(key: str) -> str:
     return lead + parts[0].lower() + "".join(part.capitalize() for part in parts[1:]) + trail
 
 
-def document_keys(document, keys: Sequence[str], reply: Reply, what: str):
+def document_keys(document, keys: Sequence[str], reply: Optional[Reply], what: str):
     """``document`` (a JSON object the spec describes) with each key that the broker reads as one of ``keys`` renamed
     to it (``modelVersion`` → ``model_version``), other keys kept as written; a non-object is returned as it is.
     The keys of a map inside it (``user_features``, ``metrics``) are data and are left alone.
 
     Raises:
-        ProtocolViolation: two keys that are one key (``model_version`` and ``modelVersion``), which the broker
-            refuses too.
+        ProtocolViolation: two keys that are one key (``model_version`` and ``modelVersion``, or two spellings of a
+            key the spec does not list, such as ``promoted_at`` and ``promotedAt``), which the broker refuses too.
     """
     if not isinstance(document, dict):
         return document
     spec = {wire_key(name): name for name in keys}
     out = {}
+    seen = {}
     for key, value in document.items():
-        name = spec.get(wire_key(key), key)
-        if name in out:
-            raise ProtocolViolation(f"the {what} reply holds the key {name!r} twice (as {key!r} too)", reply.header)
+        wire = wire_key(key)
+        name = spec.get(wire, key)
+        if wire in seen:
+            raise ProtocolViolation(f"the {what} reply holds the key {name!r} twice (as {seen[wire]!r} and {key!r})",
+                                    reply.header if reply is not None else None)
+        seen[wire] = key
         out[name] = value
     return out
 

@@ -601,6 +601,8 @@ def test_an_async_lazy_batch_refused_after_others_were_sent_cancels_them(fake):
 class JobReads:
     """Stands in for a client's ``job()``: the job is in ``states[k]`` on read ``k`` (the last state after)."""
 
+    timeout = 5.0  # the client's, which a follow with a timeout cuts each read's to what is left
+
     def __init__(self, *states):
         self.states = states
         self.reads = 0

@@ -200,6 +200,35 @@ def test_csv_bytes_refuses_time_and_complex_columns_instead_of_converting_them()
     assert frames.csv_bytes(base).startswith(b"f0,label")
 
 
+def test_csv_bytes_names_the_row_and_column_of_the_first_value_that_is_not_a_finite_number():
+    # A NaN said only "the frame holds NaN or infinity", where the 1e39 check names the row and the column.
+    base = pd.DataFrame({"a": [0.5, 0.25, 0.75], "b": [1.0, 2.0, 3.0], "label": [0.0, 1.0, 1.0]})
+    cases = [(base.assign(b=[1.0, np.nan, np.inf]), r"row 1, column 'b': nan is not a finite number"),
+             (base.assign(a=[0.5, 0.25, -np.inf], label=[0.0, 1.0, np.nan]), r"row 2, column 'a': -inf"),
+             (base.assign(label=[0.0, np.inf, 1.0]), r"row 1, column 'label': inf is not a finite number"),
+             (base.assign(b=pd.array([1.0, None, 3.0], dtype="Float64")), r"row 1, column 'b'"),
+             (base.assign(b=[1.0, 2.0, "x"]), r"row 2, column 'b': 'x' is not a number")]
+    for frame, problem in cases:
+        with pytest.raises(ValueError, match=problem):
+            frames.csv_bytes(frame)
+        with pytest.raises(recpool.InvalidRequest, match=problem):  # as train(frame) says it, before any upload
+            next(recpool.operations.train(frame))
+
+
+def test_bandit_feedback_names_the_row_of_a_propensity_it_cannot_use():
+    # "a propensity_score is outside (0, 1]" named neither the row nor the value.
+    def frame(propensities):
+        return pd.DataFrame({"timestamp": pd.to_datetime([1, 2, 3], unit="s", utc=True), "item_id": [0, 1, 2],
+                             "position": [1, 1, 1], "click": [1, 0, 0], "propensity_score": propensities,
+                             "device": ["ios", "web", "ios"]}, index=[10, 11, 12])
+
+    for propensities, problem in [([0.5, np.nan, 2.0], r"propensity_score nan \(row 11\) is outside \(0, 1\]"),
+                                  ([0.5, 0.5, 0.0], r"propensity_score 0\.0 \(row 12\) is outside"),
+                                  ([1e-300, 0.5, 0.5], r"propensity_score 1e-300 \(row 10\) is below the smallest")]:
+        with pytest.raises(ValueError, match=problem):
+            frames.bandit_feedback(frame(propensities), n_actions=3)
+
+
 def test_csv_bytes_refuses_what_the_workers_refuse_before_uploading():
     # A feature beyond a 32-bit float, or a label outside [0, 1], was uploaded and the job then failed on the workers,
     # where `recpool train` refuses the same file before uploading it.

@@ -140,6 +140,50 @@ def test_a_job_document_in_camel_case_reads_as_its_snake_case_keys():
     assert control_plane.with_keys({"totalRounds": 3, "modelVersion": 2}, control_plane.JOB_KEYS)["total_rounds"] == 3
 
 
+# ---------------------------------------------------------------- a key twice in one object
+
+def control_reply(text: bytes) -> ops.Reply:
+    return reply(wire.Command.CONTROL, [text])
+
+
+@pytest.mark.parametrize("call, text, problem", [
+    # PROTOCOL.md: "A key appears at most once in an object ... never read as one of its two values": json.loads kept
+    # the last value, so a FEEDBACK acknowledgement read duplicate=False and a job read completed.
+    (lambda: ops.feedback("imp-1", 3, 1), rb'{"impression_id":"imp-1","item":3,"duplicate":true,"duplicate":false}',
+     "the FEEDBACK reply holds the key 'duplicate' twice in one object"),
+    (lambda: ops.feedback("imp-1", 3, 1),  # the same key with an escape
+     rb'{"impression_id":"imp-1","item":3,"duplicate":true,"\u0064uplicate":false}',
+     "the FEEDBACK reply holds the key 'duplicate' twice in one object"),
+    (lambda: ops.status(), rb'{"promoted_version":1,"promoted_version":2}',
+     "the STATUS reply holds the key 'promoted_version' twice"),
+    (lambda: ops.status(), rb'{"workers":[{"id":"w1","id":"w2"}],"online":null}',  # in a nested object too
+     "the STATUS reply holds the key 'id' twice"),
+    (lambda: ops.job_control("job", "job-1"), rb'{"job":"job-1","state":"failed","state":"completed"}',
+     "the CONTROL job reply holds the key 'state' twice"),
+    (lambda: ops.job_control("job", "job-1"),  # one key in snake and camel case, which the broker reads as one
+     rb'{"job":"job-1","state":"running","model_version":1,"modelVersion":2}',
+     r"the CONTROL job reply holds the key 'model_version' twice \(as 'model_version' and 'modelVersion'\)"),
+    (lambda: ops.promote(1), rb'{"version":1,"promoted":true,"promoted":false}',
+     "the CONTROL promote reply holds the key 'promoted' twice"),
+    (lambda: ops.models(), rb'{"models":[{"version":1,"createdAt":1,"created_at":2}]}',
+     "the CONTROL models reply holds the key 'created_at' twice"),
+    (lambda: ops.recommend(), rb'{"items":[{"item":3,"score":0.5,"item":4}],"source":"model","model_version":0}',
+     "the RECOMMEND reply holds the key 'item' twice"),
+    (lambda: ops.control("online"), rb'{"enabled":true,"metrics":{"ctr":1,"ctr":2}}',  # a map's keys: as written
+     "the CONTROL online reply holds the key 'ctr' twice"),
+])
+def test_a_reply_with_a_key_twice_in_one_object_is_a_protocol_violation_naming_the_key(call, text, problem):
+    with pytest.raises(recpool.ProtocolViolation, match=problem):
+        call().parse(control_reply(text))
+
+
+def test_keys_that_differ_are_kept_apart_and_a_maps_keys_are_compared_as_written():
+    online = ops.control("online").parse(control_reply(b'{"metrics":{"sku_1":1,"sku1":2,"Sku1":3}}'))
+    assert online == {"metrics": {"sku_1": 1, "sku1": 2, "Sku1": 3}}
+    job = ops.job_control("job", "job-1").parse(control_reply(b'{"job":"job-1","state":"running","metrics":{"a":{}}}'))
+    assert job["state"] == "running" and job["metrics"] == {"a": {}}
+
+
 # ---------------------------------------------------------------- FEEDBACK
 
 @pytest.mark.parametrize("ack", [

@@ -182,7 +182,7 @@ public enum ConfigResolver {
     }
 
     /// `--key -1` as `--key=-1` for an option that takes a value, so that a negative number typed after it is the
-    /// option's value, which the command then checks and names ("--epochs must be ≥ 0, got -1"): ArgumentParser
+    /// option's value, which the command then checks and names ("--epochs must be 0…10000, got -1"): ArgumentParser
     /// reads a word starting with `-` as a flag, and said "Missing value for '--epochs'" of a value that was there.
     /// Only a word that is a number (`-1`, `-0.5`, `-1e3`, `-inf`, `-nan`) is joined; arguments after `--` are
     /// left alone.

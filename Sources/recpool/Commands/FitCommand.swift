@@ -68,9 +68,11 @@ struct FitCommand: ParsableCommand {
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }
         guard model == "mlp" else { throw ValidationError("unknown model kind \"\(model)\" (supported: mlp)") }
-        guard epochs >= 0 else { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
+        // `train`'s bounds (TrainingSpec), and 0 besides: `fit --epochs 0` writes the constant predictor.
+        guard (0...10_000).contains(epochs) else { throw ValidationError("--epochs must be 0…10000, got \(epochs)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a finite number > 0, got \(lr)") }
+        // As `train` takes it: an Adam step of 10 or more diverges on any data (`--lr 1e3` ran to exit 6).
+        guard lr > 0, lr < 10 else { throw ValidationError("--lr must be in (0, 10), got \(lr)") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {
             throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr (\(1 / lr)), got \(weightDecay)")

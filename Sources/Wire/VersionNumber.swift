@@ -41,9 +41,13 @@ public struct VersionNumberError: Error, Sendable, Hashable, CustomStringConvert
         self.allowsLatest = allowsLatest
     }
 
-    /// "\"0\" is not a version: versions are numbered from 1, in plain digits (1, 2, 3, …)".
+    /// "\"0\" is not a version: versions are numbered from 1, in plain digits (1, 2, 3, …)"; for plain digits past
+    /// 2⁶⁴ − 1, that it is too large (it is in plain digits).
     public var description: String {
-        "\"\(text)\" is not a version: versions are numbered from 1, in plain digits (1, 2, 3, …)"
+        if let first = text.utf8.first, first != UInt8(ascii: "0"), text.utf8.allSatisfy({ (48...57).contains($0) }) {
+            return "\"\(text)\" is not a version: version numbers are at most \(UInt64.max)"
+        }
+        return "\"\(text)\" is not a version: versions are numbered from 1, in plain digits (1, 2, 3, …)"
             + (allowsLatest ? ", or latest" : "")
     }
 }

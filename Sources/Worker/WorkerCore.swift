@@ -90,7 +90,9 @@ struct WorkerCore: Sendable {
         case .connected:
             // A new connection: what the broker wants is learnt again from its WEIGHTS; until then a build still
             // running from before is judged against the version served now (a rollback missed while away).
-            wantedWeights = replica.checkpointSHA256.map { (replica.version, $0) }
+            // A seeded model has no checkpoint hash: "" names it, which no built replica has, so a build left from the
+            // last connection is dropped (it was swapped in, though the broker it registered with never asked for it).
+            wantedWeights = (replica.version, replica.checkpointSHA256 ?? "")
             connect(now: now, into: &actions)
         case .message(let frames, let held, let frameCount):
             guard !exited else { break }

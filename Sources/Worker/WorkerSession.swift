@@ -134,6 +134,9 @@ public final class WorkerSession: Sendable {
         try socket.connect(configuration.broker)
         let shell = Shell(session: self, socket: socket, handshakes: handshakes, parent: parent)
         if let exit = try shell.perform(core.handle(.connected, now: .now)) { return exit }
+        // What the background threads finished while the session waited to reconnect: that wait drained the wake-up
+        // they signalled, so nothing else would apply it (a ROUND_RESULT held back until an unrelated message).
+        try applyBackgroundOutcomes(&core, socket: socket)
 
         var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while true {

@@ -32,7 +32,8 @@ struct WorkerCoreControlTests {
         var building = harness.core.replica
         building.version = 5
         building.checkpointSHA256 = "s5"
-        #expect(harness.core.wants(building))  // nothing asked yet
+        // Nothing asked on this connection yet: the broker wants what is served, which a build is not.
+        #expect(!harness.core.wants(building))
         harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 5, sha256: "s5")), [1]])
         #expect(harness.core.wants(building))
         // Rolled back to the served version before the build landed: no new build, and the one running is dropped.
@@ -40,6 +41,21 @@ struct WorkerCoreControlTests {
         #expect(harness.background.count == 1)
         #expect(!harness.core.wants(building))
         #expect(harness.core.wants(harness.core.replica))
+    }
+
+    /// A seeded worker that reconnected while it built WEIGHTS for an earlier broker's rollout swapped that build in
+    /// (heartbeats then said version 6, width 4096), though the broker it registered with never sent WEIGHTS.
+    @Test("after a reconnect, a seeded worker drops a build the new connection never asked for")
+    func seededReconnect() {
+        var harness = WorkerHarness.registered()
+        #expect(harness.core.replica.checkpointSHA256 == nil)
+        var building = harness.core.replica
+        building.version = 6
+        building.checkpointSHA256 = "s6"
+        harness.feed(.connected)
+        #expect(!harness.core.wants(building))
+        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
+        #expect(harness.core.wants(building))
     }
 
     @Test("TRAIN_ROUND goes to the compute thread with its state and, when included, its dataset")

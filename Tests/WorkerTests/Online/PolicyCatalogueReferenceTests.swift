@@ -89,6 +89,37 @@ struct PolicyCatalogueReferenceTests {
         #expect(online.state.withLock { ($0.servedCatalogue, $0.wanted, Set($0.held.keys)) } == (1, nil, [1, 3, 4]))
     }
 
+    /// A policy serving registry catalogue version 1 was sent version 2 with fewer items, another width or moved
+    /// rows: each was answered `installed: true` while the policy kept serving version 1, and the broker took that
+    /// for the replica's confirmation.
+    @Test("a newer CATALOGUE the served policy cannot move to is reported not installed, naming why")
+    func cannotMove() throws {
+        let v1 = try Self.installed(Self.catalogue(10), version: 1)
+        let wider = try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["f0", "f1", "f2"]), ids: (0..<10).map { "sku-\($0)" },
+            features: (0..<30).map { Float($0) })
+        let moved = try ItemCatalogue(
+            encoding: ItemEncoding(categorical: [], numeric: ["f0", "f1"]), ids: (0..<10).reversed().map { "sku-\($0)" },
+            features: (0..<20).map { Float($0) })
+        let cases: [(ItemCatalogue, String)] = [
+            (try Self.catalogue(8), "it has 8 items, fewer than the policy's 10"),
+            (wider, "its items have 3 features, the policy's 2"),
+            (moved, "its rows are not the policy's rows in place (item ids moved or changed)"),
+        ]
+        for (catalogue, why) in cases {
+            let online = manualOnlineLearning()
+            _ = online.perform(.catalogue(v1))
+            let payload = try Self.payload(
+                v1.catalogue, version: 2, reference: CatalogueReference(version: 1, sha256: v1.sha256))
+            #expect(try decodePolicyState(#require(online.perform(.install(payload)))).1.kind == .installed)
+            let state = try #require(online.perform(.catalogue(try Self.installed(catalogue, version: 2))))
+            let report = try WireJSON.decode(CatalogueState.self, from: state[1])
+            #expect(!report.installed && report.version == 2)
+            #expect(report.error?.contains("cannot move to catalogue version 2: \(why)") == true, "\(report.error ?? "")")
+            #expect(online.state.withLock { $0.servedCatalogue } == 1)
+        }
+    }
+
     @Test("an older CATALOGUE than the installed one is held by the online thread and reported not installed, naming the served version")
     func olderCatalogueIsHeld() throws {
         let relay = manualOnlineLearning()

@@ -55,7 +55,8 @@ public struct TrainingState: Sendable, Equatable {
     }
 
     /// Restores a state from a pack into a copy of `template` (only its architecture is used).
-    /// - Throws: ``TrainingError/badState(_:)`` when a vector is missing or has the wrong length.
+    /// - Throws: ``TrainingError/badState(_:)`` when a vector is missing, has the wrong length or holds a value that
+    ///   is not finite.
     public init(pack: ParameterPack, template: MLP) throws(TrainingError) {
         var model = template
         let n = model.parameterCount
@@ -66,6 +67,12 @@ public struct TrainingState: Sendable, Equatable {
                     "vector \"\(name)\" has \(values.count) values, the model (widths \(template.inputWidth) → "
                         + "\(template.hiddenSizes.map { "\($0)" }.joined(separator: " → ")) → \(template.outputWidth)) "
                         + "has \(n) parameters")
+            }
+            // A received state is the broker's average of finite states: a NaN or infinity in it is damage, said as
+            // such (it was reported as "training diverged … try a lower learning rate", and a final round wrote a
+            // checkpoint no reader accepts, with an AUC computed from NaN predictions).
+            if let index = values.firstIndex(where: { !$0.isFinite }) {
+                throw .badState("vector \"\(name)\" holds \(values[index]) at index \(index): a state is finite numbers")
             }
             return values
         }

@@ -197,13 +197,22 @@ struct RoundExecutorTests {
             assignment: TrainingFixtures.assignment(spec, steps: 2), state: [], dataset: TrainingFixtures.bytes,
             cache: cache)
         var pack = try ParameterPack(decoding: first.body)
-        pack.vectors[0].values[0] = .infinity
+        // Finite but near Float's largest: the first products overflow, so the step itself diverges. (A received state
+        // that is already infinite is a bad state, not a divergence: ReceivedStateTests.)
+        for index in pack.vectors[0].values.indices { pack.vectors[0].values[index] = 3e38 }
         let poisoned = pack.encoded()
         let next = RoundExecutor.run(
             assignment: TrainingFixtures.assignment(spec, fromStep: 2, steps: 2, state: poisoned), state: poisoned,
             dataset: TrainingFixtures.bytes, cache: cache)
         #expect(next.body.isEmpty)
         #expect(next.report.error?.contains("training diverged") == true, "\(next.report.error ?? "no error")")
+        pack.vectors[0].values[0] = .infinity
+        let infinite = pack.encoded()
+        let refused = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, fromStep: 2, steps: 2, state: infinite), state: infinite,
+            dataset: TrainingFixtures.bytes, cache: cache)
+        #expect(refused.body.isEmpty)
+        #expect(refused.report.error?.contains("holds inf at index 0") == true, "\(refused.report.error ?? "no error")")
     }
 
     @Test("A built-in synthetic dataset trains, reports cold and warm metrics and embeds its FeatureSpec")

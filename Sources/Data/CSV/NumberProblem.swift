@@ -12,6 +12,8 @@ public enum NumberProblem: Error, Sendable, Equatable, CustomStringConvertible {
     case notFinite
     /// A finite `Double` beyond a 32-bit float's range (`1e39`), which the models would hold as infinity.
     case outsideFloatRange
+    /// A number other than 0 nearer 0 than the smallest 64-bit float (`1e-400`), which would be read as 0.
+    case nearerZero
 
     /// The reason as a message continues after the field's text: `'1,5' is not a number`.
     public var description: String {
@@ -20,14 +22,15 @@ public enum NumberProblem: Error, Sendable, Equatable, CustomStringConvertible {
         case .notANumber: "is not a number"
         case .notFinite: "is not finite"
         case .outsideFloatRange: "is outside a 32-bit float's range (±3.4e38)"
+        case .nearerZero: "is nearer 0 than the smallest 64-bit float (it would be read as 0)"
         }
     }
 
     /// The finite number `text` holds (``CSVNumber/double(_:)``, surrounding spaces and tabs ignored).
-    /// - Throws: ``blank``, ``notANumber`` or ``notFinite``.
+    /// - Throws: ``blank``, ``notANumber``, ``nearerZero`` or ``notFinite``.
     public static func double(_ text: String) throws(NumberProblem) -> Double {
         guard !BlankText.isBlank(text) else { throw .blank }
-        guard let value = CSVNumber.double(text) else { throw .notANumber }
+        guard let value = CSVNumber.double(text) else { throw CSVNumber.underflows(text) ? .nearerZero : .notANumber }
         guard value.isFinite else { throw .notFinite }
         return value
     }

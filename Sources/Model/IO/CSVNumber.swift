@@ -6,13 +6,29 @@
 /// number here. NaN and infinities are still returned (as Swift reads `nan`, `inf`, `1e400`) so that the caller
 /// can refuse them as not finite, naming the field.
 public enum CSVNumber {
-    /// The value of a decimal number field, or nil when the text is not one (hexadecimal included).
+    /// The value of a decimal number field, or nil when the text is not one (hexadecimal included), or when it is a
+    /// number other than 0 nearer 0 than the smallest 64-bit float (`1e-400`, which `Double` reads as 0: a request's
+    /// JSON refuses it, and a log's cell or `--events 1:1e-400` was read as 0 without a word).
     public static func double(_ text: String) -> Double? {
         let trimmed = text.trimmingSpaces
         guard !trimmed.utf8.contains(where: { $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: "X") }) else {
             return nil
         }
-        return Double(trimmed)
+        guard let value = Double(trimmed), !(value == 0 && hasNonZeroDigit(trimmed)) else { return nil }
+        return value
+    }
+
+    /// Whether `text` reads as a number other than 0 that `Double` rounds to 0 (`1e-400`): nearer 0 than the smallest
+    /// 64-bit float.
+    public static func underflows(_ text: String) -> Bool {
+        let trimmed = text.trimmingSpaces
+        return Double(trimmed) == 0 && hasNonZeroDigit(trimmed)
+    }
+
+    /// Whether the mantissa (the text before an exponent) holds a digit 1–9.
+    private static func hasNonZeroDigit(_ text: String) -> Bool {
+        text.utf8.prefix(while: { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") })
+            .contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") })
     }
 
     /// The value of a whole-number field (an id, a count, a 0/1 flag), read from its text: optional spaces, an
@@ -72,6 +88,8 @@ public enum CSVNumber {
         guard !trimmed.utf8.contains(where: { $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: "X") }) else {
             return nil
         }
+        // Nearer 0 than any 64-bit float: no number here either (a 32-bit float's own rounding of `1e-50` to 0 is kept).
+        guard !underflows(trimmed) else { return nil }
         return Float(trimmed)
     }
 }

@@ -180,6 +180,15 @@ public enum PolicyGuard {
                     + "\(minimumRows)\(approximate)",
                 candidateValue: candidateValue, currentValue: currentValue, margin: margin, rows: rows, atMs: nowMs)
         }
+        if impressions.isEmpty {
+            // Nothing to weigh: neither policy is to blame (it said "no logged row has weight under the candidate; …
+            // under the current version").
+            return GuardDecision(
+                accepted: false,
+                reason: "rejected: no comparison is possible: the log holds no impression with feedback to compare on "
+                    + "(with --online-guard-min-rows \(minimumRows) a comparison is required)",
+                candidateValue: nil, currentValue: nil, margin: margin, rows: 0, atMs: nowMs)
+        }
         guard let c = candidateValue, let b = currentValue else {
             // Name the policy (or both) whose estimate is undefined: the candidate is not blamed for the current
             // version's.

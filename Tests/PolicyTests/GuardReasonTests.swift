@@ -63,6 +63,21 @@ struct GuardReasonTests {
         #expect(!decision.reason.contains("current version"), "\(decision.reason)")
     }
 
+    /// With `--online-guard-min-rows 0` and every impression with feedback evicted, the rejection blamed both
+    /// policies ("no logged row has weight under the candidate; … under the current version"): the log held nothing.
+    @Test("no impression with feedback at all: the reason says the log holds none, blaming neither policy")
+    func noImpressions() throws {
+        let (_, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let decision = PolicyGuard.decide(candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 0, nowMs: 0)
+        #expect(!decision.accepted && decision.rows == 0)
+        #expect(
+            decision.reason == "rejected: no comparison is possible: the log holds no impression with feedback to compare "
+                + "on (with --online-guard-min-rows 0 a comparison is required)")
+        // With a minimum above 0 the same empty log is accepted without comparison, as before.
+        #expect(PolicyGuard.decide(candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 1, nowMs: 0).accepted)
+    }
+
     @Test("the estimate counts the impressions a policy could not score and keeps the first reason")
     func unscoredCounted() throws {
         let (world, spec) = smallSpec()

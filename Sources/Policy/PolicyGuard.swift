@@ -183,10 +183,15 @@ public enum PolicyGuard {
         if impressions.isEmpty {
             // Nothing to weigh: neither policy is to blame (it said "no logged row has weight under the candidate; …
             // under the current version").
+            let held =
+                leftOut > 0
+                ? "every impression with feedback (\(leftOut)) was left out: served through retrieval, so the candidate's "
+                    + "probability of their slates cannot be computed"
+                : "the log holds no impression with feedback to compare on"
             return GuardDecision(
                 accepted: false,
-                reason: "rejected: no comparison is possible: the log holds no impression with feedback to compare on "
-                    + "(with --online-guard-min-rows \(minimumRows) a comparison is required)",
+                reason: "rejected: no comparison is possible: \(held) (with --online-guard-min-rows \(minimumRows) a "
+                    + "comparison is required)",
                 candidateValue: nil, currentValue: nil, margin: margin, rows: 0, atMs: nowMs)
         }
         guard let c = candidateValue, let b = currentValue else {

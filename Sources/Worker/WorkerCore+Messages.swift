@@ -48,6 +48,9 @@ extension WorkerCore {
             // The broker does not know us (it restarted, or declared us dead): register again.
             actions.append(.log(.info, "broker asked us to register again", [:]))
             registered = false
+            // As on a new connection: the broker it registers with now wants what is served until it sends WEIGHTS; a
+            // build ordered before (by a broker since restarted, whose socket libzmq reconnected) is dropped.
+            wantedWeights = (replica.version, replica.checkpointSHA256 ?? "")
             actions.append(.send(hello().frames(), .bestEffort))
         case .weights where !header.isReply:
             guard case .success(let notice) = Self.document(WeightsNotice.self, of: message, into: &actions) else {

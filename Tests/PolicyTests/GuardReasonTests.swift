@@ -74,6 +74,9 @@ struct GuardReasonTests {
         #expect(
             decision.reason == "rejected: no comparison is possible: the log holds no impression with feedback to compare "
                 + "on (with --online-guard-min-rows 0 a comparison is required)")
+        let retrieval = PolicyGuard.decide(
+            candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 0, leftOut: 7, nowMs: 0)
+        #expect(retrieval.reason.contains("every impression with feedback (7) was left out: served through retrieval"))
         // With a minimum above 0 the same empty log is accepted without comparison, as before.
         #expect(PolicyGuard.decide(candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 1, nowMs: 0).accepted)
     }

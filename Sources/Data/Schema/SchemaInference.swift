@@ -209,6 +209,11 @@ public enum SchemaInference {
             // A blank cell is a missing value of either kind (the loader reads a blank numeric one as missing).
             let text = BlankText.canonical(row[index])
             if text.isEmpty { continue }
+            // A number nearer 0 than any 64-bit float is a number (drafted numeric, so the loader refuses it by name).
+            if CSVNumber.underflows(text) {
+                distinct.insert(text)
+                continue
+            }
             guard let value = CSVNumber.double(text), value.isFinite else { return .categorical }
             distinct.insert(text)
         }

@@ -88,8 +88,10 @@ public enum CSVNumber {
         guard !trimmed.utf8.contains(where: { $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: "X") }) else {
             return nil
         }
+        guard let value = Float(trimmed) else { return nil }
         // Nearer 0 than any 64-bit float: no number here either (a 32-bit float's own rounding of `1e-50` to 0 is kept).
-        guard !underflows(trimmed) else { return nil }
-        return Float(trimmed)
+        // Checked only for a 0, so a file of numbers is parsed once per cell.
+        if value == 0, hasNonZeroDigit(trimmed), Double(trimmed) == 0 { return nil }
+        return value
     }
 }

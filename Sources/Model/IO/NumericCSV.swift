@@ -47,7 +47,7 @@ public struct NumericCSV: Sendable, Equatable {
             let lineNumber = file.lines[index]
             let fields = record.map { $0.trimmingSpaces }
             if index == 0
-                && (headerRequired || fields.allSatisfy { CSVNumber.float($0) == nil && !looksNonFinite($0) })
+                && (headerRequired || fields.allSatisfy { CSVNumber.float($0) == nil && !looksNonFinite($0) && !CSVNumber.underflows($0) })
             {
                 // A repeated name would make `label` (or a feature) ambiguous: a second `label` column was once read as
                 // a feature, leaking the target.

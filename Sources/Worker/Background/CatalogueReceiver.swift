@@ -44,6 +44,8 @@ enum CatalogueReceipt: Sendable {
 struct CatalogueReceiver: Sendable {
     /// The newest version received and verified since the registration, `nil` before the first.
     private(set) var newest: InstalledCatalogue?
+    /// The newest version before the one being served, for ``withdraw(_:)``.
+    private var previous: InstalledCatalogue?
 
     /// Hashes and decodes a CATALOGUE's frame 2: the expensive half, done outside any lock.
     /// - Parameters:
@@ -85,12 +87,24 @@ struct CatalogueReceiver: Sendable {
             state.error = CatalogueRefusalReason.heldNotServed(serving: newest.version).description
             return .answer(state, hold: received)
         }
+        previous = newest
         newest = received
         return .serve(received)
     }
 
+    /// Takes back `installed` as the newest version when the served policy could not move to it: the broker sends
+    /// the same version again, and a resend of the newest is confirmed as installed, which it is not.
+    mutating func withdraw(_ installed: InstalledCatalogue) {
+        guard let newest, newest.version == installed.version, newest.sha256 == installed.sha256 else { return }
+        self.newest = previous
+        previous = nil
+    }
+
     /// Forgets the received version: the worker registered (again) with a broker, whose registry sends its newest.
-    mutating func forget() { newest = nil }
+    mutating func forget() {
+        newest = nil
+        previous = nil
+    }
 }
 
 /// Why a worker did not install a CATALOGUE version: the `error` of its CATALOGUE_STATE, which the broker logs and

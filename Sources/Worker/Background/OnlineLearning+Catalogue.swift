@@ -26,7 +26,12 @@ extension OnlineLearning {
     /// Runs on the online-learning thread, in order with POLICY and LEARN, so a slate served after the reply is
     /// drawn from the new catalogue (a retired item is never in it; an added item can be).
     func installCatalogue(_ installed: InstalledCatalogue) -> [[UInt8]] {
-        let error = state.withLock { $0.moveToCatalogue(installed) }
+        let error = state.withLock { state in
+            let error = state.moveToCatalogue(installed)
+            // Not served: a resend of this version is not "the newest, installed" either.
+            if error != nil { state.receiver.withdraw(installed) }
+            return error
+        }
         if let error {
             logger.warning("catalogue not installed", metadata: ["version": "\(installed.version)", "error": "\(error)"])
         } else {

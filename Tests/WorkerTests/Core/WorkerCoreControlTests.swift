@@ -47,15 +47,25 @@ struct WorkerCoreControlTests {
     /// (heartbeats then said version 6, width 4096), though the broker it registered with never sent WEIGHTS.
     @Test("after a reconnect, a seeded worker drops a build the new connection never asked for")
     func seededReconnect() {
-        var harness = WorkerHarness.registered()
-        #expect(harness.core.replica.checkpointSHA256 == nil)
-        var building = harness.core.replica
-        building.version = 6
-        building.checkpointSHA256 = "s6"
-        harness.feed(.connected)
-        #expect(!harness.core.wants(building))
-        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
-        #expect(harness.core.wants(building))
+        for reconnect in ["a new connection", "DISCONNECT from a restarted broker"] {
+            var harness = WorkerHarness.registered()
+            #expect(harness.core.replica.checkpointSHA256 == nil)
+            var building = harness.core.replica
+            building.version = 6
+            building.checkpointSHA256 = "s6"
+            // The last broker asked for version 6; its build is running.
+            harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
+            #expect(harness.core.wants(building))
+            if reconnect == "a new connection" {
+                harness.feed(.connected)
+            } else {
+                harness.receive(Header(command: .disconnect))
+            }
+            #expect(!harness.core.wants(building), "\(reconnect)")
+            // The broker it registered with asks for it again: wanted.
+            harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
+            #expect(harness.core.wants(building), "\(reconnect)")
+        }
     }
 
     @Test("TRAIN_ROUND goes to the compute thread with its state and, when included, its dataset")

@@ -130,8 +130,8 @@ struct ConfigCommandTests {
                 && users.stderr.contains("note: --users came from \(file.path) [client]"), "\(users.stderr)")
         let epochs = try runTool("recpool", ["fit", "--dataset", "x.csv", "--out", "y.ckpt", "--epochs", "-1"])
         #expect(epochs.code == 64 && epochs.stderr.contains("--epochs must be 0…10000, got -1"), "\(epochs.stderr)")
-        // `train`'s bounds: `fit` took 10,001 epochs and a learning rate of 1,000 (which diverged, exit 6).
-        for (flag, value, says) in [("--epochs", "10001", "--epochs must be 0…10000, got 10001"), ("--lr", "1000", "--lr must be in (0, 10) and a normal 32-bit float, got 1000.0"), ("--batch", "65537", "--batch must be 1…65536, got 65537")] {
+        // `train`'s bounds: `fit` took 10,001 epochs, a batch of 65,537 and a subnormal learning rate.
+        for (flag, value, says) in [("--epochs", "10001", "--epochs must be 0…10000, got 10001"), ("--lr", "1e-40", "--lr must be a finite number > 0 (a normal 32-bit float), got 1e-40"), ("--batch", "65537", "--batch must be 1…65536, got 65537")] {
             let run = try runTool("recpool", ["fit", "--dataset", "x.csv", "--out", "y.ckpt", flag, value])
             #expect(run.code == 64 && run.stderr.contains(says), "\(run.stderr)")
         }

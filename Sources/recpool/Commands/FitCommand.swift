@@ -71,9 +71,10 @@ struct FitCommand: ParsableCommand {
         // `train`'s bounds (TrainingSpec), and 0 besides: `fit --epochs 0` writes the constant predictor.
         guard (0...10_000).contains(epochs) else { throw ValidationError("--epochs must be 0…10000, got \(epochs)") }
         guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be 1…65536, got \(batch)") }
-        // As `train` takes it: an Adam step of 10 or more diverges on any data (`--lr 1e3` ran to exit 6).
-        guard lr > 0, lr < 10, lr.isNormal else {
-            throw ValidationError("--lr must be in (0, 10) and a normal 32-bit float, got \(lr)")
+        // Any finite rate above 0 (one that diverges ends in exit 6, naming it), but a normal float, as `train` takes it:
+        // a subnormal one (`1e-40`) is no rate a step can use.
+        guard lr > 0, lr.isFinite, lr.isNormal else {
+            throw ValidationError("--lr must be a finite number > 0 (a normal 32-bit float), got \(lr)")
         }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {

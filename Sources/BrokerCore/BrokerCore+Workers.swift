@@ -464,11 +464,7 @@ extension BrokerCore {
                 if !request.widthJudged {
                     if let problem = widthProblem(request) {
                         // No live worker's model takes rows this wide: say so now rather than at the timeout.
-                        queue.remove(at: index)
-                        release(request)
-                        locations[request.key] = nil
-                        counters.add(.invalidRequests)
-                        reply(to: request, status: .badRequest, message: problem, into: &actions)
+                        refuseWidth(queue.remove(at: index), problem, into: &actions)
                         continue
                     }
                     // Judged once a worker offering the service has seen it: a re-queued or long-queued request whose
@@ -502,16 +498,21 @@ extension BrokerCore {
                 continue
             }
             if let problem = widthProblem(queue[index]) {
-                let request = queue.remove(at: index)
-                release(request)
-                locations[request.key] = nil
-                counters.add(.invalidRequests)
-                reply(to: request, status: .badRequest, message: problem, into: &actions)
+                refuseWidth(queue.remove(at: index), problem, into: &actions)
                 continue
             }
             queue[index].widthJudged = true
             index += 1
         }
+    }
+
+    /// Answers a SCORE taken out of its queue BAD_REQUEST for its width (`problem`, from ``widthProblem(_:)``): its
+    /// bytes and its place are let go, and it counts as an invalid request.
+    private mutating func refuseWidth(_ request: PendingRequest, _ problem: String, into actions: inout [BrokerAction]) {
+        release(request)
+        locations[request.key] = nil
+        counters.add(.invalidRequests)
+        reply(to: request, status: .badRequest, message: problem, into: &actions)
     }
 
     mutating func pumpAll(now: BrokerInstant, into actions: inout [BrokerAction], hint: Command) {

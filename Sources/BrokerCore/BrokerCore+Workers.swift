@@ -2,6 +2,16 @@ import DequeModule
 import RecWire
 
 extension BrokerCore {
+    /// `id#n`, within ``WorkerHello/maximumNameBytes`` UTF-8 bytes: the id keeps as many whole characters as leave
+    /// room for the suffix.
+    static func renamed(_ id: String, _ n: Int) -> String {
+        let suffix = "#\(n)"
+        let room = WorkerHello.maximumNameBytes - suffix.utf8.count
+        var kept = Substring(id)
+        while kept.utf8.count > room { kept = kept.dropLast() }
+        return kept + suffix
+    }
+
     /// Handles one backend message; `userId` is ZAP's `User-Id` (its CURVE key is read from it only at READY, not for
     /// every reply on the reactor thread).
     mutating func handleWorker(
@@ -154,11 +164,12 @@ extension BrokerCore {
                 // The same process on a new connection (it reconnected before its old one expired).
                 removeWorker(other.identity, reason: .workersReregistered, now: now, into: &actions)
             } else {
-                // Another live process has this id: ids stay unique, so this one gets `id#n`.
+                // Another live process has this id: ids stay unique, so this one gets `id#n`, the id cut short (at a
+                // character) when the suffix would take it past the longest `worker_id` a READY may carry.
                 let taken = Set(workers.values.map(\.hello.workerId))
                 var n = 2
-                while taken.contains("\(requestedId)#\(n)") { n += 1 }
-                hello.workerId = "\(requestedId)#\(n)"
+                while taken.contains(Self.renamed(requestedId, n)) { n += 1 }
+                hello.workerId = Self.renamed(requestedId, n)
                 counters.add(.workersRenamed)
             }
         }

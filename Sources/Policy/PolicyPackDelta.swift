@@ -25,8 +25,8 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
     /// The delta was taken from version `version` (SHA-256 `sha256`), which the receiver does not hold; `held` is
     /// the version it holds, nil for none.
     case unknownBase(version: UInt64, sha256: String, held: UInt64?)
-    /// The statistics rebuilt from the base and the delta hash to `got`, not to the `expected` SHA-256 named with
-    /// the delta: something differs, so the result is not used.
+    /// The statistics (a whole pack, or rebuilt from the base and a delta) hash to `got`, not to the `expected` SHA-256
+    /// named with them: something differs, so the result is not used.
     case shaMismatch(expected: String, got: String)
 
     /// A one-line message for people.
@@ -47,7 +47,7 @@ public enum PolicyDeltaError: Error, Sendable, Equatable, CustomStringConvertibl
             "statistics delta is against version \(version) (sha256 \(sha256.prefix(12))…), which is not held "
                 + "(held: \(held.map { "version \($0)" } ?? "none"))"
         case .shaMismatch(let expected, let got):
-            "statistics rebuilt from the delta hash to \(got.prefix(12))…, expected \(expected.prefix(12))…"
+            "statistics hash to \(got.prefix(12))…, not to the declared \(expected.prefix(12))…"
         }
     }
 }

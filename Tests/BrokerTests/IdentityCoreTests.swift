@@ -2,6 +2,7 @@ import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 /// Issue 13 §1 ("one name, one thing") on the core: widths, worker ids, and workers that serve no
 /// registered model while one is promoted.
@@ -126,6 +127,21 @@ struct IdentityCoreTests {
         Self.register(&h, [0xC], id: "dup", pid: 10)
         #expect(h.core.statusDocument(now: h.now).workers.map(\.id).sorted() == ["dup", "dup#2"])
         #expect(h.core.liveWorkerCount == 2)
+    }
+
+    @Test("a renamed id stays within a READY's 256 bytes: the requested id is cut at a character to fit the suffix")
+    func renamedIdFits() throws {
+        var h = CoreHarness()
+        // 255 bytes ending in a two-byte character: `#2` leaves room for 254, so the id keeps 127 characters of 2 bytes.
+        let long = String(repeating: "é", count: 127) + "x"
+        #expect(long.utf8.count == 255)
+        Self.register(&h, narrow, id: long, pid: 10)
+        Self.register(&h, wide, id: long, pid: 11)
+        let ids = h.core.statusDocument(now: h.now).workers.map(\.id)
+        #expect(ids.contains(String(repeating: "é", count: 127) + "#2"), "\(ids.map(\.utf8.count))")
+        #expect(ids.allSatisfy { $0.utf8.count <= WorkerHello.maximumNameBytes })
+        #expect(BrokerCore.renamed(String(repeating: "é", count: 128), 10) == String(repeating: "é", count: 126) + "#10")
+        #expect(BrokerCore.renamed("dup", 2) == "dup#2")
     }
 
     @Test("while a version is promoted, a worker on the seeded or a file model takes no work, and status says so")

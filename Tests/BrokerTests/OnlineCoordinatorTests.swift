@@ -462,7 +462,8 @@ struct OnlineCoordinatorTests {
         for (identity, events, shift) in [(h.workerA.identity, 3, Float(0.3)), (h.workerB.identity, 1, Float(0.1))] {
             let pack = base.shifting("s", by: shift)
             let report = PolicyStateReport(
-                kind: .sync, sync: pulls[identity]!, version: 1, events: events, updates: 1, weightsSha256: "")
+                kind: .sync, sync: pulls[identity]!, version: 1, events: events, updates: 1,
+                weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
             let message = WireMessage(
                 header: Header(command: .policyState, requestId: pulls[identity]!),
                 payload: [WireJSON.encode(report), pack.encoded()])

@@ -161,7 +161,7 @@ struct OnlineDeltaSyncTests {
         #expect(m.core.policyFrame(for: m.workerB.identity).bytes == m.core.pack)
     }
 
-    @Test("a sync delta from a base the broker does not hold, or that rebuilds to another hash, is not merged")
+    @Test("a sync delta from a base the broker does not hold, or a pack (whole or rebuilt) of another hash, is not merged")
     func badSyncDeltas() throws {
         var (m, base, sha1) = try installedMachine()
         let learnt = base.touching([5], by: 1)
@@ -181,6 +181,15 @@ struct OnlineDeltaSyncTests {
         }
         #expect(try m.core.syncPack(good.encoded(), report: report) == learnt)
         #expect(throws: PolicyDeltaError.self) { try m.core.syncPack([1, 2, 3], report: report) }
+        // A whole pack is held to its declared hash as a rebuilt one is: it was stored and served as the next version.
+        #expect(try m.core.syncPack(learnt.encoded(), report: report) == learnt)
+        let other = base.touching([6], by: 1)
+        #expect(
+            throws: PolicyDeltaError.shaMismatch(
+                expected: report.weightsSha256, got: PolicyWeights.sha256(of: other.encoded()))
+        ) {
+            try m.core.syncPack(other.encoded(), report: report)
+        }
 
         // In a sync, such a replica's learning is left out: with no other contribution nothing is judged.
         let sync = try startSync(&m)
@@ -192,7 +201,11 @@ struct OnlineDeltaSyncTests {
             )
             .judged
         judged +=
-            m.feed(.policyState(identity: m.workerB.identity, message: syncState(sync, pack: learnt, frame: [0, 1])))
+            m.feed(
+                .policyState(
+                    identity: m.workerB.identity,
+                    message: syncState(sync, pack: learnt, frame: base.touching([6], by: 1).encoded()))
+            )
             .judged
         #expect(judged.isEmpty && !m.core.syncing)
     }

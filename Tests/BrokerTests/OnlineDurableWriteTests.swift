@@ -30,7 +30,9 @@ struct OnlineDurableWriteTests {
         try FileManager.default.moveItem(atPath: blobs, toPath: blobs + ".away")
         #expect(FileManager.default.createFile(atPath: blobs, contents: Data()))
         let pack = PolicyWeights.pack(h.coordinator.policy)
-        let report = PolicyStateReport(kind: .sync, sync: pull, version: 1, events: 1, updates: 1, weightsSha256: "")
+        let report = PolicyStateReport(
+            kind: .sync, sync: pull, version: 1, events: 1, updates: 1,
+            weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
         h.coordinator.handleWorker(
             identity: h.workerA.identity,
             message: WireMessage(

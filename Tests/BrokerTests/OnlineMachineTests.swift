@@ -275,7 +275,8 @@ struct OnlineMachineTests {
         for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.3)), (m.workerB.identity, 1, Float(0.1))] {
             let pack = base.shifting("s", by: shift)
             let report = PolicyStateReport(
-                kind: .sync, sync: round.id, version: version, events: events, updates: 1, weightsSha256: "")
+                kind: .sync, sync: round.id, version: version, events: events, updates: 1,
+                weightsSha256: PolicyWeights.sha256(of: pack.encoded()))
             let message = WireMessage(
                 header: Header(command: .policyState, requestId: round.id),
                 payload: [WireJSON.encode(report), pack.encoded()])
@@ -315,10 +316,11 @@ struct OnlineMachineTests {
         }
         #expect(left == [m.workerA.identity])
         // A's answer closes the sync: nothing waits for B's.
-        let report = PolicyStateReport(kind: .sync, sync: round.id, version: 1, events: 1, updates: 1, weightsSha256: "")
-        let base = PolicyWeights.pack(m.core.policy)
+        let learnt = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.1).encoded()
+        let report = PolicyStateReport(
+            kind: .sync, sync: round.id, version: 1, events: 1, updates: 1, weightsSha256: PolicyWeights.sha256(of: learnt))
         let message = WireMessage(
-            header: Header(command: .policyState, requestId: round.id), payload: [WireJSON.encode(report), base.shifting("s", by: 0.1).encoded()])
+            header: Header(command: .policyState, requestId: round.id), payload: [WireJSON.encode(report), learnt])
         #expect(m.feed(.policyState(identity: m.workerA.identity, message: message), nowMs: 12_000).judged.count == 1)
         // The same registration again changes nothing.
         #expect(m.feed(.workers([m.workerA, again])).toWorkers(.policy).isEmpty)

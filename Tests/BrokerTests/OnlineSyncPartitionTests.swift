@@ -62,12 +62,13 @@ struct OnlineSyncPartitionTests {
         _ m: inout OnlineMachine, _ worker: TrainingWorker, sync: UInt64, version: UInt64, events: Int = 0,
         nowMs: UInt64
     ) -> [OnlineAction] {
-        let report = PolicyStateReport(
-            kind: .sync, sync: sync, version: version, events: events, updates: events > 0 ? 1 : 0, weightsSha256: "")
         let base = PolicyWeights.pack(m.core.policy)
+        let bytes = (events > 0 ? base.shifting("s", by: 0.1) : base).encoded()
+        let report = PolicyStateReport(
+            kind: .sync, sync: sync, version: version, events: events, updates: events > 0 ? 1 : 0,
+            weightsSha256: PolicyWeights.sha256(of: bytes))
         let message = WireMessage(
-            header: Header(command: .policyState, requestId: sync),
-            payload: [WireJSON.encode(report), (events > 0 ? base.shifting("s", by: 0.1) : base).encoded()])
+            header: Header(command: .policyState, requestId: sync), payload: [WireJSON.encode(report), bytes])
         return m.feed(.policyState(identity: worker.identity, message: message), nowMs: nowMs)
     }
 

@@ -45,6 +45,11 @@ struct FitValidationMetricsTests {
         let best = try #require(training["best_epoch"] as? Int)
         #expect(training["epochs_run"] as? Int == 1 && (best == 0 || best == 1) && training["best_epoch_undefined"] is NSNull)
         #expect(text.stdout.contains("trained 1 epoch; best validation epoch \(best)"))
+        // The starting weights are a candidate, so their loss is printed as epoch 0's, and the kept epoch is the one with
+        // the lowest val_loss printed (the starting weights' was not shown, and an epoch above them looked better).
+        let losses = try Self.validationLosses(json.stderr)
+        #expect(losses.keys.sorted() == [0, 1], "\(json.stderr)")
+        #expect(losses.sorted { $0.key < $1.key }.min { $0.value < $1.value }?.key == best, "\(losses)")
         let constant = try #require(object["constant_baseline"] as? [String: Any])
         #expect(Set(constant.keys) == ["click_rate", "log_loss", "model_log_loss", "beats_constant", "training_labels_vary"])
         #expect(constant["training_labels_vary"] as? Bool == true)
@@ -92,10 +97,29 @@ struct FitValidationMetricsTests {
         let object = try #require(JSONSerialization.jsonObject(with: Data(fit.stdout.utf8)) as? [String: Any])
         let training = try #require(object["training"] as? [String: Any])
         #expect(training["epochs_run"] as? Int == 0 && training["best_epoch"] as? Int == 0, "\(training)")
+        #expect(try Self.validationLosses(fit.stderr).keys.sorted() == [0], "\(fit.stderr)")
+        let said = try runTool(
+            "recpool",
+            ["fit", "--dataset", csv, "--feature-spec", spec, "--epochs", "0", "--out",
+             temporary.url.appendingPathComponent("m2.ckpt").path])
+        #expect(said.stdout.contains("the checkpoint holds the starting weights (the constant predictor"), "\(said.stdout)")
         let constant = try #require(object["constant_baseline"] as? [String: Any])
         let model = try #require(constant["model_log_loss"] as? Double)
         let reference = try #require(constant["log_loss"] as? Double)
         // Random output weights gave 0.78 against the constant's 0.137 on such data.
         #expect(abs(model - reference) < 1e-6, "model \(model), constant \(reference)")
+    }
+
+    /// The `val_loss` of each epoch line `fit` prints on standard error (`epoch 0 (the starting weights, …): val_loss x`,
+    /// `epoch k: loss y val_loss x`), by epoch.
+    static func validationLosses(_ stderr: String) throws -> [Int: Double] {
+        var losses: [Int: Double] = [:]
+        for line in stderr.split(separator: "\n") where line.hasPrefix("epoch ") {
+            let words = line.split(separator: " ")
+            guard let at = words.firstIndex(of: "val_loss"), at + 1 < words.count else { continue }
+            let epoch = try #require(Int(words[1].trimmingCharacters(in: CharacterSet(charactersIn: ":"))), "\(line)")
+            losses[epoch] = try #require(Double(words[at + 1]), "\(line)")
+        }
+        return losses
     }
 }

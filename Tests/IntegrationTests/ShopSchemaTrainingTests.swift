@@ -113,8 +113,8 @@ struct ShopSchemaTrainingTests {
             "\(describe.stdout)")
     }
 
-    @Test("a log with no click in its training part trains with a warning that the model cannot learn")
-    func noClickWarning() throws {
+    @Test("a log with no click in its training part trains with a warning that the model cannot learn, in fit and a job")
+    func noClickWarning() async throws {
         let folder = try DatasetVocabularyTests.shop("no-click")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Self.variant(folder, "quiet.csv", clicks: false)
@@ -129,5 +129,23 @@ struct ShopSchemaTrainingTests {
             fit.stderr.contains(
                 "warning: the training part of \(folder)/quiet.csv (first 60% by time, 240 rows) has no click"),
             "\(fit.stderr)")
+        // Over the pool the job's summary says why the model cannot beat the constant, as fit does, not only that it
+        // does not.
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", folder + "/state"], workers: ["w1"]
+        ) { cluster, _ in
+            let job = try runTool(
+                "recpool",
+                [
+                    "train", "--broker", cluster.endpoints.frontend, "--dataset", folder + "/quiet.csv", "--schema",
+                    folder + "/shop.toml", "--epochs", "1", "--workers", "1", "--batch", "32", "--follow",
+                ])
+            #expect(job.code == 0, "\(job.stderr)")
+            #expect(job.stderr.contains("has no click"), "\(job.stderr)")
+            #expect(
+                job.stdout.contains(
+                    "warning: the model cannot beat the constant predictor: no training row has a click, so there was "
+                        + "nothing to learn"), "\(job.stdout)")
+        }
     }
 }

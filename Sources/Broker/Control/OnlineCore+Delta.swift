@@ -50,17 +50,23 @@ extension OnlineCore {
     }
 
     /// The whole statistics a POLICY_STATE `sync` frame 2 stands for: a whole pack as is, or a delta applied to
-    /// the held pack of its base version and checked against the report's `weights_sha256`.
+    /// the held pack of its base version; either is checked against the report's `weights_sha256`.
     /// - Throws: ``PolicyDeltaError``: `malformed` or a row error for bytes that are neither a pack nor a valid
     ///   delta, `unknownBase` when the delta's base version is not held under its SHA-256, `shaMismatch` when the
-    ///   rebuilt statistics hash otherwise.
+    ///   statistics (whole or rebuilt) hash otherwise.
     func syncPack(_ bytes: [UInt8], report: PolicyStateReport) throws(PolicyDeltaError) -> ParameterPack {
         guard PolicyPackDelta.isDelta(bytes) else {
+            let pack: ParameterPack
             do {
-                return try ParameterPack(decoding: bytes)
+                pack = try ParameterPack(decoding: bytes)
             } catch {
                 throw .malformed("frame 2 is neither a pack nor a delta: \(error)")
             }
+            // A whole pack is checked against the hash its report declares, as a rebuilt one is: bytes that do not
+            // hash to `weights_sha256` were damaged or are not the statistics the replica meant to send.
+            let sha = PolicyWeights.sha256(of: bytes)
+            guard sha == report.weightsSha256 else { throw .shaMismatch(expected: report.weightsSha256, got: sha) }
+            return pack
         }
         let delta = try PolicyPackDelta(decoding: bytes)
         guard let base = heldPacks[delta.baseVersion], base.sha256 == delta.baseSha256 else {

@@ -134,6 +134,7 @@ public struct MLPTrainer: Sendable, Equatable {
         // With `startingWeightsCandidate`, the starting weights are the first candidate (epoch −1): training never
         // ends validating worse than where it began.
         let start = validation.count > 0 && config.startingWeightsCandidate ? evaluateLoss(validation) : nil
+        history.startingValidationLoss = start
         var best: (epoch: Int, loss: Float, model: MLP, state: OptimizerState)? =
             start.flatMap { $0.isFinite ? (-1, $0, model, state) : nil }
         var sinceBest = 0

@@ -65,6 +65,9 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
     public var bestEpoch: Int? = nil
     /// Whether the model ended with `bestEpoch`'s weights instead of the last epoch's (false when they are the same).
     public var restoredBest: Bool = false
+    /// The starting weights' validation loss when they were a candidate for the best epoch
+    /// (``TrainingConfig/startingWeightsCandidate``), measured as each epoch's is; `nil` otherwise.
+    public var startingValidationLoss: Float? = nil
 
     /// Creates a record.
     public init(epochs: [EpochRecord], stoppedEarly: Bool, bestEpoch: Int? = nil, restoredBest: Bool = false) {

@@ -126,6 +126,13 @@ struct FitCommand: ParsableCommand {
             var rng = Xoshiro256(seed: seed)
             if logSpec == nil { _ = rng.permutation(train.count + held.count) }  // as fit(_:config:) draws its split
             let history = trainer.fit(train: train, validation: held, config: config, rng: &rng)
+            // The starting weights are a candidate (epoch 0): their loss is printed as each epoch's, so the kept epoch
+            // is the lowest `val_loss` printed.
+            if let start = history.startingValidationLoss {
+                printError(
+                    "epoch 0 (the starting weights, the constant predictor): "
+                        + (start.isFinite ? "val_loss \(start)" : "validation loss not finite, not a candidate"))
+            }
             for e in history.epochs {
                 // A diverged run never becomes a checkpoint full of NaN weights, and its losses are named, not printed
                 // as nan.
@@ -337,7 +344,10 @@ struct FitRun: Encodable {
     var text: String {
         let ran = "trained \(epochsRun) epoch\(epochsRun == 1 ? "" : "s")" + (stoppedEarly ? " (stopped early)" : "")
         guard let bestEpoch else { return ran + "; no validation rows, the last epoch's weights are kept" }
-        let kept = bestEpoch == 0 ? "the starting weights" : "epoch \(bestEpoch)'s weights"
+        let kept =
+            bestEpoch == 0
+            ? "the starting weights (the constant predictor: the training click rate for every row)"
+            : "epoch \(bestEpoch)'s weights"
         return ran + "; best validation epoch \(bestEpoch == 0 ? "0 (no epoch beat the starting weights)" : "\(bestEpoch)")"
             + "; the checkpoint holds " + (restoreBest || bestEpoch == epochsRun ? kept : "the last epoch's weights")
     }

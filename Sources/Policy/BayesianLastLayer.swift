@@ -101,8 +101,9 @@ public struct BayesianLastLayer: Sendable, Equatable {
         }
     }
 
-    /// ``add(phi:bucket:reward:weight:)`` with `φ` given by its nonzero columns.
-    public mutating func add(_ phi: SparseFeatures, bucket: Int, reward: Double, weight: Double = 1) {
+    /// ``add(phi:bucket:reward:weight:)`` with `φ` given by its nonzero columns; `count` is what the event adds to its
+    /// bucket's event count `k_b` (−1, with the weight and response negated, takes a factor added before out again).
+    public mutating func add(_ phi: SparseFeatures, bucket: Int, reward: Double, weight: Double = 1, count: Double = 1) {
         let d = width
         let index = phi.indices
         let value = phi.values
@@ -127,7 +128,7 @@ public struct BayesianLastLayer: Sendable, Equatable {
         }
         n[bucket] += weight
         s[bucket] += reward
-        k[bucket] += 1
+        k[bucket] += count
     }
 
     /// Coefficients to score with: `θ` over `φ` and `β` per bucket.

@@ -18,7 +18,14 @@ import RecWire
 /// rather than assumed-density filtering, which keeps an event's factor at the mean it arrived at. Early events,
 /// linearised at the prior (`p̂ = ½`, weight ¼ where later ones weigh about 0.05), otherwise outweigh and bias
 /// the first thousand events' worth of posterior. Factors still multiply, so a replica's statistics are still the
-/// installed ones plus its own events' factors and merging stays exact; an install starts an empty window.
+/// installed ones plus its own events' factors and merging stays exact.
+///
+/// The window outlives a sync that merged this replica's learning. At a pull (``notePull(sync:)``) the learner notes
+/// its windowed events with the factors its statistics then held; an install that says it merged that pull
+/// (``install(_:version:mergedSync:)``) holds exactly those factors, so the learner takes them out of the installed
+/// statistics (its new frozen part) and keeps re-linearising the events; its next delta carries each event's new
+/// factor minus the merged one, so the broker's sum `base + Σ (replica − base)` stays the statistics of every event
+/// at its newest linearisation. Any other install starts an empty window.
 ///
 /// Every Thompson sample is drawn from a stream keyed by the learner's seed, the installed version and the number of
 /// updates since that install (``sampleSeed(seed:version:update:)``), not from a running generator: the served
@@ -43,8 +50,19 @@ public struct OnlineLearner: Sendable {
     /// The statistics without the windowed events: the installed version's plus the factors of the events that
     /// left the window, each kept at the point it was last linearised at.
     private var frozen: BayesianLastLayer
-    /// The newest events since the install (at most ``window``), re-linearised at every update.
-    private var recent: [(phi: BayesianLastLayer.SparseFeatures, bucket: Int, reward: Double)] = []
+    /// One windowed event and the factor the statistics hold for it now (weight and working response).
+    struct WindowedEvent: Sendable {
+        var phi: BayesianLastLayer.SparseFeatures
+        var bucket: Int
+        var reward: Double
+        var weight: Double
+        var response: Double
+    }
+    /// The newest events (at most ``window``), re-linearised at every update.
+    private var recent: [WindowedEvent] = []
+    /// The window as the last pull sent it: the sync's id, the version the learning started from, and the events
+    /// with the factors the pulled statistics held.
+    private var pulled: (sync: UInt64, version: UInt64, events: [WindowedEvent])?
     /// How many of the newest events since the install are re-linearised at every update.
     public let window: Int
     private var mean: BayesianLastLayer.Coefficients
@@ -78,12 +96,26 @@ public struct OnlineLearner: Sendable {
         policy = try policy.with(catalogue: catalogue)
     }
 
+    /// Notes the window as a pull (sync `sync`) sends the statistics: an install that merged this pull keeps it.
+    public mutating func notePull(sync: UInt64) {
+        pulled = (sync, baseVersion, recent)
+    }
+
     /// Takes a new version (a merged one from the broker): its statistics replace the learner's, the counters
-    /// restart, and a new Thompson sample is served.
-    public mutating func install(_ policy: OnlinePolicy, version: UInt64) {
+    /// restart, and a new Thompson sample is served. With `mergedSync` naming the last pull noted
+    /// (``notePull(sync:)``), the version holds that pull's statistics, so the window as pulled is kept: its events'
+    /// factors are taken out of the installed statistics into the frozen part and re-linearised from the next update.
+    /// Events learnt after that pull are not in the version (the broker sends them again) and leave the window.
+    public mutating func install(_ policy: OnlinePolicy, version: UInt64, mergedSync: UInt64? = nil) {
         statistics = policy.statistics
         frozen = policy.statistics
         recent = []
+        if let mergedSync, let pulled, pulled.sync == mergedSync, window > 0 {
+            for event in pulled.events {
+                frozen.add(event.phi, bucket: event.bucket, reward: -event.response, weight: -event.weight, count: -1)
+            }
+            recent = Array(pulled.events.suffix(window))
+        }
         mean = policy.coefficients
         self.policy = policy
         baseVersion = version
@@ -114,13 +146,16 @@ public struct OnlineLearner: Sendable {
             }
             let phi = BayesianLastLayer.SparseFeatures(dense: dense)
             let bucket = policy.bucket(of: event.item)
-            Self.addFactor(to: &statistics, phi: phi, bucket: bucket, reward: event.reward, at: mean)
+            let factor = Self.addFactor(to: &statistics, phi: phi, bucket: bucket, reward: event.reward, at: mean)
             if window > 0 {
                 if recent.count == window {
+                    // It leaves with the factor the statistics hold for it, which is its factor at the current mean.
                     let oldest = recent.removeFirst()
-                    Self.addFactor(to: &frozen, phi: oldest.phi, bucket: oldest.bucket, reward: oldest.reward, at: mean)
+                    frozen.add(oldest.phi, bucket: oldest.bucket, reward: oldest.response, weight: oldest.weight)
                 }
-                recent.append((phi, bucket, event.reward))
+                recent.append(
+                    WindowedEvent(
+                        phi: phi, bucket: bucket, reward: event.reward, weight: factor.weight, response: factor.response))
             }
             eventsSinceInstall += 1
             eventsSinceUpdate += 1
@@ -134,27 +169,35 @@ public struct OnlineLearner: Sendable {
     }
 
     /// The default ``window``: 1,000 events (about 330 simulated users' slates). Re-linearising costs
-    /// `O(window · nnz(φ)²)` per update; in a pool the window is also bounded by the events between two syncs.
+    /// `O(window · nnz(φ)²)` per update. In a pool it holds the replica's own newest events, across the syncs that
+    /// merged them (``install(_:version:mergedSync:)``).
     public static let defaultWindow = 1_000
 
     /// Adds the Laplace factor of a logistic likelihood at `mean` (``BayesianLastLayer``): weight `p̂(1 − p̂)`,
     /// working response `r − p̂ + p̂(1 − p̂)·η̂`.
+    /// - Returns: the factor's weight and working response.
+    @discardableResult
     static func addFactor(
         to statistics: inout BayesianLastLayer, phi: BayesianLastLayer.SparseFeatures, bucket: Int, reward: Double,
         at mean: BayesianLastLayer.Coefficients
-    ) {
+    ) -> (weight: Double, response: Double) {
         let eta = phi.dot(mean.theta, start: mean.bias[bucket])
         let p = 1 / (1 + exp(-eta))
         let weight = max(p * (1 - p), 1e-4)
-        statistics.add(phi, bucket: bucket, reward: reward - p + weight * eta, weight: weight)
+        let response = reward - p + weight * eta
+        statistics.add(phi, bucket: bucket, reward: response, weight: weight)
+        return (weight, response)
     }
 
     /// Rebuilds the statistics with every windowed event's factor at the current mean (one IRLS step over them).
     private mutating func relinearise() {
         guard window > 0, !recent.isEmpty else { return }
         var rebuilt = frozen
-        for event in recent {
-            Self.addFactor(to: &rebuilt, phi: event.phi, bucket: event.bucket, reward: event.reward, at: mean)
+        for index in recent.indices {
+            let event = recent[index]
+            let factor = Self.addFactor(to: &rebuilt, phi: event.phi, bucket: event.bucket, reward: event.reward, at: mean)
+            recent[index].weight = factor.weight
+            recent[index].response = factor.response
         }
         statistics = rebuilt
     }

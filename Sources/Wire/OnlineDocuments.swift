@@ -372,24 +372,30 @@ public struct PolicyInstall: Codable, Sendable, Equatable {
     /// The receiver installs nothing whose pack — sent whole, or rebuilt from a delta in frame 2 — hashes
     /// otherwise; a frame 2 that is a delta needs it.
     public var weightsSha256: String?
+    /// The POLICY_PULL (its request id) whose answer from this replica the version merged, or nil: set only on the
+    /// version a sync stored, for the replicas whose learning it merged, so each can keep re-linearising the events
+    /// it sent (``OnlineLearner``). An order from before the field existed has none.
+    public var mergedSync: UInt64?
 
     /// Creates an install order. With a `catalogue`, the spec's items are dropped (the receiver resolves them).
     public init(
         version: UInt64, spec: OnlinePolicySpec, learningEnabled: Bool, catalogue: CatalogueReference? = nil,
-        weightsSha256: String? = nil
+        weightsSha256: String? = nil, mergedSync: UInt64? = nil
     ) {
         self.version = version
         self.spec = catalogue == nil ? spec : spec.withoutItems
         self.learningEnabled = learningEnabled
         self.catalogue = catalogue
         self.weightsSha256 = weightsSha256
+        self.mergedSync = mergedSync
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, spec, learningEnabled, catalogue, weightsSha256
+        case version, spec, learningEnabled, catalogue, weightsSha256, mergedSync
     }
 
-    /// Encodes every key, `catalogue` and `weights_sha256` as null when absent.
+    /// Encodes every key, `catalogue` and `weights_sha256` as null when absent; `merged_sync` only when set (a POLICY
+    /// to a replica whose pull the version merged).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(version, forKey: .version)
@@ -397,6 +403,7 @@ public struct PolicyInstall: Codable, Sendable, Equatable {
         try c.encode(learningEnabled, forKey: .learningEnabled)
         try c.encode(catalogue, forKey: .catalogue)
         try c.encode(weightsSha256, forKey: .weightsSha256)
+        try c.encodeIfPresent(mergedSync, forKey: .mergedSync)
     }
 
     /// Decodes; an order sent before `catalogue` existed inlines its items, one sent before `weights_sha256`
@@ -408,6 +415,7 @@ public struct PolicyInstall: Codable, Sendable, Equatable {
         learningEnabled = try c.decode(Bool.self, forKey: .learningEnabled)
         catalogue = try c.decodeIfPresent(CatalogueReference.self, forKey: .catalogue)
         weightsSha256 = try c.decodeIfPresent(String.self, forKey: .weightsSha256)
+        mergedSync = try c.decodeIfPresent(UInt64.self, forKey: .mergedSync)
     }
 }
 

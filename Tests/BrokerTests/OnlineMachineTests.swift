@@ -349,6 +349,53 @@ struct OnlineMachineTests {
         #expect(finished.installedVersions == [2, 2])
     }
 
+    @Test("the POLICY of a stored sync names the sync to the replicas it merged, and to no other")
+    func mergedSyncNamed() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-m"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-m", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        _ = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs)
+        guard case .pulling(let round, _, _) = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            return
+        }
+        // A learnt (merged), B learnt nothing (answered, not merged).
+        let answers =
+            OnlineSyncPartitionTests.answer(&m, m.workerA, sync: round.id, version: 1, events: 1, nowMs: 12_000)
+            + OnlineSyncPartitionTests.answer(&m, m.workerB, sync: round.id, version: 1, events: 0, nowMs: 12_000)
+        let judged = try #require(answers.judged.first)
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted))
+        let installs = m.feed(.versionStored(sync: judged.sync, .success("sha-2"))).toWorkers(.policy)
+        let named = try installs.map { ($0.identity, try WireJSON.decode(PolicyInstall.self, from: $0.message.frame(0))) }
+        #expect(named.count == 2 && named.allSatisfy { $0.1.version == 2 })
+        #expect(named.first { $0.0 == m.workerA.identity }?.1.mergedSync == round.id)
+        #expect(named.first { $0.0 == m.workerB.identity }.map { $0.1.mergedSync == nil } == true)
+
+        // A rejected sync installs version 2 again, naming no pull: it merged none.
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-n"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-n", item: 3)))
+        _ = m.feed(.flush)
+        _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        _ = m.feed(.tick, nowMs: 30_000 + OnlineSettings().syncIntervalMs)
+        guard case .pulling(let second, _, _) = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            return
+        }
+        let again =
+            OnlineSyncPartitionTests.answer(&m, m.workerA, sync: second.id, version: 2, events: 1, nowMs: 41_000)
+            + OnlineSyncPartitionTests.answer(&m, m.workerB, sync: second.id, version: 2, events: 1, nowMs: 41_000)
+        let candidate = try #require(again.judged.first)
+        let kept = m.feed(.verdict(sync: candidate.sync, decision: OnlineMachine.rejected)).toWorkers(.policy)
+        #expect(kept.count == 2)
+        for install in kept {
+            let document = try WireJSON.decode(PolicyInstall.self, from: install.message.frame(0))
+            #expect(document.version == 2 && document.mergedSync == nil)
+        }
+    }
+
     @Test("a rejected candidate is not stored: every replica is told to keep version 1")
     func rejectedCandidate() throws {
         var m = try OnlineMachine()

@@ -97,4 +97,64 @@ import Testing
         let after: Double = learner.learnt.k.reduce(0, +)
         #expect(after == before + Double(more.count))
     }
+
+    /// One learner that never installs against one that installs its own statistics every 200 events, as a one-replica
+    /// pool's syncs do: with each install naming the pull it merged, the window carries over and both serve the same
+    /// posterior mean (up to rounding); without it the window starts empty at each install and the means part.
+    @Test func anInstallThatMergedThePullKeepsTheWindow() throws {
+        let world = SimulatorWorld(config: SimulatorConfig())
+        let spec = SimulatorCatalog.spec(world: world, learning: OnlineLearningSpec(updateEvery: 8, noiseVariance: 0))
+        let events = try Self.events(spec: spec, world: world, users: 400)
+        let initial = try OnlinePolicy.initial(spec: spec)
+        var whole = OnlineLearner(policy: initial, version: 1, seed: 1, window: 600)
+        var kept = OnlineLearner(policy: initial, version: 1, seed: 1, window: 600)
+        var reset = OnlineLearner(policy: initial, version: 1, seed: 1, window: 600)
+        var version: UInt64 = 1
+        for start in stride(from: 0, to: events.count, by: 8) {
+            let batch = Array(events[start..<min(start + 8, events.count)])
+            _ = whole.learn(batch)
+            _ = kept.learn(batch)
+            _ = reset.learn(batch)
+            guard (start + 8) % 200 == 0 else { continue }
+            // A sync at an update boundary: pull, then install what was pulled (the merge of one replica).
+            version += 1
+            kept.notePull(sync: version)
+            kept.install(try kept.current.with(statistics: kept.learnt), version: version, mergedSync: version)
+            reset.notePull(sync: version)
+            reset.install(try reset.current.with(statistics: reset.learnt), version: version)
+            // Another sync's id, or none, keeps nothing: the version does not hold this pull.
+        }
+        #expect(version > 4)
+        func gap(_ a: OnlineLearner, _ b: OnlineLearner) -> Double {
+            zip(a.current.coefficients.theta, b.current.coefficients.theta).map { abs($0 - $1) }.max() ?? 0
+        }
+        let keptGap = gap(kept, whole)
+        let resetGap = gap(reset, whole)
+        #expect(keptGap < 1e-9, "kept \(keptGap), reset \(resetGap)")
+        #expect(resetGap > 1e-3, "kept \(keptGap), reset \(resetGap)")
+        // The statistics are the same sums as the learner that never installed, so a merge of them stays exact.
+        let k = zip(kept.learnt.k, whole.learnt.k).map { abs($0 - $1) }.max() ?? 0
+        #expect(k < 1e-9)
+    }
+
+    /// An install naming another pull than the one noted (a sync that timed out for this replica, or a resend after a
+    /// later pull) starts an empty window: the statistics are the installed ones.
+    @Test func anInstallOfAnotherPullStartsAnEmptyWindow() throws {
+        let world = SimulatorWorld(config: SimulatorConfig())
+        let spec = SimulatorCatalog.spec(world: world, learning: OnlineLearningSpec(updateEvery: 8, noiseVariance: 0))
+        let events = try Self.events(spec: spec, world: world, users: 60)
+        var learner = OnlineLearner(policy: try OnlinePolicy.initial(spec: spec), version: 1, seed: 1, window: 100)
+        _ = learner.learn(events)
+        learner.notePull(sync: 7)
+        let installed = try learner.current.with(statistics: learner.learnt)
+        learner.install(installed, version: 2, mergedSync: 8)
+        // The next update re-linearises only the events after the install: with none, the statistics stay installed.
+        _ = learner.learn([])
+        #expect(learner.learnt == installed.statistics)
+        let more = Array(events.prefix(8))
+        _ = learner.learn(more)
+        let before: Double = installed.statistics.k.reduce(0, +)
+        let after: Double = learner.learnt.k.reduce(0, +)
+        #expect(after == before + Double(more.count))
+    }
 }

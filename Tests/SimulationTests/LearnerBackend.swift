@@ -102,7 +102,10 @@ final class LearnerBackend: RecommendFeedbackBackend {
                     if installEvery > 0 && s.learner.eventsSinceInstall >= installEvery,
                         let merged = try? s.learner.current.with(statistics: s.learner.learnt)
                     {
-                        s.learner.install(merged, version: s.learner.baseVersion + 1)
+                        // One replica's sync: its pull is the version's only contribution, so the install merged it.
+                        let sync = s.learner.baseVersion + 1
+                        s.learner.notePull(sync: sync)
+                        s.learner.install(merged, version: sync, mergedSync: sync)
                     }
                 }
                 _ = s.learner.learn([

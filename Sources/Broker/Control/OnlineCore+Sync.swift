@@ -11,6 +11,8 @@ extension OnlineCore {
         flushLearn(into: &actions)
         let id = nextSyncId
         nextSyncId += 1
+        // A replica's newest pull is now this one: a later POLICY names no earlier one.
+        mergedPull = nil
         phase = .pulling(
             SyncRound(id: id, startedMs: nowMs, corrupt: corrupt, requesters: requesters),
             pending: Set(workers.map(\.identity)), results: [:])
@@ -120,6 +122,8 @@ extension OnlineCore {
         // An answer for the served version, with or without learning: the sync consumes that replica's events.
         answeredSync = Set(results.filter { $0.value.report.version == version }.keys)
         let contributions = results.values.filter { $0.report.version == version && $0.report.events > 0 }
+        candidateContributors =
+            round.corrupt ? [] : Set(results.filter { $0.value.report.version == version && $0.value.report.events > 0 }.keys)
         guard round.corrupt || !contributions.isEmpty else {
             // Nothing learnt since the served version: no candidate, so neither accepted nor rejected, but the sync
             // ran (and sets `last_sync_ms`), so it is counted as an empty one.
@@ -201,6 +205,9 @@ extension OnlineCore {
         switch result {
         case .success(let sha):
             adopt(candidate, version: version + 1, pack: PolicyWeights.pack(candidate).encoded(), sha: sha)
+            if !round.registration && !round.corrupt {
+                mergedPull = (version, sha, round.id, candidateContributors)
+            }
             if round.registration {
                 actions.append(
                     .log(.info, "online policy registered", ["version": "\(version)", "reason": "\(decision.reason)"]))

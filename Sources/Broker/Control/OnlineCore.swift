@@ -115,6 +115,12 @@ struct OnlineCore: ControlCore {
     /// merge, and the install that ends the sync drops what those replicas learnt, so their events are sent again
     /// (``SyncPartition``).
     var answeredSync: Set<[UInt8]> = []
+    /// The replicas whose learning the judged candidate merges (set when a sync closes).
+    var candidateContributors: Set<[UInt8]> = []
+    /// The served version a sync stored, with the sync's id and the replicas whose pulls it merged: their POLICY names
+    /// the sync (`merged_sync`), so each keeps re-linearising the events it sent (``OnlineLearner``), until the next
+    /// sync's pull.
+    var mergedPull: (version: UInt64, sha256: String, sync: UInt64, replicas: Set<[UInt8]>)?
     /// Events already sent again once because the replica that had them was in no merge: a second such sync
     /// consumes them, so a replica that can never contribute (one that cannot install the served version, say)
     /// does not start sync after sync with the same events. An event leaves the set when a sync consumes it.
@@ -285,9 +291,14 @@ struct OnlineCore: ControlCore {
     /// changed since the version the replica installed when the broker holds that base (``policyFrame(for:)``),
     /// else the whole pack, and the document names the whole pack's SHA-256 either way.
     func install(on identity: [UInt8], into actions: inout [OnlineAction]) {
-        let document = PolicyInstall(
+        var document = PolicyInstall(
             version: version, spec: spec, learningEnabled: !frozen, catalogue: catalogue,
             weightsSha256: weightsSHA.isEmpty ? nil : weightsSHA)
+        if let mergedPull, mergedPull.version == version, mergedPull.sha256 == weightsSHA,
+            mergedPull.replicas.contains(identity)
+        {
+            document.mergedSync = mergedPull.sync
+        }
         let frame = policyFrame(for: identity)
         actions.append(
             .send(

@@ -257,7 +257,7 @@ struct OnlineLearningState: Sendable {
         case .contextualBandit:
             sessionLearner = nil
             if learner?.current.spec == spec {
-                learner?.install(policy, version: install.version)
+                learner?.install(policy, version: install.version, mergedSync: install.mergedSync)
             } else {
                 learner = OnlineLearner(policy: policy, version: install.version, seed: seed)
             }
@@ -357,7 +357,11 @@ struct OnlineLearningState: Sendable {
     /// rows changed since the installed version (``PolicyPackDelta`` against ``base``), or the whole pack when
     /// there is no base of that version or the delta would not be smaller. Before the first POLICY the report has version 0 and no events (so the
     /// broker skips it) and the pack is empty.
-    func syncReport(sync: UInt64) -> SyncAnswer {
+    ///
+    /// The contextual bandit's learner notes its window as pulled (``OnlineLearner/notePull(sync:)``), so an install
+    /// that merged this pull keeps re-linearising it.
+    mutating func syncReport(sync: UInt64) -> SyncAnswer {
+        learner?.notePull(sync: sync)
         let learnt: BayesianLastLayer
         let version: UInt64
         let events: Int

@@ -22,6 +22,14 @@ extension WorkerCore {
             if configuration.exitWithParent { actions.append(.checkParent) }
         }
         if clock > lastHeard.addingSaturating(silenceMicros) {
+            if isStopping {
+                // Stopping, and the broker is gone: there is nothing to reconnect for, and no acknowledgement will
+                // come. The worker leaves unacknowledged, as the drain's own window would end it.
+                flush(now: now, into: &actions)
+                actions.append(.log(.info, "left the broker", ["drained": "false"]))
+                finish(.stopped, into: &actions)
+                return
+            }
             // A registered connection that went silent starts the backoff afresh.
             if registered { backoffMs = configuration.reconnectInitialMs }
             let delay = backoffMs

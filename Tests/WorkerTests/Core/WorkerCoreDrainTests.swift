@@ -53,6 +53,23 @@ struct WorkerCoreDrainTests {
         #expect(harness.sent.last?.message.header.command == .disconnect)
     }
 
+    @Test("a drain whose broker has gone silent leaves unacknowledged, saying drained=false, and does not reconnect")
+    func drainWithTheBrokerGone() {
+        var harness = WorkerHarness.registered {
+            $0.heartbeatIntervalMs = 100
+            $0.liveness = 3
+        }
+        // The broker was last heard a while before the stop: its silence window ends before the drain's own.
+        harness.advance(ms: 250)
+        harness.feed(.stopRequested)
+        harness.advance(ms: 60)
+        harness.feed(.tick)
+        #expect(harness.exits == [.stopped])
+        let left = harness.logs.first { $0.message == "left the broker" }
+        #expect(left?.metadata["drained"].map { "\($0)" } == "false", "\(harness.logs.map(\.message))")
+        #expect(!harness.logs.contains { $0.message == "broker silent; reconnecting" })
+    }
+
     @Test("a drain ordered by the broker stops the worker, announces the drain and leaves")
     func orderedDrain() {
         var harness = WorkerHarness.registered()

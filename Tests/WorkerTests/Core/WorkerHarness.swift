@@ -17,7 +17,7 @@ struct WorkerHarness {
     var recommends: [WireMessage] = []
     var batches: [Int] = []
     var errorReplies = 0
-    var logs: [(level: Logger.Level, message: String)] = []
+    var logs: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] = []
     var stopWorker = 0
     var parentChecks = 0
     var exits: [WorkerExit] = []
@@ -47,7 +47,7 @@ struct WorkerHarness {
             case .recommend(let message): recommends.append(message)
             case .batchScored(let rows, _): batches.append(rows)
             case .countErrorReply: errorReplies += 1
-            case .log(let level, let message, _): logs.append((level, message))
+            case .log(let level, let message, let metadata): logs.append((level, message, metadata))
             case .stopWorker: stopWorker += 1
             case .checkParent: parentChecks += 1
             case .exit(let exit): exits.append(exit)

@@ -13,7 +13,7 @@ import zmq.asyncio
 
 from . import operations as ops
 from .client import _Base, close_monitored, job_pause, keep_inherited, read_timeout, unanswered_read
-from .errors import Closed, JobFailed, ProtocolViolation, Timeout
+from .errors import Closed, JobFailed, ProtocolViolation, RecPoolError, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
@@ -304,7 +304,13 @@ class AsyncClient(_Base):
         try:
             calls = next(plan)
             while True:
-                calls = plan.send(await self._run(calls, getattr(calls, "window", None), started))
+                # A refusal goes into the plan, which may answer it (health's RECOMMEND probe) or let it out.
+                try:
+                    results = await self._run(calls, getattr(calls, "window", None), started)
+                except RecPoolError as error:
+                    calls = plan.throw(error)
+                    continue
+                calls = plan.send(results)
         except StopIteration as stop:
             return stop.value
 

@@ -555,7 +555,13 @@ class Client(_Base):
             try:
                 calls = next(plan)
                 while True:
-                    calls = plan.send(self._run(calls, getattr(calls, "window", None), started))
+                    # A refusal goes into the plan, which may answer it (health's RECOMMEND probe) or let it out.
+                    try:
+                        results = self._run(calls, getattr(calls, "window", None), started)
+                    except RecPoolError as error:
+                        calls = plan.throw(error)
+                        continue
+                    calls = plan.send(results)
             except StopIteration as stop:
                 return stop.value
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import InvalidRequest, ProtocolViolation
+from .errors import InvalidRequest, ProtocolViolation, RecPoolError
 from .results import FeedbackAck, Health, Scores, Slate, Timings
 from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, MESSAGE_LIMIT_FRAMES, TENSOR_SHAPE_BYTES,
                    Command, Header, MalformedReply, decode_tensor, tensor_frame)
@@ -946,6 +946,21 @@ def health(service: str = "SCORE", *, timeout=None):
         service == "TRAIN_ROUND" or (
             w.get("waiting_for_version") is None and w.get("model_source") != "unverified"
             and service not in idle_services(w)))]
+    if service == "RECOMMEND" and serving:
+        # As recpool health: the online policy's replicas answer RECOMMEND when it runs; otherwise one RECOMMEND of
+        # one item with no context is sent, and a refusal (a model without a feature specification) is unhealthy.
+        if online and online.get("enabled") is True:
+            if not online.get("replicas"):
+                return Health(False, service, len(serving), len(workers), int(protocol),
+                              "RECOMMEND goes to the online policy, and no replica serves it")
+        else:
+            try:
+                yield [recommend(top=1, candidates=[0], timeout=timeout)]
+            except RecPoolError as error:
+                if error.status is None:
+                    raise
+                return Health(False, service, len(serving), len(workers), int(protocol),
+                              f"RECOMMEND is answered {error.status.name}: {error.message}")
     return Health(bool(serving), service, len(serving), len(workers), int(protocol))
 
 

@@ -89,6 +89,8 @@ class Health:
     live_workers: int
     workers: int
     protocol_version: int
+    #: Why it is unhealthy when the probe said so (``recpool health``'s message), else ``None``.
+    reason: Optional[str] = None
 
     def __bool__(self) -> bool:
         return self.healthy

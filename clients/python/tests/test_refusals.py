@@ -122,3 +122,29 @@ def test_a_broker_that_is_not_there_is_a_timeout_not_a_hang():
     with recpool.Client(f"tcp://127.0.0.1:{port}", timeout=0.3, grace=0.1) as c:
         with pytest.raises(recpool.Timeout, match="STATUS"):
             c.status()
+
+
+def test_recommend_health_is_the_answer_of_a_probe_as_recpool_health_says(tmp_path):
+    """A worker that offers RECOMMEND but whose model has no feature specification refuses every RECOMMEND:
+    ``health("RECOMMEND")`` sends one, as ``recpool health`` does, and is unhealthy, naming the refusal."""
+    import asyncio
+
+    from pools import LocalPool
+
+    local = LocalPool(tmp_path / "state", workers=1)
+    try:
+        with recpool.Client(local.frontend) as c:
+            assert c.health("SCORE")
+            found = c.health("RECOMMEND")
+            assert not found and found.live_workers == 1
+            assert found.reason.startswith("RECOMMEND is answered BAD_REQUEST: "), found.reason
+            with pytest.raises(recpool.BadRequest):
+                c.recommend(top=1, candidates=[0])
+
+        async def probe():
+            async with recpool.AsyncClient(local.frontend) as a:
+                return await a.health("RECOMMEND")
+        found = asyncio.run(probe())
+        assert not found and found.reason.startswith("RECOMMEND is answered BAD_REQUEST: ")
+    finally:
+        local.stop()

@@ -238,8 +238,35 @@ def status(workers, online=None):
     ("FEEDBACK", status([worker(["RECOMMEND"])]), False, 0),
 ])
 def test_health_counts_the_workers_that_take_work_as_recpool_health_does(service, document, healthy, live):
-    found = finish(ops.health(service), [document])
+    # A RECOMMEND with a worker to take it is probed with one request (answered here with a slate).
+    found = finish(ops.health(service), [document], [None])
     assert (bool(found), found.live_workers, found.workers) == (healthy, live, len(document["workers"]))
+
+
+def test_health_of_recommend_probes_as_recpool_health_does():
+    serving = status([worker(["RECOMMEND", "SCORE"])])
+    plan = ops.health("RECOMMEND")
+    next(plan)
+    probe = plan.send([serving])
+    # Without online learning one RECOMMEND of one item with no context is sent; its refusal is unhealthy, named.
+    assert [call.command for call in probe] == [wire.Command.RECOMMEND]
+    assert json.loads(bytes(probe[0].payload[0])) == {"user_features": {}, "events": [], "candidates": [0], "top": 1}
+    refusal = recpool.BadRequest("model version 0 has no feature specification")
+    with pytest.raises(StopIteration) as stop:
+        plan.throw(refusal)
+    found = stop.value.value
+    assert not found and found.live_workers == 1
+    assert found.reason == "RECOMMEND is answered BAD_REQUEST: model version 0 has no feature specification"
+    # A client-side failure (no reply) is not a verdict: it is raised.
+    plan = ops.health("RECOMMEND")
+    next(plan)
+    plan.send([serving])
+    with pytest.raises(recpool.Timeout):
+        plan.throw(recpool.Timeout("no reply"))
+    # With online learning the policy's replicas answer RECOMMEND: healthy with one, unhealthy (named) with none.
+    assert finish(ops.health("RECOMMEND"), [status([worker(["RECOMMEND"])], {"enabled": True, "replicas": [{}]})])
+    none = finish(ops.health("RECOMMEND"), [status([worker(["RECOMMEND"])], {"enabled": True, "replicas": []})])
+    assert not none and none.reason == "RECOMMEND goes to the online policy, and no replica serves it"
 
 
 def test_health_refuses_an_unknown_service_and_a_status_without_its_keys():

@@ -97,6 +97,9 @@ public enum ConfigResolver {
                 if entry.isNumber, let hex = typedValues.first(where: isHexadecimal) {
                     throw .invalidValue(key: entry.key, value: hex, source: .commandLine, expected: Self.decimalNumber)
                 }
+                if entry.isNumber, let tiny = typedValues.first(where: underflows) {
+                    throw .invalidValue(key: entry.key, value: tiny, source: .commandLine, expected: Self.representable)
+                }
                 values.append(.init(key: entry.key, values: typedValues, source: .commandLine))
                 continue
             }
@@ -113,6 +116,9 @@ public enum ConfigResolver {
                 let items = entry.isRepeating ? text.split(separator: ",").map(String.init) : [text]
                 if entry.isNumber, let hex = items.first(where: isHexadecimal) {
                     throw .invalidValue(key: entry.key, value: hex, source: source, expected: Self.decimalNumber)
+                }
+                if entry.isNumber, let tiny = items.first(where: underflows) {
+                    throw .invalidValue(key: entry.key, value: tiny, source: source, expected: Self.representable)
                 }
                 injected += try injectedArguments(for: entry, items.map(ConfigValue.string), source: source)
                 values.append(.init(key: entry.key, values: items, source: source))
@@ -221,6 +227,18 @@ public enum ConfigResolver {
     static func isHexadecimal(_ word: String) -> Bool {
         let body = word.drop { $0 == "+" || $0 == "-" }
         return body.count > 2 && (body.hasPrefix("0x") || body.hasPrefix("0X"))
+    }
+
+    /// What a number option takes, as the refusal of one that underflows says it.
+    static let representable =
+        "a number a 64-bit float holds (it is read as 0: the smallest magnitude above 0 is about 4.9e-324, as in a log)"
+
+    /// Whether `word` is a decimal number whose digits are not all zero but which a `Double` reads as 0 (`1e-400`):
+    /// the option took 0, while a log's cell refuses the same value (docs/DATA.md, "Bad input").
+    static func underflows(_ word: String) -> Bool {
+        guard !isHexadecimal(word), let value = Double(word), value == 0 else { return false }
+        let mantissa = word.prefix { $0 != "e" && $0 != "E" }
+        return mantissa.contains { $0.isASCII && $0.isNumber && $0 != "0" }
     }
 
     static func isNegativeNumber(_ word: String) -> Bool {

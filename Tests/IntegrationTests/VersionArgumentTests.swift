@@ -6,7 +6,7 @@ import Testing
 /// (`The value '-5' is invalid for '--heartbeat-ms <heartbeat-ms>'`); `--max-attempts 65536` the same.
 @Suite("Whole-number options out of range")
 struct NumberOptionRangeTests {
-    @Test("a negative, too large or hexadecimal number is refused with 64, naming why")
+    @Test("a negative, too large, hexadecimal or underflowing number is refused with 64, naming why")
     func namesWhy() throws {
         let cases: [(String, [String], String)] = [
             ("recpool-broker", ["--heartbeat-ms", "-5"], "-5 is negative: this option takes a whole number, 0 or more"),
@@ -19,6 +19,10 @@ struct NumberOptionRangeTests {
             // Hexadecimal, which a log's cell and a request's value refuse, was taken by a number option (0x10 = 16).
             ("recpool-broker", ["--epsilon", "0x1p-1"], "invalid value 0x1p-1 for \"epsilon\" (from command line): expected a decimal number"),
             ("recpool-worker", ["--slots", "0x10"], "expected a decimal number (0x10 is not read as 16"),
+            // A value below a 64-bit float's smallest was read as 0 (`--dwell 1e-400` sent a dwell of 0 s), where a
+            // log's cell refuses it.
+            ("recpool-broker", ["--epsilon", "1e-400"], "invalid value 1e-400 for \"epsilon\" (from command line): expected a number a 64-bit float holds"),
+            ("recpool", ["feedback", "--impression", "i", "--item", "1", "--click", "1", "--dwell", "1e-400"], "expected a number a 64-bit float holds"),
         ]
         for (tool, arguments, says) in cases {
             let run = try runTool(tool, arguments + ["--print-config"])

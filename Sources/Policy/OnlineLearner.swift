@@ -60,9 +60,10 @@ public struct OnlineLearner: Sendable {
     }
     /// The newest events (at most ``window``), re-linearised at every update.
     private var recent: [WindowedEvent] = []
-    /// The window as the last pull sent it: the sync's id, the version the learning started from, and the events
-    /// with the factors the pulled statistics held.
-    private var pulled: (sync: UInt64, version: UInt64, events: [WindowedEvent])?
+    /// The window as the last pull sent it: the sync's id and the events with the factors the pulled statistics held.
+    /// Kept after an install, so a POLICY sent again naming the same pull (a delta the replica refused, sent whole)
+    /// installs the same way.
+    private var pulled: (sync: UInt64, events: [WindowedEvent])?
     /// How many of the newest events since the install are re-linearised at every update.
     public let window: Int
     private var mean: BayesianLastLayer.Coefficients
@@ -98,7 +99,7 @@ public struct OnlineLearner: Sendable {
 
     /// Notes the window as a pull (sync `sync`) sends the statistics: an install that merged this pull keeps it.
     public mutating func notePull(sync: UInt64) {
-        pulled = (sync, baseVersion, recent)
+        pulled = (sync, recent)
     }
 
     /// Takes a new version (a merged one from the broker): its statistics replace the learner's, the counters

@@ -24,8 +24,10 @@ extension WorkerCore {
         if clock > lastHeard.addingSaturating(silenceMicros) {
             if isStopping {
                 // Stopping, and the broker is gone: there is nothing to reconnect for, and no acknowledgement will
-                // come. The worker leaves unacknowledged, as the drain's own window would end it.
+                // come. The worker leaves unacknowledged, as the drain's own window would end it (a broker that is
+                // only unheard still gets the DISCONNECT, best effort).
                 flush(now: now, into: &actions)
+                actions.append(.send([Header(command: .disconnect).encoded()], .ifRoomBestEffort))
                 actions.append(.log(.info, "left the broker", ["drained": "false"]))
                 finish(.stopped, into: &actions)
                 return

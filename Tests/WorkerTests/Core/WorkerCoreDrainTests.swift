@@ -65,6 +65,7 @@ struct WorkerCoreDrainTests {
         harness.advance(ms: 60)
         harness.feed(.tick)
         #expect(harness.exits == [.stopped])
+        #expect(harness.sent.last?.message.header.command == .disconnect)
         let left = harness.logs.first { $0.message == "left the broker" }
         #expect(left?.metadata["drained"].map { "\($0)" } == "false", "\(harness.logs.map(\.message))")
         #expect(!harness.logs.contains { $0.message == "broker silent; reconnecting" })

@@ -951,7 +951,7 @@ def health(service: str = "SCORE", *, timeout=None):
         # one item with no context is sent, and a refusal (a model without a feature specification) is unhealthy.
         if online and online.get("enabled") is True:
             if not online.get("replicas"):
-                return Health(False, service, len(serving), len(workers), int(protocol),
+                return Health(False, service, 0, len(workers), int(protocol),
                               "RECOMMEND goes to the online policy, and no replica serves it")
         else:
             try:
@@ -959,7 +959,7 @@ def health(service: str = "SCORE", *, timeout=None):
             except RecPoolError as error:
                 if error.status is None:
                     raise
-                return Health(False, service, len(serving), len(workers), int(protocol),
+                return Health(False, service, 0, len(workers), int(protocol),
                               f"RECOMMEND is answered {error.status.name}: {error.message}")
     return Health(bool(serving), service, len(serving), len(workers), int(protocol))
 

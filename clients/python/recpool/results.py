@@ -81,7 +81,8 @@ class FeedbackAck:
 @dataclass(frozen=True)
 class Health:
     """What ``health()`` found: ``healthy`` when at least one live worker serves ``service`` (offers it and takes
-    work; for FEEDBACK, a replica serves the running online policy). ``live_workers`` counts those (the
+    work; for FEEDBACK, a replica serves the running online policy; for RECOMMEND, the probe was answered too).
+    ``live_workers`` counts those, 0 when unhealthy (the
     replicas, for FEEDBACK), ``workers`` every live worker."""
 
     healthy: bool

@@ -136,7 +136,7 @@ def test_recommend_health_is_the_answer_of_a_probe_as_recpool_health_says(tmp_pa
         with recpool.Client(local.frontend) as c:
             assert c.health("SCORE")
             found = c.health("RECOMMEND")
-            assert not found and found.live_workers == 1
+            assert not found and found.live_workers == 0 and found.workers == 1
             assert found.reason.startswith("RECOMMEND is answered BAD_REQUEST: "), found.reason
             with pytest.raises(recpool.BadRequest):
                 c.recommend(top=1, candidates=[0])

@@ -255,7 +255,7 @@ def test_health_of_recommend_probes_as_recpool_health_does():
     with pytest.raises(StopIteration) as stop:
         plan.throw(refusal)
     found = stop.value.value
-    assert not found and found.live_workers == 1
+    assert not found and found.live_workers == 0 and found.workers == 1  # none serves it
     assert found.reason == "RECOMMEND is answered BAD_REQUEST: model version 0 has no feature specification"
     # A client-side failure (no reply) is not a verdict: it is raised.
     plan = ops.health("RECOMMEND")

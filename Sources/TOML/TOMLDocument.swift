@@ -52,6 +52,7 @@ public enum TOMLDocument {
         var i = 0
         var open: [UInt8] = []  // the values' open brackets, innermost last
         var atLineStart = true
+        var previous: UInt8 = 0x0A  // the last byte outside white space, strings and comments
         // The line and column of byte `i`, counted when an error is reported (not tracked through every skip).
         func error(_ reason: String) -> TOMLSyntaxError {
             let lineStart = bytes[..<i].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
@@ -68,6 +69,8 @@ public enum TOMLDocument {
             if c == 0x0A {
                 i += 1
                 atLineStart = true
+                // An array's values may continue on the next line; elsewhere a line starts a key.
+                if open.isEmpty { previous = 0x0A }
                 continue
             }
             if c == 0x20 || c == 0x09 || c == 0x0D {
@@ -95,6 +98,12 @@ public enum TOMLDocument {
                 continue
             }
             atLineStart = false
+            // A value starts after `=`, or after `[` or `,` inside an array (after `{` or `,` in an inline table comes a
+            // key).
+            let valueStarts =
+                previous == UInt8(ascii: "=")
+                || (open.last == UInt8(ascii: "[") && (previous == UInt8(ascii: "[") || previous == UInt8(ascii: ",")))
+            if c != UInt8(ascii: "#") { previous = c }
             switch c {
             case UInt8(ascii: "#"):
                 while let b = byte(i), b != 0x0A { i += 1 }
@@ -129,10 +138,31 @@ public enum TOMLDocument {
                 if !open.isEmpty { open.removeLast() }
                 i += 1
             default:
-                i += 1
+                guard valueStarts else {
+                    i += 1
+                    continue
+                }
+                // A number toml++ reads as 0 though its digits are not all zero (`1e-400`): the option or cell took 0.
+                var k = i
+                while let b = byte(k), !" \t\r\n,]}#".utf8.contains(b) { k += 1 }
+                let token = String(decoding: bytes[i..<k].filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
+                if underflows(token) {
+                    return error(
+                        "the number \(token) is nearer 0 than a 64-bit float holds (its smallest magnitude is about "
+                            + "4.9e-324), so it would be read as 0")
+                }
+                if k > i { previous = bytes[k - 1] }
+                i = max(k, i + 1)
             }
         }
         return nil
+    }
+
+    /// Whether `token` is a decimal float whose digits are not all zero but which a `Double` reads as 0 (`1e-400`).
+    static func underflows(_ token: String) -> Bool {
+        guard !token.lowercased().contains("x"), let value = Double(token), value == 0 else { return false }
+        let mantissa = token.prefix { $0 != "e" && $0 != "E" }
+        return mantissa.contains { $0.isASCII && $0.isNumber && $0 != "0" }
     }
 
     /// The index after the single-line string that starts at `start` (its opening quote); a basic string's `\`

@@ -126,6 +126,37 @@ struct TOMLShapeTests {
         #expect(throws: Never.self) { try TOMLDocument.parse(values) }
     }
 
+    @Test(
+        "a float nearer 0 than a 64-bit float holds is refused naming its line, never read as 0",
+        arguments: [
+            ("epsilon = 1e-400", 1), ("[broker]\nepsilon = -1e-400", 2), ("a = [0.5, 1_0e-400]", 1),
+            ("t = { x = 1, y = 2.5e-330 }", 1), ("a = [\n  1,\n  3e-999,\n]", 3),
+        ])
+    func underflow(text: String, line: Int) {
+        do {
+            _ = try TOMLDocument.parse(text)
+            Issue.record("\(text.debugDescription) parsed")
+        } catch {
+            #expect(error.line == line && error.reason.contains("would be read as 0"), "\(text.debugDescription): \(error)")
+        }
+    }
+
+    @Test("zeros, dates, small floats, keys and strings that look like tiny numbers still parse")
+    func notUnderflow() throws {
+        let text = """
+            zero = 0.0
+            negative = -0e-400
+            small = 4.9e-324
+            date = 1979-05-27
+            "2e-400" = 1
+            1e-400 = 2
+            s = "1e-400"
+            a = [0, 0.0e5]  # 1e-400
+            """
+        let table = try TOMLDocument.parse(text)
+        #expect(table["zero"]?.double == 0 && table["small"]?.double == 4.9e-324)
+    }
+
     @Test("a string escaping U+0000 is refused, naming its line, never read cut at it")
     func escapedNul() {
         for text in ["[worker]\nid = \"w\\u0000evil\"\n", "a = 1\nb = 'x'\nc = \"\\U00000000\"\n"] {

@@ -144,8 +144,9 @@ public enum PolicyGuard {
     ///   - margin: how far below the current estimate the candidate may fall (absolute, in clicks per shown item).
     ///   - minimumRows: with fewer logged rows the candidate is accepted without a comparison (and the reason says so).
     ///   - leftOut: impressions with feedback the caller left out of `impressions` because their propensities are
-    ///     served through retrieval (the candidate's probability of such a slate depends on the candidates it would
-    ///     retrieve, which are not logged); the reason names them when they leave the guard short of rows.
+    ///     served from a subset of the items, retrieval's or the request's own candidates (the candidate's probability of
+    ///     such a slate depends on those candidates, which are not logged); the reason names them when they leave the
+    ///     guard short of rows.
     public static func decide(
         candidate: OnlinePolicy, current: OnlinePolicy, on impressions: [GuardImpression], margin: Double,
         minimumRows: Int, leftOut: Int = 0, nowMs: UInt64
@@ -158,8 +159,9 @@ public enum PolicyGuard {
             // probability of it, which depends on the candidates the candidate would retrieve (not logged).
             var omitted = [
                 leftOut > 0
-                    ? "\(leftOut) impressions with feedback left out: served through retrieval, so the candidate's "
-                        + "probability of their slates cannot be computed" : nil
+                    ? "\(leftOut) impressions with feedback left out: served from a subset of the items (retrieval's or "
+                        + "the request's candidates), so the candidate's probability of their slates cannot be computed"
+                    : nil
             ]
             // Impressions one policy could not score are left out of both estimates; they may be what left it short.
             if let compared = candidateEstimate.compared, compared < impressions.count {
@@ -185,8 +187,9 @@ public enum PolicyGuard {
             // under the current version").
             let held =
                 leftOut > 0
-                ? "every impression with feedback (\(leftOut)) was left out: served through retrieval, so the candidate's "
-                    + "probability of their slates cannot be computed"
+                ? "every impression with feedback (\(leftOut)) was left out: served from a subset of the items "
+                    + "(retrieval's or the request's candidates), so the candidate's probability of their slates cannot "
+                    + "be computed"
                 : "the log holds no impression with feedback to compare on"
             return GuardDecision(
                 accepted: false,

@@ -495,12 +495,17 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
     public var propensities: [Double]
     /// The Q-value of each shown item.
     public var scores: [Double]
-    /// The item index version (`e<embeddings>.c<catalogue>.g<generation>`) when the slate was drawn from
-    /// retrieval's candidates, nil when every active item was a candidate. The propensities are exact either way
-    /// (retrieval is a deterministic function of the context and this version; items outside the candidates had
-    /// probability 0), but another policy's probabilities of the slate cannot be recomputed without the same
-    /// candidates, so off-policy evaluation of a candidate policy uses only records where this is nil.
+    /// What the slate's candidates were when they were not every active item: the item index version
+    /// (`e<embeddings>.c<catalogue>.g<generation>`) when it was drawn from retrieval's candidates, or
+    /// ``requestCandidates`` when from the RECOMMEND's own `candidates`; nil when every active item was a candidate.
+    /// The propensities are exact within those candidates (items outside them had probability 0), but another
+    /// policy's probabilities of the slate cannot be recomputed without the same candidates, so off-policy evaluation
+    /// of a candidate policy (the guard) uses only records where this is nil.
     public var retrieval: String?
+
+    /// ``retrieval`` of a slate drawn from the RECOMMEND's own `candidates`, a set that left out an active item (the
+    /// set itself is not logged).
+    public static let requestCandidates = "request"
 
     /// Creates a record.
     public init(
@@ -588,9 +593,9 @@ public struct ImpressionRecord: Codable, Sendable, Equatable {
         if let name = userFeatures.keys.sorted().first(where: { userFeatures[$0]!.unicodeScalars.contains("\u{0}") }) {
             return "user feature '\(name)' holds U+0000, which the exported log (CSV) cannot hold"
         }
-        if let retrieval, !Self.isIndexVersion(retrieval) {
+        if let retrieval, retrieval != Self.requestCandidates, !Self.isIndexVersion(retrieval) {
             return "retrieval '\(retrieval.unicodeScalars.prefix(80).map { $0.escaped(asASCII: true) }.joined())' is not an "
-                + "item index version (e<embeddings>.c<catalogue>.g<generation>)"
+                + "item index version (e<embeddings>.c<catalogue>.g<generation>) or \(Self.requestCandidates)"
         }
         return nil
     }

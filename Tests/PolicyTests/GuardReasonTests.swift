@@ -76,7 +76,7 @@ struct GuardReasonTests {
                 + "on (with --online-guard-min-rows 0 a comparison is required)")
         let retrieval = PolicyGuard.decide(
             candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 0, leftOut: 7, nowMs: 0)
-        #expect(retrieval.reason.contains("every impression with feedback (7) was left out: served through retrieval"))
+        #expect(retrieval.reason.contains("every impression with feedback (7) was left out: served from a subset of the items"))
         // With a minimum above 0 the same empty log is accepted without comparison, as before.
         #expect(PolicyGuard.decide(candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 1, nowMs: 0).accepted)
     }
@@ -123,7 +123,7 @@ struct GuardReasonTests {
             candidate: policy, current: policy, on: impressions, margin: 0.01, minimumRows: 200, leftOut: 900, nowMs: 0)
         #expect(decision.accepted)
         #expect(decision.reason.contains("logged rows with exact propensities, fewer than 200"), "\(decision.reason)")
-        #expect(decision.reason.contains("900 impressions with feedback left out: served through retrieval"))
+        #expect(decision.reason.contains("900 impressions with feedback left out: served from a subset of the items"))
         let plain = PolicyGuard.decide(
             candidate: policy, current: policy, on: impressions, margin: 0.01, minimumRows: 200, nowMs: 0)
         #expect(!plain.reason.contains("left out"), "\(plain.reason)")

@@ -472,15 +472,17 @@ final class OnlineCoordinator: ControlShell {
     }
 
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
-    /// item (`retrieval` null), whose probability under the candidate policy the guard can compute exactly.
+    /// item (`retrieval` null, neither retrieval's candidates nor the request's), whose probability under the
+    /// candidate policy the guard can compute exactly.
     func guardEvidence(limit: Int) throws(StoreError) -> (evidence: [GuardImpression], leftOut: Int) {
         var evidence: [GuardImpression] = []
         var leftOut = 0
         for row in try store.recentImpressionsWithFeedback(limit: limit, fromVersion: lineageStart) {
             // A record that does not decode is an error naming it, never left out of the evidence unseen.
             let record = try StoredImpressionRecord.decode(row)
-            // Served through retrieval: the candidate's probability of this slate depends on the candidates it would
-            // retrieve, which are not logged (docs/ONLINE.md), so SNIPW does not use it.
+            // Served from a subset of the items (retrieval's candidates, or the request's own): the candidate's
+            // probability of this slate depends on those candidates, which are not logged (docs/ONLINE.md), so SNIPW
+            // does not use it.
             guard record.retrieval == nil else {
                 leftOut += 1
                 continue

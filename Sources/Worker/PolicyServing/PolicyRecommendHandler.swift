@@ -74,6 +74,11 @@ enum PolicyRecommendHandler {
             slate = try served.policy.recommend(
                 userFeatures: query.userFeatures, viewed: viewed, candidates: candidates, top: top,
                 rng: &sampler.rng)
+            // The request's own candidates: unless they hold every active item, the slate's propensities are
+            // conditional on a set the log does not hold, so the record says so and the guard leaves it out.
+            if let given = query.candidates, !Self.holdsEveryActiveItem(given, of: served.policy) {
+                indexVersion = ImpressionRecord.requestCandidates
+            }
         } catch {
             if case .unknownItem(let item)? = error as? PolicyError, let newer = installingCatalogue,
                 let serving = served.catalogueVersion, newer > serving, item >= served.policy.spec.itemCount
@@ -103,5 +108,17 @@ enum PolicyRecommendHandler {
         reply.attempt = header.attempt
         reply.computeMicros = UInt32(clamping: Clocks.monotonicMicros() - start)
         return WireMessage(header: reply, payload: [WireJSON.encode(recommendation), WireJSON.encode(record)])
+    }
+
+    /// Whether `candidates` name every active item of `policy` (a request may list retired rows too; the policy
+    /// refused unknown and repeated ones before this is asked). O(candidates): a list shorter than the active items
+    /// cannot hold them all.
+    static func holdsEveryActiveItem(_ candidates: [Int], of policy: OnlinePolicy) -> Bool {
+        let active = policy.activeRows.count
+        guard candidates.count >= active else { return false }
+        let spec = policy.spec
+        var seen = Set<Int>()
+        for item in candidates where item >= 0 && item < spec.itemCount && spec.itemActive[item] { seen.insert(item) }
+        return seen.count == active
     }
 }

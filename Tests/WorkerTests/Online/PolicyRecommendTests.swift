@@ -125,6 +125,16 @@ struct PolicyRecommendTests {
             sampler: &sampler, nowEpochMillis: 1)
         let items = try WireJSON.decode(PolicyRecommendation.self, from: bounded.payload[0]).items.map(\.item)
         #expect(Set(items) == Set(candidates))
+        // Its propensities are conditional on a set the log does not hold: the record says so, and the broker's guard
+        // and any off-policy evaluation leave it out (it was logged as if drawn from every item).
+        let record = try WireJSON.decode(ImpressionRecord.self, from: bounded.payload[1])
+        #expect(record.retrieval == ImpressionRecord.requestCandidates && record.exportProblem == nil)
+        // Candidates that hold every active item (in any order) leave the slate unrestricted.
+        let every = Array(served.policy.activeRows.reversed())
+        let whole = PolicyRecommendHandler.answer(
+            Self.request(RecommendQuery(userFeatures: user, candidates: every, top: 3)), served: served,
+            sampler: &sampler, nowEpochMillis: 1)
+        #expect(try WireJSON.decode(ImpressionRecord.self, from: whole.payload[1]).retrieval == nil)
     }
 
     @Test("impression ids differ between requests and between workers")

@@ -36,6 +36,9 @@ extension BrokerCore {
         }
         // One hash of the identity for both the check and the update.
         guard let known = workers.index(forKey: identity) else {
+            // The goodbye of a worker already gone (a drained worker's DISCONNECT after its connection was found
+            // closed): nothing to answer, and not an unknown worker.
+            if header.command == .disconnect && !header.isReply { return }
             // Unknown (or forgotten, after a broker restart): tell it to register again.
             counters.add(.unknownWorkerMessages)
             if header.isReply && header.command.isWorkerService { counters.add(.droppedLateReplies) }

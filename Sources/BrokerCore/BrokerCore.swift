@@ -104,7 +104,10 @@ public struct BrokerCore: Sendable {
                 removeWorker(worker.identity, reason: .workersRevoked, now: now, into: &actions)
             }
         case .workerUnreachable(let identity):
-            removeWorker(identity, reason: .workersUnreachable, now: now, into: &actions)
+            // A draining worker whose connection is gone has left as a drain ends, not failed: counted as its
+            // DISCONNECT would be (it may arrive after the broker's heartbeat found the connection closed).
+            let draining = workers[identity]?.draining == true
+            removeWorker(identity, reason: draining ? .workersDisconnected : .workersUnreachable, now: now, into: &actions)
         case .clientUnreachable:
             counters.add(.repliesUndeliverable)
         case .controlBusy(let input, let heldBytes, let limit):

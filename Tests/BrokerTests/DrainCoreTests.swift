@@ -31,6 +31,33 @@ struct DrainCoreTests {
         #expect(h.core.counters[.workersDraining] == 1)
     }
 
+    /// After a clean `recpool drain` STATUS showed `workers_unreachable: 1` and `unknown_worker_messages: 1`: the
+    /// broker's heartbeat found the drained worker's connection closed before its DISCONNECT was read, and the
+    /// DISCONNECT then came from a worker already gone (and was answered with one).
+    @Test("a drained worker found gone before its DISCONNECT is counted as disconnected, and its late goodbye as nothing")
+    func drainedWorkerGoneFirst() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4)
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        h.sentToWorkers.removeAll()
+        h.feed(.workerUnreachable(identity: workerA))
+        h.feed(.worker(identity: workerA, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        #expect(h.core.liveWorkerCount == 0)
+        #expect(h.core.counters[.workersDisconnected] == 1)
+        #expect(h.core.counters[.workersUnreachable] == 0)
+        #expect(h.core.counters[.unknownWorkerMessages] == 0)
+        #expect(h.sentToWorkers.isEmpty, "a goodbye is not answered")
+        // A worker that is not draining and cannot be reached is still counted unreachable.
+        h.registerWorker(workerB, slots: 4)
+        h.feed(.workerUnreachable(identity: workerB))
+        #expect(h.core.counters[.workersUnreachable] == 1)
+        // Any other message from an unknown worker is still answered with DISCONNECT, so it registers again.
+        h.sentToWorkers.removeAll()
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat).encoded()], peerAddress: nil))
+        #expect(h.sentToWorkers.map(\.message.header.command) == [.disconnect])
+        #expect(h.core.counters[.unknownWorkerMessages] == 1)
+    }
+
     /// A draining worker that held nothing kept requests queued for it without a limit: it counted as a worker that
     /// could take them, so `no-worker-timeout` never answered them.
     @Test("requests queued behind a draining worker are answered after no-worker-timeout, naming the drain")

@@ -1,3 +1,5 @@
+import RecTOML
+
 /// Merges the command line, the environment and a configuration file into the arguments a command
 /// parses, with precedence command line, then environment, then file, then the built-in default.
 ///
@@ -236,9 +238,7 @@ public enum ConfigResolver {
     /// Whether `word` is a decimal number whose digits are not all zero but which a `Double` reads as 0 (`1e-400`):
     /// the option took 0, while a log's cell refuses the same value (docs/DATA.md, "Bad input").
     static func underflows(_ word: String) -> Bool {
-        guard !isHexadecimal(word), let value = Double(word), value == 0 else { return false }
-        let mantissa = word.prefix { $0 != "e" && $0 != "E" }
-        return mantissa.contains { $0.isASCII && $0.isNumber && $0 != "0" }
+        TOMLDocument.underflows(word)
     }
 
     static func isNegativeNumber(_ word: String) -> Bool {

@@ -158,8 +158,9 @@ public enum TOMLDocument {
         return nil
     }
 
-    /// Whether `token` is a decimal float whose digits are not all zero but which a `Double` reads as 0 (`1e-400`).
-    static func underflows(_ token: String) -> Bool {
+    /// Whether `token` is a decimal float whose digits are not all zero but which a `Double` reads as 0 (`1e-400`):
+    /// the one test a config file's value and a number option's (RecConfig) share.
+    public static func underflows(_ token: String) -> Bool {
         guard !token.lowercased().contains("x"), let value = Double(token), value == 0 else { return false }
         let mantissa = token.prefix { $0 != "e" && $0 != "E" }
         return mantissa.contains { $0.isASCII && $0.isNumber && $0 != "0" }

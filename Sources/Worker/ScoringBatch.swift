@@ -211,7 +211,7 @@ enum ScoringBatch {
                     for (index, rows) in accepted {
                         requests[index].withValues { values in
                             let count = rows * width
-                            UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + count)])
+                            _ = UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + count)])
                                 .update(fromContentsOf: UnsafeBufferPointer(rebasing: values[0..<count]))
                             offset += count
                         }

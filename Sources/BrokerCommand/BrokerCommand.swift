@@ -79,7 +79,7 @@ struct BrokerCommand: AsyncParsableCommand {
     var clientReplyBytes = 32 << 20
 
     @Option(help: "Messages libzmq reads ahead per client connection (the frontend's receive high-water mark).")
-    var clientReceiveHwm: Int32 = 16
+    var clientReceiveHwm = 16
 
     @Option(
         help: "Frames larger than this make libzmq drop the connection (ZMQ_MAXMSGSIZE): a backstop; messages over the 16 MiB limit below it are answered TOO_LARGE."
@@ -138,6 +138,10 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         guard clientReplyBytes >= 1 << 20 else { throw ValidationError("--client-reply-bytes must be at least 1048576, got \(clientReplyBytes)") }
         guard clientReceiveHwm >= 1 else { throw ValidationError("--client-receive-hwm must be at least 1, got \(clientReceiveHwm)") }
+        // libzmq's ZMQ_RCVHWM is a C int.
+        guard clientReceiveHwm <= Int(Int32.max) else {
+            throw ValidationError("--client-receive-hwm must be at most \(Int32.max) (libzmq's ZMQ_RCVHWM is a C int), got \(clientReceiveHwm)")
+        }
         guard hardFrameLimitBytes > messageLimit else {
             throw ValidationError("--hard-frame-limit-bytes must be more than the message limit of \(messageLimit)")
         }
@@ -210,7 +214,7 @@ struct BrokerCommand: AsyncParsableCommand {
         configuration.serviceBytesLimit = queueBytes
         configuration.clientBytesLimit = clientBytes
         configuration.clientReplyBytes = clientReplyBytes
-        configuration.clientReceiveHighWaterMark = clientReceiveHwm
+        configuration.clientReceiveHighWaterMark = Int32(clientReceiveHwm)
         configuration.hardFrameLimitBytes = hardFrameLimitBytes
         configuration.enforceRoles = security != nil
         var settings = BrokerReactor.Settings(frontend: frontend, backend: backend, configuration: configuration)

@@ -15,6 +15,9 @@ struct NumberOptionRangeTests {
             ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
             ("recpool-broker", ["--max-attempts", "65536"], "--max-attempts must be 1…65535, got 65536"),
             ("recpool-broker", ["--max-attempts", "0"], "--max-attempts must be 1…65535, got 0"),
+            // A C int's range: ArgumentParser's bare "is invalid" named neither the rule nor the range.
+            ("recpool-broker", ["--client-receive-hwm", "2147483648"],
+             "--client-receive-hwm must be at most 2147483647 (libzmq's ZMQ_RCVHWM is a C int), got 2147483648"),
             ("recpool-broker", ["--max-attempts", "3.0"], "3.0 is written with a fraction or an exponent: this option takes a whole number written in digits alone"),
             // Hexadecimal, which a log's cell and a request's value refuse, was taken by a number option (0x10 = 16).
             ("recpool-broker", ["--epsilon", "0x1p-1"], "invalid value 0x1p-1 for \"epsilon\" (from command line): expected a decimal number"),

@@ -107,7 +107,7 @@ extension FeatureSpec {
             }
             values.append(table.scaling.apply(lift ?? 0))
         }
-        values.append((itemRateScaling ?? ZScore(fitting: [])).apply(Self.logit(prior)))
+        values.append((itemRateScaling ?? .identity).apply(Self.logit(prior)))
         return values
     }
 
@@ -146,7 +146,7 @@ extension FeatureSpec {
         let raw = statistics.outOfFoldLifts(
             codes: codes, smoothing: crossRateSmoothing ?? Self.defaultCrossRateSmoothing,
             popularitySmoothing: popularitySmoothing)
-        let scalings = (crossRates ?? []).map(\.scaling) + [itemRateScaling ?? ZScore(fitting: [])]
+        let scalings = (crossRates ?? []).map(\.scaling) + [itemRateScaling ?? .identity]
         for row in 0..<data.rows {
             for (k, scaling) in scalings.enumerated() { values[row * width + first + k] = scaling.apply(raw[row][k]) }
         }

@@ -240,15 +240,20 @@ extension FeatureSpec {
     }
 
     /// The z-scored numeric user features, `[batch, K]`: `(x − mean) / std` per column, 0 where `x` is NaN or
-    /// infinite (missing), as `userNumericValues`; nil when the spec has none.
+    /// infinite (missing) and in a column constant in training (its `numeric_std` is written as 0 and masked), as
+    /// `userNumericValues`; nil when the spec has none.
     private func userNumericBlock(_ g: inout ONNXGraph) -> (name: String, width: Int)? {
         guard let scalings = userNumericScalings, !scalings.isEmpty else { return nil }
         let k = scalings.count
         let mean = g.constant("numeric_mean", dims: [k], floats: scalings.map { Float($0.mean) })
-        let std = g.constant("numeric_std", dims: [k], floats: scalings.map { Float($0.std) })
+        let std = g.constant(
+            "numeric_std", dims: [k], floats: scalings.map { $0.constant == true ? 0 : Float($0.std) })
         let z = g.node("Div", [g.node("Sub", ["user_numeric", mean]), std])
-        let missing = g.node("Or", [g.node("IsNaN", ["user_numeric"]), g.node("IsInf", ["user_numeric"])])
+        var missing = g.node("Or", [g.node("IsNaN", ["user_numeric"]), g.node("IsInf", ["user_numeric"])])
         let zero = g.constant("zero_f", dims: [], floats: [0])
+        if scalings.contains(where: { $0.constant == true }) {
+            missing = g.node("Or", [missing, g.node("Equal", [std, zero])])
+        }
         return (g.node("Where", [missing, zero, z]), k)
     }
 
@@ -350,7 +355,11 @@ extension FeatureSpec {
         guard events == .interest else {
             let mean = g.constant("affinity_mean", dims: [], floats: [Float(affinityScaling.mean)])
             let std = g.constant("affinity_std", dims: [], floats: [Float(affinityScaling.std)])
-            return g.node("Concat", [g.node("Div", [g.node("Sub", [own, mean]), std]), has], [.int("axis", 1)])
+            // A column constant in training is 0 on every row (`ZScore.apply`): `own − own`, `own` being finite.
+            let scaled =
+                affinityScaling.constant == true
+                ? g.node("Sub", [own, own]) : g.node("Div", [g.node("Sub", [own, mean]), std])
+            return g.node("Concat", [scaled, has], [.int("axis", 1)])
         }
         let cap = g.constant("cap", dims: [], floats: [Float(Self.maximumEngagements)])
         let viewed = g.node("Div", [g.node("Min", [own, cap]), cap])

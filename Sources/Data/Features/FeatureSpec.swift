@@ -54,52 +54,73 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         case popularityWhenNoHistory = "popularity_when_no_history"
     }
 
-    /// `(x − mean) / std`, with `std` 1 when the training spread is zero.
+    /// `(x − mean) / std`, or 0 for every value when the training values had no spread (``constant``).
     public struct ZScore: Codable, Sendable, Equatable {
         /// Training mean.
         public var mean: Double
         /// Training standard deviation (population), or 1 when it was zero.
         public var std: Double
+        /// True when the training values had no spread (a constant column): ``apply(_:)`` gives 0 for every value,
+        /// the training rows' value, since the network never saw the column move. Absent (nil) otherwise, and in specs
+        /// written before it, whose constant columns gave `x − mean` (at serving, a value the network was never trained
+        /// on reached it unscaled); those are scored as before.
+        public var constant: Bool?
 
         /// Fits mean and standard deviation over the values shifted by the first one (the shifted-data algorithm;
         /// Chan, Golub and LeVeque, "Algorithms for computing the sample variance", The American Statistician 37(3),
         /// 1983), so a constant column's mean is its value exactly and its spread exactly 0, however large the value:
         /// summed unshifted, 60 rows of `1234567.1` have a mean one rounding off and a spread of 7e-10, which z-scores
-        /// every row to −1 instead of 0. A spread within 1e-12 of the mean's magnitude is rounding, and counts as 0.
+        /// every row to −1 instead of 0. A spread of at most 8 units in the last place of the mean is rounding, and
+        /// counts as 0 (a relative floor of 1e-12 once took Unix nanoseconds 1 µs apart, a spread of 1e-13 of their
+        /// mean, for a constant and fed their raw deviations to the network).
         /// The spread is summed over deviations divided by the largest one, so a feature measured in tiny units
         /// (values 0 and 1e-13) keeps its own scale: an absolute floor on the variance (1e-24) once set its std to 1
-        /// and fed the network 5e-14, which trained as a constant. A spread below Float32's smallest normal number
-        /// (1.2e-38), which an exported model's Float32 divisor cannot hold, counts as 0 too.
+        /// and fed the network 5e-14, which trained as a constant; and so does a spread whose squares overflow (values
+        /// ±1e200). A spread below Float32's smallest normal number (1.2e-38), which an exported model's Float32 divisor
+        /// cannot hold, counts as 0 too.
         public init(fitting values: [Double]) {
             let n = Double(max(values.count, 1))
             let shift = values.first ?? 0
             let offset = values.reduce(0) { $0 + ($1 - shift) } / n
             mean = shift + offset
             // Summed directly, as specs were always fitted (the same bits for every feature of a usual scale); only a
-            // variance that squaring took below 1e-24 is summed again over deviations divided by the largest one.
+            // variance that squaring took below 1e-24 or past the largest double is summed again over deviations
+            // divided by the largest one.
             let variance = values.reduce(0) { $0 + ($1 - shift - offset) * ($1 - shift - offset) } / n
             var spread = variance.squareRoot()
             let largest = values.reduce(0) { max($0, abs($1 - shift - offset)) }
-            if variance <= 1e-24, largest > 0, largest.isFinite {
+            if variance <= 1e-24 || !variance.isFinite, largest > 0, largest.isFinite {
                 let scaled = values.reduce(0) { sum, x in
                     let d = (x - shift - offset) / largest
                     return sum + d * d
                 }
                 spread = largest * (scaled / n).squareRoot()
             }
-            std = spread.isFinite && spread >= Double(Float.leastNormalMagnitude) && spread > 1e-12 * abs(mean) ? spread : 1
+            let spreads = spread.isFinite && spread >= Double(Float.leastNormalMagnitude) && spread > 8 * abs(mean).ulp
+            std = spreads ? spread : 1
+            constant = spreads ? nil : true
         }
 
-        /// Applies the transform.
-        public func apply(_ x: Double) -> Float { Float((x - mean) / std) }
+        /// `x` itself: mean 0, std 1.
+        public static let identity = ZScore(mean: 0, std: 1)
+
+        private init(mean: Double, std: Double) {
+            self.mean = mean
+            self.std = std
+        }
+
+        /// Applies the transform: `(x − mean) / std`, or 0 for a ``constant`` column.
+        public func apply(_ x: Double) -> Float { constant == true ? 0 : Float((x - mean) / std) }
 
         /// The largest `|x − mean| / std` a served request may carry (10¹⁵; a feature constant in training has std
         /// 1, so this bounds raw values too): unbounded, a value reaches the network as an infinite `Float` and every
         /// score becomes NaN.
         public static let maximumStandardScore = 1e15
 
-        /// Whether `x` is a value a request may carry: finite and within ``maximumStandardScore`` of the mean.
+        /// Whether `x` is a value a request may carry: finite and, unless the column is ``constant``, within
+        /// ``maximumStandardScore`` of the mean.
         public func admits(_ x: Double) -> Bool {
+            if constant == true { return x.isFinite }
             let z = (x - mean) / std
             return x.isFinite && z.isFinite && abs(z) <= Self.maximumStandardScore
         }

@@ -69,6 +69,45 @@ struct NumericUserFeatureTests {
         #expect(FeatureSpec.ZScore(fitting: []).std == 1)
     }
 
+    /// Unix nanoseconds 1 µs apart spread 1e-13 of their mean: a relative floor of 1e-12 took them for a constant
+    /// (std 1) and fed the network their raw deviations (±179,456); so with `1e13 + (i mod 7)`.
+    @Test("a column that varies by far less than its magnitude is z-scored, not taken for a constant")
+    func smallSpreadLargeValue() {
+        let columns: [[Double]] = [
+            (0..<600).map { 1_714_557_600_000_000_000 + Double($0) * 1_000 },
+            (0..<600).map { 1e13 + Double($0 % 7) },
+            (0..<600).map { ($0 % 2 == 0 ? 1 : -1) * 1e200 },
+        ]
+        for values in columns {
+            let scaling = FeatureSpec.ZScore(fitting: values)
+            #expect(scaling.constant == nil, "\(values[0])")
+            let z = values.map { Double(scaling.apply($0)) }
+            let mean = z.reduce(0, +) / Double(z.count)
+            let spread = (z.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(z.count)).squareRoot()
+            #expect(abs(mean) < 1e-3 && abs(spread - 1) < 1e-3, "\(values[0]): mean \(mean), spread \(spread)")
+        }
+    }
+
+    /// A constant column's std was 1, so a served value other than the training one reached the network as its raw
+    /// deviation (age 7 in training, 12 at serving: 5), through weights never trained on the column moving.
+    @Test("a column constant in training is 0 for every value, in training and at serving")
+    func constantAtServing() throws {
+        for values in [[7.0, 7, 7], [1234567.1, 1234567.1], [1e-300, 0, 1e-300], []] {
+            let scaling = FeatureSpec.ZScore(fitting: values)
+            #expect(scaling.constant == true && scaling.std == 1, "\(values)")
+            #expect([7, 12, -3e5, 1e300, 0].allSatisfy { scaling.apply($0) == 0 && scaling.admits($0) }, "\(values)")
+            #expect(!scaling.admits(.infinity) && !scaling.admits(.nan))
+        }
+        let (data, _) = try Self.log()
+        let spec = try FeatureSpec.fit(on: data)
+        let income = try #require(spec.userNumericNames?.firstIndex(of: "income"))
+        #expect(spec.userNumericScalings?[income].constant == true)
+        #expect(spec.userNumericValues(["income": "99999"])[income] == 0)
+        // A spec written before `constant` existed decodes without it and scores as it did.
+        let old = try JSONDecoder().decode(FeatureSpec.ZScore.self, from: Data(#"{"mean":7,"std":1}"#.utf8))
+        #expect(old.constant == nil && old.apply(12) == 5)
+    }
+
     @Test("a logged row and the same context sent to serving, as text, give the same bits")
     func noSkew() throws {
         let (data, users) = try Self.log()

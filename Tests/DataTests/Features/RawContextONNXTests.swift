@@ -183,6 +183,30 @@ struct RawContextONNXTests {
             spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: Self.shopUsers)
     }
 
+    /// A numeric user feature constant in training (every row 7) is 0 on every served row, whatever the request's
+    /// value (`ZScore.constant`), and so is a constant shown-item affinity; the graph masks the column as the
+    /// transform does.
+    @Test(
+        "a numeric feature constant in training is 0 in the graph as in Recommender's transform, whatever the value",
+        .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"),
+        arguments: [FeatureSpec.EventEncoding.interest, .affinityZScore])
+    func constantNumericFeature(_ encoding: FeatureSpec.EventEncoding) throws {
+        var spec = try Self.shopSpec(.extended, encoding)
+        spec.userNumericNames! += ["tenure"]
+        let constant = FeatureSpec.ZScore(fitting: [7, 7, 7])
+        #expect(constant.constant == true)
+        spec.userNumericScalings! += [constant]
+        if encoding == .affinityZScore { spec.affinityScaling = FeatureSpec.ZScore(fitting: [0, 0, 0]) }
+        spec.columns = spec.columnNames()
+        let index = try #require(spec.userNumericNames?.firstIndex(of: "tenure"))
+        let users = Self.shopUsers.enumerated().map { index, user in
+            user.merging(["tenure": ["7", "12", "-3e5", "7.5"][index]]) { _, new in new }
+        }
+        for user in users { #expect(spec.userNumericValues(user)[index] == 0, "\(user)") }
+        try Self.compare(
+            spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: users)
+    }
+
     /// A value holding `é` decomposed in training (`e` + U+0301) and composed in a request (U+00E9): training's codes
     /// call them one category, the served transform called the composed one unknown, and so did the graph.
     @Test(

@@ -15,15 +15,22 @@ extension RecPoolClient {
     /// budget instead of being refused `BUSY` once their requests pass it. The Python client's `score` uses the same.
     public static let inFlightBytes = 12 << 20
 
+    /// How many times ``scoreSplit(rows:version:timeoutMs:)`` sends again the parts a rollout left on another version
+    /// before it gives up with `CONFLICT`.
+    public static let rolloutRounds = 4
+
     /// Scores any number of rows as ``score(rows:version:timeoutMs:)`` scores one request's: split into requests of
     /// ``rowsPerRequest(columns:limits:)`` rows, sent together at most ``inFlightBytes`` at a time (at least one
     /// request; the pool spreads them over its workers), the scores
     /// put back in row order. When the requests were answered by different model versions (a rollout in between),
     /// the others are sent again pinned to the version the pool is moving to (the promoted one, from STATUS, when it
-    /// answered some; else the highest number), so every score comes from one version.
+    /// answered some; else the highest number), so every score comes from one version; when the pool moves on again
+    /// meanwhile (that pin answered CONFLICT), STATUS is asked again, at most ``rolloutRounds`` times.
     /// This is what the Python client's `score` does.
-    /// - Throws: ``ClientError/invalidRequest(_:)`` for no rows, ragged rows, or a row over the message limit; the
-    ///   first request's error otherwise.
+    /// - Throws: ``ClientError/invalidRequest(_:)`` for no rows, ragged rows, or a row over the message limit;
+    ///   ``ClientError/server(status:message:retryAfterMs:)`` with `CONFLICT` when the served version still differed
+    ///   between requests after ``rolloutRounds`` rounds (a rollout flipping back and forth); the first request's
+    ///   error otherwise.
     public func scoreSplit(rows: [[Float]], version: VersionRequirement = .any, timeoutMs: UInt64? = nil)
         async throws(ClientError) -> Scores
     {
@@ -39,20 +46,34 @@ extension RecPoolClient {
             chunks, offsets: chunks.indices.map { $0 * perRequest }, versions: Array(repeating: version, count: chunks.count),
             timeoutMs: timeoutMs)
         var newest = results.map(\.modelVersion).max() ?? 0
-        var stale = results.indices.filter { results[$0].modelVersion != newest }
-        if !stale.isEmpty, let promoted = try? await status().promotedVersion,
-            results.contains(where: { $0.modelVersion == promoted })
-        {
+        var rounds = 0
+        while Set(results.map(\.modelVersion)).count > 1 {
             // The version the pool is moving to, which a rollback makes a lower number than the one it leaves: pinned
             // to the highest number, the parts went to a version the pool no longer serves (CONFLICT).
-            newest = promoted
-            stale = results.indices.filter { results[$0].modelVersion != newest }
-        }
-        if !stale.isEmpty {
-            let again = try await scoreAll(
-                stale.map { chunks[$0] }, offsets: stale.map { $0 * perRequest },
-                versions: Array(repeating: .exactly(newest), count: stale.count), timeoutMs: timeoutMs)
-            for (index, result) in zip(stale, again) { results[index] = result }
+            newest = results.map(\.modelVersion).max() ?? 0
+            if let promoted = try? await status().promotedVersion, results.contains(where: { $0.modelVersion == promoted }) {
+                newest = promoted
+            }
+            guard rounds < Self.rolloutRounds else {
+                let seen = Set(results.map(\.modelVersion)).sorted().map(String.init).joined(separator: ", ")
+                throw .server(
+                    status: .conflict,
+                    message: "the served model version kept changing while this call's \(chunks.count) requests were "
+                        + "scored (versions \(seen)): no one version scored every row; call again once the rollout ends",
+                    retryAfterMs: 0)
+            }
+            rounds += 1
+            let stale = results.indices.filter { results[$0].modelVersion != newest }
+            do {
+                let again = try await scoreAll(
+                    stale.map { chunks[$0] }, offsets: stale.map { $0 * perRequest },
+                    versions: Array(repeating: .exactly(newest), count: stale.count), timeoutMs: timeoutMs)
+                for (index, result) in zip(stale, again) { results[index] = result }
+            } catch .server(.conflict, _, _) {
+                // The pool moved on again while these parts were sent (our own pin, not the caller's): ask STATUS
+                // which version it is moving to now.
+                continue
+            }
         }
         var timings = results[0].timings
         for result in results.dropFirst() {

@@ -205,4 +205,57 @@ struct UndecodableReplyTests {
         #expect(scores.modelVersion == 4 && scores.values.count == perRequest + 10)
         #expect(pinned.withLock { $0 } == [4])
     }
+
+    /// Promotions flipping 5 ↔ 10 during a split call: the parts sent again pinned to 10 met a pool back on 5 and were
+    /// refused CONFLICT naming a pin the caller never set. The call asks STATUS again and pins to 5; a rollout that
+    /// never settles ends in CONFLICT naming the versions, after `rolloutRounds` rounds.
+    @Test("a split call whose own pin meets the next rollout asks STATUS again; one that never settles names the versions")
+    func splitFollowsAFlippingRollout() async throws {
+        let perRequest = RecPoolClient.rowsPerRequest(columns: 1)
+        for settles in [true, false] {
+            let statusCalls = LockedBox(0)
+            let router = try GarbageRouter { frames in
+                guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
+                if request.command == .status {
+                    let calls = statusCalls.withLock { count in
+                        count += 1
+                        return count
+                    }
+                    let status = StatusDocument(
+                        protocolVersion: 1, uptimeMs: 1, workers: [], queues: [], inflight: 0, counters: [:],
+                        promotedVersion: settles && calls > 1 ? 5 : 10)
+                    return [request.reply(status: .ok, modelVersion: 0).encoded(), WireJSON.encode(status)]
+                }
+                guard frames.count == 2, let rows = try? Tensor.validate(frames[1]).rows else { return [[1]] }
+                if request.flags.contains(.exactVersion) && request.modelVersion == 10 {
+                    return [
+                        request.reply(status: .conflict, modelVersion: 5).encoded(),
+                        Array("request pins model version 10; this worker serves 5".utf8),
+                    ]
+                }
+                let version: UInt64 = request.flags.contains(.exactVersion) ? request.modelVersion : (rows == perRequest ? 5 : 10)
+                return [
+                    request.reply(status: .ok, modelVersion: version).encoded(),
+                    Tensor(rows: rows, cols: 1, values: Array(repeating: 0.5, count: rows)).encoded(),
+                ]
+            }
+            defer { router.stop() }
+            let client = try await RecPoolClient(endpoint: router.endpoint)
+            defer { client.close() }
+            let rows = Array(repeating: [Float(0.25)], count: perRequest + 10)
+            if settles {
+                let scores = try await client.scoreSplit(rows: rows, timeoutMs: 5_000)
+                #expect(scores.modelVersion == 5 && scores.values.count == perRequest + 10)
+                #expect(statusCalls.withLock { $0 } == 2)
+            } else {
+                await #expect {
+                    _ = try await client.scoreSplit(rows: rows, timeoutMs: 5_000)
+                } throws: { error in
+                    guard case ClientError.server(.conflict, let message, _) = error else { return false }
+                    return message.contains("kept changing while this call's 2 requests were scored (versions 5, 10)")
+                }
+                #expect(statusCalls.withLock { $0 } == RecPoolClient.rolloutRounds + 1)
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import List, Optional, Sequence, Tuple
 
 from .errors import InvalidRequest, ProtocolViolation
+from .files import PIPE_WAIT_SECONDS, checked_path, read_bytes, read_text
 from .operations import (JOB_STATES, MAX_PAGE_SIZE, U64_MAX, UPLOAD_CHUNK_BYTES, Call, Reply, document_keys,
                          encode_json, flag, integer, is_integer, json_frame, number, version, has_control_character)
 from .wire import Command
@@ -267,13 +268,12 @@ def upload_bytes(data: bytes, name: str, *, timeout=None, chunk_bytes: int = UPL
 
 
 def upload_path(path, *, timeout=None):
-    """Generator of ``upload(path)``: reads the file and uploads it."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise InvalidRequest(f"cannot read {path}: {error.strerror}") from None
-    return (yield from upload_bytes(data, os.path.basename(str(path)), timeout=timeout))
+    """Generator of ``upload(path)``: reads the file and uploads it. ``path`` is a path (an ``int`` would be
+    opened as a file descriptor: refused), of a regular file or a pipe; a named FIFO no writer opens within
+    5 s (or ``timeout``, if shorter) is refused, as the binaries refuse it (``files.read_bytes``)."""
+    wait = None if timeout is None else min(PIPE_WAIT_SECONDS, timeout)
+    data = read_bytes(path, "the upload", wait=wait)
+    return (yield from upload_bytes(data, os.path.basename(checked_path(path, "the upload")), timeout=timeout))
 
 
 def read_schema(schema):
@@ -285,11 +285,7 @@ def read_schema(schema):
     if isinstance(schema, os.PathLike) or (isinstance(schema, str) and "\n" not in schema
                                            and os.path.isfile(schema)):
         path = os.fspath(schema)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise InvalidRequest(f"cannot read the schema {path}: {error.strerror}") from None
+        text = read_text(path, "the schema")
         base = os.path.dirname(os.path.abspath(path))
     elif isinstance(schema, str):
         text, base = schema, os.getcwd()
@@ -315,8 +311,13 @@ _LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", 
 def _csv_header(path: str, what: str) -> List[str]:
     """The column names on the first line of the CSV at ``path``; ``InvalidRequest`` naming the file otherwise."""
     import csv
+    import stat
 
     try:
+        # A pipe's lines would be consumed here and missing from the upload that reads the file again.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InvalidRequest(f"the {what} {path} is not a regular file: it is read twice (checked, then "
+                                 "uploaded), so a pipe or a device cannot be used; write it to a file")
         # utf-8-sig: a byte-order mark (spreadsheet exports write one) is dropped, as the broker's reader drops it.
         with open(path, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)

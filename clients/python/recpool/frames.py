@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import ExportFormatError
+from .files import checked_path, read_bytes
 
 #: The Open Bandit Dataset columns, in order, before the user features.
 OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
@@ -265,7 +266,7 @@ def read_export(path):
         ExportFormatError: the file is not such a log (see above), or is not UTF-8 text.
     """
     pd = _pandas()
-    name = os.fspath(path)
+    name = checked_path(path, "the export")
     text = _export_text(name)
     lines, fields = _export_fields(text, name)
     header = pd.read_csv(io.StringIO(text), nrows=0).columns
@@ -332,28 +333,30 @@ def _export_text(path: str) -> str:
     files decompressed, as pandas reads them."""
     source = os.path.expanduser(path)  # as pandas reads `~/…`
     lower = source.lower()
-    if lower.endswith(".gz"):
-        import gzip
-        with gzip.open(source, "rb") as stream:
-            data = stream.read()
-    elif lower.endswith(".bz2"):
-        import bz2
-        with bz2.open(source, "rb") as stream:
-            data = stream.read()
-    elif lower.endswith(".xz"):
-        import lzma
-        with lzma.open(source, "rb") as stream:
-            data = stream.read()
-    elif lower.endswith(".zip"):
-        import zipfile
-        with zipfile.ZipFile(source) as archive:
-            names = archive.namelist()
-            if len(names) != 1:
-                raise ExportFormatError(path, None, None, f"the zip archive holds {len(names)} files, not one")
-            data = archive.read(names[0])
-    else:
-        with open(source, "rb") as stream:
-            data = stream.read()
+    # Read as the binaries read a file (a path, a regular file or a pipe; a FIFO no writer opens is refused after
+    # 5 s), then decompressed in memory.
+    data = read_bytes(source, "the export", error=lambda message: ExportFormatError(path, None, None, message))
+    try:
+        if lower.endswith(".gz"):
+            import gzip
+            data = gzip.decompress(data)
+        elif lower.endswith(".bz2"):
+            import bz2
+            data = bz2.decompress(data)
+        elif lower.endswith(".xz"):
+            import lzma
+            data = lzma.decompress(data)
+        elif lower.endswith(".zip"):
+            import zipfile
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+                if len(names) != 1:
+                    raise ExportFormatError(path, None, None, f"the zip archive holds {len(names)} files, not one")
+                data = archive.read(names[0])
+    except ExportFormatError:
+        raise
+    except Exception as error:  # gzip's BadGzipFile, zipfile's BadZipFile, lzma's LZMAError, EOFError, ...
+        raise ExportFormatError(path, None, None, f"cannot decompress it: {error}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -12,6 +12,7 @@ from typing import Dict
 import zmq
 
 from .errors import InvalidRequest
+from .files import read_text
 
 _Z85 = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
 
@@ -23,11 +24,7 @@ def _is_key(text: str) -> bool:
 def _assignments(path) -> Dict[str, str]:
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise InvalidRequest(f"a CURVE key must be a key file's path or a Z85 key, got {path!r}")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except OSError as error:
-        raise InvalidRequest(f"cannot read key file {path}: {error.strerror}") from None
+    lines = read_text(path, "key file").splitlines()
     found: Dict[str, str] = {}
     for number, raw in enumerate(lines, 1):
         line = raw.strip()

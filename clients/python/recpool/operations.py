@@ -21,7 +21,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import InvalidRequest, ProtocolViolation, RecPoolError
+from .errors import Conflict, InvalidRequest, ProtocolViolation, RecPoolError
 from .results import FeedbackAck, Health, Scores, Slate, Timings
 from .wire import (FLAG_EXACT_VERSION, HEADER_BYTES, MESSAGE_LIMIT_BYTES, MESSAGE_LIMIT_FRAMES, TENSOR_SHAPE_BYTES,
                    Command, Header, MalformedReply, decode_tensor, tensor_frame)
@@ -568,6 +568,10 @@ def renumbering_row(message: str, first_row: int) -> str:
 #: requests pass the broker's per-client budget.
 IN_FLIGHT_BYTES = 12 * 1024 * 1024
 
+#: How many times :func:`score` sends again the parts a rollout left on another version before it gives up with
+#: ``Conflict`` (``RecPoolClient.rolloutRounds`` in Swift).
+ROLLOUT_ROUNDS = 4
+
 
 class Windowed(list):
     """Calls a plan yields that the client sends at most ``window`` at a time (the next one when a reply frees a
@@ -586,7 +590,9 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
 
     When the requests were answered by different versions (a rollout in between), the others are sent
     again pinned to the version the pool is moving to (the promoted one, from STATUS, when it answered
-    some; else the highest number), so the call's rows share one version.
+    some; else the highest number), so the call's rows share one version; when the pool moves on again
+    meanwhile (that pin answered CONFLICT), STATUS is asked again, at most :data:`ROLLOUT_ROUNDS` times, then
+    ``Conflict`` says the version kept changing.
     """
     array = as_rows(rows)
     pin = version_pin(min_version, exact_version)
@@ -595,16 +601,28 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     window = max(1, IN_FLIGHT_BYTES // (per_request * array.shape[1] * 4 + _SCORE_OVERHEAD_BYTES))
     results = yield Windowed([score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)],
                              window)
-    versions = [header.model_version for _, header in results]
-    if len(set(versions)) > 1:
+    rounds = 0
+    while len({header.model_version for _, header in results}) > 1:
+        versions = [header.model_version for _, header in results]
         # The version the pool is moving to: the promoted one when it answered some (a rollback moves the pool to a
         # lower number, and parts pinned to the higher one it leaves would be refused CONFLICT), else the highest.
         (document,) = yield [status(timeout=timeout)]
         promoted = document.get("promoted_version") if isinstance(document, dict) else None
         newest = promoted if promoted in versions else max(versions)
+        if rounds == ROLLOUT_ROUNDS:
+            seen = ", ".join(str(v) for v in sorted(set(versions)))
+            raise Conflict(f"CONFLICT: the served model version kept changing while this call's {len(chunks)} requests "
+                           f"were scored (versions {seen}): no one version scored every row; call again once the "
+                           "rollout ends")
+        rounds += 1
         redo = [i for i, v in enumerate(versions) if v != newest]
-        again = yield Windowed([score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline, i * per_request)
-                                for i in redo], window)
+        try:
+            again = yield Windowed([score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline,
+                                               i * per_request) for i in redo], window)
+        except Conflict:
+            # The pool moved on again while these parts were sent (this call's own pin, not the caller's): ask
+            # STATUS which version it is moving to now.
+            continue
         for i, result in zip(redo, again):
             results[i] = result
     headers = [header for _, header in results]

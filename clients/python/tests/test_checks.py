@@ -732,6 +732,41 @@ def test_a_split_call_answered_by_two_versions_is_sent_again_pinned_to_the_promo
     assert done.value.value.model_version == pinned
 
 
+def test_a_split_call_whose_own_pin_meets_another_rollout_asks_status_again_then_gives_up_naming_the_versions():
+    # Promotions flipping 5 ↔ 10 while a split call was scored: the parts sent again pinned to 10 were refused
+    # CONFLICT ("request pins model version 10; this worker serves 5"), naming a pin the caller never set.
+    rows = np.zeros((4, WIDTH), np.float32)
+
+    def answered(call, version):
+        values = bytes(wire.tensor_frame(np.full((2, 1), 0.5, np.float32)))
+        return call.parse(reply(wire.Command.SCORE, [values], model_version=version))
+
+    generator = ops.score(rows, max_rows=2)
+    calls = next(generator)
+    status_calls = generator.send([answered(calls[0], 5), answered(calls[1], 10)])
+    resend = generator.send([{"promoted_version": 10}])
+    assert [(c.model_version, c.flags) for c in resend] == [(10, wire.FLAG_EXACT_VERSION)]
+    # The pool went back to 5: the pinned part is refused; the plan asks STATUS again and pins to 5.
+    status_again = generator.throw(recpool.Conflict("CONFLICT: request pins model version 10; this worker serves 5"))
+    assert [c.command for c in status_again] == [wire.Command.STATUS]
+    resend = generator.send([{"promoted_version": 5}])
+    assert [(c.model_version, c.flags) for c in resend] == [(5, wire.FLAG_EXACT_VERSION)]
+    with pytest.raises(StopIteration) as done:
+        generator.send([answered(resend[0], 5)])
+    assert done.value.value.model_version == 5
+
+    # A rollout that never settles: after ROLLOUT_ROUNDS rounds, Conflict names the versions, not a pin.
+    generator = ops.score(rows, max_rows=2)
+    calls = next(generator)
+    generator.send([answered(calls[0], 5), answered(calls[1], 10)])
+    for _ in range(ops.ROLLOUT_ROUNDS):
+        resend = generator.send([{"promoted_version": 10}])
+        generator.throw(recpool.Conflict("CONFLICT: request pins model version 10; this worker serves 5"))
+    with pytest.raises(recpool.Conflict, match=r"kept changing while this call's 2 requests were scored "
+                                                r"\(versions 5, 10\)"):
+        generator.send([{"promoted_version": 10}])
+
+
 def test_an_empty_sequence_and_a_long_double_beyond_float32_are_named_as_given():
     # `score([])` said "got shape (1, 0)", and a longdouble 1e4000 was reported as inf.
     import numpy as np

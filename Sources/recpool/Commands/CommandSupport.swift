@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecTransport
 
 /// Prints `recpool: …` to standard error and returns the error to throw, with the exit status of the one table
 /// (``ExitStatus``): how every model command reports bad input, so no typed error turns into a crash or a usage dump.
@@ -7,7 +8,7 @@ func fail(_ error: any Error) -> any Error {
     ExitStatus.report(error)
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error, its control characters escaped (``CommandOutput/printError(_:)``).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    CommandOutput.printError(text)
 }

@@ -155,3 +155,25 @@ struct TrainValidationTests {
         }
     }
 }
+
+/// A DQN spec naming an upload (`sha256:…`) was accepted, then failed at round 1 as an "unknown dataset … or a .csv
+/// path", where `obd:` was refused at once: a DQN trains in the simulator, whatever it is given.
+@Suite("A dqn job's dataset")
+struct DQNDatasetTests {
+    @Test("an upload or an OBD file is refused at submission, naming the simulator; synthetic is accepted", arguments: [
+        ("sha256:" + String(repeating: "ab", count: 32), false), ("obd:random/all", false),
+        ("synthetic:users=50,rows=400,seed=1", true),
+    ])
+    func dataset(name: String, accepted: Bool) throws {
+        let h = try RegistryHarness()
+        var spec = TrainJobSpec(dataset: name)
+        spec.model = "dqn"
+        let reply = try h.control(ControlRequest(.train, train: spec))
+        if accepted {
+            #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
+        } else {
+            #expect(reply.header.status == .badRequest)
+            #expect(reply.errorText?.contains("a dqn job trains in the simulator") == true, "\(reply.errorText ?? "")")
+        }
+    }
+}

@@ -52,6 +52,11 @@ extension JobCoordinator {
     /// afterwards. The workers resolve the same names (`DatasetSpecifier`), so a name they would refuse at round 1
     /// is refused here, before the job is stored.
     static func datasetProblem(_ spec: TrainJobSpec) -> String? {
+        // A DQN trains in the simulator whatever the dataset names: an upload was accepted and failed at round 1 as
+        // an "unknown dataset".
+        if spec.model == "dqn" && spec.dataset.hasPrefix("sha256:") {
+            return "dataset '\(spec.dataset)': a dqn job trains in the simulator, not on an upload; use synthetic:KEY=VALUE,…"
+        }
         guard !spec.dataset.hasPrefix("sha256:") else { return nil }
         let expected = "expected sha256:<hex> of an upload, obd:{random,bts}/{all,men,women} or synthetic:KEY=VALUE,…"
         let specifier: DatasetSpecifier

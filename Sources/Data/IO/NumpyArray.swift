@@ -176,7 +176,8 @@ public enum NumpyArrayError: Error, Sendable, Equatable, CustomStringConvertible
         case .sizeMismatch(let path, let shape, let bytes):
             return "\(path): \(bytes) data bytes do not match shape \(shape)"
         case .notFinite(let path, let index, let value):
-            return "\(path): value at index \(index) (0-based) is not a finite number (\(value)); nothing written"
+            return "\(path): value at index \(index) (0-based) is not a finite number (\(value.isNaN ? "nan" : "\(value)")); "
+                + "nothing written"
         }
     }
 }

@@ -11,6 +11,10 @@ import RecWire
 /// the session thread applies between batches (swap a replica, send a ROUND_RESULT). Scoring never
 /// waits for a training step.
 final class BackgroundWork: Sendable {
+    /// Bytes of the message limit kept for a ROUND_RESULT's header and report (64 KiB): a training state may take the
+    /// rest (16,711,680 bytes under the 16 MiB limit).
+    static let roundReportReserve = 64 * 1024
+
     enum Task: Sendable {
         case weights(notice: WeightsNotice, bytes: [UInt8], receivedAt: UInt64)
         /// A TRAIN_ROUND; `request` is its header, whose id and `attempt` the ROUND_RESULT echoes, so the broker
@@ -89,10 +93,12 @@ final class BackgroundWork: Sendable {
             // over the limit and this replica dropped, round after round, until the job failed as "no replica
             // answered" with nothing naming the size.
             let limit = WireLimits.standard.maxMessageBytes
-            if report.error == nil, body.count > limit - 64 * 1024 {
+            let room = limit - Self.roundReportReserve
+            if report.error == nil, body.count > room {
                 report.error =
-                    "the model's training state is \(body.count) bytes, over the \(limit)-byte message limit "
-                    + "(parameters and the optimiser's two moments): use fewer or narrower hidden layers"
+                    "the model's training state is \(body.count) bytes, over the \(room) bytes a state may take (the "
+                    + "\(limit)-byte message limit less \(Self.roundReportReserve) for the round's report; parameters "
+                    + "and the optimiser's two moments): use fewer or narrower hidden layers"
                 body = []
             }
             metrics.trainingRounds.increment()

@@ -28,7 +28,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Seed for initialisation, the validation split and shuffling.") var seed: UInt64 = 0
     @Option(help: "Passes over the training rows.") var epochs: Int = 10
     @Option(help: "Rows per training step.") var batch: Int = 32
-    @Option(help: "Adam learning rate.") var lr: Float = 0.001
+    @Option(help: "Adam learning rate, in (0, 10) as a training job's.") var lr: Double = 0.001
     @Option(
         name: .customLong("weight-decay"),
         help: "Decoupled weight decay λ (AdamW): each step multiplies the weights by 1 − lr·λ (0: none).")
@@ -71,14 +71,17 @@ struct FitCommand: ParsableCommand {
         // `train`'s bounds (TrainingSpec), and 0 besides: `fit --epochs 0` writes the constant predictor.
         guard (0...10_000).contains(epochs) else { throw ValidationError("--epochs must be 0…10000, got \(epochs)") }
         guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be 1…65536, got \(batch)") }
-        // Any finite rate above 0 (one that diverges ends in exit 6, naming it), but a normal float, as `train` takes it:
-        // a subnormal one (`1e-40`) is no rate a step can use.
-        guard lr > 0, lr.isFinite, lr.isNormal else {
-            throw ValidationError("--lr must be a finite number > 0 (a normal 32-bit float), got \(lr)")
+        // A training job's bounds (`TrainJobSpec.problem`), read as typed (a Float option read `1e308` as inf): (0, 10),
+        // and a normal 32-bit float, since a subnormal one (`1e-40`) is no rate a step can use. One that diverges ends
+        // in exit 6, naming it.
+        guard lr > 0, lr < 10, Float(lr).isNormal else {
+            throw ValidationError(
+                "--lr must be in (0, 10) and at least \(Float.leastNormalMagnitude) (a normal 32-bit float), as a "
+                    + "training job's, got \(lr)")
         }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
-        guard weightDecay >= 0, weightDecay.isFinite, lr * weightDecay < 1 else {
-            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr (\(1 / lr)), got \(weightDecay)")
+        guard weightDecay >= 0, weightDecay.isFinite, Float(lr) * weightDecay < 1 else {
+            throw ValidationError("--weight-decay must be finite, ≥ 0 and below 1 / lr (\(1 / Float(lr))), got \(weightDecay)")
         }
         guard patience >= 0 else { throw ValidationError("--patience must be 0 (never stop early) or more, got \(patience)") }
         // The paths last: a wrong number is named first, whatever the paths.
@@ -111,7 +114,7 @@ struct FitCommand: ParsableCommand {
             let spec = try logSpec ?? featureSpec.map { try readFeatureSpec($0, width: train.inputs.cols, names: names) } ?? []
             var trainer = MLPTrainer(
                 model: MLP(inputWidth: train.inputs.cols, hiddenSizes: hiddenSizes, seed: seed),
-                optimizer: .adam(AdamConfig(learningRate: lr)), weightDecay: weightDecay)
+                optimizer: .adam(AdamConfig(learningRate: Float(lr))), weightDecay: weightDecay)
             // A log's model starts at the constant predictor (the training click rate), the point it must beat, and
             // its starting weights are a candidate for the best epoch. A feature matrix's starts from the seeded
             // weights, as pool training does (one worker without averaging gives this command's model bit for bit),
@@ -206,7 +209,7 @@ struct FitCommand: ParsableCommand {
     /// only when a run diverged.
     func divergenceAdvice(_ train: LabeledData) -> String {
         DivergenceAdvice.text(
-            largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: Double("\(lr)") ?? Double(lr))
+            largestFeature: DivergenceAdvice.largestMagnitude(train.inputs), learningRate: lr)
     }
 
     /// Refuses a trained model with a weight, a bias or an optimiser moment that is not finite, naming it and what to
@@ -232,8 +235,10 @@ struct FitCommand: ParsableCommand {
     func parseWidths(_ s: String) throws(ValidationError) -> [Int] {
         let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: " ")) }
         // Each width bounded as a training job's are (1…65536), so a layer's size cannot overflow.
-        guard !parts.isEmpty, parts.count <= 16, parts.allSatisfy({ (1...65_536).contains($0 ?? 0) }) else {
-            throw ValidationError("--hidden must be 1 to 16 widths of 1…65536 separated by commas, got \"\(s)\"")
+        // As many layers as a training job may ask for (a checkpoint holds 64 layers with the output).
+        let most = TrainJobSpec.maximumHiddenLayers
+        guard !parts.isEmpty, parts.count <= most, parts.allSatisfy({ (1...65_536).contains($0 ?? 0) }) else {
+            throw ValidationError("--hidden must be 1 to \(most) widths of 1…65536 separated by commas, got \"\(s)\"")
         }
         return parts.map { $0! }
     }

@@ -134,7 +134,13 @@ struct NonFiniteResult: Error, CustomStringConvertible {
     /// The value.
     var value: Double
 
-    var description: String { "\(what) is not a finite number (\(value)); no output printed" }
+    var description: String { "\(what) is not a finite number (\(Self.spelled(value))); no output printed" }
+
+    /// `nan` for every NaN, as the workers' refusals name it (Swift prints one with its sign bit set as `-nan`);
+    /// any other value as Swift prints it (`inf`, `-inf`).
+    static func spelled(_ value: Double) -> String {
+        value.isNaN ? "nan" : "\(value)"
+    }
 
     /// Throws when any of `values` is not finite, naming the first such row (1-based) as `row N: NAME`.
     static func check(_ values: [Float], name: String) throws(NonFiniteResult) {

@@ -339,6 +339,12 @@ struct DataFaultTests {
             ("{\"rows\": [[0.1, 0.2],\n [-1e999, 0.3]]}", #":2:1: not a finite number: "-1e999""#),
             // Finite, but past a 32-bit float's range: said so, not called "not a finite number".
             ("[[0.1, 1e39]]", #":1:2: "1e+39" is beyond a 32-bit float's range"#),
+            // Nearer 0 than the smallest double: valid JSON Foundation refused as "not valid JSON"; a CSV's said "not a
+            // number". Rows of no value went to the broker as a 1×0 tensor, the file unnamed.
+            ("[[0.1, 1e-400]]", #":1:2: "1e-400" is nearer 0 than the smallest 64-bit float"#),
+            ("a,b\n0.1,1e-400\n", #":2:2: "1e-400" is nearer 0 than the smallest 64-bit float"#),
+            ("[[]]", "its rows hold no value: a row needs at least one feature"),
+            ("label\n1\n", "has no rows or no feature columns: its only column is 'label'"),
             // Foundation keeps one of two `rows` keys silently and takes a trailing comma: both refused, named.
             (#"{"rows": [[9, 9]], "rows": [[0.1, 0.2]]}"#, "the key `rows` appears twice in one object"),
             ("[[0.1, 0.2], [0.3, 0.4],]", "a comma before a closing bracket at byte 23 (a trailing comma)"),

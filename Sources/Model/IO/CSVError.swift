@@ -17,6 +17,8 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     case nonNumeric(path: String, line: Int, column: Int, text: String)
     /// A field is NaN or infinite.
     case notFinite(path: String, line: Int, column: Int, text: String)
+    /// A field is a number other than 0 nearer 0 than the smallest 64-bit float (`1e-400`), which reads it as 0.
+    case underflow(path: String, line: Int, column: Int, text: String)
     /// A named column's field is not a number, or is outside what the format allows (a click that is not 0 or 1, a
     /// propensity that is not in (0, 1]); `reason` completes "'TEXT' …".
     case invalidValue(path: String, line: Int, column: Int, name: String, text: String, reason: String)
@@ -76,6 +78,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
             } else {
                 "\(p):\(l):\(c): not a finite number: \"\(t)\""
             }
+        case .underflow(let p, let l, let c, let t):
+            "\(p):\(l):\(c): \"\(t)\" is nearer 0 than the smallest 64-bit float, which reads it as 0: write 0, or a number "
+                + "a 64-bit float holds"
         case .invalidValue(let p, let l, let c, let n, let t, let r): "\(p):\(l): column \(c) '\(n)': '\(t)' \(r)"
         case .missingColumn(let p, let n): "\(p): no \"\(n)\" column in the header"
         case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"

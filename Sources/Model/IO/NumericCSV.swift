@@ -62,6 +62,7 @@ public struct NumericCSV: Sendable, Equatable {
             width = fields.count
             for (c, f) in fields.enumerated() {
                 guard let v = CSVNumber.float(f) else {
+                    if CSVNumber.underflows(f) { throw .underflow(path: path, line: lineNumber, column: c + 1, text: f) }
                     throw .nonNumeric(path: path, line: lineNumber, column: c + 1, text: f)
                 }
                 guard v.isFinite else { throw .notFinite(path: path, line: lineNumber, column: c + 1, text: f) }

@@ -44,6 +44,12 @@ enum RowsFile {
             (rows, names) = try csv(bytes, path: path)
         }
         guard !rows.isEmpty else { throw .empty(path: path) }
+        // Rows of no value (`[[]]`, or a CSV of a `label` column alone) went to the broker as a 1×0 tensor and came
+        // back as "tensor of 1×0 is empty", naming no file.
+        if rows[0].isEmpty {
+            if names != nil { throw .noFeatureColumns(path: path, label: "label") }
+            throw .badJSON(path: path, reason: "its rows hold no value: a row needs at least one feature")
+        }
         return (rows, names)
     }
 
@@ -100,6 +106,17 @@ enum RowsFile {
                     throw .notFinite(path: path, line: indices[0] + 1, column: indices[1] + 1, text: number.text)
                 }
                 throw .badJSON(path: path, reason: "the number \(number.text) is beyond the range of a float")
+            }
+            // And one nearer 0 than the smallest double (`1e-400`), valid JSON that Foundation refuses without naming.
+            if let number = WireJSON.underflowingNumber(in: Array(data)) {
+                let indices = number.path.compactMap { component -> Int? in
+                    if case .index(let index) = component { return index }
+                    return nil
+                }
+                if indices.count >= 2 {
+                    throw .underflow(path: path, line: indices[0] + 1, column: indices[1] + 1, text: number.text)
+                }
+                throw .badJSON(path: path, reason: "the number \(number.text) is nearer 0 than the smallest 64-bit float")
             }
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: not valid JSON")
         } catch {

@@ -83,6 +83,13 @@ extension CheckpointEvaluation {
             same = same && continuous == Float(spec.itemContinuous[item])
                 && extras == (spec.itemNumericExtra?[item] ?? []).map(Float.init)
             if !same {
+                // Swapped columns (the same items, values and schema, `colour` and `brand` in another order) read as
+                // "the same items in another row order, or other values": name the order.
+                if let moved = Self.permutedColumns(context, spec: spec, categorical: firstNumeric) {
+                    return "the catalogue's categorical item feature columns are in another order than in the catalogue "
+                        + "the model was fitted on (the columns are read in the file's order): \(moved); put them back "
+                        + "in that order"
+                }
                 let name = data.itemIds.map { "item \($0[item]) (row \(item))" } ?? "item \(item)"
                 return "\(name) of the catalogue does not have the features the model was fitted with (the same items in "
                     + "another row order, or other values): the model would score it as another item; evaluate with the "
@@ -90,6 +97,47 @@ extension CheckpointEvaluation {
             }
         }
         return nil
+    }
+
+    /// When the first `categorical` columns of `context` hold the spec's categorical item columns in another order
+    /// (each column's codes match one spec column's one to one, over every item), the moves, as "`colour` is the
+    /// model's column 2"; nil when they do not, or are in order.
+    static func permutedColumns(_ context: FeatureMatrix, spec: FeatureSpec, categorical: Int) -> String? {
+        func matches(_ c: Int, _ other: Int) -> Bool {
+            var forward: [Int: Int] = [:]
+            var backward: [Int: Int] = [:]
+            for item in 0..<context.rows {
+                let (mine, theirs) = (Int(context[item, c]), spec.itemCategoryCodes[item][other])
+                if forward.updateValue(theirs, forKey: mine).map({ $0 != theirs }) == true
+                    || backward.updateValue(mine, forKey: theirs).map({ $0 != mine }) == true
+                {
+                    return false
+                }
+            }
+            return true
+        }
+        // A one-to-one assignment of this file's columns to the spec's, by augmenting paths (a handful of columns).
+        let candidates = (0..<categorical).map { c in (0..<categorical).filter { matches(c, $0) } }
+        var owner = [Int?](repeating: nil, count: categorical)
+        func assign(_ c: Int, _ seen: inout [Bool]) -> Bool {
+            for other in candidates[c] where !seen[other] {
+                seen[other] = true
+                if owner[other] == nil || assign(owner[other]!, &seen) {
+                    owner[other] = c
+                    return true
+                }
+            }
+            return false
+        }
+        for c in 0..<categorical {
+            var seen = [Bool](repeating: false, count: categorical)
+            guard assign(c, &seen) else { return nil }
+        }
+        let moves = (0..<categorical).compactMap { other -> String? in
+            guard let c = owner[other], c != other else { return nil }
+            return "'\(context.columnNames[c])' (column \(c + 1) here) is the model's column \(other + 1)"
+        }
+        return moves.isEmpty ? nil : moves.joined(separator: ", ")
     }
 
     /// How a checkpoint is named in reports: its path and the number written inside the file, called the

@@ -81,6 +81,43 @@ struct CheckpointCatalogueTests {
         }
     }
 
+    /// The same catalogue with its `colour` and `size` columns swapped (items, values and schema unchanged) was
+    /// refused as "the same items in another row order, or other values": the columns are read in the file's order.
+    @Test("swapped categorical columns are refused naming the columns and their order, not the items")
+    func swappedColumns() async throws {
+        try await withTemporaryDirectory("catalogue-columns") { folder in
+            func write(_ name: String, header: [String]) throws -> BanditDataset {
+                let path = folder.file(name).path
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                let files = try Self.shop(in: path, order: [0, 1, 2, 3, 4])
+                let directory = URL(fileURLWithPath: files.log).deletingLastPathComponent().path
+                let values: [String: (Int) -> String] = [
+                    "sku": { "SKU-\($0)" }, "colour": { ["red", "blue", "green"][$0 % 3] },
+                    "size": { ["s", "m"][$0 % 2] }, "price": { "\(10 + 3 * $0)" },
+                ]
+                let rows = [header.joined(separator: ",")] + (0..<5).map { k in header.map { values[$0]!(k) }.joined(separator: ",") }
+                try rows.joined(separator: "\n").write(toFile: directory + "/items.csv", atomically: true, encoding: .utf8)
+                let schema = try String(contentsOfFile: files.schema, encoding: .utf8)
+                    .replacingOccurrences(of: "colour = \"categorical\"", with: "colour = \"categorical\"\nsize = \"categorical\"")
+                try schema.write(toFile: files.schema, atomically: true, encoding: .utf8)
+                return try Self.load(files)
+            }
+            let original = try write("fitted", header: ["sku", "colour", "size", "price"])
+            let spec = try FeatureSpec.fit(on: SplitDataset(original).train)
+            try CheckpointEvaluation.check(spec: spec, data: original)
+            let swapped = try write("swapped", header: ["sku", "size", "colour", "price"])
+            #expect {
+                try CheckpointEvaluation.check(spec: spec, data: swapped)
+            } throws: { error in
+                guard case .catalogueMismatch(_, let problem) = error as? CheckpointEvaluationError else { return false }
+                return problem.contains(
+                    "the catalogue's categorical item feature columns are in another order than in the catalogue the "
+                        + "model was fitted on (the columns are read in the file's order): 'colour' (column 2 here) is the "
+                        + "model's column 1, 'size' (column 1 here) is the model's column 2")
+            }
+        }
+    }
+
     /// Two items with the same catalogue features (a shirt in two colours) swapped rows: the feature comparison passed,
     /// and each was scored with the other's popularity, cross rates and id hash.
     @Test("items with the same features in swapped rows are refused by their ids")

@@ -90,6 +90,10 @@ public struct CSVTable: Sendable {
     public func integer(row: Int, column: Int) throws(DataError) -> Int {
         // Read from the text (`CSVNumber.wholeNumber`), never by rounding a Double: `0.99999999999999999` is no 1.
         guard let value = CSVNumber.wholeNumber(rows[row][column]) else {
+            // A whole number of 16 digits or more (a 16-digit slot) is refused for its size, not called a non-integer.
+            if let huge = CSVNumber.double(rows[row][column]), huge.isFinite, huge.rounded() == huge, abs(huge) >= 1e15 {
+                throw invalid(row: row, column: column, reason: "has more than 15 digits, more than a whole-number field holds")
+            }
             throw invalid(row: row, column: column, reason: "is not an integer")
         }
         return value

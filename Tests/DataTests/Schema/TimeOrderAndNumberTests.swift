@@ -125,6 +125,18 @@ struct TimeOrderAndNumberTests {
         #expect(ItemEncoding.number("0x10") == nil && ItemEncoding.number("16") == 16)
     }
 
+    /// A 16-digit slot was refused as "is not an integer"; DATA.md's rule is "a value of more than 15 digits".
+    @Test("a whole-number field of more than 15 digits is refused naming its size, not as a non-integer")
+    func sixteenDigits() throws {
+        guard case .failure(let slot) = try load(column: 3, { t in t == 3 ? "1234567890123456" : "1" }) else {
+            Issue.record("a 16-digit slot loaded"); return
+        }
+        #expect(
+            slot.description.contains("logs.csv:98")
+                && slot.description.contains("'1234567890123456' has more than 15 digits, more than a whole-number field holds"),
+            "\(slot)")
+    }
+
     @Test(
         "an item id or a click is read from its text: 0.99999999999999999 and 1e-400 are damaged, not a rounded 1 or 0",
         arguments: ["0.99999999999999999", "1e-400", "1.5", "1.5e0", "15e-1"])

@@ -72,7 +72,11 @@ public enum LoadRunner {
                 if scheduleEnded && !control.stopped && now < end {
                     try? await Task.sleep(for: .microseconds(end - now))
                 }
-                control.stop(at: Clocks.monotonicMicros())
+                // The ticker stops the run once it has closed the window that reaches the end: stopped here, a ticker
+                // late by a window (a loaded machine) found the run over and never closed the last one, so a sweep
+                // level of `--max-windows 3` recorded 2 windows.
+                control.finishSending(at: Clocks.monotonicMicros())
+                while !control.stopped { try? await Task.sleep(for: .milliseconds(1)) }
             case .closed(let concurrency):
                 for _ in 0..<concurrency {
                     group.addTask {
@@ -119,10 +123,12 @@ public enum LoadRunner {
             if !goOn || (at >= end && stopsAtEnd) {
                 control.stop(at: at)
             } else if at >= end {
-                // The open loop's generator stops the run once its last scheduled arrival is sent.
-                while !control.stopped {
+                // The open loop's generator sends every arrival scheduled before the end, late if it lags; the run
+                // stops once it has (its last window closed here).
+                while !control.sendingFinished {
                     do { try await Task.sleep(for: .milliseconds(1)) } catch { return }
                 }
+                control.stop(at: max(at, control.sendingFinishedAt))
             }
         }
     }
@@ -142,6 +148,18 @@ final class RunControl: Sendable {
         if stopMicros.compareExchange(expected: 0, desired: micros, ordering: .acquiringAndReleasing).exchanged {
             flag.store(true, ordering: .releasing)
         }
+    }
+
+    private let finishedMicros = Atomic<UInt64>(0)
+
+    /// Whether an open loop's generator has sent every arrival of its schedule (the ticker then stops the run).
+    var sendingFinished: Bool { finishedMicros.load(ordering: .acquiring) != 0 }
+    /// When it had (monotonic µs), or 0.
+    var sendingFinishedAt: UInt64 { finishedMicros.load(ordering: .acquiring) }
+
+    /// Records that the generator has sent its last arrival, at `micros`.
+    func finishSending(at micros: UInt64) {
+        _ = finishedMicros.compareExchange(expected: 0, desired: max(micros, 1), ordering: .acquiringAndReleasing)
     }
 
     func nextIndex() -> Int { counter.wrappingAdd(1, ordering: .relaxed).oldValue }

@@ -1,5 +1,7 @@
+import Foundation
 import RecClient
 import RecLoad
+import RecTransport
 import RecWire
 import Testing
 
@@ -27,6 +29,34 @@ struct FakeServerTests {
         let target = RecPoolTarget(
             clients: [client], command: .score, payloads: payloads, rowsPerRequest: 2, timeoutMs: 30_000)
         return await LoadRunner.run(target: target, plan: plan)
+    }
+
+    /// A ticker late by a window (a loaded machine) found the open loop's run already stopped by its generator and
+    /// never closed the last window: a sweep level of `--max-windows 3` recorded 2 windows in 0.3 s.
+    @Test("an open loop's last window is closed even when the ticker runs a window late")
+    func lateTickerClosesTheLastWindow() async throws {
+        let server = try await FakeServer(delayMs: Self.delayMs)
+        defer { server.stop() }
+        let client = try await RecPoolClient(endpoint: server.endpoint)
+        defer { client.close() }
+        let target = RecPoolTarget(
+            clients: [client], command: .score, payloads: [Tensor(rows: 2, cols: 3, values: [9, 0, 0, 0, 0, 0]).encoded()],
+            rowsPerRequest: 2, timeoutMs: 30_000)
+        let plan = LoadPlan(
+            mode: .open(rate: 0.01, poisson: false), durationMicros: 300_000, drainMicros: 500_000,
+            objectiveMicros: 10_000_000, batch: 2)
+        let windows = LockedBox(0)
+        let s = await LoadRunner.run(target: target, plan: plan, windowMicros: 100_000) { _ in
+            let count = windows.withLock { count in
+                count += 1
+                return count
+            }
+            // The second window's handler holds the ticker past the run's end.
+            if count == 2 { Thread.sleep(forTimeInterval: 0.25) }
+            return true
+        }
+        #expect(windows.withLock { $0 } == 3)
+        #expect(s.sent == 1 && s.isConsistent)
     }
 
     @Test("an open loop counts OK, BUSY and unanswered requests exactly, and p50 sits at the delay")

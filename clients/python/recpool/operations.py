@@ -372,6 +372,12 @@ def encode_json(document: dict) -> bytes:
     try:
         frame = json.dumps(document, allow_nan=False, separators=(",", ":"), default=_json_value).encode()
     except (TypeError, ValueError, RecursionError) as error:
+        # json's "Out of range float values are not JSON compliant" names neither the value nor the argument.
+        found = _non_finite_path(document) if isinstance(error, ValueError) else None
+        if found is not None:
+            where, value = found
+            raise InvalidRequest(f"cannot encode the request: {where} is {value!r}: the protocol's JSON holds no NaN or "
+                                 "infinity") from None
         raise InvalidRequest(f"cannot encode the request: {error}") from None
     # A lone surrogate (such as "\ud800", which a str may hold and JSON's escapes carry) is no Unicode text: the broker
     # refused it as "unexpected end of file during string parse", naming neither the field nor why. A surrogate pair
@@ -396,6 +402,26 @@ def _lone_surrogate(text: str) -> Optional[int]:
         if 0xD800 <= code <= 0xDFFF:
             return code
         index += 1
+    return None
+
+
+def _non_finite_path(value, path: str = "") -> Optional[Tuple[str, float]]:
+    """Where in a document a NaN or an infinity is, such as ``train['lr']``, and the value; None if none."""
+    if isinstance(value, (float, np.floating)):
+        return None if math.isfinite(value) else (path or "a value", float(value))
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        return (f"{path}{list(index)}", float(value[index]))
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _non_finite_path(item, f"{path}[{key!r}]" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _non_finite_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
     return None
 
 

@@ -2,6 +2,7 @@
 path only, never a file descriptor; never a device; a named FIFO no writer opens is refused, not waited on for ever.
 No pool: each refusal comes before anything is sent (the endpoint below has no broker)."""
 import os
+import re
 import sys
 import threading
 import time
@@ -86,3 +87,15 @@ def test_a_key_file_that_is_a_fifo_is_refused(tmp_path):
             read_public_key(str(fifo))
     finally:
         files.PIPE_WAIT_SECONDS = saved
+
+
+@pytest.mark.parametrize("call, where", [
+    (lambda c: c.train("synthetic:users=100", gamma=float("nan")), "train['gamma'] is nan"),
+    (lambda c: c.control("models", {"x": float("nan")}), "x is nan"),
+    (lambda c: c.control("models", {"x": {"y": [1, float("-inf")]}}), "x['y'][1] is -inf"),
+])
+def test_a_nan_in_a_request_is_named_by_where_it_is(call, where):
+    # json's "Out of range float values are not JSON compliant" named neither the value nor the argument.
+    with recpool.Client(NOWHERE, timeout=1) as client:
+        with pytest.raises(recpool.InvalidRequest, match=re.escape(where) + ": the protocol's JSON holds no NaN"):
+            call(client)

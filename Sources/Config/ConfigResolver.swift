@@ -250,7 +250,11 @@ public enum ConfigResolver {
     /// where the option counts from 0, or one past the largest an option's 64-bit count holds. The options' own
     /// ranges are checked, and named, once a value parses.
     static func invalidNumberNote(forMessage text: String) -> String? {
-        guard let start = text.range(of: "The value '"), text.contains("' is invalid for '") else { return nil }
+        guard let start = text.range(of: "The value '"), let invalid = text.range(of: "' is invalid for '") else { return nil }
+        // A value the option's own parser refused with its reason (`'<version>': "-1" is not a version: versions are
+        // numbered from 1`) is explained already: a note saying "0 or more" beside it contradicted it.
+        let option = text[invalid.upperBound...].prefix { $0 != "'" }
+        if text[invalid.upperBound...].dropFirst(option.count + 1).hasPrefix(":") { return nil }
         let value = String(text[start.upperBound...].prefix { $0 != "'" })
         let digits = value.first == "-" ? value.dropFirst() : Substring(value)
         // A whole number spelt with a fraction or an exponent (a log's click of `1.0` or `1e0` reads as 1): a count

@@ -42,6 +42,13 @@ struct VersionArgumentTests {
     @Test("0 and non-canonical versions are refused with 64 on every option and argument, naming the value")
     func refused() throws {
         let broker = ["--broker", "tcp://127.0.0.1:1"]
+        // A negative version past `--` (or joined with `=`) reaches the version's own parser: named once, never with a
+        // note saying "this option takes a whole number, 0 or more" beside "versions are numbered from 1".
+        for arguments in [["promote"] + broker + ["--", "-1"], ["fit", "--dataset", "x.csv", "--out", "y.ckpt", "--version=-1"]] {
+            let run = try runTool("recpool", arguments)
+            #expect(run.code == 64 && run.stderr.contains("versions are numbered from 1"), "\(arguments): \(run.stderr)")
+            #expect(!run.stderr.contains("0 or more"), "\(arguments): \(run.stderr)")
+        }
         for bad in ["0", "-0", "+1", "01", "1.0", " 1"] {
             let cases: [(String, [String])] = [
                 ("recpool-broker", ["--online", "--state-dir", "unused-state", "--online-catalogue", bad, "--print-config"]),
@@ -61,6 +68,7 @@ struct VersionArgumentTests {
                         || run.stderr.contains("'\(bad)'") && run.stderr.contains("versions are numbered from 1")
                     : run.stderr.contains("'\(bad)'") && run.stderr.contains("versions are numbered from 1")
                 #expect(said, "\(tool) \(arguments): \(run.stderr)")
+                #expect(!run.stderr.contains("0 or more"), "\(tool) \(arguments): \(run.stderr)")
             }
         }
         let fromEnvironment = try runTool(

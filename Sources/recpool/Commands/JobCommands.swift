@@ -227,7 +227,8 @@ enum JobFollower {
                 which.map { "warning: the model cannot beat the constant predictor: \($0), so there was nothing to learn" }
                     ?? "warning: the model does not beat the constant predictor (the training click rate) on validation log-loss")
         }
-        if let error = job.error { parts.append("error: \(error)") }
+        // The error quotes what a file held (a CSV cell): escaped, so it prints as text on a terminal.
+        if let error = job.error { parts.append("error: \(CommandOutput.escapingControls(error))") }
         return parts.joined(separator: ", ")
     }
 

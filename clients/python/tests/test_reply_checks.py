@@ -375,7 +375,7 @@ def test_a_job_id_that_is_not_a_string_is_refused_before_sending(job_id):
     ({1: "job-1"}, "a key must be a string naming an argument of job"),
     ({"job": object()}, "cannot encode the request: a value of type object"),
     ({"job": {1, 2}}, "cannot encode the request: a value of type set"),
-    ({"limit": float("nan")}, "cannot encode the request: Out of range float values"),
+    ({"limit": float("nan")}, "cannot encode the request: limit is nan: the protocol's JSON holds no NaN"),
 ])
 def test_control_arguments_json_cannot_hold_are_refused_as_invalid_requests(arguments, problem):
     with pytest.raises(recpool.InvalidRequest, match=problem):

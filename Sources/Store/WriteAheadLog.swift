@@ -69,39 +69,44 @@ enum WriteAheadLog {
             let stored: Checksum = (word(bytes, 24, bigEndian: true), word(bytes, 28, bigEndian: true))
             let computed = checksum(bytes, 0..<24, seed: (0, 0), bigEndian: bigEndian)
             let headerIntact = magicWord & ~1 == magic && computed == stored && headerPageSize == pageSize
-            // With a damaged header its salts may be the damage: the first frame's are the log's then.
-            let salts =
+            // With a damaged header its salts may be the damage: the frames' are the log's then, frame 0's or those
+            // most frames carry (a zeroed first disk block takes the header and the first frame's header with it:
+            // frame 0's salts read (0, 0), no frame matched them, and the log was taken for undamaged).
+            let candidates: [(UInt32, UInt32)] =
                 headerIntact
-                ? (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true)) : log.salts(of: 0)
-            // Where SQLite stops: at the first frame that does not chain (every frame, with a damaged header).
-            var stop = 0
-            var running = stored
-            if headerIntact {
-                while stop < frames, log.verifies(stop, salts: salts, seed: running, bigEndian) {
-                    running = log.stored(stop)
-                    stop += 1
+                ? [(word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))]
+                : [log.salts(of: 0)] + (log.commonSalts() == log.salts(of: 0) ? [] : [log.commonSalts()])
+            for salts in candidates {
+                // Where SQLite stops: at the first frame that does not chain (every frame, with a damaged header).
+                var stop = 0
+                var running = stored
+                if headerIntact {
+                    while stop < frames, log.verifies(stop, salts: salts, seed: running, bigEndian) {
+                        running = log.stored(stop)
+                        stop += 1
+                    }
                 }
-            }
-            guard stop < frames else { return nil }
-            // A durable run anywhere after it: a frame that chains from the stored checksum before it (the header's,
-            // or the header's recomputed, for frame 0), and its successors.
-            var first = headerIntact ? stop + 1 : 0
-            while first < frames {
-                let seeds: [Checksum] = first == 0 ? [stored, computed] : [log.stored(first - 1)]
-                guard seeds.contains(where: { log.verifies(first, salts: salts, seed: $0, bigEndian) }) else {
-                    first += 1
-                    continue
+                guard stop < frames else { return nil }
+                // A durable run anywhere after it: a frame that chains from the stored checksum before it (the
+                // header's, or the header's recomputed, for frame 0), and its successors.
+                var first = headerIntact ? stop + 1 : 0
+                while first < frames {
+                    let seeds: [Checksum] = first == 0 ? [stored, computed] : [log.stored(first - 1)]
+                    guard seeds.contains(where: { log.verifies(first, salts: salts, seed: $0, bigEndian) }) else {
+                        first += 1
+                        continue
+                    }
+                    var last = first
+                    while last + 1 < frames, log.verifies(last + 1, salts: salts, seed: log.stored(last), bigEndian) {
+                        last += 1
+                    }
+                    // A commit with a frame after it in the run: a later transaction was written, so it was durable.
+                    if (first..<last).contains(where: log.isCommit) {
+                        let dropped = (stop..<frames).filter { log.salts(of: $0) == salts && log.isCommit($0) }.count
+                        return Damage(frame: headerIntact ? stop + 1 : 0, frames: frames, commitsDropped: dropped)
+                    }
+                    first = last + 1
                 }
-                var last = first
-                while last + 1 < frames, log.verifies(last + 1, salts: salts, seed: log.stored(last), bigEndian) {
-                    last += 1
-                }
-                // A commit with a frame after it in the run: a later transaction was written, so it was durable.
-                if (first..<last).contains(where: log.isCommit) {
-                    let dropped = (stop..<frames).filter { log.salts(of: $0) == salts && log.isCommit($0) }.count
-                    return Damage(frame: headerIntact ? stop + 1 : 0, frames: frames, commitsDropped: dropped)
-                }
-                first = last + 1
             }
         }
         return nil
@@ -124,6 +129,20 @@ enum WriteAheadLog {
         let frames: Int
 
         func start(_ frame: Int) -> Int { headerSize + frame * (frameHeaderSize + pageSize) }
+        /// The salts most frames carry (the current generation's), frame 0's on a tie.
+        func commonSalts() -> (UInt32, UInt32) {
+            var counts: [UInt64: Int] = [:]
+            var best = salts(of: 0)
+            var bestCount = 0
+            for frame in 0..<frames {
+                let (a, b) = salts(of: frame)
+                let count = counts[UInt64(a) << 32 | UInt64(b), default: 0] + 1
+                counts[UInt64(a) << 32 | UInt64(b)] = count
+                if count > bestCount { (best, bestCount) = ((a, b), count) }
+            }
+            return best
+        }
+
         func salts(of frame: Int) -> (UInt32, UInt32) {
             (word(bytes, start(frame) + 8, bigEndian: true), word(bytes, start(frame) + 12, bigEndian: true))
         }

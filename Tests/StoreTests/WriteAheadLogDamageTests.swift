@@ -82,6 +82,27 @@ struct WriteAheadLogDamageTests {
         #expect(FileManager.default.fileExists(atPath: log))
     }
 
+    /// A zeroed first disk block (4 KiB: the log's header and the first frame's header with it) was taken for an
+    /// intact log: frame 0's salts read (0, 0), no frame matched them, and the broker started on a registry rolled
+    /// back by every commit in the log, then numbered new versions over the lost ones.
+    @Test("a zeroed first 4 KiB of the log, headers and all, is corruptDatabase, not a registry rolled back")
+    func zeroedFirstBlock() throws {
+        let temporary = try TemporaryDirectory("wal-zero-block")
+        defer { temporary.remove() }
+        let copy = try Self.crashedState(temporary, models: 6)
+        let log = copy + "/recpool.sqlite-wal"
+        try Self.edit(log) { bytes in
+            for index in 0..<min(4096, bytes.count) { bytes[index] = 0 }
+        }
+        #expect {
+            _ = try RecStore(directory: copy)
+        } throws: { error in
+            guard case .corruptDatabase(let path, let problems) = error as? StoreError else { return false }
+            return path == log && problems.joined().contains("roll the registry back")
+        }
+        #expect(FileManager.default.fileExists(atPath: log))
+    }
+
     @Test("a torn last frame (a crash mid-write) opens, as SQLite recovers it: only the unfinished commit is gone")
     func tornLastFrame() throws {
         let temporary = try TemporaryDirectory("wal-torn")

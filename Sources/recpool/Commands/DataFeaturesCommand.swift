@@ -82,7 +82,6 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
             }
-            if let path = specOut { try FileProblem.write(Data(try fitted.encoded()), to: path) }
             // The training part's cross rates are out-of-fold, as `fit` trains on them (`trainingMatrix`; on rows the
             // spec was not fitted on it is `matrix`).
             let matrix: FeatureMatrix
@@ -113,7 +112,11 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 }
                 text += rows.reward[row] > 0 ? "1\n" : "0\n"
             }
+            // Written once every row is known to be finite: a refused row left the spec written beside "nothing was
+            // written". The matrix first, then its spec.
+            let specBytes = try specOut.map { _ in Data(try fitted.encoded()) }
             try FileProblem.write(text, to: out)
+            if let path = specOut, let specBytes { try FileProblem.write(specBytes, to: path) }
         } catch let error as ExitCode {
             throw error
         } catch {

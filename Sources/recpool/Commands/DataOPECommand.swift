@@ -146,18 +146,20 @@ struct DataOPECommand: AsyncParsableCommand {
                 "the policy puts \(figureText(unsupported * 100, "%.1f"))% of its choices on items the logs never held (added "
                     + "since): every estimate counts them as no click, so each is a lower bound")
         }
+        // Both outputs encoded (and checked finite) before either is written: a NaN in the second left the first
+        // written beside "nothing written".
+        var encoded: [(path: String, bytes: [UInt8])] = []
         for (path, values) in [(rewardsOut, rewards), (policyOut, distribution.probabilities)] {
             guard let path, let values else { continue }
-            let bytes: [UInt8]
             do {
-                bytes = try NumpyArray(shape: [data.rows, data.nActions], values: values).encoded(path: path)
+                encoded.append((path, try NumpyArray(shape: [data.rows, data.nActions], values: values).encoded(path: path)))
             } catch {
                 // A NaN export is refused (exit status not-finite), never written for numpy to read as data.
                 guard case .notFinite(let file, let index, let value) = error else { throw error }
                 throw NonFiniteResult(what: "\(file): the value at index \(index) (0-based)", value: value)
             }
-            try FileProblem.write(Data(bytes), to: path)
         }
+        for (path, bytes) in encoded { try FileProblem.write(Data(bytes), to: path) }
         if json {
             CommandOutput.printLine(try JSONOutput.encode(report))
         } else {

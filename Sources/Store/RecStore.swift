@@ -46,17 +46,29 @@ public final class RecStore: Sendable {
         // Before SQLite opens the database: it would drop a damaged log's frames without a word, and its last
         // connection's checkpoint then deletes the log, and the evidence with it.
         try Self.checkWriteAheadLog(path: "\(directory)/recpool.sqlite-wal")
+        try Self.checkDatabaseBesideLog(directory: directory)
+        let sharedMemoryExisted = FileManager.default.fileExists(atPath: "\(directory)/recpool.sqlite-shm")
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
             // Write-ahead logging: a commit is one fsync of the log (synchronous stays FULL, so a
             // committed transaction survives power loss), and reads never wait for writes.
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
-            database = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
-            try Self.check(database, path: "\(directory)/recpool.sqlite")
-            try Self.checkNotLost(database, path: "\(directory)/recpool.sqlite", blobs: blobs)
-            try Self.migrate(database, path: "\(directory)/recpool.sqlite")
-            try Self.checkWritable(database, path: "\(directory)/recpool.sqlite")
+            let queue = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
+            do {
+                try Self.check(queue, path: "\(directory)/recpool.sqlite")
+                try Self.checkNotLost(queue, path: "\(directory)/recpool.sqlite", blobs: blobs)
+                try Self.migrate(queue, path: "\(directory)/recpool.sqlite")
+                try Self.checkWritable(queue, path: "\(directory)/recpool.sqlite")
+            } catch {
+                // A refused start leaves the directory as it found it: closed as the last connection, the queue would
+                // checkpoint the log into the database and delete it (the evidence the refusal tells the operator to
+                // copy aside).
+                Self.closeKeepingLog(
+                    queue, path: "\(directory)/recpool.sqlite", removeSharedMemory: !sharedMemoryExisted)
+                throw error
+            }
+            database = queue
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError where Self.isCorruption(error) {
@@ -73,6 +85,37 @@ public final class RecStore: Sendable {
             throw .database("\(error)")
         }
         try blobs.removeTemporaryFiles()
+    }
+
+    /// Refuses a state directory whose database file is gone while its write-ahead log is not: SQLite would start an
+    /// empty database beside the log and, on closing, delete the log with every commit it holds.
+    /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming both files.
+    static func checkDatabaseBesideLog(directory: String) throws(StoreError) {
+        let database = "\(directory)/recpool.sqlite"
+        guard !FileManager.default.fileExists(atPath: database),
+            let size = (try? FileManager.default.attributesOfItem(atPath: database + "-wal"))?[.size] as? Int, size > 0
+        else { return }
+        throw .corruptDatabase(
+            path: database,
+            problems: [
+                "the database file is missing while its write-ahead log recpool.sqlite-wal holds \(size) bytes of commits: "
+                    + "SQLite would start an empty registry and delete the log on closing; restore recpool.sqlite from a "
+                    + "backup, or move recpool.sqlite-wal aside to start afresh (docs/OPERATIONS.md)"
+            ])
+    }
+
+    /// Closes `queue` without the checkpoint SQLite runs when the last connection to a database in WAL mode closes
+    /// (which copies the log into the database file and deletes it): a read-only connection, opened first, holds the
+    /// database while the queue closes, and a read-only connection never checkpoints. `-shm` is removed afterwards when
+    /// this start created it. Best effort: nothing here throws.
+    static func closeKeepingLog(_ queue: DatabaseQueue, path: String, removeSharedMemory: Bool) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let reader = try? DatabaseQueue(path: path, configuration: configuration)
+        try? reader?.inDatabase { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+        try? queue.close()
+        try? reader?.close()
+        if removeSharedMemory { unlink(path + "-shm") }
     }
 
     /// Whether the file system holding `directory` has less than 64 KiB left for this user (`statvfs`): the space

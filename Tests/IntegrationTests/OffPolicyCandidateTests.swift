@@ -284,6 +284,15 @@ struct OffPolicyCandidateTests {
             ["data", "ope", "synthetic:users=500,items=12,rows=500,seed=7", "--online", "--broker",
              cluster.endpoints.frontend, "--resamples", "0"])
         #expect(other.code == 2 && other.stderr.contains("catalogue has 40 items, the logs 12"), "\(other.stderr)")
+        // Another world with as many items (seed 8): matched item for item, it was evaluated as the pool's (IPW 0.0005,
+        // exit 0). Its items' features differ from the served ones: refused, saying so.
+        let seed8 = try runTool(
+            "recpool",
+            ["data", "ope", "synthetic:users=1000,rows=3000,seed=8", "--online", "--broker", cluster.endpoints.frontend,
+             "--resamples", "0"])
+        #expect(
+            seed8.code == 2 && seed8.stderr.contains("the logs are another world's than the items online policy version 1 serves"),
+            "\(seed8.code) \(seed8.stderr)")
     }
 
     /// The synthetic logs the online tests evaluate on (the simulator world with seed 7, whose 40 items are the

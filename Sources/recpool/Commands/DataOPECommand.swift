@@ -199,6 +199,24 @@ struct DataOPECommand: AsyncParsableCommand {
             let client = try await connection.connect()
             defer { client.close() }
             let (install, pack) = try await client.onlinePolicy(version: onlineVersion)
+            // Simulated logs name no item ids: they are matched to the served catalogue item for item, so another
+            // world's (another seed or shape) was evaluated as the pool's without a word. Their items' features
+            // must be the served ones.
+            if case .synthetic(let config, _, _)? = try? DatasetSpecifier(parsing: options.dataset) {
+                let logged = SimulatorCatalog.catalogue(world: SimulatorWorld(config: config))
+                let served = install.spec.itemFeatures
+                let differs =
+                    logged.width != served.width
+                    ? 0 : (0..<min(logged.count, served.count)).first { item in
+                        Array(logged.features[(item * logged.width)..<((item + 1) * logged.width)]) != Array(served[item])
+                    }
+                if logged.width != served.width || differs != nil {
+                    throw CommandFailure(
+                        "\(options.dataset): the logs are another world's than the items online policy version "
+                            + "\(install.version) serves (item \(differs ?? 0)'s features differ: another seed or shape?); "
+                            + "evaluate on logs of the served catalogue", exitCode: .badInput)
+                }
+            }
             do {
                 let served = try OnlinePolicy.served(spec: install.spec, weights: pack)
                 // The policy's items are its catalogue's rows, while a log numbers ids 0..<n by id (in any file

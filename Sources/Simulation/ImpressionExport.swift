@@ -47,8 +47,9 @@ import RecWire
 /// **The schema file** (``schemaFileName``) is a ``DataSchema`` in the TOML of docs/YOUR-DATA.md: the roles above,
 /// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
 /// `viewed` is the `viewed` role; the catalogue's `item_sku` is its `sku` role and `active` its `active` role, so a
-/// catalogue uploaded from the export keeps each item's external id and which items are retired; `impression_id`,
-/// `policy_version`, `score` and `retrieval` are listed in `ignore`.
+/// catalogue uploaded from the export keeps each item's external id and which items are retired; `retrieval` is the
+/// `retrieval` role (a loader leaves out the rows drawn from a candidate set, whose propensities are conditional on
+/// it); `impression_id`, `policy_version` and `score` are listed in `ignore`.
 public enum ImpressionExport {
     /// The item-context file's name, written in the data file's directory.
     public static let itemContextFileName = "item_context.csv"
@@ -236,7 +237,7 @@ public enum ImpressionExport {
     }
 
     /// The columns of the data file that no schema role reads (kept for people and other tools).
-    public static let carriedLogColumns = ["", "impression_id", "policy_version", "score", "retrieval"]
+    public static let carriedLogColumns = ["", "impression_id", "policy_version", "score"]
     /// The columns of the item-context file that no schema role reads.
     public static let carriedItemColumns = [""]
 
@@ -254,7 +255,7 @@ public enum ImpressionExport {
         return DataSchema(
             logs: .init(
                 timestamp: "timestamp", item: "item_id", position: "position", outcome: "click",
-                propensity: "propensity_score", dwell: "dwell", observed: "observed",
+                propensity: "propensity_score", dwell: "dwell", observed: "observed", retrieval: "retrieval",
                 viewed: "viewed",
                 userFeatures: spec.userFeatures.map(userFeature), ignore: carriedLogColumns),
             catalogue: .init(

@@ -51,6 +51,10 @@ public struct BanditDataset: Sendable {
     /// Rows of the source log left out because their outcome was never observed (the schema's `observed` role,
     /// value 0: shown, no feedback); they are in none of the per-row arrays. 0 for a log without that role.
     public var unobservedRows = 0
+    /// Rows of the file left out because their slate was drawn from a candidate set (the schema's `retrieval` role):
+    /// their propensities are conditional on a set the log does not hold. Kept by ``subset(_:name:)``, so a report on
+    /// any part of the log can say so.
+    public var conditionalRows = 0
     /// Each item's id as a served catalogue of its catalogue file names it (the file's id, or its SKU with a `sku`
     /// role), in item order (`itemIds[k]` is item `k`'s), for a log read with a catalogue (``LogLoader``); nil for
     /// generated data. A served catalogue's rows are matched to the log's
@@ -148,6 +152,7 @@ public struct BanditDataset: Sendable {
             },
             itemNumericColumns: itemNumericColumns)
         out.itemIds = itemIds
+        out.conditionalRows = conditionalRows
         out.viewedSeconds = viewedSeconds?.gather(indices)
         return out
     }

@@ -6,6 +6,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var rows: Int
     /// Rows of the log left out because their outcome was never observed (``BanditDataset/unobservedRows``).
     public var unobservedRows: Int
+    /// Rows of the log left out because their slate was drawn from a candidate set (``BanditDataset/conditionalRows``).
+    public var conditionalRows: Int
     /// Clicks: rows whose reward is above 0 (``BanditDataset/isClick(reward:)``).
     public var clicks: Int
     /// Items (actions).
@@ -56,6 +58,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         name = data.name
         rows = data.rows
         unobservedRows = data.unobservedRows
+        conditionalRows = data.conditionalRows
         clicks = data.clicks
         items = data.nActions
         positions = data.nPositions
@@ -97,6 +100,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(name, forKey: .name)
         try c.encode(rows, forKey: .rows)
         try c.encode(unobservedRows, forKey: .unobservedRows)
+        try c.encode(conditionalRows, forKey: .conditionalRows)
         try c.encode(clicks, forKey: .clicks)
         try c.encode(items, forKey: .items)
         try c.encode(positions, forKey: .positions)
@@ -122,7 +126,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, rows, unobservedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
+        case name, rows, unobservedRows, conditionalRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
         case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, meanReward, coldStartCTR
         case warmCTR
         case pscoreMin, pscoreMax

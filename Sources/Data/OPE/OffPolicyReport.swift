@@ -159,6 +159,11 @@ public enum OffPolicyEvaluation {
         if let why = fit?.unavailable { terms.noRewardModelReason = why }
         var segments: [SegmentEstimates] = []
         var notes = fit?.notes ?? []
+        if data.conditionalRows > 0 {
+            notes.append(
+                "\(data.conditionalRows) rows of the log were left out: their slates were drawn from a candidate set (its "
+                    + "`retrieval` column), so their propensities are conditional on a set the log does not hold")
+        }
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
             let part = terms.gather(rows)

@@ -6,8 +6,8 @@ import TOMLKit
 extension DataSchema {
     /// The keys `[logs]` takes (besides the `user_features` table).
     static let logKeys: Set<String> = [
-        "timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "session", "user",
-        "affinity_prefix", "viewed", "ignore", "user_features",
+        "timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "retrieval", "session",
+        "user", "affinity_prefix", "viewed", "ignore", "user_features",
     ]
     /// The keys `[catalogue]` takes.
     static let catalogueKeys: Set<String> = ["file", "item", "sku", "active", "ignore", "item_features"]
@@ -96,6 +96,7 @@ extension DataSchema {
                 propensity: try reader.required(logs, "propensity", table: "logs"),
                 dwell: try reader.string(logs, "dwell", table: "logs", required: false),
                 observed: try reader.string(logs, "observed", table: "logs", required: false),
+                retrieval: try reader.string(logs, "retrieval", table: "logs", required: false),
                 session: try reader.string(logs, "session", table: "logs", required: false),
                 user: try reader.string(logs, "user", table: "logs", required: false),
                 affinityPrefix: try reader.string(logs, "affinity_prefix", table: "logs", required: false),

@@ -82,6 +82,12 @@ public struct DataSchema: Sendable, Equatable {
         /// feedback never arrived. Such a row is left out of the dataset (its outcome is unknown, not a non-click),
         /// and its outcome field may be blank. `recpool logs export` writes this column.
         public var observed: String?
+        /// Whether the slate was drawn from a candidate set rather than from every item (optional): blank when it was
+        /// not, else the set's origin (`request` for a RECOMMEND's own `candidates`, the item index version for
+        /// retrieval's). Such a row's propensity is conditional on a set the log does not hold, so no other policy
+        /// can be evaluated on it: it is left out (``BanditDataset/conditionalRows`` counts them). `recpool logs
+        /// export` writes this column.
+        public var retrieval: String?
         /// A session id (optional; recorded, not used by the model).
         public var session: String?
         /// A user id (optional): without `affinityPrefix`, a user's earlier clicks become their history.
@@ -101,12 +107,14 @@ public struct DataSchema: Sendable, Equatable {
         /// Creates the log roles.
         public init(
             timestamp: String, item: String, position: String, outcome: String, isReward: Bool = false,
-            propensity: String, dwell: String? = nil, observed: String? = nil, session: String? = nil,
+            propensity: String, dwell: String? = nil, observed: String? = nil, retrieval: String? = nil,
+            session: String? = nil,
             user: String? = nil, affinityPrefix: String? = nil, viewed: String? = nil, userFeatures: [Feature],
             ignore: [String] = []
         ) {
             self.viewed = viewed
             self.observed = observed
+            self.retrieval = retrieval
             self.timestamp = timestamp
             self.item = item
             self.position = position
@@ -128,7 +136,8 @@ public struct DataSchema: Sendable, Equatable {
                 (isReward ? "reward" : "click", outcome), ("propensity", propensity),
             ]
             for (role, column) in [
-                ("dwell", dwell), ("observed", observed), ("session", session), ("user", user), ("viewed", viewed),
+                ("dwell", dwell), ("observed", observed), ("retrieval", retrieval), ("session", session), ("user", user),
+                ("viewed", viewed),
             ] {
                 if let column { out.append((role, column)) }
             }

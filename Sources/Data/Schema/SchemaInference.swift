@@ -26,8 +26,9 @@ public enum SchemaInference {
     ]
 
     /// Columns `recpool logs export` writes that are neither a role nor a feature (the impression's id, the policy
-    /// version that served it, its score, the retrieval that found it): a draft of an export ignores them.
-    public static let exportOnlyColumns = ["impression_id", "policy_version", "score", "retrieval"]
+    /// version that served it, its score): a draft of an export ignores them. Its `retrieval` column is the
+    /// `retrieval` role.
+    public static let exportOnlyColumns = ["impression_id", "policy_version", "score"]
 
     /// The names accepted for `role`.
     static func names(_ role: String) -> [String] { acceptedNames.first { $0.role == role }?.names ?? [] }
@@ -84,6 +85,8 @@ public enum SchemaInference {
         // The export's bookkeeping columns, ignored only in an export (it has an `impression_id` column): a shop's own
         // `score` is a feature.
         let isExport = rest.contains { $0.lowercased() == "impression_id" }
+        // Which rows were drawn from a candidate set (left out by the loader): an export's column of that name.
+        let retrieval = isExport ? rest.firstIndex { $0.lowercased() == "retrieval" }.map { rest.remove(at: $0) } : nil
         let exported = isExport ? rest.filter { exportOnlyColumns.contains($0.lowercased()) } : []
         rest.removeAll { exported.contains($0) }
         let ignoredLog = rest.filter(isIndexColumn) + exported
@@ -113,7 +116,7 @@ public enum SchemaInference {
             logs: .init(
                 timestamp: timestamp, item: item, position: position, outcome: outcome,
                 isReward: click == nil && reward != nil, propensity: propensity, dwell: dwell, observed: observed,
-                session: session,
+                retrieval: retrieval, session: session,
                 user: user, affinityPrefix: affinityPrefix, viewed: viewed,
                 userFeatures: userFeatures, ignore: ignoredLog),
             catalogue: .init(

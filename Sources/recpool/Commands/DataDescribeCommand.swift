@@ -51,6 +51,11 @@ struct DataDescribeCommand: AsyncParsableCommand {
             CommandOutput.printLine(
                 "  unobserved      \(d.unobservedRows) rows left out (observed = 0: shown without feedback, not non-clicks)")
         }
+        if d.conditionalRows > 0 {
+            CommandOutput.printLine(
+                "  candidate sets  \(d.conditionalRows) rows left out (drawn from a candidate set, `retrieval`: their "
+                    + "propensities are conditional on it)")
+        }
         // What fit and train would say about the training part, said here too.
         do throws(FeatureSpecError) {
             try data.requireTrainingRows(name: d.name)

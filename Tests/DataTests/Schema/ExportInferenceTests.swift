@@ -30,7 +30,8 @@ struct ExportInferenceTests {
         #expect(draft.unrecognised.isEmpty, "\(draft.unrecognised)")
         #expect(schema.logs.viewed == "viewed" && schema.logs.dwell == "dwell" && schema.logs.observed == "observed")
         #expect(schema.logs.userFeatures.map(\.name) == ["device"])
-        #expect(Set(schema.logs.ignore).isSuperset(of: ["impression_id", "policy_version", "score", "retrieval"]))
+        #expect(Set(schema.logs.ignore).isSuperset(of: ["impression_id", "policy_version", "score"]))
+        #expect(schema.logs.retrieval == "retrieval" && !schema.logs.ignore.contains("retrieval"))
         #expect(schema.catalogue.sku == "item_sku" && schema.catalogue.active == "active")
         #expect(schema.catalogue.itemFeatures.map(\.name) == ["item_feature_0"])
         // The draft reads back with the same roles.

@@ -304,7 +304,7 @@ def read_schema(schema):
 
 
 # The [logs] keys whose values name one column of the log (docs/YOUR-DATA.md).
-_LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "session", "user",
+_LOG_ROLES = ("timestamp", "item", "position", "click", "reward", "propensity", "dwell", "observed", "retrieval", "session", "user",
               "viewed")
 
 

@@ -118,7 +118,8 @@ public enum RewardModel {
         // One reward value (all 0, all 1, all 2.5) leaves nothing to regress on: the constant is the estimate.
         if low == high {
             notes.append(
-                "\(label): training rewards are all \(Self.format(low)) (\(train.count) rows); used the constant "
+                "\(label): training rewards are all \(Self.format(low)) (\(train.count) \(train.count == 1 ? "row" : "rows")); "
+                    + "used the constant "
                     + Self.format(low))
             for i in test { for a in 0..<k { q[i * k + a] = low } }
             return

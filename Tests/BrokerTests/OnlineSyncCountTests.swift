@@ -75,6 +75,25 @@ struct OnlineSyncCountTests {
         #expect(view.syncs == 0 && view.rejected == 0 && view.emptySyncs == 1 && view.lastSyncMs == 7_000)
     }
 
+    /// After a restart the broker holds acknowledged events until a replica registers: an `online_sync` then was
+    /// answered OK as an empty sync, having merged none of them.
+    @Test("online_sync with no live replica and held events is CONFLICT naming them; the periodic sync still ends empty")
+    func noReplicaWithHeldEvents() throws {
+        var m = try OnlineMachine()
+        m.core.held = (0..<29).map {
+            LearnEvent(
+                impressionId: "imp-\($0)", userFeatures: [:], item: 3, position: 0, reward: 0, propensity: 0.5,
+                version: 1)
+        }
+        let actions = Self.syncRequest(&m, nowMs: 7_000)
+        let reply = try #require(actions.clientReplies.first { $0.header.requestId == 3 })
+        #expect(reply.header.status == .conflict)
+        #expect(
+            String(decoding: try reply.frame(0), as: UTF8.self).contains(
+                "no replica serves the online policy: 29 acknowledged feedback events wait for one to learn them"))
+        #expect(m.core.held.count == 29 && m.core.view.emptySyncs == 0 && !m.core.view.syncing)
+    }
+
     @Test("a rejected candidate counts in rejected only, an accepted one in syncs only")
     func rejectedAndAcceptedAreNotEmpty() throws {
         var m = try OnlineMachine()

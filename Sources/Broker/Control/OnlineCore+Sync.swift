@@ -9,6 +9,18 @@ extension OnlineCore {
         corrupt: Bool, requesters: [Requester] = [], nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
         flushLearn(into: &actions)
+        // No replica, and acknowledged events waiting for one to learn them (after a restart, say): an `online sync`
+        // answered OK "empty" here merged none of what was learnt before it. Refused, so the caller retries.
+        if workers.isEmpty && !held.isEmpty && !requesters.isEmpty {
+            for requester in requesters {
+                reply(
+                    requester, .conflict,
+                    text: "no replica serves the online policy: \(held.count) acknowledged feedback events wait for one "
+                        + "to learn them, so a sync now would merge none of them; retry once a worker has registered",
+                    into: &actions)
+            }
+            return
+        }
         let id = nextSyncId
         nextSyncId += 1
         // A replica's newest pull is now this one: a later POLICY names no earlier one.

@@ -82,6 +82,7 @@ public final class RecStore: Sendable {
             throw .noSpace(path: "\(directory)/recpool.sqlite", reason: "\(error)")
         } catch {
             if let problem = Self.sidecarProblem("\(directory)/recpool.sqlite") { throw problem }
+            if let problem = Self.permissionProblem(directory: directory, error: error) { throw problem }
             throw .database("\(error)")
         }
         try blobs.removeTemporaryFiles()
@@ -116,6 +117,28 @@ public final class RecStore: Sendable {
         try? queue.close()
         try? reader?.close()
         if removeSharedMemory { unlink(path + "-shm") }
+    }
+
+    /// A state directory or database file this user may not use as the broker must (SQLite says only "attempt to write
+    /// a readonly database" or "unable to open database file"): the path and what to change, or nil when the
+    /// permissions are not the cause. `access(2)` answers for this process's user.
+    static func permissionProblem(directory: String, error: any Error) -> StoreError? {
+        let database = "\(directory)/recpool.sqlite"
+        let reason = (error as? DatabaseError)?.message ?? "\(error)"
+        if access(directory, W_OK | X_OK) != 0 {
+            return .io(
+                path: directory,
+                reason: "this user (uid \(getuid())) may not create files in the state directory (\(reason)): SQLite "
+                    + "needs to create recpool.sqlite-wal and -shm beside the database; make the directory writable by "
+                    + "the broker's user")
+        }
+        if FileManager.default.fileExists(atPath: database), access(database, R_OK | W_OK) != 0 {
+            return .io(
+                path: database,
+                reason: "this user (uid \(getuid())) may not read and write the database (\(reason)): make the file, "
+                    + "its -wal and -shm files and the state directory readable and writable by the broker's user")
+        }
+        return nil
     }
 
     /// Whether the file system holding `directory` has less than 64 KiB left for this user (`statvfs`): the space

@@ -147,3 +147,41 @@ struct UnreadableStateTests {
         #expect(run.stderr.contains("recpool.sqlite: this user may only read it"), "\(run.stderr)")
     }
 }
+
+/// A state directory its user may not write, and a database file it may not read, were refused with exit 73 and
+/// SQLite's own words alone ("attempt to write a readonly database - while executing `PRAGMA journal_mode = WAL`",
+/// "unable to open database file"), naming neither the path nor the permission.
+@Suite("Permissions of the state directory, named")
+struct StatePermissionTests {
+    @Test(
+        "a state directory the broker's user may not write, or a database it may not read, is exit 73 naming it",
+        .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")),
+        arguments: ["directory", "database"])
+    func named(_ what: String) throws {
+        let folder = try TemporaryDirectory("state-permissions")
+        defer { folder.remove() }
+        let state = folder.path + "/state"
+        let endpoints = ["--frontend", "ipc://\(folder.path)/f.ipc", "--backend", "ipc://\(folder.path)/b.ipc"]
+        do { _ = try RecStore(directory: state) }
+        for path in [folder.path, state, state + "/blobs"] + (try FileManager.default.contentsOfDirectory(atPath: state))
+            .map({ state + "/" + $0 })
+        {
+            #expect(chown(path, 65534, 65534) == 0, "\(path)")
+        }
+        let says: String
+        if what == "directory" {
+            #expect(chmod(state, 0o555) == 0)
+            says = "state: this user (uid 65534) may not create files in the state directory"
+        } else {
+            #expect(chmod(state + "/recpool.sqlite", 0o000) == 0)
+            says = "recpool.sqlite: this user (uid 65534) may not read and write the database"
+        }
+        defer { _ = chmod(state, 0o755) }
+        let run = try runTool(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", ProcessCluster.executable("recpool-broker").path,
+             "--state-dir", state] + endpoints)
+        #expect(run.code == 73, "\(run.stderr)")
+        #expect(run.stderr.contains(says), "\(run.stderr)")
+    }
+}

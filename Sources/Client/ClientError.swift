@@ -90,7 +90,8 @@ public enum HandshakeFailure: Sendable, Hashable {
             "the security handshake with \(endpoint) failed: ZMTP protocol error 0x\(String(code, radix: 16))"
         case .closedDuringGreeting(let errno):
             "the peer at \(endpoint) closed the connection during the ZMTP handshake (errno \(errno)): it requires CURVE "
-                + "(give --curve-server-key and --curve-key), or it is not a RecPool broker's frontend"
+                + "(give --curve-server-key and --curve-key), or it is not a RecPool broker's frontend, or it stopped "
+                + "during the handshake (killed or restarting: retry)"
         case .closedDuringHandshake(let errno):
             "the broker at \(endpoint) closed the connection during the security handshake (errno \(errno)): is "
                 + "--curve-server-key the broker's public key?"

@@ -83,7 +83,8 @@ class HandshakeState:
             # Without CURVE a peer that closes during the greeting is a broker that requires CURVE (it saw the other
             # mechanism first) or a port that is not a broker's (an HTTP server): no server key is to blame.
             message = (f"the peer at {self.endpoint} closed the connection during the ZMTP handshake (errno {value}): it "
-                       "requires CURVE (give server_key and client_key), or it is not a RecPool broker's frontend")
+                       "requires CURVE (give server_key and client_key), or it is not a RecPool broker's frontend, or it "
+                       "stopped during the handshake (killed or restarting: retry)")
         else:
             message = explain(self.endpoint, reason, value)
         self.failure = HandshakeFailed(message, reason=reason, code=value)

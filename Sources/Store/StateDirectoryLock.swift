@@ -14,6 +14,10 @@ import Foundation
 /// one descriptor per lock file and counts its holders (``held``): the same process may open the directory again (a
 /// store reopened in place, as the tests restart one), and the lock is released only when the last holder goes, so
 /// closing the first of two stores no longer lets another process in while the second is still open.
+///
+/// The directory itself is locked too (`flock(2)` on a descriptor of it): a `recpool.lock` deleted under a running
+/// broker let a second broker create a new one, lock it and serve the same directory, both numbering model versions in
+/// one registry.
 final class StateDirectoryLock: Sendable {
     /// The lock file's name in the state directory.
     static let fileName = "recpool.lock"
@@ -26,7 +30,7 @@ final class StateDirectoryLock: Sendable {
 
     /// This process's locked files: the one descriptor that holds each lock, and how many holders share it; read and
     /// written only under ``heldLock`` (a pthread mutex, which ThreadSanitizer sees, as ARCHITECTURE.md asks).
-    nonisolated(unsafe) private static var held: [FileIdentity: (descriptor: Int32, holders: Int)] = [:]
+    nonisolated(unsafe) private static var held: [FileIdentity: (descriptor: Int32, directory: Int32, holders: Int)] = [:]
     private static let heldLock = NSLock()
 
     private let identity: FileIdentity
@@ -44,7 +48,7 @@ final class StateDirectoryLock: Sendable {
             if stat(path, &info) == 0 {
                 let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
                 if let shared = Self.held[identity] {
-                    Self.held[identity] = (shared.descriptor, shared.holders + 1)
+                    Self.held[identity] = (shared.descriptor, shared.directory, shared.holders + 1)
                     return .success(identity)
                 }
             }
@@ -67,9 +71,26 @@ final class StateDirectoryLock: Sendable {
                 }
                 return .failure(.inUse(path: directory, holder: known ? "pid \(holder.l_pid)" : "another process"))
             }
+            // The directory's own lock, which deleting the lock file cannot lift.
+            let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard folder >= 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                return .failure(.io(path: directory, reason: reason))
+            }
+            guard flock(folder, LOCK_EX | LOCK_NB) == 0 else {
+                let reason = errno
+                close(folder)
+                close(fd)
+                guard reason == EWOULDBLOCK else {
+                    return .failure(.io(path: directory, reason: String(cString: strerror(reason))))
+                }
+                return .failure(
+                    .inUse(path: directory, holder: "another process (its \(Self.fileName) was deleted while it ran)"))
+            }
             let pid = Array("\(getpid())\n".utf8)
             if ftruncate(fd, 0) == 0 { _ = pwrite(fd, pid, pid.count, 0) }
-            Self.held[identity] = (fd, 1)
+            Self.held[identity] = (fd, folder, 1)
             return .success(identity)
         }
         identity = try result.get()
@@ -90,8 +111,9 @@ final class StateDirectoryLock: Sendable {
         Self.heldLock.withLock {
             guard let shared = Self.held[identity] else { return }
             if shared.holders > 1 {
-                Self.held[identity] = (shared.descriptor, shared.holders - 1)
+                Self.held[identity] = (shared.descriptor, shared.directory, shared.holders - 1)
             } else {
+                close(shared.directory)
                 close(shared.descriptor)
                 Self.held[identity] = nil
             }

@@ -38,6 +38,34 @@ struct StateDirectoryLockTests {
         _ = first
     }
 
+    /// Whether another process can take `flock(2)` on the directory `path` now.
+    static func anotherProcessCanLockDirectory(_ path: String) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(1)",
+            path,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    /// Deleting `recpool.lock` under a running broker let a second broker create a new one, lock it and serve the same
+    /// directory: both registered model versions in one registry.
+    @Test("the directory itself stays locked while a store has it open, even with its lock file deleted")
+    func directoryLockOutlivesTheLockFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-dirlock-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var store: RecStore? = try RecStore(directory: directory)
+        try FileManager.default.removeItem(atPath: directory + "/" + StateDirectoryLock.fileName)
+        #expect(try !Self.anotherProcessCanLockDirectory(directory))
+        #expect(store != nil)
+        store = nil
+        #expect(try Self.anotherProcessCanLockDirectory(directory))
+    }
+
     @Test("a database path that is a folder is named as such, never SQLite's bare 'unable to open database file'")
     func databaseIsAFolder() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-dbdir-\(UUID().uuidString)").path

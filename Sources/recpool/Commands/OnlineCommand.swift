@@ -109,7 +109,9 @@ enum OnlineViewText {
         guard view.enabled else { return "online learning is not enabled (start recpool-broker with --online)" }
         let hash = String(view.weightsSha256.prefix(12))
         let lastSync =
-            view.lastSyncMs == 0 ? "never" : String(format: "%.1f s ago", Double(nowMs &- view.lastSyncMs) / 1000)
+            view.lastSyncMs == 0
+            ? "none since the broker started"
+            : String(format: "%.1f s ago", Double(nowMs &- view.lastSyncMs) / 1000)
         var lines = [
             "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "on"), version \(view.version), weights \(hash)…, "
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),

@@ -103,9 +103,22 @@ struct CurveKeyFileTests {
         chmod(path, 0o644)
         #expect(throws: CurveKeyError.tooOpen(path: path, mode: 0o644)) { try CurveKeyFile.readAllowList(path: path) }
         chmod(path, 0o600)
-        #expect(try CurveKeyFile.readAllowList(path: path).isEmpty)
-        #expect(throws: CurveKeyError.empty(path: path)) { try CurveKeyFile.readPublicKey(path: path) }
+        // A secret alone is no one's public key: the list was read as empty, revoking every peer at a notice.
+        #expect(throws: CurveKeyError.missing(path: path, what: "public-key")) { try CurveKeyFile.readAllowList(path: path) }
+        #expect(throws: CurveKeyError.missing(path: path, what: "public-key")) { try CurveKeyFile.readPublicKey(path: path) }
         #expect(throws: CurveKeyError.self) { try CurveKeyFile.readKeyPair(path: path + ".missing") }
+        // A misspelt name (`public-keys`) was skipped the same way; 40 Z85 characters whose groups do not fit 4 bytes
+        // decode to no key and matched no peer.
+        let generated = try CurveKeyFile.generate(
+            directory: FileManager.default.temporaryDirectory.path, name: "allow-typo-\(getpid())")
+        defer { for file in [generated.key, generated.pub] { try? FileManager.default.removeItem(atPath: file) } }
+        let key = try String(contentsOfFile: generated.pub, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Data("public-keys = \(key)\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: CurveKeyError.badKey(path: path, line: 1)) { try CurveKeyFile.readAllowList(path: path) }
+        try Data("\(String(repeating: "%", count: 40))\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: CurveKeyError.badKey(path: path, line: 1)) { try CurveKeyFile.readAllowList(path: path) }
+        try Data("\(key)\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try CurveKeyFile.readAllowList(path: path).count == 1)
     }
 
     /// 40 Z85 characters that overflow when decoded (`#` is Z85's largest digit) were blamed on the CURVE build.

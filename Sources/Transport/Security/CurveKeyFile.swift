@@ -54,12 +54,19 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
 ///   lines and `#` comments are skipped, so `cat *.pub > clients.allow` makes one.
 public enum CurveKeyFile {
     /// The Z85 alphabet (ZeroMQ RFC 32).
-    static let z85Alphabet = Set(
+    static let z85Digits = Array(
         "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
+    static let z85Alphabet = Set(z85Digits)
 
     /// Whether `text` is a 40-character Z85 key.
     public static func isKey(_ text: String) -> Bool {
-        text.utf8.count == 40 && text.utf8.allSatisfy { z85Alphabet.contains($0) }
+        guard text.utf8.count == 40, text.utf8.allSatisfy({ z85Alphabet.contains($0) }) else { return false }
+        // Each group of 5 characters is a base-85 number that must fit 4 bytes (ZeroMQ RFC 32): `%%%%%` (84 × 85⁴ + …)
+        // does not, so 40 such characters decode to no key, and a list holding them matched no peer, without a word.
+        let digits = Array(text.utf8).map { byte in z85Digits.firstIndex(of: byte)! }
+        return stride(from: 0, to: 40, by: 5).allSatisfy { start in
+            digits[start..<(start + 5)].reduce(UInt64(0)) { $0 * 85 + UInt64($1) } <= UInt64(UInt32.max)
+        }
     }
 
     /// Generates a key pair and writes `NAME.key` (0600) and `NAME.pub` into `directory`.
@@ -197,13 +204,20 @@ public enum CurveKeyFile {
         }
         for (number, line) in lines {
             if case let (name, value)? = assignment(line) {
-                guard name == "public-key" else { continue }  // never treat a secret as a public key
+                // A `.key` file's secret is never treated as a public key; any other name (`public-keys = …`, a typo)
+                // was skipped, and the list read as empty, revoking every peer without a word.
+                guard name != "secret-key" else { continue }
+                guard name == "public-key" else { throw .badKey(path: path, line: number) }
                 guard isKey(value) else { throw .badKey(path: path, line: number) }
                 keys.append(value)
             } else {
                 guard isKey(line) else { throw .badKey(path: path, line: number) }
                 keys.append(line)
             }
+        }
+        // Secrets alone (a `.key` file's secret line copied out): an allow-list of no one, said only as a notice.
+        if keys.isEmpty, lines.contains(where: { assignment($0.1)?.0 == "secret-key" }) {
+            throw .missing(path: path, what: "public-key")
         }
         return keys
     }

@@ -17,8 +17,20 @@ from .files import read_text
 _Z85 = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
 
 
+_Z85_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+
 def _is_key(text: str) -> bool:
-    return len(text) == 40 and set(text) <= _Z85
+    """40 Z85 characters whose groups of 5 each fit 4 bytes (ZeroMQ RFC 32): ``%%%%%`` does not, and decodes to no key."""
+    if len(text) != 40 or not set(text) <= _Z85:
+        return False
+    for start in range(0, 40, 5):
+        value = 0
+        for character in text[start:start + 5]:
+            value = value * 85 + _Z85_DIGITS.index(character)
+        if value > 0xFFFFFFFF:
+            return False
+    return True
 
 
 def _assignments(path) -> Dict[str, str]:

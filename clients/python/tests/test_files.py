@@ -99,3 +99,10 @@ def test_a_nan_in_a_request_is_named_by_where_it_is(call, where):
     with recpool.Client(NOWHERE, timeout=1) as client:
         with pytest.raises(recpool.InvalidRequest, match=re.escape(where) + ": the protocol's JSON holds no NaN"):
             call(client)
+
+
+def test_forty_z85_characters_that_decode_to_no_key_are_not_a_key():
+    # '%' is digit 82: five of them pass 2^32, so 40 decode to no key (ZeroMQ RFC 32); they were taken for one.
+    from recpool.keys import _is_key
+    assert not _is_key("%" * 40)
+    assert _is_key("0" * 40) and _is_key("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")

@@ -37,8 +37,23 @@ public enum ConfigResolver {
             if argument.hasPrefix("--config=") { paths.append(String(argument.dropFirst("--config=".count))) }
         }
         if paths.count > 1 { throw .repeatedConfig(paths) }
-        if let path = paths.first { return (path, false) }
-        if let path = environment[configVariable], !path.isEmpty { return (path, true) }
+        // An empty path names no file: refused as every other option's empty value is (`RECPOOL_CONFIG=` was taken
+        // for "no file", `--config ""` was "cannot read the configuration file : No such file or directory").
+        if let path = paths.first {
+            guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .invalidValue(
+                    key: "config", value: "\"\" (empty)", source: .commandLine, expected: "the path of a TOML file")
+            }
+            return (path, false)
+        }
+        if let path = environment[configVariable] {
+            guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .invalidValue(
+                    key: "config", value: "\"\(path)\" (empty)", source: .environment(variable: configVariable),
+                    expected: "the path of a TOML file (unset it for none)")
+            }
+            return (path, true)
+        }
         return nil
     }
 

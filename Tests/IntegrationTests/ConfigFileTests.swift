@@ -271,6 +271,16 @@ struct ConfigFileTests {
             #expect(try runTool("recpool", help, environment: stale).code == 0, "\(help)")
         }
         #expect(try runTool("recpool-broker", ["--help"], environment: stale).code == 0)
+        // An empty path names no file: RECPOOL_CONFIG= was taken for "none", --config "" said "cannot read the
+        // configuration file : No such file or directory". Both are refused as an empty option value is.
+        let emptyVariable = try runTool("recpool-broker", ["--print-config"], environment: ["RECPOOL_CONFIG": ""])
+        #expect(
+            emptyVariable.code == 64
+                && emptyVariable.stderr.contains("invalid value \"\" (empty) for \"config\" (from environment RECPOOL_CONFIG)"),
+            "\(emptyVariable.stderr)")
+        let emptyFlag = try runTool("recpool", ["status", "--config", ""])
+        #expect(emptyFlag.code == 64 && emptyFlag.stderr.contains("invalid value \"\" (empty) for \"config\""), "\(emptyFlag.stderr)")
+        #expect(try runTool("recpool", ["--help"], environment: ["RECPOOL_CONFIG": ""]).code == 0)
 
         // inproc:// joins sockets of one process: a worker, a client or a broker given one waited for ever.
         for (tool, arguments) in [

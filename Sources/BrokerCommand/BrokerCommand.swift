@@ -104,6 +104,35 @@ struct BrokerCommand: AsyncParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
+    /// Two of the addresses the broker binds that are one: the same `ipc://` path, or the same TCP port on the same
+    /// host (or on a wildcard host, which takes the port on every address); ports chosen by the system (`*`, `0`)
+    /// never clash. The message names both flags; nil when none clash.
+    static func clash(among endpoints: [(flag: String, endpoint: String)]) -> String? {
+        func tcp(_ endpoint: String) -> (host: String, port: String)? {
+            guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+            let host = String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon])
+            let port = String(endpoint[endpoint.index(after: colon)...])
+            return (host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+        let wildcards: Set<String> = ["*", "0.0.0.0", "::", ""]
+        for (i, a) in endpoints.enumerated() {
+            for b in endpoints[(i + 1)...] {
+                let same: Bool
+                if let x = tcp(a.endpoint), let y = tcp(b.endpoint) {
+                    same = x.port == y.port && x.port != "*" && x.port != "0"
+                        && (x.host == y.host || wildcards.contains(x.host) || wildcards.contains(y.host))
+                } else {
+                    same = a.endpoint == b.endpoint && !a.endpoint.hasPrefix("tcp://")
+                }
+                if same {
+                    return "\(a.flag) \(a.endpoint) and \(b.flag) \(b.endpoint) are one address: the broker binds each, and "
+                        + "the second bind would fail; give them different ports or paths"
+                }
+            }
+        }
+        return nil
+    }
+
     func validate() throws {
         try EndpointSyntax.validate(frontend, flag: "--frontend")
         try EndpointSyntax.validate(backend, flag: "--backend")
@@ -120,6 +149,9 @@ struct BrokerCommand: AsyncParsableCommand {
         if let metrics = daemon.metrics, let problem = MetricsEndpoint.addressProblem(metrics) {
             throw ValidationError(problem)
         }
+        // The same address twice: the second bind failed with exit 69, which a supervisor restarts for ever.
+        let bound = [("--frontend", frontend), ("--backend", backend)] + (daemon.metrics.map { [("--metrics", "tcp://" + $0)] } ?? [])
+        if let clash = Self.clash(among: bound) { throw ValidationError(clash) }
         guard (10...3_600_000).contains(heartbeatMs) else {
             throw ValidationError("--heartbeat-ms must be 10…3600000 (an hour), got \(heartbeatMs)")
         }

@@ -15,6 +15,11 @@ struct NumberOptionRangeTests {
             ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
             ("recpool-broker", ["--max-attempts", "65536"], "--max-attempts must be 1…65535, got 65536"),
             ("recpool-broker", ["--max-attempts", "0"], "--max-attempts must be 1…65535, got 0"),
+            // One address bound twice: the start failed with exit 69 (restart: yes) and looped under a supervisor.
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:42630", "--backend", "tcp://127.0.0.1:42630"],
+             "--frontend tcp://127.0.0.1:42630 and --backend tcp://127.0.0.1:42630 are one address"),
+            ("recpool-broker", ["--frontend", "tcp://*:42630", "--backend", "tcp://127.0.0.1:42631", "--metrics", "127.0.0.1:42630"],
+             "are one address"),
             // A C int's range: ArgumentParser's bare "is invalid" named neither the rule nor the range.
             ("recpool-broker", ["--client-receive-hwm", "2147483648"],
              "--client-receive-hwm must be at most 2147483647 (libzmq's ZMQ_RCVHWM is a C int), got 2147483648"),

@@ -148,7 +148,8 @@ public struct MetricsEndpoint: Service {
                 return Response(status: .methodNotAllowed, headers: headers)
             }
         }
-        let address = "\(host):\(port)"
+        // An IPv6 host in brackets (`[::1]:9090`): `::1:9090` cannot be read back into address and port.
+        func address(_ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
         // Said once the socket is bound, never before: an address in use must not be logged as listening.
         let application = Application(
             router: router,
@@ -156,8 +157,10 @@ public struct MetricsEndpoint: Service {
             // after the response) holds it for 30 s at most.
             server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: Int(port)), serverName: nil),
-            onServerRunning: { [logger, listening] _ in
-                logger.info("metrics endpoint listening", metadata: ["address": "\(address)"])
+            onServerRunning: { [logger, listening] channel in
+                // The port bound: the system's choice for port 0, which the log said was 0.
+                let bound = channel.localAddress?.port ?? Int(port) ?? 0
+                logger.info("metrics endpoint listening", metadata: ["address": "\(address(bound))"])
                 listening.settle(true)
             },
             logger: logger)
@@ -171,10 +174,10 @@ public struct MetricsEndpoint: Service {
             // NIO's error names its own call (`bind(descriptor:ptr:bytes:): … (errno: 98)`): say what failed instead.
             if let io = error as? IOError {
                 throw EndpointError.serveFailed(
-                    address: address,
+                    address: address(Int(port)),
                     reason: "cannot listen there: \(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))")
             }
-            throw EndpointError.serveFailed(address: address, reason: "\(error)")
+            throw EndpointError.serveFailed(address: address(Int(port)), reason: "\(error)")
         }
     }
 }

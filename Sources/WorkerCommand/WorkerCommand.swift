@@ -162,14 +162,6 @@ struct WorkerCommand: AsyncParsableCommand {
             replica = ModelReplica.seeded(
                 inputWidth: inputWidth ?? Self.defaultInputWidth, seed: seed ?? Self.defaultSeed)
         }
-        logger.info(
-            "serving",
-            metadata: [
-                "model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)",
-                // A file's model is unregistered (version 0) and known by its hash until WEIGHTS replace it.
-                "model_sha256": "\(replica.checkpointSHA256 ?? "seeded")",
-                "malloc_arenas": "\(Self.arenaLimit)", "malloc_thresholds": "\(FreeMemory.daemonHeapThresholds)",
-            ])
         var configuration = WorkerConfiguration(broker: broker, workerId: workerId)
         configuration.slots = slots
         configuration.explorationSeed = explorationSeed
@@ -192,6 +184,15 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw DaemonExit.noInput
             }
         }
+        // Once the key files are read: a worker that exits 66 over its key never said it was serving.
+        logger.info(
+            "serving",
+            metadata: [
+                "model_version": "\(replica.version)", "input_width": "\(replica.inputWidth)", "id": "\(workerId)",
+                // A file's model is unregistered (version 0) and known by its hash until WEIGHTS replace it.
+                "model_sha256": "\(replica.checkpointSHA256 ?? "seeded")",
+                "malloc_arenas": "\(Self.arenaLimit)", "malloc_thresholds": "\(FreeMemory.daemonHeapThresholds)",
+            ])
         let session = WorkerSession(configuration: configuration, replica: replica, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WorkerService(session: session), successTerminationBehavior: .gracefullyShutdownGroup)

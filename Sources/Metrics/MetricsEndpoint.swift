@@ -149,7 +149,7 @@ public struct MetricsEndpoint: Service {
             }
         }
         // An IPv6 host in brackets (`[::1]:9090`): `::1:9090` cannot be read back into address and port.
-        func address(_ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        @Sendable func address(_ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
         // Said once the socket is bound, never before: an address in use must not be logged as listening.
         let application = Application(
             router: router,

@@ -114,15 +114,20 @@ struct BrokerCommand: AsyncParsableCommand {
             let port = String(endpoint[endpoint.index(after: colon)...])
             return (host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
         }
+        // `*` and 0.0.0.0 take the port on every IPv4 address (libzmq binds IPv4 only without ZMQ_IPV6), `::` on every
+        // IPv6 one.
+        func family(_ host: String) -> String { host.contains(":") ? "ipv6" : "ipv4" }
         let wildcards: Set<String> = ["*", "0.0.0.0", "::", ""]
         for (i, a) in endpoints.enumerated() {
             for b in endpoints[(i + 1)...] {
                 let same: Bool
                 if let x = tcp(a.endpoint), let y = tcp(b.endpoint) {
                     same = x.port == y.port && x.port != "*" && x.port != "0"
-                        && (x.host == y.host || wildcards.contains(x.host) || wildcards.contains(y.host))
+                        && (x.host == y.host
+                            || (wildcards.contains(x.host) || wildcards.contains(y.host)) && family(x.host) == family(y.host))
                 } else {
-                    same = a.endpoint == b.endpoint && !a.endpoint.hasPrefix("tcp://")
+                    // `ipc://*` picks a new path at each bind.
+                    same = a.endpoint == b.endpoint && !a.endpoint.hasPrefix("tcp://") && a.endpoint != "ipc://*"
                 }
                 if same {
                     return "\(a.flag) \(a.endpoint) and \(b.flag) \(b.endpoint) are one address: the broker binds each, and "

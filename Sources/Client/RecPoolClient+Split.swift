@@ -47,6 +47,7 @@ extension RecPoolClient {
             timeoutMs: timeoutMs)
         var newest = results.map(\.modelVersion).max() ?? 0
         var rounds = 0
+        var lastRefusal: String?
         while Set(results.map(\.modelVersion)).count > 1 {
             // The version the pool is moving to, which a rollback makes a lower number than the one it leaves: pinned
             // to the highest number, the parts went to a version the pool no longer serves (CONFLICT).
@@ -59,7 +60,8 @@ extension RecPoolClient {
                 throw .server(
                     status: .conflict,
                     message: "the served model version kept changing while this call's \(chunks.count) requests were "
-                        + "scored (versions \(seen)): no one version scored every row; call again once the rollout ends",
+                        + "scored (versions \(seen)): no one version scored every row; call again once the rollout ends"
+                        + (lastRefusal.map { " (the last refusal: \($0))" } ?? ""),
                     retryAfterMs: 0)
             }
             rounds += 1
@@ -69,7 +71,8 @@ extension RecPoolClient {
                     stale.map { chunks[$0] }, offsets: stale.map { $0 * perRequest },
                     versions: Array(repeating: .exactly(newest), count: stale.count), timeoutMs: timeoutMs)
                 for (index, result) in zip(stale, again) { results[index] = result }
-            } catch .server(.conflict, _, _) {
+            } catch .server(.conflict, let message, _) {
+                lastRefusal = message
                 // The pool moved on again while these parts were sent (our own pin, not the caller's): ask STATUS
                 // which version it is moving to now.
                 continue

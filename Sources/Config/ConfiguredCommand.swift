@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecWire
 
 /// The entry point of a command whose options may also come from the environment and a
 /// configuration file: `static func main() async { await runConfigured(table: "worker") }`.
@@ -39,7 +40,8 @@ extension AsyncParsableCommand {
             resolution = try ConfigResolver.resolve(
                 catalog: catalog, table: table, arguments: arguments, environment: environment, file: file)
         } catch {
-            FileHandle.standardError.write(Data("\(configuration.commandName ?? "recpool"): \(error)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\(configuration.commandName ?? "recpool"): \(WireText.escapingControls("\(error)"))\n".utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
         do {
@@ -79,7 +81,8 @@ extension AsyncParsableCommand {
             guard code != .success, let note = resolution.note(forMessage: text) ?? misread ?? outOfRange else {
                 exit(withError: error)
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\nnote: \(note)\n").utf8))
+            FileHandle.standardError.write(
+                Data((WireText.escapingControls(fullMessage(for: error)) + "\nnote: \(WireText.escapingControls(note))\n").utf8))
             Foundation.exit(code.rawValue)
         }
     }

@@ -76,7 +76,7 @@ public enum LoadRunner {
                 // late by a window (a loaded machine) found the run over and never closed the last one, so a sweep
                 // level of `--max-windows 3` recorded 2 windows.
                 control.finishSending(at: Clocks.monotonicMicros())
-                while !control.stopped { try? await Task.sleep(for: .milliseconds(1)) }
+                while !control.stopped && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
             case .closed(let concurrency):
                 for _ in 0..<concurrency {
                     group.addTask {
@@ -115,7 +115,11 @@ public enum LoadRunner {
             let now = Clocks.monotonicMicros()
             let wait = min(windowMicros, end > now ? end - now : 0)
             if wait > 0 {
-                do { try await Task.sleep(for: .microseconds(wait)) } catch { return }
+                // Cancelled: the run stops, so that a generator waiting for the ticker to stop it does not wait for ever.
+                do { try await Task.sleep(for: .microseconds(wait)) } catch {
+                    control.stop(at: Clocks.monotonicMicros())
+                    return
+                }
             }
             let at = Clocks.monotonicMicros()
             let stats = recorder.closeWindow(at: at)
@@ -126,7 +130,10 @@ public enum LoadRunner {
                 // The open loop's generator sends every arrival scheduled before the end, late if it lags; the run
                 // stops once it has (its last window closed here).
                 while !control.sendingFinished {
-                    do { try await Task.sleep(for: .milliseconds(1)) } catch { return }
+                    do { try await Task.sleep(for: .milliseconds(1)) } catch {
+                        control.stop(at: Clocks.monotonicMicros())
+                        return
+                    }
                 }
                 control.stop(at: max(at, control.sendingFinishedAt))
             }

@@ -202,7 +202,11 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     ) throws(WarmStartError) -> WarmStartEvaluation {
         let firstSlot = (0..<data.rows).filter { data.position[$0] == 0 }
         guard !firstSlot.isEmpty else { throw .noRows("first-slot evaluation") }
-        let data = firstSlot.count == data.rows ? data : data.subset(firstSlot, name: "\(data.name), first slot")
+        // Rows drawn from a candidate set are weighed against no policy: the candidate, the start and the logging
+        // policy are all judged on the others.
+        let data = (firstSlot.count == data.rows ? data : data.subset(firstSlot, name: "\(data.name), first slot"))
+            .withoutConditionalRows()
+        guard data.rows > 0 else { throw .noRows("first-slot evaluation (every row was drawn from a candidate set)") }
         guard data.nActions <= trained.spec.itemCount else {
             throw .catalogueMismatch(logItems: data.nActions, catalogueItems: trained.spec.itemCount)
         }

@@ -48,8 +48,8 @@ import RecWire
 /// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
 /// `viewed` is the `viewed` role; the catalogue's `item_sku` is its `sku` role and `active` its `active` role, so a
 /// catalogue uploaded from the export keeps each item's external id and which items are retired; `retrieval` is the
-/// `retrieval` role (a loader leaves out the rows drawn from a candidate set, whose propensities are conditional on
-/// it); `impression_id`, `policy_version` and `score` are listed in `ignore`.
+/// `retrieval` role (off-policy evaluation leaves out the rows drawn from a candidate set, whose propensities are
+/// conditional on it); `impression_id`, `policy_version` and `score` are listed in `ignore`.
 public enum ImpressionExport {
     /// The item-context file's name, written in the data file's directory.
     public static let itemContextFileName = "item_context.csv"

@@ -72,25 +72,24 @@ final class StateDirectoryLock: Sendable {
                 return .failure(.inUse(path: directory, holder: known ? "pid \(holder.l_pid)" : "another process"))
             }
             // The directory's own lock, which deleting the lock file cannot lift.
+            // (A directory this user may not read cannot be opened for it: the lock file's record lock alone.)
             let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard folder >= 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                return .failure(.io(path: directory, reason: reason))
-            }
-            guard flock(folder, LOCK_EX | LOCK_NB) == 0 else {
+            var directoryLock = folder
+            if folder >= 0, flock(folder, LOCK_EX | LOCK_NB) != 0 {
                 let reason = errno
                 close(folder)
-                close(fd)
-                guard reason == EWOULDBLOCK else {
-                    return .failure(.io(path: directory, reason: String(cString: strerror(reason))))
+                directoryLock = -1
+                // A file system that cannot flock a directory (NFS emulates it with record locks, which need a
+                // descriptor open for writing; some FUSE mounts have none): the lock file's record lock alone, as before.
+                if reason == EWOULDBLOCK {
+                    close(fd)
+                    return .failure(
+                        .inUse(path: directory, holder: "another process (its \(Self.fileName) was deleted while it ran)"))
                 }
-                return .failure(
-                    .inUse(path: directory, holder: "another process (its \(Self.fileName) was deleted while it ran)"))
             }
             let pid = Array("\(getpid())\n".utf8)
             if ftruncate(fd, 0) == 0 { _ = pwrite(fd, pid, pid.count, 0) }
-            Self.held[identity] = (fd, folder, 1)
+            Self.held[identity] = (fd, directoryLock, 1)
             return .success(identity)
         }
         identity = try result.get()
@@ -113,7 +112,7 @@ final class StateDirectoryLock: Sendable {
             if shared.holders > 1 {
                 Self.held[identity] = (shared.descriptor, shared.directory, shared.holders - 1)
             } else {
-                close(shared.directory)
+                if shared.directory >= 0 { close(shared.directory) }
                 close(shared.descriptor)
                 Self.held[identity] = nil
             }

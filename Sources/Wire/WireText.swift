@@ -26,3 +26,24 @@ public enum WireText {
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }
+
+extension WireText {
+    /// `text` with every C0 control character but the line feed and the tab, DEL and every C1 control character
+    /// written as `\u{XX}` (Swift's escape), so that it prints as text and never acts on a terminal.
+    public static func escapingControls(_ text: String) -> String {
+        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            let value = scalar.value
+            return (value < 0x20 && value != 0x0A && value != 0x09) || (0x7F...0x9F).contains(value)
+        }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                escaped.append(scalar)
+            }
+        }
+        return String(escaped)
+    }
+}

@@ -51,10 +51,24 @@ public struct BanditDataset: Sendable {
     /// Rows of the source log left out because their outcome was never observed (the schema's `observed` role,
     /// value 0: shown, no feedback); they are in none of the per-row arrays. 0 for a log without that role.
     public var unobservedRows = 0
-    /// Rows of the file left out because their slate was drawn from a candidate set (the schema's `retrieval` role):
-    /// their propensities are conditional on a set the log does not hold. Kept by ``subset(_:name:)``, so a report on
-    /// any part of the log can say so.
-    public var conditionalRows = 0
+    /// Per row, whether its slate was drawn from a candidate set (the schema's `retrieval` role): its propensity is
+    /// conditional on a set the log does not hold, so no other policy can be weighed against it (off-policy
+    /// evaluation leaves it out, ``withoutConditionalRows()``), while its click is as good a label as any row's.
+    /// Empty when no row was.
+    public var conditional: [Bool] = []
+    /// Rows ``withoutConditionalRows()`` left out of this dataset's parts, for the reports that say so.
+    public var conditionalRowsLeftOut = 0
+    /// Rows drawn from a candidate set (``conditional``).
+    public var conditionalRows: Int { conditional.count { $0 } }
+
+    /// The rows whose propensities are the logging policy's over every item: the rows off-policy evaluation may weigh
+    /// another policy against (``conditional`` ones left out, and counted in ``conditionalRowsLeftOut``).
+    public func withoutConditionalRows() -> BanditDataset {
+        guard conditionalRows > 0 else { return self }
+        var out = subset((0..<rows).filter { !conditional[$0] }, name: name)
+        out.conditionalRowsLeftOut = conditionalRowsLeftOut + conditionalRows
+        return out
+    }
     /// Each item's id as a served catalogue of its catalogue file names it (the file's id, or its SKU with a `sku`
     /// role), in item order (`itemIds[k]` is item `k`'s), for a log read with a catalogue (``LogLoader``); nil for
     /// generated data. A served catalogue's rows are matched to the log's
@@ -152,7 +166,8 @@ public struct BanditDataset: Sendable {
             },
             itemNumericColumns: itemNumericColumns)
         out.itemIds = itemIds
-        out.conditionalRows = conditionalRows
+        out.conditional = conditional.isEmpty ? [] : indices.map { conditional[$0] }
+        out.conditionalRowsLeftOut = conditionalRowsLeftOut
         out.viewedSeconds = viewedSeconds?.gather(indices)
         return out
     }

@@ -6,7 +6,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var rows: Int
     /// Rows of the log left out because their outcome was never observed (``BanditDataset/unobservedRows``).
     public var unobservedRows: Int
-    /// Rows of the log left out because their slate was drawn from a candidate set (``BanditDataset/conditionalRows``).
+    /// Rows of the log whose slate was drawn from a candidate set, which off-policy evaluation leaves out
+    /// (``BanditDataset/conditionalRows``).
     public var conditionalRows: Int
     /// Clicks: rows whose reward is above 0 (``BanditDataset/isClick(reward:)``).
     public var clicks: Int

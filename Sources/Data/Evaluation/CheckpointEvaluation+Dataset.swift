@@ -116,6 +116,9 @@ extension CheckpointEvaluation {
             }
             return true
         }
+        // Columns that each match themselves are in order (two columns whose codes pair up one to one would also
+        // match swapped): the mismatch is elsewhere, not in their order.
+        if (0..<categorical).allSatisfy({ matches($0, $0) }) { return nil }
         // A one-to-one assignment of this file's columns to the spec's, by augmenting paths (a handful of columns).
         let candidates = (0..<categorical).map { c in (0..<categorical).filter { matches(c, $0) } }
         var owner = [Int?](repeating: nil, count: categorical)

@@ -112,9 +112,10 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         /// Applies the transform: `(x − mean) / std`, or 0 for a ``constant`` column.
         public func apply(_ x: Double) -> Float { constant == true ? 0 : Float((x - mean) / std) }
 
-        /// The largest `|x − mean| / std` a served request may carry (10¹⁵; a feature constant in training has std
-        /// 1, so this bounds raw values too): unbounded, a value reaches the network as an infinite `Float` and every
-        /// score becomes NaN.
+        /// The largest `|x − mean| / std` a served request may carry (10¹⁵; a feature constant in training in a spec
+        /// written before ``constant`` has std 1, so this bounds raw values too; a ``constant`` one admits any finite
+        /// value, all read as 0): unbounded, a value reaches the network as an infinite `Float` and every score
+        /// becomes NaN.
         public static let maximumStandardScore = 1e15
 
         /// Whether `x` is a value a request may carry: finite and, unless the column is ``constant``, within

@@ -151,6 +151,14 @@ public enum OffPolicyEvaluation {
         seed: UInt64 = 12_345
     ) -> (report: OffPolicyReport, estimatedRewards: [Double]?) {
         precondition(policy.rows == data.rows && policy.nActions == data.nActions, "policy shape must match the data")
+        // Rows drawn from a candidate set carry propensities conditional on it: evaluated on the others only (the
+        // estimated rewards are then those rows'; `data ope` leaves them out first, so its are every row's).
+        if data.conditionalRows > 0 {
+            let kept = (0..<data.rows).filter { !data.conditional[$0] }
+            return evaluateWithRewards(
+                policy: policy.gather(kept), policyName: policyName, on: data.withoutConditionalRows(),
+                rewardModel: rewardModel, folds: folds, resamples: resamples, level: level, seed: seed)
+        }
         let fit = rewardModel.map { RewardModel.crossFitted(data, kind: $0, folds: folds, seed: seed) }
         let usableFit = fit?.unavailable == nil ? fit : nil
         var terms = OPETerms(
@@ -159,9 +167,9 @@ public enum OffPolicyEvaluation {
         if let why = fit?.unavailable { terms.noRewardModelReason = why }
         var segments: [SegmentEstimates] = []
         var notes = fit?.notes ?? []
-        if data.conditionalRows > 0 {
+        if data.conditionalRowsLeftOut > 0 {
             notes.append(
-                "\(data.conditionalRows) rows of the log were left out: their slates were drawn from a candidate set (its "
+                "\(data.conditionalRowsLeftOut) rows were left out: their slates were drawn from a candidate set (the log's "
                     + "`retrieval` column), so their propensities are conditional on a set the log does not hold")
         }
         for segment in Segment.allCases {

@@ -85,8 +85,8 @@ public struct DataSchema: Sendable, Equatable {
         /// Whether the slate was drawn from a candidate set rather than from every item (optional): blank when it was
         /// not, else the set's origin (`request` for a RECOMMEND's own `candidates`, the item index version for
         /// retrieval's). Such a row's propensity is conditional on a set the log does not hold, so no other policy
-        /// can be evaluated on it: it is left out (``BanditDataset/conditionalRows`` counts them). `recpool logs
-        /// export` writes this column.
+        /// can be evaluated on it: off-policy evaluation leaves it out (``BanditDataset/conditional``), while training
+        /// uses its click as any row's. `recpool logs export` writes this column.
         public var retrieval: String?
         /// A session id (optional; recorded, not used by the model).
         public var session: String?

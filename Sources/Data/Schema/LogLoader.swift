@@ -447,17 +447,7 @@ struct LogTable {
         // outcome, so it is left out (it is not a non-click).
         var order: [Int] = []
         order.reserveCapacity(timeOrdered.count)
-        var conditional = 0
         for row in timeOrdered {
-            // A slate drawn from a candidate set: its propensity is conditional on a set the log does not hold, so no
-            // other policy can be weighed against it. Left out, counted (an estimate over it is biased, silently).
-            if let retrievalColumn, !BlankText.isBlank(table.rows[row][retrievalColumn]) {
-                _ = try self.items.item(table, row: row, column: itemColumn)
-                _ = try table.integer(row: row, column: positionColumn)
-                _ = try propensity(row: row, column: pscoreColumn)
-                conditional += 1
-                continue
-            }
             guard let observedColumn else {
                 order.append(row)
                 continue
@@ -487,11 +477,6 @@ struct LogTable {
             }
         }
         guard !order.isEmpty else {
-            if conditional > 0 {
-                throw .inconsistent(
-                    "\(table.path): every row is unobserved (observed = 0) or was drawn from a candidate set (a "
-                        + "`retrieval` value, \(conditional) rows): nothing is left to learn from or evaluate on")
-            }
             throw .inconsistent("\(table.path): every row is unobserved (observed = 0): no outcome to learn from")
         }
         var action: [Int] = []
@@ -618,8 +603,13 @@ struct LogTable {
             position: rawPosition.map { ranks[$0]! }, reward: reward, pscore: pscore, userFeatures: users,
             context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
             userNumericRaw: numericRaw, itemNumericColumns: items.numericColumns)
-        dataset.unobservedRows = timeOrdered.count - order.count - conditional
-        dataset.conditionalRows = conditional
+        dataset.unobservedRows = timeOrdered.count - order.count
+        // A slate drawn from a candidate set: its propensity is conditional on a set the log does not hold, so
+        // off-policy evaluation leaves the row out (an estimate over it is biased, silently); its click is a label.
+        if let retrievalColumn {
+            let flags = order.map { !BlankText.isBlank(table.rows[$0][retrievalColumn]) }
+            if flags.contains(true) { dataset.conditional = flags }
+        }
         dataset.itemIds = items.servedIds
         if affinityColumns.isEmpty && viewedColumn != nil { dataset.viewedSeconds = viewedRows }
         return dataset

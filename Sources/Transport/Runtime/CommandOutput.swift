@@ -1,4 +1,5 @@
 import Foundation
+import RecWire
 
 /// Command-line output on stdout: the one place the executables print results (logs go to stderr).
 public enum CommandOutput {
@@ -19,22 +20,6 @@ public enum CommandOutput {
         FileHandle.standardError.write(Data((escapingControls(text) + "\n").utf8))
     }
 
-    /// `text` with every C0 control character but the line feed and the tab, DEL and every C1 control character
-    /// written as `\u{XX}` (Swift's escape), so that it prints as text and never acts on a terminal.
-    public static func escapingControls(_ text: String) -> String {
-        func isControl(_ scalar: Unicode.Scalar) -> Bool {
-            let value = scalar.value
-            return (value < 0x20 && value != 0x0A && value != 0x09) || (0x7F...0x9F).contains(value)
-        }
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var escaped = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if isControl(scalar) {
-                escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
-            } else {
-                escaped.append(scalar)
-            }
-        }
-        return String(escaped)
-    }
+    /// `text` with its control characters written as `\u{XX}` (``WireText/escapingControls(_:)``).
+    public static func escapingControls(_ text: String) -> String { WireText.escapingControls(text) }
 }

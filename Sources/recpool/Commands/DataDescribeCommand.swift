@@ -53,8 +53,8 @@ struct DataDescribeCommand: AsyncParsableCommand {
         }
         if d.conditionalRows > 0 {
             CommandOutput.printLine(
-                "  candidate sets  \(d.conditionalRows) rows left out (drawn from a candidate set, `retrieval`: their "
-                    + "propensities are conditional on it)")
+                "  candidate sets  \(d.conditionalRows) rows drawn from a candidate set (`retrieval`): left out of "
+                    + "off-policy evaluation, their propensities being conditional on it")
         }
         // What fit and train would say about the training part, said here too.
         do throws(FeatureSpecError) {

@@ -123,6 +123,16 @@ struct DataOPECommand: AsyncParsableCommand {
             CommandOutput.printError("recpool: --split must be all, train, validation or test")
             throw ExitStatus.usage.exitCode
         }
+        // Rows drawn from a candidate set are weighed against no policy (their propensities are conditional on it):
+        // left out before the candidate's distribution is computed, so `--policy-out` and `--rewards-out` are the
+        // evaluated rows'.
+        data = data.withoutConditionalRows()
+        guard data.rows > 0 else {
+            throw CommandFailure(
+                "\(parts.all.name): every row of the \(split) split was drawn from a candidate set (its `retrieval` "
+                    + "column): no row's propensity is the logging policy's over every item, so no policy can be evaluated",
+                exitCode: .badInput)
+        }
         if onlineCandidate {
             // The online policy's first-slot distribution is exact only against first-slot rows: a lower slot's
             // logged propensity (`recpool logs export`) is conditional on the items above it, which the first-slot

@@ -86,14 +86,14 @@ struct CheckpointCatalogueTests {
     @Test("swapped categorical columns are refused naming the columns and their order, not the items")
     func swappedColumns() async throws {
         try await withTemporaryDirectory("catalogue-columns") { folder in
-            func write(_ name: String, header: [String]) throws -> BanditDataset {
+            func write(_ name: String, header: [String], pairedSizes: Bool = false, priceStep: Int = 3) throws -> BanditDataset {
                 let path = folder.file(name).path
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                 let files = try Self.shop(in: path, order: [0, 1, 2, 3, 4])
                 let directory = URL(fileURLWithPath: files.log).deletingLastPathComponent().path
                 let values: [String: (Int) -> String] = [
                     "sku": { "SKU-\($0)" }, "colour": { ["red", "blue", "green"][$0 % 3] },
-                    "size": { ["s", "m"][$0 % 2] }, "price": { "\(10 + 3 * $0)" },
+                    "size": { pairedSizes ? ["s", "m", "l"][$0 % 3] : ["s", "m"][$0 % 2] }, "price": { "\(10 + priceStep * $0)" },
                 ]
                 let rows = [header.joined(separator: ",")] + (0..<5).map { k in header.map { values[$0]!(k) }.joined(separator: ",") }
                 try rows.joined(separator: "\n").write(toFile: directory + "/items.csv", atomically: true, encoding: .utf8)
@@ -114,6 +114,17 @@ struct CheckpointCatalogueTests {
                     "the catalogue's categorical item feature columns are in another order than in the catalogue the "
                         + "model was fitted on (the columns are read in the file's order): 'colour' (column 2 here) is the "
                         + "model's column 1, 'size' (column 1 here) is the model's column 2")
+            }
+            // Columns whose codes pair up one to one (each colour with one size) match swapped too: with them in order
+            // and a price changed, the refusal is about the item's features, never about the columns' order.
+            let paired = try write("paired", header: ["sku", "colour", "size", "price"], pairedSizes: true)
+            let pairedSpec = try FeatureSpec.fit(on: SplitDataset(paired).train)
+            let repriced = try write("repriced", header: ["sku", "colour", "size", "price"], pairedSizes: true, priceStep: 4)
+            #expect {
+                try CheckpointEvaluation.check(spec: pairedSpec, data: repriced)
+            } throws: { error in
+                guard case .catalogueMismatch(_, let problem) = error as? CheckpointEvaluationError else { return false }
+                return !problem.contains("another order") && problem.contains("features")
             }
         }
     }

@@ -8,7 +8,7 @@ import Testing
 /// that set, which the log does not hold. The export marks such rows in `retrieval`, but its schema ignored the column,
 /// so `data ope` weighed every policy against them as if drawn from every item (a helper's 40 one-candidate slates,
 /// each logged with propensity 1 and clicked, moved DR to 0.75).
-@Suite("Rows drawn from a candidate set are left out of every reading of a log")
+@Suite("Rows drawn from a candidate set are left out of off-policy evaluation, and only of it")
 struct CandidateSetRowsTests {
     static let schema = """
         [logs]
@@ -28,7 +28,7 @@ struct CandidateSetRowsTests {
         colour = "categorical"
         """
 
-    @Test("a row with a retrieval value is left out and counted; describe and every off-policy report say so")
+    @Test("a row with a retrieval value is kept for training, left out of off-policy estimates, and said so")
     func leftOutAndCounted() throws {
         let temporary = try TemporaryDirectory("candidate-rows")
         defer { temporary.remove() }
@@ -42,13 +42,22 @@ struct CandidateSetRowsTests {
         let data = try LogLoader.load(
             logFile: temporary.file("logs.csv").path, catalogueFile: temporary.file("items.csv").path,
             schema: DataSchema.parse(Self.schema, path: "shop.toml"), name: "logs")
-        #expect(data.rows == 40 && data.conditionalRows == 20 && data.unobservedRows == 0)
-        #expect(data.pscore.allSatisfy { $0 == 0.25 })
+        // Every row is a training row (a catalogue of 2,000 items or more draws every slate from retrieval).
+        #expect(data.rows == 60 && data.conditionalRows == 20 && data.unobservedRows == 0)
         #expect(DatasetDescription(data).conditionalRows == 20)
         let part = data.subset(0..<30, name: "part")
+        #expect(part.conditionalRows == 10)
         let report = OffPolicyEvaluation.evaluate(
             policy: .uniform(rows: part.rows, nActions: part.nActions), policyName: "uniform", on: part, rewardModel: nil,
             resamples: 0)
-        #expect(report.notes.contains { $0.hasPrefix("20 rows of the log were left out: their slates were drawn from a candidate set") })
+        #expect(report.segments.first?.rows == 20)
+        #expect(report.notes.contains { $0.hasPrefix("10 rows were left out: their slates were drawn from a candidate set") })
+        // Estimated on the other rows alone: the same figures as on those rows given directly.
+        let others = part.withoutConditionalRows()
+        #expect(others.rows == 20 && others.pscore.allSatisfy { $0 == 0.25 } && others.conditionalRowsLeftOut == 10)
+        let direct = OffPolicyEvaluation.evaluate(
+            policy: .uniform(rows: others.rows, nActions: others.nActions), policyName: "uniform", on: others,
+            rewardModel: nil, resamples: 0)
+        #expect(report.segments == direct.segments)
     }
 }

@@ -628,6 +628,7 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     results = yield Windowed([score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)],
                              window)
     rounds = 0
+    last_refusal = None
     while len({header.model_version for _, header in results}) > 1:
         versions = [header.model_version for _, header in results]
         # The version the pool is moving to: the promoted one when it answered some (a rollback moves the pool to a
@@ -637,17 +638,18 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
         newest = promoted if promoted in versions else max(versions)
         if rounds == ROLLOUT_ROUNDS:
             seen = ", ".join(str(v) for v in sorted(set(versions)))
-            raise Conflict(f"CONFLICT: the served model version kept changing while this call's {len(chunks)} requests "
-                           f"were scored (versions {seen}): no one version scored every row; call again once the "
-                           "rollout ends")
+            raise Conflict(f"the served model version kept changing while this call's {len(chunks)} requests were "
+                           f"scored (versions {seen}): no one version scored every row; call again once the rollout ends"
+                           + (f" (the last refusal: {last_refusal})" if last_refusal else ""))
         rounds += 1
         redo = [i for i, v in enumerate(versions) if v != newest]
         try:
             again = yield Windowed([score_call(chunks[i], (newest, FLAG_EXACT_VERSION), timeout, deadline,
                                                i * per_request) for i in redo], window)
-        except Conflict:
+        except Conflict as refusal:
             # The pool moved on again while these parts were sent (this call's own pin, not the caller's): ask
             # STATUS which version it is moving to now.
+            last_refusal = refusal.message
             continue
         for i, result in zip(redo, again):
             results[i] = result

@@ -763,8 +763,10 @@ def test_a_split_call_whose_own_pin_meets_another_rollout_asks_status_again_then
         resend = generator.send([{"promoted_version": 10}])
         generator.throw(recpool.Conflict("CONFLICT: request pins model version 10; this worker serves 5"))
     with pytest.raises(recpool.Conflict, match=r"kept changing while this call's 2 requests were scored "
-                                                r"\(versions 5, 10\)"):
+                                                r"\(versions 5, 10\)") as refused:
         generator.send([{"promoted_version": 10}])
+    # The status is said once (the error's own name), and the last refusal's words are kept.
+    assert not refused.value.message.startswith("CONFLICT") and "the last refusal: CONFLICT: request pins" in refused.value.message
 
 
 def test_an_empty_sequence_and_a_long_double_beyond_float32_are_named_as_given():

@@ -28,7 +28,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Seed for initialisation, the validation split and shuffling.") var seed: UInt64 = 0
     @Option(help: "Passes over the training rows.") var epochs: Int = 10
     @Option(help: "Rows per training step.") var batch: Int = 32
-    @Option(help: "Adam learning rate, in (0, 10) as a training job's.") var lr: Double = 0.001
+    @Option(help: "Adam learning rate (any normal 32-bit float above 0; a pool job takes (0, 10)).") var lr: Double = 0.001
     @Option(
         name: .customLong("weight-decay"),
         help: "Decoupled weight decay λ (AdamW): each step multiplies the weights by 1 − lr·λ (0: none).")
@@ -71,13 +71,13 @@ struct FitCommand: ParsableCommand {
         // `train`'s bounds (TrainingSpec), and 0 besides: `fit --epochs 0` writes the constant predictor.
         guard (0...10_000).contains(epochs) else { throw ValidationError("--epochs must be 0…10000, got \(epochs)") }
         guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be 1…65536, got \(batch)") }
-        // A training job's bounds (`TrainJobSpec.problem`), read as typed (a Float option read `1e308` as inf): (0, 10),
-        // and a normal 32-bit float, since a subnormal one (`1e-40`) is no rate a step can use. One that diverges ends
-        // in exit 6, naming it.
-        guard lr > 0, lr < 10, Float(lr).isNormal else {
+        // Any rate above 0 a 32-bit float holds as a normal number, read as typed (a Float option read `1e308` as
+        // inf): a subnormal one (`1e-40`) is no rate a step can use. Unlike a pool job's (0, 10), a large one is taken,
+        // to see a run diverge: it ends in exit 6, naming the rate.
+        guard lr > 0, Float(lr).isFinite, Float(lr).isNormal else {
             throw ValidationError(
-                "--lr must be in (0, 10) and at least \(Float.leastNormalMagnitude) (a normal 32-bit float), as a "
-                    + "training job's, got \(lr)")
+                "--lr must be a number > 0 that a 32-bit float holds as a normal number (\(Float.leastNormalMagnitude) "
+                    + "to \(Float.greatestFiniteMagnitude)), got \(lr)")
         }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         guard weightDecay >= 0, weightDecay.isFinite, Float(lr) * weightDecay < 1 else {

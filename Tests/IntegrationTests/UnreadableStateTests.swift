@@ -131,18 +131,9 @@ struct UnreadableStateTests {
         defer { folder.remove() }
         let state = folder.path + "/state"
         let endpoints = ["--frontend", "ipc://\(folder.path)/f.ipc", "--backend", "ipc://\(folder.path)/b.ipc"]
-        // The state as a broker leaves it: the store opened (and closed) once.
-        do { _ = try RecStore(directory: state) }
-        for path in [folder.path, state, state + "/blobs"] + (try FileManager.default.contentsOfDirectory(atPath: state))
-            .map({ state + "/" + $0 })
-        {
-            #expect(chown(path, 65534, 65534) == 0, "\(path)")
-        }
+        try StatePermissionTests.stateOwnedByNobody(state, in: folder.path)
         #expect(chmod(state + "/recpool.sqlite", 0o444) == 0)
-        let run = try runTool(
-            "/usr/bin/setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", ProcessCluster.executable("recpool-broker").path,
-             "--state-dir", state] + endpoints)
+        let run = try StatePermissionTests.brokerAsNobody(state: state, endpoints: endpoints)
         #expect(run.code == 73, "\(run.stderr)")
         #expect(run.stderr.contains("recpool.sqlite: this user may only read it"), "\(run.stderr)")
     }
@@ -153,6 +144,24 @@ struct UnreadableStateTests {
 /// "unable to open database file"), naming neither the path nor the permission.
 @Suite("Permissions of the state directory, named")
 struct StatePermissionTests {
+    /// The state as a broker leaves it (the store opened and closed once), owned by `nobody` (65534) with `folder`.
+    static func stateOwnedByNobody(_ state: String, in folder: String) throws {
+        do { _ = try RecStore(directory: state) }
+        for path in [folder, state, state + "/blobs"] + (try FileManager.default.contentsOfDirectory(atPath: state))
+            .map({ state + "/" + $0 })
+        {
+            #expect(chown(path, 65534, 65534) == 0, "\(path)")
+        }
+    }
+
+    /// A broker on `state` run as `nobody` (root may write any file), through util-linux's `setpriv`.
+    static func brokerAsNobody(state: String, endpoints: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+        try runTool(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", ProcessCluster.executable("recpool-broker").path,
+             "--state-dir", state] + endpoints)
+    }
+
     @Test(
         "a state directory the broker's user may not write, or a database it may not read, is exit 73 naming it",
         .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")),
@@ -162,12 +171,7 @@ struct StatePermissionTests {
         defer { folder.remove() }
         let state = folder.path + "/state"
         let endpoints = ["--frontend", "ipc://\(folder.path)/f.ipc", "--backend", "ipc://\(folder.path)/b.ipc"]
-        do { _ = try RecStore(directory: state) }
-        for path in [folder.path, state, state + "/blobs"] + (try FileManager.default.contentsOfDirectory(atPath: state))
-            .map({ state + "/" + $0 })
-        {
-            #expect(chown(path, 65534, 65534) == 0, "\(path)")
-        }
+        try Self.stateOwnedByNobody(state, in: folder.path)
         let says: String
         if what == "directory" {
             #expect(chmod(state, 0o555) == 0)
@@ -177,10 +181,7 @@ struct StatePermissionTests {
             says = "recpool.sqlite: this user (uid 65534) may not read and write the database"
         }
         defer { _ = chmod(state, 0o755) }
-        let run = try runTool(
-            "/usr/bin/setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", ProcessCluster.executable("recpool-broker").path,
-             "--state-dir", state] + endpoints)
+        let run = try Self.brokerAsNobody(state: state, endpoints: endpoints)
         #expect(run.code == 73, "\(run.stderr)")
         #expect(run.stderr.contains(says), "\(run.stderr)")
     }

@@ -10,13 +10,21 @@ import Testing
 struct StateDirectoryLockTests {
     /// Whether another process can take the record lock on `path` now (`lockf`, a non-blocking `F_SETLK`).
     static func anotherProcessCanLock(_ path: String) throws -> Bool {
+        try anotherProcessSucceeds(
+            "fd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", path)
+    }
+
+    /// Whether another process can take `flock(2)` on the directory `path` now.
+    static func anotherProcessCanLockDirectory(_ path: String) throws -> Bool {
+        try anotherProcessSucceeds(
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", path)
+    }
+
+    /// Runs `attempt` (Python, an open `try:` block over `sys.argv[1]`) in another process: whether it did not raise.
+    static func anotherProcessSucceeds(_ attempt: String, _ path: String) throws -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(1)",
-            path,
-        ]
+        process.arguments = ["python3", "-c", "import fcntl, os, sys\n\(attempt)\nexcept OSError:\n    sys.exit(1)", path]
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus == 0
@@ -36,20 +44,6 @@ struct StateDirectoryLockTests {
         second = nil
         #expect(try Self.anotherProcessCanLock(lockFile))
         _ = first
-    }
-
-    /// Whether another process can take `flock(2)` on the directory `path` now.
-    static func anotherProcessCanLockDirectory(_ path: String) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(1)",
-            path,
-        ]
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus == 0
     }
 
     /// Deleting `recpool.lock` under a running broker let a second broker create a new one, lock it and serve the same

@@ -405,45 +405,53 @@ def _lone_surrogate(text: str) -> Optional[int]:
     return None
 
 
-def _non_finite_path(value, path: str = "") -> Optional[Tuple[str, float]]:
-    """Where in a document a NaN or an infinity is, such as ``train['lr']``, and the value; None if none."""
+def _first_in(value, leaf, key=None, path: str = ""):
+    """The first finding in a JSON document, depth first in document order: ``leaf(value, path)`` for each value that
+    is no dict, list or tuple, and ``key(name, path)`` for each dict key when given; None if none. A path reads as
+    ``train['lr']`` or ``rows[2]``."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            found = key(name, path) if key is not None else None
+            if found is None:
+                found = _first_in(item, leaf, key, f"{path}[{name!r}]" if path else str(name))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _first_in(item, leaf, key, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    return leaf(value, path)
+
+
+def _non_finite_leaf(value, path: str) -> Optional[Tuple[str, float]]:
     if isinstance(value, (float, np.floating)):
         return None if math.isfinite(value) else (path or "a value", float(value))
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
         return (f"{path}{list(index)}", float(value[index]))
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            found = _non_finite_path(item, f"{path}[{key!r}]" if path else str(key))
-            if found is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _non_finite_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
     return None
 
 
-def _surrogate_path(value, path: str = "") -> Optional[Tuple[str, int]]:
+def _non_finite_path(value) -> Optional[Tuple[str, float]]:
+    """Where in a document a NaN or an infinity is, such as ``train['lr']``, and the value; None if none."""
+    return _first_in(value, _non_finite_leaf)
+
+
+def _surrogate_path(value) -> Optional[Tuple[str, int]]:
     """Where in a document a string holding a lone surrogate is, such as ``user_features['segment']``, and the
     surrogate; None if none."""
-    if isinstance(value, str):
-        code = _lone_surrogate(value)
+    def leaf(text, path):
+        code = _lone_surrogate(text) if isinstance(text, str) else None
         return None if code is None else (path or "a string", code)
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and (code := _lone_surrogate(key)) is not None:
-                return (f"a key of {path}" if path else "a key", code)
-            found = _surrogate_path(item, f"{path}[{key!r}]" if path else str(key))
-            if found is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _surrogate_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
+
+    def key(name, path):
+        code = _lone_surrogate(name) if isinstance(name, str) else None
+        return None if code is None else (f"a key of {path}" if path else "a key", code)
+
+    return _first_in(value, leaf, key)
 
 
 # ---------------------------------------------------------------- SCORE

@@ -91,6 +91,7 @@ extension WorkerCore {
         case .policyPull where !header.isReply:
             actions.append(.online(.pull(sync: header.requestId)))
         case .recommend where !header.isReply:
+            recommendsOutstanding += 1
             actions.append(.recommend(message))
         case .score where !header.isReply:
             let request = ReceivedRequest(

@@ -90,7 +90,9 @@ extension WorkerCore {
             )
             actions.append(.send(notice.frames(), .ifRoomBestEffort))
         }
-        if !registered || drainAcknowledged || clock > (drainStartedAt ?? clock).addingSaturating(silenceMicros) {
+        // Acknowledged, the drain still waits for the RECOMMENDs the RECOMMEND thread is answering.
+        let answered = drainAcknowledged && recommendsOutstanding == 0
+        if !registered || answered || clock > (drainStartedAt ?? clock).addingSaturating(silenceMicros) {
             flush(now: now, into: &actions)
             actions.append(.send([Header(command: .disconnect).encoded()], .ifRoomBestEffort))
             actions.append(.log(.info, "left the broker", ["drained": "\(drainAcknowledged)"]))

@@ -38,6 +38,9 @@ struct WorkerCore: Sendable {
     var pending: [ReceivedRequest] = []
     /// The rows ``pending`` holds (a request whose tensor does not decode counts as one row).
     var pendingRows = 0
+    /// RECOMMENDs of this connection handed to the RECOMMEND thread and not answered yet: a drain waits for them
+    /// before it leaves (everything the broker sent before its acknowledgement is answered).
+    var recommendsOutstanding = 0
     /// When the micro-batch being filled must be scored, µs (`nil`: no request waits).
     var batchDeadline: UInt64?
     /// The buffers scoring reuses from batch to batch (sized once per batch shape).
@@ -108,6 +111,8 @@ struct WorkerCore: Sendable {
         case .replicaSwapped(let newReplica):
             replica = newReplica
             lastBeat = 0  // report the new version at once
+        case .recommendAnswered:
+            recommendsOutstanding = max(0, recommendsOutstanding - 1)
         }
         return actions
     }
@@ -157,6 +162,7 @@ struct WorkerCore: Sendable {
         lastBeat = now.monotonicMicros
         pending.removeAll()
         pendingRows = 0
+        recommendsOutstanding = 0
         batchDeadline = nil
         exited = false
         actions.append(.send(hello().frames(), .required))

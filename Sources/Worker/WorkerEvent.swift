@@ -31,6 +31,8 @@ enum WorkerEvent: Sendable {
     case stopRequested
     /// A new replica is served from now on (WEIGHTS loaded, or a swap from another thread).
     case replicaSwapped(ModelReplica)
+    /// The RECOMMEND thread answered one of this connection's RECOMMENDs (``WorkerAction/recommend(_:)``).
+    case recommendAnswered
 }
 
 /// How the shell sends frames to the broker.
@@ -65,7 +67,8 @@ enum WorkerAction: Sendable {
     case background(BackgroundWork.Task)
     /// Queue work for the online-learning thread (POLICY, LEARN, POLICY_PULL).
     case online(OnlineLearning.Task)
-    /// Answer a RECOMMEND request with the served policy (or the replica's recommender) and send the
+    /// Answer a RECOMMEND request with the served policy (or the replica's recommender), off the session thread
+    /// (``WorkerEvent/recommendAnswered`` reports its reply sent), and send the
     /// reply best-effort; the core hands it over because the policy snapshot belongs to another thread.
     case recommend(WireMessage)
     /// One forward pass scored `rows` rows in `computeMicros` µs (metrics).

@@ -7,7 +7,9 @@ import RecWire
 /// it reads and the passing time to a ``WorkerCore`` and performs the actions it returns. The core
 /// decides registration, heartbeats, reconnects with backoff, the drain and the micro-batches;
 /// scoring runs inline on this thread — a forward pass of the served MLP takes microseconds — so a
-/// batch is never split across model versions.
+/// batch is never split across model versions. A RECOMMEND is answered on its own thread: its document
+/// may be up to the 16 MiB message limit, whose decoding takes seconds in a debug build, longer than the
+/// missed heartbeats that retire a worker.
 public final class WorkerSession: Sendable {
     private let configuration: WorkerConfiguration
     private let replica: LockedBox<ModelReplica>
@@ -24,6 +26,17 @@ public final class WorkerSession: Sendable {
     private let metrics = WorkerMetrics()
     /// A replica handed to ``swap(to:)`` that the session thread has not yet given to its core.
     private let incomingReplica = LockedBox<ModelReplica?>(nil)
+    /// Answers RECOMMENDs off the session thread, in arrival order; each answer names the connection it is for.
+    private let recommendThread: MailboxThread<RecommendTask, RecommendTask>
+    /// The session's connection count: an answer for an earlier connection is not sent on a later one, whose broker
+    /// has given up on (or re-dispatched) the request.
+    private let connection = LockedBox<UInt64>(0)
+
+    /// A RECOMMEND for the RECOMMEND thread, then its reply: the message and the connection it arrived on.
+    private struct RecommendTask: Sendable {
+        var message: WireMessage
+        var connection: UInt64
+    }
 
     /// Creates a session that serves `replica`.
     /// - Parameter context: the ZeroMQ context its DEALER lives in: its own by default; the broker's lets it
@@ -41,6 +54,7 @@ public final class WorkerSession: Sendable {
             ?? PolicySampler(workerId: configuration.workerId)
         online = OnlineLearning(sessionWakeup: wakeup, seed: sampler.rng.next(), logger: logger, metrics: metrics)
         self.sampler = LockedBox(sampler)
+        recommendThread = MailboxThread(name: "worker-recommend", ownerWakeup: wakeup)
         metrics.modelVersion.record(Int64(bitPattern: replica.version))
     }
 
@@ -85,6 +99,11 @@ public final class WorkerSession: Sendable {
     /// Runs until ``stop()`` (or, with `exitWithParent`, until the parent dies). Call on a dedicated thread.
     public func run() -> Result<Void, SessionError> {
         incomingReplica.withLock { $0 = nil }
+        // The RECOMMEND thread lives as long as the session runs: a drain after ``stop()`` still answers what it holds.
+        recommendThread.start { [self] task in
+            RecommendTask(message: answerRecommend(task.message), connection: task.connection)
+        }
+        defer { recommendThread.stop() }
         var core = WorkerCore(
             configuration: configuration, replica: replica.withLock { $0 },
             host: ProcessInfo.processInfo.hostName, pid: getpid())
@@ -132,6 +151,7 @@ public final class WorkerSession: Sendable {
         // A refused CURVE handshake leaves a worker in silence: say why when the broker seems silent.
         let handshakes = try HandshakeWatch(socket, context: context)
         try socket.connect(configuration.broker)
+        connection.withLock { $0 &+= 1 }
         let shell = Shell(session: self, socket: socket, handshakes: handshakes, parent: parent)
         if let exit = try shell.perform(core.handle(.connected, now: .now)) { return exit }
         // What the background threads finished while the session waited to reconnect: that wait drained the wake-up
@@ -194,7 +214,8 @@ public final class WorkerSession: Sendable {
                     }
                     session.online.submit(task)
                 case .recommend(let message):
-                    _ = try? socket.send(session.answerRecommend(message).frames())
+                    session.recommendThread.post(
+                        RecommendTask(message: message, connection: session.connection.withLock { $0 }))
                 case .batchScored(let rows, let computeMicros):
                     session.metrics.batches.increment()
                     session.metrics.rows.increment(by: Int64(rows))
@@ -306,6 +327,12 @@ public final class WorkerSession: Sendable {
             case .send(let frames):
                 try socket.send(frames)
             }
+        }
+        let current = connection.withLock { $0 }
+        for answer in recommendThread.drain() where answer.connection == current {
+            _ = core.handle(.recommendAnswered, now: .now)
+            // Best effort, as every single request's reply: a reply the socket cannot take is the broker's to expire.
+            _ = try? socket.send(answer.message.frames())
         }
         for frames in online.drain() {
             if frames.count >= 2, (try? Header(decoding: frames[0]))?.command == .catalogueState,

@@ -95,10 +95,16 @@ public enum PolicyWeights {
     /// merged sums are `base + Σ_r (replica_r − base)` — what one learner that saw every event would hold. (An
     /// average of the replicas would divide each replica's learning by their number.) `a`'s upper triangle is
     /// mirrored into its lower one, so the result is symmetric bit for bit.
-    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when the packs' vectors differ in shape.
+    /// - Throws: ``PolicyError/weightsMismatch(expected:got:)`` when the packs' vectors differ in shape,
+    ///   ``PolicyError/statisticsVectors(_:)`` when a replica's pack has vectors the base does not.
     public static func merge(base: ParameterPack, replicas: [ParameterPack]) throws(PolicyError) -> ParameterPack {
         var vectors = base.vectors
         for replica in replicas {
+            // Every replica vector is merged: one the base does not have would be dropped unread.
+            guard replica.vectors.count == vectors.count else {
+                let unknown = replica.vectors.map(\.name).filter { name in !vectors.contains { $0.name == name } }
+                throw .statisticsVectors("a replica's pack holds vectors the base does not: \(unknown.joined(separator: ", "))")
+            }
             for (k, vector) in vectors.enumerated() {
                 guard let values = replica[vector.name], values.count == vector.values.count else {
                     throw .weightsMismatch(expected: vector.values.count, got: replica[vector.name]?.count ?? 0)

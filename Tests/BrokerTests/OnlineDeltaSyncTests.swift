@@ -191,6 +191,19 @@ struct OnlineDeltaSyncTests {
             try m.core.syncPack(other.encoded(), report: report)
         }
 
+        // A whole pack with a vector the statistics do not have (`zz`), hashed as sent: the merge walked the served
+        // pack's vectors only, so the extra was dropped unread and the merged version stored under a new number
+        // with the weights of the one before.
+        var extra = learnt
+        extra.vectors.append(ParameterPack.Vector(name: "zz", values: [1, 2, 3]))
+        var extraReport = report
+        extraReport.weightsSha256 = PolicyWeights.sha256(of: extra.encoded())
+        #expect {
+            try m.core.syncPack(extra.encoded(), report: extraReport)
+        } throws: { error in
+            "\(error)".contains("vectors the statistics do not have: zz")
+        }
+
         // In a sync, such a replica's learning is left out: with no other contribution nothing is judged.
         let sync = try startSync(&m)
         var judged: [GuardCandidate] = []

@@ -66,6 +66,14 @@ extension OnlineCore {
             // hash to `weights_sha256` were damaged or are not the statistics the replica meant to send.
             let sha = PolicyWeights.sha256(of: bytes)
             guard sha == report.weightsSha256 else { throw .shaMismatch(expected: report.weightsSha256, got: sha) }
+            // Statistics of the served policy's shape, no more: the merge walks the served pack's vectors, so a
+            // vector it does not have (`zz`) was dropped unread and the merged version stored under a new number
+            // with the weights of the one before.
+            do {
+                _ = try PolicyWeights.statistics(pack, like: policy)
+            } catch {
+                throw .malformed("frame 2 is not statistics of the served policy: \(error)")
+            }
             return pack
         }
         let delta = try PolicyPackDelta(decoding: bytes)

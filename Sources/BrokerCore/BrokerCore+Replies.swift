@@ -44,6 +44,9 @@ extension BrokerCore {
             header.flags = []
             header.deadlineMs = 0
             header.retryAfterMs = 0
+            // No version produced an error: its `model_version` is 0, as in every error the broker makes. A worker's
+            // BAD_REQUEST under 999, a number the registry never gave, went to the client as it came.
+            if header.status != .ok { header.modelVersion = 0 }
             let queued = entry.dispatchedAt &- entry.request.acceptedAt
             header.brokerQueueMicros = UInt32(clamping: queued)
             var payload = message.payload

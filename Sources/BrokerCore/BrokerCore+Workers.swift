@@ -24,6 +24,13 @@ extension BrokerCore {
             message = try WireMessage(decoding: frames, limits: configuration.limits)
         } catch {
             counters.add(.malformedWorkerMessages)
+            guard workers[identity] != nil else {
+                // A peer that is no registered worker (a READY of another protocol version, a header that does not
+                // decode) was only counted and left to retry in silence: it is told to register again, as an unknown
+                // worker is, which a worker of this protocol answers with a READY it can decode.
+                disconnectUnknown(identity, now: now, into: &actions)
+                return
+            }
             abandonMalformedReply(identity: identity, frames: frames, error: error, now: now, into: &actions)
             return
         }
@@ -42,12 +49,7 @@ extension BrokerCore {
             // Unknown (or forgotten, after a broker restart): tell it to register again.
             counters.add(.unknownWorkerMessages)
             if header.isReply && header.command.isWorkerService { counters.add(.droppedLateReplies) }
-            // Once per heartbeat interval: the worker answers each DISCONNECT with a READY.
-            let last = disconnectsSent[identity]
-            if last == nil || now.monotonicMicros >= last!.addingSaturating(configuration.heartbeatIntervalMicros) {
-                disconnectsSent[identity] = now.monotonicMicros
-                actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
-            }
+            disconnectUnknown(identity, now: now, into: &actions)
             return
         }
         workers.values[known].lastSeen = now.monotonicMicros
@@ -240,4 +242,16 @@ extension BrokerCore {
         for service in touched { pump(service, now: now, into: &actions) }
     }
 
+}
+
+extension BrokerCore {
+    /// Sends DISCONNECT to a peer that is no registered worker, at most once per heartbeat interval: a worker answers
+    /// each DISCONNECT with a READY.
+    mutating func disconnectUnknown(_ identity: [UInt8], now: BrokerInstant, into actions: inout [BrokerAction]) {
+        let last = disconnectsSent[identity]
+        if last == nil || now.monotonicMicros >= last!.addingSaturating(configuration.heartbeatIntervalMicros) {
+            disconnectsSent[identity] = now.monotonicMicros
+            actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
+        }
+    }
 }

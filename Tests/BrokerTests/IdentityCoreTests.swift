@@ -111,6 +111,24 @@ struct IdentityCoreTests {
         #expect(h.core.counters[.malformedWorkerMessages] == 1)
     }
 
+    /// A READY of protocol version 2 (or a header that does not decode) from a peer that is no worker was only
+    /// counted: the peer retried in silence, never told why. It gets DISCONNECT, as an unknown worker does, at most
+    /// once per heartbeat interval.
+    @Test("an undecodable message from a peer that is no registered worker is answered DISCONNECT, once per interval")
+    func undecodableFromUnknownPeer() throws {
+        var h = CoreHarness()
+        var ready = Header(command: .ready).encoded()
+        ready[3] = 2  // the protocol version byte
+        let peer: [UInt8] = [0xE7]
+        for frames in [[ready, Array("{}".utf8)], [[0x00, 0x01, 0x02]]] {
+            h.feed(.worker(identity: peer, frames: frames, peerAddress: nil))
+        }
+        let disconnects = h.sentToWorkers.filter { $0.identity == peer && $0.message.header.command == .disconnect }
+        #expect(disconnects.count == 1)
+        #expect(h.core.counters[.malformedWorkerMessages] == 2)
+        #expect(h.core.statusDocument(now: h.now).workers.isEmpty)
+    }
+
     @Test("a second live worker with the same id is registered as id#2 and told so; one process reconnecting is not")
     func uniqueIds() throws {
         var h = CoreHarness()

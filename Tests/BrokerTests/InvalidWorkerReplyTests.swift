@@ -183,6 +183,18 @@ struct InvalidWorkerReplyTests {
         #expect(try Self.onlyReply(g).header.status == .badRequest)
     }
 
+    /// A worker's BAD_REQUEST under model version 999 (a number the registry never gave) reached the client as it
+    /// came: an error was produced by no version, so it carries 0, as the broker's own errors do.
+    @Test("a worker's error reply is forwarded with model_version 0, whatever version the worker wrote", arguments: [UInt64(999), 1])
+    func errorReplyVersionCleared(version: UInt64) throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        Self.send(&h, d, status: .badRequest, version: version, payload: [Array("worker says no".utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .badRequest && reply.header.modelVersion == 0)
+        #expect(reply.errorText == "worker says no")
+    }
+
     /// A worker's error message was forwarded as it came: bytes that are not UTF-8, or an empty message.
     @Test(
         "an error reply whose message is empty or not UTF-8 is INTERNAL, counted, naming the worker",

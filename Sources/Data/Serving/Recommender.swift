@@ -151,7 +151,11 @@ public struct Recommender: Sendable {
         var scores: [Double]
         var source = RecommendationSource.model
         if useFallback {
-            scores = candidates.map { spec.popularity[$0] }
+            // A click rate in [0, 1]. A spec fitted before reward logs were counted as clicks holds a reward's
+            // amounts (above 1) and still decodes: its answer gave item scores above 1, which the broker refuses as
+            // no probability (INTERNAL for every cold-start request). The order is kept: ties at 1 are broken by the
+            // popularity itself below.
+            scores = candidates.map { min(spec.popularity[$0], 1) }
             source = .coldStartFallback
         } else {
             scores = try modelScores(candidates, query: query, affinity: affinity)

@@ -225,7 +225,15 @@ struct DataIntegrityTests {
         let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
         var spec = try FeatureSpec.fit(on: SplitDataset(data).train)
         spec.popularity[0] = 83.33
+        spec.popularity[1] = 2
         #expect(try FeatureSpec.decode(spec.encoded()) == spec)
+        // Its cold-start answer scores every item as a probability (the broker refuses a score above 1, so every
+        // cold-start request was INTERNAL), in the popularity's order.
+        let recommender = Recommender(spec: spec) { rows, width in [Float](repeating: 0.5, count: rows.count / width) }
+        let answer = try recommender.recommend(RecommendQuery(userFeatures: [:], top: 3))
+        #expect(answer.source == .coldStartFallback)
+        #expect(answer.items.prefix(2).map(\.item) == [0, 1], "\(answer.items)")
+        #expect(answer.items.allSatisfy { (0...1).contains($0.score) }, "\(answer.items)")
     }
 
     @Test("a reward log's popularity prior is a click rate in [0, 1], counted as the model's targets are")

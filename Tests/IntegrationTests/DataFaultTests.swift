@@ -77,6 +77,15 @@ struct DataFaultTests {
         #expect(
             refusedSpec.code == 2 && refusedSpec.stderr.contains("its feature specification does not decode"),
             "\(refusedSpec.code) \(refusedSpec.stderr)")
+        // Plain `export` wrote an ONNX graph of it (exit 0); it is refused as every other command refuses it, and
+        // writes nothing.
+        let onnx = temporary.file("damaged.onnx").path
+        let exported = try runTool("recpool", ["export", "--model", damagedModel, "--out", onnx])
+        #expect(exported.code == 2 && exported.stderr.contains("\(damagedModel): its feature specification does not decode"), "\(exported.code) \(exported.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: onnx))
+        // `eval` names the checkpoint it refuses, as `predict` does.
+        let evaluated = try runTool("recpool", ["eval", "--model", damagedModel, "--dataset", "synthetic:users=100,rows=600,seed=3"])
+        #expect(evaluated.code == 2 && evaluated.stderr.contains("\(damagedModel): invalid feature spec"), "\(evaluated.code) \(evaluated.stderr)")
     }
 
     /// Features of 3e38 overflow Adam's second moment at any learning rate: the pool's round refused the run ("try a

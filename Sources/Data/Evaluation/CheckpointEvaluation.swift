@@ -33,6 +33,19 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         return "a \(kind) checkpoint cannot be used by \(command); it needs an interest model (MLP)"
     }
 
+    /// The message naming the command and, when the checkpoint itself is at fault (unreadable, of the wrong kind,
+    /// its feature specification missing, undecodable or of another width), the checkpoint's path first, as `predict`
+    /// names it: `eval` said only "feature spec width 131 differs from the model's input width 3".
+    public func description(command: String, checkpoint path: String) -> String {
+        switch self {
+        case .unreadable(let reason) where reason.contains(path): return description(command: command)
+        case .unreadable, .notAnInterestModel, .missingFeatureSpec, .invalidFeatureSpec, .widthMismatch:
+            return "\(path): \(description(command: command))"
+        case .itemCountMismatch, .datasetMismatch, .catalogueMismatch, .nonFiniteScore:
+            return description(command: command)
+        }
+    }
+
     /// A one-line message for people.
     public var description: String {
         switch self {

@@ -288,7 +288,8 @@ struct DataOPECommand: AsyncParsableCommand {
             return try step()
         } catch {
             if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
-            throw CommandFailure(error.description(command: "data ope"), exitCode: .badInput)
+            let source = model ?? version.map { "registry version \($0)" } ?? "the checkpoint"
+            throw CommandFailure(error.description(command: "data ope", checkpoint: source), exitCode: .badInput)
         }
     }
 }

@@ -76,7 +76,7 @@ struct EvalCommand: AsyncParsableCommand {
                 validationIsEvaluated: split == "validation" || split == "all", resamples: resamples)
         } catch {
             if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
-            throw CommandFailure(error.description(command: "eval"), exitCode: .badInput)
+            throw CommandFailure(error.description(command: "eval", checkpoint: model), exitCode: .badInput)
         }
         if let path = report {
             try FileProblem.write(result.html(), to: path)

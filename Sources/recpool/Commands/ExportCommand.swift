@@ -42,7 +42,7 @@ struct ExportCommand: ParsableCommand {
                 do {
                     (checkpoint, spec) = try CheckpointEvaluation.load(model)
                 } catch {
-                    throw CommandFailure(error.description(command: "export --raw-context"), exitCode: .badInput)
+                    throw CommandFailure(error.description(command: "export --raw-context", checkpoint: model), exitCode: .badInput)
                 }
                 do {
                     bytes = try spec.onnxModel(network: checkpoint.model.network)
@@ -65,6 +65,13 @@ struct ExportCommand: ParsableCommand {
                 let checkpoint = try Checkpoint.read(fromFile: model)
                 // An interest model's graph promises `[batch, 1]` (docs/MODELS.md), as `import` requires.
                 if case .mlp = checkpoint.model, let problem = checkpoint.interestModelProblem {
+                    throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
+                }
+                // A feature specification that does not decode, or of another width, is a checkpoint every other
+                // command refuses (predict, eval, import, a worker): its graph was written all the same.
+                if let problem = FeatureSpec.servingProblem(
+                    checkpoint.featureSpec, inputWidth: checkpoint.model.network.inputWidth)
+                {
                     throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
                 }
                 bytes = try ONNXExport.encode(checkpoint.model.network)

@@ -259,7 +259,10 @@ extension BrokerCore {
         guard !offering.contains(where: { isEligible($0, for: request, serving: serving) }) else { return nil }
         // A draining worker that could take it still holds requests: it keeps its version number until the last of
         // them is answered (`servingIdentities`), and the worker benched behind it takes the request then. Not yet.
-        if workers.values.contains(where: {
+        // With no other live worker offering the service there is none benched behind it: the request is answered
+        // NO_WORKER after the timeout, naming the draining ones (a draining worker that kept heartbeating without
+        // answering held new requests until it expired).
+        if !offering.isEmpty, workers.values.contains(where: {
             $0.draining && !$0.inflight.isEmpty && $0.services.contains(service)
                 && isEligible($0, for: request, serving: serving, ignoringDrain: true)
         }) {

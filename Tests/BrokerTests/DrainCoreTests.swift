@@ -31,6 +31,26 @@ struct DrainCoreTests {
         #expect(h.core.counters[.workersDraining] == 1)
     }
 
+    /// A draining worker that still held requests kept every new request waiting (the hold is for the worker benched
+    /// behind it), also when no other worker offered the service: a draining worker that kept heartbeating without
+    /// answering held them until it expired, 12.8 s instead of the 1 s no-worker timeout.
+    @Test("with only a draining worker that still holds requests, a new request is NO_WORKER after the timeout, naming it")
+    func onlyADrainingWorker() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4)
+        h.score(from: client, id: 1)
+        #expect(h.dispatches.count == 1)
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, flags: .drain).encoded()], peerAddress: nil))
+        h.score(from: client, id: 2)
+        h.advance(ms: 1_100)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: client, id: 2).first)
+        #expect(reply.header.status == .noWorker)
+        #expect(reply.errorText?.contains("1 draining") == true, "\(reply.errorText ?? "")")
+        // The request it holds is still its own to answer.
+        #expect(h.replies(to: client, id: 1).isEmpty)
+    }
+
     /// After a clean `recpool drain` STATUS showed `workers_unreachable: 1` and `unknown_worker_messages: 1`: the
     /// broker's heartbeat found the drained worker's connection closed before its DISCONNECT was read, and the
     /// DISCONNECT then came from a worker already gone (and was answered with one).

@@ -228,29 +228,46 @@ struct OnlineCoordinatorTests {
         }
         let first = try start(v1)
         #expect(first.version == 1)
-        // Catalogue 2 extends 1's rows (an add): the same policy, the same number.
+        // Catalogue 2 extends 1's rows (an add): the same policy, the same number, which now names catalogue 2 (as
+        // a running broker's move to a new catalogue version stores it).
         #expect(try start(v2).version == 1)
-        // Back to catalogue 1, a prefix of 2's rows... but the newest row still names catalogue 1: the same number.
-        #expect(try start(v1).version == 1)
+        #expect(try store.policyVersion(1)?.catalogueVersion == 2)
+        // Back to catalogue 1, an earlier version whose rows are a prefix of 2's: the statistics are carried under the
+        // next number, never served under one that names more rows.
+        let back = try start(v1)
+        #expect(back.version == 2 && back.sha == first.sha)
+        #expect(try store.policyVersion(2)?.catalogueVersion == 1)
         // Catalogue 3 moved the rows (another upload): a new lineage.
         let moved = try start(v3)
-        #expect(moved.version == 2)
-        #expect(try store.policyVersion(2)?.catalogueVersion == 3)
+        #expect(moved.version == 3)
+        #expect(try store.policyVersion(3)?.catalogueVersion == 3)
         // Catalogue 2's rows are not 3's rows in place either (a, c moved): a new lineage again.
-        #expect(try start(v2).version == 3)
-        // Version 3 learns something (its statistics change), stored as version 4 on catalogue 2.
-        var learnt = try #require(try store.policyVersion(3))
+        #expect(try start(v2).version == 4)
+        // Version 4 learns something (its statistics change), stored as version 5 on catalogue 2.
+        var learnt = try #require(try store.policyVersion(4))
         var pack = try ParameterPack(decoding: try store.blobs.get(learnt.weightsSHA))
         let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
         pack.vectors[k].values[0] += 3
-        learnt.version = 4
+        learnt.version = 5
         learnt.weightsSHA = try store.blobs.put(pack.encoded())
         try store.savePolicyVersion(learnt, createdMs: 2_000)
-        // Catalogue 1 is a prefix of version 4's catalogue (2): what it learnt is carried, under a new number.
+        // Catalogue 1 is a prefix of version 5's catalogue (2): what it learnt is carried, under a new number.
         let carried = try start(v1)
-        #expect(carried.version == 5)
+        #expect(carried.version == 6)
         #expect(carried.sha == learnt.weightsSHA)
-        #expect(carried.sha != (try #require(try store.policyVersion(3))).weightsSHA)
+        #expect(carried.sha != (try #require(try store.policyVersion(4))).weightsSHA)
+        // Back on catalogue 2 (a, b, c, d: resumed, the number now naming it), then a later upload of its first three
+        // rows (`upload --replace` that dropped d): its rows are a prefix of 2's, but a later number, whose next add
+        // would take d's row 3 and have the impressions that showed d learnt and exported as the new item. A new
+        // lineage, not carried.
+        let onTwo = try start(v2)
+        #expect(onTwo.version == 6)
+        #expect(try store.policyVersion(6)?.catalogueVersion == 2)
+        let v4 = try register(["a", "b", "c"], parent: 3, change: .upload)
+        let truncated = try start(v4)
+        #expect(truncated.version == 7)
+        #expect(truncated.sha != onTwo.sha)
+        #expect(try store.policyVersion(7)?.catalogueVersion == v4.record.version)
     }
 
     /// The newest stored version names a catalogue version the registry lost (a row deleted) or cannot read (its file

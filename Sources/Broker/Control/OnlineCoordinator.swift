@@ -81,7 +81,16 @@ final class OnlineCoordinator: ControlShell {
             switch try resumption(
                 of: row, pack: pack, bytes: bytes, storedSpec: storedSpec, relation: relation, highestLogged: highestLogged)
             {
-            case .resumed: return try handOnUnlearnt(continuing: true)
+            case .resumed:
+                // Resumed over a later catalogue version that extends the stored one's rows (items added while the
+                // broker was down): the number now names that catalogue, stored as a running broker's move stores it
+                // (``moveToCatalogue(_:version:sha256:)``). Left naming the earlier one, a later upload of only those
+                // earlier rows (`upload --replace` that dropped the added items) read as extending this version, and
+                // its next add took an added item's row: impressions that showed it were learnt as the new item.
+                if let served = core.settings.served, row.catalogueVersion != served.version {
+                    try store.movePolicyVersion(row.version, toCatalogue: served.version)
+                }
+                return try handOnUnlearnt(continuing: true)
             case .carried(let policy): carried = policy
             case .newLineage:
                 (core.spec, core.policy) = configured
@@ -322,7 +331,7 @@ final class OnlineCoordinator: ControlShell {
     enum CatalogueRelation: Equatable {
         /// The same rows, or those rows and more after them (a later version: added, retired).
         case extends
-        /// A prefix of the stored one's rows (an earlier version).
+        /// A prefix of the stored one's rows in an earlier version (a lower number).
         case precedes
         /// Rows that moved, or another kind of catalogue (a stored catalogue that cannot be read is damage: the start
         /// stops, ``StoredPolicyUnusable``).
@@ -382,7 +391,11 @@ final class OnlineCoordinator: ControlShell {
             }
             let storedIds = try ItemCatalogue(canonical: store.blobs.get(record.sha256)).ids
             if configured.catalogue.ids.starts(with: storedIds) { return .extends }
-            if storedIds.starts(with: configured.catalogue.ids) { return .precedes }
+            // An earlier version (a lower number, `--online-catalogue N`) whose rows the stored one extends. A later
+            // upload whose rows are a prefix of the stored ones (`upload --replace` that dropped the last items) is
+            // not: the next add takes a dropped item's row, and the impressions logged with that row would be
+            // learnt and exported as the new item's. It starts a new lineage, as ONLINE.md says of `--replace`.
+            if configured.version < stored, storedIds.starts(with: configured.catalogue.ids) { return .precedes }
         } catch let error as StoredPolicyUnusable {
             throw error
         } catch {

@@ -380,7 +380,7 @@ extension OnlineCore {
                 query.requester, .conflict,
                 text:
                     "impression \(request.impressionId) names item \(beyond), beyond the \(served) items of the catalogue "
-                    + "version served now (it was served from a later one): its feedback cannot be learnt until that "
+                    + "version served now (it was served from a catalogue version with more items): its feedback cannot be learnt until that "
                     + "version is served again",
                 into: &actions)
         }

@@ -71,7 +71,7 @@ struct LogsExportCommand: AsyncParsableCommand {
                 line += summary.schemaFile
                 if summary.skippedImpressions > 0 {
                     line += "; left out \(summary.skippedImpressions) impressions that show items beyond the served "
-                    line += "catalogue's rows (served with a later catalogue version; serve it with --online-catalogue "
+                    line += "catalogue's rows (served with a catalogue version of more items; serve it with --online-catalogue "
                     line += "to export them)"
                 }
                 if summary.earlierLineageImpressions > 0 {

@@ -195,11 +195,23 @@ extension BrokerCore {
         return Double(queues[service]?.count ?? 0) / perSecond * 1000
     }
 
-    /// Whether a request would still be waiting in the queue when its deadline passes: admitting it
-    /// would only turn BUSY now into EXPIRED later, after it had held a place in the queue. This
-    /// is what keeps a queue sized too large for its workers from filling with work that expires.
+    /// How long a request for `service` admitted now would take to be answered, in ms: the wait for the queue
+    /// ahead of it (``expectedQueueWaitMs(_:)``) and then the service's mean dispatch-to-reply time, which holds the
+    /// time it waits behind the requests the workers already hold in their slots. `nil` as for the queue wait.
+    func expectedResponseMs(_ service: Command) -> Double? {
+        guard let queueWait = expectedQueueWaitMs(service), let latency = latencies[service]?.meanMicros else {
+            return nil
+        }
+        return queueWait + latency / 1000
+    }
+
+    /// Whether a request would not be answered before its deadline passes: admitting it would only turn BUSY now
+    /// into EXPIRED later, after it had held a place in the queue and in a worker. This is what keeps a queue, or
+    /// workers' slots (`--slots 64` holds a backlog the broker's queue never sees), sized too large for the
+    /// workers' pace from filling with work that expires: counting the queue alone, a pool at three times its
+    /// capacity admitted nearly every request and answered most of them EXPIRED from the worker.
     func queueOutlastsDeadline(_ header: Header, now: BrokerInstant) -> Bool {
-        guard header.deadlineMs != 0, let waitMs = expectedQueueWaitMs(header.command) else { return false }
+        guard header.deadlineMs != 0, let waitMs = expectedResponseMs(header.command) else { return false }
         return Double(now.epochMillis) + waitMs >= Double(header.deadlineMs)
     }
 
@@ -231,8 +243,10 @@ extension BrokerCore {
             text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
         case .queueOutlastsDeadline, nil:
             counters.add(.droppedBusy)
-            let waitMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
-            text = "the \(header.command.name) queue ahead would take about \(waitMs) ms, past the request's deadline"
+            let queueMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
+            let responseMs = (expectedResponseMs(header.command) ?? 0).clampedToInt
+            text = "the \(header.command.name) queue ahead would take about \(queueMs) ms and the answer about "
+                + "\(responseMs) ms in all (the workers' mean time to reply included), past the request's deadline"
         }
         answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
     }

@@ -81,22 +81,36 @@ extension Checkpoint {
     /// Decodes a checkpoint, verifying magic, version, length and SHA-256 before reading the body.
     /// - Throws: ``CheckpointError`` naming the first problem found; no partial model is returned.
     public init(decoding bytes: [UInt8]) throws(CheckpointError) {
-        let minimum = Self.headerSize + Self.checksumSize
-        guard bytes.count >= 8 else { throw .truncated(expected: minimum, actual: bytes.count) }
-        guard Array(bytes[0..<8]) == Self.magic else { throw .badMagic }
-        guard bytes.count >= Self.headerSize else { throw .truncated(expected: minimum, actual: bytes.count) }
-        var header = ByteReader(bytes[8..<Self.headerSize])
-        let format = try header.u32("format version")
-        guard format == Self.formatVersion else { throw .unsupportedVersion(found: format, supported: Self.formatVersion) }
-        let bodyLength = try header.u64("body length")
-        guard bodyLength <= UInt64(Int.max - minimum) else { throw .invalidField(field: "body length", value: "\(bodyLength)") }
-        let total = minimum + Int(bodyLength)
-        guard bytes.count >= total else { throw .truncated(expected: total, actual: bytes.count) }
-        guard bytes.count == total else { throw .trailingBytes(count: bytes.count - total) }
-        let bodyEnd = Self.headerSize + Int(bodyLength)
+        let bodyLength = try Self.checkHeader(bytes.prefix(Self.headerSize), totalBytes: bytes.count)
+        let bodyEnd = Self.headerSize + bodyLength
         let digest = Array(SHA256.hash(data: bytes[0..<bodyEnd]))
         guard digest == Array(bytes[bodyEnd...]) else { throw .checksumMismatch }
         self = try Self.decodeBody(ByteReader(bytes[Self.headerSize..<bodyEnd]))
+    }
+
+    /// Checks a checkpoint's header, its first ``headerSize`` bytes (or all of a shorter file), against the size of
+    /// the whole: the magic, the format version, and a body length that makes exactly `totalBytes` with the header
+    /// and the checksum. A file's header is checked before the file is read (``decodeFile(_:)``), so a 3 GB file of
+    /// zeros after the magic is refused from its 20 bytes instead of read whole (it aborted the process).
+    /// - Returns: the body's length in bytes.
+    /// - Throws: ``CheckpointError/truncated(expected:actual:)``, ``CheckpointError/badMagic``,
+    ///   ``CheckpointError/unsupportedVersion(found:supported:)``, ``CheckpointError/invalidField(field:value:)`` for
+    ///   a body length no file can have, ``CheckpointError/trailingBytes(count:)``.
+    static func checkHeader(_ header: ArraySlice<UInt8>, totalBytes: Int) throws(CheckpointError) -> Int {
+        let minimum = headerSize + checksumSize
+        let start = header.startIndex
+        guard header.count >= 8 else { throw .truncated(expected: minimum, actual: totalBytes) }
+        guard Array(header[start..<(start + 8)]) == magic else { throw .badMagic }
+        guard header.count >= headerSize else { throw .truncated(expected: minimum, actual: totalBytes) }
+        var reader = ByteReader(header[(start + 8)..<(start + headerSize)])
+        let format = try reader.u32("format version")
+        guard format == formatVersion else { throw .unsupportedVersion(found: format, supported: formatVersion) }
+        let bodyLength = try reader.u64("body length")
+        guard bodyLength <= UInt64(Int.max - minimum) else { throw .invalidField(field: "body length", value: "\(bodyLength)") }
+        let total = minimum + Int(bodyLength)
+        guard totalBytes >= total else { throw .truncated(expected: total, actual: totalBytes) }
+        guard totalBytes == total else { throw .trailingBytes(count: totalBytes - total) }
+        return Int(bodyLength)
     }
 
     static func decodeBody(_ body: ByteReader) throws(CheckpointError) -> Checkpoint {

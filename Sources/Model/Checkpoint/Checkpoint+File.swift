@@ -1,5 +1,9 @@
 internal import RecFiles
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension Checkpoint {
     /// Writes the checkpoint atomically: to a temporary file in the same directory, `fsync`,
     /// then `rename` over `path`, so a reader sees either the old file or the whole new one.
@@ -28,6 +32,23 @@ extension Checkpoint {
     ///   ``CheckpointError/inFile(path:_:)``: the decoding error, naming the file (a bare "checkpoint truncated"
     ///   does not say which of a command's files it is).
     public static func decodeFile(_ path: String) throws(CheckpointError) -> (bytes: [UInt8], checkpoint: Checkpoint) {
+        // A regular file's header is checked against its size first: a file that cannot be a checkpoint (gigabytes
+        // of anything after the magic) is refused from its first bytes, never read whole (a 3 GB file aborted the
+        // process on allocation). A pipe is read whole, as it can be read once only.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            let head: [UInt8]
+            do {
+                head = try AtomicFile.read(path, limit: headerSize)
+            } catch {
+                throw CheckpointError(error)
+            }
+            do {
+                _ = try checkHeader(head[...], totalBytes: Int(info.st_size))
+            } catch {
+                throw .inFile(path: path, error)
+            }
+        }
         let bytes = try readRawFile(path)
         do {
             return (bytes, try Checkpoint(decoding: bytes))

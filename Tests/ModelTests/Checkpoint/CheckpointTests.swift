@@ -144,6 +144,29 @@ struct CheckpointTests {
         #expect(throws: CheckpointError.trailingBytes(count: 1)) { try Checkpoint(decoding: bytes) }
     }
 
+    /// A file of a checkpoint's header and then a terabyte (sparse: no disk is used) was read whole before its
+    /// header was checked: a 3 GB file aborted the process on allocation. Its 20 header bytes refuse it.
+    @Test("a file far longer than its header says is refused from the header, naming the file, never read whole")
+    func oversizedFileRefusedFromItsHeader() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-huge-\(UUID().uuidString).ckpt").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bytes = Self.mlp.encoded()
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 1 << 40)
+        try handle.close()
+        #expect(throws: CheckpointError.inFile(path: path, .trailingBytes(count: (1 << 40) - bytes.count))) {
+            try Checkpoint.read(fromFile: path)
+        }
+        // The header says the body is longer than the file: truncated, named from the header too.
+        let short = path + ".short"
+        defer { try? FileManager.default.removeItem(atPath: short) }
+        FileManager.default.createFile(atPath: short, contents: Data(bytes.prefix(30)))
+        #expect(throws: CheckpointError.inFile(path: short, .truncated(expected: bytes.count, actual: 30))) {
+            try Checkpoint.read(fromFile: short)
+        }
+    }
+
     @Test("a body that is well checksummed but inconsistent is rejected with the field named")
     func inconsistentBody() {
         // Re-checksum a body whose activation code is invalid.

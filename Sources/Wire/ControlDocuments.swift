@@ -269,6 +269,9 @@ public struct JobView: Codable, Sendable, Equatable {
     public var modelVersion: UInt64?
     /// Why it failed.
     public var error: String?
+    /// Why a queued or running job makes no progress now, or nil: no live worker offers TRAIN_ROUND (the job
+    /// continues when one registers). Not stored: the broker says it as it answers.
+    public var waiting: String?
     /// Seconds since the epoch when created.
     public var createdAt: Double
     /// Seconds since the epoch when last changed.
@@ -282,9 +285,10 @@ public struct JobView: Codable, Sendable, Equatable {
     public init(
         job: String, state: String, model: String, round: Int, totalRounds: Int, epoch: Int, step: Int, loss: Double?,
         metrics: MetricValues?, modelVersion: UInt64?, error: String?, createdAt: Double, updatedAt: Double,
-        spec: TrainJobSpec?, rounds: [Round]?
+        spec: TrainJobSpec?, rounds: [Round]?, waiting: String? = nil
     ) {
         self.job = job
+        self.waiting = waiting
         self.state = state
         self.model = model
         self.round = round

@@ -242,4 +242,32 @@ struct TrainingStateSizeTests {
             #expect(!train.stderr.contains("no replica answered"))
         }
     }
+    /// A job with no live training worker stayed `queued` (or `running`) with no error for as long as none came, and
+    /// `job --follow` and the Python client's timeout named no cause. The job document says why (`waiting`), and the
+    /// job runs to its end once a worker registers.
+    @Test("a job with no live training worker says it waits for one, and completes once one registers")
+    func waitsForAWorker() async throws {
+        let directory = try TemporaryDirectory("train-no-worker")
+        defer { directory.remove() }
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", directory.url.appendingPathComponent("state").path])
+        let client = try await cluster.client()
+        defer { client.close() }
+        let submitted = try runTool(
+            "recpool",
+            ["train", "--broker", cluster.endpoints.frontend, "--dataset", "synthetic:users=300,seed=3", "--epochs", "1",
+             "--workers", "1", "--json"])
+        #expect(submitted.code == 0, "\(submitted.stderr)")
+        let id = try #require(
+            (try JSONSerialization.jsonObject(with: Data(submitted.stdout.utf8)) as? [String: Any])?["job"] as? String)
+        let queued = try await TrainingTests.job(client, id)
+        #expect(queued.state == "queued")
+        #expect(queued.waiting == "no live worker offers TRAIN_ROUND; the job continues when one registers")
+        let shown = try runTool("recpool", ["job", "--broker", cluster.endpoints.frontend, id])
+        #expect(shown.code == 0 && shown.stdout.contains("waiting: no live worker offers TRAIN_ROUND"), "\(shown.stdout)")
+        try cluster.startWorker("w1")
+        let done = try await TrainingTests.waitForJob(client, id) { $0.state == "completed" }
+        #expect(done.waiting == nil)
+    }
 }

@@ -20,6 +20,11 @@ extension JobCoordinator {
             record.error = record.error.map { "\($0); \(note)" } ?? note
         }
         let key = "id = \(String(reflecting: record.id))"
+        // A job with no live training worker waited in silence, `queued` or `running` with no error, for as long as
+        // none came: it says why.
+        let waiting =
+            (record.state == .queued || record.state == .running) && core.workers.isEmpty
+            ? "no live worker offers TRAIN_ROUND; the job continues when one registers" : nil
         return JobView(
             job: record.id, state: record.state.rawValue, model: record.model, round: record.round,
             totalRounds: record.totalRounds, epoch: record.epoch, step: record.step, loss: record.loss,
@@ -35,7 +40,7 @@ extension JobCoordinator {
                         try StoredJSON.metrics(text, table: "rounds", row: key, column: "metrics")
                     },
                     seconds: round.seconds)
-            })
+            }, waiting: waiting)
     }
 
     /// The view of a model version.

@@ -176,7 +176,8 @@ enum JobFollower {
             job.state == "running" && fraction < 1 && total > 0 && secondsPerRound != nil
             ? String(format: "ETA %.0fs", secondsPerRound! * Double(total - job.round)) : ""
         let loss = job.loss.map { String(format: "loss %.4f", $0) } ?? ""
-        return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)"
+        let waiting = job.waiting.map { "(waiting: \($0))" } ?? ""
+        return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)\(waiting)"
     }
 
     /// One metric as text: a count (`val_rows`, `val_rows_cold`, `…_clicks`, `…_samples`, a DQN's `episodes`) as an integer, any other
@@ -229,6 +230,7 @@ enum JobFollower {
         }
         // The error quotes what a file held (a CSV cell): escaped, so it prints as text on a terminal.
         if let error = job.error { parts.append("error: \(CommandOutput.escapingControls(error))") }
+        if let waiting = job.waiting { parts.append("waiting: \(waiting)") }
         return parts.joined(separator: ", ")
     }
 
@@ -243,6 +245,8 @@ enum JobFollower {
         var totalRounds: Int
         var loss: Double?
         var error: String?
+        /// Why a queued or running job makes no progress now (no live training worker), or `null`.
+        var waiting: String?
 
         init(_ view: JobView) {
             job = view.job
@@ -253,6 +257,7 @@ enum JobFollower {
             totalRounds = view.totalRounds
             loss = view.loss
             error = view.error
+            waiting = view.waiting
         }
     }
 }

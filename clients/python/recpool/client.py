@@ -812,8 +812,9 @@ def unanswered_read(silent_since: Optional[float], give_up_at: Optional[float]) 
 
 def _not_ended(job_id: str, document: dict, timeout: float) -> Timeout:
     """The Timeout of a follow whose ``timeout`` (seconds) ran out, naming the job's last known state."""
+    waiting = f"; waiting: {document['waiting']}" if document.get("waiting") else ""
     return Timeout(f"job {job_id} did not end within {timeout:g} s (it is {document.get('state')}, round "
-                   f"{document.get('round')}/{document.get('total_rounds')}; it keeps running: follow it "
+                   f"{document.get('round')}/{document.get('total_rounds')}{waiting}; it keeps running: follow it "
                    "again, or cancel_job)")
 
 

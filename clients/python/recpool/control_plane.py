@@ -21,7 +21,7 @@ I64_MAX = 2**63 - 1
 
 #: The keys of a job document (PROTOCOL.md, "CONTROL requests").
 JOB_KEYS = ("job", "state", "model", "round", "total_rounds", "epoch", "step", "loss", "metrics", "model_version",
-            "error", "created_at", "updated_at", "spec", "rounds")
+            "error", "waiting", "created_at", "updated_at", "spec", "rounds")
 #: The keys of a model document.
 MODEL_KEYS = ("version", "job", "promoted", "metrics", "dataset_sha256", "hyperparameters", "checkpoint_sha256",
               "created_at")

@@ -39,11 +39,18 @@ public enum AtomicFile {
         return "read: it is a pipe (FIFO) and no writer sent anything or closed it within \(wait)"
     }
 
+    /// The operation of a write into a FIFO that no process opened for reading within `milliseconds`.
+    public static func pipeNoReaderOperation(milliseconds: Int32) -> String {
+        let wait = milliseconds % 1_000 == 0 ? "\(milliseconds / 1_000) s" : "\(milliseconds) ms"
+        return "open: it is a pipe (FIFO) and no process opened it for reading within \(wait)"
+    }
+
     /// Why a read failed, in words for a message: the operation's own words when it says more than the errno (a
     /// device, a pipe nobody writes to), else the operating system's reason ("No such file or directory").
     public static func reason(_ failure: FileFailure) -> String {
         if failure.operation == notRegularOperation { return "it is a device, not a file" }
         if failure.operation.hasPrefix("read: it is a pipe") { return String(failure.operation.dropFirst("read: ".count)) }
+        if failure.operation.hasPrefix("open: it is a pipe") { return String(failure.operation.dropFirst("open: ".count)) }
         return "\(failure.errno)"
     }
 
@@ -147,13 +154,16 @@ public enum AtomicFile {
     /// The file is created with `permissions` (less the umask) from the start; a file no group or other may read (a
     /// secret key, 0600) is created exclusively, so a temporary file someone else made first is never written into.
     /// - Throws: ``FileFailure`` naming the failed step (`create`, `write`, `fsync`, `close`,
-    ///   `rename onto`; `open` and `write` into a device) and its errno (`ENOSPC` and `EDQUOT` for a full disk).
+    ///   `rename onto`; `open` and `write` into a device) and its errno (`ENOSPC` and `EDQUOT` for a full disk); a
+    ///   named FIFO no process opens for reading within `pipeWaitMilliseconds` fails with ETIMEDOUT and
+    ///   ``pipeNoReaderOperation(milliseconds:)`` (open(2) for writing blocked for ever).
     public static func write(
-        _ bytes: [UInt8], to path: String, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+        _ bytes: [UInt8], to path: String, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead],
+        pipeWaitMilliseconds: Int32 = defaultPipeWaitMilliseconds
     ) throws(FileFailure) {
         var existing = stat()
         if stat(path, &existing) == 0, [S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].contains(existing.st_mode & S_IFMT) {
-            return try writeInPlace(bytes, to: path)
+            return try writeInPlace(bytes, to: path, pipeWaitMilliseconds: pipeWaitMilliseconds)
         }
         // A symbolic link to an existing file is kept: the file it names is written (atomically), or written into
         // when it is no file a path names (`/dev/stdout` → `/proc/self/fd/1` → a pipe). Renaming over the link
@@ -204,12 +214,44 @@ public enum AtomicFile {
     }
 
     /// Writes `bytes` into the device or pipe at `path` (opened for writing, never created or renamed over).
-    private static func writeInPlace(_ bytes: [UInt8], to path: String) throws(FileFailure) {
+    ///
+    /// open(2) of a named FIFO for writing blocks until a process opens it for reading: `fit --out fifo` trained, then
+    /// hung for ever with no message. It is opened without blocking, retried until a reader comes, and refused with
+    /// ETIMEDOUT and ``pipeNoReaderOperation(milliseconds:)`` after `pipeWaitMilliseconds`; the writes then block as
+    /// a pipe's do, for as long as the reader takes.
+    private static func writeInPlace(
+        _ bytes: [UInt8], to path: String, pipeWaitMilliseconds: Int32 = defaultPipeWaitMilliseconds
+    ) throws(FileFailure) {
+        var info = stat()
+        let isFIFO = stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO
         let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(FilePath(path), .writeOnly, retryOnInterrupt: true)
-        } catch {
-            throw FileFailure(operation: "open", path: path, errno: Errno(error))
+        if isFIFO {
+            let start = monotonicMilliseconds()
+            while true {
+                do {
+                    fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.nonBlocking], retryOnInterrupt: true)
+                    break
+                } catch Errno.noSuchAddressOrDevice {
+                    // ENXIO: no reader yet.
+                    guard monotonicMilliseconds() - start < Int64(pipeWaitMilliseconds) else {
+                        throw FileFailure(
+                            operation: pipeNoReaderOperation(milliseconds: pipeWaitMilliseconds), path: path,
+                            errno: .timedOut)
+                    }
+                    usleep(20_000)
+                } catch {
+                    throw FileFailure(operation: "open", path: path, errno: Errno(error))
+                }
+            }
+            // Blocking again, so a reader slower than the writer is waited for rather than failing with EAGAIN.
+            let flags = fcntl(fd.rawValue, F_GETFL)
+            if flags >= 0 { _ = fcntl(fd.rawValue, F_SETFL, flags & ~O_NONBLOCK) }
+        } else {
+            do {
+                fd = try FileDescriptor.open(FilePath(path), .writeOnly, retryOnInterrupt: true)
+            } catch {
+                throw FileFailure(operation: "open", path: path, errno: Errno(error))
+            }
         }
         var failure: FileFailure?
         do {
@@ -223,6 +265,13 @@ public enum AtomicFile {
             failure = failure ?? FileFailure(operation: "close", path: path, errno: Errno(error))
         }
         if let failure { throw failure }
+    }
+
+    /// The monotonic clock, in ms.
+    private static func monotonicMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     /// Fsyncs the folder holding `path`, so that a rename into it survives a crash. Best effort: a

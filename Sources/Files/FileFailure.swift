@@ -16,6 +16,14 @@ public struct FileFailure: Error, Sendable, Hashable, CustomStringConvertible {
         self.errno = errno
     }
 
-    /// "cannot OPERATION PATH: <strerror> (errno N)".
-    public var description: String { "cannot \(operation) \(path): \(errno) (errno \(errno.rawValue))" }
+    /// "cannot OPERATION PATH: <strerror> (errno N)"; an operation that explains itself (`open: it is a pipe (FIFO)
+    /// and …`) is "cannot open PATH: it is a pipe (FIFO) and …", its errno left out.
+    public var description: String {
+        if let colon = operation.firstIndex(of: ":") {
+            let verb = operation[..<colon]
+            let why = operation[operation.index(after: colon)...].drop { $0 == " " }
+            return "cannot \(verb) \(path): \(why)"
+        }
+        return "cannot \(operation) \(path): \(errno) (errno \(errno.rawValue))"
+    }
 }

@@ -105,6 +105,38 @@ struct AtomicFileTests {
         #expect(try AtomicFile.read(fifo, pipeWaitMilliseconds: 300) == Array("a,b\n".utf8))
     }
 
+    /// `fit --out FIFO` trained, then blocked for ever in open(2) with no message: a FIFO no process reads.
+    @Test("a write into a FIFO no process reads fails after the pipe wait, naming it; a reader that comes late gets it all")
+    func pipeWithoutReader() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fifo = folder + "/unread"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let failure = #expect(throws: FileFailure.self) { try AtomicFile.write([1, 2, 3], to: fifo, pipeWaitMilliseconds: 300) }
+        #expect(failure?.errno == .timedOut && failure?.path == fifo)
+        #expect(failure.map(AtomicFile.reason) == "it is a pipe (FIFO) and no process opened it for reading within 300 ms")
+        // A reader that opens late, and reads more slowly than the writer writes, gets every byte.
+        let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0) }
+        let received = LockedBytes()
+        let reader = Thread {
+            usleep(100_000)
+            let fd = open(fifo, O_RDONLY)
+            var buffer = [UInt8](repeating: 0, count: 4_096)
+            while true {
+                usleep(200)
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count <= 0 { break }
+                received.append(buffer[0..<count])
+            }
+            close(fd)
+            received.finish()
+        }
+        reader.start()
+        try AtomicFile.write(payload, to: fifo, pipeWaitMilliseconds: 2_000)
+        #expect(received.waitForEnd() == payload)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["unread"])
+    }
+
     @Test("an anonymous pipe (process substitution, a shell pipe) is told from a named FIFO")
     func anonymousPipe() throws {
         var fds: [Int32] = [0, 0]
@@ -212,5 +244,32 @@ final class ReceivedBytes: @unchecked Sendable {
         defer { condition.unlock() }
         while bytes == nil { condition.wait() }
         return bytes ?? []
+    }
+}
+
+/// Bytes a reader thread collects, and a wait for it to finish.
+private final class LockedBytes: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var bytes: [UInt8] = []
+    private var ended = false
+
+    func append(_ chunk: ArraySlice<UInt8>) {
+        condition.lock()
+        bytes += chunk
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        ended = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func waitForEnd() -> [UInt8] {
+        condition.lock()
+        defer { condition.unlock() }
+        while !ended { condition.wait() }
+        return bytes
     }
 }

@@ -103,6 +103,19 @@ struct DataFaultTests {
         #expect(!FileManager.default.fileExists(atPath: temporary.file("h.ckpt").path))
     }
 
+    /// `fit --out FIFO` trained and then blocked for ever in open(2), with no message, when no process read the FIFO.
+    @Test("fit --out naming a FIFO no process reads exits 2 after the pipe wait, naming it")
+    func fitIntoAnUnreadFIFO() throws {
+        let temporary = try TemporaryDirectory("data-fault-fifo")
+        defer { temporary.remove() }
+        let fifo = temporary.file("model.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let fit = try runTool(
+            "recpool", ["fit", "--dataset", "synthetic:users=100,rows=600,seed=3", "--out", fifo, "--epochs", "1"])
+        #expect(fit.code == 2, "\(fit.code) \(fit.stderr)")
+        #expect(fit.stderr.contains("cannot open \(fifo): it is a pipe (FIFO) and no process opened it for reading"), "\(fit.stderr)")
+    }
+
     @Test("fit on a file with no feature column exits 2 naming the problem, never a trap in Dense")
     func fitWithoutFeatures() throws {
         let temporary = try TemporaryDirectory("data-fault")

@@ -35,6 +35,7 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .weightCountMismatch(let e, let f): "checkpoint holds \(f) weights, architecture needs \(e)"
         // An operation that says why itself ("read: it is a pipe (FIFO) and no writer …") is the reason.
         case .io(let p, let op, _) where op.hasPrefix("read: "): "cannot read \(p): \(op.dropFirst("read: ".count))"
+        case .io(let p, let op, _) where op.hasPrefix("open: "): "cannot open \(p): \(op.dropFirst("open: ".count))"
         case .io(let p, let op, let e): "cannot \(op) \(p): \(errnoDescription(e))"
         case .inFile(let p, let error): "\(p): \(error)"
         }

@@ -42,6 +42,10 @@ enum FileProblem {
         do {
             try AtomicFile.write(Array(data), to: path)
         } catch {
+            if error.operation.hasPrefix("open: ") {
+                // A FIFO no process reads: the operation says why.
+                throw CommandFailure("cannot write \(path): \(AtomicFile.reason(error))", exitCode: .badInput)
+            }
             let why = error.operation == "rename onto" && error.errno == .isDirectory ? "Is a directory" : "\(error.errno)"
             throw CommandFailure("cannot write \(path): \(why) (\(error.operation) \(error.path))", exitCode: .badInput)
         }

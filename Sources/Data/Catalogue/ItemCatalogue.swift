@@ -335,12 +335,22 @@ extension ItemCatalogue {
 
 extension ItemCatalogue {
     /// Why `id` cannot be an item id, or nil: it holds a control character (a newline, a carriage return left by a
-    /// CRLF file, NUL). Ids are printed in logs and tables and matched by `retire`; an invisible character would make
-    /// a second, unreachable item beside the one meant.
+    /// CRLF file, NUL) or an invisible format character (Unicode category Cf: a word joiner U+2060, a zero-width
+    /// joiner U+200D, a soft hyphen U+00AD, a byte-order mark U+FEFF inside the text, a bidirectional override
+    /// U+202E). Ids are printed in logs and tables and matched by `retire`; an invisible character would make a
+    /// second, unreachable item beside the one meant (`0` and `0` + U+2060 were two items that print alike).
     public static func idProblem(_ id: String) -> String? {
-        guard let scalar = id.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) else { return nil }
+        guard let scalar = id.unicodeScalars.first(where: {
+            $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+        }) else { return nil }
         let digits = String(scalar.value, radix: 16, uppercase: true)
-        return "item id \(id.debugDescription) holds the control character U+\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits)"
+        let code = "U+\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits)"
+        let kind = scalar.properties.generalCategory == .control ? "the control character" : "the invisible format character"
+        let shown = String(String.UnicodeScalarView(id.unicodeScalars.map { scalar in
+            let category = scalar.properties.generalCategory
+            return category == .control || category == .format ? "?" : scalar
+        }))
+        return "item id \(shown.debugDescription) (? marking it) holds \(kind) \(code)"
     }
 }
 

@@ -151,6 +151,16 @@ struct ItemCatalogueTests {
                 #expect("\(error)".contains("control character U+"), "\(error)")
             }
         }
+        // Invisible format characters (Unicode Cf) made a second item that prints as the first: `A-1` + U+2060.
+        for (id, code) in [("A-1\u{2060}", "U+2060"), ("A\u{200D}-1", "U+200D"), ("A-\u{AD}1", "U+00AD"),
+                           ("\u{FEFF}A-1", "U+FEFF"), ("A-1\u{202E}", "U+202E")] {
+            do {
+                try catalogue.add(id: id, fields: ["category": "socks", "price": "1"])
+                Issue.record("\(id.debugDescription) was added")
+            } catch {
+                #expect("\(error)".contains("invisible format character \(code)"), "\(error)")
+            }
+        }
         #expect(catalogue.ids == ["A-1"])
         try catalogue.add(id: "ünïcode-ok", fields: ["category": "socks", "price": "1"])
     }

@@ -89,6 +89,23 @@ public struct ItemCatalogue: Sendable, Equatable {
         let id = raw.trimmingCharacters(in: .whitespaces)
         guard !id.isEmpty else { throw .inconsistent("an item needs an id") }
         if let problem = Self.idProblem(id) { throw .inconsistent(problem) }
+        // A catalogue numbered 0…n−1 (OBD's layout: `1.0` and `01` are 1) names item k by the number, whatever its
+        // spelling: `add 1` beside `1.0` was a second item 1, after which logs' numbers no longer named the rows.
+        if let numbered = ItemIds.numberedRows(ids) {
+            if let k = CSVNumber.wholeNumber(id), k >= 0, k < ids.count {
+                throw .inconsistent(
+                    "item id \(id) is already in the catalogue as '\(ids[numbered[k]])' (its ids are the integers 0…"
+                        + "\(ids.count - 1), in any spelling; retired ids are not reused)")
+            }
+            // Numbered in another order than its rows: logs name items by those numbers, and an id other than the next
+            // number would make the catalogue no longer numbered, so that logs' numbers were read as rows.
+            if numbered != Array(ids.indices), CSVNumber.wholeNumber(id) != ids.count {
+                throw .inconsistent(
+                    "the catalogue's ids are the integers 0…\(ids.count - 1) in another order than its rows, and logs name "
+                        + "items by those numbers: a new item's id must be \(ids.count) (\(id) would have logs' numbers read as "
+                        + "rows, naming other items)")
+            }
+        }
         if let existing = indexByID.index(forKey: id) {
             let stored = indexByID[existing].key
             let spelling =
@@ -110,7 +127,11 @@ public struct ItemCatalogue: Sendable, Equatable {
     /// - Throws: ``DataError/inconsistent(_:)`` for an unknown or already retired id.
     public mutating func retire(id raw: String) throws(DataError) {
         let id = raw.trimmingCharacters(in: .whitespaces)
-        guard let row = indexByID[id] else {
+        // In a catalogue numbered 0…n−1, a number names its item in any spelling (`1` retires the item written `1.0`).
+        let numberedRow = ItemIds.numberedRows(ids).flatMap { numbered in
+            CSVNumber.wholeNumber(id).flatMap { $0 >= 0 && $0 < numbered.count ? numbered[$0] : nil }
+        }
+        guard let row = indexByID[id] ?? numberedRow else {
             // `recommend` prints rows; a row number given where an id belongs gets the id it names.
             if let number = Int(id), number >= 0, number < ids.count {
                 throw .inconsistent(

@@ -181,4 +181,30 @@ struct ItemCatalogueTests {
         let active = try #require(catalogue.numericColumnStatistics.first)
         #expect(active.mean == -11 && active.standardDeviation == 20 && active.maximumMagnitude == 31)
     }
+    /// A catalogue numbered 0…n−1 in other spellings (`1.0`, `2e0`): `retire 1` was NOT_FOUND, and `add 1` made a
+    /// second item 1 beside `1.0`, after which the catalogue was no longer numbered and a log's item 1 named a row.
+    @Test("a numbered catalogue names an item by its number in any spelling, and keeps logs' numbers meaning its items")
+    func numberedIdsInAnySpelling() throws {
+        let (folder, path) = try Self.write("sku,category,price\n0,shoes,1\n1.0,hats,2\n2e0,socks,3\n")
+        defer { folder.remove() }
+        var catalogue = try ItemCatalogue.load(path: path, schema: Self.schema)
+        #expect(throws: DataError.self) { try catalogue.add(id: "1", fields: ["category": "socks", "price": "1"]) }
+        #expect(try catalogue.add(id: "3", fields: ["category": "socks", "price": "1"]) == 3)
+        try catalogue.retire(id: "1")
+        #expect(catalogue.active == [true, false, true, true])
+        // In row order, an id that is no number keeps every row's meaning: row k stays item k.
+        #expect(try catalogue.add(id: "sku-x", fields: ["category": "socks", "price": "1"]) == 4)
+        // Numbered in another order than its rows, only the next number keeps logs' numbers naming the same items.
+        let (other, otherPath) = try Self.write("sku,category,price\n2,shoes,1\n0,hats,2\n1,socks,3\n")
+        defer { other.remove() }
+        var shuffled = try ItemCatalogue.load(path: otherPath, schema: Self.schema)
+        do {
+            try shuffled.add(id: "sku-x", fields: ["category": "socks", "price": "1"])
+            Issue.record("sku-x was added")
+        } catch {
+            #expect("\(error)".contains("a new item's id must be 3"), "\(error)")
+        }
+        #expect(try shuffled.add(id: "3", fields: ["category": "socks", "price": "1"]) == 3)
+        #expect(shuffled.rowsOfLoggedItems == [1, 2, 0, 3])
+    }
 }

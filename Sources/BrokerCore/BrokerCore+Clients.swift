@@ -180,38 +180,36 @@ extension BrokerCore {
         (queues[service]?.count ?? 0) >= configuration.queueCapacity
     }
 
-    /// How long the requests already waiting for `service` will take to leave the queue, in ms:
-    /// the live workers' slots for the service over its mean dispatch-to-reply time give the rate
-    /// (``ServiceLatency``). `nil` before the service's first reply or with no live slot.
+    /// How long a request for `service` admitted now would wait before a worker computes it, in ms: the requests
+    /// queued for the service and those the live workers offering it already hold in their slots, over the drain
+    /// rate, the live workers' slots for the service over its mean dispatch-to-reply time (``ServiceLatency``;
+    /// Little's law). `nil` before the service's first reply or with no live slot.
+    ///
+    /// The requests the workers hold count: with `--slots 64` a worker takes the whole backlog, the broker's queue
+    /// stays empty, and counting the queue alone said "no wait" while each admitted request waited about 0.6 s in
+    /// the worker and expired there. With nothing queued and nothing held the wait is 0, whatever the mean: a mean
+    /// left high by one slow reply never sheds requests that idle slots would answer (the mean moves only with
+    /// replies, so shedding every request would keep it high for good).
     func expectedQueueWaitMs(_ service: Command) -> Double? {
         guard let latency = latencies[service]?.meanMicros, latency > 0 else { return nil }
         var slots = 0
+        var held = 0
         // Slots come from the workers' READY and HEARTBEAT: summed without trapping.
         for worker in workers.values where worker.services.contains(service) && !worker.draining {
             slots = slots.addingSaturating(worker.slots)
+            held += worker.inflight.count
         }
         guard slots > 0 else { return nil }
         let perSecond = Double(slots) / (latency / 1_000_000)
-        return Double(queues[service]?.count ?? 0) / perSecond * 1000
+        return Double((queues[service]?.count ?? 0) + held) / perSecond * 1000
     }
 
-    /// How long a request for `service` admitted now would take to be answered, in ms: the wait for the queue
-    /// ahead of it (``expectedQueueWaitMs(_:)``) and then the service's mean dispatch-to-reply time, which holds the
-    /// time it waits behind the requests the workers already hold in their slots. `nil` as for the queue wait.
-    func expectedResponseMs(_ service: Command) -> Double? {
-        guard let queueWait = expectedQueueWaitMs(service), let latency = latencies[service]?.meanMicros else {
-            return nil
-        }
-        return queueWait + latency / 1000
-    }
-
-    /// Whether a request would not be answered before its deadline passes: admitting it would only turn BUSY now
-    /// into EXPIRED later, after it had held a place in the queue and in a worker. This is what keeps a queue, or
-    /// workers' slots (`--slots 64` holds a backlog the broker's queue never sees), sized too large for the
-    /// workers' pace from filling with work that expires: counting the queue alone, a pool at three times its
-    /// capacity admitted nearly every request and answered most of them EXPIRED from the worker.
+    /// Whether a request would still be waiting, in the queue or in a worker's slots, when its deadline passes:
+    /// admitting it would only turn BUSY now into EXPIRED later, after it had held a place in the queue and in a
+    /// worker. This is what keeps a queue, or workers' slots, sized too large for the workers' pace from filling
+    /// with work that expires.
     func queueOutlastsDeadline(_ header: Header, now: BrokerInstant) -> Bool {
-        guard header.deadlineMs != 0, let waitMs = expectedResponseMs(header.command) else { return false }
+        guard header.deadlineMs != 0, let waitMs = expectedQueueWaitMs(header.command) else { return false }
         return Double(now.epochMillis) + waitMs >= Double(header.deadlineMs)
     }
 
@@ -243,10 +241,9 @@ extension BrokerCore {
             text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
         case .queueOutlastsDeadline, nil:
             counters.add(.droppedBusy)
-            let queueMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
-            let responseMs = (expectedResponseMs(header.command) ?? 0).clampedToInt
-            text = "the \(header.command.name) queue ahead would take about \(queueMs) ms and the answer about "
-                + "\(responseMs) ms in all (the workers' mean time to reply included), past the request's deadline"
+            let waitMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
+            text = "the \(header.command.name) requests queued and held by the workers ahead would take about \(waitMs) "
+                + "ms, past the request's deadline"
         }
         answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
     }

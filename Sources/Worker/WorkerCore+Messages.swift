@@ -51,6 +51,10 @@ extension WorkerCore {
             // As on a new connection: the broker it registers with now wants what is served until it sends WEIGHTS; a
             // build ordered before (by a broker since restarted, whose socket libzmq reconnected) is dropped.
             wantedWeights = (replica.version, replica.checkpointSHA256 ?? "")
+            // A new registration: what the RECOMMEND thread answers for the last one is not sent to this broker, whose
+            // request ids start again (a broker restarted faster than the silence window, on the same socket).
+            registration &+= 1
+            recommendsOutstanding = 0
             actions.append(.send(hello().frames(), .bestEffort))
         case .weights where !header.isReply:
             guard case .success(let notice) = Self.document(WeightsNotice.self, of: message, into: &actions) else {
@@ -92,7 +96,7 @@ extension WorkerCore {
             actions.append(.online(.pull(sync: header.requestId)))
         case .recommend where !header.isReply:
             recommendsOutstanding += 1
-            actions.append(.recommend(message))
+            actions.append(.recommend(message, registration: registration))
         case .score where !header.isReply:
             let request = ReceivedRequest(
                 message: message, held: held, receivedAtMicros: now.monotonicMicros, limits: configuration.limits)

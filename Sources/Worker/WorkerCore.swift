@@ -41,6 +41,9 @@ struct WorkerCore: Sendable {
     /// RECOMMENDs of this connection handed to the RECOMMEND thread and not answered yet: a drain waits for them
     /// before it leaves (everything the broker sent before its acknowledgement is answered).
     var recommendsOutstanding = 0
+    /// Counts this worker's registrations (each READY it sends): a RECOMMEND answered for an earlier one is not sent,
+    /// since that broker's request ids may name another client's request now.
+    var registration: UInt64 = 0
     /// When the micro-batch being filled must be scored, µs (`nil`: no request waits).
     var batchDeadline: UInt64?
     /// The buffers scoring reuses from batch to batch (sized once per batch shape).
@@ -163,6 +166,7 @@ struct WorkerCore: Sendable {
         pending.removeAll()
         pendingRows = 0
         recommendsOutstanding = 0
+        registration &+= 1
         batchDeadline = nil
         exited = false
         actions.append(.send(hello().frames(), .required))

@@ -31,7 +31,7 @@ enum WorkerEvent: Sendable {
     case stopRequested
     /// A new replica is served from now on (WEIGHTS loaded, or a swap from another thread).
     case replicaSwapped(ModelReplica)
-    /// The RECOMMEND thread answered one of this connection's RECOMMENDs (``WorkerAction/recommend(_:)``).
+    /// The RECOMMEND thread answered one of this registration's RECOMMENDs (``WorkerAction/recommend(_:registration:)``).
     case recommendAnswered
 }
 
@@ -70,7 +70,7 @@ enum WorkerAction: Sendable {
     /// Answer a RECOMMEND request with the served policy (or the replica's recommender), off the session thread
     /// (``WorkerEvent/recommendAnswered`` reports its reply sent), and send the
     /// reply best-effort; the core hands it over because the policy snapshot belongs to another thread.
-    case recommend(WireMessage)
+    case recommend(WireMessage, registration: UInt64)
     /// One forward pass scored `rows` rows in `computeMicros` µs (metrics).
     case batchScored(rows: Int, computeMicros: UInt32?)
     /// A request was answered with an error (the error-reply counter).

@@ -26,16 +26,16 @@ public final class WorkerSession: Sendable {
     private let metrics = WorkerMetrics()
     /// A replica handed to ``swap(to:)`` that the session thread has not yet given to its core.
     private let incomingReplica = LockedBox<ModelReplica?>(nil)
-    /// Answers RECOMMENDs off the session thread, in arrival order; each answer names the connection it is for.
+    /// Answers RECOMMENDs off the session thread, in arrival order; each answer names the registration it is for.
     private let recommendThread: MailboxThread<RecommendTask, RecommendTask>
-    /// The session's connection count: an answer for an earlier connection is not sent on a later one, whose broker
-    /// has given up on (or re-dispatched) the request.
-    private let connection = LockedBox<UInt64>(0)
 
-    /// A RECOMMEND for the RECOMMEND thread, then its reply: the message and the connection it arrived on.
+    /// A RECOMMEND for the RECOMMEND thread, then its reply: the message and the core's registration it arrived under
+    /// (``WorkerCore/registration``). An answer for an earlier registration is not sent: that broker has given up on
+    /// the request, and a broker restarted since (on a new connection, or the same socket reconnected) numbers its
+    /// requests afresh, so the id may name another client's request.
     private struct RecommendTask: Sendable {
         var message: WireMessage
-        var connection: UInt64
+        var registration: UInt64
     }
 
     /// Creates a session that serves `replica`.
@@ -101,7 +101,7 @@ public final class WorkerSession: Sendable {
         incomingReplica.withLock { $0 = nil }
         // The RECOMMEND thread lives as long as the session runs: a drain after ``stop()`` still answers what it holds.
         recommendThread.start { [self] task in
-            RecommendTask(message: answerRecommend(task.message), connection: task.connection)
+            RecommendTask(message: answerRecommend(task.message), registration: task.registration)
         }
         defer { recommendThread.stop() }
         var core = WorkerCore(
@@ -151,7 +151,6 @@ public final class WorkerSession: Sendable {
         // A refused CURVE handshake leaves a worker in silence: say why when the broker seems silent.
         let handshakes = try HandshakeWatch(socket, context: context)
         try socket.connect(configuration.broker)
-        connection.withLock { $0 &+= 1 }
         let shell = Shell(session: self, socket: socket, handshakes: handshakes, parent: parent)
         if let exit = try shell.perform(core.handle(.connected, now: .now)) { return exit }
         // What the background threads finished while the session waited to reconnect: that wait drained the wake-up
@@ -213,9 +212,8 @@ public final class WorkerSession: Sendable {
                         session.installingCatalogue.withLock { $0 = max($0, notice.version) }
                     }
                     session.online.submit(task)
-                case .recommend(let message):
-                    session.recommendThread.post(
-                        RecommendTask(message: message, connection: session.connection.withLock { $0 }))
+                case .recommend(let message, let registration):
+                    session.recommendThread.post(RecommendTask(message: message, registration: registration))
                 case .batchScored(let rows, let computeMicros):
                     session.metrics.batches.increment()
                     session.metrics.rows.increment(by: Int64(rows))
@@ -328,8 +326,7 @@ public final class WorkerSession: Sendable {
                 try socket.send(frames)
             }
         }
-        let current = connection.withLock { $0 }
-        for answer in recommendThread.drain() where answer.connection == current {
+        for answer in recommendThread.drain() where answer.registration == core.registration {
             _ = core.handle(.recommendAnswered, now: .now)
             // Best effort, as every single request's reply: a reply the socket cannot take is the broker's to expire.
             _ = try? socket.send(answer.message.frames())

@@ -10,9 +10,9 @@ import Testing
 /// again. The worker now answers RECOMMENDs on their own thread, so its session keeps heartbeating and scoring.
 @Suite("A large RECOMMEND never stalls the worker's session", .serialized)
 struct LargeRecommendTests {
-    @Test("a 15 MiB RECOMMEND with heartbeats at 100 ms: the worker is never retired and SCOREs are answered meanwhile")
+    @Test("a 15 MiB RECOMMEND with heartbeats at 200 ms: the worker is never retired and SCOREs are answered meanwhile")
     func largeRecommendKeepsTheSessionAlive() async throws {
-        let beat = ["--heartbeat-ms", "100"]
+        let beat = ["--heartbeat-ms", "200"]
         try await ProcessCluster.withPool(
             brokerArguments: beat, workers: ["w1"], workerArguments: ["--input-width", "3"] + beat
         ) { cluster, client in

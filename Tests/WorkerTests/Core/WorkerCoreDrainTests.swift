@@ -140,3 +140,35 @@ struct WorkerCoreDrainTests {
         #expect(harness.batches.isEmpty && harness.errorReplies == 1)
     }
 }
+
+/// RECOMMENDs are answered on their own thread (a 16 MiB document takes seconds to decode): the drain waits for the
+/// ones it holds, and an answer for an earlier registration is never sent to the broker of a later one.
+@Suite("Worker core: RECOMMENDs answered off the session thread")
+struct WorkerCoreRecommendTests {
+    @Test("an acknowledged drain waits for the RECOMMENDs the RECOMMEND thread holds, then leaves")
+    func drainWaitsForRecommends() {
+        var harness = WorkerHarness.registered()
+        harness.receive(Header(command: .recommend, requestId: 9), [Array(#"{"top":3}"#.utf8)])
+        #expect(harness.recommends.count == 1 && harness.core.recommendsOutstanding == 1)
+        harness.feed(.stopRequested)
+        harness.receive(Header(command: .heartbeat, flags: .drain))
+        harness.feed(.tick)
+        #expect(harness.exits.isEmpty, "left with a RECOMMEND unanswered")
+        harness.feed(.recommendAnswered)
+        harness.feed(.tick)
+        #expect(harness.exits == [.stopped])
+        #expect(harness.sent.last?.message.header.command == .disconnect)
+    }
+
+    @Test("a registration again (DISCONNECT, or a new connection) starts a new registration with nothing outstanding")
+    func registrationCountsAnswers() {
+        var harness = WorkerHarness.registered()
+        let first = harness.core.registration
+        harness.receive(Header(command: .recommend, requestId: 9), [Array(#"{"top":3}"#.utf8)])
+        harness.receive(Header(command: .disconnect))
+        #expect(harness.core.registration == first + 1)
+        #expect(harness.core.recommendsOutstanding == 0)
+        harness.feed(.connected)
+        #expect(harness.core.registration == first + 2)
+    }
+}

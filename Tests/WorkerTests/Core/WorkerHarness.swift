@@ -44,7 +44,7 @@ struct WorkerHarness {
             case .online(let task):
                 online.append(task)
                 if let relay, let frames = relay.perform(task) { sent.append((try! WireMessage(decoding: frames), .bestEffort)) }
-            case .recommend(let message): recommends.append(message)
+            case .recommend(let message, _): recommends.append(message)
             case .batchScored(let rows, _): batches.append(rows)
             case .countErrorReply: errorReplies += 1
             case .log(let level, let message, let metadata): logs.append((level, message, metadata))

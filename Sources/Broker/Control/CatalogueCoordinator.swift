@@ -316,7 +316,17 @@ final class CatalogueCoordinator {
             }
         } catch {
             let status: Status = catalogue.index(of: item) == nil && call.operation == .catalogueRetire ? .notFound : .badRequest
-            throw CatalogueRefusal(status, Self.reason(error))
+            var reason = Self.reason(error)
+            // Retired in the newest version while the pool serves an earlier one (`--online-catalogue N`), where the
+            // item is active and recommended: "already retired" alone read as if no client could get it.
+            if call.operation == .catalogueRetire, let served = servedVersion(), served != latest.record.version,
+                let row = catalogue.index(of: item), !catalogue.active[row]
+            {
+                reason += " in catalogue version \(latest.record.version), the newest; this pool serves version \(served) "
+                    + "(--online-catalogue \(served)), where it may still be active and recommended: restart the broker "
+                    + "with --online-catalogue latest to serve without it"
+            }
+            throw CatalogueRefusal(status, reason)
         }
         try register(
             catalogue, change: call.operation == .catalogueAdd ? .add : .retire, item: item, source: nil,
@@ -353,6 +363,20 @@ final class CatalogueCoordinator {
         _ catalogue: ItemCatalogue, change: CatalogueChange, item: String?, source: String?, schema: String,
         call: ControlCall, nowMs: UInt64
     ) throws {
+        // Serving an earlier version than the newest (`--online-catalogue N`), the lineage has also served the newer
+        // versions' rows, and its impressions name them: a new version must keep the newest's rows in place too. An
+        // upload of the served rows and another item after them was taken, its item put in a row impressions showed
+        // another in, and their feedback learnt as its.
+        if let served = servedVersion(), let newest = latest, served != newest.record.version,
+            !catalogue.ids.starts(with: newest.catalogue.ids)
+        {
+            throw CatalogueRefusal(
+                .conflict,
+                "the online policy serves catalogue version \(served), an earlier one than the newest, \(newest.record.version), "
+                    + "whose rows its impressions also name: a new version must keep version \(newest.record.version)'s "
+                    + "\(newest.catalogue.count) rows in place (retire items instead of removing them, append new ones); nothing "
+                    + "was stored. Restart the broker with --online-catalogue latest (or start a new lineage) to change it otherwise")
+        }
         if let reason = refusal(catalogue) {
             // The version the policy serves, which a restart onto an older one (`--online-catalogue N`) makes older than
             // the newest; a change is made to the newest.

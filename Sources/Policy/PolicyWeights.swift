@@ -101,9 +101,10 @@ public enum PolicyWeights {
         var vectors = base.vectors
         for replica in replicas {
             // Every replica vector is merged: one the base does not have would be dropped unread.
-            guard replica.vectors.count == vectors.count else {
-                let unknown = replica.vectors.map(\.name).filter { name in !vectors.contains { $0.name == name } }
-                throw .statisticsVectors("a replica's pack holds vectors the base does not: \(unknown.joined(separator: ", "))")
+            guard replica.vectors.map(\.name).sorted() == vectors.map(\.name).sorted() else {
+                throw .statisticsVectors(
+                    "a replica's pack holds the vectors \(replica.vectors.map(\.name).joined(separator: ", ")), the base "
+                        + vectors.map(\.name).joined(separator: ", "))
             }
             for (k, vector) in vectors.enumerated() {
                 guard let values = replica[vector.name], values.count == vector.values.count else {

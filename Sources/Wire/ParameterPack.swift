@@ -115,6 +115,14 @@ public struct ParameterPack: Sendable, Equatable {
             }
         }
         if packs.count == 1 { return first.pack }
+        // Every replica's vectors are averaged: one the first pack does not have would be dropped unread (and one
+        // only the first has would pass with the others' missing), so the packs must name the same vectors.
+        let names = first.pack.vectors.map(\.name)
+        if let other = packs.first(where: { $0.pack.vectors.map(\.name) != names }) {
+            throw .badPack(
+                "replicas disagree on the vectors of the state: \(names.joined(separator: ", ")) against "
+                    + other.pack.vectors.map(\.name).joined(separator: ", "))
+        }
         var vectors: [Vector] = []
         for (index, vector) in first.pack.vectors.enumerated() {
             var sums = [Double](repeating: 0, count: vector.values.count)

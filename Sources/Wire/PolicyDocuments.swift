@@ -42,8 +42,8 @@ public struct PolicyInstall: Codable, Sendable, Equatable {
         case version, spec, learningEnabled, catalogue, weightsSha256, mergedSync
     }
 
-    /// Encodes every key, `catalogue` and `weights_sha256` as null when absent; `merged_sync` only when set (a POLICY
-    /// to a replica whose pull the version merged).
+    /// Encodes every key, `catalogue` and `weights_sha256` as null when absent; `merged_sync` when set (a POLICY to a
+    /// replica whose pull the version merged), and as `null` otherwise once `WireJSON` (``NullEncoding``) writes it.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(version, forKey: .version)

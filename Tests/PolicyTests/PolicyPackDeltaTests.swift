@@ -94,6 +94,15 @@ struct PolicyPackDeltaTests {
         let fromDeltas = try PolicyWeights.merge(base: base.pack, replicas: rebuilt)
         #expect(fromDeltas.encoded() == whole.encoded())
         #expect(PolicyWeights.sha256(of: fromDeltas.encoded()) == PolicyWeights.sha256(of: whole.encoded()))
+        // A replica pack with a vector the base does not have, or without one it has, is refused, never merged with
+        // the vector dropped.
+        var extra = left
+        extra.vectors.append(.init(name: "zz", values: [1]))
+        var missing = left
+        missing.vectors.removeLast()
+        for bad in [extra, missing] {
+            #expect(throws: PolicyError.self) { try PolicyWeights.merge(base: base.pack, replicas: [right, bad]) }
+        }
     }
 
     @Test("a delta from another base is refused, naming the base it needs")

@@ -204,6 +204,11 @@ struct TrainingDocumentTests {
         #expect(try ParameterPack(decoding: mean.encoded()) == mean)
         let other = ParameterPack(step: 3, vectors: [.init(name: "params", values: [1])])
         #expect(throws: WireError.self) { try ParameterPack.weightedMean([(a, 1), (other, 1)]) }
+        // A replica's extra vector was dropped unread (the mean walked the first pack's vectors), in either order.
+        var extra = b
+        extra.vectors.append(.init(name: "zz", values: [1]))
+        #expect(throws: WireError.self) { try ParameterPack.weightedMean([(a, 1), (extra, 1)]) }
+        #expect(throws: WireError.self) { try ParameterPack.weightedMean([(extra, 1), (a, 1)]) }
         #expect(throws: WireError.self) { try ParameterPack(decoding: Array(mean.encoded().dropLast())) }
         // A second vector under one name was dropped by every reader (which takes the first) while the pack's SHA-256
         // named both: refused, naming it.

@@ -36,7 +36,10 @@ extension Checkpoint {
         // of anything after the magic) is refused from its first bytes, never read whole (a 3 GB file aborted the
         // process on allocation). A pipe is read whole, as it can be read once only.
         var info = stat()
+        var limit = Int.max
         if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            // At most one byte more than checked: a file that grew since is refused (trailing bytes), not read whole.
+            limit = Int(info.st_size).addingReportingOverflow(1).partialValue
             let head: [UInt8]
             do {
                 head = try AtomicFile.read(path, limit: headerSize)
@@ -49,7 +52,12 @@ extension Checkpoint {
                 throw .inFile(path: path, error)
             }
         }
-        let bytes = try readRawFile(path)
+        let bytes: [UInt8]
+        do {
+            bytes = try AtomicFile.read(path, limit: limit)
+        } catch {
+            throw CheckpointError(error)
+        }
         do {
             return (bytes, try Checkpoint(decoding: bytes))
         } catch {

@@ -176,7 +176,7 @@ enum JobFollower {
             job.state == "running" && fraction < 1 && total > 0 && secondsPerRound != nil
             ? String(format: "ETA %.0fs", secondsPerRound! * Double(total - job.round)) : ""
         let loss = job.loss.map { String(format: "loss %.4f", $0) } ?? ""
-        let waiting = job.waiting.map { "(waiting: \($0))" } ?? ""
+        let waiting = job.waiting.map { " (waiting: \($0))" } ?? ""
         return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)\(waiting)"
     }
 

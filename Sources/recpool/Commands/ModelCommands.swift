@@ -96,13 +96,14 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let data = Data(try FileProblem.read(model))
             // Checked here, as `catalogue upload` checks its file: a damaged checkpoint is named as the file it is
-            // (exit 2), not as "frame 2" in the broker's refusal, nor hidden behind an unreachable broker.
+            // (exit 2), not as "frame 2" in the broker's refusal, nor hidden behind an unreachable broker. Its header
+            // is checked before the file is read (a 3 GB file is refused from its first bytes, never read whole).
+            let data: Data
             do throws(CheckpointError) {
-                _ = try Checkpoint(decoding: [UInt8](data))
+                data = Data(try Checkpoint.decodeFile(model).bytes)
             } catch {
-                throw CheckpointError.inFile(path: model, error)
+                throw CommandFailure(error.description, exitCode: .badInput)
             }
             let client = try await connection.connect()
             defer { client.close() }
